@@ -1,0 +1,34 @@
+# Every target creates the local virtualenv on first use, so each works on a fresh machine.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test check lint typecheck bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/cdr demo
+
+test: $(STAMP)
+	$(BIN)/pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check cdr_pipeline tests benchmarks
+	$(BIN)/ruff format --check cdr_pipeline tests benchmarks
+
+typecheck: $(STAMP)
+	$(BIN)/mypy cdr_pipeline
+
+check: lint typecheck test
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/ingest.py
+
+clean:
+	rm -rf $(VENV) warehouse .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,131 @@
+"""Schema building blocks shared by every input kind.
+
+A `TableSchema` describes one warehouse table: its canonical columns (name, type, nullability,
+every known source-header spelling), its natural key, the column that orders versions of one
+record, and how it is partitioned. Readers, normalize, the writer, the quality suites and the
+docs all read these objects; nothing else keeps a column list.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+# Logical types; each engine maps them in one place (`POLARS_TYPES` in ingest/normalize.py,
+# `DUCKDB_TYPES` below).
+STRING = "string"
+TIMESTAMP = "timestamp"  # UTC, millisecond precision
+INTEGER = "integer"
+SMALLINT = "smallint"
+BOOLEAN = "boolean"
+DOUBLE = "double"
+DATE = "date"
+
+DUCKDB_TYPES = {
+    STRING: "VARCHAR",
+    TIMESTAMP: "TIMESTAMPTZ",
+    INTEGER: "BIGINT",
+    SMALLINT: "SMALLINT",
+    BOOLEAN: "BOOLEAN",
+    DOUBLE: "DOUBLE",
+    DATE: "DATE",
+}
+
+NULL_MARKERS = ("", "NA", "na")
+
+_WS = re.compile(r"\s+")
+
+
+def normalize_header(raw: str) -> str:
+    """Canonical matching form of a source header: BOM stripped, trimmed, whitespace and
+    underscores collapsed to one space, case-folded. `"\\ufeffStart  time "`, `"start_time"`
+    and `"START TIME"` all become `"start time"`."""
+    text = raw.replace("\ufeff", "").replace("_", " ")
+    return _WS.sub(" ", text).strip().casefold()
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    dtype: str
+    headers: tuple[str, ...] = ()
+    nullable: bool = True
+    required: bool = False
+    """A row whose value is missing or unparseable is rejected (quarantined)."""
+    derived: bool = False
+    """Computed by normalize, never read from input."""
+    values: tuple[str, ...] = ()
+    """Documented values. Open enums (Cisco adds values) only warn on others."""
+    closed: bool = False
+    """Values outside `values` are an error, not a warning."""
+    sensitive: bool = False
+    """Dropped on read and never stored (e.g. an activation code)."""
+    doc: str = ""
+
+
+@dataclass(frozen=True)
+class TableSchema:
+    name: str
+    """Table name: the folder under `<warehouse>/tables/`."""
+    kind: str
+    """Input kind that feeds it (what `--kind` names)."""
+    columns: tuple[Column, ...]
+    key: tuple[str, ...]
+    """Natural key: one current row per key value."""
+    version_by: tuple[str, ...]
+    """Columns ordering versions of one record; the greatest wins, then the later load."""
+    partition_by: str | None
+    """Derived Hive partition column, or None for a single-file table."""
+    signature: tuple[str, ...]
+    """Canonical column names whose headers identify this kind of input."""
+    min_signature: int
+    lineage: tuple[Column, ...] = field(default=())
+
+    @property
+    def input_columns(self) -> tuple[Column, ...]:
+        return tuple(c for c in self.columns if not c.derived)
+
+    @property
+    def all_columns(self) -> tuple[Column, ...]:
+        return self.columns + self.lineage
+
+    def column(self, name: str) -> Column:
+        for col in self.all_columns:
+            if col.name == name:
+                return col
+        raise KeyError(name)
+
+    def header_map(self) -> dict[str, str]:
+        """normalized source header -> canonical column name (canonical names included)."""
+        mapping: dict[str, str] = {}
+        for col in self.input_columns:
+            for spelling in (col.name, *col.headers):
+                mapping[normalize_header(spelling)] = col.name
+        return mapping
+
+    @property
+    def stored_columns(self) -> tuple[Column, ...]:
+        """Columns written to Parquet (the partition column lives in the path)."""
+        return tuple(
+            c for c in self.all_columns if c.name != self.partition_by and not c.sensitive
+        )
+
+
+def lineage_columns(extra: bool = True) -> tuple[Column, ...]:
+    cols = [
+        Column("source_kind", STRING, nullable=False, derived=True,
+               doc="csv_report, api_json, api_feed, api_stream, report, synthetic"),
+        Column("source_file", STRING, nullable=False, derived=True,
+               doc="Input file (and ZIP member after '!') the row came from"),
+        Column("source_row", INTEGER, nullable=False, derived=True,
+               doc="Physical line of the record in the file (CSV) or item number (JSON)"),
+        Column("run_id", STRING, nullable=False, derived=True, doc="Ingest run that loaded it"),
+        Column("ingested_at", TIMESTAMP, nullable=False, derived=True, doc="When it was loaded"),
+        Column("load_seq", INTEGER, nullable=False, derived=True,
+               doc="Monotonic load order (run start in microseconds * 1e3 + file index); "
+                   "breaks ties between versions"),
+    ]
+    if extra:
+        cols.insert(0, Column("extra", STRING, derived=True,
+                              doc="JSON object of source columns this schema does not know"))
+    return tuple(cols)
