@@ -1,0 +1,1 @@
+"""Streaming ingest: sniff -> read chunk -> normalize -> check rows -> stage -> merge."""

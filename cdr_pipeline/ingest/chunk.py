@@ -1,0 +1,48 @@
+"""The unit every reader yields and normalize consumes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+
+
+@dataclass(frozen=True)
+class RawReject:
+    """A record that never became a row (it could not be split into fields)."""
+
+    source_row: int
+    reason: str
+    detail: str
+    raw_text: str
+
+
+@dataclass
+class Chunk:
+    headers: list[str]
+    """Source header of each column of `table`, as spelled in the file."""
+    table: pa.Table
+    """All-string columns, positional names c0..cN."""
+    source_rows: np.ndarray
+    """Line (CSV) or item number (JSON) of each table row."""
+    raw_text: Callable[[int], str]
+    """Raw text of table row i, for quarantine."""
+    rejects: list[RawReject] = field(default_factory=list)
+    bytes_read: int = 0
+    """Bytes of the source consumed up to the end of this chunk (progress)."""
+
+    @property
+    def rows_read(self) -> int:
+        return self.table.num_rows + len(self.rejects)
+
+
+MAX_RAW_TEXT = 65_536
+"""Raw text kept per rejected row; longer text (an unterminated quote) is cut with a marker."""
+
+
+def clip(text: str) -> str:
+    if len(text) <= MAX_RAW_TEXT:
+        return text
+    return text[:MAX_RAW_TEXT] + f"... [{len(text) - MAX_RAW_TEXT} more characters]"

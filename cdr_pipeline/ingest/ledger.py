@@ -1,0 +1,137 @@
+"""The run ledger under `<warehouse>/state/ledger/`.
+
+Each record is a small Parquet file written atomically (temp file + rename), one folder per
+ledger table: `runs/`, `files/`, and tables other stages add (`validations/`, `watermarks/`,
+`retention/`). Parquet keeps types, DuckDB views read the folders directly without locking
+anything, and a crash can never leave a half-written record.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+TS = pa.timestamp("ms", tz="UTC")
+
+RUNS_SCHEMA = pa.schema(
+    [
+        ("run_id", pa.string()),
+        ("command", pa.string()),
+        ("status", pa.string()),  # running | ok | failed | interrupted
+        ("started_at", TS),
+        ("finished_at", TS),
+        ("exit_code", pa.int32()),
+        ("files_seen", pa.int64()),
+        ("files_loaded", pa.int64()),
+        ("files_skipped", pa.int64()),
+        ("files_failed", pa.int64()),
+        ("rows_read", pa.int64()),
+        ("rows_loaded", pa.int64()),
+        ("rows_duplicate", pa.int64()),
+        ("rows_rejected", pa.int64()),
+        ("message", pa.string()),
+    ]
+)
+
+FILES_SCHEMA = pa.schema(
+    [
+        ("run_id", pa.string()),
+        ("file_seq", pa.int32()),
+        ("path", pa.string()),
+        ("source", pa.string()),
+        ("kind", pa.string()),
+        ("table_name", pa.string()),
+        ("source_kind", pa.string()),
+        ("content_sha256", pa.string()),
+        ("size_bytes", pa.int64()),
+        ("status", pa.string()),  # loaded | empty | skipped | failed
+        ("rows_read", pa.int64()),
+        ("rows_loaded", pa.int64()),
+        ("rows_duplicate", pa.int64()),
+        ("rows_rejected", pa.int64()),
+        ("rows_updated", pa.int64()),
+        ("webex_go_rows", pa.int64()),
+        ("partitions", pa.list_(pa.string())),
+        ("unknown_columns", pa.list_(pa.string())),
+        ("missing_columns", pa.list_(pa.string())),
+        ("top_reject_reasons", pa.string()),
+        ("seconds", pa.float64()),
+        ("loaded_at", TS),
+        ("message", pa.string()),
+    ]
+)
+
+
+def atomic_write_table(table: pa.Table, path: Path) -> None:
+    """Write Parquet to a hidden temp file in the same folder, fsync, rename into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:8]}")
+    pq.write_table(table, tmp, compression="zstd")
+    with open(tmp, "rb") as fh:
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    fsync_dir(path.parent)
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class Ledger:
+    def __init__(self, state_dir: Path) -> None:
+        self.root = state_dir / "ledger"
+
+    def folder(self, table: str) -> Path:
+        return self.root / table
+
+    def write(
+        self, table: str, record_id: str, rows: Sequence[Mapping[str, Any]], schema: pa.Schema
+    ) -> Path:
+        """Write (or replace) one record file of a ledger table."""
+        data = pa.Table.from_pylist([dict(r) for r in rows], schema=schema)
+        path = self.folder(table) / f"{record_id}.parquet"
+        atomic_write_table(data, path)
+        return path
+
+    def read(self, table: str, schema: pa.Schema | None = None) -> pl.DataFrame:
+        folder = self.folder(table)
+        files = sorted(folder.glob("*.parquet")) if folder.is_dir() else []
+        if not files:
+            if schema is None:
+                return pl.DataFrame()
+            return pl.from_arrow(schema.empty_table())  # type: ignore[return-value]
+        return pl.concat([pl.read_parquet(f) for f in files], how="diagonal_relaxed")
+
+    def runs(self) -> pl.DataFrame:
+        return self.read("runs", RUNS_SCHEMA).sort("started_at")
+
+    def files(self) -> pl.DataFrame:
+        return self.read("files", FILES_SCHEMA).sort(["loaded_at", "file_seq"])
+
+    def loaded_hashes(self) -> set[str]:
+        files = self.files()
+        if files.is_empty():
+            return set()
+        done = files.filter(pl.col("status").is_in(["loaded", "empty"]))
+        return set(done["content_sha256"].drop_nulls().to_list())
+
+    def mark_interrupted(self) -> list[str]:
+        """Runs still 'running' when a new writer holds the lock died: say so."""
+        runs = self.runs()
+        stale = runs.filter(pl.col("status") == "running")
+        for row in stale.iter_rows(named=True):
+            row["status"] = "interrupted"
+            row["message"] = "the process ended before the run finished (killed or crashed)"
+            self.write("runs", row["run_id"], [row], RUNS_SCHEMA)
+        return stale["run_id"].to_list()

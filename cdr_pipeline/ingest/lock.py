@@ -1,0 +1,48 @@
+"""One writer at a time: an advisory `flock` on `<warehouse>/state/writer.lock`.
+
+The kernel releases it when the holder exits, even on `kill -9`, so a crash never leaves a
+stale lock behind. The file records who holds it, for the message the second writer prints.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+from cdr_pipeline.errors import LockBusy
+
+
+@contextmanager
+def writer_lock(state_dir: Path, command: str, wait_seconds: float = 0.0) -> Iterator[None]:
+    state_dir.mkdir(parents=True, exist_ok=True)
+    path = state_dir / "writer.lock"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        deadline = time.monotonic() + max(wait_seconds, 0.0)
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    holder = path.read_text(encoding="utf-8", errors="replace").strip()
+                    raise LockBusy(
+                        f"another writer holds the warehouse lock ({holder or 'unknown holder'})",
+                        hint=f"wait for it to finish, or pass --wait-lock SECONDS; lock file: {path}",
+                    ) from None
+                time.sleep(0.2)
+        os.ftruncate(fd, 0)
+        started = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        os.pwrite(fd, f"pid {os.getpid()}, {command}, since {started}\n".encode(), 0)
+        try:
+            yield
+        finally:
+            os.ftruncate(fd, 0)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)

@@ -1,0 +1,298 @@
+"""Normalize one chunk: source headers -> canonical columns, null markers -> NULL, typed
+parsing, per-kind derivations, lineage, and the row checks that decide quarantine.
+
+Pure functions over a chunk: no I/O, no state. Chunk size never changes the result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import numpy as np
+import polars as pl
+
+from cdr_pipeline.schema.base import (
+    BOOLEAN,
+    DATE,
+    DOUBLE,
+    INTEGER,
+    NULL_MARKERS,
+    SMALLINT,
+    STRING,
+    TIMESTAMP,
+    TableSchema,
+    normalize_header,
+)
+
+POLARS_TYPES: dict[str, pl.DataType] = {
+    STRING: pl.String(),
+    TIMESTAMP: pl.Datetime("ms", "UTC"),
+    INTEGER: pl.Int64(),
+    SMALLINT: pl.Int16(),
+    BOOLEAN: pl.Boolean(),
+    DOUBLE: pl.Float64(),
+    DATE: pl.Date(),
+}
+
+TRUE_WORDS = ("true", "t", "yes", "y", "1")
+FALSE_WORDS = ("false", "f", "no", "n", "0")
+
+REASON_MISSING = "missing_required"
+EXPECTED = {
+    TIMESTAMP: "a timestamp (expected ISO-8601 like 2026-10-02T14:03:11.123Z)",
+    INTEGER: "an integer",
+    SMALLINT: "an integer between -32768 and 32767",
+    BOOLEAN: "a boolean (true/false)",
+    DOUBLE: "a number",
+    DATE: "a date (expected YYYY-MM-DD)",
+}
+BAD_REASON = {
+    TIMESTAMP: "bad_timestamp",
+    INTEGER: "bad_integer",
+    SMALLINT: "bad_integer",
+    BOOLEAN: "bad_boolean",
+    DOUBLE: "bad_number",
+    DATE: "bad_date",
+}
+
+
+@dataclass(frozen=True)
+class HeaderResolution:
+    canonical: tuple[str | None, ...]
+    """Canonical column of each source column (None: unknown, kept in `extra`)."""
+    unknown: tuple[str, ...]
+    missing: tuple[str, ...]
+    """Canonical input columns the source does not have (they load as NULL)."""
+    source_header: dict[str, str] = field(default_factory=dict)
+    """Canonical column -> the source spelling (for messages)."""
+    headers: tuple[str, ...] = ()
+    """The source headers as spelled, in order."""
+
+    @property
+    def matched(self) -> int:
+        return sum(c is not None for c in self.canonical)
+
+
+def resolve_headers(headers: list[str], schema: TableSchema) -> HeaderResolution:
+    mapping = schema.header_map()
+    canonical: list[str | None] = []
+    unknown: list[str] = []
+    spelled: dict[str, str] = {}
+    for h in headers:
+        name = mapping.get(normalize_header(h))
+        canonical.append(name)
+        if name is None:
+            if normalize_header(h):
+                unknown.append(h)
+        else:
+            spelled.setdefault(name, h)
+    missing = tuple(c.name for c in schema.input_columns if c.name not in spelled)
+    return HeaderResolution(tuple(canonical), tuple(unknown), missing, spelled, tuple(headers))
+
+
+@dataclass(frozen=True)
+class LoadContext:
+    source_kind: str
+    source_file: str
+    run_id: str
+    ingested_at: datetime
+    load_seq: int
+
+
+@dataclass(frozen=True)
+class Check:
+    """A row check: rows where `bad` is true are quarantined with `reason` and `detail`."""
+
+    reason: str
+    bad: pl.Expr
+    detail: pl.Expr
+
+
+Deriver = Callable[[pl.DataFrame], tuple[pl.DataFrame, list[Check]]]
+DERIVERS: dict[str, Deriver] = {}
+"""Per-kind derivations, registered by the module that owns the kind."""
+
+
+def register_deriver(kind: str) -> Callable[[Deriver], Deriver]:
+    def deco(fn: Deriver) -> Deriver:
+        DERIVERS[kind] = fn
+        return fn
+
+    return deco
+
+
+@dataclass
+class NormalizeResult:
+    rows: pl.DataFrame
+    """Good rows: stored columns plus the partition column."""
+    rejects: pl.DataFrame
+    """`__idx` (row of the chunk), `reason`, `detail`."""
+
+
+def _clean(expr: pl.Expr) -> pl.Expr:
+    stripped = expr.str.strip_chars()
+    return pl.when(stripped.is_in(list(NULL_MARKERS))).then(None).otherwise(stripped)
+
+
+def parse_timestamp(s: pl.Expr) -> pl.Expr:
+    """ISO-8601 with or without `T`, `Z`, fraction, or a numeric offset -> UTC (ms)."""
+    plain = s.str.replace(r"[Zz]$", "").str.replace("T", " ", literal=True)
+    naive = plain.str.strptime(pl.Datetime("ms"), "%Y-%m-%d %H:%M:%S%.f", strict=False)
+    with_offset = plain.str.strptime(
+        pl.Datetime("ms", "UTC"), "%Y-%m-%d %H:%M:%S%.f%#z", strict=False
+    )
+    return pl.coalesce(naive.dt.replace_time_zone("UTC"), with_offset)
+
+
+def _parse(dtype: str, s: pl.Expr) -> pl.Expr:
+    if dtype == STRING:
+        return s
+    if dtype == TIMESTAMP:
+        return parse_timestamp(s)
+    if dtype in (INTEGER, SMALLINT):
+        as_float = s.cast(pl.Float64, strict=False)
+        integral = pl.when(as_float == as_float.floor()).then(as_float).cast(pl.Int64, strict=False)
+        value = pl.coalesce(s.str.to_integer(strict=False), integral)
+        if dtype == SMALLINT:
+            value = pl.when(value.is_between(-32768, 32767)).then(value).cast(pl.Int16)
+        return value
+    if dtype == BOOLEAN:
+        low = s.str.to_lowercase()
+        return (
+            pl.when(low.is_in(TRUE_WORDS))
+            .then(True)
+            .when(low.is_in(FALSE_WORDS))
+            .then(False)
+            .otherwise(None)
+        )
+    if dtype == DOUBLE:
+        return s.cast(pl.Float64, strict=False)
+    if dtype == DATE:
+        return pl.coalesce(
+            s.str.strptime(pl.Date, "%Y-%m-%d", strict=False),
+            parse_timestamp(s).dt.date(),
+        )
+    raise ValueError(f"unknown logical type {dtype}")
+
+
+def normalize(
+    raw: pl.DataFrame,
+    res: HeaderResolution,
+    schema: TableSchema,
+    ctx: LoadContext,
+    source_rows: np.ndarray,
+) -> NormalizeResult:
+    """`raw` has one string column per source column, named c0..cN in source order."""
+    # 1. canonical string columns (several source spellings of one column coalesce)
+    sources: dict[str, list[str]] = {}
+    unknown_cols: list[tuple[str, str]] = []
+    for i, name in enumerate(res.canonical):
+        col = f"c{i}"
+        if col not in raw.columns:
+            continue
+        if name is None:
+            header = res.headers[i].replace("\ufeff", "").strip()
+            if header:
+                taken = {h for _, h in unknown_cols}
+                while header in taken:
+                    header += "_"
+                unknown_cols.append((col, header))
+        else:
+            sources.setdefault(name, []).append(col)
+    text: list[pl.Expr] = []
+    for c in schema.input_columns:
+        if c.name in sources:
+            cols = [_clean(pl.col(x)) for x in sources[c.name]]
+            text.append((cols[0] if len(cols) == 1 else pl.coalesce(cols)).alias(c.name))
+        else:
+            text.append(pl.lit(None, pl.String).alias(c.name))
+    extra: list[pl.Expr] = []
+    if any(c.name == "extra" for c in schema.lineage) and unknown_cols:
+        extra.append(
+            pl.struct([_clean(pl.col(col)).alias(h) for col, h in unknown_cols])
+            .struct.json_encode()
+            .alias("extra")
+        )
+    df = raw.select([*text, *extra, pl.Series("__idx", np.arange(raw.height), pl.Int64)])
+    df = df.with_columns(pl.Series("source_row", source_rows, pl.Int64))
+
+    # 2. typed parsing; a value that is present but does not parse is a bad row
+    checks: list[Check] = []
+    typed: list[pl.Expr] = []
+    for c in schema.input_columns:
+        spelled = res.source_header.get(c.name, c.name)
+        if c.sensitive:
+            continue
+        if c.dtype != STRING:
+            typed.append(_parse(c.dtype, pl.col(c.name)).alias(c.name))
+            checks.append(
+                Check(
+                    BAD_REASON[c.dtype],
+                    pl.col(c.name).is_not_null() & pl.col(f"__typed_{c.name}").is_null(),
+                    pl.format(
+                        f"{spelled}: cannot parse '{{}}' as {EXPECTED[c.dtype]}",
+                        pl.col(c.name).str.slice(0, 80),
+                    ),
+                )
+            )
+        if c.required:
+            checks.insert(
+                0,
+                Check(
+                    REASON_MISSING,
+                    pl.col(f"__typed_{c.name}" if c.dtype != STRING else c.name).is_null()
+                    & pl.col(c.name).is_null(),
+                    pl.lit(f"{spelled}: required value is missing"),
+                ),
+            )
+    df = df.with_columns([e.alias(f"__typed_{e.meta.output_name()}") for e in typed])
+    flagged = _flag(df, checks)
+    df = flagged.drop(
+        [c.name for c in schema.input_columns if not c.sensitive and c.dtype != STRING]
+    ).rename({f"__typed_{e.meta.output_name()}": e.meta.output_name() for e in typed})
+    # 3. per-kind derivations and impossible-value checks
+    derive = DERIVERS.get(schema.kind)
+    if derive is not None:
+        df, more = derive(df)
+        df = _flag(df, more, existing=True)
+
+    # 4. lineage
+    df = df.with_columns(
+        pl.lit(ctx.source_kind).alias("source_kind"),
+        pl.lit(ctx.source_file).alias("source_file"),
+        pl.lit(ctx.run_id).alias("run_id"),
+        pl.lit(ctx.ingested_at).cast(POLARS_TYPES[TIMESTAMP]).alias("ingested_at"),
+        pl.lit(ctx.load_seq, pl.Int64).alias("load_seq"),
+    )
+    if "extra" not in df.columns:
+        df = df.with_columns(pl.lit(None, pl.String).alias("extra"))
+
+    bad = df.filter(pl.col("__reason").is_not_null()).select(
+        "__idx", pl.col("__reason").alias("reason"), pl.col("__detail").alias("detail")
+    )
+    keep = [c.name for c in schema.stored_columns]
+    if schema.partition_by:
+        keep.append(schema.partition_by)
+    good = df.filter(pl.col("__reason").is_null()).select(
+        [pl.col(n).cast(POLARS_TYPES[schema.column(n).dtype]) for n in keep]
+    )
+    return NormalizeResult(good, bad)
+
+
+def _flag(df: pl.DataFrame, checks: list[Check], existing: bool = False) -> pl.DataFrame:
+    """Set `__reason`/`__detail` to the first failing check of each row (keeping earlier)."""
+    reasons = [pl.when(c.bad).then(pl.lit(c.reason)) for c in checks]
+    details = [pl.when(c.bad).then(c.detail) for c in checks]
+    if existing:
+        reasons.insert(0, pl.col("__reason"))
+        details.insert(0, pl.col("__detail"))
+    if not reasons:
+        return df.with_columns(
+            pl.lit(None, pl.String).alias("__reason"), pl.lit(None, pl.String).alias("__detail")
+        )
+    return df.with_columns(
+        pl.coalesce(reasons).cast(pl.String).alias("__reason"),
+        pl.coalesce(details).cast(pl.String).alias("__detail"),
+    )

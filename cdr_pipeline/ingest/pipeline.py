@@ -1,0 +1,522 @@
+"""Ingest orchestration: files and folders in, committed partitions and a ledger entry out.
+
+Per file: fingerprint (SHA-256) -> skip if already loaded -> sniff -> read chunks ->
+normalize -> stage -> reject-rate gate -> merge partitions -> rejects -> ledger record.
+The whole run holds the writer lock.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import logging
+import secrets
+import shutil
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import BinaryIO
+
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+import cdr_pipeline.ingest.calls  # noqa: F401  (registers the call-leg deriver)
+from cdr_pipeline.config import Settings
+from cdr_pipeline.errors import (
+    EXIT_OK,
+    ConservationError,
+    InputError,
+    RejectRateExceeded,
+)
+from cdr_pipeline.ingest.chunk import Chunk
+from cdr_pipeline.ingest.csv_reader import read_csv_body, read_header
+from cdr_pipeline.ingest.json_reader import read_json_chunks
+from cdr_pipeline.ingest.ledger import FILES_SCHEMA, RUNS_SCHEMA, Ledger, atomic_write_table
+from cdr_pipeline.ingest.lock import writer_lock
+from cdr_pipeline.ingest.normalize import HeaderResolution, LoadContext, normalize, resolve_headers
+from cdr_pipeline.ingest.sources import CSV, Source, sources_of
+from cdr_pipeline.ingest.writer import (
+    MergeCounts,
+    Stager,
+    clean_temp_files,
+    connect_merge,
+    merge_partition,
+)
+from cdr_pipeline.schema import SCHEMAS, TableSchema
+
+log = logging.getLogger(__name__)
+
+REJECT_SCHEMA = pa.schema(
+    [
+        ("run_id", pa.string()),
+        ("table_name", pa.string()),
+        ("source_file", pa.string()),
+        ("source_row", pa.int64()),
+        ("reason", pa.string()),
+        ("detail", pa.string()),
+        ("raw_text", pa.string()),
+        ("rejected_at", pa.timestamp("ms", tz="UTC")),
+    ]
+)
+
+
+@dataclass
+class ProgressEvent:
+    source: str
+    rows_read: int
+    bytes_read: int
+    total_bytes: int
+    done: bool = False
+
+
+ProgressFn = Callable[[ProgressEvent], None]
+
+
+@dataclass
+class FileResult:
+    path: str
+    source: str
+    status: str  # loaded | empty | skipped | failed
+    kind: str | None = None
+    rows_read: int = 0
+    rows_loaded: int = 0
+    rows_duplicate: int = 0
+    rows_rejected: int = 0
+    rows_updated: int = 0
+    webex_go_rows: int = 0
+    seconds: float = 0.0
+    partitions: list[str] = field(default_factory=list)
+    unknown_columns: list[str] = field(default_factory=list)
+    missing_columns: list[str] = field(default_factory=list)
+    top_reasons: list[tuple[str, int]] = field(default_factory=list)
+    message: str = ""
+    exit_code: int = EXIT_OK
+
+
+@dataclass
+class IngestResult:
+    run_id: str
+    files: list[FileResult]
+    seconds: float
+    interrupted_runs: list[str] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        return max((f.exit_code for f in self.files), default=EXIT_OK)
+
+    def total(self, attr: str) -> int:
+        return sum(getattr(f, attr) for f in self.files)
+
+    @property
+    def errors(self) -> list[FileResult]:
+        return [f for f in self.files if f.status == "failed"]
+
+
+def new_run_id(now: datetime) -> str:
+    return now.strftime("%Y%m%dT%H%M%S") + f"{now.microsecond // 1000:03d}Z-" + secrets.token_hex(3)
+
+
+def expand_paths(paths: Sequence[Path]) -> list[Path]:
+    """Files as given, folders walked recursively (hidden entries skipped), in stable order."""
+    out: list[Path] = []
+    for p in paths:
+        if p.is_dir():
+            out.extend(
+                f
+                for f in sorted(p.rglob("*"))
+                if f.is_file() and not any(part.startswith(".") for part in f.relative_to(p).parts)
+            )
+        elif p.exists():
+            out.append(p)
+        else:
+            raise InputError("no such file or folder", path=str(p))
+    return out
+
+
+def file_sha256(path: Path) -> str:
+    with open(path, "rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
+
+
+def detect_kind(headers: Sequence[str], source: str) -> TableSchema:
+    best: tuple[int, TableSchema] | None = None
+    for schema in SCHEMAS.values():
+        res = resolve_headers(list(headers), schema)
+        present = set(c for c in res.canonical if c)
+        score = sum(1 for s in schema.signature if s in present)
+        if score >= schema.min_signature and (best is None or score > best[0]):
+            best = (score, schema)
+    if best is None:
+        shown = ", ".join(list(headers)[:6]) + (" ..." if len(headers) > 6 else "")
+        raise InputError(
+            f"not a recognised export: the header ({shown}) matches none of the input kinds "
+            f"({', '.join(SCHEMAS)})",
+            path=source,
+            line=1,
+            hint="load a Control Hub 'Calling Detailed Call History' CSV, the cdr_feed JSON, "
+            "or a device/activation/entitlement file; force a kind with --kind",
+        )
+    return best[1]
+
+
+def _chunks(source: Source, stream: BinaryIO, chunk_rows: int) -> tuple[list[str], Iterator[Chunk]]:
+    if source.fmt == CSV:
+        headers, rest, line = read_header(stream)
+        return headers, read_csv_body(stream, headers, rest, line, chunk_rows)
+    it = read_json_chunks(stream, chunk_rows)
+    first = next(it, None)
+    if first is None:
+        return [], iter(())
+    return first.headers, itertools.chain([first], it)
+
+
+def ingest_paths(
+    settings: Settings,
+    paths: Sequence[Path],
+    *,
+    kind: str | None = None,
+    source_kind: str | None = None,
+    command: str = "cdr ingest",
+    progress: ProgressFn | None = None,
+) -> IngestResult:
+    """Load files or folders into the warehouse. Never raises for a bad input file: the file's
+    result says what went wrong and `exit_code` is 3. Raises LockBusy when another writer runs."""
+    files = expand_paths(paths)
+    if kind is not None and kind not in SCHEMAS:
+        raise InputError(f"unknown kind {kind!r}", hint=f"one of: {', '.join(SCHEMAS)}")
+    t0 = time.monotonic()
+    started = datetime.now(UTC)
+    run_id = new_run_id(started)
+    ledger = Ledger(settings.state_dir)
+    with writer_lock(settings.state_dir, command, settings.lock_wait_seconds):
+        interrupted = ledger.mark_interrupted()
+        staging = settings.state_dir / "staging"
+        shutil.rmtree(staging, ignore_errors=True)
+        clean_temp_files(settings.tables_dir)
+        run = {"run_id": run_id, "command": command, "status": "running", "started_at": started}
+        ledger.write("runs", run_id, [run], RUNS_SCHEMA)
+        results: list[FileResult] = []
+        status, message = "failed", "unexpected error"
+        try:
+            loaded = ledger.loaded_hashes()
+            base_seq = int(started.timestamp() * 1_000_000) * 1000
+            for seq, path in enumerate(files):
+                ctx = _FileJob(
+                    settings, ledger, run_id, seq, path, base_seq + seq, kind, source_kind, progress
+                )
+                results.extend(ctx.run(loaded))
+            status, message = "ok", ""
+        finally:
+            finished = datetime.now(UTC)
+            code = max((r.exit_code for r in results), default=EXIT_OK)
+            run.update(
+                status=status if code == EXIT_OK or status != "ok" else "failed",
+                finished_at=finished,
+                exit_code=code if status == "ok" else 1,
+                files_seen=len(files),
+                files_loaded=sum(r.status in ("loaded", "empty") for r in results),
+                files_skipped=sum(r.status == "skipped" for r in results),
+                files_failed=sum(r.status == "failed" for r in results),
+                rows_read=sum(r.rows_read for r in results),
+                rows_loaded=sum(r.rows_loaded for r in results),
+                rows_duplicate=sum(r.rows_duplicate for r in results),
+                rows_rejected=sum(r.rows_rejected for r in results),
+                message=message or "; ".join(r.message for r in results if r.status == "failed"),
+            )
+            ledger.write("runs", run_id, [run], RUNS_SCHEMA)
+            shutil.rmtree(staging / run_id, ignore_errors=True)
+    return IngestResult(run_id, results, time.monotonic() - t0, interrupted)
+
+
+class _FileJob:
+    def __init__(
+        self,
+        settings: Settings,
+        ledger: Ledger,
+        run_id: str,
+        seq: int,
+        path: Path,
+        load_seq: int,
+        kind: str | None,
+        source_kind: str | None,
+        progress: ProgressFn | None,
+    ) -> None:
+        self.settings, self.ledger, self.run_id, self.seq = settings, ledger, run_id, seq
+        self.path, self.load_seq, self.kind, self.source_kind = path, load_seq, kind, source_kind
+        self.progress = progress
+
+    def run(self, loaded: set[str]) -> list[FileResult]:
+        t0 = time.monotonic()
+        path = self.path
+        try:
+            size = path.stat().st_size
+            digest = file_sha256(path)
+        except OSError as exc:
+            return [
+                self._failed(
+                    str(path), InputError(f"cannot read file: {exc.strerror}", path=str(path)), t0
+                )
+            ]
+        if digest in loaded:
+            log.info("%s: already loaded (same content), skipped", path)
+            return [
+                FileResult(
+                    str(path),
+                    str(path),
+                    "skipped",
+                    message="already loaded (same content); skipped",
+                )
+            ]
+        if size == 0:
+            result = FileResult(str(path), str(path), "empty", message="empty file (0 bytes)")
+            self._record(result, digest, size, None)
+            return [result]
+        try:
+            sources = sources_of(path)
+        except InputError as exc:
+            result = self._failed(str(path), exc, t0)
+            self._record(result, digest, size, None)
+            return [result]
+        results = []
+        for i, source in enumerate(sources):
+            try:
+                result, schema = self._load_source(source, i, size)
+            except InputError as exc:
+                result, schema = self._failed(source.name, exc, t0), None
+            result.seconds = time.monotonic() - t0
+            self._record(result, digest, size, schema)
+            results.append(result)
+            log.info(
+                "%s: %s, %d read, %d loaded, %d duplicate, %d rejected, %.1fs",
+                source.name,
+                result.status,
+                result.rows_read,
+                result.rows_loaded,
+                result.rows_duplicate,
+                result.rows_rejected,
+                result.seconds,
+            )
+        return results
+
+    def _failed(self, source: str, exc: InputError, t0: float) -> FileResult:
+        return FileResult(
+            str(self.path),
+            source,
+            "failed",
+            message=str(exc),
+            exit_code=exc.exit_code,
+            seconds=time.monotonic() - t0,
+        )
+
+    def _record(self, r: FileResult, digest: str, size: int, schema: TableSchema | None) -> None:
+        row = {
+            "run_id": self.run_id,
+            "file_seq": self.seq,
+            "path": r.path,
+            "source": r.source,
+            "kind": r.kind,
+            "table_name": schema.name if schema else None,
+            "source_kind": self._source_kind_for(r.source),
+            "content_sha256": digest,
+            "size_bytes": size,
+            "status": r.status,
+            "rows_read": r.rows_read,
+            "rows_loaded": r.rows_loaded,
+            "rows_duplicate": r.rows_duplicate,
+            "rows_rejected": r.rows_rejected,
+            "rows_updated": r.rows_updated,
+            "webex_go_rows": r.webex_go_rows,
+            "partitions": r.partitions,
+            "unknown_columns": r.unknown_columns,
+            "missing_columns": r.missing_columns,
+            "top_reject_reasons": ", ".join(f"{k} ({n})" for k, n in r.top_reasons) or None,
+            "seconds": r.seconds,
+            "loaded_at": datetime.now(UTC),
+            "message": r.message or None,
+        }
+        member = hashlib.sha1(r.source.encode()).hexdigest()[:8]
+        self.ledger.write("files", f"{self.run_id}-{self.seq:05d}-{member}", [row], FILES_SCHEMA)
+
+    def _source_kind_for(self, source: str) -> str:
+        if self.source_kind:
+            return self.source_kind
+        return (
+            "api_json" if source.lower().endswith((".json", ".jsonl", ".json.gz")) else "csv_report"
+        )
+
+    def _load_source(
+        self, source: Source, index: int, size: int
+    ) -> tuple[FileResult, TableSchema | None]:
+        settings = self.settings
+        result = FileResult(str(self.path), source.name, "loaded")
+        staging = settings.state_dir / "staging" / self.run_id / f"{self.seq:05d}-{index:03d}"
+        with ExitStack() as stack:
+            stream = stack.enter_context(source.open())
+            headers, chunks = _chunks(source, stream, settings.chunk_rows)
+            if not headers:
+                result.status, result.message = "empty", "no header and no rows"
+                return result, None
+            schema = SCHEMAS[self.kind] if self.kind else detect_kind(headers, source.name)
+            result.kind = schema.kind
+            ctx = LoadContext(
+                source_kind=self.source_kind or ("csv_report" if source.fmt == CSV else "api_json"),
+                source_file=source.name,
+                run_id=self.run_id,
+                ingested_at=datetime.now(UTC),
+                load_seq=self.load_seq,
+            )
+            stager = Stager(staging / "rows", schema)
+            stack.callback(stager.discard)
+            rejects_path = staging / "rejects.parquet"
+            rejects = _RejectWriter(rejects_path, self.run_id, schema.name, source.name)
+            stack.callback(rejects.close)
+            resolutions: dict[tuple[str, ...], HeaderResolution] = {}
+            unknown: dict[str, None] = {}
+            missing: set[str] | None = None
+            reasons: Counter[str] = Counter()
+            for chunk in chunks:
+                key = tuple(chunk.headers)
+                res = resolutions.get(key)
+                if res is None:
+                    res = resolutions[key] = resolve_headers(chunk.headers, schema)
+                    unknown.update(dict.fromkeys(res.unknown))
+                    missing = set(res.missing) if missing is None else missing & set(res.missing)
+                    if res.unknown or res.missing:
+                        log.info(
+                            "%s: unknown columns %s; missing columns %s",
+                            source.name,
+                            list(res.unknown) or "none",
+                            list(res.missing) or "none",
+                        )
+                result.rows_read += chunk.rows_read
+                for rj in chunk.rejects:
+                    rejects.add(rj.source_row, rj.reason, rj.detail, rj.raw_text)
+                    reasons[rj.reason] += 1
+                if chunk.table.num_rows:
+                    raw = pl.from_arrow(chunk.table)
+                    assert isinstance(raw, pl.DataFrame)
+                    out = normalize(raw, res, schema, ctx, chunk.source_rows)
+                    for idx, reason, detail in out.rejects.iter_rows():
+                        rejects.add(
+                            int(chunk.source_rows[idx]), reason, detail, chunk.raw_text(idx)
+                        )
+                        reasons[reason] += 1
+                    if "is_webex_go" in out.rows.columns:
+                        result.webex_go_rows += int(out.rows["is_webex_go"].sum())
+                    stager.add(out.rows)
+                if self.progress:
+                    self.progress(
+                        ProgressEvent(source.name, result.rows_read, chunk.bytes_read, size)
+                    )
+            result.rows_rejected = sum(reasons.values())
+            result.top_reasons = reasons.most_common(3)
+            result.unknown_columns = list(unknown)
+            result.missing_columns = sorted(missing or ())
+            staged = stager.close()
+            rejects.close()
+            if result.rows_read == 0:
+                result.status, result.message = "empty", "header only, no rows"
+                return result, schema
+            rate = result.rows_rejected / result.rows_read
+            self._publish_rejects(rejects_path, schema, source)
+            if result.rows_rejected and rate > settings.max_reject_rate:
+                top = ", ".join(f"{k} ({n})" for k, n in result.top_reasons)
+                err = RejectRateExceeded(
+                    f"{result.rows_rejected} of {result.rows_read} rows rejected "
+                    f"({rate:.1%} > --max-reject-rate {settings.max_reject_rate:.1%}); "
+                    f"no rows of this file were published. Top reasons: {top}",
+                    path=source.name,
+                    hint="see the quarantined rows under rejects/ (cdr runs shows the file); "
+                    "fix the export or raise --max-reject-rate",
+                )
+                result.status, result.message, result.exit_code = "failed", str(err), err.exit_code
+                result.rows_loaded = result.rows_duplicate = 0
+                return result, schema
+            counts = self._merge(schema, staged)
+            result.rows_loaded, result.rows_duplicate = counts.loaded, counts.duplicate
+            result.rows_updated = counts.updated
+            result.partitions = sorted(staged)
+            good = result.rows_read - result.rows_rejected
+            if good != counts.loaded + counts.duplicate:
+                raise ConservationError(
+                    f"{source.name}: rows read {result.rows_read} != loaded {counts.loaded} + "
+                    f"duplicate {counts.duplicate} + rejected {result.rows_rejected}"
+                )
+            if self.progress:
+                self.progress(ProgressEvent(source.name, result.rows_read, size, size, done=True))
+            return result, schema
+
+    def _merge(self, schema: TableSchema, staged: dict[str, Path]) -> MergeCounts:
+        total = MergeCounts()
+        settings = self.settings
+        con = connect_merge(settings.state_dir / "staging" / self.run_id / "duckdb_tmp")
+        try:
+            for value in sorted(staged):
+                total.add(
+                    merge_partition(
+                        con,
+                        schema,
+                        settings.tables_dir,
+                        value,
+                        staged[value],
+                        f"{self.run_id}-{self.seq}",
+                    )
+                )
+        finally:
+            con.close()
+        return total
+
+    def _publish_rejects(self, staged: Path, schema: TableSchema, source: Source) -> None:
+        if not staged.exists():
+            return
+        table = pq.read_table(staged)
+        if table.num_rows == 0:
+            return
+        # named by the source, not the run: reloading after a crash replaces, never doubles
+        name = hashlib.sha1(source.name.encode()).hexdigest()[:12]
+        dest = self.settings.rejects_dir / schema.name / f"{name}-{source.path.name}.parquet"
+        atomic_write_table(table, dest)
+
+
+class _RejectWriter:
+    def __init__(self, path: Path, run_id: str, table: str, source: str) -> None:
+        self.path, self.run_id, self.table, self.source = path, run_id, table, source
+        self.buffer: list[dict[str, object]] = []
+        self.writer: pq.ParquetWriter | None = None
+        self.now = datetime.now(UTC)
+
+    def add(self, row: int, reason: str, detail: str, raw: str) -> None:
+        self.buffer.append(
+            {
+                "run_id": self.run_id,
+                "table_name": self.table,
+                "source_file": self.source,
+                "source_row": row,
+                "reason": reason,
+                "detail": detail,
+                "raw_text": raw,
+                "rejected_at": self.now,
+            }
+        )
+        if len(self.buffer) >= 10_000:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.buffer:
+            return
+        if self.writer is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.writer = pq.ParquetWriter(self.path, REJECT_SCHEMA, compression="zstd")
+        self.writer.write_table(pa.Table.from_pylist(self.buffer, schema=REJECT_SCHEMA))
+        self.buffer = []
+
+    def close(self) -> None:
+        self.flush()
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None

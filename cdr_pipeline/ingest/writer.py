@@ -1,0 +1,211 @@
+"""Stage a file's rows per partition, then merge each affected partition with what the
+warehouse already holds, deduplicated on the natural key, and swap it in atomically.
+
+Layout: `<warehouse>/tables/<table>/<partition>=<value>/data.parquet` (one file per
+partition, zstd) or `<warehouse>/tables/<table>/data.parquet` for unpartitioned tables.
+A partition is replaced with `os.replace`, so a reader sees the old file or the new one,
+never a mix and never two versions of a record. DuckDB does the merge with a memory limit,
+so memory follows the size of one partition, not of the input.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from cdr_pipeline.ingest.ledger import fsync_dir
+from cdr_pipeline.schema.base import DUCKDB_TYPES, TableSchema
+
+DATA_FILE = "data.parquet"
+MERGE_MEMORY_LIMIT = "1GB"
+
+
+@dataclass
+class MergeCounts:
+    inserted: int = 0
+    updated: int = 0
+    redelivered: int = 0
+    stale: int = 0
+    within_file: int = 0
+
+    @property
+    def loaded(self) -> int:
+        return self.inserted + self.updated
+
+    @property
+    def duplicate(self) -> int:
+        return self.redelivered + self.stale + self.within_file
+
+    def add(self, other: MergeCounts) -> None:
+        for name in ("inserted", "updated", "redelivered", "stale", "within_file"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+def partition_dirname(schema: TableSchema, value: object) -> str:
+    return f"{schema.partition_by}={value}"
+
+
+def data_path(tables_dir: Path, schema: TableSchema, value: object | None) -> Path:
+    base = tables_dir / schema.name
+    if schema.partition_by is None:
+        return base / DATA_FILE
+    return base / partition_dirname(schema, value) / DATA_FILE
+
+
+@dataclass
+class Stager:
+    """Collects one file's normalized rows, one staging Parquet per partition value."""
+
+    root: Path
+    schema: TableSchema
+    writers: dict[str, pq.ParquetWriter] = field(default_factory=dict)
+    rows: dict[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def add(self, df: pl.DataFrame) -> None:
+        if df.is_empty():
+            return
+        part = self.schema.partition_by
+        groups = df.partition_by(part, as_dict=True, include_key=False) if part else {("all",): df}
+        for key, frame in groups.items():
+            value = str(key[0])
+            table = frame.to_arrow()
+            writer = self.writers.get(value)
+            if writer is None:
+                path = self.root / f"{value}.parquet"
+                writer = pq.ParquetWriter(path, table.schema, compression="lz4")
+                self.writers[value] = writer
+            writer.write_table(table)
+            self.rows[value] = self.rows.get(value, 0) + frame.height
+
+    def close(self) -> dict[str, Path]:
+        for w in self.writers.values():
+            w.close()
+        return {v: self.root / f"{v}.parquet" for v in self.writers}
+
+    def discard(self) -> None:
+        for w in self.writers.values():
+            try:
+                w.close()
+            except (OSError, pa.ArrowException):
+                pass
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def connect_merge(tmp_dir: Path) -> duckdb.DuckDBPyConnection:
+    tmp_dir.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect()
+    con.execute(f"SET memory_limit='{MERGE_MEMORY_LIMIT}'")
+    con.execute("SET threads=2")
+    con.execute("SET preserve_insertion_order=false")
+    con.execute("SET temp_directory=?", [str(tmp_dir)])
+    return con
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _lit(path: Path) -> str:
+    return "'" + str(path).replace("'", "''") + "'"
+
+
+def merge_partition(
+    con: duckdb.DuckDBPyConnection,
+    schema: TableSchema,
+    tables_dir: Path,
+    value: str | None,
+    staged: Path,
+    tag: str,
+) -> MergeCounts:
+    """Merge staged rows into one partition and swap the result in. Returns the counts."""
+    target = data_path(tables_dir, schema, value if schema.partition_by else None)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    cols = [c for c in schema.stored_columns]
+    key = ", ".join(_q(k) for k in schema.key)
+    order = [f"{_q(v)} DESC NULLS LAST" for v in schema.version_by]
+    order += ['"load_seq" DESC', '"source_row" DESC']
+    select = ", ".join(
+        f"CAST({_q(c.name)} AS {DUCKDB_TYPES[c.dtype]}) AS {_q(c.name)}" for c in cols
+    )
+    inc = f"read_parquet({_lit(staged)})"
+    exists = target.exists()
+    # rows of the file that lost to a later row of the same file
+    total, unique = con.execute(f"SELECT count(*), count(DISTINCT ({key})) FROM {inc}").fetchone()  # type: ignore[misc]
+    counts = MergeCounts(within_file=int(total) - int(unique))
+    if exists:
+        counts.add(_compare(con, schema, inc, f"read_parquet({_lit(target)})"))
+        union = (
+            f"SELECT {select} FROM read_parquet({_lit(target)}) "
+            f"UNION ALL BY NAME SELECT {select} FROM {inc}"
+        )
+    else:
+        counts.inserted = int(unique)
+        union = f"SELECT {select} FROM {inc}"
+    col_list = ", ".join(_q(c.name) for c in cols)
+    tmp = target.with_name(f".{DATA_FILE}.tmp-{tag}")
+    con.execute(
+        f"COPY (SELECT {col_list} FROM ({union}) "
+        f"QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY {', '.join(order)}) = 1) "
+        f"TO {_lit(tmp)} (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1, "
+        f"ROW_GROUP_SIZE 122880)"
+    )
+    with open(tmp, "rb") as fh:
+        os.fsync(fh.fileno())
+    os.replace(tmp, target)
+    fsync_dir(target.parent)
+    return counts
+
+
+def _compare(
+    con: duckdb.DuckDBPyConnection, schema: TableSchema, inc: str, cur: str
+) -> MergeCounts:
+    """Classify the latest incoming version of each key against the version held."""
+    keys = [_q(k) for k in schema.key]
+    key = ", ".join(keys)
+    join = " AND ".join(f"i.{k} IS NOT DISTINCT FROM c.{k}" for k in keys)
+    if schema.version_by:
+        v = _q(schema.version_by[0])
+        newer = f"(i.{v} > c.{v} OR (c.{v} IS NULL AND i.{v} IS NOT NULL))"
+        same = f"(i.{v} IS NOT DISTINCT FROM c.{v})"
+        vsel, vorder = f", {v}", f"{v} DESC NULLS LAST, "
+    else:
+        newer, same, vsel, vorder = "false", "true", "", ""
+    row = con.execute(f"""
+        WITH i AS (
+            SELECT {key}{vsel} FROM {inc}
+            QUALIFY row_number() OVER (PARTITION BY {key}
+                ORDER BY {vorder}load_seq DESC, source_row DESC) = 1
+        ), c AS (SELECT {key}{vsel}, true AS __present FROM {cur}),
+        j AS (
+            SELECT c.__present IS NOT NULL AS present,
+                   coalesce({newer}, false) AS newer, coalesce({same}, false) AS same
+            FROM i LEFT JOIN c ON {join}
+        )
+        SELECT count(*) FILTER (WHERE NOT present),
+               count(*) FILTER (WHERE present AND newer),
+               count(*) FILTER (WHERE present AND same),
+               count(*) FILTER (WHERE present AND NOT newer AND NOT same)
+        FROM j
+    """).fetchone()
+    assert row is not None
+    return MergeCounts(inserted=row[0], updated=row[1], redelivered=row[2], stale=row[3])
+
+
+def clean_temp_files(tables_dir: Path) -> int:
+    """Remove temp files a killed merge left behind (they are never read)."""
+    n = 0
+    if tables_dir.is_dir():
+        for tmp in tables_dir.rglob(f".{DATA_FILE}.tmp-*"):
+            tmp.unlink(missing_ok=True)
+            n += 1
+    return n
