@@ -1,0 +1,8 @@
+"""Deterministic synthetic inputs of every kind: DCH call exports (CSV, ZIP without extension,
+API JSON), Webex Go device snapshots, activation events, licence entitlements, with labelled
+anomalies. Same seed, same bytes."""
+
+from cdr_pipeline.samples.bulk import write_call_export
+from cdr_pipeline.samples.generate import SamplesResult, generate_samples
+
+__all__ = ["SamplesResult", "generate_samples", "write_call_export"]

@@ -1,0 +1,2 @@
+def write_call_export(*a, **k):
+    raise NotImplementedError

@@ -1,0 +1,227 @@
+"""`generate_samples`: every input kind for one seeded world, written to one folder."""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+from cdr_pipeline.samples import device_files as dfiles
+from cdr_pipeline.samples import writer
+from cdr_pipeline.samples.lifecycle import build_devices
+from cdr_pipeline.samples.sessions import Leg, generate_legs
+from cdr_pipeline.samples.world import build_world
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SamplesResult:
+    """What `generate_samples` wrote, with counts a summary can print."""
+
+    files: list[Path]
+    legs: int
+    webex_go_legs: int
+    devices: int
+    updated_report_ids: frozenset[str]
+    sessions: int = 0
+    redelivered_legs: int = 0
+    """Legs present in more than one export (identical or updated)."""
+    snapshot_rows: int = 0
+    activation_events: int = 0
+    entitlement_rows: int = 0
+    anomalies: dict[str, int] = field(default_factory=dict)
+    """anomaly type -> labelled count (see anomalies.json)."""
+
+
+def _is_go(leg: Leg) -> bool:
+    return str(leg.get("sub_client_type") or "").upper() == "MOBILE_NETWORK"
+
+
+def _preliminary(leg: Leg, rng: random.Random) -> Leg:
+    """The first delivery of a record that is later corrected: an earlier Report time and
+    an outcome that was not final yet."""
+    early = dict(leg)
+    release = leg["release_time"]
+    assert isinstance(release, datetime)
+    early["report_time"] = release + timedelta(seconds=rng.randint(5, 15))
+    early["call_outcome"] = "Failure"
+    early["call_outcome_reason"] = "Internal"
+    early["releasing_party"] = "Unknown"
+    return early
+
+
+def _final(leg: Leg, rng: random.Random) -> Leg:
+    late = dict(leg)
+    report = leg["report_time"]
+    assert isinstance(report, datetime)
+    late["report_time"] = report + timedelta(minutes=rng.randint(40, 180))
+    return late
+
+
+def generate_samples(
+    out_dir: Path,
+    *,
+    legs: int = 4000,
+    seed: int = 7,
+    start: date = date(2026, 9, 1),
+    days: int = 61,
+    zip_export: bool = True,
+    json_export: bool = True,
+) -> SamplesResult:
+    """Write a deterministic sample of every input kind into `out_dir`.
+
+    Calls go into two CSV exports overlapping by two days (export A zipped without an
+    extension when `zip_export`), plus one API JSON page covering the last three days
+    (when `json_export`). Some overlapping records are re-delivered identically, others
+    updated (same Report ID, later Report time, corrected outcome): their ids are in
+    `updated_report_ids` and in anomalies.json under `updated_records`. Device snapshots,
+    activation events, entitlements and labelled anomalies complete the set.
+    """
+    if days < 6:
+        raise ValueError("days must be at least 6 (two exports overlap by two days)")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    t0 = datetime(start.year, start.month, start.day, tzinfo=UTC)
+    t_end = t0 + timedelta(days=days)
+    world = build_world(seed)
+    devices = build_devices(world, t0, t_end)
+    all_legs, anomalies = generate_legs(
+        world, devices, legs=legs, seed=seed, start=start, days=days
+    )
+    rng = random.Random(f"exports:{seed}")
+    files: list[Path] = []
+
+    # ----- calls: export A / export B / JSON page -------------------------------------------
+    mid = t0 + timedelta(days=days // 2)
+    a_end, b_start = mid + timedelta(days=1), mid - timedelta(days=1)
+    json_start = t_end - timedelta(days=3)
+
+    def rt(leg: Leg) -> datetime:
+        value = leg["report_time"]
+        assert isinstance(value, datetime)
+        return value
+
+    export_a: list[Leg] = []
+    export_b: list[Leg] = []
+    page: list[Leg] = []
+    updated: dict[str, Leg] = {}
+    redelivered = 0
+    for leg in all_legs:
+        t = rt(leg)
+        in_a, in_b, in_json = t < a_end, t >= b_start, json_export and t >= json_start
+        redelivered += (in_a + in_b + in_json) > 1
+        update = (in_a and in_b) or (in_b and in_json)
+        if update and rng.random() < 0.12:
+            early, late = _preliminary(leg, rng), _final(leg, rng)
+            updated[str(leg["report_id"])] = late
+            if in_a and in_b:
+                export_a.append(early)
+                export_b.append(late)
+                if in_json:
+                    page.append(late)
+            else:
+                export_b.append(early)
+                page.append(late)
+            continue
+        if in_a:
+            export_a.append(leg)
+        if in_b:
+            export_b.append(leg)
+        if in_json:
+            page.append(leg)
+
+    a_last = (a_end.date() - timedelta(days=1)).isoformat()
+    a_name = f"calling_detailed_call_history_{start.isoformat()}_{a_last}"
+    a_bytes = writer.write_csv_text(
+        writer.CONTROLHUB_HEADERS, writer.csv_rows(export_a, "controlhub")
+    )
+    if zip_export:
+        path_a = out_dir / a_name  # a ZIP with no .zip extension, like the Reports API
+        writer.write_zip(path_a, a_name + ".csv", a_bytes)
+    else:
+        path_a = out_dir / f"{a_name}.csv"
+        path_a.write_bytes(a_bytes)
+    files.append(path_a)
+    b_last = (t_end.date() - timedelta(days=1)).isoformat()
+    path_b = out_dir / f"dch_export_{b_start.date().isoformat()}_{b_last}.csv"
+    spaces = [rng.random() < 0.05 for _ in export_b]
+    writer.write_plain_csv(path_b, writer.API_HEADERS, writer.csv_rows(export_b, "api", spaces))
+    files.append(path_b)
+    if json_export:
+        path_j = out_dir / f"cdr_feed_{json_start.date().isoformat()}.json"
+        items = [writer.json_item(leg, rng.random() < 0.5) for leg in page]
+        writer.write_json_page(path_j, items)
+        files.append(path_j)
+
+    # ----- devices ------------------------------------------------------------------------
+    snaps = dfiles.snapshot_rows(devices, t0, days, seed, anomalies)
+    events = dfiles.event_rows(devices, world, seed, anomalies)
+    base, amend = dfiles.entitlement_rows(world, start, days)
+    device_outputs = (
+        ("device_snapshots.csv", dfiles.SNAPSHOT_HEADER, snaps),
+        ("activation_events.csv", dfiles.EVENT_HEADER, events),
+        ("entitlements.csv", dfiles.ENTITLEMENT_HEADER, base),
+        # finance's amendment file spells it the US way: readers must accept both
+        (
+            "entitlements_amendment.csv",
+            tuple("license_type" if h == "licence_type" else h for h in dfiles.ENTITLEMENT_HEADER),
+            amend,
+        ),
+    )
+    for name, header, rows in device_outputs:
+        writer.write_plain_csv(out_dir / name, header, rows, bom=False)
+        files.append(out_dir / name)
+
+    counts: dict[str, int] = {}
+    for a in anomalies:
+        counts[a.type] = counts.get(a.type, 0) + 1
+    labels = {
+        "generator": "cdr_pipeline.samples",
+        "seed": seed,
+        "start": start.isoformat(),
+        "days": days,
+        "anomalies": [a.as_dict() for a in anomalies],
+        "updated_records": [
+            {
+                "report_id": rid,
+                "report_time": writer.iso(rt(leg)),
+                "changed": [
+                    "Report time",
+                    "Call outcome",
+                    "Call outcome reason",
+                    "Releasing party",
+                ],
+            }
+            for rid, leg in sorted(updated.items())
+        ],
+    }
+    anomalies_path = out_dir / "anomalies.json"
+    anomalies_path.write_text(
+        json.dumps(labels, indent=1, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
+    files.append(anomalies_path)
+    result = SamplesResult(
+        files=files,
+        legs=len(all_legs),
+        webex_go_legs=sum(_is_go(leg) for leg in all_legs),
+        devices=len(devices),
+        updated_report_ids=frozenset(updated),
+        sessions=len({leg["correlation_id"] for leg in all_legs}),
+        redelivered_legs=redelivered,
+        snapshot_rows=len(snaps),
+        activation_events=len(events),
+        entitlement_rows=len(base) + len(amend),
+        anomalies=dict(sorted(counts.items())),
+    )
+    log.info(
+        "samples: %d legs (%d Webex Go), %d devices, %d updated records -> %s",
+        result.legs,
+        result.webex_go_legs,
+        result.devices,
+        len(updated),
+        out_dir,
+    )
+    return result

@@ -1,0 +1,563 @@
+"""Call sessions -> call-leg records (reference §5).
+
+A session is one `Correlation ID`. Internal legs come as an ORIGINATING + TERMINATING pair
+(one's `Remote call ID` is the other's `Local call ID`, same `Network call ID`); PSTN legs
+have only the Webex side. Legs are dicts keyed by canonical column names (schema/calls.py)
+holding Python values; `writer.py` turns them into the CSV / JSON spellings.
+
+Duration conventions used here: `Ring duration` = answer (or release) minus start;
+`Duration` = release minus answer for answered legs, 0 otherwise; both whole seconds.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from cdr_pipeline.samples.device_files import Anomaly
+from cdr_pipeline.samples.lifecycle import Device
+from cdr_pipeline.samples.world import Location, Party, World, make_uuid
+
+Leg = dict[str, Any]  # canonical column name -> Python value
+UTC = UTC
+
+_FAILURES = (
+    ("Success", "UserBusy", "Remote"),
+    ("Refusal", "SIP480", "Remote"),
+    ("Refusal", "UnassignedNumber", "Remote"),
+    ("Refusal", "CallRejected", "Remote"),
+    ("Failure", "SIP503", "Unknown"),
+    ("Failure", "NoRouteToDestination", "Unknown"),
+)
+_EXTERNAL = (
+    "+1202555{:04d}",
+    "+1646555{:04d}",
+    "+1312555{:04d}",
+    "+44207946{:04d}",
+    "+33199{:06d}",
+    "+61491570{:03d}",
+)
+_OUT_TYPES = (
+    ("SIP_NATIONAL", 0.55),
+    ("SIP_MOBILE", 0.3),
+    ("SIP_INTERNATIONAL", 0.08),
+    ("SIP_TOLLFREE", 0.07),
+)
+_SCENARIOS = (
+    ("internal", 0.27),
+    ("pstn_in", 0.2),
+    ("pstn_out", 0.26),
+    ("hunt_group", 0.12),
+    ("auto_attendant", 0.07),
+    ("transfer", 0.08),
+)
+
+
+class SessionGenerator:
+    """Builds sessions one at a time; every random draw comes from one seeded Random."""
+
+    def __init__(
+        self, world: World, devices: list[Device], start: date, days: int, seed: int
+    ) -> None:
+        self.world = world
+        self.rng = random.Random(f"sessions:{seed}")
+        self.start = datetime(start.year, start.month, start.day, tzinfo=UTC)
+        self.days = days
+        self.go = {d.user.key: d for d in devices}
+        self.anomalies: list[Anomaly] = []
+        self._callid = 100_000_000 + self.rng.randrange(900_000_000)
+        self.people = [u for u in world.users if u.user_type == "User"]
+
+    # ----- ids and times -------------------------------------------------------------
+    def _local_id(self) -> str:
+        self._callid += self.rng.randint(1, 40)
+        return f"{self._callid}:0"
+
+    def _hex(self, n: int) -> str:
+        return f"{self.rng.getrandbits(4 * n):0{n}x}"
+
+    def _net_id(self) -> str:
+        return f"BW{self.rng.getrandbits(60):018d}@10.21.0.{self.rng.randint(2, 250)}"
+
+    def _when(self, loc: Location) -> datetime:
+        """A start instant weighted to weekday business hours in the site's local time."""
+        rng = self.rng
+        while True:
+            day = rng.randrange(self.days)
+            local_day = self.start + timedelta(days=day)
+            if local_day.weekday() < 5 or rng.random() < 0.12:
+                break
+        r = rng.random()
+        if r < 0.45:
+            hour = rng.gauss(10.5, 1.4)
+        elif r < 0.9:
+            hour = rng.gauss(14.5, 1.6)
+        else:
+            hour = rng.uniform(0, 24)
+        hour = min(max(hour, 0.0), 23.99)
+        local = local_day + timedelta(seconds=round(hour * 3600), milliseconds=rng.randrange(1000))
+        return local - timedelta(minutes=loc.timezone_minutes)
+
+    # ----- one leg ---------------------------------------------------------------------
+    def _client(self, party: Party, t: datetime, force_go: bool = False) -> Leg:
+        dev = self.go.get(party.key)
+        if dev is not None and (force_go or (dev.online_at(t) and self.rng.random() < 0.5)):
+            spelling = "MOBILE_NETWORK" if self.rng.random() < 0.5 else "Mobile_Network"
+            return {
+                "client_type": "SIP",
+                "sub_client_type": spelling,
+                "device_mac": None,
+                "model": None,
+                "os_type": "na",
+                "client_version": None,
+            }
+        if not party.client:
+            return {
+                "client_type": None,
+                "sub_client_type": None,
+                "device_mac": None,
+                "model": None,
+                "os_type": None,
+                "client_version": None,
+            }
+        return {
+            "client_type": party.client,
+            "sub_client_type": None,
+            "device_mac": party.mac or None,
+            "model": party.model or None,
+            "os_type": party.os_type or None,
+            "client_version": party.client_version or None,
+        }
+
+    def leg(
+        self,
+        party: Party,
+        direction: str,
+        call_type: str,
+        corr: str,
+        start: datetime,
+        ring: float,
+        talk: float,
+        *,
+        local: str,
+        remote: str,
+        net: str,
+        outcome: tuple[str, str, str] | None = None,
+        force_go: bool = False,
+        **extra: object,
+    ) -> Leg:
+        rng = self.rng
+        answered = talk > 0
+        answer = start + timedelta(seconds=ring) if answered else None
+        release = (answer or start) + timedelta(seconds=talk if answered else ring)
+        if outcome is None:
+            outcome = ("Success", "Normal", rng.choice(("Local", "Remote")))
+        loc = party.location
+        leg: Leg = {
+            "start_time": start,
+            "answer_time": answer,
+            "release_time": release,
+            "duration_seconds": int((release - answer).total_seconds()) if answer else 0,
+            "ring_duration_seconds": int(((answer or release) - start).total_seconds()),
+            "hold_duration_seconds": rng.choice((0, 0, 0, 0, 5, 12)) if answered else 0,
+            "answered": answered,
+            "answer_indicator": "Yes" if answered else "No",
+            "answered_elsewhere": None,
+            "direction": direction,
+            "call_type": call_type,
+            "user_name": party.name,
+            "user_type": party.user_type,
+            "user_uuid": party.uuid,
+            "user_number": party.number,
+            "org_uuid": loc.org.uuid,
+            "location_name": loc.name,
+            "site_uuid": loc.site_uuid,
+            "site_main_number": loc.main_number,
+            "site_timezone_offset_minutes": loc.timezone_minutes,
+            "department_id": party.department_id or None,
+            "correlation_id": corr,
+            "call_id": f"SSE{rng.getrandbits(56):017d}@10.177.4.{rng.randint(2, 250)}",
+            "local_call_id": local,
+            "remote_call_id": remote,
+            "network_call_id": net,
+            "local_session_id": self._hex(32),
+            "remote_session_id": self._hex(32),
+            "report_id": make_uuid(rng),
+            "report_time": release
+            + timedelta(seconds=rng.randint(20, 900), milliseconds=rng.randrange(1000)),
+            "call_outcome": outcome[0],
+            "call_outcome_reason": outcome[1],
+            "releasing_party": outcome[2],
+        }
+        leg["final_local_session_id"] = leg["local_session_id"]
+        leg["final_remote_session_id"] = leg["remote_session_id"]
+        leg.update(self._client(party, start, force_go))
+        leg.update(extra)
+        return leg
+
+    def _pstn(self, loc: Location) -> Leg:
+        name, entity, org_id, provider = loc.pstn_vendor
+        return {
+            "pstn_vendor_name": name,
+            "pstn_legal_entity": entity,
+            "pstn_vendor_org_id": org_id,
+            "pstn_provider_id": provider,
+            "inbound_trunk": None,
+            "outbound_trunk": None,
+        }
+
+    def _external(self) -> str:
+        pattern = self.rng.choice(_EXTERNAL)
+        return pattern.format(
+            self.rng.randrange(100) if "{:04d}" in pattern else self.rng.randrange(1000)
+        )
+
+    def _talk(self) -> float:
+        return round(min(self.rng.lognormvariate(4.3, 1.0), 5400), 3)
+
+    def _ring(self) -> float:
+        return round(self.rng.uniform(2, 18), 3)
+
+    # ----- building blocks ---------------------------------------------------------------
+    def pair(
+        self,
+        a: Party,
+        b: Party,
+        corr: str,
+        t: datetime,
+        ring: float,
+        talk: float,
+        a_extra: Leg | None = None,
+        b_extra: Leg | None = None,
+    ) -> list[Leg]:
+        """An internal leg: ORIGINATING at `a` and TERMINATING at `b`, cross-linked."""
+        la, lb, net = self._local_id(), self._local_id(), self._net_id()
+        orig = self.leg(
+            a,
+            "ORIGINATING",
+            "SIP_ENTERPRISE",
+            corr,
+            t,
+            ring,
+            talk,
+            local=la,
+            remote=lb,
+            net=net,
+            calling_number=a.extension,
+            called_number=b.extension,
+            dialed_digits=b.extension,
+            calling_line_id=a.name,
+            called_line_id=b.name,
+            caller_id_number=a.number,
+            **(a_extra or {}),
+        )
+        term = self.leg(
+            b,
+            "TERMINATING",
+            "SIP_ENTERPRISE",
+            corr,
+            t + timedelta(milliseconds=self.rng.randint(20, 250)),
+            ring,
+            talk,
+            local=lb,
+            remote=la,
+            net=net,
+            calling_number=a.extension,
+            called_number=b.extension,
+            calling_line_id=a.name,
+            called_line_id=b.name,
+            caller_id_number=a.number,
+            **(b_extra or {}),
+        )
+        return [orig, term]
+
+    def voicemail(self, who: Party, corr: str, t: datetime, caller: str) -> list[Leg]:
+        vm = self.world.voicemail[who.location.site_uuid]
+        extra = {
+            "original_reason": "NoAnswer",
+            "redirect_reason": "NoAnswer",
+            "redirecting_number": who.extension,
+            "original_called_party_uuid": who.uuid,
+            "redirecting_party_uuid": who.uuid,
+        }
+        legs = self.pair(who, vm, corr, t, 0.4, round(self.rng.uniform(8, 45), 3), extra, extra)
+        for leg in legs:
+            leg["calling_number"] = caller
+        return legs
+
+    # ----- scenarios -----------------------------------------------------------------------
+    def session(self, kind: str) -> list[Leg]:
+        return list(getattr(self, f"_s_{kind}")())
+
+    def _s_internal(self) -> list[Leg]:
+        a = self.rng.choice(self.people)
+        org_people = [u for u in self.people if u.location.org is a.location.org and u is not a]
+        b = self.rng.choice(org_people)
+        corr, t = make_uuid(self.rng), self._when(a.location)
+        if self.rng.random() < 0.82:
+            return self.pair(a, b, corr, t, self._ring(), self._talk())
+        ring = round(self.rng.uniform(15, 25), 3)
+        legs = self.pair(
+            a,
+            b,
+            corr,
+            t,
+            ring,
+            0,
+            None,
+            {"call_outcome_reason": "NoAnswer", "releasing_party": "Local"},
+        )
+        return legs + self.voicemail(b, corr, t + timedelta(seconds=ring), a.extension)
+
+    def _s_pstn_in(self, who: Party | None = None) -> list[Leg]:
+        b = who or self.rng.choice(self.people)
+        corr, t, caller = make_uuid(self.rng), self._when(b.location), self._external()
+        answered = self.rng.random() < 0.8
+        ring = self._ring() if answered else round(self.rng.uniform(15, 25), 3)
+        outcome = None if answered else ("Success", "NoAnswer", "Local")
+        leg = self.leg(
+            b,
+            "TERMINATING",
+            "SIP_INBOUND",
+            corr,
+            t,
+            ring,
+            self._talk() if answered else 0,
+            local=self._local_id(),
+            remote=self._local_id(),
+            net=self._net_id(),
+            outcome=outcome,
+            calling_number=caller,
+            called_number=b.number,
+            calling_line_id=None,
+            called_line_id=b.name,
+            caller_id_number=caller,
+            **self._pstn(b.location),
+        )
+        if answered:
+            return [leg]
+        return [leg, *self.voicemail(b, corr, t + timedelta(seconds=ring), caller)]
+
+    def _s_pstn_out(
+        self, who: Party | None = None, force_go: bool = False, when: datetime | None = None
+    ) -> list[Leg]:
+        a = who or self.rng.choice(self.people)
+        corr, t = make_uuid(self.rng), when or self._when(a.location)
+        r, acc = self.rng.random(), 0.0
+        call_type = _OUT_TYPES[-1][0]
+        for name, w in _OUT_TYPES:
+            acc += w
+            if r < acc:
+                call_type = name
+                break
+        dest = (
+            "+18005550" + f"{self.rng.randrange(100, 200)}"
+            if call_type == "SIP_TOLLFREE"
+            else self._external()
+        )
+        fail = self.rng.random() < 0.1
+        outcome = self.rng.choice(_FAILURES) if fail else None
+        leg = self.leg(
+            a,
+            "ORIGINATING",
+            call_type,
+            corr,
+            t,
+            self._ring(),
+            0 if fail else self._talk(),
+            local=self._local_id(),
+            remote=self._local_id(),
+            net=self._net_id(),
+            outcome=outcome,
+            force_go=force_go,
+            calling_number=a.number,
+            called_number=dest,
+            dialed_digits=_dialed(dest, a.location.country),
+            calling_line_id=a.name,
+            called_line_id=None,
+            caller_id_number=a.number,
+            external_caller_id_number=a.number,
+            route_group=None,
+            **self._pstn(a.location),
+        )
+        if call_type == "SIP_INTERNATIONAL":
+            leg["international_country"] = {"+44": "GB", "+33": "FR", "+61": "AU"}.get(
+                dest[:3], "US"
+            )
+        return [leg]
+
+    def _s_hunt_group(self) -> list[Leg]:
+        hg = self.rng.choice([h for h in self.world.hunt_groups if len(h.agents) >= 3])
+        loc = hg.party.location
+        corr, t, caller = make_uuid(self.rng), self._when(loc), self._external()
+        agents = self.rng.sample(hg.agents, self.rng.randint(3, len(hg.agents)))
+        answered = self.rng.random() < 0.88
+        ring = self._ring() + 2
+        talk = self._talk() if answered else 0
+        outcome = None if answered else ("Success", "NoAnswer", "Remote")
+        legs = [
+            self.leg(
+                hg.party,
+                "TERMINATING",
+                "SIP_INBOUND",
+                corr,
+                t,
+                ring,
+                talk,
+                local=self._local_id(),
+                remote=self._local_id(),
+                net=self._net_id(),
+                outcome=outcome,
+                calling_number=caller,
+                called_number=hg.party.number,
+                called_line_id=hg.party.name,
+                caller_id_number=caller,
+                **self._pstn(loc),
+            )
+        ]
+        legs[0]["answer_indicator"] = "Yes-PostRedirection" if answered else "No"
+        start = t + timedelta(milliseconds=300)
+        for i, agent in enumerate(agents):
+            won = answered and i == 0
+            extra: Leg = {
+                "redirect_reason": "HuntGroup",
+                "related_reason": "HuntGroup",
+                "original_reason": "HuntGroup",
+                "redirecting_number": hg.party.number,
+                "redirecting_party_uuid": hg.party.uuid,
+                "original_called_party_uuid": hg.party.uuid,
+            }
+            lost: Leg = (
+                {}
+                if won
+                else {
+                    "call_outcome_reason": "NoAnswer",
+                    "releasing_party": "Remote",
+                    "answered_elsewhere": "Yes" if answered else None,
+                }
+            )
+            pair = self.pair(
+                hg.party,
+                agent,
+                corr,
+                start,
+                ring - 0.3,
+                talk if won else 0,
+                extra,
+                {**extra, **lost},
+            )
+            pair[0]["calling_number"] = pair[1]["calling_number"] = caller
+            legs += pair
+        return legs
+
+    def _s_auto_attendant(self) -> list[Leg]:
+        aa = self.world.auto_attendants[0]
+        loc = aa.location
+        corr, t, caller = make_uuid(self.rng), self._when(loc), self._external()
+        menu = round(self.rng.uniform(6, 25), 3)
+        target = self.rng.choice(self.world.users_at(loc))
+        ring, talk = self._ring(), self._talk()
+        key = str(self.rng.randint(1, 4))
+        first = self.leg(
+            aa,
+            "TERMINATING",
+            "SIP_INBOUND",
+            corr,
+            t,
+            0.5,
+            menu + ring + talk,
+            local=self._local_id(),
+            remote=self._local_id(),
+            net=self._net_id(),
+            calling_number=caller,
+            called_number=aa.number,
+            called_line_id=aa.name,
+            caller_id_number=caller,
+            auto_attendant_key_pressed=key,
+            **self._pstn(loc),
+        )
+        extra = {
+            "redirecting_number": aa.number,
+            "redirect_reason": "Unconditional",
+            "redirecting_party_uuid": aa.uuid,
+        }
+        pair = self.pair(aa, target, corr, t + timedelta(seconds=menu), ring, talk, extra, extra)
+        pair[0]["calling_number"] = pair[1]["calling_number"] = caller
+        return [first, *pair]
+
+    def _s_transfer(self) -> list[Leg]:
+        """PSTN caller -> A; A consults B on a second call; A completes the transfer."""
+        a = self.rng.choice(self.people)
+        b = self.rng.choice([u for u in self.people if u.location is a.location and u is not a])
+        legs = self._s_pstn_in(a)
+        first = legs[0]
+        if not first["answered"]:
+            return legs
+        t0 = first["answer_time"]
+        assert isinstance(t0, datetime)
+        consult_at = t0 + timedelta(seconds=round(self.rng.uniform(20, 90), 3))
+        corr2 = make_uuid(self.rng)
+        pair = self.pair(a, b, corr2, consult_at, self._ring(), round(self.rng.uniform(10, 60), 3))
+        done = pair[0]["release_time"]
+        assert isinstance(done, datetime)
+        for leg, other in ((first, pair[0]), (pair[0], first)):
+            leg["related_reason"] = "ConsultativeTransfer"
+            leg["transfer_related_call_id"] = other["local_call_id"]
+            leg["call_transfer_time"] = done
+        first["release_time"] = done
+        first["duration_seconds"] = int((done - t0).total_seconds())
+        first["releasing_party"] = "Local"
+        interaction = make_uuid(self.rng)
+        for leg in (first, *pair):
+            leg["interaction_id"] = interaction
+        return [first, *pair]
+
+
+def generate_legs(
+    world: World, devices: list[Device], *, legs: int, seed: int, start: date, days: int
+) -> tuple[list[Leg], list[Anomaly]]:
+    """Exactly `legs` call-leg records (whole sessions, then single-leg PSTN calls to fill),
+    sorted by start time. Includes labelled Webex Go calls after device deletion."""
+    gen = SessionGenerator(world, devices, start, days, seed)
+    out: list[Leg] = []
+    end = gen.start + timedelta(days=days)
+    for dev in devices:
+        gone = dev.deleted_at
+        if gone is None or gone + timedelta(days=1) >= end or len(out) + 1 > legs:
+            continue
+        when = gone + timedelta(hours=gen.rng.uniform(20, 60))
+        (leg,) = gen._s_pstn_out(dev.user, force_go=True, when=min(when, end - timedelta(hours=2)))
+        out.append(leg)
+        gen.anomalies.append(
+            Anomaly(
+                "webex_go_call_after_delete",
+                dev.device_id,
+                _iso(leg["start_time"]),
+                str(leg["report_id"]),
+            )
+        )
+    names = [k for k, _ in _SCENARIOS]
+    weights = [w for _, w in _SCENARIOS]
+    while True:
+        kind = gen.rng.choices(names, weights)[0]
+        session = gen.session(kind)
+        if len(out) + len(session) > legs:
+            break
+        out.extend(session)
+    while len(out) < legs:
+        out.extend(gen._s_pstn_out() if gen.rng.random() < 0.5 else gen._s_pstn_in()[:1])
+    out.sort(key=lambda leg: (leg["start_time"], str(leg["report_id"])))
+    return out, gen.anomalies
+
+
+def _iso(t: object) -> str:
+    assert isinstance(t, datetime)
+    return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"
+
+
+def _dialed(dest: str, country: str) -> str:
+    """What the user keyed: US sites dial 9 for an outside line, 011 for international."""
+    if country == "US":
+        return "9" + dest[1:] if dest.startswith("+1") else "9011" + dest[1:]
+    return dest
