@@ -17,5 +17,12 @@ def schema_for_kind(kind: str) -> TableSchema:
     return SCHEMAS[kind]
 
 
-__all__ = ["CALL_LEGS", "SCHEMAS", "Column", "TableSchema", "normalize_header", "register",
-           "schema_for_kind"]
+__all__ = [
+    "CALL_LEGS",
+    "SCHEMAS",
+    "Column",
+    "TableSchema",
+    "normalize_header",
+    "register",
+    "schema_for_kind",
+]

@@ -106,26 +106,51 @@ class TableSchema:
     @property
     def stored_columns(self) -> tuple[Column, ...]:
         """Columns written to Parquet (the partition column lives in the path)."""
-        return tuple(
-            c for c in self.all_columns if c.name != self.partition_by and not c.sensitive
-        )
+        return tuple(c for c in self.all_columns if c.name != self.partition_by and not c.sensitive)
 
 
 def lineage_columns(extra: bool = True) -> tuple[Column, ...]:
     cols = [
-        Column("source_kind", STRING, nullable=False, derived=True,
-               doc="csv_report, api_json, api_feed, api_stream, report, synthetic"),
-        Column("source_file", STRING, nullable=False, derived=True,
-               doc="Input file (and ZIP member after '!') the row came from"),
-        Column("source_row", INTEGER, nullable=False, derived=True,
-               doc="Physical line of the record in the file (CSV) or item number (JSON)"),
+        Column(
+            "source_kind",
+            STRING,
+            nullable=False,
+            derived=True,
+            doc="csv_report, api_json, api_feed, api_stream, report, synthetic",
+        ),
+        Column(
+            "source_file",
+            STRING,
+            nullable=False,
+            derived=True,
+            doc="Input file (and ZIP member after '!') the row came from",
+        ),
+        Column(
+            "source_row",
+            INTEGER,
+            nullable=False,
+            derived=True,
+            doc="Physical line of the record in the file (CSV) or item number (JSON)",
+        ),
         Column("run_id", STRING, nullable=False, derived=True, doc="Ingest run that loaded it"),
         Column("ingested_at", TIMESTAMP, nullable=False, derived=True, doc="When it was loaded"),
-        Column("load_seq", INTEGER, nullable=False, derived=True,
-               doc="Monotonic load order (run start in microseconds * 1e3 + file index); "
-                   "breaks ties between versions"),
+        Column(
+            "load_seq",
+            INTEGER,
+            nullable=False,
+            derived=True,
+            doc="Monotonic load order (run start in microseconds * 1e3 + file index); "
+            "breaks ties between versions",
+        ),
     ]
     if extra:
-        cols.insert(0, Column("extra", STRING, derived=True,
-                              doc="JSON object of source columns this schema does not know"))
+        cols.insert(
+            0,
+            Column(
+                "extra",
+                STRING,
+                derived=True,
+                doc="JSON object of source columns this schema does not know",
+            ),
+        )
     return tuple(cols)

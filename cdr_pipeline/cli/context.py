@@ -1,0 +1,66 @@
+"""What the root group passes to every command, and helpers commands share."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import click
+
+from cdr_pipeline.config import Settings, load_settings
+
+
+@dataclass
+class CliContext:
+    warehouse: Path | None = None
+    config: Path | None = None
+    verbosity: int = 0
+    log_json: bool = False
+    debug: bool = False
+    overrides: dict[str, Any] = field(default_factory=dict)
+
+    def settings(self, **overrides: Any) -> Settings:
+        merged = {"warehouse": self.warehouse, **self.overrides, **overrides}
+        return load_settings(self.config, merged)
+
+    @property
+    def quiet(self) -> bool:
+        return self.verbosity < 0
+
+
+pass_cli = click.make_pass_decorator(CliContext, ensure=True)
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        data = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            data["exc"] = self.formatException(record.exc_info)
+        return json.dumps(data, ensure_ascii=False)
+
+
+def configure_logging(verbosity: int, log_json: bool) -> None:
+    level = {-1: logging.ERROR, 0: logging.WARNING, 1: logging.INFO}.get(
+        max(min(verbosity, 2), -1), logging.DEBUG
+    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        JsonFormatter() if log_json else logging.Formatter("%(levelname)s %(name)s: %(message)s")
+    )
+    root = logging.getLogger("cdr_pipeline")
+    root.handlers[:] = [handler]
+    root.setLevel(level if not log_json else min(level, logging.INFO))
+    root.propagate = False
+
+
+def echo(message: str = "", err: bool = False) -> None:
+    click.echo(message, err=err)

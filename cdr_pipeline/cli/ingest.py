@@ -1,0 +1,167 @@
+"""`cdr ingest` and `cdr runs`."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from cdr_pipeline.cli.context import CliContext, pass_cli
+from cdr_pipeline.cli.render import Progress, table, to_json
+from cdr_pipeline.schema import SCHEMAS
+
+
+@click.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--kind", type=click.Choice(sorted(SCHEMAS)), help="Force the input kind.")
+@click.option("--chunk-rows", type=click.IntRange(min=1), help="Rows per chunk (memory bound).")
+@click.option(
+    "--max-reject-rate",
+    type=click.FloatRange(0, 1),
+    help="Share of a file's rows that may be quarantined before the file is not published "
+    "(default 0.01 = 1 %).",
+)
+@click.option(
+    "--wait-lock",
+    "lock_wait_seconds",
+    type=click.FloatRange(min=0),
+    help="Seconds to wait for another writer.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@pass_cli
+def ingest(
+    obj: CliContext,
+    paths: tuple[Path, ...],
+    kind: str | None,
+    chunk_rows: int | None,
+    max_reject_rate: float | None,
+    lock_wait_seconds: float | None,
+    as_json: bool,
+) -> None:
+    """Load DCH exports (CSV, gzip, ZIP with or without extension, API JSON) and the other
+    input kinds from files or folders. Files whose content was loaded before are skipped.
+
+    Exits 3 when a file could not be loaded (it names the file, the line and what to try);
+    the other files still load."""
+    from cdr_pipeline.ingest.pipeline import ingest_paths
+
+    settings = obj.settings(
+        chunk_rows=chunk_rows, max_reject_rate=max_reject_rate, lock_wait_seconds=lock_wait_seconds
+    )
+    result = ingest_paths(settings, list(paths), kind=kind, progress=Progress(obj.quiet or as_json))
+    if as_json:
+        click.echo(
+            to_json({"run_id": result.run_id, "exit_code": result.exit_code, "files": result.files})
+        )
+    else:
+        rows = [
+            (
+                f.source,
+                f.kind or "",
+                f.status,
+                f.rows_read,
+                f.rows_loaded,
+                f.webex_go_rows,
+                f.rows_duplicate,
+                f.rows_rejected,
+                round(f.seconds, 1),
+            )
+            for f in result.files
+        ]
+        click.echo(
+            table(
+                [
+                    "file",
+                    "kind",
+                    "status",
+                    "read",
+                    "loaded",
+                    "webex go",
+                    "duplicate",
+                    "rejected",
+                    "seconds",
+                ],
+                rows,
+            )
+        )
+        click.echo(
+            f"run {result.run_id}: {len(result.files)} file(s), "
+            f"{result.total('rows_loaded'):,} rows loaded, "
+            f"{result.total('rows_rejected'):,} rejected, {result.seconds:.1f}s"
+        )
+        for f in result.files:
+            if f.status == "skipped" or f.message and f.status != "failed":
+                click.echo(f"note: {f.source}: {f.message}", err=True)
+            if f.unknown_columns:
+                click.echo(
+                    f"note: {f.source}: new columns kept in 'extra': "
+                    f"{', '.join(f.unknown_columns)}",
+                    err=True,
+                )
+        for f in result.errors:
+            click.echo(f"error: {f.message}", err=True)
+    if result.interrupted_runs:
+        click.echo(
+            f"note: earlier run(s) {', '.join(result.interrupted_runs)} had been "
+            "interrupted; this run completed their work",
+            err=True,
+        )
+    sys.exit(result.exit_code)
+
+
+@click.command()
+@click.option("--files", "show_files", is_flag=True, help="One line per input file.")
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_cli
+def runs(obj: CliContext, show_files: bool, limit: int, as_json: bool) -> None:
+    """Show the ingest ledger: recent runs, or files with --files."""
+    from cdr_pipeline.ingest.ledger import Ledger
+
+    ledger = Ledger(obj.settings().state_dir)
+    if show_files:
+        df = (
+            ledger.files()
+            .tail(limit)
+            .select(
+                "run_id",
+                "source",
+                "kind",
+                "status",
+                "rows_read",
+                "rows_loaded",
+                "rows_duplicate",
+                "rows_rejected",
+                "top_reject_reasons",
+                "message",
+            )
+        )
+    else:
+        df = (
+            ledger.runs()
+            .tail(limit)
+            .select(
+                "run_id",
+                "command",
+                "status",
+                "exit_code",
+                "files_seen",
+                "files_loaded",
+                "files_skipped",
+                "files_failed",
+                "rows_read",
+                "rows_loaded",
+                "rows_duplicate",
+                "rows_rejected",
+            )
+        )
+    if as_json:
+        click.echo(to_json(df.to_dicts()))
+    elif df.is_empty():
+        click.echo("no runs recorded yet", err=True)
+    else:
+        click.echo(table(df.columns, df.rows()))
+
+
+COMMANDS = [ingest, runs]

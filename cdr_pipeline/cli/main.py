@@ -1,0 +1,105 @@
+"""`cdr` root group: global options, logging set-up and the one error boundary."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import pkgutil
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+import cdr_pipeline.cli as cli_pkg
+from cdr_pipeline import __version__
+from cdr_pipeline.cli.context import CliContext, configure_logging
+from cdr_pipeline.errors import EXIT_UNEXPECTED, EXIT_USAGE, CdrError
+
+log = logging.getLogger("cdr_pipeline.cli")
+
+
+class CdrGroup(click.Group):
+    """Turns library errors into a clear message and their documented exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except CdrError as exc:
+            if ctx.find_object(CliContext) and ctx.find_object(CliContext).debug:  # type: ignore[union-attr]
+                raise
+            click.echo(f"error: {exc.message}", err=True)
+            if exc.hint:
+                click.echo(f"hint: {exc.hint}", err=True)
+            sys.exit(exc.exit_code)
+        except (click.ClickException, click.exceptions.Exit, click.Abort, SystemExit):
+            raise
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            sys.exit(130)
+        except Exception as exc:
+            obj = ctx.find_object(CliContext)
+            if obj is not None and obj.debug:
+                raise
+            log.debug("unexpected error", exc_info=True)
+            click.echo(f"error: unexpected {type(exc).__name__}: {exc}", err=True)
+            click.echo("hint: rerun with --debug for the traceback, and report it", err=True)
+            sys.exit(EXIT_UNEXPECTED)
+
+
+@click.group(cls=CdrGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="cdr")
+@click.option(
+    "--warehouse",
+    type=click.Path(path_type=Path, file_okay=False),
+    envvar="CDR_WAREHOUSE",
+    help="Warehouse folder (env CDR_WAREHOUSE, cdr.toml, default ./warehouse).",
+)
+@click.option(
+    "--config",
+    type=click.Path(path_type=Path, dir_okay=False),
+    envvar="CDR_CONFIG",
+    help="cdr.toml to read (default: ./cdr.toml when present).",
+)
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+@click.option("-q", "--quiet", is_flag=True, help="Only errors; no progress bar.")
+@click.option("--log-json", is_flag=True, help="Log lines as JSON (for unattended runs).")
+@click.option("--debug", is_flag=True, help="Show tracebacks of unexpected errors.")
+@click.pass_context
+def cli(
+    ctx: click.Context,
+    warehouse: Path | None,
+    config: Path | None,
+    verbose: int,
+    quiet: bool,
+    log_json: bool,
+    debug: bool,
+) -> None:
+    """cdr-pipeline: Webex Calling call records (and Webex Go) into a validated warehouse.
+
+    Exit codes: 0 ok, 1 unexpected error, 2 usage, 3 bad input or configuration,
+    4 data-quality failure, 5 another writer holds the warehouse lock.
+    """
+    verbosity = -1 if quiet else verbose
+    ctx.obj = CliContext(warehouse, config, verbosity, log_json, debug)
+    configure_logging(verbosity, log_json)
+
+
+def _register() -> None:
+    for info in sorted(pkgutil.iter_modules(cli_pkg.__path__), key=lambda m: m.name):
+        if info.name in ("main", "context") or info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"cdr_pipeline.cli.{info.name}")
+        for command in getattr(module, "COMMANDS", []):
+            cli.add_command(command)
+
+
+_register()
+
+
+def main() -> None:
+    try:
+        cli.main(prog_name="cdr", standalone_mode=True)
+    except click.exceptions.UsageError as exc:  # pragma: no cover - click exits itself
+        exc.show()
+        sys.exit(EXIT_USAGE)
