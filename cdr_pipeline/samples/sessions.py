@@ -506,6 +506,7 @@ class SessionGenerator:
             leg["transfer_related_call_id"] = other["local_call_id"]
             leg["call_transfer_time"] = done
         first["release_time"] = done
+        first["report_time"] = done + timedelta(seconds=self.rng.randint(20, 900))
         first["duration_seconds"] = int((done - t0).total_seconds())
         first["releasing_party"] = "Local"
         interaction = make_uuid(self.rng)
