@@ -34,7 +34,9 @@ class SamplesResult:
     activation_events: int = 0
     entitlement_rows: int = 0
     anomalies: dict[str, int] = field(default_factory=dict)
-    """anomaly type -> labelled count (see anomalies.json)."""
+    """anomaly type -> labelled count (see the labels file)."""
+    labels: Path | None = None
+    """The anomaly labels (JSON), written beside the inputs, not among them."""
 
 
 def _is_go(leg: Leg) -> bool:
@@ -71,6 +73,7 @@ def generate_samples(
     days: int = 61,
     zip_export: bool = True,
     json_export: bool = True,
+    labels_path: Path | None = None,
 ) -> SamplesResult:
     """Write a deterministic sample of every input kind into `out_dir`.
 
@@ -80,6 +83,9 @@ def generate_samples(
     updated (same Report ID, later Report time, corrected outcome): their ids are in
     `updated_report_ids` and in anomalies.json under `updated_records`. Device snapshots,
     activation events, entitlements and labelled anomalies complete the set.
+
+    The anomaly labels are not an input, so they are written next to `out_dir`, not inside
+    it (default `<out_dir>-labels.json`): `cdr ingest <out_dir>` loads every file there.
     """
     if days < 6:
         raise ValueError("days must be at least 6 (two exports overlap by two days)")
@@ -198,13 +204,13 @@ def generate_samples(
             for rid, leg in sorted(updated.items())
         ],
     }
-    anomalies_path = out_dir / "anomalies.json"
+    anomalies_path = labels_path or out_dir.with_name(f"{out_dir.name}-labels.json")
     anomalies_path.write_text(
         json.dumps(labels, indent=1, ensure_ascii=False) + "\n", encoding="utf-8"
     )
-    files.append(anomalies_path)
     result = SamplesResult(
         files=files,
+        labels=anomalies_path,
         legs=len(all_legs),
         webex_go_legs=sum(_is_go(leg) for leg in all_legs),
         devices=len(devices),

@@ -43,7 +43,7 @@ def _exports(out: Path) -> dict[str, list[dict[str, str]]]:
     """file name -> rows with headers folded to lower case (spellings differ by case)."""
     found: dict[str, list[dict[str, str]]] = {}
     for path in sorted(out.iterdir()):
-        if path.suffix == ".json" and path.name != "anomalies.json":
+        if path.suffix == ".json":
             items = json.loads(path.read_text(encoding="utf-8"))["items"]
             blank = {h.lower(): "" for h in API_HEADERS}  # the API leaves out empty values
             found[path.name] = [blank | {k.lower(): str(v) for k, v in it.items()} for it in items]
@@ -95,7 +95,7 @@ def test_result_counts_and_files(samples: tuple[Path, SamplesResult]) -> None:
     assert res.devices >= 12 and 0 < res.webex_go_legs < res.legs
     assert res.updated_report_ids and res.redelivered_legs > len(res.updated_report_ids)
     assert all(p.exists() for p in res.files)
-    assert any(p.suffix == ".json" and p.name != "anomalies.json" for p in res.files)
+    assert any(p.suffix == ".json" for p in res.files)
 
 
 def test_zip_without_extension_and_csv_quirks(samples: tuple[Path, SamplesResult]) -> None:
@@ -126,7 +126,7 @@ def test_zip_without_extension_and_csv_quirks(samples: tuple[Path, SamplesResult
 
 def test_json_page_types(samples: tuple[Path, SamplesResult]) -> None:
     _, res = samples
-    page = next(p for p in res.files if p.suffix == ".json" and p.name != "anomalies.json")
+    page = next(p for p in res.files if p.suffix == ".json")
     items = json.loads(page.read_text(encoding="utf-8"))["items"]
     assert items
     assert all(isinstance(it["Duration"], int) for it in items)
@@ -180,9 +180,10 @@ def test_pairs_sessions_and_times(samples: tuple[Path, SamplesResult]) -> None:
 
 
 def test_webex_go_legs_follow_device_lifecycle(samples: tuple[Path, SamplesResult]) -> None:
-    out, _ = samples
+    out, res = samples
     legs = _latest(out)
-    labels = json.loads((out / "anomalies.json").read_text(encoding="utf-8"))
+    assert res.labels is not None and res.labels.parent != out
+    labels = json.loads(res.labels.read_text(encoding="utf-8"))
     expected_bad = {
         a["report_id"] for a in labels["anomalies"] if a["type"] == "webex_go_call_after_delete"
     }
@@ -229,13 +230,13 @@ def test_updated_records_are_later_and_changed(samples: tuple[Path, SamplesResul
         vs.sort(key=lambda r: r["report time"])
         assert vs[0]["report time"] < vs[-1]["report time"]
         assert vs[0]["call outcome"] != vs[-1]["call outcome"]
-    labels = json.loads((out / "anomalies.json").read_text(encoding="utf-8"))
+    labels = json.loads(res.labels.read_text(encoding="utf-8"))  # type: ignore[union-attr]
     assert {u["report_id"] for u in labels["updated_records"]} == res.updated_report_ids
 
 
 def test_device_files_and_anomaly_labels(samples: tuple[Path, SamplesResult]) -> None:
     out, res = samples
-    labels = json.loads((out / "anomalies.json").read_text(encoding="utf-8"))
+    labels = json.loads(res.labels.read_text(encoding="utf-8"))  # type: ignore[union-attr]
     assert {a["type"] for a in labels["anomalies"]} == ANOMALY_TYPES
     assert set(res.anomalies) == ANOMALY_TYPES
     with (out / "device_snapshots.csv").open(encoding="utf-8", newline="") as fh:
