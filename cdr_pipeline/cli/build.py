@@ -1,0 +1,45 @@
+"""`cdr build`: (re)create the `cdr.duckdb` views from `sql/`."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from cdr_pipeline.cli.context import CliContext, pass_cli
+from cdr_pipeline.cli.render import table, to_json
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@pass_cli
+def build(obj: CliContext, as_json: bool) -> None:
+    """(Re)create <warehouse>/cdr.duckdb with every view of sql/ (plus the generated stg_
+    views), in dependency order. Built in a temporary file and renamed into place, so a
+    reader holding the old file open is never blocked.
+
+    Exits 3 when a view is malformed (it names the file); the previous cdr.duckdb stays."""
+    from cdr_pipeline.warehouse import build_warehouse
+
+    result = build_warehouse(obj.settings())
+    if as_json:
+        click.echo(to_json(result))
+        sys.exit(0)
+    if not obj.quiet:
+        click.echo(
+            table(
+                ["view", "layer", "key", "from"],
+                [(v.name, v.layer, ", ".join(v.key), v.origin) for v in result.views],
+            )
+        )
+    click.echo(f"built {len(result.views)} views into {result.path} in {result.seconds:.2f}s")
+    if result.empty_tables:
+        click.echo(
+            f"note: no data yet for {', '.join(result.empty_tables)}; their views are empty "
+            "until the next build after ingest",
+            err=True,
+        )
+    sys.exit(0)
+
+
+COMMANDS = [build]

@@ -1,0 +1,22 @@
+"""DuckDB warehouse: the view loader (`sql/` -> `cdr.duckdb`) and connections."""
+
+from __future__ import annotations
+
+from cdr_pipeline.warehouse.build import (
+    BuildResult,
+    BuiltView,
+    build_warehouse,
+    connect,
+    create_views,
+)
+from cdr_pipeline.warehouse.catalog import ViewError, ViewSpec
+
+__all__ = [
+    "BuildResult",
+    "BuiltView",
+    "ViewError",
+    "ViewSpec",
+    "build_warehouse",
+    "connect",
+    "create_views",
+]

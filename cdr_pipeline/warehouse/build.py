@@ -1,0 +1,126 @@
+"""`cdr build`: create `cdr.duckdb` (views only) and connect to it.
+
+The database is built in a temporary file in the warehouse folder and renamed into place
+(DESIGN §4.4): an analyst holding the old `cdr.duckdb` open read-only keeps reading the old
+file and is never blocked, and the build never waits for them. The views read the Parquet
+files directly, so the file holds no data and a rebuild takes about a second.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from cdr_pipeline.config import Settings
+from cdr_pipeline.errors import ConfigError
+from cdr_pipeline.warehouse.catalog import ViewError, ViewSpec, order_views, read_sql_dir
+from cdr_pipeline.warehouse.staging import default_sql_dir, generated_views, lit
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class BuiltView:
+    name: str
+    layer: str
+    origin: str
+    grain: str
+    key: tuple[str, ...]
+
+
+@dataclass
+class BuildResult:
+    path: Path
+    views: list[BuiltView]
+    seconds: float
+    empty_tables: list[str] = field(default_factory=list)
+    """Raw tables (and ledger tables) with no file at build time: their views are empty
+    until the next build after data arrives."""
+
+    def names(self) -> list[str]:
+        return [v.name for v in self.views]
+
+
+def _check_settings(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
+    try:
+        con.execute(f"select timezone({lit(settings.reporting_timezone)}, now())").fetchall()
+    except duckdb.Error as exc:
+        raise ConfigError(
+            f"reporting_timezone {settings.reporting_timezone!r} is not a time zone DuckDB knows",
+            hint="use an IANA name such as 'UTC' or 'Europe/Paris'",
+        ) from exc
+
+
+def create_views(
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    sql_dir: Path | None = None,
+    *,
+    skip: frozenset[str] = frozenset(),
+) -> tuple[list[ViewSpec], list[str]]:
+    """Create every view (generated and `sql/`) on `con`, in dependency order.
+
+    `skip` names views not to create because the caller already provides a relation of that
+    name (tests use it to put hand-built tables under the views they check)."""
+    _check_settings(con, settings)
+    generated, empty = generated_views(con, settings)
+    specs = order_views([*generated, *read_sql_dir(sql_dir or default_sql_dir())])
+    created: list[ViewSpec] = []
+    for spec in specs:
+        if spec.name in skip:
+            continue
+        try:
+            con.execute(f"create or replace view {spec.name} as\n{spec.sql}")
+        except duckdb.Error as exc:
+            raise ViewError(
+                f"{spec.origin}: view {spec.name} does not build: {exc}",
+                hint="fix the SQL; `cdr build` keeps the previous cdr.duckdb in place",
+            ) from exc
+        created.append(spec)
+    return created, empty
+
+
+def build_warehouse(settings: Settings, sql_dir: Path | None = None) -> BuildResult:
+    """(Re)create `<warehouse>/cdr.duckdb` with every view, atomically. Raises `ViewError`
+    (exit 3) naming the file when a view is malformed; the previous database stays."""
+    t0 = time.monotonic()
+    settings.warehouse.mkdir(parents=True, exist_ok=True)
+    target = settings.duckdb_path
+    tmp = target.with_name(f".{target.name}.tmp-{secrets.token_hex(4)}")
+    try:
+        con = duckdb.connect(str(tmp))
+        try:
+            created, empty = create_views(con, settings, sql_dir)
+            con.execute("checkpoint")
+        finally:
+            con.close()
+        os.replace(tmp, target)
+    finally:
+        for leftover in (tmp, tmp.with_name(tmp.name + ".wal")):
+            leftover.unlink(missing_ok=True)
+    seconds = time.monotonic() - t0
+    views = [BuiltView(s.name, s.layer, s.origin, s.grain, s.key) for s in created]
+    log.info("built %d views into %s in %.2fs", len(views), target, seconds)
+    if empty:
+        log.info("no data yet for: %s (their views are empty)", ", ".join(empty))
+    return BuildResult(target, views, seconds, empty)
+
+
+def connect(settings: Settings, read_only: bool = True) -> duckdb.DuckDBPyConnection:
+    """Open `cdr.duckdb`. Read-only by default, which never blocks `cdr build` or `cdr ingest`.
+    Timestamps display in UTC (the session time zone) whatever the machine's zone."""
+    path = settings.duckdb_path
+    if not path.is_file():
+        raise ConfigError(
+            f"{path} does not exist",
+            hint="run `cdr build` (after `cdr ingest`) to create the views",
+        )
+    con = duckdb.connect(str(path), read_only=read_only)
+    con.execute("set TimeZone = 'UTC'")
+    return con

@@ -1,0 +1,223 @@
+"""The view catalog: every view `cdr build` creates, with its layer, header and references.
+
+Views come from two places:
+- `sql/<name>.sql`, one view per file, file stem = view name, starting with a header comment
+  (`-- grain: ...` / `-- key: col[, col]`);
+- generated views (see `staging.py`): `stg_<table>` for every registered raw table, the raw
+  ledger relations and `cfg_settings`.
+
+The load order is derived from the SQL itself: a view depends on every known view name it
+mentions (comments and string literals ignored). A cycle, a reference to a view of a higher
+layer, or an unknown `stg_/int_/fct_/dim_/rpt_` name after FROM/JOIN is a `ViewError` (exit 3)
+naming the file, so nobody keeps an order list by hand.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cdr_pipeline.errors import ConfigError
+
+# Rank of each layer: a view may read views of its own rank or lower, never higher.
+LAYER_RANKS: dict[str, int] = {
+    "cfg": 0,
+    "stg": 1,
+    "int": 2,
+    "fct": 3,
+    "dim": 3,
+    "rpt": 4,
+    "audit": 4,
+}
+AUDIT_VIEWS = ("ingest_runs", "ingest_files")
+"""Public views without a layer prefix: the ledger, for audit."""
+
+_PREFIXED = re.compile(r"^(stg|int|fct|dim|rpt|cfg)_[a-z0-9_]+$")
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_FROM_JOIN = re.compile(r"\b(?:from|join)\s+([A-Za-z_][A-Za-z0-9_]*)", re.IGNORECASE)
+_HEADER = re.compile(r"^--\s*([A-Za-z_ ]+?)\s*:\s*(.*?)\s*$")
+
+
+class ViewError(ConfigError):
+    """A view definition cannot be used: bad header, cycle, layer violation, SQL error."""
+
+
+@dataclass(frozen=True)
+class ViewSpec:
+    name: str
+    sql: str
+    """The SELECT statement (no trailing semicolon)."""
+    grain: str
+    key: tuple[str, ...]
+    origin: str
+    """`sql/<name>.sql` for files, `generated` otherwise; error messages name it."""
+    doc: str = ""
+    refs: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def layer(self) -> str:
+        return layer_of(self.name)
+
+    @property
+    def generated(self) -> bool:
+        return self.origin == "generated"
+
+
+def layer_of(name: str) -> str:
+    if name in AUDIT_VIEWS:
+        return "audit"
+    match = _PREFIXED.match(name)
+    if not match:
+        raise ViewError(
+            f"view {name!r} has no layer prefix",
+            hint="name views stg_*, int_*, fct_*, dim_* or rpt_* (or one of "
+            f"{', '.join(AUDIT_VIEWS)})",
+        )
+    return match.group(1)
+
+
+def strip_sql_noise(sql: str) -> str:
+    """SQL with comments and string literals blanked, so names inside them are not references."""
+    out: list[str] = []
+    i, n = 0, len(sql)
+    while i < n:
+        ch = sql[i]
+        if sql.startswith("--", i):
+            j = sql.find("\n", i)
+            i = n if j < 0 else j
+        elif sql.startswith("/*", i):
+            j = sql.find("*/", i + 2)
+            i = n if j < 0 else j + 2
+            out.append(" ")
+        elif ch == "'":
+            j = i + 1
+            while j < n:
+                if sql[j] == "'" and sql.startswith("''", j):
+                    j += 2
+                elif sql[j] == "'":
+                    break
+                else:
+                    j += 1
+            out.append("''")
+            i = j + 1
+        else:
+            out.append(ch)
+            i += 1
+    return "".join(out)
+
+
+def parse_header(text: str, origin: str) -> tuple[str, tuple[str, ...], str]:
+    """(grain, key columns, free-text description) from the leading `--` comment block."""
+    grain = key = None
+    doc: list[str] = []
+    for line in text.splitlines():
+        stripped = line.strip()
+        if not stripped:
+            continue
+        if not stripped.startswith("--"):
+            break
+        match = _HEADER.match(stripped)
+        label = match.group(1).strip().lower() if match else ""
+        if match and label == "grain":
+            grain = match.group(2)
+        elif match and label == "key":
+            key = match.group(2)
+        else:
+            doc.append(stripped[2:].strip())
+    if not grain or not key:
+        missing = " and ".join(k for k, v in (("grain", grain), ("key", key)) if not v)
+        raise ViewError(
+            f"{origin}: header comment lacks {missing}",
+            hint="start the file with '-- grain: one row per ...' and '-- key: col[, col]'",
+        )
+    cols = tuple(c.strip() for c in key.split(",") if c.strip())
+    return grain, cols, " ".join(d for d in doc if d)
+
+
+def read_sql_file(path: Path) -> ViewSpec:
+    """Parse one `sql/<view>.sql` file (header and statement)."""
+    origin = f"sql/{path.name}"
+    text = path.read_text(encoding="utf-8")
+    grain, key, doc = parse_header(text, origin)
+    body = strip_sql_noise(text).strip().rstrip(";").strip()
+    if ";" in body:
+        raise ViewError(f"{origin}: holds more than one statement", hint="one view per file")
+    if not body:
+        raise ViewError(f"{origin}: holds no SELECT statement")
+    sql = text.strip()
+    while sql.endswith(";"):
+        sql = sql[:-1].rstrip()
+    return ViewSpec(path.stem, sql, grain, key, origin, doc)
+
+
+def read_sql_dir(sql_dir: Path) -> list[ViewSpec]:
+    if not sql_dir.is_dir():
+        raise ViewError(f"SQL folder {sql_dir} does not exist")
+    return [read_sql_file(p) for p in sorted(sql_dir.glob("*.sql"))]
+
+
+def _with_refs(spec: ViewSpec, known: set[str]) -> ViewSpec:
+    body = strip_sql_noise(spec.sql)
+    tokens = {t.lower() for t in _IDENT.findall(body)}
+    refs = frozenset((tokens & known) - {spec.name})
+    for target in _FROM_JOIN.findall(body):
+        name = target.lower()
+        if name not in known and _PREFIXED.match(name) and not _is_cte(body, name):
+            raise ViewError(
+                f"{spec.origin}: reads {name!r}, which is no view",
+                hint="add sql/" + name + ".sql, or fix the name",
+            )
+    return ViewSpec(spec.name, spec.sql, spec.grain, spec.key, spec.origin, spec.doc, refs)
+
+
+def _is_cte(body: str, name: str) -> bool:
+    return re.search(rf"\b{re.escape(name)}\s+as\s*\(", body, re.IGNORECASE) is not None
+
+
+def order_views(specs: Iterable[ViewSpec]) -> list[ViewSpec]:
+    """Check layers and return the views in dependency order (stable: by layer, then name)."""
+    by_name: dict[str, ViewSpec] = {}
+    for spec in specs:
+        if spec.name in by_name:
+            other = by_name[spec.name]
+            raise ViewError(f"{spec.origin}: view {spec.name!r} is also defined by {other.origin}")
+        by_name[spec.name] = spec
+    known = set(by_name)
+    resolved = {name: _with_refs(spec, known) for name, spec in by_name.items()}
+    for spec in resolved.values():
+        rank = LAYER_RANKS[spec.layer]
+        for ref in sorted(spec.refs):
+            ref_layer = layer_of(ref)
+            if LAYER_RANKS[ref_layer] > rank:
+                raise ViewError(
+                    f"{spec.origin}: layer violation: {spec.layer} view {spec.name!r} reads "
+                    f"{ref_layer} view {ref!r}",
+                    hint="views read only their own layer or lower: stg -> int -> fct/dim -> rpt",
+                )
+    order: list[ViewSpec] = []
+    state: dict[str, int] = {}  # 1 = visiting, 2 = done
+
+    def visit(name: str, path: Sequence[str]) -> None:
+        if state.get(name) == 2:
+            return
+        if state.get(name) == 1:
+            cycle = [*path[path.index(name) :], name]
+            raise ViewError(
+                f"{resolved[name].origin}: dependency cycle: {' -> '.join(cycle)}",
+                hint="a view cannot (indirectly) read itself",
+            )
+        state[name] = 1
+        for ref in sorted(resolved[name].refs, key=_sort_key):
+            visit(ref, [*path, name])
+        state[name] = 2
+        order.append(resolved[name])
+
+    for name in sorted(resolved, key=_sort_key):
+        visit(name, [])
+    return order
+
+
+def _sort_key(name: str) -> tuple[int, str]:
+    return (LAYER_RANKS[layer_of(name)], name)

@@ -1,0 +1,124 @@
+"""The view loader: header parsing, order derived from the SQL, cycles, layer violations,
+atomic build. Uses throwaway `sql/` folders under tmp_path."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pytest
+from click.testing import CliRunner
+
+from cdr_pipeline.cli.main import cli
+from cdr_pipeline.config import Settings
+from cdr_pipeline.errors import EXIT_BAD_INPUT
+from cdr_pipeline.warehouse import ViewError, build_warehouse, connect
+from cdr_pipeline.warehouse.catalog import parse_header, strip_sql_noise
+
+
+def _write(folder: Path, name: str, body: str, grain: str = "one row", key: str = "x") -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{name}.sql").write_text(f"-- grain: {grain}\n-- key: {key}\n{body}\n")
+
+
+def test_order_is_derived_from_references(tmp_path: Path) -> None:
+    sql = tmp_path / "sql"
+    # Names sort the wrong way round on purpose: dim_a reads fct_z, int_b reads int_c.
+    _write(sql, "rpt_a", "select x from dim_a")
+    _write(sql, "dim_a", "select x from fct_z")
+    _write(sql, "fct_z", "select x from int_b")
+    _write(sql, "int_b", "select x from int_c")
+    _write(sql, "int_c", "select 1 as x -- not a reference: from rpt_a\n")
+    result = build_warehouse(Settings(warehouse=tmp_path / "wh"), sql_dir=sql)
+    names = result.names()
+    assert names.index("int_c") < names.index("int_b") < names.index("fct_z")
+    assert names.index("fct_z") < names.index("dim_a") < names.index("rpt_a")
+    con = connect(Settings(warehouse=tmp_path / "wh"))
+    assert con.execute("select x from rpt_a").fetchall() == [(1,)]
+
+
+def test_cycle_is_an_error_naming_the_file(tmp_path: Path) -> None:
+    sql = tmp_path / "sql"
+    _write(sql, "int_a", "select x from int_b")
+    _write(sql, "int_b", "select x from int_a")
+    with pytest.raises(ViewError, match=r"sql/int_a\.sql: dependency cycle: int_a -> int_b"):
+        build_warehouse(Settings(warehouse=tmp_path / "wh"), sql_dir=sql)
+
+
+def test_layer_violation_is_an_error(tmp_path: Path) -> None:
+    sql = tmp_path / "sql"
+    _write(sql, "fct_a", "select 1 as x")
+    _write(sql, "stg_b", "select x from fct_a")
+    with pytest.raises(ViewError, match=r"sql/stg_b\.sql: layer violation.*'fct_a'") as info:
+        build_warehouse(Settings(warehouse=tmp_path / "wh"), sql_dir=sql)
+    assert info.value.exit_code == EXIT_BAD_INPUT
+
+
+def test_missing_header_and_unknown_view(tmp_path: Path) -> None:
+    sql = tmp_path / "sql"
+    sql.mkdir()
+    (sql / "fct_a.sql").write_text("-- grain: one row\nselect 1 as x\n")
+    with pytest.raises(ViewError, match=r"sql/fct_a\.sql: header comment lacks key"):
+        build_warehouse(Settings(warehouse=tmp_path / "wh"), sql_dir=sql)
+    _write(sql, "fct_a", "select x from int_nothere")
+    with pytest.raises(ViewError, match=r"sql/fct_a\.sql: reads 'int_nothere', which is no view"):
+        build_warehouse(Settings(warehouse=tmp_path / "wh"), sql_dir=sql)
+
+
+def test_bad_sql_keeps_previous_database(tmp_path: Path) -> None:
+    sql = tmp_path / "sql"
+    settings = Settings(warehouse=tmp_path / "wh")
+    _write(sql, "fct_a", "select 1 as x")
+    build_warehouse(settings, sql_dir=sql)
+    _write(sql, "fct_a", "select no_such_column from cfg_settings")
+    with pytest.raises(ViewError, match=r"sql/fct_a\.sql: view fct_a does not build"):
+        build_warehouse(settings, sql_dir=sql)
+    con = duckdb.connect(str(settings.duckdb_path), read_only=True)
+    assert con.execute("select x from fct_a").fetchall() == [(1,)]
+    con.close()
+    leftovers = [p.name for p in settings.warehouse.iterdir() if p.name != "cdr.duckdb"]
+    assert leftovers == []
+
+
+def test_fresh_warehouse_builds_typed_empty_views(tmp_path: Path) -> None:
+    settings = Settings(warehouse=tmp_path / "wh", reporting_timezone="Europe/Paris")
+    result = build_warehouse(settings)
+    assert "call_legs" in result.empty_tables
+    con = connect(settings)
+    assert con.execute("select count(*) from stg_call_legs").fetchone() == (0,)
+    types = dict(
+        con.execute("select column_name, column_type from (describe stg_call_legs)").fetchall()
+    )
+    assert types["start_time"] == "TIMESTAMP WITH TIME ZONE"
+    assert types["call_date"] == "DATE"
+    assert types["site_timezone_offset_minutes"] == "SMALLINT"
+    assert con.execute(
+        "select reporting_timezone, code_expiry_days from cfg_settings"
+    ).fetchall() == [("Europe/Paris", 90)]
+
+
+def test_bad_timezone_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(Exception, match="not a time zone"):
+        build_warehouse(Settings(warehouse=tmp_path / "wh", reporting_timezone="Mars/Olympus"))
+
+
+def test_header_parser_and_noise_stripper() -> None:
+    grain, key, doc = parse_header(
+        "-- grain: one row per call\n-- key: a, b\n-- Text.\nselect 1", "f"
+    )
+    assert (grain, key, doc) == ("one row per call", ("a", "b"), "Text.")
+    assert "fct_x" not in strip_sql_noise("select 'fct_x' /* fct_x */ -- fct_x\n")
+
+
+def test_cli_build_prints_views_and_seconds(tmp_path: Path) -> None:
+    res = CliRunner().invoke(cli, ["--warehouse", str(tmp_path / "wh"), "build"])
+    assert res.exit_code == 0, res.output
+    assert "stg_call_legs" in res.output
+    assert "built " in res.output and "s" in res.output.splitlines()[-1]
+
+
+def test_cli_build_error_exit_code(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CDR_REPORTING_TIMEZONE", "Nowhere/Never")
+    res = CliRunner().invoke(cli, ["--warehouse", str(tmp_path / "wh"), "build"])
+    assert res.exit_code == EXIT_BAD_INPUT
+    assert "not a time zone" in res.output
