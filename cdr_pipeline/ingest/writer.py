@@ -20,6 +20,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from cdr_pipeline.ingest import faults
 from cdr_pipeline.ingest.ledger import fsync_dir
 from cdr_pipeline.schema.base import DUCKDB_TYPES, TableSchema
 
@@ -163,6 +164,7 @@ def merge_partition(
         os.fsync(fh.fileno())
     os.replace(tmp, target)
     fsync_dir(target.parent)
+    faults.after_merge()
     return counts
 
 

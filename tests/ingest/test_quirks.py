@@ -1,0 +1,227 @@
+"""One test per quirk of the DCH reference §6 and per bad-input case, on named fixtures.
+Expected values are written out by hand from the fixture files."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from tests.ingest.helpers import FIXTURES, fixture, load, rejects, table
+
+GOOD_FILES = {
+    "bom_crlf.csv": 6,
+    "zip_without_extension": 6,
+    "gzipped.csv.gz": 6,
+    "header_variants.csv": 6,
+    "null_markers.csv": 2,
+    "boolean_casing.csv": 4,
+    "timestamp_forms.csv": 3,
+    "webex_go_casing.csv": 4,
+    "enum_typos.csv": 2,
+    "drift_columns.csv": 3,
+    "quoted_fields.csv": 3,
+    "missing_report_id.csv": 2,
+    "api_page.json": 3,
+    "api_lines.jsonl": 3,
+    "overlap_a.csv": 5,
+}
+
+
+@pytest.mark.parametrize(("name", "rows"), sorted(GOOD_FILES.items()))
+def test_clean_fixture_loads_every_row(wh: Path, name: str, rows: int) -> None:
+    result = load(wh, fixture(name))
+    (f,) = result.files
+    assert (f.status, f.rows_read, f.rows_loaded, f.rows_rejected) == ("loaded", rows, rows, 0)
+    assert table(wh).height == rows
+    assert result.exit_code == 0
+
+
+@pytest.mark.parametrize("path", sorted(FIXTURES.iterdir()), ids=lambda p: p.name)
+def test_conservation_holds_for_every_fixture(wh: Path, path: Path) -> None:
+    result = load(wh, path, max_reject_rate=1.0)
+    for f in result.files:
+        if f.status == "loaded":
+            assert f.rows_read == f.rows_loaded + f.rows_duplicate + f.rows_rejected
+        else:
+            assert f.rows_loaded == 0
+
+
+def test_bom_is_not_part_of_the_first_header(wh: Path) -> None:
+    load(wh, fixture("bom_crlf.csv"))
+    df = table(wh)
+    assert df["start_time"].null_count() == 0
+    assert df.filter(pl.col("report_id") == "a1b2c3d4-0000-4000-8000-000000000000")[
+        "start_time"
+    ].item() == datetime(2026, 10, 1, 10, 0, 0, 100000, tzinfo=UTC)
+
+
+def test_zip_and_gzip_are_sniffed_by_content(wh: Path, tmp_path: Path) -> None:
+    result = load(wh, fixture("zip_without_extension"), fixture("gzipped.csv.gz"))
+    zipped, gzipped = result.files
+    assert zipped.source.endswith("zip_without_extension!Calling_Detailed_Call_History.csv")
+    # the same six records arrive twice: the second copy counts as duplicates, and with equal
+    # report_time the later load holds the record
+    assert (zipped.rows_loaded, gzipped.rows_loaded, gzipped.rows_duplicate) == (6, 0, 6)
+    df = table(wh, lineage=True)
+    assert df.height == 6
+    assert df["source_file"].str.ends_with("gzipped.csv.gz").all()
+
+
+def test_header_spellings_map_to_one_schema(wh: Path) -> None:
+    load(wh, fixture("header_variants.csv"))
+    other = wh.parent / "other"
+    load(other, fixture("bom_crlf.csv"))
+    assert table(wh).equals(table(other))
+    assert table(wh)["device_mac"].to_list()[0] == "6C710D8ABC10"
+
+
+def test_null_markers_become_null(wh: Path) -> None:
+    load(wh, fixture("null_markers.csv"))
+    df = table(wh)
+    first, second = df.row(0, named=True), df.row(1, named=True)
+    assert first["answer_time"] is None and first["sub_client_type"] is None
+    assert first["user_name"] is None and first["device_mac"] is None
+    assert second["answer_time"] is None and second["ring_duration_seconds"] is None
+    assert second["answered"] is False
+
+
+def test_booleans_in_any_case(wh: Path) -> None:
+    load(wh, fixture("boolean_casing.csv"))
+    assert table(wh)["answered"].to_list() == [True, False, True, False]
+
+
+def test_timestamp_forms_and_site_offset(wh: Path) -> None:
+    load(wh, fixture("timestamp_forms.csv"))
+    df = table(wh)
+    assert df["release_time"].to_list() == [
+        datetime(2026, 10, 1, 10, 1, 0, 621000, tzinfo=UTC),
+        datetime(2026, 10, 2, 11, 2, 32, tzinfo=UTC),
+        datetime(2026, 10, 3, 12, 1, 0, tzinfo=UTC),
+    ]
+    assert df["start_time"][1] == datetime(2026, 10, 2, 11, 0, 0, tzinfo=UTC)
+    assert df["site_timezone_offset_minutes"].to_list() == [-300, -300, 330]
+    assert df["call_date"].cast(pl.String).to_list() == ["2026-10-01", "2026-10-02", "2026-10-03"]
+
+
+def test_webex_go_tag_ignores_case_and_spaces(wh: Path) -> None:
+    result = load(wh, fixture("webex_go_casing.csv"))
+    df = table(wh)
+    assert df["is_webex_go"].to_list() == [True, True, True, False]
+    assert df["sub_client_type"].to_list()[:2] == ["MOBILE_NETWORK", "Mobile_Network"]
+    assert df["device_mac"].to_list()[:3] == [None, None, None]
+    assert result.files[0].webex_go_rows == 3
+
+
+def test_enum_typos_are_kept_as_data(wh: Path) -> None:
+    load(wh, fixture("enum_typos.csv"))
+    df = table(wh)
+    assert df["user_type"][0] == "VirtuaLline"
+    assert df["client_type"][1] == "SIP_TOLLFREE"
+
+
+def test_drift_keeps_unknown_columns_and_nulls_missing(wh: Path) -> None:
+    result = load(wh, fixture("drift_columns.csv"))
+    f = result.files[0]
+    assert f.unknown_columns == ["Future column"]
+    assert "ring_duration_seconds" in f.missing_columns and "user_type" in f.missing_columns
+    df = table(wh)
+    assert df["extra"].to_list() == ['{"Future column":"v0"}', '{"Future column":"v1"}',
+                                     '{"Future column":"v2"}']
+    assert df["transfer_type"].to_list() == ["AI", "AI", "AI"]
+    assert df["ring_duration_seconds"].null_count() == 3
+
+
+def test_quoted_commas_quotes_and_newlines(wh: Path) -> None:
+    load(wh, fixture("quoted_fields.csv"))
+    df = table(wh, lineage=True)
+    assert df["user_name"][0] == 'Smith, "Jo"'
+    assert df["calling_line_id"][1] == "line one\r\nline two"
+    # the record after the embedded newline keeps its physical line number
+    assert df["source_row"].to_list() == [2, 3, 5]
+
+
+def test_missing_report_id_gets_a_stable_synthetic_id(wh: Path, tmp_path: Path) -> None:
+    load(wh, fixture("missing_report_id.csv"))
+    ids = table(wh)["report_id"].to_list()
+    assert all(i.startswith("synth-") for i in ids) and len(set(ids)) == 2
+    again = tmp_path / "again"
+    load(again, fixture("missing_report_id.csv"))
+    assert table(again)["report_id"].to_list() == ids
+
+
+def test_api_json_numbers_and_lines_match_csv(wh: Path) -> None:
+    load(wh, fixture("api_page.json"))
+    other = wh.parent / "lines"
+    load(other, fixture("api_lines.jsonl"))
+    page, lines = table(wh), table(other)
+    assert page.equals(lines)
+    assert page["duration_seconds"].to_list() == [30, 31, 32]
+    assert table(wh, lineage=True)["source_kind"].unique().to_list() == ["api_json"]
+
+
+def test_bad_rows_are_quarantined_with_line_reason_and_text(wh: Path) -> None:
+    result = load(wh, fixture("bad_rows.csv"), max_reject_rate=1.0)
+    f = result.files[0]
+    assert (f.rows_read, f.rows_loaded, f.rows_rejected) == (7, 3, 4)
+    rj = rejects(wh)
+    assert rj["source_row"].to_list() == [4, 5, 6, 7]
+    assert rj["reason"].to_list() == ["ragged_row", "bad_timestamp", "negative_duration",
+                                      "missing_required"]
+    assert "cannot parse 'x7'" in rj["detail"][1] and "Start time" in rj["detail"][1]
+    assert rj["raw_text"][2].startswith("2026-10-02T14:00:04.104Z,")
+    assert set(rj["source_file"].to_list()) == {str(fixture("bad_rows.csv"))}
+    assert table(wh).height == 3
+
+
+def test_reject_rate_above_threshold_publishes_nothing(wh: Path) -> None:
+    result = load(wh, fixture("bad_rows.csv"))  # default 1 %
+    f = result.files[0]
+    assert f.status == "failed" and result.exit_code == 3
+    assert "bad_rows.csv" in f.message and "ragged_row (1)" in f.message
+    assert table(wh).is_empty()
+    assert rejects(wh).height == 4  # quarantined rows stay visible for diagnosis
+    # the file is not marked loaded: after raising the threshold it loads
+    again = load(wh, fixture("bad_rows.csv"), max_reject_rate=0.6)
+    assert again.files[0].status == "loaded" and table(wh).height == 3
+
+
+def test_truncated_last_line_is_quarantined(wh: Path) -> None:
+    result = load(wh, fixture("truncated_last_line.csv"), max_reject_rate=1.0)
+    f = result.files[0]
+    assert (f.rows_loaded, f.rows_rejected) == (2, 1)
+    assert rejects(wh)["reason"].to_list() == ["unterminated_quote"]
+    assert rejects(wh)["source_row"].to_list() == [4]
+
+
+def test_ragged_row_fixture(wh: Path) -> None:
+    result = load(wh, fixture("ragged_row.csv"), max_reject_rate=1.0)
+    # 25 values written unquoted; the display name "Müller, Hans" splits in two -> 26 fields
+    assert rejects(wh)["detail"].to_list() == ["expected 28 fields, found 26"]
+    assert result.files[0].rows_loaded == 1
+
+
+@pytest.mark.parametrize(("name", "status", "message"), [
+    ("empty.csv", "empty", "empty file"),
+    ("header_only.csv", "empty", "header only"),
+])
+def test_empty_inputs_have_a_clear_outcome(wh: Path, name: str, status: str, message: str) -> None:
+    result = load(wh, fixture(name))
+    assert result.files[0].status == status and message in result.files[0].message
+    assert result.exit_code == 0
+
+
+@pytest.mark.parametrize(("name", "message"), [
+    ("not_dch.csv", "not a recognised export"),
+    ("utf16.csv", "UTF-16"),
+])
+def test_unusable_file_fails_with_exit_3_and_others_still_load(
+    wh: Path, name: str, message: str
+) -> None:
+    result = load(wh, fixture(name), fixture("bom_crlf.csv"))
+    bad, good = result.files
+    assert bad.status == "failed" and message in bad.message and name in bad.message
+    assert good.status == "loaded" and good.rows_loaded == 6
+    assert result.exit_code == 3
