@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from cdr_pipeline.schema.base import Column, TableSchema, normalize_header
 from cdr_pipeline.schema.calls import CALL_LEGS
+from cdr_pipeline.schema.devices import DEVICE_EVENTS, DEVICE_SNAPSHOTS, ENTITLEMENTS
 
-SCHEMAS: dict[str, TableSchema] = {CALL_LEGS.kind: CALL_LEGS}
+SCHEMAS: dict[str, TableSchema] = {
+    s.kind: s for s in (CALL_LEGS, DEVICE_SNAPSHOTS, DEVICE_EVENTS, ENTITLEMENTS)
+}
 """Input kind -> schema. Other kinds register themselves here (see `register`)."""
 
 
@@ -19,6 +22,9 @@ def schema_for_kind(kind: str) -> TableSchema:
 
 __all__ = [
     "CALL_LEGS",
+    "DEVICE_EVENTS",
+    "DEVICE_SNAPSHOTS",
+    "ENTITLEMENTS",
     "SCHEMAS",
     "Column",
     "TableSchema",

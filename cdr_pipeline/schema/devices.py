@@ -1,0 +1,227 @@
+"""Webex Go device schemas: status snapshots, activation events and licence entitlements.
+
+No Cisco API gives device history (reference §7.7, §11), so the pipeline builds it from our own
+periodic snapshots plus lifecycle events. These three formats are ours; `docs/inputs-devices.md`
+documents them with examples. Derivations (status canonicalisation, person-id decoding,
+synthetic event ids, licence-type names) live in `cdr_pipeline/devices/derive.py`.
+"""
+
+from __future__ import annotations
+
+from cdr_pipeline.schema.base import (
+    DATE,
+    DOUBLE,
+    INTEGER,
+    STRING,
+    TIMESTAMP,
+    Column,
+    TableSchema,
+    lineage_columns,
+)
+
+# Canonical vocabularies (DESIGN §6, reference §7.4). Source spellings map onto these in
+# `cdr_pipeline.devices.derive`.
+STATUSES = ("PENDING_ACTIVATION", "ONLINE", "OFFLINE", "STATUS_UNAVAILABLE")
+DEPLOYMENTS = ("BYOD", "MOBILE_OPERATOR")
+ACTIVATION_STATES = ("ACTIVATING", "ACTIVATED", "DEACTIVATED")
+EVENT_TYPES = (
+    "PROVISIONED",
+    "ACTIVATION_CODE_ISSUED",
+    "ACTIVATED",
+    "STATUS_CHANGED",
+    "LOST_STOLEN",
+    "DELETED",
+)
+LICENCE_BYOD = "Webex Go (Bring Your Own Device)"
+LICENCE_MOBILE = "Webex Go Mobile (Mobile Operator)"
+LICENCE_TYPES = (LICENCE_BYOD, LICENCE_MOBILE)
+LICENCE_BY_DEPLOYMENT = {"BYOD": LICENCE_BYOD, "MOBILE_OPERATOR": LICENCE_MOBILE}
+
+
+def _s(name: str, *headers: str, **kw: object) -> Column:
+    return Column(name, STRING, headers, **kw)  # type: ignore[arg-type]
+
+
+def _t(name: str, *headers: str, **kw: object) -> Column:
+    return Column(name, TIMESTAMP, headers, **kw)  # type: ignore[arg-type]
+
+
+_USER_UUID = _s(
+    "user_uuid",
+    "User UUID",
+    "userId",
+    doc="Raw user UUID, as CDRs carry it; a base64 API person id here is decoded",
+)
+_PERSON_ID = _s(
+    "person_id",
+    "personId",
+    "Person ID",
+    doc="API person id (base64 of ciscospark://us/PEOPLE/<uuid>); decoded into user_uuid",
+)
+
+SNAPSHOT_COLUMNS: tuple[Column, ...] = (
+    _t(
+        "snapshot_time",
+        "Snapshot time",
+        "observed_at",
+        nullable=False,
+        required=True,
+        doc="When the device list was read (UTC)",
+    ),
+    _s("org_uuid", "Org UUID", "orgId", nullable=False, required=True),
+    _s(
+        "device_id",
+        "Device ID",
+        "deviceId",
+        nullable=False,
+        required=True,
+        doc="Telephony device id (base64 API id) or any stable id",
+    ),
+    _USER_UUID,
+    _PERSON_ID,
+    _s("user_email", "User email", "email", "emailAddress"),
+    _s("deployment", "Deployment", values=DEPLOYMENTS, closed=True),
+    _s("phone_number", "Phone number", "Number", "phoneNumber"),
+    _s("extension", "Extension"),
+    _s("location_name", "Location", "Location name"),
+    _s("department_id", "Department ID"),
+    _s("subscription_id", "Subscription ID", "subscriptionId"),
+    _s(
+        "status",
+        "Status",
+        "Device status",
+        values=STATUSES,
+        closed=True,
+        doc="Control Hub words or canonical upper case; stored canonical",
+    ),
+    _s("activation_state", "Activation state", "activationState", values=ACTIVATION_STATES),
+    _s("model_type", "Model type", "modelType"),
+    Column(
+        "snapshot_month",
+        STRING,
+        nullable=False,
+        derived=True,
+        doc="YYYY-MM of snapshot_time (UTC); the Hive partition",
+    ),
+)
+
+DEVICE_SNAPSHOTS = TableSchema(
+    name="device_snapshots",
+    kind="device_snapshots",
+    columns=SNAPSHOT_COLUMNS,
+    key=("device_id", "snapshot_time"),
+    version_by=(),
+    partition_by="snapshot_month",
+    signature=(
+        "snapshot_time",
+        "status",
+        "activation_state",
+        "model_type",
+        "person_id",
+        "user_email",
+    ),
+    min_signature=2,
+    lineage=lineage_columns(extra=True),
+)
+
+EVENT_COLUMNS: tuple[Column, ...] = (
+    _s(
+        "event_id",
+        "Event ID",
+        doc="Source id, or a stable hash of (org_uuid, device_id, event_type, event_time)",
+    ),
+    _t("event_time", "Event time", nullable=False, required=True),
+    _s("org_uuid", "Org UUID", "orgId", nullable=False, required=True),
+    _s("device_id", "Device ID", "deviceId", nullable=False, required=True),
+    _s(
+        "event_type",
+        "Event type",
+        nullable=False,
+        required=True,
+        values=EVENT_TYPES,
+        closed=True,
+    ),
+    _USER_UUID,
+    _s(
+        "status_after",
+        "Status after",
+        values=STATUSES,
+        closed=True,
+        doc="New status of a STATUS_CHANGED event (canonical)",
+    ),
+    _s("actor", "Actor"),
+    _t("code_expires_at", "Code expires at", "activation_code_expires_at", "expiresAt"),
+    _s("deployment", "Deployment", values=DEPLOYMENTS, closed=True),
+    _s("subscription_id", "Subscription ID", "subscriptionId"),
+    _s("phone_number", "Phone number", "phoneNumber"),
+    _s(
+        "activation_code",
+        "Activation code",
+        "activationCode",
+        "code",
+        sensitive=True,
+        doc="Never stored: dropped on read, redacted from quarantined raw text",
+    ),
+)
+
+DEVICE_EVENTS = TableSchema(
+    name="device_events",
+    kind="activation_events",
+    columns=EVENT_COLUMNS,
+    key=("event_id",),
+    version_by=(),
+    # Unpartitioned: a few events per device, and a source-given event_id may be re-sent
+    # with a corrected time, which a time partition would split into two records.
+    partition_by=None,
+    signature=("event_time", "event_type", "status_after", "code_expires_at", "actor"),
+    min_signature=2,
+    lineage=lineage_columns(extra=True),
+)
+
+ENTITLEMENT_COLUMNS: tuple[Column, ...] = (
+    _s("subscription_id", "Subscription ID", "subscriptionId", nullable=False, required=True),
+    _s(
+        "licence_type",
+        "License type",
+        "Licence",
+        "License",
+        nullable=False,
+        required=True,
+        values=LICENCE_TYPES,
+        closed=True,
+        doc="Stored as the Control Hub licence name",
+    ),
+    Column(
+        "units",
+        INTEGER,
+        ("Units", "totalUnits", "Quantity"),
+        nullable=False,
+        required=True,
+        doc="Licences bought; <= 0 is kept and flagged by the quality suite",
+    ),
+    Column(
+        "valid_from",
+        DATE,
+        ("Valid from", "Start date"),
+        nullable=False,
+        required=True,
+        doc="First day covered",
+    ),
+    Column(
+        "valid_to", DATE, ("Valid to", "End date"), doc="Last day covered (inclusive); NULL = open"
+    ),
+    Column("unit_price", DOUBLE, ("Unit price", "price"), doc="Price per licence per month"),
+    _s("currency", "Currency"),
+)
+
+ENTITLEMENTS = TableSchema(
+    name="entitlements",
+    kind="entitlements",
+    columns=ENTITLEMENT_COLUMNS,
+    key=("subscription_id", "licence_type", "valid_from"),
+    version_by=(),
+    partition_by=None,
+    signature=("licence_type", "units", "valid_from", "valid_to", "unit_price", "currency"),
+    min_signature=2,
+    lineage=lineage_columns(extra=True),
+)
