@@ -7,8 +7,11 @@ The whole run holds the writer lock.
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import itertools
+import json
 import logging
 import secrets
 import shutil
@@ -25,6 +28,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+import cdr_pipeline.devices.derive  # registers the device-kind derivers
 import cdr_pipeline.ingest.calls  # noqa: F401  (registers the call-leg deriver)
 from cdr_pipeline.config import Settings
 from cdr_pipeline.errors import (
@@ -47,7 +51,7 @@ from cdr_pipeline.ingest.writer import (
     connect_merge,
     merge_partition,
 )
-from cdr_pipeline.schema import SCHEMAS, TableSchema
+from cdr_pipeline.schema import SCHEMAS, TableSchema, normalize_header
 
 log = logging.getLogger(__name__)
 
@@ -162,6 +166,40 @@ def detect_kind(headers: Sequence[str], source: str) -> TableSchema:
             "or a device/activation/entitlement file; force a kind with --kind",
         )
     return best[1]
+
+
+def redact_raw_text(text: str, schema: TableSchema, res: HeaderResolution, fmt: str) -> str:
+    """Raw text of a quarantined record without the values of `sensitive` columns (an
+    activation code is never stored, not even in rejects/). A record that cannot be split
+    into the file's fields is withheld entirely, since the secret's position is unknown."""
+    secret = {c.name for c in schema.input_columns if c.sensitive}
+    if not secret:
+        return text
+    if fmt == CSV:
+        try:
+            rows = list(csv.reader(io.StringIO(text, newline="")))
+        except csv.Error:
+            rows = []
+        if len(rows) == 1 and len(rows[0]) == len(res.canonical):
+            fields = [
+                "[redacted]" if res.canonical[i] in secret and v else v
+                for i, v in enumerate(rows[0])
+            ]
+            buf = io.StringIO()
+            csv.writer(buf, lineterminator="").writerow(fields)
+            return buf.getvalue()
+    else:
+        try:
+            record = json.loads(text)
+        except ValueError:
+            record = None
+        if isinstance(record, dict):
+            mapping = schema.header_map()
+            kept = {
+                k: v for k, v in record.items() if mapping.get(normalize_header(k)) not in secret
+            }
+            return json.dumps(kept, ensure_ascii=False, default=str)
+    return f"[raw text withheld: it may hold {', '.join(sorted(secret))}, which is never stored]"
 
 
 def _chunks(source: Source, stream: BinaryIO, chunk_rows: int) -> tuple[list[str], Iterator[Chunk]]:
@@ -395,16 +433,16 @@ class _FileJob:
                         )
                 result.rows_read += chunk.rows_read
                 for rj in chunk.rejects:
-                    rejects.add(rj.source_row, rj.reason, rj.detail, rj.raw_text)
+                    raw_text = redact_raw_text(rj.raw_text, schema, res, source.fmt)
+                    rejects.add(rj.source_row, rj.reason, rj.detail, raw_text)
                     reasons[rj.reason] += 1
                 if chunk.table.num_rows:
                     raw = pl.from_arrow(chunk.table)
                     assert isinstance(raw, pl.DataFrame)
                     out = normalize(raw, res, schema, ctx, chunk.source_rows)
                     for idx, reason, detail in out.rejects.iter_rows():
-                        rejects.add(
-                            int(chunk.source_rows[idx]), reason, detail, chunk.raw_text(idx)
-                        )
+                        raw_text = redact_raw_text(chunk.raw_text(idx), schema, res, source.fmt)
+                        rejects.add(int(chunk.source_rows[idx]), reason, detail, raw_text)
                         reasons[reason] += 1
                     if "is_webex_go" in out.rows.columns:
                         result.webex_go_rows += int(out.rows["is_webex_go"].sum())
