@@ -1,0 +1,146 @@
+-- grain: one row per call session (Correlation ID)
+-- key: correlation_id
+-- Legs stitched into calls by Correlation ID; the two records of one leg paired through
+-- Local/Remote call ID (fct_call_legs.leg_id) so no metric counts a leg twice; calls linked
+-- to their transfer/consult calls through Transfer related call ID. Metric definitions are
+-- in sql/README.md (fct_calls).
+with legs as (
+    select * from fct_call_legs
+),
+
+-- One row per leg (one or two records). A leg's talk time is its records' largest
+-- duration: both records of a leg carry the same conversation, so it is counted once.
+leg_level as (
+    select
+        correlation_id,
+        leg_id,
+        count(*) as record_count,
+        bool_or(coalesce(answered, false)) as is_answered,
+        max(coalesce(duration_seconds, 0)) as talk_seconds,
+        bool_or(direction = 'TERMINATING') as has_terminating_record,
+        -- Who the leg reached: the TERMINATING record's user type (NULL when the far end is
+        -- outside Webex, e.g. an outbound PSTN call).
+        max(user_type) filter (where direction = 'TERMINATING') as reached_user_type
+    from legs
+    group by correlation_id, leg_id
+),
+
+leg_classes as (
+    select
+        *,
+        -- A person (or workspace / virtual line) took part, not a service: auto attendant,
+        -- hunt group, voicemail, call queue... An unreached far end (PSTN) counts as a party.
+        reached_user_type is null
+        or reached_user_type in ('User', 'Place', 'VirtualLine', 'VirtuaLline') as reaches_party,
+        reached_user_type in ('VoiceMailGroup', 'VoiceMailRetrieval') as reaches_voicemail
+    from leg_level
+),
+
+call_legs as (
+    select
+        correlation_id,
+        count(*) as leg_count,
+        sum(talk_seconds) filter (where is_answered and reaches_party) as talk_seconds,
+        coalesce(bool_or(is_answered and reaches_party), false) as is_answered,
+        coalesce(bool_or(reaches_voicemail and is_answered), false) as is_voicemail,
+        -- Someone was rung: a TERMINATING record at a party.
+        coalesce(
+            bool_or(has_terminating_record and reached_user_type is not null and reaches_party),
+            false
+        ) as rang_party
+    from leg_classes
+    group by correlation_id
+),
+
+call_records as (
+    select
+        correlation_id,
+        count(*) as record_count,
+        min(start_time) as first_start_time,
+        max(coalesce(release_time, start_time)) as last_release_time,
+        arg_min(report_date, start_time) as report_date,
+        arg_min(report_month, start_time) as report_month,
+        arg_min(start_time_local, start_time) as start_time_local,
+        arg_min(location_name, start_time) as location_name,
+        arg_min(org_uuid, start_time) as org_uuid,
+        arg_min(calling_number, start_time) as calling_number,
+        arg_min(called_number, start_time) as called_number,
+        arg_min(user_uuid, start_time) filter (where direction = 'ORIGINATING')
+            as originating_user_uuid,
+        arg_min(user_name, start_time) filter (where direction = 'ORIGINATING')
+            as originating_user_name,
+        bool_or(is_webex_go) as has_webex_go_leg,
+        count(*) filter (where is_webex_go) as webex_go_record_count,
+        coalesce(bool_or(answered_elsewhere = 'Yes'), false) as has_answered_elsewhere,
+        coalesce(bool_or(call_type = 'SIP_INBOUND'), false) as has_inbound_record,
+        coalesce(
+            bool_or(
+                direction = 'ORIGINATING'
+                and call_type not in ('SIP_ENTERPRISE', 'SIP_INBOUND', 'UNKNOWN')
+            ),
+            false
+        ) as has_outbound_record,
+        bool_or(pstn_vendor_name is not null) as is_pstn,
+        string_agg(distinct pstn_vendor_name, ', ' order by pstn_vendor_name)
+            as pstn_vendor_names,
+        max(interaction_id) as interaction_id
+    from legs
+    group by correlation_id
+),
+
+-- Transfer related call ID holds the other call's Local call ID (reference §5).
+transfer_links as (
+    select
+        src.correlation_id,
+        list(distinct dst.correlation_id order by dst.correlation_id) as transfer_correlation_ids
+    from legs as src
+    inner join legs as dst
+        on src.transfer_related_call_id = dst.local_call_id
+        and src.correlation_id <> dst.correlation_id
+        and dst.start_time between src.start_time - interval 24 hour
+        and src.start_time + interval 24 hour
+    where src.transfer_related_call_id is not null
+    group by src.correlation_id
+),
+
+final as (
+    select
+        r.correlation_id,
+        r.org_uuid,
+        r.first_start_time,
+        r.last_release_time,
+        datediff('millisecond', r.first_start_time, r.last_release_time) / 1000.0
+            as elapsed_seconds,
+        r.start_time_local,
+        r.report_date,
+        r.report_month,
+        r.location_name,
+        case
+            when r.has_inbound_record then 'inbound'
+            when r.has_outbound_record then 'outbound'
+            else 'internal'
+        end as direction_class,
+        r.calling_number,
+        r.called_number,
+        r.originating_user_uuid,
+        r.originating_user_name,
+        l.leg_count,
+        r.record_count,
+        l.is_answered,
+        l.is_voicemail,
+        l.rang_party and not l.is_answered as is_missed,
+        r.has_answered_elsewhere,
+        coalesce(l.talk_seconds, 0) as talk_seconds,
+        r.has_webex_go_leg,
+        r.webex_go_record_count,
+        r.is_pstn,
+        r.pstn_vendor_names,
+        r.interaction_id,
+        t.transfer_correlation_ids,
+        t.correlation_id is not null as has_transfer
+    from call_records as r
+    inner join call_legs as l on r.correlation_id = l.correlation_id
+    left join transfer_links as t on r.correlation_id = t.correlation_id
+)
+
+select * from final
