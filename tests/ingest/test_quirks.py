@@ -128,8 +128,11 @@ def test_drift_keeps_unknown_columns_and_nulls_missing(wh: Path) -> None:
     assert f.unknown_columns == ["Future column"]
     assert "ring_duration_seconds" in f.missing_columns and "user_type" in f.missing_columns
     df = table(wh)
-    assert df["extra"].to_list() == ['{"Future column":"v0"}', '{"Future column":"v1"}',
-                                     '{"Future column":"v2"}']
+    assert df["extra"].to_list() == [
+        '{"Future column":"v0"}',
+        '{"Future column":"v1"}',
+        '{"Future column":"v2"}',
+    ]
     assert df["transfer_type"].to_list() == ["AI", "AI", "AI"]
     assert df["ring_duration_seconds"].null_count() == 3
 
@@ -168,8 +171,12 @@ def test_bad_rows_are_quarantined_with_line_reason_and_text(wh: Path) -> None:
     assert (f.rows_read, f.rows_loaded, f.rows_rejected) == (7, 3, 4)
     rj = rejects(wh)
     assert rj["source_row"].to_list() == [4, 5, 6, 7]
-    assert rj["reason"].to_list() == ["ragged_row", "bad_timestamp", "negative_duration",
-                                      "missing_required"]
+    assert rj["reason"].to_list() == [
+        "ragged_row",
+        "bad_timestamp",
+        "negative_duration",
+        "missing_required",
+    ]
     assert "cannot parse 'x7'" in rj["detail"][1] and "Start time" in rj["detail"][1]
     assert rj["raw_text"][2].startswith("2026-10-02T14:00:04.104Z,")
     assert set(rj["source_file"].to_list()) == {str(fixture("bad_rows.csv"))}
@@ -203,20 +210,26 @@ def test_ragged_row_fixture(wh: Path) -> None:
     assert result.files[0].rows_loaded == 1
 
 
-@pytest.mark.parametrize(("name", "status", "message"), [
-    ("empty.csv", "empty", "empty file"),
-    ("header_only.csv", "empty", "header only"),
-])
+@pytest.mark.parametrize(
+    ("name", "status", "message"),
+    [
+        ("empty.csv", "empty", "empty file"),
+        ("header_only.csv", "empty", "header only"),
+    ],
+)
 def test_empty_inputs_have_a_clear_outcome(wh: Path, name: str, status: str, message: str) -> None:
     result = load(wh, fixture(name))
     assert result.files[0].status == status and message in result.files[0].message
     assert result.exit_code == 0
 
 
-@pytest.mark.parametrize(("name", "message"), [
-    ("not_dch.csv", "not a recognised export"),
-    ("utf16.csv", "UTF-16"),
-])
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("not_dch.csv", "not a recognised export"),
+        ("utf16.csv", "UTF-16"),
+    ],
+)
 def test_unusable_file_fails_with_exit_3_and_others_still_load(
     wh: Path, name: str, message: str
 ) -> None:

@@ -1,0 +1,5 @@
+"""`python -m cdr_pipeline` is `cdr`."""
+
+from cdr_pipeline.cli.main import main
+
+main()

@@ -1,0 +1,224 @@
+"""DESIGN §4 guarantees: idempotent, atomic per partition, conservation, readers never see a
+mix, one writer; plus chunk-size independence."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import subprocess
+import sys
+import threading
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from cdr_pipeline.errors import LockBusy
+from cdr_pipeline.ingest.ledger import Ledger
+from cdr_pipeline.ingest.lock import writer_lock
+from cdr_pipeline.samples import write_call_export
+from tests.ingest.helpers import fixture, load, table
+
+ROOT = Path(__file__).parents[2]
+
+
+def test_loading_the_same_file_twice_changes_nothing(wh: Path) -> None:
+    load(wh, fixture("bom_crlf.csv"))
+    before = table(wh, lineage=True)
+    again = load(wh, fixture("bom_crlf.csv"))
+    assert again.files[0].status == "skipped"
+    assert table(wh, lineage=True).equals(before)
+
+
+def test_a_then_overlapping_b_equals_the_union_loaded_once(wh: Path, tmp_path: Path) -> None:
+    a = load(wh, fixture("overlap_a.csv"))
+    b = load(wh, fixture("overlap_b.csv"))
+    fb = b.files[0]
+    # b: r2, r3 re-delivered; r4 updated (later report time); r5, r6 new
+    assert (fb.rows_read, fb.rows_loaded, fb.rows_updated, fb.rows_duplicate) == (5, 3, 1, 2)
+    assert a.files[0].rows_loaded == 5
+    union = tmp_path / "union.csv"
+    a_text = fixture("overlap_a.csv").read_bytes()
+    b_lines = (
+        fixture("overlap_b.csv").read_bytes().removeprefix(b"\xef\xbb\xbf").split(b"\r\n", 1)[1]
+    )
+    union.write_bytes(a_text + b_lines)
+    once = tmp_path / "once"
+    load(once, union)
+    assert table(wh).equals(table(once))
+    updated = table(wh).filter(pl.col("report_id").str.ends_with("000000000004"))
+    assert updated["call_outcome"].item() == "Failure"
+    # loading B before A gives the same result too: the later report_time wins, not the order
+    reverse = tmp_path / "reverse"
+    load(reverse, fixture("overlap_b.csv"))
+    load(reverse, fixture("overlap_a.csv"))
+    assert table(reverse).equals(table(wh))
+
+
+def _generated(tmp_path: Path, legs: int, seed: int = 3) -> Path:
+    path = tmp_path / f"export_{legs}_{seed}.csv"
+    write_call_export(path, legs=legs, seed=seed, start=date(2026, 9, 1), days=6)
+    return path
+
+
+def test_chunk_sizes_1_7_and_100000_give_identical_tables(tmp_path: Path) -> None:
+    src = _generated(tmp_path, 400)
+    tables = []
+    for rows in (1, 7, 100_000):
+        wh = tmp_path / f"wh{rows}"
+        result = load(wh, src, chunk_rows=rows)
+        assert result.files[0].rows_read == 400
+        tables.append(table(wh).with_columns(pl.lit(None).alias("extra")))
+    assert tables[0].equals(tables[1]) and tables[1].equals(tables[2])
+
+
+NAMES = st.one_of(
+    st.text(alphabet=list("abcXYZ ,\"'\r\nüé;"), min_size=0, max_size=12),
+    st.sampled_from(["NA", "na"]),
+)
+
+
+@st.composite
+def dch_rows(draw: st.DrawFn) -> list[dict[str, str]]:
+    n = draw(st.integers(min_value=1, max_value=25))
+    rows = []
+    for i in range(n):
+        rid = f"r{draw(st.integers(min_value=0, max_value=n))}"  # repeats make duplicates
+        rows.append(
+            {
+                "Report ID": rid,
+                "Start time": f"2026-10-0{draw(st.integers(1, 4))}T0{i % 10}:00:00.{i:03d}Z",
+                "Report time": f"2026-10-05T00:00:{draw(st.integers(0, 59)):02d}.000Z",
+                "Direction": draw(st.sampled_from(["ORIGINATING", "TERMINATING"])),
+                "Correlation ID": draw(st.sampled_from([f"c{i}", "NA", ""])),
+                "Duration": draw(st.sampled_from(["5", "-1", "x", "", "12"])),
+                "User": draw(NAMES),
+                "Sub client type": draw(
+                    st.sampled_from(["MOBILE_NETWORK", "Mobile_Network", "", "NA"])
+                ),
+                "Answered": draw(st.sampled_from(["true", "FALSE", "maybe", ""])),
+            }
+        )
+    return rows
+
+
+@settings(
+    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(rows=dch_rows(), crlf=st.booleans(), chunk=st.integers(min_value=1, max_value=9))
+def test_chunk_size_never_changes_the_result(
+    tmp_path_factory: pytest.TempPathFactory, rows: list[dict[str, str]], crlf: bool, chunk: int
+) -> None:
+    base = tmp_path_factory.mktemp("prop")
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\r\n" if crlf else "\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    src = base / "in.csv"
+    src.write_bytes(b"\xef\xbb\xbf" + buf.getvalue().encode())
+    results = []
+    for size in (chunk, 100_000):
+        wh = base / f"wh{size}"
+        res = load(wh, src, chunk_rows=size, max_reject_rate=1.0)
+        f = res.files[0]
+        assert f.rows_read == len(rows) == f.rows_loaded + f.rows_duplicate + f.rows_rejected
+        results.append((table(wh), f.rows_loaded, f.rows_duplicate, f.rows_rejected))
+    (t1, *c1), (t2, *c2) = results
+    assert c1 == c2
+    assert t1.equals(t2)
+
+
+def _cdr(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "cdr_pipeline", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        cwd=ROOT,
+        timeout=300,
+    )
+
+
+def test_kill_9_mid_merge_then_rerun_loses_and_doubles_nothing(tmp_path: Path) -> None:
+    src = _generated(tmp_path, 3000)
+    killed = tmp_path / "killed"
+    proc = _cdr(
+        "--warehouse", str(killed), "ingest", str(src), env={"CDR_FAULT_KILL_AFTER_MERGES": "3"}
+    )
+    assert proc.returncode == -9, proc.stderr
+    partial = table(killed)
+    assert 0 < partial.height < 3000  # some partitions fully merged, the rest not yet
+    rerun = _cdr("--warehouse", str(killed), "ingest", str(src))
+    assert rerun.returncode == 0, rerun.stderr
+    assert "interrupted" in rerun.stderr
+    clean = tmp_path / "clean"
+    load(clean, src)
+    assert table(killed).equals(table(clean))
+    assert table(killed)["report_id"].is_unique().all()
+    runs = Ledger(killed / "state").runs()
+    assert runs["status"].to_list() == ["interrupted", "ok"]
+    assert not list(killed.rglob(".data.parquet.tmp-*"))
+
+
+def _state(con: duckdb.DuckDBPyConnection, glob: str) -> dict[str, tuple[int, int, int]]:
+    rows = con.execute(
+        f"SELECT call_date::VARCHAR, count(*), count(DISTINCT report_id), "
+        f"sum(hash(report_id || coalesce(call_outcome, '') || report_time::VARCHAR)) % 1000003 "
+        f"FROM read_parquet('{glob}', hive_partitioning=true) GROUP BY ALL"
+    ).fetchall()
+    return {r[0]: (r[1], r[2], r[3]) for r in rows}
+
+
+def test_readers_see_old_or_new_partition_never_a_mix(tmp_path: Path) -> None:
+    src = _generated(tmp_path, 6000, seed=5)
+    wh = tmp_path / "wh"
+    load(wh, src)
+    # the same records re-delivered with a later report time and another outcome
+    df = pl.read_csv(src, infer_schema=False, encoding="utf8-lossy")
+    df = df.with_columns(
+        pl.col("Report time").str.replace(r"\.\d{3}Z$", ".999Z"),
+        pl.lit("Refusal").alias("Call outcome"),
+    )
+    update = tmp_path / "update.csv"
+    df.write_csv(update)
+    glob = str(wh / "tables" / "call_legs" / "*" / "*.parquet")
+    con = duckdb.connect()
+    old = _state(con, glob)
+    seen: list[dict[str, tuple[int, int, int]]] = []
+    done = threading.Event()
+
+    def reader() -> None:
+        c = duckdb.connect()
+        while not done.is_set():
+            seen.append(_state(c, glob))
+
+    t = threading.Thread(target=reader)
+    t.start()
+    try:
+        proc = _cdr("--warehouse", str(wh), "ingest", str(update), "--chunk-rows", "500")
+    finally:
+        done.set()
+        t.join()
+    assert proc.returncode == 0, proc.stderr
+    new = _state(con, glob)
+    assert old.keys() == new.keys() and old != new
+    assert len(seen) >= 3
+    for snapshot in seen:
+        for part, value in snapshot.items():
+            assert value[0] == value[1], f"two versions of a record visible in {part}"
+            assert value in (old[part], new[part]), f"partition {part} half-written"
+
+
+def test_second_writer_exits_with_lock_message(wh: Path) -> None:
+    with writer_lock(wh / "state", "test holder"):
+        with pytest.raises(LockBusy, match="another writer holds the warehouse lock"):
+            load(wh, fixture("bom_crlf.csv"))
+        proc = _cdr("--warehouse", str(wh), "ingest", str(fixture("bom_crlf.csv")))
+        assert proc.returncode == 5
+        assert "test holder" in proc.stderr and "--wait-lock" in proc.stderr
+    assert load(wh, fixture("bom_crlf.csv")).files[0].status == "loaded"
