@@ -1,0 +1,150 @@
+"""Where fetched data and fetch state live.
+
+Pages: `<warehouse>/state/fetched/<source>/<org>/<window>/page-NNN.json.gz`, the raw
+`{"items": [...]}` body (token-redacted), gzip with a fixed mtime so the same body gives the
+same bytes (and the same content hash, which the ingest ledger skips). Each page is written
+atomically before it is ingested, so a crash between fetch and ingest loses nothing: the next
+run ingests saved pages whose hash the ledger does not list as loaded.
+
+Watermarks: ledger table `watermarks`, one record per (source, org).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import gzip
+import os
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from cdr_pipeline.config import Settings
+from cdr_pipeline.ingest.ledger import TS, Ledger, fsync_dir
+from cdr_pipeline.ingest.pipeline import file_sha256
+
+SOURCE_KINDS = {"feed": "api_feed", "stream": "api_stream", "report": "report"}
+
+WATERMARKS_SCHEMA = pa.schema(
+    [
+        ("source", pa.string()),
+        ("org_id", pa.string()),
+        ("org", pa.string()),
+        ("watermark", TS),
+        ("previous", TS),
+        ("updated_at", TS),
+        ("windows", pa.int64()),
+        ("records", pa.int64()),
+        ("message", pa.string()),
+    ]
+)
+
+
+def fetched_dir(settings: Settings) -> Path:
+    return settings.state_dir / "fetched"
+
+
+def org_folder(org_id: str) -> str:
+    """A folder-safe org name: the UUID inside a Webex base64 id (`ciscospark://us/
+    ORGANIZATION/<uuid>`), else the id with unsafe characters replaced."""
+    padded = org_id + "=" * (-len(org_id) % 4)
+    try:
+        decoded = base64.b64decode(padded, altchars=b"-_", validate=False).decode("ascii")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        decoded = ""
+    if decoded.startswith("ciscospark://") and "/" in decoded:
+        return re.sub(r"[^A-Za-z0-9._-]", "_", decoded.rsplit("/", 1)[1]) or "org"
+    return re.sub(r"[^A-Za-z0-9._-]", "_", org_id)[:120] or "org"
+
+
+def atomic_write_bytes(data: bytes, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:8]}")
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    fsync_dir(path.parent)
+
+
+def save_page(folder: Path, number: int, body: bytes) -> Path:
+    """Write one page as gzip JSON, atomically. Same body, same bytes."""
+    path = folder / f"page-{number:03d}.json.gz"
+    atomic_write_bytes(gzip.compress(body, compresslevel=6, mtime=0), path)
+    return path
+
+
+def clear_window(folder: Path) -> None:
+    """Remove the pages of an earlier fetch of the same window: this fetch supersedes them
+    (they were ingested at the start of the run, or the fresh copy replaces them)."""
+    if folder.is_dir():
+        for old in folder.glob("page-*.json.gz"):
+            old.unlink()
+
+
+@dataclass
+class PendingPage:
+    path: Path
+    source: str
+    source_kind: str
+
+
+def pending_pages(settings: Settings, ledger: Ledger) -> list[PendingPage]:
+    """Saved pages and report downloads whose content the ingest ledger has not loaded."""
+    root = fetched_dir(settings)
+    if not root.is_dir():
+        return []
+    loaded = ledger.loaded_hashes()
+    out = []
+    for source, kind in SOURCE_KINDS.items():
+        base = root / source
+        if not base.is_dir():
+            continue
+        for path in sorted(base.rglob("*")):
+            rel = path.relative_to(base).parts
+            if not path.is_file() or any(p.startswith(".") for p in rel):
+                continue
+            if file_sha256(path) not in loaded:
+                out.append(PendingPage(path, source, kind))
+    return out
+
+
+def read_watermark(ledger: Ledger, source: str, org: str) -> dict[str, Any] | None:
+    path = ledger.folder("watermarks") / f"{source}-{org}.parquet"
+    if not path.exists():
+        return None
+    df = ledger.read("watermarks", WATERMARKS_SCHEMA)
+    rows = df.filter((df["source"] == source) & (df["org"] == org)).to_dicts()
+    return rows[-1] if rows else None
+
+
+def write_watermark(
+    ledger: Ledger,
+    *,
+    source: str,
+    org_id: str,
+    org: str,
+    watermark: datetime,
+    previous: datetime | None,
+    windows: int,
+    records: int,
+    message: str | None = None,
+) -> None:
+    row = {
+        "source": source,
+        "org_id": org_id,
+        "org": org,
+        "watermark": watermark,
+        "previous": previous,
+        "updated_at": datetime.now(UTC),
+        "windows": windows,
+        "records": records,
+        "message": message,
+    }
+    ledger.write("watermarks", f"{source}-{org}", [row], WATERMARKS_SCHEMA)

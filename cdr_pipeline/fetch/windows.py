@@ -1,0 +1,128 @@
+"""Time windows of the Detailed Call History APIs (reference §2.2, §2.3).
+
+`cdr_feed` filters on Report time, between 30 days and 5 minutes ago, at most 12 h per request;
+`cdr_stream` filters on insertion time, over the last 12 h, at most 2 h per request, ending at
+least 1 minute ago. Windows are inclusive at both ends (reference §0.6), so consecutive windows
+are `[s, s + max - 1 ms]`, `[s + max, ...]`: no record sits on two boundaries.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+MS = timedelta(milliseconds=1)
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    name: str
+    endpoint: str
+    source_kind: str
+    max_window: timedelta
+    horizon: timedelta
+    """How far back the API serves records."""
+    min_lag: timedelta
+    """How close to now a window may end."""
+    filtered_on: str
+
+
+FEED = SourceSpec(
+    "feed", "cdr_feed", "api_feed", timedelta(hours=12), timedelta(days=30),
+    timedelta(minutes=5), "report time",
+)  # fmt: skip
+STREAM = SourceSpec(
+    "stream", "cdr_stream", "api_stream", timedelta(hours=2), timedelta(hours=12),
+    timedelta(minutes=1), "insertion time",
+)  # fmt: skip
+SPECS = {s.name: s for s in (FEED, STREAM)}
+
+
+@dataclass(frozen=True)
+class Window:
+    start: datetime
+    end: datetime
+    """Inclusive, like the API's endTime."""
+
+    @property
+    def name(self) -> str:
+        """Folder name of the window's saved pages."""
+        return f"{compact(self.start)}_{compact(self.end)}"
+
+
+def floor_ms(t: datetime) -> datetime:
+    return t.replace(microsecond=t.microsecond // 1000 * 1000)
+
+
+def api_time(t: datetime) -> str:
+    """`YYYY-MM-DDTHH:MM:SS.mmmZ`, the API's time format."""
+    t = t.astimezone(UTC)
+    return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"
+
+
+def compact(t: datetime) -> str:
+    t = t.astimezone(UTC)
+    return t.strftime("%Y%m%dT%H%M%S") + f"{t.microsecond // 1000:03d}Z"
+
+
+def parse_time(value: str | datetime | date) -> datetime:
+    """A UTC datetime from ISO-8601 text (`Z` or offset; naive means UTC; a date is midnight)."""
+    if isinstance(value, datetime):
+        t = value
+    elif isinstance(value, date):
+        t = datetime(value.year, value.month, value.day)
+    else:
+        text = value.strip()
+        if text.endswith(("Z", "z")):
+            text = text[:-1] + "+00:00"
+        t = datetime.fromisoformat(text)
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=UTC)
+    return floor_ms(t.astimezone(UTC))
+
+
+def plan_windows(
+    spec: SourceSpec, start: datetime, end: datetime, now: datetime
+) -> tuple[list[Window], list[str]]:
+    """Windows covering [start, end], clamped to what the API serves. Returns the windows and
+    notes saying what was clamped."""
+    notes: list[str] = []
+    now = floor_ms(now)
+    # a minute of margin, so a window at the edge is not already outside the horizon when sent
+    earliest = now - spec.horizon + timedelta(minutes=1)
+    latest = now - spec.min_lag
+    if start < earliest:
+        notes.append(
+            f"start {api_time(start)} is older than the {spec.endpoint} horizon "
+            f"({_span(spec.horizon)}); clamped to {api_time(earliest)}"
+            + (
+                " (use a Control Hub report, --report-id, for older records)"
+                if spec is FEED
+                else ""
+            )
+        )
+        start = earliest
+    if end > latest:
+        notes.append(
+            f"end {api_time(end)} is later than now - {_span(spec.min_lag)}; "
+            f"clamped to {api_time(latest)}"
+        )
+        end = latest
+    windows: list[Window] = []
+    s = floor_ms(start)
+    while s <= end:
+        e = min(s + spec.max_window - MS, end)
+        windows.append(Window(s, e))
+        s = e + MS
+    if not windows:
+        notes.append(f"nothing to fetch: start {api_time(start)} is after end {api_time(end)}")
+    return windows, notes
+
+
+def _span(d: timedelta) -> str:
+    seconds = int(d.total_seconds())
+    if seconds % 86400 == 0:
+        return f"{seconds // 86400} days"
+    if seconds % 3600 == 0:
+        return f"{seconds // 3600} h"
+    return f"{seconds // 60} min"
