@@ -1,0 +1,209 @@
+-- grain: one row per Webex Go leg record (Sub client type MOBILE_NETWORK)
+-- key: report_id
+-- Every Webex Go leg joined as of its start time to its user's Webex Go device (by user UUID,
+-- falling back to the phone number), the device's status then (the last status interval
+-- starting at or before the call: a gap between snapshots carries the last known status),
+-- its activation code state then, and the lifecycle anomaly the leg reveals, if any.
+with go_legs as (
+    select
+        report_id,
+        correlation_id,
+        start_time,
+        report_date,
+        report_month,
+        direction,
+        answered,
+        duration_seconds,
+        user_uuid,
+        user_number,
+        location_name,
+        department_id
+    from fct_call_legs
+    where is_webex_go
+),
+
+devices as (
+    select
+        device_id,
+        user_uuid,
+        phone_number,
+        deployment,
+        licence_type,
+        subscription_id,
+        location_name,
+        department_id,
+        provisioned_at,
+        deleted_at
+    from dim_webex_go_devices
+),
+
+-- Candidate devices of each leg: the user's devices; the phone number only when the user
+-- UUID finds none (a CDR without User UUID, or a device list without it).
+by_user as (
+    select
+        go_legs.report_id,
+        devices.*,
+        'user_uuid' as matched_by
+    from go_legs
+    inner join devices on go_legs.user_uuid = devices.user_uuid
+),
+
+by_number as (
+    select
+        go_legs.report_id,
+        devices.*,
+        'phone_number' as matched_by
+    from go_legs
+    inner join devices on go_legs.user_number = devices.phone_number
+    where go_legs.report_id not in (select report_id from by_user)
+),
+
+candidates as (
+    select * from by_user
+    union all
+    select * from by_number
+),
+
+-- When a user had several devices (deleted and re-added), the one that existed at the call
+-- wins, then the latest provisioned before it, then the first one provisioned after it.
+chosen as (
+    select
+        candidates.*,
+        row_number() over (
+            partition by candidates.report_id
+            order by
+                case
+                    when
+                        candidates.provisioned_at <= go_legs.start_time
+                        and coalesce(candidates.deleted_at > go_legs.start_time, true)
+                        then 0
+                    when candidates.provisioned_at <= go_legs.start_time then 1
+                    else 2
+                end,
+                case
+                    when candidates.provisioned_at <= go_legs.start_time
+                        then -epoch_ms(candidates.provisioned_at)
+                    else epoch_ms(candidates.provisioned_at)
+                end,
+                candidates.device_id
+        ) as pick
+    from candidates
+    inner join go_legs on candidates.report_id = go_legs.report_id
+),
+
+legs_with_device as (
+    select
+        go_legs.*,
+        chosen.device_id,
+        chosen.matched_by as device_matched_by,
+        chosen.deployment,
+        chosen.licence_type,
+        chosen.subscription_id,
+        chosen.location_name as device_location_name,
+        chosen.department_id as device_department_id,
+        chosen.provisioned_at as device_provisioned_at,
+        chosen.deleted_at as device_deleted_at
+    from go_legs
+    left join chosen on go_legs.report_id = chosen.report_id and chosen.pick = 1
+),
+
+history as (
+    select device_id, status, valid_from, valid_to from fct_device_status_history
+),
+
+codes as (
+    select
+        device_id,
+        code_seq,
+        issued_at,
+        expires_at,
+        superseded_at,
+        consumed_at
+    from fct_activation_codes
+),
+
+lost_stolen as (
+    select device_id, event_time as lost_stolen_at
+    from stg_device_events
+    where event_type = 'LOST_STOLEN'
+),
+
+activations as (
+    select device_id, event_time as activated_at
+    from stg_device_events
+    where event_type = 'ACTIVATED'
+),
+
+with_status as (
+    select
+        l.*,
+        h.status as device_status,
+        h.valid_from as status_valid_from,
+        h.valid_to as status_valid_to
+    from legs_with_device as l
+    asof left join history as h
+        on l.device_id = h.device_id
+        and l.start_time >= h.valid_from
+),
+
+with_code as (
+    select
+        s.*,
+        c.code_seq,
+        c.issued_at as code_issued_at,
+        c.expires_at as code_expires_at,
+        case
+            when c.issued_at is null then 'none'
+            when c.consumed_at <= s.start_time then 'consumed'
+            when c.superseded_at <= s.start_time then 'superseded'
+            when c.expires_at <= s.start_time then 'expired'
+            else 'outstanding'
+        end as code_state
+    from with_status as s
+    asof left join codes as c
+        on s.device_id = c.device_id
+        and s.start_time >= c.issued_at
+),
+
+with_lost as (
+    select
+        w.*,
+        ls.lost_stolen_at as last_lost_stolen_at
+    from with_code as w
+    asof left join lost_stolen as ls
+        on w.device_id = ls.device_id
+        and w.start_time >= ls.lost_stolen_at
+),
+
+with_reactivation as (
+    select
+        w.*,
+        a.activated_at as last_activated_at
+    from with_lost as w
+    asof left join activations as a
+        on w.device_id = a.device_id
+        and w.start_time >= a.activated_at
+),
+
+final as (
+    select
+        *,
+        -- A Lost/Stolen device whose replacement was not activated before the call: the call
+        -- can only come from the old phone.
+        last_lost_stolen_at is not null
+        and (last_activated_at is null or last_activated_at < last_lost_stolen_at)
+            as is_after_lost_stolen,
+        case
+            when device_id is null then 'no_device'
+            when device_provisioned_at > start_time then 'before_provisioning'
+            when device_deleted_at <= start_time then 'device_deleted'
+            when
+                last_lost_stolen_at is not null
+                and (last_activated_at is null or last_activated_at < last_lost_stolen_at)
+                then 'old_device_after_lost_stolen'
+            when device_status = 'PENDING_ACTIVATION' then 'device_pending'
+        end as anomaly_type
+    from with_reactivation
+)
+
+select * from final

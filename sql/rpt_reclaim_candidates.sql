@@ -1,0 +1,141 @@
+-- grain: one row per Webex Go device and reclaim reason
+-- key: device_id, reason
+-- Devices holding a licence without giving value, as of the device data horizon
+-- (int_device_as_of, so the answer never depends on the wall clock):
+--   never_activated_code_expired: never activated and its latest activation code expired
+--     unused (cfg_settings.code_expiry_days sets the expiry when the source gives none);
+--   idle: activated, but no Webex Go call for cfg_settings.idle_days days;
+--   lost_stolen_not_reactivated: reported Lost/Stolen and not activated since.
+-- Deleted devices hold no licence and never show.
+with devices as (
+    select * from dim_webex_go_devices
+    where deleted_at is null
+),
+
+as_of as (
+    select as_of_time from int_device_as_of
+),
+
+cfg as (
+    select * from cfg_settings
+),
+
+latest_code as (
+    select
+        device_id,
+        arg_max(issued_at, code_seq) as issued_at,
+        arg_max(expires_at, code_seq) as expires_at,
+        arg_max(consumed_at, code_seq) as consumed_at
+    from fct_activation_codes
+    group by device_id
+),
+
+last_call as (
+    select device_id, max(start_time) as last_webex_go_call_at
+    from fct_webex_go_calls
+    where device_id is not null
+    group by device_id
+),
+
+lost_stolen as (
+    select device_id, max(event_time) as lost_stolen_at
+    from stg_device_events
+    where event_type = 'LOST_STOLEN'
+    group by device_id
+),
+
+activated as (
+    select device_id, max(event_time) as last_activated_at
+    from stg_device_events
+    where event_type = 'ACTIVATED'
+    group by device_id
+),
+
+facts as (
+    select
+        d.*,
+        as_of.as_of_time,
+        cfg.idle_days,
+        c.issued_at as code_issued_at,
+        coalesce(c.expires_at, c.issued_at + to_days(cfg.code_expiry_days)) as code_expires_at,
+        c.consumed_at as code_consumed_at,
+        lc.last_webex_go_call_at,
+        ls.lost_stolen_at,
+        a.last_activated_at
+    from devices as d
+    cross join as_of
+    cross join cfg
+    left join latest_code as c on d.device_id = c.device_id
+    left join last_call as lc on d.device_id = lc.device_id
+    left join lost_stolen as ls on d.device_id = ls.device_id
+    left join activated as a on d.device_id = a.device_id
+),
+
+never_activated as (
+    select
+        *,
+        'never_activated_code_expired' as reason,
+        code_expires_at as since
+    from facts
+    where
+        first_activated_at is null
+        and code_issued_at is not null
+        and code_consumed_at is null
+        and code_expires_at <= as_of_time
+),
+
+idle as (
+    select
+        *,
+        'idle' as reason,
+        coalesce(last_webex_go_call_at, first_activated_at) as since
+    from facts
+    where
+        first_activated_at is not null
+        and coalesce(last_webex_go_call_at, first_activated_at)
+        <= as_of_time - to_days(idle_days)
+        and not (lost_stolen_at is not null and coalesce(last_activated_at < lost_stolen_at, true))
+),
+
+lost as (
+    select
+        *,
+        'lost_stolen_not_reactivated' as reason,
+        lost_stolen_at as since
+    from facts
+    where lost_stolen_at is not null and coalesce(last_activated_at < lost_stolen_at, true)
+),
+
+candidates as (
+    select * from never_activated
+    union all
+    select * from idle
+    union all
+    select * from lost
+),
+
+final as (
+    select
+        device_id,
+        reason,
+        since,
+        datediff('day', since, as_of_time) as days_since,
+        as_of_time,
+        user_uuid,
+        user_email,
+        phone_number,
+        deployment,
+        licence_type,
+        subscription_id,
+        location_name,
+        department_id,
+        current_status,
+        provisioned_at,
+        first_activated_at,
+        last_webex_go_call_at,
+        code_issued_at,
+        code_expires_at
+    from candidates
+)
+
+select * from final
