@@ -1,0 +1,142 @@
+"""Bounded batches for validation, read with DuckDB straight from the Parquet files.
+
+Only the columns the expectations need are read, `batch_rows` rows at a time, so memory
+follows the batch size, not the warehouse. Checks that are global by nature (key uniqueness)
+are computed here over the whole scope in SQL; GX then sees a small batch of the rows whose
+key is duplicated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import duckdb
+import pyarrow.parquet as pq
+
+from cdr_pipeline.quality.suites import DEVICE_FLAG, SuiteSpec
+from cdr_pipeline.schema import SCHEMAS
+from cdr_pipeline.schema.base import DUCKDB_TYPES, TableSchema
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+MEMORY_LIMIT = "1GB"
+DUPLICATE_SAMPLE_ROWS = 10_000
+"""At most this many rows with a duplicated key go to GX (the exact count comes from SQL)."""
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _lit(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def connect(temp_dir: Path) -> duckdb.DuckDBPyConnection:
+    temp_dir.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect()
+    con.execute(f"SET memory_limit='{MEMORY_LIMIT}'")
+    con.execute("SET threads=2")
+    con.execute("SET preserve_insertion_order=false")
+    con.execute("SET temp_directory=?", [str(temp_dir)])
+    return con
+
+
+def available_columns(files: list[Path]) -> set[str]:
+    """Columns present in at least one file (older partitions may predate a new column)."""
+    names: set[str] = set()
+    for f in files:
+        names.update(pq.read_schema(f).names)
+    return names
+
+
+def _source(files: list[Path]) -> str:
+    listed = ", ".join(_lit(str(f)) for f in files)
+    return f"read_parquet([{listed}], hive_partitioning=false, union_by_name=true)"
+
+
+def _select(schema: TableSchema, columns: list[str], present: set[str], alias: str) -> list[str]:
+    out = []
+    for name in columns:
+        if name in present:
+            out.append(f"{alias}.{_q(name)}")
+        else:
+            out.append(f"CAST(NULL AS {DUCKDB_TYPES[schema.column(name).dtype]}) AS {_q(name)}")
+    return out
+
+
+def device_users_sql(suite: SuiteSpec, tables_dir: Path) -> str | None:
+    """SQL listing the users that have a device, or None when no device data is stored."""
+    rule = suite.device_rule
+    if rule is None:
+        return None
+    by_name = {s.name: s for s in SCHEMAS.values()}
+    parts = []
+    for table in rule.device_tables:
+        schema = by_name.get(table)
+        if schema is None:
+            continue
+        base = tables_dir / table
+        files = sorted(p for p in base.rglob("*.parquet") if not p.name.startswith("."))
+        files = [f for f in files if rule.device_user_column in pq.read_schema(f).names]
+        if files:
+            parts.append(
+                f"SELECT {_q(rule.device_user_column)} AS u FROM {_source(files)} "
+                f"WHERE {_q(rule.device_user_column)} IS NOT NULL"
+            )
+    if not parts:
+        return None
+    return " UNION ".join(parts)
+
+
+def row_batches(
+    con: duckdb.DuckDBPyConnection,
+    suite: SuiteSpec,
+    files: list[Path],
+    batch_rows: int,
+    device_users: str | None,
+) -> Iterator[pd.DataFrame]:
+    """The columns the row expectations need, `batch_rows` rows at a time, as pandas frames.
+
+    With device data, call-leg batches carry `webex_go_device_known`: NULL for legs that are
+    not Webex Go, else whether the leg's user has a known device."""
+    schema = suite.schema
+    present = available_columns(files)
+    cols = _select(schema, suite.row_columns(), present, "t")
+    if suite.device_rule is not None and device_users is not None:
+        rule = suite.device_rule
+        con.execute(f"CREATE OR REPLACE TEMP TABLE __device_users AS {device_users}")
+        user = f"t.{_q(rule.user_column)}" if rule.user_column in present else "NULL"
+        flag = f"t.{_q(rule.flag_column)}" if rule.flag_column in present else "NULL"
+        cols.append(
+            f"CASE WHEN {flag} THEN EXISTS (SELECT 1 FROM __device_users d WHERE d.u = {user}) "
+            f"END AS {_q(DEVICE_FLAG)}"
+        )
+    sql = f"SELECT {', '.join(cols)} FROM {_source(files)} AS t"
+    reader = con.sql(sql).to_arrow_reader(batch_rows)
+    for batch in reader:
+        if batch.num_rows:
+            yield batch.to_pandas()
+
+
+def duplicate_keys(
+    con: duckdb.DuckDBPyConnection, schema: TableSchema, files: list[Path]
+) -> tuple[int, pd.DataFrame]:
+    """(rows whose key occurs more than once in the scope, a sample of those rows' keys)."""
+    key = ", ".join(_q(k) for k in schema.key)
+    src = _source(files)
+    present = " AND ".join(f"{_q(k)} IS NOT NULL" for k in schema.key)  # nulls: not_null's job
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE __dups AS SELECT {key}, count(*) AS n FROM {src} "
+        f"WHERE {present} GROUP BY ALL HAVING count(*) > 1"
+    )
+    row = con.execute("SELECT coalesce(sum(n), 0) FROM __dups").fetchone()
+    total = int(row[0]) if row else 0
+    # one row per occurrence, so GX counts each duplicated row, as a batch-wide check would
+    sample = con.execute(
+        f"SELECT {key} FROM __dups, range(n::BIGINT) LIMIT {DUPLICATE_SAMPLE_ROWS}"
+    ).fetch_df()
+    return total, sample

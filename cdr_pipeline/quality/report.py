@@ -1,0 +1,175 @@
+"""Result objects of a validation and their ledger record (`validations` ledger table)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from cdr_pipeline.errors import EXIT_OK, EXIT_QUALITY
+from cdr_pipeline.quality.suites import ERROR, WARNING
+
+SAMPLE_KEYS = 5
+
+VALIDATIONS_SCHEMA = pa.schema(
+    [
+        ("validation_id", pa.string()),
+        ("run_time", pa.timestamp("ms", tz="UTC")),
+        ("seconds", pa.float64()),
+        ("scope", pa.string()),
+        ("ingest_run_ids", pa.list_(pa.string())),
+        ("suite", pa.string()),
+        ("table_name", pa.string()),
+        ("partitions", pa.int64()),
+        ("rows_validated", pa.int64()),
+        ("expectations_evaluated", pa.int64()),
+        ("errors_evaluated", pa.int64()),
+        ("errors_failed", pa.int64()),
+        ("warnings_evaluated", pa.int64()),
+        ("warnings_failed", pa.int64()),
+        ("success", pa.bool_()),
+        ("data_docs_index", pa.string()),
+    ]
+)
+
+
+@dataclass
+class ExpectationResult:
+    """One expectation over the whole scope (per-batch GX results added up)."""
+
+    id: str
+    suite: str
+    expectation_type: str
+    columns: tuple[str, ...]
+    severity: str
+    description: str
+    evaluated: bool = True
+    success: bool = True
+    element_count: int = 0
+    unexpected_count: int = 0
+    sample_keys: list[str] = field(default_factory=list)
+    """A few keys (e.g. report_id) of offending rows."""
+    unexpected_values: list[str] = field(default_factory=list)
+    note: str = ""
+    """Why it was not evaluated, or the exception GX raised."""
+
+    def add_keys(self, keys: list[str]) -> None:
+        for k in keys:
+            if len(self.sample_keys) >= SAMPLE_KEYS:
+                return
+            if k not in self.sample_keys:
+                self.sample_keys.append(k)
+
+    def add_values(self, values: list[str]) -> None:
+        for v in values:
+            if len(self.unexpected_values) >= SAMPLE_KEYS:
+                return
+            if v not in self.unexpected_values:
+                self.unexpected_values.append(v)
+
+
+@dataclass
+class SuiteResult:
+    name: str
+    table: str
+    partitions: int
+    files: int
+    rows: int
+    batches: int
+    results: list[ExpectationResult]
+
+    def counts(self) -> dict[str, int]:
+        ev = [r for r in self.results if r.evaluated]
+        return {
+            "expectations_evaluated": len(ev),
+            "errors_evaluated": sum(r.severity == ERROR for r in ev),
+            "errors_failed": sum(r.severity == ERROR and not r.success for r in ev),
+            "warnings_evaluated": sum(r.severity == WARNING for r in ev),
+            "warnings_failed": sum(r.severity == WARNING and not r.success for r in ev),
+        }
+
+
+@dataclass
+class ValidationReport:
+    """What `validate_warehouse` found; the CLI, the nightly job and the demo render it."""
+
+    validation_id: str
+    run_time: datetime
+    scope: str
+    ingest_run_ids: list[str]
+    suites: list[SuiteResult]
+    data_docs_index: Path | None
+    seconds: float = 0.0
+
+    @property
+    def results(self) -> list[ExpectationResult]:
+        return [r for s in self.suites for r in s.results]
+
+    @property
+    def failed(self) -> list[ExpectationResult]:
+        return [r for r in self.results if r.evaluated and not r.success]
+
+    @property
+    def errors(self) -> list[ExpectationResult]:
+        return [r for r in self.failed if r.severity == ERROR]
+
+    @property
+    def warnings(self) -> list[ExpectationResult]:
+        return [r for r in self.failed if r.severity == WARNING]
+
+    @property
+    def success(self) -> bool:
+        return not self.errors
+
+    @property
+    def exit_code(self) -> int:
+        """4 when an error-severity expectation failed; warnings never fail the run."""
+        return EXIT_OK if self.success else EXIT_QUALITY
+
+    @property
+    def rows_validated(self) -> int:
+        return sum(s.rows for s in self.suites)
+
+    def result(self, expectation_id: str) -> ExpectationResult:
+        for r in self.results:
+            if r.id == expectation_id:
+                return r
+        raise KeyError(expectation_id)
+
+    def ledger_rows(self) -> list[dict[str, Any]]:
+        """One summary row per suite for the `validations` ledger table."""
+        rows: list[dict[str, Any]] = []
+        if not self.suites:  # nothing in scope: still say that a validation ran
+            rows.append(
+                {
+                    "validation_id": self.validation_id,
+                    "run_time": self.run_time,
+                    "seconds": self.seconds,
+                    "scope": self.scope,
+                    "ingest_run_ids": self.ingest_run_ids,
+                    "success": True,
+                    "data_docs_index": str(self.data_docs_index) if self.data_docs_index else None,
+                }
+            )
+        for s in self.suites:
+            c = s.counts()
+            rows.append(
+                {
+                    "validation_id": self.validation_id,
+                    "run_time": self.run_time,
+                    "seconds": self.seconds,
+                    "scope": self.scope,
+                    "ingest_run_ids": self.ingest_run_ids,
+                    "suite": s.name,
+                    "table_name": s.table,
+                    "partitions": s.partitions,
+                    "rows_validated": s.rows,
+                    **c,
+                    "success": c["errors_failed"] == 0,
+                    "data_docs_index": str(self.data_docs_index) if self.data_docs_index else None,
+                }
+            )
+        return rows

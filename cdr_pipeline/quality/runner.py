@@ -1,0 +1,335 @@
+"""Run the generated suites as Great Expectations checkpoints and write Data Docs.
+
+Per table in scope two GX suites run, both generated from the schema:
+- `<table>`: row checks (not null, enums, durations, cross-column order, Webex Go device),
+  validated by the checkpoint `<table>` on bounded pandas batches read with DuckDB; the
+  per-batch results are added up per expectation.
+- `<table>.scope`: checks that are global by nature, validated once by the checkpoint
+  `<table>.scope` on one small batch: the rows whose key occurs more than once in the whole
+  scope (found in DuckDB SQL, so a duplicate across two batches or partitions is caught) and
+  the source columns first seen in the validated runs (from the ledger).
+
+Great Expectations costs seconds to import, so it is imported here, inside the functions
+that need it, and nothing imported by `cdr --help` or `cdr ingest` imports this module's GX.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import shutil
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from cdr_pipeline.config import Settings
+from cdr_pipeline.ingest.ledger import Ledger
+from cdr_pipeline.quality.batches import connect, device_users_sql, duplicate_keys, row_batches
+from cdr_pipeline.quality.report import (
+    VALIDATIONS_SCHEMA,
+    ExpectationResult,
+    SuiteResult,
+    ValidationReport,
+)
+from cdr_pipeline.quality.scope import ScopeArg, TableScope, resolve_scope
+from cdr_pipeline.quality.suites import (
+    ERROR,
+    IN_SET,
+    KNOWN_DEVICE,
+    MIN_VALUE,
+    NEW_COLUMN,
+    NEW_COLUMNS,
+    NOT_NULL,
+    PAIR_GE,
+    UNIQUE,
+    ExpectationSpec,
+    SuiteSpec,
+    build_suites,
+)
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+log = logging.getLogger(__name__)
+
+BATCH_ROWS = 500_000
+SITE = "cdr"
+DOCS_DIR = "data_docs"
+SCOPE_SUFFIX = ".scope"
+
+
+def _expectation(spec: ExpectationSpec, known_columns: list[str]) -> Any:
+    """The GX expectation of one spec; its id and our severity travel in `meta`."""
+    import great_expectations.expectations as gxe
+
+    common: dict[str, Any] = {
+        "severity": "critical" if spec.severity == ERROR else "warning",
+        "meta": {"cdr_id": spec.id, "severity": spec.severity},
+        "description": spec.description,
+    }
+    col = spec.columns[0]
+    if spec.check == NOT_NULL:
+        return gxe.ExpectColumnValuesToNotBeNull(column=col, **common)
+    if spec.check == IN_SET:
+        return gxe.ExpectColumnValuesToBeInSet(column=col, value_set=list(spec.value_set), **common)
+    if spec.check == MIN_VALUE:
+        return gxe.ExpectColumnValuesToBeBetween(
+            column=col, min_value=spec.min_value, strict_min=spec.strict_min, **common
+        )
+    if spec.check == PAIR_GE:
+        return gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+            column_A=spec.columns[0],
+            column_B=spec.columns[1],
+            or_equal=True,
+            ignore_row_if="either_value_is_missing",
+            **common,
+        )
+    if spec.check == KNOWN_DEVICE:
+        # NULL for legs that are not Webex Go: GX skips nulls in column-map expectations
+        return gxe.ExpectColumnValuesToBeInSet(column=col, value_set=[True], **common)
+    if spec.check == UNIQUE:
+        if len(spec.columns) == 1:
+            return gxe.ExpectColumnValuesToBeUnique(column=col, **common)
+        return gxe.ExpectCompoundColumnsToBeUnique(column_list=list(spec.columns), **common)
+    if spec.check == NEW_COLUMNS:
+        return gxe.ExpectColumnValuesToBeInSet(
+            column=NEW_COLUMN, value_set=list(known_columns), **common
+        )
+    raise ValueError(f"no GX expectation for check {spec.check!r}")
+
+
+def _context(docs_dir: Path) -> Any:
+    """An in-memory GX context whose only Data Docs site is `<warehouse>/quality/data_docs`."""
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import (
+        DataContextConfig,
+        InMemoryStoreBackendDefaults,
+        ProgressBarsConfig,
+    )
+
+    config = DataContextConfig(
+        store_backend_defaults=InMemoryStoreBackendDefaults(),
+        analytics_enabled=False,
+        progress_bars=ProgressBarsConfig(globally=False),
+        data_docs_sites={
+            SITE: {
+                "class_name": "SiteBuilder",
+                "show_how_to_buttons": False,
+                "store_backend": {
+                    "class_name": "TupleFilesystemStoreBackend",
+                    "base_directory": str(docs_dir.resolve()),
+                },
+                "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+            }
+        },
+    )
+    return gx.get_context(mode="ephemeral", project_config=config)
+
+
+@dataclass
+class _Checkpoint:
+    checkpoint: Any
+    specs: dict[str, ExpectationSpec]
+    results: dict[str, ExpectationResult]
+    key: list[str]
+
+    def run(self, frame: pd.DataFrame) -> None:
+        outcome = self.checkpoint.run(batch_parameters={"dataframe": frame})
+        for vr in outcome.run_results.values():
+            for er in vr.results:
+                cdr_id = (er.expectation_config.meta or {}).get("cdr_id")
+                if cdr_id in self.results:
+                    _merge(self.results[cdr_id], er, self.key)
+
+
+def _text(v: Any) -> str:
+    if v is None or (isinstance(v, float) and v != v):
+        return "(null)"
+    return str(v)
+
+
+def _merge(res: ExpectationResult, er: Any, key: list[str]) -> None:
+    """Add one batch's GX result to the scope-wide result of the same expectation."""
+    info = er.exception_info or {}
+    if info.get("raised_exception"):
+        res.success = False
+        res.note = str(info.get("exception_message") or "GX raised an exception")
+        return
+    r = er.result or {}
+    res.element_count += int(r.get("element_count") or 0)
+    res.unexpected_count += int(r.get("unexpected_count") or 0)
+    if not er.success:
+        res.success = False
+    res.add_values([_text(v) for v in r.get("partial_unexpected_list") or []])
+    for entry in r.get("partial_unexpected_index_list") or []:
+        if isinstance(entry, dict) and all(k in entry for k in key):
+            res.add_keys([" | ".join(_text(entry[k]) for k in key)])
+
+
+def _result(spec: ExpectationSpec, suite: str, gx_type: str) -> ExpectationResult:
+    return ExpectationResult(
+        id=spec.id,
+        suite=suite,
+        expectation_type=gx_type,
+        columns=spec.columns,
+        severity=spec.severity,
+        description=spec.description,
+    )
+
+
+def _checkpoint(
+    ctx: Any, name: str, specs: Iterable[ExpectationSpec], scope: TableScope
+) -> _Checkpoint:
+    import great_expectations as gx
+
+    key = list(scope.schema.key)
+    suite = ctx.suites.add(gx.ExpectationSuite(name=name))
+    by_id: dict[str, ExpectationSpec] = {}
+    results: dict[str, ExpectationResult] = {}
+    for spec in specs:
+        exp = _expectation(spec, scope.known_columns)
+        suite.add_expectation(exp)
+        by_id[spec.id] = spec
+        results[spec.id] = _result(spec, name, exp.expectation_type)
+    asset = ctx.data_sources.get("cdr").add_dataframe_asset(name)
+    batch = asset.add_batch_definition_whole_dataframe(name)
+    vd = ctx.validation_definitions.add(gx.ValidationDefinition(name=name, data=batch, suite=suite))
+    cp = ctx.checkpoints.add(
+        gx.Checkpoint(
+            name=name,
+            validation_definitions=[vd],
+            result_format={
+                "result_format": "SUMMARY",
+                "partial_unexpected_count": 5,
+                "unexpected_index_column_names": key,
+            },
+        )
+    )
+    return _Checkpoint(cp, by_id, results, key)
+
+
+def _scope_frame(dup_sample: pd.DataFrame, key: list[str], new_columns: list[str]) -> pd.DataFrame:
+    """One frame for the scope-wide suite: duplicated keys above, new column names below.
+    Each expectation reads its own column; GX skips the NULLs of the other part."""
+    import pandas as pd
+
+    dups = dup_sample.astype(object) if len(dup_sample) else pd.DataFrame(columns=key)
+    names = pd.DataFrame({NEW_COLUMN: pd.Series(new_columns, dtype=object)})
+    frame = pd.concat([dups, names], ignore_index=True)
+    for col in [*key, NEW_COLUMN]:
+        if col not in frame.columns:
+            frame[col] = None
+    return frame.astype(object)
+
+
+def _validate_table(
+    ctx: Any, suite: SuiteSpec, scope: TableScope, settings: Settings, batch_rows: int
+) -> SuiteResult:
+    con = connect(settings.state_dir / "validate_tmp")
+    try:
+        devices = device_users_sql(suite, settings.tables_dir)
+        row_specs = [
+            s for s in suite.row_expectations if s.check != KNOWN_DEVICE or devices is not None
+        ]
+        rows_cp = _checkpoint(ctx, suite.name, row_specs, scope)
+        n_rows = n_batches = 0
+        for frame in row_batches(con, suite, scope.files, batch_rows, devices):
+            rows_cp.run(frame)
+            n_rows += len(frame)
+            n_batches += 1
+        results = [rows_cp.results[s.id] for s in row_specs]
+        if n_batches == 0:
+            for r in results:
+                r.evaluated, r.note = False, "no rows in scope"
+        for s in suite.row_expectations:
+            if s.check == KNOWN_DEVICE and devices is None:
+                skipped = _result(s, suite.name, "expect_column_values_to_be_in_set")
+                skipped.evaluated = False
+                skipped.note = "no device data loaded (device_snapshots / device_events empty)"
+                results.append(skipped)
+
+        scope_name = suite.name + SCOPE_SUFFIX
+        scope_cp = _checkpoint(ctx, scope_name, suite.scope_expectations, scope)
+        dup_rows, dup_sample = duplicate_keys(con, suite.schema, scope.files)
+        scope_cp.run(_scope_frame(dup_sample, list(suite.schema.key), scope.new_columns))
+        for s in suite.scope_expectations:
+            r = scope_cp.results[s.id]
+            if s.check == UNIQUE:
+                # GX saw a capped sample of the duplicated rows; SQL has the exact count
+                r.unexpected_count, r.element_count = dup_rows, n_rows
+            results.append(r)
+    finally:
+        con.close()
+    return SuiteResult(
+        suite.name,
+        suite.schema.name,
+        len(scope.partitions),
+        len(scope.files),
+        n_rows,
+        n_batches,
+        results,
+    )
+
+
+def validate_warehouse(
+    settings: Settings, scope: ScopeArg = "last", *, batch_rows: int = BATCH_ROWS
+) -> ValidationReport:
+    """Validate what the last ingest run loaded (`scope='last'`), everything (`'all'`), or
+    what was loaded since a `date`; write Data Docs under `<warehouse>/quality/data_docs/` and
+    a summary to the ledger table `validations`. Never raises for failed expectations:
+    `report.exit_code` is 4 when an error-severity expectation failed."""
+    t0 = time.monotonic()
+    started = datetime.now(UTC)
+    validation_id = started.strftime("%Y%m%dT%H%M%S") + "Z-" + secrets.token_hex(3)
+    resolved = resolve_scope(settings, scope)
+    suites = build_suites()
+    docs_dir = settings.quality_dir / DOCS_DIR
+    suite_results: list[SuiteResult] = []
+    index: Path | None = None
+    todo = [(suites[n], t) for n, t in resolved.tables.items() if t.files and n in suites]
+    log.info(
+        "validating %s: %d table(s), %d file(s)", resolved.label, len(todo), resolved.file_count
+    )
+    if todo:
+        ctx = _context(docs_dir)
+        ctx.data_sources.add_pandas("cdr")
+        for suite, table_scope in todo:
+            t1 = time.monotonic()
+            res = _validate_table(ctx, suite, table_scope, settings, batch_rows)
+            suite_results.append(res)
+            log.info(
+                "%s: %d rows in %d batch(es), %d failed expectation(s), %.1fs",
+                suite.name,
+                res.rows,
+                res.batches,
+                sum(1 for r in res.results if r.evaluated and not r.success),
+                time.monotonic() - t1,
+            )
+        # the index lists this run's results only; pages of earlier runs would dangle
+        shutil.rmtree(docs_dir / "validations", ignore_errors=True)
+        ctx.build_data_docs(site_names=[SITE])
+        index = docs_dir / "index.html"
+    shutil.rmtree(settings.state_dir / "validate_tmp", ignore_errors=True)
+    report = ValidationReport(
+        validation_id=validation_id,
+        run_time=started,
+        scope=resolved.label,
+        ingest_run_ids=resolved.run_ids,
+        suites=suite_results,
+        data_docs_index=index,
+        seconds=time.monotonic() - t0,
+    )
+    Ledger(settings.state_dir).write(
+        "validations", validation_id, report.ledger_rows(), VALIDATIONS_SCHEMA
+    )
+    log.info(
+        "validation %s: %d error(s), %d warning(s), %.1fs",
+        validation_id,
+        len(report.errors),
+        len(report.warnings),
+        report.seconds,
+    )
+    return report

@@ -1,0 +1,146 @@
+"""Which Parquet files a validation covers, resolved from the ingest ledger.
+
+- `last` (default): the partitions the latest ingest run loaded (ledger `files.partitions`).
+- `all`: every partition of every registered table.
+- a `date`: the partitions of every file loaded on or after that day (UTC).
+
+It also answers which source columns unknown to the schema are new: those recorded in the
+ledger (`files.unknown_columns`) by the runs in scope and by no earlier run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import polars as pl
+
+from cdr_pipeline.config import Settings
+from cdr_pipeline.errors import ConfigError
+from cdr_pipeline.ingest.ledger import Ledger
+from cdr_pipeline.ingest.writer import data_path
+from cdr_pipeline.schema import SCHEMAS, TableSchema
+
+ScopeArg = str | date
+"""'last', 'all', or a date (validate what was loaded since that day)."""
+
+
+@dataclass
+class TableScope:
+    schema: TableSchema
+    files: list[Path]
+    partitions: list[str]
+    new_columns: list[str] = field(default_factory=list)
+    known_columns: list[str] = field(default_factory=list)
+    """Unknown source columns recorded before the runs in scope (the accepted set)."""
+
+
+@dataclass
+class Scope:
+    label: str
+    """'last', 'all' or 'since YYYY-MM-DD'."""
+    tables: dict[str, TableScope]
+    run_ids: list[str]
+    """Ingest runs whose files are in scope (empty for 'all' without a ledger)."""
+
+    @property
+    def file_count(self) -> int:
+        return sum(len(t.files) for t in self.tables.values())
+
+
+def table_files(tables_dir: Path, schema: TableSchema) -> list[Path]:
+    """Every committed data file of a table (temp files of a running merge excluded)."""
+    base = tables_dir / schema.name
+    if not base.is_dir():
+        return []
+    return sorted(
+        p
+        for p in base.rglob("*.parquet")
+        if not any(part.startswith(".") for part in p.relative_to(base).parts)
+    )
+
+
+def _partition_of(path: Path, schema: TableSchema) -> str:
+    if schema.partition_by is None:
+        return "all"
+    prefix = f"{schema.partition_by}="
+    return path.parent.name.removeprefix(prefix)
+
+
+def resolve_scope(settings: Settings, scope: ScopeArg = "last") -> Scope:
+    """Files and partitions to validate, per registered table."""
+    ledger = Ledger(settings.state_dir)
+    files = ledger.files()
+    runs = ledger.runs()
+    run_order = runs["run_id"].to_list() if not runs.is_empty() else []
+    by_name = {s.name: s for s in SCHEMAS.values()}
+
+    if scope == "all":
+        label = "all"
+        scoped_runs = run_order[-1:]
+        selected = None
+    elif scope == "last":
+        label = "last"
+        with_files = set(files["run_id"].to_list()) if not files.is_empty() else set()
+        ingest_runs = [r for r in run_order if r in with_files]
+        scoped_runs = ingest_runs[-1:]
+        selected = files.filter(pl.col("run_id").is_in(scoped_runs))
+    elif isinstance(scope, date):
+        label = f"since {scope.isoformat()}"
+        start = datetime(scope.year, scope.month, scope.day, tzinfo=UTC)
+        selected = files.filter(pl.col("loaded_at") >= start) if not files.is_empty() else files
+        scoped_runs = [r for r in run_order if r in set(selected["run_id"].to_list())]
+    else:
+        raise ConfigError(f"unknown validation scope {scope!r}", hint="use 'last', 'all' or a date")
+
+    tables: dict[str, TableScope] = {}
+    if selected is None:
+        for schema in by_name.values():
+            paths = table_files(settings.tables_dir, schema)
+            if paths:
+                tables[schema.name] = TableScope(
+                    schema, paths, [_partition_of(p, schema) for p in paths]
+                )
+    else:
+        loaded = selected.filter(pl.col("status") == "loaded")
+        for row in loaded.select("table_name", "partitions").iter_rows(named=True):
+            found = by_name.get(row["table_name"] or "")
+            if found is None:
+                continue
+            entry = tables.setdefault(found.name, TableScope(found, [], []))
+            for value in row["partitions"] or []:
+                if value not in entry.partitions:
+                    entry.partitions.append(value)
+        for entry in tables.values():
+            entry.partitions.sort()
+            schema = entry.schema
+            paths = [
+                data_path(settings.tables_dir, schema, v if schema.partition_by else None)
+                for v in entry.partitions
+            ]
+            # a partition removed since (retention) is simply gone, not an error
+            entry.files = [p for p in dict.fromkeys(paths) if p.exists()]
+    _new_columns(files, scoped_runs, run_order, tables)
+    return Scope(label, tables, scoped_runs)
+
+
+def _new_columns(
+    files: pl.DataFrame, scoped: list[str], order: list[str], tables: dict[str, TableScope]
+) -> None:
+    if files.is_empty() or not scoped:
+        return
+    first = min(order.index(r) for r in scoped)
+    earlier = set(order[:first])
+    for name, entry in tables.items():
+        rows = files.filter(pl.col("table_name") == name)
+        seen: set[str] = set()
+        new: dict[str, None] = {}
+        for run_id, cols in rows.select("run_id", "unknown_columns").iter_rows():
+            if run_id in earlier:
+                seen.update(cols or [])
+        for run_id, cols in rows.select("run_id", "unknown_columns").iter_rows():
+            if run_id in scoped:
+                new.update(dict.fromkeys(c for c in (cols or []) if c not in seen))
+        entry.new_columns = list(new)
+        entry.known_columns = sorted(seen)

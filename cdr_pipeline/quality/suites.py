@@ -1,0 +1,263 @@
+"""Expectation specs generated from the schema registry (`cdr_pipeline.schema.SCHEMAS`).
+
+This module is pure data: it never imports Great Expectations, so building and testing the
+specs is instant. `runner.py` turns each `ExpectationSpec` into a GX expectation.
+
+Where each expectation comes from:
+- schema objects (the single source of truth): key columns and `nullable=False` columns ->
+  not null (error); the table `key` -> unique over the whole scope (error); `Column.values`
+  -> in set, error when `closed`, warning otherwise (Cisco adds values to open enums);
+  integer columns whose name carries the `_seconds` unit suffix are durations -> >= 0 (error);
+  every registered table -> "no new source columns since earlier runs" (warning, from the
+  ledger's `unknown_columns`).
+- `RULES` below: the few cross-column and range rules a column definition cannot express.
+  A rule naming a table or column that is not registered is skipped, so specs follow whatever
+  `SCHEMAS` holds when they are built.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from cdr_pipeline.schema import SCHEMAS, TableSchema
+from cdr_pipeline.schema.base import INTEGER, SMALLINT
+
+ERROR = "error"
+WARNING = "warning"
+
+# checks (what the runner knows how to evaluate)
+NOT_NULL = "not_null"
+IN_SET = "in_set"
+MIN_VALUE = "min_value"
+PAIR_GE = "pair_ge"
+UNIQUE = "unique"
+NEW_COLUMNS = "new_columns"
+KNOWN_DEVICE = "known_device"
+
+DURATION_SUFFIX = "_seconds"
+NEW_COLUMN = "new_column"
+"""Column of the scope batch that lists source columns first seen in the validated runs."""
+DEVICE_FLAG = "webex_go_device_known"
+"""Derived column of call-leg batches: NULL for other legs, true/false for Webex Go legs."""
+
+
+@dataclass(frozen=True)
+class ExpectationSpec:
+    """One check with a stable id (`<table>.<column>.<check>`) and a severity."""
+
+    id: str
+    table: str
+    check: str
+    columns: tuple[str, ...]
+    severity: str
+    description: str
+    value_set: tuple[str, ...] = ()
+    min_value: float | None = None
+    strict_min: bool = False
+    scope_wide: bool = False
+    """Evaluated once over the whole scope (uniqueness, new columns), not per row batch."""
+
+
+@dataclass(frozen=True)
+class PairRule:
+    """`column_a >= column_b` on rows where both are present."""
+
+    table: str
+    column_a: str
+    column_b: str
+    severity: str = ERROR
+
+
+@dataclass(frozen=True)
+class MinRule:
+    table: str
+    column: str
+    min_value: float
+    strict: bool = False
+    severity: str = ERROR
+
+
+@dataclass(frozen=True)
+class ClosedEnumRule:
+    """Force error severity on a column's documented values even if the schema marks the enum
+    open (a canonicalised status has no room for new values)."""
+
+    table: str
+    column: str
+
+
+@dataclass(frozen=True)
+class KnownDeviceRule:
+    """A flagged row (Webex Go leg) whose user has no device in any of `device_tables`."""
+
+    table: str
+    user_column: str
+    flag_column: str
+    device_tables: tuple[str, ...]
+    device_user_column: str
+    severity: str = WARNING
+
+
+Rule = PairRule | MinRule | ClosedEnumRule | KnownDeviceRule
+
+RULES: tuple[Rule, ...] = (
+    PairRule("call_legs", "answer_time", "start_time"),
+    PairRule("call_legs", "release_time", "answer_time"),
+    MinRule("entitlements", "units", 0, strict=True),
+    ClosedEnumRule("device_snapshots", "status"),
+    KnownDeviceRule(
+        "call_legs",
+        user_column="user_uuid",
+        flag_column="is_webex_go",
+        device_tables=("device_snapshots", "device_events"),
+        device_user_column="user_uuid",
+    ),
+)
+
+
+@dataclass(frozen=True)
+class SuiteSpec:
+    """The expectations of one warehouse table; the GX suite is named after the table."""
+
+    name: str
+    schema: TableSchema
+    expectations: tuple[ExpectationSpec, ...]
+    device_rule: KnownDeviceRule | None = None
+
+    @property
+    def row_expectations(self) -> tuple[ExpectationSpec, ...]:
+        return tuple(e for e in self.expectations if not e.scope_wide)
+
+    @property
+    def scope_expectations(self) -> tuple[ExpectationSpec, ...]:
+        return tuple(e for e in self.expectations if e.scope_wide)
+
+    def row_columns(self) -> list[str]:
+        """Stored columns the row batches must read: the key first (for sample keys), then
+        every column a row expectation names. Derived batch columns are not included."""
+        cols: dict[str, None] = dict.fromkeys(self.schema.key)
+        for exp in self.row_expectations:
+            if exp.check != KNOWN_DEVICE:
+                cols.update(dict.fromkeys(exp.columns))
+        if self.device_rule is not None:
+            cols.update(dict.fromkeys((self.device_rule.user_column, self.device_rule.flag_column)))
+        return list(cols)
+
+
+@dataclass
+class _Builder:
+    schema: TableSchema
+    specs: dict[str, ExpectationSpec] = field(default_factory=dict)
+
+    def add(
+        self, check: str, columns: tuple[str, ...], severity: str, text: str, **kw: object
+    ) -> None:
+        sid = f"{self.schema.name}.{'.'.join(columns)}.{check}"
+        spec = ExpectationSpec(sid, self.schema.name, check, columns, severity, text, **kw)  # type: ignore[arg-type]
+        self.specs[sid] = spec
+
+
+def _has(schema: TableSchema, column: str) -> bool:
+    return any(c.name == column for c in schema.stored_columns)
+
+
+def build_suite(
+    schema: TableSchema,
+    schemas: Mapping[str, TableSchema] | None = None,
+    rules: tuple[Rule, ...] = RULES,
+) -> SuiteSpec:
+    """The expectations of one table, from its schema object and the applicable rules."""
+    by_table = {s.name: s for s in (schemas if schemas is not None else SCHEMAS).values()}
+    b = _Builder(schema)
+    stored = [c for c in schema.columns if c.name != schema.partition_by and not c.sensitive]
+    forced_closed = {
+        r.column for r in rules if isinstance(r, ClosedEnumRule) and r.table == schema.name
+    }
+    for col in stored:
+        if col.name in schema.key or not col.nullable:
+            b.add(NOT_NULL, (col.name,), ERROR, f"{col.name} is never null")
+    for col in stored:
+        if col.values:
+            closed = col.closed or col.name in forced_closed
+            b.add(
+                IN_SET,
+                (col.name,),
+                ERROR if closed else WARNING,
+                f"{col.name} is one of the documented values"
+                + ("" if closed else " (open enum: new values warn)"),
+                value_set=col.values,
+            )
+    for col in stored:
+        if col.dtype in (INTEGER, SMALLINT) and col.name.endswith(DURATION_SUFFIX):
+            b.add(
+                MIN_VALUE,
+                (col.name,),
+                ERROR,
+                f"{col.name} is a duration, never negative",
+                min_value=0,
+            )
+    device_rule: KnownDeviceRule | None = None
+    for rule in rules:
+        if rule.table != schema.name:
+            continue
+        if (
+            isinstance(rule, PairRule)
+            and _has(schema, rule.column_a)
+            and _has(schema, rule.column_b)
+        ):
+            b.add(
+                PAIR_GE,
+                (rule.column_a, rule.column_b),
+                rule.severity,
+                f"{rule.column_a} >= {rule.column_b} where both are present",
+            )
+        elif isinstance(rule, MinRule) and _has(schema, rule.column):
+            op = ">" if rule.strict else ">="
+            b.add(
+                MIN_VALUE,
+                (rule.column,),
+                rule.severity,
+                f"{rule.column} {op} {rule.min_value:g}",
+                min_value=rule.min_value,
+                strict_min=rule.strict,
+            )
+        elif isinstance(rule, KnownDeviceRule) and _has(schema, rule.user_column):
+            devices = [
+                by_table[t]
+                for t in rule.device_tables
+                if t in by_table and _has(by_table[t], rule.device_user_column)
+            ]
+            if devices:
+                device_rule = rule
+                b.add(
+                    KNOWN_DEVICE,
+                    (DEVICE_FLAG,),
+                    rule.severity,
+                    f"every Webex Go leg's {rule.user_column} has a known device "
+                    f"({' or '.join(d.name for d in devices)})",
+                )
+    if schema.key:
+        b.add(
+            UNIQUE,
+            schema.key,
+            ERROR,
+            f"({', '.join(schema.key)}) is unique over the scope",
+            scope_wide=True,
+        )
+    b.add(
+        NEW_COLUMNS,
+        (NEW_COLUMN,),
+        WARNING,
+        "no source columns unknown to the schema appeared since earlier runs",
+        scope_wide=True,
+    )
+    return SuiteSpec(schema.name, schema, tuple(b.specs.values()), device_rule)
+
+
+def build_suites(
+    schemas: Mapping[str, TableSchema] | None = None, rules: tuple[Rule, ...] = RULES
+) -> dict[str, SuiteSpec]:
+    """table name -> suite spec, for every registered schema (calls, devices, ...)."""
+    registry = schemas if schemas is not None else SCHEMAS
+    return {s.name: build_suite(s, registry, rules) for s in registry.values()}
