@@ -122,8 +122,12 @@ final as (
         end as direction_class,
         r.calling_number,
         r.called_number,
-        r.originating_user_uuid,
-        r.originating_user_name,
+        -- The caller inside the organisation; NULL for inbound calls (the caller is outside,
+        -- and the first ORIGINATING record is a service such as an auto attendant).
+        case when not r.has_inbound_record then r.originating_user_uuid end
+            as originating_user_uuid,
+        case when not r.has_inbound_record then r.originating_user_name end
+            as originating_user_name,
         l.leg_count,
         r.record_count,
         l.is_answered,

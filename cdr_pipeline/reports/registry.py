@@ -1,0 +1,175 @@
+"""Named reports: each one a parameterised query over the public views.
+
+User-supplied values (the month) reach SQL only as bound parameters (`$month`), never by
+string formatting. Monthly reports filter on their month column; snapshot reports (reclaim
+candidates) describe the data horizon and take no month.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Report:
+    name: str
+    summary: str
+    sql: str
+    key: tuple[str, ...]
+    """Sort order of the output (the report's key)."""
+    monthly: bool = True
+
+
+def _month(column: str = "month") -> str:
+    """Filter on a month column; `$month` is NULL for all months."""
+    return f"($month::date is null or {column} = $month::date)"
+
+
+_MONTH = _month()
+
+REPORTS: dict[str, Report] = {
+    r.name: r
+    for r in (
+        Report(
+            "licence-usage",
+            "Webex Go licences held, activated, used, idle and never activated, with Webex Go "
+            "calls and minutes, per month, licence type, subscription, location, department",
+            f"select * from rpt_licence_usage_monthly where {_MONTH}",
+            ("month", "licence_type", "subscription_id", "location_name", "department_id"),
+        ),
+        Report(
+            "reconciliation",
+            "Licences bought vs held per month and subscription: variance and idle cost",
+            f"select * from rpt_licence_reconciliation where {_MONTH}",
+            ("month", "subscription_id", "licence_type"),
+        ),
+        Report(
+            "reclaim-candidates",
+            "Devices holding a licence without value (expired code, idle, lost/stolen), "
+            "as of the device data horizon",
+            "select * from rpt_reclaim_candidates",
+            ("device_id", "reason"),
+            monthly=False,
+        ),
+        Report(
+            "anomalies",
+            "Webex Go legs that contradict the device lifecycle (no device, deleted, pending, "
+            "old phone after Lost/Stolen)",
+            f"select * from rpt_webex_go_anomalies where {_MONTH}",
+            ("anomaly_id",),
+        ),
+        Report(
+            "webex-go-adoption",
+            "Calls, Webex Go calls and share, Webex Go users and minutes per location and month",
+            f"""
+            with calls as (
+                select report_month as month, location_name, correlation_id, has_webex_go_leg
+                from fct_calls
+            ),
+            go_legs as (
+                select report_month as month, location_name, user_uuid, duration_seconds
+                from fct_webex_go_calls
+            ),
+            call_counts as (
+                select
+                    month,
+                    coalesce(location_name, '(none)') as location_name,
+                    count(*) as calls,
+                    count(*) filter (where has_webex_go_leg) as webex_go_calls
+                from calls
+                group by all
+            ),
+            go_counts as (
+                select
+                    month,
+                    coalesce(location_name, '(none)') as location_name,
+                    count(distinct user_uuid) as webex_go_users,
+                    round(sum(coalesce(duration_seconds, 0)) / 60.0, 1) as webex_go_minutes
+                from go_legs
+                group by all
+            )
+            select
+                c.month,
+                c.location_name,
+                c.calls,
+                c.webex_go_calls,
+                round(c.webex_go_calls / c.calls, 4) as webex_go_share,
+                coalesce(g.webex_go_users, 0) as webex_go_users,
+                coalesce(g.webex_go_minutes, 0) as webex_go_minutes
+            from call_counts as c
+            left join go_counts as g
+                on c.month = g.month and c.location_name = g.location_name
+            where {_month("c.month")}
+            """,
+            ("month", "location_name"),
+        ),
+        Report(
+            "top-callers",
+            "The 20 users who placed the most calls per month, with talk minutes",
+            f"""
+            with ranked as (
+                select
+                    report_month as month,
+                    originating_user_uuid as user_uuid,
+                    any_value(originating_user_name) as user_name,
+                    count(*) as calls,
+                    count(*) filter (where is_answered) as answered_calls,
+                    round(sum(talk_seconds) / 60.0, 1) as talk_minutes,
+                    row_number() over (
+                        partition by report_month
+                        order by count(*) desc, originating_user_uuid
+                    ) as rank
+                from fct_calls
+                where originating_user_uuid is not null
+                group by report_month, originating_user_uuid
+            )
+            select month, rank, user_uuid, user_name, calls, answered_calls, talk_minutes
+            from ranked
+            where rank <= 20 and {_MONTH}
+            """,
+            ("month", "rank"),
+        ),
+        Report(
+            "top-destinations",
+            "The 20 most called outside numbers per month (outbound calls), with minutes",
+            f"""
+            with ranked as (
+                select
+                    report_month as month,
+                    called_number,
+                    count(*) as calls,
+                    count(*) filter (where is_answered) as answered_calls,
+                    round(sum(talk_seconds) / 60.0, 1) as talk_minutes,
+                    row_number() over (
+                        partition by report_month order by count(*) desc, called_number
+                    ) as rank
+                from fct_calls
+                where direction_class = 'outbound' and called_number is not null
+                group by report_month, called_number
+            )
+            select month, rank, called_number, calls, answered_calls, talk_minutes
+            from ranked
+            where rank <= 20 and {_MONTH}
+            """,
+            ("month", "rank"),
+        ),
+        Report(
+            "hourly-volume",
+            "Calls per hour of the day (site local time) and direction class, per month",
+            f"""
+            select
+                report_month as month,
+                hour(start_time_local) as hour_local,
+                direction_class,
+                count(*) as calls,
+                count(*) filter (where is_answered) as answered_calls,
+                count(*) filter (where is_missed) as missed_calls,
+                count(*) filter (where has_webex_go_leg) as webex_go_calls
+            from fct_calls
+            where {_month("report_month")}
+            group by all
+            """,
+            ("month", "hour_local", "direction_class"),
+        ),
+    )
+}

@@ -1,0 +1,95 @@
+"""Run a named report over `cdr.duckdb` and get a `ReportResult` back."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from cdr_pipeline.config import Settings
+from cdr_pipeline.errors import EXIT_USAGE, CdrError, InputError
+from cdr_pipeline.reports.registry import REPORTS
+from cdr_pipeline.warehouse import connect
+
+log = logging.getLogger(__name__)
+
+_MONTH_RE = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+
+
+class ReportUsageError(CdrError):
+    """A report was asked for in a way it cannot be run (unknown name, month not applicable)."""
+
+    exit_code = EXIT_USAGE
+
+
+@dataclass
+class ReportResult:
+    name: str
+    month: date | None
+    table: pa.Table
+    seconds: float
+
+    @property
+    def columns(self) -> list[str]:
+        return list(self.table.column_names)
+
+    @property
+    def row_count(self) -> int:
+        return int(self.table.num_rows)
+
+    def rows(self) -> list[dict[str, Any]]:
+        return self.table.to_pylist()
+
+
+def parse_month(text: str | date | None) -> date | None:
+    """`YYYY-MM` -> first day of that month. Raises InputError (exit 3) on anything else."""
+    if text is None or isinstance(text, date):
+        return text.replace(day=1) if isinstance(text, date) else None
+    match = _MONTH_RE.match(text.strip())
+    if not match:
+        raise InputError(
+            f"bad month {text!r}: expected YYYY-MM",
+            hint="for example --month 2026-10",
+        )
+    return date(int(match.group(1)), int(match.group(2)), 1)
+
+
+def run_report(settings: Settings, name: str, month: str | date | None = None) -> ReportResult:
+    """Run report `name` (see `REPORTS`), optionally for one month (`YYYY-MM`)."""
+    report = REPORTS.get(name)
+    if report is None:
+        raise ReportUsageError(
+            f"unknown report {name!r}",
+            hint=f"one of: {', '.join(REPORTS)} (cdr report --list)",
+        )
+    first_day = parse_month(month)
+    if first_day is not None and not report.monthly:
+        raise ReportUsageError(
+            f"report {name!r} is not monthly: it describes the data as of its latest "
+            "observation, so --month does not apply",
+            hint=f"run `cdr report {name}` without --month",
+        )
+    t0 = time.monotonic()
+    con = connect(settings, read_only=True)
+    try:
+        order = ", ".join(f"{c} nulls first" for c in report.key)
+        sql = f"select * from ({report.sql}) as report order by {order}"
+        params = {"month": first_day} if "$month" in report.sql else {}
+        try:
+            table = con.sql(sql, params=params).to_arrow_table()
+        except duckdb.CatalogException as exc:
+            raise InputError(
+                f"report {name!r} needs a view the warehouse does not have: {exc}",
+                hint="run `cdr build` to recreate the views",
+            ) from exc
+    finally:
+        con.close()
+    seconds = time.monotonic() - t0
+    log.info("report %s: %d rows in %.2fs", name, table.num_rows, seconds)
+    return ReportResult(name, first_day, table, seconds)
