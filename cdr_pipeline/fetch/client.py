@@ -260,8 +260,10 @@ class WebexClient:
         3xx redirects (the token only goes to trusted hosts). Returns any final response;
         raises FetchError when retries are exhausted."""
         attempts = throttled = hops = 0
+        # one limiter slot per logical request: retries are paced by the backoff and by the
+        # server's Retry-After instead (a refused connection never reached the quota)
+        self.limiter.acquire(kind)
         while True:
-            self.limiter.acquire(kind)
             shown = self.redact(url)
             try:
                 response = self._send(url, self.trusted(url))

@@ -310,7 +310,6 @@ def _fetch_window(
 ) -> WindowResult:
     wr = WindowResult(window.start, window.end)
     folder = fetched_dir(settings) / spec.name / org / window.name
-    clear_window(folder)
     params = {
         "startTime": api_time(window.start),
         "endTime": api_time(window.end),
@@ -323,6 +322,10 @@ def _fetch_window(
         body, items = _page_body(response.body, redact, response.url)
         if not items:
             continue
+        if wr.pages == 0:
+            # pages of an earlier fetch of this window: superseded now that a fresh copy
+            # arrives (they were ingested at the start of this run)
+            clear_window(folder)
         wr.pages += 1
         wr.records += len(items)
         for item in items:

@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from cdr_pipeline.config import Settings
+from cdr_pipeline.fetch import RateLimiter, WebexClient
+
+NOW = datetime(2026, 10, 30, 12, 0, tzinfo=UTC)
+# looks like a Webex bearer token; generated, not real
+TOKEN = "NzY4ZmFrZS10b2tlbi1mb3ItdGVzdHMtb25seQ_PF84_3f1c2b7e-9d4a-4c55-8e2b-1a2b3c4d5e6f"
+
+
+class FakeClock:
+    """Monotonic clock whose sleep only moves time forward: nothing really waits."""
+
+    def __init__(self) -> None:
+        self.t = 1000.0
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.t
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.t += seconds
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+def make_client(url: str, clock: FakeClock, **kwargs: object) -> WebexClient:
+    opts: dict[str, object] = {"retries": 3, "backoff_seconds": 1.0}
+    opts.update(kwargs)
+    return WebexClient(
+        TOKEN,
+        analytics_url=url,
+        api_url=url,
+        limiter=RateLimiter(clock=clock, sleep=clock.sleep),
+        sleep=clock.sleep,
+        rng=random.Random(0),
+        **opts,  # type: ignore[arg-type]
+    )
+
+
+def settings_for(tmp_path: Path, **fetch: object) -> Settings:
+    return Settings(warehouse=tmp_path / "wh", fetch={"page_size": 20, **fetch})
+
+
+def warehouse_ids(settings: Settings) -> list[str]:
+    folder = settings.tables_dir / "call_legs"
+    if not folder.exists():
+        return []
+    df = pl.read_parquet(folder / "**" / "*.parquet", hive_partitioning=True)
+    return df["report_id"].to_list()
+
+
+def warehouse(settings: Settings) -> pl.DataFrame:
+    return pl.read_parquet(settings.tables_dir / "call_legs" / "**" / "*.parquet")
+
+
+@pytest.fixture
+def no_token_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.delenv("WEBEX_TOKEN", raising=False)
+    yield

@@ -1,0 +1,183 @@
+"""HTTP behaviour of WebexClient against a real local server: pagination, 451, 404, 429, 5xx,
+connection refused, rate limits, redaction."""
+
+from __future__ import annotations
+
+import json
+import socket
+from datetime import timedelta
+
+import pytest
+
+from cdr_pipeline.errors import ConfigError
+from cdr_pipeline.fetch import FetchError, RateLimiter, Redactor
+from tests.fetch.conftest import NOW, TOKEN, FakeClock, make_client
+from tests.fetch.fakewebex import FakeWebex, Fault, make_records
+
+PARAMS = {
+    "startTime": "2026-10-28T12:00:00.000Z",
+    "endTime": "2026-10-29T02:59:59.999Z",
+    "max": "10",
+}
+
+
+@pytest.fixture
+def server() -> FakeWebex:
+    records = make_records(35, NOW - timedelta(days=2), timedelta(minutes=15))
+    fake = FakeWebex(TOKEN, records)
+    yield fake
+    fake.close()
+
+
+def test_pages_follow_link_next_until_the_last(server: FakeWebex, clock: FakeClock) -> None:
+    client = make_client(server.url, clock)
+    pages = [r.json()["items"] for r in client.pages("cdr_feed", PARAMS)]
+    expected = [
+        r["Report ID"]
+        for r in server.records
+        if PARAMS["startTime"] <= r["Report time"] <= PARAMS["endTime"]
+    ]
+    assert len(pages) >= 3
+    assert [i["Report ID"] for p in pages for i in p] == expected
+    offsets = [r.query.get("offset") for r in server.log]
+    assert offsets == [None] + [str(10 * k) for k in range(1, len(pages))]
+    assert all(r.authorized for r in server.log)
+
+
+def test_empty_window_404_yields_no_page(server: FakeWebex, clock: FakeClock) -> None:
+    client = make_client(server.url, clock)
+    params = {
+        **PARAMS,
+        "startTime": "2026-10-01T00:00:00.000Z",
+        "endTime": "2026-10-01T01:00:00.000Z",
+    }
+    assert list(client.pages("cdr_feed", params)) == []
+    assert server.log[-1].status == 404
+
+
+def test_other_404_is_an_error(server: FakeWebex, clock: FakeClock) -> None:
+    client = make_client(server.url, clock)
+    with pytest.raises(FetchError, match="HTTP 404"):
+        list(client.pages("cdr_nope", PARAMS))
+
+
+def test_451_is_followed_to_the_named_region(server: FakeWebex, clock: FakeClock) -> None:
+    with FakeWebex(TOKEN) as wrong:
+        wrong.redirect_to = server.url
+        client = make_client(wrong.url, clock)
+        # the second server is trusted because it is on the configured base host (127.0.0.1)
+        pages = list(client.pages("cdr_feed", PARAMS))
+        assert pages and client.analytics_url == server.url
+        assert [r.status for r in wrong.log] == [451]
+        assert server.log[0].query["startTime"] == PARAMS["startTime"]
+        assert all(r.authorized for r in server.log)
+
+
+def test_451_loop_is_capped(clock: FakeClock) -> None:
+    with FakeWebex(TOKEN) as a, FakeWebex(TOKEN) as b:
+        a.redirect_to, b.redirect_to = b.url, a.url
+        client = make_client(a.url, clock, max_region_redirects=3)
+        with pytest.raises(FetchError, match="451") as info:
+            list(client.pages("cdr_feed", PARAMS))
+        assert len(a.log) + len(b.log) == 4
+        assert "--region" in (info.value.hint or "")
+
+
+def test_451_to_a_foreign_host_is_not_followed_with_the_token(clock: FakeClock) -> None:
+    with FakeWebex(TOKEN) as wrong:
+        wrong.redirect_to = "https://evil.example.com"
+        client = make_client(wrong.url, clock)
+        with pytest.raises(FetchError, match="not a Webex host"):
+            list(client.pages("cdr_feed", PARAMS))
+
+
+def test_429_honours_retry_after(server: FakeWebex, clock: FakeClock) -> None:
+    server.faults.append(Fault("/v1/cdr_feed", 429, headers={"Retry-After": "7"}, times=2))
+    client = make_client(server.url, clock)
+    pages = list(client.pages("cdr_feed", PARAMS))
+    assert pages
+    assert clock.sleeps[:2] == [7.0, 7.0]
+    assert [r.status for r in server.log[:3]] == [429, 429, 200]
+
+
+def test_5xx_is_retried_with_backoff_then_succeeds(server: FakeWebex, clock: FakeClock) -> None:
+    server.faults.append(Fault("/v1/cdr_feed", 503, times=2))
+    client = make_client(server.url, clock, retries=3, backoff_seconds=1.0)
+    assert list(client.pages("cdr_feed", PARAMS))
+    backoff = clock.sleeps[:2]
+    # exponential with jitter in [0, backoff): 1..2 then 2..3
+    assert 1.0 <= backoff[0] < 2.0 and 2.0 <= backoff[1] < 3.0
+    assert [r.status for r in server.log[:3]] == [503, 503, 200]
+
+
+def test_5xx_forever_fails_clearly_without_the_token(server: FakeWebex, clock: FakeClock) -> None:
+    body = json.dumps({"message": f"internal error for Bearer {TOKEN}"}).encode()
+    server.faults.append(Fault("/v1/cdr_feed", 500, body=body, times=99))
+    client = make_client(server.url, clock, retries=2)
+    with pytest.raises(FetchError) as info:
+        list(client.pages("cdr_feed", PARAMS))
+    text = str(info.value) + (info.value.hint or "")
+    assert "HTTP 500 after 3 attempts" in text and server.url + "/v1/cdr_feed" in text
+    assert TOKEN not in text
+    assert len(server.log) == 3
+
+
+def test_connection_refused_fails_clearly(clock: FakeClock) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    client = make_client(f"http://127.0.0.1:{port}", clock, retries=2)
+    with pytest.raises(FetchError) as info:
+        list(client.pages("cdr_feed", PARAMS))
+    assert f"cannot reach http://127.0.0.1:{port}/v1/cdr_feed" in str(info.value)
+    assert "after 3 attempts" in str(info.value)
+    assert "network" in (info.value.hint or "")
+    assert len(clock.sleeps) == 2
+
+
+def test_401_is_a_configuration_error_with_a_hint(server: FakeWebex, clock: FakeClock) -> None:
+    client = make_client(server.url, clock)
+    client._token = "wrong-token"
+    with pytest.raises(ConfigError, match="HTTP 401") as info:
+        list(client.pages("cdr_feed", PARAMS))
+    assert "spark-admin:calling_cdr_read" in (info.value.hint or "")
+
+
+def test_rate_limiter_spaces_initial_and_page_requests(clock: FakeClock) -> None:
+    limiter = RateLimiter(clock=clock, sleep=clock.sleep)
+    start = clock.t
+    times = []
+    for _ in range(3):
+        limiter.acquire("initial")
+        times.append(clock.t - start)
+    assert times == [0.0, 60.0, 120.0]
+    start = clock.t
+    page_times = []
+    for _ in range(12):
+        limiter.acquire("page")
+        page_times.append(clock.t - start)
+    assert page_times[:10] == [0.0] * 10
+    assert page_times[10] == 60.0 and page_times[11] == 60.0
+    limiter.acquire("other")  # people/me, reports: not the analytics limits
+    assert clock.t - start == 60.0
+
+
+def test_client_uses_the_limiter_between_windows(server: FakeWebex, clock: FakeClock) -> None:
+    client = make_client(server.url, clock)
+    list(client.pages("cdr_feed", PARAMS))
+    t_first = clock.t
+    list(client.pages("cdr_feed", {**PARAMS, "startTime": "2026-10-29T03:00:00.000Z",
+                                    "endTime": "2026-10-29T14:59:59.999Z"}))  # fmt: skip
+    assert clock.t - t_first >= 60.0 - 1e-9
+
+
+def test_redactor_removes_token_and_credential_looking_values() -> None:
+    r = Redactor([TOKEN])
+    text = (
+        f"Authorization: Bearer {TOKEN} url=https://x.webexapis.com/a?access_token=abc123&b=1 "
+        '{"access_token": "zzz999"} https://s3.example/f?X-Amz-Signature=deadbeef'
+    )
+    out = r(text)
+    for secret in (TOKEN, "abc123", "zzz999", "deadbeef"):
+        assert secret not in out
+    assert "b=1" in out and "[REDACTED]" in out

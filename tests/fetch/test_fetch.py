@@ -1,0 +1,356 @@
+"""End to end: fetch_records against a real local HTTP server into a real warehouse."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import logging
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+from click.testing import CliRunner
+
+from cdr_pipeline.cli.main import cli
+from cdr_pipeline.errors import EXIT_LOCKED, ConfigError
+from cdr_pipeline.fetch import fetch_records
+from cdr_pipeline.ingest.ledger import Ledger
+from cdr_pipeline.ingest.lock import writer_lock
+from tests.fetch.conftest import (
+    NOW,
+    TOKEN,
+    FakeClock,
+    make_client,
+    settings_for,
+    warehouse,
+    warehouse_ids,
+)
+from tests.fetch.fakewebex import FakeWebex, Fault, make_records, report_zip
+
+ISO = "%Y-%m-%dT%H:%M:%S.000Z"
+
+
+def test_feed_pages_are_saved_then_ingested(tmp_path: Path, clock: FakeClock) -> None:
+    records = make_records(70, NOW - timedelta(hours=30), timedelta(minutes=15))
+    settings = settings_for(tmp_path)
+    with FakeWebex(TOKEN, records) as server:
+        since = (NOW - timedelta(hours=31)).strftime(ISO)
+        until = (NOW - timedelta(hours=10)).strftime(ISO)
+        result = fetch_records(
+            settings, "feed", since, until, client=make_client(server.url, clock), now=NOW
+        )
+        wanted = {r["Report ID"] for r in records if r["Report time"] <= until}
+    assert result.exit_code == 0 and result.error is None
+    # 21 h in windows of at most 12 h, inclusive ends that never overlap
+    assert [(w.start, w.end) for w in result.windows] == [
+        (NOW - timedelta(hours=31), NOW - timedelta(hours=19, milliseconds=1)),
+        (NOW - timedelta(hours=19), NOW - timedelta(hours=10)),
+    ]
+    assert len(result.pages) >= 3 and result.records == len(wanted)
+    ids = warehouse_ids(settings)
+    assert sorted(ids) == sorted(wanted)
+    # saved pages: gzip of the raw {"items": [...]} body, under state/fetched/feed/<org>/<window>
+    org_dir = settings.state_dir / "fetched" / "feed" / "11111111-2222-3333-4444-555555555555"
+    saved = sorted(org_dir.rglob("page-*.json.gz"))
+    assert saved == sorted(result.pages)
+    items = [i for p in saved for i in json.loads(gzip.decompress(p.read_bytes()))["items"]]
+    assert {i["Report ID"] for i in items} == wanted
+    assert set(warehouse(settings)["source_kind"].to_list()) == {"api_feed"}
+    # older than the late-data horizon: the watermark is the end of the last window + 1 ms
+    assert result.watermark_before is None
+    assert result.watermark_after == NOW - timedelta(hours=10) + timedelta(milliseconds=1)
+    # the second window waited for the rate limit (1 initial request per minute)
+    assert sum(clock.sleeps) >= 60.0 - 1e-6
+
+
+def test_saved_page_loads_with_plain_cdr_ingest(tmp_path: Path, clock: FakeClock) -> None:
+    records = make_records(30, NOW - timedelta(hours=20), timedelta(minutes=10))
+    settings = settings_for(tmp_path)
+    with FakeWebex(TOKEN, records) as server:
+        result = fetch_records(
+            settings,
+            "feed",
+            NOW - timedelta(hours=21),
+            NOW - timedelta(hours=12),
+            client=make_client(server.url, clock),
+            now=NOW,
+        )
+    page = result.pages[0]
+    n_items = len(json.loads(gzip.decompress(page.read_bytes()))["items"])
+    other = tmp_path / "other"
+    run = CliRunner().invoke(cli, ["--warehouse", str(other), "ingest", "--json", str(page)])
+    assert run.exit_code == 0, run.output
+    files = json.loads(run.output)["files"]
+    assert files[0]["status"] == "loaded" and files[0]["rows_loaded"] == n_items
+
+
+def test_late_data_horizon_holds_the_watermark(tmp_path: Path, clock: FakeClock) -> None:
+    # records up to 3 h ago; the last window [now-2h, now-5min] is empty and still "late"
+    records = make_records(40, NOW - timedelta(hours=13), timedelta(minutes=15))
+    assert records[-1]["Report time"] < (NOW - timedelta(hours=3)).strftime(ISO)
+    settings = settings_for(tmp_path)
+    with FakeWebex(TOKEN, records) as server:
+        result = fetch_records(
+            settings,
+            "feed",
+            NOW - timedelta(hours=14),
+            client=make_client(server.url, clock),
+            now=NOW,
+        )
+        statuses = [r.status for r in server.log if r.path == "/v1/cdr_feed"]
+    assert [w.empty for w in result.windows] == [False, True]
+    assert result.windows[-1].end == NOW - timedelta(minutes=5)
+    assert 404 in statuses and result.exit_code == 0
+    # first window ends at now-2h-1ms (outside the horizon), the empty one does not count
+    assert result.watermark_after == NOW - timedelta(hours=2)
+    assert any("empty and within 2 h" in n for n in result.notes)
+    assert sorted(warehouse_ids(settings)) == sorted(r["Report ID"] for r in records)
+
+
+def test_non_empty_late_window_advances_to_last_report_time(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    records = make_records(20, NOW - timedelta(hours=3), timedelta(minutes=6))
+    settings = settings_for(tmp_path)
+    last = max(datetime.fromisoformat(r["Report time"].replace("Z", "+00:00")) for r in records)
+    assert last > NOW - timedelta(hours=2)
+    with FakeWebex(TOKEN, records) as server:
+        result = fetch_records(
+            settings, "feed", NOW - timedelta(hours=4), client=make_client(server.url, clock),
+            now=NOW,
+        )  # fmt: skip
+    assert result.watermark_after == last + timedelta(milliseconds=1)
+
+
+def test_watermark_resume_rereads_only_the_overlap(tmp_path: Path, clock: FakeClock) -> None:
+    records = make_records(60, NOW - timedelta(hours=13), timedelta(minutes=12))
+    settings = settings_for(tmp_path, overlap_hours=2)
+    with FakeWebex(TOKEN, records) as server:
+        first = fetch_records(
+            settings, "feed", NOW - timedelta(hours=14), client=make_client(server.url, clock),
+            now=NOW,
+        )  # fmt: skip
+        mark = first.watermark_after
+        assert mark is not None
+        server.log.clear()
+        later = NOW + timedelta(hours=6)
+        second = fetch_records(settings, "feed", client=make_client(server.url, clock), now=later)
+        asked = server.windows("cdr_feed")
+    assert second.watermark_before == mark
+    expected_start = mark - timedelta(hours=2)
+    assert asked[0][0] == expected_start.strftime("%Y-%m-%dT%H:%M:%S.") + (
+        f"{expected_start.microsecond // 1000:03d}Z"
+    )
+    # nothing earlier than the watermark minus the overlap was asked for
+    assert min(s for s, _ in asked) == asked[0][0]
+    assert second.watermark_after is not None and second.watermark_after >= mark
+    ids = warehouse_ids(settings)
+    assert len(ids) == len(set(ids)) == len(records)
+    stored = Ledger(settings.state_dir).read("watermarks")
+    assert stored.height == 1 and stored["source"][0] == "feed"
+
+
+def test_crash_between_fetch_and_ingest_then_rerun(tmp_path: Path, clock: FakeClock) -> None:
+    records = make_records(50, NOW - timedelta(hours=20), timedelta(minutes=10))
+    settings = settings_for(tmp_path)
+    since, until = NOW - timedelta(hours=21), NOW - timedelta(hours=9)
+    with FakeWebex(TOKEN, records) as server:
+        # another writer holds the warehouse: every ingest of this run fails after the pages
+        # were saved (as if the process had died between fetch and ingest)
+        with writer_lock(settings.state_dir, "someone else"):
+            crashed = fetch_records(
+                settings, "feed", since, until, client=make_client(server.url, clock), now=NOW
+            )
+        assert crashed.exit_code == EXIT_LOCKED and crashed.pages
+        assert warehouse_ids(settings) == []
+        assert crashed.watermark_after is None
+        rerun = fetch_records(
+            settings, "feed", since, until, client=make_client(server.url, clock), now=NOW
+        )
+        served = {
+            r["Report ID"]
+            for r in server.records
+            if since.strftime(ISO) <= r["Report time"] <= until.strftime(ISO)
+        }
+    assert rerun.exit_code == 0
+    assert sorted(rerun.replayed_pages) == sorted(crashed.pages)
+    assert rerun.watermark_after == until + timedelta(milliseconds=1)
+    ids = warehouse_ids(settings)
+    assert len(ids) == len(set(ids))  # nothing doubled
+    assert set(ids) == served  # nothing lost
+
+
+def test_token_never_written_or_logged(
+    tmp_path: Path, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    records = make_records(25, NOW - timedelta(hours=20), timedelta(minutes=10))
+    settings = settings_for(tmp_path)
+    caplog.set_level(logging.DEBUG, logger="cdr_pipeline")
+    with FakeWebex(TOKEN, records) as server:
+        # the server echoes the token in an error body and in a page body
+        echo = json.dumps({"message": f"upstream failed for access_token={TOKEN}"}).encode()
+        server.faults.append(Fault("/v1/cdr_feed", 502, body=echo, times=1))
+        server.extra_page_fields = {"trackingId": f"Bearer {TOKEN}", "note": TOKEN}
+        ok = fetch_records(
+            settings, "feed", NOW - timedelta(hours=21), NOW - timedelta(hours=12),
+            client=make_client(server.url, clock), now=NOW,
+        )  # fmt: skip
+        server.faults.append(Fault("/v1/cdr_feed", 500, body=echo, times=99))
+        failed = fetch_records(
+            settings, "feed", NOW - timedelta(hours=11), NOW - timedelta(hours=10),
+            client=make_client(server.url, clock), now=NOW,
+        )  # fmt: skip
+        assert all(r.authorized for r in server.log if r.status != 500)
+    assert ok.exit_code == 0 and ok.pages
+    assert failed.error is not None and failed.exit_code == 1
+    texts = [caplog.text, failed.error.message, failed.error.hint or "", repr(ok), repr(failed)]
+    for path in settings.warehouse.rglob("*"):
+        if not path.is_file():
+            continue
+        data = path.read_bytes()
+        if data[:2] == b"\x1f\x8b":
+            data = gzip.decompress(data)
+        if path.suffix == ".parquet":
+            data = repr(pq.read_table(path).to_pylist()).encode()
+        texts.append(data.decode("utf-8", "replace"))
+    assert len(texts) > 10
+    joined = "\n".join(texts)
+    assert TOKEN not in joined
+    assert TOKEN[:20] not in joined
+    assert "[REDACTED]" in joined  # the saved page kept the field, with the value removed
+
+
+def test_stream_uses_insertion_time_and_2h_windows(tmp_path: Path, clock: FakeClock) -> None:
+    records = make_records(30, NOW - timedelta(hours=5), timedelta(minutes=8))
+    # inserted 20 min after the report time; one record is very late (backfilled)
+    inserted = {
+        r["Report ID"]: datetime.fromisoformat(r["Report time"].replace("Z", "+00:00"))
+        + timedelta(minutes=20)
+        for r in records
+    }
+    late_id = records[0]["Report ID"]
+    inserted[late_id] = NOW - timedelta(minutes=30)
+    settings = settings_for(tmp_path)
+    with FakeWebex(TOKEN, records, inserted=inserted) as server:
+        result = fetch_records(
+            settings, "stream", NOW - timedelta(hours=5), client=make_client(server.url, clock),
+            now=NOW,
+        )  # fmt: skip
+        asked = server.windows("cdr_stream")
+    assert len(asked) == 3  # 5 h minus 1 min in windows of at most 2 h
+    for start, end in asked:
+        span = datetime.fromisoformat(end[:-1]) - datetime.fromisoformat(start[:-1])
+        assert span < timedelta(hours=2)
+    assert asked[-1][1] == (NOW - timedelta(minutes=1)).strftime(ISO)
+    assert sorted(warehouse_ids(settings)) == sorted(r["Report ID"] for r in records)
+    assert set(warehouse(settings)["source_kind"].to_list()) == {"api_stream"}
+    assert result.watermark_after is not None
+
+
+def test_report_download_zip_without_extension(tmp_path: Path, clock: FakeClock) -> None:
+    records = make_records(40, NOW - timedelta(days=40), timedelta(hours=1), seed="rep")
+    settings = settings_for(tmp_path)
+    with FakeWebex(TOKEN) as server:
+        server.reports["R-42"] = report_zip(records)
+        result = fetch_records(
+            settings, report_id="R-42", client=make_client(server.url, clock), now=NOW
+        )
+        missing = fetch_records(settings, report_id="nope", client=make_client(server.url, clock))
+    assert missing.error is not None and "not found" in missing.error.message
+    assert missing.exit_code == 1
+    assert result.exit_code == 0
+    (saved,) = result.pages
+    assert saved.suffix == "" and saved.read_bytes()[:4] == b"PK\x03\x04"
+    assert sorted(warehouse_ids(settings)) == sorted(r["Report ID"] for r in records)
+    assert set(warehouse(settings)["source_kind"].to_list()) == {"report"}
+
+
+def test_config_is_validated(tmp_path: Path, no_token_env: None) -> None:
+    with pytest.raises(ConfigError, match="unknown key 'page_sise'") as info:
+        fetch_records(settings_for(tmp_path, page_sise=10))
+    assert "page_size" in (info.value.hint or "")
+    with pytest.raises(ConfigError, match="at most 10 locations"):
+        fetch_records(settings_for(tmp_path, locations=[f"L{i}" for i in range(11)]))
+    with pytest.raises(ConfigError, match="no Webex API token"):
+        fetch_records(settings_for(tmp_path))
+    token_file = tmp_path / "token"
+    token_file.write_text(TOKEN + "\n")
+    with pytest.raises(ConfigError, match="unknown region"):
+        fetch_records(settings_for(tmp_path, token_file=str(token_file), region="mars"))
+
+
+def test_cli_fetch_with_base_url_and_token_file(tmp_path: Path, no_token_env: None) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    records = make_records(30, now - timedelta(hours=20), timedelta(minutes=10))
+    token_file = tmp_path / "token"
+    token_file.write_text(TOKEN + "\n")
+    config = tmp_path / "cdr.toml"
+    config.write_text(
+        f'warehouse = "wh"\n[fetch]\ntoken_file = "{token_file}"\npage_size = 20\n'
+        'locations = ["Test Site"]\n'
+    )
+    since = (now - timedelta(hours=21)).strftime(ISO)
+    until = (now - timedelta(hours=12)).strftime(ISO)
+    with FakeWebex(TOKEN, records) as server:
+        run = CliRunner().invoke(
+            cli,
+            ["--config", str(config), "fetch", "--base-url", server.url, "--since", since,
+             "--until", until],
+        )  # fmt: skip
+        feed = [r for r in server.log if r.path == "/v1/cdr_feed"]
+    assert run.exit_code == 0, run.output
+    assert "fetch feed: 1 window(s)" in run.output and "watermark: none ->" in run.output
+    assert feed[0].query["locations"] == "Test Site" and feed[0].query["max"] == "20"
+    assert TOKEN not in run.output
+    wanted = {r["Report ID"] for r in records if since <= r["Report time"] <= until}
+    assert wanted and set(warehouse_ids(settings_for(tmp_path))) == wanted
+
+
+def test_cli_fetch_reports_an_unreachable_host(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import socket
+
+    monkeypatch.setenv("WEBEX_TOKEN", TOKEN)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    config = tmp_path / "cdr.toml"
+    config.write_text('[fetch]\nretries = 0\norg_id = "org-1"\n')
+    run = CliRunner().invoke(
+        cli,
+        ["--config", str(config), "--warehouse", str(tmp_path / "wh"), "fetch",
+         "--base-url", f"http://127.0.0.1:{port}", "--since", "2020-01-01"],
+    )  # fmt: skip
+    assert run.exit_code == 1
+    assert f"cannot reach http://127.0.0.1:{port}/v1/cdr_feed" in run.output
+    assert "clamped" in run.output and "hint:" in run.output
+    assert TOKEN not in run.output
+
+
+def test_saved_pages_are_replayed_even_when_the_api_is_gone(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    import socket
+
+    records = make_records(30, NOW - timedelta(hours=20), timedelta(minutes=10))
+    settings = settings_for(tmp_path, org_id="org-1")
+    since, until = NOW - timedelta(hours=21), NOW - timedelta(hours=12)
+    with FakeWebex(TOKEN, records) as server:
+        with writer_lock(settings.state_dir, "someone else"):
+            crashed = fetch_records(
+                settings, "feed", since, until, client=make_client(server.url, clock), now=NOW
+            )
+        served = {r["Report ID"] for r in records if r["Report time"] <= until.strftime(ISO)}
+    assert crashed.exit_code == EXIT_LOCKED and warehouse_ids(settings) == []
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{s.getsockname()[1]}"
+    rerun = fetch_records(
+        settings, "feed", since, until, client=make_client(dead, clock, retries=1), now=NOW
+    )
+    assert rerun.error is not None and rerun.exit_code == 1
+    assert sorted(rerun.replayed_pages) == sorted(crashed.pages)
+    ids = warehouse_ids(settings)
+    assert len(ids) == len(set(ids)) and set(ids) == served
