@@ -27,7 +27,7 @@ daily as (
         licence_type,
         coalesce(subscription_id, '(none)') as subscription_id,
         licence_day,
-        count(distinct device_id) as held
+        count(distinct licence_unit_id) as held
     from fct_licence_days
     group by all
 ),

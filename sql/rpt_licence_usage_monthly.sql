@@ -1,14 +1,15 @@
 -- grain: one row per month, licence type, subscription, location and department
 -- key: month, licence_type, subscription_id, location_name, department_id
 -- Webex Go licences held and used per month (finance). Definitions in sql/README.md.
--- A device is counted in the group of each day it held its licence (licence-days, peak,
--- month end); per-device counts (held, activated, used, idle, never activated) put the
+-- A licence (licence_unit_id: the BYOD device or the Mobile number) is counted in the group
+-- of each day it was held (licence-days, peak, month end); per-device counts (held, activated, used, idle, never activated) put the
 -- device in the group of its last licence day of the month. Missing location, department
 -- or subscription show as '(none)'.
 with licence_days as (
     select
         cast(date_trunc('month', licence_day) as date) as month,
         licence_day,
+        licence_unit_id,
         device_id,
         licence_type,
         coalesce(subscription_id, '(none)') as subscription_id,
@@ -48,7 +49,7 @@ daily as (
         location_name,
         department_id,
         licence_day,
-        count(distinct device_id) as held
+        count(distinct licence_unit_id) as held
     from licence_days
     group by all
 ),

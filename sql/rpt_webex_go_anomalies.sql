@@ -1,14 +1,20 @@
--- grain: one row per Webex Go leg that contradicts the device lifecycle
+-- grain: one row per Webex Go lifecycle anomaly (a call-side leg or a device-side violation)
 -- key: anomaly_id
--- Webex Go legs (fct_webex_go_calls) made with no device, after the device was deleted or
--- before it was provisioned, while it was pending activation, or from the old phone after
--- a Lost/Stolen report (before the replacement was activated).
+-- Call side (anomaly_source 'call'): Webex Go legs (fct_webex_go_calls) made with no device,
+-- after the device was deleted or before it was provisioned, while it was pending
+-- activation, or from the old phone after a Lost/Stolen report (before the replacement was
+-- activated). Device side (anomaly_source 'device'): the lifecycle rule violations of
+-- fct_device_violations (code issued while not pending, events after delete, ...).
 with go_calls as (
     select * from fct_webex_go_calls
     where anomaly_type is not null
 ),
 
-final as (
+violations as (
+    select * from fct_device_violations
+),
+
+call_anomalies as (
     select
         'call:' || report_id as anomaly_id,
         'call' as anomaly_source,
@@ -33,6 +39,35 @@ final as (
                 || ' and before the replacement was activated'
         end as detail
     from go_calls
+),
+
+device_anomalies as (
+    select
+        'device:' || v.violation_id as anomaly_id,
+        'device' as anomaly_source,
+        lower(v.violation_type) as anomaly_type,
+        v.observed_at,
+        case
+            when cfg.reporting_timezone = 'UTC'
+                then cast(date_trunc('month', timezone('UTC', v.observed_at)) as date)
+            else cast(date_trunc('month', timezone(cfg.reporting_timezone, v.observed_at)) as date)
+        end as month,
+        v.device_id,
+        v.user_uuid,
+        cast(null as varchar) as phone_number,
+        cast(null as varchar) as report_id,
+        cast(null as varchar) as correlation_id,
+        cast(null as varchar) as device_status,
+        cast(null as varchar) as code_state,
+        v.detail
+    from violations as v
+    cross join cfg_settings as cfg
+),
+
+final as (
+    select * from call_anomalies
+    union all
+    select * from device_anomalies
 )
 
 select * from final
