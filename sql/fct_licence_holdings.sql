@@ -1,0 +1,73 @@
+-- grain: one row per licence unit and holding interval
+-- key: licence_unit_id, held_from
+-- A Webex Go licence is held from provisioning (the device's first event or snapshot) until
+-- the device is deleted (held_to = deletion time, half-open; NULL = still held). Lost/Stolen
+-- keeps the licence. BYOD: one licence per device (licence_unit_id = device_id). Mobile
+-- Operator: one licence per Webex Mobile number (licence_unit_id = phone_number), so devices
+-- that follow each other or overlap on one number merge into one holding; device_id names the
+-- latest of them. Devices no snapshot lists and no PROVISIONED event names (is_known_device
+-- false) hold nothing. Attributes are the device's current ones (dim_webex_go_devices).
+with devices as (
+    select * from dim_webex_go_devices
+),
+
+device_holdings as (
+    select
+        licence_unit_id,
+        device_id,
+        phone_number,
+        deployment,
+        licence_type,
+        subscription_id,
+        location_name,
+        department_id,
+        user_uuid,
+        provisioned_at as held_from,
+        deleted_at as held_to
+    from devices
+    where is_known_device
+        and provisioned_at is not null
+        and (deleted_at is null or deleted_at > provisioned_at)
+),
+
+ordered as (
+    select
+        *,
+        max(coalesce(held_to, 'infinity'::timestamptz)) over (
+            partition by licence_unit_id order by held_from, device_id
+            rows between unbounded preceding and 1 preceding
+        ) as earlier_held_to
+    from device_holdings
+),
+
+islands as (
+    select
+        *,
+        sum(case when earlier_held_to is null or held_from > earlier_held_to then 1 else 0 end)
+            over (
+                partition by licence_unit_id order by held_from, device_id
+                rows between unbounded preceding and current row
+            ) as holding_seq
+    from ordered
+),
+
+final as (
+    select
+        licence_unit_id,
+        min(held_from) as held_from,
+        case when bool_or(held_to is null) then null else max(held_to) end as held_to,
+        case when bool_or(held_to is null) then null else 'DELETED' end as end_reason,
+        arg_max(device_id, held_from) as device_id,
+        arg_max(phone_number, held_from) as phone_number,
+        arg_max(deployment, held_from) as deployment,
+        arg_max(licence_type, held_from) as licence_type,
+        arg_max(subscription_id, held_from) as subscription_id,
+        arg_max(location_name, held_from) as location_name,
+        arg_max(department_id, held_from) as department_id,
+        arg_max(user_uuid, held_from) as user_uuid,
+        count(*) as device_count
+    from islands
+    group by licence_unit_id, holding_seq
+)
+
+select * from final

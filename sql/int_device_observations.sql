@@ -1,0 +1,68 @@
+-- grain: one row per status observation of a Webex Go device (a snapshot row or a lifecycle event)
+-- key: observation_id
+-- Snapshots and events on one timeline. Each event type implies the status it leaves the
+-- device in (PROVISIONED and LOST_STOLEN -> PENDING_ACTIVATION, ACTIVATED -> ONLINE,
+-- STATUS_CHANGED -> status_after, DELETED -> DELETED); ACTIVATION_CODE_ISSUED changes no status
+-- and is not an observation. A snapshot without a status counts as STATUS_UNAVAILABLE
+-- (no information). `precedence` orders observations of the same instant: the later lifecycle
+-- step wins, and an event wins over a snapshot.
+with snapshots as (
+    select * from stg_device_snapshots
+),
+
+events as (
+    select * from stg_device_events
+),
+
+snapshot_observations as (
+    select
+        'snapshot:' || device_id || '@' || strftime(timezone('UTC', snapshot_time), '%Y-%m-%dT%H:%M:%S.%g')
+            as observation_id,
+        device_id,
+        org_uuid,
+        user_uuid,
+        deployment,
+        snapshot_time as observed_at,
+        coalesce(status, 'STATUS_UNAVAILABLE') as status,
+        'snapshot' as source,
+        cast(null as varchar) as event_id,
+        cast(null as varchar) as event_type,
+        0 as precedence
+    from snapshots
+),
+
+event_observations as (
+    select
+        'event:' || event_id as observation_id,
+        device_id,
+        org_uuid,
+        user_uuid,
+        deployment,
+        event_time as observed_at,
+        case event_type
+            when 'PROVISIONED' then 'PENDING_ACTIVATION'
+            when 'ACTIVATED' then 'ONLINE'
+            when 'LOST_STOLEN' then 'PENDING_ACTIVATION'
+            when 'DELETED' then 'DELETED'
+            else coalesce(status_after, 'STATUS_UNAVAILABLE')
+        end as status,
+        'event' as source,
+        event_id,
+        event_type,
+        case event_type
+            when 'PROVISIONED' then 1
+            when 'DELETED' then 4
+            when 'LOST_STOLEN' then 3
+            else 2
+        end as precedence
+    from events
+    where event_type <> 'ACTIVATION_CODE_ISSUED'
+),
+
+final as (
+    select * from snapshot_observations
+    union all
+    select * from event_observations
+)
+
+select * from final

@@ -1,0 +1,321 @@
+"""Ingest of the three device kinds: kind detection, vocabularies, quarantine rules, the
+activation code never being stored, person-id decoding against the CDRs, idempotency and
+chunk-size independence."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pyarrow.parquet as pq
+import pytest
+
+from cdr_pipeline.ingest.csv_reader import read_header
+from cdr_pipeline.ingest.pipeline import detect_kind
+from cdr_pipeline.ingest.sources import sources_of
+from tests.devices.helpers import (
+    EVENT_HEADER,
+    ORG,
+    SNAPSHOT_HEADER,
+    ingest,
+    person_id,
+    write_csv,
+)
+
+SAMPLES = Path(__file__).parents[2] / "data" / "samples"
+LINEAGE = ["source_kind", "source_file", "source_row", "run_id", "ingested_at", "load_seq"]
+USER = "bbbbbbbb-0000-4000-8000-000000000001"
+CODE = "ZXQ7SECRETK3Y9W2"
+ENTITLEMENT_HEADER = "subscription_id,license_type,units,valid_from,valid_to,unit_price,currency"
+
+
+def _table(warehouse: Path, name: str, key: list[str]) -> pl.DataFrame:
+    files = sorted((warehouse / "tables" / name).rglob("*.parquet"))
+    df = pl.read_parquet(files, hive_partitioning=True)
+    return df.drop([c for c in LINEAGE if c in df.columns]).sort(key)
+
+
+def _rejects(warehouse: Path) -> pl.DataFrame:
+    files = sorted((warehouse / "rejects").rglob("*.parquet"))
+    return pl.read_parquet(files).sort("source_row") if files else pl.DataFrame()
+
+
+def _every_stored_text(warehouse: Path) -> str:
+    """All strings of every Parquet file under the warehouse, decoded (compression would hide a
+    value from a byte grep), plus the raw bytes of every file."""
+    parts: list[str] = []
+    for path in sorted(warehouse.rglob("*")):
+        if not path.is_file():
+            continue
+        parts.append(path.read_bytes().decode("latin-1"))
+        if path.suffix == ".parquet":
+            parts.append(json.dumps(pq.read_table(path).to_pylist(), default=str))
+    return "\n".join(parts)
+
+
+# -- kind detection ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "kind"),
+    [
+        ("device_snapshots.csv", "device_snapshots"),
+        ("activation_events.csv", "activation_events"),
+        ("entitlements.csv", "entitlements"),
+        ("entitlements_amendment.csv", "entitlements"),
+        ("dch_export_2026-09-30_2026-10-31.csv", "calls"),
+    ],
+)
+def test_detect_kind_on_sample_files(name: str, kind: str) -> None:
+    source = sources_of(SAMPLES / name)[0]
+    with source.open() as stream:
+        headers, _, _ = read_header(stream)
+    assert detect_kind(headers, name).kind == kind
+
+
+# -- the committed samples, all kinds in one call -----------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def sample_warehouse(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
+    wh = tmp_path_factory.mktemp("samples") / "wh"
+    result = ingest(wh, SAMPLES)
+    kinds = {Path(f.path).name: str(f.kind) for f in result.files}
+    return wh, kinds
+
+
+def test_samples_load_every_kind_in_one_call(sample_warehouse: tuple[Path, dict[str, str]]) -> None:
+    wh, kinds = sample_warehouse
+    assert kinds["device_snapshots.csv"] == "device_snapshots"
+    assert kinds["activation_events.csv"] == "activation_events"
+    assert kinds["entitlements.csv"] == "entitlements"
+    for table in ("device_snapshots", "device_events", "entitlements", "call_legs"):
+        assert list((wh / "tables" / table).rglob("*.parquet")), table
+
+
+def test_sample_activation_codes_are_never_stored(
+    sample_warehouse: tuple[Path, dict[str, str]],
+) -> None:
+    wh, _ = sample_warehouse
+    with open(SAMPLES / "activation_events.csv", encoding="utf-8") as fh:
+        header = fh.readline().rstrip("\n").split(",")
+        at = header.index("activation_code")
+        codes = [line.rstrip("\n").split(",")[at] for line in fh]
+    codes = [c for c in codes if c]
+    assert len(codes) > 10  # the generator fills them on purpose
+    stored = _every_stored_text(wh)
+    assert not [c for c in codes if c in stored]
+    assert "activation_code" not in json.dumps(
+        _table(wh, "device_events", ["event_id"])["extra"].to_list()
+    )
+
+
+def test_sample_person_ids_join_to_the_cdr_user_uuids(
+    sample_warehouse: tuple[Path, dict[str, str]],
+) -> None:
+    wh, _ = sample_warehouse
+    con = duckdb.connect()
+    snaps = f"read_parquet('{wh}/tables/device_snapshots/**/*.parquet', hive_partitioning=true)"
+    legs = f"read_parquet('{wh}/tables/call_legs/**/*.parquet', hive_partitioning=true)"
+    from_person, unmatched = con.execute(
+        f"select count(*), count(*) filter (where user_uuid not in "
+        f"(select user_uuid from {legs} where user_uuid is not null)) "
+        f"from {snaps} where person_id is not null"
+    ).fetchone()  # type: ignore[misc]
+    assert from_person > 50
+    assert unmatched == 0
+
+
+# -- vocabularies and quarantine ----------------------------------------------------------------
+
+
+def test_snapshot_vocabulary_and_person_id(tmp_path: Path) -> None:
+    src = write_csv(
+        tmp_path / "in" / "snap.csv",
+        SNAPSHOT_HEADER,
+        [
+            f"2026-10-01T06:00:00Z,{ORG},D1,,{person_id(USER)},a@example.com,BYOD,+1555,1,L,d,S,"
+            "Pending activation,ACTIVATING,esim",
+            f"2026-10-01T06:00:00Z,{ORG},D2,{USER},,b@example.com,mobile operator,+1556,2,L,d,S,"
+            "Status unavailable,,",
+            f"2026-10-01T06:00:00Z,{ORG},D3,{person_id(USER)},,c@example.com,BYOD,+1557,3,L,d,S,"
+            "OFFLINE,,",
+            # rejected: unknown status word; undecodable person id; missing device id
+            f"2026-10-01T06:00:00Z,{ORG},D4,{USER},,d@example.com,BYOD,+1558,4,L,d,S,Sleeping,,",
+            f"2026-10-01T06:00:00Z,{ORG},D5,,not-a-person-id,e@example.com,BYOD,+1559,5,L,d,S,"
+            "ONLINE,,",
+            f"2026-10-01T06:00:00Z,{ORG},,{USER},,f@example.com,BYOD,+1550,6,L,d,S,ONLINE,,",
+        ],
+    )
+    ingest(tmp_path / "wh", src, max_reject_rate=1.0)
+    got = _table(tmp_path / "wh", "device_snapshots", ["device_id"])
+    assert got.select("device_id", "user_uuid", "status", "deployment", "model_type").rows() == [
+        ("D1", USER, "PENDING_ACTIVATION", "BYOD", "ESIM"),
+        ("D2", USER, "STATUS_UNAVAILABLE", "MOBILE_OPERATOR", None),
+        ("D3", USER, "OFFLINE", "BYOD", None),
+    ]
+    assert got["snapshot_month"].to_list() == ["2026-10"] * 3
+    assert _rejects(tmp_path / "wh").select("source_row", "reason").rows() == [
+        (5, "bad_enum"),
+        (6, "bad_person_id"),
+        (7, "missing_required"),
+    ]
+
+
+def test_event_rules_and_code_redacted_from_rejects(tmp_path: Path) -> None:
+    src = write_csv(
+        tmp_path / "in" / "events.csv",
+        EVENT_HEADER,
+        [
+            f"2026-10-01T00:00:00Z,{ORG},D1,PROVISIONED,{USER},,admin,,BYOD,S,+1555,",
+            f"2026-10-01T00:00:02Z,{ORG},D1,activation code reissued,{USER},,admin,,BYOD,S,+1555,"
+            f"{CODE}",
+            f"2026-10-02T00:00:00Z,{ORG},D1,Status changed,{USER},Offline,,,BYOD,S,+1555,",
+            # rejected: unknown event type (carrying a code), STATUS_CHANGED without its status,
+            # a ragged record carrying a code
+            f"2026-10-03T00:00:00Z,{ORG},D1,FACTORY_RESET,{USER},,admin,,BYOD,S,+1555,{CODE}",
+            f"2026-10-04T00:00:00Z,{ORG},D1,STATUS_CHANGED,{USER},,,,BYOD,S,+1555,",
+            f"2026-10-05T00:00:00Z,{ORG},D1,ACTIVATION_CODE_ISSUED,{USER},,admin,,BYOD,S,{CODE}",
+        ],
+    )
+    wh = tmp_path / "wh"
+    ingest(wh, src, max_reject_rate=1.0)
+    got = _table(wh, "device_events", ["event_time"])
+    assert got.select("event_type", "status_after").rows() == [
+        ("PROVISIONED", None),
+        ("ACTIVATION_CODE_ISSUED", None),
+        ("STATUS_CHANGED", "OFFLINE"),
+    ]
+    assert all(e.startswith("evt-") for e in got["event_id"].to_list())
+    assert "activation_code" not in got.columns
+    rej = _rejects(wh)
+    assert rej.select("source_row", "reason").rows() == [
+        (5, "bad_enum"),
+        (6, "missing_required"),
+        (7, "ragged_row"),
+    ]
+    assert "FACTORY_RESET" in rej["raw_text"][0] and "[redacted]" in rej["raw_text"][0]
+    assert "withheld" in rej["raw_text"][2]
+    assert CODE not in _every_stored_text(wh)
+
+
+def test_json_lines_events_drop_the_code(tmp_path: Path) -> None:
+    records = [
+        {
+            "event_time": "2026-10-01T00:00:00Z",
+            "org_uuid": ORG,
+            "device_id": "D1",
+            "event_type": "ACTIVATION_CODE_ISSUED",
+            "activationCode": CODE,
+            "actor": "admin",
+        },
+        {
+            "event_time": "2026-10-01T00:00:01Z",
+            "org_uuid": ORG,
+            "device_id": "D1",
+            "event_type": "NOT_A_TYPE",
+            "activationCode": CODE,
+            "actor": "admin",
+        },
+    ]
+    src = tmp_path / "in" / "events.jsonl"
+    src.parent.mkdir()
+    src.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    wh = tmp_path / "wh"
+    ingest(wh, src, max_reject_rate=1.0)
+    assert _table(wh, "device_events", ["event_id"]).height == 1
+    raw = _rejects(wh)["raw_text"][0]
+    assert "NOT_A_TYPE" in raw and "activationCode" not in raw
+    assert CODE not in _every_stored_text(wh)
+
+
+def test_entitlement_licence_spellings_and_impossible_units(tmp_path: Path) -> None:
+    src = write_csv(
+        tmp_path / "in" / "ent.csv",
+        ENTITLEMENT_HEADER,
+        [
+            "Sub-1,Webex Go (Bring Your Own Device),5,2026-01-01,,12.50,usd",
+            "Sub-1,WEBEX_GO_MOBILE,0,2026-01-01,2026-06-30,20,USD",  # units 0: kept
+            "Sub-1,Webex Calling - Professional,5,2026-01-01,,10,USD",  # not Webex Go
+        ],
+    )
+    ingest(tmp_path / "wh", src, max_reject_rate=1.0)
+    got = _table(tmp_path / "wh", "entitlements", ["licence_type"])
+    assert got.select("licence_type", "units", "currency").rows() == [
+        ("Webex Go (Bring Your Own Device)", 5, "USD"),
+        ("Webex Go Mobile (Mobile Operator)", 0, "USD"),
+    ]
+    assert _rejects(tmp_path / "wh")["reason"].to_list() == ["bad_enum"]
+
+
+# -- idempotency and chunk-size independence ----------------------------------------------------
+
+
+def _kind_files(folder: Path, reverse: bool = False) -> list[Path]:
+    """One small file per kind, with a within-file duplicate each. `reverse` writes the same
+    records in the opposite order (other bytes, so the ledger does not skip the file)."""
+    snaps = [
+        f"2026-10-0{d}T06:00:00Z,{ORG},D{n},{USER},,u@example.com,BYOD,+155{n},{n},L,dp,S,"
+        f"{'Online' if d % 2 else 'OFFLINE'},,ESIM"
+        for d in range(1, 4)
+        for n in range(1, 4)
+    ]
+    snaps.append(snaps[0])
+    events = [
+        f"2026-10-0{d}T00:00:00Z,{ORG},D{n},{kind},{USER},{status},admin,,BYOD,S,+155{n},{CODE}"
+        for n in range(1, 4)
+        for d, kind, status in ((1, "PROVISIONED", ""), (2, "STATUS_CHANGED", "OFFLINE"))
+    ]
+    events.append(events[1])
+    ents = [
+        "Sub-1,Webex Go (Bring Your Own Device),5,2026-01-01,,12.50,USD",
+        "Sub-1,Webex Go Mobile (Mobile Operator),2,2026-01-01,,20.00,USD",
+        "Sub-2,Webex Go (Bring Your Own Device),3,2026-02-01,2026-12-31,12.50,EUR",
+    ]
+    ents.append(ents[0])
+    order = (lambda xs: list(reversed(xs))) if reverse else (lambda xs: xs)
+    return [
+        write_csv(folder / "snapshots.csv", SNAPSHOT_HEADER, order(snaps)),
+        write_csv(folder / "events.csv", EVENT_HEADER, order(events)),
+        write_csv(folder / "entitlements.csv", ENTITLEMENT_HEADER, order(ents)),
+    ]
+
+
+TABLE_KEYS = {
+    "device_snapshots": ["device_id", "snapshot_time"],
+    "device_events": ["event_id"],
+    "entitlements": ["subscription_id", "licence_type", "valid_from"],
+}
+
+
+def test_chunk_size_never_changes_the_tables(tmp_path: Path) -> None:
+    files = _kind_files(tmp_path / "in")
+    ingest(tmp_path / "one", *files, chunk_rows=1)
+    ingest(tmp_path / "many", *files, chunk_rows=1000)
+    for name, key in TABLE_KEYS.items():
+        one, many = _table(tmp_path / "one", name, key), _table(tmp_path / "many", name, key)
+        assert one.height > 0
+        assert one.equals(many), name
+
+
+def test_loading_twice_changes_nothing(tmp_path: Path) -> None:
+    wh = tmp_path / "wh"
+    first = ingest(wh, *_kind_files(tmp_path / "a"))
+    before = {name: _table(wh, name, key) for name, key in TABLE_KEYS.items()}
+    assert [f.rows_duplicate for f in first.files] == [1, 1, 1]
+    # the same records again, in other files with other bytes
+    again = ingest(wh, *_kind_files(tmp_path / "b", reverse=True))
+    assert [f.status for f in again.files] == ["loaded"] * 3
+    assert [f.rows_loaded for f in again.files] == [0, 0, 0]
+    assert [f.rows_duplicate for f in again.files] == [f.rows_read for f in again.files]
+    for name, key in TABLE_KEYS.items():
+        after = _table(wh, name, key)
+        assert after.equals(before[name]), name
+    # and an identical file is skipped by the ledger
+    copy = tmp_path / "c" / "events.csv"
+    copy.parent.mkdir()
+    shutil.copy(tmp_path / "a" / "events.csv", copy)
+    assert ingest(wh, copy).files[0].status == "skipped"
