@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
-import pyarrow as pa
+import polars as pl
 
 
 @dataclass(frozen=True)
@@ -23,7 +23,7 @@ class RawReject:
 class Chunk:
     headers: list[str]
     """Source header of each column of `table`, as spelled in the file."""
-    table: pa.Table
+    frame: pl.DataFrame
     """All-string columns, positional names c0..cN."""
     source_rows: np.ndarray
     """Line (CSV) or item number (JSON) of each table row."""
@@ -35,7 +35,7 @@ class Chunk:
 
     @property
     def rows_read(self) -> int:
-        return self.table.num_rows + len(self.rejects)
+        return self.frame.height + len(self.rejects)
 
 
 MAX_RAW_TEXT = 65_536

@@ -3,8 +3,9 @@
 The stream is read in fixed-size byte blocks. Record boundaries are the newlines preceded by
 an even number of quote characters (RFC 4180 escapes a quote by doubling it, so parity is
 preserved); numpy finds them without a Python loop. Each chunk of exactly `chunk_rows` records
-is parsed by pyarrow into string columns. Ragged rows and invalid UTF-8 are rare: when pyarrow
-reports one, that chunk is re-split record by record with the csv module, the bad records are
+is parsed by polars into string columns, each record carrying a sentinel last field so a short
+(ragged) row is visible after parsing. Long rows and invalid UTF-8 are rare: when polars
+refuses a chunk, it is re-split record by record with the csv module, the bad records are
 quarantined with their line and raw text, and the rest is parsed again.
 """
 
@@ -16,8 +17,7 @@ from collections.abc import Iterator
 from typing import BinaryIO
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.csv as pacsv
+import polars as pl
 
 from cdr_pipeline.ingest.chunk import Chunk, RawReject, clip
 
@@ -176,6 +176,70 @@ def read_csv_body(
         yield emit()
 
 
+class _Records:
+    """The records of one chunk, addressable by index (for raw text of rejects)."""
+
+    def __init__(self, pieces: list[tuple[_Segment, int, int]]) -> None:
+        self.pieces = [p for p in pieces if p[2] > p[1]]
+        self.offsets = np.cumsum([0] + [b - a for _, a, b in self.pieces])
+
+    def __len__(self) -> int:
+        return int(self.offsets[-1])
+
+    def raw(self, i: int) -> bytes:
+        k = int(np.searchsorted(self.offsets, i, side="right")) - 1
+        seg, a, _ = self.pieces[k]
+        j = a + i - int(self.offsets[k])
+        return seg.data[int(seg.starts[j]) : int(seg.ends[j])]
+
+    def lines(self) -> np.ndarray:
+        if not self.pieces:
+            return np.empty(0, dtype=np.int64)
+        return np.concatenate([seg.lines[a:b] for seg, a, b in self.pieces])
+
+
+SENTINEL = b"\x01"
+END = "__end__"
+
+
+def _with_sentinel(records: _Records) -> bytes:
+    """The chunk's bytes with `,\\x01` appended to every record (at record ends only, never
+    inside a quoted field), so a short row shows as a missing sentinel after parsing."""
+    parts = []
+    for seg, a, b in records.pieces:
+        lo, hi = int(seg.starts[a]), int(seg.ends[b - 1])
+        block = memoryview(seg.data)[lo:hi]
+        if seg.data.find(b"\n\n", lo, hi) >= 0 or seg.data.find(b"\n\r\n", lo, hi) >= 0:
+            # blank lines between records: rebuild record by record (rare)
+            parts.append(b"".join(
+                seg.data[int(seg.starts[j]) : int(seg.ends[j])] + b"," + SENTINEL + b"\n"
+                for j in range(a, b)
+            ))
+            continue
+        arr = np.frombuffer(block, dtype=np.uint8)
+        pos = np.repeat(seg.ends[a:b] - lo, 2)
+        vals = np.tile(np.array([44, 1], dtype=np.uint8), b - a)
+        parts.append(np.insert(arr, pos, vals).tobytes() + b"\n")
+    return b"".join(parts)
+
+
+def _polars_parse(data: bytes, col_names: list[str]) -> pl.DataFrame | None:
+    """Parse records (each ending in the sentinel field); None when a record has too many
+    fields or is not UTF-8 (the caller then screens record by record)."""
+    try:
+        return pl.read_csv(
+            data,
+            has_header=False,
+            new_columns=[*col_names, END],
+            schema=dict.fromkeys([*col_names, END], pl.String),
+            empty_string_is_null=False,
+            quote_char='"',
+            raise_if_empty=False,
+        )
+    except (pl.exceptions.ComputeError, pl.exceptions.ShapeError, pl.exceptions.SchemaError):
+        return None
+
+
 def _parse(
     pieces: list[tuple[_Segment, int, int]],
     headers: list[str],
@@ -184,115 +248,62 @@ def _parse(
     rejects: list[RawReject],
     bytes_seen: int,
 ) -> Chunk:
-    # Gather the records of this chunk into one contiguous buffer, one record per line.
-    parts: list[bytes] = []
-    lines_parts: list[np.ndarray] = []
-    for seg, a, b in pieces:
-        if b <= a:
-            continue
-        lo, hi = int(seg.starts[a]), int(seg.ends[b - 1])
-        parts.append(_normalize_eol(seg, a, b, lo, hi))
-        lines_parts.append(seg.lines[a:b])
-    data = b"".join(parts)
-    lines = np.concatenate(lines_parts) if lines_parts else np.empty(0, dtype=np.int64)
-    # offsets of each record inside `data`
-    texts: list[bytes] | None = None
-    table = None
-    if len(lines):
-        table = _arrow_parse(data, col_names)
-        if table is None or table.num_rows != len(lines):
-            texts = _split_texts(pieces)
-            keep, bad = _screen(texts, lines, ncols)
+    records = _Records(pieces)
+    lines = records.lines()
+    index = np.arange(len(records))
+    frame: pl.DataFrame | None = None
+    if len(records):
+        frame = _polars_parse(_with_sentinel(records), col_names)
+        if frame is not None and frame.height == len(records):
+            short = (frame[END] != SENTINEL.decode()).to_numpy()
+            if short.any():
+                rejects = rejects + [_ragged(records.raw(int(i)), int(lines[i]), ncols)
+                                     for i in np.flatnonzero(short)]
+                keep = ~short
+                frame, index, lines = frame.filter(pl.Series(keep)), index[keep], lines[keep]
+        else:
+            keep_idx, bad = _screen(records, lines, ncols)
             rejects = rejects + bad
-            lines = lines[keep]
-            texts = [texts[i] for i in keep]
-            table = _arrow_parse(b"\n".join(texts) + b"\n", col_names) if texts else None
-    if table is None:
-        table = pa.table({c: pa.array([], pa.string()) for c in col_names})
-    if texts is None:
-        texts_ref = pieces
-
-        def raw_text(i: int) -> str:
-            k = i
-            for seg, a, b in texts_ref:
-                if k < b - a:
-                    j = a + k
-                    return clip(
-                        seg.data[int(seg.starts[j]) : int(seg.ends[j])].decode("utf-8", "replace")
-                    )
-                k -= b - a
-            raise IndexError(i)
+            index, lines = index[keep_idx], lines[keep_idx]
+            frame = None
+            if len(index):
+                kept = [records.raw(int(i)) + b"," + SENTINEL for i in index]
+                frame = _polars_parse(b"\n".join(kept) + b"\n", col_names)
+                assert frame is not None and frame.height == len(index)
+    if frame is None:
+        frame = pl.DataFrame(schema=dict.fromkeys(col_names, pl.String))
     else:
-        kept = texts
+        frame = frame.drop(END)
 
-        def raw_text(i: int) -> str:
-            return clip(kept[i].decode("utf-8", "replace"))
+    def raw_text(i: int) -> str:
+        return clip(records.raw(int(index[i])).decode("utf-8", "replace"))
 
     rejects.sort(key=lambda r: r.source_row)
-    return Chunk(headers, table, lines, raw_text, rejects, bytes_seen)
+    return Chunk(headers, frame, lines, raw_text, rejects, bytes_seen)
 
 
-def _normalize_eol(seg: _Segment, a: int, b: int, lo: int, hi: int) -> bytes:
-    """Records a..b of the segment joined by LF, with an LF at the end."""
-    block = seg.data[lo:hi]
-    if seg.data.find(b"\r", lo, hi) < 0 and b - a == block.count(b"\n") + 1:
-        return block + b"\n"
-    return b"\n".join(seg.data[int(seg.starts[j]) : int(seg.ends[j])] for j in range(a, b)) + b"\n"
-
-
-def _split_texts(pieces: list[tuple[_Segment, int, int]]) -> list[bytes]:
-    return [
-        seg.data[int(seg.starts[j]) : int(seg.ends[j])] for seg, a, b in pieces for j in range(a, b)
-    ]
-
-
-class _Invalid:
-    def __init__(self) -> None:
-        self.seen = False
-
-    def __call__(self, row: object) -> str:
-        self.seen = True
-        return "skip"
-
-
-def _arrow_parse(data: bytes, col_names: list[str]) -> pa.Table | None:
-    """Parse records with pyarrow; None when any record is ragged or not UTF-8."""
-    invalid = _Invalid()
+def _ragged(raw: bytes, line: int, ncols: int) -> RawReject:
+    text = raw.decode("utf-8", "replace")
     try:
-        table = pacsv.read_csv(
-            io.BytesIO(data),
-            read_options=pacsv.ReadOptions(column_names=col_names, block_size=8 << 20),
-            parse_options=pacsv.ParseOptions(
-                newlines_in_values=True, ignore_empty_lines=False, invalid_row_handler=invalid
-            ),
-            convert_options=pacsv.ConvertOptions(
-                column_types=dict.fromkeys(col_names, pa.string()),
-                strings_can_be_null=False,
-                quoted_strings_can_be_null=False,
-            ),
-        )
-    except pa.ArrowInvalid:
-        return None
-    return None if invalid.seen else table
+        found = len(next(csv.reader(io.StringIO(text)), []))
+    except csv.Error:
+        found = -1
+    return RawReject(line, "ragged_row", f"expected {ncols} fields, found {found}", clip(text))
 
 
-def _screen(texts: list[bytes], lines: np.ndarray, ncols: int) -> tuple[list[int], list[RawReject]]:
+def _screen(records: _Records, lines: np.ndarray, ncols: int) -> tuple[list[int], list[RawReject]]:
     """Slow path: find the records that are not UTF-8 or do not have `ncols` fields."""
     keep: list[int] = []
     bad: list[RawReject] = []
-    for i, raw in enumerate(texts):
+    for i in range(len(records)):
+        raw = records.raw(i)
         line = int(lines[i])
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
-            bad.append(
-                RawReject(
-                    line,
-                    "invalid_utf8",
-                    f"byte {exc.start}: not UTF-8 (re-export the report as UTF-8)",
-                    clip(raw.decode("utf-8", "replace")),
-                )
-            )
+            bad.append(RawReject(line, "invalid_utf8",
+                                 f"byte {exc.start}: not UTF-8 (re-export the report as UTF-8)",
+                                 clip(raw.decode("utf-8", "replace"))))
             continue
         try:
             fields = next(csv.reader(io.StringIO(text)))
@@ -300,11 +311,7 @@ def _screen(texts: list[bytes], lines: np.ndarray, ncols: int) -> tuple[list[int
             bad.append(RawReject(line, "malformed_csv", str(exc), clip(text)))
             continue
         if len(fields) != ncols:
-            bad.append(
-                RawReject(
-                    line, "ragged_row", f"expected {ncols} fields, found {len(fields)}", clip(text)
-                )
-            )
+            bad.append(_ragged(raw, line, ncols))
             continue
         keep.append(i)
     return keep, bad

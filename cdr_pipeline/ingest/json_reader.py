@@ -12,7 +12,7 @@ from typing import Any, BinaryIO
 
 import ijson
 import numpy as np
-import pyarrow as pa
+import polars as pl
 
 from cdr_pipeline.ingest.chunk import Chunk, RawReject, clip
 
@@ -83,16 +83,17 @@ def _chunk(batch: list[tuple[int, dict[str, Any]]], rejects: list[RawReject]) ->
             headers.setdefault(key, None)
     names = list(headers)
     cols = {
-        f"c{i}": pa.array([_text(rec.get(h)) for _, rec in batch], pa.string())
+        f"c{i}": pl.Series([_text(rec.get(h)) for _, rec in batch], dtype=pl.String)
         for i, h in enumerate(names)
     }
-    table = pa.table(cols) if cols else pa.table({"c0": pa.array([None] * len(batch), pa.string())})
     if not cols:
         names = ["__empty__"]
+        cols = {"c0": pl.Series([None] * len(batch), dtype=pl.String)}
+    frame = pl.DataFrame(cols)
     rows = np.array([i for i, _ in batch], dtype=np.int64)
     recs = [rec for _, rec in batch]
 
     def raw_text(i: int) -> str:
         return clip(json.dumps(recs[i], default=str, ensure_ascii=False))
 
-    return Chunk(names, table, rows, raw_text, list(rejects))
+    return Chunk(names, frame, rows, raw_text, list(rejects))

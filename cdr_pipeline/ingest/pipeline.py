@@ -436,10 +436,8 @@ class _FileJob:
                     raw_text = redact_raw_text(rj.raw_text, schema, res, source.fmt)
                     rejects.add(rj.source_row, rj.reason, rj.detail, raw_text)
                     reasons[rj.reason] += 1
-                if chunk.table.num_rows:
-                    raw = pl.from_arrow(chunk.table)
-                    assert isinstance(raw, pl.DataFrame)
-                    out = normalize(raw, res, schema, ctx, chunk.source_rows)
+                if chunk.frame.height:
+                    out = normalize(chunk.frame, res, schema, ctx, chunk.source_rows)
                     for idx, reason, detail in out.rejects.iter_rows():
                         raw_text = redact_raw_text(chunk.raw_text(idx), schema, res, source.fmt)
                         rejects.add(int(chunk.source_rows[idx]), reason, detail, raw_text)
