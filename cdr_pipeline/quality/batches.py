@@ -103,6 +103,8 @@ def row_batches(
 
     With device data, call-leg batches carry `webex_go_device_known`: NULL for legs that are
     not Webex Go, else whether the leg's user has a known device."""
+    import pandas as pd
+
     schema = suite.schema
     present = available_columns(files)
     cols = _select(schema, suite.row_columns(), present, "t")
@@ -119,7 +121,12 @@ def row_batches(
     reader = con.sql(sql).to_arrow_reader(batch_rows)
     for batch in reader:
         if batch.num_rows:
-            yield batch.to_pandas()
+            frame = batch.to_pandas()
+            for name in frame.columns:
+                # naive UTC: GX's pandas comparisons warn on (and copy) tz-aware columns
+                if isinstance(frame[name].dtype, pd.DatetimeTZDtype):
+                    frame[name] = frame[name].dt.tz_convert(None)
+            yield frame
 
 
 def duplicate_keys(

@@ -1,0 +1,84 @@
+"""Shared fixtures: one warehouse loaded from the committed samples and validated once (GX is
+slow), and helpers that write small Parquet partitions straight into a warehouse layout."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from cdr_pipeline.config import Settings
+from cdr_pipeline.ingest.pipeline import ingest_paths
+from cdr_pipeline.quality import validate_warehouse
+from cdr_pipeline.quality.report import ValidationReport
+
+REPO = Path(__file__).resolve().parents[2]
+SAMPLES = REPO / "data" / "samples"
+
+
+@dataclass
+class Validated:
+    settings: Settings
+    report: ValidationReport
+
+
+@pytest.fixture(scope="session")
+def samples_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    if SAMPLES.is_dir() and any(SAMPLES.iterdir()):
+        return SAMPLES
+    from cdr_pipeline.samples import generate_samples
+
+    out = tmp_path_factory.mktemp("samples")
+    generate_samples(out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def clean(tmp_path_factory: pytest.TempPathFactory, samples_dir: Path) -> Validated:
+    """The samples ingested into a fresh warehouse and validated with --all."""
+    settings = Settings(warehouse=tmp_path_factory.mktemp("clean") / "warehouse")
+    result = ingest_paths(settings, [samples_dir])
+    assert result.total("rows_loaded") > 0
+    return Validated(settings, validate_warehouse(settings, "all"))
+
+
+def table_frame(settings: Settings, table: str, partition: str | None = None) -> pl.DataFrame:
+    """Rows of a stored table (one partition file, or the single file of an unpartitioned
+    table), read with polars, not with the code under test."""
+    base = settings.tables_dir / table
+    path = base / partition / "data.parquet" if partition else base / "data.parquet"
+    return pl.read_parquet(path)
+
+
+def write_partition(warehouse: Path, table: str, partition: str | None, df: pl.DataFrame) -> Path:
+    base = warehouse / "tables" / table
+    path = (base / partition if partition else base) / "data.parquet"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    df.write_parquet(path, compression="zstd")
+    return path
+
+
+@pytest.fixture(scope="session")
+def call_rows(clean: Validated) -> pl.DataFrame:
+    """20 clean answered call legs of one day (all with answer and release times)."""
+    base = clean.settings.tables_dir / "call_legs"
+    for part in sorted(p.name for p in base.iterdir()):
+        df = table_frame(clean.settings, "call_legs", part)
+        answered = df.filter(
+            pl.col("answer_time").is_not_null() & pl.col("release_time").is_not_null()
+        )
+        if answered.height >= 20:
+            return answered.head(20)
+    raise AssertionError("the samples have no day with 20 answered legs")
+
+
+@pytest.fixture
+def copy_table(clean: Validated) -> Callable[[Path, str], None]:
+    def copy(warehouse: Path, table: str) -> None:
+        shutil.copytree(clean.settings.tables_dir / table, warehouse / "tables" / table)
+
+    return copy

@@ -1,0 +1,239 @@
+"""validate_warehouse on real Parquet with real Great Expectations: clean samples pass, each
+error expectation fails on a fixture built to break exactly it, warnings never fail a run."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from cdr_pipeline.config import Settings
+from cdr_pipeline.ingest.ledger import Ledger
+from cdr_pipeline.ingest.pipeline import ingest_paths
+from cdr_pipeline.quality import validate_warehouse
+from tests.quality.conftest import Validated, table_frame, write_partition
+
+DAY_A = "call_date=2026-09-02"
+DAY_B = "call_date=2026-09-03"
+ROW = 3
+
+
+def _set(df: pl.DataFrame, column: str, value: pl.Expr, row: int = ROW) -> pl.DataFrame:
+    return df.with_columns(
+        pl.when(pl.int_range(pl.len()) == row).then(value).otherwise(pl.col(column)).alias(column)
+    )
+
+
+def _null(column: str) -> Callable[[pl.DataFrame], pl.DataFrame]:
+    return lambda df: _set(df, column, pl.lit(None, dtype=df.schema[column]))
+
+
+CALL_BREAKS: dict[str, Callable[[pl.DataFrame], pl.DataFrame]] = {
+    "call_legs.report_id.not_null": _null("report_id"),
+    "call_legs.start_time.not_null": _null("start_time"),
+    "call_legs.direction.not_null": _null("direction"),
+    "call_legs.correlation_id.not_null": _null("correlation_id"),
+    "call_legs.direction.in_set": lambda df: _set(df, "direction", pl.lit("SIDEWAYS")),
+    "call_legs.duration_seconds.min_value": lambda df: _set(
+        df, "duration_seconds", pl.lit(-5, dtype=df.schema["duration_seconds"])
+    ),
+    "call_legs.ring_duration_seconds.min_value": lambda df: _set(
+        df, "ring_duration_seconds", pl.lit(-1, dtype=df.schema["ring_duration_seconds"])
+    ),
+    "call_legs.hold_duration_seconds.min_value": lambda df: _set(
+        df, "hold_duration_seconds", pl.lit(-30, dtype=df.schema["hold_duration_seconds"])
+    ),
+    "call_legs.answer_time.start_time.pair_ge": lambda df: _set(
+        df, "answer_time", pl.col("start_time") - pl.duration(seconds=1)
+    ),
+    "call_legs.release_time.answer_time.pair_ge": lambda df: _set(
+        df, "release_time", pl.col("answer_time") - pl.duration(seconds=1)
+    ),
+}
+
+
+@pytest.mark.parametrize("expectation", sorted(CALL_BREAKS))
+def test_each_call_leg_error_fails_alone(
+    tmp_path: Path, call_rows: pl.DataFrame, expectation: str
+) -> None:
+    broken = CALL_BREAKS[expectation](call_rows)
+    write_partition(tmp_path, "call_legs", DAY_A, broken)
+    # several batches: results are added up across them
+    report = validate_warehouse(Settings(warehouse=tmp_path), "all", batch_rows=7)
+    assert {r.id for r in report.errors} == {expectation}
+    failed = report.result(expectation)
+    assert failed.unexpected_count == 1
+    assert failed.element_count == call_rows.height
+    if expectation != "call_legs.report_id.not_null":
+        assert failed.sample_keys == [call_rows["report_id"][ROW]]
+    assert report.exit_code == 4
+
+
+def test_duplicate_key_across_partitions_and_batches(
+    tmp_path: Path, call_rows: pl.DataFrame
+) -> None:
+    """Uniqueness is global: the same report_id in two partitions (and batches) fails."""
+    write_partition(tmp_path, "call_legs", DAY_A, call_rows)
+    write_partition(tmp_path, "call_legs", DAY_B, call_rows.slice(ROW, 1))
+    report = validate_warehouse(Settings(warehouse=tmp_path), "all", batch_rows=5)
+    assert {r.id for r in report.errors} == {"call_legs.report_id.unique"}
+    dup = report.result("call_legs.report_id.unique")
+    assert dup.unexpected_count == 2  # both rows carrying the key
+    assert dup.sample_keys == [call_rows["report_id"][ROW]]
+
+
+def test_entitlement_units_must_be_positive(tmp_path: Path, clean: Validated) -> None:
+    rows = table_frame(clean.settings, "entitlements")
+    broken = _set(rows, "units", pl.lit(0, dtype=rows.schema["units"]), row=0)
+    write_partition(tmp_path, "entitlements", None, broken)
+    report = validate_warehouse(Settings(warehouse=tmp_path), "all")
+    assert {r.id for r in report.errors} == {"entitlements.units.min_value"}
+    assert report.result("entitlements.units.min_value").unexpected_count == 1
+
+
+def test_device_status_outside_its_set(tmp_path: Path, clean: Validated) -> None:
+    base = clean.settings.tables_dir / "device_snapshots"
+    part = sorted(p.name for p in base.iterdir())[0]
+    rows = table_frame(clean.settings, "device_snapshots", part)
+    write_partition(tmp_path, "device_snapshots", part, _set(rows, "status", pl.lit("BROKEN")))
+    report = validate_warehouse(Settings(warehouse=tmp_path), "all")
+    assert {r.id for r in report.errors} == {"device_snapshots.status.in_set"}
+    assert report.result("device_snapshots.status.in_set").unexpected_values == ["BROKEN"]
+
+
+def test_open_enum_value_is_a_warning_only(tmp_path: Path, call_rows: pl.DataFrame) -> None:
+    broken = _set(call_rows, "call_type", pl.lit("SIP_HOLOGRAM"))
+    write_partition(tmp_path, "call_legs", DAY_A, broken)
+    report = validate_warehouse(Settings(warehouse=tmp_path), "all")
+    assert report.errors == []
+    assert [r.id for r in report.warnings] == ["call_legs.call_type.in_set"]
+    assert report.result("call_legs.call_type.in_set").unexpected_values == ["SIP_HOLOGRAM"]
+    assert report.exit_code == 0
+
+
+def test_webex_go_leg_without_known_device(
+    tmp_path: Path, call_rows: pl.DataFrame, copy_table: Callable[[Path, str], None]
+) -> None:
+    legs = _set(call_rows, "is_webex_go", pl.lit(True))
+    legs = _set(legs, "user_uuid", pl.lit("00000000-0000-4000-8000-00000000dead"))
+    write_partition(tmp_path, "call_legs", DAY_A, legs)
+    settings = Settings(warehouse=tmp_path)
+    # no device data at all: not evaluated, and nothing breaks
+    report = validate_warehouse(settings, "all")
+    check = report.result("call_legs.webex_go_device_known.known_device")
+    assert not check.evaluated and "no device data" in check.note
+    assert report.exit_code == 0
+
+    copy_table(tmp_path, "device_snapshots")
+    copy_table(tmp_path, "device_events")
+    report = validate_warehouse(settings, "all")
+    check = report.result("call_legs.webex_go_device_known.known_device")
+    assert check.evaluated and not check.success and check.severity == "warning"
+    known_users = set(
+        pl.read_parquet(tmp_path / "tables/device_snapshots/**/*.parquet")["user_uuid"]
+    )
+    expected = [
+        rid
+        for rid, go, user in legs.select("report_id", "is_webex_go", "user_uuid").iter_rows()
+        if go and user not in known_users
+    ]
+    assert check.unexpected_count == len(expected) >= 1
+    assert call_rows["report_id"][ROW] in check.sample_keys
+    assert report.exit_code == 0
+
+
+def test_clean_samples_pass(clean: Validated) -> None:
+    report = clean.report
+    assert report.errors == [], [(r.id, r.sample_keys, r.note) for r in report.errors]
+    assert report.exit_code == 0
+    stored = pl.scan_parquet(clean.settings.tables_dir / "call_legs" / "**" / "*.parquet")
+    n_legs = stored.select(pl.len()).collect().item()
+    calls = next(s for s in report.suites if s.name == "call_legs")
+    assert calls.rows == n_legs
+    assert report.result("call_legs.direction.in_set").element_count == n_legs
+    assert all(r.evaluated for r in calls.results)
+
+
+def test_data_docs_index_names_every_suite(clean: Validated) -> None:
+    index = clean.report.data_docs_index
+    assert index is not None and index.is_file()
+    assert index.parent == clean.settings.quality_dir / "data_docs"
+    html = index.read_text(encoding="utf-8")
+    assert clean.report.suites
+    for suite in clean.report.suites:
+        assert suite.name in html and f"{suite.name}.scope" in html
+        assert (index.parent / "expectations" / f"{suite.name}.html").is_file()
+
+
+def test_ledger_holds_the_summary(clean: Validated) -> None:
+    rows = Ledger(clean.settings.state_dir).read("validations")
+    mine = rows.filter(pl.col("validation_id") == clean.report.validation_id)
+    assert sorted(mine["suite"].to_list()) == sorted(s.name for s in clean.report.suites)
+    calls = mine.filter(pl.col("suite") == "call_legs").row(0, named=True)
+    assert calls["scope"] == "all"
+    assert calls["success"] is True and calls["errors_failed"] == 0
+    assert calls["rows_validated"] == next(
+        s.rows for s in clean.report.suites if s.name == "call_legs"
+    )
+    assert calls["errors_evaluated"] > 0 and calls["warnings_evaluated"] > 0
+
+
+def _small_exports(tmp: Path, samples: Path) -> tuple[Path, Path, Path]:
+    """Three small DCH CSVs cut from the committed sample; the 2nd and 3rd carry a column no
+    schema knows."""
+    src = next(p for p in sorted(samples.glob("*.csv")) if "dch" in p.name or "call" in p.name)
+    with open(src, encoding="utf-8-sig", newline="") as fh:
+        reader = csv.reader(fh)
+        header = next(reader)
+        rows = [next(reader) for _ in range(30)]
+    out = []
+    for i, (extra, chunk) in enumerate(
+        [(False, rows[:10]), (True, rows[10:20]), (True, rows[20:])]
+    ):
+        path = tmp / f"export_{i}.csv"
+        with open(path, "w", encoding="utf-8", newline="") as fh:
+            w = csv.writer(fh)
+            w.writerow([*header, "Hologram mode"] if extra else header)
+            for r in chunk:
+                w.writerow([*r, "on"] if extra else r)
+        out.append(path)
+    return out[0], out[1], out[2]
+
+
+def test_new_columns_and_default_scope(tmp_path: Path, samples_dir: Path) -> None:
+    first, second, third = _small_exports(tmp_path, samples_dir)
+    settings = Settings(warehouse=tmp_path / "wh")
+    ingest_paths(settings, [first])
+    report = validate_warehouse(settings)
+    assert report.warnings == [] and report.errors == []
+
+    ingest_paths(settings, [second])
+    report = validate_warehouse(settings)
+    new = report.result("call_legs.new_column.new_columns")
+    assert not new.success and new.unexpected_values == ["Hologram mode"]
+    assert report.exit_code == 0
+    # default scope: only the days the latest run loaded
+    days = {s[:10] for s in pl.read_csv(second, infer_schema=False)["Start time"].to_list()}
+    calls = next(s for s in report.suites if s.name == "call_legs")
+    assert calls.partitions == len(days)
+    assert calls.rows == sum(
+        pl.read_parquet(settings.tables_dir / "call_legs" / f"call_date={d}").height for d in days
+    )
+
+    ingest_paths(settings, [third])  # the same column again: known since the last run
+    report = validate_warehouse(settings)
+    assert report.result("call_legs.new_column.new_columns").success
+
+
+def test_since_scope(tmp_path: Path, samples_dir: Path) -> None:
+    first, _, _ = _small_exports(tmp_path, samples_dir)
+    settings = Settings(warehouse=tmp_path / "wh")
+    ingest_paths(settings, [first])
+    today = datetime.now(UTC).date()
+    assert validate_warehouse(settings, today - timedelta(days=1)).rows_validated == 10
+    later = validate_warehouse(settings, today + timedelta(days=1))
+    assert later.suites == [] and later.exit_code == 0
