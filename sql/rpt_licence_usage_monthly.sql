@@ -14,7 +14,8 @@ with licence_days as (
         licence_type,
         coalesce(subscription_id, '(none)') as subscription_id,
         coalesce(location_name, '(none)') as location_name,
-        coalesce(department_id, '(none)') as department_id
+        coalesce(department_id, '(none)') as department_id,
+        status_at_day_end
     from fct_licence_days
 ),
 
@@ -49,7 +50,12 @@ daily as (
         location_name,
         department_id,
         licence_day,
-        count(distinct licence_unit_id) as held
+        count(distinct licence_unit_id) as held,
+        -- Still held when the day ended (the deletion day is a licence-day, but the licence
+        -- is back in the pool at its end).
+        count(distinct licence_unit_id) filter (
+            where status_at_day_end is distinct from 'DELETED'
+        ) as held_at_day_end
     from licence_days
     group by all
 ),
@@ -64,7 +70,10 @@ held as (
         max(daily.held) as licences_held_peak,
         cast(
             coalesce(
-                sum(daily.held) filter (where daily.licence_day = month_ends.month_end_day), 0
+                sum(daily.held_at_day_end) filter (
+                    where daily.licence_day = month_ends.month_end_day
+                ),
+                0
             ) as bigint
         ) as licences_held_month_end,
         cast(sum(daily.held) as bigint) as licence_days
