@@ -28,10 +28,19 @@ NL, QUOTE = 10, 34
 class _Segment:
     """Complete records in a byte buffer: record i is data[starts[i]:ends[i]]."""
 
-    __slots__ = ("data", "ends", "lines", "starts")
+    __slots__ = ("data", "ends", "has_blank", "lines", "starts")
 
-    def __init__(self, data: bytes, starts: np.ndarray, ends: np.ndarray, lines: np.ndarray):
+    def __init__(
+        self,
+        data: bytes,
+        starts: np.ndarray,
+        ends: np.ndarray,
+        lines: np.ndarray,
+        has_blank: bool = False,
+    ):
         self.data, self.starts, self.ends, self.lines = data, starts, ends, lines
+        self.has_blank = has_blank
+        """Blank lines lie between some records (they are not records)."""
 
     def __len__(self) -> int:
         return len(self.starts)
@@ -67,9 +76,10 @@ def _split_records(buf: bytes, first_line: int) -> tuple[_Segment, bytes, int]:
         cr &= ends > starts
         ends_wo_cr[cr] -= 1
     nonblank = ends_wo_cr > starts  # blank lines are not records (spreadsheet exports add them)
-    if not nonblank.all():
+    has_blank = not nonblank.all()
+    if has_blank:
         starts, ends_wo_cr, lines = starts[nonblank], ends_wo_cr[nonblank], lines[nonblank]
-    return _Segment(buf, starts, ends_wo_cr, lines), buf[tail_start:], tail_line
+    return _Segment(buf, starts, ends_wo_cr, lines, has_blank), buf[tail_start:], tail_line
 
 
 def read_header(stream: BinaryIO) -> tuple[list[str], bytes, int]:
@@ -209,12 +219,14 @@ def _with_sentinel(records: _Records) -> bytes:
     for seg, a, b in records.pieces:
         lo, hi = int(seg.starts[a]), int(seg.ends[b - 1])
         block = memoryview(seg.data)[lo:hi]
-        if seg.data.find(b"\n\n", lo, hi) >= 0 or seg.data.find(b"\n\r\n", lo, hi) >= 0:
+        if seg.has_blank:
             # blank lines between records: rebuild record by record (rare)
-            parts.append(b"".join(
-                seg.data[int(seg.starts[j]) : int(seg.ends[j])] + b"," + SENTINEL + b"\n"
-                for j in range(a, b)
-            ))
+            parts.append(
+                b"".join(
+                    seg.data[int(seg.starts[j]) : int(seg.ends[j])] + b"," + SENTINEL + b"\n"
+                    for j in range(a, b)
+                )
+            )
             continue
         arr = np.frombuffer(block, dtype=np.uint8)
         pos = np.repeat(seg.ends[a:b] - lo, 2)
@@ -257,8 +269,10 @@ def _parse(
         if frame is not None and frame.height == len(records):
             short = (frame[END] != SENTINEL.decode()).to_numpy()
             if short.any():
-                rejects = rejects + [_ragged(records.raw(int(i)), int(lines[i]), ncols)
-                                     for i in np.flatnonzero(short)]
+                rejects = rejects + [
+                    _ragged(records.raw(int(i)), int(lines[i]), ncols)
+                    for i in np.flatnonzero(short)
+                ]
                 keep = ~short
                 frame, index, lines = frame.filter(pl.Series(keep)), index[keep], lines[keep]
         else:
@@ -301,9 +315,14 @@ def _screen(records: _Records, lines: np.ndarray, ncols: int) -> tuple[list[int]
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
-            bad.append(RawReject(line, "invalid_utf8",
-                                 f"byte {exc.start}: not UTF-8 (re-export the report as UTF-8)",
-                                 clip(raw.decode("utf-8", "replace"))))
+            bad.append(
+                RawReject(
+                    line,
+                    "invalid_utf8",
+                    f"byte {exc.start}: not UTF-8 (re-export the report as UTF-8)",
+                    clip(raw.decode("utf-8", "replace")),
+                )
+            )
             continue
         try:
             fields = next(csv.reader(io.StringIO(text)))

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TypeVar
 
 import numpy as np
 import polars as pl
@@ -26,9 +27,11 @@ from cdr_pipeline.schema.base import (
     normalize_header,
 )
 
+FrameT = TypeVar("FrameT", pl.DataFrame, pl.LazyFrame)
+
 POLARS_TYPES: dict[str, pl.DataType] = {
     STRING: pl.String(),
-    TIMESTAMP: pl.Datetime("ms", "UTC"),
+    TIMESTAMP: pl.Datetime("us", "UTC"),
     INTEGER: pl.Int64(),
     SMALLINT: pl.Int16(),
     BOOLEAN: pl.Boolean(),
@@ -215,8 +218,8 @@ def normalize(
             .struct.json_encode()
             .alias("extra")
         )
-    df = raw.select([*text, *extra, pl.Series("__idx", np.arange(raw.height), pl.Int64)])
-    df = df.with_columns(pl.Series("source_row", source_rows, pl.Int64))
+    # one lazy query for the generic part (clean, type, flag): polars fuses and parallelises it
+    lf = raw.lazy().select([*text, *extra, pl.int_range(pl.len(), dtype=pl.Int64).alias("__idx")])
 
     # 2. typed parsing; a value that is present but does not parse is a bad row
     checks: list[Check] = []
@@ -247,11 +250,14 @@ def normalize(
                     pl.lit(f"{spelled}: required value is missing"),
                 ),
             )
-    df = df.with_columns([e.alias(f"__typed_{e.meta.output_name()}") for e in typed])
-    flagged = _flag(df, checks)
-    df = flagged.drop(
-        [c.name for c in schema.input_columns if not c.sensitive and c.dtype != STRING]
-    ).rename({f"__typed_{e.meta.output_name()}": e.meta.output_name() for e in typed})
+    lf = lf.with_columns([e.alias(f"__typed_{e.meta.output_name()}") for e in typed])
+    df = (
+        _flag(lf, checks)
+        .drop([c.name for c in schema.input_columns if not c.sensitive and c.dtype != STRING])
+        .rename({f"__typed_{e.meta.output_name()}": e.meta.output_name() for e in typed})
+        .collect()
+    )
+    df = df.with_columns(pl.Series("source_row", source_rows, pl.Int64))
     # 3. per-kind derivations and impossible-value checks
     derive = DERIVERS.get(schema.kind)
     if derive is not None:
@@ -281,7 +287,7 @@ def normalize(
     return NormalizeResult(good, bad)
 
 
-def _flag(df: pl.DataFrame, checks: list[Check], existing: bool = False) -> pl.DataFrame:
+def _flag(df: FrameT, checks: list[Check], existing: bool = False) -> FrameT:
     """Set `__reason`/`__detail` to the first failing check of each row (keeping earlier)."""
     reasons = [pl.when(c.bad).then(pl.lit(c.reason)) for c in checks]
     details = [pl.when(c.bad).then(c.detail) for c in checks]

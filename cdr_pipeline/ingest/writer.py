@@ -10,6 +10,8 @@ so memory follows the size of one partition, not of the input.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
 import shutil
 from dataclasses import dataclass, field
@@ -60,14 +62,26 @@ def data_path(tables_dir: Path, schema: TableSchema, value: object | None) -> Pa
     return base / partition_dirname(schema, value) / DATA_FILE
 
 
+ROW_GROUP_ROWS = 122_880
+"""Rows per Parquet row group (DuckDB's default): small groups compress and scan worse."""
+
+
 @dataclass
 class Stager:
-    """Collects one file's normalized rows, one staging Parquet per partition value."""
+    """Collects one file's normalized rows, one staging Parquet per partition value, already in
+    the final form (zstd, full row groups): a new partition is then renamed into place.
+
+    Rows wait in per-partition buffers until a row group is full; when more than
+    `max_buffered_rows` wait in all, the largest buffer is written early. Memory therefore
+    follows the chunk size whatever the number of partitions in a file."""
 
     root: Path
     schema: TableSchema
+    max_buffered_rows: int = 2 * ROW_GROUP_ROWS
     writers: dict[str, pq.ParquetWriter] = field(default_factory=dict)
     rows: dict[str, int] = field(default_factory=dict)
+    buffers: dict[str, list[pl.DataFrame]] = field(default_factory=dict)
+    buffered: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
@@ -79,26 +93,42 @@ class Stager:
         groups = df.partition_by(part, as_dict=True, include_key=False) if part else {("all",): df}
         for key, frame in groups.items():
             value = str(key[0])
-            table = frame.to_arrow()
-            writer = self.writers.get(value)
-            if writer is None:
-                path = self.root / f"{value}.parquet"
-                writer = pq.ParquetWriter(path, table.schema, compression="lz4")
-                self.writers[value] = writer
-            writer.write_table(table)
+            self.buffers.setdefault(value, []).append(frame)
+            self.buffered[value] = self.buffered.get(value, 0) + frame.height
             self.rows[value] = self.rows.get(value, 0) + frame.height
+            if self.buffered[value] >= ROW_GROUP_ROWS:
+                self._flush(value)
+        while sum(self.buffered.values()) > self.max_buffered_rows:
+            self._flush(max(self.buffered, key=self.buffered.__getitem__))
+
+    def _flush(self, value: str) -> None:
+        frames = self.buffers.pop(value, [])
+        self.buffered.pop(value, None)
+        if not frames:
+            return
+        table = pl.concat(frames).to_arrow(compat_level=pl.CompatLevel.newest())
+        writer = self.writers.get(value)
+        if writer is None:
+            writer = pq.ParquetWriter(
+                self.root / f"{value}.parquet",
+                table.schema,
+                compression="zstd",
+                compression_level=1,
+            )
+            self.writers[value] = writer
+        writer.write_table(table, row_group_size=ROW_GROUP_ROWS)
 
     def close(self) -> dict[str, Path]:
+        for value in list(self.buffers):
+            self._flush(value)
         for w in self.writers.values():
             w.close()
         return {v: self.root / f"{v}.parquet" for v in self.writers}
 
     def discard(self) -> None:
         for w in self.writers.values():
-            try:
+            with contextlib.suppress(OSError, pa.ArrowException):
                 w.close()
-            except (OSError, pa.ArrowException):
-                pass
         shutil.rmtree(self.root, ignore_errors=True)
 
 
@@ -151,6 +181,10 @@ def merge_partition(
         )
     else:
         counts.inserted = int(unique)
+        if total == unique and _install(staged, target):
+            # a new partition without duplicates: the staged file is already final
+            faults.after_merge()
+            return counts
         union = f"SELECT {select} FROM {inc}"
     col_list = ", ".join(_q(c.name) for c in cols)
     tmp = target.with_name(f".{DATA_FILE}.tmp-{tag}")
@@ -166,6 +200,20 @@ def merge_partition(
     fsync_dir(target.parent)
     faults.after_merge()
     return counts
+
+
+def _install(staged: Path, target: Path) -> bool:
+    """Rename a staged file into place (atomic, same file system). False across devices."""
+    with open(staged, "rb") as fh:
+        os.fsync(fh.fileno())
+    try:
+        os.replace(staged, target)
+    except OSError as exc:
+        if exc.errno == errno.EXDEV:
+            return False
+        raise
+    fsync_dir(target.parent)
+    return True
 
 
 def _compare(
