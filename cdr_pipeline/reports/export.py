@@ -62,8 +62,12 @@ def to_csv(result: ReportResult) -> str:
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow([safe_cell(c) for c in result.columns])
     for row in result.table.to_pylist():
+        # Only text cells are neutralised: a number such as -1 stays a number.
         writer.writerow(
-            [safe_cell(_text(row[c])) if row[c] is not None else "" for c in result.columns]
+            [
+                safe_cell(row[c]) if isinstance(row[c], str) else _text(row[c])
+                for c in result.columns
+            ]
         )
     return buf.getvalue()
 

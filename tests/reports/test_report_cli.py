@@ -1,0 +1,127 @@
+"""`cdr report`: exit codes, --list, formats, spreadsheet-safe CSV, bad --month."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from click.testing import CliRunner
+
+from cdr_pipeline.cli.main import cli
+from cdr_pipeline.config import Settings
+from cdr_pipeline.errors import EXIT_BAD_INPUT, EXIT_USAGE
+from cdr_pipeline.reports import REPORTS, ReportResult, headline_figures, run_report, write_report
+
+
+def _run(settings: Settings, *args: str) -> tuple[int, str, str]:
+    res = CliRunner().invoke(cli, ["--warehouse", str(settings.warehouse), "report", *args])
+    return res.exit_code, res.stdout, res.stderr
+
+
+def test_list_names_every_report_on_one_line(sample_wh: Settings) -> None:
+    code, out, _ = _run(sample_wh, "--list")
+    assert code == 0
+    lines = out.strip().splitlines()
+    assert [line.split()[0] for line in lines] == list(REPORTS)
+    for required in ("licence-usage", "reconciliation", "reclaim-candidates", "anomalies"):
+        assert required in REPORTS
+    assert {"webex-go-adoption", "top-callers", "top-destinations", "hourly-volume"} <= set(REPORTS)
+
+
+@pytest.mark.parametrize("name", list(REPORTS))
+def test_every_report_runs_as_json(sample_wh: Settings, name: str) -> None:
+    code, out, err = _run(sample_wh, name, "--format", "json")
+    assert code == 0, err
+    rows = json.loads(out)
+    assert isinstance(rows, list)
+    if name != "reclaim-candidates":
+        assert rows, f"{name} is empty on the samples"
+
+
+def test_month_filter(sample_wh: Settings) -> None:
+    code, out, _ = _run(sample_wh, "licence-usage", "--month", "2026-10", "--format", "csv")
+    assert code == 0
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert rows and {r["month"] for r in rows} == {"2026-10-01"}
+    every = run_report(sample_wh, "licence-usage")
+    assert every.row_count > len(rows)
+
+
+@pytest.mark.parametrize("month", ["2026-13", "2026-1", "october", "2026-10'; drop table x; --"])
+def test_bad_month_is_a_clear_input_error(sample_wh: Settings, month: str) -> None:
+    code, _, err = _run(sample_wh, "anomalies", "--month", month)
+    assert code == EXIT_BAD_INPUT
+    assert "bad month" in err and "YYYY-MM" in err
+
+
+def test_usage_errors(sample_wh: Settings, tmp_path: Path) -> None:
+    code, _, err = _run(sample_wh, "no-such-report")
+    assert code == EXIT_USAGE and "unknown report" in err
+    code, _, err = _run(sample_wh, "reclaim-candidates", "--month", "2026-10")
+    assert code == EXIT_USAGE and "not monthly" in err
+    code, _, err = _run(sample_wh, "anomalies", "--format", "parquet")
+    assert code == EXIT_USAGE and "--out" in err
+    code, _, err = _run(sample_wh)
+    assert code == EXIT_USAGE
+
+
+def test_missing_warehouse_says_run_build(tmp_path: Path) -> None:
+    code, _, err = _run(Settings(warehouse=tmp_path / "empty"), "anomalies")
+    assert code == EXIT_BAD_INPUT
+    assert "cdr build" in err
+
+
+def test_parquet_out(sample_wh: Settings, tmp_path: Path) -> None:
+    out = tmp_path / "r" / "rec.parquet"
+    code, _, err = _run(sample_wh, "reconciliation", "--format", "parquet", "--out", str(out))
+    assert code == 0, err
+    assert pq.read_table(out).num_rows == run_report(sample_wh, "reconciliation").row_count
+
+
+def test_csv_on_samples_neutralises_formula_starts(sample_wh: Settings) -> None:
+    # Called numbers start with '+': a spreadsheet would read them as formulas.
+    code, out, _ = _run(sample_wh, "top-destinations", "--format", "csv")
+    assert code == 0
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert rows and all(r["called_number"].startswith("'+") for r in rows)
+    # Negative numbers stay numbers (variance of an over-consumed subscription).
+    code, out, _ = _run(sample_wh, "reconciliation", "--format", "csv")
+    variances = [int(r["variance_units"]) for r in csv.DictReader(io.StringIO(out))]
+    assert min(variances) < 0
+
+
+def test_csv_injection_cells(tmp_path: Path) -> None:
+    table = pa.table(
+        {
+            "name": ['=HYPERLINK("http://x")', "+1-555", "-2+3", "@SUM(A1)", "\tx", "plain"],
+            "n": [-1, 2, 3, 4, 5, 6],
+        }
+    )
+    result = ReportResult("t", None, table, 0.0)
+    out = tmp_path / "t.csv"
+    write_report(result, "csv", out)
+    rows = list(csv.reader(io.StringIO(out.read_text(encoding="utf-8-sig"))))
+    assert [r[0] for r in rows[1:]] == [
+        '\'=HYPERLINK("http://x")',
+        "'+1-555",
+        "'-2+3",
+        "'@SUM(A1)",
+        "'\tx",
+        "plain",
+    ]
+    assert rows[1][1] == "-1"
+
+
+def test_headline_figures(sample_wh: Settings) -> None:
+    figures = headline_figures(sample_wh)
+    adoption = run_report(sample_wh, "webex-go-adoption", figures["month"]).rows()
+    calls = sum(r["calls"] for r in adoption)
+    go = sum(r["webex_go_calls"] for r in adoption)
+    assert (figures["calls"], figures["webex_go_calls"]) == (calls, go)
+    assert 0 < figures["webex_go_share"] < 1
+    assert figures["licences_bought"] > 0 and figures["licences_held_peak"] > 0
