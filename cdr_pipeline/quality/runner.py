@@ -226,9 +226,14 @@ def _scope_frame(dup_sample: pd.DataFrame, key: list[str], new_columns: list[str
 
 
 def _validate_table(
-    ctx: Any, suite: SuiteSpec, scope: TableScope, settings: Settings, batch_rows: int
+    ctx: Any,
+    suite: SuiteSpec,
+    scope: TableScope,
+    settings: Settings,
+    batch_rows: int,
+    temp_dir: Path,
 ) -> SuiteResult:
-    con = connect(settings.state_dir / "validate_tmp")
+    con = connect(temp_dir)
     try:
         devices = device_users_sql(suite, settings.tables_dir)
         row_specs = [
@@ -287,6 +292,7 @@ def validate_warehouse(
     resolved = resolve_scope(settings, scope)
     suites = build_suites()
     docs_dir = settings.quality_dir / DOCS_DIR
+    temp_dir = settings.state_dir / "validate_tmp" / validation_id  # DuckDB spill space
     suite_results: list[SuiteResult] = []
     index: Path | None = None
     todo = [(suites[n], t) for n, t in resolved.tables.items() if t.files and n in suites]
@@ -298,7 +304,7 @@ def validate_warehouse(
         ctx.data_sources.add_pandas("cdr")
         for suite, table_scope in todo:
             t1 = time.monotonic()
-            res = _validate_table(ctx, suite, table_scope, settings, batch_rows)
+            res = _validate_table(ctx, suite, table_scope, settings, batch_rows, temp_dir)
             suite_results.append(res)
             log.info(
                 "%s: %d rows in %d batch(es), %d failed expectation(s), %.1fs",
@@ -312,7 +318,7 @@ def validate_warehouse(
         shutil.rmtree(docs_dir / "validations", ignore_errors=True)
         ctx.build_data_docs(site_names=[SITE])
         index = docs_dir / "index.html"
-    shutil.rmtree(settings.state_dir / "validate_tmp", ignore_errors=True)
+    shutil.rmtree(temp_dir, ignore_errors=True)
     report = ValidationReport(
         validation_id=validation_id,
         run_time=started,
