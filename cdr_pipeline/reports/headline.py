@@ -16,22 +16,22 @@ def headline_figures(settings: Settings) -> dict[str, Any]:
     (by currency)."""
     con = connect(settings, read_only=True)
     try:
-        row = con.execute("select max(report_month) from fct_calls").fetchone()
-        month = row[0] if row else None
+        # fetchall, not fetchone: DuckDB 2 keeps a half-read result open on the connection.
+        month = con.execute("select max(report_month) from fct_calls").fetchall()[0][0]
         calls = go = 0
         if month is not None:
             counts = con.execute(
                 "select count(*), count(*) filter (where has_webex_go_leg) from fct_calls "
                 "where report_month = $m",
                 {"m": month},
-            ).fetchone()
-            calls, go = (int(counts[0]), int(counts[1])) if counts else (0, 0)
+            ).fetchall()[0]
+            calls, go = int(counts[0]), int(counts[1])
         rec = con.execute(
             "select coalesce(sum(consumed_peak), 0), coalesce(sum(consumed_month_end), 0), "
             "coalesce(sum(entitled_units), 0), coalesce(sum(idle_licences), 0) "
             "from rpt_licence_reconciliation where month = $m",
             {"m": month},
-        ).fetchone()
+        ).fetchall()[0]
         costs = con.execute(
             "select currency, round(sum(idle_cost), 2) from rpt_licence_reconciliation "
             "where month = $m and currency is not null group by currency order by currency",
@@ -39,7 +39,7 @@ def headline_figures(settings: Settings) -> dict[str, Any]:
         ).fetchall()
     finally:
         con.close()
-    peak, month_end, bought, idle = (int(v) for v in rec) if rec else (0, 0, 0, 0)
+    peak, month_end, bought, idle = (int(v) for v in rec)
     return {
         "month": month.strftime("%Y-%m") if month is not None else None,
         "calls": calls,
