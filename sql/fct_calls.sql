@@ -134,7 +134,7 @@ final as (
         l.is_voicemail,
         l.rang_party and not l.is_answered as is_missed,
         r.has_answered_elsewhere,
-        coalesce(l.talk_seconds, 0) as talk_seconds,
+        cast(coalesce(l.talk_seconds, 0) as bigint) as talk_seconds,
         r.has_webex_go_leg,
         r.webex_go_record_count,
         r.is_pstn,
