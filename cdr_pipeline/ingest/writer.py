@@ -13,7 +13,9 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import queue
 import shutil
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -64,16 +66,20 @@ def data_path(tables_dir: Path, schema: TableSchema, value: object | None) -> Pa
 
 ROW_GROUP_ROWS = 122_880
 """Rows per Parquet row group (DuckDB's default): small groups compress and scan worse."""
+MIN_INSTALL_ROW_GROUP = 16_384
+"""A staged partition whose row groups average fewer rows is compacted, not renamed."""
 
 
 @dataclass
 class Stager:
     """Collects one file's normalized rows, one staging Parquet per partition value, already in
-    the final form (zstd, full row groups): a new partition is then renamed into place.
+    the final form (zstd, row groups of up to 122,880 rows): a new partition whose rows arrived
+    together is then renamed into place without a rewrite.
 
     Rows wait in per-partition buffers until a row group is full; when more than
-    `max_buffered_rows` wait in all, the largest buffer is written early. Memory therefore
-    follows the chunk size whatever the number of partitions in a file."""
+    `max_buffered_rows` wait in all, the largest buffer is written early, so memory follows the
+    chunk size whatever the number of partitions a file spans. Encoding runs on a background
+    thread (pyarrow releases the GIL), overlapping the parsing of the next chunk."""
 
     root: Path
     schema: TableSchema
@@ -85,12 +91,18 @@ class Stager:
 
     def __post_init__(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
+        self._queue: queue.Queue[tuple[str, pa.Table] | None] = queue.Queue(maxsize=2)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._write_loop, name="stager", daemon=True)
+        self._thread.start()
 
     def add(self, df: pl.DataFrame) -> None:
         if df.is_empty():
             return
         part = self.schema.partition_by
-        groups = df.partition_by(part, as_dict=True, include_key=False) if part else {("all",): df}
+        groups = (
+            df.partition_by(part, as_dict=True, include_key=False) if part else {("all",): df}
+        )
         for key, frame in groups.items():
             value = str(key[0])
             self.buffers.setdefault(value, []).append(frame)
@@ -104,28 +116,57 @@ class Stager:
     def _flush(self, value: str) -> None:
         frames = self.buffers.pop(value, [])
         self.buffered.pop(value, None)
-        if not frames:
-            return
-        table = pl.concat(frames).to_arrow(compat_level=pl.CompatLevel.newest())
-        writer = self.writers.get(value)
-        if writer is None:
-            writer = pq.ParquetWriter(
-                self.root / f"{value}.parquet",
-                table.schema,
-                compression="zstd",
-                compression_level=1,
-            )
-            self.writers[value] = writer
-        writer.write_table(table, row_group_size=ROW_GROUP_ROWS)
+        if frames:
+            table = pl.concat(frames).to_arrow(compat_level=pl.CompatLevel.newest())
+            self._put((value, table))
+
+    def _put(self, item: tuple[str, pa.Table] | None) -> None:
+        while True:
+            if self._error is not None:
+                raise self._error
+            try:
+                self._queue.put(item, timeout=0.5)
+                return
+            except queue.Full:
+                continue
+
+    def _write_loop(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            if self._error is not None:
+                continue
+            value, table = item
+            try:
+                writer = self.writers.get(value)
+                if writer is None:
+                    writer = pq.ParquetWriter(
+                        self.root / f"{value}.parquet", table.schema, compression="zstd",
+                        compression_level=1,
+                    )
+                    self.writers[value] = writer
+                writer.write_table(table, row_group_size=ROW_GROUP_ROWS)
+            except BaseException as exc:  # surfaced to the caller by _put/close
+                self._error = exc
 
     def close(self) -> dict[str, Path]:
         for value in list(self.buffers):
             self._flush(value)
+        self._put(None)
+        self._thread.join()
         for w in self.writers.values():
             w.close()
+        if self._error is not None:
+            raise self._error
         return {v: self.root / f"{v}.parquet" for v in self.writers}
 
     def discard(self) -> None:
+        if self._thread.is_alive():
+            self._error = self._error or RuntimeError("discarded")
+            with contextlib.suppress(queue.Full):
+                self._queue.put_nowait(None)
+            self._thread.join(timeout=30)
         for w in self.writers.values():
             with contextlib.suppress(OSError, pa.ArrowException):
                 w.close()
@@ -181,16 +222,25 @@ def merge_partition(
         )
     else:
         counts.inserted = int(unique)
-        if total == unique and _install(staged, target):
-            # a new partition without duplicates: the staged file is already final
-            faults.after_merge()
-            return counts
+        if total == unique:
+            # a new partition without duplicates: the staged file is final unless its rows came
+            # in small pieces (partitions interleaved in the input); then compact it
+            meta = pq.ParquetFile(staged).metadata
+            if meta.num_row_groups <= 1 or meta.num_rows / meta.num_row_groups >= (
+                MIN_INSTALL_ROW_GROUP
+            ):
+                if _install(staged, target):
+                    faults.after_merge()
+                    return counts
         union = f"SELECT {select} FROM {inc}"
     col_list = ", ".join(_q(c.name) for c in cols)
     tmp = target.with_name(f".{DATA_FILE}.tmp-{tag}")
+    dedup = (
+        "" if not exists and total == unique
+        else f"QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY {', '.join(order)}) = 1"
+    )
     con.execute(
-        f"COPY (SELECT {col_list} FROM ({union}) "
-        f"QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY {', '.join(order)}) = 1) "
+        f"COPY (SELECT {col_list} FROM ({union}) {dedup}) "
         f"TO {_lit(tmp)} (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1, "
         f"ROW_GROUP_SIZE 122880)"
     )
