@@ -61,20 +61,14 @@ def create_views(
     con: duckdb.DuckDBPyConnection,
     settings: Settings,
     sql_dir: Path | None = None,
-    *,
-    skip: frozenset[str] = frozenset(),
 ) -> tuple[list[ViewSpec], list[str]]:
-    """Create every view (generated and `sql/`) on `con`, in dependency order.
-
-    `skip` names views not to create because the caller already provides a relation of that
-    name (tests use it to put hand-built tables under the views they check)."""
+    """Create every view (generated and `sql/`) on `con`, in dependency order; return them
+    and the raw tables that had no file yet."""
     _check_settings(con, settings)
     generated, empty = generated_views(con, settings)
     specs = order_views([*generated, *read_sql_dir(sql_dir or default_sql_dir())])
     created: list[ViewSpec] = []
     for spec in specs:
-        if spec.name in skip:
-            continue
         try:
             con.execute(f"create or replace view {spec.name} as\n{spec.sql}")
         except duckdb.Error as exc:
