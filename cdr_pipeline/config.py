@@ -20,7 +20,7 @@ from cdr_pipeline.errors import ConfigError
 class Settings:
     warehouse: Path = Path("warehouse")
     inbox: Path | None = None
-    chunk_rows: int = 50_000
+    chunk_rows: int = 25_000
     max_reject_rate: float = 0.01
     code_expiry_days: int = 90
     reporting_timezone: str = "UTC"

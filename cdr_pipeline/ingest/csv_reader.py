@@ -3,10 +3,10 @@
 The stream is read in fixed-size byte blocks. Record boundaries are the newlines preceded by
 an even number of quote characters (RFC 4180 escapes a quote by doubling it, so parity is
 preserved); numpy finds them without a Python loop. Each chunk of exactly `chunk_rows` records
-is parsed by polars into string columns, each record carrying a sentinel last field so a short
-(ragged) row is visible after parsing. Long rows and invalid UTF-8 are rare: when polars
-refuses a chunk, it is re-split record by record with the csv module, the bad records are
-quarantined with their line and raw text, and the rest is parsed again.
+is parsed by polars into string columns. The splitter also counts separators outside quoted
+fields per record, which finds ragged rows without a second parse. Invalid UTF-8 is rare: when polars refuses a chunk, it is
+re-checked record by record, the bad records are quarantined with their line and raw text,
+and the rest is parsed again.
 """
 
 from __future__ import annotations
@@ -22,13 +22,13 @@ import polars as pl
 from cdr_pipeline.ingest.chunk import Chunk, RawReject, clip
 
 READ_BYTES = 4 * 1024 * 1024
-NL, QUOTE = 10, 34
+NL, QUOTE, COMMA = 10, 34, 44
 
 
 class _Segment:
     """Complete records in a byte buffer: record i is data[starts[i]:ends[i]]."""
 
-    __slots__ = ("data", "ends", "has_blank", "lines", "starts")
+    __slots__ = ("commas", "data", "ends", "has_blank", "lines", "quoted", "starts")
 
     def __init__(
         self,
@@ -36,11 +36,15 @@ class _Segment:
         starts: np.ndarray,
         ends: np.ndarray,
         lines: np.ndarray,
-        has_blank: bool = False,
+        has_blank: bool,
+        commas: np.ndarray,
+        quoted: np.ndarray,
     ):
         self.data, self.starts, self.ends, self.lines = data, starts, ends, lines
         self.has_blank = has_blank
         """Blank lines lie between some records (they are not records)."""
+        self.commas, self.quoted = commas, quoted
+        """Separators per record outside quoted fields, and whether it has any quote."""
 
     def __len__(self) -> int:
         return len(self.starts)
@@ -52,34 +56,47 @@ def _split_records(buf: bytes, first_line: int) -> tuple[_Segment, bytes, int]:
     Returns the segment, the unfinished tail, and the line number the tail starts on."""
     arr = np.frombuffer(buf, dtype=np.uint8)
     nl = np.flatnonzero(arr == NL)
-    if buf.find(b'"') >= 0:
-        quotes = np.flatnonzero(arr == QUOTE)
-        boundary = (np.searchsorted(quotes, nl) & 1) == 0
-        bidx = np.flatnonzero(boundary)
+    quotes = np.flatnonzero(arr == QUOTE) if buf.find(b'"') >= 0 else None
+    if quotes is not None:
+        bidx = np.flatnonzero((np.searchsorted(quotes, nl) & 1) == 0)
     else:
         bidx = np.arange(len(nl))
     ends = nl[bidx]
-    starts = np.empty(len(ends), dtype=np.int64)
-    if len(ends):
-        starts[0] = 0
+    n = len(ends)
+    starts = np.zeros(n, dtype=np.int64)
+    lines = np.full(n, first_line, dtype=np.int64)
+    if n:
         starts[1:] = ends[:-1] + 1
-    lines = np.empty(len(ends), dtype=np.int64)
-    if len(ends):
-        lines[0] = first_line
-        lines[1:] = first_line + bidx[:-1] + 1
-    tail_start = int(ends[-1]) + 1 if len(ends) else 0
-    tail_line = first_line + (int(bidx[-1]) + 1 if len(ends) else 0)
+        lines[1:] += bidx[:-1] + 1
+    tail_start = int(ends[-1]) + 1 if n else 0
+    tail_line = first_line + (int(bidx[-1]) + 1 if n else 0)
     # strip the CR of CRLF from record ends so records are just their text
     ends_wo_cr = ends.copy()
-    if len(ends):
-        cr = arr[np.maximum(ends - 1, 0)] == 13
-        cr &= ends > starts
+    if n:
+        cr = (arr[np.maximum(ends - 1, 0)] == 13) & (ends > starts)
         ends_wo_cr[cr] -= 1
+    # fields per record, for the ragged-row check: separators minus those inside quoted spans
+    # (RFC 4180 quotes come in pairs, an escaped "" included, so pairs delimit the spans)
+    commas = np.zeros(n, dtype=np.int32)
+    quoted = np.zeros(n, dtype=bool)
+    if n:
+        sep = np.flatnonzero(arr[:tail_start] == COMMA)
+        bounds = np.append(starts, tail_start)
+        commas = np.diff(np.searchsorted(sep, bounds)).astype(np.int32)
+        if quotes is not None:
+            q = quotes[quotes < tail_start]
+            quoted = np.diff(np.searchsorted(q, bounds)) > 0
+            opens, closes = q[0::2], q[1::2]
+            inside = np.searchsorted(sep, closes) - np.searchsorted(sep, opens[: len(closes)])
+            owner = np.searchsorted(starts, opens[: len(closes)], side="right") - 1
+            commas -= np.bincount(owner, weights=inside, minlength=n).astype(np.int32)
     nonblank = ends_wo_cr > starts  # blank lines are not records (spreadsheet exports add them)
     has_blank = not nonblank.all()
     if has_blank:
         starts, ends_wo_cr, lines = starts[nonblank], ends_wo_cr[nonblank], lines[nonblank]
-    return _Segment(buf, starts, ends_wo_cr, lines, has_blank), buf[tail_start:], tail_line
+        commas, quoted = commas[nonblank], quoted[nonblank]
+    seg = _Segment(buf, starts, ends_wo_cr, lines, has_blank, commas, quoted)
+    return seg, buf[tail_start:], tail_line
 
 
 def read_header(stream: BinaryIO) -> tuple[list[str], bytes, int]:
@@ -208,48 +225,38 @@ class _Records:
         return np.concatenate([seg.lines[a:b] for seg, a, b in self.pieces])
 
 
-SENTINEL = b"\x01"
-END = "__end__"
-
-
-def _with_sentinel(records: _Records) -> bytes:
-    """The chunk's bytes with `,\\x01` appended to every record (at record ends only, never
-    inside a quoted field), so a short row shows as a missing sentinel after parsing."""
-    parts = []
-    for seg, a, b in records.pieces:
-        lo, hi = int(seg.starts[a]), int(seg.ends[b - 1])
-        block = memoryview(seg.data)[lo:hi]
-        if seg.has_blank:
-            # blank lines between records: rebuild record by record (rare)
-            parts.append(
-                b"".join(
-                    seg.data[int(seg.starts[j]) : int(seg.ends[j])] + b"," + SENTINEL + b"\n"
-                    for j in range(a, b)
-                )
-            )
-            continue
-        arr = np.frombuffer(block, dtype=np.uint8)
-        pos = np.repeat(seg.ends[a:b] - lo, 2)
-        vals = np.tile(np.array([44, 1], dtype=np.uint8), b - a)
-        parts.append(np.insert(arr, pos, vals).tobytes() + b"\n")
-    return b"".join(parts)
+def _contiguous(records: _Records, keep: np.ndarray | None) -> bytes:
+    """The chunk's records as one buffer for the parser: whole byte ranges when nothing is
+    left out, record by record (rare: blank lines or quarantined records) otherwise."""
+    if keep is None and not any(seg.has_blank for seg, _, _ in records.pieces):
+        return b"".join(
+            memoryview(seg.data)[int(seg.starts[a]) : int(seg.ends[b - 1])].tobytes() + b"\n"
+            for seg, a, b in records.pieces
+        )
+    index = range(len(records)) if keep is None else keep
+    return b"\n".join(records.raw(int(i)) for i in index) + b"\n"
 
 
 def _polars_parse(data: bytes, col_names: list[str]) -> pl.DataFrame | None:
-    """Parse records (each ending in the sentinel field); None when a record has too many
-    fields or is not UTF-8 (the caller then screens record by record)."""
+    """Parse records into string columns; None when polars refuses them (a record that is not
+    UTF-8, or quoting it cannot follow): the caller then screens record by record."""
     try:
         return pl.read_csv(
             data,
             has_header=False,
-            new_columns=[*col_names, END],
-            schema=dict.fromkeys([*col_names, END], pl.String),
-            empty_string_is_null=False,
+            new_columns=col_names,
+            schema=dict.fromkeys(col_names, pl.String),
             quote_char='"',
             raise_if_empty=False,
         )
     except (pl.exceptions.ComputeError, pl.exceptions.ShapeError, pl.exceptions.SchemaError):
         return None
+
+
+def _field_count_ok(records: _Records, ncols: int) -> np.ndarray:
+    """True for records with exactly `ncols` fields (separators outside quotes + 1)."""
+    commas = np.concatenate([seg.commas[a:b] for seg, a, b in records.pieces])
+    return commas == ncols - 1
 
 
 def _parse(
@@ -265,29 +272,25 @@ def _parse(
     index = np.arange(len(records))
     frame: pl.DataFrame | None = None
     if len(records):
-        frame = _polars_parse(_with_sentinel(records), col_names)
-        if frame is not None and frame.height == len(records):
-            short = (frame[END] != SENTINEL.decode()).to_numpy()
-            if short.any():
-                rejects = rejects + [
-                    _ragged(records.raw(int(i)), int(lines[i]), ncols)
-                    for i in np.flatnonzero(short)
-                ]
-                keep = ~short
-                frame, index, lines = frame.filter(pl.Series(keep)), index[keep], lines[keep]
-        else:
-            keep_idx, bad = _screen(records, lines, ncols)
+        ok = _field_count_ok(records, ncols)
+        keep = None if ok.all() else np.flatnonzero(ok)
+        if keep is not None:
+            rejects = rejects + [
+                _ragged(records.raw(int(i)), int(lines[i]), ncols) for i in np.flatnonzero(~ok)
+            ]
+            index, lines = keep, lines[keep]
+        frame = _polars_parse(_contiguous(records, keep), col_names) if len(index) else None
+        if frame is not None and frame.height != len(index):
+            frame = None
+        if frame is None and len(index):
+            keep_idx, bad = _screen(records, index, lines, ncols)
             rejects = rejects + bad
             index, lines = index[keep_idx], lines[keep_idx]
-            frame = None
             if len(index):
-                kept = [records.raw(int(i)) + b"," + SENTINEL for i in index]
-                frame = _polars_parse(b"\n".join(kept) + b"\n", col_names)
+                frame = _polars_parse(_contiguous(records, index), col_names)
                 assert frame is not None and frame.height == len(index)
     if frame is None:
         frame = pl.DataFrame(schema=dict.fromkeys(col_names, pl.String))
-    else:
-        frame = frame.drop(END)
 
     def raw_text(i: int) -> str:
         return clip(records.raw(int(index[i])).decode("utf-8", "replace"))
@@ -305,13 +308,16 @@ def _ragged(raw: bytes, line: int, ncols: int) -> RawReject:
     return RawReject(line, "ragged_row", f"expected {ncols} fields, found {found}", clip(text))
 
 
-def _screen(records: _Records, lines: np.ndarray, ncols: int) -> tuple[list[int], list[RawReject]]:
-    """Slow path: find the records that are not UTF-8 or do not have `ncols` fields."""
+def _screen(
+    records: _Records, index: np.ndarray, lines: np.ndarray, ncols: int
+) -> tuple[list[int], list[RawReject]]:
+    """Slow path over records `index`: find those that are not UTF-8 or not `ncols` fields.
+    Returns positions (into `index`) to keep, and the rejects."""
     keep: list[int] = []
     bad: list[RawReject] = []
-    for i in range(len(records)):
-        raw = records.raw(i)
-        line = int(lines[i])
+    for k, i in enumerate(index):
+        raw = records.raw(int(i))
+        line = int(lines[k])
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
@@ -332,5 +338,5 @@ def _screen(records: _Records, lines: np.ndarray, ncols: int) -> tuple[list[int]
         if len(fields) != ncols:
             bad.append(_ragged(raw, line, ncols))
             continue
-        keep.append(i)
+        keep.append(k)
     return keep, bad

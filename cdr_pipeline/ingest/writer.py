@@ -29,7 +29,7 @@ from cdr_pipeline.ingest.ledger import fsync_dir
 from cdr_pipeline.schema.base import DUCKDB_TYPES, TableSchema
 
 DATA_FILE = "data.parquet"
-MERGE_MEMORY_LIMIT = "1GB"
+MERGE_MEMORY_LIMIT = "512MB"
 
 
 @dataclass
@@ -86,12 +86,12 @@ class Stager:
     max_buffered_rows: int = 2 * ROW_GROUP_ROWS
     writers: dict[str, pq.ParquetWriter] = field(default_factory=dict)
     rows: dict[str, int] = field(default_factory=dict)
-    buffers: dict[str, list[pl.DataFrame]] = field(default_factory=dict)
+    buffers: dict[str, list[pa.Table]] = field(default_factory=dict)
     buffered: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
-        self._queue: queue.Queue[tuple[str, pa.Table] | None] = queue.Queue(maxsize=2)
+        self._queue: queue.Queue[tuple[str, pa.Table, bool] | None] = queue.Queue(maxsize=2)
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._write_loop, name="stager", daemon=True)
         self._thread.start()
@@ -100,27 +100,31 @@ class Stager:
         if df.is_empty():
             return
         part = self.schema.partition_by
-        groups = (
-            df.partition_by(part, as_dict=True, include_key=False) if part else {("all",): df}
-        )
+        groups = df.partition_by(part, as_dict=True, include_key=False) if part else {("all",): df}
         for key, frame in groups.items():
             value = str(key[0])
-            self.buffers.setdefault(value, []).append(frame)
+            # A real copy: polars string columns are views into the whole chunk's buffers, so
+            # keeping a slice of one partition would pin the entire chunk in memory.
+            piece = frame.to_arrow(compat_level=pl.CompatLevel.oldest())
+            self.buffers.setdefault(value, []).append(piece)
             self.buffered[value] = self.buffered.get(value, 0) + frame.height
             self.rows[value] = self.rows.get(value, 0) + frame.height
             if self.buffered[value] >= ROW_GROUP_ROWS:
-                self._flush(value)
+                self._flush(value, final_form=True)
         while sum(self.buffered.values()) > self.max_buffered_rows:
-            self._flush(max(self.buffered, key=self.buffered.__getitem__))
+            self._flush(max(self.buffered, key=self.buffered.__getitem__), final_form=False)
 
-    def _flush(self, value: str) -> None:
-        frames = self.buffers.pop(value, [])
+    def _flush(self, value: str, final_form: bool) -> None:
+        """Queue a partition's buffered rows for writing. The first write of a partition fixes
+        its file's compression: zstd when the rows come as full row groups (the file will be
+        renamed into place), none when memory pressure writes a small piece (the partition
+        will be compacted by DuckDB, so compressing it twice would be wasted)."""
+        pieces = self.buffers.pop(value, [])
         self.buffered.pop(value, None)
-        if frames:
-            table = pl.concat(frames).to_arrow(compat_level=pl.CompatLevel.newest())
-            self._put((value, table))
+        if pieces:
+            self._put((value, pa.concat_tables(pieces), final_form))
 
-    def _put(self, item: tuple[str, pa.Table] | None) -> None:
+    def _put(self, item: tuple[str, pa.Table, bool] | None) -> None:
         while True:
             if self._error is not None:
                 raise self._error
@@ -137,13 +141,18 @@ class Stager:
                 return
             if self._error is not None:
                 continue
-            value, table = item
+            value, table, final_form = item
             try:
                 writer = self.writers.get(value)
                 if writer is None:
                     writer = pq.ParquetWriter(
-                        self.root / f"{value}.parquet", table.schema, compression="zstd",
-                        compression_level=1,
+                        self.root / f"{value}.parquet",
+                        table.schema,
+                        compression="zstd" if final_form else "none",
+                        compression_level=1 if final_form else None,
+                        # a piece that will be compacted needs no dictionary or statistics
+                        use_dictionary=final_form,
+                        write_statistics=final_form,
                     )
                     self.writers[value] = writer
                 writer.write_table(table, row_group_size=ROW_GROUP_ROWS)
@@ -152,7 +161,7 @@ class Stager:
 
     def close(self) -> dict[str, Path]:
         for value in list(self.buffers):
-            self._flush(value)
+            self._flush(value, final_form=True)
         self._put(None)
         self._thread.join()
         for w in self.writers.values():
@@ -236,7 +245,8 @@ def merge_partition(
     col_list = ", ".join(_q(c.name) for c in cols)
     tmp = target.with_name(f".{DATA_FILE}.tmp-{tag}")
     dedup = (
-        "" if not exists and total == unique
+        ""
+        if not exists and total == unique
         else f"QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY {', '.join(order)}) = 1"
     )
     con.execute(
