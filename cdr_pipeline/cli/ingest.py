@@ -91,7 +91,7 @@ def ingest(
             f"{result.total('rows_rejected'):,} rejected, {result.seconds:.1f}s"
         )
         for f in result.files:
-            if f.status == "skipped" or f.message and f.status != "failed":
+            if f.status == "skipped" or (f.message and f.status != "failed"):
                 click.echo(f"note: {f.source}: {f.message}", err=True)
             if f.unknown_columns:
                 click.echo(

@@ -4,9 +4,9 @@ The stream is read in fixed-size byte blocks. Record boundaries are the newlines
 an even number of quote characters (RFC 4180 escapes a quote by doubling it, so parity is
 preserved); numpy finds them without a Python loop. Each chunk of exactly `chunk_rows` records
 is parsed by polars into string columns. The splitter also counts separators outside quoted
-fields per record, which finds ragged rows without a second parse. Invalid UTF-8 is rare: when polars refuses a chunk, it is
-re-checked record by record, the bad records are quarantined with their line and raw text,
-and the rest is parsed again.
+fields per record, which finds ragged rows without a second parse. Invalid UTF-8 is rare:
+when polars refuses a chunk, it is re-checked record by record, the bad records are
+quarantined with their line and raw text, and the rest is parsed again.
 """
 
 from __future__ import annotations

@@ -18,9 +18,13 @@ from cdr_pipeline.errors import LockBusy
 
 
 @contextmanager
-def writer_lock(state_dir: Path, command: str, wait_seconds: float = 0.0) -> Iterator[None]:
+def writer_lock(
+    state_dir: Path, command: str, wait_seconds: float = 0.0, name: str = "writer.lock"
+) -> Iterator[None]:
+    """Hold the lock file `state_dir/name` for the block. `writer.lock` serialises writers
+    of the tables; the nightly job holds `nightly.lock` for its whole run as well."""
     state_dir.mkdir(parents=True, exist_ok=True)
-    path = state_dir / "writer.lock"
+    path = state_dir / name
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         deadline = time.monotonic() + max(wait_seconds, 0.0)
@@ -33,7 +37,7 @@ def writer_lock(state_dir: Path, command: str, wait_seconds: float = 0.0) -> Ite
                     holder = path.read_text(encoding="utf-8", errors="replace").strip()
                     raise LockBusy(
                         f"another writer holds the warehouse lock ({holder or 'unknown holder'})",
-                        hint=f"wait for it to finish, or pass --wait-lock SECONDS; lock file: {path}",
+                        hint=f"wait for it to finish, or pass --wait-lock SECONDS (lock: {path})",
                     ) from None
                 time.sleep(0.2)
         os.ftruncate(fd, 0)

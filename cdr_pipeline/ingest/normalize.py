@@ -289,8 +289,8 @@ def normalize(
 
 def _flag(df: FrameT, checks: list[Check], existing: bool = False) -> FrameT:
     """Set `__reason`/`__detail` to the first failing check of each row (keeping earlier)."""
-    reasons = [pl.when(c.bad).then(pl.lit(c.reason)) for c in checks]
-    details = [pl.when(c.bad).then(c.detail) for c in checks]
+    reasons: list[pl.Expr] = [pl.when(c.bad).then(pl.lit(c.reason)) for c in checks]
+    details: list[pl.Expr] = [pl.when(c.bad).then(c.detail) for c in checks]
     if existing:
         reasons.insert(0, pl.col("__reason"))
         details.insert(0, pl.col("__detail"))

@@ -24,7 +24,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
-import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 

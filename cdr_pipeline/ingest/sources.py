@@ -53,7 +53,10 @@ class Source:
 
 
 def _skip_bom(stream: BinaryIO) -> BinaryIO:
-    buffered = stream if isinstance(stream, io.BufferedReader) else io.BufferedReader(stream)  # type: ignore[arg-type]
+    if isinstance(stream, io.BufferedReader):
+        buffered = stream
+    else:
+        buffered = io.BufferedReader(stream)
     head = buffered.peek(3)[:3]
     if head == UTF8_BOM:
         buffered.read(3)

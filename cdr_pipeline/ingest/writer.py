@@ -235,12 +235,12 @@ def merge_partition(
             # a new partition without duplicates: the staged file is final unless its rows came
             # in small pieces (partitions interleaved in the input); then compact it
             meta = pq.ParquetFile(staged).metadata
-            if meta.num_row_groups <= 1 or meta.num_rows / meta.num_row_groups >= (
-                MIN_INSTALL_ROW_GROUP
+            whole = meta.num_row_groups <= 1
+            if (whole or meta.num_rows / meta.num_row_groups >= MIN_INSTALL_ROW_GROUP) and (
+                _install(staged, target)
             ):
-                if _install(staged, target):
-                    faults.after_merge()
-                    return counts
+                faults.after_merge()
+                return counts
         union = f"SELECT {select} FROM {inc}"
     col_list = ", ".join(_q(c.name) for c in cols)
     tmp = target.with_name(f".{DATA_FILE}.tmp-{tag}")

@@ -1,0 +1,127 @@
+"""Ingest throughput and memory against a bare-DuckDB baseline, same input, same run.
+
+For each size: generate a DCH-like export with the sample generator, then time
+  (a) `cdr ingest FILE` into a fresh warehouse, and
+  (b) a bare DuckDB copy of the same file:
+      COPY (SELECT *, upper(trim("Sub client type"))='MOBILE_NETWORK' AS is_webex_go
+            FROM read_csv(FILE)) TO 'x.parquet' (FORMAT parquet, COMPRESSION zstd)
+each in a fresh process (peak RSS from getrusage of that process).
+Targets: ratio a/b <= 1.5 at 1M legs; peak RSS of (a) <= 1 GiB; RSS(5M)/RSS(1M) <= 1.2.
+
+    python benchmarks/ingest.py                 # 1M and 5M legs
+    python benchmarks/ingest.py --legs 200000   # quick look
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+HERE = Path(__file__).parent
+MEASURE = """
+import resource, subprocess, sys, time
+t = time.perf_counter()
+code = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL).returncode
+print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, code)
+"""
+BASELINE = """
+import duckdb, sys
+duckdb.execute(
+    "COPY (SELECT *, upper(trim(\\"Sub client type\\"))='MOBILE_NETWORK' AS is_webex_go "
+    "FROM read_csv(?)) TO '" + sys.argv[2] + "' (FORMAT parquet, COMPRESSION zstd)",
+    [sys.argv[1]],
+)
+"""
+
+
+def measure(cmd: list[str]) -> tuple[float, float]:
+    out = subprocess.run(
+        [sys.executable, "-c", MEASURE, *cmd], capture_output=True, text=True, check=True
+    )
+    seconds, rss_kb, code = out.stdout.split()
+    if int(code) != 0:
+        raise SystemExit(f"command failed ({code}): {' '.join(cmd)}")
+    return float(seconds), int(rss_kb) / 1024
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--legs", type=int, nargs="+", default=[1_000_000, 5_000_000])
+    ap.add_argument("--out", type=Path, default=HERE / "out")
+    ap.add_argument("--chunk-rows", type=int, default=None)
+    ap.add_argument("--repeat", type=int, default=1, help="runs per measurement (median)")
+    args = ap.parse_args()
+    from cdr_pipeline.samples import write_call_export
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for legs in args.legs:
+        src = args.out / f"dch_{legs}.csv"
+        if not src.exists():
+            t = time.perf_counter()
+            write_call_export(src, legs=legs, seed=11, start=date(2026, 9, 1), days=30)
+            print(
+                f"generated {legs:,} legs ({src.stat().st_size / 1e6:,.0f} MB) in "
+                f"{time.perf_counter() - t:.1f}s",
+                file=sys.stderr,
+            )
+        ours, base = [], []
+        for _ in range(args.repeat):
+            wh = args.out / f"wh_{legs}"
+            shutil.rmtree(wh, ignore_errors=True)
+            cmd = [
+                sys.executable,
+                "-m",
+                "cdr_pipeline",
+                "-q",
+                "--warehouse",
+                str(wh),
+                "ingest",
+                str(src),
+            ]
+            if args.chunk_rows:
+                cmd += ["--chunk-rows", str(args.chunk_rows)]
+            ours.append(measure(cmd))
+            target = args.out / f"baseline_{legs}.parquet"
+            base.append(measure([sys.executable, "-c", BASELINE, str(src), str(target)]))
+            target.unlink(missing_ok=True)
+            shutil.rmtree(wh, ignore_errors=True)
+        ours.sort()
+        base.sort()
+        (a_s, a_rss), (b_s, b_rss) = ours[len(ours) // 2], base[len(base) // 2]
+        rows.append(
+            {
+                "legs": legs,
+                "file_mb": round(src.stat().st_size / 1e6),
+                "ingest_s": round(a_s, 2),
+                "duckdb_s": round(b_s, 2),
+                "ratio": round(a_s / b_s, 2),
+                "ingest_rss_mb": round(a_rss),
+                "duckdb_rss_mb": round(b_rss),
+            }
+        )
+        print(json.dumps(rows[-1]), file=sys.stderr)
+    print(
+        f"{'legs':>10} {'MB':>6} {'ingest s':>9} {'duckdb s':>9} {'ratio':>6} "
+        f"{'ingest RSS MB':>14} {'duckdb RSS MB':>14}"
+    )
+    for r in rows:
+        print(
+            f"{r['legs']:>10,} {r['file_mb']:>6} {r['ingest_s']:>9} {r['duckdb_s']:>9} "
+            f"{r['ratio']:>6} {r['ingest_rss_mb']:>14} {r['duckdb_rss_mb']:>14}"
+        )
+    if len(rows) >= 2:
+        print(
+            f"RSS ratio {rows[-1]['legs']:,}/{rows[0]['legs']:,} legs: "
+            f"{rows[-1]['ingest_rss_mb'] / rows[0]['ingest_rss_mb']:.2f}"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,341 @@
+"""Orchestration of whole flows (demo, nightly) as library code; the CLI only calls it.
+
+Each flow returns a summary whose `exit_code` is the worst of its stages (0 ok, 3 bad input,
+4 data quality, 1 unexpected), so the CLI, tests and notebooks see the same outcome.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from cdr_pipeline.config import Settings
+from cdr_pipeline.errors import EXIT_OK, EXIT_UNEXPECTED, CdrError
+from cdr_pipeline.ingest.ledger import Ledger
+from cdr_pipeline.ingest.lock import writer_lock
+from cdr_pipeline.ingest.pipeline import (
+    IngestResult,
+    ProgressFn,
+    expand_paths,
+    file_sha256,
+    ingest_paths,
+    new_run_id,
+)
+
+log = logging.getLogger(__name__)
+
+DEFAULT_SAMPLES = Path("data/samples")
+
+
+@dataclass
+class StageOutcome:
+    name: str
+    exit_code: int
+    seconds: float
+    summary: str
+
+
+@dataclass
+class FlowSummary:
+    stages: list[StageOutcome] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        return worst([s.exit_code for s in self.stages])
+
+    def stage(self, name: str) -> StageOutcome | None:
+        return next((s for s in self.stages if s.name == name), None)
+
+    @contextmanager
+    def run_stage(self, name: str) -> Iterator[list[Any]]:
+        """Time a stage; the body appends (exit_code, summary). A CdrError in the stage is
+        recorded with its exit code and the flow goes on; anything else propagates."""
+        box: list[Any] = []
+        t0 = time.monotonic()
+        try:
+            yield box
+        except CdrError as exc:
+            log.error("%s failed: %s", name, exc)
+            box[:] = [exc.exit_code, f"failed: {exc}"]
+        code, text = box if box else (EXIT_OK, "")
+        self.stages.append(StageOutcome(name, code, time.monotonic() - t0, text))
+
+
+@dataclass
+class DemoSummary(FlowSummary):
+    samples_dir: Path = Path()
+    generated: bool = False
+    ingest: IngestResult | None = None
+    validation: Any = None
+    build: Any = None
+    headline: dict[str, Any] = field(default_factory=dict)
+
+
+def find_samples(samples_dir: Path | None, settings: Settings) -> tuple[Path, bool]:
+    """The committed samples when run from a checkout, else a freshly generated set."""
+    if samples_dir is not None:
+        return samples_dir, False
+    if DEFAULT_SAMPLES.is_dir() and any(DEFAULT_SAMPLES.iterdir()):
+        return DEFAULT_SAMPLES, False
+    from cdr_pipeline.samples import generate_samples
+
+    out = settings.warehouse.parent / "demo-samples"
+    generate_samples(out)
+    return out, True
+
+
+def _ingest_summary(result: IngestResult) -> str:
+    return (
+        f"{result.total('rows_loaded'):,} rows loaded, {result.total('rows_duplicate'):,} "
+        f"duplicate, {result.total('rows_rejected'):,} rejected from {len(result.files)} file(s)"
+        + (f"; {len(result.errors)} file(s) failed" if result.errors else "")
+    )
+
+
+def run_demo(
+    settings: Settings, samples_dir: Path | None = None, progress: ProgressFn | None = None
+) -> DemoSummary:
+    """Ingest the samples, validate, build the views and take the headline figures."""
+    source, generated = find_samples(samples_dir, settings)
+    summary = DemoSummary(samples_dir=source, generated=generated)
+    with summary.run_stage("ingest") as out:
+        summary.ingest = ingest_paths(settings, [source], command="cdr demo", progress=progress)
+        out[:] = [summary.ingest.exit_code, _ingest_summary(summary.ingest)]
+    _validate_build(settings, summary, scope="all")
+    if summary.build is not None:
+        from cdr_pipeline.reports import headline_figures
+
+        summary.headline = headline_figures(settings)
+    return summary
+
+
+def _validate_build(settings: Settings, summary: DemoSummary | NightlySummary, scope: str) -> None:
+    from cdr_pipeline.quality import validate_warehouse
+    from cdr_pipeline.warehouse import build_warehouse
+
+    with summary.run_stage("validate") as out:
+        report = validate_warehouse(settings, scope)
+        summary.validation = report
+        out[:] = [
+            report.exit_code,
+            f"{len(report.errors)} error(s), {len(report.warnings)} warning(s); "
+            f"Data Docs: {report.data_docs_index}",
+        ]
+    with summary.run_stage("build") as out:
+        summary.build = build_warehouse(settings)
+        out[:] = [EXIT_OK, f"{len(summary.build.views)} views in {summary.build.path}"]
+
+
+# ---------------------------------------------------------------------------------------------
+# nightly
+
+
+@dataclass
+class InboxFile:
+    path: Path
+    status: str  # new | loaded before
+    size_bytes: int
+
+
+@dataclass
+class NightlySummary(FlowSummary):
+    run_date: date = field(default_factory=lambda: datetime.now(UTC).date())
+    dry_run: bool = False
+    inbox: list[InboxFile] = field(default_factory=list)
+    fetch: Any = None
+    ingest: IngestResult | None = None
+    validation: Any = None
+    build: Any = None
+    reports: list[Path] = field(default_factory=list)
+    planned_reports: list[str] = field(default_factory=list)
+    retention: Any = None
+    archived: list[Path] = field(default_factory=list)
+
+    @property
+    def new_files(self) -> list[InboxFile]:
+        return [f for f in self.inbox if f.status == "new"]
+
+
+def report_months(run_date: date) -> list[date]:
+    """The previous month and the month to date, as first days."""
+    this = run_date.replace(day=1)
+    return [(this - timedelta(days=1)).replace(day=1), this]
+
+
+def scan_inbox(settings: Settings, inbox: Path) -> list[InboxFile]:
+    """Every file of the inbox with whether its content was loaded before (the ledger
+    decides, by SHA-256 of the content, never by name or date)."""
+    loaded = Ledger(settings.state_dir).loaded_hashes()
+    return [
+        InboxFile(p, "loaded before" if file_sha256(p) in loaded else "new", p.stat().st_size)
+        for p in expand_paths([inbox])
+    ]
+
+
+def run_nightly(
+    settings: Settings,
+    inbox: Path,
+    *,
+    archive: Path | None = None,
+    retain_days: int | None = None,
+    dry_run: bool = False,
+    run_date: date | None = None,
+    fetch: bool | None = None,
+    progress: ProgressFn | None = None,
+) -> NightlySummary:
+    """The unattended job: (fetch) -> ingest what is new in the inbox -> validate it -> build
+    the views -> write the standard reports for the previous month and the month to date to
+    `<warehouse>/reports/<run date>/` -> retention -> archive. One lock for the whole run:
+    a second nightly exits at once with LockBusy (exit 5)."""
+    if not inbox.is_dir():
+        from cdr_pipeline.errors import ConfigError
+
+        raise ConfigError(
+            f"inbox {inbox} is not a folder",
+            hint="pass --inbox DIR or set inbox in cdr.toml / CDR_INBOX",
+        )
+    summary = NightlySummary(run_date=run_date or datetime.now(UTC).date(), dry_run=dry_run)
+    retain = retain_days if retain_days is not None else settings.retain_days
+    do_fetch = bool(settings.fetch.get("nightly")) if fetch is None else fetch
+    run_id = new_run_id(datetime.now(UTC))
+    with writer_lock(settings.state_dir, "cdr nightly", 0.0, name="nightly.lock"):
+        summary.inbox = scan_inbox(settings, inbox)
+        if dry_run:
+            _plan(settings, summary, retain, do_fetch)
+            return summary
+        if do_fetch:
+            with summary.run_stage("fetch") as out:
+                from cdr_pipeline.fetch import fetch_records
+
+                summary.fetch = fetch_records(settings)
+                out[:] = [
+                    summary.fetch.exit_code,
+                    f"{summary.fetch.records:,} records in {summary.fetch.pages} page(s)",
+                ]
+        with summary.run_stage("ingest") as out:
+            new = [f.path for f in summary.new_files]
+            if new:
+                summary.ingest = ingest_paths(
+                    settings, new, command="cdr nightly", progress=progress
+                )
+                out[:] = [summary.ingest.exit_code, _ingest_summary(summary.ingest)]
+            else:
+                out[:] = [EXIT_OK, "nothing new in the inbox"]
+        loaded_rows = summary.ingest.total("rows_loaded") if summary.ingest else 0
+        if loaded_rows or summary.fetch is not None:
+            _validate_build(settings, summary, scope="last")
+        else:
+            with summary.run_stage("build") as out:
+                from cdr_pipeline.warehouse import build_warehouse
+
+                summary.build = build_warehouse(settings)
+                out[:] = [EXIT_OK, f"nothing new to validate; {len(summary.build.views)} views"]
+        with summary.run_stage("reports") as out:
+            summary.reports = write_standard_reports(settings, summary.run_date)
+            out[:] = [
+                EXIT_OK,
+                f"{len(summary.reports)} file(s) in "
+                f"{settings.reports_dir / summary.run_date.isoformat()}",
+            ]
+        if retain:
+            with summary.run_stage("retention") as out:
+                from cdr_pipeline.ingest.retention import apply_retention
+
+                summary.retention = apply_retention(settings, retain, run_id, summary.run_date)
+                out[:] = [
+                    EXIT_OK,
+                    f"dropped {len(summary.retention.dropped)} partition(s) "
+                    f"before {summary.retention.cutoff} "
+                    f"({summary.retention.rows:,} rows)",
+                ]
+        if archive is not None and summary.ingest is not None:
+            with summary.run_stage("archive") as out:
+                summary.archived = archive_loaded(summary.ingest, inbox, archive)
+                out[:] = [EXIT_OK, f"{len(summary.archived)} file(s) moved to {archive}"]
+    return summary
+
+
+def _plan(settings: Settings, summary: NightlySummary, retain: int | None, do_fetch: bool) -> None:
+    from cdr_pipeline.reports import REPORTS
+
+    months = report_months(summary.run_date)
+    summary.planned_reports = [
+        _report_name(name, m if report.monthly else None)
+        for name, report in REPORTS.items()
+        for m in (months if report.monthly else [months[0]])
+    ]
+    if retain:
+        from cdr_pipeline.ingest.retention import expired_partitions
+
+        summary.retention = expired_partitions(settings, retain, summary.run_date)
+    new = summary.new_files
+    summary.stages.append(
+        StageOutcome(
+            "plan",
+            EXIT_OK,
+            0.0,
+            f"{'fetch, then ' if do_fetch else ''}ingest {len(new)} new file(s) of "
+            f"{len(summary.inbox)}; validate; build; {len(summary.planned_reports)} report file(s)"
+            + (f"; drop {len(summary.retention.dropped)} partition(s)" if retain else ""),
+        )
+    )
+
+
+def _report_name(name: str, month: date | None) -> str:
+    return f"{name}_{month:%Y-%m}.csv" if month else f"{name}.csv"
+
+
+def write_standard_reports(settings: Settings, run_date: date) -> list[Path]:
+    """Every named report as CSV: monthly ones for the previous month and the month to
+    date, the others once. Written to a temp folder, then renamed into place."""
+    from cdr_pipeline.reports import REPORTS, run_report, write_report
+
+    target = settings.reports_dir / run_date.isoformat()
+    tmp = target.with_name(f".{target.name}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    months = report_months(run_date)
+    names: list[str] = []
+    for name, report in REPORTS.items():
+        for month in months if report.monthly else [None]:
+            result = run_report(settings, name, month.strftime("%Y-%m") if month else None)
+            file_name = _report_name(name, month)
+            write_report(result, "csv", tmp / file_name)
+            names.append(file_name)
+    if target.exists():
+        shutil.rmtree(target)
+    tmp.rename(target)
+    return [target / n for n in names]
+
+
+def archive_loaded(result: IngestResult, inbox: Path, archive: Path) -> list[Path]:
+    """Move the inbox files that are committed (loaded, empty or loaded before) to `archive`,
+    keeping their relative path. Failed files stay in the inbox for someone to look at."""
+    status: dict[str, set[str]] = {}
+    for f in result.files:
+        status.setdefault(f.path, set()).add(f.status)
+    moved = []
+    for path_text, states in sorted(status.items()):
+        if states - {"loaded", "empty", "skipped"}:
+            continue
+        path = Path(path_text)
+        dest = archive / path.relative_to(inbox)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(str(path), dest)
+        moved.append(dest)
+    return moved
+
+
+def worst(codes: list[int]) -> int:
+    """Worst exit code, in DESIGN §7's order 0 < 3 < 4 < 1: an unexpected error outranks a
+    quality failure, which outranks bad input."""
+    if EXIT_UNEXPECTED in codes:
+        return EXIT_UNEXPECTED
+    return max(codes, default=EXIT_OK)

@@ -1,0 +1,120 @@
+"""`cdr nightly`: the unattended job."""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import click
+
+from cdr_pipeline.cli.context import CliContext, pass_cli
+from cdr_pipeline.cli.render import Progress, table, to_json
+
+
+@click.command()
+@click.option(
+    "--inbox",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Folder to load new files from (default: inbox in cdr.toml / CDR_INBOX).",
+)
+@click.option(
+    "--archive",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Move loaded files here, only after they are committed.",
+)
+@click.option(
+    "--retain-days",
+    type=click.IntRange(min=1),
+    help="Drop call-leg partitions older than N days (recorded in the ledger).",
+)
+@click.option(
+    "--run-date",
+    type=click.DateTime(["%Y-%m-%d"]),
+    help="Date the reports are for (default today, UTC).",
+)
+@click.option(
+    "--fetch/--no-fetch",
+    default=None,
+    help="Pull records from the Webex APIs first (default: [fetch] nightly in cdr.toml).",
+)
+@click.option("--chunk-rows", type=click.IntRange(min=1))
+@click.option("--max-reject-rate", type=click.FloatRange(0, 1))
+@click.option("--dry-run", is_flag=True, help="List what would be done; change nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@pass_cli
+def nightly(
+    obj: CliContext,
+    inbox: Path | None,
+    archive: Path | None,
+    retain_days: int | None,
+    run_date: object,
+    fetch: bool | None,
+    chunk_rows: int | None,
+    max_reject_rate: float | None,
+    dry_run: bool,
+    as_json: bool,
+) -> None:
+    """Load what is new in the inbox, validate it, rebuild the views and write the standard
+    reports for the previous month and the month to date. One exit code, the worst of its
+    stages: 0 ok, 3 bad input (the rest still loaded), 4 data quality, 1 unexpected;
+    5 when another nightly run holds the lock."""
+    from cdr_pipeline.batch import run_nightly
+    from cdr_pipeline.errors import ConfigError
+
+    settings = obj.settings(chunk_rows=chunk_rows, max_reject_rate=max_reject_rate)
+    box = inbox or settings.inbox
+    if box is None:
+        raise ConfigError("no inbox given", hint="pass --inbox DIR, or set inbox in cdr.toml")
+    summary = run_nightly(
+        settings,
+        box,
+        archive=archive,
+        retain_days=retain_days,
+        dry_run=dry_run,
+        run_date=run_date.date() if isinstance(run_date, datetime) else None,
+        fetch=fetch,
+        progress=Progress(obj.quiet or as_json),
+    )
+    if as_json:
+        click.echo(
+            to_json(
+                {
+                    "exit_code": summary.exit_code,
+                    "run_date": summary.run_date,
+                    "dry_run": summary.dry_run,
+                    "stages": summary.stages,
+                    "inbox": [{"path": f.path, "status": f.status} for f in summary.inbox],
+                    "reports": summary.reports or summary.planned_reports,
+                }
+            )
+        )
+        sys.exit(summary.exit_code)
+    if dry_run:
+        click.echo(
+            table(
+                ["file", "status", "bytes"],
+                [(str(f.path), f.status, f.size_bytes) for f in summary.inbox],
+            )
+        )
+        click.echo("reports: " + ", ".join(summary.planned_reports))
+        if summary.retention is not None:
+            drop = ", ".join(p for p, _ in summary.retention.dropped) or "nothing"
+            click.echo(f"retention would drop: {drop}")
+    click.echo(
+        table(
+            ["stage", "exit", "seconds", "result"],
+            [(s.name, s.exit_code, round(s.seconds, 1), s.summary) for s in summary.stages],
+        )
+    )
+    if summary.ingest is not None:
+        for f in summary.ingest.errors:
+            click.echo(f"error: {f.message}", err=True)
+    click.echo(
+        f"cdr nightly {summary.run_date}: exit {summary.exit_code}"
+        + (" (dry run, nothing changed)" if dry_run else "")
+    )
+    sys.exit(summary.exit_code)
+
+
+COMMANDS = [nightly]

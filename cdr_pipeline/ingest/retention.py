@@ -1,0 +1,119 @@
+"""Retention: drop call-leg partitions older than N days, and record it in the ledger.
+
+Only whole `call_date=` partitions of `call_legs` are ever deleted; every other table, the
+rejects and the ledger are kept. A partition is first renamed to a hidden name (readers stop
+seeing it at once, atomically), then removed.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from cdr_pipeline.config import Settings
+from cdr_pipeline.ingest.ledger import Ledger
+from cdr_pipeline.ingest.lock import writer_lock
+from cdr_pipeline.schema import CALL_LEGS
+
+log = logging.getLogger(__name__)
+
+RETENTION_SCHEMA = pa.schema(
+    [
+        ("run_id", pa.string()),
+        ("table_name", pa.string()),
+        ("partition", pa.string()),
+        ("rows", pa.int64()),
+        ("retain_days", pa.int32()),
+        ("cutoff", pa.date32()),
+        ("dropped_at", pa.timestamp("ms", tz="UTC")),
+    ]
+)
+
+
+@dataclass
+class RetentionResult:
+    cutoff: date
+    dropped: list[tuple[str, int]] = field(default_factory=list)
+    """(partition, rows) dropped, or that would be dropped in a dry run."""
+
+    @property
+    def rows(self) -> int:
+        return sum(n for _, n in self.dropped)
+
+
+def expired_partitions(settings: Settings, retain_days: int, today: date) -> RetentionResult:
+    """Call-leg partitions whose date is before `today - retain_days` (UTC)."""
+    cutoff = today - timedelta(days=retain_days)
+    result = RetentionResult(cutoff)
+    base = settings.tables_dir / CALL_LEGS.name
+    prefix = f"{CALL_LEGS.partition_by}="
+    for part in sorted(base.glob(prefix + "*")) if base.is_dir() else []:
+        try:
+            day = date.fromisoformat(part.name.removeprefix(prefix))
+        except ValueError:
+            continue
+        if day < cutoff:
+            data = part / "data.parquet"
+            rows = pq.ParquetFile(data).metadata.num_rows if data.exists() else 0
+            result.dropped.append((part.name, rows))
+    return result
+
+
+def apply_retention(
+    settings: Settings,
+    retain_days: int,
+    run_id: str,
+    today: date | None = None,
+    dry_run: bool = False,
+) -> RetentionResult:
+    today = today or datetime.now(UTC).date()
+    if retain_days < 1:
+        raise ValueError("retain_days must be at least 1")
+    with writer_lock(settings.state_dir, "cdr nightly (retention)", settings.lock_wait_seconds):
+        base = settings.tables_dir / CALL_LEGS.name
+        if not dry_run and base.is_dir():
+            clean_dropping(base)
+        result = expired_partitions(settings, retain_days, today)
+        if dry_run or not result.dropped:
+            return result
+        now = datetime.now(UTC)
+        for name, _ in result.dropped:
+            hidden = base / f".dropping-{name}"
+            (base / name).rename(hidden)
+            shutil.rmtree(hidden)
+        Ledger(settings.state_dir).write(
+            "retention",
+            run_id,
+            [
+                {
+                    "run_id": run_id,
+                    "table_name": CALL_LEGS.name,
+                    "partition": name,
+                    "rows": rows,
+                    "retain_days": retain_days,
+                    "cutoff": result.cutoff,
+                    "dropped_at": now,
+                }
+                for name, rows in result.dropped
+            ],
+            RETENTION_SCHEMA,
+        )
+        log.info(
+            "retention: dropped %d partition(s) before %s (%d rows)",
+            len(result.dropped),
+            result.cutoff,
+            result.rows,
+        )
+    return result
+
+
+def clean_dropping(base: Path) -> None:
+    """Finish removals a crash interrupted (hidden `.dropping-*` folders)."""
+    for hidden in base.glob(".dropping-*"):
+        shutil.rmtree(hidden, ignore_errors=True)

@@ -1,0 +1,241 @@
+"""`cdr nightly`: a whole unattended run over an inbox, and its failure modes."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+import pytest
+from click.testing import CliRunner
+
+from cdr_pipeline.batch import report_months, run_nightly
+from cdr_pipeline.cli.main import cli
+from cdr_pipeline.config import Settings
+from cdr_pipeline.ingest.ledger import Ledger
+from cdr_pipeline.ingest.lock import writer_lock
+from tests.ingest.helpers import FIXTURES
+
+ROOT = Path(__file__).parents[2]
+SAMPLES = ROOT / "data" / "samples"
+RUN_DATE = date(2026, 11, 3)
+
+
+def tables(warehouse: Path) -> dict[str, pl.DataFrame]:
+    """Every table's rows without load lineage, sorted, for equality checks."""
+    out = {}
+    for folder in sorted((warehouse / "tables").iterdir()):
+        files = sorted(folder.rglob("*.parquet"))
+        df = pl.read_parquet(files, hive_partitioning=True)
+        drop = ["run_id", "ingested_at", "load_seq", "source_file", "source_row", "source_kind"]
+        df = df.drop([c for c in drop if c in df.columns])
+        out[folder.name] = df.sort(df.columns)
+    return out
+
+
+def inbox_with_samples(tmp: Path) -> Path:
+    inbox = tmp / "inbox"
+    shutil.copytree(SAMPLES, inbox)
+    return inbox
+
+
+@pytest.fixture(scope="module")
+def first_run(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    tmp = tmp_path_factory.mktemp("nightly")
+    inbox = inbox_with_samples(tmp)
+    settings = Settings(warehouse=tmp / "wh")
+    before = sorted((p.name, p.read_bytes()) for p in inbox.iterdir())
+    summary = run_nightly(settings, inbox, run_date=RUN_DATE)
+    return settings, inbox, summary, before
+
+
+def test_a_run_over_all_four_kinds(first_run) -> None:  # type: ignore[no-untyped-def]
+    settings, inbox, summary, before = first_run
+    assert summary.exit_code == 0, summary.stages
+    assert [s.name for s in summary.stages] == ["ingest", "validate", "build", "reports"]
+    kinds = {f.kind for f in summary.ingest.files}
+    assert kinds == {"calls", "device_snapshots", "activation_events", "entitlements"}
+    assert set(tables(settings.warehouse)) == {
+        "call_legs",
+        "device_snapshots",
+        "device_events",
+        "entitlements",
+    }
+    # input files are never changed
+    assert sorted((p.name, p.read_bytes()) for p in inbox.iterdir()) == before
+    # reports for the previous month and the month to date, plus the non-monthly ones
+    folder = settings.reports_dir / "2026-11-03"
+    names = {p.name for p in folder.iterdir()}
+    assert {
+        "licence-usage_2026-10.csv",
+        "licence-usage_2026-11.csv",
+        "reconciliation_2026-10.csv",
+        "reclaim-candidates.csv",
+    } <= names
+    usage = pl.read_csv(folder / "licence-usage_2026-10.csv")
+    assert usage.height > 0 and set(usage["month"].cast(pl.String)) == {"2026-10-01"}
+    assert summary.validation.exit_code == 0
+    assert (settings.warehouse / "cdr.duckdb").is_file()
+
+
+def test_second_run_with_nothing_new_changes_nothing(first_run) -> None:  # type: ignore[no-untyped-def]
+    settings, inbox, _, _ = first_run
+    before = tables(settings.warehouse)
+    again = run_nightly(settings, inbox, run_date=RUN_DATE)
+    assert again.exit_code == 0
+    assert again.stage("ingest").summary == "nothing new in the inbox"  # type: ignore[union-attr]
+    assert again.new_files == [] and len(again.inbox) == len(list(inbox.iterdir()))
+    after = tables(settings.warehouse)
+    assert before.keys() == after.keys()
+    assert all(before[k].equals(after[k]) for k in before)
+
+
+def test_report_months() -> None:
+    assert report_months(date(2026, 1, 15)) == [date(2025, 12, 1), date(2026, 1, 1)]
+    assert report_months(date(2026, 3, 1)) == [date(2026, 2, 1), date(2026, 3, 1)]
+
+
+def test_corrupt_file_loads_the_rest_and_exits_3(tmp_path: Path) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    shutil.copy(SAMPLES / "dch_export_2026-09-30_2026-10-31.csv", inbox)
+    shutil.copy(FIXTURES / "bad_rows.csv", inbox / "broken_export.csv")
+    shutil.copy(FIXTURES / "not_dch.csv", inbox / "stray.csv")
+    archive = tmp_path / "archive"
+    settings = Settings(warehouse=tmp_path / "wh")
+    summary = run_nightly(settings, inbox, run_date=RUN_DATE, archive=archive)
+    assert summary.exit_code == 3
+    by_name = {Path(f.path).name: f for f in summary.ingest.files}
+    assert by_name["dch_export_2026-09-30_2026-10-31.csv"].status == "loaded"
+    assert by_name["broken_export.csv"].status == "failed"
+    assert "ragged_row" in by_name["broken_export.csv"].message
+    rejects = pl.read_parquet(sorted((settings.rejects_dir).rglob("*.parquet")))
+    assert rejects.height == 4
+    # later stages still ran
+    assert [s.name for s in summary.stages][-2:] == ["reports", "archive"]
+    # only the committed file was archived; the failed ones stay in the inbox
+    assert sorted(p.name for p in inbox.iterdir()) == ["broken_export.csv", "stray.csv"]
+    assert [p.name for p in summary.archived] == ["dch_export_2026-09-30_2026-10-31.csv"]
+
+
+def _cdr(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "cdr_pipeline", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        cwd=ROOT,
+        timeout=600,
+    )
+
+
+def test_sigkill_mid_merge_then_rerun_equals_an_uninterrupted_run(tmp_path: Path) -> None:
+    inbox = inbox_with_samples(tmp_path)
+    killed = tmp_path / "killed"
+    args = [
+        "--warehouse",
+        str(killed),
+        "nightly",
+        "--inbox",
+        str(inbox),
+        "--run-date",
+        "2026-11-03",
+    ]
+    proc = _cdr(*args, env={"CDR_FAULT_KILL_AFTER_MERGES": "4"})
+    assert proc.returncode == -9, proc.stderr
+    rerun = _cdr(*args)
+    assert rerun.returncode == 0, rerun.stderr
+    clean = tmp_path / "clean"
+    run_nightly(Settings(warehouse=clean), inbox, run_date=RUN_DATE)
+    got, want = tables(killed), tables(clean)
+    assert got.keys() == want.keys()
+    for name in want:
+        assert got[name].equals(want[name]), name
+    statuses = Ledger(killed / "state").runs()["status"].to_list()
+    assert "interrupted" in statuses
+
+
+def test_a_second_concurrent_run_exits_promptly_with_the_lock_message(tmp_path: Path) -> None:
+    inbox = inbox_with_samples(tmp_path)
+    wh = tmp_path / "wh"
+    with writer_lock(wh / "state", "cdr nightly (the first run)", name="nightly.lock"):
+        t0 = time.monotonic()
+        proc = _cdr("--warehouse", str(wh), "nightly", "--inbox", str(inbox))
+        assert time.monotonic() - t0 < 30
+    assert proc.returncode == 5
+    assert "the first run" in proc.stderr and "lock" in proc.stderr
+    assert not (wh / "tables").exists()
+
+
+def test_dry_run_lists_and_changes_nothing(tmp_path: Path) -> None:
+    inbox = inbox_with_samples(tmp_path)
+    wh = tmp_path / "wh"
+    result = CliRunner().invoke(
+        cli,
+        [
+            "--warehouse",
+            str(wh),
+            "nightly",
+            "--inbox",
+            str(inbox),
+            "--dry-run",
+            "--run-date",
+            "2026-11-03",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "dch_export_2026-09-30_2026-10-31.csv" in result.output and "new" in result.output
+    assert "licence-usage_2026-10.csv" in result.output
+    assert not (wh / "tables").exists() and not (wh / "cdr.duckdb").exists()
+
+
+def test_retention_drops_only_old_call_partitions_and_records_it(tmp_path: Path) -> None:
+    inbox = inbox_with_samples(tmp_path)
+    settings = Settings(warehouse=tmp_path / "wh")
+    summary = run_nightly(settings, inbox, run_date=RUN_DATE, retain_days=40)
+    assert summary.exit_code == 0
+    # cutoff 2026-09-24: September 1..23 go, the rest stays
+    parts = sorted(p.name for p in (settings.tables_dir / "call_legs").iterdir())
+    assert parts[0] == "call_date=2026-09-24"
+    dropped = Ledger(settings.state_dir).read("retention")
+    assert dropped["partition"].min() == "call_date=2026-09-01"
+    assert dropped["partition"].max() == "call_date=2026-09-23"
+    assert dropped["rows"].sum() > 0
+    # nothing else was deleted: device tables and entitlements are whole
+    assert {p.name for p in settings.tables_dir.iterdir()} == {
+        "call_legs",
+        "device_snapshots",
+        "device_events",
+        "entitlements",
+    }
+    snaps = pl.read_parquet(sorted((settings.tables_dir / "device_snapshots").rglob("*.parquet")))
+    assert snaps["snapshot_time"].min().date() < date(2026, 9, 24)
+
+
+def test_log_json_lines_and_no_progress_without_a_terminal(tmp_path: Path) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    shutil.copy(FIXTURES / "bom_crlf.csv", inbox)
+    proc = _cdr(
+        "--log-json",
+        "-v",
+        "--warehouse",
+        str(tmp_path / "wh"),
+        "nightly",
+        "--inbox",
+        str(inbox),
+        "--run-date",
+        "2026-11-03",
+    )
+    assert proc.returncode == 0, proc.stderr
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert lines
+    records = [json.loads(ln) for ln in lines]  # every stderr line is a JSON object
+    assert any("bom_crlf.csv" in r["message"] for r in records)
+    assert "\r" not in proc.stderr  # no progress bar redraws
