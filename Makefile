@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test check lint typecheck bench clean
+.PHONY: demo notebooks test check lint typecheck bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,6 +14,13 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(BIN)/cdr demo
+
+# Analyst notebooks (docs/notebooks.md): the notebooks extra on first use, the demo warehouse
+# when there is none yet, then JupyterLab on notebooks/.
+notebooks: $(STAMP)
+	test -x $(BIN)/jupyter-lab || $(BIN)/pip install --quiet -e '.[notebooks]'
+	test -f warehouse/cdr.duckdb || $(BIN)/cdr demo
+	$(BIN)/jupyter lab notebooks/
 
 test: $(STAMP)
 	$(BIN)/pytest -q
