@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from cdr_pipeline.cli.context import CliContext, pass_cli
-from cdr_pipeline.cli.render import Progress, table, to_json
+from cdr_pipeline.cli.render import Progress, ingest_table, table, to_json
 from cdr_pipeline.schema import SCHEMAS
 
 
@@ -55,36 +55,7 @@ def ingest(
             to_json({"run_id": result.run_id, "exit_code": result.exit_code, "files": result.files})
         )
     else:
-        rows = [
-            (
-                f.source,
-                f.kind or "",
-                f.status,
-                f.rows_read,
-                f.rows_loaded,
-                f.webex_go_rows,
-                f.rows_duplicate,
-                f.rows_rejected,
-                round(f.seconds, 1),
-            )
-            for f in result.files
-        ]
-        click.echo(
-            table(
-                [
-                    "file",
-                    "kind",
-                    "status",
-                    "read",
-                    "loaded",
-                    "webex go",
-                    "duplicate",
-                    "rejected",
-                    "seconds",
-                ],
-                rows,
-            )
-        )
+        click.echo(ingest_table(result.files))
         click.echo(
             f"run {result.run_id}: {len(result.files)} file(s), "
             f"{result.total('rows_loaded'):,} rows loaded, "

@@ -8,6 +8,7 @@ import logging
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import click
@@ -45,6 +46,37 @@ def _fmt(v: Any) -> str:
     if isinstance(v, int) and not isinstance(v, bool):
         return f"{v:,}"
     return str(v)
+
+
+def ingest_table(files: Sequence[Any], short_names: bool = False) -> str:
+    """The per-file summary of an ingest result (a FileResult sequence)."""
+    return table(
+        [
+            "file",
+            "kind",
+            "status",
+            "read",
+            "loaded",
+            "webex go",
+            "duplicate",
+            "rejected",
+            "seconds",
+        ],
+        [
+            (
+                Path(f.source).name if short_names else f.source,
+                f.kind or "",
+                f.status,
+                f.rows_read,
+                f.rows_loaded,
+                f.webex_go_rows,
+                f.rows_duplicate,
+                f.rows_rejected,
+                round(f.seconds, 1),
+            )
+            for f in files
+        ],
+    )
 
 
 def to_json(obj: Any) -> str:

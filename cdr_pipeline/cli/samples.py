@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from cdr_pipeline.cli.context import CliContext, pass_cli
-from cdr_pipeline.cli.render import Progress, table
+from cdr_pipeline.cli.render import Progress, ingest_table, table
 
 
 @click.command()
@@ -75,24 +75,7 @@ def demo(obj: CliContext, samples_dir: Path | None) -> None:
         f"{' (generated)' if summary.generated else ''} -> {settings.warehouse}"
     )
     if summary.ingest is not None:
-        click.echo(
-            table(
-                ["file", "kind", "status", "read", "loaded", "webex go", "duplicate", "rejected"],
-                [
-                    (
-                        Path(f.source).name,
-                        f.kind or "",
-                        f.status,
-                        f.rows_read,
-                        f.rows_loaded,
-                        f.webex_go_rows,
-                        f.rows_duplicate,
-                        f.rows_rejected,
-                    )
-                    for f in summary.ingest.files
-                ],
-            )
-        )
+        click.echo(ingest_table(summary.ingest.files, short_names=True))
         for f in summary.ingest.errors:
             click.echo(f"error: {f.message}", err=True)
     click.echo()

@@ -46,8 +46,8 @@ from cdr_pipeline.ingest.sources import CSV, Source, sources_of
 from cdr_pipeline.ingest.writer import (
     MergeCounts,
     Stager,
+    bounded_duckdb,
     clean_temp_files,
-    connect_merge,
     merge_partition,
 )
 from cdr_pipeline.schema import SCHEMAS, TableSchema, normalize_header
@@ -489,7 +489,7 @@ class _FileJob:
     def _merge(self, schema: TableSchema, staged: dict[str, Path]) -> MergeCounts:
         total = MergeCounts()
         settings = self.settings
-        con = connect_merge(settings.state_dir / "staging" / self.run_id / "duckdb_tmp")
+        con = bounded_duckdb(settings.state_dir / "staging" / self.run_id / "duckdb_tmp")
         try:
             for value in sorted(staged):
                 total.add(

@@ -53,10 +53,7 @@ class Source:
 
 
 def _skip_bom(stream: BinaryIO) -> BinaryIO:
-    if isinstance(stream, io.BufferedReader):
-        buffered = stream
-    else:
-        buffered = io.BufferedReader(stream)
+    buffered = stream if isinstance(stream, io.BufferedReader) else io.BufferedReader(stream)  # type: ignore[type-var]
     head = buffered.peek(3)[:3]
     if head == UTF8_BOM:
         buffered.read(3)

@@ -183,10 +183,15 @@ class Stager:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-def connect_merge(tmp_dir: Path) -> duckdb.DuckDBPyConnection:
+def bounded_duckdb(
+    tmp_dir: Path, memory_limit: str = MERGE_MEMORY_LIMIT
+) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB for batch work: a memory limit (spilling to `tmp_dir`), two
+    threads, and no insertion-order guarantee, so its memory follows the limit, not the
+    data (engines.md: with the defaults RSS grows with the input)."""
     tmp_dir.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect()
-    con.execute(f"SET memory_limit='{MERGE_MEMORY_LIMIT}'")
+    con.execute(f"SET memory_limit='{memory_limit}'")
     con.execute("SET threads=2")
     con.execute("SET preserve_insertion_order=false")
     con.execute("SET temp_directory=?", [str(tmp_dir)])

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import duckdb
 import pyarrow.parquet as pq
 
+from cdr_pipeline.ingest.writer import bounded_duckdb
 from cdr_pipeline.quality.suites import DEVICE_FLAG, SuiteSpec
 from cdr_pipeline.schema import SCHEMAS
 from cdr_pipeline.schema.base import DUCKDB_TYPES, TableSchema
@@ -36,13 +37,7 @@ def _lit(text: str) -> str:
 
 
 def connect(temp_dir: Path) -> duckdb.DuckDBPyConnection:
-    temp_dir.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect()
-    con.execute(f"SET memory_limit='{MEMORY_LIMIT}'")
-    con.execute("SET threads=2")
-    con.execute("SET preserve_insertion_order=false")
-    con.execute("SET temp_directory=?", [str(temp_dir)])
-    return con
+    return bounded_duckdb(temp_dir, MEMORY_LIMIT)
 
 
 def available_columns(files: list[Path]) -> set[str]:

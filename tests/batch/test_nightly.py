@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 import time
 from datetime import date
 from pathlib import Path
@@ -20,7 +17,7 @@ from cdr_pipeline.cli.main import cli
 from cdr_pipeline.config import Settings
 from cdr_pipeline.ingest.ledger import Ledger
 from cdr_pipeline.ingest.lock import writer_lock
-from tests.ingest.helpers import FIXTURES
+from tests.ingest.helpers import FIXTURES, run_cdr
 
 ROOT = Path(__file__).parents[2]
 SAMPLES = ROOT / "data" / "samples"
@@ -124,17 +121,6 @@ def test_corrupt_file_loads_the_rest_and_exits_3(tmp_path: Path) -> None:
     assert [p.name for p in summary.archived] == ["dch_export_2026-09-30_2026-10-31.csv"]
 
 
-def _cdr(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "cdr_pipeline", *args],
-        capture_output=True,
-        text=True,
-        env={**os.environ, **(env or {})},
-        cwd=ROOT,
-        timeout=600,
-    )
-
-
 def test_sigkill_mid_merge_then_rerun_equals_an_uninterrupted_run(tmp_path: Path) -> None:
     inbox = inbox_with_samples(tmp_path)
     killed = tmp_path / "killed"
@@ -147,9 +133,9 @@ def test_sigkill_mid_merge_then_rerun_equals_an_uninterrupted_run(tmp_path: Path
         "--run-date",
         "2026-11-03",
     ]
-    proc = _cdr(*args, env={"CDR_FAULT_KILL_AFTER_MERGES": "4"})
+    proc = run_cdr(*args, env={"CDR_FAULT_KILL_AFTER_MERGES": "4"})
     assert proc.returncode == -9, proc.stderr
-    rerun = _cdr(*args)
+    rerun = run_cdr(*args)
     assert rerun.returncode == 0, rerun.stderr
     clean = tmp_path / "clean"
     run_nightly(Settings(warehouse=clean), inbox, run_date=RUN_DATE)
@@ -166,7 +152,7 @@ def test_a_second_concurrent_run_exits_promptly_with_the_lock_message(tmp_path: 
     wh = tmp_path / "wh"
     with writer_lock(wh / "state", "cdr nightly (the first run)", name="nightly.lock"):
         t0 = time.monotonic()
-        proc = _cdr("--warehouse", str(wh), "nightly", "--inbox", str(inbox))
+        proc = run_cdr("--warehouse", str(wh), "nightly", "--inbox", str(inbox))
         assert time.monotonic() - t0 < 30
     assert proc.returncode == 5
     assert "the first run" in proc.stderr and "lock" in proc.stderr
@@ -222,7 +208,7 @@ def test_log_json_lines_and_no_progress_without_a_terminal(tmp_path: Path) -> No
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     shutil.copy(FIXTURES / "bom_crlf.csv", inbox)
-    proc = _cdr(
+    proc = run_cdr(
         "--log-json",
         "-v",
         "--warehouse",

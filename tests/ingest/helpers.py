@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import polars as pl
@@ -39,3 +42,18 @@ def table(warehouse: Path, name: str = "call_legs", lineage: bool = False) -> pl
 def rejects(warehouse: Path) -> pl.DataFrame:
     files = sorted((warehouse / "rejects").rglob("*.parquet"))
     return pl.read_parquet(files).sort("source_row") if files else pl.DataFrame()
+
+
+ROOT = Path(__file__).parents[2]
+
+
+def run_cdr(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """`cdr ARGS` in a fresh process (for kill -9, locks and real exit codes)."""
+    return subprocess.run(
+        [sys.executable, "-m", "cdr_pipeline", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        cwd=ROOT,
+        timeout=600,
+    )

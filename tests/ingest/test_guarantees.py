@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
-import subprocess
-import sys
 import threading
 from datetime import date
 from pathlib import Path
@@ -22,7 +19,7 @@ from cdr_pipeline.errors import LockBusy
 from cdr_pipeline.ingest.ledger import Ledger
 from cdr_pipeline.ingest.lock import writer_lock
 from cdr_pipeline.samples import write_call_export
-from tests.ingest.helpers import fixture, load, table
+from tests.ingest.helpers import fixture, load, run_cdr, table
 
 ROOT = Path(__file__).parents[2]
 
@@ -133,27 +130,16 @@ def test_chunk_size_never_changes_the_result(
     assert t1.equals(t2)
 
 
-def _cdr(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "cdr_pipeline", *args],
-        capture_output=True,
-        text=True,
-        env={**os.environ, **(env or {})},
-        cwd=ROOT,
-        timeout=300,
-    )
-
-
 def test_kill_9_mid_merge_then_rerun_loses_and_doubles_nothing(tmp_path: Path) -> None:
     src = _generated(tmp_path, 3000)
     killed = tmp_path / "killed"
-    proc = _cdr(
+    proc = run_cdr(
         "--warehouse", str(killed), "ingest", str(src), env={"CDR_FAULT_KILL_AFTER_MERGES": "3"}
     )
     assert proc.returncode == -9, proc.stderr
     partial = table(killed)
     assert 0 < partial.height < 3000  # some partitions fully merged, the rest not yet
-    rerun = _cdr("--warehouse", str(killed), "ingest", str(src))
+    rerun = run_cdr("--warehouse", str(killed), "ingest", str(src))
     assert rerun.returncode == 0, rerun.stderr
     assert "interrupted" in rerun.stderr
     clean = tmp_path / "clean"
@@ -200,7 +186,7 @@ def test_readers_see_old_or_new_partition_never_a_mix(tmp_path: Path) -> None:
     t = threading.Thread(target=reader)
     t.start()
     try:
-        proc = _cdr("--warehouse", str(wh), "ingest", str(update), "--chunk-rows", "500")
+        proc = run_cdr("--warehouse", str(wh), "ingest", str(update), "--chunk-rows", "500")
     finally:
         done.set()
         t.join()
@@ -218,7 +204,7 @@ def test_second_writer_exits_with_lock_message(wh: Path) -> None:
     with writer_lock(wh / "state", "test holder"):
         with pytest.raises(LockBusy, match="another writer holds the warehouse lock"):
             load(wh, fixture("bom_crlf.csv"))
-        proc = _cdr("--warehouse", str(wh), "ingest", str(fixture("bom_crlf.csv")))
+        proc = run_cdr("--warehouse", str(wh), "ingest", str(fixture("bom_crlf.csv")))
         assert proc.returncode == 5
         assert "test holder" in proc.stderr and "--wait-lock" in proc.stderr
     assert load(wh, fixture("bom_crlf.csv")).files[0].status == "loaded"
