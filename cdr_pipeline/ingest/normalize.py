@@ -135,25 +135,51 @@ class NormalizeResult:
 
 
 def _clean(expr: pl.Expr) -> pl.Expr:
-    stripped = expr.str.strip_chars()
-    return pl.when(stripped.is_in(list(NULL_MARKERS))).then(None).otherwise(stripped)
+    """Null markers (reference §6: exactly '', 'NA', 'na') -> NULL. Text values are kept as
+    delivered: trimming every column cost more than all the typed parsing together, and
+    typed values are trimmed where they are parsed."""
+    return pl.when(expr.is_in(list(NULL_MARKERS))).then(None).otherwise(expr)
+
+
+ISO_Z = "%Y-%m-%dT%H:%M:%S%.fZ"
+"""The form the API and Control Hub write (reference §3); parsed first for every row."""
 
 
 def parse_timestamp(s: pl.Expr) -> pl.Expr:
-    """ISO-8601 with or without `T`, `Z`, fraction, or a numeric offset -> UTC (ms)."""
-    plain = s.str.replace(r"[Zz]$", "").str.replace("T", " ", literal=True)
-    naive = plain.str.strptime(pl.Datetime("ms"), "%Y-%m-%d %H:%M:%S%.f", strict=False)
+    """ISO-8601 with or without `T`, `Z`, fraction, or a numeric offset -> UTC (us)."""
+    plain = s.str.strip_chars().str.replace(r"[Zz]$", "").str.replace("T", " ", literal=True)
+    naive = plain.str.strptime(pl.Datetime("us"), "%Y-%m-%d %H:%M:%S%.f", strict=False)
     with_offset = plain.str.strptime(
-        pl.Datetime("ms", "UTC"), "%Y-%m-%d %H:%M:%S%.f%#z", strict=False
+        pl.Datetime("us", "UTC"), "%Y-%m-%d %H:%M:%S%.f%#z", strict=False
     )
     return pl.coalesce(naive.dt.replace_time_zone("UTC"), with_offset)
+
+
+def _parse_iso_z(s: pl.Expr) -> pl.Expr:
+    """The fast path: only the ISO `...Z` form; `_fill_timestamps` parses what it misses."""
+    return s.str.strptime(pl.Datetime("us", "UTC"), ISO_Z, strict=False)
+
+
+def _fill_timestamps(df: pl.DataFrame, names: list[str]) -> pl.DataFrame:
+    """Second phase of timestamp parsing: rows the ISO `Z` form did not parse (space form,
+    offsets, padding) are parsed with every accepted form, on those rows only."""
+    for name in names:
+        typed = f"__typed_{name}"
+        missed = df[typed].is_null() & df[name].is_not_null()
+        if not missed.any():
+            continue
+        idx = missed.arg_true()
+        values = df[name].gather(idx).to_frame().select(parse_timestamp(pl.col(name)))
+        df = df.with_columns(df[typed].scatter(idx, values.to_series()))
+    return df
 
 
 def _parse(dtype: str, s: pl.Expr) -> pl.Expr:
     if dtype == STRING:
         return s
     if dtype == TIMESTAMP:
-        return parse_timestamp(s)
+        return _parse_iso_z(s)
+    s = s.str.strip_chars()
     if dtype in (INTEGER, SMALLINT):
         as_float = s.cast(pl.Float64, strict=False)
         integral = pl.when(as_float == as_float.floor()).then(as_float).cast(pl.Int64, strict=False)
@@ -251,11 +277,14 @@ def normalize(
                 ),
             )
     lf = lf.with_columns([e.alias(f"__typed_{e.meta.output_name()}") for e in typed])
+    df = _fill_timestamps(
+        lf.collect(),
+        [c.name for c in schema.input_columns if c.dtype == TIMESTAMP and not c.sensitive],
+    )
     df = (
-        _flag(lf, checks)
+        _flag(df, checks)
         .drop([c.name for c in schema.input_columns if not c.sensitive and c.dtype != STRING])
         .rename({f"__typed_{e.meta.output_name()}": e.meta.output_name() for e in typed})
-        .collect()
     )
     df = df.with_columns(pl.Series("source_row", source_rows, pl.Int64))
     # 3. per-kind derivations and impossible-value checks

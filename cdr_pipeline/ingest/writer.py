@@ -65,35 +65,36 @@ def data_path(tables_dir: Path, schema: TableSchema, value: object | None) -> Pa
 
 
 ROW_GROUP_ROWS = 30_720
-"""Rows per Parquet row group. A quarter of DuckDB's default: its writer holds a row group per
-thread, and with ~1 KB CDR rows a 122,880-row group made it thrash against a 512 MB limit
-(a 1M-row copy took 21 s instead of 2 s); 30,720 keeps it fast and the merge under 512 MB."""
-MIN_INSTALL_ROW_GROUP = 16_384
+"""Rows per Parquet row group written by a merge. A quarter of DuckDB's default: its writer
+holds a row group per thread, and with ~1 KB CDR rows a 122,880-row group made it thrash
+against a 512 MB limit (a 1M-row copy took 21 s instead of 2 s)."""
+MIN_INSTALL_ROW_GROUP = 4_096
 """A staged partition whose row groups average fewer rows is compacted, not renamed."""
+ORDERED_CHUNK_PARTITIONS = 4
+"""A chunk spanning at most this many partitions comes from time-ordered input: its pieces
+are staged in final form."""
 
 
 @dataclass
 class Stager:
-    """Collects one file's normalized rows, one staging Parquet per partition value, already in
-    the final form (zstd, row groups of up to 122,880 rows): a new partition whose rows arrived
-    together is then renamed into place without a rewrite.
+    """Collects one file's normalized rows, one staging Parquet per partition value.
 
-    Rows wait in per-partition buffers until a row group is full; when more than
-    `max_buffered_rows` wait in all, the largest buffer is written early, so memory follows the
-    chunk size whatever the number of partitions a file spans. Encoding runs on a background
-    thread (pyarrow releases the GIL), overlapping the parsing of the next chunk."""
+    Each chunk's rows of a partition are written at once as one row group, on a background
+    thread (pyarrow releases the GIL, so encoding overlaps parsing the next chunk), handed over
+    without a copy and never buffered: memory follows the chunk size. When a chunk spans few
+    partitions (the input is ordered by time, as exports usually are), its pieces are written
+    in final form (zstd) and the partition is later renamed into place; when the partitions
+    of the input are interleaved, pieces are staged uncompressed, since the merge compacts
+    them into full row groups anyway."""
 
     root: Path
     schema: TableSchema
-    max_buffered_rows: int = 2 * ROW_GROUP_ROWS
     writers: dict[str, pq.ParquetWriter] = field(default_factory=dict)
     rows: dict[str, int] = field(default_factory=dict)
-    buffers: dict[str, list[pa.Table]] = field(default_factory=dict)
-    buffered: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
-        self._queue: queue.Queue[tuple[str, pa.Table, bool] | None] = queue.Queue(maxsize=2)
+        self._queue: queue.Queue[tuple[str, pa.Table, bool] | None] = queue.Queue(maxsize=4)
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._write_loop, name="stager", daemon=True)
         self._thread.start()
@@ -103,28 +104,11 @@ class Stager:
             return
         part = self.schema.partition_by
         groups = df.partition_by(part, as_dict=True, include_key=False) if part else {("all",): df}
+        final = len(groups) <= ORDERED_CHUNK_PARTITIONS
         for key, frame in groups.items():
             value = str(key[0])
-            # A real copy: polars string columns are views into the whole chunk's buffers, so
-            # keeping a slice of one partition would pin the entire chunk in memory.
-            piece = frame.to_arrow(compat_level=pl.CompatLevel.oldest())
-            self.buffers.setdefault(value, []).append(piece)
-            self.buffered[value] = self.buffered.get(value, 0) + frame.height
             self.rows[value] = self.rows.get(value, 0) + frame.height
-            if self.buffered[value] >= ROW_GROUP_ROWS:
-                self._flush(value, final_form=True)
-        while sum(self.buffered.values()) > self.max_buffered_rows:
-            self._flush(max(self.buffered, key=self.buffered.__getitem__), final_form=False)
-
-    def _flush(self, value: str, final_form: bool) -> None:
-        """Queue a partition's buffered rows for writing. The first write of a partition fixes
-        its file's compression: zstd when the rows come as full row groups (the file will be
-        renamed into place), none when memory pressure writes a small piece (the partition
-        will be compacted by DuckDB, so compressing it twice would be wasted)."""
-        pieces = self.buffers.pop(value, [])
-        self.buffered.pop(value, None)
-        if pieces:
-            self._put((value, pa.concat_tables(pieces), final_form))
+            self._put((value, frame.to_arrow(compat_level=pl.CompatLevel.newest()), final))
 
     def _put(self, item: tuple[str, pa.Table, bool] | None) -> None:
         while True:
@@ -143,27 +127,25 @@ class Stager:
                 return
             if self._error is not None:
                 continue
-            value, table, final_form = item
+            value, table, final = item
             try:
                 writer = self.writers.get(value)
                 if writer is None:
                     writer = pq.ParquetWriter(
                         self.root / f"{value}.parquet",
                         table.schema,
-                        compression="zstd" if final_form else "none",
-                        compression_level=1 if final_form else None,
+                        compression="zstd" if final else "none",
+                        compression_level=1 if final else None,
                         # a piece that will be compacted needs no dictionary or statistics
-                        use_dictionary=final_form,
-                        write_statistics=final_form,
+                        use_dictionary=final,
+                        write_statistics=final,
                     )
                     self.writers[value] = writer
-                writer.write_table(table, row_group_size=ROW_GROUP_ROWS)
+                writer.write_table(table, row_group_size=max(table.num_rows, 1))
             except BaseException as exc:  # surfaced to the caller by _put/close
                 self._error = exc
 
     def close(self) -> dict[str, Path]:
-        for value in list(self.buffers):
-            self._flush(value, final_form=True)
         self._put(None)
         self._thread.join()
         for w in self.writers.values():
@@ -242,10 +224,11 @@ def merge_partition(
             # a new partition without duplicates: the staged file is final unless its rows came
             # in small pieces (partitions interleaved in the input); then compact it
             meta = pq.ParquetFile(staged).metadata
-            whole = meta.num_row_groups <= 1
-            if (whole or meta.num_rows / meta.num_row_groups >= MIN_INSTALL_ROW_GROUP) and (
-                _install(staged, target)
-            ):
+            final = meta.num_row_groups > 0 and meta.row_group(0).column(0).compression == "ZSTD"
+            big = meta.num_row_groups <= 1 or (
+                meta.num_rows / meta.num_row_groups >= MIN_INSTALL_ROW_GROUP
+            )
+            if final and big and _install(staged, target):
                 faults.after_merge()
                 return counts
         union = f"SELECT {select} FROM {inc}"
