@@ -36,6 +36,7 @@ print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_m
 """
 BASELINE = """
 import duckdb, sys
+duckdb.execute("SET enable_progress_bar=false")
 duckdb.execute(
     "COPY (SELECT *, upper(trim(\\"Sub client type\\"))='MOBILE_NETWORK' AS is_webex_go "
     "FROM read_csv(?)) TO '" + sys.argv[2] + "' (FORMAT parquet, COMPRESSION zstd)",
@@ -46,6 +47,7 @@ duckdb.execute(
 
 SORT = """
 import duckdb, sys
+duckdb.execute("SET enable_progress_bar=false")
 duckdb.execute(
     "COPY (SELECT * FROM read_csv(?, all_varchar=true) ORDER BY \\"Start time\\") TO '"
     + sys.argv[2] + "' (HEADER)", [sys.argv[1]],

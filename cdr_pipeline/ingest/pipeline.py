@@ -407,7 +407,7 @@ class _FileJob:
                 ingested_at=datetime.now(UTC),
                 load_seq=self.load_seq,
             )
-            stager = Stager(staging / "rows", schema)
+            stager = Stager(staging / "rows", schema, max_buffered_rows=2 * settings.chunk_rows)
             stack.callback(stager.discard)
             rejects_path = staging / "rejects.parquet"
             rejects = _RejectWriter(rejects_path, self.run_id, schema.name, source.name)

@@ -79,18 +79,23 @@ are staged in final form."""
 class Stager:
     """Collects one file's normalized rows, one staging Parquet per partition value.
 
-    Each chunk's rows of a partition are written at once as one row group, on a background
-    thread (pyarrow releases the GIL, so encoding overlaps parsing the next chunk), handed over
-    without a copy and never buffered: memory follows the chunk size. When a chunk spans few
-    partitions (the input is ordered by time, as exports usually are), its pieces are written
-    in final form (zstd) and the partition is later renamed into place; when the partitions
-    of the input are interleaved, pieces are staged uncompressed, since the merge compacts
-    them into full row groups anyway."""
+    Writing runs on a background thread (pyarrow releases the GIL, so encoding overlaps parsing
+    the next chunk). When a chunk spans few partitions (the input is ordered by time, as
+    exports usually are), its pieces are written at once, without a copy, in final form
+    (zstd), and the partition is later renamed into place. When the partitions of the input
+    are interleaved, each piece is copied out of its chunk (polars string columns are views
+    into the whole chunk, so keeping a slice would pin it) into a per-partition buffer that is
+    written, uncompressed, when it holds a row group or when more than `max_buffered_rows`
+    wait in all (largest first): the merge compacts those partitions anyway, and few larger
+    row groups keep the staged files' metadata small. Memory follows the chunk size."""
 
     root: Path
     schema: TableSchema
+    max_buffered_rows: int = 2 * ROW_GROUP_ROWS
     writers: dict[str, pq.ParquetWriter] = field(default_factory=dict)
     rows: dict[str, int] = field(default_factory=dict)
+    buffers: dict[str, list[pa.Table]] = field(default_factory=dict)
+    buffered: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
@@ -104,11 +109,26 @@ class Stager:
             return
         part = self.schema.partition_by
         groups = df.partition_by(part, as_dict=True, include_key=False) if part else {("all",): df}
-        final = len(groups) <= ORDERED_CHUNK_PARTITIONS
+        ordered = len(groups) <= ORDERED_CHUNK_PARTITIONS
         for key, frame in groups.items():
             value = str(key[0])
             self.rows[value] = self.rows.get(value, 0) + frame.height
-            self._put((value, frame.to_arrow(compat_level=pl.CompatLevel.newest()), final))
+            if ordered:
+                self._put((value, frame.to_arrow(compat_level=pl.CompatLevel.newest()), True))
+                continue
+            piece = frame.to_arrow(compat_level=pl.CompatLevel.oldest())  # a real copy
+            self.buffers.setdefault(value, []).append(piece)
+            self.buffered[value] = self.buffered.get(value, 0) + piece.num_rows
+            if self.buffered[value] >= ROW_GROUP_ROWS:
+                self._flush(value)
+        while sum(self.buffered.values()) > self.max_buffered_rows:
+            self._flush(max(self.buffered, key=self.buffered.__getitem__))
+
+    def _flush(self, value: str) -> None:
+        pieces = self.buffers.pop(value, [])
+        self.buffered.pop(value, None)
+        if pieces:
+            self._put((value, pa.concat_tables(pieces), False))
 
     def _put(self, item: tuple[str, pa.Table, bool] | None) -> None:
         while True:
@@ -146,6 +166,8 @@ class Stager:
                 self._error = exc
 
     def close(self) -> dict[str, Path]:
+        for value in list(self.buffers):
+            self._flush(value)
         self._put(None)
         self._thread.join()
         for w in self.writers.values():
