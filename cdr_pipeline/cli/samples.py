@@ -101,7 +101,10 @@ def demo(obj: CliContext, samples_dir: Path | None) -> None:
         )
     if summary.validation is not None:
         click.echo(f"Data Docs: {summary.validation.data_docs_index}")
-    click.echo(f"Query: duckdb -readonly {settings.duckdb_path}  (views listed in sql/README.md)")
+    click.echo(
+        f"Query: duckdb.connect('{settings.duckdb_path}', read_only=True)  "
+        "(views listed in sql/README.md)"
+    )
     click.echo("Notebooks: make notebooks  (opens JupyterLab on notebooks/ against this warehouse)")
     sys.exit(summary.exit_code)
 
