@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -188,12 +188,14 @@ def run_nightly(
     dry_run: bool = False,
     run_date: date | None = None,
     fetch: bool | None = None,
+    fetcher: Callable[[Settings], Any] | None = None,
     progress: ProgressFn | None = None,
 ) -> NightlySummary:
     """The unattended job: (fetch) -> ingest what is new in the inbox -> validate it -> build
     the views -> write the standard reports for the previous month and the month to date to
     `<warehouse>/reports/<run date>/` -> retention -> archive. One lock for the whole run:
-    a second nightly exits at once with LockBusy (exit 5)."""
+    a second nightly exits at once with LockBusy (exit 5). `fetcher` replaces
+    `fetch_records(settings)` (tests give it a client with a fake clock)."""
     if not inbox.is_dir():
         from cdr_pipeline.errors import ConfigError
 
@@ -212,9 +214,11 @@ def run_nightly(
             return summary
         if do_fetch:
             with summary.run_stage("fetch") as out:
-                from cdr_pipeline.fetch import fetch_records
+                if fetcher is None:
+                    from cdr_pipeline.fetch import fetch_records
 
-                summary.fetch = fetch_records(settings)
+                    fetcher = fetch_records
+                summary.fetch = fetcher(settings)
                 out[:] = [
                     summary.fetch.exit_code,
                     f"{summary.fetch.records:,} records in {summary.fetch.pages} page(s)",

@@ -225,3 +225,33 @@ def test_log_json_lines_and_no_progress_without_a_terminal(tmp_path: Path) -> No
     records = [json.loads(ln) for ln in lines]  # every stderr line is a JSON object
     assert any("bom_crlf.csv" in r["message"] for r in records)
     assert "\r" not in proc.stderr  # no progress bar redraws
+
+
+def test_nightly_fetches_before_it_ingests_when_configured(tmp_path: Path) -> None:
+    from datetime import timedelta
+    from functools import partial
+
+    from cdr_pipeline.fetch import fetch_records
+    from tests.fetch.conftest import NOW, TOKEN, FakeClock, make_client, warehouse_ids
+    from tests.fetch.fakewebex import FakeWebex, make_records
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    shutil.copy(SAMPLES / "entitlements.csv", inbox)
+    records = make_records(30, NOW - timedelta(hours=20), timedelta(minutes=20))
+    settings = Settings(warehouse=tmp_path / "wh", fetch={"nightly": True, "page_size": 20})
+    with FakeWebex(TOKEN, records) as server:
+        client = make_client(server.url, FakeClock())
+        summary = run_nightly(
+            settings,
+            inbox,
+            run_date=RUN_DATE,
+            fetcher=partial(fetch_records, client=client, now=NOW),
+        )
+    assert summary.exit_code == 0, summary.stages
+    assert [s.name for s in summary.stages][:3] == ["fetch", "ingest", "validate"]
+    assert summary.fetch.records > 0
+    # the fetched legs are in the warehouse next to the inbox's entitlements
+    fetched = set(warehouse_ids(settings))
+    assert fetched and fetched <= {r["Report ID"] for r in records}
+    assert (settings.tables_dir / "entitlements" / "data.parquet").is_file()
