@@ -22,6 +22,10 @@ import polars as pl
 from cdr_pipeline.ingest.chunk import Chunk, RawReject, clip
 
 READ_BYTES = 4 * 1024 * 1024
+MAX_RECORD_BYTES = 16 * 1024 * 1024
+"""A record can never be this long (a CDR row is ~1 KB): an unfinished record past it means
+an unbalanced quote earlier in the file. Its first line is quarantined and splitting resumes
+after it, so malformed input never makes memory follow the file size."""
 NL, QUOTE, COMMA = 10, 34, 44
 
 
@@ -130,10 +134,9 @@ def read_header(stream: BinaryIO) -> tuple[list[str], bytes, int]:
     return headers, rest, next_line
 
 
-def _records(
-    stream: BinaryIO, rest: bytes, first_line: int
-) -> Iterator[_Segment | tuple[bytes, int]]:
-    """Segments of complete records; finally the unterminated tail (bytes, line) if any."""
+def _records(stream: BinaryIO, rest: bytes, first_line: int) -> Iterator[_Segment | RawReject]:
+    """Segments of complete records, and rejects for text that can never form one (an
+    unbalanced quote mid-file, an unterminated quote at the end)."""
     pending, line = b"", first_line
     block = rest
     while True:
@@ -146,9 +149,27 @@ def _records(
         seg, pending, line = _split_records(buf, line)
         if len(seg):
             yield seg
+        while len(pending) > MAX_RECORD_BYTES:
+            cut = pending.find(b"\n")
+            cut = len(pending) if cut < 0 else cut + 1
+            yield RawReject(
+                line,
+                "unbalanced_quote",
+                f"a quoted field opened on this line is still open {MAX_RECORD_BYTES:,} bytes "
+                "later; the line is quarantined and reading resumes after it",
+                clip(pending[:cut].rstrip(b"\r\n").decode("utf-8", errors="replace")),
+            )
+            seg, pending, line = _split_records(pending[cut:], line + 1)
+            if len(seg):
+                yield seg
     if pending.strip(b"\r\n"):
         if pending.count(b'"') % 2:
-            yield (pending, line)
+            yield RawReject(
+                line,
+                "unterminated_quote",
+                "the last record opens a quoted field that never closes (file truncated?)",
+                clip(pending.decode("utf-8", errors="replace")),
+            )
         else:  # last record without a final newline
             seg, _, _ = _split_records(pending + b"\n", line)
             yield seg
@@ -178,16 +199,8 @@ def read_csv_body(
         return chunk
 
     for item in _records(stream, rest, first_line):
-        if isinstance(item, tuple):
-            text, line = item
-            pending_rejects.append(
-                RawReject(
-                    line,
-                    "unterminated_quote",
-                    "the last record opens a quoted field that never closes (file truncated?)",
-                    clip(text.decode("utf-8", errors="replace")),
-                )
-            )
+        if isinstance(item, RawReject):
+            pending_rejects.append(item)
             continue
         seg = item
         bytes_seen += len(seg.data)

@@ -238,3 +238,28 @@ def test_unusable_file_fails_with_exit_3_and_others_still_load(
     assert bad.status == "failed" and message in bad.message and name in bad.message
     assert good.status == "loaded" and good.rows_loaded == 6
     assert result.exit_code == 3
+
+
+def test_unbalanced_quote_mid_file_is_quarantined_and_memory_stays_bounded(
+    wh: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import cdr_pipeline.ingest.csv_reader as reader
+
+    # a stray quote on line 3 would make every later byte "inside quotes"
+    monkeypatch.setattr(reader, "READ_BYTES", 4096)
+    monkeypatch.setattr(reader, "MAX_RECORD_BYTES", 16384)
+    lines = fixture("bom_crlf.csv").read_bytes().split(b"\r\n")
+    header, rows = lines[0], [r for r in lines[1:] if r]
+    stray = rows[1].replace(b"Reception", b'Reception "5 inch')
+    body = [rows[0], stray] + [rows[i % len(rows)] for i in range(2, 200)]
+    src = tmp_path / "stray_quote.csv"
+    src.write_bytes(b"\r\n".join([header, *body]) + b"\r\n")
+    result = load(wh, src, max_reject_rate=1.0)
+    f = result.files[0]
+    # 200 lines: only the stray one is quarantined; reading resumed right after it, and the
+    # rows cycle over the fixture's 6 report ids (6 loaded, the other 193 are duplicates)
+    assert (f.rows_read, f.rows_loaded, f.rows_duplicate, f.rows_rejected) == (200, 6, 193, 1)
+    rj = rejects(wh)
+    assert rj["reason"].to_list() == ["unbalanced_quote"]
+    assert rj["source_row"].to_list() == [3]
+    assert rj["raw_text"][0].endswith(stray.decode().split(",")[-1])
