@@ -32,6 +32,8 @@ class Chunk:
     rejects: list[RawReject] = field(default_factory=list)
     bytes_read: int = 0
     """Bytes of the source consumed up to the end of this chunk (progress)."""
+    delimiter: str = ","
+    """Field separator of a CSV source (for re-splitting raw text)."""
 
     @property
     def rows_read(self) -> int:

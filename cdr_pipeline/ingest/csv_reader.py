@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import BinaryIO
 
 import numpy as np
@@ -26,7 +27,10 @@ MAX_RECORD_BYTES = 16 * 1024 * 1024
 """A record can never be this long (a CDR row is ~1 KB): an unfinished record past it means
 an unbalanced quote earlier in the file. Its first line is quarantined and splitting resumes
 after it, so malformed input never makes memory follow the file size."""
-NL, QUOTE, COMMA = 10, 34, 44
+NL, QUOTE = 10, 34
+DELIMITERS = (",", ";", "\t")
+"""Accepted separators: Control Hub writes commas; a spreadsheet re-saving the export in a
+French or German locale writes semicolons; some tools write tabs. Sniffed from the header."""
 
 
 class _Segment:
@@ -54,7 +58,7 @@ class _Segment:
         return len(self.starts)
 
 
-def _split_records(buf: bytes, first_line: int) -> tuple[_Segment, bytes, int]:
+def _split_records(buf: bytes, first_line: int, sep: int = 44) -> tuple[_Segment, bytes, int]:
     """Split `buf` (starting at a record boundary) into complete records and the remainder.
 
     Returns the segment, the unfinished tail, and the line number the tail starts on."""
@@ -84,14 +88,14 @@ def _split_records(buf: bytes, first_line: int) -> tuple[_Segment, bytes, int]:
     commas = np.zeros(n, dtype=np.int32)
     quoted = np.zeros(n, dtype=bool)
     if n:
-        sep = np.flatnonzero(arr[:tail_start] == COMMA)
+        seps = np.flatnonzero(arr[:tail_start] == sep)
         bounds = np.append(starts, tail_start)
-        commas = np.diff(np.searchsorted(sep, bounds)).astype(np.int32)
+        commas = np.diff(np.searchsorted(seps, bounds)).astype(np.int32)
         if quotes is not None:
             q = quotes[quotes < tail_start]
             quoted = np.diff(np.searchsorted(q, bounds)) > 0
             opens, closes = q[0::2], q[1::2]
-            inside = np.searchsorted(sep, closes) - np.searchsorted(sep, opens[: len(closes)])
+            inside = np.searchsorted(seps, closes) - np.searchsorted(seps, opens[: len(closes)])
             owner = np.searchsorted(starts, opens[: len(closes)], side="right") - 1
             commas -= np.bincount(owner, weights=inside, minlength=n).astype(np.int32)
     nonblank = ends_wo_cr > starts  # blank lines are not records (spreadsheet exports add them)
@@ -103,8 +107,24 @@ def _split_records(buf: bytes, first_line: int) -> tuple[_Segment, bytes, int]:
     return seg, buf[tail_start:], tail_line
 
 
-def read_header(stream: BinaryIO) -> tuple[list[str], bytes, int]:
-    """Read the header record. Returns headers, bytes already read past it, next line number."""
+@dataclass(frozen=True)
+class Header:
+    names: list[str]
+    rest: bytes
+    """Bytes already read past the header."""
+    next_line: int
+    delimiter: str = ","
+
+
+def sniff_delimiter(header_text: str) -> str:
+    """The separator of the header line: the accepted one it holds most often (',' on ties)."""
+    counts = {d: header_text.count(d) for d in DELIMITERS}
+    best = max(DELIMITERS, key=lambda d: (counts[d], d == ","))
+    return best if counts[best] else ","
+
+
+def read_header(stream: BinaryIO) -> Header:
+    """Read the header record and sniff the separator."""
     buf = b""
     line = 1
     while True:
@@ -119,7 +139,7 @@ def read_header(stream: BinaryIO) -> tuple[list[str], bytes, int]:
     if not len(seg):
         text = stripped.decode("utf-8", errors="replace").strip()
         if not text:
-            return [], b"", 1
+            return Header([], b"", 1)
         rest = b""
         header_text = text
         next_line = line + line_skip + 1
@@ -130,11 +150,14 @@ def read_header(stream: BinaryIO) -> tuple[list[str], bytes, int]:
         next_line = (
             int(seg.lines[1]) if len(seg) > 1 else int(seg.lines[0]) + header_text.count("\n") + 1
         )
-    headers = next(csv.reader([header_text]), [])
-    return headers, rest, next_line
+    delimiter = sniff_delimiter(header_text)
+    headers = next(csv.reader([header_text], delimiter=delimiter), [])
+    return Header(headers, rest, next_line, delimiter)
 
 
-def _records(stream: BinaryIO, rest: bytes, first_line: int) -> Iterator[_Segment | RawReject]:
+def _records(
+    stream: BinaryIO, rest: bytes, first_line: int, sep: int
+) -> Iterator[_Segment | RawReject]:
     """Segments of complete records, and rejects for text that can never form one (an
     unbalanced quote mid-file, an unterminated quote at the end)."""
     pending, line = b"", first_line
@@ -146,7 +169,7 @@ def _records(stream: BinaryIO, rest: bytes, first_line: int) -> Iterator[_Segmen
                 break
         buf = pending + block if pending else block
         block = b""
-        seg, pending, line = _split_records(buf, line)
+        seg, pending, line = _split_records(buf, line, sep)
         if len(seg):
             yield seg
         while len(pending) > MAX_RECORD_BYTES:
@@ -159,7 +182,7 @@ def _records(stream: BinaryIO, rest: bytes, first_line: int) -> Iterator[_Segmen
                 "later; the line is quarantined and reading resumes after it",
                 clip(pending[:cut].rstrip(b"\r\n").decode("utf-8", errors="replace")),
             )
-            seg, pending, line = _split_records(pending[cut:], line + 1)
+            seg, pending, line = _split_records(pending[cut:], line + 1, sep)
             if len(seg):
                 yield seg
     if pending.strip(b"\r\n"):
@@ -171,20 +194,19 @@ def _records(stream: BinaryIO, rest: bytes, first_line: int) -> Iterator[_Segmen
                 clip(pending.decode("utf-8", errors="replace")),
             )
         else:  # last record without a final newline
-            seg, _, _ = _split_records(pending + b"\n", line)
+            seg, _, _ = _split_records(pending + b"\n", line, sep)
             yield seg
 
 
 def read_csv_chunks(stream: BinaryIO, chunk_rows: int) -> Iterator[Chunk]:
-    headers, rest, first_line = read_header(stream)
-    if headers:
-        yield from read_csv_body(stream, headers, rest, first_line, chunk_rows)
+    header = read_header(stream)
+    if header.names:
+        yield from read_csv_body(stream, header, chunk_rows)
 
 
-def read_csv_body(
-    stream: BinaryIO, headers: list[str], rest: bytes, first_line: int, chunk_rows: int
-) -> Iterator[Chunk]:
+def read_csv_body(stream: BinaryIO, header: Header, chunk_rows: int) -> Iterator[Chunk]:
     """Chunks of the records after the header (see `read_header`)."""
+    headers, delimiter = header.names, header.delimiter
     ncols = len(headers)
     col_names = [f"c{i}" for i in range(ncols)]
     pieces: list[tuple[_Segment, int, int]] = []
@@ -194,11 +216,11 @@ def read_csv_body(
 
     def emit() -> Chunk:
         nonlocal pieces, have, pending_rejects
-        chunk = _parse(pieces, headers, col_names, ncols, pending_rejects, bytes_seen)
+        chunk = _parse(pieces, header, col_names, pending_rejects, bytes_seen)
         pieces, have, pending_rejects = [], 0, []
         return chunk
 
-    for item in _records(stream, rest, first_line):
+    for item in _records(stream, header.rest, header.next_line, ord(delimiter)):
         if isinstance(item, RawReject):
             pending_rejects.append(item)
             continue
@@ -250,7 +272,7 @@ def _contiguous(records: _Records, keep: np.ndarray | None) -> bytes:
     return b"\n".join(records.raw(int(i)) for i in index) + b"\n"
 
 
-def _polars_parse(data: bytes, col_names: list[str]) -> pl.DataFrame | None:
+def _polars_parse(data: bytes, col_names: list[str], delimiter: str) -> pl.DataFrame | None:
     """Parse records into string columns; None when polars refuses them (a record that is not
     UTF-8, or quoting it cannot follow): the caller then screens record by record."""
     try:
@@ -259,6 +281,7 @@ def _polars_parse(data: bytes, col_names: list[str]) -> pl.DataFrame | None:
             has_header=False,
             new_columns=col_names,
             schema=dict.fromkeys(col_names, pl.String),
+            separator=delimiter,
             quote_char='"',
             raise_if_empty=False,
         )
@@ -274,12 +297,12 @@ def _field_count_ok(records: _Records, ncols: int) -> np.ndarray:
 
 def _parse(
     pieces: list[tuple[_Segment, int, int]],
-    headers: list[str],
+    header: Header,
     col_names: list[str],
-    ncols: int,
     rejects: list[RawReject],
     bytes_seen: int,
 ) -> Chunk:
+    ncols, delimiter = len(header.names), header.delimiter
     records = _Records(pieces)
     lines = records.lines()
     index = np.arange(len(records))
@@ -289,18 +312,21 @@ def _parse(
         keep = None if ok.all() else np.flatnonzero(ok)
         if keep is not None:
             rejects = rejects + [
-                _ragged(records.raw(int(i)), int(lines[i]), ncols) for i in np.flatnonzero(~ok)
+                _ragged(records.raw(int(i)), int(lines[i]), ncols, delimiter)
+                for i in np.flatnonzero(~ok)
             ]
             index, lines = keep, lines[keep]
-        frame = _polars_parse(_contiguous(records, keep), col_names) if len(index) else None
+        frame = (
+            _polars_parse(_contiguous(records, keep), col_names, delimiter) if len(index) else None
+        )
         if frame is not None and frame.height != len(index):
             frame = None
         if frame is None and len(index):
-            keep_idx, bad = _screen(records, index, lines, ncols)
+            keep_idx, bad = _screen(records, index, lines, ncols, delimiter)
             rejects = rejects + bad
             index, lines = index[keep_idx], lines[keep_idx]
             if len(index):
-                frame = _polars_parse(_contiguous(records, index), col_names)
+                frame = _polars_parse(_contiguous(records, index), col_names, delimiter)
                 assert frame is not None and frame.height == len(index)
     if frame is None:
         frame = pl.DataFrame(schema=dict.fromkeys(col_names, pl.String))
@@ -309,20 +335,20 @@ def _parse(
         return clip(records.raw(int(index[i])).decode("utf-8", "replace"))
 
     rejects.sort(key=lambda r: r.source_row)
-    return Chunk(headers, frame, lines, raw_text, rejects, bytes_seen)
+    return Chunk(header.names, frame, lines, raw_text, rejects, bytes_seen, delimiter)
 
 
-def _ragged(raw: bytes, line: int, ncols: int) -> RawReject:
+def _ragged(raw: bytes, line: int, ncols: int, delimiter: str = ",") -> RawReject:
     text = raw.decode("utf-8", "replace")
     try:
-        found = len(next(csv.reader(io.StringIO(text)), []))
+        found = len(next(csv.reader(io.StringIO(text), delimiter=delimiter), []))
     except csv.Error:
         found = -1
     return RawReject(line, "ragged_row", f"expected {ncols} fields, found {found}", clip(text))
 
 
 def _screen(
-    records: _Records, index: np.ndarray, lines: np.ndarray, ncols: int
+    records: _Records, index: np.ndarray, lines: np.ndarray, ncols: int, delimiter: str
 ) -> tuple[list[int], list[RawReject]]:
     """Slow path over records `index`: find those that are not UTF-8 or not `ncols` fields.
     Returns positions (into `index`) to keep, and the rejects."""
@@ -344,12 +370,12 @@ def _screen(
             )
             continue
         try:
-            fields = next(csv.reader(io.StringIO(text)))
+            fields = next(csv.reader(io.StringIO(text), delimiter=delimiter))
         except csv.Error as exc:
             bad.append(RawReject(line, "malformed_csv", str(exc), clip(text)))
             continue
         if len(fields) != ncols:
-            bad.append(_ragged(raw, line, ncols))
+            bad.append(_ragged(raw, line, ncols, delimiter))
             continue
         keep.append(k)
     return keep, bad

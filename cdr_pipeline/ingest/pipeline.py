@@ -167,7 +167,9 @@ def detect_kind(headers: Sequence[str], source: str) -> TableSchema:
     return best[1]
 
 
-def redact_raw_text(text: str, schema: TableSchema, res: HeaderResolution, fmt: str) -> str:
+def redact_raw_text(
+    text: str, schema: TableSchema, res: HeaderResolution, fmt: str, delimiter: str = ","
+) -> str:
     """Raw text of a quarantined record without the values of `sensitive` columns (an
     activation code is never stored, not even in rejects/). A record that cannot be split
     into the file's fields is withheld entirely, since the secret's position is unknown."""
@@ -176,7 +178,7 @@ def redact_raw_text(text: str, schema: TableSchema, res: HeaderResolution, fmt: 
         return text
     if fmt == CSV:
         try:
-            rows = list(csv.reader(io.StringIO(text, newline="")))
+            rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
         except csv.Error:
             rows = []
         if len(rows) == 1 and len(rows[0]) == len(res.canonical):
@@ -185,7 +187,7 @@ def redact_raw_text(text: str, schema: TableSchema, res: HeaderResolution, fmt: 
                 for i, v in enumerate(rows[0])
             ]
             buf = io.StringIO()
-            csv.writer(buf, lineterminator="").writerow(fields)
+            csv.writer(buf, lineterminator="", delimiter=delimiter).writerow(fields)
             return buf.getvalue()
     else:
         try:
@@ -203,8 +205,8 @@ def redact_raw_text(text: str, schema: TableSchema, res: HeaderResolution, fmt: 
 
 def _chunks(source: Source, stream: BinaryIO, chunk_rows: int) -> tuple[list[str], Iterator[Chunk]]:
     if source.fmt == CSV:
-        headers, rest, line = read_header(stream)
-        return headers, read_csv_body(stream, headers, rest, line, chunk_rows)
+        header = read_header(stream)
+        return header.names, read_csv_body(stream, header, chunk_rows)
     it = read_json_chunks(stream, chunk_rows)
     first = next(it, None)
     if first is None:
@@ -432,13 +434,17 @@ class _FileJob:
                         )
                 result.rows_read += chunk.rows_read
                 for rj in chunk.rejects:
-                    raw_text = redact_raw_text(rj.raw_text, schema, res, source.fmt)
+                    raw_text = redact_raw_text(
+                        rj.raw_text, schema, res, source.fmt, chunk.delimiter
+                    )
                     rejects.add(rj.source_row, rj.reason, rj.detail, raw_text)
                     reasons[rj.reason] += 1
                 if chunk.frame.height:
                     out = normalize(chunk.frame, res, schema, ctx, chunk.source_rows)
                     for idx, reason, detail in out.rejects.iter_rows():
-                        raw_text = redact_raw_text(chunk.raw_text(idx), schema, res, source.fmt)
+                        raw_text = redact_raw_text(
+                            chunk.raw_text(idx), schema, res, source.fmt, chunk.delimiter
+                        )
                         rejects.add(int(chunk.source_rows[idx]), reason, detail, raw_text)
                         reasons[reason] += 1
                     if "is_webex_go" in out.rows.columns:

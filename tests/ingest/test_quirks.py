@@ -27,6 +27,7 @@ GOOD_FILES = {
     "api_page.json": 3,
     "api_lines.jsonl": 3,
     "overlap_a.csv": 5,
+    "semicolon_excel.csv": 3,
 }
 
 
@@ -263,3 +264,12 @@ def test_unbalanced_quote_mid_file_is_quarantined_and_memory_stays_bounded(
     assert rj["reason"].to_list() == ["unbalanced_quote"]
     assert rj["source_row"].to_list() == [3]
     assert rj["raw_text"][0].endswith(stray.decode().split(",")[-1])
+
+
+def test_semicolon_separated_export_loads_like_the_comma_one(wh: Path, tmp_path: Path) -> None:
+    load(wh, fixture("semicolon_excel.csv"))
+    other = tmp_path / "commas"
+    load(other, fixture("bom_crlf.csv"))
+    semi, comma = table(wh), table(other).head(3)
+    assert semi.equals(comma)
+    assert semi["user_name"][1] == "Müller, Hans"
