@@ -92,9 +92,11 @@ def find_samples(samples_dir: Path | None, settings: Settings) -> tuple[Path, bo
 
 
 def _ingest_summary(result: IngestResult) -> str:
+    skipped = sum(f.status == "skipped" for f in result.files)
     return (
         f"{result.total('rows_loaded'):,} rows loaded, {result.total('rows_duplicate'):,} "
         f"duplicate, {result.total('rows_rejected'):,} rejected from {len(result.files)} file(s)"
+        + (f"; {skipped} already loaded (same content), skipped" if skipped else "")
         + (f"; {len(result.errors)} file(s) failed" if result.errors else "")
     )
 
