@@ -34,6 +34,17 @@ class CliContext:
 
 pass_cli = click.make_pass_decorator(CliContext, ensure=True)
 
+wait_lock_option = click.option(
+    "--wait-lock",
+    "lock_wait_seconds",
+    type=click.FloatRange(min=0),
+    help="Seconds to wait for another writer (default: exit 5 at once).",
+)
+"""Shared by the commands that write the warehouse."""
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+"""For scripts: the command's result object as JSON on stdout."""
+
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:

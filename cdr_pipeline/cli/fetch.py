@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from cdr_pipeline.cli.context import CliContext, pass_cli
+from cdr_pipeline.cli.context import CliContext, json_option, pass_cli, wait_lock_option
 from cdr_pipeline.cli.render import table, to_json
 
 REGION_CHOICES = ["us", "eu", "in", "au", "gov"]
@@ -29,13 +29,8 @@ REGION_CHOICES = ["us", "eu", "in", "au", "gov"]
 @click.option("--report-id", help="Download this Control Hub report (Reports API) and load it.")
 @click.option("--region", type=click.Choice(REGION_CHOICES), help="Regional API host.")
 @click.option("--base-url", help="Send every request to this base URL (a proxy or test server).")
-@click.option(
-    "--wait-lock",
-    "lock_wait_seconds",
-    type=click.FloatRange(min=0),
-    help="Seconds to wait for another writer.",
-)
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@wait_lock_option
+@json_option
 @pass_cli
 def fetch(
     obj: CliContext,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from cdr_pipeline.cli.context import CliContext, pass_cli
+from cdr_pipeline.cli.context import CliContext, json_option, pass_cli, wait_lock_option
 from cdr_pipeline.cli.render import Progress, ingest_table, table, to_json
 from cdr_pipeline.schema import SCHEMAS
 
@@ -22,13 +22,8 @@ from cdr_pipeline.schema import SCHEMAS
     help="Share of a file's rows that may be quarantined before the file is not published "
     "(default 0.01 = 1 %).",
 )
-@click.option(
-    "--wait-lock",
-    "lock_wait_seconds",
-    type=click.FloatRange(min=0),
-    help="Seconds to wait for another writer.",
-)
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@wait_lock_option
+@json_option
 @pass_cli
 def ingest(
     obj: CliContext,
