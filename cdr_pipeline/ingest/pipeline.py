@@ -7,24 +7,19 @@ The whole run holds the writer lock.
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import itertools
-import json
 import logging
 import secrets
 import shutil
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import ExitStack
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
-import pyarrow as pa
 import pyarrow.parquet as pq
 
 import cdr_pipeline.devices.derive  # registers the device-kind derivers
@@ -42,7 +37,9 @@ from cdr_pipeline.ingest.json_reader import read_json_chunks
 from cdr_pipeline.ingest.ledger import FILES_SCHEMA, RUNS_SCHEMA, Ledger, atomic_write_table
 from cdr_pipeline.ingest.lock import writer_lock
 from cdr_pipeline.ingest.normalize import HeaderResolution, LoadContext, normalize, resolve_headers
-from cdr_pipeline.ingest.sources import CSV, Source, sources_of
+from cdr_pipeline.ingest.rejects import RejectWriter, redact_raw_text
+from cdr_pipeline.ingest.results import FileResult, IngestResult, ProgressEvent, ProgressFn
+from cdr_pipeline.ingest.sources import CSV, Source, detect_kind, sources_of
 from cdr_pipeline.ingest.writer import (
     MergeCounts,
     Stager,
@@ -50,74 +47,21 @@ from cdr_pipeline.ingest.writer import (
     clean_temp_files,
     merge_partition,
 )
-from cdr_pipeline.schema import SCHEMAS, TableSchema, normalize_header
+from cdr_pipeline.schema import SCHEMAS, TableSchema
 
 log = logging.getLogger(__name__)
 
-REJECT_SCHEMA = pa.schema(
-    [
-        ("run_id", pa.string()),
-        ("table_name", pa.string()),
-        ("source_file", pa.string()),
-        ("source_row", pa.int64()),
-        ("reason", pa.string()),
-        ("detail", pa.string()),
-        ("raw_text", pa.string()),
-        ("rejected_at", pa.timestamp("ms", tz="UTC")),
-    ]
-)
-
-
-@dataclass
-class ProgressEvent:
-    source: str
-    rows_read: int
-    bytes_read: int
-    total_bytes: int
-    done: bool = False
-
-
-ProgressFn = Callable[[ProgressEvent], None]
-
-
-@dataclass
-class FileResult:
-    path: str
-    source: str
-    status: str  # loaded | empty | skipped | failed
-    kind: str | None = None
-    rows_read: int = 0
-    rows_loaded: int = 0
-    rows_duplicate: int = 0
-    rows_rejected: int = 0
-    rows_updated: int = 0
-    webex_go_rows: int = 0
-    seconds: float = 0.0
-    partitions: list[str] = field(default_factory=list)
-    unknown_columns: list[str] = field(default_factory=list)
-    missing_columns: list[str] = field(default_factory=list)
-    top_reasons: list[tuple[str, int]] = field(default_factory=list)
-    message: str = ""
-    exit_code: int = EXIT_OK
-
-
-@dataclass
-class IngestResult:
-    run_id: str
-    files: list[FileResult]
-    seconds: float
-    interrupted_runs: list[str] = field(default_factory=list)
-
-    @property
-    def exit_code(self) -> int:
-        return max((f.exit_code for f in self.files), default=EXIT_OK)
-
-    def total(self, attr: str) -> int:
-        return sum(getattr(f, attr) for f in self.files)
-
-    @property
-    def errors(self) -> list[FileResult]:
-        return [f for f in self.files if f.status == "failed"]
+__all__ = [  # the names callers import from here
+    "FileResult",
+    "IngestResult",
+    "ProgressEvent",
+    "ProgressFn",
+    "detect_kind",
+    "expand_paths",
+    "file_sha256",
+    "ingest_paths",
+    "new_run_id",
+]
 
 
 def new_run_id(now: datetime) -> str:
@@ -144,63 +88,6 @@ def expand_paths(paths: Sequence[Path]) -> list[Path]:
 def file_sha256(path: Path) -> str:
     with open(path, "rb") as fh:
         return hashlib.file_digest(fh, "sha256").hexdigest()
-
-
-def detect_kind(headers: Sequence[str], source: str) -> TableSchema:
-    best: tuple[int, TableSchema] | None = None
-    for schema in SCHEMAS.values():
-        res = resolve_headers(list(headers), schema)
-        present = set(c for c in res.canonical if c)
-        score = sum(1 for s in schema.signature if s in present)
-        if score >= schema.min_signature and (best is None or score > best[0]):
-            best = (score, schema)
-    if best is None:
-        shown = ", ".join(list(headers)[:6]) + (" ..." if len(headers) > 6 else "")
-        raise InputError(
-            f"not a recognised export: the header ({shown}) matches none of the input kinds "
-            f"({', '.join(SCHEMAS)})",
-            path=source,
-            line=1,
-            hint="load a Control Hub 'Calling Detailed Call History' CSV, the cdr_feed JSON, "
-            "or a device/activation/entitlement file; force a kind with --kind",
-        )
-    return best[1]
-
-
-def redact_raw_text(
-    text: str, schema: TableSchema, res: HeaderResolution, fmt: str, delimiter: str = ","
-) -> str:
-    """Raw text of a quarantined record without the values of `sensitive` columns (an
-    activation code is never stored, not even in rejects/). A record that cannot be split
-    into the file's fields is withheld entirely, since the secret's position is unknown."""
-    secret = {c.name for c in schema.input_columns if c.sensitive}
-    if not secret:
-        return text
-    if fmt == CSV:
-        try:
-            rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
-        except csv.Error:
-            rows = []
-        if len(rows) == 1 and len(rows[0]) == len(res.canonical):
-            fields = [
-                "[redacted]" if res.canonical[i] in secret and v else v
-                for i, v in enumerate(rows[0])
-            ]
-            buf = io.StringIO()
-            csv.writer(buf, lineterminator="", delimiter=delimiter).writerow(fields)
-            return buf.getvalue()
-    else:
-        try:
-            record = json.loads(text)
-        except ValueError:
-            record = None
-        if isinstance(record, dict):
-            mapping = schema.header_map()
-            kept = {
-                k: v for k, v in record.items() if mapping.get(normalize_header(k)) not in secret
-            }
-            return json.dumps(kept, ensure_ascii=False, default=str)
-    return f"[raw text withheld: it may hold {', '.join(sorted(secret))}, which is never stored]"
 
 
 def _chunks(source: Source, stream: BinaryIO, chunk_rows: int) -> tuple[list[str], Iterator[Chunk]]:
@@ -412,7 +299,7 @@ class _FileJob:
             stager = Stager(staging / "rows", schema, max_buffered_rows=2 * settings.chunk_rows)
             stack.callback(stager.discard)
             rejects_path = staging / "rejects.parquet"
-            rejects = _RejectWriter(rejects_path, self.run_id, schema.name, source.name)
+            rejects = RejectWriter(rejects_path, self.run_id, schema.name, source.name)
             stack.callback(rejects.close)
             resolutions: dict[tuple[str, ...], HeaderResolution] = {}
             unknown: dict[str, None] = {}
@@ -522,42 +409,3 @@ class _FileJob:
         name = hashlib.sha1(source.name.encode()).hexdigest()[:12]
         dest = self.settings.rejects_dir / schema.name / f"{name}-{source.path.name}.parquet"
         atomic_write_table(table, dest)
-
-
-class _RejectWriter:
-    def __init__(self, path: Path, run_id: str, table: str, source: str) -> None:
-        self.path, self.run_id, self.table, self.source = path, run_id, table, source
-        self.buffer: list[dict[str, object]] = []
-        self.writer: pq.ParquetWriter | None = None
-        self.now = datetime.now(UTC)
-
-    def add(self, row: int, reason: str, detail: str, raw: str) -> None:
-        self.buffer.append(
-            {
-                "run_id": self.run_id,
-                "table_name": self.table,
-                "source_file": self.source,
-                "source_row": row,
-                "reason": reason,
-                "detail": detail,
-                "raw_text": raw,
-                "rejected_at": self.now,
-            }
-        )
-        if len(self.buffer) >= 10_000:
-            self.flush()
-
-    def flush(self) -> None:
-        if not self.buffer:
-            return
-        if self.writer is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.writer = pq.ParquetWriter(self.path, REJECT_SCHEMA, compression="zstd")
-        self.writer.write_table(pa.Table.from_pylist(self.buffer, schema=REJECT_SCHEMA))
-        self.buffer = []
-
-    def close(self) -> None:
-        self.flush()
-        if self.writer is not None:
-            self.writer.close()
-            self.writer = None

@@ -1,5 +1,6 @@
 """Sniff an input path: container (plain, gzip, ZIP with or without extension, by magic bytes),
-format (CSV or JSON) and encoding; open each data stream inside it.
+format (CSV or JSON) and encoding; open each data stream inside it; and tell the input kind
+from a header.
 
 A `Source` is one logical data stream: a plain or gzipped file, or one member of a ZIP.
 """
@@ -9,13 +10,15 @@ from __future__ import annotations
 import gzip
 import io
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
 from cdr_pipeline.errors import InputError
+from cdr_pipeline.ingest.normalize import resolve_headers
+from cdr_pipeline.schema import SCHEMAS, TableSchema
 
 ZIP_MAGIC = b"PK\x03\x04"
 EMPTY_ZIP_MAGIC = b"PK\x05\x06"
@@ -118,3 +121,24 @@ def sources_of(path: Path) -> list[Source]:
     with open(path, "rb") as fh:
         head = fh.read(64)
     return [Source(path, None, "plain", _detect_format(head, name))]
+
+
+def detect_kind(headers: Sequence[str], source: str) -> TableSchema:
+    best: tuple[int, TableSchema] | None = None
+    for schema in SCHEMAS.values():
+        res = resolve_headers(list(headers), schema)
+        present = set(c for c in res.canonical if c)
+        score = sum(1 for s in schema.signature if s in present)
+        if score >= schema.min_signature and (best is None or score > best[0]):
+            best = (score, schema)
+    if best is None:
+        shown = ", ".join(list(headers)[:6]) + (" ..." if len(headers) > 6 else "")
+        raise InputError(
+            f"not a recognised export: the header ({shown}) matches none of the input kinds "
+            f"({', '.join(SCHEMAS)})",
+            path=source,
+            line=1,
+            hint="load a Control Hub 'Calling Detailed Call History' CSV, the cdr_feed JSON, "
+            "or a device/activation/entitlement file; force a kind with --kind",
+        )
+    return best[1]

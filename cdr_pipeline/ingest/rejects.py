@@ -1,0 +1,111 @@
+"""Quarantine: the rejects table, its streaming writer, and redaction of secrets.
+
+Rejected rows are written per source while it is read, then published under
+`<warehouse>/rejects/<table>/` under a name derived from the source (not the run), so a reload
+after a crash replaces them instead of doubling them.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from cdr_pipeline.ingest.normalize import HeaderResolution
+from cdr_pipeline.ingest.sources import CSV
+from cdr_pipeline.schema import TableSchema, normalize_header
+
+REJECT_SCHEMA = pa.schema(
+    [
+        ("run_id", pa.string()),
+        ("table_name", pa.string()),
+        ("source_file", pa.string()),
+        ("source_row", pa.int64()),
+        ("reason", pa.string()),
+        ("detail", pa.string()),
+        ("raw_text", pa.string()),
+        ("rejected_at", pa.timestamp("ms", tz="UTC")),
+    ]
+)
+
+
+def redact_raw_text(
+    text: str, schema: TableSchema, res: HeaderResolution, fmt: str, delimiter: str = ","
+) -> str:
+    """Raw text of a quarantined record without the values of `sensitive` columns (an
+    activation code is never stored, not even in rejects/). A record that cannot be split
+    into the file's fields is withheld entirely, since the secret's position is unknown."""
+    secret = {c.name for c in schema.input_columns if c.sensitive}
+    if not secret:
+        return text
+    if fmt == CSV:
+        try:
+            rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+        except csv.Error:
+            rows = []
+        if len(rows) == 1 and len(rows[0]) == len(res.canonical):
+            fields = [
+                "[redacted]" if res.canonical[i] in secret and v else v
+                for i, v in enumerate(rows[0])
+            ]
+            buf = io.StringIO()
+            csv.writer(buf, lineterminator="", delimiter=delimiter).writerow(fields)
+            return buf.getvalue()
+    else:
+        try:
+            record = json.loads(text)
+        except ValueError:
+            record = None
+        if isinstance(record, dict):
+            mapping = schema.header_map()
+            kept = {
+                k: v for k, v in record.items() if mapping.get(normalize_header(k)) not in secret
+            }
+            return json.dumps(kept, ensure_ascii=False, default=str)
+    return f"[raw text withheld: it may hold {', '.join(sorted(secret))}, which is never stored]"
+
+
+class RejectWriter:
+    """Streams one source's rejected rows to a Parquet file, 10,000 rows at a time."""
+
+    def __init__(self, path: Path, run_id: str, table: str, source: str) -> None:
+        self.path, self.run_id, self.table, self.source = path, run_id, table, source
+        self.buffer: list[dict[str, object]] = []
+        self.writer: pq.ParquetWriter | None = None
+        self.now = datetime.now(UTC)
+
+    def add(self, row: int, reason: str, detail: str, raw: str) -> None:
+        self.buffer.append(
+            {
+                "run_id": self.run_id,
+                "table_name": self.table,
+                "source_file": self.source,
+                "source_row": row,
+                "reason": reason,
+                "detail": detail,
+                "raw_text": raw,
+                "rejected_at": self.now,
+            }
+        )
+        if len(self.buffer) >= 10_000:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.buffer:
+            return
+        if self.writer is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.writer = pq.ParquetWriter(self.path, REJECT_SCHEMA, compression="zstd")
+        self.writer.write_table(pa.Table.from_pylist(self.buffer, schema=REJECT_SCHEMA))
+        self.buffer = []
+
+    def close(self) -> None:
+        self.flush()
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None

@@ -1,0 +1,60 @@
+"""Result objects of an ingest run: what the CLI renders and tests and notebooks read."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from cdr_pipeline.errors import EXIT_OK
+
+
+@dataclass
+class ProgressEvent:
+    source: str
+    rows_read: int
+    bytes_read: int
+    total_bytes: int
+    done: bool = False
+
+
+ProgressFn = Callable[[ProgressEvent], None]
+
+
+@dataclass
+class FileResult:
+    path: str
+    source: str
+    status: str  # loaded | empty | skipped | failed
+    kind: str | None = None
+    rows_read: int = 0
+    rows_loaded: int = 0
+    rows_duplicate: int = 0
+    rows_rejected: int = 0
+    rows_updated: int = 0
+    webex_go_rows: int = 0
+    seconds: float = 0.0
+    partitions: list[str] = field(default_factory=list)
+    unknown_columns: list[str] = field(default_factory=list)
+    missing_columns: list[str] = field(default_factory=list)
+    top_reasons: list[tuple[str, int]] = field(default_factory=list)
+    message: str = ""
+    exit_code: int = EXIT_OK
+
+
+@dataclass
+class IngestResult:
+    run_id: str
+    files: list[FileResult]
+    seconds: float
+    interrupted_runs: list[str] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        return max((f.exit_code for f in self.files), default=EXIT_OK)
+
+    def total(self, attr: str) -> int:
+        return sum(getattr(f, attr) for f in self.files)
+
+    @property
+    def errors(self) -> list[FileResult]:
+        return [f for f in self.files if f.status == "failed"]
