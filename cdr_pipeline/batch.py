@@ -21,10 +21,10 @@ from cdr_pipeline.errors import EXIT_OK, EXIT_UNEXPECTED, CdrError
 from cdr_pipeline.ingest.ledger import Ledger
 from cdr_pipeline.ingest.lock import writer_lock
 from cdr_pipeline.ingest.pipeline import (
+    Fingerprint,
     IngestResult,
     ProgressFn,
     expand_paths,
-    file_sha256,
     ingest_paths,
     new_run_id,
 )
@@ -143,7 +143,11 @@ def _validate_build(settings: Settings, summary: DemoSummary | NightlySummary, s
 class InboxFile:
     path: Path
     status: str  # new | loaded before
-    size_bytes: int
+    fingerprint: Fingerprint
+
+    @property
+    def size_bytes(self) -> int:
+        return self.fingerprint.size
 
 
 @dataclass
@@ -175,10 +179,11 @@ def scan_inbox(settings: Settings, inbox: Path) -> list[InboxFile]:
     """Every file of the inbox with whether its content was loaded before (the ledger
     decides, by SHA-256 of the content, never by name or date)."""
     loaded = Ledger(settings.state_dir).loaded_hashes()
-    return [
-        InboxFile(p, "loaded before" if file_sha256(p) in loaded else "new", p.stat().st_size)
-        for p in expand_paths([inbox])
-    ]
+    files = []
+    for p in expand_paths([inbox]):
+        fp = Fingerprint.of(p)
+        files.append(InboxFile(p, "loaded before" if fp.sha256 in loaded else "new", fp))
+    return files
 
 
 def run_nightly(
@@ -228,8 +233,13 @@ def run_nightly(
         with summary.run_stage("ingest") as out:
             new = [f.path for f in summary.new_files]
             if new:
+                # the scan's digests are reused while a file is unchanged: hashed once
                 summary.ingest = ingest_paths(
-                    settings, new, command="cdr nightly", progress=progress
+                    settings,
+                    new,
+                    command="cdr nightly",
+                    progress=progress,
+                    fingerprints={f.path: f.fingerprint for f in summary.new_files},
                 )
                 out[:] = [summary.ingest.exit_code, _ingest_summary(summary.ingest)]
             else:

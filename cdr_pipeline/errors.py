@@ -70,9 +70,3 @@ class ConservationError(CdrError):
     """rows read != loaded + duplicate + rejected for a file: a bug, never silently accepted."""
 
     exit_code = EXIT_UNEXPECTED
-
-
-class QualityFailure(CdrError):
-    """An error-severity data-quality expectation failed (results were still written)."""
-
-    exit_code = EXIT_QUALITY

@@ -14,7 +14,7 @@ import click
 import cdr_pipeline.cli as cli_pkg
 from cdr_pipeline import __version__
 from cdr_pipeline.cli.context import CliContext, configure_logging
-from cdr_pipeline.errors import EXIT_UNEXPECTED, EXIT_USAGE, CdrError
+from cdr_pipeline.errors import EXIT_UNEXPECTED, CdrError
 
 log = logging.getLogger("cdr_pipeline.cli")
 
@@ -26,7 +26,8 @@ class CdrGroup(click.Group):
         try:
             return super().invoke(ctx)
         except CdrError as exc:
-            if ctx.find_object(CliContext) and ctx.find_object(CliContext).debug:  # type: ignore[union-attr]
+            obj = ctx.find_object(CliContext)
+            if obj is not None and obj.debug:
                 raise
             click.echo(f"error: {exc.message}", err=True)
             if exc.hint:
@@ -98,8 +99,5 @@ _register()
 
 
 def main() -> None:
-    try:
-        cli.main(prog_name="cdr", standalone_mode=True)
-    except click.exceptions.UsageError as exc:  # pragma: no cover - click exits itself
-        exc.show()
-        sys.exit(EXIT_USAGE)
+    # standalone mode: click itself prints usage errors and exits 2 (EXIT_USAGE)
+    cli.main(prog_name="cdr", standalone_mode=True)

@@ -198,12 +198,6 @@ def _records(
             yield seg
 
 
-def read_csv_chunks(stream: BinaryIO, chunk_rows: int) -> Iterator[Chunk]:
-    header = read_header(stream)
-    if header.names:
-        yield from read_csv_body(stream, header, chunk_rows)
-
-
 def read_csv_body(stream: BinaryIO, header: Header, chunk_rows: int) -> Iterator[Chunk]:
     """Chunks of the records after the header (see `read_header`)."""
     headers, delimiter = header.names, header.delimiter

@@ -8,7 +8,9 @@ anything, and a crash can never leave a half-written record.
 
 from __future__ import annotations
 
+import errno
 import os
+import shutil
 import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -70,14 +72,31 @@ FILES_SCHEMA = pa.schema(
 
 
 def atomic_write_table(table: pa.Table, path: Path) -> None:
-    """Write Parquet to a hidden temp file in the same folder, fsync, rename into place."""
+    """Write Parquet to a hidden temp file in the same folder, then install it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:8]}")
     pq.write_table(table, tmp, compression="zstd")
-    with open(tmp, "rb") as fh:
+    install_file(tmp, path)
+
+
+def install_file(src: Path, dest: Path) -> None:
+    """Make `src` durable and rename it to `dest` atomically: a reader sees the old file or
+    the new one, and a crash leaves one of the two. Across file systems `src` is first
+    copied to a hidden temp file beside `dest`, so the final step is still a rename."""
+    with open(src, "rb") as fh:
         os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    fsync_dir(path.parent)
+    try:
+        os.replace(src, dest)
+    except OSError as exc:
+        if exc.errno != errno.EXDEV:
+            raise
+        tmp = dest.with_name(f".{dest.name}.tmp-{uuid.uuid4().hex[:8]}")
+        shutil.copyfile(src, tmp)
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, dest)
+        src.unlink()
+    fsync_dir(dest.parent)
 
 
 def fsync_dir(path: Path) -> None:

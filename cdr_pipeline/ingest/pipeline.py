@@ -14,13 +14,12 @@ import secrets
 import shutil
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
-
-import pyarrow.parquet as pq
 
 import cdr_pipeline.devices.derive  # registers the device-kind derivers
 import cdr_pipeline.ingest.calls  # noqa: F401  (registers the call-leg deriver)
@@ -34,7 +33,7 @@ from cdr_pipeline.errors import (
 from cdr_pipeline.ingest.chunk import Chunk
 from cdr_pipeline.ingest.csv_reader import read_csv_body, read_header
 from cdr_pipeline.ingest.json_reader import read_json_chunks
-from cdr_pipeline.ingest.ledger import FILES_SCHEMA, RUNS_SCHEMA, Ledger, atomic_write_table
+from cdr_pipeline.ingest.ledger import FILES_SCHEMA, RUNS_SCHEMA, Ledger, install_file
 from cdr_pipeline.ingest.lock import writer_lock
 from cdr_pipeline.ingest.normalize import HeaderResolution, LoadContext, normalize, resolve_headers
 from cdr_pipeline.ingest.rejects import RejectWriter, redact_raw_text
@@ -53,6 +52,7 @@ log = logging.getLogger(__name__)
 
 __all__ = [  # the names callers import from here
     "FileResult",
+    "Fingerprint",
     "IngestResult",
     "ProgressEvent",
     "ProgressFn",
@@ -85,6 +85,24 @@ def expand_paths(paths: Sequence[Path]) -> list[Path]:
     return out
 
 
+@dataclass(frozen=True)
+class Fingerprint:
+    """A file's SHA-256 as computed at a given size and modification time."""
+
+    size: int
+    mtime_ns: int
+    sha256: str
+
+    @classmethod
+    def of(cls, path: Path) -> Fingerprint:
+        st = path.stat()
+        return cls(st.st_size, st.st_mtime_ns, file_sha256(path))
+
+    def matches(self, path: Path) -> bool:
+        st = path.stat()
+        return (st.st_size, st.st_mtime_ns) == (self.size, self.mtime_ns)
+
+
 def file_sha256(path: Path) -> str:
     with open(path, "rb") as fh:
         return hashlib.file_digest(fh, "sha256").hexdigest()
@@ -109,9 +127,12 @@ def ingest_paths(
     source_kind: str | None = None,
     command: str = "cdr ingest",
     progress: ProgressFn | None = None,
+    fingerprints: Mapping[Path, Fingerprint] | None = None,
 ) -> IngestResult:
     """Load files or folders into the warehouse. Never raises for a bad input file: the file's
-    result says what went wrong and `exit_code` is 3. Raises LockBusy when another writer runs."""
+    result says what went wrong and `exit_code` is 3. Raises LockBusy when another writer runs.
+    `fingerprints` are digests the caller already computed (the nightly scan); one is reused
+    only while the file's size and modification time are unchanged."""
     files = expand_paths(paths)
     if kind is not None and kind not in SCHEMAS:
         raise InputError(f"unknown kind {kind!r}", hint=f"one of: {', '.join(SCHEMAS)}")
@@ -135,7 +156,8 @@ def ingest_paths(
                 ctx = _FileJob(
                     settings, ledger, run_id, seq, path, base_seq + seq, kind, source_kind, progress
                 )
-                results.extend(ctx.run(loaded))
+                known = (fingerprints or {}).get(path)
+                results.extend(ctx.run(loaded, known))
             status, message = "ok", ""
         finally:
             finished = datetime.now(UTC)
@@ -176,12 +198,12 @@ class _FileJob:
         self.path, self.load_seq, self.kind, self.source_kind = path, load_seq, kind, source_kind
         self.progress = progress
 
-    def run(self, loaded: set[str]) -> list[FileResult]:
+    def run(self, loaded: set[str], known: Fingerprint | None = None) -> list[FileResult]:
         t0 = time.monotonic()
         path = self.path
         try:
-            size = path.stat().st_size
-            digest = file_sha256(path)
+            fp = known if known is not None and known.matches(path) else Fingerprint.of(path)
+            size, digest = fp.size, fp.sha256
         except OSError as exc:
             return [
                 self._failed(
@@ -247,7 +269,7 @@ class _FileJob:
             "source": r.source,
             "kind": r.kind,
             "table_name": schema.name if schema else None,
-            "source_kind": self._source_kind_for(r.source),
+            "source_kind": r.source_kind,
             "content_sha256": digest,
             "size_bytes": size,
             "status": r.status,
@@ -268,18 +290,12 @@ class _FileJob:
         member = hashlib.sha1(r.source.encode()).hexdigest()[:8]
         self.ledger.write("files", f"{self.run_id}-{self.seq:05d}-{member}", [row], FILES_SCHEMA)
 
-    def _source_kind_for(self, source: str) -> str:
-        if self.source_kind:
-            return self.source_kind
-        return (
-            "api_json" if source.lower().endswith((".json", ".jsonl", ".json.gz")) else "csv_report"
-        )
-
     def _load_source(
         self, source: Source, index: int, size: int
     ) -> tuple[FileResult, TableSchema | None]:
         settings = self.settings
         result = FileResult(str(self.path), source.name, "loaded")
+        result.source_kind = self.source_kind or ("csv_report" if source.fmt == CSV else "api_json")
         staging = settings.state_dir / "staging" / self.run_id / f"{self.seq:05d}-{index:03d}"
         with ExitStack() as stack:
             stream = stack.enter_context(source.open())
@@ -290,7 +306,7 @@ class _FileJob:
             schema = SCHEMAS[self.kind] if self.kind else detect_kind(headers, source.name)
             result.kind = schema.kind
             ctx = LoadContext(
-                source_kind=self.source_kind or ("csv_report" if source.fmt == CSV else "api_json"),
+                source_kind=result.source_kind,
                 source_file=source.name,
                 run_id=self.run_id,
                 ingested_at=datetime.now(UTC),
@@ -400,12 +416,12 @@ class _FileJob:
         return total
 
     def _publish_rejects(self, staged: Path, schema: TableSchema, source: Source) -> None:
+        """Move the source's quarantined rows (if any) under rejects/, named by the source,
+        not the run: reloading after a crash replaces them, never doubles them. A rename, so
+        a file with millions of rejects is never read back into memory."""
         if not staged.exists():
             return
-        table = pq.read_table(staged)
-        if table.num_rows == 0:
-            return
-        # named by the source, not the run: reloading after a crash replaces, never doubles
         name = hashlib.sha1(source.name.encode()).hexdigest()[:12]
         dest = self.settings.rejects_dir / schema.name / f"{name}-{source.path.name}.parquet"
-        atomic_write_table(table, dest)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        install_file(staged, dest)

@@ -26,6 +26,8 @@ class FileResult:
     source: str
     status: str  # loaded | empty | skipped | failed
     kind: str | None = None
+    source_kind: str | None = None
+    """How the rows were delivered (csv_report, api_json, api_feed...), as in the tables."""
     rows_read: int = 0
     rows_loaded: int = 0
     rows_duplicate: int = 0

@@ -11,8 +11,6 @@ so memory follows the size of one partition, not of the input.
 from __future__ import annotations
 
 import contextlib
-import errno
-import os
 import queue
 import shutil
 import threading
@@ -25,7 +23,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from cdr_pipeline.ingest import faults
-from cdr_pipeline.ingest.ledger import fsync_dir
+from cdr_pipeline.ingest.ledger import install_file
 from cdr_pipeline.schema.base import DUCKDB_TYPES, TableSchema
 
 DATA_FILE = "data.parquet"
@@ -93,7 +91,6 @@ class Stager:
     schema: TableSchema
     max_buffered_rows: int = 2 * ROW_GROUP_ROWS
     writers: dict[str, pq.ParquetWriter] = field(default_factory=dict)
-    rows: dict[str, int] = field(default_factory=dict)
     buffers: dict[str, list[pa.Table]] = field(default_factory=dict)
     buffered: dict[str, int] = field(default_factory=dict)
 
@@ -112,7 +109,6 @@ class Stager:
         ordered = len(groups) <= ORDERED_CHUNK_PARTITIONS
         for key, frame in groups.items():
             value = str(key[0])
-            self.rows[value] = self.rows.get(value, 0) + frame.height
             if ordered:
                 self._put((value, frame.to_arrow(compat_level=pl.CompatLevel.newest()), True))
                 continue
@@ -250,7 +246,8 @@ def merge_partition(
             big = meta.num_row_groups <= 1 or (
                 meta.num_rows / meta.num_row_groups >= MIN_INSTALL_ROW_GROUP
             )
-            if final and big and _install(staged, target):
+            if final and big:
+                install_file(staged, target)
                 faults.after_merge()
                 return counts
         union = f"SELECT {select} FROM {inc}"
@@ -266,26 +263,9 @@ def merge_partition(
         f"TO {_lit(tmp)} (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1, "
         f"ROW_GROUP_SIZE {ROW_GROUP_ROWS})"
     )
-    with open(tmp, "rb") as fh:
-        os.fsync(fh.fileno())
-    os.replace(tmp, target)
-    fsync_dir(target.parent)
+    install_file(tmp, target)
     faults.after_merge()
     return counts
-
-
-def _install(staged: Path, target: Path) -> bool:
-    """Rename a staged file into place (atomic, same file system). False across devices."""
-    with open(staged, "rb") as fh:
-        os.fsync(fh.fileno())
-    try:
-        os.replace(staged, target)
-    except OSError as exc:
-        if exc.errno == errno.EXDEV:
-            return False
-        raise
-    fsync_dir(target.parent)
-    return True
 
 
 def _compare(

@@ -81,6 +81,11 @@ class TableSchema:
     min_signature: int
     lineage: tuple[Column, ...] = field(default=())
 
+    def __post_init__(self) -> None:
+        # the partition merge classifies a re-delivered record by one version column
+        if len(self.version_by) > 1:
+            raise ValueError(f"{self.name}: at most one version_by column is supported")
+
     @property
     def input_columns(self) -> tuple[Column, ...]:
         return tuple(c for c in self.columns if not c.derived)

@@ -208,3 +208,23 @@ def test_second_writer_exits_with_lock_message(wh: Path) -> None:
         assert proc.returncode == 5
         assert "test holder" in proc.stderr and "--wait-lock" in proc.stderr
     assert load(wh, fixture("bom_crlf.csv")).files[0].status == "loaded"
+
+
+def test_a_known_fingerprint_is_reused_only_while_the_file_is_unchanged(tmp_path: Path) -> None:
+    from cdr_pipeline.config import Settings
+    from cdr_pipeline.ingest.pipeline import Fingerprint, file_sha256, ingest_paths
+
+    src = tmp_path / "in.csv"
+    src.write_bytes(fixture("bom_crlf.csv").read_bytes())
+    st = src.stat()
+    stale = Fingerprint(st.st_size, st.st_mtime_ns, "0" * 64)  # a digest computed earlier
+    wh = tmp_path / "wh"
+    ingest_paths(Settings(warehouse=wh), [src], fingerprints={src: stale})
+    recorded = Ledger(wh / "state").files()["content_sha256"].to_list()
+    assert recorded == ["0" * 64]  # unchanged file: the scan's digest is not recomputed
+    # the file changes after the scan: its real digest is computed and recorded
+    src.write_bytes(fixture("overlap_a.csv").read_bytes())
+    ingest_paths(Settings(warehouse=wh), [src], fingerprints={src: stale})
+    files = Ledger(wh / "state").files()
+    assert files["content_sha256"].to_list()[-1] == file_sha256(src)
+    assert files["source_kind"].to_list() == ["csv_report", "csv_report"]

@@ -19,19 +19,12 @@ import pytest
 from cdr_pipeline.config import Settings
 from cdr_pipeline.ingest.pipeline import ingest_paths
 from cdr_pipeline.warehouse import build_warehouse, connect
+from tests.devices.helpers import EVENT_HEADER, SNAPSHOT_HEADER
 
 ORG = "00000000-0000-4000-8000-000000000000"
 U1, U2, U3 = (f"00000000-0000-4000-8000-00000000000{i}" for i in (1, 2, 3))
 D1, D2 = "DEVICE-1", "DEVICE-2"
 
-SNAPSHOT_HEADER = (
-    "snapshot_time,org_uuid,device_id,user_uuid,person_id,user_email,deployment,phone_number,"
-    "extension,location,department_id,subscription_id,status,activation_state,model_type"
-)
-EVENT_HEADER = (
-    "event_time,org_uuid,device_id,event_type,user_uuid,status_after,actor,code_expires_at,"
-    "deployment,subscription_id,phone_number,activation_code"
-)
 D1_ATTRS = f"{U1},,u1@example.com,BYOD,+15550001,1001,HQ,Dept-A,Sub-1"
 D2_ATTRS = f"{U3},,u3@example.com,BYOD,+15550003,1003,Branch,Dept-B,Sub-2"
 SNAPSHOTS = "\n".join(
