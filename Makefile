@@ -20,7 +20,8 @@ demo: $(STAMP)
 notebooks: $(STAMP)
 	test -x $(BIN)/jupyter-lab || $(BIN)/pip install --quiet -e '.[notebooks]'
 	test -f warehouse/cdr.duckdb || $(BIN)/cdr demo
-	$(BIN)/jupyter lab notebooks/
+	# as root (a container), JupyterLab refuses to start unless told it may
+	$(BIN)/jupyter lab notebooks/ $$([ "$$(id -u)" = 0 ] && echo --allow-root)
 
 test: $(STAMP)
 	$(BIN)/pytest -q
