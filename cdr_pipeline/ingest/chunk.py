@@ -34,6 +34,8 @@ class Chunk:
     """Bytes of the source consumed up to the end of this chunk (progress)."""
     delimiter: str = ","
     """Field separator of a CSV source (for re-splitting raw text)."""
+    nulls_marked: bool = False
+    """The reader already turned the null markers into NULL (normalize skips that pass)."""
 
     @property
     def rows_read(self) -> int:

@@ -21,6 +21,7 @@ import numpy as np
 import polars as pl
 
 from cdr_pipeline.ingest.chunk import Chunk, RawReject, clip
+from cdr_pipeline.schema.base import NULL_MARKERS
 
 READ_BYTES = 4 * 1024 * 1024
 MAX_RECORD_BYTES = 16 * 1024 * 1024
@@ -88,16 +89,17 @@ def _split_records(buf: bytes, first_line: int, sep: int = 44) -> tuple[_Segment
     commas = np.zeros(n, dtype=np.int32)
     quoted = np.zeros(n, dtype=bool)
     if n:
-        seps = np.flatnonzero(arr[:tail_start] == sep)
-        bounds = np.append(starts, tail_start)
-        commas = np.diff(np.searchsorted(seps, bounds)).astype(np.int32)
+        # segment sums of the separator mask (no index array of every separator)
+        is_sep = (arr[:tail_start] == sep).view(np.uint8)
+        commas = np.add.reduceat(is_sep, starts, dtype=np.int32)
         if quotes is not None:
             q = quotes[quotes < tail_start]
-            quoted = np.diff(np.searchsorted(q, bounds)) > 0
-            opens, closes = q[0::2], q[1::2]
-            inside = np.searchsorted(seps, closes) - np.searchsorted(seps, opens[: len(closes)])
-            owner = np.searchsorted(starts, opens[: len(closes)], side="right") - 1
-            commas -= np.bincount(owner, weights=inside, minlength=n).astype(np.int32)
+            quoted = np.diff(np.searchsorted(q, np.append(starts, tail_start))) > 0
+            spans = q[: len(q) - len(q) % 2]  # open, close, open, close...: strictly increasing
+            if len(spans):
+                inside = np.add.reduceat(is_sep, spans, dtype=np.int32)[0::2]
+                owner = np.searchsorted(starts, spans[0::2], side="right") - 1
+                commas -= np.bincount(owner, weights=inside, minlength=n).astype(np.int32)
     nonblank = ends_wo_cr > starts  # blank lines are not records (spreadsheet exports add them)
     has_blank = not nonblank.all()
     if has_blank:
@@ -258,10 +260,10 @@ def _contiguous(records: _Records, keep: np.ndarray | None) -> bytes:
     """The chunk's records as one buffer for the parser: whole byte ranges when nothing is
     left out, record by record (rare: blank lines or quarantined records) otherwise."""
     if keep is None and not any(seg.has_blank for seg, _, _ in records.pieces):
-        return b"".join(
-            memoryview(seg.data)[int(seg.starts[a]) : int(seg.ends[b - 1])].tobytes() + b"\n"
-            for seg, a, b in records.pieces
-        )
+        parts: list[bytes | memoryview] = []
+        for seg, a, b in records.pieces:  # one copy: join reads the views in place
+            parts += (memoryview(seg.data)[int(seg.starts[a]) : int(seg.ends[b - 1])], b"\n")
+        return b"".join(parts)
     index = range(len(records)) if keep is None else keep
     return b"\n".join(records.raw(int(i)) for i in index) + b"\n"
 
@@ -277,6 +279,7 @@ def _polars_parse(data: bytes, col_names: list[str], delimiter: str) -> pl.DataF
             schema=dict.fromkeys(col_names, pl.String),
             separator=delimiter,
             quote_char='"',
+            null_values=list(NULL_MARKERS),  # quoted or not, as normalize would
             raise_if_empty=False,
         )
     except (pl.exceptions.ComputeError, pl.exceptions.ShapeError, pl.exceptions.SchemaError):
@@ -329,7 +332,9 @@ def _parse(
         return clip(records.raw(int(index[i])).decode("utf-8", "replace"))
 
     rejects.sort(key=lambda r: r.source_row)
-    return Chunk(header.names, frame, lines, raw_text, rejects, bytes_seen, delimiter)
+    return Chunk(
+        header.names, frame, lines, raw_text, rejects, bytes_seen, delimiter, nulls_marked=True
+    )
 
 
 def _ragged(raw: bytes, line: int, ncols: int, delimiter: str = ",") -> RawReject:

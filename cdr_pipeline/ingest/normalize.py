@@ -141,6 +141,10 @@ def _clean(expr: pl.Expr) -> pl.Expr:
     return pl.when(expr.is_in(list(NULL_MARKERS))).then(None).otherwise(expr)
 
 
+def _as_is(expr: pl.Expr) -> pl.Expr:
+    return expr
+
+
 ISO_Z = "%Y-%m-%dT%H:%M:%S%.fZ"
 """The form the API and Control Hub write (reference §3); parsed first for every row."""
 
@@ -212,8 +216,11 @@ def normalize(
     schema: TableSchema,
     ctx: LoadContext,
     source_rows: np.ndarray,
+    nulls_marked: bool = False,
 ) -> NormalizeResult:
-    """`raw` has one string column per source column, named c0..cN in source order."""
+    """`raw` has one string column per source column, named c0..cN in source order;
+    `nulls_marked` says the reader already turned the null markers into NULL."""
+    clean: Callable[[pl.Expr], pl.Expr] = _as_is if nulls_marked else _clean
     # 1. canonical string columns (several source spellings of one column coalesce)
     sources: dict[str, list[str]] = {}
     unknown_cols: list[tuple[str, str]] = []
@@ -233,14 +240,14 @@ def normalize(
     text: list[pl.Expr] = []
     for c in schema.input_columns:
         if c.name in sources:
-            cols = [_clean(pl.col(x)) for x in sources[c.name]]
+            cols = [clean(pl.col(x)) for x in sources[c.name]]
             text.append((cols[0] if len(cols) == 1 else pl.coalesce(cols)).alias(c.name))
         else:
             text.append(pl.lit(None, pl.String).alias(c.name))
     extra: list[pl.Expr] = []
     if any(c.name == "extra" for c in schema.lineage) and unknown_cols:
         extra.append(
-            pl.struct([_clean(pl.col(col)).alias(h) for col, h in unknown_cols])
+            pl.struct([clean(pl.col(col)).alias(h) for col, h in unknown_cols])
             .struct.json_encode()
             .alias("extra")
         )
@@ -304,15 +311,16 @@ def normalize(
     if "extra" not in df.columns:
         df = df.with_columns(pl.lit(None, pl.String).alias("extra"))
 
-    bad = df.filter(pl.col("__reason").is_not_null()).select(
+    flagged = df["__reason"].is_not_null()
+    bad = df.filter(flagged).select(
         "__idx", pl.col("__reason").alias("reason"), pl.col("__detail").alias("detail")
     )
     keep = [c.name for c in schema.stored_columns]
     if schema.partition_by:
         keep.append(schema.partition_by)
-    good = df.filter(pl.col("__reason").is_null()).select(
-        [pl.col(n).cast(POLARS_TYPES[schema.column(n).dtype]) for n in keep]
-    )
+    if bad.height:  # filtering copies every column: only when there is something to drop
+        df = df.filter(~flagged)
+    good = df.select([pl.col(n).cast(POLARS_TYPES[schema.column(n).dtype]) for n in keep])
     return NormalizeResult(good, bad)
 
 
