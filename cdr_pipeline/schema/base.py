@@ -80,6 +80,9 @@ class TableSchema:
     """Canonical column names whose headers identify this kind of input."""
     min_signature: int
     lineage: tuple[Column, ...] = field(default=())
+    per_row: tuple[str, ...] = ()
+    """Text columns whose values are (nearly) all distinct, like leg and session ids: stored
+    without a Parquet dictionary, which for them costs time and grows the file."""
 
     def __post_init__(self) -> None:
         # the partition merge classifies a re-delivered record by one version column
