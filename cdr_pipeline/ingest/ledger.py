@@ -138,12 +138,17 @@ class Ledger:
     def files(self) -> pl.DataFrame:
         return self.read("files", FILES_SCHEMA).sort(["loaded_at", "file_seq"])
 
-    def loaded_hashes(self) -> set[str]:
+    def loaded_hashes(self) -> dict[str, int]:
+        """The content digest of every file loaded (or found empty), with its size."""
         files = self.files()
         if files.is_empty():
-            return set()
-        done = files.filter(pl.col("status").is_in(["loaded", "empty"]))
-        return set(done["content_sha256"].drop_nulls().to_list())
+            return {}
+        done = files.filter(
+            pl.col("status").is_in(["loaded", "empty"]) & pl.col("content_sha256").is_not_null()
+        )
+        return dict(
+            zip(done["content_sha256"].to_list(), done["size_bytes"].to_list(), strict=True)
+        )
 
     def mark_interrupted(self) -> list[str]:
         """Runs still 'running' when a new writer holds the lock died: say so."""

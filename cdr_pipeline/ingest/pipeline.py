@@ -15,6 +15,7 @@ import shutil
 import time
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -36,10 +37,12 @@ from cdr_pipeline.ingest.json_reader import read_json_chunks
 from cdr_pipeline.ingest.ledger import FILES_SCHEMA, RUNS_SCHEMA, Ledger, install_file
 from cdr_pipeline.ingest.lock import writer_lock
 from cdr_pipeline.ingest.normalize import HeaderResolution, LoadContext, normalize, resolve_headers
+from cdr_pipeline.ingest.prefetch import Prefetch
 from cdr_pipeline.ingest.rejects import RejectWriter, redact_raw_text
 from cdr_pipeline.ingest.results import FileResult, IngestResult, ProgressEvent, ProgressFn
 from cdr_pipeline.ingest.sources import CSV, Source, detect_kind, sources_of
 from cdr_pipeline.ingest.writer import (
+    PENDING_CHUNKS,
     MergeCounts,
     Stager,
     bounded_duckdb,
@@ -101,6 +104,46 @@ class Fingerprint:
     def matches(self, path: Path) -> bool:
         st = path.stat()
         return (st.st_size, st.st_mtime_ns) == (self.size, self.mtime_ns)
+
+
+class _AlreadyLoaded(Exception):
+    """The file's content is in the ledger (found once its digest was ready)."""
+
+
+class _Digest:
+    """A file's SHA-256: known, computed now, or computing on a background thread (hashlib
+    releases the GIL, so it costs the load next to nothing)."""
+
+    def __init__(self, value: str | None = None, future: Future[str] | None = None) -> None:
+        self._value, self._future = value, future
+        self._pool: ThreadPoolExecutor | None = None
+
+    @classmethod
+    def known(cls, value: str) -> _Digest:
+        return cls(value)
+
+    @classmethod
+    def of(cls, path: Path, background: bool) -> _Digest:
+        if not background:
+            return cls(file_sha256(path))
+        pool = ThreadPoolExecutor(1, thread_name_prefix="sha256")
+        digest = cls(future=pool.submit(file_sha256, path))
+        digest._pool = pool
+        return digest
+
+    def ready(self) -> bool:
+        return self._future is None or self._future.done()
+
+    def value(self) -> str:
+        """The digest, waiting for it if need be; raises OSError if the file can't be read."""
+        if self._value is None:
+            assert self._future is not None
+            self._value = self._future.result()
+        return self._value
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
 
 
 def file_sha256(path: Path) -> str:
@@ -198,37 +241,59 @@ class _FileJob:
         self.path, self.load_seq, self.kind, self.source_kind = path, load_seq, kind, source_kind
         self.progress = progress
 
-    def run(self, loaded: set[str], known: Fingerprint | None = None) -> list[FileResult]:
+    def run(self, loaded: dict[str, int], known: Fingerprint | None = None) -> list[FileResult]:
+        """`loaded` maps the digest of every file already loaded to its size; a file this
+        job loads is added to it."""
         t0 = time.monotonic()
         path = self.path
+        self.loaded = loaded
+        self.digest = _Digest.known("")
         try:
-            fp = known if known is not None and known.matches(path) else Fingerprint.of(path)
-            size, digest = fp.size, fp.sha256
+            if known is not None and known.matches(path):
+                size, self.digest = known.size, _Digest.known(known.sha256)
+            else:
+                size = path.stat().st_size
+                # a file whose size no loaded file has cannot have the content of one: hash it
+                # on a thread while it loads (it is checked again before anything is published)
+                self.digest = _Digest.of(path, background=size not in set(loaded.values()))
+            if self.digest.ready() and self.digest.value() in loaded:
+                return [self._skipped()]
+            results = self._load_file(size, t0)
+        except _AlreadyLoaded:
+            return [self._skipped()]
         except OSError as exc:
-            return [
-                self._failed(
-                    str(path), InputError(f"cannot read file: {exc.strerror}", path=str(path)), t0
-                )
-            ]
-        if digest in loaded:
-            log.info("%s: already loaded (same content), skipped", path)
-            return [
-                FileResult(
-                    str(path),
-                    str(path),
-                    "skipped",
-                    message="already loaded (same content); skipped",
-                )
-            ]
+            err = InputError(f"cannot read file: {exc.strerror}", path=str(path))
+            return [self._failed(str(path), err, t0)]
+        finally:
+            self.digest.close()
+        if all(r.status in ("loaded", "empty") for r in results):
+            loaded[self.digest.value()] = size
+        return results
+
+    def _skipped(self) -> FileResult:
+        log.info("%s: already loaded (same content), skipped", self.path)
+        path = str(self.path)
+        return FileResult(path, path, "skipped", message="already loaded (same content); skipped")
+
+    def _check_not_loaded(self) -> None:
+        """Before anything of the file is published: raise _AlreadyLoaded if its digest (now
+        finished) is in the ledger after all."""
+        if self.digest.value() in self.loaded:
+            raise _AlreadyLoaded
+
+    def _load_file(self, size: int, t0: float) -> list[FileResult]:
+        path = self.path
         if size == 0:
+            self._check_not_loaded()
             result = FileResult(str(path), str(path), "empty", message="empty file (0 bytes)")
-            self._record(result, digest, size, None)
+            self._record(result, size, None)
             return [result]
         try:
             sources = sources_of(path)
         except InputError as exc:
+            self._check_not_loaded()
             result = self._failed(str(path), exc, t0)
-            self._record(result, digest, size, None)
+            self._record(result, size, None)
             return [result]
         results = []
         for i, source in enumerate(sources):
@@ -236,8 +301,9 @@ class _FileJob:
                 result, schema = self._load_source(source, i, size)
             except InputError as exc:
                 result, schema = self._failed(source.name, exc, t0), None
+            self._check_not_loaded()
             result.seconds = time.monotonic() - t0
-            self._record(result, digest, size, schema)
+            self._record(result, size, schema)
             results.append(result)
             log.info(
                 "%s: %s, %d read, %d loaded, %d duplicate, %d rejected, %.1fs",
@@ -261,7 +327,7 @@ class _FileJob:
             seconds=time.monotonic() - t0,
         )
 
-    def _record(self, r: FileResult, digest: str, size: int, schema: TableSchema | None) -> None:
+    def _record(self, r: FileResult, size: int, schema: TableSchema | None) -> None:
         row = {
             "run_id": self.run_id,
             "file_seq": self.seq,
@@ -270,7 +336,7 @@ class _FileJob:
             "kind": r.kind,
             "table_name": schema.name if schema else None,
             "source_kind": r.source_kind,
-            "content_sha256": digest,
+            "content_sha256": self.digest.value(),
             "size_bytes": size,
             "status": r.status,
             "rows_read": r.rows_read,
@@ -299,7 +365,9 @@ class _FileJob:
         staging = settings.state_dir / "staging" / self.run_id / f"{self.seq:05d}-{index:03d}"
         with ExitStack() as stack:
             stream = stack.enter_context(source.open())
-            headers, chunks = _chunks(source, stream, settings.chunk_rows)
+            headers, body = _chunks(source, stream, settings.chunk_rows)
+            chunks = Prefetch(body)  # read and parse the next chunk while this one is staged
+            stack.callback(chunks.close)  # before the stream closes
             if not headers:
                 result.status, result.message = "empty", "no header and no rows"
                 return result, None
@@ -312,7 +380,9 @@ class _FileJob:
                 ingested_at=datetime.now(UTC),
                 load_seq=self.load_seq,
             )
-            stager = Stager(staging / "rows", schema, max_buffered_rows=2 * settings.chunk_rows)
+            stager = Stager(
+                staging / "rows", schema, max_pending_rows=PENDING_CHUNKS * settings.chunk_rows
+            )
             stack.callback(stager.discard)
             rejects_path = staging / "rejects.parquet"
             rejects = RejectWriter(rejects_path, self.run_id, schema.name, source.name)
@@ -343,7 +413,9 @@ class _FileJob:
                     rejects.add(rj.source_row, rj.reason, rj.detail, raw_text)
                     reasons[rj.reason] += 1
                 if chunk.frame.height:
-                    out = normalize(chunk.frame, res, schema, ctx, chunk.source_rows)
+                    out = normalize(
+                        chunk.frame, res, schema, ctx, chunk.source_rows, chunk.nulls_marked
+                    )
                     for idx, reason, detail in out.rejects.iter_rows():
                         raw_text = redact_raw_text(
                             chunk.raw_text(idx), schema, res, source.fmt, chunk.delimiter
@@ -362,6 +434,7 @@ class _FileJob:
             result.unknown_columns = list(unknown)
             result.missing_columns = sorted(missing or ())
             staged = stager.close()
+            self._check_not_loaded()
             rejects.close()
             if result.rows_read == 0:
                 result.status, result.message = "empty", "header only, no rows"
@@ -396,21 +469,24 @@ class _FileJob:
             return result, schema
 
     def _merge(self, schema: TableSchema, staged: dict[str, Path]) -> MergeCounts:
+        """Merge the staged partitions, two at a time (each merge is a partition's worth of
+        rows, which DuckDB handles on one thread; the other core would idle)."""
         total = MergeCounts()
         settings = self.settings
         con = bounded_duckdb(settings.state_dir / "staging" / self.run_id / "duckdb_tmp")
+        tag = f"{self.run_id}-{self.seq}"
+
+        def one(value: str) -> MergeCounts:
+            cur = con.cursor()
+            try:
+                return merge_partition(cur, schema, settings.tables_dir, value, staged[value], tag)
+            finally:
+                cur.close()
+
         try:
-            for value in sorted(staged):
-                total.add(
-                    merge_partition(
-                        con,
-                        schema,
-                        settings.tables_dir,
-                        value,
-                        staged[value],
-                        f"{self.run_id}-{self.seq}",
-                    )
-                )
+            with ThreadPoolExecutor(2, thread_name_prefix="merge") as pool:
+                for counts in pool.map(one, sorted(staged)):
+                    total.add(counts)
         finally:
             con.close()
         return total
