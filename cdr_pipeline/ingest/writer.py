@@ -73,8 +73,9 @@ MIN_INSTALL_ROW_GROUP = 512
 ORDERED_CHUNK_PARTITIONS = 4
 """A chunk spanning at most this many partitions comes from time-ordered input: its pieces
 are written at once."""
-PENDING_CHUNKS = 6
-"""Chunks of interleaved input held before they are cut into per-partition pieces."""
+PENDING_CHUNKS = 8
+"""Chunks of interleaved input held before they are cut into per-partition row groups
+(200,000 rows at the default chunk size: ~6,000-row groups for a month of days)."""
 
 Cut = list[tuple[str, pa.Table]]
 """One Parquet row group's worth of rows per partition value."""
@@ -99,14 +100,15 @@ class Stager:
     """Collects one file's normalized rows, one staging Parquet per partition value, each
     written in final form (zstd) so that a new partition is later renamed into place.
 
-    Writing runs on a background thread (pyarrow releases the GIL, so encoding overlaps parsing
-    the next chunks). When a chunk spans few partitions (the input is ordered by time, as
-    exports usually are), its pieces are written at once, without a copy. When the partitions
-    of the input are interleaved, each chunk is sorted by partition into a compact Arrow copy
-    (polars string columns are views that would pin the whole chunk and scatter the writer's
-    reads), and chunks are held until `max_pending_rows` wait; then each partition's slices
-    become one row group, so row groups stay large enough to read well. One cut is written
-    while the next is collected: memory follows the chunk size, not the file size."""
+    When a chunk spans few partitions (the input is ordered by time, as exports usually are),
+    its pieces are handed, without a copy, to a background thread that writes them while the
+    next chunks are parsed (pyarrow releases the GIL). When the partitions of the input are
+    interleaved, each chunk is sorted by partition into a compact Arrow copy (polars string
+    columns are views that would pin the whole chunk and scatter the writer's reads) and held
+    until `max_pending_rows` wait; then each partition's slices become one row group, written
+    on both cores before the next chunk is taken. Row groups stay large enough to read well,
+    nothing else is held meanwhile, and memory follows the chunk size, not the file size
+    (but for the writers' footers: about 1 KB per column per row group until close)."""
 
     root: Path
     schema: TableSchema
@@ -121,6 +123,7 @@ class Stager:
         self._idle = threading.Semaphore(1)  # released when the writer has finished a cut
         self._error: BaseException | None = None
         self._stats, self._dictionary = encoding_options(self.schema)
+        self._pool = ThreadPoolExecutor(2, thread_name_prefix="stager-cut")
         self._thread = threading.Thread(target=self._write_loop, name="stager", daemon=True)
         self._thread.start()
 
@@ -146,7 +149,7 @@ class Stager:
         self.pending.append((table, list(zip(values, offsets, lengths, strict=True))))
         self.pending_rows += df.height
         if self.pending_rows >= self.max_pending_rows:
-            self._put(self._cut())
+            self._write_cut(self._cut())
 
     def _cut(self) -> Cut:
         """The pending chunks as one piece per partition value."""
@@ -199,16 +202,28 @@ class Stager:
             table = table.cast(writer.schema)
         writer.write_table(table, row_group_size=max(table.num_rows, 1))
 
+    def _write_cut(self, cut: Cut) -> None:
+        """Write a cut on both cores, in the caller's thread, once the background writer is
+        idle (its pieces and the cut may go to the same file). Blocking here costs little:
+        the encoding keeps both cores busy, and nothing else need be held meanwhile."""
+        while not self._idle.acquire(timeout=0.5):
+            if self._error is not None:
+                raise self._error
+        try:
+            if self._error is not None:
+                raise self._error
+            list(self._pool.map(lambda piece: self._write_piece(*piece), cut))
+        finally:
+            self._idle.release()
+
     def close(self) -> dict[str, Path]:
-        last = self._cut()
+        self._write_cut(self._cut())
         self._put(None)
         self._thread.join()
         if self._error is not None:
             raise self._error
-        # nothing else runs now: the last cut and the footers are written on both cores
-        with ThreadPoolExecutor(2, thread_name_prefix="stager") as pool:
-            list(pool.map(lambda piece: self._write_piece(*piece), last))
-            list(pool.map(lambda w: w.close(), list(self.writers.values())))
+        list(self._pool.map(lambda w: w.close(), list(self.writers.values())))
+        self._pool.shutdown()
         return {v: self.root / f"{v}.parquet" for v in self.writers}
 
     def discard(self) -> None:
@@ -216,6 +231,7 @@ class Stager:
             self._error = self._error or RuntimeError("discarded")
             self._queue.put(None)
             self._thread.join(timeout=30)
+        self._pool.shutdown(wait=True)
         for w in self.writers.values():
             with contextlib.suppress(OSError, pa.ArrowException):
                 w.close()
