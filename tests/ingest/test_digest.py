@@ -1,0 +1,96 @@
+"""Content digests: a file whose content was loaded before (under any name, in this run or an
+earlier one) is skipped; another file of the same size is not; the ledger keeps the SHA-256."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from pathlib import Path
+
+import polars as pl
+
+from cdr_pipeline.ingest.ledger import Ledger
+from tests.ingest.helpers import fixture, load, settings, table
+
+SRC = fixture("bom_crlf.csv")
+ROWS = 6
+
+
+def _copy(src: Path, dest: Path) -> Path:
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(src, dest)
+    return dest
+
+
+def _ledger(wh: Path) -> pl.DataFrame:
+    return Ledger(settings(wh).state_dir).files()
+
+
+def test_same_content_under_two_names_in_one_call_is_loaded_once(wh: Path, tmp_path: Path) -> None:
+    a = _copy(SRC, tmp_path / "in" / "a.csv")
+    b = _copy(SRC, tmp_path / "in" / "b_renamed.csv")
+    result = load(wh, a, b)
+    fa, fb = result.files
+    assert (fa.path, fa.status, fa.rows_loaded) == (str(a), "loaded", ROWS)
+    assert (fb.path, fb.status, fb.rows_read, fb.rows_loaded) == (str(b), "skipped", 0, 0)
+    assert result.exit_code == 0
+    t = table(wh, lineage=True)
+    assert t.height == ROWS
+    assert t["report_id"].is_unique().all()
+    assert set(t["source_file"]) == {str(a)}
+    files = _ledger(wh)
+    assert files.filter(pl.col("status") == "loaded")["path"].to_list() == [str(a)]
+
+
+def test_a_renamed_copy_in_a_later_run_is_skipped(wh: Path, tmp_path: Path) -> None:
+    first = load(wh, SRC)
+    assert first.files[0].status == "loaded"
+    before = table(wh, lineage=True)
+    copy = _copy(SRC, tmp_path / "elsewhere" / "renamed_export.csv")
+    again = load(wh, copy)
+    (f,) = again.files
+    assert f.status == "skipped"
+    assert f.rows_loaded == 0
+    assert table(wh, lineage=True).equals(before)
+
+
+def test_a_different_file_of_the_same_size_is_loaded(wh: Path, tmp_path: Path) -> None:
+    text = SRC.read_bytes()
+    old = b"Z,30,+15550100000,"  # the first leg's duration: 30 s -> 39 s, same length
+    assert text.count(old) == 1
+    changed = tmp_path / "changed.csv"
+    changed.write_bytes(text.replace(old, b"Z,39,+15550100000,"))
+    assert changed.stat().st_size == SRC.stat().st_size
+    assert changed.read_bytes() != text
+
+    assert load(wh, SRC).files[0].status == "loaded"
+    (f,) = load(wh, changed).files
+    assert f.status == "loaded"
+    assert f.rows_read == ROWS
+    assert f.rows_loaded + f.rows_duplicate == ROWS
+    # same report time, later load: the new version of the leg is the one kept
+    t = table(wh)
+    assert t.height == ROWS
+    leg = t.filter(pl.col("report_id") == "a1b2c3d4-0000-4000-8000-000000000000")
+    assert leg["duration_seconds"].to_list() == [39]
+    # both in the ledger, same size, different digests
+    files = _ledger(wh).filter(pl.col("status") == "loaded")
+    assert files["size_bytes"].to_list() == [len(text), len(text)]
+    assert files["content_sha256"].to_list() == [
+        hashlib.sha256(text).hexdigest(),
+        hashlib.sha256(changed.read_bytes()).hexdigest(),
+    ]
+
+
+def test_the_ledger_records_each_loaded_files_sha256(wh: Path, tmp_path: Path) -> None:
+    other = fixture("overlap_a.csv")
+    result = load(wh, SRC, other)
+    assert [f.status for f in result.files] == ["loaded", "loaded"]
+    files = _ledger(wh)
+    for path in (SRC, other):
+        data = path.read_bytes()
+        row = files.filter(pl.col("path") == str(path))
+        assert row.height == 1
+        assert row["content_sha256"].item() == hashlib.sha256(data).hexdigest()
+        assert row["size_bytes"].item() == len(data)
+        assert row["status"].item() == "loaded"
