@@ -156,16 +156,23 @@ class Ledger:
         return self.read("files", FILES_SCHEMA).sort(["loaded_at", "file_seq"])
 
     def loaded_hashes(self) -> dict[str, int]:
-        """The content digest of every file loaded (or found empty), with its size."""
+        """The content digest of every file some run loaded whole (every member of a ZIP
+        loaded or empty), with its size. A file with a failed member is not among them, so
+        a later run tries it again."""
         files = self.files()
         if files.is_empty():
             return {}
-        done = files.filter(
-            pl.col("status").is_in(["loaded", "empty"]) & pl.col("content_sha256").is_not_null()
+        done = (
+            files.filter(pl.col("content_sha256").is_not_null())
+            .group_by("run_id", "content_sha256")
+            .agg(
+                pl.col("status").is_in(["loaded", "empty"]).all().alias("whole"),
+                pl.col("size_bytes").first(),
+            )
+            .filter("whole")
         )
-        return dict(
-            zip(done["content_sha256"].to_list(), done["size_bytes"].to_list(), strict=True)
-        )
+        digests, sizes = done["content_sha256"].to_list(), done["size_bytes"].to_list()
+        return dict(zip(digests, sizes, strict=True))
 
     def mark_interrupted(self) -> list[str]:
         """Runs still 'running' when a new writer holds the lock died: say so."""

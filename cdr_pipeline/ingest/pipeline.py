@@ -194,13 +194,14 @@ def ingest_paths(
         status, message = "failed", "unexpected error"
         try:
             loaded = ledger.loaded_hashes()
+            sizes = set(loaded.values())
             base_seq = int(started.timestamp() * 1_000_000) * 1000
             for seq, path in enumerate(files):
                 ctx = _FileJob(
                     settings, ledger, run_id, seq, path, base_seq + seq, kind, source_kind, progress
                 )
                 known = (fingerprints or {}).get(path)
-                results.extend(ctx.run(loaded, known))
+                results.extend(ctx.run(loaded, sizes, known))
             status, message = "ok", ""
         finally:
             finished = datetime.now(UTC)
@@ -241,9 +242,11 @@ class _FileJob:
         self.path, self.load_seq, self.kind, self.source_kind = path, load_seq, kind, source_kind
         self.progress = progress
 
-    def run(self, loaded: dict[str, int], known: Fingerprint | None = None) -> list[FileResult]:
-        """`loaded` maps the digest of every file already loaded to its size; a file this
-        job loads is added to it."""
+    def run(
+        self, loaded: dict[str, int], sizes: set[int], known: Fingerprint | None = None
+    ) -> list[FileResult]:
+        """`loaded` maps the digest of every file already loaded to its size, `sizes` holds
+        those sizes; a file this job loads is added to both."""
         t0 = time.monotonic()
         path = self.path
         self.loaded = loaded
@@ -255,7 +258,7 @@ class _FileJob:
                 size = path.stat().st_size
                 # a file whose size no loaded file has cannot have the content of one: hash it
                 # on a thread while it loads (it is checked again before anything is published)
-                self.digest = _Digest.of(path, background=size not in set(loaded.values()))
+                self.digest = _Digest.of(path, background=size not in sizes)
             if self.digest.ready() and self.digest.value() in loaded:
                 return [self._skipped()]
             results = self._load_file(size, t0)
@@ -266,8 +269,9 @@ class _FileJob:
             return [self._failed(str(path), err, t0)]
         finally:
             self.digest.close()
-        if all(r.status in ("loaded", "empty") for r in results):
+        if results and all(r.status in ("loaded", "empty") for r in results):
             loaded[self.digest.value()] = size
+            sizes.add(size)
         return results
 
     def _skipped(self) -> FileResult:

@@ -94,3 +94,22 @@ def test_the_ledger_records_each_loaded_files_sha256(wh: Path, tmp_path: Path) -
         assert row["content_sha256"].item() == hashlib.sha256(data).hexdigest()
         assert row["size_bytes"].item() == len(data)
         assert row["status"].item() == "loaded"
+
+
+def test_a_zip_with_a_failed_member_is_tried_again_next_run(wh: Path, tmp_path: Path) -> None:
+    import zipfile
+
+    bundle = tmp_path / "export"  # a ZIP without extension, as Control Hub sends them
+    with zipfile.ZipFile(bundle, "w") as zf:
+        zf.write(SRC, "good.csv")
+        zf.write(fixture("not_dch.csv"), "bad.csv")
+    first = load(wh, bundle)
+    assert sorted(f.status for f in first.files) == ["failed", "loaded"]
+    assert first.exit_code == 3
+    again = load(wh, bundle)
+    # not "already loaded": the failed member is read again (and fails again), the good one
+    # is re-read and counted as duplicates, nothing is doubled
+    assert sorted(f.status for f in again.files) == ["failed", "loaded"]
+    good = next(f for f in again.files if f.status == "loaded")
+    assert (good.rows_loaded, good.rows_duplicate) == (0, ROWS)
+    assert table(wh).height == ROWS
