@@ -99,11 +99,15 @@ def _register() -> None:
 _register()
 
 
-ALLOCATOR_ENV = {"_RJEM_MALLOC_CONF": "dirty_decay_ms:2000,muzzy_decay_ms:0"}
-"""polars' allocator (jemalloc) hands freed pages back to the OS almost at once, and an
-ingest frees and allocates a chunk's worth many times a second: keeping them two seconds
-cut the ingest's system time by a quarter (benchmarks/ingest.py). Set before polars loads;
-a value already in the environment wins."""
+ALLOCATOR_ENV = {
+    "_RJEM_MALLOC_CONF": "dirty_decay_ms:2000,muzzy_decay_ms:0",  # polars (jemalloc)
+    "MIMALLOC_PURGE_DELAY": "2000",  # pyarrow (mimalloc)
+}
+"""polars' and pyarrow's allocators hand freed pages back to the OS within milliseconds,
+and an ingest frees and allocates a chunk's worth many times a second: keeping them two
+seconds cut the ingest's system time by a quarter and its page faults by a fifth
+(benchmarks/ingest.py). Set before either library loads; a value already in the
+environment wins."""
 
 
 def main() -> None:
