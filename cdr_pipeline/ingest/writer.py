@@ -4,8 +4,9 @@ warehouse already holds, deduplicated on the natural key, and swap it in atomica
 Layout: `<warehouse>/tables/<table>/<partition>=<value>/data.parquet` (one file per
 partition, zstd) or `<warehouse>/tables/<table>/data.parquet` for unpartitioned tables.
 A partition is replaced with `os.replace`, so a reader sees the old file or the new one,
-never a mix and never two versions of a record. DuckDB does the merge with a memory limit,
-so memory follows the size of one partition, not of the input.
+never a mix and never two versions of a record. A new partition without duplicates is the
+staged file itself, renamed; otherwise DuckDB does the merge with a memory limit, so memory
+follows the size of one partition, not of the input.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import itertools
 import queue
 import shutil
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -114,7 +115,7 @@ class Stager:
     schema: TableSchema
     max_pending_rows: int = PENDING_CHUNKS * 25_000
     writers: dict[str, pq.ParquetWriter] = field(default_factory=dict)
-    pending: list[tuple[pa.Table, list[tuple[str, int, int]]]] = field(default_factory=list)
+    pending: list[tuple[Future[pa.Table], list[tuple[str, int, int]]]] = field(default_factory=list)
     pending_rows: int = 0
 
     def __post_init__(self) -> None:
@@ -142,10 +143,11 @@ class Stager:
                 [(str(k[0]), frame.to_arrow(compat_level=newest)) for k, frame in groups.items()]
             )
             return
-        table = df.sort(part).drop(part).to_arrow(compat_level=pl.CompatLevel.oldest())
         lengths = runs["len"].to_list()
         offsets = itertools.accumulate(lengths[:-1], initial=0)
         values = [str(v) for v in runs[part]]
+        # sorted and compacted on the pool, while the caller normalizes the next chunk
+        table = self._pool.submit(_sorted_compact, df, part)
         self.pending.append((table, list(zip(values, offsets, lengths, strict=True))))
         self.pending_rows += df.height
         if self.pending_rows >= self.max_pending_rows:
@@ -155,7 +157,8 @@ class Stager:
         """The pending chunks as one piece per partition value."""
         pending, self.pending, self.pending_rows = self.pending, [], 0
         slices: dict[str, list[pa.Table]] = {}
-        for table, runs in pending:
+        for compacted, runs in pending:
+            table = compacted.result()
             for value, offset, length in runs:
                 slices.setdefault(value, []).append(table.slice(offset, length))
         return [(value, pa.concat_tables(parts)) for value, parts in slices.items()]
@@ -236,6 +239,11 @@ class Stager:
             with contextlib.suppress(OSError, pa.ArrowException):
                 w.close()
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _sorted_compact(df: pl.DataFrame, part: str) -> pa.Table:
+    """The chunk sorted by partition, as Arrow with contiguous (not view) strings."""
+    return df.sort(part).drop(part).to_arrow(compat_level=pl.CompatLevel.oldest())
 
 
 def bounded_duckdb(
