@@ -14,13 +14,13 @@ import secrets
 import shutil
 import time
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import cdr_pipeline.devices.derive  # registers the device-kind derivers
 import cdr_pipeline.ingest.calls  # noqa: F401  (registers the call-leg deriver)
@@ -111,34 +111,49 @@ class _AlreadyLoaded(Exception):
 
 
 class _Digest:
-    """A file's SHA-256: known, computed now, or computing on a background thread (hashlib
-    releases the GIL, so it costs the load next to nothing)."""
+    """A file's SHA-256: known, computed now, or computed while the file loads, either fed
+    the bytes the reader reads (a plain file: read once) or on a thread (a ZIP or gzip,
+    whose reader sees other bytes). hashlib releases the GIL, so either costs the load next
+    to nothing."""
 
-    def __init__(self, value: str | None = None, future: Future[str] | None = None) -> None:
-        self._value, self._future = value, future
+    def __init__(self, path: Path, size: int, value: str | None = None) -> None:
+        self.path, self.size, self._value = path, size, value
+        self._future: Future[str] | None = None
         self._pool: ThreadPoolExecutor | None = None
+        self._fed: Any = None  # hashlib object fed by the reader
+        self._fed_bytes = 0
 
     @classmethod
-    def known(cls, value: str) -> _Digest:
-        return cls(value)
+    def now(cls, path: Path, size: int) -> _Digest:
+        return cls(path, size, file_sha256(path))
 
-    @classmethod
-    def of(cls, path: Path, background: bool) -> _Digest:
-        if not background:
-            return cls(file_sha256(path))
-        pool = ThreadPoolExecutor(1, thread_name_prefix="sha256")
-        digest = cls(future=pool.submit(file_sha256, path))
-        digest._pool = pool
-        return digest
+    def feed(self) -> Callable[[memoryview], None]:
+        """A sink for every byte of the file, in order, as the reader reads it."""
+        self._fed = hashlib.sha256()
 
-    def ready(self) -> bool:
-        return self._future is None or self._future.done()
+        def sink(data: memoryview) -> None:
+            self._fed.update(data)
+            self._fed_bytes += len(data)
+
+        return sink
+
+    def started(self) -> bool:
+        return self._value is not None or self._future is not None or self._fed is not None
+
+    def in_background(self) -> None:
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="sha256")
+        self._future = self._pool.submit(file_sha256, self.path)
 
     def value(self) -> str:
-        """The digest, waiting for it if need be; raises OSError if the file can't be read."""
+        """The digest, waiting for it if need be; raises OSError if the file can't be read.
+        A file the reader did not read to the end (it failed) is hashed here."""
         if self._value is None:
-            assert self._future is not None
-            self._value = self._future.result()
+            if self._future is not None:
+                self._value = self._future.result()
+            elif self._fed is not None and self._fed_bytes == self.size:
+                self._value = self._fed.hexdigest()
+            else:
+                self._value = file_sha256(self.path)
         return self._value
 
     def close(self) -> None:
@@ -250,17 +265,20 @@ class _FileJob:
         t0 = time.monotonic()
         path = self.path
         self.loaded = loaded
-        self.digest = _Digest.known("")
+        self.digest = _Digest(path, 0, "")
         try:
             if known is not None and known.matches(path):
-                size, self.digest = known.size, _Digest.known(known.sha256)
+                size, self.digest = known.size, _Digest(path, known.size, known.sha256)
+                if self.digest.value() in loaded:
+                    return [self._skipped()]
             else:
                 size = path.stat().st_size
-                # a file whose size no loaded file has cannot have the content of one: hash it
-                # on a thread while it loads (it is checked again before anything is published)
-                self.digest = _Digest.of(path, background=size not in sizes)
-            if self.digest.ready() and self.digest.value() in loaded:
-                return [self._skipped()]
+                if size in sizes:  # perhaps a file loaded before: find out first
+                    self.digest = _Digest.now(path, size)
+                    if self.digest.value() in loaded:
+                        return [self._skipped()]
+                else:  # no loaded file has its content: hashed while it loads, and checked
+                    self.digest = _Digest(path, size)  # again before anything is published
             results = self._load_file(size, t0)
         except _AlreadyLoaded:
             return [self._skipped()]
@@ -299,10 +317,16 @@ class _FileJob:
             result = self._failed(str(path), exc, t0)
             self._record(result, size, None)
             return [result]
+        tee = None
+        if not self.digest.started():
+            if len(sources) == 1 and sources[0].container == "plain":
+                tee = self.digest.feed()  # the reader's bytes: the file is read once
+            else:
+                self.digest.in_background()
         results = []
         for i, source in enumerate(sources):
             try:
-                result, schema = self._load_source(source, i, size)
+                result, schema = self._load_source(source, i, size, tee)
             except InputError as exc:
                 result, schema = self._failed(source.name, exc, t0), None
             self._check_not_loaded()
@@ -361,14 +385,14 @@ class _FileJob:
         self.ledger.write("files", f"{self.run_id}-{self.seq:05d}-{member}", [row], FILES_SCHEMA)
 
     def _load_source(
-        self, source: Source, index: int, size: int
+        self, source: Source, index: int, size: int, tee: Callable[[memoryview], None] | None
     ) -> tuple[FileResult, TableSchema | None]:
         settings = self.settings
         result = FileResult(str(self.path), source.name, "loaded")
         result.source_kind = self.source_kind or ("csv_report" if source.fmt == CSV else "api_json")
         staging = settings.state_dir / "staging" / self.run_id / f"{self.seq:05d}-{index:03d}"
         with ExitStack() as stack:
-            stream = stack.enter_context(source.open())
+            stream = stack.enter_context(source.open(tee))
             headers, body = _chunks(source, stream, settings.chunk_rows)
             chunks = Prefetch(body)  # read and parse the next chunk while this one is staged
             stack.callback(chunks.close)  # before the stream closes

@@ -10,11 +10,11 @@ from __future__ import annotations
 import gzip
 import io
 import zipfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from cdr_pipeline.errors import InputError
 from cdr_pipeline.ingest.normalize import resolve_headers
@@ -42,9 +42,13 @@ class Source:
         return f"{self.path}!{self.member}" if self.member else str(self.path)
 
     @contextmanager
-    def open(self) -> Iterator[BinaryIO]:
-        """Binary stream of the data, decompressed, with any UTF-8 BOM removed."""
-        if self.container == "zip":
+    def open(self, tee: Callable[[memoryview], object] | None = None) -> Iterator[BinaryIO]:
+        """Binary stream of the data, decompressed, with any UTF-8 BOM removed. `tee` (a
+        plain file only) is given every byte read from the file, in order."""
+        if tee is not None and self.container == "plain":
+            with open(self.path, "rb", buffering=0) as raw:
+                yield _skip_bom(_Tee(raw, tee))  # type: ignore[arg-type]
+        elif self.container == "zip":
             with zipfile.ZipFile(self.path) as zf, zf.open(self.member or "") as raw:
                 yield _skip_bom(raw)  # type: ignore[arg-type]
         elif self.container == "gzip":
@@ -53,6 +57,23 @@ class Source:
         else:
             with open(self.path, "rb") as raw:
                 yield _skip_bom(raw)
+
+
+class _Tee(io.RawIOBase):
+    """A raw file that hands every byte it reads to `sink` (a digest fed while parsing)."""
+
+    def __init__(self, raw: io.RawIOBase, sink: Callable[[memoryview], object]) -> None:
+        self._raw, self._sink = raw, sink
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int | None:
+        n = self._raw.readinto(buffer)
+        if n:
+            with memoryview(buffer) as view:
+                self._sink(view[:n])
+        return n
 
 
 def _skip_bom(stream: BinaryIO) -> BinaryIO:

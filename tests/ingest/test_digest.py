@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 
 import polars as pl
+import pytest
 
 from cdr_pipeline.ingest.ledger import Ledger
 from tests.ingest.helpers import fixture, load, settings, table
@@ -113,3 +114,30 @@ def test_a_zip_with_a_failed_member_is_tried_again_next_run(wh: Path, tmp_path: 
     good = next(f for f in again.files if f.status == "loaded")
     assert (good.rows_loaded, good.rows_duplicate) == (0, ROWS)
     assert table(wh).height == ROWS
+
+
+def test_the_digest_is_right_however_the_file_was_read(wh: Path) -> None:
+    """Fed by the reader (plain CSV read to the end), hashed on a thread (gzip, ZIP), or
+    hashed again because the reader stopped early (a file that is not an export)."""
+    names = ["null_markers.csv", "gzipped.csv.gz", "zip_without_extension", "not_dch.csv"]
+    names += ["api_page.json", "api_lines.jsonl"]
+    load(wh, *(fixture(n) for n in names))
+    files = _ledger(wh)
+    for name in names:
+        row = files.filter(pl.col("path") == str(fixture(name)))
+        assert row.height >= 1, name
+        want = hashlib.sha256(fixture(name).read_bytes()).hexdigest()
+        assert set(row["content_sha256"]) == {want}, name
+
+
+def test_a_plain_file_of_a_new_size_is_read_once(wh: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import cdr_pipeline.ingest.pipeline as pipeline
+
+    def no_second_read(path: Path) -> str:
+        raise AssertionError(f"{path} hashed by a second read")
+
+    monkeypatch.setattr(pipeline, "file_sha256", no_second_read)
+    (f,) = load(wh, SRC).files
+    assert f.status == "loaded"
+    row = _ledger(wh).filter(pl.col("path") == str(SRC))
+    assert row["content_sha256"].item() == hashlib.sha256(SRC.read_bytes()).hexdigest()

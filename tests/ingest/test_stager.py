@@ -41,6 +41,13 @@ def _chunks(df: pl.DataFrame, size: int) -> list[pl.DataFrame]:
     return [df.slice(i, size) for i in range(0, df.height, size)]
 
 
+def _stage(tmp_path: Path, frames: list[pl.DataFrame], max_pending: int) -> dict[str, Path]:
+    stager = Stager(tmp_path / "rows", SCHEMA, max_pending_rows=max_pending)
+    for frame in frames:
+        stager.add(frame)
+    return stager.close()
+
+
 def _assert_staged_equals_input(staged: dict[str, Path], rows: pl.DataFrame) -> None:
     assert set(staged) == {str(d) for d in rows[PART].unique()}
     for value, path in staged.items():
@@ -58,10 +65,7 @@ def test_interleaved_chunks_land_in_their_partition_in_few_row_groups(
     chunks = _chunks(shuffled, 50)
     assert all(c[PART].n_unique() > ORDERED_CHUNK_PARTITIONS for c in chunks)  # interleaved
     max_pending = 200
-    stager = Stager(tmp_path / "rows", SCHEMA, max_pending_rows=max_pending)
-    for chunk in chunks:
-        stager.add(chunk)
-    staged = stager.close()
+    staged = _stage(tmp_path, chunks, max_pending)
     _assert_staged_equals_input(staged, rows)
     for path in staged.values():
         groups = pq.ParquetFile(path).metadata.num_row_groups
@@ -74,10 +78,7 @@ def test_ordered_chunks_are_written_as_they_come(tmp_path: Path, rows: pl.DataFr
     ordered = rows.sort("start_time")
     chunks = _chunks(ordered, 40)
     assert all(c[PART].n_unique() <= ORDERED_CHUNK_PARTITIONS for c in chunks)
-    stager = Stager(tmp_path / "rows", SCHEMA, max_pending_rows=10_000)
-    for chunk in chunks:
-        stager.add(chunk)
-    staged = stager.close()
+    staged = _stage(tmp_path, chunks, 10_000)
     _assert_staged_equals_input(staged, rows)
     for value, path in staged.items():
         # nothing held back for a cut (max_pending_rows exceeds the input): each chunk's piece
@@ -98,11 +99,7 @@ def test_an_ordered_chunk_then_interleaved_chunks_keep_every_row(
     assert all(c[PART].n_unique() > ORDERED_CHUNK_PARTITIONS for c in chunks)
     assert all((c[PART] == first_date).any() for c in chunks[:3])
     # the rest is sorted and compacted (large strings) into the same file of first_date
-    stager = Stager(tmp_path / "rows", SCHEMA, max_pending_rows=150)
-    stager.add(head)
-    for chunk in chunks:
-        stager.add(chunk)
-    staged = stager.close()
+    staged = _stage(tmp_path, [head, *chunks], 150)
     _assert_staged_equals_input(staged, rows)
     assert pq.ParquetFile(staged[str(first_date)]).metadata.num_rows == day.height
 
@@ -116,11 +113,8 @@ def test_interleaved_chunks_then_a_one_partition_chunk_keep_every_row(
     rest = rows.join(tail.select("report_id"), on="report_id", how="anti")
     rest = rest.sample(fraction=1.0, shuffle=True, seed=13)
     # exactly max_pending rows: cut and written before `tail` comes
-    stager = Stager(tmp_path / "rows", SCHEMA, max_pending_rows=rest.height)
-    for chunk in _chunks(rest, 100):
-        stager.add(chunk)
-    stager.add(tail)  # one partition only, into a file already open
-    staged = stager.close()
+    # the last frame covers one partition only, into a file already open
+    staged = _stage(tmp_path, [*_chunks(rest, 100), tail], rest.height)
     _assert_staged_equals_input(staged, rows)
     assert pq.ParquetFile(staged[str(last_date)]).metadata.num_rows == day.height
 
@@ -128,10 +122,7 @@ def test_interleaved_chunks_then_a_one_partition_chunk_keep_every_row(
 def test_staged_files_are_zstd_with_dictionaries_and_statistics_where_they_pay(
     tmp_path: Path, rows: pl.DataFrame
 ) -> None:
-    stager = Stager(tmp_path / "rows", SCHEMA, max_pending_rows=300)
-    for chunk in _chunks(rows.sample(fraction=1.0, shuffle=True, seed=5), 100):
-        stager.add(chunk)
-    staged = stager.close()
+    staged = _stage(tmp_path, _chunks(rows.sample(fraction=1.0, shuffle=True, seed=5), 100), 300)
     assert {"report_id", "correlation_id"} <= set(SCHEMA.per_row)
     for path in staged.values():
         meta = pq.ParquetFile(path).metadata
