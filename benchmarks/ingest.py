@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -56,7 +57,10 @@ duckdb.execute(
 
 
 def measure(cmd: list[str]) -> tuple[float, float]:
-    """Seconds and peak RSS (MiB) of `cmd` run alone in a fresh process."""
+    """Seconds and peak RSS (MiB) of `cmd` run alone in a fresh process. Dirty pages of the
+    previous run are written out first (os.sync, not timed): otherwise the next run's fsyncs
+    wait for the last run's output."""
+    os.sync()
     out = subprocess.run(
         [sys.executable, "-c", MEASURE, *cmd], capture_output=True, text=True, check=True
     )
