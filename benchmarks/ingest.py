@@ -9,8 +9,10 @@ are); then, on each, time
             FROM read_csv(FILE)) TO 'x.parquet' (FORMAT parquet, COMPRESSION zstd)
 each in a fresh process (peak RSS from getrusage of that process).
 Targets: ratio a/b <= 1.5 at 1M legs; peak RSS of (a) <= 1 GiB; RSS(5M)/RSS(1M) <= 1.2.
-Interleaved days cost one extra pass (each partition is compacted by DuckDB); ordered input
-is staged in final form and renamed into place.
+Interleaved days cost more than ordered ones (each chunk is sorted by day into a compact
+copy and held until 8 chunks make row groups of useful size); either way new partitions are
+written in final form and renamed into place. Timings move by about 5 % between runs on a
+small VM: use --repeat 5 for figures to quote.
 
     python benchmarks/ingest.py                 # 1M and 5M legs
     python benchmarks/ingest.py --legs 200000   # quick look
