@@ -269,16 +269,14 @@ class _FileJob:
         try:
             if known is not None and known.matches(path):
                 size, self.digest = known.size, _Digest(path, known.size, known.sha256)
-                if self.digest.value() in loaded:
-                    return [self._skipped()]
             else:
                 size = path.stat().st_size
-                if size in sizes:  # perhaps a file loaded before: find out first
-                    self.digest = _Digest.now(path, size)
-                    if self.digest.value() in loaded:
-                        return [self._skipped()]
-                else:  # no loaded file has its content: hashed while it loads, and checked
-                    self.digest = _Digest(path, size)  # again before anything is published
+                # a size some loaded file has: perhaps a re-delivery, find out first. Otherwise
+                # no loaded file has this content: it is hashed while it loads (and checked
+                # again before anything is published)
+                self.digest = _Digest.now(path, size) if size in sizes else _Digest(path, size)
+            if self.digest.started() and self.digest.value() in loaded:
+                return [self._skipped()]
             results = self._load_file(size, t0)
         except _AlreadyLoaded:
             return [self._skipped()]
@@ -306,14 +304,12 @@ class _FileJob:
     def _load_file(self, size: int, t0: float) -> list[FileResult]:
         path = self.path
         if size == 0:
-            self._check_not_loaded()
             result = FileResult(str(path), str(path), "empty", message="empty file (0 bytes)")
             self._record(result, size, None)
             return [result]
         try:
             sources = sources_of(path)
         except InputError as exc:
-            self._check_not_loaded()
             result = self._failed(str(path), exc, t0)
             self._record(result, size, None)
             return [result]
@@ -329,7 +325,6 @@ class _FileJob:
                 result, schema = self._load_source(source, i, size, tee)
             except InputError as exc:
                 result, schema = self._failed(source.name, exc, t0), None
-            self._check_not_loaded()
             result.seconds = time.monotonic() - t0
             self._record(result, size, schema)
             results.append(result)

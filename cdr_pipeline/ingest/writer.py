@@ -163,12 +163,17 @@ class Stager:
                 slices.setdefault(value, []).append(table.slice(offset, length))
         return [(value, pa.concat_tables(parts)) for value, parts in slices.items()]
 
-    def _put(self, item: Cut | None) -> None:
+    def _acquire_idle(self) -> None:
+        """Wait until the background writer has nothing in hand; raise its error, if any."""
         while not self._idle.acquire(timeout=0.5):
             if self._error is not None:
                 raise self._error
         if self._error is not None:
+            self._idle.release()
             raise self._error
+
+    def _put(self, item: Cut | None) -> None:
+        self._acquire_idle()
         self._queue.put(item)
 
     def _write_loop(self) -> None:
@@ -209,12 +214,8 @@ class Stager:
         """Write a cut on both cores, in the caller's thread, once the background writer is
         idle (its pieces and the cut may go to the same file). Blocking here costs little:
         the encoding keeps both cores busy, and nothing else need be held meanwhile."""
-        while not self._idle.acquire(timeout=0.5):
-            if self._error is not None:
-                raise self._error
+        self._acquire_idle()
         try:
-            if self._error is not None:
-                raise self._error
             list(self._pool.map(lambda piece: self._write_piece(*piece), cut))
         finally:
             self._idle.release()
@@ -301,14 +302,12 @@ def merge_partition(
     else:
         counts.inserted = int(unique)
         if total == unique:
-            # a new partition without duplicates: the staged file is final unless its rows came
-            # in small pieces (partitions interleaved in the input); then compact it
+            # a new partition without duplicates: the staged file (always zstd) is final unless
+            # its rows came in tiny pieces (a sparse day of interleaved input); then compact it
             meta = pq.ParquetFile(staged).metadata
-            final = meta.num_row_groups > 0 and meta.row_group(0).column(0).compression == "ZSTD"
-            big = meta.num_row_groups <= 1 or (
+            if meta.num_row_groups <= 1 or (
                 meta.num_rows / meta.num_row_groups >= MIN_INSTALL_ROW_GROUP
-            )
-            if final and big:
+            ):
                 install_file(staged, target)
                 faults.after_merge()
                 return counts
