@@ -143,11 +143,9 @@ def _validate_build(settings: Settings, summary: DemoSummary | NightlySummary, s
 class InboxFile:
     path: Path
     status: str  # new | loaded before
-    fingerprint: Fingerprint
-
-    @property
-    def size_bytes(self) -> int:
-        return self.fingerprint.size
+    size_bytes: int
+    fingerprint: Fingerprint | None = None
+    """The digest, when the scan had to compute it (a size some loaded file has)."""
 
 
 @dataclass
@@ -177,12 +175,18 @@ def report_months(run_date: date) -> list[date]:
 
 def scan_inbox(settings: Settings, inbox: Path) -> list[InboxFile]:
     """Every file of the inbox with whether its content was loaded before (the ledger
-    decides, by SHA-256 of the content, never by name or date)."""
+    decides, by SHA-256 of the content, never by name or date). Only a file whose size some
+    loaded file has is hashed here; any other is new, and ingest hashes it as it reads it."""
     loaded = Ledger(settings.state_dir).loaded_hashes()
+    sizes = set(loaded.values())
     files = []
     for p in expand_paths([inbox]):
+        size = p.stat().st_size
+        if size not in sizes:
+            files.append(InboxFile(p, "new", size))
+            continue
         fp = Fingerprint.of(p)
-        files.append(InboxFile(p, "loaded before" if fp.sha256 in loaded else "new", fp))
+        files.append(InboxFile(p, "loaded before" if fp.sha256 in loaded else "new", size, fp))
     return files
 
 
@@ -239,7 +243,9 @@ def run_nightly(
                     new,
                     command="cdr nightly",
                     progress=progress,
-                    fingerprints={f.path: f.fingerprint for f in summary.new_files},
+                    fingerprints={
+                        f.path: f.fingerprint for f in summary.new_files if f.fingerprint
+                    },
                 )
                 out[:] = [summary.ingest.exit_code, _ingest_summary(summary.ingest)]
             else:

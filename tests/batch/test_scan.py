@@ -1,0 +1,40 @@
+"""The nightly inbox scan hashes only files that may be re-deliveries."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+import cdr_pipeline.batch as batch
+from cdr_pipeline.config import Settings
+from tests.ingest.helpers import fixture, load
+
+
+def test_scan_hashes_only_files_with_a_loaded_size(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    wh = tmp_path / "wh"
+    loaded = fixture("bom_crlf.csv")
+    assert load(wh, loaded).files[0].status == "loaded"
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    shutil.copyfile(loaded, inbox / "again_renamed.csv")
+    shutil.copyfile(fixture("overlap_a.csv"), inbox / "new.csv")
+    assert (inbox / "new.csv").stat().st_size != loaded.stat().st_size
+
+    hashed: list[str] = []
+    real = batch.Fingerprint.of
+
+    def spy(path: Path) -> batch.Fingerprint:
+        hashed.append(path.name)
+        return real(path)
+
+    monkeypatch.setattr(batch.Fingerprint, "of", spy)
+    files = {f.path.name: f for f in batch.scan_inbox(Settings(warehouse=wh), inbox)}
+    assert hashed == ["again_renamed.csv"]
+    assert files["again_renamed.csv"].status == "loaded before"
+    assert files["again_renamed.csv"].fingerprint is not None
+    assert (files["new.csv"].status, files["new.csv"].fingerprint) == ("new", None)
+    assert files["new.csv"].size_bytes == (inbox / "new.csv").stat().st_size
