@@ -91,6 +91,29 @@ def _coerce(key: str, value: Any, origin: str) -> Any:
         raise ConfigError(f"{origin}: bad value for {key!r}: {value!r} ({exc})") from exc
 
 
+def _file_values(path: Path) -> dict[str, Any]:
+    """The settings of a `cdr.toml` (top level or its [cdr] table); relative paths in it are
+    relative to the file."""
+    if not path.is_file():
+        raise ConfigError(f"config file {path} does not exist")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    values: dict[str, Any] = {}
+    for key, value in data.get("cdr", data).items():
+        if key not in _FIELDS:
+            raise ConfigError(
+                f"{path}: unknown key {key!r}",
+                hint=f"known keys: {', '.join(sorted(_FIELDS))}",
+            )
+        values[key] = _coerce(key, value, str(path))
+    for key in _PATHS:
+        if isinstance(values.get(key), Path) and not values[key].is_absolute():
+            values[key] = path.parent / values[key]
+    return values
+
+
 def load_settings(
     config_path: Path | None = None,
     overrides: dict[str, Any] | None = None,
@@ -98,30 +121,11 @@ def load_settings(
 ) -> Settings:
     """Build Settings from the layered sources. `overrides` are flags (None means not given)."""
     env = dict(os.environ) if env is None else env
-    values: dict[str, Any] = {}
 
     path = config_path or (Path(env["CDR_CONFIG"]) if env.get("CDR_CONFIG") else None)
     if path is None and Path("cdr.toml").is_file():
         path = Path("cdr.toml")
-    if path is not None:
-        if not path.is_file():
-            raise ConfigError(f"config file {path} does not exist")
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
-        data = data.get("cdr", data)
-        for key, value in data.items():
-            if key not in _FIELDS:
-                raise ConfigError(
-                    f"{path}: unknown key {key!r}",
-                    hint=f"known keys: {', '.join(sorted(_FIELDS))}",
-                )
-            values[key] = _coerce(key, value, str(path))
-        base = path.parent
-        for key in _PATHS:
-            if isinstance(values.get(key), Path) and not values[key].is_absolute():
-                values[key] = base / values[key]
+    values = _file_values(path) if path is not None else {}
 
     for key in _FIELDS:
         env_key = f"CDR_{key.upper()}"

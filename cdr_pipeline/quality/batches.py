@@ -16,8 +16,9 @@ import duckdb
 import pyarrow.parquet as pq
 
 from cdr_pipeline.ingest.writer import bounded_duckdb
+from cdr_pipeline.quality.scope import table_files
 from cdr_pipeline.quality.suites import DEVICE_FLAG, SuiteSpec
-from cdr_pipeline.schema import SCHEMAS
+from cdr_pipeline.schema import schemas_by_table
 from cdr_pipeline.schema.base import DUCKDB_TYPES, TableSchema
 
 if TYPE_CHECKING:
@@ -68,23 +69,20 @@ def device_users_sql(suite: SuiteSpec, tables_dir: Path) -> str | None:
     rule = suite.device_rule
     if rule is None:
         return None
-    by_name = {s.name: s for s in SCHEMAS.values()}
+    by_name = schemas_by_table()
+    user = _q(rule.device_user_column)
     parts = []
     for table in rule.device_tables:
-        schema = by_name.get(table)
-        if schema is None:
+        if table not in by_name:
             continue
-        base = tables_dir / table
-        files = sorted(p for p in base.rglob("*.parquet") if not p.name.startswith("."))
-        files = [f for f in files if rule.device_user_column in pq.read_schema(f).names]
+        files = [
+            f
+            for f in table_files(tables_dir, by_name[table])
+            if rule.device_user_column in pq.read_schema(f).names
+        ]
         if files:
-            parts.append(
-                f"SELECT {_q(rule.device_user_column)} AS u FROM {_source(files)} "
-                f"WHERE {_q(rule.device_user_column)} IS NOT NULL"
-            )
-    if not parts:
-        return None
-    return " UNION ".join(parts)
+            parts.append(f"SELECT {user} AS u FROM {_source(files)} WHERE {user} IS NOT NULL")
+    return " UNION ".join(parts) if parts else None
 
 
 def row_batches(

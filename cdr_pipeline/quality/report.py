@@ -57,18 +57,19 @@ class ExpectationResult:
     """Why it was not evaluated, or the exception GX raised."""
 
     def add_keys(self, keys: list[str]) -> None:
-        for k in keys:
-            if len(self.sample_keys) >= SAMPLE_KEYS:
-                return
-            if k not in self.sample_keys:
-                self.sample_keys.append(k)
+        _add_distinct(self.sample_keys, keys)
 
     def add_values(self, values: list[str]) -> None:
-        for v in values:
-            if len(self.unexpected_values) >= SAMPLE_KEYS:
-                return
-            if v not in self.unexpected_values:
-                self.unexpected_values.append(v)
+        _add_distinct(self.unexpected_values, values)
+
+
+def _add_distinct(sample: list[str], items: list[str]) -> None:
+    """Append the items not yet in `sample`, up to `SAMPLE_KEYS` entries in all."""
+    for item in items:
+        if len(sample) >= SAMPLE_KEYS:
+            return
+        if item not in sample:
+            sample.append(item)
 
 
 @dataclass
@@ -141,35 +142,28 @@ class ValidationReport:
 
     def ledger_rows(self) -> list[dict[str, Any]]:
         """One summary row per suite for the `validations` ledger table."""
-        rows: list[dict[str, Any]] = []
+        run: dict[str, Any] = {
+            "validation_id": self.validation_id,
+            "run_time": self.run_time,
+            "seconds": self.seconds,
+            "scope": self.scope,
+            "ingest_run_ids": self.ingest_run_ids,
+            "data_docs_index": str(self.data_docs_index) if self.data_docs_index else None,
+        }
         if not self.suites:  # nothing in scope: still say that a validation ran
-            rows.append(
-                {
-                    "validation_id": self.validation_id,
-                    "run_time": self.run_time,
-                    "seconds": self.seconds,
-                    "scope": self.scope,
-                    "ingest_run_ids": self.ingest_run_ids,
-                    "success": True,
-                    "data_docs_index": str(self.data_docs_index) if self.data_docs_index else None,
-                }
-            )
+            return [run | {"success": True}]
+        rows: list[dict[str, Any]] = []
         for s in self.suites:
             c = s.counts()
             rows.append(
-                {
-                    "validation_id": self.validation_id,
-                    "run_time": self.run_time,
-                    "seconds": self.seconds,
-                    "scope": self.scope,
-                    "ingest_run_ids": self.ingest_run_ids,
+                run
+                | {
                     "suite": s.name,
                     "table_name": s.table,
                     "partitions": s.partitions,
                     "rows_validated": s.rows,
                     **c,
                     "success": c["errors_failed"] == 0,
-                    "data_docs_index": str(self.data_docs_index) if self.data_docs_index else None,
                 }
             )
         return rows

@@ -29,6 +29,7 @@ from cdr_pipeline.config import Settings
 from cdr_pipeline.ingest.ledger import Ledger
 from cdr_pipeline.quality.batches import connect, device_users_sql, duplicate_keys, row_batches
 from cdr_pipeline.quality.report import (
+    SAMPLE_KEYS,
     VALIDATIONS_SCHEMA,
     ExpectationResult,
     SuiteResult,
@@ -132,7 +133,6 @@ def _context(docs_dir: Path) -> Any:
 @dataclass
 class _Checkpoint:
     checkpoint: Any
-    specs: dict[str, ExpectationSpec]
     results: dict[str, ExpectationResult]
     key: list[str]
 
@@ -187,12 +187,10 @@ def _checkpoint(
 
     key = list(scope.schema.key)
     suite = ctx.suites.add(gx.ExpectationSuite(name=name))
-    by_id: dict[str, ExpectationSpec] = {}
     results: dict[str, ExpectationResult] = {}
     for spec in specs:
         exp = _expectation(spec, scope.known_columns)
         suite.add_expectation(exp)
-        by_id[spec.id] = spec
         results[spec.id] = _result(spec, name, exp.expectation_type)
     asset = ctx.data_sources.get("cdr").add_dataframe_asset(name)
     batch = asset.add_batch_definition_whole_dataframe(name)
@@ -203,12 +201,12 @@ def _checkpoint(
             validation_definitions=[vd],
             result_format={
                 "result_format": "SUMMARY",
-                "partial_unexpected_count": 5,
+                "partial_unexpected_count": SAMPLE_KEYS,  # all a result keeps
                 "unexpected_index_column_names": key,
             },
         )
     )
-    return _Checkpoint(cp, by_id, results, key)
+    return _Checkpoint(cp, results, key)
 
 
 def _scope_frame(dup_sample: pd.DataFrame, key: list[str], new_columns: list[str]) -> pd.DataFrame:

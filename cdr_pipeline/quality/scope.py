@@ -20,7 +20,7 @@ from cdr_pipeline.config import Settings
 from cdr_pipeline.errors import ConfigError
 from cdr_pipeline.ingest.ledger import Ledger
 from cdr_pipeline.ingest.writer import data_path
-from cdr_pipeline.schema import SCHEMAS, TableSchema
+from cdr_pipeline.schema import TableSchema, schemas_by_table
 
 ScopeArg = str | date
 """'last', 'all', or a date (validate what was loaded since that day)."""
@@ -71,10 +71,9 @@ def _partition_of(path: Path, schema: TableSchema) -> str:
 def resolve_scope(settings: Settings, scope: ScopeArg = "last") -> Scope:
     """Files and partitions to validate, per registered table."""
     ledger = Ledger(settings.state_dir)
-    files = ledger.files()
-    runs = ledger.runs()
-    run_order = runs["run_id"].to_list() if not runs.is_empty() else []
-    by_name = {s.name: s for s in SCHEMAS.values()}
+    files = ledger.files()  # typed even when empty (the ledger has no record yet)
+    run_order = ledger.runs()["run_id"].to_list()
+    by_name = schemas_by_table()
 
     if scope == "all":
         label = "all"
@@ -82,15 +81,16 @@ def resolve_scope(settings: Settings, scope: ScopeArg = "last") -> Scope:
         selected = None
     elif scope == "last":
         label = "last"
-        with_files = set(files["run_id"].to_list()) if not files.is_empty() else set()
+        with_files = set(files["run_id"].to_list())
         ingest_runs = [r for r in run_order if r in with_files]
         scoped_runs = ingest_runs[-1:]
         selected = files.filter(pl.col("run_id").is_in(scoped_runs))
     elif isinstance(scope, date):
         label = f"since {scope.isoformat()}"
         start = datetime(scope.year, scope.month, scope.day, tzinfo=UTC)
-        selected = files.filter(pl.col("loaded_at") >= start) if not files.is_empty() else files
-        scoped_runs = [r for r in run_order if r in set(selected["run_id"].to_list())]
+        selected = files.filter(pl.col("loaded_at") >= start)
+        selected_runs = set(selected["run_id"].to_list())
+        scoped_runs = [r for r in run_order if r in selected_runs]
     else:
         raise ConfigError(f"unknown validation scope {scope!r}", hint="use 'last', 'all' or a date")
 
@@ -132,15 +132,16 @@ def _new_columns(
         return
     first = min(order.index(r) for r in scoped)
     earlier = set(order[:first])
+    in_scope = set(scoped)
     for name, entry in tables.items():
-        rows = files.filter(pl.col("table_name") == name)
+        rows = files.filter(pl.col("table_name") == name).select("run_id", "unknown_columns").rows()
         seen: set[str] = set()
-        new: dict[str, None] = {}
-        for run_id, cols in rows.select("run_id", "unknown_columns").iter_rows():
+        for run_id, cols in rows:
             if run_id in earlier:
                 seen.update(cols or [])
-        for run_id, cols in rows.select("run_id", "unknown_columns").iter_rows():
-            if run_id in scoped:
+        new: dict[str, None] = {}
+        for run_id, cols in rows:
+            if run_id in in_scope:
                 new.update(dict.fromkeys(c for c in (cols or []) if c not in seen))
         entry.new_columns = list(new)
         entry.known_columns = sorted(seen)

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from cdr_pipeline.schema import SCHEMAS, TableSchema
+from cdr_pipeline.schema import SCHEMAS, TableSchema, schemas_by_table
 from cdr_pipeline.schema.base import INTEGER, SMALLINT
 
 ERROR = "error"
@@ -168,8 +168,10 @@ def build_suite(
     rules: tuple[Rule, ...] = RULES,
 ) -> SuiteSpec:
     """The expectations of one table, from its schema object and the applicable rules."""
-    by_table = {s.name: s for s in (schemas if schemas is not None else SCHEMAS).values()}
+    by_table = schemas_by_table(schemas)
     b = _Builder(schema)
+    # like `schema.stored_columns` but without the lineage columns: those are the loader's
+    # own bookkeeping, not data to check
     stored = [c for c in schema.columns if c.name != schema.partition_by and not c.sensitive]
     forced_closed = {
         r.column for r in rules if isinstance(r, ClosedEnumRule) and r.table == schema.name

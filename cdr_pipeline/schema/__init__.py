@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from cdr_pipeline.schema.base import Column, TableSchema, normalize_header
 from cdr_pipeline.schema.calls import CALL_LEGS
 from cdr_pipeline.schema.devices import DEVICE_EVENTS, DEVICE_SNAPSHOTS, ENTITLEMENTS
@@ -20,6 +22,12 @@ def schema_for_kind(kind: str) -> TableSchema:
     return SCHEMAS[kind]
 
 
+def schemas_by_table(schemas: Mapping[str, TableSchema] | None = None) -> dict[str, TableSchema]:
+    """Table name -> schema, of `schemas` (default: the registry, read now, so later
+    `register` calls count). `SCHEMAS` itself is keyed by input kind."""
+    return {s.name: s for s in (SCHEMAS if schemas is None else schemas).values()}
+
+
 __all__ = [
     "CALL_LEGS",
     "DEVICE_EVENTS",
@@ -31,4 +39,5 @@ __all__ = [
     "normalize_header",
     "register",
     "schema_for_kind",
+    "schemas_by_table",
 ]

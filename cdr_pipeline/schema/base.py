@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 # Logical types; each engine maps them in one place (`POLARS_TYPES` in ingest/normalize.py,
 # `DUCKDB_TYPES` below).
@@ -61,6 +62,19 @@ class Column:
     sensitive: bool = False
     """Dropped on read and never stored (e.g. an activation code)."""
     doc: str = ""
+
+
+def string_column(name: str, *headers: str, **kw: Any) -> Column:
+    """A STRING `Column`; header spellings are positional. Shorthand for the column tables."""
+    return Column(name, STRING, headers, **kw)
+
+
+def timestamp_column(name: str, *headers: str, **kw: Any) -> Column:
+    return Column(name, TIMESTAMP, headers, **kw)
+
+
+def integer_column(name: str, *headers: str, **kw: Any) -> Column:
+    return Column(name, INTEGER, headers, **kw)
 
 
 @dataclass(frozen=True)

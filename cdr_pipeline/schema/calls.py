@@ -13,14 +13,14 @@ from cdr_pipeline.schema.base import (
     BOOLEAN,
     DATE,
     DOUBLE,
-    INTEGER,
     SMALLINT,
-    STRING,
-    TIMESTAMP,
     Column,
     TableSchema,
     lineage_columns,
 )
+from cdr_pipeline.schema.base import integer_column as _i
+from cdr_pipeline.schema.base import string_column as _s
+from cdr_pipeline.schema.base import timestamp_column as _t
 
 DIRECTIONS = ("ORIGINATING", "TERMINATING")
 CALL_TYPES = (
@@ -69,18 +69,6 @@ CALL_OUTCOMES = ("Success", "Failure", "Refusal")
 RELEASING_PARTIES = ("Local", "Remote", "Unknown")
 ANSWER_INDICATORS = ("Yes", "No", "Yes-PostRedirection")
 WEBEX_GO_SUB_CLIENT_TYPE = "MOBILE_NETWORK"
-
-
-def _s(name: str, *headers: str, **kw: object) -> Column:
-    return Column(name, STRING, headers, **kw)  # type: ignore[arg-type]
-
-
-def _t(name: str, *headers: str, **kw: object) -> Column:
-    return Column(name, TIMESTAMP, headers, **kw)  # type: ignore[arg-type]
-
-
-def _i(name: str, *headers: str, **kw: object) -> Column:
-    return Column(name, INTEGER, headers, **kw)  # type: ignore[arg-type]
 
 
 CALL_COLUMNS: tuple[Column, ...] = (

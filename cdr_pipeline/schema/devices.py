@@ -13,11 +13,12 @@ from cdr_pipeline.schema.base import (
     DOUBLE,
     INTEGER,
     STRING,
-    TIMESTAMP,
     Column,
     TableSchema,
     lineage_columns,
 )
+from cdr_pipeline.schema.base import string_column as _s
+from cdr_pipeline.schema.base import timestamp_column as _t
 
 # Canonical vocabularies (DESIGN §6, reference §7.4). Source spellings map onto these in
 # `cdr_pipeline.devices.derive`.
@@ -36,14 +37,6 @@ LICENCE_BYOD = "Webex Go (Bring Your Own Device)"
 LICENCE_MOBILE = "Webex Go Mobile (Mobile Operator)"
 LICENCE_TYPES = (LICENCE_BYOD, LICENCE_MOBILE)
 LICENCE_BY_DEPLOYMENT = {"BYOD": LICENCE_BYOD, "MOBILE_OPERATOR": LICENCE_MOBILE}
-
-
-def _s(name: str, *headers: str, **kw: object) -> Column:
-    return Column(name, STRING, headers, **kw)  # type: ignore[arg-type]
-
-
-def _t(name: str, *headers: str, **kw: object) -> Column:
-    return Column(name, TIMESTAMP, headers, **kw)  # type: ignore[arg-type]
 
 
 _USER_UUID = _s(
