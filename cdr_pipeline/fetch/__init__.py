@@ -1,8 +1,10 @@
 """Pull Detailed Call History records from the Webex APIs (`cdr_feed`, `cdr_stream`, the
 Reports API) into the warehouse, with watermarks and late-data handling. See docs/fetch.md."""
 
-from cdr_pipeline.fetch.client import FetchError, RateLimiter, Redactor, WebexClient
+from cdr_pipeline.fetch.client import FetchError, WebexClient
+from cdr_pipeline.fetch.limiter import RateLimiter
 from cdr_pipeline.fetch.options import REGIONS, FetchOptions, fetch_options, read_token
+from cdr_pipeline.fetch.redactor import Redactor
 from cdr_pipeline.fetch.runner import FetchResult, WindowResult, client_from_options, fetch_records
 
 __all__ = [

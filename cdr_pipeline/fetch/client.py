@@ -11,7 +11,6 @@ appears in logs, errors or files.
 
 from __future__ import annotations
 
-import collections
 import http.client
 import json
 import logging
@@ -21,91 +20,22 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from cdr_pipeline import __version__
 from cdr_pipeline.errors import EXIT_UNEXPECTED, CdrError, ConfigError
+from cdr_pipeline.fetch.limiter import INITIAL, OTHER, PAGE, RateLimiter, Sleep
+from cdr_pipeline.fetch.redactor import Redactor
 
 log = logging.getLogger(__name__)
-
-Clock = Callable[[], float]
-Sleep = Callable[[float], None]
-
-INITIAL = "initial"
-PAGE = "page"
-OTHER = "other"
-
-REDACTED = "[REDACTED]"
-_SECRET_PATTERNS = [
-    re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+"),
-    re.compile(r"(?i)((?:access|refresh|id)_?token[\"']?\s*[:=]\s*[\"']?)[^\s\"'&,;}]+"),
-    re.compile(
-        r"(?i)([?&](?:token|access_token|sig|signature|x-amz-signature|x-amz-credential)=)[^&\s\"']+"
-    ),
-]
 
 
 class FetchError(CdrError):
     """The Webex API could not be reached or answered something unusable."""
 
     exit_code = EXIT_UNEXPECTED
-
-
-class Redactor:
-    """Removes the token (and anything that looks like a credential) from text."""
-
-    def __init__(self, secrets: Iterable[str]) -> None:
-        self.secrets = sorted({s for s in secrets if s}, key=len, reverse=True)
-
-    def __call__(self, text: str) -> str:
-        for secret in self.secrets:
-            text = text.replace(secret, REDACTED)
-        for pattern in _SECRET_PATTERNS:
-            text = pattern.sub(lambda m: m.group(1) + REDACTED, text)
-        return text
-
-
-class RateLimiter:
-    """Sliding-window limits per request kind: `initial` (first request of a window) and `page`
-    (pagination). Real defaults are Cisco's; tests pass a fake clock and sleep."""
-
-    def __init__(
-        self,
-        *,
-        initial_per_period: int = 1,
-        pages_per_period: int = 10,
-        period_seconds: float = 60.0,
-        clock: Clock = time.monotonic,
-        sleep: Sleep = time.sleep,
-    ) -> None:
-        self.limits = {INITIAL: initial_per_period, PAGE: pages_per_period}
-        self.period = period_seconds
-        self.clock, self.sleep = clock, sleep
-        self.sent: dict[str, collections.deque[float]] = {
-            k: collections.deque() for k in self.limits
-        }
-        self.waited = 0.0
-
-    def acquire(self, kind: str) -> float:
-        """Block until one more request of `kind` is allowed; return the seconds waited."""
-        if kind not in self.limits:
-            return 0.0
-        sent, limit = self.sent[kind], self.limits[kind]
-        waited = 0.0
-        while True:
-            now = self.clock()
-            while sent and sent[0] <= now - self.period:
-                sent.popleft()
-            if len(sent) < limit:
-                sent.append(now)
-                self.waited += waited
-                return waited
-            pause = sent[0] + self.period - now
-            log.info("rate limit: waiting %.1fs before the next %s request", pause, kind)
-            self.sleep(pause)
-            waited += pause
 
 
 @dataclass
@@ -167,10 +97,9 @@ def region_from_451(response: Response) -> str | None:
         text = json.dumps(response.json())
     except (ValueError, UnicodeDecodeError):
         text = response.body.decode("utf-8", "replace")
-    for header in ("Location",):
-        value = response.header(header)
-        if value:
-            text = value + " " + text
+    location = response.header("Location")
+    if location:
+        text = location + " " + text
     url = _URL_IN_TEXT.search(text)
     if url:
         return url.group(0)
@@ -255,6 +184,12 @@ class WebexClient:
         base = min(self.backoff * (2 ** (attempt - 1)), self.max_backoff)
         return base + self.rng.uniform(0, self.backoff)
 
+    def _back_off(self, shown: str, problem: str, attempt: int) -> None:
+        """Wait before retry `attempt` (exponential backoff with jitter), saying why."""
+        pause = self._delay(attempt)
+        log.warning("%s: %s; retry %d/%d in %.1fs", shown, problem, attempt, self.retries, pause)
+        self.sleep(pause)
+
     def get(self, url: str, kind: str = OTHER) -> Response:
         """GET with rate limit, retries (5xx, connection errors), 429 Retry-After and
         3xx redirects (the token only goes to trusted hosts). Returns any final response;
@@ -277,16 +212,7 @@ class WebexClient:
                         hint="check the network, proxy settings and the host (--region, "
                         "--base-url); rerunning is safe: it resumes from the watermark",
                     ) from None
-                pause = self._delay(attempts)
-                log.warning(
-                    "%s: %s; retry %d/%d in %.1fs",
-                    shown,
-                    self.redact(str(reason)),
-                    attempts,
-                    self.retries,
-                    pause,
-                )
-                self.sleep(pause)
+                self._back_off(shown, self.redact(str(reason)), attempts)
                 continue
             status = response.status
             if status == 429:
@@ -310,16 +236,7 @@ class WebexClient:
                         hint="the Webex service is failing; rerun later (the run resumes from "
                         "the watermark), check status.webex.com",
                     )
-                pause = self._delay(attempts)
-                log.warning(
-                    "%s: HTTP %d; retry %d/%d in %.1fs",
-                    shown,
-                    status,
-                    attempts,
-                    self.retries,
-                    pause,
-                )
-                self.sleep(pause)
+                self._back_off(shown, f"HTTP {status}", attempts)
                 continue
             if status in (301, 302, 303, 307, 308) and response.header("Location"):
                 hops += 1

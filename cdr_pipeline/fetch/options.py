@@ -103,7 +103,7 @@ def _coerce(key: str, value: Any) -> Any:
         return Path(str(value)).expanduser()
     if key == "locations":
         if isinstance(value, str):
-            value = [v for v in value.split(",")]
+            value = value.split(",")
         if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
             raise TypeError("expected a list of location names")
         return tuple(v.strip() for v in value if v.strip())

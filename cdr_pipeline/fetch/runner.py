@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -18,8 +17,10 @@ from pathlib import Path
 
 from cdr_pipeline.config import Settings
 from cdr_pipeline.errors import EXIT_OK, CdrError, ConfigError
-from cdr_pipeline.fetch.client import FetchError, RateLimiter, Redactor, Sleep, WebexClient
+from cdr_pipeline.fetch.client import FetchError, WebexClient
+from cdr_pipeline.fetch.limiter import RateLimiter, Sleep
 from cdr_pipeline.fetch.options import FetchOptions, fetch_options, read_token
+from cdr_pipeline.fetch.redactor import Redactor
 from cdr_pipeline.fetch.store import (
     SOURCE_KINDS,
     atomic_write_bytes,
@@ -28,6 +29,7 @@ from cdr_pipeline.fetch.store import (
     org_folder,
     pending_pages,
     read_watermark,
+    safe_name,
     save_page,
     write_watermark,
 )
@@ -207,7 +209,7 @@ def _fetch_report(
     settings: Settings, client: WebexClient, org_id: str, report_id: str, result: FetchResult
 ) -> None:
     body, meta = client.report_download(report_id)
-    safe = re.sub(r"[^A-Za-z0-9._-]", "_", report_id)[:120]
+    safe = safe_name(report_id, "report")
     # kept as downloaded: usually a ZIP without extension; ingest sniffs it by magic bytes
     path = fetched_dir(settings) / "report" / org_folder(org_id) / safe / f"report-{safe}"
     atomic_write_bytes(body, path)
@@ -248,16 +250,16 @@ def _fetch_windows(
         log.warning("%s", note)
     result.notes.extend(notes)
     # the watermark only moves forward over windows that join what is already covered
-    advancing = before is None or (windows and windows[0].start <= before)
-    if windows and not advancing:
+    advancing = True
+    if before is not None and windows and windows[0].start > before:
+        advancing = False
         result.notes.append(
-            f"the requested range starts after the watermark {api_time(before)}; "  # type: ignore[arg-type]
+            f"the requested range starts after the watermark {api_time(before)}; "
             "the watermark is left where it is (a gap would be skipped otherwise)"
         )
     late_edge = now - timedelta(hours=options.late_hours)
-    redact = client.redact
     for window in windows:
-        wr = _fetch_window(settings, options, client, spec, org, window, redact, result)
+        wr = _fetch_window(settings, options, client, spec, org, window, result)
         result.windows.append(wr)
         if not advancing:
             continue
@@ -305,7 +307,6 @@ def _fetch_window(
     spec: SourceSpec,
     org: str,
     window: Window,
-    redact: Redactor,
     result: FetchResult,
 ) -> WindowResult:
     wr = WindowResult(window.start, window.end)
@@ -319,7 +320,7 @@ def _fetch_window(
         params["locations"] = ",".join(options.locations)
     saved: list[Path] = []
     for response in client.pages(spec.endpoint, params):
-        body, items = _page_body(response.body, redact, response.url)
+        body, items = _page_body(response.body, client.redact, response.url)
         if not items:
             continue
         if wr.pages == 0:

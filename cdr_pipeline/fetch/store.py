@@ -14,7 +14,6 @@ from __future__ import annotations
 import base64
 import binascii
 import gzip
-import os
 import re
 import uuid
 from dataclasses import dataclass
@@ -25,7 +24,7 @@ from typing import Any
 import pyarrow as pa
 
 from cdr_pipeline.config import Settings
-from cdr_pipeline.ingest.ledger import TS, Ledger, fsync_dir
+from cdr_pipeline.ingest.ledger import TS, Ledger, install_file
 from cdr_pipeline.ingest.pipeline import file_sha256
 
 SOURCE_KINDS = {"feed": "api_feed", "stream": "api_stream", "report": "report"}
@@ -49,6 +48,11 @@ def fetched_dir(settings: Settings) -> Path:
     return settings.state_dir / "fetched"
 
 
+def safe_name(text: str, default: str) -> str:
+    """`text` as a folder or file name: unsafe characters replaced, at most 120 long."""
+    return re.sub(r"[^A-Za-z0-9._-]", "_", text)[:120] or default
+
+
 def org_folder(org_id: str) -> str:
     """A folder-safe org name: the UUID inside a Webex base64 id (`ciscospark://us/
     ORGANIZATION/<uuid>`), else the id with unsafe characters replaced."""
@@ -58,19 +62,16 @@ def org_folder(org_id: str) -> str:
     except (binascii.Error, UnicodeDecodeError, ValueError):
         decoded = ""
     if decoded.startswith("ciscospark://") and "/" in decoded:
-        return re.sub(r"[^A-Za-z0-9._-]", "_", decoded.rsplit("/", 1)[1]) or "org"
-    return re.sub(r"[^A-Za-z0-9._-]", "_", org_id)[:120] or "org"
+        return safe_name(decoded.rsplit("/", 1)[1], "org")
+    return safe_name(org_id, "org")
 
 
 def atomic_write_bytes(data: bytes, path: Path) -> None:
+    """Write `data` to a hidden temp file beside `path`, then install it (fsync + rename)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:8]}")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    fsync_dir(path.parent)
+    tmp.write_bytes(data)
+    install_file(tmp, path)
 
 
 def save_page(folder: Path, number: int, body: bytes) -> Path:

@@ -9,6 +9,7 @@ from datetime import date, datetime, timedelta
 
 from cdr_pipeline.samples.lifecycle import LICENCE_TYPES, Device, _device_id, person_id
 from cdr_pipeline.samples.world import World
+from cdr_pipeline.samples.writer import iso
 
 SNAPSHOT_HEADER = (
     "snapshot_time",
@@ -58,11 +59,6 @@ _UI_WORDS = {
 }
 # Guessed mapping, reference §7.7 (unverified upstream).
 _API_STATE = {"PENDING_ACTIVATION": "ACTIVATING", "ONLINE": "ACTIVATED", "OFFLINE": "DEACTIVATED"}
-
-
-def iso(t: datetime) -> str:
-    """UTC instant as the API writes it: `2026-10-01T11:01:16.545Z`."""
-    return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"
 
 
 @dataclass

@@ -18,9 +18,9 @@ from typing import Any
 from cdr_pipeline.samples.device_files import Anomaly
 from cdr_pipeline.samples.lifecycle import Device
 from cdr_pipeline.samples.world import Location, Party, World, make_uuid
+from cdr_pipeline.samples.writer import iso
 
 Leg = dict[str, Any]  # canonical column name -> Python value
-UTC = UTC
 
 _FAILURES = (
     ("Success", "UserBusy", "Remote"),
@@ -207,6 +207,38 @@ class SessionGenerator:
             "outbound_trunk": None,
         }
 
+    def _inbound(
+        self,
+        party: Party,
+        corr: str,
+        t: datetime,
+        ring: float,
+        talk: float,
+        caller: str,
+        outcome: tuple[str, str, str] | None = None,
+        **extra: Any,
+    ) -> Leg:
+        """The Webex side of a PSTN call coming in to `party` from `caller`."""
+        return self.leg(
+            party,
+            "TERMINATING",
+            "SIP_INBOUND",
+            corr,
+            t,
+            ring,
+            talk,
+            local=self._local_id(),
+            remote=self._local_id(),
+            net=self._net_id(),
+            outcome=outcome,
+            calling_number=caller,
+            called_number=party.number,
+            called_line_id=party.name,
+            caller_id_number=caller,
+            **extra,
+            **self._pstn(party.location),
+        )
+
     def _external(self) -> str:
         pattern = self.rng.choice(_EXTERNAL)
         return pattern.format(
@@ -233,43 +265,22 @@ class SessionGenerator:
     ) -> list[Leg]:
         """An internal leg: ORIGINATING at `a` and TERMINATING at `b`, cross-linked."""
         la, lb, net = self._local_id(), self._local_id(), self._net_id()
+        line: Leg = {
+            "calling_number": a.extension,
+            "called_number": b.extension,
+            "calling_line_id": a.name,
+            "called_line_id": b.name,
+            "caller_id_number": a.number,
+        }
         orig = self.leg(
-            a,
-            "ORIGINATING",
-            "SIP_ENTERPRISE",
-            corr,
-            t,
-            ring,
-            talk,
-            local=la,
-            remote=lb,
-            net=net,
-            calling_number=a.extension,
-            called_number=b.extension,
-            dialed_digits=b.extension,
-            calling_line_id=a.name,
-            called_line_id=b.name,
-            caller_id_number=a.number,
-            **(a_extra or {}),
-        )
+            a, "ORIGINATING", "SIP_ENTERPRISE", corr, t, ring, talk, local=la, remote=lb, net=net,
+            dialed_digits=b.extension, **line, **(a_extra or {}),
+        )  # fmt: skip
+        t_term = t + timedelta(milliseconds=self.rng.randint(20, 250))
         term = self.leg(
-            b,
-            "TERMINATING",
-            "SIP_ENTERPRISE",
-            corr,
-            t + timedelta(milliseconds=self.rng.randint(20, 250)),
-            ring,
-            talk,
-            local=lb,
-            remote=la,
-            net=net,
-            calling_number=a.extension,
-            called_number=b.extension,
-            calling_line_id=a.name,
-            called_line_id=b.name,
-            caller_id_number=a.number,
-            **(b_extra or {}),
-        )
+            b, "TERMINATING", "SIP_ENTERPRISE", corr, t_term, ring, talk, local=lb, remote=la,
+            net=net, **line, **(b_extra or {}),
+        )  # fmt: skip
         return [orig, term]
 
     def voicemail(self, who: Party, corr: str, t: datetime, caller: str) -> list[Leg]:
@@ -316,25 +327,8 @@ class SessionGenerator:
         answered = self.rng.random() < 0.8
         ring = self._ring() if answered else round(self.rng.uniform(15, 25), 3)
         outcome = None if answered else ("Success", "NoAnswer", "Local")
-        leg = self.leg(
-            b,
-            "TERMINATING",
-            "SIP_INBOUND",
-            corr,
-            t,
-            ring,
-            self._talk() if answered else 0,
-            local=self._local_id(),
-            remote=self._local_id(),
-            net=self._net_id(),
-            outcome=outcome,
-            calling_number=caller,
-            called_number=b.number,
-            calling_line_id=None,
-            called_line_id=b.name,
-            caller_id_number=caller,
-            **self._pstn(b.location),
-        )
+        talk = self._talk() if answered else 0
+        leg = self._inbound(b, corr, t, ring, talk, caller, outcome)
         if answered:
             return [leg]
         return [leg, *self.voicemail(b, corr, t + timedelta(seconds=ring), caller)]
@@ -396,26 +390,7 @@ class SessionGenerator:
         ring = self._ring() + 2
         talk = self._talk() if answered else 0
         outcome = None if answered else ("Success", "NoAnswer", "Remote")
-        legs = [
-            self.leg(
-                hg.party,
-                "TERMINATING",
-                "SIP_INBOUND",
-                corr,
-                t,
-                ring,
-                talk,
-                local=self._local_id(),
-                remote=self._local_id(),
-                net=self._net_id(),
-                outcome=outcome,
-                calling_number=caller,
-                called_number=hg.party.number,
-                called_line_id=hg.party.name,
-                caller_id_number=caller,
-                **self._pstn(loc),
-            )
-        ]
+        legs = [self._inbound(hg.party, corr, t, ring, talk, caller, outcome)]
         legs[0]["answer_indicator"] = "Yes-PostRedirection" if answered else "No"
         start = t + timedelta(milliseconds=300)
         for i, agent in enumerate(agents):
@@ -459,23 +434,8 @@ class SessionGenerator:
         target = self.rng.choice(self.world.users_at(loc))
         ring, talk = self._ring(), self._talk()
         key = str(self.rng.randint(1, 4))
-        first = self.leg(
-            aa,
-            "TERMINATING",
-            "SIP_INBOUND",
-            corr,
-            t,
-            0.5,
-            menu + ring + talk,
-            local=self._local_id(),
-            remote=self._local_id(),
-            net=self._net_id(),
-            calling_number=caller,
-            called_number=aa.number,
-            called_line_id=aa.name,
-            caller_id_number=caller,
-            auto_attendant_key_pressed=key,
-            **self._pstn(loc),
+        first = self._inbound(
+            aa, corr, t, 0.5, menu + ring + talk, caller, auto_attendant_key_pressed=key
         )
         extra = {
             "redirecting_number": aa.number,
@@ -534,7 +494,7 @@ def generate_legs(
             Anomaly(
                 "webex_go_call_after_delete",
                 dev.device_id,
-                _iso(leg["start_time"]),
+                iso(leg["start_time"]),
                 str(leg["report_id"]),
             )
         )
@@ -550,11 +510,6 @@ def generate_legs(
         out.extend(gen._s_pstn_out() if gen.rng.random() < 0.5 else gen._s_pstn_in()[:1])
     out.sort(key=lambda leg: (leg["start_time"], str(leg["report_id"])))
     return out, gen.anomalies
-
-
-def _iso(t: object) -> str:
-    assert isinstance(t, datetime)
-    return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"
 
 
 def _dialed(dest: str, country: str) -> str:

@@ -106,6 +106,7 @@ BOM = "\ufeff"
 
 
 def iso(t: datetime) -> str:
+    """UTC instant as the API writes it: `2026-10-01T11:01:16.545Z`."""
     return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"
 
 

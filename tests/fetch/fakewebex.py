@@ -136,9 +136,6 @@ class FakeWebex:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def report_ids(self) -> set[str]:
-        return {r["Report ID"] for r in self.records}
-
     def windows(self, endpoint: str) -> list[tuple[str, str]]:
         """(startTime, endTime) of the initial requests of each window (no pagination)."""
         return [

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import socket
+from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -22,7 +23,7 @@ PARAMS = {
 
 
 @pytest.fixture
-def server() -> FakeWebex:
+def server() -> Iterator[FakeWebex]:
     records = make_records(35, NOW - timedelta(days=2), timedelta(minutes=15))
     fake = FakeWebex(TOKEN, records)
     yield fake
