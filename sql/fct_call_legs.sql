@@ -11,26 +11,26 @@ cfg as (
     select * from cfg_settings
 ),
 
-final as (
+-- The site's wall clock: UTC plus the per-row site offset (Site timezone is minutes from UTC,
+-- not an IANA zone, reference §3); timezone('UTC', ...) keeps it independent of the session
+-- time zone.
+local_times as (
     select
         legs.*,
-        -- The site's wall clock: UTC plus the per-row site offset (Site timezone is minutes
-        -- from UTC, not an IANA zone, reference §3); timezone('UTC', ...) keeps it
-        -- independent of the session time zone.
         timezone('UTC', legs.start_time)
             + to_minutes(coalesce(legs.site_timezone_offset_minutes, 0)) as start_time_local,
         timezone('UTC', legs.answer_time)
             + to_minutes(coalesce(legs.site_timezone_offset_minutes, 0)) as answer_time_local,
         timezone('UTC', legs.release_time)
-            + to_minutes(coalesce(legs.site_timezone_offset_minutes, 0)) as release_time_local,
-        cast(
-            timezone('UTC', legs.start_time)
-            + to_minutes(coalesce(legs.site_timezone_offset_minutes, 0)) as date
-        ) as start_date_local,
-        hour(
-            timezone('UTC', legs.start_time)
-            + to_minutes(coalesce(legs.site_timezone_offset_minutes, 0))
-        ) as start_hour_local,
+            + to_minutes(coalesce(legs.site_timezone_offset_minutes, 0)) as release_time_local
+    from legs
+),
+
+final as (
+    select
+        legs.*,
+        cast(legs.start_time_local as date) as start_date_local,
+        hour(legs.start_time_local) as start_hour_local,
         -- Daily cut-off for reports: the date in the reporting time zone (cfg_settings).
         case
             when cfg.reporting_timezone = 'UTC' then legs.call_date
@@ -44,7 +44,7 @@ final as (
             || greatest(legs.local_call_id, coalesce(legs.remote_call_id, legs.local_call_id)),
             legs.report_id
         ) as leg_id
-    from legs
+    from local_times as legs
     cross join cfg
 )
 

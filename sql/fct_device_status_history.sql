@@ -86,7 +86,8 @@ numbered as (
     select
         *,
         sum(starts_interval) over (
-            partition by device_id order by observed_at rows between unbounded preceding and current row
+            partition by device_id order by observed_at
+            rows between unbounded preceding and current row
         ) as interval_seq
     from changes
 ),
@@ -116,20 +117,26 @@ intervals as (
     group by device_id, interval_seq
 ),
 
+timed as (
+    select
+        *,
+        lead(valid_from) over (partition by device_id order by valid_from) as valid_to
+    from intervals
+),
+
 final as (
     select
-        i.device_id,
-        coalesce(i.org_uuid, d.org_uuid) as org_uuid,
-        coalesce(i.user_uuid, d.user_uuid) as user_uuid,
-        coalesce(i.deployment, d.deployment) as deployment,
-        i.status,
-        i.valid_from,
-        lead(i.valid_from) over (partition by i.device_id order by i.valid_from) as valid_to,
-        i.source,
-        i.is_deleted_reappearance,
-        lead(i.valid_from) over (partition by i.device_id order by i.valid_from) is null
-            as is_current
-    from intervals as i
+        t.device_id,
+        coalesce(t.org_uuid, d.org_uuid) as org_uuid,
+        coalesce(t.user_uuid, d.user_uuid) as user_uuid,
+        coalesce(t.deployment, d.deployment) as deployment,
+        t.status,
+        t.valid_from,
+        t.valid_to,
+        t.source,
+        t.is_deleted_reappearance,
+        t.valid_to is null as is_current
+    from timed as t
     left join device_attributes as d using (device_id)
 )
 

@@ -42,6 +42,7 @@ devices as (
 by_user as (
     select
         go_legs.report_id,
+        go_legs.start_time as leg_start_time,
         devices.*,
         'user_uuid' as matched_by
     from go_legs
@@ -51,6 +52,7 @@ by_user as (
 by_number as (
     select
         go_legs.report_id,
+        go_legs.start_time as leg_start_time,
         devices.*,
         'phone_number' as matched_by
     from go_legs
@@ -68,27 +70,25 @@ candidates as (
 -- wins, then the latest provisioned before it, then the first one provisioned after it.
 chosen as (
     select
-        candidates.*,
+        *,
         row_number() over (
-            partition by candidates.report_id
+            partition by report_id
             order by
                 case
                     when
-                        candidates.provisioned_at <= go_legs.start_time
-                        and coalesce(candidates.deleted_at > go_legs.start_time, true)
+                        provisioned_at <= leg_start_time
+                        and coalesce(deleted_at > leg_start_time, true)
                         then 0
-                    when candidates.provisioned_at <= go_legs.start_time then 1
+                    when provisioned_at <= leg_start_time then 1
                     else 2
                 end,
                 case
-                    when candidates.provisioned_at <= go_legs.start_time
-                        then -epoch_ms(candidates.provisioned_at)
-                    else epoch_ms(candidates.provisioned_at)
+                    when provisioned_at <= leg_start_time then -epoch_ms(provisioned_at)
+                    else epoch_ms(provisioned_at)
                 end,
-                candidates.device_id
+                device_id
         ) as pick
     from candidates
-    inner join go_legs on candidates.report_id = go_legs.report_id
 ),
 
 legs_with_device as (
@@ -134,76 +134,63 @@ activations as (
     where event_type = 'ACTIVATED'
 ),
 
-with_status as (
+-- Each leg as of its start time: the device's last status interval, its last activation
+-- code (and that code's state then), and its last Lost/Stolen and ACTIVATED events.
+legs_as_of_call as (
     select
         l.*,
         h.status as device_status,
         h.valid_from as status_valid_from,
-        h.valid_to as status_valid_to
-    from legs_with_device as l
-    asof left join history as h
-        on l.device_id = h.device_id
-        and l.start_time >= h.valid_from
-),
-
-with_code as (
-    select
-        s.*,
+        h.valid_to as status_valid_to,
         c.code_seq,
         c.issued_at as code_issued_at,
         c.expires_at as code_expires_at,
         case
             when c.issued_at is null then 'none'
-            when c.consumed_at <= s.start_time then 'consumed'
-            when c.superseded_at <= s.start_time then 'superseded'
-            when c.expires_at <= s.start_time then 'expired'
+            when c.consumed_at <= l.start_time then 'consumed'
+            when c.superseded_at <= l.start_time then 'superseded'
+            when c.expires_at <= l.start_time then 'expired'
             else 'outstanding'
-        end as code_state
-    from with_status as s
-    asof left join codes as c
-        on s.device_id = c.device_id
-        and s.start_time >= c.issued_at
-),
-
-with_lost as (
-    select
-        w.*,
-        ls.lost_stolen_at as last_lost_stolen_at
-    from with_code as w
-    asof left join lost_stolen as ls
-        on w.device_id = ls.device_id
-        and w.start_time >= ls.lost_stolen_at
-),
-
-with_reactivation as (
-    select
-        w.*,
+        end as code_state,
+        ls.lost_stolen_at as last_lost_stolen_at,
         a.activated_at as last_activated_at
-    from with_lost as w
+    from legs_with_device as l
+    asof left join history as h
+        on l.device_id = h.device_id
+        and l.start_time >= h.valid_from
+    asof left join codes as c
+        on l.device_id = c.device_id
+        and l.start_time >= c.issued_at
+    asof left join lost_stolen as ls
+        on l.device_id = ls.device_id
+        and l.start_time >= ls.lost_stolen_at
     asof left join activations as a
-        on w.device_id = a.device_id
-        and w.start_time >= a.activated_at
+        on l.device_id = a.device_id
+        and l.start_time >= a.activated_at
+),
+
+-- A Lost/Stolen device whose replacement was not activated before the call: the call can
+-- only come from the old phone.
+flagged as (
+    select
+        *,
+        last_lost_stolen_at is not null
+        and (last_activated_at is null or last_activated_at < last_lost_stolen_at)
+            as is_after_lost_stolen
+    from legs_as_of_call
 ),
 
 final as (
     select
         *,
-        -- A Lost/Stolen device whose replacement was not activated before the call: the call
-        -- can only come from the old phone.
-        last_lost_stolen_at is not null
-        and (last_activated_at is null or last_activated_at < last_lost_stolen_at)
-            as is_after_lost_stolen,
         case
             when device_id is null then 'no_device'
             when device_provisioned_at > start_time then 'before_provisioning'
             when device_deleted_at <= start_time then 'device_deleted'
-            when
-                last_lost_stolen_at is not null
-                and (last_activated_at is null or last_activated_at < last_lost_stolen_at)
-                then 'old_device_after_lost_stolen'
+            when is_after_lost_stolen then 'old_device_after_lost_stolen'
             when device_status = 'PENDING_ACTIVATION' then 'device_pending'
         end as anomaly_type
-    from with_reactivation
+    from flagged
 )
 
 select * from final

@@ -16,8 +16,8 @@ events as (
 
 snapshot_observations as (
     select
-        'snapshot:' || device_id || '@' || strftime(timezone('UTC', snapshot_time), '%Y-%m-%dT%H:%M:%S.%g')
-            as observation_id,
+        'snapshot:' || device_id || '@'
+            || strftime(timezone('UTC', snapshot_time), '%Y-%m-%dT%H:%M:%S.%g') as observation_id,
         device_id,
         org_uuid,
         user_uuid,

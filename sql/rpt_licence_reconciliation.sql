@@ -11,7 +11,6 @@ with usage as (
         subscription_id,
         cast(sum(licences_held_month_end) as bigint) as consumed_month_end,
         cast(sum(licence_days) as bigint) as licence_days,
-        cast(sum(devices_held) as bigint) as devices_held,
         cast(sum(devices_used) as bigint) as devices_used,
         cast(sum(devices_idle) as bigint) as devices_idle,
         cast(sum(devices_never_activated) as bigint) as devices_never_activated
@@ -66,32 +65,21 @@ keys as (
     select month, licence_type, subscription_id from peaks
 ),
 
-final as (
+joined as (
     select
         keys.month,
         keys.subscription_id,
         keys.licence_type,
+        entitled.entitled_units is not null as has_entitlement,
         coalesce(entitled.entitled_units, 0) as entitled_units,
         coalesce(peaks.consumed_peak, 0) as consumed_peak,
         coalesce(usage.consumed_month_end, 0) as consumed_month_end,
         coalesce(usage.licence_days, 0) as licence_days,
-        coalesce(entitled.entitled_units, 0) - coalesce(peaks.consumed_peak, 0) as variance_units,
         coalesce(usage.devices_used, 0) as licences_used,
         coalesce(usage.devices_idle, 0) + coalesce(usage.devices_never_activated, 0)
             as idle_licences,
         entitled.unit_price,
-        entitled.currency,
-        round(
-            (coalesce(usage.devices_idle, 0) + coalesce(usage.devices_never_activated, 0))
-            * entitled.unit_price,
-            2
-        ) as idle_cost,
-        case
-            when entitled.entitled_units is null then 'no_entitlement'
-            when coalesce(peaks.consumed_peak, 0) > entitled.entitled_units then 'over'
-            when coalesce(peaks.consumed_peak, 0) < entitled.entitled_units then 'under'
-            else 'matched'
-        end as status
+        entitled.currency
     from keys
     left join entitled
         on keys.month = entitled.month
@@ -105,6 +93,30 @@ final as (
         on keys.month = usage.month
         and keys.licence_type = usage.licence_type
         and keys.subscription_id = usage.subscription_id
+),
+
+final as (
+    select
+        month,
+        subscription_id,
+        licence_type,
+        entitled_units,
+        consumed_peak,
+        consumed_month_end,
+        licence_days,
+        entitled_units - consumed_peak as variance_units,
+        licences_used,
+        idle_licences,
+        unit_price,
+        currency,
+        round(idle_licences * unit_price, 2) as idle_cost,
+        case
+            when not has_entitlement then 'no_entitlement'
+            when consumed_peak > entitled_units then 'over'
+            when consumed_peak < entitled_units then 'under'
+            else 'matched'
+        end as status
+    from joined
 )
 
 select * from final

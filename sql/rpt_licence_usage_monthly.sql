@@ -2,9 +2,9 @@
 -- key: month, licence_type, subscription_id, location_name, department_id
 -- Webex Go licences held and used per month (finance). Definitions in sql/README.md.
 -- A licence (licence_unit_id: the BYOD device or the Mobile number) is counted in the group
--- of each day it was held (licence-days, peak, month end); per-device counts (held, activated, used, idle, never activated) put the
--- device in the group of its last licence day of the month. Missing location, department
--- or subscription show as '(none)'.
+-- of each day it was held (licence-days, peak, month end); per-device counts (held,
+-- activated, used, idle, never activated) put the device in the group of its last licence
+-- day of the month. Missing location, department or subscription show as '(none)'.
 with licence_days as (
     select
         cast(date_trunc('month', licence_day) as date) as month,

@@ -60,8 +60,11 @@ facts as (
         coalesce(c.expires_at, c.issued_at + to_days(cfg.code_expiry_days)) as code_expires_at,
         c.consumed_at as code_consumed_at,
         lc.last_webex_go_call_at,
+        -- last activity: the last Webex Go leg, or the first activation when it never called
+        coalesce(lc.last_webex_go_call_at, d.first_activated_at) as last_activity_at,
         ls.lost_stolen_at,
-        a.last_activated_at
+        ls.lost_stolen_at is not null and coalesce(a.last_activated_at < ls.lost_stolen_at, true)
+            as is_lost_not_reactivated
     from devices as d
     cross join as_of
     cross join cfg
@@ -88,13 +91,12 @@ idle as (
     select
         *,
         'idle' as reason,
-        coalesce(last_webex_go_call_at, first_activated_at) as since
+        last_activity_at as since
     from facts
     where
         first_activated_at is not null
-        and coalesce(last_webex_go_call_at, first_activated_at)
-        <= as_of_time - to_days(idle_days)
-        and not (lost_stolen_at is not null and coalesce(last_activated_at < lost_stolen_at, true))
+        and last_activity_at <= as_of_time - to_days(idle_days)
+        and not is_lost_not_reactivated
 ),
 
 lost as (
@@ -103,7 +105,7 @@ lost as (
         'lost_stolen_not_reactivated' as reason,
         lost_stolen_at as since
     from facts
-    where lost_stolen_at is not null and coalesce(last_activated_at < lost_stolen_at, true)
+    where is_lost_not_reactivated
 ),
 
 candidates as (

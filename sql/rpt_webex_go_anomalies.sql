@@ -47,11 +47,7 @@ device_anomalies as (
         'device' as anomaly_source,
         lower(v.violation_type) as anomaly_type,
         v.observed_at,
-        case
-            when cfg.reporting_timezone = 'UTC'
-                then cast(date_trunc('month', timezone('UTC', v.observed_at)) as date)
-            else cast(date_trunc('month', timezone(cfg.reporting_timezone, v.observed_at)) as date)
-        end as month,
+        cast(date_trunc('month', timezone(cfg.reporting_timezone, v.observed_at)) as date) as month,
         v.device_id,
         v.user_uuid,
         cast(null as varchar) as phone_number,

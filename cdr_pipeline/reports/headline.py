@@ -16,38 +16,31 @@ def headline_figures(settings: Settings) -> dict[str, Any]:
     (by currency)."""
     con = connect(settings, read_only=True)
     try:
-        # fetchall, not fetchone: DuckDB 2 keeps a half-read result open on the connection.
-        month = con.execute("select max(report_month) from fct_calls").fetchall()[0][0]
-        calls = go = 0
-        if month is not None:
-            counts = con.execute(
-                "select count(*), count(*) filter (where has_webex_go_leg) from fct_calls "
-                "where report_month = $m",
-                {"m": month},
-            ).fetchall()[0]
-            calls, go = int(counts[0]), int(counts[1])
-        rec = con.execute(
-            "select coalesce(sum(consumed_peak), 0), coalesce(sum(consumed_month_end), 0), "
-            "coalesce(sum(entitled_units), 0), coalesce(sum(idle_licences), 0) "
-            "from rpt_licence_reconciliation where month = $m",
-            {"m": month},
-        ).fetchall()[0]
-        costs = con.execute(
-            "select currency, round(sum(idle_cost), 2) from rpt_licence_reconciliation "
-            "where month = $m and currency is not null group by currency order by currency",
+        # One pass over each view (both are computed on every read). fetchall, not fetchone:
+        # DuckDB 2 keeps a half-read result open on the connection.
+        last_month = con.execute(
+            "select report_month, count(*), count(*) filter (where has_webex_go_leg) "
+            "from fct_calls where report_month is not null "
+            "group by report_month order by report_month desc limit 1"
+        ).fetchall()
+        month, calls, go = last_month[0] if last_month else (None, 0, 0)
+        by_currency = con.execute(
+            "select currency, sum(consumed_peak), sum(consumed_month_end), sum(entitled_units), "
+            "sum(idle_licences), round(sum(idle_cost), 2) "
+            "from rpt_licence_reconciliation where month = $m group by currency order by currency",
             {"m": month},
         ).fetchall()
     finally:
         con.close()
-    peak, month_end, bought, idle = (int(v) for v in rec)
+    peak, month_end, bought, idle = (sum(int(r[i]) for r in by_currency) for i in range(1, 5))
     return {
         "month": month.strftime("%Y-%m") if month is not None else None,
-        "calls": calls,
-        "webex_go_calls": go,
+        "calls": int(calls),
+        "webex_go_calls": int(go),
         "webex_go_share": round(go / calls, 4) if calls else None,
         "licences_held_peak": peak,
         "licences_held_month_end": month_end,
         "licences_bought": bought,
         "idle_licences": idle,
-        "idle_cost": {str(cur): float(v) for cur, v in costs},
+        "idle_cost": {str(r[0]): float(r[5]) for r in by_currency if r[0] is not None},
     }

@@ -49,8 +49,10 @@ class ReportResult:
 
 def parse_month(text: str | date | None) -> date | None:
     """`YYYY-MM` -> first day of that month. Raises InputError (exit 3) on anything else."""
-    if text is None or isinstance(text, date):
-        return text.replace(day=1) if isinstance(text, date) else None
+    if text is None:
+        return None
+    if isinstance(text, date):
+        return text.replace(day=1)
     match = _MONTH_RE.match(text.strip())
     if not match:
         raise InputError(

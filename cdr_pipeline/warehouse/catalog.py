@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from cdr_pipeline.errors import ConfigError
@@ -169,7 +169,7 @@ def _with_refs(spec: ViewSpec, known: set[str]) -> ViewSpec:
                 f"{spec.origin}: reads {name!r}, which is no view",
                 hint="add sql/" + name + ".sql, or fix the name",
             )
-    return ViewSpec(spec.name, spec.sql, spec.grain, spec.key, spec.origin, spec.doc, refs)
+    return replace(spec, refs=refs)
 
 
 def _is_cte(body: str, name: str) -> bool:

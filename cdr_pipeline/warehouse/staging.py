@@ -39,12 +39,14 @@ def quote(name: str) -> str:
 
 
 def _select_typed(
-    columns: Sequence[tuple[str, str]], present: set[str] | None, source: str | None
+    con: duckdb.DuckDBPyConnection, columns: Sequence[tuple[str, str]], source: str | None
 ) -> str:
-    """`select cast(col as T) as col, ...` over `source`, or an empty typed relation."""
+    """`select cast(col as T) as col, ...` over `source` (a column `source` lacks reads as a
+    typed NULL), or an empty typed relation when `source` is None."""
+    present = _present_columns(con, source) if source is not None else set()
     items = []
     for name, dtype in columns:
-        expr = quote(name) if present is not None and name in present else "NULL"
+        expr = quote(name) if name in present else "NULL"
         items.append(f"    cast({expr} as {dtype}) as {quote(name)}")
     body = "select\n" + ",\n".join(items)
     if source is None:
@@ -76,14 +78,12 @@ def staging_view(
             (schema.partition_by, DUCKDB_TYPES[schema.column(schema.partition_by).dtype])
         )
     source: str | None = None
-    present: set[str] | None = None
     if exists:
         hive = "true" if schema.partition_by else "false"
         source = f"read_parquet({lit(glob)}, hive_partitioning={hive}, union_by_name=true)"
-        present = _present_columns(con, source)
     sql = (
         f"-- grain: one row per {schema.name} record (generated from the schema registry)\n"
-        f"-- key: {', '.join(schema.key)}\n" + _select_typed(columns, present, source)
+        f"-- key: {', '.join(schema.key)}\n" + _select_typed(con, columns, source)
     )
     spec = ViewSpec(
         name=f"stg_{schema.name}",
@@ -127,12 +127,10 @@ def ledger_view(
     exists = folder.is_dir() and any(folder.glob("*.parquet"))
     columns = [(f.name, arrow_to_duckdb(f.type)) for f in schema]
     source: str | None = None
-    present: set[str] | None = None
     if exists:
         source = f"read_parquet({lit(str(folder / '*.parquet'))}, union_by_name=true)"
-        present = _present_columns(con, source)
     sql = f"-- grain: one ledger record of {table}\n-- key: {', '.join(key)}\n" + _select_typed(
-        columns, present, source
+        con, columns, source
     )
     spec = ViewSpec(
         name=f"stg_ledger_{table}",
