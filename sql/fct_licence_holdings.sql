@@ -57,17 +57,38 @@ final as (
         min(held_from) as held_from,
         case when bool_or(held_to is null) then null else max(held_to) end as held_to,
         case when bool_or(held_to is null) then null else 'DELETED' end as end_reason,
-        arg_max(device_id, held_from) as device_id,
-        arg_max(phone_number, held_from) as phone_number,
-        arg_max(deployment, held_from) as deployment,
-        arg_max(licence_type, held_from) as licence_type,
-        arg_max(subscription_id, held_from) as subscription_id,
-        arg_max(location_name, held_from) as location_name,
-        arg_max(department_id, held_from) as department_id,
-        arg_max(user_uuid, held_from) as user_uuid,
+        -- the latest device's attributes, all from that one row (a per-column arg_max
+        -- skips NULLs and could mix devices); ties on held_from go to the greater device_id
+        arg_max(
+            {
+                device_id: device_id,
+                phone_number: phone_number,
+                deployment: deployment,
+                licence_type: licence_type,
+                subscription_id: subscription_id,
+                location_name: location_name,
+                department_id: department_id,
+                user_uuid: user_uuid
+            },
+            (held_from, device_id)
+        ) as latest,
         count(*) as device_count
     from islands
     group by licence_unit_id, holding_seq
 )
 
-select * from final
+select
+    licence_unit_id,
+    held_from,
+    held_to,
+    end_reason,
+    latest.device_id,
+    latest.phone_number,
+    latest.deployment,
+    latest.licence_type,
+    latest.subscription_id,
+    latest.location_name,
+    latest.department_id,
+    latest.user_uuid,
+    device_count
+from final
