@@ -28,6 +28,7 @@ import pyarrow.parquet as pq
 from cdr_pipeline.ingest import faults
 from cdr_pipeline.ingest.ledger import install_file
 from cdr_pipeline.schema.base import DUCKDB_TYPES, STRING, TIMESTAMP, TableSchema
+from cdr_pipeline.sqltext import lit, quote
 
 DATA_FILE = "data.parquet"
 MERGE_MEMORY_LIMIT = "512MB"
@@ -262,14 +263,6 @@ def bounded_duckdb(
     return con
 
 
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _lit(path: Path) -> str:
-    return "'" + str(path).replace("'", "''") + "'"
-
-
 def merge_partition(
     con: duckdb.DuckDBPyConnection,
     schema: TableSchema,
@@ -282,21 +275,21 @@ def merge_partition(
     target = data_path(tables_dir, schema, value if schema.partition_by else None)
     target.parent.mkdir(parents=True, exist_ok=True)
     cols = [c for c in schema.stored_columns]
-    key = ", ".join(_q(k) for k in schema.key)
-    order = [f"{_q(v)} DESC NULLS LAST" for v in schema.version_by]
+    key = ", ".join(quote(k) for k in schema.key)
+    order = [f"{quote(v)} DESC NULLS LAST" for v in schema.version_by]
     order += ['"load_seq" DESC', '"source_row" DESC']
     select = ", ".join(
-        f"CAST({_q(c.name)} AS {DUCKDB_TYPES[c.dtype]}) AS {_q(c.name)}" for c in cols
+        f"CAST({quote(c.name)} AS {DUCKDB_TYPES[c.dtype]}) AS {quote(c.name)}" for c in cols
     )
-    inc = f"read_parquet({_lit(staged)})"
+    inc = f"read_parquet({lit(staged)})"
     exists = target.exists()
     # rows of the file that lost to a later row of the same file
     total, unique = con.execute(f"SELECT count(*), count(DISTINCT ({key})) FROM {inc}").fetchone()  # type: ignore[misc]
     counts = MergeCounts(within_file=int(total) - int(unique))
     if exists:
-        counts.add(_compare(con, schema, inc, f"read_parquet({_lit(target)})"))
+        counts.add(_compare(con, schema, inc, f"read_parquet({lit(target)})"))
         union = (
-            f"SELECT {select} FROM read_parquet({_lit(target)}) "
+            f"SELECT {select} FROM read_parquet({lit(target)}) "
             f"UNION ALL BY NAME SELECT {select} FROM {inc}"
         )
     else:
@@ -312,7 +305,7 @@ def merge_partition(
                 faults.after_merge()
                 return counts
         union = f"SELECT {select} FROM {inc}"
-    col_list = ", ".join(_q(c.name) for c in cols)
+    col_list = ", ".join(quote(c.name) for c in cols)
     tmp = target.with_name(f".{DATA_FILE}.tmp-{tag}")
     dedup = (
         ""
@@ -321,7 +314,7 @@ def merge_partition(
     )
     con.execute(
         f"COPY (SELECT {col_list} FROM ({union}) {dedup}) "
-        f"TO {_lit(tmp)} (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1, "
+        f"TO {lit(tmp)} (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1, "
         f"ROW_GROUP_SIZE {ROW_GROUP_ROWS})"
     )
     install_file(tmp, target)
@@ -333,11 +326,11 @@ def _compare(
     con: duckdb.DuckDBPyConnection, schema: TableSchema, inc: str, cur: str
 ) -> MergeCounts:
     """Classify the latest incoming version of each key against the version held."""
-    keys = [_q(k) for k in schema.key]
+    keys = [quote(k) for k in schema.key]
     key = ", ".join(keys)
     join = " AND ".join(f"i.{k} IS NOT DISTINCT FROM c.{k}" for k in keys)
     if schema.version_by:
-        v = _q(schema.version_by[0])
+        v = quote(schema.version_by[0])
         newer = f"(i.{v} > c.{v} OR (c.{v} IS NULL AND i.{v} IS NOT NULL))"
         same = f"(i.{v} IS NOT DISTINCT FROM c.{v})"
         vsel, vorder = f", {v}", f"{v} DESC NULLS LAST, "

@@ -20,6 +20,7 @@ from cdr_pipeline.quality.scope import table_files
 from cdr_pipeline.quality.suites import DEVICE_FLAG, SuiteSpec
 from cdr_pipeline.schema import schemas_by_table
 from cdr_pipeline.schema.base import DUCKDB_TYPES, TableSchema
+from cdr_pipeline.sqltext import lit, quote
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -27,14 +28,6 @@ if TYPE_CHECKING:
 MEMORY_LIMIT = "1GB"
 DUPLICATE_SAMPLE_ROWS = 10_000
 """At most this many rows with a duplicated key go to GX (the exact count comes from SQL)."""
-
-
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _lit(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def connect(temp_dir: Path) -> duckdb.DuckDBPyConnection:
@@ -50,7 +43,7 @@ def available_columns(files: list[Path]) -> set[str]:
 
 
 def _source(files: list[Path]) -> str:
-    listed = ", ".join(_lit(str(f)) for f in files)
+    listed = ", ".join(lit(str(f)) for f in files)
     return f"read_parquet([{listed}], hive_partitioning=false, union_by_name=true)"
 
 
@@ -58,9 +51,9 @@ def _select(schema: TableSchema, columns: list[str], present: set[str], alias: s
     out = []
     for name in columns:
         if name in present:
-            out.append(f"{alias}.{_q(name)}")
+            out.append(f"{alias}.{quote(name)}")
         else:
-            out.append(f"CAST(NULL AS {DUCKDB_TYPES[schema.column(name).dtype]}) AS {_q(name)}")
+            out.append(f"CAST(NULL AS {DUCKDB_TYPES[schema.column(name).dtype]}) AS {quote(name)}")
     return out
 
 
@@ -70,7 +63,7 @@ def device_users_sql(suite: SuiteSpec, tables_dir: Path) -> str | None:
     if rule is None:
         return None
     by_name = schemas_by_table()
-    user = _q(rule.device_user_column)
+    user = quote(rule.device_user_column)
     parts = []
     for table in rule.device_tables:
         if table not in by_name:
@@ -104,11 +97,11 @@ def row_batches(
     if suite.device_rule is not None and device_users is not None:
         rule = suite.device_rule
         con.execute(f"CREATE OR REPLACE TEMP TABLE __device_users AS {device_users}")
-        user = f"t.{_q(rule.user_column)}" if rule.user_column in present else "NULL"
-        flag = f"t.{_q(rule.flag_column)}" if rule.flag_column in present else "NULL"
+        user = f"t.{quote(rule.user_column)}" if rule.user_column in present else "NULL"
+        flag = f"t.{quote(rule.flag_column)}" if rule.flag_column in present else "NULL"
         cols.append(
             f"CASE WHEN {flag} THEN EXISTS (SELECT 1 FROM __device_users d WHERE d.u = {user}) "
-            f"END AS {_q(DEVICE_FLAG)}"
+            f"END AS {quote(DEVICE_FLAG)}"
         )
     sql = f"SELECT {', '.join(cols)} FROM {_source(files)} AS t"
     reader = con.sql(sql).to_arrow_reader(batch_rows)
@@ -126,9 +119,9 @@ def duplicate_keys(
     con: duckdb.DuckDBPyConnection, schema: TableSchema, files: list[Path]
 ) -> tuple[int, pd.DataFrame]:
     """(rows whose key occurs more than once in the scope, a sample of those rows' keys)."""
-    key = ", ".join(_q(k) for k in schema.key)
+    key = ", ".join(quote(k) for k in schema.key)
     src = _source(files)
-    present = " AND ".join(f"{_q(k)} IS NOT NULL" for k in schema.key)  # nulls: not_null's job
+    present = " AND ".join(f"{quote(k)} IS NOT NULL" for k in schema.key)  # nulls: not_null's job
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE __dups AS SELECT {key}, count(*) AS n FROM {src} "
         f"WHERE {present} GROUP BY ALL HAVING count(*) > 1"

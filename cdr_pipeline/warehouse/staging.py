@@ -21,21 +21,13 @@ from cdr_pipeline.config import Settings
 from cdr_pipeline.ingest.ledger import FILES_SCHEMA, RUNS_SCHEMA
 from cdr_pipeline.schema import SCHEMAS, TableSchema
 from cdr_pipeline.schema.base import DUCKDB_TYPES
+from cdr_pipeline.sqltext import lit, quote
 from cdr_pipeline.warehouse.catalog import ViewSpec
 
 LEDGER_TABLES: dict[str, tuple[pa.Schema, tuple[str, ...]]] = {
     "runs": (RUNS_SCHEMA, ("run_id",)),
     "files": (FILES_SCHEMA, ("run_id", "file_seq")),
 }
-
-
-def lit(value: str) -> str:
-    """A SQL string literal (paths and settings are baked into view text)."""
-    return "'" + value.replace("'", "''") + "'"
-
-
-def quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def _select_typed(
