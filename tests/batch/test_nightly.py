@@ -89,6 +89,7 @@ def test_second_run_with_nothing_new_changes_nothing(first_run) -> None:  # type
     assert again.stage("ingest").summary == "nothing new in the inbox"  # type: ignore[union-attr]
     assert again.new_files == [] and len(again.inbox) == len(list(inbox.iterdir()))
     after = tables(settings.warehouse)
+    assert len(before) == 4 and all(df.height for df in before.values())  # something to compare
     assert before.keys() == after.keys()
     assert all(before[k].equals(after[k]) for k in before)
 
@@ -112,6 +113,14 @@ def test_corrupt_file_loads_the_rest_and_exits_3(tmp_path: Path) -> None:
     assert by_name["dch_export_2026-09-30_2026-10-31.csv"].status == "loaded"
     assert by_name["broken_export.csv"].status == "failed"
     assert "ragged_row" in by_name["broken_export.csv"].message
+    # the stray CSV is one of the two failures behind exit 3, not silently passed over
+    assert by_name["stray.csv"].status == "failed"
+    assert "not a recognised export" in by_name["stray.csv"].message
+    assert sorted(by_name) == [
+        "broken_export.csv",
+        "dch_export_2026-09-30_2026-10-31.csv",
+        "stray.csv",
+    ]
     rejects = pl.read_parquet(sorted((settings.rejects_dir).rglob("*.parquet")))
     assert rejects.height == 4
     # later stages still ran

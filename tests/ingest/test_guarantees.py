@@ -19,7 +19,7 @@ from cdr_pipeline.errors import LockBusy
 from cdr_pipeline.ingest.ledger import Ledger
 from cdr_pipeline.ingest.lock import writer_lock
 from cdr_pipeline.samples import write_call_export
-from tests.ingest.helpers import fixture, load, run_cdr, table
+from tests.ingest.helpers import fixture, load, rejects, run_cdr, table
 
 ROOT = Path(__file__).parents[2]
 
@@ -70,8 +70,56 @@ def test_chunk_sizes_1_7_and_100000_give_identical_tables(tmp_path: Path) -> Non
         wh = tmp_path / f"wh{rows}"
         result = load(wh, src, chunk_rows=rows)
         assert result.files[0].rows_read == 400
-        tables.append(table(wh).with_columns(pl.lit(None).alias("extra")))
+        tables.append(table(wh))
     assert tables[0].equals(tables[1]) and tables[1].equals(tables[2])
+
+
+def _messy(tmp_path: Path) -> tuple[Path, int, int]:
+    """The generated export plus what makes chunking hard, shuffled so that it straddles chunk
+    boundaries: 60 exact re-deliveries, 30 updates (later report time, other outcome), 5 bad
+    rows, and an unknown column (so `extra` is filled). Returns the file, its row count and
+    how many stored records must end up with the outcome "Refusal"."""
+    df = pl.read_csv(_generated(tmp_path, 400), infer_schema=False, encoding="utf8-lossy")
+    df = df.with_columns(pl.format("v{}", pl.int_range(pl.len())).alias("Future column"))
+    redelivered = df.sample(60, seed=1)
+    updated = df.sample(30, seed=2).with_columns(
+        pl.col("Report time").str.replace(r"\.\d{3}Z$", ".999Z"),
+        pl.lit("Refusal").alias("Call outcome"),
+    )
+    bad = df.sample(5, seed=4).with_columns(
+        pl.lit("x7").alias("Start time"),
+        pl.format("bad-{}", pl.int_range(pl.len())).alias("Report ID"),
+    )
+    messy = pl.concat([df, redelivered, updated, bad]).sample(fraction=1.0, shuffle=True, seed=9)
+    path = tmp_path / "messy.csv"
+    messy.write_csv(path)
+    kept = df.join(updated.select("Report ID"), on="Report ID", how="anti")
+    refusals = updated.height + (kept["Call outcome"] == "Refusal").sum()
+    return path, messy.height, refusals
+
+
+def test_chunk_sizes_1_7_and_100000_agree_on_duplicates_updates_rejects_and_extra(
+    tmp_path: Path,
+) -> None:
+    src, n, refusals = _messy(tmp_path)
+    assert n == 400 + 60 + 30 + 5
+    results = []
+    for rows in (1, 7, 100_000):
+        wh = tmp_path / f"wh{rows}"
+        f = load(wh, src, chunk_rows=rows, max_reject_rate=0.05).files[0]
+        # counts written out from how the file was built, not from the code
+        assert (f.status, f.rows_read, f.rows_loaded, f.rows_rejected) == ("loaded", n, 400, 5)
+        assert f.rows_duplicate == 90
+        t = table(wh)
+        assert t.height == 400 and t["report_id"].is_unique().all()
+        assert t["extra"].null_count() == 0
+        assert (t["call_outcome"] == "Refusal").sum() == refusals  # the later report time won
+        rj = rejects(wh).select("source_row", "reason", "detail", "raw_text")
+        assert rj.height == 5 and set(rj["reason"]) == {"bad_timestamp"}
+        results.append((t, rj))
+    (t1, r1), (t7, r7), (tbig, rbig) = results
+    assert t1.equals(t7) and t7.equals(tbig)
+    assert r1.equals(r7) and r7.equals(rbig)
 
 
 NAMES = st.one_of(
@@ -128,6 +176,18 @@ def test_chunk_size_never_changes_the_result(
     (t1, *c1), (t2, *c2) = results
     assert c1 == c2
     assert t1.equals(t2)
+    # the sizes the issue names, on the same generated input; quarantined rows must agree too
+    quarantined = ["source_row", "reason", "detail", "raw_text"]  # not run id nor clock
+    want = [table(base / "wh100000"), rejects(base / "wh100000")]
+    want[1] = want[1].select(quarantined) if want[1].height else want[1]
+    assert want[0].height + c2[1] + c2[2] == len(rows)  # one row per distinct stored key
+    for size in (1, 7):
+        wh = base / f"fixed{size}"
+        f = load(wh, src, chunk_rows=size, max_reject_rate=1.0).files[0]
+        assert [f.rows_loaded, f.rows_duplicate, f.rows_rejected] == c2
+        assert table(wh).equals(want[0])
+        got = rejects(wh)
+        assert (got.select(quarantined) if got.height else got).equals(want[1])
 
 
 def test_kill_9_mid_merge_then_rerun_loses_and_doubles_nothing(tmp_path: Path) -> None:
@@ -177,17 +237,22 @@ def test_readers_see_old_or_new_partition_never_a_mix(tmp_path: Path) -> None:
     old = _state(con, glob)
     seen: list[dict[str, tuple[int, int, int]]] = []
     failed: list[str] = []
+    crashed: list[BaseException] = []  # anything else kills the reader: re-raised below
     done = threading.Event()
 
     def reader() -> None:
-        c = duckdb.connect()
-        while not done.is_set():
-            try:
-                seen.append(_state(c, glob))
-            except duckdb.Error as exc:
-                # DuckDB opens a file more than once per query: one that overlaps the instant
-                # a partition is renamed over can fail to decode it (never a mix); see README
-                failed.append(str(exc))
+        try:
+            c = duckdb.connect()
+            while not done.is_set():
+                try:
+                    seen.append(_state(c, glob))
+                except duckdb.Error as exc:
+                    # DuckDB opens a file more than once per query: one that overlaps the
+                    # instant a partition is renamed over can fail to decode it (never a mix);
+                    # see README
+                    failed.append(str(exc))
+        except BaseException as exc:  # handed to the test thread, re-raised there
+            crashed.append(exc)
 
     t = threading.Thread(target=reader)
     t.start()
@@ -196,16 +261,26 @@ def test_readers_see_old_or_new_partition_never_a_mix(tmp_path: Path) -> None:
     finally:
         done.set()
         t.join()
+    if crashed:
+        raise crashed[0]
     assert proc.returncode == 0, proc.stderr
     new = _state(con, glob)
     assert old.keys() == new.keys() and old != new
+    assert all(old[p] != new[p] for p in old)  # every partition is rewritten by the update
     assert len(seen) >= 3
     # decode failures (thrift messages vary) stay the exception, never the rule
     assert len(failed) <= len(seen), failed[:3]
     for snapshot in seen:
+        # a partition that vanished for a moment is neither its old nor its new state
+        assert snapshot.keys() == old.keys(), f"partitions missing: {old.keys() - snapshot}"
         for part, value in snapshot.items():
             assert value[0] == value[1], f"two versions of a record visible in {part}"
             assert value in (old[part], new[part]), f"partition {part} half-written"
+    # the reader did look while the ingest was replacing partitions: some snapshot shows
+    # part of the partitions already new and part still old
+    assert any({s[p] == new[p] for p in old} == {True, False} for s in seen), (
+        "no snapshot was taken mid-ingest: the check above proved nothing"
+    )
 
 
 def test_second_writer_exits_with_lock_message(wh: Path) -> None:

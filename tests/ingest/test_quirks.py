@@ -43,11 +43,21 @@ def test_clean_fixture_loads_every_row(wh: Path, name: str, rows: int) -> None:
 @pytest.mark.parametrize("path", sorted(FIXTURES.iterdir()), ids=lambda p: p.name)
 def test_conservation_holds_for_every_fixture(wh: Path, path: Path) -> None:
     result = load(wh, path, max_reject_rate=1.0)
+    assert result.files, "no file result: the loop below would check nothing"
     for f in result.files:
         if f.status == "loaded":
             assert f.rows_read == f.rows_loaded + f.rows_duplicate + f.rows_rejected
         else:
             assert f.rows_loaded == 0
+        # whatever the status, the counters add up
+        assert f.rows_read == f.rows_loaded + f.rows_duplicate + f.rows_rejected
+    # and they describe what was stored, not just each other: a fresh warehouse holds one row
+    # per inserted record, and the quarantine one row per rejected record
+    inserted = sum(f.rows_loaded - f.rows_updated for f in result.files)
+    assert table(wh).height == inserted
+    assert rejects(wh).height == sum(f.rows_rejected for f in result.files)
+    if path.name in GOOD_FILES:  # the record counts written out by hand above
+        assert sum(f.rows_read for f in result.files) == GOOD_FILES[path.name]
 
 
 def test_bom_is_not_part_of_the_first_header(wh: Path) -> None:
@@ -164,6 +174,11 @@ def test_api_json_numbers_and_lines_match_csv(wh: Path) -> None:
     assert page.equals(lines)
     assert page["duration_seconds"].to_list() == [30, 31, 32]
     assert table(wh, lineage=True)["source_kind"].unique().to_list() == ["api_json"]
+    # as the name says: the same three records from the CSV export give the same rows
+    csv = wh.parent / "csv"
+    load(csv, fixture("bom_crlf.csv"))
+    assert page.equals(table(csv).head(3))
+    assert page["site_timezone_offset_minutes"].to_list() == [-300, -300, -300]
 
 
 def test_bad_rows_are_quarantined_with_line_reason_and_text(wh: Path) -> None:
