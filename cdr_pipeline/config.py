@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from cdr_pipeline.errors import ConfigError
+from cdr_pipeline.state.layout import Layout
 
 
 @dataclass(frozen=True)
@@ -42,28 +43,9 @@ class Settings:
             raise ConfigError(f"code_expiry_days must be positive, got {self.code_expiry_days}")
 
     @property
-    def tables_dir(self) -> Path:
-        return self.warehouse / "tables"
-
-    @property
-    def rejects_dir(self) -> Path:
-        return self.warehouse / "rejects"
-
-    @property
-    def state_dir(self) -> Path:
-        return self.warehouse / "state"
-
-    @property
-    def quality_dir(self) -> Path:
-        return self.warehouse / "quality"
-
-    @property
-    def reports_dir(self) -> Path:
-        return self.warehouse / "reports"
-
-    @property
-    def duckdb_path(self) -> Path:
-        return self.warehouse / "cdr.duckdb"
+    def layout(self) -> Layout:
+        """Every path of the warehouse."""
+        return Layout(self.warehouse)
 
 
 _FIELDS = {f.name: f for f in fields(Settings)}

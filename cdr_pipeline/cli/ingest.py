@@ -39,7 +39,7 @@ def ingest(
 
     Exits 3 when a file could not be loaded (it names the file, the line and what to try);
     the other files still load."""
-    from cdr_pipeline.ingest.pipeline import ingest_paths
+    from cdr_pipeline.ingest import ingest_paths
 
     settings = obj.settings(
         chunk_rows=chunk_rows, max_reject_rate=max_reject_rate, lock_wait_seconds=lock_wait_seconds
@@ -83,9 +83,9 @@ def ingest(
 @pass_cli
 def runs(obj: CliContext, show_files: bool, limit: int, as_json: bool) -> None:
     """Show the ingest ledger: recent runs, or files with --files."""
-    from cdr_pipeline.ingest.ledger import Ledger
+    from cdr_pipeline.state.ledger import Ledger
 
-    ledger = Ledger(obj.settings().state_dir)
+    ledger = Ledger(obj.settings().layout)
     if show_files:
         df = (
             ledger.files()

@@ -102,7 +102,7 @@ def demo(obj: CliContext, samples_dir: Path | None) -> None:
     if summary.validation is not None:
         click.echo(f"Data Docs: {summary.validation.data_docs_index}")
     click.echo(
-        f"Query: duckdb.connect('{settings.duckdb_path}', read_only=True)  "
+        f"Query: duckdb.connect('{settings.layout.duckdb}', read_only=True)  "
         "(views listed in sql/README.md)"
     )
     click.echo("Notebooks: make notebooks  (opens JupyterLab on notebooks/ against this warehouse)")

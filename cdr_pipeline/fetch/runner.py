@@ -42,9 +42,9 @@ from cdr_pipeline.fetch.windows import (
     parse_time,
     plan_windows,
 )
-from cdr_pipeline.ingest.ledger import Ledger
-from cdr_pipeline.ingest.lock import writer_lock
-from cdr_pipeline.ingest.pipeline import IngestResult, ingest_paths
+from cdr_pipeline.ingest import IngestResult, ingest_paths
+from cdr_pipeline.state.ledger import Ledger
+from cdr_pipeline.state.lock import writer_lock
 
 log = logging.getLogger(__name__)
 
@@ -162,9 +162,9 @@ def fetch_records(
     if client is None:
         client = client_from_options(options, env)
     result = FetchResult(source="report" if report_id else options.source, report_id=report_id)
-    ledger = Ledger(settings.state_dir)
+    ledger = Ledger(settings.layout)
     # one fetch at a time: two would share the token's rate limit and race on the watermark
-    with writer_lock(settings.state_dir / "fetch-lock", COMMAND, settings.lock_wait_seconds):
+    with writer_lock(settings.layout, COMMAND, settings.lock_wait_seconds, name="fetch.lock"):
         try:
             _replay(settings, ledger, result)
             org_id = options.org_id or client.org_id()

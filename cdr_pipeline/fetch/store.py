@@ -15,7 +15,6 @@ import base64
 import binascii
 import gzip
 import re
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,8 +23,8 @@ from typing import Any
 import pyarrow as pa
 
 from cdr_pipeline.config import Settings
-from cdr_pipeline.ingest.ledger import TS, Ledger, install_file
-from cdr_pipeline.ingest.pipeline import file_sha256
+from cdr_pipeline.state.files import atomic_write_bytes, file_sha256
+from cdr_pipeline.state.ledger import TS, Ledger
 
 SOURCE_KINDS = {"feed": "api_feed", "stream": "api_stream", "report": "report"}
 
@@ -45,7 +44,7 @@ WATERMARKS_SCHEMA = pa.schema(
 
 
 def fetched_dir(settings: Settings) -> Path:
-    return settings.state_dir / "fetched"
+    return settings.layout.fetched
 
 
 def safe_name(text: str, default: str) -> str:
@@ -64,14 +63,6 @@ def org_folder(org_id: str) -> str:
     if decoded.startswith("ciscospark://") and "/" in decoded:
         return safe_name(decoded.rsplit("/", 1)[1], "org")
     return safe_name(org_id, "org")
-
-
-def atomic_write_bytes(data: bytes, path: Path) -> None:
-    """Write `data` to a hidden temp file beside `path`, then install it (fsync + rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:8]}")
-    tmp.write_bytes(data)
-    install_file(tmp, path)
 
 
 def save_page(folder: Path, number: int, body: bytes) -> Path:

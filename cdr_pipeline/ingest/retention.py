@@ -17,9 +17,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from cdr_pipeline.config import Settings
-from cdr_pipeline.ingest.ledger import Ledger
-from cdr_pipeline.ingest.lock import writer_lock
 from cdr_pipeline.schema import CALL_LEGS
+from cdr_pipeline.state.layout import DROPPING_PREFIX, Layout
+from cdr_pipeline.state.ledger import Ledger
+from cdr_pipeline.state.lock import writer_lock
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +52,7 @@ def expired_partitions(settings: Settings, retain_days: int, today: date) -> Ret
     """Call-leg partitions whose date is before `today - retain_days` (UTC)."""
     cutoff = today - timedelta(days=retain_days)
     result = RetentionResult(cutoff)
-    base = settings.tables_dir / CALL_LEGS.name
+    base = settings.layout.table(CALL_LEGS.name)
     prefix = f"{CALL_LEGS.partition_by}="
     for part in sorted(base.glob(prefix + "*")) if base.is_dir() else []:
         try:
@@ -75,8 +76,8 @@ def apply_retention(
     today = today or datetime.now(UTC).date()
     if retain_days < 1:
         raise ValueError("retain_days must be at least 1")
-    with writer_lock(settings.state_dir, "cdr nightly (retention)", settings.lock_wait_seconds):
-        base = settings.tables_dir / CALL_LEGS.name
+    with writer_lock(settings.layout, "cdr nightly (retention)", settings.lock_wait_seconds):
+        base = settings.layout.table(CALL_LEGS.name)
         if not dry_run and base.is_dir():
             clean_dropping(base)
         result = expired_partitions(settings, retain_days, today)
@@ -84,10 +85,10 @@ def apply_retention(
             return result
         now = datetime.now(UTC)
         for name, _ in result.dropped:
-            hidden = base / f".dropping-{name}"
+            hidden = Layout.dropping(base / name)
             (base / name).rename(hidden)
             shutil.rmtree(hidden)
-        Ledger(settings.state_dir).write(
+        Ledger(settings.layout).write(
             "retention",
             run_id,
             [
@@ -115,5 +116,5 @@ def apply_retention(
 
 def clean_dropping(base: Path) -> None:
     """Finish removals a crash interrupted (hidden `.dropping-*` folders)."""
-    for hidden in base.glob(".dropping-*"):
+    for hidden in base.glob(DROPPING_PREFIX + "*"):
         shutil.rmtree(hidden, ignore_errors=True)

@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cdr_pipeline.config import Settings
-from cdr_pipeline.ingest.ledger import Ledger
 from cdr_pipeline.quality.batches import connect, device_users_sql, duplicate_keys, row_batches
 from cdr_pipeline.quality.report import (
     SAMPLE_KEYS,
@@ -50,6 +49,7 @@ from cdr_pipeline.quality.suites import (
     SuiteSpec,
     build_suites,
 )
+from cdr_pipeline.state.ledger import Ledger
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -233,7 +233,7 @@ def _validate_table(
 ) -> SuiteResult:
     con = connect(temp_dir)
     try:
-        devices = device_users_sql(suite, settings.tables_dir)
+        devices = device_users_sql(suite, settings.layout)
         row_specs = [
             s for s in suite.row_expectations if s.check != KNOWN_DEVICE or devices is not None
         ]
@@ -289,8 +289,8 @@ def validate_warehouse(
     validation_id = started.strftime("%Y%m%dT%H%M%S") + "Z-" + secrets.token_hex(3)
     resolved = resolve_scope(settings, scope)
     suites = build_suites()
-    docs_dir = settings.quality_dir / DOCS_DIR
-    temp_dir = settings.state_dir / "validate_tmp" / validation_id  # DuckDB spill space
+    docs_dir = settings.layout.data_docs
+    temp_dir = settings.layout.validate_temp(validation_id)  # DuckDB spill space
     suite_results: list[SuiteResult] = []
     index: Path | None = None
     todo = [(suites[n], t) for n, t in resolved.tables.items() if t.files and n in suites]
@@ -326,7 +326,7 @@ def validate_warehouse(
         data_docs_index=index,
         seconds=time.monotonic() - t0,
     )
-    Ledger(settings.state_dir).write(
+    Ledger(settings.layout).write(
         "validations", validation_id, report.ledger_rows(), VALIDATIONS_SCHEMA
     )
     log.info(

@@ -12,16 +12,15 @@ empty typed relation, so the build never fails on a fresh warehouse; the next `c
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 
 import duckdb
 import pyarrow as pa
 
 from cdr_pipeline.config import Settings
-from cdr_pipeline.ingest.ledger import FILES_SCHEMA, RUNS_SCHEMA
 from cdr_pipeline.schema import SCHEMAS, TableSchema
 from cdr_pipeline.schema.base import DUCKDB_TYPES
-from cdr_pipeline.sqltext import lit, quote
+from cdr_pipeline.state.ledger import FILES_SCHEMA, RUNS_SCHEMA
+from cdr_pipeline.text import lit, quote
 from cdr_pipeline.warehouse.catalog import ViewSpec
 
 LEDGER_TABLES: dict[str, tuple[pa.Schema, tuple[str, ...]]] = {
@@ -53,7 +52,7 @@ def _present_columns(con: duckdb.DuckDBPyConnection, source: str) -> set[str]:
 
 def table_glob(settings: Settings, schema: TableSchema) -> tuple[str, bool]:
     """(glob of the table's Parquet files, whether any file exists now)."""
-    folder = settings.tables_dir.resolve() / schema.name
+    folder = settings.layout.tables.resolve() / schema.name
     pattern = "**/*.parquet" if schema.partition_by else "*.parquet"
     exists = folder.is_dir() and any(folder.glob(pattern))
     return str(folder / pattern), exists
@@ -115,7 +114,7 @@ def ledger_view(
 ) -> tuple[ViewSpec, bool]:
     """Generated `stg_ledger_<table>` over `state/ledger/<table>/*.parquet`."""
     schema, key = LEDGER_TABLES[table]
-    folder = settings.state_dir.resolve() / "ledger" / table
+    folder = settings.layout.ledger.resolve() / table
     exists = folder.is_dir() and any(folder.glob("*.parquet"))
     columns = [(f.name, arrow_to_duckdb(f.type)) for f in schema]
     source: str | None = None
@@ -171,8 +170,3 @@ def generated_views(
         if not exists:
             empty.append(f"ledger/{table}")
     return specs, empty
-
-
-def default_sql_dir() -> Path:
-    """The repository's `sql/` folder (next to the package)."""
-    return Path(__file__).resolve().parents[2] / "sql"

@@ -12,19 +12,20 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from pathlib import Path
 
 from cdr_pipeline.errors import LockBusy
+from cdr_pipeline.state.layout import Layout
+from cdr_pipeline.text import iso_seconds
 
 
 @contextmanager
 def writer_lock(
-    state_dir: Path, command: str, wait_seconds: float = 0.0, name: str = "writer.lock"
+    layout: Layout, command: str, wait_seconds: float = 0.0, name: str = "writer.lock"
 ) -> Iterator[None]:
-    """Hold the lock file `state_dir/name` for the block. `writer.lock` serialises writers
+    """Hold the lock file `state/<name>` for the block. `writer.lock` serialises writers
     of the tables; the nightly job holds `nightly.lock` for its whole run as well."""
-    state_dir.mkdir(parents=True, exist_ok=True)
-    path = state_dir / name
+    path = layout.lock_file(name)
+    path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         deadline = time.monotonic() + max(wait_seconds, 0.0)
@@ -41,7 +42,7 @@ def writer_lock(
                     ) from None
                 time.sleep(0.2)
         os.ftruncate(fd, 0)
-        started = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        started = iso_seconds(datetime.now(UTC))
         os.pwrite(fd, f"pid {os.getpid()}, {command}, since {started}\n".encode(), 0)
         try:
             yield

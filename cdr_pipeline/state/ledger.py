@@ -8,19 +8,17 @@ anything, and a crash can never leave a half-written record.
 
 from __future__ import annotations
 
-import errno
 import functools
 import io
-import os
-import shutil
-import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 import pyarrow as pa
-import pyarrow.parquet as pq
+
+from cdr_pipeline.state.files import atomic_write_table
+from cdr_pipeline.state.layout import Layout
 
 TS = pa.timestamp("ms", tz="UTC")
 
@@ -73,14 +71,6 @@ FILES_SCHEMA = pa.schema(
 )
 
 
-def atomic_write_table(table: pa.Table, path: Path) -> None:
-    """Write Parquet to a hidden temp file in the same folder, then install it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:8]}")
-    pq.write_table(table, tmp, compression="zstd")
-    install_file(tmp, path)
-
-
 def _empty_frame(schema: pa.Schema) -> pl.DataFrame:
     """An empty frame of `schema`, through Arrow IPC: `pl.from_arrow` would import pandas
     (an eighth of a second of every command on a fresh warehouse)."""
@@ -95,37 +85,9 @@ def _polars_schema(schema: pa.Schema) -> pl.Schema:
     return _empty_frame(schema).schema
 
 
-def install_file(src: Path, dest: Path) -> None:
-    """Make `src` durable and rename it to `dest` atomically: a reader sees the old file or
-    the new one, and a crash leaves one of the two. Across file systems `src` is first
-    copied to a hidden temp file beside `dest`, so the final step is still a rename."""
-    with open(src, "rb") as fh:
-        os.fsync(fh.fileno())
-    try:
-        os.replace(src, dest)
-    except OSError as exc:
-        if exc.errno != errno.EXDEV:
-            raise
-        tmp = dest.with_name(f".{dest.name}.tmp-{uuid.uuid4().hex[:8]}")
-        shutil.copyfile(src, tmp)
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, dest)
-        src.unlink()
-    fsync_dir(dest.parent)
-
-
-def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 class Ledger:
-    def __init__(self, state_dir: Path) -> None:
-        self.root = state_dir / "ledger"
+    def __init__(self, layout: Layout) -> None:
+        self.root = layout.ledger
 
     def folder(self, table: str) -> Path:
         return self.root / table

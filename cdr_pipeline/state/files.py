@@ -1,0 +1,70 @@
+"""Durable, atomic file installs: write beside the target, fsync, rename.
+
+A reader sees the old file or the new one, and a crash leaves one of the two.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+import shutil
+import uuid
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+
+def temp_name(path: Path) -> Path:
+    """A hidden, unique temp file beside `path`."""
+    return path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:8]}")
+
+
+def install_file(src: Path, dest: Path) -> None:
+    """Make `src` durable and rename it to `dest` atomically. Across file systems `src` is
+    first copied to a hidden temp file beside `dest`, so the final step is still a rename."""
+    with open(src, "rb") as fh:
+        os.fsync(fh.fileno())
+    try:
+        os.replace(src, dest)
+    except OSError as exc:
+        if exc.errno != errno.EXDEV:
+            raise
+        tmp = temp_name(dest)
+        shutil.copyfile(src, tmp)
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, dest)
+        src.unlink()
+    fsync_dir(dest.parent)
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write_bytes(data: bytes, path: Path) -> None:
+    """Write `data` to a hidden temp file beside `path`, then install it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temp_name(path)
+    tmp.write_bytes(data)
+    install_file(tmp, path)
+
+
+def atomic_write_table(table: pa.Table, path: Path) -> None:
+    """Write Parquet to a hidden temp file beside `path`, then install it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temp_name(path)
+    pq.write_table(table, tmp, compression="zstd")
+    install_file(tmp, path)
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file's content (the ledger's identity of an input file)."""
+    with open(path, "rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()

@@ -1,0 +1,119 @@
+"""The warehouse layout: every path the pipeline reads or writes, and nothing else.
+
+```
+<warehouse>/
+  cdr.duckdb                                   views (rebuilt into a temp file, renamed)
+  tables/<table>/<column>=<value>/data.parquet one file per partition (single file when the
+                                               table is not partitioned)
+  rejects/<table>/<source>.parquet             quarantined records
+  state/ledger/<ledger table>/<record>.parquet the run ledger
+  state/writer.lock, state/nightly.lock        the writer locks
+  state/staging/<run id>/...                   a run's staged rows (removed when it ends)
+  state/fetched/<source>/...                   saved API pages
+  quality/data_docs/index.html                 Great Expectations Data Docs
+  reports/<run date>/                          report files of nightly runs
+```
+
+Hidden names (a leading dot) are work in progress: temp files of a merge, a partition being
+dropped. Readers skip them; a new writer removes what a crash left.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+DATA_FILE = "data.parquet"
+TEMP_MARK = ".tmp-"
+DROPPING_PREFIX = ".dropping-"
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Paths of one warehouse folder."""
+
+    root: Path
+
+    # ---- tables ---------------------------------------------------------------------------
+    @property
+    def tables(self) -> Path:
+        return self.root / "tables"
+
+    def table(self, name: str) -> Path:
+        return self.tables / name
+
+    def partition_dir(self, table: str, column: str, value: object) -> Path:
+        return self.table(table) / f"{column}={value}"
+
+    def data_file(self, table: str, column: str | None = None, value: object = None) -> Path:
+        """The one data file of a partition (`column=value`), or of an unpartitioned table."""
+        if column is None:
+            return self.table(table) / DATA_FILE
+        return self.partition_dir(table, column, value) / DATA_FILE
+
+    @staticmethod
+    def temp_beside(path: Path, tag: str) -> Path:
+        """A hidden temp file next to `path`, renamed over it when complete."""
+        return path.with_name(f".{path.name}{TEMP_MARK}{tag}")
+
+    @staticmethod
+    def dropping(path: Path) -> Path:
+        """The hidden name a partition folder takes while it is being removed."""
+        return path.with_name(DROPPING_PREFIX + path.name)
+
+    def temp_files(self) -> list[Path]:
+        """Temp files a killed writer left under tables/ (never read)."""
+        if not self.tables.is_dir():
+            return []
+        return sorted(self.tables.rglob(f".{DATA_FILE}{TEMP_MARK}*"))
+
+    # ---- quarantine -------------------------------------------------------------------------
+    @property
+    def rejects(self) -> Path:
+        return self.root / "rejects"
+
+    def rejects_file(self, table: str, name: str) -> Path:
+        return self.rejects / table / f"{name}.parquet"
+
+    # ---- pipeline state ---------------------------------------------------------------------
+    @property
+    def state(self) -> Path:
+        return self.root / "state"
+
+    @property
+    def ledger(self) -> Path:
+        return self.state / "ledger"
+
+    def lock_file(self, name: str = "writer.lock") -> Path:
+        return self.state / name
+
+    @property
+    def staging(self) -> Path:
+        return self.state / "staging"
+
+    def staging_run(self, run_id: str) -> Path:
+        return self.staging / run_id
+
+    def validate_temp(self, validation_id: str) -> Path:
+        return self.state / "validate_tmp" / validation_id
+
+    @property
+    def fetched(self) -> Path:
+        return self.state / "fetched"
+
+    # ---- outputs ----------------------------------------------------------------------------
+    @property
+    def quality(self) -> Path:
+        return self.root / "quality"
+
+    @property
+    def data_docs(self) -> Path:
+        return self.quality / "data_docs"
+
+    @property
+    def reports(self) -> Path:
+        return self.root / "reports"
+
+    @property
+    def duckdb(self) -> Path:
+        return self.root / "cdr.duckdb"

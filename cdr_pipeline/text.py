@@ -1,0 +1,39 @@
+"""Text the pipeline writes: SQL quoting and the one timestamp format.
+
+A leaf module (it imports nothing of the project), so every layer can use it.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+ISO_MS_STRFTIME = "%Y-%m-%dT%H:%M:%S%.3fZ"
+"""polars/chrono spelling of `iso_ms` (for `dt.strftime` on a UTC column)."""
+ISO_MS_SQL = "%Y-%m-%dT%H:%M:%S.%gZ"
+"""DuckDB `strftime` spelling of `iso_ms` (%g: milliseconds)."""
+
+
+def quote(name: str) -> str:
+    """A SQL identifier."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def lit(value: str | Path) -> str:
+    """A SQL string literal (paths and settings are baked into SQL text)."""
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def iso_ms(t: datetime) -> str:
+    """A UTC instant as the Webex APIs write it: `2026-10-01T11:01:16.545Z` (a naive value is
+    taken as UTC)."""
+    if t.tzinfo is not None:
+        t = t.astimezone(UTC)
+    return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"
+
+
+def iso_seconds(t: datetime) -> str:
+    """A UTC instant to the second: `2026-10-01T11:01:16Z`."""
+    if t.tzinfo is not None:
+        t = t.astimezone(UTC)
+    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
