@@ -18,9 +18,7 @@ from typing import Any
 
 from cdr_pipeline.config import Settings
 from cdr_pipeline.errors import EXIT_OK, EXIT_UNEXPECTED, CdrError
-from cdr_pipeline.ingest.ledger import Ledger
-from cdr_pipeline.ingest.lock import writer_lock
-from cdr_pipeline.ingest.pipeline import (
+from cdr_pipeline.ingest import (
     Fingerprint,
     IngestResult,
     ProgressFn,
@@ -28,10 +26,11 @@ from cdr_pipeline.ingest.pipeline import (
     ingest_paths,
     new_run_id,
 )
+from cdr_pipeline.resources import samples_dir as samples_dir_of_package
+from cdr_pipeline.state.ledger import Ledger
+from cdr_pipeline.state.lock import writer_lock
 
 log = logging.getLogger(__name__)
-
-DEFAULT_SAMPLES = Path("data/samples")
 
 
 @dataclass
@@ -79,11 +78,13 @@ class DemoSummary(FlowSummary):
 
 
 def find_samples(samples_dir: Path | None, settings: Settings) -> tuple[Path, bool]:
-    """The committed samples when run from a checkout, else a freshly generated set."""
+    """The bundled samples (in the checkout or the installed package), else a freshly
+    generated set."""
     if samples_dir is not None:
         return samples_dir, False
-    if DEFAULT_SAMPLES.is_dir() and any(DEFAULT_SAMPLES.iterdir()):
-        return DEFAULT_SAMPLES, False
+    bundled = samples_dir_of_package()
+    if bundled.is_dir() and any(bundled.iterdir()):
+        return bundled, False
     from cdr_pipeline.samples import generate_samples
 
     out = settings.warehouse.parent / "demo-samples"
@@ -177,7 +178,7 @@ def scan_inbox(settings: Settings, inbox: Path) -> list[InboxFile]:
     """Every file of the inbox with whether its content was loaded before (the ledger
     decides, by SHA-256 of the content, never by name or date). Only a file whose size some
     loaded file has is hashed here; any other is new, and ingest hashes it as it reads it."""
-    loaded = Ledger(settings.state_dir).loaded_hashes()
+    loaded = Ledger(settings.layout).loaded_hashes()
     sizes = set(loaded.values())
     files = []
     for p in expand_paths([inbox]):
@@ -218,7 +219,7 @@ def run_nightly(
     retain = retain_days if retain_days is not None else settings.retain_days
     do_fetch = bool(settings.fetch.get("nightly")) if fetch is None else fetch
     run_id = new_run_id(datetime.now(UTC))
-    with writer_lock(settings.state_dir, "cdr nightly", 0.0, name="nightly.lock"):
+    with writer_lock(settings.layout, "cdr nightly", 0.0, name="nightly.lock"):
         summary.inbox = scan_inbox(settings, inbox)
         if dry_run:
             _plan(settings, summary, retain, do_fetch)
@@ -264,7 +265,7 @@ def run_nightly(
             out[:] = [
                 EXIT_OK,
                 f"{len(summary.reports)} file(s) in "
-                f"{settings.reports_dir / summary.run_date.isoformat()}",
+                f"{settings.layout.reports / summary.run_date.isoformat()}",
             ]
         if retain:
             with summary.run_stage("retention") as out:
@@ -319,7 +320,7 @@ def write_standard_reports(settings: Settings, run_date: date) -> list[Path]:
     date, the others once. Written to a temp folder, then renamed into place."""
     from cdr_pipeline.reports import REPORTS, run_report, write_report
 
-    target = settings.reports_dir / run_date.isoformat()
+    target = settings.layout.reports / run_date.isoformat()
     tmp = target.with_name(f".{target.name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)

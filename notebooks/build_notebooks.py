@@ -677,7 +677,7 @@ makes the run exit 4, warnings are advisory.
 **Inputs.** The public views `ingest_runs` and `ingest_files`. Rejected rows and validation
 results are not exposed as views, so this notebook reads them directly: the rejects Parquet
 files under `<warehouse>/rejects/` with DuckDB `read_parquet`, and the validation summaries
-with the library, `cdr_pipeline.ingest.ledger.Ledger(settings.state_dir).read("validations")`.
+with the library, `cdr_pipeline.state.ledger.Ledger(settings.layout).read("validations")`.
 `CDR_WAREHOUSE` picks the warehouse; the month filter does not apply here (these are
 about loads, not calls). Empty sections print a **No data** note.
 """),
@@ -734,7 +734,7 @@ else:
 Read from `<warehouse>/rejects/<table>/*.parquet` (one file per ingested file with rejects).
 """),
     """\
-reject_files = sorted((settings.rejects_dir).glob("*/*.parquet"))
+reject_files = sorted((settings.layout.rejects).glob("*/*.parquet"))
 if not reject_files:
     rejects = pl.DataFrame()
     no_data("rejected rows (no files under rejects/)", monthly=False)
@@ -845,9 +845,9 @@ failed expectations over the recent runs. Details of every expectation are in th
 page named in `data_docs_index`.
 """),
     """\
-from cdr_pipeline.ingest.ledger import Ledger
+from cdr_pipeline.state.ledger import Ledger
 
-validations = Ledger(settings.state_dir).read("validations")
+validations = Ledger(settings.layout).read("validations")
 if validations.is_empty():
     no_data("validations (run `cdr validate`)", monthly=False)
 else:

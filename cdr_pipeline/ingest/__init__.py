@@ -1,1 +1,19 @@
-"""Streaming ingest: sniff -> read chunk -> normalize -> check rows -> stage -> merge."""
+"""Streaming ingest, one module per stage: sources (sniff) -> csv_reader / json_reader (read
+chunk) -> normalize (+ derive) -> stager -> merge; load (one file), run (one run)."""
+
+from __future__ import annotations
+
+from cdr_pipeline.ingest.digest import Fingerprint
+from cdr_pipeline.ingest.results import FileResult, IngestResult, ProgressEvent, ProgressFn
+from cdr_pipeline.ingest.run import expand_paths, ingest_paths, new_run_id
+
+__all__ = [
+    "FileResult",
+    "Fingerprint",
+    "IngestResult",
+    "ProgressEvent",
+    "ProgressFn",
+    "expand_paths",
+    "ingest_paths",
+    "new_run_id",
+]

@@ -8,6 +8,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import polars as pl
 
+CSV = "csv"
+JSON = "json"
+"""Source formats (what `Source.fmt` says)."""
+
 
 @dataclass(frozen=True)
 class RawReject:

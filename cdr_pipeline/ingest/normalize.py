@@ -7,13 +7,14 @@ Pure functions over a chunk: no I/O, no state. Chunk size never changes the resu
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
 
 import numpy as np
 import polars as pl
 
+from cdr_pipeline.ingest.derive import DERIVERS, Check
 from cdr_pipeline.schema.base import (
     BOOLEAN,
     DATE,
@@ -24,8 +25,8 @@ from cdr_pipeline.schema.base import (
     STRING,
     TIMESTAMP,
     TableSchema,
-    normalize_header,
 )
+from cdr_pipeline.schema.headers import HeaderResolution
 
 FrameT = TypeVar("FrameT", pl.DataFrame, pl.LazyFrame)
 
@@ -62,68 +63,12 @@ BAD_REASON = {
 
 
 @dataclass(frozen=True)
-class HeaderResolution:
-    canonical: tuple[str | None, ...]
-    """Canonical column of each source column (None: unknown, kept in `extra`)."""
-    unknown: tuple[str, ...]
-    missing: tuple[str, ...]
-    """Canonical input columns the source does not have (they load as NULL)."""
-    source_header: dict[str, str] = field(default_factory=dict)
-    """Canonical column -> the source spelling (for messages)."""
-    headers: tuple[str, ...] = ()
-    """The source headers as spelled, in order."""
-
-    @property
-    def matched(self) -> int:
-        return sum(c is not None for c in self.canonical)
-
-
-def resolve_headers(headers: list[str], schema: TableSchema) -> HeaderResolution:
-    mapping = schema.header_map()
-    canonical: list[str | None] = []
-    unknown: list[str] = []
-    spelled: dict[str, str] = {}
-    for h in headers:
-        name = mapping.get(normalize_header(h))
-        canonical.append(name)
-        if name is None:
-            if normalize_header(h):
-                unknown.append(h)
-        else:
-            spelled.setdefault(name, h)
-    missing = tuple(c.name for c in schema.input_columns if c.name not in spelled)
-    return HeaderResolution(tuple(canonical), tuple(unknown), missing, spelled, tuple(headers))
-
-
-@dataclass(frozen=True)
 class LoadContext:
     source_kind: str
     source_file: str
     run_id: str
     ingested_at: datetime
     load_seq: int
-
-
-@dataclass(frozen=True)
-class Check:
-    """A row check: rows where `bad` is true are quarantined with `reason` and `detail`."""
-
-    reason: str
-    bad: pl.Expr
-    detail: pl.Expr
-
-
-Deriver = Callable[[pl.DataFrame], tuple[pl.DataFrame, list[Check]]]
-DERIVERS: dict[str, Deriver] = {}
-"""Per-kind derivations, registered by the module that owns the kind."""
-
-
-def register_deriver(kind: str) -> Callable[[Deriver], Deriver]:
-    def deco(fn: Deriver) -> Deriver:
-        DERIVERS[kind] = fn
-        return fn
-
-    return deco
 
 
 @dataclass
@@ -210,33 +155,37 @@ def _parse(dtype: str, s: pl.Expr) -> pl.Expr:
     raise ValueError(f"unknown logical type {dtype}")
 
 
-def normalize(
-    raw: pl.DataFrame,
-    res: HeaderResolution,
-    schema: TableSchema,
-    ctx: LoadContext,
-    source_rows: np.ndarray,
-    nulls_marked: bool = False,
-) -> NormalizeResult:
-    """`raw` has one string column per source column, named c0..cN in source order;
-    `nulls_marked` says the reader already turned the null markers into NULL."""
-    clean: Callable[[pl.Expr], pl.Expr] = _as_is if nulls_marked else _clean
-    # 1. canonical string columns (several source spellings of one column coalesce)
+def _source_columns(
+    raw: pl.DataFrame, res: HeaderResolution
+) -> tuple[dict[str, list[str]], list[tuple[str, str]]]:
+    """Raw columns of each canonical column (several spellings of one column coalesce), and
+    the unknown columns with the (unique) header they are kept under in `extra`."""
     sources: dict[str, list[str]] = {}
     unknown_cols: list[tuple[str, str]] = []
     for i, name in enumerate(res.canonical):
         col = f"c{i}"
         if col not in raw.columns:
             continue
-        if name is None:
-            header = res.headers[i].replace("\ufeff", "").strip()
-            if header:
-                taken = {h for _, h in unknown_cols}
-                while header in taken:
-                    header += "_"
-                unknown_cols.append((col, header))
-        else:
+        if name is not None:
             sources.setdefault(name, []).append(col)
+            continue
+        header = res.headers[i].replace("\ufeff", "").strip()
+        if header:
+            taken = {h for _, h in unknown_cols}
+            while header in taken:
+                header += "_"
+            unknown_cols.append((col, header))
+    return sources, unknown_cols
+
+
+def _text_columns(
+    raw: pl.DataFrame,
+    res: HeaderResolution,
+    schema: TableSchema,
+    clean: Callable[[pl.Expr], pl.Expr],
+) -> list[pl.Expr]:
+    """The canonical input columns as text, plus `extra` (JSON of the unknown columns)."""
+    sources, unknown_cols = _source_columns(raw, res)
     text: list[pl.Expr] = []
     for c in schema.input_columns:
         if c.name in sources:
@@ -244,17 +193,18 @@ def normalize(
             text.append((cols[0] if len(cols) == 1 else pl.coalesce(cols)).alias(c.name))
         else:
             text.append(pl.lit(None, pl.String).alias(c.name))
-    extra: list[pl.Expr] = []
     if any(c.name == "extra" for c in schema.lineage) and unknown_cols:
-        extra.append(
+        text.append(
             pl.struct([clean(pl.col(col)).alias(h) for col, h in unknown_cols])
             .struct.json_encode()
             .alias("extra")
         )
-    # one lazy query for the generic part (clean, type, flag): polars fuses and parallelises it
-    lf = raw.lazy().select([*text, *extra, pl.int_range(pl.len(), dtype=pl.Int64).alias("__idx")])
+    return text
 
-    # 2. typed parsing; a value that is present but does not parse is a bad row
+
+def _typed_columns(schema: TableSchema, res: HeaderResolution) -> tuple[list[pl.Expr], list[Check]]:
+    """Typed parsing of each non-text input column, and the checks that quarantine a row:
+    a required value missing, a present value that does not parse."""
     checks: list[Check] = []
     typed: list[pl.Expr] = []
     for c in schema.input_columns:
@@ -283,6 +233,26 @@ def normalize(
                     pl.lit(f"{spelled}: required value is missing"),
                 ),
             )
+    return typed, checks
+
+
+def normalize(
+    raw: pl.DataFrame,
+    res: HeaderResolution,
+    schema: TableSchema,
+    ctx: LoadContext,
+    source_rows: np.ndarray,
+    nulls_marked: bool = False,
+) -> NormalizeResult:
+    """`raw` has one string column per source column, named c0..cN in source order;
+    `nulls_marked` says the reader already turned the null markers into NULL."""
+    clean: Callable[[pl.Expr], pl.Expr] = _as_is if nulls_marked else _clean
+    # 1. canonical string columns; one lazy query for the generic part (clean, type, flag):
+    # polars fuses and parallelises it
+    text = _text_columns(raw, res, schema, clean)
+    lf = raw.lazy().select([*text, pl.int_range(pl.len(), dtype=pl.Int64).alias("__idx")])
+    # 2. typed parsing; a value that is present but does not parse is a bad row
+    typed, checks = _typed_columns(schema, res)
     lf = lf.with_columns([e.alias(f"__typed_{e.meta.output_name()}") for e in typed])
     # in-memory: on a chunk the streaming engine's threads cost more than they bring (the 1M
     # ingest benchmark runs ~0.2 s faster)

@@ -10,15 +10,15 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from cdr_pipeline.ingest.normalize import HeaderResolution
-from cdr_pipeline.ingest.sources import CSV
-from cdr_pipeline.schema import TableSchema, normalize_header
+from cdr_pipeline.ingest.chunk import CSV
+from cdr_pipeline.schema import HeaderResolution, TableSchema, normalize_header
 
 REJECT_SCHEMA = pa.schema(
     [
@@ -78,8 +78,11 @@ class RejectWriter:
         self.buffer: list[dict[str, object]] = []
         self.writer: pq.ParquetWriter | None = None
         self.now = datetime.now(UTC)
+        self.reasons: Counter[str] = Counter()
+        """Rows added, by reason."""
 
     def add(self, row: int, reason: str, detail: str, raw: str) -> None:
+        self.reasons[reason] += 1
         self.buffer.append(
             {
                 "run_id": self.run_id,

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import dataclasses
+from collections import Counter
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from cdr_pipeline.errors import EXIT_OK
+from cdr_pipeline.state.ledger import FILES_SCHEMA
 
 
 @dataclass
@@ -42,6 +46,41 @@ class FileResult:
     message: str = ""
     exit_code: int = EXIT_OK
 
+    def set_rejects(self, reasons: Mapping[str, int]) -> None:
+        """Rejected rows and the three commonest reasons."""
+        self.rows_rejected = sum(reasons.values())
+        self.top_reasons = Counter(reasons).most_common(3)
+
+    def top_reasons_text(self) -> str:
+        return ", ".join(f"{k} ({n})" for k, n in self.top_reasons)
+
+    def summary(self) -> str:
+        return (
+            f"{self.status}, {self.rows_read} read, {self.rows_loaded} loaded, "
+            f"{self.rows_duplicate} duplicate, {self.rows_rejected} rejected, "
+            f"{self.seconds:.1f}s"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def ledger_row(self, **context: Any) -> dict[str, Any]:
+        """The ledger `files` record of this result; `context` gives the fields the result
+        does not know (run id, file number, table, digest, size, time)."""
+        own = {
+            "top_reject_reasons": self.top_reasons_text() or None,
+            "message": self.message or None,
+        }
+        row = {}
+        for name in FILES_SCHEMA.names:
+            if name in context:
+                row[name] = context[name]
+            elif name in own:
+                row[name] = own[name]
+            else:
+                row[name] = getattr(self, name)
+        return row
+
 
 @dataclass
 class IngestResult:
@@ -60,3 +99,12 @@ class IngestResult:
     @property
     def errors(self) -> list[FileResult]:
         return [f for f in self.files if f.status == "failed"]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "exit_code": self.exit_code,
+            "seconds": self.seconds,
+            "interrupted_runs": self.interrupted_runs,
+            "files": [f.to_dict() for f in self.files],
+        }

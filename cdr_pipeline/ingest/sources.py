@@ -10,24 +10,20 @@ from __future__ import annotations
 import gzip
 import io
 import zipfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from cdr_pipeline.errors import InputError
-from cdr_pipeline.ingest.normalize import resolve_headers
-from cdr_pipeline.schema import SCHEMAS, TableSchema
+from cdr_pipeline.ingest.chunk import CSV, JSON
 
 ZIP_MAGIC = b"PK\x03\x04"
 EMPTY_ZIP_MAGIC = b"PK\x05\x06"
 GZIP_MAGIC = b"\x1f\x8b"
 UTF8_BOM = b"\xef\xbb\xbf"
 UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
-
-CSV = "csv"
-JSON = "json"
 
 
 @dataclass(frozen=True)
@@ -142,24 +138,3 @@ def sources_of(path: Path) -> list[Source]:
     with open(path, "rb") as fh:
         head = fh.read(64)
     return [Source(path, None, "plain", _detect_format(head, name))]
-
-
-def detect_kind(headers: Sequence[str], source: str) -> TableSchema:
-    best: tuple[int, TableSchema] | None = None
-    for schema in SCHEMAS.values():
-        res = resolve_headers(list(headers), schema)
-        present = set(c for c in res.canonical if c)
-        score = sum(1 for s in schema.signature if s in present)
-        if score >= schema.min_signature and (best is None or score > best[0]):
-            best = (score, schema)
-    if best is None:
-        shown = ", ".join(list(headers)[:6]) + (" ..." if len(headers) > 6 else "")
-        raise InputError(
-            f"not a recognised export: the header ({shown}) matches none of the input kinds "
-            f"({', '.join(SCHEMAS)})",
-            path=source,
-            line=1,
-            hint="load a Control Hub 'Calling Detailed Call History' CSV, the cdr_feed JSON, "
-            "or a device/activation/entitlement file; force a kind with --kind",
-        )
-    return best[1]

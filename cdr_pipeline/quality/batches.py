@@ -15,12 +15,13 @@ from typing import TYPE_CHECKING
 import duckdb
 import pyarrow.parquet as pq
 
-from cdr_pipeline.ingest.writer import bounded_duckdb
+from cdr_pipeline.ingest.merge import bounded_duckdb
 from cdr_pipeline.quality.scope import table_files
 from cdr_pipeline.quality.suites import DEVICE_FLAG, SuiteSpec
 from cdr_pipeline.schema import schemas_by_table
 from cdr_pipeline.schema.base import DUCKDB_TYPES, TableSchema
-from cdr_pipeline.sqltext import lit, quote
+from cdr_pipeline.state.layout import Layout
+from cdr_pipeline.text import lit, quote
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -57,7 +58,7 @@ def _select(schema: TableSchema, columns: list[str], present: set[str], alias: s
     return out
 
 
-def device_users_sql(suite: SuiteSpec, tables_dir: Path) -> str | None:
+def device_users_sql(suite: SuiteSpec, layout: Layout) -> str | None:
     """SQL listing the users that have a device, or None when no device data is stored."""
     rule = suite.device_rule
     if rule is None:
@@ -70,7 +71,7 @@ def device_users_sql(suite: SuiteSpec, tables_dir: Path) -> str | None:
             continue
         files = [
             f
-            for f in table_files(tables_dir, by_name[table])
+            for f in table_files(layout, by_name[table])
             if rule.device_user_column in pq.read_schema(f).names
         ]
         if files:

@@ -18,9 +18,9 @@ import polars as pl
 
 from cdr_pipeline.config import Settings
 from cdr_pipeline.errors import ConfigError
-from cdr_pipeline.ingest.ledger import Ledger
-from cdr_pipeline.ingest.writer import data_path
 from cdr_pipeline.schema import TableSchema, schemas_by_table
+from cdr_pipeline.state.layout import Layout
+from cdr_pipeline.state.ledger import Ledger
 
 ScopeArg = str | date
 """'last', 'all', or a date (validate what was loaded since that day)."""
@@ -49,9 +49,9 @@ class Scope:
         return sum(len(t.files) for t in self.tables.values())
 
 
-def table_files(tables_dir: Path, schema: TableSchema) -> list[Path]:
+def table_files(layout: Layout, schema: TableSchema) -> list[Path]:
     """Every committed data file of a table (temp files of a running merge excluded)."""
-    base = tables_dir / schema.name
+    base = layout.table(schema.name)
     if not base.is_dir():
         return []
     return sorted(
@@ -70,59 +70,66 @@ def _partition_of(path: Path, schema: TableSchema) -> str:
 
 def resolve_scope(settings: Settings, scope: ScopeArg = "last") -> Scope:
     """Files and partitions to validate, per registered table."""
-    ledger = Ledger(settings.state_dir)
+    ledger = Ledger(settings.layout)
     files = ledger.files()  # typed even when empty (the ledger has no record yet)
     run_order = ledger.runs()["run_id"].to_list()
-    by_name = schemas_by_table()
+    label, scoped_runs, selected = _select(files, run_order, scope)
+    if selected is None:
+        tables = _all_tables(settings.layout)
+    else:
+        tables = _loaded_tables(settings.layout, selected)
+    _new_columns(files, scoped_runs, run_order, tables)
+    return Scope(label, tables, scoped_runs)
 
+
+def _select(
+    files: pl.DataFrame, run_order: list[str], scope: ScopeArg
+) -> tuple[str, list[str], pl.DataFrame | None]:
+    """(label, runs in scope, their ledger file records; None for every file there is)."""
     if scope == "all":
-        label = "all"
-        scoped_runs = run_order[-1:]
-        selected = None
-    elif scope == "last":
-        label = "last"
+        return "all", run_order[-1:], None
+    if scope == "last":
         with_files = set(files["run_id"].to_list())
-        ingest_runs = [r for r in run_order if r in with_files]
-        scoped_runs = ingest_runs[-1:]
-        selected = files.filter(pl.col("run_id").is_in(scoped_runs))
-    elif isinstance(scope, date):
-        label = f"since {scope.isoformat()}"
+        scoped = [r for r in run_order if r in with_files][-1:]
+        return "last", scoped, files.filter(pl.col("run_id").is_in(scoped))
+    if isinstance(scope, date):
         start = datetime(scope.year, scope.month, scope.day, tzinfo=UTC)
         selected = files.filter(pl.col("loaded_at") >= start)
         selected_runs = set(selected["run_id"].to_list())
-        scoped_runs = [r for r in run_order if r in selected_runs]
-    else:
-        raise ConfigError(f"unknown validation scope {scope!r}", hint="use 'last', 'all' or a date")
+        scoped = [r for r in run_order if r in selected_runs]
+        return f"since {scope.isoformat()}", scoped, selected
+    raise ConfigError(f"unknown validation scope {scope!r}", hint="use 'last', 'all' or a date")
 
+
+def _all_tables(layout: Layout) -> dict[str, TableScope]:
     tables: dict[str, TableScope] = {}
-    if selected is None:
-        for schema in by_name.values():
-            paths = table_files(settings.tables_dir, schema)
-            if paths:
-                tables[schema.name] = TableScope(
-                    schema, paths, [_partition_of(p, schema) for p in paths]
-                )
-    else:
-        loaded = selected.filter(pl.col("status") == "loaded")
-        for row in loaded.select("table_name", "partitions").iter_rows(named=True):
-            found = by_name.get(row["table_name"] or "")
-            if found is None:
-                continue
-            entry = tables.setdefault(found.name, TableScope(found, [], []))
-            for value in row["partitions"] or []:
-                if value not in entry.partitions:
-                    entry.partitions.append(value)
-        for entry in tables.values():
-            entry.partitions.sort()
-            schema = entry.schema
-            paths = [
-                data_path(settings.tables_dir, schema, v if schema.partition_by else None)
-                for v in entry.partitions
-            ]
-            # a partition removed since (retention) is simply gone, not an error
-            entry.files = [p for p in dict.fromkeys(paths) if p.exists()]
-    _new_columns(files, scoped_runs, run_order, tables)
-    return Scope(label, tables, scoped_runs)
+    for schema in schemas_by_table().values():
+        paths = table_files(layout, schema)
+        if paths:
+            tables[schema.name] = TableScope(
+                schema, paths, [_partition_of(p, schema) for p in paths]
+            )
+    return tables
+
+
+def _loaded_tables(layout: Layout, selected: pl.DataFrame) -> dict[str, TableScope]:
+    """The partitions the selected ledger records loaded, per table."""
+    by_name = schemas_by_table()
+    tables: dict[str, TableScope] = {}
+    loaded = selected.filter(pl.col("status") == "loaded")
+    for row in loaded.select("table_name", "partitions").iter_rows(named=True):
+        found = by_name.get(row["table_name"] or "")
+        if found is None:
+            continue
+        entry = tables.setdefault(found.name, TableScope(found, [], []))
+        entry.partitions.extend(v for v in row["partitions"] or [] if v not in entry.partitions)
+    for entry in tables.values():
+        entry.partitions.sort()
+        schema = entry.schema
+        paths = [layout.data_file(schema.name, schema.partition_by, v) for v in entry.partitions]
+        # a partition removed since (retention) is simply gone, not an error
+        entry.files = [p for p in dict.fromkeys(paths) if p.exists()]
+    return tables
 
 
 def _new_columns(

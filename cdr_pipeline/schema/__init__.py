@@ -1,32 +1,13 @@
-"""Canonical schemas of every input kind: the single source of truth for columns."""
+"""Canonical schemas of every input kind: the single source of truth for columns, their
+source spellings, and the input kind a header announces."""
 
 from __future__ import annotations
-
-from collections.abc import Mapping
 
 from cdr_pipeline.schema.base import Column, TableSchema, normalize_header
 from cdr_pipeline.schema.calls import CALL_LEGS
 from cdr_pipeline.schema.devices import DEVICE_EVENTS, DEVICE_SNAPSHOTS, ENTITLEMENTS
-
-SCHEMAS: dict[str, TableSchema] = {
-    s.kind: s for s in (CALL_LEGS, DEVICE_SNAPSHOTS, DEVICE_EVENTS, ENTITLEMENTS)
-}
-"""Input kind -> schema. Other kinds register themselves here (see `register`)."""
-
-
-def register(schema: TableSchema) -> None:
-    SCHEMAS[schema.kind] = schema
-
-
-def schema_for_kind(kind: str) -> TableSchema:
-    return SCHEMAS[kind]
-
-
-def schemas_by_table(schemas: Mapping[str, TableSchema] | None = None) -> dict[str, TableSchema]:
-    """Table name -> schema, of `schemas` (default: the registry, read now, so later
-    `register` calls count). `SCHEMAS` itself is keyed by input kind."""
-    return {s.name: s for s in (SCHEMAS if schemas is None else schemas).values()}
-
+from cdr_pipeline.schema.headers import HeaderResolution, detect_kind, resolve_headers
+from cdr_pipeline.schema.registry import SCHEMAS, register, schema_for_kind, schemas_by_table
 
 __all__ = [
     "CALL_LEGS",
@@ -35,9 +16,12 @@ __all__ = [
     "ENTITLEMENTS",
     "SCHEMAS",
     "Column",
+    "HeaderResolution",
     "TableSchema",
+    "detect_kind",
     "normalize_header",
     "register",
+    "resolve_headers",
     "schema_for_kind",
     "schemas_by_table",
 ]

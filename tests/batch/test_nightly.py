@@ -15,8 +15,9 @@ from click.testing import CliRunner
 from cdr_pipeline.batch import report_months, run_nightly
 from cdr_pipeline.cli.main import cli
 from cdr_pipeline.config import Settings
-from cdr_pipeline.ingest.ledger import Ledger
-from cdr_pipeline.ingest.lock import writer_lock
+from cdr_pipeline.state.layout import Layout
+from cdr_pipeline.state.ledger import Ledger
+from cdr_pipeline.state.lock import writer_lock
 from tests.ingest.helpers import FIXTURES, run_cdr
 
 ROOT = Path(__file__).parents[2]
@@ -67,7 +68,7 @@ def test_a_run_over_all_four_kinds(first_run) -> None:  # type: ignore[no-untype
     # input files are never changed
     assert sorted((p.name, p.read_bytes()) for p in inbox.iterdir()) == before
     # reports for the previous month and the month to date, plus the non-monthly ones
-    folder = settings.reports_dir / "2026-11-03"
+    folder = settings.layout.reports / "2026-11-03"
     names = {p.name for p in folder.iterdir()}
     assert {
         "licence-usage_2026-10.csv",
@@ -121,7 +122,7 @@ def test_corrupt_file_loads_the_rest_and_exits_3(tmp_path: Path) -> None:
         "dch_export_2026-09-30_2026-10-31.csv",
         "stray.csv",
     ]
-    rejects = pl.read_parquet(sorted((settings.rejects_dir).rglob("*.parquet")))
+    rejects = pl.read_parquet(sorted((settings.layout.rejects).rglob("*.parquet")))
     assert rejects.height == 4
     # later stages still ran
     assert [s.name for s in summary.stages][-2:] == ["reports", "archive"]
@@ -152,14 +153,14 @@ def test_sigkill_mid_merge_then_rerun_equals_an_uninterrupted_run(tmp_path: Path
     assert got.keys() == want.keys()
     for name in want:
         assert got[name].equals(want[name]), name
-    statuses = Ledger(killed / "state").runs()["status"].to_list()
+    statuses = Ledger(Layout(killed)).runs()["status"].to_list()
     assert "interrupted" in statuses
 
 
 def test_a_second_concurrent_run_exits_promptly_with_the_lock_message(tmp_path: Path) -> None:
     inbox = inbox_with_samples(tmp_path)
     wh = tmp_path / "wh"
-    with writer_lock(wh / "state", "cdr nightly (the first run)", name="nightly.lock"):
+    with writer_lock(Layout(wh), "cdr nightly (the first run)", name="nightly.lock"):
         t0 = time.monotonic()
         proc = run_cdr("--warehouse", str(wh), "nightly", "--inbox", str(inbox))
         assert time.monotonic() - t0 < 30
@@ -196,20 +197,22 @@ def test_retention_drops_only_old_call_partitions_and_records_it(tmp_path: Path)
     summary = run_nightly(settings, inbox, run_date=RUN_DATE, retain_days=40)
     assert summary.exit_code == 0
     # cutoff 2026-09-24: September 1..23 go, the rest stays
-    parts = sorted(p.name for p in (settings.tables_dir / "call_legs").iterdir())
+    parts = sorted(p.name for p in (settings.layout.tables / "call_legs").iterdir())
     assert parts[0] == "call_date=2026-09-24"
-    dropped = Ledger(settings.state_dir).read("retention")
+    dropped = Ledger(settings.layout).read("retention")
     assert dropped["partition"].min() == "call_date=2026-09-01"
     assert dropped["partition"].max() == "call_date=2026-09-23"
     assert dropped["rows"].sum() > 0
     # nothing else was deleted: device tables and entitlements are whole
-    assert {p.name for p in settings.tables_dir.iterdir()} == {
+    assert {p.name for p in settings.layout.tables.iterdir()} == {
         "call_legs",
         "device_snapshots",
         "device_events",
         "entitlements",
     }
-    snaps = pl.read_parquet(sorted((settings.tables_dir / "device_snapshots").rglob("*.parquet")))
+    snaps = pl.read_parquet(
+        sorted((settings.layout.tables / "device_snapshots").rglob("*.parquet"))
+    )
     assert snaps["snapshot_time"].min().date() < date(2026, 9, 24)
 
 
@@ -263,4 +266,4 @@ def test_nightly_fetches_before_it_ingests_when_configured(tmp_path: Path) -> No
     # the fetched legs are in the warehouse next to the inbox's entitlements
     fetched = set(warehouse_ids(settings))
     assert fetched and fetched <= {r["Report ID"] for r in records}
-    assert (settings.tables_dir / "entitlements" / "data.parquet").is_file()
+    assert (settings.layout.tables / "entitlements" / "data.parquet").is_file()

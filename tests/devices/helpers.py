@@ -8,7 +8,7 @@ from pathlib import Path
 import duckdb
 
 from cdr_pipeline.config import Settings
-from cdr_pipeline.ingest.pipeline import IngestResult, ingest_paths
+from cdr_pipeline.ingest import IngestResult, ingest_paths
 from cdr_pipeline.warehouse import create_views
 
 ORG = "0f000000-0000-4000-8000-000000000001"

@@ -55,7 +55,7 @@ def settings_for(tmp_path: Path, **fetch: object) -> Settings:
 
 
 def warehouse_ids(settings: Settings) -> list[str]:
-    folder = settings.tables_dir / "call_legs"
+    folder = settings.layout.tables / "call_legs"
     if not folder.exists():
         return []
     df = pl.read_parquet(folder / "**" / "*.parquet", hive_partitioning=True)
@@ -63,7 +63,7 @@ def warehouse_ids(settings: Settings) -> list[str]:
 
 
 def warehouse(settings: Settings) -> pl.DataFrame:
-    return pl.read_parquet(settings.tables_dir / "call_legs" / "**" / "*.parquet")
+    return pl.read_parquet(settings.layout.tables / "call_legs" / "**" / "*.parquet")
 
 
 @pytest.fixture

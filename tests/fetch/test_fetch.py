@@ -15,8 +15,8 @@ from click.testing import CliRunner
 from cdr_pipeline.cli.main import cli
 from cdr_pipeline.errors import EXIT_LOCKED, ConfigError
 from cdr_pipeline.fetch import fetch_records
-from cdr_pipeline.ingest.ledger import Ledger
-from cdr_pipeline.ingest.lock import writer_lock
+from cdr_pipeline.state.ledger import Ledger
+from cdr_pipeline.state.lock import writer_lock
 from tests.fetch.conftest import (
     NOW,
     TOKEN,
@@ -51,7 +51,7 @@ def test_feed_pages_are_saved_then_ingested(tmp_path: Path, clock: FakeClock) ->
     ids = warehouse_ids(settings)
     assert sorted(ids) == sorted(wanted)
     # saved pages: gzip of the raw {"items": [...]} body, under state/fetched/feed/<org>/<window>
-    org_dir = settings.state_dir / "fetched" / "feed" / "11111111-2222-3333-4444-555555555555"
+    org_dir = settings.layout.fetched / "feed" / "11111111-2222-3333-4444-555555555555"
     saved = sorted(org_dir.rglob("page-*.json.gz"))
     assert saved == sorted(result.pages)
     items = [i for p in saved for i in json.loads(gzip.decompress(p.read_bytes()))["items"]]
@@ -147,7 +147,7 @@ def test_watermark_resume_rereads_only_the_overlap(tmp_path: Path, clock: FakeCl
     assert second.watermark_after is not None and second.watermark_after >= mark
     ids = warehouse_ids(settings)
     assert len(ids) == len(set(ids)) == len(records)
-    stored = Ledger(settings.state_dir).read("watermarks")
+    stored = Ledger(settings.layout).read("watermarks")
     assert stored.height == 1 and stored["source"][0] == "feed"
 
 
@@ -158,7 +158,7 @@ def test_crash_between_fetch_and_ingest_then_rerun(tmp_path: Path, clock: FakeCl
     with FakeWebex(TOKEN, records) as server:
         # another writer holds the warehouse: every ingest of this run fails after the pages
         # were saved (as if the process had died between fetch and ingest)
-        with writer_lock(settings.state_dir, "someone else"):
+        with writer_lock(settings.layout, "someone else"):
             crashed = fetch_records(
                 settings, "feed", since, until, client=make_client(server.url, clock), now=NOW
             )
@@ -338,7 +338,7 @@ def test_saved_pages_are_replayed_even_when_the_api_is_gone(
     settings = settings_for(tmp_path, org_id="org-1")
     since, until = NOW - timedelta(hours=21), NOW - timedelta(hours=12)
     with FakeWebex(TOKEN, records) as server:
-        with writer_lock(settings.state_dir, "someone else"):
+        with writer_lock(settings.layout, "someone else"):
             crashed = fetch_records(
                 settings, "feed", since, until, client=make_client(server.url, clock), now=NOW
             )

@@ -10,7 +10,7 @@ from pathlib import Path
 import polars as pl
 
 from cdr_pipeline.config import Settings
-from cdr_pipeline.ingest.pipeline import IngestResult, ingest_paths
+from cdr_pipeline.ingest import IngestResult, ingest_paths
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "dch"
 LINEAGE = ["source_kind", "source_file", "source_row", "run_id", "ingested_at", "load_seq"]

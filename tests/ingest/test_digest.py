@@ -10,7 +10,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from cdr_pipeline.ingest.ledger import Ledger
+from cdr_pipeline.state.ledger import Ledger
 from tests.ingest.helpers import fixture, load, settings, table
 
 SRC = fixture("bom_crlf.csv")
@@ -24,7 +24,7 @@ def _copy(src: Path, dest: Path) -> Path:
 
 
 def _ledger(wh: Path) -> pl.DataFrame:
-    return Ledger(settings(wh).state_dir).files()
+    return Ledger(settings(wh).layout).files()
 
 
 def test_same_content_under_two_names_in_one_call_is_loaded_once(wh: Path, tmp_path: Path) -> None:
@@ -131,12 +131,12 @@ def test_the_digest_is_right_however_the_file_was_read(wh: Path) -> None:
 
 
 def test_a_plain_file_of_a_new_size_is_read_once(wh: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import cdr_pipeline.ingest.pipeline as pipeline
+    import cdr_pipeline.ingest.digest as digest
 
     def no_second_read(path: Path) -> str:
         raise AssertionError(f"{path} hashed by a second read")
 
-    monkeypatch.setattr(pipeline, "file_sha256", no_second_read)
+    monkeypatch.setattr(digest, "file_sha256", no_second_read)
     (f,) = load(wh, SRC).files
     assert f.status == "loaded"
     row = _ledger(wh).filter(pl.col("path") == str(SRC))

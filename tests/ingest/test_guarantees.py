@@ -16,9 +16,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cdr_pipeline.errors import LockBusy
-from cdr_pipeline.ingest.ledger import Ledger
-from cdr_pipeline.ingest.lock import writer_lock
 from cdr_pipeline.samples import write_call_export
+from cdr_pipeline.state.layout import Layout
+from cdr_pipeline.state.ledger import Ledger
+from cdr_pipeline.state.lock import writer_lock
 from tests.ingest.helpers import fixture, load, rejects, run_cdr, table
 
 ROOT = Path(__file__).parents[2]
@@ -206,7 +207,7 @@ def test_kill_9_mid_merge_then_rerun_loses_and_doubles_nothing(tmp_path: Path) -
     load(clean, src)
     assert table(killed).equals(table(clean))
     assert table(killed)["report_id"].is_unique().all()
-    runs = Ledger(killed / "state").runs()
+    runs = Ledger(Layout(killed)).runs()
     assert runs["status"].to_list() == ["interrupted", "ok"]
     assert not list(killed.rglob(".data.parquet.tmp-*"))
 
@@ -284,7 +285,7 @@ def test_readers_see_old_or_new_partition_never_a_mix(tmp_path: Path) -> None:
 
 
 def test_second_writer_exits_with_lock_message(wh: Path) -> None:
-    with writer_lock(wh / "state", "test holder"):
+    with writer_lock(Layout(wh), "test holder"):
         with pytest.raises(LockBusy, match="another writer holds the warehouse lock"):
             load(wh, fixture("bom_crlf.csv"))
         proc = run_cdr("--warehouse", str(wh), "ingest", str(fixture("bom_crlf.csv")))
@@ -295,7 +296,8 @@ def test_second_writer_exits_with_lock_message(wh: Path) -> None:
 
 def test_a_known_fingerprint_is_reused_only_while_the_file_is_unchanged(tmp_path: Path) -> None:
     from cdr_pipeline.config import Settings
-    from cdr_pipeline.ingest.pipeline import Fingerprint, file_sha256, ingest_paths
+    from cdr_pipeline.ingest import Fingerprint, ingest_paths
+    from cdr_pipeline.state.files import file_sha256
 
     src = tmp_path / "in.csv"
     src.write_bytes(fixture("bom_crlf.csv").read_bytes())
@@ -303,11 +305,11 @@ def test_a_known_fingerprint_is_reused_only_while_the_file_is_unchanged(tmp_path
     stale = Fingerprint(st.st_size, st.st_mtime_ns, "0" * 64)  # a digest computed earlier
     wh = tmp_path / "wh"
     ingest_paths(Settings(warehouse=wh), [src], fingerprints={src: stale})
-    recorded = Ledger(wh / "state").files()["content_sha256"].to_list()
+    recorded = Ledger(Layout(wh)).files()["content_sha256"].to_list()
     assert recorded == ["0" * 64]  # unchanged file: the scan's digest is not recomputed
     # the file changes after the scan: its real digest is computed and recorded
     src.write_bytes(fixture("overlap_a.csv").read_bytes())
     ingest_paths(Settings(warehouse=wh), [src], fingerprints={src: stale})
-    files = Ledger(wh / "state").files()
+    files = Ledger(Layout(wh)).files()
     assert files["content_sha256"].to_list()[-1] == file_sha256(src)
     assert files["source_kind"].to_list() == ["csv_report", "csv_report"]

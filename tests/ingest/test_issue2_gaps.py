@@ -15,8 +15,9 @@ from pathlib import Path
 
 import polars as pl
 
-from cdr_pipeline.ingest.ledger import Ledger
 from cdr_pipeline.samples import write_call_export
+from cdr_pipeline.state.layout import Layout
+from cdr_pipeline.state.ledger import Ledger
 from tests.fixtures.make_dch_fixtures import HEADERS, csv_text, row
 from tests.ingest.helpers import ROOT, fixture, load, run_cdr, settings, table
 
@@ -24,7 +25,7 @@ BOM = b"\xef\xbb\xbf"
 
 
 def _ledger(wh: Path) -> pl.DataFrame:
-    return Ledger(settings(wh).state_dir).files()
+    return Ledger(settings(wh).layout).files()
 
 
 # -- point 7: header matching and drift ----------------------------------------------------------
@@ -214,5 +215,5 @@ def test_external_kill_9_mid_ingest_then_rerun_loses_and_doubles_nothing(tmp_pat
     got = table(killed)
     assert got.height == 60_000 and got["report_id"].is_unique().all()
     assert got.equals(table(clean))
-    assert Ledger(killed / "state").runs()["status"].to_list() == ["interrupted", "ok"]
+    assert Ledger(Layout(killed)).runs()["status"].to_list() == ["interrupted", "ok"]
     assert not list(killed.rglob(".data.parquet.tmp-*"))

@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 from polars.testing import assert_frame_equal
 
-from cdr_pipeline.ingest.writer import ORDERED_CHUNK_PARTITIONS, Stager
+from cdr_pipeline.ingest.stager import ORDERED_CHUNK_PARTITIONS, Stager
 from cdr_pipeline.samples import write_call_export
 from cdr_pipeline.schema import SCHEMAS
 

@@ -24,7 +24,7 @@ from nbformat import NotebookNode
 
 from cdr_pipeline.batch import run_demo
 from cdr_pipeline.config import Settings
-from cdr_pipeline.ingest.pipeline import ingest_paths
+from cdr_pipeline.ingest import ingest_paths
 from cdr_pipeline.warehouse import build_warehouse
 
 REPO = Path(__file__).resolve().parents[2]

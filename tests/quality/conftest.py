@@ -12,29 +12,15 @@ import polars as pl
 import pytest
 
 from cdr_pipeline.config import Settings
-from cdr_pipeline.ingest.pipeline import ingest_paths
+from cdr_pipeline.ingest import ingest_paths
 from cdr_pipeline.quality import validate_warehouse
 from cdr_pipeline.quality.report import ValidationReport
-
-REPO = Path(__file__).resolve().parents[2]
-SAMPLES = REPO / "data" / "samples"
 
 
 @dataclass
 class Validated:
     settings: Settings
     report: ValidationReport
-
-
-@pytest.fixture(scope="session")
-def samples_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    if SAMPLES.is_dir() and any(SAMPLES.iterdir()):
-        return SAMPLES
-    from cdr_pipeline.samples import generate_samples
-
-    out = tmp_path_factory.mktemp("samples")
-    generate_samples(out)
-    return out
 
 
 @pytest.fixture(scope="session")
@@ -49,7 +35,7 @@ def clean(tmp_path_factory: pytest.TempPathFactory, samples_dir: Path) -> Valida
 def table_frame(settings: Settings, table: str, partition: str | None = None) -> pl.DataFrame:
     """Rows of a stored table (one partition file, or the single file of an unpartitioned
     table), read with polars, not with the code under test."""
-    base = settings.tables_dir / table
+    base = settings.layout.tables / table
     path = base / partition / "data.parquet" if partition else base / "data.parquet"
     return pl.read_parquet(path)
 
@@ -65,7 +51,7 @@ def write_partition(warehouse: Path, table: str, partition: str | None, df: pl.D
 @pytest.fixture(scope="session")
 def call_rows(clean: Validated) -> pl.DataFrame:
     """20 clean answered call legs of one day (all with answer and release times)."""
-    base = clean.settings.tables_dir / "call_legs"
+    base = clean.settings.layout.tables / "call_legs"
     for part in sorted(p.name for p in base.iterdir()):
         df = table_frame(clean.settings, "call_legs", part)
         answered = df.filter(
@@ -79,6 +65,6 @@ def call_rows(clean: Validated) -> pl.DataFrame:
 @pytest.fixture
 def copy_table(clean: Validated) -> Callable[[Path, str], None]:
     def copy(warehouse: Path, table: str) -> None:
-        shutil.copytree(clean.settings.tables_dir / table, warehouse / "tables" / table)
+        shutil.copytree(clean.settings.layout.tables / table, warehouse / "tables" / table)
 
     return copy

@@ -12,9 +12,9 @@ import polars as pl
 import pytest
 
 from cdr_pipeline.config import Settings
-from cdr_pipeline.ingest.ledger import Ledger
-from cdr_pipeline.ingest.pipeline import ingest_paths
+from cdr_pipeline.ingest import ingest_paths
 from cdr_pipeline.quality import validate_warehouse
+from cdr_pipeline.state.ledger import Ledger
 from tests.quality.conftest import Validated, table_frame, write_partition
 
 DAY_A = "call_date=2026-09-02"
@@ -96,7 +96,7 @@ def test_entitlement_units_must_be_positive(tmp_path: Path, clean: Validated) ->
 
 
 def test_device_status_outside_its_set(tmp_path: Path, clean: Validated) -> None:
-    base = clean.settings.tables_dir / "device_snapshots"
+    base = clean.settings.layout.tables / "device_snapshots"
     part = sorted(p.name for p in base.iterdir())[0]
     rows = table_frame(clean.settings, "device_snapshots", part)
     write_partition(tmp_path, "device_snapshots", part, _set(rows, "status", pl.lit("BROKEN")))
@@ -150,7 +150,7 @@ def test_clean_samples_pass(clean: Validated) -> None:
     report = clean.report
     assert report.errors == [], [(r.id, r.sample_keys, r.note) for r in report.errors]
     assert report.exit_code == 0
-    stored = pl.scan_parquet(clean.settings.tables_dir / "call_legs" / "**" / "*.parquet")
+    stored = pl.scan_parquet(clean.settings.layout.tables / "call_legs" / "**" / "*.parquet")
     n_legs = stored.select(pl.len()).collect().item()
     calls = next(s for s in report.suites if s.name == "call_legs")
     assert calls.rows == n_legs
@@ -161,7 +161,7 @@ def test_clean_samples_pass(clean: Validated) -> None:
 def test_data_docs_index_names_every_suite(clean: Validated) -> None:
     index = clean.report.data_docs_index
     assert index is not None and index.is_file()
-    assert index.parent == clean.settings.quality_dir / "data_docs"
+    assert index.parent == clean.settings.layout.quality / "data_docs"
     html = index.read_text(encoding="utf-8")
     assert clean.report.suites
     for suite in clean.report.suites:
@@ -170,7 +170,7 @@ def test_data_docs_index_names_every_suite(clean: Validated) -> None:
 
 
 def test_ledger_holds_the_summary(clean: Validated) -> None:
-    rows = Ledger(clean.settings.state_dir).read("validations")
+    rows = Ledger(clean.settings.layout).read("validations")
     mine = rows.filter(pl.col("validation_id") == clean.report.validation_id)
     assert sorted(mine["suite"].to_list()) == sorted(s.name for s in clean.report.suites)
     calls = mine.filter(pl.col("suite") == "call_legs").row(0, named=True)
@@ -221,7 +221,8 @@ def test_new_columns_and_default_scope(tmp_path: Path, samples_dir: Path) -> Non
     calls = next(s for s in report.suites if s.name == "call_legs")
     assert calls.partitions == len(days)
     assert calls.rows == sum(
-        pl.read_parquet(settings.tables_dir / "call_legs" / f"call_date={d}").height for d in days
+        pl.read_parquet(settings.layout.tables / "call_legs" / f"call_date={d}").height
+        for d in days
     )
 
     ingest_paths(settings, [third])  # the same column again: known since the last run

@@ -17,7 +17,7 @@ from datetime import date
 import pytest
 
 from cdr_pipeline.config import Settings
-from cdr_pipeline.ingest.pipeline import ingest_paths
+from cdr_pipeline.ingest import ingest_paths
 from cdr_pipeline.warehouse import build_warehouse, connect
 from tests.devices.helpers import EVENT_HEADER, SNAPSHOT_HEADER
 

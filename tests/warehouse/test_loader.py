@@ -73,7 +73,7 @@ def test_bad_sql_keeps_previous_database(tmp_path: Path) -> None:
     _write(sql, "fct_a", "select no_such_column from cfg_settings")
     with pytest.raises(ViewError, match=r"sql/fct_a\.sql: view fct_a does not build"):
         build_warehouse(settings, sql_dir=sql)
-    con = duckdb.connect(str(settings.duckdb_path), read_only=True)
+    con = duckdb.connect(str(settings.layout.duckdb), read_only=True)
     assert con.execute("select x from fct_a").fetchall() == [(1,)]
     con.close()
     leftovers = [p.name for p in settings.warehouse.iterdir() if p.name != "cdr.duckdb"]

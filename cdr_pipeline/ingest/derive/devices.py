@@ -18,7 +18,7 @@ import re
 
 import polars as pl
 
-from cdr_pipeline.ingest.normalize import Check, register_deriver
+from cdr_pipeline.ingest.derive.base import Check
 from cdr_pipeline.schema.devices import (
     DEPLOYMENTS,
     EVENT_TYPES,
@@ -26,6 +26,7 @@ from cdr_pipeline.schema.devices import (
     LICENCE_MOBILE,
     STATUSES,
 )
+from cdr_pipeline.text import ISO_MS_STRFTIME
 
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _PEOPLE_URI = re.compile(r"ciscospark://[a-z0-9-]+/PEOPLE/(" + _UUID.pattern + r")")
@@ -137,7 +138,6 @@ def _status_and_deployment(df: pl.DataFrame, status_col: str) -> tuple[pl.DataFr
     return df, checks
 
 
-@register_deriver("device_snapshots")
 def derive_snapshots(df: pl.DataFrame) -> tuple[pl.DataFrame, list[Check]]:
     """Canonical status and deployment, decoded user_uuid, partition month."""
     df, checks = _status_and_deployment(df, "status")
@@ -156,7 +156,6 @@ def synthetic_event_id(org_uuid: str, device_id: str, event_type: str, event_tim
     return "evt-" + hashlib.sha256(basis.encode()).hexdigest()[:32]
 
 
-@register_deriver("activation_events")
 def derive_events(df: pl.DataFrame) -> tuple[pl.DataFrame, list[Check]]:
     """Canonical event type, status and deployment; decoded user_uuid; synthetic event_id."""
     df = df.with_columns(pl.col("event_type").alias("__raw_event_type")).with_columns(
@@ -178,7 +177,7 @@ def derive_events(df: pl.DataFrame) -> tuple[pl.DataFrame, list[Check]]:
             pl.col("org_uuid").fill_null(""),
             pl.col("device_id").fill_null(""),
             pl.col("event_type").fill_null(pl.col("__raw_event_type")).fill_null(""),
-            pl.col("event_time").dt.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").fill_null(""),
+            pl.col("event_time").dt.strftime(ISO_MS_STRFTIME).fill_null(""),
         )
         ids = [
             synthetic_event_id(*row) if m else None
@@ -188,7 +187,6 @@ def derive_events(df: pl.DataFrame) -> tuple[pl.DataFrame, list[Check]]:
     return df, checks + more
 
 
-@register_deriver("entitlements")
 def derive_entitlements(df: pl.DataFrame) -> tuple[pl.DataFrame, list[Check]]:
     """Licence type as the Control Hub name (either spelling of licence/license accepted)."""
     squeezed = pl.col("licence_type").str.to_lowercase().str.replace_all(r"[^a-z0-9]", "")

@@ -1,13 +1,5 @@
-"""Stage a file's rows per partition, then merge each affected partition with what the
-warehouse already holds, deduplicated on the natural key, and swap it in atomically.
-
-Layout: `<warehouse>/tables/<table>/<partition>=<value>/data.parquet` (one file per
-partition, zstd) or `<warehouse>/tables/<table>/data.parquet` for unpartitioned tables.
-A partition is replaced with `os.replace`, so a reader sees the old file or the new one,
-never a mix and never two versions of a record. A new partition without duplicates is the
-staged file itself, renamed; otherwise DuckDB does the merge with a memory limit, so memory
-follows the size of one partition, not of the input.
-"""
+"""Stage one file's normalized rows: one Parquet file per partition value, written in final
+form (zstd), so that a new partition is later renamed into place as it is."""
 
 from __future__ import annotations
 
@@ -20,58 +12,12 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import duckdb
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from cdr_pipeline.ingest import faults
-from cdr_pipeline.ingest.ledger import install_file
-from cdr_pipeline.schema.base import DUCKDB_TYPES, STRING, TIMESTAMP, TableSchema
-from cdr_pipeline.sqltext import lit, quote
+from cdr_pipeline.schema.base import STRING, TIMESTAMP, TableSchema
 
-DATA_FILE = "data.parquet"
-MERGE_MEMORY_LIMIT = "512MB"
-
-
-@dataclass
-class MergeCounts:
-    inserted: int = 0
-    updated: int = 0
-    redelivered: int = 0
-    stale: int = 0
-    within_file: int = 0
-
-    @property
-    def loaded(self) -> int:
-        return self.inserted + self.updated
-
-    @property
-    def duplicate(self) -> int:
-        return self.redelivered + self.stale + self.within_file
-
-    def add(self, other: MergeCounts) -> None:
-        for name in ("inserted", "updated", "redelivered", "stale", "within_file"):
-            setattr(self, name, getattr(self, name) + getattr(other, name))
-
-
-def partition_dirname(schema: TableSchema, value: object) -> str:
-    return f"{schema.partition_by}={value}"
-
-
-def data_path(tables_dir: Path, schema: TableSchema, value: object | None) -> Path:
-    base = tables_dir / schema.name
-    if schema.partition_by is None:
-        return base / DATA_FILE
-    return base / partition_dirname(schema, value) / DATA_FILE
-
-
-ROW_GROUP_ROWS = 30_720
-"""Rows per Parquet row group written by a merge. A quarter of DuckDB's default: its writer
-holds a row group per thread, and with ~1 KB CDR rows a 122,880-row group made it thrash
-against a 512 MB limit (a 1M-row copy took 21 s instead of 2 s)."""
-MIN_INSTALL_ROW_GROUP = 512
-"""A staged partition whose row groups average fewer rows is compacted, not renamed."""
 ORDERED_CHUNK_PARTITIONS = 4
 """A chunk spanning at most this many partitions comes from time-ordered input: its pieces
 are written at once."""
@@ -246,122 +192,3 @@ class Stager:
 def _sorted_compact(df: pl.DataFrame, part: str) -> pa.Table:
     """The chunk sorted by partition, as Arrow with contiguous (not view) strings."""
     return df.sort(part).drop(part).to_arrow(compat_level=pl.CompatLevel.oldest())
-
-
-def bounded_duckdb(
-    tmp_dir: Path, memory_limit: str = MERGE_MEMORY_LIMIT
-) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB for batch work: a memory limit (spilling to `tmp_dir`), two
-    threads, and no insertion-order guarantee, so its memory follows the limit, not the
-    data (engines.md: with the defaults RSS grows with the input)."""
-    tmp_dir.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect()
-    con.execute(f"SET memory_limit='{memory_limit}'")
-    con.execute("SET threads=2")
-    con.execute("SET preserve_insertion_order=false")
-    con.execute("SET temp_directory=?", [str(tmp_dir)])
-    return con
-
-
-def merge_partition(
-    con: duckdb.DuckDBPyConnection,
-    schema: TableSchema,
-    tables_dir: Path,
-    value: str | None,
-    staged: Path,
-    tag: str,
-) -> MergeCounts:
-    """Merge staged rows into one partition and swap the result in. Returns the counts."""
-    target = data_path(tables_dir, schema, value if schema.partition_by else None)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    cols = [c for c in schema.stored_columns]
-    key = ", ".join(quote(k) for k in schema.key)
-    order = [f"{quote(v)} DESC NULLS LAST" for v in schema.version_by]
-    order += ['"load_seq" DESC', '"source_row" DESC']
-    select = ", ".join(
-        f"CAST({quote(c.name)} AS {DUCKDB_TYPES[c.dtype]}) AS {quote(c.name)}" for c in cols
-    )
-    inc = f"read_parquet({lit(staged)})"
-    exists = target.exists()
-    # rows of the file that lost to a later row of the same file
-    total, unique = con.execute(f"SELECT count(*), count(DISTINCT ({key})) FROM {inc}").fetchone()  # type: ignore[misc]
-    counts = MergeCounts(within_file=int(total) - int(unique))
-    if exists:
-        counts.add(_compare(con, schema, inc, f"read_parquet({lit(target)})"))
-        union = (
-            f"SELECT {select} FROM read_parquet({lit(target)}) "
-            f"UNION ALL BY NAME SELECT {select} FROM {inc}"
-        )
-    else:
-        counts.inserted = int(unique)
-        if total == unique:
-            # a new partition without duplicates: the staged file (always zstd) is final unless
-            # its rows came in tiny pieces (a sparse day of interleaved input); then compact it
-            meta = pq.ParquetFile(staged).metadata
-            if meta.num_row_groups <= 1 or (
-                meta.num_rows / meta.num_row_groups >= MIN_INSTALL_ROW_GROUP
-            ):
-                install_file(staged, target)
-                faults.after_merge()
-                return counts
-        union = f"SELECT {select} FROM {inc}"
-    col_list = ", ".join(quote(c.name) for c in cols)
-    tmp = target.with_name(f".{DATA_FILE}.tmp-{tag}")
-    dedup = (
-        ""
-        if not exists and total == unique
-        else f"QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY {', '.join(order)}) = 1"
-    )
-    con.execute(
-        f"COPY (SELECT {col_list} FROM ({union}) {dedup}) "
-        f"TO {lit(tmp)} (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1, "
-        f"ROW_GROUP_SIZE {ROW_GROUP_ROWS})"
-    )
-    install_file(tmp, target)
-    faults.after_merge()
-    return counts
-
-
-def _compare(
-    con: duckdb.DuckDBPyConnection, schema: TableSchema, inc: str, cur: str
-) -> MergeCounts:
-    """Classify the latest incoming version of each key against the version held."""
-    keys = [quote(k) for k in schema.key]
-    key = ", ".join(keys)
-    join = " AND ".join(f"i.{k} IS NOT DISTINCT FROM c.{k}" for k in keys)
-    if schema.version_by:
-        v = quote(schema.version_by[0])
-        newer = f"(i.{v} > c.{v} OR (c.{v} IS NULL AND i.{v} IS NOT NULL))"
-        same = f"(i.{v} IS NOT DISTINCT FROM c.{v})"
-        vsel, vorder = f", {v}", f"{v} DESC NULLS LAST, "
-    else:
-        newer, same, vsel, vorder = "false", "true", "", ""
-    row = con.execute(f"""
-        WITH i AS (
-            SELECT {key}{vsel} FROM {inc}
-            QUALIFY row_number() OVER (PARTITION BY {key}
-                ORDER BY {vorder}load_seq DESC, source_row DESC) = 1
-        ), c AS (SELECT {key}{vsel}, true AS __present FROM {cur}),
-        j AS (
-            SELECT c.__present IS NOT NULL AS present,
-                   coalesce({newer}, false) AS newer, coalesce({same}, false) AS same
-            FROM i LEFT JOIN c ON {join}
-        )
-        SELECT count(*) FILTER (WHERE NOT present),
-               count(*) FILTER (WHERE present AND newer),
-               count(*) FILTER (WHERE present AND same),
-               count(*) FILTER (WHERE present AND NOT newer AND NOT same)
-        FROM j
-    """).fetchone()
-    assert row is not None
-    return MergeCounts(inserted=row[0], updated=row[1], redelivered=row[2], stale=row[3])
-
-
-def clean_temp_files(tables_dir: Path) -> int:
-    """Remove temp files a killed merge left behind (they are never read)."""
-    n = 0
-    if tables_dir.is_dir():
-        for tmp in tables_dir.rglob(f".{DATA_FILE}.tmp-*"):
-            tmp.unlink(missing_ok=True)
-            n += 1
-    return n

@@ -7,8 +7,9 @@ import hashlib
 
 import polars as pl
 
-from cdr_pipeline.ingest.normalize import Check, register_deriver
+from cdr_pipeline.ingest.derive.base import Check
 from cdr_pipeline.schema.calls import WEBEX_GO_SUB_CLIENT_TYPE
+from cdr_pipeline.text import ISO_MS_STRFTIME
 
 DURATIONS = ("duration_seconds", "ring_duration_seconds", "hold_duration_seconds")
 
@@ -17,7 +18,6 @@ def _synthetic_report_id(parts: str) -> str:
     return "synth-" + hashlib.sha256(parts.encode()).hexdigest()[:32]
 
 
-@register_deriver("calls")
 def derive_calls(df: pl.DataFrame) -> tuple[pl.DataFrame, list[Check]]:
     df = df.with_columns(
         (pl.col("sub_client_type").str.strip_chars().str.to_uppercase() == WEBEX_GO_SUB_CLIENT_TYPE)
@@ -35,7 +35,7 @@ def derive_calls(df: pl.DataFrame) -> tuple[pl.DataFrame, list[Check]]:
                     pl.col("correlation_id"),
                     pl.col("local_call_id"),
                     pl.col("direction"),
-                    pl.col("start_time").dt.strftime("%Y-%m-%dT%H:%M:%S%.3fZ"),
+                    pl.col("start_time").dt.strftime(ISO_MS_STRFTIME),
                 ],
                 separator="|",
                 ignore_nulls=True,

@@ -1,0 +1,50 @@
+"""Header drift of one source: the columns it has that the schema does not know (kept in
+`extra`) and the schema's columns it lacks (loaded as NULL), logged once per source."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Protocol
+
+from cdr_pipeline.schema import HeaderResolution, TableSchema, resolve_headers
+
+log = logging.getLogger(__name__)
+
+
+class DriftSink(Protocol):
+    unknown_columns: list[str]
+    missing_columns: list[str]
+
+
+class Drift:
+    """Resolves each distinct header of a source once (JSON records may differ in their
+    keys from chunk to chunk) and accumulates the drift."""
+
+    def __init__(self, schema: TableSchema, source: str) -> None:
+        self.schema, self.source = schema, source
+        self._resolutions: dict[tuple[str, ...], HeaderResolution] = {}
+        self._unknown: dict[str, None] = {}
+        self._missing: set[str] | None = None
+
+    def resolve(self, headers: Sequence[str]) -> HeaderResolution:
+        key = tuple(headers)
+        res = self._resolutions.get(key)
+        if res is None:
+            res = self._resolutions[key] = resolve_headers(list(headers), self.schema)
+            self._unknown.update(dict.fromkeys(res.unknown))
+            missing = set(res.missing)
+            self._missing = missing if self._missing is None else self._missing & missing
+            if res.unknown or res.missing:
+                log.info(
+                    "%s: unknown columns %s; missing columns %s",
+                    self.source,
+                    list(res.unknown) or "none",
+                    list(res.missing) or "none",
+                )
+        return res
+
+    def finish(self, result: DriftSink) -> None:
+        """Columns unknown in any chunk, and columns missing from every chunk."""
+        result.unknown_columns = list(self._unknown)
+        result.missing_columns = sorted(self._missing or ())

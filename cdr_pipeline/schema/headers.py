@@ -1,0 +1,69 @@
+"""Source headers -> canonical columns, and the input kind a header announces.
+
+Headers are matched after `normalize_header` (BOM stripped, trimmed, whitespace and
+underscores collapsed, case-folded) against every spelling a schema lists.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from cdr_pipeline.errors import InputError
+from cdr_pipeline.schema.base import TableSchema, normalize_header
+from cdr_pipeline.schema.registry import SCHEMAS
+
+
+@dataclass(frozen=True)
+class HeaderResolution:
+    canonical: tuple[str | None, ...]
+    """Canonical column of each source column (None: unknown, kept in `extra`)."""
+    unknown: tuple[str, ...]
+    missing: tuple[str, ...]
+    """Canonical input columns the source does not have (they load as NULL)."""
+    source_header: dict[str, str] = field(default_factory=dict)
+    """Canonical column -> the source spelling (for messages)."""
+    headers: tuple[str, ...] = ()
+    """The source headers as spelled, in order."""
+
+    @property
+    def matched(self) -> int:
+        return sum(c is not None for c in self.canonical)
+
+
+def resolve_headers(headers: list[str], schema: TableSchema) -> HeaderResolution:
+    mapping = schema.header_map()
+    canonical: list[str | None] = []
+    unknown: list[str] = []
+    spelled: dict[str, str] = {}
+    for h in headers:
+        name = mapping.get(normalize_header(h))
+        canonical.append(name)
+        if name is None:
+            if normalize_header(h):
+                unknown.append(h)
+        else:
+            spelled.setdefault(name, h)
+    missing = tuple(c.name for c in schema.input_columns if c.name not in spelled)
+    return HeaderResolution(tuple(canonical), tuple(unknown), missing, spelled, tuple(headers))
+
+
+def detect_kind(headers: Sequence[str], source: str) -> TableSchema:
+    best: tuple[int, TableSchema] | None = None
+    for schema in SCHEMAS.values():
+        res = resolve_headers(list(headers), schema)
+        present = set(c for c in res.canonical if c)
+        score = sum(1 for s in schema.signature if s in present)
+        if score >= schema.min_signature and (best is None or score > best[0]):
+            best = (score, schema)
+    if best is None:
+        shown = ", ".join(list(headers)[:6]) + (" ..." if len(headers) > 6 else "")
+        raise InputError(
+            f"not a recognised export: the header ({shown}) matches none of the input kinds "
+            f"({', '.join(SCHEMAS)})",
+            path=source,
+            line=1,
+            hint="load a Control Hub 'Calling Detailed Call History' CSV, the cdr_feed JSON, "
+            "or a device/activation/entitlement file; force a kind with --kind",
+        )
+    return best[1]

@@ -1,0 +1,28 @@
+"""The registry of input kinds: kind -> table schema."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from cdr_pipeline.schema.base import TableSchema
+from cdr_pipeline.schema.calls import CALL_LEGS
+from cdr_pipeline.schema.devices import DEVICE_EVENTS, DEVICE_SNAPSHOTS, ENTITLEMENTS
+
+SCHEMAS: dict[str, TableSchema] = {
+    s.kind: s for s in (CALL_LEGS, DEVICE_SNAPSHOTS, DEVICE_EVENTS, ENTITLEMENTS)
+}
+"""Input kind -> schema. Other kinds register themselves here (see `register`)."""
+
+
+def register(schema: TableSchema) -> None:
+    SCHEMAS[schema.kind] = schema
+
+
+def schema_for_kind(kind: str) -> TableSchema:
+    return SCHEMAS[kind]
+
+
+def schemas_by_table(schemas: Mapping[str, TableSchema] | None = None) -> dict[str, TableSchema]:
+    """Table name -> schema, of `schemas` (default: the registry, read now, so later
+    `register` calls count). `SCHEMAS` itself is keyed by input kind."""
+    return {s.name: s for s in (SCHEMAS if schemas is None else schemas).values()}
