@@ -168,8 +168,29 @@ def build_suite(
     rules: tuple[Rule, ...] = RULES,
 ) -> SuiteSpec:
     """The expectations of one table, from its schema object and the applicable rules."""
-    by_table = schemas_by_table(schemas)
     b = _Builder(schema)
+    _column_expectations(b, schema, rules)
+    device_rule = _rule_expectations(b, schema, schemas_by_table(schemas), rules)
+    if schema.key:
+        b.add(
+            UNIQUE,
+            schema.key,
+            ERROR,
+            f"({', '.join(schema.key)}) is unique over the scope",
+            scope_wide=True,
+        )
+    b.add(
+        NEW_COLUMNS,
+        (NEW_COLUMN,),
+        WARNING,
+        "no source columns unknown to the schema appeared since earlier runs",
+        scope_wide=True,
+    )
+    return SuiteSpec(schema.name, schema, tuple(b.specs.values()), device_rule)
+
+
+def _column_expectations(b: _Builder, schema: TableSchema, rules: tuple[Rule, ...]) -> None:
+    """What the column definitions say: not null, documented values, durations >= 0."""
     # like `schema.stored_columns` but without the lineage columns: those are the loader's
     # own bookkeeping, not data to check
     stored = [c for c in schema.columns if c.name != schema.partition_by and not c.sensitive]
@@ -199,6 +220,16 @@ def build_suite(
                 f"{col.name} is a duration, never negative",
                 min_value=0,
             )
+
+
+def _rule_expectations(
+    b: _Builder,
+    schema: TableSchema,
+    by_table: Mapping[str, TableSchema],
+    rules: tuple[Rule, ...],
+) -> KnownDeviceRule | None:
+    """The cross-column and range rules of `RULES` that apply to the table; returns the
+    known-device rule when it applies."""
     device_rule: KnownDeviceRule | None = None
     for rule in rules:
         if rule.table != schema.name:
@@ -239,22 +270,7 @@ def build_suite(
                     f"every Webex Go leg's {rule.user_column} has a known device "
                     f"({' or '.join(d.name for d in devices)})",
                 )
-    if schema.key:
-        b.add(
-            UNIQUE,
-            schema.key,
-            ERROR,
-            f"({', '.join(schema.key)}) is unique over the scope",
-            scope_wide=True,
-        )
-    b.add(
-        NEW_COLUMNS,
-        (NEW_COLUMN,),
-        WARNING,
-        "no source columns unknown to the schema appeared since earlier runs",
-        scope_wide=True,
-    )
-    return SuiteSpec(schema.name, schema, tuple(b.specs.values()), device_rule)
+    return device_rule
 
 
 def build_suites(

@@ -26,6 +26,7 @@ from cdr_pipeline.samples.lifecycle import build_devices
 from cdr_pipeline.samples.sessions import generate_legs
 from cdr_pipeline.samples.world import build_world
 from cdr_pipeline.samples.writer import API_HEADERS, BOM, COLUMNS
+from cdr_pipeline.text import ISO_MS_STRFTIME
 
 log = logging.getLogger(__name__)
 
@@ -219,7 +220,7 @@ def _batch(
             new[c] = pl.select(pl.when(pl.Series(j >= 0)).then(ids)).to_series().alias(c)
     go = tpl.is_go[rows]
     lost = go & ~_online(tpl, tpl.user_code[rows], anchor + tpl.offsets["start_time"][rows])
-    iso = "%Y-%m-%dT%H:%M:%S%.3fZ"
+    iso = ISO_MS_STRFTIME
     space = pl.Series(rng.random(total) < 0.05)
     frame = out.with_columns(
         *[

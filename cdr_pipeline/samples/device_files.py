@@ -9,7 +9,7 @@ from datetime import date, datetime, timedelta
 
 from cdr_pipeline.samples.lifecycle import LICENCE_TYPES, Device, _device_id, person_id
 from cdr_pipeline.samples.world import World
-from cdr_pipeline.samples.writer import iso
+from cdr_pipeline.text import iso_ms, iso_seconds
 
 SNAPSHOT_HEADER = (
     "snapshot_time",
@@ -97,7 +97,7 @@ def snapshot_rows(
                     Anomaly(
                         "deleted_device_in_snapshot",
                         dev.device_id,
-                        iso(t),
+                        iso_ms(t),
                         note="device deleted earlier shows up again",
                     )
                 )
@@ -105,14 +105,14 @@ def snapshot_rows(
                 continue
             if d in (unavailable_day, unavailable_day + 1) and dev.plot == "normal":
                 status = "STATUS_UNAVAILABLE"  # the Devices page view (reference §7.4)
-                anomalies.append(Anomaly("status_unavailable_snapshot", dev.device_id, iso(t)))
+                anomalies.append(Anomaly("status_unavailable_snapshot", dev.device_id, iso_ms(t)))
             ui = rng.random() < 0.5 or (status == "STATUS_UNAVAILABLE" and d == unavailable_day)
             word = _UI_WORDS[status] if ui else status
             as_person = rng.random() < 1 / 3
             u = dev.user
             rows.append(
                 [
-                    t.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    iso_seconds(t),
                     u.location.org.uuid,
                     dev.device_id,
                     "" if as_person else u.uuid,
@@ -149,14 +149,14 @@ def event_rows(
                 (
                     ev.time,
                     [
-                        iso(ev.time),
+                        iso_ms(ev.time),
                         u.location.org.uuid,
                         dev.device_id,
                         ev.event_type,
                         u.uuid,
                         ev.status_after if ev.event_type == "STATUS_CHANGED" else "",
                         ev.actor,
-                        iso(ev.code_expires_at) if ev.code_expires_at else "",
+                        iso_ms(ev.code_expires_at) if ev.code_expires_at else "",
                         dev.deployment,
                         u.subscription_id,
                         u.number,
@@ -168,15 +168,15 @@ def event_rows(
             t = next(
                 e.time for e in reversed(dev.events) if e.event_type == "ACTIVATION_CODE_ISSUED"
             )
-            anomalies.append(Anomaly("code_reissued_while_online", dev.device_id, iso(t)))
+            anomalies.append(Anomaly("code_reissued_while_online", dev.device_id, iso_ms(t)))
         if dev.plot == "never_activated":
             exp = dev.events[1].code_expires_at
             anomalies.append(
-                Anomaly("never_activated_code_expired", dev.device_id, iso(exp) if exp else "")
+                Anomaly("never_activated_code_expired", dev.device_id, iso_ms(exp) if exp else "")
             )
         if dev.plot == "lost_stolen":
             t = next(e.time for e in dev.events if e.event_type == "LOST_STOLEN")
-            anomalies.append(Anomaly("lost_stolen_replacement", dev.device_id, iso(t)))
+            anomalies.append(Anomaly("lost_stolen_replacement", dev.device_id, iso_ms(t)))
     keyed.sort(key=lambda kv: (kv[0], kv[1][2], kv[1][3]))
     rows = [r for _, r in keyed]
     ghost = _device_id(rng)
@@ -185,7 +185,7 @@ def event_rows(
     rows.insert(
         len(rows) // 2 + 1,
         [
-            iso(t_ghost),
+            iso_ms(t_ghost),
             org.uuid,
             ghost,
             "STATUS_CHANGED",
@@ -199,7 +199,7 @@ def event_rows(
             "",
         ],
     )
-    anomalies.append(Anomaly("unknown_device_event", ghost, iso(t_ghost)))
+    anomalies.append(Anomaly("unknown_device_event", ghost, iso_ms(t_ghost)))
     # Move one mid-file STATUS_CHANGED to the end: delivered late, older than its neighbours.
     idx = next(
         i

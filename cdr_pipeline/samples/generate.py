@@ -11,9 +11,11 @@ from pathlib import Path
 
 from cdr_pipeline.samples import device_files as dfiles
 from cdr_pipeline.samples import writer
-from cdr_pipeline.samples.lifecycle import build_devices
+from cdr_pipeline.samples.device_files import Anomaly
+from cdr_pipeline.samples.lifecycle import Device, build_devices
 from cdr_pipeline.samples.sessions import Leg, generate_legs
-from cdr_pipeline.samples.world import build_world
+from cdr_pipeline.samples.world import World, build_world
+from cdr_pipeline.text import iso_ms
 
 log = logging.getLogger(__name__)
 
@@ -98,51 +100,119 @@ def generate_samples(
         world, devices, legs=legs, seed=seed, start=start, days=days
     )
     rng = random.Random(f"exports:{seed}")
-    files: list[Path] = []
+    split = _Split.of(all_legs, rng, t0, days, json_export)
+    files = _write_call_files(out_dir, split, rng, start, t0, days, zip_export, json_export)
+    snaps, events, n_entitlements = _write_device_files(
+        out_dir, files, devices, world, anomalies, t0, start, days, seed
+    )
+    labels = _labels(seed, start, days, anomalies, split.updated)
+    anomalies_path = labels_path or out_dir.with_name(f"{out_dir.name}-labels.json")
+    anomalies_path.write_text(
+        json.dumps(labels, indent=1, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
+    result = SamplesResult(
+        files=files,
+        labels=anomalies_path,
+        legs=len(all_legs),
+        webex_go_legs=sum(_is_go(leg) for leg in all_legs),
+        devices=len(devices),
+        updated_report_ids=frozenset(split.updated),
+        sessions=len({leg["correlation_id"] for leg in all_legs}),
+        redelivered_legs=split.redelivered,
+        snapshot_rows=snaps,
+        activation_events=events,
+        entitlement_rows=n_entitlements,
+        anomalies=_anomaly_counts(anomalies),
+    )
+    log.info(
+        "samples: %d legs (%d Webex Go), %d devices, %d updated records -> %s",
+        result.legs,
+        result.webex_go_legs,
+        result.devices,
+        len(split.updated),
+        out_dir,
+    )
+    return result
 
-    # ----- calls: export A / export B / JSON page -------------------------------------------
-    mid = t0 + timedelta(days=days // 2)
-    a_end, b_start = mid + timedelta(days=1), mid - timedelta(days=1)
-    json_start = t_end - timedelta(days=3)
 
-    def rt(leg: Leg) -> datetime:
-        value = leg["report_time"]
-        assert isinstance(value, datetime)
-        return value
+@dataclass
+class _Split:
+    """The legs of each call file: export A, export B (overlapping A by two days) and the
+    API JSON page (the last three days); records updated between deliveries."""
 
-    export_a: list[Leg] = []
-    export_b: list[Leg] = []
-    page: list[Leg] = []
-    updated: dict[str, Leg] = {}
-    redelivered = 0
-    for leg in all_legs:
-        t = rt(leg)
-        in_a, in_b, in_json = t < a_end, t >= b_start, json_export and t >= json_start
-        redelivered += (in_a + in_b + in_json) > 1
+    export_a: list[Leg] = field(default_factory=list)
+    export_b: list[Leg] = field(default_factory=list)
+    page: list[Leg] = field(default_factory=list)
+    updated: dict[str, Leg] = field(default_factory=dict)
+    redelivered: int = 0
+    a_end: datetime = datetime.min
+    b_start: datetime = datetime.min
+    json_start: datetime = datetime.min
+
+    @classmethod
+    def of(
+        cls, all_legs: list[Leg], rng: random.Random, t0: datetime, days: int, json_export: bool
+    ) -> _Split:
+        mid = t0 + timedelta(days=days // 2)
+        t_end = t0 + timedelta(days=days)
+        split = cls(
+            a_end=mid + timedelta(days=1),
+            b_start=mid - timedelta(days=1),
+            json_start=t_end - timedelta(days=3),
+        )
+        for leg in all_legs:
+            split._place(leg, rng, json_export)
+        return split
+
+    def _place(self, leg: Leg, rng: random.Random, json_export: bool) -> None:
+        t = _report_time(leg)
+        in_a, in_b = t < self.a_end, t >= self.b_start
+        in_json = json_export and t >= self.json_start
+        self.redelivered += (in_a + in_b + in_json) > 1
         update = (in_a and in_b) or (in_b and in_json)
         if update and rng.random() < 0.12:
             early, late = _preliminary(leg, rng), _final(leg, rng)
-            updated[str(leg["report_id"])] = late
+            self.updated[str(leg["report_id"])] = late
             if in_a and in_b:
-                export_a.append(early)
-                export_b.append(late)
+                self.export_a.append(early)
+                self.export_b.append(late)
                 if in_json:
-                    page.append(late)
+                    self.page.append(late)
             else:
-                export_b.append(early)
-                page.append(late)
-            continue
+                self.export_b.append(early)
+                self.page.append(late)
+            return
         if in_a:
-            export_a.append(leg)
+            self.export_a.append(leg)
         if in_b:
-            export_b.append(leg)
+            self.export_b.append(leg)
         if in_json:
-            page.append(leg)
+            self.page.append(leg)
 
-    a_last = (a_end.date() - timedelta(days=1)).isoformat()
+
+def _report_time(leg: Leg) -> datetime:
+    value = leg["report_time"]
+    assert isinstance(value, datetime)
+    return value
+
+
+def _write_call_files(
+    out_dir: Path,
+    split: _Split,
+    rng: random.Random,
+    start: date,
+    t0: datetime,
+    days: int,
+    zip_export: bool,
+    json_export: bool,
+) -> list[Path]:
+    """Export A (a ZIP without extension when `zip_export`), export B and the JSON page."""
+    files: list[Path] = []
+    t_end = t0 + timedelta(days=days)
+    a_last = (split.a_end.date() - timedelta(days=1)).isoformat()
     a_name = f"calling_detailed_call_history_{start.isoformat()}_{a_last}"
     a_bytes = writer.write_csv_text(
-        writer.CONTROLHUB_HEADERS, writer.csv_rows(export_a, "controlhub")
+        writer.CONTROLHUB_HEADERS, writer.csv_rows(split.export_a, "controlhub")
     )
     if zip_export:
         path_a = out_dir / a_name  # a ZIP with no .zip extension, like the Reports API
@@ -152,17 +222,33 @@ def generate_samples(
         path_a.write_bytes(a_bytes)
     files.append(path_a)
     b_last = (t_end.date() - timedelta(days=1)).isoformat()
-    path_b = out_dir / f"dch_export_{b_start.date().isoformat()}_{b_last}.csv"
-    spaces = [rng.random() < 0.05 for _ in export_b]
-    writer.write_plain_csv(path_b, writer.API_HEADERS, writer.csv_rows(export_b, "api", spaces))
+    path_b = out_dir / f"dch_export_{split.b_start.date().isoformat()}_{b_last}.csv"
+    spaces = [rng.random() < 0.05 for _ in split.export_b]
+    writer.write_plain_csv(
+        path_b, writer.API_HEADERS, writer.csv_rows(split.export_b, "api", spaces)
+    )
     files.append(path_b)
     if json_export:
-        path_j = out_dir / f"cdr_feed_{json_start.date().isoformat()}.json"
-        items = [writer.json_item(leg, rng.random() < 0.5) for leg in page]
+        path_j = out_dir / f"cdr_feed_{split.json_start.date().isoformat()}.json"
+        items = [writer.json_item(leg, rng.random() < 0.5) for leg in split.page]
         writer.write_json_page(path_j, items)
         files.append(path_j)
+    return files
 
-    # ----- devices ------------------------------------------------------------------------
+
+def _write_device_files(
+    out_dir: Path,
+    files: list[Path],
+    devices: list[Device],
+    world: World,
+    anomalies: list[Anomaly],
+    t0: datetime,
+    start: date,
+    days: int,
+    seed: int,
+) -> tuple[int, int, int]:
+    """Snapshots, activation events, entitlements and an amendment; appends them to `files`
+    and returns the row counts (snapshots, events, entitlements)."""
     snaps = dfiles.snapshot_rows(devices, t0, days, seed, anomalies)
     events = dfiles.event_rows(devices, world, seed, anomalies)
     base, amend = dfiles.entitlement_rows(world, start, days)
@@ -180,11 +266,20 @@ def generate_samples(
     for name, header, rows in device_outputs:
         writer.write_plain_csv(out_dir / name, header, rows, bom=False)
         files.append(out_dir / name)
+    return len(snaps), len(events), len(base) + len(amend)
 
+
+def _anomaly_counts(anomalies: list[Anomaly]) -> dict[str, int]:
     counts: dict[str, int] = {}
     for a in anomalies:
         counts[a.type] = counts.get(a.type, 0) + 1
-    labels = {
+    return dict(sorted(counts.items()))
+
+
+def _labels(
+    seed: int, start: date, days: int, anomalies: list[Anomaly], updated: dict[str, Leg]
+) -> dict[str, object]:
+    return {
         "generator": "cdr_pipeline.samples",
         "seed": seed,
         "start": start.isoformat(),
@@ -193,7 +288,7 @@ def generate_samples(
         "updated_records": [
             {
                 "report_id": rid,
-                "report_time": writer.iso(rt(leg)),
+                "report_time": iso_ms(_report_time(leg)),
                 "changed": [
                     "Report time",
                     "Call outcome",
@@ -204,30 +299,3 @@ def generate_samples(
             for rid, leg in sorted(updated.items())
         ],
     }
-    anomalies_path = labels_path or out_dir.with_name(f"{out_dir.name}-labels.json")
-    anomalies_path.write_text(
-        json.dumps(labels, indent=1, ensure_ascii=False) + "\n", encoding="utf-8"
-    )
-    result = SamplesResult(
-        files=files,
-        labels=anomalies_path,
-        legs=len(all_legs),
-        webex_go_legs=sum(_is_go(leg) for leg in all_legs),
-        devices=len(devices),
-        updated_report_ids=frozenset(updated),
-        sessions=len({leg["correlation_id"] for leg in all_legs}),
-        redelivered_legs=redelivered,
-        snapshot_rows=len(snaps),
-        activation_events=len(events),
-        entitlement_rows=len(base) + len(amend),
-        anomalies=dict(sorted(counts.items())),
-    )
-    log.info(
-        "samples: %d legs (%d Webex Go), %d devices, %d updated records -> %s",
-        result.legs,
-        result.webex_go_legs,
-        result.devices,
-        len(updated),
-        out_dir,
-    )
-    return result

@@ -128,16 +128,19 @@ def build_devices(world: World, start: datetime, end: datetime) -> list[Device]:
     return devices
 
 
-def _script(dev: Device, rng: random.Random, start: datetime, span: float, admin: str) -> None:
-    ev = dev.events
-    did = dev.device_id
+class _Script:
+    """Writes one device's events (every random draw in a fixed order: same seed, same
+    samples)."""
 
-    def add(t: datetime, kind: str, status: str = "", actor: str = "system") -> None:
+    def __init__(self, dev: Device, rng: random.Random, admin: str) -> None:
+        self.dev, self.rng, self.admin = dev, rng, admin
+
+    def add(self, t: datetime, kind: str, status: str = "", actor: str = "system") -> None:
         expires = t + CODE_LIFETIME if kind == "ACTIVATION_CODE_ISSUED" else None
-        ev.append(
+        self.dev.events.append(
             DeviceEvent(
                 t.replace(microsecond=t.microsecond // 1000 * 1000),
-                did,
+                self.dev.device_id,
                 kind,
                 status,
                 actor,
@@ -145,42 +148,59 @@ def _script(dev: Device, rng: random.Random, start: datetime, span: float, admin
             )
         )
 
-    if dev.plot == "late_provision":
-        t = start + _days(rng, 0.1, span * 0.5)
-    elif dev.plot == "never_activated":
-        t = start - _days(rng, 45, 55)  # its 90-day code expires inside the period
-    else:
-        t = start - _days(rng, 5, 60)
-    add(t, "PROVISIONED", "PENDING_ACTIVATION", admin)
-    add(t + timedelta(seconds=2), "ACTIVATION_CODE_ISSUED", "", admin)
+    def provision(self, start: datetime, span: float) -> datetime:
+        rng, plot = self.rng, self.dev.plot
+        if plot == "late_provision":
+            t = start + _days(rng, 0.1, span * 0.5)
+        elif plot == "never_activated":
+            t = start - _days(rng, 45, 55)  # its 90-day code expires inside the period
+        else:
+            t = start - _days(rng, 5, 60)
+        self.add(t, "PROVISIONED", "PENDING_ACTIVATION", self.admin)
+        self.add(t + timedelta(seconds=2), "ACTIVATION_CODE_ISSUED", "", self.admin)
+        return t
+
+    def special(self, at: datetime) -> None:
+        """The one lifecycle moment of the device's plot."""
+        plot, admin = self.dev.plot, self.admin
+        if plot == "lost_stolen":
+            self.add(at, "LOST_STOLEN", "PENDING_ACTIVATION", admin)
+            self.add(at + timedelta(minutes=3), "ACTIVATION_CODE_ISSUED", "", admin)
+            self.add(at + _days(self.rng, 0.5, 3), "ACTIVATED", "ONLINE")
+        elif plot == "reissue_online":
+            self.add(at, "ACTIVATION_CODE_ISSUED", "", admin)  # anomaly: device is ONLINE
+        elif plot in ("deleted", "deleted_reappears"):
+            self.add(at, "DELETED", "DELETED", admin)
+
+    def flaps(self, t: datetime, start: datetime, span: float, special: datetime) -> None:
+        """OFFLINE/ONLINE flaps that keep clear of the special moment."""
+        rng, dev = self.rng, self.dev
+        end = start + timedelta(days=span)
+        flaps = 3 if dev.plot == "flapping" else int(rng.random() < 0.3)
+        for _ in range(flaps):
+            off = max(t, start) + _days(rng, 1, span)
+            back = off + _days(rng, 0.3, 4)
+            if abs((off - special).days) < 5 or off >= end:
+                continue
+            if dev.status_at(off) != "ONLINE" or dev.status_at(back) != "ONLINE":
+                continue
+            self.add(off, "STATUS_CHANGED", "OFFLINE")
+            dev.events.sort(key=lambda e: e.time)
+            if rng.random() < 0.85:
+                self.add(back, "STATUS_CHANGED", "ONLINE")
+
+
+def _script(dev: Device, rng: random.Random, start: datetime, span: float, admin: str) -> None:
+    script = _Script(dev, rng, admin)
+    t = script.provision(start, span)
     if dev.plot == "never_activated":
         return
     if dev.plot == "reissue_pending":
         t += _days(rng, 1, 6)
-        add(t, "ACTIVATION_CODE_ISSUED", "", admin)  # supersedes the first code
+        script.add(t, "ACTIVATION_CODE_ISSUED", "", admin)  # supersedes the first code
     t += _days(rng, 0.05, 3)
-    add(t, "ACTIVATED", "ONLINE")
-    end = start + timedelta(days=span)
-    # One special moment per plot, then OFFLINE/ONLINE flaps that keep clear of it.
+    script.add(t, "ACTIVATED", "ONLINE")
     special = start + _days(rng, span * 0.3, span * 0.6)
-    if dev.plot == "lost_stolen":
-        add(special, "LOST_STOLEN", "PENDING_ACTIVATION", admin)
-        add(special + timedelta(minutes=3), "ACTIVATION_CODE_ISSUED", "", admin)
-        add(special + _days(rng, 0.5, 3), "ACTIVATED", "ONLINE")
-    elif dev.plot == "reissue_online":
-        add(special, "ACTIVATION_CODE_ISSUED", "", admin)  # anomaly: device is ONLINE
-    elif dev.plot in ("deleted", "deleted_reappears"):
-        add(special, "DELETED", "DELETED", admin)
-    flaps = 3 if dev.plot == "flapping" else int(rng.random() < 0.3)
-    for _ in range(flaps):
-        off = max(t, start) + _days(rng, 1, span)
-        back = off + _days(rng, 0.3, 4)
-        if abs((off - special).days) < 5 or off >= end:
-            continue
-        if dev.status_at(off) != "ONLINE" or dev.status_at(back) != "ONLINE":
-            continue
-        add(off, "STATUS_CHANGED", "OFFLINE")
-        ev.sort(key=lambda e: e.time)
-        if rng.random() < 0.85:
-            add(back, "STATUS_CHANGED", "ONLINE")
-    ev.sort(key=lambda e: e.time)
+    script.special(special)
+    script.flaps(t, start, span, special)
+    dev.events.sort(key=lambda e: e.time)

@@ -18,7 +18,7 @@ from typing import Any
 from cdr_pipeline.samples.device_files import Anomaly
 from cdr_pipeline.samples.lifecycle import Device
 from cdr_pipeline.samples.world import Location, Party, World, make_uuid
-from cdr_pipeline.samples.writer import iso
+from cdr_pipeline.text import iso_ms
 
 Leg = dict[str, Any]  # canonical column name -> Python value
 
@@ -494,7 +494,7 @@ def generate_legs(
             Anomaly(
                 "webex_go_call_after_delete",
                 dev.device_id,
-                iso(leg["start_time"]),
+                iso_ms(leg["start_time"]),
                 str(leg["report_id"]),
             )
         )

@@ -23,6 +23,8 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
 
+from cdr_pipeline.text import iso_ms
+
 # (canonical name, API spelling, Control Hub CSV spelling)
 COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("start_time", "Start time", "Start time"),
@@ -105,11 +107,6 @@ _JSON_NUMBERS = frozenset({"duration_seconds", "ring_duration_seconds", "hold_du
 BOM = "\ufeff"
 
 
-def iso(t: datetime) -> str:
-    """UTC instant as the API writes it: `2026-10-01T11:01:16.545Z`."""
-    return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"
-
-
 def space_form(t: datetime) -> str:
     """The official example's `Release time`: `2023-10-12 21:22:32.621` (space, no Z)."""
     return t.strftime("%Y-%m-%d %H:%M:%S.") + f"{t.microsecond // 1000:03d}"
@@ -122,7 +119,7 @@ def _cell(name: str, value: object, style: str, space: bool) -> str:
         text = "true" if value else "false"
         return text.upper() if style == "controlhub" else text
     if isinstance(value, datetime):
-        return space_form(value) if space and name == "release_time" else iso(value)
+        return space_form(value) if space and name == "release_time" else iso_ms(value)
     return str(value)
 
 
@@ -170,7 +167,7 @@ def json_item(leg: dict[str, object], space_release: bool) -> dict[str, object]:
             item[api] = "true" if value else "false"
         elif isinstance(value, datetime):
             item[api] = (
-                space_form(value) if space_release and name == "release_time" else iso(value)
+                space_form(value) if space_release and name == "release_time" else iso_ms(value)
             )
         else:
             item[api] = str(value)
