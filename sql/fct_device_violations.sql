@@ -68,7 +68,7 @@ out_of_order_events as (
         event_time as observed_at,
         event_id,
         event_type || ' event loaded after an event of the same device dated '
-            || strftime(timezone('UTC', latest_loaded_before), '%Y-%m-%dT%H:%M:%SZ') as detail
+            || iso_utc(latest_loaded_before) as detail
     from load_ordered
     where event_time < latest_loaded_before
 ),
@@ -80,7 +80,7 @@ events_after_delete as (
         e.event_time as observed_at,
         e.event_id,
         e.event_type || ' event after the device was deleted at '
-            || strftime(timezone('UTC', d.deleted_at), '%Y-%m-%dT%H:%M:%SZ') as detail
+            || iso_utc(d.deleted_at) as detail
     from events as e
     inner join devices as d using (device_id)
     where e.event_time > d.deleted_at
@@ -94,7 +94,7 @@ reappearances as (
         cast(null as varchar) as event_id,
         'snapshot lists the device (status ' || coalesce(s.status, 'unknown')
             || ') after its deletion at '
-            || strftime(timezone('UTC', d.deleted_at), '%Y-%m-%dT%H:%M:%SZ') as detail
+            || iso_utc(d.deleted_at) as detail
     from snapshots as s
     inner join devices as d using (device_id)
     where s.snapshot_time > d.deleted_at
@@ -116,7 +116,7 @@ final as (
     select
         md5(
             u.violation_type || '|' || u.device_id || '|' || coalesce(u.event_id, '') || '|'
-            || strftime(timezone('UTC', u.observed_at), '%Y-%m-%dT%H:%M:%S.%g')
+            || iso_utc_ms(u.observed_at)
         ) as violation_id,
         u.violation_type,
         u.device_id,

@@ -17,7 +17,7 @@ events as (
 snapshot_observations as (
     select
         'snapshot:' || device_id || '@'
-            || strftime(timezone('UTC', snapshot_time), '%Y-%m-%dT%H:%M:%S.%g') as observation_id,
+            || iso_utc_ms(snapshot_time) as observation_id,
         device_id,
         org_uuid,
         user_uuid,

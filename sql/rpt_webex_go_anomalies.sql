@@ -31,11 +31,11 @@ call_anomalies as (
         case anomaly_type
             when 'no_device' then 'Webex Go leg of a user with no Webex Go device'
             when 'device_deleted' then 'Webex Go leg after the device was deleted at '
-                || strftime(timezone('UTC', device_deleted_at), '%Y-%m-%dT%H:%M:%SZ')
+                || iso_utc(device_deleted_at)
             when 'before_provisioning' then 'Webex Go leg before the device was provisioned'
             when 'device_pending' then 'Webex Go leg while the device was pending activation'
             when 'old_device_after_lost_stolen' then 'Webex Go leg after Lost/Stolen at '
-                || strftime(timezone('UTC', last_lost_stolen_at), '%Y-%m-%dT%H:%M:%SZ')
+                || iso_utc(last_lost_stolen_at)
                 || ' and before the replacement was activated'
         end as detail
     from go_calls

@@ -19,8 +19,17 @@ import duckdb
 
 from cdr_pipeline.config import Settings
 from cdr_pipeline.errors import ConfigError
-from cdr_pipeline.warehouse.catalog import ViewError, ViewSpec, order_views, read_sql_dir
-from cdr_pipeline.warehouse.staging import default_sql_dir, generated_views, lit
+from cdr_pipeline.resources import sql_dir as default_sql_dir
+from cdr_pipeline.text import lit
+from cdr_pipeline.warehouse.catalog import (
+    MACROS_FILE,
+    ViewError,
+    ViewSpec,
+    order_views,
+    read_macros,
+    read_sql_dir,
+)
+from cdr_pipeline.warehouse.staging import generated_views
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +74,17 @@ def create_views(
     """Create every view (generated and `sql/`) on `con`, in dependency order; return them
     and the raw tables that had no file yet."""
     _check_settings(con, settings)
+    folder = sql_dir or default_sql_dir()
+    for statement in read_macros(folder):
+        try:
+            con.execute(statement)
+        except duckdb.Error as exc:
+            raise ViewError(
+                f"sql/{MACROS_FILE}: a macro does not build: {exc}",
+                hint="fix the macro; `cdr build` keeps the previous cdr.duckdb in place",
+            ) from exc
     generated, empty = generated_views(con, settings)
-    specs = order_views([*generated, *read_sql_dir(sql_dir or default_sql_dir())])
+    specs = order_views([*generated, *read_sql_dir(folder)])
     created: list[ViewSpec] = []
     for spec in specs:
         try:
@@ -85,7 +103,7 @@ def build_warehouse(settings: Settings, sql_dir: Path | None = None) -> BuildRes
     (exit 3) naming the file when a view is malformed; the previous database stays."""
     t0 = time.monotonic()
     settings.warehouse.mkdir(parents=True, exist_ok=True)
-    target = settings.duckdb_path
+    target = settings.layout.duckdb
     tmp = target.with_name(f".{target.name}.tmp-{secrets.token_hex(4)}")
     try:
         con = duckdb.connect(str(tmp))
@@ -109,7 +127,7 @@ def build_warehouse(settings: Settings, sql_dir: Path | None = None) -> BuildRes
 def connect(settings: Settings, read_only: bool = True) -> duckdb.DuckDBPyConnection:
     """Open `cdr.duckdb`. Read-only by default, which never blocks `cdr build` or `cdr ingest`.
     Timestamps display in UTC (the session time zone) whatever the machine's zone."""
-    path = settings.duckdb_path
+    path = settings.layout.duckdb
     if not path.is_file():
         raise ConfigError(
             f"{path} does not exist",

@@ -152,10 +152,30 @@ def read_sql_file(path: Path) -> ViewSpec:
     return ViewSpec(path.stem, sql, grain, key, origin, doc)
 
 
+MACROS_FILE = "_macros.sql"
+"""Macros the views share (`create or replace macro ...;`), created before the views."""
+
+
 def read_sql_dir(sql_dir: Path) -> list[ViewSpec]:
+    """Every view of `sql_dir` (`<view>.sql`; files starting with `_` hold no view)."""
     if not sql_dir.is_dir():
         raise ViewError(f"SQL folder {sql_dir} does not exist")
-    return [read_sql_file(p) for p in sorted(sql_dir.glob("*.sql"))]
+    return [read_sql_file(p) for p in sorted(sql_dir.glob("*.sql")) if not p.name.startswith("_")]
+
+
+def read_macros(sql_dir: Path) -> list[str]:
+    """The `create macro` statements of `sql_dir/_macros.sql`, one per `;`."""
+    path = sql_dir / MACROS_FILE
+    if not path.is_file():
+        return []
+    text = path.read_text(encoding="utf-8")
+    cleaned = strip_sql_noise(text)
+    statements, start = [], 0
+    for i, ch in enumerate(cleaned):
+        if ch == ";":
+            statements.append(text[start:i].strip())
+            start = i + 1
+    return [s for s in statements if strip_sql_noise(s).strip()]
 
 
 def _with_refs(spec: ViewSpec, known: set[str]) -> ViewSpec:
@@ -178,24 +198,11 @@ def _is_cte(body: str, name: str) -> bool:
 
 def order_views(specs: Iterable[ViewSpec]) -> list[ViewSpec]:
     """Check layers and return the views in dependency order (stable: by layer, then name)."""
-    by_name: dict[str, ViewSpec] = {}
-    for spec in specs:
-        if spec.name in by_name:
-            other = by_name[spec.name]
-            raise ViewError(f"{spec.origin}: view {spec.name!r} is also defined by {other.origin}")
-        by_name[spec.name] = spec
+    by_name = _unique(specs)
     known = set(by_name)
     resolved = {name: _with_refs(spec, known) for name, spec in by_name.items()}
     for spec in resolved.values():
-        rank = LAYER_RANKS[spec.layer]
-        for ref in sorted(spec.refs):
-            ref_layer = layer_of(ref)
-            if LAYER_RANKS[ref_layer] > rank:
-                raise ViewError(
-                    f"{spec.origin}: layer violation: {spec.layer} view {spec.name!r} reads "
-                    f"{ref_layer} view {ref!r}",
-                    hint="views read only their own layer or lower: stg -> int -> fct/dim -> rpt",
-                )
+        _check_layers(spec)
     order: list[ViewSpec] = []
     state: dict[str, int] = {}  # 1 = visiting, 2 = done
 
@@ -217,6 +224,28 @@ def order_views(specs: Iterable[ViewSpec]) -> list[ViewSpec]:
     for name in sorted(resolved, key=_sort_key):
         visit(name, [])
     return order
+
+
+def _unique(specs: Iterable[ViewSpec]) -> dict[str, ViewSpec]:
+    by_name: dict[str, ViewSpec] = {}
+    for spec in specs:
+        if spec.name in by_name:
+            other = by_name[spec.name]
+            raise ViewError(f"{spec.origin}: view {spec.name!r} is also defined by {other.origin}")
+        by_name[spec.name] = spec
+    return by_name
+
+
+def _check_layers(spec: ViewSpec) -> None:
+    rank = LAYER_RANKS[spec.layer]
+    for ref in sorted(spec.refs):
+        ref_layer = layer_of(ref)
+        if LAYER_RANKS[ref_layer] > rank:
+            raise ViewError(
+                f"{spec.origin}: layer violation: {spec.layer} view {spec.name!r} reads "
+                f"{ref_layer} view {ref!r}",
+                hint="views read only their own layer or lower: stg -> int -> fct/dim -> rpt",
+            )
 
 
 def _sort_key(name: str) -> tuple[int, str]:
