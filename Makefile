@@ -3,8 +3,9 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+SOURCES := cdr_pipeline tests benchmarks
 
-.PHONY: demo notebooks test check lint typecheck bench clean
+.PHONY: demo notebooks test test-fast check lint imports typecheck bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,17 +27,25 @@ notebooks: $(STAMP)
 test: $(STAMP)
 	$(BIN)/pytest -q
 
+# the same without the end-to-end tests marked slow (a real wheel, notebooks, kill -9...)
+test-fast: $(STAMP)
+	$(BIN)/pytest -q -m "not slow"
+
 lint: $(STAMP)
-	$(BIN)/ruff check cdr_pipeline tests benchmarks
-	$(BIN)/ruff format --check cdr_pipeline tests benchmarks
+	$(BIN)/ruff check $(SOURCES)
+	$(BIN)/ruff format --check $(SOURCES)
+
+# the layers of docs/design.md, as import-linter contracts (pyproject.toml)
+imports: $(STAMP)
+	$(BIN)/lint-imports
 
 typecheck: $(STAMP)
 	$(BIN)/mypy cdr_pipeline
 
-check: lint typecheck test
+check: lint imports typecheck test
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/ingest.py
 
 clean:
-	rm -rf $(VENV) warehouse .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) warehouse .pytest_cache .mypy_cache .ruff_cache .import_linter_cache

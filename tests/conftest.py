@@ -1,0 +1,40 @@
+"""Session fixtures shared by every test area: the bundled samples and one warehouse loaded
+from them and built (ingest + build take a few seconds; tests that use it only read it)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from cdr_pipeline.config import Settings
+from cdr_pipeline.ingest import ingest_paths
+from cdr_pipeline.resources import samples_dir as bundled_samples
+from cdr_pipeline.warehouse import build_warehouse
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def samples_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The bundled samples (`data/samples/`), or a freshly generated set where they are
+    missing (a source tree without them)."""
+    bundled = bundled_samples()
+    if bundled.is_dir() and any(bundled.iterdir()):
+        return bundled
+    from cdr_pipeline.samples import generate_samples
+
+    out = tmp_path_factory.mktemp("samples")
+    generate_samples(out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def sample_wh(tmp_path_factory: pytest.TempPathFactory, samples_dir: Path) -> Settings:
+    """Settings of a warehouse loaded from the samples and built (read it, don't write)."""
+    root = tmp_path_factory.mktemp("sample_wh")
+    settings = Settings(warehouse=root / "warehouse")
+    result = ingest_paths(settings, [samples_dir])
+    assert result.exit_code == 0, [f.message for f in result.errors]
+    build_warehouse(settings)
+    return settings
