@@ -116,7 +116,7 @@ final as (
     select
         md5(
             u.violation_type || '|' || u.device_id || '|' || coalesce(u.event_id, '') || '|'
-            || iso_utc_ms(u.observed_at)
+            || utc_ms_key(u.observed_at)
         ) as violation_id,
         u.violation_type,
         u.device_id,

@@ -17,7 +17,7 @@ events as (
 snapshot_observations as (
     select
         'snapshot:' || device_id || '@'
-            || iso_utc_ms(snapshot_time) as observation_id,
+            || utc_ms_key(snapshot_time) as observation_id,
         device_id,
         org_uuid,
         user_uuid,

@@ -75,7 +75,7 @@ def create_views(
     and the raw tables that had no file yet."""
     _check_settings(con, settings)
     folder = sql_dir or default_sql_dir()
-    for statement in read_macros(folder):
+    for statement in con.extract_statements(read_macros(folder)):
         try:
             con.execute(statement)
         except duckdb.Error as exc:

@@ -163,19 +163,10 @@ def read_sql_dir(sql_dir: Path) -> list[ViewSpec]:
     return [read_sql_file(p) for p in sorted(sql_dir.glob("*.sql")) if not p.name.startswith("_")]
 
 
-def read_macros(sql_dir: Path) -> list[str]:
-    """The `create macro` statements of `sql_dir/_macros.sql`, one per `;`."""
+def read_macros(sql_dir: Path) -> str:
+    """The text of `sql_dir/_macros.sql` (`create or replace macro ...;` statements), or ''."""
     path = sql_dir / MACROS_FILE
-    if not path.is_file():
-        return []
-    text = path.read_text(encoding="utf-8")
-    cleaned = strip_sql_noise(text)
-    statements, start = [], 0
-    for i, ch in enumerate(cleaned):
-        if ch == ";":
-            statements.append(text[start:i].strip())
-            start = i + 1
-    return [s for s in statements if strip_sql_noise(s).strip()]
+    return path.read_text(encoding="utf-8") if path.is_file() else ""
 
 
 def _with_refs(spec: ViewSpec, known: set[str]) -> ViewSpec:

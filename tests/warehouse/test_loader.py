@@ -122,3 +122,19 @@ def test_cli_build_error_exit_code(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     res = CliRunner().invoke(cli, ["--warehouse", str(tmp_path / "wh"), "build"])
     assert res.exit_code == EXIT_BAD_INPUT
     assert "not a time zone" in res.output
+
+
+def test_macros_are_created_before_the_views_and_kept_in_the_database(
+    sample_wh: Settings,
+) -> None:
+    """Views call the shared macros of sql/_macros.sql; a read-only connection to cdr.duckdb
+    can call them too (they are catalog entries of the file)."""
+    con = duckdb.connect(str(sample_wh.layout.duckdb), read_only=True)
+    try:
+        got = con.execute(
+            "select iso_utc(timestamptz '2026-10-05 06:34:56.789+00'), "
+            "utc_ms_key(timestamptz '2026-10-05 06:34:56.789+00')"
+        ).fetchone()
+    finally:
+        con.close()
+    assert got == ("2026-10-05T06:34:56Z", "2026-10-05T06:34:56.789")

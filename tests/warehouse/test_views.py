@@ -12,7 +12,7 @@ from cdr_pipeline.warehouse import connect
 from cdr_pipeline.warehouse.catalog import read_sql_file
 from tests.warehouse.sample_warehouse import SQL_DIR
 
-SQL_FILES = sorted(SQL_DIR.glob("*.sql"))
+SQL_FILES = sorted(p for p in SQL_DIR.glob("*.sql") if not p.name.startswith("_"))
 PUBLIC_VIEWS = {
     "fct_call_legs",
     "fct_calls",
