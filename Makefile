@@ -27,11 +27,11 @@ test: $(STAMP)
 	$(BIN)/pytest -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check cdr_pipeline tests benchmarks
-	$(BIN)/ruff format --check cdr_pipeline tests benchmarks
+	$(BIN)/ruff check cdr_pipeline tests benchmarks notebooks
+	$(BIN)/ruff format --check cdr_pipeline tests benchmarks notebooks
 
 typecheck: $(STAMP)
-	$(BIN)/mypy cdr_pipeline
+	$(BIN)/mypy cdr_pipeline notebooks
 
 check: lint typecheck test
 
