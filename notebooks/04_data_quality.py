@@ -174,7 +174,13 @@ else:
     ]:
         for kind in kinds:
             part = files.filter(pl.col("kind").fill_null("(unknown)") == kind)
-            ax.plot(part["file_number"].to_list(), part[column].to_list(), marker="o", label=kind)
+            ax.plot(
+                part["file_number"].to_list(),
+                part[column].to_list(),
+                marker="o",
+                label=kind,
+                clip_on=False,  # a point at zero sits on the axis, whole
+            )
         ax.set_title(title)
         ax.set_xlabel("File, in load order (1 = first loaded)")
         ax.set_ylabel("Columns (count)")
