@@ -31,8 +31,6 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
 MONTH_ENV = "CDR_NOTEBOOK_MONTH"
-LOCATION_ENV = "CDR_NOTEBOOK_LOCATION"
-DEPARTMENT_ENV = "CDR_NOTEBOOK_DEPARTMENT"
 WAREHOUSE_ENV = "CDR_WAREHOUSE"
 
 _MONTH = re.compile(r"(\d{4})-(\d{2})")
@@ -66,13 +64,6 @@ def parse_month(value: str | None) -> str | None:
 def _optional_text(value: str | None) -> str | None:
     text = (value or "").strip()
     return text or None
-
-
-def parameter(name: str, default: str | None = None) -> str | None:
-    """The value of the environment variable `name`, None when unset or empty. The
-    parameters cell of a notebook defaults from these, so the environment (or papermill,
-    which overrides the cell) chooses the month, location and department."""
-    return _optional_text(os.environ.get(name, default))
 
 
 def find_warehouse(start: Path | None = None) -> Path:

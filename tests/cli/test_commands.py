@@ -31,6 +31,8 @@ LAYER = {
     # not in DESIGN §3's table (added by fd83ff0): a leaf of SQL quoting helpers, used from
     # ingest, warehouse and quality, so it sits with schema/config/errors
     "sqltext": 1,
+    # the analyst notebooks' helpers (docs/notebooks.md): read the warehouse like a report
+    "notebook": 3,
 }
 
 

@@ -137,3 +137,17 @@ def test_grouped_bars_keep_the_legend_off_the_bars() -> None:
     box = legend.get_window_extent()
     assert not any(box.overlaps(bar.get_window_extent()) for bar in ax.patches)
     plt.close(fig)
+
+
+def test_importing_the_module_needs_neither_ipython_nor_matplotlib() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, cdr_pipeline.notebook; "
+        "print(sorted(m for m in ('IPython', 'matplotlib') if m in sys.modules))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO
+    )
+    assert done.stdout.strip() == "[]"
