@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-SOURCES := cdr_pipeline tests benchmarks
+SOURCES := cdr_pipeline tests benchmarks notebooks
 
 .PHONY: demo notebooks test test-fast check lint imports typecheck bench clean
 
@@ -40,7 +40,7 @@ imports: $(STAMP)
 	$(BIN)/lint-imports
 
 typecheck: $(STAMP)
-	$(BIN)/mypy cdr_pipeline
+	$(BIN)/mypy cdr_pipeline notebooks
 
 check: lint imports typecheck test
 

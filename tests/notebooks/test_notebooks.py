@@ -1,119 +1,31 @@
-"""The analyst notebooks run top to bottom (nbclient, real kernel) against real warehouses.
+"""The analyst notebooks: committed pairs in sync and without outputs, and run top to bottom.
 
-Three warehouses: the demo warehouse plus two drifted exports (one loads with a new column,
-one fails with quarantined rows), a warehouse with nothing ingested, and the demo warehouse
-looked at through a month that has no data. A cell error fails the test (nbclient raises);
-the tests also check what the notebooks show: charts where there is data, "No data" notes
-where there is none, the drifted column and the reject reason in the data quality notebook.
+Every notebook is a jupytext pair: the percent script `notebooks/NN_name.py` is the source of
+truth and the `.ipynb` beside it must hold the same cells, without outputs. The executed
+tests run each committed `.ipynb` in a real kernel (nbclient) against the demo warehouse
+(plus drifted exports), a warehouse with nothing ingested, and the demo warehouse through a
+month that has no data; a cell error fails the test, and the tests check what the notebooks
+show: charts where there is data, "No data" notes where there is none, the drifted column
+and the reject reason in the data quality notebook, the filters of the parameters cell.
 """
 
 from __future__ import annotations
 
 import ast
-import csv
 import json
-import os
-import uuid
 from pathlib import Path
 from typing import Any
 
+import duckdb
+import jupytext
 import nbformat
 import pytest
-from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
 from nbformat import NotebookNode
 
-from cdr_pipeline.batch import run_demo
-from cdr_pipeline.config import Settings
-from cdr_pipeline.ingest import ingest_paths
-from cdr_pipeline.warehouse import build_warehouse
+from tests.notebooks.conftest import BAD_START, NB_DIR, PARAMETER_ENV, STEMS, run_notebook
 
-REPO = Path(__file__).resolve().parents[2]
-NB_DIR = REPO / "notebooks"
-SAMPLES = REPO / "data" / "samples"
-NOTEBOOKS = sorted(p.name for p in NB_DIR.glob("*.ipynb"))
-EXPECTED = [
-    "01_webex_go_adoption.ipynb",
-    "02_licence_reconciliation.ipynb",
-    "03_call_flows.ipynb",
-    "04_data_quality.ipynb",
-]
-MONTHLY = EXPECTED[:3]  # the data quality notebook is about loads, not a month of calls
-NEW_COLUMN = "Network slice"
-DROPPED_COLUMN = "Client version"
-BAD_START = "not-a-timestamp"
-
-
-# --------------------------------------------------------------------------------------------
-# warehouses
-
-
-def _drifted_export(src: Path, out: Path, n: int, bad_rows: int, salt: str) -> None:
-    """`n` rows of a sample export with fresh Report/Correlation IDs (so they are new calls,
-    not duplicates), one column dropped, one new column, and `bad_rows` unparseable start
-    times."""
-    with src.open(encoding="utf-8-sig", newline="") as fh:
-        rows = list(csv.reader(fh))
-    header, body = rows[0], rows[1 : n + 1]
-    drop = header.index(DROPPED_COLUMN)
-    fresh = {header.index("Report ID"), header.index("Correlation ID")}
-    start = header.index("Start time")
-    out_rows = [[h for i, h in enumerate(header) if i != drop] + [NEW_COLUMN]]
-    for r, row in enumerate(body):
-        new = [
-            str(uuid.uuid5(uuid.NAMESPACE_URL, f"{salt}:{v}")) if i in fresh else v
-            for i, v in enumerate(row)
-        ]
-        if r < bad_rows:
-            new[start] = BAD_START
-        out_rows.append([v for i, v in enumerate(new) if i != drop] + ["5g-slice-1"])
-    with out.open("w", encoding="utf-8", newline="") as fh:
-        csv.writer(fh).writerows(out_rows)
-
-
-@pytest.fixture(scope="session")
-def demo_wh(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The demo warehouse (ingest + validate + build of data/samples/), then two drifted
-    exports: one loads (a new column), one fails its reject rate (rows quarantined)."""
-    root = tmp_path_factory.mktemp("nb_demo")
-    settings = Settings(warehouse=root / "warehouse")
-    summary = run_demo(settings, SAMPLES)
-    assert summary.exit_code == 0, [(s.name, s.summary) for s in summary.stages]
-    src = SAMPLES / "dch_export_2026-09-30_2026-10-31.csv"
-    drift_dir = root / "drift"
-    drift_dir.mkdir()
-    _drifted_export(src, drift_dir / "dch_drift_ok.csv", n=12, bad_rows=0, salt="ok")
-    _drifted_export(src, drift_dir / "dch_drift_bad.csv", n=10, bad_rows=3, salt="bad")
-    result = ingest_paths(settings, [drift_dir], command="cdr ingest")
-    by_name = {Path(f.path).name: f for f in result.files}
-    assert by_name["dch_drift_ok.csv"].rows_loaded == 12
-    assert by_name["dch_drift_bad.csv"].status == "failed"
-    assert by_name["dch_drift_bad.csv"].rows_rejected == 3
-    return settings.warehouse
-
-
-@pytest.fixture(scope="session")
-def empty_wh(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A warehouse with views built but nothing ingested, validated or loaded."""
-    settings = Settings(warehouse=tmp_path_factory.mktemp("nb_empty") / "warehouse")
-    build_warehouse(settings)
-    return settings.warehouse
-
-
-def run_notebook(name: str, warehouse: Path, month: str = "") -> NotebookNode:
-    """Execute a committed notebook in a fresh python3 kernel started in notebooks/ (as
-    Jupyter does); nbclient raises CellExecutionError on the first failing cell."""
-    nb = nbformat.read(NB_DIR / name, as_version=4)
-    env = {
-        **os.environ,
-        "CDR_WAREHOUSE": str(warehouse),
-        "CDR_NOTEBOOK_MONTH": month,
-        "MPLBACKEND": "module://matplotlib_inline.backend_inline",
-    }
-    client = NotebookClient(
-        nb, kernel_name="python3", timeout=120, resources={"metadata": {"path": str(NB_DIR)}}
-    )
-    client.execute(env=env)
-    return nb
+MONTHLY = STEMS[:3]  # the data quality notebook is about loads, not a month of calls
 
 
 def outputs(nb: NotebookNode) -> list[dict[str, Any]]:
@@ -152,17 +64,38 @@ def assert_charts_labelled(nb: NotebookNode) -> None:
             assert call in source, (call, source[:200])
 
 
+def cells_of(path: Path) -> list[tuple[str, str, list[str]]]:
+    """(type, source, tags) of every cell, as jupytext reads the file."""
+    notebook = jupytext.read(path)
+    return [
+        (c.cell_type, c.source.strip(), list(c.metadata.get("tags", []))) for c in notebook.cells
+    ]
+
+
 # --------------------------------------------------------------------------------------------
-# committed notebooks
+# committed pairs
 
 
-def test_the_four_notebooks_exist() -> None:
-    assert NOTEBOOKS == EXPECTED
+def test_the_four_notebooks_are_pairs() -> None:
+    assert sorted(p.stem for p in NB_DIR.glob("*.py")) == STEMS
+    assert sorted(p.stem for p in NB_DIR.glob("*.ipynb")) == STEMS
+    assert not (NB_DIR / "build_notebooks.py").exists()
 
 
-@pytest.mark.parametrize("name", EXPECTED)
-def test_committed_without_outputs(name: str) -> None:
-    raw = json.loads((NB_DIR / name).read_text(encoding="utf-8"))
+@pytest.mark.parametrize("stem", STEMS)
+def test_ipynb_is_in_sync_with_its_script(stem: str) -> None:
+    """The script is the source of truth: after an edit, `jupytext --sync notebooks/*.py`."""
+    script, notebook = NB_DIR / f"{stem}.py", NB_DIR / f"{stem}.ipynb"
+    assert cells_of(notebook) == cells_of(script), (
+        f"{notebook.name} differs from {script.name}: run `jupytext --sync notebooks/*.py`"
+    )
+    kernel = jupytext.read(notebook).metadata.get("kernelspec", {})
+    assert kernel.get("name") == "python3"
+
+
+@pytest.mark.parametrize("stem", STEMS)
+def test_committed_without_outputs(stem: str) -> None:
+    raw = json.loads((NB_DIR / f"{stem}.ipynb").read_text(encoding="utf-8"))
     nbformat.validate(nbformat.from_dict(raw))
     code = [c for c in raw["cells"] if c["cell_type"] == "code"]
     assert code
@@ -174,42 +107,24 @@ def test_committed_without_outputs(name: str) -> None:
     assert "**How to read it.**" in "".join(first["source"])
 
 
-def test_committed_notebooks_equal_the_generator() -> None:
-    """notebooks/build_notebooks.py is the source of truth: run it after editing a cell."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("build_notebooks", NB_DIR / "build_notebooks.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    assert sorted(module.NOTEBOOKS) == EXPECTED
-    for name in EXPECTED:
-        assert (NB_DIR / name).read_text(encoding="utf-8") == module.render(name), (
-            f"{name} differs from build_notebooks.py: run `python notebooks/build_notebooks.py`"
-        )
-
-
-def _repo_root_function() -> Any:
-    """`repo_root` as defined in the setup cell of notebook 01, compiled on its own."""
-    nb = nbformat.read(NB_DIR / EXPECTED[0], as_version=4)
-    setup = next(c.source for c in nb.cells if c.cell_type == "code")
-    tree = ast.parse("\n".join(line for line in setup.splitlines() if not line.startswith("%")))
-    keep: list[ast.stmt] = [
-        n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "repo_root"
-    ]
-    assert keep, "the setup cell defines repo_root()"
-    namespace: dict[str, Any] = {"Path": Path, "NOTEBOOK": EXPECTED[0]}
-    exec(compile(ast.Module(keep, type_ignores=[]), "setup", "exec"), namespace)
-    return namespace["repo_root"]
-
-
-def test_default_warehouse_is_next_to_notebooks_from_any_start_folder(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    repo_root = _repo_root_function()
-    for start in (NB_DIR, REPO, REPO / "sql"):
-        monkeypatch.chdir(start)
-        assert repo_root() == REPO.resolve(), start
+@pytest.mark.parametrize("stem", STEMS)
+def test_one_parameters_cell_defaulting_from_the_environment(stem: str) -> None:
+    """Papermill injects its cell after the one tagged `parameters`; the defaults come from
+    CDR_NOTEBOOK_MONTH / _LOCATION / _DEPARTMENT."""
+    tagged = [src for kind, src, tags in cells_of(NB_DIR / f"{stem}.py") if "parameters" in tags]
+    assert len(tagged) == 1
+    tree = ast.parse(tagged[0])
+    assigned = {
+        target.id: node.value
+        for node in tree.body
+        if isinstance(node, ast.Assign)
+        for target in node.targets
+        if isinstance(target, ast.Name)
+    }
+    assert list(assigned) == ["MONTH", "LOCATION", "DEPARTMENT"]  # only assignments
+    assert len(tree.body) == 3
+    for (name, value), env in zip(assigned.items(), PARAMETER_ENV, strict=True):
+        assert env in ast.unparse(value), (name, env)
 
 
 # --------------------------------------------------------------------------------------------
@@ -218,10 +133,10 @@ def test_default_warehouse_is_next_to_notebooks_from_any_start_folder(
 
 @pytest.fixture(scope="session")
 def demo_runs(demo_wh: Path) -> dict[str, NotebookNode]:
-    return {name: run_notebook(name, demo_wh) for name in EXPECTED}
+    return {stem: run_notebook(stem, demo_wh) for stem in STEMS}
 
 
-@pytest.mark.parametrize("name", EXPECTED)
+@pytest.mark.parametrize("name", STEMS)
 def test_runs_on_the_demo_warehouse_with_charts(
     demo_runs: dict[str, NotebookNode], name: str
 ) -> None:
@@ -229,7 +144,7 @@ def test_runs_on_the_demo_warehouse_with_charts(
     assert_clean(nb)
     assert_charts_labelled(nb)
     assert pngs(nb) >= 3, f"{name} drew {pngs(nb)} chart(s)"
-    assert "**No data**" not in text_of(nb) or name == "04_data_quality.ipynb"
+    assert "**No data**" not in text_of(nb) or name == "04_data_quality"
 
 
 def test_adoption_shows_every_location_and_webex_go_users(
@@ -246,7 +161,7 @@ def test_adoption_shows_every_location_and_webex_go_users(
         "group by user_uuid order by sum(duration_seconds) desc, count(*) desc, user_uuid limit 1"
     ).fetchone()
     con.close()
-    shown = text_of(demo_runs["01_webex_go_adoption.ipynb"])
+    shown = text_of(demo_runs["01_webex_go_adoption"])
     for location in locations:
         assert location in shown
     assert top is not None and top[0] in shown
@@ -255,17 +170,18 @@ def test_adoption_shows_every_location_and_webex_go_users(
 def test_data_quality_shows_drift_rejects_failed_file_and_validation(
     demo_runs: dict[str, NotebookNode],
 ) -> None:
-    shown = text_of(demo_runs["04_data_quality.ipynb"])
+    shown = text_of(demo_runs["04_data_quality"])
     assert "dch_drift_bad.csv" in shown  # the failed file is listed
     assert "failed" in shown
     assert "network_slice" in shown.lower().replace(" ", "_")  # the new column (drift)
     assert "client_version" in shown.lower().replace(" ", "_")  # the dropped one
     assert BAD_START in shown  # a quarantined row's raw text
     assert "passed" in shown  # the latest validation of the demo
+    assert "**Nothing failed** in the latest 1 validation run(s)" in shown  # a note, no chart
     assert "**No data** for rejected rows" not in shown
 
 
-@pytest.mark.parametrize("name", EXPECTED)
+@pytest.mark.parametrize("name", STEMS)
 def test_runs_on_an_empty_warehouse_with_no_data_notes(empty_wh: Path, name: str) -> None:
     nb = run_notebook(name, empty_wh)
     assert_clean(nb)
@@ -275,7 +191,39 @@ def test_runs_on_an_empty_warehouse_with_no_data_notes(empty_wh: Path, name: str
 
 @pytest.mark.parametrize("name", MONTHLY)
 def test_a_month_without_data_shows_no_data(demo_wh: Path, name: str) -> None:
-    nb = run_notebook(name, demo_wh, month="2020-01")
+    nb = run_notebook(name, demo_wh, CDR_NOTEBOOK_MONTH="2020-01")
     assert_clean(nb)
     shown = text_of(nb)
     assert "**No data**" in shown and "month 2020-01" in shown
+
+
+def test_a_location_set_in_the_environment_filters_the_notebook(demo_wh: Path) -> None:
+    con = duckdb.connect(str(demo_wh / "cdr.duckdb"), read_only=True)
+    # the location with the most Webex Go legs first, so every section has something to show
+    locations = [
+        r[0]
+        for r in con.sql(
+            "select location_name from fct_call_legs group by all "
+            "order by count(*) filter (where is_webex_go) desc, location_name"
+        ).fetchall()
+    ]
+    con.close()
+    chosen, others = locations[0], locations[1:]
+    assert others
+    nb = run_notebook(STEMS[0], demo_wh, CDR_NOTEBOOK_LOCATION=chosen)
+    assert_clean(nb)
+    shown = text_of(nb)
+    assert f"location {chosen}" in shown  # the summary and the chart titles say so
+    assert chosen in shown
+    for other in others:  # every section filters by location, so no other one shows
+        assert other not in shown, other
+    assert pngs(nb) >= 3
+    assert "**No data**" not in shown
+
+
+def test_a_bad_month_stops_the_notebook_with_a_clear_message(demo_wh: Path) -> None:
+    with pytest.raises(CellExecutionError) as failed:
+        run_notebook(STEMS[1], demo_wh, CDR_NOTEBOOK_MONTH="2026-13")
+    message = str(failed.value)
+    assert "NotebookParameterError" in message
+    assert "YYYY-MM" in message and "e.g. 2026-10" in message and "'2026-13'" in message

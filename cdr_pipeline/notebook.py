@@ -1,0 +1,261 @@
+"""What every analyst notebook needs, so a notebook's setup is one import.
+
+`open_notebook(month=..., location=..., department=...)` checks the parameters, finds the
+warehouse and opens it read-only; the returned `Notebook` runs SQL against the public views
+with the parameters bound (`$month`, `$location`, `$department`) and builds the small pieces
+the notebooks show (a "No data" note, short file names). The chart helpers keep count axes
+to whole numbers from zero and legends off the bars. IPython and matplotlib are imported
+inside the functions that need them, so importing `cdr_pipeline` never requires them.
+See docs/notebooks.md.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import duckdb
+import polars as pl
+
+from cdr_pipeline.config import Settings
+from cdr_pipeline.errors import ConfigError
+from cdr_pipeline.warehouse import connect
+
+if TYPE_CHECKING:
+    from IPython.display import Markdown
+    from matplotlib.axes import Axes
+
+MONTH_ENV = "CDR_NOTEBOOK_MONTH"
+WAREHOUSE_ENV = "CDR_WAREHOUSE"
+
+_MONTH = re.compile(r"(\d{4})-(\d{2})")
+# the parameters a query may name; each is bound only when the SQL uses it, because DuckDB
+# refuses a named parameter the statement does not contain
+_PARAMETER = re.compile(r"\$(month|location|department)\b")
+
+
+class NotebookParameterError(ConfigError):
+    """A notebook parameter (MONTH, LOCATION, DEPARTMENT) has an unusable value."""
+
+
+def parse_month(value: str | None) -> str | None:
+    """`'YYYY-MM'` checked, or None (all months) for None or an empty text.
+
+    Raises NotebookParameterError naming the expected form and an example, so a typo in the
+    parameters cell or in `CDR_NOTEBOOK_MONTH` stops the notebook with a clear message
+    instead of a SQL error further down."""
+    text = (value or "").strip()
+    if not text:
+        return None
+    match = _MONTH.fullmatch(text)
+    if match is None or not 1 <= int(match.group(2)) <= 12:
+        raise NotebookParameterError(
+            f"MONTH must be a month in the form YYYY-MM, e.g. 2026-10; got {text!r}",
+            hint=f"set MONTH in the parameters cell or {MONTH_ENV}; leave it empty for all months",
+        )
+    return text
+
+
+def _optional_text(value: str | None) -> str | None:
+    text = (value or "").strip()
+    return text or None
+
+
+def find_warehouse(start: Path | None = None) -> Path:
+    """The warehouse folder: `CDR_WAREHOUSE` when set, else `warehouse/` at the root of the
+    checkout, found by walking up from `start` (default: the current folder). Jupyter starts
+    a kernel in the notebook's own folder; walking up also works when it started elsewhere in
+    the checkout."""
+    explicit = os.environ.get(WAREHOUSE_ENV)
+    if explicit:
+        return Path(explicit).expanduser().resolve()
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / "notebooks").is_dir() and (folder / "pyproject.toml").is_file():
+            return folder / "warehouse"
+    return here / "warehouse"
+
+
+@dataclass
+class Notebook:
+    """An open warehouse and the notebook's parameters. Close it with `close()` (or let the
+    kernel end); the connection is read-only, so it never blocks `cdr ingest` or `cdr build`."""
+
+    settings: Settings
+    con: duckdb.DuckDBPyConnection
+    month: str | None = None
+    location: str | None = None
+    department: str | None = None
+    _closed: bool = field(default=False, repr=False)
+
+    @property
+    def warehouse(self) -> Path:
+        return self.settings.warehouse
+
+    @property
+    def month_start(self) -> date | None:
+        """The first day of the selected month (what `$month` binds), None for all months."""
+        return date.fromisoformat(self.month + "-01") if self.month else None
+
+    @property
+    def period(self) -> str:
+        """`month 2026-10` or `all months`, for titles and notes."""
+        return f"month {self.month}" if self.month else "all months"
+
+    @property
+    def scope(self) -> str:
+        """The period plus the location and department filters in force, for titles."""
+        parts = [self.period]
+        if self.location:
+            parts.append(f"location {self.location}")
+        if self.department:
+            parts.append(f"department {self.department}")
+        return ", ".join(parts)
+
+    def summary(self) -> Markdown:
+        """What this notebook reads: the warehouse and the parameters in force."""
+        from IPython.display import Markdown
+
+        return Markdown(f"Warehouse `{self.warehouse}` · {self.scope}")
+
+    def query(self, sql: str, **params: object) -> pl.DataFrame:
+        """Run SQL against the public views. `$month` (first day of the month, NULL = all),
+        `$location` and `$department` (NULL = all) are bound when the SQL names them."""
+        bound: dict[str, object] = {
+            "month": self.month_start,
+            "location": self.location,
+            "department": self.department,
+        }
+        for name in set(_PARAMETER.findall(sql)):
+            params.setdefault(name, bound[name])
+        return self.con.sql(sql, params=params or None).pl()
+
+    def where(
+        self,
+        month: str | None = None,
+        location: str | None = None,
+        department: str | None = None,
+    ) -> str:
+        """A SQL predicate applying the notebook's filters to the named columns, e.g.
+        `nb.where(month="report_month", location="location_name")`; true when a parameter is
+        unset. A column not given is not filtered."""
+        terms = ["true"]
+        if month:
+            terms.append(f"($month::date is null or {month} = $month::date)")
+        if location:
+            terms.append(f"($location::varchar is null or {location} = $location)")
+        if department:
+            terms.append(f"($department::varchar is null or {department} = $department)")
+        return " and ".join(terms)
+
+    def no_data(self, what: str, monthly: bool = True) -> Markdown:
+        """A note for a section with nothing to show, instead of failing on an empty result
+        or drawing empty axes. `monthly=False` for sections the filters do not apply to."""
+        from IPython.display import Markdown
+
+        scope = f" ({self.scope})" if monthly else ""
+        return Markdown(f"**No data** for {what}{scope} in `{self.warehouse}`.")
+
+    def validations(self) -> pl.DataFrame:
+        """The validation summaries (one row per suite per `cdr validate` run); not a view,
+        so they are read from the warehouse's state through the library."""
+        from cdr_pipeline.state.ledger import Ledger
+
+        return Ledger(self.settings.layout).read("validations")
+
+    def reject_files(self) -> list[Path]:
+        """The Parquet files of quarantined rows, `<warehouse>/rejects/<table>/*.parquet`."""
+        return sorted(self.settings.layout.rejects.glob("*/*.parquet"))
+
+    def close(self) -> None:
+        if not self._closed:
+            self.con.close()
+            self._closed = True
+
+
+def open_notebook(
+    month: str | None = None,
+    location: str | None = None,
+    department: str | None = None,
+    warehouse: Path | str | None = None,
+) -> Notebook:
+    """Check the parameters, open the warehouse read-only and set the display defaults.
+
+    `month` is `'YYYY-MM'` or empty/None for all months (a bad value raises
+    NotebookParameterError); `location` (a `location_name`) and `department` (a
+    `department_id`) are empty/None for all. `warehouse` defaults to `find_warehouse()`."""
+    checked = parse_month(month)
+    folder = Path(warehouse).resolve() if warehouse else find_warehouse()
+    settings = Settings(warehouse=folder)
+    con = connect(settings)  # timestamps in UTC whatever the machine's zone
+    pl.Config(tbl_rows=25, fmt_str_lengths=60, tbl_width_chars=160)
+    _style_charts()
+    return Notebook(
+        settings=settings,
+        con=con,
+        month=checked,
+        location=_optional_text(location),
+        department=_optional_text(department),
+    )
+
+
+def _style_charts() -> None:
+    try:
+        import matplotlib.pyplot as plt
+    except ImportError:  # charts are optional: the notebooks extra installs matplotlib
+        return
+    plt.rcParams.update({"figure.dpi": 90, "axes.grid": True, "grid.alpha": 0.3})
+
+
+def file_name(column: str) -> pl.Expr:
+    """The last part of a path column, so long folders do not push the table off screen."""
+    return pl.col(column).str.split("/").list.last().alias(column)
+
+
+def count_axis(ax: Axes, axis: str = "y") -> None:
+    """Make `axis` a count axis: whole-number ticks only (never 2.5 licences) and starting
+    at zero (a flat line of zeros must not show a negative count)."""
+    from matplotlib.ticker import MaxNLocator
+
+    # call after plotting: the upper limit is the autoscaled one (at least 1)
+    if axis == "y":
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
+        ax.set_ylim(0, max(ax.get_ylim()[1], 1.0))
+    else:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
+        ax.set_xlim(0, max(ax.get_xlim()[1], 1.0))
+
+
+def legend_outside(ax: Axes, title: str | None = None) -> None:
+    """A legend right of the axes, where it cannot cover a bar."""
+    ax.legend(title=title, fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
+
+
+def grouped_bars(
+    ax: Axes,
+    table: pl.DataFrame,
+    category: str,
+    group: str,
+    value: str,
+    *,
+    counts: bool = False,
+) -> None:
+    """One bar per (category, group): categories along x, the groups side by side, the
+    legend outside the axes. `counts=True` gives the value axis whole-number ticks."""
+    cats: Sequence[Any] = table[category].unique(maintain_order=True).to_list()
+    groups: Sequence[Any] = table[group].unique(maintain_order=True).to_list()
+    width = 0.8 / max(len(groups), 1)
+    for i, g in enumerate(groups):
+        part = dict(table.filter(pl.col(group) == g).select(category, value).iter_rows())
+        xs = [x + i * width for x in range(len(cats))]
+        ax.bar(xs, [part.get(c) or 0 for c in cats], width, label=str(g))
+    ticks = [x + width * (len(groups) - 1) / 2 for x in range(len(cats))]
+    ax.set_xticks(ticks, [str(c) for c in cats], rotation=30, ha="right")
+    if counts:
+        count_axis(ax)
+    legend_outside(ax, title=group)

@@ -1,0 +1,247 @@
+# ---
+# jupyter:
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Webex Go adoption
+#
+# **Question.** How much of our calling goes through **Webex Go** (the mobile-network client:
+# `Sub client type` = `MOBILE_NETWORK`), at which locations, at what times of the week, who
+# uses it most, and do calls through it end as well as calls through the other clients?
+#
+# **How to read it.** A *leg* here is one row of `fct_call_legs`: one user's (or service's)
+# side of a call leg, i.e. one CDR record. *Minutes* are that record's `duration_seconds` / 60.
+# An internal call between two of our users therefore counts once for each side: each user
+# took part in it. The *share* is Webex Go legs (minutes) divided by all legs (minutes) of the
+# same month and location. Months are calendar months in the reporting time zone
+# (`report_month`); the weekday × hour heatmap uses each site's local wall clock (UTC plus the
+# record's *Site timezone* offset).
+#
+# **Inputs.** Only the public view `fct_call_legs` (all four sections). `CDR_WAREHOUSE`
+# picks the warehouse (default: `warehouse/` at the root of the checkout, made by
+# `make demo`). The parameters below (or `CDR_NOTEBOOK_MONTH`, `CDR_NOTEBOOK_LOCATION`,
+# `CDR_NOTEBOOK_DEPARTMENT`) pick one month (`YYYY-MM`), one location (`location_name`) and
+# one department (`department_id`); all four sections apply all three. A section with
+# nothing to show prints a **No data** note instead of a chart.
+
+# %%
+import os
+
+import matplotlib.pyplot as plt
+import numpy as np
+import polars as pl
+from IPython.display import display
+
+from cdr_pipeline.notebook import count_axis, grouped_bars, legend_outside, open_notebook
+
+# %% tags=["parameters"]
+# Parameters (papermill or the environment set them): empty means no filter.
+MONTH = os.environ.get("CDR_NOTEBOOK_MONTH", "")  # 'YYYY-MM'
+LOCATION = os.environ.get("CDR_NOTEBOOK_LOCATION", "")  # a location_name
+DEPARTMENT = os.environ.get("CDR_NOTEBOOK_DEPARTMENT", "")  # a department_id
+
+# %%
+nb = open_notebook(month=MONTH, location=LOCATION, department=DEPARTMENT)
+FILTER = nb.where(month="report_month", location="location_name", department="department_id")
+display(nb.summary())
+
+# %% [markdown]
+# ## 1. Webex Go share of legs and minutes, by month and location
+
+# %%
+adoption = nb.query(f"""
+    select
+        strftime(report_month, '%Y-%m') as month,
+        coalesce(location_name, '(none)') as location_name,
+        count(*) as legs,
+        count(*) filter (where is_webex_go) as webex_go_legs,
+        round(sum(coalesce(duration_seconds, 0)) / 60.0, 1) as minutes,
+        round(coalesce(sum(duration_seconds) filter (where is_webex_go), 0) / 60.0, 1)
+            as webex_go_minutes
+    from fct_call_legs
+    where report_month is not null and {FILTER}
+    group by all
+    order by month, location_name
+""").with_columns(
+    webex_go_leg_share_pct=(100 * pl.col("webex_go_legs") / pl.col("legs")).round(1),
+    webex_go_minute_share_pct=pl.when(pl.col("minutes") > 0)
+    .then(100 * pl.col("webex_go_minutes") / pl.col("minutes"))
+    .otherwise(0.0)
+    .round(1),
+)
+display(adoption)
+
+# %%
+if adoption.is_empty():
+    display(nb.no_data("call legs by month and location"))
+else:
+    fig, axes = plt.subplots(1, 2, figsize=(14, 4.5))
+    grouped_bars(axes[0], adoption, "location_name", "month", "webex_go_leg_share_pct")
+    axes[0].set_title("Webex Go share of legs by location and month")
+    axes[0].set_xlabel("Location")
+    axes[0].set_ylabel("Webex Go legs / all legs (%)")
+    grouped_bars(axes[1], adoption, "location_name", "month", "webex_go_minute_share_pct")
+    axes[1].set_title("Webex Go share of minutes by location and month")
+    axes[1].set_xlabel("Location")
+    axes[1].set_ylabel("Webex Go minutes / all minutes (%)")
+    fig.tight_layout()
+    plt.show()
+
+# %% [markdown]
+# ## 2. When is Webex Go used? Weekday × hour of day (site local time)
+#
+# Each cell counts the Webex Go legs that started in that hour of that weekday on the site's
+# wall clock. Dark rows or columns are quiet times; a bright band outside office hours means
+# people take work calls on their own phone after hours.
+
+# %%
+heat = nb.query(f"""
+    select
+        isodow(start_time_local) as weekday,
+        start_hour_local as hour_local,
+        count(*) as webex_go_legs
+    from fct_call_legs
+    where is_webex_go and start_time_local is not null and {FILTER}
+    group by all
+""")
+if heat.is_empty():
+    display(nb.no_data("Webex Go legs by weekday and hour"))
+else:
+    grid = np.zeros((7, 24))
+    for weekday, hour_local, legs in heat.iter_rows():
+        grid[weekday - 1, hour_local] = legs
+    fig, ax = plt.subplots(figsize=(12, 3.8))
+    image = ax.imshow(grid, aspect="auto", cmap="viridis", vmin=0)
+    ax.set_yticks(range(7), ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"])
+    ax.set_xticks(range(24))
+    ax.grid(False)
+    ax.set_title(f"Webex Go legs by weekday and hour of day ({nb.scope})")
+    ax.set_xlabel("Hour of day (site local time, h)")
+    ax.set_ylabel("Weekday (site local time)")
+    colorbar = fig.colorbar(image, ax=ax, label="Webex Go legs (count)")
+    count_axis(colorbar.ax)
+    plt.show()
+
+# %% [markdown]
+# ## 3. Top Webex Go users
+#
+# Users ranked by their Webex Go minutes (ties: more legs first). `answered_legs` counts the
+# legs that were answered.
+
+# %%
+TOP_USERS = 15
+top_users = nb.query(
+    f"""
+    select
+        user_uuid,
+        coalesce(any_value(user_name), left(user_uuid, 8)) as user_name,
+        any_value(location_name) as location_name,
+        count(*) as webex_go_legs,
+        count(*) filter (where answered) as answered_legs,
+        round(sum(coalesce(duration_seconds, 0)) / 60.0, 1) as webex_go_minutes
+    from fct_call_legs
+    where is_webex_go and user_uuid is not null and {FILTER}
+    group by user_uuid
+    order by webex_go_minutes desc, webex_go_legs desc, user_uuid
+    limit $top
+""",
+    top=TOP_USERS,
+)
+if top_users.is_empty():
+    display(nb.no_data("Webex Go users"))
+else:
+    display(top_users)
+    fig, ax = plt.subplots(figsize=(9, 0.35 * top_users.height + 1.5))
+    ax.barh(top_users["user_name"].to_list()[::-1], top_users["webex_go_minutes"].to_list()[::-1])
+    ax.set_title(f"Top {top_users.height} Webex Go users by minutes ({nb.scope})")
+    ax.set_xlabel("Webex Go minutes (min)")
+    ax.set_ylabel("User")
+    fig.tight_layout()
+    plt.show()
+
+# %% [markdown]
+# ## 4. Call outcomes: Webex Go versus the other clients
+#
+# Only legs of person-like users (`user_type` User, Place, VirtualLine) count here, so
+# auto attendants, hunt groups and voicemail do not blur the comparison. The client is Webex
+# Go, the Webex app (`Client type` WXC_CLIENT), a desk phone (WXC_DEVICE) or other. *Answered*
+# is the record's `Answered` flag; the outcome is its `Call outcome` (Success, Refusal,
+# Failure). A Webex Go answer rate far below the others can point at coverage or
+# configuration problems on the mobile network side.
+#
+# Nearly every leg ends in Success, so a stacked bar of outcomes would be one colour: the
+# table gives every outcome's share, and the chart on the right shows only the legs that did
+# **not** succeed, as a share of each client's legs.
+
+# %%
+outcomes = nb.query(f"""
+    with legs as (
+        select
+            case
+                when is_webex_go then 'Webex Go'
+                when client_type = 'WXC_CLIENT' then 'Webex app'
+                when client_type = 'WXC_DEVICE' then 'Desk phone'
+                else 'Other'
+            end as client,
+            coalesce(direction, '(none)') as direction,
+            answered,
+            coalesce(call_outcome, '(none)') as call_outcome
+        from fct_call_legs
+        where user_type in ('User', 'Place', 'VirtualLine') and {FILTER}
+    )
+    select client, direction, call_outcome, count(*) as legs,
+        count(*) filter (where answered) as answered_legs
+    from legs
+    group by all
+    order by client, direction, call_outcome
+""")
+if outcomes.is_empty():
+    display(nb.no_data("call outcomes of person-like users"))
+else:
+    answer_rate = (
+        outcomes.group_by("client", "direction", maintain_order=True)
+        .agg(pl.col("legs").sum(), pl.col("answered_legs").sum())
+        .with_columns(answered_pct=(100 * pl.col("answered_legs") / pl.col("legs")).round(1))
+    )
+    outcome_share = (
+        outcomes.group_by("client", "call_outcome", maintain_order=True)
+        .agg(pl.col("legs").sum())
+        .with_columns(pct=(100 * pl.col("legs") / pl.col("legs").sum().over("client")).round(2))
+    )
+    display(answer_rate)
+    display(
+        outcome_share.pivot(on="call_outcome", index="client", values="pct", sort_columns=True)
+        .fill_null(0.0)
+        .sort("client")
+    )
+    fig, axes = plt.subplots(1, 2, figsize=(14, 4.5))
+    grouped_bars(axes[0], answer_rate, "client", "direction", "answered_pct")
+    axes[0].set_title("Answered legs by client and direction")
+    axes[0].set_xlabel("Client")
+    axes[0].set_ylabel("Answered legs / legs (%)")
+    not_success = outcome_share.filter(pl.col("call_outcome") != "Success")
+    clients = sorted(outcome_share["client"].unique().to_list())
+    failures = sorted(not_success["call_outcome"].unique().to_list())
+    height = 0.8 / max(len(failures), 1)
+    for i, outcome in enumerate(failures):
+        part = dict(
+            not_success.filter(pl.col("call_outcome") == outcome)
+            .select("client", "pct")
+            .iter_rows()
+        )
+        ys = [y + i * height for y in range(len(clients))]
+        axes[1].barh(ys, [part.get(c, 0.0) for c in clients], height, label=outcome)
+    axes[1].set_yticks([y + height * (len(failures) - 1) / 2 for y in range(len(clients))], clients)
+    axes[1].set_title("Legs that did not succeed, by client")
+    axes[1].set_xlabel("Share of the client's legs (%)")
+    axes[1].set_ylabel("Client")
+    if failures:
+        legend_outside(axes[1], title="Call outcome")
+    else:
+        axes[1].text(0.5, 0.5, "every leg succeeded", ha="center", transform=axes[1].transAxes)
+    fig.tight_layout()
+    plt.show()

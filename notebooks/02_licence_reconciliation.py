@@ -1,0 +1,229 @@
+# ---
+# jupyter:
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Webex Go licence reconciliation
+#
+# **Question.** Per month and subscription: how many Webex Go licences did we **buy**
+# (entitlements in force) versus **hold** (devices and mobile numbers provisioned), how many
+# held licences sat **idle** and what did they cost, and which devices should we **reclaim**?
+#
+# **How to read it.** *Bought* is `entitled_units` on the month's last day with data; *held*
+# is `consumed_peak` (the most units held on one day of the month) and `consumed_month_end`.
+# A bar of held above bought means we use more than we pay for (`status` = `over`: expect a
+# true-up); bought well above held is money left on the table. *Idle licences* are devices
+# held in the month without a single Webex Go call (idle or never activated); their cost is
+# `idle_licences × unit_price` in the subscription's currency, so the cost chart keeps
+# currencies apart. The reclaim list is judged as of the latest device data (`as_of_time`),
+# not the wall clock. Definitions: `sql/README.md` (`rpt_licence_reconciliation`,
+# `rpt_licence_usage_monthly`, `rpt_reclaim_candidates`).
+#
+# **Inputs.** Only the public views `rpt_licence_reconciliation`, `rpt_licence_usage_monthly`
+# and `rpt_reclaim_candidates`. `CDR_WAREHOUSE` picks the warehouse. The parameters below
+# (or `CDR_NOTEBOOK_MONTH`, `CDR_NOTEBOOK_LOCATION`, `CDR_NOTEBOOK_DEPARTMENT`) filter:
+# sections 1 and 2 (bought vs held, idle cost) by month only, because a subscription is
+# bought for the whole organisation; *held licences by usage* by month, location and
+# department; the reclaim list by location and department (it is judged as of the latest
+# device data, not a month). Empty sections print a **No data** note.
+
+# %%
+import os
+
+import matplotlib.pyplot as plt
+import numpy as np
+import polars as pl
+from IPython.display import display
+
+from cdr_pipeline.notebook import count_axis, grouped_bars, legend_outside, open_notebook
+
+# %% tags=["parameters"]
+# Parameters (papermill or the environment set them): empty means no filter.
+MONTH = os.environ.get("CDR_NOTEBOOK_MONTH", "")  # 'YYYY-MM'
+LOCATION = os.environ.get("CDR_NOTEBOOK_LOCATION", "")  # a location_name
+DEPARTMENT = os.environ.get("CDR_NOTEBOOK_DEPARTMENT", "")  # a department_id
+
+# %%
+nb = open_notebook(month=MONTH, location=LOCATION, department=DEPARTMENT)
+display(nb.summary())
+
+# %% [markdown]
+# ## 1. Licences bought versus held, per month and subscription
+
+# %%
+recon = nb.query(f"""
+    select
+        strftime(month, '%Y-%m') as month,
+        subscription_id,
+        licence_type,
+        entitled_units,
+        consumed_peak,
+        consumed_month_end,
+        variance_units,
+        licences_used,
+        idle_licences,
+        unit_price,
+        currency,
+        idle_cost,
+        status
+    from rpt_licence_reconciliation
+    where {nb.where(month="month")}
+    order by month, subscription_id, licence_type
+""")
+display(recon)
+
+# %%
+if recon.is_empty():
+    display(nb.no_data("licence reconciliation"))
+else:
+    per_sub = (
+        recon.group_by("subscription_id", "month")
+        .agg(
+            pl.col("entitled_units").fill_null(0).sum().alias("bought"),
+            pl.col("consumed_peak").fill_null(0).sum().alias("held (peak)"),
+            pl.col("consumed_month_end").fill_null(0).sum().alias("held (month end)"),
+        )
+        .sort("subscription_id", "month")
+    )
+    subs = per_sub["subscription_id"].unique(maintain_order=True).to_list()
+    fig, axes = plt.subplots(1, len(subs), figsize=(6 * len(subs), 4), squeeze=False)
+    for ax, sub in zip(axes[0], subs, strict=True):
+        long = per_sub.filter(pl.col("subscription_id") == sub).unpivot(
+            index="month",
+            on=["bought", "held (peak)", "held (month end)"],
+            variable_name="measure",
+            value_name="units",
+        )
+        grouped_bars(ax, long, "month", "measure", "units", counts=True)
+        ax.set_title(f"{sub}: bought vs held")
+        ax.set_xlabel("Month (reporting time zone)")
+        ax.set_ylabel("Licences (count)")
+    fig.suptitle("Webex Go licences bought vs held, all licence types of a subscription")
+    fig.tight_layout()
+    plt.show()
+
+# %% [markdown]
+# ## 2. Idle licences and what they cost
+#
+# Per subscription, licence type and month: `idle_licences` (held without a Webex Go call) and
+# `idle_cost` in the subscription's currency (empty when no entitlement gives a price).
+
+# %%
+idle = recon.filter(pl.col("idle_licences") > 0).select(
+    "month",
+    "subscription_id",
+    "licence_type",
+    "idle_licences",
+    "unit_price",
+    "currency",
+    "idle_cost",
+)
+if idle.is_empty():
+    display(nb.no_data("idle licences"))
+else:
+    display(idle)
+    display(
+        idle.group_by("currency")
+        .agg(pl.col("idle_cost").sum().round(2).alias("total_idle_cost"))
+        .sort("currency")
+    )
+    priced = idle.filter(pl.col("currency").is_not_null())
+    currencies = sorted(priced["currency"].unique().to_list())
+    if not currencies:
+        display(nb.no_data("idle licence cost (no entitlement gives a price)"))
+    else:
+        fig, axes = plt.subplots(
+            1, len(currencies), figsize=(7 * len(currencies), 4), squeeze=False
+        )
+        for ax, currency in zip(axes[0], currencies, strict=True):
+            part = (
+                priced.filter(pl.col("currency") == currency)
+                .group_by("month", "subscription_id")
+                .agg(pl.col("idle_cost").sum())
+                .sort("month", "subscription_id")
+            )
+            grouped_bars(ax, part, "month", "subscription_id", "idle_cost")
+            ax.set_title(f"Cost of idle Webex Go licences ({currency})")
+            ax.set_xlabel("Month (reporting time zone)")
+            ax.set_ylabel(f"Idle cost ({currency} per month)")
+        fig.tight_layout()
+        plt.show()
+
+# %% [markdown]
+# ### Held licences by usage
+#
+# From `rpt_licence_usage_monthly`: every held device is *used* (at least one Webex Go leg in
+# the month), *idle* (activated, no call) or *never activated*.
+
+# %%
+usage = nb.query(f"""
+    select
+        strftime(month, '%Y-%m') as month,
+        sum(devices_used) as used,
+        sum(devices_idle) as idle,
+        sum(devices_never_activated) as never_activated,
+        sum(devices_held) as held
+    from rpt_licence_usage_monthly
+    where {nb.where(month="month", location="location_name", department="department_id")}
+    group by all
+    order by month
+""")
+if usage.is_empty():
+    display(nb.no_data("licence usage"))
+else:
+    display(usage)
+    fig, ax = plt.subplots(figsize=(9, 4))
+    bottom = np.zeros(usage.height)
+    for column in ["used", "idle", "never_activated"]:
+        values = usage[column].fill_null(0).to_numpy().astype(float)
+        ax.bar(usage["month"].to_list(), values, bottom=bottom, label=column.replace("_", " "))
+        bottom += values
+    ax.set_title(f"Held Webex Go devices by usage ({nb.scope})")
+    ax.set_xlabel("Month (reporting time zone)")
+    ax.set_ylabel("Devices holding a licence (count)")
+    count_axis(ax)
+    legend_outside(ax)
+    fig.tight_layout()
+    plt.show()
+
+# %% [markdown]
+# ## 3. Reclaim list
+#
+# Devices that hold a licence without giving value, as of the latest device data: never
+# activated and the activation code expired, idle for `idle_days` days, or reported
+# Lost/Stolen and never re-activated. `days_since` is how long the reason has held. Hand this
+# list to whoever manages Webex Go devices; the month filter does not apply here, the
+# location and department filters do.
+
+# %%
+reclaim = nb.query(f"""
+    select
+        reason, days_since, since, device_id, user_email, phone_number, deployment,
+        licence_type, subscription_id, location_name, department_id, current_status,
+        last_webex_go_call_at, as_of_time
+    from rpt_reclaim_candidates
+    where {nb.where(location="location_name", department="department_id")}
+    order by reason, days_since desc, device_id
+""")
+if reclaim.is_empty():
+    display(nb.no_data("reclaim candidates", monthly=False))
+else:
+    display(reclaim)
+    by_reason = (
+        reclaim.group_by("reason")
+        .agg(pl.len().alias("devices"), pl.col("days_since").max().alias("oldest_days"))
+        .sort("reason")
+    )
+    fig, ax = plt.subplots(figsize=(8, 0.5 * by_reason.height + 1.8))
+    ax.barh(by_reason["reason"].to_list(), by_reason["devices"].to_list())
+    as_of = reclaim.select(pl.col("as_of_time").max()).item()
+    ax.set_title(f"Reclaim candidates by reason (as of {as_of:%Y-%m-%d})")
+    ax.set_xlabel("Devices (count)")
+    ax.set_ylabel("Reason")
+    count_axis(ax, "x")
+    fig.tight_layout()
+    plt.show()

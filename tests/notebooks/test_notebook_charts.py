@@ -1,0 +1,121 @@
+"""The charts the notebooks draw, inspected as matplotlib figures: each notebook script runs
+in this process (Agg backend) against the demo warehouse, then every figure it left open is
+checked for the faults analysts met: fractional or negative count ticks, sub-second date
+ticks, legends over bars, empty axes. A papermill-style parameters cell is checked too."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+from matplotlib.patches import Rectangle
+
+from tests.notebooks.conftest import STEMS, ScriptRun
+
+SUB_SECOND = re.compile(r"\d:\d\d\.\d+")  # e.g. 03:44.500000
+
+
+def axes_of(run: ScriptRun) -> list[Any]:
+    return [ax for fig in run.figures for ax in fig.axes]
+
+
+def bars(ax: Any) -> list[Rectangle]:
+    return [p for p in ax.patches if isinstance(p, Rectangle)]
+
+
+def tick_texts(axis: Any) -> list[str]:
+    low, high = axis.get_view_interval()
+    return [
+        label.get_text()
+        for tick, label in zip(axis.get_majorticklocs(), axis.get_majorticklabels(), strict=False)
+        if min(low, high) <= tick <= max(low, high) and label.get_text()
+    ]
+
+
+@pytest.mark.parametrize("stem", STEMS)
+def test_count_axes_have_whole_ticks_from_zero(run_script: Any, demo_wh: Path, stem: str) -> None:
+    run = run_script(stem, demo_wh)
+    for fig in run.figures:
+        fig.canvas.draw()
+    checked = 0
+    for ax in axes_of(run):
+        for axis in (ax.xaxis, ax.yaxis):
+            if not axis.get_label_text().endswith("(count)"):
+                continue
+            checked += 1
+            values = [float(t.replace("\u2212", "-")) for t in tick_texts(axis)]
+            assert values, (ax.get_title(), axis.get_label_text())
+            assert all(v == int(v) for v in values), (ax.get_title(), values)
+            assert min(axis.get_view_interval()) == 0, (ax.get_title(), axis.get_view_interval())
+    assert checked, f"{stem} has no count axis"
+
+
+@pytest.mark.parametrize("stem", STEMS)
+def test_charts_are_readable(run_script: Any, demo_wh: Path, stem: str) -> None:
+    run = run_script(stem, demo_wh)
+    assert run.figures
+    for fig in run.figures:
+        fig.canvas.draw()
+    for ax in axes_of(run):
+        if ax.get_label() == "<colorbar>":
+            continue
+        title = ax.get_title()
+        for axis in (ax.xaxis, ax.yaxis):
+            for text in tick_texts(axis):
+                assert not SUB_SECOND.search(text), (title, text)
+        # something is drawn: a bar of some height, a line, or an image
+        heights = [b.get_height() if b.get_height() else b.get_width() for b in bars(ax)]
+        assert any(heights) or ax.lines or ax.images, f"empty axes: {title}"
+        legend = ax.get_legend()
+        if legend is not None:
+            box = legend.get_window_extent()
+            hidden = [b for b in bars(ax) if box.overlaps(b.get_window_extent())]
+            assert not hidden, f"the legend covers {len(hidden)} bar(s) in {title}"
+
+
+def test_outcome_chart_shows_the_legs_that_did_not_succeed(run_script: Any, demo_wh: Path) -> None:
+    run = run_script(STEMS[0], demo_wh)
+    titles = {ax.get_title(): ax for ax in axes_of(run)}
+    assert "Call outcome by client" not in titles  # the old one-colour stacked bars
+    ax = titles["Legs that did not succeed, by client"]
+    shares = run.namespace["outcome_share"]
+    not_success = shares.filter(shares["call_outcome"] != "Success")
+    assert not not_success.is_empty()
+    # the bars are the non-success shares, so the axis is scaled to them, not to 100 %
+    assert ax.get_xlim()[1] < 50
+    assert sorted(round(b.get_width(), 2) for b in bars(ax) if b.get_width()) == sorted(
+        not_success["pct"].to_list()
+    )
+
+
+def test_data_quality_draws_no_empty_validation_chart(run_script: Any, demo_wh: Path) -> None:
+    run = run_script(STEMS[3], demo_wh)
+    history = run.namespace["history"]
+    assert history["errors_failed"].sum() + history["warnings_failed"].sum() == 0
+    assert not any(ax.get_title().startswith("Failed expectations") for ax in axes_of(run))
+    drift = [ax for ax in axes_of(run) if "per file" in ax.get_title()]
+    assert len(drift) == 2
+    for ax in drift:
+        ax.figure.canvas.draw()
+        assert all(t.isdigit() for t in tick_texts(ax.xaxis)), tick_texts(ax.xaxis)
+
+
+def test_a_papermill_parameters_cell_filters_by_department(run_script: Any, demo_wh: Path) -> None:
+    con = duckdb.connect(str(demo_wh / "cdr.duckdb"), read_only=True)
+    rows = con.execute(
+        "select department_id, count(*) filter (where report_month is not null) as legs "
+        "from fct_call_legs where department_id is not null group by all order by legs desc"
+    ).fetchall()
+    total = con.execute("select count(*) from fct_call_legs where report_month is not null")
+    everything = total.fetchall()[0][0]
+    con.close()
+    department, legs = rows[0]
+    run = run_script(STEMS[0], demo_wh, parameters={"DEPARTMENT": department})
+    assert run.namespace["DEPARTMENT"] == department
+    assert run.namespace["nb"].department == department
+    adoption = run.namespace["adoption"]
+    assert adoption["legs"].sum() == legs < everything
+    assert f"department {department}" in run.namespace["nb"].scope

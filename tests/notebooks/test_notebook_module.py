@@ -1,0 +1,153 @@
+"""cdr_pipeline.notebook: parameters, warehouse discovery, queries and chart helpers, on a
+real warehouse and real matplotlib figures (Agg)."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import matplotlib
+import polars as pl
+import pytest
+
+from cdr_pipeline.errors import ConfigError
+from cdr_pipeline.notebook import (
+    NotebookParameterError,
+    count_axis,
+    find_warehouse,
+    grouped_bars,
+    open_notebook,
+    parse_month,
+)
+from tests.notebooks.conftest import NB_DIR, REPO
+
+matplotlib.use("Agg", force=True)
+
+
+@pytest.mark.parametrize("value", [None, "", "  "])
+def test_an_empty_month_means_every_month(value: str | None) -> None:
+    assert parse_month(value) is None
+
+
+@pytest.mark.parametrize("value", ["2026-10", "1999-01", " 2026-12 "])
+def test_a_good_month_is_kept(value: str) -> None:
+    assert parse_month(value) == value.strip()
+
+
+@pytest.mark.parametrize("value", ["2026-13", "2026-00", "Oct", "2026-1", "26-10", "2026-10-01"])
+def test_a_bad_month_names_the_form_and_an_example(value: str) -> None:
+    with pytest.raises(NotebookParameterError) as failed:
+        parse_month(value)
+    message = str(failed.value)
+    assert "YYYY-MM" in message and "e.g. 2026-10" in message and repr(value) in message
+    assert isinstance(failed.value, ConfigError) and failed.value.exit_code == 3
+    assert failed.value.hint and "CDR_NOTEBOOK_MONTH" in failed.value.hint
+
+
+def test_open_notebook_checks_the_month_before_opening_anything(tmp_path: Path) -> None:
+    with pytest.raises(NotebookParameterError):
+        open_notebook(month="Oct", warehouse=tmp_path / "nowhere")
+
+
+def test_default_warehouse_is_the_checkouts_from_any_start_folder(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("CDR_WAREHOUSE", raising=False)
+    for start in (NB_DIR, REPO, REPO / "sql"):
+        monkeypatch.chdir(start)
+        assert find_warehouse() == REPO.resolve() / "warehouse", start
+
+
+def test_cdr_warehouse_wins(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("CDR_WAREHOUSE", str(tmp_path / "wh"))
+    monkeypatch.chdir(NB_DIR)
+    assert find_warehouse() == (tmp_path / "wh").resolve()
+
+
+def test_query_binds_the_parameters_the_sql_names(demo_wh: Path) -> None:
+    nb = open_notebook(month="2026-10", location="Chicago HQ", warehouse=demo_wh)
+    try:
+        assert nb.month_start == date(2026, 10, 1)
+        assert nb.scope == "month 2026-10, location Chicago HQ"
+        # a query naming no parameter runs (DuckDB refuses unused named parameters)
+        assert nb.query("select 1 as x")["x"].to_list() == [1]
+        where = nb.where(month="report_month", location="location_name", department="department_id")
+        legs = nb.query(f"select count(*) as n from fct_call_legs where {where}")["n"][0]
+        expected = nb.con.execute(
+            "select count(*) from fct_call_legs "
+            "where report_month = date '2026-10-01' and location_name = 'Chicago HQ'"
+        ).fetchall()
+        assert legs == expected[0][0] > 0
+        everything = nb.con.execute("select count(*) from fct_call_legs").fetchall()
+        assert legs < everything[0][0]
+        assert nb.query("select $month as m")["m"][0] == date(2026, 10, 1)
+        assert nb.query("select $top as t", top=3)["t"][0] == 3
+    finally:
+        nb.close()
+
+
+def test_no_data_names_what_and_the_scope(demo_wh: Path) -> None:
+    nb = open_notebook(month="2020-01", department="d1", warehouse=demo_wh)
+    try:
+        note = nb.no_data("licence usage").data
+        assert "**No data** for licence usage (month 2020-01, department d1)" in note
+        assert str(demo_wh) in note
+        assert "(" not in nb.no_data("runs", monthly=False).data.split("`")[0]
+    finally:
+        nb.close()
+
+
+def _tick_values(labels: list[str]) -> list[float]:
+    return [float(t.replace("\u2212", "-")) for t in labels if t]
+
+
+def test_count_axis_has_whole_ticks_from_zero_even_for_a_flat_zero_line() -> None:
+    import matplotlib.pyplot as plt
+
+    fig, (flat, small) = plt.subplots(1, 2)
+    flat.plot([1, 2, 3], [0, 0, 0])
+    small.bar(["a", "b"], [2, 3])
+    # without help: a flat zero line gets negative, fractional ticks
+    fig.canvas.draw()
+    before = _tick_values([t.get_text() for t in flat.get_yticklabels()])
+    assert min(before) < 0 and any(v != int(v) for v in before)
+    for ax in (flat, small):
+        count_axis(ax)
+    fig.canvas.draw()
+    for ax in (flat, small):
+        values = _tick_values([t.get_text() for t in ax.get_yticklabels()])
+        low, high = ax.get_ylim()
+        visible = [v for v in values if low <= v <= high]
+        assert visible and all(v == int(v) for v in visible), visible
+        assert low == 0
+    plt.close(fig)
+
+
+def test_grouped_bars_keep_the_legend_off_the_bars() -> None:
+    import matplotlib.pyplot as plt
+
+    table = pl.DataFrame(
+        {"place": ["a", "a", "b", "b"], "month": ["m1", "m2", "m1", "m2"], "n": [9, 10, 10, 9]}
+    )
+    fig, ax = plt.subplots()
+    grouped_bars(ax, table, "place", "month", "n", counts=True)
+    fig.canvas.draw()
+    legend = ax.get_legend()
+    assert legend is not None
+    box = legend.get_window_extent()
+    assert not any(box.overlaps(bar.get_window_extent()) for bar in ax.patches)
+    plt.close(fig)
+
+
+def test_importing_the_module_needs_neither_ipython_nor_matplotlib() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, cdr_pipeline.notebook; "
+        "print(sorted(m for m in ('IPython', 'matplotlib') if m in sys.modules))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO
+    )
+    assert done.stdout.strip() == "[]"
