@@ -216,7 +216,7 @@ def run_nightly(
         )
     summary = NightlySummary(run_date=run_date or datetime.now(UTC).date(), dry_run=dry_run)
     retain = retain_days if retain_days is not None else settings.retain_days
-    do_fetch = bool(settings.fetch.get("nightly")) if fetch is None else fetch
+    do_fetch = settings.fetch.nightly if fetch is None else fetch
     run_id = new_run_id(datetime.now(UTC))
     with writer_lock(settings.state_dir, "cdr nightly", 0.0, name="nightly.lock"):
         summary.inbox = scan_inbox(settings, inbox)
@@ -232,7 +232,7 @@ def run_nightly(
                 summary.fetch = fetcher(settings)
                 out[:] = [
                     summary.fetch.exit_code,
-                    f"{summary.fetch.records:,} records in {summary.fetch.pages} page(s)",
+                    f"{summary.fetch.records:,} records in {len(summary.fetch.pages)} page(s)",
                 ]
         with summary.run_stage("ingest") as out:
             new = [f.path for f in summary.new_files]

@@ -8,8 +8,9 @@ import click
 
 from cdr_pipeline.cli.context import CliContext, json_option, pass_cli, wait_lock_option
 from cdr_pipeline.cli.render import table, to_json
+from cdr_pipeline.config import REGIONS
 
-REGION_CHOICES = ["us", "eu", "in", "au", "gov"]
+REGION_CHOICES = list(REGIONS)
 
 
 @click.command()

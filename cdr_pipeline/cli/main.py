@@ -54,14 +54,12 @@ class CdrGroup(click.Group):
 @click.option(
     "--warehouse",
     type=click.Path(path_type=Path, file_okay=False),
-    envvar="CDR_WAREHOUSE",
     help="Warehouse folder (env CDR_WAREHOUSE, cdr.toml, default ./warehouse).",
 )
 @click.option(
     "--config",
     type=click.Path(path_type=Path, dir_okay=False),
-    envvar="CDR_CONFIG",
-    help="cdr.toml to read (default: ./cdr.toml when present).",
+    help="cdr.toml to read (env CDR_CONFIG, default: ./cdr.toml when present).",
 )
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
 @click.option("-q", "--quiet", is_flag=True, help="Only errors; no progress bar.")

@@ -15,11 +15,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from cdr_pipeline.config import Settings
+from cdr_pipeline.config import FetchOptions, Settings, with_fetch_flags
 from cdr_pipeline.errors import EXIT_OK, CdrError, ConfigError
 from cdr_pipeline.fetch.client import FetchError, WebexClient
 from cdr_pipeline.fetch.limiter import RateLimiter, Sleep
-from cdr_pipeline.fetch.options import FetchOptions, fetch_options, read_token
 from cdr_pipeline.fetch.redactor import Redactor
 from cdr_pipeline.fetch.store import (
     SOURCE_KINDS,
@@ -33,6 +32,7 @@ from cdr_pipeline.fetch.store import (
     save_page,
     write_watermark,
 )
+from cdr_pipeline.fetch.token import read_token
 from cdr_pipeline.fetch.windows import (
     MS,
     SPECS,
@@ -152,7 +152,7 @@ def fetch_records(
     ingest failure mid-run ends the run with `result.error` set and the work done so far kept.
     """
     t0 = time.monotonic()
-    options = fetch_options(
+    options = with_fetch_flags(
         settings.fetch,
         source=source,
         region=region,

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from cdr_pipeline.batch import report_months, run_nightly
 from cdr_pipeline.cli.main import cli
-from cdr_pipeline.config import Settings
+from cdr_pipeline.config import FetchOptions, Settings
 from cdr_pipeline.ingest.ledger import Ledger
 from cdr_pipeline.ingest.lock import writer_lock
 from tests.ingest.helpers import FIXTURES, run_cdr
@@ -248,7 +248,7 @@ def test_nightly_fetches_before_it_ingests_when_configured(tmp_path: Path) -> No
     inbox.mkdir()
     shutil.copy(SAMPLES / "entitlements.csv", inbox)
     records = make_records(30, NOW - timedelta(hours=20), timedelta(minutes=20))
-    settings = Settings(warehouse=tmp_path / "wh", fetch={"nightly": True, "page_size": 20})
+    settings = Settings(warehouse=tmp_path / "wh", fetch=FetchOptions(nightly=True, page_size=20))
     with FakeWebex(TOKEN, records) as server:
         client = make_client(server.url, FakeClock())
         summary = run_nightly(
