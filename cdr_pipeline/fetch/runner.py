@@ -7,7 +7,6 @@ window's pages through the same path as files, advance the watermark -> result o
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Mapping, Sequence
@@ -16,10 +15,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from cdr_pipeline.config import FetchOptions, Settings, with_fetch_flags
-from cdr_pipeline.errors import EXIT_OK, CdrError, ConfigError
-from cdr_pipeline.fetch.client import FetchError, WebexClient
+from cdr_pipeline.errors import EXIT_BAD_INPUT, EXIT_OK, CdrError, ConfigError
+from cdr_pipeline.fetch.client import WebexClient
 from cdr_pipeline.fetch.limiter import RateLimiter, Sleep
-from cdr_pipeline.fetch.redactor import Redactor
+from cdr_pipeline.fetch.pages import page_items, report_time, unaccounted
 from cdr_pipeline.fetch.store import (
     SOURCE_KINDS,
     atomic_write_bytes,
@@ -266,7 +265,8 @@ def _fetch_windows(
         if wr.exit_code != EXIT_OK:
             result.notes.append(
                 f"window {api_time(window.start)}..{api_time(window.end)} did not ingest "
-                "cleanly; the watermark stays before it"
+                "cleanly (not every record is loaded, duplicate or rejected in the ledger); "
+                "the watermark stays before it"
             )
             advancing = False
             continue
@@ -318,9 +318,9 @@ def _fetch_window(
     }
     if options.locations:
         params["locations"] = ",".join(options.locations)
-    saved: list[Path] = []
+    saved: dict[Path, int] = {}
     for response in client.pages(spec.endpoint, params):
-        body, items = _page_body(response.body, client.redact, response.url)
+        items = page_items(response.body, client.redact, response.url)
         if not items:
             continue
         if wr.pages == 0:
@@ -330,10 +330,11 @@ def _fetch_window(
         wr.pages += 1
         wr.records += len(items)
         for item in items:
-            rt = _report_time(item)
+            rt = report_time(item)
             if rt is not None and (wr.max_report_time is None or rt > wr.max_report_time):
                 wr.max_report_time = rt
-        saved.append(save_page(folder, wr.pages, body))
+        # the bytes as the API sent them: the page is data, never rewritten
+        saved[save_page(folder, wr.pages, response.body)] = len(items)
     result.pages.extend(saved)
     result.records += wr.records
     log.info(
@@ -345,32 +346,10 @@ def _fetch_window(
         wr.records,
     )
     if saved:
-        wr.exit_code = _ingest(settings, saved, spec.source_kind, result).exit_code
+        ingest = _ingest(settings, list(saved), spec.source_kind, result)
+        wr.exit_code = ingest.exit_code
+        missing = unaccounted(ingest, saved)
+        if missing:
+            wr.exit_code = max(wr.exit_code, EXIT_BAD_INPUT)
+            result.notes.extend(missing)
     return wr
-
-
-def _page_body(raw: bytes, redact: Redactor, url: str) -> tuple[bytes, list[object]]:
-    try:
-        text = raw.decode("utf-8-sig")
-        data = json.loads(text)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise FetchError(
-            f"{redact(url)}: the answer is not JSON ({exc})",
-            hint="check --base-url: a proxy or captive portal may answer instead of Webex",
-        ) from None
-    items = data.get("items") if isinstance(data, dict) else None
-    if not isinstance(items, list):
-        raise FetchError(f"{redact(url)}: the answer has no 'items' list")
-    return redact(text).encode("utf-8"), items
-
-
-def _report_time(item: object) -> datetime | None:
-    if not isinstance(item, dict):
-        return None
-    value = item.get("Report time")
-    if not isinstance(value, str) or not value.strip():
-        return None
-    try:
-        return parse_time(value.replace(" ", "T", 1))
-    except ValueError:
-        return None

@@ -189,10 +189,9 @@ def test_token_never_written_or_logged(
     settings = settings_for(tmp_path)
     caplog.set_level(logging.DEBUG, logger="cdr_pipeline")
     with FakeWebex(TOKEN, records) as server:
-        # the server echoes the token in an error body and in a page body
+        # the server echoes the token in an error body (pages are data: saved as sent)
         echo = json.dumps({"message": f"upstream failed for access_token={TOKEN}"}).encode()
         server.faults.append(Fault("/v1/cdr_feed", 502, body=echo, times=1))
-        server.extra_page_fields = {"trackingId": f"Bearer {TOKEN}", "note": TOKEN}
         ok = fetch_records(
             settings, "feed", NOW - timedelta(hours=21), NOW - timedelta(hours=12),
             client=make_client(server.url, clock), now=NOW,
@@ -219,7 +218,7 @@ def test_token_never_written_or_logged(
     joined = "\n".join(texts)
     assert TOKEN not in joined
     assert TOKEN[:20] not in joined
-    assert "[REDACTED]" in joined  # the saved page kept the field, with the value removed
+    assert "[REDACTED]" in joined  # the error message kept its text, without the token
 
 
 def test_stream_uses_insertion_time_and_2h_windows(tmp_path: Path, clock: FakeClock) -> None:
@@ -358,3 +357,73 @@ def test_saved_pages_are_replayed_even_when_the_api_is_gone(
     assert sorted(rerun.replayed_pages) == sorted(crashed.pages)
     ids = warehouse_ids(settings)
     assert len(ids) == len(set(ids)) and set(ids) == served
+
+
+def test_pages_are_saved_byte_for_byte_and_every_record_loads(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    records = make_records(30, NOW - timedelta(hours=20), timedelta(minutes=10))
+    # values that look like credentials, with quotes the JSON body must escape
+    tricky = [
+        'O"Brien access_token=abc"def',
+        "x?access_token=abc&sig=1",
+        "Bearer abc.def",
+        '{"id_token": "q"} \\ tab\there é',
+    ]
+    for record, value in zip(records, tricky, strict=False):
+        record["User"] = value
+    records[5]["Called number"] = 'refresh_token="zz"'
+    settings = settings_for(tmp_path)
+    with FakeWebex(TOKEN, records) as server:
+        result = fetch_records(
+            settings, "feed", NOW - timedelta(hours=21), NOW - timedelta(hours=12),
+            client=make_client(server.url, clock), now=NOW,
+        )  # fmt: skip
+        sent = list(server.sent_pages)
+    assert result.exit_code == 0 and result.error is None, result.notes
+    assert len(sent) >= 2 and b'access_token=abc\\"def' in sent[0]
+    saved = [gzip.decompress(p.read_bytes()) for p in result.pages]
+    assert saved == sent  # byte for byte what the server sent
+    assert result.records == len(records) == result.total("rows_loaded")
+    table = warehouse(settings)
+    assert sorted(table["report_id"].to_list()) == sorted(r["Report ID"] for r in records)
+    users = set(table["user_name"].to_list())
+    assert set(tricky) <= users
+    assert 'refresh_token="zz"' in set(table["called_number"].to_list())
+    assert result.watermark_after == NOW - timedelta(hours=12) + timedelta(milliseconds=1)
+
+
+def test_watermark_stays_when_a_page_fails_to_ingest(tmp_path: Path, clock: FakeClock) -> None:
+    records = make_records(30, NOW - timedelta(hours=20), timedelta(minutes=10))
+    for record in records[:10]:
+        record["Start time"] = "not a time"  # 10 of 30 rows rejected: above the 1 % gate
+    settings = settings_for(tmp_path)
+    with FakeWebex(TOKEN, records) as server:
+        result = fetch_records(
+            settings, "feed", NOW - timedelta(hours=21), NOW - timedelta(hours=12),
+            client=make_client(server.url, clock), now=NOW,
+        )  # fmt: skip
+    assert result.exit_code == 3 and result.records == 30
+    assert result.watermark_after is None
+    assert any("watermark stays before it" in n for n in result.notes)
+    assert not list(settings.state_dir.rglob("watermarks/*.parquet"))
+
+
+def test_a_page_not_accounted_for_holds_the_watermark() -> None:
+    from cdr_pipeline.fetch.pages import unaccounted
+    from cdr_pipeline.ingest.results import FileResult, IngestResult
+
+    def file(name: str, status: str, read: int, loaded: int, dup: int = 0) -> FileResult:
+        return FileResult(name, name, status, rows_read=read, rows_loaded=loaded,
+                          rows_duplicate=dup)  # fmt: skip
+
+    pages = {Path("p1"): 5, Path("p2"): 5, Path("p3"): 5, Path("p4"): 4}
+    ingest = IngestResult(
+        "r", [file("p1", "loaded", 5, 3, 2), file("p2", "loaded", 4, 4),
+              file("p3", "failed", 0, 0)], 0.0,
+    )  # fmt: skip
+    problems = unaccounted(ingest, pages)
+    assert [p.split(":")[0] for p in problems] == ["p2", "p3", "p4"]
+    assert "5 record(s) sent, 4 read" in problems[0] and "not ingested" in problems[2]
+    ok = IngestResult("r", [file("p1", "loaded", 5, 5), file("p4", "skipped", 0, 0)], 0.0)
+    assert unaccounted(ok, {Path("p1"): 5, Path("p4"): 4}) == []
