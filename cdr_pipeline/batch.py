@@ -166,6 +166,17 @@ class NightlySummary(FlowSummary):
     def new_files(self) -> list[InboxFile]:
         return [f for f in self.inbox if f.status == "new"]
 
+    def to_dict(self) -> dict[str, Any]:
+        """What `cdr nightly --json` prints."""
+        return {
+            "exit_code": self.exit_code,
+            "run_date": self.run_date,
+            "dry_run": self.dry_run,
+            "stages": self.stages,
+            "inbox": [{"path": f.path, "status": f.status} for f in self.inbox],
+            "reports": self.reports or self.planned_reports,
+        }
+
 
 def report_months(run_date: date) -> list[date]:
     """The previous month and the month to date, as first days."""

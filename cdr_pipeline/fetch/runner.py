@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from cdr_pipeline.config import FetchOptions, Settings, with_fetch_flags
 from cdr_pipeline.errors import EXIT_BAD_INPUT, EXIT_OK, CdrError, ConfigError
@@ -105,6 +106,29 @@ class FetchResult:
 
     def total(self, attr: str) -> int:
         return sum(i.total(attr) for i in self.ingests)
+
+    def to_dict(self) -> dict[str, Any]:
+        """What `cdr fetch --json` prints."""
+        return {
+            "source": self.source,
+            "report_id": self.report_id,
+            "org_id": self.org_id,
+            "host": self.host,
+            "exit_code": self.exit_code,
+            "windows": self.windows,
+            "pages": self.pages,
+            "replayed_pages": self.replayed_pages,
+            "records": self.records,
+            "rows_loaded": self.total("rows_loaded"),
+            "rows_duplicate": self.total("rows_duplicate"),
+            "rows_rejected": self.total("rows_rejected"),
+            "watermark_before": self.watermark_before,
+            "watermark_after": self.watermark_after,
+            "notes": self.notes,
+            "error": self.error.message if self.error else None,
+            "requests": self.requests,
+            "seconds": self.seconds,
+        }
 
 
 def client_from_options(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from cdr_pipeline.errors import EXIT_OK
 
@@ -60,3 +61,13 @@ class IngestResult:
     @property
     def errors(self) -> list[FileResult]:
         return [f for f in self.files if f.status == "failed"]
+
+    def to_dict(self) -> dict[str, Any]:
+        """What `cdr ingest --json` prints (files by their fields)."""
+        return {
+            "run_id": self.run_id,
+            "exit_code": self.exit_code,
+            "seconds": self.seconds,
+            "interrupted_runs": self.interrupted_runs,
+            "files": self.files,
+        }
