@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from cdr_pipeline.config import Settings
+from cdr_pipeline.config import SETTINGS_KEYS, Settings, coerce
 from cdr_pipeline.errors import EXIT_OK, EXIT_UNEXPECTED, CdrError
 from cdr_pipeline.ingest.ledger import Ledger
 from cdr_pipeline.ingest.lock import writer_lock
@@ -226,7 +226,9 @@ def run_nightly(
             hint="pass --inbox DIR or set inbox in cdr.toml / CDR_INBOX",
         )
     summary = NightlySummary(run_date=run_date or datetime.now(UTC).date(), dry_run=dry_run)
-    retain = retain_days if retain_days is not None else settings.retain_days
+    # checked before any stage runs, by the rules of the retain_days setting
+    retain = coerce(SETTINGS_KEYS["retain_days"], retain_days, "--retain-days")
+    retain = retain if retain is not None else settings.retain_days
     do_fetch = settings.fetch.nightly if fetch is None else fetch
     run_id = new_run_id(datetime.now(UTC))
     with writer_lock(settings.state_dir, "cdr nightly", 0.0, name="nightly.lock"):

@@ -172,13 +172,10 @@ def _script(dev: Device, rng: random.Random, start: datetime, span: float, admin
     elif dev.plot in ("deleted", "deleted_reappears"):
         add(special, "DELETED", "DELETED", admin)
     flaps = 3 if dev.plot == "flapping" else int(rng.random() < 0.3)
-    # flaps keep five days clear of the special moment, less in a short period (else a
-    # period of a week would have no flap at all)
-    clear_days = min(5, int(span // 6))
     for _ in range(flaps):
         off = max(t, start) + _days(rng, 1, span)
         back = off + _days(rng, 0.3, 4)
-        if abs((off - special).days) < clear_days or off >= end:
+        if abs((off - special).days) < 5 or off >= end:
             continue
         if dev.status_at(off) != "ONLINE" or dev.status_at(back) != "ONLINE":
             continue

@@ -264,3 +264,15 @@ def test_nightly_fetches_before_it_ingests_when_configured(tmp_path: Path) -> No
     fetched = set(warehouse_ids(settings))
     assert fetched and fetched <= {r["Report ID"] for r in records}
     assert (settings.tables_dir / "entitlements" / "data.parquet").is_file()
+
+
+def test_negative_retain_days_is_refused_before_any_stage(tmp_path: Path) -> None:
+    from cdr_pipeline.errors import ConfigError
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    shutil.copy(FIXTURES / "bad_rows.csv", inbox)
+    settings = Settings(warehouse=tmp_path / "wh")
+    with pytest.raises(ConfigError, match=r"--retain-days: bad value for 'retain_days': -1"):
+        run_nightly(settings, inbox, run_date=RUN_DATE, retain_days=-1)
+    assert not (tmp_path / "wh").exists()  # nothing ran

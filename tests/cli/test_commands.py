@@ -31,6 +31,9 @@ LAYER = {
     # not in DESIGN §3's table (added by fd83ff0): a leaf of SQL quoting helpers, used from
     # ingest, warehouse and quality, so it sits with schema/config/errors
     "sqltext": 1,
+    # a leaf: the one table renderer, JSON encoder and control-character escaping, used by
+    # reports and the CLI (it imports nothing of the package)
+    "render": 1,
 }
 
 
