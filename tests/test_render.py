@@ -181,3 +181,10 @@ def test_csv_export_neutralises_after_whitespace_and_full_width(tmp_path: Path) 
     table = write_report(ReportResult("t", None, pa.table({"name": [HOSTILE]}), 0.0), "table")
     assert table is not None
     _clean(table)
+
+
+def test_usage_errors_echoing_the_command_line_are_escaped(tmp_path: Path) -> None:
+    run = CliRunner().invoke(cli, ["demo", "--samples", str(tmp_path / f"x{HOSTILE}")])
+    assert run.exit_code == 2
+    _clean(run.output)
+    assert "does not exist" in run.output and "\\x1b]0;owned" in run.output

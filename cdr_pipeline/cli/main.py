@@ -35,7 +35,11 @@ class CdrGroup(click.Group):
             if exc.hint:
                 echo(f"hint: {safe_text(exc.hint)}", err=True)
             sys.exit(exc.exit_code)
-        except (click.ClickException, click.exceptions.Exit, click.Abort, SystemExit):
+        except click.ClickException as exc:
+            # click's own messages (a bad option value) may echo text from the command line
+            exc.message = safe_text(exc.message)  # type: ignore[misc]  # (Final in the stubs)
+            raise
+        except (click.exceptions.Exit, click.Abort, SystemExit):
             raise
         except KeyboardInterrupt:
             echo("interrupted", err=True)
