@@ -21,6 +21,7 @@ from cdr_pipeline.config import (
     Key,
     Settings,
     load_settings,
+    with_fetch_flags,
 )
 from cdr_pipeline.errors import EXIT_BAD_INPUT, ConfigError
 
@@ -292,3 +293,12 @@ def test_empty_cdr_warehouse_is_not_the_current_folder(
     assert run.exit_code == 0, run.output
     assert (tmp_path / "warehouse" / "cdr.duckdb").is_file()
     assert not (tmp_path / "cdr.duckdb").exists()
+
+
+def test_fetch_flags_use_the_same_rules(tmp_path: Path) -> None:
+    (tmp_path / "cdr.toml").write_text('warehouse = "wh"\n')
+    run = _cli(tmp_path, "fetch", "--base-url", "ftp://x", "--since", "2026-10-01")
+    assert run.exit_code == EXIT_BAD_INPUT, run.output
+    assert "--base-url: bad value for 'fetch.base_url': \"ftp://x\"" in run.output
+    options = with_fetch_flags(FetchOptions(), locations=["A", " B "], region=None)
+    assert (options.locations, options.region) == (("A", "B"), "us")
