@@ -89,7 +89,7 @@ BAD_RANGES = {
     "chunk_rows": ["0", "-5"],
     "max_reject_rate": ["-0.1", "1.5"],
     "code_expiry_days": ["0", "-1"],
-    "reporting_timezone": ['"Mars/Olympus"', '"../etc/passwd"'],
+    "reporting_timezone": ['"Mars/Olympus"', '"../etc/passwd"', '"America"', '"utc"'],
     "retain_days": ["0", "-30"],
     "lock_wait_seconds": ["-1"],
     "idle_days": ["0", "-3"],
@@ -193,6 +193,8 @@ def test_settings_built_in_code_are_checked_too() -> None:
         Settings(chunk_rows=True)
     with pytest.raises(ConfigError, match="not a time zone"):
         Settings(reporting_timezone="Mars/Olympus")
+    with pytest.raises(ConfigError, match="did you mean 'Europe/Paris'"):
+        Settings(reporting_timezone="europe/paris")
     with pytest.raises(ConfigError, match=r"'fetch\.page_size': 2\.5"):
         FetchOptions(page_size=2.5)  # type: ignore[arg-type]
     assert Settings(max_reject_rate=1).max_reject_rate == 1.0  # an int is a fine float

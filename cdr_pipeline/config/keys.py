@@ -49,8 +49,11 @@ _FALSE = {"false", "0", "no", "off"}
 def _timezone(value: str) -> str | None:
     try:
         zoneinfo.ZoneInfo(value)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return f"{value!r} is not a time zone (an IANA name such as UTC or Europe/Paris)"
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+        # (OSError: a folder of the database such as "America", a name too long)
+        same = [n for n in zoneinfo.available_timezones() if n.lower() == value.lower()]
+        hint = f"; did you mean {same[0]!r}?" if same else ""
+        return f"{value!r} is not a time zone (an IANA name such as UTC or Europe/Paris){hint}"
     return None
 
 
