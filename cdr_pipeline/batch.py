@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from cdr_pipeline.config import Settings
+from cdr_pipeline.config import SETTINGS_KEYS, Settings, coerce
 from cdr_pipeline.errors import EXIT_OK, EXIT_UNEXPECTED, CdrError
 from cdr_pipeline.ingest import (
     Fingerprint,
@@ -167,6 +167,17 @@ class NightlySummary(FlowSummary):
     def new_files(self) -> list[InboxFile]:
         return [f for f in self.inbox if f.status == "new"]
 
+    def to_dict(self) -> dict[str, Any]:
+        """What `cdr nightly --json` prints."""
+        return {
+            "exit_code": self.exit_code,
+            "run_date": self.run_date,
+            "dry_run": self.dry_run,
+            "stages": self.stages,
+            "inbox": [{"path": f.path, "status": f.status} for f in self.inbox],
+            "reports": self.reports or self.planned_reports,
+        }
+
 
 def report_months(run_date: date) -> list[date]:
     """The previous month and the month to date, as first days."""
@@ -216,8 +227,10 @@ def run_nightly(
             hint="pass --inbox DIR or set inbox in cdr.toml / CDR_INBOX",
         )
     summary = NightlySummary(run_date=run_date or datetime.now(UTC).date(), dry_run=dry_run)
-    retain = retain_days if retain_days is not None else settings.retain_days
-    do_fetch = bool(settings.fetch.get("nightly")) if fetch is None else fetch
+    # checked before any stage runs, by the rules of the retain_days setting
+    retain = coerce(SETTINGS_KEYS["retain_days"], retain_days, "--retain-days")
+    retain = retain if retain is not None else settings.retain_days
+    do_fetch = settings.fetch.nightly if fetch is None else fetch
     run_id = new_run_id(datetime.now(UTC))
     with writer_lock(settings.layout, "cdr nightly", 0.0, name="nightly.lock"):
         summary.inbox = scan_inbox(settings, inbox)
@@ -233,7 +246,7 @@ def run_nightly(
                 summary.fetch = fetcher(settings)
                 out[:] = [
                     summary.fetch.exit_code,
-                    f"{summary.fetch.records:,} records in {summary.fetch.pages} page(s)",
+                    f"{summary.fetch.records:,} records in {len(summary.fetch.pages)} page(s)",
                 ]
         with summary.run_stage("ingest") as out:
             new = [f.path for f in summary.new_files]

@@ -37,3 +37,11 @@ def iso_seconds(t: datetime) -> str:
     if t.tzinfo is not None:
         t = t.astimezone(UTC)
     return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def stamp_ms(t: datetime) -> str:
+    """A UTC instant as a compact, sortable name part: `20261001T110116545Z` (run ids,
+    window folders)."""
+    if t.tzinfo is not None:
+        t = t.astimezone(UTC)
+    return t.strftime("%Y%m%dT%H%M%S") + f"{t.microsecond // 1000:03d}Z"

@@ -1,15 +1,203 @@
-"""Settings layering: defaults < cdr.toml < CDR_* env < flags; unknown keys are errors."""
+"""Configuration: defaults < cdr.toml < CDR_* env < flags; one strict coercer for every key.
+
+The table tests go over every key of `SETTINGS_KEYS` and `FETCH_KEYS`: a good value from the
+file and from the environment, values of the wrong type, values out of range. Each error must
+name the source (file, variable or flag), the key and the bad value."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
+from click.testing import CliRunner
 
-from cdr_pipeline.config import load_settings
-from cdr_pipeline.errors import ConfigError
+from cdr_pipeline.cli.main import cli
+from cdr_pipeline.config import (
+    ALL_KEYS,
+    FETCH_KEYS,
+    SETTINGS_KEYS,
+    FetchOptions,
+    Key,
+    Settings,
+    load_settings,
+    with_fetch_flags,
+)
+from cdr_pipeline.errors import EXIT_BAD_INPUT, ConfigError
 
 ROOT = Path(__file__).parents[1]
+
+
+@pytest.fixture(autouse=True)
+def _elsewhere(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # away from the checkout's cdr.toml, which load_settings would otherwise pick up
+    (tmp_path / "cwd").mkdir()
+    monkeypatch.chdir(tmp_path / "cwd")
+
+
+def _toml(key: Key, literal: str) -> str:
+    line = f"{key.name} = {literal}\n"
+    return f"[fetch]\n{line}" if key.section else line
+
+
+def _value(settings: Settings, key: Key) -> Any:
+    return getattr(settings.fetch if key.section else settings, key.name)
+
+
+# one good value per key: (TOML literal, environment text, expected typed value)
+GOOD: dict[str, tuple[str, str, Any]] = {
+    "warehouse": ('"/data/wh"', "/data/wh", Path("/data/wh")),
+    "inbox": ('"/data/in"', "/data/in", Path("/data/in")),
+    "chunk_rows": ("1000", "1000", 1000),
+    "max_reject_rate": ("0.5", "0.5", 0.5),
+    "code_expiry_days": ("7", "7", 7),
+    "reporting_timezone": ('"Europe/Paris"', "Europe/Paris", "Europe/Paris"),
+    "retain_days": ("400", "400", 400),
+    "lock_wait_seconds": ("2.5", "2.5", 2.5),
+    "idle_days": ("45", "45", 45),
+    "source": ('"stream"', "stream", "stream"),
+    "region": ('"eu"', "eu", "eu"),
+    "host": ('"analytics.webexapis.com"', "analytics.webexapis.com", "analytics.webexapis.com"),
+    "base_url": ('"http://127.0.0.1:8080"', "http://127.0.0.1:8080", "http://127.0.0.1:8080"),
+    "api_url": ('"https://webexapis.com"', "https://webexapis.com", "https://webexapis.com"),
+    "token_file": ('"/secrets/token"', "/secrets/token", Path("/secrets/token")),
+    "org_id": ('"org-1"', "org-1", "org-1"),
+    "overlap_hours": ("3", "3", 3.0),
+    "late_hours": ("0", "0", 0.0),
+    "lookback_hours": ("48.5", "48.5", 48.5),
+    "page_size": ("500", "500", 500),
+    "locations": ('["A", "B c"]', "A,B c", ("A", "B c")),
+    "retries": ("0", "0", 0),
+    "backoff_seconds": ("0.5", "0.5", 0.5),
+    "timeout_seconds": ("10", "10", 10.0),
+    "max_region_redirects": ("1", "1", 1),
+    "nightly": ("true", "true", True),
+}
+
+# values of the wrong type, per kind (TOML literals)
+BAD_TYPES = {
+    "int": ["1.9", "true", '"5"', "[1]"],
+    "float": ["true", '"0.5"', "nan", "inf"],
+    "str": ["5", "true", '""'],
+    "path": ["5", "false", '""'],
+    "bool": ['"yes"', "1"],
+    "names": ["5", "[1, 2]"],
+}
+
+# out of range, per key (TOML literals)
+BAD_RANGES = {
+    "chunk_rows": ["0", "-5"],
+    "max_reject_rate": ["-0.1", "1.5"],
+    "code_expiry_days": ["0", "-1"],
+    "reporting_timezone": ['"Mars/Olympus"', '"../etc/passwd"', '"America"', '"utc"'],
+    "retain_days": ["0", "-30"],
+    "lock_wait_seconds": ["-1"],
+    "idle_days": ["0", "-3"],
+    "source": ['"firehose"'],
+    "region": ['"mars"'],
+    "host": ['"https://analytics.webexapis.com"'],
+    "base_url": ['"ftp://x"', '"localhost"'],
+    "api_url": ['"webexapis.com"'],
+    "overlap_hours": ["-1"],
+    "late_hours": ["-0.5"],
+    "lookback_hours": ["-24"],
+    "page_size": ["0", "5001", "-1"],
+    "locations": ["[" + ", ".join(f'"L{i}"' for i in range(11)) + "]"],
+    "retries": ["-1"],
+    "backoff_seconds": ["-2"],
+    "timeout_seconds": ["0", "-1"],
+    "max_region_redirects": ["-1"],
+}
+
+
+def test_the_tables_cover_every_key() -> None:
+    names = {k.name for k in ALL_KEYS}
+    assert names == set(GOOD)
+    assert {f for f in Settings.__dataclass_fields__ if f != "fetch"} == set(SETTINGS_KEYS)
+    assert set(FetchOptions.__dataclass_fields__) == set(FETCH_KEYS)
+    # every key whose type has a range is range-checked
+    ranged = {k.name for k in ALL_KEYS if k.kind in ("int", "float") or k.choices or k.rule}
+    assert ranged == set(BAD_RANGES)
+
+
+@pytest.mark.parametrize("key", ALL_KEYS, ids=lambda k: k.label)
+def test_every_key_from_file_and_from_env(tmp_path: Path, key: Key) -> None:
+    literal, text, expected = GOOD[key.name]
+    cfg = tmp_path / "cdr.toml"
+    cfg.write_text(_toml(key, literal))
+    assert _value(load_settings(cfg, env={}), key) == expected
+    assert _value(load_settings(None, env={key.env: text}), key) == expected
+    # the environment wins over the file, and an empty variable counts as unset
+    assert _value(load_settings(cfg, env={key.env: ""}), key) == expected
+    assert _value(load_settings(None, env={key.env: "  "}), key) == _value(Settings(), key)
+
+
+def _bad_cases() -> list[tuple[Key, str]]:
+    cases = [(k, bad) for k in ALL_KEYS for bad in BAD_TYPES[k.kind]]
+    cases += [(k, bad) for k in ALL_KEYS for bad in BAD_RANGES.get(k.name, [])]
+    return cases
+
+
+@pytest.mark.parametrize(
+    ("key", "literal"), _bad_cases(), ids=[f"{k.label}={v}" for k, v in _bad_cases()]
+)
+def test_bad_file_values_name_file_key_and_value(tmp_path: Path, key: Key, literal: str) -> None:
+    cfg = tmp_path / "cdr.toml"
+    cfg.write_text(_toml(key, literal))
+    with pytest.raises(ConfigError) as info:
+        load_settings(cfg, env={})
+    message = info.value.message
+    assert str(cfg) in message and repr(key.label) in message
+    shown = literal.strip('"')
+    assert shown in message or shown.replace(".0", "") in message, message
+    assert info.value.exit_code == EXIT_BAD_INPUT
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        ("chunk_rows", "1.9"),
+        ("chunk_rows", "true"),
+        ("chunk_rows", "lots"),
+        ("chunk_rows", "0"),
+        ("max_reject_rate", "true"),
+        ("max_reject_rate", "2"),
+        ("idle_days", "-1"),
+        ("lock_wait_seconds", "-1"),
+        ("retain_days", "-1"),
+        ("reporting_timezone", "Nowhere/Town"),
+        ("page_size", "1.5"),
+        ("nightly", "maybe"),
+        ("timeout_seconds", "inf"),
+    ],
+)
+def test_bad_env_values_name_the_variable(name: str, text: str) -> None:
+    key = SETTINGS_KEYS.get(name) or FETCH_KEYS[name]
+    with pytest.raises(ConfigError) as info:
+        load_settings(None, env={key.env: text})
+    assert info.value.message.startswith(f"{key.env}: ")
+    assert repr(key.label) in info.value.message and f'"{text}"' in info.value.message
+
+
+def test_bad_flag_values_name_the_flag() -> None:
+    with pytest.raises(ConfigError, match=r"^--chunk-rows: bad value for 'chunk_rows': 1\.9"):
+        load_settings(None, {"chunk_rows": 1.9}, env={})
+    with pytest.raises(ConfigError, match=r"^--lock-wait-seconds: .*-1"):
+        load_settings(None, {"lock_wait_seconds": -1}, env={})
+    with pytest.raises(ConfigError, match="unknown key 'chunk_row'"):
+        load_settings(None, {"chunk_row": 3}, env={})
+
+
+def test_settings_built_in_code_are_checked_too() -> None:
+    with pytest.raises(ConfigError, match="'chunk_rows': true"):
+        Settings(chunk_rows=True)
+    with pytest.raises(ConfigError, match="not a time zone"):
+        Settings(reporting_timezone="Mars/Olympus")
+    with pytest.raises(ConfigError, match="did you mean 'Europe/Paris'"):
+        Settings(reporting_timezone="europe/paris")
+    with pytest.raises(ConfigError, match=r"'fetch\.page_size': 2\.5"):
+        FetchOptions(page_size=2.5)  # type: ignore[arg-type]
+    assert Settings(max_reject_rate=1).max_reject_rate == 1.0  # an int is a fine float
 
 
 def test_committed_example_runs_on_the_samples() -> None:
@@ -17,42 +205,102 @@ def test_committed_example_runs_on_the_samples() -> None:
     assert s.inbox == ROOT / "data" / "samples" and s.inbox.is_dir()
     assert s.warehouse == ROOT / "warehouse"
     assert (s.chunk_rows, s.code_expiry_days, s.reporting_timezone) == (25000, 90, "UTC")
+    assert s.fetch == FetchOptions()
 
 
 def test_layers_env_over_file_and_flags_over_env(tmp_path: Path) -> None:
     cfg = tmp_path / "cdr.toml"
-    cfg.write_text('chunk_rows = 10\nmax_reject_rate = 0.2\nwarehouse = "w"\n')
-    s = load_settings(cfg, env={"CDR_CHUNK_ROWS": "20"})
+    cfg.write_text(
+        'chunk_rows = 10\nmax_reject_rate = 0.2\nwarehouse = "w"\n'
+        '[fetch]\ntoken_file = "secret/token"\npage_size = 100\n'
+    )
+    s = load_settings(cfg, env={"CDR_CHUNK_ROWS": "20", "CDR_FETCH_PAGE_SIZE": "200"})
     assert (s.chunk_rows, s.max_reject_rate, s.warehouse) == (20, 0.2, tmp_path / "w")
+    # relative paths of the file, [fetch] ones included, are relative to the file
+    assert (s.fetch.page_size, s.fetch.token_file) == (200, tmp_path / "secret" / "token")
     s = load_settings(
         cfg, {"chunk_rows": 30, "max_reject_rate": None}, env={"CDR_CHUNK_ROWS": "20"}
     )
     assert (s.chunk_rows, s.max_reject_rate) == (30, 0.2)
 
 
-def test_unknown_key_is_an_error_naming_it(tmp_path: Path) -> None:
+def test_config_file_from_env_and_empty_env_is_unset(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     cfg = tmp_path / "cdr.toml"
-    cfg.write_text("chunk_row = 10\n")
-    with pytest.raises(ConfigError, match="unknown key 'chunk_row'"):
-        load_settings(cfg, env={})
+    cfg.write_text('warehouse = "wh"\n')
+    assert load_settings(None, env={"CDR_CONFIG": str(cfg)}).warehouse == tmp_path / "wh"
+    monkeypatch.chdir(tmp_path)
+    # CDR_WAREHOUSE= must not mean the current folder: the file's warehouse (or the default)
+    s = load_settings(None, env={"CDR_WAREHOUSE": "", "CDR_CONFIG": ""})
+    assert s.warehouse.resolve() == tmp_path / "wh"
+    cfg.unlink()
+    assert load_settings(None, env={"CDR_WAREHOUSE": ""}).warehouse == Path("warehouse")
+    with pytest.raises(ConfigError, match=r"^CDR_CONFIG: config file .*missing\.toml"):
+        load_settings(None, env={"CDR_CONFIG": str(tmp_path / "missing.toml")})
 
 
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("chunk_rows = 0\n", "chunk_rows must be at least 1"),
-        ("max_reject_rate = 2\n", "max_reject_rate must be between 0 and 1"),
-        ("chunk_rows = 'many'\n", "bad value for 'chunk_rows'"),
+        ("chunk_row = 10\n", "unknown key 'chunk_row'"),
+        ("[fetch]\nnightly = true\npage = 1\n", "unknown key 'fetch.page'"),
+        ("[cdr]\nchunk_rows = 5\n[fetch]\nnightly = true\n", "unknown key 'fetch' beside"),
+        ("[cdr]\nchunk_rows = 5\n[cdr.fetch]\nregion = 5\n", "'fetch.region': 5"),
+        ("fetch = 3\n", "expected a \\[fetch\\] table"),
         ("chunk_rows = \n", "not valid TOML"),
     ],
 )
-def test_bad_values_are_config_errors(tmp_path: Path, text: str, message: str) -> None:
+def test_unknown_keys_anywhere_and_bad_toml(tmp_path: Path, text: str, message: str) -> None:
     cfg = tmp_path / "cdr.toml"
     cfg.write_text(text)
-    with pytest.raises(ConfigError, match=message):
+    with pytest.raises(ConfigError, match=message) as info:
         load_settings(cfg, env={})
+    assert str(cfg) in info.value.message
 
 
-def test_bad_env_value_names_the_variable() -> None:
-    with pytest.raises(ConfigError, match="CDR_CHUNK_ROWS"):
-        load_settings(None, env={"CDR_CHUNK_ROWS": "lots"})
+def test_cdr_table_form_is_read(tmp_path: Path) -> None:
+    cfg = tmp_path / "cdr.toml"
+    cfg.write_text("[cdr]\nchunk_rows = 5\n[cdr.fetch]\nregion = 'eu'\n")
+    s = load_settings(cfg, env={})
+    assert (s.chunk_rows, s.fetch.region) == (5, "eu")
+
+
+def _cli(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> Any:
+    return CliRunner().invoke(cli, ["--config", str(tmp_path / "cdr.toml"), *args], env=env)
+
+
+def test_every_command_checks_the_whole_file(tmp_path: Path) -> None:
+    (tmp_path / "cdr.toml").write_text('warehouse = "wh"\n[fetch]\npage_size = 1.9\n')
+    for args in (["build"], ["runs"], ["validate"], ["report", "anomalies"], ["ingest", "x"]):
+        run = _cli(tmp_path, *args)
+        assert run.exit_code == EXIT_BAD_INPUT, (args, run.output)
+        assert "'fetch.page_size': 1.9 (expected an integer" in run.output
+        assert str(tmp_path / "cdr.toml") in run.output
+    assert not (tmp_path / "wh").exists()
+
+
+def test_non_utf8_config_is_exit_3_naming_the_file(tmp_path: Path) -> None:
+    (tmp_path / "cdr.toml").write_bytes(b'warehouse = "wh"\ninbox = "caf\xe9"\n')
+    run = _cli(tmp_path, "runs")
+    assert run.exit_code == EXIT_BAD_INPUT, run.output
+    assert f"{tmp_path / 'cdr.toml'} line 2: not UTF-8" in run.output
+
+
+def test_empty_cdr_warehouse_is_not_the_current_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    run = CliRunner().invoke(cli, ["build"], env={"CDR_WAREHOUSE": "", "CDR_CONFIG": ""})
+    assert run.exit_code == 0, run.output
+    assert (tmp_path / "warehouse" / "cdr.duckdb").is_file()
+    assert not (tmp_path / "cdr.duckdb").exists()
+
+
+def test_fetch_flags_use_the_same_rules(tmp_path: Path) -> None:
+    (tmp_path / "cdr.toml").write_text('warehouse = "wh"\n')
+    run = _cli(tmp_path, "fetch", "--base-url", "ftp://x", "--since", "2026-10-01")
+    assert run.exit_code == EXIT_BAD_INPUT, run.output
+    assert "--base-url: bad value for 'fetch.base_url': \"ftp://x\"" in run.output
+    options = with_fetch_flags(FetchOptions(), locations=["A", " B "], region=None)
+    assert (options.locations, options.region) == (("A", "B"), "us")

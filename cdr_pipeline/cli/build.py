@@ -6,8 +6,8 @@ import sys
 
 import click
 
-from cdr_pipeline.cli.context import CliContext, pass_cli
-from cdr_pipeline.cli.render import table, to_json
+from cdr_pipeline.cli.context import CliContext, echo, pass_cli
+from cdr_pipeline.render import text_table, to_json
 
 
 @click.command()
@@ -23,18 +23,18 @@ def build(obj: CliContext, as_json: bool) -> None:
 
     result = build_warehouse(obj.settings())
     if as_json:
-        click.echo(to_json(result))
+        echo(to_json(result))
         sys.exit(0)
     if not obj.quiet:
-        click.echo(
-            table(
+        echo(
+            text_table(
                 ["view", "layer", "key", "from"],
                 [(v.name, v.layer, ", ".join(v.key), v.origin) for v in result.views],
             )
         )
-    click.echo(f"built {len(result.views)} views into {result.path} in {result.seconds:.2f}s")
+    echo(f"built {len(result.views)} views into {result.path} in {result.seconds:.2f}s")
     if result.empty_tables:
-        click.echo(
+        echo(
             f"note: no data yet for {', '.join(result.empty_tables)}; their views are empty "
             "until the next build after ingest",
             err=True,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 from dataclasses import dataclass, field
@@ -12,6 +11,7 @@ from typing import Any
 import click
 
 from cdr_pipeline.config import Settings, load_settings
+from cdr_pipeline.render import safe_text, to_json
 
 
 @dataclass
@@ -56,7 +56,14 @@ class JsonFormatter(logging.Formatter):
         }
         if record.exc_info:
             data["exc"] = self.formatException(record.exc_info)
-        return json.dumps(data, ensure_ascii=False)
+        return to_json(data, indent=None)
+
+
+class SafeFormatter(logging.Formatter):
+    """Log lines whose control characters (from data in a message) are shown as escapes."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return safe_text(super().format(record), newlines=True)
 
 
 def configure_logging(verbosity: int, log_json: bool) -> None:
@@ -65,7 +72,7 @@ def configure_logging(verbosity: int, log_json: bool) -> None:
     )
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
-        JsonFormatter() if log_json else logging.Formatter("%(levelname)s %(name)s: %(message)s")
+        JsonFormatter() if log_json else SafeFormatter("%(levelname)s %(name)s: %(message)s")
     )
     root = logging.getLogger("cdr_pipeline")
     root.handlers[:] = [handler]
@@ -73,5 +80,7 @@ def configure_logging(verbosity: int, log_json: bool) -> None:
     root.propagate = False
 
 
-def echo(message: str = "", err: bool = False) -> None:
-    click.echo(message, err=err)
+def echo(message: str = "", err: bool = False, nl: bool = True) -> None:
+    """`click.echo` of text that may hold data (file names, notes, errors): control
+    characters are shown as escapes, never sent to the terminal."""
+    click.echo(safe_text(message, newlines=True), err=err, nl=nl)

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
-from cdr_pipeline.cli.context import CliContext, json_option, pass_cli, wait_lock_option
-from cdr_pipeline.cli.render import table, to_json
+from cdr_pipeline.cli.context import CliContext, echo, json_option, pass_cli, wait_lock_option
+from cdr_pipeline.config import REGIONS
+from cdr_pipeline.render import text_table, to_json
+from cdr_pipeline.text import iso_seconds
 
-REGION_CHOICES = ["us", "eu", "in", "au", "gov"]
+if TYPE_CHECKING:
+    from cdr_pipeline.fetch import FetchResult
+
+REGION_CHOICES = list(REGIONS)
 
 
 @click.command()
@@ -69,75 +75,51 @@ def fetch(
         base_url=base_url,
     )
     if as_json:
-        click.echo(
-            to_json(
-                {
-                    "source": result.source,
-                    "org_id": result.org_id,
-                    "host": result.host,
-                    "exit_code": result.exit_code,
-                    "windows": result.windows,
-                    "pages": [str(p) for p in result.pages],
-                    "replayed_pages": [str(p) for p in result.replayed_pages],
-                    "records": result.records,
-                    "rows_loaded": result.total("rows_loaded"),
-                    "rows_duplicate": result.total("rows_duplicate"),
-                    "rows_rejected": result.total("rows_rejected"),
-                    "watermark_before": result.watermark_before,
-                    "watermark_after": result.watermark_after,
-                    "notes": result.notes,
-                    "error": result.error.message if result.error else None,
-                }
-            )
-        )
+        echo(to_json(result))
     else:
-        if result.windows:
-            click.echo(
-                table(
-                    ["window start", "window end", "pages", "records"],
-                    [
-                        (
-                            f"{w.start:%Y-%m-%d %H:%M:%S}",
-                            f"{w.end:%Y-%m-%d %H:%M:%S}",
-                            w.pages,
-                            w.records,
-                        )
-                        for w in result.windows
-                    ],
-                )
-            )
-        what = f"report {result.report_id}" if result.report_id else result.source
-        click.echo(
-            f"fetch {what}: {len(result.windows)} window(s), {len(result.pages)} page(s), "
-            f"{result.records:,} records; {result.total('rows_loaded'):,} rows loaded, "
-            f"{result.total('rows_duplicate'):,} duplicate, "
-            f"{result.total('rows_rejected'):,} rejected; {result.seconds:.1f}s"
-        )
-        if result.replayed_pages:
-            click.echo(
-                f"note: loaded {len(result.replayed_pages)} page(s) saved by an earlier run",
-                err=True,
-            )
-        if not result.report_id:
-            before = (
-                f"{result.watermark_before:%Y-%m-%dT%H:%M:%S}Z"
-                if result.watermark_before
-                else "none"
-            )
-            after = (
-                f"{result.watermark_after:%Y-%m-%dT%H:%M:%S}Z" if result.watermark_after else "none"
-            )
-            click.echo(f"watermark: {before} -> {after}", err=True)
-        for note in result.notes:
-            click.echo(f"note: {note}", err=True)
-        for ingest in result.ingests:
-            for f in ingest.errors:
-                click.echo(f"error: {f.message}", err=True)
+        _render(result)
     if result.error is not None:
-        click.echo(f"error: {result.error.message}", err=True)
+        echo(f"error: {result.error.message}", err=True)
         if result.error.hint:
-            click.echo(f"hint: {result.error.hint}", err=True)
+            echo(f"hint: {result.error.hint}", err=True)
     sys.exit(result.exit_code)
+
+
+def _render(result: FetchResult) -> None:
+    """The windows as a table, a summary line, then notes and errors on stderr."""
+    if result.windows:
+        echo(
+            text_table(
+                ["window start", "window end", "pages", "records"],
+                [
+                    (
+                        f"{w.start:%Y-%m-%d %H:%M:%S}",
+                        f"{w.end:%Y-%m-%d %H:%M:%S}",
+                        w.pages,
+                        w.records,
+                    )
+                    for w in result.windows
+                ],
+            )
+        )
+    what = f"report {result.report_id}" if result.report_id else result.source
+    echo(
+        f"fetch {what}: {len(result.windows)} window(s), {len(result.pages)} page(s), "
+        f"{result.records:,} records; {result.total('rows_loaded'):,} rows loaded, "
+        f"{result.total('rows_duplicate'):,} duplicate, "
+        f"{result.total('rows_rejected'):,} rejected; {result.seconds:.1f}s"
+    )
+    if result.replayed_pages:
+        echo(f"note: loaded {len(result.replayed_pages)} page(s) saved by an earlier run", err=True)
+    if not result.report_id:
+        before = iso_seconds(result.watermark_before) if result.watermark_before else "none"
+        after = iso_seconds(result.watermark_after) if result.watermark_after else "none"
+        echo(f"watermark: {before} -> {after}", err=True)
+    for note in result.notes:
+        echo(f"note: {note}", err=True)
+    for ingest in result.ingests:
+        for f in ingest.errors:
+            echo(f"error: {f.message}", err=True)
 
 
 COMMANDS = [fetch]

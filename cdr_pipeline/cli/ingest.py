@@ -7,8 +7,9 @@ from pathlib import Path
 
 import click
 
-from cdr_pipeline.cli.context import CliContext, json_option, pass_cli, wait_lock_option
-from cdr_pipeline.cli.render import Progress, ingest_table, table, to_json
+from cdr_pipeline.cli.context import CliContext, echo, json_option, pass_cli, wait_lock_option
+from cdr_pipeline.cli.render import Progress, ingest_table
+from cdr_pipeline.render import text_table, to_json
 from cdr_pipeline.schema import SCHEMAS
 
 
@@ -46,29 +47,27 @@ def ingest(
     )
     result = ingest_paths(settings, list(paths), kind=kind, progress=Progress(obj.quiet or as_json))
     if as_json:
-        click.echo(
-            to_json({"run_id": result.run_id, "exit_code": result.exit_code, "files": result.files})
-        )
+        echo(to_json(result))
     else:
-        click.echo(ingest_table(result.files))
-        click.echo(
+        echo(ingest_table(result.files))
+        echo(
             f"run {result.run_id}: {len(result.files)} file(s), "
             f"{result.total('rows_loaded'):,} rows loaded, "
             f"{result.total('rows_rejected'):,} rejected, {result.seconds:.1f}s"
         )
         for f in result.files:
             if f.status == "skipped" or (f.message and f.status != "failed"):
-                click.echo(f"note: {f.source}: {f.message}", err=True)
+                echo(f"note: {f.source}: {f.message}", err=True)
             if f.unknown_columns:
-                click.echo(
+                echo(
                     f"note: {f.source}: new columns kept in 'extra': "
                     f"{', '.join(f.unknown_columns)}",
                     err=True,
                 )
         for f in result.errors:
-            click.echo(f"error: {f.message}", err=True)
+            echo(f"error: {f.message}", err=True)
     if result.interrupted_runs:
-        click.echo(
+        echo(
             f"note: earlier run(s) {', '.join(result.interrupted_runs)} had been "
             "interrupted; this run completed their work",
             err=True,
@@ -123,11 +122,11 @@ def runs(obj: CliContext, show_files: bool, limit: int, as_json: bool) -> None:
             )
         )
     if as_json:
-        click.echo(to_json(df.to_dicts()))
+        echo(to_json(df.to_dicts()))
     elif df.is_empty():
-        click.echo("no runs recorded yet", err=True)
+        echo("no runs recorded yet", err=True)
     else:
-        click.echo(table(df.columns, df.rows()))
+        echo(text_table(df.columns, df.rows()))
 
 
 COMMANDS = [ingest, runs]

@@ -14,8 +14,9 @@ import click
 
 import cdr_pipeline.cli as cli_pkg
 from cdr_pipeline import __version__
-from cdr_pipeline.cli.context import CliContext, configure_logging
+from cdr_pipeline.cli.context import CliContext, configure_logging, echo
 from cdr_pipeline.errors import EXIT_UNEXPECTED, CdrError
+from cdr_pipeline.render import safe_text
 
 log = logging.getLogger("cdr_pipeline.cli")
 
@@ -30,22 +31,26 @@ class CdrGroup(click.Group):
             obj = ctx.find_object(CliContext)
             if obj is not None and obj.debug:
                 raise
-            click.echo(f"error: {exc.message}", err=True)
+            echo(f"error: {safe_text(exc.message)}", err=True)
             if exc.hint:
-                click.echo(f"hint: {exc.hint}", err=True)
+                echo(f"hint: {safe_text(exc.hint)}", err=True)
             sys.exit(exc.exit_code)
-        except (click.ClickException, click.exceptions.Exit, click.Abort, SystemExit):
+        except click.ClickException as exc:
+            # click's own messages (a bad option value) may echo text from the command line
+            exc.message = safe_text(exc.message)
+            raise
+        except (click.exceptions.Exit, click.Abort, SystemExit):
             raise
         except KeyboardInterrupt:
-            click.echo("interrupted", err=True)
+            echo("interrupted", err=True)
             sys.exit(130)
         except Exception as exc:
             obj = ctx.find_object(CliContext)
             if obj is not None and obj.debug:
                 raise
             log.debug("unexpected error", exc_info=True)
-            click.echo(f"error: unexpected {type(exc).__name__}: {exc}", err=True)
-            click.echo("hint: rerun with --debug for the traceback, and report it", err=True)
+            echo(f"error: unexpected {type(exc).__name__}: {safe_text(str(exc))}", err=True)
+            echo("hint: rerun with --debug for the traceback, and report it", err=True)
             sys.exit(EXIT_UNEXPECTED)
 
 
@@ -54,14 +59,12 @@ class CdrGroup(click.Group):
 @click.option(
     "--warehouse",
     type=click.Path(path_type=Path, file_okay=False),
-    envvar="CDR_WAREHOUSE",
     help="Warehouse folder (env CDR_WAREHOUSE, cdr.toml, default ./warehouse).",
 )
 @click.option(
     "--config",
     type=click.Path(path_type=Path, dir_okay=False),
-    envvar="CDR_CONFIG",
-    help="cdr.toml to read (default: ./cdr.toml when present).",
+    help="cdr.toml to read (env CDR_CONFIG, default: ./cdr.toml when present).",
 )
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
 @click.option("-q", "--quiet", is_flag=True, help="Only errors; no progress bar.")

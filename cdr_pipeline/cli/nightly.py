@@ -8,8 +8,9 @@ from pathlib import Path
 
 import click
 
-from cdr_pipeline.cli.context import CliContext, pass_cli
-from cdr_pipeline.cli.render import Progress, table, to_json
+from cdr_pipeline.cli.context import CliContext, echo, pass_cli
+from cdr_pipeline.cli.render import Progress
+from cdr_pipeline.render import text_table, to_json
 
 
 @click.command()
@@ -77,40 +78,29 @@ def nightly(
         progress=Progress(obj.quiet or as_json),
     )
     if as_json:
-        click.echo(
-            to_json(
-                {
-                    "exit_code": summary.exit_code,
-                    "run_date": summary.run_date,
-                    "dry_run": summary.dry_run,
-                    "stages": summary.stages,
-                    "inbox": [{"path": f.path, "status": f.status} for f in summary.inbox],
-                    "reports": summary.reports or summary.planned_reports,
-                }
-            )
-        )
+        echo(to_json(summary))
         sys.exit(summary.exit_code)
     if dry_run:
-        click.echo(
-            table(
+        echo(
+            text_table(
                 ["file", "status", "bytes"],
                 [(str(f.path), f.status, f.size_bytes) for f in summary.inbox],
             )
         )
-        click.echo("reports: " + ", ".join(summary.planned_reports))
+        echo("reports: " + ", ".join(summary.planned_reports))
         if summary.retention is not None:
             drop = ", ".join(p for p, _ in summary.retention.dropped) or "nothing"
-            click.echo(f"retention would drop: {drop}")
-    click.echo(
-        table(
+            echo(f"retention would drop: {drop}")
+    echo(
+        text_table(
             ["stage", "exit", "seconds", "result"],
             [(s.name, s.exit_code, round(s.seconds, 1), s.summary) for s in summary.stages],
         )
     )
     if summary.ingest is not None:
         for f in summary.ingest.errors:
-            click.echo(f"error: {f.message}", err=True)
-    click.echo(
+            echo(f"error: {f.message}", err=True)
+    echo(
         f"cdr nightly {summary.run_date}: exit {summary.exit_code}"
         + (" (dry run, nothing changed)" if dry_run else "")
     )

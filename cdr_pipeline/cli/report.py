@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from cdr_pipeline.cli.context import CliContext, pass_cli
+from cdr_pipeline.cli.context import CliContext, echo, pass_cli
 from cdr_pipeline.errors import EXIT_USAGE
 
 FORMATS = ("csv", "json", "parquet", "table")
@@ -48,20 +48,20 @@ def report(
     if show_list:
         width = max(len(n) for n in REPORTS)
         for r in REPORTS.values():
-            click.echo(f"{r.name.ljust(width)}  {r.summary}{'' if r.monthly else ' [no --month]'}")
+            echo(f"{r.name.ljust(width)}  {r.summary}{'' if r.monthly else ' [no --month]'}")
         sys.exit(0)
     if not name:
-        click.echo("error: name a report (cdr report --list shows them)", err=True)
+        echo("error: name a report (cdr report --list shows them)", err=True)
         sys.exit(EXIT_USAGE)
     if fmt == "parquet" and out is None:
-        click.echo("error: --format parquet needs --out FILE", err=True)
+        echo("error: --format parquet needs --out FILE", err=True)
         sys.exit(EXIT_USAGE)
     result = run_report(obj.settings(), name, month)
     if out is None:
         write_report(result, fmt, sys.stdout)
     else:
         write_report(result, fmt, out)
-        click.echo(f"wrote {result.row_count:,} rows of {name} to {out}", err=True)
+        echo(f"wrote {result.row_count:,} rows of {name} to {out}", err=True)
     sys.exit(0)
 
 

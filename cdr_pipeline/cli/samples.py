@@ -7,8 +7,9 @@ from pathlib import Path
 
 import click
 
-from cdr_pipeline.cli.context import CliContext, pass_cli
-from cdr_pipeline.cli.render import Progress, ingest_table, table
+from cdr_pipeline.cli.context import CliContext, echo, pass_cli
+from cdr_pipeline.cli.render import Progress, ingest_table
+from cdr_pipeline.render import text_table
 
 
 @click.command()
@@ -47,8 +48,8 @@ def samples(out: Path, legs: int, seed: int, start: object, days: int, no_zip: b
         out, legs=legs, seed=seed, start=start.date(), days=days, zip_export=not no_zip
     )
     for f in res.files:
-        click.echo(str(f))
-    click.echo(
+        echo(str(f))
+    echo(
         f"{res.legs:,} legs ({res.webex_go_legs:,} Webex Go), {res.devices} Webex Go "
         f"devices, {len(res.updated_report_ids)} updated records; labels in {res.labels}",
         err=True,
@@ -70,42 +71,42 @@ def demo(obj: CliContext, samples_dir: Path | None) -> None:
 
     settings = obj.settings()
     summary = run_demo(settings, samples_dir, progress=Progress(obj.quiet))
-    click.echo(
+    echo(
         f"cdr demo: {summary.samples_dir}"
         f"{' (generated)' if summary.generated else ''} -> {settings.warehouse}"
     )
     if summary.ingest is not None:
-        click.echo(ingest_table(summary.ingest.files, short_names=True))
+        echo(ingest_table(summary.ingest.files, short_names=True))
         for f in summary.ingest.errors:
-            click.echo(f"error: {f.message}", err=True)
-    click.echo()
-    click.echo(
-        table(
+            echo(f"error: {f.message}", err=True)
+    echo()
+    echo(
+        text_table(
             ["stage", "exit", "seconds", "result"],
             [(s.name, s.exit_code, round(s.seconds, 1), s.summary) for s in summary.stages],
         )
     )
     h = summary.headline
     if h:
-        click.echo()
+        echo()
         share = h.get("webex_go_share")
-        click.echo(
+        echo(
             f"{h.get('month')}: {h.get('calls', 0):,} calls, "
             f"{h.get('webex_go_calls', 0):,} through Webex Go"
             + (f" ({share:.1%})" if share is not None else "")
         )
-        click.echo(
+        echo(
             f"{h.get('month')}: Webex Go licences held {h.get('licences_held_month_end')} "
             f"at month end (peak {h.get('licences_held_peak')}) vs "
             f"{h.get('licences_bought')} bought; {h.get('idle_licences')} idle"
         )
     if summary.validation is not None:
-        click.echo(f"Data Docs: {summary.validation.data_docs_index}")
-    click.echo(
+        echo(f"Data Docs: {summary.validation.data_docs_index}")
+    echo(
         f"Query: duckdb.connect('{settings.layout.duckdb}', read_only=True)  "
         "(views listed in sql/README.md)"
     )
-    click.echo("Notebooks: make notebooks  (opens JupyterLab on notebooks/ against this warehouse)")
+    echo("Notebooks: make notebooks  (opens JupyterLab on notebooks/ against this warehouse)")
     sys.exit(summary.exit_code)
 
 

@@ -7,8 +7,8 @@ from datetime import date, datetime
 
 import click
 
-from cdr_pipeline.cli.context import CliContext, pass_cli
-from cdr_pipeline.cli.render import table, to_json
+from cdr_pipeline.cli.context import CliContext, echo, pass_cli
+from cdr_pipeline.render import text_table, to_json
 
 
 @click.command()
@@ -36,23 +36,10 @@ def validate(obj: CliContext, all_: bool, since: datetime | None, as_json: bool)
     scope: str | date = "all" if all_ else since.date() if since is not None else "last"
     report = validate_warehouse(obj.settings(), scope)
     if as_json:
-        click.echo(
-            to_json(
-                {
-                    "validation_id": report.validation_id,
-                    "scope": report.scope,
-                    "exit_code": report.exit_code,
-                    "data_docs_index": report.data_docs_index,
-                    "suites": [
-                        s.counts() | {"suite": s.name, "rows": s.rows} for s in report.suites
-                    ],
-                    "failed": report.failed,
-                }
-            )
-        )
+        echo(to_json(report))
         sys.exit(report.exit_code)
     if not report.suites:
-        click.echo(f"nothing to validate (scope: {report.scope})", err=True)
+        echo(f"nothing to validate (scope: {report.scope})", err=True)
     else:
         rows = [
             (
@@ -66,12 +53,12 @@ def validate(obj: CliContext, all_: bool, since: datetime | None, as_json: bool)
             for s in report.suites
             for c in [s.counts()]
         ]
-        click.echo(table(["suite", "partitions", "rows", "checked", "errors", "warnings"], rows))
+        echo(text_table(["suite", "partitions", "rows", "checked", "errors", "warnings"], rows))
     if report.failed:
-        click.echo("")
+        echo("")
         fails = sorted(report.failed, key=lambda r: (r.severity != "error", r.id))
-        click.echo(
-            table(
+        echo(
+            text_table(
                 ["severity", "expectation", "unexpected", "sample keys / values"],
                 [
                     (
@@ -92,17 +79,15 @@ def validate(obj: CliContext, all_: bool, since: datetime | None, as_json: bool)
         )
     for r in report.results:
         if not r.evaluated and r.note:
-            click.echo(f"note: {r.id} not checked: {r.note}", err=True)
+            echo(f"note: {r.id} not checked: {r.note}", err=True)
     if report.data_docs_index:
-        click.echo(f"Data Docs: {report.data_docs_index}")
+        echo(f"Data Docs: {report.data_docs_index}")
     verdict = (
         f"{len(report.errors)} error(s), {len(report.warnings)} warning(s)"
         if report.failed
         else "all expectations met"
     )
-    click.echo(
-        f"validation {report.validation_id} ({report.scope}): {verdict}, {report.seconds:.1f}s"
-    )
+    echo(f"validation {report.validation_id} ({report.scope}): {verdict}, {report.seconds:.1f}s")
     sys.exit(report.exit_code)
 
 

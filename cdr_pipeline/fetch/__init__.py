@@ -1,11 +1,12 @@
 """Pull Detailed Call History records from the Webex APIs (`cdr_feed`, `cdr_stream`, the
 Reports API) into the warehouse, with watermarks and late-data handling. See docs/fetch.md."""
 
+from cdr_pipeline.config import REGIONS, FetchOptions
 from cdr_pipeline.fetch.client import FetchError, WebexClient
 from cdr_pipeline.fetch.limiter import RateLimiter
-from cdr_pipeline.fetch.options import REGIONS, FetchOptions, fetch_options, read_token
 from cdr_pipeline.fetch.redactor import Redactor
 from cdr_pipeline.fetch.runner import FetchResult, WindowResult, client_from_options, fetch_records
+from cdr_pipeline.fetch.token import read_token
 
 __all__ = [
     "REGIONS",
@@ -17,7 +18,6 @@ __all__ = [
     "WebexClient",
     "WindowResult",
     "client_from_options",
-    "fetch_options",
     "fetch_records",
     "read_token",
 ]

@@ -199,7 +199,7 @@ class WebexClient:
         # server's Retry-After instead (a refused connection never reached the quota)
         self.limiter.acquire(kind)
         while True:
-            shown = self.redact(url)
+            shown = self.redact.url(url)
             try:
                 response = self._send(url, self.trusted(url))
             except (urllib.error.URLError, http.client.HTTPException, OSError) as exc:
@@ -250,7 +250,7 @@ class WebexClient:
         """Raise a clear error for a non-2xx response."""
         if 200 <= response.status < 300:
             return
-        shown = self.redact(response.url)
+        shown = self.redact.url(response.url)
         message = self.redact(response.message())
         if response.status in (401, 403):
             raise ConfigError(
@@ -290,7 +290,7 @@ class WebexClient:
             if response.status == 451:
                 redirects += 1
                 target = region_from_451(response)
-                shown = self.redact(url)
+                shown = self.redact.url(url)
                 if target is None or redirects > self.max_region_redirects:
                     raise FetchError(
                         f"{shown} answered HTTP 451 (wrong region) "
@@ -301,7 +301,7 @@ class WebexClient:
                     )
                 if not self.trusted(target):
                     raise FetchError(
-                        f"{shown} answered HTTP 451 naming {self.redact(target)}, which is not "
+                        f"{shown} answered HTTP 451 naming {self.redact.url(target)}, which is not "
                         "a Webex host; not following it with the token",
                         hint="set --region or [fetch] host explicitly",
                     )

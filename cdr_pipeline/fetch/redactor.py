@@ -1,30 +1,35 @@
-"""Redaction of the API token (and anything credential-like) from text that leaves the fetch
-package: URLs, log lines, error messages, saved pages."""
+"""Redaction of the API token from what the fetch package shows: URLs, log lines and error
+messages. Never applied to data: saved pages keep the bytes the API sent, so a record value
+that merely looks like a credential (`access_token=abc"def`) is kept as it is."""
 
 from __future__ import annotations
 
 import re
+import urllib.parse
 from collections.abc import Iterable
 
 REDACTED = "[REDACTED]"
-_SECRET_PATTERNS = [
-    re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+"),
-    re.compile(r"(?i)((?:access|refresh|id)_?token[\"']?\s*[:=]\s*[\"']?)[^\s\"'&,;}]+"),
-    re.compile(
-        r"(?i)([?&](?:token|access_token|sig|signature|x-amz-signature|x-amz-credential)=)[^&\s\"']+"
-    ),
-]
+# query parameters that carry a credential in a URL (a pre-signed report download link)
+_URL_SECRETS = re.compile(
+    r"(?i)([?&](?:token|access_token|sig|signature|x-amz-signature|x-amz-credential)=)[^&#\s]+"
+)
 
 
 class Redactor:
-    """Removes the token (and anything that looks like a credential) from text."""
+    """Removes the literal token (and its URL-encoded form) from text shown to people."""
 
     def __init__(self, secrets: Iterable[str]) -> None:
-        self.secrets = sorted({s for s in secrets if s}, key=len, reverse=True)
+        found = {s for s in secrets if s}
+        found |= {urllib.parse.quote(s, safe="") for s in found}
+        self.secrets = sorted(found, key=len, reverse=True)
 
     def __call__(self, text: str) -> str:
+        """`text` (a message, a log line) without the token."""
         for secret in self.secrets:
             text = text.replace(secret, REDACTED)
-        for pattern in _SECRET_PATTERNS:
-            text = pattern.sub(lambda m: m.group(1) + REDACTED, text)
         return text
+
+    def url(self, url: str) -> str:
+        """A URL to show: without the token, and without the credential query parameters of
+        a pre-signed link."""
+        return _URL_SECRETS.sub(lambda m: m.group(1) + REDACTED, self(url))

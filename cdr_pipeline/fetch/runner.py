@@ -7,20 +7,19 @@ window's pages through the same path as files, advance the watermark -> result o
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
-from cdr_pipeline.config import Settings
-from cdr_pipeline.errors import EXIT_OK, CdrError, ConfigError
-from cdr_pipeline.fetch.client import FetchError, WebexClient
+from cdr_pipeline.config import FetchOptions, Settings, with_fetch_flags
+from cdr_pipeline.errors import EXIT_BAD_INPUT, EXIT_OK, CdrError, ConfigError
+from cdr_pipeline.fetch.client import WebexClient
 from cdr_pipeline.fetch.limiter import RateLimiter, Sleep
-from cdr_pipeline.fetch.options import FetchOptions, fetch_options, read_token
-from cdr_pipeline.fetch.redactor import Redactor
+from cdr_pipeline.fetch.pages import page_items, report_time, unaccounted
 from cdr_pipeline.fetch.store import (
     SOURCE_KINDS,
     atomic_write_bytes,
@@ -33,6 +32,7 @@ from cdr_pipeline.fetch.store import (
     save_page,
     write_watermark,
 )
+from cdr_pipeline.fetch.token import read_token
 from cdr_pipeline.fetch.windows import (
     MS,
     SPECS,
@@ -107,6 +107,29 @@ class FetchResult:
     def total(self, attr: str) -> int:
         return sum(i.total(attr) for i in self.ingests)
 
+    def to_dict(self) -> dict[str, Any]:
+        """What `cdr fetch --json` prints."""
+        return {
+            "source": self.source,
+            "report_id": self.report_id,
+            "org_id": self.org_id,
+            "host": self.host,
+            "exit_code": self.exit_code,
+            "windows": self.windows,
+            "pages": self.pages,
+            "replayed_pages": self.replayed_pages,
+            "records": self.records,
+            "rows_loaded": self.total("rows_loaded"),
+            "rows_duplicate": self.total("rows_duplicate"),
+            "rows_rejected": self.total("rows_rejected"),
+            "watermark_before": self.watermark_before,
+            "watermark_after": self.watermark_after,
+            "notes": self.notes,
+            "error": self.error.message if self.error else None,
+            "requests": self.requests,
+            "seconds": self.seconds,
+        }
+
 
 def client_from_options(
     options: FetchOptions,
@@ -152,7 +175,7 @@ def fetch_records(
     ingest failure mid-run ends the run with `result.error` set and the work done so far kept.
     """
     t0 = time.monotonic()
-    options = fetch_options(
+    options = with_fetch_flags(
         settings.fetch,
         source=source,
         region=region,
@@ -263,28 +286,10 @@ def _fetch_windows(
         result.windows.append(wr)
         if not advancing:
             continue
-        if wr.exit_code != EXIT_OK:
-            result.notes.append(
-                f"window {api_time(window.start)}..{api_time(window.end)} did not ingest "
-                "cleanly; the watermark stays before it"
-            )
+        candidate = _watermark_candidate(spec.name, window, wr, late_edge, options, result)
+        if candidate is None:
             advancing = False
             continue
-        if window.end <= late_edge:
-            candidate = window.end + MS
-        elif wr.empty:
-            # Splunk add-on behaviour (reference §2.4): an empty window inside the late-data
-            # horizon may still fill; never move past it
-            result.notes.append(
-                f"window {api_time(window.start)}..{api_time(window.end)} is empty and within "
-                f"{options.late_hours:g} h of now; the watermark stays before it"
-            )
-            advancing = False
-            continue
-        elif spec.name == "feed" and wr.max_report_time is not None:
-            candidate = min(wr.max_report_time + MS, window.end + MS)
-        else:
-            candidate = window.end + MS
         current = result.watermark_after
         if current is None or candidate > current:
             write_watermark(
@@ -298,6 +303,38 @@ def _fetch_windows(
                 records=result.records,
             )
             result.watermark_after = candidate
+
+
+def _watermark_candidate(
+    source: str,
+    window: Window,
+    wr: WindowResult,
+    late_edge: datetime,
+    options: FetchOptions,
+    result: FetchResult,
+) -> datetime | None:
+    """Where the watermark may move after `window`, or None when it must stay before it
+    (the window did not load cleanly, or is empty and may still fill)."""
+    span = f"window {api_time(window.start)}..{api_time(window.end)}"
+    if wr.exit_code != EXIT_OK:
+        result.notes.append(
+            f"{span} did not ingest cleanly (not every record is loaded, duplicate or "
+            "rejected in the ledger); the watermark stays before it"
+        )
+        return None
+    if window.end <= late_edge:
+        return window.end + MS
+    if wr.empty:
+        # as the Splunk add-on does (docs/webex-dch.md#late-and-updated-records): an empty
+        # window inside the late-data horizon may still fill; never move past it
+        result.notes.append(
+            f"{span} is empty and within {options.late_hours:g} h of now; "
+            "the watermark stays before it"
+        )
+        return None
+    if source == "feed" and wr.max_report_time is not None:
+        return min(wr.max_report_time + MS, window.end + MS)
+    return window.end + MS
 
 
 def _fetch_window(
@@ -318,9 +355,9 @@ def _fetch_window(
     }
     if options.locations:
         params["locations"] = ",".join(options.locations)
-    saved: list[Path] = []
+    saved: dict[Path, int] = {}
     for response in client.pages(spec.endpoint, params):
-        body, items = _page_body(response.body, client.redact, response.url)
+        items = page_items(response.body, client.redact, response.url)
         if not items:
             continue
         if wr.pages == 0:
@@ -330,10 +367,11 @@ def _fetch_window(
         wr.pages += 1
         wr.records += len(items)
         for item in items:
-            rt = _report_time(item)
+            rt = report_time(item)
             if rt is not None and (wr.max_report_time is None or rt > wr.max_report_time):
                 wr.max_report_time = rt
-        saved.append(save_page(folder, wr.pages, body))
+        # the bytes as the API sent them: the page is data, never rewritten
+        saved[save_page(folder, wr.pages, response.body)] = len(items)
     result.pages.extend(saved)
     result.records += wr.records
     log.info(
@@ -345,32 +383,10 @@ def _fetch_window(
         wr.records,
     )
     if saved:
-        wr.exit_code = _ingest(settings, saved, spec.source_kind, result).exit_code
+        ingest = _ingest(settings, list(saved), spec.source_kind, result)
+        wr.exit_code = ingest.exit_code
+        missing = unaccounted(ingest, saved)
+        if missing:
+            wr.exit_code = max(wr.exit_code, EXIT_BAD_INPUT)
+            result.notes.extend(missing)
     return wr
-
-
-def _page_body(raw: bytes, redact: Redactor, url: str) -> tuple[bytes, list[object]]:
-    try:
-        text = raw.decode("utf-8-sig")
-        data = json.loads(text)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise FetchError(
-            f"{redact(url)}: the answer is not JSON ({exc})",
-            hint="check --base-url: a proxy or captive portal may answer instead of Webex",
-        ) from None
-    items = data.get("items") if isinstance(data, dict) else None
-    if not isinstance(items, list):
-        raise FetchError(f"{redact(url)}: the answer has no 'items' list")
-    return redact(text).encode("utf-8"), items
-
-
-def _report_time(item: object) -> datetime | None:
-    if not isinstance(item, dict):
-        return None
-    value = item.get("Report time")
-    if not isinstance(value, str) or not value.strip():
-        return None
-    try:
-        return parse_time(value.replace(" ", "T", 1))
-    except ValueError:
-        return None

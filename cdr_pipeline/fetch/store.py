@@ -1,10 +1,11 @@
 """Where fetched data and fetch state live.
 
-Pages: `<warehouse>/state/fetched/<source>/<org>/<window>/page-NNN.json.gz`, the raw
-`{"items": [...]}` body (token-redacted), gzip with a fixed mtime so the same body gives the
-same bytes (and the same content hash, which the ingest ledger skips). Each page is written
-atomically before it is ingested, so a crash between fetch and ingest loses nothing: the next
-run ingests saved pages whose hash the ledger does not list as loaded.
+Pages: `<warehouse>/state/fetched/<source>/<org>/<window>/page-NNN.json.gz`, the
+`{"items": [...]}` body byte for byte as the API sent it (never rewritten: it is data), gzip
+with a fixed mtime so the same body gives the same bytes (and the same content hash, which
+the ingest ledger skips). Each page is written atomically before it is ingested, so a crash
+between fetch and ingest loses nothing: the next run ingests saved pages whose hash the
+ledger does not list as loaded.
 
 Watermarks: ledger table `watermarks`, one record per (source, org).
 """

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
+from cdr_pipeline.text import iso_ms, stamp_ms
+
 MS = timedelta(milliseconds=1)
 
 
@@ -56,13 +58,11 @@ def floor_ms(t: datetime) -> datetime:
 
 def api_time(t: datetime) -> str:
     """`YYYY-MM-DDTHH:MM:SS.mmmZ`, the API's time format."""
-    t = t.astimezone(UTC)
-    return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"
+    return iso_ms(t.astimezone(UTC))
 
 
 def compact(t: datetime) -> str:
-    t = t.astimezone(UTC)
-    return t.strftime("%Y%m%dT%H%M%S") + f"{t.microsecond // 1000:03d}Z"
+    return stamp_ms(t.astimezone(UTC))
 
 
 def parse_time(value: str | datetime | date) -> datetime:

@@ -101,6 +101,7 @@ class IngestResult:
         return [f for f in self.files if f.status == "failed"]
 
     def to_dict(self) -> dict[str, Any]:
+        """What `cdr ingest --json` prints (files by their fields)."""
         return {
             "run_id": self.run_id,
             "exit_code": self.exit_code,

@@ -25,10 +25,11 @@ from cdr_pipeline.ingest.results import FileResult, IngestResult, ProgressFn
 from cdr_pipeline.schema import SCHEMAS
 from cdr_pipeline.state.ledger import RUNS_SCHEMA, Ledger
 from cdr_pipeline.state.lock import writer_lock
+from cdr_pipeline.text import stamp_ms
 
 
 def new_run_id(now: datetime) -> str:
-    return now.strftime("%Y%m%dT%H%M%S") + f"{now.microsecond // 1000:03d}Z-" + secrets.token_hex(3)
+    return f"{stamp_ms(now)}-{secrets.token_hex(3)}"
 
 
 def expand_paths(paths: Sequence[Path]) -> list[Path]:

@@ -134,6 +134,17 @@ class ValidationReport:
     def rows_validated(self) -> int:
         return sum(s.rows for s in self.suites)
 
+    def to_dict(self) -> dict[str, Any]:
+        """What `cdr validate --json` prints."""
+        return {
+            "validation_id": self.validation_id,
+            "scope": self.scope,
+            "exit_code": self.exit_code,
+            "data_docs_index": self.data_docs_index,
+            "suites": [s.counts() | {"suite": s.name, "rows": s.rows} for s in self.suites],
+            "failed": self.failed,
+        }
+
     def result(self, expectation_id: str) -> ExpectationResult:
         for r in self.results:
             if r.id == expectation_id:

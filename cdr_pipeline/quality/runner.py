@@ -50,6 +50,7 @@ from cdr_pipeline.quality.suites import (
     build_suites,
 )
 from cdr_pipeline.state.ledger import Ledger
+from cdr_pipeline.text import stamp_ms
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -286,7 +287,7 @@ def validate_warehouse(
     `report.exit_code` is 4 when an error-severity expectation failed."""
     t0 = time.monotonic()
     started = datetime.now(UTC)
-    validation_id = started.strftime("%Y%m%dT%H%M%S") + "Z-" + secrets.token_hex(3)
+    validation_id = f"{stamp_ms(started)}-{secrets.token_hex(3)}"
     resolved = resolve_scope(settings, scope)
     suites = build_suites()
     docs_dir = settings.layout.data_docs

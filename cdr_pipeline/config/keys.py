@@ -1,0 +1,316 @@
+"""Every configuration key, its type and its allowed range, and the one coercer that checks
+a value of any source (cdr.toml, a `CDR_*` environment variable, a command-line flag, or a
+`Settings(...)` built in code) against it.
+
+Types are strict: an integer key refuses a decimal (`chunk_rows = 1.9`) and a boolean
+(`chunk_rows = true`), a number key refuses a boolean, a boolean key refuses `"yes"` in
+cdr.toml. Text from the environment is parsed by the same rules (`CDR_CHUNK_ROWS=1.9` is an
+error too). Every error names the source, the key and the bad value.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import zoneinfo
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cdr_pipeline.errors import ConfigError
+
+REGIONS: dict[str, str] = {
+    "us": "analytics-calling.webexapis.com",
+    "eu": "analytics-calling-eu.webexapis.com",
+    "in": "analytics-calling-in.webexapis.com",
+    "au": "analytics-calling-au.webexapis.com",
+    "gov": "analytics-calling-gov.webexapis.com",
+}
+"""Regional hosts of the Detailed Call History APIs (docs/fetch.md)."""
+
+SOURCES = ("feed", "stream")
+MAX_LOCATIONS = 10
+MAX_PAGE_SIZE = 5000
+"""The API's largest `max` per request."""
+
+_TYPE_NAMES = {
+    "bool": "true/false",
+    "float": "a decimal number",
+    "str": "a text",
+    "int": "an integer",
+    "list": "a list",
+    "dict": "a table",
+}
+_TRUE = {"true", "1", "yes", "on"}
+_FALSE = {"false", "0", "no", "off"}
+
+
+def _timezone(value: str) -> str | None:
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+        # (OSError: a folder of the database such as "America", a name too long)
+        same = [n for n in zoneinfo.available_timezones() if n.lower() == value.lower()]
+        hint = f"; did you mean {same[0]!r}?" if same else ""
+        return f"{value!r} is not a time zone (an IANA name such as UTC or Europe/Paris){hint}"
+    return None
+
+
+def _url(value: str) -> str | None:
+    if not value.startswith(("https://", "http://")):
+        return "must start with https:// or http://"
+    return None
+
+
+def _host(value: str) -> str | None:
+    if "/" in value:
+        return "a host name only (no scheme, no path), e.g. analytics.webexapis.com"
+    return None
+
+
+@dataclass(frozen=True)
+class Key:
+    """One configuration key: its type (`int`, `float`, `str`, `path`, `bool`, `names`) and
+    its allowed values."""
+
+    name: str
+    kind: str
+    section: str = ""
+    """"" for the top level of cdr.toml, "fetch" for the [fetch] table."""
+    minimum: float | None = None
+    maximum: float | None = None
+    positive: bool = False
+    """Greater than zero (for numbers where 0 would mean nothing works)."""
+    choices: tuple[str, ...] = ()
+    optional: bool = False
+    """None is allowed (the default means "not set"); a source cannot set None."""
+    rule: Callable[[Any], str | None] | None = None
+    """A further check of the typed value; returns what is wrong, or None."""
+
+    @property
+    def label(self) -> str:
+        """The key as written in TOML: `chunk_rows`, `fetch.page_size`."""
+        return f"{self.section}.{self.name}" if self.section else self.name
+
+    @property
+    def env(self) -> str:
+        """Its environment variable: `CDR_CHUNK_ROWS`, `CDR_FETCH_PAGE_SIZE`."""
+        return "CDR_" + (f"{self.section}_" if self.section else "").upper() + self.name.upper()
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+
+def _names(value: str) -> str | None:
+    return f"at most {MAX_LOCATIONS} names" if len(value) > MAX_LOCATIONS else None
+
+
+SETTINGS_KEYS: dict[str, Key] = {
+    k.name: k
+    for k in (
+        Key("warehouse", "path"),
+        Key("inbox", "path", optional=True),
+        Key("chunk_rows", "int", minimum=1),
+        Key("max_reject_rate", "float", minimum=0.0, maximum=1.0),
+        Key("code_expiry_days", "int", minimum=1),
+        Key("reporting_timezone", "str", rule=_timezone),
+        Key("retain_days", "int", minimum=1, optional=True),
+        Key("lock_wait_seconds", "float", minimum=0.0),
+        Key("idle_days", "int", minimum=1),
+    )
+}
+"""Top-level keys of cdr.toml (besides the [fetch] table)."""
+
+FETCH_KEYS: dict[str, Key] = {
+    k.name: k
+    for k in (
+        Key("source", "str", "fetch", choices=SOURCES),
+        Key("region", "str", "fetch", choices=tuple(REGIONS)),
+        Key("host", "str", "fetch", optional=True, rule=_host),
+        Key("base_url", "str", "fetch", optional=True, rule=_url),
+        Key("api_url", "str", "fetch", optional=True, rule=_url),
+        Key("token_file", "path", "fetch", optional=True),
+        Key("org_id", "str", "fetch", optional=True),
+        Key("overlap_hours", "float", "fetch", minimum=0.0),
+        Key("late_hours", "float", "fetch", minimum=0.0),
+        Key("lookback_hours", "float", "fetch", minimum=0.0),
+        Key("page_size", "int", "fetch", minimum=1, maximum=MAX_PAGE_SIZE),
+        Key("locations", "names", "fetch", rule=_names),
+        Key("retries", "int", "fetch", minimum=0),
+        Key("backoff_seconds", "float", "fetch", minimum=0.0),
+        Key("timeout_seconds", "float", "fetch", positive=True),
+        Key("max_region_redirects", "int", "fetch", minimum=0),
+        Key("nightly", "bool", "fetch"),
+    )
+}
+"""Keys of the [fetch] table."""
+
+ALL_KEYS = [*SETTINGS_KEYS.values(), *FETCH_KEYS.values()]
+
+_EXPECTED = {
+    "int": "an integer",
+    "float": "a number",
+    "str": "a text",
+    "path": "a path",
+    "bool": "true or false",
+    "names": "a list of names",
+}
+
+
+def _problem_of_type(key: Key, value: Any) -> tuple[Any, str | None]:
+    """(typed value, None) or (None, what is wrong) for a value from TOML, a flag or code."""
+    got = f"got {_TYPE_NAMES.get(type(value).__name__, type(value).__name__)}"
+    typed, problem = _TYPERS[key.kind](key.kind, value)
+    if problem == _WRONG_TYPE:
+        return None, f"expected {_EXPECTED[key.kind]}, {got}"
+    return typed, problem
+
+
+_WRONG_TYPE = "wrong type"
+
+
+def _as_int(kind: str, value: Any) -> tuple[Any, str | None]:
+    if isinstance(value, bool) or not isinstance(value, int):
+        return None, _WRONG_TYPE
+    return value, None
+
+
+def _as_float(kind: str, value: Any) -> tuple[Any, str | None]:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None, _WRONG_TYPE
+    if not math.isfinite(value):
+        return None, "expected a finite number"
+    return float(value), None
+
+
+def _as_bool(kind: str, value: Any) -> tuple[Any, str | None]:
+    return (value, None) if isinstance(value, bool) else (None, _WRONG_TYPE)
+
+
+def _as_names(kind: str, value: Any) -> tuple[Any, str | None]:
+    if isinstance(value, str):
+        value = value.split(",")
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+        return None, _WRONG_TYPE
+    return tuple(v.strip() for v in value if v.strip()), None
+
+
+def _as_text(kind: str, value: Any) -> tuple[Any, str | None]:
+    """str and path keys: non-empty text (a Path is taken as it is for a path key)."""
+    if isinstance(value, Path) and kind == "path":
+        return value, None
+    if not isinstance(value, str):
+        return None, _WRONG_TYPE
+    if not value.strip():
+        return None, "must not be empty"
+    if kind == "path":
+        return Path(value).expanduser(), None
+    return value.strip(), None
+
+
+_TYPERS: dict[str, Callable[[str, Any], tuple[Any, str | None]]] = {
+    "int": _as_int,
+    "float": _as_float,
+    "bool": _as_bool,
+    "names": _as_names,
+    "str": _as_text,
+    "path": _as_text,
+}
+
+
+def _from_text(key: Key, text: str) -> tuple[Any, str | None]:
+    """A typed value from the text of an environment variable: the same rules as TOML."""
+    raw = text.strip()
+    if key.kind == "int":
+        try:
+            return _problem_of_type(key, int(raw, 10))
+        except ValueError:
+            return None, f"expected {_EXPECTED['int']}"
+    if key.kind == "float":
+        try:
+            return _problem_of_type(key, float(raw))
+        except ValueError:
+            return None, f"expected {_EXPECTED['float']}"
+    if key.kind == "bool":
+        if raw.lower() in _TRUE | _FALSE:
+            return raw.lower() in _TRUE, None
+        return None, "expected true or false"
+    return _problem_of_type(key, text)
+
+
+def _problem_of_range(key: Key, value: Any) -> str | None:
+    if key.minimum is not None and key.maximum is not None:
+        if not key.minimum <= value <= key.maximum:
+            return f"must be between {key.minimum:g} and {key.maximum:g}"
+    elif key.minimum is not None and value < key.minimum:
+        return f"must be at least {key.minimum:g}"
+    if key.positive and value <= 0:
+        return "must be greater than 0"
+    if key.choices and value not in key.choices:
+        return f"must be one of {', '.join(key.choices)}"
+    return key.rule(value) if key.rule is not None else None
+
+
+def coerce(key: Key, value: Any, origin: str, *, text: bool = False) -> Any:
+    """`value` of `key` checked and typed, or a ConfigError naming `origin` (a file, an
+    environment variable or a flag), the key and the value. `text`: the value is the text
+    of an environment variable."""
+    typed: Any
+    problem: str | None
+    if value is None:
+        if key.optional:
+            return None
+        typed, problem = None, f"expected {_EXPECTED[key.kind]}, got nothing"
+    elif text:
+        typed, problem = _from_text(key, str(value))
+    else:
+        typed, problem = _problem_of_type(key, value)
+    if problem is None:
+        problem = _problem_of_range(key, typed)
+    if problem is not None:
+        raise ConfigError(
+            f"{origin}: bad value for {key.label!r}: {shown(value)} ({problem})",
+            hint=_hint(key),
+        )
+    return typed
+
+
+def shown(value: Any) -> str:
+    """A value as it would be written in cdr.toml (`true`, `"text"`, `[1, 2]`), so the
+    message shows what the user wrote."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (str, Path)):
+        return json.dumps(str(value), ensure_ascii=False)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(shown(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k} = {shown(v)}" for k, v in value.items()) + "}"
+    return repr(value)
+
+
+def _hint(key: Key) -> str:
+    where = f"[{key.section}] {key.name}" if key.section else key.name
+    return f"fix {where} in cdr.toml, the {key.env} environment variable or the flag"
+
+
+def unknown_key(origin: str, name: str, known: dict[str, Key], section: str = "") -> ConfigError:
+    """The error for a key nobody knows (a typo must not fall back to a default)."""
+    label = f"{section}.{name}" if section else name
+    table = f"[{section}] " if section else ""
+    return ConfigError(
+        f"{origin}: unknown key {label!r}",
+        hint=f"known {table}keys: {', '.join(sorted(known))}",
+    )
+
+
+def checked_fields(obj: Any, keys: dict[str, Key], origin: str) -> None:
+    """Check (and normalise: an int given for a float key becomes a float) every field of a
+    frozen dataclass built in code, with the same rules as a value read from cdr.toml."""
+    for name, key in keys.items():
+        value = getattr(obj, name)
+        typed = coerce(key, value, origin)
+        if typed is not value:
+            object.__setattr__(obj, name, typed)

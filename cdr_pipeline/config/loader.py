@@ -1,0 +1,140 @@
+"""`load_settings`: defaults < cdr.toml < CDR_* environment variables < command-line flags.
+
+`cdr.toml` is `--config`, else `CDR_CONFIG`, else `./cdr.toml` when present. The whole file,
+the [fetch] table included, is checked on every load, so a mistake is found by the first
+command and not by the night's fetch. An unknown key is an error naming it (a typo never
+falls back to a default); relative paths in the file are relative to the file. An
+environment variable set to the empty string counts as unset.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from cdr_pipeline.config.fetch import FetchOptions
+from cdr_pipeline.config.keys import FETCH_KEYS, SETTINGS_KEYS, Key, coerce, unknown_key
+from cdr_pipeline.config.settings import Settings
+from cdr_pipeline.errors import ConfigError
+
+_TOP_LEVEL = [*SETTINGS_KEYS, "fetch"]
+
+
+def _read_toml(path: Path, origin: str) -> dict[str, Any]:
+    if not path.is_file():
+        raise ConfigError(
+            f"{origin}: config file {path} does not exist",
+            hint="pass --config FILE, set CDR_CONFIG, or run where cdr.toml is",
+        )
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"config file {path} cannot be read ({exc.strerror})") from exc
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise ConfigError(
+            f"{path} line {line}: not UTF-8 (byte 0x{raw[exc.start]:02x} at offset {exc.start})",
+            hint="save cdr.toml as UTF-8",
+        ) from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+
+
+def _file_values(path: Path, origin: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(settings, [fetch] options) of a `cdr.toml`, typed and checked. The keys sit at the
+    top level or in a [cdr] table; relative paths are relative to the file."""
+    data = _read_toml(path, origin)
+    if "cdr" in data:
+        extra = [k for k in data if k != "cdr"]
+        if extra:
+            raise ConfigError(
+                f"{path}: unknown key {extra[0]!r} beside the [cdr] table",
+                hint="with a [cdr] table every setting goes inside it ([cdr.fetch] for fetch)",
+            )
+        data = data["cdr"]
+        if not isinstance(data, dict):
+            raise ConfigError(f"{path}: 'cdr' must be a table")
+    values: dict[str, Any] = {}
+    fetch: dict[str, Any] = {}
+    for name, value in data.items():
+        if name == "fetch":
+            if not isinstance(value, dict):
+                raise ConfigError(
+                    f"{path}: bad value for 'fetch': {value!r} (expected a [fetch] table)"
+                )
+            for fname, fvalue in value.items():
+                key = FETCH_KEYS.get(fname)
+                if key is None:
+                    raise unknown_key(str(path), fname, FETCH_KEYS, "fetch")
+                fetch[fname] = _relative(key, coerce(key, fvalue, str(path)), path)
+            continue
+        key = SETTINGS_KEYS.get(name)
+        if key is None:
+            raise ConfigError(
+                f"{path}: unknown key {name!r}", hint=f"known keys: {', '.join(sorted(_TOP_LEVEL))}"
+            )
+        values[name] = _relative(key, coerce(key, value, str(path)), path)
+    return values, fetch
+
+
+def _relative(key: Key, value: Any, path: Path) -> Any:
+    if key.kind == "path" and isinstance(value, Path) and not value.is_absolute():
+        return path.parent / value
+    return value
+
+
+def _env_values(keys: Mapping[str, Key], env: Mapping[str, str]) -> dict[str, Any]:
+    values = {}
+    for name, key in keys.items():
+        text = env.get(key.env)
+        if text is not None and text.strip():  # empty counts as unset
+            values[name] = coerce(key, text, key.env, text=True)
+    return values
+
+
+def load_settings(
+    config_path: Path | None = None,
+    overrides: dict[str, Any] | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Settings:
+    """Build Settings from the layered sources. `config_path` is the --config flag;
+    `overrides` are flags by setting name (None means not given)."""
+    env = os.environ if env is None else env
+    path, origin = config_path, "--config"
+    if path is None and env.get("CDR_CONFIG", "").strip():
+        path, origin = Path(env["CDR_CONFIG"]).expanduser(), "CDR_CONFIG"
+    if path is None and Path("cdr.toml").is_file():
+        path = Path("cdr.toml")
+    values, fetch = _file_values(path, origin) if path is not None else ({}, {})
+    values |= _env_values(SETTINGS_KEYS, env)
+    fetch |= _env_values(FETCH_KEYS, env)
+    for name, value in (overrides or {}).items():
+        if value is None:
+            continue
+        key = SETTINGS_KEYS.get(name)
+        if key is None:
+            raise unknown_key("flags", name, SETTINGS_KEYS)
+        values[name] = coerce(key, value, key.flag)
+    return replace(Settings(), **values, fetch=replace(FetchOptions(), **fetch))
+
+
+def with_fetch_flags(options: FetchOptions, **flags: Any) -> FetchOptions:
+    """`options` with command-line values of [fetch] keys applied (None means not given),
+    checked by the same rules as cdr.toml."""
+    values = {}
+    for name, value in flags.items():
+        if value is None:
+            continue
+        key = FETCH_KEYS.get(name)
+        if key is None:
+            raise unknown_key("flags", name, FETCH_KEYS, "fetch")
+        values[name] = coerce(key, value, key.flag)
+    return replace(options, **values)

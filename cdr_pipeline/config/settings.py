@@ -1,0 +1,39 @@
+"""`Settings`: every option of the pipeline, typed and checked (see `config.keys`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cdr_pipeline.config.fetch import FetchOptions
+from cdr_pipeline.config.keys import SETTINGS_KEYS, checked_fields
+from cdr_pipeline.errors import ConfigError
+from cdr_pipeline.state.layout import Layout
+
+
+@dataclass(frozen=True)
+class Settings:
+    warehouse: Path = Path("warehouse")
+    inbox: Path | None = None
+    chunk_rows: int = 25_000
+    max_reject_rate: float = 0.01
+    code_expiry_days: int = 90
+    reporting_timezone: str = "UTC"
+    retain_days: int | None = None
+    lock_wait_seconds: float = 0.0
+    idle_days: int = 30
+    fetch: FetchOptions = field(default_factory=FetchOptions)
+    """Options of `cdr fetch` (the [fetch] table of cdr.toml)."""
+
+    def __post_init__(self) -> None:
+        checked_fields(self, SETTINGS_KEYS, "Settings")
+        if not isinstance(self.fetch, FetchOptions):
+            raise ConfigError(
+                f"Settings: fetch must be FetchOptions, got {type(self.fetch).__name__}",
+                hint="build it with FetchOptions(...) or load_settings()",
+            )
+
+    @property
+    def layout(self) -> Layout:
+        """Every path of the warehouse."""
+        return Layout(self.warehouse)

@@ -1,0 +1,66 @@
+"""A fetched page: its records, their report times, and whether the ingest ledger accounts
+for every one of them (the condition for the watermark to pass a window)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import datetime
+from pathlib import Path
+
+from cdr_pipeline.fetch.client import FetchError
+from cdr_pipeline.fetch.redactor import Redactor
+from cdr_pipeline.fetch.windows import parse_time
+from cdr_pipeline.ingest.results import IngestResult
+
+
+def unaccounted(ingest: IngestResult, pages: Mapping[Path, int]) -> list[str]:
+    """What of `pages` (path -> records the API sent) the ingest ledger does not account
+    for: a page not loaded (failed, or missing from the run), or one whose rows read differ
+    from its records or are not all loaded, duplicate or rejected. Empty when every record
+    is accounted for: only then may the watermark pass the window."""
+    by_path = {Path(f.path): f for f in ingest.files}
+    problems = []
+    for page, records in pages.items():
+        f = by_path.get(page)
+        if f is None:
+            problems.append(f"{page}: not ingested")
+        elif f.status == "skipped":
+            continue  # the same bytes were loaded (and counted) before
+        elif f.status != "loaded":
+            problems.append(f"{page}: {f.status}: {f.message}")
+        elif f.rows_read != records or f.rows_read != (
+            f.rows_loaded + f.rows_duplicate + f.rows_rejected
+        ):
+            problems.append(
+                f"{page}: {records} record(s) sent, {f.rows_read} read, {f.rows_loaded} "
+                f"loaded, {f.rows_duplicate} duplicate, {f.rows_rejected} rejected"
+            )
+    return problems
+
+
+def page_items(raw: bytes, redact: Redactor, url: str) -> list[object]:
+    """The records of a page, checking that it is a JSON object with an `items` list."""
+    try:
+        data = json.loads(raw.decode("utf-8-sig"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise FetchError(
+            f"{redact.url(url)}: the answer is not JSON ({redact(str(exc))})",
+            hint="check --base-url: a proxy or captive portal may answer instead of Webex",
+        ) from None
+    items = data.get("items") if isinstance(data, dict) else None
+    if not isinstance(items, list):
+        raise FetchError(f"{redact.url(url)}: the answer has no 'items' list")
+    return items
+
+
+def report_time(item: object) -> datetime | None:
+    if not isinstance(item, dict):
+        return None
+    value = item.get("Report time")
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        return parse_time(value.replace(" ", "T", 1))
+    except ValueError:
+        return None

@@ -1,0 +1,36 @@
+"""The Webex API token: `WEBEX_TOKEN`, else the content of `[fetch] token_file`.
+
+It is read when a fetch runs and never stored in Settings, logged, or written anywhere.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+from cdr_pipeline.config import FetchOptions
+from cdr_pipeline.errors import ConfigError
+
+
+def read_token(options: FetchOptions, env: Mapping[str, str] | None = None) -> str:
+    """The API token: `WEBEX_TOKEN` (when set and not empty), else the content of
+    `token_file`. Never logged."""
+    env = os.environ if env is None else env
+    token = env.get("WEBEX_TOKEN", "").strip()
+    if not token and options.token_file is not None:
+        try:
+            token = options.token_file.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+            raise ConfigError(
+                f"[fetch] token_file {options.token_file} cannot be read ({reason})"
+            ) from exc
+    if not token:
+        raise ConfigError(
+            "no Webex API token: set WEBEX_TOKEN or [fetch] token_file in cdr.toml",
+            hint="the token needs scope spark-admin:calling_cdr_read and the admin role "
+            "'Webex Calling Detailed Call History API access' (Reports: analytics:read_all)",
+        )
+    if any(c.isspace() for c in token):
+        raise ConfigError("the Webex API token contains whitespace; check WEBEX_TOKEN/token_file")
+    return token

@@ -1,0 +1,134 @@
+"""Text for people and JSON for scripts, shared by the library and the CLI: the one table
+renderer, the one JSON encoder, and the escaping of control characters.
+
+A string shown on a terminal may come from data (a header, a file name, a record value) and
+carry control characters: ESC starts a terminal escape sequence (move the cursor, retitle
+the window, rewrite what was printed), BEL rings, CR and backspace overwrite. `safe_text`
+shows each as a visible escape (`\\x1b`) so output can never drive the terminal. It leaves
+printable text, including every non-Latin script, as it is.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import re
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from enum import Enum
+from typing import Any
+
+# C0 controls, DEL, C1 controls (0x9b is a one-byte CSI on some terminals), and the Unicode
+# bidirectional marks, overrides and isolates that reorder what is displayed
+_OTHER_CONTROLS = r"\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
+_CONTROL_RE = re.compile(rf"[\x00-\x1f{_OTHER_CONTROLS}]")
+_CONTROL_BUT_NEWLINE_RE = re.compile(rf"[\x00-\x09\x0b-\x1f{_OTHER_CONTROLS}]")
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group(0))
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def safe_text(text: str, *, newlines: bool = False) -> str:
+    """`text` with every control character shown as an escape (`\\x1b`, `\\u202e`).
+    `newlines`: keep line breaks (a multi-line message); otherwise they are escaped too."""
+    pattern = _CONTROL_BUT_NEWLINE_RE if newlines else _CONTROL_RE
+    return pattern.sub(_escape, text)
+
+
+# ----------------------------------------------------------------------------- JSON
+
+
+def plain(value: Any) -> Any:
+    """`value` as JSON-ready data: objects with `to_dict()` serialise themselves, other
+    dataclasses by their fields; dates and times ISO-8601, Decimal as float, paths as text,
+    non-finite floats as null, anything else by `str`."""
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    to_dict = getattr(value, "to_dict", None)
+    if callable(to_dict) and not isinstance(value, type):
+        return plain(to_dict())
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, Mapping):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [plain(v) for v in value]
+    return _plain_scalar(value)
+
+
+def _plain_scalar(value: Any) -> Any:
+    if isinstance(value, (datetime, date, time)):
+        return value.isoformat()
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, Enum):
+        return plain(value.value)
+    return str(value)  # paths and anything else
+
+
+# JSON escapes C0 controls itself; these it would leave raw with ensure_ascii=False
+_JSON_RAW_CONTROLS = re.compile(f"[{_OTHER_CONTROLS}]")
+
+
+def to_json(value: Any, *, indent: int | None = 2) -> str:
+    """`value` (see `plain`) as JSON text, UTF-8 characters kept readable; every control
+    character is a `\\u` escape, so the text is also safe to show on a terminal."""
+    text = json.dumps(plain(value), indent=indent, ensure_ascii=False, allow_nan=False)
+    return _JSON_RAW_CONTROLS.sub(lambda m: f"\\u{ord(m.group(0)):04x}", text)
+
+
+# ----------------------------------------------------------------------------- tables
+
+
+def cell_text(value: Any, *, grouped: bool = True) -> str:
+    """One table cell: dates ISO-8601, lists as JSON, nothing for null; control characters
+    escaped. `grouped` numbers (counts, seconds) get thousands separators and floats one
+    decimal; otherwise numbers are shown in full (report data)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, float) and grouped:
+        return f"{value:,.1f}"
+    if isinstance(value, int) and grouped:
+        return f"{value:,}"
+    if isinstance(value, (datetime, date, time)):
+        return value.isoformat()
+    if isinstance(value, (list, tuple)):
+        return safe_text(json.dumps(plain(value), ensure_ascii=False))
+    return safe_text(str(value))
+
+
+def _numeric(value: Any) -> bool:
+    return isinstance(value, (int, float, Decimal)) and not isinstance(value, bool)
+
+
+def text_table(
+    headers: Sequence[str], rows: Sequence[Sequence[Any]], *, grouped: bool = True
+) -> str:
+    """A plain aligned text table: a header line, a rule, one line per row; columns whose
+    values are all numbers (or null) are right-aligned. Every cell is safe to show on a
+    terminal. `grouped`: see `cell_text`."""
+    cells = [[cell_text(v, grouped=grouped) for v in row] for row in rows]
+    heads = [safe_text(str(h)) for h in headers]
+    widths = [len(h) for h in heads]
+    for row in cells:
+        for i, c in enumerate(row):
+            widths[i] = max(widths[i], len(c))
+    right = [bool(rows) and all(_numeric(r[i]) or r[i] is None for r in rows)
+             and any(_numeric(r[i]) for r in rows) for i in range(len(heads))]  # fmt: skip
+
+    def line(values: Sequence[str]) -> str:
+        return "  ".join(
+            v.rjust(widths[i]) if right[i] else v.ljust(widths[i]) for i, v in enumerate(values)
+        ).rstrip()
+
+    return "\n".join([line(heads), line(["-" * w for w in widths]), *(line(r) for r in cells)])
