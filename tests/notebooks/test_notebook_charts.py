@@ -15,6 +15,8 @@ from matplotlib.patches import Rectangle
 
 from tests.notebooks.conftest import STEMS, ScriptRun
 
+pytestmark = pytest.mark.slow  # notebooks executed in a real kernel
+
 SUB_SECOND = re.compile(r"\d:\d\d\.\d+")  # e.g. 03:44.500000
 
 

@@ -25,6 +25,8 @@ from nbformat import NotebookNode
 
 from tests.notebooks.conftest import BAD_START, NB_DIR, PARAMETER_ENV, STEMS, run_notebook
 
+pytestmark = pytest.mark.slow  # notebooks executed in a real kernel
+
 MONTHLY = STEMS[:3]  # the data quality notebook is about loads, not a month of calls
 
 
