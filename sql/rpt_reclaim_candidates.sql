@@ -121,7 +121,8 @@ final as (
         device_id,
         reason,
         since,
-        datediff('day', since, as_of_time) as days_since,
+        -- whole days elapsed (86 400 s each), not midnights crossed
+        cast(floor((epoch(as_of_time) - epoch(since)) / 86400) as bigint) as days_since,
         as_of_time,
         user_uuid,
         user_email,
