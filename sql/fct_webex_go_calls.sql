@@ -17,7 +17,8 @@ with go_legs as (
         user_uuid,
         user_number,
         location_name,
-        department_id
+        department_id,
+        leg_id
     from fct_call_legs
     where is_webex_go
 ),

@@ -6,10 +6,12 @@
 --     unused (cfg_settings.code_expiry_days sets the expiry when the source gives none);
 --   idle: activated, but no Webex Go call for cfg_settings.idle_days days;
 --   lost_stolen_not_reactivated: reported Lost/Stolen and not activated since.
--- Deleted devices hold no licence and never show.
+-- Deleted devices, and devices the latest snapshots no longer list, hold no licence and never
+-- show.
 with devices as (
     select * from dim_webex_go_devices
     where deleted_at is null
+        and device_id in (select device_id from int_device_presence where present_to is null)
 ),
 
 as_of as (
