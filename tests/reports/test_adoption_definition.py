@@ -46,3 +46,28 @@ def test_go_users_and_minutes_follow_the_call_location(tmp_path: Path) -> None:
         2,
     )
     assert (bengaluru["webex_go_legs"], bengaluru["webex_go_minutes"]) == (2, 2.0)
+
+
+def test_headline_idle_figures_are_unknown_without_full_call_coverage(tmp_path: Path) -> None:
+    from cdr_pipeline.config import Settings
+    from cdr_pipeline.reports import headline_figures
+    from cdr_pipeline.warehouse import build_warehouse
+
+    w = World()
+    w.event("2026-09-01T00:00:00Z", "D1", "PROVISIONED", U1, "+15550001")
+    w.snapshot("2026-09-20T06:00:00Z", "D1", U1, "+15550001")
+    w.entitle("Sub-1", "Webex Go (Bring Your Own Device)", 2, "10.00")
+    # calls on two days only: September is partly covered
+    w.leg("calls.csv", "X1", "2026-09-03T10:00:00Z", U2, "+15550002", 30, go=False)
+    w.leg("calls.csv", "X2", "2026-09-04T10:00:00Z", U2, "+15550002", 30, go=False)
+    w.build(tmp_path).close()
+    settings = Settings(warehouse=tmp_path / "wh")
+    build_warehouse(settings)
+    figures = headline_figures(settings)
+    assert (figures["month"], figures["licences_bought"], figures["licences_held_peak"]) == (
+        "2026-09",
+        2,
+        1,
+    )
+    assert figures["idle_licences"] is None
+    assert figures["idle_cost"] == {"USD": None}
