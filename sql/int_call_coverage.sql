@@ -6,18 +6,14 @@
 --   exclusive), dates taken as days of cfg_settings.reporting_timezone;
 -- * a fetch window, from the saved page's folder `<start>_<end>` (YYYYMMDDTHHMMSSmmmZ, UTC,
 --   end inclusive);
--- * else the file's first..last start date (whole days, reporting time zone).
--- Files are read from the ingest ledger (a file whose rows were all duplicates still covers
--- its range) and from the call legs' source_file.
+-- * else the file's first..last start date: the UTC call dates (Hive partitions) the ingest
+--   ledger records for it, from 00:00 UTC of the first to 24:00 UTC of the last.
+-- Files are read from the ingest ledger only (never from the legs, so coverage costs no scan
+-- of the calls): a file whose rows were all duplicates still covers its declared range; a
+-- failed file covers nothing.
 with ledger as (
-    select path from stg_ledger_files
+    select path, partitions from stg_ledger_files
     where table_name = 'call_legs' and status in ('loaded', 'empty', 'skipped')
-),
-
-legs as (
-    select source_file, min(start_time) as first_start, max(start_time) as last_start
-    from stg_call_legs
-    group by source_file
 ),
 
 settings as (
@@ -25,17 +21,17 @@ settings as (
 ),
 
 files as (
-    select path as file, cast(null as timestamptz) as first_start,
-        cast(null as timestamptz) as last_start
+    select
+        path as file,
+        cast(list_min(partitions) as date) as first_call_date,
+        cast(list_max(partitions) as date) as last_call_date
     from ledger
-    union all
-    select source_file as file, first_start, last_start from legs
 ),
 
 parsed as (
     select
-        f.first_start,
-        f.last_start,
+        f.first_call_date,
+        f.last_call_date,
         s.reporting_timezone,
         regexp_extract(
             f.file, '_(\d{4}-\d{2}-\d{2})_(\d{4}-\d{2}-\d{2})(\.[A-Za-z0-9.]+)?$', 1
@@ -58,10 +54,7 @@ ranges as (
                 timezone(reporting_timezone, cast(cast(declared_from as date) as timestamp))
             when window_from <> '' then
                 timezone('UTC', strptime(window_from, '%Y%m%dT%H%M%S%gZ'))
-            else timezone(
-                reporting_timezone,
-                cast(cast(timezone(reporting_timezone, first_start) as date) as timestamp)
-            )
+            else timezone('UTC', cast(first_call_date as timestamp))
         end as range_from,
         case
             when declared_from <> '' then
@@ -69,14 +62,11 @@ ranges as (
             -- the window's end is inclusive, to the millisecond
             when window_from <> '' then
                 timezone('UTC', strptime(window_to, '%Y%m%dT%H%M%S%gZ')) + interval 1 millisecond
-            else timezone(
-                reporting_timezone,
-                cast(cast(timezone(reporting_timezone, last_start) as date) + 1 as timestamp)
-            )
+            else timezone('UTC', cast(last_call_date + 1 as timestamp))
         end as range_to,
         reporting_timezone
     from parsed
-    where declared_from <> '' or window_from <> '' or first_start is not null
+    where declared_from <> '' or window_from <> '' or first_call_date is not null
 ),
 
 -- merge overlapping or touching ranges

@@ -30,7 +30,7 @@ coverage as (
 
 go_calls as (
     select device_id, start_time, correlation_id, leg_id, duration_seconds
-    from fct_webex_go_calls
+    from fct_webex_go_leg_devices
     where device_id is not null
 ),
 
