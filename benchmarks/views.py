@@ -6,9 +6,11 @@ files of `generate_samples` with the same seed, so the devices match the callers
 connection:
   baseline  plain DuckDB over the call_legs Parquet files: count(*), sum(duration_seconds)
             grouped by user and month
-  usage     select * from rpt_licence_usage_monthly where month = M
+  usage     select * from rpt_licence_usage_monthly where month = M, and all months
+  recon     select * from rpt_licence_reconciliation where month = M, and all months
   calls     select * from fct_calls where report_month = M   (fetched as Arrow)
-and prints each as a ratio to the baseline, plus the time of `cdr build`.
+and prints each as a ratio to the baseline, plus the time of `cdr build`. The licence reports
+must stay within 3x the baseline (the script exits 1 otherwise).
 
     python benchmarks/views.py                   # 10M legs (slow: generation + ingest)
     python benchmarks/views.py --legs 1000000    # 1M legs
@@ -105,6 +107,23 @@ def main() -> None:
             ),
         ),
         (
+            "rpt_licence_usage_monthly, all months",
+            *_median(con, "select * from rpt_licence_usage_monthly", {}, args.repeat),
+        ),
+        (
+            "rpt_licence_reconciliation, one month",
+            *_median(
+                con,
+                "select * from rpt_licence_reconciliation where month = $m",
+                {"m": month},
+                args.repeat,
+            ),
+        ),
+        (
+            "rpt_licence_reconciliation, all months",
+            *_median(con, "select * from rpt_licence_reconciliation", {}, args.repeat),
+        ),
+        (
             "fct_calls, one month (all columns)",
             *_median(
                 con, "select * from fct_calls where report_month = $m", {"m": month}, args.repeat
@@ -120,6 +139,10 @@ def main() -> None:
     print(f"{'query':45s} {'seconds':>8s} {'rows':>10s} {'x baseline':>10s}")
     for name, seconds, rows in results:
         print(f"{name:45s} {seconds:8.2f} {rows:10,d} {seconds / base:10.1f}")
+    worst = max(seconds / base for name, seconds, _ in results if name.startswith("rpt_licence"))
+    print(f"\nlicence reports: worst {worst:.2f}x the baseline (limit 3x)")
+    if worst > 3:
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,9 @@
 -- * OUT_OF_ORDER_EVENT: an event older than an event of the same device loaded before it
 --   (load order = load_seq, then line);
 -- * EVENT_AFTER_DELETE: any event of a device after its DELETED event;
--- * DELETED_DEVICE_REAPPEARS: a snapshot that lists a device after its deletion.
+-- * DELETED_DEVICE_REAPPEARS: a snapshot that lists a device after its deletion;
+-- * DEVICE_UNLISTED: a snapshot of the org that no longer lists a device an earlier snapshot
+--   listed, without a DELETED event (its licence ends there: int_device_presence).
 with snapshots as (
     select * from stg_device_snapshots
 ),
@@ -24,6 +26,10 @@ codes as (
 
 devices as (
     select * from dim_webex_go_devices
+),
+
+presence as (
+    select * from int_device_presence
 ),
 
 code_violations as (
@@ -100,6 +106,19 @@ reappearances as (
     where s.snapshot_time > d.deleted_at
 ),
 
+unlisted as (
+    select
+        'DEVICE_UNLISTED' as violation_type,
+        device_id,
+        present_to as observed_at,
+        cast(null as varchar) as event_id,
+        'the snapshot of ' || strftime(timezone('UTC', present_to), '%Y-%m-%dT%H:%M:%SZ')
+            || ' does not list the device and no DELETED event says why: its licence ends there'
+            as detail
+    from presence
+    where end_reason = 'UNLISTED'
+),
+
 unioned as (
     select * from code_violations
     union all
@@ -110,6 +129,8 @@ unioned as (
     select * from events_after_delete
     union all
     select * from reappearances
+    union all
+    select * from unlisted
 ),
 
 final as (

@@ -2,16 +2,14 @@
 -- key: licence_unit_id, licence_day
 -- Days are calendar days in cfg_settings.reporting_timezone. A day counts when the licence was
 -- held at any time of it, so the provisioning day and the deletion day both count. A holding
--- still open counts up to the day of int_device_as_of (the data horizon). device_id is the
--- device holding the unit at the end of the day (for a Mobile Operator number, the latest
--- device provisioned on it by then); status_at_day_end is that device's status then
--- (fct_device_status_history, DELETED on the deletion day).
-with holdings as (
-    select * from fct_licence_holdings
-),
-
-devices as (
-    select * from dim_webex_go_devices
+-- still open counts up to the day of int_device_as_of (the data horizon). The row carries
+-- the unit's last held instant of the day (fct_licence_segments): device_id, subscription,
+-- location, department and user in effect then (not today's values: history is not
+-- restated). is_held_at_day_end says whether the unit was still held when the day ended;
+-- status_at_day_end is that device's status at the day's end (fct_device_status_history,
+-- DELETED on the deletion day).
+with segments as (
+    select * from fct_licence_segments
 ),
 
 history as (
@@ -28,31 +26,24 @@ as_of as (
 
 bounds as (
     select
-        h.*,
-        s.reporting_timezone,
-        cast(timezone(s.reporting_timezone, h.held_from) as date) as first_day,
+        s.*,
+        c.reporting_timezone,
+        cast(timezone(c.reporting_timezone, s.segment_from) as date) as first_day,
         cast(
             timezone(
-                s.reporting_timezone,
-                -- held_to is exclusive: the last held instant is just before it
-                coalesce(h.held_to - interval 1 microsecond, a.as_of_time)
+                c.reporting_timezone,
+                -- segment_to is exclusive: the last held instant is just before it
+                coalesce(s.segment_to - interval 1 microsecond, greatest(a.as_of_time, s.segment_from))
             ) as date
         ) as last_day
-    from holdings as h
-    cross join settings as s
+    from segments as s
+    cross join settings as c
     cross join as_of as a
 ),
 
 days as (
     select
-        b.licence_unit_id,
-        b.licence_type,
-        b.subscription_id,
-        b.location_name,
-        b.department_id,
-        b.user_uuid,
-        b.phone_number,
-        b.device_id as holding_device_id,
+        b.*,
         cast(d.day as date) as licence_day,
         timezone(b.reporting_timezone, cast(cast(d.day as date) + 1 as timestamp)) as day_end
     from bounds as b,
@@ -62,13 +53,13 @@ days as (
     where b.last_day >= b.first_day
 ),
 
-day_devices as (
-    select
-        y.*,
-        coalesce(v.device_id, y.holding_device_id) as device_id
-    from days as y
-    asof left join (select * from devices where is_known_device) as v
-        on y.licence_unit_id = v.licence_unit_id and y.day_end > v.provisioned_at
+-- the segment of the unit's last held instant of the day
+last_of_day as (
+    select *
+    from days
+    qualify row_number() over (
+        partition by licence_unit_id, licence_day order by segment_from desc
+    ) = 1
 ),
 
 final as (
@@ -82,8 +73,9 @@ final as (
         y.location_name,
         y.department_id,
         y.user_uuid,
-        h.status as status_at_day_end
-    from day_devices as y
+        h.status as status_at_day_end,
+        y.segment_to is null or y.segment_to >= y.day_end as is_held_at_day_end
+    from last_of_day as y
     asof left join history as h
         on y.device_id = h.device_id and y.day_end > h.valid_from
 )

@@ -1,14 +1,19 @@
 -- grain: one row per licence unit and holding interval
 -- key: licence_unit_id, held_from
 -- A Webex Go licence is held from provisioning (the device's first event or snapshot) until
--- the device is deleted (held_to = deletion time, half-open; NULL = still held). Lost/Stolen
--- keeps the licence. BYOD: one licence per device (licence_unit_id = device_id). Mobile
+-- the device is deleted or a snapshot of its org no longer lists it (int_device_presence;
+-- held_to half-open, NULL = still held; end_reason DELETED or UNLISTED). Lost/Stolen keeps the
+-- licence. BYOD: one licence per device (licence_unit_id = device_id). Mobile
 -- Operator: one licence per Webex Mobile number (licence_unit_id = phone_number), so devices
 -- that follow each other or overlap on one number merge into one holding; device_id names the
 -- latest of them. Devices no snapshot lists and no PROVISIONED event names (is_known_device
 -- false) hold nothing. Attributes are the device's current ones (dim_webex_go_devices).
 with devices as (
     select * from dim_webex_go_devices
+),
+
+presence as (
+    select * from int_device_presence
 ),
 
 device_holdings as (
@@ -22,12 +27,12 @@ device_holdings as (
         location_name,
         department_id,
         user_uuid,
-        provisioned_at as held_from,
-        deleted_at as held_to
+        p.present_from as held_from,
+        p.present_to as held_to,
+        p.end_reason
     from devices
+    inner join presence as p using (device_id)
     where is_known_device
-        and provisioned_at is not null
-        and (deleted_at is null or deleted_at > provisioned_at)
 ),
 
 ordered as (
@@ -56,7 +61,8 @@ final as (
         licence_unit_id,
         min(held_from) as held_from,
         case when bool_or(held_to is null) then null else max(held_to) end as held_to,
-        case when bool_or(held_to is null) then null else 'DELETED' end as end_reason,
+        case when bool_or(held_to is null) then null else arg_max(end_reason, held_to) end
+            as end_reason,
         -- the latest device's attributes, all from that one row (a per-column arg_max
         -- skips NULLs and could mix devices); ties on held_from go to the greater device_id
         arg_max(
@@ -72,7 +78,7 @@ final as (
             },
             (held_from, device_id)
         ) as latest,
-        count(*) as device_count
+        count(distinct device_id) as device_count
     from islands
     group by licence_unit_id, holding_seq
 )

@@ -17,94 +17,27 @@ with go_legs as (
         user_uuid,
         user_number,
         location_name,
-        department_id
+        department_id,
+        leg_id
     from fct_call_legs
     where is_webex_go
 ),
 
-devices as (
-    select
-        device_id,
-        user_uuid,
-        phone_number,
-        deployment,
-        licence_type,
-        subscription_id,
-        location_name,
-        department_id,
-        provisioned_at,
-        deleted_at
-    from dim_webex_go_devices
-),
-
--- Candidate devices of each leg: the user's devices; the phone number only when the user
--- UUID finds none (a CDR without User UUID, or a device list without it).
-by_user as (
-    select
-        go_legs.report_id,
-        go_legs.start_time as leg_start_time,
-        devices.*,
-        'user_uuid' as matched_by
-    from go_legs
-    inner join devices on go_legs.user_uuid = devices.user_uuid
-),
-
-by_number as (
-    select
-        go_legs.report_id,
-        go_legs.start_time as leg_start_time,
-        devices.*,
-        'phone_number' as matched_by
-    from go_legs
-    inner join devices on go_legs.user_number = devices.phone_number
-    where go_legs.report_id not in (select report_id from by_user)
-),
-
-candidates as (
-    select * from by_user
-    union all
-    select * from by_number
-),
-
--- When a user had several devices (deleted and re-added), the one that existed at the call
--- wins, then the latest provisioned before it, then the first one provisioned after it.
-chosen as (
-    select
-        *,
-        row_number() over (
-            partition by report_id
-            order by
-                case
-                    when
-                        provisioned_at <= leg_start_time
-                        and coalesce(deleted_at > leg_start_time, true)
-                        then 0
-                    when provisioned_at <= leg_start_time then 1
-                    else 2
-                end,
-                case
-                    when provisioned_at <= leg_start_time then -epoch_ms(provisioned_at)
-                    else epoch_ms(provisioned_at)
-                end,
-                device_id
-        ) as pick
-    from candidates
-),
-
+-- the device each leg was made from (the matching rules are in that view)
 legs_with_device as (
     select
         go_legs.*,
-        chosen.device_id,
-        chosen.matched_by as device_matched_by,
-        chosen.deployment,
-        chosen.licence_type,
-        chosen.subscription_id,
-        chosen.location_name as device_location_name,
-        chosen.department_id as device_department_id,
-        chosen.provisioned_at as device_provisioned_at,
-        chosen.deleted_at as device_deleted_at
+        d.device_id,
+        d.device_matched_by,
+        d.deployment,
+        d.licence_type,
+        d.subscription_id,
+        d.device_location_name,
+        d.device_department_id,
+        d.device_provisioned_at,
+        d.device_deleted_at
     from go_legs
-    left join chosen on go_legs.report_id = chosen.report_id and chosen.pick = 1
+    inner join fct_webex_go_leg_devices as d on go_legs.report_id = d.report_id
 ),
 
 history as (

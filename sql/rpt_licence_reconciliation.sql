@@ -1,9 +1,11 @@
 -- grain: one row per month, subscription and licence type
 -- key: month, subscription_id, licence_type
--- Entitlement (licences bought) against consumption (licences held) per month, with the
--- variance and the cost of licences held without use. Definitions in sql/README.md.
--- Months are those with licence data; a subscription shows in a month when it had an
--- entitlement in force or held licences then.
+-- Entitlement (licences bought) against consumption (licence units held) per month, with the
+-- variance, the cost of units held without use and of units bought but not assigned.
+-- Definitions in sql/README.md. Months are those with licence data; a subscription shows in
+-- a month when it had an entitlement in force or held licences then. Idle figures need call
+-- data for every day of the month (call_coverage 'full'); otherwise they are NULL, and the
+-- status is no_call_data when the month has no call data at all.
 with usage as (
     select
         month,
@@ -11,36 +13,85 @@ with usage as (
         subscription_id,
         cast(sum(licences_held_month_end) as bigint) as consumed_month_end,
         cast(sum(licence_days) as bigint) as licence_days,
-        cast(sum(devices_used) as bigint) as devices_used,
-        cast(sum(devices_idle) as bigint) as devices_idle,
-        cast(sum(devices_never_activated) as bigint) as devices_never_activated
+        cast(sum(licences_used) as bigint) as licences_used,
+        cast(sum(licences_idle) + sum(licences_never_activated) as bigint) as idle_licences,
+        any_value(covered_days) as covered_days,
+        any_value(call_coverage) as call_coverage
     from rpt_licence_usage_monthly
     group by all
 ),
 
--- Peak over the month of the subscription's daily count (the group peaks of the usage
--- report cannot be added up: their peaks fall on different days).
-daily as (
+settings as (
+    select * from cfg_settings
+),
+
+as_of as (
+    select * from int_device_as_of
+),
+
+-- Units held at each instant per subscription (the group peaks of the usage report cannot
+-- be added up: they fall at different instants).
+pieces as (
     select
-        cast(date_trunc('month', licence_day) as date) as month,
-        licence_type,
-        coalesce(subscription_id, '(none)') as subscription_id,
-        licence_day,
-        count(distinct licence_unit_id) as held
-    from fct_licence_days
-    group by all
+        s.licence_unit_id,
+        s.licence_type,
+        coalesce(s.subscription_id, '(none)') as subscription_id,
+        cast(m.month_start as date) as month,
+        greatest(s.segment_from, timezone(c.reporting_timezone, m.month_start)) as piece_from,
+        least(
+            coalesce(s.segment_to, 'infinity'::timestamptz),
+            timezone(c.reporting_timezone, m.month_start + interval 1 month)
+        ) as piece_to
+    from fct_licence_segments as s
+    cross join settings as c
+    cross join as_of as a,
+        unnest(generate_series(
+            date_trunc('month', timezone(c.reporting_timezone, s.segment_from)),
+            date_trunc('month', timezone(
+                c.reporting_timezone,
+                coalesce(
+                    s.segment_to - interval 1 microsecond, greatest(a.as_of_time, s.segment_from)
+                )
+            )),
+            interval 1 month
+        )) as m(month_start)
+),
+
+moves as (
+    select month, licence_type, subscription_id, piece_from as moved_at, 1 as delta
+    from pieces
+    union all
+    select month, licence_type, subscription_id, piece_to as moved_at, -1 as delta
+    from pieces
+),
+
+running as (
+    select
+        *,
+        sum(delta) over (
+            partition by month, licence_type, subscription_id
+            order by moved_at, delta
+            rows between unbounded preceding and current row
+        ) as held
+    from moves
 ),
 
 peaks as (
-    select month, licence_type, subscription_id, max(held) as consumed_peak
-    from daily
+    select month, licence_type, subscription_id, cast(max(held) as bigint) as consumed_peak
+    from running
     group by all
 ),
 
 months as (
-    select distinct month, least(last_day(month), (select max(licence_day) from fct_licence_days))
-        as month_end_day
-    from daily
+    select distinct
+        u.month,
+        least(last_day(u.month), cast(timezone(c.reporting_timezone, a.as_of_time) as date))
+            as month_end_day,
+        u.covered_days,
+        u.call_coverage
+    from usage as u
+    cross join settings as c
+    cross join as_of as a
 ),
 
 -- Entitlement rows in force on the month's last (data) day; valid_to is inclusive.
@@ -75,12 +126,15 @@ joined as (
         coalesce(peaks.consumed_peak, 0) as consumed_peak,
         coalesce(usage.consumed_month_end, 0) as consumed_month_end,
         coalesce(usage.licence_days, 0) as licence_days,
-        coalesce(usage.devices_used, 0) as licences_used,
-        coalesce(usage.devices_idle, 0) + coalesce(usage.devices_never_activated, 0)
+        coalesce(usage.licences_used, 0) as licences_used,
+        case when months.call_coverage = 'full' then coalesce(usage.idle_licences, 0) end
             as idle_licences,
         entitled.unit_price,
-        entitled.currency
+        entitled.currency,
+        months.covered_days,
+        months.call_coverage
     from keys
+    inner join months on keys.month = months.month
     left join entitled
         on keys.month = entitled.month
         and keys.licence_type = entitled.licence_type
@@ -111,11 +165,17 @@ final as (
         currency,
         round(idle_licences * unit_price, 2) as idle_cost,
         case
+            when call_coverage = 'none' then 'no_call_data'
             when not has_entitlement then 'no_entitlement'
             when consumed_peak > entitled_units then 'over'
             when consumed_peak < entitled_units then 'under'
             else 'matched'
-        end as status
+        end as status,
+        cast(greatest(entitled_units - consumed_month_end, 0) as bigint) as unassigned_units,
+        round(greatest(entitled_units - consumed_month_end, 0) * unit_price, 2)
+            as unassigned_cost,
+        covered_days,
+        call_coverage
     from joined
 )
 

@@ -1,102 +1,190 @@
 -- grain: one row per month, licence type, subscription, location and department
 -- key: month, licence_type, subscription_id, location_name, department_id
 -- Webex Go licences held and used per month (finance). Definitions in sql/README.md.
--- A licence (licence_unit_id: the BYOD device or the Mobile number) is counted in the group
--- of each day it was held (licence-days, peak, month end); per-device counts (held,
--- activated, used, idle, never activated) put the device in the group of its last licence
--- day of the month. Missing location, department or subscription show as '(none)'.
-with licence_days as (
+-- Months are calendar months of cfg_settings.reporting_timezone, cut as instants. Every
+-- figure is attributed to the subscription, location and department in effect at the time
+-- (fct_licence_segments): peaks and month-end counts at each instant, licence-days by the
+-- day's last held instant, calls by their start time, and a device or licence unit counted
+-- once per month in the group of its last held instant of the month. Missing location,
+-- department or subscription show as '(none)'. Idle counts need call data for every day of
+-- the month (int_call_coverage, up to the device data horizon): otherwise they are NULL.
+with settings as (
+    select * from cfg_settings
+),
+
+as_of as (
+    select * from int_device_as_of
+),
+
+unit_segments as (
+    select * from fct_licence_segments
+),
+
+device_segments as (
+    select * from fct_device_licence_segments
+),
+
+coverage as (
+    select * from int_call_coverage
+),
+
+go_calls as (
+    select device_id, start_time, correlation_id, leg_id, duration_seconds
+    from fct_webex_go_leg_devices
+    where device_id is not null
+),
+
+licence_days as (
     select
         cast(date_trunc('month', licence_day) as date) as month,
-        licence_day,
-        licence_unit_id,
-        device_id,
         licence_type,
         coalesce(subscription_id, '(none)') as subscription_id,
         coalesce(location_name, '(none)') as location_name,
         coalesce(department_id, '(none)') as department_id,
-        status_at_day_end
+        count(*) as licence_days
     from fct_licence_days
+    group by all
 ),
 
-devices as (
-    select device_id, first_activated_at from dim_webex_go_devices
+-- each segment cut at the month boundaries (instants of the reporting time zone); an open
+-- segment runs to the month of the data horizon
+unit_pieces as (
+    select
+        s.licence_unit_id,
+        s.licence_type,
+        coalesce(s.subscription_id, '(none)') as subscription_id,
+        coalesce(s.location_name, '(none)') as location_name,
+        coalesce(s.department_id, '(none)') as department_id,
+        cast(m.month_start as date) as month,
+        greatest(s.segment_from, timezone(c.reporting_timezone, m.month_start)) as piece_from,
+        least(
+            coalesce(s.segment_to, 'infinity'::timestamptz),
+            timezone(c.reporting_timezone, m.month_start + interval 1 month)
+        ) as piece_to,
+        timezone(c.reporting_timezone, m.month_start + interval 1 month) as month_end_at
+    from unit_segments as s
+    cross join settings as c
+    cross join as_of as a,
+        unnest(generate_series(
+            date_trunc('month', timezone(c.reporting_timezone, s.segment_from)),
+            date_trunc('month', timezone(
+                c.reporting_timezone,
+                coalesce(
+                    s.segment_to - interval 1 microsecond, greatest(a.as_of_time, s.segment_from)
+                )
+            )),
+            interval 1 month
+        )) as m(month_start)
 ),
 
-go_calls as (
-    select device_id, report_date, correlation_id, duration_seconds
-    from fct_webex_go_calls
-    where device_id is not null
+device_pieces as (
+    select
+        s.device_id,
+        s.licence_unit_id,
+        s.first_activated_at,
+        s.licence_type,
+        coalesce(s.subscription_id, '(none)') as subscription_id,
+        coalesce(s.location_name, '(none)') as location_name,
+        coalesce(s.department_id, '(none)') as department_id,
+        cast(m.month_start as date) as month,
+        greatest(s.segment_from, timezone(c.reporting_timezone, m.month_start)) as piece_from,
+        least(
+            coalesce(s.segment_to, 'infinity'::timestamptz),
+            timezone(c.reporting_timezone, m.month_start + interval 1 month)
+        ) as piece_to
+    from device_segments as s
+    cross join settings as c
+    cross join as_of as a,
+        unnest(generate_series(
+            date_trunc('month', timezone(c.reporting_timezone, s.segment_from)),
+            date_trunc('month', timezone(
+                c.reporting_timezone,
+                coalesce(
+                    s.segment_to - interval 1 microsecond, greatest(a.as_of_time, s.segment_from)
+                )
+            )),
+            interval 1 month
+        )) as m(month_start)
 ),
 
-horizon as (
-    select max(licence_day) as last_day from fct_licence_days
+-- Units held at each instant: +1 when a piece starts, -1 when it ends (an end sorts before a
+-- start at the same instant: intervals are half-open); the peak is the running maximum.
+unit_moves as (
+    select month, licence_type, subscription_id, location_name, department_id,
+        piece_from as moved_at, 1 as delta
+    from unit_pieces
+    union all
+    select month, licence_type, subscription_id, location_name, department_id,
+        piece_to as moved_at, -1 as delta
+    from unit_pieces
 ),
 
--- The month's last day, or the last day with data for the month still running.
-month_ends as (
-    select distinct
-        licence_days.month,
-        least(last_day(licence_days.month), horizon.last_day) as month_end_day
-    from licence_days
-    cross join horizon
+running as (
+    select
+        *,
+        sum(delta) over (
+            partition by month, licence_type, subscription_id, location_name, department_id
+            order by moved_at, delta
+            rows between unbounded preceding and current row
+        ) as held
+    from unit_moves
 ),
 
-daily as (
+held as (
     select
         month,
         licence_type,
         subscription_id,
         location_name,
         department_id,
-        licence_day,
-        count(distinct licence_unit_id) as held,
-        -- Still held when the day ended (the deletion day is a licence-day, but the licence
-        -- is back in the pool at its end).
-        count(distinct licence_unit_id) filter (
-            where status_at_day_end is distinct from 'DELETED'
-        ) as held_at_day_end
-    from licence_days
+        cast(max(held) as bigint) as licences_held_peak
+    from running
     group by all
 ),
 
-held as (
+-- held when the month ended (for the month of the data horizon: still held at the horizon)
+month_end as (
     select
-        daily.month,
-        daily.licence_type,
-        daily.subscription_id,
-        daily.location_name,
-        daily.department_id,
-        max(daily.held) as licences_held_peak,
-        cast(
-            coalesce(
-                sum(daily.held_at_day_end) filter (
-                    where daily.licence_day = month_ends.month_end_day
-                ),
-                0
-            ) as bigint
-        ) as licences_held_month_end,
-        cast(sum(daily.held) as bigint) as licence_days
-    from daily
-    inner join month_ends on daily.month = month_ends.month
+        month,
+        licence_type,
+        subscription_id,
+        location_name,
+        department_id,
+        count(distinct licence_unit_id) as licences_held_month_end
+    from unit_pieces
+    where piece_to = month_end_at
     group by all
 ),
 
--- Calls are attributed to the licence group of the day they were made.
-call_days as (
+-- a leg uses its device's licence only when it started while the device held it; it counts
+-- in the group in effect then
+call_hits as (
     select
-        licence_days.month,
-        licence_days.licence_type,
-        licence_days.subscription_id,
-        licence_days.location_name,
-        licence_days.department_id,
-        licence_days.device_id,
-        go_calls.correlation_id,
-        go_calls.duration_seconds
-    from go_calls
-    inner join licence_days
-        on go_calls.device_id = licence_days.device_id
-        and go_calls.report_date = licence_days.licence_day
+        p.month,
+        p.licence_type,
+        p.subscription_id,
+        p.location_name,
+        p.department_id,
+        p.device_id,
+        p.licence_unit_id,
+        g.correlation_id,
+        g.leg_id,
+        g.duration_seconds
+    from go_calls as g
+    inner join device_pieces as p
+        on g.device_id = p.device_id
+        and g.start_time >= p.piece_from
+        and g.start_time < p.piece_to
+),
+
+-- a leg's conversation once per group, even when both of its records are Webex Go devices
+-- of the group
+leg_talk as (
+    select
+        month, licence_type, subscription_id, location_name, department_id, leg_id,
+        max(coalesce(duration_seconds, 0)) as talk_seconds
+    from call_hits
+    group by all
 ),
 
 calls as (
@@ -108,37 +196,51 @@ calls as (
         department_id,
         count(distinct correlation_id) as webex_go_calls,
         count(*) as webex_go_legs,
-        round(sum(coalesce(duration_seconds, 0)) / 60.0, 1) as webex_go_minutes
-    from call_days
+        round(sum(coalesce(duration_seconds, 0)) / 60.0, 1) as webex_go_device_minutes
+    from call_hits
     group by all
 ),
 
+talk as (
+    select
+        month, licence_type, subscription_id, location_name, department_id,
+        round(sum(talk_seconds) / 60.0, 1) as webex_go_minutes
+    from leg_talk
+    group by all
+),
+
+used_devices as (
+    select distinct month, device_id from call_hits
+),
+
+used_units as (
+    select distinct month, licence_unit_id from call_hits
+),
+
+-- a device counts in the group of its last held instant of the month; it is activated when
+-- its first activation came before the end of its holding in the month
 device_month as (
     select
         month,
         device_id,
-        arg_max(licence_type, licence_day) as licence_type,
-        arg_max(subscription_id, licence_day) as subscription_id,
-        arg_max(location_name, licence_day) as location_name,
-        arg_max(department_id, licence_day) as department_id,
-        max(licence_day) as last_held_day
-    from licence_days
+        any_value(licence_unit_id) as licence_unit_id,
+        arg_max(licence_type, piece_from) as licence_type,
+        arg_max(subscription_id, piece_from) as subscription_id,
+        arg_max(location_name, piece_from) as location_name,
+        arg_max(department_id, piece_from) as department_id,
+        max(piece_to) as held_until,
+        any_value(first_activated_at) as first_activated_at
+    from device_pieces
     group by month, device_id
 ),
 
 device_flags as (
     select
         dm.*,
-        d.first_activated_at is not null
-        and cast(timezone('UTC', d.first_activated_at) as date) <= dm.last_held_day
-            as is_activated,
-        exists (
-            select 1
-            from call_days as cd
-            where cd.device_id = dm.device_id and cd.month = dm.month
-        ) as is_used
+        coalesce(dm.first_activated_at < dm.held_until, false) as is_activated,
+        u.device_id is not null as is_used
     from device_month as dm
-    left join devices as d on dm.device_id = d.device_id
+    left join used_devices as u on dm.month = u.month and dm.device_id = u.device_id
 ),
 
 device_counts as (
@@ -157,6 +259,69 @@ device_counts as (
     group by all
 ),
 
+-- a licence unit counts once, in the group of its last held instant of the month; it is
+-- activated when one of its devices was activated while holding it, used when one of its
+-- devices made a Webex Go leg while holding it
+unit_month as (
+    select
+        month,
+        licence_unit_id,
+        arg_max(licence_type, piece_from) as licence_type,
+        arg_max(subscription_id, piece_from) as subscription_id,
+        arg_max(location_name, piece_from) as location_name,
+        arg_max(department_id, piece_from) as department_id
+    from unit_pieces
+    group by month, licence_unit_id
+),
+
+unit_activated as (
+    select month, licence_unit_id, bool_or(is_activated) as is_activated
+    from device_flags
+    group by month, licence_unit_id
+),
+
+unit_flags as (
+    select
+        um.*,
+        coalesce(ua.is_activated, false) as is_activated,
+        uu.licence_unit_id is not null as is_used
+    from unit_month as um
+    left join unit_activated as ua
+        on um.month = ua.month and um.licence_unit_id = ua.licence_unit_id
+    left join used_units as uu
+        on um.month = uu.month and um.licence_unit_id = uu.licence_unit_id
+),
+
+unit_counts as (
+    select
+        month,
+        licence_type,
+        subscription_id,
+        location_name,
+        department_id,
+        count(*) filter (where is_used) as licences_used,
+        count(*) filter (where is_activated and not is_used) as licences_idle,
+        count(*) filter (where not is_activated) as licences_never_activated
+    from unit_flags
+    group by all
+),
+
+-- days of the month with call data, up to the day of the device data horizon
+month_coverage as (
+    select
+        m.month,
+        cast(count(cv.covered_day) as bigint) as covered_days,
+        datediff('day', m.month, cast(m.month + interval 1 month as date)) as days_in_month
+    from (select distinct month from unit_pieces) as m
+    cross join settings as c
+    cross join as_of as a
+    left join coverage as cv
+        on cv.covered_day >= m.month
+        and cv.covered_day < cast(m.month + interval 1 month as date)
+        and cv.covered_day <= cast(timezone(c.reporting_timezone, a.as_of_time) as date)
+    group by m.month
+),
+
 final as (
     select
         held.month,
@@ -165,29 +330,70 @@ final as (
         held.location_name,
         held.department_id,
         held.licences_held_peak,
-        held.licences_held_month_end,
-        held.licence_days,
-        coalesce(dc.devices_held, 0) as devices_held,
-        coalesce(dc.devices_activated, 0) as devices_activated,
-        coalesce(dc.devices_used, 0) as devices_used,
-        coalesce(dc.devices_idle, 0) as devices_idle,
-        coalesce(dc.devices_never_activated, 0) as devices_never_activated,
-        coalesce(calls.webex_go_calls, 0) as webex_go_calls,
-        coalesce(calls.webex_go_legs, 0) as webex_go_legs,
-        coalesce(calls.webex_go_minutes, 0) as webex_go_minutes
+        cast(coalesce(me.licences_held_month_end, 0) as bigint) as licences_held_month_end,
+        cast(coalesce(ld.licence_days, 0) as bigint) as licence_days,
+        cast(coalesce(dc.devices_held, 0) as bigint) as devices_held,
+        cast(coalesce(dc.devices_activated, 0) as bigint) as devices_activated,
+        cast(coalesce(dc.devices_used, 0) as bigint) as devices_used,
+        cast(
+            case when mc.covered_days = mc.days_in_month then coalesce(dc.devices_idle, 0) end
+            as bigint
+        ) as devices_idle,
+        cast(coalesce(dc.devices_never_activated, 0) as bigint) as devices_never_activated,
+        cast(coalesce(calls.webex_go_calls, 0) as bigint) as webex_go_calls,
+        cast(coalesce(calls.webex_go_legs, 0) as bigint) as webex_go_legs,
+        cast(coalesce(talk.webex_go_minutes, 0) as double) as webex_go_minutes,
+        cast(coalesce(uc.licences_used, 0) as bigint) as licences_used,
+        cast(
+            case when mc.covered_days = mc.days_in_month then coalesce(uc.licences_idle, 0) end
+            as bigint
+        ) as licences_idle,
+        cast(coalesce(uc.licences_never_activated, 0) as bigint) as licences_never_activated,
+        cast(coalesce(calls.webex_go_device_minutes, 0) as double) as webex_go_device_minutes,
+        mc.covered_days,
+        case
+            when mc.covered_days = mc.days_in_month then 'full'
+            when mc.covered_days = 0 then 'none'
+            else 'partial'
+        end as call_coverage
     from held
-    left join device_counts as dc
-        on held.month = dc.month
+    inner join month_coverage as mc on held.month = mc.month
+    left join month_end as me on
+        held.month = me.month
+        and held.licence_type = me.licence_type
+        and held.subscription_id = me.subscription_id
+        and held.location_name = me.location_name
+        and held.department_id = me.department_id
+    left join licence_days as ld on
+        held.month = ld.month
+        and held.licence_type = ld.licence_type
+        and held.subscription_id = ld.subscription_id
+        and held.location_name = ld.location_name
+        and held.department_id = ld.department_id
+    left join device_counts as dc on
+        held.month = dc.month
         and held.licence_type = dc.licence_type
         and held.subscription_id = dc.subscription_id
         and held.location_name = dc.location_name
         and held.department_id = dc.department_id
-    left join calls
-        on held.month = calls.month
+    left join unit_counts as uc on
+        held.month = uc.month
+        and held.licence_type = uc.licence_type
+        and held.subscription_id = uc.subscription_id
+        and held.location_name = uc.location_name
+        and held.department_id = uc.department_id
+    left join calls on
+        held.month = calls.month
         and held.licence_type = calls.licence_type
         and held.subscription_id = calls.subscription_id
         and held.location_name = calls.location_name
         and held.department_id = calls.department_id
+    left join talk on
+        held.month = talk.month
+        and held.licence_type = talk.licence_type
+        and held.subscription_id = talk.subscription_id
+        and held.location_name = talk.location_name
+        and held.department_id = talk.department_id
 )
 
 select * from final

@@ -6,10 +6,12 @@
 --     unused (cfg_settings.code_expiry_days sets the expiry when the source gives none);
 --   idle: activated, but no Webex Go call for cfg_settings.idle_days days;
 --   lost_stolen_not_reactivated: reported Lost/Stolen and not activated since.
--- Deleted devices hold no licence and never show.
+-- Deleted devices, and devices the latest snapshots no longer list, hold no licence and never
+-- show.
 with devices as (
     select * from dim_webex_go_devices
     where deleted_at is null
+        and device_id in (select device_id from int_device_presence where present_to is null)
 ),
 
 as_of as (
@@ -121,7 +123,8 @@ final as (
         device_id,
         reason,
         since,
-        datediff('day', since, as_of_time) as days_since,
+        -- whole days elapsed (86 400 s each), not midnights crossed
+        cast(floor((epoch(as_of_time) - epoch(since)) / 86400) as bigint) as days_since,
         as_of_time,
         user_uuid,
         user_email,

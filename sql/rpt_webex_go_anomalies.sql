@@ -4,7 +4,8 @@
 -- after the device was deleted or before it was provisioned, while it was pending
 -- activation, or from the old phone after a Lost/Stolen report (before the replacement was
 -- activated). Device side (anomaly_source 'device'): the lifecycle rule violations of
--- fct_device_violations (code issued while not pending, events after delete, ...).
+-- fct_device_violations (code issued while not pending, events after delete, a device a
+-- snapshot no longer lists (device_unlisted), ...).
 with go_calls as (
     select * from fct_webex_go_calls
     where anomaly_type is not null

@@ -13,7 +13,8 @@ def headline_figures(settings: Settings) -> dict[str, Any]:
 
     Keys: month (YYYY-MM or None), calls, webex_go_calls, webex_go_share (0..1 or None),
     licences_held_peak, licences_held_month_end, licences_bought, idle_licences, idle_cost
-    (by currency)."""
+    (by currency). idle_licences and a currency's idle_cost are None when the month does not
+    have call data for every day (the idle figures are unknown then)."""
     con = connect(settings, read_only=True)
     try:
         # One pass over each view (both are computed on every read). fetchall, not fetchone:
@@ -32,7 +33,7 @@ def headline_figures(settings: Settings) -> dict[str, Any]:
         ).fetchall()
     finally:
         con.close()
-    peak, month_end, bought, idle = (sum(int(r[i]) for r in by_currency) for i in range(1, 5))
+    peak, month_end, bought, idle = (_total([r[i] for r in by_currency]) for i in range(1, 5))
     return {
         "month": month.strftime("%Y-%m") if month is not None else None,
         "calls": int(calls),
@@ -42,5 +43,17 @@ def headline_figures(settings: Settings) -> dict[str, Any]:
         "licences_held_month_end": month_end,
         "licences_bought": bought,
         "idle_licences": idle,
-        "idle_cost": {str(r[0]): float(r[5]) for r in by_currency if r[0] is not None},
+        # None when the month lacks call data for some day: its idle figures are unknown
+        "idle_cost": {
+            str(r[0]): (float(r[5]) if r[5] is not None else None)
+            for r in by_currency
+            if r[0] is not None
+        },
     }
+
+
+def _total(values: list[Any]) -> int | None:
+    """Sum of the values, or None when one is unknown (NULL)."""
+    if any(v is None for v in values):
+        return None
+    return sum(int(v) for v in values)

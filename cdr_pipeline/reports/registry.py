@@ -60,31 +60,52 @@ REPORTS: dict[str, Report] = {
         ),
         Report(
             "webex-go-adoption",
-            "Calls, Webex Go calls and share, Webex Go users and minutes per location and month",
+            "Calls, Webex Go calls and share, Webex Go users, legs and minutes per location "
+            "and month, all by the call's location and month",
+            # One definition for every column (sql/README.md, "webex-go-adoption"): a call
+            # counts in the month and location of its first record (fct_calls), and so do
+            # its Webex Go legs, their users and minutes; a leg's conversation counts once.
             f"""
             with calls as (
-                select report_month as month, location_name, correlation_id, has_webex_go_leg
+                select
+                    correlation_id,
+                    report_month as month,
+                    coalesce(location_name, '(none)') as location_name,
+                    has_webex_go_leg
                 from fct_calls
+                where report_month is not null
+            ),
+            go_records as (
+                select c.month, c.location_name, l.leg_id, l.user_uuid, l.duration_seconds
+                from fct_call_legs as l
+                inner join calls as c on l.correlation_id = c.correlation_id
+                where l.is_webex_go
             ),
             go_legs as (
-                select report_month as month, location_name, user_uuid, duration_seconds
-                from fct_webex_go_calls
+                select month, location_name, leg_id,
+                    max(coalesce(duration_seconds, 0)) as talk_seconds
+                from go_records
+                group by all
             ),
             call_counts as (
                 select
                     month,
-                    coalesce(location_name, '(none)') as location_name,
+                    location_name,
                     count(*) as calls,
                     count(*) filter (where has_webex_go_leg) as webex_go_calls
                 from calls
                 group by all
             ),
-            go_counts as (
-                select
-                    month,
-                    coalesce(location_name, '(none)') as location_name,
+            go_users as (
+                select month, location_name,
                     count(distinct user_uuid) as webex_go_users,
-                    round(sum(coalesce(duration_seconds, 0)) / 60.0, 1) as webex_go_minutes
+                    count(*) as webex_go_legs
+                from go_records
+                group by all
+            ),
+            go_minutes as (
+                select month, location_name,
+                    round(sum(talk_seconds) / 60.0, 1) as webex_go_minutes
                 from go_legs
                 group by all
             )
@@ -94,11 +115,14 @@ REPORTS: dict[str, Report] = {
                 c.calls,
                 c.webex_go_calls,
                 round(c.webex_go_calls / c.calls, 4) as webex_go_share,
-                coalesce(g.webex_go_users, 0) as webex_go_users,
-                coalesce(g.webex_go_minutes, 0) as webex_go_minutes
+                coalesce(u.webex_go_users, 0) as webex_go_users,
+                cast(coalesce(m.webex_go_minutes, 0) as double) as webex_go_minutes,
+                coalesce(u.webex_go_legs, 0) as webex_go_legs
             from call_counts as c
-            left join go_counts as g
-                on c.month = g.month and c.location_name = g.location_name
+            left join go_users as u
+                on c.month = u.month and c.location_name = u.location_name
+            left join go_minutes as m
+                on c.month = m.month and c.location_name = m.location_name
             where {_month("c.month")}
             """,
             ("month", "location_name"),

@@ -319,9 +319,12 @@ def test_deleted_device_reappearing_is_flagged(con: duckdb.DuckDBPyConnection) -
 
 
 def test_violations(con: duckdb.DuckDBPyConnection) -> None:
+    # This world's snapshots each list a few devices, not the whole org, so the listings
+    # leave devices out (DEVICE_UNLISTED, tested in tests/warehouse/test_finance_rules.py).
     found = rows(
         con,
         f"select violation_type, device_id, {_ts('observed_at')} from fct_device_violations "
+        "where violation_type <> 'DEVICE_UNLISTED' "
         "order by violation_type, device_id, observed_at",
     )
     assert found == [

@@ -23,6 +23,13 @@ def test_a_merged_holding_takes_every_attribute_from_its_latest_device() -> None
             subscription_id, location_name, department_id, user_uuid, provisioned_at,
             deleted_at, is_known_device)
     """)
+    con.execute("""
+        create table int_device_presence as select * from (values
+            ('dev-a', timestamptz '2026-09-01 00:00:00+00', timestamptz '2026-09-10 00:00:00+00',
+             'DELETED'),
+            ('dev-b', timestamptz '2026-09-05 00:00:00+00', null, null)
+        ) t(device_id, present_from, present_to, end_reason)
+    """)
     rows = con.execute(SQL.read_text()).fetchall()
     cols = [d[0] for d in con.description]
     assert len(rows) == 1  # overlapping devices on one number: one holding

@@ -33,6 +33,8 @@ SNAPSHOTS = "\n".join(
         f"2026-09-20T06:00:00Z,{ORG},{D1},{D1_ATTRS},ONLINE,ACTIVATED,ESIM",
         f"2026-09-25T06:00:00Z,{ORG},{D1},{D1_ATTRS},OFFLINE,DEACTIVATED,ESIM",
         f"2026-09-20T06:00:00Z,{ORG},{D2},{D2_ATTRS},PENDING_ACTIVATION,ACTIVATING,ESIM",
+        # each snapshot lists every device of the org (a device it leaves out is unlisted)
+        f"2026-09-25T06:00:00Z,{ORG},{D2},{D2_ATTRS},PENDING_ACTIVATION,ACTIVATING,ESIM",
     ]
 )
 
@@ -181,16 +183,18 @@ def test_licence_days_across_month_boundary_with_lost_stolen(edge_wh: Settings) 
     # Held from 09-10 (provisioning day counts) to 10-05 (deletion day counts): 21 + 5 days.
     # Lost/Stolen on 09-15 keeps the same licence: the peak stays 1, no day is doubled.
     assert days == (date(2026, 9, 10), date(2026, 10, 5), 26)
-    september = (date(2026, 9, 1), 1, 1, 21, 1, 1, 1, 0, 0, 4, 9.0)  # L0+L1+L2+L3 = 540 s
-    october = (date(2026, 10, 1), 1, 0, 5, 1, 1, 0, 1, 0, 0, 0.0)  # deleted on 10-05; L4 after
+    # The call file declares no date range: it covers its first..last start day, 09-12..10-06,
+    # so neither month has call data for every day and the idle count is unknown (NULL).
+    september = (date(2026, 9, 1), 1, 1, 21, 1, 1, 1, None, 0, 4, 9.0)  # L0+L1+L2+L3 = 540 s
+    october = (date(2026, 10, 1), 1, 0, 5, 1, 1, 0, None, 0, 0, 0.0)  # deleted 10-05; L4 after
     assert rows == [september, october]
     # June-August: Sub-1 had its entitlement in force but nothing held (D2 brings those months).
     assert rec == [
-        (date(2026, 6, 1), 3, 0, 3, 0, 0.0),
-        (date(2026, 7, 1), 3, 0, 3, 0, 0.0),
-        (date(2026, 8, 1), 3, 0, 3, 0, 0.0),
-        (date(2026, 9, 1), 3, 1, 2, 0, 0.0),
-        (date(2026, 10, 1), 3, 1, 2, 1, 10.0),
+        (date(2026, 6, 1), 3, 0, 3, None, None),
+        (date(2026, 7, 1), 3, 0, 3, None, None),
+        (date(2026, 8, 1), 3, 0, 3, None, None),
+        (date(2026, 9, 1), 3, 1, 2, None, None),
+        (date(2026, 10, 1), 3, 1, 2, None, None),
     ]
 
 

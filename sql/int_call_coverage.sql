@@ -1,0 +1,115 @@
+-- grain: one row per calendar day (reporting time zone) covered by loaded call data
+-- key: covered_day
+-- Usage claims (used, idle) need call data. A day is covered when it lies wholly inside the
+-- time range of a loaded call source:
+-- * the date range the export declares in its file name, `..._YYYY-MM-DD_YYYY-MM-DD` (end
+--   exclusive), dates taken as days of cfg_settings.reporting_timezone;
+-- * a fetch window, from the saved page's folder `<start>_<end>` (YYYYMMDDTHHMMSSmmmZ, UTC,
+--   end inclusive);
+-- * else the file's first..last start date: the UTC call dates (Hive partitions) the ingest
+--   ledger records for it, from 00:00 UTC of the first to 24:00 UTC of the last.
+-- Files are read from the ingest ledger only (never from the legs, so coverage costs no scan
+-- of the calls): a file whose rows were all duplicates still covers its declared range; a
+-- failed file covers nothing.
+with ledger as (
+    select path, partitions from stg_ledger_files
+    where table_name = 'call_legs' and status in ('loaded', 'empty', 'skipped')
+),
+
+settings as (
+    select * from cfg_settings
+),
+
+files as (
+    select
+        path as file,
+        cast(list_min(partitions) as date) as first_call_date,
+        cast(list_max(partitions) as date) as last_call_date
+    from ledger
+),
+
+parsed as (
+    select
+        f.first_call_date,
+        f.last_call_date,
+        s.reporting_timezone,
+        regexp_extract(
+            f.file, '_(\d{4}-\d{2}-\d{2})_(\d{4}-\d{2}-\d{2})(\.[A-Za-z0-9.]+)?$', 1
+        ) as declared_from,
+        regexp_extract(
+            f.file, '_(\d{4}-\d{2}-\d{2})_(\d{4}-\d{2}-\d{2})(\.[A-Za-z0-9.]+)?$', 2
+        ) as declared_to,
+        regexp_extract(f.file, '(\d{8}T\d{9}Z)_(\d{8}T\d{9}Z)[/\\]page-\d+[^/\\]*$', 1)
+            as window_from,
+        regexp_extract(f.file, '(\d{8}T\d{9}Z)_(\d{8}T\d{9}Z)[/\\]page-\d+[^/\\]*$', 2)
+            as window_to
+    from files as f
+    cross join settings as s
+),
+
+ranges as (
+    select
+        case
+            when declared_from <> '' then
+                timezone(reporting_timezone, cast(cast(declared_from as date) as timestamp))
+            when window_from <> '' then
+                timezone('UTC', strptime(window_from, '%Y%m%dT%H%M%S%gZ'))
+            else timezone('UTC', cast(first_call_date as timestamp))
+        end as range_from,
+        case
+            when declared_from <> '' then
+                timezone(reporting_timezone, cast(cast(declared_to as date) as timestamp))
+            -- the window's end is inclusive, to the millisecond
+            when window_from <> '' then
+                timezone('UTC', strptime(window_to, '%Y%m%dT%H%M%S%gZ')) + interval 1 millisecond
+            else timezone('UTC', cast(last_call_date + 1 as timestamp))
+        end as range_to,
+        reporting_timezone
+    from parsed
+    where declared_from <> '' or window_from <> '' or first_call_date is not null
+),
+
+-- merge overlapping or touching ranges
+ordered as (
+    select
+        *,
+        max(range_to) over (
+            order by range_from, range_to rows between unbounded preceding and 1 preceding
+        ) as reach_before
+    from ranges
+    where range_to > range_from
+),
+
+islands as (
+    select
+        *,
+        sum(case when reach_before is null or range_from > reach_before then 1 else 0 end)
+            over (order by range_from, range_to rows between unbounded preceding and current row)
+            as island
+    from ordered
+),
+
+merged as (
+    select
+        min(range_from) as covered_from,
+        max(range_to) as covered_to,
+        any_value(reporting_timezone) as reporting_timezone
+    from islands
+    group by island
+),
+
+-- the whole days inside each merged range
+final as (
+    select distinct cast(d.day as date) as covered_day
+    from merged as m,
+        unnest(generate_series(
+            cast(cast(timezone(m.reporting_timezone, m.covered_from) as date) as timestamp),
+            cast(cast(timezone(m.reporting_timezone, m.covered_to) as date) as timestamp),
+            interval 1 day
+        )) as d(day)
+    where timezone(m.reporting_timezone, cast(cast(d.day as date) as timestamp)) >= m.covered_from
+        and timezone(m.reporting_timezone, cast(cast(d.day as date) + 1 as timestamp))
+        <= m.covered_to
+)
+
+select * from final

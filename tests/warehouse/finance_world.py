@@ -1,0 +1,129 @@
+"""Tiny hand-written worlds for the finance rules: device snapshots, lifecycle events,
+entitlements and call legs written as CSV, ingested through the real pipeline and read
+through every view of `cdr build` (an in-memory DuckDB over the Parquet tables)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from cdr_pipeline.config import Settings
+from cdr_pipeline.ingest.pipeline import ingest_paths
+from cdr_pipeline.warehouse import create_views
+from tests.devices.helpers import EVENT_HEADER, SNAPSHOT_HEADER
+
+ORG = "00000000-0000-4000-8000-0000000000aa"
+BYOD = "Webex Go (Bring Your Own Device)"
+MOBILE = "Webex Go Mobile (Mobile Operator)"
+CALL_HEADER = (
+    "Report ID,Report time,Start time,Answer time,Release time,Duration,Answered,Direction,"
+    "Call type,Client type,Sub client type,User UUID,User number,User type,Org UUID,Location,"
+    "Site timezone,Correlation ID,Local call ID,Remote call ID,Called number"
+)
+
+
+def user(n: int) -> str:
+    return f"00000000-0000-4000-8000-{n:012d}"
+
+
+@dataclass
+class World:
+    """Rows of the four inputs; `build` ingests them and returns a view connection."""
+
+    snapshots: list[str] = field(default_factory=list)
+    events: list[str] = field(default_factory=list)
+    entitlements: list[str] = field(default_factory=list)
+    calls: dict[str, list[str]] = field(default_factory=dict)
+    """Call export file name -> its rows (the name may declare the export's date range)."""
+
+    def snapshot(
+        self,
+        time: str,
+        device: str,
+        uid: str,
+        number: str,
+        *,
+        deployment: str = "BYOD",
+        subscription: str = "Sub-1",
+        location: str = "HQ",
+        department: str = "Dept-A",
+        status: str = "ONLINE",
+    ) -> None:
+        self.snapshots.append(
+            f"{time},{ORG},{device},{uid},,x@example.com,{deployment},{number},1000,"
+            f"{location},{department},{subscription},{status},,ESIM"
+        )
+
+    def event(
+        self,
+        time: str,
+        device: str,
+        kind: str,
+        uid: str,
+        number: str,
+        *,
+        deployment: str = "BYOD",
+        subscription: str = "Sub-1",
+    ) -> None:
+        self.events.append(
+            f"{time},{ORG},{device},{kind},{uid},,admin,,{deployment},{subscription},{number},"
+        )
+
+    def entitle(self, subscription: str, licence_type: str, units: int, price: str) -> None:
+        self.entitlements.append(f"{subscription},{licence_type},{units},2026-01-01,,{price},USD")
+
+    def leg(
+        self,
+        file: str,
+        rid: str,
+        start: str,
+        uid: str,
+        number: str,
+        seconds: int,
+        *,
+        go: bool = True,
+        location: str = "HQ",
+        correlation: str | None = None,
+        local_id: str | None = None,
+        remote_id: str | None = None,
+        direction: str = "ORIGINATING",
+    ) -> None:
+        sub, client = ("MOBILE_NETWORK", "SIP") if go else ("", "WXC_CLIENT")
+        corr = correlation or f"corr-{rid}"
+        self.calls.setdefault(file, []).append(
+            f"{rid},{start},{start},{start},{start},{seconds},true,{direction},SIP_NATIONAL,"
+            f"{client},{sub},{uid},{number},User,{ORG},{location},0,{corr},"
+            f"{local_id or rid + ':0'},{remote_id or rid + ':1'},+15559999"
+        )
+
+    def build(self, root: Path, **settings: object) -> duckdb.DuckDBPyConnection:
+        inputs = root / "inputs"
+        inputs.mkdir(parents=True)
+        if self.snapshots:
+            _write(inputs / "device_snapshots.csv", SNAPSHOT_HEADER, self.snapshots)
+        if self.events:
+            _write(inputs / "activation_events.csv", EVENT_HEADER, self.events)
+        if self.entitlements:
+            header = "subscription_id,licence_type,units,valid_from,valid_to,unit_price,currency"
+            _write(inputs / "entitlements.csv", header, self.entitlements)
+        for name, rows in self.calls.items():
+            _write(inputs / name, CALL_HEADER, rows)
+        full = Settings(warehouse=root / "wh", **settings)  # type: ignore[arg-type]
+        result = ingest_paths(full, [inputs])
+        assert result.exit_code == 0, [f.message for f in result.files]
+        con = duckdb.connect()
+        con.execute("set TimeZone = 'UTC'")
+        create_views(con, full)
+        return con
+
+
+def _write(path: Path, header: str, rows: list[str]) -> None:
+    path.write_text(header + "\n" + "".join(r + "\n" for r in rows), encoding="utf-8")
+
+
+def records(con: duckdb.DuckDBPyConnection, sql: str) -> list[dict[str, object]]:
+    cur = con.execute(sql)
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]

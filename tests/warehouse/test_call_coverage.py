@@ -1,0 +1,66 @@
+"""int_call_coverage on hand-made ledger and leg rows: which days a call source covers."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from pathlib import Path
+
+import duckdb
+
+SQL = Path(__file__).parents[2] / "sql" / "int_call_coverage.sql"
+
+
+def _covered(
+    tz: str, files: list[tuple[str, str]], partitions: dict[str, list[str]] | None = None
+) -> list[date]:
+    con = duckdb.connect()
+    con.execute("set TimeZone = 'UTC'")
+    con.execute(f"create table cfg_settings as select '{tz}' as reporting_timezone")
+    con.execute(
+        "create table stg_ledger_files "
+        "(path varchar, table_name varchar, status varchar, partitions varchar[])"
+    )
+    for path, status in files:
+        con.execute(
+            "insert into stg_ledger_files values (?, 'call_legs', ?, ?)",
+            [path, status, (partitions or {}).get(path, [])],
+        )
+    return [r[0] for r in con.execute(SQL.read_text() + " order by 1").fetchall()]
+
+
+def _days(first: str, last: str) -> list[date]:
+    a, b = date.fromisoformat(first), date.fromisoformat(last)
+    return [a + timedelta(days=i) for i in range((b - a).days + 1)]
+
+
+def test_declared_range_covers_its_days_even_without_rows() -> None:
+    # every row a duplicate of an earlier load: the ledger still knows the file and its range
+    got = _covered("UTC", [("exports/dch_2026-09-01_2026-10-01.csv", "loaded")])
+    assert got == _days("2026-09-01", "2026-09-30")
+
+
+def test_a_failed_file_covers_nothing_and_a_plain_file_its_first_to_last_day() -> None:
+    files = [("x/broken_2026-08-01_2026-09-01.csv", "failed"), ("x/today.csv", "loaded")]
+    got = _covered("UTC", files, {"x/today.csv": ["2026-10-05", "2026-10-03"]})
+    assert got == _days("2026-10-03", "2026-10-05")
+    # the call dates are UTC days, 10-03 00:00Z .. 10-06 00:00Z = 10-02 20:00 .. 10-05 20:00
+    # in New York: the whole New York days inside are 10-03 and 10-04
+    ny = _covered("America/New_York", files, {"x/today.csv": ["2026-10-05", "2026-10-03"]})
+    assert ny == _days("2026-10-03", "2026-10-04")
+
+
+def test_fetch_windows_cover_only_whole_days() -> None:
+    # two windows (end inclusive, to the millisecond) that join: 10-01 00:00 .. 10-03 11:59:59.999
+    pages = [
+        "state/fetched/feed/org/20261001T000000000Z_20261002T235959999Z/page-001.json.gz",
+        "state/fetched/feed/org/20261003T000000000Z_20261003T115959999Z/page-001.json.gz",
+    ]
+    got = _covered("UTC", [(p, "loaded") for p in pages])
+    assert got == _days("2026-10-01", "2026-10-02")  # 10-03 is only half covered
+
+
+def test_days_are_those_of_the_reporting_time_zone() -> None:
+    # a UTC window of 10-01 04:00 .. 10-03 03:59:59.999 is exactly 10-01 and 10-02 in New York
+    page = "state/fetched/feed/org/20261001T040000000Z_20261003T035959999Z/page-001.json.gz"
+    assert _covered("America/New_York", [(page, "loaded")]) == _days("2026-10-01", "2026-10-02")
+    assert _covered("UTC", [(page, "loaded")]) == _days("2026-10-02", "2026-10-02")

@@ -1,0 +1,290 @@
+"""Finance rules of the licence reports, each on a hand-written world whose expected figures
+were worked out by hand (reporting time zone UTC unless a test says otherwise)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.warehouse.finance_world import BYOD, MOBILE, World, records, user
+
+U1, U2, U3 = user(1), user(2), user(3)
+
+
+def test_f7_days_since_counts_whole_days_elapsed(tmp_path: Path) -> None:
+    w = World()
+    w.event("2026-09-01T12:00:00Z", "D1", "PROVISIONED", U1, "+15550001")
+    w.event("2026-09-01T12:00:00.5Z", "D1", "ACTIVATED", U1, "+15550001")
+    # the data horizon: 20 days and 23 hours after the activation (21 midnights crossed)
+    w.snapshot("2026-09-22T11:00:00Z", "D1", U1, "+15550001")
+    con = w.build(tmp_path, idle_days=10)
+    rows = records(con, "select device_id, reason, days_since from rpt_reclaim_candidates")
+    assert rows == [{"device_id": "D1", "reason": "idle", "days_since": 20}]
+
+
+SEPT_FILE = "calls_2026-09-01_2026-10-01.csv"
+
+
+def _usage(con: object, month: str, sub: str = "Sub-1") -> dict[str, object]:
+    rows = records(
+        con,  # type: ignore[arg-type]
+        "select * from rpt_licence_usage_monthly "
+        f"where month = date '{month}' and subscription_id = '{sub}'",
+    )
+    assert len(rows) == 1, rows
+    return rows[0]
+
+
+def _recon(con: object, month: str, sub: str = "Sub-1") -> dict[str, object]:
+    rows = records(
+        con,  # type: ignore[arg-type]
+        "select * from rpt_licence_reconciliation "
+        f"where month = date '{month}' and subscription_id = '{sub}'",
+    )
+    assert len(rows) == 1, rows
+    return rows[0]
+
+
+def _september_calls(w: World) -> None:
+    """A September export (declared range 09-01..10-01) with one desk-phone leg."""
+    w.leg(SEPT_FILE, "DESK", "2026-09-15T10:00:00Z", U3, "+15550003", 30, go=False)
+
+
+def test_f1_peak_is_the_largest_number_held_at_one_instant(tmp_path: Path) -> None:
+    w = World()
+    w.event("2026-08-15T00:00:00Z", "D1", "PROVISIONED", U1, "+15550001")
+    w.event("2026-08-15T00:00:00Z", "D2", "PROVISIONED", U2, "+15550002")
+    w.event("2026-09-10T09:00:00Z", "D2", "DELETED", U2, "+15550002")
+    w.event("2026-09-10T11:00:00Z", "D3", "PROVISIONED", U3, "+15550003")
+    w.snapshot("2026-09-01T06:00:00Z", "D1", U1, "+15550001")
+    w.snapshot("2026-09-01T06:00:00Z", "D2", U2, "+15550002")
+    w.snapshot("2026-10-01T06:00:00Z", "D1", U1, "+15550001")
+    w.snapshot("2026-10-01T06:00:00Z", "D3", U3, "+15550003")
+    w.entitle("Sub-1", BYOD, 2, "10.00")
+    _september_calls(w)
+    con = w.build(tmp_path)
+    usage = _usage(con, "2026-09-01")
+    # three devices touch 09-10, but never more than two at once
+    assert usage["licences_held_peak"] == 2
+    assert usage["licences_held_month_end"] == 2
+    assert usage["licence_days"] == 30 + 10 + 21  # D1 all month, D2 09-01..09-10, D3 09-10..
+    recon = _recon(con, "2026-09-01")
+    assert (recon["consumed_peak"], recon["variance_units"], recon["status"]) == (2, 0, "matched")
+
+
+def test_f2_a_call_after_deletion_is_not_use(tmp_path: Path) -> None:
+    w = World()
+    w.event("2026-08-15T00:00:00Z", "D1", "PROVISIONED", U1, "+15550001")
+    w.event("2026-08-16T00:00:00Z", "D1", "ACTIVATED", U1, "+15550001")
+    w.event("2026-09-20T10:00:00Z", "D1", "DELETED", U1, "+15550001")
+    # another subscription's device carries the device data past the month end
+    w.snapshot("2026-10-01T06:00:00Z", "D9", U3, "+15550009", subscription="Sub-9")
+    w.leg(SEPT_FILE, "GO1", "2026-09-20T12:00:00Z", U1, "+15550001", 90)  # deletion day
+    w.entitle("Sub-1", BYOD, 1, "10.00")
+    con = w.build(tmp_path)
+    calls = records(con, "select anomaly_type from fct_webex_go_calls where report_id = 'GO1'")
+    assert calls == [{"anomaly_type": "device_deleted"}]
+    usage = _usage(con, "2026-09-01")
+    assert (usage["devices_used"], usage["devices_idle"], usage["licences_idle"]) == (0, 1, 1)
+    assert (usage["webex_go_legs"], usage["webex_go_minutes"]) == (0, 0.0)
+    recon = _recon(con, "2026-09-01")
+    assert (recon["licences_used"], recon["idle_licences"], recon["idle_cost"]) == (0, 1, 10.0)
+
+
+def test_f3_idle_counts_licence_units_not_devices(tmp_path: Path) -> None:
+    w = World()
+    number = "+15550100"
+    kw = {"deployment": "MOBILE_OPERATOR"}
+    w.event("2026-08-15T00:00:00Z", "D10", "PROVISIONED", U1, number, **kw)
+    w.event("2026-08-16T00:00:00Z", "D10", "ACTIVATED", U1, number, **kw)
+    w.snapshot("2026-09-01T06:00:00Z", "D10", U1, number, **kw)
+    w.event("2026-09-10T12:00:00Z", "D10", "DELETED", U1, number, **kw)
+    w.event("2026-09-12T09:00:00Z", "D11", "PROVISIONED", U1, number, **kw)  # never activated
+    w.snapshot("2026-10-01T06:00:00Z", "D11", U1, number, status="PENDING_ACTIVATION", **kw)
+    w.entitle("Sub-1", MOBILE, 1, "20.00")
+    _september_calls(w)
+    con = w.build(tmp_path)
+    usage = _usage(con, "2026-09-01")
+    # two devices, one licence: the number was activated (by D10) and never used
+    assert (usage["devices_held"], usage["devices_idle"], usage["devices_never_activated"]) == (
+        2,
+        1,
+        1,
+    )
+    assert (usage["licences_used"], usage["licences_idle"], usage["licences_never_activated"]) == (
+        0,
+        1,
+        0,
+    )
+    assert usage["licences_held_peak"] == 1
+    recon = _recon(con, "2026-09-01")
+    assert (recon["idle_licences"], recon["idle_cost"]) == (1, 20.0)
+
+
+def test_f4_activation_is_dated_in_the_reporting_time_zone(tmp_path: Path) -> None:
+    w = World()
+    w.event("2026-09-20T12:00:00Z", "D1", "PROVISIONED", U1, "+15550001")
+    # 2026-09-30 22:00 in New York
+    w.event("2026-10-01T02:00:00Z", "D1", "ACTIVATED", U1, "+15550001")
+    w.snapshot("2026-10-05T06:00:00Z", "D1", U1, "+15550001")
+    con = w.build(tmp_path, reporting_timezone="America/New_York")
+    usage = _usage(con, "2026-09-01")
+    assert (usage["devices_activated"], usage["devices_never_activated"]) == (1, 0)
+    assert usage["licences_never_activated"] == 0
+    day = records(
+        con, "select status_at_day_end from fct_licence_days where licence_day = '2026-09-30'"
+    )
+    assert day == [{"status_at_day_end": "ONLINE"}]
+
+
+def test_f5_call_coverage_per_month(tmp_path: Path) -> None:
+    w = World()
+    w.event("2026-08-01T00:00:00Z", "D1", "PROVISIONED", U1, "+15550001")
+    w.event("2026-08-02T00:00:00Z", "D1", "ACTIVATED", U1, "+15550001")
+    w.snapshot("2026-11-01T06:00:00Z", "D1", U1, "+15550001")
+    w.entitle("Sub-1", BYOD, 1, "10.00")
+    _september_calls(w)  # declared 09-01..10-01: all of September
+    # no declared range: covers its first..last start day, 10-03..10-05
+    w.leg("calls.csv", "X1", "2026-10-03T10:00:00Z", U3, "+15550003", 30, go=False)
+    w.leg("calls.csv", "X2", "2026-10-05T10:00:00Z", U3, "+15550003", 30, go=False)
+    con = w.build(tmp_path)
+    got = {
+        str(r["month"]): r
+        for r in records(con, "select * from rpt_licence_reconciliation order by month")
+    }
+    summary = {
+        m: (r["covered_days"], r["call_coverage"], r["idle_licences"], r["idle_cost"], r["status"])
+        for m, r in got.items()
+    }
+    assert summary == {
+        "2026-08-01": (0, "none", None, None, "no_call_data"),
+        "2026-09-01": (30, "full", 1, 10.0, "matched"),
+        "2026-10-01": (3, "partial", None, None, "matched"),
+        "2026-11-01": (0, "none", None, None, "no_call_data"),
+    }
+    # holdings, peaks, entitlements and variance are still reported without call data
+    assert (got["2026-08-01"]["consumed_peak"], got["2026-08-01"]["variance_units"]) == (1, 0)
+    usage = _usage(con, "2026-10-01")
+    assert (usage["call_coverage"], usage["devices_idle"], usage["licences_idle"]) == (
+        "partial",
+        None,
+        None,
+    )
+    assert usage["devices_activated"] == 1
+
+
+def test_f6_no_usage_after_the_device_data_horizon(tmp_path: Path) -> None:
+    w = World()
+    w.event("2026-09-01T00:00:00Z", "D1", "PROVISIONED", U1, "+15550001")
+    w.event("2026-09-02T00:00:00Z", "D1", "ACTIVATED", U1, "+15550001")
+    w.snapshot("2026-10-01T06:00:00Z", "D1", U1, "+15550001")
+    # the last device observation: a status event on 3 November
+    w.event("2026-11-03T10:00:00Z", "D1", "STATUS_CHANGED", U1, "+15550001")
+    w.events[-1] = w.events[-1].replace(",,admin,", ",OFFLINE,admin,")
+    w.entitle("Sub-1", BYOD, 1, "10.00")
+    # call data for all of September to November
+    w.leg("calls_2026-09-01_2026-12-01.csv", "X", "2026-09-15T10:00:00Z", U3, "+1555", 5, go=False)
+    con = w.build(tmp_path)
+    october = _recon(con, "2026-10-01")
+    assert (october["call_coverage"], october["idle_cost"]) == ("full", 10.0)
+    november = _recon(con, "2026-11-01")
+    # device data for 1-3 November only: not a full month of usage
+    assert (november["covered_days"], november["call_coverage"]) == (3, "partial")
+    assert (november["idle_licences"], november["idle_cost"]) == (None, None)
+    months = records(con, "select distinct month from rpt_licence_usage_monthly order by 1")
+    assert [str(m["month"]) for m in months] == ["2026-09-01", "2026-10-01", "2026-11-01"]
+
+
+def test_f8_a_go_to_go_leg_counts_its_minutes_once(tmp_path: Path) -> None:
+    w = World()
+    w.event("2026-08-15T00:00:00Z", "D1", "PROVISIONED", U1, "+15550001")
+    w.event("2026-08-15T00:00:00Z", "D2", "PROVISIONED", U2, "+15550002")
+    w.snapshot("2026-10-01T06:00:00Z", "D1", U1, "+15550001")
+    w.snapshot("2026-10-01T06:00:00Z", "D2", U2, "+15550002")
+    # one leg, both ends Webex Go devices of the group: two records of 120 s
+    w.leg(SEPT_FILE, "A", "2026-09-10T10:00:00Z", U1, "+15550001", 120,
+          correlation="c1", local_id="x", remote_id="y")  # fmt: skip
+    w.leg(SEPT_FILE, "B", "2026-09-10T10:00:00Z", U2, "+15550002", 120,
+          correlation="c1", local_id="y", remote_id="x", direction="TERMINATING")  # fmt: skip
+    w.leg(SEPT_FILE, "C", "2026-09-11T10:00:00Z", U1, "+15550001", 60)  # a call to the PSTN
+    con = w.build(tmp_path)
+    usage = _usage(con, "2026-09-01")
+    assert (usage["webex_go_calls"], usage["webex_go_legs"]) == (2, 3)
+    assert usage["webex_go_minutes"] == 3.0  # (120 + 60) / 60
+    assert usage["webex_go_device_minutes"] == 5.0  # (120 + 120 + 60) / 60
+    assert (usage["devices_used"], usage["licences_used"]) == (2, 2)
+
+
+def test_f9_a_move_does_not_restate_past_months(tmp_path: Path) -> None:
+    w = World()
+    w.event("2026-08-20T00:00:00Z", "D1", "PROVISIONED", U1, "+15550001")
+    w.snapshot("2026-09-01T06:00:00Z", "D1", U1, "+15550001")
+    # moved to another subscription and location on 10-10
+    moved = {"subscription": "Sub-2", "location": "Branch"}
+    w.snapshot("2026-10-10T06:00:00Z", "D1", U1, "+15550001", **moved)
+    w.snapshot("2026-10-20T06:00:00Z", "D1", U1, "+15550001", **moved)
+    con = w.build(tmp_path)
+    got = records(
+        con,
+        "select month, subscription_id, location_name, licences_held_peak, "
+        "licences_held_month_end, licence_days, devices_held from rpt_licence_usage_monthly "
+        "order by month, subscription_id",
+    )
+    assert [tuple(r.values())[1:] for r in got] == [
+        ("Sub-1", "HQ", 1, 1, 12, 1),  # August: 08-20..08-31
+        ("Sub-1", "HQ", 1, 1, 30, 1),  # September stays where it was
+        ("Sub-1", "HQ", 1, 0, 9, 0),  # October 1-9; the device ends the month in Sub-2
+        ("Sub-2", "Branch", 1, 1, 11, 1),  # 10-10 (its last instant) .. 10-20 (horizon)
+    ]
+    days = records(
+        con,
+        "select licence_day, subscription_id from fct_licence_days "
+        "where licence_day in ('2026-09-15', '2026-10-10') order by 1",
+    )
+    assert [d["subscription_id"] for d in days] == ["Sub-1", "Sub-2"]
+
+
+def test_f10_a_device_left_out_of_a_listing_stops_holding(tmp_path: Path) -> None:
+    w = World()
+    w.event("2026-08-20T00:00:00Z", "D1", "PROVISIONED", U1, "+15550001")
+    w.event("2026-08-20T00:00:00Z", "D2", "PROVISIONED", U2, "+15550002")
+    w.snapshot("2026-09-01T06:00:00Z", "D1", U1, "+15550001")
+    w.snapshot("2026-09-01T06:00:00Z", "D2", U2, "+15550002")
+    w.snapshot("2026-09-05T06:00:00Z", "D2", U2, "+15550002")  # D1 no longer listed
+    w.snapshot("2026-09-10T06:00:00Z", "D2", U2, "+15550002")
+    con = w.build(tmp_path)
+    holdings = records(
+        con,
+        "select held_to, end_reason from fct_licence_holdings where licence_unit_id = 'D1'",
+    )
+    assert [(str(h["held_to"]), h["end_reason"]) for h in holdings] == [
+        ("2026-09-05 06:00:00+00:00", "UNLISTED")
+    ]
+    days = records(
+        con,
+        "select count(*) as n, max(licence_day) as last from fct_licence_days "
+        "where licence_unit_id = 'D1' and licence_day >= '2026-09-01'",
+    )
+    assert (days[0]["n"], str(days[0]["last"])) == (5, "2026-09-05")
+    anomalies = records(
+        con,
+        "select device_id, observed_at from rpt_webex_go_anomalies "
+        "where anomaly_type = 'device_unlisted'",
+    )
+    assert [(a["device_id"], str(a["observed_at"])) for a in anomalies] == [
+        ("D1", "2026-09-05 06:00:00+00:00")
+    ]
+    usage = _usage(con, "2026-09-01")
+    assert (usage["licences_held_peak"], usage["licences_held_month_end"]) == (2, 1)
+
+
+def test_f11_unassigned_units_and_their_cost(tmp_path: Path) -> None:
+    w = World()
+    w.event("2026-08-15T00:00:00Z", "D1", "PROVISIONED", U1, "+15550001")
+    w.snapshot("2026-10-01T06:00:00Z", "D1", U1, "+15550001")
+    w.entitle("Sub-1", BYOD, 8, "12.50")
+    _september_calls(w)
+    con = w.build(tmp_path)
+    recon = _recon(con, "2026-09-01")
+    assert (recon["entitled_units"], recon["consumed_month_end"]) == (8, 1)
+    assert (recon["unassigned_units"], recon["unassigned_cost"]) == (7, 87.5)
+    assert recon["status"] == "under"
