@@ -10,7 +10,7 @@ from pathlib import Path
 import duckdb
 
 from cdr_pipeline.config import Settings
-from cdr_pipeline.ingest.pipeline import ingest_paths
+from cdr_pipeline.ingest import ingest_paths
 from cdr_pipeline.warehouse import create_views
 from tests.devices.helpers import EVENT_HEADER, SNAPSHOT_HEADER
 
