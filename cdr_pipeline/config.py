@@ -30,6 +30,21 @@ class Settings:
     idle_days: int = 30
     fetch: dict[str, Any] = field(default_factory=dict)
     """Options of `cdr fetch` (the [fetch] table of cdr.toml)."""
+    # ---- input limits (docs/limits.md): past one, the file fails with exit 3 -------------
+    max_unpacked_bytes: int = 16 * 1024**3
+    """Decompressed bytes of one gzip stream or ZIP member."""
+    max_unpacked_ratio: int = 200
+    """Decompressed / compressed size of one gzip stream or ZIP member (past 64 MiB)."""
+    max_header_bytes: int = 1024 * 1024
+    max_columns: int = 2000
+    max_record_bytes: int = 16 * 1024 * 1024
+    """One CSV record or JSON-lines line; also the longest JSON string."""
+    max_json_depth: int = 64
+    max_json_number_digits: int = 100
+    # ---- personal data at rest ------------------------------------------------------------
+    file_mode: int = 0o600
+    """Permission bits of the files the pipeline writes (folders get x where files get r):
+    0o600 owner only; 0o640 to share the warehouse read-only with a group."""
 
     def __post_init__(self) -> None:
         if self.chunk_rows < 1:
@@ -41,6 +56,16 @@ class Settings:
             )
         if self.code_expiry_days < 1:
             raise ConfigError(f"code_expiry_days must be positive, got {self.code_expiry_days}")
+        for name, low, high in _LIMIT_RANGES:
+            value = getattr(self, name)
+            if not low <= value <= high:
+                raise ConfigError(f"{name} must be between {low:,} and {high:,}, got {value:,}")
+        if self.file_mode & ~0o770 or not self.file_mode & 0o600 == 0o600:
+            raise ConfigError(
+                f"file_mode must give the owner read and write and nobody else more than the "
+                f"group, got {self.file_mode:#o}",
+                hint="0o600 (owner only, the default) or 0o640 (group may read)",
+            )
 
     @property
     def layout(self) -> Layout:
@@ -48,9 +73,28 @@ class Settings:
         return Layout(self.warehouse)
 
 
+_LIMIT_RANGES = (
+    ("max_unpacked_bytes", 1024**2, 2**50),
+    ("max_unpacked_ratio", 10, 100_000),
+    ("max_header_bytes", 4096, 256 * 1024**2),
+    ("max_columns", 10, 1_000_000),
+    ("max_record_bytes", 4096, 1024**3),
+    ("max_json_depth", 4, 1000),
+    ("max_json_number_digits", 20, 4000),
+)
+"""Ranges of the limit settings: the upper bounds keep the parsers safe (Python refuses
+integers of more than 4,300 digits; the JSON parser recurses per nesting level)."""
+
 _FIELDS = {f.name: f for f in fields(Settings)}
 _PATHS = {"warehouse", "inbox"}
-_INTS = {"chunk_rows", "code_expiry_days", "retain_days", "idle_days"}
+_INTS = {
+    "chunk_rows",
+    "code_expiry_days",
+    "retain_days",
+    "idle_days",
+    *(n for n, *_ in _LIMIT_RANGES),
+}
+_OCTAL = {"file_mode"}
 _FLOATS = {"max_reject_rate", "lock_wait_seconds"}
 
 
@@ -62,6 +106,8 @@ def _coerce(key: str, value: Any, origin: str) -> Any:
             return Path(str(value)).expanduser()
         if key in _INTS:
             return int(value)
+        if key in _OCTAL:  # "0640" or "0o640" from the environment; 0o640 in TOML
+            return value if isinstance(value, int) else int(str(value).removeprefix("0o"), 8)
         if key in _FLOATS:
             return float(value)
         if key == "fetch":
