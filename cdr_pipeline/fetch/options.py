@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from cdr_pipeline.errors import ConfigError
+from cdr_pipeline.fetch.token_file import read_secret_file
 
 REGIONS: dict[str, str] = {
     "us": "analytics-calling.webexapis.com",
@@ -169,12 +170,7 @@ def read_token(options: FetchOptions, env: Mapping[str, str] | None = None) -> s
     env = os.environ if env is None else env
     token = env.get("WEBEX_TOKEN", "").strip()
     if not token and options.token_file is not None:
-        try:
-            token = options.token_file.read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            raise ConfigError(
-                f"[fetch] token_file {options.token_file} cannot be read ({exc.strerror})"
-            ) from exc
+        token = read_secret_file(options.token_file)
     if not token:
         raise ConfigError(
             "no Webex API token: set WEBEX_TOKEN or [fetch] token_file in cdr.toml",

@@ -161,21 +161,23 @@ def read_header(stream: BinaryIO, limits: Limits | None = None) -> Header:
     """Read the header (the first non-blank line) and sniff the separator. A header that is
     too long, has too many columns, an open quote, a bare CR or NUL bytes fails the file."""
     limits = limits or Limits()
-    buf, searched = b"", 0
-    while True:
+    buf, searched, start = b"", 0, -1
+    while True:  # blank lines before the header count towards its limit
         block = stream.read(64 * 1024)
         buf += block
-        start = len(buf) - len(buf.lstrip(b"\r\n"))
-        end = buf.find(b"\n", max(searched, start))
+        if start < 0 and buf.lstrip(b"\r\n"):
+            start = len(buf) - len(buf.lstrip(b"\r\n"))
+        end = buf.find(b"\n", max(searched, start)) if start >= 0 else -1
         searched = len(buf)
-        if end >= 0 or not block or len(buf) - start > limits.header_bytes:
+        if end >= 0 or not block or len(buf) > limits.header_bytes:
             break
+    start = max(start, 0)
     line = buf[:start].count(b"\n") + 1
     raw = buf[start:] if end < 0 else buf[start:end]
     rest = b"" if end < 0 else buf[end + 1 :]
-    if len(raw) > limits.header_bytes:
+    if (end < 0 and block) or len(raw) > limits.header_bytes:
         raise BadInput(
-            f"the header line is longer than {limits.header_bytes:,} bytes "
+            f"no header line within the first {limits.header_bytes:,} bytes "
             "(no line break found: not a CSV export, or bare CR line endings?)",
             line=line,
             hint="re-save the file as CSV with LF or CRLF line endings; a genuinely longer "

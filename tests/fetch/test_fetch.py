@@ -276,6 +276,7 @@ def test_config_is_validated(tmp_path: Path, no_token_env: None) -> None:
         fetch_records(settings_for(tmp_path))
     token_file = tmp_path / "token"
     token_file.write_text(TOKEN + "\n")
+    token_file.chmod(0o600)  # a token others can read is refused
     with pytest.raises(ConfigError, match="unknown region"):
         fetch_records(settings_for(tmp_path, token_file=str(token_file), region="mars"))
 
@@ -285,6 +286,7 @@ def test_cli_fetch_with_base_url_and_token_file(tmp_path: Path, no_token_env: No
     records = make_records(30, now - timedelta(hours=20), timedelta(minutes=10))
     token_file = tmp_path / "token"
     token_file.write_text(TOKEN + "\n")
+    token_file.chmod(0o600)  # a token others can read is refused
     config = tmp_path / "cdr.toml"
     config.write_text(
         f'warehouse = "wh"\n[fetch]\ntoken_file = "{token_file}"\npage_size = 20\n'
