@@ -175,6 +175,8 @@ def read_header(stream: BinaryIO, limits: Limits | None = None) -> Header:
     line = buf[:start].count(b"\n") + 1
     raw = buf[start:] if end < 0 else buf[start:end]
     rest = b"" if end < 0 else buf[end + 1 :]
+    if b"\x00" in raw[: limits.header_bytes]:
+        _check_header(raw[: limits.header_bytes], line)  # names the likely cause
     if (end < 0 and block) or len(raw) > limits.header_bytes:
         raise BadInput(
             f"no header line within the first {limits.header_bytes:,} bytes "

@@ -186,7 +186,7 @@ class FileLoader:
             str(self.path),
             source,
             "failed",
-            message=str(exc),
+            message=f"{exc}; hint: {exc.hint}" if exc.hint else str(exc),
             exit_code=exc.exit_code,
             seconds=time.monotonic() - t0,
         )

@@ -4,7 +4,6 @@ Expected values are written out by hand from the fixture files."""
 from __future__ import annotations
 
 import csv
-
 from datetime import UTC, datetime
 from pathlib import Path
 
