@@ -136,6 +136,12 @@ def environment_error(exc: BaseException, root: Path | None) -> WarehouseUnwrita
             hint="run cdr as the warehouse's owner, or give that user write access to it",
         )
     disk = str(root) if root is not None else where
+    if code == errno.EFBIG:
+        return WarehouseUnwritable(
+            f"the file size limit stops writing {where} ({os.strerror(code)})",
+            path=where,
+            hint="raise the file size limit (ulimit -f) of the job; committed data is unchanged",
+        )
     if code in _FULL:
         return WarehouseUnwritable(
             f"no space left writing {where} ({os.strerror(code)})",
