@@ -148,3 +148,29 @@ def test_hostile_input_is_contained(case: Case, tmp_path: Path) -> None:
     assert per_source[str(good)] == GOOD_ROWS
     # no raw terminal control bytes in anything shown
     assert b"\x1b" not in output and b"\x07" not in output
+
+
+def test_hostile_files_in_the_nightly_inbox_fail_alone(tmp_path: Path) -> None:
+    from datetime import date
+
+    from cdr_pipeline.batch import run_nightly
+    from cdr_pipeline.config import Settings
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    chosen = {"gzip_truncated", "json_nesting_100k", "zip_members", "stray_quote"}
+    for case in cases():
+        if case.name in chosen:
+            case.build(inbox)
+    shutil.copyfile(fixture("bom_crlf.csv"), inbox / "good.csv")
+    settings = Settings(warehouse=tmp_path / "wh", max_reject_rate=1.0)
+    summary = run_nightly(settings, inbox, run_date=date(2026, 11, 2))
+    assert summary.ingest is not None
+    by_source = {Path(f.source).name: f for f in summary.ingest.files}
+    assert summary.stage("ingest").exit_code == 3  # type: ignore[union-attr]
+    assert by_source["good.csv"].rows_loaded == GOOD_ROWS
+    assert by_source["stray.csv"].status == "loaded"
+    assert by_source["members.zip!good.csv"].rows_loaded == 20
+    assert {by_source[n].status for n in ("cut.csv.gz", "deep.json")} == {"failed"}
+    names = [s.name for s in summary.stages]
+    assert names.index("ingest") < names.index("reports")  # later stages still ran
