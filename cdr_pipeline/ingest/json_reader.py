@@ -54,7 +54,7 @@ class _Chain(io.RawIOBase):
             buffer[:n] = self._first[:n]
             self._first = self._first[n:]
             return n
-        return self._stream.readinto(buffer)  # type: ignore[attr-defined, no-any-return]
+        return self._stream.readinto(buffer)  # type: ignore[attr-defined]
 
 
 def _iter_records(stream: BinaryIO, limits: Limits) -> Iterator[tuple[int, Any]]:
@@ -75,7 +75,7 @@ def _iter_records(stream: BinaryIO, limits: Limits) -> Iterator[tuple[int, Any]]
     elif head.lstrip()[:1] == b"[":
         yield from _streamed(stream, limits, 1, "item")
     else:
-        lines = io.BufferedReader(JsonGuard(stream, limits, 0))  # type: ignore[arg-type]
+        lines = io.BufferedReader(JsonGuard(stream, limits, 0))
         first = lines.readline(limits.record_bytes + 1)
         try:
             json.loads(first)

@@ -75,7 +75,7 @@ def csv_bytes(body: list[bytes], header: bytes | None = None) -> bytes:
     return (header if header is not None else line(HEADER)) + b"".join(body)
 
 
-def records(n: int, tag: int = 0) -> list[dict[str, str]]:
+def records(n: int, tag: int = 0) -> list[dict[str, object]]:
     return [dict(zip(HEADER, r, strict=True)) for r in rows(n, tag)]
 
 

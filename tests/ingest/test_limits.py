@@ -70,7 +70,7 @@ def test_json_depth_limit_is_a_setting(wh: Path, tmp_path: Path) -> None:
     nested: object = "leaf"
     for _ in range(80):
         nested = [nested]
-    recs[1]["Nested"] = nested  # type: ignore[assignment]
+    recs[1]["Nested"] = nested
     src = tmp_path / "nested.jsonl"
     src.write_text("\n".join(json.dumps(r) for r in recs) + "\n")
     failed = load(wh, src)
