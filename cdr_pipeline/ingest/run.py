@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from cdr_pipeline.config import Settings
-from cdr_pipeline.errors import EXIT_OK, InputError, environment_error
+from cdr_pipeline.errors import EXIT_OK, CdrError, InputError, environment_error
 from cdr_pipeline.ingest.digest import Fingerprint
 from cdr_pipeline.ingest.load import FileLoader, LoadedContent
 from cdr_pipeline.ingest.merge import clean_temp_files
@@ -69,7 +69,9 @@ def ingest_paths(
     apply_file_mode(settings.file_mode)
     try:
         return _ingest(settings, files, kind, source_kind, command, progress, fingerprints)
-    except (OSError, RuntimeError) as exc:  # DuckDB's IOException is a RuntimeError
+    except CdrError:
+        raise
+    except Exception as exc:  # OSError, or DuckDB's / polars' own error saying the same
         env = environment_error(exc, settings.warehouse)
         if env is None:
             raise
