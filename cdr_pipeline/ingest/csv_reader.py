@@ -20,13 +20,13 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Generator, Iterator
-from dataclasses import dataclass
 from typing import BinaryIO
 
 import numpy as np
 import polars as pl
 
 from cdr_pipeline.ingest.chunk import BadInput, Chunk, RawReject
+from cdr_pipeline.ingest.csv_header import Header
 from cdr_pipeline.ingest.limits import Limits
 from cdr_pipeline.schema.base import NULL_MARKERS
 
@@ -36,9 +36,6 @@ MAX_RECORD_BYTES = Limits.record_bytes
 unfinished record past it means an unbalanced quote earlier in the file: its first line is
 quarantined and splitting resumes after it, so memory never follows the file size."""
 NL, CR, QUOTE = 10, 13, 34
-DELIMITERS = (",", ";", "\t")
-"""Accepted separators: Control Hub writes commas; a spreadsheet re-saving the export in a
-French or German locale writes semicolons; some tools write tabs. Sniffed from the header."""
 
 
 class _Segment:
@@ -139,90 +136,6 @@ def _split_records(buf: bytes, first_line: int, sep: int = 44) -> tuple[_Segment
         commas, quoted = commas[nonblank], quoted[nonblank]
     seg = _Segment(buf, starts, ends_wo_cr, lines, has_blank, commas, quoted)
     return seg, buf[tail_start:], tail_line, broken
-
-
-@dataclass(frozen=True)
-class Header:
-    names: list[str]
-    rest: bytes
-    """Bytes already read past the header."""
-    next_line: int
-    delimiter: str = ","
-
-
-def sniff_delimiter(header_text: str) -> str:
-    """The separator of the header line: the accepted one it holds most often (',' on ties)."""
-    counts = {d: header_text.count(d) for d in DELIMITERS}
-    best = max(DELIMITERS, key=lambda d: (counts[d], d == ","))
-    return best if counts[best] else ","
-
-
-def read_header(stream: BinaryIO, limits: Limits | None = None) -> Header:
-    """Read the header (the first non-blank line) and sniff the separator. A header that is
-    too long, has too many columns, an open quote, a bare CR or NUL bytes fails the file."""
-    limits = limits or Limits()
-    buf, searched, start = b"", 0, -1
-    while True:  # blank lines before the header count towards its limit
-        block = stream.read(64 * 1024)
-        buf += block
-        if start < 0 and buf.lstrip(b"\r\n"):
-            start = len(buf) - len(buf.lstrip(b"\r\n"))
-        end = buf.find(b"\n", max(searched, start)) if start >= 0 else -1
-        searched = len(buf)
-        if end >= 0 or not block or len(buf) > limits.header_bytes:
-            break
-    start = max(start, 0)
-    line = buf[:start].count(b"\n") + 1
-    raw = buf[start:] if end < 0 else buf[start:end]
-    rest = b"" if end < 0 else buf[end + 1 :]
-    if b"\x00" in raw[: limits.header_bytes]:
-        _check_header(raw[: limits.header_bytes], line)  # names the likely cause
-    if (end < 0 and block) or len(raw) > limits.header_bytes:
-        raise BadInput(
-            f"no header line within the first {limits.header_bytes:,} bytes "
-            "(no line break found: not a CSV export, or bare CR line endings?)",
-            line=line,
-            hint="re-save the file as CSV with LF or CRLF line endings; a genuinely longer "
-            "header needs max_header_bytes raised in cdr.toml",
-        )
-    raw = raw.removesuffix(b"\r")
-    if not raw.strip():
-        return Header([], b"", 1)
-    _check_header(raw, line)
-    header_text = raw.decode("utf-8", errors="replace")
-    delimiter = sniff_delimiter(header_text)
-    try:
-        headers = next(csv.reader([header_text], delimiter=delimiter, strict=True), [])
-    except csv.Error as exc:
-        raise BadInput(f"the header cannot be read as CSV ({exc})", line=line) from exc
-    if len(headers) > limits.columns:
-        raise BadInput(
-            f"the header has {len(headers):,} columns, more than max_columns ({limits.columns:,})",
-            line=line,
-            hint="check this is a DCH export; raise max_columns in cdr.toml if it is",
-        )
-    return Header(headers, rest, line + 1, delimiter)
-
-
-def _check_header(raw: bytes, line: int) -> None:
-    if b"\x00" in raw:
-        raise BadInput(
-            "the header holds NUL bytes: UTF-16 without a byte-order mark, or not a text file",
-            line=line,
-            hint="export the report as UTF-8 CSV (Control Hub's default) and load that",
-        )
-    if b"\r" in raw:
-        raise BadInput(
-            "the header holds a bare CR: the file uses old Mac (CR only) line endings",
-            line=line,
-            hint="re-save the file as CSV with LF or CRLF line endings",
-        )
-    if raw.count(b'"') % 2:
-        raise BadInput(
-            "the header opens a quoted field that never closes",
-            line=line,
-            hint="the header must be one line of column names; re-export the report",
-        )
 
 
 def _records(

@@ -25,7 +25,8 @@ from cdr_pipeline.errors import (
     environment_error,
 )
 from cdr_pipeline.ingest.chunk import CSV, BadInput, Chunk
-from cdr_pipeline.ingest.csv_reader import read_csv_body, read_header
+from cdr_pipeline.ingest.csv_header import read_header
+from cdr_pipeline.ingest.csv_reader import read_csv_body
 from cdr_pipeline.ingest.digest import Digest, Fingerprint
 from cdr_pipeline.ingest.drift import Drift
 from cdr_pipeline.ingest.json_reader import read_json_chunks
