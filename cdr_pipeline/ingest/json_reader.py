@@ -134,9 +134,11 @@ class _Broken:
 def read_json_chunks(
     stream: BinaryIO, chunk_rows: int, limits: Limits | None = None
 ) -> Iterator[Chunk]:
+    limits = limits or Limits()
     batch: list[tuple[int, dict[str, Any]]] = []
     rejects: list[RawReject] = []
-    for n, record in _iter_records(stream, limits or Limits()):
+    keys: set[str] = set()
+    for n, record in _iter_records(stream, limits):
         if isinstance(record, _Broken):
             rejects.append(
                 RawReject(n, "invalid_json", f"not valid JSON: {record.error}", record.text)
@@ -152,9 +154,17 @@ def read_json_chunks(
             )
         else:
             batch.append((n, record))
+            keys.update(record)  # every key becomes a column of the chunk
+            if len(keys) > limits.columns:
+                raise BadInput(
+                    f"records with more than max_columns ({limits.columns:,}) different keys",
+                    line=n,
+                    hint="check this is an export of the Webex APIs; raise max_columns in "
+                    "cdr.toml if it is",
+                )
         if len(batch) + len(rejects) >= chunk_rows:
             yield _chunk(batch, rejects)
-            batch, rejects = [], []
+            batch, rejects, keys = [], [], set()
     if batch or rejects:
         yield _chunk(batch, rejects)
 

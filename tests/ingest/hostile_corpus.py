@@ -353,6 +353,14 @@ def cases() -> list[Case]:
             {"": Failed("JSON breaks")},
         ),
         Case(
+            "json_record_of_100k_keys",
+            _write(
+                "keys.jsonl",
+                json.dumps({f"k{i}": i for i in range(100_000)}).encode() + b"\n",
+            ),
+            {"": Failed("max_columns")},
+        ),
+        Case(
             "json_record_of_40mb",
             _write("big.jsonl", b'{"Report ID": "' + b"z" * (40 * mb) + b'"}\n'),
             {"": Failed("max_record_bytes")},
