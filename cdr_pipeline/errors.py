@@ -2,10 +2,15 @@
 
 Exit codes (documented in README "Exit codes"):
     0 ok · 1 unexpected error · 2 usage · 3 bad input or configuration ·
-    4 data-quality failure · 5 another writer holds the warehouse lock.
+    4 data-quality failure · 5 another writer holds the warehouse lock ·
+    6 the warehouse cannot be written (no space, read-only file system, permission).
 """
 
 from __future__ import annotations
+
+import errno
+import os
+from pathlib import Path
 
 EXIT_OK = 0
 EXIT_UNEXPECTED = 1
@@ -13,6 +18,7 @@ EXIT_USAGE = 2
 EXIT_BAD_INPUT = 3
 EXIT_QUALITY = 4
 EXIT_LOCKED = 5
+EXIT_ENVIRONMENT = 6
 
 
 class CdrError(Exception):
@@ -70,3 +76,92 @@ class ConservationError(CdrError):
     """rows read != loaded + duplicate + rejected for a file: a bug, never silently accepted."""
 
     exit_code = EXIT_UNEXPECTED
+
+
+class WarehouseUnwritable(CdrError):
+    """The warehouse (or a file the pipeline writes) cannot be written: the disk is full, the
+    file system is read-only, or permission is denied. Not the input's fault, not a bug:
+    committed data stays as it was; free space or fix the mount, then run again."""
+
+    exit_code = EXIT_ENVIRONMENT
+
+    def __init__(self, message: str, *, path: str | None = None, hint: str | None = None):
+        super().__init__(message, hint=hint)
+        self.path = path
+
+
+_FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+_READ_ONLY = {errno.EROFS}
+_DENIED = {errno.EACCES, errno.EPERM}
+_TEXTS = (
+    ("no space left on device", errno.ENOSPC),
+    ("disk quota exceeded", errno.EDQUOT),
+    ("file too large", errno.EFBIG),
+    ("read-only file system", errno.EROFS),
+    ("permission denied", errno.EACCES),
+    ("operation not permitted", errno.EPERM),
+)
+"""Libraries that lose the errno (DuckDB, Arrow) still say it in words."""
+
+
+def _errno_of(exc: BaseException) -> int | None:
+    code = getattr(exc, "errno", None)
+    if isinstance(code, int) and code:
+        return code
+    text = str(exc).lower()
+    return next((num for words, num in _TEXTS if words in text), None)
+
+
+def environment_error(exc: BaseException, root: Path | None) -> WarehouseUnwritable | None:
+    """`exc` as an exit-6 error when it says the machine cannot take a write (disk full,
+    read-only file system, or a permission denied under `root`, the warehouse), else None.
+    A permission error elsewhere (an input file) is the input's problem, not this one."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:  # the cause may carry the errno
+        seen.add(id(exc))
+        code = _errno_of(exc)
+        if code is not None:
+            break
+        exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
+    if exc is None or code is None:
+        return None
+    filename = getattr(exc, "filename", None)
+    where = str(filename) if filename else (str(root) if root is not None else "the warehouse")
+    if code in _DENIED:
+        if filename and root is not None and not _under(Path(str(filename)), root):
+            return None
+        return WarehouseUnwritable(
+            f"permission denied writing {where}",
+            path=where,
+            hint="run cdr as the warehouse's owner, or give that user write access to it",
+        )
+    disk = str(root) if root is not None else where
+    if code == errno.EFBIG:
+        return WarehouseUnwritable(
+            f"the file size limit stops writing {where} ({os.strerror(code)})",
+            path=where,
+            hint="raise the file size limit (ulimit -f) of the job; committed data is unchanged",
+        )
+    if code in _FULL:
+        return WarehouseUnwritable(
+            f"no space left writing {where} ({os.strerror(code)})",
+            path=where,
+            hint=f"free space on the disk holding {disk} (df -h {disk}) and run again; "
+            "committed data is unchanged and the run can simply be repeated",
+        )
+    if code in _READ_ONLY:
+        return WarehouseUnwritable(
+            f"cannot write {where}: the file system is read-only",
+            path=where,
+            hint="remount it read-write or point --warehouse at a writable folder; "
+            "committed data is unchanged",
+        )
+    return None
+
+
+def _under(path: Path, root: Path) -> bool:
+    try:
+        path.resolve().relative_to(root.resolve())
+    except (ValueError, OSError):
+        return False
+    return True

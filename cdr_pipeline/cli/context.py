@@ -12,6 +12,7 @@ import click
 
 from cdr_pipeline.config import Settings, load_settings
 from cdr_pipeline.render import safe_text, to_json
+from cdr_pipeline.state.files import apply_file_mode
 
 
 @dataclass
@@ -24,8 +25,11 @@ class CliContext:
     overrides: dict[str, Any] = field(default_factory=dict)
 
     def settings(self, **overrides: Any) -> Settings:
+        """The command's settings; from here on, files it creates get `file_mode`."""
         merged = {"warehouse": self.warehouse, **self.overrides, **overrides}
-        return load_settings(self.config, merged)
+        settings = load_settings(self.config, merged)
+        apply_file_mode(settings.file_mode)
+        return settings
 
     @property
     def quiet(self) -> bool:

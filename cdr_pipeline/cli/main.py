@@ -7,6 +7,7 @@ import logging
 import os
 import pkgutil
 import sys
+import traceback
 from pathlib import Path
 from typing import Any
 
@@ -15,26 +16,19 @@ import click
 import cdr_pipeline.cli as cli_pkg
 from cdr_pipeline import __version__
 from cdr_pipeline.cli.context import CliContext, configure_logging, echo
-from cdr_pipeline.errors import EXIT_UNEXPECTED, CdrError
+from cdr_pipeline.errors import EXIT_UNEXPECTED, CdrError, environment_error
 from cdr_pipeline.render import safe_text
 
 log = logging.getLogger("cdr_pipeline.cli")
 
 
 class CdrGroup(click.Group):
-    """Turns library errors into a clear message and their documented exit code."""
+    """Turns library errors into a clear message and their documented exit code. `--debug`
+    adds the traceback; it never changes the exit code."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except CdrError as exc:
-            obj = ctx.find_object(CliContext)
-            if obj is not None and obj.debug:
-                raise
-            echo(f"error: {safe_text(exc.message)}", err=True)
-            if exc.hint:
-                echo(f"hint: {safe_text(exc.hint)}", err=True)
-            sys.exit(exc.exit_code)
         except click.ClickException as exc:
             # click's own messages (a bad option value) may echo text from the command line
             exc.message = safe_text(exc.message)
@@ -46,12 +40,30 @@ class CdrGroup(click.Group):
             sys.exit(130)
         except Exception as exc:
             obj = ctx.find_object(CliContext)
-            if obj is not None and obj.debug:
-                raise
-            log.debug("unexpected error", exc_info=True)
-            echo(f"error: unexpected {type(exc).__name__}: {safe_text(str(exc))}", err=True)
-            echo("hint: rerun with --debug for the traceback, and report it", err=True)
-            sys.exit(EXIT_UNEXPECTED)
+            debug = obj is not None and obj.debug
+            error = exc if isinstance(exc, CdrError) else environment_error(exc, _root(obj))
+            if debug:
+                # the traceback is added; the exit code stays the one documented
+                traceback.print_exc(file=sys.stderr)
+            if error is None:
+                log.debug("unexpected error", exc_info=True)
+                echo(f"error: unexpected {type(exc).__name__}: {safe_text(str(exc))}", err=True)
+                echo("hint: rerun with --debug for the traceback, and report it", err=True)
+                sys.exit(EXIT_UNEXPECTED)
+            echo(f"error: {safe_text(error.message)}", err=True)
+            if error.hint:
+                echo(f"hint: {safe_text(error.hint)}", err=True)
+            sys.exit(error.exit_code)
+
+
+def _root(obj: CliContext | None) -> Path | None:
+    """The warehouse folder, for naming it in an environment error (best effort)."""
+    if obj is None:
+        return None
+    try:
+        return obj.settings().warehouse
+    except Exception:
+        return obj.warehouse
 
 
 @click.group(cls=CdrGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -83,7 +95,8 @@ def cli(
     """cdr-pipeline: Webex Calling call records (and Webex Go) into a validated warehouse.
 
     Exit codes: 0 ok, 1 unexpected error, 2 usage, 3 bad input or configuration,
-    4 data-quality failure, 5 another writer holds the warehouse lock.
+    4 data-quality failure, 5 another writer holds the warehouse lock,
+    6 the warehouse cannot be written (disk full, read-only, permission).
     """
     verbosity = -1 if quiet else verbose
     ctx.obj = CliContext(warehouse, config, verbosity, log_json, debug)

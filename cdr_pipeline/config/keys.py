@@ -103,6 +103,15 @@ class Key:
         return "--" + self.name.replace("_", "-")
 
 
+def _file_mode(value: int) -> str | None:
+    if value & ~0o770 or value & 0o600 != 0o600:
+        return (
+            f"{value:#o} must give the owner read and write and nobody else more than the "
+            "group: 0o600 (owner only, the default) or 0o640 (group may read)"
+        )
+    return None
+
+
 def _names(value: str) -> str | None:
     return f"at most {MAX_LOCATIONS} names" if len(value) > MAX_LOCATIONS else None
 
@@ -119,6 +128,19 @@ SETTINGS_KEYS: dict[str, Key] = {
         Key("retain_days", "int", minimum=1, optional=True),
         Key("lock_wait_seconds", "float", minimum=0.0),
         Key("idle_days", "int", minimum=1),
+        # input limits (docs/limits.md): past one, the file fails with exit 3; the upper
+        # bounds keep the parsers safe (Python refuses integers of more than 4,300 digits,
+        # the JSON parser recurses per nesting level)
+        Key("max_unpacked_bytes", "int", minimum=1024**2, maximum=2**50),
+        Key("max_unpacked_ratio", "int", minimum=10, maximum=100_000),
+        Key("max_header_bytes", "int", minimum=4096, maximum=256 * 1024**2),
+        Key("max_columns", "int", minimum=10, maximum=1_000_000),
+        Key("max_record_bytes", "int", minimum=4096, maximum=1024**3),
+        Key("max_json_depth", "int", minimum=4, maximum=1000),
+        Key("max_json_number_digits", "int", minimum=20, maximum=4000),
+        # personal data at rest: permission bits of the files written (folders get x where
+        # files get r)
+        Key("file_mode", "mode", rule=_file_mode),
     )
 }
 """Top-level keys of cdr.toml (besides the [fetch] table)."""
@@ -156,6 +178,7 @@ _EXPECTED = {
     "path": "a path",
     "bool": "true or false",
     "names": "a list of names",
+    "mode": "octal permission bits such as 0o600",
 }
 
 
@@ -212,6 +235,7 @@ def _as_text(kind: str, value: Any) -> tuple[Any, str | None]:
 
 _TYPERS: dict[str, Callable[[str, Any], tuple[Any, str | None]]] = {
     "int": _as_int,
+    "mode": _as_int,
     "float": _as_float,
     "bool": _as_bool,
     "names": _as_names,
@@ -228,6 +252,11 @@ def _from_text(key: Key, text: str) -> tuple[Any, str | None]:
             return _problem_of_type(key, int(raw, 10))
         except ValueError:
             return None, f"expected {_EXPECTED['int']}"
+    if key.kind == "mode":  # "0640", "0o640" or "640": octal, as chmod reads it
+        try:
+            return _problem_of_type(key, int(raw.lower().removeprefix("0o"), 8))
+        except ValueError:
+            return None, f"expected {_EXPECTED['mode']}"
     if key.kind == "float":
         try:
             return _problem_of_type(key, float(raw))

@@ -24,6 +24,21 @@ class Settings:
     idle_days: int = 30
     fetch: FetchOptions = field(default_factory=FetchOptions)
     """Options of `cdr fetch` (the [fetch] table of cdr.toml)."""
+    # ---- input limits (docs/limits.md): past one, the file fails with exit 3 -------------
+    max_unpacked_bytes: int = 16 * 1024**3
+    """Decompressed bytes of one gzip stream or ZIP member."""
+    max_unpacked_ratio: int = 200
+    """Decompressed / compressed size of one gzip stream or ZIP member (past 64 MiB)."""
+    max_header_bytes: int = 1024 * 1024
+    max_columns: int = 2000
+    max_record_bytes: int = 16 * 1024 * 1024
+    """One CSV record or JSON-lines line; also the longest JSON string."""
+    max_json_depth: int = 64
+    max_json_number_digits: int = 100
+    # ---- personal data at rest ------------------------------------------------------------
+    file_mode: int = 0o600
+    """Permission bits of the files the pipeline writes (folders get x where files get r):
+    0o600 owner only; 0o640 to share the warehouse read-only with a group."""
 
     def __post_init__(self) -> None:
         checked_fields(self, SETTINGS_KEYS, "Settings")

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 
 from cdr_pipeline.config import FetchOptions
 from cdr_pipeline.errors import ConfigError
+from cdr_pipeline.fetch.token_file import read_secret_file
 
 
 def read_token(options: FetchOptions, env: Mapping[str, str] | None = None) -> str:
@@ -18,13 +19,7 @@ def read_token(options: FetchOptions, env: Mapping[str, str] | None = None) -> s
     env = os.environ if env is None else env
     token = env.get("WEBEX_TOKEN", "").strip()
     if not token and options.token_file is not None:
-        try:
-            token = options.token_file.read_text(encoding="utf-8").strip()
-        except (OSError, UnicodeDecodeError) as exc:
-            reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
-            raise ConfigError(
-                f"[fetch] token_file {options.token_file} cannot be read ({reason})"
-            ) from exc
+        token = read_secret_file(options.token_file)
     if not token:
         raise ConfigError(
             "no Webex API token: set WEBEX_TOKEN or [fetch] token_file in cdr.toml",

@@ -15,7 +15,8 @@ JSON = "json"
 
 @dataclass(frozen=True)
 class RawReject:
-    """A record that never became a row (it could not be split into fields)."""
+    """A record that never became a row (it could not be split into fields). `raw_text` is
+    the whole record: nothing is clipped (the rejects file is compressed)."""
 
     source_row: int
     reason: str
@@ -46,11 +47,10 @@ class Chunk:
         return self.frame.height + len(self.rejects)
 
 
-MAX_RAW_TEXT = 65_536
-"""Raw text kept per rejected row; longer text (an unterminated quote) is cut with a marker."""
+class BadInput(Exception):
+    """A reader cannot go on with this stream (a limit crossed, structure broken past
+    re-synchronising): the whole file or member fails. The loader adds the source's name."""
 
-
-def clip(text: str) -> str:
-    if len(text) <= MAX_RAW_TEXT:
-        return text
-    return text[:MAX_RAW_TEXT] + f"... [{len(text) - MAX_RAW_TEXT} more characters]"
+    def __init__(self, message: str, *, line: int | None = None, hint: str | None = None):
+        super().__init__(message)
+        self.message, self.line, self.hint = message, line, hint

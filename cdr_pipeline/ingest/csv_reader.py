@@ -7,31 +7,35 @@ is parsed by polars into string columns. The splitter also counts separators out
 fields per record, which finds ragged rows without a second parse. Invalid UTF-8 is rare:
 when polars refuses a chunk, it is re-checked record by record, the bad records are
 quarantined with their line and raw text, and the rest is parsed again.
+
+Broken quoting never swallows the rest of the file: a quote that RFC 4180 does not allow (one
+inside an unquoted field, like `O"Brien`, or text right after a closing quote) or a quoted
+field still open at the end of the file or `max_record_bytes` later quarantines the first
+line of its record, and splitting starts again on the next line. A line longer than
+`max_record_bytes` without any line break fails the file (see docs/limits.md).
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Generator, Iterator
 from typing import BinaryIO
 
 import numpy as np
 import polars as pl
 
-from cdr_pipeline.ingest.chunk import Chunk, RawReject, clip
+from cdr_pipeline.ingest.chunk import BadInput, Chunk, RawReject
+from cdr_pipeline.ingest.csv_header import Header
+from cdr_pipeline.ingest.limits import Limits
 from cdr_pipeline.schema.base import NULL_MARKERS
 
 READ_BYTES = 4 * 1024 * 1024
-MAX_RECORD_BYTES = 16 * 1024 * 1024
-"""A record can never be this long (a CDR row is ~1 KB): an unfinished record past it means
-an unbalanced quote earlier in the file. Its first line is quarantined and splitting resumes
-after it, so malformed input never makes memory follow the file size."""
-NL, QUOTE = 10, 34
-DELIMITERS = (",", ";", "\t")
-"""Accepted separators: Control Hub writes commas; a spreadsheet re-saving the export in a
-French or German locale writes semicolons; some tools write tabs. Sniffed from the header."""
+MAX_RECORD_BYTES = Limits.record_bytes
+"""Default `max_record_bytes`: a record can never be this long (a CDR row is ~1 KB). An
+unfinished record past it means an unbalanced quote earlier in the file: its first line is
+quarantined and splitting resumes after it, so memory never follows the file size."""
+NL, CR, QUOTE = 10, 13, 34
 
 
 class _Segment:
@@ -59,15 +63,40 @@ class _Segment:
         return len(self.starts)
 
 
-def _split_records(buf: bytes, first_line: int, sep: int = 44) -> tuple[_Segment, bytes, int]:
+def _first_stray(arr: np.ndarray, quotes: np.ndarray, sep: int) -> int:
+    """Position of the first quote RFC 4180 does not allow, or -1. Counting from a record
+    boundary, quotes alternate open, close: an opening quote starts a field (after a
+    separator, a line break or the closing quote of an escaped pair) and a closing one ends
+    it (before a separator, a line break or the opening quote of a pair). A quote at the end
+    of the buffer is judged when more bytes come."""
+    n = len(arr)
+    opening, closing = quotes[0::2], quotes[1::2]
+    prev = arr[np.maximum(opening - 1, 0)]
+    bad_open = ~((opening == 0) | (prev == sep) | (prev == NL) | (prev == QUOTE))
+    after = arr[np.minimum(closing + 1, n - 1)]
+    ok_close = (closing + 1 >= n) | (after == sep) | (after == NL) | (after == CR)
+    bad_close = ~(ok_close | (after == QUOTE))
+    if not (bad_open.any() or bad_close.any()):
+        return -1
+    return int(min(opening[bad_open].min(initial=n), closing[bad_close].min(initial=n)))
+
+
+def _split_records(buf: bytes, first_line: int, sep: int = 44) -> tuple[_Segment, bytes, int, bool]:
     """Split `buf` (starting at a record boundary) into complete records and the remainder.
 
-    Returns the segment, the unfinished tail, and the line number the tail starts on."""
+    Returns the segment, the unfinished tail, the line number the tail starts on, and
+    whether the tail starts with a record that breaks the quoting rules (`_first_stray`)."""
     arr = np.frombuffer(buf, dtype=np.uint8)
     nl = np.flatnonzero(arr == NL)
     quotes = np.flatnonzero(arr == QUOTE) if buf.find(b'"') >= 0 else None
+    broken = False
     if quotes is not None:
         bidx = np.flatnonzero((np.searchsorted(quotes, nl) & 1) == 0)
+        stray = _first_stray(arr, quotes, sep)
+        if stray >= 0:  # records end before the one holding the stray quote
+            broken = True
+            bidx = bidx[: int(np.searchsorted(nl[bidx], stray))]
+            quotes = quotes[quotes < (int(nl[bidx[-1]]) + 1 if len(bidx) else 0)]
     else:
         bidx = np.arange(len(nl))
     ends = nl[bidx]
@@ -106,102 +135,91 @@ def _split_records(buf: bytes, first_line: int, sep: int = 44) -> tuple[_Segment
         starts, ends_wo_cr, lines = starts[nonblank], ends_wo_cr[nonblank], lines[nonblank]
         commas, quoted = commas[nonblank], quoted[nonblank]
     seg = _Segment(buf, starts, ends_wo_cr, lines, has_blank, commas, quoted)
-    return seg, buf[tail_start:], tail_line
-
-
-@dataclass(frozen=True)
-class Header:
-    names: list[str]
-    rest: bytes
-    """Bytes already read past the header."""
-    next_line: int
-    delimiter: str = ","
-
-
-def sniff_delimiter(header_text: str) -> str:
-    """The separator of the header line: the accepted one it holds most often (',' on ties)."""
-    counts = {d: header_text.count(d) for d in DELIMITERS}
-    best = max(DELIMITERS, key=lambda d: (counts[d], d == ","))
-    return best if counts[best] else ","
-
-
-def read_header(stream: BinaryIO) -> Header:
-    """Read the header record and sniff the separator."""
-    buf = b""
-    line = 1
-    while True:
-        block = stream.read(64 * 1024)
-        buf += block
-        # skip leading blank lines
-        stripped = buf.lstrip(b"\r\n")
-        line_skip = buf[: len(buf) - len(stripped)].count(b"\n")
-        seg, tail, _ = _split_records(stripped, line + line_skip)
-        if len(seg) or not block:
-            break
-    if not len(seg):
-        text = stripped.decode("utf-8", errors="replace").strip()
-        if not text:
-            return Header([], b"", 1)
-        rest = b""
-        header_text = text
-        next_line = line + line_skip + 1
-    else:
-        s, e = int(seg.starts[0]), int(seg.ends[0])
-        header_text = stripped[s:e].decode("utf-8", errors="replace")
-        rest = stripped[int(seg.starts[1]) :] if len(seg) > 1 else tail
-        next_line = (
-            int(seg.lines[1]) if len(seg) > 1 else int(seg.lines[0]) + header_text.count("\n") + 1
-        )
-    delimiter = sniff_delimiter(header_text)
-    headers = next(csv.reader([header_text], delimiter=delimiter), [])
-    return Header(headers, rest, next_line, delimiter)
+    return seg, buf[tail_start:], tail_line, broken
 
 
 def _records(
-    stream: BinaryIO, rest: bytes, first_line: int, sep: int
+    stream: BinaryIO, rest: bytes, first_line: int, sep: int, max_record: int = MAX_RECORD_BYTES
 ) -> Iterator[_Segment | RawReject]:
-    """Segments of complete records, and rejects for text that can never form one (an
-    unbalanced quote mid-file, an unterminated quote at the end)."""
+    """Segments of complete records, and rejects for lines that can never form one (broken
+    quoting): each rejected line is one physical record, and splitting re-synchronises on the
+    next line."""
     pending, line = b"", first_line
-    block = rest
-    while True:
+    block, eof = rest, False
+    while not eof or pending:
         if not block:
             block = stream.read(READ_BYTES)
-            if not block:
-                break
+            eof = not block
         buf = pending + block if pending else block
         block = b""
-        seg, pending, line = _split_records(buf, line, sep)
+        if eof:
+            if not buf.strip(b"\r\n"):
+                break
+            if not buf.endswith(b"\n"):  # last record without a final newline
+                buf += b"\n"
+        seg, pending, line, broken = _split_records(buf, line, sep)
         if len(seg):
             yield seg
-        while len(pending) > MAX_RECORD_BYTES:
-            cut = pending.find(b"\n")
-            cut = len(pending) if cut < 0 else cut + 1
-            yield RawReject(
-                line,
-                "unbalanced_quote",
-                f"a quoted field opened on this line is still open {MAX_RECORD_BYTES:,} bytes "
-                "later; the line is quarantined and reading resumes after it",
-                clip(pending[:cut].rstrip(b"\r\n").decode("utf-8", errors="replace")),
+        pending, line = yield from _resync(pending, line, broken, eof, sep, max_record)
+
+
+def _resync(
+    pending: bytes, line: int, broken: bool, eof: bool, sep: int, max_record: int
+) -> Generator[_Segment | RawReject, None, tuple[bytes, int]]:
+    """While the unfinished tail cannot become a record (broken quoting, the end of the
+    file, or longer than a record may be), quarantine its first line and split the rest.
+    Returns what is still pending and its line."""
+    while pending and (broken or eof or len(pending) > max_record):
+        cut = pending.find(b"\n", 0, max_record + 1)
+        if cut < 0:
+            if len(pending) <= max_record:
+                break  # the line is not complete yet
+            raise BadInput(
+                f"a line longer than max_record_bytes ({max_record:,} bytes) without a line break",
+                line=line,
+                hint="check this is a CSV export; raise max_record_bytes in cdr.toml if "
+                "records this long are genuine",
             )
-            seg, pending, line = _split_records(pending[cut:], line + 1, sep)
-            if len(seg):
-                yield seg
-    if pending.strip(b"\r\n"):
-        if pending.count(b'"') % 2:
-            yield RawReject(
-                line,
-                "unterminated_quote",
-                "the last record opens a quoted field that never closes (file truncated?)",
-                clip(pending.decode("utf-8", errors="replace")),
-            )
-        else:  # last record without a final newline
-            seg, _, _ = _split_records(pending + b"\n", line, sep)
+        yield _broken_line(pending[:cut], line, broken, cut + 1 == len(pending), max_record)
+        seg, pending, line, broken = _split_records(pending[cut + 1 :], line + 1, sep)
+        if len(seg):
             yield seg
+    return pending, line
 
 
-def read_csv_body(stream: BinaryIO, header: Header, chunk_rows: int) -> Iterator[Chunk]:
+def _broken_line(raw: bytes, line: int, stray: bool, last: bool, max_record: int) -> RawReject:
+    """The reject for the first line of a record whose quoting is broken."""
+    text = raw.removesuffix(b"\r").decode("utf-8", errors="replace")
+    if stray:
+        return RawReject(
+            line,
+            "stray_quote",
+            "a quote where CSV does not allow one (inside an unquoted field, or text after a "
+            "closing quote); the line is quarantined and reading resumes on the next line. "
+            'A quote inside a value must be written "" in a quoted field',
+            text,
+        )
+    if last:
+        return RawReject(
+            line,
+            "unterminated_quote",
+            "the last record opens a quoted field that never closes (file truncated?)",
+            text,
+        )
+    return RawReject(
+        line,
+        "unbalanced_quote",
+        "a quoted field opened on this line never closes (or not within "
+        f"{max_record:,} bytes); the line is quarantined and reading resumes after it",
+        text,
+    )
+
+
+def read_csv_body(
+    stream: BinaryIO, header: Header, chunk_rows: int, limits: Limits | None = None
+) -> Iterator[Chunk]:
     """Chunks of the records after the header (see `read_header`)."""
+    max_record = (limits or Limits()).record_bytes
     headers, delimiter = header.names, header.delimiter
     ncols = len(headers)
     col_names = [f"c{i}" for i in range(ncols)]
@@ -216,7 +234,7 @@ def read_csv_body(stream: BinaryIO, header: Header, chunk_rows: int) -> Iterator
         pieces, have, pending_rejects = [], 0, []
         return chunk
 
-    for item in _records(stream, header.rest, header.next_line, ord(delimiter)):
+    for item in _records(stream, header.rest, header.next_line, ord(delimiter), max_record):
         if isinstance(item, RawReject):
             pending_rejects.append(item)
             continue
@@ -329,7 +347,7 @@ def _parse(
         frame = pl.DataFrame(schema=dict.fromkeys(col_names, pl.String))
 
     def raw_text(i: int) -> str:
-        return clip(records.raw(int(index[i])).decode("utf-8", "replace"))
+        return records.raw(int(index[i])).decode("utf-8", "replace")
 
     rejects.sort(key=lambda r: r.source_row)
     return Chunk(
@@ -343,7 +361,7 @@ def _ragged(raw: bytes, line: int, ncols: int, delimiter: str = ",") -> RawRejec
         found = len(next(csv.reader(io.StringIO(text), delimiter=delimiter), []))
     except csv.Error:
         found = -1
-    return RawReject(line, "ragged_row", f"expected {ncols} fields, found {found}", clip(text))
+    return RawReject(line, "ragged_row", f"expected {ncols} fields, found {found}", text)
 
 
 def _screen(
@@ -364,14 +382,14 @@ def _screen(
                     line,
                     "invalid_utf8",
                     f"byte {exc.start}: not UTF-8 (re-export the report as UTF-8)",
-                    clip(raw.decode("utf-8", "replace")),
+                    raw.decode("utf-8", "replace"),
                 )
             )
             continue
         try:
             fields = next(csv.reader(io.StringIO(text), delimiter=delimiter))
         except csv.Error as exc:
-            bad.append(RawReject(line, "malformed_csv", str(exc), clip(text)))
+            bad.append(RawReject(line, "malformed_csv", str(exc), text))
             continue
         if len(fields) != ncols:
             bad.append(_ragged(raw, line, ncols, delimiter))

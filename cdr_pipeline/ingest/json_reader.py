@@ -1,9 +1,11 @@
 """Chunked reading of the API's JSON: `{"items": [...]}` pages (one or several, e.g. saved
 pages concatenated or one page per line), a top-level array of records, or JSON lines of
-records. Parsed incrementally with ijson, so a large file is never held in memory."""
+records. Parsed incrementally with ijson behind a guard of the JSON limits (json_guard), so a
+large or hostile file is never held in memory."""
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from collections.abc import Iterator
@@ -14,9 +16,11 @@ import ijson
 import numpy as np
 import polars as pl
 
-from cdr_pipeline.ingest.chunk import Chunk, RawReject, clip
+from cdr_pipeline.ingest.chunk import BadInput, Chunk, RawReject
+from cdr_pipeline.ingest.json_guard import JsonGuard
+from cdr_pipeline.ingest.limits import Limits
 
-_PAGE = re.compile(rb'^\s*\{\s*"items"\s*:')
+_PAGE = re.compile(rb'^\s*\{\s*"items"\s*:\s*(.)', re.DOTALL)
 
 
 def _text(value: Any) -> str | None:
@@ -25,53 +29,142 @@ def _text(value: Any) -> str | None:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, Decimal):
-        # JSON 36 and 36.0 both mean 36 seconds
-        return str(int(value)) if value == value.to_integral_value() else str(value)
+        # JSON 36 and 36.0 both mean 36 seconds; a huge exponent (1e999999999) stays text,
+        # never an integer of a billion digits
+        if value.is_finite() and value.adjusted() < 40 and value == value.to_integral_value():
+            return str(int(value))
+        return str(value)
     if isinstance(value, (dict, list)):
         return json.dumps(value, default=str, ensure_ascii=False)
     return str(value)
 
 
-def _iter_records(stream: BinaryIO) -> Iterator[Any]:
+class _Chain(io.RawIOBase):
+    """`first` then the rest of `stream` (a line read ahead to sniff JSON lines)."""
+
+    def __init__(self, first: bytes, stream: BinaryIO) -> None:
+        self._first, self._stream = memoryview(first), stream
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if self._first:
+            n = min(len(buffer), len(self._first))
+            buffer[:n] = self._first[:n]
+            self._first = self._first[n:]
+            return n
+        return self._stream.readinto(buffer)  # type: ignore[attr-defined]
+
+
+def _iter_records(stream: BinaryIO, limits: Limits) -> Iterator[tuple[int, Any]]:
+    """(item number or line, record) pairs, in one of four layouts. JSON lines are read line
+    by line: a broken line is quarantined and reading goes on with the next. The other
+    layouts are streamed; a syntax error there fails the file (no record boundary to resume
+    at), as does a layout that is not one of these."""
     head = stream.peek(4096)[:4096] if hasattr(stream, "peek") else b""
-    if _PAGE.match(head):
-        yield from ijson.items(stream, "items.item", multiple_values=True)
+    page = _PAGE.match(head)
+    if page:
+        if page.group(1) != b"[":
+            raise BadInput(
+                '"items" is not a list of records',
+                line=1,
+                hint="this is not a page of the Webex APIs; fetch it again",
+            )
+        yield from _streamed(stream, limits, 2, "items.item")
     elif head.lstrip()[:1] == b"[":
-        yield from ijson.items(stream, "item")
+        yield from _streamed(stream, limits, 1, "item")
     else:
-        yield from ijson.items(stream, "", multiple_values=True)
+        lines = io.BufferedReader(JsonGuard(stream, limits, 0))
+        first = lines.readline(limits.record_bytes + 1)
+        try:
+            json.loads(first)
+            is_lines = first.endswith(b"\n") or not lines.peek(1)
+        except ValueError:
+            is_lines = False
+        if is_lines:
+            yield from _json_lines(first, lines, limits)
+        else:
+            chained = io.BufferedReader(_Chain(first, lines))
+            yield from _streamed(chained, limits, 0, "", guarded=True)
 
 
-def read_json_chunks(stream: BinaryIO, chunk_rows: int) -> Iterator[Chunk]:
+def _streamed(
+    stream: BinaryIO, limits: Limits, base: int, prefix: str, guarded: bool = False
+) -> Iterator[tuple[int, Any]]:
+    source = stream if guarded else JsonGuard(stream, limits, base)
+    n = 0
+    try:
+        for n, record in enumerate(ijson.items(source, prefix, multiple_values=True), 1):
+            yield n, record
+    except ijson.JSONError as exc:
+        raise BadInput(
+            f"the JSON breaks after record {n} ({exc}); none of the file's rows are published",
+            hint="the file is damaged or incomplete: fetch or copy it again",
+        ) from exc
+
+
+def _json_lines(first: bytes, lines: BinaryIO, limits: Limits) -> Iterator[tuple[int, Any]]:
+    line_no, raw = 1, first
+    while raw:
+        if len(raw) > limits.record_bytes:
+            raise BadInput(
+                f"a line longer than max_record_bytes ({limits.record_bytes:,} bytes)",
+                line=line_no,
+                hint="raise max_record_bytes in cdr.toml if records this long are genuine",
+            )
+        text = raw.strip()
+        if text:
+            try:
+                # numbers as ijson gives them (the guard already bounded their digits)
+                yield line_no, json.loads(text, parse_float=Decimal)
+            except (ValueError, RecursionError) as exc:
+                yield line_no, _Broken(text.decode("utf-8", "replace"), str(exc))
+        raw = lines.readline(limits.record_bytes + 1)
+        line_no += 1
+
+
+class _Broken:
+    """A JSON line that does not parse: quarantined with its text."""
+
+    def __init__(self, text: str, error: str) -> None:
+        self.text, self.error = text, error
+
+
+def read_json_chunks(
+    stream: BinaryIO, chunk_rows: int, limits: Limits | None = None
+) -> Iterator[Chunk]:
+    limits = limits or Limits()
     batch: list[tuple[int, dict[str, Any]]] = []
     rejects: list[RawReject] = []
-    n = 0
-    records = _iter_records(stream)
-    while True:
-        try:
-            record = next(records)
-        except StopIteration:
-            break
-        except ijson.JSONError as exc:
-            # the rest of the stream cannot be parsed: quarantine it as one record
-            rejects.append(RawReject(n + 1, "invalid_json", f"JSON cannot be parsed: {exc}", ""))
-            n += 1
-            break
-        n += 1
-        if not isinstance(record, dict):
+    keys: set[str] = set()
+    for n, record in _iter_records(stream, limits):
+        if isinstance(record, _Broken):
+            rejects.append(
+                RawReject(n, "invalid_json", f"not valid JSON: {record.error}", record.text)
+            )
+        elif not isinstance(record, dict):
             rejects.append(
                 RawReject(
                     n,
                     "invalid_json",
                     "item is not a JSON object",
-                    clip(json.dumps(record, default=str)),
+                    json.dumps(record, default=str),
                 )
             )
         else:
             batch.append((n, record))
+            keys.update(record)  # every key becomes a column of the chunk
+            if len(keys) > limits.columns:
+                raise BadInput(
+                    f"records with more than max_columns ({limits.columns:,}) different keys",
+                    line=n,
+                    hint="check this is an export of the Webex APIs; raise max_columns in "
+                    "cdr.toml if it is",
+                )
         if len(batch) + len(rejects) >= chunk_rows:
             yield _chunk(batch, rejects)
-            batch, rejects = [], []
+            batch, rejects, keys = [], [], set()
     if batch or rejects:
         yield _chunk(batch, rejects)
 
@@ -94,6 +187,6 @@ def _chunk(batch: list[tuple[int, dict[str, Any]]], rejects: list[RawReject]) ->
     recs = [rec for _, rec in batch]
 
     def raw_text(i: int) -> str:
-        return clip(json.dumps(recs[i], default=str, ensure_ascii=False))
+        return json.dumps(recs[i], default=str, ensure_ascii=False)
 
     return Chunk(names, frame, rows, raw_text, list(rejects))

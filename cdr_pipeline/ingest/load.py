@@ -18,12 +18,19 @@ from pathlib import Path
 from typing import BinaryIO
 
 from cdr_pipeline.config import Settings
-from cdr_pipeline.errors import ConservationError, InputError, RejectRateExceeded
-from cdr_pipeline.ingest.chunk import CSV, Chunk
-from cdr_pipeline.ingest.csv_reader import read_csv_body, read_header
+from cdr_pipeline.errors import (
+    ConservationError,
+    InputError,
+    RejectRateExceeded,
+    environment_error,
+)
+from cdr_pipeline.ingest.chunk import CSV, BadInput, Chunk
+from cdr_pipeline.ingest.csv_header import read_header
+from cdr_pipeline.ingest.csv_reader import read_csv_body
 from cdr_pipeline.ingest.digest import Digest, Fingerprint
 from cdr_pipeline.ingest.drift import Drift
 from cdr_pipeline.ingest.json_reader import read_json_chunks
+from cdr_pipeline.ingest.limits import Limits, unreadable
 from cdr_pipeline.ingest.merge import merge_staged
 from cdr_pipeline.ingest.normalize import LoadContext, normalize
 from cdr_pipeline.ingest.prefetch import Prefetch
@@ -60,11 +67,13 @@ class _AlreadyLoaded(Exception):
     """The file's content is in the ledger (found once its digest was ready)."""
 
 
-def _chunks(source: Source, stream: BinaryIO, chunk_rows: int) -> tuple[list[str], Iterator[Chunk]]:
+def _chunks(
+    source: Source, stream: BinaryIO, chunk_rows: int, limits: Limits
+) -> tuple[list[str], Iterator[Chunk]]:
     if source.fmt == CSV:
-        header = read_header(stream)
-        return header.names, read_csv_body(stream, header, chunk_rows)
-    it = read_json_chunks(stream, chunk_rows)
+        header = read_header(stream, limits)
+        return header.names, read_csv_body(stream, header, chunk_rows, limits)
+    it = read_json_chunks(stream, chunk_rows, limits)
     first = next(it, None)
     if first is None:
         return [], iter(())
@@ -104,7 +113,11 @@ class FileLoader:
         except _AlreadyLoaded:
             return [self._skipped()]
         except OSError as exc:
-            err = InputError(f"cannot read file: {exc.strerror}", path=str(self.path))
+            # the warehouse cannot take a write: stop the run (exit 6); else the input is bad
+            env = environment_error(exc, self.settings.warehouse)
+            if env is not None:
+                raise env from exc
+            err = InputError(f"cannot read file: {exc.strerror or exc}", path=str(self.path))
             return [self._failed(str(self.path), err, t0)]
         finally:
             self.digest.close()
@@ -158,6 +171,8 @@ class FileLoader:
         results = []
         for i, source in enumerate(sources):
             try:
+                if source.error is not None:
+                    raise source.error
                 result, schema = SourceLoad(self, source, i, size).run(tee)
             except InputError as exc:
                 result, schema = self._failed(source.name, exc, t0), None
@@ -172,7 +187,7 @@ class FileLoader:
             str(self.path),
             source,
             "failed",
-            message=str(exc),
+            message=f"{exc}; hint: {exc.hint}" if exc.hint else str(exc),
             exit_code=exc.exit_code,
             seconds=time.monotonic() - t0,
         )
@@ -205,10 +220,25 @@ class SourceLoad:
     def run(
         self, tee: Callable[[memoryview], None] | None
     ) -> tuple[FileResult, TableSchema | None]:
+        try:
+            return self._run(tee)
+        except BadInput as exc:  # the reader gave up on this stream: it fails as a whole
+            raise InputError(
+                exc.message, path=self.source.name, line=exc.line, hint=exc.hint
+            ) from exc
+        except OSError as exc:
+            if environment_error(exc, self.settings.warehouse) is not None:
+                raise
+            raise unreadable(exc, self.source.name) from exc
+
+    def _run(
+        self, tee: Callable[[memoryview], None] | None
+    ) -> tuple[FileResult, TableSchema | None]:
         result, source = self.result, self.source
+        limits = Limits.of(self.settings)
         with ExitStack() as stack:
-            stream = stack.enter_context(source.open(tee))
-            headers, body = _chunks(source, stream, self.settings.chunk_rows)
+            stream = stack.enter_context(source.open(tee, limits))
+            headers, body = _chunks(source, stream, self.settings.chunk_rows, limits)
             chunks = Prefetch(body)  # read and parse the next chunk while this one is staged
             stack.callback(chunks.close)  # before the stream closes
             if not headers:

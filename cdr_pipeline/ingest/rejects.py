@@ -70,8 +70,14 @@ def redact_raw_text(
     return f"[raw text withheld: it may hold {', '.join(sorted(secret))}, which is never stored]"
 
 
+FLUSH_ROWS = 10_000
+FLUSH_BYTES = 32 * 1024 * 1024
+"""Rows are written every 10,000 rows or 32 MB of raw text, whichever comes first: raw text is
+kept whole, and a quarantined record may be as long as `max_record_bytes`."""
+
+
 class RejectWriter:
-    """Streams one source's rejected rows to a Parquet file, 10,000 rows at a time."""
+    """Streams one source's rejected rows to a Parquet file (zstd-compressed)."""
 
     def __init__(self, path: Path, run_id: str, table: str, source: str) -> None:
         self.path, self.run_id, self.table, self.source = path, run_id, table, source
@@ -80,6 +86,7 @@ class RejectWriter:
         self.now = datetime.now(UTC)
         self.reasons: Counter[str] = Counter()
         """Rows added, by reason."""
+        self.buffered_bytes = 0
 
     def add(self, row: int, reason: str, detail: str, raw: str) -> None:
         self.reasons[reason] += 1
@@ -95,7 +102,8 @@ class RejectWriter:
                 "rejected_at": self.now,
             }
         )
-        if len(self.buffer) >= 10_000:
+        self.buffered_bytes += len(raw)
+        if len(self.buffer) >= FLUSH_ROWS or self.buffered_bytes >= FLUSH_BYTES:
             self.flush()
 
     def flush(self) -> None:
@@ -105,7 +113,7 @@ class RejectWriter:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.writer = pq.ParquetWriter(self.path, REJECT_SCHEMA, compression="zstd")
         self.writer.write_table(pa.Table.from_pylist(self.buffer, schema=REJECT_SCHEMA))
-        self.buffer = []
+        self.buffer, self.buffered_bytes = [], 0
 
     def close(self) -> None:
         self.flush()

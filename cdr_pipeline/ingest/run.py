@@ -17,12 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from cdr_pipeline.config import Settings
-from cdr_pipeline.errors import EXIT_OK, InputError
+from cdr_pipeline.errors import EXIT_OK, CdrError, InputError, environment_error
 from cdr_pipeline.ingest.digest import Fingerprint
 from cdr_pipeline.ingest.load import FileLoader, LoadedContent
 from cdr_pipeline.ingest.merge import clean_temp_files
 from cdr_pipeline.ingest.results import FileResult, IngestResult, ProgressFn
 from cdr_pipeline.schema import SCHEMAS
+from cdr_pipeline.state.files import apply_file_mode
 from cdr_pipeline.state.ledger import RUNS_SCHEMA, Ledger
 from cdr_pipeline.state.lock import writer_lock
 from cdr_pipeline.text import stamp_ms
@@ -66,6 +67,27 @@ def ingest_paths(
     files = expand_paths(paths)
     if kind is not None and kind not in SCHEMAS:
         raise InputError(f"unknown kind {kind!r}", hint=f"one of: {', '.join(SCHEMAS)}")
+    apply_file_mode(settings.file_mode)
+    try:
+        return _ingest(settings, files, kind, source_kind, command, progress, fingerprints)
+    except CdrError:
+        raise
+    except Exception as exc:  # OSError, or DuckDB's / polars' own error saying the same
+        env = environment_error(exc, settings.warehouse)
+        if env is None:
+            raise
+        raise env from exc
+
+
+def _ingest(
+    settings: Settings,
+    files: list[Path],
+    kind: str | None,
+    source_kind: str | None,
+    command: str,
+    progress: ProgressFn | None,
+    fingerprints: Mapping[Path, Fingerprint] | None,
+) -> IngestResult:
     t0 = time.monotonic()
     started = datetime.now(UTC)
     run_id = new_run_id(started)
@@ -95,8 +117,13 @@ def ingest_paths(
             finished_ok = True
         finally:
             run.update(_run_totals(results, len(files), finished_ok))
-            ledger.write("runs", run_id, [run], RUNS_SCHEMA)
-            shutil.rmtree(layout.staging_run(run_id), ignore_errors=True)
+            try:
+                ledger.write("runs", run_id, [run], RUNS_SCHEMA)
+            except OSError:
+                if finished_ok:  # else keep the error that stopped the run (a full disk...)
+                    raise
+            finally:
+                shutil.rmtree(layout.staging_run(run_id), ignore_errors=True)
     return IngestResult(run_id, results, time.monotonic() - t0, interrupted)
 
 

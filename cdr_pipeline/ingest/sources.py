@@ -12,12 +12,13 @@ import io
 import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from cdr_pipeline.errors import InputError
 from cdr_pipeline.ingest.chunk import CSV, JSON
+from cdr_pipeline.ingest.limits import DECOMPRESS_ERRORS, Limits, Unpacked, unreadable
 
 ZIP_MAGIC = b"PK\x03\x04"
 EMPTY_ZIP_MAGIC = b"PK\x05\x06"
@@ -32,24 +33,32 @@ class Source:
     member: str | None
     container: str  # plain | gzip | zip
     fmt: str  # csv | json
+    compressed: int = 0
+    """Compressed size of a gzip stream or ZIP member (for the ratio limit)."""
+    error: InputError | None = field(default=None, compare=False)
+    """Why this stream cannot be loaded (found while sniffing): it fails on its own, the
+    other members of its ZIP still load."""
 
     @property
     def name(self) -> str:
         return f"{self.path}!{self.member}" if self.member else str(self.path)
 
     @contextmanager
-    def open(self, tee: Callable[[memoryview], object] | None = None) -> Iterator[BinaryIO]:
-        """Binary stream of the data, decompressed, with any UTF-8 BOM removed. `tee` (a
-        plain file only) is given every byte read from the file, in order."""
+    def open(
+        self, tee: Callable[[memoryview], object] | None = None, limits: Limits | None = None
+    ) -> Iterator[BinaryIO]:
+        """Binary stream of the data, decompressed (within `limits`), with any UTF-8 BOM
+        removed. `tee` (a plain file only) is given every byte read from the file, in order."""
+        limits = limits or Limits()
         if tee is not None and self.container == "plain":
             with open(self.path, "rb", buffering=0) as raw:
                 yield _skip_bom(_Tee(raw, tee))  # type: ignore[arg-type]
         elif self.container == "zip":
-            with zipfile.ZipFile(self.path) as zf, zf.open(self.member or "") as raw:
-                yield _skip_bom(raw)  # type: ignore[arg-type]
+            with zipfile.ZipFile(self.path) as zf, _opened(zf, self.member or "", self.name) as raw:
+                yield _skip_bom(Unpacked(raw, self.compressed, limits, self.name))  # type: ignore[arg-type]
         elif self.container == "gzip":
             with gzip.open(self.path, "rb") as raw:
-                yield _skip_bom(raw)  # type: ignore[arg-type]
+                yield _skip_bom(Unpacked(raw, self.compressed, limits, self.name))  # type: ignore[arg-type]
         else:
             with open(self.path, "rb") as raw:
                 yield _skip_bom(raw)
@@ -70,6 +79,17 @@ class _Tee(io.RawIOBase):
             with memoryview(buffer) as view:
                 self._sink(view[:n])
         return n
+
+
+@contextmanager
+def _opened(zf: zipfile.ZipFile, member: str, name: str) -> Iterator[BinaryIO]:
+    """A ZIP member's stream; an encrypted or unreadable member is an InputError."""
+    try:
+        raw = zf.open(member)
+    except DECOMPRESS_ERRORS as exc:
+        raise unreadable(exc, name) from exc
+    with raw:
+        yield raw  # type: ignore[misc]
 
 
 def _skip_bom(stream: BinaryIO) -> BinaryIO:
@@ -93,8 +113,52 @@ def _detect_format(head: bytes, name: str) -> str:
     return CSV
 
 
+SKIPPED_MEMBERS = ("__MACOSX/", ".DS_Store", "Thumbs.db", "desktop.ini")
+"""Folders and files archivers add on their own (never data): skipped without a word."""
+
+
+def _member_problem(m: zipfile.ZipInfo) -> str | None:
+    """Why a ZIP member is not loaded (a name that would escape a folder, or is hidden),
+    or None. Such a member fails on its own: never skipped silently."""
+    name = m.filename.replace("\\", "/")
+    parts = name.split("/")
+    if name.startswith("/") or ".." in parts or (len(name) > 1 and name[1] == ":"):
+        return "unsafe member name (absolute or with '..'): not loaded"
+    if any(p.startswith(".") for p in parts):
+        return "hidden member (a name starting with a dot): not loaded"
+    return None
+
+
+def _zip_sources(path: Path, zf: zipfile.ZipFile) -> list[Source]:
+    out = []
+    for m in zf.infolist():
+        if m.is_dir() or m.filename.startswith(SKIPPED_MEMBERS[0]):
+            continue
+        if m.filename.rsplit("/", 1)[-1] in SKIPPED_MEMBERS[1:]:
+            continue
+        name = f"{path}!{m.filename}"
+        problem = _member_problem(m)
+        error = None
+        fmt = CSV
+        if problem is not None:
+            error = InputError(
+                problem, path=name, hint="rename the member or extract it and load the file"
+            )
+        else:
+            try:
+                with _opened(zf, m.filename, name) as fh:
+                    fmt = _detect_format(fh.read(64), name)
+            except DECOMPRESS_ERRORS as exc:
+                error = unreadable(exc, name)
+            except InputError as exc:
+                error = exc
+        out.append(Source(path, m.filename, "zip", fmt, m.compress_size, error))
+    return out
+
+
 def sources_of(path: Path) -> list[Source]:
-    """The data streams inside `path`, sniffed by content, never by file extension."""
+    """The data streams inside `path`, sniffed by content, never by file extension. A ZIP
+    member that cannot be used comes back with its `error` set (the others still load)."""
     name = str(path)
     try:
         with open(path, "rb") as fh:
@@ -103,28 +167,14 @@ def sources_of(path: Path) -> list[Source]:
         raise InputError(f"cannot read file: {exc.strerror}", path=name) from exc
     if magic.startswith(ZIP_MAGIC) or magic.startswith(EMPTY_ZIP_MAGIC):
         try:
-            zf = zipfile.ZipFile(path)
-        except zipfile.BadZipFile as exc:
+            with zipfile.ZipFile(path) as zf:
+                out = _zip_sources(path, zf)
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError) as exc:
             raise InputError(
                 f"looks like a ZIP archive but cannot be opened ({exc})",
                 path=name,
                 hint="the download may be incomplete; fetch the report again",
             ) from exc
-        with zf:
-            members = [
-                m
-                for m in zf.infolist()
-                if not m.is_dir()
-                and not m.filename.startswith(("__MACOSX/", "."))
-                and "/." not in m.filename
-            ]
-            out = []
-            for m in members:
-                with zf.open(m) as fh:
-                    head = fh.read(64)
-                out.append(
-                    Source(path, m.filename, "zip", _detect_format(head, f"{name}!{m.filename}"))
-                )
         if not out:
             raise InputError("ZIP archive holds no data files", path=name)
         return out
@@ -132,9 +182,9 @@ def sources_of(path: Path) -> list[Source]:
         try:
             with gzip.open(path, "rb") as fh:
                 head = fh.read(64)
-        except (OSError, EOFError) as exc:
-            raise InputError(f"gzip stream is corrupt ({exc})", path=name) from exc
-        return [Source(path, None, "gzip", _detect_format(head, name))]
+        except DECOMPRESS_ERRORS as exc:
+            raise unreadable(exc, name) from exc
+        return [Source(path, None, "gzip", _detect_format(head, name), path.stat().st_size)]
     with open(path, "rb") as fh:
         head = fh.read(64)
     return [Source(path, None, "plain", _detect_format(head, name))]

@@ -13,7 +13,7 @@ import polars as pl
 import pyarrow.parquet as pq
 import pytest
 
-from cdr_pipeline.ingest.csv_reader import read_header
+from cdr_pipeline.ingest.csv_header import read_header
 from cdr_pipeline.ingest.sources import sources_of
 from cdr_pipeline.schema import detect_kind
 from tests.devices.helpers import (

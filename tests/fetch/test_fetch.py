@@ -288,6 +288,7 @@ def test_cli_fetch_with_base_url_and_token_file(tmp_path: Path, no_token_env: No
     records = make_records(30, now - timedelta(hours=20), timedelta(minutes=10))
     token_file = tmp_path / "token"
     token_file.write_text(TOKEN + "\n")
+    token_file.chmod(0o600)  # a token others can read is refused
     config = tmp_path / "cdr.toml"
     config.write_text(
         f'warehouse = "wh"\n[fetch]\ntoken_file = "{token_file}"\npage_size = 20\n'
@@ -308,6 +309,9 @@ def test_cli_fetch_with_base_url_and_token_file(tmp_path: Path, no_token_env: No
     assert TOKEN not in run.output
     wanted = {r["Report ID"] for r in records if since <= r["Report time"] <= until}
     assert wanted and set(warehouse_ids(settings_for(tmp_path))) == wanted
+    # saved pages (and all else written) are owner-only: call records are personal data
+    pages = [p for p in (tmp_path / "wh" / "state" / "fetched").rglob("*") if p.is_file()]
+    assert pages and all(p.stat().st_mode & 0o077 == 0 for p in pages)
 
 
 def test_cli_fetch_reports_an_unreachable_host(

@@ -1,0 +1,102 @@
+"""The header of a CSV export: one line of column names, read within `max_header_bytes` and
+`max_columns`, and the separator sniffed from it. A header that is not one clean line (an open
+quote, a bare CR, NUL bytes of UTF-16 without a byte-order mark) fails the file: nothing after
+it could be split reliably.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from cdr_pipeline.ingest.chunk import BadInput
+from cdr_pipeline.ingest.limits import Limits
+
+DELIMITERS = (",", ";", "\t")
+"""Accepted separators: Control Hub writes commas; a spreadsheet re-saving the export in a
+French or German locale writes semicolons; some tools write tabs. Sniffed from the header."""
+
+
+@dataclass(frozen=True)
+class Header:
+    names: list[str]
+    rest: bytes
+    """Bytes already read past the header."""
+    next_line: int
+    delimiter: str = ","
+
+
+def sniff_delimiter(header_text: str) -> str:
+    """The separator of the header line: the accepted one it holds most often (',' on ties)."""
+    counts = {d: header_text.count(d) for d in DELIMITERS}
+    best = max(DELIMITERS, key=lambda d: (counts[d], d == ","))
+    return best if counts[best] else ","
+
+
+def read_header(stream: BinaryIO, limits: Limits | None = None) -> Header:
+    """Read the header (the first non-blank line) and sniff the separator. A header that is
+    too long, has too many columns, an open quote, a bare CR or NUL bytes fails the file."""
+    limits = limits or Limits()
+    buf, searched, start = b"", 0, -1
+    while True:  # blank lines before the header count towards its limit
+        block = stream.read(64 * 1024)
+        buf += block
+        if start < 0 and buf.lstrip(b"\r\n"):
+            start = len(buf) - len(buf.lstrip(b"\r\n"))
+        end = buf.find(b"\n", max(searched, start)) if start >= 0 else -1
+        searched = len(buf)
+        if end >= 0 or not block or len(buf) > limits.header_bytes:
+            break
+    start = max(start, 0)
+    line = buf[:start].count(b"\n") + 1
+    raw = buf[start:] if end < 0 else buf[start:end]
+    rest = b"" if end < 0 else buf[end + 1 :]
+    if b"\x00" in raw[: limits.header_bytes]:
+        _check_header(raw[: limits.header_bytes], line)  # names the likely cause
+    if (end < 0 and block) or len(raw) > limits.header_bytes:
+        raise BadInput(
+            f"no header line within the first {limits.header_bytes:,} bytes "
+            "(no line break found: not a CSV export, or bare CR line endings?)",
+            line=line,
+            hint="re-save the file as CSV with LF or CRLF line endings; a genuinely longer "
+            "header needs max_header_bytes raised in cdr.toml",
+        )
+    raw = raw.removesuffix(b"\r")
+    if not raw.strip():
+        return Header([], b"", 1)
+    _check_header(raw, line)
+    header_text = raw.decode("utf-8", errors="replace")
+    delimiter = sniff_delimiter(header_text)
+    try:
+        headers = next(csv.reader([header_text], delimiter=delimiter, strict=True), [])
+    except csv.Error as exc:
+        raise BadInput(f"the header cannot be read as CSV ({exc})", line=line) from exc
+    if len(headers) > limits.columns:
+        raise BadInput(
+            f"the header has {len(headers):,} columns, more than max_columns ({limits.columns:,})",
+            line=line,
+            hint="check this is a DCH export; raise max_columns in cdr.toml if it is",
+        )
+    return Header(headers, rest, line + 1, delimiter)
+
+
+def _check_header(raw: bytes, line: int) -> None:
+    if b"\x00" in raw:
+        raise BadInput(
+            "the header holds NUL bytes: UTF-16 without a byte-order mark, or not a text file",
+            line=line,
+            hint="export the report as UTF-8 CSV (Control Hub's default) and load that",
+        )
+    if b"\r" in raw:
+        raise BadInput(
+            "the header holds a bare CR: the file uses old Mac (CR only) line endings",
+            line=line,
+            hint="re-save the file as CSV with LF or CRLF line endings",
+        )
+    if raw.count(b'"') % 2:
+        raise BadInput(
+            "the header opens a quoted field that never closes",
+            line=line,
+            hint="the header must be one line of column names; re-export the report",
+        )

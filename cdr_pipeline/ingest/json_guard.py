@@ -1,0 +1,132 @@
+"""A byte-stream filter in front of the JSON parser that enforces the JSON limits.
+
+The C parser (ijson's yajl2_c backend) crashes on a number of thousands of digits and builds
+any nesting it is given (100,000 levels took 22 GB); a record or string of gigabytes would be
+held whole. The guard scans each block the parser reads with numpy (a few array passes, no
+Python loop per byte) and stops the file, with exit 3, before the parser sees: nesting deeper
+than `max_json_depth`, a run of more than `max_json_number_digits` digits outside a string,
+or one record (or top-level string) longer than `max_record_bytes`.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any, BinaryIO
+
+import numpy as np
+
+from cdr_pipeline.ingest.chunk import BadInput
+from cdr_pipeline.ingest.limits import Limits
+
+QUOTE, BACKSLASH = 34, 92
+OPEN = (123, 91)  # { [
+CLOSE = (125, 93)  # } ]
+
+
+class JsonGuard(io.RawIOBase):
+    """Pass `raw`'s bytes through, checking them. `base` is the nesting depth at which
+    records sit (0: top-level values, 1: items of a top-level array, 2: `{"items": [...]}`)."""
+
+    def __init__(self, raw: BinaryIO, limits: Limits, base: int = 0) -> None:
+        self._raw, self._limits, self._base = raw, limits, base
+        self._depth = 0
+        self._in_string = False
+        self._backslashes = 0  # trailing backslashes of the last block, inside a string
+        self._digits = 0  # trailing digit run of the last block, outside strings
+        self._span = 0  # bytes since the stream was last between records
+        self.offset = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        n = self._raw.readinto(buffer)  # type: ignore[attr-defined]
+        if n:
+            with memoryview(buffer) as view:
+                self._scan(np.frombuffer(view[:n], dtype=np.uint8))
+            self.offset += n
+        return n or 0
+
+    def _scan(self, arr: np.ndarray) -> None:
+        n = len(arr)
+        quotes = self._unescaped_quotes(arr)
+        start_in = self._in_string
+        brackets = np.flatnonzero(
+            (arr == OPEN[0]) | (arr == OPEN[1]) | (arr == CLOSE[0]) | (arr == CLOSE[1])
+        )
+        if len(brackets):
+            inside = (np.searchsorted(quotes, brackets) + start_in) % 2 == 1
+            brackets = brackets[~inside]
+        low = -1
+        if len(brackets):
+            step = np.where((arr[brackets] == OPEN[0]) | (arr[brackets] == OPEN[1]), 1, -1)
+            depth = self._depth + np.cumsum(step)
+            if int(depth.max()) > self._limits.json_depth:
+                at = int(brackets[int(np.argmax(depth > self._limits.json_depth))])
+                raise self._fail(
+                    f"JSON nested deeper than max_json_depth ({self._limits.json_depth})",
+                    at,
+                    "max_json_depth",
+                )
+            self._depth = int(depth[-1])
+            lows = np.flatnonzero(depth <= self._base)
+            low = int(brackets[lows[-1]]) if len(lows) else -1
+        self._in_string = bool((len(quotes) + start_in) % 2)
+        self._check_digits(arr, quotes, start_in)
+        if self._depth > self._base or self._in_string:
+            self._span = n - low - 1 if low >= 0 else self._span + n
+            if self._span > self._limits.record_bytes:
+                raise self._fail(
+                    f"one JSON record is longer than max_record_bytes "
+                    f"({self._limits.record_bytes:,} bytes)",
+                    n - 1,
+                    "max_record_bytes",
+                )
+        else:
+            self._span = 0
+
+    def _unescaped_quotes(self, arr: np.ndarray) -> np.ndarray:
+        quotes = np.flatnonzero(arr == QUOTE)
+        backslash = arr == BACKSLASH
+        carry = self._backslashes
+        if backslash.any():
+            plain = np.flatnonzero(~backslash)  # every quote is in here
+            k = np.searchsorted(plain, quotes) - 1
+            prev = np.where(k >= 0, plain[np.maximum(k, 0)], -1)
+            run = quotes - prev - 1 + np.where(prev < 0, carry, 0)
+            quotes = quotes[run % 2 == 0]
+            tail = len(arr) - 1 - (int(plain[-1]) if len(plain) else -1)
+            self._backslashes = tail + (carry if tail == len(arr) else 0)
+        else:
+            if carry % 2 and len(quotes) and quotes[0] == 0:
+                quotes = quotes[1:]
+            self._backslashes = 0
+        return quotes
+
+    def _check_digits(self, arr: np.ndarray, quotes: np.ndarray, start_in: bool) -> None:
+        digit = ((arr >= 48) & (arr <= 57)).view(np.int8)
+        edges = np.diff(digit, prepend=np.int8(0), append=np.int8(0))
+        starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+        lengths = ends - starts
+        if len(lengths) and starts[0] == 0:
+            lengths[0] += self._digits
+        limit = self._limits.json_number_digits
+        long_runs = np.flatnonzero(lengths > limit)
+        if len(long_runs):
+            at = starts[long_runs]
+            outside = (np.searchsorted(quotes, at) + start_in) % 2 == 0
+            if outside.any():
+                raise self._fail(
+                    f"a JSON number of more than max_json_number_digits ({limit}) digits",
+                    int(at[outside][0]),
+                    "max_json_number_digits",
+                )
+        ends_in_digit = len(ends) and ends[-1] == len(arr)
+        self._digits = int(lengths[-1]) if ends_in_digit and not self._in_string else 0
+
+    def _fail(self, what: str, at: int, setting: str) -> BadInput:
+        return BadInput(
+            f"{what}, at byte {self.offset + at:,}",
+            hint=f"check the file is an export of the Webex APIs; raise {setting} in "
+            "cdr.toml if this is genuine",
+        )

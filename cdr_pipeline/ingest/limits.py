@@ -1,0 +1,113 @@
+"""Bounds on the work one input may cause, and the decompressing stream that enforces the
+byte bounds. Every limit is a setting (docs/limits.md says what each guards and how to raise
+it); crossing one fails the file or ZIP member with exit 3, never the run.
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+import zlib
+from dataclasses import dataclass
+from typing import Any, BinaryIO
+
+from cdr_pipeline.config import Settings
+from cdr_pipeline.errors import InputError
+
+RATIO_FLOOR = 64 * 1024 * 1024
+"""Below this many decompressed bytes the ratio limit does not apply: a small, very regular
+file (a header and a few rows) compresses far better than a real export."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    unpacked_bytes: int = Settings.max_unpacked_bytes
+    unpacked_ratio: int = Settings.max_unpacked_ratio
+    header_bytes: int = Settings.max_header_bytes
+    columns: int = Settings.max_columns
+    record_bytes: int = Settings.max_record_bytes
+    json_depth: int = Settings.max_json_depth
+    json_number_digits: int = Settings.max_json_number_digits
+
+    @classmethod
+    def of(cls, settings: Settings) -> Limits:
+        return cls(
+            settings.max_unpacked_bytes,
+            settings.max_unpacked_ratio,
+            settings.max_header_bytes,
+            settings.max_columns,
+            settings.max_record_bytes,
+            settings.max_json_depth,
+            settings.max_json_number_digits,
+        )
+
+
+DECOMPRESS_ERRORS = (
+    EOFError,  # gzip or deflate stream ends early (truncated download)
+    zlib.error,  # corrupt deflate data
+    zipfile.BadZipFile,  # bad CRC of a member
+    NotImplementedError,  # ZIP compression method Python cannot read
+    RuntimeError,  # encrypted ZIP member
+    OSError,  # gzip.BadGzipFile (bad CRC, bad magic), I/O errors
+)
+
+
+def unreadable(exc: BaseException, name: str) -> InputError:
+    """A decompression or read error as an exit-3 error naming the stream and what to try."""
+    text = str(exc) or type(exc).__name__
+    if isinstance(exc, EOFError):
+        what, hint = "compressed data ends early (truncated)", "download or copy it again"
+    elif isinstance(exc, RuntimeError) and "encrypted" in text:
+        what, hint = "the ZIP member is encrypted", "extract it with its password and load that"
+    elif isinstance(exc, NotImplementedError):
+        what = f"the ZIP member uses a compression method that cannot be read ({text})"
+        hint = "re-create the archive with standard (deflate) compression"
+    elif isinstance(exc, OSError) and exc.strerror:
+        what, hint = f"cannot read file: {exc.strerror}", "check the file can be read"
+    else:
+        what = f"compressed data is corrupt ({text})"
+        hint = "the file was damaged in transfer; download or copy it again"
+    return InputError(what, path=name, hint=hint)
+
+
+class Unpacked(io.RawIOBase):
+    """A decompressing stream that counts what it yields and fails past the limits, and that
+    turns decompression errors into `InputError` (exit 3) naming the source."""
+
+    def __init__(self, raw: BinaryIO, compressed: int, limits: Limits, name: str) -> None:
+        self._raw, self._name = raw, name
+        self._max = min(limits.unpacked_bytes, max(RATIO_FLOOR, compressed * limits.unpacked_ratio))
+        self._ratio_bound = self._max < limits.unpacked_bytes
+        self._limits, self._compressed = limits, compressed
+        self.count = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        try:
+            n = self._raw.readinto(buffer)  # type: ignore[attr-defined]
+        except InputError:
+            raise
+        except DECOMPRESS_ERRORS as exc:
+            raise unreadable(exc, self._name) from exc
+        self.count += n or 0
+        if self.count > self._max:
+            raise self._too_big()
+        return n or 0
+
+    def _too_big(self) -> InputError:
+        if self._ratio_bound:
+            return InputError(
+                f"decompresses to more than {self._limits.unpacked_ratio} times its compressed "
+                f"size ({self._compressed:,} bytes); a compression bomb or a damaged archive",
+                path=self._name,
+                hint="if the file is genuine, raise max_unpacked_ratio in cdr.toml "
+                "(or CDR_MAX_UNPACKED_RATIO)",
+            )
+        return InputError(
+            f"decompresses to more than {self._limits.unpacked_bytes:,} bytes",
+            path=self._name,
+            hint="split the export, or raise max_unpacked_bytes in cdr.toml "
+            "(or CDR_MAX_UNPACKED_BYTES)",
+        )

@@ -1,0 +1,160 @@
+"""Environment failures: a full disk or a read-only warehouse ends with exit 6, a message
+naming the path and what to free, and committed data exactly as it was; `--debug` adds a
+traceback without changing the exit code.
+
+As root the tests mount a real small tmpfs (and remount it read-only); without root they fall
+back to what an unprivileged user can do: RLIMIT_FSIZE for a full disk (EFBIG, the write
+fails like ENOSPC would) and a warehouse without write permission (EACCES)."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import resource
+import signal
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from cdr_pipeline.samples import write_call_export
+from cdr_pipeline.state.layout import Layout
+from cdr_pipeline.state.ledger import Ledger
+from tests.ingest.helpers import ROOT, fixture, table
+
+ROOT_USER = os.geteuid() == 0
+
+
+def cdr(*args: str, preexec: Callable[[], None] | None = None) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("CDR_CONFIG", "CDR_WAREHOUSE")}
+    return subprocess.run(
+        [sys.executable, "-m", "cdr_pipeline", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=300,
+        preexec_fn=preexec,
+    )
+
+
+@contextlib.contextmanager
+def small_disk(path: Path, size: str) -> Iterator[bool]:
+    """A tmpfs of `size` at `path` when this process may mount one; yields whether it did."""
+    path.mkdir(parents=True)
+    mounted = (
+        ROOT_USER
+        and subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
+            capture_output=True,
+        ).returncode
+        == 0
+    )
+    try:
+        yield mounted
+    finally:
+        if mounted:
+            subprocess.run(["umount", "-l", str(path)], check=True)
+
+
+def committed(wh: Path) -> dict[str, str]:
+    """Digest of every committed file (tables and rejects)."""
+    return {
+        str(p.relative_to(wh)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for sub in ("tables", "rejects")
+        for p in sorted((wh / sub).rglob("*"))
+        if p.is_file()
+    }
+
+
+def fill(disk: Path, leave: int) -> Path:
+    """Fill the file system of `disk` until `leave` bytes are free."""
+    filler = disk / "filler"
+    with open(filler, "wb") as fh, contextlib.suppress(OSError):
+        while True:
+            fh.write(b"\0" * 65536)
+            fh.flush()
+    free = os.statvfs(disk).f_bavail * os.statvfs(disk).f_frsize
+    os.truncate(filler, max(0, filler.stat().st_size - max(0, leave - free)))
+    return filler
+
+
+def _fsize_limit() -> None:
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # the write fails with EFBIG instead
+    resource.setrlimit(resource.RLIMIT_FSIZE, (128 * 1024, 128 * 1024))
+
+
+@pytest.fixture
+def big_export(tmp_path: Path) -> Path:
+    src = tmp_path / "big.csv"
+    write_call_export(src, legs=20_000, seed=5, start=date(2026, 9, 1), days=3)
+    return src
+
+
+def test_full_disk_exits_6_and_keeps_committed_data(tmp_path: Path, big_export: Path) -> None:
+    with small_disk(tmp_path / "disk", "16m") as mounted:
+        wh = tmp_path / "disk" / "wh"
+        first = cdr("--warehouse", str(wh), "ingest", str(fixture("bom_crlf.csv")))
+        assert first.returncode == 0, first.stderr
+        before, rows_before = committed(wh), table(wh, lineage=True)
+        filler = fill(tmp_path / "disk", 96 * 1024) if mounted else None
+        preexec = None if mounted else _fsize_limit
+        for debug in (["--debug"], []):
+            run = cdr(*debug, "--warehouse", str(wh), "ingest", str(big_export), preexec=preexec)
+            assert run.returncode == 6, run.stderr
+            if mounted:
+                assert "no space left writing" in run.stderr
+                assert "hint: free space on the disk holding" in run.stderr
+            else:
+                assert "the file size limit stops writing" in run.stderr
+            assert str(wh) in run.stderr
+            assert ("Traceback" in run.stderr) == bool(debug)
+            assert committed(wh) == before
+            assert table(wh, lineage=True).equals(rows_before)
+        # the ledger still reads, and once there is room the same command just works
+        assert Ledger(Layout(wh)).runs().height >= 2
+        if filler is not None:
+            filler.unlink()
+        again = cdr("--warehouse", str(wh), "ingest", str(big_export))
+        assert again.returncode == 0, again.stderr
+        assert table(wh).height == 6 + 20_000
+
+
+def test_read_only_warehouse_exits_6(tmp_path: Path) -> None:
+    with small_disk(tmp_path / "disk", "16m") as mounted:
+        wh = tmp_path / "disk" / "wh"
+        assert cdr("--warehouse", str(wh), "ingest", str(fixture("bom_crlf.csv"))).returncode == 0
+        before = committed(wh)
+        if mounted:
+            subprocess.run(["mount", "-o", "remount,ro", str(tmp_path / "disk")], check=True)
+            words = "the file system is read-only"
+        else:  # an unprivileged user cannot remount; a warehouse without write access
+            for p in [wh, *wh.rglob("*")]:
+                p.chmod(p.stat().st_mode & ~0o222)
+            words = "permission denied writing"
+        try:
+            for debug in (["--debug"], []):
+                run = cdr(*debug, "--warehouse", str(wh), "ingest", str(fixture("gzipped.csv.gz")))
+                assert run.returncode == 6, run.stderr
+                assert words in run.stderr and str(wh) in run.stderr
+                assert ("Traceback" in run.stderr) == bool(debug)
+            assert committed(wh) == before
+        finally:
+            if mounted:
+                subprocess.run(["mount", "-o", "remount,rw", str(tmp_path / "disk")], check=True)
+            else:
+                for p in [wh, *wh.rglob("*")]:
+                    p.chmod(p.stat().st_mode | 0o200)
+
+
+def test_debug_never_changes_the_exit_code_of_bad_input(tmp_path: Path) -> None:
+    wh = tmp_path / "wh"
+    for debug in (["--debug"], []):
+        run = cdr(*debug, "--warehouse", str(wh), "ingest", str(tmp_path / "missing.csv"))
+        assert run.returncode == 3, run.stderr
+        assert "no such file or folder" in run.stderr
+        assert ("Traceback" in run.stderr) == bool(debug)

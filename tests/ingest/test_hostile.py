@@ -1,0 +1,176 @@
+"""Acceptance: every hostile input of the corpus, loaded as `cdr ingest BAD GOOD` in a fresh
+process under an address-space limit and a timeout, ends with exit 0 or 3; each of its
+streams is either accounted for record by record or failed as a whole (none of its rows
+published); GOOD loads fully; nothing outside the warehouse is written; no raw ESC/BEL byte
+reaches the terminal; and peak memory stays within the ingest ceiling (1 GiB)."""
+
+from __future__ import annotations
+
+import os
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from cdr_pipeline.state.layout import Layout
+from cdr_pipeline.state.ledger import Ledger
+from tests.ingest.helpers import fixture, table
+from tests.ingest.hostile_corpus import Accepted, Case, Failed, cases
+
+ADDRESS_SPACE = 4 * 1024**3
+"""RLIMIT_AS of the ingest process. polars, Arrow and DuckDB reserve (not use) about 2.5 GiB
+of address space for their thread pools and arenas at start; 4 GiB still stops any input
+that tries to build what the nesting bomb did (22 GB) long before the machine suffers."""
+RSS_CEILING_KIB = 1024 * 1024
+TIMEOUT_S = 120
+GOOD_ROWS = 6
+
+
+def _limits() -> None:
+    resource.setrlimit(resource.RLIMIT_AS, (ADDRESS_SPACE, ADDRESS_SPACE))
+
+
+def run_limited(args: list[str], cwd: Path, env: dict[str, str]) -> tuple[int, bytes, int]:
+    """Run `cdr ARGS`; returns exit code, stdout+stderr, and the peak RSS (KiB) of the process
+    alone (wait4's rusage, not the test's other children)."""
+    with open(cwd / ".out", "wb+") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "cdr_pipeline", *args],
+            cwd=cwd,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            preexec_fn=_limits,
+        )
+        timer = threading.Timer(TIMEOUT_S, proc.send_signal, [signal.SIGKILL])
+        timer.start()
+        try:
+            _, status, usage = os.wait4(proc.pid, 0)
+        finally:
+            timer.cancel()
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        text = out.read()
+    (cwd / ".out").unlink()
+    return proc.returncode, text, usage.ru_maxrss
+
+
+def _snapshot(root: Path, skip: Path) -> dict[str, tuple[int, int]]:
+    return {
+        str(p.relative_to(root)): (p.stat().st_size, p.stat().st_mtime_ns)
+        for p in root.rglob("*")
+        if p.is_file() and skip not in p.parents
+    }
+
+
+def _source_key(source: str, bad: Path) -> str:
+    return source.split("!", 1)[1] if "!" in source else ""
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        pytest.param(
+            c,
+            id=c.name,
+            marks=[
+                pytest.mark.xfail(
+                    strict=True,
+                    reason="control characters of a header reach the terminal until the CLI "
+                    "escapes them (terminal-safety change of the same issue)",
+                )
+            ]
+            if c.name == "control_characters"
+            else [],
+        )
+        for c in cases()
+    ],
+)
+def test_hostile_input_is_contained(case: Case, tmp_path: Path) -> None:
+    work = tmp_path / "work"
+    (work / "home").mkdir(parents=True)
+    bad = case.build(work)
+    good = work / "good.csv"
+    shutil.copyfile(fixture("bom_crlf.csv"), good)
+    wh = work / "warehouse"
+    before = _snapshot(work, wh)
+    env = {**os.environ, "HOME": str(work / "home"), "TMPDIR": str(work / "home")}
+    env.pop("CDR_CONFIG", None)
+    env.pop("CDR_WAREHOUSE", None)
+    t0 = time.monotonic()
+    code, output, rss_kib = run_limited(
+        ["--warehouse", str(wh), "ingest", "--max-reject-rate", "1", str(bad), str(good)],
+        work,
+        env,
+    )
+    seconds = time.monotonic() - t0
+    assert code in (0, 3), output.decode(errors="replace")[-3000:]
+    assert seconds < TIMEOUT_S
+    assert rss_kib <= RSS_CEILING_KIB, f"peak RSS {rss_kib // 1024} MiB"
+    assert b"Traceback" not in output
+    # nothing written outside the warehouse (inputs untouched, no stray temp files)
+    assert _snapshot(work, wh) == before
+    assert not any((work / "home").iterdir())
+
+    files = Ledger(Layout(wh)).files()
+    by_source = {r["source"]: r for r in files.to_dicts()}
+    got = {_source_key(s, bad): r for s, r in by_source.items() if s != str(good)}
+    assert set(got) == set(case.expect), got.keys()
+    loaded = table(wh, lineage=True)
+    published = (
+        loaded.group_by("source_file").len().rows() if loaded.height else []
+    )  # rows in the table by source
+    per_source = dict(published)
+    for key, expect in case.expect.items():
+        r = got[key]
+        source = r["source"]
+        if isinstance(expect, Accepted):
+            assert r["status"] == "loaded", r["message"]
+            assert r["rows_read"] == expect.records
+            assert r["rows_read"] == r["rows_loaded"] + r["rows_duplicate"] + r["rows_rejected"]
+            assert per_source.get(source, 0) == r["rows_loaded"]
+        else:
+            assert isinstance(expect, Failed)
+            assert r["status"] == "failed"
+            assert expect.words in r["message"], r["message"]
+            assert "None" not in r["message"]
+            assert per_source.get(source, 0) == 0  # none of its rows published
+    assert code == (3 if any(isinstance(e, Failed) for e in case.expect.values()) else 0)
+    # GOOD loads fully whatever came before it
+    g = by_source[str(good)]
+    assert (g["status"], g["rows_loaded"]) == ("loaded", GOOD_ROWS)
+    assert per_source[str(good)] == GOOD_ROWS
+    # no raw terminal control bytes in anything shown
+    assert b"\x1b" not in output and b"\x07" not in output
+
+
+def test_hostile_files_in_the_nightly_inbox_fail_alone(tmp_path: Path) -> None:
+    from datetime import date
+
+    from cdr_pipeline.batch import run_nightly
+    from cdr_pipeline.config import Settings
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    chosen = {"gzip_truncated", "json_nesting_100k", "zip_members", "stray_quote"}
+    for case in cases():
+        if case.name in chosen:
+            case.build(inbox)
+    shutil.copyfile(fixture("bom_crlf.csv"), inbox / "good.csv")
+    settings = Settings(warehouse=tmp_path / "wh", max_reject_rate=1.0)
+    summary = run_nightly(settings, inbox, run_date=date(2026, 11, 2))
+    assert summary.ingest is not None
+    by_source = {Path(f.source).name: f for f in summary.ingest.files}
+    assert summary.stage("ingest").exit_code == 3  # type: ignore[union-attr]
+    assert by_source["good.csv"].rows_loaded == GOOD_ROWS
+    assert by_source["stray.csv"].status == "loaded"
+    assert by_source["members.zip!good.csv"].rows_loaded == 20
+    assert {by_source[n].status for n in ("cut.csv.gz", "deep.json")} == {"failed"}
+    names = [s.name for s in summary.stages]
+    assert names.index("ingest") < names.index("reports")  # later stages still ran

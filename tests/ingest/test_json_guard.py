@@ -1,0 +1,83 @@
+"""The JSON guard's view of nesting and numbers matches the parser's, whatever the strings
+hold (brackets, escaped quotes, backslashes, digits) and wherever the blocks are cut."""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cdr_pipeline.ingest.chunk import BadInput
+from cdr_pipeline.ingest.json_guard import JsonGuard
+from cdr_pipeline.ingest.limits import Limits
+
+TRICKY = st.text(alphabet='[]{}"\\0123456789ab ,:', max_size=12)
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-(10**12), 10**12) | TRICKY,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(TRICKY, inner, max_size=3),
+    max_leaves=12,
+)
+
+
+class _Trickle(io.RawIOBase):
+    """Hands out `step` bytes per read, so blocks are cut everywhere."""
+
+    def __init__(self, data: bytes, step: int) -> None:
+        self._data, self._pos, self._step = data, 0, step
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        n = min(self._step, len(buffer), len(self._data) - self._pos)
+        buffer[:n] = self._data[self._pos : self._pos + n]
+        self._pos += n
+        return n
+
+
+def depth(value: object) -> int:
+    if isinstance(value, list):
+        return 1 + max(map(depth, value), default=0)
+    if isinstance(value, dict):
+        return 1 + max(map(depth, value.values()), default=0)
+    return 0
+
+
+def digits(value: object) -> int:
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return 0
+    if isinstance(value, int):
+        return len(str(abs(value)))
+    items = value.values() if isinstance(value, dict) else value
+    return max(map(digits, items), default=0)  # type: ignore[arg-type]
+
+
+def drain(data: bytes, step: int, **limits: int) -> None:
+    guard = JsonGuard(_Trickle(data, step), Limits(**limits))  # type: ignore[arg-type]
+    while guard.read(4096):
+        pass
+
+
+@settings(max_examples=300, deadline=None)
+@given(JSON, st.integers(1, 9))
+def test_guard_depth_and_digits_match_the_document(value: object, step: int) -> None:
+    data = json.dumps(value).encode()
+    d, n = depth(value), digits(value)
+    drain(data, step, json_depth=max(d, 1), json_number_digits=max(n, 1))
+    if d > 1:
+        with pytest.raises(BadInput, match="max_json_depth"):
+            drain(data, step, json_depth=d - 1, json_number_digits=max(n, 1))
+    if n > 1:
+        with pytest.raises(BadInput, match="max_json_number_digits"):
+            drain(data, step, json_depth=max(d, 1), json_number_digits=n - 1)
+
+
+def test_a_long_record_is_stopped_but_many_short_ones_pass() -> None:
+    line = json.dumps({"a": "x" * 100}).encode() + b"\n"
+    drain(line * 1000, 4096, record_bytes=4096)
+    with pytest.raises(BadInput, match="max_record_bytes"):
+        drain(json.dumps({"a": "x" * 10_000}).encode(), 512, record_bytes=4096)

@@ -1,0 +1,74 @@
+"""Personal data at rest: what the pipeline writes is owner-only by default (files 0600,
+folders 0700) whatever the user's umask, a group share is one setting away (`file_mode`),
+and a token file others can read is refused."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from cdr_pipeline.fetch.options import fetch_options, read_token
+
+from cdr_pipeline.errors import ConfigError
+from cdr_pipeline.fetch.token_file import read_secret_file
+from tests.ingest.helpers import ROOT, fixture
+
+
+def _modes(root: Path) -> tuple[set[int], set[int]]:
+    files = {stat.S_IMODE(p.stat().st_mode) for p in root.rglob("*") if p.is_file()}
+    dirs = {stat.S_IMODE(p.stat().st_mode) for p in [root, *root.rglob("*")] if p.is_dir()}
+    return files, dirs
+
+
+def _cdr(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    base = {k: v for k, v in os.environ.items() if k not in ("CDR_CONFIG", "CDR_WAREHOUSE")}
+    return subprocess.run(
+        [sys.executable, "-m", "cdr_pipeline", *args],
+        capture_output=True,
+        text=True,
+        env={**base, **env},
+        cwd=ROOT,
+        timeout=300,
+        preexec_fn=lambda: os.umask(0o022),  # a usual umask: would give 0644 / 0755
+    )
+
+
+@pytest.mark.parametrize(
+    ("env", "file_mode", "dir_mode"),
+    [({}, 0o600, 0o700), ({"CDR_FILE_MODE": "0640"}, 0o640, 0o750)],
+)
+def test_warehouse_is_owner_only_unless_shared_with_a_group(
+    tmp_path: Path, env: dict[str, str], file_mode: int, dir_mode: int
+) -> None:
+    wh = tmp_path / "wh"
+    inputs = [fixture("bom_crlf.csv"), fixture("bad_rows.csv")]  # the second has rejects
+    run = _cdr("--warehouse", str(wh), "ingest", "--max-reject-rate", "1", *map(str, inputs), **env)
+    assert run.returncode == 0, run.stderr
+    assert list((wh / "rejects").rglob("*.parquet")) and list((wh / "tables").rglob("*.parquet"))
+    assert list((wh / "state" / "ledger").rglob("*.parquet"))
+    files, dirs = _modes(wh)
+    assert files == {file_mode} and dirs == {dir_mode}
+
+
+def test_file_mode_setting_is_checked(tmp_path: Path) -> None:
+    run = _cdr("--warehouse", str(tmp_path / "wh"), "ingest", str(fixture("bom_crlf.csv")),
+               CDR_FILE_MODE="0644")  # fmt: skip
+    assert run.returncode == 3 and "file_mode" in run.stderr
+    assert not (tmp_path / "wh").exists()
+
+
+@pytest.mark.parametrize("mode", [0o644, 0o640, 0o604, 0o660])
+def test_token_file_others_can_read_is_refused(tmp_path: Path, mode: int) -> None:
+    token = tmp_path / "token"
+    token.write_text("secret-token\n")
+    token.chmod(mode)
+    with pytest.raises(ConfigError, match="accessible by group or others") as info:
+        read_token(fetch_options({"token_file": str(token)}), env={})
+    assert info.value.hint == f"chmod 600 {token}  (only its owner may read it)"
+    token.chmod(0o600)
+    assert read_token(fetch_options({"token_file": str(token)}), env={}) == "secret-token"
+    assert read_secret_file(token) == "secret-token"
