@@ -72,6 +72,14 @@ GOOD: dict[str, tuple[str, str, Any]] = {
     "timeout_seconds": ("10", "10", 10.0),
     "max_region_redirects": ("1", "1", 1),
     "nightly": ("true", "true", True),
+    "max_unpacked_bytes": ("1073741824", "1073741824", 1024**3),
+    "max_unpacked_ratio": ("500", "500", 500),
+    "max_header_bytes": ("65536", "65536", 65536),
+    "max_columns": ("300", "300", 300),
+    "max_record_bytes": ("1048576", "1048576", 1024**2),
+    "max_json_depth": ("32", "32", 32),
+    "max_json_number_digits": ("60", "60", 60),
+    "file_mode": ("0o640", "0640", 0o640),
 }
 
 # values of the wrong type, per kind (TOML literals)
@@ -82,6 +90,7 @@ BAD_TYPES = {
     "path": ["5", "false", '""'],
     "bool": ['"yes"', "1"],
     "names": ["5", "[1, 2]"],
+    "mode": ["6.4", "true", '"0640"'],
 }
 
 # out of range, per key (TOML literals)
@@ -107,6 +116,14 @@ BAD_RANGES = {
     "backoff_seconds": ["-2"],
     "timeout_seconds": ["0", "-1"],
     "max_region_redirects": ["-1"],
+    "max_unpacked_bytes": ["1000", str(2**51)],
+    "max_unpacked_ratio": ["9", "100001"],
+    "max_header_bytes": ["4095"],
+    "max_columns": ["9", "1000001"],
+    "max_record_bytes": ["4095", str(2 * 1024**3)],
+    "max_json_depth": ["3", "1001"],
+    "max_json_number_digits": ["19", "4001"],
+    "file_mode": ["0o644", "0o606", "0o400", "0o4600"],
 }
 
 
@@ -116,7 +133,9 @@ def test_the_tables_cover_every_key() -> None:
     assert {f for f in Settings.__dataclass_fields__ if f != "fetch"} == set(SETTINGS_KEYS)
     assert set(FetchOptions.__dataclass_fields__) == set(FETCH_KEYS)
     # every key whose type has a range is range-checked
-    ranged = {k.name for k in ALL_KEYS if k.kind in ("int", "float") or k.choices or k.rule}
+    ranged = {
+        k.name for k in ALL_KEYS if k.kind in ("int", "float", "mode") or k.choices or k.rule
+    }
     assert ranged == set(BAD_RANGES)
 
 
