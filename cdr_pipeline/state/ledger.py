@@ -9,6 +9,7 @@ anything, and a crash can never leave a half-written record.
 from __future__ import annotations
 
 import functools
+import hashlib
 import io
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -39,6 +40,7 @@ RUNS_SCHEMA = pa.schema(
         ("rows_duplicate", pa.int64()),
         ("rows_rejected", pa.int64()),
         ("message", pa.string()),
+        ("table_versions", pa.string()),  # "call_legs=12,device_events=3": what it committed
     ]
 )
 
@@ -53,7 +55,7 @@ FILES_SCHEMA = pa.schema(
         ("source_kind", pa.string()),
         ("content_sha256", pa.string()),
         ("size_bytes", pa.int64()),
-        ("status", pa.string()),  # loaded | empty | skipped | failed
+        ("status", pa.string()),  # loaded | empty | skipped | failed | interrupted
         ("rows_read", pa.int64()),
         ("rows_loaded", pa.int64()),
         ("rows_duplicate", pa.int64()),
@@ -69,6 +71,12 @@ FILES_SCHEMA = pa.schema(
         ("message", pa.string()),
     ]
 )
+
+
+def file_record_id(run_id: str, file_seq: int, source: str) -> str:
+    """The record id of one source's `files` record (rewritten in place when it changes)."""
+    member = hashlib.sha1(source.encode()).hexdigest()[:8]
+    return f"{run_id}-{file_seq:05d}-{member}"
 
 
 def _empty_frame(schema: pa.Schema) -> pl.DataFrame:
