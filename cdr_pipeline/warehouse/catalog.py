@@ -169,13 +169,36 @@ def read_macros(sql_dir: Path) -> list[str]:
     if not path.is_file():
         return []
     text = path.read_text(encoding="utf-8")
-    cleaned = strip_sql_noise(text)
+    # split where a `;` ends a statement: not inside a comment or a string literal (the
+    # noise-stripped text has other offsets, so the ends are found by walking both)
     statements, start = [], 0
-    for i, ch in enumerate(cleaned):
-        if ch == ";":
-            statements.append(text[start:i].strip())
-            start = i + 1
+    for end in _statement_ends(text):
+        statements.append(text[start:end].strip())
+        start = end + 1
     return [s for s in statements if strip_sql_noise(s).strip()]
+
+
+def _statement_ends(sql: str) -> list[int]:
+    """Offsets of the `;` that end statements (outside comments and string literals)."""
+    ends: list[int] = []
+    i, n = 0, len(sql)
+    while i < n:
+        if sql.startswith("--", i):
+            j = sql.find("\n", i)
+            i = n if j < 0 else j
+        elif sql.startswith("/*", i):
+            j = sql.find("*/", i + 2)
+            i = n if j < 0 else j + 2
+        elif sql[i] == "'":
+            j = sql.find("'", i + 1)
+            while j >= 0 and sql.startswith("''", j):
+                j = sql.find("'", j + 2)
+            i = n if j < 0 else j + 1
+        else:
+            if sql[i] == ";":
+                ends.append(i)
+            i += 1
+    return ends
 
 
 def _with_refs(spec: ViewSpec, known: set[str]) -> ViewSpec:
