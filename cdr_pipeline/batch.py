@@ -161,6 +161,7 @@ class NightlySummary(FlowSummary):
     reports: list[Path] = field(default_factory=list)
     planned_reports: list[str] = field(default_factory=list)
     retention: Any = None
+    vacuum: Any = None
     archived: list[Path] = field(default_factory=list)
 
     @property
@@ -205,7 +206,7 @@ def run_nightly(
 ) -> NightlySummary:
     """The unattended job: (fetch) -> ingest what is new in the inbox -> validate it -> build
     the views -> write the standard reports for the previous month and the month to date to
-    `<warehouse>/reports/<run date>/` -> retention -> archive. One lock for the whole run:
+    `<warehouse>/reports/<run date>/` -> retention -> vacuum -> archive. One lock for the whole run:
     a second nightly exits at once with LockBusy (exit 5). `fetcher` replaces
     `fetch_records(settings)` (tests give it a client with a fake clock)."""
     if not inbox.is_dir():
@@ -278,6 +279,15 @@ def run_nightly(
                     f"before {summary.retention.cutoff} "
                     f"({summary.retention.rows:,} rows)",
                 ]
+        with summary.run_stage("vacuum") as out:
+            from cdr_pipeline.ingest.vacuum import vacuum_tables
+
+            summary.vacuum = vacuum_tables(settings, command="cdr nightly (vacuum)")
+            out[:] = [
+                EXIT_OK,
+                f"deleted {summary.vacuum.files} file(s) replaced more than "
+                f"{summary.vacuum.grace_hours} hour(s) ago",
+            ]
         if archive is not None and summary.ingest is not None:
             with summary.run_stage("archive") as out:
                 summary.archived = archive_loaded(summary.ingest, inbox, archive)

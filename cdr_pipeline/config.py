@@ -28,6 +28,8 @@ class Settings:
     retain_days: int | None = None
     lock_wait_seconds: float = 0.0
     idle_days: int = 30
+    vacuum_grace_hours: int = 24
+    """Hours a replaced data file stays on disk for readers of older versions."""
     fetch: dict[str, Any] = field(default_factory=dict)
     """Options of `cdr fetch` (the [fetch] table of cdr.toml)."""
 
@@ -38,6 +40,10 @@ class Settings:
             raise ConfigError(
                 f"max_reject_rate must be between 0 and 1, got {self.max_reject_rate}",
                 hint="0.01 means 1 % of a file's rows may be quarantined",
+            )
+        if self.vacuum_grace_hours < 0:
+            raise ConfigError(
+                f"vacuum_grace_hours cannot be negative, got {self.vacuum_grace_hours}"
             )
         if self.code_expiry_days < 1:
             raise ConfigError(f"code_expiry_days must be positive, got {self.code_expiry_days}")
@@ -50,7 +56,7 @@ class Settings:
 
 _FIELDS = {f.name: f for f in fields(Settings)}
 _PATHS = {"warehouse", "inbox"}
-_INTS = {"chunk_rows", "code_expiry_days", "retain_days", "idle_days"}
+_INTS = {"chunk_rows", "code_expiry_days", "retain_days", "idle_days", "vacuum_grace_hours"}
 _FLOATS = {"max_reject_rate", "lock_wait_seconds"}
 
 

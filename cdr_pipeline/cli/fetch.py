@@ -6,6 +6,7 @@ import sys
 
 import click
 
+from cdr_pipeline.cli.build import refresh_views
 from cdr_pipeline.cli.context import CliContext, json_option, pass_cli, wait_lock_option
 from cdr_pipeline.cli.render import table, to_json
 
@@ -137,7 +138,8 @@ def fetch(
         click.echo(f"error: {result.error.message}", err=True)
         if result.error.hint:
             click.echo(f"hint: {result.error.hint}", err=True)
-    sys.exit(result.exit_code)
+    code = refresh_views(obj, any(i.table_versions for i in result.ingests))
+    sys.exit(result.exit_code or code)
 
 
 COMMANDS = [fetch]

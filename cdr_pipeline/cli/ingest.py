@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from cdr_pipeline.cli.build import refresh_views
 from cdr_pipeline.cli.context import CliContext, json_option, pass_cli, wait_lock_option
 from cdr_pipeline.cli.render import Progress, ingest_table, table, to_json
 from cdr_pipeline.schema import SCHEMAS
@@ -73,7 +74,8 @@ def ingest(
             "interrupted; this run completed their work",
             err=True,
         )
-    sys.exit(result.exit_code)
+    code = refresh_views(obj, bool(result.table_versions))
+    sys.exit(result.exit_code or code)
 
 
 @click.command()
@@ -120,6 +122,7 @@ def runs(obj: CliContext, show_files: bool, limit: int, as_json: bool) -> None:
                 "rows_loaded",
                 "rows_duplicate",
                 "rows_rejected",
+                "table_versions",
             )
         )
     if as_json:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cdr_pipeline.ingest import faults
-from cdr_pipeline.schema import SCHEMAS, TableSchema
+from cdr_pipeline.schema import TableSchema, schemas_by_table
 from cdr_pipeline.state import tables
 from cdr_pipeline.state.layout import Layout
 
@@ -115,7 +115,7 @@ class PendingTables:
 def table_versions(layout: Layout) -> dict[str, int]:
     """The current version of every table that exists."""
     out: dict[str, int] = {}
-    for schema in SCHEMAS.values():
+    for schema in schemas_by_table().values():
         version = tables.version_at(layout.table(schema.name))
         if version is not None:
             out[schema.name] = version
@@ -124,9 +124,8 @@ def table_versions(layout: Layout) -> dict[str, int]:
 
 def committed_tables(layout: Layout, run_id: str) -> set[str]:
     """Tables that have a commit made by `run_id`."""
-    return {
-        s.name for s in SCHEMAS.values() if run_id in tables.committed_run_ids(layout.table(s.name))
-    }
+    names = [s.name for s in schemas_by_table().values()]
+    return {n for n in names if run_id in tables.committed_run_ids(layout.table(n))}
 
 
 def discard_orphans(layout: Layout, run_ids: Iterable[str]) -> int:
@@ -136,7 +135,7 @@ def discard_orphans(layout: Layout, run_ids: Iterable[str]) -> int:
     if not ids:
         return 0
     removed = 0
-    for schema in {s.name: s for s in SCHEMAS.values()}.values():
+    for schema in schemas_by_table().values():
         root = layout.table(schema.name)
         if not root.is_dir():
             continue

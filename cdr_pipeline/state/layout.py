@@ -29,7 +29,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 TEMP_MARK = ".tmp-"
-DROPPING_PREFIX = ".dropping-"
 
 
 @dataclass(frozen=True)
@@ -62,11 +61,6 @@ class Layout:
     def temp_beside(path: Path, tag: str) -> Path:
         """A hidden temp file next to `path`, renamed over it when complete."""
         return path.with_name(f".{path.name}{TEMP_MARK}{tag}")
-
-    @staticmethod
-    def dropping(path: Path) -> Path:
-        """The hidden name a partition folder takes while it is being removed."""
-        return path.with_name(DROPPING_PREFIX + path.name)
 
     def temp_files(self) -> list[Path]:
         """Temp files a killed writer left under tables/ (never read)."""

@@ -18,7 +18,7 @@ import json
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow as pa
@@ -63,17 +63,31 @@ def open_table(root: Path, as_of: AsOf | None = None) -> DeltaTable | None:
     """The table at `root` (at version/time `as_of`), or None if it does not exist then."""
     if not (root / "_delta_log").is_dir():
         return None
+    if isinstance(as_of, datetime):
+        created = commit_time(root, 0)
+        if created is not None and as_of < created:
+            return None  # before the table existed (delta-rs would answer with version 0)
     try:
         table = DeltaTable(str(root))
         if as_of is not None:
             table.load_as_version(as_of)
     except TableNotFoundError:
         return None
-    except Exception as exc:  # delta-rs: no version at that time (before the table existed)
-        if as_of is not None and "version" in str(exc).lower():
-            return None
-        raise
     return table
+
+
+def commit_time(root: Path, version: int) -> datetime | None:
+    """When `version` of the table was committed (its commit info), None if it has none."""
+    entry = root / "_delta_log" / f"{version:020d}.json"
+    if not entry.is_file():
+        return None
+    with open(entry, encoding="utf-8") as fh:
+        for line in fh:
+            action = json.loads(line)
+            if "commitInfo" in action:
+                stamp = int(action["commitInfo"]["timestamp"])
+                return datetime.fromtimestamp(stamp / 1000, tz=UTC)
+    return None
 
 
 def snapshot(

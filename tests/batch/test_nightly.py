@@ -56,7 +56,7 @@ def first_run(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-unty
 def test_a_run_over_all_four_kinds(first_run) -> None:  # type: ignore[no-untyped-def]
     settings, inbox, summary, before = first_run
     assert summary.exit_code == 0, summary.stages
-    assert [s.name for s in summary.stages] == ["ingest", "validate", "build", "reports"]
+    assert [s.name for s in summary.stages] == ["ingest", "validate", "build", "reports", "vacuum"]
     kinds = {f.kind for f in summary.ingest.files}
     assert kinds == {"calls", "device_snapshots", "activation_events", "entitlements"}
     assert set(tables(settings.warehouse)) == {
@@ -125,7 +125,7 @@ def test_corrupt_file_loads_the_rest_and_exits_3(tmp_path: Path) -> None:
     rejects = pl.read_parquet(sorted((settings.layout.rejects).rglob("*.parquet")))
     assert rejects.height == 4
     # later stages still ran
-    assert [s.name for s in summary.stages][-2:] == ["reports", "archive"]
+    assert [s.name for s in summary.stages][-3:] == ["reports", "vacuum", "archive"]
     # only the committed file was archived; the failed ones stay in the inbox
     assert sorted(p.name for p in inbox.iterdir()) == ["broken_export.csv", "stray.csv"]
     assert [p.name for p in summary.archived] == ["dch_export_2026-09-30_2026-10-31.csv"]
