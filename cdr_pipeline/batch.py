@@ -221,6 +221,10 @@ def run_nightly(
     do_fetch = bool(settings.fetch.get("nightly")) if fetch is None else fetch
     run_id = new_run_id(datetime.now(UTC))
     with writer_lock(settings.layout, "cdr nightly", 0.0, name="nightly.lock"):
+        if not dry_run:  # a run that died claimed files it never committed: not loaded
+            from cdr_pipeline.ingest.recover import recover_interrupted
+
+            recover_interrupted(settings, "cdr nightly (recovery)")
         summary.inbox = scan_inbox(settings, inbox)
         if dry_run:
             _plan(settings, summary, retain, do_fetch)

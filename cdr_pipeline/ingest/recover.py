@@ -17,13 +17,26 @@ from collections.abc import Iterable
 
 import polars as pl
 
+from cdr_pipeline.config import Settings
 from cdr_pipeline.ingest.pending import committed_tables, discard_orphans
 from cdr_pipeline.state.layout import Layout
 from cdr_pipeline.state.ledger import FILES_SCHEMA, Ledger, file_record_id
+from cdr_pipeline.state.lock import writer_lock
 
 log = logging.getLogger(__name__)
 
 NOT_COMMITTED = "not committed: the run ended before its commit; the file loads again"
+
+
+def recover_interrupted(settings: Settings, command: str) -> list[str]:
+    """Under the writer lock: mark runs that died as `interrupted` and undo their uncommitted
+    claims. For callers that read the ledger before they ingest (the nightly inbox scan)."""
+    layout = settings.layout
+    with writer_lock(layout, command, settings.lock_wait_seconds):
+        ledger = Ledger(layout)
+        ids = ledger.mark_interrupted()
+        recover_runs(layout, ledger, ids)
+    return ids
 
 
 def recover_runs(layout: Layout, ledger: Ledger, run_ids: Iterable[str]) -> None:

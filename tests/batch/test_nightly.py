@@ -15,9 +15,11 @@ from click.testing import CliRunner
 from cdr_pipeline.batch import report_months, run_nightly
 from cdr_pipeline.cli.main import cli
 from cdr_pipeline.config import Settings
+from cdr_pipeline.ingest.vacuum import vacuum_tables
 from cdr_pipeline.state.layout import Layout
 from cdr_pipeline.state.ledger import Ledger
 from cdr_pipeline.state.lock import writer_lock
+from cdr_pipeline.state.tables import snapshot
 from tests.ingest.helpers import FIXTURES, run_cdr
 
 ROOT = Path(__file__).parents[2]
@@ -29,8 +31,7 @@ def tables(warehouse: Path) -> dict[str, pl.DataFrame]:
     """Every table's rows without load lineage, sorted, for equality checks."""
     out = {}
     for folder in sorted((warehouse / "tables").iterdir()):
-        files = sorted(folder.rglob("*.parquet"))
-        df = pl.read_parquet(files, hive_partitioning=True)
+        df = pl.read_delta(str(folder))  # the current version
         drop = ["run_id", "ingested_at", "load_seq", "source_file", "source_row", "source_kind"]
         df = df.drop([c for c in drop if c in df.columns])
         out[folder.name] = df.sort(df.columns)
@@ -196,9 +197,16 @@ def test_retention_drops_only_old_call_partitions_and_records_it(tmp_path: Path)
     settings = Settings(warehouse=tmp_path / "wh")
     summary = run_nightly(settings, inbox, run_date=RUN_DATE, retain_days=40)
     assert summary.exit_code == 0
-    # cutoff 2026-09-24: September 1..23 go, the rest stays
-    parts = sorted(p.name for p in (settings.layout.tables / "call_legs").iterdir())
-    assert parts[0] == "call_date=2026-09-24"
+    # cutoff 2026-09-24: September 1..23 leave the table (one commit), the rest stays
+    legs = settings.layout.tables / "call_legs"
+    parts = sorted(snapshot(legs, "call_legs", "call_date").files)
+    assert parts[0] == "2026-09-24"
+    # their files stay on disk for readers of older versions until the grace period ends
+    old = sorted(legs.glob("call_date=2026-09-0*/*.parquet"))
+    assert old
+    assert vacuum_tables(settings).files == 0
+    assert vacuum_tables(settings, grace_hours=0).files >= len(old)
+    assert not any(p.exists() for p in old)
     dropped = Ledger(settings.layout).read("retention")
     assert dropped["partition"].min() == "call_date=2026-09-01"
     assert dropped["partition"].max() == "call_date=2026-09-23"
@@ -210,9 +218,7 @@ def test_retention_drops_only_old_call_partitions_and_records_it(tmp_path: Path)
         "device_events",
         "entitlements",
     }
-    snaps = pl.read_parquet(
-        sorted((settings.layout.tables / "device_snapshots").rglob("*.parquet"))
-    )
+    snaps = pl.read_delta(str(settings.layout.tables / "device_snapshots"))
     assert snaps["snapshot_time"].min().date() < date(2026, 9, 24)
 
 
