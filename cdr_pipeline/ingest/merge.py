@@ -20,6 +20,7 @@ import duckdb
 import pyarrow.parquet as pq
 
 from cdr_pipeline.ingest import faults
+from cdr_pipeline.ingest.moved import MovedPlan, plan_moves
 from cdr_pipeline.ingest.pending import PendingTable
 from cdr_pipeline.schema.base import DUCKDB_TYPES, TableSchema
 from cdr_pipeline.state.files import install_file
@@ -80,20 +81,30 @@ def merge_staged(
     tag: str,
 ) -> MergeCounts:
     """Merge a source's staged partitions, two at a time (each merge is a partition's worth of
-    rows, which DuckDB handles on one thread; the other core would idle)."""
+    rows, which DuckDB handles on one thread; the other core would idle). For a table whose
+    key spans partitions, records that moved to another partition are settled first
+    (`moved.plan_moves`): the partitions that lose a record are rewritten as well."""
     total = MergeCounts()
     con = bounded_duckdb(tmp_dir)
-
-    def one(value: str) -> MergeCounts:
-        cur = con.cursor()
-        try:
-            return merge_partition(cur, pending, value, staged[value], tag)
-        finally:
-            cur.close()
-
+    plan = MovedPlan()
     try:
+        if pending.schema.key_spans_partitions:
+            plan = plan_moves(con, pending, staged)
+            total.within_file += plan.within_file
+            total.stale += plan.stale
+            # the partition merge counts a moved record as new in its day: it is an update
+            total.inserted -= plan.moved
+            total.updated += plan.moved
+
+        def one(value: str) -> MergeCounts:
+            cur = con.cursor()
+            try:
+                return merge_partition(cur, pending, value, staged.get(value), tag, plan)
+            finally:
+                cur.close()
+
         with ThreadPoolExecutor(2, thread_name_prefix="merge") as pool:
-            for counts in pool.map(one, sorted(staged)):
+            for counts in pool.map(one, sorted(set(staged) | plan.current_drops)):
                 total.add(counts)
     finally:
         con.close()
@@ -104,31 +115,45 @@ def merge_partition(
     con: duckdb.DuckDBPyConnection,
     pending: PendingTable,
     value: str,
-    staged: Path,
+    staged: Path | None,
     tag: str,
+    plan: MovedPlan | None = None,
 ) -> MergeCounts:
-    """Merge staged rows into one partition's new file. Returns the counts."""
+    """Merge staged rows (if any) into one partition's new file, leaving out the rows `plan`
+    moves elsewhere. Returns the counts."""
     schema = pending.schema
+    plan = plan or MovedPlan()
+    key = schema.key[0]
     current = pending.current_files(value)
+    cur = f"(SELECT * FROM {_read(current)}{plan.current_filter(value, key)})" if current else ""
     target = pending.new_file(value, tag)
-    inc = f"read_parquet({lit(staged)})"
-    # rows of the file that lost to a later row of the same file
-    total, unique = con.execute(
-        f"SELECT count(*), count(DISTINCT ({_key(schema)})) FROM {inc}"
-    ).fetchone()  # type: ignore[misc]
-    counts = MergeCounts(within_file=int(total) - int(unique))
-    if current:
-        counts.add(_compare(con, schema, inc, _read(current)))
+    counts = MergeCounts()
+    inc = ""
+    total = unique = 0
+    if staged is not None:
+        staged_filter = plan.staged_filter(value, key)
+        inc = f"(SELECT * FROM read_parquet({lit(staged)}){staged_filter})"
+        # rows of the file that lost to a later row of the same file
+        total, unique = con.execute(
+            f"SELECT count(*), count(DISTINCT ({_key(schema)})) FROM {inc}"
+        ).fetchone()  # type: ignore[misc]
+        counts.within_file = int(total) - int(unique)
+        if current:
+            counts.add(_compare(con, schema, inc, cur))
+        else:
+            counts.inserted = int(unique)
+            if total == unique and not staged_filter and _installable(staged):
+                # a new partition without duplicates: the staged file (zstd) is final as it is
+                install_file(staged, target)
+                pending.replace(value, target)
+                faults.after_merge()
+                return counts
+    _rewrite(con, schema, target, inc, cur, dedup=bool(current) or total != unique)
+    if pq.ParquetFile(target).metadata.num_rows == 0:  # every record moved elsewhere
+        target.unlink()
+        pending.replace(value, None)
     else:
-        counts.inserted = int(unique)
-        if total == unique and _installable(staged):
-            # a new partition without duplicates: the staged file (zstd) is final as it is
-            install_file(staged, target)
-            pending.replace(value, target)
-            faults.after_merge()
-            return counts
-    _rewrite(con, schema, target, staged, current, dedup=bool(current) or total != unique)
-    pending.replace(value, target)
+        pending.replace(value, target)
     faults.after_merge()
     return counts
 
@@ -152,8 +177,8 @@ def _rewrite(
     con: duckdb.DuckDBPyConnection,
     schema: TableSchema,
     target: Path,
-    staged: Path,
-    current: list[Path],
+    inc: str,
+    cur: str,
     dedup: bool,
 ) -> None:
     """Write the partition's new content (held rows and staged rows, latest version of each
@@ -162,9 +187,8 @@ def _rewrite(
     select = ", ".join(
         f"CAST({quote(c.name)} AS {DUCKDB_TYPES[c.dtype]}) AS {quote(c.name)}" for c in cols
     )
-    union = f"SELECT {select} FROM read_parquet({lit(staged)})"
-    if current:
-        union = f"SELECT {select} FROM {_read(current)} UNION ALL BY NAME {union}"
+    parts = [f"SELECT {select} FROM {rel}" for rel in (cur, inc) if rel]
+    union = " UNION ALL BY NAME ".join(parts)
     order = [f"{quote(v)} DESC NULLS LAST" for v in schema.version_by]
     order += ['"load_seq" DESC', '"source_row" DESC']
     qualify = (

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cdr_pipeline.ingest import faults
+from cdr_pipeline.ingest.keyindex import index_connection, write_next_index
 from cdr_pipeline.schema import TableSchema, schemas_by_table
 from cdr_pipeline.state import tables
 from cdr_pipeline.state.layout import Layout
@@ -64,8 +65,9 @@ class PendingTable:
             old.unlink(missing_ok=True)
 
     def commit(self, run_id: str) -> int | None:
-        """Commit the run's changes to this table; returns the new version (None if the run
-        changed nothing)."""
+        """Commit the run's changes to this table (and write the key index of the new
+        version, when the table has one); returns the new version (None if the run changed
+        nothing)."""
         if not self.rewritten:
             return self.snapshot.version
         adds = {v: [p] for v, p in self.rewritten.items() if p is not None}
@@ -83,6 +85,14 @@ class PendingTable:
             version,
             len(self.rewritten),
         )
+        if self.schema.key_spans_partitions:
+            con = index_connection(self.layout.staging_run(run_id) / "index_tmp")
+            try:
+                write_next_index(
+                    con, self.layout, self.schema, self.snapshot, self.rewritten, version
+                )
+            finally:
+                con.close()
         return version
 
 

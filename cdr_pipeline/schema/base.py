@@ -111,11 +111,17 @@ class TableSchema:
     per_row: tuple[str, ...] = ()
     """Text columns whose values are (nearly) all distinct, like leg and session ids: stored
     without a Parquet dictionary, which for them costs time and grows the file."""
+    key_spans_partitions: bool = False
+    """The partition is not a function of the key (a record's start time can move to
+    another day): a new version of a record may have to replace one in another partition,
+    found through the table's key index (`ingest/keyindex.py`)."""
 
     def __post_init__(self) -> None:
         # the partition merge classifies a re-delivered record by one version column
         if len(self.version_by) > 1:
             raise ValueError(f"{self.name}: at most one version_by column is supported")
+        if self.key_spans_partitions and len(self.key) != 1:
+            raise ValueError(f"{self.name}: a key spanning partitions must be one column")
 
     @property
     def input_columns(self) -> tuple[Column, ...]:
