@@ -21,7 +21,7 @@ import pyarrow as pa
 from cdr_pipeline.config import Settings
 from cdr_pipeline.schema import TableSchema, schemas_by_table
 from cdr_pipeline.schema.base import DUCKDB_TYPES
-from cdr_pipeline.state.ledger import FILES_SCHEMA, RUNS_SCHEMA
+from cdr_pipeline.state.ledger import FILES_SCHEMA, RECORD_ID, RUNS_SCHEMA, WRITTEN_AT
 from cdr_pipeline.state.tables import Snapshot
 from cdr_pipeline.text import lit, quote
 from cdr_pipeline.warehouse.catalog import ViewSpec
@@ -118,7 +118,7 @@ def ledger_view(
     columns = [(f.name, arrow_to_duckdb(f.type)) for f in schema]
     source: str | None = None
     if exists:
-        source = f"read_parquet({lit(str(folder / '*.parquet'))}, union_by_name=true)"
+        source = _latest_records(con, str(folder / "*.parquet"))
     sql = f"-- grain: one ledger record of {table}\n-- key: {', '.join(key)}\n" + _select_typed(
         con, columns, source
     )
@@ -131,6 +131,20 @@ def ledger_view(
         doc=f"Raw ledger table {table!r} (state/ledger/{table}/).",
     )
     return spec, exists
+
+
+def _latest_records(con: duckdb.DuckDBPyConnection, glob: str) -> str:
+    """The ledger folder's records, the latest write of each (a compacted file and a record
+    file may both hold one; see state/ledger.py)."""
+    raw = f"read_parquet({lit(glob)}, union_by_name=true, filename=true)"
+    present = _present_columns(con, raw)
+    from_name = r"regexp_extract(filename, '([^/]+)\.parquet$', 1)"
+    rid = f"coalesce(__record_id, {from_name})" if RECORD_ID in present else from_name
+    written = WRITTEN_AT if WRITTEN_AT in present else "NULL::BIGINT"
+    return (
+        f"(select * from {raw} qualify row_number() over "
+        f"(partition by {rid} order by {written} desc nulls last) = 1)"
+    )
 
 
 def settings_view(settings: Settings) -> ViewSpec:
