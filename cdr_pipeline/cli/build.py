@@ -42,7 +42,7 @@ def build(obj: CliContext, as_json: bool) -> None:
     sys.exit(0)
 
 
-def refresh_views(obj: CliContext, committed: bool = True) -> int:
+def refresh_views(obj: CliContext, committed: bool = True, quiet: bool = False) -> int:
     """Rebuild `cdr.duckdb` after a command `committed` new table versions, so the views
     read them. Returns 0, or the exit code of a view that does not build (the data is
     committed all the same; the previous cdr.duckdb stays)."""
@@ -56,7 +56,7 @@ def refresh_views(obj: CliContext, committed: bool = True) -> int:
     except CdrError as exc:
         click.echo(f"error: the views were not rebuilt: {exc}", err=True)
         return exc.exit_code
-    if not obj.quiet:
+    if not (obj.quiet or quiet):
         click.echo(f"views rebuilt over {result.versions or 'no table yet'}", err=True)
     return 0
 

@@ -138,7 +138,7 @@ def fetch(
         click.echo(f"error: {result.error.message}", err=True)
         if result.error.hint:
             click.echo(f"hint: {result.error.hint}", err=True)
-    code = refresh_views(obj, any(i.table_versions for i in result.ingests))
+    code = refresh_views(obj, any(i.table_versions for i in result.ingests), as_json)
     sys.exit(result.exit_code or code)
 
 

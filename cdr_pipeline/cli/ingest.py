@@ -74,7 +74,7 @@ def ingest(
             "interrupted; this run completed their work",
             err=True,
         )
-    code = refresh_views(obj, bool(result.table_versions))
+    code = refresh_views(obj, bool(result.table_versions), as_json)
     sys.exit(result.exit_code or code)
 
 
