@@ -20,6 +20,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -137,7 +138,9 @@ def commit(
     (partition value -> new files, all under `root`) are added. Creates the table on its
     first commit. Returns the new version."""
     rewritten = sorted(set(rewritten))
-    actions = [
+    # Add actions only: the files they replace are removed by the overwrite's partition
+    # filter (explicit Remove actions need deltalake >= 1.6)
+    actions: list[Any] = [
         _add_action(root, path, partition_by, value)
         for value in sorted(adds)
         for path in adds[value]
@@ -156,14 +159,14 @@ def commit(
             commit_properties=props,
         )
     else:
-        filters = None
+        # overwrite removes every file of the filtered partitions (all files when the table
+        # is not partitioned); nothing rewritten: a plain append
+        mode, filters = "overwrite", None
         if partition_by is not None:
-            filters = [(partition_by, "in", rewritten)] if rewritten else [(partition_by, "in", [])]
-        if partition_by is not None and not rewritten:
-            mode = "append"
-            filters = None
-        else:
-            mode = "overwrite"
+            if rewritten:
+                filters = [(partition_by, "in", rewritten)]
+            else:
+                mode = "append"
         table.create_write_transaction(
             actions, mode, schema, partition_by, filters, commit_properties=props
         )
