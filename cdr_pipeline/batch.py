@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -292,9 +292,11 @@ def run_nightly(
                 f"deleted {summary.vacuum.files} file(s) replaced more than "
                 f"{summary.vacuum.grace_hours} hour(s) ago",
             ]
-        if archive is not None and summary.ingest is not None:
+        # files an earlier run committed (a nightly killed before its archive stage) go too
+        earlier = [f.path for f in summary.inbox if f.status == "loaded before"]
+        if archive is not None and (summary.ingest is not None or earlier):
             with summary.run_stage("archive") as out:
-                summary.archived = archive_loaded(summary.ingest, inbox, archive)
+                summary.archived = archive_loaded(summary.ingest, inbox, archive, earlier)
                 out[:] = [EXIT_OK, f"{len(summary.archived)} file(s) moved to {archive}"]
     return summary
 
@@ -352,11 +354,14 @@ def write_standard_reports(settings: Settings, run_date: date) -> list[Path]:
     return [target / n for n in names]
 
 
-def archive_loaded(result: IngestResult, inbox: Path, archive: Path) -> list[Path]:
-    """Move the inbox files that are committed (loaded, empty or loaded before) to `archive`,
-    keeping their relative path. Failed files stay in the inbox for someone to look at."""
-    status: dict[str, set[str]] = {}
-    for f in result.files:
+def archive_loaded(
+    result: IngestResult | None, inbox: Path, archive: Path, earlier: Sequence[Path] = ()
+) -> list[Path]:
+    """Move the inbox files that are committed (loaded, empty or loaded before, by this run
+    or, `earlier`, by an earlier one) to `archive`, keeping their relative path. Failed files
+    stay in the inbox for someone to look at."""
+    status: dict[str, set[str]] = {str(p): {"skipped"} for p in earlier}
+    for f in result.files if result is not None else []:
         status.setdefault(f.path, set()).add(f.status)
     moved = []
     for path_text, states in sorted(status.items()):

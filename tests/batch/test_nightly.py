@@ -158,6 +158,42 @@ def test_sigkill_mid_merge_then_rerun_equals_an_uninterrupted_run(tmp_path: Path
     assert "interrupted" in statuses
 
 
+def test_files_a_killed_nightly_committed_are_archived_by_the_next(tmp_path: Path) -> None:
+    """The nightly dies right after committing call_legs (before the device tables and the
+    archive stage): the next nightly loads what was not committed and archives every file."""
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    shutil.copy(SAMPLES / "dch_export_2026-09-30_2026-10-31.csv", inbox)
+    shutil.copy(SAMPLES / "device_snapshots.csv", inbox)
+    archive = tmp_path / "archive"
+    wh = tmp_path / "wh"
+    args = ["--warehouse", str(wh), "nightly", "--inbox", str(inbox), "--archive", str(archive)]
+    proc = run_cdr(*args, "--run-date", "2026-11-03", env={"CDR_FAULT_KILL_AT": "commit"})
+    assert proc.returncode == -9, proc.stderr
+    assert len(list(inbox.iterdir())) == 2  # the killed run archived nothing
+    rerun = run_cdr(*args, "--run-date", "2026-11-03")
+    assert rerun.returncode == 0, rerun.stderr
+    assert list(inbox.iterdir()) == []
+    assert sorted(p.name for p in archive.iterdir()) == [
+        "dch_export_2026-09-30_2026-10-31.csv",
+        "device_snapshots.csv",
+    ]
+    clean = tmp_path / "clean"
+    for name in ("dch_export_2026-09-30_2026-10-31.csv", "device_snapshots.csv"):
+        shutil.copy(archive / name, tmp_path / name)
+    run_cdr(
+        "--warehouse",
+        str(clean),
+        "ingest",
+        str(tmp_path / "dch_export_2026-09-30_2026-10-31.csv"),
+        str(tmp_path / "device_snapshots.csv"),
+    )
+    got, want = tables(wh), tables(clean)
+    assert got.keys() == want.keys()
+    for name in want:
+        assert got[name].equals(want[name]), name
+
+
 def test_a_second_concurrent_run_exits_promptly_with_the_lock_message(tmp_path: Path) -> None:
     inbox = inbox_with_samples(tmp_path)
     wh = tmp_path / "wh"

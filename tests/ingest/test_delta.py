@@ -11,9 +11,11 @@ from pathlib import Path
 import duckdb
 import polars as pl
 import pyarrow.parquet as pq
+import pytest
 from deltalake import DeltaTable
 
 from cdr_pipeline.config import Settings
+from cdr_pipeline.ingest import ingest_paths
 from cdr_pipeline.ingest.vacuum import vacuum_tables
 from cdr_pipeline.reports import run_report
 from cdr_pipeline.samples import write_call_export
@@ -142,3 +144,32 @@ def test_report_as_of_a_version_answers_from_the_tables_as_they_were(
     bad = run_cdr("--warehouse", str(wh), "report", "hourly-volume", "--as-of", "99")
     assert bad.returncode == 3 and "no version 99" in bad.stderr
     assert set(LINEAGE) <= set(table(wh, lineage=True).columns)
+
+
+def test_ctrl_c_is_recorded_interrupted_and_nothing_uncommitted_counts(
+    wh: Path, tmp_path: Path
+) -> None:
+    src = _export(tmp_path, "a.csv", 3000, 9)
+
+    def interrupt(event: object) -> None:
+        raise KeyboardInterrupt
+
+    settings = Settings(warehouse=wh, chunk_rows=500)
+    with pytest.raises(KeyboardInterrupt):
+        ingest_paths(settings, [src], progress=interrupt)
+    runs = Ledger(Layout(wh)).runs()
+    assert runs.select("status", "exit_code").rows() == [("interrupted", 130)]
+    assert table(wh).height == 0 and unlisted_files(wh) == []
+    again = load(wh, src)
+    assert again.files[0].rows_loaded == 3000
+
+
+def test_validation_results_name_the_versions_they_checked(wh: Path, tmp_path: Path) -> None:
+    from cdr_pipeline.quality import validate_warehouse
+
+    load(wh, _export(tmp_path, "a.csv", 800, 10))
+    load(wh, ROOT / "data" / "samples" / "entitlements.csv")
+    report = validate_warehouse(Settings(warehouse=wh), "all")
+    assert report.table_versions == {"call_legs": 0, "entitlements": 0}
+    recorded = Ledger(Layout(wh)).read("validations")["table_versions"].unique().to_list()
+    assert recorded == ["call_legs=0,entitlements=0"]
