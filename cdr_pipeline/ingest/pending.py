@@ -85,7 +85,8 @@ class PendingTable:
             version,
             len(self.rewritten),
         )
-        if self.schema.key_spans_partitions:
+        # a first version's index is left to the first run that looks a key up
+        if self.schema.key_spans_partitions and self.snapshot.version is not None:
             con = index_connection(self.layout.staging_run(run_id) / "index_tmp")
             try:
                 write_next_index(

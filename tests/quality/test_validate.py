@@ -97,7 +97,7 @@ def test_entitlement_units_must_be_positive(tmp_path: Path, clean: Validated) ->
 
 def test_device_status_outside_its_set(tmp_path: Path, clean: Validated) -> None:
     base = clean.settings.layout.tables / "device_snapshots"
-    part = sorted(p.name for p in base.iterdir())[0]
+    part = sorted(p.name for p in base.glob("snapshot_month=*"))[0]
     rows = table_frame(clean.settings, "device_snapshots", part)
     write_partition(tmp_path, "device_snapshots", part, _set(rows, "status", pl.lit("BROKEN")))
     report = validate_warehouse(Settings(warehouse=tmp_path), "all")
