@@ -173,3 +173,26 @@ def test_validation_results_name_the_versions_they_checked(wh: Path, tmp_path: P
     assert report.table_versions == {"call_legs": 0, "entitlements": 0}
     recorded = Ledger(Layout(wh)).read("validations")["table_versions"].unique().to_list()
     assert recorded == ["call_legs=0,entitlements=0"]
+
+
+def test_vacuum_keeps_an_old_file_replaced_recently_and_drops_old_orphans(
+    wh: Path, tmp_path: Path
+) -> None:
+    """The grace period runs from the replacement, not from the file's age: a day's file
+    written days ago and replaced a minute ago stays; a file no commit lists and older than
+    the grace period goes."""
+    import os
+    import time as clock
+
+    load(wh, _export(tmp_path, "a.csv", 600, 11))
+    days_ago = clock.time() - 3 * 86400
+    first = [f for fs in partition_files(wh).values() for f in fs]
+    for f in first:
+        os.utime(f, (days_ago, days_ago))
+    load(wh, _export(tmp_path, "b.csv", 600, 12))  # replaces every day's file
+    orphan = first[0].with_name("part-dead-run-0-000000000000.parquet")
+    orphan.write_bytes(first[0].read_bytes())
+    os.utime(orphan, (days_ago, days_ago))
+    result = vacuum_tables(Settings(warehouse=wh))
+    assert result.deleted["call_legs"] == [str(orphan.relative_to(wh / "tables" / "call_legs"))]
+    assert all(f.exists() for f in first)
