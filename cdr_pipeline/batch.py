@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -161,6 +161,7 @@ class NightlySummary(FlowSummary):
     reports: list[Path] = field(default_factory=list)
     planned_reports: list[str] = field(default_factory=list)
     retention: Any = None
+    vacuum: Any = None
     archived: list[Path] = field(default_factory=list)
 
     @property
@@ -216,7 +217,7 @@ def run_nightly(
 ) -> NightlySummary:
     """The unattended job: (fetch) -> ingest what is new in the inbox -> validate it -> build
     the views -> write the standard reports for the previous month and the month to date to
-    `<warehouse>/reports/<run date>/` -> retention -> archive. One lock for the whole run:
+    `<warehouse>/reports/<run date>/` -> retention -> vacuum -> archive. One lock for the whole run:
     a second nightly exits at once with LockBusy (exit 5). `fetcher` replaces
     `fetch_records(settings)` (tests give it a client with a fake clock)."""
     if not inbox.is_dir():
@@ -233,6 +234,10 @@ def run_nightly(
     do_fetch = settings.fetch.nightly if fetch is None else fetch
     run_id = new_run_id(datetime.now(UTC))
     with writer_lock(settings.layout, "cdr nightly", 0.0, name="nightly.lock"):
+        if not dry_run:  # a run that died claimed files it never committed: not loaded
+            from cdr_pipeline.ingest.recover import recover_interrupted
+
+            recover_interrupted(settings, "cdr nightly (recovery)")
         summary.inbox = scan_inbox(settings, inbox)
         if dry_run:
             _plan(settings, summary, retain, do_fetch)
@@ -291,9 +296,20 @@ def run_nightly(
                     f"before {summary.retention.cutoff} "
                     f"({summary.retention.rows:,} rows)",
                 ]
-        if archive is not None and summary.ingest is not None:
+        with summary.run_stage("vacuum") as out:
+            from cdr_pipeline.ingest.vacuum import vacuum_tables
+
+            summary.vacuum = vacuum_tables(settings, command="cdr nightly (vacuum)")
+            out[:] = [
+                EXIT_OK,
+                f"deleted {summary.vacuum.files} file(s) replaced more than "
+                f"{summary.vacuum.grace_hours} hour(s) ago",
+            ]
+        # files an earlier run committed (a nightly killed before its archive stage) go too
+        earlier = [f.path for f in summary.inbox if f.status == "loaded before"]
+        if archive is not None and (summary.ingest is not None or earlier):
             with summary.run_stage("archive") as out:
-                summary.archived = archive_loaded(summary.ingest, inbox, archive)
+                summary.archived = archive_loaded(summary.ingest, inbox, archive, earlier)
                 out[:] = [EXIT_OK, f"{len(summary.archived)} file(s) moved to {archive}"]
     return summary
 
@@ -351,11 +367,14 @@ def write_standard_reports(settings: Settings, run_date: date) -> list[Path]:
     return [target / n for n in names]
 
 
-def archive_loaded(result: IngestResult, inbox: Path, archive: Path) -> list[Path]:
-    """Move the inbox files that are committed (loaded, empty or loaded before) to `archive`,
-    keeping their relative path. Failed files stay in the inbox for someone to look at."""
-    status: dict[str, set[str]] = {}
-    for f in result.files:
+def archive_loaded(
+    result: IngestResult | None, inbox: Path, archive: Path, earlier: Sequence[Path] = ()
+) -> list[Path]:
+    """Move the inbox files that are committed (loaded, empty or loaded before, by this run
+    or, `earlier`, by an earlier one) to `archive`, keeping their relative path. Failed files
+    stay in the inbox for someone to look at."""
+    status: dict[str, set[str]] = {str(p): {"skipped"} for p in earlier}
+    for f in result.files if result is not None else []:
         status.setdefault(f.path, set()).add(f.status)
     moved = []
     for path_text, states in sorted(status.items()):

@@ -42,4 +42,23 @@ def build(obj: CliContext, as_json: bool) -> None:
     sys.exit(0)
 
 
+def refresh_views(obj: CliContext, committed: bool = True, quiet: bool = False) -> int:
+    """Rebuild `cdr.duckdb` after a command `committed` new table versions, so the views
+    read them. Returns 0, or the exit code of a view that does not build (the data is
+    committed all the same; the previous cdr.duckdb stays)."""
+    if not committed:
+        return 0
+    from cdr_pipeline.errors import CdrError
+    from cdr_pipeline.warehouse import build_warehouse
+
+    try:
+        result = build_warehouse(obj.settings())
+    except CdrError as exc:
+        echo(f"error: the views were not rebuilt: {exc}", err=True)
+        return exc.exit_code
+    if not (obj.quiet or quiet):
+        echo(f"views rebuilt over {result.versions or 'no table yet'}", err=True)
+    return 0
+
+
 COMMANDS = [build]

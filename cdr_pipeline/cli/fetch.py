@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from cdr_pipeline.cli.build import refresh_views
 from cdr_pipeline.cli.context import CliContext, echo, json_option, pass_cli, wait_lock_option
 from cdr_pipeline.config import REGIONS
 from cdr_pipeline.render import text_table, to_json
@@ -82,7 +83,8 @@ def fetch(
         echo(f"error: {result.error.message}", err=True)
         if result.error.hint:
             echo(f"hint: {result.error.hint}", err=True)
-    sys.exit(result.exit_code)
+    code = refresh_views(obj, any(i.table_versions for i in result.ingests), as_json)
+    sys.exit(result.exit_code or code)
 
 
 def _render(result: FetchResult) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from cdr_pipeline.cli.build import refresh_views
 from cdr_pipeline.cli.context import CliContext, echo, json_option, pass_cli, wait_lock_option
 from cdr_pipeline.cli.render import Progress, ingest_table
 from cdr_pipeline.render import text_table, to_json
@@ -72,7 +73,8 @@ def ingest(
             "interrupted; this run completed their work",
             err=True,
         )
-    sys.exit(result.exit_code)
+    code = refresh_views(obj, bool(result.table_versions), as_json)
+    sys.exit(result.exit_code or code)
 
 
 @click.command()
@@ -119,6 +121,7 @@ def runs(obj: CliContext, show_files: bool, limit: int, as_json: bool) -> None:
                 "rows_loaded",
                 "rows_duplicate",
                 "rows_rejected",
+                "table_versions",
             )
         )
     if as_json:

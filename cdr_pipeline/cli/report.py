@@ -18,6 +18,12 @@ FORMATS = ("csv", "json", "parquet", "table")
 @click.option("--list", "show_list", is_flag=True, help="List the reports, one line each.")
 @click.option("--month", metavar="YYYY-MM", help="Only this month (monthly reports).")
 @click.option(
+    "--as-of",
+    metavar="VERSION|TIMESTAMP",
+    help="Answer from the tables as they were: a call_legs version (cdr runs shows them) or "
+    "a UTC time like 2026-10-31T18:00:00Z (files replaced since must not be vacuumed yet).",
+)
+@click.option(
     "--format",
     "fmt",
     type=click.Choice(FORMATS),
@@ -36,6 +42,7 @@ def report(
     name: str | None,
     show_list: bool,
     month: str | None,
+    as_of: str | None,
     fmt: str,
     out: Path | None,
 ) -> None:
@@ -56,7 +63,7 @@ def report(
     if fmt == "parquet" and out is None:
         echo("error: --format parquet needs --out FILE", err=True)
         sys.exit(EXIT_USAGE)
-    result = run_report(obj.settings(), name, month)
+    result = run_report(obj.settings(), name, month, as_of=as_of)
     if out is None:
         write_report(result, fmt, sys.stdout)
     else:

@@ -22,6 +22,8 @@ class Settings:
     retain_days: int | None = None
     lock_wait_seconds: float = 0.0
     idle_days: int = 30
+    vacuum_grace_hours: int = 24
+    """Hours a replaced data file stays on disk for readers of older versions."""
     fetch: FetchOptions = field(default_factory=FetchOptions)
     """Options of `cdr fetch` (the [fetch] table of cdr.toml)."""
     # ---- input limits (docs/limits.md): past one, the file fails with exit 3 -------------

@@ -1,8 +1,11 @@
 """Deterministic crash injection for the crash-safety tests.
 
 `CDR_FAULT_KILL_AFTER_MERGES=N` makes the process SIGKILL itself right after its N-th
-partition swap, the worst moment for a writer: some partitions of a file are merged, the rest
-and the ledger record are not. Unset (always, outside tests) it costs one dict lookup.
+partition merge: some partitions of a run are written, nothing is committed.
+`CDR_FAULT_KILL_AT=NAME` kills it at the named point: `commit` (right after the first table
+of the run is committed, before the others and before the ledger's closing record) or
+`vacuum` (after the first table is vacuumed). Unset (always, outside tests) each costs one
+dict lookup.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import os
 import signal
 
 _ENV = "CDR_FAULT_KILL_AFTER_MERGES"
+_POINT_ENV = "CDR_FAULT_KILL_AT"
 _merges = 0
 
 
@@ -21,4 +25,10 @@ def after_merge() -> None:
         return
     _merges += 1
     if _merges >= int(limit):
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def point(name: str) -> None:
+    """Kill the process here when `CDR_FAULT_KILL_AT` names this point."""
+    if os.environ.get(_POINT_ENV) == name:
         os.kill(os.getpid(), signal.SIGKILL)

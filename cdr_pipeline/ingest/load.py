@@ -33,6 +33,7 @@ from cdr_pipeline.ingest.json_reader import read_json_chunks
 from cdr_pipeline.ingest.limits import Limits, unreadable
 from cdr_pipeline.ingest.merge import merge_staged
 from cdr_pipeline.ingest.normalize import LoadContext, normalize
+from cdr_pipeline.ingest.pending import PendingTables
 from cdr_pipeline.ingest.prefetch import Prefetch
 from cdr_pipeline.ingest.rejects import RejectWriter, redact_raw_text
 from cdr_pipeline.ingest.results import FileResult, ProgressEvent, ProgressFn
@@ -40,7 +41,7 @@ from cdr_pipeline.ingest.sources import Source, sources_of
 from cdr_pipeline.ingest.stager import PENDING_CHUNKS, Stager
 from cdr_pipeline.schema import SCHEMAS, TableSchema, detect_kind
 from cdr_pipeline.state.files import install_file
-from cdr_pipeline.state.ledger import FILES_SCHEMA, Ledger
+from cdr_pipeline.state.ledger import FILES_SCHEMA, Ledger, file_record_id
 
 log = logging.getLogger(__name__)
 
@@ -94,8 +95,10 @@ class FileLoader:
         kind: str | None,
         source_kind: str | None,
         progress: ProgressFn | None,
+        tables: PendingTables,
     ) -> None:
         self.settings, self.ledger, self.run_id, self.seq = settings, ledger, run_id, seq
+        self.tables = tables
         self.path, self.load_seq, self.kind, self.source_kind = path, load_seq, kind, source_kind
         self.progress = progress
         self.content = LoadedContent()
@@ -201,8 +204,8 @@ class FileLoader:
             size_bytes=size,
             loaded_at=datetime.now(UTC),
         )
-        member = hashlib.sha1(r.source.encode()).hexdigest()[:8]
-        self.ledger.write("files", f"{self.run_id}-{self.seq:05d}-{member}", [row], FILES_SCHEMA)
+        record = file_record_id(self.run_id, self.seq, r.source)
+        self.ledger.write("files", record, [row], FILES_SCHEMA)
 
 
 class SourceLoad:
@@ -329,7 +332,8 @@ class SourceLoad:
             result.rows_loaded = result.rows_duplicate = 0
             return result
         tag = f"{self.file.run_id}-{self.file.seq}"
-        counts = merge_staged(settings, schema, staged, self.staging / "duckdb_tmp", tag)
+        pending = self.file.tables.table(schema)
+        counts = merge_staged(pending, staged, self.staging / "duckdb_tmp", tag)
         result.rows_loaded, result.rows_duplicate = counts.loaded, counts.duplicate
         result.rows_updated = counts.updated
         result.partitions = sorted(staged)

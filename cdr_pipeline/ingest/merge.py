@@ -1,10 +1,11 @@
 """Merge staged rows into a partition, deduplicated on the natural key (the latest version
-wins), and swap the result in atomically.
+wins), into a new immutable file.
 
-Layout: `<warehouse>/tables/<table>/<partition>=<value>/data.parquet` (one file per
-partition, zstd) or `<warehouse>/tables/<table>/data.parquet` for unpartitioned tables.
-A partition is replaced with `os.replace`, so a reader sees the old file or the new one,
-never a mix and never two versions of a record. A new partition without duplicates is the
+A partition's new content (the rows it holds, as this run sees them, plus the staged rows,
+latest version of each key) goes to a new file under the partition folder; the run's
+`PendingTable` remembers it, and the run commits all its new files at its end, one Delta
+commit per table (see `ingest/pending.py`). No file is ever rewritten in place, so a reader
+of the previous version never sees a file change. A new partition without duplicates is the
 staged file itself, renamed; otherwise DuckDB does the merge with a memory limit, so memory
 follows the size of one partition, not of the input.
 """
@@ -18,8 +19,9 @@ from pathlib import Path
 import duckdb
 import pyarrow.parquet as pq
 
-from cdr_pipeline.config import Settings
 from cdr_pipeline.ingest import faults
+from cdr_pipeline.ingest.moved import MovedPlan, plan_moves
+from cdr_pipeline.ingest.pending import PendingTable
 from cdr_pipeline.schema.base import DUCKDB_TYPES, TableSchema
 from cdr_pipeline.state.files import install_file
 from cdr_pipeline.state.layout import Layout
@@ -73,23 +75,36 @@ def bounded_duckdb(
 
 
 def merge_staged(
-    settings: Settings, schema: TableSchema, staged: dict[str, Path], tmp_dir: Path, tag: str
+    pending: PendingTable,
+    staged: dict[str, Path],
+    tmp_dir: Path,
+    tag: str,
 ) -> MergeCounts:
     """Merge a source's staged partitions, two at a time (each merge is a partition's worth of
-    rows, which DuckDB handles on one thread; the other core would idle)."""
+    rows, which DuckDB handles on one thread; the other core would idle). For a table whose
+    key spans partitions, records that moved to another partition are settled first
+    (`moved.plan_moves`): the partitions that lose a record are rewritten as well."""
     total = MergeCounts()
     con = bounded_duckdb(tmp_dir)
-
-    def one(value: str) -> MergeCounts:
-        cur = con.cursor()
-        try:
-            return merge_partition(cur, schema, settings.layout, value, staged[value], tag)
-        finally:
-            cur.close()
-
+    plan = MovedPlan()
     try:
+        if pending.schema.key_spans_partitions:
+            plan = plan_moves(con, pending, staged)
+            total.within_file += plan.within_file
+            total.stale += plan.stale
+            # the partition merge counts a moved record as new in its day: it is an update
+            total.inserted -= plan.moved
+            total.updated += plan.moved
+
+        def one(value: str) -> MergeCounts:
+            cur = con.cursor()
+            try:
+                return merge_partition(cur, pending, value, staged.get(value), tag, plan)
+            finally:
+                cur.close()
+
         with ThreadPoolExecutor(2, thread_name_prefix="merge") as pool:
-            for counts in pool.map(one, sorted(staged)):
+            for counts in pool.map(one, sorted(set(staged) | plan.current_drops)):
                 total.add(counts)
     finally:
         con.close()
@@ -98,35 +113,53 @@ def merge_staged(
 
 def merge_partition(
     con: duckdb.DuckDBPyConnection,
-    schema: TableSchema,
-    layout: Layout,
-    value: str | None,
-    staged: Path,
+    pending: PendingTable,
+    value: str,
+    staged: Path | None,
     tag: str,
+    plan: MovedPlan | None = None,
 ) -> MergeCounts:
-    """Merge staged rows into one partition and swap the result in. Returns the counts."""
-    target = layout.data_file(schema.name, schema.partition_by, value)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    inc = f"read_parquet({lit(staged)})"
-    exists = target.exists()
-    # rows of the file that lost to a later row of the same file
-    total, unique = con.execute(
-        f"SELECT count(*), count(DISTINCT ({_key(schema)})) FROM {inc}"
-    ).fetchone()  # type: ignore[misc]
-    counts = MergeCounts(within_file=int(total) - int(unique))
-    if exists:
-        counts.add(_compare(con, schema, inc, f"read_parquet({lit(target)})"))
+    """Merge staged rows (if any) into one partition's new file, leaving out the rows `plan`
+    moves elsewhere. Returns the counts."""
+    schema = pending.schema
+    plan = plan or MovedPlan()
+    key = schema.key[0]
+    current = pending.current_files(value)
+    cur = f"(SELECT * FROM {_read(current)}{plan.current_filter(value, key)})" if current else ""
+    target = pending.new_file(value, tag)
+    counts = MergeCounts()
+    inc = ""
+    total = unique = 0
+    if staged is not None:
+        staged_filter = plan.staged_filter(value, key)
+        inc = f"(SELECT * FROM read_parquet({lit(staged)}){staged_filter})"
+        # rows of the file that lost to a later row of the same file
+        total, unique = con.execute(
+            f"SELECT count(*), count(DISTINCT ({_key(schema)})) FROM {inc}"
+        ).fetchone()  # type: ignore[misc]
+        counts.within_file = int(total) - int(unique)
+        if current:
+            counts.add(_compare(con, schema, inc, cur))
+        else:
+            counts.inserted = int(unique)
+            if total == unique and not staged_filter and _installable(staged):
+                # a new partition without duplicates: the staged file (zstd) is final as it is
+                install_file(staged, target)
+                pending.replace(value, target)
+                faults.after_merge()
+                return counts
+    _rewrite(con, schema, target, inc, cur, dedup=bool(current) or total != unique)
+    if pq.ParquetFile(target).metadata.num_rows == 0:  # every record moved elsewhere
+        target.unlink()
+        pending.replace(value, None)
     else:
-        counts.inserted = int(unique)
-        if total == unique and _installable(staged):
-            # a new partition without duplicates: the staged file (zstd) is final as it is
-            install_file(staged, target)
-            faults.after_merge()
-            return counts
-    _rewrite(con, schema, target, staged, tag, dedup=exists or total != unique)
-    install_file(Layout.temp_beside(target, tag), target)
+        pending.replace(value, target)
     faults.after_merge()
     return counts
+
+
+def _read(files: list[Path]) -> str:
+    return f"read_parquet([{', '.join(lit(f) for f in files)}])"
 
 
 def _key(schema: TableSchema) -> str:
@@ -144,19 +177,18 @@ def _rewrite(
     con: duckdb.DuckDBPyConnection,
     schema: TableSchema,
     target: Path,
-    staged: Path,
-    tag: str,
+    inc: str,
+    cur: str,
     dedup: bool,
 ) -> None:
     """Write the partition's new content (held rows and staged rows, latest version of each
-    key) to the hidden temp file beside `target`."""
+    key) to the new file `target` (no commit lists it yet)."""
     cols = schema.stored_columns
     select = ", ".join(
         f"CAST({quote(c.name)} AS {DUCKDB_TYPES[c.dtype]}) AS {quote(c.name)}" for c in cols
     )
-    union = f"SELECT {select} FROM read_parquet({lit(staged)})"
-    if target.exists():
-        union = f"SELECT {select} FROM read_parquet({lit(target)}) UNION ALL BY NAME {union}"
+    parts = [f"SELECT {select} FROM {rel}" for rel in (cur, inc) if rel]
+    union = " UNION ALL BY NAME ".join(parts)
     order = [f"{quote(v)} DESC NULLS LAST" for v in schema.version_by]
     order += ['"load_seq" DESC', '"source_row" DESC']
     qualify = (
@@ -165,10 +197,9 @@ def _rewrite(
         else ""
     )
     col_list = ", ".join(quote(c.name) for c in cols)
-    tmp = Layout.temp_beside(target, tag)
     con.execute(
         f"COPY (SELECT {col_list} FROM ({union}) {qualify}) "
-        f"TO {lit(tmp)} (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1, "
+        f"TO {lit(target)} (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1, "
         f"ROW_GROUP_SIZE {ROW_GROUP_ROWS})"
     )
 

@@ -88,6 +88,8 @@ class IngestResult:
     files: list[FileResult]
     seconds: float
     interrupted_runs: list[str] = field(default_factory=list)
+    table_versions: dict[str, int] = field(default_factory=dict)
+    """Table -> the version this run committed (tables it changed)."""
 
     @property
     def exit_code(self) -> int:
@@ -107,5 +109,6 @@ class IngestResult:
             "exit_code": self.exit_code,
             "seconds": self.seconds,
             "interrupted_runs": self.interrupted_runs,
+            "table_versions": self.table_versions,
             "files": [f.to_dict() for f in self.files],
         }

@@ -1,24 +1,23 @@
 """Retention: drop call-leg partitions older than N days, and record it in the ledger.
 
-Only whole `call_date=` partitions of `call_legs` are ever deleted; every other table, the
-rejects and the ledger are kept. A partition is first renamed to a hidden name (readers stop
-seeing it at once, atomically), then removed.
+Only whole `call_date=` partitions of `call_legs` are ever dropped; every other table, the
+rejects and the ledger are kept. The drop is one Delta commit that removes every file of the
+expired partitions: readers of the new version stop seeing them at once, readers of older
+versions keep them until `cdr vacuum` deletes the files after the grace period.
 """
 
 from __future__ import annotations
 
 import logging
-import shutil
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from cdr_pipeline.config import Settings
 from cdr_pipeline.schema import CALL_LEGS
-from cdr_pipeline.state.layout import DROPPING_PREFIX, Layout
+from cdr_pipeline.state import tables
 from cdr_pipeline.state.ledger import Ledger
 from cdr_pipeline.state.lock import writer_lock
 
@@ -53,16 +52,15 @@ def expired_partitions(settings: Settings, retain_days: int, today: date) -> Ret
     cutoff = today - timedelta(days=retain_days)
     result = RetentionResult(cutoff)
     base = settings.layout.table(CALL_LEGS.name)
-    prefix = f"{CALL_LEGS.partition_by}="
-    for part in sorted(base.glob(prefix + "*")) if base.is_dir() else []:
+    snap = tables.snapshot(base, CALL_LEGS.name, CALL_LEGS.partition_by)
+    for value, files in sorted(snap.files.items()):
         try:
-            day = date.fromisoformat(part.name.removeprefix(prefix))
+            day = date.fromisoformat(value)
         except ValueError:
             continue
         if day < cutoff:
-            data = part / "data.parquet"
-            rows = pq.ParquetFile(data).metadata.num_rows if data.exists() else 0
-            result.dropped.append((part.name, rows))
+            rows = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
+            result.dropped.append((f"{CALL_LEGS.partition_by}={value}", rows))
     return result
 
 
@@ -78,16 +76,19 @@ def apply_retention(
         raise ValueError("retain_days must be at least 1")
     with writer_lock(settings.layout, "cdr nightly (retention)", settings.lock_wait_seconds):
         base = settings.layout.table(CALL_LEGS.name)
-        if not dry_run and base.is_dir():
-            clean_dropping(base)
         result = expired_partitions(settings, retain_days, today)
         if dry_run or not result.dropped:
             return result
         now = datetime.now(UTC)
-        for name, _ in result.dropped:
-            hidden = Layout.dropping(base / name)
-            (base / name).rename(hidden)
-            shutil.rmtree(hidden)
+        prefix = f"{CALL_LEGS.partition_by}="
+        tables.commit(
+            base,
+            CALL_LEGS.table_arrow_schema(),
+            CALL_LEGS.partition_by,
+            {},
+            [name.removeprefix(prefix) for name, _ in result.dropped],
+            run_id,
+        )
         Ledger(settings.layout).write(
             "retention",
             run_id,
@@ -112,9 +113,3 @@ def apply_retention(
             result.rows,
         )
     return result
-
-
-def clean_dropping(base: Path) -> None:
-    """Finish removals a crash interrupted (hidden `.dropping-*` folders)."""
-    for hidden in base.glob(DROPPING_PREFIX + "*"):
-        shutil.rmtree(hidden, ignore_errors=True)

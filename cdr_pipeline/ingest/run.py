@@ -21,12 +21,17 @@ from cdr_pipeline.errors import EXIT_OK, CdrError, InputError, environment_error
 from cdr_pipeline.ingest.digest import Fingerprint
 from cdr_pipeline.ingest.load import FileLoader, LoadedContent
 from cdr_pipeline.ingest.merge import clean_temp_files
+from cdr_pipeline.ingest.pending import PendingTables
+from cdr_pipeline.ingest.recover import recover_runs
 from cdr_pipeline.ingest.results import FileResult, IngestResult, ProgressFn
 from cdr_pipeline.schema import SCHEMAS
 from cdr_pipeline.state.files import apply_file_mode
 from cdr_pipeline.state.ledger import RUNS_SCHEMA, Ledger
 from cdr_pipeline.state.lock import writer_lock
 from cdr_pipeline.text import stamp_ms
+
+EXIT_INTERRUPTED = 130
+"""Exit code of a run stopped by Ctrl-C (as the CLI exits)."""
 
 
 def new_run_id(now: datetime) -> str:
@@ -95,6 +100,7 @@ def _ingest(
     ledger = Ledger(layout)
     with writer_lock(layout, command, settings.lock_wait_seconds):
         interrupted = ledger.mark_interrupted()
+        recover_runs(layout, ledger, interrupted)
         shutil.rmtree(layout.staging, ignore_errors=True)
         clean_temp_files(layout)
         run: dict[str, Any] = {
@@ -105,36 +111,62 @@ def _ingest(
         }
         ledger.write("runs", run_id, [run], RUNS_SCHEMA)
         results: list[FileResult] = []
-        finished_ok = False
+        tables = PendingTables(layout, run_id)
+        ending = "failed"
+        versions: dict[str, int] = {}
         try:
             content = LoadedContent.from_ledger(ledger)
             base_seq = int(started.timestamp() * 1_000_000) * 1000
             for seq, path in enumerate(files):
                 loader = FileLoader(
-                    settings, ledger, run_id, seq, path, base_seq + seq, kind, source_kind, progress
+                    settings,
+                    ledger,
+                    run_id,
+                    seq,
+                    path,
+                    base_seq + seq,
+                    kind,
+                    source_kind,
+                    progress,
+                    tables,
                 )
                 results.extend(loader.run(content, (fingerprints or {}).get(path)))
-            finished_ok = True
+            versions = tables.commit()
+            ending = "ok"
+        except KeyboardInterrupt:
+            ending = "interrupted"
+            raise
         finally:
-            run.update(_run_totals(results, len(files), finished_ok))
+            if ending != "ok":  # nothing of a table it did not commit may count as loaded
+                recover_runs(layout, ledger, [run_id])
+            run.update(_run_totals(results, len(files), ending))
+            run["table_versions"] = format_versions(versions)
             try:
                 ledger.write("runs", run_id, [run], RUNS_SCHEMA)
             except OSError:
-                if finished_ok:  # else keep the error that stopped the run (a full disk...)
+                if ending == "ok":  # else keep the error that stopped the run (a full disk...)
                     raise
             finally:
                 shutil.rmtree(layout.staging_run(run_id), ignore_errors=True)
-    return IngestResult(run_id, results, time.monotonic() - t0, interrupted)
+    return IngestResult(run_id, results, time.monotonic() - t0, interrupted, versions)
 
 
-def _run_totals(results: list[FileResult], files_seen: int, finished_ok: bool) -> dict[str, Any]:
-    """The run's closing ledger fields. A run that raised is `failed` with exit code 1."""
+def format_versions(versions: Mapping[str, int]) -> str | None:
+    """`call_legs=12,device_events=3` (the ledger's `table_versions`), None when empty."""
+    return ",".join(f"{t}={v}" for t, v in sorted(versions.items())) or None
+
+
+def _run_totals(results: list[FileResult], files_seen: int, ending: str) -> dict[str, Any]:
+    """The run's closing ledger fields. A run that raised is `failed` with exit code 1; one
+    interrupted (Ctrl-C) is `interrupted` with exit code 130."""
+    finished_ok = ending == "ok"
     code = max((r.exit_code for r in results), default=EXIT_OK)
     failed = [r.message for r in results if r.status == "failed"]
+    status = ("ok" if code == EXIT_OK else "failed") if finished_ok else ending
     return {
-        "status": "ok" if finished_ok and code == EXIT_OK else "failed",
+        "status": status,
         "finished_at": datetime.now(UTC),
-        "exit_code": code if finished_ok else 1,
+        "exit_code": code if finished_ok else (EXIT_INTERRUPTED if ending == "interrupted" else 1),
         "files_seen": files_seen,
         "files_loaded": sum(r.status in ("loaded", "empty") for r in results),
         "files_skipped": sum(r.status == "skipped" for r in results),
@@ -143,5 +175,11 @@ def _run_totals(results: list[FileResult], files_seen: int, finished_ok: bool) -
         "rows_loaded": sum(r.rows_loaded for r in results),
         "rows_duplicate": sum(r.rows_duplicate for r in results),
         "rows_rejected": sum(r.rows_rejected for r in results),
-        "message": "; ".join(failed) if finished_ok else "unexpected error",
+        "message": "; ".join(failed)
+        if finished_ok
+        else (
+            "interrupted (Ctrl-C); nothing uncommitted counts"
+            if ending == "interrupted"
+            else "unexpected error"
+        ),
     }

@@ -71,6 +71,9 @@ class Stager:
         self._idle = threading.Semaphore(1)  # released when the writer has finished a cut
         self._error: BaseException | None = None
         self._stats, self._dictionary = encoding_options(self.schema)
+        # every file gets the table's one Arrow schema: polars hands string views (ordered
+        # input) or large strings (compacted cuts), some readers fail on views
+        self._arrow_schema = self.schema.stored_arrow_schema()
         self._pool = ThreadPoolExecutor(2, thread_name_prefix="stager-cut")
         self._thread = threading.Thread(target=self._write_loop, name="stager", daemon=True)
         self._thread.start()
@@ -142,19 +145,19 @@ class Stager:
             self._write_piece(value, table)
 
     def _write_piece(self, value: str, table: pa.Table) -> None:
+        if table.schema != self._arrow_schema:
+            table = table.cast(self._arrow_schema)
         writer = self.writers.get(value)
         if writer is None:
             writer = pq.ParquetWriter(
                 self.root / f"{value}.parquet",
-                table.schema,
+                self._arrow_schema,
                 compression="zstd",
                 compression_level=1,
                 write_statistics=self._stats,
                 use_dictionary=self._dictionary,
             )
             self.writers[value] = writer
-        elif table.schema != writer.schema:  # string views (ordered) vs compact (cut)
-            table = table.cast(writer.schema)
         writer.write_table(table, row_group_size=max(table.num_rows, 1))
 
     def _write_cut(self, cut: Cut) -> None:

@@ -32,6 +32,7 @@ VALIDATIONS_SCHEMA = pa.schema(
         ("warnings_failed", pa.int64()),
         ("success", pa.bool_()),
         ("data_docs_index", pa.string()),
+        ("table_versions", pa.string()),  # "call_legs=12,...": the versions checked
     ]
 )
 
@@ -104,6 +105,8 @@ class ValidationReport:
     suites: list[SuiteResult]
     data_docs_index: Path | None
     seconds: float = 0.0
+    table_versions: dict[str, int] = field(default_factory=dict)
+    """Table -> the version whose files were checked."""
 
     @property
     def results(self) -> list[ExpectationResult]:
@@ -160,6 +163,8 @@ class ValidationReport:
             "scope": self.scope,
             "ingest_run_ids": self.ingest_run_ids,
             "data_docs_index": str(self.data_docs_index) if self.data_docs_index else None,
+            "table_versions": ",".join(f"{t}={v}" for t, v in sorted(self.table_versions.items()))
+            or None,
         }
         if not self.suites:  # nothing in scope: still say that a validation ran
             return [run | {"success": True}]

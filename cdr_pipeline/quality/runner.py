@@ -326,6 +326,7 @@ def validate_warehouse(
         suites=suite_results,
         data_docs_index=index,
         seconds=time.monotonic() - t0,
+        table_versions=resolved.versions,
     )
     Ledger(settings.layout).write(
         "validations", validation_id, report.ledger_rows(), VALIDATIONS_SCHEMA

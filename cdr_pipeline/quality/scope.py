@@ -1,4 +1,5 @@
-"""Which Parquet files a validation covers, resolved from the ingest ledger.
+"""Which Parquet files a validation covers: files of the tables' latest versions, chosen
+with the ingest ledger.
 
 - `last` (default): the partitions the latest ingest run loaded (ledger `files.partitions`).
 - `all`: every partition of every registered table.
@@ -21,6 +22,7 @@ from cdr_pipeline.errors import ConfigError
 from cdr_pipeline.schema import TableSchema, schemas_by_table
 from cdr_pipeline.state.layout import Layout
 from cdr_pipeline.state.ledger import Ledger
+from cdr_pipeline.state.tables import Snapshot, snapshot
 
 ScopeArg = str | date
 """'last', 'all', or a date (validate what was loaded since that day)."""
@@ -34,6 +36,8 @@ class TableScope:
     new_columns: list[str] = field(default_factory=list)
     known_columns: list[str] = field(default_factory=list)
     """Unknown source columns recorded before the runs in scope (the accepted set)."""
+    version: int | None = None
+    """The table version whose files these are."""
 
 
 @dataclass
@@ -43,29 +47,22 @@ class Scope:
     tables: dict[str, TableScope]
     run_ids: list[str]
     """Ingest runs whose files are in scope (empty for 'all' without a ledger)."""
+    versions: dict[str, int] = field(default_factory=dict)
+    """Table -> the version whose files are checked."""
 
     @property
     def file_count(self) -> int:
         return sum(len(t.files) for t in self.tables.values())
 
 
+def table_snapshot(layout: Layout, schema: TableSchema) -> Snapshot:
+    """The latest version of a table: the files a validation reads."""
+    return snapshot(layout.table(schema.name), schema.name, schema.partition_by)
+
+
 def table_files(layout: Layout, schema: TableSchema) -> list[Path]:
-    """Every committed data file of a table (temp files of a running merge excluded)."""
-    base = layout.table(schema.name)
-    if not base.is_dir():
-        return []
-    return sorted(
-        p
-        for p in base.rglob("*.parquet")
-        if not any(part.startswith(".") for part in p.relative_to(base).parts)
-    )
-
-
-def _partition_of(path: Path, schema: TableSchema) -> str:
-    if schema.partition_by is None:
-        return "all"
-    prefix = f"{schema.partition_by}="
-    return path.parent.name.removeprefix(prefix)
+    """Every data file of the table's latest version."""
+    return table_snapshot(layout, schema).all_files()
 
 
 def resolve_scope(settings: Settings, scope: ScopeArg = "last") -> Scope:
@@ -79,7 +76,8 @@ def resolve_scope(settings: Settings, scope: ScopeArg = "last") -> Scope:
     else:
         tables = _loaded_tables(settings.layout, selected)
     _new_columns(files, scoped_runs, run_order, tables)
-    return Scope(label, tables, scoped_runs)
+    versions = {n: t.version for n, t in tables.items() if t.version is not None}
+    return Scope(label, tables, scoped_runs, versions)
 
 
 def _select(
@@ -104,11 +102,11 @@ def _select(
 def _all_tables(layout: Layout) -> dict[str, TableScope]:
     tables: dict[str, TableScope] = {}
     for schema in schemas_by_table().values():
-        paths = table_files(layout, schema)
+        snap = table_snapshot(layout, schema)
+        paths = snap.all_files()
         if paths:
-            tables[schema.name] = TableScope(
-                schema, paths, [_partition_of(p, schema) for p in paths]
-            )
+            parts = [v for v in sorted(snap.files) for _ in snap.files[v]]
+            tables[schema.name] = TableScope(schema, paths, parts, version=snap.version)
     return tables
 
 
@@ -125,10 +123,10 @@ def _loaded_tables(layout: Layout, selected: pl.DataFrame) -> dict[str, TableSco
         entry.partitions.extend(v for v in row["partitions"] or [] if v not in entry.partitions)
     for entry in tables.values():
         entry.partitions.sort()
-        schema = entry.schema
-        paths = [layout.data_file(schema.name, schema.partition_by, v) for v in entry.partitions]
+        snap = table_snapshot(layout, entry.schema)
+        entry.version = snap.version
         # a partition removed since (retention) is simply gone, not an error
-        entry.files = [p for p in dict.fromkeys(paths) if p.exists()]
+        entry.files = [p for v in entry.partitions for p in snap.partition_files(v)]
     return tables
 
 

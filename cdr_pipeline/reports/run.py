@@ -15,7 +15,8 @@ import pyarrow as pa
 from cdr_pipeline.config import Settings
 from cdr_pipeline.errors import EXIT_USAGE, CdrError, InputError
 from cdr_pipeline.reports.registry import REPORTS
-from cdr_pipeline.warehouse import connect
+from cdr_pipeline.warehouse import connect, connect_as_of
+from cdr_pipeline.warehouse.snapshots import AsOfArg
 
 log = logging.getLogger(__name__)
 
@@ -72,8 +73,16 @@ def parse_month(text: str | date | None) -> date | None:
     return date(int(match.group(1)), int(match.group(2)), 1)
 
 
-def run_report(settings: Settings, name: str, month: str | date | None = None) -> ReportResult:
-    """Run report `name` (see `REPORTS`), optionally for one month (`YYYY-MM`)."""
+def run_report(
+    settings: Settings,
+    name: str,
+    month: str | date | None = None,
+    *,
+    as_of: AsOfArg | None = None,
+) -> ReportResult:
+    """Run report `name` (see `REPORTS`), optionally for one month (`YYYY-MM`). `as_of` (a
+    call_legs version or a moment) answers from the tables as they were then, through views
+    built in memory over that version's files; by default the report reads `cdr.duckdb`."""
     report = REPORTS.get(name)
     if report is None:
         raise ReportUsageError(
@@ -88,7 +97,7 @@ def run_report(settings: Settings, name: str, month: str | date | None = None) -
             hint=f"run `cdr report {name}` without --month",
         )
     t0 = time.monotonic()
-    con = connect(settings, read_only=True)
+    con = connect(settings, read_only=True) if as_of is None else connect_as_of(settings, as_of)
     try:
         order = ", ".join(f"{c} nulls first" for c in report.key)
         sql = f"select * from ({report.sql}) as report order by {order}"

@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+import pyarrow as pa
+
 # Logical types; each engine maps them in one place (`POLARS_TYPES` in ingest/normalize.py,
 # `DUCKDB_TYPES` below).
 STRING = "string"
@@ -30,6 +32,18 @@ DUCKDB_TYPES = {
     BOOLEAN: "BOOLEAN",
     DOUBLE: "DOUBLE",
     DATE: "DATE",
+}
+
+ARROW_TYPES = {
+    # one Arrow type per logical type in every written file: plain `string`, never
+    # `string_view` or `large_string` (some readers, e.g. pyiceberg, fail on views)
+    STRING: pa.string(),
+    TIMESTAMP: pa.timestamp("us", tz="UTC"),
+    INTEGER: pa.int64(),
+    SMALLINT: pa.int16(),
+    BOOLEAN: pa.bool_(),
+    DOUBLE: pa.float64(),
+    DATE: pa.date32(),
 }
 
 NULL_MARKERS = ("", "NA", "na")
@@ -97,11 +111,17 @@ class TableSchema:
     per_row: tuple[str, ...] = ()
     """Text columns whose values are (nearly) all distinct, like leg and session ids: stored
     without a Parquet dictionary, which for them costs time and grows the file."""
+    key_spans_partitions: bool = False
+    """The partition is not a function of the key (a record's start time can move to
+    another day): a new version of a record may have to replace one in another partition,
+    found through the table's key index (`ingest/keyindex.py`)."""
 
     def __post_init__(self) -> None:
         # the partition merge classifies a re-delivered record by one version column
         if len(self.version_by) > 1:
             raise ValueError(f"{self.name}: at most one version_by column is supported")
+        if self.key_spans_partitions and len(self.key) != 1:
+            raise ValueError(f"{self.name}: a key spanning partitions must be one column")
 
     @property
     def input_columns(self) -> tuple[Column, ...]:
@@ -129,6 +149,19 @@ class TableSchema:
     def stored_columns(self) -> tuple[Column, ...]:
         """Columns written to Parquet (the partition column lives in the path)."""
         return tuple(c for c in self.all_columns if c.name != self.partition_by and not c.sensitive)
+
+    def stored_arrow_schema(self) -> pa.Schema:
+        """The Arrow schema of every data file of the table (partition column excluded)."""
+        return pa.schema([(c.name, ARROW_TYPES[c.dtype]) for c in self.stored_columns])
+
+    def table_arrow_schema(self) -> pa.Schema:
+        """The table's schema as its Delta log records it: stored columns, then the
+        partition column."""
+        schema = self.stored_arrow_schema()
+        if self.partition_by is not None:
+            col = self.column(self.partition_by)
+            schema = schema.append(pa.field(col.name, ARROW_TYPES[col.dtype]))
+        return schema
 
 
 def lineage_columns(extra: bool = True) -> tuple[Column, ...]:

@@ -191,6 +191,7 @@ CALL_LEGS = TableSchema(
     key=("report_id",),
     version_by=("report_time",),
     partition_by="call_date",
+    key_spans_partitions=True,  # one Report ID across all days
     per_row=(
         "report_id",
         "call_id",

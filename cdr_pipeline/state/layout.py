@@ -3,10 +3,14 @@
 ```
 <warehouse>/
   cdr.duckdb                                   views (rebuilt into a temp file, renamed)
-  tables/<table>/<column>=<value>/data.parquet one file per partition (single file when the
-                                               table is not partitioned)
+  tables/<table>/_delta_log/                   the table's Delta Lake transaction log
+  tables/<table>/<column>=<value>/part-*.parquet
+                                               immutable data files; the log says which
+                                               belong to which version (unpartitioned
+                                               tables keep them in the table folder)
   rejects/<table>/<source>.parquet             quarantined records
   state/ledger/<ledger table>/<record>.parquet the run ledger
+  state/index/<table>/v<version>.parquet       key -> partition index of a table version
   state/writer.lock, state/nightly.lock        the writer locks
   state/staging/<run id>/...                   a run's staged rows (removed when it ends)
   state/fetched/<source>/...                   saved API pages
@@ -14,18 +18,17 @@
   reports/<run date>/                          report files of nightly runs
 ```
 
-Hidden names (a leading dot) are work in progress: temp files of a merge, a partition being
-dropped. Readers skip them; a new writer removes what a crash left.
+Hidden names (a leading dot) are work in progress. A data file no commit lists (a run died
+before its commit) is never read: the next run removes it, and so does `cdr vacuum`.
 """
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-DATA_FILE = "data.parquet"
 TEMP_MARK = ".tmp-"
-DROPPING_PREFIX = ".dropping-"
 
 
 @dataclass(frozen=True)
@@ -45,27 +48,25 @@ class Layout:
     def partition_dir(self, table: str, column: str, value: object) -> Path:
         return self.table(table) / f"{column}={value}"
 
-    def data_file(self, table: str, column: str | None = None, value: object = None) -> Path:
-        """The one data file of a partition (`column=value`), or of an unpartitioned table."""
-        if column is None:
-            return self.table(table) / DATA_FILE
-        return self.partition_dir(table, column, value) / DATA_FILE
+    def new_data_file(self, table: str, column: str | None, value: object, tag: str) -> Path:
+        """A new, never-used data file name in a partition (`column=value`) or in the folder
+        of an unpartitioned table. `tag` starts with the run id (found again after a crash)."""
+        folder = self.table(table) if column is None else self.partition_dir(table, column, value)
+        return folder / f"part-{tag}-{uuid.uuid4().hex[:12]}.parquet"
+
+    def index_folder(self, table: str) -> Path:
+        return self.state / "index" / table
 
     @staticmethod
     def temp_beside(path: Path, tag: str) -> Path:
         """A hidden temp file next to `path`, renamed over it when complete."""
         return path.with_name(f".{path.name}{TEMP_MARK}{tag}")
 
-    @staticmethod
-    def dropping(path: Path) -> Path:
-        """The hidden name a partition folder takes while it is being removed."""
-        return path.with_name(DROPPING_PREFIX + path.name)
-
     def temp_files(self) -> list[Path]:
         """Temp files a killed writer left under tables/ (never read)."""
         if not self.tables.is_dir():
             return []
-        return sorted(self.tables.rglob(f".{DATA_FILE}{TEMP_MARK}*"))
+        return sorted(self.tables.rglob(f".*{TEMP_MARK}*"))
 
     # ---- quarantine -------------------------------------------------------------------------
     @property

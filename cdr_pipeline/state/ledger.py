@@ -4,12 +4,20 @@ Each record is a small Parquet file written atomically (temp file + rename), one
 ledger table: `runs/`, `files/`, and tables other stages add (`validations/`, `watermarks/`,
 `retention/`). Parquet keeps types, DuckDB views read the folders directly without locking
 anything, and a crash can never leave a half-written record.
+
+So that reading the ledger stays fast with thousands of runs, a folder holding more than
+`COMPACT_AT` files is compacted: its records go into one `_compacted-*.parquet` file (written
+atomically), then the files it absorbed are deleted. Every row carries its record id
+(`__record_id`) and when it was written (`__written_at`); a reader keeps the latest row of
+each record, so a crash between the two steps, or a record rewritten later, reads right.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import io
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -39,6 +47,7 @@ RUNS_SCHEMA = pa.schema(
         ("rows_duplicate", pa.int64()),
         ("rows_rejected", pa.int64()),
         ("message", pa.string()),
+        ("table_versions", pa.string()),  # "call_legs=12,device_events=3": what it committed
     ]
 )
 
@@ -53,7 +62,7 @@ FILES_SCHEMA = pa.schema(
         ("source_kind", pa.string()),
         ("content_sha256", pa.string()),
         ("size_bytes", pa.int64()),
-        ("status", pa.string()),  # loaded | empty | skipped | failed
+        ("status", pa.string()),  # loaded | empty | skipped | failed | interrupted
         ("rows_read", pa.int64()),
         ("rows_loaded", pa.int64()),
         ("rows_duplicate", pa.int64()),
@@ -71,6 +80,12 @@ FILES_SCHEMA = pa.schema(
 )
 
 
+def file_record_id(run_id: str, file_seq: int, source: str) -> str:
+    """The record id of one source's `files` record (rewritten in place when it changes)."""
+    member = hashlib.sha1(source.encode()).hexdigest()[:8]
+    return f"{run_id}-{file_seq:05d}-{member}"
+
+
 def _empty_frame(schema: pa.Schema) -> pl.DataFrame:
     """An empty frame of `schema`, through Arrow IPC: `pl.from_arrow` would import pandas
     (an eighth of a second of every command on a fresh warehouse)."""
@@ -83,6 +98,43 @@ def _empty_frame(schema: pa.Schema) -> pl.DataFrame:
 @functools.cache
 def _polars_schema(schema: pa.Schema) -> pl.Schema:
     return _empty_frame(schema).schema
+
+
+COMPACT_AT = 64
+"""A ledger folder with more files than this is compacted into one file."""
+RECORD_ID = "__record_id"
+WRITTEN_AT = "__written_at"
+COMPACTED_PREFIX = "_compacted-"
+
+
+def _with_record_columns(df: pl.DataFrame, path: Path) -> pl.DataFrame:
+    """A record file's rows with their record id and write time (files written before the
+    ledger carried them: from the file's name and modification time)."""
+    if RECORD_ID not in df.columns:
+        df = df.with_columns(pl.lit(path.stem).alias(RECORD_ID))
+    if WRITTEN_AT not in df.columns:
+        df = df.with_columns(pl.lit(path.stat().st_mtime_ns, pl.Int64).alias(WRITTEN_AT))
+    return df
+
+
+def _latest(frames: list[pl.DataFrame]) -> pl.DataFrame:
+    """The rows of every record's latest write."""
+    df = pl.concat(frames, how="diagonal_relaxed")
+    latest = df.group_by(RECORD_ID).agg(pl.col(WRITTEN_AT).max())
+    return df.join(latest, on=[RECORD_ID, WRITTEN_AT], how="semi", maintain_order="left")
+
+
+def _plain_type(t: pa.DataType) -> pa.DataType:
+    if pa.types.is_large_string(t) or pa.types.is_string_view(t):
+        return pa.string()
+    if pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_list_view(t):
+        return pa.list_(_plain_type(t.value_type))
+    return t
+
+
+def _plain_strings(table: pa.Table) -> pa.Table:
+    """One Arrow string type in every file: polars hands out views and large strings."""
+    return table.cast(pa.schema([(f.name, _plain_type(f.type)) for f in table.schema]))
 
 
 class Ledger:
@@ -98,18 +150,56 @@ class Ledger:
         """Write (or replace) one record file of a ledger table."""
         frame = pl.DataFrame([dict(r) for r in rows], schema=_polars_schema(schema))
         data = frame.to_arrow().cast(schema)  # not from_pylist: that imports pandas
+        n = data.num_rows
+        data = data.append_column(RECORD_ID, pa.array([record_id] * n, pa.string()))
+        data = data.append_column(WRITTEN_AT, pa.array([time.time_ns()] * n, pa.int64()))
         path = self.folder(table) / f"{record_id}.parquet"
         atomic_write_table(data, path)
+        if sum(1 for _ in path.parent.glob("*.parquet")) > COMPACT_AT:
+            self.compact(table)
         return path
 
-    def read(self, table: str, schema: pa.Schema | None = None) -> pl.DataFrame:
+    def _files(self, table: str) -> list[Path]:
         folder = self.folder(table)
-        files = sorted(folder.glob("*.parquet")) if folder.is_dir() else []
-        if not files:
+        return sorted(folder.glob("*.parquet")) if folder.is_dir() else []
+
+    def read(self, table: str, schema: pa.Schema | None = None) -> pl.DataFrame:
+        """Every record of a ledger table (its latest write), without the bookkeeping
+        columns."""
+        df = self._read_latest(self._files(table))
+        if df is None:
             if schema is None:
                 return pl.DataFrame()
             return _empty_frame(schema)
-        return pl.concat([pl.read_parquet(f) for f in files], how="diagonal_relaxed")
+        return df.drop(RECORD_ID, WRITTEN_AT)
+
+    def _read_latest(self, files: list[Path]) -> pl.DataFrame | None:
+        frames = []
+        for f in files:
+            try:
+                frames.append(_with_record_columns(pl.read_parquet(f), f))
+            except FileNotFoundError:  # absorbed by a concurrent compaction: in its file
+                continue
+        return _latest(frames) if frames else None
+
+    def compact(self, table: str) -> Path | None:
+        """Fold a ledger table's record files into one compacted file, then delete the
+        files folded in (a file replaced meanwhile stays: it is newer)."""
+        files = self._files(table)
+        seen = {f: f.stat() for f in files if f.exists()}
+        df = self._read_latest(list(seen))
+        if df is None:
+            return None
+        target = self.folder(table) / f"{COMPACTED_PREFIX}{time.time_ns()}.parquet"
+        atomic_write_table(_plain_strings(df.to_arrow()), target)
+        for f, st in seen.items():
+            try:
+                now = f.stat()
+            except FileNotFoundError:
+                continue
+            if (now.st_ino, now.st_mtime_ns) == (st.st_ino, st.st_mtime_ns):
+                f.unlink(missing_ok=True)
+        return target
 
     def runs(self) -> pl.DataFrame:
         return self.read("runs", RUNS_SCHEMA).sort("started_at")

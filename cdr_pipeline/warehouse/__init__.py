@@ -7,6 +7,7 @@ from cdr_pipeline.warehouse.build import (
     BuiltView,
     build_warehouse,
     connect,
+    connect_as_of,
     create_views,
 )
 from cdr_pipeline.warehouse.catalog import ViewError, ViewSpec
@@ -18,5 +19,6 @@ __all__ = [
     "ViewSpec",
     "build_warehouse",
     "connect",
+    "connect_as_of",
     "create_views",
 ]

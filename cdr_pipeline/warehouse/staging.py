@@ -1,25 +1,28 @@
 """Generated views: `stg_<table>` from the schema registry, the raw ledger and `cfg_settings`.
 
 `stg_<table>` is never hand-written: its typed column list comes from
-`cdr_pipeline.schema.SCHEMAS` (one source of truth). It reads the table's Parquet files
-directly (`read_parquet(..., hive_partitioning=true, union_by_name=true)`), so data ingested
-after `cdr build` shows without a rebuild. A column the schema knows but no file holds yet
-(a schema that grew) reads as a typed NULL. A table with no file at build time becomes an
-empty typed relation, so the build never fails on a fresh warehouse; the next `cdr build`
-(the nightly run does one) switches it to the files.
+`cdr_pipeline.schema.SCHEMAS` (one source of truth). It reads the files of ONE version of the
+Delta table, the latest at build time (or the one `--as-of` names): `read_parquet([...the
+version's files...], hive_partitioning=true, union_by_name=true)`. So a query never mixes
+versions, and a connection held open keeps its version, whose files stay on disk until
+`cdr vacuum` removes them after the grace period. `cdr ingest`, fetch and the nightly run
+`cdr build` at their end, so the views move to the new version then. A column the schema
+knows but no file holds yet (a schema that grew) reads as a typed NULL. A table with no
+file becomes an empty typed relation, so the build never fails on a fresh warehouse.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import duckdb
 import pyarrow as pa
 
 from cdr_pipeline.config import Settings
-from cdr_pipeline.schema import SCHEMAS, TableSchema
+from cdr_pipeline.schema import TableSchema, schemas_by_table
 from cdr_pipeline.schema.base import DUCKDB_TYPES
-from cdr_pipeline.state.ledger import FILES_SCHEMA, RUNS_SCHEMA
+from cdr_pipeline.state.ledger import FILES_SCHEMA, RECORD_ID, RUNS_SCHEMA, WRITTEN_AT
+from cdr_pipeline.state.tables import Snapshot
 from cdr_pipeline.text import lit, quote
 from cdr_pipeline.warehouse.catalog import ViewSpec
 
@@ -50,19 +53,12 @@ def _present_columns(con: duckdb.DuckDBPyConnection, source: str) -> set[str]:
     return {str(r[0]) for r in rows}
 
 
-def table_glob(settings: Settings, schema: TableSchema) -> tuple[str, bool]:
-    """(glob of the table's Parquet files, whether any file exists now)."""
-    folder = settings.layout.tables.resolve() / schema.name
-    pattern = "**/*.parquet" if schema.partition_by else "*.parquet"
-    exists = folder.is_dir() and any(folder.glob(pattern))
-    return str(folder / pattern), exists
-
-
 def staging_view(
-    con: duckdb.DuckDBPyConnection, settings: Settings, schema: TableSchema
+    con: duckdb.DuckDBPyConnection, schema: TableSchema, snap: Snapshot
 ) -> tuple[ViewSpec, bool]:
-    """The generated `stg_<table>` view and whether the table had files at build time."""
-    glob, exists = table_glob(settings, schema)
+    """The generated `stg_<table>` view over one version's files, and whether it has any."""
+    files = [str(f.resolve()) for f in snap.all_files()]
+    exists = bool(files)
     columns = [(c.name, DUCKDB_TYPES[c.dtype]) for c in schema.stored_columns]
     if schema.partition_by:
         columns.append(
@@ -71,10 +67,13 @@ def staging_view(
     source: str | None = None
     if exists:
         hive = "true" if schema.partition_by else "false"
-        source = f"read_parquet({lit(glob)}, hive_partitioning={hive}, union_by_name=true)"
+        listed = ", ".join(lit(f) for f in files)
+        source = f"read_parquet([{listed}], hive_partitioning={hive}, union_by_name=true)"
+    version = "none" if snap.version is None else str(snap.version)
     sql = (
         f"-- grain: one row per {schema.name} record (generated from the schema registry)\n"
-        f"-- key: {', '.join(schema.key)}\n" + _select_typed(con, columns, source)
+        f"-- key: {', '.join(schema.key)}\n"
+        f"-- table version: {version}\n" + _select_typed(con, columns, source)
     )
     spec = ViewSpec(
         name=f"stg_{schema.name}",
@@ -119,7 +118,7 @@ def ledger_view(
     columns = [(f.name, arrow_to_duckdb(f.type)) for f in schema]
     source: str | None = None
     if exists:
-        source = f"read_parquet({lit(str(folder / '*.parquet'))}, union_by_name=true)"
+        source = _latest_records(con, str(folder / "*.parquet"))
     sql = f"-- grain: one ledger record of {table}\n-- key: {', '.join(key)}\n" + _select_typed(
         con, columns, source
     )
@@ -132,6 +131,20 @@ def ledger_view(
         doc=f"Raw ledger table {table!r} (state/ledger/{table}/).",
     )
     return spec, exists
+
+
+def _latest_records(con: duckdb.DuckDBPyConnection, glob: str) -> str:
+    """The ledger folder's records, the latest write of each (a compacted file and a record
+    file may both hold one; see state/ledger.py)."""
+    raw = f"read_parquet({lit(glob)}, union_by_name=true, filename=true)"
+    present = _present_columns(con, raw)
+    from_name = r"regexp_extract(filename, '([^/]+)\.parquet$', 1)"
+    rid = f"coalesce(__record_id, {from_name})" if RECORD_ID in present else from_name
+    written = WRITTEN_AT if WRITTEN_AT in present else "NULL::BIGINT"
+    return (
+        f"(select * from {raw} qualify row_number() over "
+        f"(partition by {rid} order by {written} desc nulls last) = 1)"
+    )
 
 
 def settings_view(settings: Settings) -> ViewSpec:
@@ -154,13 +167,14 @@ def settings_view(settings: Settings) -> ViewSpec:
 
 
 def generated_views(
-    con: duckdb.DuckDBPyConnection, settings: Settings
+    con: duckdb.DuckDBPyConnection, settings: Settings, snapshots: Mapping[str, Snapshot]
 ) -> tuple[list[ViewSpec], list[str]]:
-    """Every generated view, and the raw tables that had no file at build time."""
+    """Every generated view (raw tables read from `snapshots`), and the raw tables that had
+    no file in them."""
     specs = [settings_view(settings)]
     empty: list[str] = []
-    for schema in sorted(SCHEMAS.values(), key=lambda s: s.name):
-        spec, exists = staging_view(con, settings, schema)
+    for schema in sorted(schemas_by_table().values(), key=lambda s: s.name):
+        spec, exists = staging_view(con, schema, snapshots[schema.name])
         specs.append(spec)
         if not exists:
             empty.append(schema.name)

@@ -15,9 +15,11 @@ from click.testing import CliRunner
 from cdr_pipeline.batch import report_months, run_nightly
 from cdr_pipeline.cli.main import cli
 from cdr_pipeline.config import FetchOptions, Settings
+from cdr_pipeline.ingest.vacuum import vacuum_tables
 from cdr_pipeline.state.layout import Layout
 from cdr_pipeline.state.ledger import Ledger
 from cdr_pipeline.state.lock import writer_lock
+from cdr_pipeline.state.tables import snapshot
 from tests.ingest.helpers import FIXTURES, run_cdr
 
 ROOT = Path(__file__).parents[2]
@@ -29,8 +31,7 @@ def tables(warehouse: Path) -> dict[str, pl.DataFrame]:
     """Every table's rows without load lineage, sorted, for equality checks."""
     out = {}
     for folder in sorted((warehouse / "tables").iterdir()):
-        files = sorted(folder.rglob("*.parquet"))
-        df = pl.read_parquet(files, hive_partitioning=True)
+        df = pl.read_delta(str(folder))  # the current version
         drop = ["run_id", "ingested_at", "load_seq", "source_file", "source_row", "source_kind"]
         df = df.drop([c for c in drop if c in df.columns])
         out[folder.name] = df.sort(df.columns)
@@ -56,7 +57,7 @@ def first_run(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-unty
 def test_a_run_over_all_four_kinds(first_run) -> None:  # type: ignore[no-untyped-def]
     settings, inbox, summary, before = first_run
     assert summary.exit_code == 0, summary.stages
-    assert [s.name for s in summary.stages] == ["ingest", "validate", "build", "reports"]
+    assert [s.name for s in summary.stages] == ["ingest", "validate", "build", "reports", "vacuum"]
     kinds = {f.kind for f in summary.ingest.files}
     assert kinds == {"calls", "device_snapshots", "activation_events", "entitlements"}
     assert set(tables(settings.warehouse)) == {
@@ -125,7 +126,7 @@ def test_corrupt_file_loads_the_rest_and_exits_3(tmp_path: Path) -> None:
     rejects = pl.read_parquet(sorted((settings.layout.rejects).rglob("*.parquet")))
     assert rejects.height == 4
     # later stages still ran
-    assert [s.name for s in summary.stages][-2:] == ["reports", "archive"]
+    assert [s.name for s in summary.stages][-3:] == ["reports", "vacuum", "archive"]
     # only the committed file was archived; the failed ones stay in the inbox
     assert sorted(p.name for p in inbox.iterdir()) == ["broken_export.csv", "stray.csv"]
     assert [p.name for p in summary.archived] == ["dch_export_2026-09-30_2026-10-31.csv"]
@@ -155,6 +156,42 @@ def test_sigkill_mid_merge_then_rerun_equals_an_uninterrupted_run(tmp_path: Path
         assert got[name].equals(want[name]), name
     statuses = Ledger(Layout(killed)).runs()["status"].to_list()
     assert "interrupted" in statuses
+
+
+def test_files_a_killed_nightly_committed_are_archived_by_the_next(tmp_path: Path) -> None:
+    """The nightly dies right after committing call_legs (before the device tables and the
+    archive stage): the next nightly loads what was not committed and archives every file."""
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    shutil.copy(SAMPLES / "dch_export_2026-09-30_2026-10-31.csv", inbox)
+    shutil.copy(SAMPLES / "device_snapshots.csv", inbox)
+    archive = tmp_path / "archive"
+    wh = tmp_path / "wh"
+    args = ["--warehouse", str(wh), "nightly", "--inbox", str(inbox), "--archive", str(archive)]
+    proc = run_cdr(*args, "--run-date", "2026-11-03", env={"CDR_FAULT_KILL_AT": "commit"})
+    assert proc.returncode == -9, proc.stderr
+    assert len(list(inbox.iterdir())) == 2  # the killed run archived nothing
+    rerun = run_cdr(*args, "--run-date", "2026-11-03")
+    assert rerun.returncode == 0, rerun.stderr
+    assert list(inbox.iterdir()) == []
+    assert sorted(p.name for p in archive.iterdir()) == [
+        "dch_export_2026-09-30_2026-10-31.csv",
+        "device_snapshots.csv",
+    ]
+    clean = tmp_path / "clean"
+    for name in ("dch_export_2026-09-30_2026-10-31.csv", "device_snapshots.csv"):
+        shutil.copy(archive / name, tmp_path / name)
+    run_cdr(
+        "--warehouse",
+        str(clean),
+        "ingest",
+        str(tmp_path / "dch_export_2026-09-30_2026-10-31.csv"),
+        str(tmp_path / "device_snapshots.csv"),
+    )
+    got, want = tables(wh), tables(clean)
+    assert got.keys() == want.keys()
+    for name in want:
+        assert got[name].equals(want[name]), name
 
 
 def test_a_second_concurrent_run_exits_promptly_with_the_lock_message(tmp_path: Path) -> None:
@@ -196,9 +233,16 @@ def test_retention_drops_only_old_call_partitions_and_records_it(tmp_path: Path)
     settings = Settings(warehouse=tmp_path / "wh")
     summary = run_nightly(settings, inbox, run_date=RUN_DATE, retain_days=40)
     assert summary.exit_code == 0
-    # cutoff 2026-09-24: September 1..23 go, the rest stays
-    parts = sorted(p.name for p in (settings.layout.tables / "call_legs").iterdir())
-    assert parts[0] == "call_date=2026-09-24"
+    # cutoff 2026-09-24: September 1..23 leave the table (one commit), the rest stays
+    legs = settings.layout.tables / "call_legs"
+    parts = sorted(snapshot(legs, "call_legs", "call_date").files)
+    assert parts[0] == "2026-09-24"
+    # their files stay on disk for readers of older versions until the grace period ends
+    old = sorted(legs.glob("call_date=2026-09-0*/*.parquet"))
+    assert old
+    assert vacuum_tables(settings).files == 0
+    assert vacuum_tables(settings, grace_hours=0).files >= len(old)
+    assert not any(p.exists() for p in old)
     dropped = Ledger(settings.layout).read("retention")
     assert dropped["partition"].min() == "call_date=2026-09-01"
     assert dropped["partition"].max() == "call_date=2026-09-23"
@@ -210,9 +254,7 @@ def test_retention_drops_only_old_call_partitions_and_records_it(tmp_path: Path)
         "device_events",
         "entitlements",
     }
-    snaps = pl.read_parquet(
-        sorted((settings.layout.tables / "device_snapshots").rglob("*.parquet"))
-    )
+    snaps = pl.read_delta(str(settings.layout.tables / "device_snapshots"))
     assert snaps["snapshot_time"].min().date() < date(2026, 9, 24)
 
 
@@ -266,16 +308,3 @@ def test_nightly_fetches_before_it_ingests_when_configured(tmp_path: Path) -> No
     # the fetched legs are in the warehouse next to the inbox's entitlements
     fetched = set(warehouse_ids(settings))
     assert fetched and fetched <= {r["Report ID"] for r in records}
-    assert (settings.layout.tables / "entitlements" / "data.parquet").is_file()
-
-
-def test_negative_retain_days_is_refused_before_any_stage(tmp_path: Path) -> None:
-    from cdr_pipeline.errors import ConfigError
-
-    inbox = tmp_path / "inbox"
-    inbox.mkdir()
-    shutil.copy(FIXTURES / "bad_rows.csv", inbox)
-    settings = Settings(warehouse=tmp_path / "wh")
-    with pytest.raises(ConfigError, match=r"--retain-days: bad value for 'retain_days': -1"):
-        run_nightly(settings, inbox, run_date=RUN_DATE, retain_days=-1)
-    assert not (tmp_path / "wh").exists()  # nothing ran

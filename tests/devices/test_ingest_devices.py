@@ -33,8 +33,7 @@ ENTITLEMENT_HEADER = "subscription_id,license_type,units,valid_from,valid_to,uni
 
 
 def _table(warehouse: Path, name: str, key: list[str]) -> pl.DataFrame:
-    files = sorted((warehouse / "tables" / name).rglob("*.parquet"))
-    df = pl.read_parquet(files, hive_partitioning=True)
+    df = pl.read_delta(str(warehouse / "tables" / name))
     return df.drop([c for c in LINEAGE if c in df.columns]).sort(key)
 
 

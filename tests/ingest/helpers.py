@@ -11,6 +11,8 @@ import polars as pl
 
 from cdr_pipeline.config import Settings
 from cdr_pipeline.ingest import IngestResult, ingest_paths
+from cdr_pipeline.schema import schemas_by_table
+from cdr_pipeline.state.tables import snapshot
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "dch"
 LINEAGE = ["source_kind", "source_file", "source_row", "run_id", "ingested_at", "load_seq"]
@@ -29,14 +31,31 @@ def load(warehouse: Path, *paths: Path, **kw: object) -> IngestResult:
 
 
 def table(warehouse: Path, name: str = "call_legs", lineage: bool = False) -> pl.DataFrame:
-    """The whole table as stored (partition column from the path), sorted by key."""
-    files = sorted((warehouse / "tables" / name).rglob("*.parquet"))
+    """The table's current version (its Delta snapshot; partition column from the path),
+    sorted by key."""
+    schema = schemas_by_table()[name]
+    snap = snapshot(warehouse / "tables" / name, name, schema.partition_by)
+    files = snap.all_files()
     if not files:
         return pl.DataFrame()
     df = pl.read_parquet(files, hive_partitioning=True)
     if not lineage:
         df = df.drop([c for c in LINEAGE if c in df.columns])
-    return df.sort("report_id")
+    return df.sort(list(schema.key))
+
+
+def unlisted_files(warehouse: Path, name: str = "call_legs") -> list[Path]:
+    """Data files under the table's folder that its current version does not list."""
+    schema = schemas_by_table()[name]
+    root = warehouse / "tables" / name
+    listed = set(snapshot(root, name, schema.partition_by).all_files())
+    return sorted(p for p in root.rglob("*.parquet") if p not in listed) if root.is_dir() else []
+
+
+def partition_files(warehouse: Path, name: str = "call_legs") -> dict[str, list[Path]]:
+    """partition value -> the files the table's current version lists for it."""
+    schema = schemas_by_table()[name]
+    return snapshot(warehouse / "tables" / name, name, schema.partition_by).files
 
 
 def rejects(warehouse: Path) -> pl.DataFrame:

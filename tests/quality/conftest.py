@@ -4,6 +4,7 @@ slow), and helpers that write small Parquet partitions straight into a warehouse
 from __future__ import annotations
 
 import shutil
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,8 @@ from cdr_pipeline.config import Settings
 from cdr_pipeline.ingest import ingest_paths
 from cdr_pipeline.quality import validate_warehouse
 from cdr_pipeline.quality.report import ValidationReport
+from cdr_pipeline.schema import schemas_by_table
+from cdr_pipeline.state.tables import UNPARTITIONED, commit, snapshot
 
 
 @dataclass
@@ -33,18 +36,25 @@ def clean(tmp_path_factory: pytest.TempPathFactory, samples_dir: Path) -> Valida
 
 
 def table_frame(settings: Settings, table: str, partition: str | None = None) -> pl.DataFrame:
-    """Rows of a stored table (one partition file, or the single file of an unpartitioned
-    table), read with polars, not with the code under test."""
-    base = settings.layout.tables / table
-    path = base / partition / "data.parquet" if partition else base / "data.parquet"
-    return pl.read_parquet(path)
+    """Rows of a stored table's current version (one partition, e.g. `call_date=2026-09-02`,
+    or the whole of an unpartitioned table), read with polars, not with the code under
+    test."""
+    schema = schemas_by_table()[table]
+    snap = snapshot(settings.layout.tables / table, table, schema.partition_by)
+    value = partition.split("=", 1)[1] if partition else UNPARTITIONED
+    return pl.read_parquet(snap.partition_files(value))
 
 
 def write_partition(warehouse: Path, table: str, partition: str | None, df: pl.DataFrame) -> Path:
+    """Make `df` the whole content of one partition (or of an unpartitioned table): a new
+    file, committed to the table's log in place of the partition's files."""
+    schema = schemas_by_table()[table]
     base = warehouse / "tables" / table
-    path = (base / partition if partition else base) / "data.parquet"
+    path = (base / partition if partition else base) / f"part-test-{uuid.uuid4().hex}.parquet"
     path.parent.mkdir(parents=True, exist_ok=True)
     df.write_parquet(path, compression="zstd")
+    value = partition.split("=", 1)[1] if partition else UNPARTITIONED
+    commit(base, schema.table_arrow_schema(), schema.partition_by, {value: [path]}, [value], "test")
     return path
 
 
@@ -52,7 +62,7 @@ def write_partition(warehouse: Path, table: str, partition: str | None, df: pl.D
 def call_rows(clean: Validated) -> pl.DataFrame:
     """20 clean answered call legs of one day (all with answer and release times)."""
     base = clean.settings.layout.tables / "call_legs"
-    for part in sorted(p.name for p in base.iterdir()):
+    for part in sorted(p.name for p in base.glob("call_date=*")):
         df = table_frame(clean.settings, "call_legs", part)
         answered = df.filter(
             pl.col("answer_time").is_not_null() & pl.col("release_time").is_not_null()

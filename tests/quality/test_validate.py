@@ -97,7 +97,7 @@ def test_entitlement_units_must_be_positive(tmp_path: Path, clean: Validated) ->
 
 def test_device_status_outside_its_set(tmp_path: Path, clean: Validated) -> None:
     base = clean.settings.layout.tables / "device_snapshots"
-    part = sorted(p.name for p in base.iterdir())[0]
+    part = sorted(p.name for p in base.glob("snapshot_month=*"))[0]
     rows = table_frame(clean.settings, "device_snapshots", part)
     write_partition(tmp_path, "device_snapshots", part, _set(rows, "status", pl.lit("BROKEN")))
     report = validate_warehouse(Settings(warehouse=tmp_path), "all")
@@ -133,9 +133,7 @@ def test_webex_go_leg_without_known_device(
     report = validate_warehouse(settings, "all")
     check = report.result("call_legs.webex_go_device_known.known_device")
     assert check.evaluated and not check.success and check.severity == "warning"
-    known_users = set(
-        pl.read_parquet(tmp_path / "tables/device_snapshots/**/*.parquet")["user_uuid"]
-    )
+    known_users = set(pl.read_delta(str(tmp_path / "tables/device_snapshots"))["user_uuid"])
     expected = [
         rid
         for rid, go, user in legs.select("report_id", "is_webex_go", "user_uuid").iter_rows()
@@ -150,7 +148,7 @@ def test_clean_samples_pass(clean: Validated) -> None:
     report = clean.report
     assert report.errors == [], [(r.id, r.sample_keys, r.note) for r in report.errors]
     assert report.exit_code == 0
-    stored = pl.scan_parquet(clean.settings.layout.tables / "call_legs" / "**" / "*.parquet")
+    stored = pl.scan_delta(str(clean.settings.layout.tables / "call_legs"))
     n_legs = stored.select(pl.len()).collect().item()
     calls = next(s for s in report.suites if s.name == "call_legs")
     assert calls.rows == n_legs
@@ -221,8 +219,7 @@ def test_new_columns_and_default_scope(tmp_path: Path, samples_dir: Path) -> Non
     calls = next(s for s in report.suites if s.name == "call_legs")
     assert calls.partitions == len(days)
     assert calls.rows == sum(
-        pl.read_parquet(settings.layout.tables / "call_legs" / f"call_date={d}").height
-        for d in days
+        table_frame(settings, "call_legs", f"call_date={d}").height for d in days
     )
 
     ingest_paths(settings, [third])  # the same column again: known since the last run

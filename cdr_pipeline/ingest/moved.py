@@ -1,0 +1,195 @@
+"""Records whose new version lives in another partition than the version held.
+
+A call leg is partitioned by the day of its start time, but its key is the Report ID: a
+re-delivered leg whose start time moved across midnight lands in another `call_date` than
+the version the table holds. Before the partitions of a file are merged, its incoming keys
+are looked up in the table's key index (`keyindex.py`) and in the partitions this run
+already rewrote; for each key found in another partition the later version wins (later
+`report_time`, then the later load):
+
+- the incoming version wins: the held row is dropped from its partition (which is rewritten
+  too) and the incoming row counts as an update, not an insert;
+- the held version wins: the incoming row is dropped (a stale duplicate).
+
+A file that itself holds one key in two partitions keeps only its latest version (the
+others are duplicates within the file). The decisions land in a DuckDB table `moved_drop`
+(`side`: 's' staged / 'c' current, `part`, `k`) that the partition merges filter on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from cdr_pipeline.ingest.keyindex import ensure_index
+from cdr_pipeline.ingest.pending import PendingTable
+from cdr_pipeline.text import lit, quote
+
+DROP_TABLE = "moved_drop"
+
+
+@dataclass
+class MovedPlan:
+    """What the partition merges must leave out, and how to count it."""
+
+    staged_drops: dict[str, int] = field(default_factory=dict)
+    """partition value -> incoming rows dropped there."""
+    current_drops: set[str] = field(default_factory=set)
+    """Partitions whose held rows lose some keys (to be rewritten)."""
+    stale: int = 0
+    """Incoming records older than the version held in another partition."""
+    within_file: int = 0
+    """Incoming rows that lost to a later row of the same file in another partition."""
+    moved: int = 0
+    """Incoming records that replace a version held in another partition."""
+
+    def staged_filter(self, value: str, key: str) -> str:
+        """A WHERE clause keeping the staged rows of partition `value` that stay."""
+        if value not in self.staged_drops:
+            return ""
+        return _not_dropped("s", value, key)
+
+    def current_filter(self, value: str, key: str) -> str:
+        if value not in self.current_drops:
+            return ""
+        return _not_dropped("c", value, key)
+
+
+def _not_dropped(side: str, value: str, key: str) -> str:
+    return (
+        f" WHERE {quote(key)} NOT IN (SELECT k FROM {DROP_TABLE} "
+        f"WHERE side = {lit(side)} AND part = {lit(value)})"
+    )
+
+
+def plan_moves(
+    con: duckdb.DuckDBPyConnection, pending: PendingTable, staged: Mapping[str, Path]
+) -> MovedPlan:
+    """Decide, for the staged partitions of one source, which rows move out of which
+    partition. Creates (replaces) the `moved_drop` table on `con`."""
+    schema = pending.schema
+    key = quote(schema.key[0])
+    version = quote(schema.version_by[0]) if schema.version_by else "NULL"
+    order = "v DESC NULLS LAST, load_seq DESC, source_row DESC"
+    incoming = " UNION ALL ".join(
+        f"SELECT {key} AS k, {version} AS v, load_seq, source_row, {lit(value)} AS part "
+        f"FROM read_parquet({lit(path)})"
+        for value, path in sorted(staged.items())
+    )
+    con.execute(f"CREATE OR REPLACE TEMP TABLE moved_in AS {incoming}")
+    # the latest incoming version of each key, with the partition it goes to
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE moved_win AS
+        SELECT k, v, load_seq, source_row, part FROM moved_in
+        QUALIFY row_number() OVER (PARTITION BY k ORDER BY {order}) = 1
+    """)
+    # rows of the file that lost to its own later row in another partition
+    con.execute(f"""
+        CREATE OR REPLACE TABLE {DROP_TABLE} AS
+        SELECT 's' AS side, i.part, i.k FROM moved_in i JOIN moved_win w USING (k)
+        WHERE i.part <> w.part
+    """)
+    plan = MovedPlan()
+    located = _locate(con, pending)
+    if located:
+        con.execute(f"""
+            CREATE OR REPLACE TEMP TABLE moved_loc AS
+            SELECT DISTINCT w.k, x.part FROM moved_win w
+            JOIN ({located}) x ON hash(w.k) = x.h
+            WHERE x.part <> w.part
+        """)
+        _decide(con, pending, key, version, order, plan)
+    for part, n in con.execute(
+        f"SELECT part, count(*) FROM {DROP_TABLE} WHERE side = 's' GROUP BY part"
+    ).fetchall():
+        plan.staged_drops[str(part)] = int(n)
+    # every dropped incoming row is a duplicate: one per key that lost to a held version
+    # (stale), the others lost to a later row of the same file
+    plan.within_file = sum(plan.staged_drops.values()) - plan.stale
+    plan.current_drops = {
+        str(r[0])
+        for r in con.execute(f"SELECT DISTINCT part FROM {DROP_TABLE} WHERE side = 'c'").fetchall()
+    }
+    return plan
+
+
+def _locate(con: duckdb.DuckDBPyConnection, pending: PendingTable) -> str:
+    """SQL of (h, part) for every record the table holds as this run sees it: the committed
+    version's index outside the partitions this run rewrote, plus the rewritten ones."""
+    schema = pending.schema
+    selects = []
+    index = ensure_index(con, pending.layout, schema, pending.snapshot)
+    if index is not None:
+        selects.append(
+            f"SELECT h, part FROM read_parquet({lit(index)}){_not_in(list(pending.rewritten))}"
+        )
+    for value, new in sorted(pending.rewritten.items()):
+        if new is not None:
+            selects.append(
+                f"SELECT hash({quote(schema.key[0])}) AS h, {lit(value)} AS part "
+                f"FROM read_parquet({lit(new)})"
+            )
+    return " UNION ALL ".join(selects)
+
+
+def _not_in(values: list[str]) -> str:
+    """` WHERE part NOT IN (...)`, or nothing for no values (NOT IN (NULL) keeps no row)."""
+    if not values:
+        return ""
+    return f" WHERE part NOT IN ({', '.join(lit(v) for v in sorted(values))})"
+
+
+def _decide(
+    con: duckdb.DuckDBPyConnection,
+    pending: PendingTable,
+    key: str,
+    version: str,
+    order: str,
+    plan: MovedPlan,
+) -> None:
+    """Read the held versions of the candidate keys and pick the winners."""
+    parts = [str(r[0]) for r in con.execute("SELECT DISTINCT part FROM moved_loc").fetchall()]
+    held = []
+    for part in sorted(parts):
+        files = pending.current_files(part)
+        if not files:
+            continue
+        listed = ", ".join(lit(f) for f in files)
+        held.append(
+            f"SELECT {key} AS k, {version} AS v, load_seq, source_row, {lit(part)} AS part "
+            f"FROM read_parquet([{listed}]) WHERE {key} IN "
+            f"(SELECT k FROM moved_loc WHERE part = {lit(part)})"
+        )
+    if not held:
+        return
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE moved_held AS {" UNION ALL ".join(held)}
+    """)
+    # per key: the winner among the incoming winner and the held versions elsewhere
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE moved_best AS
+        SELECT k, side, part FROM (
+            SELECT k, v, load_seq, source_row, part, 's' AS side FROM moved_win
+            WHERE k IN (SELECT k FROM moved_held)
+            UNION ALL
+            SELECT k, v, load_seq, source_row, part, 'c' AS side FROM moved_held
+        )
+        QUALIFY row_number() OVER (PARTITION BY k ORDER BY {order}) = 1
+    """)
+    # incoming won: the held rows go; held won: every incoming row of the key goes
+    con.execute(f"""
+        INSERT INTO {DROP_TABLE}
+        SELECT 'c', h.part, h.k FROM moved_held h JOIN moved_best b USING (k) WHERE b.side = 's'
+        UNION ALL
+        SELECT 's', i.part, i.k FROM moved_in i JOIN moved_best b USING (k)
+        WHERE b.side = 'c' AND i.part = (SELECT part FROM moved_win w WHERE w.k = i.k)
+    """)
+    row = con.execute(
+        "SELECT count(*) FILTER (WHERE side = 's'), count(*) FILTER (WHERE side = 'c') "
+        "FROM moved_best"
+    ).fetchone()
+    assert row is not None
+    plan.moved, plan.stale = int(row[0]), int(row[1])

@@ -1,0 +1,58 @@
+"""`cdr vacuum`: delete data files no current table version lists, once the grace period
+has passed since they were replaced.
+
+A replaced file leaves the table's log at the commit that replaces it but stays on disk, so
+a reader holding an older version (a `cdr.duckdb` opened before a build, a notebook, a
+time-travel query) keeps working. `vacuum` deletes the files replaced more than
+`vacuum_grace_hours` ago (and files no commit ever listed: what a dead run left), one table
+at a time, under the writer lock. The nightly job runs it after retention.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from cdr_pipeline.config import Settings
+from cdr_pipeline.ingest import faults
+from cdr_pipeline.schema import schemas_by_table
+from cdr_pipeline.state import tables
+from cdr_pipeline.state.lock import writer_lock
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class VacuumResult:
+    grace_hours: int
+    dry_run: bool
+    deleted: dict[str, list[str]] = field(default_factory=dict)
+    """Table -> files deleted (or that would be, in a dry run), relative to the table."""
+
+    @property
+    def files(self) -> int:
+        return sum(len(v) for v in self.deleted.values())
+
+
+def vacuum_tables(
+    settings: Settings,
+    grace_hours: int | None = None,
+    dry_run: bool = False,
+    command: str = "cdr vacuum",
+) -> VacuumResult:
+    """Vacuum every table; `grace_hours` defaults to the `vacuum_grace_hours` setting."""
+    grace = settings.vacuum_grace_hours if grace_hours is None else grace_hours
+    if grace < 0:
+        raise ValueError("the grace period cannot be negative")
+    result = VacuumResult(grace, dry_run)
+    with writer_lock(settings.layout, command, settings.lock_wait_seconds):
+        for name in sorted(schemas_by_table()):
+            root = settings.layout.table(name)
+            gone = tables.vacuum(root, grace, dry_run=dry_run)
+            result.deleted[name] = sorted(gone)
+            if gone:
+                log.info(
+                    "%s: %s %d file(s)", name, "would delete" if dry_run else "deleted", len(gone)
+                )
+            faults.point("vacuum")
+    return result

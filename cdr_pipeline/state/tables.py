@@ -1,0 +1,215 @@
+"""The warehouse tables are Delta Lake tables (the `deltalake` package, delta-rs).
+
+A table's folder holds Hive-style partition folders of immutable Parquet files and the
+transaction log `_delta_log/`. A version of the table is the set of files the log lists at
+that commit: readers take one version's file list and never see a file change under them.
+A writer never rewrites a file: it writes new files, then commits, in one log entry per
+table, the new files (Add actions) and the files they replace (Remove actions, all files of
+the partitions it rewrote). Removed files stay on disk until `vacuum` deletes those removed
+more than the grace period ago, so a reader holding an older file list keeps working.
+
+Each commit carries the id of the run that made it (`cdr.run_id` in the commit info), so a
+run that died can be told apart: committed or not (see `committed_run_ids`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from deltalake import DeltaTable
+from deltalake import Schema as DeltaSchema
+from deltalake.exceptions import TableNotFoundError
+from deltalake.transaction import AddAction, CommitProperties, create_table_with_add_actions
+
+RUN_ID_KEY = "cdr.run_id"
+"""Commit-info key naming the ingest run (or command) that made a commit."""
+UNPARTITIONED = "all"
+"""The partition value under which an unpartitioned table's files are grouped."""
+
+AsOf = int | datetime
+"""A table version number, or a point in time (the version current then)."""
+
+
+@dataclass
+class Snapshot:
+    """One version of a table: its files, grouped by partition value."""
+
+    name: str
+    root: Path
+    version: int | None
+    """None when the table does not exist (yet, or at that time)."""
+    partition_by: str | None
+    files: dict[str, list[Path]] = field(default_factory=dict)
+
+    def all_files(self) -> list[Path]:
+        return [f for value in sorted(self.files) for f in self.files[value]]
+
+    def partition_files(self, value: str) -> list[Path]:
+        return self.files.get(value, [])
+
+
+def is_table(root: Path) -> bool:
+    return (root / "_delta_log").is_dir() and DeltaTable.is_deltatable(str(root))
+
+
+def open_table(root: Path, as_of: AsOf | None = None) -> DeltaTable | None:
+    """The table at `root` (at version/time `as_of`), or None if it does not exist then."""
+    if not (root / "_delta_log").is_dir():
+        return None
+    if isinstance(as_of, datetime):
+        created = commit_time(root, 0)
+        if created is not None and as_of < created:
+            return None  # before the table existed (delta-rs would answer with version 0)
+    try:
+        table = DeltaTable(str(root))
+        if as_of is not None:
+            table.load_as_version(as_of)
+    except TableNotFoundError:
+        return None
+    return table
+
+
+def commit_time(root: Path, version: int) -> datetime | None:
+    """When `version` of the table was committed (its commit info), None if it has none."""
+    entry = root / "_delta_log" / f"{version:020d}.json"
+    if not entry.is_file():
+        return None
+    with open(entry, encoding="utf-8") as fh:
+        for line in fh:
+            action = json.loads(line)
+            if "commitInfo" in action:
+                stamp = int(action["commitInfo"]["timestamp"])
+                return datetime.fromtimestamp(stamp / 1000, tz=UTC)
+    return None
+
+
+def snapshot(
+    root: Path, name: str, partition_by: str | None, as_of: AsOf | None = None
+) -> Snapshot:
+    """The files of one version of the table at `root` (the latest by default)."""
+    table = open_table(root, as_of)
+    snap = Snapshot(name, root, None, partition_by)
+    if table is None:
+        return snap
+    snap.version = table.version()
+    actions = pa.table(table.get_add_actions(flatten=True))
+    paths = actions.column("path").to_pylist()
+    if partition_by is None:
+        values = [UNPARTITIONED] * len(paths)
+    else:
+        values = [str(v) for v in actions.column(f"partition.{partition_by}").to_pylist()]
+    for value, rel in sorted(zip(values, paths, strict=True)):
+        snap.files.setdefault(value, []).append(root / rel)
+    return snap
+
+
+def _add_action(root: Path, path: Path, partition_by: str | None, value: str) -> AddAction:
+    meta = pq.ParquetFile(path).metadata
+    with open(path, "rb") as fh:  # durable before the log names it
+        os.fsync(fh.fileno())
+    stat = path.stat()
+    return AddAction(
+        path=path.relative_to(root).as_posix(),
+        size=stat.st_size,
+        partition_values={partition_by: value} if partition_by else {},
+        modification_time=int(stat.st_mtime * 1000),
+        data_change=True,
+        stats=json.dumps({"numRecords": meta.num_rows}),
+    )
+
+
+def commit(
+    root: Path,
+    schema: pa.Schema,
+    partition_by: str | None,
+    adds: Mapping[str, Iterable[Path]],
+    rewritten: Iterable[str],
+    run_id: str,
+) -> int:
+    """One commit: every file of the partitions `rewritten` is removed, the files `adds`
+    (partition value -> new files, all under `root`) are added. Creates the table on its
+    first commit. Returns the new version."""
+    rewritten = sorted(set(rewritten))
+    # Add actions only: the files they replace are removed by the overwrite's partition
+    # filter (explicit Remove actions need deltalake >= 1.6)
+    actions: list[Any] = [
+        _add_action(root, path, partition_by, value)
+        for value in sorted(adds)
+        for path in adds[value]
+    ]
+    for path in {Path(os.path.dirname(a.path)) for a in actions}:
+        _fsync_dir(root / path)
+    props = CommitProperties(custom_metadata={RUN_ID_KEY: run_id})
+    table = open_table(root)
+    if table is None:
+        create_table_with_add_actions(
+            str(root),
+            DeltaSchema.from_arrow(schema),
+            actions,
+            mode="error",
+            partition_by=partition_by,
+            commit_properties=props,
+        )
+    else:
+        # overwrite removes every file of the filtered partitions (all files when the table
+        # is not partitioned); nothing rewritten: a plain append
+        mode, filters = "overwrite", None
+        if partition_by is not None:
+            if rewritten:
+                filters = [(partition_by, "in", rewritten)]
+            else:
+                mode = "append"
+        table.create_write_transaction(
+            actions, mode, schema, partition_by, filters, commit_properties=props
+        )
+    final = open_table(root)
+    assert final is not None
+    return final.version()
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def committed_run_ids(root: Path, limit: int = 200) -> set[str]:
+    """Run ids recorded in the table's latest `limit` commits."""
+    table = open_table(root)
+    if table is None:
+        return set()
+    out: set[str] = set()
+    for entry in table.history(limit):
+        run_id = entry.get(RUN_ID_KEY)
+        if isinstance(run_id, str):
+            out.add(run_id)
+    return out
+
+
+def vacuum(root: Path, grace_hours: int, dry_run: bool = False) -> list[str]:
+    """Delete files removed from the table (and files no commit lists) more than
+    `grace_hours` ago. Returns the files deleted (or that would be)."""
+    table = open_table(root)
+    if table is None:
+        return []
+    return table.vacuum(
+        retention_hours=max(int(grace_hours), 0),
+        dry_run=dry_run,
+        enforce_retention_duration=False,
+        full=True,
+    )
+
+
+def version_at(root: Path, as_of: AsOf | None = None) -> int | None:
+    table = open_table(root, as_of)
+    return None if table is None else table.version()

@@ -1,0 +1,73 @@
+"""Which version of each table the views read: the latest at build time, or the one current
+at a point in time (`--as-of`).
+
+`as_of` is a table version number or a timestamp. A version number names a version of
+`call_legs` (the fact table every report reads); the other tables are taken as they were at
+the time that version was committed, so every table is read as of one moment.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from cdr_pipeline.config import Settings
+from cdr_pipeline.errors import InputError
+from cdr_pipeline.schema import CALL_LEGS, schemas_by_table
+from cdr_pipeline.state import tables
+from cdr_pipeline.state.tables import Snapshot
+
+AsOfArg = int | datetime | str
+"""A version number, a datetime, or text: digits for a version, else ISO-8601."""
+
+
+def parse_as_of(text: AsOfArg) -> int | datetime:
+    """`12` -> version 12; `2026-10-31`, `2026-10-31T18:00:00Z` -> a UTC datetime."""
+    if isinstance(text, int | datetime):
+        return text if not isinstance(text, datetime) or text.tzinfo else text.replace(tzinfo=UTC)
+    value = text.strip()
+    if value.isdigit():
+        return int(value)
+    try:
+        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise InputError(
+            f"--as-of {text!r} is neither a table version nor a timestamp",
+            hint="give a version number (cdr runs shows them) or a time like 2026-10-31T18:00Z",
+        ) from None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def resolve_time(settings: Settings, as_of: AsOfArg) -> datetime:
+    """The moment `as_of` names (a version number: the time call_legs got that version)."""
+    value = parse_as_of(as_of)
+    if isinstance(value, datetime):
+        return value
+    root = settings.layout.table(CALL_LEGS.name)
+    when = tables.commit_time(root, value)
+    if when is None:
+        latest = tables.version_at(root)
+        raise InputError(
+            f"call_legs has no version {value}",
+            hint=f"versions go from 0 to {latest}" if latest is not None else "no data yet",
+        )
+    return when
+
+
+def table_snapshots(settings: Settings, as_of: AsOfArg | None = None) -> dict[str, Snapshot]:
+    """One snapshot per registered table (latest, or as of a moment); a table that did not
+    exist then has `version` None and no files."""
+    when = resolve_time(settings, as_of) if as_of is not None else None
+    out: dict[str, Snapshot] = {}
+    for schema in schemas_by_table().values():
+        root = settings.layout.table(schema.name)
+        out[schema.name] = tables.snapshot(root, schema.name, schema.partition_by, when)
+    return out
+
+
+def versions_text(snapshots: dict[str, Snapshot]) -> str:
+    """`call_legs=12,device_events=3` for the tables that exist."""
+    return ",".join(
+        f"{name}={snap.version}"
+        for name, snap in sorted(snapshots.items())
+        if snap.version is not None
+    )

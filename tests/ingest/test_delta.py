@@ -1,0 +1,198 @@
+"""The tables are Delta Lake tables: one commit per table per run, readers of any engine see
+the same version, replaced files stay for the grace period, and any version can be read
+back (`--as-of`)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pyarrow.parquet as pq
+import pytest
+from deltalake import DeltaTable
+
+from cdr_pipeline.config import Settings
+from cdr_pipeline.ingest import ingest_paths
+from cdr_pipeline.ingest.vacuum import vacuum_tables
+from cdr_pipeline.reports import run_report
+from cdr_pipeline.samples import write_call_export
+from cdr_pipeline.schema import schemas_by_table
+from cdr_pipeline.state.layout import Layout
+from cdr_pipeline.state.ledger import Ledger
+from cdr_pipeline.warehouse import build_warehouse
+from tests.ingest.helpers import (
+    LINEAGE,
+    fixture,
+    load,
+    partition_files,
+    run_cdr,
+    table,
+    unlisted_files,
+)
+
+ROOT = Path(__file__).parents[2]
+
+
+def _export(tmp_path: Path, name: str, legs: int, seed: int) -> Path:
+    out = tmp_path / name
+    write_call_export(out, legs=legs, seed=seed, start=date(2026, 9, 1), days=6)
+    return out
+
+
+def test_each_run_is_one_commit_per_table_and_the_ledger_names_it(wh: Path) -> None:
+    load(wh, fixture("overlap_a.csv"))
+    load(wh, fixture("overlap_b.csv"))
+    history = DeltaTable(str(wh / "tables" / "call_legs")).history()
+    assert [h["version"] for h in history] == [1, 0]  # two runs, two commits
+    runs = Ledger(Layout(wh)).runs()
+    assert runs["table_versions"].to_list() == ["call_legs=0", "call_legs=1"]
+    assert {h["cdr.run_id"] for h in history} == set(runs["run_id"].to_list())
+
+
+def test_polars_deltalake_and_duckdb_read_the_same_version(wh: Path, tmp_path: Path) -> None:
+    load(wh, _export(tmp_path, "a.csv", 1500, 1))
+    load(wh, _export(tmp_path, "b.csv", 1500, 2))
+    root = str(wh / "tables" / "call_legs")
+    ours = table(wh, lineage=True)
+    by_polars = pl.scan_delta(root).collect().sort("report_id").select(ours.columns)
+    assert by_polars.equals(ours)
+    by_deltalake = pl.DataFrame(DeltaTable(root).to_pyarrow_table()).sort("report_id")
+    assert by_deltalake.select(ours.columns).equals(ours)
+    files = DeltaTable(root).file_uris()
+    con = duckdb.connect()
+    n = con.execute("select count(*) from read_parquet(?)", [files]).fetchone()
+    assert n == (ours.height,)
+    # a plain-Parquet reader of the folder sees the replaced files as well (why the README
+    # says to read the folder as Delta, not as Parquet)
+    everything = pl.read_parquet(sorted(Path(root).rglob("*.parquet")))
+    assert everything.height > ours.height
+
+
+def test_every_written_file_has_one_arrow_type_per_column(wh: Path, tmp_path: Path) -> None:
+    """Staged files renamed into place and DuckDB-merged files alike: plain `string`, never
+    `string_view` or `large_string`, and the table's column types exactly (DuckDB marks some
+    columns required; nullability is not a type)."""
+    load(wh, _export(tmp_path, "a.csv", 1500, 3), chunk_rows=200)  # interleaved cuts
+    load(wh, _export(tmp_path, "b.csv", 1500, 4))  # merges
+    load(wh, ROOT / "data" / "samples")
+    checked = 0
+    for name, schema in schemas_by_table().items():
+        want = schema.stored_arrow_schema()
+        for path in sorted((wh / "tables" / name).rglob("*.parquet")):
+            got = pq.read_schema(path)
+            types = [(f.name, f.type) for f in got]
+            assert types == [(f.name, f.type) for f in want], (path, got)
+            checked += 1
+    assert checked >= 6
+
+
+def test_replaced_files_stay_until_vacuum_after_the_grace_period(wh: Path, tmp_path: Path) -> None:
+    settings = Settings(warehouse=wh)
+    load(wh, _export(tmp_path, "a.csv", 1200, 5))
+    build_warehouse(settings)
+    held = duckdb.connect(str(wh / "cdr.duckdb"), read_only=True)
+    before = held.execute("select count(*), max(report_id) from stg_call_legs").fetchone()
+    first = {v: list(f) for v, f in partition_files(wh).items()}
+    load(wh, _export(tmp_path, "b.csv", 1200, 6))  # every day gets new rows
+    build_warehouse(settings)
+    replaced = unlisted_files(wh)
+    assert sorted(replaced) == sorted(f for fs in first.values() for f in fs)
+    assert vacuum_tables(settings).files == 0  # within the default 24 h: kept
+    assert held.execute("select count(*), max(report_id) from stg_call_legs").fetchone() == before
+    # a kill -9 in the middle of a vacuum: the next vacuum finishes the work
+    killed = run_cdr(
+        "--warehouse", str(wh), "vacuum", "--grace-hours", "0", env={"CDR_FAULT_KILL_AT": "vacuum"}
+    )
+    assert killed.returncode == -9, killed.stderr
+    done = run_cdr("--warehouse", str(wh), "vacuum", "--grace-hours", "0", "--json")
+    assert done.returncode == 0, done.stderr
+    assert unlisted_files(wh) == []
+    assert not any(p.exists() for p in replaced)
+    assert json.loads(done.stdout)["grace_hours"] == 0
+    # the current version is whole (the held connection is closed first: in one process
+    # DuckDB hands a new connection to an open file the same database instance)
+    held.close()
+    fresh = duckdb.connect(str(wh / "cdr.duckdb"), read_only=True)
+    assert fresh.execute("select count(*) from stg_call_legs").fetchone() == (table(wh).height,)
+
+
+def test_report_as_of_a_version_answers_from_the_tables_as_they_were(
+    wh: Path, tmp_path: Path
+) -> None:
+    settings = Settings(warehouse=wh)
+    a, b = _export(tmp_path, "a.csv", 1500, 7), _export(tmp_path, "b.csv", 1500, 8)
+    assert run_cdr("--warehouse", str(wh), "-q", "ingest", str(a)).returncode == 0
+    then = run_report(settings, "hourly-volume")  # ingest rebuilt the views
+    assert run_cdr("--warehouse", str(wh), "-q", "ingest", str(b)).returncode == 0
+    now = run_report(settings, "hourly-volume")
+    assert now.table != then.table
+    assert run_report(settings, "hourly-volume", as_of=0).table == then.table
+    assert run_report(settings, "hourly-volume", as_of="1").table == now.table
+    # the CLI: by version, and by a time after the first commit and before the second
+    first_commit = DeltaTable(str(wh / "tables" / "call_legs")).history()[-1]["timestamp"]
+    moment = datetime.fromtimestamp((first_commit + 1) / 1000, UTC).isoformat()
+    out = tmp_path / "then.csv"
+    proc = run_cdr(
+        "--warehouse", str(wh), "report", "hourly-volume", "--as-of", moment,
+        "--format", "csv", "--out", str(out),
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert pl.read_csv(out).height == then.row_count
+    bad = run_cdr("--warehouse", str(wh), "report", "hourly-volume", "--as-of", "99")
+    assert bad.returncode == 3 and "no version 99" in bad.stderr
+    assert set(LINEAGE) <= set(table(wh, lineage=True).columns)
+
+
+def test_ctrl_c_is_recorded_interrupted_and_nothing_uncommitted_counts(
+    wh: Path, tmp_path: Path
+) -> None:
+    src = _export(tmp_path, "a.csv", 3000, 9)
+
+    def interrupt(event: object) -> None:
+        raise KeyboardInterrupt
+
+    settings = Settings(warehouse=wh, chunk_rows=500)
+    with pytest.raises(KeyboardInterrupt):
+        ingest_paths(settings, [src], progress=interrupt)
+    runs = Ledger(Layout(wh)).runs()
+    assert runs.select("status", "exit_code").rows() == [("interrupted", 130)]
+    assert table(wh).height == 0 and unlisted_files(wh) == []
+    again = load(wh, src)
+    assert again.files[0].rows_loaded == 3000
+
+
+def test_validation_results_name_the_versions_they_checked(wh: Path, tmp_path: Path) -> None:
+    from cdr_pipeline.quality import validate_warehouse
+
+    load(wh, _export(tmp_path, "a.csv", 800, 10))
+    load(wh, ROOT / "data" / "samples" / "entitlements.csv")
+    report = validate_warehouse(Settings(warehouse=wh), "all")
+    assert report.table_versions == {"call_legs": 0, "entitlements": 0}
+    recorded = Ledger(Layout(wh)).read("validations")["table_versions"].unique().to_list()
+    assert recorded == ["call_legs=0,entitlements=0"]
+
+
+def test_vacuum_keeps_an_old_file_replaced_recently_and_drops_old_orphans(
+    wh: Path, tmp_path: Path
+) -> None:
+    """The grace period runs from the replacement, not from the file's age: a day's file
+    written days ago and replaced a minute ago stays; a file no commit lists and older than
+    the grace period goes."""
+    import os
+    import time as clock
+
+    load(wh, _export(tmp_path, "a.csv", 600, 11))
+    days_ago = clock.time() - 3 * 86400
+    first = [f for fs in partition_files(wh).values() for f in fs]
+    for f in first:
+        os.utime(f, (days_ago, days_ago))
+    load(wh, _export(tmp_path, "b.csv", 600, 12))  # replaces every day's file
+    orphan = first[0].with_name("part-dead-run-0-000000000000.parquet")
+    orphan.write_bytes(first[0].read_bytes())
+    os.utime(orphan, (days_ago, days_ago))
+    result = vacuum_tables(Settings(warehouse=wh))
+    assert result.deleted["call_legs"] == [str(orphan.relative_to(wh / "tables" / "call_legs"))]
+    assert all(f.exists() for f in first)

@@ -1,0 +1,103 @@
+"""One Report ID across the whole table: a record replaces its earlier version wherever it
+lives, also when its start time moved across UTC midnight to another day."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+
+from tests.fixtures.make_dch_fixtures import HEADERS, csv_text, row
+from tests.ingest.helpers import load, partition_files, table
+
+BOM = b"\xef\xbb\xbf"
+
+
+def _csv(path: Path, rows: list[list[str]]) -> Path:
+    path.write_bytes(BOM + csv_text(HEADERS, rows).encode())
+    return path
+
+
+def _leg(i: int, start: str, report_time: str, outcome: str = "Success") -> list[str]:
+    return row(i, **{"Start time": start, "Report time": report_time, "Call outcome": outcome})
+
+
+def test_a_redelivery_across_midnight_replaces_the_earlier_day(wh: Path, tmp_path: Path) -> None:
+    # day 1: record 1 starts just before midnight; record 2 stays put
+    first = _csv(
+        tmp_path / "first.csv",
+        [
+            _leg(1, "2026-10-01T23:59:59.900Z", "2026-10-02T00:05:00.000Z"),
+            _leg(2, "2026-10-01T10:00:00.000Z", "2026-10-01T10:05:00.000Z"),
+        ],
+    )
+    load(wh, first)
+    # the corrected record 1: its start time moved past midnight, reported later
+    again = _csv(
+        tmp_path / "again.csv",
+        [_leg(1, "2026-10-02T00:00:00.100Z", "2026-10-02T06:00:00.000Z", "Failure")],
+    )
+    (f,) = load(wh, again).files
+    assert (f.rows_read, f.rows_loaded, f.rows_updated, f.rows_duplicate) == (1, 1, 1, 0)
+    got = table(wh)
+    assert got["report_id"].is_unique().all() and got.height == 2
+    moved = got.filter(pl.col("report_id").str.ends_with("000000000001"))
+    assert moved["call_date"].to_list() == [date(2026, 10, 2)]
+    assert moved["call_outcome"].to_list() == ["Failure"]
+    # day 1 was rewritten without it (one commit for both days)
+    assert sorted(partition_files(wh)) == ["2026-10-01", "2026-10-02"]
+    # the same as a warehouse that only ever saw the untouched record and the correction
+    clean = tmp_path / "clean"
+    load(
+        clean,
+        _csv(
+            tmp_path / "c1.csv", [_leg(2, "2026-10-01T10:00:00.000Z", "2026-10-01T10:05:00.000Z")]
+        ),
+    )
+    load(clean, again)
+    assert table(clean).equals(got)
+
+
+def test_an_older_version_on_another_day_loses_to_the_one_held(wh: Path, tmp_path: Path) -> None:
+    newer = _csv(
+        tmp_path / "newer.csv",
+        [_leg(1, "2026-10-02T00:00:00.100Z", "2026-10-02T06:00:00.000Z", "Failure")],
+    )
+    load(wh, newer)
+    older = _csv(
+        tmp_path / "older.csv",
+        [_leg(1, "2026-10-01T23:59:59.900Z", "2026-10-02T00:05:00.000Z")],
+    )
+    (f,) = load(wh, older).files
+    assert (f.rows_read, f.rows_loaded, f.rows_duplicate) == (1, 0, 1)
+    got = table(wh)
+    assert got.height == 1 and got["call_outcome"].to_list() == ["Failure"]
+    assert got["call_date"].to_list() == [date(2026, 10, 2)]
+
+
+def test_one_file_with_both_versions_keeps_the_later(wh: Path, tmp_path: Path) -> None:
+    both = _csv(
+        tmp_path / "both.csv",
+        [
+            _leg(1, "2026-10-01T23:59:59.900Z", "2026-10-02T00:05:00.000Z"),
+            _leg(1, "2026-10-02T00:00:00.100Z", "2026-10-02T06:00:00.000Z", "Failure"),
+            _leg(3, "2026-10-03T08:00:00.000Z", "2026-10-03T08:05:00.000Z"),
+        ],
+    )
+    (f,) = load(wh, both).files
+    assert (f.rows_read, f.rows_loaded, f.rows_duplicate) == (3, 2, 1)
+    got = table(wh)
+    assert got.height == 2 and got["report_id"].is_unique().all()
+    assert sorted(partition_files(wh)) == ["2026-10-02", "2026-10-03"]
+    # a later run moving it back again: still one record, in the day it moved to
+    back = _csv(
+        tmp_path / "back.csv",
+        [_leg(1, "2026-10-01T23:59:59.950Z", "2026-10-02T07:00:00.000Z", "Refusal")],
+    )
+    load(wh, back)
+    got = table(wh)
+    assert got.height == 2
+    rec = got.filter(pl.col("report_id").str.ends_with("000000000001"))
+    assert rec.select("call_date", "call_outcome").rows() == [(date(2026, 10, 1), "Refusal")]
+    assert sorted(partition_files(wh)) == ["2026-10-01", "2026-10-03"]
