@@ -88,7 +88,7 @@ def merge_staged(
     con = bounded_duckdb(tmp_dir)
     plan = MovedPlan()
     try:
-        if pending.schema.key_spans_partitions:
+        if pending.schema.key_spans_partitions and staged:  # nothing staged: nothing moves
             plan = plan_moves(con, pending, staged)
             total.within_file += plan.within_file
             total.stale += plan.stale
