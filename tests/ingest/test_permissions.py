@@ -11,9 +11,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from cdr_pipeline.fetch.options import fetch_options, read_token
 
+from cdr_pipeline.config import FetchOptions
 from cdr_pipeline.errors import ConfigError
+from cdr_pipeline.fetch.token import read_token
 from cdr_pipeline.fetch.token_file import read_secret_file
 from tests.ingest.helpers import ROOT, fixture
 
@@ -67,8 +68,8 @@ def test_token_file_others_can_read_is_refused(tmp_path: Path, mode: int) -> Non
     token.write_text("secret-token\n")
     token.chmod(mode)
     with pytest.raises(ConfigError, match="accessible by group or others") as info:
-        read_token(fetch_options({"token_file": str(token)}), env={})
+        read_token(FetchOptions(token_file=token), env={})
     assert info.value.hint == f"chmod 600 {token}  (only its owner may read it)"
     token.chmod(0o600)
-    assert read_token(fetch_options({"token_file": str(token)}), env={}) == "secret-token"
+    assert read_token(FetchOptions(token_file=token), env={}) == "secret-token"
     assert read_secret_file(token) == "secret-token"
