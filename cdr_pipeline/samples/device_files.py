@@ -201,11 +201,9 @@ def event_rows(
     )
     anomalies.append(Anomaly("unknown_device_event", ghost, iso_ms(t_ghost)))
     # Move one mid-file STATUS_CHANGED to the end: delivered late, older than its neighbours.
-    idx = next(
-        i
-        for i in range(len(rows) // 3, len(rows))
-        if rows[i][3] == "STATUS_CHANGED" and rows[i][2] != ghost
-    )
+    # (a short period may have no flap after its first third: any other event will do)
+    later = [i for i in range(len(rows) // 3, len(rows)) if rows[i][2] != ghost]
+    idx = next((i for i in later if rows[i][3] == "STATUS_CHANGED"), later[0])
     late = rows.pop(idx)
     rows.append(late)
     anomalies.append(
