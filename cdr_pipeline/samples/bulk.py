@@ -39,7 +39,7 @@ from cdr_pipeline.samples.writer import API_HEADERS, BOM, CONTROLHUB_HEADERS
 
 log = logging.getLogger(__name__)
 
-BATCH_LEGS = 50_000
+BATCH_LEGS = 25_000
 _WORKERS = 2
 _GOLDEN = 0x9E3779B9
 
@@ -302,7 +302,7 @@ def write_call_export(
 
     `style` is "api" (API header spellings, `true`/`false`, a few space-form Release times)
     or "controlhub" (the Control Hub report: its spellings, `TRUE`/`FALSE`, `NA`). Memory
-    is bounded by the batch size (50k legs), not by `legs`. With `zip_member` the CSV is
+    is bounded by the batch size (25k legs), not by `legs`. With `zip_member` the CSV is
     written as the single member of a ZIP at `path` (keep the name extension-less to mimic
     the Reports API). `progress` is called after every batch. Same arguments, same bytes.
     """

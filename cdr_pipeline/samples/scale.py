@@ -71,7 +71,7 @@ def generate_scale_samples(
     """Write `legs` call legs as monthly Control Hub exports, plus the device snapshots,
     activation events and entitlements of the same world, into `out_dir`.
 
-    Memory follows a batch of 50k legs, not `legs`. `progress` is called after every batch
+    Memory follows a batch of 25k legs, not `legs`. `progress` is called after every batch
     written. The anomaly labels go to `labels_path` (default `out_dir/.labels.json`, hidden
     from `cdr ingest`). Same arguments, same bytes.
     """
