@@ -123,6 +123,12 @@ def _cell(name: str, value: object, style: str, space: bool) -> str:
     return str(value)
 
 
+def cell(name: str, value: object, style: str, space: bool = False) -> str:
+    """One CSV field of a leg in `style` ("controlhub" or "api"), as `csv_rows` writes it
+    before quoting; `space` writes a Release time in the space form."""
+    return _cell(name, value, style, space)
+
+
 def csv_rows(
     legs: Iterable[dict[str, object]], style: str, space_release: Sequence[bool] = ()
 ) -> Iterable[list[str]]:
