@@ -370,7 +370,8 @@ def archive_loaded(result: IngestResult, inbox: Path, archive: Path) -> list[Pat
 
 
 def worst(codes: list[int]) -> int:
-    """Worst exit code, in DESIGN §7's order 0 < 3 < 4 < 1: an unexpected error outranks a
+    """Worst exit code, in the order 0 < 3 < 4 < 1 (docs/design.md#exit-codes): an unexpected error
+    outranks a
     quality failure, which outranks bad input."""
     if EXIT_UNEXPECTED in codes:
         return EXIT_UNEXPECTED

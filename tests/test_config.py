@@ -133,9 +133,7 @@ def test_the_tables_cover_every_key() -> None:
     assert {f for f in Settings.__dataclass_fields__ if f != "fetch"} == set(SETTINGS_KEYS)
     assert set(FetchOptions.__dataclass_fields__) == set(FETCH_KEYS)
     # every key whose type has a range is range-checked
-    ranged = {
-        k.name for k in ALL_KEYS if k.kind in ("int", "float", "mode") or k.choices or k.rule
-    }
+    ranged = {k.name for k in ALL_KEYS if k.kind in ("int", "float", "mode") or k.choices or k.rule}
     assert ranged == set(BAD_RANGES)
 
 

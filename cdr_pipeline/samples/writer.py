@@ -1,4 +1,4 @@
-"""Writing call legs the way Webex delivers them (reference §2, §6).
+"""Writing call legs the way Webex delivers them (docs/webex-dch.md#quirks-checklist).
 
 Two CSV styles and the API JSON form:
 

@@ -1,4 +1,4 @@
-"""DESIGN §4.4: an analyst holding `cdr.duckdb` open read-only (another process) is never
+"""docs/design.md#snapshot-isolation: an analyst holding
 blocked by `cdr build` or `cdr ingest`, and never blocks them."""
 
 from __future__ import annotations
