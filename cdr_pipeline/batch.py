@@ -389,7 +389,8 @@ def archive_loaded(
 
 
 def worst(codes: list[int]) -> int:
-    """Worst exit code, in DESIGN §7's order 0 < 3 < 4 < 1: an unexpected error outranks a
+    """Worst exit code, in the order 0 < 3 < 4 < 1 (docs/design.md#exit-codes): an unexpected error
+    outranks a
     quality failure, which outranks bad input."""
     if EXIT_UNEXPECTED in codes:
         return EXIT_UNEXPECTED

@@ -1,6 +1,6 @@
 -- grain: one row per activation code issued (an ACTIVATION_CODE_ISSUED event)
 -- key: device_id, code_seq
--- Rules (DESIGN §6, reference §7.3): a code is single-use; it expires at the code_expires_at
+-- Rules (docs/webex-dch.md#activation-codes): a code is single-use; it expires at the code_expires_at
 -- the event states, else issued_at + code_expiry_days (cfg_settings, default 90); a newer code
 -- invalidates every earlier one (superseded_at). consumed_at is the first activation (an
 -- ACTIVATED event, or a PENDING_ACTIVATION -> ONLINE change in the status history) while the

@@ -12,7 +12,7 @@ cfg as (
 ),
 
 -- The site's wall clock: UTC plus the per-row site offset (Site timezone is minutes from UTC,
--- not an IANA zone, reference §3); timezone('UTC', ...) keeps it independent of the session
+-- not an IANA zone, docs/webex-dch.md#timestamps); timezone('UTC', ...) keeps it independent of the session
 -- time zone.
 local_times as (
     select
@@ -37,7 +37,7 @@ final as (
             else cast(timezone(cfg.reporting_timezone, legs.start_time) as date)
         end as report_date,
         -- The two records of one leg point at each other (one's Remote call ID is the other's
-        -- Local call ID), so the unordered pair identifies the leg (reference §5).
+        -- Local call ID), so the unordered pair identifies the leg (docs/webex-dch.md#legs-and-correlation).
         legs.correlation_id || '|' || coalesce(
             least(legs.local_call_id, coalesce(legs.remote_call_id, legs.local_call_id))
             || '/'

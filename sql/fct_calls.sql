@@ -92,7 +92,7 @@ call_records as (
     group by correlation_id
 ),
 
--- Transfer related call ID holds the other call's Local call ID (reference §5).
+-- Transfer related call ID holds the other call's Local call ID (docs/webex-dch.md#legs-and-correlation).
 transfer_links as (
     select
         src.correlation_id,

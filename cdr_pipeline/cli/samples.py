@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+import time
+from datetime import date
 from pathlib import Path
 
 import click
@@ -10,6 +12,9 @@ import click
 from cdr_pipeline.cli.context import CliContext, echo, pass_cli
 from cdr_pipeline.cli.render import Progress, ingest_table
 from cdr_pipeline.render import text_table
+
+BULK_ROWS = 20_000
+"""Above this many rows `cdr samples` writes the bulk set (the small one takes minutes)."""
 
 
 @click.command()
@@ -28,7 +33,7 @@ from cdr_pipeline.render import text_table
     show_default=True,
     help="Call legs to generate.",
 )
-@click.option("--seed", type=int, default=7, show_default=True)
+@click.option("--seed", type=int, default=7, show_default=True, help="Same seed, same bytes.")
 @click.option(
     "--start",
     type=click.DateTime(["%Y-%m-%d"]),
@@ -36,22 +41,105 @@ from cdr_pipeline.render import text_table
     show_default=True,
     help="First day (UTC).",
 )
-@click.option("--days", type=click.IntRange(min=6), default=61, show_default=True)
+@click.option(
+    "--days",
+    type=click.IntRange(min=1),
+    default=61,
+    show_default=True,
+    help="Days covered from --start (at least 6 for the small set).",
+)
 @click.option("--no-zip", is_flag=True, help="Do not wrap the first export in a ZIP.")
-def samples(out: Path, legs: int, seed: int, start: object, days: int, no_zip: bool) -> None:
+@click.option(
+    "--bulk/--no-bulk",
+    default=None,
+    help=f"Force the fast bulk set (default above {BULK_ROWS:,} rows) or the small set.",
+)
+@click.option(
+    "--labels",
+    "labels_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Where to write the anomaly labels (small set: OUT-labels.json beside --out; "
+    "bulk set: OUT/.labels.json, hidden from `cdr ingest`).",
+)
+@pass_cli
+def samples(
+    obj: CliContext,
+    out: Path,
+    legs: int,
+    seed: int,
+    start: object,
+    days: int,
+    no_zip: bool,
+    bulk: bool | None,
+    labels_path: Path | None,
+) -> None:
     """Generate synthetic inputs of every kind (call exports, API JSON, device snapshots,
-    activation events, entitlements), deterministic by seed. No real subscriber data."""
+    activation events, entitlements), deterministic by seed. No real subscriber data.
+
+    Above 20,000 rows (or with --bulk) the fast bulk set is written instead: monthly Control
+    Hub exports cloned from whole calls, with the device files of the same world, streamed
+    in bounded memory with progress."""
     from cdr_pipeline.samples import generate_samples
 
     assert hasattr(start, "date")
+    if bulk or (bulk is None and legs > BULK_ROWS):
+        _bulk(obj, out, legs, seed, start.date(), days, labels_path)
+        return
+    if days < 6:
+        raise click.BadParameter("the small set needs at least 6 days", param_hint="--days")
     res = generate_samples(
-        out, legs=legs, seed=seed, start=start.date(), days=days, zip_export=not no_zip
+        out,
+        legs=legs,
+        seed=seed,
+        start=start.date(),
+        days=days,
+        zip_export=not no_zip,
+        labels_path=labels_path,
     )
     for f in res.files:
         echo(str(f))
     echo(
         f"{res.legs:,} legs ({res.webex_go_legs:,} Webex Go), {res.devices} Webex Go "
         f"devices, {len(res.updated_report_ids)} updated records; labels in {res.labels}",
+        err=True,
+    )
+
+
+def _bulk(
+    obj: CliContext,
+    out: Path,
+    legs: int,
+    seed: int,
+    start: date,
+    days: int,
+    labels_path: Path | None,
+) -> None:
+    from cdr_pipeline.ingest import ProgressEvent
+    from cdr_pipeline.samples import GenerationProgress, generate_scale_samples
+
+    progress = Progress(obj.quiet)
+
+    def report(p: GenerationProgress) -> None:
+        # Progress shows bytes_read / total_bytes as the percentage: here, rows of the target
+        progress(ProgressEvent(p.source, p.rows_written, p.rows_written, p.rows_total, p.done))
+
+    t0 = time.monotonic()
+    res = generate_scale_samples(
+        out,
+        legs=legs,
+        seed=seed,
+        start=start,
+        days=days,
+        labels_path=labels_path,
+        progress=report,
+    )
+    seconds = time.monotonic() - t0
+    for f in res.files:
+        echo(str(f))
+    echo(
+        f"{res.legs:,} legs ({res.webex_go_legs:,} Webex Go) in {len(res.files) - 4} monthly "
+        f"exports, {res.bytes_written / 1e9:.2f} GB, {seconds:.0f} s; {res.devices} Webex Go "
+        f"devices; labels in {res.labels}",
         err=True,
     )
 

@@ -1,7 +1,8 @@
 """HTTP client of the Webex APIs, on the standard library only.
 
 What it does for every request: bearer token (only ever sent to Webex hosts or the configured
-base URL), rate limits (reference §2.2: 1 initial request per minute per token plus at most 10
+base URL), rate limits (docs/webex-dch.md#rate-limits: 1 initial request per minute per token plus
+at most 10
 pagination requests per minute), 429 honouring `Retry-After`, 5xx and connection errors retried
 with exponential backoff and jitter, HTTP 451 followed to the region the body names, 404
 "No CDRs for requested time range" as an empty window, `Link: <...>; rel="next"` pagination.

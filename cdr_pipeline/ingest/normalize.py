@@ -80,7 +80,8 @@ class NormalizeResult:
 
 
 def _clean(expr: pl.Expr) -> pl.Expr:
-    """Null markers (reference §6: exactly '', 'NA', 'na') -> NULL. Text values are kept as
+    """Null markers (exactly '', 'NA', 'na'; docs/webex-dch.md#null-markers) -> NULL. Text values
+    are kept as
     delivered: trimming every column cost more than all the typed parsing together, and
     typed values are trimmed where they are parsed."""
     return pl.when(expr.is_in(list(NULL_MARKERS))).then(None).otherwise(expr)
@@ -91,7 +92,8 @@ def _as_is(expr: pl.Expr) -> pl.Expr:
 
 
 ISO_Z = "%Y-%m-%dT%H:%M:%S%.fZ"
-"""The form the API and Control Hub write (reference §3); parsed first for every row."""
+"""The form the API and Control Hub write (docs/webex-dch.md#timestamps); parsed first for every
+row."""
 
 
 def parse_timestamp(s: pl.Expr) -> pl.Expr:

@@ -2,7 +2,15 @@
 API JSON), Webex Go device snapshots, activation events, licence entitlements, with labelled
 anomalies. Same seed, same bytes."""
 
-from cdr_pipeline.samples.bulk import write_call_export
+from cdr_pipeline.samples.bulk import GenerationProgress, write_call_export
 from cdr_pipeline.samples.generate import SamplesResult, generate_samples
+from cdr_pipeline.samples.scale import ScaleResult, generate_scale_samples
 
-__all__ = ["SamplesResult", "generate_samples", "write_call_export"]
+__all__ = [
+    "GenerationProgress",
+    "SamplesResult",
+    "ScaleResult",
+    "generate_samples",
+    "generate_scale_samples",
+    "write_call_export",
+]

@@ -1,20 +1,32 @@
 """`write_call_export`: one large DCH CSV export streamed to disk with bounded memory.
 
 Realism comes from the session generator: a template of whole call units (a session, or two
-sessions tied by a consultative transfer) is generated once; each batch clones template
-units with numpy/polars, moves them to a new business-hours instant in their site's time
-zone and gives every identifier a fresh value. Identifiers are remapped through one table
-per namespace, so the links survive cloning: Remote call ID = the peer's Local call ID,
-Transfer related call ID = the other call's Local call ID, shared Correlation ID and Network
-call ID. A cloned Webex Go leg keeps Webex Go only if its user's device is ONLINE at the new
-time (per the world's lifecycle); otherwise the leg falls back to the Webex app.
+sessions tied by a consultative transfer) is generated once and rendered as CSV text
+(`bulk_template.py`). Each batch clones template units, moves them to a new business-hours
+instant in their site's time zone and gives every identifier a fresh value, then joins
+segments and fresh values into lines with polars, with no CSV writer in between.
+
+Identifiers are remapped per namespace, so the links survive cloning: Remote call ID = the
+peer's Local call ID, Transfer related call ID = the other call's Local call ID, shared
+Correlation ID and Network call ID. A UUID or session id keeps its template tail and gets
+new first 8 hex digits, a bijection of the clone number for each template value, so two
+clones never share an id. A cloned Webex Go leg keeps Webex Go only if its user's device is
+ONLINE at the new time (per the world's lifecycle); otherwise the leg falls back to the Webex
+app.
+
+Batches are independent (each has its own random stream, seeded by the batch number), so
+two threads render them while the caller writes them in order: same arguments, same bytes.
 """
 
 from __future__ import annotations
 
 import logging
 import zipfile
-from datetime import UTC, date, datetime, timedelta
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import IO
 
@@ -22,142 +34,112 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
-from cdr_pipeline.samples.lifecycle import build_devices
-from cdr_pipeline.samples.sessions import generate_legs
-from cdr_pipeline.samples.world import build_world
-from cdr_pipeline.samples.writer import API_HEADERS, BOM, COLUMNS
-from cdr_pipeline.text import ISO_MS_STRFTIME
+from cdr_pipeline.samples.bulk_template import NAMESPACES, TIMES, Template, csv_field
+from cdr_pipeline.samples.writer import API_HEADERS, BOM, CONTROLHUB_HEADERS
 
 log = logging.getLogger(__name__)
 
-BATCH_LEGS = 50_000
-TEMPLATE_LEGS = 12_000
-_TIMES = ("start_time", "answer_time", "release_time", "report_time", "call_transfer_time")
-_NAMESPACES: dict[str, tuple[str, ...]] = {
-    "uuid": ("correlation_id", "report_id", "interaction_id"),
-    "callid": ("local_call_id", "remote_call_id", "transfer_related_call_id"),
-    "session": (
-        "local_session_id",
-        "remote_session_id",
-        "final_local_session_id",
-        "final_remote_session_id",
-    ),
-    "net": ("network_call_id",),
-    "sip": ("call_id",),
-}
-_M64 = np.uint64(0xFFFFFFFFFFFFFFFF)
+BATCH_LEGS = 25_000
+_WORKERS = 2
+_GOLDEN = 0x9E3779B9
 
 
-def _splitmix(x: np.ndarray) -> np.ndarray:
-    """splitmix64 finalizer: a bijection on uint64, so distinct inputs stay distinct."""
-    z = x.astype(np.uint64) + np.uint64(0x9E3779B97F4A7C15)
-    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return z ^ (z >> np.uint64(31))
+@dataclass(frozen=True)
+class GenerationProgress:
+    """Progress of a bulk generation, sent after every batch written."""
+
+    source: str
+    rows_written: int
+    rows_total: int
+    bytes_written: int
+    done: bool = False
 
 
-def _hex(words: list[np.ndarray]) -> pl.Series:
-    """Hex text of the big-endian bytes of 64-bit words (16 hex digits per word)."""
-    n = len(words[0])
-    raw = np.stack(words, axis=1).astype(">u8").tobytes()
-    width = 8 * len(words)
+ProgressCallback = Callable[[GenerationProgress], None]
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Rendered lines (CRLF-terminated) grouped by month; `month_rows[m]` = row range."""
+
+    lines: pa.LargeStringArray
+    month_rows: dict[int, tuple[int, int]]
+    webex_go: int
+    """Legs written as Webex Go (a cloned Webex Go leg whose device is not ONLINE then is not)."""
+
+    def text(self, first: int, stop: int) -> memoryview:
+        """The bytes of rows [first, stop), without a copy."""
+        offsets = np.frombuffer(self.lines.buffers()[1], dtype=np.int64)
+        base = self.lines.offset
+        data = self.lines.buffers()[2]
+        assert data is not None
+        return memoryview(data)[offsets[base + first] : offsets[base + stop]]
+
+
+def header_bytes(style: str, bom: bool = True) -> bytes:
+    """The first line of an export in `style`, after an optional BOM."""
+    headers = CONTROLHUB_HEADERS if style == "controlhub" else API_HEADERS
+    line = ",".join(csv_field(h) for h in headers) + "\r\n"
+    return ((BOM if bom else "") + line).encode("utf-8")
+
+
+def _perm32(x: np.ndarray) -> np.ndarray:
+    """A bijection on 32-bit integers (lowbias32), so distinct inputs stay distinct."""
+    z = x.astype(np.uint32)
+    z ^= z >> np.uint32(16)
+    z *= np.uint32(0x7FEB352D)
+    z ^= z >> np.uint32(15)
+    z *= np.uint32(0x846CA68B)
+    z ^= z >> np.uint32(16)
+    return z
+
+
+_HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
+_DIGITS = np.frombuffer(b"0123456789", dtype=np.uint8)
+
+
+def _ascii(matrix: np.ndarray) -> pl.Series:
+    """Fixed-width ASCII text, one row of `matrix` (uint8) per string."""
+    n, width = matrix.shape
+    raw = np.ascontiguousarray(matrix, dtype=np.uint8).tobytes()
     arr = pa.FixedSizeBinaryArray.from_buffers(pa.binary(width), n, [None, pa.py_buffer(raw)])
     series = pl.from_arrow(arr.cast(pa.binary()))
     assert isinstance(series, pl.Series)
-    return series.bin.encode("hex")
+    return series.cast(pl.String)
 
 
-def _ids(namespace: str, n: np.ndarray, salt: int) -> pl.Series:
-    """Fresh identifier text for the unique numbers `n` of one namespace."""
-    key = n.astype(np.uint64) ^ np.uint64(salt)
-    if namespace == "callid":
-        return pl.Series((n + 1_000_000_000).astype(np.int64)).cast(pl.String) + ":0"
-    if namespace == "net":
-        tail = pl.Series((n % 249 + 2).astype(np.int64)).cast(pl.String)
-        return "BW" + pl.Series(n + 10**17).cast(pl.String) + "@10.21.0." + tail
-    if namespace == "sip":
-        tail = pl.Series((n % 249 + 2).astype(np.int64)).cast(pl.String)
-        return "SSE" + pl.Series(n + 10**16).cast(pl.String) + "@10.177.4." + tail
-    hi = _splitmix(key)
-    lo = _splitmix(hi ^ np.uint64(0x5DEECE66D))
-    if namespace == "session":
-        return _hex([hi, lo])
-    # UUID version 4 layout
-    hi = (hi & np.uint64(0xFFFFFFFFFFFF0FFF)) | np.uint64(0x4000)
-    lo = (lo & np.uint64(0x3FFFFFFFFFFFFFFF)) | np.uint64(0x8000000000000000)
-    h = pl.DataFrame({"h": _hex([hi, lo])})
-    parts = [pl.col("h").str.slice(a, b) for a, b in ((0, 8), (8, 4), (12, 4), (16, 4), (20, 12))]
-    return h.select(pl.concat_str(parts, separator="-")).to_series()
+def _hex8(words: np.ndarray) -> pl.Series:
+    """Eight lower-case hex digits per 32-bit word."""
+    w = words.astype(np.uint32)
+    shifts = np.arange(28, -4, -4, dtype=np.uint32)
+    return _ascii(_HEX[(w[:, None] >> shifts) & np.uint32(15)])
 
 
-class _Template:
-    """Template legs as a polars frame plus the arrays that cloning needs."""
-
-    def __init__(self, seed: int, start: date, days: int) -> None:
-        world = build_world(seed)
-        t0 = datetime(start.year, start.month, start.day, tzinfo=UTC)
-        devices = build_devices(world, t0, t0 + timedelta(days=days))
-        legs, _ = generate_legs(
-            world, devices, legs=TEMPLATE_LEGS, seed=seed, start=start, days=days
-        )
-        # Units: sessions tied by a transfer share an Interaction ID.
-        for leg in legs:
-            leg["_unit"] = leg.get("interaction_id") or leg["correlation_id"]
-        legs.sort(key=lambda leg: (str(leg["_unit"]), leg["start_time"], str(leg["report_id"])))
-        cols: dict[str, list[object]] = {
-            name: [leg.get(name) for leg in legs] for name, *_ in COLUMNS
-        }
-        df = pl.DataFrame(
-            cols,
-            schema_overrides={n: pl.Datetime("ms", "UTC") for n in _TIMES},
-            infer_schema_length=None,
-            strict=False,
-        )
-        unit_codes = pl.Series([str(leg["_unit"]) for leg in legs]).rle_id().to_numpy()
-        self.unit_of_row = unit_codes.astype(np.int64)
-        n_units = int(self.unit_of_row[-1]) + 1
-        self.unit_start = np.searchsorted(self.unit_of_row, np.arange(n_units))
-        self.unit_len = np.diff(np.append(self.unit_start, len(legs)))
-        self.singles = np.flatnonzero(self.unit_len == 1)
-        ms = {n: df[n].dt.epoch("ms").fill_null(0).to_numpy() for n in _TIMES}
-        self.time_null = {n: df[n].is_null().to_numpy() for n in _TIMES}
-        anchor = ms["start_time"][self.unit_start]
-        self.offsets = {n: v - np.repeat(anchor, self.unit_len) for n, v in ms.items()}
-        self.unit_tz = df["site_timezone_offset_minutes"].to_numpy()[self.unit_start]
-        self.id_index: dict[str, np.ndarray] = {}
-        self.id_count: dict[str, int] = {}
-        for ns, names in _NAMESPACES.items():
-            values = (
-                pl.concat([df[c].cast(pl.String) for c in names])
-                .drop_nulls()
-                .unique(maintain_order=True)
-            )
-            lookup = dict(zip(values.to_list(), range(len(values)), strict=True))
-            self.id_count[ns] = len(values)
-            for c in names:
-                self.id_index[c] = np.array(
-                    [lookup.get(v, -1) if v is not None else -1 for v in df[c].to_list()],
-                    dtype=np.int64,
-                )
-        self.is_go = (
-            (df["sub_client_type"].str.to_uppercase() == "MOBILE_NETWORK")
-            .fill_null(False)
-            .to_numpy()
-        )
-        user_codes: dict[str, int] = {}
-        intervals: list[tuple[int, int, int]] = []
-        for dev in devices:
-            code = user_codes.setdefault(dev.user.uuid, len(user_codes))
-            for a, b in dev.online_intervals():
-                end = b or t0 + timedelta(days=days + 3650)
-                intervals.append((code, int(a.timestamp() * 1000), int(end.timestamp() * 1000)))
-        intervals.sort()
-        self.iv = np.array(intervals or [(0, 0, 0)], dtype=np.int64).reshape(-1, 3)
-        self.user_code = np.array(
-            [user_codes.get(u, -1) if u else -1 for u in df["user_uuid"].to_list()], dtype=np.int64
-        )
-        self.static = df.drop([*_TIMES, *self.id_index])
-        self.df_columns = [name for name, *_ in COLUMNS]
+def _iso_ms(ms: np.ndarray, space: np.ndarray | None = None) -> pl.Series:
+    """`2026-10-01T11:01:16.545Z` for epoch milliseconds (the form of `text.iso_ms`); rows
+    flagged in `space` get the form `2026-10-01 11:01:16.545` (see writer.py)."""
+    days, rest = np.divmod(ms, 86_400_000)
+    date_text = np.datetime_as_string(np.arange(days.min(), days.max() + 1).astype("M8[D]"))
+    table = np.frombuffer("".join(date_text).encode(), dtype=np.uint8).reshape(-1, 10)
+    out = np.empty((len(ms), 24), dtype=np.uint8)
+    out[:, :10] = table[days - days.min()]
+    out[:, 10] = ord("T")
+    out[:, 23] = ord("Z")
+    for pos, unit, base in ((11, 3_600_000, 24), (14, 60_000, 60), (17, 1000, 60)):
+        value = rest // unit % base
+        out[:, pos], out[:, pos + 1] = _DIGITS[value // 10], _DIGITS[value % 10]
+    out[:, 13] = out[:, 16] = ord(":")
+    out[:, 19] = ord(".")
+    milli = rest % 1000
+    out[:, 20], out[:, 21], out[:, 22] = (
+        _DIGITS[milli // 100], _DIGITS[milli // 10 % 10], _DIGITS[milli % 10]
+    )  # fmt: skip
+    if space is None or not space.any():
+        return _ascii(out)
+    iso = _ascii(out)
+    out[:, 10] = ord(" ")
+    spaced = _ascii(out[:, :23])
+    return pl.select(pl.when(pl.lit(pl.Series(space))).then(spaced).otherwise(iso)).to_series()
 
 
 def _anchors(rng: np.random.Generator, tz: np.ndarray, start: date, days: int) -> np.ndarray:
@@ -174,87 +156,134 @@ def _anchors(rng: np.random.Generator, tz: np.ndarray, start: date, days: int) -
     return base + day * 86_400_000 + local_ms.astype(np.int64) - tz.astype(np.int64) * 60_000
 
 
-def _online(tpl: _Template, user: np.ndarray, t: np.ndarray) -> np.ndarray:
-    iv = tpl.iv
-    key_iv = iv[:, 0] * (1 << 42) + iv[:, 1]
-    pos = np.searchsorted(key_iv, user * (1 << 42) + t, side="right") - 1
-    ok = pos >= 0
-    pos = np.clip(pos, 0, None)
-    return ok & (iv[pos, 0] == user) & (t < iv[pos, 2]) & (user >= 0)
+def _month_index(ms: np.ndarray, start: date) -> np.ndarray:
+    months = ms.astype("datetime64[ms]").astype("datetime64[M]").astype(np.int64)
+    return months - ((start.year - 1970) * 12 + start.month - 1)
 
 
-def _batch(
-    tpl: _Template,
-    rng: np.random.Generator,
-    want: int,
-    clone0: int,
-    seed: int,
-    start: date,
-    days: int,
-) -> tuple[pl.DataFrame, int]:
+def render_batch(
+    tpl: Template, index: int, want: int, seed: int, start: date, days: int, by_month: bool
+) -> Batch:
+    """Batch number `index`: `want` legs of whole cloned units (single-leg units fill the
+    end), grouped by the month of their unit's start when `by_month` (days stay
+    interleaved); deterministic in its arguments."""
+    rng = np.random.default_rng([seed, 0xCDB, index])
     units = rng.integers(0, len(tpl.unit_len), size=max(want // 2, 1))
-    lens = tpl.unit_len[units]
-    keep = np.cumsum(lens) <= want
-    units = units[keep]
+    units = units[np.cumsum(tpl.unit_len[units]) <= want]
     short = want - int(tpl.unit_len[units].sum())
     if short:
         units = np.concatenate([units, rng.choice(tpl.singles, size=short)])
+    unit_anchor = _anchors(rng, tpl.unit_tz[units], start, days)
+    unit_month = _month_index(unit_anchor, start)
+    if by_month:
+        order = np.argsort(unit_month, kind="stable")
+        units, unit_anchor, unit_month = units[order], unit_anchor[order], unit_month[order]
+    else:
+        unit_month = np.zeros_like(unit_month)
     lens = tpl.unit_len[units]
     total = int(lens.sum())
     first = np.repeat(np.cumsum(lens) - lens, lens)
     rows = np.repeat(tpl.unit_start[units], lens) + (np.arange(total) - first)
-    clone = np.repeat(np.arange(clone0, clone0 + len(units), dtype=np.int64), lens)
-    anchor = np.repeat(_anchors(rng, tpl.unit_tz[units], start, days), lens)
-    out = tpl.static[rows]
-    new: dict[str, pl.Series] = {}
-    for name in _TIMES:
-        off = tpl.offsets[name][rows]
-        ms = pl.Series(name, anchor + off).cast(pl.Datetime("ms", "UTC"))
-        nulls = pl.Series(tpl.time_null[name][rows])
-        new[name] = pl.select(pl.when(nulls).then(None).otherwise(ms)).to_series().alias(name)
-    for ns, names in _NAMESPACES.items():
-        for c in names:
-            j = tpl.id_index[c][rows]
-            n = clone * tpl.id_count[ns] + j
-            ids = _ids(ns, np.where(j >= 0, n, 0), seed * 7919 + len(ns))
-            new[c] = pl.select(pl.when(pl.Series(j >= 0)).then(ids)).to_series().alias(c)
-    go = tpl.is_go[rows]
-    lost = go & ~_online(tpl, tpl.user_code[rows], anchor + tpl.offsets["start_time"][rows])
-    iso = ISO_MS_STRFTIME
-    space = pl.Series(rng.random(total) < 0.05)
-    frame = out.with_columns(
-        *[
-            s.dt.strftime(iso).alias(k)
-            if k != "release_time"
-            else pl.when(space)
-            .then(s.dt.strftime("%Y-%m-%d %H:%M:%S%.3f"))
-            .otherwise(s.dt.strftime(iso))
-            .alias(k)
-            for k, s in new.items()
-            if k in _TIMES
-        ],
-        *[s for k, s in new.items() if k not in _TIMES],
+    clone = np.repeat(index * BATCH_LEGS + np.arange(len(units), dtype=np.int64), lens)
+    anchor = np.repeat(unit_anchor, lens)
+    space = rng.random(total) < 0.05 if tpl.style == "api" else None
+    lost = tpl.is_go[rows] & ~tpl.online(
+        tpl.user_code[rows], anchor + tpl.offsets["start_time"][rows]
     )
-    lost_s = pl.Series(lost)
-    frame = frame.with_columns(
-        pl.when(lost_s)
-        .then(pl.lit("WXC_CLIENT"))
-        .otherwise(pl.col("client_type"))
-        .alias("client_type"),
-        pl.when(lost_s)
-        .then(pl.lit(None))
-        .otherwise(pl.col("sub_client_type"))
-        .alias("sub_client_type"),
-        pl.when(lost_s).then(pl.lit("ios")).otherwise(pl.col("os_type")).alias("os_type"),
-        pl.when(lost_s)
-        .then(pl.lit("45.8.2.30933"))
-        .otherwise(pl.col("client_version"))
-        .alias("client_version"),
-    )
-    frame = frame.select(
-        pl.col(c).cast(pl.String).alias(h) for c, h in zip(tpl.df_columns, API_HEADERS, strict=True)
-    ).with_columns(pl.col("Answered").str.to_lowercase())
-    return frame, len(units)
+    gather = pl.Series(rows)
+    pieces: list[pl.Expr] = []
+    for k, slot in enumerate(tpl.slots):
+        seg = tpl.segments[k]
+        pieces.append(pl.lit(seg) if isinstance(seg, str) else pl.lit(seg.gather(gather)))
+        if slot in TIMES:
+            pieces.append(_time(tpl, slot, rows, anchor, space))
+        elif slot == "client":
+            pieces.append(
+                pl.when(pl.lit(pl.Series(lost)))
+                .then(pl.lit(tpl.client_fallback))
+                .otherwise(pl.lit(tpl.client.gather(gather)))
+            )
+        else:
+            pieces.append(_identifier(tpl, slot, rows, clone, seed))
+    last = tpl.segments[-1]
+    pieces.append(pl.lit(last) if isinstance(last, str) else pl.lit(last.gather(gather)))
+    lines = pl.select(pl.concat_str(pieces).alias("line")).to_series()
+    arrow = lines.to_arrow()
+    if arrow.type != pa.large_string():
+        arrow = arrow.cast(pa.large_string())
+    month_rows: dict[int, tuple[int, int]] = {}
+    edges = np.cumsum(lens)
+    for m in np.unique(unit_month):
+        lo, hi = np.searchsorted(unit_month, m), np.searchsorted(unit_month, m, side="right")
+        month_rows[int(m)] = (int(edges[lo] - lens[lo]), int(edges[hi - 1]))
+    return Batch(arrow, month_rows, int(tpl.is_go[rows].sum() - lost.sum()))
+
+
+def _time(
+    tpl: Template, name: str, rows: np.ndarray, anchor: np.ndarray, space: np.ndarray | None
+) -> pl.Expr:
+    text = _iso_ms(anchor + tpl.offsets[name][rows], space if name == "release_time" else None)
+    null = pl.lit(pl.Series(tpl.time_null[name][rows]))
+    return pl.when(null).then(pl.lit(tpl.null_text[name])).otherwise(pl.lit(text))
+
+
+def _identifier(
+    tpl: Template, name: str, rows: np.ndarray, clone: np.ndarray, seed: int
+) -> pl.Expr:
+    ns = next(ns for ns, names in NAMESPACES.items() if name in names)
+    j = tpl.id_index[name][rows]
+    present = pl.lit(pl.Series(j >= 0))
+    jj = np.where(j >= 0, j, 0)
+    if ns in ("uuid", "session"):
+        mixed = (clone + jj * _GOLDEN + seed * 0x632BE5AB + len(ns)) & 0xFFFFFFFF
+        text = pl.lit(_hex8(_perm32(mixed)) + tpl.id_tail[ns].gather(pl.Series(jj)))
+    else:
+        n = clone * tpl.id_count[ns] + jj
+        tail = pl.lit(pl.Series(n % 249 + 2).cast(pl.String))
+        if ns == "callid":
+            text = pl.lit(pl.Series(n + 1_000_000_000).cast(pl.String)) + ":0"
+        elif ns == "net":
+            text = pl.concat_str(
+                pl.lit("BW"), pl.lit(pl.Series(n + 10**17).cast(pl.String)), pl.lit("@10.21.0."),
+                tail,
+            )  # fmt: skip
+        else:
+            text = pl.concat_str(
+                pl.lit("SSE"), pl.lit(pl.Series(n + 10**16).cast(pl.String)),
+                pl.lit("@10.177.4."), tail,
+            )  # fmt: skip
+    return pl.when(present).then(text).otherwise(pl.lit(tpl.null_text[name]))
+
+
+def stream_batches(
+    tpl: Template,
+    *,
+    legs: int,
+    seed: int,
+    start: date,
+    days: int,
+    write: Callable[[Batch], None],
+    by_month: bool = False,
+) -> int:
+    """Render `legs` legs in batches on two threads and hand them to `write` in order;
+    at most three batches are held at once. With `by_month` each batch's rows are grouped
+    by month (`Batch.month_rows`); otherwise they are all month 0."""
+    n_batches = -(-legs // BATCH_LEGS)
+    pending: deque[Future[Batch]] = deque()
+    written = 0
+    with ThreadPoolExecutor(max_workers=_WORKERS, thread_name_prefix="samples") as pool:
+        for i in range(n_batches):
+            want = min(BATCH_LEGS, legs - i * BATCH_LEGS)
+            pending.append(pool.submit(render_batch, tpl, i, want, seed, start, days, by_month))
+            if len(pending) > _WORKERS:
+                batch = pending.popleft().result()
+                write(batch)
+                written += len(batch.lines)
+        while pending:
+            batch = pending.popleft().result()
+            write(batch)
+            written += len(batch.lines)
+    return written
 
 
 def write_call_export(
@@ -266,27 +295,33 @@ def write_call_export(
     days: int,
     bom: bool = True,
     zip_member: bool = False,
+    style: str = "api",
+    progress: ProgressCallback | None = None,
 ) -> int:
     """Stream one DCH CSV export of exactly `legs` call legs to `path`; return the count.
 
-    Memory is bounded by the batch size (50k legs), not by `legs`. With `zip_member` the CSV
-    is written as the single member of a ZIP at `path` (keep the name extension-less to mimic
-    the Reports API). Same arguments, same bytes.
+    `style` is "api" (API header spellings, `true`/`false`, a few space-form Release times)
+    or "controlhub" (the Control Hub report: its spellings, `TRUE`/`FALSE`, `NA`). Memory
+    is bounded by the batch size (25k legs), not by `legs`. With `zip_member` the CSV is
+    written as the single member of a ZIP at `path` (keep the name extension-less to mimic
+    the Reports API). `progress` is called after every batch. Same arguments, same bytes.
     """
-    tpl = _Template(seed, start, days)
-    rng = np.random.default_rng([seed, 0xCDB])
-    written, clones = 0, 0
+    tpl = Template(seed, start, days, style)
+    done = [0, 0]
     with _open(path, zip_member) as fh:
-        if bom:
-            fh.write(BOM.encode())
-        while written < legs:
-            want = min(BATCH_LEGS, legs - written)
-            frame, n_units = _batch(tpl, rng, want, clones, seed, start, days)
-            frame.write_csv(
-                fh, include_header=written == 0, line_terminator="\r\n", quote_style="necessary"
-            )
-            written += frame.height
-            clones += n_units
+        fh.write(header_bytes(style, bom))
+
+        def write(batch: Batch) -> None:
+            data = batch.text(0, len(batch.lines))
+            fh.write(data)
+            done[0] += len(batch.lines)
+            done[1] += len(data)
+            if progress is not None:
+                progress(GenerationProgress(path.name, done[0], legs, done[1]))
+
+        written = stream_batches(tpl, legs=legs, seed=seed, start=start, days=days, write=write)
+    if progress is not None:
+        progress(GenerationProgress(path.name, written, legs, done[1], done=True))
     log.info("call export: %d legs -> %s", written, path)
     return written
 

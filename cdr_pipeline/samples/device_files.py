@@ -57,7 +57,7 @@ _UI_WORDS = {
     "OFFLINE": "Offline",
     "STATUS_UNAVAILABLE": "Status unavailable",
 }
-# Guessed mapping, reference §7.7 (unverified upstream).
+# Guessed mapping: Cisco does not document it (docs/webex-dch.md#device-statuses, open question 3).
 _API_STATE = {"PENDING_ACTIVATION": "ACTIVATING", "ONLINE": "ACTIVATED", "OFFLINE": "DEACTIVATED"}
 
 
@@ -104,7 +104,8 @@ def snapshot_rows(
             elif status in ("", "DELETED") or rng.random() < 0.03:
                 continue
             if d in (unavailable_day, unavailable_day + 1) and dev.plot == "normal":
-                status = "STATUS_UNAVAILABLE"  # the Devices page view (reference §7.4)
+                # what the Devices page shows (docs/webex-dch.md#device-statuses)
+                status = "STATUS_UNAVAILABLE"
                 anomalies.append(Anomaly("status_unavailable_snapshot", dev.device_id, iso_ms(t)))
             ui = rng.random() < 0.5 or (status == "STATUS_UNAVAILABLE" and d == unavailable_day)
             word = _UI_WORDS[status] if ui else status

@@ -1,4 +1,4 @@
-"""Webex Go device lifecycles over the sample period (reference §7.3-7.5, DESIGN §6).
+"""Webex Go device lifecycles over the sample period (docs/design.md#webex-go-rules).
 
 Each device follows a scripted "plot" (normal, code reissued while pending, Lost/Stolen,
 deleted, never activated, ...) with seeded timing. The event list is the single truth: the
@@ -92,7 +92,7 @@ class Device:
 
 
 def person_id(user_uuid: str) -> str:
-    """The API's base64 person id for a raw user UUID (reference §3)."""
+    """The API's base64 person id for a raw user UUID (docs/webex-dch.md#value-formats)."""
     raw = f"ciscospark://us/PEOPLE/{user_uuid}".encode()
     return base64.b64encode(raw).decode().rstrip("=")
 

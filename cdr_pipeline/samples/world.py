@@ -42,7 +42,7 @@ class Location:
     pstn_vendor: tuple[str, str, str, str]
     """(vendor name, legal entity, vendor org id, provider id)."""
     webex_go: bool
-    """Webex Go is offered only in US, UK and France locations (reference §7.2)."""
+    """Webex Go is offered only in US, UK and France locations (docs/webex-dch.md#webex-go)."""
 
 
 @dataclass(frozen=True)
@@ -177,7 +177,7 @@ def _ascii(text: str) -> str:
 
 
 def _mac(rng: random.Random) -> str:
-    # Cisco OUI-style prefix; 12 hex digits, no separators (reference §3).
+    # Cisco OUI-style prefix; 12 hex digits, no separators (docs/webex-dch.md#value-formats).
     return "6C710D" + f"{rng.getrandbits(24):06X}"
 
 

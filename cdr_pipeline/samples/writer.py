@@ -1,4 +1,4 @@
-"""Writing call legs the way Webex delivers them (reference §2, §6).
+"""Writing call legs the way Webex delivers them (docs/webex-dch.md#quirks-checklist).
 
 Two CSV styles and the API JSON form:
 
@@ -121,6 +121,12 @@ def _cell(name: str, value: object, style: str, space: bool) -> str:
     if isinstance(value, datetime):
         return space_form(value) if space and name == "release_time" else iso_ms(value)
     return str(value)
+
+
+def cell(name: str, value: object, style: str, space: bool = False) -> str:
+    """One CSV field of a leg in `style` ("controlhub" or "api"), as `csv_rows` writes it
+    before quoting; `space` writes a Release time in the space form."""
+    return _cell(name, value, style, space)
 
 
 def csv_rows(

@@ -1,10 +1,11 @@
 """Canonical call-leg schema: one row per CDR (call leg record) of the Detailed Call History.
 
-Columns, types and header spellings follow the domain reference (webex-dch.md §3, §4, §10).
+Columns, types and header spellings follow docs/webex-dch.md (#canonical-columns, #header-spellings,
+#enumerations).
 Required columns (row quarantined when missing or unparseable): `start_time` (it decides the
 partition), `direction` (every leg record has one) and `correlation_id` (the call grouping key).
 `report_id` is the dedup key; when a source lacks it a stable hash of
-(correlation_id, local_call_id, direction, start_time) stands in (reference §10).
+(correlation_id, local_call_id, direction, start_time) stands in (docs/webex-dch.md#dedup-key).
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """Webex Go device schemas: status snapshots, activation events and licence entitlements.
 
-No Cisco API gives device history (reference §7.7, §11), so the pipeline builds it from our own
+No Cisco API gives device history (docs/webex-dch.md#device-data-sources), so the pipeline builds it
+from our own
 periodic snapshots plus lifecycle events. These three formats are ours; `docs/inputs-devices.md`
 documents them with examples. Derivations (status canonicalisation, person-id decoding,
 synthetic event ids, licence-type names) live in `cdr_pipeline/devices/derive.py`.
@@ -20,7 +21,7 @@ from cdr_pipeline.schema.base import (
 from cdr_pipeline.schema.base import string_column as _s
 from cdr_pipeline.schema.base import timestamp_column as _t
 
-# Canonical vocabularies (DESIGN §6, reference §7.4). Source spellings map onto these in
+# Canonical vocabularies (docs/webex-dch.md#device-statuses). Source spellings map onto these in
 # `cdr_pipeline.devices.derive`.
 STATUSES = ("PENDING_ACTIVATION", "ONLINE", "OFFLINE", "STATUS_UNAVAILABLE")
 DEPLOYMENTS = ("BYOD", "MOBILE_OPERATOR")

@@ -1,4 +1,5 @@
-"""DESIGN §4 guarantees: idempotent, atomic per partition, conservation, readers never see a
+"""The guarantees of docs/design.md#guarantees: idempotent, atomic per partition, conservation,
+readers never see a
 mix, one writer; plus chunk-size independence."""
 
 from __future__ import annotations

@@ -73,25 +73,7 @@ def _source_key(source: str, bad: Path) -> str:
     return source.split("!", 1)[1] if "!" in source else ""
 
 
-@pytest.mark.parametrize(
-    "case",
-    [
-        pytest.param(
-            c,
-            id=c.name,
-            marks=[
-                pytest.mark.xfail(
-                    strict=True,
-                    reason="control characters of a header reach the terminal until the CLI "
-                    "escapes them (terminal-safety change of the same issue)",
-                )
-            ]
-            if c.name == "control_characters"
-            else [],
-        )
-        for c in cases()
-    ],
-)
+@pytest.mark.parametrize("case", cases(), ids=lambda c: c.name)
 def test_hostile_input_is_contained(case: Case, tmp_path: Path) -> None:
     work = tmp_path / "work"
     (work / "home").mkdir(parents=True)

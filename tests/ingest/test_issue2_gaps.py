@@ -1,6 +1,7 @@
-"""Acceptance points of issue 2 that the other ingest tests left open: header matching in full
+"""Ingest behaviour the other ingest tests leave open: header matching in full
 (BOM, trimming, collapsed whitespace, case folding) with drift recorded in the ledger, and the
-DCH reference §6 quirks without a test of their own (8 late data, 11 volume, 12 Site UUID).
+quirks of docs/webex-dch.md#quirks-checklist without a fixture of their own (late data, volume,
+renamed locations).
 Expected values are written out by hand from the files built here."""
 
 from __future__ import annotations
@@ -104,7 +105,7 @@ def test_header_drift_is_recorded_in_the_ledger(tmp_path: Path) -> None:
         by_path[str(src)],
         by_path[str(fixture("drift_columns.csv"))],
     )
-    # the fixtures hold the DCH columns of the reference, not every column the schema knows:
+    # the fixtures hold the DCH columns of docs/webex-dch.md, not every column the schema knows:
     # the clean export is the baseline, and the drift is what the others lack beyond it
     assert clean["unknown_columns"] == []
     assert not {"ring_duration_seconds", "user_type"} & set(clean["missing_columns"])
@@ -120,11 +121,12 @@ def test_header_drift_is_recorded_in_the_ledger(tmp_path: Path) -> None:
         assert spelled not in messy["unknown_columns"]
 
 
-# -- §6.8 late data, §6.11 volume, §6.12 Site UUID ------------------------------------------------
+# -- late data, volume, Site UUID (docs/webex-dch.md#quirks-checklist) ----------------------------
 
 
 def test_late_records_merge_into_their_old_partition(wh: Path, tmp_path: Path) -> None:
-    """§6.8: a record that arrives days later lands in the partition of its call date, next
+    """Late data (docs/webex-dch.md#late-and-updated-records): a record that arrives days later
+    lands in the partition of its call date, next
     to what that partition already holds, and changes no other partition."""
     load(wh, fixture("bom_crlf.csv"))  # records 0..5 over 2026-10-01..03
     before = partition_files(wh)
@@ -145,7 +147,8 @@ def test_late_records_merge_into_their_old_partition(wh: Path, tmp_path: Path) -
 
 
 def test_one_call_flow_of_over_a_thousand_legs_keeps_every_leg(wh: Path, tmp_path: Path) -> None:
-    """§6.11: a single call flow (one correlation id) with 1,200 legs in a month, as hunt
+    """Volume (docs/webex-dch.md#call-legs): a single call flow (one correlation id) with 1,200 legs
+    in a month, as hunt
     groups produce: the key is the Report ID, so no leg is taken for a duplicate."""
     legs = [
         row(
@@ -170,7 +173,8 @@ def test_one_call_flow_of_over_a_thousand_legs_keeps_every_leg(wh: Path, tmp_pat
 
 
 def test_site_uuid_is_kept_when_the_location_is_renamed(wh: Path, tmp_path: Path) -> None:
-    """§6.12: the Location column holds a name that can be renamed; the Site UUID is stored so
+    """Renamed locations (docs/webex-dch.md#value-formats): the Location column holds a name that
+    can be renamed; the Site UUID is stored so
     that joins can use it. Two exports of one site, before and after a rename."""
     site = "5173c0de-0000-4000-8000-000000000042"
     header = [*HEADERS, "Site UUID"]

@@ -28,7 +28,8 @@ def derive_calls(df: pl.DataFrame) -> tuple[pl.DataFrame, list[Check]]:
     )
     missing_id = df["report_id"].is_null()
     if missing_id.any():
-        # Reference §10: a stable hash of (correlation_id, local_call_id, direction, start_time)
+        # docs/webex-dch.md#dedup-key: a stable hash of (correlation_id, local_call_id, direction,
+        # start_time)
         basis = df.select(
             pl.concat_str(
                 [

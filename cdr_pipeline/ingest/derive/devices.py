@@ -53,7 +53,7 @@ REASON_MISSING = "missing_required"
 def decode_person_id(value: str) -> str | None:
     """Raw user UUID of an API person id (base64 of `ciscospark://us/PEOPLE/<uuid>`, padding
     optional, standard or URL-safe alphabet); a raw UUID is returned as it is. None when the
-    value is neither (reference §3)."""
+    value is neither (docs/webex-dch.md#value-formats)."""
     text = value.strip()
     if _UUID.fullmatch(text):
         return text
