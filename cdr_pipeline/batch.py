@@ -390,8 +390,7 @@ def archive_loaded(
 
 def worst(codes: list[int]) -> int:
     """Worst exit code, in the order 0 < 3 < 4 < 1 (docs/design.md#exit-codes): an unexpected error
-    outranks a
-    quality failure, which outranks bad input."""
+    outranks a quality failure, which outranks bad input."""
     if EXIT_UNEXPECTED in codes:
         return EXIT_UNEXPECTED
     return max(codes, default=EXIT_OK)

@@ -2,12 +2,11 @@
 
 What it does for every request: bearer token (only ever sent to Webex hosts or the configured
 base URL), rate limits (docs/webex-dch.md#rate-limits: 1 initial request per minute per token plus
-at most 10
-pagination requests per minute), 429 honouring `Retry-After`, 5xx and connection errors retried
-with exponential backoff and jitter, HTTP 451 followed to the region the body names, 404
-"No CDRs for requested time range" as an empty window, `Link: <...>; rel="next"` pagination.
-Every URL and message that leaves this module goes through a Redactor, so the token never
-appears in logs, errors or files.
+at most 10 pagination requests per minute), 429 honouring `Retry-After`, 5xx and connection errors
+retried with exponential backoff and jitter, HTTP 451 followed to the region the body names, 404 "No
+CDRs for requested time range" as an empty window, `Link: <...>; rel="next"` pagination. Every URL
+and message that leaves this module goes through a Redactor, so the token never appears in logs,
+errors or files.
 """
 
 from __future__ import annotations

@@ -1,6 +1,5 @@
 """Client-side rate limits of the Detailed Call History APIs (docs/webex-dch.md#rate-limits): 1
-initial
-request per minute per token plus at most 10 pagination requests per minute."""
+initial request per minute per token plus at most 10 pagination requests per minute."""
 
 from __future__ import annotations
 

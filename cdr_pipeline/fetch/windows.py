@@ -3,8 +3,7 @@
 `cdr_feed` filters on Report time, between 30 days and 5 minutes ago, at most 12 h per request;
 `cdr_stream` filters on insertion time, over the last 12 h, at most 2 h per request, ending at
 least 1 minute ago. Windows are inclusive at both ends (docs/webex-dch.md#windows), so consecutive
-windows
-are `[s, s + max - 1 ms]`, `[s + max, ...]`: no record sits on two boundaries.
+windows are `[s, s + max - 1 ms]`, `[s + max, ...]`: no record sits on two boundaries.
 """
 
 from __future__ import annotations

@@ -81,8 +81,7 @@ class NormalizeResult:
 
 def _clean(expr: pl.Expr) -> pl.Expr:
     """Null markers (exactly '', 'NA', 'na'; docs/webex-dch.md#null-markers) -> NULL. Text values
-    are kept as
-    delivered: trimming every column cost more than all the typed parsing together, and
+    are kept as delivered: trimming every column cost more than all the typed parsing together, and
     typed values are trimmed where they are parsed."""
     return pl.when(expr.is_in(list(NULL_MARKERS))).then(None).otherwise(expr)
 

@@ -1,9 +1,9 @@
 """Canonical call-leg schema: one row per CDR (call leg record) of the Detailed Call History.
 
 Columns, types and header spellings follow docs/webex-dch.md (#canonical-columns, #header-spellings,
-#enumerations).
-Required columns (row quarantined when missing or unparseable): `start_time` (it decides the
-partition), `direction` (every leg record has one) and `correlation_id` (the call grouping key).
+#enumerations). Required columns (row quarantined when missing or unparseable): `start_time` (it
+decides the partition), `direction` (every leg record has one) and `correlation_id` (the call
+grouping key).
 `report_id` is the dedup key; when a source lacks it a stable hash of
 (correlation_id, local_call_id, direction, start_time) stands in (docs/webex-dch.md#dedup-key).
 """

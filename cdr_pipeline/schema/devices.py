@@ -1,10 +1,10 @@
 """Webex Go device schemas: status snapshots, activation events and licence entitlements.
 
 No Cisco API gives device history (docs/webex-dch.md#device-data-sources), so the pipeline builds it
-from our own
-periodic snapshots plus lifecycle events. These three formats are ours; `docs/inputs-devices.md`
-documents them with examples. Derivations (status canonicalisation, person-id decoding,
-synthetic event ids, licence-type names) live in `cdr_pipeline/devices/derive.py`.
+from our own periodic snapshots plus lifecycle events. These three formats are ours;
+`docs/inputs-devices.md` documents them with examples. Derivations (status canonicalisation,
+person-id decoding, synthetic event ids, licence-type names) live in
+`cdr_pipeline/ingest/derive/devices.py`.
 """
 
 from __future__ import annotations

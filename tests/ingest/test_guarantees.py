@@ -1,6 +1,5 @@
 """The guarantees of docs/design.md#guarantees: idempotent, atomic per partition, conservation,
-readers never see a
-mix, one writer; plus chunk-size independence."""
+readers never see a mix, one writer; plus chunk-size independence."""
 
 from __future__ import annotations
 

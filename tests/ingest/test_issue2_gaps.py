@@ -1,8 +1,7 @@
 """Ingest behaviour the other ingest tests leave open: header matching in full
 (BOM, trimming, collapsed whitespace, case folding) with drift recorded in the ledger, and the
 quirks of docs/webex-dch.md#quirks-checklist without a fixture of their own (late data, volume,
-renamed locations).
-Expected values are written out by hand from the files built here."""
+renamed locations). Expected values are written out by hand from the files built here."""
 
 from __future__ import annotations
 
@@ -126,8 +125,8 @@ def test_header_drift_is_recorded_in_the_ledger(tmp_path: Path) -> None:
 
 def test_late_records_merge_into_their_old_partition(wh: Path, tmp_path: Path) -> None:
     """Late data (docs/webex-dch.md#late-and-updated-records): a record that arrives days later
-    lands in the partition of its call date, next
-    to what that partition already holds, and changes no other partition."""
+    lands in the partition of its call date, next to what that partition already holds, and changes
+    no other partition."""
     load(wh, fixture("bom_crlf.csv"))  # records 0..5 over 2026-10-01..03
     before = partition_files(wh)
     assert sorted(before) == [f"2026-10-0{d}" for d in (1, 2, 3)]
@@ -148,8 +147,8 @@ def test_late_records_merge_into_their_old_partition(wh: Path, tmp_path: Path) -
 
 def test_one_call_flow_of_over_a_thousand_legs_keeps_every_leg(wh: Path, tmp_path: Path) -> None:
     """Volume (docs/webex-dch.md#call-legs): a single call flow (one correlation id) with 1,200 legs
-    in a month, as hunt
-    groups produce: the key is the Report ID, so no leg is taken for a duplicate."""
+    in a month, as hunt groups produce: the key is the Report ID, so no leg is taken for a
+    duplicate."""
     legs = [
         row(
             0,
@@ -174,8 +173,8 @@ def test_one_call_flow_of_over_a_thousand_legs_keeps_every_leg(wh: Path, tmp_pat
 
 def test_site_uuid_is_kept_when_the_location_is_renamed(wh: Path, tmp_path: Path) -> None:
     """Renamed locations (docs/webex-dch.md#value-formats): the Location column holds a name that
-    can be renamed; the Site UUID is stored so
-    that joins can use it. Two exports of one site, before and after a rename."""
+    can be renamed; the Site UUID is stored so that joins can use it. Two exports of one site,
+    before and after a rename."""
     site = "5173c0de-0000-4000-8000-000000000042"
     header = [*HEADERS, "Site UUID"]
     old = tmp_path / "before_rename.csv"

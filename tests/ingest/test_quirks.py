@@ -1,6 +1,5 @@
 """One test per quirk of docs/webex-dch.md#quirks-checklist and per bad-input case, on named
-fixtures.
-Expected values are written out by hand from the fixture files."""
+fixtures. Expected values are written out by hand from the fixture files."""
 
 from __future__ import annotations
 
