@@ -1,9 +1,10 @@
 """`cdr build`: create `cdr.duckdb` (views only) and connect to it.
 
 The database is built in a temporary file in the warehouse folder and renamed into place
-(docs/design.md#snapshot-isolation): an analyst holding the old
-file and is never blocked, and the build never waits for them. The views read the Parquet
-files directly, so the file holds no data and a rebuild takes about a second.
+(docs/design.md#snapshot-isolation): an analyst holding the old `cdr.duckdb` open read-only
+keeps reading the old file and is never blocked, and the build never waits for them. The
+views read the Parquet files directly, so the file holds no data and a rebuild takes about a
+second.
 """
 
 from __future__ import annotations

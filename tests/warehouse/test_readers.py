@@ -1,5 +1,5 @@
-"""docs/design.md#snapshot-isolation: an analyst holding
-blocked by `cdr build` or `cdr ingest`, and never blocks them."""
+"""docs/design.md#snapshot-isolation: an analyst holding `cdr.duckdb` open read-only (another
+process) is never blocked by `cdr build` or `cdr ingest`, and never blocks them."""
 
 from __future__ import annotations
 
