@@ -26,6 +26,7 @@ from cdr_pipeline.ingest import (
     ingest_paths,
     new_run_id,
 )
+from cdr_pipeline.logfields import log_fields
 from cdr_pipeline.resources import samples_dir as samples_dir_of_package
 from cdr_pipeline.state.ledger import Ledger
 from cdr_pipeline.state.lock import writer_lock
@@ -58,13 +59,22 @@ class FlowSummary:
         recorded with its exit code and the flow goes on; anything else propagates."""
         box: list[Any] = []
         t0 = time.monotonic()
-        try:
-            yield box
-        except CdrError as exc:
-            log.error("%s failed: %s", name, exc)
-            box[:] = [exc.exit_code, f"failed: {exc}"]
-        code, text = box if box else (EXIT_OK, "")
-        self.stages.append(StageOutcome(name, code, time.monotonic() - t0, text))
+        with log_fields(stage=name):
+            try:
+                yield box
+            except CdrError as exc:
+                log.error("%s failed: %s", name, exc, extra={"exit_code": exc.exit_code})
+                box[:] = [exc.exit_code, f"failed: {exc}"]
+            code, text = box if box else (EXIT_OK, "")
+            seconds = time.monotonic() - t0
+            log.info(
+                "%s: exit %d, %s",
+                name,
+                code,
+                text,
+                extra={"exit_code": code, "seconds": round(seconds, 3)},
+            )
+        self.stages.append(StageOutcome(name, code, seconds, text))
 
 
 @dataclass
@@ -232,7 +242,12 @@ def run_nightly(
     retain = retain if retain is not None else settings.retain_days
     do_fetch = settings.fetch.nightly if fetch is None else fetch
     run_id = new_run_id(datetime.now(UTC))
-    with writer_lock(settings.layout, "cdr nightly", 0.0, name="nightly.lock"):
+    with (
+        log_fields(run_id=run_id),
+        writer_lock(
+            settings.layout, "cdr nightly", settings.lock_wait_seconds, name="nightly.lock"
+        ),
+    ):
         summary.inbox = scan_inbox(settings, inbox)
         if dry_run:
             _plan(settings, summary, retain, do_fetch)
@@ -249,17 +264,19 @@ def run_nightly(
                     f"{summary.fetch.records:,} records in {len(summary.fetch.pages)} page(s)",
                 ]
         with summary.run_stage("ingest") as out:
-            new = [f.path for f in summary.new_files]
-            if new:
+            # with an archive, re-sent files go through ingest too: it records them as
+            # skipped (runs --files lists them) and the archive stage moves them out of the
+            # inbox, where they would otherwise stay for ever
+            todo = summary.inbox if archive is not None else summary.new_files
+            if summary.new_files or (archive is not None and todo):
                 # the scan's digests are reused while a file is unchanged: hashed once
                 summary.ingest = ingest_paths(
                     settings,
-                    new,
+                    [f.path for f in todo],
                     command="cdr nightly",
                     progress=progress,
-                    fingerprints={
-                        f.path: f.fingerprint for f in summary.new_files if f.fingerprint
-                    },
+                    run_id=run_id,
+                    fingerprints={f.path: f.fingerprint for f in todo if f.fingerprint},
                 )
                 out[:] = [summary.ingest.exit_code, _ingest_summary(summary.ingest)]
             else:

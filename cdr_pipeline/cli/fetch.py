@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING
 import click
 
 from cdr_pipeline.cli.context import CliContext, echo, json_option, pass_cli, wait_lock_option
+from cdr_pipeline.cli.render import text_table
 from cdr_pipeline.config import REGIONS
-from cdr_pipeline.render import text_table, to_json
+from cdr_pipeline.render import to_json
 from cdr_pipeline.text import iso_seconds
 
 if TYPE_CHECKING:

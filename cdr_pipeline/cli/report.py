@@ -56,7 +56,7 @@ def report(
     if fmt == "parquet" and out is None:
         echo("error: --format parquet needs --out FILE", err=True)
         sys.exit(EXIT_USAGE)
-    result = run_report(obj.settings(), name, month)
+    result = run_report(obj.existing_warehouse(), name, month)
     if out is None:
         write_report(result, fmt, sys.stdout)
     else:

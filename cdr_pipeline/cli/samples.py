@@ -7,9 +7,8 @@ from pathlib import Path
 
 import click
 
-from cdr_pipeline.cli.context import CliContext, echo, pass_cli
-from cdr_pipeline.cli.render import Progress, ingest_table
-from cdr_pipeline.render import text_table
+from cdr_pipeline.cli.context import CliContext, echo, pass_cli, wait_lock_option
+from cdr_pipeline.cli.render import Progress, ingest_table, text_table
 
 
 @click.command()
@@ -63,13 +62,14 @@ def samples(out: Path, legs: int, seed: int, start: object, days: int, no_zip: b
     type=click.Path(path_type=Path, file_okay=False, exists=True),
     help="Inputs to load (default data/samples, else generated).",
 )
+@wait_lock_option
 @pass_cli
-def demo(obj: CliContext, samples_dir: Path | None) -> None:
+def demo(obj: CliContext, samples_dir: Path | None, lock_wait_seconds: float | None) -> None:
     """The whole flow on the bundled samples into a local warehouse, with a summary:
     ingest, validate (Data Docs), build the views, headline figures."""
     from cdr_pipeline.batch import run_demo
 
-    settings = obj.settings()
+    settings = obj.settings(lock_wait_seconds=lock_wait_seconds)
     summary = run_demo(settings, samples_dir, progress=Progress(obj.quiet))
     echo(
         f"cdr demo: {summary.samples_dir}"

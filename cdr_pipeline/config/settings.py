@@ -24,6 +24,9 @@ class Settings:
     idle_days: int = 30
     fetch: FetchOptions = field(default_factory=FetchOptions)
     """Options of `cdr fetch` (the [fetch] table of cdr.toml)."""
+    warehouse_source: str = field(default="default", compare=False)
+    """Where `warehouse` came from, for error messages: `--warehouse`, `CDR_WAREHOUSE`,
+    `cdr.toml (<path>)` or `default`."""
 
     def __post_init__(self) -> None:
         checked_fields(self, SETTINGS_KEYS, "Settings")
@@ -32,6 +35,11 @@ class Settings:
                 f"Settings: fetch must be FetchOptions, got {type(self.fetch).__name__}",
                 hint="build it with FetchOptions(...) or load_settings()",
             )
+
+    @property
+    def warehouse_text(self) -> str:
+        """The resolved warehouse folder and where it came from, for messages."""
+        return f"{self.warehouse.absolute()} (from {self.warehouse_source})"
 
     @property
     def layout(self) -> Layout:

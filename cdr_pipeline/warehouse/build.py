@@ -118,7 +118,13 @@ def build_warehouse(settings: Settings, sql_dir: Path | None = None) -> BuildRes
             leftover.unlink(missing_ok=True)
     seconds = time.monotonic() - t0
     views = [BuiltView(s.name, s.layer, s.origin, s.grain, s.key) for s in created]
-    log.info("built %d views into %s in %.2fs", len(views), target, seconds)
+    log.info(
+        "built %d views into %s in %.2fs",
+        len(views),
+        target,
+        seconds,
+        extra={"seconds": round(seconds, 3)},
+    )
     if empty:
         log.info("no data yet for: %s (their views are empty)", ", ".join(empty))
     return BuildResult(target, views, seconds, empty)
