@@ -11,7 +11,7 @@ from cdr_pipeline.cli.render import text_table
 from cdr_pipeline.render import to_json
 
 
-@click.command()
+@click.command(short_help="Recreate cdr.duckdb's views from sql/.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @pass_cli
 def build(obj: CliContext, as_json: bool) -> None:

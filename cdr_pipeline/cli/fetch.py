@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 REGION_CHOICES = list(REGIONS)
 
 
-@click.command()
+@click.command(short_help="Pull call records from the Webex APIs.")
 @click.option(
     "--source",
     type=click.Choice(["feed", "stream"]),

@@ -13,7 +13,7 @@ from cdr_pipeline.render import to_json
 from cdr_pipeline.schema import SCHEMAS
 
 
-@click.command()
+@click.command(short_help="Load exports and other inputs.")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--kind", type=click.Choice(sorted(SCHEMAS)), help="Force the input kind.")
 @click.option("--chunk-rows", type=click.IntRange(min=1), help="Rows per chunk (memory bound).")
@@ -78,7 +78,7 @@ def ingest(
     sys.exit(result.exit_code)
 
 
-@click.command()
+@click.command(short_help="Show the ingest ledger (runs or files).")
 @click.option("--files", "show_files", is_flag=True, help="One line per input file.")
 @click.option(
     "--limit",

@@ -13,7 +13,7 @@ from cdr_pipeline.cli.render import Progress, text_table
 from cdr_pipeline.render import to_json
 
 
-@click.command()
+@click.command(short_help="The unattended job: ingest, validate, build, report.")
 @click.option(
     "--inbox",
     type=click.Path(path_type=Path, file_okay=False),

@@ -7,11 +7,12 @@ from pathlib import Path
 
 import click
 
-from cdr_pipeline.cli.context import CliContext, echo, pass_cli, wait_lock_option
+from cdr_pipeline.cli.context import CliContext, echo, json_option, pass_cli, wait_lock_option
 from cdr_pipeline.cli.render import Progress, ingest_table, text_table
+from cdr_pipeline.render import plain, to_json
 
 
-@click.command()
+@click.command(short_help="Generate synthetic inputs of every kind.")
 @click.option(
     "--out",
     type=click.Path(path_type=Path, file_okay=False),
@@ -27,7 +28,13 @@ from cdr_pipeline.cli.render import Progress, ingest_table, text_table
     show_default=True,
     help="Call legs to generate.",
 )
-@click.option("--seed", type=int, default=7, show_default=True)
+@click.option(
+    "--seed",
+    type=int,
+    default=7,
+    show_default=True,
+    help="Random seed: the same seed and options give the same files.",
+)
 @click.option(
     "--start",
     type=click.DateTime(["%Y-%m-%d"]),
@@ -35,9 +42,18 @@ from cdr_pipeline.cli.render import Progress, ingest_table, text_table
     show_default=True,
     help="First day (UTC).",
 )
-@click.option("--days", type=click.IntRange(min=6), default=61, show_default=True)
+@click.option(
+    "--days",
+    type=click.IntRange(min=6),
+    default=61,
+    show_default=True,
+    help="Days of calls from --start.",
+)
 @click.option("--no-zip", is_flag=True, help="Do not wrap the first export in a ZIP.")
-def samples(out: Path, legs: int, seed: int, start: object, days: int, no_zip: bool) -> None:
+@json_option
+def samples(
+    out: Path, legs: int, seed: int, start: object, days: int, no_zip: bool, as_json: bool
+) -> None:
     """Generate synthetic inputs of every kind (call exports, API JSON, device snapshots,
     activation events, entitlements), deterministic by seed. No real subscriber data."""
     from cdr_pipeline.samples import generate_samples
@@ -46,6 +62,9 @@ def samples(out: Path, legs: int, seed: int, start: object, days: int, no_zip: b
     res = generate_samples(
         out, legs=legs, seed=seed, start=start.date(), days=days, zip_export=not no_zip
     )
+    if as_json:
+        echo(to_json(res))
+        return
     for f in res.files:
         echo(str(f))
     echo(
@@ -55,7 +74,7 @@ def samples(out: Path, legs: int, seed: int, start: object, days: int, no_zip: b
     )
 
 
-@click.command()
+@click.command(short_help="The whole flow on the samples, with a summary.")
 @click.option(
     "--samples",
     "samples_dir",
@@ -63,14 +82,20 @@ def samples(out: Path, legs: int, seed: int, start: object, days: int, no_zip: b
     help="Inputs to load (default data/samples, else generated).",
 )
 @wait_lock_option
+@json_option
 @pass_cli
-def demo(obj: CliContext, samples_dir: Path | None, lock_wait_seconds: float | None) -> None:
+def demo(
+    obj: CliContext, samples_dir: Path | None, lock_wait_seconds: float | None, as_json: bool
+) -> None:
     """The whole flow on the bundled samples into a local warehouse, with a summary:
     ingest, validate (Data Docs), build the views, headline figures."""
     from cdr_pipeline.batch import run_demo
 
     settings = obj.settings(lock_wait_seconds=lock_wait_seconds)
-    summary = run_demo(settings, samples_dir, progress=Progress(obj.quiet))
+    summary = run_demo(settings, samples_dir, progress=Progress(obj.quiet or as_json))
+    if as_json:
+        echo(to_json({"exit_code": summary.exit_code} | plain(summary)))
+        sys.exit(summary.exit_code)
     echo(
         f"cdr demo: {summary.samples_dir}"
         f"{' (generated)' if summary.generated else ''} -> {settings.warehouse}"
@@ -107,6 +132,7 @@ def demo(obj: CliContext, samples_dir: Path | None, lock_wait_seconds: float | N
         "(views listed in sql/README.md)"
     )
     echo("Notebooks: make notebooks  (opens JupyterLab on notebooks/ against this warehouse)")
+    echo("Reports: cdr report --list  (then e.g. cdr report licence-usage --month YYYY-MM)")
     sys.exit(summary.exit_code)
 
 

@@ -12,7 +12,7 @@ from cdr_pipeline.cli.render import text_table
 from cdr_pipeline.render import to_json
 
 
-@click.command()
+@click.command(short_help="Check the data with Great Expectations.")
 @click.option("--all", "all_", is_flag=True, help="Validate every partition of every table.")
 @click.option(
     "--since",

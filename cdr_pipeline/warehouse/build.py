@@ -29,6 +29,7 @@ from cdr_pipeline.warehouse.catalog import (
     read_macros,
     read_sql_dir,
 )
+from cdr_pipeline.warehouse.comments import comment_views
 from cdr_pipeline.warehouse.staging import generated_views
 
 log = logging.getLogger(__name__)
@@ -95,6 +96,7 @@ def create_views(
                 hint="fix the SQL; `cdr build` keeps the previous cdr.duckdb in place",
             ) from exc
         created.append(spec)
+    comment_views(con, created, folder / "README.md")
     return created, empty
 
 
