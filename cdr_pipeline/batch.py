@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from cdr_pipeline.ingest import (
     ingest_paths,
     new_run_id,
 )
+from cdr_pipeline.logfields import log_fields
 from cdr_pipeline.resources import samples_dir as samples_dir_of_package
 from cdr_pipeline.state.ledger import Ledger
 from cdr_pipeline.state.lock import writer_lock
@@ -58,13 +59,22 @@ class FlowSummary:
         recorded with its exit code and the flow goes on; anything else propagates."""
         box: list[Any] = []
         t0 = time.monotonic()
-        try:
-            yield box
-        except CdrError as exc:
-            log.error("%s failed: %s", name, exc)
-            box[:] = [exc.exit_code, f"failed: {exc}"]
-        code, text = box if box else (EXIT_OK, "")
-        self.stages.append(StageOutcome(name, code, time.monotonic() - t0, text))
+        with log_fields(stage=name):
+            try:
+                yield box
+            except CdrError as exc:
+                log.error("%s failed: %s", name, exc, extra={"exit_code": exc.exit_code})
+                box[:] = [exc.exit_code, f"failed: {exc}"]
+            code, text = box if box else (EXIT_OK, "")
+            seconds = time.monotonic() - t0
+            log.info(
+                "%s: exit %d, %s",
+                name,
+                code,
+                text,
+                extra={"exit_code": code, "seconds": round(seconds, 3)},
+            )
+        self.stages.append(StageOutcome(name, code, seconds, text))
 
 
 @dataclass
@@ -180,12 +190,6 @@ class NightlySummary(FlowSummary):
         }
 
 
-def report_months(run_date: date) -> list[date]:
-    """The previous month and the month to date, as first days."""
-    this = run_date.replace(day=1)
-    return [(this - timedelta(days=1)).replace(day=1), this]
-
-
 def scan_inbox(settings: Settings, inbox: Path) -> list[InboxFile]:
     """Every file of the inbox with whether its content was loaded before (the ledger
     decides, by SHA-256 of the content, never by name or date). Only a file whose size some
@@ -233,7 +237,12 @@ def run_nightly(
     retain = retain if retain is not None else settings.retain_days
     do_fetch = settings.fetch.nightly if fetch is None else fetch
     run_id = new_run_id(datetime.now(UTC))
-    with writer_lock(settings.layout, "cdr nightly", 0.0, name="nightly.lock"):
+    with (
+        log_fields(run_id=run_id),
+        writer_lock(
+            settings.layout, "cdr nightly", settings.lock_wait_seconds, name="nightly.lock"
+        ),
+    ):
         if not dry_run:  # a run that died claimed files it never committed: not loaded
             from cdr_pipeline.ingest.recover import recover_interrupted
 
@@ -254,17 +263,19 @@ def run_nightly(
                     f"{summary.fetch.records:,} records in {len(summary.fetch.pages)} page(s)",
                 ]
         with summary.run_stage("ingest") as out:
-            new = [f.path for f in summary.new_files]
-            if new:
+            # with an archive, re-sent files go through ingest too: it records them as
+            # skipped (runs --files lists them) and the archive stage moves them out of the
+            # inbox, where they would otherwise stay for ever
+            todo = summary.inbox if archive is not None else summary.new_files
+            if summary.new_files or (archive is not None and todo):
                 # the scan's digests are reused while a file is unchanged: hashed once
                 summary.ingest = ingest_paths(
                     settings,
-                    new,
+                    [f.path for f in todo],
                     command="cdr nightly",
                     progress=progress,
-                    fingerprints={
-                        f.path: f.fingerprint for f in summary.new_files if f.fingerprint
-                    },
+                    run_id=run_id,
+                    fingerprints={f.path: f.fingerprint for f in todo if f.fingerprint},
                 )
                 out[:] = [summary.ingest.exit_code, _ingest_summary(summary.ingest)]
             else:
@@ -279,6 +290,8 @@ def run_nightly(
                 summary.build = build_warehouse(settings)
                 out[:] = [EXIT_OK, f"nothing new to validate; {len(summary.build.views)} views"]
         with summary.run_stage("reports") as out:
+            from cdr_pipeline.reports.standard import write_standard_reports
+
             summary.reports = write_standard_reports(settings, summary.run_date)
             out[:] = [
                 EXIT_OK,
@@ -315,14 +328,9 @@ def run_nightly(
 
 
 def _plan(settings: Settings, summary: NightlySummary, retain: int | None, do_fetch: bool) -> None:
-    from cdr_pipeline.reports import REPORTS
+    from cdr_pipeline.reports.standard import planned_report_files
 
-    months = report_months(summary.run_date)
-    summary.planned_reports = [
-        _report_name(name, m if report.monthly else None)
-        for name, report in REPORTS.items()
-        for m in (months if report.monthly else [months[0]])
-    ]
+    summary.planned_reports = planned_report_files(summary.run_date)
     if retain:
         from cdr_pipeline.ingest.retention import expired_partitions
 
@@ -338,33 +346,6 @@ def _plan(settings: Settings, summary: NightlySummary, retain: int | None, do_fe
             + (f"; drop {len(summary.retention.dropped)} partition(s)" if retain else ""),
         )
     )
-
-
-def _report_name(name: str, month: date | None) -> str:
-    return f"{name}_{month:%Y-%m}.csv" if month else f"{name}.csv"
-
-
-def write_standard_reports(settings: Settings, run_date: date) -> list[Path]:
-    """Every named report as CSV: monthly ones for the previous month and the month to
-    date, the others once. Written to a temp folder, then renamed into place."""
-    from cdr_pipeline.reports import REPORTS, run_report, write_report
-
-    target = settings.layout.reports / run_date.isoformat()
-    tmp = target.with_name(f".{target.name}.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    months = report_months(run_date)
-    names: list[str] = []
-    for name, report in REPORTS.items():
-        for month in months if report.monthly else [None]:
-            result = run_report(settings, name, month.strftime("%Y-%m") if month else None)
-            file_name = _report_name(name, month)
-            write_report(result, "csv", tmp / file_name)
-            names.append(file_name)
-    if target.exists():
-        shutil.rmtree(target)
-    tmp.rename(target)
-    return [target / n for n in names]
 
 
 def archive_loaded(

@@ -111,12 +111,46 @@ def _numeric(value: Any) -> bool:
     return isinstance(value, (int, float, Decimal)) and not isinstance(value, bool)
 
 
+def shorten_middle(text: str, width: int) -> str:
+    """`text` cut to `width` characters by replacing its middle with `…` (the start and the
+    end of a file name or an id say the most)."""
+    if len(text) <= width:
+        return text
+    if width <= 1:
+        return text[:width]
+    head = (width - 1 + 1) // 2
+    return text[:head] + "…" + text[len(text) - (width - 1 - head) :]
+
+
+MIN_TEXT_WIDTH = 8
+"""A text column is never shortened below this (or its header's length, if smaller)."""
+
+
+def _fit(widths: list[int], heads: list[str], right: list[bool], max_width: int) -> list[int]:
+    """Column widths within `max_width`: the widest text columns shrink first."""
+    widths = list(widths)
+    floor = [w if right[i] else min(w, max(MIN_TEXT_WIDTH, len(heads[i])))
+             for i, w in enumerate(widths)]  # fmt: skip
+    while sum(widths) + 2 * (len(widths) - 1) > max_width:
+        spare = [i for i, w in enumerate(widths) if w > floor[i]]
+        if not spare:
+            break
+        widest = max(spare, key=lambda i: widths[i])
+        widths[widest] -= 1
+    return widths
+
+
 def text_table(
-    headers: Sequence[str], rows: Sequence[Sequence[Any]], *, grouped: bool = True
+    headers: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    *,
+    grouped: bool = True,
+    max_width: int | None = None,
 ) -> str:
     """A plain aligned text table: a header line, a rule, one line per row; columns whose
     values are all numbers (or null) are right-aligned. Every cell is safe to show on a
-    terminal. `grouped`: see `cell_text`."""
+    terminal. `grouped`: see `cell_text`. `max_width` (a terminal's width): text cells are
+    shortened in the middle to fit, and a line still too long is cut at the width."""
     cells = [[cell_text(v, grouped=grouped) for v in row] for row in rows]
     heads = [safe_text(str(h)) for h in headers]
     widths = [len(h) for h in heads]
@@ -125,10 +159,16 @@ def text_table(
             widths[i] = max(widths[i], len(c))
     right = [bool(rows) and all(_numeric(r[i]) or r[i] is None for r in rows)
              and any(_numeric(r[i]) for r in rows) for i in range(len(heads))]  # fmt: skip
+    if max_width is not None:
+        widths = _fit(widths, heads, right, max_width)
 
     def line(values: Sequence[str]) -> str:
-        return "  ".join(
-            v.rjust(widths[i]) if right[i] else v.ljust(widths[i]) for i, v in enumerate(values)
+        text = "  ".join(
+            shorten_middle(v, widths[i]).rjust(widths[i])
+            if right[i]
+            else shorten_middle(v, widths[i]).ljust(widths[i])
+            for i, v in enumerate(values)
         ).rstrip()
+        return text if max_width is None else text[:max_width]
 
     return "\n".join([line(heads), line(["-" * w for w in widths]), *(line(r) for r in cells)])

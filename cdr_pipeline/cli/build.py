@@ -7,10 +7,11 @@ import sys
 import click
 
 from cdr_pipeline.cli.context import CliContext, echo, pass_cli
-from cdr_pipeline.render import text_table, to_json
+from cdr_pipeline.cli.render import text_table
+from cdr_pipeline.render import to_json
 
 
-@click.command()
+@click.command(short_help="Recreate cdr.duckdb's views from sql/.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @pass_cli
 def build(obj: CliContext, as_json: bool) -> None:
@@ -21,7 +22,7 @@ def build(obj: CliContext, as_json: bool) -> None:
     Exits 3 when a view is malformed (it names the file); the previous cdr.duckdb stays."""
     from cdr_pipeline.warehouse import build_warehouse
 
-    result = build_warehouse(obj.settings())
+    result = build_warehouse(obj.existing_warehouse())
     if as_json:
         echo(to_json(result))
         sys.exit(0)

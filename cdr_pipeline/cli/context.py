@@ -11,6 +11,8 @@ from typing import Any
 import click
 
 from cdr_pipeline.config import Settings, load_settings
+from cdr_pipeline.errors import ConfigError
+from cdr_pipeline.logfields import CONTEXT_FIELDS, RECORD_FIELDS, LogFieldsFilter
 from cdr_pipeline.render import safe_text, to_json
 from cdr_pipeline.state.files import apply_file_mode
 
@@ -23,12 +25,27 @@ class CliContext:
     log_json: bool = False
     debug: bool = False
     overrides: dict[str, Any] = field(default_factory=dict)
+    resolved: Settings | None = None
+    """The settings the command loaded, so an error message can name the warehouse."""
 
     def settings(self, **overrides: Any) -> Settings:
         """The command's settings; from here on, files it creates get `file_mode`."""
         merged = {"warehouse": self.warehouse, **self.overrides, **overrides}
-        settings = load_settings(self.config, merged)
-        apply_file_mode(settings.file_mode)
+        self.resolved = load_settings(self.config, merged)
+        apply_file_mode(self.resolved.file_mode)
+        return self.resolved
+
+    def existing_warehouse(self, **overrides: Any) -> Settings:
+        """Settings of a command that only reads: a folder that is not a warehouse (a typo
+        in --warehouse, a command run from the wrong folder) is refused, never created."""
+        settings = self.settings(**overrides)
+        if not settings.layout.is_warehouse():
+            raise ConfigError(
+                f"{settings.warehouse.absolute()} is not a warehouse "
+                "(no state/, tables/ or cdr.duckdb in it)",
+                hint="check --warehouse, CDR_WAREHOUSE or cdr.toml, or load data first "
+                "with `cdr ingest` or `cdr nightly`",
+            )
         return settings
 
     @property
@@ -51,13 +68,22 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print the re
 
 
 class JsonFormatter(logging.Formatter):
+    """One JSON object a line: time, level, logger, message, the run's `run_id`, `command`
+    and `stage` (null when not known yet), and the fields a call set with `extra=`
+    (`file`, `rows_*`, `month`, `exit_code`, `seconds`, ...; README "Logs")."""
+
     def format(self, record: logging.LogRecord) -> str:
-        data = {
+        data: dict[str, Any] = {
             "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
             "level": record.levelname.lower(),
             "logger": record.name,
             "message": record.getMessage(),
         }
+        for name in CONTEXT_FIELDS:
+            data[name] = getattr(record, name, None)
+        for name in RECORD_FIELDS:
+            if hasattr(record, name):
+                data[name] = getattr(record, name)
         if record.exc_info:
             data["exc"] = self.formatException(record.exc_info)
         return to_json(data, indent=None)
@@ -75,6 +101,7 @@ def configure_logging(verbosity: int, log_json: bool) -> None:
         max(min(verbosity, 2), -1), logging.DEBUG
     )
     handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(LogFieldsFilter())
     handler.setFormatter(
         JsonFormatter() if log_json else SafeFormatter("%(levelname)s %(name)s: %(message)s")
     )

@@ -9,8 +9,9 @@ import click
 
 from cdr_pipeline.cli.build import refresh_views
 from cdr_pipeline.cli.context import CliContext, echo, json_option, pass_cli, wait_lock_option
+from cdr_pipeline.cli.render import text_table
 from cdr_pipeline.config import REGIONS
-from cdr_pipeline.render import text_table, to_json
+from cdr_pipeline.render import to_json
 from cdr_pipeline.text import iso_seconds
 
 if TYPE_CHECKING:
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
 REGION_CHOICES = list(REGIONS)
 
 
-@click.command()
+@click.command(short_help="Pull call records from the Webex APIs.")
 @click.option(
     "--source",
     type=click.Choice(["feed", "stream"]),

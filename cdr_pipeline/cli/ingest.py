@@ -9,12 +9,12 @@ import click
 
 from cdr_pipeline.cli.build import refresh_views
 from cdr_pipeline.cli.context import CliContext, echo, json_option, pass_cli, wait_lock_option
-from cdr_pipeline.cli.render import Progress, ingest_table
-from cdr_pipeline.render import text_table, to_json
+from cdr_pipeline.cli.render import Progress, files_table, ingest_table, runs_table, text_table
+from cdr_pipeline.render import to_json
 from cdr_pipeline.schema import SCHEMAS
 
 
-@click.command()
+@click.command(short_help="Load exports and other inputs.")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--kind", type=click.Choice(sorted(SCHEMAS)), help="Force the input kind.")
 @click.option("--chunk-rows", type=click.IntRange(min=1), help="Rows per chunk (memory bound).")
@@ -41,12 +41,15 @@ def ingest(
 
     Exits 3 when a file could not be loaded (it names the file, the line and what to try);
     the other files still load."""
-    from cdr_pipeline.ingest import ingest_paths
+    from cdr_pipeline.ingest import expand_paths, ingest_paths
 
     settings = obj.settings(
         chunk_rows=chunk_rows, max_reject_rate=max_reject_rate, lock_wait_seconds=lock_wait_seconds
     )
-    result = ingest_paths(settings, list(paths), kind=kind, progress=Progress(obj.quiet or as_json))
+    # the percentage is of the whole input, not of the file being read
+    total = sum(p.stat().st_size for p in expand_paths(list(paths)) if p.is_file())
+    progress = Progress(obj.quiet or as_json, total_bytes=total)
+    result = ingest_paths(settings, list(paths), kind=kind, progress=progress)
     if as_json:
         echo(to_json(result))
     else:
@@ -77,16 +80,25 @@ def ingest(
     sys.exit(result.exit_code or code)
 
 
-@click.command()
+@click.command(short_help="Show the ingest ledger (runs or files).")
 @click.option("--files", "show_files", is_flag=True, help="One line per input file.")
-@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    default=20,
+    show_default=True,
+    help="Show the most recent N lines.",
+)
+@click.option(
+    "--wide", is_flag=True, help="Every ledger column (default: a compact set that fits 80)."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_cli
-def runs(obj: CliContext, show_files: bool, limit: int, as_json: bool) -> None:
+def runs(obj: CliContext, show_files: bool, limit: int, wide: bool, as_json: bool) -> None:
     """Show the ingest ledger: recent runs, or files with --files."""
     from cdr_pipeline.state.ledger import Ledger
 
-    ledger = Ledger(obj.settings().layout)
+    ledger = Ledger(obj.existing_warehouse().layout)
     if show_files:
         df = (
             ledger.files()
@@ -102,6 +114,7 @@ def runs(obj: CliContext, show_files: bool, limit: int, as_json: bool) -> None:
                 "rows_rejected",
                 "top_reject_reasons",
                 "message",
+                "seconds",
             )
         )
     else:
@@ -112,6 +125,8 @@ def runs(obj: CliContext, show_files: bool, limit: int, as_json: bool) -> None:
                 "run_id",
                 "command",
                 "status",
+                "started_at",
+                "finished_at",
                 "exit_code",
                 "files_seen",
                 "files_loaded",
@@ -128,8 +143,10 @@ def runs(obj: CliContext, show_files: bool, limit: int, as_json: bool) -> None:
         echo(to_json(df.to_dicts()))
     elif df.is_empty():
         echo("no runs recorded yet", err=True)
-    else:
+    elif wide:
         echo(text_table(df.columns, df.rows()))
+    else:
+        echo(files_table(df) if show_files else runs_table(df))
 
 
 COMMANDS = [ingest, runs]

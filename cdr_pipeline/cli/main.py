@@ -7,6 +7,7 @@ import logging
 import os
 import pkgutil
 import sys
+import time
 import traceback
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ import cdr_pipeline.cli as cli_pkg
 from cdr_pipeline import __version__
 from cdr_pipeline.cli.context import CliContext, configure_logging, echo
 from cdr_pipeline.errors import EXIT_UNEXPECTED, CdrError, environment_error
+from cdr_pipeline.logfields import log_session
 from cdr_pipeline.render import safe_text
 
 log = logging.getLogger("cdr_pipeline.cli")
@@ -27,6 +29,37 @@ class CdrGroup(click.Group):
     adds the traceback; it never changes the exit code."""
 
     def invoke(self, ctx: click.Context) -> Any:
+        # the sub-command's name: click 8.2 keeps it in _protected_args, 8.1 in protected_args
+        protected = getattr(ctx, "_protected_args", None)
+        args = [*(ctx.protected_args if protected is None else protected), *ctx.args]
+        name = args[0] if args and args[0] in self.commands else None
+        if name is None:
+            return self._invoke(ctx)
+        t0 = time.monotonic()
+        code = 0
+        with log_session(command=f"cdr {name}", stage=name, run_id=None):
+            try:
+                return self._invoke(ctx)
+            except SystemExit as exc:
+                code = exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 1
+                raise
+            except click.exceptions.Exit as exc:
+                code = exc.exit_code
+                raise
+            except click.ClickException as exc:
+                code = exc.exit_code
+                raise
+            finally:
+                seconds = round(time.monotonic() - t0, 3)
+                log.info(
+                    "cdr %s finished: exit %s in %.1fs",
+                    name,
+                    code,
+                    seconds,
+                    extra={"exit_code": code, "seconds": seconds},
+                )
+
+    def _invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except click.ClickException as exc:
@@ -50,9 +83,7 @@ class CdrGroup(click.Group):
                 echo(f"error: unexpected {type(exc).__name__}: {safe_text(str(exc))}", err=True)
                 echo("hint: rerun with --debug for the traceback, and report it", err=True)
                 sys.exit(EXIT_UNEXPECTED)
-            echo(f"error: {safe_text(error.message)}", err=True)
-            if error.hint:
-                echo(f"hint: {safe_text(error.hint)}", err=True)
+            _report_error(obj, error)
             sys.exit(error.exit_code)
 
 
@@ -64,6 +95,26 @@ def _root(obj: CliContext | None) -> Path | None:
         return obj.settings().warehouse
     except Exception:
         return obj.warehouse
+
+
+def _report_error(obj: CliContext | None, exc: CdrError) -> None:
+    """The message, the hint and the warehouse used (and where it came from) on stderr; one
+    JSON log line instead with --log-json, so stderr stays one object a line."""
+    where = obj.resolved.warehouse_text if obj is not None and obj.resolved else None
+    if obj is not None and obj.log_json:
+        log.error(
+            "%s%s%s",
+            exc.message,
+            f" (hint: {exc.hint})" if exc.hint else "",
+            f" (warehouse: {where})" if where else "",
+            extra={"exit_code": exc.exit_code},
+        )
+        return
+    echo(f"error: {safe_text(exc.message)}", err=True)
+    if exc.hint:
+        echo(f"hint: {safe_text(exc.hint)}", err=True)
+    if where:
+        echo(f"warehouse: {where}", err=True)
 
 
 @click.group(cls=CdrGroup, context_settings={"help_option_names": ["-h", "--help"]})

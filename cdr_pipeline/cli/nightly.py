@@ -8,12 +8,12 @@ from pathlib import Path
 
 import click
 
-from cdr_pipeline.cli.context import CliContext, echo, pass_cli
-from cdr_pipeline.cli.render import Progress
-from cdr_pipeline.render import text_table, to_json
+from cdr_pipeline.cli.context import CliContext, echo, pass_cli, wait_lock_option
+from cdr_pipeline.cli.render import Progress, text_table
+from cdr_pipeline.render import to_json
 
 
-@click.command()
+@click.command(short_help="The unattended job: ingest, validate, build, report.")
 @click.option(
     "--inbox",
     type=click.Path(path_type=Path, file_okay=False),
@@ -39,8 +39,16 @@ from cdr_pipeline.render import text_table, to_json
     default=None,
     help="Pull records from the Webex APIs first (default: [fetch] nightly in cdr.toml).",
 )
-@click.option("--chunk-rows", type=click.IntRange(min=1))
-@click.option("--max-reject-rate", type=click.FloatRange(0, 1))
+@click.option(
+    "--chunk-rows", type=click.IntRange(min=1), help="Rows per chunk (memory bound; default 25000)."
+)
+@click.option(
+    "--max-reject-rate",
+    type=click.FloatRange(0, 1),
+    help="Share of a file's rows that may be quarantined before the file is not published "
+    "(default 0.01 = 1 %).",
+)
+@wait_lock_option
 @click.option("--dry-run", is_flag=True, help="List what would be done; change nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @pass_cli
@@ -53,6 +61,7 @@ def nightly(
     fetch: bool | None,
     chunk_rows: int | None,
     max_reject_rate: float | None,
+    lock_wait_seconds: float | None,
     dry_run: bool,
     as_json: bool,
 ) -> None:
@@ -63,7 +72,11 @@ def nightly(
     from cdr_pipeline.batch import run_nightly
     from cdr_pipeline.errors import ConfigError
 
-    settings = obj.settings(chunk_rows=chunk_rows, max_reject_rate=max_reject_rate)
+    settings = obj.settings(
+        chunk_rows=chunk_rows,
+        max_reject_rate=max_reject_rate,
+        lock_wait_seconds=lock_wait_seconds,
+    )
     box = inbox or settings.inbox
     if box is None:
         raise ConfigError("no inbox given", hint="pass --inbox DIR, or set inbox in cdr.toml")

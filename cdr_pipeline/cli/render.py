@@ -4,41 +4,63 @@ control characters come from `cdr_pipeline.render`, shared with the library."""
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import time
+from collections import deque
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import click
 
-from cdr_pipeline.render import safe_text, text_table
+from cdr_pipeline import render
+from cdr_pipeline.render import safe_text, shorten_middle
 
 log = logging.getLogger("cdr_pipeline.cli")
 
 
+def terminal_width(stream: TextIO | None = None) -> int | None:
+    """Columns of the terminal `stream` (default stdout) writes to; None when it is not a
+    terminal (a file, a pipe, cron): then output is plain and never cut."""
+    stream = stream or sys.stdout
+    try:
+        if not stream.isatty():
+            return None
+        return os.get_terminal_size(stream.fileno()).columns
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def text_table(
+    headers: Sequence[str], rows: Sequence[Sequence[Any]], *, grouped: bool = True
+) -> str:
+    """`cdr_pipeline.render.text_table` fitted to the terminal's width (plain otherwise)."""
+    return render.text_table(headers, rows, grouped=grouped, max_width=terminal_width())
+
+
+def file_label(source: str) -> str:
+    """A file's short name: its base name, or a ZIP member's name (`archive.zip!member`)."""
+    if "!" in source:
+        return Path(source.split("!", 1)[1]).name
+    return Path(source).name
+
+
 def ingest_table(files: Sequence[Any], short_names: bool = False) -> str:
-    """The per-file summary of an ingest result (a FileResult sequence)."""
+    """The per-file summary of an ingest result (a FileResult sequence). On a terminal the
+    file is its short name; a failed file shows no Webex Go count (nothing was loaded)."""
+    short = short_names or terminal_width() is not None
     return text_table(
-        [
-            "file",
-            "kind",
-            "status",
-            "read",
-            "loaded",
-            "webex go",
-            "duplicate",
-            "rejected",
-            "seconds",
-        ],
+        # short headers: the numbers, not their titles, should set the columns' widths
+        ["file", "kind", "status", "read", "loaded", "go", "dup", "rej", "secs"],
         [
             (
-                Path(f.source).name if short_names else f.source,
+                file_label(f.source) if short else f.source,
                 f.kind or "",
                 f.status,
                 f.rows_read,
                 f.rows_loaded,
-                f.webex_go_rows,
+                f.webex_go_rows if f.rows_loaded else 0,
                 f.rows_duplicate,
                 f.rows_rejected,
                 round(f.seconds, 1),
@@ -48,29 +70,111 @@ def ingest_table(files: Sequence[Any], short_names: bool = False) -> str:
     )
 
 
-class Progress:
-    """Progress of a long job: a live line on a terminal, a log line every N updates otherwise,
-    nothing when quiet."""
+def duration_text(seconds: float | None) -> str:
+    """`4.2s`, `3m05s`, `2h07m`: short enough for a narrow column."""
+    if seconds is None:
+        return ""
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, secs = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes}m{secs:02d}s"
+    return f"{minutes // 60}h{minutes % 60:02d}m"
 
-    def __init__(self, quiet: bool, every: int = 10) -> None:
+
+def runs_table(df: Any) -> str:
+    """The compact `cdr runs` table (a ledger runs frame): when, how long, what came out."""
+    rows = []
+    for r in df.iter_rows(named=True):
+        started, finished = r.get("started_at"), r.get("finished_at")
+        took = (finished - started).total_seconds() if started and finished else None
+        rows.append(
+            (
+                r["run_id"],
+                f"{started:%m-%d %H:%M}" if started else "",
+                duration_text(took),
+                (r["command"] or "").removeprefix("cdr "),
+                r["exit_code"],
+                f"{r['files_loaded'] or 0}/{r['files_skipped'] or 0}/{r['files_failed'] or 0}",
+                # loaded/skipped/failed; the year is in the run id
+                r["rows_loaded"],
+                r["rows_rejected"],
+            )
+        )
+    heads = ["run", "started", "took", "command", "exit", "files", "loaded", "rej"]
+    return text_table(heads, rows)
+
+
+def files_table(df: Any) -> str:
+    """The compact `cdr runs --files` table (a ledger files frame)."""
+    rows = [
+        (
+            file_label(r["source"] or ""),
+            r["kind"],
+            r["status"],
+            r["rows_read"],
+            r["rows_loaded"],
+            r["rows_duplicate"],
+            r["rows_rejected"],
+            duration_text(r.get("seconds")),
+            r["top_reject_reasons"] or r["message"] or "",
+        )
+        for r in df.iter_rows(named=True)
+    ]
+    heads = ["file", "kind", "status", "read", "loaded", "dup", "rej", "took", "note"]
+    return text_table(heads, rows)
+
+
+class Progress:
+    """Progress of a long job: a live line on a terminal (never wider than it), a log line
+    every N updates otherwise, nothing when quiet. The rate is over the last `window`
+    seconds (the first ticks of a file would otherwise show billions of rows a second); the
+    percentage is of `total_bytes`, the whole input, when the caller knows it."""
+
+    def __init__(
+        self, quiet: bool, every: int = 10, total_bytes: int = 0, window: float = 5.0
+    ) -> None:
         self.tty = sys.stderr.isatty() and not quiet
         self.quiet = quiet
         self.every = every
         self.count = 0
-        self.t0 = time.monotonic()
+        self.total_bytes = total_bytes
+        self.done_bytes = 0
+        """Bytes of the files already finished."""
+        self.window = window
+        self.samples: deque[tuple[float, int]] = deque()
         self.source: str | None = None
+
+    def rate(self, now: float, rows: int) -> float | None:
+        """Rows a second over the sliding window; None until it spans a tenth of a second."""
+        self.samples.append((now, rows))
+        while len(self.samples) > 2 and now - self.samples[1][0] >= self.window:
+            self.samples.popleft()
+        t0, r0 = self.samples[0]
+        return (rows - r0) / (now - t0) if now - t0 >= 0.1 else None
 
     def __call__(self, event: Any) -> None:
         if self.quiet:
             return
+        now = time.monotonic()
         if event.source != self.source:
-            self.source, self.t0, self.count = event.source, time.monotonic(), 0
+            self.source, self.count = event.source, 0
+            self.samples.clear()
+            self.samples.append((now, 0))
         self.count += 1
-        rate = event.rows_read / max(time.monotonic() - self.t0, 1e-6)
-        pct = f" {min(event.bytes_read / event.total_bytes, 1):.0%}" if event.total_bytes else ""
-        label = safe_text(str(event.source))
-        text = f"{label}: {event.rows_read:,} rows, {rate:,.0f} rows/s{pct}"
+        rate = self.rate(now, event.rows_read)
+        speed = f", {rate:,.0f} rows/s" if rate is not None else ""
+        whole = max(self.total_bytes, self.done_bytes + event.total_bytes)
+        done = self.done_bytes + min(event.bytes_read, event.total_bytes or event.bytes_read)
+        pct = f" {min(done / whole, 1):.0%}" if whole else ""
+        if event.done:
+            self.done_bytes += event.total_bytes
+        tail = f": {event.rows_read:,} rows{speed}{pct}"
         if self.tty:
+            width = (terminal_width(sys.stderr) or 80) - 1  # the last column would wrap
+            label = shorten_middle(safe_text(file_label(str(event.source))), width - len(tail))
+            text = (label + tail)[:width]
             click.echo("\r\033[K" + text + ("\n" if event.done else ""), err=True, nl=False)
         elif event.done or self.count % self.every == 0:
-            log.info(text)
+            text = f"{safe_text(str(event.source))}{tail}"
+            log.info(text, extra={"file": str(event.source), "rows_read": event.rows_read})

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import sys
+from datetime import date
 from pathlib import Path
 
 import click
+from click.shell_completion import CompletionItem
 
 from cdr_pipeline.cli.context import CliContext, echo, pass_cli
 from cdr_pipeline.errors import EXIT_USAGE
@@ -13,10 +15,41 @@ from cdr_pipeline.errors import EXIT_USAGE
 FORMATS = ("csv", "json", "parquet", "table")
 
 
-@click.command()
-@click.argument("name", required=False)
+def _complete_name(
+    ctx: click.Context, param: click.Parameter, incomplete: str
+) -> list[CompletionItem]:
+    """Shell completion of report names (with their one-line summaries)."""
+    from cdr_pipeline.reports import REPORTS
+
+    return [
+        CompletionItem(name, help=report.summary)
+        for name, report in REPORTS.items()
+        if name.startswith(incomplete)
+    ]
+
+
+def _complete_month(
+    ctx: click.Context, param: click.Parameter, incomplete: str
+) -> list[CompletionItem]:
+    """Shell completion of --month: this month and the twelve before it, newest first
+    (no warehouse is opened: completion must answer at once)."""
+    today = date.today()
+    months = [
+        f"{today.year + (today.month - 1 - i) // 12}-{(today.month - 1 - i) % 12 + 1:02d}"
+        for i in range(13)
+    ]
+    return [CompletionItem(m) for m in months if m.startswith(incomplete)]
+
+
+@click.command(short_help="Run a named report (--list shows them).")
+@click.argument("name", required=False, shell_complete=_complete_name)
 @click.option("--list", "show_list", is_flag=True, help="List the reports, one line each.")
-@click.option("--month", metavar="YYYY-MM", help="Only this month (monthly reports).")
+@click.option(
+    "--month",
+    metavar="YYYY-MM",
+    shell_complete=_complete_month,
+    help="Only this month (monthly reports).",
+)
 @click.option(
     "--as-of",
     metavar="VERSION|TIMESTAMP",
@@ -63,7 +96,7 @@ def report(
     if fmt == "parquet" and out is None:
         echo("error: --format parquet needs --out FILE", err=True)
         sys.exit(EXIT_USAGE)
-    result = run_report(obj.settings(), name, month, as_of=as_of)
+    result = run_report(obj.existing_warehouse(), name, month, as_of=as_of)
     if out is None:
         write_report(result, fmt, sys.stdout)
     else:

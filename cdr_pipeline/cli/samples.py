@@ -9,15 +9,15 @@ from pathlib import Path
 
 import click
 
-from cdr_pipeline.cli.context import CliContext, echo, pass_cli
-from cdr_pipeline.cli.render import Progress, ingest_table
-from cdr_pipeline.render import text_table
+from cdr_pipeline.cli.context import CliContext, echo, json_option, pass_cli, wait_lock_option
+from cdr_pipeline.cli.render import Progress, ingest_table, text_table
+from cdr_pipeline.render import plain, to_json
 
 BULK_ROWS = 20_000
 """Above this many rows `cdr samples` writes the bulk set (the small one takes minutes)."""
 
 
-@click.command()
+@click.command(short_help="Generate synthetic inputs of every kind.")
 @click.option(
     "--out",
     type=click.Path(path_type=Path, file_okay=False),
@@ -33,7 +33,13 @@ BULK_ROWS = 20_000
     show_default=True,
     help="Call legs to generate.",
 )
-@click.option("--seed", type=int, default=7, show_default=True, help="Same seed, same bytes.")
+@click.option(
+    "--seed",
+    type=int,
+    default=7,
+    show_default=True,
+    help="Random seed: the same seed and options give the same files.",
+)
 @click.option(
     "--start",
     type=click.DateTime(["%Y-%m-%d"]),
@@ -61,6 +67,7 @@ BULK_ROWS = 20_000
     help="Where to write the anomaly labels (small set: OUT-labels.json beside --out; "
     "bulk set: OUT/.labels.json, hidden from `cdr ingest`).",
 )
+@json_option
 @pass_cli
 def samples(
     obj: CliContext,
@@ -72,6 +79,7 @@ def samples(
     no_zip: bool,
     bulk: bool | None,
     labels_path: Path | None,
+    as_json: bool,
 ) -> None:
     """Generate synthetic inputs of every kind (call exports, API JSON, device snapshots,
     activation events, entitlements), deterministic by seed. No real subscriber data.
@@ -83,7 +91,7 @@ def samples(
 
     assert hasattr(start, "date")
     if bulk or (bulk is None and legs > BULK_ROWS):
-        _bulk(obj, out, legs, seed, start.date(), days, labels_path)
+        _bulk(obj, out, legs, seed, start.date(), days, labels_path, as_json)
         return
     if days < 6:
         raise click.BadParameter("the small set needs at least 6 days", param_hint="--days")
@@ -96,6 +104,9 @@ def samples(
         zip_export=not no_zip,
         labels_path=labels_path,
     )
+    if as_json:
+        echo(to_json(res))
+        return
     for f in res.files:
         echo(str(f))
     echo(
@@ -113,11 +124,12 @@ def _bulk(
     start: date,
     days: int,
     labels_path: Path | None,
+    as_json: bool = False,
 ) -> None:
     from cdr_pipeline.ingest import ProgressEvent
     from cdr_pipeline.samples import GenerationProgress, generate_scale_samples
 
-    progress = Progress(obj.quiet)
+    progress = Progress(obj.quiet or as_json)
 
     def report(p: GenerationProgress) -> None:
         # Progress shows bytes_read / total_bytes as the percentage: here, rows of the target
@@ -134,6 +146,9 @@ def _bulk(
         progress=report,
     )
     seconds = time.monotonic() - t0
+    if as_json:
+        echo(to_json(res))
+        return
     for f in res.files:
         echo(str(f))
     echo(
@@ -144,21 +159,28 @@ def _bulk(
     )
 
 
-@click.command()
+@click.command(short_help="The whole flow on the samples, with a summary.")
 @click.option(
     "--samples",
     "samples_dir",
     type=click.Path(path_type=Path, file_okay=False, exists=True),
     help="Inputs to load (default data/samples, else generated).",
 )
+@wait_lock_option
+@json_option
 @pass_cli
-def demo(obj: CliContext, samples_dir: Path | None) -> None:
+def demo(
+    obj: CliContext, samples_dir: Path | None, lock_wait_seconds: float | None, as_json: bool
+) -> None:
     """The whole flow on the bundled samples into a local warehouse, with a summary:
     ingest, validate (Data Docs), build the views, headline figures."""
     from cdr_pipeline.batch import run_demo
 
-    settings = obj.settings()
-    summary = run_demo(settings, samples_dir, progress=Progress(obj.quiet))
+    settings = obj.settings(lock_wait_seconds=lock_wait_seconds)
+    summary = run_demo(settings, samples_dir, progress=Progress(obj.quiet or as_json))
+    if as_json:
+        echo(to_json({"exit_code": summary.exit_code} | plain(summary)))
+        sys.exit(summary.exit_code)
     echo(
         f"cdr demo: {summary.samples_dir}"
         f"{' (generated)' if summary.generated else ''} -> {settings.warehouse}"
@@ -195,6 +217,7 @@ def demo(obj: CliContext, samples_dir: Path | None) -> None:
         "(views listed in sql/README.md)"
     )
     echo("Notebooks: make notebooks  (opens JupyterLab on notebooks/ against this warehouse)")
+    echo("Reports: cdr report --list  (then e.g. cdr report licence-usage --month YYYY-MM)")
     sys.exit(summary.exit_code)
 
 

@@ -8,10 +8,11 @@ from datetime import date, datetime
 import click
 
 from cdr_pipeline.cli.context import CliContext, echo, pass_cli
-from cdr_pipeline.render import text_table, to_json
+from cdr_pipeline.cli.render import text_table
+from cdr_pipeline.render import to_json
 
 
-@click.command()
+@click.command(short_help="Check the data with Great Expectations.")
 @click.option("--all", "all_", is_flag=True, help="Validate every partition of every table.")
 @click.option(
     "--since",
@@ -34,7 +35,7 @@ def validate(obj: CliContext, all_: bool, since: datetime | None, as_json: bool)
     from cdr_pipeline.quality import validate_warehouse
 
     scope: str | date = "all" if all_ else since.date() if since is not None else "last"
-    report = validate_warehouse(obj.settings(), scope)
+    report = validate_warehouse(obj.existing_warehouse(), scope)
     if as_json:
         echo(to_json(report))
         sys.exit(report.exit_code)

@@ -1,6 +1,7 @@
 """`load_settings`: defaults < cdr.toml < CDR_* environment variables < command-line flags.
 
-`cdr.toml` is `--config`, else `CDR_CONFIG`, else `./cdr.toml` when present. The whole file,
+`cdr.toml` is `--config`, else `CDR_CONFIG`, else the nearest `cdr.toml` in the current
+folder or one of its parents (found like git finds its repository). The whole file,
 the [fetch] table included, is checked on every load, so a mistake is found by the first
 command and not by the night's fetch. An unknown key is an error naming it (a typo never
 falls back to a default); relative paths in the file are relative to the file. An
@@ -100,6 +101,31 @@ def _env_values(keys: Mapping[str, Key], env: Mapping[str, str]) -> dict[str, An
     return values
 
 
+def find_config(start: Path | None = None) -> Path | None:
+    """The nearest `cdr.toml` in `start` (default: the current folder) or its parents."""
+    here = (start or Path.cwd()).absolute()
+    for folder in (here, *here.parents):
+        candidate = folder / "cdr.toml"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _warehouse_source(
+    overrides: dict[str, Any],
+    env: Mapping[str, str],
+    path: Path | None,
+    file_values: dict[str, Any],
+) -> str:
+    if overrides.get("warehouse") is not None:
+        return "--warehouse"
+    if env.get(SETTINGS_KEYS["warehouse"].env, "").strip():
+        return SETTINGS_KEYS["warehouse"].env
+    if path is not None and "warehouse" in file_values:
+        return f"cdr.toml ({path.absolute()})"
+    return "default"
+
+
 def load_settings(
     config_path: Path | None = None,
     overrides: dict[str, Any] | None = None,
@@ -111,9 +137,10 @@ def load_settings(
     path, origin = config_path, "--config"
     if path is None and env.get("CDR_CONFIG", "").strip():
         path, origin = Path(env["CDR_CONFIG"]).expanduser(), "CDR_CONFIG"
-    if path is None and Path("cdr.toml").is_file():
-        path = Path("cdr.toml")
+    if path is None:
+        path = find_config()
     values, fetch = _file_values(path, origin) if path is not None else ({}, {})
+    source = _warehouse_source(overrides or {}, env, path, values)
     values |= _env_values(SETTINGS_KEYS, env)
     fetch |= _env_values(FETCH_KEYS, env)
     for name, value in (overrides or {}).items():
@@ -123,7 +150,12 @@ def load_settings(
         if key is None:
             raise unknown_key("flags", name, SETTINGS_KEYS)
         values[name] = coerce(key, value, key.flag)
-    return replace(Settings(), **values, fetch=replace(FetchOptions(), **fetch))
+    return replace(
+        Settings(),
+        **values,
+        fetch=replace(FetchOptions(), **fetch),
+        warehouse_source=source,
+    )
 
 
 def with_fetch_flags(options: FetchOptions, **flags: Any) -> FetchOptions:

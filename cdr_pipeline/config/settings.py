@@ -41,6 +41,9 @@ class Settings:
     file_mode: int = 0o600
     """Permission bits of the files the pipeline writes (folders get x where files get r):
     0o600 owner only; 0o640 to share the warehouse read-only with a group."""
+    warehouse_source: str = field(default="default", compare=False)
+    """Where `warehouse` came from, for error messages: `--warehouse`, `CDR_WAREHOUSE`,
+    `cdr.toml (<path>)` or `default`."""
 
     def __post_init__(self) -> None:
         checked_fields(self, SETTINGS_KEYS, "Settings")
@@ -49,6 +52,11 @@ class Settings:
                 f"Settings: fetch must be FetchOptions, got {type(self.fetch).__name__}",
                 hint="build it with FetchOptions(...) or load_settings()",
             )
+
+    @property
+    def warehouse_text(self) -> str:
+        """The resolved warehouse folder and where it came from, for messages."""
+        return f"{self.warehouse.absolute()} (from {self.warehouse_source})"
 
     @property
     def layout(self) -> Layout:

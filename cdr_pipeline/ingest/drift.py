@@ -35,16 +35,22 @@ class Drift:
             self._unknown.update(dict.fromkeys(res.unknown))
             missing = set(res.missing)
             self._missing = missing if self._missing is None else self._missing & missing
-            if res.unknown or res.missing:
-                log.info(
-                    "%s: unknown columns %s; missing columns %s",
-                    self.source,
-                    list(res.unknown) or "none",
-                    list(res.missing) or "none",
-                )
         return res
 
     def finish(self, result: DriftSink) -> None:
-        """Columns unknown in any chunk, and columns missing from every chunk."""
+        """Columns unknown in any chunk, and columns missing from every chunk; logged here,
+        once for the source (a JSON file's records may each lack other keys)."""
         result.unknown_columns = list(self._unknown)
         result.missing_columns = sorted(self._missing or ())
+        if result.unknown_columns or result.missing_columns:
+            log.info(
+                "%s: unknown columns %s; missing columns %s",
+                self.source,
+                result.unknown_columns or "none",
+                result.missing_columns or "none",
+                extra={
+                    "file": self.source,
+                    "columns_unknown": result.unknown_columns,
+                    "columns_missing": result.missing_columns,
+                },
+            )

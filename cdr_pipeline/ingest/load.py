@@ -111,10 +111,10 @@ class FileLoader:
         try:
             size = self._start_digest(known)
             if self.digest.started() and self.digest.value() in content.digests:
-                return [self._skipped()]
+                return [self._skipped(size)]
             results = self._load_file(size, t0)
         except _AlreadyLoaded:
-            return [self._skipped()]
+            return [self._skipped(size)]
         except OSError as exc:
             # the warehouse cannot take a write: stop the run (exit 6); else the input is bad
             env = environment_error(exc, self.settings.warehouse)
@@ -142,10 +142,17 @@ class FileLoader:
             self.digest = Digest(self.path, size)
         return size
 
-    def _skipped(self) -> FileResult:
-        log.info("%s: already loaded (same content), skipped", self.path)
+    def _skipped(self, size: int) -> FileResult:
+        """A re-delivery: recorded in the ledger as skipped (`cdr runs --files` lists it)."""
+        log.info(
+            "%s: already loaded (same content), skipped",
+            self.path,
+            extra={"file": str(self.path), "status": "skipped"},
+        )
         path = str(self.path)
-        return FileResult(path, path, "skipped", message="already loaded (same content); skipped")
+        result = FileResult(path, path, "skipped", message="already loaded (same content); skipped")
+        self._record(result, size, None)
+        return result
 
     def check_not_loaded(self) -> None:
         """Before anything of the file is published: raise _AlreadyLoaded if its digest (now
@@ -182,7 +189,7 @@ class FileLoader:
             result.seconds = time.monotonic() - t0
             self._record(result, size, schema)
             results.append(result)
-            log.info("%s: %s", source.name, result.summary())
+            log.info("%s: %s", source.name, result.summary(), extra=result.log_fields())
         return results
 
     def _failed(self, source: str, exc: InputError, t0: float) -> FileResult:

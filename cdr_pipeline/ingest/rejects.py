@@ -89,7 +89,10 @@ class RejectWriter:
         self.buffered_bytes = 0
 
     def add(self, row: int, reason: str, detail: str, raw: str) -> None:
-        self.reasons[reason] += 1
+        # a missing value is counted per column ("missing_required: Duration"): the column is
+        # what the person fixing the export needs, and the detail starts with its name
+        column = detail.split(":", 1)[0] if reason == "missing_required" and ":" in detail else ""
+        self.reasons[f"{reason}: {column}" if column else reason] += 1
         self.buffer.append(
             {
                 "run_id": self.run_id,

@@ -51,6 +51,19 @@ class FileResult:
         self.rows_rejected = sum(reasons.values())
         self.top_reasons = Counter(reasons).most_common(3)
 
+    def log_fields(self) -> dict[str, object]:
+        """The `extra=` fields of the file's log line (README "Logs")."""
+        return {
+            "file": self.source,
+            "status": self.status,
+            "rows_read": self.rows_read,
+            "rows_loaded": self.rows_loaded,
+            "rows_duplicate": self.rows_duplicate,
+            "rows_rejected": self.rows_rejected,
+            "seconds": round(self.seconds, 3),
+            "exit_code": self.exit_code,
+        }
+
     def top_reasons_text(self) -> str:
         return ", ".join(f"{k} ({n})" for k, n in self.top_reasons)
 

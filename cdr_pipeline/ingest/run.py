@@ -24,6 +24,7 @@ from cdr_pipeline.ingest.merge import clean_temp_files
 from cdr_pipeline.ingest.pending import PendingTables
 from cdr_pipeline.ingest.recover import recover_runs
 from cdr_pipeline.ingest.results import FileResult, IngestResult, ProgressFn
+from cdr_pipeline.logfields import log_fields
 from cdr_pipeline.schema import SCHEMAS
 from cdr_pipeline.state.files import apply_file_mode
 from cdr_pipeline.state.ledger import RUNS_SCHEMA, Ledger
@@ -64,17 +65,19 @@ def ingest_paths(
     command: str = "cdr ingest",
     progress: ProgressFn | None = None,
     fingerprints: Mapping[Path, Fingerprint] | None = None,
+    run_id: str | None = None,
 ) -> IngestResult:
     """Load files or folders into the warehouse. Never raises for a bad input file: the file's
     result says what went wrong and `exit_code` is 3. Raises LockBusy when another writer runs.
     `fingerprints` are digests the caller already computed (the nightly scan); one is reused
-    only while the file's size and modification time are unchanged."""
+    only while the file's size and modification time are unchanged. `run_id` is the
+    caller's (the nightly's, so its log lines and ledger rows share one id), else a new one."""
     files = expand_paths(paths)
     if kind is not None and kind not in SCHEMAS:
         raise InputError(f"unknown kind {kind!r}", hint=f"one of: {', '.join(SCHEMAS)}")
     apply_file_mode(settings.file_mode)
     try:
-        return _ingest(settings, files, kind, source_kind, command, progress, fingerprints)
+        return _ingest(settings, files, kind, source_kind, command, progress, fingerprints, run_id)
     except CdrError:
         raise
     except Exception as exc:  # OSError, or DuckDB's / polars' own error saying the same
@@ -92,13 +95,14 @@ def _ingest(
     command: str,
     progress: ProgressFn | None,
     fingerprints: Mapping[Path, Fingerprint] | None,
+    run_id: str | None,
 ) -> IngestResult:
     t0 = time.monotonic()
     started = datetime.now(UTC)
-    run_id = new_run_id(started)
+    run_id = run_id or new_run_id(started)
     layout = settings.layout
     ledger = Ledger(layout)
-    with writer_lock(layout, command, settings.lock_wait_seconds):
+    with log_fields(run_id=run_id), writer_lock(layout, command, settings.lock_wait_seconds):
         interrupted = ledger.mark_interrupted()
         recover_runs(layout, ledger, interrupted)
         shutil.rmtree(layout.staging, ignore_errors=True)

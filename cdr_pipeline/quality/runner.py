@@ -312,6 +312,7 @@ def validate_warehouse(
                 res.batches,
                 sum(1 for r in res.results if r.evaluated and not r.success),
                 time.monotonic() - t1,
+                extra={"rows_read": res.rows, "seconds": round(time.monotonic() - t1, 3)},
             )
         # the index lists this run's results only; pages of earlier runs would dangle
         shutil.rmtree(docs_dir / "validations", ignore_errors=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import logging
 import re
 import time
@@ -85,8 +86,9 @@ def run_report(
     built in memory over that version's files; by default the report reads `cdr.duckdb`."""
     report = REPORTS.get(name)
     if report is None:
+        close = difflib.get_close_matches(name, list(REPORTS), n=1, cutoff=0.6)
         raise ReportUsageError(
-            f"unknown report {name!r}",
+            f"unknown report {name!r}" + (f"; did you mean {close[0]!r}?" if close else ""),
             hint=f"one of: {', '.join(REPORTS)} (cdr report --list)",
         )
     first_day = parse_month(month)
@@ -112,5 +114,17 @@ def run_report(
     finally:
         con.close()
     seconds = time.monotonic() - t0
-    log.info("report %s: %d rows in %.2fs", name, table.num_rows, seconds)
+    log.info(
+        "report %s%s: %d rows in %.2fs",
+        name,
+        f" for {first_day:%Y-%m}" if first_day else "",
+        table.num_rows,
+        seconds,
+        extra={
+            "report": name,
+            "month": f"{first_day:%Y-%m}" if first_day else None,
+            "rows_read": table.num_rows,
+            "seconds": round(seconds, 3),
+        },
+    )
     return ReportResult(name, first_day, table, seconds)

@@ -77,6 +77,10 @@ class Layout:
         return self.rejects / table / f"{name}.parquet"
 
     # ---- pipeline state ---------------------------------------------------------------------
+    def is_warehouse(self) -> bool:
+        """A folder a writer has used: it holds `state/`, `tables/` or `cdr.duckdb`."""
+        return self.state.is_dir() or self.tables.is_dir() or self.duckdb.is_file()
+
     @property
     def state(self) -> Path:
         return self.root / "state"

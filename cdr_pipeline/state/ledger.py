@@ -215,7 +215,8 @@ class Ledger:
         if files.is_empty():
             return {}
         done = (
-            files.filter(pl.col("content_sha256").is_not_null())
+            # a skipped re-delivery shares the digest but says nothing of the load
+            files.filter(pl.col("content_sha256").is_not_null() & (pl.col("status") != "skipped"))
             .group_by("run_id", "content_sha256")
             .agg(
                 pl.col("status").is_in(["loaded", "empty"]).all().alias("whole"),

@@ -33,6 +33,7 @@ from cdr_pipeline.warehouse.catalog import (
     read_macros,
     read_sql_dir,
 )
+from cdr_pipeline.warehouse.comments import comment_views
 from cdr_pipeline.warehouse.snapshots import AsOfArg, table_snapshots, versions_text
 from cdr_pipeline.warehouse.staging import generated_views
 
@@ -106,6 +107,7 @@ def create_views(
                 hint="fix the SQL; `cdr build` keeps the previous cdr.duckdb in place",
             ) from exc
         created.append(spec)
+    comment_views(con, created, folder / "README.md")
     return created, empty
 
 
@@ -136,6 +138,7 @@ def build_warehouse(settings: Settings, sql_dir: Path | None = None) -> BuildRes
         target,
         seconds,
         versions_text(snapshots) or "no table yet",
+        extra={"seconds": round(seconds, 3)},
     )
     if empty:
         log.info("no data yet for: %s (their views are empty)", ", ".join(empty))

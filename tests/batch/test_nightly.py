@@ -12,10 +12,11 @@ import polars as pl
 import pytest
 from click.testing import CliRunner
 
-from cdr_pipeline.batch import report_months, run_nightly
+from cdr_pipeline.batch import run_nightly
 from cdr_pipeline.cli.main import cli
 from cdr_pipeline.config import FetchOptions, Settings
 from cdr_pipeline.ingest.vacuum import vacuum_tables
+from cdr_pipeline.reports.standard import report_months
 from cdr_pipeline.state.layout import Layout
 from cdr_pipeline.state.ledger import Ledger
 from cdr_pipeline.state.lock import writer_lock

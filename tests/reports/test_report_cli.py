@@ -70,8 +70,15 @@ def test_usage_errors(sample_wh: Settings, tmp_path: Path) -> None:
     assert code == EXIT_USAGE
 
 
-def test_missing_warehouse_says_run_build(tmp_path: Path) -> None:
+def test_missing_warehouse_is_refused_and_missing_views_say_run_build(tmp_path: Path) -> None:
+    # a folder that is not a warehouse: never "run cdr build", which would make one there
     code, _, err = _run(Settings(warehouse=tmp_path / "empty"), "anomalies")
+    assert code == EXIT_BAD_INPUT
+    assert "is not a warehouse" in err and "cdr build" not in err
+    assert not (tmp_path / "empty").exists()
+    # a warehouse whose views were never built
+    (tmp_path / "wh" / "state").mkdir(parents=True)
+    code, _, err = _run(Settings(warehouse=tmp_path / "wh"), "anomalies")
     assert code == EXIT_BAD_INPUT
     assert "cdr build" in err
 

@@ -111,6 +111,7 @@ def test_header_parser_and_noise_stripper() -> None:
 
 
 def test_cli_build_prints_views_and_seconds(tmp_path: Path) -> None:
+    (tmp_path / "wh" / "state").mkdir(parents=True)  # build refuses a folder that is not one
     res = CliRunner().invoke(cli, ["--warehouse", str(tmp_path / "wh"), "build"])
     assert res.exit_code == 0, res.output
     assert "stg_call_legs" in res.output

@@ -1,0 +1,54 @@
+"""The standard report files of a nightly run: every named report as CSV, the monthly ones
+for the previous month and the month to date, under `<warehouse>/reports/<run date>/`."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import date, timedelta
+from pathlib import Path
+
+from cdr_pipeline.config import Settings
+from cdr_pipeline.reports.export import write_report
+from cdr_pipeline.reports.registry import REPORTS
+from cdr_pipeline.reports.run import run_report
+
+
+def report_months(run_date: date) -> list[date]:
+    """The previous month and the month to date, as first days."""
+    this = run_date.replace(day=1)
+    return [(this - timedelta(days=1)).replace(day=1), this]
+
+
+def report_file_name(name: str, month: date | None) -> str:
+    return f"{name}_{month:%Y-%m}.csv" if month else f"{name}.csv"
+
+
+def planned_report_files(run_date: date) -> list[str]:
+    """The file names `write_standard_reports` writes for `run_date`."""
+    months = report_months(run_date)
+    return [
+        report_file_name(name, month)
+        for name, report in REPORTS.items()
+        for month in (months if report.monthly else [None])
+    ]
+
+
+def write_standard_reports(settings: Settings, run_date: date) -> list[Path]:
+    """Every named report as CSV: monthly ones for the previous month and the month to
+    date, the others once. Written to a temp folder, then renamed into place."""
+    target = settings.layout.reports / run_date.isoformat()
+    tmp = target.with_name(f".{target.name}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    months = report_months(run_date)
+    names: list[str] = []
+    for name, report in REPORTS.items():
+        for month in months if report.monthly else [None]:
+            result = run_report(settings, name, month.strftime("%Y-%m") if month else None)
+            file_name = report_file_name(name, month)
+            write_report(result, "csv", tmp / file_name)
+            names.append(file_name)
+    if target.exists():
+        shutil.rmtree(target)
+    tmp.rename(target)
+    return [target / n for n in names]

@@ -1,0 +1,58 @@
+"""`--log-json`: every line of a nightly is a JSON object with the run's id, the command and
+the stage, and the per-file, per-stage, per-report and closing lines carry their fields."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections import Counter
+from pathlib import Path
+
+from tests.ingest.helpers import FIXTURES, run_cdr
+
+
+def test_every_log_json_line_of_a_nightly_carries_its_fields(tmp_path: Path) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    for name in ("bom_crlf.csv", "drift_columns.csv", "api_lines.jsonl"):
+        shutil.copy(FIXTURES / name, inbox)
+    proc = run_cdr(
+        "--log-json",
+        "-v",
+        "--warehouse",
+        str(tmp_path / "wh"),
+        "nightly",
+        "--inbox",
+        str(inbox),
+        "--run-date",
+        "2026-11-03",
+    )
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    records = [json.loads(ln) for ln in lines]  # every line is one JSON object
+    assert len(records) > 10
+    for r in records:
+        assert {"time", "level", "message", "run_id", "command", "stage"} <= r.keys(), r
+        assert r["command"] == "cdr nightly"
+        assert r["run_id"], r
+        assert r["stage"], r
+    assert len({r["run_id"] for r in records}) == 1  # the nightly and its ingest share one id
+    assert {"ingest", "validate", "build", "reports"} <= {r["stage"] for r in records}
+
+    # one closing line per file, with its counts
+    done = [r for r in records if "rows_loaded" in r]
+    assert sorted(Path(r["file"]).name for r in done) == sorted(p.name for p in inbox.iterdir())
+    for r in done:
+        assert r["stage"] == "ingest" and r["rows_read"] > 0 and r["status"] == "loaded"
+        assert r["rows_read"] == r["rows_loaded"] + r["rows_duplicate"] + r["rows_rejected"]
+        assert isinstance(r["seconds"], float) and r["exit_code"] == 0
+    # drift is one line per file, however many chunks or records it has
+    drift = Counter(r["file"] for r in records if "columns_missing" in r)
+    assert drift and set(drift.values()) == {1}
+
+    # each stage ends with its exit code and time; reports say which month
+    stage_ends = [r for r in records if "exit_code" in r and "seconds" in r and "file" not in r]
+    assert {"ingest", "validate", "build", "reports"} <= {r["stage"] for r in stage_ends}
+    months = {r["month"] for r in records if r.get("report")}
+    assert {"2026-10", "2026-11"} <= months
+    assert records[-1]["exit_code"] == proc.returncode == 0
+    assert records[-1]["message"].startswith("cdr nightly finished")

@@ -1,0 +1,79 @@
+"""The CLI explains itself: help on every option, top-level summaries not cut off, shell
+completion of report names and months, `--json` on samples and demo."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from cdr_pipeline.cli.main import cli
+
+ROOT = Path(__file__).parents[2]
+
+
+def test_every_option_of_every_command_has_help() -> None:
+    missing = [
+        f"{name} {'/'.join(p.opts)}"
+        for name, command in [("cdr", cli), *cli.commands.items()]
+        for p in command.params
+        if isinstance(p, click.Option) and not (p.help or "").strip()
+    ]
+    assert not missing, missing
+
+
+def test_top_level_summaries_are_not_cut_off() -> None:
+    out = CliRunner().invoke(cli, ["--help"], terminal_width=80).output
+    commands = out.split("Commands:", 1)[1]
+    assert "..." not in commands
+    for name in cli.commands:
+        assert f"  {name} " in commands
+
+
+def complete(words: str) -> list[str]:
+    env = {
+        **os.environ,
+        "_CDR_COMPLETE": "bash_complete",
+        "COMP_WORDS": words,
+        "COMP_CWORD": str(len(words.split()) - (0 if words.endswith(" ") else 1)),
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", "from cdr_pipeline.cli.main import main; main()"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
+    return [line.split(",", 1)[1] for line in out.splitlines() if "," in line]
+
+
+def test_shell_completion_of_report_names_and_months() -> None:
+    from cdr_pipeline.reports import REPORTS
+
+    assert complete("cdr report lic") == ["licence-usage"]
+    assert sorted(complete("cdr report ")) == sorted(REPORTS)
+    months = complete("cdr report licence-usage --month 20")
+    assert len(months) == 13 and all(len(m) == 7 and m[4] == "-" for m in months)
+    assert months == sorted(months, reverse=True)
+
+
+@pytest.mark.parametrize("command", ["samples", "demo"])
+def test_samples_and_demo_have_json(command: str) -> None:
+    assert "as_json" in {p.name for p in cli.commands[command].params}
+
+
+def test_samples_json_lists_what_it_wrote(tmp_path: Path) -> None:
+    run = CliRunner().invoke(
+        cli, ["samples", "--out", str(tmp_path / "s"), "--rows", "100", "--days", "6", "--json"]
+    )
+    assert run.exit_code == 0, run.output
+    data = json.loads(run.stdout)
+    assert data["legs"] >= 100 and data["files"]
+    assert all(Path(f).is_file() for f in data["files"])

@@ -1,0 +1,132 @@
+"""Mistakes caught early: a folder that is not a warehouse is refused by the commands that
+only read, errors name the warehouse and where it came from, cdr.toml is found in a parent
+folder, report names get a did-you-mean, and every writing command takes --wait-lock."""
+
+from __future__ import annotations
+
+import csv
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from cdr_pipeline.cli.main import cli
+from cdr_pipeline.config import load_settings
+from cdr_pipeline.state.layout import Layout
+from cdr_pipeline.state.lock import writer_lock
+from tests.ingest.helpers import FIXTURES
+
+CLEAN_ENV = {"CDR_WAREHOUSE": "", "CDR_CONFIG": "", "CDR_INBOX": ""}
+
+
+def invoke(*args: str, env: dict[str, str] | None = None) -> Result:
+    return CliRunner().invoke(cli, list(args), env={**CLEAN_ENV, **(env or {})})
+
+
+@pytest.mark.parametrize(
+    "command", [["validate"], ["build"], ["report", "licence-usage"], ["runs"]]
+)
+def test_reading_commands_refuse_a_folder_that_is_not_a_warehouse(
+    command: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    typo = tmp_path / "warehuose"
+    run = invoke("--warehouse", str(typo), *command)
+    assert run.exit_code == 3, run.output
+    assert f"{typo} is not a warehouse" in run.output
+    assert f"warehouse: {typo} (from --warehouse)" in run.output
+    assert not typo.exists()  # nothing was created in the wrong place
+
+
+def test_the_warehouse_origin_is_named_for_environment_and_default(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    run = invoke("runs", env={"CDR_WAREHOUSE": str(tmp_path / "envwh")})
+    assert run.exit_code == 3
+    assert f"warehouse: {tmp_path / 'envwh'} (from CDR_WAREHOUSE)" in run.output
+    run = invoke("runs")
+    assert run.exit_code == 3
+    assert f"warehouse: {tmp_path / 'warehouse'} (from default)" in run.output
+
+
+def test_cdr_toml_is_found_in_a_parent_folder_like_git(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "cdr.toml").write_text('warehouse = "wh"\nchunk_rows = 1234\n')
+    deep = tmp_path / "notebooks" / "deeper"
+    deep.mkdir(parents=True)
+    monkeypatch.chdir(deep)
+    settings = load_settings(env={})
+    assert settings.chunk_rows == 1234
+    assert settings.warehouse == tmp_path / "wh"  # relative to the file, not the cwd
+    assert settings.warehouse_source == f"cdr.toml ({tmp_path / 'cdr.toml'})"
+    run = invoke("report", "licence-usage")
+    assert run.exit_code == 3
+    assert f"warehouse: {tmp_path / 'wh'} (from cdr.toml ({tmp_path / 'cdr.toml'}))" in run.output
+
+
+def test_a_warehouse_is_accepted_once_it_has_state(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    wh = tmp_path / "wh"
+    assert not Layout(wh).is_warehouse()
+    (wh / "state").mkdir(parents=True)
+    assert Layout(wh).is_warehouse()
+    run = invoke("--warehouse", str(wh), "runs")
+    assert run.exit_code == 0, run.output
+    assert "no runs recorded yet" in run.output
+
+
+def test_unknown_report_suggests_the_closest_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "wh" / "state").mkdir(parents=True)
+    run = invoke("--warehouse", str(tmp_path / "wh"), "report", "licence-usge")
+    assert run.exit_code == 2, run.output
+    assert "did you mean 'licence-usage'?" in run.output
+    run = invoke("--warehouse", str(tmp_path / "wh"), "report", "zzz")
+    assert run.exit_code == 2 and "did you mean" not in run.output
+
+
+def test_missing_required_columns_are_named_in_the_reasons(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    with (FIXTURES / "bom_crlf.csv").open(encoding="utf-8-sig", newline="") as f:
+        header, *rows = list(csv.reader(f))
+    start = header.index("Start time")
+    with (tmp_path / "blank.csv").open("w", encoding="utf-8", newline="") as f:
+        csv.writer(f).writerows([header, *[[*r[:start], "", *r[start + 1 :]] for r in rows]])
+    run = invoke("--warehouse", str(tmp_path / "wh"), "--log-json", "ingest", "blank.csv")
+    assert run.exit_code == 3, run.output
+    assert f"missing_required: Start time ({len(rows)})" in run.output
+    run = invoke("--warehouse", str(tmp_path / "wh"), "runs", "--files", "--json")
+    assert f"missing_required: Start time ({len(rows)})" in run.output
+
+
+@pytest.mark.parametrize("command", ["ingest", "nightly", "demo", "fetch"])
+def test_every_writing_command_takes_wait_lock(command: str) -> None:
+    params = {p.name for p in cli.commands[command].params}
+    assert "lock_wait_seconds" in params
+
+
+def test_nightly_wait_lock_waits_for_the_other_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    wh = tmp_path / "wh"
+    with writer_lock(Layout(wh), "cdr nightly (the first run)", name="nightly.lock"):
+        t0 = time.monotonic()
+        run = invoke("--warehouse", str(wh), "nightly", "--inbox", str(inbox), "--wait-lock", "1")
+        waited = time.monotonic() - t0
+    assert run.exit_code == 5, run.output
+    assert waited >= 0.9
+    assert "the first run" in run.output
+    run = invoke("--warehouse", str(wh), "nightly", "--inbox", str(inbox), "--wait-lock", "1")
+    assert run.exit_code == 0, run.output

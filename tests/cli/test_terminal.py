@@ -1,0 +1,107 @@
+"""Output fits the terminal: `cdr ingest` (table and progress line) and `cdr runs` run in a
+pseudo-terminal of 80 and 120 columns print no line longer than the width."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import sys
+from pathlib import Path
+
+import pexpect
+import pytest
+
+from cdr_pipeline.cli.render import Progress
+from cdr_pipeline.ingest.results import ProgressEvent
+from cdr_pipeline.render import shorten_middle, text_table
+
+ROOT = Path(__file__).parents[2]
+SAMPLES = ROOT / "data" / "samples"
+ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def in_terminal(columns: int, *args: str) -> tuple[int, list[str]]:
+    """`cdr ARGS` in a pseudo-terminal of `columns`: exit status and every screen line (the
+    progress redraws after a carriage return count as lines of their own)."""
+    env = {**os.environ, "CDR_CONFIG": "", "CDR_WAREHOUSE": "", "COLUMNS": "", "LINES": ""}
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "cdr_pipeline", *args],
+        dimensions=(40, columns),
+        env=env,
+        encoding="utf-8",
+        timeout=300,
+        cwd=str(ROOT),
+    )
+    output = child.read()
+    child.close()
+    lines = [ANSI.sub("", ln) for ln in re.split(r"\r\n|\r|\n", output)]
+    return child.exitstatus, lines
+
+
+@pytest.mark.parametrize("columns", [80, 120])
+def test_ingest_and_runs_fit_the_terminal(columns: int, tmp_path: Path) -> None:
+    wh = str(tmp_path / "wh")
+    status, lines = in_terminal(columns, "--warehouse", wh, "ingest", str(SAMPLES))
+    assert status == 0, "\n".join(lines)
+    assert any("rows" in ln and "%" in ln for ln in lines)  # the progress line was drawn
+    # a progress line filling the last column would wrap: it stays one shorter
+    progress = [ln for ln in lines if "rows/s" in ln or re.search(r"rows \d+%$", ln)]
+    assert all(len(ln) < columns for ln in progress), progress
+    assert any(ln.startswith("file ") for ln in lines)  # the table
+    for args in (["runs"], ["runs", "--files"], ["runs", "--wide"]):
+        status, out = in_terminal(columns, "--warehouse", wh, *args)
+        assert status == 0, "\n".join(out)
+        assert len([ln for ln in out if ln.strip()]) >= 3
+        lines += out
+    too_long = [ln for ln in lines if len(ln) > columns]
+    assert not too_long, too_long
+
+
+def test_runs_shows_start_time_and_duration(tmp_path: Path) -> None:
+    wh = str(tmp_path / "wh")
+    in_terminal(120, "--warehouse", wh, "ingest", str(SAMPLES / "entitlements.csv"))
+    status, lines = in_terminal(120, "--warehouse", wh, "runs")
+    assert status == 0
+    header = next(ln for ln in lines if ln.startswith("run "))
+    assert "started" in header and "took" in header
+    row = lines[lines.index(header) + 2]
+    assert re.search(r" \d\d-\d\d \d\d:\d\d +\d+\.\ds ", row), row
+
+
+def test_text_cells_are_shortened_in_the_middle() -> None:
+    cut = shorten_middle("calling_detailed_call_history.csv", 12)
+    assert len(cut) == 12 and cut.startswith("callin") and cut.endswith("y.csv") and "…" in cut
+    table = text_table(["file", "rows"], [("x" * 100, 5), ("short", 7)], max_width=30)
+    assert all(len(ln) <= 30 for ln in table.splitlines())
+    assert "short" in table and "…" in table
+
+
+def test_progress_rate_is_over_a_window_and_percent_of_the_whole_input() -> None:
+    p = Progress(quiet=True, total_bytes=1000)
+    assert p.rate(0.0, 0) is None
+    assert p.rate(0.05, 1_000_000) is None  # too short a span for a rate
+    assert p.rate(1.0, 1000) == pytest.approx(1000)
+    assert p.rate(20.0, 2000) == pytest.approx(1000 / 19)  # the window drops old samples
+    # percentage: 2 files of 500 bytes make one whole
+    shown: list[str] = []
+    q = Progress(quiet=False, total_bytes=1000)
+    q.tty = False
+
+    class Grab(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            shown.append(record.getMessage())
+
+    handler = Grab()
+    logger = logging.getLogger("cdr_pipeline")
+    logger.addHandler(handler)
+    old = logger.level
+    logger.setLevel(logging.INFO)
+    try:
+        q(ProgressEvent("a.csv", 10, 500, 500, done=True))
+        q(ProgressEvent("b.csv", 5, 250, 500, done=True))
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(old)
+    assert shown[0].endswith(" 50%") and shown[1].endswith(" 75%")

@@ -1,0 +1,100 @@
+"""The operator files under deploy/: the systemd units pass `systemd-analyze verify`, and
+the cron line, the units and the logrotate example agree with each other."""
+
+from __future__ import annotations
+
+import configparser
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+DEPLOY = Path(__file__).parents[1] / "deploy"
+UNITS = ["cdr-nightly.service", "cdr-nightly.timer", "cdr-alert@.service"]
+
+
+def unit(name: str) -> configparser.ConfigParser:
+    parser = configparser.ConfigParser(strict=False, interpolation=None)
+    parser.optionxform = str  # type: ignore[assignment,method-assign]
+    parser.read(DEPLOY / "systemd" / name, encoding="utf-8")
+    return parser
+
+
+def exec_start() -> list[str]:
+    return shlex.split(unit("cdr-nightly.service")["Service"]["ExecStart"])
+
+
+@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="needs systemd-analyze")
+def test_units_pass_systemd_analyze_verify(tmp_path: Path) -> None:
+    cdr = Path(sys.executable).parent / "cdr"
+    assert cdr.is_file()
+    for name in UNITS:
+        text = (DEPLOY / "systemd" / name).read_text(encoding="utf-8")
+        # verify checks that the command exists: point it at this environment's cdr
+        (tmp_path / name).write_text(text.replace("/srv/cdr/.venv/bin/cdr", str(cdr)), "utf-8")
+    proc = subprocess.run(
+        ["systemd-analyze", "verify", "--man=no", *(f"./{n}" for n in UNITS)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0 and not proc.stderr.strip(), proc.stderr
+    # and the check can fail: a misspelt key is reported
+    service = tmp_path / UNITS[0]
+    service.write_text(service.read_text("utf-8") + "SuccesExitStatus=0\n", "utf-8")
+    proc = subprocess.run(
+        ["systemd-analyze", "verify", "--man=no", f"./{UNITS[0]}"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert "Unknown key" in proc.stderr
+
+
+def test_service_runs_nightly_as_a_service_user_and_alerts_on_failure() -> None:
+    service = unit("cdr-nightly.service")
+    assert service["Unit"]["OnFailure"].startswith("cdr-alert@")
+    assert service["Service"]["Type"] == "oneshot"
+    assert service["Service"]["User"] == "cdr"
+    assert "SuccessExitStatus" not in service["Service"]  # every non-zero code alerts
+    args = exec_start()
+    assert args[0].endswith("/.venv/bin/cdr") and "--log-json" in args and "nightly" in args
+    # JSON log lines and the summary table go to separate files
+    out = service["Service"]["StandardOutput"]
+    err = service["Service"]["StandardError"]
+    assert out.startswith("append:") and err.startswith("append:") and out != err
+    assert unit("cdr-nightly.timer")["Timer"]["Persistent"] == "true"
+
+
+def test_cron_line_matches_the_unit_and_splits_its_outputs() -> None:
+    lines = [
+        ln
+        for ln in (DEPLOY / "cron" / "cdr-nightly").read_text("utf-8").splitlines()
+        if ln.strip() and not ln.startswith("#") and "=" not in ln.split()[0]
+    ]
+    assert len(lines) == 1
+    fields = lines[0].split(None, 6)
+    assert fields[:5] == ["30", "2", "*", "*", "*"] and fields[5] == "cdr"
+    command = fields[6]
+    args = shlex.split(command.split("&&", 1)[1])
+    stdout = next(a for a in args if a.startswith(">>"))[2:]
+    stderr = next(a for a in args if a.startswith("2>>"))[3:]
+    assert stdout != stderr and stderr.endswith(".jsonl")
+    flags = [a for a in args if not a.startswith((">>", "2>>"))]
+    assert flags[1:] == exec_start()[1:]  # the same job as the systemd unit
+
+
+def test_logrotate_covers_every_log_the_job_writes() -> None:
+    text = (DEPLOY / "logrotate" / "cdr").read_text("utf-8")
+    header = next(ln for ln in text.splitlines() if ln.endswith("{"))
+    patterns = header.rstrip("{").split()
+    service = unit("cdr-nightly.service")["Service"]
+    for target in (service["StandardOutput"], service["StandardError"]):
+        path = Path(target.removeprefix("append:"))
+        assert any(path.match(p) for p in patterns), (path, patterns)
+    assert "rotate " in text and "compress" in text
