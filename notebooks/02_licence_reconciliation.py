@@ -14,14 +14,17 @@
 # held licences sat **idle** and what did they cost, and which devices should we **reclaim**?
 #
 # **How to read it.** *Bought* is `entitled_units` on the month's last day with data; *held*
-# is `consumed_peak` (the most units held on one day of the month) and `consumed_month_end`.
+# is `consumed_peak` (the most units held at one instant of the month) and `consumed_month_end`.
 # A bar of held above bought means we use more than we pay for (`status` = `over`: expect a
-# true-up); bought well above held is money left on the table. *Idle licences* are devices
-# held in the month without a single Webex Go call (idle or never activated); their cost is
-# `idle_licences × unit_price` in the subscription's currency, so the cost chart keeps
-# currencies apart. The reclaim list is judged as of the latest device data (`as_of_time`),
-# not the wall clock. Definitions: `sql/README.md` (`rpt_licence_reconciliation`,
-# `rpt_licence_usage_monthly`, `rpt_reclaim_candidates`).
+# true-up); bought well above held is money left on the table. *Idle licences* are licence
+# units (a BYOD device or a Mobile number) held in the month without a single Webex Go call
+# while held (idle or never activated); their cost is `idle_licences × unit_price` in the
+# subscription's currency, so the cost chart keeps currencies apart. Idle figures need call
+# data for every day of the month (`call_coverage` = `full`): for other months they are
+# unknown (empty), not zero, and the totals below leave those months out. The reclaim list is
+# judged as of the latest device data (`as_of_time`), not the wall clock. Definitions:
+# `sql/README.md` (`rpt_licence_reconciliation`, `rpt_licence_usage_monthly`,
+# `rpt_reclaim_candidates`).
 #
 # **Inputs.** Only the public views `rpt_licence_reconciliation`, `rpt_licence_usage_monthly`
 # and `rpt_reclaim_candidates`. `CDR_WAREHOUSE` picks the warehouse. The parameters below
@@ -37,7 +40,7 @@ import os
 import matplotlib.pyplot as plt
 import numpy as np
 import polars as pl
-from IPython.display import display
+from IPython.display import Markdown, display
 
 from cdr_pipeline.notebook import count_axis, grouped_bars, legend_outside, open_notebook
 
@@ -69,6 +72,10 @@ recon = nb.query(f"""
         unit_price,
         currency,
         idle_cost,
+        unassigned_units,
+        unassigned_cost,
+        covered_days,
+        call_coverage,
         status
     from rpt_licence_reconciliation
     where {nb.where(month="month")}
@@ -109,11 +116,22 @@ else:
 # %% [markdown]
 # ## 2. Idle licences and what they cost
 #
-# Per subscription, licence type and month: `idle_licences` (held without a Webex Go call) and
-# `idle_cost` in the subscription's currency (empty when no entitlement gives a price).
+# Per subscription, licence type and month: `idle_licences` (licence units held without a
+# Webex Go call) and `idle_cost` in the subscription's currency (empty when no entitlement
+# gives a price). Only months with call data for every day (`call_coverage` = `full`) count.
 
 # %%
-idle = recon.filter(pl.col("idle_licences") > 0).select(
+partial = recon.filter(pl.col("call_coverage") != "full").select("month", "covered_days")
+if partial.height:
+    listed = ", ".join(f"{m} ({d} days)" for m, d in partial.unique().sort("month").iter_rows())
+    display(
+        Markdown(
+            "Idle figures need call data for every day of the month. Months whose "
+            "`call_coverage` is `partial` or `none` are left out of these totals; their idle "
+            f"figures are unknown (empty), not zero: {listed}."
+        )
+    )
+idle = recon.filter((pl.col("call_coverage") == "full") & (pl.col("idle_licences") > 0)).select(
     "month",
     "subscription_id",
     "licence_type",
@@ -156,19 +174,20 @@ else:
 # %% [markdown]
 # ### Held licences by usage
 #
-# From `rpt_licence_usage_monthly`: every held device is *used* (at least one Webex Go leg in
-# the month), *idle* (activated, no call) or *never activated*.
+# From `rpt_licence_usage_monthly`: every held licence unit is *used* (at least one Webex Go
+# leg while it held the licence), *idle* (activated, no call) or *never activated*. Months
+# without full call coverage are not shown (their idle figures are unknown).
 
 # %%
 usage = nb.query(f"""
     select
         strftime(month, '%Y-%m') as month,
-        sum(devices_used) as used,
-        sum(devices_idle) as idle,
-        sum(devices_never_activated) as never_activated,
-        sum(devices_held) as held
+        sum(licences_used) as used,
+        sum(licences_idle) as idle,
+        sum(licences_never_activated) as never_activated
     from rpt_licence_usage_monthly
-    where {nb.where(month="month", location="location_name", department="department_id")}
+    where call_coverage = 'full'
+        and {nb.where(month="month", location="location_name", department="department_id")}
     group by all
     order by month
 """)
@@ -182,9 +201,9 @@ else:
         values = usage[column].fill_null(0).to_numpy().astype(float)
         ax.bar(usage["month"].to_list(), values, bottom=bottom, label=column.replace("_", " "))
         bottom += values
-    ax.set_title(f"Held Webex Go devices by usage ({nb.scope})")
-    ax.set_xlabel("Month (reporting time zone)")
-    ax.set_ylabel("Devices holding a licence (count)")
+    ax.set_title(f"Held Webex Go licence units by usage ({nb.scope})")
+    ax.set_xlabel("Month (reporting time zone, full call coverage only)")
+    ax.set_ylabel("Licence units (count)")
     count_axis(ax)
     legend_outside(ax)
     fig.tight_layout()

@@ -10,7 +10,7 @@ from cdr_pipeline.cli.context import CliContext, echo, json_option, pass_cli, wa
 from cdr_pipeline.render import to_json
 
 
-@click.command()
+@click.command(short_help="Delete replaced data files past the grace period.")
 @click.option(
     "--grace-hours",
     type=click.IntRange(min=0),
