@@ -13,20 +13,20 @@
 # `Sub client type` = `MOBILE_NETWORK`), at which locations, at what times of the week, who
 # uses it most, and do calls through it end as well as calls through the other clients?
 #
-# **How to read it.** A *leg* here is one row of `fct_call_legs`: one user's (or service's)
-# side of a call leg, i.e. one CDR record. *Minutes* are that record's `duration_seconds` / 60.
-# An internal call between two of our users therefore counts once for each side: each user
-# took part in it. The *share* is Webex Go legs (minutes) divided by all legs (minutes) of the
-# same month and location. Months are calendar months in the reporting time zone
-# (`report_month`); the weekday × hour heatmap uses each site's local wall clock (UTC plus the
-# record's *Site timezone* offset).
+# **How to read it.** A *leg* here is one row of `fct_call_legs`: one user's (or service's) side of
+# a call leg, i.e. one CDR record. *Minutes* are that record's `duration_seconds` / 60. An internal
+# call between two of our users therefore counts once for each side: each user took part in it
+# (sections 2-4). Section 1 counts calls instead, as the adoption report does. Months are calendar
+# months in the reporting time zone (`report_month`); the weekday × hour heatmap uses each site's
+# local wall clock (UTC plus the record's *Site timezone* offset).
 #
-# **Inputs.** Only the public view `fct_call_legs` (all four sections). `CDR_WAREHOUSE`
-# picks the warehouse (default: `warehouse/` at the root of the checkout, made by
-# `make demo`). The parameters below (or `CDR_NOTEBOOK_MONTH`, `CDR_NOTEBOOK_LOCATION`,
-# `CDR_NOTEBOOK_DEPARTMENT`) pick one month (`YYYY-MM`), one location (`location_name`) and
-# one department (`department_id`); all four sections apply all three. A section with
-# nothing to show prints a **No data** note instead of a chart.
+# **Inputs.** Section 1 is the `webex-go-adoption` report (over `fct_calls` and
+# `fct_webex_go_calls`); the other sections read the public view `fct_call_legs`. `CDR_WAREHOUSE`
+# picks the warehouse (default: `warehouse/` at the root of the checkout, made by `make demo`). The
+# parameters below (or `CDR_NOTEBOOK_MONTH`, `CDR_NOTEBOOK_LOCATION`, `CDR_NOTEBOOK_DEPARTMENT`)
+# pick one month (`YYYY-MM`), one location (`location_name`) and one department (`department_id`);
+# sections 2-4 apply all three, section 1 month and location. A section with nothing to show prints
+# a **No data** note instead of a chart.
 
 # %%
 import os
@@ -37,6 +37,7 @@ import polars as pl
 from IPython.display import display
 
 from cdr_pipeline.notebook import count_axis, grouped_bars, legend_outside, open_notebook
+from cdr_pipeline.reports.registry import REPORTS
 
 # %% tags=["parameters"]
 # Parameters (papermill or the environment set them): empty means no filter.
@@ -50,44 +51,39 @@ FILTER = nb.where(month="report_month", location="location_name", department="de
 display(nb.summary())
 
 # %% [markdown]
-# ## 1. Webex Go share of legs and minutes, by month and location
+# ## 1. Webex Go share of calls, by month and location
+#
+# The `webex-go-adoption` report, unchanged (`cdr report webex-go-adoption`): one definition
+# for both. A call counts in the location and month of its first record, and its Webex Go
+# legs, users and minutes follow it; minutes are the call's Webex Go conversation counted
+# once (a Go-to-Go call is not counted twice). The department filter does not apply (a call
+# has no department); month and location do.
 
 # %%
-adoption = nb.query(f"""
-    select
-        strftime(report_month, '%Y-%m') as month,
-        coalesce(location_name, '(none)') as location_name,
-        count(*) as legs,
-        count(*) filter (where is_webex_go) as webex_go_legs,
-        round(sum(coalesce(duration_seconds, 0)) / 60.0, 1) as minutes,
-        round(coalesce(sum(duration_seconds) filter (where is_webex_go), 0) / 60.0, 1)
-            as webex_go_minutes
-    from fct_call_legs
-    where report_month is not null and {FILTER}
-    group by all
-    order by month, location_name
-""").with_columns(
-    webex_go_leg_share_pct=(100 * pl.col("webex_go_legs") / pl.col("legs")).round(1),
-    webex_go_minute_share_pct=pl.when(pl.col("minutes") > 0)
-    .then(100 * pl.col("webex_go_minutes") / pl.col("minutes"))
-    .otherwise(0.0)
-    .round(1),
+ADOPTION_SQL = REPORTS["webex-go-adoption"].sql
+adoption = (
+    nb.query(f"select * from ({ADOPTION_SQL}) as report order by month, location_name")
+    .filter(pl.lit(not nb.location) | (pl.col("location_name") == (nb.location or "")))
+    .with_columns(
+        pl.col("month").dt.strftime("%Y-%m"),
+        webex_go_call_share_pct=(100 * pl.col("webex_go_share")).round(1),
+    )
 )
 display(adoption)
 
 # %%
 if adoption.is_empty():
-    display(nb.no_data("call legs by month and location"))
+    display(nb.no_data("calls by month and location"))
 else:
     fig, axes = plt.subplots(1, 2, figsize=(14, 4.5))
-    grouped_bars(axes[0], adoption, "location_name", "month", "webex_go_leg_share_pct")
-    axes[0].set_title("Webex Go share of legs by location and month")
-    axes[0].set_xlabel("Location")
-    axes[0].set_ylabel("Webex Go legs / all legs (%)")
-    grouped_bars(axes[1], adoption, "location_name", "month", "webex_go_minute_share_pct")
-    axes[1].set_title("Webex Go share of minutes by location and month")
-    axes[1].set_xlabel("Location")
-    axes[1].set_ylabel("Webex Go minutes / all minutes (%)")
+    grouped_bars(axes[0], adoption, "location_name", "month", "webex_go_call_share_pct")
+    axes[0].set_title("Webex Go share of calls by location and month")
+    axes[0].set_xlabel("Location (of the call's first record)")
+    axes[0].set_ylabel("Calls with a Webex Go leg / all calls (%)")
+    grouped_bars(axes[1], adoption, "location_name", "month", "webex_go_minutes")
+    axes[1].set_title("Webex Go minutes by location and month")
+    axes[1].set_xlabel("Location (of the call's first record)")
+    axes[1].set_ylabel("Webex Go conversation (minutes)")
     fig.tight_layout()
     plt.show()
 
