@@ -80,7 +80,7 @@ GOOD: dict[str, tuple[str, str, Any]] = {
     "max_json_depth": ("32", "32", 32),
     "max_json_number_digits": ("60", "60", 60),
     "file_mode": ("0o640", "0640", 0o640),
-    "vacuum_grace_hours": ("0", "48", 0),
+    "vacuum_grace_hours": ("36", "36", 36),
 }
 
 # values of the wrong type, per kind (TOML literals)
@@ -125,6 +125,7 @@ BAD_RANGES = {
     "max_json_depth": ["3", "1001"],
     "max_json_number_digits": ["19", "4001"],
     "file_mode": ["0o644", "0o606", "0o400", "0o4600"],
+    "vacuum_grace_hours": ["-1"],
 }
 
 
