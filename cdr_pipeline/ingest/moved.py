@@ -71,6 +71,8 @@ def plan_moves(
     """Decide, for the staged partitions of one source, which rows move out of which
     partition. Creates (replaces) the `moved_drop` table on `con`."""
     schema = pending.schema
+    if not staged:  # every row of the source was rejected
+        return MovedPlan()
     key = quote(schema.key[0])
     version = quote(schema.version_by[0]) if schema.version_by else "NULL"
     order = "v DESC NULLS LAST, load_seq DESC, source_row DESC"
