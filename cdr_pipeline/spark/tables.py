@@ -1,4 +1,4 @@
-"""The base tables the emitted views read, registered on a Spark session by name.
+"""The base tables the emitted views read, registered by name on a Spark session (or DuckDB).
 
 `table_files` is the one place that decides which Parquet files make up a table: today every
 file under `<warehouse>/tables/<table>/` (and `state/ledger/<table>/`); with snapshot-isolated
@@ -11,10 +11,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import duckdb
 from sqlglot import exp
 
 from cdr_pipeline.config import Settings
 from cdr_pipeline.schema import SCHEMAS
+from cdr_pipeline.text import lit, quote
 from cdr_pipeline.spark.views import LEDGER_BASE, ledger_columns, table_columns
 
 if TYPE_CHECKING:
@@ -36,8 +38,8 @@ class TableFiles:
 def table_files(settings: Settings) -> list[TableFiles]:
     """Every base table with its current Parquet files (swap this for a snapshot's list)."""
     out = []
-    for name in sorted(SCHEMAS):
-        schema = SCHEMAS[name]
+    for schema in sorted(SCHEMAS.values(), key=lambda s: s.name):
+        name = schema.name
         root = settings.layout.tables.resolve() / name
         pattern = "**/*.parquet" if schema.partition_by else "*.parquet"
         files = sorted(root.glob(pattern)) if root.is_dir() else []
@@ -81,3 +83,24 @@ def register_tables(spark: SparkSession, tables: list[TableFiles], fmt: str = "f
     """Register every base table as a temporary view of its name."""
     for table in tables:
         read_table(spark, table, fmt).createOrReplaceTempView(table.name)
+
+
+def duckdb_table_sql(con: duckdb.DuckDBPyConnection, table: TableFiles) -> str:
+    """A DuckDB SELECT of one base table from its file list (every expected column; a
+    column no file holds reads as a typed NULL), to register it for the DuckDB form of
+    `cdr sql`."""
+    if not table.files:
+        items = ", ".join(f"cast(NULL as {t}) as {quote(n)}" for n, t in table.columns)
+        return f"select {items} where false"
+    files = "[" + ", ".join(lit(str(f)) for f in table.files) + "]"
+    hive = "true" if any(f.parent != table.root for f in table.files) else "false"
+    source = f"read_parquet({files}, hive_partitioning={hive}, union_by_name=true)"
+    present = {str(r[0]) for r in con.execute(f"describe select * from {source}").fetchall()}
+    missing = [f"cast(NULL as {t}) as {quote(n)}" for n, t in table.columns if n not in present]
+    return f"select *{''.join(', ' + m for m in missing)} from {source}"
+
+
+def register_duckdb_tables(con: duckdb.DuckDBPyConnection, tables: list[TableFiles]) -> None:
+    """Every base table as a DuckDB view of its name."""
+    for table in tables:
+        con.execute(f"create or replace temp view {table.name} as {duckdb_table_sql(con, table)}")

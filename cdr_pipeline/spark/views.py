@@ -47,7 +47,7 @@ class EmittedView:
 
 def base_tables() -> list[str]:
     """Names of the base tables the emitted views read (the caller registers them)."""
-    return [*sorted(SCHEMAS), *LEDGER_BASE.values()]
+    return [*sorted(s.name for s in SCHEMAS.values()), *LEDGER_BASE.values()]
 
 
 def table_columns(schema: TableSchema) -> list[tuple[str, str]]:
