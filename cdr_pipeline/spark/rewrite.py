@@ -50,7 +50,7 @@ class RewriteError(ViewError):
 class Macro:
     name: str
     params: tuple[str, ...]
-    body: exp.Expression
+    body: exp.Expr
 
 
 _MACRO = re.compile(
@@ -87,10 +87,10 @@ def _strip_comments(text: str) -> str:
     return "\n".join(line for line in text.splitlines() if not line.strip().startswith("--"))
 
 
-def expand_macros(tree: exp.Expression, macros: dict[str, Macro]) -> exp.Expression:
+def expand_macros(tree: exp.Expr, macros: dict[str, Macro]) -> exp.Expr:
     """Every call of a macro replaced by its body with the arguments substituted."""
 
-    def expand(node: exp.Expression) -> exp.Expression:
+    def expand(node: exp.Expr) -> exp.Expr:
         if not isinstance(node, exp.Anonymous):
             return node
         macro = macros.get(str(node.this).lower())
@@ -103,7 +103,7 @@ def expand_macros(tree: exp.Expression, macros: dict[str, Macro]) -> exp.Express
             )
         args = dict(zip(macro.params, node.expressions, strict=True))
 
-        def substitute(inner: exp.Expression) -> exp.Expression:
+        def substitute(inner: exp.Expr) -> exp.Expr:
             if isinstance(inner, exp.Column) and not inner.table and inner.name.lower() in args:
                 return _grouped(args[inner.name.lower()].copy())
             return inner
@@ -113,7 +113,7 @@ def expand_macros(tree: exp.Expression, macros: dict[str, Macro]) -> exp.Express
     return tree.transform(expand)
 
 
-def _grouped(node: exp.Expression) -> exp.Expression:
+def _grouped(node: exp.Expr) -> exp.Expr:
     """`node` in parentheses unless it is atomic: a macro is one operand where it is used."""
     if isinstance(node, (exp.Func, exp.Column, exp.Literal, exp.Paren, exp.Cast)):
         return node
@@ -123,21 +123,24 @@ def _grouped(node: exp.Expression) -> exp.Expression:
 # ------------------------------------------------------------------------------ ASOF joins
 
 _ASOF_UPPER = "__asof_upper"
-_FLIP = {exp.GTE: exp.LTE, exp.GT: exp.LT, exp.LTE: exp.GTE, exp.LT: exp.GT}
+_FLIP: dict[type[exp.Expr], type[exp.Binary]] = {
+    exp.GTE: exp.LTE,
+    exp.GT: exp.LT,
+    exp.LTE: exp.GTE,
+    exp.LT: exp.GT,
+}
 
 
-def _asof_parts(
-    on: exp.Expression, right: str
-) -> tuple[list[exp.Column], exp.Expression, exp.Column, bool]:
+def _asof_parts(on: exp.Expr, right: str) -> tuple[list[exp.Column], exp.Expr, exp.Column, bool]:
     """(right-side equality keys, left time, right time, strict) of an ASOF condition."""
     keys: list[exp.Column] = []
-    inequality: tuple[exp.Expression, exp.Column, bool] | None = None
+    inequality: tuple[exp.Expr, exp.Column, bool] | None = None
     for cond in on.flatten() if isinstance(on, exp.And) else [on]:
         if isinstance(cond, exp.EQ):
             side = [c for c in (cond.this, cond.expression) if _is_of(c, right)]
             if len(side) != 1:
                 raise RewriteError(f"ASOF join: cannot tell the keys of {cond.sql('duckdb')}")
-            keys.append(side[0])  # type: ignore[arg-type]
+            keys.append(side[0])
             continue
         if type(cond) not in _FLIP or inequality is not None:
             raise RewriteError(f"ASOF join: unsupported condition {cond.sql('duckdb')}")
@@ -154,11 +157,11 @@ def _asof_parts(
     return keys, *inequality
 
 
-def _is_of(node: exp.Expression, alias: str) -> bool:
+def _is_of(node: exp.Expr, alias: str) -> bool:
     return isinstance(node, exp.Column) and node.table.lower() == alias
 
 
-def asof_to_left_join(node: exp.Expression) -> exp.Expression:
+def asof_to_left_join(node: exp.Expr) -> exp.Expr:
     """`l ASOF LEFT JOIN r ON keys AND l.t >= r.t` -> `l LEFT JOIN (r + LEAD(r.t) as upper
     bound) ON keys AND l.t >= r.t AND (upper IS NULL OR l.t < upper)`. Of right rows tied on
     (keys, t) the last one wins (DuckDB picks one of them)."""
@@ -205,11 +208,11 @@ _WALL_CLOCK = (
 )
 
 
-def _fn(name: str, *args: exp.Expression) -> exp.Anonymous:
+def _fn(name: str, *args: exp.Expr) -> exp.Anonymous:
     return exp.Anonymous(this=name, expressions=list(args))
 
 
-def timezone_to_spark(node: exp.Expression) -> exp.Expression:
+def timezone_to_spark(node: exp.Expr) -> exp.Expr:
     """`timezone(zone, instant)` -> the wall clock there; `timezone(zone, wall clock)` -> the
     instant (DuckDB tells them by type: TIMESTAMPTZ / TIMESTAMP)."""
     if not (isinstance(node, exp.Anonymous) and str(node.this).lower() == "timezone"):
@@ -219,7 +222,7 @@ def timezone_to_spark(node: exp.Expression) -> exp.Expression:
     return _fn("to_utc_timestamp" if wall_clock else "from_utc_timestamp", value, zone)
 
 
-def intervals_to_spark(node: exp.Expression) -> exp.Expression:
+def intervals_to_spark(node: exp.Expr) -> exp.Expr:
     """`to_days(n)` etc. -> `make_dt_interval(days, hours, mins, secs)` (exact 24 h days,
     which is what DuckDB adds in a UTC session)."""
     if isinstance(node, exp.ToDays):
@@ -228,12 +231,12 @@ def intervals_to_spark(node: exp.Expression) -> exp.Expression:
         name, arg = str(node.this).lower(), node.expressions[0]
     else:
         return node
-    parts: list[exp.Expression] = [exp.Literal.number(0) for _ in range(4)]
+    parts: list[exp.Expr] = [exp.Literal.number(0) for _ in range(4)]
     parts[_INTERVALS[name]] = arg
     return _fn("make_dt_interval", *parts)
 
 
-def infinity_to_spark(node: exp.Expression) -> exp.Expression:
+def infinity_to_spark(node: exp.Expr) -> exp.Expr:
     """`'infinity'::timestamp` -> the largest timestamp Spark holds (and '-infinity')."""
     if (
         isinstance(node, exp.Cast)
@@ -245,7 +248,7 @@ def infinity_to_spark(node: exp.Expression) -> exp.Expression:
     return node
 
 
-def any_value_to_spark(node: exp.Expression) -> exp.Expression:
+def any_value_to_spark(node: exp.Expr) -> exp.Expr:
     """DuckDB's `any_value` skips NULLs; Spark's does when its second argument is true."""
     if isinstance(node, exp.IgnoreNulls) and isinstance(node.this, exp.AnyValue):
         return _fn("any_value", node.this.this, exp.true())
@@ -300,7 +303,7 @@ def strftime_pattern(fmt: str) -> str:
     return "".join(out)
 
 
-def strftime_to_spark(node: exp.Expression) -> exp.Expression:
+def strftime_to_spark(node: exp.Expr) -> exp.Expr:
     if not isinstance(node, exp.TimeToStr):
         return node
     fmt = node.args.get("format")
@@ -309,7 +312,7 @@ def strftime_to_spark(node: exp.Expression) -> exp.Expression:
     return _fn("date_format", node.this, exp.Literal.string(strftime_pattern(fmt.this)))
 
 
-def epoch_to_spark(node: exp.Expression) -> exp.Expression:
+def epoch_to_spark(node: exp.Expr) -> exp.Expr:
     """`epoch_ms(ts)` -> `unix_millis(ts)` (and `epoch_us`). sqlglot reads both as the
     number-to-timestamp overload; the portable subset uses only the timestamp-to-number one,
     so a number literal argument is the only case kept as `timestamp_millis`."""
@@ -326,7 +329,7 @@ def epoch_to_spark(node: exp.Expression) -> exp.Expression:
     return _fn(to_timestamp if is_number else to_number, arg)
 
 
-def sorted_list_to_spark(node: exp.Expression) -> exp.Expression:
+def sorted_list_to_spark(node: exp.Expr) -> exp.Expr:
     """`list(distinct x order by x [desc])` -> `array_sort(collect_set(x))` [reversed].
     Spark's `collect_set` skips NULLs: the portable subset lists non-NULL values only."""
     if not isinstance(node, exp.ArrayAgg):
@@ -350,7 +353,7 @@ def sorted_list_to_spark(node: exp.Expression) -> exp.Expression:
 _DIFF_EPOCH = {"MILLISECOND": "unix_millis", "SECOND": "unix_seconds", "MICROSECOND": "unix_micros"}
 
 
-def datediff_to_spark(node: exp.Expression) -> exp.Expression:
+def datediff_to_spark(node: exp.Expr) -> exp.Expr:
     """DuckDB's datediff counts unit boundaries between the two values."""
     if not isinstance(node, exp.DateDiff):
         return node
@@ -371,13 +374,13 @@ def datediff_to_spark(node: exp.Expression) -> exp.Expression:
 _DOUBLE = exp.DataType.build("double")
 
 
-def _as_double(node: exp.Expression) -> exp.Expression:
+def _as_double(node: exp.Expr) -> exp.Expr:
     if isinstance(node, exp.Cast) and node.to.this == exp.DataType.Type.DOUBLE:
         return node
     return exp.Cast(this=node, to=_DOUBLE.copy())
 
 
-def division_to_spark(node: exp.Expression) -> exp.Expression:
+def division_to_spark(node: exp.Expr) -> exp.Expr:
     if isinstance(node, exp.Div):
         return exp.Div(this=_as_double(node.this), expression=node.expression)
     return node
@@ -402,7 +405,7 @@ transform(array(__round_arg), __v -> (
 """
 
 
-def round_to_spark(node: exp.Expression) -> exp.Expression:
+def round_to_spark(node: exp.Expr) -> exp.Expr:
     """`round(x, n)` as DuckDB rounds a double (see `_ROUND_TEMPLATE`)."""
     if not isinstance(node, exp.Round):
         return node
@@ -417,7 +420,7 @@ def round_to_spark(node: exp.Expression) -> exp.Expression:
     template = sqlglot.parse_one(_ROUND_TEMPLATE.format(m=f"{10**n}.0"), read="spark")
     value = _as_double(node.this)
 
-    def fill(inner: exp.Expression) -> exp.Expression:
+    def fill(inner: exp.Expr) -> exp.Expr:
         if isinstance(inner, exp.Column) and inner.name == "__round_arg":
             return value.copy()
         return inner
@@ -425,7 +428,7 @@ def round_to_spark(node: exp.Expression) -> exp.Expression:
     return exp.paren(template.transform(fill))
 
 
-def row_ordering_to_spark(node: exp.Expression) -> exp.Expression:
+def row_ordering_to_spark(node: exp.Expr) -> exp.Expr:
     """`arg_max(v, (a, b))` -> `max_by(v, struct(a, b))` (Spark compares structs field by field)."""
     if isinstance(node, (exp.ArgMax, exp.ArgMin)) and isinstance(node.expression, exp.Tuple):
         node = node.copy()
@@ -433,7 +436,7 @@ def row_ordering_to_spark(node: exp.Expression) -> exp.Expression:
     return node
 
 
-RULES: tuple[Callable[[exp.Expression], exp.Expression], ...] = (
+RULES: tuple[Callable[[exp.Expr], exp.Expr], ...] = (
     asof_to_left_join,
     timezone_to_spark,
     intervals_to_spark,
@@ -450,9 +453,7 @@ RULES: tuple[Callable[[exp.Expression], exp.Expression], ...] = (
 """Applied in this order, each over the whole tree (round before division: it divides)."""
 
 
-def apply_rule(
-    tree: exp.Expression, rule: Callable[[exp.Expression], exp.Expression]
-) -> exp.Expression:
+def apply_rule(tree: exp.Expr, rule: Callable[[exp.Expr], exp.Expr]) -> exp.Expr:
     """`rule` applied bottom-up to every node of `tree` (children first, so nested
     constructs are rewritten too; what a rule builds is not visited again)."""
     root = tree
@@ -467,14 +468,14 @@ def apply_rule(
     return root
 
 
-def parse_duckdb(sql: str, origin: str) -> exp.Expression:
+def parse_duckdb(sql: str, origin: str) -> exp.Expr:
     try:
         return sqlglot.parse_one(sql, read="duckdb")
     except ParseError as exc:
         raise RewriteError(f"{origin}: sqlglot cannot parse the view: {exc}") from exc
 
 
-def rewrite_for_spark(tree: exp.Expression, macros: dict[str, Macro]) -> exp.Expression:
+def rewrite_for_spark(tree: exp.Expr, macros: dict[str, Macro]) -> exp.Expr:
     """The DuckDB tree with macros expanded and every rule applied (still a sqlglot tree)."""
     tree = expand_macros(tree, macros)
     for rule in RULES:

@@ -24,6 +24,7 @@ SESSION_CONF = {
     # a view of the samples is small: a few partitions instead of the default 200
     "spark.sql.shuffle.partitions": "4",
     "spark.ui.enabled": "false",
+    "spark.ui.showConsoleProgress": "false",
 }
 
 

@@ -16,8 +16,8 @@ from sqlglot import exp
 
 from cdr_pipeline.config import Settings
 from cdr_pipeline.schema import SCHEMAS
-from cdr_pipeline.text import lit, quote
 from cdr_pipeline.spark.views import LEDGER_BASE, ledger_columns, table_columns
+from cdr_pipeline.text import lit, quote
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession

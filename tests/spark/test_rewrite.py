@@ -198,7 +198,7 @@ def test_macros_expand_with_their_arguments() -> None:
     spark_sql = " ".join(to_spark("select twice(a.b) as v from a", macros).split())
     assert "( A.B + 1 ) * 2" in spark_sql.upper()
     duck_sql = to_duckdb("select twice(a.b) as v from (select 3 as b) as a", macros)
-    assert duckdb.sql(duck_sql).fetchall() == [(8,)]
+    assert duckdb.execute(duck_sql).fetchall() == [(8,)]
     assert to_duckdb("select 1 -- kept\n", macros) == "select 1 -- kept\n"
     with pytest.raises(RewriteError, match="scalar macro"):
         parse_macros(["create macro t() as table select 1"])
