@@ -4,6 +4,7 @@ statement, and the DuckDB form builds the same views as `cdr build`."""
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import duckdb
@@ -13,6 +14,7 @@ from click.testing import CliRunner
 
 from cdr_pipeline.cli.main import cli
 from cdr_pipeline.config import Settings
+from cdr_pipeline.spark.rewrite import RewriteError
 from cdr_pipeline.spark.tables import register_duckdb_tables, table_files
 from cdr_pipeline.spark.views import base_tables, emit_views
 from cdr_pipeline.warehouse import create_views
@@ -74,3 +76,36 @@ def test_duckdb_form_builds_the_views_cdr_build_builds(sample_wh: Settings) -> N
             or view.name.startswith(("stg_ledger", "ingest_"))
             or view.name in {"fct_device_violations"}
         ), f"{view.name} is empty on the samples: the comparison proves little"
+
+
+def test_a_table_is_exactly_the_files_listed(sample_wh: Settings) -> None:
+    """`table_files` decides what a table is (a snapshot's file list can replace it): files
+    not listed are not read, and a column no listed file holds reads as NULL."""
+    tables = {t.name: t for t in table_files(sample_wh)}
+    legs = tables["call_legs"]
+    assert len(legs.files) > 1
+    one = replace(legs, files=legs.files[:1])
+    con = duckdb.connect()
+    register_duckdb_tables(con, [one])
+    expected = con.execute(f"select count(*) from read_parquet('{legs.files[0]}')").fetchone()
+    assert con.execute("select count(*) from call_legs").fetchone() == expected
+    call_date = con.execute("select count(distinct call_date) from call_legs").fetchone()
+    assert call_date == (1,)
+    grown = replace(one, columns=[*one.columns, ("added_later", "VARCHAR")])
+    register_duckdb_tables(con, [grown])
+    assert (
+        con.execute("select count(*) from call_legs where added_later is null").fetchone()
+        == expected
+    )
+
+
+def test_a_construct_without_spark_form_names_the_file(tmp_path: Path) -> None:
+    (tmp_path / "rpt_months.sql").write_text(
+        "-- grain: one row\n-- key: months\n"
+        "select datediff('month', min(start_time), max(start_time)) as months from stg_call_legs\n"
+    )
+    settings = Settings(warehouse=tmp_path / "wh")
+    assert [v.name for v in emit_views(settings, "duckdb", tmp_path)][-1] == "rpt_months"
+    with pytest.raises(RewriteError, match=r"sql/rpt_months\.sql: datediff\('month'") as info:
+        emit_views(settings, "spark", tmp_path)
+    assert info.value.exit_code == 3
