@@ -21,15 +21,18 @@ if TYPE_CHECKING:
 SESSION_CONF = {
     "spark.sql.session.timeZone": "UTC",
     "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
-    # a view of the samples is small: a few partitions instead of the default 200
-    "spark.sql.shuffle.partitions": "4",
     "spark.ui.enabled": "false",
     "spark.ui.showConsoleProgress": "false",
 }
 
 
-def spark_session(master: str | None = None, app_name: str = "cdr-pipeline") -> SparkSession:
-    """Get or create the session (`SPARK_REMOTE` -> Spark Connect) with `SESSION_CONF`."""
+def spark_session(
+    master: str | None = None,
+    app_name: str = "cdr-pipeline",
+    conf: dict[str, str] | None = None,
+) -> SparkSession:
+    """Get or create the session (`SPARK_REMOTE` -> Spark Connect) with `SESSION_CONF` and
+    `conf` (e.g. fewer shuffle partitions for small data on a local session)."""
     from pyspark.sql import SparkSession
 
     builder = SparkSession.builder.appName(app_name)
@@ -38,7 +41,7 @@ def spark_session(master: str | None = None, app_name: str = "cdr-pipeline") -> 
         builder = builder.remote(remote)
     elif master:
         builder = builder.master(master)
-    for key, value in SESSION_CONF.items():
+    for key, value in {**SESSION_CONF, **(conf or {})}.items():
         if remote and key.startswith("spark.ui"):
             continue
         builder = builder.config(key, value)

@@ -13,6 +13,7 @@ import pytest
 def spark() -> Iterator[Any]:
     from cdr_pipeline.spark.session import spark_session
 
-    session = spark_session("local[2]", "cdr-tests")
+    # small data: two shuffle partitions (one per core) instead of 200
+    session = spark_session("local[2]", "cdr-tests", {"spark.sql.shuffle.partitions": "2"})
     yield session
     session.stop()
