@@ -24,8 +24,11 @@ T0 = "cast('2026-10-05 06:34:56.123' as timestamptz)"
 # (construct, DuckDB query). Each must give the same rows in DuckDB and, rewritten, in Spark.
 CASES: dict[str, str] = {
     "epoch_ms of a timestamp": f"select epoch_ms({T0}) as v",
+    # 26 letters in reverse, twice: an unordered list comes out sorted by chance 1 in 26!
     "sorted distinct list": (
-        "select list(distinct x order by x) as v from (values ('b'), ('a'), ('c'), ('a')) t(x)"
+        "select list(distinct x order by x) as v from (values "
+        + ", ".join(f"('{chr(c)}')" for c in [*range(122, 96, -1), *range(122, 96, -1)])
+        + ") t(x)"
     ),
     "sorted distinct list, descending": (
         "select list(distinct x order by x desc) as v from (values (2), (1), (3), (1)) t(x)"
