@@ -14,7 +14,18 @@ from click.testing import CliRunner
 from cdr_pipeline.cli.main import cli
 
 PACKAGE = Path(__file__).parents[2] / "cdr_pipeline"
-EXPECTED = {"ingest", "runs", "build", "validate", "report", "nightly", "fetch", "samples", "demo"}
+EXPECTED = {
+    "ingest",
+    "runs",
+    "build",
+    "validate",
+    "report",
+    "nightly",
+    "fetch",
+    "samples",
+    "demo",
+    "sql",
+}
 
 
 def test_every_design_command_is_registered() -> None:

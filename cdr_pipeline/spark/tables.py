@@ -1,0 +1,107 @@
+"""The base tables the emitted views read, registered by name on a Spark session (or DuckDB).
+
+`table_files` is the one place that decides which Parquet files make up a table: today every
+file under `<warehouse>/tables/<table>/` (and `state/ledger/<table>/`); with snapshot-isolated
+tables it is the current snapshot's file list. Everything else takes its answer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import duckdb
+from sqlglot import exp
+
+from cdr_pipeline.config import Settings
+from cdr_pipeline.schema import SCHEMAS
+from cdr_pipeline.spark.views import LEDGER_BASE, ledger_columns, table_columns
+from cdr_pipeline.state import tables
+from cdr_pipeline.text import lit, quote
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+
+@dataclass(frozen=True)
+class TableFiles:
+    """The files of one base table: `root` is the table folder (Hive partition columns are
+    read from the path below it), `files` the Parquet files of the current version."""
+
+    name: str
+    root: Path
+    files: list[Path] = field(default_factory=list)
+    columns: list[tuple[str, str]] = field(default_factory=list)
+    """(column, DuckDB type) the table must have (a missing one reads as NULL)."""
+
+
+def table_files(settings: Settings) -> list[TableFiles]:
+    """Every base table with the Parquet files of its current Delta version (a table folder
+    also holds files a later commit replaced, until vacuum: never list the folder)."""
+    out = []
+    for schema in sorted(SCHEMAS.values(), key=lambda s: s.name):
+        name = schema.name
+        root = settings.layout.tables.resolve() / name
+        snap = tables.snapshot(root, name, schema.partition_by)
+        out.append(TableFiles(name, root, snap.all_files(), table_columns(schema)))
+    for table, base in LEDGER_BASE.items():
+        root = settings.layout.ledger.resolve() / table
+        files = sorted(root.glob("*.parquet")) if root.is_dir() else []
+        out.append(TableFiles(base, root, files, ledger_columns(table)))
+    return out
+
+
+def spark_type(duckdb_type: str) -> str:
+    """The Spark SQL type of a DuckDB type name (TIMESTAMPTZ -> TIMESTAMP, VARCHAR[] -> ...)."""
+    return exp.DataType.build(duckdb_type, dialect="duckdb").sql(dialect="spark")
+
+
+def read_table(spark: SparkSession, table: TableFiles, fmt: str = "files") -> DataFrame:
+    """One base table as a DataFrame with every expected column. `fmt` "delta" reads the
+    folder through Spark's Delta reader (when the cluster has it), else the file list."""
+    from pyspark.sql import functions as F
+
+    if fmt == "delta":
+        df = spark.read.format("delta").load(str(table.root))
+    elif table.files:
+        df = (
+            spark.read.option("basePath", str(table.root))
+            .option("mergeSchema", "true")
+            .parquet(*(str(f) for f in table.files))
+        )
+    else:
+        ddl = ", ".join(f"`{n}` {spark_type(t)}" for n, t in table.columns)
+        return spark.createDataFrame([], schema=ddl)
+    present = set(df.columns)
+    for name, dtype in table.columns:
+        if name not in present:
+            df = df.withColumn(name, F.lit(None).cast(spark_type(dtype)))
+    return df
+
+
+def register_tables(spark: SparkSession, tables: list[TableFiles], fmt: str = "files") -> None:
+    """Register every base table as a temporary view of its name."""
+    for table in tables:
+        read_table(spark, table, fmt).createOrReplaceTempView(table.name)
+
+
+def duckdb_table_sql(con: duckdb.DuckDBPyConnection, table: TableFiles) -> str:
+    """A DuckDB SELECT of one base table from its file list (every expected column; a
+    column no file holds reads as a typed NULL), to register it for the DuckDB form of
+    `cdr sql`."""
+    if not table.files:
+        items = ", ".join(f"cast(NULL as {t}) as {quote(n)}" for n, t in table.columns)
+        return f"select {items} where false"
+    files = "[" + ", ".join(lit(str(f)) for f in table.files) + "]"
+    hive = "true" if any(f.parent != table.root for f in table.files) else "false"
+    source = f"read_parquet({files}, hive_partitioning={hive}, union_by_name=true)"
+    present = {str(r[0]) for r in con.execute(f"describe select * from {source}").fetchall()}
+    missing = [f"cast(NULL as {t}) as {quote(n)}" for n, t in table.columns if n not in present]
+    return f"select *{''.join(', ' + m for m in missing)} from {source}"
+
+
+def register_duckdb_tables(con: duckdb.DuckDBPyConnection, tables: list[TableFiles]) -> None:
+    """Every base table as a DuckDB view of its name."""
+    for table in tables:
+        con.execute(f"create or replace temp view {table.name} as {duckdb_table_sql(con, table)}")
