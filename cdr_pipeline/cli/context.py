@@ -109,6 +109,13 @@ def configure_logging(verbosity: int, log_json: bool) -> None:
     root.handlers[:] = [handler]
     root.setLevel(level if not log_json else min(level, logging.INFO))
     root.propagate = False
+    # Python warnings of the libraries (pyspark warns about pandas when GX imports it) go
+    # through the same handler: one JSON object a line with --log-json, hidden with -q
+    logging.captureWarnings(True)
+    warnings_log = logging.getLogger("py.warnings")
+    warnings_log.handlers[:] = [handler]
+    warnings_log.setLevel(logging.WARNING if verbosity >= 0 else logging.ERROR)
+    warnings_log.propagate = False
 
 
 def echo(message: str = "", err: bool = False, nl: bool = True) -> None:

@@ -10,7 +10,7 @@ import click
 from cdr_pipeline.cli.context import CliContext, pass_cli
 
 
-@click.command("sql")
+@click.command("sql", short_help="Write the SQL of every view for DuckDB or Spark.")
 @click.option(
     "--dialect",
     type=click.Choice(["spark", "duckdb"]),

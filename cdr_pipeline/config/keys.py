@@ -271,12 +271,17 @@ def _from_text(key: Key, text: str) -> tuple[Any, str | None]:
     return _problem_of_type(key, text)
 
 
+def _bound(value: float) -> str:
+    """A range bound as written: 4,096 for an integer (never 1.07374e+09), 0.5 for a number."""
+    return f"{value:,}" if float(value).is_integer() else f"{value:g}"
+
+
 def _problem_of_range(key: Key, value: Any) -> str | None:
     if key.minimum is not None and key.maximum is not None:
         if not key.minimum <= value <= key.maximum:
-            return f"must be between {key.minimum:g} and {key.maximum:g}"
+            return f"must be between {_bound(key.minimum)} and {_bound(key.maximum)}"
     elif key.minimum is not None and value < key.minimum:
-        return f"must be at least {key.minimum:g}"
+        return f"must be at least {_bound(key.minimum)}"
     if key.positive and value <= 0:
         return "must be greater than 0"
     if key.choices and value not in key.choices:

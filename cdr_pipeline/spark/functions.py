@@ -121,6 +121,18 @@ def strftime_to_spark(node: exp.Expr) -> exp.Expr:
     return _fn("date_format", node.this, exp.Literal.string(strftime_pattern(fmt.this)))
 
 
+def strptime_to_spark(node: exp.Expr) -> exp.Expr:
+    """`strptime(text, fmt)` -> `to_timestamp(text, pattern)`, the pattern built like
+    strftime's (sqlglot's own translation leaves DuckDB letters such as %g and an unquoted T
+    in the Java pattern)."""
+    if not isinstance(node, exp.StrToTime):
+        return node
+    fmt = node.args.get("format")
+    if not (isinstance(fmt, exp.Literal) and fmt.is_string):
+        raise RewriteError("strptime: the format must be a string literal")
+    return _fn("to_timestamp", node.this, exp.Literal.string(strftime_pattern(fmt.this)))
+
+
 def epoch_to_spark(node: exp.Expr) -> exp.Expr:
     """`epoch_ms(ts)` -> `unix_millis(ts)` (and `epoch_us`). sqlglot reads both as the
     number-to-timestamp overload; the portable subset uses only the timestamp-to-number one,

@@ -48,6 +48,7 @@ from cdr_pipeline.spark.functions import (
     sorted_list_to_spark,
     strftime_pattern,
     strftime_to_spark,
+    strptime_to_spark,
     timezone_to_spark,
 )
 from cdr_pipeline.spark.macros import Macro, expand_macros, parse_macros
@@ -59,6 +60,7 @@ RULES: tuple[Callable[[exp.Expr], exp.Expr], ...] = (
     infinity_to_spark,
     any_value_to_spark,
     strftime_to_spark,
+    strptime_to_spark,
     epoch_to_spark,
     sorted_list_to_spark,
     datediff_to_spark,

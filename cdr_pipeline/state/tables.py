@@ -65,8 +65,11 @@ def open_table(root: Path, as_of: AsOf | None = None) -> DeltaTable | None:
     if not (root / "_delta_log").is_dir():
         return None
     if isinstance(as_of, datetime):
-        created = commit_time(root, 0)
-        if created is not None and as_of < created:
+        # by our own reading of the commit infos: delta-rs dates a version by its log file's
+        # modification time, a little later than the commit info, so asking it for the
+        # version current at a commit's own time can answer with the version before
+        as_of = version_at_time(root, as_of)
+        if as_of is None:
             return None  # before the table existed (delta-rs would answer with version 0)
     try:
         table = DeltaTable(str(root))
@@ -75,6 +78,22 @@ def open_table(root: Path, as_of: AsOf | None = None) -> DeltaTable | None:
     except TableNotFoundError:
         return None
     return table
+
+
+def version_at_time(root: Path, when: datetime) -> int | None:
+    """The latest version committed at or before `when` (commit info times increase with
+    the version, so a binary search over the log reads a few entries), None if none was."""
+    log = root / "_delta_log"
+    versions = sorted(int(p.stem) for p in log.glob("*.json") if p.stem.isdigit())
+    lo, hi, best = 0, len(versions) - 1, None
+    while lo <= hi:
+        mid = (lo + hi) // 2
+        stamp = commit_time(root, versions[mid])
+        if stamp is not None and stamp <= when:
+            best, lo = versions[mid], mid + 1
+        else:
+            hi = mid - 1
+    return best
 
 
 def commit_time(root: Path, version: int) -> datetime | None:

@@ -106,18 +106,22 @@ def test_data_quality_draws_no_empty_validation_chart(run_script: Any, demo_wh: 
 
 
 def test_a_papermill_parameters_cell_filters_by_department(run_script: Any, demo_wh: Path) -> None:
+    """Section 1 is the adoption report (calls have no department); the leg sections filter."""
     con = duckdb.connect(str(demo_wh / "cdr.duckdb"), read_only=True)
     rows = con.execute(
-        "select department_id, count(*) filter (where report_month is not null) as legs "
-        "from fct_call_legs where department_id is not null group by all order by legs desc"
+        "select department_id, count(*) as legs from fct_call_legs "
+        "where is_webex_go and start_time_local is not null and department_id is not null "
+        "group by all order by legs desc"
     ).fetchall()
-    total = con.execute("select count(*) from fct_call_legs where report_month is not null")
+    total = con.execute(
+        "select count(*) from fct_call_legs where is_webex_go and start_time_local is not null"
+    )
     everything = total.fetchall()[0][0]
     con.close()
     department, legs = rows[0]
     run = run_script(STEMS[0], demo_wh, parameters={"DEPARTMENT": department})
     assert run.namespace["DEPARTMENT"] == department
     assert run.namespace["nb"].department == department
-    adoption = run.namespace["adoption"]
-    assert adoption["legs"].sum() == legs < everything
+    heat = run.namespace["heat"]
+    assert heat["webex_go_legs"].sum() == legs < everything
     assert f"department {department}" in run.namespace["nb"].scope

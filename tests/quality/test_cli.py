@@ -57,8 +57,12 @@ def _modules_after(code: str, tmp_path: Path) -> str:
         print("GX" if "great_expectations" in sys.modules else "NO_GX")
         """
     )
+    # a script file, not `python -c`: with a `__main__` that has no file, pyspark (which GX
+    # imports when it is installed) takes the process for a doctest run and exits
+    path = tmp_path / "modules_after.py"
+    path.write_text(script, encoding="utf-8")
     out = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path, check=True
+        [sys.executable, str(path)], capture_output=True, text=True, cwd=tmp_path, check=True
     )
     return out.stdout.strip().splitlines()[-1]
 

@@ -73,6 +73,10 @@ CASES: dict[str, str] = {
         f"select strftime({T0}, '%Y-%m-%dT%H:%M:%S.%g') as ms, "
         f"strftime({T0}, '%Y-%m-%dT%H:%M:%SZ') as iso"
     ),
+    "strptime of a compact stamp": (
+        "select strftime(timezone('UTC', strptime('20261001T110116545Z', '%Y%m%dT%H%M%S%gZ')), "
+        "'%Y-%m-%d %H:%M:%S.%g') as t"
+    ),
     "arg_max over a row value": (
         "select arg_max(v, (a, b)) as v from (values ('p', 1, 'a'), ('q', 2, 'a'), "
         "('r', 2, 'b')) t(v, a, b)"
