@@ -93,7 +93,7 @@ def test_column_and_header_limits_are_settings(wh: Path, tmp_path: Path) -> None
     ("env", "message"),
     [
         ({"CDR_MAX_JSON_DEPTH": "5000"}, "max_json_depth.*must be between 4 and 1,000"),
-        ({"CDR_MAX_RECORD_BYTES": "10"}, "max_record_bytes.*must be between 4,096 and 1,073,741,824"),
+        ({"CDR_MAX_RECORD_BYTES": "10"}, "max_record_bytes.*between 4,096 and 1,073,741,824"),
         ({"CDR_MAX_UNPACKED_RATIO": "x"}, "bad value for 'max_unpacked_ratio'"),
         ({"CDR_FILE_MODE": "0666"}, "file_mode.*must give the owner"),
     ],
