@@ -40,7 +40,8 @@ MEASURE = """
 import resource, subprocess, sys, time
 t = time.perf_counter()
 code = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL).returncode
-print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, code)
+r = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(time.perf_counter() - t, r.ru_maxrss, r.ru_utime + r.ru_stime, code)
 """
 BASELINE = """
 import duckdb, sys
@@ -63,18 +64,20 @@ duckdb.execute(
 """
 
 
-def measure(cmd: list[str]) -> tuple[float, float]:
-    """Seconds and peak RSS (MiB) of `cmd` run alone in a fresh process. Dirty pages of the
+def measure(cmd: list[str]) -> tuple[float, float, float]:
+    """Seconds, peak RSS (MiB) and CPU seconds (user + system) of `cmd` run alone in a fresh
+    process. The CPU time is the fairer figure on a machine shared with other work, where the
+    wall time of either side depends on what else runs. Dirty pages of the
     previous run are written out first (os.sync, not timed): otherwise the next run's fsyncs
     wait for the last run's output."""
     os.sync()
     out = subprocess.run(
         [sys.executable, "-c", MEASURE, *cmd], capture_output=True, text=True, check=True
     )
-    seconds, rss_kb, code = out.stdout.split()
+    seconds, rss_kb, cpu, code = out.stdout.split()
     if int(code) != 0:
         raise SystemExit(f"command failed ({code}): {' '.join(cmd)}")
-    return float(seconds), int(rss_kb) / 1024
+    return float(seconds), int(rss_kb) / 1024, float(cpu)
 
 
 def run_pair(args: argparse.Namespace, legs: int, order: str, src: Path) -> dict[str, object]:
@@ -93,7 +96,7 @@ def run_pair(args: argparse.Namespace, legs: int, order: str, src: Path) -> dict
         shutil.rmtree(wh, ignore_errors=True)
     ours.sort()
     base.sort()
-    (a_s, a_rss), (b_s, b_rss) = ours[len(ours) // 2], base[len(base) // 2]
+    (a_s, a_rss, a_cpu), (b_s, b_rss, b_cpu) = ours[len(ours) // 2], base[len(base) // 2]
     return {
         "legs": legs,
         "order": order,
@@ -101,6 +104,9 @@ def run_pair(args: argparse.Namespace, legs: int, order: str, src: Path) -> dict
         "ingest_s": round(a_s, 2),
         "duckdb_s": round(b_s, 2),
         "ratio": round(a_s / b_s, 2),
+        "ingest_cpu_s": round(a_cpu, 2),
+        "duckdb_cpu_s": round(b_cpu, 2),
+        "cpu_ratio": round(a_cpu / b_cpu, 2),
         "ingest_rss_mib": round(a_rss),
         "duckdb_rss_mib": round(b_rss),
     }
@@ -127,7 +133,7 @@ def run_redelivery(args: argparse.Namespace, legs: int, src: Path) -> dict[str, 
         subprocess.run([sys.executable, "-c", REDELIVER, str(src), str(again)], check=True)
     cmd = [sys.executable, "-m", "cdr_pipeline", "-q", "--warehouse", str(wh), "ingest"]
     measure([*cmd, str(src)])
-    seconds, rss = measure([*cmd, str(again)])
+    seconds, rss, _cpu = measure([*cmd, str(again)])
     shutil.rmtree(wh, ignore_errors=True)
     return {
         "legs": legs,
@@ -172,13 +178,13 @@ def main() -> None:
             print(json.dumps(redelivered[-1]), file=sys.stderr)
     print(
         f"{'legs':>10} {'order':>12} {'MB':>6} {'ingest s':>9} {'duckdb s':>9} {'ratio':>6} "
-        f"{'ingest RSS MiB':>15} {'duckdb RSS MiB':>15}"
+        f"{'ingest RSS MiB':>15} {'duckdb RSS MiB':>15} {'CPU ratio':>9}"
     )
     for r in rows:
         print(
             f"{r['legs']:>10,} {r['order']:>12} {r['file_mb']:>6} {r['ingest_s']:>9} "
             f"{r['duckdb_s']:>9} {r['ratio']:>6} {r['ingest_rss_mib']:>15} "
-            f"{r['duckdb_rss_mib']:>15}"
+            f"{r['duckdb_rss_mib']:>15} {r['cpu_ratio']:>9}"
         )
     for r in redelivered:
         print(

@@ -63,6 +63,21 @@ wait_lock_option = click.option(
 )
 """Shared by the commands that write the warehouse."""
 
+chunk_rows_option = click.option(
+    "--chunk-rows",
+    type=click.IntRange(min=1),
+    help="Rows per chunk (memory bound; default 25000 or chunk_rows in cdr.toml).",
+)
+"""Shared by the commands that ingest."""
+
+max_reject_rate_option = click.option(
+    "--max-reject-rate",
+    type=click.FloatRange(0, 1),
+    help="Share of a file's rows that may be quarantined before the file is not published "
+    "(default 0.01 = 1 %).",
+)
+"""Shared by the commands that ingest."""
+
 json_option = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 """For scripts: the command's result object as JSON on stdout."""
 

@@ -8,7 +8,15 @@ from pathlib import Path
 import click
 
 from cdr_pipeline.cli.build import refresh_views
-from cdr_pipeline.cli.context import CliContext, echo, json_option, pass_cli, wait_lock_option
+from cdr_pipeline.cli.context import (
+    CliContext,
+    chunk_rows_option,
+    echo,
+    json_option,
+    max_reject_rate_option,
+    pass_cli,
+    wait_lock_option,
+)
 from cdr_pipeline.cli.render import Progress, files_table, ingest_table, runs_table, text_table
 from cdr_pipeline.render import to_json
 from cdr_pipeline.schema import SCHEMAS
@@ -17,13 +25,8 @@ from cdr_pipeline.schema import SCHEMAS
 @click.command(short_help="Load exports and other inputs.")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--kind", type=click.Choice(sorted(SCHEMAS)), help="Force the input kind.")
-@click.option("--chunk-rows", type=click.IntRange(min=1), help="Rows per chunk (memory bound).")
-@click.option(
-    "--max-reject-rate",
-    type=click.FloatRange(0, 1),
-    help="Share of a file's rows that may be quarantined before the file is not published "
-    "(default 0.01 = 1 %).",
-)
+@chunk_rows_option
+@max_reject_rate_option
 @wait_lock_option
 @json_option
 @pass_cli

@@ -8,7 +8,14 @@ from pathlib import Path
 
 import click
 
-from cdr_pipeline.cli.context import CliContext, echo, pass_cli, wait_lock_option
+from cdr_pipeline.cli.context import (
+    CliContext,
+    chunk_rows_option,
+    echo,
+    max_reject_rate_option,
+    pass_cli,
+    wait_lock_option,
+)
 from cdr_pipeline.cli.render import Progress, text_table
 from cdr_pipeline.render import to_json
 
@@ -39,15 +46,8 @@ from cdr_pipeline.render import to_json
     default=None,
     help="Pull records from the Webex APIs first (default: [fetch] nightly in cdr.toml).",
 )
-@click.option(
-    "--chunk-rows", type=click.IntRange(min=1), help="Rows per chunk (memory bound; default 25000)."
-)
-@click.option(
-    "--max-reject-rate",
-    type=click.FloatRange(0, 1),
-    help="Share of a file's rows that may be quarantined before the file is not published "
-    "(default 0.01 = 1 %).",
-)
+@chunk_rows_option
+@max_reject_rate_option
 @wait_lock_option
 @click.option("--dry-run", is_flag=True, help="List what would be done; change nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")

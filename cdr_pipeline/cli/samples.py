@@ -6,12 +6,16 @@ import sys
 import time
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from cdr_pipeline.cli.context import CliContext, echo, json_option, pass_cli, wait_lock_option
 from cdr_pipeline.cli.render import Progress, ingest_table, text_table
 from cdr_pipeline.render import plain, to_json
+
+if TYPE_CHECKING:
+    from cdr_pipeline.samples import SamplesResult, ScaleResult
 
 BULK_ROWS = 20_000
 """Above this many rows `cdr samples` writes the bulk set (the small one takes minutes)."""
@@ -104,11 +108,8 @@ def samples(
         zip_export=not no_zip,
         labels_path=labels_path,
     )
-    if as_json:
-        echo(to_json(res))
+    if _printed_as_json_or_files(res, as_json):
         return
-    for f in res.files:
-        echo(str(f))
     echo(
         f"{res.legs:,} legs ({res.webex_go_legs:,} Webex Go), {res.devices} Webex Go "
         f"devices, {len(res.updated_report_ids)} updated records; labels in {res.labels}",
@@ -146,11 +147,8 @@ def _bulk(
         progress=report,
     )
     seconds = time.monotonic() - t0
-    if as_json:
-        echo(to_json(res))
+    if _printed_as_json_or_files(res, as_json):
         return
-    for f in res.files:
-        echo(str(f))
     echo(
         f"{res.legs:,} legs ({res.webex_go_legs:,} Webex Go) in {len(res.files) - 4} monthly "
         f"exports, {res.bytes_written / 1e9:.2f} GB, {seconds:.0f} s; {res.devices} Webex Go "
@@ -222,3 +220,13 @@ def demo(
 
 
 COMMANDS = [samples, demo]
+
+
+def _printed_as_json_or_files(res: SamplesResult | ScaleResult, as_json: bool) -> bool:
+    """Print the result as JSON (True: nothing more to say) or the files written, one a line."""
+    if as_json:
+        echo(to_json(res))
+        return True
+    for f in res.files:
+        echo(str(f))
+    return False

@@ -30,6 +30,7 @@ def test_every_log_json_line_of_a_nightly_carries_its_fields(tmp_path: Path) -> 
     lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
     records = [json.loads(ln) for ln in lines]  # every line is one JSON object
     assert len(records) > 10
+    assert "\r" not in proc.stderr  # no progress bar redraws without a terminal
     for r in records:
         assert {"time", "level", "message", "run_id", "command", "stage"} <= r.keys(), r
         assert r["command"] == "cdr nightly"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 import time
 from datetime import date
@@ -257,29 +256,6 @@ def test_retention_drops_only_old_call_partitions_and_records_it(tmp_path: Path)
     }
     snaps = pl.read_delta(str(settings.layout.tables / "device_snapshots"))
     assert snaps["snapshot_time"].min().date() < date(2026, 9, 24)
-
-
-def test_log_json_lines_and_no_progress_without_a_terminal(tmp_path: Path) -> None:
-    inbox = tmp_path / "inbox"
-    inbox.mkdir()
-    shutil.copy(FIXTURES / "bom_crlf.csv", inbox)
-    proc = run_cdr(
-        "--log-json",
-        "-v",
-        "--warehouse",
-        str(tmp_path / "wh"),
-        "nightly",
-        "--inbox",
-        str(inbox),
-        "--run-date",
-        "2026-11-03",
-    )
-    assert proc.returncode == 0, proc.stderr
-    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
-    assert lines
-    records = [json.loads(ln) for ln in lines]  # every stderr line is a JSON object
-    assert any("bom_crlf.csv" in r["message"] for r in records)
-    assert "\r" not in proc.stderr  # no progress bar redraws
 
 
 def test_nightly_fetches_before_it_ingests_when_configured(tmp_path: Path) -> None:
