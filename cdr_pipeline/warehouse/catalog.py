@@ -78,34 +78,18 @@ def layer_of(name: str) -> str:
     return match.group(1)
 
 
+_NOISE = re.compile(r"--[^\n]*|/\*.*?(?:\*/|\Z)|'(?:[^']|'')*'?", re.DOTALL)
+
+
+def _blank(match: re.Match[str]) -> str:
+    token = match.group(0)
+    return "" if token.startswith("--") else " " if token.startswith("/*") else "''"
+
+
 def strip_sql_noise(sql: str) -> str:
-    """SQL with comments and string literals blanked, so names inside them are not references."""
-    out: list[str] = []
-    i, n = 0, len(sql)
-    while i < n:
-        ch = sql[i]
-        if sql.startswith("--", i):
-            j = sql.find("\n", i)
-            i = n if j < 0 else j
-        elif sql.startswith("/*", i):
-            j = sql.find("*/", i + 2)
-            i = n if j < 0 else j + 2
-            out.append(" ")
-        elif ch == "'":
-            j = i + 1
-            while j < n:
-                if sql[j] == "'" and sql.startswith("''", j):
-                    j += 2
-                elif sql[j] == "'":
-                    break
-                else:
-                    j += 1
-            out.append("''")
-            i = j + 1
-        else:
-            out.append(ch)
-            i += 1
-    return "".join(out)
+    """SQL with comments and string literals blanked, so names inside them are not references.
+    (One regular expression: a character loop in Python took a second of every build.)"""
+    return _NOISE.sub(_blank, sql)
 
 
 def parse_header(text: str, origin: str) -> tuple[str, tuple[str, ...], str]:

@@ -110,6 +110,21 @@ def test_header_parser_and_noise_stripper() -> None:
     assert "fct_x" not in strip_sql_noise("select 'fct_x' /* fct_x */ -- fct_x\n")
 
 
+@pytest.mark.parametrize(
+    ("sql", "blanked"),
+    [
+        ("select 'it''s fct_x' from fct_y", "select '' from fct_y"),  # doubled quote
+        ("a /* x */ b -- y\nc", "a   b \nc"),  # block comment is a space; line keeps newline
+        ("select '-- not a comment', x", "select '', x"),
+        ("select 1 /* open", "select 1  "),  # unterminated comment runs to the end
+        ("select 'open", "select ''"),  # unterminated string runs to the end
+        ("x -- a 'quote' in a comment\ny", "x \ny"),
+    ],
+)
+def test_strip_sql_noise_cases(sql: str, blanked: str) -> None:
+    assert strip_sql_noise(sql) == blanked
+
+
 def test_cli_build_prints_views_and_seconds(tmp_path: Path) -> None:
     (tmp_path / "wh" / "state").mkdir(parents=True)  # build refuses a folder that is not one
     res = CliRunner().invoke(cli, ["--warehouse", str(tmp_path / "wh"), "build"])
