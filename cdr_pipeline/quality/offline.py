@@ -120,6 +120,16 @@ def _local(url: str, docs_dir: Path, base: Path) -> str | None:
     return Path(os.path.relpath(target, base)).as_posix()
 
 
+def _static(url: str, docs_dir: Path, base: Path) -> str | None:
+    """A link into the site's `static/` folder that misses it (GX writes the favicon link of
+    result pages one `../` short), re-anchored at the site root; None if it resolves."""
+    path = url.split("?", 1)[0].split("#", 1)[0]
+    at = path.find("static/")
+    if at < 0 or not path or (base / path).exists() or not (docs_dir / path[at:]).is_file():
+        return None
+    return Path(os.path.relpath(docs_dir / path[at:], base)).as_posix()
+
+
 def _rewrite(text: str, docs_dir: Path, base: Path, remaining: set[str]) -> str:
     def tag(m: re.Match[str]) -> str:
         rewritten = False
@@ -128,7 +138,8 @@ def _rewrite(text: str, docs_dir: Path, base: Path, remaining: set[str]) -> str:
             nonlocal rewritten
             url = a.group(4)
             if not _EXTERNAL.match(url):
-                return a.group(0)
+                fixed = _static(url, docs_dir, base)
+                return a.group(0) if fixed is None else a.group(0).replace(url, fixed)
             local = _local(url.strip(), docs_dir, base)
             if local is None:
                 remaining.add(url.strip())
