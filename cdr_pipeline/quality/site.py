@@ -8,7 +8,8 @@ import logging
 import shutil
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlparse
+from urllib.parse import urlparse
+from urllib.request import url2pathname
 
 from cdr_pipeline.quality.lineage import Lineage, inject
 from cdr_pipeline.quality.offline import make_offline
@@ -67,4 +68,4 @@ def build_docs(ctx: Any, docs_dir: Path, lineage: Lineage) -> Path:
 def _local_page(url: str | None) -> Path | None:
     if not url or not url.startswith("file://"):
         return None
-    return Path(unquote(urlparse(url).path))
+    return Path(url2pathname(urlparse(url).path))
