@@ -120,9 +120,9 @@ class _Checkpoint:
             batch_parameters={"dataframe": frame},
             run_id=RunIdentifier(run_name=self.lineage.validation_id),
         )
+        note = BatchNote(self.table, self.checkpoint.name, batch, first_row, len(frame))
         for key, vr in outcome.run_results.items():
-            suite = self.checkpoint.name
-            self.lineage.note(key, BatchNote(self.table, suite, batch, first_row, len(frame)))
+            self.lineage.note(key, note)
             for er in vr.results:
                 cdr_id = (er.expectation_config.meta or {}).get("cdr_id")
                 if cdr_id in self.results:
