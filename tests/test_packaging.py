@@ -59,6 +59,22 @@ def test_the_wheel_carries_sql_samples_and_licence(wheel: Path) -> None:
     assert "License-Expression: Apache-2.0" in text
 
 
+def test_the_wheel_carries_the_data_docs_assets(wheel: Path) -> None:
+    """Offline Data Docs need the vendored scripts, styles, fonts and their licences."""
+    from cdr_pipeline.quality.offline import CDN_ASSETS, assets_dir
+
+    names = set(zipfile.ZipFile(wheel).namelist())
+    shipped = {
+        f"cdr_pipeline/quality/assets/{p.relative_to(assets_dir()).as_posix()}"
+        for p in assets_dir().rglob("*")
+        if p.is_file()
+    }
+    assert shipped <= names
+    assert {f"cdr_pipeline/quality/assets/{f}" for f in CDN_ASSETS.values()} <= names
+    assert any(n.endswith("fontawesome-free-6.6.0/webfonts/fa-solid-900.woff2") for n in names)
+    assert len([n for n in shipped if "/LICENSE" in n]) >= 10
+
+
 def test_wheel_in_a_fresh_venv_runs_demo_and_build_from_an_empty_folder(
     wheel: Path, tmp_path: Path
 ) -> None:

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from cdr_pipeline.config import Settings
 from cdr_pipeline.quality.batches import connect, device_users_sql, duplicate_keys, row_batches
+from cdr_pipeline.quality.lineage import BatchNote, Lineage
 from cdr_pipeline.quality.report import (
     SAMPLE_KEYS,
     VALIDATIONS_SCHEMA,
@@ -35,6 +36,7 @@ from cdr_pipeline.quality.report import (
     ValidationReport,
 )
 from cdr_pipeline.quality.scope import ScopeArg, TableScope, resolve_scope
+from cdr_pipeline.quality.site import build_docs, gx_context
 from cdr_pipeline.quality.suites import (
     ERROR,
     IN_SET,
@@ -58,8 +60,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 BATCH_ROWS = 500_000
-SITE = "cdr"
-DOCS_DIR = "data_docs"
 SCOPE_SUFFIX = ".scope"
 
 
@@ -103,43 +103,26 @@ def _expectation(spec: ExpectationSpec, known_columns: list[str]) -> Any:
     raise ValueError(f"no GX expectation for check {spec.check!r}")
 
 
-def _context(docs_dir: Path) -> Any:
-    """An in-memory GX context whose only Data Docs site is `<warehouse>/quality/data_docs`."""
-    import great_expectations as gx
-    from great_expectations.data_context.types.base import (
-        DataContextConfig,
-        InMemoryStoreBackendDefaults,
-        ProgressBarsConfig,
-    )
-
-    config = DataContextConfig(
-        store_backend_defaults=InMemoryStoreBackendDefaults(),
-        analytics_enabled=False,
-        progress_bars=ProgressBarsConfig(globally=False),
-        data_docs_sites={
-            SITE: {
-                "class_name": "SiteBuilder",
-                "show_how_to_buttons": False,
-                "store_backend": {
-                    "class_name": "TupleFilesystemStoreBackend",
-                    "base_directory": str(docs_dir.resolve()),
-                },
-                "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
-            }
-        },
-    )
-    return gx.get_context(mode="ephemeral", project_config=config)
-
-
 @dataclass
 class _Checkpoint:
     checkpoint: Any
     results: dict[str, ExpectationResult]
     key: list[str]
+    lineage: Lineage
+    table: str
 
-    def run(self, frame: pd.DataFrame) -> None:
-        outcome = self.checkpoint.run(batch_parameters={"dataframe": frame})
-        for vr in outcome.run_results.values():
+    def run(self, frame: pd.DataFrame, batch: int = 0, first_row: int = 1) -> None:
+        """Validate one frame: batch 1, 2, ... of the table's rows, or 0 for the scope suite."""
+        from great_expectations.core.run_identifier import RunIdentifier
+
+        # the run name is the validation id, so every page and index row says which one
+        outcome = self.checkpoint.run(
+            batch_parameters={"dataframe": frame},
+            run_id=RunIdentifier(run_name=self.lineage.validation_id),
+        )
+        note = BatchNote(self.table, self.checkpoint.name, batch, first_row, len(frame))
+        for key, vr in outcome.run_results.items():
+            self.lineage.note(key, note)
             for er in vr.results:
                 cdr_id = (er.expectation_config.meta or {}).get("cdr_id")
                 if cdr_id in self.results:
@@ -182,7 +165,7 @@ def _result(spec: ExpectationSpec, suite: str, gx_type: str) -> ExpectationResul
 
 
 def _checkpoint(
-    ctx: Any, name: str, specs: Iterable[ExpectationSpec], scope: TableScope
+    ctx: Any, name: str, specs: Iterable[ExpectationSpec], scope: TableScope, lineage: Lineage
 ) -> _Checkpoint:
     import great_expectations as gx
 
@@ -207,7 +190,7 @@ def _checkpoint(
             },
         )
     )
-    return _Checkpoint(cp, results, key)
+    return _Checkpoint(cp, results, key, lineage, scope.schema.name)
 
 
 def _scope_frame(dup_sample: pd.DataFrame, key: list[str], new_columns: list[str]) -> pd.DataFrame:
@@ -226,6 +209,7 @@ def _scope_frame(dup_sample: pd.DataFrame, key: list[str], new_columns: list[str
 
 def _validate_table(
     ctx: Any,
+    lineage: Lineage,
     suite: SuiteSpec,
     scope: TableScope,
     settings: Settings,
@@ -238,12 +222,12 @@ def _validate_table(
         row_specs = [
             s for s in suite.row_expectations if s.check != KNOWN_DEVICE or devices is not None
         ]
-        rows_cp = _checkpoint(ctx, suite.name, row_specs, scope)
+        rows_cp = _checkpoint(ctx, suite.name, row_specs, scope, lineage)
         n_rows = n_batches = 0
         for frame in row_batches(con, suite, scope.files, batch_rows, devices):
-            rows_cp.run(frame)
-            n_rows += len(frame)
             n_batches += 1
+            rows_cp.run(frame, n_batches, n_rows + 1)
+            n_rows += len(frame)
         results = [rows_cp.results[s.id] for s in row_specs]
         if n_batches == 0:
             for r in results:
@@ -256,7 +240,7 @@ def _validate_table(
                 results.append(skipped)
 
         scope_name = suite.name + SCOPE_SUFFIX
-        scope_cp = _checkpoint(ctx, scope_name, suite.scope_expectations, scope)
+        scope_cp = _checkpoint(ctx, scope_name, suite.scope_expectations, scope, lineage)
         dup_rows, dup_sample = duplicate_keys(con, suite.schema, scope.files)
         scope_cp.run(_scope_frame(dup_sample, list(suite.schema.key), scope.new_columns))
         for s in suite.scope_expectations:
@@ -299,11 +283,18 @@ def validate_warehouse(
         "validating %s: %d table(s), %d file(s)", resolved.label, len(todo), resolved.file_count
     )
     if todo:
-        ctx = _context(docs_dir)
+        lineage = Lineage(
+            validation_id,
+            resolved.label,
+            resolved.run_ids,
+            settings.layout.root,
+            {t.schema.name: t for _, t in todo},
+        )
+        ctx = gx_context(docs_dir)
         ctx.data_sources.add_pandas("cdr")
         for suite, table_scope in todo:
             t1 = time.monotonic()
-            res = _validate_table(ctx, suite, table_scope, settings, batch_rows, temp_dir)
+            res = _validate_table(ctx, lineage, suite, table_scope, settings, batch_rows, temp_dir)
             suite_results.append(res)
             log.info(
                 "%s: %d rows in %d batch(es), %d failed expectation(s), %.1fs",
@@ -314,10 +305,7 @@ def validate_warehouse(
                 time.monotonic() - t1,
                 extra={"rows_read": res.rows, "seconds": round(time.monotonic() - t1, 3)},
             )
-        # the index lists this run's results only; pages of earlier runs would dangle
-        shutil.rmtree(docs_dir / "validations", ignore_errors=True)
-        ctx.build_data_docs(site_names=[SITE])
-        index = docs_dir / "index.html"
+        index = build_docs(ctx, docs_dir, lineage)
     shutil.rmtree(temp_dir, ignore_errors=True)
     report = ValidationReport(
         validation_id=validation_id,
