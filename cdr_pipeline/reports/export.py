@@ -1,4 +1,4 @@
-"""Write a `ReportResult` as CSV, JSON, Parquet or an aligned text table.
+"""Write a `ReportResult` as CSV, JSON, Parquet, an Excel workbook or an aligned text table.
 
 CSV is meant for spreadsheets, so it is made safe against formula injection (OWASP "CSV
 injection"): a text cell whose first character after any leading whitespace or line break is
@@ -25,7 +25,7 @@ from cdr_pipeline.errors import EXIT_USAGE, CdrError
 from cdr_pipeline.render import plain
 from cdr_pipeline.reports.run import ReportResult
 
-FORMATS = ("csv", "json", "parquet", "table")
+FORMATS = ("csv", "json", "parquet", "table", "xlsx")
 _FORMULA_TRIGGERS = frozenset("=+-@\uff1d\uff0b\uff0d\uff20\ufe66\ufe62\ufe63\ufe6b\u2212")
 _CONTROL_START = ("\t", "\r")
 
@@ -34,14 +34,17 @@ class ExportError(CdrError):
     exit_code = EXIT_USAGE
 
 
+def is_formula_like(value: Any) -> bool:
+    """True for text a spreadsheet would take for a formula (see the module docstring)."""
+    if not isinstance(value, str):
+        return False
+    rest = value.lstrip()  # str.lstrip: spaces, tabs, line breaks, NBSP, ideographic space
+    return value.startswith(_CONTROL_START) or bool(rest and rest[0] in _FORMULA_TRIGGERS)
+
+
 def safe_cell(value: Any) -> Any:
     """A CSV cell that a spreadsheet will not evaluate as a formula."""
-    if not isinstance(value, str):
-        return value
-    rest = value.lstrip()  # str.lstrip: spaces, tabs, line breaks, NBSP, ideographic space
-    if value.startswith(_CONTROL_START) or (rest and rest[0] in _FORMULA_TRIGGERS):
-        return "'" + value
-    return value
+    return "'" + value if is_formula_like(value) else value
 
 
 def _text(value: Any) -> str:
@@ -89,6 +92,13 @@ def write_report(result: ReportResult, fmt: str, out: Path | IO[str] | None = No
             raise ExportError("parquet output needs a file", hint="pass --out FILE.parquet")
         out.parent.mkdir(parents=True, exist_ok=True)
         pq.write_table(result.table, out, compression="zstd")
+        return None
+    if fmt == "xlsx":
+        if not isinstance(out, Path):
+            raise ExportError("xlsx output needs a file", hint="pass --out FILE.xlsx")
+        from cdr_pipeline.reports.workbook import write_report_xlsx
+
+        write_report_xlsx(result.name, result.table, out)
         return None
     text = {"csv": to_csv, "json": to_json, "table": to_text_table}[fmt](result)
     if out is None:
