@@ -137,6 +137,8 @@ def run_report(
                 close.closed_at.isoformat(),
             )
             return ReportResult(name, first_day, table, seconds, close.closed_at, close.versions)
+    if first_day is not None and not report.monthly and current:
+        first_day = None  # --current of a closed month's frozen list: the list now
     if first_day is not None and not report.monthly:
         raise ReportUsageError(
             f"report {name!r} is not monthly: it describes the data as of its latest "
