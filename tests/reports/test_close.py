@@ -150,6 +150,7 @@ def test_an_incomplete_month_is_refused_unless_forced_with_a_reason(wh: Settings
 
     code, out, err = cdr(wh, "close", OPEN_MONTH, "--force", "--reason", "export lost; AP agreed")
     assert code == 0, err
+    assert "forced: export lost; AP agreed" in out
     close = read_close(wh.layout, date(2026, 11, 1))
     assert close is not None and close.forced and close.reason == "export lost; AP agreed"
     assert close.call_coverage == "none"
