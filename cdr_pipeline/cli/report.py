@@ -75,6 +75,16 @@ def _complete_month(
     type=click.Path(path_type=Path, dir_okay=False),
     help="Write to this file instead of stdout (required for parquet and xlsx).",
 )
+@click.option(
+    "--wide", is_flag=True, help="Table format: every column and full ids (default: compact)."
+)
+@click.option(
+    "--excel-csv/--no-excel-csv",
+    "excel_csv",
+    default=None,
+    help="CSV with the UTF-8 BOM Excel needs, on stdout and files alike (default: "
+    "excel_csv in cdr.toml, else files only).",
+)
 @pass_cli
 def report(
     obj: CliContext,
@@ -85,6 +95,8 @@ def report(
     current: bool,
     fmt: str,
     out: Path | None,
+    wide: bool,
+    excel_csv: bool | None,
 ) -> None:
     """Run the named report NAME over the warehouse views (run `cdr build` first).
 
@@ -93,6 +105,9 @@ def report(
     closed; --current recomputes. `finance-pack --month M --out FILE.xlsx` writes the
     month's workbook, `finance-summary --month M --format html` its one-page summary, and
     `restatements` lists what a recomputation would change in the closed months.
+
+    The table format shows a compact column set with short ids and months as YYYY-MM
+    (--wide: every column, full ids).
 
     Exits 2 for an unknown report or a misuse of options, 3 for a bad --month or a
     warehouse without views."""
@@ -111,14 +126,15 @@ def report(
             "--format html is for finance-summary; this report writes csv, json, parquet, "
             "table or xlsx"
         )
+    settings = obj.existing_warehouse(excel_csv=excel_csv)
     if name == "restatements":
         from cdr_pipeline.reports.restate import restatements
 
-        result = restatements(obj.existing_warehouse())
+        result = restatements(settings)
         if result.row_count == 0:
             echo("no restatements: every closed month still holds (or none is closed)", err=True)
     else:
-        result = run_report(obj.existing_warehouse(), name, month, as_of=as_of, current=current)
+        result = run_report(settings, name, month, as_of=as_of, current=current)
     if result.closed_at is not None:
         echo(
             f"{name} {month}: closed on {result.closed_at:%Y-%m-%d} "
@@ -126,9 +142,9 @@ def report(
             err=True,
         )
     if out is None:
-        write_report(result, fmt, sys.stdout)
+        write_report(result, fmt, sys.stdout, wide=wide, excel_csv=settings.excel_csv)
     else:
-        write_report(result, fmt, out)
+        write_report(result, fmt, out, wide=wide, excel_csv=settings.excel_csv)
         echo(f"wrote {result.row_count:,} rows of {name} to {out}", err=True)
     sys.exit(0)
 

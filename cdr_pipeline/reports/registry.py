@@ -20,6 +20,8 @@ class Report:
     monthly: bool = True
     view: str | None = None
     """The public view the report shows (its columns are documented in sql/README.md)."""
+    compact: tuple[str, ...] = ()
+    """The columns `--format table` shows without `--wide` (empty: all)."""
 
 
 SPECIAL_REPORTS: dict[str, str] = {
@@ -50,6 +52,21 @@ REPORTS: dict[str, Report] = {
             f"select * from rpt_licence_usage_monthly where {_MONTH}",
             ("month", "licence_type", "subscription_id", "location_name", "department_id"),
             view="rpt_licence_usage_monthly",
+            compact=(
+                "month",
+                "licence_type",
+                "subscription_id",
+                "location_name",
+                "department_id",
+                "licences_held_peak",
+                "licences_held_month_end",
+                "licences_used",
+                "licences_idle",
+                "licences_never_activated",
+                "webex_go_calls",
+                "webex_go_minutes",
+                "call_coverage",
+            ),
         ),
         Report(
             "reconciliation",
@@ -57,6 +74,21 @@ REPORTS: dict[str, Report] = {
             f"select * from rpt_licence_reconciliation where {_MONTH}",
             ("month", "subscription_id", "licence_type"),
             view="rpt_licence_reconciliation",
+            compact=(
+                "month",
+                "subscription_id",
+                "licence_type",
+                "entitled_units",
+                "consumed_peak",
+                "consumed_month_end",
+                "variance_units",
+                "idle_licences",
+                "idle_cost",
+                "unassigned_cost",
+                "currency",
+                "status",
+                "call_coverage",
+            ),
         ),
         Report(
             "reclaim-candidates",
@@ -66,6 +98,16 @@ REPORTS: dict[str, Report] = {
             ("device_id", "reason"),
             monthly=False,
             view="rpt_reclaim_candidates",
+            compact=(
+                "device_id",
+                "reason",
+                "days_since",
+                "user_email",
+                "phone_number",
+                "location_name",
+                "licence_type",
+                "current_status",
+            ),
         ),
         Report(
             "anomalies",
@@ -74,6 +116,15 @@ REPORTS: dict[str, Report] = {
             f"select * from rpt_webex_go_anomalies where {_MONTH}",
             ("anomaly_id",),
             view="rpt_webex_go_anomalies",
+            compact=(
+                "month",
+                "anomaly_type",
+                "observed_at",
+                "device_id",
+                "user_uuid",
+                "phone_number",
+                "detail",
+            ),
         ),
         Report(
             "webex-go-adoption",

@@ -53,7 +53,7 @@ def write_standard_reports(settings: Settings, run_date: date) -> list[Path]:
         for month in months if report.monthly else [None]:
             result = run_report(settings, name, month.strftime("%Y-%m") if month else None)
             file_name = report_file_name(name, month)
-            write_report(result, "csv", tmp / file_name)
+            write_report(result, "csv", tmp / file_name, excel_csv=settings.excel_csv)
             names.append(file_name)
     html, _ = finance_summary(settings, months[0])
     (tmp / summary_file_name(months[0])).write_text(html, encoding="utf-8")

@@ -9,6 +9,7 @@ from collections import Counter
 from html import escape
 from typing import Any
 
+from cdr_pipeline.reports.export import short_id
 from cdr_pipeline.reports.figures import MonthFigures
 
 MAX_SUBSCRIPTION_ROWS = 10
@@ -138,13 +139,6 @@ def _short_type(licence_type: Any) -> str:
     return text
 
 
-def short_id(value: Any, keep: int = 10) -> str:
-    """A long id (a base64 device id, a UUID) cut to its last `keep` characters: the start
-    of a Webex device id is the same for every device."""
-    text = "" if value is None else str(value)
-    return text if len(text) <= keep + 1 else "…" + text[-keep:]
-
-
 def _more(shown: int, total: int, what: str) -> str:
     if total <= shown:
         return ""
@@ -194,7 +188,7 @@ def render_summary(figures: MonthFigures) -> str:
     ]
     reclaim_rows = [
         [
-            short_id(r.get("device_id")),
+            str(short_id(r.get("device_id")) or ""),
             str(r.get("user_email") or r.get("phone_number") or ""),
             str(r.get("location_name") or ""),
             str(r.get("reason") or "").replace("_", " "),
