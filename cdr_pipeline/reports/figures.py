@@ -105,3 +105,27 @@ def month_figures(settings: Settings, month: str | date, current: bool = False) 
     finally:
         con.close()
     return MonthFigures(first_day, tables, versions, coverage, covered, days_in(first_day))
+
+
+def figures_of_tables(
+    settings: Settings, first_day: date, tables: dict[str, pa.Table]
+) -> MonthFigures:
+    """Figures of the month from report tables already computed over `cdr.duckdb` (the
+    nightly's CSVs), so they are not computed twice; a closed month's come from its close.
+    The versions are those of the tables now (the nightly holds its lock meanwhile)."""
+    if read_close(settings.layout, first_day) is not None:
+        return month_figures(settings, first_day)
+    snapshots = table_snapshots(settings)
+    recon = tables["reconciliation"]
+    coverage, covered = "none", 0
+    if recon.num_rows:
+        coverage = str(recon.column("call_coverage")[0].as_py())
+        covered = int(recon.column("covered_days")[0].as_py() or 0)
+    return MonthFigures(
+        first_day,
+        tables,
+        {n: s.version for n, s in snapshots.items() if s.version is not None},
+        coverage,
+        covered,
+        days_in(first_day),
+    )

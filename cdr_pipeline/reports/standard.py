@@ -8,11 +8,15 @@ import shutil
 from datetime import date, timedelta
 from pathlib import Path
 
+import pyarrow as pa
+
 from cdr_pipeline.config import Settings
 from cdr_pipeline.reports.export import write_report
-from cdr_pipeline.reports.finance import finance_summary
+from cdr_pipeline.reports.figures import figures_of_tables
+from cdr_pipeline.reports.frozen import FINANCE_REPORTS
 from cdr_pipeline.reports.registry import REPORTS
 from cdr_pipeline.reports.run import run_report
+from cdr_pipeline.reports.summary import render_summary
 
 
 def report_months(run_date: date) -> list[date]:
@@ -49,13 +53,16 @@ def write_standard_reports(settings: Settings, run_date: date) -> list[Path]:
     tmp.mkdir(parents=True)
     months = report_months(run_date)
     names: list[str] = []
+    previous: dict[str, pa.Table] = {}  # the previous month's finance reports
     for name, report in REPORTS.items():
         for month in months if report.monthly else [None]:
             result = run_report(settings, name, month.strftime("%Y-%m") if month else None)
             file_name = report_file_name(name, month)
             write_report(result, "csv", tmp / file_name, excel_csv=settings.excel_csv)
             names.append(file_name)
-    html, _ = finance_summary(settings, months[0])
+            if name in FINANCE_REPORTS and month in (None, months[0]):
+                previous[name] = result.table
+    html = render_summary(figures_of_tables(settings, months[0], previous))
     (tmp / summary_file_name(months[0])).write_text(html, encoding="utf-8")
     names.append(summary_file_name(months[0]))
     if target.exists():
