@@ -220,9 +220,10 @@ def run_nightly(
     progress: ProgressFn | None = None,
 ) -> NightlySummary:
     """The unattended job: (fetch) -> ingest what is new in the inbox -> validate it -> build
-    the views -> write the standard reports for the previous month and the month to date to
-    `<warehouse>/reports/<run date>/` -> retention -> vacuum -> archive. One lock for the whole run:
-    a second nightly exits at once with LockBusy (exit 5). `fetcher` replaces
+    the views -> (close the previous month, with `close_after_days`) -> write the standard
+    reports for the previous month and the month to date and the previous month's finance
+    summary to `<warehouse>/reports/<run date>/` -> retention -> vacuum -> archive. One lock
+    for the whole run: a second nightly exits at once with LockBusy (exit 5). `fetcher` replaces
     `fetch_records(settings)` (tests give it a client with a fake clock)."""
     if not inbox.is_dir():
         from cdr_pipeline.errors import ConfigError
@@ -289,15 +290,7 @@ def run_nightly(
 
                 summary.build = build_warehouse(settings)
                 out[:] = [EXIT_OK, f"nothing new to validate; {len(summary.build.views)} views"]
-        with summary.run_stage("reports") as out:
-            from cdr_pipeline.reports.standard import write_standard_reports
-
-            summary.reports = write_standard_reports(settings, summary.run_date)
-            out[:] = [
-                EXIT_OK,
-                f"{len(summary.reports)} file(s) in "
-                f"{settings.layout.reports / summary.run_date.isoformat()}",
-            ]
+        _close_and_report(settings, summary)
         if retain:
             with summary.run_stage("retention") as out:
                 from cdr_pipeline.ingest.retention import apply_retention
@@ -325,6 +318,25 @@ def run_nightly(
                 summary.archived = archive_loaded(summary.ingest, inbox, archive, earlier)
                 out[:] = [EXIT_OK, f"{len(summary.archived)} file(s) moved to {archive}"]
     return summary
+
+
+def _close_and_report(settings: Settings, summary: NightlySummary) -> None:
+    """Close the previous month when it is due (`close_after_days`), then write the
+    standard reports (a closed month's finance figures are its frozen ones)."""
+    if settings.close_after_days is not None:
+        with summary.run_stage("close") as out:
+            from cdr_pipeline.reports.close import close_due_month
+
+            out[:] = [EXIT_OK, close_due_month(settings, summary.run_date, "cdr nightly")]
+    with summary.run_stage("reports") as out:
+        from cdr_pipeline.reports.standard import write_standard_reports
+
+        summary.reports = write_standard_reports(settings, summary.run_date)
+        out[:] = [
+            EXIT_OK,
+            f"{len(summary.reports)} file(s) in "
+            f"{settings.layout.reports / summary.run_date.isoformat()}",
+        ]
 
 
 def _plan(settings: Settings, summary: NightlySummary, retain: int | None, do_fetch: bool) -> None:

@@ -1,10 +1,12 @@
-"""`cdr report NAME`: run a named report and write it as csv, json, parquet or a table."""
+"""`cdr report NAME`: run a named report and write it as csv, json, parquet, xlsx or a table;
+the month's finance pack (xlsx) and one-page summary (html); restatements of closed months."""
 
 from __future__ import annotations
 
 import sys
 from datetime import date
 from pathlib import Path
+from typing import NoReturn
 
 import click
 from click.shell_completion import CompletionItem
@@ -12,7 +14,7 @@ from click.shell_completion import CompletionItem
 from cdr_pipeline.cli.context import CliContext, echo, pass_cli
 from cdr_pipeline.errors import EXIT_USAGE
 
-FORMATS = ("csv", "json", "parquet", "table")
+FORMATS = ("csv", "json", "parquet", "table", "xlsx", "html")
 
 
 def _complete_name(
@@ -20,12 +22,10 @@ def _complete_name(
 ) -> list[CompletionItem]:
     """Shell completion of report names (with their one-line summaries)."""
     from cdr_pipeline.reports import REPORTS
+    from cdr_pipeline.reports.registry import SPECIAL_REPORTS
 
-    return [
-        CompletionItem(name, help=report.summary)
-        for name, report in REPORTS.items()
-        if name.startswith(incomplete)
-    ]
+    names = {n: r.summary for n, r in REPORTS.items()} | SPECIAL_REPORTS
+    return [CompletionItem(n, help=text) for n, text in names.items() if n.startswith(incomplete)]
 
 
 def _complete_month(
@@ -57,17 +57,33 @@ def _complete_month(
     "a UTC time like 2026-10-31T18:00:00Z (files replaced since must not be vacuumed yet).",
 )
 @click.option(
+    "--current",
+    is_flag=True,
+    help="For a closed month: recompute from the tables now instead of the frozen figures.",
+)
+@click.option(
     "--format",
     "fmt",
     type=click.Choice(FORMATS),
     default="table",
     show_default=True,
-    help="Output format; csv is spreadsheet-safe (formula cells neutralised).",
+    help="Output format; csv is spreadsheet-safe (formula cells neutralised); xlsx needs "
+    "--out; html is for finance-summary.",
 )
 @click.option(
     "--out",
     type=click.Path(path_type=Path, dir_okay=False),
-    help="Write to this file instead of stdout (required for parquet).",
+    help="Write to this file instead of stdout (required for parquet and xlsx).",
+)
+@click.option(
+    "--wide", is_flag=True, help="Table format: every column and full ids (default: compact)."
+)
+@click.option(
+    "--excel-csv/--no-excel-csv",
+    "excel_csv",
+    default=None,
+    help="CSV with the UTF-8 BOM Excel needs, on stdout and files alike (default: "
+    "excel_csv in cdr.toml, else files only).",
 )
 @pass_cli
 def report(
@@ -76,32 +92,115 @@ def report(
     show_list: bool,
     month: str | None,
     as_of: str | None,
+    current: bool,
     fmt: str,
     out: Path | None,
+    wide: bool,
+    excel_csv: bool | None,
 ) -> None:
     """Run the named report NAME over the warehouse views (run `cdr build` first).
 
+    For a closed month (`cdr close`) the finance reports (licence-usage, reconciliation,
+    reclaim-candidates, anomalies) answer from the frozen figures and say when the month was
+    closed; --current recomputes. `finance-pack --month M --out FILE.xlsx` writes the
+    month's workbook, `finance-summary --month M --format html` its one-page summary, and
+    `restatements` lists what a recomputation would change in the closed months.
+
+    The table format shows a compact column set with short ids and months as YYYY-MM
+    (--wide: every column, full ids).
+
     Exits 2 for an unknown report or a misuse of options, 3 for a bad --month or a
     warehouse without views."""
-    from cdr_pipeline.reports import REPORTS, run_report, write_report
+    from cdr_pipeline.reports import run_report, write_report
 
     if show_list:
-        width = max(len(n) for n in REPORTS)
-        for r in REPORTS.values():
-            echo(f"{r.name.ljust(width)}  {r.summary}{'' if r.monthly else ' [no --month]'}")
-        sys.exit(0)
+        _list()
     if not name:
-        echo("error: name a report (cdr report --list shows them)", err=True)
-        sys.exit(EXIT_USAGE)
-    if fmt == "parquet" and out is None:
-        echo("error: --format parquet needs --out FILE", err=True)
-        sys.exit(EXIT_USAGE)
-    result = run_report(obj.existing_warehouse(), name, month, as_of=as_of)
-    if out is None:
-        write_report(result, fmt, sys.stdout)
+        _usage("name a report (cdr report --list shows them)")
+    if fmt in ("parquet", "xlsx") and out is None and name != "finance-pack":
+        _usage(f"--format {fmt} needs --out FILE")
+    if name in ("finance-pack", "finance-summary"):
+        _finance(obj, name, month, out, current, fmt)
+    if fmt == "html":
+        _usage(
+            "--format html is for finance-summary; this report writes csv, json, parquet, "
+            "table or xlsx"
+        )
+    settings = obj.existing_warehouse(excel_csv=excel_csv)
+    if name == "restatements":
+        from cdr_pipeline.reports.restate import restatements
+
+        result = restatements(settings)
+        if result.row_count == 0:
+            echo("no restatements: every closed month still holds (or none is closed)", err=True)
     else:
-        write_report(result, fmt, out)
+        result = run_report(settings, name, month, as_of=as_of, current=current)
+    if result.closed_at is not None:
+        echo(
+            f"{name} {month}: closed on {result.closed_at:%Y-%m-%d} "
+            f"({result.closed_at:%H:%M} UTC); frozen figures, --current recomputes",
+            err=True,
+        )
+    if out is None:
+        write_report(result, fmt, sys.stdout, wide=wide, excel_csv=settings.excel_csv)
+    else:
+        write_report(result, fmt, out, wide=wide, excel_csv=settings.excel_csv)
         echo(f"wrote {result.row_count:,} rows of {name} to {out}", err=True)
+    sys.exit(0)
+
+
+def _list() -> NoReturn:
+    from cdr_pipeline.reports import REPORTS
+    from cdr_pipeline.reports.registry import SPECIAL_REPORTS
+
+    names = {n: r.summary + ("" if r.monthly else " [no --month]") for n, r in REPORTS.items()}
+    names |= SPECIAL_REPORTS
+    width = max(len(n) for n in names)
+    for n, text in names.items():
+        echo(f"{n.ljust(width)}  {text}")
+    sys.exit(0)
+
+
+def _usage(message: str) -> NoReturn:
+    echo(f"error: {message}", err=True)
+    sys.exit(EXIT_USAGE)
+
+
+def _finance(
+    obj: CliContext, name: str, month: str | None, out: Path | None, current: bool, fmt: str
+) -> NoReturn:
+    if name == "finance-pack":
+        _finance_pack(obj, month, out, current)
+    _finance_summary(obj, month, out, current, fmt)
+
+
+def _finance_pack(obj: CliContext, month: str | None, out: Path | None, current: bool) -> NoReturn:
+    from cdr_pipeline.reports.finance import finance_pack
+
+    if month is None or out is None:
+        _usage("finance-pack needs --month YYYY-MM and --out FILE.xlsx")
+    figures = finance_pack(obj.existing_warehouse(), month, out, current=current)
+    echo(f"wrote the {figures.month:%Y-%m} finance pack ({figures.status_text}) to {out}", err=True)
+    sys.exit(0)
+
+
+def _finance_summary(
+    obj: CliContext, month: str | None, out: Path | None, current: bool, fmt: str
+) -> NoReturn:
+    from cdr_pipeline.reports.finance import finance_summary
+
+    if month is None:
+        _usage("finance-summary needs --month YYYY-MM")
+    if fmt not in ("html", "table"):
+        _usage("finance-summary is written as --format html")
+    html, figures = finance_summary(obj.existing_warehouse(), month, current=current)
+    if out is None:
+        sys.stdout.write(html)
+    else:
+        from cdr_pipeline.reports.finance import write_text
+
+        write_text(html, out)
+        echo(f"wrote the {figures.month:%Y-%m} summary ({figures.status_text}) to {out}", err=True)
     sys.exit(0)
 
 

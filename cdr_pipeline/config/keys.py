@@ -128,6 +128,8 @@ SETTINGS_KEYS: dict[str, Key] = {
         Key("retain_days", "int", minimum=1, optional=True),
         Key("lock_wait_seconds", "float", minimum=0.0),
         Key("idle_days", "int", minimum=1),
+        Key("close_after_days", "int", minimum=0, optional=True),
+        Key("excel_csv", "bool", optional=True),
         # hours a replaced data file stays on disk for readers of older table versions
         Key("vacuum_grace_hours", "int", minimum=0),
         # input limits (docs/limits.md): past one, the file fails with exit 3; the upper

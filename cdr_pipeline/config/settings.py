@@ -22,6 +22,12 @@ class Settings:
     retain_days: int | None = None
     lock_wait_seconds: float = 0.0
     idle_days: int = 30
+    close_after_days: int | None = None
+    """The nightly closes the previous month once this many days of the new month have
+    passed (None: months are closed by hand with `cdr close`)."""
+    excel_csv: bool | None = None
+    """CSV with the UTF-8 BOM Excel needs: True on files and stdout, False on neither,
+    None (default) on files only."""
     vacuum_grace_hours: int = 24
     """Hours a replaced data file stays on disk for readers of older versions."""
     fetch: FetchOptions = field(default_factory=FetchOptions)

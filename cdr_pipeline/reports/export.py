@@ -1,4 +1,4 @@
-"""Write a `ReportResult` as CSV, JSON, Parquet or an aligned text table.
+"""Write a `ReportResult` as CSV, JSON, Parquet, an Excel workbook or an aligned text table.
 
 CSV is meant for spreadsheets, so it is made safe against formula injection (OWASP "CSV
 injection"): a text cell whose first character after any leading whitespace or line break is
@@ -14,7 +14,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -23,9 +23,10 @@ import pyarrow.parquet as pq
 from cdr_pipeline import render
 from cdr_pipeline.errors import EXIT_USAGE, CdrError
 from cdr_pipeline.render import plain
+from cdr_pipeline.reports.registry import REPORTS
 from cdr_pipeline.reports.run import ReportResult
 
-FORMATS = ("csv", "json", "parquet", "table")
+FORMATS = ("csv", "json", "parquet", "table", "xlsx")
 _FORMULA_TRIGGERS = frozenset("=+-@\uff1d\uff0b\uff0d\uff20\ufe66\ufe62\ufe63\ufe6b\u2212")
 _CONTROL_START = ("\t", "\r")
 
@@ -34,14 +35,17 @@ class ExportError(CdrError):
     exit_code = EXIT_USAGE
 
 
+def is_formula_like(value: Any) -> bool:
+    """True for text a spreadsheet would take for a formula (see the module docstring)."""
+    if not isinstance(value, str):
+        return False
+    rest = value.lstrip()  # str.lstrip: spaces, tabs, line breaks, NBSP, ideographic space
+    return value.startswith(_CONTROL_START) or bool(rest and rest[0] in _FORMULA_TRIGGERS)
+
+
 def safe_cell(value: Any) -> Any:
     """A CSV cell that a spreadsheet will not evaluate as a formula."""
-    if not isinstance(value, str):
-        return value
-    rest = value.lstrip()  # str.lstrip: spaces, tabs, line breaks, NBSP, ideographic space
-    if value.startswith(_CONTROL_START) or (rest and rest[0] in _FORMULA_TRIGGERS):
-        return "'" + value
-    return value
+    return "'" + value if is_formula_like(value) else value
 
 
 def _text(value: Any) -> str:
@@ -74,14 +78,56 @@ def to_json(result: ReportResult) -> str:
     return render.to_json(result.rows()) + "\n"
 
 
-def to_text_table(result: ReportResult) -> str:
-    rows = [[row[c] for c in result.columns] for row in result.rows()]
-    return render.text_table(result.columns, rows, grouped=False) + "\n"
+ID_COLUMNS = frozenset(
+    {"device_id", "department_id", "anomaly_id", "report_id", "correlation_id", "licence_unit_id"}
+)
+"""Id columns a readable table shortens (besides every `*_uuid` column)."""
 
 
-def write_report(result: ReportResult, fmt: str, out: Path | IO[str] | None = None) -> str | None:
+def short_id(value: Any, keep: int = 10) -> Any:
+    """A long id (a base64 Webex device id, a UUID) cut to `…` and its last `keep`
+    characters: the start of a Webex id is the same for every device, the end tells them
+    apart. Other values are returned as they are."""
+    if not isinstance(value, str) or len(value) <= keep + 1:
+        return value
+    return "…" + value[-keep:]
+
+
+def _readable(value: Any, column: str, wide: bool) -> Any:
+    if column == "month" and isinstance(value, date) and not isinstance(value, datetime):
+        return f"{value:%Y-%m}"
+    if not wide and isinstance(value, datetime) and value.tzinfo is not None:
+        return f"{value.astimezone(UTC):%Y-%m-%d %H:%M:%S}Z"
+    if not wide and (column in ID_COLUMNS or column.endswith("_uuid")):
+        return short_id(value)
+    return value
+
+
+def to_text_table(result: ReportResult, wide: bool = False) -> str:
+    """An aligned table for a terminal: the report's compact column set (all with `wide`),
+    ids shortened (full with `wide`), months as YYYY-MM."""
+    report = REPORTS.get(result.name)
+    columns = result.columns
+    if not wide and report is not None and report.compact:
+        columns = [c for c in report.compact if c in columns]
+    rows = [[_readable(row[c], c, wide) for c in columns] for row in result.rows()]
+    return render.text_table(columns, rows, grouped=False) + "\n"
+
+
+def write_report(
+    result: ReportResult,
+    fmt: str,
+    out: Path | IO[str] | None = None,
+    *,
+    wide: bool = False,
+    excel_csv: bool | None = None,
+) -> str | None:
     """Write `result` in `fmt` to the file `out`, or to the text stream `out`; with `out`
-    None return the text (csv, json, table). Parquet needs a file path."""
+    None return the text (csv, json, table). Parquet and xlsx need a file path. `wide`:
+    every column and full ids in a table. `excel_csv`: CSV starts with the UTF-8 BOM that
+    spreadsheet programs need to read accents right, on a file and on a stream alike
+    (True), on neither (False), or on files only (None, the default: a pipe gets plain
+    UTF-8)."""
     if fmt not in FORMATS:
         raise ExportError(f"unknown format {fmt!r}", hint=f"one of: {', '.join(FORMATS)}")
     if fmt == "parquet":
@@ -90,13 +136,26 @@ def write_report(result: ReportResult, fmt: str, out: Path | IO[str] | None = No
         out.parent.mkdir(parents=True, exist_ok=True)
         pq.write_table(result.table, out, compression="zstd")
         return None
-    text = {"csv": to_csv, "json": to_json, "table": to_text_table}[fmt](result)
+    if fmt == "xlsx":
+        if not isinstance(out, Path):
+            raise ExportError("xlsx output needs a file", hint="pass --out FILE.xlsx")
+        from cdr_pipeline.reports.workbook import write_report_xlsx
+
+        write_report_xlsx(result.name, result.table, out)
+        return None
+    text = (
+        to_text_table(result, wide)
+        if fmt == "table"
+        else {"csv": to_csv, "json": to_json}[fmt](result)
+    )
+    bom = fmt == "csv" and (excel_csv if excel_csv is not None else isinstance(out, Path))
+    if bom:
+        text = "\ufeff" + text
     if out is None:
         return text
     if isinstance(out, Path):
         out.parent.mkdir(parents=True, exist_ok=True)
-        # utf-8-sig so spreadsheet programs detect UTF-8 in CSV (names like "Müller").
-        out.write_text(text, encoding="utf-8-sig" if fmt == "csv" else "utf-8")
+        out.write_text(text, encoding="utf-8")
     else:
         out.write(text)
     return None

@@ -18,6 +18,21 @@ class Report:
     key: tuple[str, ...]
     """Sort order of the output (the report's key)."""
     monthly: bool = True
+    view: str | None = None
+    """The public view the report shows (its columns are documented in sql/README.md)."""
+    compact: tuple[str, ...] = ()
+    """The columns `--format table` shows without `--wide` (empty: all)."""
+
+
+SPECIAL_REPORTS: dict[str, str] = {
+    "restatements": "Per closed month, the rows and totals of its finance reports that a "
+    "recomputation now would change",
+    "finance-pack": "The month's finance workbook (xlsx): cover, one sheet per finance "
+    "report, column definitions (--month, --out FILE.xlsx)",
+    "finance-summary": "The month's one-page summary (self-contained HTML, prints on one A4 "
+    "page; --month)",
+}
+"""Reports that are not one query: `cdr report` runs them by name too."""
 
 
 def _month(column: str = "month") -> str:
@@ -36,12 +51,44 @@ REPORTS: dict[str, Report] = {
             "calls and minutes, per month, licence type, subscription, location, department",
             f"select * from rpt_licence_usage_monthly where {_MONTH}",
             ("month", "licence_type", "subscription_id", "location_name", "department_id"),
+            view="rpt_licence_usage_monthly",
+            compact=(
+                "month",
+                "licence_type",
+                "subscription_id",
+                "location_name",
+                "department_id",
+                "licences_held_peak",
+                "licences_held_month_end",
+                "licences_used",
+                "licences_idle",
+                "licences_never_activated",
+                "webex_go_calls",
+                "webex_go_minutes",
+                "call_coverage",
+            ),
         ),
         Report(
             "reconciliation",
             "Licences bought vs held per month and subscription: variance and idle cost",
             f"select * from rpt_licence_reconciliation where {_MONTH}",
             ("month", "subscription_id", "licence_type"),
+            view="rpt_licence_reconciliation",
+            compact=(
+                "month",
+                "subscription_id",
+                "licence_type",
+                "entitled_units",
+                "consumed_peak",
+                "consumed_month_end",
+                "variance_units",
+                "idle_licences",
+                "idle_cost",
+                "unassigned_cost",
+                "currency",
+                "status",
+                "call_coverage",
+            ),
         ),
         Report(
             "reclaim-candidates",
@@ -50,6 +97,17 @@ REPORTS: dict[str, Report] = {
             "select * from rpt_reclaim_candidates",
             ("device_id", "reason"),
             monthly=False,
+            view="rpt_reclaim_candidates",
+            compact=(
+                "device_id",
+                "reason",
+                "days_since",
+                "user_email",
+                "phone_number",
+                "location_name",
+                "licence_type",
+                "current_status",
+            ),
         ),
         Report(
             "anomalies",
@@ -57,6 +115,16 @@ REPORTS: dict[str, Report] = {
             "old phone after Lost/Stolen)",
             f"select * from rpt_webex_go_anomalies where {_MONTH}",
             ("anomaly_id",),
+            view="rpt_webex_go_anomalies",
+            compact=(
+                "month",
+                "anomaly_type",
+                "observed_at",
+                "device_id",
+                "user_uuid",
+                "phone_number",
+                "detail",
+            ),
         ),
         Report(
             "webex-go-adoption",

@@ -6,8 +6,8 @@ import difflib
 import logging
 import re
 import time
-from dataclasses import dataclass
-from datetime import date
+from dataclasses import dataclass, field
+from datetime import date, datetime
 from typing import Any
 
 import duckdb
@@ -15,7 +15,8 @@ import pyarrow as pa
 
 from cdr_pipeline.config import Settings
 from cdr_pipeline.errors import EXIT_USAGE, CdrError, InputError
-from cdr_pipeline.reports.registry import REPORTS
+from cdr_pipeline.reports.frozen import FINANCE_REPORTS, read_close, read_frozen
+from cdr_pipeline.reports.registry import REPORTS, Report
 from cdr_pipeline.warehouse import connect, connect_as_of
 from cdr_pipeline.warehouse.snapshots import AsOfArg
 
@@ -36,6 +37,10 @@ class ReportResult:
     month: date | None
     table: pa.Table
     seconds: float
+    closed_at: datetime | None = None
+    """When the month was closed, for an answer from its frozen figures (else None)."""
+    versions: dict[str, int] = field(default_factory=dict)
+    """The table versions of the frozen figures (empty for a computed answer)."""
 
     @property
     def columns(self) -> list[str]:
@@ -55,6 +60,8 @@ class ReportResult:
             "columns": self.columns,
             "row_count": self.row_count,
             "seconds": self.seconds,
+            "closed_at": self.closed_at,
+            "versions": self.versions,
             "rows": self.rows(),
         }
 
@@ -74,16 +81,8 @@ def parse_month(text: str | date | None) -> date | None:
     return date(int(match.group(1)), int(match.group(2)), 1)
 
 
-def run_report(
-    settings: Settings,
-    name: str,
-    month: str | date | None = None,
-    *,
-    as_of: AsOfArg | None = None,
-) -> ReportResult:
-    """Run report `name` (see `REPORTS`), optionally for one month (`YYYY-MM`). `as_of` (a
-    call_legs version or a moment) answers from the tables as they were then, through views
-    built in memory over that version's files; by default the report reads `cdr.duckdb`."""
+def find_report(name: str) -> Report:
+    """The named report, or a usage error that suggests the closest name."""
     report = REPORTS.get(name)
     if report is None:
         close = difflib.get_close_matches(name, list(REPORTS), n=1, cutoff=0.6)
@@ -91,26 +90,65 @@ def run_report(
             f"unknown report {name!r}" + (f"; did you mean {close[0]!r}?" if close else ""),
             hint=f"one of: {', '.join(REPORTS)} (cdr report --list)",
         )
+    return report
+
+
+def query_report(
+    con: duckdb.DuckDBPyConnection, report: Report, first_day: date | None
+) -> pa.Table:
+    """Run `report` on a connection that has the views, sorted by the report's key."""
+    order = ", ".join(f"{c} nulls first" for c in report.key)
+    sql = f"select * from ({report.sql}) as report order by {order}"
+    params = {"month": first_day} if "$month" in report.sql else {}
+    try:
+        return con.sql(sql, params=params).to_arrow_table()
+    except duckdb.CatalogException as exc:
+        raise InputError(
+            f"report {report.name!r} needs a view the warehouse does not have: {exc}",
+            hint="run `cdr build` to recreate the views",
+        ) from exc
+
+
+def run_report(
+    settings: Settings,
+    name: str,
+    month: str | date | None = None,
+    *,
+    as_of: AsOfArg | None = None,
+    current: bool = False,
+) -> ReportResult:
+    """Run report `name` (see `REPORTS`), optionally for one month (`YYYY-MM`). For a closed
+    month (`cdr close`) a finance report answers from the figures frozen at the close
+    (`closed_at` says when) unless `current` asks to recompute. `as_of` (a call_legs
+    version or a moment) answers from the tables as they were then, through views built in
+    memory over that version's files; by default the report reads `cdr.duckdb`."""
+    report = find_report(name)
     first_day = parse_month(month)
+    t0 = time.monotonic()
+    if first_day is not None and as_of is None and not current and name in FINANCE_REPORTS:
+        close = read_close(settings.layout, first_day)
+        if close is not None:
+            table = read_frozen(settings.layout, close, name)
+            seconds = time.monotonic() - t0
+            log.info(
+                "report %s for %s: frozen at the close of %s",
+                name,
+                close.month,
+                close.closed_at.isoformat(),
+            )
+            return ReportResult(name, first_day, table, seconds, close.closed_at, close.versions)
+    if first_day is not None and not report.monthly and current:
+        first_day = None  # --current of a closed month's frozen list: the list now
     if first_day is not None and not report.monthly:
         raise ReportUsageError(
             f"report {name!r} is not monthly: it describes the data as of its latest "
-            "observation, so --month does not apply",
+            "observation, so --month does not apply (except to a closed month, whose "
+            "frozen list it shows)",
             hint=f"run `cdr report {name}` without --month",
         )
-    t0 = time.monotonic()
     con = connect(settings, read_only=True) if as_of is None else connect_as_of(settings, as_of)
     try:
-        order = ", ".join(f"{c} nulls first" for c in report.key)
-        sql = f"select * from ({report.sql}) as report order by {order}"
-        params = {"month": first_day} if "$month" in report.sql else {}
-        try:
-            table = con.sql(sql, params=params).to_arrow_table()
-        except duckdb.CatalogException as exc:
-            raise InputError(
-                f"report {name!r} needs a view the warehouse does not have: {exc}",
-                hint="run `cdr build` to recreate the views",
-            ) from exc
+        table = query_report(con, report, first_day)
     finally:
         con.close()
     seconds = time.monotonic() - t0

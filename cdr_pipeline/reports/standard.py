@@ -1,5 +1,6 @@
 """The standard report files of a nightly run: every named report as CSV, the monthly ones
-for the previous month and the month to date, under `<warehouse>/reports/<run date>/`."""
+for the previous month and the month to date, and the one-page finance summary of the
+previous month (HTML), under `<warehouse>/reports/<run date>/`."""
 
 from __future__ import annotations
 
@@ -7,10 +8,15 @@ import shutil
 from datetime import date, timedelta
 from pathlib import Path
 
+import pyarrow as pa
+
 from cdr_pipeline.config import Settings
 from cdr_pipeline.reports.export import write_report
+from cdr_pipeline.reports.figures import figures_of_tables
+from cdr_pipeline.reports.frozen import FINANCE_REPORTS
 from cdr_pipeline.reports.registry import REPORTS
 from cdr_pipeline.reports.run import run_report
+from cdr_pipeline.reports.summary import render_summary
 
 
 def report_months(run_date: date) -> list[date]:
@@ -23,6 +29,10 @@ def report_file_name(name: str, month: date | None) -> str:
     return f"{name}_{month:%Y-%m}.csv" if month else f"{name}.csv"
 
 
+def summary_file_name(month: date) -> str:
+    return f"finance-summary_{month:%Y-%m}.html"
+
+
 def planned_report_files(run_date: date) -> list[str]:
     """The file names `write_standard_reports` writes for `run_date`."""
     months = report_months(run_date)
@@ -30,24 +40,31 @@ def planned_report_files(run_date: date) -> list[str]:
         report_file_name(name, month)
         for name, report in REPORTS.items()
         for month in (months if report.monthly else [None])
-    ]
+    ] + [summary_file_name(months[0])]
 
 
 def write_standard_reports(settings: Settings, run_date: date) -> list[Path]:
     """Every named report as CSV: monthly ones for the previous month and the month to
-    date, the others once. Written to a temp folder, then renamed into place."""
+    date, the others once; the previous month's finance summary as HTML. A closed month's
+    finance reports are its frozen figures. Written to a temp folder, then renamed into place."""
     target = settings.layout.reports / run_date.isoformat()
     tmp = target.with_name(f".{target.name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     months = report_months(run_date)
     names: list[str] = []
+    previous: dict[str, pa.Table] = {}  # the previous month's finance reports
     for name, report in REPORTS.items():
         for month in months if report.monthly else [None]:
             result = run_report(settings, name, month.strftime("%Y-%m") if month else None)
             file_name = report_file_name(name, month)
-            write_report(result, "csv", tmp / file_name)
+            write_report(result, "csv", tmp / file_name, excel_csv=settings.excel_csv)
             names.append(file_name)
+            if name in FINANCE_REPORTS and month in (None, months[0]):
+                previous[name] = result.table
+    html = render_summary(figures_of_tables(settings, months[0], previous))
+    (tmp / summary_file_name(months[0])).write_text(html, encoding="utf-8")
+    names.append(summary_file_name(months[0]))
     if target.exists():
         shutil.rmtree(target)
     tmp.rename(target)

@@ -16,6 +16,10 @@
   state/fetched/<source>/...                   saved API pages
   quality/data_docs/index.html                 Great Expectations Data Docs
   reports/<run date>/                          report files of nightly runs
+  closed/<YYYY-MM>/close.json, <report>.parquet
+                                               a closed month: its manifest and frozen reports
+  closed/journal.jsonl                         every close and reopen, with its reason
+  closed/.reopened/<YYYY-MM>-<time>/           a reopened month's frozen figures, kept
 ```
 
 Hidden names (a leading dot) are work in progress. A data file no commit lists (a run died
@@ -118,6 +122,14 @@ class Layout:
     @property
     def reports(self) -> Path:
         return self.root / "reports"
+
+    @property
+    def closed(self) -> Path:
+        return self.root / "closed"
+
+    def closed_month(self, month: str) -> Path:
+        """The folder of a closed month (`YYYY-MM`)."""
+        return self.closed / month
 
     @property
     def duckdb(self) -> Path:

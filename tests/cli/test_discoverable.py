@@ -56,9 +56,10 @@ def complete(words: str) -> list[str]:
 
 def test_shell_completion_of_report_names_and_months() -> None:
     from cdr_pipeline.reports import REPORTS
+    from cdr_pipeline.reports.registry import SPECIAL_REPORTS
 
     assert complete("cdr report lic") == ["licence-usage"]
-    assert sorted(complete("cdr report ")) == sorted(REPORTS)
+    assert sorted(complete("cdr report ")) == sorted([*REPORTS, *SPECIAL_REPORTS])
     months = complete("cdr report licence-usage --month 20")
     assert len(months) == 13 and all(len(m) == 7 and m[4] == "-" for m in months)
     assert months == sorted(months, reverse=True)

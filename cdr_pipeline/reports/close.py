@@ -1,0 +1,246 @@
+"""Month close: freeze a month's finance reports, and reopen a closed month.
+
+`close_month` computes the finance reports of the month over one pinned version of every
+table (views built in memory over those versions, as `--as-of` does), and writes them as
+Parquet with a manifest that records the versions, under `<warehouse>/closed/<YYYY-MM>/`
+(`reports/frozen.py`). It holds the warehouse writer lock, writes into a hidden temp folder
+and renames it into place, so a month is closed whole or not at all. A closed month is
+never recomputed: closing it again returns the existing close. A month is refused unless
+its call coverage is full and it has ended, except with `force` and a reason, which the
+manifest and the journal keep. `reopen_month` moves the frozen figures aside (kept for
+audit) and records why.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from cdr_pipeline import __version__
+from cdr_pipeline.config import Settings
+from cdr_pipeline.errors import EXIT_BAD_INPUT, EXIT_USAGE, CdrError, InputError
+from cdr_pipeline.reports.figures import (
+    compute_figures,
+    days_in,
+    month_coverage,
+    pinned_connection,
+)
+from cdr_pipeline.reports.frozen import (
+    JOURNAL,
+    MANIFEST,
+    ClosedMonth,
+    month_text,
+    read_close,
+)
+from cdr_pipeline.reports.run import parse_month
+from cdr_pipeline.state.files import atomic_write_bytes, atomic_write_table, file_sha256, fsync_dir
+from cdr_pipeline.state.layout import Layout
+from cdr_pipeline.state.lock import writer_lock
+
+log = logging.getLogger(__name__)
+
+
+class CloseRefused(CdrError):
+    """The month is not complete (call coverage not full, or not over yet)."""
+
+    exit_code = EXIT_BAD_INPUT
+
+
+class CloseUsageError(CdrError):
+    exit_code = EXIT_USAGE
+
+
+@dataclass
+class CloseResult:
+    close: ClosedMonth
+    already_closed: bool
+    """True when the month was closed before: nothing was written."""
+
+
+@dataclass
+class ReopenResult:
+    month: str
+    reason: str
+    reopened_at: datetime
+    kept_in: str
+    """Where the reopened month's frozen figures were moved (relative to the warehouse)."""
+
+
+def next_month(first_day: date) -> date:
+    return (first_day + timedelta(days=32)).replace(day=1)
+
+
+def close_month(
+    settings: Settings,
+    month: str | date,
+    *,
+    force: bool = False,
+    reason: str | None = None,
+    today: date | None = None,
+    command: str = "cdr close",
+) -> CloseResult:
+    """Close `month` (`YYYY-MM`): freeze its finance reports. Idempotent. Raises
+    `CloseRefused` (exit 3) for an incomplete month unless `force` with a `reason`."""
+    first_day = parse_month(month)
+    assert first_day is not None
+    reason = (reason or "").strip() or None
+    if force and reason is None:
+        raise CloseUsageError(
+            "--force needs --reason: a forced close records why the month was closed "
+            "with incomplete data",
+            hint='for example --force --reason "Sept export lost; figures agreed with AP"',
+        )
+    layout = settings.layout
+    with writer_lock(layout, command, settings.lock_wait_seconds):
+        existing = read_close(layout, first_day)
+        if existing is not None:
+            log.info("%s is already closed (on %s)", existing.month, existing.closed_at)
+            return CloseResult(existing, already_closed=True)
+        con, versions = pinned_connection(settings)
+        try:
+            coverage, covered = month_coverage(con, first_day)
+            days = days_in(first_day)
+            problem = _incomplete(first_day, coverage, covered, days, today)
+            if problem and not force:
+                raise CloseRefused(
+                    f"{month_text(first_day)} is not complete: {problem}",
+                    hint="load the missing call data and run `cdr nightly`/`cdr build`, or "
+                    'close it anyway with --force --reason "why"',
+                )
+            tables = compute_figures(con, first_day)
+        finally:
+            con.close()
+        close = ClosedMonth(
+            month=month_text(first_day),
+            closed_at=datetime.now(UTC).replace(microsecond=0),
+            versions=versions,
+            call_coverage=coverage,
+            covered_days=covered,
+            days_in_month=days,
+            forced=bool(problem) and force,
+            reason=reason,
+            closed_by=command,
+            pipeline_version=__version__,
+        )
+        _write_close(layout, close, tables)
+        _journal(layout, "close", close.month, close.closed_at, reason, forced=close.forced)
+    log.info(
+        "closed %s (%s; coverage %s)",
+        close.month,
+        close.versions_text(),
+        coverage,
+        extra={"month": close.month},
+    )
+    return CloseResult(close, already_closed=False)
+
+
+def _incomplete(
+    first_day: date, coverage: str, covered: int, days: int, today: date | None
+) -> str | None:
+    """Why the month cannot be closed without --force, or None."""
+    today = today or datetime.now(UTC).date()
+    if next_month(first_day) > today:
+        return f"the month has not ended (today is {today.isoformat()})"
+    if coverage != "full":
+        return f"call coverage is {coverage} ({covered} of {days} days have call data)"
+    return None
+
+
+def _write_close(layout: Layout, close: ClosedMonth, tables: dict[str, Any]) -> None:
+    """Write the frozen reports and the manifest into a hidden folder, then rename it."""
+    target = layout.closed_month(close.month)
+    tmp = target.with_name(f".{target.name}.tmp-{uuid.uuid4().hex[:8]}")
+    tmp.mkdir(parents=True)
+    try:
+        for name, table in tables.items():
+            path = tmp / f"{name}.parquet"
+            atomic_write_table(table, path)
+            close.reports[name] = {
+                "file": path.name,
+                "rows": int(table.num_rows),
+                "sha256": file_sha256(path),
+            }
+        manifest = json.dumps(close.to_dict(), indent=2, ensure_ascii=False) + "\n"
+        atomic_write_bytes(manifest.encode(), tmp / MANIFEST)
+        os.rename(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    fsync_dir(target.parent)
+
+
+def _journal(
+    layout: Layout,
+    action: str,
+    month: str,
+    when: datetime,
+    reason: str | None,
+    **extra: Any,
+) -> None:
+    """Append one line to `closed/journal.jsonl` (rewritten whole, then renamed)."""
+    path = layout.closed / JOURNAL
+    old = path.read_bytes() if path.is_file() else b""
+    entry = {"action": action, "month": month, "at": when.isoformat(), "reason": reason, **extra}
+    atomic_write_bytes(old + (json.dumps(entry, ensure_ascii=False) + "\n").encode(), path)
+
+
+def reopen_month(
+    settings: Settings, month: str | date, reason: str, command: str = "cdr reopen"
+) -> ReopenResult:
+    """Reopen a closed month: its frozen figures move to `closed/.reopened/` (kept, never
+    read again) and the journal records `reason`; reports recompute it until it is closed
+    again."""
+    first_day = parse_month(month)
+    assert first_day is not None
+    reason = reason.strip()
+    if not reason:
+        raise CloseUsageError(
+            "reopening a month needs a reason", hint='pass --reason "why the month changes"'
+        )
+    layout = settings.layout
+    with writer_lock(layout, command, settings.lock_wait_seconds):
+        close = read_close(layout, first_day)
+        if close is None:
+            raise InputError(
+                f"{month_text(first_day)} is not closed",
+                hint="`cdr report restatements` lists the closed months",
+            )
+        now = datetime.now(UTC).replace(microsecond=0)
+        kept = layout.closed / ".reopened" / f"{close.month}-{now:%Y%m%dT%H%M%SZ}"
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        os.rename(layout.closed_month(close.month), kept)
+        fsync_dir(layout.closed)
+        _journal(layout, "reopen", close.month, now, reason, closed_at=close.closed_at.isoformat())
+    log.info("reopened %s: %s", close.month, reason, extra={"month": close.month})
+    return ReopenResult(close.month, reason, now, str(kept.relative_to(layout.root)))
+
+
+def close_due_month(settings: Settings, run_date: date, command: str = "cdr nightly") -> str:
+    """The nightly's close: the month before `run_date` once `close_after_days` days of
+    the new month have passed (`run_date` - its first day ≥ the setting). An incomplete
+    month is not closed: the text says why, and the next night tries again. Returns what
+    happened, for the run summary."""
+    if settings.close_after_days is None:
+        return "not configured (close_after_days)"
+    first = run_date.replace(day=1)
+    previous = (first - timedelta(days=1)).replace(day=1)
+    waited = (run_date - first).days
+    if waited < settings.close_after_days:
+        return (
+            f"{month_text(previous)} closes after {settings.close_after_days} day(s) "
+            f"of the new month ({waited} so far)"
+        )
+    try:
+        result = close_month(settings, previous, today=run_date, command=command)
+    except CloseRefused as exc:
+        log.warning("month close: %s", exc.message, extra={"month": month_text(previous)})
+        return f"{month_text(previous)} not closed: {exc.message}; `cdr close --force` to close it"
+    if result.already_closed:
+        return f"{result.close.month} already closed on {result.close.closed_at:%Y-%m-%d}"
+    return f"closed {result.close.month} ({result.close.versions_text()})"

@@ -1,0 +1,131 @@
+"""The finance figures of one month, from one set of table versions: frozen (a closed
+month) or computed now over pinned versions. The close, the workbook and the one-page
+summary all read them here, so the three always agree."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+
+import duckdb
+import pyarrow as pa
+
+from cdr_pipeline.config import Settings
+from cdr_pipeline.reports.frozen import FINANCE_REPORTS, ClosedMonth, read_close, read_frozen
+from cdr_pipeline.reports.registry import REPORTS
+from cdr_pipeline.reports.run import parse_month, query_report
+from cdr_pipeline.warehouse import create_views
+from cdr_pipeline.warehouse.snapshots import table_snapshots
+
+
+@dataclass
+class MonthFigures:
+    month: date
+    """First day of the month."""
+    tables: dict[str, pa.Table]
+    """Finance report name -> its rows for the month (reclaim: the list as of the data)."""
+    versions: dict[str, int]
+    call_coverage: str
+    covered_days: int
+    days_in_month: int
+    made_at: datetime = field(default_factory=lambda: datetime.now(UTC).replace(microsecond=0))
+    close: ClosedMonth | None = None
+    """The close the figures come from (None: computed at `made_at`)."""
+
+    @property
+    def status_text(self) -> str:
+        if self.close is None:
+            return f"open (computed {self.made_at:%Y-%m-%d %H:%M} UTC)"
+        forced = f"; forced: {self.close.reason}" if self.close.forced else ""
+        return f"closed on {self.close.closed_at:%Y-%m-%d %H:%M} UTC{forced}"
+
+    def versions_text(self) -> str:
+        return ",".join(f"{k}={v}" for k, v in sorted(self.versions.items()))
+
+
+def days_in(first_day: date) -> int:
+    return ((first_day + timedelta(days=32)).replace(day=1) - first_day).days
+
+
+def pinned_connection(settings: Settings) -> tuple[duckdb.DuckDBPyConnection, dict[str, int]]:
+    """An in-memory DuckDB with every view over the latest version of each table, and those
+    versions: every query on it sees one snapshot, whatever a writer does meanwhile."""
+    snapshots = table_snapshots(settings)
+    con = duckdb.connect()
+    try:
+        con.execute("set TimeZone = 'UTC'")
+        create_views(con, settings, snapshots=snapshots)
+    except BaseException:
+        con.close()
+        raise
+    return con, {n: s.version for n, s in snapshots.items() if s.version is not None}
+
+
+def month_coverage(con: duckdb.DuckDBPyConnection, first_day: date) -> tuple[str, int]:
+    """(call_coverage, covered_days) of the month as the licence reports state them; a
+    month without any licence row has no figures to trust: ('none', 0)."""
+    rows = con.execute(
+        "select call_coverage, covered_days from rpt_licence_reconciliation "
+        "where month = $m limit 1",
+        {"m": first_day},
+    ).fetchall()
+    if not rows:
+        return "none", 0
+    return str(rows[0][0]), int(rows[0][1] or 0)
+
+
+def compute_figures(con: duckdb.DuckDBPyConnection, first_day: date) -> dict[str, pa.Table]:
+    """Every finance report of the month on `con`."""
+    return {
+        name: query_report(con, REPORTS[name], first_day if REPORTS[name].monthly else None)
+        for name in FINANCE_REPORTS
+    }
+
+
+def month_figures(settings: Settings, month: str | date, current: bool = False) -> MonthFigures:
+    """The month's finance figures: frozen when the month is closed (unless `current`),
+    else computed now over pinned table versions."""
+    first_day = parse_month(month)
+    assert first_day is not None
+    close = None if current else read_close(settings.layout, first_day)
+    if close is not None:
+        return MonthFigures(
+            first_day,
+            {n: read_frozen(settings.layout, close, n) for n in FINANCE_REPORTS},
+            close.versions,
+            close.call_coverage,
+            close.covered_days,
+            close.days_in_month,
+            close=close,
+        )
+    con, versions = pinned_connection(settings)
+    try:
+        coverage, covered = month_coverage(con, first_day)
+        tables = compute_figures(con, first_day)
+    finally:
+        con.close()
+    return MonthFigures(first_day, tables, versions, coverage, covered, days_in(first_day))
+
+
+def figures_of_tables(
+    settings: Settings, first_day: date, tables: dict[str, pa.Table]
+) -> MonthFigures:
+    """Figures of the month from report tables already computed over `cdr.duckdb` (the
+    nightly's CSVs), so they are not computed twice; a closed month's come from its close.
+    The versions are those of the tables now (the nightly holds its lock meanwhile)."""
+    if read_close(settings.layout, first_day) is not None:
+        return month_figures(settings, first_day)
+    snapshots = table_snapshots(settings)
+    recon = tables["reconciliation"]
+    coverage, covered = "none", 0
+    if recon.num_rows:
+        coverage = str(recon.column("call_coverage")[0].as_py())
+        covered = int(recon.column("covered_days")[0].as_py() or 0)
+    return MonthFigures(
+        first_day,
+        tables,
+        {n: s.version for n, s in snapshots.items() if s.version is not None},
+        coverage,
+        covered,
+        days_in(first_day),
+    )

@@ -1,0 +1,35 @@
+"""The month's finance outputs in one call each: the workbook and the one-page summary."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+from cdr_pipeline.config import Settings
+from cdr_pipeline.reports.figures import MonthFigures, month_figures
+from cdr_pipeline.reports.summary import render_summary
+from cdr_pipeline.reports.workbook import write_finance_pack
+from cdr_pipeline.state.files import atomic_write_bytes
+
+
+def finance_pack(
+    settings: Settings, month: str | date, out: Path, *, current: bool = False
+) -> MonthFigures:
+    """Write the month's finance workbook to `out` (.xlsx); frozen figures for a closed
+    month unless `current`."""
+    figures = month_figures(settings, month, current)
+    write_finance_pack(figures, out)
+    return figures
+
+
+def finance_summary(
+    settings: Settings, month: str | date, *, current: bool = False
+) -> tuple[str, MonthFigures]:
+    """The month's one-page summary as HTML, and the figures it shows."""
+    figures = month_figures(settings, month, current)
+    return render_summary(figures), figures
+
+
+def write_text(text: str, out: Path) -> None:
+    """Write a text output (the HTML summary) beside `out`, then rename it into place."""
+    atomic_write_bytes(text.encode("utf-8"), out)

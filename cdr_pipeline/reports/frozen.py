@@ -1,0 +1,141 @@
+"""The frozen figures of closed months: `<warehouse>/closed/<YYYY-MM>/`.
+
+A closed month's folder holds `close.json` (the manifest: when, the table versions the
+figures were computed from, the call coverage, a forced close's reason, each report's file,
+row count and SHA-256) and one Parquet file per finance report. The folder appears whole or
+not at all (it is written under a temp name and renamed), so a reader never sees half a
+close. Reading only needs the files: no lock, no DuckDB.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from cdr_pipeline.errors import InputError
+from cdr_pipeline.state.layout import Layout
+
+FINANCE_REPORTS = ("licence-usage", "reconciliation", "reclaim-candidates", "anomalies")
+"""The reports a close freezes (names of `REPORTS`)."""
+MANIFEST = "close.json"
+JOURNAL = "journal.jsonl"
+
+
+@dataclass
+class ClosedMonth:
+    """The manifest of one closed month."""
+
+    month: str
+    """`YYYY-MM`."""
+    closed_at: datetime
+    versions: dict[str, int]
+    """Table name -> the Delta version the frozen figures were computed from."""
+    call_coverage: str
+    covered_days: int
+    days_in_month: int
+    forced: bool = False
+    reason: str | None = None
+    closed_by: str = "cdr close"
+    reports: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Report name -> {"file", "rows", "sha256"}."""
+    pipeline_version: str = ""
+
+    @property
+    def first_day(self) -> date:
+        return date(int(self.month[:4]), int(self.month[5:7]), 1)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "month": self.month,
+            "closed_at": self.closed_at.isoformat(),
+            "closed_by": self.closed_by,
+            "versions": self.versions,
+            "call_coverage": self.call_coverage,
+            "covered_days": self.covered_days,
+            "days_in_month": self.days_in_month,
+            "forced": self.forced,
+            "reason": self.reason,
+            "reports": self.reports,
+            "pipeline_version": self.pipeline_version,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ClosedMonth:
+        return cls(
+            month=str(data["month"]),
+            closed_at=datetime.fromisoformat(str(data["closed_at"])),
+            versions={str(k): int(v) for k, v in dict(data["versions"]).items()},
+            call_coverage=str(data["call_coverage"]),
+            covered_days=int(data["covered_days"]),
+            days_in_month=int(data["days_in_month"]),
+            forced=bool(data.get("forced", False)),
+            reason=data.get("reason"),
+            closed_by=str(data.get("closed_by", "cdr close")),
+            reports=dict(data.get("reports", {})),
+            pipeline_version=str(data.get("pipeline_version", "")),
+        )
+
+    def versions_text(self) -> str:
+        """`call_legs=12,device_events=3`."""
+        return ",".join(f"{k}={v}" for k, v in sorted(self.versions.items()))
+
+
+def month_text(month: date) -> str:
+    return f"{month:%Y-%m}"
+
+
+def read_close(layout: Layout, month: date) -> ClosedMonth | None:
+    """The manifest of `month` when it is closed, else None."""
+    path = layout.closed_month(month_text(month)) / MANIFEST
+    if not path.is_file():
+        return None
+    try:
+        return ClosedMonth.from_dict(json.loads(path.read_text(encoding="utf-8")))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise InputError(
+            f"{path}: not a readable close manifest ({exc})",
+            hint="restore it from a backup, or `cdr reopen` the month and close it again",
+        ) from exc
+
+
+def list_closed(layout: Layout) -> list[ClosedMonth]:
+    """Every closed month, oldest first."""
+    if not layout.closed.is_dir():
+        return []
+    out = []
+    for folder in sorted(layout.closed.iterdir()):
+        if folder.name.startswith(".") or not (folder / MANIFEST).is_file():
+            continue
+        close = read_close(layout, date(int(folder.name[:4]), int(folder.name[5:7]), 1))
+        if close is not None:
+            out.append(close)
+    return out
+
+
+def frozen_path(layout: Layout, month: str, name: str) -> Path:
+    return layout.closed_month(month) / f"{name}.parquet"
+
+
+def read_frozen(layout: Layout, close: ClosedMonth, name: str) -> pa.Table:
+    """The frozen table of report `name` of a closed month."""
+    path = frozen_path(layout, close.month, name)
+    if not path.is_file():
+        raise InputError(
+            f"closed month {close.month} has no frozen {name} ({path} is missing)",
+            hint="restore it from a backup, or `cdr reopen` the month and close it again",
+        )
+    return pq.read_table(path)
+
+
+def read_journal(layout: Layout) -> list[dict[str, Any]]:
+    """Every close and reopen, oldest first."""
+    path = layout.closed / JOURNAL
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]

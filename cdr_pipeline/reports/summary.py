@@ -1,0 +1,258 @@
+"""The one-page monthly finance summary: a self-contained HTML file (inline CSS and one
+inline SVG chart, no script, no font or image fetched from anywhere) that prints on one A4
+page. Long lists are cut to what fits, and say how many rows the finance pack has.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from html import escape
+from typing import Any
+
+from cdr_pipeline.reports.export import short_id
+from cdr_pipeline.reports.figures import MonthFigures
+
+MAX_SUBSCRIPTION_ROWS = 10
+MAX_RECLAIM_ROWS = 10
+MAX_ANOMALY_TYPES = 6
+
+_CSS = """
+@page { size: A4 portrait; margin: 12mm; }
+* { box-sizing: border-box; }
+html, body { margin: 0; padding: 0; }
+@media screen { body { margin: 6mm; } }
+body { font: 8.5pt/1.3 "DejaVu Sans", "Liberation Sans", Arial, sans-serif; color: #1b2430;
+       width: 186mm; }
+h1 { font-size: 15pt; margin: 0 0 1mm; }
+h2 { font-size: 10pt; margin: 3.5mm 0 1mm; border-bottom: 0.3mm solid #9aa7b8; }
+.meta { color: #4a5668; margin: 0 0 2mm; }
+.kpis { display: flex; gap: 2mm; margin: 2mm 0; }
+.kpi { flex: 1; border: 0.3mm solid #c5cfdc; border-radius: 1.5mm; padding: 1.5mm 2mm; }
+.kpi b { display: block; font-size: 12pt; }
+.kpi span { color: #4a5668; font-size: 7.5pt; }
+table { border-collapse: collapse; width: 100%; }
+th, td { padding: 0.6mm 1.2mm; border-bottom: 0.2mm solid #dde3ea; text-align: left;
+         white-space: nowrap; overflow: hidden; text-overflow: ellipsis; max-width: 50mm; }
+th { background: #eef2f7; font-weight: 600; }
+td.n, th.n { text-align: right; }
+.more, .note { color: #4a5668; font-size: 7.5pt; margin: 0.8mm 0 0; }
+.warn { color: #a33a00; }
+svg text { font: 7pt "DejaVu Sans", Arial, sans-serif; fill: #1b2430; }
+"""
+
+
+def _fmt_int(value: Any) -> str:
+    return "–" if value is None else f"{int(value):,}"
+
+
+def _fmt_money(amounts: dict[str, float | None]) -> str:
+    if not amounts:
+        return "–"
+    parts = []
+    for currency, amount in sorted(amounts.items()):
+        parts.append(f"{currency} {amount:,.2f}" if amount is not None else f"{currency} unknown")
+    return " + ".join(parts)
+
+
+def _money_by_currency(rows: list[dict[str, Any]], column: str) -> dict[str, float | None]:
+    """Sum per currency; None when some row of the currency is unknown (NULL)."""
+    out: dict[str, float | None] = {}
+    for row in rows:
+        currency = row.get("currency")
+        if currency is None:
+            continue
+        value = row.get(column)
+        if currency not in out:
+            out[currency] = 0.0
+        current = out[currency]
+        out[currency] = None if value is None or current is None else current + float(value)
+    return out
+
+
+def _table(headers: list[tuple[str, bool]], rows: list[list[str]]) -> str:
+    head = "".join(
+        f'<th class="n">{escape(h)}</th>' if n else f"<th>{escape(h)}</th>" for h, n in headers
+    )
+    body = "".join(
+        "<tr>"
+        + "".join(
+            f'<td class="n">{escape(c)}</td>' if headers[i][1] else f"<td>{escape(c)}</td>"
+            for i, c in enumerate(row)
+        )
+        + "</tr>"
+        for row in rows
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _chart(rows: list[dict[str, Any]]) -> str:
+    """Horizontal bars per subscription and licence type: bought vs held (peak)."""
+    rows = rows[:MAX_SUBSCRIPTION_ROWS]
+    if not rows:
+        return '<p class="note">No subscription held or bought licences this month.</p>'
+    top = max(
+        [
+            1,
+            *[int(r.get("entitled_units") or 0) for r in rows],
+            *[int(r.get("consumed_peak") or 0) for r in rows],
+        ]
+    )
+    label_w, bar_w, row_h = 250, 400, 22
+    height = row_h * len(rows) + 18
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{label_w + bar_w + 60}" '
+        f'height="{height}" role="img" aria-label="Licences bought and held per subscription">'
+    ]
+    for i, r in enumerate(rows):
+        y = i * row_h
+        bought = int(r.get("entitled_units") or 0)
+        held = int(r.get("consumed_peak") or 0)
+        label = f"{r.get('subscription_id') or '(none)'} · {_short_type(r.get('licence_type'))}"
+        parts.append(f'<text x="0" y="{y + 13}">{escape(label[:44])}</text>')
+        wb = bar_w * bought / top
+        wh = bar_w * held / top
+        parts.append(
+            f'<rect x="{label_w}" y="{y + 2}" width="{wb:.1f}" height="8" fill="#9db4d3"/>'
+        )
+        colour = "#c0392b" if held > bought else "#2e6fb7"
+        parts.append(
+            f'<rect x="{label_w}" y="{y + 11}" width="{wh:.1f}" height="8" fill="{colour}"/>'
+        )
+        parts.append(
+            f'<text x="{label_w + max(wb, wh) + 4:.1f}" y="{y + 14}">{bought:,} / {held:,}</text>'
+        )
+    y = row_h * len(rows) + 12
+    parts.append(f'<rect x="{label_w}" y="{y - 7}" width="8" height="8" fill="#9db4d3"/>')
+    parts.append(f'<text x="{label_w + 11}" y="{y}">bought</text>')
+    parts.append(f'<rect x="{label_w + 60}" y="{y - 7}" width="8" height="8" fill="#2e6fb7"/>')
+    parts.append(f'<text x="{label_w + 71}" y="{y}">held (peak; red: more than bought)</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _short_type(licence_type: Any) -> str:
+    text = str(licence_type or "(none)")
+    if "Bring Your Own Device" in text:
+        return "BYOD"
+    if "Mobile" in text:
+        return "Mobile"
+    return text
+
+
+def _more(shown: int, total: int, what: str) -> str:
+    if total <= shown:
+        return ""
+    return f'<p class="more">… and {total - shown:,} more {what} in the finance pack.</p>'
+
+
+def render_summary(figures: MonthFigures) -> str:
+    """The summary page of the month as one HTML document."""
+    recon = sorted(
+        figures.tables["reconciliation"].to_pylist(),
+        key=lambda r: (-(r.get("consumed_peak") or 0), str(r.get("subscription_id"))),
+    )
+    reclaim = sorted(
+        figures.tables["reclaim-candidates"].to_pylist(),
+        key=lambda r: (-(r.get("days_since") or 0), str(r.get("device_id"))),
+    )
+    anomalies = figures.tables["anomalies"].to_pylist()
+    month = f"{figures.month:%B %Y}"
+    held = sum(int(r.get("consumed_peak") or 0) for r in recon)
+    bought = sum(int(r.get("entitled_units") or 0) for r in recon)
+    idle_cost = _money_by_currency(recon, "idle_cost")
+    unassigned = _money_by_currency(recon, "unassigned_cost")
+    coverage_cls = "" if figures.call_coverage == "full" else ' class="warn"'
+    kpis = [
+        (f"{held:,} / {bought:,}", "licences held (peak) / bought"),
+        (_fmt_money(idle_cost), "idle cost (held, not used)"),
+        (_fmt_money(unassigned), "unassigned cost (bought, not held)"),
+        (f"{len(reclaim):,}", "reclaim candidates"),
+        (f"{len(anomalies):,}", "anomalies"),
+    ]
+    kpi_html = "".join(
+        f"<div class='kpi'><b>{escape(v)}</b><span>{escape(t)}</span></div>" for v, t in kpis
+    )
+    sub_rows = [
+        [
+            str(r.get("subscription_id") or "(none)"),
+            _short_type(r.get("licence_type")),
+            _fmt_int(r.get("entitled_units")),
+            _fmt_int(r.get("consumed_peak")),
+            _fmt_int(r.get("consumed_month_end")),
+            _fmt_int(r.get("variance_units")),
+            _fmt_int(r.get("idle_licences")),
+            _fmt_money({r["currency"]: r.get("idle_cost")}) if r.get("currency") else "–",
+            str(r.get("status") or ""),
+        ]
+        for r in recon[:MAX_SUBSCRIPTION_ROWS]
+    ]
+    reclaim_rows = [
+        [
+            str(short_id(r.get("device_id")) or ""),
+            str(r.get("user_email") or r.get("phone_number") or ""),
+            str(r.get("location_name") or ""),
+            str(r.get("reason") or "").replace("_", " "),
+            _fmt_int(r.get("days_since")),
+        ]
+        for r in reclaim[:MAX_RECLAIM_ROWS]
+    ]
+    by_type = Counter(str(r.get("anomaly_type")) for r in anomalies).most_common()
+    anomaly_text = ", ".join(f"{t.replace('_', ' ')} {n:,}" for t, n in by_type[:MAX_ANOMALY_TYPES])
+    horizon = reclaim[0].get("as_of_time") if reclaim else None
+    horizon_text = f" Device data up to {horizon:%Y-%m-%d %H:%M} UTC." if horizon else ""
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<title>Webex Go licences — {escape(month)}</title>
+<style>{_CSS}</style></head>
+<body>
+<h1>Webex Go licences — {escape(month)}</h1>
+<p class="meta">{escape(figures.status_text)} · call coverage
+<span{coverage_cls}>{escape(figures.call_coverage)} ({figures.covered_days} of
+{figures.days_in_month} days)</span> · table versions {escape(figures.versions_text() or "none")}
+</p>
+<div class="kpis">{kpi_html}</div>
+<h2>Held vs bought per subscription</h2>
+{_chart(recon)}
+{
+        _table(
+            [
+                ("subscription", False),
+                ("type", False),
+                ("bought", True),
+                ("peak", True),
+                ("month end", True),
+                ("variance", True),
+                ("idle", True),
+                ("idle cost", True),
+                ("status", False),
+            ],
+            sub_rows,
+        )
+    }
+{_more(len(sub_rows), len(recon), "subscription rows")}
+<h2>Reclaim candidates</h2>
+{
+        _table(
+            [
+                ("device", False),
+                ("user", False),
+                ("location", False),
+                ("reason", False),
+                ("days", True),
+            ],
+            reclaim_rows,
+        )
+        if reclaim_rows
+        else '<p class="note">None.</p>'
+    }
+{_more(len(reclaim_rows), len(reclaim), "candidates")}
+<h2>Anomalies</h2>
+<p>{len(anomalies):,} Webex Go anomalies this month{
+        ": " + escape(anomaly_text) if by_type else "."
+    }</p>
+<p class="note">Idle figures need call data for every day of the month: with coverage other
+than full they are unknown (–), not zero.{escape(horizon_text)} Reclaim candidates are judged
+as of the latest device data at the time the figures were made. Definitions: README,
+"For finance", and sql/README.md.</p>
+</body></html>
+"""

@@ -1,0 +1,209 @@
+"""Month close: frozen figures survive late data, restatements show the difference, reopen,
+idempotence, incomplete months, the lock, and the nightly's automatic close."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+import pytest
+
+from cdr_pipeline.batch import run_nightly
+from cdr_pipeline.config import Settings
+from cdr_pipeline.errors import EXIT_BAD_INPUT, EXIT_LOCKED, EXIT_USAGE
+from cdr_pipeline.ingest import ingest_paths
+from cdr_pipeline.reports import run_report
+from cdr_pipeline.reports.close import CloseRefused, close_due_month, close_month
+from cdr_pipeline.reports.frozen import FINANCE_REPORTS, list_closed, read_close, read_journal
+from cdr_pipeline.reports.restate import restatements
+from cdr_pipeline.state.lock import writer_lock
+from cdr_pipeline.warehouse import build_warehouse
+from tests.reports.finance_helpers import (
+    CLOSED_MONTH,
+    OPEN_MONTH,
+    cdr,
+    copy_warehouse,
+    held_device_of,
+    late_call_file,
+    late_entitlement_file,
+    load_samples,
+)
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory, samples_dir: Path) -> Settings:
+    return load_samples(tmp_path_factory.mktemp("close_template"), samples_dir)
+
+
+@pytest.fixture
+def wh(template: Settings, tmp_path: Path) -> Settings:
+    return copy_warehouse(template, tmp_path)
+
+
+def _totals(rows: list[dict[str, Any]], column: str) -> float:
+    return sum(float(r[column] or 0) for r in rows)
+
+
+def test_late_data_leaves_a_closed_month_unchanged_and_restatements_show_it(
+    wh: Settings, tmp_path: Path
+) -> None:
+    code, out, err = cdr(wh, "close", CLOSED_MONTH)
+    assert code == 0, err
+    assert f"closed {CLOSED_MONTH}" in out and "call_legs=0" in out
+    frozen = {n: run_report(wh, n, CLOSED_MONTH).rows() for n in FINANCE_REPORTS}
+    # the close froze what the tables said then
+    assert (
+        frozen["reconciliation"] == run_report(wh, "reconciliation", "2026-10", current=True).rows()
+    )
+
+    # late data: one more Webex Go call in October, and a corrected entitlement
+    device = held_device_of(wh, CLOSED_MONTH)
+    late = [late_call_file(tmp_path / "late", device), late_entitlement_file(tmp_path / "late")]
+    assert ingest_paths(wh, late).exit_code == 0
+    build_warehouse(wh)
+
+    usage = run_report(wh, "licence-usage", CLOSED_MONTH)
+    assert usage.closed_at is not None and usage.versions["call_legs"] == 0
+    assert usage.rows() == frozen["licence-usage"]
+    now = run_report(wh, "licence-usage", CLOSED_MONTH, current=True)
+    assert now.closed_at is None
+    assert (
+        _totals(now.rows(), "webex_go_legs")
+        == _totals(frozen["licence-usage"], "webex_go_legs") + 1
+    )
+    assert _totals(now.rows(), "webex_go_minutes") == pytest.approx(
+        _totals(frozen["licence-usage"], "webex_go_minutes") + 5.0
+    )
+
+    code, out, err = cdr(wh, "report", "licence-usage", "--month", CLOSED_MONTH, "--format", "csv")
+    assert code == 0 and "closed on " in err and "--current" in err
+
+    code, out, _ = cdr(wh, "report", "restatements", "--format", "json")
+    assert code == 0
+    restated = json.loads(out)
+    by = {(r["report"], r["measure"]): r for r in restated}
+    assert {r["month"] for r in restated} == {"2026-10-01"}
+    legs = by[("licence-usage", "webex_go_legs")]
+    assert legs["change"] == 1 and legs["rows_changed"] >= 1
+    assert by[("licence-usage", "webex_go_minutes")]["change"] == pytest.approx(5.0)
+    assert by[("reconciliation", "entitled_units")]["change"] == -2
+    cost = by[("reconciliation", "unassigned_cost")]
+    assert cost["change"] == pytest.approx(-25.0) and cost["rows_changed"] == 1
+    assert cost["current_total"] == pytest.approx(cost["closed_total"] - 25.0)
+    assert ("anomalies", None) not in by  # the late call contradicts nothing
+
+    # reopen: the month is recomputed, the old figures are kept, the journal says why
+    code, out, err = cdr(wh, "reopen", CLOSED_MONTH, "--reason", "late October calls")
+    assert code == 0, err
+    assert read_close(wh.layout, date(2026, 10, 1)) is None
+    assert run_report(wh, "licence-usage", CLOSED_MONTH).rows() == now.rows()
+    kept = list((wh.warehouse / "closed" / ".reopened").iterdir())
+    assert len(kept) == 1 and (kept[0] / "licence-usage.parquet").is_file()
+    journal = read_journal(wh.layout)
+    assert [(e["action"], e["month"]) for e in journal] == [
+        ("close", CLOSED_MONTH),
+        ("reopen", CLOSED_MONTH),
+    ]
+    assert journal[1]["reason"] == "late October calls"
+    assert restatements(wh).row_count == 0  # nothing closed any more
+    # closed again: the new figures, from the new table versions
+    again = close_month(wh, CLOSED_MONTH)
+    assert not again.already_closed and again.close.versions["call_legs"] == 1
+    assert run_report(wh, "licence-usage", CLOSED_MONTH).rows() == now.rows()
+
+
+def test_close_is_idempotent_and_atomic(wh: Settings) -> None:
+    first = close_month(wh, CLOSED_MONTH)
+    folder = wh.layout.closed_month(CLOSED_MONTH)
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    assert set(before) == {"close.json", *(f"{n}.parquet" for n in FINANCE_REPORTS)}
+    manifest = json.loads(before["close.json"])
+    for name in FINANCE_REPORTS:
+        rows = pq.read_table(folder / f"{name}.parquet").num_rows
+        assert manifest["reports"][name]["rows"] == rows
+    assert manifest["call_coverage"] == "full" and manifest["covered_days"] == 31
+    assert manifest["versions"] == first.close.versions and manifest["forced"] is False
+
+    second = close_month(wh, CLOSED_MONTH)
+    assert second.already_closed and second.close.closed_at == first.close.closed_at
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+    code, out, _ = cdr(wh, "close", CLOSED_MONTH)
+    assert code == 0 and "already closed" in out
+    assert len(read_journal(wh.layout)) == 1
+    # no temp folder is left, and one (a close killed half way) would not count as closed
+    assert [p.name for p in wh.layout.closed.iterdir()] == ["2026-10", "journal.jsonl"]
+    (wh.layout.closed / ".2026-09.tmp-dead").mkdir()
+    assert [c.month for c in list_closed(wh.layout)] == [CLOSED_MONTH]
+    assert read_close(wh.layout, date(2026, 9, 1)) is None
+
+
+def test_an_incomplete_month_is_refused_unless_forced_with_a_reason(wh: Settings) -> None:
+    code, _, err = cdr(wh, "close", OPEN_MONTH)
+    assert code == EXIT_BAD_INPUT
+    assert "not complete" in err and "call coverage is none" in err and "--force" in err
+    assert not wh.layout.closed_month(OPEN_MONTH).exists()
+
+    code, _, err = cdr(wh, "close", OPEN_MONTH, "--force")
+    assert code == EXIT_USAGE and "--reason" in err
+
+    code, out, err = cdr(wh, "close", OPEN_MONTH, "--force", "--reason", "export lost; AP agreed")
+    assert code == 0, err
+    assert "forced: export lost; AP agreed" in out
+    close = read_close(wh.layout, date(2026, 11, 1))
+    assert close is not None and close.forced and close.reason == "export lost; AP agreed"
+    assert close.call_coverage == "none"
+    assert read_journal(wh.layout)[-1]["reason"] == "export lost; AP agreed"
+    assert read_journal(wh.layout)[-1]["forced"] is True
+
+
+def test_a_month_that_has_not_ended_is_refused(wh: Settings) -> None:
+    with pytest.raises(CloseRefused, match="has not ended"):
+        close_month(wh, CLOSED_MONTH, today=date(2026, 10, 20))
+
+
+def test_reopen_needs_a_closed_month_and_a_reason(wh: Settings) -> None:
+    code, _, err = cdr(wh, "reopen", CLOSED_MONTH, "--reason", "x")
+    assert code == EXIT_BAD_INPUT and "not closed" in err
+    code, _, err = cdr(wh, "reopen", CLOSED_MONTH)
+    assert code == EXIT_USAGE and "--reason" in err
+
+
+def test_close_waits_for_the_writer_lock(wh: Settings) -> None:
+    with writer_lock(wh.layout, "another writer"):
+        code, _, err = cdr(wh, "close", CLOSED_MONTH)
+    assert code == EXIT_LOCKED and "another writer" in err
+    assert not wh.layout.closed_month(CLOSED_MONTH).exists()
+
+
+def test_nightly_closes_the_previous_month_after_the_configured_days(
+    template: Settings, tmp_path: Path
+) -> None:
+    settings = copy_warehouse(template, tmp_path)
+    off = close_due_month(settings, date(2026, 11, 4))
+    assert "not configured" in off
+    settings = Settings(warehouse=settings.warehouse, close_after_days=3)
+    early = close_due_month(settings, date(2026, 11, 2))
+    assert "after 3 day(s)" in early and "(1 so far)" in early
+    assert read_close(settings.layout, date(2026, 10, 1)) is None
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    due = run_nightly(settings, inbox, run_date=date(2026, 11, 4))
+    assert due.exit_code == 0, due.stages
+    names = [s.name for s in due.stages]
+    assert names.index("close") == names.index("reports") - 1  # frozen before reporting
+    stage = due.stage("close")
+    assert stage is not None and stage.summary.startswith(f"closed {CLOSED_MONTH}")
+    close = read_close(settings.layout, date(2026, 10, 1))
+    assert close is not None and close.closed_by == "cdr nightly"
+    # the summary written beside the CSVs shows the closed month
+    html = (settings.layout.reports / "2026-11-04" / "finance-summary_2026-10.html").read_text()
+    assert "closed on" in html and "October 2026" in html
+
+    # an incomplete month is not closed by the nightly: it says why, the run goes on
+    later = close_due_month(settings, date(2026, 12, 10))
+    assert "2026-11 not closed" in later and "coverage is none" in later
+    assert read_close(settings.layout, date(2026, 11, 1)) is None
