@@ -162,7 +162,7 @@ def _expected_peaks(
 
 
 # derandomized so CI does not depend on the draw; run it with a larger max_examples and
-# derandomize off to search further (a search of 2,000 draws found no difference)
+# derandomize off to search further (150 random draws found no difference)
 @settings(
     max_examples=10,
     deadline=None,
