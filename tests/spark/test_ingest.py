@@ -81,6 +81,9 @@ def test_distributed_ingest_equals_cdr_ingest(
     assert len(staged) == len(list(inputs[0].iterdir())) + len(list(inputs[1].iterdir())) + 1
     folders = {s.folder.parent.name for f in staged for s in f.sources if s.folder is not None}
     assert folders and all(name.endswith("-a0") for name in folders)
+    # and with the warehouse's file mode: the staged files became table files
+    data = list(distributed.layout.tables.rglob("*.parquet"))
+    assert data and all(p.stat().st_mode & 0o777 == distributed.file_mode for p in data)
     # the runs covered what must agree: loads, duplicates, updates, rejects, skips, failures
     files = Ledger(distributed.layout).files()
     for column in ("rows_loaded", "rows_duplicate", "rows_updated", "rows_rejected"):
