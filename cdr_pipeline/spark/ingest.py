@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 
 from cdr_pipeline.config import Settings
+from cdr_pipeline.errors import CdrError
 from cdr_pipeline.ingest.results import IngestResult
 from cdr_pipeline.ingest.run import ingest_paths
 from cdr_pipeline.ingest.stage import FileTask, StagedFile, stage_file
@@ -61,8 +62,8 @@ def ingest_on_spark(
 
 def stage_on_spark(spark: SparkSession, tasks: list[FileTask]) -> list[StagedFile]:
     """Run `stage_file` for every task on the cluster, one file per Spark task; returns
-    what each staged, in the tasks' order. A task raises only when the warehouse cannot be
-    written, which fails the Spark job and so the run."""
+    what each staged, in the tasks' order. Raises the error of a task that found the
+    warehouse cannot be written (exit 6, as `cdr ingest`); nothing is committed then."""
     if not tasks:
         return []
     # the tasks travel inside the function (pickled once, broadcast by Spark when large);
@@ -75,7 +76,10 @@ def stage_on_spark(spark: SparkSession, tasks: list[FileTask]) -> list[StagedFil
     frame = spark.range(0, len(tasks), 1, len(tasks)).mapInArrow(run, _OUTPUT)
     staged: dict[int, StagedFile] = {}
     for row in frame.collect():
-        staged[row["seq"]] = pickle.loads(row["staged"])  # our own tasks' output
+        one = pickle.loads(row["staged"])  # our own tasks' output
+        if isinstance(one, CdrError):  # the warehouse cannot be written: the run stops (exit 6)
+            raise one
+        staged[row["seq"]] = one
     return [staged[i] for i in range(len(tasks))]
 
 
@@ -95,7 +99,11 @@ def _stage_batches(
             task: FileTask = pickle.loads(blobs[number])  # pickled by the driver
             apply_file_mode(task.settings.file_mode)  # staged files become table files
             folder = task.folder.with_name(f"{task.folder.name}-a{attempt}")
-            out.append(pickle.dumps(stage_file(dataclasses.replace(task, folder=folder))))
+            try:
+                staged: StagedFile | CdrError = stage_file(dataclasses.replace(task, folder=folder))
+            except CdrError as exc:  # raised again by the driver, with its exit code
+                staged = exc
+            out.append(pickle.dumps(staged))
         yield pa.RecordBatch.from_arrays(
             [pa.array(numbers, pa.int64()), pa.array(out, pa.binary())], names=["seq", "staged"]
         )

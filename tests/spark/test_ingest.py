@@ -92,16 +92,22 @@ def test_distributed_ingest_equals_cdr_ingest(
     assert set(Ledger(distributed.layout).runs()["command"]) == {COMMAND}
 
 
-def test_ingest_on_spark_same_files_again_skips_them(
-    spark: Any, tmp_path: Path, inputs: tuple[Path, Path]
+def test_entry_point_then_same_files_again_skips_them(
+    spark: Any, tmp_path: Path, inputs: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """The public entry point: a second run of the same files loads nothing (the ledger's
-    content digests), and commits no new table version."""
-    settings = _settings(tmp_path / "wh")
-    first = ingest_on_spark(spark, settings, [inputs[1]])
-    assert first.exit_code == 0 and first.table_versions
-    again = ingest_on_spark(spark, settings, [inputs[1]])
-    assert [f.status for f in again.files] == ["skipped"] * len(again.files)
+    """`python -m cdr_pipeline.spark ingest` (in-process: it reuses the session) loads the
+    files, rebuilds the views and exits 0; a second run of the same files loads nothing (the
+    ledger's content digests) and commits no new table version."""
+    from cdr_pipeline.spark.__main__ import main
+
+    warehouse = tmp_path / "wh"
+    argv = ["ingest", "--warehouse", str(warehouse), "--max-reject-rate", "0.5", str(inputs[1])]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "overlap_b.csv\tcalls\tloaded, 5 read" in out
+    assert (warehouse / "cdr.duckdb").is_file()
+    again = ingest_on_spark(spark, _settings(warehouse), [inputs[1]])
+    assert [f.status for f in again.files] == ["skipped"] * len(list(inputs[1].iterdir()))
     assert again.table_versions == {}
 
 
