@@ -2,7 +2,8 @@
 
 The run holds the writer lock, records itself in the ledger (`running`, then `ok` or
 `failed`; a run a new writer finds still `running` died and becomes `interrupted`), clears
-what a crashed run left behind, and loads each file in turn (`load.FileLoader`). A bad input
+what a crashed run left behind, and loads each file in turn (`load.FileLoader`; or has them
+all staged elsewhere first, as Spark does, and publishes them in turn). A bad input
 file never raises: its result says what went wrong and the run's exit code is 3.
 """
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 import secrets
 import shutil
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -19,17 +20,22 @@ from typing import Any
 from cdr_pipeline.config import Settings
 from cdr_pipeline.errors import EXIT_OK, CdrError, InputError, environment_error
 from cdr_pipeline.ingest.digest import Fingerprint
-from cdr_pipeline.ingest.load import FileLoader, LoadedContent
+from cdr_pipeline.ingest.load import FileLoader
 from cdr_pipeline.ingest.merge import clean_temp_files
 from cdr_pipeline.ingest.pending import PendingTables
 from cdr_pipeline.ingest.recover import recover_runs
 from cdr_pipeline.ingest.results import FileResult, IngestResult, ProgressFn
+from cdr_pipeline.ingest.stage import FileTask, LoadedContent, StagedFile
 from cdr_pipeline.logfields import log_fields
 from cdr_pipeline.schema import SCHEMAS
 from cdr_pipeline.state.files import apply_file_mode
 from cdr_pipeline.state.ledger import RUNS_SCHEMA, Ledger
 from cdr_pipeline.state.lock import writer_lock
 from cdr_pipeline.text import stamp_ms
+
+StageFiles = Callable[[list[FileTask]], list[StagedFile]]
+"""Stages every file of a run elsewhere (`stage.stage_file` in Spark tasks) and returns what
+each produced, in the tasks' order."""
 
 EXIT_INTERRUPTED = 130
 """Exit code of a run stopped by Ctrl-C (as the CLI exits)."""
@@ -66,18 +72,23 @@ def ingest_paths(
     progress: ProgressFn | None = None,
     fingerprints: Mapping[Path, Fingerprint] | None = None,
     run_id: str | None = None,
+    stage_files: StageFiles | None = None,
 ) -> IngestResult:
     """Load files or folders into the warehouse. Never raises for a bad input file: the file's
     result says what went wrong and `exit_code` is 3. Raises LockBusy when another writer runs.
     `fingerprints` are digests the caller already computed (the nightly scan); one is reused
     only while the file's size and modification time are unchanged. `run_id` is the
-    caller's (the nightly's, so its log lines and ledger rows share one id), else a new one."""
+    caller's (the nightly's, so its log lines and ledger rows share one id), else a new one.
+    `stage_files` stages every file elsewhere (Spark tasks) before this process publishes
+    them in order; by default each file is staged and published in turn."""
     files = expand_paths(paths)
     if kind is not None and kind not in SCHEMAS:
         raise InputError(f"unknown kind {kind!r}", hint=f"one of: {', '.join(SCHEMAS)}")
     apply_file_mode(settings.file_mode)
     try:
-        return _ingest(settings, files, kind, source_kind, command, progress, fingerprints, run_id)
+        return _ingest(
+            settings, files, kind, source_kind, command, progress, fingerprints, run_id, stage_files
+        )
     except CdrError:
         raise
     except Exception as exc:  # OSError, or DuckDB's / polars' own error saying the same
@@ -96,6 +107,7 @@ def _ingest(
     progress: ProgressFn | None,
     fingerprints: Mapping[Path, Fingerprint] | None,
     run_id: str | None,
+    stage_files: StageFiles | None,
 ) -> IngestResult:
     t0 = time.monotonic()
     started = datetime.now(UTC)
@@ -121,8 +133,8 @@ def _ingest(
         try:
             content = LoadedContent.from_ledger(ledger)
             base_seq = int(started.timestamp() * 1_000_000) * 1000
-            for seq, path in enumerate(files):
-                loader = FileLoader(
+            loaders = [
+                FileLoader(
                     settings,
                     ledger,
                     run_id,
@@ -134,7 +146,17 @@ def _ingest(
                     progress,
                     tables,
                 )
-                results.extend(loader.run(content, (fingerprints or {}).get(path)))
+                for seq, path in enumerate(files)
+            ]
+            if stage_files is None:
+                for loader in loaders:
+                    results.extend(loader.run(content, (fingerprints or {}).get(loader.path)))
+            elif loaders:
+                # staged elsewhere, all at once; published here one by one in file order,
+                # so each file meets the tables as `cdr ingest` would have left them
+                staged = stage_files([loader.task_for(content) for loader in loaders])
+                for loader, one in zip(loaders, staged, strict=True):
+                    results.extend(loader.publish(one, content))
             versions = tables.commit()
             ending = "ok"
         except KeyboardInterrupt:

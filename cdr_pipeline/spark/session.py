@@ -9,6 +9,7 @@ as microseconds. `SPARK_REMOTE` selects Spark Connect; otherwise `master` (or wh
 from __future__ import annotations
 
 import os
+import sys
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -41,6 +42,11 @@ def spark_session(
         builder = builder.remote(remote)
     elif master:
         builder = builder.master(master)
+        if master.startswith("local"):
+            # Python tasks (distributed ingest) run in worker processes started with
+            # PYSPARK_PYTHON, else the `python3` on PATH, which may lack this package;
+            # locally the right one is this interpreter (a cluster sets its own)
+            os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     for key, value in {**SESSION_CONF, **(conf or {})}.items():
         if remote and key.startswith("spark.ui"):
             continue
