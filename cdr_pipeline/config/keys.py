@@ -143,9 +143,16 @@ SETTINGS_KEYS: dict[str, Key] = {
         # personal data at rest: permission bits of the files written (folders get x where
         # files get r)
         Key("file_mode", "mode", rule=_file_mode),
+        # personal data ([privacy] in cdr.toml): call legs older than this many days keep
+        # pseudonyms instead of personal fields; digits of a number analysts still see
+        Key("privacy_personal_days", "int", minimum=1, optional=True),
+        Key("privacy_prefix_digits", "int", minimum=0, maximum=15),
     )
 }
-"""Top-level keys of cdr.toml (besides the [fetch] table)."""
+"""Keys of cdr.toml: top level, and `privacy_<name>` for `<name>` of the [privacy] table."""
+
+PRIVACY_PREFIX = "privacy_"
+"""Settings named so are the keys of cdr.toml's [privacy] table (`privacy.personal_days`)."""
 
 FETCH_KEYS: dict[str, Key] = {
     k.name: k

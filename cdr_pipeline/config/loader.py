@@ -18,11 +18,18 @@ from pathlib import Path
 from typing import Any
 
 from cdr_pipeline.config.fetch import FetchOptions
-from cdr_pipeline.config.keys import FETCH_KEYS, SETTINGS_KEYS, Key, coerce, unknown_key
+from cdr_pipeline.config.keys import (
+    FETCH_KEYS,
+    PRIVACY_PREFIX,
+    SETTINGS_KEYS,
+    Key,
+    coerce,
+    unknown_key,
+)
 from cdr_pipeline.config.settings import Settings
 from cdr_pipeline.errors import ConfigError
 
-_TOP_LEVEL = [*SETTINGS_KEYS, "fetch"]
+_TOP_LEVEL = [k for k in SETTINGS_KEYS if not k.startswith(PRIVACY_PREFIX)] + ["fetch", "privacy"]
 
 
 def _read_toml(path: Path, origin: str) -> dict[str, Any]:
@@ -77,13 +84,30 @@ def _file_values(path: Path, origin: str) -> tuple[dict[str, Any], dict[str, Any
                     raise unknown_key(str(path), fname, FETCH_KEYS, "fetch")
                 fetch[fname] = _relative(key, coerce(key, fvalue, str(path)), path)
             continue
-        key = SETTINGS_KEYS.get(name)
+        if name == "privacy":
+            values |= _privacy_values(path, value)
+            continue
+        key = None if name.startswith(PRIVACY_PREFIX) else SETTINGS_KEYS.get(name)
         if key is None:
             raise ConfigError(
                 f"{path}: unknown key {name!r}", hint=f"known keys: {', '.join(sorted(_TOP_LEVEL))}"
             )
         values[name] = _relative(key, coerce(key, value, str(path)), path)
     return values, fetch
+
+
+def _privacy_values(path: Path, table: Any) -> dict[str, Any]:
+    """The [privacy] table: `personal_days` is setting `privacy_personal_days`, ..."""
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path}: bad value for 'privacy': {table!r} (expected a [privacy] table)")
+    known = {k.removeprefix(PRIVACY_PREFIX): v for k, v in SETTINGS_KEYS.items() if k.startswith(PRIVACY_PREFIX)}
+    out: dict[str, Any] = {}
+    for name, value in table.items():
+        key = known.get(name)
+        if key is None:
+            raise unknown_key(str(path), name, known, "privacy")
+        out[key.name] = coerce(key, value, str(path))
+    return out
 
 
 def _relative(key: Key, value: Any, path: Path) -> Any:
@@ -146,7 +170,10 @@ def load_settings(
     for name, value in (overrides or {}).items():
         if value is None:
             continue
-        key = SETTINGS_KEYS.get(name)
+        if name == "privacy":
+            values |= _privacy_values(path, value)
+            continue
+        key = None if name.startswith(PRIVACY_PREFIX) else SETTINGS_KEYS.get(name)
         if key is None:
             raise unknown_key("flags", name, SETTINGS_KEYS)
         values[name] = coerce(key, value, key.flag)

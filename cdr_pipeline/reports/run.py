@@ -16,7 +16,7 @@ import pyarrow as pa
 from cdr_pipeline.config import Settings
 from cdr_pipeline.errors import EXIT_USAGE, CdrError, InputError
 from cdr_pipeline.reports.registry import REPORTS
-from cdr_pipeline.warehouse import connect, connect_as_of
+from cdr_pipeline.warehouse import connect, connect_as_of, resolve_tier
 from cdr_pipeline.warehouse.snapshots import AsOfArg
 
 log = logging.getLogger(__name__)
@@ -99,11 +99,16 @@ def run_report(
             hint=f"run `cdr report {name}` without --month",
         )
     t0 = time.monotonic()
-    con = connect(settings, read_only=True) if as_of is None else connect_as_of(settings, as_of)
+    tier = resolve_tier(report.tier)
+    if as_of is None:
+        con = connect(settings, read_only=True, tier=tier)
+    else:
+        con = connect_as_of(settings, as_of, tier=tier)
     try:
         order = ", ".join(f"{c} nulls first" for c in report.key)
-        sql = f"select * from ({report.sql}) as report order by {order}"
-        params = {"month": first_day} if "$month" in report.sql else {}
+        query = report.sql_for(tier)
+        sql = f"select * from ({query}) as report order by {order}"
+        params = {"month": first_day} if "$month" in query else {}
         try:
             table = con.sql(sql, params=params).to_arrow_table()
         except duckdb.CatalogException as exc:
