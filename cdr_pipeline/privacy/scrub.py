@@ -3,7 +3,9 @@ ledger, quality results and Data Docs, report outputs.
 
 These files hold values as text (a rejected row's raw line, a page's JSON, a report's CSV),
 so each value is replaced wherever it occurs, in the spellings a file may use: as it is,
-JSON-escaped, HTML-escaped and CSV-quoted. Parquet files are read and written again (the
+JSON-escaped, HTML-escaped and CSV-quoted. A short value (an extension such as `1106`) is
+replaced only where it stands as a whole field or string (between separators or quotes),
+never inside other text or a number. The static assets of the Data Docs are not data. Parquet files are read and written again (the
 values are compressed inside); gzip files are decompressed, edited and compressed again
 (with a fixed time stamp, as fetch writes them). Every rewrite is atomic.
 """
@@ -14,6 +16,7 @@ import gzip
 import html
 import json
 import logging
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +30,9 @@ from cdr_pipeline.state.layout import Layout
 log = logging.getLogger(__name__)
 
 _SKIPPED_SUFFIXES = (".lock", ".duckdb", ".wal")
+SHORT = 7
+"""Values shorter than this are replaced only as whole fields."""
+_FIELD_EDGE = r"[,;\t\"'\r\n\[\]{}<>|]"
 
 
 @dataclass
@@ -50,21 +56,40 @@ def spellings(value: str) -> list[str]:
     return sorted((f for f in forms if f), key=len, reverse=True)
 
 
-def _pairs(replacements: Mapping[str, str]) -> list[tuple[str, str]]:
-    pairs: list[tuple[str, str]] = []
+@dataclass(frozen=True)
+class Replacement:
+    old: str
+    new: str
+    pattern: re.Pattern[str] | None
+    """For a short value: the value as a whole field only."""
+
+
+def _pairs(replacements: Mapping[str, str]) -> list[Replacement]:
+    pairs: list[Replacement] = []
     for value, pseudo in replacements.items():
-        pairs.extend((form, pseudo) for form in spellings(value))
-    return sorted(pairs, key=lambda p: len(p[0]), reverse=True)
+        for form in spellings(value):
+            pattern = None
+            if len(value) < SHORT:
+                pattern = re.compile(
+                    rf"(?:(?<={_FIELD_EDGE})|^){re.escape(form)}(?={_FIELD_EDGE}|$)",
+                    re.MULTILINE,
+                )
+            pairs.append(Replacement(form, pseudo, pattern))
+    return sorted(pairs, key=lambda p: len(p.old), reverse=True)
 
 
-def replace_text(text: str, pairs: list[tuple[str, str]]) -> str:
-    for old, new in pairs:
-        if old in text:
-            text = text.replace(old, new)
+def replace_text(text: str, pairs: list[Replacement]) -> str:
+    for rep in pairs:
+        if rep.old not in text:
+            continue
+        if rep.pattern is None:
+            text = text.replace(rep.old, rep.new)
+        else:
+            text = rep.pattern.sub(rep.new, text)
     return text
 
 
-def _scrub_table(table: pa.Table, pairs: list[tuple[str, str]]) -> pa.Table | None:
+def _scrub_table(table: pa.Table, pairs: list[Replacement]) -> pa.Table | None:
     changed = False
     columns = []
     for column in table.columns:
@@ -89,7 +114,7 @@ def _scrub_table(table: pa.Table, pairs: list[tuple[str, str]]) -> pa.Table | No
     return pa.Table.from_arrays(columns, schema=table.schema)
 
 
-def scrub_file(path: Path, pairs: list[tuple[str, str]], dry_run: bool) -> bool | None:
+def scrub_file(path: Path, pairs: list[Replacement], dry_run: bool) -> bool | None:
     """Replace the values in one file; True if it held any, None if it cannot be read."""
     if path.suffix == ".parquet":
         table = pq.read_table(path)
@@ -119,7 +144,7 @@ def scrub_file(path: Path, pairs: list[tuple[str, str]], dry_run: bool) -> bool 
 def _candidates(layout: Layout) -> Iterator[Path]:
     """Every file but the Delta tables (rewritten by commits), the views database (rebuilt),
     the pseudonym key and map (the map is rebuilt from the tables) and the locks."""
-    skip = {layout.tables, layout.privacy}
+    skip = {layout.tables, layout.privacy, layout.data_docs / "static"}
     for path in sorted(layout.root.rglob("*")):
         if not path.is_file() or path.name.endswith(_SKIPPED_SUFFIXES):
             continue
