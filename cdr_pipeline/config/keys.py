@@ -77,7 +77,8 @@ class Key:
     name: str
     kind: str
     section: str = ""
-    """"" for the top level of cdr.toml, "fetch" for the [fetch] table."""
+    """"" for the top level of cdr.toml, "fetch" for the [fetch] table, "privacy" for the
+    [privacy] table (setting `privacy_<name>` of `Settings`)."""
     minimum: float | None = None
     maximum: float | None = None
     positive: bool = False
@@ -143,10 +144,14 @@ SETTINGS_KEYS: dict[str, Key] = {
         # personal data at rest: permission bits of the files written (folders get x where
         # files get r)
         Key("file_mode", "mode", rule=_file_mode),
+    )
+} | {
+    f"privacy_{k.name}": k
+    for k in (
         # personal data ([privacy] in cdr.toml): call legs older than this many days keep
         # pseudonyms instead of personal fields; digits of a number analysts still see
-        Key("privacy_personal_days", "int", minimum=1, optional=True),
-        Key("privacy_prefix_digits", "int", minimum=0, maximum=15),
+        Key("personal_days", "int", "privacy", minimum=1, optional=True),
+        Key("prefix_digits", "int", "privacy", minimum=0, maximum=15),
     )
 }
 """Keys of cdr.toml: top level, and `privacy_<name>` for `<name>` of the [privacy] table."""

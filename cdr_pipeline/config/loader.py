@@ -74,15 +74,7 @@ def _file_values(path: Path, origin: str) -> tuple[dict[str, Any], dict[str, Any
     fetch: dict[str, Any] = {}
     for name, value in data.items():
         if name == "fetch":
-            if not isinstance(value, dict):
-                raise ConfigError(
-                    f"{path}: bad value for 'fetch': {value!r} (expected a [fetch] table)"
-                )
-            for fname, fvalue in value.items():
-                key = FETCH_KEYS.get(fname)
-                if key is None:
-                    raise unknown_key(str(path), fname, FETCH_KEYS, "fetch")
-                fetch[fname] = _relative(key, coerce(key, fvalue, str(path)), path)
+            fetch |= _fetch_values(path, value)
             continue
         if name == "privacy":
             values |= _privacy_values(path, value)
@@ -96,17 +88,35 @@ def _file_values(path: Path, origin: str) -> tuple[dict[str, Any], dict[str, Any
     return values, fetch
 
 
+def _fetch_values(path: Path, table: Any) -> dict[str, Any]:
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path}: bad value for 'fetch': {table!r} (expected a [fetch] table)")
+    out: dict[str, Any] = {}
+    for fname, fvalue in table.items():
+        key = FETCH_KEYS.get(fname)
+        if key is None:
+            raise unknown_key(str(path), fname, FETCH_KEYS, "fetch")
+        out[fname] = _relative(key, coerce(key, fvalue, str(path)), path)
+    return out
+
+
 def _privacy_values(path: Path, table: Any) -> dict[str, Any]:
     """The [privacy] table: `personal_days` is setting `privacy_personal_days`, ..."""
     if not isinstance(table, dict):
-        raise ConfigError(f"{path}: bad value for 'privacy': {table!r} (expected a [privacy] table)")
-    known = {k.removeprefix(PRIVACY_PREFIX): v for k, v in SETTINGS_KEYS.items() if k.startswith(PRIVACY_PREFIX)}
+        raise ConfigError(
+            f"{path}: bad value for 'privacy': {table!r} (expected a [privacy] table)"
+        )
+    known = {
+        k.removeprefix(PRIVACY_PREFIX): v
+        for k, v in SETTINGS_KEYS.items()
+        if k.startswith(PRIVACY_PREFIX)
+    }
     out: dict[str, Any] = {}
     for name, value in table.items():
         key = known.get(name)
         if key is None:
             raise unknown_key(str(path), name, known, "privacy")
-        out[key.name] = coerce(key, value, str(path))
+        out[PRIVACY_PREFIX + name] = coerce(key, value, str(path))
     return out
 
 
@@ -170,10 +180,7 @@ def load_settings(
     for name, value in (overrides or {}).items():
         if value is None:
             continue
-        if name == "privacy":
-            values |= _privacy_values(path, value)
-            continue
-        key = None if name.startswith(PRIVACY_PREFIX) else SETTINGS_KEYS.get(name)
+        key = SETTINGS_KEYS.get(name)
         if key is None:
             raise unknown_key("flags", name, SETTINGS_KEYS)
         values[name] = coerce(key, value, key.flag)

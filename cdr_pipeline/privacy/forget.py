@@ -19,7 +19,9 @@ import json
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 
 from cdr_pipeline.config import Settings
@@ -39,6 +41,7 @@ from cdr_pipeline.state import tables
 from cdr_pipeline.state.ledger import TS, Ledger
 from cdr_pipeline.state.lock import writer_lock
 from cdr_pipeline.state.secret import key_id, load_key, pseudonym
+from cdr_pipeline.text import lit, quote
 from cdr_pipeline.warehouse import build_warehouse
 
 log = logging.getLogger(__name__)
@@ -113,7 +116,9 @@ class ForgetResult:
         }
 
 
-def _start(user: str | None, number: str | None, email: str | None) -> tuple[str, dict[str, set[str]]]:
+def _start(
+    user: str | None, number: str | None, email: str | None
+) -> tuple[str, dict[str, set[str]]]:
     given = [(k, v) for k, v in (("user", user), ("number", number), ("email", email)) if v]
     if len(given) != 1 or not given[0][1].strip():
         raise ConfigError(
@@ -125,38 +130,48 @@ def _start(user: str | None, number: str | None, email: str | None) -> tuple[str
     return selector, {kind: {value.strip()}}
 
 
-def _find_values(con: object, snaps: dict[str, tables.Snapshot], found: dict[str, set[str]]) -> None:
-    """Grow `found` (kind -> values) with the owner columns of every row it matches."""
-    import duckdb
+def _owner_rows(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    files: list[Path],
+    found: dict[str, set[str]],
+) -> list[tuple[str, object]]:
+    """(kind, value) of the owner columns of the rows of `files` that `found` matches."""
+    owners = OWNER_COLUMNS[table]
+    listed = ", ".join(lit(str(f)) for f in files)
+    source = f"read_parquet([{listed}], hive_partitioning=false, union_by_name=true)"
+    present = {r[0] for r in con.execute(f"describe select * from {source}").fetchall()}
+    cols = [c for c in owners if c in present]
+    conds, params = [], []
+    for c in cols:
+        kind = owners[c]
+        if c not in _NOT_MATCHED and kind in MATCH_KINDS and found.get(kind):
+            conds.append(f"{quote(c)} in (select unnest(?))")
+            params.append(sorted(found[kind]))
+    if not conds:
+        return []
+    select = ", ".join(quote(c) for c in cols)
+    rows = con.execute(
+        f"select distinct {select} from {source} where {' or '.join(conds)}", params
+    ).fetchall()
+    return [(owners[c], v) for row in rows for c, v in zip(cols, row, strict=True)]
 
-    assert isinstance(con, duckdb.DuckDBPyConnection)
+
+def _find_values(
+    con: duckdb.DuckDBPyConnection,
+    snaps: dict[str, tables.Snapshot],
+    found: dict[str, set[str]],
+) -> None:
+    """Grow `found` (kind -> values) with the owner columns of every row it matches."""
     for _ in range(ROUNDS):
         before = sum(len(v) for v in found.values())
-        for table, owners in OWNER_COLUMNS.items():
+        for table in OWNER_COLUMNS:
             files = snaps[table].all_files()
             if not files:
                 continue
-            listed = ", ".join("'" + str(f).replace("'", "''") + "'" for f in files)
-            source = f"read_parquet([{listed}], hive_partitioning=false, union_by_name=true)"
-            present = {r[0] for r in con.execute(f"describe select * from {source}").fetchall()}
-            cols = [c for c in owners if c in present]
-            conds, params = [], []
-            for c in cols:
-                kind = owners[c]
-                if c in _NOT_MATCHED or kind not in MATCH_KINDS or not found.get(kind):
-                    continue
-                conds.append(f'"{c}" in (select unnest(?))')
-                params.append(sorted(found[kind]))
-            if not conds:
-                continue
-            select = ", ".join(f'"{c}"' for c in cols)
-            rows = con.execute(
-                f"select distinct {select} from {source} where {' or '.join(conds)}", params
-            ).fetchall()
-            for row in rows:
-                for c, v in zip(cols, row, strict=True):
-                    if v is not None and str(v).strip():
-                        found.setdefault(owners[c], set()).add(str(v))
+            for kind, value in _owner_rows(con, table, files, found):
+                if value is not None and str(value).strip():
+                    found.setdefault(kind, set()).add(str(value))
         if sum(len(v) for v in found.values()) == before:
             return
 
@@ -224,7 +239,7 @@ def forget(
                 if change.partitions and not dry_run:
                     change.version = rewrite_partitions(
                         con, settings, schemas[name], snap, change.partitions, run_id,
-                        null_dropped="touched",
+                        null_dropped="touched", tag="erasure",
                     )  # fmt: skip
                 result.tables.append(change)
         finally:

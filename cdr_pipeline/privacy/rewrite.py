@@ -123,11 +123,13 @@ def rewrite_partitions(
     *,
     null_dropped: str,
     keep: Iterable[str] = (),
+    tag: str = "privacy",
 ) -> int | None:
     """Write each partition of `partitions` anew with the map's values replaced (columns
     `keep` left as they are) and commit them as one version; returns it (None if no
     partition). `null_dropped` is the SQL condition under which dropped fields become NULL
-    (`true`, or `touched` for the rows holding a value of the map)."""
+    (`true`, or `touched` for the rows holding a value of the map). `tag` goes into the
+    new files' names (`part-<run>-<tag>-<id>.parquet`)."""
     if not partitions:
         return None
     layout = settings.layout
@@ -145,7 +147,7 @@ def rewrite_partitions(
                 schema.name,
                 schema.partition_by,
                 value,
-                f"{run_id}-privacy",
+                f"{run_id}-{tag}",
             )
             tmp = layout.temp_beside(target, run_id)
             con.execute(

@@ -5,9 +5,10 @@ These files hold values as text (a rejected row's raw line, a page's JSON, a rep
 so each value is replaced wherever it occurs, in the spellings a file may use: as it is,
 JSON-escaped, HTML-escaped and CSV-quoted. A short value (an extension such as `1106`) is
 replaced only where it stands as a whole field or string (between separators or quotes),
-never inside other text or a number. The static assets of the Data Docs are not data. Parquet files are read and written again (the
-values are compressed inside); gzip files are decompressed, edited and compressed again
-(with a fixed time stamp, as fetch writes them). Every rewrite is atomic.
+never inside other text or a number. The static assets of the Data Docs are not data.
+Parquet files are read and written again (the values are compressed inside); gzip files are
+decompressed, edited and compressed again (with a fixed time stamp, as fetch writes them).
+Every rewrite is atomic.
 """
 
 from __future__ import annotations

@@ -60,6 +60,7 @@ def _top_destinations(key: str) -> str:
             where rank <= 20 and {_MONTH}
             """
 
+
 REPORTS: dict[str, Report] = {
     r.name: r
     for r in (

@@ -47,8 +47,7 @@ def _read_key(path: Path) -> bytes:
     mode = path.stat().st_mode & 0o777
     if mode & 0o077:
         raise ConfigError(
-            f"{path} can be read by others (mode {mode:#o}): the pseudonym key must be "
-            "owner-only",
+            f"{path} can be read by others (mode {mode:#o}): the pseudonym key must be owner-only",
             hint=f"chmod 600 {path}, and rotate it (`cdr keys rotate`) if others may have read it",
         )
     try:
@@ -105,9 +104,7 @@ def mask_number(value: str, prefix_digits: int) -> str:
         except phonenumbers.NumberParseException:
             parsed = None
         if parsed is not None and parsed.country_code:
-            shown = phonenumbers.format_number(
-                parsed, phonenumbers.PhoneNumberFormat.INTERNATIONAL
-            )
+            shown = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
             head = f"+{parsed.country_code}"
             if shown.startswith(head):
                 return head + _mask_digits(shown[len(head) :], prefix_digits)

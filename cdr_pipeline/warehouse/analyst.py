@@ -75,9 +75,7 @@ def _distinct_values(con: duckdb.DuckDBPyConnection, tables: Sequence[str]) -> d
     return out
 
 
-def pseudonym_table(
-    values: dict[str, set[str]], key: bytes, prefix_digits: int
-) -> pa.Table:
+def pseudonym_table(values: dict[str, set[str]], key: bytes, prefix_digits: int) -> pa.Table:
     """The map rows of `values` (kind -> values) under `key`."""
     kinds: list[str] = []
     raw: list[str] = []
@@ -109,9 +107,7 @@ def write_pseudonym_map(
     table = pseudonym_table(_distinct_values(con, tables), key, settings.privacy_prefix_digits)
     path = settings.layout.pseudonym_map
     atomic_write_table(table, path)
-    log.info(
-        "pseudonym map: %d values under key %s", table.num_rows, key_id(key)
-    )
+    log.info("pseudonym map: %d values under key %s", table.num_rows, key_id(key))
     return path
 
 
@@ -162,7 +158,8 @@ def _presentation_sql(columns: list[tuple[str, str]], view: str, source: str) ->
         if dtype == "VARCHAR" and is_number_column(name):
             # a value the map does not know is no personal number (the base views hold
             # only pseudonyms of numbers), so it shows as it is
-            masked = f"coalesce((select m.masked from {source} as m where m.pseudonym = b.{col}), b.{col})"
+            lookup = f"(select m.masked from {source} as m where m.pseudonym = b.{col})"
+            masked = f"coalesce({lookup}, b.{col})"
             items.append(f"    {masked} as {col}")
             items.append(f"    b.{col} as {quote(name + PSEUDONYM_SUFFIX)}")
         else:

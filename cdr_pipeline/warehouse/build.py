@@ -191,9 +191,7 @@ def resolve_tier(default: str, env: Mapping[str, str] | None = None) -> str:
     text = (os.environ if env is None else env).get(TIER_ENV, "").strip().lower()
     tier = text or default
     if tier not in TIERS:
-        raise ConfigError(
-            f"{TIER_ENV}: bad value {text!r}", hint="analyst (pseudonymised) or full"
-        )
+        raise ConfigError(f"{TIER_ENV}: bad value {text!r}", hint="analyst (pseudonymised) or full")
     return tier
 
 
