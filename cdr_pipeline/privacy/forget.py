@@ -38,7 +38,7 @@ from cdr_pipeline.privacy.scrub import ScrubResult, scrub_files
 from cdr_pipeline.schema import schemas_by_table
 from cdr_pipeline.schema.personal import EMAIL, ID, MAC, NAME, NUMBER, pseudonymised_columns
 from cdr_pipeline.state import tables
-from cdr_pipeline.state.ledger import TS, Ledger
+from cdr_pipeline.state.ledger import FILES_SCHEMA, TS, Ledger
 from cdr_pipeline.state.lock import writer_lock
 from cdr_pipeline.state.secret import key_id, load_key, pseudonym
 from cdr_pipeline.text import lit, quote
@@ -247,6 +247,7 @@ def forget(
         result.other = scrub_files(layout, text, dry_run)
         if not dry_run:
             _record(settings, result, key)
+            _keep_pages_loaded(settings, result)
     if not dry_run:
         build_warehouse(settings)
         result.vacuum = vacuum_tables(settings, command="cdr forget")
@@ -260,6 +261,33 @@ def forget(
         " (dry run)" if dry_run else "",
     )
     return result
+
+
+def _keep_pages_loaded(settings: Settings, result: ForgetResult) -> None:
+    """A saved page whose records were loaded keeps counting as loaded under its new content
+    hash, so fetch does not replay it (`fetch/store.py` replays pages the ledger lacks)."""
+    ledger = Ledger(settings.layout)
+    loaded = ledger.loaded_hashes()
+    now = datetime.now(UTC)
+    for seq, (path, before, after) in enumerate(result.other.pages, start=1):
+        if before not in loaded:
+            continue
+        row = {
+            "run_id": result.run_id,
+            "file_seq": seq,
+            "path": str(path),
+            "source": path.name,
+            "content_sha256": after,
+            "size_bytes": path.stat().st_size,
+            "status": "loaded",
+            "rows_read": 0,
+            "rows_loaded": 0,
+            "rows_duplicate": 0,
+            "rows_rejected": 0,
+            "loaded_at": now,
+            "message": "saved page pseudonymised by cdr forget; its records were loaded before",
+        }
+        ledger.write("files", f"{result.run_id}-{seq:05d}", [row], FILES_SCHEMA)
 
 
 def _record(settings: Settings, result: ForgetResult, key: bytes) -> None:

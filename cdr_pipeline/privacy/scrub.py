@@ -25,7 +25,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from cdr_pipeline.state.files import atomic_write_bytes, atomic_write_table
+from cdr_pipeline.state.files import atomic_write_bytes, atomic_write_table, file_sha256
 from cdr_pipeline.state.layout import Layout
 
 log = logging.getLogger(__name__)
@@ -42,6 +42,8 @@ class ScrubResult:
     """Files rewritten (or that would be), relative to the warehouse."""
     unreadable: list[str] = field(default_factory=list)
     """Binary files that are neither Parquet nor gzip (left as they are, and said)."""
+    pages: list[tuple[Path, str, str]] = field(default_factory=list)
+    """Saved API pages rewritten: (path, content SHA-256 before, after)."""
 
 
 def spellings(value: str) -> list[str]:
@@ -162,8 +164,12 @@ def scrub_files(layout: Layout, replacements: Mapping[str, str], dry_run: bool) 
     if not pairs:
         return result
     for path in _candidates(layout):
+        page = path.is_relative_to(layout.fetched)
+        before = file_sha256(path) if page else ""
         held = scrub_file(path, pairs, dry_run)
         rel = str(path.relative_to(layout.root))
+        if held and page and not dry_run:
+            result.pages.append((path, before, file_sha256(path)))
         if held is None:
             result.unreadable.append(rel)
         elif held:
