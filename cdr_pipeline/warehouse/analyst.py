@@ -199,7 +199,42 @@ def create_analyst_views(
         body = _presentation_sql(main[name], name, map_source)
         con.execute(f"create or replace view {ANALYST_SCHEMA}.{quote(name)} as\n{body}")
         names.append(name)
+    comment_analyst_views(con, names)
     return names
+
+
+def comment_analyst_views(con: duckdb.DuckDBPyConnection, names: Sequence[str]) -> None:
+    """The comments of the full views and their columns on the analyst views, which say
+    what changed; the internal base views say they are internal."""
+    views = dict(
+        con.execute(
+            "select view_name, comment from duckdb_views() where schema_name = 'main' "
+            "and comment is not null"
+        ).fetchall()
+    )
+    columns: dict[str, list[tuple[str, str]]] = {}
+    for view, column, comment in con.execute(
+        "select table_name, column_name, comment from duckdb_columns() "
+        "where schema_name = 'main' and comment is not null"
+    ).fetchall():
+        columns.setdefault(str(view), []).append((str(column), str(comment)))
+    have = _columns(con, ANALYST_SCHEMA)
+    for name in names:
+        base = f"{BASE_SCHEMA}.{quote(name)}"
+        con.execute(f"comment on view {base} is 'internal to the analyst tier'")
+        target = f"{ANALYST_SCHEMA}.{quote(name)}"
+        text = views.get(name, "")
+        note = " Analyst tier: personal fields pseudonymised or masked (README: Personal data)."
+        con.execute(f"comment on view {target} is {lit(text + note)}")
+        present = {c for c, _ in have.get(name, [])}
+        for column, comment in columns.get(name, []):
+            if column in present:
+                con.execute(f"comment on column {target}.{quote(column)} is {lit(comment)}")
+        for column in present:
+            if column.endswith(PSEUDONYM_SUFFIX):
+                of = column.removesuffix(PSEUDONYM_SUFFIX)
+                text = f"Keyed pseudonym (HMAC-SHA-256) of {of}, for joining and counting"
+                con.execute(f"comment on column {target}.{quote(column)} is {lit(text)}")
 
 
 def map_relation(path: Path) -> str:

@@ -61,6 +61,14 @@ def test_analyst_columns_masked_dropped_and_pseudonymised(sample_wh: Settings) -
         columns = {r[0] for r in con.execute("describe fct_call_legs").fetchall()}
         assert not columns & {"device_mac", "extra", "public_calling_ip", "public_called_ip"}
         assert {"calling_number", "calling_number_pseudonym", "user_name"} <= columns
+        # the comments of the full views, and what the analyst tier changed
+        comments = dict(
+            con.execute(
+                "select column_name, comment from duckdb_columns() where schema_name = "
+                "'analyst' and table_name = 'fct_calls'"
+            ).fetchall()
+        )
+        assert comments["talk_seconds"] and "pseudonym" in comments["called_number_pseudonym"]
         rows = con.execute(
             "select calling_number, calling_number_pseudonym, user_name from fct_call_legs "
             "where calling_number like '+%' limit 50"
