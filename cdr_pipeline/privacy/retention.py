@@ -26,7 +26,7 @@ from cdr_pipeline.schema.personal import RETENTION_KEEPS, pseudonymised_columns
 from cdr_pipeline.state import tables
 from cdr_pipeline.state.ledger import TS, Ledger
 from cdr_pipeline.state.lock import writer_lock
-from cdr_pipeline.state.secret import load_key, pseudonym
+from cdr_pipeline.state.secret import PSEUDONYM_PATTERN, load_key, pseudonym
 from cdr_pipeline.text import lit, quote
 from cdr_pipeline.warehouse import build_warehouse
 
@@ -35,7 +35,6 @@ log = logging.getLogger(__name__)
 TAG = "retention"
 PASS_MARK = f"-{TAG}-"
 """In the name of a data file a retention pass wrote (`part-<run>-retention-<id>.parquet`)."""
-_PSEUDONYM = r"^(number|name|email|id|mac)_[0-9a-f]{20}$"
 
 PERSONAL_RETENTION_SCHEMA = pa.schema(
     [
@@ -114,7 +113,7 @@ def apply_personal_retention(
                 found = con.execute(
                     f"select distinct column_name, value from (unpivot (select {sel} from "
                     f"{source}) on {sel} into name column_name value value) "
-                    f"where not regexp_matches(value, {lit(_PSEUDONYM)})"
+                    f"where not regexp_matches(value, {lit(PSEUDONYM_PATTERN)})"
                 ).fetchall()
                 values |= {(kinds[str(c)], str(v)) for c, v in found}
             if dry_run:

@@ -27,6 +27,9 @@ MASK = "\u2022"
 """The bullet that replaces a masked digit."""
 _HEX = 20
 """Hex digits of a pseudonym: 80 bits, no collision in any realistic number of values."""
+PSEUDONYM_PATTERN = rf"^(number|name|email|id|mac)_[0-9a-f]{{{_HEX}}}$"
+"""What a pseudonym looks like (a regular expression DuckDB and Python both read): a value
+replaced in place (retention, erasure) is passed through, never pseudonymised twice."""
 
 
 def _write_key(path: Path, key: bytes) -> None:

@@ -37,7 +37,13 @@ from cdr_pipeline.schema.personal import (
     pseudonymised_columns,
 )
 from cdr_pipeline.state.files import atomic_write_table
-from cdr_pipeline.state.secret import key_id, load_key, mask_number, pseudonym
+from cdr_pipeline.state.secret import (
+    PSEUDONYM_PATTERN,
+    key_id,
+    load_key,
+    mask_number,
+    pseudonym,
+)
 from cdr_pipeline.text import lit, quote
 
 log = logging.getLogger(__name__)
@@ -67,7 +73,8 @@ def _distinct_values(con: duckdb.DuckDBPyConnection, tables: Sequence[str]) -> d
         cols = ", ".join(quote(c) for c in kinds)
         rows = con.execute(
             f"select distinct column_name, value from (unpivot (select {cols} from "
-            f"main.stg_{table}) on {cols} into name column_name value value)"
+            f"main.stg_{table}) on {cols} into name column_name value value) "
+            f"where not regexp_matches(value, {lit(PSEUDONYM_PATTERN)})"
         )
         while batch := rows.fetchmany(50_000):
             for column, value in batch:
@@ -135,9 +142,14 @@ def _base_staging_sql(columns: list[tuple[str, str]], table: str, source: str) -
     for name, dtype in columns:
         col = quote(name)
         if name in kinds:
-            expr = (
+            # a value retention or erasure already replaced is its own pseudonym
+            lookup = (
                 f"(select m.pseudonym from {source} as m where m.kind = {lit(kinds[name])} "
                 f"and m.value = s.{col})"
+            )
+            expr = (
+                f"case when regexp_matches(s.{col}, {lit(PSEUDONYM_PATTERN)}) then s.{col} "
+                f"else {lookup} end"
             )
             items.append(f"    cast({expr} as {dtype}) as {col}")
         elif name in dropped:

@@ -55,6 +55,15 @@ def test_retention_pseudonymises_old_legs_and_keeps_every_finance_figure(
     finally:
         con.close()
     assert old_raw > 0
+    analyst_sql = (
+        "select report_id, calling_number_pseudonym, user_name, called_line_id "
+        "from analyst.fct_call_legs order by report_id"
+    )
+    con = connect(settings)
+    try:
+        analyst_before = con.execute(analyst_sql).fetchall()
+    finally:
+        con.close()
 
     dry = apply_personal_retention(settings, 15, "test-run-dry", today, dry_run=True)
     assert dry.partitions and tables.version_at(legs) == version
@@ -76,9 +85,12 @@ def test_retention_pseudonymises_old_legs_and_keeps_every_finance_figure(
             "select report_id, user_name, calling_number from stg_call_legs "
             "where call_date >= date '2026-10-16' order by report_id"
         ).fetchall()
+        analyst_after = con.execute(analyst_sql).fetchall()
     finally:
         con.close()
     assert left == 0
+    # the analyst tier shows the same pseudonyms: a value replaced in place is not hashed again
+    assert analyst_after == analyst_before
     assert kept == recent  # newer legs untouched
     assert _finance(settings) == before
     # a second pass finds nothing to do; vacuum removes the replaced files
