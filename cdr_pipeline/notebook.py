@@ -194,7 +194,7 @@ def open_notebook(
     settings = Settings(warehouse=folder)
     # timestamps in UTC whatever the machine's zone; the pseudonymised analyst tier unless
     # CDR_TIER=full (docs/privacy.md)
-    con = connect(settings, tier=resolve_tier("analyst"))
+    con = connect(settings, tier=resolve_tier("analyst", warehouse=folder))
     pl.Config(tbl_rows=25, fmt_str_lengths=60, tbl_width_chars=160)
     _style_charts()
     return Notebook(

@@ -99,7 +99,7 @@ def run_report(
             hint=f"run `cdr report {name}` without --month",
         )
     t0 = time.monotonic()
-    tier = resolve_tier(report.tier)
+    tier = resolve_tier(report.tier, warehouse=settings.warehouse)
     if as_of is None:
         con = connect(settings, read_only=True, tier=tier)
     else:

@@ -186,12 +186,24 @@ TIER_ENV = "CDR_TIER"
 TIERS = ("analyst", "full")
 
 
-def resolve_tier(default: str, env: Mapping[str, str] | None = None) -> str:
-    """The tier a reader uses: `CDR_TIER` (`analyst` or `full`) when set, else `default`."""
+def resolve_tier(
+    default: str, env: Mapping[str, str] | None = None, warehouse: Path | None = None
+) -> str:
+    """The tier a reader uses: `CDR_TIER` (`analyst` or `full`) when set, else `default`.
+    `CDR_TIER=full` is honoured only for the owner of `warehouse` (when given): in a
+    warehouse shared read-only with a group (`file_mode = 0o640`) the group reads the
+    analyst tier."""
     text = (os.environ if env is None else env).get(TIER_ENV, "").strip().lower()
     tier = text or default
     if tier not in TIERS:
         raise ConfigError(f"{TIER_ENV}: bad value {text!r}", hint="analyst (pseudonymised) or full")
+    if text == "full" and warehouse is not None and (warehouse / "state").is_dir():
+        owner = (warehouse / "state").stat().st_uid
+        if owner != os.geteuid():
+            raise ConfigError(
+                f"{TIER_ENV}=full: only the owner of {warehouse} (uid {owner}) reads the full tier",
+                hint=f"unset {TIER_ENV} to read the analyst tier",
+            )
     return tier
 
 

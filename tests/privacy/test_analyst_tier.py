@@ -172,3 +172,23 @@ def test_notebooks_and_analyst_reports_default_to_the_analyst_tier(
         assert nb.con.execute("select current_schema()").fetchall() == [("main",)]
     finally:
         nb.close()
+
+
+def test_full_tier_only_for_the_owner_of_the_warehouse(tmp_path: Path) -> None:
+    import os
+
+    from cdr_pipeline.errors import ConfigError
+    from cdr_pipeline.warehouse import resolve_tier
+
+    wh = tmp_path / "wh"
+    (wh / "state").mkdir(parents=True)
+    env = {"CDR_TIER": "full"}
+    assert resolve_tier("analyst", env=env, warehouse=wh) == "full"
+    assert resolve_tier("analyst", env={}, warehouse=wh) == "analyst"
+    assert resolve_tier("full", env={"CDR_TIER": " Analyst "}) == "analyst"
+    with pytest.raises(ConfigError, match="CDR_TIER"):
+        resolve_tier("analyst", env={"CDR_TIER": "everything"})
+    # a group reader of a shared warehouse (someone else owns it) reads the analyst tier
+    os.chown(wh / "state", os.geteuid() + 4242, -1)
+    with pytest.raises(ConfigError, match="only the owner"):
+        resolve_tier("analyst", env=env, warehouse=wh)
