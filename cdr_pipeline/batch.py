@@ -302,6 +302,7 @@ def run_nightly(
                     f"before {summary.retention.cutoff} "
                     f"({summary.retention.rows:,} rows)",
                 ]
+        _personal_retention(settings, summary, run_id)
         with summary.run_stage("vacuum") as out:
             from cdr_pipeline.ingest.vacuum import vacuum_tables
 
@@ -336,6 +337,23 @@ def _close_and_report(settings: Settings, summary: NightlySummary) -> None:
             EXIT_OK,
             f"{len(summary.reports)} file(s) in "
             f"{settings.layout.reports / summary.run_date.isoformat()}",
+        ]
+
+
+def _personal_retention(settings: Settings, summary: NightlySummary, run_id: str) -> None:
+    """Stage `privacy` (when `[privacy] personal_days` is set): personal fields of old call
+    legs become pseudonyms (docs/privacy.md)."""
+    if not settings.privacy_personal_days:
+        return
+    with summary.run_stage("privacy") as out:
+        from cdr_pipeline.privacy.retention import apply_personal_retention
+
+        days = settings.privacy_personal_days or 0
+        kept = apply_personal_retention(settings, days, run_id, summary.run_date)
+        out[:] = [
+            EXIT_OK,
+            f"personal fields pseudonymised in {len(kept.partitions)} partition(s) before "
+            f"{kept.cutoff} ({kept.rows:,} rows)",
         ]
 
 

@@ -24,7 +24,7 @@ import polars as pl
 
 from cdr_pipeline.config import Settings
 from cdr_pipeline.errors import ConfigError
-from cdr_pipeline.warehouse import connect
+from cdr_pipeline.warehouse import connect, resolve_tier
 
 if TYPE_CHECKING:
     from IPython.display import Markdown
@@ -192,7 +192,9 @@ def open_notebook(
     checked = parse_month(month)
     folder = Path(warehouse).resolve() if warehouse else find_warehouse()
     settings = Settings(warehouse=folder)
-    con = connect(settings)  # timestamps in UTC whatever the machine's zone
+    # timestamps in UTC whatever the machine's zone; the pseudonymised analyst tier unless
+    # CDR_TIER=full (docs/privacy.md)
+    con = connect(settings, tier=resolve_tier("analyst", warehouse=folder))
     pl.Config(tbl_rows=25, fmt_str_lengths=60, tbl_width_chars=160)
     _style_charts()
     return Notebook(

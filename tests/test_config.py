@@ -37,10 +37,12 @@ def _elsewhere(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Mon
 
 def _toml(key: Key, literal: str) -> str:
     line = f"{key.name} = {literal}\n"
-    return f"[fetch]\n{line}" if key.section else line
+    return f"[{key.section}]\n{line}" if key.section else line
 
 
 def _value(settings: Settings, key: Key) -> Any:
+    if key.section == "privacy":
+        return getattr(settings, f"privacy_{key.name}")
     return getattr(settings.fetch if key.section else settings, key.name)
 
 
@@ -83,6 +85,8 @@ GOOD: dict[str, tuple[str, str, Any]] = {
     "max_json_number_digits": ("60", "60", 60),
     "file_mode": ("0o640", "0640", 0o640),
     "vacuum_grace_hours": ("36", "36", 36),
+    "personal_days": ("30", "30", 30),
+    "prefix_digits": ("2", "2", 2),
 }
 
 # values of the wrong type, per kind (TOML literals)
@@ -129,6 +133,8 @@ BAD_RANGES = {
     "max_json_number_digits": ["19", "4001"],
     "file_mode": ["0o644", "0o606", "0o400", "0o4600"],
     "vacuum_grace_hours": ["-1"],
+    "personal_days": ["0", "-1"],
+    "prefix_digits": ["-1", "16"],
 }
 
 

@@ -77,7 +77,8 @@ class Key:
     name: str
     kind: str
     section: str = ""
-    """"" for the top level of cdr.toml, "fetch" for the [fetch] table."""
+    """"" for the top level of cdr.toml, "fetch" for the [fetch] table, "privacy" for the
+    [privacy] table (setting `privacy_<name>` of `Settings`)."""
     minimum: float | None = None
     maximum: float | None = None
     positive: bool = False
@@ -146,8 +147,19 @@ SETTINGS_KEYS: dict[str, Key] = {
         # files get r)
         Key("file_mode", "mode", rule=_file_mode),
     )
+} | {
+    f"privacy_{k.name}": k
+    for k in (
+        # personal data ([privacy] in cdr.toml): call legs older than this many days keep
+        # pseudonyms instead of personal fields; digits of a number analysts still see
+        Key("personal_days", "int", "privacy", minimum=1, optional=True),
+        Key("prefix_digits", "int", "privacy", minimum=0, maximum=15),
+    )
 }
-"""Top-level keys of cdr.toml (besides the [fetch] table)."""
+"""Keys of cdr.toml: top level, and `privacy_<name>` for `<name>` of the [privacy] table."""
+
+PRIVACY_PREFIX = "privacy_"
+"""Settings named so are the keys of cdr.toml's [privacy] table (`privacy.personal_days`)."""
 
 FETCH_KEYS: dict[str, Key] = {
     k.name: k

@@ -18,11 +18,18 @@ from pathlib import Path
 from typing import Any
 
 from cdr_pipeline.config.fetch import FetchOptions
-from cdr_pipeline.config.keys import FETCH_KEYS, SETTINGS_KEYS, Key, coerce, unknown_key
+from cdr_pipeline.config.keys import (
+    FETCH_KEYS,
+    PRIVACY_PREFIX,
+    SETTINGS_KEYS,
+    Key,
+    coerce,
+    unknown_key,
+)
 from cdr_pipeline.config.settings import Settings
 from cdr_pipeline.errors import ConfigError
 
-_TOP_LEVEL = [*SETTINGS_KEYS, "fetch"]
+_TOP_LEVEL = [k for k in SETTINGS_KEYS if not k.startswith(PRIVACY_PREFIX)] + ["fetch", "privacy"]
 
 
 def _read_toml(path: Path, origin: str) -> dict[str, Any]:
@@ -67,23 +74,50 @@ def _file_values(path: Path, origin: str) -> tuple[dict[str, Any], dict[str, Any
     fetch: dict[str, Any] = {}
     for name, value in data.items():
         if name == "fetch":
-            if not isinstance(value, dict):
-                raise ConfigError(
-                    f"{path}: bad value for 'fetch': {value!r} (expected a [fetch] table)"
-                )
-            for fname, fvalue in value.items():
-                key = FETCH_KEYS.get(fname)
-                if key is None:
-                    raise unknown_key(str(path), fname, FETCH_KEYS, "fetch")
-                fetch[fname] = _relative(key, coerce(key, fvalue, str(path)), path)
+            fetch |= _fetch_values(path, value)
             continue
-        key = SETTINGS_KEYS.get(name)
+        if name == "privacy":
+            values |= _privacy_values(path, value)
+            continue
+        key = None if name.startswith(PRIVACY_PREFIX) else SETTINGS_KEYS.get(name)
         if key is None:
             raise ConfigError(
                 f"{path}: unknown key {name!r}", hint=f"known keys: {', '.join(sorted(_TOP_LEVEL))}"
             )
         values[name] = _relative(key, coerce(key, value, str(path)), path)
     return values, fetch
+
+
+def _fetch_values(path: Path, table: Any) -> dict[str, Any]:
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path}: bad value for 'fetch': {table!r} (expected a [fetch] table)")
+    out: dict[str, Any] = {}
+    for fname, fvalue in table.items():
+        key = FETCH_KEYS.get(fname)
+        if key is None:
+            raise unknown_key(str(path), fname, FETCH_KEYS, "fetch")
+        out[fname] = _relative(key, coerce(key, fvalue, str(path)), path)
+    return out
+
+
+def _privacy_values(path: Path, table: Any) -> dict[str, Any]:
+    """The [privacy] table: `personal_days` is setting `privacy_personal_days`, ..."""
+    if not isinstance(table, dict):
+        raise ConfigError(
+            f"{path}: bad value for 'privacy': {table!r} (expected a [privacy] table)"
+        )
+    known = {
+        k.removeprefix(PRIVACY_PREFIX): v
+        for k, v in SETTINGS_KEYS.items()
+        if k.startswith(PRIVACY_PREFIX)
+    }
+    out: dict[str, Any] = {}
+    for name, value in table.items():
+        key = known.get(name)
+        if key is None:
+            raise unknown_key(str(path), name, known, "privacy")
+        out[PRIVACY_PREFIX + name] = coerce(key, value, str(path))
+    return out
 
 
 def _relative(key: Key, value: Any, path: Path) -> Any:

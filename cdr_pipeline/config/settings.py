@@ -47,6 +47,11 @@ class Settings:
     file_mode: int = 0o600
     """Permission bits of the files the pipeline writes (folders get x where files get r):
     0o600 owner only; 0o640 to share the warehouse read-only with a group."""
+    privacy_personal_days: int | None = None
+    """[privacy] personal_days: call legs older than this keep pseudonyms, not personal
+    fields (None: kept as loaded)."""
+    privacy_prefix_digits: int = 3
+    """[privacy] prefix_digits: national digits after the country code analysts still see."""
     warehouse_source: str = field(default="default", compare=False)
     """Where `warehouse` came from, for error messages: `--warehouse`, `CDR_WAREHOUSE`,
     `cdr.toml (<path>)` or `default`."""

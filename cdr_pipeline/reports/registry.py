@@ -22,6 +22,14 @@ class Report:
     """The public view the report shows (its columns are documented in sql/README.md)."""
     compact: tuple[str, ...] = ()
     """The columns `--format table` shows without `--wide` (empty: all)."""
+    tier: str = "full"
+    """The tier it reads by default (`CDR_TIER` overrides): the analyst reports read the
+    pseudonymised views (`warehouse/analyst.py`), finance and operations the full ones."""
+    analyst_sql: str | None = None
+    """The query in the analyst tier, where it differs (counting by a pseudonym)."""
+
+    def sql_for(self, tier: str) -> str:
+        return self.analyst_sql if tier == "analyst" and self.analyst_sql else self.sql
 
 
 SPECIAL_REPORTS: dict[str, str] = {
@@ -41,6 +49,32 @@ def _month(column: str = "month") -> str:
 
 
 _MONTH = _month()
+
+
+def _top_destinations(key: str) -> str:
+    """The top-destinations query, counting numbers by `key` (the number, or its pseudonym
+    in the analyst tier, where the number shown is masked)."""
+    pseudonym = ", called_number_pseudonym" if key != "called_number" else ""
+    return f"""
+            with ranked as (
+                select
+                    report_month as month,
+                    any_value(called_number) as called_number{pseudonym},
+                    count(*) as calls,
+                    count(*) filter (where is_answered) as answered_calls,
+                    round(sum(talk_seconds) / 60.0, 1) as talk_minutes,
+                    row_number() over (
+                        partition by report_month order by count(*) desc, {key}
+                    ) as rank
+                from fct_calls
+                where direction_class = 'outbound' and {key} is not null
+                group by report_month, {key}
+            )
+            select month, rank, called_number{pseudonym}, calls, answered_calls, talk_minutes
+            from ranked
+            where rank <= 20 and {_MONTH}
+            """
+
 
 REPORTS: dict[str, Report] = {
     r.name: r
@@ -194,6 +228,7 @@ REPORTS: dict[str, Report] = {
             where {_month("c.month")}
             """,
             ("month", "location_name"),
+            tier="analyst",
         ),
         Report(
             "top-callers",
@@ -220,30 +255,16 @@ REPORTS: dict[str, Report] = {
             where rank <= 20 and {_MONTH}
             """,
             ("month", "rank"),
+            tier="analyst",
         ),
         Report(
             "top-destinations",
             "The 20 most called outside numbers per month (outbound calls), with minutes",
-            f"""
-            with ranked as (
-                select
-                    report_month as month,
-                    called_number,
-                    count(*) as calls,
-                    count(*) filter (where is_answered) as answered_calls,
-                    round(sum(talk_seconds) / 60.0, 1) as talk_minutes,
-                    row_number() over (
-                        partition by report_month order by count(*) desc, called_number
-                    ) as rank
-                from fct_calls
-                where direction_class = 'outbound' and called_number is not null
-                group by report_month, called_number
-            )
-            select month, rank, called_number, calls, answered_calls, talk_minutes
-            from ranked
-            where rank <= 20 and {_MONTH}
-            """,
+            _top_destinations("called_number"),
             ("month", "rank"),
+            tier="analyst",
+            # masked numbers are not distinct: the analyst tier counts by pseudonym
+            analyst_sql=_top_destinations("called_number_pseudonym"),
         ),
         Report(
             "hourly-volume",
@@ -262,6 +283,7 @@ REPORTS: dict[str, Report] = {
             group by all
             """,
             ("month", "hour_local", "direction_class"),
+            tier="analyst",
         ),
     )
 }

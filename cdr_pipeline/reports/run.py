@@ -17,7 +17,7 @@ from cdr_pipeline.config import Settings
 from cdr_pipeline.errors import EXIT_USAGE, CdrError, InputError
 from cdr_pipeline.reports.frozen import FINANCE_REPORTS, read_close, read_frozen
 from cdr_pipeline.reports.registry import REPORTS, Report
-from cdr_pipeline.warehouse import connect, connect_as_of
+from cdr_pipeline.warehouse import connect, connect_as_of, resolve_tier
 from cdr_pipeline.warehouse.snapshots import AsOfArg
 
 log = logging.getLogger(__name__)
@@ -94,12 +94,14 @@ def find_report(name: str) -> Report:
 
 
 def query_report(
-    con: duckdb.DuckDBPyConnection, report: Report, first_day: date | None
+    con: duckdb.DuckDBPyConnection, report: Report, first_day: date | None, tier: str = "full"
 ) -> pa.Table:
-    """Run `report` on a connection that has the views, sorted by the report's key."""
+    """Run `report` on a connection that has the views of `tier`, sorted by the report's
+    key."""
     order = ", ".join(f"{c} nulls first" for c in report.key)
-    sql = f"select * from ({report.sql}) as report order by {order}"
-    params = {"month": first_day} if "$month" in report.sql else {}
+    query = report.sql_for(tier)
+    sql = f"select * from ({query}) as report order by {order}"
+    params = {"month": first_day} if "$month" in query else {}
     try:
         return con.sql(sql, params=params).to_arrow_table()
     except duckdb.CatalogException as exc:
@@ -146,9 +148,13 @@ def run_report(
             "frozen list it shows)",
             hint=f"run `cdr report {name}` without --month",
         )
-    con = connect(settings, read_only=True) if as_of is None else connect_as_of(settings, as_of)
+    tier = resolve_tier(report.tier, warehouse=settings.warehouse)
+    if as_of is None:
+        con = connect(settings, read_only=True, tier=tier)
+    else:
+        con = connect_as_of(settings, as_of, tier=tier)
     try:
-        table = query_report(con, report, first_day)
+        table = query_report(con, report, first_day, tier)
     finally:
         con.close()
     seconds = time.monotonic() - t0

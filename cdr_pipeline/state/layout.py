@@ -14,6 +14,8 @@
   state/writer.lock, state/nightly.lock        the writer locks
   state/staging/<run id>/...                   a run's staged rows (removed when it ends)
   state/fetched/<source>/...                   saved API pages
+  state/privacy/key                            the pseudonym key (0600, never logged)
+  state/privacy/pseudonyms.parquet             value -> pseudonym of the analyst tier
   quality/data_docs/index.html                 Great Expectations Data Docs
   reports/<run date>/                          report files of nightly runs
   closed/<YYYY-MM>/close.json, <report>.parquet
@@ -109,6 +111,18 @@ class Layout:
     @property
     def fetched(self) -> Path:
         return self.state / "fetched"
+
+    @property
+    def privacy(self) -> Path:
+        return self.state / "privacy"
+
+    @property
+    def pseudonym_key(self) -> Path:
+        return self.privacy / "key"
+
+    @property
+    def pseudonym_map(self) -> Path:
+        return self.privacy / "pseudonyms.parquet"
 
     # ---- outputs ----------------------------------------------------------------------------
     @property

@@ -9,6 +9,7 @@ from cdr_pipeline.warehouse.build import (
     connect,
     connect_as_of,
     create_views,
+    resolve_tier,
 )
 from cdr_pipeline.warehouse.catalog import ViewError, ViewSpec
 
@@ -21,4 +22,5 @@ __all__ = [
     "connect",
     "connect_as_of",
     "create_views",
+    "resolve_tier",
 ]

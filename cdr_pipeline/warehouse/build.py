@@ -23,8 +23,17 @@ import duckdb
 from cdr_pipeline.config import Settings
 from cdr_pipeline.errors import ConfigError
 from cdr_pipeline.resources import sql_dir as default_sql_dir
+from cdr_pipeline.schema import schemas_by_table
+from cdr_pipeline.schema.personal import personal_columns
 from cdr_pipeline.state.tables import Snapshot
 from cdr_pipeline.text import lit
+from cdr_pipeline.warehouse.analyst import (
+    ANALYST_SCHEMA,
+    create_analyst_views,
+    map_relation,
+    pseudonym_rows,
+    write_pseudonym_map,
+)
 from cdr_pipeline.warehouse.catalog import (
     MACROS_FILE,
     ViewError,
@@ -79,10 +88,13 @@ def create_views(
     settings: Settings,
     sql_dir: Path | None = None,
     snapshots: Mapping[str, Snapshot] | None = None,
+    analyst: str | None = None,
 ) -> tuple[list[ViewSpec], list[str]]:
     """Create every view (generated and `sql/`) on `con`, in dependency order, over the
     table versions `snapshots` (default: the latest); return them and the raw tables that
-    had no file."""
+    had no file. `analyst` adds the analyst tier (`warehouse/analyst.py`) with its pseudonym
+    map written to `state/` (`"file"`) or held in a table of an in-memory `con`
+    (`"memory"`)."""
     _check_settings(con, settings)
     if snapshots is None:
         snapshots = table_snapshots(settings)
@@ -108,7 +120,30 @@ def create_views(
             ) from exc
         created.append(spec)
     comment_views(con, created, folder / "README.md")
+    if analyst is not None:
+        _create_analyst_tier(con, settings, created, analyst)
     return created, empty
+
+
+def _create_analyst_tier(
+    con: duckdb.DuckDBPyConnection, settings: Settings, created: list[ViewSpec], mode: str
+) -> None:
+    tables = sorted(t for t in schemas_by_table() if personal_columns(t))
+    if mode == "file":
+        source = map_relation(write_pseudonym_map(con, settings, tables))
+    else:
+        con.register("__pseudonym_rows", pseudonym_rows(con, settings, tables))
+        con.execute("create table main.__pseudonyms as select * from __pseudonym_rows")
+        con.unregister("__pseudonym_rows")
+        source = "main.__pseudonyms"
+    try:
+        create_analyst_views(con, [(s.name, s.sql) for s in created], tables, source)
+    except duckdb.Error as exc:
+        raise ViewError(
+            f"the analyst tier does not build: {exc}",
+            hint="a view's SQL may use a column the analyst tier drops; `cdr build` keeps "
+            "the previous cdr.duckdb in place",
+        ) from exc
 
 
 def build_warehouse(settings: Settings, sql_dir: Path | None = None) -> BuildResult:
@@ -121,12 +156,14 @@ def build_warehouse(settings: Settings, sql_dir: Path | None = None) -> BuildRes
     snapshots = table_snapshots(settings)
     try:
         con = duckdb.connect(str(tmp))
+        # every view binding reads the footers of the files its staging views list: once
+        con.execute("set parquet_metadata_cache = true")
         try:
             # one transaction: a statement of its own would commit, and fsync the WAL, once
             # per view and per column comment (hundreds of syncs, seconds on a busy disk);
             # the file is private until the rename, so nothing is gained by the syncs
             con.execute("begin transaction")
-            created, empty = create_views(con, settings, sql_dir, snapshots)
+            created, empty = create_views(con, settings, sql_dir, snapshots, analyst="file")
             con.execute("commit")
             con.execute("checkpoint")
         finally:
@@ -150,9 +187,54 @@ def build_warehouse(settings: Settings, sql_dir: Path | None = None) -> BuildRes
     return BuildResult(target, views, seconds, empty, versions_text(snapshots))
 
 
-def connect(settings: Settings, read_only: bool = True) -> duckdb.DuckDBPyConnection:
+TIER_ENV = "CDR_TIER"
+TIERS = ("analyst", "full")
+
+
+def resolve_tier(
+    default: str, env: Mapping[str, str] | None = None, warehouse: Path | None = None
+) -> str:
+    """The tier a reader uses: `CDR_TIER` (`analyst` or `full`) when set, else `default`.
+    `CDR_TIER=full` is honoured only for the owner of `warehouse` (when given): in a
+    warehouse shared read-only with a group (`file_mode = 0o640`) the group reads the
+    analyst tier."""
+    text = (os.environ if env is None else env).get(TIER_ENV, "").strip().lower()
+    tier = text or default
+    if tier not in TIERS:
+        raise ConfigError(f"{TIER_ENV}: bad value {text!r}", hint="analyst (pseudonymised) or full")
+    if text == "full" and warehouse is not None and (warehouse / "state").is_dir():
+        owner = (warehouse / "state").stat().st_uid
+        if owner != os.geteuid():
+            raise ConfigError(
+                f"{TIER_ENV}=full: only the owner of {warehouse} (uid {owner}) reads the full tier",
+                hint=f"unset {TIER_ENV} to read the analyst tier",
+            )
+    return tier
+
+
+def use_tier(con: duckdb.DuckDBPyConnection, tier: str) -> None:
+    """Make unqualified view names read `tier`: `analyst` puts the schema of the analyst
+    tier first (a warehouse built before it existed is an error, never the full views)."""
+    if tier == "full":
+        return
+    found = con.execute(
+        "select count(*) from duckdb_schemas() where schema_name = ?", [ANALYST_SCHEMA]
+    ).fetchone()
+    if not found or not found[0]:
+        raise ConfigError(
+            "this cdr.duckdb has no analyst tier",
+            hint="run `cdr build` to create it (or set CDR_TIER=full where you may see "
+            "personal data)",
+        )
+    con.execute(f"set search_path = '{ANALYST_SCHEMA}'")
+
+
+def connect(
+    settings: Settings, read_only: bool = True, tier: str = "full"
+) -> duckdb.DuckDBPyConnection:
     """Open `cdr.duckdb`. Read-only by default, which never blocks `cdr build` or `cdr ingest`.
-    Timestamps display in UTC (the session time zone) whatever the machine's zone."""
+    Timestamps display in UTC (the session time zone) whatever the machine's zone.
+    `tier="analyst"` reads the pseudonymised views (`warehouse/analyst.py`)."""
     path = settings.layout.duckdb
     if not path.is_file():
         raise ConfigError(
@@ -161,19 +243,27 @@ def connect(settings: Settings, read_only: bool = True) -> duckdb.DuckDBPyConnec
         )
     con = duckdb.connect(str(path), read_only=read_only)
     con.execute("set TimeZone = 'UTC'")
+    try:
+        use_tier(con, tier)
+    except BaseException:
+        con.close()
+        raise
     return con
 
 
 def connect_as_of(
-    settings: Settings, as_of: AsOfArg, sql_dir: Path | None = None
+    settings: Settings, as_of: AsOfArg, sql_dir: Path | None = None, tier: str = "full"
 ) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB with every view over the tables as they were at `as_of` (a
-    call_legs version number or a moment; see `warehouse/snapshots.py`)."""
+    call_legs version number or a moment; see `warehouse/snapshots.py`), read in `tier`."""
     snapshots = table_snapshots(settings, as_of)
     con = duckdb.connect()
     con.execute("set TimeZone = 'UTC'")
     try:
-        create_views(con, settings, sql_dir, snapshots)
+        create_views(
+            con, settings, sql_dir, snapshots, analyst="memory" if tier == "analyst" else None
+        )
+        use_tier(con, tier)
     except BaseException:
         con.close()
         raise

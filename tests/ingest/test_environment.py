@@ -74,7 +74,9 @@ def committed(wh: Path) -> dict[str, str]:
 def fill(disk: Path, leave: int) -> Path:
     """Fill the file system of `disk` until `leave` bytes are free."""
     filler = disk / "filler"
-    with open(filler, "wb") as fh, contextlib.suppress(OSError):
+    # unbuffered: a write that fails half-way leaves nothing for close() to flush (a
+    # buffered file would raise ENOSPC again when it closes)
+    with open(filler, "wb", buffering=0) as fh, contextlib.suppress(OSError):
         while True:
             fh.write(b"\0" * 65536)
             fh.flush()

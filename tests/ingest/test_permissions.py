@@ -20,7 +20,8 @@ from tests.ingest.helpers import ROOT, fixture
 
 
 def _modes(root: Path) -> tuple[set[int], set[int]]:
-    files = {stat.S_IMODE(p.stat().st_mode) for p in root.rglob("*") if p.is_file()}
+    key = root / "state" / "privacy" / "key"  # owner-only whatever file_mode says
+    files = {stat.S_IMODE(p.stat().st_mode) for p in root.rglob("*") if p.is_file() and p != key}
     dirs = {stat.S_IMODE(p.stat().st_mode) for p in [root, *root.rglob("*")] if p.is_dir()}
     return files, dirs
 
@@ -53,6 +54,8 @@ def test_warehouse_is_owner_only_unless_shared_with_a_group(
     assert list((wh / "state" / "ledger").rglob("*.parquet"))
     files, dirs = _modes(wh)
     assert files == {file_mode} and dirs == {dir_mode}
+    # the pseudonym key of the analyst tier is never shared, not even with the group
+    assert stat.S_IMODE((wh / "state" / "privacy" / "key").stat().st_mode) == 0o600
 
 
 def test_file_mode_setting_is_checked(tmp_path: Path) -> None:

@@ -76,8 +76,15 @@ def test_bad_sql_keeps_previous_database(tmp_path: Path) -> None:
     con = duckdb.connect(str(settings.layout.duckdb), read_only=True)
     assert con.execute("select x from fct_a").fetchall() == [(1,)]
     con.close()
-    leftovers = [p.name for p in settings.warehouse.iterdir() if p.name != "cdr.duckdb"]
+    # besides cdr.duckdb, only the analyst tier's pseudonym key and map (state/privacy/)
+    leftovers = [
+        p.name for p in settings.warehouse.iterdir() if p.name not in ("cdr.duckdb", "state")
+    ]
     assert leftovers == []
+    assert sorted(p.name for p in settings.layout.privacy.iterdir()) == [
+        "key",
+        "pseudonyms.parquet",
+    ]
 
 
 def test_fresh_warehouse_builds_typed_empty_views(tmp_path: Path) -> None:

@@ -1,0 +1,88 @@
+"""`cdr forget` (erase one person) and `cdr keys rotate` (a new pseudonym key)."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from cdr_pipeline.cli.context import CliContext, echo, json_option, pass_cli, wait_lock_option
+from cdr_pipeline.render import to_json
+
+
+@click.command(short_help="Erase one person's personal fields from the whole warehouse.")
+@click.option("--user", "user", metavar="UUID", help="The person's Webex user UUID.")
+@click.option("--number", "number", metavar="E164", help="A phone number of theirs (+14155550111).")
+@click.option("--email", "email", metavar="ADDRESS", help="Their e-mail address.")
+@click.option("--dry-run", is_flag=True, help="Count the rows and files affected; change nothing.")
+@wait_lock_option
+@json_option
+@pass_cli
+def forget(
+    obj: CliContext,
+    user: str | None,
+    number: str | None,
+    email: str | None,
+    dry_run: bool,
+    lock_wait_seconds: float | None,
+    as_json: bool,
+) -> None:
+    """Replace one person's personal fields by their pseudonyms in every table (one Delta
+    commit per table), saved API page, reject, ledger record and report output, record the
+    erasure in the ledger (counts only), rebuild the views and vacuum. The replaced data
+    files are deleted by `cdr vacuum` once `vacuum_grace_hours` have passed (the nightly
+    runs it). Name the person by exactly one of --user, --number, --email; their other
+    values (name, numbers, e-mail, device MACs) are found from the records.
+
+    Exits 3 when no or several selectors are given, 5 when another writer holds the lock."""
+    from cdr_pipeline.privacy import forget as forget_person
+
+    settings = obj.existing_warehouse(lock_wait_seconds=lock_wait_seconds)
+    result = forget_person(settings, user=user, number=number, email=email, dry_run=dry_run)
+    if as_json:
+        echo(to_json(result.to_dict()))
+        sys.exit(0)
+    verb = "would replace" if dry_run else "replaced"
+    for change in result.tables:
+        if change.rows:
+            echo(f"{change.table}: {verb} values in {change.rows} row(s) of {change.files} file(s)")
+    for rel in result.other.files:
+        echo(f"{rel}: {verb} values")
+    for rel in result.other.unreadable:
+        echo(f"{rel}: binary, not searched", err=True)
+    echo(
+        f"forget: {result.values} value(s) of the person; {result.rows} row(s) in "
+        f"{result.data_files} data file(s) and {len(result.other.files)} other file(s)"
+        + (" (dry run: nothing changed)" if dry_run else f"; ledger run {result.run_id}"),
+        err=True,
+    )
+    sys.exit(0)
+
+
+@click.group(short_help="Manage the pseudonym key of the analyst tier.")
+def keys() -> None:
+    """The warehouse's pseudonym key (state/privacy/key, owner-only) keys the pseudonyms
+    of the analyst tier. It is never printed or logged."""
+
+
+@keys.command(short_help="Replace the pseudonym key; every pseudonym changes.")
+@wait_lock_option
+@json_option
+@pass_cli
+def rotate(obj: CliContext, lock_wait_seconds: float | None, as_json: bool) -> None:
+    """Make a new random key and rebuild the views. Every pseudonym of the analyst tier
+    changes: exports and results made before no longer join to those made after. Values
+    already replaced in place (retention, `cdr forget`) keep the old pseudonyms. The
+    ledger records the rotation by key fingerprints, never the key."""
+    from cdr_pipeline.privacy import rotate_keys
+
+    settings = obj.existing_warehouse(lock_wait_seconds=lock_wait_seconds)
+    rotation = rotate_keys(settings)
+    if as_json:
+        echo(to_json(rotation))
+        sys.exit(0)
+    echo(f"pseudonym key {rotation.old_key_id} replaced by {rotation.new_key_id}; views rebuilt")
+    sys.exit(0)
+
+
+COMMANDS = [forget, keys]

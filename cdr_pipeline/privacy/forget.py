@@ -1,0 +1,314 @@
+"""`cdr forget`: erase one person's personal fields from the whole warehouse.
+
+The person is named by a user UUID, a phone number or an e-mail address. Their values are
+found first: the rows of the tables whose user UUID, number or e-mail is theirs give the
+others (their name, extension, e-mail, numbers, device MACs), for a few rounds until nothing
+new turns up. Then every occurrence of each value, in every personal column of every table,
+becomes its keyed pseudonym (so counts, durations, devices and every finance figure stay,
+and the views still join the person's rows to each other), and the dropped fields (public
+IPs, `extra`, authorisation codes) of their rows become NULL: one Delta commit per table
+that held any. The same values are replaced in every other file (saved pages, rejects, the
+ledger, quality results, report outputs; `privacy/scrub.py`), the views and the pseudonym
+map are rebuilt, and `vacuum` deletes the replaced data files once the grace period is over.
+The ledger table `erasures` records what was done: counts, never the values.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from cdr_pipeline.config import Settings
+from cdr_pipeline.errors import ConfigError
+from cdr_pipeline.ingest import new_run_id
+from cdr_pipeline.ingest.vacuum import VacuumResult, vacuum_tables
+from cdr_pipeline.privacy.rewrite import (
+    TableRewrite,
+    count_touched,
+    rewrite_connection,
+    rewrite_partitions,
+)
+from cdr_pipeline.privacy.scrub import ScrubResult, scrub_files
+from cdr_pipeline.schema import schemas_by_table
+from cdr_pipeline.schema.personal import EMAIL, ID, MAC, NAME, NUMBER, pseudonymised_columns
+from cdr_pipeline.state import tables
+from cdr_pipeline.state.ledger import FILES_SCHEMA, TS, Ledger
+from cdr_pipeline.state.lock import writer_lock
+from cdr_pipeline.state.secret import key_id, load_key, pseudonym
+from cdr_pipeline.text import lit, quote
+from cdr_pipeline.warehouse import build_warehouse
+
+log = logging.getLogger(__name__)
+
+OWNER_COLUMNS: dict[str, dict[str, str]] = {
+    "call_legs": {"user_uuid": ID, "user_number": NUMBER, "user_name": NAME, "device_mac": MAC},
+    "device_snapshots": {
+        "user_uuid": ID,
+        "person_id": ID,
+        "user_email": EMAIL,
+        "phone_number": NUMBER,
+        "extension": NUMBER,
+    },
+    "device_events": {"user_uuid": ID, "phone_number": NUMBER},
+}
+"""Columns of a row that belong to the row's user: a row matched by one of them gives the
+others. Names and extensions are collected but never matched on (they are not unique)."""
+MATCH_KINDS = (ID, NUMBER, EMAIL)
+_NOT_MATCHED = {"user_name", "extension", "device_mac"}
+ROUNDS = 3
+
+ERASURES_SCHEMA = pa.schema(
+    [
+        ("run_id", pa.string()),
+        ("selector", pa.string()),
+        ("values_replaced", pa.int64()),
+        ("rows", pa.int64()),
+        ("data_files", pa.int64()),
+        ("other_files", pa.int64()),
+        ("table_versions", pa.string()),
+        ("detail", pa.string()),
+        ("key_id", pa.string()),
+        ("erased_at", TS),
+    ]
+)
+
+
+@dataclass
+class ForgetResult:
+    run_id: str
+    selector: str
+    dry_run: bool
+    values: int = 0
+    """Distinct personal values of the person found (they are never shown)."""
+    tables: list[TableRewrite] = field(default_factory=list)
+    other: ScrubResult = field(default_factory=ScrubResult)
+    vacuum: VacuumResult | None = None
+
+    @property
+    def rows(self) -> int:
+        return sum(t.rows for t in self.tables)
+
+    @property
+    def data_files(self) -> int:
+        return sum(t.files for t in self.tables)
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "run_id": self.run_id,
+            "selector": self.selector,
+            "dry_run": self.dry_run,
+            "values": self.values,
+            "rows": self.rows,
+            "data_files": self.data_files,
+            "tables": {
+                t.table: {"rows": t.rows, "files": t.files, "version": t.version}
+                for t in self.tables
+            },
+            "other_files": self.other.files,
+            "unreadable_files": self.other.unreadable,
+            "vacuumed_files": self.vacuum.files if self.vacuum else 0,
+        }
+
+
+def _start(
+    user: str | None, number: str | None, email: str | None
+) -> tuple[str, dict[str, set[str]]]:
+    given = [(k, v) for k, v in (("user", user), ("number", number), ("email", email)) if v]
+    if len(given) != 1 or not given[0][1].strip():
+        raise ConfigError(
+            "name exactly one person: --user UUID, --number E164 or --email ADDRESS",
+            hint="cdr forget --number +14155550111 --dry-run",
+        )
+    selector, value = given[0]
+    kind = {"user": ID, "number": NUMBER, "email": EMAIL}[selector]
+    return selector, {kind: {value.strip()}}
+
+
+def _owner_rows(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    files: list[Path],
+    found: dict[str, set[str]],
+) -> list[tuple[str, object]]:
+    """(kind, value) of the owner columns of the rows of `files` that `found` matches."""
+    owners = OWNER_COLUMNS[table]
+    listed = ", ".join(lit(str(f)) for f in files)
+    source = f"read_parquet([{listed}], hive_partitioning=false, union_by_name=true)"
+    present = {r[0] for r in con.execute(f"describe select * from {source}").fetchall()}
+    cols = [c for c in owners if c in present]
+    conds, params = [], []
+    for c in cols:
+        kind = owners[c]
+        if c not in _NOT_MATCHED and kind in MATCH_KINDS and found.get(kind):
+            conds.append(f"{quote(c)} in (select unnest(?))")
+            params.append(sorted(found[kind]))
+    if not conds:
+        return []
+    select = ", ".join(quote(c) for c in cols)
+    rows = con.execute(
+        f"select distinct {select} from {source} where {' or '.join(conds)}", params
+    ).fetchall()
+    return [(owners[c], v) for row in rows for c, v in zip(cols, row, strict=True)]
+
+
+def _find_values(
+    con: duckdb.DuckDBPyConnection,
+    snaps: dict[str, tables.Snapshot],
+    found: dict[str, set[str]],
+) -> None:
+    """Grow `found` (kind -> values) with the owner columns of every row it matches."""
+    for _ in range(ROUNDS):
+        before = sum(len(v) for v in found.values())
+        for table in OWNER_COLUMNS:
+            files = snaps[table].all_files()
+            if not files:
+                continue
+            for kind, value in _owner_rows(con, table, files, found):
+                if value is not None and str(value).strip():
+                    found.setdefault(kind, set()).add(str(value))
+        if sum(len(v) for v in found.values()) == before:
+            return
+
+
+def _replacement_map(found: dict[str, set[str]], key: bytes) -> tuple[pa.Table, dict[str, str]]:
+    """The map (kind, value, pseudonym) with each value under every kind that replaces it
+    (a number can sit in a name column), and value -> pseudonym for the other files."""
+    kinds = sorted({k for t in schemas_by_table() for k in pseudonymised_columns(t).values()})
+    rows: list[tuple[str, str, str]] = []
+    text: dict[str, str] = {}
+    for own_kind, values in found.items():
+        for value in sorted(values):
+            text[value] = pseudonym(key, own_kind, value)
+            rows.extend((k, value, pseudonym(key, k, value)) for k in kinds)
+    table = pa.table(
+        {
+            "kind": [r[0] for r in rows],
+            "value": [r[1] for r in rows],
+            "pseudonym": [r[2] for r in rows],
+        }
+    )
+    return table, text
+
+
+def forget(
+    settings: Settings,
+    *,
+    user: str | None = None,
+    number: str | None = None,
+    email: str | None = None,
+    dry_run: bool = False,
+) -> ForgetResult:
+    """Erase one person (see the module text); `dry_run` counts what would change."""
+    selector, found = _start(user, number, email)
+    run_id = new_run_id(datetime.now(UTC))
+    result = ForgetResult(run_id, selector, dry_run)
+    layout = settings.layout
+    key = load_key(layout)
+    with writer_lock(layout, "cdr forget", settings.lock_wait_seconds):
+        schemas = schemas_by_table()
+        snaps = {
+            name: tables.snapshot(layout.table(name), name, s.partition_by)
+            for name, s in schemas.items()
+        }
+        con = rewrite_connection(settings, pa.table({"kind": [], "value": [], "pseudonym": []}))
+        try:
+            _find_values(con, snaps, found)
+            replacements, text = _replacement_map(found, key)
+            result.values = len(text)
+            con.execute("drop table __replacements")
+            con.register("__rows", replacements)
+            con.execute("create table __replacements as select * from __rows")
+            for name in sorted(schemas):
+                if not pseudonymised_columns(name):
+                    continue
+                change = TableRewrite(name)
+                snap = snaps[name]
+                for value in sorted(snap.files):
+                    files = snap.partition_files(value)
+                    touched = count_touched(con, schemas[name], files)
+                    if touched:
+                        change.rows += touched
+                        change.files += len(files)
+                        change.partitions.append(value)
+                if change.partitions and not dry_run:
+                    change.version = rewrite_partitions(
+                        con, settings, schemas[name], snap, change.partitions, run_id,
+                        null_dropped="touched", tag="erasure",
+                    )  # fmt: skip
+                result.tables.append(change)
+        finally:
+            con.close()
+        result.other = scrub_files(layout, text, dry_run)
+        if not dry_run:
+            _record(settings, result, key)
+            _keep_pages_loaded(settings, result)
+    if not dry_run:
+        build_warehouse(settings)
+        result.vacuum = vacuum_tables(settings, command="cdr forget")
+    log.info(
+        "forget (%s): %d value(s), %d row(s) in %d data file(s), %d other file(s)%s",
+        selector,
+        result.values,
+        result.rows,
+        result.data_files,
+        len(result.other.files),
+        " (dry run)" if dry_run else "",
+    )
+    return result
+
+
+def _keep_pages_loaded(settings: Settings, result: ForgetResult) -> None:
+    """A saved page whose records were loaded keeps counting as loaded under its new content
+    hash, so fetch does not replay it (`fetch/store.py` replays pages the ledger lacks)."""
+    ledger = Ledger(settings.layout)
+    loaded = ledger.loaded_hashes()
+    now = datetime.now(UTC)
+    for seq, (path, before, after) in enumerate(result.other.pages, start=1):
+        if before not in loaded:
+            continue
+        row = {
+            "run_id": result.run_id,
+            "file_seq": seq,
+            "path": str(path),
+            "source": path.name,
+            "content_sha256": after,
+            "size_bytes": path.stat().st_size,
+            "status": "loaded",
+            "rows_read": 0,
+            "rows_loaded": 0,
+            "rows_duplicate": 0,
+            "rows_rejected": 0,
+            "loaded_at": now,
+            "message": "saved page pseudonymised by cdr forget; its records were loaded before",
+        }
+        ledger.write("files", f"{result.run_id}-{seq:05d}", [row], FILES_SCHEMA)
+
+
+def _record(settings: Settings, result: ForgetResult, key: bytes) -> None:
+    versions = ",".join(f"{t.table}={t.version}" for t in result.tables if t.version is not None)
+    detail = {t.table: {"rows": t.rows, "files": t.files} for t in result.tables}
+    Ledger(settings.layout).write(
+        "erasures",
+        result.run_id,
+        [
+            {
+                "run_id": result.run_id,
+                "selector": result.selector,
+                "values_replaced": result.values,
+                "rows": result.rows,
+                "data_files": result.data_files,
+                "other_files": len(result.other.files),
+                "table_versions": versions,
+                "detail": json.dumps(detail, sort_keys=True),
+                "key_id": key_id(key),
+                "erased_at": datetime.now(UTC),
+            }
+        ],
+        ERASURES_SCHEMA,
+    )

@@ -1,0 +1,172 @@
+"""Rewrite partitions of a table with personal values replaced: one Delta commit.
+
+Retention of personal fields and erasure both come down to this: in the files of some
+partitions, every personal value found in a *replacement map* (kind, value, pseudonym)
+becomes its pseudonym, and the dropped fields (`schema/personal.py`) become NULL on the rows
+`null_dropped` selects. Each partition's files are read by DuckDB (streaming, memory capped)
+and written as one new file; the commit removes the old files and adds the new ones, so
+readers see the table before or after, never a mix. The replaced files stay for readers of
+older versions until `cdr vacuum` deletes them after the grace period.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from cdr_pipeline.config import Settings
+from cdr_pipeline.schema import TableSchema
+from cdr_pipeline.schema.base import DUCKDB_TYPES
+from cdr_pipeline.schema.personal import dropped_columns, pseudonymised_columns
+from cdr_pipeline.state import tables
+from cdr_pipeline.state.tables import Snapshot
+from cdr_pipeline.text import lit, quote
+
+MAP_NAME = "__replacements"
+"""The replacement map's name on the DuckDB connection (columns kind, value, pseudonym)."""
+
+
+@dataclass
+class TableRewrite:
+    """What one table's rewrite changed (or would, in a dry run)."""
+
+    table: str
+    rows: int = 0
+    """Rows holding a replaced value (or, under retention, every row of the partitions)."""
+    files: int = 0
+    """Data files replaced."""
+    partitions: list[str] = field(default_factory=list)
+    version: int | None = None
+    """The table version committed; None when nothing changed or in a dry run."""
+
+
+def rewrite_connection(settings: Settings, replacements: pa.Table) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB holding the replacement map, memory capped, spilling to state/."""
+    con = duckdb.connect()
+    spill = settings.layout.state / "privacy" / ".spill"
+    spill.mkdir(parents=True, exist_ok=True)
+    con.execute("set memory_limit = '512MB'")
+    con.execute(f"set temp_directory = {lit(str(spill))}")
+    con.execute("set preserve_insertion_order = true")
+    con.register("__replacement_rows", replacements)
+    con.execute(f"create table {MAP_NAME} as select * from __replacement_rows")
+    con.unregister("__replacement_rows")
+    return con
+
+
+def _lookup(kind: str, column: str) -> str:
+    return (
+        f"(select m.pseudonym from {MAP_NAME} as m where m.kind = {lit(kind)} "
+        f"and m.value = {column})"
+    )
+
+
+def touched_predicate(schema: TableSchema, present: set[str]) -> str:
+    """SQL true on a row holding a value of the replacement map."""
+    parts = [
+        f"{quote(c)} in (select value from {MAP_NAME} where kind = {lit(k)})"
+        for c, k in pseudonymised_columns(schema.name).items()
+        if c in present
+    ]
+    return "(" + " or ".join(parts) + ")" if parts else "false"
+
+
+def _select(schema: TableSchema, present: set[str], null_dropped: str, keep: Iterable[str]) -> str:
+    kinds = pseudonymised_columns(schema.name)
+    dropped = set(dropped_columns(schema.name))
+    kept = set(keep)
+    items: list[str] = []
+    for col in schema.stored_columns:
+        name, dtype = quote(col.name), DUCKDB_TYPES[col.dtype]
+        if col.name not in present:
+            expr = "NULL"
+        elif col.name in kinds and col.name not in kept:
+            expr = f"coalesce({_lookup(kinds[col.name], name)}, {name})"
+        elif col.name in dropped:
+            expr = f"case when {null_dropped} then NULL else {name} end"
+        else:
+            expr = name
+        items.append(f"cast({expr} as {dtype}) as {name}")
+    return "select " + ", ".join(items)
+
+
+def _source(files: Sequence[Path]) -> str:
+    listed = ", ".join(lit(str(f)) for f in files)
+    return f"read_parquet([{listed}], hive_partitioning=false, union_by_name=true)"
+
+
+def _present(con: duckdb.DuckDBPyConnection, files: Sequence[Path]) -> set[str]:
+    return {str(r[0]) for r in con.execute(f"describe select * from {_source(files)}").fetchall()}
+
+
+def count_touched(
+    con: duckdb.DuckDBPyConnection, schema: TableSchema, files: Sequence[Path]
+) -> int:
+    """Rows of `files` holding a value of the replacement map."""
+    predicate = touched_predicate(schema, _present(con, files))
+    row = con.execute(f"select count(*) from {_source(files)} where {predicate}").fetchone()
+    return int(row[0]) if row else 0
+
+
+def rewrite_partitions(
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    schema: TableSchema,
+    snap: Snapshot,
+    partitions: Sequence[str],
+    run_id: str,
+    *,
+    null_dropped: str,
+    keep: Iterable[str] = (),
+    tag: str = "privacy",
+) -> int | None:
+    """Write each partition of `partitions` anew with the map's values replaced (columns
+    `keep` left as they are) and commit them as one version; returns it (None if no
+    partition). `null_dropped` is the SQL condition under which dropped fields become NULL
+    (`true`, or `touched` for the rows holding a value of the map). `tag` goes into the
+    new files' names (`part-<run>-<tag>-<id>.parquet`)."""
+    if not partitions:
+        return None
+    layout = settings.layout
+    adds: dict[str, list[Path]] = {}
+    written: list[Path] = []
+    try:
+        for value in partitions:
+            files = snap.partition_files(value)
+            present = _present(con, files)
+            condition = (
+                touched_predicate(schema, present) if null_dropped == "touched" else null_dropped
+            )
+            select = _select(schema, present, condition, keep)
+            target = layout.new_data_file(
+                schema.name,
+                schema.partition_by,
+                value,
+                f"{run_id}-{tag}",
+            )
+            tmp = layout.temp_beside(target, run_id)
+            con.execute(
+                f"copy ({select} from {_source(files)}) to {lit(str(tmp))} "
+                "(format parquet, compression zstd)"
+            )
+            os.replace(tmp, target)
+            written.append(target)
+            adds[value] = [target]
+        return tables.commit(
+            snap.root,
+            schema.table_arrow_schema(),
+            schema.partition_by,
+            adds,
+            list(partitions),
+            run_id,
+        )
+    except BaseException:
+        # never committed: nothing reads them (and vacuum would remove them anyway)
+        for path in written:
+            path.unlink(missing_ok=True)
+        raise

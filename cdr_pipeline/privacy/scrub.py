@@ -1,0 +1,183 @@
+"""Replace personal values in the warehouse's other files: saved API pages, rejects, the
+ledger, quality results and Data Docs, report outputs.
+
+These files hold values as text (a rejected row's raw line, a page's JSON, a report's CSV),
+so each value is replaced wherever it occurs, in the spellings a file may use: as it is,
+JSON-escaped, HTML-escaped and CSV-quoted. A short value (an extension such as `1106`) is
+replaced only where it stands as a whole field or string (between separators or quotes),
+never inside other text or a number. The static assets of the Data Docs are not data.
+Parquet files are read and written again (the values are compressed inside); gzip files are
+decompressed, edited and compressed again (with a fixed time stamp, as fetch writes them).
+Every rewrite is atomic.
+"""
+
+from __future__ import annotations
+
+import gzip
+import html
+import json
+import logging
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from cdr_pipeline.state.files import atomic_write_bytes, atomic_write_table, file_sha256
+from cdr_pipeline.state.layout import Layout
+
+log = logging.getLogger(__name__)
+
+_SKIPPED_SUFFIXES = (".lock", ".duckdb", ".wal")
+SHORT = 7
+"""Values shorter than this are replaced only as whole fields."""
+_FIELD_EDGE = r"[,;\t\"'\r\n\[\]{}<>|]"
+
+
+@dataclass
+class ScrubResult:
+    files: list[str] = field(default_factory=list)
+    """Files rewritten (or that would be), relative to the warehouse."""
+    unreadable: list[str] = field(default_factory=list)
+    """Binary files that are neither Parquet nor gzip (left as they are, and said)."""
+    pages: list[tuple[Path, str, str]] = field(default_factory=list)
+    """Saved API pages rewritten: (path, content SHA-256 before, after)."""
+
+
+def spellings(value: str) -> list[str]:
+    """The ways `value` may be written in a text file, longest first."""
+    forms = {
+        value,
+        json.dumps(value)[1:-1],
+        json.dumps(value, ensure_ascii=False)[1:-1],
+        html.escape(value),
+        html.escape(value, quote=False),
+        value.replace('"', '""'),
+    }
+    return sorted((f for f in forms if f), key=len, reverse=True)
+
+
+@dataclass(frozen=True)
+class Replacement:
+    old: str
+    new: str
+    pattern: re.Pattern[str] | None
+    """For a short value: the value as a whole field only."""
+
+
+def _pairs(replacements: Mapping[str, str]) -> list[Replacement]:
+    pairs: list[Replacement] = []
+    for value, pseudo in replacements.items():
+        for form in spellings(value):
+            pattern = None
+            if len(value) < SHORT:
+                pattern = re.compile(
+                    rf"(?:(?<={_FIELD_EDGE})|^){re.escape(form)}(?={_FIELD_EDGE}|$)",
+                    re.MULTILINE,
+                )
+            pairs.append(Replacement(form, pseudo, pattern))
+    return sorted(pairs, key=lambda p: len(p.old), reverse=True)
+
+
+def replace_text(text: str, pairs: list[Replacement]) -> str:
+    for rep in pairs:
+        if rep.old not in text:
+            continue
+        if rep.pattern is None:
+            text = text.replace(rep.old, rep.new)
+        else:
+            text = rep.pattern.sub(rep.new, text)
+    return text
+
+
+def _scrub_table(table: pa.Table, pairs: list[Replacement]) -> pa.Table | None:
+    changed = False
+    columns = []
+    for column in table.columns:
+        if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+            values = column.to_pylist()
+            new = [None if v is None else replace_text(v, pairs) for v in values]
+            if new != values:
+                changed = True
+                column = pa.chunked_array([pa.array(new, column.type)])
+        elif pa.types.is_list(column.type) and pa.types.is_string(column.type.value_type):
+            values = column.to_pylist()
+            new_lists = [
+                None if v is None else [None if s is None else replace_text(s, pairs) for s in v]
+                for v in values
+            ]
+            if new_lists != values:
+                changed = True
+                column = pa.chunked_array([pa.array(new_lists, column.type)])
+        columns.append(column)
+    if not changed:
+        return None
+    return pa.Table.from_arrays(columns, schema=table.schema)
+
+
+def scrub_file(path: Path, pairs: list[Replacement], dry_run: bool) -> bool | None:
+    """Replace the values in one file; True if it held any, None if it cannot be read."""
+    if path.suffix == ".parquet":
+        table = pq.read_table(path)
+        new = _scrub_table(table, pairs)
+        if new is None:
+            return False
+        if not dry_run:
+            atomic_write_table(new, path)
+        return True
+    data = path.read_bytes()
+    packed = data[:2] == b"\x1f\x8b"
+    if packed:
+        data = gzip.decompress(data)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    new_text = replace_text(text, pairs)
+    if new_text == text:
+        return False
+    if not dry_run:
+        body = new_text.encode("utf-8")
+        atomic_write_bytes(gzip.compress(body, compresslevel=6, mtime=0) if packed else body, path)
+    return True
+
+
+def _candidates(layout: Layout) -> Iterator[Path]:
+    """Every file but the Delta tables (rewritten by commits), the views database (rebuilt),
+    the pseudonym key and map (the map is rebuilt from the tables) and the locks."""
+    skip = {layout.tables, layout.privacy, layout.data_docs / "static"}
+    for path in sorted(layout.root.rglob("*")):
+        if not path.is_file() or path.name.endswith(_SKIPPED_SUFFIXES):
+            continue
+        if any(path.is_relative_to(s) for s in skip):
+            continue
+        yield path
+
+
+def scrub_files(layout: Layout, replacements: Mapping[str, str], dry_run: bool) -> ScrubResult:
+    """Replace every value of `replacements` (raw value -> pseudonym) in the files outside
+    the tables."""
+    pairs = _pairs(replacements)
+    result = ScrubResult()
+    if not pairs:
+        return result
+    for path in _candidates(layout):
+        page = path.is_relative_to(layout.fetched)
+        before = file_sha256(path) if page else ""
+        held = scrub_file(path, pairs, dry_run)
+        rel = str(path.relative_to(layout.root))
+        if held and page and not dry_run:
+            result.pages.append((path, before, file_sha256(path)))
+        if held is None:
+            result.unreadable.append(rel)
+        elif held:
+            result.files.append(rel)
+    if result.unreadable:
+        log.warning(
+            "forget: %d binary file(s) not searched: %s",
+            len(result.unreadable),
+            ", ".join(result.unreadable[:5]),
+        )
+    return result

@@ -1,0 +1,129 @@
+"""The warehouse's pseudonym key, keyed pseudonyms and masked numbers.
+
+Each warehouse has its own secret key (`state/privacy/key`, 32 random bytes from `secrets`,
+created owner-only 0600 whatever `file_mode` says). A pseudonym is HMAC-SHA-256 of the value
+under that key, so it is stable across builds of one warehouse, differs between warehouses,
+and cannot be computed back from the value without the key (a plain hash of a phone number
+could: there are few numbers to try). The key is never logged, never written to the ledger
+or to an export; messages name it by `key_id`, a fingerprint that reveals nothing of it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+from pathlib import Path
+
+import phonenumbers
+
+from cdr_pipeline.errors import ConfigError
+from cdr_pipeline.state.files import fsync_dir, temp_name
+from cdr_pipeline.state.layout import Layout
+
+KEY_BYTES = 32
+MASK = "\u2022"
+"""The bullet that replaces a masked digit."""
+_HEX = 20
+"""Hex digits of a pseudonym: 80 bits, no collision in any realistic number of values."""
+PSEUDONYM_PATTERN = rf"^(number|name|email|id|mac)_[0-9a-f]{{{_HEX}}}$"
+"""What a pseudonym looks like (a regular expression DuckDB and Python both read): a value
+replaced in place (retention, erasure) is passed through, never pseudonymised twice."""
+
+
+def _write_key(path: Path, key: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temp_name(path)
+    # created 0600 from the start, so the key is never readable by others, not for a moment
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        os.write(fd, key.hex().encode("ascii") + b"\n")
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+    fsync_dir(path.parent)
+
+
+def _read_key(path: Path) -> bytes:
+    mode = path.stat().st_mode & 0o777
+    if mode & 0o077:
+        raise ConfigError(
+            f"{path} can be read by others (mode {mode:#o}): the pseudonym key must be owner-only",
+            hint=f"chmod 600 {path}, and rotate it (`cdr keys rotate`) if others may have read it",
+        )
+    try:
+        key = bytes.fromhex(path.read_text(encoding="ascii").strip())
+    except (ValueError, UnicodeDecodeError):
+        key = b""
+    if len(key) != KEY_BYTES:
+        raise ConfigError(
+            f"{path} is not a pseudonym key",
+            hint="restore it from a backup; `cdr keys rotate` makes a new one (pseudonyms change)",
+        )
+    return key
+
+
+def load_key(layout: Layout, create: bool = True) -> bytes:
+    """The warehouse's pseudonym key, created on first use (when `create`)."""
+    path = layout.pseudonym_key
+    if not path.is_file():
+        if not create:
+            raise ConfigError(
+                f"{path} does not exist", hint="run `cdr build` to create the pseudonym key"
+            )
+        _write_key(path, secrets.token_bytes(KEY_BYTES))
+    return _read_key(path)
+
+
+def rotate_key(layout: Layout) -> bytes:
+    """Replace the key with a new random one (atomically); returns the new key."""
+    key = secrets.token_bytes(KEY_BYTES)
+    _write_key(layout.pseudonym_key, key)
+    return key
+
+
+def key_id(key: bytes) -> str:
+    """A short fingerprint naming the key in logs and the ledger (not the key)."""
+    return hashlib.sha256(b"cdr-pipeline key id\0" + key).hexdigest()[:12]
+
+
+def pseudonym(key: bytes, kind: str, value: str) -> str:
+    """`<kind>_<hex>`: HMAC-SHA-256 of `kind` and `value` under `key`. Values of one kind
+    share a space (a number is the same pseudonym in every column that holds numbers)."""
+    mac = hmac.new(key, f"{kind}\0{value}".encode(), hashlib.sha256).hexdigest()
+    return f"{kind}_{mac[:_HEX]}"
+
+
+def mask_number(value: str, prefix_digits: int) -> str:
+    """`+420 211 ••• •••`: an E.164 number in international format with its country code and
+    the first `prefix_digits` digits of the national number kept; any other number (an
+    extension, dialed digits) with every digit masked."""
+    text = value.strip()
+    if text.startswith("+"):
+        try:
+            parsed = phonenumbers.parse(text, None)
+        except phonenumbers.NumberParseException:
+            parsed = None
+        if parsed is not None and parsed.country_code:
+            shown = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+            head = f"+{parsed.country_code}"
+            if shown.startswith(head):
+                return head + _mask_digits(shown[len(head) :], prefix_digits)
+        return "+" + _mask_digits(text[1:], 0)
+    return _mask_digits(text, 0)
+
+
+def _mask_digits(text: str, keep: int) -> str:
+    out: list[str] = []
+    seen = 0
+    for ch in text:
+        if ch.isdigit():
+            out.append(ch if seen < keep else MASK)
+            seen += 1
+        elif ch in " -()":
+            out.append(ch)
+        else:
+            out.append(MASK)  # letters and other marks reveal as much as digits
+    return "".join(out)

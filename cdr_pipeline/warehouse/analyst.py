@@ -1,0 +1,254 @@
+"""The analyst tier: every public view again, in schema `analyst` of `cdr.duckdb`, without
+personal data.
+
+Built by `cdr build` next to the full views, in three steps:
+
+1. **Pseudonym map** (`state/privacy/pseudonyms.parquet`, owner-only like the tables): the
+   distinct personal values of the tables (`schema/personal.py`) with their keyed pseudonym
+   (HMAC-SHA-256, `state/secret.py`) and, for numbers, the masked form. It is computed in
+   Python, because DuckDB has no keyed hash and the key must never sit in the view SQL; the
+   views read the map as a file, so `cdr.duckdb` stays openable by any DuckDB client (a BI
+   tool, the duckdb CLI) without the project's Python code.
+2. **Schema `analyst_base`**: the `stg_*` views with every personal value replaced by its
+   pseudonym (dropped fields read as NULL), then every `sql/` view again over them. The
+   pseudonym of a value is the same in every column of its kind, so every join, count and
+   distinct count of the views gives what it gives on raw values.
+3. **Schema `analyst`**, what analysts open: each view of `analyst_base` without the dropped
+   columns (MACs, public IPs, `extra`, authorisation codes), with number columns shown masked
+   (`+420 211 ••• •••`) and their pseudonym beside them in `<column>_pseudonym`; names,
+   e-mails and user ids show as pseudonyms.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from cdr_pipeline.config import Settings
+from cdr_pipeline.schema.personal import (
+    NUMBER,
+    analyst_hidden_columns,
+    dropped_columns,
+    is_number_column,
+    pseudonymised_columns,
+)
+from cdr_pipeline.state.files import atomic_write_table
+from cdr_pipeline.state.secret import (
+    PSEUDONYM_PATTERN,
+    key_id,
+    load_key,
+    mask_number,
+    pseudonym,
+)
+from cdr_pipeline.text import lit, quote
+
+log = logging.getLogger(__name__)
+
+BASE_SCHEMA = "analyst_base"
+ANALYST_SCHEMA = "analyst"
+PSEUDONYM_SUFFIX = "_pseudonym"
+
+MAP_SCHEMA = pa.schema(
+    [
+        ("kind", pa.string()),
+        ("value", pa.string()),
+        ("pseudonym", pa.string()),
+        ("masked", pa.string()),
+    ]
+)
+
+
+def _distinct_values(con: duckdb.DuckDBPyConnection, tables: Sequence[str]) -> dict[str, set[str]]:
+    """Kind -> distinct non-null values of every pseudonymised column of the `stg_` views
+    (one scan per table: UNPIVOT turns its personal columns into rows, NULLs left out)."""
+    out: dict[str, set[str]] = {}
+    for table in tables:
+        kinds = pseudonymised_columns(table)
+        if not kinds:
+            continue
+        cols = ", ".join(quote(c) for c in kinds)
+        rows = con.execute(
+            f"select distinct column_name, value from (unpivot (select {cols} from "
+            f"main.stg_{table}) on {cols} into name column_name value value) "
+            f"where not regexp_matches(value, {lit(PSEUDONYM_PATTERN)})"
+        )
+        while batch := rows.fetchmany(50_000):
+            for column, value in batch:
+                out.setdefault(kinds[str(column)], set()).add(str(value))
+    return out
+
+
+def pseudonym_table(values: dict[str, set[str]], key: bytes, prefix_digits: int) -> pa.Table:
+    """The map rows of `values` (kind -> values) under `key`."""
+    kinds: list[str] = []
+    raw: list[str] = []
+    pseudo: list[str] = []
+    masked: list[str | None] = []
+    for kind in sorted(values):
+        for value in sorted(values[kind]):
+            kinds.append(kind)
+            raw.append(value)
+            pseudo.append(pseudonym(key, kind, value))
+            masked.append(mask_number(value, prefix_digits) if kind == NUMBER else None)
+    return pa.table([kinds, raw, pseudo, masked], schema=MAP_SCHEMA)
+
+
+def pseudonym_rows(
+    con: duckdb.DuckDBPyConnection, settings: Settings, tables: Sequence[str]
+) -> pa.Table:
+    """The pseudonym map of the values the `main.stg_` views of `con` hold."""
+    key = load_key(settings.layout)
+    return pseudonym_table(_distinct_values(con, tables), key, settings.privacy_prefix_digits)
+
+
+def write_pseudonym_map(
+    con: duckdb.DuckDBPyConnection, settings: Settings, tables: Sequence[str]
+) -> Path:
+    """(Re)write `state/privacy/pseudonyms.parquet` from the values the `main.stg_` views
+    hold now (an erased value leaves the map with the next build)."""
+    key = load_key(settings.layout)
+    table = pseudonym_table(_distinct_values(con, tables), key, settings.privacy_prefix_digits)
+    path = settings.layout.pseudonym_map
+    atomic_write_table(table, path)
+    log.info("pseudonym map: %d values under key %s", table.num_rows, key_id(key))
+    return path
+
+
+def _columns(con: duckdb.DuckDBPyConnection, schema: str) -> dict[str, list[tuple[str, str]]]:
+    """View -> (column, type) of every view of `schema`, as the catalog recorded them when
+    the views were created (no view is bound again)."""
+    rows = con.execute(
+        "select table_name, column_name, data_type from duckdb_columns() "
+        "where schema_name = ? and database_name = current_database() "
+        "order by table_name, column_index",
+        [schema],
+    ).fetchall()
+    out: dict[str, list[tuple[str, str]]] = {}
+    for view, column, dtype in rows:
+        out.setdefault(str(view), []).append((str(column), str(dtype)))
+    return out
+
+
+def _base_staging_sql(columns: list[tuple[str, str]], table: str, source: str) -> str:
+    """`analyst_base.stg_<table>`: personal values replaced by pseudonyms, dropped fields
+    NULL (the columns stay, so the `sql/` views build unchanged)."""
+    kinds = pseudonymised_columns(table)
+    dropped = set(dropped_columns(table))
+    items: list[str] = []
+    for name, dtype in columns:
+        col = quote(name)
+        if name in kinds:
+            # a value retention or erasure already replaced is its own pseudonym
+            lookup = (
+                f"(select m.pseudonym from {source} as m where m.kind = {lit(kinds[name])} "
+                f"and m.value = s.{col})"
+            )
+            expr = (
+                f"case when regexp_matches(s.{col}, {lit(PSEUDONYM_PATTERN)}) then s.{col} "
+                f"else {lookup} end"
+            )
+            items.append(f"    cast({expr} as {dtype}) as {col}")
+        elif name in dropped:
+            items.append(f"    cast(NULL as {dtype}) as {col}")
+        else:
+            items.append(f"    s.{col}")
+    return "select\n" + ",\n".join(items) + f"\nfrom main.stg_{table} as s"
+
+
+def _presentation_sql(columns: list[tuple[str, str]], view: str, source: str) -> str:
+    """`analyst.<view>`: dropped columns left out, numbers masked beside their pseudonym."""
+    dropped = analyst_hidden_columns()
+    items: list[str] = []
+    for name, dtype in columns:
+        col = quote(name)
+        if name in dropped:
+            continue
+        if dtype == "VARCHAR" and is_number_column(name):
+            # a value the map does not know is no personal number (the base views hold
+            # only pseudonyms of numbers), so it shows as it is
+            lookup = f"(select m.masked from {source} as m where m.pseudonym = b.{col})"
+            masked = f"coalesce({lookup}, b.{col})"
+            items.append(f"    {masked} as {col}")
+            items.append(f"    b.{col} as {quote(name + PSEUDONYM_SUFFIX)}")
+        else:
+            items.append(f"    b.{col}")
+    return "select\n" + ",\n".join(items) + f"\nfrom {BASE_SCHEMA}.{quote(view)} as b"
+
+
+def create_analyst_views(
+    con: duckdb.DuckDBPyConnection,
+    view_sql: Sequence[tuple[str, str]],
+    tables: Sequence[str],
+    map_source: str,
+) -> list[str]:
+    """Create schemas `analyst_base` and `analyst` on `con`, whose `main` schema already holds
+    every view. `view_sql` is (name, SELECT) of every view in dependency order; `map_source`
+    the SQL relation of the pseudonym map. Returns the analyst views' names."""
+    con.execute(f"create schema if not exists {BASE_SCHEMA}")
+    con.execute(f"create schema if not exists {ANALYST_SCHEMA}")
+    personal = set(tables)
+    main = _columns(con, "main")
+    con.execute(f"set search_path = '{BASE_SCHEMA},main'")
+    try:
+        for name, sql in view_sql:
+            table = name.removeprefix("stg_")
+            if name.startswith("stg_") and table in personal:
+                body = _base_staging_sql(main[name], table, map_source)
+            elif name.startswith("stg_") or name.startswith("cfg_"):
+                body = f"select * from main.{quote(name)}"
+            else:
+                body = sql
+            con.execute(f"create or replace view {BASE_SCHEMA}.{quote(name)} as\n{body}")
+    finally:
+        con.execute("reset search_path")
+    names: list[str] = []
+    # the base views have the columns of the main ones (the staging views keep their shape)
+    for name, _ in view_sql:
+        body = _presentation_sql(main[name], name, map_source)
+        con.execute(f"create or replace view {ANALYST_SCHEMA}.{quote(name)} as\n{body}")
+        names.append(name)
+    comment_analyst_views(con, names)
+    return names
+
+
+def comment_analyst_views(con: duckdb.DuckDBPyConnection, names: Sequence[str]) -> None:
+    """The comments of the full views and their columns on the analyst views, which say
+    what changed; the internal base views say they are internal."""
+    views = dict(
+        con.execute(
+            "select view_name, comment from duckdb_views() where schema_name = 'main' "
+            "and comment is not null"
+        ).fetchall()
+    )
+    columns: dict[str, list[tuple[str, str]]] = {}
+    for view, column, comment in con.execute(
+        "select table_name, column_name, comment from duckdb_columns() "
+        "where schema_name = 'main' and comment is not null"
+    ).fetchall():
+        columns.setdefault(str(view), []).append((str(column), str(comment)))
+    have = _columns(con, ANALYST_SCHEMA)
+    for name in names:
+        base = f"{BASE_SCHEMA}.{quote(name)}"
+        con.execute(f"comment on view {base} is 'internal to the analyst tier'")
+        target = f"{ANALYST_SCHEMA}.{quote(name)}"
+        text = views.get(name, "")
+        note = " Analyst tier: personal fields pseudonymised or masked (README: Personal data)."
+        con.execute(f"comment on view {target} is {lit(text + note)}")
+        present = {c for c, _ in have.get(name, [])}
+        for column, comment in columns.get(name, []):
+            if column in present:
+                con.execute(f"comment on column {target}.{quote(column)} is {lit(comment)}")
+        for column in present:
+            if column.endswith(PSEUDONYM_SUFFIX):
+                of = column.removesuffix(PSEUDONYM_SUFFIX)
+                text = f"Keyed pseudonym (HMAC-SHA-256) of {of}, for joining and counting"
+                con.execute(f"comment on column {target}.{quote(column)} is {lit(text)}")
+
+
+def map_relation(path: Path) -> str:
+    """The SQL relation reading the pseudonym map file."""
+    return f"read_parquet({lit(str(path.resolve()))})"

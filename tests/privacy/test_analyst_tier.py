@@ -1,0 +1,194 @@
+"""The analyst tier (schema `analyst` of cdr.duckdb): no personal value in any column of
+any view, masked numbers beside stable keyed pseudonyms, the same figures as the full tier."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pytest
+
+from cdr_pipeline.config import Settings
+from cdr_pipeline.notebook import open_notebook
+from cdr_pipeline.reports import run_report
+from cdr_pipeline.state.secret import MASK, mask_number
+from cdr_pipeline.warehouse import build_warehouse, connect
+from tests.privacy.helpers import found_in, raw_personal_values, scan_files
+
+
+def _views(con: duckdb.DuckDBPyConnection, schema: str) -> list[str]:
+    rows = con.execute(
+        "select view_name from duckdb_views() where schema_name = ? and not internal "
+        "order by view_name",
+        [schema],
+    ).fetchall()
+    return [str(r[0]) for r in rows]
+
+
+def test_no_analyst_view_shows_a_personal_value(sample_wh: Settings) -> None:
+    con = connect(sample_wh)
+    try:
+        raw = raw_personal_values(con)
+        # the samples hold names, e-mails, E.164 numbers and MACs: the scan has teeth
+        assert any("@" in v for v in raw) and any(v.startswith("+") for v in raw)
+        assert any(len(v) == 12 and v.isalnum() and v.isupper() for v in raw)  # MACs
+        views = _views(con, "analyst")
+        assert set(_views(con, "main")) <= set(views)
+        leaks: dict[str, set[str]] = {}
+        for view in views:
+            # every text column of every row (one query per view: binding is the cost);
+            # numbers, times and flags cannot hold a name, an address or a phone number
+            table = con.sql(f'select * from analyst."{view}"').to_arrow_table()
+            for name in table.column_names:
+                column = table.column(name)
+                if not pa.types.is_string(column.type):
+                    continue
+                cells = {str(v) for v in column.to_pylist() if v is not None}
+                hits = found_in(cells, raw)
+                if hits:
+                    leaks[f"{view}.{name}"] = hits
+        assert not leaks
+    finally:
+        con.close()
+
+
+def test_analyst_columns_masked_dropped_and_pseudonymised(sample_wh: Settings) -> None:
+    con = connect(sample_wh, tier="analyst")
+    try:
+        columns = {r[0] for r in con.execute("describe fct_call_legs").fetchall()}
+        assert not columns & {"device_mac", "extra", "public_calling_ip", "public_called_ip"}
+        assert {"calling_number", "calling_number_pseudonym", "user_name"} <= columns
+        # the comments of the full views, and what the analyst tier changed
+        comments = dict(
+            con.execute(
+                "select column_name, comment from duckdb_columns() where schema_name = "
+                "'analyst' and table_name = 'fct_calls'"
+            ).fetchall()
+        )
+        assert comments["talk_seconds"] and "pseudonym" in comments["called_number_pseudonym"]
+        rows = con.execute(
+            "select calling_number, calling_number_pseudonym, user_name from fct_call_legs "
+            "where calling_number like '+%' limit 50"
+        ).fetchall()
+        assert rows
+        for masked, pseudo, name in rows:
+            assert MASK in masked and pseudo.startswith("number_")
+            assert name is None or name.startswith("name_")
+    finally:
+        con.close()
+
+
+def test_masking_keeps_country_code_and_prefix() -> None:
+    assert mask_number("+420211234567", 3) == "+420 211 ••• •••"
+    assert mask_number("+420211234567", 0) == "+420 ••• ••• •••"
+    assert mask_number("+14155550111", 3).startswith("+1 415")
+    assert mask_number("1103", 3) == "••••"
+    assert "5" not in mask_number("+999555", 3)  # not a number phonenumbers knows
+
+
+def test_finance_and_counts_equal_in_both_tiers(sample_wh: Settings) -> None:
+    con = connect(sample_wh)
+    try:
+        for view in ("rpt_licence_usage_monthly", "rpt_licence_reconciliation"):
+            diff = con.execute(
+                f"select count(*) from (select * from analyst.{view} "
+                f"except all select * from main.{view})"
+            ).fetchall()
+            assert diff == [(0,)], view
+        counts = (
+            "select count(*), count(distinct user_uuid), count(distinct calling_number), "
+            "count(distinct called_number) from {}.fct_call_legs"
+        )
+        full = con.execute(counts.format("main")).fetchall()
+        analyst = con.execute(
+            counts.format("analyst")
+            .replace("distinct calling_number", "distinct calling_number_pseudonym")
+            .replace("distinct called_number", "distinct called_number_pseudonym")
+        ).fetchall()
+        assert full == analyst and full[0][1] > 1
+    finally:
+        con.close()
+
+
+def _pseudonyms(settings: Settings) -> dict[str, str]:
+    con = connect(settings)
+    try:
+        rows = con.execute(
+            "select f.report_id, a.user_uuid from main.fct_call_legs f "
+            "join analyst.fct_call_legs a using (report_id) where f.user_uuid is not null"
+        ).fetchall()
+    finally:
+        con.close()
+    return {str(k): str(v) for k, v in rows}
+
+
+def test_pseudonyms_stable_across_builds_differ_between_warehouses(
+    sample_wh: Settings, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    first = _pseudonyms(sample_wh)
+    other = Settings(warehouse=tmp_path / "other")
+    shutil.copytree(sample_wh.warehouse, other.warehouse, ignore=shutil.ignore_patterns("key"))
+    caplog.set_level(logging.DEBUG)
+    build_warehouse(other)
+    build_warehouse(other)
+    again = _pseudonyms(other)
+    assert first.keys() == again.keys() and first
+    assert all(first[k] != again[k] for k in first)
+    # a third build keeps them, and the key file is owner-only
+    key = other.layout.pseudonym_key
+    assert key.stat().st_mode & 0o777 == 0o600
+    build_warehouse(other)
+    assert _pseudonyms(other) == again
+    # the key is in no log line and in no other file of the warehouse
+    secret = key.read_text().strip()
+    assert secret not in caplog.text
+    found = scan_files(other.warehouse, {secret})
+    assert set(found) == {"state/privacy/key"}
+
+
+def test_notebooks_and_analyst_reports_default_to_the_analyst_tier(
+    sample_wh: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("CDR_TIER", raising=False)
+    nb = open_notebook(warehouse=sample_wh.warehouse)
+    try:
+        assert nb.con.execute("select current_schema()").fetchall() == [("analyst",)]
+        names = nb.con.execute("select user_name from fct_call_legs where user_name is not null")
+        assert all(str(n[0]).startswith("name_") for n in names.fetchall())
+    finally:
+        nb.close()
+    top = run_report(sample_wh, "top-destinations")
+    assert "called_number_pseudonym" in top.columns
+    assert all(MASK in r["called_number"] for r in top.rows())
+    monkeypatch.setenv("CDR_TIER", "full")
+    full = run_report(sample_wh, "top-destinations")
+    assert "called_number_pseudonym" not in full.columns
+    assert [r["calls"] for r in full.rows()] == [r["calls"] for r in top.rows()]
+    nb = open_notebook(warehouse=sample_wh.warehouse)
+    try:
+        assert nb.con.execute("select current_schema()").fetchall() == [("main",)]
+    finally:
+        nb.close()
+
+
+def test_full_tier_only_for_the_owner_of_the_warehouse(tmp_path: Path) -> None:
+    import os
+
+    from cdr_pipeline.errors import ConfigError
+    from cdr_pipeline.warehouse import resolve_tier
+
+    wh = tmp_path / "wh"
+    (wh / "state").mkdir(parents=True)
+    env = {"CDR_TIER": "full"}
+    assert resolve_tier("analyst", env=env, warehouse=wh) == "full"
+    assert resolve_tier("analyst", env={}, warehouse=wh) == "analyst"
+    assert resolve_tier("full", env={"CDR_TIER": " Analyst "}) == "analyst"
+    with pytest.raises(ConfigError, match="CDR_TIER"):
+        resolve_tier("analyst", env={"CDR_TIER": "everything"})
+    # a group reader of a shared warehouse (someone else owns it) reads the analyst tier
+    os.chown(wh / "state", os.geteuid() + 4242, -1)
+    with pytest.raises(ConfigError, match="only the owner"):
+        resolve_tier("analyst", env=env, warehouse=wh)

@@ -1,0 +1,124 @@
+"""`cdr forget`: after the erasure and a vacuum with no grace period, none of the person's
+raw values is left in any file of the warehouse (Parquet read and searched value by value,
+gzip decompressed, every other file as bytes); the finance figures are unchanged."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import shutil
+from dataclasses import replace
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from cdr_pipeline.config import Settings
+from cdr_pipeline.ingest import ingest_paths
+from cdr_pipeline.ingest.vacuum import vacuum_tables
+from cdr_pipeline.privacy import forget
+from cdr_pipeline.state import tables
+from cdr_pipeline.warehouse import connect
+from tests.privacy.helpers import MIN_SUBSTRING, file_texts, scan_files
+
+FINANCE = ("rpt_licence_usage_monthly", "rpt_licence_reconciliation", "rpt_reclaim_candidates")
+
+
+def _person(settings: Settings) -> tuple[str, set[str]]:
+    """An e-mail of a user who has devices and calls, and every raw value of theirs."""
+    con = connect(settings)
+    try:
+        email, uuid = con.execute(
+            "select s.user_email, s.user_uuid from main.stg_device_snapshots s "
+            "where s.user_email is not null and s.user_uuid in "
+            "(select user_uuid from main.stg_call_legs where user_name is not null) "
+            "order by s.user_email limit 1"
+        ).fetchall()[0]
+        values = {email, uuid}
+        for row in con.execute(
+            "select distinct person_id, phone_number, extension from main.stg_device_snapshots "
+            "where user_email = ? or user_uuid = ?",
+            [email, uuid],
+        ).fetchall():
+            values |= {v for v in row if v}
+        for row in con.execute(
+            "select distinct user_name, user_number, device_mac from main.stg_call_legs "
+            "where user_uuid = ?",
+            [uuid],
+        ).fetchall():
+            values |= {v for v in row if v}
+    finally:
+        con.close()
+    return email, values
+
+
+def _finance(settings: Settings) -> dict[str, list[tuple[object, ...]]]:
+    con = connect(settings)
+    try:
+        return {v: sorted(map(tuple, con.execute(f"select * from {v}").fetchall()), key=repr)
+                for v in FINANCE}  # fmt: skip
+    finally:
+        con.close()
+
+
+def _add_page_and_reject(settings: Settings, values: set[str], tmp: Path, samples: Path) -> None:
+    """A saved API page and a quarantined row that hold the person's values."""
+    page = settings.layout.fetched / "feed" / "org" / "w1" / "page-001.json.gz"
+    page.parent.mkdir(parents=True)
+    body = json.dumps({"items": [{"userName": v, "note": f"x {v} y"} for v in sorted(values)]})
+    page.write_bytes(gzip.compress(body.encode(), mtime=0))
+    src = next(samples.glob("dch_export_*.csv"))
+    with src.open(encoding="utf-8-sig") as fh:
+        header = fh.readline()
+    bad = tmp / "bad.csv"
+    long = sorted(v for v in values if len(v) >= MIN_SUBSTRING)
+    bad.write_text(header + "not-a-time," + ",".join(long) + "\n", encoding="utf-8")
+    result = ingest_paths(replace(settings, max_reject_rate=1.0), [bad])
+    assert result.files[0].rows_rejected == 1
+
+
+def test_forget_leaves_no_raw_value_in_any_file(
+    sample_wh: Settings, samples_dir: Path, tmp_path: Path
+) -> None:
+    settings = Settings(warehouse=tmp_path / "wh", vacuum_grace_hours=24)
+    shutil.copytree(sample_wh.warehouse, settings.warehouse)
+    email, values = _person(settings)
+    assert len(values) >= 5  # e-mail, uuid, number, name, MAC at least
+    _add_page_and_reject(settings, values, tmp_path, samples_dir)
+    long = {v for v in values if len(v) >= MIN_SUBSTRING}
+    before = scan_files(settings.warehouse, long)
+    assert any(f.startswith("tables/call_legs/") for f in before)
+    assert any(f.startswith("rejects/") for f in before) and any("fetched" in f for f in before)
+    finance = _finance(settings)
+    legs = settings.layout.table("call_legs")
+    version = tables.version_at(legs)
+
+    dry = forget(settings, email=email, dry_run=True)
+    assert dry.rows > 0 and dry.data_files > 0 and dry.other.files
+    assert tables.version_at(legs) == version
+    assert scan_files(settings.warehouse, long) == before
+
+    done = forget(settings, email=email)
+    assert done.rows == dry.rows and done.values >= len(values)
+    assert tables.version_at(legs) == version + 1  # one commit
+    # within the grace period the replaced files stay, for readers of older versions
+    assert any(f.startswith("tables/") for f in scan_files(settings.warehouse, long))
+    vacuum_tables(settings, grace_hours=0)
+    assert scan_files(settings.warehouse, long) == {}
+    # short values (an extension) are gone as whole values of every Parquet text cell
+    short = values - long
+    for path in settings.warehouse.rglob("*.parquet"):
+        cells = set(file_texts(path))
+        assert not cells & short, path
+    assert _finance(settings) == finance
+    erasures = pq.read_table(next((settings.layout.ledger / "erasures").glob("*.parquet")))
+    assert erasures.column("rows").to_pylist() == [done.rows]
+
+
+def test_forget_needs_exactly_one_selector(sample_wh: Settings) -> None:
+    from cdr_pipeline.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="exactly one"):
+        forget(sample_wh, dry_run=True)
+    with pytest.raises(ConfigError, match="exactly one"):
+        forget(sample_wh, user="u", number="+1", dry_run=True)

@@ -1,0 +1,64 @@
+"""`cdr forget --dry-run` and `cdr keys rotate` from the command line: exit codes, counts,
+and the key in no output, log line or ledger record."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from cdr_pipeline.config import Settings
+from tests.ingest.helpers import run_cdr
+from tests.privacy.helpers import scan_files
+
+
+def _a_pseudonym(settings: Settings) -> str:
+    from cdr_pipeline.warehouse import connect
+
+    con = connect(settings, tier="analyst")
+    try:
+        return str(
+            con.execute(
+                "select user_uuid from fct_call_legs where user_uuid is not null "
+                "order by report_id limit 1"
+            ).fetchall()[0][0]
+        )
+    finally:
+        con.close()
+
+
+def test_keys_rotate_changes_pseudonyms_and_never_shows_the_key(
+    sample_wh: Settings, tmp_path: Path
+) -> None:
+    settings = Settings(warehouse=tmp_path / "wh")
+    shutil.copytree(sample_wh.warehouse, settings.warehouse)
+    key_file = settings.layout.pseudonym_key
+    old_key = key_file.read_text().strip()
+    before = _a_pseudonym(settings)
+    wh = str(settings.warehouse)
+    done = run_cdr("--warehouse", wh, "-v", "--log-json", "keys", "rotate", "--json")
+    assert done.returncode == 0, done.stderr
+    new_key = key_file.read_text().strip()
+    assert new_key != old_key and key_file.stat().st_mode & 0o777 == 0o600
+    rotation = json.loads(done.stdout)
+    assert rotation["old_key_id"] != rotation["new_key_id"]
+    assert _a_pseudonym(settings) != before
+    for text in (done.stdout, done.stderr):
+        assert old_key not in text and new_key not in text
+    found = scan_files(settings.warehouse, {old_key, new_key})
+    assert found == {"state/privacy/key": {new_key}}
+
+
+def test_forget_dry_run_from_the_command_line(sample_wh: Settings, tmp_path: Path) -> None:
+    settings = Settings(warehouse=tmp_path / "wh")
+    shutil.copytree(sample_wh.warehouse, settings.warehouse)
+    wh = str(settings.warehouse)
+    out = run_cdr("--warehouse", wh, "forget", "--number", "+13125550115", "--dry-run", "--json")
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    assert result["dry_run"] and result["rows"] > 0 and result["data_files"] > 0
+    assert "+13125550115" not in out.stdout  # counts, never the values
+    both = run_cdr("--warehouse", wh, "forget", "--number", "+1", "--email", "a@b", "--dry-run")
+    assert both.returncode == 3 and "exactly one" in both.stderr
+    missing = run_cdr("--warehouse", str(tmp_path / "nowhere"), "forget", "--user", "u")
+    assert missing.returncode == 3
