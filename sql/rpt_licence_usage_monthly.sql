@@ -29,7 +29,7 @@ coverage as (
 ),
 
 go_calls as (
-    select device_id, start_time, correlation_id, leg_id, duration_seconds
+    select device_id, call_date, start_time, correlation_id, leg_id, duration_seconds
     from fct_webex_go_leg_devices
     where device_id is not null
 ),
@@ -156,6 +156,21 @@ month_end as (
     group by all
 ),
 
+-- each device piece on every UTC day it touches: the legs are stored by UTC day (call_date),
+-- so the join on the day passes the pieces' days to the scan of the legs, which skips the
+-- files of the other days
+device_piece_days as (
+    select
+        p.*,
+        cast(d.day as date) as call_date
+    from device_pieces as p,
+        unnest(generate_series(
+            cast(cast(timezone('UTC', p.piece_from) as date) as timestamp),
+            cast(cast(timezone('UTC', p.piece_to - interval 1 microsecond) as date) as timestamp),
+            interval 1 day
+        )) as d(day)
+),
+
 -- a leg uses its device's licence only when it started while the device held it; it counts
 -- in the group in effect then
 call_hits as (
@@ -171,8 +186,9 @@ call_hits as (
         g.leg_id,
         g.duration_seconds
     from go_calls as g
-    inner join device_pieces as p
+    inner join device_piece_days as p
         on g.device_id = p.device_id
+        and g.call_date = p.call_date
         and g.start_time >= p.piece_from
         and g.start_time < p.piece_to
 ),
