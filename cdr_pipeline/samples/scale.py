@@ -151,8 +151,10 @@ class _MonthFiles:
             y, m = divmod(self.start.month - 1 + month, 12)
             first = max(date(self.start.year + y, m + 1, 1), self.start)
             nxt = date(first.year + (first.month == 12), first.month % 12 + 1, 1)
-            last = min(nxt - timedelta(days=1), self.last_day)
-            path = self.out_dir / f"calling_detailed_call_history_{first}_{last}.csv"
+            end = min(nxt, self.last_day + timedelta(days=1))
+            # Control Hub names an export by its date range with the end exclusive (the
+            # warehouse's call coverage reads it so): September is _09-01_10-01
+            path = self.out_dir / f"calling_detailed_call_history_{first}_{end}.csv"
             fh = self.open[month] = self.stack.enter_context(open(path, "wb"))  # noqa: SIM115
             fh.write(header_bytes("controlhub"))
             self.paths.append(path)

@@ -142,8 +142,8 @@ def test_days_interleave_inside_each_monthly_export(
     _, legs = scale
     names = sorted(legs["_file"].unique())
     assert names == [
-        "calling_detailed_call_history_2026-09-01_2026-09-30.csv",
-        "calling_detailed_call_history_2026-10-01_2026-10-31.csv",
+        "calling_detailed_call_history_2026-09-01_2026-10-01.csv",  # end exclusive
+        "calling_detailed_call_history_2026-10-01_2026-11-01.csv",
     ]
     for name in names:
         days = legs.filter(pl.col("_file") == name)["Start time"].str.slice(0, 10)
