@@ -26,7 +26,7 @@ from cdr_pipeline.schema.personal import RETENTION_KEEPS, pseudonymised_columns
 from cdr_pipeline.state import tables
 from cdr_pipeline.state.ledger import TS, Ledger
 from cdr_pipeline.state.lock import writer_lock
-from cdr_pipeline.state.secret import PSEUDONYM_PATTERN, load_key, pseudonym
+from cdr_pipeline.state.secret import load_key, pseudonym, raw_values_sql
 from cdr_pipeline.text import lit, quote
 from cdr_pipeline.warehouse import build_warehouse
 
@@ -110,11 +110,7 @@ def apply_personal_retention(
                 if not cols:
                     continue
                 sel = ", ".join(quote(c) for c in cols)
-                found = con.execute(
-                    f"select distinct column_name, value from (unpivot (select {sel} from "
-                    f"{source}) on {sel} into name column_name value value) "
-                    f"where not regexp_matches(value, {lit(PSEUDONYM_PATTERN)})"
-                ).fetchall()
+                found = con.execute(raw_values_sql(source, sel)).fetchall()
                 values |= {(kinds[str(c)], str(v)) for c, v in found}
             if dry_run:
                 return result

@@ -21,6 +21,7 @@ import phonenumbers
 from cdr_pipeline.errors import ConfigError
 from cdr_pipeline.state.files import fsync_dir, temp_name
 from cdr_pipeline.state.layout import Layout
+from cdr_pipeline.text import lit
 
 KEY_BYTES = 32
 MASK = "\u2022"
@@ -30,6 +31,17 @@ _HEX = 20
 PSEUDONYM_PATTERN = rf"^(number|name|email|id|mac)_[0-9a-f]{{{_HEX}}}$"
 """What a pseudonym looks like (a regular expression DuckDB and Python both read): a value
 replaced in place (retention, erasure) is passed through, never pseudonymised twice."""
+
+
+def raw_values_sql(relation: str, columns: str) -> str:
+    """SQL of (column_name, value): the distinct values of `columns` (a quoted, comma-
+    separated list) of `relation` that are not pseudonyms yet. One scan: UNPIVOT turns the
+    columns into rows and leaves NULLs out."""
+    return (
+        f"select distinct column_name, value from (unpivot (select {columns} from "
+        f"{relation}) on {columns} into name column_name value value) "
+        f"where not regexp_matches(value, {lit(PSEUDONYM_PATTERN)})"
+    )
 
 
 def _write_key(path: Path, key: bytes) -> None:

@@ -43,6 +43,7 @@ from cdr_pipeline.state.secret import (
     load_key,
     mask_number,
     pseudonym,
+    raw_values_sql,
 )
 from cdr_pipeline.text import lit, quote
 
@@ -71,11 +72,7 @@ def _distinct_values(con: duckdb.DuckDBPyConnection, tables: Sequence[str]) -> d
         if not kinds:
             continue
         cols = ", ".join(quote(c) for c in kinds)
-        rows = con.execute(
-            f"select distinct column_name, value from (unpivot (select {cols} from "
-            f"main.stg_{table}) on {cols} into name column_name value value) "
-            f"where not regexp_matches(value, {lit(PSEUDONYM_PATTERN)})"
-        )
+        rows = con.execute(raw_values_sql(f"main.stg_{table}", cols))
         while batch := rows.fetchmany(50_000):
             for column, value in batch:
                 out.setdefault(kinds[str(column)], set()).add(str(value))
