@@ -8,6 +8,9 @@
 -- once per month in the group of its last held instant of the month. Missing location,
 -- department or subscription show as '(none)'. Idle counts need call data for every day of
 -- the month (int_call_coverage, up to the device data horizon): otherwise they are NULL.
+-- Names come from the org directory as loaded now (stg_org_directory): department_name is
+-- the department id when the directory does not list it; cost_centre, site and country are
+-- NULL then.
 with settings as (
     select * from cfg_settings
 ),
@@ -26,6 +29,18 @@ device_segments as (
 
 coverage as (
     select * from int_call_coverage
+),
+
+departments as (
+    select entry_id as department_id, name as department_name, cost_centre
+    from stg_org_directory
+    where entry_type = 'department'
+),
+
+locations as (
+    select entry_id as location_name, site, country
+    from stg_org_directory
+    where entry_type = 'location'
 ),
 
 go_calls as (
@@ -344,7 +359,11 @@ final as (
         held.licence_type,
         held.subscription_id,
         held.location_name,
+        loc.site,
+        loc.country,
         held.department_id,
+        coalesce(dep.department_name, held.department_id) as department_name,
+        dep.cost_centre,
         held.licences_held_peak,
         cast(coalesce(me.licences_held_month_end, 0) as bigint) as licences_held_month_end,
         cast(coalesce(ld.licence_days, 0) as bigint) as licence_days,
@@ -410,6 +429,8 @@ final as (
         and held.subscription_id = talk.subscription_id
         and held.location_name = talk.location_name
         and held.department_id = talk.department_id
+    left join departments as dep on held.department_id = dep.department_id
+    left join locations as loc on held.location_name = loc.location_name
 )
 
 select * from final

@@ -7,7 +7,8 @@
 --   idle: activated, but no Webex Go call for cfg_settings.idle_days days;
 --   lost_stolen_not_reactivated: reported Lost/Stolen and not activated since.
 -- Deleted devices, and devices the latest snapshots no longer list, hold no licence and never
--- show.
+-- show. Names come from the org directory (stg_org_directory): department_name is the
+-- department id when the directory does not list it.
 with devices as (
     select * from dim_webex_go_devices
     where deleted_at is null
@@ -110,6 +111,18 @@ lost as (
     where is_lost_not_reactivated
 ),
 
+departments as (
+    select entry_id as department_id, name as department_name, cost_centre
+    from stg_org_directory
+    where entry_type = 'department'
+),
+
+locations as (
+    select entry_id as location_name, site, country
+    from stg_org_directory
+    where entry_type = 'location'
+),
+
 candidates as (
     select * from never_activated
     union all
@@ -120,27 +133,33 @@ candidates as (
 
 final as (
     select
-        device_id,
-        reason,
-        since,
+        c.device_id,
+        c.reason,
+        c.since,
         -- whole days elapsed (86 400 s each), not midnights crossed
-        cast(floor((epoch(as_of_time) - epoch(since)) / 86400) as bigint) as days_since,
-        as_of_time,
-        user_uuid,
-        user_email,
-        phone_number,
-        deployment,
-        licence_type,
-        subscription_id,
-        location_name,
-        department_id,
-        current_status,
-        provisioned_at,
-        first_activated_at,
-        last_webex_go_call_at,
-        code_issued_at,
-        code_expires_at
-    from candidates
+        cast(floor((epoch(c.as_of_time) - epoch(c.since)) / 86400) as bigint) as days_since,
+        c.as_of_time,
+        c.user_uuid,
+        c.user_email,
+        c.phone_number,
+        c.deployment,
+        c.licence_type,
+        c.subscription_id,
+        c.location_name,
+        loc.site,
+        loc.country,
+        c.department_id,
+        coalesce(dep.department_name, c.department_id) as department_name,
+        dep.cost_centre,
+        c.current_status,
+        c.provisioned_at,
+        c.first_activated_at,
+        c.last_webex_go_call_at,
+        c.code_issued_at,
+        c.code_expires_at
+    from candidates as c
+    left join departments as dep on c.department_id = dep.department_id
+    left join locations as loc on c.location_name = loc.location_name
 )
 
 select * from final

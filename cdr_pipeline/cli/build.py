@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import sys
+import textwrap
 
 import click
 
 from cdr_pipeline.cli.context import CliContext, echo, pass_cli
-from cdr_pipeline.cli.render import text_table
+from cdr_pipeline.cli.render import terminal_width, text_table
 from cdr_pipeline.render import to_json
 
 
@@ -58,7 +59,11 @@ def refresh_views(obj: CliContext, committed: bool = True, quiet: bool = False) 
         echo(f"error: the views were not rebuilt: {exc}", err=True)
         return exc.exit_code
     if not (obj.quiet or quiet):
-        echo(f"views rebuilt over {result.versions or 'no table yet'}", err=True)
+        text = f"views rebuilt over {(result.versions or 'no table yet').replace(',', ', ')}"
+        width = terminal_width(sys.stderr)
+        if width:  # one version a line would wrap mid-word: break between versions instead
+            text = textwrap.fill(text, width - 1, subsequent_indent="  ", break_long_words=False)
+        echo(text, err=True)
     return 0
 
 

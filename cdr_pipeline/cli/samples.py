@@ -86,7 +86,7 @@ def samples(
     as_json: bool,
 ) -> None:
     """Generate synthetic inputs of every kind (call exports, API JSON, device snapshots,
-    activation events, entitlements), deterministic by seed. No real subscriber data.
+    activation events, entitlements, org directory), deterministic by seed. No real subscriber data.
 
     Above 20,000 rows (or with --bulk) the fast bulk set is written instead: monthly Control
     Hub exports cloned from whole calls, with the device files of the same world, streamed

@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 
 from cdr_pipeline.ingest.merge import bounded_duckdb
 from cdr_pipeline.quality.scope import table_files
-from cdr_pipeline.quality.suites import DEVICE_FLAG, SuiteSpec
+from cdr_pipeline.quality.suites import DEVICE_FLAG, DIRECTORY_TABLE, SuiteSpec
 from cdr_pipeline.schema import schemas_by_table
 from cdr_pipeline.schema.base import DUCKDB_TYPES, TableSchema
 from cdr_pipeline.state.layout import Layout
@@ -79,17 +79,32 @@ def device_users_sql(suite: SuiteSpec, layout: Layout) -> str | None:
     return " UNION ".join(parts) if parts else None
 
 
+def directory_sql(suite: SuiteSpec, layout: Layout) -> str | None:
+    """SQL listing the org directory's `(entry_type, entry_id)`, or None when the suite has
+    no directory rule or no directory is loaded."""
+    by_name = schemas_by_table()
+    if not suite.directory_rules or DIRECTORY_TABLE not in by_name:
+        return None
+    files = table_files(layout, by_name[DIRECTORY_TABLE])
+    if not files:
+        return None
+    return f"SELECT DISTINCT entry_type, entry_id FROM {_source(files)}"
+
+
 def row_batches(
     con: duckdb.DuckDBPyConnection,
     suite: SuiteSpec,
     files: list[Path],
     batch_rows: int,
     device_users: str | None,
+    directory: str | None = None,
 ) -> Iterator[pd.DataFrame]:
     """The columns the row expectations need, `batch_rows` rows at a time, as pandas frames.
 
     With device data, call-leg batches carry `webex_go_device_known`: NULL for legs that are
-    not Webex Go, else whether the leg's user has a known device."""
+    not Webex Go, else whether the leg's user has a known device. With an org directory, each
+    directory rule adds a column holding the value when the directory lacks it (else NULL),
+    so the unknown ids are what the check lists."""
     import pandas as pd
 
     schema = suite.schema
@@ -104,6 +119,18 @@ def row_batches(
             f"CASE WHEN {flag} THEN EXISTS (SELECT 1 FROM __device_users d WHERE d.u = {user}) "
             f"END AS {quote(DEVICE_FLAG)}"
         )
+    if suite.directory_rules and directory is not None:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE __directory AS {directory}")
+        for known in suite.directory_rules:
+            if known.column not in present:
+                cols.append(f"CAST(NULL AS VARCHAR) AS {quote(known.flag)}")
+                continue
+            value = f"t.{quote(known.column)}"
+            cols.append(
+                f"CASE WHEN {value} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM __directory d "
+                f"WHERE d.entry_type = {lit(known.entry_type)} AND d.entry_id = {value}) "
+                f"THEN {value} END AS {quote(known.flag)}"
+            )
     sql = f"SELECT {', '.join(cols)} FROM {_source(files)} AS t"
     reader = con.sql(sql).to_arrow_reader(batch_rows)
     for batch in reader:

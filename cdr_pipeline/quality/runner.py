@@ -26,7 +26,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cdr_pipeline.config import Settings
-from cdr_pipeline.quality.batches import connect, device_users_sql, duplicate_keys, row_batches
+from cdr_pipeline.quality.batches import (
+    connect,
+    device_users_sql,
+    directory_sql,
+    duplicate_keys,
+    row_batches,
+)
 from cdr_pipeline.quality.lineage import BatchNote, Lineage
 from cdr_pipeline.quality.report import (
     SAMPLE_KEYS,
@@ -41,6 +47,7 @@ from cdr_pipeline.quality.suites import (
     ERROR,
     IN_SET,
     KNOWN_DEVICE,
+    KNOWN_ID,
     MIN_VALUE,
     NEW_COLUMN,
     NEW_COLUMNS,
@@ -92,6 +99,10 @@ def _expectation(spec: ExpectationSpec, known_columns: list[str]) -> Any:
     if spec.check == KNOWN_DEVICE:
         # NULL for legs that are not Webex Go: GX skips nulls in column-map expectations
         return gxe.ExpectColumnValuesToBeInSet(column=col, value_set=[True], **common)
+    if spec.check == KNOWN_ID:
+        # the column holds the id when the directory lacks it: the unexpected values listed
+        # are the unknown ids themselves
+        return gxe.ExpectColumnValuesToBeNull(column=col, **common)
     if spec.check == UNIQUE:
         if len(spec.columns) == 1:
             return gxe.ExpectColumnValuesToBeUnique(column=col, **common)
@@ -219,12 +230,16 @@ def _validate_table(
     con = connect(temp_dir)
     try:
         devices = device_users_sql(suite, settings.layout)
+        directory = directory_sql(suite, settings.layout)
         row_specs = [
-            s for s in suite.row_expectations if s.check != KNOWN_DEVICE or devices is not None
+            s
+            for s in suite.row_expectations
+            if (s.check != KNOWN_DEVICE or devices is not None)
+            and (s.check != KNOWN_ID or directory is not None)
         ]
         rows_cp = _checkpoint(ctx, suite.name, row_specs, scope, lineage)
         n_rows = n_batches = 0
-        for frame in row_batches(con, suite, scope.files, batch_rows, devices):
+        for frame in row_batches(con, suite, scope.files, batch_rows, devices, directory):
             n_batches += 1
             rows_cp.run(frame, n_batches, n_rows + 1)
             n_rows += len(frame)
@@ -237,6 +252,11 @@ def _validate_table(
                 skipped = _result(s, suite.name, "expect_column_values_to_be_in_set")
                 skipped.evaluated = False
                 skipped.note = "no device data loaded (device_snapshots / device_events empty)"
+                results.append(skipped)
+            if s.check == KNOWN_ID and directory is None:
+                skipped = _result(s, suite.name, "expect_column_values_to_be_null")
+                skipped.evaluated = False
+                skipped.note = "no org directory loaded"
                 results.append(skipped)
 
         scope_name = suite.name + SCOPE_SUFFIX

@@ -34,6 +34,7 @@ PAIR_GE = "pair_ge"
 UNIQUE = "unique"
 NEW_COLUMNS = "new_columns"
 KNOWN_DEVICE = "known_device"
+KNOWN_ID = "known_id"
 
 DURATION_SUFFIX = "_seconds"
 NEW_COLUMN = "new_column"
@@ -99,7 +100,26 @@ class KnownDeviceRule:
     severity: str = WARNING
 
 
-Rule = PairRule | MinRule | ClosedEnumRule | KnownDeviceRule
+@dataclass(frozen=True)
+class DirectoryRule:
+    """A value of `column` that the org directory does not list as an entry of `entry_type`
+    (docs/inputs-directory.md): the reports then show the bare id. Checked only when a
+    directory is loaded."""
+
+    table: str
+    column: str
+    entry_type: str
+    severity: str = WARNING
+
+    @property
+    def flag(self) -> str:
+        """Derived batch column: the value when the directory lacks it, else NULL."""
+        return f"{self.column}_not_in_directory"
+
+
+DIRECTORY_TABLE = "org_directory"
+
+Rule = PairRule | MinRule | ClosedEnumRule | KnownDeviceRule | DirectoryRule
 
 RULES: tuple[Rule, ...] = (
     PairRule("call_legs", "answer_time", "start_time"),
@@ -113,6 +133,10 @@ RULES: tuple[Rule, ...] = (
         device_tables=("device_snapshots", "device_events"),
         device_user_column="user_uuid",
     ),
+    DirectoryRule("call_legs", "department_id", "department"),
+    DirectoryRule("call_legs", "location_name", "location"),
+    DirectoryRule("device_snapshots", "department_id", "department"),
+    DirectoryRule("device_snapshots", "location_name", "location"),
 )
 
 
@@ -124,6 +148,7 @@ class SuiteSpec:
     schema: TableSchema
     expectations: tuple[ExpectationSpec, ...]
     device_rule: KnownDeviceRule | None = None
+    directory_rules: tuple[DirectoryRule, ...] = ()
 
     @property
     def row_expectations(self) -> tuple[ExpectationSpec, ...]:
@@ -138,10 +163,11 @@ class SuiteSpec:
         every column a row expectation names. Derived batch columns are not included."""
         cols: dict[str, None] = dict.fromkeys(self.schema.key)
         for exp in self.row_expectations:
-            if exp.check != KNOWN_DEVICE:
+            if exp.check not in (KNOWN_DEVICE, KNOWN_ID):
                 cols.update(dict.fromkeys(exp.columns))
         if self.device_rule is not None:
             cols.update(dict.fromkeys((self.device_rule.user_column, self.device_rule.flag_column)))
+        cols.update(dict.fromkeys(r.column for r in self.directory_rules))
         return list(cols)
 
 
@@ -170,7 +196,9 @@ def build_suite(
     """The expectations of one table, from its schema object and the applicable rules."""
     b = _Builder(schema)
     _column_expectations(b, schema, rules)
-    device_rule = _rule_expectations(b, schema, schemas_by_table(schemas), rules)
+    by_table = schemas_by_table(schemas)
+    device_rule = _rule_expectations(b, schema, by_table, rules)
+    directory_rules = _directory_expectations(b, schema, by_table, rules)
     if schema.key:
         b.add(
             UNIQUE,
@@ -186,7 +214,7 @@ def build_suite(
         "no source columns unknown to the schema appeared since earlier runs",
         scope_wide=True,
     )
-    return SuiteSpec(schema.name, schema, tuple(b.specs.values()), device_rule)
+    return SuiteSpec(schema.name, schema, tuple(b.specs.values()), device_rule, directory_rules)
 
 
 def _column_expectations(b: _Builder, schema: TableSchema, rules: tuple[Rule, ...]) -> None:
@@ -271,6 +299,34 @@ def _rule_expectations(
                     f"({' or '.join(d.name for d in devices)})",
                 )
     return device_rule
+
+
+def _directory_expectations(
+    b: _Builder,
+    schema: TableSchema,
+    by_table: Mapping[str, TableSchema],
+    rules: tuple[Rule, ...],
+) -> tuple[DirectoryRule, ...]:
+    """The org-directory rules of `RULES` that apply to the table (warnings: an id the
+    directory lacks shows as the bare id in the reports)."""
+    if DIRECTORY_TABLE not in by_table:
+        return ()
+    applied = []
+    for rule in rules:
+        if (
+            isinstance(rule, DirectoryRule)
+            and rule.table == schema.name
+            and _has(schema, rule.column)
+        ):
+            applied.append(rule)
+            b.add(
+                KNOWN_ID,
+                (rule.flag,),
+                rule.severity,
+                f"every {rule.column} is a {rule.entry_type} of the org directory "
+                "(unknown ones show as the bare id in the reports)",
+            )
+    return tuple(applied)
 
 
 def build_suites(

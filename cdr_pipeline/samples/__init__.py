@@ -1,6 +1,6 @@
 """Deterministic synthetic inputs of every kind: DCH call exports (CSV, ZIP without extension,
-API JSON), Webex Go device snapshots, activation events, licence entitlements, with labelled
-anomalies. Same seed, same bytes."""
+API JSON), Webex Go device snapshots, activation events, licence entitlements, the org
+directory, with labelled anomalies. Same seed, same bytes."""
 
 from cdr_pipeline.samples.bulk import GenerationProgress, write_call_export
 from cdr_pipeline.samples.generate import SamplesResult, generate_samples

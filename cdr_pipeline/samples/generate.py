@@ -12,6 +12,7 @@ from pathlib import Path
 from cdr_pipeline.samples import device_files as dfiles
 from cdr_pipeline.samples import writer
 from cdr_pipeline.samples.device_files import Anomaly
+from cdr_pipeline.samples.directory import DIRECTORY_HEADER, directory_rows
 from cdr_pipeline.samples.lifecycle import Device, build_devices
 from cdr_pipeline.samples.sessions import Leg, generate_legs
 from cdr_pipeline.samples.world import World, build_world
@@ -247,8 +248,8 @@ def _write_device_files(
     days: int,
     seed: int,
 ) -> tuple[int, int, int]:
-    """Snapshots, activation events, entitlements and an amendment; appends them to `files`
-    and returns the row counts (snapshots, events, entitlements)."""
+    """Snapshots, activation events, entitlements, an amendment and the org directory;
+    appends them to `files` and returns the row counts (snapshots, events, entitlements)."""
     snaps = dfiles.snapshot_rows(devices, t0, days, seed, anomalies)
     events = dfiles.event_rows(devices, world, seed, anomalies)
     base, amend = dfiles.entitlement_rows(world, start, days)
@@ -256,6 +257,7 @@ def _write_device_files(
         ("device_snapshots.csv", dfiles.SNAPSHOT_HEADER, snaps),
         ("activation_events.csv", dfiles.EVENT_HEADER, events),
         ("entitlements.csv", dfiles.ENTITLEMENT_HEADER, base),
+        ("org_directory.csv", DIRECTORY_HEADER, directory_rows(world)),
         # finance's amendment file spells it the US way: readers must accept both
         (
             "entitlements_amendment.csv",

@@ -6,6 +6,7 @@ from __future__ import annotations
 from cdr_pipeline.schema.base import Column, TableSchema, normalize_header
 from cdr_pipeline.schema.calls import CALL_LEGS
 from cdr_pipeline.schema.devices import DEVICE_EVENTS, DEVICE_SNAPSHOTS, ENTITLEMENTS
+from cdr_pipeline.schema.directory import ORG_DIRECTORY
 from cdr_pipeline.schema.headers import HeaderResolution, detect_kind, resolve_headers
 from cdr_pipeline.schema.registry import SCHEMAS, register, schema_for_kind, schemas_by_table
 
@@ -14,6 +15,7 @@ __all__ = [
     "DEVICE_EVENTS",
     "DEVICE_SNAPSHOTS",
     "ENTITLEMENTS",
+    "ORG_DIRECTORY",
     "SCHEMAS",
     "Column",
     "HeaderResolution",

@@ -7,9 +7,10 @@ from collections.abc import Mapping
 from cdr_pipeline.schema.base import TableSchema
 from cdr_pipeline.schema.calls import CALL_LEGS
 from cdr_pipeline.schema.devices import DEVICE_EVENTS, DEVICE_SNAPSHOTS, ENTITLEMENTS
+from cdr_pipeline.schema.directory import ORG_DIRECTORY
 
 SCHEMAS: dict[str, TableSchema] = {
-    s.kind: s for s in (CALL_LEGS, DEVICE_SNAPSHOTS, DEVICE_EVENTS, ENTITLEMENTS)
+    s.kind: s for s in (CALL_LEGS, DEVICE_SNAPSHOTS, DEVICE_EVENTS, ENTITLEMENTS, ORG_DIRECTORY)
 }
 """Input kind -> schema. Other kinds register themselves here (see `register`)."""
 

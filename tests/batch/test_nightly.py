@@ -54,17 +54,24 @@ def first_run(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-unty
     return settings, inbox, summary, before
 
 
-def test_a_run_over_all_four_kinds(first_run) -> None:  # type: ignore[no-untyped-def]
+def test_a_run_over_all_five_kinds(first_run) -> None:  # type: ignore[no-untyped-def]
     settings, inbox, summary, before = first_run
     assert summary.exit_code == 0, summary.stages
     assert [s.name for s in summary.stages] == ["ingest", "validate", "build", "reports", "vacuum"]
     kinds = {f.kind for f in summary.ingest.files}
-    assert kinds == {"calls", "device_snapshots", "activation_events", "entitlements"}
+    assert kinds == {
+        "calls",
+        "device_snapshots",
+        "activation_events",
+        "entitlements",
+        "org_directory",
+    }
     assert set(tables(settings.warehouse)) == {
         "call_legs",
         "device_snapshots",
         "device_events",
         "entitlements",
+        "org_directory",
     }
     # input files are never changed
     assert sorted((p.name, p.read_bytes()) for p in inbox.iterdir()) == before
@@ -91,7 +98,7 @@ def test_second_run_with_nothing_new_changes_nothing(first_run) -> None:  # type
     assert again.stage("ingest").summary == "nothing new in the inbox"  # type: ignore[union-attr]
     assert again.new_files == [] and len(again.inbox) == len(list(inbox.iterdir()))
     after = tables(settings.warehouse)
-    assert len(before) == 4 and all(df.height for df in before.values())  # something to compare
+    assert len(before) == 5 and all(df.height for df in before.values())  # something to compare
     assert before.keys() == after.keys()
     assert all(before[k].equals(after[k]) for k in before)
 
@@ -247,12 +254,13 @@ def test_retention_drops_only_old_call_partitions_and_records_it(tmp_path: Path)
     assert dropped["partition"].min() == "call_date=2026-09-01"
     assert dropped["partition"].max() == "call_date=2026-09-23"
     assert dropped["rows"].sum() > 0
-    # nothing else was deleted: device tables and entitlements are whole
+    # nothing else was deleted: device tables, entitlements and the directory are whole
     assert {p.name for p in settings.layout.tables.iterdir()} == {
         "call_legs",
         "device_snapshots",
         "device_events",
         "entitlements",
+        "org_directory",
     }
     snaps = pl.read_delta(str(settings.layout.tables / "device_snapshots"))
     assert snaps["snapshot_time"].min().date() < date(2026, 9, 24)

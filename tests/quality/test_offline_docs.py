@@ -195,7 +195,8 @@ def test_index_renders_its_tables_offline(docs: Docs, tmp_path: Path) -> None:
     dom = Rows(shown.dom)
     results = dom.within("ge-index-page-validation-results-table", built=True)
     pages = list((docs.index.parent / "validations").rglob("*.html"))
-    assert len(results) == len(pages) > 0, dom.rows
+    # GX's index table shows 10 results a page (bootstrap-table's default page size)
+    assert len(results) == min(len(pages), 10) > 0, dom.rows
     assert all(docs.validation_id in r for r in results)
     assert any(f"call_legs version {docs.versions['call_legs']}" in r for r in results)
     validated = dom.within("#cdr-validated-data")

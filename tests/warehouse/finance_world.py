@@ -30,13 +30,15 @@ def user(n: int) -> str:
 
 @dataclass
 class World:
-    """Rows of the four inputs; `build` ingests them and returns a view connection."""
+    """Rows of the five inputs; `build` ingests them and returns a view connection."""
 
     snapshots: list[str] = field(default_factory=list)
     events: list[str] = field(default_factory=list)
     entitlements: list[str] = field(default_factory=list)
     calls: dict[str, list[str]] = field(default_factory=dict)
     """Call export file name -> its rows (the name may declare the export's date range)."""
+    directory: list[str] = field(default_factory=list)
+    """org_directory.csv rows: entry_type,entry_id,name,cost_centre,site,country."""
 
     def snapshot(
         self,
@@ -108,6 +110,9 @@ class World:
         if self.entitlements:
             header = "subscription_id,licence_type,units,valid_from,valid_to,unit_price,currency"
             _write(inputs / "entitlements.csv", header, self.entitlements)
+        if self.directory:
+            header = "entry_type,entry_id,name,cost_centre,site,country"
+            _write(inputs / "org_directory.csv", header, self.directory)
         for name, rows in self.calls.items():
             _write(inputs / name, CALL_HEADER, rows)
         full = Settings(warehouse=root / "wh", **settings)  # type: ignore[arg-type]

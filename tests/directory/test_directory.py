@@ -1,0 +1,146 @@
+"""The org directory input: ingest with header drift and quarantine, names and cost centres
+in the finance reports, unknown ids shown as the id and listed by a quality warning."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+
+from cdr_pipeline.config import Settings
+from cdr_pipeline.quality import validate_warehouse
+from tests.devices.helpers import ingest, write_csv
+from tests.warehouse.finance_world import World, records, user
+
+U1, U2 = user(1), user(2)
+ID_DEPT = "device_snapshots.department_id_not_in_directory.known_id"
+ID_LOC = "device_snapshots.location_name_not_in_directory.known_id"
+
+
+def test_directory_ingest_with_header_drift_and_a_bad_row(tmp_path: Path) -> None:
+    # headers spelled as another system exports them, an unknown column, a type outside
+    # the vocabulary and a row without its id
+    src = write_csv(
+        tmp_path / "in" / "directory export.csv",
+        "Type,ID,Department name,Cost Center,Site name,Country code,Owner",
+        [
+            "Department,dep-1 ,Ventes Île-de-France,CC-100,,,alice",
+            "DEPT,dep-2,Support,CC-200,,,bob",
+            "location,HQ,,,Chicago,us,",
+            "team,t-9,Tiger team,CC-900,,,carol",
+            "department,,Nameless,CC-0,,,",
+        ],
+    )
+    result = ingest(tmp_path / "wh", src, max_reject_rate=1.0)
+    assert [f.kind for f in result.files] == ["org_directory"]
+    got = (
+        pl.read_delta(str(tmp_path / "wh" / "tables" / "org_directory"))
+        .sort("entry_type", "entry_id")
+        .select("entry_type", "entry_id", "name", "cost_centre", "site", "country", "extra")
+    )
+    assert got.drop("extra").rows() == [
+        ("department", "dep-1", "Ventes Île-de-France", "CC-100", None, None),
+        ("department", "dep-2", "Support", "CC-200", None, None),
+        ("location", "HQ", None, None, "Chicago", "US"),
+    ]
+    assert '"Owner": "alice"' in str(got["extra"][0]).replace('":"', '": "')
+    rejects = pl.read_parquet(sorted((tmp_path / "wh" / "rejects").rglob("*.parquet")))
+    assert sorted(rejects["reason"].to_list()) == ["bad_enum", "missing_required"]
+    assert sorted(rejects["source_row"].to_list()) == [5, 6]
+
+
+def _two_departments(directory: bool) -> World:
+    """Two idle devices: D1 in a department and location the directory lists, D2 in ones
+    it does not (or no directory at all)."""
+    w = World()
+    for dev, uid, num, loc, dept in (
+        ("D1", U1, "+15550001", "HQ", "Dept-A"),
+        ("D2", U2, "+15550002", "Branch", "Dept-B"),
+    ):
+        w.event("2026-09-01T12:00:00Z", dev, "PROVISIONED", uid, num)
+        w.event("2026-09-01T12:00:01Z", dev, "ACTIVATED", uid, num)
+        w.snapshot("2026-09-01T13:00:00Z", dev, uid, num, location=loc, department=dept)
+        w.snapshot("2026-09-22T11:00:00Z", dev, uid, num, location=loc, department=dept)
+    if directory:
+        w.directory += [
+            "department,Dept-A,Sales,CC-100,,",
+            "location,HQ,,,Chicago,US",
+            "department,Dept-Z,Unused,CC-999,,",
+        ]
+    return w
+
+
+def test_names_in_licence_usage_and_reclaim_candidates(tmp_path: Path) -> None:
+    con = _two_departments(directory=True).build(tmp_path, idle_days=10)
+    usage = records(
+        con,
+        "select department_id, department_name, cost_centre, location_name, site, country, "
+        "licences_held_peak from rpt_licence_usage_monthly order by department_id",
+    )
+    assert usage == [
+        {
+            "department_id": "Dept-A",
+            "department_name": "Sales",
+            "cost_centre": "CC-100",
+            "location_name": "HQ",
+            "site": "Chicago",
+            "country": "US",
+            "licences_held_peak": 1,
+        },
+        {  # unknown to the directory: the id stands in for the name
+            "department_id": "Dept-B",
+            "department_name": "Dept-B",
+            "cost_centre": None,
+            "location_name": "Branch",
+            "site": None,
+            "country": None,
+            "licences_held_peak": 1,
+        },
+    ]
+    reclaim = records(
+        con,
+        "select device_id, reason, department_name, cost_centre, site, country "
+        "from rpt_reclaim_candidates order by device_id",
+    )
+    assert reclaim == [
+        {
+            "device_id": "D1",
+            "reason": "idle",
+            "department_name": "Sales",
+            "cost_centre": "CC-100",
+            "site": "Chicago",
+            "country": "US",
+        },
+        {
+            "device_id": "D2",
+            "reason": "idle",
+            "department_name": "Dept-B",
+            "cost_centre": None,
+            "site": None,
+            "country": None,
+        },
+    ]
+
+
+def test_unknown_ids_are_listed_by_a_quality_warning(tmp_path: Path) -> None:
+    _two_departments(directory=True).build(tmp_path)
+    report = validate_warehouse(Settings(warehouse=tmp_path / "wh"), "all")
+    dept, loc = report.result(ID_DEPT), report.result(ID_LOC)
+    assert (dept.evaluated, dept.success, dept.severity) == (True, False, "warning")
+    assert dept.unexpected_values == ["Dept-B"]
+    assert dept.unexpected_count == 2  # D2's two snapshots
+    assert (loc.evaluated, loc.success, loc.unexpected_values) == (True, False, ["Branch"])
+    assert dept in report.warnings and loc in report.warnings
+    assert report.exit_code == 0  # a warning, not an error
+
+
+def test_without_a_directory_the_check_is_not_evaluated(tmp_path: Path) -> None:
+    con = _two_departments(directory=False).build(tmp_path, idle_days=10)
+    names = records(
+        con, "select department_id, department_name from rpt_reclaim_candidates order by 1"
+    )
+    assert [r["department_name"] for r in names] == ["Dept-A", "Dept-B"]
+    report = validate_warehouse(Settings(warehouse=tmp_path / "wh"), "all")
+    dept = report.result(ID_DEPT)
+    assert (dept.evaluated, dept.note) == (False, "no org directory loaded")
+    assert not [r for r in report.warnings if "not_in_directory" in r.id]
