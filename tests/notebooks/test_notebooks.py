@@ -155,6 +155,8 @@ def test_adoption_shows_every_location_and_webex_go_users(
     import duckdb
 
     con = duckdb.connect(str(demo_wh / "cdr.duckdb"), read_only=True)
+    # notebooks read the analyst tier (docs/privacy.md): users are shown by their pseudonyms
+    con.execute("set search_path = 'analyst'")
     locations = [
         r[0] for r in con.sql("select distinct location_name from fct_call_legs").fetchall()
     ]
