@@ -7,7 +7,15 @@ ValidationReport`. Great Expectations is imported only when a validation runs.
 
 from __future__ import annotations
 
+import warnings
 from typing import TYPE_CHECKING, Any
+
+# Great Expectations imports pyspark when the spark extra is installed, and pyspark warns on
+# import that it does not yet support pandas 3: noise on every `cdr validate` and demo, not
+# about anything the user does (the Spark code paths are parity-tested on their own)
+warnings.filterwarnings(
+    "ignore", message="PySpark does not yet fully support pandas", category=FutureWarning
+)
 
 if TYPE_CHECKING:
     from cdr_pipeline.quality.report import ExpectationResult, ValidationReport
