@@ -1,23 +1,23 @@
-"""Orchestration of whole flows (demo, nightly) as library code; the CLI only calls it.
-
-Each flow returns a summary whose `exit_code` is the worst of its stages (0 ok, 3 bad input,
-4 data quality, 1 unexpected), so the CLI, tests and notebooks see the same outcome.
-"""
+"""`cdr nightly` as library code: fetch, ingest what is new in the inbox, validate, build,
+close, report, retention, vacuum and archive, under one writer lock and one run id."""
 
 from __future__ import annotations
 
-import logging
 import shutil
-import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from cdr_pipeline.batch.stages import (
+    InboxFile,
+    NightlySummary,
+    StageOutcome,
+    ingest_summary,
+    validate_build,
+)
 from cdr_pipeline.config import SETTINGS_KEYS, Settings, coerce
-from cdr_pipeline.errors import EXIT_OK, EXIT_UNEXPECTED, CdrError
+from cdr_pipeline.errors import EXIT_OK
 from cdr_pipeline.ingest import (
     Fingerprint,
     IngestResult,
@@ -27,167 +27,8 @@ from cdr_pipeline.ingest import (
     new_run_id,
 )
 from cdr_pipeline.logfields import log_fields
-from cdr_pipeline.resources import samples_dir as samples_dir_of_package
 from cdr_pipeline.state.ledger import Ledger
 from cdr_pipeline.state.lock import writer_lock
-
-log = logging.getLogger(__name__)
-
-
-@dataclass
-class StageOutcome:
-    name: str
-    exit_code: int
-    seconds: float
-    summary: str
-
-
-@dataclass
-class FlowSummary:
-    stages: list[StageOutcome] = field(default_factory=list)
-
-    @property
-    def exit_code(self) -> int:
-        return worst([s.exit_code for s in self.stages])
-
-    def stage(self, name: str) -> StageOutcome | None:
-        return next((s for s in self.stages if s.name == name), None)
-
-    @contextmanager
-    def run_stage(self, name: str) -> Iterator[list[Any]]:
-        """Time a stage; the body appends (exit_code, summary). A CdrError in the stage is
-        recorded with its exit code and the flow goes on; anything else propagates."""
-        box: list[Any] = []
-        t0 = time.monotonic()
-        with log_fields(stage=name):
-            try:
-                yield box
-            except CdrError as exc:
-                log.error("%s failed: %s", name, exc, extra={"exit_code": exc.exit_code})
-                box[:] = [exc.exit_code, f"failed: {exc}"]
-            code, text = box if box else (EXIT_OK, "")
-            seconds = time.monotonic() - t0
-            log.info(
-                "%s: exit %d, %s",
-                name,
-                code,
-                text,
-                extra={"exit_code": code, "seconds": round(seconds, 3)},
-            )
-        self.stages.append(StageOutcome(name, code, seconds, text))
-
-
-@dataclass
-class DemoSummary(FlowSummary):
-    samples_dir: Path = Path()
-    generated: bool = False
-    ingest: IngestResult | None = None
-    validation: Any = None
-    build: Any = None
-    headline: dict[str, Any] = field(default_factory=dict)
-
-
-def find_samples(samples_dir: Path | None, settings: Settings) -> tuple[Path, bool]:
-    """The bundled samples (in the checkout or the installed package), else a freshly
-    generated set."""
-    if samples_dir is not None:
-        return samples_dir, False
-    bundled = samples_dir_of_package()
-    if bundled.is_dir() and any(bundled.iterdir()):
-        return bundled, False
-    from cdr_pipeline.samples import generate_samples
-
-    out = settings.warehouse.parent / "demo-samples"
-    generate_samples(out)
-    return out, True
-
-
-def _ingest_summary(result: IngestResult) -> str:
-    skipped = sum(f.status == "skipped" for f in result.files)
-    return (
-        f"{result.total('rows_loaded'):,} rows loaded, {result.total('rows_duplicate'):,} "
-        f"duplicate, {result.total('rows_rejected'):,} rejected from {len(result.files)} file(s)"
-        + (f"; {skipped} already loaded (same content), skipped" if skipped else "")
-        + (f"; {len(result.errors)} file(s) failed" if result.errors else "")
-    )
-
-
-def run_demo(
-    settings: Settings, samples_dir: Path | None = None, progress: ProgressFn | None = None
-) -> DemoSummary:
-    """Ingest the samples, validate, build the views and take the headline figures."""
-    source, generated = find_samples(samples_dir, settings)
-    summary = DemoSummary(samples_dir=source, generated=generated)
-    with summary.run_stage("ingest") as out:
-        summary.ingest = ingest_paths(settings, [source], command="cdr demo", progress=progress)
-        out[:] = [summary.ingest.exit_code, _ingest_summary(summary.ingest)]
-    _validate_build(settings, summary, scope="all")
-    if summary.build is not None:
-        from cdr_pipeline.reports import headline_figures
-
-        summary.headline = headline_figures(settings)
-    return summary
-
-
-def _validate_build(settings: Settings, summary: DemoSummary | NightlySummary, scope: str) -> None:
-    from cdr_pipeline.quality import validate_warehouse
-    from cdr_pipeline.warehouse import build_warehouse
-
-    with summary.run_stage("validate") as out:
-        report = validate_warehouse(settings, scope)
-        summary.validation = report
-        out[:] = [
-            report.exit_code,
-            f"{len(report.errors)} error(s), {len(report.warnings)} warning(s); "
-            f"Data Docs: {report.data_docs_index}",
-        ]
-    with summary.run_stage("build") as out:
-        summary.build = build_warehouse(settings)
-        out[:] = [EXIT_OK, f"{len(summary.build.views)} views in {summary.build.path}"]
-
-
-# ---------------------------------------------------------------------------------------------
-# nightly
-
-
-@dataclass
-class InboxFile:
-    path: Path
-    status: str  # new | loaded before
-    size_bytes: int
-    fingerprint: Fingerprint | None = None
-    """The digest, when the scan had to compute it (a size some loaded file has)."""
-
-
-@dataclass
-class NightlySummary(FlowSummary):
-    run_date: date = field(default_factory=lambda: datetime.now(UTC).date())
-    dry_run: bool = False
-    inbox: list[InboxFile] = field(default_factory=list)
-    fetch: Any = None
-    ingest: IngestResult | None = None
-    validation: Any = None
-    build: Any = None
-    reports: list[Path] = field(default_factory=list)
-    planned_reports: list[str] = field(default_factory=list)
-    retention: Any = None
-    vacuum: Any = None
-    archived: list[Path] = field(default_factory=list)
-
-    @property
-    def new_files(self) -> list[InboxFile]:
-        return [f for f in self.inbox if f.status == "new"]
-
-    def to_dict(self) -> dict[str, Any]:
-        """What `cdr nightly --json` prints."""
-        return {
-            "exit_code": self.exit_code,
-            "run_date": self.run_date,
-            "dry_run": self.dry_run,
-            "stages": self.stages,
-            "inbox": [{"path": f.path, "status": f.status} for f in self.inbox],
-            "reports": self.reports or self.planned_reports,
-        }
 
 
 def scan_inbox(settings: Settings, inbox: Path) -> list[InboxFile]:
@@ -278,12 +119,12 @@ def run_nightly(
                     run_id=run_id,
                     fingerprints={f.path: f.fingerprint for f in todo if f.fingerprint},
                 )
-                out[:] = [summary.ingest.exit_code, _ingest_summary(summary.ingest)]
+                out[:] = [summary.ingest.exit_code, ingest_summary(summary.ingest)]
             else:
                 out[:] = [EXIT_OK, "nothing new in the inbox"]
         loaded_rows = summary.ingest.total("rows_loaded") if summary.ingest else 0
         if loaded_rows or summary.fetch is not None:
-            _validate_build(settings, summary, scope="last")
+            validate_build(settings, summary, scope="last")
         else:
             with summary.run_stage("build") as out:
                 from cdr_pipeline.warehouse import build_warehouse
@@ -397,11 +238,3 @@ def archive_loaded(
         shutil.move(str(path), dest)
         moved.append(dest)
     return moved
-
-
-def worst(codes: list[int]) -> int:
-    """Worst exit code, in the order 0 < 3 < 4 < 1 (docs/design.md#exit-codes): an unexpected error
-    outranks a quality failure, which outranks bad input."""
-    if EXIT_UNEXPECTED in codes:
-        return EXIT_UNEXPECTED
-    return max(codes, default=EXIT_OK)

@@ -1,0 +1,150 @@
+"""The stages of a flow and the summaries the flows return: each stage is timed and logged
+with its exit code, and a flow's exit code is the worst of its stages'."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from cdr_pipeline.config import Settings
+from cdr_pipeline.errors import EXIT_OK, EXIT_UNEXPECTED, CdrError
+from cdr_pipeline.ingest import Fingerprint, IngestResult
+from cdr_pipeline.logfields import log_fields
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class StageOutcome:
+    name: str
+    exit_code: int
+    seconds: float
+    summary: str
+
+
+@dataclass
+class FlowSummary:
+    stages: list[StageOutcome] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        return worst([s.exit_code for s in self.stages])
+
+    def stage(self, name: str) -> StageOutcome | None:
+        return next((s for s in self.stages if s.name == name), None)
+
+    @contextmanager
+    def run_stage(self, name: str) -> Iterator[list[Any]]:
+        """Time a stage; the body appends (exit_code, summary). A CdrError in the stage is
+        recorded with its exit code and the flow goes on; anything else propagates."""
+        box: list[Any] = []
+        t0 = time.monotonic()
+        with log_fields(stage=name):
+            try:
+                yield box
+            except CdrError as exc:
+                log.error("%s failed: %s", name, exc, extra={"exit_code": exc.exit_code})
+                box[:] = [exc.exit_code, f"failed: {exc}"]
+            code, text = box if box else (EXIT_OK, "")
+            seconds = time.monotonic() - t0
+            log.info(
+                "%s: exit %d, %s",
+                name,
+                code,
+                text,
+                extra={"exit_code": code, "seconds": round(seconds, 3)},
+            )
+        self.stages.append(StageOutcome(name, code, seconds, text))
+
+
+@dataclass
+class DemoSummary(FlowSummary):
+    samples_dir: Path = Path()
+    generated: bool = False
+    ingest: IngestResult | None = None
+    validation: Any = None
+    build: Any = None
+    headline: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class InboxFile:
+    path: Path
+    status: str  # new | loaded before
+    size_bytes: int
+    fingerprint: Fingerprint | None = None
+    """The digest, when the scan had to compute it (a size some loaded file has)."""
+
+
+@dataclass
+class NightlySummary(FlowSummary):
+    run_date: date = field(default_factory=lambda: datetime.now(UTC).date())
+    dry_run: bool = False
+    inbox: list[InboxFile] = field(default_factory=list)
+    fetch: Any = None
+    ingest: IngestResult | None = None
+    validation: Any = None
+    build: Any = None
+    reports: list[Path] = field(default_factory=list)
+    planned_reports: list[str] = field(default_factory=list)
+    retention: Any = None
+    vacuum: Any = None
+    archived: list[Path] = field(default_factory=list)
+
+    @property
+    def new_files(self) -> list[InboxFile]:
+        return [f for f in self.inbox if f.status == "new"]
+
+    def to_dict(self) -> dict[str, Any]:
+        """What `cdr nightly --json` prints."""
+        return {
+            "exit_code": self.exit_code,
+            "run_date": self.run_date,
+            "dry_run": self.dry_run,
+            "stages": self.stages,
+            "inbox": [{"path": f.path, "status": f.status} for f in self.inbox],
+            "reports": self.reports or self.planned_reports,
+        }
+
+
+def ingest_summary(result: IngestResult) -> str:
+    """The ingest stage's one-line result."""
+    skipped = sum(f.status == "skipped" for f in result.files)
+    return (
+        f"{result.total('rows_loaded'):,} rows loaded, {result.total('rows_duplicate'):,} "
+        f"duplicate, {result.total('rows_rejected'):,} rejected from {len(result.files)} file(s)"
+        + (f"; {skipped} already loaded (same content), skipped" if skipped else "")
+        + (f"; {len(result.errors)} file(s) failed" if result.errors else "")
+    )
+
+
+def validate_build(settings: Settings, summary: DemoSummary | NightlySummary, scope: str) -> None:
+    """The validate and build stages, as the demo and the nightly run them."""
+    from cdr_pipeline.quality import validate_warehouse
+    from cdr_pipeline.warehouse import build_warehouse
+
+    with summary.run_stage("validate") as out:
+        report = validate_warehouse(settings, scope)
+        summary.validation = report
+        out[:] = [
+            report.exit_code,
+            f"{len(report.errors)} error(s), {len(report.warnings)} warning(s); "
+            f"Data Docs: {report.data_docs_index}",
+        ]
+    with summary.run_stage("build") as out:
+        summary.build = build_warehouse(settings)
+        out[:] = [EXIT_OK, f"{len(summary.build.views)} views in {summary.build.path}"]
+
+
+def worst(codes: list[int]) -> int:
+    """Worst exit code, in the order 0 < 3 < 4 < 1 (docs/design.md#exit-codes): an unexpected error
+    outranks a quality failure, which outranks bad input."""
+    if EXIT_UNEXPECTED in codes:
+        return EXIT_UNEXPECTED
+    return max(codes, default=EXIT_OK)
