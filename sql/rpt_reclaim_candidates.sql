@@ -112,15 +112,11 @@ lost as (
 ),
 
 departments as (
-    select entry_id as department_id, name as department_name, cost_centre
-    from stg_org_directory
-    where entry_type = 'department'
+    select * from dim_departments
 ),
 
 locations as (
-    select entry_id as location_name, site, country
-    from stg_org_directory
-    where entry_type = 'location'
+    select * from dim_locations
 ),
 
 candidates as (
