@@ -18,6 +18,7 @@ from cdr_pipeline.ingest import faults
 from cdr_pipeline.schema import schemas_by_table
 from cdr_pipeline.state import tables
 from cdr_pipeline.state.lock import writer_lock
+from cdr_pipeline.state.secret import prune_pseudonym_maps
 
 log = logging.getLogger(__name__)
 
@@ -55,4 +56,8 @@ def vacuum_tables(
                     "%s: %s %d file(s)", name, "would delete" if dry_run else "deleted", len(gone)
                 )
             faults.point("vacuum")
+        # the analyst tier's pseudonym maps of earlier builds hold raw values: same grace
+        maps = prune_pseudonym_maps(settings.layout, grace, dry_run=dry_run)
+        if maps:
+            result.deleted["pseudonym maps"] = sorted(str(p) for p in maps)
     return result

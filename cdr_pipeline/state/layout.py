@@ -15,7 +15,7 @@
   state/staging/<run id>/...                   a run's staged rows (removed when it ends)
   state/fetched/<source>/...                   saved API pages
   state/privacy/key                            the pseudonym key (0600, never logged)
-  state/privacy/pseudonyms.parquet             value -> pseudonym of the analyst tier
+  state/privacy/pseudonyms-<build>.parquet     value -> pseudonym of the analyst tier
   quality/data_docs/index.html                 Great Expectations Data Docs
   reports/<run date>/                          report files of nightly runs
   closed/<YYYY-MM>/close.json, <report>.parquet
@@ -120,9 +120,14 @@ class Layout:
     def pseudonym_key(self) -> Path:
         return self.privacy / "key"
 
-    @property
-    def pseudonym_map(self) -> Path:
-        return self.privacy / "pseudonyms.parquet"
+    def pseudonym_map(self, build: str) -> Path:
+        """One build's pseudonym map. Never rewritten in place: a reader of an older
+        `cdr.duckdb` keeps the file its views name (DuckDB opens a file more than once per
+        query, so a file replaced under a query fails it)."""
+        return self.privacy / f"pseudonyms-{build}.parquet"
+
+    def pseudonym_maps(self) -> list[Path]:
+        return sorted(self.privacy.glob("pseudonyms-*.parquet"))
 
     # ---- outputs ----------------------------------------------------------------------------
     @property

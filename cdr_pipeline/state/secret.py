@@ -14,6 +14,7 @@ import hashlib
 import hmac
 import os
 import secrets
+import time
 from pathlib import Path
 
 import phonenumbers
@@ -139,3 +140,23 @@ def _mask_digits(text: str, keep: int) -> str:
         else:
             out.append(MASK)  # letters and other marks reveal as much as digits
     return "".join(out)
+
+
+def prune_pseudonym_maps(
+    layout: Layout, grace_hours: float, keep: Path | None = None, dry_run: bool = False
+) -> list[Path]:
+    """Delete the maps of earlier builds written more than `grace_hours` ago (they hold raw
+    values: an erased person leaves with them), like the table files `cdr vacuum` deletes;
+    a reader of a recent older `cdr.duckdb` keeps its map. The newest map always stays."""
+    maps = layout.pseudonym_maps()
+    newest = keep if keep is not None else (max(maps, key=_mtime) if maps else None)
+    cutoff = time.time() - grace_hours * 3600
+    gone = [p for p in maps if p != newest and _mtime(p) <= cutoff]
+    if not dry_run:
+        for path in gone:
+            path.unlink(missing_ok=True)
+    return gone
+
+
+def _mtime(path: Path) -> float:
+    return path.stat().st_mtime

@@ -3,8 +3,9 @@ personal data.
 
 Built by `cdr build` next to the full views, in three steps:
 
-1. **Pseudonym map** (`state/privacy/pseudonyms.parquet`, owner-only like the tables): the
-   distinct personal values of the tables (`schema/personal.py`) with their keyed pseudonym
+1. **Pseudonym map** (`state/privacy/pseudonyms-<build>.parquet`, one per build, never
+   rewritten; owner-only like the tables): the distinct personal values of the tables
+   (`schema/personal.py`) with their keyed pseudonym
    (HMAC-SHA-256, `state/secret.py`) and, for numbers, the masked form. It is computed in
    Python, because DuckDB has no keyed hash and the key must never sit in the view SQL; the
    views read the map as a file, so `cdr.duckdb` stays openable by any DuckDB client (a BI
@@ -22,7 +23,9 @@ Built by `cdr build` next to the full views, in three steps:
 from __future__ import annotations
 
 import logging
+import secrets
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -42,6 +45,7 @@ from cdr_pipeline.state.secret import (
     key_id,
     load_key,
     mask_number,
+    prune_pseudonym_maps,
     pseudonym,
     raw_values_sql,
 )
@@ -105,13 +109,15 @@ def pseudonym_rows(
 def write_pseudonym_map(
     con: duckdb.DuckDBPyConnection, settings: Settings, tables: Sequence[str]
 ) -> Path:
-    """(Re)write `state/privacy/pseudonyms.parquet` from the values the `main.stg_` views
-    hold now (an erased value leaves the map with the next build)."""
+    """Write this build's `state/privacy/pseudonyms-<build>.parquet` from the values the
+    `main.stg_` views hold now (an erased value leaves the map with the next build)."""
     key = load_key(settings.layout)
     table = pseudonym_table(_distinct_values(con, tables), key, settings.privacy_prefix_digits)
-    path = settings.layout.pseudonym_map
+    build = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{secrets.token_hex(4)}"
+    path = settings.layout.pseudonym_map(build)
     atomic_write_table(table, path)
     log.info("pseudonym map: %d values under key %s", table.num_rows, key_id(key))
+    prune_pseudonym_maps(settings.layout, settings.vacuum_grace_hours, keep=path)
     return path
 
 
