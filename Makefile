@@ -24,12 +24,15 @@ notebooks: $(STAMP)
 	# as root (a container), JupyterLab refuses to start unless told it may
 	$(BIN)/jupyter lab notebooks/ $$([ "$$(id -u)" = 0 ] && echo --allow-root)
 
+# pytest-xdist workers, one per core by default (`make test TEST_WORKERS=0` runs in one process)
+TEST_WORKERS ?= auto
+
 test: $(STAMP)
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(TEST_WORKERS)
 
 # the same without the end-to-end tests marked slow (a real wheel, notebooks, kill -9...)
 test-fast: $(STAMP)
-	$(BIN)/pytest -q -m "not slow"
+	$(BIN)/pytest -q -n $(TEST_WORKERS) -m "not slow"
 
 lint: $(STAMP)
 	$(BIN)/ruff check $(SOURCES)

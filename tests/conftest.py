@@ -3,6 +3,7 @@ from them and built (ingest + build take a few seconds; tests that use it only r
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,13 @@ from cdr_pipeline.resources import samples_dir as bundled_samples
 from cdr_pipeline.warehouse import build_warehouse
 
 REPO = Path(__file__).resolve().parents[1]
+
+# `make test` runs the tests in pytest-xdist workers, whose `__main__` has neither a spec nor
+# a file. pyspark (imported by great_expectations when it is installed) takes that for its own
+# doctest run and calls sys.exit(0) mid-test (pyspark/sql/connect/utils.py), so name it.
+_main = sys.modules["__main__"]
+if getattr(_main, "__spec__", None) is None and not hasattr(_main, "__file__"):
+    _main.__file__ = "<pytest-xdist worker>"
 
 
 @pytest.fixture(scope="session")
