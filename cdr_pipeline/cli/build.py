@@ -45,21 +45,22 @@ def build(obj: CliContext, as_json: bool) -> None:
 
 
 def refresh_views(obj: CliContext, committed: bool = True, quiet: bool = False) -> int:
-    """Rebuild `cdr.duckdb` after a command `committed` new table versions, so the views
-    read them. Returns 0, or the exit code of a view that does not build (the data is
-    committed all the same; the previous cdr.duckdb stays)."""
+    """Move `cdr.duckdb`'s views to the table versions a command `committed` (a refresh,
+    or the whole build when `sql/`, the settings or the key changed). Returns 0, or the
+    exit code of a view that does not build (the data is committed all the same; the
+    previous cdr.duckdb stays)."""
     if not committed:
         return 0
     from cdr_pipeline.errors import CdrError
-    from cdr_pipeline.warehouse import build_warehouse
+    from cdr_pipeline.warehouse import refresh_warehouse
 
     try:
-        result = build_warehouse(obj.settings())
+        result = refresh_warehouse(obj.settings())
     except CdrError as exc:
         echo(f"error: the views were not rebuilt: {exc}", err=True)
         return exc.exit_code
     if not (obj.quiet or quiet):
-        text = f"views rebuilt over {(result.versions or 'no table yet').replace(',', ', ')}"
+        text = f"views read {(result.versions or 'no table yet').replace(',', ', ')}"
         width = terminal_width(sys.stderr)
         if width:  # one version a line would wrap mid-word: break between versions instead
             text = textwrap.fill(text, width - 1, subsequent_indent="  ", break_long_words=False)

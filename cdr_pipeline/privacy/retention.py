@@ -27,7 +27,7 @@ from cdr_pipeline.state import tables
 from cdr_pipeline.state.ledger import TS, Ledger
 from cdr_pipeline.state.lock import writer_lock
 from cdr_pipeline.state.secret import load_key, pseudonym, raw_values_sql
-from cdr_pipeline.text import lit, quote
+from cdr_pipeline.text import lit
 from cdr_pipeline.warehouse import build_warehouse
 
 log = logging.getLogger(__name__)
@@ -109,8 +109,7 @@ def apply_personal_retention(
                 result.partitions.append((f"{CALL_LEGS.partition_by}={value}", int(rows[0][0])))
                 if not cols:
                     continue
-                sel = ", ".join(quote(c) for c in cols)
-                found = con.execute(raw_values_sql(source, sel)).fetchall()
+                found = con.execute(raw_values_sql(source, cols)).fetchall()
                 values |= {(kinds[str(c)], str(v)) for c, v in found}
             if dry_run:
                 return result

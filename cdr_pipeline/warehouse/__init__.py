@@ -9,6 +9,7 @@ from cdr_pipeline.warehouse.build import (
     connect,
     connect_as_of,
     create_views,
+    refresh_warehouse,
     resolve_tier,
 )
 from cdr_pipeline.warehouse.catalog import ViewError, ViewSpec
@@ -22,5 +23,6 @@ __all__ = [
     "connect",
     "connect_as_of",
     "create_views",
+    "refresh_warehouse",
     "resolve_tier",
 ]

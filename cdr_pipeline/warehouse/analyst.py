@@ -75,8 +75,7 @@ def _distinct_values(con: duckdb.DuckDBPyConnection, tables: Sequence[str]) -> d
         kinds = pseudonymised_columns(table)
         if not kinds:
             continue
-        cols = ", ".join(quote(c) for c in kinds)
-        rows = con.execute(raw_values_sql(f"main.stg_{table}", cols))
+        rows = con.execute(raw_values_sql(f"main.stg_{table}", list(kinds)))
         while batch := rows.fetchmany(50_000):
             for column, value in batch:
                 out.setdefault(kinds[str(column)], set()).add(str(value))
@@ -252,6 +251,20 @@ def comment_analyst_views(con: duckdb.DuckDBPyConnection, names: Sequence[str]) 
                 con.execute(f"comment on column {target}.{quote(column)} is {lit(text)}")
 
 
+MAP_VIEW = f"{BASE_SCHEMA}.pseudonym_map"
+"""The view every analyst view reads the map through: moving the views to a new map (an
+ingest's view refresh) replaces this one view."""
+
+
 def map_relation(path: Path) -> str:
     """The SQL relation reading the pseudonym map file."""
     return f"read_parquet({lit(str(path.resolve()))})"
+
+
+def create_map_view(con: duckdb.DuckDBPyConnection, relation: str) -> str:
+    """(Re)point `analyst_base.pseudonym_map` at `relation` (the map file or an in-memory
+    table); returns the view's name, the `map_source` of `create_analyst_views`."""
+    con.execute(f"create schema if not exists {BASE_SCHEMA}")
+    con.execute(f"create or replace view {MAP_VIEW} as select * from {relation}")
+    con.execute(f"comment on view {MAP_VIEW} is 'internal to the analyst tier: this build''s map'")
+    return MAP_VIEW

@@ -10,12 +10,15 @@ current at an earlier moment (time travel).
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import secrets
+import shutil
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -25,11 +28,13 @@ from cdr_pipeline.errors import ConfigError
 from cdr_pipeline.resources import sql_dir as default_sql_dir
 from cdr_pipeline.schema import schemas_by_table
 from cdr_pipeline.schema.personal import personal_columns
+from cdr_pipeline.state.secret import key_id, load_key
 from cdr_pipeline.state.tables import Snapshot
 from cdr_pipeline.text import lit
 from cdr_pipeline.warehouse.analyst import (
     ANALYST_SCHEMA,
     create_analyst_views,
+    create_map_view,
     map_relation,
     pseudonym_rows,
     write_pseudonym_map,
@@ -130,12 +135,12 @@ def _create_analyst_tier(
 ) -> None:
     tables = sorted(t for t in schemas_by_table() if personal_columns(t))
     if mode == "file":
-        source = map_relation(write_pseudonym_map(con, settings, tables))
+        source = create_map_view(con, map_relation(write_pseudonym_map(con, settings, tables)))
     else:
         con.register("__pseudonym_rows", pseudonym_rows(con, settings, tables))
         con.execute("create table main.__pseudonyms as select * from __pseudonym_rows")
         con.unregister("__pseudonym_rows")
-        source = "main.__pseudonyms"
+        source = create_map_view(con, "main.__pseudonyms")
     try:
         create_analyst_views(con, [(s.name, s.sql) for s in created], tables, source)
     except duckdb.Error as exc:
@@ -144,6 +149,65 @@ def _create_analyst_tier(
             hint="a view's SQL may use a column the analyst tier drops; `cdr build` keeps "
             "the previous cdr.duckdb in place",
         ) from exc
+
+
+META_SCHEMA = "cdr_meta"
+BUILD_VIEW = f"{META_SCHEMA}.build"
+_VIEW_CODE = ("schema", "warehouse")
+"""The packages whose code shapes the views (with sql/, the settings and the key: the
+build signature)."""
+
+
+def build_signature(settings: Settings, sql_dir: Path | None = None) -> str:
+    """A digest of everything a view's SQL depends on except the table versions: the
+    package's view-generating code, every file of `sql/`, the settings the views use, the
+    pseudonym key and DuckDB's version. Two builds with one signature differ only in the
+    files the generated `stg_` views list, which is what `refresh_warehouse` replaces."""
+    import cdr_pipeline
+
+    digest = hashlib.sha256()
+    package = Path(cdr_pipeline.__file__).parent
+    folder = sql_dir or default_sql_dir()
+    sources = [p for sub in _VIEW_CODE for p in sorted((package / sub).rglob("*.py"))]
+    sources += sorted(p for p in folder.rglob("*") if p.is_file())
+    for path in sources:
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    digest.update(
+        repr(
+            (
+                cdr_pipeline.__version__,
+                duckdb.__version__,
+                settings.reporting_timezone,
+                settings.code_expiry_days,
+                settings.idle_days,
+                settings.privacy_prefix_digits,
+                key_id(load_key(settings.layout)),
+            )
+        ).encode()
+    )
+    return digest.hexdigest()
+
+
+def _record_build(con: duckdb.DuckDBPyConnection, signature: str, versions: str) -> None:
+    """`cdr_meta.build`: the signature and the table versions this file's views read."""
+    con.execute(f"create schema if not exists {META_SCHEMA}")
+    con.execute(
+        f"create or replace view {BUILD_VIEW} as select {lit(signature)} as signature, "
+        f"{lit(versions)} as table_versions, "
+        f"{lit(datetime.now(UTC).isoformat(timespec='seconds'))}::timestamptz as built_at"
+    )
+    con.execute(
+        f"comment on view {BUILD_VIEW} is 'the table versions the views of this file read, "
+        "and the signature of what else they depend on (cdr build)'"
+    )
+
+
+def _stored_signature(con: duckdb.DuckDBPyConnection) -> str | None:
+    try:
+        row = con.execute(f"select signature from {BUILD_VIEW}").fetchone()
+    except duckdb.Error:
+        return None  # a file built before the signature existed
+    return str(row[0]) if row else None
 
 
 def build_warehouse(settings: Settings, sql_dir: Path | None = None) -> BuildResult:
@@ -164,6 +228,7 @@ def build_warehouse(settings: Settings, sql_dir: Path | None = None) -> BuildRes
             # the file is private until the rename, so nothing is gained by the syncs
             con.execute("begin transaction")
             created, empty = create_views(con, settings, sql_dir, snapshots, analyst="file")
+            _record_build(con, build_signature(settings, sql_dir), versions_text(snapshots))
             con.execute("commit")
             con.execute("checkpoint")
         finally:
@@ -184,6 +249,77 @@ def build_warehouse(settings: Settings, sql_dir: Path | None = None) -> BuildRes
     )
     if empty:
         log.info("no data yet for: %s (their views are empty)", ", ".join(empty))
+    return BuildResult(target, views, seconds, empty, versions_text(snapshots))
+
+
+def refresh_warehouse(settings: Settings, sql_dir: Path | None = None) -> BuildResult:
+    """Move `cdr.duckdb`'s views to the latest table versions after an ingest: the same
+    result as `build_warehouse`, faster. A copy of the current file gets new generated `stg_`
+    views (the file lists of the new versions) and a new pseudonym map; every other view
+    reads them by name, so it stays as it was. Falls back to the whole build when there is
+    no file yet or anything else a view depends on changed (`build_signature`: `sql/`, the
+    settings, the key, the code). Renamed into place like a build."""
+    target = settings.layout.duckdb
+    if not target.is_file():
+        return build_warehouse(settings, sql_dir)
+    t0 = time.monotonic()
+    signature = build_signature(settings, sql_dir)
+    tmp = target.with_name(f".{target.name}.tmp-{secrets.token_hex(4)}")
+    try:
+        # a finished build leaves no WAL (it checkpoints before the rename) and is never
+        # written in place, so the copy is whole
+        shutil.copyfile(target, tmp)
+        try:
+            con = duckdb.connect(str(tmp))
+        except duckdb.Error as exc:  # not a DuckDB file (damaged, or another version's)
+            log.warning("views: %s does not open (%s); building all", target, exc)
+            return build_warehouse(settings, sql_dir)
+        try:
+            if _stored_signature(con) != signature:
+                con.close()
+                log.info("views: the build inputs changed since the last build; building all")
+                return build_warehouse(settings, sql_dir)
+            snapshots = table_snapshots(settings)
+            con.execute("set parquet_metadata_cache = true")
+            con.execute("begin transaction")
+            generated, empty = generated_views(con, settings, snapshots)
+            have = {
+                str(r[0])
+                for r in con.execute(
+                    "select view_name from duckdb_views() where schema_name = 'main'"
+                ).fetchall()
+            }
+            changed = []
+            for spec in generated:
+                if spec.name not in have:  # the signature matched, so this is no build of ours
+                    raise ViewError(
+                        f"{target}: view {spec.name} is missing",
+                        hint="run `cdr build` to rebuild the views",
+                    )
+                con.execute(f"create or replace view {spec.name} as\n{spec.sql}")
+                changed.append(spec)
+            comment_views(con, changed, (sql_dir or default_sql_dir()) / "README.md")
+            tables = sorted(t for t in schemas_by_table() if personal_columns(t))
+            create_map_view(con, map_relation(write_pseudonym_map(con, settings, tables)))
+            _record_build(con, signature, versions_text(snapshots))
+            con.execute("commit")
+            con.execute("checkpoint")
+        finally:
+            con.close()
+        os.replace(tmp, target)
+    finally:
+        for leftover in (tmp, tmp.with_name(tmp.name + ".wal")):
+            leftover.unlink(missing_ok=True)
+    seconds = time.monotonic() - t0
+    # the views it created: the generated ones (the others are kept as they were)
+    views = [BuiltView(s.name, s.layer, s.origin, s.grain, s.key) for s in changed]
+    log.info(
+        "views moved to %s in %.2fs (%d generated views replaced)",
+        versions_text(snapshots) or "no table yet",
+        seconds,
+        len(changed),
+        extra={"seconds": round(seconds, 3)},
+    )
     return BuildResult(target, views, seconds, empty, versions_text(snapshots))
 
 
