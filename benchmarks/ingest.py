@@ -90,7 +90,9 @@ def seed_warehouse(wh: Path) -> None:
     from cdr_pipeline.resources import samples_dir
 
     cmd = [sys.executable, "-m", "cdr_pipeline", "-q", "--warehouse", str(wh), "ingest"]
-    subprocess.run([*cmd, str(samples_dir() / "device_snapshots.csv")], check=True)
+    subprocess.run(
+        [*cmd, str(samples_dir() / "device_snapshots.csv")], check=True, stdout=subprocess.DEVNULL
+    )
 
 
 def run_pair(args: argparse.Namespace, legs: int, order: str, src: Path) -> dict[str, object]:
