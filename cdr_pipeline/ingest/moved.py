@@ -12,7 +12,9 @@ already rewrote; for each key found in another partition the later version wins 
 - the held version wins: the incoming row is dropped (a stale duplicate).
 
 A file that itself holds one key in two partitions keeps only its latest version (the
-others are duplicates within the file). The decisions land in a DuckDB table `moved_drop`
+others are duplicates within the file). Only candidate keys (by hash: in two partitions of
+the file, or held in another partition) are read in full and ranked, so a file of new days
+costs one grouped pass over its keys. The decisions land in a DuckDB table `moved_drop`
 (`side`: 's' staged / 'c' current, `part`, `k`) that the partition merges filter on.
 """
 
@@ -76,12 +78,42 @@ def plan_moves(
     key = quote(schema.key[0])
     version = quote(schema.version_by[0]) if schema.version_by else "NULL"
     order = "v DESC NULLS LAST, load_seq DESC, source_row DESC"
-    incoming = " UNION ALL ".join(
-        f"SELECT {key} AS k, {version} AS v, load_seq, source_row, {lit(value)} AS part "
-        f"FROM read_parquet({lit(path)})"
-        for value, path in sorted(staged.items())
-    )
-    con.execute(f"CREATE OR REPLACE TEMP TABLE moved_in AS {incoming}")
+
+    def incoming(columns: str) -> str:
+        return " UNION ALL ".join(
+            f"SELECT {columns}, {lit(value)} AS part FROM read_parquet({lit(path)})"
+            for value, path in sorted(staged.items())
+        )
+
+    # Candidates first, by the hash of the key: a key in two partitions of the file, or held
+    # in another partition of the table. Most files have none, so the full rows and the
+    # window below run over the few rows of candidate keys only (a hash that collides just
+    # adds a candidate: the decision itself compares keys).
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE moved_keys AS
+        SELECT h, min(part) AS p0, max(part) AS p1
+        FROM ({incoming(f"hash({key}) AS h")}) GROUP BY h
+    """)
+    located = _locate(con, pending)
+    elsewhere = ""
+    if located:  # where the table holds the incoming keys (their hashes), read once
+        con.execute(f"""
+            CREATE OR REPLACE TEMP TABLE moved_held_at AS
+            SELECT x.h, x.part FROM ({located}) x WHERE x.h IN (SELECT h FROM moved_keys)
+        """)
+        elsewhere = (
+            " UNION SELECT m.h FROM moved_keys m JOIN moved_held_at x USING (h) "
+            "WHERE x.part <> m.p0"
+        )
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE moved_cand AS
+        SELECT h FROM moved_keys WHERE p0 <> p1{elsewhere}
+    """)
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE moved_in AS
+        SELECT * FROM ({incoming(f"{key} AS k, {version} AS v, load_seq, source_row")})
+        WHERE hash(k) IN (SELECT h FROM moved_cand)
+    """)
     # the latest incoming version of each key, with the partition it goes to
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE moved_win AS
@@ -95,12 +127,11 @@ def plan_moves(
         WHERE i.part <> w.part
     """)
     plan = MovedPlan()
-    located = _locate(con, pending)
     if located:
-        con.execute(f"""
+        con.execute("""
             CREATE OR REPLACE TEMP TABLE moved_loc AS
             SELECT DISTINCT w.k, x.part FROM moved_win w
-            JOIN ({located}) x ON hash(w.k) = x.h
+            JOIN moved_held_at x ON hash(w.k) = x.h
             WHERE x.part <> w.part
         """)
         _decide(con, pending, key, version, order, plan)
