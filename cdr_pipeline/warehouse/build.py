@@ -16,7 +16,8 @@ import os
 import secrets
 import shutil
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -210,25 +211,34 @@ def _stored_signature(con: duckdb.DuckDBPyConnection) -> str | None:
     return str(row[0]) if row else None
 
 
-def build_warehouse(settings: Settings, sql_dir: Path | None = None) -> BuildResult:
-    """(Re)create `<warehouse>/cdr.duckdb` with every view, atomically. Raises `ViewError`
-    (exit 3) naming the file when a view is malformed; the previous database stays."""
-    t0 = time.monotonic()
-    settings.warehouse.mkdir(parents=True, exist_ok=True)
-    target = settings.layout.duckdb
+class _Unusable(Exception):
+    """The current `cdr.duckdb` cannot be refreshed: build it whole."""
+
+
+@contextmanager
+def _new_database(target: Path, copy_of: Path | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A connection to a private file next to `target` (empty, or a copy of `copy_of`), in
+    one transaction. On a clean exit it commits, checkpoints and is renamed over `target`;
+    on an error it is deleted and `target` stays. Raises `_Unusable` when the copy is no
+    DuckDB file."""
     tmp = target.with_name(f".{target.name}.tmp-{secrets.token_hex(4)}")
-    snapshots = table_snapshots(settings)
     try:
-        con = duckdb.connect(str(tmp))
-        # every view binding reads the footers of the files its staging views list: once
-        con.execute("set parquet_metadata_cache = true")
+        if copy_of is not None:
+            # a finished build leaves no WAL (it checkpoints before the rename) and is never
+            # written in place, so the copy is whole
+            shutil.copyfile(copy_of, tmp)
         try:
+            con = duckdb.connect(str(tmp))
+        except duckdb.Error as exc:  # damaged, or written by another DuckDB version
+            raise _Unusable(f"{copy_of} does not open ({exc})") from exc
+        try:
+            # every view binding reads the footers of the files its staging views list: once
+            con.execute("set parquet_metadata_cache = true")
             # one transaction: a statement of its own would commit, and fsync the WAL, once
             # per view and per column comment (hundreds of syncs, seconds on a busy disk);
             # the file is private until the rename, so nothing is gained by the syncs
             con.execute("begin transaction")
-            created, empty = create_views(con, settings, sql_dir, snapshots, analyst="file")
-            _record_build(con, build_signature(settings, sql_dir), versions_text(snapshots))
+            yield con
             con.execute("commit")
             con.execute("checkpoint")
         finally:
@@ -237,6 +247,18 @@ def build_warehouse(settings: Settings, sql_dir: Path | None = None) -> BuildRes
     finally:
         for leftover in (tmp, tmp.with_name(tmp.name + ".wal")):
             leftover.unlink(missing_ok=True)
+
+
+def build_warehouse(settings: Settings, sql_dir: Path | None = None) -> BuildResult:
+    """(Re)create `<warehouse>/cdr.duckdb` with every view, atomically. Raises `ViewError`
+    (exit 3) naming the file when a view is malformed; the previous database stays."""
+    t0 = time.monotonic()
+    settings.warehouse.mkdir(parents=True, exist_ok=True)
+    target = settings.layout.duckdb
+    snapshots = table_snapshots(settings)
+    with _new_database(target) as con:
+        created, empty = create_views(con, settings, sql_dir, snapshots, analyst="file")
+        _record_build(con, build_signature(settings, sql_dir), versions_text(snapshots))
     seconds = time.monotonic() - t0
     views = [BuiltView(s.name, s.layer, s.origin, s.grain, s.key) for s in created]
     log.info(
@@ -264,24 +286,11 @@ def refresh_warehouse(settings: Settings, sql_dir: Path | None = None) -> BuildR
         return build_warehouse(settings, sql_dir)
     t0 = time.monotonic()
     signature = build_signature(settings, sql_dir)
-    tmp = target.with_name(f".{target.name}.tmp-{secrets.token_hex(4)}")
     try:
-        # a finished build leaves no WAL (it checkpoints before the rename) and is never
-        # written in place, so the copy is whole
-        shutil.copyfile(target, tmp)
-        try:
-            con = duckdb.connect(str(tmp))
-        except duckdb.Error as exc:  # not a DuckDB file (damaged, or another version's)
-            log.warning("views: %s does not open (%s); building all", target, exc)
-            return build_warehouse(settings, sql_dir)
-        try:
+        with _new_database(target, copy_of=target) as con:
             if _stored_signature(con) != signature:
-                con.close()
-                log.info("views: the build inputs changed since the last build; building all")
-                return build_warehouse(settings, sql_dir)
+                raise _Unusable("the build inputs changed since the last build")
             snapshots = table_snapshots(settings)
-            con.execute("set parquet_metadata_cache = true")
-            con.execute("begin transaction")
             generated, empty = generated_views(con, settings, snapshots)
             have = {
                 str(r[0])
@@ -289,35 +298,25 @@ def refresh_warehouse(settings: Settings, sql_dir: Path | None = None) -> BuildR
                     "select view_name from duckdb_views() where schema_name = 'main'"
                 ).fetchall()
             }
-            changed = []
+            if not {spec.name for spec in generated} <= have:
+                raise _Unusable("a generated view is missing")  # no build of ours
             for spec in generated:
-                if spec.name not in have:  # the signature matched, so this is no build of ours
-                    raise ViewError(
-                        f"{target}: view {spec.name} is missing",
-                        hint="run `cdr build` to rebuild the views",
-                    )
                 con.execute(f"create or replace view {spec.name} as\n{spec.sql}")
-                changed.append(spec)
-            comment_views(con, changed, (sql_dir or default_sql_dir()) / "README.md")
+            comment_views(con, generated, (sql_dir or default_sql_dir()) / "README.md")
             tables = sorted(t for t in schemas_by_table() if personal_columns(t))
             create_map_view(con, map_relation(write_pseudonym_map(con, settings, tables)))
             _record_build(con, signature, versions_text(snapshots))
-            con.execute("commit")
-            con.execute("checkpoint")
-        finally:
-            con.close()
-        os.replace(tmp, target)
-    finally:
-        for leftover in (tmp, tmp.with_name(tmp.name + ".wal")):
-            leftover.unlink(missing_ok=True)
+    except _Unusable as why:
+        log.info("views: %s; building all", why)
+        return build_warehouse(settings, sql_dir)
     seconds = time.monotonic() - t0
     # the views it created: the generated ones (the others are kept as they were)
-    views = [BuiltView(s.name, s.layer, s.origin, s.grain, s.key) for s in changed]
+    views = [BuiltView(s.name, s.layer, s.origin, s.grain, s.key) for s in generated]
     log.info(
         "views moved to %s in %.2fs (%d generated views replaced)",
         versions_text(snapshots) or "no table yet",
         seconds,
-        len(changed),
+        len(generated),
         extra={"seconds": round(seconds, 3)},
     )
     return BuildResult(target, views, seconds, empty, versions_text(snapshots))
