@@ -297,3 +297,16 @@ def test_semicolon_separated_export_loads_like_the_comma_one(wh: Path, tmp_path:
     semi, comma = table(wh), table(other).head(3)
     assert semi.equals(comma)
     assert semi["user_name"][1] == "Müller, Hans"
+
+
+def test_a_row_with_256_separators_too_many_is_ragged(wh: Path, tmp_path: Path) -> None:
+    # the splitter counts separators modulo 256 (csv_reader._split_records): a row whose
+    # count agrees only modulo 256 must still be quarantined, by the record-by-record screen
+    lines = fixture("bom_crlf.csv").read_bytes().splitlines(keepends=True)
+    wide = lines[2].rstrip(b"\r\n") + b"," * 256 + b"\r\n"
+    path = tmp_path / "wide_row.csv"
+    path.write_bytes(b"".join([*lines[:2], wide, *lines[3:]]))
+    result = load(wh, path, max_reject_rate=1.0)
+    assert (result.files[0].rows_loaded, result.files[0].rows_rejected) == (len(lines) - 2, 1)
+    found = rejects(wh)
+    assert found["reason"].to_list() == ["ragged_row"] and found["source_row"].to_list() == [3]
