@@ -376,7 +376,13 @@ def connect(
             f"{path} does not exist",
             hint="run `cdr build` (after `cdr ingest`) to create the views",
         )
-    con = duckdb.connect(str(path), read_only=read_only)
+    try:
+        con = duckdb.connect(str(path), read_only=read_only)
+    except duckdb.IOException as exc:  # damaged, truncated, or another DuckDB's format
+        raise ConfigError(
+            f"{path} does not open: {exc}",
+            hint="run `cdr build`: it holds only views and is written again from the tables",
+        ) from exc
     con.execute("set TimeZone = 'UTC'")
     try:
         use_tier(con, tier)

@@ -126,3 +126,19 @@ def test_a_damaged_database_file_is_built_again(loaded_once: Settings) -> None:
     result = refresh_warehouse(loaded_once)
     assert "fct_calls" in {v.name for v in result.views}
     assert _versions(loaded_once.layout.duckdb) == result.versions
+
+
+def test_a_damaged_database_file_is_a_clear_error_for_readers(loaded_once: Settings) -> None:
+    from cdr_pipeline.errors import EXIT_BAD_INPUT, ConfigError
+    from cdr_pipeline.warehouse import connect
+
+    loaded_once.layout.duckdb.write_bytes(b"garbage")
+    with pytest.raises(ConfigError, match="does not open") as info:
+        connect(loaded_once)
+    assert info.value.exit_code == EXIT_BAD_INPUT and "cdr build" in str(info.value.hint)
+    build_warehouse(loaded_once)
+    con = connect(loaded_once)
+    try:
+        assert con.execute("select count(*) from fct_calls").fetchone() != (0,)
+    finally:
+        con.close()
