@@ -1,10 +1,8 @@
 """Chunked RFC-4180 CSV reading with exact line numbers and bounded memory.
 
-The stream is read in fixed-size byte blocks. Record boundaries are the newlines preceded by
-an even number of quote characters (RFC 4180 escapes a quote by doubling it, so parity is
-preserved); numpy finds them without a Python loop. Each chunk of exactly `chunk_rows` records
-is parsed by polars into string columns. The splitter also counts separators outside quoted
-fields per record, which finds ragged rows without a second parse. Invalid UTF-8 is rare:
+`ingest/csv_split.py` splits the stream into complete records (numpy, exact line numbers,
+separators counted per record, which finds ragged rows without a parse). Each chunk of exactly
+`chunk_rows` records is parsed by polars into string columns. Invalid UTF-8 is rare:
 when polars refuses a chunk, it is re-checked record by record, the bad records are
 quarantined with their line and raw text, and the rest is parsed again.
 
@@ -19,204 +17,17 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Generator, Iterator
+from collections.abc import Iterator
 from typing import BinaryIO
 
 import numpy as np
 import polars as pl
 
-from cdr_pipeline.ingest.chunk import BadInput, Chunk, RawReject
+from cdr_pipeline.ingest.chunk import Chunk, RawReject
 from cdr_pipeline.ingest.csv_header import Header
+from cdr_pipeline.ingest.csv_split import Segment, split_stream
 from cdr_pipeline.ingest.limits import Limits
 from cdr_pipeline.schema.base import NULL_MARKERS
-
-READ_BYTES = 4 * 1024 * 1024
-MAX_RECORD_BYTES = Limits.record_bytes
-"""Default `max_record_bytes`: a record can never be this long (a CDR row is ~1 KB). An
-unfinished record past it means an unbalanced quote earlier in the file: its first line is
-quarantined and splitting resumes after it, so memory never follows the file size."""
-NL, CR, QUOTE = 10, 13, 34
-
-
-class _Segment:
-    """Complete records in a byte buffer: record i is data[starts[i]:ends[i]]."""
-
-    __slots__ = ("commas", "data", "ends", "has_blank", "lines", "quoted", "starts")
-
-    def __init__(
-        self,
-        data: bytes,
-        starts: np.ndarray,
-        ends: np.ndarray,
-        lines: np.ndarray,
-        has_blank: bool,
-        commas: np.ndarray,
-        quoted: np.ndarray,
-    ):
-        self.data, self.starts, self.ends, self.lines = data, starts, ends, lines
-        self.has_blank = has_blank
-        """Blank lines lie between some records (they are not records)."""
-        self.commas, self.quoted = commas, quoted
-        """Separators per record outside quoted fields, and whether it has any quote."""
-
-    def __len__(self) -> int:
-        return len(self.starts)
-
-
-def _first_stray(arr: np.ndarray, quotes: np.ndarray, sep: int) -> int:
-    """Position of the first quote RFC 4180 does not allow, or -1. Counting from a record
-    boundary, quotes alternate open, close: an opening quote starts a field (after a
-    separator, a line break or the closing quote of an escaped pair) and a closing one ends
-    it (before a separator, a line break or the opening quote of a pair). A quote at the end
-    of the buffer is judged when more bytes come."""
-    n = len(arr)
-    opening, closing = quotes[0::2], quotes[1::2]
-    prev = arr[np.maximum(opening - 1, 0)]
-    bad_open = ~((opening == 0) | (prev == sep) | (prev == NL) | (prev == QUOTE))
-    after = arr[np.minimum(closing + 1, n - 1)]
-    ok_close = (closing + 1 >= n) | (after == sep) | (after == NL) | (after == CR)
-    bad_close = ~(ok_close | (after == QUOTE))
-    if not (bad_open.any() or bad_close.any()):
-        return -1
-    return int(min(opening[bad_open].min(initial=n), closing[bad_close].min(initial=n)))
-
-
-def _split_records(buf: bytes, first_line: int, sep: int = 44) -> tuple[_Segment, bytes, int, bool]:
-    """Split `buf` (starting at a record boundary) into complete records and the remainder.
-
-    Returns the segment, the unfinished tail, the line number the tail starts on, and
-    whether the tail starts with a record that breaks the quoting rules (`_first_stray`)."""
-    arr = np.frombuffer(buf, dtype=np.uint8)
-    nl = np.flatnonzero(arr == NL)
-    quotes = np.flatnonzero(arr == QUOTE) if buf.find(b'"') >= 0 else None
-    broken = False
-    if quotes is not None:
-        bidx = np.flatnonzero((np.searchsorted(quotes, nl) & 1) == 0)
-        stray = _first_stray(arr, quotes, sep)
-        if stray >= 0:  # records end before the one holding the stray quote
-            broken = True
-            bidx = bidx[: int(np.searchsorted(nl[bidx], stray))]
-            quotes = quotes[quotes < (int(nl[bidx[-1]]) + 1 if len(bidx) else 0)]
-    else:
-        bidx = np.arange(len(nl))
-    ends = nl[bidx]
-    n = len(ends)
-    starts = np.zeros(n, dtype=np.int64)
-    lines = np.full(n, first_line, dtype=np.int64)
-    if n:
-        starts[1:] = ends[:-1] + 1
-        lines[1:] += bidx[:-1] + 1
-    tail_start = int(ends[-1]) + 1 if n else 0
-    tail_line = first_line + (int(bidx[-1]) + 1 if n else 0)
-    # strip the CR of CRLF from record ends so records are just their text
-    ends_wo_cr = ends.copy()
-    if n:
-        cr = (arr[np.maximum(ends - 1, 0)] == 13) & (ends > starts)
-        ends_wo_cr[cr] -= 1
-    # fields per record, for the ragged-row check: separators minus those inside quoted spans
-    # (RFC 4180 quotes come in pairs, an escaped "" included, so pairs delimit the spans).
-    # Counted modulo 256: uint8 sums run 5x faster than int32 ones, and a record whose count
-    # only agrees modulo 256 (256 separators too many) still fails the parse, whose
-    # record-by-record screen then quarantines it (`_screen`).
-    commas = np.zeros(n, dtype=np.uint8)
-    quoted = np.zeros(n, dtype=bool)
-    if n:
-        # segment sums of the separator mask (no index array of every separator)
-        is_sep = (arr[:tail_start] == sep).view(np.uint8)
-        commas = np.add.reduceat(is_sep, starts, dtype=np.uint8)
-        if quotes is not None:
-            q = quotes[quotes < tail_start]
-            quoted = np.diff(np.searchsorted(q, np.append(starts, tail_start))) > 0
-            spans = q[: len(q) - len(q) % 2]  # open, close, open, close...: strictly increasing
-            if len(spans):
-                inside = np.add.reduceat(is_sep, spans, dtype=np.uint8)[0::2]
-                owner = np.searchsorted(starts, spans[0::2], side="right") - 1
-                within = np.bincount(owner, weights=inside, minlength=n).astype(np.int64)
-                commas = ((commas.astype(np.int64) - within) % 256).astype(np.uint8)
-    nonblank = ends_wo_cr > starts  # blank lines are not records (spreadsheet exports add them)
-    has_blank = not nonblank.all()
-    if has_blank:
-        starts, ends_wo_cr, lines = starts[nonblank], ends_wo_cr[nonblank], lines[nonblank]
-        commas, quoted = commas[nonblank], quoted[nonblank]
-    seg = _Segment(buf, starts, ends_wo_cr, lines, has_blank, commas, quoted)
-    return seg, buf[tail_start:], tail_line, broken
-
-
-def _records(
-    stream: BinaryIO, rest: bytes, first_line: int, sep: int, max_record: int = MAX_RECORD_BYTES
-) -> Iterator[_Segment | RawReject]:
-    """Segments of complete records, and rejects for lines that can never form one (broken
-    quoting): each rejected line is one physical record, and splitting re-synchronises on the
-    next line."""
-    pending, line = b"", first_line
-    block, eof = rest, False
-    while not eof or pending:
-        if not block:
-            block = stream.read(READ_BYTES)
-            eof = not block
-        buf = pending + block if pending else block
-        block = b""
-        if eof:
-            if not buf.strip(b"\r\n"):
-                break
-            if not buf.endswith(b"\n"):  # last record without a final newline
-                buf += b"\n"
-        seg, pending, line, broken = _split_records(buf, line, sep)
-        if len(seg):
-            yield seg
-        pending, line = yield from _resync(pending, line, broken, eof, sep, max_record)
-
-
-def _resync(
-    pending: bytes, line: int, broken: bool, eof: bool, sep: int, max_record: int
-) -> Generator[_Segment | RawReject, None, tuple[bytes, int]]:
-    """While the unfinished tail cannot become a record (broken quoting, the end of the
-    file, or longer than a record may be), quarantine its first line and split the rest.
-    Returns what is still pending and its line."""
-    while pending and (broken or eof or len(pending) > max_record):
-        cut = pending.find(b"\n", 0, max_record + 1)
-        if cut < 0:
-            if len(pending) <= max_record:
-                break  # the line is not complete yet
-            raise BadInput(
-                f"a line longer than max_record_bytes ({max_record:,} bytes) without a line break",
-                line=line,
-                hint="check this is a CSV export; raise max_record_bytes in cdr.toml if "
-                "records this long are genuine",
-            )
-        yield _broken_line(pending[:cut], line, broken, cut + 1 == len(pending), max_record)
-        seg, pending, line, broken = _split_records(pending[cut + 1 :], line + 1, sep)
-        if len(seg):
-            yield seg
-    return pending, line
-
-
-def _broken_line(raw: bytes, line: int, stray: bool, last: bool, max_record: int) -> RawReject:
-    """The reject for the first line of a record whose quoting is broken."""
-    text = raw.removesuffix(b"\r").decode("utf-8", errors="replace")
-    if stray:
-        return RawReject(
-            line,
-            "stray_quote",
-            "a quote where CSV does not allow one (inside an unquoted field, or text after a "
-            "closing quote); the line is quarantined and reading resumes on the next line. "
-            'A quote inside a value must be written "" in a quoted field',
-            text,
-        )
-    if last:
-        return RawReject(
-            line,
-            "unterminated_quote",
-            "the last record opens a quoted field that never closes (file truncated?)",
-            text,
-        )
-    return RawReject(
-        line,
-        "unbalanced_quote",
-        "a quoted field opened on this line never closes (or not within "
-        f"{max_record:,} bytes); the line is quarantined and reading resumes after it",
-        text,
-    )
 
 
 def read_csv_body(
@@ -227,7 +38,7 @@ def read_csv_body(
     headers, delimiter = header.names, header.delimiter
     ncols = len(headers)
     col_names = [f"c{i}" for i in range(ncols)]
-    pieces: list[tuple[_Segment, int, int]] = []
+    pieces: list[tuple[Segment, int, int]] = []
     have = 0
     pending_rejects: list[RawReject] = []
     bytes_seen = 0
@@ -238,7 +49,7 @@ def read_csv_body(
         pieces, have, pending_rejects = [], 0, []
         return chunk
 
-    for item in _records(stream, header.rest, header.next_line, ord(delimiter), max_record):
+    for item in split_stream(stream, header.rest, header.next_line, ord(delimiter), max_record):
         if isinstance(item, RawReject):
             pending_rejects.append(item)
             continue
@@ -259,7 +70,7 @@ def read_csv_body(
 class _Records:
     """The records of one chunk, addressable by index (for raw text of rejects)."""
 
-    def __init__(self, pieces: list[tuple[_Segment, int, int]]) -> None:
+    def __init__(self, pieces: list[tuple[Segment, int, int]]) -> None:
         self.pieces = [p for p in pieces if p[2] > p[1]]
         self.offsets = np.cumsum([0] + [b - a for _, a, b in self.pieces])
 
@@ -311,11 +122,11 @@ def _polars_parse(data: bytes, col_names: list[str], delimiter: str) -> pl.DataF
 def _field_count_ok(records: _Records, ncols: int) -> np.ndarray:
     """True for records with exactly `ncols` fields (separators outside quotes + 1)."""
     commas = np.concatenate([seg.commas[a:b] for seg, a, b in records.pieces])
-    return commas == (ncols - 1) % 256  # counted modulo 256 (`_split_records`)
+    return commas == (ncols - 1) % 256  # counted modulo 256 (`csv_split._split_records`)
 
 
 def _parse(
-    pieces: list[tuple[_Segment, int, int]],
+    pieces: list[tuple[Segment, int, int]],
     header: Header,
     col_names: list[str],
     rejects: list[RawReject],

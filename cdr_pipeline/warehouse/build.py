@@ -10,7 +10,6 @@ current at an earlier moment (time travel).
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import secrets
@@ -19,7 +18,6 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -29,7 +27,6 @@ from cdr_pipeline.errors import ConfigError
 from cdr_pipeline.resources import sql_dir as default_sql_dir
 from cdr_pipeline.schema import schemas_by_table
 from cdr_pipeline.schema.personal import personal_columns
-from cdr_pipeline.state.secret import key_id, load_key
 from cdr_pipeline.state.tables import Snapshot
 from cdr_pipeline.text import lit
 from cdr_pipeline.warehouse.analyst import (
@@ -49,6 +46,7 @@ from cdr_pipeline.warehouse.catalog import (
     read_sql_dir,
 )
 from cdr_pipeline.warehouse.comments import comment_views
+from cdr_pipeline.warehouse.signature import build_signature, record_build, stored_signature
 from cdr_pipeline.warehouse.snapshots import AsOfArg, table_snapshots, versions_text
 from cdr_pipeline.warehouse.staging import generated_views
 
@@ -152,65 +150,6 @@ def _create_analyst_tier(
         ) from exc
 
 
-META_SCHEMA = "cdr_meta"
-BUILD_VIEW = f"{META_SCHEMA}.build"
-_VIEW_CODE = ("schema", "warehouse")
-"""The packages whose code shapes the views (with sql/, the settings and the key: the
-build signature)."""
-
-
-def build_signature(settings: Settings, sql_dir: Path | None = None) -> str:
-    """A digest of everything a view's SQL depends on except the table versions: the
-    package's view-generating code, every file of `sql/`, the settings the views use, the
-    pseudonym key and DuckDB's version. Two builds with one signature differ only in the
-    files the generated `stg_` views list, which is what `refresh_warehouse` replaces."""
-    import cdr_pipeline
-
-    digest = hashlib.sha256()
-    package = Path(cdr_pipeline.__file__).parent
-    folder = sql_dir or default_sql_dir()
-    sources = [p for sub in _VIEW_CODE for p in sorted((package / sub).rglob("*.py"))]
-    sources += sorted(p for p in folder.rglob("*") if p.is_file())
-    for path in sources:
-        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
-    digest.update(
-        repr(
-            (
-                cdr_pipeline.__version__,
-                duckdb.__version__,
-                settings.reporting_timezone,
-                settings.code_expiry_days,
-                settings.idle_days,
-                settings.privacy_prefix_digits,
-                key_id(load_key(settings.layout)),
-            )
-        ).encode()
-    )
-    return digest.hexdigest()
-
-
-def _record_build(con: duckdb.DuckDBPyConnection, signature: str, versions: str) -> None:
-    """`cdr_meta.build`: the signature and the table versions this file's views read."""
-    con.execute(f"create schema if not exists {META_SCHEMA}")
-    con.execute(
-        f"create or replace view {BUILD_VIEW} as select {lit(signature)} as signature, "
-        f"{lit(versions)} as table_versions, "
-        f"{lit(datetime.now(UTC).isoformat(timespec='seconds'))}::timestamptz as built_at"
-    )
-    con.execute(
-        f"comment on view {BUILD_VIEW} is 'the table versions the views of this file read, "
-        "and the signature of what else they depend on (cdr build)'"
-    )
-
-
-def _stored_signature(con: duckdb.DuckDBPyConnection) -> str | None:
-    try:
-        row = con.execute(f"select signature from {BUILD_VIEW}").fetchone()
-    except duckdb.Error:
-        return None  # a file built before the signature existed
-    return str(row[0]) if row else None
-
-
 class _Unusable(Exception):
     """The current `cdr.duckdb` cannot be refreshed: build it whole."""
 
@@ -258,7 +197,7 @@ def build_warehouse(settings: Settings, sql_dir: Path | None = None) -> BuildRes
     snapshots = table_snapshots(settings)
     with _new_database(target) as con:
         created, empty = create_views(con, settings, sql_dir, snapshots, analyst="file")
-        _record_build(con, build_signature(settings, sql_dir), versions_text(snapshots))
+        record_build(con, build_signature(settings, sql_dir), versions_text(snapshots))
     seconds = time.monotonic() - t0
     views = [BuiltView(s.name, s.layer, s.origin, s.grain, s.key) for s in created]
     log.info(
@@ -288,7 +227,7 @@ def refresh_warehouse(settings: Settings, sql_dir: Path | None = None) -> BuildR
     signature = build_signature(settings, sql_dir)
     try:
         with _new_database(target, copy_of=target) as con:
-            if _stored_signature(con) != signature:
+            if stored_signature(con) != signature:
                 raise _Unusable("the build inputs changed since the last build")
             snapshots = table_snapshots(settings)
             generated, empty = generated_views(con, settings, snapshots)
@@ -305,7 +244,7 @@ def refresh_warehouse(settings: Settings, sql_dir: Path | None = None) -> BuildR
             comment_views(con, generated, (sql_dir or default_sql_dir()) / "README.md")
             tables = sorted(t for t in schemas_by_table() if personal_columns(t))
             create_map_view(con, map_relation(write_pseudonym_map(con, settings, tables)))
-            _record_build(con, signature, versions_text(snapshots))
+            record_build(con, signature, versions_text(snapshots))
     except _Unusable as why:
         log.info("views: %s; building all", why)
         return build_warehouse(settings, sql_dir)

@@ -264,10 +264,10 @@ def test_unusable_file_fails_with_exit_3_and_others_still_load(
 def test_unbalanced_quote_mid_file_is_quarantined_and_memory_stays_bounded(
     wh: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, bad: bytes, reason: str
 ) -> None:
-    import cdr_pipeline.ingest.csv_reader as reader
+    import cdr_pipeline.ingest.csv_split as splitter
 
     # a stray quote on line 3 would make every later byte "inside quotes"
-    monkeypatch.setattr(reader, "READ_BYTES", 4096)
+    monkeypatch.setattr(splitter, "READ_BYTES", 4096)
     lines = fixture("bom_crlf.csv").read_bytes().split(b"\r\n")
     header, rows = lines[0], [r for r in lines[1:] if r]
     stray = rows[1].replace(b"Reception", bad)
@@ -300,7 +300,7 @@ def test_semicolon_separated_export_loads_like_the_comma_one(wh: Path, tmp_path:
 
 
 def test_a_row_with_256_separators_too_many_is_ragged(wh: Path, tmp_path: Path) -> None:
-    # the splitter counts separators modulo 256 (csv_reader._split_records): a row whose
+    # the splitter counts separators modulo 256 (csv_split._split_records): a row whose
     # count agrees only modulo 256 must still be quarantined, by the record-by-record screen
     lines = fixture("bom_crlf.csv").read_bytes().splitlines(keepends=True)
     wide = lines[2].rstrip(b"\r\n") + b"," * 256 + b"\r\n"

@@ -14,7 +14,7 @@ import pytest
 from cdr_pipeline.config import Settings
 from cdr_pipeline.ingest import ingest_paths
 from cdr_pipeline.warehouse import build_warehouse, refresh_warehouse
-from cdr_pipeline.warehouse.build import BUILD_VIEW
+from cdr_pipeline.warehouse.signature import BUILD_VIEW
 
 # the views compared: raw, ledger and call-level, in both tiers
 VIEWS = [

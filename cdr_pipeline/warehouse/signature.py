@@ -1,0 +1,77 @@
+"""The build signature: what a `cdr.duckdb`'s views depend on besides the table versions.
+
+`cdr build` records it, with the table versions its views read, in the view `cdr_meta.build`;
+the refresh that ends `cdr ingest` compares it with the current one and builds everything
+again when they differ (`warehouse/build.py: refresh_warehouse`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+
+from cdr_pipeline.config import Settings
+from cdr_pipeline.resources import sql_dir as default_sql_dir
+from cdr_pipeline.state.secret import key_id, load_key
+from cdr_pipeline.text import lit
+
+META_SCHEMA = "cdr_meta"
+BUILD_VIEW = f"{META_SCHEMA}.build"
+_VIEW_CODE = ("schema", "warehouse")
+"""The packages whose code shapes the views (with sql/, the settings and the key: the
+build signature)."""
+
+
+def build_signature(settings: Settings, sql_dir: Path | None = None) -> str:
+    """A digest of everything a view's SQL depends on except the table versions: the
+    package's view-generating code, every file of `sql/`, the settings the views use, the
+    pseudonym key and DuckDB's version. Two builds with one signature differ only in the
+    files the generated `stg_` views list, which is what `refresh_warehouse` replaces."""
+    import cdr_pipeline
+
+    digest = hashlib.sha256()
+    package = Path(cdr_pipeline.__file__).parent
+    folder = sql_dir or default_sql_dir()
+    sources = [p for sub in _VIEW_CODE for p in sorted((package / sub).rglob("*.py"))]
+    sources += sorted(p for p in folder.rglob("*") if p.is_file())
+    for path in sources:
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    digest.update(
+        repr(
+            (
+                cdr_pipeline.__version__,
+                duckdb.__version__,
+                settings.reporting_timezone,
+                settings.code_expiry_days,
+                settings.idle_days,
+                settings.privacy_prefix_digits,
+                key_id(load_key(settings.layout)),
+            )
+        ).encode()
+    )
+    return digest.hexdigest()
+
+
+def record_build(con: duckdb.DuckDBPyConnection, signature: str, versions: str) -> None:
+    """`cdr_meta.build`: the signature and the table versions this file's views read."""
+    con.execute(f"create schema if not exists {META_SCHEMA}")
+    con.execute(
+        f"create or replace view {BUILD_VIEW} as select {lit(signature)} as signature, "
+        f"{lit(versions)} as table_versions, "
+        f"{lit(datetime.now(UTC).isoformat(timespec='seconds'))}::timestamptz as built_at"
+    )
+    con.execute(
+        f"comment on view {BUILD_VIEW} is 'the table versions the views of this file read, "
+        "and the signature of what else they depend on (cdr build)'"
+    )
+
+
+def stored_signature(con: duckdb.DuckDBPyConnection) -> str | None:
+    try:
+        row = con.execute(f"select signature from {BUILD_VIEW}").fetchone()
+    except duckdb.Error:
+        return None  # a file built before the signature existed
+    return str(row[0]) if row else None
