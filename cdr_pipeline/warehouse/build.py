@@ -129,12 +129,23 @@ def create_views(
     return created, empty
 
 
+def _personal_tables() -> list[str]:
+    return sorted(t for t in schemas_by_table() if personal_columns(t))
+
+
+def _write_map(con: duckdb.DuckDBPyConnection, settings: Settings) -> str:
+    """This build's pseudonym map file, and `analyst_base.pseudonym_map` pointed at it."""
+    return create_map_view(
+        con, map_relation(write_pseudonym_map(con, settings, _personal_tables()))
+    )
+
+
 def _create_analyst_tier(
     con: duckdb.DuckDBPyConnection, settings: Settings, created: list[ViewSpec], mode: str
 ) -> None:
-    tables = sorted(t for t in schemas_by_table() if personal_columns(t))
+    tables = _personal_tables()
     if mode == "file":
-        source = create_map_view(con, map_relation(write_pseudonym_map(con, settings, tables)))
+        source = _write_map(con, settings)
     else:
         con.register("__pseudonym_rows", pseudonym_rows(con, settings, tables))
         con.execute("create table main.__pseudonyms as select * from __pseudonym_rows")
@@ -242,8 +253,7 @@ def refresh_warehouse(settings: Settings, sql_dir: Path | None = None) -> BuildR
             for spec in generated:
                 con.execute(f"create or replace view {spec.name} as\n{spec.sql}")
             comment_views(con, generated, (sql_dir or default_sql_dir()) / "README.md")
-            tables = sorted(t for t in schemas_by_table() if personal_columns(t))
-            create_map_view(con, map_relation(write_pseudonym_map(con, settings, tables)))
+            _write_map(con, settings)
             record_build(con, signature, versions_text(snapshots))
     except _Unusable as why:
         log.info("views: %s; building all", why)
