@@ -22,6 +22,7 @@ import pyarrow.parquet as pq
 from cdr_pipeline.ingest import faults
 from cdr_pipeline.ingest.moved import MovedPlan, plan_moves
 from cdr_pipeline.ingest.pending import PendingTable
+from cdr_pipeline.ingest.rowgroups import copy_query
 from cdr_pipeline.schema.base import DUCKDB_TYPES, TableSchema
 from cdr_pipeline.state.files import install_file
 from cdr_pipeline.state.layout import Layout
@@ -51,10 +52,6 @@ class MergeCounts:
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
-ROW_GROUP_ROWS = 30_720
-"""Rows per Parquet row group written by a merge. A quarter of DuckDB's default: its writer
-holds a row group per thread, and with ~1 KB CDR rows a 122,880-row group made it thrash
-against a 512 MB limit (a 1M-row copy took 21 s instead of 2 s)."""
 MIN_INSTALL_ROW_GROUP = 512
 """A staged partition whose row groups average fewer rows is compacted, not renamed."""
 
@@ -135,9 +132,10 @@ def merge_partition(
         staged_filter = plan.staged_filter(value, key)
         inc = f"(SELECT * FROM read_parquet({lit(staged)}){staged_filter})"
         # rows of the file that lost to a later row of the same file
+        # fetchall: a result left unfinished would block the rewrite's query on `con`
         total, unique = con.execute(
             f"SELECT count(*), count(DISTINCT ({_key(schema)})) FROM {inc}"
-        ).fetchone()  # type: ignore[misc]
+        ).fetchall()[0]
         counts.within_file = int(total) - int(unique)
         if current:
             counts.add(_compare(con, schema, inc, cur))
@@ -198,11 +196,7 @@ def _rewrite(
         else ""
     )
     col_list = ", ".join(quote(c.name) for c in cols)
-    con.execute(
-        f"COPY (SELECT {col_list} FROM ({union}) {qualify}) "
-        f"TO {lit(target)} (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1, "
-        f"ROW_GROUP_SIZE {ROW_GROUP_ROWS})"
-    )
+    copy_query(con, f"SELECT {col_list} FROM ({union}) {qualify}", target, schema)
 
 
 def _compare(
@@ -235,8 +229,7 @@ def _compare(
                count(*) FILTER (WHERE present AND same),
                count(*) FILTER (WHERE present AND NOT newer AND NOT same)
         FROM j
-    """).fetchone()
-    assert row is not None
+    """).fetchall()[0]
     return MergeCounts(inserted=row[0], updated=row[1], redelivered=row[2], stale=row[3])
 
 

@@ -16,7 +16,8 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from cdr_pipeline.schema.base import STRING, TIMESTAMP, TableSchema
+from cdr_pipeline.ingest.rowgroups import open_writer
+from cdr_pipeline.schema.base import TableSchema
 
 ORDERED_CHUNK_PARTITIONS = 4
 """A chunk spanning at most this many partitions comes from time-ordered input: its pieces
@@ -25,22 +26,11 @@ PENDING_CHUNKS = 8
 """Chunks of interleaved input held before they are cut into per-partition row groups
 (200,000 rows at the default chunk size: ~6,000-row groups for a month of days)."""
 
+Piece = tuple[str, object]
+"""A partition value and a value of the cluster column (None when the table has none)."""
 Cut = list[tuple[str, pa.Table]]
-"""One Parquet row group's worth of rows per partition value."""
-
-
-def encoding_options(schema: TableSchema) -> tuple[list[str], list[str]]:
-    """Columns that get Parquet statistics and columns that get a dictionary.
-
-    Statistics where they prune reads (typed columns, the key): min/max of free text cost a
-    sixth of the encoding and serve no query. A dictionary where values repeat: not for
-    timestamps, row numbers and the schema's per-row ids (together a fifth of the encoding,
-    and the files come out 12 % smaller without)."""
-    cols = schema.stored_columns
-    stats = [c.name for c in cols if c.dtype != STRING or c.name in schema.key]
-    distinct = {*schema.per_row, "source_row"}
-    dictionary = [c.name for c in cols if c.dtype != TIMESTAMP and c.name not in distinct]
-    return stats, dictionary
+"""Row groups to write, each with its partition value; a partition's pieces are in order
+(with a `cluster_by` column: one piece per value of it, false before true)."""
 
 
 @dataclass
@@ -62,7 +52,9 @@ class Stager:
     schema: TableSchema
     max_pending_rows: int = PENDING_CHUNKS * 25_000
     writers: dict[str, pq.ParquetWriter] = field(default_factory=dict)
-    pending: list[tuple[Future[pa.Table], list[tuple[str, int, int]]]] = field(default_factory=list)
+    pending: list[tuple[Future[pa.Table], list[tuple[Piece, int, int]]]] = field(
+        default_factory=list
+    )
     pending_rows: int = 0
 
     def __post_init__(self) -> None:
@@ -70,7 +62,6 @@ class Stager:
         self._queue: queue.Queue[Cut | None] = queue.Queue()
         self._idle = threading.Semaphore(1)  # released when the writer has finished a cut
         self._error: BaseException | None = None
-        self._stats, self._dictionary = encoding_options(self.schema)
         # every file gets the table's one Arrow schema: polars hands string views (ordered
         # input) or large strings (compacted cuts), some readers fail on views
         self._arrow_schema = self.schema.stored_arrow_schema()
@@ -86,32 +77,38 @@ class Stager:
         if part is None:
             self._put([("all", df.to_arrow(compat_level=newest))])
             return
-        runs = df.group_by(part).len().sort(part)
-        if not self.pending and runs.height <= ORDERED_CHUNK_PARTITIONS:
-            groups = df.partition_by(part, as_dict=True, include_key=False)
+        # pieces by partition and, within one, by the cluster column's value
+        keys = [part, *([self.schema.cluster_by] if self.schema.cluster_by else [])]
+        runs = df.group_by(keys).len().sort(keys, nulls_last=True)
+        if not self.pending and runs[part].n_unique() <= ORDERED_CHUNK_PARTITIONS:
+            groups = df.partition_by(keys, as_dict=True, include_key=True)
             self._put(
-                [(str(k[0]), frame.to_arrow(compat_level=newest)) for k, frame in groups.items()]
+                [
+                    (str(k[0]), groups[k].drop(part).to_arrow(compat_level=newest))
+                    for k in sorted(groups, key=_order)
+                ]
             )
             return
         lengths = runs["len"].to_list()
         offsets = itertools.accumulate(lengths[:-1], initial=0)
-        values = [str(v) for v in runs[part]]
+        values = [(str(r[0]), r[1] if len(r) > 2 else None) for r in runs.iter_rows()]
         # sorted and compacted on the pool, while the caller normalizes the next chunk
-        table = self._pool.submit(_sorted_compact, df, part)
+        table = self._pool.submit(_sorted_compact, df, keys)
         self.pending.append((table, list(zip(values, offsets, lengths, strict=True))))
         self.pending_rows += df.height
         if self.pending_rows >= self.max_pending_rows:
             self._write_cut(self._cut())
 
     def _cut(self) -> Cut:
-        """The pending chunks as one piece per partition value."""
+        """The pending chunks as one piece per partition value (and value of the cluster
+        column)."""
         pending, self.pending, self.pending_rows = self.pending, [], 0
-        slices: dict[str, list[pa.Table]] = {}
+        slices: dict[Piece, list[pa.Table]] = {}
         for compacted, runs in pending:
             table = compacted.result()
-            for value, offset, length in runs:
-                slices.setdefault(value, []).append(table.slice(offset, length))
-        return [(value, pa.concat_tables(parts)) for value, parts in slices.items()]
+            for piece, offset, length in runs:
+                slices.setdefault(piece, []).append(table.slice(offset, length))
+        return [(piece[0], pa.concat_tables(slices[piece])) for piece in sorted(slices, key=_order)]
 
     def _acquire_idle(self) -> None:
         """Wait until the background writer has nothing in hand; raise its error, if any."""
@@ -149,14 +146,7 @@ class Stager:
             table = table.cast(self._arrow_schema)
         writer = self.writers.get(value)
         if writer is None:
-            writer = pq.ParquetWriter(
-                self.root / f"{value}.parquet",
-                self._arrow_schema,
-                compression="zstd",
-                compression_level=1,
-                write_statistics=self._stats,
-                use_dictionary=self._dictionary,
-            )
+            writer = open_writer(self.root / f"{value}.parquet", self.schema)
             self.writers[value] = writer
         writer.write_table(table, row_group_size=max(table.num_rows, 1))
 
@@ -164,11 +154,18 @@ class Stager:
         """Write a cut on both cores, in the caller's thread, once the background writer is
         idle (its pieces and the cut may go to the same file). Blocking here costs little:
         the encoding keeps both cores busy, and nothing else need be held meanwhile."""
+        by_value: dict[str, list[pa.Table]] = {}
+        for value, table in cut:  # one partition's pieces go to one file, in order
+            by_value.setdefault(value, []).append(table)
         self._acquire_idle()
         try:
-            list(self._pool.map(lambda piece: self._write_piece(*piece), cut))
+            list(self._pool.map(self._write_pieces, by_value.items()))
         finally:
             self._idle.release()
+
+    def _write_pieces(self, item: tuple[str, list[pa.Table]]) -> None:
+        for table in item[1]:
+            self._write_piece(item[0], table)
 
     def close(self) -> dict[str, Path]:
         self._write_cut(self._cut())
@@ -192,6 +189,15 @@ class Stager:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-def _sorted_compact(df: pl.DataFrame, part: str) -> pa.Table:
-    """The chunk sorted by partition, as Arrow with contiguous (not view) strings."""
-    return df.sort(part).drop(part).to_arrow(compat_level=pl.CompatLevel.oldest())
+def _order(piece: tuple[object, ...]) -> tuple[str, bool, bool]:
+    """Pieces in order: by partition value, then false, true, null of the cluster column."""
+    value = piece[1] if len(piece) > 1 else None
+    return (str(piece[0]), value is None, bool(value))
+
+
+def _sorted_compact(df: pl.DataFrame, keys: list[str]) -> pa.Table:
+    """The chunk sorted by partition (and cluster value), as Arrow with contiguous (not
+    view) strings."""
+    return (
+        df.sort(keys, nulls_last=True).drop(keys[0]).to_arrow(compat_level=pl.CompatLevel.oldest())
+    )

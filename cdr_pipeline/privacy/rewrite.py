@@ -20,6 +20,7 @@ import duckdb
 import pyarrow as pa
 
 from cdr_pipeline.config import Settings
+from cdr_pipeline.ingest.rowgroups import copy_query
 from cdr_pipeline.schema import TableSchema
 from cdr_pipeline.schema.base import DUCKDB_TYPES
 from cdr_pipeline.schema.personal import dropped_columns, pseudonymised_columns
@@ -109,8 +110,8 @@ def count_touched(
 ) -> int:
     """Rows of `files` holding a value of the replacement map."""
     predicate = touched_predicate(schema, _present(con, files))
-    row = con.execute(f"select count(*) from {_source(files)} where {predicate}").fetchone()
-    return int(row[0]) if row else 0
+    rows = con.execute(f"select count(*) from {_source(files)} where {predicate}").fetchall()
+    return int(rows[0][0])
 
 
 def rewrite_partitions(
@@ -150,10 +151,7 @@ def rewrite_partitions(
                 f"{run_id}-{tag}",
             )
             tmp = layout.temp_beside(target, run_id)
-            con.execute(
-                f"copy ({select} from {_source(files)}) to {lit(str(tmp))} "
-                "(format parquet, compression zstd)"
-            )
+            copy_query(con, f"{select} from {_source(files)}", tmp, schema)
             os.replace(tmp, target)
             written.append(target)
             adds[value] = [target]

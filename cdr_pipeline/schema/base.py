@@ -111,6 +111,9 @@ class TableSchema:
     per_row: tuple[str, ...] = ()
     """Text columns whose values are (nearly) all distinct, like leg and session ids: stored
     without a Parquet dictionary, which for them costs time and grows the file."""
+    cluster_by: str | None = None
+    """A boolean column whose rows of each value are written in row groups of their own, so
+    that a filter on it skips the others (`ingest/rowgroups.py`)."""
     key_spans_partitions: bool = False
     """The partition is not a function of the key (a record's start time can move to
     another day): a new version of a record may have to replace one in another partition,

@@ -193,6 +193,7 @@ CALL_LEGS = TableSchema(
     version_by=("report_time",),
     partition_by="call_date",
     key_spans_partitions=True,  # one Report ID across all days
+    cluster_by="is_webex_go",  # the Webex Go views skip the other legs' row groups
     per_row=(
         "report_id",
         "call_id",

@@ -48,6 +48,19 @@ def _stage(tmp_path: Path, frames: list[pl.DataFrame], max_pending: int) -> dict
     return stager.close()
 
 
+def _groups_by_flag(path: Path) -> dict[bool, int]:
+    """Row groups of a call_legs file by their `is_webex_go` value; each must hold one value
+    only (its statistics min = max), so that a filter on it skips the others."""
+    meta = pq.ParquetFile(path).metadata
+    col = meta.schema.names.index("is_webex_go")
+    counts: dict[bool, int] = {}
+    for g in range(meta.num_row_groups):
+        stats = meta.row_group(g).column(col).statistics
+        assert stats is not None and stats.has_min_max and stats.min == stats.max, (path, g)
+        counts[stats.min] = counts.get(stats.min, 0) + 1
+    return counts
+
+
 def _assert_staged_equals_input(staged: dict[str, Path], rows: pl.DataFrame) -> None:
     assert set(staged) == {str(d) for d in rows[PART].unique()}
     for value, path in staged.items():
@@ -67,11 +80,13 @@ def test_interleaved_chunks_land_in_their_partition_in_few_row_groups(
     max_pending = 200
     staged = _stage(tmp_path, chunks, max_pending)
     _assert_staged_equals_input(staged, rows)
+    assert SCHEMA.cluster_by == "is_webex_go" and rows["is_webex_go"].n_unique() == 2
     for path in staged.values():
-        groups = pq.ParquetFile(path).metadata.num_row_groups
-        # one row group per cut of max_pending rows, not one per chunk
-        assert groups <= math.ceil(rows.height / max_pending)
-        assert groups < len(chunks)
+        # for each value of is_webex_go: one row group per cut of max_pending rows, not one
+        # per chunk
+        for groups in _groups_by_flag(path).values():
+            assert groups <= math.ceil(rows.height / max_pending)
+            assert groups < len(chunks)
 
 
 def test_ordered_chunks_are_written_as_they_come(tmp_path: Path, rows: pl.DataFrame) -> None:
@@ -82,9 +97,11 @@ def test_ordered_chunks_are_written_as_they_come(tmp_path: Path, rows: pl.DataFr
     _assert_staged_equals_input(staged, rows)
     for value, path in staged.items():
         # nothing held back for a cut (max_pending_rows exceeds the input): each chunk's piece
-        # of the partition is its own row group
-        touching = sum((c[PART] == date.fromisoformat(value)).any() for c in chunks)
-        assert pq.ParquetFile(path).metadata.num_row_groups == touching
+        # of the partition is its own row group, one for each value of is_webex_go
+        day = date.fromisoformat(value)
+        touching = [c.filter(pl.col(PART) == day)["is_webex_go"].n_unique() for c in chunks]
+        assert sum(_groups_by_flag(path).values()) == sum(touching)
+        assert pq.ParquetFile(path).metadata.num_row_groups == sum(touching)
 
 
 def test_an_ordered_chunk_then_interleaved_chunks_keep_every_row(
