@@ -46,6 +46,7 @@ from cdr_pipeline.warehouse.catalog import (
     read_sql_dir,
 )
 from cdr_pipeline.warehouse.comments import comment_views
+from cdr_pipeline.warehouse.materialize import MATERIALIZED, Materialized, materialize
 from cdr_pipeline.warehouse.signature import build_signature, record_build, stored_signature
 from cdr_pipeline.warehouse.snapshots import AsOfArg, table_snapshots, versions_text
 from cdr_pipeline.warehouse.staging import generated_views
@@ -72,6 +73,8 @@ class BuildResult:
     until the next build after data arrives."""
     versions: str = ""
     """The table versions the views read: `call_legs=12,device_events=3`."""
+    materialized: list[Materialized] = field(default_factory=list)
+    """What became of each materialized view's table."""
 
     def names(self) -> list[str]:
         return [v.name for v in self.views]
@@ -127,6 +130,21 @@ def create_views(
     if analyst is not None:
         _create_analyst_tier(con, settings, created, analyst)
     return created, empty
+
+
+def _materialize(
+    con: duckdb.DuckDBPyConnection,
+    specs: list[ViewSpec],
+    snapshots: Mapping[str, Snapshot],
+    sql_dir: Path | None,
+    whole: bool = False,
+) -> list[Materialized]:
+    """Keep the materialized views' tables current (`warehouse/materialize.py`); their
+    views, replaced, get their comments again."""
+    done = materialize(con, specs, snapshots, whole=whole)
+    kept = [s for s in specs if s.name in MATERIALIZED]
+    comment_views(con, kept, (sql_dir or default_sql_dir()) / "README.md")
+    return done
 
 
 def _personal_tables() -> list[str]:
@@ -208,6 +226,7 @@ def build_warehouse(settings: Settings, sql_dir: Path | None = None) -> BuildRes
     snapshots = table_snapshots(settings)
     with _new_database(target) as con:
         created, empty = create_views(con, settings, sql_dir, snapshots, analyst="file")
+        materialized = _materialize(con, created, snapshots, sql_dir, whole=True)
         record_build(con, build_signature(settings, sql_dir), versions_text(snapshots))
     seconds = time.monotonic() - t0
     views = [BuiltView(s.name, s.layer, s.origin, s.grain, s.key) for s in created]
@@ -221,7 +240,7 @@ def build_warehouse(settings: Settings, sql_dir: Path | None = None) -> BuildRes
     )
     if empty:
         log.info("no data yet for: %s (their views are empty)", ", ".join(empty))
-    return BuildResult(target, views, seconds, empty, versions_text(snapshots))
+    return BuildResult(target, views, seconds, empty, versions_text(snapshots), materialized)
 
 
 def refresh_warehouse(settings: Settings, sql_dir: Path | None = None) -> BuildResult:
@@ -253,6 +272,9 @@ def refresh_warehouse(settings: Settings, sql_dir: Path | None = None) -> BuildR
             for spec in generated:
                 con.execute(f"create or replace view {spec.name} as\n{spec.sql}")
             comment_views(con, generated, (sql_dir or default_sql_dir()) / "README.md")
+            materialized = _materialize(
+                con, read_sql_dir(sql_dir or default_sql_dir()), snapshots, sql_dir
+            )
             _write_map(con, settings)
             record_build(con, signature, versions_text(snapshots))
     except _Unusable as why:
@@ -268,7 +290,7 @@ def refresh_warehouse(settings: Settings, sql_dir: Path | None = None) -> BuildR
         len(generated),
         extra={"seconds": round(seconds, 3)},
     )
-    return BuildResult(target, views, seconds, empty, versions_text(snapshots))
+    return BuildResult(target, views, seconds, empty, versions_text(snapshots), materialized)
 
 
 TIER_ENV = "CDR_TIER"
