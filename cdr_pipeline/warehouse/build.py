@@ -1,11 +1,12 @@
-"""`cdr build`: create `cdr.duckdb` (views only) and connect to it.
+"""`cdr build`: create `cdr.duckdb` (views, and one mart kept as a table) and connect to it.
 
 The database is built in a temporary file in the warehouse folder and renamed into place:
 an analyst holding the old `cdr.duckdb` open read-only keeps reading the old file (and the
 table versions it names) and is never blocked, and the build never waits for them. The views
-read the files of the latest version of each table, so the file holds no data and a rebuild
-takes about a second. `connect_as_of` builds the same views, in memory, over the versions
-current at an earlier moment (time travel).
+read the files of the latest version of each table, so the file holds no data but the
+materialized marts' tables (`materialize.py`, computed from the same versions), and a
+refresh after an ingest takes about a second. `connect_as_of` builds the same views, in
+memory, over the versions current at an earlier moment (time travel).
 """
 
 from __future__ import annotations

@@ -69,7 +69,9 @@ def materialize(
     others = {n: s.version for n, s in sorted(snapshots.items()) if n != LEGS}
     done: list[Materialized] = []
     for name, column in MATERIALIZED.items():
-        spec = by_name[name]
+        spec = by_name.get(name)
+        if spec is None:  # a SQL folder of one's own, without it
+            continue
         table = f"{SCHEMA}.{quote(name)}"
         state = None if whole else _stored(con, name)
         if state is None or state.get("others") != others or not _exists(con, name):
