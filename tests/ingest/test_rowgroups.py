@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from cdr_pipeline.ingest.rowgroups import ClusteredWriter, clustered, copy_query
+from cdr_pipeline.ingest.rowgroups import ClusteredWriter, by_value, copy_query
 from cdr_pipeline.samples import write_call_export
 from cdr_pipeline.schema import SCHEMAS
 from cdr_pipeline.text import lit
@@ -84,11 +84,16 @@ def test_staged_merged_and_redelivered_files_keep_webex_go_legs_apart(
     assert scanned == sum(_assert_every_file_clustered(wh))
 
 
-def test_clustered_cuts_a_table_into_runs_of_one_value() -> None:
-    t = pa.table({"is_webex_go": [False, False, True, True, True, False], "n": range(6)})
-    runs = clustered(t, SCHEMA)
-    assert [r["n"].to_pylist() for r in runs] == [[0, 1], [2, 3, 4], [5]]
-    assert clustered(t.slice(2, 3), SCHEMA)[0].num_rows == 3  # one value: the table itself
+def test_by_value_parts_a_table_by_the_flag() -> None:
+    t = pa.table({"is_webex_go": [False, None, True, True, False, True], "n": range(6)})
+    parts = by_value(t, SCHEMA)
+    assert [(v, p["n"].to_pylist()) for v, p in parts] == [
+        (False, [0, 4]),
+        (True, [2, 3, 5]),
+        (None, [1]),
+    ]
+    one = t.slice(2, 2)
+    assert by_value(one, SCHEMA) == [(True, one)]  # one value: the table itself
 
 
 def test_a_query_copied_out_is_clustered_and_bounded_per_row_group(tmp_path: Path) -> None:
@@ -109,13 +114,14 @@ def test_a_query_copied_out_is_clustered_and_bounded_per_row_group(tmp_path: Pat
     got = pq.read_table(target)
     assert got.schema == stored  # the table's one Arrow schema, whatever DuckDB handed over
     assert got.num_rows == 70_000 and len(got["report_id"].unique()) == 70_000
-    flags = _flags_of_row_groups(target)
-    assert flags == sorted(flags)  # all false, then all true
+    flags = _flags_of_row_groups(target)  # each row group one value
+    assert set(flags) == {True, False}
     meta = pq.ParquetFile(target).metadata
     assert max(meta.row_group(g).num_rows for g in range(meta.num_row_groups)) <= 30_720
+    assert got["is_webex_go"].to_pylist().count(True) == len(range(0, 70_000, 3))
 
 
-def test_a_writer_fed_unordered_batches_still_never_mixes_values(tmp_path: Path) -> None:
+def test_a_writer_fed_mixed_rows_never_mixes_values_in_a_row_group(tmp_path: Path) -> None:
     stored = SCHEMA.stored_arrow_schema()
     writer = ClusteredWriter(tmp_path / "w.parquet", SCHEMA, max_rows=4)
     flags = [True, False, False, True, True, True, True, True, False]
@@ -123,6 +129,9 @@ def test_a_writer_fed_unordered_batches_still_never_mixes_values(tmp_path: Path)
     data["is_webex_go"] = pa.array(flags)
     writer.write(pa.table(data, schema=stored))
     writer.close()
-    got = _flags_of_row_groups(tmp_path / "w.parquet")
-    assert got == [True, False, True, True, False]  # runs, each cut at 4 rows
-    assert pq.read_table(tmp_path / "w.parquet")["is_webex_go"].to_pylist() == flags
+    # a row group per value whenever its buffer holds 4 rows, then what is left of each
+    assert _flags_of_row_groups(tmp_path / "w.parquet") == [True, False, True]
+    meta = pq.ParquetFile(tmp_path / "w.parquet").metadata
+    assert [meta.row_group(g).num_rows for g in range(meta.num_row_groups)] == [4, 3, 2]
+    got = pq.read_table(tmp_path / "w.parquet")["is_webex_go"].to_pylist()
+    assert sorted(got) == sorted(flags)
