@@ -4,7 +4,8 @@ Most views read the Parquet files of one table version at every query. A view wh
 each a function of one call leg and of the device tables, and that many reports read, is kept
 as a table instead (`MATERIALIZED`): `fct_webex_go_leg_devices` matches every Webex Go leg to
 its device (two range joins per leg), which every licence report and `fct_webex_go_calls`
-need. The view keeps its name and columns; it selects from `materialized.<name>`.
+need. The view keeps its name and columns; it selects from `materialized.<name>`, in the
+full tier and in the analyst tier, whose version of it has the same rows.
 
 `cdr build` computes the table whole. The refresh at the end of an ingest or fetch recomputes
 only the rows of the days whose leg files changed (new days, merged days, days a record moved
@@ -28,6 +29,7 @@ import duckdb
 
 from cdr_pipeline.state.tables import Snapshot
 from cdr_pipeline.text import lit, quote
+from cdr_pipeline.warehouse.analyst import BASE_SCHEMA as ANALYST_BASE
 from cdr_pipeline.warehouse.catalog import ViewSpec
 from cdr_pipeline.warehouse.signature import META_SCHEMA
 
@@ -91,6 +93,13 @@ def materialize(
                 )
             done.append(Materialized(name, "days" if changed else "unchanged", len(changed)))
         con.execute(f"create or replace view main.{quote(name)} as select * from {table}")
+        if _has_view(con, ANALYST_BASE, name):
+            # the analyst tier's version has the same rows: no column of it is personal and
+            # it joins on user ids and numbers only, whose pseudonyms map one to one (the
+            # parity test compares both; test_no_analyst_view_shows_a_personal_value guards)
+            con.execute(
+                f"create or replace view {ANALYST_BASE}.{quote(name)} as select * from {table}"
+            )
         con.execute(f"delete from {STATE} where view_name = ?", [name])
         con.execute(
             f"insert into {STATE} values (?, ?)",
@@ -104,6 +113,14 @@ def materialize(
 def _stored(con: duckdb.DuckDBPyConnection, name: str) -> dict[str, Any] | None:
     rows = con.execute(f"select state from {STATE} where view_name = ?", [name]).fetchall()
     return json.loads(rows[0][0]) if rows else None
+
+
+def _has_view(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
+    rows = con.execute(
+        "select count(*) from duckdb_views() where schema_name = ? and view_name = ?",
+        [schema, name],
+    ).fetchall()
+    return bool(rows[0][0])
 
 
 def _exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
