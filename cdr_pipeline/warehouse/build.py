@@ -47,7 +47,12 @@ from cdr_pipeline.warehouse.catalog import (
     read_sql_dir,
 )
 from cdr_pipeline.warehouse.comments import comment_views
-from cdr_pipeline.warehouse.materialize import MATERIALIZED, Materialized, materialize
+from cdr_pipeline.warehouse.materialize import (
+    MATERIALIZED,
+    Materialized,
+    materialize,
+    materialized_specs,
+)
 from cdr_pipeline.warehouse.signature import build_signature, record_build, stored_signature
 from cdr_pipeline.warehouse.snapshots import AsOfArg, table_snapshots, versions_text
 from cdr_pipeline.warehouse.staging import generated_views
@@ -142,8 +147,8 @@ def _materialize(
 ) -> list[Materialized]:
     """Keep the materialized views' tables current (`warehouse/materialize.py`); their
     views, replaced, get their comments again."""
-    done = materialize(con, specs, snapshots, whole=whole)
     kept = [s for s in specs if s.name in MATERIALIZED]
+    done = materialize(con, kept, snapshots, whole=whole)
     comment_views(con, kept, (sql_dir or default_sql_dir()) / "README.md")
     return done
 
@@ -273,9 +278,8 @@ def refresh_warehouse(settings: Settings, sql_dir: Path | None = None) -> BuildR
             for spec in generated:
                 con.execute(f"create or replace view {spec.name} as\n{spec.sql}")
             comment_views(con, generated, (sql_dir or default_sql_dir()) / "README.md")
-            materialized = _materialize(
-                con, read_sql_dir(sql_dir or default_sql_dir()), snapshots, sql_dir
-            )
+            specs = materialized_specs(sql_dir or default_sql_dir())
+            materialized = _materialize(con, specs, snapshots, sql_dir)
             _write_map(con, settings)
             record_build(con, signature, versions_text(snapshots))
     except _Unusable as why:

@@ -23,6 +23,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -30,7 +31,7 @@ import duckdb
 from cdr_pipeline.state.tables import Snapshot
 from cdr_pipeline.text import lit, quote
 from cdr_pipeline.warehouse.analyst import BASE_SCHEMA as ANALYST_BASE
-from cdr_pipeline.warehouse.catalog import ViewSpec
+from cdr_pipeline.warehouse.catalog import ViewSpec, read_sql_file
 from cdr_pipeline.warehouse.signature import META_SCHEMA
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,12 @@ MATERIALIZED: dict[str, str] = {"fct_webex_go_leg_devices": "call_date"}
 LEGS = "call_legs"
 SCHEMA = "materialized"
 STATE = f"{META_SCHEMA}.materialized"
+
+
+def materialized_specs(sql_dir: Path) -> list[ViewSpec]:
+    """The specs of the materialized views `sql_dir` has (a refresh reads no other file)."""
+    paths = [sql_dir / f"{name}.sql" for name in MATERIALIZED]
+    return [read_sql_file(p) for p in paths if p.is_file()]
 
 
 @dataclass(frozen=True)

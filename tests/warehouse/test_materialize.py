@@ -6,10 +6,11 @@ writes."""
 from __future__ import annotations
 
 import hashlib
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
+import polars as pl
 import pytest
 
 from cdr_pipeline.config import Settings
@@ -69,7 +70,7 @@ def settings(tmp_path: Path) -> Settings:
 
 
 def test_refreshed_by_day_equals_computed_whole_through_a_sequence(
-    settings: Settings, samples_dir: Path
+    settings: Settings, samples_dir: Path, tmp_path: Path
 ) -> None:
     assert NAME in MATERIALIZED
     september = samples_dir / "calling_detailed_call_history_2026-09-01_2026-10-01"
@@ -91,6 +92,21 @@ def test_refreshed_by_day_equals_computed_whole_through_a_sequence(
     assert mode == "days" and 1 <= days < 10
     assert _check_parity(settings) == _whole_build_digest(settings)
 
+    # a Webex Go record re-delivered with its start moved past UTC midnight: it leaves one day
+    # and lands on the next, and both days are recomputed (else it would be there twice)
+    moved, day_from = _moved_webex_go_leg(october, tmp_path / "moved.csv")
+    assert ingest_paths(settings, [tmp_path / "moved.csv"]).exit_code == 0
+    mode, days = _refresh(settings)
+    assert mode == "days" and days == 2
+    assert _check_parity(settings) == _whole_build_digest(settings)
+    con = duckdb.connect(str(settings.layout.duckdb), read_only=True)
+    try:
+        where = f"from {SCHEMA}.{NAME} where report_id = ?"
+        rows = con.execute(f"select call_date {where}", [moved]).fetchall()
+    finally:
+        con.close()
+    assert rows == [(day_from + timedelta(days=1),)]
+
     # nothing new: nothing recomputed
     assert _refresh(settings) == ("unchanged", 0)
 
@@ -107,6 +123,20 @@ def test_refreshed_by_day_equals_computed_whole_through_a_sequence(
     assert mode == "days" and days == len(result.dropped)
     assert 0 < _count(settings) < before
     assert _check_parity(settings) == _whole_build_digest(settings)
+
+
+def _moved_webex_go_leg(export: Path, out: Path) -> tuple[str, date]:
+    """Write to `out` one Webex Go leg of `export` again, reported later, its start moved to
+    just after the next UTC midnight; returns its Report ID and the day it started on."""
+    legs = pl.read_csv(export, infer_schema=False)
+    go = legs.filter(pl.col("Sub client type").str.to_uppercase() == "MOBILE_NETWORK")
+    leg = go.filter(pl.col("Start time").str.slice(0, 10) > "2026-09-30").head(1)
+    start = date.fromisoformat(leg["Start time"][0][:10])
+    leg.with_columns(
+        pl.lit(f"{start + timedelta(days=1)}T00:00:00.100Z").alias("Start time"),
+        pl.lit("2026-11-02T00:00:00.000Z").alias("Report time"),
+    ).write_csv(out)
+    return str(leg["Report ID"][0]), start
 
 
 def _count(settings: Settings) -> int:
