@@ -16,7 +16,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from cdr_pipeline.ingest.rowgroups import open_writer
+from cdr_pipeline.ingest.rowgroups import large_strings, open_writer
 from cdr_pipeline.schema.base import TableSchema
 
 ORDERED_CHUNK_PARTITIONS = 4
@@ -28,9 +28,10 @@ PENDING_CHUNKS = 8
 
 Piece = tuple[str, object]
 """A partition value and a value of the cluster column (None when the table has none)."""
-Cut = list[tuple[str, pa.Table]]
+Cut = list[tuple[str, pa.Table | pl.DataFrame]]
 """Row groups to write, each with its partition value; a partition's pieces are in order
-(with a `cluster_by` column: one piece per value of it, false before true)."""
+(with a `cluster_by` column: one piece per value of it, false before true). A polars piece
+is made Arrow by the thread that writes it."""
 
 
 @dataclass
@@ -62,9 +63,10 @@ class Stager:
         self._queue: queue.Queue[Cut | None] = queue.Queue()
         self._idle = threading.Semaphore(1)  # released when the writer has finished a cut
         self._error: BaseException | None = None
-        # every file gets the table's one Arrow schema: polars hands string views (ordered
-        # input) or large strings (compacted cuts), some readers fail on views
-        self._arrow_schema = self.schema.stored_arrow_schema()
+        # polars hands large strings (`CompatLevel.oldest`), written as they are: the files
+        # carry Parquet types only, which read back as the table's one Arrow schema
+        # (`rowgroups.open_writer`)
+        self._arrow_schema = large_strings(self.schema.stored_arrow_schema())
         self._pool = ThreadPoolExecutor(2, thread_name_prefix="stager-cut")
         self._thread = threading.Thread(target=self._write_loop, name="stager", daemon=True)
         self._thread.start()
@@ -73,21 +75,15 @@ class Stager:
         if df.is_empty():
             return
         part = self.schema.partition_by
-        newest = pl.CompatLevel.newest()
         if part is None:
-            self._put([("all", df.to_arrow(compat_level=newest))])
+            self._put([("all", df)])
             return
         # pieces by partition and, within one, by the cluster column's value
         keys = [part, *([self.schema.cluster_by] if self.schema.cluster_by else [])]
         runs = df.group_by(keys).len().sort(keys, nulls_last=True)
         if not self.pending and runs[part].n_unique() <= ORDERED_CHUNK_PARTITIONS:
             groups = df.partition_by(keys, as_dict=True, include_key=True)
-            self._put(
-                [
-                    (str(k[0]), groups[k].drop(part).to_arrow(compat_level=newest))
-                    for k in sorted(groups, key=_order)
-                ]
-            )
+            self._put([(str(k[0]), groups[k].drop(part)) for k in sorted(groups, key=_order)])
             return
         lengths = runs["len"].to_list()
         offsets = itertools.accumulate(lengths[:-1], initial=0)
@@ -141,12 +137,14 @@ class Stager:
         for value, table in cut:
             self._write_piece(value, table)
 
-    def _write_piece(self, value: str, table: pa.Table) -> None:
+    def _write_piece(self, value: str, table: pa.Table | pl.DataFrame) -> None:
+        if isinstance(table, pl.DataFrame):  # large strings, not views: one copy, no cast
+            table = table.to_arrow(compat_level=pl.CompatLevel.oldest())
         if table.schema != self._arrow_schema:
             table = table.cast(self._arrow_schema)
         writer = self.writers.get(value)
         if writer is None:
-            writer = open_writer(self.root / f"{value}.parquet", self.schema)
+            writer = open_writer(self.root / f"{value}.parquet", self.schema, large=True)
             self.writers[value] = writer
         writer.write_table(table, row_group_size=max(table.num_rows, 1))
 
@@ -154,7 +152,7 @@ class Stager:
         """Write a cut on both cores, in the caller's thread, once the background writer is
         idle (its pieces and the cut may go to the same file). Blocking here costs little:
         the encoding keeps both cores busy, and nothing else need be held meanwhile."""
-        by_value: dict[str, list[pa.Table]] = {}
+        by_value: dict[str, list[pa.Table | pl.DataFrame]] = {}
         for value, table in cut:  # one partition's pieces go to one file, in order
             by_value.setdefault(value, []).append(table)
         self._acquire_idle()
@@ -163,7 +161,7 @@ class Stager:
         finally:
             self._idle.release()
 
-    def _write_pieces(self, item: tuple[str, list[pa.Table]]) -> None:
+    def _write_pieces(self, item: tuple[str, list[pa.Table | pl.DataFrame]]) -> None:
         for table in item[1]:
             self._write_piece(item[0], table)
 

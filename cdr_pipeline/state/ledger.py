@@ -148,11 +148,17 @@ class Ledger:
         self, table: str, record_id: str, rows: Sequence[Mapping[str, Any]], schema: pa.Schema
     ) -> Path:
         """Write (or replace) one record file of a ledger table."""
+        # polars, not `pa.array`/`from_pylist`: those import pandas (a quarter of a second
+        # at the end of every ingest)
         frame = pl.DataFrame([dict(r) for r in rows], schema=_polars_schema(schema))
-        data = frame.to_arrow().cast(schema)  # not from_pylist: that imports pandas
-        n = data.num_rows
-        data = data.append_column(RECORD_ID, pa.array([record_id] * n, pa.string()))
-        data = data.append_column(WRITTEN_AT, pa.array([time.time_ns()] * n, pa.int64()))
+        frame = frame.with_columns(
+            pl.lit(record_id, pl.String).alias(RECORD_ID),
+            pl.lit(time.time_ns(), pl.Int64).alias(WRITTEN_AT),
+        )
+        full = pa.schema(
+            [*schema, pa.field(RECORD_ID, pa.string()), pa.field(WRITTEN_AT, pa.int64())]
+        )
+        data = frame.to_arrow().cast(full)
         path = self.folder(table) / f"{record_id}.parquet"
         atomic_write_table(data, path)
         if sum(1 for _ in path.parent.glob("*.parquet")) > COMPACT_AT:

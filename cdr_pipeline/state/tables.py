@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 from deltalake import DeltaTable
@@ -119,12 +120,13 @@ def snapshot(
     if table is None:
         return snap
     snap.version = table.version()
-    actions = pa.table(table.get_add_actions(flatten=True))
-    paths = actions.column("path").to_pylist()
+    # polars reads delta-rs's Arrow table as it is; `pa.table` would import pandas
+    actions = pl.DataFrame(table.get_add_actions(flatten=True))
+    paths = actions["path"].to_list()
     if partition_by is None:
         values = [UNPARTITIONED] * len(paths)
     else:
-        values = [str(v) for v in actions.column(f"partition.{partition_by}").to_pylist()]
+        values = [str(v) for v in actions[f"partition.{partition_by}"].to_list()]
     for value, rel in sorted(zip(values, paths, strict=True)):
         snap.files.setdefault(value, []).append(root / rel)
     return snap
