@@ -13,6 +13,7 @@ from cdr_pipeline.batch.stages import (
     InboxFile,
     NightlySummary,
     StageOutcome,
+    build_stage,
     ingest_summary,
     validate_build,
 )
@@ -127,10 +128,7 @@ def run_nightly(
             validate_build(settings, summary, scope="last")
         else:
             with summary.run_stage("build") as out:
-                from cdr_pipeline.warehouse import build_warehouse
-
-                summary.build = build_warehouse(settings)
-                out[:] = [EXIT_OK, f"nothing new to validate; {len(summary.build.views)} views"]
+                out[:] = [EXIT_OK, f"nothing new to validate; {build_stage(settings, summary)}"]
         _close_and_report(settings, summary)
         if retain:
             with summary.run_stage("retention") as out:

@@ -127,7 +127,6 @@ def ingest_summary(result: IngestResult) -> str:
 def validate_build(settings: Settings, summary: DemoSummary | NightlySummary, scope: str) -> None:
     """The validate and build stages, as the demo and the nightly run them."""
     from cdr_pipeline.quality import validate_warehouse
-    from cdr_pipeline.warehouse import build_warehouse
 
     with summary.run_stage("validate") as out:
         report = validate_warehouse(settings, scope)
@@ -138,8 +137,20 @@ def validate_build(settings: Settings, summary: DemoSummary | NightlySummary, sc
             f"Data Docs: {report.data_docs_index}",
         ]
     with summary.run_stage("build") as out:
-        summary.build = build_warehouse(settings)
-        out[:] = [EXIT_OK, f"{len(summary.build.views)} views in {summary.build.path}"]
+        out[:] = [EXIT_OK, build_stage(settings, summary)]
+
+
+def build_stage(settings: Settings, summary: DemoSummary | NightlySummary) -> str:
+    """`cdr build`: the views moved to the latest table versions and the kept marts
+    recomputed where they changed (whole when sql/, the settings or the key changed);
+    returns the stage's line."""
+    from cdr_pipeline.warehouse import refresh_warehouse
+
+    result = summary.build = refresh_warehouse(settings)
+    if result.full:
+        return f"{len(result.views)} views in {result.path}"
+    kept = "; ".join(m.summary() for m in result.materialized)
+    return f"views in {result.path} moved to {result.versions}" + (f"; {kept}" if kept else "")
 
 
 def worst(codes: list[int]) -> int:

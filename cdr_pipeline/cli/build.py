@@ -12,29 +12,46 @@ from cdr_pipeline.cli.render import terminal_width, text_table
 from cdr_pipeline.render import to_json
 
 
-@click.command(short_help="Recreate cdr.duckdb's views from sql/.")
+@click.command(short_help="Bring cdr.duckdb's views and kept marts up to date.")
+@click.option(
+    "--full",
+    is_flag=True,
+    help="Recreate every view and compute every kept mart whole (default: only what the "
+    "tables' new versions changed).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @pass_cli
-def build(obj: CliContext, as_json: bool) -> None:
-    """(Re)create <warehouse>/cdr.duckdb with every view of sql/ (plus the generated stg_
-    views), in dependency order. Built in a temporary file and renamed into place, so a
-    reader holding the old file open is never blocked.
+def build(obj: CliContext, full: bool, as_json: bool) -> None:
+    """Bring <warehouse>/cdr.duckdb up to date: every view of sql/ (plus the generated stg_
+    views) over the latest table versions, and the marts kept as tables (fct_calls,
+    fct_webex_go_leg_devices) recomputed for the days and calls that changed since the last
+    build. With --full, or when sql/, the settings or the pseudonym key changed, every view
+    is recreated and the kept marts are computed whole. Built in a temporary file and
+    renamed into place, so a reader holding the old file open is never blocked.
 
     Exits 3 when a view is malformed (it names the file); the previous cdr.duckdb stays."""
-    from cdr_pipeline.warehouse import build_warehouse
+    from cdr_pipeline.warehouse import build_warehouse, refresh_warehouse
 
-    result = build_warehouse(obj.existing_warehouse())
+    settings = obj.existing_warehouse()
+    result = build_warehouse(settings) if full else refresh_warehouse(settings)
     if as_json:
         echo(to_json(result))
         sys.exit(0)
-    if not obj.quiet:
+    if not obj.quiet and result.full:
         echo(
             text_table(
                 ["view", "layer", "key", "from"],
                 [(v.name, v.layer, ", ".join(v.key), v.origin) for v in result.views],
             )
         )
-    echo(f"built {len(result.views)} views into {result.path} in {result.seconds:.2f}s")
+    kept = "; ".join(m.summary() for m in result.materialized)
+    if result.full:
+        echo(f"built {len(result.views)} views into {result.path} in {result.seconds:.2f}s")
+    else:
+        echo(
+            f"built {result.path} in {result.seconds:.2f}s: views moved to "
+            f"{result.versions or 'no table yet'}" + (f"; {kept}" if kept else "")
+        )
     if result.empty_tables:
         echo(
             f"note: no data yet for {', '.join(result.empty_tables)}; their views are empty "

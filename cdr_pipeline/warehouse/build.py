@@ -81,6 +81,8 @@ class BuildResult:
     """The table versions the views read: `call_legs=12,device_events=3`."""
     materialized: list[Materialized] = field(default_factory=list)
     """What became of each materialized view's table."""
+    full: bool = True
+    """Every view was created (a build), not only moved to new table versions (a refresh)."""
 
     def names(self) -> list[str]:
         return [v.name for v in self.views]
@@ -295,7 +297,9 @@ def refresh_warehouse(settings: Settings, sql_dir: Path | None = None) -> BuildR
         len(generated),
         extra={"seconds": round(seconds, 3)},
     )
-    return BuildResult(target, views, seconds, empty, versions_text(snapshots), materialized)
+    return BuildResult(
+        target, views, seconds, empty, versions_text(snapshots), materialized, full=False
+    )
 
 
 TIER_ENV = "CDR_TIER"

@@ -1,28 +1,40 @@
-"""Marts kept as tables in `cdr.duckdb`, recomputed by day.
+"""Marts kept as tables in `cdr.duckdb`, recomputed by day or by call.
 
-Most views read the Parquet files of one table version at every query. A view whose rows are
-each a function of one call leg and of the device tables, and that many reports read, is kept
-as a table instead (`MATERIALIZED`): `fct_webex_go_leg_devices` matches every Webex Go leg to
-its device (two range joins per leg), which every licence report and `fct_webex_go_calls`
-need. The view keeps its name and columns; it selects from `materialized.<name>`, in the
-full tier and in the analyst tier, whose version of it has the same rows.
+Most views read the Parquet files of one table version at every query. A view that many
+reports read and that is costly to compute is kept as a table instead (`MATERIALIZED`); the
+view keeps its name and columns and selects from `materialized.<name>`.
 
-`cdr build` computes the table whole. The refresh at the end of an ingest or fetch recomputes
-only the rows of the days whose leg files changed (new days, merged days, days a record moved
-out of, days retention dropped): `cdr_meta.materialized` remembers the file list of each day
-and the versions of the other tables the rows were computed from. When another table moved
-(new device snapshots or events), every row may change, and the table is computed whole.
-Either way the result equals the view's SQL over the same table versions (the parity tests).
-`connect_as_of` (time travel) keeps plain views: it builds for one question.
+- `fct_webex_go_leg_devices` matches every Webex Go leg to its device (two range joins per
+  leg), which every licence report and `fct_webex_go_calls` need. Each of its rows is a
+  function of one leg and the device tables: it is kept **by day**.
+- `fct_calls` groups every leg by Correlation ID, which made one month cost as much as the
+  whole history. A call's legs may lie on several days (a call across UTC midnight), and a
+  call names the calls it was transferred to: it is kept **by call**.
+
+`cdr build --full` computes the tables whole. The refresh at the end of an ingest or fetch
+(and plain `cdr build`) finds the days whose leg files changed (new days, merged days, days a
+record moved out of, days retention dropped) from `cdr_meta.materialized`, which remembers
+the file list of each day and the versions of the other tables the rows were computed from:
+- by day: the rows of the changed days are deleted and computed again;
+- by call: the calls that can have changed are those with a leg on a changed day now, those
+  whose legs spanned a changed day before (from the stored row's first start and last
+  release), and the calls whose transfer links name one of them or point at a leg on a
+  changed day. They are deleted and computed again from the legs of the days they span
+  (and one day either side, where a transfer's other call may lie: within 24 hours).
+When another table a view reads moved (new device snapshots or events), every row may change,
+and that table is computed whole. Either way the result equals the view's SQL over the same
+table versions (the parity tests). `connect_as_of` (time travel) keeps plain views: it builds
+for one question.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -36,11 +48,36 @@ from cdr_pipeline.warehouse.signature import META_SCHEMA
 
 log = logging.getLogger(__name__)
 
-MATERIALIZED: dict[str, str] = {"fct_webex_go_leg_devices": "call_date"}
-"""View -> its column holding the call_legs partition (UTC day) each row comes from."""
 LEGS = "call_legs"
+LEG_VIEW = "fct_call_legs"
 SCHEMA = "materialized"
 STATE = f"{META_SCHEMA}.materialized"
+SCOPED = "__legs_in_scope"
+"""The legs a by-call refresh recomputes from (the view's SQL reads them in place of
+`fct_call_legs`)."""
+
+
+@dataclass(frozen=True)
+class Mart:
+    """How one materialized view's table is kept."""
+
+    by_call: bool
+    """Kept by call (`correlation_id`, rows from legs of any day), else by day."""
+    day_column: str = "call_date"
+    """By day: the column holding the call_legs partition (UTC day) each row comes from."""
+    others: bool = True
+    """It reads tables besides call_legs: when one of them moves, it is computed whole."""
+    analyst_shares: bool = False
+    """The analyst tier's version of the view has the same rows, so it reads the table."""
+
+
+MATERIALIZED: dict[str, Mart] = {
+    # no output column is personal and it joins on user ids and numbers only, whose
+    # pseudonyms map one to one (the parity test compares both tiers;
+    # test_no_analyst_view_shows_a_personal_value guards)
+    "fct_webex_go_leg_devices": Mart(by_call=False, analyst_shares=True),
+    "fct_calls": Mart(by_call=True, others=False),
+}
 
 
 def materialized_specs(sql_dir: Path) -> list[ViewSpec]:
@@ -55,9 +92,19 @@ class Materialized:
 
     name: str
     mode: str
-    """`full` (computed whole), `days` (the changed days recomputed) or `unchanged`."""
+    """`full` (computed whole), `days` (the changed days recomputed), `calls` (the calls of
+    the changed days recomputed) or `unchanged`."""
     days: int
-    """Days recomputed (`days`), or 0."""
+    """Days changed (`days`, `calls`), or 0."""
+    rows: int = 0
+    """Rows (calls) recomputed (`calls`), or 0."""
+
+    def summary(self) -> str:
+        if self.mode == "days":
+            return f"{self.name}: {self.days} day(s) recomputed"
+        if self.mode == "calls":
+            return f"{self.name}: {self.rows:,} call(s) of {self.days} day(s) recomputed"
+        return f"{self.name}: {'computed whole' if self.mode == 'full' else 'unchanged'}"
 
 
 def materialize(
@@ -75,12 +122,12 @@ def materialize(
     con.execute(f"create table if not exists {STATE} (view_name varchar, state varchar)")
     legs = snapshots.get(LEGS)
     days = {v: sorted(p.name for p in files) for v, files in (legs.files if legs else {}).items()}
-    others = {n: s.version for n, s in sorted(snapshots.items()) if n != LEGS}
     done: list[Materialized] = []
-    for name, column in MATERIALIZED.items():
+    for name, mart in MATERIALIZED.items():
         spec = by_name.get(name)
         if spec is None:  # a SQL folder of one's own, without it
             continue
+        others = {n: s.version for n, s in sorted(snapshots.items()) if n != LEGS and mart.others}
         table = f"{SCHEMA}.{quote(name)}"
         state = None if whole else _stored(con, name)
         if state is None or state.get("others") != others or not _exists(con, name):
@@ -88,22 +135,19 @@ def materialize(
             done.append(Materialized(name, "full", 0))
         else:
             held: dict[str, list[str]] = state.get("days", {})
-            changed = sorted(d for d in {*days, *held} if days.get(d) != held.get(d))
-            if changed:
-                listed = ", ".join(
-                    f"date {lit(date.fromisoformat(d).isoformat())}" for d in changed
-                )
-                con.execute(f"delete from {table} where {quote(column)} in ({listed})")
-                con.execute(
-                    f"insert into {table} select * from ({spec.sql}) "
-                    f"where {quote(column)} in ({listed})"
-                )
-            done.append(Materialized(name, "days" if changed else "unchanged", len(changed)))
+            changed = sorted(
+                date.fromisoformat(d) for d in {*days, *held} if days.get(d) != held.get(d)
+            )
+            if not changed:
+                done.append(Materialized(name, "unchanged", 0))
+            elif mart.by_call:
+                calls = _refresh_calls(con, table, spec.sql, changed)
+                done.append(Materialized(name, "calls", len(changed), calls))
+            else:
+                _refresh_days(con, table, spec.sql, mart.day_column, changed)
+                done.append(Materialized(name, "days", len(changed)))
         con.execute(f"create or replace view main.{quote(name)} as select * from {table}")
-        if _has_view(con, ANALYST_BASE, name):
-            # the analyst tier's version has the same rows: no column of it is personal and
-            # it joins on user ids and numbers only, whose pseudonyms map one to one (the
-            # parity test compares both; test_no_analyst_view_shows_a_personal_value guards)
+        if mart.analyst_shares and _has_view(con, ANALYST_BASE, name):
             con.execute(
                 f"create or replace view {ANALYST_BASE}.{quote(name)} as select * from {table}"
             )
@@ -113,8 +157,83 @@ def materialize(
             [name, json.dumps({"others": others, "days": days}, sort_keys=True)],
         )
     for m in done:
-        log.info("materialized %s: %s (%d days)", m.name, m.mode, m.days)
+        log.info("materialized %s: %s (%d days, %d rows)", m.name, m.mode, m.days, m.rows)
     return done
+
+
+def _dates(days: Sequence[date]) -> str:
+    return ", ".join(f"date {lit(d.isoformat())}" for d in days)
+
+
+def _refresh_days(
+    con: duckdb.DuckDBPyConnection, table: str, sql: str, column: str, changed: Sequence[date]
+) -> None:
+    """Recompute the rows of the `changed` days (each row comes from one leg's day)."""
+    listed = _dates(changed)
+    con.execute(f"delete from {table} where {quote(column)} in ({listed})")
+    con.execute(f"insert into {table} select * from ({sql}) where {quote(column)} in ({listed})")
+
+
+def _utc_day(column: str) -> str:
+    return f"cast(timezone('UTC', {column}) as date)"
+
+
+def _refresh_calls(
+    con: duckdb.DuckDBPyConnection, table: str, sql: str, changed: Sequence[date]
+) -> int:
+    """Recompute the calls the `changed` days can have changed (see the module's doc);
+    returns how many calls were recomputed."""
+    listed = _dates(changed)
+    near = _dates(sorted({d + timedelta(days=k) for d in changed for k in (-1, 0, 1)}))
+    legs = f"main.{LEG_VIEW}"
+    first, last = _utc_day("t.first_start_time"), _utc_day("t.last_release_time")
+    con.execute(
+        f"""create or replace temp table __calls as
+        select correlation_id from {legs} where call_date in ({listed})
+        union
+        select t.correlation_id from {table} as t
+        inner join (select unnest([{listed}]) as day) as d on d.day between {first} and {last}"""
+    )
+    # transfer links: calls that named one of these, and calls whose transfer points at a
+    # leg on a changed day (its own leg lies within 24 hours: a day either side)
+    con.execute(
+        f"""insert into __calls
+        select t.correlation_id from (
+            select correlation_id, unnest(transfer_correlation_ids) as other from {table}
+            where transfer_correlation_ids is not null
+        ) as t
+        semi join __calls as c on t.other = c.correlation_id
+        union
+        select src.correlation_id from {legs} as src
+        where src.call_date in ({near})
+            and src.transfer_related_call_id in (
+                select local_call_id from {legs} where call_date in ({listed})
+            )
+        except
+        select correlation_id from __calls"""
+    )
+    # the days their legs lie on: the changed ones, and those their stored rows spanned
+    spans = con.execute(
+        f"""select distinct unnest(generate_series({first}, {last}, interval 1 day))::date
+        from {table} as t semi join __calls using (correlation_id)"""
+    ).fetchall()
+    scope = sorted({*changed, *(r[0] for r in spans)})
+    around = _dates(sorted({d + timedelta(days=k) for d in scope for k in (-1, 0, 1)}))
+    con.execute(
+        f"create or replace temp view {SCOPED} as "
+        f"select * from {legs} where call_date in ({around})"
+    )
+    try:
+        scoped = re.sub(rf"\b(?:main\.)?{LEG_VIEW}\b", SCOPED, sql)
+        con.execute(f"delete from {table} where correlation_id in (select * from __calls)")
+        con.execute(
+            f"insert into {table} select * from ({scoped}) "
+            "where correlation_id in (select * from __calls)"
+        )
+        return int(con.execute("select count(*) from __calls").fetchall()[0][0])
+    finally:
+        con.execute(f"drop view if exists {SCOPED}")
+        con.execute("drop table if exists __calls")
 
 
 def _stored(con: duckdb.DuckDBPyConnection, name: str) -> dict[str, Any] | None:

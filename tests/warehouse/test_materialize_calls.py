@@ -1,0 +1,226 @@
+"""`fct_calls` kept by call (`warehouse/materialize.py`): after random sequences of loads,
+re-deliveries (records moved across UTC midnight, transfers broken) and retention, the
+table a refresh keeps equals the view's SQL computed whole over the same table versions,
+and equals what a whole build writes."""
+
+from __future__ import annotations
+
+import random
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pytest
+
+from cdr_pipeline.config import Settings
+from cdr_pipeline.ingest import ingest_paths
+from cdr_pipeline.ingest.retention import apply_retention
+from cdr_pipeline.resources import sql_dir
+from cdr_pipeline.warehouse import build_warehouse, refresh_warehouse
+from cdr_pipeline.warehouse.catalog import read_sql_file
+from cdr_pipeline.warehouse.materialize import MATERIALIZED, SCHEMA
+
+NAME = "fct_calls"
+
+
+def _rows(con: duckdb.DuckDBPyConnection, relation: str) -> list[tuple[object, ...]]:
+    return con.execute(f"select * from {relation} order by correlation_id").fetchall()
+
+
+def _check_parity(settings: Settings) -> list[tuple[object, ...]]:
+    """The table equals the view's SQL run now, row for row; the view reads the table."""
+    spec = read_sql_file(sql_dir() / f"{NAME}.sql")
+    con = duckdb.connect(str(settings.layout.duckdb), read_only=True)
+    try:
+        table = _rows(con, f"{SCHEMA}.{NAME}")
+        assert table, "the table is empty"
+        assert table == _rows(con, f"({spec.sql})")
+        assert len({r[0] for r in table}) == len(table)  # one row per call
+        plan = con.execute(f"explain select * from main.{NAME}").fetchall()[0][1]
+        assert "READ_PARQUET" not in plan.upper()
+        return table
+    finally:
+        con.close()
+
+
+def _refresh(settings: Settings) -> tuple[str, int, int]:
+    result = refresh_warehouse(settings)
+    (m,) = [m for m in result.materialized if m.name == NAME]
+    return m.mode, m.days, m.rows
+
+
+def _redelivery(exports: list[Path], out: Path, rng: random.Random) -> Path:
+    """Some records of `exports` again, reported later: some unchanged but for the report
+    time, some with their start moved by up to a day either way (across UTC midnight, and
+    out of reach of the calls transferring to them), some with another outcome."""
+    legs = pl.concat([pl.read_csv(p, infer_schema=False) for p in exports], how="vertical")
+    pick = legs.sample(n=min(60, legs.height), seed=rng.randrange(1 << 30))
+
+    def moved(start: str) -> str:
+        at = datetime.strptime(start[:23], "%Y-%m-%dT%H:%M:%S.%f")
+        return (at + timedelta(minutes=rng.choice([-1500, -30, 0, 45, 700, 1500]))).strftime(
+            "%Y-%m-%dT%H:%M:%S.%f"
+        )[:23] + "Z"
+
+    starts = [moved(s) for s in pick["Start time"].to_list()]
+    pick.with_columns(
+        pl.Series("Start time", starts),
+        pl.lit("2026-11-20T00:00:00.000Z").alias("Report time"),
+        pl.Series("Answered", [rng.choice(["true", "false"]) for _ in starts]),
+    ).write_csv(out)
+    return out
+
+
+@pytest.mark.parametrize("seed", [3, 17])
+def test_refreshed_by_call_equals_computed_whole_after_random_sequences(
+    seed: int, samples_dir: Path, tmp_path: Path
+) -> None:
+    assert MATERIALIZED[NAME].by_call
+    rng = random.Random(seed)
+    settings = Settings(warehouse=tmp_path / "wh")
+    september = samples_dir / "calling_detailed_call_history_2026-09-01_2026-10-01"
+    october = samples_dir / "dch_export_2026-09-30_2026-10-31.csv"
+    steps: list[tuple[str, list[Path]]] = [
+        ("load", [september]),
+        ("load", [october]),
+        ("load", [samples_dir / "cdr_feed_2026-10-29.json"]),
+        ("load", [samples_dir / "device_snapshots.csv"]),  # another table: no recompute
+        ("redeliver", [october]),
+        ("redeliver", [*sorted(september.glob("*.csv")), october]),
+        ("retention", []),
+    ]
+    first, rest = steps[0], steps[1:]
+    rng.shuffle(rest)
+    assert ingest_paths(settings, first[1]).exit_code == 0
+    build_warehouse(settings)
+    _check_parity(settings)
+    modes = []
+    for i, (kind, paths) in enumerate(rest):
+        if kind == "load":
+            assert ingest_paths(settings, paths).exit_code == 0
+        elif kind == "redeliver":
+            again = _redelivery([p for p in paths if p.exists()], tmp_path / f"again-{i}.csv", rng)
+            assert ingest_paths(settings, [again]).exit_code == 0
+        else:
+            result = apply_retention(settings, rng.choice([40, 55]), "t", today=date(2026, 11, 5))
+            assert result.dropped
+        mode, days, calls = _refresh(settings)
+        modes.append(mode)
+        if kind == "load" and paths[0].name.startswith("device"):
+            assert mode == "unchanged"  # it reads call legs only
+        else:
+            assert mode == "calls" and days > 0 and calls > 0
+        refreshed = _check_parity(settings)
+        build_warehouse(settings)  # computed whole
+        assert _check_parity(settings) == refreshed
+    assert "calls" in modes
+
+
+def test_a_call_across_midnight_is_recomputed_whole(samples_dir: Path, tmp_path: Path) -> None:
+    """One leg of a call moves to the next UTC day: the call's row comes from both days, once."""
+    settings = Settings(warehouse=tmp_path / "wh")
+    october = samples_dir / "dch_export_2026-09-30_2026-10-31.csv"
+    assert ingest_paths(settings, [october]).exit_code == 0
+    build_warehouse(settings)
+    legs = pl.read_csv(october, infer_schema=False)
+    calls = legs.group_by("Correlation ID").len().filter(pl.col("len") >= 3)
+    call = calls["Correlation ID"].sort()[0]
+    mine = legs.filter(pl.col("Correlation ID") == call).sort("Start time")
+    last = mine.tail(1)
+    day = date.fromisoformat(mine["Start time"][0][:10])
+    last.with_columns(
+        pl.lit(f"{day + timedelta(days=1)}T00:00:01.000Z").alias("Start time"),
+        pl.lit(f"{day + timedelta(days=1)}T00:02:01.000Z").alias("Release time"),
+        pl.lit("2026-11-20T00:00:00.000Z").alias("Report time"),
+    ).write_csv(tmp_path / "moved.csv")
+    assert ingest_paths(settings, [tmp_path / "moved.csv"]).exit_code == 0
+    mode, days, recomputed = _refresh(settings)
+    assert mode == "calls" and days >= 1 and recomputed >= 1
+    _check_parity(settings)
+    con = duckdb.connect(str(settings.layout.duckdb), read_only=True)
+    try:
+        rows = con.execute(
+            f"select record_count, last_release_time >= timestamptz '{day + timedelta(days=1)}' "
+            f"from {SCHEMA}.{NAME} where correlation_id = ?",
+            [call],
+        ).fetchall()
+    finally:
+        con.close()
+    assert rows == [(mine.height, True)]
+
+
+def _shifted(legs: pl.DataFrame, hours: int) -> pl.DataFrame:
+    """`legs` with every time moved by `hours`, reported later."""
+    times = ["Start time", "Answer time", "Release time"]
+    return legs.with_columns(
+        *[
+            (
+                pl.col(c).str.strptime(pl.Datetime("ms"), "%Y-%m-%dT%H:%M:%S%.fZ", strict=False)
+                + timedelta(hours=hours)
+            )
+            .dt.strftime("%Y-%m-%dT%H:%M:%S%.3fZ")
+            .alias(c)
+            for c in times
+        ],
+        pl.lit("2026-11-20T00:00:00.000Z").alias("Report time"),
+    )
+
+
+def test_transfer_links_follow_the_other_call_on_another_day(
+    samples_dir: Path, tmp_path: Path
+) -> None:
+    """Call X names call Y through Transfer related call ID. Y's legs arrive later, on the
+    next UTC day (within 24 hours): X, whose day did not change, gains the link. Then Y's
+    leg is corrected to another Local call ID: X, still untouched, loses it."""
+    settings = Settings(warehouse=tmp_path / "wh")
+    october = pl.read_csv(samples_dir / "dch_export_2026-09-30_2026-10-31.csv", infer_schema=False)
+    src = october.filter(pl.col("Transfer related call ID").is_not_null())
+    pairs = src.join(
+        october.select(pl.col("Correlation ID").alias("y"), "Local call ID"),
+        left_on="Transfer related call ID",
+        right_on="Local call ID",
+    ).filter(
+        (pl.col("Correlation ID") != pl.col("y"))
+        & (pl.col("Start time").str.slice(11, 2) < "10")  # +20 h stays before its midnight
+    )
+    x, y = pairs["Correlation ID"][0], pairs["y"][0]
+    others = october.filter(pl.col("Correlation ID") != y)
+    others.write_csv(tmp_path / "without_y.csv")
+    y_legs = _shifted(october.filter(pl.col("Correlation ID") == y), 20)
+    y_legs.write_csv(tmp_path / "y.csv")
+    assert ingest_paths(settings, [tmp_path / "without_y.csv"]).exit_code == 0
+    build_warehouse(settings)
+
+    def links() -> list[str] | None:
+        con = duckdb.connect(str(settings.layout.duckdb), read_only=True)
+        try:
+            rows = con.execute(
+                f"select transfer_correlation_ids from {SCHEMA}.{NAME} where correlation_id = ?",
+                [x],
+            ).fetchall()
+        finally:
+            con.close()
+        assert len(rows) == 1
+        return rows[0][0]
+
+    assert y not in (links() or [])
+    assert ingest_paths(settings, [tmp_path / "y.csv"]).exit_code == 0
+    mode, days, _ = _refresh(settings)
+    assert mode == "calls" and days == 1  # the next day only: X's day is unchanged
+    _check_parity(settings)
+    assert y in (links() or [])
+
+    # Y's linked leg corrected: another Local call ID, so nothing on a changed day points
+    # back at X; only X's stored link finds it
+    linked = y_legs.filter(
+        pl.col("Local call ID").is_in(pairs["Transfer related call ID"].implode())
+    )
+    _shifted(linked, 1).with_columns(pl.lit("999999999:0").alias("Local call ID")).write_csv(
+        tmp_path / "y_corrected.csv"
+    )
+    assert ingest_paths(settings, [tmp_path / "y_corrected.csv"]).exit_code == 0
+    mode, days, _ = _refresh(settings)
+    assert mode == "calls" and days == 1
+    _check_parity(settings)
+    assert y not in (links() or [])
