@@ -35,18 +35,21 @@ PSEUDONYM_PATTERN = rf"^(number|name|email|id|mac)_[0-9a-f]{{{_HEX}}}$"
 replaced in place (retention, erasure) is passed through, never pseudonymised twice."""
 
 
-def raw_values_sql(relation: str, columns: Sequence[str]) -> str:
+def raw_values_sql(relation: str, columns: Sequence[str], by: str | None = None) -> str:
     """SQL of (column_name, value): the distinct non-null values of `columns` of `relation`
-    that are not pseudonyms yet. One scan with a `list(distinct ...)` per column, then the
-    lists unnested: 4-5x faster than UNPIVOT-then-DISTINCT, which hashes every cell."""
+    that are not pseudonyms yet (with `by`: (by, column_name, value), distinct per value of
+    the column `by`). One scan with a `list(distinct ...)` per column, then the lists
+    unnested: 4-5x faster than UNPIVOT-then-DISTINCT, which hashes every cell."""
+    key = f"{quote(by)}, " if by else ""
     lists = ", ".join(f"list(distinct {quote(c)}) as l{i}" for i, c in enumerate(columns))
+    grouped = f" group by {quote(by)}" if by else ""
     parts = " union all ".join(
-        f"select {lit(c)} as column_name, unnest(l{i}) as value from lists"
+        f"select {key}{lit(c)} as column_name, unnest(l{i}) as value from lists"
         for i, c in enumerate(columns)
     )
     return (
-        f"with lists as materialized (select {lists} from {relation}) "
-        f"select column_name, value from ({parts}) "
+        f"with lists as materialized (select {key}{lists} from {relation}{grouped}) "
+        f"select {key}column_name, value from ({parts}) "
         f"where not regexp_matches(value, {lit(PSEUDONYM_PATTERN)})"
     )
 

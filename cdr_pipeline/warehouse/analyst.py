@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -68,15 +68,21 @@ MAP_SCHEMA = pa.schema(
 )
 
 
-def _distinct_values(con: duckdb.DuckDBPyConnection, tables: Sequence[str]) -> dict[str, set[str]]:
+def _distinct_values(
+    con: duckdb.DuckDBPyConnection,
+    tables: Sequence[str],
+    sources: Mapping[str, str] | None = None,
+) -> dict[str, set[str]]:
     """Kind -> distinct non-null values of every pseudonymised column of the `stg_` views
-    (one scan per table: UNPIVOT turns its personal columns into rows, NULLs left out)."""
+    (one scan per table, `raw_values_sql`), or of the SQL of (column_name, value) `sources`
+    gives for a table (the call legs' values kept by day, `personal_values.py`)."""
     out: dict[str, set[str]] = {}
     for table in tables:
         kinds = pseudonymised_columns(table)
         if not kinds:
             continue
-        rows = con.execute(raw_values_sql(f"main.stg_{table}", list(kinds)))
+        sql = (sources or {}).get(table) or raw_values_sql(f"main.stg_{table}", list(kinds))
+        rows = con.execute(sql)
         while batch := rows.fetchmany(50_000):
             for column, value in batch:
                 out.setdefault(kinds[str(column)], set()).add(str(value))
@@ -111,12 +117,17 @@ def pseudonym_rows(
 
 
 def write_pseudonym_map(
-    con: duckdb.DuckDBPyConnection, settings: Settings, tables: Sequence[str]
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    tables: Sequence[str],
+    sources: Mapping[str, str] | None = None,
 ) -> Path:
     """Write this build's `state/privacy/pseudonyms-<build>.parquet` from the values the
-    `main.stg_` views hold now (an erased value leaves the map with the next build)."""
+    `main.stg_` views hold now (an erased value leaves the map with the next build);
+    `sources` as `_distinct_values` takes them."""
     key = load_key(settings.layout)
-    table = pseudonym_table(_distinct_values(con, tables), key, settings.privacy_prefix_digits)
+    values = _distinct_values(con, tables, sources)
+    table = pseudonym_table(values, key, settings.privacy_prefix_digits)
     build = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{secrets.token_hex(4)}"
     path = settings.layout.pseudonym_map(build)
     atomic_write_table(table, path)

@@ -26,17 +26,13 @@ import duckdb
 from cdr_pipeline.config import Settings
 from cdr_pipeline.errors import ConfigError
 from cdr_pipeline.resources import sql_dir as default_sql_dir
-from cdr_pipeline.schema import schemas_by_table
-from cdr_pipeline.schema.personal import personal_columns
 from cdr_pipeline.state.tables import Snapshot
 from cdr_pipeline.text import lit
 from cdr_pipeline.warehouse.analyst import (
     ANALYST_SCHEMA,
     create_analyst_views,
     create_map_view,
-    map_relation,
     pseudonym_rows,
-    write_pseudonym_map,
 )
 from cdr_pipeline.warehouse.catalog import (
     MACROS_FILE,
@@ -53,6 +49,7 @@ from cdr_pipeline.warehouse.materialize import (
     materialize,
     materialized_specs,
 )
+from cdr_pipeline.warehouse.personal_values import personal_tables, write_map
 from cdr_pipeline.warehouse.signature import build_signature, record_build, stored_signature
 from cdr_pipeline.warehouse.snapshots import AsOfArg, table_snapshots, versions_text
 from cdr_pipeline.warehouse.staging import generated_views
@@ -136,7 +133,7 @@ def create_views(
         created.append(spec)
     comment_views(con, created, folder / "README.md")
     if analyst is not None:
-        _create_analyst_tier(con, settings, created, analyst)
+        _create_analyst_tier(con, settings, created, analyst, snapshots)
     return created, empty
 
 
@@ -155,23 +152,16 @@ def _materialize(
     return done
 
 
-def _personal_tables() -> list[str]:
-    return sorted(t for t in schemas_by_table() if personal_columns(t))
-
-
-def _write_map(con: duckdb.DuckDBPyConnection, settings: Settings) -> str:
-    """This build's pseudonym map file, and `analyst_base.pseudonym_map` pointed at it."""
-    return create_map_view(
-        con, map_relation(write_pseudonym_map(con, settings, _personal_tables()))
-    )
-
-
 def _create_analyst_tier(
-    con: duckdb.DuckDBPyConnection, settings: Settings, created: list[ViewSpec], mode: str
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    created: list[ViewSpec],
+    mode: str,
+    snapshots: Mapping[str, Snapshot],
 ) -> None:
-    tables = _personal_tables()
+    tables = personal_tables()
     if mode == "file":
-        source = _write_map(con, settings)
+        source = write_map(con, settings, snapshots, whole=True)
     else:
         con.register("__pseudonym_rows", pseudonym_rows(con, settings, tables))
         con.execute("create table main.__pseudonyms as select * from __pseudonym_rows")
@@ -282,7 +272,7 @@ def refresh_warehouse(settings: Settings, sql_dir: Path | None = None) -> BuildR
             comment_views(con, generated, (sql_dir or default_sql_dir()) / "README.md")
             specs = materialized_specs(sql_dir or default_sql_dir())
             materialized = _materialize(con, specs, snapshots, sql_dir)
-            _write_map(con, settings)
+            write_map(con, settings, snapshots, whole=False)
             record_build(con, signature, versions_text(snapshots))
     except _Unusable as why:
         log.info("views: %s; building all", why)

@@ -107,6 +107,46 @@ class Materialized:
         return f"{self.name}: {'computed whole' if self.mode == 'full' else 'unchanged'}"
 
 
+def leg_days(snapshots: Mapping[str, Snapshot]) -> dict[str, list[str]]:
+    """UTC day -> the names of its call_legs files, in the version `snapshots` holds."""
+    legs = snapshots.get(LEGS)
+    return {v: sorted(p.name for p in files) for v, files in (legs.files if legs else {}).items()}
+
+
+def ensure_state(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(f"create schema if not exists {META_SCHEMA}")
+    con.execute(f"create table if not exists {STATE} (view_name varchar, state varchar)")
+
+
+def changed_days(
+    con: duckdb.DuckDBPyConnection,
+    name: str,
+    days: Mapping[str, list[str]],
+    others: Mapping[str, int | None],
+) -> list[date] | None:
+    """The days whose files differ from those `name` was last computed from (sorted); None
+    when it must be computed whole (nothing stored, or another table it reads moved)."""
+    state = _stored(con, name)
+    if state is None or state.get("others") != others:
+        return None
+    held: dict[str, list[str]] = state.get("days", {})
+    return sorted(date.fromisoformat(d) for d in {*days, *held} if days.get(d) != held.get(d))
+
+
+def remember(
+    con: duckdb.DuckDBPyConnection,
+    name: str,
+    days: Mapping[str, list[str]],
+    others: Mapping[str, int | None],
+) -> None:
+    """Record what `name` is now computed from (`changed_days` compares with it)."""
+    con.execute(f"delete from {STATE} where view_name = ?", [name])
+    con.execute(
+        f"insert into {STATE} values (?, ?)",
+        [name, json.dumps({"others": others, "days": days}, sort_keys=True)],
+    )
+
+
 def materialize(
     con: duckdb.DuckDBPyConnection,
     specs: Sequence[ViewSpec],
@@ -118,10 +158,8 @@ def materialize(
     when the stored state does not allow less) and point the view at it."""
     by_name = {s.name: s for s in specs}
     con.execute(f"create schema if not exists {SCHEMA}")
-    con.execute(f"create schema if not exists {META_SCHEMA}")
-    con.execute(f"create table if not exists {STATE} (view_name varchar, state varchar)")
-    legs = snapshots.get(LEGS)
-    days = {v: sorted(p.name for p in files) for v, files in (legs.files if legs else {}).items()}
+    ensure_state(con)
+    days = leg_days(snapshots)
     done: list[Materialized] = []
     for name, mart in MATERIALIZED.items():
         spec = by_name.get(name)
@@ -129,33 +167,24 @@ def materialize(
             continue
         others = {n: s.version for n, s in sorted(snapshots.items()) if n != LEGS and mart.others}
         table = f"{SCHEMA}.{quote(name)}"
-        state = None if whole else _stored(con, name)
-        if state is None or state.get("others") != others or not _exists(con, name):
+        changed = None if whole or not _exists(con, name) else changed_days(con, name, days, others)
+        if changed is None:
             con.execute(f"create or replace table {table} as select * from ({spec.sql})")
             done.append(Materialized(name, "full", 0))
+        elif not changed:
+            done.append(Materialized(name, "unchanged", 0))
+        elif mart.by_call:
+            calls = _refresh_calls(con, table, spec.sql, changed)
+            done.append(Materialized(name, "calls", len(changed), calls))
         else:
-            held: dict[str, list[str]] = state.get("days", {})
-            changed = sorted(
-                date.fromisoformat(d) for d in {*days, *held} if days.get(d) != held.get(d)
-            )
-            if not changed:
-                done.append(Materialized(name, "unchanged", 0))
-            elif mart.by_call:
-                calls = _refresh_calls(con, table, spec.sql, changed)
-                done.append(Materialized(name, "calls", len(changed), calls))
-            else:
-                _refresh_days(con, table, spec.sql, mart.day_column, changed)
-                done.append(Materialized(name, "days", len(changed)))
+            _refresh_days(con, table, spec.sql, mart.day_column, changed)
+            done.append(Materialized(name, "days", len(changed)))
         con.execute(f"create or replace view main.{quote(name)} as select * from {table}")
         if mart.analyst_shares and _has_view(con, ANALYST_BASE, name):
             con.execute(
                 f"create or replace view {ANALYST_BASE}.{quote(name)} as select * from {table}"
             )
-        con.execute(f"delete from {STATE} where view_name = ?", [name])
-        con.execute(
-            f"insert into {STATE} values (?, ?)",
-            [name, json.dumps({"others": others, "days": days}, sort_keys=True)],
-        )
+        remember(con, name, days, others)
     for m in done:
         log.info("materialized %s: %s (%d days, %d rows)", m.name, m.mode, m.days, m.rows)
     return done
@@ -174,8 +203,19 @@ def _refresh_days(
     con.execute(f"insert into {table} select * from ({sql}) where {quote(column)} in ({listed})")
 
 
-def _utc_day(column: str) -> str:
-    return f"cast(timezone('UTC', {column}) as date)"
+def _ranges(days: Sequence[date]) -> list[tuple[date, date]]:
+    """`days` (sorted) as runs of consecutive days: (first, day after the last)."""
+    runs: list[tuple[date, date]] = []
+    for d in days:
+        if runs and runs[-1][1] == d:
+            runs[-1] = (runs[-1][0], d + timedelta(days=1))
+        else:
+            runs.append((d, d + timedelta(days=1)))
+    return runs
+
+
+def _midnight(d: date) -> str:
+    return f"timestamptz {lit(f'{d.isoformat()} 00:00:00+00')}"
 
 
 def _refresh_calls(
@@ -184,15 +224,24 @@ def _refresh_calls(
     """Recompute the calls the `changed` days can have changed (see the module's doc);
     returns how many calls were recomputed."""
     listed = _dates(changed)
-    near = _dates(sorted({d + timedelta(days=k) for d in changed for k in (-1, 0, 1)}))
     legs = f"main.{LEG_VIEW}"
-    first, last = _utc_day("t.first_start_time"), _utc_day("t.last_release_time")
+    # the legs of the changed days and a day either side, read once (each read of the legs
+    # view costs a quarter of a second of planning over every file, whatever it reads)
+    near = _dates(sorted({d + timedelta(days=k) for d in changed for k in (-1, 0, 1)}))
+    con.execute(
+        f"""create or replace temp table __near as
+        select correlation_id, call_date, local_call_id, transfer_related_call_id
+        from {legs} where call_date in ({near})"""
+    )
+    spanned = " or ".join(
+        f"(first_start_time < {_midnight(end)} and last_release_time >= {_midnight(start)})"
+        for start, end in _ranges(changed)
+    )
     con.execute(
         f"""create or replace temp table __calls as
-        select correlation_id from {legs} where call_date in ({listed})
+        select correlation_id from __near where call_date in ({listed})
         union
-        select t.correlation_id from {table} as t
-        inner join (select unnest([{listed}]) as day) as d on d.day between {first} and {last}"""
+        select correlation_id from {table} where {spanned}"""
     )
     # transfer links: calls that named one of these, and calls whose transfer points at a
     # leg on a changed day (its own leg lies within 24 hours: a day either side)
@@ -204,15 +253,17 @@ def _refresh_calls(
         ) as t
         semi join __calls as c on t.other = c.correlation_id
         union
-        select src.correlation_id from {legs} as src
-        where src.call_date in ({near})
-            and src.transfer_related_call_id in (
-                select local_call_id from {legs} where call_date in ({listed})
-            )
+        select correlation_id from __near
+        where transfer_related_call_id in (
+            select local_call_id from __near where call_date in ({listed})
+        )
         except
         select correlation_id from __calls"""
     )
     # the days their legs lie on: the changed ones, and those their stored rows spanned
+    first, last = (
+        f"cast(timezone('UTC', t.{c}) as date)" for c in ("first_start_time", "last_release_time")
+    )
     spans = con.execute(
         f"""select distinct unnest(generate_series({first}, {last}, interval 1 day))::date
         from {table} as t semi join __calls using (correlation_id)"""
@@ -234,6 +285,7 @@ def _refresh_calls(
     finally:
         con.execute(f"drop view if exists {SCOPED}")
         con.execute("drop table if exists __calls")
+        con.execute("drop table if exists __near")
 
 
 def _stored(con: duckdb.DuckDBPyConnection, name: str) -> dict[str, Any] | None:
