@@ -151,6 +151,16 @@ def _columns(con: duckdb.DuckDBPyConnection, schema: str) -> dict[str, list[tupl
     return out
 
 
+def pseudonym_sql(value: str, kind: str, source: str) -> str:
+    """SQL of the pseudonym of the expression `value` (of `kind`) in the map `source`; a
+    value retention or erasure already replaced is its own pseudonym."""
+    lookup = (
+        f"(select m.pseudonym from {source} as m where m.kind = {lit(kind)} and m.value = {value})"
+    )
+    replaced = f"regexp_matches({value}, {lit(PSEUDONYM_PATTERN)})"
+    return f"case when {replaced} then {value} else {lookup} end"
+
+
 def _base_staging_sql(columns: list[tuple[str, str]], table: str, source: str) -> str:
     """`analyst_base.stg_<table>`: personal values replaced by pseudonyms, dropped fields
     NULL (the columns stay, so the `sql/` views build unchanged)."""
@@ -160,16 +170,9 @@ def _base_staging_sql(columns: list[tuple[str, str]], table: str, source: str) -
     for name, dtype in columns:
         col = quote(name)
         if name in kinds:
-            # a value retention or erasure already replaced is its own pseudonym
-            lookup = (
-                f"(select m.pseudonym from {source} as m where m.kind = {lit(kinds[name])} "
-                f"and m.value = s.{col})"
+            items.append(
+                f"    cast({pseudonym_sql(f's.{col}', kinds[name], source)} as {dtype}) as {col}"
             )
-            expr = (
-                f"case when regexp_matches(s.{col}, {lit(PSEUDONYM_PATTERN)}) then s.{col} "
-                f"else {lookup} end"
-            )
-            items.append(f"    cast({expr} as {dtype}) as {col}")
         elif name in dropped:
             items.append(f"    cast(NULL as {dtype}) as {col}")
         else:

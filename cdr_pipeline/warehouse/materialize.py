@@ -33,16 +33,18 @@ import json
 import logging
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import duckdb
 
+from cdr_pipeline.schema.personal import pseudonymised_columns
 from cdr_pipeline.state.tables import Snapshot
 from cdr_pipeline.text import lit, quote
 from cdr_pipeline.warehouse.analyst import BASE_SCHEMA as ANALYST_BASE
+from cdr_pipeline.warehouse.analyst import MAP_VIEW, pseudonym_sql
 from cdr_pipeline.warehouse.catalog import ViewSpec, read_sql_file
 from cdr_pipeline.warehouse.signature import META_SCHEMA
 
@@ -69,6 +71,10 @@ class Mart:
     """It reads tables besides call_legs: when one of them moves, it is computed whole."""
     analyst_shares: bool = False
     """The analyst tier's version of the view has the same rows, so it reads the table."""
+    analyst_personal: Mapping[str, str] = field(default_factory=dict)
+    """Its personal output columns -> the call_legs column each comes from: the analyst
+    tier's version reads the table with these replaced by their pseudonyms (a pseudonym
+    maps one to one, so the grouping and every count come out the same)."""
 
 
 MATERIALIZED: dict[str, Mart] = {
@@ -76,7 +82,16 @@ MATERIALIZED: dict[str, Mart] = {
     # pseudonyms map one to one (the parity test compares both tiers;
     # test_no_analyst_view_shows_a_personal_value guards)
     "fct_webex_go_leg_devices": Mart(by_call=False, analyst_shares=True),
-    "fct_calls": Mart(by_call=True, others=False),
+    "fct_calls": Mart(
+        by_call=True,
+        others=False,
+        analyst_personal={
+            "calling_number": "calling_number",
+            "called_number": "called_number",
+            "originating_user_uuid": "user_uuid",
+            "originating_user_name": "user_name",
+        },
+    ),
 }
 
 
@@ -180,14 +195,25 @@ def materialize(
             _refresh_days(con, table, spec.sql, mart.day_column, changed)
             done.append(Materialized(name, "days", len(changed)))
         con.execute(f"create or replace view main.{quote(name)} as select * from {table}")
-        if mart.analyst_shares and _has_view(con, ANALYST_BASE, name):
+        if (mart.analyst_shares or mart.analyst_personal) and _has_view(con, ANALYST_BASE, name):
             con.execute(
-                f"create or replace view {ANALYST_BASE}.{quote(name)} as select * from {table}"
+                f"create or replace view {ANALYST_BASE}.{quote(name)} as "
+                f"select * {_pseudonymised(mart)}from {table}"
             )
         remember(con, name, days, others)
     for m in done:
         log.info("materialized %s: %s (%d days, %d rows)", m.name, m.mode, m.days, m.rows)
     return done
+
+
+def _pseudonymised(mart: Mart) -> str:
+    """The `replace (...)` clause of the analyst tier's view of `mart`'s table, or ''."""
+    kinds = pseudonymised_columns(LEGS)
+    items = [
+        f"{pseudonym_sql(quote(out), kinds[src], MAP_VIEW)} as {quote(out)}"
+        for out, src in mart.analyst_personal.items()
+    ]
+    return f"replace ({', '.join(items)}) " if items else ""
 
 
 def _dates(days: Sequence[date]) -> str:

@@ -42,6 +42,15 @@ def _check_parity(settings: Settings) -> list[tuple[object, ...]]:
         assert len({r[0] for r in table}) == len(table)  # one row per call
         plan = con.execute(f"explain select * from main.{NAME}").fetchall()[0][1]
         assert "READ_PARQUET" not in plan.upper()
+        # the analyst tier reads the table with its personal columns pseudonymised: the same
+        # rows as its own SQL over its pseudonymised views
+        mapped = _rows(con, f"analyst_base.{NAME}")
+        con.execute("set search_path = 'analyst_base,main'")
+        assert mapped == _rows(con, f"({spec.sql})")
+        con.execute("reset search_path")
+        assert mapped != table  # numbers, names and user ids replaced
+        plan = con.execute(f"explain select * from analyst.{NAME}").fetchall()[0][1]
+        assert f'"{SCHEMA}".{NAME}' in plan and "CTE Name: legs" not in plan  # no grouping
         # the legs' personal values kept by day (for the pseudonym map) equal a whole scan
         kept = set(con.execute(leg_values_sql()).fetchall())
         scanned = raw_values_sql("main.stg_call_legs", list(pseudonymised_columns("call_legs")))
