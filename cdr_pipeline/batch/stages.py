@@ -146,11 +146,8 @@ def build_stage(settings: Settings, summary: DemoSummary | NightlySummary) -> st
     returns the stage's line."""
     from cdr_pipeline.warehouse import refresh_warehouse
 
-    result = summary.build = refresh_warehouse(settings)
-    if result.full:
-        return f"{len(result.views)} views in {result.path}"
-    kept = "; ".join(m.summary() for m in result.materialized)
-    return f"views in {result.path} moved to {result.versions}" + (f"; {kept}" if kept else "")
+    summary.build = refresh_warehouse(settings)
+    return summary.build.describe()
 
 
 def worst(codes: list[int]) -> int:

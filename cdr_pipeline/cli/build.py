@@ -44,14 +44,7 @@ def build(obj: CliContext, full: bool, as_json: bool) -> None:
                 [(v.name, v.layer, ", ".join(v.key), v.origin) for v in result.views],
             )
         )
-    kept = "; ".join(m.summary() for m in result.materialized)
-    if result.full:
-        echo(f"built {len(result.views)} views into {result.path} in {result.seconds:.2f}s")
-    else:
-        echo(
-            f"built {result.path} in {result.seconds:.2f}s: views moved to "
-            f"{result.versions or 'no table yet'}" + (f"; {kept}" if kept else "")
-        )
+    echo(f"built {result.describe()} in {result.seconds:.2f}s")
     if result.empty_tables:
         echo(
             f"note: no data yet for {', '.join(result.empty_tables)}; their views are empty "

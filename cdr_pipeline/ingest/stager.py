@@ -40,8 +40,9 @@ class Stager:
     written in final form (zstd) so that a new partition is later renamed into place.
 
     When a chunk spans few partitions (the input is ordered by time, as exports usually are),
-    its pieces are handed, without a copy, to a background thread that writes them while the
-    next chunks are parsed (pyarrow releases the GIL). When the partitions of the input are
+    its pieces are handed as they are to a background thread that makes them Arrow (large
+    strings: one copy, no cast) and writes them while the next chunks are parsed (pyarrow
+    releases the GIL). When the partitions of the input are
     interleaved, each chunk is sorted by partition into a compact Arrow copy (polars string
     columns are views that would pin the whole chunk and scatter the writer's reads) and held
     until `max_pending_rows` wait; then each partition's slices become one row group, written

@@ -84,6 +84,13 @@ class BuildResult:
     def names(self) -> list[str]:
         return [v.name for v in self.views]
 
+    def describe(self) -> str:
+        """`34 views into PATH` (a build) or what a refresh moved and recomputed."""
+        if self.full:
+            return f"{len(self.views)} views into {self.path}"
+        kept = "".join(f"; {m.summary()}" for m in self.materialized)
+        return f"{self.path}, views moved to {self.versions or 'no table yet'}{kept}"
+
 
 def _check_settings(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
     try:

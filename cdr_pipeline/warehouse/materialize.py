@@ -11,9 +11,11 @@ view keeps its name and columns and selects from `materialized.<name>`.
   whole history. A call's legs may lie on several days (a call across UTC midnight), and a
   call names the calls it was transferred to: it is kept **by call**.
 
-`cdr build --full` computes the tables whole. The refresh at the end of an ingest or fetch
-(and plain `cdr build`) finds the days whose leg files changed (new days, merged days, days a
-record moved out of, days retention dropped) from `cdr_meta.materialized`, which remembers
+`cdr build --full` computes the tables whole (`fct_calls` by the refresh's own steps over
+every day, into an empty table, so memory follows a week's legs). The refresh at the end of
+an ingest or fetch (and plain `cdr build`) finds the days whose leg files changed (new days,
+merged days, days a record moved out of, days retention dropped) from
+`cdr_meta.materialized`, which remembers
 the file list of each day and the versions of the other tables the rows were computed from:
 - by day: the rows of the changed days are deleted and computed again;
 - by call: the calls that can have changed are those with a leg on a changed day now, those
@@ -33,13 +35,14 @@ import json
 import logging
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import duckdb
 
+from cdr_pipeline.resources import sql_dir as default_sql_dir
 from cdr_pipeline.schema.personal import pseudonymised_columns
 from cdr_pipeline.state.tables import Snapshot
 from cdr_pipeline.text import lit, quote
@@ -71,23 +74,22 @@ class Mart:
     """By day: the column holding the call_legs partition (UTC day) each row comes from."""
     others: bool = True
     """It reads tables besides call_legs: when one of them moves, it is computed whole."""
-    analyst_shares: bool = False
-    """The analyst tier's version of the view has the same rows, so it reads the table."""
-    analyst_personal: Mapping[str, str] = field(default_factory=dict)
-    """Its personal output columns -> the call_legs column each comes from: the analyst
-    tier's version reads the table with these replaced by their pseudonyms (a pseudonym
-    maps one to one, so the grouping and every count come out the same)."""
+    analyst: Mapping[str, str] | None = None
+    """When the analyst tier's version reads the table too: its personal output columns ->
+    the call_legs column each comes from, replaced by their pseudonyms (a pseudonym maps one
+    to one, so the grouping and every count come out the same); empty when no column is
+    personal. None: the analyst tier computes its own from its pseudonymised views."""
 
 
 MATERIALIZED: dict[str, Mart] = {
     # no output column is personal and it joins on user ids and numbers only, whose
     # pseudonyms map one to one (the parity test compares both tiers;
     # test_no_analyst_view_shows_a_personal_value guards)
-    "fct_webex_go_leg_devices": Mart(by_call=False, analyst_shares=True),
+    "fct_webex_go_leg_devices": Mart(by_call=False, analyst={}),
     "fct_calls": Mart(
         by_call=True,
         others=False,
-        analyst_personal={
+        analyst={
             "calling_number": "calling_number",
             "called_number": "called_number",
             "originating_user_uuid": "user_uuid",
@@ -114,7 +116,8 @@ class Materialized:
     days: int
     """Days changed (`days`, `calls`), or 0."""
     rows: int = 0
-    """Rows (calls) recomputed (`calls`), or 0."""
+    """Calls recomputed (`calls`, and `full` by call), a call once per step that recomputed
+    it; or 0."""
 
     def summary(self) -> str:
         if self.mode == "days":
@@ -184,26 +187,33 @@ def materialize(
             continue
         others = {n: s.version for n, s in sorted(snapshots.items()) if n != LEGS and mart.others}
         table = f"{SCHEMA}.{quote(name)}"
-        changed = None if whole or not _exists(con, name) else changed_days(con, name, days, others)
-        if changed is None:
+        exists = table_exists(con, SCHEMA, name)
+        changed = None if whole or not exists else changed_days(con, name, days, others)
+        # a view of one's own SQL without the columns a by-call refresh reads: whole
+        by_call = mart.by_call and _callable(con, spec, table if exists else None)
+        if mart.by_call and not by_call:
+            changed = None
+        if changed is None and by_call:
+            # computed whole as every day changed into an empty table: by steps, so memory
+            # follows a step's legs, not the table's (at once: 1.5 GB at 1M legs, 11 GB at 10M)
+            con.execute(f"create or replace table {table} as select * from ({spec.sql}) limit 0")
+            calls = _refresh_calls_by_steps(
+                con, table, spec.sql, sorted(map(date.fromisoformat, days))
+            )
+            done.append(Materialized(name, "full", len(days), calls))
+        elif changed is None:
             con.execute(f"create or replace table {table} as select * from ({spec.sql})")
             done.append(Materialized(name, "full", 0))
         elif not changed:
             done.append(Materialized(name, "unchanged", 0))
-        elif mart.by_call:
-            # a week of changed days at a time: a month's load recomputed at once held every
-            # leg of it in DuckDB's hash tables (1.5 GB at 1M legs); each step is a refresh
-            # of its own over the legs as they are now, so the steps add up to the whole
-            calls = sum(
-                _refresh_calls(con, table, spec.sql, changed[i : i + DAYS_PER_STEP])
-                for i in range(0, len(changed), DAYS_PER_STEP)
-            )
+        elif by_call:
+            calls = _refresh_calls_by_steps(con, table, spec.sql, changed)
             done.append(Materialized(name, "calls", len(changed), calls))
         else:
             _refresh_days(con, table, spec.sql, mart.day_column, changed)
             done.append(Materialized(name, "days", len(changed)))
         con.execute(f"create or replace view main.{quote(name)} as select * from {table}")
-        if (mart.analyst_shares or mart.analyst_personal) and _has_view(con, ANALYST_BASE, name):
+        if _analyst_reads_table(con, mart, spec):
             con.execute(
                 f"create or replace view {ANALYST_BASE}.{quote(name)} as "
                 f"select * {_pseudonymised(mart)}from {table}"
@@ -214,17 +224,42 @@ def materialize(
     return done
 
 
+BY_CALL_COLUMNS = frozenset(
+    {"correlation_id", "first_start_time", "last_release_time", "transfer_correlation_ids"}
+)
+"""What `_refresh_calls` reads of a by-call table (`sql/fct_calls.sql` has them)."""
+
+
+def _callable(con: duckdb.DuckDBPyConnection, spec: ViewSpec, table: str | None) -> bool:
+    """Whether the view's rows (the stored table's columns when there is one, else the
+    SQL's) have the columns a by-call refresh reads."""
+    relation = table or f"({spec.sql}) limit 0"
+    columns = {str(r[0]) for r in con.execute(f"describe select * from {relation}").fetchall()}
+    return columns >= BY_CALL_COLUMNS
+
+
+def _analyst_reads_table(con: duckdb.DuckDBPyConnection, mart: Mart, spec: ViewSpec) -> bool:
+    """Whether the analyst tier's version of the view may read the table: the mart says
+    which of its columns are personal for the shipped SQL only (the parity tests compare
+    both tiers on it); a view of one's own SQL may have others, so the analyst tier computes
+    it from its pseudonymised views."""
+    if mart.analyst is None or not _has_view(con, ANALYST_BASE, spec.name):
+        return False
+    shipped = default_sql_dir() / f"{spec.name}.sql"
+    return shipped.is_file() and read_sql_file(shipped).sql == spec.sql
+
+
 def _pseudonymised(mart: Mart) -> str:
     """The `replace (...)` clause of the analyst tier's view of `mart`'s table, or ''."""
     kinds = pseudonymised_columns(LEGS)
     items = [
         f"{pseudonym_sql(quote(out), kinds[src], MAP_VIEW)} as {quote(out)}"
-        for out, src in mart.analyst_personal.items()
+        for out, src in (mart.analyst or {}).items()
     ]
     return f"replace ({', '.join(items)}) " if items else ""
 
 
-def _dates(days: Sequence[date]) -> str:
+def dates_sql(days: Sequence[date]) -> str:
     return ", ".join(f"date {lit(d.isoformat())}" for d in days)
 
 
@@ -232,7 +267,7 @@ def _refresh_days(
     con: duckdb.DuckDBPyConnection, table: str, sql: str, column: str, changed: Sequence[date]
 ) -> None:
     """Recompute the rows of the `changed` days (each row comes from one leg's day)."""
-    listed = _dates(changed)
+    listed = dates_sql(changed)
     con.execute(f"delete from {table} where {quote(column)} in ({listed})")
     con.execute(f"insert into {table} select * from ({sql}) where {quote(column)} in ({listed})")
 
@@ -252,16 +287,29 @@ def _midnight(d: date) -> str:
     return f"timestamptz {lit(f'{d.isoformat()} 00:00:00+00')}"
 
 
+def _refresh_calls_by_steps(
+    con: duckdb.DuckDBPyConnection, table: str, sql: str, changed: Sequence[date]
+) -> int:
+    """`_refresh_calls` a week of changed days at a time. Each step is a refresh of its own
+    over the legs as they are now (a call across steps is recomputed again by the later
+    one, from its stored span), so the steps add up to the whole; returns the calls
+    recomputed, a call counted once per step that recomputed it."""
+    return sum(
+        _refresh_calls(con, table, sql, changed[i : i + DAYS_PER_STEP])
+        for i in range(0, len(changed), DAYS_PER_STEP)
+    )
+
+
 def _refresh_calls(
     con: duckdb.DuckDBPyConnection, table: str, sql: str, changed: Sequence[date]
 ) -> int:
     """Recompute the calls the `changed` days can have changed (see the module's doc);
     returns how many calls were recomputed."""
-    listed = _dates(changed)
+    listed = dates_sql(changed)
     legs = f"main.{LEG_VIEW}"
     # the legs of the changed days and a day either side, read once (each read of the legs
     # view costs a quarter of a second of planning over every file, whatever it reads)
-    near = _dates(sorted({d + timedelta(days=k) for d in changed for k in (-1, 0, 1)}))
+    near = dates_sql(sorted({d + timedelta(days=k) for d in changed for k in (-1, 0, 1)}))
     con.execute(
         f"""create or replace temp table __near as
         select correlation_id, call_date, local_call_id, transfer_related_call_id
@@ -303,7 +351,7 @@ def _refresh_calls(
         from {table} as t semi join __calls using (correlation_id)"""
     ).fetchall()
     scope = sorted({*changed, *(r[0] for r in spans)})
-    around = _dates(sorted({d + timedelta(days=k) for d in scope for k in (-1, 0, 1)}))
+    around = dates_sql(sorted({d + timedelta(days=k) for d in scope for k in (-1, 0, 1)}))
     con.execute(
         f"create or replace temp view {SCOPED} as "
         f"select * from {legs} where call_date in ({around})"
@@ -335,9 +383,9 @@ def _has_view(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
     return bool(rows[0][0])
 
 
-def _exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+def table_exists(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
     rows = con.execute(
         "select count(*) from duckdb_tables() where schema_name = ? and table_name = ?",
-        [SCHEMA, name],
+        [schema, name],
     ).fetchall()
     return bool(rows[0][0])

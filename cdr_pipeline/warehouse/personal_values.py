@@ -27,9 +27,11 @@ from cdr_pipeline.warehouse.analyst import create_map_view, map_relation, write_
 from cdr_pipeline.warehouse.materialize import (
     LEGS,
     changed_days,
+    dates_sql,
     ensure_state,
     leg_days,
     remember,
+    table_exists,
 )
 from cdr_pipeline.warehouse.signature import META_SCHEMA
 
@@ -55,10 +57,7 @@ def leg_values(
     value)."""
     ensure_state(con)
     days = leg_days(snapshots)
-    exists = con.execute(
-        "select count(*) from duckdb_tables() where schema_name = ? and table_name = ?",
-        [META_SCHEMA, NAME],
-    ).fetchall()[0][0]
+    exists = table_exists(con, META_SCHEMA, NAME)
     changed = None if whole or not exists else changed_days(con, NAME, days, {})
     if not days:
         con.execute(
@@ -67,7 +66,7 @@ def leg_values(
     elif changed is None:
         con.execute(f"create or replace table {TABLE} as {_by_day_sql('true')}")
     elif changed:
-        listed = ", ".join(f"date '{d.isoformat()}'" for d in changed)
+        listed = dates_sql(changed)
         con.execute(f"delete from {TABLE} where call_date in ({listed})")
         con.execute(f"insert into {TABLE} {_by_day_sql(f'call_date in ({listed})')}")
     remember(con, NAME, days, {})

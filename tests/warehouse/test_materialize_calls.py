@@ -6,6 +6,7 @@ and equals what a whole build writes."""
 from __future__ import annotations
 
 import random
+import shutil
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -137,8 +138,12 @@ def test_refreshed_by_call_equals_computed_whole_after_random_sequences(
     assert "calls" in modes
 
 
-def test_a_call_across_midnight_is_recomputed_whole(samples_dir: Path, tmp_path: Path) -> None:
-    """One leg of a call moves to the next UTC day: the call's row comes from both days, once."""
+@pytest.mark.parametrize("later", [1, 10])
+def test_a_call_across_midnight_is_recomputed_whole(
+    later: int, samples_dir: Path, tmp_path: Path
+) -> None:
+    """One leg of a call moves to the next UTC day (or ten days on, two refresh steps
+    away): the call's row comes from both days, once, refreshed and built whole alike."""
     settings = Settings(warehouse=tmp_path / "wh")
     october = samples_dir / "dch_export_2026-09-30_2026-10-31.csv"
     assert ingest_paths(settings, [october]).exit_code == 0
@@ -150,18 +155,21 @@ def test_a_call_across_midnight_is_recomputed_whole(samples_dir: Path, tmp_path:
     last = mine.tail(1)
     day = date.fromisoformat(mine["Start time"][0][:10])
     last.with_columns(
-        pl.lit(f"{day + timedelta(days=1)}T00:00:01.000Z").alias("Start time"),
-        pl.lit(f"{day + timedelta(days=1)}T00:02:01.000Z").alias("Release time"),
+        pl.lit(f"{day + timedelta(days=later)}T00:00:01.000Z").alias("Start time"),
+        pl.lit(f"{day + timedelta(days=later)}T00:02:01.000Z").alias("Release time"),
         pl.lit("2026-11-20T00:00:00.000Z").alias("Report time"),
     ).write_csv(tmp_path / "moved.csv")
     assert ingest_paths(settings, [tmp_path / "moved.csv"]).exit_code == 0
     mode, days, recomputed = _refresh(settings)
     assert mode == "calls" and days >= 1 and recomputed >= 1
-    _check_parity(settings)
+    refreshed = _check_parity(settings)
+    build_warehouse(settings)  # whole, by steps of days: the call's days are in two of them
+    assert _check_parity(settings) == refreshed
     con = duckdb.connect(str(settings.layout.duckdb), read_only=True)
     try:
         rows = con.execute(
-            f"select record_count, last_release_time >= timestamptz '{day + timedelta(days=1)}' "
+            f"select record_count, "
+            f"last_release_time >= timestamptz '{day + timedelta(days=later)}' "
             f"from {SCHEMA}.{NAME} where correlation_id = ?",
             [call],
         ).fetchall()
@@ -244,3 +252,41 @@ def test_transfer_links_follow_the_other_call_on_another_day(
     assert mode == "calls" and days == 1
     _check_parity(settings)
     assert y not in (links() or [])
+
+
+def test_a_fct_calls_of_ones_own_is_computed_whole_and_kept_from_analysts(
+    samples_dir: Path, tmp_path: Path
+) -> None:
+    """A SQL folder whose fct_calls lacks the columns a by-call refresh reads, and shows a
+    personal value the shipped view does not: the table is computed whole at every refresh
+    and equals its SQL; the analyst tier computes its own version from its pseudonymised
+    views, never the table's raw values."""
+    own = tmp_path / "sql"
+    shutil.copytree(sql_dir(), own)
+    (own / f"{NAME}.sql").write_text(
+        "-- grain: one row per call session (Correlation ID)\n"
+        "-- key: correlation_id\n"
+        "select correlation_id, count(*) as legs, min(user_name) as a_user\n"
+        "from fct_call_legs group by correlation_id\n",
+        encoding="utf-8",
+    )
+    settings = Settings(warehouse=tmp_path / "wh")
+    september = samples_dir / "calling_detailed_call_history_2026-09-01_2026-10-01"
+    assert ingest_paths(settings, [september]).exit_code == 0
+    build_warehouse(settings, own)
+    october = samples_dir / "dch_export_2026-09-30_2026-10-31.csv"
+    assert ingest_paths(settings, [october]).exit_code == 0
+    (m,) = [m for m in refresh_warehouse(settings, own).materialized if m.name == NAME]
+    assert m.mode == "full"
+    spec = read_sql_file(own / f"{NAME}.sql")
+    con = duckdb.connect(str(settings.layout.duckdb), read_only=True)
+    try:
+        table = _rows(con, f"{SCHEMA}.{NAME}")
+        assert table and table == _rows(con, f"({spec.sql})")
+        plan = con.execute(f"explain select * from analyst_base.{NAME}").fetchall()[0][1]
+        assert f'"{SCHEMA}".{NAME}' not in plan
+        raw = {r[2] for r in table if r[2] is not None}
+        shown = {r[0] for r in con.execute(f"select a_user from analyst.{NAME}").fetchall()}
+    finally:
+        con.close()
+    assert raw and not raw & shown
