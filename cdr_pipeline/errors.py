@@ -3,7 +3,8 @@
 Exit codes (documented in README "Exit codes"):
     0 ok · 1 unexpected error · 2 usage · 3 bad input or configuration ·
     4 data-quality failure · 5 another writer holds the warehouse lock ·
-    6 the warehouse cannot be written (no space, read-only file system, permission).
+    6 the warehouse cannot be written (no space, read-only file system, permission), or a
+      build needed more memory than `build_memory_mb`.
 """
 
 from __future__ import annotations
@@ -88,6 +89,14 @@ class WarehouseUnwritable(CdrError):
     def __init__(self, message: str, *, path: str | None = None, hint: str | None = None):
         super().__init__(message, hint=hint)
         self.path = path
+
+
+class BuildOutOfMemory(CdrError):
+    """A build needed more memory than `build_memory_mb` gives DuckDB (a day with more legs
+    than a refresh step can hold). Not the input's fault, not a bug: the previous
+    `cdr.duckdb` and every committed table stay as they were."""
+
+    exit_code = EXIT_ENVIRONMENT
 
 
 _FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}

@@ -14,6 +14,7 @@ run that died can be told apart: committed or not (see `committed_run_ids`).
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 from collections.abc import Iterable, Mapping
@@ -49,6 +50,9 @@ class Snapshot:
     """None when the table does not exist (yet, or at that time)."""
     partition_by: str | None
     files: dict[str, list[Path]] = field(default_factory=dict)
+    rows: dict[str, int] = field(default_factory=dict)
+    """Partition value -> its records, from the log's file statistics (a partition with a
+    file the log has no count for is missing)."""
 
     def all_files(self) -> list[Path]:
         return [f for value in sorted(self.files) for f in self.files[value]]
@@ -127,8 +131,18 @@ def snapshot(
         values = [UNPARTITIONED] * len(paths)
     else:
         values = [str(v) for v in actions[f"partition.{partition_by}"].to_list()]
-    for value, rel in sorted(zip(values, paths, strict=True)):
+    counts = actions["num_records"].to_list() if "num_records" in actions.columns else []
+    unknown: set[str] = set()
+    for value, rel, count in sorted(
+        itertools.zip_longest(values, paths, counts), key=lambda r: (r[0], r[1])
+    ):
         snap.files.setdefault(value, []).append(root / rel)
+        if count is None:
+            unknown.add(value)
+        else:
+            snap.rows[value] = snap.rows.get(value, 0) + int(count)
+    for value in unknown:
+        snap.rows.pop(value, None)
     return snap
 
 

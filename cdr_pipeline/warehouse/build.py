@@ -24,7 +24,7 @@ from pathlib import Path
 import duckdb
 
 from cdr_pipeline.config import Settings
-from cdr_pipeline.errors import ConfigError
+from cdr_pipeline.errors import BuildOutOfMemory, ConfigError
 from cdr_pipeline.resources import sql_dir as default_sql_dir
 from cdr_pipeline.state.tables import Snapshot
 from cdr_pipeline.text import lit
@@ -189,11 +189,13 @@ class _Unusable(Exception):
 
 
 @contextmanager
-def _new_database(target: Path, copy_of: Path | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+def _new_database(
+    target: Path, memory_mb: int, copy_of: Path | None = None
+) -> Iterator[duckdb.DuckDBPyConnection]:
     """A connection to a private file next to `target` (empty, or a copy of `copy_of`), in
-    one transaction. On a clean exit it commits, checkpoints and is renamed over `target`;
-    on an error it is deleted and `target` stays. Raises `_Unusable` when the copy is no
-    DuckDB file."""
+    one transaction, DuckDB's memory capped at `memory_mb` MiB. On a clean exit it commits,
+    checkpoints and is renamed over `target`; on an error it is deleted and `target` stays.
+    Raises `_Unusable` when the copy is no DuckDB file."""
     tmp = target.with_name(f".{target.name}.tmp-{secrets.token_hex(4)}")
     try:
         if copy_of is not None:
@@ -207,11 +209,22 @@ def _new_database(target: Path, copy_of: Path | None = None) -> Iterator[duckdb.
         try:
             # every view binding reads the footers of the files its staging views list: once
             con.execute("set parquet_metadata_cache = true")
+            # memory follows the limit, not the warehouse: without it, the by-call steps of
+            # `fct_calls` took a 5M-leg ingest to 2.6 GB (DuckDB keeps what it allocated)
+            con.execute(f"set memory_limit = '{memory_mb}MiB'")
             # one transaction: a statement of its own would commit, and fsync the WAL, once
             # per view and per column comment (hundreds of syncs, seconds on a busy disk);
             # the file is private until the rename, so nothing is gained by the syncs
             con.execute("begin transaction")
-            yield con
+            try:
+                yield con
+            except duckdb.OutOfMemoryException as exc:
+                raise BuildOutOfMemory(
+                    f"building {target.name} needed more than build_memory_mb = {memory_mb} "
+                    f"MiB ({str(exc).splitlines()[0]})",
+                    hint="raise build_memory_mb in cdr.toml (or CDR_BUILD_MEMORY_MB) and run "
+                    "cdr build; the previous cdr.duckdb and the tables are unchanged",
+                ) from exc
             con.execute("commit")
             con.execute("checkpoint")
         finally:
@@ -220,6 +233,7 @@ def _new_database(target: Path, copy_of: Path | None = None) -> Iterator[duckdb.
     finally:
         for leftover in (tmp, tmp.with_name(tmp.name + ".wal")):
             leftover.unlink(missing_ok=True)
+        shutil.rmtree(tmp.with_name(tmp.name + ".tmp"), ignore_errors=True)  # what it spilled
 
 
 def build_warehouse(settings: Settings, sql_dir: Path | None = None) -> BuildResult:
@@ -229,7 +243,7 @@ def build_warehouse(settings: Settings, sql_dir: Path | None = None) -> BuildRes
     settings.warehouse.mkdir(parents=True, exist_ok=True)
     target = settings.layout.duckdb
     snapshots = table_snapshots(settings)
-    with _new_database(target) as con:
+    with _new_database(target, settings.build_memory_mb) as con:
         created, empty = create_views(con, settings, sql_dir, snapshots, analyst="file")
         materialized = _materialize(con, created, snapshots, sql_dir, whole=True)
         record_build(con, build_signature(settings, sql_dir), versions_text(snapshots))
@@ -261,7 +275,7 @@ def refresh_warehouse(settings: Settings, sql_dir: Path | None = None) -> BuildR
     t0 = time.monotonic()
     signature = build_signature(settings, sql_dir)
     try:
-        with _new_database(target, copy_of=target) as con:
+        with _new_database(target, settings.build_memory_mb, copy_of=target) as con:
             if stored_signature(con) != signature:
                 raise _Unusable("the build inputs changed since the last build")
             snapshots = table_snapshots(settings)

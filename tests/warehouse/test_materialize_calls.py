@@ -20,9 +20,9 @@ from cdr_pipeline.ingest.retention import apply_retention
 from cdr_pipeline.resources import sql_dir
 from cdr_pipeline.schema.personal import pseudonymised_columns
 from cdr_pipeline.state.secret import raw_values_sql
-from cdr_pipeline.warehouse import build_warehouse, refresh_warehouse
+from cdr_pipeline.warehouse import build_warehouse, materialize, refresh_warehouse
 from cdr_pipeline.warehouse.catalog import read_sql_file
-from cdr_pipeline.warehouse.materialize import MATERIALIZED, SCHEMA
+from cdr_pipeline.warehouse.materialize import MATERIALIZED, SCHEMA, steps
 from cdr_pipeline.warehouse.personal_values import TABLE as VALUES
 
 NAME = "fct_calls"
@@ -93,11 +93,19 @@ def _redelivery(exports: list[Path], out: Path, rng: random.Random) -> Path:
     return out
 
 
-@pytest.mark.parametrize("seed", [3, 17])
+@pytest.mark.parametrize(("seed", "step_legs"), [(3, None), (17, None), (5, 150)])
 def test_refreshed_by_call_equals_computed_whole_after_random_sequences(
-    seed: int, samples_dir: Path, tmp_path: Path
+    seed: int,
+    step_legs: int | None,
+    samples_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """With the shipped step size (the samples' days fit in one step) and with steps of a
+    day or two (calls across steps, transfers to the days beside a step)."""
     assert MATERIALIZED[NAME].by_call
+    if step_legs is not None:
+        monkeypatch.setattr(materialize, "LEGS_PER_STEP", step_legs)
     rng = random.Random(seed)
     settings = Settings(warehouse=tmp_path / "wh")
     september = samples_dir / "calling_detailed_call_history_2026-09-01_2026-10-01"
@@ -199,8 +207,9 @@ def test_transfer_links_follow_the_other_call_on_another_day(
     samples_dir: Path, tmp_path: Path
 ) -> None:
     """Call X names call Y through Transfer related call ID. Y's legs arrive later, on the
-    next UTC day (within 24 hours): X, whose day did not change, gains the link. Then Y's
-    leg is corrected to another Local call ID: X, still untouched, loses it."""
+    next UTC day (within 24 hours): X, whose day did not change, gains the link. X's own
+    leg comes again: X, recomputed alone, keeps it. Then Y's leg is corrected to another
+    Local call ID: X, untouched, loses it."""
     settings = Settings(warehouse=tmp_path / "wh")
     october = pl.read_csv(samples_dir / "dch_export_2026-09-30_2026-10-31.csv", infer_schema=False)
     src = october.filter(pl.col("Transfer related call ID").is_not_null())
@@ -215,7 +224,10 @@ def test_transfer_links_follow_the_other_call_on_another_day(
     x, y = pairs["Correlation ID"][0], pairs["y"][0]
     others = october.filter(pl.col("Correlation ID") != y)
     others.write_csv(tmp_path / "without_y.csv")
-    y_legs = _shifted(october.filter(pl.col("Correlation ID") == y), 20)
+    # Y names no call back: only X's legs point at Y's
+    y_legs = _shifted(october.filter(pl.col("Correlation ID") == y), 20).with_columns(
+        pl.lit(None, pl.String).alias("Transfer related call ID")
+    )
     y_legs.write_csv(tmp_path / "y.csv")
     assert ingest_paths(settings, [tmp_path / "without_y.csv"]).exit_code == 0
     build_warehouse(settings)
@@ -236,6 +248,19 @@ def test_transfer_links_follow_the_other_call_on_another_day(
     assert ingest_paths(settings, [tmp_path / "y.csv"]).exit_code == 0
     mode, days, _ = _refresh(settings)
     assert mode == "calls" and days == 1  # the next day only: X's day is unchanged
+    _check_parity(settings)
+    assert y in (links() or [])
+
+    # X's transfer leg re-delivered on its own day (Y's day is unchanged and Y is not
+    # recomputed): X keeps the link to Y's leg on the day beside
+    x_leg = src.filter(pl.col("Correlation ID") == x).head(1)
+    x_leg.with_columns(
+        pl.lit("2026-11-21T00:00:00.000Z").alias("Report time"),
+        pl.lit("false").alias("Answered"),
+    ).write_csv(tmp_path / "x_again.csv")
+    assert ingest_paths(settings, [tmp_path / "x_again.csv"]).exit_code == 0
+    mode, days, _ = _refresh(settings)
+    assert mode == "calls" and days == 1
     _check_parity(settings)
     assert y in (links() or [])
 
@@ -290,3 +315,16 @@ def test_a_fct_calls_of_ones_own_is_computed_whole_and_kept_from_analysts(
     finally:
         con.close()
     assert raw and not raw & shown
+
+
+def test_steps_hold_at_most_a_step_of_legs_and_keep_every_day() -> None:
+    d = [date(2026, 9, 1) + timedelta(days=i) for i in range(6)]
+    rows = {d[0]: 100, d[1]: 300, d[2]: 50, d[3]: 1000, d[4]: 10}  # d[5]: dropped
+    limit = materialize.LEGS_PER_STEP
+    scaled = {k: v * limit // 400 for k, v in rows.items()}
+    out = steps(d, scaled)
+    assert [x for step in out for x in step] == d  # every day once, in order
+    # 100+300 fit; 50 starts a step; the day larger than a step stands alone; 10 and the
+    # dropped day (no legs now) share the last
+    assert out == [[d[0], d[1]], [d[2]], [d[3]], [d[4], d[5]]]
+    assert steps([], scaled) == []
