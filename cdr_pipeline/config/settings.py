@@ -30,9 +30,10 @@ class Settings:
     None (default) on files only."""
     vacuum_grace_hours: int = 24
     """Hours a replaced data file stays on disk for readers of older versions."""
-    build_memory_mb: int = 600
+    build_memory_mb: int = 448
     """DuckDB's memory for a build (`cdr build`, the refresh at the end of an ingest or
-    fetch): past it DuckDB spills to a temporary folder beside `cdr.duckdb`."""
+    fetch), in MiB: past it DuckDB spills to a temporary folder beside `cdr.duckdb`. With
+    what the ingest itself holds, 448 keeps a 5M-leg ingest under 1 GiB."""
     fetch: FetchOptions = field(default_factory=FetchOptions)
     """Options of `cdr fetch` (the [fetch] table of cdr.toml)."""
     # ---- input limits (docs/limits.md): past one, the file fails with exit 3 -------------
