@@ -409,19 +409,20 @@ def _refresh_calls(
             or local_call_id in (select id from __targets)
         )"""
     )
-    try:
-        scoped = re.sub(rf"\b(?:main\.)?{LEG_VIEW}\b", SCOPED, sql)
-        con.execute(f"delete from {table} where correlation_id in (select * from __calls)")
-        con.execute(
-            f"insert into {table} select * from ({scoped}) "
-            "where correlation_id in (select * from __calls)"
-        )
-        return int(con.execute("select count(*) from __calls").fetchall()[0][0])
-    finally:
-        con.execute(f"drop view if exists {SCOPED}")
-        con.execute("drop table if exists __calls")
-        con.execute("drop table if exists __targets")
-        con.execute("drop table if exists __near")
+    scoped = re.sub(rf"\b(?:main\.)?{LEG_VIEW}\b", SCOPED, sql)
+    con.execute(f"delete from {table} where correlation_id in (select * from __calls)")
+    con.execute(
+        f"insert into {table} select * from ({scoped}) "
+        "where correlation_id in (select * from __calls)"
+    )
+    calls = int(con.execute("select count(*) from __calls").fetchall()[0][0])
+    # not in a `finally`: after a failed statement the transaction is aborted, a drop would
+    # fail as well and hide the first error (the build's connection and its temp objects
+    # are thrown away then)
+    con.execute(f"drop view if exists {SCOPED}")
+    for temp in ("__calls", "__targets", "__near"):
+        con.execute(f"drop table if exists {temp}")
+    return calls
 
 
 def _stored(con: duckdb.DuckDBPyConnection, name: str) -> dict[str, Any] | None:
