@@ -58,13 +58,14 @@ LEGS = "call_legs"
 LEG_VIEW = "fct_call_legs"
 SCHEMA = "materialized"
 STATE = f"{META_SCHEMA}.materialized"
-LEGS_PER_STEP = 500_000
+LEGS_PER_STEP = 250_000
 """Legs of the changed days a by-call refresh recomputes at a time, at most (a day with more
 is a step of its own). Memory follows a step's legs, not the table's: within the build's
-`build_memory_mb` DuckDB spills what does not fit. Larger steps are faster (a full build at
-5M legs with 600 MiB: 35 s at 800,000 a step, 43 s at 400,000, 51 s at 150,000) but 1.5
-million at once ran out of 600 MiB. With the default 448 MiB, the 5M-leg ingest's refresh
-took 37 s and the process peaked at 0.97 GB (1.09 GB with 600 MiB)."""
+`build_memory_mb` DuckDB spills what does not fit, but not everything spills. Measured at
+5M legs with the default 448 MiB: after a re-delivery of 10 % of the records over every day
+(stored calls deleted and recomputed in each step), steps of 500,000 legs ran out of memory
+and steps of 250,000 took 62 s with the process at 0.69 GB. Larger steps are faster when
+they fit (a full build at 5M with 600 MiB: 35 s at 800,000 a step, 51 s at 150,000)."""
 SCOPED = "__legs_in_scope"
 """The legs a by-call refresh recomputes from (the view's SQL reads them in place of
 `fct_call_legs`)."""
