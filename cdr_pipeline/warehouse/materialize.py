@@ -333,9 +333,9 @@ def _refresh_calls_by_steps(
     calls = 0
     for step in steps(changed, rows):
         calls += _refresh_calls(con, table, sql, step)
-        # the build's transaction holds what it wrote in memory until it commits (1.6 GB
-        # for 2M calls): commit each step (the file is the build's own until it is renamed
-        # into place, and is deleted if the build fails)
+        # commit each step, so that what it deleted and wrote leaves the transaction's
+        # memory before the next (the file is the build's own until it is renamed into
+        # place, and is deleted if the build fails)
         con.commit()
         con.begin()
     return calls
