@@ -13,18 +13,15 @@ from __future__ import annotations
 
 import logging
 import os
-import secrets
-import shutil
 import time
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
 
 from cdr_pipeline.config import Settings
-from cdr_pipeline.errors import BuildOutOfMemory, ConfigError
+from cdr_pipeline.errors import ConfigError
 from cdr_pipeline.resources import sql_dir as default_sql_dir
 from cdr_pipeline.state.tables import Snapshot
 from cdr_pipeline.text import lit
@@ -43,6 +40,7 @@ from cdr_pipeline.warehouse.catalog import (
     read_sql_dir,
 )
 from cdr_pipeline.warehouse.comments import comment_views
+from cdr_pipeline.warehouse.database import Unusable, new_database
 from cdr_pipeline.warehouse.materialize import (
     MATERIALIZED,
     Materialized,
@@ -184,58 +182,6 @@ def _create_analyst_tier(
         ) from exc
 
 
-class _Unusable(Exception):
-    """The current `cdr.duckdb` cannot be refreshed: build it whole."""
-
-
-@contextmanager
-def _new_database(
-    target: Path, memory_mb: int, copy_of: Path | None = None
-) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A connection to a private file next to `target` (empty, or a copy of `copy_of`), in
-    one transaction, DuckDB's memory capped at `memory_mb` MiB. On a clean exit it commits,
-    checkpoints and is renamed over `target`; on an error it is deleted and `target` stays.
-    Raises `_Unusable` when the copy is no DuckDB file."""
-    tmp = target.with_name(f".{target.name}.tmp-{secrets.token_hex(4)}")
-    try:
-        if copy_of is not None:
-            # a finished build leaves no WAL (it checkpoints before the rename) and is never
-            # written in place, so the copy is whole
-            shutil.copyfile(copy_of, tmp)
-        try:
-            con = duckdb.connect(str(tmp))
-        except duckdb.Error as exc:  # damaged, or written by another DuckDB version
-            raise _Unusable(f"{copy_of} does not open ({exc})") from exc
-        try:
-            # every view binding reads the footers of the files its staging views list: once
-            con.execute("set parquet_metadata_cache = true")
-            # memory follows the limit, not the warehouse: without it, the by-call steps of
-            # `fct_calls` took a 5M-leg ingest to 2.6 GB (DuckDB keeps what it allocated)
-            con.execute(f"set memory_limit = '{memory_mb}MiB'")
-            # one transaction: a statement of its own would commit, and fsync the WAL, once
-            # per view and per column comment (hundreds of syncs, seconds on a busy disk);
-            # the file is private until the rename, so nothing is gained by the syncs
-            con.execute("begin transaction")
-            try:
-                yield con
-            except duckdb.OutOfMemoryException as exc:
-                raise BuildOutOfMemory(
-                    f"building {target.name} needed more than build_memory_mb = {memory_mb} "
-                    f"MiB ({str(exc).splitlines()[0]})",
-                    hint="raise build_memory_mb in cdr.toml (or CDR_BUILD_MEMORY_MB) and run "
-                    "cdr build; the previous cdr.duckdb and the tables are unchanged",
-                ) from exc
-            con.execute("commit")
-            con.execute("checkpoint")
-        finally:
-            con.close()
-        os.replace(tmp, target)
-    finally:
-        for leftover in (tmp, tmp.with_name(tmp.name + ".wal")):
-            leftover.unlink(missing_ok=True)
-        shutil.rmtree(tmp.with_name(tmp.name + ".tmp"), ignore_errors=True)  # what it spilled
-
-
 def build_warehouse(settings: Settings, sql_dir: Path | None = None) -> BuildResult:
     """(Re)create `<warehouse>/cdr.duckdb` with every view, atomically. Raises `ViewError`
     (exit 3) naming the file when a view is malformed; the previous database stays."""
@@ -243,7 +189,7 @@ def build_warehouse(settings: Settings, sql_dir: Path | None = None) -> BuildRes
     settings.warehouse.mkdir(parents=True, exist_ok=True)
     target = settings.layout.duckdb
     snapshots = table_snapshots(settings)
-    with _new_database(target, settings.build_memory_mb) as con:
+    with new_database(target, settings.build_memory_mb) as con:
         created, empty = create_views(con, settings, sql_dir, snapshots, analyst="file")
         materialized = _materialize(con, created, snapshots, sql_dir, whole=True)
         record_build(con, build_signature(settings, sql_dir), versions_text(snapshots))
@@ -275,9 +221,9 @@ def refresh_warehouse(settings: Settings, sql_dir: Path | None = None) -> BuildR
     t0 = time.monotonic()
     signature = build_signature(settings, sql_dir)
     try:
-        with _new_database(target, settings.build_memory_mb, copy_of=target) as con:
+        with new_database(target, settings.build_memory_mb, copy_of=target) as con:
             if stored_signature(con) != signature:
-                raise _Unusable("the build inputs changed since the last build")
+                raise Unusable("the build inputs changed since the last build")
             snapshots = table_snapshots(settings)
             generated, empty = generated_views(con, settings, snapshots)
             have = {
@@ -287,7 +233,7 @@ def refresh_warehouse(settings: Settings, sql_dir: Path | None = None) -> BuildR
                 ).fetchall()
             }
             if not {spec.name for spec in generated} <= have:
-                raise _Unusable("a generated view is missing")  # no build of ours
+                raise Unusable("a generated view is missing")  # no build of ours
             for spec in generated:
                 con.execute(f"create or replace view {spec.name} as\n{spec.sql}")
             comment_views(con, generated, (sql_dir or default_sql_dir()) / "README.md")
@@ -295,7 +241,7 @@ def refresh_warehouse(settings: Settings, sql_dir: Path | None = None) -> BuildR
             materialized = _materialize(con, specs, snapshots, sql_dir)
             write_map(con, settings, snapshots, whole=False)
             record_build(con, signature, versions_text(snapshots))
-    except _Unusable as why:
+    except Unusable as why:
         log.info("views: %s; building all", why)
         return build_warehouse(settings, sql_dir)
     seconds = time.monotonic() - t0

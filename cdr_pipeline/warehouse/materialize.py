@@ -34,10 +34,9 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -46,29 +45,22 @@ import duckdb
 from cdr_pipeline.resources import sql_dir as default_sql_dir
 from cdr_pipeline.schema.personal import pseudonymised_columns
 from cdr_pipeline.state.tables import Snapshot
-from cdr_pipeline.text import lit, quote
+from cdr_pipeline.text import quote
 from cdr_pipeline.warehouse.analyst import BASE_SCHEMA as ANALYST_BASE
 from cdr_pipeline.warehouse.analyst import MAP_VIEW, pseudonym_sql
+from cdr_pipeline.warehouse.by_call import (
+    LEGS,
+    dates_sql,
+    leg_rows,
+    refresh_calls_by_steps,
+)
 from cdr_pipeline.warehouse.catalog import ViewSpec, read_sql_file
 from cdr_pipeline.warehouse.signature import META_SCHEMA
 
 log = logging.getLogger(__name__)
 
-LEGS = "call_legs"
-LEG_VIEW = "fct_call_legs"
 SCHEMA = "materialized"
 STATE = f"{META_SCHEMA}.materialized"
-LEGS_PER_STEP = 250_000
-"""Legs of the changed days a by-call refresh recomputes at a time, at most (a day with more
-is a step of its own). Memory follows a step's legs, not the table's: within the build's
-`build_memory_mb` DuckDB spills what does not fit, but not everything spills. Measured at
-5M legs with the default 448 MiB: after a re-delivery of 10 % of the records over every day
-(stored calls deleted and recomputed in each step), steps of 500,000 legs ran out of memory
-and steps of 250,000 took 62 s with the process at 0.69 GB. Larger steps are faster when
-they fit (a full build at 5M with 600 MiB: 35 s at 800,000 a step, 51 s at 150,000)."""
-SCOPED = "__legs_in_scope"
-"""The legs a by-call refresh recomputes from (the view's SQL reads them in place of
-`fct_call_legs`)."""
 
 
 @dataclass(frozen=True)
@@ -132,15 +124,6 @@ class Materialized:
         if self.mode == "calls":
             return f"{self.name}: {self.rows:,} call(s) of {self.days} day(s) recomputed"
         return f"{self.name}: {'computed whole' if self.mode == 'full' else 'unchanged'}"
-
-
-def leg_rows(snapshots: Mapping[str, Snapshot]) -> dict[date, int]:
-    """UTC day -> its legs in the version `snapshots` holds (`LEGS_PER_STEP` for a day the
-    log does not count)."""
-    legs = snapshots.get(LEGS)
-    if legs is None:
-        return {}
-    return {date.fromisoformat(v): legs.rows.get(v, LEGS_PER_STEP) for v in legs.files}
 
 
 def leg_days(snapshots: Mapping[str, Snapshot]) -> dict[str, list[str]]:
@@ -213,7 +196,7 @@ def materialize(
             # computed whole as every day changed into an empty table: by steps, so memory
             # follows a step's legs, not the table's (at once: 1.5 GB at 1M legs, 11 GB at 10M)
             con.execute(f"create or replace table {table} as select * from ({spec.sql}) limit 0")
-            calls = _refresh_calls_by_steps(
+            calls = refresh_calls_by_steps(
                 con, table, spec.sql, sorted(map(date.fromisoformat, days)), rows
             )
             done.append(Materialized(name, "full", len(days), calls))
@@ -223,7 +206,7 @@ def materialize(
         elif not changed:
             done.append(Materialized(name, "unchanged", 0))
         elif by_call:
-            calls = _refresh_calls_by_steps(con, table, spec.sql, changed, rows)
+            calls = refresh_calls_by_steps(con, table, spec.sql, changed, rows)
             done.append(Materialized(name, "calls", len(changed), calls))
         else:
             _refresh_days(con, table, spec.sql, mart.day_column, changed)
@@ -275,10 +258,6 @@ def _pseudonymised(mart: Mart) -> str:
     return f"replace ({', '.join(items)}) " if items else ""
 
 
-def dates_sql(days: Sequence[date]) -> str:
-    return ", ".join(f"date {lit(d.isoformat())}" for d in days)
-
-
 def _refresh_days(
     con: duckdb.DuckDBPyConnection, table: str, sql: str, column: str, changed: Sequence[date]
 ) -> None:
@@ -286,144 +265,6 @@ def _refresh_days(
     listed = dates_sql(changed)
     con.execute(f"delete from {table} where {quote(column)} in ({listed})")
     con.execute(f"insert into {table} select * from ({sql}) where {quote(column)} in ({listed})")
-
-
-def _ranges(days: Sequence[date]) -> list[tuple[date, date]]:
-    """`days` (sorted) as runs of consecutive days: (first, day after the last)."""
-    runs: list[tuple[date, date]] = []
-    for d in days:
-        if runs and runs[-1][1] == d:
-            runs[-1] = (runs[-1][0], d + timedelta(days=1))
-        else:
-            runs.append((d, d + timedelta(days=1)))
-    return runs
-
-
-def _midnight(d: date) -> str:
-    return f"timestamptz {lit(f'{d.isoformat()} 00:00:00+00')}"
-
-
-def steps(changed: Sequence[date], rows: Mapping[date, int]) -> list[list[date]]:
-    """`changed` (sorted) in runs whose legs (`rows`) add up to at most `LEGS_PER_STEP` (a
-    day with more is a step of its own; a day without legs now, e.g. one retention dropped,
-    weighs nothing)."""
-    out: list[list[date]] = []
-    held = 0
-    for d in changed:
-        n = rows.get(d, 0)
-        if not out or held + n > LEGS_PER_STEP:
-            out.append([])
-            held = 0
-        out[-1].append(d)
-        held += n
-    return out
-
-
-def _refresh_calls_by_steps(
-    con: duckdb.DuckDBPyConnection,
-    table: str,
-    sql: str,
-    changed: Sequence[date],
-    rows: Mapping[date, int],
-) -> int:
-    """`_refresh_calls` a step of changed days at a time (`steps`). Each step is a refresh
-    of its own over the legs as they are now (a call across steps is recomputed again by
-    the later one, from its stored span), so the steps add up to the whole; returns the
-    calls recomputed, a call counted once per step that recomputed it."""
-    calls = 0
-    for step in steps(changed, rows):
-        calls += _refresh_calls(con, table, sql, step)
-        # commit each step, so that what it deleted and wrote leaves the transaction's
-        # memory before the next (the file is the build's own until it is renamed into
-        # place, and is deleted if the build fails)
-        con.commit()
-        con.begin()
-    return calls
-
-
-def _refresh_calls(
-    con: duckdb.DuckDBPyConnection, table: str, sql: str, changed: Sequence[date]
-) -> int:
-    """Recompute the calls the `changed` days can have changed (see the module's doc);
-    returns how many calls were recomputed."""
-    listed = dates_sql(changed)
-    legs = f"main.{LEG_VIEW}"
-    # the legs of the changed days and a day either side, read once (each read of the legs
-    # view costs a quarter of a second of planning over every file, whatever it reads)
-    near = dates_sql(sorted({d + timedelta(days=k) for d in changed for k in (-1, 0, 1)}))
-    con.execute(
-        f"""create or replace temp table __near as
-        select correlation_id, call_date, local_call_id, transfer_related_call_id
-        from {legs} where call_date in ({near})"""
-    )
-    spanned = " or ".join(
-        f"(first_start_time < {_midnight(end)} and last_release_time >= {_midnight(start)})"
-        for start, end in _ranges(changed)
-    )
-    con.execute(
-        f"""create or replace temp table __calls as
-        select correlation_id from __near where call_date in ({listed})
-        union
-        select correlation_id from {table} where {spanned}"""
-    )
-    # transfer links: calls that named one of these, and calls whose transfer points at a
-    # leg on a changed day (its own leg lies within 24 hours: a day either side)
-    con.execute(
-        f"""insert into __calls
-        select t.correlation_id from (
-            select correlation_id, unnest(transfer_correlation_ids) as other from {table}
-            where transfer_correlation_ids is not null
-        ) as t
-        semi join __calls as c on t.other = c.correlation_id
-        union
-        select correlation_id from __near
-        where transfer_related_call_id in (
-            select local_call_id from __near where call_date in ({listed})
-        )
-        except
-        select correlation_id from __calls"""
-    )
-    # the days their legs lie on: the changed ones, and those their stored rows spanned
-    first, last = (
-        f"cast(timezone('UTC', t.{c}) as date)" for c in ("first_start_time", "last_release_time")
-    )
-    spans = con.execute(
-        f"""select distinct unnest(generate_series({first}, {last}, interval 1 day))::date
-        from {table} as t semi join __calls using (correlation_id)"""
-    ).fetchall()
-    scope = sorted({*changed, *(r[0] for r in spans)})
-    # of the days either side, only the legs of these calls (a call not yet stored may
-    # reach there) and those a transfer on the scope's days may point at (within 24 hours):
-    # every leg of the days either side computed as well would triple a one-day step's work
-    beside = sorted({d + timedelta(days=k) for d in scope for k in (-1, 1)} - set(scope))
-    con.execute(
-        f"""create or replace temp table __targets as
-        select distinct transfer_related_call_id as id from {legs}
-        where call_date in ({dates_sql(scope)}) and transfer_related_call_id is not null"""
-    )
-    con.execute(
-        f"""create or replace temp view {SCOPED} as
-        select * from {legs} where call_date in ({dates_sql(scope)})
-        union all
-        select * from {legs} where call_date in ({dates_sql(beside)}) and (
-            correlation_id in (select correlation_id from __calls)
-            or local_call_id in (select id from __targets)
-        )"""
-    )
-    scoped = re.sub(rf"\b(?:main\.)?{LEG_VIEW}\b", SCOPED, sql)
-    con.execute(f"delete from {table} where correlation_id in (select * from __calls)")
-    con.execute(
-        f"insert into {table} select * from ({scoped}) "
-        "where correlation_id in (select * from __calls)"
-    )
-    calls = int(con.execute("select count(*) from __calls").fetchall()[0][0])
-    # not in a `finally`: after a failed statement the transaction is aborted, a drop would
-    # fail as well and hide the first error (the build's connection and its temp objects
-    # are thrown away then)
-    con.execute(f"drop view if exists {SCOPED}")
-    for temp in ("__calls", "__targets", "__near"):
-        con.execute(f"drop table if exists {temp}")
-    return calls
 
 
 def _stored(con: duckdb.DuckDBPyConnection, name: str) -> dict[str, Any] | None:

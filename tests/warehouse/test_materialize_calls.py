@@ -20,9 +20,10 @@ from cdr_pipeline.ingest.retention import apply_retention
 from cdr_pipeline.resources import sql_dir
 from cdr_pipeline.schema.personal import pseudonymised_columns
 from cdr_pipeline.state.secret import raw_values_sql
-from cdr_pipeline.warehouse import build_warehouse, materialize, refresh_warehouse
+from cdr_pipeline.warehouse import build_warehouse, by_call, refresh_warehouse
+from cdr_pipeline.warehouse.by_call import steps
 from cdr_pipeline.warehouse.catalog import read_sql_file
-from cdr_pipeline.warehouse.materialize import MATERIALIZED, SCHEMA, steps
+from cdr_pipeline.warehouse.materialize import MATERIALIZED, SCHEMA
 from cdr_pipeline.warehouse.personal_values import TABLE as VALUES
 
 NAME = "fct_calls"
@@ -105,7 +106,7 @@ def test_refreshed_by_call_equals_computed_whole_after_random_sequences(
     day or two (calls across steps, transfers to the days beside a step)."""
     assert MATERIALIZED[NAME].by_call
     if step_legs is not None:
-        monkeypatch.setattr(materialize, "LEGS_PER_STEP", step_legs)
+        monkeypatch.setattr(by_call, "LEGS_PER_STEP", step_legs)
     rng = random.Random(seed)
     settings = Settings(warehouse=tmp_path / "wh")
     september = samples_dir / "calling_detailed_call_history_2026-09-01_2026-10-01"
@@ -320,7 +321,7 @@ def test_a_fct_calls_of_ones_own_is_computed_whole_and_kept_from_analysts(
 def test_steps_hold_at_most_a_step_of_legs_and_keep_every_day() -> None:
     d = [date(2026, 9, 1) + timedelta(days=i) for i in range(6)]
     rows = {d[0]: 100, d[1]: 300, d[2]: 50, d[3]: 1000, d[4]: 10}  # d[5]: dropped
-    limit = materialize.LEGS_PER_STEP
+    limit = by_call.LEGS_PER_STEP
     scaled = {k: v * limit // 400 for k, v in rows.items()}
     out = steps(d, scaled)
     assert [x for step in out for x in step] == d  # every day once, in order
