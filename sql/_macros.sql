@@ -7,3 +7,21 @@ create or replace macro iso_utc(ts) as strftime(timezone('UTC', ts), '%Y-%m-%dT%
 -- A UTC instant as text, to the millisecond, without zone letter: 2026-10-05T06:34:56.123.
 -- Ids are built from it (observation_id, violation_id): changing it would change every id.
 create or replace macro utc_ms_key(ts) as strftime(timezone('UTC', ts), '%Y-%m-%dT%H:%M:%S.%g');
+
+-- True for a UTC day (a call_date) that a report of the month in the session variable
+-- `cdr_report_month` can need: the month and a day either side (a reporting time zone is at
+-- most 14 hours from UTC). `cdr report --month` sets the variable; DuckDB folds it into the
+-- plan, so the leg scans skip the other months' files. Unset (NULL): every day.
+create or replace macro in_report_days(day) as
+    getvariable('cdr_report_month') is null
+    or day between cast(getvariable('cdr_report_month') as date) - 1
+    and last_day(cast(getvariable('cdr_report_month') as date)) + 1;
+
+-- True for a UTC day holding a leg of a call of the report's month (its first record's
+-- month): between the session variables `cdr_report_legs_from` and `cdr_report_legs_to`,
+-- which `cdr report --month` sets from fct_calls (first start to last release of the
+-- month's calls). Unset (NULL): every day.
+create or replace macro in_report_call_days(day) as
+    getvariable('cdr_report_legs_from') is null
+    or day between cast(getvariable('cdr_report_legs_from') as date)
+    and cast(getvariable('cdr_report_legs_to') as date);

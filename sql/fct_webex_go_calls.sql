@@ -20,7 +20,8 @@ with go_legs as (
         department_id,
         leg_id
     from fct_call_legs
-    where is_webex_go
+    -- a report of one month (cdr report --month) reads the month's days only
+    where is_webex_go and in_report_days(call_date)
 ),
 
 -- the device each leg was made from (the matching rules are in that view)
@@ -37,7 +38,8 @@ legs_with_device as (
         d.device_provisioned_at,
         d.device_deleted_at
     from go_legs
-    inner join fct_webex_go_leg_devices as d on go_legs.report_id = d.report_id
+    inner join fct_webex_go_leg_devices as d
+        on go_legs.report_id = d.report_id and in_report_days(d.call_date)
 ),
 
 history as (

@@ -42,7 +42,8 @@ locations as (
 go_calls as (
     select device_id, call_date, start_time, correlation_id, leg_id, duration_seconds
     from fct_webex_go_leg_devices
-    where device_id is not null
+    -- a report of one month (cdr report --month) reads the month's days only
+    where device_id is not null and in_report_days(call_date)
 ),
 
 licence_days as (

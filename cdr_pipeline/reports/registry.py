@@ -1,8 +1,12 @@
 """Named reports: each one a parameterised query over the public views.
 
 User-supplied values (the month) reach SQL only as bound parameters (`$month`), never by
-string formatting. Monthly reports filter on their month column; snapshot reports (reclaim
-candidates) describe the data horizon and take no month.
+string formatting. Monthly reports filter on their month column before they aggregate, so
+one month reads that month's rows only (DuckDB folds the parameter into the plan; a NULL
+`$month` keeps every month); the views over call legs read the month's days through the
+session variables `run.month_scope` sets (`in_report_days`, `in_report_call_days` in
+`sql/_macros.sql`). Snapshot reports (reclaim candidates) describe
+the data horizon and take no month.
 """
 
 from __future__ import annotations
@@ -68,11 +72,12 @@ def _top_destinations(key: str) -> str:
                     ) as rank
                 from fct_calls
                 where direction_class = 'outbound' and {key} is not null
+                    and {_month("report_month")}
                 group by report_month, {key}
             )
             select month, rank, called_number{pseudonym}, calls, answered_calls, talk_minutes
             from ranked
-            where rank <= 20 and {_MONTH}
+            where rank <= 20
             """
 
 
@@ -170,6 +175,7 @@ REPORTS: dict[str, Report] = {
             # One definition for every column (sql/README.md, "webex-go-adoption"): a call
             # counts in the month and location of its first record (fct_calls), and so do
             # its Webex Go legs, their users and minutes; a leg's conversation counts once.
+            # Of one month, only the month's calls and the days their legs lie on are read.
             f"""
             with calls as (
                 select
@@ -178,13 +184,13 @@ REPORTS: dict[str, Report] = {
                     coalesce(location_name, '(none)') as location_name,
                     has_webex_go_leg
                 from fct_calls
-                where report_month is not null
+                where report_month is not null and {_month("report_month")}
             ),
             go_records as (
                 select c.month, c.location_name, l.leg_id, l.user_uuid, l.duration_seconds
                 from fct_call_legs as l
                 inner join calls as c on l.correlation_id = c.correlation_id
-                where l.is_webex_go
+                where l.is_webex_go and in_report_call_days(l.call_date)
             ),
             go_legs as (
                 select month, location_name, leg_id,
@@ -250,12 +256,12 @@ REPORTS: dict[str, Report] = {
                         order by count(*) desc, originating_user_uuid
                     ) as rank
                 from fct_calls
-                where originating_user_uuid is not null
+                where originating_user_uuid is not null and {_month("report_month")}
                 group by report_month, originating_user_uuid
             )
             select month, rank, user_uuid, user_name, calls, answered_calls, talk_minutes
             from ranked
-            where rank <= 20 and {_MONTH}
+            where rank <= 20
             """,
             ("month", "rank"),
             tier="analyst",

@@ -6,8 +6,10 @@ import difflib
 import logging
 import re
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import duckdb
@@ -93,17 +95,74 @@ def find_report(name: str) -> Report:
     return report
 
 
+REPORT_MONTH_VARIABLE = "cdr_report_month"
+"""The DuckDB session variable naming the month a report is run for (`in_report_days` in
+`sql/_macros.sql`): the views that read call legs then read that month's days only."""
+CALL_DAYS_VARIABLES = ("cdr_report_legs_from", "cdr_report_legs_to")
+"""The first and last UTC day holding a leg of a call of that month (`in_report_call_days`):
+what a report that reads legs by their call (webex-go-adoption) reads."""
+
+
+@contextmanager
+def month_scope(
+    con: duckdb.DuckDBPyConnection, first_day: date | None, *, call_days: bool = False
+) -> Iterator[None]:
+    """Within the block, the views and reports on `con` read only the call legs a report of
+    the month starting `first_day` needs (every month when None): DuckDB folds the variables
+    into each plan, so the scans skip the other months' files. `call_days` sets the days of
+    the month's calls as well (a query on `fct_calls`, which a time-travel connection
+    computes whole: only for a report that reads legs by their call)."""
+    if first_day is None:
+        yield
+        return
+    values = {REPORT_MONTH_VARIABLE: first_day}
+    if call_days:
+        values.update(zip(CALL_DAYS_VARIABLES, _calls_days(con, first_day), strict=True))
+    try:
+        for name, value in values.items():
+            con.execute(f"set variable {name} = date '{value.isoformat()}'")
+        yield
+    finally:
+        for name in values:
+            con.execute(f"reset variable {name}")
+
+
+def _calls_days(con: duckdb.DuckDBPyConnection, first_day: date) -> tuple[date, date]:
+    """The first and last UTC day holding a leg of a call of the month (a leg starts between
+    its call's first start and last release); an empty range when the month has no call."""
+    ((low, high),) = con.execute(
+        """select
+            min(cast(timezone('UTC', first_start_time) as date)),
+            max(cast(timezone('UTC', last_release_time) as date))
+        from fct_calls where report_month = $month""",
+        {"month": first_day},
+    ).fetchall()
+    if low is None:
+        return first_day, first_day - timedelta(days=1)
+    return low, high
+
+
+def report_statement(
+    report: Report, first_day: date | None, tier: str = "full"
+) -> tuple[str, dict[str, Any]]:
+    """The SQL and parameters that run `report` for `first_day`'s month (all months when
+    None), sorted by the report's key."""
+    order = ", ".join(f"{c} nulls first" for c in report.key)
+    query = report.sql_for(tier)
+    params: dict[str, Any] = {"month": first_day} if "$month" in query else {}
+    return f"select * from ({query}) as report order by {order}", params
+
+
 def query_report(
     con: duckdb.DuckDBPyConnection, report: Report, first_day: date | None, tier: str = "full"
 ) -> pa.Table:
     """Run `report` on a connection that has the views of `tier`, sorted by the report's
-    key."""
-    order = ", ".join(f"{c} nulls first" for c in report.key)
-    query = report.sql_for(tier)
-    sql = f"select * from ({query}) as report order by {order}"
-    params = {"month": first_day} if "$month" in query else {}
+    key; a monthly report of one month reads only the call legs that month needs."""
+    month = first_day if report.monthly else None
     try:
-        return con.sql(sql, params=params).to_arrow_table()
+        sql, params = report_statement(report, month, tier)
+        with month_scope(con, month, call_days="in_report_call_days" in sql):
+            return con.sql(sql, params=params).to_arrow_table()
     except duckdb.CatalogException as exc:
         raise InputError(
             f"report {report.name!r} needs a view the warehouse does not have: {exc}",

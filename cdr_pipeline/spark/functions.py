@@ -31,6 +31,15 @@ def timezone_to_spark(node: exp.Expr) -> exp.Expr:
     return _fn("to_utc_timestamp" if wall_clock else "from_utc_timestamp", value, zone)
 
 
+def variables_to_spark(node: exp.Expr) -> exp.Expr:
+    """`getvariable(name)` (a DuckDB session variable: `cdr report --month` names the month
+    its views may read, `sql/_macros.sql` in_report_days) -> NULL: Spark sessions set none,
+    so the views read every month there, as DuckDB's do without the variable."""
+    if isinstance(node, exp.Anonymous) and str(node.this).lower() == "getvariable":
+        return exp.Null()
+    return node
+
+
 def intervals_to_spark(node: exp.Expr) -> exp.Expr:
     """`to_days(n)` etc. -> `make_dt_interval(days, hours, mins, secs)` (exact 24 h days,
     which is what DuckDB adds in a UTC session)."""

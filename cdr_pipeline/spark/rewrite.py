@@ -7,6 +7,8 @@ the rules assume the Spark session time zone is UTC (as `cdr_pipeline.spark.sess
 it). A construct no rule can express raises `RewriteError` naming it, never a guess.
 
 - macros of `sql/_macros.sql` are expanded in place (Spark has no macros);
+- `getvariable(name)` becomes NULL: a Spark session sets no DuckDB variable (the views
+  read every month, as DuckDB's do when `cdr report --month` has not set one);
 - `ASOF LEFT JOIN r ON l.k = r.k AND l.t >= r.t` becomes a LEFT JOIN whose right side carries
   the next `r.t` of its key (`LEAD`) as the upper bound of the match;
 - `timezone(zone, ts)`: `from_utc_timestamp` for an instant, `to_utc_timestamp` for a wall
@@ -50,11 +52,13 @@ from cdr_pipeline.spark.functions import (
     strftime_to_spark,
     strptime_to_spark,
     timezone_to_spark,
+    variables_to_spark,
 )
 from cdr_pipeline.spark.macros import Macro, expand_macros, parse_macros
 
 RULES: tuple[Callable[[exp.Expr], exp.Expr], ...] = (
     asof_to_left_join,
+    variables_to_spark,
     timezone_to_spark,
     intervals_to_spark,
     infinity_to_spark,

@@ -24,6 +24,8 @@ T0 = "cast('2026-10-05 06:34:56.123' as timestamptz)"
 # (construct, DuckDB query). Each must give the same rows in DuckDB and, rewritten, in Spark.
 CASES: dict[str, str] = {
     "epoch_ms of a timestamp": f"select epoch_ms({T0}) as v",
+    # no variable set: NULL in both (cdr report --month sets one in DuckDB only)
+    "unset session variable": "select getvariable('cdr_report_month') is null as v",
     # 26 letters in reverse, twice: an unordered list comes out sorted by chance 1 in 26!
     "sorted distinct list": (
         "select list(distinct x order by x) as v from (values "
@@ -158,6 +160,20 @@ def test_sorted_list_keeps_its_order() -> None:
     assert "ARRAY_SORT(COLLECT_SET(X))" in out
     with pytest.raises(RewriteError, match="order by the listed value"):
         to_spark("select list(distinct x order by y) from t")
+
+
+def test_a_duckdb_session_variable_reads_as_null_in_spark() -> None:
+    # the month a report names (sql/_macros.sql, in_report_days): unset in Spark, so every
+    # month is read, as in DuckDB without `cdr report --month`
+    macros = parse_macros(
+        [
+            "create or replace macro in_days(day) as getvariable('m') is null"
+            " or day between cast(getvariable('m') as date) - 1 and cast(getvariable('m') as date)"
+        ]
+    )
+    out = to_spark("select * from t where in_days(d)", macros).upper()
+    assert "GETVARIABLE" not in out
+    assert "NULL IS NULL" in " ".join(out.split())
 
 
 def test_asof_join_becomes_left_join_bounded_by_the_next_row() -> None:
