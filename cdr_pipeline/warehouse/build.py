@@ -42,6 +42,7 @@ from cdr_pipeline.warehouse.catalog import (
 from cdr_pipeline.warehouse.comments import comment_views
 from cdr_pipeline.warehouse.database import Unusable, new_database
 from cdr_pipeline.warehouse.materialize import (
+    DEVICE_LEVEL,
     MATERIALIZED,
     Materialized,
     materialize,
@@ -86,7 +87,12 @@ class BuildResult:
         """`34 views into PATH` (a build) or what a refresh moved and recomputed."""
         if self.full:
             return f"{len(self.views)} views into {self.path}"
-        kept = "".join(f"; {m.summary()}" for m in self.materialized)
+        legs = [m.summary() for m in self.materialized if m.name not in DEVICE_LEVEL]
+        device = {m.mode for m in self.materialized if m.name in DEVICE_LEVEL}
+        if device:  # one line for the device-level tables, computed whole or kept together
+            state = "unchanged" if device == {"unchanged"} else "computed whole"
+            legs.append(f"device-level views: {state}")
+        kept = "".join(f"; {line}" for line in legs)
         return f"{self.path}, views moved to {self.versions or 'no table yet'}{kept}"
 
 

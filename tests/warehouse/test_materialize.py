@@ -19,7 +19,7 @@ from cdr_pipeline.ingest.retention import apply_retention
 from cdr_pipeline.resources import sql_dir
 from cdr_pipeline.warehouse import build_warehouse, refresh_warehouse
 from cdr_pipeline.warehouse.catalog import read_sql_file
-from cdr_pipeline.warehouse.materialize import MATERIALIZED, SCHEMA
+from cdr_pipeline.warehouse.materialize import DEVICE_LEVEL, MATERIALIZED, SCHEMA
 
 NAME = "fct_webex_go_leg_devices"
 
@@ -145,3 +145,54 @@ def _count(settings: Settings) -> int:
         return int(con.execute(f"select count(*) from {SCHEMA}.{NAME}").fetchall()[0][0])
     finally:
         con.close()
+
+
+def _device_level_parity(settings: Settings) -> dict[str, str]:
+    """Each device-level table equals its view's SQL run now (both ways), the public and
+    the analyst views read what they should, and a build's result says what it did;
+    returns each table's rows' digest."""
+    con = duckdb.connect(str(settings.layout.duckdb), read_only=True)
+    digests: dict[str, str] = {}
+    try:
+        for name in DEVICE_LEVEL:
+            spec = read_sql_file(sql_dir() / f"{name}.sql")
+            table = f"{SCHEMA}.{name}"
+            for a, b in ((f"({spec.sql})", table), (table, f"({spec.sql})")):
+                extra = con.execute(f"select count(*) from (from {a} except all from {b})")
+                assert extra.fetchall()[0][0] == 0, f"{name}: {a[:30]} has rows {b[:30]} lacks"
+            plan = con.execute(f"explain select * from main.{name}").fetchall()[0][1]
+            assert "READ_PARQUET" not in plan.upper(), name
+            rows = con.execute(f"select * from {table} order by all").fetchall()
+            digests[name] = hashlib.sha256(repr(rows).encode()).hexdigest()
+        for name in ("dim_webex_go_devices", "fct_licence_segments", "fct_licence_days"):
+            assert con.execute(f"select count(*) from {SCHEMA}.{name}").fetchall()[0][0], name
+    finally:
+        con.close()
+    return digests
+
+
+def _modes(result: object) -> set[str]:
+    return {m.mode for m in result.materialized if m.name in DEVICE_LEVEL}  # type: ignore[attr-defined]
+
+
+def test_device_level_views_are_kept_whole_as_tables(settings: Settings, samples_dir: Path) -> None:
+    assert set(DEVICE_LEVEL) <= set(MATERIALIZED)
+    assert not any(MATERIALIZED[n].legs for n in DEVICE_LEVEL)
+    september = samples_dir / "calling_detailed_call_history_2026-09-01_2026-10-01"
+    assert ingest_paths(settings, [september, samples_dir / "device_snapshots.csv"]).exit_code == 0
+    assert _modes(build_warehouse(settings)) == {"full"}
+    before = _device_level_parity(settings)
+
+    # call legs only: the device-level tables stay as they were
+    october = samples_dir / "dch_export_2026-09-30_2026-10-31.csv"
+    assert ingest_paths(settings, [october]).exit_code == 0
+    assert _modes(refresh_warehouse(settings)) == {"unchanged"}
+    assert _device_level_parity(settings) == before
+
+    # device events: computed whole, and the same as a whole build
+    assert ingest_paths(settings, [samples_dir / "activation_events.csv"]).exit_code == 0
+    assert _modes(refresh_warehouse(settings)) == {"full"}
+    refreshed = _device_level_parity(settings)
+    assert refreshed != before  # the events moved codes, statuses and segments
+    build_warehouse(settings)
+    assert _device_level_parity(settings) == refreshed
