@@ -21,9 +21,7 @@ against `cdr build --full` (timed first, before the queries). The rules:
             all legs (enforced: the script exits 1 otherwise);
   issue 17  one month of fct_calls within 2x the calls scan and `cdr build` after a one-day
             ingest within 10 % of `cdr build --full` (enforced); a licence report of one
-            month within 3x the month scan (reported, not yet met: the reports read the
-            month's legs only, but the device history views under them are recomputed for
-            each view that reads them).
+            month within 3x the month scan (reported).
 
     python benchmarks/views.py                        # 10M legs over 12 months (slow)
     python benchmarks/views.py --legs 1000000         # 1M legs
