@@ -16,12 +16,3 @@ create or replace macro in_report_days(day) as
     getvariable('cdr_report_month') is null
     or day between cast(getvariable('cdr_report_month') as date) - 1
     and last_day(cast(getvariable('cdr_report_month') as date)) + 1;
-
--- True for a UTC day holding a leg of a call of the report's month (its first record's
--- month): between the session variables `cdr_report_legs_from` and `cdr_report_legs_to`,
--- which `cdr report --month` sets from fct_calls (first start to last release of the
--- month's calls). Unset (NULL): every day.
-create or replace macro in_report_call_days(day) as
-    getvariable('cdr_report_legs_from') is null
-    or day between cast(getvariable('cdr_report_legs_from') as date)
-    and cast(getvariable('cdr_report_legs_to') as date);

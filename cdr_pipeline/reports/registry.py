@@ -4,8 +4,8 @@ User-supplied values (the month) reach SQL only as bound parameters (`$month`), 
 string formatting. Monthly reports filter on their month column before they aggregate, so
 one month reads that month's rows only (DuckDB folds the parameter into the plan; a NULL
 `$month` keeps every month); the views over call legs read the month's days through the
-session variables `run.month_scope` sets (`in_report_days`, `in_report_call_days` in
-`sql/_macros.sql`). Snapshot reports (reclaim candidates) describe
+session variables `run.month_scope` sets (`in_report_days` in `sql/_macros.sql`; the days
+of the month's calls for webex-go-adoption). Snapshot reports (reclaim candidates) describe
 the data horizon and take no month.
 """
 
@@ -190,7 +190,13 @@ REPORTS: dict[str, Report] = {
                 select c.month, c.location_name, l.leg_id, l.user_uuid, l.duration_seconds
                 from fct_call_legs as l
                 inner join calls as c on l.correlation_id = c.correlation_id
-                where l.is_webex_go and in_report_call_days(l.call_date)
+                -- of one month, the days its calls span (set by run.month_scope; written
+                -- out, not a macro, so that a cdr.duckdb built before it still answers)
+                where l.is_webex_go and (
+                    getvariable('cdr_report_legs_from') is null
+                    or l.call_date between cast(getvariable('cdr_report_legs_from') as date)
+                    and cast(getvariable('cdr_report_legs_to') as date)
+                )
             ),
             go_legs as (
                 select month, location_name, leg_id,

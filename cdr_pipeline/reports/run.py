@@ -99,8 +99,8 @@ REPORT_MONTH_VARIABLE = "cdr_report_month"
 """The DuckDB session variable naming the month a report is run for (`in_report_days` in
 `sql/_macros.sql`): the views that read call legs then read that month's days only."""
 CALL_DAYS_VARIABLES = ("cdr_report_legs_from", "cdr_report_legs_to")
-"""The first and last UTC day holding a leg of a call of that month (`in_report_call_days`):
-what a report that reads legs by their call (webex-go-adoption) reads."""
+"""The first and last UTC day holding a leg of a call of that month: what a report that
+reads legs by their call (webex-go-adoption) reads."""
 
 
 @contextmanager
@@ -161,7 +161,7 @@ def query_report(
     month = first_day if report.monthly else None
     try:
         sql, params = report_statement(report, month, tier)
-        with month_scope(con, month, call_days="in_report_call_days" in sql):
+        with month_scope(con, month, call_days=CALL_DAYS_VARIABLES[0] in sql):
             return con.sql(sql, params=params).to_arrow_table()
     except duckdb.CatalogException as exc:
         raise InputError(
