@@ -8,12 +8,14 @@ import json
 import re
 from collections.abc import Iterator
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 import duckdb
 import pytest
 
 from cdr_pipeline.config import Settings
+from cdr_pipeline.ingest import ingest_paths
 from cdr_pipeline.reports import REPORTS
 from cdr_pipeline.reports.run import (
     CALL_DAYS_VARIABLES,
@@ -23,7 +25,7 @@ from cdr_pipeline.reports.run import (
     report_statement,
 )
 from cdr_pipeline.schema import SCHEMAS
-from cdr_pipeline.warehouse import connect
+from cdr_pipeline.warehouse import build_warehouse, connect
 
 MONTHLY = [name for name, r in REPORTS.items() if r.monthly]
 MATERIALIZED = ("fct_calls", "fct_webex_go_leg_devices")
@@ -106,3 +108,29 @@ def test_a_month_equals_its_rows_of_every_month(
         for variable in (REPORT_MONTH_VARIABLE, *CALL_DAYS_VARIABLES):
             value = con.execute(f"select getvariable('{variable}')").fetchall()
             assert value == [(None,)], variable
+
+
+@pytest.fixture(scope="module", params=["Pacific/Kiritimati", "Pacific/Pago_Pago"])
+def far_zone_con(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, samples_dir: Path
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The samples with a reporting time zone 14 hours ahead of UTC, or 11 behind: a
+    month's legs then start on the UTC day before it, or end on the day after."""
+    root = tmp_path_factory.mktemp("far_zone")
+    settings = Settings(warehouse=root / "wh", reporting_timezone=request.param)
+    assert ingest_paths(settings, [samples_dir]).exit_code == 0
+    build_warehouse(settings)
+    con = connect(settings, read_only=True)
+    yield con
+    con.close()
+
+
+@pytest.mark.parametrize("name", ["licence-usage", "anomalies", "webex-go-adoption"])
+def test_a_month_at_the_ends_of_the_time_zones(
+    far_zone_con: duckdb.DuckDBPyConnection, name: str
+) -> None:
+    report = REPORTS[name]
+    whole = query_report(far_zone_con, report, None).to_pylist()
+    for first in (date(2026, 9, 1), date(2026, 10, 1)):
+        one = query_report(far_zone_con, report, first).to_pylist()
+        assert one and one == [r for r in whole if r["month"] == first], (name, first)
