@@ -93,6 +93,38 @@ def test_a_month_reads_the_legs_of_its_days_only(
     assert reads, f"{name} read no call legs at all?"
 
 
+def test_a_month_of_the_call_marts_reads_the_month(
+    tier_con: tuple[str, duckdb.DuckDBPyConnection], sample_wh: Settings
+) -> None:
+    """The issue's other month queries: `fct_calls` (a table: its filter sits on the scan)
+    and `fct_webex_go_calls` (its legs' files, with the month's variable set)."""
+    _, con = tier_con
+    first = date(2026, 9, 1)
+    plan = con.execute(
+        "explain (format json) select * from fct_calls where report_month = $m", {"m": first}
+    ).fetchall()[0][1]
+    nodes = [n["extra_info"] for n in _nodes(json.loads(plan))]
+    # the analyst tier also reads its pseudonym map; no tier reads a leg file
+    calls = [
+        i for i in nodes if i.get("Table", "").replace('"', "").endswith(".materialized.fct_calls")
+    ]
+    assert len(calls) == 1 and "report_month" in str(calls[0]["Filters"])
+    assert not any(_leg_columns() & set(i.get("Projections", [])) for i in nodes if "Function" in i)
+    days = _leg_days(sample_wh)
+    sql = "select * from fct_webex_go_calls where report_month = $m"
+    with month_scope(con, first):
+        plan = con.execute(f"explain (format json) {sql}", {"m": first}).fetchall()[0][1]
+        scoped = con.execute(sql, {"m": first}).fetchall()
+    legs = [
+        n["extra_info"]
+        for n in _nodes(json.loads(plan))
+        if n["name"] == "READ_PARQUET" and _leg_columns() & set(n["extra_info"]["Projections"])
+    ]
+    assert legs and all(0 < int(i["Scanning Files"].split("/")[0]) <= 32 for i in legs), legs
+    assert all(int(i["Scanning Files"].split("/")[1]) == len(days) for i in legs)
+    assert sorted(scoped) == sorted(con.execute(sql, {"m": first}).fetchall())
+
+
 @pytest.mark.parametrize("name", MONTHLY)
 def test_a_month_equals_its_rows_of_every_month(
     tier_con: tuple[str, duckdb.DuckDBPyConnection], name: str
