@@ -103,10 +103,12 @@ def test_refreshed_by_call_equals_computed_whole_after_random_sequences(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """With the shipped step size (the samples' days fit in one step) and with steps of a
-    day or two (calls across steps, transfers to the days beside a step)."""
+    day or two (calls across steps, transfers to the days beside a step), committing after
+    every step that deleted a stored call."""
     assert MATERIALIZED[NAME].by_call
     if step_legs is not None:
         monkeypatch.setattr(by_call, "LEGS_PER_STEP", step_legs)
+        monkeypatch.setattr(by_call, "COMMIT_AFTER_DELETED", 0)
     rng = random.Random(seed)
     settings = Settings(warehouse=tmp_path / "wh")
     september = samples_dir / "calling_detailed_call_history_2026-09-01_2026-10-01"
