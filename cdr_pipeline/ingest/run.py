@@ -57,6 +57,12 @@ def expand_paths(paths: Sequence[Path]) -> list[Path]:
             )
         elif p.exists():
             out.append(p)
+        elif p.is_symlink():
+            raise InputError(
+                "a symbolic link that leads nowhere (its target is missing, or links loop)",
+                path=str(p),
+                hint="point the link at the export, or give the export's own path",
+            )
         else:
             raise InputError("no such file or folder", path=str(p))
     return out

@@ -8,7 +8,9 @@ Spark tasks staged every file (`python -m cdr_pipeline.spark ingest`, docs/spark
 
 from __future__ import annotations
 
+import errno
 import itertools
+import stat
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
@@ -137,6 +139,28 @@ def failed_result(path: Path, source: str, exc: InputError, t0: float) -> FileRe
     )
 
 
+KINDS_OF_FILE = {
+    stat.S_IFIFO: "a named pipe",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+    stat.S_IFSOCK: "a socket",
+}
+
+
+def regular_size(path: Path) -> int:
+    """The size of `path`; an `OSError` naming what it is when it is no regular file. A named
+    pipe or a device given by name would block the open or never end (`/dev/zero`): it is
+    refused at once, as a file that cannot be read, and the run goes on with the others."""
+    st = path.stat()
+    if not stat.S_ISREG(st.st_mode):
+        what = KINDS_OF_FILE.get(stat.S_IFMT(st.st_mode), "not a regular file")
+        raise OSError(
+            errno.EINVAL,
+            f"{what}, not a file; cdr ingest reads files: save the export to a file and load that",
+        )
+    return st.st_size
+
+
 def stage_file(task: FileTask) -> StagedFile:
     """Stage every source of one file (a Spark task's work). A file whose content is among
     `task.loaded` is not read. Raises only what stops the whole run (the warehouse cannot
@@ -173,7 +197,7 @@ class FileStage:
         if known is not None and known.matches(self.path):
             self.digest = Digest(self.path, known.size, known.sha256)
             return known.size
-        size = self.path.stat().st_size
+        size = regular_size(self.path)
         if size in content.sizes:
             self.digest = Digest.now(self.path, size)
         else:

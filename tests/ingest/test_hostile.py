@@ -156,3 +156,35 @@ def test_hostile_files_in_the_nightly_inbox_fail_alone(tmp_path: Path) -> None:
     assert {by_source[n].status for n in ("cut.csv.gz", "deep.json")} == {"failed"}
     names = [s.name for s in summary.stages]
     assert names.index("ingest") < names.index("reports")  # later stages still ran
+
+
+def test_a_pipe_or_a_device_given_by_name_fails_alone_at_once(tmp_path: Path) -> None:
+    """A named pipe nobody writes to blocks an open for ever, and `/dev/zero` never ends: each
+    is refused as no file (exit 3, saying what it is), and the good file beside it loads."""
+    pipe = tmp_path / "export.csv"
+    os.mkfifo(pipe)
+    good = tmp_path / "good.csv"
+    shutil.copyfile(fixture("bom_crlf.csv"), good)
+    env = {k: v for k, v in os.environ.items() if k not in ("CDR_CONFIG", "CDR_WAREHOUSE")}
+    args = ["--warehouse", str(tmp_path / "wh"), "ingest", str(pipe), "/dev/zero", str(good)]
+    t0 = time.monotonic()
+    code, text, _ = run_limited(args, tmp_path, env)
+    out = text.decode()
+    assert code == 3, out
+    assert time.monotonic() - t0 < TIMEOUT_S / 2  # not ended by the timer's kill
+    assert "a named pipe, not a file" in out and "a character device, not a file" in out
+    assert Ledger(Layout(tmp_path / "wh")).files()["rows_loaded"].sum() == GOOD_ROWS
+
+
+def test_a_link_that_leads_nowhere_is_named_as_such(tmp_path: Path) -> None:
+    from cdr_pipeline.errors import InputError
+    from cdr_pipeline.ingest.run import expand_paths
+
+    (tmp_path / "a").symlink_to(tmp_path / "b")
+    (tmp_path / "b").symlink_to(tmp_path / "a")
+    (tmp_path / "gone").symlink_to(tmp_path / "missing.csv")
+    for link in ("a", "gone"):
+        with pytest.raises(InputError, match="symbolic link that leads nowhere"):
+            expand_paths([tmp_path / link])
+    with pytest.raises(InputError, match="no such file or folder"):
+        expand_paths([tmp_path / "missing.csv"])
