@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from datetime import date, timedelta
 
 import duckdb
@@ -89,8 +90,10 @@ def refresh_calls_by_steps(
     the later one, from its stored span), so the steps add up to the whole; returns the
     calls recomputed, a call counted once per step that recomputed it."""
     calls = held = 0
-    for step in steps(changed, rows):
-        recomputed, deleted = _refresh_calls(con, table, sql, step)
+    planned = steps(changed, rows)
+    for i, step in enumerate(planned):
+        later = {d for days in planned[i + 1 :] for d in days}
+        recomputed, deleted = _refresh_calls(con, table, sql, step, later)
         calls += recomputed
         held += deleted
         if held > COMMIT_AFTER_DELETED:
@@ -104,10 +107,15 @@ def refresh_calls_by_steps(
 
 
 def _refresh_calls(
-    con: duckdb.DuckDBPyConnection, table: str, sql: str, changed: Sequence[date]
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    sql: str,
+    changed: Sequence[date],
+    later: AbstractSet[date] = frozenset(),
 ) -> tuple[int, int]:
     """Recompute the calls the `changed` days can have changed (see the module's doc);
-    returns how many calls were recomputed and how many stored rows were deleted."""
+    returns how many calls were recomputed and how many stored rows were deleted. The
+    `later` days are changed days a later step recomputes: their legs are not read now."""
     listed = dates_sql(changed)
     legs = f"main.{LEG_VIEW}"
     # the legs of the changed days and a day either side, read once (each read of the legs
@@ -154,23 +162,35 @@ def _refresh_calls(
         from {table} as t semi join __calls using (correlation_id)"""
     ).fetchall()
     scope = sorted({*changed, *(r[0] for r in spans)})
-    # of the days either side, only the legs of these calls (a call not yet stored may
-    # reach there) and those a transfer on the scope's days may point at (within 24 hours):
-    # every leg of the days either side computed as well would triple a one-day step's work
-    beside = sorted({d + timedelta(days=k) for d in scope for k in (-1, 1)} - set(scope))
+    # every leg of the changed days is read (each of their calls is recomputed); of the other
+    # days their stored rows spanned and of the days either side, only the legs of these
+    # calls (a call not yet stored may reach there) and those a transfer of theirs may point
+    # at (within 24 hours). Reading those days whole made a step of one new day compute the
+    # day before as well (its calls across midnight span it): twice the work of a nightly
+    # and of each step of a first load. A day a later step recomputes is not read at all:
+    # that step recomputes every call with a leg there, or pointing at one, from all its legs.
+    near_scope = {d + timedelta(days=k) for d in scope for k in (-1, 0, 1)}
+    others = sorted(near_scope - set(changed) - later)
     con.execute(
         f"""create or replace temp table __targets as
         select distinct transfer_related_call_id as id from {legs}
-        where call_date in ({dates_sql(scope)}) and transfer_related_call_id is not null"""
+        where call_date in ({dates_sql(scope)}) and transfer_related_call_id is not null
+        and (call_date in ({listed}) or correlation_id in (select correlation_id from __calls))"""
     )
+    # the few legs of the other days, read once (the view's SQL may read its legs several
+    # times, and each read decodes every column of those days before filtering)
     con.execute(
-        f"""create or replace temp view {SCOPED} as
-        select * from {legs} where call_date in ({dates_sql(scope)})
-        union all
-        select * from {legs} where call_date in ({dates_sql(beside)}) and (
+        f"""create or replace temp table __others as
+        select * from {legs} where call_date in ({dates_sql(others)}) and (
             correlation_id in (select correlation_id from __calls)
             or local_call_id in (select id from __targets)
         )"""
+    )
+    con.execute(
+        f"""create or replace temp view {SCOPED} as
+        select * from {legs} where call_date in ({listed})
+        union all
+        select * from __others"""
     )
     scoped = re.sub(rf"\b(?:main\.)?{LEG_VIEW}\b", SCOPED, sql)
     deleted = con.execute(
@@ -185,6 +205,6 @@ def _refresh_calls(
     # fail as well and hide the first error (the build's connection and its temp objects
     # are thrown away then)
     con.execute(f"drop view if exists {SCOPED}")
-    for temp in ("__calls", "__targets", "__near"):
+    for temp in ("__calls", "__targets", "__near", "__others"):
         con.execute(f"drop table if exists {temp}")
     return calls, int(deleted)

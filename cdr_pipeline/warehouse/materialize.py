@@ -21,9 +21,11 @@ of the other tables the rows were computed from:
 - by call: the calls that can have changed are those with a leg on a changed day now, those
   whose legs spanned a changed day before (from the stored row's first start and last
   release), and the calls whose transfer links name one of them or point at a leg on a
-  changed day. They are deleted and computed again from the legs of the days they span
-  and, of the days either side, the legs of these calls and those a transfer on their days
-  points at (a transfer's other call lies within 24 hours).
+  changed day. They are deleted and computed again from every leg of the changed days and,
+  of the other days they span and the days either side, the legs of these calls and those a
+  transfer of theirs points at (a transfer's other call lies within 24 hours). A day that a
+  later step of the same refresh recomputes is not read: that step recomputes every call
+  with a leg there, or pointing at one, from all its legs.
 - whole: the device-level views (`DEVICE_LEVEL`: device history, licence segments and
   days, activation codes, violations) read no call legs; each is computed whole when a
   table besides call_legs moved, and kept otherwise.

@@ -282,6 +282,81 @@ def test_transfer_links_follow_the_other_call_on_another_day(
     assert y not in (links() or [])
 
 
+def test_a_call_recomputed_from_its_later_day_keeps_the_link_its_earlier_day_names(
+    samples_dir: Path, tmp_path: Path
+) -> None:
+    """Call X crosses midnight: its transfer leg on day D names call Y on day D-1, its
+    last leg is on D+1. Only the D+1 leg comes again: X is recomputed, its day D is read for
+    X's legs alone, and X keeps the link to Y (whose day is neither changed nor X's)."""
+    settings = Settings(warehouse=tmp_path / "wh")
+    october = pl.read_csv(samples_dir / "dch_export_2026-09-30_2026-10-31.csv", infer_schema=False)
+    legs_of = october.group_by("Correlation ID").len()
+    pairs = (
+        october.filter(pl.col("Transfer related call ID").is_not_null())
+        .join(
+            october.select(pl.col("Correlation ID").alias("y"), "Local call ID"),
+            left_on="Transfer related call ID",
+            right_on="Local call ID",
+        )
+        .filter(pl.col("Correlation ID") != pl.col("y"))
+        .join(legs_of, on="Correlation ID")
+        .filter(pl.col("len") >= 2)
+    )
+    x, y, named = pairs["Correlation ID"][0], pairs["y"][0], pairs["Transfer related call ID"][0]
+
+    def stamp(day: str, time: str) -> str:
+        return f"{day}T{time}.000Z"
+
+    def at(frame: pl.DataFrame, start: str, end: str) -> pl.DataFrame:
+        return frame.with_columns(
+            pl.lit(start).alias("Start time"),
+            pl.lit(start).alias("Answer time"),
+            pl.lit(end).alias("Release time"),
+        )
+
+    x_legs = october.filter(pl.col("Correlation ID") == x)
+    is_transfer = pl.col("Transfer related call ID") == named
+    transfer = x_legs.filter(is_transfer).head(1)
+    later = x_legs.filter(~is_transfer | pl.col("Transfer related call ID").is_null()).head(1)
+    assert transfer.height == 1 and later.height == 1
+    rows = pl.concat(
+        [
+            # Y names no call back: only X's transfer leg links the two
+            at(
+                october.filter(pl.col("Correlation ID") == y).with_columns(
+                    pl.lit(None, pl.String).alias("Transfer related call ID")
+                ),
+                stamp("2026-10-09", "23:45:00"),
+                stamp("2026-10-09", "23:50:00"),
+            ),
+            at(transfer, stamp("2026-10-10", "23:30:00"), stamp("2026-10-10", "23:59:00")),
+            at(later, stamp("2026-10-11", "00:10:00"), stamp("2026-10-11", "00:20:00")),
+        ]
+    )
+    rows.write_csv(tmp_path / "calls.csv")
+    assert ingest_paths(settings, [tmp_path / "calls.csv"]).exit_code == 0
+    build_warehouse(settings)
+
+    def links() -> list[str]:
+        con = duckdb.connect(str(settings.layout.duckdb), read_only=True)
+        try:
+            sql = f"select transfer_correlation_ids from {SCHEMA}.{NAME} where correlation_id = ?"
+            return list(con.execute(sql, [x]).fetchall()[0][0] or [])
+        finally:
+            con.close()
+
+    assert y in links()
+    again = rows.filter(pl.col("Start time").str.starts_with("2026-10-11"))
+    again.with_columns(pl.lit("2026-11-21T00:00:00.000Z").alias("Report time")).write_csv(
+        tmp_path / "again.csv"
+    )
+    assert ingest_paths(settings, [tmp_path / "again.csv"]).exit_code == 0
+    mode, days, recomputed = _refresh(settings)
+    assert (mode, days) == ("calls", 1) and recomputed >= 1
+    _check_parity(settings)
+    assert y in links()
+
+
 def test_a_fct_calls_of_ones_own_is_computed_whole_and_kept_from_analysts(
     samples_dir: Path, tmp_path: Path
 ) -> None:
