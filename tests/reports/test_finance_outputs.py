@@ -28,8 +28,14 @@ from tests.reports.finance_helpers import CLOSED_MONTH, cdr, load_samples
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = Path(os.environ.get("CDR_TEST_ARTIFACTS") or REPO / "test-artifacts")
-BROWSER_OWN_HOSTS = {"www.google.com", "accounts.google.com", "clients2.google.com"}
-"""Hosts Chromium itself contacts at start (sign-in and clock checks), page or not."""
+BROWSER_OWN_HOSTS = {
+    "www.google.com",
+    "accounts.google.com",
+    "clients2.google.com",
+    "update.googleapis.com",
+}
+"""Hosts Chromium itself contacts at start (sign-in and clock checks; Chromium 156 also asks
+its component updater, `--disable-component-update` notwithstanding), page or not."""
 
 
 @pytest.fixture(scope="module")
