@@ -41,6 +41,15 @@ log = logging.getLogger(__name__)
 __all__ = ["FileLoader", "LoadedContent"]
 
 
+ADVICE = {
+    "invalid_utf8": "the file is not UTF-8 (saved as Windows-1252 or Latin-1?): export it again "
+    "as UTF-8, or convert it (iconv -f WINDOWS-1252 -t UTF-8 FILE > FILE-utf8.csv) and load "
+    "that; ",
+}
+"""What to try first when most of a file's rows are rejected for a reason, before the
+general hint."""
+
+
 class _AlreadyLoaded(Exception):
     """The file's content is in the ledger (found once its digest was ready)."""
 
@@ -194,10 +203,11 @@ class FileLoader:
                 f"({rate:.1%} > --max-reject-rate {settings.max_reject_rate:.1%}); "
                 f"no rows of this file were published. Top reasons: {result.top_reasons_text()}",
                 path=result.source,
-                hint="see the quarantined rows under rejects/ (cdr runs shows the file); "
-                "fix the export or raise --max-reject-rate",
+                hint=ADVICE.get(result.top_reasons[0][0], "") + "see the quarantined rows under "
+                "rejects/ (cdr runs shows the file); fix the export or raise --max-reject-rate",
             )
-            result.status, result.message, result.exit_code = "failed", str(err), err.exit_code
+            result.status, result.exit_code = "failed", err.exit_code
+            result.message = f"{err}; hint: {err.hint}"
             result.rows_loaded = result.rows_duplicate = 0
             return result
         assert staged.folder is not None

@@ -310,3 +310,28 @@ def test_a_row_with_256_separators_too_many_is_ragged(wh: Path, tmp_path: Path) 
     assert (result.files[0].rows_loaded, result.files[0].rows_rejected) == (len(lines) - 2, 1)
     found = rejects(wh)
     assert found["reason"].to_list() == ["ragged_row"] and found["source_row"].to_list() == [3]
+
+
+def test_an_export_saved_as_windows_1252_fails_saying_how_to_convert_it(
+    wh: Path, tmp_path: Path
+) -> None:
+    """Accented names in Windows-1252 are not UTF-8: every row with one is quarantined, the
+    file fails on the reject rate, and its message says the file is not UTF-8 and how to
+    convert it. Converted as it says, the same rows load whole, names intact."""
+    text = fixture("bom_crlf.csv").read_text(encoding="utf-8-sig")
+    rows = list(csv.reader(text.splitlines()))
+    user = rows[0].index("User")
+    for row in rows[1:]:
+        row[user] = "Lefèvre, Zoë"
+    lines = "".join(",".join(f'"{v}"' for v in row) + "\r\n" for row in rows)
+    latin = tmp_path / "export.csv"
+    latin.write_bytes(lines.encode("cp1252"))
+    (f,) = load(wh, latin).files
+    assert (f.status, f.rows_rejected, f.exit_code) == ("failed", len(rows) - 1, 3)
+    assert "invalid_utf8" in f.message and "not UTF-8" in f.message
+    assert "iconv -f WINDOWS-1252 -t UTF-8" in f.message
+    converted = tmp_path / "export-utf8.csv"
+    converted.write_text(latin.read_bytes().decode("cp1252"), encoding="utf-8")
+    (g,) = load(wh, converted).files
+    assert (g.status, g.rows_loaded) == ("loaded", len(rows) - 1)
+    assert set(table(wh)["user_name"].to_list()) == {"Lefèvre, Zoë"}
