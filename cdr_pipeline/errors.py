@@ -35,6 +35,10 @@ class CdrError(Exception):
     def __str__(self) -> str:
         return self.message
 
+    def one_line(self) -> str:
+        """The message and, if any, the hint, on one line (a file's result in the ledger)."""
+        return f"{self.message}; hint: {self.hint}" if self.hint else self.message
+
 
 class ConfigError(CdrError):
     """Configuration is missing, malformed or contradictory."""

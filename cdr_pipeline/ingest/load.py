@@ -206,8 +206,11 @@ class FileLoader:
                 hint=ADVICE.get(result.top_reasons[0][0], "") + "see the quarantined rows under "
                 "rejects/ (cdr runs shows the file); fix the export or raise --max-reject-rate",
             )
-            result.status, result.exit_code = "failed", err.exit_code
-            result.message = f"{err}; hint: {err.hint}"
+            result.status, result.message, result.exit_code = (
+                "failed",
+                err.one_line(),
+                err.exit_code,
+            )
             result.rows_loaded = result.rows_duplicate = 0
             return result
         assert staged.folder is not None

@@ -133,7 +133,7 @@ def failed_result(path: Path, source: str, exc: InputError, t0: float) -> FileRe
         str(path),
         source,
         "failed",
-        message=f"{exc}; hint: {exc.hint}" if exc.hint else str(exc),
+        message=exc.one_line(),
         exit_code=exc.exit_code,
         seconds=time.monotonic() - t0,
     )
