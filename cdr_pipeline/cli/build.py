@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import textwrap
+from collections.abc import Sequence
 
 import click
 
@@ -54,21 +55,36 @@ def build(obj: CliContext, full: bool, as_json: bool) -> None:
     sys.exit(0)
 
 
-def refresh_views(obj: CliContext, committed: bool = True, quiet: bool = False) -> int:
+def refresh_views(
+    obj: CliContext, committed: bool = True, quiet: bool = False, run_ids: Sequence[str] = ()
+) -> int:
     """Move `cdr.duckdb`'s views to the table versions a command `committed` (a refresh,
-    or the whole build when `sql/`, the settings or the key changed). Returns 0, or the
-    exit code of a view that does not build (the data is committed all the same; the
-    previous cdr.duckdb stays)."""
-    if not committed:
-        return 0
-    from cdr_pipeline.errors import CdrError
-    from cdr_pipeline.warehouse import refresh_warehouse
+    or the whole build when `sql/`, the settings or the key changed); without a commit, only
+    when the views are behind the tables (an earlier command's refresh failed). Returns 0,
+    or the exit code of a refresh that failed: the data is committed all the same, the
+    previous cdr.duckdb stays, and the ledger rows of `run_ids` say so."""
+    from cdr_pipeline.errors import CdrError, environment_error
+    from cdr_pipeline.warehouse import refresh_warehouse, views_behind
 
+    settings = obj.settings()
+    if not committed and not views_behind(settings):
+        return 0
     try:
-        result = refresh_warehouse(obj.settings())
-    except CdrError as exc:
-        echo(f"error: the views were not rebuilt: {exc}", err=True)
-        return exc.exit_code
+        result = refresh_warehouse(settings)
+    except Exception as exc:  # a view that does not build, a full disk...
+        error = exc if isinstance(exc, CdrError) else environment_error(exc, settings.warehouse)
+        if error is None:
+            raise
+        message = f"the views were not rebuilt: {error.message}"
+        hint = f"{error.hint}; " if error.hint else ""
+        echo(f"error: {message}", err=True)
+        echo(
+            f"hint: {hint}the data this run loaded is committed: cdr build (or the next "
+            "ingest) brings the views up to date",
+            err=True,
+        )
+        _note_runs(obj, run_ids, error.exit_code, f"{message} (run cdr build)")
+        return error.exit_code
     if not (obj.quiet or quiet):
         text = f"views read {(result.versions or 'no table yet').replace(',', ', ')}"
         width = terminal_width(sys.stderr)
@@ -76,6 +92,19 @@ def refresh_views(obj: CliContext, committed: bool = True, quiet: bool = False) 
             text = textwrap.fill(text, width - 1, subsequent_indent="  ", break_long_words=False)
         echo(text, err=True)
     return 0
+
+
+def _note_runs(obj: CliContext, run_ids: Sequence[str], code: int, message: str) -> None:
+    """The ledger rows of `run_ids` take the exit code and message of the failed refresh
+    (best effort: on a full disk the note itself may not fit)."""
+    from cdr_pipeline.state.ledger import Ledger
+
+    if not run_ids:
+        return
+    try:
+        Ledger(obj.settings().layout).note_after(run_ids, code, message)
+    except OSError as exc:
+        echo(f"note: the ledger does not record this ({exc.strerror or exc})", err=True)
 
 
 COMMANDS = [build]

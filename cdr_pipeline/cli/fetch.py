@@ -84,7 +84,12 @@ def fetch(
         echo(f"error: {result.error.message}", err=True)
         if result.error.hint:
             echo(f"hint: {result.error.hint}", err=True)
-    code = refresh_views(obj, any(i.table_versions for i in result.ingests), as_json)
+    code = refresh_views(
+        obj,
+        any(i.table_versions for i in result.ingests),
+        as_json,
+        [i.run_id for i in result.ingests],
+    )
     sys.exit(result.exit_code or code)
 
 

@@ -79,7 +79,7 @@ def ingest(
             "interrupted; this run completed their work",
             err=True,
         )
-    code = refresh_views(obj, bool(result.table_versions), as_json)
+    code = refresh_views(obj, bool(result.table_versions), as_json, [result.run_id])
     sys.exit(result.exit_code or code)
 
 

@@ -13,6 +13,7 @@ from cdr_pipeline.warehouse.build import (
     resolve_tier,
 )
 from cdr_pipeline.warehouse.catalog import ViewError, ViewSpec
+from cdr_pipeline.warehouse.signature import views_behind
 
 __all__ = [
     "BuildResult",
@@ -25,4 +26,5 @@ __all__ = [
     "create_views",
     "refresh_warehouse",
     "resolve_tier",
+    "views_behind",
 ]

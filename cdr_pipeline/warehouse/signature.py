@@ -17,6 +17,7 @@ from cdr_pipeline.config import Settings
 from cdr_pipeline.resources import sql_dir as default_sql_dir
 from cdr_pipeline.state.secret import key_id, load_key
 from cdr_pipeline.text import lit
+from cdr_pipeline.warehouse.snapshots import table_snapshots, versions_text
 
 META_SCHEMA = "cdr_meta"
 BUILD_VIEW = f"{META_SCHEMA}.build"
@@ -75,3 +76,29 @@ def stored_signature(con: duckdb.DuckDBPyConnection) -> str | None:
     except duckdb.Error:
         return None  # a file built before the signature existed
     return str(row[0]) if row else None
+
+
+def built_versions(path: Path) -> str | None:
+    """The table versions the views of the `cdr.duckdb` at `path` read (`cdr_meta.build`);
+    None when there is no such file, it does not open, or it has no record of them."""
+    if not path.is_file():
+        return None
+    try:
+        con = duckdb.connect(str(path), read_only=True)
+    except duckdb.Error:
+        return None
+    try:
+        row = con.execute(f"select table_versions from {BUILD_VIEW}").fetchone()
+    except duckdb.Error:
+        return None
+    finally:
+        con.close()
+    return str(row[0]) if row else None
+
+
+def views_behind(settings: Settings) -> bool:
+    """The tables hold versions that `cdr.duckdb`'s views do not read: a command committed
+    them and the refresh at its end failed (a full disk, a build out of memory), or there
+    is no `cdr.duckdb` yet."""
+    latest = versions_text(table_snapshots(settings))
+    return bool(latest) and built_versions(settings.layout.duckdb) != latest

@@ -160,3 +160,49 @@ def test_debug_never_changes_the_exit_code_of_bad_input(tmp_path: Path) -> None:
         assert run.returncode == 3, run.stderr
         assert "no such file or folder" in run.stderr
         assert ("Traceback" in run.stderr) == bool(debug)
+
+
+def _small_files() -> None:
+    """Files of at most 1 MiB: a small CSV's Parquet and the ledger fit, a copy of
+    cdr.duckdb (4 MB with its views and tables) does not."""
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 20, 1 << 20))
+
+
+def _view_rows(wh: Path) -> int:
+    import duckdb
+
+    with duckdb.connect(str(wh / "cdr.duckdb"), read_only=True) as con:
+        row = con.execute("select count(*) from fct_call_legs").fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def test_views_a_failed_refresh_left_behind_are_caught_up_by_the_next_ingest(
+    tmp_path: Path,
+) -> None:
+    """The load commits, then the refresh of the views at the end of `cdr ingest` cannot
+    write (here: a file size limit; a full disk fails the same way): exit 6, the ledger row
+    says so, and running the same command again (its file is now skipped, nothing new
+    commits) brings the views to the committed version instead of leaving them behind."""
+    wh = tmp_path / "wh"
+    assert cdr("--warehouse", str(wh), "ingest", str(fixture("overlap_a.csv"))).returncode == 0
+    assert (wh / "cdr.duckdb").stat().st_size > 1 << 20  # else the limit would not bite
+    before = _view_rows(wh)
+    args = ("--warehouse", str(wh), "ingest", str(fixture("overlap_b.csv")))
+    run = cdr(*args, preexec=_small_files)
+    assert run.returncode == 6, run.stderr
+    assert "error: the views were not rebuilt: the file size limit stops writing" in run.stderr
+    assert "cdr build (or the next ingest) brings the views up to date" in run.stderr
+    last = Ledger(Layout(wh)).runs().row(-1, named=True)
+    assert last["exit_code"] == 6 and last["files_loaded"] == 1
+    assert "the views were not rebuilt" in last["message"]
+    assert _view_rows(wh) == before < table(wh).height  # the data is committed, the views lag
+    again = cdr(*args)
+    assert again.returncode == 0, again.stderr
+    assert "already loaded" in again.stderr
+    assert _view_rows(wh) == table(wh).height
+    # and an ingest that changes nothing while the views are current does not rebuild them
+    mtime = (wh / "cdr.duckdb").stat().st_mtime_ns
+    assert cdr(*args).returncode == 0
+    assert (wh / "cdr.duckdb").stat().st_mtime_ns == mtime
