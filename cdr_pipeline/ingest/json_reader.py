@@ -99,9 +99,25 @@ def _streamed(
             yield n, record
     except ijson.JSONError as exc:
         raise BadInput(
-            f"the JSON breaks after record {n} ({exc}); none of the file's rows are published",
-            hint="the file is damaged or incomplete: fetch or copy it again",
+            f"the JSON breaks after record {n} ({_one_line(exc)}); none of the file's rows "
+            "are published",
+            hint="the file is damaged or incomplete: fetch or copy it again"
+            + (
+                " (NaN and Infinity are not JSON: a tool that rewrote it may have written them)"
+                if "lexical error" in str(exc)
+                else ""
+            ),
         ) from exc
+
+
+def _one_line(exc: Exception) -> str:
+    """The parser's message on one line: yajl's is the error, then the text around it and a
+    line pointing into that text."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    if not lines:
+        return type(exc).__name__
+    context = [line for line in lines[1:] if not line.startswith("(right here)")]
+    return f"{lines[0]} near {context[0]!r}" if context else lines[0]
 
 
 def _json_lines(first: bytes, lines: BinaryIO, limits: Limits) -> Iterator[tuple[int, Any]]:

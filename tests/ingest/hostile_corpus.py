@@ -353,6 +353,13 @@ def cases() -> list[Case]:
             {"": Failed("JSON breaks")},
         ),
         Case(
+            # what Python's json.dumps writes for a float NaN: the one-line message quotes
+            # where it broke, and the hint names the cause
+            "json_nan_value",
+            _write("nan.json", b'{"items": [{"Report ID": "x", "Duration": NaN}]}'),
+            {"": Failed('near \'Report ID": "x", "Duration": NaN}]}\'); none')},
+        ),
+        Case(
             "json_record_of_100k_keys",
             _write(
                 "keys.jsonl",
