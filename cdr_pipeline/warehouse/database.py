@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
+import re
 import secrets
 import shutil
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,7 +29,9 @@ def new_database(
     one transaction, DuckDB's memory capped at `memory_mb` MiB. On a clean exit it commits,
     checkpoints and is renamed over `target`; on an error it is deleted and `target` stays.
     Raises `Unusable` when the copy is no DuckDB file."""
+    remove_stale_builds(target)
     tmp = target.with_name(f".{target.name}.tmp-{secrets.token_hex(4)}")
+    claim = _claim(tmp)
     try:
         if copy_of is not None:
             # a finished build leaves no WAL (it checkpoints before the rename) and is never
@@ -61,6 +66,72 @@ def new_database(
             con.close()
         os.replace(tmp, target)
     finally:
-        for leftover in (tmp, tmp.with_name(tmp.name + ".wal")):
-            leftover.unlink(missing_ok=True)
-        shutil.rmtree(tmp.with_name(tmp.name + ".tmp"), ignore_errors=True)  # what it spilled
+        _remove(tmp)
+        os.close(claim)
+
+
+def _claim(tmp: Path) -> int:
+    """A lock file for the private file `tmp`, created and locked (flock) before `tmp`
+    exists and held until it is gone: `remove_stale_builds` of another build leaves a
+    private file alone while its lock is held."""
+    fd = os.open(_lock_of(tmp), os.O_CREAT | os.O_RDWR, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    return fd
+
+
+def _lock_of(tmp: Path) -> Path:
+    return tmp.with_name(tmp.name + ".lock")
+
+
+def _remove(tmp: Path) -> None:
+    """A private file and what comes with it: its WAL, what it spilled, its lock file."""
+    for leftover in (tmp, tmp.with_name(tmp.name + ".wal")):
+        leftover.unlink(missing_ok=True)
+    shutil.rmtree(tmp.with_name(tmp.name + ".tmp"), ignore_errors=True)
+    _lock_of(tmp).unlink(missing_ok=True)
+
+
+def remove_stale_builds(target: Path, orphan_age: float = 600.0) -> int:
+    """Delete the private files of builds that were killed (kill -9, a power cut) beside
+    `target`, with their WAL, spill folder and lock: at 10M legs each is hundreds of MB,
+    and nothing else would ever delete them. A private file is a running build's while its
+    lock is held (the lock is taken before the file is made); a lock, WAL or spill folder
+    without its file goes once it is `orphan_age` seconds old (a build creates its lock
+    just before its file, and deletes its lock just after). Returns how many were removed."""
+    pattern = re.compile(rf"\.{re.escape(target.name)}\.tmp-[0-9a-f]{{8}}")
+    removed = 0
+    for path in target.parent.glob(f".{target.name}.tmp-*"):
+        name = path.name.removesuffix(".lock").removesuffix(".wal").removesuffix(".tmp")
+        if not pattern.fullmatch(name):
+            continue
+        base = path.with_name(name)
+        if path != base:  # a lock, WAL or spill folder: judged with its file, if any
+            if base.exists() or not _older(path, orphan_age) or _locked(path):
+                continue
+        elif _locked(_lock_of(base)):
+            continue  # a build running now
+        _remove(base)
+        removed += 1
+    return removed
+
+
+def _older(path: Path, seconds: float) -> bool:
+    try:
+        return time.time() - path.stat().st_mtime > seconds
+    except FileNotFoundError:
+        return False
+
+
+def _locked(lock: Path) -> bool:
+    """Some process holds `lock` (flock); False when it is not held or does not exist."""
+    try:
+        fd = os.open(lock, os.O_RDONLY)
+    except (FileNotFoundError, IsADirectoryError):
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
