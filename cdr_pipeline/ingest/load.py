@@ -140,7 +140,10 @@ class FileLoader:
         """Publish one staged source (if anything of it can be), record and log it."""
         try:
             result, schema = staged.result, staged.schema
-            if staged.publishable:
+            changed = self.stage.changed() if staged.publishable else None
+            if changed is not None:
+                result, schema = failed_result(self.path, result.source, changed, t0), None
+            elif staged.publishable:
                 self.check_not_loaded()
                 try:
                     result = self._publish(staged, size)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import itertools
+import os
 import stat
 import time
 from collections.abc import Callable, Iterator
@@ -147,10 +148,10 @@ KINDS_OF_FILE = {
 }
 
 
-def regular_size(path: Path) -> int:
-    """The size of `path`; an `OSError` naming what it is when it is no regular file. A named
-    pipe or a device given by name would block the open or never end (`/dev/zero`): it is
-    refused at once, as a file that cannot be read, and the run goes on with the others."""
+def regular_file(path: Path) -> os.stat_result:
+    """The status of `path`; an `OSError` naming what it is when it is no regular file. A
+    named pipe or a device given by name would block the open or never end (`/dev/zero`): it
+    is refused at once, as a file that cannot be read, and the run goes on with the others."""
     st = path.stat()
     if not stat.S_ISREG(st.st_mode):
         what = KINDS_OF_FILE.get(stat.S_IFMT(st.st_mode), "not a regular file")
@@ -158,7 +159,7 @@ def regular_size(path: Path) -> int:
             errno.EINVAL,
             f"{what}, not a file; cdr ingest reads files: save the export to a file and load that",
         )
-    return st.st_size
+    return st
 
 
 def stage_file(task: FileTask) -> StagedFile:
@@ -189,6 +190,8 @@ class FileStage:
         self.task, self.settings, self.path = task, task.settings, task.path
         self.progress = progress
         self.digest = Digest(task.path, 0, "")
+        self.seen: tuple[int, int] | None = None
+        """The file's size and modification time when its reading started."""
 
     def start_digest(self, known: Fingerprint | None, content: LoadedContent) -> int:
         """Set up the digest; returns the file size. A size some loaded file has: perhaps a
@@ -196,13 +199,39 @@ class FileStage:
         again before anything is published)."""
         if known is not None and known.matches(self.path):
             self.digest = Digest(self.path, known.size, known.sha256)
+            self.seen = (known.size, known.mtime_ns)
             return known.size
-        size = regular_size(self.path)
+        st = regular_file(self.path)
+        size, self.seen = st.st_size, (st.st_size, st.st_mtime_ns)
         if size in content.sizes:
             self.digest = Digest.now(self.path, size)
         else:
             self.digest = Digest(self.path, size)
         return size
+
+    def changed(self) -> InputError | None:
+        """Why nothing of the file may be published when it is not the file whose reading
+        started: its size or modification time moved (it was still being written or copied,
+        as a file landing in the nightly's inbox may be), or it is gone. What was read is
+        then not what the ledger would record, and the last line may be cut."""
+        if self.seen is None:
+            return None
+        try:
+            st = self.path.stat()
+            now: tuple[int, int] | None = (st.st_size, st.st_mtime_ns)
+        except FileNotFoundError:
+            now = None
+        if now == self.seen:
+            return None
+        what = "was removed" if now is None else "changed"
+        return InputError(
+            f"the file {what} while it was read (still being written or copied?); nothing of "
+            "it was published",
+            path=str(self.path),
+            hint="load it once it is complete (the nightly leaves it in the inbox and the next "
+            "run loads it); copy files into the inbox under a hidden name (.name) and rename "
+            "them when complete",
+        )
 
     def known_loaded(self, content: LoadedContent) -> bool:
         """Whether the digest, if known before reading, says the content was loaded."""
