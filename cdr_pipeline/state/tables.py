@@ -103,6 +103,21 @@ def version_at_time(root: Path, when: datetime) -> int | None:
 
 def commit_time(root: Path, version: int) -> datetime | None:
     """When `version` of the table was committed (its commit info), None if it has none."""
+    info = commit_info(root, version)
+    if info is None:
+        return None
+    return datetime.fromtimestamp(int(info["timestamp"]) / 1000, tz=UTC)
+
+
+def commit_run_id(root: Path, version: int) -> str | None:
+    """The id of the run that committed `version` of the table (None: no such version, or
+    a commit made by no run of ours)."""
+    run_id = (commit_info(root, version) or {}).get(RUN_ID_KEY)
+    return run_id if isinstance(run_id, str) else None
+
+
+def commit_info(root: Path, version: int) -> dict[str, Any] | None:
+    """The commit info of `version` of the table, None if there is no such version."""
     entry = root / "_delta_log" / f"{version:020d}.json"
     if not entry.is_file():
         return None
@@ -110,8 +125,8 @@ def commit_time(root: Path, version: int) -> datetime | None:
         for line in fh:
             action = json.loads(line)
             if "commitInfo" in action:
-                stamp = int(action["commitInfo"]["timestamp"])
-                return datetime.fromtimestamp(stamp / 1000, tz=UTC)
+                info: dict[str, Any] = action["commitInfo"]
+                return info
     return None
 
 

@@ -38,7 +38,8 @@ def parse_as_of(text: AsOfArg) -> int | datetime:
 
 
 def resolve_time(settings: Settings, as_of: AsOfArg) -> datetime:
-    """The moment `as_of` names (a version number: the time call_legs got that version)."""
+    """The moment `as_of` names (a version number: when the run that gave call_legs that
+    version had committed all its tables)."""
     value = parse_as_of(as_of)
     if isinstance(value, datetime):
         return value
@@ -50,7 +51,26 @@ def resolve_time(settings: Settings, as_of: AsOfArg) -> datetime:
             f"call_legs has no version {value}",
             hint=f"versions go from 0 to {latest}" if latest is not None else "no data yet",
         )
-    return when
+    return _end_of_run(settings, tables.commit_run_id(root, value), when)
+
+
+def _end_of_run(settings: Settings, run_id: str | None, when: datetime) -> datetime:
+    """The latest commit time of run `run_id` from `when` on. A run commits its tables one
+    after the other, milliseconds apart: `--as-of VERSION` means the state the run that
+    made the version left (`cdr runs` lists them together), not the tables it committed
+    after call_legs left out (a demo's device data and entitlements, all of one run)."""
+    if run_id is None:
+        return when
+    end = when
+    for schema in schemas_by_table().values():
+        root = settings.layout.table(schema.name)
+        if schema.name == CALL_LEGS.name or not (root / "_delta_log").is_dir():
+            continue
+        before = tables.version_at_time(root, when)
+        following = 0 if before is None else before + 1  # one commit per table and run
+        if tables.commit_run_id(root, following) == run_id:
+            end = max(end, tables.commit_time(root, following) or end)
+    return end
 
 
 def table_snapshots(settings: Settings, as_of: AsOfArg | None = None) -> dict[str, Snapshot]:

@@ -18,11 +18,13 @@ from cdr_pipeline.config import Settings
 from cdr_pipeline.ingest import ingest_paths
 from cdr_pipeline.ingest.vacuum import vacuum_tables
 from cdr_pipeline.reports import run_report
+from cdr_pipeline.resources import samples_dir as bundled_samples
 from cdr_pipeline.samples import write_call_export
 from cdr_pipeline.schema import schemas_by_table
 from cdr_pipeline.state.layout import Layout
 from cdr_pipeline.state.ledger import Ledger
 from cdr_pipeline.warehouse import build_warehouse
+from cdr_pipeline.warehouse.snapshots import table_snapshots
 from tests.ingest.helpers import (
     LINEAGE,
     fixture,
@@ -144,6 +146,28 @@ def test_report_as_of_a_version_answers_from_the_tables_as_they_were(
     bad = run_cdr("--warehouse", str(wh), "report", "hourly-volume", "--as-of", "99")
     assert bad.returncode == 3 and "no version 99" in bad.stderr
     assert set(LINEAGE) <= set(table(wh, lineage=True).columns)
+
+
+def test_as_of_a_version_includes_every_table_the_same_run_committed(wh: Path) -> None:
+    """A run commits its tables one after the other (milliseconds apart): `--as-of 0` is
+    the state that run left, its device data and entitlements included, not call_legs
+    alone (the demo's licence report as of version 0 came out empty)."""
+    samples = bundled_samples()
+    devices, bought = samples / "device_snapshots.csv", samples / "entitlements.csv"
+    load(wh, fixture("overlap_a.csv"), devices, bought)
+    load(wh, fixture("overlap_b.csv"), samples / "entitlements_amendment.csv")
+    first, second = (
+        {name: snap.version for name, snap in table_snapshots(Settings(warehouse=wh), v).items()}
+        for v in (0, 1)
+    )
+    assert first["call_legs"] == 0 and first["device_snapshots"] == 0
+    assert first["entitlements"] == 0  # committed after call_legs by the same run
+    assert second == {**first, "call_legs": 1, "entitlements": 1}
+    runs = Ledger(Layout(wh)).runs()["table_versions"].to_list()
+    assert runs == [
+        "call_legs=0,device_snapshots=0,entitlements=0",
+        "call_legs=1,entitlements=1",
+    ]
 
 
 def test_ctrl_c_is_recorded_interrupted_and_nothing_uncommitted_counts(
