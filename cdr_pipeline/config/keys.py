@@ -145,6 +145,7 @@ SETTINGS_KEYS: dict[str, Key] = {
         Key("max_record_bytes", "int", minimum=4096, maximum=1024**3),
         Key("max_json_depth", "int", minimum=4, maximum=1000),
         Key("max_json_number_digits", "int", minimum=20, maximum=4000),
+        Key("max_zip_members", "int", minimum=1, maximum=1_000_000),
         # personal data at rest: permission bits of the files written (folders get x where
         # files get r)
         Key("file_mode", "mode", rule=_file_mode),

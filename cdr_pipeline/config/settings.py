@@ -47,6 +47,8 @@ class Settings:
     """One CSV record or JSON-lines line; also the longest JSON string."""
     max_json_depth: int = 64
     max_json_number_digits: int = 100
+    max_zip_members: int = 1000
+    """Data members of one ZIP archive (each is loaded and recorded as a source of its own)."""
     # ---- personal data at rest ------------------------------------------------------------
     file_mode: int = 0o600
     """Permission bits of the files the pipeline writes (folders get x where files get r):

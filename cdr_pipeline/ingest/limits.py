@@ -28,6 +28,7 @@ class Limits:
     record_bytes: int = Settings.max_record_bytes
     json_depth: int = Settings.max_json_depth
     json_number_digits: int = Settings.max_json_number_digits
+    zip_members: int = Settings.max_zip_members
 
     @classmethod
     def of(cls, settings: Settings) -> Limits:
@@ -39,6 +40,7 @@ class Limits:
             settings.max_record_bytes,
             settings.max_json_depth,
             settings.max_json_number_digits,
+            settings.max_zip_members,
         )
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from cdr_pipeline.config import Settings
 from cdr_pipeline.errors import InputError
 from cdr_pipeline.ingest.chunk import CSV, JSON
 from cdr_pipeline.ingest.limits import DECOMPRESS_ERRORS, Limits, Unpacked, unreadable
@@ -156,9 +157,10 @@ def _zip_sources(path: Path, zf: zipfile.ZipFile) -> list[Source]:
     return out
 
 
-def sources_of(path: Path) -> list[Source]:
+def sources_of(path: Path, max_members: int = Settings.max_zip_members) -> list[Source]:
     """The data streams inside `path`, sniffed by content, never by file extension. A ZIP
-    member that cannot be used comes back with its `error` set (the others still load)."""
+    member that cannot be used comes back with its `error` set (the others still load); a
+    ZIP of more than `max_members` entries fails whole, before it is opened."""
     name = str(path)
     try:
         with open(path, "rb") as fh:
@@ -166,6 +168,16 @@ def sources_of(path: Path) -> list[Source]:
     except OSError as exc:
         raise InputError(f"cannot read file: {exc.strerror}", path=name) from exc
     if magic.startswith(ZIP_MAGIC) or magic.startswith(EMPTY_ZIP_MAGIC):
+        entries = zip_entries(path)
+        if entries is not None and entries > max_members:
+            raise InputError(
+                f"the ZIP archive lists {entries:,} entries, more than max_zip_members "
+                f"({max_members:,})",
+                path=name,
+                hint="a Control Hub export holds one CSV: extract the archive and load its "
+                "files (or a folder of them), or raise max_zip_members in cdr.toml if this "
+                "archive is genuine",
+            )
         try:
             with zipfile.ZipFile(path) as zf:
                 out = _zip_sources(path, zf)
@@ -188,3 +200,45 @@ def sources_of(path: Path) -> list[Source]:
     with open(path, "rb") as fh:
         head = fh.read(64)
     return [Source(path, None, "plain", _detect_format(head, name))]
+
+
+EOCD = b"PK\x05\x06"
+"""The end-of-central-directory record's signature: the last record of every ZIP."""
+
+
+def zip_entries(path: Path) -> int | None:
+    """The number of entries a ZIP archive's end record states, read from its last 64 KiB
+    (ZIP64 too), before `zipfile` builds an object per entry; None without an end record
+    (then the archive does not open, and says so)."""
+    size = path.stat().st_size
+    with open(path, "rb") as fh:
+        fh.seek(max(0, size - (0xFFFF + 22)))  # the record, then a comment of up to 64 KiB
+        tail = fh.read()
+        # the record ends the file but for its comment (which may hold the signature too);
+        # failing that, the last signature, as zipfile takes it (bytes appended to a download)
+        found = [i for i in _all(tail, EOCD) if len(tail) - i >= 22]
+        exact = [
+            i
+            for i in found
+            if i + 22 + int.from_bytes(tail[i + 20 : i + 22], "little") == len(tail)
+        ]
+        if not found:
+            return None
+        at = (exact or found)[-1]
+        total = int.from_bytes(tail[at + 10 : at + 12], "little")
+        locator = tail[at - 20 : at] if at >= 20 else b""
+        if total == 0xFFFF and locator.startswith(b"PK\x06\x07"):  # ZIP64: a record of its own
+            fh.seek(int.from_bytes(locator[8:16], "little"))
+            record = fh.read(56)
+            if record.startswith(b"PK\x06\x06"):
+                total = int.from_bytes(record[32:40], "little")
+    return total
+
+
+def _all(data: bytes, sub: bytes) -> list[int]:
+    """Every position of `sub` in `data`, in order."""
+    out, at = [], data.find(sub)
+    while at >= 0:
+        out.append(at)
+        at = data.find(sub, at + 1)
+    return out

@@ -256,7 +256,7 @@ class FileStage:
             )
             return
         try:
-            sources = sources_of(path)
+            sources = sources_of(path, self.settings.max_zip_members)
         except InputError as exc:
             yield StagedSource(failed_result(path, str(path), exc, t0), path.name)
             return

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import gzip
 import json
+import zipfile
 from pathlib import Path
 
 import pytest
 
 from cdr_pipeline.config import load_settings
 from cdr_pipeline.errors import ConfigError
+from cdr_pipeline.ingest.sources import zip_entries
 from tests.ingest.helpers import load, rejects, table
 from tests.ingest.hostile_corpus import HEADER, USER, csv_bytes, line, records, rows
 
@@ -87,6 +89,48 @@ def test_column_and_header_limits_are_settings(wh: Path, tmp_path: Path) -> None
     assert narrow.exit_code == 3 and "max_columns (10)" in narrow.files[0].message
     short = load(wh, src, max_header_bytes=4096, max_columns=len(HEADER))
     assert short.files[0].rows_loaded == 3
+
+
+def test_a_zip_of_too_many_entries_fails_before_it_is_opened(wh: Path, tmp_path: Path) -> None:
+    """Each member is loaded and recorded on its own (a quarter of a second apiece): 2,000
+    tiny members took over ten minutes. Counted from the archive's end record, so zipfile
+    never builds an object per entry either."""
+    many = tmp_path / "many.zip"
+    with zipfile.ZipFile(many, "w") as zf:
+        for i in range(1001):
+            zf.writestr(f"part-{i:04d}.csv", b"")
+    failed = load(wh, many)
+    assert failed.exit_code == 3 and len(failed.files) == 1
+    assert "lists 1,001 entries, more than max_zip_members (1,000)" in failed.files[0].message
+    # the limit is a setting
+    few = tmp_path / "few.zip"
+    with zipfile.ZipFile(few, "w") as zf:
+        for i in range(3):
+            zf.writestr(f"part-{i}.csv", csv_bytes([line(r) for r in rows(1, 48 + i)]))
+    assert "max_zip_members (2)" in load(wh, few, max_zip_members=2).files[0].message
+    assert table(wh).is_empty()
+    assert load(wh, few, max_zip_members=3).exit_code == 0 and table(wh).height == 3
+
+
+def _zip(path: Path, entries: int, comment: bytes = b"") -> Path:
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.comment = comment
+        for i in range(entries):
+            zf.writestr(f"e{i}", b"x")
+    return path
+
+
+def test_zip_entries_reads_the_end_record_as_zipfile_does(tmp_path: Path) -> None:
+    """ZIP64 (more than 65,535 entries), a comment holding the record's signature, bytes
+    appended after the archive, and no end record at all."""
+    assert zip_entries(_zip(tmp_path / "big.zip", 70_000)) == 70_000
+    assert zip_entries(_zip(tmp_path / "comment.zip", 3, b"see PK\x05\x06 in here")) == 3
+    appended = _zip(tmp_path / "appended.zip", 4)
+    with appended.open("ab") as fh:
+        fh.write(b"\0" * 100)
+    assert zip_entries(appended) == 4 == len(zipfile.ZipFile(appended).infolist())
+    (tmp_path / "not.zip").write_bytes(b"PK\x03\x04 and nothing else")
+    assert zip_entries(tmp_path / "not.zip") is None
 
 
 @pytest.mark.parametrize(
