@@ -95,6 +95,13 @@ class WarehouseUnwritable(CdrError):
         self.path = path
 
 
+class WarehouseDamaged(CdrError):
+    """A table's Delta log cannot be read (a disk fault, an edit by hand): not the input's
+    fault, not a bug of ours. Nothing is written until the log is restored."""
+
+    exit_code = EXIT_ENVIRONMENT
+
+
 class BuildOutOfMemory(CdrError):
     """A build needed more memory than `build_memory_mb` gives DuckDB (a day with more legs
     than a refresh step can hold). Not the input's fault, not a bug: the previous

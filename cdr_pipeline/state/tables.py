@@ -28,8 +28,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from deltalake import DeltaTable
 from deltalake import Schema as DeltaSchema
-from deltalake.exceptions import TableNotFoundError
+from deltalake.exceptions import DeltaError, TableNotFoundError
 from deltalake.transaction import AddAction, CommitProperties, create_table_with_add_actions
+
+from cdr_pipeline.errors import WarehouseDamaged
 
 RUN_ID_KEY = "cdr.run_id"
 """Commit-info key naming the ingest run (or command) that made a commit."""
@@ -82,6 +84,14 @@ def open_table(root: Path, as_of: AsOf | None = None) -> DeltaTable | None:
             table.load_as_version(as_of)
     except TableNotFoundError:
         return None
+    except DeltaError as exc:  # a log entry that does not parse, a missing version...
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise WarehouseDamaged(
+            f"the Delta log of {root} cannot be read ({first})",
+            hint=f"the table's log is damaged (a disk fault, or a file edited or removed by "
+            f"hand): restore {root / '_delta_log'} from a backup. No table was changed; "
+            "cdr.duckdb still answers from the last build",
+        ) from exc
     return table
 
 

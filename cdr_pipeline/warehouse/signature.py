@@ -8,16 +8,21 @@ again when they differ (`warehouse/build.py: refresh_warehouse`).
 from __future__ import annotations
 
 import hashlib
+import logging
 from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
+from deltalake.exceptions import DeltaError
 
 from cdr_pipeline.config import Settings
+from cdr_pipeline.errors import WarehouseDamaged
 from cdr_pipeline.resources import sql_dir as default_sql_dir
 from cdr_pipeline.state.secret import key_id, load_key
 from cdr_pipeline.text import lit
 from cdr_pipeline.warehouse.snapshots import table_snapshots, versions_text
+
+log = logging.getLogger(__name__)
 
 META_SCHEMA = "cdr_meta"
 BUILD_VIEW = f"{META_SCHEMA}.build"
@@ -100,5 +105,9 @@ def views_behind(settings: Settings) -> bool:
     """The tables hold versions that `cdr.duckdb`'s views do not read: a command committed
     them and the refresh at its end failed (a full disk, a build out of memory), or there
     is no `cdr.duckdb` yet."""
-    latest = versions_text(table_snapshots(settings))
+    try:
+        latest = versions_text(table_snapshots(settings))
+    except (WarehouseDamaged, DeltaError, OSError) as exc:  # what reads the tables says so
+        log.warning("cannot tell whether the views are behind the tables: %s", exc)
+        return False
     return bool(latest) and built_versions(settings.layout.duckdb) != latest

@@ -206,3 +206,25 @@ def test_views_a_failed_refresh_left_behind_are_caught_up_by_the_next_ingest(
     mtime = (wh / "cdr.duckdb").stat().st_mtime_ns
     assert cdr(*args).returncode == 0
     assert (wh / "cdr.duckdb").stat().st_mtime_ns == mtime
+
+
+def test_a_damaged_table_log_exits_6_naming_it_and_restoring_it_recovers(tmp_path: Path) -> None:
+    """A Delta log entry that no longer parses (a disk fault, an edit by hand) is the
+    warehouse's problem, not a bug: exit 6 naming the log and what to restore, no table
+    changed, reports still answer from cdr.duckdb, and a restored log just works."""
+    wh = tmp_path / "wh"
+    assert cdr("--warehouse", str(wh), "ingest", str(fixture("overlap_a.csv"))).returncode == 0
+    entry = wh / "tables" / "call_legs" / "_delta_log" / f"{0:020d}.json"
+    good = entry.read_bytes()
+    entry.write_bytes(b"garbage{" + good[:100])
+    run = cdr("--warehouse", str(wh), "ingest", str(fixture("overlap_b.csv")))
+    assert run.returncode == 6, run.stderr
+    assert f"the Delta log of {wh / 'tables' / 'call_legs'} cannot be read" in run.stderr
+    assert "restore" in run.stderr and "error: unexpected" not in run.stderr
+    assert sorted(p.name for p in entry.parent.glob("*.json")) == [entry.name]  # no commit
+    report = cdr("--warehouse", str(wh), "report", "hourly-volume", "--format", "csv")
+    assert report.returncode == 0, report.stderr
+    entry.write_bytes(good)
+    again = cdr("--warehouse", str(wh), "ingest", str(fixture("overlap_b.csv")))
+    assert again.returncode == 0, again.stderr
+    assert table(wh).height == 7
