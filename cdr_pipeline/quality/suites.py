@@ -125,6 +125,9 @@ RULES: tuple[Rule, ...] = (
     PairRule("call_legs", "answer_time", "start_time"),
     PairRule("call_legs", "release_time", "answer_time"),
     MinRule("entitlements", "units", 0, strict=True),
+    # a range that ends before it starts is never in force: the reconciliation would leave the
+    # units out without a word
+    PairRule("entitlements", "valid_to", "valid_from"),
     ClosedEnumRule("device_snapshots", "status"),
     KnownDeviceRule(
         "call_legs",

@@ -14,6 +14,7 @@ import pytest
 from cdr_pipeline.config import Settings
 from cdr_pipeline.ingest import ingest_paths
 from cdr_pipeline.quality import validate_warehouse
+from cdr_pipeline.quality.suites import PAIR_GE
 from cdr_pipeline.state.ledger import Ledger
 from tests.quality.conftest import Validated, table_frame, write_partition
 
@@ -93,6 +94,18 @@ def test_entitlement_units_must_be_positive(tmp_path: Path, clean: Validated) ->
     report = validate_warehouse(Settings(warehouse=tmp_path), "all")
     assert {r.id for r in report.errors} == {"entitlements.units.min_value"}
     assert report.result("entitlements.units.min_value").unexpected_count == 1
+
+
+def test_an_entitlement_that_ends_before_it_starts_fails(tmp_path: Path, clean: Validated) -> None:
+    """Never in force, so the reconciliation would leave its units out without a word."""
+    rows = table_frame(clean.settings, "entitlements")
+    day = rows["valid_from"][0] - timedelta(days=1)
+    broken = _set(rows, "valid_to", pl.lit(day, dtype=rows.schema["valid_to"]), row=0)
+    write_partition(tmp_path, "entitlements", None, broken)
+    report = validate_warehouse(Settings(warehouse=tmp_path), "all")
+    rule = f"entitlements.valid_to.valid_from.{PAIR_GE}"
+    assert {r.id for r in report.errors} == {rule}
+    assert report.result(rule).unexpected_count == 1
 
 
 def test_device_status_outside_its_set(tmp_path: Path, clean: Validated) -> None:
