@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from cdr_pipeline.config import Settings
 from cdr_pipeline.errors import InputError
 from cdr_pipeline.ingest.chunk import CSV, JSON
 from cdr_pipeline.ingest.limits import DECOMPRESS_ERRORS, Limits, Unpacked, unreadable
@@ -157,29 +156,24 @@ def _zip_sources(path: Path, zf: zipfile.ZipFile) -> list[Source]:
     return out
 
 
-def sources_of(path: Path, max_members: int = Settings.max_zip_members) -> list[Source]:
+def sources_of(path: Path, limits: Limits | None = None) -> list[Source]:
     """The data streams inside `path`, sniffed by content, never by file extension. A ZIP
     member that cannot be used comes back with its `error` set (the others still load); a
-    ZIP of more than `max_members` entries fails whole, before it is opened."""
+    ZIP of more than `limits.zip_members` entries fails whole, before it is opened."""
     name = str(path)
+    max_members = (limits or Limits()).zip_members
     try:
         with open(path, "rb") as fh:
             magic = fh.read(4)
     except OSError as exc:
         raise InputError(f"cannot read file: {exc.strerror}", path=name) from exc
     if magic.startswith(ZIP_MAGIC) or magic.startswith(EMPTY_ZIP_MAGIC):
-        entries = zip_entries(path)
-        if entries is not None and entries > max_members:
-            raise InputError(
-                f"the ZIP archive lists {entries:,} entries, more than max_zip_members "
-                f"({max_members:,})",
-                path=name,
-                hint="a Control Hub export holds one CSV: extract the archive and load its "
-                "files (or a folder of them), or raise max_zip_members in cdr.toml if this "
-                "archive is genuine",
-            )
+        _check_members(path, zip_directory(path), max_members)
         try:
             with zipfile.ZipFile(path) as zf:
+                # the end record may understate the entries: zipfile reads the directory
+                # by its size
+                _check_members(path, (len(zf.infolist()), 0), max_members)
                 out = _zip_sources(path, zf)
         except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError) as exc:
             raise InputError(
@@ -204,41 +198,52 @@ def sources_of(path: Path, max_members: int = Settings.max_zip_members) -> list[
 
 EOCD = b"PK\x05\x06"
 """The end-of-central-directory record's signature: the last record of every ZIP."""
+ENTRY_BYTES = 4096
+"""Central-directory bytes allowed per permitted member: an entry is 46 bytes and its name,
+extra fields and comment (a few hundred in real archives). zipfile reads the whole
+directory, building an object per entry, before anything can be counted."""
 
 
-def zip_entries(path: Path) -> int | None:
-    """The number of entries a ZIP archive's end record states, read from its last 64 KiB
-    (ZIP64 too), before `zipfile` builds an object per entry; None without an end record
-    (then the archive does not open, and says so)."""
+def _check_members(path: Path, directory: tuple[int, int] | None, max_members: int) -> None:
+    """Fail the archive when its directory (`zip_directory`) lists more than `max_members`
+    entries or is larger than that many entries can be."""
+    if directory is None:
+        return
+    entries, size = directory
+    if entries > max_members or size > max_members * ENTRY_BYTES:
+        listed = f"{entries:,} entries" if entries > max_members else f"a {size:,}-byte directory"
+        raise InputError(
+            f"the ZIP archive lists {listed}, more than max_zip_members ({max_members:,}) allows",
+            path=str(path),
+            hint="a Control Hub export holds one CSV: extract the archive and load its "
+            "files (or a folder of them), or raise max_zip_members in cdr.toml if this "
+            "archive is genuine",
+        )
+
+
+def zip_directory(path: Path) -> tuple[int, int] | None:
+    """The entries and the central directory's size that a ZIP archive's end record states
+    (ZIP64 too), read from its last 64 KiB before `zipfile` builds an object per entry;
+    None without an end record (then the archive does not open, and says so). The record
+    is the last signature whose comment ends the file; failing that, the last signature,
+    as zipfile takes it (bytes appended to a download)."""
     size = path.stat().st_size
     with open(path, "rb") as fh:
         fh.seek(max(0, size - (0xFFFF + 22)))  # the record, then a comment of up to 64 KiB
         tail = fh.read()
-        # the record ends the file but for its comment (which may hold the signature too);
-        # failing that, the last signature, as zipfile takes it (bytes appended to a download)
-        found = [i for i in _all(tail, EOCD) if len(tail) - i >= 22]
-        exact = [
-            i
-            for i in found
-            if i + 22 + int.from_bytes(tail[i + 20 : i + 22], "little") == len(tail)
-        ]
-        if not found:
+        at = last = tail.rfind(EOCD, 0, len(tail) - 18)  # a whole 22-byte record fits
+        while at >= 0 and at + 22 + int.from_bytes(tail[at + 20 : at + 22], "little") != len(tail):
+            at = tail.rfind(EOCD, 0, at)
+        at = at if at >= 0 else last
+        if at < 0:
             return None
-        at = (exact or found)[-1]
-        total = int.from_bytes(tail[at + 10 : at + 12], "little")
+        entries = int.from_bytes(tail[at + 10 : at + 12], "little")
+        directory = int.from_bytes(tail[at + 12 : at + 16], "little")
         locator = tail[at - 20 : at] if at >= 20 else b""
-        if total == 0xFFFF and locator.startswith(b"PK\x06\x07"):  # ZIP64: a record of its own
+        if locator.startswith(b"PK\x06\x07"):  # ZIP64: the counts are in a record of its own
             fh.seek(int.from_bytes(locator[8:16], "little"))
             record = fh.read(56)
             if record.startswith(b"PK\x06\x06"):
-                total = int.from_bytes(record[32:40], "little")
-    return total
-
-
-def _all(data: bytes, sub: bytes) -> list[int]:
-    """Every position of `sub` in `data`, in order."""
-    out, at = [], data.find(sub)
-    while at >= 0:
-        out.append(at)
-        at = data.find(sub, at + 1)
-    return out
+                entries = int.from_bytes(record[32:40], "little")
+                directory = int.from_bytes(record[40:48], "little")
+    return entries, directory

@@ -162,6 +162,12 @@ def regular_file(path: Path) -> os.stat_result:
     return st
 
 
+def _stamp(st: os.stat_result) -> tuple[int, ...]:
+    """What tells one state of a file from another without reading it: size, modification
+    time, and which file it is (another copied over it by a rename keeps neither)."""
+    return (st.st_size, st.st_mtime_ns, st.st_ino, st.st_dev)
+
+
 def stage_file(task: FileTask) -> StagedFile:
     """Stage every source of one file (a Spark task's work). A file whose content is among
     `task.loaded` is not read. Raises only what stops the whole run (the warehouse cannot
@@ -190,19 +196,18 @@ class FileStage:
         self.task, self.settings, self.path = task, task.settings, task.path
         self.progress = progress
         self.digest = Digest(task.path, 0, "")
-        self.seen: tuple[int, int] | None = None
-        """The file's size and modification time when its reading started."""
+        self.seen: tuple[int, ...] | None = None
+        """The file's `_stamp` when its reading started."""
 
     def start_digest(self, known: Fingerprint | None, content: LoadedContent) -> int:
         """Set up the digest; returns the file size. A size some loaded file has: perhaps a
         re-delivery, so hash first. Otherwise the file is hashed while it loads (and checked
         again before anything is published)."""
-        if known is not None and known.matches(self.path):
-            self.digest = Digest(self.path, known.size, known.sha256)
-            self.seen = (known.size, known.mtime_ns)
-            return known.size
         st = regular_file(self.path)
-        size, self.seen = st.st_size, (st.st_size, st.st_mtime_ns)
+        size, self.seen = st.st_size, _stamp(st)
+        if known is not None and (known.size, known.mtime_ns) == (size, st.st_mtime_ns):
+            self.digest = Digest(self.path, known.size, known.sha256)
+            return known.size
         if size in content.sizes:
             self.digest = Digest.now(self.path, size)
         else:
@@ -212,13 +217,13 @@ class FileStage:
     def changed(self) -> InputError | None:
         """Why nothing of the file may be published when it is not the file whose reading
         started: its size or modification time moved (it was still being written or copied,
-        as a file landing in the nightly's inbox may be), or it is gone. What was read is
+        as a file landing in the nightly's inbox may be), another file was renamed over it,
+        or it is gone. What was read is
         then not what the ledger would record, and the last line may be cut."""
         if self.seen is None:
             return None
         try:
-            st = self.path.stat()
-            now: tuple[int, int] | None = (st.st_size, st.st_mtime_ns)
+            now: tuple[int, ...] | None = _stamp(self.path.stat())
         except FileNotFoundError:
             now = None
         if now == self.seen:
@@ -256,7 +261,7 @@ class FileStage:
             )
             return
         try:
-            sources = sources_of(path, self.settings.max_zip_members)
+            sources = sources_of(path, Limits.of(self.settings))
         except InputError as exc:
             yield StagedSource(failed_result(path, str(path), exc, t0), path.name)
             return

@@ -5,6 +5,7 @@ the next run loads it whole."""
 
 from __future__ import annotations
 
+import os
 from datetime import date
 from pathlib import Path
 
@@ -77,3 +78,25 @@ def test_the_nightly_leaves_an_arriving_file_in_the_inbox_and_loads_it_next_time
     assert table(settings.warehouse).height == records
     statuses = Ledger(Layout(settings.warehouse)).files()["status"].to_list()
     assert statuses == ["failed", "loaded"]
+
+
+def test_a_file_replaced_while_it_is_read_is_not_published(tmp_path: Path) -> None:
+    """Another file renamed over the path mid-read, of the same size and with the same
+    modification time (`cp -p` then `mv`): only which file it is tells them apart."""
+    head, rest, records = _halves(tmp_path)
+    path = tmp_path / "export.csv"
+    path.write_bytes(head + rest)
+    stamp = path.stat()
+
+    def replace(event: ProgressEvent) -> None:
+        if event.rows_read and path.stat().st_ino == stamp.st_ino:
+            twin = tmp_path / "twin.csv"
+            twin.write_bytes(head + rest)
+            os.utime(twin, ns=(stamp.st_atime_ns, stamp.st_mtime_ns))
+            os.replace(twin, path)
+
+    settings = Settings(warehouse=tmp_path / "wh", chunk_rows=50)  # type: ignore[call-arg]
+    (only,) = ingest_paths(settings, [path], progress=replace).files
+    assert only.status == "failed" and "changed while it was read" in only.message
+    assert table(settings.warehouse).is_empty()
+    assert ingest_paths(settings, [path]).files[0].rows_loaded == records

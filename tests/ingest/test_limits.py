@@ -13,7 +13,7 @@ import pytest
 
 from cdr_pipeline.config import load_settings
 from cdr_pipeline.errors import ConfigError
-from cdr_pipeline.ingest.sources import zip_entries
+from cdr_pipeline.ingest.sources import zip_directory
 from tests.ingest.helpers import load, rejects, table
 from tests.ingest.hostile_corpus import HEADER, USER, csv_bytes, line, records, rows
 
@@ -120,17 +120,46 @@ def _zip(path: Path, entries: int, comment: bytes = b"") -> Path:
     return path
 
 
+def _entries(path: Path) -> int | None:
+    directory = zip_directory(path)
+    return None if directory is None else directory[0]
+
+
 def test_zip_entries_reads_the_end_record_as_zipfile_does(tmp_path: Path) -> None:
     """ZIP64 (more than 65,535 entries), a comment holding the record's signature, bytes
     appended after the archive, and no end record at all."""
-    assert zip_entries(_zip(tmp_path / "big.zip", 70_000)) == 70_000
-    assert zip_entries(_zip(tmp_path / "comment.zip", 3, b"see PK\x05\x06 in here")) == 3
+    assert _entries(_zip(tmp_path / "big.zip", 70_000)) == 70_000
+    assert _entries(_zip(tmp_path / "comment.zip", 3, b"see PK\x05\x06 in here")) == 3
     appended = _zip(tmp_path / "appended.zip", 4)
     with appended.open("ab") as fh:
         fh.write(b"\0" * 100)
-    assert zip_entries(appended) == 4 == len(zipfile.ZipFile(appended).infolist())
+    assert _entries(appended) == 4 == len(zipfile.ZipFile(appended).infolist())
     (tmp_path / "not.zip").write_bytes(b"PK\x03\x04 and nothing else")
-    assert zip_entries(tmp_path / "not.zip") is None
+    assert _entries(tmp_path / "not.zip") is None
+
+
+def test_a_zip_whose_end_record_understates_its_entries_still_fails(
+    wh: Path, tmp_path: Path
+) -> None:
+    """zipfile reads the central directory by its size, not by the count the end record
+    states: a hostile archive stating 1 entry for 1,500 is counted once opened, and one
+    whose directory is larger than the permitted entries can be fails before."""
+    liar = _zip(tmp_path / "liar.zip", 1500)
+    data = bytearray(liar.read_bytes())
+    at = data.rindex(b"PK\x05\x06")
+    data[at + 8 : at + 12] = (1).to_bytes(2, "little") * 2  # entries on this disk, in all
+    liar.write_bytes(bytes(data))
+    assert _entries(liar) == 1
+    failed = load(wh, liar)
+    assert failed.exit_code == 3 and len(failed.files) == 1
+    assert "lists 1,500 entries, more than max_zip_members (1,000)" in failed.files[0].message
+    # the directory's own size bounds what zipfile reads: 1,500 entries of 46 bytes and more
+    # are past what 10 permitted members can take (10 x 4 KiB)
+    directory = zip_directory(liar)
+    assert directory is not None and directory[1] > 1500 * 46
+    small = load(wh, liar, max_zip_members=10)
+    assert "a " in small.files[0].message and "-byte directory" in small.files[0].message
+    assert table(wh).is_empty()
 
 
 @pytest.mark.parametrize(
