@@ -132,6 +132,12 @@ def _errno_of(exc: BaseException) -> int | None:
     return next((num for words, num in _TEXTS if words in text), None)
 
 
+def known_error(exc: BaseException, root: Path | None) -> CdrError | None:
+    """`exc` as the error the CLI reports with its exit code: itself, or a write the machine
+    cannot take under `root` (`environment_error`); None for a bug."""
+    return exc if isinstance(exc, CdrError) else environment_error(exc, root)
+
+
 def environment_error(exc: BaseException, root: Path | None) -> WarehouseUnwritable | None:
     """`exc` as an exit-6 error when it says the machine cannot take a write (disk full,
     read-only file system, or a permission denied under `root`, the warehouse), else None.

@@ -10,6 +10,7 @@ import click
 
 from cdr_pipeline.cli.context import CliContext, echo, pass_cli
 from cdr_pipeline.cli.render import terminal_width, text_table
+from cdr_pipeline.config import Settings
 from cdr_pipeline.render import to_json
 
 
@@ -63,7 +64,7 @@ def refresh_views(
     when the views are behind the tables (an earlier command's refresh failed). Returns 0,
     or the exit code of a refresh that failed: the data is committed all the same, the
     previous cdr.duckdb stays, and the ledger rows of `run_ids` say so."""
-    from cdr_pipeline.errors import CdrError, environment_error
+    from cdr_pipeline.errors import known_error
     from cdr_pipeline.warehouse import refresh_warehouse, views_behind
 
     settings = obj.settings()
@@ -72,7 +73,7 @@ def refresh_views(
     try:
         result = refresh_warehouse(settings)
     except Exception as exc:  # a view that does not build, a full disk...
-        error = exc if isinstance(exc, CdrError) else environment_error(exc, settings.warehouse)
+        error = known_error(exc, settings.warehouse)
         if error is None:
             raise
         message = f"the views were not rebuilt: {error.message}"
@@ -83,7 +84,7 @@ def refresh_views(
             "ingest) brings the views up to date",
             err=True,
         )
-        _note_runs(obj, run_ids, error.exit_code, f"{message} (run cdr build)")
+        _note_runs(settings, run_ids, error.exit_code, f"{message} (run cdr build)")
         return error.exit_code
     if not (obj.quiet or quiet):
         text = f"views read {(result.versions or 'no table yet').replace(',', ', ')}"
@@ -94,7 +95,7 @@ def refresh_views(
     return 0
 
 
-def _note_runs(obj: CliContext, run_ids: Sequence[str], code: int, message: str) -> None:
+def _note_runs(settings: Settings, run_ids: Sequence[str], code: int, message: str) -> None:
     """The ledger rows of `run_ids` take the exit code and message of the failed refresh
     (best effort: on a full disk the note itself may not fit)."""
     from cdr_pipeline.state.ledger import Ledger
@@ -102,7 +103,7 @@ def _note_runs(obj: CliContext, run_ids: Sequence[str], code: int, message: str)
     if not run_ids:
         return
     try:
-        Ledger(obj.settings().layout).note_after(run_ids, code, message)
+        Ledger(settings.layout).note_after(run_ids, code, message)
     except OSError as exc:
         echo(f"note: the ledger does not record this ({exc.strerror or exc})", err=True)
 

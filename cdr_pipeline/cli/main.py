@@ -17,7 +17,7 @@ import click
 import cdr_pipeline.cli as cli_pkg
 from cdr_pipeline import __version__
 from cdr_pipeline.cli.context import CliContext, configure_logging, echo
-from cdr_pipeline.errors import EXIT_UNEXPECTED, CdrError, environment_error
+from cdr_pipeline.errors import EXIT_UNEXPECTED, CdrError, known_error
 from cdr_pipeline.logfields import log_session
 from cdr_pipeline.render import safe_text
 
@@ -74,7 +74,7 @@ class CdrGroup(click.Group):
         except Exception as exc:
             obj = ctx.find_object(CliContext)
             debug = obj is not None and obj.debug
-            error = exc if isinstance(exc, CdrError) else environment_error(exc, _root(obj))
+            error = known_error(exc, _root(obj))
             if debug:
                 # the traceback is added; the exit code stays the one documented
                 traceback.print_exc(file=sys.stderr)

@@ -123,16 +123,6 @@ class PendingTables:
         return versions
 
 
-def table_versions(layout: Layout) -> dict[str, int]:
-    """The current version of every table that exists."""
-    out: dict[str, int] = {}
-    for schema in schemas_by_table().values():
-        version = tables.version_at(layout.table(schema.name))
-        if version is not None:
-            out[schema.name] = version
-    return out
-
-
 def committed_tables(layout: Layout, run_id: str) -> set[str]:
     """Tables that have a commit made by `run_id`."""
     names = [s.name for s in schemas_by_table().values()]

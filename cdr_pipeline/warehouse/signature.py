@@ -20,7 +20,7 @@ from cdr_pipeline.errors import WarehouseDamaged
 from cdr_pipeline.resources import sql_dir as default_sql_dir
 from cdr_pipeline.state.secret import key_id, load_key
 from cdr_pipeline.text import lit
-from cdr_pipeline.warehouse.snapshots import table_snapshots, versions_text
+from cdr_pipeline.warehouse.snapshots import format_versions, latest_versions
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +106,7 @@ def views_behind(settings: Settings) -> bool:
     them and the refresh at its end failed (a full disk, a build out of memory), or there
     is no `cdr.duckdb` yet."""
     try:
-        latest = versions_text(table_snapshots(settings))
+        latest = format_versions(latest_versions(settings))
     except (WarehouseDamaged, DeltaError, OSError) as exc:  # what reads the tables says so
         log.warning("cannot tell whether the views are behind the tables: %s", exc)
         return False

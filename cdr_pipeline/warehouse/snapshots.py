@@ -8,6 +8,7 @@ the time that version was committed, so every table is read as of one moment.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from cdr_pipeline.config import Settings
@@ -84,10 +85,20 @@ def table_snapshots(settings: Settings, as_of: AsOfArg | None = None) -> dict[st
     return out
 
 
-def versions_text(snapshots: dict[str, Snapshot]) -> str:
+def versions_text(snapshots: Mapping[str, Snapshot]) -> str:
     """`call_legs=12,device_events=3` for the tables that exist."""
-    return ",".join(
-        f"{name}={snap.version}"
-        for name, snap in sorted(snapshots.items())
-        if snap.version is not None
-    )
+    return format_versions({name: snap.version for name, snap in snapshots.items()})
+
+
+def format_versions(versions: Mapping[str, int | None]) -> str:
+    """`call_legs=12,device_events=3` for the tables that have a version."""
+    return ",".join(f"{n}={v}" for n, v in sorted(versions.items()) if v is not None)
+
+
+def latest_versions(settings: Settings) -> dict[str, int | None]:
+    """The latest version of every registered table (None: no such table yet), read from
+    the logs alone: no file list, as `table_snapshots` builds."""
+    return {
+        schema.name: tables.version_at(settings.layout.table(schema.name))
+        for schema in schemas_by_table().values()
+    }
