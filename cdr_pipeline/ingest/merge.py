@@ -224,7 +224,12 @@ def _rewrite(
 def _compare(
     con: duckdb.DuckDBPyConnection, schema: TableSchema, inc: str, cur: str
 ) -> MergeCounts:
-    """Classify the latest incoming version of each key against the version held."""
+    """Classify the latest incoming version of each key against the version held.
+
+    An incoming version equal to the one held (or any repeat of a key, for a table without
+    a version column, like an entitlement amendment) still replaces it, being the later
+    load: it counts as an update when its content differs (a re-export edited in a
+    spreadsheet, an amended row), as a re-delivery only when the content is the same."""
     keys = [quote(k) for k in schema.key]
     key = ", ".join(keys)
     join = " AND ".join(f"i.{k} IS NOT DISTINCT FROM c.{k}" for k in keys)
@@ -235,12 +240,16 @@ def _compare(
         vsel, vorder = f", {v}", f"{v} DESC NULLS LAST, "
     else:
         newer, same, vsel, vorder = "false", "true", "", ""
-    row = con.execute(f"""
-        WITH i AS (
-            SELECT {key}{vsel} FROM {inc}
+
+    def latest(content: str = "") -> str:
+        return f"""i AS (
+            SELECT {key}{vsel}{content} FROM {inc}
             QUALIFY row_number() OVER (PARTITION BY {key}
                 ORDER BY {vorder}load_seq DESC, source_row DESC) = 1
-        ), c AS (SELECT {key}{vsel}, true AS __present FROM {cur}),
+        )"""
+
+    row = con.execute(f"""
+        WITH {latest()}, c AS (SELECT {key}{vsel}, true AS __present FROM {cur}),
         j AS (
             SELECT c.__present IS NOT NULL AS present,
                    coalesce({newer}, false) AS newer, coalesce({same}, false) AS same
@@ -252,7 +261,25 @@ def _compare(
                count(*) FILTER (WHERE present AND NOT newer AND NOT same)
         FROM j
     """).fetchall()[0]
-    return MergeCounts(inserted=row[0], updated=row[1], redelivered=row[2], stale=row[3])
+    counts = MergeCounts(inserted=row[0], updated=row[1], redelivered=row[2], stale=row[3])
+    if counts.redelivered:  # read the content only when some versions tie
+        content = f", hash({', '.join(quote(c) for c in _content_columns(schema))}) AS __content"
+        changed = con.execute(f"""
+            WITH {latest(content)},
+            c AS (SELECT {key}{vsel}{content} FROM {cur})
+            SELECT count(*) FROM i JOIN c ON {join} AND {same}
+            WHERE i.__content <> c.__content
+        """).fetchall()[0][0]
+        counts.redelivered -= int(changed)
+        counts.updated += int(changed)
+    return counts
+
+
+def _content_columns(schema: TableSchema) -> list[str]:
+    """The stored columns that say what a record holds: all but where and when it was
+    loaded (`extra`, the source columns the schema does not know, is content)."""
+    lineage = {c.name for c in schema.lineage} - {"extra"}
+    return [c.name for c in schema.stored_columns if c.name not in lineage]
 
 
 def clean_temp_files(layout: Layout) -> int:

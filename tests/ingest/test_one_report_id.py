@@ -101,3 +101,35 @@ def test_one_file_with_both_versions_keeps_the_later(wh: Path, tmp_path: Path) -
     rec = got.filter(pl.col("report_id").str.ends_with("000000000001"))
     assert rec.select("call_date", "call_outcome").rows() == [(date(2026, 10, 1), "Refusal")]
     assert sorted(partition_files(wh)) == ["2026-10-01", "2026-10-03"]
+
+
+def test_a_same_version_with_other_content_counts_as_loaded(wh: Path, tmp_path: Path) -> None:
+    """The later load wins a tie of report times; when that changes what the table holds
+    (a re-export edited in a spreadsheet), the ledger must say so, not call it a duplicate."""
+    rows = [_leg(i, f"2026-10-01T1{i}:00:00.000Z", "2026-10-01T20:00:00.000Z") for i in (1, 2, 3)]
+    load(wh, _csv(tmp_path / "first.csv", rows))
+    edited = [list(r) for r in rows]
+    edited[1][HEADERS.index("Duration")] = "555"
+    (f,) = load(wh, _csv(tmp_path / "edited.csv", edited)).files
+    assert (f.rows_read, f.rows_loaded, f.rows_updated, f.rows_duplicate) == (3, 1, 1, 2)
+    got = table(wh).sort("report_id")
+    assert got["duration_seconds"].to_list()[1] == 555
+    # the same content again, from another file: duplicates only
+    (g,) = load(wh, _csv(tmp_path / "again.csv", edited[::-1])).files
+    assert (g.rows_read, g.rows_loaded, g.rows_duplicate) == (3, 0, 3)
+    assert table(wh).sort("report_id").equals(got)
+
+
+def test_an_entitlement_amendment_counts_as_an_update(wh: Path, tmp_path: Path) -> None:
+    """Entitlements have no version column: a later row of the same key replaces the held
+    one (an amendment) and is an update; only the same row again is a duplicate."""
+    head = "subscription_id,licence_type,units,valid_from,valid_to,unit_price,currency\n"
+    first = tmp_path / "entitlements.csv"
+    first.write_text(head + "S30,BYOD,1,2026-01-01,,10,EUR\nS31,BYOD,2,2026-01-01,,10,EUR\n")
+    load(wh, first)
+    amend = tmp_path / "amendment.csv"
+    amend.write_text(head + "S30,BYOD,4,2026-01-01,,10,EUR\nS31,BYOD,2,2026-01-01,,10,EUR\n")
+    (f,) = load(wh, amend).files
+    assert (f.rows_read, f.rows_loaded, f.rows_updated, f.rows_duplicate) == (2, 1, 1, 1)
+    units = table(wh, "entitlements").sort("subscription_id")["units"].to_list()
+    assert units == [4, 2]
