@@ -188,3 +188,12 @@ def test_usage_errors_echoing_the_command_line_are_escaped(tmp_path: Path) -> No
     assert run.exit_code == 2
     _clean(run.output)
     assert "does not exist" in run.output and "\\x1b]0;owned" in run.output
+
+
+def test_zip_members_of_the_same_name_keep_apart_in_short_labels() -> None:
+    from cdr_pipeline.cli.render import file_label
+
+    a = file_label("/in/export.zip!2026-09/calls.csv")
+    b = file_label("/in/export.zip!2026-10/calls.csv")
+    assert (a, b) == ("export.zip!2026-09/calls.csv", "export.zip!2026-10/calls.csv")
+    assert file_label("/in/dch.csv") == "dch.csv"

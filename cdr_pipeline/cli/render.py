@@ -40,9 +40,12 @@ def text_table(
 
 
 def file_label(source: str) -> str:
-    """A file's short name: its base name, or a ZIP member's name (`archive.zip!member`)."""
+    """A file's short name: its base name; for a ZIP member, the archive's base name and the
+    member's path in it (`export.zip!2026-10/calls.csv`: two folders of one archive may hold
+    members of the same name)."""
     if "!" in source:
-        return Path(source.split("!", 1)[1]).name
+        archive, member = source.split("!", 1)
+        return f"{Path(archive).name}!{member}"
     return Path(source).name
 
 
