@@ -1,0 +1,48 @@
+"""Finance figures that must add up: used, idle and never activated partition the units
+(and devices) held; a leg while the device is unlisted is reported; money of different
+currencies is never mixed. Each on a hand-written world, expected figures worked out by
+hand (reporting time zone UTC)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.warehouse.finance_world import BYOD, World, records, user
+
+U1, U2 = user(1), user(2)
+OCT_FILE = "calls_2026-10-01_2026-11-01.csv"
+
+
+def _one(con: object, sql: str) -> dict[str, object]:
+    rows = records(con, sql)  # type: ignore[arg-type]
+    assert len(rows) == 1, rows
+    return rows[0]
+
+
+def test_a_used_licence_never_activated_is_used_only(tmp_path: Path) -> None:
+    w = World()
+    # held from 10-01, no ACTIVATED event or ONLINE status ever; the code issued on 11-01
+    # carries the device data past October
+    w.event("2026-10-01T00:00:00Z", "H1", "PROVISIONED", U1, "+15555550001")
+    w.event("2026-10-01T00:00:00Z", "H2", "PROVISIONED", U2, "+15555550002")
+    w.event("2026-11-01T00:00:00Z", "H1", "ACTIVATION_CODE_ISSUED", U1, "+15555550001")
+    w.entitle("Sub-1", BYOD, 2, "10.00")
+    # H1 calls on 10-10 (use); H2 never calls (held, never activated, not used)
+    w.leg(OCT_FILE, "R1", "2026-10-10T08:00:00Z", U1, "+15555550001", 60)
+    con = w.build(tmp_path)
+    usage = _one(
+        con,
+        "select * from rpt_licence_usage_monthly where month = date '2026-10-01'",
+    )
+    assert usage["call_coverage"] == "full"
+    # 2 units held = 1 used + 0 idle + 1 never activated (H1 is not counted twice)
+    got = (usage["licences_used"], usage["licences_idle"], usage["licences_never_activated"])
+    assert got == (1, 0, 1)
+    assert (usage["devices_held"], usage["devices_used"]) == (2, 1)
+    assert (usage["devices_idle"], usage["devices_never_activated"]) == (0, 1)
+    recon = _one(
+        con,
+        "select * from rpt_licence_reconciliation where month = date '2026-10-01'",
+    )
+    # only H2 is held without use: 1 x 10.00
+    assert (recon["licences_used"], recon["idle_licences"], recon["idle_cost"]) == (1, 1, 10.0)
