@@ -46,3 +46,29 @@ def test_a_used_licence_never_activated_is_used_only(tmp_path: Path) -> None:
     )
     # only H2 is held without use: 1 x 10.00
     assert (recon["licences_used"], recon["idle_licences"], recon["idle_cost"]) == (1, 1, 10.0)
+
+
+def test_a_leg_while_the_device_is_unlisted_is_an_anomaly_not_use(tmp_path: Path) -> None:
+    w = World()
+    w.event("2026-08-20T00:00:00Z", "D1", "PROVISIONED", U1, "+15550001")
+    w.event("2026-08-21T00:00:00Z", "D1", "ACTIVATED", U1, "+15550001")
+    w.event("2026-08-20T00:00:00Z", "D2", "PROVISIONED", U2, "+15550002")
+    for time in ("2026-09-01T06:00:00Z", "2026-09-10T06:00:00Z", "2026-10-01T06:00:00Z"):
+        w.snapshot(time, "D1", U1, "+15550001")
+    for time in ("2026-09-01T06:00:00Z", "2026-09-05T06:00:00Z", "2026-09-10T06:00:00Z"):
+        w.snapshot(time, "D2", U2, "+15550002", status="PENDING_ACTIVATION")
+    w.snapshot("2026-10-01T06:00:00Z", "D2", U2, "+15550002", status="PENDING_ACTIVATION")
+    # D1 is left out of the 09-05 listing and listed again on 09-10: its leg of 09-07 falls
+    # in the gap; D2 is listed throughout (pending, no leg)
+    w.leg("calls_2026-09-01_2026-10-01.csv", "R1", "2026-09-07T12:00:00Z", U1, "+15550001", 60)
+    con = w.build(tmp_path)
+    leg = _one(con, "select * from fct_webex_go_calls where report_id = 'R1'")
+    assert (leg["device_id"], leg["anomaly_type"]) == ("D1", "device_unlisted")
+    assert str(leg["device_unlisted_at"]) == "2026-09-05 06:00:00+00:00"
+    anomaly = _one(con, "select * from rpt_webex_go_anomalies where anomaly_id = 'call:R1'")
+    assert (anomaly["anomaly_source"], anomaly["anomaly_type"]) == ("call", "device_unlisted")
+    assert "2026-09-05T06:00:00Z" in str(anomaly["detail"])
+    usage = _one(con, "select * from rpt_licence_usage_monthly where month = date '2026-09-01'")
+    # the leg is not use: D1 (activated) is idle, D2 never activated
+    assert (usage["webex_go_legs"], usage["licences_used"]) == (0, 0)
+    assert (usage["licences_idle"], usage["licences_never_activated"]) == (1, 1)
