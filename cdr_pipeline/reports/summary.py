@@ -163,6 +163,16 @@ def render_summary(figures: MonthFigures) -> str:
     bought = sum(int(r.get("entitled_units") or 0) for r in recon)
     idle_cost = _money_by_currency(recon, "idle_cost")
     unassigned = _money_by_currency(recon, "unassigned_cost")
+    # a subscription whose entitlements in force are in several currencies has no cost:
+    # say so, or the totals per currency would leave it out without a word
+    mixed = sum(1 for r in recon if r.get("status") == "mixed_currency")
+    mixed_html = (
+        f'<p class="note warn">{mixed:,} subscription row(s) have entitlements in more than one '
+        "currency in force (status mixed currency): their idle and unassigned cost are not "
+        "in the totals. Correct the entitlements.</p>"
+        if mixed
+        else ""
+    )
     coverage_cls = "" if figures.call_coverage == "full" else ' class="warn"'
     kpis = [
         (f"{_fmt_int(held)} / {bought:,}", "licences held (peak) / bought"),
@@ -213,6 +223,7 @@ def render_summary(figures: MonthFigures) -> str:
 {figures.days_in_month} days)</span> · table versions {escape(figures.versions_text() or "none")}
 </p>
 <div class="kpis">{kpi_html}</div>
+{mixed_html}
 <h2>Held vs bought per subscription</h2>
 {_chart(recon)}
 {

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from cdr_pipeline.config import Settings
+from cdr_pipeline.reports.finance import finance_summary
 from tests.warehouse.finance_world import BYOD, World, records, user
 
 U1, U2 = user(1), user(2)
@@ -72,3 +74,104 @@ def test_a_leg_while_the_device_is_unlisted_is_an_anomaly_not_use(tmp_path: Path
     # the leg is not use: D1 (activated) is idle, D2 never activated
     assert (usage["webex_go_legs"], usage["licences_used"]) == (0, 0)
     assert (usage["licences_idle"], usage["licences_never_activated"]) == (1, 1)
+
+
+def test_a_deletion_at_midnight_ends_the_holding_before_that_day(tmp_path: Path) -> None:
+    w = World()
+    w.event("2026-08-15T00:00:00Z", "D1", "PROVISIONED", U1, "+15550001")
+    w.event("2026-09-10T00:00:00Z", "D1", "DELETED", U1, "+15550001")
+    # deleted at the first instant of October: held when September ends, never in October
+    w.event("2026-08-15T00:00:00Z", "D2", "PROVISIONED", U2, "+15550002")
+    w.event("2026-10-01T00:00:00Z", "D2", "DELETED", U2, "+15550002")
+    # another subscription carries the device data into October
+    w.snapshot("2026-10-05T06:00:00Z", "D9", user(9), "+15550009", subscription="Sub-9")
+    con = w.build(tmp_path)
+    days = records(
+        con,
+        "select licence_unit_id, count(*) as n, max(licence_day) as last from fct_licence_days "
+        "where licence_unit_id in ('D1', 'D2') and licence_day >= '2026-09-01' "
+        "group by 1 order by 1",
+    )
+    # D1: 09-01..09-09 (not 09-10); D2: all of September, no October day
+    assert [(d["licence_unit_id"], d["n"], str(d["last"])) for d in days] == [
+        ("D1", 9, "2026-09-09"),
+        ("D2", 30, "2026-09-30"),
+    ]
+    sept = _one(
+        con,
+        "select * from rpt_licence_usage_monthly "
+        "where month = date '2026-09-01' and subscription_id = 'Sub-1'",
+    )
+    assert (sept["licences_held_peak"], sept["licences_held_month_end"]) == (2, 1)
+    assert sept["licence_days"] == 9 + 30
+    october = records(
+        con,
+        "select * from rpt_licence_usage_monthly "
+        "where month = date '2026-10-01' and subscription_id = 'Sub-1'",
+    )
+    assert october == []
+
+
+def test_entitlements_in_several_currencies_have_no_cost(tmp_path: Path) -> None:
+    w = World()
+    for device, uid, number, sub in (
+        ("D1", U1, "+15550001", "Sub-1"),
+        ("D2", U2, "+15550002", "Sub-2"),
+    ):
+        w.event("2026-08-15T00:00:00Z", device, "PROVISIONED", uid, number, subscription=sub)
+        w.event("2026-08-16T00:00:00Z", device, "ACTIVATED", uid, number, subscription=sub)
+        w.snapshot("2026-10-01T06:00:00Z", device, uid, number, subscription=sub)
+    w.entitlements += [
+        # Sub-1: two rows in force in two currencies
+        f"Sub-1,{BYOD},2,2026-01-01,,10.00,USD",
+        f"Sub-1,{BYOD},1,2026-06-01,,9.00,EUR",
+        # Sub-2: two rows in force at two prices of one currency
+        f"Sub-2,{BYOD},1,2026-01-01,,10.00,USD",
+        f"Sub-2,{BYOD},1,2026-06-01,,12.00,USD",
+    ]
+    w.leg(
+        "calls_2026-09-01_2026-10-01.csv",
+        "DESK",
+        "2026-09-15T10:00:00Z",
+        user(3),
+        "+1",
+        30,
+        go=False,
+    )
+    con = w.build(tmp_path)
+    rows = records(
+        con,
+        "select subscription_id, entitled_units, unit_price, currency, idle_licences, "
+        "idle_cost, unassigned_units, unassigned_cost, status "
+        "from rpt_licence_reconciliation where month = date '2026-09-01' order by 1",
+    )
+    assert rows == [
+        # 3 units bought, 1 held and idle, 2 unassigned: no single price, so no cost
+        {
+            "subscription_id": "Sub-1",
+            "entitled_units": 3,
+            "unit_price": None,
+            "currency": None,
+            "idle_licences": 1,
+            "idle_cost": None,
+            "unassigned_units": 2,
+            "unassigned_cost": None,
+            "status": "mixed_currency",
+        },
+        # units added, the highest price: 1 idle x 12.00, 1 unassigned x 12.00
+        {
+            "subscription_id": "Sub-2",
+            "entitled_units": 2,
+            "unit_price": 12.0,
+            "currency": "USD",
+            "idle_licences": 1,
+            "idle_cost": 12.0,
+            "unassigned_units": 1,
+            "unassigned_cost": 12.0,
+            "status": "under",
+        },
+    ]
+    con.close()
+    html, _ = finance_summary(Settings(warehouse=tmp_path / "wh"), "2026-09")
+    assert "1 subscription row(s) have entitlements in more than one currency" in html
+    assert "USD 12.00" in html and "EUR" not in html
