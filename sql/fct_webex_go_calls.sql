@@ -69,8 +69,14 @@ activations as (
     where event_type = 'ACTIVATED'
 ),
 
+presence as (
+    select device_id, present_from, present_to, end_reason from int_device_presence
+),
+
 -- Each leg as of its start time: the device's last status interval, its last activation
--- code (and that code's state then), and its last Lost/Stolen and ACTIVATED events.
+-- code (and that code's state then), its last Lost/Stolen and ACTIVATED events, and its last
+-- holding begun at or before the call (ended by an unlisting before the call: the device was
+-- unlisted then, so the leg is not use of its licence).
 legs_as_of_call as (
     select
         l.*,
@@ -88,7 +94,10 @@ legs_as_of_call as (
             else 'outstanding'
         end as code_state,
         ls.lost_stolen_at as last_lost_stolen_at,
-        a.activated_at as last_activated_at
+        a.activated_at as last_activated_at,
+        case
+            when p.end_reason = 'UNLISTED' and p.present_to <= l.start_time then p.present_to
+        end as device_unlisted_at
     from legs_with_device as l
     asof left join history as h
         on l.device_id = h.device_id
@@ -102,6 +111,9 @@ legs_as_of_call as (
     asof left join activations as a
         on l.device_id = a.device_id
         and l.start_time >= a.activated_at
+    asof left join presence as p
+        on l.device_id = p.device_id
+        and l.start_time >= p.present_from
 ),
 
 -- A Lost/Stolen device whose replacement was not activated before the call: the call can
@@ -122,6 +134,7 @@ final as (
             when device_id is null then 'no_device'
             when device_provisioned_at > start_time then 'before_provisioning'
             when device_deleted_at <= start_time then 'device_deleted'
+            when device_unlisted_at is not null then 'device_unlisted'
             when is_after_lost_stolen then 'old_device_after_lost_stolen'
             when device_status = 'PENDING_ACTIVATION' then 'device_pending'
         end as anomaly_type

@@ -94,15 +94,19 @@ months as (
     cross join as_of as a
 ),
 
--- Entitlement rows in force on the month's last (data) day; valid_to is inclusive.
+-- Entitlement rows in force on the month's last (data) day; valid_to is inclusive. Several
+-- rows in force add their units and take the highest price; rows in different currencies
+-- have no single price or currency: both stay NULL (so do the costs) and the status says
+-- mixed_currency, rather than a cost in a currency that is wrong for some of the units.
 entitled as (
     select
         months.month,
         e.licence_type,
         e.subscription_id,
         cast(sum(e.units) as bigint) as entitled_units,
-        max(e.unit_price) as unit_price,
-        max(e.currency) as currency
+        case when count(distinct e.currency) <= 1 then max(e.unit_price) end as unit_price,
+        case when count(distinct e.currency) <= 1 then max(e.currency) end as currency,
+        count(distinct e.currency) > 1 as has_mixed_currency
     from months
     inner join stg_entitlements as e
         on e.valid_from <= months.month_end_day
@@ -122,6 +126,7 @@ joined as (
         keys.subscription_id,
         keys.licence_type,
         entitled.entitled_units is not null as has_entitlement,
+        coalesce(entitled.has_mixed_currency, false) as has_mixed_currency,
         coalesce(entitled.entitled_units, 0) as entitled_units,
         coalesce(peaks.consumed_peak, 0) as consumed_peak,
         coalesce(usage.consumed_month_end, 0) as consumed_month_end,
@@ -165,6 +170,7 @@ final as (
         currency,
         round(idle_licences * unit_price, 2) as idle_cost,
         case
+            when has_mixed_currency then 'mixed_currency'
             when call_coverage = 'none' then 'no_call_data'
             when not has_entitlement then 'no_entitlement'
             when consumed_peak > entitled_units then 'over'

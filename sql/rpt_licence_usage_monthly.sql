@@ -282,14 +282,16 @@ device_counts as (
         count(*) filter (where is_activated) as devices_activated,
         count(*) filter (where is_used) as devices_used,
         count(*) filter (where is_activated and not is_used) as devices_idle,
-        count(*) filter (where not is_activated) as devices_never_activated
+        count(*) filter (where not is_activated and not is_used) as devices_never_activated
     from device_flags
     group by all
 ),
 
 -- a licence unit counts once, in the group of its last held instant of the month; it is
 -- activated when one of its devices was activated while holding it, used when one of its
--- devices made a Webex Go leg while holding it
+-- devices made a Webex Go leg while holding it. Used, idle and never activated partition
+-- the units held (used first: a unit used without a recorded activation is used, not
+-- never activated, or the reconciliation would charge it as idle); the same for devices.
 unit_month as (
     select
         month,
@@ -329,7 +331,7 @@ unit_counts as (
         department_id,
         count(*) filter (where is_used) as licences_used,
         count(*) filter (where is_activated and not is_used) as licences_idle,
-        count(*) filter (where not is_activated) as licences_never_activated
+        count(*) filter (where not is_activated and not is_used) as licences_never_activated
     from unit_flags
     group by all
 ),

@@ -1,7 +1,8 @@
 -- grain: one row per Webex Go lifecycle anomaly (a call-side leg or a device-side violation)
 -- key: anomaly_id
 -- Call side (anomaly_source 'call'): Webex Go legs (fct_webex_go_calls) made with no device,
--- after the device was deleted or before it was provisioned, while it was pending
+-- after the device was deleted, while it was unlisted (device_unlisted: left out of the org's
+-- snapshots, so not use of its licence) or before it was provisioned, while it was pending
 -- activation, or from the old phone after a Lost/Stolen report (before the replacement was
 -- activated). Device side (anomaly_source 'device'): the lifecycle rule violations of
 -- fct_device_violations (code issued while not pending, events after delete, a device a
@@ -33,6 +34,9 @@ call_anomalies as (
             when 'no_device' then 'Webex Go leg of a user with no Webex Go device'
             when 'device_deleted' then 'Webex Go leg after the device was deleted at '
                 || iso_utc(device_deleted_at)
+            when 'device_unlisted' then 'Webex Go leg while the device was unlisted (left '
+                || 'out of the snapshot of ' || iso_utc(device_unlisted_at)
+                || '): not use of its licence'
             when 'before_provisioning' then 'Webex Go leg before the device was provisioned'
             when 'device_pending' then 'Webex Go leg while the device was pending activation'
             when 'old_device_after_lost_stolen' then 'Webex Go leg after Lost/Stolen at '

@@ -29,6 +29,7 @@ from cdr_pipeline.reports.figures import (
     compute_figures,
     days_in,
     month_coverage,
+    org_peak,
     pinned_connection,
 )
 from cdr_pipeline.reports.frozen import (
@@ -114,6 +115,7 @@ def close_month(
                     'close it anyway with --force --reason "why"',
                 )
             tables = compute_figures(con, first_day)
+            peak = org_peak(con, first_day)
         finally:
             con.close()
         close = ClosedMonth(
@@ -127,6 +129,7 @@ def close_month(
             reason=reason,
             closed_by=command,
             pipeline_version=__version__,
+            licences_held_peak=peak,
         )
         _write_close(layout, close, tables)
         _journal(layout, "close", close.month, close.closed_at, reason, forced=close.forced)

@@ -14,7 +14,7 @@ from cdr_pipeline.config import Settings
 from cdr_pipeline.reports.frozen import FINANCE_REPORTS, ClosedMonth, read_close, read_frozen
 from cdr_pipeline.reports.registry import REPORTS
 from cdr_pipeline.reports.run import parse_month, query_report
-from cdr_pipeline.warehouse import create_views
+from cdr_pipeline.warehouse import connect, create_views
 from cdr_pipeline.warehouse.snapshots import table_snapshots
 
 
@@ -31,6 +31,9 @@ class MonthFigures:
     made_at: datetime = field(default_factory=lambda: datetime.now(UTC).replace(microsecond=0))
     close: ClosedMonth | None = None
     """The close the figures come from (None: computed at `made_at`)."""
+    licences_held_peak: int | None = None
+    """Most licence units of the org held at one instant of the month
+    (`rpt_licence_peak_monthly`); None for a month closed before closes recorded it."""
 
     @property
     def status_text(self) -> str:
@@ -74,6 +77,16 @@ def month_coverage(con: duckdb.DuckDBPyConnection, first_day: date) -> tuple[str
     return str(rows[0][0]), int(rows[0][1] or 0)
 
 
+def org_peak(con: duckdb.DuckDBPyConnection, first_day: date) -> int:
+    """The most licence units of the org held at one instant of the month (0 when none
+    was held): not the sum of the subscriptions' peaks, which fall at different instants."""
+    rows = con.execute(
+        "select licences_held_peak from rpt_licence_peak_monthly where month = $m",
+        {"m": first_day},
+    ).fetchall()
+    return int(rows[0][0]) if rows else 0
+
+
 def compute_figures(con: duckdb.DuckDBPyConnection, first_day: date) -> dict[str, pa.Table]:
     """Every finance report of the month on `con`."""
     return {
@@ -97,14 +110,24 @@ def month_figures(settings: Settings, month: str | date, current: bool = False) 
             close.covered_days,
             close.days_in_month,
             close=close,
+            licences_held_peak=close.licences_held_peak,
         )
     con, versions = pinned_connection(settings)
     try:
         coverage, covered = month_coverage(con, first_day)
         tables = compute_figures(con, first_day)
+        peak = org_peak(con, first_day)
     finally:
         con.close()
-    return MonthFigures(first_day, tables, versions, coverage, covered, days_in(first_day))
+    return MonthFigures(
+        first_day,
+        tables,
+        versions,
+        coverage,
+        covered,
+        days_in(first_day),
+        licences_held_peak=peak,
+    )
 
 
 def figures_of_tables(
@@ -121,6 +144,11 @@ def figures_of_tables(
     if recon.num_rows:
         coverage = str(recon.column("call_coverage")[0].as_py())
         covered = int(recon.column("covered_days")[0].as_py() or 0)
+    con = connect(settings, read_only=True)
+    try:
+        peak = org_peak(con, first_day)
+    finally:
+        con.close()
     return MonthFigures(
         first_day,
         tables,
@@ -128,4 +156,5 @@ def figures_of_tables(
         coverage,
         covered,
         days_in(first_day),
+        licences_held_peak=peak,
     )

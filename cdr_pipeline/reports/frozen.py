@@ -45,6 +45,9 @@ class ClosedMonth:
     reports: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Report name -> {"file", "rows", "sha256"}."""
     pipeline_version: str = ""
+    licences_held_peak: int | None = None
+    """The org's most licence units held at one instant of the month (None: a close made
+    before closes recorded it)."""
 
     @property
     def first_day(self) -> date:
@@ -63,6 +66,7 @@ class ClosedMonth:
             "reason": self.reason,
             "reports": self.reports,
             "pipeline_version": self.pipeline_version,
+            "licences_held_peak": self.licences_held_peak,
         }
 
     @classmethod
@@ -79,11 +83,16 @@ class ClosedMonth:
             closed_by=str(data.get("closed_by", "cdr close")),
             reports=dict(data.get("reports", {})),
             pipeline_version=str(data.get("pipeline_version", "")),
+            licences_held_peak=_int_or_none(data.get("licences_held_peak")),
         )
 
     def versions_text(self) -> str:
         """`call_legs=12,device_events=3`."""
         return ",".join(f"{k}={v}" for k, v in sorted(self.versions.items()))
+
+
+def _int_or_none(value: Any) -> int | None:
+    return None if value is None else int(value)
 
 
 def month_text(month: date) -> str:

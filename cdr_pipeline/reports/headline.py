@@ -12,7 +12,8 @@ def headline_figures(settings: Settings) -> dict[str, Any]:
     """Webex Go share of calls, and licences held vs bought, for the last month with data.
 
     Keys: month (YYYY-MM or None), calls, webex_go_calls, webex_go_share (0..1 or None),
-    licences_held_peak, licences_held_month_end, licences_bought, idle_licences, idle_cost
+    licences_held_peak (the most held at one instant, over all subscriptions and licence
+    types), licences_held_month_end, licences_bought, idle_licences, idle_cost
     (by currency). idle_licences and a currency's idle_cost are None when the month does not
     have call data for every day (the idle figures are unknown then)."""
     con = connect(settings, read_only=True)
@@ -26,14 +27,20 @@ def headline_figures(settings: Settings) -> dict[str, Any]:
         ).fetchall()
         month, calls, go = last_month[0] if last_month else (None, 0, 0)
         by_currency = con.execute(
-            "select currency, sum(consumed_peak), sum(consumed_month_end), sum(entitled_units), "
+            "select currency, sum(consumed_month_end), sum(entitled_units), "
             "sum(idle_licences), round(sum(idle_cost), 2) "
             "from rpt_licence_reconciliation where month = $m group by currency order by currency",
             {"m": month},
         ).fetchall()
+        # the org's peak at one instant, not the sum of the subscriptions' peaks
+        peak_rows = con.execute(
+            "select licences_held_peak from rpt_licence_peak_monthly where month = $m",
+            {"m": month},
+        ).fetchall()
     finally:
         con.close()
-    peak, month_end, bought, idle = (_total([r[i] for r in by_currency]) for i in range(1, 5))
+    peak = int(peak_rows[0][0]) if peak_rows else 0
+    month_end, bought, idle = (_total([r[i] for r in by_currency]) for i in range(1, 4))
     return {
         "month": month.strftime("%Y-%m") if month is not None else None,
         "calls": int(calls),
@@ -45,7 +52,7 @@ def headline_figures(settings: Settings) -> dict[str, Any]:
         "idle_licences": idle,
         # None when the month lacks call data for some day: its idle figures are unknown
         "idle_cost": {
-            str(r[0]): (float(r[5]) if r[5] is not None else None)
+            str(r[0]): (float(r[4]) if r[4] is not None else None)
             for r in by_currency
             if r[0] is not None
         },

@@ -3,8 +3,10 @@ reports were recomputed now (late call records, device moves, new entitlements).
 
 Rows are matched on each report's key. A report of a month with a difference gets one row
 per numeric column whose total changed (`measure`, `closed_total`, `current_total`,
-`change`), or one row with `measure` NULL when only rows changed (added, removed, or a
-text column changed). Unchanged reports give no row. The reclaim list is left out: it
+`change`; money columns per `currency`, never added across currencies), or one row with
+`measure` NULL when only rows changed (added, removed, or a text column changed). Prices
+and the month's covered days are not totalled: a sum of them means nothing (a changed
+price still shows as a changed row). Unchanged reports give no row. The reclaim list is left out: it
 describes the devices as of the latest device data, so a recomputation always moves its
 horizon; it is not a figure of the month.
 """
@@ -37,11 +39,22 @@ SCHEMA = pa.schema(
         ("rows_removed", pa.int64()),
         ("rows_changed", pa.int64()),
         ("measure", pa.string()),
+        ("currency", pa.string()),
         ("closed_total", pa.float64()),
         ("current_total", pa.float64()),
         ("change", pa.float64()),
     ]
 )
+
+
+MONEY_COLUMNS = frozenset({"idle_cost", "unassigned_cost"})
+"""Amounts in the row's `currency`: totalled per currency."""
+NOT_TOTALLED = frozenset({"unit_price", "covered_days"})
+"""Numeric columns whose total means nothing: a price per licence, and the month's covered
+days (the same on every row)."""
+
+Measure = tuple[str, str | None, float, float]
+"""(column, currency or None, closed total, current total)."""
 
 
 def _q(name: str) -> str:
@@ -50,8 +63,9 @@ def _q(name: str) -> str:
 
 def compare_tables(
     frozen: pa.Table, current: pa.Table, key: tuple[str, ...]
-) -> tuple[dict[str, int], list[tuple[str, float, float]]]:
-    """Row counts (added, removed, changed) and numeric columns whose totals differ."""
+) -> tuple[dict[str, int], list[Measure]]:
+    """Row counts (added, removed, changed) and numeric columns whose totals differ (money
+    per currency)."""
     common = [c for c in frozen.column_names if c in current.column_names]
     keys = [k for k in key if k in common]
     others = [c for c in common if c not in keys]
@@ -74,17 +88,23 @@ def compare_tables(
         numeric = [
             c
             for c in others
-            if pa.types.is_integer(frozen.schema.field(c).type)
-            or pa.types.is_floating(frozen.schema.field(c).type)
+            if c not in NOT_TOTALLED
+            and (
+                pa.types.is_integer(frozen.schema.field(c).type)
+                or pa.types.is_floating(frozen.schema.field(c).type)
+            )
         ]
-        measures: list[tuple[str, float, float]] = []
-        if numeric:
-            sums = ", ".join(f"coalesce(sum({_q(c)}), 0)::double" for c in numeric)
-            before = con.execute(f"select {sums} from frozen_rows").fetchall()[0]
-            after = con.execute(f"select {sums} from current_rows").fetchall()[0]
-            for column, old, new in zip(numeric, before, after, strict=True):
+        has_currency = "currency" in common
+        measures: list[Measure] = []
+        for column in numeric:
+            by = "currency" if has_currency and column in MONEY_COLUMNS else "null"
+            sql = f"select {by}, coalesce(sum({_q(column)}), 0)::double from {{}} group by 1"
+            before = dict(con.execute(sql.format("frozen_rows")).fetchall())
+            after = dict(con.execute(sql.format("current_rows")).fetchall())
+            for currency in sorted(before.keys() | after.keys(), key=lambda c: (c is None, c)):
+                old, new = before.get(currency, 0.0), after.get(currency, 0.0)
                 if round(new - old, 6) != 0:
-                    measures.append((column, round(old, 6), round(new, 6)))
+                    measures.append((column, currency, round(old, 6), round(new, 6)))
     finally:
         con.close()
     return {"added": added, "removed": removed, "changed": changed}, measures
@@ -110,11 +130,12 @@ def restatements(settings: Settings) -> ReportResult:
                         base
                         | {
                             "measure": m,
+                            "currency": currency,
                             "closed_total": old,
                             "current_total": new,
                             "change": round(new - old, 6),
                         }
-                        for m, old, new in measures
+                        for m, currency, old, new in measures
                     )
                 elif any(counts.values()):
                     rows.append(base)
@@ -143,6 +164,7 @@ def _base(
         "rows_removed": counts["removed"],
         "rows_changed": counts["changed"],
         "measure": None,
+        "currency": None,
         "closed_total": None,
         "current_total": None,
         "change": None,

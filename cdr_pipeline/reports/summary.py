@@ -157,13 +157,25 @@ def render_summary(figures: MonthFigures) -> str:
     )
     anomalies = figures.tables["anomalies"].to_pylist()
     month = f"{figures.month:%B %Y}"
-    held = sum(int(r.get("consumed_peak") or 0) for r in recon)
+    # the org's peak at one instant: the rows' peaks fall at different instants, and a unit
+    # moved between subscriptions counts in both, so their sum can exceed what was ever held
+    held = figures.licences_held_peak
     bought = sum(int(r.get("entitled_units") or 0) for r in recon)
     idle_cost = _money_by_currency(recon, "idle_cost")
     unassigned = _money_by_currency(recon, "unassigned_cost")
+    # a subscription whose entitlements in force are in several currencies has no cost:
+    # say so, or the totals per currency would leave it out without a word
+    mixed = sum(1 for r in recon if r.get("status") == "mixed_currency")
+    mixed_html = (
+        f'<p class="note warn">{mixed:,} subscription row(s) have entitlements in more than one '
+        "currency in force (status mixed currency): their idle and unassigned cost are not "
+        "in the totals. Correct the entitlements.</p>"
+        if mixed
+        else ""
+    )
     coverage_cls = "" if figures.call_coverage == "full" else ' class="warn"'
     kpis = [
-        (f"{held:,} / {bought:,}", "licences held (peak) / bought"),
+        (f"{_fmt_int(held)} / {bought:,}", "licences held (peak) / bought"),
         (_fmt_money(idle_cost), "idle cost (held, not used)"),
         (_fmt_money(unassigned), "unassigned cost (bought, not held)"),
         (f"{len(reclaim):,}", "reclaim candidates"),
@@ -211,6 +223,7 @@ def render_summary(figures: MonthFigures) -> str:
 {figures.days_in_month} days)</span> · table versions {escape(figures.versions_text() or "none")}
 </p>
 <div class="kpis">{kpi_html}</div>
+{mixed_html}
 <h2>Held vs bought per subscription</h2>
 {_chart(recon)}
 {
@@ -250,7 +263,10 @@ def render_summary(figures: MonthFigures) -> str:
 <p>{len(anomalies):,} Webex Go anomalies this month{
         ": " + escape(anomaly_text) if by_type else "."
     }</p>
-<p class="note">Idle figures need call data for every day of the month: with coverage other
+<p class="note">Licences held (peak): the most held at one instant of the month, over all
+subscriptions{
+        "" if held is not None else " (not recorded by this close: reopen and close again)"
+    }. Idle figures need call data for every day of the month: with coverage other
 than full they are unknown (–), not zero.{escape(horizon_text)} Reclaim candidates are judged
 as of the latest device data at the time the figures were made. Definitions: README,
 "For finance", and sql/README.md.</p>
