@@ -19,6 +19,7 @@ from typing import Any, BinaryIO
 from cdr_pipeline.errors import InputError
 from cdr_pipeline.ingest.chunk import CSV, JSON
 from cdr_pipeline.ingest.limits import DECOMPRESS_ERRORS, Limits, Unpacked, unreadable
+from cdr_pipeline.render import os_text
 
 ZIP_MAGIC = b"PK\x03\x04"
 EMPTY_ZIP_MAGIC = b"PK\x05\x06"
@@ -41,7 +42,10 @@ class Source:
 
     @property
     def name(self) -> str:
-        return f"{self.path}!{self.member}" if self.member else str(self.path)
+        """The stream as it is written and shown (`archive.zip!member`): a byte of the file
+        name that is not UTF-8 as an escape (`lat\\xe9n.csv`), never a lone surrogate that no
+        Parquet, JSON or log writer takes."""
+        return os_text(f"{self.path}!{self.member}" if self.member else str(self.path))
 
     @contextmanager
     def open(
