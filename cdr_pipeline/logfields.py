@@ -31,6 +31,7 @@ RECORD_FIELDS = (
     "seconds",
     "columns_missing",
     "columns_unknown",
+    "columns_repeated",
 )
 """Set with `extra=` where they apply; written only when present."""
 

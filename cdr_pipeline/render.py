@@ -33,10 +33,30 @@ def _escape(match: re.Match[str]) -> str:
 
 
 def safe_text(text: str, *, newlines: bool = False) -> str:
-    """`text` with every control character shown as an escape (`\\x1b`, `\\u202e`).
+    """`text` with every control character shown as an escape (`\\x1b`, `\\u202e`), and the
+    bytes of a file name that are not UTF-8 as `\\xe9` (`os_text`).
     `newlines`: keep line breaks (a multi-line message); otherwise they are escaped too."""
     pattern = _CONTROL_BUT_NEWLINE_RE if newlines else _CONTROL_RE
-    return pattern.sub(_escape, text)
+    return pattern.sub(_escape, os_text(text))
+
+
+# lone surrogates: what Python makes of the bytes of a file name that are not UTF-8
+# (surrogateescape: byte 0xe9 -> '\udce9'); no UTF-8 writer (Parquet, JSON, a terminal) takes them
+_SURROGATE_RE = re.compile("[\ud800-\udfff]")
+
+
+def os_text(text: str) -> str:
+    """`text` (a path as the OS gave it) as valid Unicode: a byte of the name that is not
+    UTF-8 becomes the escape `\\xe9` (`lat\\xe9n.csv`); any other text is returned as is.
+    For whatever is written as text (the ledger, rejects, the tables' `source_file`, logs,
+    JSON, the terminal); the `Path` itself still opens and moves the file."""
+    if _SURROGATE_RE.search(text) is None:  # the usual case: one regex scan
+        return text
+    try:
+        raw = text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a surrogate that is not an escaped byte (from data)
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return raw.decode("utf-8", "backslashreplace")
 
 
 # ----------------------------------------------------------------------------- JSON
@@ -46,7 +66,9 @@ def plain(value: Any) -> Any:
     """`value` as JSON-ready data: objects with `to_dict()` serialise themselves, other
     dataclasses by their fields; dates and times ISO-8601, Decimal as float, paths as text,
     non-finite floats as null, anything else by `str`."""
-    if value is None or isinstance(value, (bool, int, str)):
+    if isinstance(value, str):
+        return os_text(value)
+    if value is None or isinstance(value, (bool, int)):
         return value
     if isinstance(value, float):
         return value if math.isfinite(value) else None
@@ -56,7 +78,7 @@ def plain(value: Any) -> Any:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, Mapping):
-        return {str(k): plain(v) for k, v in value.items()}
+        return {os_text(str(k)): plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple, set, frozenset)):
         return [plain(v) for v in value]
     return _plain_scalar(value)
@@ -71,7 +93,7 @@ def _plain_scalar(value: Any) -> Any:
         return float(value)
     if isinstance(value, Enum):
         return plain(value.value)
-    return str(value)  # paths and anything else
+    return os_text(str(value))  # paths and anything else
 
 
 # JSON escapes C0 controls itself; these it would leave raw with ensure_ascii=False

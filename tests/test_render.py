@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import logging
+import os
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -21,7 +22,7 @@ from cdr_pipeline.cli.context import JsonFormatter, SafeFormatter
 from cdr_pipeline.cli.main import cli
 from cdr_pipeline.cli.render import Progress
 from cdr_pipeline.ingest.results import FileResult, IngestResult, ProgressEvent
-from cdr_pipeline.render import plain, safe_text, text_table, to_json
+from cdr_pipeline.render import os_text, plain, safe_text, text_table, to_json
 from cdr_pipeline.reports import ReportResult, safe_cell, write_report
 
 FIXTURES = Path(__file__).parent / "fixtures" / "dch"
@@ -42,6 +43,15 @@ def test_safe_text_shows_controls_as_escapes() -> None:
     assert safe_text("two\nlines\x1b", newlines=True) == "two\nlines\\x1b"
     assert safe_text("two\nlines") == "two\\x0alines"
     assert safe_text(safe_text(HOSTILE)) == safe_text(HOSTILE)  # idempotent
+
+
+def test_a_file_name_that_is_not_utf8_is_written_escaped() -> None:
+    # what Python makes of the name bytes `lat\xe9n.csv` (surrogateescape)
+    name = os.fsdecode(b"/in/lat\xe9n.csv")
+    assert os_text(name) == safe_text(name) == "/in/lat\\xe9n.csv"
+    assert os_text("Müller.csv") == "Müller.csv"
+    assert os_text("x\ud800") == "x\\ud800"  # a lone surrogate from data, not a name byte
+    assert json.loads(to_json({name: Path(name)})) == {"/in/lat\\xe9n.csv": "/in/lat\\xe9n.csv"}
 
 
 def test_text_table_escapes_cells_and_aligns_numbers() -> None:

@@ -68,6 +68,28 @@ def _first_stray(arr: np.ndarray, quotes: np.ndarray, sep: int) -> int:
     return int(min(opening[bad_open].min(initial=n), closing[bad_close].min(initial=n)))
 
 
+def _separators_only(
+    buf: bytes,
+    starts: np.ndarray,
+    ends: np.ndarray,
+    commas: np.ndarray,
+    quoted: np.ndarray,
+    sep: int,
+) -> np.ndarray:
+    """True for the records made of separators only (`,,,,,,`: the empty rows a spreadsheet
+    keeps below the data). Such a record has no quote and as many separators as bytes: that
+    compares the counts the splitter has (modulo 256, as `commas` is), and only the rare
+    records that pass are checked byte by byte."""
+    out = (starts.astype(np.uint8) - ends.astype(np.uint8) + commas == 0) & ~quoted
+    out &= ends > starts
+    if out.any():
+        mark = bytes([sep])
+        for i in np.flatnonzero(out):
+            s, e = int(starts[i]), int(ends[i])
+            out[i] = buf.count(mark, s, e) == e - s
+    return out
+
+
 def _split_records(buf: bytes, first_line: int, sep: int = 44) -> tuple[Segment, bytes, int, bool]:
     """Split `buf` (starting at a record boundary) into complete records and the remainder.
 
@@ -120,7 +142,10 @@ def _split_records(buf: bytes, first_line: int, sep: int = 44) -> tuple[Segment,
                 owner = np.searchsorted(starts, spans[0::2], side="right") - 1
                 within = np.bincount(owner, weights=inside, minlength=n).astype(np.int64)
                 commas = ((commas.astype(np.int64) - within) % 256).astype(np.uint8)
-    nonblank = ends_wo_cr > starts  # blank lines are not records (spreadsheet exports add them)
+    # blank lines are not records (spreadsheet exports add them), nor lines of separators only
+    nonblank = (ends_wo_cr > starts) & ~_separators_only(
+        buf, starts, ends_wo_cr, commas, quoted, sep
+    )
     has_blank = not nonblank.all()
     if has_blank:
         starts, ends_wo_cr, lines = starts[nonblank], ends_wo_cr[nonblank], lines[nonblank]

@@ -15,6 +15,7 @@ log = logging.getLogger(__name__)
 class DriftSink(Protocol):
     unknown_columns: list[str]
     missing_columns: list[str]
+    message: str
 
 
 class Drift:
@@ -26,6 +27,8 @@ class Drift:
         self._resolutions: dict[tuple[str, ...], HeaderResolution] = {}
         self._unknown: dict[str, None] = {}
         self._missing: set[str] | None = None
+        self._repeated: dict[str, str] = {}
+        """Name a repeated column is kept under in `extra` -> its header."""
 
     def resolve(self, headers: Sequence[str]) -> HeaderResolution:
         key = tuple(headers)
@@ -35,6 +38,7 @@ class Drift:
             self._unknown.update(dict.fromkeys(res.unknown))
             missing = set(res.missing)
             self._missing = missing if self._missing is None else self._missing & missing
+            self._repeated.update({kept: res.headers[i] for i, kept in res.repeated})
         return res
 
     def finish(self, result: DriftSink) -> None:
@@ -54,3 +58,22 @@ class Drift:
                     "columns_missing": result.missing_columns,
                 },
             )
+        if self._repeated:
+            result.message = repeated_note(self._repeated)
+            log.info(  # the note is the file's message: the ledger keeps it, ingest prints it
+                "%s: %s",
+                self.source,
+                result.message,
+                extra={"file": self.source, "columns_repeated": list(self._repeated)},
+            )
+
+
+def repeated_note(repeated: dict[str, str]) -> str:
+    """The note of a header that names a column more than once (`repeated`: the name each
+    repeat is kept under in `extra` -> its header)."""
+    headers = ", ".join(dict.fromkeys(h.strip() for h in repeated.values()))
+    return (
+        f"the header names a column more than once ({headers}): the column loads the first "
+        "non-empty value from the left; the repeats' values are also kept in 'extra' as "
+        + ", ".join(repeated)
+    )

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import io
 import json
-import re
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any, BinaryIO
@@ -20,7 +19,8 @@ from cdr_pipeline.ingest.chunk import BadInput, Chunk, RawReject
 from cdr_pipeline.ingest.json_guard import JsonGuard
 from cdr_pipeline.ingest.limits import Limits
 
-_PAGE = re.compile(rb'^\s*\{\s*"items"\s*:\s*(.)', re.DOTALL)
+HEAD_BYTES = 64 * 1024
+"""Bytes read ahead to tell the layout: a page's `"items"` key must begin within them."""
 
 
 def _text(value: Any) -> str | None:
@@ -62,15 +62,18 @@ def _iter_records(stream: BinaryIO, limits: Limits) -> Iterator[tuple[int, Any]]
     by line: a broken line is quarantined and reading goes on with the next. The other
     layouts are streamed; a syntax error there fails the file (no record boundary to resume
     at), as does a layout that is not one of these."""
-    head = stream.peek(4096)[:4096] if hasattr(stream, "peek") else b""
-    page = _PAGE.match(head)
-    if page:
-        if page.group(1) != b"[":
+    head = _read_head(stream)
+    stream = io.BufferedReader(_Chain(head, stream))
+    page = _page_layout(head, limits)
+    if page is not None:
+        if not page:
             raise BadInput(
                 '"items" is not a list of records',
                 line=1,
                 hint="this is not a page of the Webex APIs; fetch it again",
             )
+        # every page's "items", whatever keys surround it (trackingId, totalCount...): ijson
+        # builds only the values under the prefix, so the other keys cost nothing
         yield from _streamed(stream, limits, 2, "items.item")
     elif head.lstrip()[:1] == b"[":
         yield from _streamed(stream, limits, 1, "item")
@@ -83,10 +86,60 @@ def _iter_records(stream: BinaryIO, limits: Limits) -> Iterator[tuple[int, Any]]
         except ValueError:
             is_lines = False
         if is_lines:
-            yield from _json_lines(first, lines, limits)
+            records = _json_lines(first, lines, limits)
         else:
             chained = io.BufferedReader(_Chain(first, lines))
-            yield from _streamed(chained, limits, 0, "", guarded=True)
+            records = _streamed(chained, limits, 0, "", guarded=True)
+        for n, record in records:
+            if isinstance(record, dict) and isinstance(record.get("items"), list):
+                raise BadInput(
+                    f'a page whose "items" key begins after the first {HEAD_BYTES // 1024} '
+                    "KiB is not read as a page",
+                    line=n,
+                    hint='put "items" earlier in the object (the Webex APIs write it first), '
+                    "or save the records as a JSON array",
+                )
+            yield n, record
+
+
+def _read_head(stream: BinaryIO) -> bytes:
+    """Up to HEAD_BYTES of `stream` (fewer at its end)."""
+    parts, size = [], 0
+    while size < HEAD_BYTES:
+        part = stream.read(HEAD_BYTES - size)
+        if not part:
+            break
+        parts.append(part)
+        size += len(part)
+    return b"".join(parts)
+
+
+def _page_layout(head: bytes, limits: Limits) -> bool | None:
+    """Whether the first top-level value is a page: an object with an "items" key at its top
+    level, wherever that key comes among the others (`{"trackingId": ..., "items": [...]}`).
+    True when "items" is an array, False when it is anything else, None when the value is
+    not such an object (a record, an array; or "items" does not begin within the head)."""
+    depth, at_items = 0, False
+    guarded = JsonGuard(io.BytesIO(head), limits, 2)  # the parser never sees past a limit
+    try:
+        for _, event, value in ijson.parse(guarded, multiple_values=True):
+            if at_items:
+                return event == "start_array"
+            if event in ("start_map", "start_array"):
+                if depth == 0 and event == "start_array":
+                    return None
+                depth += 1
+            elif event in ("end_map", "end_array"):
+                depth -= 1
+                if depth == 0:  # the first object ended without "items": a record
+                    return None
+            elif depth == 0:  # a top-level scalar
+                return None
+            elif depth == 1 and event == "map_key" and value == "items":
+                at_items = True
+    except (ijson.JSONError, BadInput):  # the head ends mid-value, or a limit: read on
+        pass
+    return None
 
 
 def _streamed(

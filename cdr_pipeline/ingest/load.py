@@ -32,6 +32,7 @@ from cdr_pipeline.ingest.stage import (
     StagedSource,
     failed_result,
 )
+from cdr_pipeline.render import os_text
 from cdr_pipeline.schema import TableSchema
 from cdr_pipeline.state.files import install_file
 from cdr_pipeline.state.ledger import FILES_SCHEMA, Ledger, file_record_id
@@ -239,7 +240,10 @@ class FileLoader:
         rejects = staged.rejects
         if rejects is None:
             return
-        name = hashlib.sha1(staged.result.source.encode()).hexdigest()[:12]
-        dest = self.settings.layout.rejects_file(schema.name, f"{name}-{staged.file_name}")
+        name = hashlib.sha1(os_text(staged.result.source).encode()).hexdigest()[:12]
+        # named as text: pyarrow cannot open a path that is not UTF-8, and DuckDB's glob
+        # passes over a name with a backslash (`lat\\xe9n.csv`, or one the user chose)
+        safe = os_text(staged.file_name).replace("\\", "_")
+        dest = self.settings.layout.rejects_file(schema.name, f"{name}-{safe}")
         dest.parent.mkdir(parents=True, exist_ok=True)
         install_file(rejects, dest)

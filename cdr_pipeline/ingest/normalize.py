@@ -159,18 +159,21 @@ def _parse(dtype: str, s: pl.Expr) -> pl.Expr:
 def _source_columns(
     raw: pl.DataFrame, res: HeaderResolution
 ) -> tuple[dict[str, list[str]], list[tuple[str, str]]]:
-    """Raw columns of each canonical column (several spellings of one column coalesce), and
-    the unknown columns with the (unique) header they are kept under in `extra`."""
+    """Raw columns of each canonical column (several spellings of one column coalesce, the
+    first non-null wins), and the columns kept in `extra` with their (unique) header there:
+    the unknown columns, and every repeat of a column, so no value of it is lost."""
     sources: dict[str, list[str]] = {}
     unknown_cols: list[tuple[str, str]] = []
+    repeats = dict(res.repeated)
     for i, name in enumerate(res.canonical):
         col = f"c{i}"
         if col not in raw.columns:
             continue
         if name is not None:
             sources.setdefault(name, []).append(col)
-            continue
-        header = res.headers[i].replace("\ufeff", "").strip()
+            if i not in repeats:
+                continue
+        header = repeats.get(i) or res.headers[i].replace("\ufeff", "").strip()
         if header:
             taken = {h for _, h in unknown_cols}
             while header in taken:

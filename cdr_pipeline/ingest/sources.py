@@ -19,6 +19,7 @@ from typing import Any, BinaryIO
 from cdr_pipeline.errors import InputError
 from cdr_pipeline.ingest.chunk import CSV, JSON
 from cdr_pipeline.ingest.limits import DECOMPRESS_ERRORS, Limits, Unpacked, unreadable
+from cdr_pipeline.render import os_text
 
 ZIP_MAGIC = b"PK\x03\x04"
 EMPTY_ZIP_MAGIC = b"PK\x05\x06"
@@ -31,7 +32,7 @@ UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 class Source:
     path: Path
     member: str | None
-    container: str  # plain | gzip | zip
+    container: str  # plain | gzip | zip | zip-gzip (a gzipped ZIP member: `export.csv.gz`)
     fmt: str  # csv | json
     compressed: int = 0
     """Compressed size of a gzip stream or ZIP member (for the ratio limit)."""
@@ -41,7 +42,10 @@ class Source:
 
     @property
     def name(self) -> str:
-        return f"{self.path}!{self.member}" if self.member else str(self.path)
+        """The stream as it is written and shown (`archive.zip!member`): a byte of the file
+        name that is not UTF-8 as an escape (`lat\\xe9n.csv`), never a lone surrogate that no
+        Parquet, JSON or log writer takes."""
+        return os_text(f"{self.path}!{self.member}" if self.member else str(self.path))
 
     @contextmanager
     def open(
@@ -56,12 +60,24 @@ class Source:
         elif self.container == "zip":
             with zipfile.ZipFile(self.path) as zf, _opened(zf, self.member or "", self.name) as raw:
                 yield _skip_bom(Unpacked(raw, self.compressed, limits, self.name))  # type: ignore[arg-type]
+        elif self.container == "zip-gzip":
+            with self._gunzipped_member(limits) as gz:
+                yield _skip_bom(gz)
         elif self.container == "gzip":
             with gzip.open(self.path, "rb") as raw:
                 yield _skip_bom(Unpacked(raw, self.compressed, limits, self.name))  # type: ignore[arg-type]
         else:
             with open(self.path, "rb") as raw:
                 yield _skip_bom(raw)
+
+    @contextmanager
+    def _gunzipped_member(self, limits: Limits) -> Iterator[BinaryIO]:
+        """A gzipped ZIP member, unpacked: both layers within the limits, each measured
+        against the member's bytes in the archive (as a gzip file's are against its size)."""
+        with zipfile.ZipFile(self.path) as zf, _opened(zf, self.member or "", self.name) as raw:
+            member = Unpacked(raw, self.compressed, limits, self.name)
+            with gzip.GzipFile(fileobj=io.BufferedReader(member), mode="rb") as gz:
+                yield Unpacked(gz, self.compressed, limits, self.name)  # type: ignore[arg-type, misc]
 
 
 class _Tee(io.RawIOBase):
@@ -100,7 +116,51 @@ def _skip_bom(stream: BinaryIO) -> BinaryIO:
     return buffered
 
 
-def _detect_format(head: bytes, name: str) -> str:
+COMPRESSED = (
+    (GZIP_MAGIC, "gzip", "gunzip FILE"),
+    (ZIP_MAGIC, "ZIP", "unzip FILE"),
+    (EMPTY_ZIP_MAGIC, "ZIP", "unzip FILE"),
+    (b"\xfd7zXZ\x00", "xz", "unxz FILE"),
+    (b"\x28\xb5\x2f\xfd", "zstd", "unzstd FILE"),
+    (b"7z\xbc\xaf\x27\x1c", "7-Zip", "7z x FILE"),
+)
+"""Magic bytes of compressed data, its name, and the command that unpacks it."""
+
+
+def _compressed(head: bytes) -> tuple[str, str] | None:
+    """(name, command) when `head` starts compressed data; bzip2 by its block magic too."""
+    if head[:3] == b"BZh" and head[4:10] == b"1AY&SY":
+        return "bzip2", "bunzip2 FILE"
+    for magic, what, command in COMPRESSED:
+        if head.startswith(magic):
+            return what, command
+    return None
+
+
+def _detect_format(head: bytes, name: str, inside: str = "") -> str:
+    """CSV or JSON from a stream's first bytes. Compressed data that is not unpacked (bzip2,
+    xz...; or any inside `inside`, what was already unpacked: "a ZIP", "a gzip stream")
+    fails here, saying so: read as text it would fail as NUL bytes or a ragged header."""
+    packed = _compressed(head)
+    if packed is not None:
+        what, command = packed
+        if inside:
+            then = (
+                f"load the {what} file it holds"
+                if what in ("ZIP", "gzip")
+                else f"decompress the {what} file it holds ({command}) and load the result"
+            )
+            raise InputError(
+                f"{what} data inside {inside} is not read: one level of compression is "
+                "unpacked (a ZIP, a gzip file, or a gzipped member of a ZIP)",
+                path=name,
+                hint=f"unpack the outer archive first, then {then}",
+            )
+        raise InputError(
+            f"{what}-compressed data is not read (ZIP and gzip are)",
+            path=name,
+            hint=f"decompress it ({command}) and load the result",
+        )
     text = head.removeprefix(UTF8_BOM).lstrip()
     if text[:2] in UTF16_BOMS or head[:2] in UTF16_BOMS:
         raise InputError(
@@ -129,6 +189,18 @@ def _member_problem(m: zipfile.ZipInfo) -> str | None:
     return None
 
 
+def _sniff_member(zf: zipfile.ZipFile, member: str, name: str) -> tuple[str, str]:
+    """The container and format of a ZIP member: a gzipped member (`export.csv.gz`) is
+    unpacked like a gzip file; a ZIP in the ZIP is not (it fails, saying so)."""
+    with _opened(zf, member, name) as fh:
+        head = fh.read(64)
+    if not head.startswith(GZIP_MAGIC):
+        return "zip", _detect_format(head, name, "a ZIP")
+    with _opened(zf, member, name) as fh, gzip.GzipFile(fileobj=fh, mode="rb") as gz:
+        inner = gz.read(64)
+    return "zip-gzip", _detect_format(inner, name, "a gzip stream inside a ZIP")
+
+
 def _zip_sources(path: Path, zf: zipfile.ZipFile) -> list[Source]:
     out = []
     for m in zf.infolist():
@@ -139,20 +211,19 @@ def _zip_sources(path: Path, zf: zipfile.ZipFile) -> list[Source]:
         name = f"{path}!{m.filename}"
         problem = _member_problem(m)
         error = None
-        fmt = CSV
+        container, fmt = "zip", CSV
         if problem is not None:
             error = InputError(
                 problem, path=name, hint="rename the member or extract it and load the file"
             )
         else:
             try:
-                with _opened(zf, m.filename, name) as fh:
-                    fmt = _detect_format(fh.read(64), name)
+                container, fmt = _sniff_member(zf, m.filename, name)
             except DECOMPRESS_ERRORS as exc:
                 error = unreadable(exc, name)
             except InputError as exc:
                 error = exc
-        out.append(Source(path, m.filename, "zip", fmt, m.compress_size, error))
+        out.append(Source(path, m.filename, container, fmt, m.compress_size, error))
     return out
 
 
@@ -190,7 +261,8 @@ def sources_of(path: Path, limits: Limits | None = None) -> list[Source]:
                 head = fh.read(64)
         except DECOMPRESS_ERRORS as exc:
             raise unreadable(exc, name) from exc
-        return [Source(path, None, "gzip", _detect_format(head, name), path.stat().st_size)]
+        size = path.stat().st_size
+        return [Source(path, None, "gzip", _detect_format(head, name, "a gzip file"), size)]
     with open(path, "rb") as fh:
         head = fh.read(64)
     return [Source(path, None, "plain", _detect_format(head, name))]

@@ -25,6 +25,10 @@ class HeaderResolution:
     """Canonical column -> the source spelling (for messages)."""
     headers: tuple[str, ...] = ()
     """The source headers as spelled, in order."""
+    repeated: tuple[tuple[int, str], ...] = ()
+    """Source columns that repeat a column met earlier in the header (the same header twice,
+    or two spellings of one column), with the name each is also kept under in `extra`: its
+    header text and its occurrence (`Answered_2`)."""
 
     @property
     def matched(self) -> int:
@@ -36,7 +40,9 @@ def resolve_headers(headers: list[str], schema: TableSchema) -> HeaderResolution
     canonical: list[str | None] = []
     unknown: list[str] = []
     spelled: dict[str, str] = {}
-    for h in headers:
+    seen: dict[str, int] = {}
+    repeated: list[tuple[int, str]] = []
+    for i, h in enumerate(headers):
         name = mapping.get(normalize_header(h))
         canonical.append(name)
         if name is None:
@@ -44,8 +50,14 @@ def resolve_headers(headers: list[str], schema: TableSchema) -> HeaderResolution
                 unknown.append(h)
         else:
             spelled.setdefault(name, h)
+            seen[name] = seen.get(name, 0) + 1
+            # a sensitive column is never stored: its repeats are dropped like it
+            if seen[name] > 1 and not schema.column(name).sensitive:
+                repeated.append((i, f"{h.replace(chr(0xFEFF), '').strip()}_{seen[name]}"))
     missing = tuple(c.name for c in schema.input_columns if c.name not in spelled)
-    return HeaderResolution(tuple(canonical), tuple(unknown), missing, spelled, tuple(headers))
+    return HeaderResolution(
+        tuple(canonical), tuple(unknown), missing, spelled, tuple(headers), tuple(repeated)
+    )
 
 
 def detect_kind(headers: Sequence[str], source: str) -> TableSchema:

@@ -25,6 +25,7 @@ from typing import Any
 import polars as pl
 import pyarrow as pa
 
+from cdr_pipeline.render import os_text
 from cdr_pipeline.state.files import atomic_write_table
 from cdr_pipeline.state.layout import Layout
 
@@ -81,8 +82,10 @@ FILES_SCHEMA = pa.schema(
 
 
 def file_record_id(run_id: str, file_seq: int, source: str) -> str:
-    """The record id of one source's `files` record (rewritten in place when it changes)."""
-    member = hashlib.sha1(source.encode()).hexdigest()[:8]
+    """The record id of one source's `files` record (rewritten in place when it changes).
+    Of the source as the record stores it (`os_text`), so recovery, reading the record back,
+    finds the same id for a file name that is not UTF-8."""
+    member = hashlib.sha1(os_text(source).encode()).hexdigest()[:8]
     return f"{run_id}-{file_seq:05d}-{member}"
 
 
@@ -150,7 +153,9 @@ class Ledger:
         """Write (or replace) one record file of a ledger table."""
         # polars, not `pa.array`/`from_pylist`: those import pandas (a quarter of a second
         # at the end of every ingest)
-        frame = pl.DataFrame([dict(r) for r in rows], schema=_polars_schema(schema))
+        # a path or a message naming one holds the OS's bytes (lone surrogates): as text
+        clean = [{k: os_text(v) if isinstance(v, str) else v for k, v in r.items()} for r in rows]
+        frame = pl.DataFrame(clean, schema=_polars_schema(schema))
         frame = frame.with_columns(
             pl.lit(record_id, pl.String).alias(RECORD_ID),
             pl.lit(time.time_ns(), pl.Int64).alias(WRITTEN_AT),

@@ -230,6 +230,8 @@ CONTROL = b"\x1b[31mStart time\x07,Answer\x1b]0;pwned\x07 time,Duration\r\n1,2,3
 
 
 def cases() -> list[Case]:
+    from tests.ingest.hostile_archives import archive_cases  # it builds on this module
+
     mb = 1024 * 1024
     return [
         Case("stray_quote", _write("stray.csv", _with_line(60, 9, _stray, 1)), {"": Accepted(60)}),
@@ -372,4 +374,5 @@ def cases() -> list[Case]:
             _write("big.jsonl", b'{"Report ID": "' + b"z" * (40 * mb) + b'"}\n'),
             {"": Failed("max_record_bytes")},
         ),
+        *archive_cases(),
     ]

@@ -1,0 +1,75 @@
+"""A header that names a column twice (`...,Answered,Duration` pasted again at the end, as a
+spreadsheet leaves it): nothing is lost silently. The column loads the first non-empty value
+from the left, every repeat is also kept in `extra` (`Answered_2`), and the file's ledger
+message, the ingest note and the log name the repeated columns."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import pytest
+
+from cdr_pipeline.state.layout import Layout
+from cdr_pipeline.state.ledger import Ledger
+from tests.ingest.helpers import fixture, load, table
+
+
+def _with_repeats(tmp_path: Path, first: str | None, repeat: str) -> Path:
+    """bom_crlf.csv with `Answered,Duration` again at the end of the header and `repeat` at
+    the end of each row; `first` replaces the row's own Duration when given."""
+    lines = fixture("bom_crlf.csv").read_bytes().split(b"\r\n")
+    header = lines[0].decode("utf-8-sig").split(",")
+    at = header.index("Duration")
+    out = [lines[0] + b",Answered,Duration"]
+    for raw in filter(None, lines[1:]):
+        cells = raw.decode().split(",")  # the fixture's rows hold no quoted commas
+        if first is not None:
+            cells[at] = first
+        out.append(",".join(cells).encode() + repeat.encode())
+    path = tmp_path / "repeated.csv"
+    path.write_bytes(b"\r\n".join(out) + b"\r\n")
+    return path
+
+
+def test_a_repeated_column_keeps_its_values_and_is_named(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = _with_repeats(tmp_path, first=None, repeat=",TRUE,999")
+    wh = tmp_path / "wh"
+    with caplog.at_level(logging.INFO, logger="cdr_pipeline"):
+        (f,) = load(wh, path).files
+    assert f.status == "loaded" and f.rows_loaded == 6 and f.rows_rejected == 0
+    df = table(wh)
+    assert 999 not in df["duration_seconds"].to_list()  # the first occurrence wins
+    extras = [json.loads(e) for e in df["extra"]]
+    assert extras == [{"Answered_2": "TRUE", "Duration_2": "999"}] * 6
+    for message in (f.message, Ledger(Layout(wh)).files()["message"][0]):
+        assert "more than once (Answered, Duration)" in message
+        assert "Answered_2, Duration_2" in message
+    logged = [r for r in caplog.records if getattr(r, "columns_repeated", None)]
+    assert [r.columns_repeated for r in logged] == [["Answered_2", "Duration_2"]]  # type: ignore[attr-defined]
+
+
+def test_an_empty_first_occurrence_takes_the_repeat(tmp_path: Path) -> None:
+    path = _with_repeats(tmp_path, first="", repeat=",,45")
+    wh = tmp_path / "wh"
+    (f,) = load(wh, path).files
+    assert f.status == "loaded" and f.rows_loaded == 6
+    df = table(wh)
+    assert df["duration_seconds"].to_list() == [45] * 6
+    assert [json.loads(e) for e in df["extra"]] == [{"Answered_2": None, "Duration_2": "45"}] * 6
+
+
+def test_a_repeated_sensitive_column_is_never_stored(tmp_path: Path) -> None:
+    lines = (Path(__file__).parents[2] / "data" / "samples" / "activation_events.csv").read_text()
+    header, *body = lines.splitlines()[:4]
+    assert header.endswith(",activation_code")
+    path = tmp_path / "events.csv"
+    path.write_text("\n".join([header + ",Activation code"] + [r + ",7734-1234" for r in body]))
+    wh = tmp_path / "wh"
+    (f,) = load(wh, path).files
+    assert f.status == "loaded" and f.rows_loaded == 3
+    stored = table(wh, "device_events", lineage=True)
+    assert "7734" not in str(stored.rows()) and "more than once" not in f.message

@@ -1,0 +1,73 @@
+"""A cdr_feed page is a top-level object with an `items` array, whatever other keys it has
+and in whatever order (`{"trackingId": ..., "items": [...]}`, `{"totalCount": 5, "items":
+[...], "links": {...}}`): its items are the records, the other keys are ignored."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from cdr_pipeline.ingest import ingest_paths
+from tests.ingest.helpers import load, settings, table
+from tests.ingest.hostile_corpus import records
+
+
+def _page(**keys: object) -> bytes:
+    return json.dumps(keys).encode()
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "rows"),
+    [
+        ("tracking_first", _page(trackingId="abc", items=records(4, 41)), 4),
+        (
+            "count_first_links_after",
+            _page(totalCount=5, items=records(5, 42), links={"next": None, "l": [1, {"a": []}]}),
+            5,
+        ),
+        (
+            # saved pages one after another, each with its own other keys
+            "pages_concatenated",
+            _page(trackingId="a", items=records(3, 43))
+            + b"\n"
+            + _page(items=records(2, 44), trackingId="b", totalCount=2),
+            5,
+        ),
+        ("empty_page", _page(trackingId="abc", totalCount=0, items=[]), 0),
+    ],
+)
+def test_a_page_is_read_whatever_its_other_keys(
+    tmp_path: Path, name: str, data: bytes, rows: int
+) -> None:
+    path = tmp_path / f"{name}.json"
+    path.write_bytes(data)
+    for kind in (None, "calls"):  # sniffed, and forced: never the page as one record
+        wh = tmp_path / f"wh-{kind}"
+        (f,) = ingest_paths(settings(wh), [path], kind=kind).files
+        assert f.exit_code == 0, f.message
+        assert f.rows_read == rows and f.rows_rejected == 0
+        if rows:
+            assert f.status == "loaded" and f.kind == "calls"
+            assert table(wh).height == rows
+            assert f.unknown_columns == []  # trackingId, totalCount are not columns
+
+
+@pytest.mark.parametrize(
+    ("data", "words"),
+    [
+        (_page(trackingId="abc", items={"Report ID": "x"}), '"items" is not a list'),
+        (_page(totalCount=1, items=None), '"items" is not a list'),
+        # the layout is told from the first 64 KiB
+        (_page(trackingId="x" * 70_000, items=records(2, 45)), '"items" key begins after'),
+        # a limit crossed by a key before "items" still fails the file
+        (b'{"x": ' + b"[" * 5000 + b"]" * 5000 + b', "items": []}', "max_json_depth"),
+    ],
+)
+def test_a_page_that_cannot_be_read_fails_with_why(tmp_path: Path, data: bytes, words: str) -> None:
+    path = tmp_path / "page.json"
+    path.write_bytes(data)
+    (f,) = load(tmp_path / "wh", path).files
+    assert (f.status, f.exit_code) == ("failed", 3)
+    assert words in f.message and "page.json" in f.message, f.message

@@ -1,0 +1,58 @@
+"""Lines made only of separators (`,,,,,,`, with or without a CR: the empty rows a spreadsheet
+keeps below the data) are not records, like blank lines: not counted, not loaded, not
+quarantined. Three of them in a 200-row export used to fail the file on the reject rate."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.ingest.helpers import fixture, load, rejects, table
+from tests.ingest.hostile_corpus import HEADER, csv_bytes, line, rows
+
+
+def _export(sep: str = ",") -> tuple[list[bytes], bytes]:
+    """200 records and the line of separators only a spreadsheet writes for an empty row."""
+    body = [line(r) for r in rows(200, 61)]
+    if sep != ",":
+        body = [b.replace(b",", sep.encode()) for b in body]  # the rows hold no commas
+    return body, (sep * (len(HEADER) - 1)).encode()
+
+
+@pytest.mark.parametrize("sep", [",", ";"])
+def test_separator_only_lines_are_not_records(tmp_path: Path, sep: str) -> None:
+    body, empty = _export(sep)
+    # after the data (CRLF, LF, no final newline), and between records
+    lines = [*body[:50], empty + b"\r\n", *body[50:], empty + b"\r\n", empty + b"\n", empty]
+    header = line(HEADER).replace(b",", sep.encode())
+    path = tmp_path / "excel.csv"
+    path.write_bytes(csv_bytes(lines, header))
+    (f,) = load(tmp_path / "wh", path).files
+    assert (f.status, f.rows_read, f.rows_loaded, f.rows_rejected) == ("loaded", 200, 200, 0)
+    # records keep their physical line numbers: the header is line 1, the empty row line 52
+    got = sorted(table(tmp_path / "wh", lineage=True)["source_row"].to_list())
+    assert got == [*range(2, 52), *range(53, 203)]
+
+
+def test_a_line_with_anything_besides_separators_is_still_a_record(tmp_path: Path) -> None:
+    body, _ = _export()
+    near = [
+        b",,, ,,\r\n",  # a space
+        b'"",,,,\r\n',  # an empty quoted field
+        b"x" * 256 + b",,,\r\n",  # as many bytes besides separators as the count wraps at
+        b"," * 300 + b"\r\n",  # 300 separators (the count wraps at 256): an empty row, skipped
+    ]
+    path = tmp_path / "near.csv"
+    path.write_bytes(csv_bytes([*body, *near]))
+    (f,) = load(tmp_path / "wh", path, max_reject_rate=1.0).files
+    assert (f.rows_read, f.rows_loaded, f.rows_rejected) == (203, 200, 3)
+    assert sorted(rejects(tmp_path / "wh")["source_row"].to_list()) == [202, 203, 204]
+
+
+def test_blank_and_separator_lines_cost_no_records_of_a_fixture(tmp_path: Path) -> None:
+    data = fixture("bom_crlf.csv").read_bytes()
+    path = tmp_path / "padded.csv"
+    path.write_bytes(data + (b"," * (len(HEADER) - 1) + b"\r\n\r\n") * 3)
+    (f,) = load(tmp_path / "wh", path).files
+    assert (f.status, f.rows_read, f.rows_rejected) == ("loaded", 6, 0)
