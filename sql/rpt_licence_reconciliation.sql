@@ -32,29 +32,7 @@ as_of as (
 -- Units held at each instant per subscription (the group peaks of the usage report cannot
 -- be added up: they fall at different instants).
 pieces as (
-    select
-        s.licence_unit_id,
-        s.licence_type,
-        coalesce(s.subscription_id, '(none)') as subscription_id,
-        cast(m.month_start as date) as month,
-        greatest(s.segment_from, timezone(c.reporting_timezone, m.month_start)) as piece_from,
-        least(
-            coalesce(s.segment_to, 'infinity'::timestamptz),
-            timezone(c.reporting_timezone, m.month_start + interval 1 month)
-        ) as piece_to
-    from fct_licence_segments as s
-    cross join settings as c
-    cross join as_of as a,
-        unnest(generate_series(
-            date_trunc('month', timezone(c.reporting_timezone, s.segment_from)),
-            date_trunc('month', timezone(
-                c.reporting_timezone,
-                coalesce(
-                    s.segment_to - interval 1 microsecond, greatest(a.as_of_time, s.segment_from)
-                )
-            )),
-            interval 1 month
-        )) as m(month_start)
+    select * from fct_licence_unit_months
 ),
 
 moves as (

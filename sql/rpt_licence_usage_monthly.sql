@@ -68,12 +68,16 @@ unit_pieces as (
         coalesce(s.location_name, '(none)') as location_name,
         coalesce(s.department_id, '(none)') as department_id,
         cast(m.month_start as date) as month,
-        greatest(s.segment_from, timezone(c.reporting_timezone, m.month_start)) as piece_from,
+        greatest(
+            s.segment_from, timezone(c.reporting_timezone, cast(m.month_start as timestamp))
+        ) as piece_from,
         least(
             coalesce(s.segment_to, 'infinity'::timestamptz),
-            timezone(c.reporting_timezone, m.month_start + interval 1 month)
+            timezone(c.reporting_timezone, cast(m.month_start + interval 1 month as timestamp))
         ) as piece_to,
-        timezone(c.reporting_timezone, m.month_start + interval 1 month) as month_end_at
+        timezone(
+            c.reporting_timezone, cast(m.month_start + interval 1 month as timestamp)
+        ) as month_end_at
     from unit_segments as s
     cross join settings as c
     cross join as_of as a,
@@ -99,10 +103,12 @@ device_pieces as (
         coalesce(s.location_name, '(none)') as location_name,
         coalesce(s.department_id, '(none)') as department_id,
         cast(m.month_start as date) as month,
-        greatest(s.segment_from, timezone(c.reporting_timezone, m.month_start)) as piece_from,
+        greatest(
+            s.segment_from, timezone(c.reporting_timezone, cast(m.month_start as timestamp))
+        ) as piece_from,
         least(
             coalesce(s.segment_to, 'infinity'::timestamptz),
-            timezone(c.reporting_timezone, m.month_start + interval 1 month)
+            timezone(c.reporting_timezone, cast(m.month_start + interval 1 month as timestamp))
         ) as piece_to
     from device_segments as s
     cross join settings as c

@@ -1,0 +1,44 @@
+-- grain: one row per licence unit segment and month it overlaps
+-- key: licence_unit_id, piece_from
+-- Each segment of fct_licence_segments cut at the month boundaries (instants of the reporting
+-- time zone), half-open [piece_from, piece_to); an open segment runs to the month of the
+-- device data horizon. Counting the pieces of a month that cover an instant gives the units
+-- held then: the peaks of rpt_licence_reconciliation (per group) and of
+-- rpt_licence_peak_monthly (the org) read it.
+with settings as (
+    select * from cfg_settings
+),
+
+as_of as (
+    select * from int_device_as_of
+),
+
+final as (
+    select
+        s.licence_unit_id,
+        s.licence_type,
+        coalesce(s.subscription_id, '(none)') as subscription_id,
+        cast(m.month_start as date) as month,
+        greatest(
+            s.segment_from, timezone(c.reporting_timezone, cast(m.month_start as timestamp))
+        ) as piece_from,
+        least(
+            coalesce(s.segment_to, 'infinity'::timestamptz),
+            timezone(c.reporting_timezone, cast(m.month_start + interval 1 month as timestamp))
+        ) as piece_to
+    from fct_licence_segments as s
+    cross join settings as c
+    cross join as_of as a,
+        unnest(generate_series(
+            date_trunc('month', timezone(c.reporting_timezone, s.segment_from)),
+            date_trunc('month', timezone(
+                c.reporting_timezone,
+                coalesce(
+                    s.segment_to - interval 1 microsecond, greatest(a.as_of_time, s.segment_from)
+                )
+            )),
+            interval 1 month
+        )) as m(month_start)
+)
+
+select * from final
