@@ -20,13 +20,7 @@ HEADER = "subscription_id,licence_type,units,valid_from,valid_to,unit_price,curr
 def test_money_is_restated_per_currency_and_prices_are_not_totalled(tmp_path: Path) -> None:
     w = World()
     # one activated device per subscription, held all September, no Webex Go call
-    for device, uid, number, sub in (
-        ("D1", U1, "+15550001", "Sub-1"),
-        ("D2", U2, "+15550002", "Sub-2"),
-    ):
-        w.event("2026-08-15T00:00:00Z", device, "PROVISIONED", uid, number, subscription=sub)
-        w.event("2026-08-16T00:00:00Z", device, "ACTIVATED", uid, number, subscription=sub)
-        w.snapshot("2026-10-01T06:00:00Z", device, uid, number, subscription=sub)
+    w.held_through_september([("D1", U1, "+15550001", "Sub-1"), ("D2", U2, "+15550002", "Sub-2")])
     w.entitlements += [
         f"Sub-1,{BYOD},3,2026-01-01,,10.00,USD",
         f"Sub-2,{BYOD},2,2026-01-01,,20.00,EUR",

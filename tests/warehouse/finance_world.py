@@ -73,6 +73,14 @@ class World:
             f"{time},{ORG},{device},{kind},{uid},,admin,,{deployment},{subscription},{number},"
         )
 
+    def held_through_september(self, devices: list[tuple[str, str, str, str]]) -> None:
+        """Each (device, user, number, subscription): provisioned 2026-08-15, activated the
+        next day and still seen on 2026-10-01, so held every instant of September 2026."""
+        for device, uid, number, sub in devices:
+            self.event("2026-08-15T00:00:00Z", device, "PROVISIONED", uid, number, subscription=sub)
+            self.event("2026-08-16T00:00:00Z", device, "ACTIVATED", uid, number, subscription=sub)
+            self.snapshot("2026-10-01T06:00:00Z", device, uid, number, subscription=sub)
+
     def entitle(self, subscription: str, licence_type: str, units: int, price: str) -> None:
         self.entitlements.append(f"{subscription},{licence_type},{units},2026-01-01,,{price},USD")
 

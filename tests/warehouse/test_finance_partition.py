@@ -114,13 +114,7 @@ def test_a_deletion_at_midnight_ends_the_holding_before_that_day(tmp_path: Path)
 
 def test_entitlements_in_several_currencies_have_no_cost(tmp_path: Path) -> None:
     w = World()
-    for device, uid, number, sub in (
-        ("D1", U1, "+15550001", "Sub-1"),
-        ("D2", U2, "+15550002", "Sub-2"),
-    ):
-        w.event("2026-08-15T00:00:00Z", device, "PROVISIONED", uid, number, subscription=sub)
-        w.event("2026-08-16T00:00:00Z", device, "ACTIVATED", uid, number, subscription=sub)
-        w.snapshot("2026-10-01T06:00:00Z", device, uid, number, subscription=sub)
+    w.held_through_september([("D1", U1, "+15550001", "Sub-1"), ("D2", U2, "+15550002", "Sub-2")])
     w.entitlements += [
         # Sub-1: two rows in force in two currencies
         f"Sub-1,{BYOD},2,2026-01-01,,10.00,USD",
