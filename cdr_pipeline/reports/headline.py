@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from cdr_pipeline.config import Settings
+from cdr_pipeline.reports.figures import org_peak
 from cdr_pipeline.warehouse import connect
 
 
@@ -33,13 +34,9 @@ def headline_figures(settings: Settings) -> dict[str, Any]:
             {"m": month},
         ).fetchall()
         # the org's peak at one instant, not the sum of the subscriptions' peaks
-        peak_rows = con.execute(
-            "select licences_held_peak from rpt_licence_peak_monthly where month = $m",
-            {"m": month},
-        ).fetchall()
+        peak = org_peak(con, month) if month is not None else 0
     finally:
         con.close()
-    peak = int(peak_rows[0][0]) if peak_rows else 0
     month_end, bought, idle = (_total([r[i] for r in by_currency]) for i in range(1, 4))
     return {
         "month": month.strftime("%Y-%m") if month is not None else None,

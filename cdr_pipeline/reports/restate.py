@@ -94,17 +94,23 @@ def compare_tables(
                 or pa.types.is_floating(frozen.schema.field(c).type)
             )
         ]
-        has_currency = "currency" in common
+        money = [c for c in numeric if c in MONEY_COLUMNS] if "currency" in common else []
         measures: list[Measure] = []
-        for column in numeric:
-            by = "currency" if has_currency and column in MONEY_COLUMNS else "null"
-            sql = f"select {by}, coalesce(sum({_q(column)}), 0)::double from {{}} group by 1"
-            before = dict(con.execute(sql.format("frozen_rows")).fetchall())
-            after = dict(con.execute(sql.format("current_rows")).fetchall())
-            for currency in sorted(before.keys() | after.keys(), key=lambda c: (c is None, c)):
-                old, new = before.get(currency, 0.0), after.get(currency, 0.0)
-                if round(new - old, 6) != 0:
-                    measures.append((column, currency, round(old, 6), round(new, 6)))
+        # one query per table and grouping: money per currency, the other columns whole
+        for columns, by in (([c for c in numeric if c not in money], "null"), (money, "currency")):
+            if not columns:
+                continue
+            sums = ", ".join(f"coalesce(sum({_q(c)}), 0)::double" for c in columns)
+            sql = f"select {by}, {sums} from {{}} group by 1"
+            before = {r[0]: r[1:] for r in con.execute(sql.format("frozen_rows")).fetchall()}
+            after = {r[0]: r[1:] for r in con.execute(sql.format("current_rows")).fetchall()}
+            for j, column in enumerate(columns):
+                for currency in sorted(before.keys() | after.keys(), key=lambda c: (c is None, c)):
+                    old = before[currency][j] if currency in before else 0.0
+                    new = after[currency][j] if currency in after else 0.0
+                    if round(new - old, 6) != 0:
+                        measures.append((column, currency, round(old, 6), round(new, 6)))
+        measures.sort(key=lambda m: numeric.index(m[0]))  # in the report's column order
     finally:
         con.close()
     return {"added": added, "removed": removed, "changed": changed}, measures
