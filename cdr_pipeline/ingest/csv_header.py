@@ -35,15 +35,16 @@ def sniff_delimiter(header_text: str) -> str:
 
 
 def read_header(stream: BinaryIO, limits: Limits | None = None) -> Header:
-    """Read the header (the first non-blank line) and sniff the separator. A header that is
-    too long, has too many columns, an open quote, a bare CR or NUL bytes fails the file."""
+    """Read the header (the first line that is not blank or separators only) and sniff the
+    separator. A header that is too long, has too many columns, an open quote, a bare CR or
+    NUL bytes fails the file."""
     limits = limits or Limits()
     buf, searched, start = b"", 0, -1
     while True:  # blank lines before the header count towards its limit
         block = stream.read(64 * 1024)
         buf += block
-        if start < 0 and buf.lstrip(b"\r\n"):
-            start = len(buf) - len(buf.lstrip(b"\r\n"))
+        if start < 0:
+            start = _first_line(buf)
         end = buf.find(b"\n", max(searched, start)) if start >= 0 else -1
         searched = len(buf)
         if end >= 0 or not block or len(buf) > limits.header_bytes:
@@ -63,7 +64,7 @@ def read_header(stream: BinaryIO, limits: Limits | None = None) -> Header:
             "header needs max_header_bytes raised in cdr.toml",
         )
     raw = raw.removesuffix(b"\r")
-    if not raw.strip():
+    if not raw.strip() or not raw.strip(_NOT_A_LINE):  # blank, or separators only
         return Header([], b"", 1)
     _check_header(raw, line)
     header_text = raw.decode("utf-8", errors="replace")
@@ -79,6 +80,20 @@ def read_header(stream: BinaryIO, limits: Limits | None = None) -> Header:
             hint="check this is a DCH export; raise max_columns in cdr.toml if it is",
         )
     return Header(headers, rest, line + 1, delimiter)
+
+
+_NOT_A_LINE = b"\r\n" + "".join(DELIMITERS).encode()
+"""Bytes of the lines before the header that are not one: blank lines, and lines of
+separators only (`,,,,`: the empty rows a spreadsheet keeps), as in the body."""
+
+
+def _first_line(buf: bytes) -> int:
+    """Where the first line of `buf` holding more than line breaks and separators starts
+    (it may begin with separators: an empty first column name); -1 while none is read."""
+    rest = buf.lstrip(_NOT_A_LINE)
+    if not rest:
+        return -1
+    return buf.rfind(b"\n", 0, len(buf) - len(rest)) + 1
 
 
 def _check_header(raw: bytes, line: int) -> None:

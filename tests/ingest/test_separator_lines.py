@@ -56,3 +56,20 @@ def test_blank_and_separator_lines_cost_no_records_of_a_fixture(tmp_path: Path) 
     path.write_bytes(data + (b"," * (len(HEADER) - 1) + b"\r\n\r\n") * 3)
     (f,) = load(tmp_path / "wh", path).files
     assert (f.status, f.rows_read, f.rows_rejected) == ("loaded", 6, 0)
+
+
+def test_separator_lines_before_the_header_are_skipped_like_blank_ones(tmp_path: Path) -> None:
+    """A sheet whose first rows were emptied: the header is the first line with content, and
+    the records keep their physical line numbers."""
+    body, empty = _export()
+    path = tmp_path / "top.csv"
+    path.write_bytes(empty + b"\r\n\r\n" + b";;\n" + csv_bytes(body))
+    (f,) = load(tmp_path / "wh", path).files
+    assert (f.status, f.rows_read, f.rows_loaded, f.rows_rejected) == ("loaded", 200, 200, 0)
+    got = sorted(table(tmp_path / "wh", lineage=True)["source_row"].to_list())
+    assert got == list(range(5, 205))
+    # separators only, no header: an empty file, not an unknown export
+    only = tmp_path / "only.csv"
+    only.write_bytes((empty + b"\r\n") * 3)
+    (g,) = load(tmp_path / "wh", only).files
+    assert (g.status, g.rows_read) == ("empty", 0)
