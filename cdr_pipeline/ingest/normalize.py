@@ -160,8 +160,9 @@ def _source_columns(
     raw: pl.DataFrame, res: HeaderResolution
 ) -> tuple[dict[str, list[str]], list[tuple[str, str]]]:
     """Raw columns of each canonical column (several spellings of one column coalesce, the
-    first non-null wins), and the columns kept in `extra` with their (unique) header there:
-    the unknown columns, and every repeat of a column, so no value of it is lost."""
+    first non-null wins), and the columns kept in `extra` with their (unique) header there,
+    in the order of those headers: the unknown columns, and every repeat of a column, so no
+    value of it is lost."""
     sources: dict[str, list[str]] = {}
     unknown_cols: list[tuple[str, str]] = []
     repeats = dict(res.repeated)
@@ -179,7 +180,10 @@ def _source_columns(
             while header in taken:
                 header += "_"
             unknown_cols.append((col, header))
-    return sources, unknown_cols
+    # by header, not by position: `extra` is part of a record's content (a tie of versions
+    # with other content is an update, `merge.py`), and an export that only moved its columns
+    # around holds the same records
+    return sources, sorted(unknown_cols, key=lambda c: c[1])
 
 
 def _text_columns(

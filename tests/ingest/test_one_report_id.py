@@ -133,3 +133,28 @@ def test_an_entitlement_amendment_counts_as_an_update(wh: Path, tmp_path: Path) 
     assert (f.rows_read, f.rows_loaded, f.rows_updated, f.rows_duplicate) == (2, 1, 1, 1)
     units = table(wh, "entitlements").sort("subscription_id")["units"].to_list()
     assert units == [4, 2]
+
+
+def test_an_export_with_its_columns_moved_holds_the_same_records(wh: Path, tmp_path: Path) -> None:
+    """Columns the schema does not know are kept in `extra`, which is part of a record's
+    content: an export of the same records whose columns only moved around (unknown ones
+    included) is duplicates, not updates."""
+    rows = [_leg(i, f"2026-10-01T1{i}:00:00.000Z", "2026-10-01T20:00:00.000Z") for i in (1, 2, 3)]
+    headers = [*HEADERS, "Zeta note", "Alpha note"]
+    table_rows = [[*r, f"z{i}", f"a{i}"] for i, r in enumerate(rows)]
+    first = tmp_path / "first.csv"
+    first.write_bytes(BOM + csv_text(headers, table_rows).encode())
+    load(wh, first)
+    held = table(wh).sort("report_id")
+    order = list(reversed(range(len(headers))))
+    moved = tmp_path / "moved.csv"
+    moved.write_bytes(
+        BOM
+        + csv_text(
+            [headers[k] for k in order], [[r[k] for k in order] for r in table_rows]
+        ).encode()
+    )
+    (f,) = load(wh, moved).files
+    assert (f.rows_read, f.rows_loaded, f.rows_updated, f.rows_duplicate) == (3, 0, 0, 3)
+    assert table(wh).sort("report_id")["extra"].to_list() == held["extra"].to_list()
+    assert held["extra"].to_list()[0] == '{"Alpha note":"a0","Zeta note":"z0"}'
