@@ -21,7 +21,6 @@ from cdr_pipeline.fetch.pages import page_items, report_time, unaccounted
 from cdr_pipeline.fetch.results import FetchResult, WindowResult
 from cdr_pipeline.fetch.store import (
     SOURCE_KINDS,
-    atomic_write_bytes,
     clear_window,
     fetched_dir,
     org_folder,
@@ -151,13 +150,14 @@ def _replay(settings: Settings, ledger: Ledger, result: FetchResult) -> None:
 def _fetch_report(
     settings: Settings, client: WebexClient, org_id: str, report_id: str, result: FetchResult
 ) -> None:
-    body, meta = client.report_download(report_id)
     safe = safe_name(report_id, "report")
     # kept as downloaded: usually a ZIP without extension; ingest sniffs it by magic bytes
     path = fetched_dir(settings) / "report" / org_folder(org_id) / safe / f"report-{safe}"
-    atomic_write_bytes(body, path)
+    meta = client.report_download(report_id, path)
     result.pages.append(path)
-    log.info("report %s (%s): %d bytes saved", report_id, meta.get("title", "?"), len(body))
+    log.info(
+        "report %s (%s): %d bytes saved", report_id, meta.get("title", "?"), path.stat().st_size
+    )
     ingest = _ingest(settings, [path], SOURCE_KINDS["report"], result)
     result.records = ingest.total("rows_read")
 
