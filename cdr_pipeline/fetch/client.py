@@ -36,6 +36,8 @@ MAX_PAGE_BYTES = 256 * 1024 * 1024
 """A page held in memory: a full page of 5000 records is some 10-25 MB."""
 MAX_REPORT_BYTES = 16 * 1024**3
 """A report download, written to disk as it arrives."""
+MAX_RETRY_AFTER_SECONDS = 900.0
+"""The longest a 429 may make a run wait (holding the fetch lock); longer ends the run."""
 ERROR_BODY_BYTES = 64 * 1024
 """What is kept of an error answer's body: enough for its message."""
 
@@ -75,6 +77,7 @@ class WebexClient:
         rng: random.Random | None = None,
         deadline_seconds: float | None = None,
         max_page_bytes: int = MAX_PAGE_BYTES,
+        max_retry_after: float = MAX_RETRY_AFTER_SECONDS,
     ) -> None:
         self._token = token
         self.redact = Redactor([token])
@@ -89,6 +92,7 @@ class WebexClient:
         # server that trickles bytes or never ends its body cannot hold the run
         self.deadline = deadline_seconds if deadline_seconds is not None else 10 * timeout_seconds
         self.max_page_bytes = max_page_bytes
+        self.max_retry_after = max_retry_after
         self.max_region_redirects = max_region_redirects
         self.rng = rng or random.Random()
         self._trusted = {
@@ -143,6 +147,13 @@ class WebexClient:
                 hint="another client may be using the same token; wait and rerun",
             )
         pause = retry_after(response.header("Retry-After"), 60.0)
+        if pause > self.max_retry_after:
+            raise FetchError(
+                f"{shown} answered HTTP 429 asking to wait {pause:.0f} s (Retry-After), more "
+                f"than the {self.max_retry_after:.0f} s a run waits",
+                hint="the token's quota is used up for now; rerun later (the run resumes "
+                "from the watermark)",
+            )
         log.warning("%s: HTTP 429, waiting %.0fs (Retry-After)", shown, pause)
         self.sleep(pause)
 
@@ -254,6 +265,7 @@ class WebexClient:
         )
         kind = INITIAL
         redirects = 0
+        read: set[str] = set()
         while url:
             response = self.get(url, kind)
             if response.status == 451:
@@ -287,7 +299,16 @@ class WebexClient:
                 return
             self.check(response, f"fetching {endpoint}")
             yield response
+            read.add(url)
             url, kind = response.next_link(), PAGE
+            if url in read:
+                # a next link back to a page already read would page for ever
+                raise FetchError(
+                    f"the pages of {endpoint} loop: the next link {self.redact.url(url)} was "
+                    "read before in this window",
+                    hint="the API answered inconsistently; rerun later (the run resumes from "
+                    "the watermark)",
+                )
 
     def report_download(self, report_id: str, dest: Path) -> dict[str, Any]:
         """Download a Control Hub report (`GET /v1/reports/{id}` -> `downloadURL`) to `dest`,

@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+import email.utils
 import json
 import re
 import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 
@@ -80,10 +82,22 @@ def rebase(url: str, base: str) -> str:
     return urllib.parse.urlunsplit((b.scheme, b.netloc, p.path, p.query, ""))
 
 
-def retry_after(value: str | None, default: float) -> float:
+_SECONDS = re.compile(r"\d{1,9}(\.\d*)?")
+
+
+def retry_after(value: str | None, default: float, now: datetime | None = None) -> float:
+    """Seconds a 429's `Retry-After` asks to wait: a number of seconds or an HTTP date
+    (RFC 9110), `default` when absent or unreadable. Only plain digits count as seconds:
+    float() also reads `inf`, `nan` and `1e12`, which made the run sleep for ever or crash."""
     if value is None:
         return default
+    text = value.strip()
+    if _SECONDS.fullmatch(text):
+        return float(text)
     try:
-        return max(float(value.strip()), 0.0)
-    except ValueError:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
         return default
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max((when - (now or datetime.now(UTC))).total_seconds(), 0.0)
