@@ -95,8 +95,11 @@ class WebexClient:
         self.max_retry_after = max_retry_after
         self.max_region_redirects = max_region_redirects
         self.rng = rng or random.Random()
+        # scheme and host: a configured https host is not trusted over http, where the
+        # token would travel in clear text
         self._trusted = {
-            urllib.parse.urlsplit(u).hostname for u in (self.analytics_url, self.api_url)
+            (p.scheme, p.hostname)
+            for p in map(urllib.parse.urlsplit, (self.analytics_url, self.api_url))
         }
         self._opener = opener(self.deadline, _NoRedirect)
         self.requests = 0
@@ -104,10 +107,10 @@ class WebexClient:
     # -- trust -------------------------------------------------------------------------------
     def trusted(self, url: str) -> bool:
         """Hosts that may receive the token: Webex API hosts over https, and the hosts of the
-        configured base URLs (a proxy or a test server)."""
+        configured base URLs (a proxy or a test server) over their configured scheme."""
         p = urllib.parse.urlsplit(url)
         host = (p.hostname or "").lower()
-        if host in self._trusted:
+        if (p.scheme, host) in self._trusted:
             return True
         return p.scheme == "https" and (host == "webexapis.com" or host.endswith(".webexapis.com"))
 
