@@ -5,7 +5,8 @@ from cdr_pipeline.config import REGIONS, FetchOptions
 from cdr_pipeline.fetch.client import FetchError, WebexClient
 from cdr_pipeline.fetch.limiter import RateLimiter
 from cdr_pipeline.fetch.redactor import Redactor
-from cdr_pipeline.fetch.runner import FetchResult, WindowResult, client_from_options, fetch_records
+from cdr_pipeline.fetch.results import FetchResult, WindowResult
+from cdr_pipeline.fetch.runner import client_from_options, fetch_records
 from cdr_pipeline.fetch.token import read_token
 
 __all__ = [

@@ -12,24 +12,34 @@ errors or files.
 from __future__ import annotations
 
 import http.client
-import json
 import logging
 import random
-import re
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import Any, BinaryIO
 
 from cdr_pipeline import __version__
 from cdr_pipeline.errors import EXIT_UNEXPECTED, CdrError, ConfigError
 from cdr_pipeline.fetch.limiter import INITIAL, OTHER, PAGE, RateLimiter, Sleep
 from cdr_pipeline.fetch.redactor import Redactor
+from cdr_pipeline.fetch.response import Response, rebase, region_from_451, retry_after
+from cdr_pipeline.fetch.transport import BodyTooLarge, opener, read_body
+from cdr_pipeline.state.files import install_file, temp_name
 
 log = logging.getLogger(__name__)
+
+MAX_PAGE_BYTES = 256 * 1024 * 1024
+"""A page held in memory: a full page of 5000 records is some 10-25 MB."""
+MAX_REPORT_BYTES = 16 * 1024**3
+"""A report download, written to disk as it arrives."""
+MAX_RETRY_AFTER_SECONDS = 900.0
+"""The longest a 429 may make a run wait (holding the fetch lock); longer ends the run."""
+ERROR_BODY_BYTES = 64 * 1024
+"""What is kept of an error answer's body: enough for its message."""
 
 
 class FetchError(CdrError):
@@ -38,83 +48,10 @@ class FetchError(CdrError):
     exit_code = EXIT_UNEXPECTED
 
 
-@dataclass
-class Response:
-    url: str
-    status: int
-    headers: Mapping[str, str]
-    body: bytes
-
-    def header(self, name: str) -> str | None:
-        for key, value in self.headers.items():
-            if key.lower() == name.lower():
-                return value
-        return None
-
-    def json(self) -> Any:
-        return json.loads(self.body.decode("utf-8-sig"))
-
-    def message(self) -> str:
-        """The API's error message (`message` or `errors[].description`), else the body text."""
-        try:
-            data = self.json()
-        except (ValueError, UnicodeDecodeError):
-            return self.body[:300].decode("utf-8", "replace").strip()
-        if isinstance(data, dict):
-            parts = [str(data["message"])] if data.get("message") else []
-            for err in data.get("errors") or []:
-                if isinstance(err, dict) and err.get("description"):
-                    parts.append(str(err["description"]))
-            if parts:
-                return "; ".join(dict.fromkeys(parts))
-        return json.dumps(data)[:300]
-
-    def next_link(self) -> str | None:
-        """Target of `Link: <...>; rel="next"`, resolved against this URL."""
-        header = self.header("Link")
-        if not header:
-            return None
-        for part in re.finditer(r"<([^>]*)>\s*((?:;\s*[^;,]+)*)", header):
-            params = part.group(2).lower()
-            if re.search(r'rel\s*=\s*"?([^";]*\s)?next[\s"]?', params + " "):
-                return urllib.parse.urljoin(self.url, part.group(1))
-        return None
-
-
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
     # redirects are followed by WebexClient itself, so the token never follows one blindly
     def redirect_request(self, *args: Any, **kwargs: Any) -> None:
         return None
-
-
-_URL_IN_TEXT = re.compile(r"https?://[A-Za-z0-9.\-]+(?::\d+)?")
-_HOST_IN_TEXT = re.compile(r"\b(analytics[A-Za-z0-9\-]*\.webexapis\.com)\b")
-
-
-def region_from_451(response: Response) -> str | None:
-    """Base URL (scheme://host[:port]) of the region named in a 451 body, if any."""
-    try:
-        text = json.dumps(response.json())
-    except (ValueError, UnicodeDecodeError):
-        text = response.body.decode("utf-8", "replace")
-    location = response.header("Location")
-    if location:
-        text = location + " " + text
-    url = _URL_IN_TEXT.search(text)
-    if url:
-        return url.group(0)
-    host = _HOST_IN_TEXT.search(text)
-    return f"https://{host.group(1)}" if host else None
-
-
-def _base(url: str) -> str:
-    p = urllib.parse.urlsplit(url)
-    return f"{p.scheme}://{p.netloc}"
-
-
-def _rebase(url: str, base: str) -> str:
-    p, b = urllib.parse.urlsplit(url), urllib.parse.urlsplit(base)
-    return urllib.parse.urlunsplit((b.scheme, b.netloc, p.path, p.query, ""))
 
 
 class WebexClient:
@@ -138,6 +75,9 @@ class WebexClient:
         timeout_seconds: float = 60.0,
         max_region_redirects: int = 3,
         rng: random.Random | None = None,
+        deadline_seconds: float | None = None,
+        max_page_bytes: int = MAX_PAGE_BYTES,
+        max_retry_after: float = MAX_RETRY_AFTER_SECONDS,
     ) -> None:
         self._token = token
         self.redact = Redactor([token])
@@ -148,36 +88,48 @@ class WebexClient:
         self.retries, self.backoff, self.max_backoff = retries, backoff_seconds, max_backoff_seconds
         self.max_throttled = max_throttled
         self.timeout = timeout_seconds
+        # `timeout` bounds each wait for bytes; the deadline bounds a whole response, so a
+        # server that trickles bytes or never ends its body cannot hold the run
+        self.deadline = deadline_seconds if deadline_seconds is not None else 10 * timeout_seconds
+        self.max_page_bytes = max_page_bytes
+        self.max_retry_after = max_retry_after
         self.max_region_redirects = max_region_redirects
         self.rng = rng or random.Random()
+        # scheme and host: a configured https host is not trusted over http, where the
+        # token would travel in clear text
         self._trusted = {
-            urllib.parse.urlsplit(u).hostname for u in (self.analytics_url, self.api_url)
+            (p.scheme, p.hostname)
+            for p in map(urllib.parse.urlsplit, (self.analytics_url, self.api_url))
         }
-        self._opener = urllib.request.build_opener(_NoRedirect)
+        self._opener = opener(self.deadline, _NoRedirect)
         self.requests = 0
 
     # -- trust -------------------------------------------------------------------------------
     def trusted(self, url: str) -> bool:
         """Hosts that may receive the token: Webex API hosts over https, and the hosts of the
-        configured base URLs (a proxy or a test server)."""
+        configured base URLs (a proxy or a test server) over their configured scheme."""
         p = urllib.parse.urlsplit(url)
         host = (p.hostname or "").lower()
-        if host in self._trusted:
+        if (p.scheme, host) in self._trusted:
             return True
         return p.scheme == "https" and (host == "webexapis.com" or host.endswith(".webexapis.com"))
 
     # -- one request with retries ------------------------------------------------------------
-    def _send(self, url: str, auth: bool) -> Response:
+    def _send(self, url: str, auth: bool, sink: BinaryIO | None = None) -> Response:
         headers = {"Accept": "application/json", "User-Agent": f"cdr-pipeline/{__version__}"}
         if auth:
             headers["Authorization"] = f"Bearer {self._token}"
         request = urllib.request.Request(url, headers=headers, method="GET")
         self.requests += 1
+        if sink is not None:  # a retry starts the download again
+            sink.seek(0)
+            sink.truncate()
+        limit = MAX_REPORT_BYTES if sink is not None else self.max_page_bytes
         try:
             with self._opener.open(request, timeout=self.timeout) as r:
-                return Response(url, r.status, dict(r.headers.items()), r.read())
+                return Response(url, r.status, dict(r.headers.items()), read_body(r, limit, sink))
         except urllib.error.HTTPError as exc:
-            body = exc.read() if exc.fp is not None else b""
+            body = read_body(exc, ERROR_BODY_BYTES, truncate=True) if exc.fp is not None else b""
             return Response(url, exc.code, dict(exc.headers.items()) if exc.headers else {}, body)
 
     def _delay(self, attempt: int) -> float:
@@ -190,10 +142,29 @@ class WebexClient:
         log.warning("%s: %s; retry %d/%d in %.1fs", shown, problem, attempt, self.retries, pause)
         self.sleep(pause)
 
-    def get(self, url: str, kind: str = OTHER) -> Response:
-        """GET with rate limit, retries (5xx, connection errors), 429 Retry-After and
-        3xx redirects (the token only goes to trusted hosts). Returns any final response;
-        raises FetchError when retries are exhausted."""
+    def _wait_throttled(self, response: Response, shown: str, throttled: int) -> None:
+        """Wait as a 429 asks (`Retry-After`), or fail after `max_throttled` of them."""
+        if throttled > self.max_throttled:
+            raise FetchError(
+                f"{shown} kept answering HTTP 429 (too many requests) after {throttled} tries",
+                hint="another client may be using the same token; wait and rerun",
+            )
+        pause = retry_after(response.header("Retry-After"), 60.0)
+        if pause > self.max_retry_after:
+            raise FetchError(
+                f"{shown} answered HTTP 429 asking to wait {pause:.0f} s (Retry-After), more "
+                f"than the {self.max_retry_after:.0f} s a run waits",
+                hint="the token's quota is used up for now; rerun later (the run resumes "
+                "from the watermark)",
+            )
+        log.warning("%s: HTTP 429, waiting %.0fs (Retry-After)", shown, pause)
+        self.sleep(pause)
+
+    def get(self, url: str, kind: str = OTHER, sink: BinaryIO | None = None) -> Response:
+        """GET with rate limit, retries (5xx, connection errors, a response that does not end
+        within the deadline), 429 Retry-After and 3xx redirects (the token only goes to
+        trusted hosts). Returns any final response; its body is in `sink` when one is given.
+        Raises FetchError when retries are exhausted or a body passes its size limit."""
         attempts = throttled = hops = 0
         # one limiter slot per logical request: retries are paced by the backoff and by the
         # server's Retry-After instead (a refused connection never reached the quota)
@@ -201,7 +172,13 @@ class WebexClient:
         while True:
             shown = self.redact.url(url)
             try:
-                response = self._send(url, self.trusted(url))
+                response = self._send(url, self.trusted(url), sink)
+            except BodyTooLarge as exc:
+                raise FetchError(
+                    f"{shown}: {exc}; not read further",
+                    hint="lower [fetch] page_size; check --base-url: a proxy may answer instead "
+                    "of Webex",
+                ) from None
             except (urllib.error.URLError, http.client.HTTPException, OSError) as exc:
                 reason = getattr(exc, "reason", exc)
                 attempts += 1
@@ -217,15 +194,7 @@ class WebexClient:
             status = response.status
             if status == 429:
                 throttled += 1
-                if throttled > self.max_throttled:
-                    raise FetchError(
-                        f"{shown} kept answering HTTP 429 (too many requests) after "
-                        f"{throttled} tries",
-                        hint="another client may be using the same token; wait and rerun",
-                    )
-                pause = _retry_after(response.header("Retry-After"), 60.0)
-                log.warning("%s: HTTP 429, waiting %.0fs (Retry-After)", shown, pause)
-                self.sleep(pause)
+                self._wait_throttled(response, shown, throttled)
                 continue
             if status >= 500:
                 attempts += 1
@@ -264,13 +233,27 @@ class WebexClient:
             hint="check --base-url/--region and the request parameters",
         )
 
+    def json(self, response: Response, what: str) -> Any:
+        """The JSON of a 2xx answer; an answer that is not JSON (a proxy's or captive
+        portal's HTML page) is a FetchError naming the URL, not a crash."""
+        try:
+            return response.json()
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise FetchError(
+                f"{what}: {self.redact.url(response.url)} answered HTTP {response.status} with "
+                f"something that is not JSON ({self.redact(str(exc))})",
+                hint="check --base-url/--region: a proxy or captive portal may answer instead "
+                "of Webex",
+            ) from None
+
     # -- API calls ---------------------------------------------------------------------------
     def org_id(self) -> str:
         """The org of the token's user (`GET /v1/people/me`)."""
         response = self.get(f"{self.api_url}/v1/people/me")
         self.check(response, "looking up the token's org")
-        org = response.json().get("orgId")
-        if not org:
+        data = self.json(response, "looking up the token's org")
+        org = data.get("orgId") if isinstance(data, dict) else None
+        if not org or not isinstance(org, str):
             raise FetchError(
                 "people/me answered without an orgId",
                 hint="set [fetch] org_id in cdr.toml",
@@ -285,6 +268,7 @@ class WebexClient:
         )
         kind = INITIAL
         redirects = 0
+        read: set[str] = set()
         while url:
             response = self.get(url, kind)
             if response.status == 451:
@@ -312,16 +296,27 @@ class WebexClient:
                     target,
                 )
                 self.analytics_url = target.rstrip("/")
-                url = _rebase(url, target)
+                url = rebase(url, target)
                 continue
             if response.status == 404 and "no cdrs" in response.message().lower():
                 return
             self.check(response, f"fetching {endpoint}")
             yield response
+            read.add(url)
             url, kind = response.next_link(), PAGE
+            if url in read:
+                # a next link back to a page already read would page for ever
+                raise FetchError(
+                    f"the pages of {endpoint} loop: the next link {self.redact.url(url)} was "
+                    "read before in this window",
+                    hint="the API answered inconsistently; rerun later (the run resumes from "
+                    "the watermark)",
+                )
 
-    def report_download(self, report_id: str) -> tuple[bytes, dict[str, Any]]:
-        """Download a Control Hub report: `GET /v1/reports/{id}` -> `downloadURL` -> bytes."""
+    def report_download(self, report_id: str, dest: Path) -> dict[str, Any]:
+        """Download a Control Hub report (`GET /v1/reports/{id}` -> `downloadURL`) to `dest`,
+        written to disk as it arrives (a month of a large org is gigabytes) and installed
+        atomically. Returns the report's metadata."""
         quoted = urllib.parse.quote(report_id, safe="")
         response = self.get(f"{self.api_url}/v1/reports/{quoted}")
         if response.status == 404:
@@ -330,7 +325,7 @@ class WebexClient:
                 hint="list reports in Control Hub > Reports, or GET /v1/reports",
             )
         self.check(response, f"looking up report {report_id}")
-        data = response.json()
+        data = self.json(response, f"looking up report {report_id}")
         if isinstance(data, dict) and isinstance(data.get("items"), list) and data["items"]:
             data = data["items"][0]
         if not isinstance(data, dict):
@@ -342,16 +337,13 @@ class WebexClient:
                 f"report {report_id} has no download yet (status {status})",
                 hint="Control Hub can take up to a day to generate a report; try again later",
             )
-        download = self.get(str(url))
-        self.check(download, f"downloading report {report_id}")
-        meta = {k: v for k, v in data.items() if k not in ("downloadURL", "downloadUrl")}
-        return download.body, meta
-
-
-def _retry_after(value: str | None, default: float) -> float:
-    if value is None:
-        return default
-    try:
-        return max(float(value.strip()), 0.0)
-    except ValueError:
-        return default
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = temp_name(dest)  # hidden: never taken for a saved page to replay
+        try:
+            with open(tmp, "wb") as sink:
+                download = self.get(str(url), sink=sink)
+            self.check(download, f"downloading report {report_id}")
+            install_file(tmp, dest)
+        finally:
+            tmp.unlink(missing_ok=True)
+        return {k: v for k, v in data.items() if k not in ("downloadURL", "downloadUrl")}

@@ -10,19 +10,17 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 from cdr_pipeline.config import FetchOptions, Settings, with_fetch_flags
 from cdr_pipeline.errors import EXIT_BAD_INPUT, EXIT_OK, CdrError, ConfigError
 from cdr_pipeline.fetch.client import WebexClient
 from cdr_pipeline.fetch.limiter import RateLimiter, Sleep
 from cdr_pipeline.fetch.pages import page_items, report_time, unaccounted
+from cdr_pipeline.fetch.results import FetchResult, WindowResult
 from cdr_pipeline.fetch.store import (
     SOURCE_KINDS,
-    atomic_write_bytes,
     clear_window,
     fetched_dir,
     org_folder,
@@ -41,6 +39,7 @@ from cdr_pipeline.fetch.windows import (
     api_time,
     parse_time,
     plan_windows,
+    span_text,
 )
 from cdr_pipeline.ingest import IngestResult, ingest_paths
 from cdr_pipeline.state.ledger import Ledger
@@ -49,86 +48,6 @@ from cdr_pipeline.state.lock import writer_lock
 log = logging.getLogger(__name__)
 
 COMMAND = "cdr fetch"
-
-
-@dataclass
-class WindowResult:
-    start: datetime
-    end: datetime
-    pages: int = 0
-    records: int = 0
-    max_report_time: datetime | None = None
-    exit_code: int = EXIT_OK
-
-    @property
-    def empty(self) -> bool:
-        return self.records == 0
-
-
-@dataclass
-class FetchResult:
-    """What one `cdr fetch` did. `exit_code` is the worst of the ingests and the error."""
-
-    source: str
-    org_id: str | None = None
-    host: str = ""
-    windows: list[WindowResult] = field(default_factory=list)
-    pages: list[Path] = field(default_factory=list)
-    records: int = 0
-    replayed_pages: list[Path] = field(default_factory=list)
-    ingests: list[IngestResult] = field(default_factory=list)
-    watermark_before: datetime | None = None
-    watermark_after: datetime | None = None
-    notes: list[str] = field(default_factory=list)
-    error: CdrError | None = None
-    report_id: str | None = None
-    requests: int = 0
-    seconds: float = 0.0
-
-    @property
-    def exit_code(self) -> int:
-        codes = [i.exit_code for i in self.ingests]
-        if self.error is not None:
-            codes.append(self.error.exit_code)
-        return max(codes, default=EXIT_OK)
-
-    @property
-    def ingest(self) -> IngestResult | None:
-        """All ingests of this run as one result (files of every ingest run)."""
-        if not self.ingests:
-            return None
-        return IngestResult(
-            ",".join(i.run_id for i in self.ingests),
-            [f for i in self.ingests for f in i.files],
-            sum(i.seconds for i in self.ingests),
-            [r for i in self.ingests for r in i.interrupted_runs],
-        )
-
-    def total(self, attr: str) -> int:
-        return sum(i.total(attr) for i in self.ingests)
-
-    def to_dict(self) -> dict[str, Any]:
-        """What `cdr fetch --json` prints."""
-        return {
-            "source": self.source,
-            "report_id": self.report_id,
-            "org_id": self.org_id,
-            "host": self.host,
-            "exit_code": self.exit_code,
-            "windows": self.windows,
-            "pages": self.pages,
-            "replayed_pages": self.replayed_pages,
-            "records": self.records,
-            "rows_loaded": self.total("rows_loaded"),
-            "rows_duplicate": self.total("rows_duplicate"),
-            "rows_rejected": self.total("rows_rejected"),
-            "watermark_before": self.watermark_before,
-            "watermark_after": self.watermark_after,
-            "notes": self.notes,
-            "error": self.error.message if self.error else None,
-            "requests": self.requests,
-            "seconds": self.seconds,
-        }
 
 
 def client_from_options(
@@ -231,13 +150,14 @@ def _replay(settings: Settings, ledger: Ledger, result: FetchResult) -> None:
 def _fetch_report(
     settings: Settings, client: WebexClient, org_id: str, report_id: str, result: FetchResult
 ) -> None:
-    body, meta = client.report_download(report_id)
     safe = safe_name(report_id, "report")
     # kept as downloaded: usually a ZIP without extension; ingest sniffs it by magic bytes
     path = fetched_dir(settings) / "report" / org_folder(org_id) / safe / f"report-{safe}"
-    atomic_write_bytes(body, path)
+    meta = client.report_download(report_id, path)
     result.pages.append(path)
-    log.info("report %s (%s): %d bytes saved", report_id, meta.get("title", "?"), len(body))
+    log.info(
+        "report %s (%s): %d bytes saved", report_id, meta.get("title", "?"), path.stat().st_size
+    )
     ingest = _ingest(settings, [path], SOURCE_KINDS["report"], result)
     result.records = ingest.total("rows_read")
 
@@ -272,14 +192,7 @@ def _fetch_windows(
     for note in notes:
         log.warning("%s", note)
     result.notes.extend(notes)
-    # the watermark only moves forward over windows that join what is already covered
-    advancing = True
-    if before is not None and windows and windows[0].start > before:
-        advancing = False
-        result.notes.append(
-            f"the requested range starts after the watermark {api_time(before)}; "
-            "the watermark is left where it is (a gap would be skipped otherwise)"
-        )
+    advancing = _joins_watermark(spec, start, before, windows, result)
     late_edge = now - timedelta(hours=options.late_hours)
     for window in windows:
         wr = _fetch_window(settings, options, client, spec, org, window, result)
@@ -303,6 +216,46 @@ def _fetch_windows(
                 records=result.records,
             )
             result.watermark_after = candidate
+
+
+def _joins_watermark(
+    spec: SourceSpec,
+    start: datetime,
+    before: datetime | None,
+    windows: list[Window],
+    result: FetchResult,
+) -> bool:
+    """Whether the watermark may move over `windows`: only when they join what is already
+    covered, so a gap is never skipped. A range asked from before the watermark joins it
+    even when the API's horizon clamped its start: the records in between are gone from the
+    API, and holding the watermark would clamp every later run to the horizon again,
+    re-reading all of it each time and never moving on."""
+    if before is None or not windows or windows[0].start <= before:
+        return True
+    if start <= before:
+        result.notes.append(_lost_gap(spec, before, windows[0].start))
+        return True
+    result.notes.append(
+        f"the requested range starts after the watermark {api_time(before)}; "
+        "the watermark is left where it is (a gap would be skipped otherwise)"
+    )
+    return False
+
+
+def _lost_gap(spec: SourceSpec, before: datetime, first: datetime) -> str:
+    """The note for records between the watermark and the API's horizon: fetched by no run,
+    and beyond what `spec` serves now. Says where they can still be had."""
+    where = (
+        "a Control Hub report (--report-id)"
+        if spec.name == "feed"
+        else f"the feed (cdr fetch --source feed --since {api_time(before)}, within 30 days) "
+        "or a Control Hub report (--report-id)"
+    )
+    return (
+        f"records of {api_time(before)}..{api_time(first - MS)} are no longer served by "
+        f"{spec.endpoint} (it keeps {span_text(spec.horizon)}) and were not fetched; the watermark "
+        f"moves on from {api_time(first)}; load them from {where}"
+    )
 
 
 def _watermark_candidate(

@@ -28,4 +28,12 @@ def read_token(options: FetchOptions, env: Mapping[str, str] | None = None) -> s
         )
     if any(c.isspace() for c in token):
         raise ConfigError("the Webex API token contains whitespace; check WEBEX_TOKEN/token_file")
+    if not (token.isascii() and token.isprintable()):
+        # a token pasted from a web page or chat can carry a zero-width space or a smart
+        # quote: not whitespace, but no HTTP header can carry it (the request crashed)
+        raise ConfigError(
+            "the Webex API token contains characters other than printable ASCII (a zero-width "
+            "space or a typographic quote pasted with it?); check WEBEX_TOKEN/token_file",
+            hint="copy the token again from developer.webex.com, or retype its ends",
+        )
     return token

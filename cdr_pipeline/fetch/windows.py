@@ -94,7 +94,7 @@ def plan_windows(
     if start < earliest:
         notes.append(
             f"start {api_time(start)} is older than the {spec.endpoint} horizon "
-            f"({_span(spec.horizon)}); clamped to {api_time(earliest)}"
+            f"({span_text(spec.horizon)}); clamped to {api_time(earliest)}"
             + (
                 " (use a Control Hub report, --report-id, for older records)"
                 if spec is FEED
@@ -104,7 +104,7 @@ def plan_windows(
         start = earliest
     if end > latest:
         notes.append(
-            f"end {api_time(end)} is later than now - {_span(spec.min_lag)}; "
+            f"end {api_time(end)} is later than now - {span_text(spec.min_lag)}; "
             f"clamped to {api_time(latest)}"
         )
         end = latest
@@ -119,7 +119,8 @@ def plan_windows(
     return windows, notes
 
 
-def _span(d: timedelta) -> str:
+def span_text(d: timedelta) -> str:
+    """`d` as people say it in a note (`30 days`, `12 h`, `5 min`)."""
     seconds = int(d.total_seconds())
     if seconds % 86400 == 0:
         return f"{seconds // 86400} days"

@@ -42,7 +42,7 @@ from cdr_pipeline.quality.report import (
     ValidationReport,
 )
 from cdr_pipeline.quality.scope import ScopeArg, TableScope, resolve_scope
-from cdr_pipeline.quality.site import build_docs, gx_context
+from cdr_pipeline.quality.site import build_docs, gx_context, install_site, staging_dir
 from cdr_pipeline.quality.suites import (
     ERROR,
     IN_SET,
@@ -310,7 +310,8 @@ def validate_warehouse(
             settings.layout.root,
             {t.schema.name: t for _, t in todo},
         )
-        ctx = gx_context(docs_dir)
+        staging = staging_dir(docs_dir, validation_id)
+        ctx = gx_context(staging)
         ctx.data_sources.add_pandas("cdr")
         for suite, table_scope in todo:
             t1 = time.monotonic()
@@ -325,7 +326,12 @@ def validate_warehouse(
                 time.monotonic() - t1,
                 extra={"rows_read": res.rows, "seconds": round(time.monotonic() - t1, 3)},
             )
-        index = build_docs(ctx, docs_dir, lineage)
+        try:
+            build_docs(ctx, staging, lineage)
+            install_site(staging, docs_dir)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        index = docs_dir / "index.html"
     shutil.rmtree(temp_dir, ignore_errors=True)
     report = ValidationReport(
         validation_id=validation_id,

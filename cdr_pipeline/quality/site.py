@@ -1,11 +1,21 @@
-"""The Data Docs site of a validation: GX's in-memory context whose only site is
-`<warehouse>/quality/data_docs`, and the build that makes the site work offline
-(`offline.py`) and say what each page validated (`lineage.py`)."""
+"""The Data Docs site of a validation: GX's in-memory context whose only site is a fresh
+staging folder beside `<warehouse>/quality/data_docs`, the build that makes the site work
+offline (`offline.py`) and say what each page validated (`lineage.py`), and the rename that
+puts it in place.
+
+The site is built whole in the staging folder and swapped in, never updated in place: a
+damaged earlier site (a file where a folder belongs, a folder where `index.html` belongs,
+pages removed) made the build crash or, worse, GX render around the damage and the run
+report success with an index linking to pages that were not written. Stale pages of earlier
+runs go with the old folder, and a reader never sees a half-written site."""
 
 from __future__ import annotations
 
 import logging
+import os
 import shutil
+import time
+import uuid
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -17,10 +27,39 @@ from cdr_pipeline.quality.offline import make_offline
 log = logging.getLogger(__name__)
 
 SITE = "cdr"
+STALE_STAGING_SECONDS = 24 * 3600
+"""A staging folder this old was left by a validation that died; younger ones may be in use
+(validation takes no lock, so two can run at once)."""
+
+
+def staging_dir(docs_dir: Path, validation_id: str) -> Path:
+    """The hidden folder beside `docs_dir` that the validation `validation_id` builds in."""
+    return docs_dir.with_name(f".{docs_dir.name}.tmp-{validation_id}")
+
+
+def install_site(staging: Path, docs_dir: Path) -> None:
+    """Put the built site `staging` in place of `docs_dir`, whatever is there now, and
+    remove what was there and staging folders left by validations that died."""
+    old = docs_dir.with_name(f".{docs_dir.name}.old-{uuid.uuid4().hex[:8]}")
+    if docs_dir.exists() or docs_dir.is_symlink():
+        os.replace(docs_dir, old)
+    os.replace(staging, docs_dir)
+    _remove(old)
+    now = time.time()
+    for left in docs_dir.parent.glob(f".{docs_dir.name}.*"):
+        if ".old-" in left.name or now - left.lstat().st_mtime > STALE_STAGING_SECONDS:
+            _remove(left)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
 
 
 def gx_context(docs_dir: Path) -> Any:
-    """An in-memory GX context whose only Data Docs site is `<warehouse>/quality/data_docs`."""
+    """An in-memory GX context whose only Data Docs site is `docs_dir` (a staging folder)."""
     import great_expectations as gx
     from great_expectations.data_context.types.base import (
         DataContextConfig,
@@ -48,10 +87,9 @@ def gx_context(docs_dir: Path) -> Any:
 
 
 def build_docs(ctx: Any, docs_dir: Path, lineage: Lineage) -> Path:
-    """Render the site, make it work offline, and say on every page what it validated."""
+    """Render the site into `docs_dir` (the context's staging folder), make it work offline,
+    and say on every page what it validated. Returns its index."""
     lineage.annotate(ctx.validation_results_store)
-    # the index lists this run's results only; pages of earlier runs would dangle
-    shutil.rmtree(docs_dir / "validations", ignore_errors=True)
     ctx.build_data_docs(site_names=[SITE])
     index = docs_dir / "index.html"
     for url in make_offline(docs_dir):

@@ -1,0 +1,103 @@
+"""An answer of the Webex APIs and what the client reads from it: the error message, the
+`Link: <...>; rel="next"` target, the region a 451 names, and how long a 429 asks to wait."""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import re
+import urllib.parse
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+
+@dataclass
+class Response:
+    url: str
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+    def header(self, name: str) -> str | None:
+        for key, value in self.headers.items():
+            if key.lower() == name.lower():
+                return value
+        return None
+
+    def json(self) -> Any:
+        return json.loads(self.body.decode("utf-8-sig"))
+
+    def message(self) -> str:
+        """The API's error message (`message` or `errors[].description`), else the body text."""
+        try:
+            data = self.json()
+        except (ValueError, UnicodeDecodeError):
+            return self.body[:300].decode("utf-8", "replace").strip()
+        if isinstance(data, dict):
+            parts = [str(data["message"])] if data.get("message") else []
+            for err in data.get("errors") or []:
+                if isinstance(err, dict) and err.get("description"):
+                    parts.append(str(err["description"]))
+            if parts:
+                return "; ".join(dict.fromkeys(parts))
+        return json.dumps(data)[:300]
+
+    def next_link(self) -> str | None:
+        """Target of `Link: <...>; rel="next"`, resolved against this URL."""
+        header = self.header("Link")
+        if not header:
+            return None
+        for part in re.finditer(r"<([^>]*)>\s*((?:;\s*[^;,]+)*)", header):
+            params = part.group(2).lower()
+            if re.search(r'rel\s*=\s*"?([^";]*\s)?next[\s"]?', params + " "):
+                return urllib.parse.urljoin(self.url, part.group(1))
+        return None
+
+
+_URL_IN_TEXT = re.compile(r"https?://[A-Za-z0-9.\-]+(?::\d+)?")
+_HOST_IN_TEXT = re.compile(r"\b(analytics[A-Za-z0-9\-]*\.webexapis\.com)\b")
+
+
+def region_from_451(response: Response) -> str | None:
+    """Base URL (scheme://host[:port]) of the region named in a 451 body, if any."""
+    try:
+        text = json.dumps(response.json())
+    except (ValueError, UnicodeDecodeError):
+        text = response.body.decode("utf-8", "replace")
+    location = response.header("Location")
+    if location:
+        text = location + " " + text
+    url = _URL_IN_TEXT.search(text)
+    if url:
+        return url.group(0)
+    host = _HOST_IN_TEXT.search(text)
+    return f"https://{host.group(1)}" if host else None
+
+
+def rebase(url: str, base: str) -> str:
+    """`url` with the scheme and host of `base` (a 451 names another region)."""
+    p, b = urllib.parse.urlsplit(url), urllib.parse.urlsplit(base)
+    return urllib.parse.urlunsplit((b.scheme, b.netloc, p.path, p.query, ""))
+
+
+_SECONDS = re.compile(r"\d{1,9}(\.\d*)?")
+
+
+def retry_after(value: str | None, default: float, now: datetime | None = None) -> float:
+    """Seconds a 429's `Retry-After` asks to wait: a number of seconds or an HTTP date
+    (RFC 9110), `default` when absent or unreadable. Only plain digits count as seconds:
+    float() also reads `inf`, `nan` and `1e12`, which made the run sleep for ever or crash."""
+    if value is None:
+        return default
+    text = value.strip()
+    if _SECONDS.fullmatch(text):
+        return float(text)
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return default
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max((when - (now or datetime.now(UTC))).total_seconds(), 0.0)

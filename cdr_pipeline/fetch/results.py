@@ -1,0 +1,93 @@
+"""What one `cdr fetch` did: per window (pages, records, the last report time, whether it
+ingested cleanly) and for the run (the ingests, the watermark before and after, notes, the
+error that ended it). The CLI renders these; `cdr fetch --json` prints `to_dict()`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from cdr_pipeline.errors import EXIT_OK, CdrError
+from cdr_pipeline.ingest import IngestResult
+
+
+@dataclass
+class WindowResult:
+    start: datetime
+    end: datetime
+    pages: int = 0
+    records: int = 0
+    max_report_time: datetime | None = None
+    exit_code: int = EXIT_OK
+
+    @property
+    def empty(self) -> bool:
+        return self.records == 0
+
+
+@dataclass
+class FetchResult:
+    """What one `cdr fetch` did. `exit_code` is the worst of the ingests and the error."""
+
+    source: str
+    org_id: str | None = None
+    host: str = ""
+    windows: list[WindowResult] = field(default_factory=list)
+    pages: list[Path] = field(default_factory=list)
+    records: int = 0
+    replayed_pages: list[Path] = field(default_factory=list)
+    ingests: list[IngestResult] = field(default_factory=list)
+    watermark_before: datetime | None = None
+    watermark_after: datetime | None = None
+    notes: list[str] = field(default_factory=list)
+    error: CdrError | None = None
+    report_id: str | None = None
+    requests: int = 0
+    seconds: float = 0.0
+
+    @property
+    def exit_code(self) -> int:
+        codes = [i.exit_code for i in self.ingests]
+        if self.error is not None:
+            codes.append(self.error.exit_code)
+        return max(codes, default=EXIT_OK)
+
+    @property
+    def ingest(self) -> IngestResult | None:
+        """All ingests of this run as one result (files of every ingest run)."""
+        if not self.ingests:
+            return None
+        return IngestResult(
+            ",".join(i.run_id for i in self.ingests),
+            [f for i in self.ingests for f in i.files],
+            sum(i.seconds for i in self.ingests),
+            [r for i in self.ingests for r in i.interrupted_runs],
+        )
+
+    def total(self, attr: str) -> int:
+        return sum(i.total(attr) for i in self.ingests)
+
+    def to_dict(self) -> dict[str, Any]:
+        """What `cdr fetch --json` prints."""
+        return {
+            "source": self.source,
+            "report_id": self.report_id,
+            "org_id": self.org_id,
+            "host": self.host,
+            "exit_code": self.exit_code,
+            "windows": self.windows,
+            "pages": self.pages,
+            "replayed_pages": self.replayed_pages,
+            "records": self.records,
+            "rows_loaded": self.total("rows_loaded"),
+            "rows_duplicate": self.total("rows_duplicate"),
+            "rows_rejected": self.total("rows_rejected"),
+            "watermark_before": self.watermark_before,
+            "watermark_after": self.watermark_after,
+            "notes": self.notes,
+            "error": self.error.message if self.error else None,
+            "requests": self.requests,
+            "seconds": self.seconds,
+        }

@@ -1,0 +1,129 @@
+"""Sockets with a deadline for the whole response, and bodies read within a size limit.
+
+urllib's `timeout` bounds each wait for bytes, not a response: a server (or a proxy in
+between) that trickles one byte every few seconds, or never ends its body, held a fetch for
+ever, and a page of any size was read whole into memory. Here every read of a response -
+status line, headers and body - first checks a deadline fixed when the connection opened,
+and a body stops at a size limit, so a request ends within `timeout` per wait, `deadline`
+in all, and `limit` bytes of memory.
+"""
+
+from __future__ import annotations
+
+import http.client
+import io
+import socket
+import ssl
+import time
+import urllib.request
+from typing import Any, BinaryIO
+
+BLOCK = 64 * 1024
+
+
+class ResponseTooSlow(TimeoutError):
+    """The response did not end within the deadline (retried like any timeout)."""
+
+
+class BodyTooLarge(Exception):
+    """A body passed its size limit (never retried: the same request gives the same body)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"the answer is larger than {limit:,} bytes")
+        self.limit = limit
+
+
+class _DeadlineRaw(io.RawIOBase):
+    """The socket's reader, shortening its timeout to what is left of the deadline."""
+
+    def __init__(self, raw: Any, sock: socket.socket, deadline: float, seconds: float) -> None:
+        self._raw, self._sock = raw, sock
+        self._deadline, self._seconds = deadline, seconds
+        self._idle = sock.gettimeout()
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        left = self._deadline - time.monotonic()
+        if left <= 0:
+            raise ResponseTooSlow(f"the answer did not end within {self._seconds:g} s")
+        self._sock.settimeout(left if self._idle is None else min(left, self._idle))
+        try:
+            return int(self._raw.readinto(buffer))
+        except TimeoutError:
+            if time.monotonic() >= self._deadline:
+                raise ResponseTooSlow(
+                    f"the answer did not end within {self._seconds:g} s"
+                ) from None
+            raise
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
+
+
+def _with_deadline(base: type[http.client.HTTPConnection], seconds: float) -> Any:
+    class Connection(base):  # type: ignore[valid-type,misc]
+        def connect(self) -> None:
+            self._cdr_deadline = time.monotonic() + seconds
+            super().connect()
+
+        def response_class(self, sock: socket.socket, *args: Any, **kwargs: Any) -> Any:
+            response = http.client.HTTPResponse(sock, *args, **kwargs)
+            raw = response.fp.detach()  # the buffer, dropped, must not close it
+            deadline = getattr(self, "_cdr_deadline", time.monotonic() + seconds)
+            response.fp = io.BufferedReader(_DeadlineRaw(raw, sock, deadline, seconds))
+            return response
+
+    return Connection
+
+
+class _HTTP(urllib.request.HTTPHandler):
+    def __init__(self, seconds: float) -> None:
+        super().__init__()
+        self._class = _with_deadline(http.client.HTTPConnection, seconds)
+
+    def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        return self.do_open(self._class, req)
+
+
+class _HTTPS(urllib.request.HTTPSHandler):
+    def __init__(self, seconds: float) -> None:
+        super().__init__(context=ssl.create_default_context())
+        self._class = _with_deadline(http.client.HTTPSConnection, seconds)
+
+    def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        return self.do_open(self._class, req, context=self._context)  # type: ignore[attr-defined]
+
+
+def opener(deadline_seconds: float, *handlers: Any) -> Any:
+    """A urllib opener whose responses end within `deadline_seconds` from the connect;
+    `handlers` (classes or instances) are added as `build_opener` adds them."""
+    return urllib.request.build_opener(_HTTP(deadline_seconds), _HTTPS(deadline_seconds), *handlers)
+
+
+def read_body(
+    response: Any, limit: int, sink: BinaryIO | None = None, *, truncate: bool = False
+) -> bytes:
+    """The body of `response`, at most `limit` bytes: BodyTooLarge beyond, or with
+    `truncate` its first `limit` bytes. With `sink` the bytes go there instead of memory,
+    and b"" is returned. `read1` returns whatever one read of the socket gave, so the
+    deadline is checked between small reads."""
+    parts: list[bytes] = []
+    size = 0
+    while True:
+        block = response.read1(BLOCK)
+        if not block:
+            break
+        size += len(block)
+        if size > limit:
+            if not truncate:
+                raise BodyTooLarge(limit)
+            parts.append(block[: len(block) - (size - limit)])
+            break
+        if sink is not None:
+            sink.write(block)
+        else:
+            parts.append(block)
+    return b"".join(parts)

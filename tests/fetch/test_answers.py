@@ -1,0 +1,94 @@
+"""Answers a proxy or a misbehaving server gives instead of the Webex API's, from a real
+socket on 127.0.0.1: each ends the run with a FetchError naming the URL, never a crash."""
+
+from __future__ import annotations
+
+import json
+import socket
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from pathlib import Path
+
+import pytest
+
+from cdr_pipeline.fetch import FetchError
+from tests.fetch.conftest import NOW, TOKEN, FakeClock, make_client
+from tests.fetch.fakewebex import FakeWebex, Fault, make_records
+from tests.fetch.rawserver import RawServer
+
+WINDOW = {"startTime": "2026-10-28T12:00:00.000Z", "endTime": "2026-10-28T23:59:59.999Z"}
+
+
+def _answer(status: str, body: bytes, headers: bytes = b"") -> object:
+    def handler(conn: socket.socket) -> None:
+        conn.sendall(
+            b"HTTP/1.1 %s\r\nContent-Length: %d\r\nConnection: close\r\n%s\r\n%s"
+            % (status.encode(), len(body), headers, body)
+        )
+
+    return handler
+
+
+@pytest.mark.parametrize(
+    "body", [b"<html>Sign in to the guest Wi-Fi</html>", b"[1, 2]", b'{"orgId": 7}', b"\xff\xfe"]
+)
+def test_people_me_answering_no_usable_json_is_a_fetch_error(body: bytes, clock: FakeClock) -> None:
+    with RawServer(_answer("200 OK", body)) as server:  # type: ignore[arg-type]
+        client = make_client(server.url, clock)
+        with pytest.raises(FetchError) as info:
+            client.org_id()
+    assert "people/me" in str(info.value)
+
+
+def test_reports_api_answering_html_is_a_fetch_error(tmp_path: Path, clock: FakeClock) -> None:
+    with RawServer(_answer("200 OK", b"<html>proxy</html>")) as server:  # type: ignore[arg-type]
+        url = server.url
+        client = make_client(url, clock)
+        with pytest.raises(FetchError, match="not JSON") as info:
+            client.report_download("r1", tmp_path / "report-r1")
+    assert f"{url}/v1/reports/r1" in str(info.value)
+    assert not (tmp_path / "report-r1").exists()
+
+
+@pytest.mark.parametrize("value", ["inf", "nan", "1e12", "-5", "soon"])
+def test_retry_after_that_is_not_a_delay_waits_the_default(value: str, clock: FakeClock) -> None:
+    # float() reads inf/nan/1e12: time.sleep(inf) overflows, sleep(nan) raises, 1e12 never ends
+    with FakeWebex(TOKEN, make_records(3, NOW - timedelta(hours=40), timedelta(minutes=5))) as s:
+        s.faults.append(Fault("/v1/cdr_feed", 429, headers={"Retry-After": value}))
+        client = make_client(s.url, clock)
+        assert list(client.pages("cdr_feed", WINDOW))
+    assert clock.sleeps[0] == 60.0
+
+
+def test_retry_after_as_an_http_date(clock: FakeClock) -> None:
+    later = format_datetime(datetime.now(UTC) + timedelta(seconds=120), usegmt=True)
+    with FakeWebex(TOKEN, make_records(3, NOW - timedelta(hours=40), timedelta(minutes=5))) as s:
+        s.faults.append(Fault("/v1/cdr_feed", 429, headers={"Retry-After": later}))
+        client = make_client(s.url, clock)
+        assert list(client.pages("cdr_feed", WINDOW))
+    assert 100 <= clock.sleeps[0] <= 121
+
+
+def test_retry_after_longer_than_a_run_waits_ends_it(clock: FakeClock) -> None:
+    with FakeWebex(TOKEN) as s:
+        s.faults.append(Fault("/v1/cdr_feed", 429, headers={"Retry-After": "86400"}))
+        client = make_client(s.url, clock)
+        with pytest.raises(FetchError, match="asking to wait 86400 s"):
+            list(client.pages("cdr_feed", WINDOW))
+    assert clock.sleeps == []
+
+
+def test_a_next_link_seen_before_ends_the_run(clock: FakeClock) -> None:
+    """A server whose `rel="next"` points back at a page already read would be paged for
+    ever (10 requests a minute under the real rate limit)."""
+    body = json.dumps({"items": [{"Report ID": "r1"}]}).encode()
+
+    with RawServer(lambda c: None) as server:
+        nxt = f'<{server.url}/v1/cdr_feed?startTime=a&offset=1>; rel="next"'.encode()
+        server.handler = _answer("200 OK", body, b"Link: " + nxt + b"\r\n")  # type: ignore[assignment]
+        client = make_client(server.url, clock)
+        pages = client.pages("cdr_feed", WINDOW)
+        with pytest.raises(FetchError, match="loop: the next link"):
+            for _ in range(5):
+                next(pages)
+        assert len(server.requests) == 2

@@ -1,0 +1,47 @@
+"""A watermark older than what the API still serves: the run clamps its start to the API's
+horizon, and the watermark must go on from there instead of staying behind forever."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from cdr_pipeline.fetch import fetch_records
+from tests.fetch.conftest import NOW, TOKEN, FakeClock, make_client, settings_for
+from tests.fetch.fakewebex import FakeWebex, make_records
+
+
+def _inserted(records: list[dict[str, object]]) -> dict[str, datetime]:
+    return {
+        str(r["Report ID"]): datetime.fromisoformat(str(r["Report time"]).replace("Z", "+00:00"))
+        for r in records
+    }
+
+
+def test_stream_watermark_older_than_the_horizon_moves_on(tmp_path: Path, clock: FakeClock) -> None:
+    # cron ran at NOW, then the machine was off for a day: the stream keeps only 12 h
+    early = make_records(6, NOW - timedelta(hours=4), timedelta(minutes=20), seed="a")
+    later = NOW + timedelta(hours=24)
+    late = make_records(6, later - timedelta(hours=6), timedelta(minutes=20), seed="b")
+    settings = settings_for(tmp_path)
+    with FakeWebex(TOKEN, early + late, inserted=_inserted(early + late)) as server:
+        first = fetch_records(
+            settings, "stream", NOW - timedelta(hours=5), client=make_client(server.url, clock),
+            now=NOW,
+        )  # fmt: skip
+        assert first.watermark_after is not None
+        second = fetch_records(settings, "stream", client=make_client(server.url, clock), now=later)
+        third = fetch_records(
+            settings, "stream", client=make_client(server.url, clock),
+            now=later + timedelta(hours=1),
+        )  # fmt: skip
+    assert second.exit_code == 0
+    # the hours between the old watermark and the horizon are gone from the API: said once
+    assert any("no longer served" in n for n in second.notes), second.notes
+    assert second.watermark_after is not None and second.watermark_after > later - timedelta(
+        hours=12
+    )
+    # the next run starts from the new watermark (minus the overlap), not the horizon again
+    assert third.watermark_before == second.watermark_after
+    assert third.windows[0].start > later - timedelta(hours=6)
+    assert not any("no longer served" in n for n in third.notes)

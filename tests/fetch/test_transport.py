@@ -1,0 +1,87 @@
+"""Answers that never end or never stop growing, from a real socket on 127.0.0.1: a request
+ends within its deadline and a page within its size limit, whatever the server does."""
+
+from __future__ import annotations
+
+import socket
+import time
+from pathlib import Path
+
+import pytest
+
+from cdr_pipeline.fetch import FetchError
+from tests.fetch.conftest import FakeClock, make_client
+from tests.fetch.rawserver import RawServer
+
+PARAMS = {"startTime": "2026-10-28T12:00:00.000Z", "endTime": "2026-10-28T23:59:59.999Z"}
+
+
+def _trickle_body(conn: socket.socket) -> None:
+    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n")
+    conn.sendall(b"Content-Length: 100000\r\n\r\n{")
+    for _ in range(200):  # one byte every 0.1 s: each wait is far below the timeout
+        time.sleep(0.1)
+        conn.sendall(b" ")
+
+
+def _trickle_headers(conn: socket.socket) -> None:
+    conn.sendall(b"HTTP/1.1 200 OK\r\n")
+    for i in range(200):
+        time.sleep(0.1)
+        conn.sendall(b"X-%d: y\r\n" % i)
+
+
+def _endless_chunked(conn: socket.socket) -> None:
+    conn.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+    chunk = b"%x\r\n%s\r\n" % (65536, b" " * 65536)
+    for _ in range(10_000):  # 640 MiB if nobody stops reading
+        conn.sendall(chunk)
+
+
+@pytest.mark.parametrize("handler", [_trickle_body, _trickle_headers], ids=["body", "headers"])
+def test_a_trickling_answer_ends_at_the_deadline(handler: object, clock: FakeClock) -> None:
+    with RawServer(handler) as server:  # type: ignore[arg-type]
+        client = make_client(server.url, clock, retries=1, timeout_seconds=5.0,
+                             deadline_seconds=1.0)  # fmt: skip
+        t0 = time.monotonic()
+        with pytest.raises(FetchError, match="did not end within 1 s") as info:
+            list(client.pages("cdr_feed", PARAMS))
+        elapsed = time.monotonic() - t0
+    # two attempts of about a second each, not the 20 s the server would go on for
+    assert elapsed < 6, elapsed
+    assert "after 2 attempts" in str(info.value)
+
+
+def test_a_page_larger_than_the_limit_is_refused_unread(clock: FakeClock) -> None:
+    with RawServer(_endless_chunked) as server:
+        client = make_client(server.url, clock, max_page_bytes=1024 * 1024)
+        t0 = time.monotonic()
+        with pytest.raises(FetchError, match="larger than 1,048,576 bytes") as info:
+            list(client.pages("cdr_feed", PARAMS))
+        assert time.monotonic() - t0 < 10
+        assert len(server.requests) == 1  # the same request would give the same page: no retry
+    assert "page_size" in (info.value.hint or "")
+
+
+def test_report_download_is_written_to_disk_not_memory(tmp_path: Path, clock: FakeClock) -> None:
+    """A report larger than the page limit still downloads: it goes to the file as it comes."""
+    payload = b"PK" + b"x" * (3 * 1024 * 1024)
+
+    def report(conn: socket.socket) -> None:
+        request = conn.recv(0) or b""
+        del request
+        if b"/v1/reports/" in server.requests[-1]:
+            body = b'{"items": [{"id": "r1", "downloadURL": "%s/download/r1"}]}' % (
+                server.url.encode()
+            )
+        else:
+            body = payload
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+
+    with RawServer(report) as server:
+        client = make_client(server.url, clock, max_page_bytes=1024 * 1024)
+        dest = tmp_path / "r" / "report-r1"
+        meta = client.report_download("r1", dest)
+    assert meta["id"] == "r1"
+    assert dest.read_bytes() == payload
+    assert [p.name for p in dest.parent.iterdir()] == ["report-r1"]  # no temp file left

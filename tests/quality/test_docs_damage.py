@@ -1,0 +1,69 @@
+"""A damaged Data Docs folder from an earlier run (pages removed, a file where a folder
+belongs, a folder where index.html belongs) never breaks the next validation nor leaves it
+with a site that links to pages it did not write: the site is built whole and swapped in."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from cdr_pipeline.config import Settings
+from cdr_pipeline.quality import validate_warehouse
+from tests.quality.conftest import Validated
+
+
+def _file_for(rel: str) -> Callable[[Path], None]:
+    def damage(docs: Path) -> None:
+        target = docs / rel
+        shutil.rmtree(target, ignore_errors=True)
+        target.unlink(missing_ok=True)
+        target.write_text("not a folder")
+
+    return damage
+
+
+def _site_is_a_file(docs: Path) -> None:
+    shutil.rmtree(docs)
+    docs.write_text("not a folder")
+
+
+def _folder_for_index(docs: Path) -> None:
+    (docs / "index.html").unlink()
+    (docs / "index.html").mkdir()
+
+
+DAMAGES: dict[str, Callable[[Path], None]] = {
+    "site is a file": _site_is_a_file,
+    "static is a file": _file_for("static"),
+    "expectations is a file": _file_for("expectations"),
+    "index.html is a folder": _folder_for_index,
+}
+
+
+@pytest.mark.parametrize("damage", sorted(DAMAGES))
+def test_a_damaged_site_is_rebuilt_whole(tmp_path: Path, clean: Validated, damage: str) -> None:
+    warehouse = tmp_path / "wh"
+    shutil.copytree(clean.settings.layout.tables / "call_legs", warehouse / "tables" / "call_legs")
+    settings = Settings(warehouse=warehouse)
+    docs = settings.layout.quality / "data_docs"
+    shutil.copytree(clean.settings.layout.quality / "data_docs", docs)
+    stale = docs / "validations" / "stale-page.html"
+    stale.parent.mkdir(exist_ok=True)
+    stale.write_text("<html>an earlier run</html>")
+    DAMAGES[damage](docs)
+
+    report = validate_warehouse(settings, "all")
+
+    assert report.exit_code == 0 and report.data_docs_index == docs / "index.html"
+    html = (docs / "index.html").read_text(encoding="utf-8")
+    links = set(re.findall(r'href="([^"#?]+\.html)"', html))
+    assert links and all((docs / link).is_file() for link in links), links
+    assert (docs / "expectations" / "call_legs.html").is_file()
+    assert (docs / "static" / "vendor").is_dir()
+    assert not stale.exists()  # pages of earlier runs go with the old site
+    # no staging or old copies left beside it
+    assert [p.name for p in docs.parent.iterdir()] == ["data_docs"]
