@@ -2,9 +2,12 @@
 -- key: licence_unit_id, piece_from
 -- Each segment of fct_licence_segments cut at the month boundaries (instants of the reporting
 -- time zone), half-open [piece_from, piece_to); an open segment runs to the month of the
--- device data horizon. Counting the pieces of a month that cover an instant gives the units
--- held then: the peaks of rpt_licence_reconciliation (per group) and of
--- rpt_licence_peak_monthly (the org) read it.
+-- device data horizon. Missing subscription, location or department show as '(none)';
+-- month_end_at is the instant the month ends (piece_to equals it when the unit was still held
+-- then). Counting the pieces of a month that cover an instant gives the units held then: the
+-- peaks and month-end counts of rpt_licence_usage_monthly (per group), the peaks of
+-- rpt_licence_reconciliation (per subscription) and of rpt_licence_peak_monthly (the org)
+-- read it.
 with settings as (
     select * from cfg_settings
 ),
@@ -18,6 +21,8 @@ final as (
         s.licence_unit_id,
         s.licence_type,
         coalesce(s.subscription_id, '(none)') as subscription_id,
+        coalesce(s.location_name, '(none)') as location_name,
+        coalesce(s.department_id, '(none)') as department_id,
         cast(m.month_start as date) as month,
         greatest(
             s.segment_from, timezone(c.reporting_timezone, cast(m.month_start as timestamp))
@@ -25,7 +30,10 @@ final as (
         least(
             coalesce(s.segment_to, 'infinity'::timestamptz),
             timezone(c.reporting_timezone, cast(m.month_start + interval 1 month as timestamp))
-        ) as piece_to
+        ) as piece_to,
+        timezone(
+            c.reporting_timezone, cast(m.month_start + interval 1 month as timestamp)
+        ) as month_end_at
     from fct_licence_segments as s
     cross join settings as c
     cross join as_of as a,

@@ -19,8 +19,10 @@ as_of as (
     select * from int_device_as_of
 ),
 
-unit_segments as (
-    select * from fct_licence_segments
+-- each unit segment cut at the month boundaries (instants of the reporting time zone); an
+-- open segment runs to the month of the data horizon
+unit_pieces as (
+    select * from fct_licence_unit_months
 ),
 
 device_segments as (
@@ -56,41 +58,6 @@ licence_days as (
         count(*) as licence_days
     from fct_licence_days
     group by all
-),
-
--- each segment cut at the month boundaries (instants of the reporting time zone); an open
--- segment runs to the month of the data horizon
-unit_pieces as (
-    select
-        s.licence_unit_id,
-        s.licence_type,
-        coalesce(s.subscription_id, '(none)') as subscription_id,
-        coalesce(s.location_name, '(none)') as location_name,
-        coalesce(s.department_id, '(none)') as department_id,
-        cast(m.month_start as date) as month,
-        greatest(
-            s.segment_from, timezone(c.reporting_timezone, cast(m.month_start as timestamp))
-        ) as piece_from,
-        least(
-            coalesce(s.segment_to, 'infinity'::timestamptz),
-            timezone(c.reporting_timezone, cast(m.month_start + interval 1 month as timestamp))
-        ) as piece_to,
-        timezone(
-            c.reporting_timezone, cast(m.month_start + interval 1 month as timestamp)
-        ) as month_end_at
-    from unit_segments as s
-    cross join settings as c
-    cross join as_of as a,
-        unnest(generate_series(
-            date_trunc('month', timezone(c.reporting_timezone, s.segment_from)),
-            date_trunc('month', timezone(
-                c.reporting_timezone,
-                coalesce(
-                    s.segment_to - interval 1 microsecond, greatest(a.as_of_time, s.segment_from)
-                )
-            )),
-            interval 1 month
-        )) as m(month_start)
 ),
 
 device_pieces as (
