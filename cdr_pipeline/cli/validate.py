@@ -87,6 +87,8 @@ def validate(obj: CliContext, all_: bool, since: datetime | None, as_json: bool)
         f"{len(report.errors)} error(s), {len(report.warnings)} warning(s)"
         if report.failed
         else "all expectations met"
+        if report.suites
+        else "no rows checked"
     )
     echo(f"validation {report.validation_id} ({report.scope}): {verdict}, {report.seconds:.1f}s")
     sys.exit(report.exit_code)

@@ -38,6 +38,19 @@ def test_cli_exit_4_names_failure_and_keys(tmp_path: Path, call_rows: pl.DataFra
     assert line.startswith("error") and bad_id in line and "-7" in line
 
 
+def test_cli_says_no_rows_were_checked_when_there_are_none(tmp_path: Path) -> None:
+    """A warehouse whose only file was a header: exit 0, but it must not claim that any
+    expectation was met."""
+    src = tmp_path / "entitlements.csv"
+    src.write_text("subscription_id,licence_type,units,valid_from,valid_to,unit_price,currency\n")
+    wh = str(tmp_path / "wh")
+    assert CliRunner().invoke(cli, ["-q", "--warehouse", wh, "ingest", str(src)]).exit_code == 0
+    res = CliRunner().invoke(cli, ["--warehouse", wh, "validate"])
+    assert res.exit_code == 0, res.output
+    assert "nothing to validate" in res.output and "no rows checked" in res.output
+    assert "expectations met" not in res.output
+
+
 def test_cli_rejects_all_with_since(tmp_path: Path) -> None:
     res = CliRunner().invoke(
         cli, ["--warehouse", str(tmp_path), "validate", "--all", "--since", "2026-01-01"]
