@@ -73,7 +73,8 @@ def rotate(obj: CliContext, lock_wait_seconds: float | None, as_json: bool) -> N
     """Make a new random key and rebuild the views. Every pseudonym of the analyst tier
     changes: exports and results made before no longer join to those made after. Values
     already replaced in place (retention, `cdr forget`) keep the old pseudonyms. The
-    ledger records the rotation by key fingerprints, never the key."""
+    ledger records the rotation by key fingerprints, never the key. A missing, damaged
+    or exposed key is replaced too (the way to start again after losing it)."""
     from cdr_pipeline.privacy import rotate_keys
 
     settings = obj.existing_warehouse(lock_wait_seconds=lock_wait_seconds)

@@ -62,3 +62,44 @@ def test_forget_dry_run_from_the_command_line(sample_wh: Settings, tmp_path: Pat
     assert both.returncode == 3 and "exactly one" in both.stderr
     missing = run_cdr("--warehouse", str(tmp_path / "nowhere"), "forget", "--user", "u")
     assert missing.returncode == 3
+
+
+def test_a_lost_key_is_an_error_and_keys_rotate_replaces_it(
+    sample_wh: Settings, tmp_path: Path
+) -> None:
+    """A build must not quietly make a new key for a warehouse that had one (every
+    pseudonym would change unannounced); `cdr keys rotate`, the way out the message names,
+    must work on a missing, damaged or exposed key instead of failing on it."""
+    settings = Settings(warehouse=tmp_path / "wh")
+    shutil.copytree(sample_wh.warehouse, settings.warehouse)
+    wh = str(settings.warehouse)
+    key_file = settings.layout.pseudonym_key
+    key_file.unlink()
+    lost = run_cdr("--warehouse", wh, "build")
+    assert lost.returncode == 3, lost.stderr
+    assert "pseudonym key" in lost.stderr and "missing" in lost.stderr
+    assert "cdr keys rotate" in lost.stderr
+    assert not key_file.exists()
+    rotated = run_cdr("--warehouse", wh, "keys", "rotate", "--json")
+    assert rotated.returncode == 0, rotated.stderr
+    assert json.loads(rotated.stdout)["old_key_id"] == "missing"
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    key_file.write_text("not a key\n")
+    damaged = run_cdr("--warehouse", wh, "build")
+    assert damaged.returncode == 3 and "not a pseudonym key" in damaged.stderr
+    again = run_cdr("--warehouse", wh, "keys", "rotate", "--json")
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["old_key_id"] == "unreadable"
+    key_file.chmod(0o644)
+    exposed = run_cdr("--warehouse", wh, "keys", "rotate")
+    assert exposed.returncode == 0, exposed.stderr
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    assert run_cdr("--warehouse", wh, "build").returncode == 0
+
+
+def test_a_new_warehouse_still_gets_its_key(tmp_path: Path) -> None:
+    from cdr_pipeline.state.secret import load_key
+
+    settings = Settings(warehouse=tmp_path / "wh")
+    assert len(load_key(settings.layout)) == 32
+    assert settings.layout.pseudonym_key.stat().st_mode & 0o777 == 0o600
