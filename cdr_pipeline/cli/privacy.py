@@ -34,7 +34,9 @@ def forget(
     runs it). Name the person by exactly one of --user, --number, --email; their other
     values (name, numbers, e-mail, device MACs) are found from the records.
 
-    Exits 3 when no or several selectors are given, 5 when another writer holds the lock."""
+    The selector is compared ignoring case and, for a number, spaces, brackets, dashes
+    and '+'. Exits 3 when no or several selectors are given or nothing in the warehouse
+    holds the person (nothing erased), 5 when another writer holds the lock."""
     from cdr_pipeline.privacy import forget as forget_person
 
     settings = obj.existing_warehouse(lock_wait_seconds=lock_wait_seconds)

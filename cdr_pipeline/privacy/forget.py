@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -130,6 +131,55 @@ def _start(
     return selector, {kind: {value.strip()}}
 
 
+_NUMBER_MARKS = r"[\s().+-]"
+"""What a phone number may be written with besides its digits (`+1 (312) 555-0116`)."""
+
+
+def _canonical_sql(kind: str, column: str) -> str:
+    """SQL of `column` in the form a selector of `kind` is compared in: a number without
+    spaces, brackets, dots, dashes and `+`; an e-mail or id in lower case."""
+    if kind == NUMBER:
+        return f"regexp_replace(trim({column}), {lit(_NUMBER_MARKS)}, '', 'g')"
+    return f"lower(trim({column}))"
+
+
+def canonical(kind: str, value: str) -> str:
+    """The selector in the form `_canonical_sql` gives a stored value."""
+    if kind == NUMBER:
+        return re.sub(_NUMBER_MARKS, "", value.strip())
+    return value.strip().lower()
+
+
+def _stored_spellings(
+    con: duckdb.DuckDBPyConnection, snaps: dict[str, tables.Snapshot], kind: str, value: str
+) -> set[str]:
+    """How the tables spell the selector: the values of every column of its kind equal to
+    it as `canonical` compares. A request names a person as they write themselves
+    (`+1 312 555 0116`, `Grace.Chen@Example.com`, an upper-case UUID), the export may
+    spell them otherwise (`+13125550116`); an exact match would find nothing and report
+    the erasure done."""
+    wanted = canonical(kind, value)
+    found: set[str] = set()
+    if not wanted:
+        return found
+    for table, snap in snaps.items():
+        columns = [c for c, k in pseudonymised_columns(table).items() if k == kind]
+        files = snap.all_files()
+        if not columns or not files:
+            continue
+        listed = ", ".join(lit(str(f)) for f in files)
+        source = f"read_parquet([{listed}], hive_partitioning=false, union_by_name=true)"
+        present = {r[0] for r in con.execute(f"describe select * from {source}").fetchall()}
+        for column in (c for c in columns if c in present):
+            rows = con.execute(
+                f"select distinct {quote(column)} from {source} "
+                f"where {_canonical_sql(kind, quote(column))} = ?",
+                [wanted],
+            ).fetchall()
+            found |= {str(r[0]) for r in rows}
+    return found
+
+
 def _owner_rows(
     con: duckdb.DuckDBPyConnection,
     table: str,
@@ -218,6 +268,9 @@ def forget(
         }
         con = rewrite_connection(settings, pa.table({"kind": [], "value": [], "pseudonym": []}))
         try:
+            for kind, given in list(found.items()):
+                for value in list(given):
+                    found[kind] |= _stored_spellings(con, snaps, kind, value)
             _find_values(con, snaps, found)
             replacements, text = _replacement_map(found, key)
             result.values = len(text)
@@ -245,6 +298,15 @@ def forget(
         finally:
             con.close()
         result.other = scrub_files(layout, text, dry_run)
+        if not result.rows and not result.other.files:
+            # never "done": a typing slip would otherwise read as a completed erasure
+            raise ConfigError(
+                f"forget: no record of the warehouse holds this --{selector} (compared "
+                "ignoring case, and spaces, brackets, dashes and '+' in numbers): nothing "
+                "was erased",
+                hint="check the value against the records (`cdr forget` takes a user UUID, "
+                "a number such as +14155550111 or an e-mail address)",
+            )
         if not dry_run:
             _record(settings, result, key)
             _keep_pages_loaded(settings, result)
