@@ -27,7 +27,8 @@ def forget(
     lock_wait_seconds: float | None,
     as_json: bool,
 ) -> None:
-    """Replace one person's personal fields by their pseudonyms in every table (one Delta
+    """Replace one person's personal fields by tokens (one per value, so counts and joins
+    hold, keyed by a one-time key nobody keeps) in every table (one Delta
     commit per table), saved API page, reject, ledger record and report output, record the
     erasure in the ledger (counts only), rebuild the views and vacuum. The replaced data
     files are deleted by `cdr vacuum` once `vacuum_grace_hours` have passed (the nightly
@@ -74,7 +75,7 @@ def keys() -> None:
 def rotate(obj: CliContext, lock_wait_seconds: float | None, as_json: bool) -> None:
     """Make a new random key and rebuild the views. Every pseudonym of the analyst tier
     changes: exports and results made before no longer join to those made after. Values
-    already replaced in place (retention, `cdr forget`) keep the old pseudonyms. The
+    already replaced in place by retention keep the old pseudonyms. The
     ledger records the rotation by key fingerprints, never the key. A missing, damaged
     or exposed key is replaced too (the way to start again after losing it)."""
     from cdr_pipeline.privacy import rotate_keys

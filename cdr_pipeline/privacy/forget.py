@@ -3,9 +3,11 @@
 The person is named by a user UUID, a phone number or an e-mail address. Their values are
 found first: the rows of the tables whose user UUID, number or e-mail is theirs give the
 others (their name, extension, e-mail, numbers, device MACs), for a few rounds until nothing
-new turns up. Then every occurrence of each value, in every personal column of every table,
-becomes its keyed pseudonym (so counts, durations, devices and every finance figure stay,
-and the views still join the person's rows to each other), and the dropped fields (public
+new turns up. Then every occurrence of each value (and of its pseudonym under the warehouse
+key), in every personal column of every table, becomes a token keyed by a one-time random key
+that is thrown away (`_replacement_map`: so counts, durations, devices and every finance
+figure stay, the views still join the person's rows to each other, and nobody, the key's
+holder included, can tell whose they were), and the dropped fields (public
 IPs, `extra`, authorisation codes) of their rows become NULL: one Delta commit per table
 that held any. The same values are replaced in every other file (saved pages, rejects, the
 ledger, quality results, report outputs; `privacy/scrub.py`), the views and the pseudonym
@@ -17,7 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
-import re
+import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,6 +38,7 @@ from cdr_pipeline.privacy.rewrite import (
     rewrite_partitions,
 )
 from cdr_pipeline.privacy.scrub import ScrubResult, scrub_files
+from cdr_pipeline.privacy.selector import add_stored_spellings, start_selector
 from cdr_pipeline.schema import schemas_by_table
 from cdr_pipeline.schema.personal import EMAIL, ID, MAC, NAME, NUMBER, pseudonymised_columns
 from cdr_pipeline.state import tables
@@ -117,69 +120,6 @@ class ForgetResult:
         }
 
 
-def _start(
-    user: str | None, number: str | None, email: str | None
-) -> tuple[str, dict[str, set[str]]]:
-    given = [(k, v) for k, v in (("user", user), ("number", number), ("email", email)) if v]
-    if len(given) != 1 or not given[0][1].strip():
-        raise ConfigError(
-            "name exactly one person: --user UUID, --number E164 or --email ADDRESS",
-            hint="cdr forget --number +14155550111 --dry-run",
-        )
-    selector, value = given[0]
-    kind = {"user": ID, "number": NUMBER, "email": EMAIL}[selector]
-    return selector, {kind: {value.strip()}}
-
-
-_NUMBER_MARKS = r"[\s().+-]"
-"""What a phone number may be written with besides its digits (`+1 (312) 555-0116`)."""
-
-
-def _canonical_sql(kind: str, column: str) -> str:
-    """SQL of `column` in the form a selector of `kind` is compared in: a number without
-    spaces, brackets, dots, dashes and `+`; an e-mail or id in lower case."""
-    if kind == NUMBER:
-        return f"regexp_replace(trim({column}), {lit(_NUMBER_MARKS)}, '', 'g')"
-    return f"lower(trim({column}))"
-
-
-def canonical(kind: str, value: str) -> str:
-    """The selector in the form `_canonical_sql` gives a stored value."""
-    if kind == NUMBER:
-        return re.sub(_NUMBER_MARKS, "", value.strip())
-    return value.strip().lower()
-
-
-def _stored_spellings(
-    con: duckdb.DuckDBPyConnection, snaps: dict[str, tables.Snapshot], kind: str, value: str
-) -> set[str]:
-    """How the tables spell the selector: the values of every column of its kind equal to
-    it as `canonical` compares. A request names a person as they write themselves
-    (`+1 312 555 0116`, `Grace.Chen@Example.com`, an upper-case UUID), the export may
-    spell them otherwise (`+13125550116`); an exact match would find nothing and report
-    the erasure done."""
-    wanted = canonical(kind, value)
-    found: set[str] = set()
-    if not wanted:
-        return found
-    for table, snap in snaps.items():
-        columns = [c for c, k in pseudonymised_columns(table).items() if k == kind]
-        files = snap.all_files()
-        if not columns or not files:
-            continue
-        listed = ", ".join(lit(str(f)) for f in files)
-        source = f"read_parquet([{listed}], hive_partitioning=false, union_by_name=true)"
-        present = {r[0] for r in con.execute(f"describe select * from {source}").fetchall()}
-        for column in (c for c in columns if c in present):
-            rows = con.execute(
-                f"select distinct {quote(column)} from {source} "
-                f"where {_canonical_sql(kind, quote(column))} = ?",
-                [wanted],
-            ).fetchall()
-            found |= {str(r[0]) for r in rows}
-    return found
-
-
 def _owner_rows(
     con: duckdb.DuckDBPyConnection,
     table: str,
@@ -226,16 +166,33 @@ def _find_values(
             return
 
 
-def _replacement_map(found: dict[str, set[str]], key: bytes) -> tuple[pa.Table, dict[str, str]]:
-    """The map (kind, value, pseudonym) with each value under every kind that replaces it
-    (a number can sit in a name column), and value -> pseudonym for the other files."""
+def _replacement_map(
+    found: dict[str, set[str]], key: bytes
+) -> tuple[pa.Table, dict[str, str], int]:
+    """The map (kind, value, token) with each value under every kind that replaces it (a
+    number can sit in a name column), value -> token for the other files, and the number
+    of the person's values.
+
+    The tokens look like pseudonyms but are keyed by a random key used for this erasure
+    only and never stored: under the warehouse's own key, whoever holds it and the
+    person's number (the requester, an administrator) could compute the pseudonym again
+    and pick out every call of the erased person, and an analyst export made before the
+    erasure would still name the same rows. The pseudonyms the warehouse key gave their
+    values (retention replaced old legs in place; analyst report outputs hold them) are
+    mapped to the same tokens, so no trace under the key stays either. Within the
+    warehouse a token is one per value and kind, as a pseudonym is: joins and counts hold."""
+    once = secrets.token_bytes(len(key))
     kinds = sorted({k for t in schemas_by_table() for k in pseudonymised_columns(t).values()})
     rows: list[tuple[str, str, str]] = []
     text: dict[str, str] = {}
     for own_kind, values in found.items():
         for value in sorted(values):
-            text[value] = pseudonym(key, own_kind, value)
-            rows.extend((k, value, pseudonym(key, k, value)) for k in kinds)
+            text[value] = pseudonym(once, own_kind, value)
+            for k in kinds:
+                token = pseudonym(once, k, value)
+                rows.append((k, value, token))
+                rows.append((k, pseudonym(key, k, value), token))
+                text[pseudonym(key, k, value)] = token
     table = pa.table(
         {
             "kind": [r[0] for r in rows],
@@ -243,7 +200,7 @@ def _replacement_map(found: dict[str, set[str]], key: bytes) -> tuple[pa.Table, 
             "pseudonym": [r[2] for r in rows],
         }
     )
-    return table, text
+    return table, text, sum(len(v) for v in found.values())
 
 
 def forget(
@@ -255,7 +212,7 @@ def forget(
     dry_run: bool = False,
 ) -> ForgetResult:
     """Erase one person (see the module text); `dry_run` counts what would change."""
-    selector, found = _start(user, number, email)
+    selector, found = start_selector(user, number, email)
     run_id = new_run_id(datetime.now(UTC))
     result = ForgetResult(run_id, selector, dry_run)
     layout = settings.layout
@@ -268,12 +225,9 @@ def forget(
         }
         con = rewrite_connection(settings, pa.table({"kind": [], "value": [], "pseudonym": []}))
         try:
-            for kind, given in list(found.items()):
-                for value in list(given):
-                    found[kind] |= _stored_spellings(con, snaps, kind, value)
+            add_stored_spellings(con, snaps, found)
             _find_values(con, snaps, found)
-            replacements, text = _replacement_map(found, key)
-            result.values = len(text)
+            replacements, text, result.values = _replacement_map(found, key)
             con.execute("drop table __replacements")
             con.register("__rows", replacements)
             con.execute("create table __replacements as select * from __rows")

@@ -160,3 +160,32 @@ def test_forget_of_nobody_is_an_error_not_a_done_erasure(
             forget(settings, email="nobody@nowhere.example", dry_run=dry_run)
     assert tables.version_at(legs) == version
     assert not (settings.layout.ledger / "erasures").exists()
+
+
+def test_forget_leaves_nothing_the_warehouse_key_links_to_the_person(
+    sample_wh: Settings, tmp_path: Path
+) -> None:
+    """Erased values must not become what the warehouse key makes of them: the key's
+    holder (or anyone with an analyst export from before) could recompute the pseudonym of
+    the person's number and pick out their calls. That covers the pseudonyms retention
+    already put in old legs in place of their name."""
+    from datetime import date
+
+    from cdr_pipeline.privacy.retention import apply_personal_retention
+    from cdr_pipeline.schema.personal import PSEUDONYM_KINDS
+    from cdr_pipeline.state.secret import load_key, pseudonym
+
+    settings = Settings(warehouse=tmp_path / "wh", vacuum_grace_hours=0)
+    shutil.copytree(sample_wh.warehouse, settings.warehouse)
+    email, values = _person(settings)
+    retained = apply_personal_retention(settings, 1, "retention-run", today=date(2027, 1, 1))
+    assert retained.rows > 0
+    key = load_key(settings.layout)
+    keyed = {pseudonym(key, kind, v) for v in values for kind in PSEUDONYM_KINDS}
+    assert scan_files(settings.layout.tables, keyed)  # retention wrote some of them
+    finance = _finance(settings)
+    done = forget(settings, email=email)
+    assert done.rows > 0
+    vacuum_tables(settings, grace_hours=0)
+    assert scan_files(settings.warehouse, keyed | {v for v in values if len(v) >= 7}) == {}
+    assert _finance(settings) == finance
