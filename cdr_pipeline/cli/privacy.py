@@ -59,6 +59,22 @@ def forget(
         + (" (dry run: nothing changed)" if dry_run else f"; ledger run {result.run_id}"),
         err=True,
     )
+    if result.kept_files or result.kept_maps:
+        echo(
+            f"note: {result.kept_files} replaced data file(s) and {result.kept_maps} earlier "
+            "pseudonym map(s) still hold the person's values, for readers of older versions "
+            f"(--as-of), until `cdr vacuum` deletes them {result.grace_hours} h from now "
+            "(vacuum_grace_hours; the nightly runs it); `cdr vacuum --grace-hours 0` "
+            "deletes them now",
+            err=True,
+        )
+    if not dry_run:
+        echo(
+            "note: loading an export or fetching records that hold the person again brings "
+            "them back; copies outside the warehouse (inbox, archive, backups, exports sent) "
+            "are yours to erase",
+            err=True,
+        )
     sys.exit(0)
 
 

@@ -93,6 +93,14 @@ class ForgetResult:
     tables: list[TableRewrite] = field(default_factory=list)
     other: ScrubResult = field(default_factory=ScrubResult)
     vacuum: VacuumResult | None = None
+    replaced: list[Path] = field(default_factory=list)
+    """The data files the erasure replaced (the person's values are in them)."""
+    kept_files: int = 0
+    """Of `replaced`, the files the vacuum left (within `vacuum_grace_hours`): readers of
+    older versions (`--as-of`) still see the person until `cdr vacuum` deletes them."""
+    kept_maps: int = 0
+    """Pseudonym maps of earlier builds left for their readers; they hold raw values too."""
+    grace_hours: int = 0
 
     @property
     def rows(self) -> int:
@@ -117,6 +125,9 @@ class ForgetResult:
             "other_files": self.other.files,
             "unreadable_files": self.other.unreadable,
             "vacuumed_files": self.vacuum.files if self.vacuum else 0,
+            "kept_files": self.kept_files,
+            "kept_maps": self.kept_maps,
+            "grace_hours": self.grace_hours,
         }
 
 
@@ -242,6 +253,7 @@ def forget(
                     if touched:
                         change.rows += touched
                         change.files += len(files)
+                        result.replaced.extend(files)
                         change.partitions.append(value)
                 if change.partitions and not dry_run:
                     change.version = rewrite_partitions(
@@ -267,6 +279,11 @@ def forget(
     if not dry_run:
         build_warehouse(settings)
         result.vacuum = vacuum_tables(settings, command="cdr forget")
+        # what the grace period keeps is said, never silently left: an erasure is not
+        # complete until these are gone
+        result.kept_files = sum(1 for f in result.replaced if f.exists())
+        result.kept_maps = max(len(layout.pseudonym_maps()) - 1, 0)
+        result.grace_hours = result.vacuum.grace_hours
     log.info(
         "forget (%s): %d value(s), %d row(s) in %d data file(s), %d other file(s)%s",
         selector,

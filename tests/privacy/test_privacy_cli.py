@@ -103,3 +103,21 @@ def test_a_new_warehouse_still_gets_its_key(tmp_path: Path) -> None:
     settings = Settings(warehouse=tmp_path / "wh")
     assert len(load_key(settings.layout)) == 32
     assert settings.layout.pseudonym_key.stat().st_mode & 0o777 == 0o600
+
+
+def test_forget_says_what_the_grace_period_keeps(sample_wh: Settings, tmp_path: Path) -> None:
+    """Within `vacuum_grace_hours` the replaced data files (and older pseudonym maps) still
+    hold the person for readers of older versions: an erasure must say so, and how to
+    finish it, not end as if nothing of the person were left."""
+    settings = Settings(warehouse=tmp_path / "wh")
+    shutil.copytree(sample_wh.warehouse, settings.warehouse)
+    wh = str(settings.warehouse)
+    done = run_cdr("--warehouse", wh, "forget", "--number", "+13125550115")
+    assert done.returncode == 0, done.stderr
+    assert "+13125550115" not in done.stdout + done.stderr
+    assert "still hold the person's values" in done.stderr
+    assert "--as-of" in done.stderr and "cdr vacuum --grace-hours 0" in done.stderr
+    assert "brings them back" in done.stderr
+    assert run_cdr("--warehouse", wh, "vacuum", "--grace-hours", "0").returncode == 0
+    again = run_cdr("--warehouse", wh, "forget", "--number", "+13125550115")
+    assert again.returncode == 3 and "nothing was erased" in again.stderr
