@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 
 from cdr_pipeline.config import Settings
+from cdr_pipeline.state import tables
 from tests.ingest.helpers import run_cdr
 from tests.privacy.helpers import scan_files
 
@@ -108,10 +109,12 @@ def test_a_new_warehouse_still_gets_its_key(tmp_path: Path) -> None:
 def test_forget_says_what_the_grace_period_keeps(sample_wh: Settings, tmp_path: Path) -> None:
     """Within `vacuum_grace_hours` the replaced data files (and older pseudonym maps) still
     hold the person for readers of older versions: an erasure must say so, and how to
-    finish it, not end as if nothing of the person were left."""
+    finish it, not end as if nothing of the person were left. Once vacuumed, `--as-of` a
+    version from before says it can no longer be read."""
     settings = Settings(warehouse=tmp_path / "wh")
     shutil.copytree(sample_wh.warehouse, settings.warehouse)
     wh = str(settings.warehouse)
+    before = str(tables.version_at(settings.layout.table("call_legs")))
     done = run_cdr("--warehouse", wh, "forget", "--number", "+13125550115")
     assert done.returncode == 0, done.stderr
     assert "+13125550115" not in done.stdout + done.stderr
@@ -119,5 +122,11 @@ def test_forget_says_what_the_grace_period_keeps(sample_wh: Settings, tmp_path: 
     assert "--as-of" in done.stderr and "cdr vacuum --grace-hours 0" in done.stderr
     assert "brings them back" in done.stderr
     assert run_cdr("--warehouse", wh, "vacuum", "--grace-hours", "0").returncode == 0
+    # the version before the erasure is gone, and says so: not a bug report (exit 1)
+    old = run_cdr("--warehouse", wh, "report", "anomalies", "--as-of", before)
+    assert old.returncode == 3, old.stderr
+    assert "can no longer be read" in old.stderr and "cdr vacuum" in old.stderr
+    now = str(tables.version_at(settings.layout.table("call_legs")))
+    assert run_cdr("--warehouse", wh, "report", "anomalies", "--as-of", now).returncode == 0
     again = run_cdr("--warehouse", wh, "forget", "--number", "+13125550115")
     assert again.returncode == 3 and "nothing was erased" in again.stderr
