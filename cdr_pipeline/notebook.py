@@ -91,6 +91,8 @@ class Notebook:
     month: str | None = None
     location: str | None = None
     department: str | None = None
+    tier: str = "analyst"
+    """The tier `con` reads (`analyst` unless `CDR_TIER=full`, for the owner only)."""
     _closed: bool = field(default=False, repr=False)
 
     @property
@@ -172,6 +174,20 @@ class Notebook:
         """The Parquet files of quarantined rows, `<warehouse>/rejects/<table>/*.parquet`."""
         return sorted(self.settings.layout.rejects.glob("*/*.parquet"))
 
+    def reject_examples(self, rejects: pl.DataFrame, n: int = 10) -> pl.DataFrame:
+        """The first `n` quarantined rows of `rejects` (the rejects Parquet files) to look
+        at: reason, file and line, and on the full tier only the detail and the start of the
+        raw text. A rejected row's raw text is the export's line as it arrived, with every
+        personal field in clear (names, numbers, e-mails), and a detail quotes the value it
+        could not parse: the analyst tier never shows personal values, so there the file
+        and line say where to look for whoever may read the rejects."""
+        columns: list[str | pl.Expr] = ["reason", file_name("source_file"), "source_row"]
+        if self.tier == "full":
+            columns[1:1] = ["detail"]
+            columns.append(pl.col("raw_text").str.slice(0, 80))
+        ordered = rejects.sort("rejected_at", "source_file", "source_row")
+        return ordered.select(columns).head(n)
+
     def close(self) -> None:
         if not self._closed:
             self.con.close()
@@ -194,7 +210,8 @@ def open_notebook(
     settings = Settings(warehouse=folder)
     # timestamps in UTC whatever the machine's zone; the pseudonymised analyst tier unless
     # CDR_TIER=full (docs/privacy.md)
-    con = connect(settings, tier=resolve_tier("analyst", warehouse=folder))
+    tier = resolve_tier("analyst", warehouse=folder)
+    con = connect(settings, tier=tier)
     pl.Config(tbl_rows=25, fmt_str_lengths=60, tbl_width_chars=160)
     _style_charts()
     return Notebook(
@@ -203,6 +220,7 @@ def open_notebook(
         month=checked,
         location=_optional_text(location),
         department=_optional_text(department),
+        tier=tier,
     )
 
 

@@ -104,6 +104,8 @@ else:
 # ## 2. Rejected rows by reason
 #
 # Read from `<warehouse>/rejects/<table>/*.parquet` (one file per ingested file with rejects).
+# The examples give the file and line of each row; a rejected row's raw text holds its
+# personal fields in clear, so its start and the detail show on the full tier only.
 
 # %%
 reject_files = nb.reject_files()
@@ -131,18 +133,10 @@ if not rejects.is_empty():
     count_axis(ax, "x")
     fig.tight_layout()
     plt.show()
-    # a few examples; raw_text is the line as it arrived
-    display(
-        rejects.sort("rejected_at", "source_file", "source_row")
-        .select(
-            "reason",
-            "detail",
-            file_name("source_file"),
-            "source_row",
-            pl.col("raw_text").str.slice(0, 80),
-        )
-        .head(10)
-    )
+    # a few examples: file and line; the detail and the raw line (personal fields in
+    # clear) only on the full tier (CDR_TIER=full, the warehouse's owner)
+    examples = nb.reject_examples(rejects)
+    display(examples)
 
 # %% [markdown]
 # ## 3. Column drift over time

@@ -27,14 +27,17 @@ def forget(
     lock_wait_seconds: float | None,
     as_json: bool,
 ) -> None:
-    """Replace one person's personal fields by their pseudonyms in every table (one Delta
+    """Replace one person's personal fields by tokens (one per value, so counts and joins
+    hold, keyed by a one-time key nobody keeps) in every table (one Delta
     commit per table), saved API page, reject, ledger record and report output, record the
     erasure in the ledger (counts only), rebuild the views and vacuum. The replaced data
     files are deleted by `cdr vacuum` once `vacuum_grace_hours` have passed (the nightly
     runs it). Name the person by exactly one of --user, --number, --email; their other
     values (name, numbers, e-mail, device MACs) are found from the records.
 
-    Exits 3 when no or several selectors are given, 5 when another writer holds the lock."""
+    The selector is compared ignoring case and, for a number, spaces, brackets, dashes
+    and '+'. Exits 3 when no or several selectors are given or nothing in the warehouse
+    holds the person (nothing erased), 5 when another writer holds the lock."""
     from cdr_pipeline.privacy import forget as forget_person
 
     settings = obj.existing_warehouse(lock_wait_seconds=lock_wait_seconds)
@@ -56,6 +59,22 @@ def forget(
         + (" (dry run: nothing changed)" if dry_run else f"; ledger run {result.run_id}"),
         err=True,
     )
+    if result.kept_files or result.kept_maps:
+        echo(
+            f"note: {result.kept_files} replaced data file(s) and {result.kept_maps} earlier "
+            "pseudonym map(s) still hold the person's values, for readers of older versions "
+            f"(--as-of), until `cdr vacuum` deletes them {result.grace_hours} h from now "
+            "(vacuum_grace_hours; the nightly runs it); `cdr vacuum --grace-hours 0` "
+            "deletes them now",
+            err=True,
+        )
+    if not dry_run:
+        echo(
+            "note: loading an export or fetching records that hold the person again brings "
+            "them back; copies outside the warehouse (inbox, archive, backups, exports sent) "
+            "are yours to erase",
+            err=True,
+        )
     sys.exit(0)
 
 
@@ -72,8 +91,9 @@ def keys() -> None:
 def rotate(obj: CliContext, lock_wait_seconds: float | None, as_json: bool) -> None:
     """Make a new random key and rebuild the views. Every pseudonym of the analyst tier
     changes: exports and results made before no longer join to those made after. Values
-    already replaced in place (retention, `cdr forget`) keep the old pseudonyms. The
-    ledger records the rotation by key fingerprints, never the key."""
+    already replaced in place by retention keep the old pseudonyms. The
+    ledger records the rotation by key fingerprints, never the key. A missing, damaged
+    or exposed key is replaced too (the way to start again after losing it)."""
     from cdr_pipeline.privacy import rotate_keys
 
     settings = obj.existing_warehouse(lock_wait_seconds=lock_wait_seconds)

@@ -3,9 +3,11 @@
 The person is named by a user UUID, a phone number or an e-mail address. Their values are
 found first: the rows of the tables whose user UUID, number or e-mail is theirs give the
 others (their name, extension, e-mail, numbers, device MACs), for a few rounds until nothing
-new turns up. Then every occurrence of each value, in every personal column of every table,
-becomes its keyed pseudonym (so counts, durations, devices and every finance figure stay,
-and the views still join the person's rows to each other), and the dropped fields (public
+new turns up. Then every occurrence of each value (and of its pseudonym under the warehouse
+key), in every personal column of every table, becomes a token keyed by a one-time random key
+that is thrown away (`_replacement_map`: so counts, durations, devices and every finance
+figure stay, the views still join the person's rows to each other, and nobody, the key's
+holder included, can tell whose they were), and the dropped fields (public
 IPs, `extra`, authorisation codes) of their rows become NULL: one Delta commit per table
 that held any. The same values are replaced in every other file (saved pages, rejects, the
 ledger, quality results, report outputs; `privacy/scrub.py`), the views and the pseudonym
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
+import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,6 +38,7 @@ from cdr_pipeline.privacy.rewrite import (
     rewrite_partitions,
 )
 from cdr_pipeline.privacy.scrub import ScrubResult, scrub_files
+from cdr_pipeline.privacy.selector import add_stored_spellings, start_selector
 from cdr_pipeline.schema import schemas_by_table
 from cdr_pipeline.schema.personal import EMAIL, ID, MAC, NAME, NUMBER, pseudonymised_columns
 from cdr_pipeline.state import tables
@@ -89,6 +93,14 @@ class ForgetResult:
     tables: list[TableRewrite] = field(default_factory=list)
     other: ScrubResult = field(default_factory=ScrubResult)
     vacuum: VacuumResult | None = None
+    replaced: list[Path] = field(default_factory=list)
+    """The data files the erasure replaced (the person's values are in them)."""
+    kept_files: int = 0
+    """Of `replaced`, the files the vacuum left (within `vacuum_grace_hours`): readers of
+    older versions (`--as-of`) still see the person until `cdr vacuum` deletes them."""
+    kept_maps: int = 0
+    """Pseudonym maps of earlier builds left for their readers; they hold raw values too."""
+    grace_hours: int = 0
 
     @property
     def rows(self) -> int:
@@ -113,21 +125,10 @@ class ForgetResult:
             "other_files": self.other.files,
             "unreadable_files": self.other.unreadable,
             "vacuumed_files": self.vacuum.files if self.vacuum else 0,
+            "kept_files": self.kept_files,
+            "kept_maps": self.kept_maps,
+            "grace_hours": self.grace_hours,
         }
-
-
-def _start(
-    user: str | None, number: str | None, email: str | None
-) -> tuple[str, dict[str, set[str]]]:
-    given = [(k, v) for k, v in (("user", user), ("number", number), ("email", email)) if v]
-    if len(given) != 1 or not given[0][1].strip():
-        raise ConfigError(
-            "name exactly one person: --user UUID, --number E164 or --email ADDRESS",
-            hint="cdr forget --number +14155550111 --dry-run",
-        )
-    selector, value = given[0]
-    kind = {"user": ID, "number": NUMBER, "email": EMAIL}[selector]
-    return selector, {kind: {value.strip()}}
 
 
 def _owner_rows(
@@ -176,16 +177,33 @@ def _find_values(
             return
 
 
-def _replacement_map(found: dict[str, set[str]], key: bytes) -> tuple[pa.Table, dict[str, str]]:
-    """The map (kind, value, pseudonym) with each value under every kind that replaces it
-    (a number can sit in a name column), and value -> pseudonym for the other files."""
+def _replacement_map(
+    found: dict[str, set[str]], key: bytes
+) -> tuple[pa.Table, dict[str, str], int]:
+    """The map (kind, value, token) with each value under every kind that replaces it (a
+    number can sit in a name column), value -> token for the other files, and the number
+    of the person's values.
+
+    The tokens look like pseudonyms but are keyed by a random key used for this erasure
+    only and never stored: under the warehouse's own key, whoever holds it and the
+    person's number (the requester, an administrator) could compute the pseudonym again
+    and pick out every call of the erased person, and an analyst export made before the
+    erasure would still name the same rows. The pseudonyms the warehouse key gave their
+    values (retention replaced old legs in place; analyst report outputs hold them) are
+    mapped to the same tokens, so no trace under the key stays either. Within the
+    warehouse a token is one per value and kind, as a pseudonym is: joins and counts hold."""
+    once = secrets.token_bytes(len(key))
     kinds = sorted({k for t in schemas_by_table() for k in pseudonymised_columns(t).values()})
     rows: list[tuple[str, str, str]] = []
     text: dict[str, str] = {}
     for own_kind, values in found.items():
         for value in sorted(values):
-            text[value] = pseudonym(key, own_kind, value)
-            rows.extend((k, value, pseudonym(key, k, value)) for k in kinds)
+            text[value] = pseudonym(once, own_kind, value)
+            for k in kinds:
+                token = pseudonym(once, k, value)
+                rows.append((k, value, token))
+                rows.append((k, pseudonym(key, k, value), token))
+                text[pseudonym(key, k, value)] = token
     table = pa.table(
         {
             "kind": [r[0] for r in rows],
@@ -193,7 +211,7 @@ def _replacement_map(found: dict[str, set[str]], key: bytes) -> tuple[pa.Table, 
             "pseudonym": [r[2] for r in rows],
         }
     )
-    return table, text
+    return table, text, sum(len(v) for v in found.values())
 
 
 def forget(
@@ -205,7 +223,7 @@ def forget(
     dry_run: bool = False,
 ) -> ForgetResult:
     """Erase one person (see the module text); `dry_run` counts what would change."""
-    selector, found = _start(user, number, email)
+    selector, found = start_selector(user, number, email)
     run_id = new_run_id(datetime.now(UTC))
     result = ForgetResult(run_id, selector, dry_run)
     layout = settings.layout
@@ -218,9 +236,9 @@ def forget(
         }
         con = rewrite_connection(settings, pa.table({"kind": [], "value": [], "pseudonym": []}))
         try:
+            add_stored_spellings(con, snaps, found)
             _find_values(con, snaps, found)
-            replacements, text = _replacement_map(found, key)
-            result.values = len(text)
+            replacements, text, result.values = _replacement_map(found, key)
             con.execute("drop table __replacements")
             con.register("__rows", replacements)
             con.execute("create table __replacements as select * from __rows")
@@ -235,6 +253,7 @@ def forget(
                     if touched:
                         change.rows += touched
                         change.files += len(files)
+                        result.replaced.extend(files)
                         change.partitions.append(value)
                 if change.partitions and not dry_run:
                     change.version = rewrite_partitions(
@@ -245,12 +264,26 @@ def forget(
         finally:
             con.close()
         result.other = scrub_files(layout, text, dry_run)
+        if not result.rows and not result.other.files:
+            # never "done": a typing slip would otherwise read as a completed erasure
+            raise ConfigError(
+                f"forget: no record of the warehouse holds this --{selector} (compared "
+                "ignoring case, and spaces, brackets, dashes and '+' in numbers): nothing "
+                "was erased",
+                hint="check the value against the records (`cdr forget` takes a user UUID, "
+                "a number such as +14155550111 or an e-mail address)",
+            )
         if not dry_run:
             _record(settings, result, key)
             _keep_pages_loaded(settings, result)
     if not dry_run:
         build_warehouse(settings)
         result.vacuum = vacuum_tables(settings, command="cdr forget")
+        # what the grace period keeps is said, never silently left: an erasure is not
+        # complete until these are gone
+        result.kept_files = sum(1 for f in result.replaced if f.exists())
+        result.kept_maps = max(len(layout.pseudonym_maps()) - 1, 0)
+        result.grace_hours = result.vacuum.grace_hours
     log.info(
         "forget (%s): %d value(s), %d row(s) in %d data file(s), %d other file(s)%s",
         selector,

@@ -2,10 +2,11 @@
 
 After a rotation every pseudonym of the analyst tier changes: exports and notebooks' results
 made before no longer join to those made after (that is the point: a leaked export cannot
-be linked to new data). Values already replaced in place by retention or `cdr forget` keep
-the pseudonyms of the old key, which no longer match the new pseudonyms of the same
-person's newer rows. The old key is overwritten; the ledger table `key_rotations` records
-the rotation by key fingerprints (`state/secret.py`), never by the key.
+be linked to new data). Values already replaced in place by retention keep the
+pseudonyms of the old key, which no longer match the new pseudonyms of the same person's
+newer rows (values `cdr forget` erased are keyed by no stored key at all). The old key is
+overwritten; the ledger table `key_rotations` records the rotation by key fingerprints
+(`state/secret.py`), never by the key.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from cdr_pipeline.config import Settings
 from cdr_pipeline.ingest import new_run_id
 from cdr_pipeline.state.ledger import TS, Ledger
 from cdr_pipeline.state.lock import writer_lock
-from cdr_pipeline.state.secret import key_id, load_key, rotate_key
+from cdr_pipeline.state.secret import current_key_id, key_id, rotate_key
 from cdr_pipeline.warehouse import build_warehouse
 
 log = logging.getLogger(__name__)
@@ -43,11 +44,14 @@ class Rotation:
 
 
 def rotate_keys(settings: Settings) -> Rotation:
-    """Replace the warehouse's pseudonym key and rebuild the views (and the pseudonym map)."""
+    """Replace the warehouse's pseudonym key and rebuild the views (and the pseudonym map).
+
+    The old key need not be usable: rotating is how a lost, damaged or exposed key is
+    replaced (`old_key_id` then says `missing` or `unreadable`)."""
     layout = settings.layout
     run_id = new_run_id(datetime.now(UTC))
     with writer_lock(layout, "cdr keys rotate", settings.lock_wait_seconds):
-        old = key_id(load_key(layout))
+        old = current_key_id(layout)
         new = key_id(rotate_key(layout))
         Ledger(layout).write(
             "key_rotations",

@@ -73,7 +73,8 @@ def _read_key(path: Path) -> bytes:
     if mode & 0o077:
         raise ConfigError(
             f"{path} can be read by others (mode {mode:#o}): the pseudonym key must be owner-only",
-            hint=f"chmod 600 {path}, and rotate it (`cdr keys rotate`) if others may have read it",
+            hint=f"chmod 600 {path}, or replace it at once with `cdr keys rotate` "
+            "(every pseudonym changes) if others may have read it",
         )
     try:
         key = bytes.fromhex(path.read_text(encoding="ascii").strip())
@@ -87,16 +88,58 @@ def _read_key(path: Path) -> bytes:
     return key
 
 
+KEY_TRACES = ("key_rotations", "erasures", "personal_retention")
+"""Ledger tables whose records were written under a pseudonym key: a warehouse with any of
+them (or with a pseudonym map) has had a key."""
+
+
+def _key_traces(layout: Layout) -> list[str]:
+    """What shows that the warehouse had a pseudonym key (empty for one that never had)."""
+    traces = [p.name for p in layout.pseudonym_maps()[-1:]]
+    for table in KEY_TRACES:
+        folder = layout.ledger / table
+        if folder.is_dir() and any(folder.glob("*.parquet")):
+            traces.append(f"ledger table {table}")
+    return traces
+
+
 def load_key(layout: Layout, create: bool = True) -> bytes:
-    """The warehouse's pseudonym key, created on first use (when `create`)."""
+    """The warehouse's pseudonym key, created on first use (when `create`).
+
+    Only a warehouse that never had a key gets one silently. A key that went missing (a
+    restore without `state/privacy/`, a deleted file) is an error: a new key would quietly
+    change every pseudonym, so exports and notebooks made before would stop joining, and
+    retention would write pseudonyms that match nothing written before. Making a new key
+    on purpose is `cdr keys rotate`."""
     path = layout.pseudonym_key
     if not path.is_file():
         if not create:
             raise ConfigError(
                 f"{path} does not exist", hint="run `cdr build` to create the pseudonym key"
             )
+        traces = _key_traces(layout)
+        if traces:
+            raise ConfigError(
+                f"the pseudonym key {path} is missing, but this warehouse had one "
+                f"({', '.join(traces)})",
+                hint="restore state/privacy/key from a backup of the warehouse; or run "
+                "`cdr keys rotate` to start a new key (every pseudonym changes)",
+            )
         _write_key(path, secrets.token_bytes(KEY_BYTES))
     return _read_key(path)
+
+
+def current_key_id(layout: Layout) -> str:
+    """`key_id` of the key in place, or why there is none usable (`missing`, `unreadable`):
+    what `cdr keys rotate` records as the old key, since rotating is also the way to
+    replace a lost, damaged or exposed key."""
+    path = layout.pseudonym_key
+    if not path.is_file():
+        return "missing"
+    try:
+        return key_id(_read_key(path))
+    except (ConfigError, OSError):
+        return "unreadable"
 
 
 def rotate_key(layout: Layout) -> bytes:

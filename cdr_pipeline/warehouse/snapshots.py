@@ -82,7 +82,23 @@ def table_snapshots(settings: Settings, as_of: AsOfArg | None = None) -> dict[st
     for schema in schemas_by_table().values():
         root = settings.layout.table(schema.name)
         out[schema.name] = tables.snapshot(root, schema.name, schema.partition_by, when)
+        if as_of is not None:
+            _check_readable(out[schema.name], as_of)
     return out
+
+
+def _check_readable(snap: Snapshot, as_of: AsOfArg) -> None:
+    """An old version whose replaced files `cdr vacuum` deleted (after the grace period, or
+    after `cdr forget`, which is the point of an erasure) cannot be read: say so, as a bad
+    `--as-of`, instead of DuckDB's "No files found" reported as a bug."""
+    gone = [f for f in snap.all_files() if not f.exists()]
+    if gone:
+        raise InputError(
+            f"--as-of {as_of}: version {snap.version} of {snap.name} can no longer be read: "
+            f"{len(gone)} of its data files were deleted by `cdr vacuum` (files replaced more "
+            "than vacuum_grace_hours ago, e.g. by a later load, retention or `cdr forget`)",
+            hint="pick a later version or time (`cdr runs` lists the versions)",
+        )
 
 
 def versions_text(snapshots: Mapping[str, Snapshot]) -> str:

@@ -5,6 +5,7 @@ ticks, legends over bars, empty axes. A papermill-style parameters cell is check
 
 from __future__ import annotations
 
+import csv
 import re
 from pathlib import Path
 from typing import Any
@@ -125,3 +126,30 @@ def test_a_papermill_parameters_cell_filters_by_department(run_script: Any, demo
     heat = run.namespace["heat"]
     assert heat["webex_go_legs"].sum() == legs < everything
     assert f"department {department}" in run.namespace["nb"].scope
+
+
+def test_data_quality_shows_no_raw_rejected_line_on_the_analyst_tier(
+    run_script: Any, demo_wh: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rejected row's raw text is the export's line with names and numbers in clear:
+    notebook 04, which analysts run on the pseudonymised tier, must not print it."""
+    import pyarrow.parquet as pq
+
+    rows = pq.read_table(next((demo_wh / "rejects").glob("*/*.parquet"))).to_pylist()
+    fields = {f for r in rows for f in next(csv.reader([r["raw_text"]])) if len(f) >= 7}
+    personal = {f for f in fields if f.startswith("+") or "@" in f or " " in f}
+    assert personal  # the drifted export's bad rows carry names and numbers
+    import IPython.display
+
+    shown: list[object] = []
+    monkeypatch.setattr(IPython.display, "display", lambda *objs, **_: shown.extend(objs))
+    monkeypatch.delenv("CDR_TIER", raising=False)
+    run_script(STEMS[3], demo_wh)
+    texts = " ".join(
+        str(v) for obj in shown if hasattr(obj, "iter_rows") for row in obj.iter_rows() for v in row
+    )
+    assert "dch_drift_bad.csv" in texts  # the examples are shown, by file and line
+    assert not {p for p in personal if p in texts}
+    monkeypatch.setenv("CDR_TIER", "full")
+    full = run_script(STEMS[3], demo_wh).namespace["examples"]
+    assert "raw_text" in full.columns and "detail" in full.columns

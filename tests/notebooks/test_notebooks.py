@@ -179,7 +179,8 @@ def test_data_quality_shows_drift_rejects_failed_file_and_validation(
     assert "failed" in shown
     assert "network_slice" in shown.lower().replace(" ", "_")  # the new column (drift)
     assert "client_version" in shown.lower().replace(" ", "_")  # the dropped one
-    assert BAD_START in shown  # a quarantined row's raw text
+    assert "bad_timestamp" in shown  # a quarantined row's reason
+    assert BAD_START not in shown  # its raw text and detail: the full tier's only
     assert "passed" in shown  # the latest validation of the demo
     assert "**Nothing failed** in the latest 1 validation run(s)" in shown  # a note, no chart
     assert "**No data** for rejected rows" not in shown

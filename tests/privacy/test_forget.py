@@ -122,3 +122,70 @@ def test_forget_needs_exactly_one_selector(sample_wh: Settings) -> None:
         forget(sample_wh, dry_run=True)
     with pytest.raises(ConfigError, match="exactly one"):
         forget(sample_wh, user="u", number="+1", dry_run=True)
+
+
+@pytest.mark.parametrize(
+    ("selector", "exact", "variants"),
+    [
+        ("number", "+13125550116", ["+1 (312) 555-0116", " 1 312 555 0116 ", "13125550116"]),
+        ("email", "grace.chen@example.com", ["Grace.Chen@Example.COM"]),
+        ("user", "aec1f2ea-4e96-41a4-a1cd-2c3e3af89d4c", ["AEC1F2EA-4E96-41A4-A1CD-2C3E3AF89D4C"]),
+    ],
+)
+def test_forget_finds_the_person_however_the_request_spells_them(
+    sample_wh: Settings, tmp_path: Path, selector: str, exact: str, variants: list[str]
+) -> None:
+    """A request names a person as they write themselves; the export spells them its own
+    way. Another spelling must find the same rows, never nothing reported as done."""
+    settings = Settings(warehouse=tmp_path / "wh")
+    shutil.copytree(sample_wh.warehouse, settings.warehouse)
+    want = forget(settings, **{selector: exact}, dry_run=True)  # type: ignore[arg-type]
+    assert want.rows > 0
+    for variant in variants:
+        got = forget(settings, **{selector: variant}, dry_run=True)  # type: ignore[arg-type]
+        assert (got.rows, got.data_files) == (want.rows, want.data_files), variant
+
+
+def test_forget_of_nobody_is_an_error_not_a_done_erasure(
+    sample_wh: Settings, tmp_path: Path
+) -> None:
+    from cdr_pipeline.errors import ConfigError
+
+    settings = Settings(warehouse=tmp_path / "wh")
+    shutil.copytree(sample_wh.warehouse, settings.warehouse)
+    legs = settings.layout.table("call_legs")
+    version = tables.version_at(legs)
+    for dry_run in (True, False):
+        with pytest.raises(ConfigError, match="nothing was erased"):
+            forget(settings, email="nobody@nowhere.example", dry_run=dry_run)
+    assert tables.version_at(legs) == version
+    assert not (settings.layout.ledger / "erasures").exists()
+
+
+def test_forget_leaves_nothing_the_warehouse_key_links_to_the_person(
+    sample_wh: Settings, tmp_path: Path
+) -> None:
+    """Erased values must not become what the warehouse key makes of them: the key's
+    holder (or anyone with an analyst export from before) could recompute the pseudonym of
+    the person's number and pick out their calls. That covers the pseudonyms retention
+    already put in old legs in place of their name."""
+    from datetime import date
+
+    from cdr_pipeline.privacy.retention import apply_personal_retention
+    from cdr_pipeline.schema.personal import PSEUDONYM_KINDS
+    from cdr_pipeline.state.secret import load_key, pseudonym
+
+    settings = Settings(warehouse=tmp_path / "wh", vacuum_grace_hours=0)
+    shutil.copytree(sample_wh.warehouse, settings.warehouse)
+    email, values = _person(settings)
+    retained = apply_personal_retention(settings, 1, "retention-run", today=date(2027, 1, 1))
+    assert retained.rows > 0
+    key = load_key(settings.layout)
+    keyed = {pseudonym(key, kind, v) for v in values for kind in PSEUDONYM_KINDS}
+    assert scan_files(settings.layout.tables, keyed)  # retention wrote some of them
+    finance = _finance(settings)
+    done = forget(settings, email=email)
+    assert done.rows > 0
+    vacuum_tables(settings, grace_hours=0)
+    assert scan_files(settings.warehouse, keyed | {v for v in values if len(v) >= 7}) == {}
+    assert _finance(settings) == finance

@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 
 from cdr_pipeline.config import Settings
+from cdr_pipeline.state import tables
 from tests.ingest.helpers import run_cdr
 from tests.privacy.helpers import scan_files
 
@@ -62,3 +63,70 @@ def test_forget_dry_run_from_the_command_line(sample_wh: Settings, tmp_path: Pat
     assert both.returncode == 3 and "exactly one" in both.stderr
     missing = run_cdr("--warehouse", str(tmp_path / "nowhere"), "forget", "--user", "u")
     assert missing.returncode == 3
+
+
+def test_a_lost_key_is_an_error_and_keys_rotate_replaces_it(
+    sample_wh: Settings, tmp_path: Path
+) -> None:
+    """A build must not quietly make a new key for a warehouse that had one (every
+    pseudonym would change unannounced); `cdr keys rotate`, the way out the message names,
+    must work on a missing, damaged or exposed key instead of failing on it."""
+    settings = Settings(warehouse=tmp_path / "wh")
+    shutil.copytree(sample_wh.warehouse, settings.warehouse)
+    wh = str(settings.warehouse)
+    key_file = settings.layout.pseudonym_key
+    key_file.unlink()
+    lost = run_cdr("--warehouse", wh, "build")
+    assert lost.returncode == 3, lost.stderr
+    assert "pseudonym key" in lost.stderr and "missing" in lost.stderr
+    assert "cdr keys rotate" in lost.stderr
+    assert not key_file.exists()
+    rotated = run_cdr("--warehouse", wh, "keys", "rotate", "--json")
+    assert rotated.returncode == 0, rotated.stderr
+    assert json.loads(rotated.stdout)["old_key_id"] == "missing"
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    key_file.write_text("not a key\n")
+    damaged = run_cdr("--warehouse", wh, "build")
+    assert damaged.returncode == 3 and "not a pseudonym key" in damaged.stderr
+    again = run_cdr("--warehouse", wh, "keys", "rotate", "--json")
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["old_key_id"] == "unreadable"
+    key_file.chmod(0o644)
+    exposed = run_cdr("--warehouse", wh, "keys", "rotate")
+    assert exposed.returncode == 0, exposed.stderr
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    assert run_cdr("--warehouse", wh, "build").returncode == 0
+
+
+def test_a_new_warehouse_still_gets_its_key(tmp_path: Path) -> None:
+    from cdr_pipeline.state.secret import load_key
+
+    settings = Settings(warehouse=tmp_path / "wh")
+    assert len(load_key(settings.layout)) == 32
+    assert settings.layout.pseudonym_key.stat().st_mode & 0o777 == 0o600
+
+
+def test_forget_says_what_the_grace_period_keeps(sample_wh: Settings, tmp_path: Path) -> None:
+    """Within `vacuum_grace_hours` the replaced data files (and older pseudonym maps) still
+    hold the person for readers of older versions: an erasure must say so, and how to
+    finish it, not end as if nothing of the person were left. Once vacuumed, `--as-of` a
+    version from before says it can no longer be read."""
+    settings = Settings(warehouse=tmp_path / "wh")
+    shutil.copytree(sample_wh.warehouse, settings.warehouse)
+    wh = str(settings.warehouse)
+    before = str(tables.version_at(settings.layout.table("call_legs")))
+    done = run_cdr("--warehouse", wh, "forget", "--number", "+13125550115")
+    assert done.returncode == 0, done.stderr
+    assert "+13125550115" not in done.stdout + done.stderr
+    assert "still hold the person's values" in done.stderr
+    assert "--as-of" in done.stderr and "cdr vacuum --grace-hours 0" in done.stderr
+    assert "brings them back" in done.stderr
+    assert run_cdr("--warehouse", wh, "vacuum", "--grace-hours", "0").returncode == 0
+    # the version before the erasure is gone, and says so: not a bug report (exit 1)
+    old = run_cdr("--warehouse", wh, "report", "anomalies", "--as-of", before)
+    assert old.returncode == 3, old.stderr
+    assert "can no longer be read" in old.stderr and "cdr vacuum" in old.stderr
+    now = str(tables.version_at(settings.layout.table("call_legs")))
+    assert run_cdr("--warehouse", wh, "report", "anomalies", "--as-of", now).returncode == 0
+    again = run_cdr("--warehouse", wh, "forget", "--number", "+13125550115")
+    assert again.returncode == 3 and "nothing was erased" in again.stderr

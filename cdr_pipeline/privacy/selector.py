@@ -1,0 +1,94 @@
+"""How `cdr forget` is told who to erase: exactly one selector (user UUID, number or
+e-mail), and the spellings the tables hold of it.
+
+A request names a person as they write themselves (`+1 (312) 555-0116`,
+`Grace.Chen@Example.com`, an upper-case UUID) while an export spells them its own way
+(`+13125550116`); comparing exactly would find nothing and report the erasure done. So a
+selector is compared in a canonical form: numbers without spaces, brackets, dots, dashes
+and `+`, e-mails and ids in lower case.
+"""
+
+from __future__ import annotations
+
+import re
+
+import duckdb
+
+from cdr_pipeline.errors import ConfigError
+from cdr_pipeline.schema.personal import EMAIL, ID, NUMBER, pseudonymised_columns
+from cdr_pipeline.state import tables
+from cdr_pipeline.text import lit, quote
+
+
+def start_selector(
+    user: str | None, number: str | None, email: str | None
+) -> tuple[str, dict[str, set[str]]]:
+    """(selector kind, {value kind: {value}}) of the one selector given; a ConfigError when
+    there is none or more than one."""
+    given = [(k, v) for k, v in (("user", user), ("number", number), ("email", email)) if v]
+    if len(given) != 1 or not given[0][1].strip():
+        raise ConfigError(
+            "name exactly one person: --user UUID, --number E164 or --email ADDRESS",
+            hint="cdr forget --number +14155550111 --dry-run",
+        )
+    selector, value = given[0]
+    kind = {"user": ID, "number": NUMBER, "email": EMAIL}[selector]
+    return selector, {kind: {value.strip()}}
+
+
+_NUMBER_MARKS = r"[\s().+-]"
+"""What a phone number may be written with besides its digits (`+1 (312) 555-0116`)."""
+
+
+def _canonical_sql(kind: str, column: str) -> str:
+    """SQL of `column` in the form a selector of `kind` is compared in: a number without
+    spaces, brackets, dots, dashes and `+`; an e-mail or id in lower case."""
+    if kind == NUMBER:
+        return f"regexp_replace(trim({column}), {lit(_NUMBER_MARKS)}, '', 'g')"
+    return f"lower(trim({column}))"
+
+
+def canonical(kind: str, value: str) -> str:
+    """The selector in the form `_canonical_sql` gives a stored value."""
+    if kind == NUMBER:
+        return re.sub(_NUMBER_MARKS, "", value.strip())
+    return value.strip().lower()
+
+
+def stored_spellings(
+    con: duckdb.DuckDBPyConnection, snaps: dict[str, tables.Snapshot], kind: str, value: str
+) -> set[str]:
+    """How the tables spell the selector: the values of every column of its kind equal to
+    it as `canonical` compares. A request names a person as they write themselves
+    (`+1 312 555 0116`, `Grace.Chen@Example.com`, an upper-case UUID), the export may
+    spell them otherwise (`+13125550116`); an exact match would find nothing and report
+    the erasure done."""
+    wanted = canonical(kind, value)
+    found: set[str] = set()
+    if not wanted:
+        return found
+    for table, snap in snaps.items():
+        columns = [c for c, k in pseudonymised_columns(table).items() if k == kind]
+        files = snap.all_files()
+        if not columns or not files:
+            continue
+        listed = ", ".join(lit(str(f)) for f in files)
+        source = f"read_parquet([{listed}], hive_partitioning=false, union_by_name=true)"
+        present = {r[0] for r in con.execute(f"describe select * from {source}").fetchall()}
+        for column in (c for c in columns if c in present):
+            rows = con.execute(
+                f"select distinct {quote(column)} from {source} "
+                f"where {_canonical_sql(kind, quote(column))} = ?",
+                [wanted],
+            ).fetchall()
+            found |= {str(r[0]) for r in rows}
+    return found
+
+
+def add_stored_spellings(
+    con: duckdb.DuckDBPyConnection, snaps: dict[str, tables.Snapshot], found: dict[str, set[str]]
+) -> None:
+    """Grow `found` (kind -> values, the selector) with the tables' spellings of each value."""
+    for kind, given in list(found.items()):
+        for value in list(given):
+            found[kind] |= stored_spellings(con, snaps, kind, value)
