@@ -192,7 +192,8 @@ def _personal_retention(settings: Settings, summary: NightlySummary, run_id: str
         out[:] = [
             EXIT_OK,
             f"personal fields pseudonymised in {len(kept.partitions)} partition(s) before "
-            f"{kept.cutoff} ({kept.rows:,} rows)",
+            f"{kept.cutoff} ({kept.rows:,} rows); raw text of "
+            f"{sum(e.rows for e in kept.rejects):,} older reject(s) emptied",
         ]
 
 

@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 import pyarrow as pa
 
 from cdr_pipeline.config import Settings
+from cdr_pipeline.privacy.reject_texts import ExpiredTexts, expire_reject_texts
 from cdr_pipeline.privacy.rewrite import rewrite_connection, rewrite_partitions
 from cdr_pipeline.schema import CALL_LEGS
 from cdr_pipeline.schema.personal import RETENTION_KEEPS, pseudonymised_columns
@@ -55,6 +56,9 @@ class PersonalRetentionResult:
     partitions: list[tuple[str, int]] = field(default_factory=list)
     """(partition, rows) pseudonymised, or that would be in a dry run."""
     version: int | None = None
+    rejects: list[ExpiredTexts] = field(default_factory=list)
+    """Rejects files whose raw text and detail of records quarantined before the cutoff
+    were emptied (`reject_texts.py`)."""
 
     @property
     def rows(self) -> int:
@@ -91,6 +95,10 @@ def apply_personal_retention(
     keep = RETENTION_KEEPS.get(CALL_LEGS.name, frozenset())
     kinds = {c: k for c, k in pseudonymised_columns(CALL_LEGS.name).items() if c not in keep}
     with writer_lock(layout, "cdr nightly (personal retention)", settings.lock_wait_seconds):
+        before = datetime.combine(result.cutoff, time(), UTC)
+        result.rejects = expire_reject_texts(layout, before, dry_run)
+        if result.rejects and not dry_run:
+            _record(settings, result, personal_days, run_id, tables_too=False)
         snap = tables.snapshot(root, CALL_LEGS.name, CALL_LEGS.partition_by)
         pending = _pending(snap, result.cutoff)
         if not pending:
@@ -149,23 +157,34 @@ def apply_personal_retention(
 
 
 def _record(
-    settings: Settings, result: PersonalRetentionResult, personal_days: int, run_id: str
+    settings: Settings,
+    result: PersonalRetentionResult,
+    personal_days: int,
+    run_id: str,
+    tables_too: bool = True,
 ) -> None:
+    """Ledger records of the pass: the partitions pseudonymised (`tables_too`), or the
+    rejects files emptied (table `rejects/<table>`, partition the file's name)."""
+    done = (
+        [(CALL_LEGS.name, name, rows) for name, rows in result.partitions]
+        if tables_too
+        else [(f"rejects/{e.file.split('/')[0]}", e.file, e.rows) for e in result.rejects]
+    )
     now = datetime.now(UTC)
     Ledger(settings.layout).write(
         "personal_retention",
-        run_id,
+        run_id if tables_too else f"{run_id}-rejects",
         [
             {
                 "run_id": run_id,
-                "table_name": CALL_LEGS.name,
+                "table_name": table,
                 "partition": name,
                 "rows": rows,
                 "personal_days": personal_days,
                 "cutoff": result.cutoff,
                 "pseudonymised_at": now,
             }
-            for name, rows in result.partitions
+            for table, name, rows in done
         ],
         PERSONAL_RETENTION_SCHEMA,
     )

@@ -1,0 +1,96 @@
+"""Retention of the text of quarantined records (`[privacy] personal_days`).
+
+A rejected record is kept in `rejects/<table>/<source>.parquet` with its raw line
+(`raw_text`) and the parse message (`detail`, which quotes the value that did not parse):
+names, numbers and e-mails in clear, outside the tables that retention pseudonymises. Once a
+record has been quarantined for longer than `personal_days`, both become NULL; its table,
+file, line, reason and time stay, so the quarantine still counts and explains itself. The
+pass streams each file a row group at a time and replaces it atomically (the rejects are not
+a Delta table: no reader holds a version of them).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from cdr_pipeline.state.files import install_file, temp_name
+from cdr_pipeline.state.layout import Layout
+
+log = logging.getLogger(__name__)
+
+TEXTS = ("raw_text", "detail")
+"""The columns of a reject that can hold personal values."""
+
+
+@dataclass(frozen=True)
+class ExpiredTexts:
+    file: str
+    """`<table>/<source>.parquet` under `rejects/`."""
+    rows: int
+    """Rejects of the file whose texts were (or, in a dry run, would be) emptied."""
+
+
+def _expired(batch: pa.RecordBatch | pa.Table, before: datetime) -> pa.Array:
+    """Rows rejected before `before` that still hold a text."""
+    held = pc.or_(pc.is_valid(batch["raw_text"]), pc.is_valid(batch["detail"]))
+    return pc.fill_null(pc.and_(pc.less(batch["rejected_at"], before), held), False)
+
+
+def _count(path: Path, before: datetime) -> int:
+    """Rejects of `path` to empty; reads the three columns that decide it, a row group at a
+    time."""
+    pf = pq.ParquetFile(path)
+    total = 0
+    for batch in pf.iter_batches(columns=["rejected_at", *TEXTS]):
+        total += int(pc.sum(_expired(batch, before)).as_py() or 0)
+    return total
+
+
+def _rewrite(path: Path, before: datetime) -> None:
+    pf = pq.ParquetFile(path)
+    tmp = temp_name(path)
+    try:
+        with pq.ParquetWriter(tmp, pf.schema_arrow, compression="zstd") as writer:
+            for i in range(pf.num_row_groups):
+                group = pf.read_row_group(i)
+                old = _expired(group, before)
+                for name in TEXTS:
+                    column = group[name]
+                    empty = pa.nulls(len(group), column.type)
+                    at = group.schema.get_field_index(name)
+                    group = group.set_column(at, name, pc.if_else(old, empty, column))
+                writer.write_table(group)
+        install_file(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def expire_reject_texts(
+    layout: Layout, before: datetime, dry_run: bool = False
+) -> list[ExpiredTexts]:
+    """Empty `raw_text` and `detail` of every reject quarantined before `before`, in every
+    rejects file (of every table: device and directory rejects hold names too); returns the
+    files changed. A file that cannot be read is named in the log and left as it is; one
+    that cannot be written fails the pass."""
+    out: list[ExpiredTexts] = []
+    for path in sorted(layout.rejects.glob("*/*.parquet")):
+        name = f"{path.parent.name}/{path.name}"
+        try:
+            rows = _count(path, before)
+        except (OSError, pa.ArrowException, KeyError) as exc:
+            log.warning("personal retention: rejects file %s left as it is: %s", name, exc)
+            continue
+        if not rows:
+            continue
+        if not dry_run:
+            _rewrite(path, before)  # a write that fails (disk full) fails the pass
+        out.append(ExpiredTexts(name, rows))
+    return out
