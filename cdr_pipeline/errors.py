@@ -96,8 +96,9 @@ class WarehouseUnwritable(CdrError):
 
 
 class WarehouseDamaged(CdrError):
-    """A table's Delta log cannot be read (a disk fault, an edit by hand): not the input's
-    fault, not a bug of ours. Nothing is written until the log is restored."""
+    """A table's Delta log cannot be read, or a data file it lists is missing or truncated
+    (a disk fault, an edit by hand): not the input's fault, not a bug of ours. Nothing is
+    written until the log or the file is restored."""
 
     exit_code = EXIT_ENVIRONMENT
 
