@@ -104,8 +104,7 @@ def damaged_log(root: Path, detail: str) -> WarehouseDamaged:
 def version_at_time(root: Path, when: datetime) -> int | None:
     """The latest version committed at or before `when` (commit info times increase with
     the version, so a binary search over the log reads a few entries), None if none was."""
-    log = root / "_delta_log"
-    versions = sorted(int(p.stem) for p in log.glob("*.json") if p.stem.isdigit())
+    versions = log_versions(root)
     lo, hi, best = 0, len(versions) - 1, None
     while lo <= hi:
         mid = (lo + hi) // 2
@@ -115,6 +114,12 @@ def version_at_time(root: Path, when: datetime) -> int | None:
         else:
             hi = mid - 1
     return best
+
+
+def log_versions(root: Path) -> list[int]:
+    """The versions whose log entries are on disk, in order."""
+    log = root / "_delta_log"
+    return sorted(int(p.stem) for p in log.glob("*.json") if p.stem.isdigit())
 
 
 def commit_time(root: Path, version: int) -> datetime | None:
