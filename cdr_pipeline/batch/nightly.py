@@ -27,6 +27,7 @@ from cdr_pipeline.ingest import (
     ingest_paths,
     new_run_id,
 )
+from cdr_pipeline.ingest import faults
 from cdr_pipeline.logfields import log_fields
 from cdr_pipeline.state.ledger import Ledger
 from cdr_pipeline.state.lock import writer_lock
@@ -124,8 +125,11 @@ def run_nightly(
             else:
                 out[:] = [EXIT_OK, "nothing new in the inbox"]
         loaded_rows = summary.ingest.total("rows_loaded") if summary.ingest else 0
-        if loaded_rows or summary.fetch is not None:
-            validate_build(settings, summary, scope="last")
+        # what tonight loaded and whatever an earlier run loaded but never validated (a
+        # nightly killed between its commit and its validation)
+        if loaded_rows or summary.fetch is not None or _unvalidated(settings):
+            faults.point("validate")
+            validate_build(settings, summary, scope="pending")
         else:
             with summary.run_stage("build") as out:
                 out[:] = [EXIT_OK, f"nothing new to validate; {build_stage(settings, summary)}"]
@@ -158,6 +162,14 @@ def run_nightly(
                 summary.archived = archive_loaded(summary.ingest, inbox, archive, earlier)
                 out[:] = [EXIT_OK, f"{len(summary.archived)} file(s) moved to {archive}"]
     return summary
+
+
+def _unvalidated(settings: Settings) -> bool:
+    """Whether an ingest run loaded rows that no validation has covered yet."""
+    from cdr_pipeline.quality.scope import pending_runs
+    from cdr_pipeline.state.ledger import Ledger
+
+    return bool(pending_runs(Ledger(settings.layout)))
 
 
 def _close_and_report(settings: Settings, summary: NightlySummary) -> None:
