@@ -139,11 +139,16 @@ def run_nightly(
                 from cdr_pipeline.ingest.retention import apply_retention
 
                 summary.retention = apply_retention(settings, retain, run_id, summary.run_date)
+                moved = ""
+                if summary.retention.dropped:
+                    # the build stage ran before: without this, cdr.duckdb (its views and
+                    # its kept fct_calls) showed the dropped days until the next night
+                    moved = f"; {build_stage(settings, summary)}"
                 out[:] = [
                     EXIT_OK,
                     f"dropped {len(summary.retention.dropped)} partition(s) "
                     f"before {summary.retention.cutoff} "
-                    f"({summary.retention.rows:,} rows)",
+                    f"({summary.retention.rows:,} rows){moved}",
                 ]
         _personal_retention(settings, summary, run_id)
         with summary.run_stage("vacuum") as out:
