@@ -20,6 +20,8 @@ EXIT_BAD_INPUT = 3
 EXIT_QUALITY = 4
 EXIT_LOCKED = 5
 EXIT_ENVIRONMENT = 6
+EXIT_INTERRUPTED = 130
+"""Ctrl-C or SIGTERM: 128 + SIGINT, as shells report an interrupted command."""
 
 
 class CdrError(Exception):

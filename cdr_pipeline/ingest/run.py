@@ -18,7 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from cdr_pipeline.config import Settings
-from cdr_pipeline.errors import EXIT_OK, CdrError, InputError, environment_error
+from cdr_pipeline.errors import (
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    CdrError,
+    InputError,
+    environment_error,
+)
 from cdr_pipeline.ingest.digest import Fingerprint
 from cdr_pipeline.ingest.load import FileLoader
 from cdr_pipeline.ingest.merge import clean_temp_files
@@ -37,8 +43,6 @@ StageFiles = Callable[[list[FileTask]], list[StagedFile]]
 """Stages every file of a run elsewhere (`stage.stage_file` in Spark tasks) and returns what
 each produced, in the tasks' order."""
 
-EXIT_INTERRUPTED = 130
-"""Exit code of a run stopped by Ctrl-C (as the CLI exits)."""
 
 
 def new_run_id(now: datetime) -> str:
@@ -190,7 +194,7 @@ def format_versions(versions: Mapping[str, int]) -> str | None:
 
 def _run_totals(results: list[FileResult], files_seen: int, ending: str) -> dict[str, Any]:
     """The run's closing ledger fields. A run that raised is `failed` with exit code 1; one
-    interrupted (Ctrl-C) is `interrupted` with exit code 130."""
+    interrupted (Ctrl-C, SIGTERM) is `interrupted` with exit code 130."""
     finished_ok = ending == "ok"
     code = max((r.exit_code for r in results), default=EXIT_OK)
     failed = [r.message for r in results if r.status == "failed"]
@@ -210,7 +214,7 @@ def _run_totals(results: list[FileResult], files_seen: int, ending: str) -> dict
         "message": "; ".join(failed)
         if finished_ok
         else (
-            "interrupted (Ctrl-C); nothing uncommitted counts"
+            "interrupted (Ctrl-C or SIGTERM); nothing uncommitted counts"
             if ending == "interrupted"
             else "unexpected error"
         ),
