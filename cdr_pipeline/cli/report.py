@@ -53,8 +53,9 @@ def _complete_month(
 @click.option(
     "--as-of",
     metavar="VERSION|TIMESTAMP",
-    help="Answer from the tables as they were: a call_legs version (cdr runs shows them) or "
-    "a UTC time like 2026-10-31T18:00:00Z (files replaced since must not be vacuumed yet).",
+    help="Answer from the tables as they were: a call_legs version (cdr runs --wide shows "
+    "them) or a time like 2026-10-31T18:00:00Z (UTC without a zone; not in the future; files "
+    "replaced since must not be vacuumed yet).",
 )
 @click.option(
     "--current",
@@ -210,9 +211,7 @@ def _finance_summary(
         _usage("finance-summary needs --month YYYY-MM")
     if fmt not in ("html", "table"):
         _usage("finance-summary is written as --format html")
-    html, figures = finance_summary(
-        obj.existing_warehouse(), month, current=current, as_of=as_of
-    )
+    html, figures = finance_summary(obj.existing_warehouse(), month, current=current, as_of=as_of)
     if out is None:
         sys.stdout.write(html)
     else:

@@ -221,7 +221,7 @@ def check_files(snap: Snapshot, files: list[tuple[Path, int | None]]) -> None:
             f"{snap.name} version {snap.version} can no longer be read: {len(bad)} of its "
             f"{len(files)} data file(s) were replaced since and deleted by vacuum",
             hint="a version stays readable for vacuum_grace_hours after the commit that "
-            "replaced its files; ask for a later version or time (cdr runs lists the "
+            "replaced its files; ask for a later version or time (cdr runs --wide lists the "
             "versions), or raise vacuum_grace_hours to keep history longer",
         )
     path, what = bad[0]

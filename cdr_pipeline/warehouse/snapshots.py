@@ -33,7 +33,8 @@ def parse_as_of(text: AsOfArg) -> int | datetime:
     except ValueError:
         raise InputError(
             f"--as-of {text!r} is neither a table version nor a timestamp",
-            hint="give a version number (cdr runs shows them) or a time like 2026-10-31T18:00Z",
+            hint="give a version number (cdr runs --wide shows them) or a time like "
+            "2026-10-31T18:00Z",
         ) from None
     return when if when.tzinfo else when.replace(tzinfo=UTC)
 
