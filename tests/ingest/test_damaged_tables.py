@@ -12,6 +12,8 @@ from click.testing import CliRunner, Result
 from cdr_pipeline.cli.main import cli
 from cdr_pipeline.config import Settings
 from cdr_pipeline.ingest.vacuum import vacuum_tables
+from cdr_pipeline.state.layout import Layout
+from cdr_pipeline.state.ledger import Ledger
 from cdr_pipeline.warehouse import build_warehouse
 from tests.ingest.helpers import fixture, load, partition_files
 
@@ -72,3 +74,16 @@ def test_a_damaged_commit_info_exits_6_for_time_travel(tmp_path: Path) -> None:
         assert res.exit_code == 6, res.output
         assert f"the Delta log of {wh / 'tables' / 'call_legs'} cannot be read" in res.output
         assert "restore" in res.output and "unexpected" not in res.output
+
+
+def test_the_ledger_records_a_failed_run_with_its_exit_code_and_message(tmp_path: Path) -> None:
+    """A run stopped by a known error was recorded as exit 1, "unexpected error", while the
+    command exited 6 naming the damaged file: `cdr runs` sent the operator after a bug."""
+    wh = tmp_path / "wh"
+    _two_versions(wh)
+    victim = next(iter(partition_files(wh).values()))[0]
+    victim.unlink()
+    assert _cdr(wh, "ingest", str(fixture("quoted_fields.csv"))).exit_code == 6
+    last = Ledger(Layout(wh)).runs().row(-1, named=True)
+    assert (last["status"], last["exit_code"]) == ("failed", 6)
+    assert f"data file {victim} is missing" in last["message"]
