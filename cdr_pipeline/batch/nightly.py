@@ -24,10 +24,10 @@ from cdr_pipeline.ingest import (
     IngestResult,
     ProgressFn,
     expand_paths,
+    faults,
     ingest_paths,
     new_run_id,
 )
-from cdr_pipeline.ingest import faults
 from cdr_pipeline.logfields import log_fields
 from cdr_pipeline.state.ledger import Ledger
 from cdr_pipeline.state.lock import writer_lock
@@ -135,21 +135,7 @@ def run_nightly(
                 out[:] = [EXIT_OK, f"nothing new to validate; {build_stage(settings, summary)}"]
         _close_and_report(settings, summary)
         if retain:
-            with summary.run_stage("retention") as out:
-                from cdr_pipeline.ingest.retention import apply_retention
-
-                summary.retention = apply_retention(settings, retain, run_id, summary.run_date)
-                moved = ""
-                if summary.retention.dropped:
-                    # the build stage ran before: without this, cdr.duckdb (its views and
-                    # its kept fct_calls) showed the dropped days until the next night
-                    moved = f"; {build_stage(settings, summary)}"
-                out[:] = [
-                    EXIT_OK,
-                    f"dropped {len(summary.retention.dropped)} partition(s) "
-                    f"before {summary.retention.cutoff} "
-                    f"({summary.retention.rows:,} rows){moved}",
-                ]
+            _retention(settings, summary, retain, run_id)
         _personal_retention(settings, summary, run_id)
         with summary.run_stage("vacuum") as out:
             from cdr_pipeline.ingest.vacuum import vacuum_tables
@@ -193,6 +179,25 @@ def _close_and_report(settings: Settings, summary: NightlySummary) -> None:
             EXIT_OK,
             f"{len(summary.reports)} file(s) in "
             f"{settings.layout.reports / summary.run_date.isoformat()}",
+        ]
+
+
+def _retention(settings: Settings, summary: NightlySummary, retain: int, run_id: str) -> None:
+    """Stage `retention`: call-leg days older than `retain` days leave the table, and the
+    views move to that version."""
+    from cdr_pipeline.ingest.retention import apply_retention
+
+    with summary.run_stage("retention") as out:
+        summary.retention = apply_retention(settings, retain, run_id, summary.run_date)
+        moved = ""
+        if summary.retention.dropped:
+            # the build stage ran before: without this, cdr.duckdb (its views and its kept
+            # fct_calls) showed the dropped days until the next night
+            moved = f"; {build_stage(settings, summary)}"
+        out[:] = [
+            EXIT_OK,
+            f"dropped {len(summary.retention.dropped)} partition(s) "
+            f"before {summary.retention.cutoff} ({summary.retention.rows:,} rows){moved}",
         ]
 
 

@@ -118,14 +118,9 @@ def report(
         _list()
     if not name:
         _usage("name a report (cdr report --list shows them)")
-    if fmt in ("parquet", "xlsx") and out is None and name != "finance-pack":
-        _usage(f"--format {fmt} needs --out FILE")
+    _check_options(name, fmt, out, as_of)
     if name in ("finance-pack", "finance-summary"):
         _finance(obj, name, month, out, current, fmt, as_of)
-    if name == "restatements" and as_of is not None:
-        # it compares each closed month with the tables now: silently ignoring the flag
-        # would hand over today's comparison as if it were the one asked for
-        _usage("--as-of does not apply to restatements (closed months against the tables now)")
     if fmt == "html":
         _usage(
             "--format html is for finance-summary; this report writes csv, json, parquet, "
@@ -164,6 +159,16 @@ def _list() -> NoReturn:
     for n, text in names.items():
         echo(f"{n.ljust(width)}  {text}")
     sys.exit(0)
+
+
+def _check_options(name: str, fmt: str, out: Path | None, as_of: str | None) -> None:
+    """Usage errors (exit 2) of option combinations."""
+    if fmt in ("parquet", "xlsx") and out is None and name != "finance-pack":
+        _usage(f"--format {fmt} needs --out FILE")
+    if name == "restatements" and as_of is not None:
+        # it compares each closed month with the tables now: silently ignoring the flag
+        # would hand over today's comparison as if it were the one asked for
+        _usage("--as-of does not apply to restatements (closed months against the tables now)")
 
 
 def _usage(message: str) -> NoReturn:

@@ -9,8 +9,8 @@ from cdr_pipeline.config import Settings
 from cdr_pipeline.reports.figures import MonthFigures, month_figures
 from cdr_pipeline.reports.summary import render_summary
 from cdr_pipeline.reports.workbook import write_finance_pack
-from cdr_pipeline.warehouse.snapshots import AsOfArg
 from cdr_pipeline.state.files import atomic_write_bytes
+from cdr_pipeline.warehouse.snapshots import AsOfArg
 
 
 def finance_pack(
