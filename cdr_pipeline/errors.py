@@ -20,6 +20,8 @@ EXIT_BAD_INPUT = 3
 EXIT_QUALITY = 4
 EXIT_LOCKED = 5
 EXIT_ENVIRONMENT = 6
+EXIT_INTERRUPTED = 130
+"""Ctrl-C or SIGTERM: 128 + SIGINT, as shells report an interrupted command."""
 
 
 class CdrError(Exception):
@@ -96,8 +98,9 @@ class WarehouseUnwritable(CdrError):
 
 
 class WarehouseDamaged(CdrError):
-    """A table's Delta log cannot be read (a disk fault, an edit by hand): not the input's
-    fault, not a bug of ours. Nothing is written until the log is restored."""
+    """A table's Delta log cannot be read, or a data file it lists is missing or truncated
+    (a disk fault, an edit by hand): not the input's fault, not a bug of ours. Nothing is
+    written until the log or the file is restored."""
 
     exit_code = EXIT_ENVIRONMENT
 

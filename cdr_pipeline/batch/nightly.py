@@ -24,6 +24,7 @@ from cdr_pipeline.ingest import (
     IngestResult,
     ProgressFn,
     expand_paths,
+    faults,
     ingest_paths,
     new_run_id,
 )
@@ -124,23 +125,17 @@ def run_nightly(
             else:
                 out[:] = [EXIT_OK, "nothing new in the inbox"]
         loaded_rows = summary.ingest.total("rows_loaded") if summary.ingest else 0
-        if loaded_rows or summary.fetch is not None:
-            validate_build(settings, summary, scope="last")
+        # what tonight loaded and whatever an earlier run loaded but never validated (a
+        # nightly killed between its commit and its validation)
+        if loaded_rows or summary.fetch is not None or _unvalidated(settings):
+            faults.point("validate")
+            validate_build(settings, summary, scope="pending")
         else:
             with summary.run_stage("build") as out:
                 out[:] = [EXIT_OK, f"nothing new to validate; {build_stage(settings, summary)}"]
         _close_and_report(settings, summary)
         if retain:
-            with summary.run_stage("retention") as out:
-                from cdr_pipeline.ingest.retention import apply_retention
-
-                summary.retention = apply_retention(settings, retain, run_id, summary.run_date)
-                out[:] = [
-                    EXIT_OK,
-                    f"dropped {len(summary.retention.dropped)} partition(s) "
-                    f"before {summary.retention.cutoff} "
-                    f"({summary.retention.rows:,} rows)",
-                ]
+            _retention(settings, summary, retain, run_id)
         _personal_retention(settings, summary, run_id)
         with summary.run_stage("vacuum") as out:
             from cdr_pipeline.ingest.vacuum import vacuum_tables
@@ -160,6 +155,14 @@ def run_nightly(
     return summary
 
 
+def _unvalidated(settings: Settings) -> bool:
+    """Whether an ingest run loaded rows that no validation has covered yet."""
+    from cdr_pipeline.quality.scope import pending_runs
+    from cdr_pipeline.state.ledger import Ledger
+
+    return bool(pending_runs(Ledger(settings.layout)))
+
+
 def _close_and_report(settings: Settings, summary: NightlySummary) -> None:
     """Close the previous month when it is due (`close_after_days`), then write the
     standard reports (a closed month's finance figures are its frozen ones)."""
@@ -176,6 +179,25 @@ def _close_and_report(settings: Settings, summary: NightlySummary) -> None:
             EXIT_OK,
             f"{len(summary.reports)} file(s) in "
             f"{settings.layout.reports / summary.run_date.isoformat()}",
+        ]
+
+
+def _retention(settings: Settings, summary: NightlySummary, retain: int, run_id: str) -> None:
+    """Stage `retention`: call-leg days older than `retain` days leave the table, and the
+    views move to that version."""
+    from cdr_pipeline.ingest.retention import apply_retention
+
+    with summary.run_stage("retention") as out:
+        summary.retention = apply_retention(settings, retain, run_id, summary.run_date)
+        moved = ""
+        if summary.retention.dropped:
+            # the build stage ran before: without this, cdr.duckdb (its views and its kept
+            # fct_calls) showed the dropped days until the next night
+            moved = f"; {build_stage(settings, summary)}"
+        out[:] = [
+            EXIT_OK,
+            f"dropped {len(summary.retention.dropped)} partition(s) "
+            f"before {summary.retention.cutoff} ({summary.retention.rows:,} rows){moved}",
         ]
 
 

@@ -6,18 +6,19 @@ import importlib
 import logging
 import os
 import pkgutil
+import signal
 import sys
 import time
 import traceback
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
 import cdr_pipeline.cli as cli_pkg
 from cdr_pipeline import __version__
 from cdr_pipeline.cli.context import CliContext, configure_logging, echo
-from cdr_pipeline.errors import EXIT_UNEXPECTED, CdrError, known_error
+from cdr_pipeline.errors import EXIT_INTERRUPTED, EXIT_UNEXPECTED, CdrError, known_error
 from cdr_pipeline.logfields import log_session
 from cdr_pipeline.render import safe_text
 
@@ -68,10 +69,11 @@ class CdrGroup(click.Group):
             raise
         except (click.exceptions.Exit, click.Abort, SystemExit):
             raise
-        except KeyboardInterrupt:
-            echo("interrupted", err=True)
-            sys.exit(130)
+        except KeyboardInterrupt as exc:
+            _interrupted(isinstance(exc, Terminated))
         except Exception as exc:
+            if STOPPED_BY:  # a library made the interrupt its own error ("Query interrupted")
+                _interrupted(STOPPED_BY[0] == signal.SIGTERM)
             obj = ctx.find_object(CliContext)
             debug = obj is not None and obj.debug
             error = known_error(exc, _root(obj))
@@ -85,6 +87,20 @@ class CdrGroup(click.Group):
                 sys.exit(EXIT_UNEXPECTED)
             _report_error(obj, error)
             sys.exit(error.exit_code)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where Python would raise KeyboardInterrupt for Ctrl-C."""
+
+
+STOPPED_BY: list[int] = []
+"""The signals (SIGINT, SIGTERM) received while the command ran (set by `main`'s
+handlers only: not when the CLI runs in a test's process)."""
+
+
+def _interrupted(terminated: bool) -> NoReturn:
+    echo("terminated (SIGTERM)" if terminated else "interrupted", err=True)
+    sys.exit(EXIT_INTERRUPTED)
 
 
 def _root(obj: CliContext | None) -> Path | None:
@@ -148,7 +164,7 @@ def cli(
     Exit codes: 0 ok, 1 unexpected error, 2 usage, 3 bad input or configuration,
     4 data-quality failure, 5 another writer holds the warehouse lock,
     6 the warehouse cannot be written (disk full, read-only, permission, a build out of
-    its memory: build_memory_mb, or a table's log damaged).
+    its memory: build_memory_mb, or a table's log or data file damaged).
     """
     verbosity = -1 if quiet else verbose
     ctx.obj = CliContext(warehouse, config, verbosity, log_json, debug)
@@ -178,8 +194,25 @@ seconds cut the ingest's system time by a quarter and its page faults by a fifth
 environment wins."""
 
 
+def _on_signal(signum: int, frame: object) -> None:
+    """Ctrl-C and SIGTERM (`systemctl stop`, the unit's `TimeoutStartSec`, a shutdown,
+    `kill`) stop a command the same way: the run records itself `interrupted`, removes what
+    it staged and the command exits 130. Python's default for SIGTERM ended the process on
+    the spot: no closing log line, the ledger still said `running`, staged files stayed
+    until the next writer. The signal is remembered because DuckDB turns the interrupt of a
+    query into its own error ("Query interrupted"). A second SIGTERM is ignored so the
+    clean-up can finish (SIGKILL still ends it, safely)."""
+    STOPPED_BY.append(signum)
+    if signum == signal.SIGTERM:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        raise Terminated
+    raise KeyboardInterrupt
+
+
 def main() -> None:
     for name, value in ALLOCATOR_ENV.items():
         os.environ.setdefault(name, value)
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
     # standalone mode: click itself prints usage errors and exits 2 (EXIT_USAGE)
     cli.main(prog_name="cdr", standalone_mode=True)

@@ -53,8 +53,9 @@ def _complete_month(
 @click.option(
     "--as-of",
     metavar="VERSION|TIMESTAMP",
-    help="Answer from the tables as they were: a call_legs version (cdr runs shows them) or "
-    "a UTC time like 2026-10-31T18:00:00Z (files replaced since must not be vacuumed yet).",
+    help="Answer from the tables as they were: a call_legs version (cdr runs --wide shows "
+    "them) or a time like 2026-10-31T18:00:00Z (UTC without a zone; not in the future; files "
+    "replaced since must not be vacuumed yet).",
 )
 @click.option(
     "--current",
@@ -117,10 +118,9 @@ def report(
         _list()
     if not name:
         _usage("name a report (cdr report --list shows them)")
-    if fmt in ("parquet", "xlsx") and out is None and name != "finance-pack":
-        _usage(f"--format {fmt} needs --out FILE")
+    _check_options(name, fmt, out, as_of)
     if name in ("finance-pack", "finance-summary"):
-        _finance(obj, name, month, out, current, fmt)
+        _finance(obj, name, month, out, current, fmt, as_of)
     if fmt == "html":
         _usage(
             "--format html is for finance-summary; this report writes csv, json, parquet, "
@@ -161,31 +161,54 @@ def _list() -> NoReturn:
     sys.exit(0)
 
 
+def _check_options(name: str, fmt: str, out: Path | None, as_of: str | None) -> None:
+    """Usage errors (exit 2) of option combinations."""
+    if fmt in ("parquet", "xlsx") and out is None and name != "finance-pack":
+        _usage(f"--format {fmt} needs --out FILE")
+    if name == "restatements" and as_of is not None:
+        # it compares each closed month with the tables now: silently ignoring the flag
+        # would hand over today's comparison as if it were the one asked for
+        _usage("--as-of does not apply to restatements (closed months against the tables now)")
+
+
 def _usage(message: str) -> NoReturn:
     echo(f"error: {message}", err=True)
     sys.exit(EXIT_USAGE)
 
 
 def _finance(
-    obj: CliContext, name: str, month: str | None, out: Path | None, current: bool, fmt: str
+    obj: CliContext,
+    name: str,
+    month: str | None,
+    out: Path | None,
+    current: bool,
+    fmt: str,
+    as_of: str | None,
 ) -> NoReturn:
     if name == "finance-pack":
-        _finance_pack(obj, month, out, current)
-    _finance_summary(obj, month, out, current, fmt)
+        _finance_pack(obj, month, out, current, as_of)
+    _finance_summary(obj, month, out, current, fmt, as_of)
 
 
-def _finance_pack(obj: CliContext, month: str | None, out: Path | None, current: bool) -> NoReturn:
+def _finance_pack(
+    obj: CliContext, month: str | None, out: Path | None, current: bool, as_of: str | None
+) -> NoReturn:
     from cdr_pipeline.reports.finance import finance_pack
 
     if month is None or out is None:
         _usage("finance-pack needs --month YYYY-MM and --out FILE.xlsx")
-    figures = finance_pack(obj.existing_warehouse(), month, out, current=current)
+    figures = finance_pack(obj.existing_warehouse(), month, out, current=current, as_of=as_of)
     echo(f"wrote the {figures.month:%Y-%m} finance pack ({figures.status_text}) to {out}", err=True)
     sys.exit(0)
 
 
 def _finance_summary(
-    obj: CliContext, month: str | None, out: Path | None, current: bool, fmt: str
+    obj: CliContext,
+    month: str | None,
+    out: Path | None,
+    current: bool,
+    fmt: str,
+    as_of: str | None,
 ) -> NoReturn:
     from cdr_pipeline.reports.finance import finance_summary
 
@@ -193,7 +216,7 @@ def _finance_summary(
         _usage("finance-summary needs --month YYYY-MM")
     if fmt not in ("html", "table"):
         _usage("finance-summary is written as --format html")
-    html, figures = finance_summary(obj.existing_warehouse(), month, current=current)
+    html, figures = finance_summary(obj.existing_warehouse(), month, current=current, as_of=as_of)
     if out is None:
         sys.stdout.write(html)
     else:

@@ -18,7 +18,15 @@ from pathlib import Path
 from typing import Any
 
 from cdr_pipeline.config import Settings
-from cdr_pipeline.errors import EXIT_OK, CdrError, InputError, environment_error
+from cdr_pipeline.errors import (
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_UNEXPECTED,
+    CdrError,
+    InputError,
+    environment_error,
+    known_error,
+)
 from cdr_pipeline.ingest.digest import Fingerprint
 from cdr_pipeline.ingest.load import FileLoader
 from cdr_pipeline.ingest.merge import clean_temp_files
@@ -36,9 +44,6 @@ from cdr_pipeline.text import stamp_ms
 StageFiles = Callable[[list[FileTask]], list[StagedFile]]
 """Stages every file of a run elsewhere (`stage.stage_file` in Spark tasks) and returns what
 each produced, in the tasks' order."""
-
-EXIT_INTERRUPTED = 130
-"""Exit code of a run stopped by Ctrl-C (as the CLI exits)."""
 
 
 def new_run_id(now: datetime) -> str:
@@ -135,6 +140,7 @@ def _ingest(
         results: list[FileResult] = []
         tables = PendingTables(layout, run_id)
         ending = "failed"
+        failure: CdrError | None = None
         versions: dict[str, int] = {}
         try:
             content = LoadedContent.from_ledger(ledger)
@@ -168,10 +174,13 @@ def _ingest(
         except KeyboardInterrupt:
             ending = "interrupted"
             raise
+        except Exception as exc:  # the ledger says what the CLI will say, not "a bug"
+            failure = known_error(exc, settings.warehouse)
+            raise
         finally:
             if ending != "ok":  # nothing of a table it did not commit may count as loaded
                 recover_runs(layout, ledger, [run_id])
-            run.update(_run_totals(results, len(files), ending))
+            run.update(_run_totals(results, len(files), ending, failure))
             run["table_versions"] = format_versions(versions)
             try:
                 ledger.write("runs", run_id, [run], RUNS_SCHEMA)
@@ -188,17 +197,24 @@ def format_versions(versions: Mapping[str, int]) -> str | None:
     return ",".join(f"{t}={v}" for t, v in sorted(versions.items())) or None
 
 
-def _run_totals(results: list[FileResult], files_seen: int, ending: str) -> dict[str, Any]:
-    """The run's closing ledger fields. A run that raised is `failed` with exit code 1; one
-    interrupted (Ctrl-C) is `interrupted` with exit code 130."""
+def _run_totals(
+    results: list[FileResult], files_seen: int, ending: str, failure: CdrError | None = None
+) -> dict[str, Any]:
+    """The run's closing ledger fields. A run that raised is `failed` with the exit code
+    and message of its error (1, "unexpected error": a bug); one interrupted (Ctrl-C,
+    SIGTERM) is `interrupted` with exit code 130."""
     finished_ok = ending == "ok"
     code = max((r.exit_code for r in results), default=EXIT_OK)
     failed = [r.message for r in results if r.status == "failed"]
     status = ("ok" if code == EXIT_OK else "failed") if finished_ok else ending
+    if ending == "interrupted":
+        code = EXIT_INTERRUPTED
+    elif not finished_ok:
+        code = failure.exit_code if failure else EXIT_UNEXPECTED
     return {
         "status": status,
         "finished_at": datetime.now(UTC),
-        "exit_code": code if finished_ok else (EXIT_INTERRUPTED if ending == "interrupted" else 1),
+        "exit_code": code,
         "files_seen": files_seen,
         "files_loaded": sum(r.status in ("loaded", "empty") for r in results),
         "files_skipped": sum(r.status == "skipped" for r in results),
@@ -210,8 +226,8 @@ def _run_totals(results: list[FileResult], files_seen: int, ending: str) -> dict
         "message": "; ".join(failed)
         if finished_ok
         else (
-            "interrupted (Ctrl-C); nothing uncommitted counts"
+            "interrupted (Ctrl-C or SIGTERM); nothing uncommitted counts"
             if ending == "interrupted"
-            else "unexpected error"
+            else (failure.one_line() if failure else "unexpected error")
         ),
     }

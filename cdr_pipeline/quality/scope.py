@@ -2,6 +2,10 @@
 with the ingest ledger.
 
 - `last` (default): the partitions the latest ingest run loaded (ledger `files.partitions`).
+- `pending`: the partitions of every ingest run after the last one a validation covered
+  (the nightly's scope: a run killed between its commit and its validation, or a fetch
+  and an inbox load of one night, are validated by the next validation, not skipped).
+  Without any validation yet, the same as `last`.
 - `all`: every partition of every registered table.
 - a `date`: the partitions of every file loaded on or after that day (UTC).
 
@@ -25,7 +29,7 @@ from cdr_pipeline.state.ledger import Ledger
 from cdr_pipeline.state.tables import Snapshot, snapshot
 
 ScopeArg = str | date
-"""'last', 'all', or a date (validate what was loaded since that day)."""
+"""'last', 'pending', 'all', or a date (validate what was loaded since that day)."""
 
 
 @dataclass
@@ -43,7 +47,7 @@ class TableScope:
 @dataclass
 class Scope:
     label: str
-    """'last', 'all' or 'since YYYY-MM-DD'."""
+    """'last', 'pending', 'all' or 'since YYYY-MM-DD'."""
     tables: dict[str, TableScope]
     run_ids: list[str]
     """Ingest runs whose files are in scope (empty for 'all' without a ledger)."""
@@ -70,7 +74,11 @@ def resolve_scope(settings: Settings, scope: ScopeArg = "last") -> Scope:
     ledger = Ledger(settings.layout)
     files = ledger.files()  # typed even when empty (the ledger has no record yet)
     run_order = ledger.runs()["run_id"].to_list()
-    label, scoped_runs, selected = _select(files, run_order, scope)
+    if scope == "pending":
+        label, scoped_runs = "pending", pending_runs(ledger)
+        selected: pl.DataFrame | None = files.filter(pl.col("run_id").is_in(scoped_runs))
+    else:
+        label, scoped_runs, selected = _select(files, run_order, scope)
     if selected is None:
         tables = _all_tables(settings.layout)
     else:
@@ -78,6 +86,22 @@ def resolve_scope(settings: Settings, scope: ScopeArg = "last") -> Scope:
     _new_columns(files, scoped_runs, run_order, tables)
     versions = {n: t.version for n, t in tables.items() if t.version is not None}
     return Scope(label, tables, scoped_runs, versions)
+
+
+def pending_runs(ledger: Ledger) -> list[str]:
+    """Ingest runs that loaded rows after the last run a validation covered, in run order
+    (without any validation yet: the latest such run, as `last`)."""
+    files = ledger.files()
+    loading = set(files.filter(pl.col("status") == "loaded")["run_id"].to_list())
+    order = ledger.runs()["run_id"].to_list()
+    checked = ledger.read("validations")
+    if checked.is_empty() or "ingest_run_ids" not in checked.columns:
+        return [r for r in order if r in loading][-1:]
+    # a validation of 'all' names the latest run of its time: everything before is covered
+    covered = {r for ids in checked["ingest_run_ids"].to_list() for r in ids or []}
+    marks = [i for i, r in enumerate(order) if r in covered]
+    start = marks[-1] + 1 if marks else 0
+    return [r for r in order[start:] if r in loading]
 
 
 def _select(
@@ -96,7 +120,9 @@ def _select(
         selected_runs = set(selected["run_id"].to_list())
         scoped = [r for r in run_order if r in selected_runs]
         return f"since {scope.isoformat()}", scoped, selected
-    raise ConfigError(f"unknown validation scope {scope!r}", hint="use 'last', 'all' or a date")
+    raise ConfigError(
+        f"unknown validation scope {scope!r}", hint="use 'last', 'pending', 'all' or a date"
+    )
 
 
 def _all_tables(layout: Layout) -> dict[str, TableScope]:

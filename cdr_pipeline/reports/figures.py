@@ -15,7 +15,7 @@ from cdr_pipeline.reports.frozen import FINANCE_REPORTS, ClosedMonth, read_close
 from cdr_pipeline.reports.registry import REPORTS
 from cdr_pipeline.reports.run import parse_month, query_report
 from cdr_pipeline.warehouse import connect, create_views
-from cdr_pipeline.warehouse.snapshots import table_snapshots
+from cdr_pipeline.warehouse.snapshots import AsOfArg, resolve_time, table_snapshots
 
 
 @dataclass
@@ -34,9 +34,17 @@ class MonthFigures:
     licences_held_peak: int | None = None
     """Most licence units of the org held at one instant of the month
     (`rpt_licence_peak_monthly`); None for a month closed before closes recorded it."""
+    as_of: datetime | None = None
+    """The moment whose table versions the figures were computed from (`--as-of`); None:
+    the latest versions, or the close."""
 
     @property
     def status_text(self) -> str:
+        if self.as_of is not None:
+            return (
+                f"as of {self.as_of:%Y-%m-%d %H:%M:%S} UTC "
+                f"(computed {self.made_at:%Y-%m-%d %H:%M} UTC)"
+            )
         if self.close is None:
             return f"open (computed {self.made_at:%Y-%m-%d %H:%M} UTC)"
         forced = f"; forced: {self.close.reason}" if self.close.forced else ""
@@ -50,10 +58,13 @@ def days_in(first_day: date) -> int:
     return ((first_day + timedelta(days=32)).replace(day=1) - first_day).days
 
 
-def pinned_connection(settings: Settings) -> tuple[duckdb.DuckDBPyConnection, dict[str, int]]:
-    """An in-memory DuckDB with every view over the latest version of each table, and those
-    versions: every query on it sees one snapshot, whatever a writer does meanwhile."""
-    snapshots = table_snapshots(settings)
+def pinned_connection(
+    settings: Settings, as_of: AsOfArg | None = None
+) -> tuple[duckdb.DuckDBPyConnection, dict[str, int]]:
+    """An in-memory DuckDB with every view over the latest version of each table (or the
+    versions current `as_of`), and those versions: every query on it sees one snapshot,
+    whatever a writer does meanwhile."""
+    snapshots = table_snapshots(settings, as_of)
     con = duckdb.connect()
     try:
         con.execute("set TimeZone = 'UTC'")
@@ -95,12 +106,15 @@ def compute_figures(con: duckdb.DuckDBPyConnection, first_day: date) -> dict[str
     }
 
 
-def month_figures(settings: Settings, month: str | date, current: bool = False) -> MonthFigures:
-    """The month's finance figures: frozen when the month is closed (unless `current`),
-    else computed now over pinned table versions."""
+def month_figures(
+    settings: Settings, month: str | date, current: bool = False, as_of: AsOfArg | None = None
+) -> MonthFigures:
+    """The month's finance figures: frozen when the month is closed (unless `current`, or
+    `as_of` asks for the tables as they were at a moment, as `run_report` does), else
+    computed now over pinned table versions."""
     first_day = parse_month(month)
     assert first_day is not None
-    close = None if current else read_close(settings.layout, first_day)
+    close = None if current or as_of is not None else read_close(settings.layout, first_day)
     if close is not None:
         return MonthFigures(
             first_day,
@@ -112,7 +126,7 @@ def month_figures(settings: Settings, month: str | date, current: bool = False) 
             close=close,
             licences_held_peak=close.licences_held_peak,
         )
-    con, versions = pinned_connection(settings)
+    con, versions = pinned_connection(settings, as_of)
     try:
         coverage, covered = month_coverage(con, first_day)
         tables = compute_figures(con, first_day)
@@ -127,6 +141,7 @@ def month_figures(settings: Settings, month: str | date, current: bool = False) 
         covered,
         days_in(first_day),
         licences_held_peak=peak,
+        as_of=None if as_of is None else resolve_time(settings, as_of),
     )
 
 

@@ -31,7 +31,7 @@ from deltalake import Schema as DeltaSchema
 from deltalake.exceptions import DeltaError, TableNotFoundError
 from deltalake.transaction import AddAction, CommitProperties, create_table_with_add_actions
 
-from cdr_pipeline.errors import WarehouseDamaged
+from cdr_pipeline.errors import InputError, WarehouseDamaged
 
 RUN_ID_KEY = "cdr.run_id"
 """Commit-info key naming the ingest run (or command) that made a commit."""
@@ -86,20 +86,25 @@ def open_table(root: Path, as_of: AsOf | None = None) -> DeltaTable | None:
         return None
     except DeltaError as exc:  # a log entry that does not parse, a missing version...
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise WarehouseDamaged(
-            f"the Delta log of {root} cannot be read ({first})",
-            hint=f"the table's log is damaged (a disk fault, or a file edited or removed by "
-            f"hand): restore {root / '_delta_log'} from a backup. No table was changed; "
-            "cdr.duckdb still answers from the last build",
-        ) from exc
+        raise damaged_log(root, first) from exc
     return table
+
+
+def damaged_log(root: Path, detail: str) -> WarehouseDamaged:
+    """The error for a table whose log cannot be read, as delta-rs or our own reading of a
+    commit's info found it."""
+    return WarehouseDamaged(
+        f"the Delta log of {root} cannot be read ({detail})",
+        hint=f"the table's log is damaged (a disk fault, or a file edited or removed by "
+        f"hand): restore {root / '_delta_log'} from a backup. No table was changed; "
+        "cdr.duckdb still answers from the last build",
+    )
 
 
 def version_at_time(root: Path, when: datetime) -> int | None:
     """The latest version committed at or before `when` (commit info times increase with
     the version, so a binary search over the log reads a few entries), None if none was."""
-    log = root / "_delta_log"
-    versions = sorted(int(p.stem) for p in log.glob("*.json") if p.stem.isdigit())
+    versions = log_versions(root)
     lo, hi, best = 0, len(versions) - 1, None
     while lo <= hi:
         mid = (lo + hi) // 2
@@ -111,12 +116,18 @@ def version_at_time(root: Path, when: datetime) -> int | None:
     return best
 
 
+def log_versions(root: Path) -> list[int]:
+    """The versions whose log entries are on disk, in order."""
+    log = root / "_delta_log"
+    return sorted(int(p.stem) for p in log.glob("*.json") if p.stem.isdigit())
+
+
 def commit_time(root: Path, version: int) -> datetime | None:
     """When `version` of the table was committed (its commit info), None if it has none."""
-    info = commit_info(root, version)
-    if info is None:
+    stamp = (commit_info(root, version) or {}).get("timestamp")
+    if not isinstance(stamp, int):  # another engine's commit may leave it out
         return None
-    return datetime.fromtimestamp(int(info["timestamp"]) / 1000, tz=UTC)
+    return datetime.fromtimestamp(stamp / 1000, tz=UTC)
 
 
 def commit_run_id(root: Path, version: int) -> str | None:
@@ -131,19 +142,31 @@ def commit_info(root: Path, version: int) -> dict[str, Any] | None:
     entry = root / "_delta_log" / f"{version:020d}.json"
     if not entry.is_file():
         return None
-    with open(entry, encoding="utf-8") as fh:
-        for line in fh:
-            action = json.loads(line)
-            if "commitInfo" in action:
-                info: dict[str, Any] = action["commitInfo"]
-                return info
+    # read before delta-rs ever parses the entry (`--as-of` dates versions by their commit
+    # info): a damaged entry is the same damaged log, not a bug
+    try:
+        with open(entry, encoding="utf-8") as fh:
+            for line in fh:
+                action = json.loads(line)
+                if isinstance(action, dict) and isinstance(action.get("commitInfo"), dict):
+                    info: dict[str, Any] = action["commitInfo"]
+                    return info
+    except ValueError as exc:  # bad JSON or bad UTF-8 (both are ValueErrors)
+        raise damaged_log(root, f"{entry.name}: {exc}") from exc
     return None
 
 
 def snapshot(
-    root: Path, name: str, partition_by: str | None, as_of: AsOf | None = None
+    root: Path,
+    name: str,
+    partition_by: str | None,
+    as_of: AsOf | None = None,
+    *,
+    check: bool = True,
 ) -> Snapshot:
-    """The files of one version of the table at `root` (the latest by default)."""
+    """The files of one version of the table at `root` (the latest by default), each one
+    checked to be there whole (`check_files`) unless `check` is off: only for a caller that
+    wants the list itself, not to read the files (cleaning up after a dead run)."""
     table = open_table(root, as_of)
     snap = Snapshot(name, root, None, partition_by)
     if table is None:
@@ -157,6 +180,9 @@ def snapshot(
     else:
         values = [str(v) for v in actions[f"partition.{partition_by}"].to_list()]
     counts = actions["num_records"].to_list() if "num_records" in actions.columns else []
+    sizes = actions["size_bytes"].to_list() if "size_bytes" in actions.columns else []
+    if check:
+        check_files(snap, [(root / r, size) for r, size in itertools.zip_longest(paths, sizes)])
     unknown: set[str] = set()
     for value, rel, count in sorted(
         itertools.zip_longest(values, paths, counts), key=lambda r: (r[0], r[1])
@@ -169,6 +195,43 @@ def snapshot(
     for value in unknown:
         snap.rows.pop(value, None)
     return snap
+
+
+def check_files(snap: Snapshot, files: list[tuple[Path, int | None]]) -> None:
+    """Every file the version lists is there with the size its log recorded; else a clear
+    error instead of DuckDB's "No files found" or "No magic bytes" (exit 1) at the first
+    query that reaches it. A version older than the latest whose files are gone was
+    vacuumed (the user asked for a version too old: exit 3); anything else is damage done
+    outside cdr, a file deleted or truncated (exit 6). One `stat` per file."""
+    bad: list[tuple[Path, str]] = []
+    for path, size in files:
+        try:
+            found = path.stat().st_size
+        except FileNotFoundError:
+            bad.append((path, "missing"))
+            continue
+        if size is not None and found != size:
+            bad.append((path, f"{found:,} bytes where the log recorded {size:,}"))
+    if not bad:
+        return
+    assert snap.version is not None
+    latest = version_at(snap.root)
+    if all(what == "missing" for _, what in bad) and latest is not None and snap.version < latest:
+        raise InputError(
+            f"{snap.name} version {snap.version} can no longer be read: {len(bad)} of its "
+            f"{len(files)} data file(s) were replaced since and deleted by vacuum",
+            hint="a version stays readable for vacuum_grace_hours after the commit that "
+            "replaced its files; ask for a later version or time (cdr runs --wide lists the "
+            "versions), or raise vacuum_grace_hours to keep history longer",
+        )
+    path, what = bad[0]
+    more = f" (and {len(bad) - 1} other file(s))" if len(bad) > 1 else ""
+    raise WarehouseDamaged(
+        f"{snap.name} version {snap.version}: data file {path} is {what}{more}",
+        hint="a file the table's log lists was deleted or changed outside cdr (by hand, a "
+        "disk fault): restore it from a backup of the warehouse. No table was changed; "
+        "cdr.duckdb still answers from the last build, except queries that read that file",
+    )
 
 
 def _add_action(root: Path, path: Path, partition_by: str | None, value: str) -> AddAction:

@@ -33,7 +33,8 @@ def parse_as_of(text: AsOfArg) -> int | datetime:
     except ValueError:
         raise InputError(
             f"--as-of {text!r} is neither a table version nor a timestamp",
-            hint="give a version number (cdr runs shows them) or a time like 2026-10-31T18:00Z",
+            hint="give a version number (cdr runs --wide shows them) or a time like "
+            "2026-10-31T18:00Z",
         ) from None
     return when if when.tzinfo else when.replace(tzinfo=UTC)
 
@@ -43,6 +44,14 @@ def resolve_time(settings: Settings, as_of: AsOfArg) -> datetime:
     version had committed all its tables)."""
     value = parse_as_of(as_of)
     if isinstance(value, datetime):
+        if value > datetime.now(UTC):
+            # not reproducible (later commits would change the answer), and most often a
+            # local time written without its zone, which reads as UTC
+            raise InputError(
+                f"--as-of {value.isoformat()} is in the future",
+                hint="leave --as-of out for the latest data; a time without a zone is UTC "
+                "(add one: 2026-10-31T18:00+01:00)",
+            )
         return value
     root = settings.layout.table(CALL_LEGS.name)
     when = tables.commit_time(root, value)
@@ -82,23 +91,27 @@ def table_snapshots(settings: Settings, as_of: AsOfArg | None = None) -> dict[st
     for schema in schemas_by_table().values():
         root = settings.layout.table(schema.name)
         out[schema.name] = tables.snapshot(root, schema.name, schema.partition_by, when)
-        if as_of is not None:
-            _check_readable(out[schema.name], as_of)
+    if when is not None and all(snap.version is None for snap in out.values()):
+        _nothing_then(settings, when)
     return out
 
 
-def _check_readable(snap: Snapshot, as_of: AsOfArg) -> None:
-    """An old version whose replaced files `cdr vacuum` deleted (after the grace period, or
-    after `cdr forget`, which is the point of an erasure) cannot be read: say so, as a bad
-    `--as-of`, instead of DuckDB's "No files found" reported as a bug."""
-    gone = [f for f in snap.all_files() if not f.exists()]
-    if gone:
-        raise InputError(
-            f"--as-of {as_of}: version {snap.version} of {snap.name} can no longer be read: "
-            f"{len(gone)} of its data files were deleted by `cdr vacuum` (files replaced more "
-            "than vacuum_grace_hours ago, e.g. by a later load, retention or `cdr forget`)",
-            hint="pick a later version or time (`cdr runs` lists the versions)",
-        )
+def _nothing_then(settings: Settings, when: datetime) -> None:
+    """No table had a version at `when`: every report would come out empty with exit 0,
+    which a finance user reads as "no licences, no calls", not "too early"."""
+    firsts = []
+    for schema in schemas_by_table().values():
+        root = settings.layout.table(schema.name)
+        versions = tables.log_versions(root)
+        stamp = tables.commit_time(root, versions[0]) if versions else None
+        if stamp is not None:
+            firsts.append(stamp)
+    raise InputError(
+        f"--as-of {when.isoformat()}: nothing had been loaded into the warehouse yet",
+        hint=f"the first commit was at {min(firsts).isoformat()}; ask for that time or later"
+        if firsts
+        else "nothing has been loaded yet: run cdr ingest first",
+    )
 
 
 def versions_text(snapshots: Mapping[str, Snapshot]) -> str:

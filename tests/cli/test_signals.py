@@ -1,0 +1,91 @@
+"""Ctrl-C and SIGTERM (`systemctl stop`, the unit's timeout, a shutdown) stop a command
+cleanly: exit 130, the run recorded `interrupted`, nothing staged left behind, and a rerun
+equals a clean run. Real processes and signals (`python -m cdr_pipeline`), no mocks."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from cdr_pipeline.samples import write_call_export
+from cdr_pipeline.state.layout import Layout
+from cdr_pipeline.state.ledger import Ledger
+from tests.ingest.helpers import ROOT, run_cdr, table
+
+
+@pytest.fixture(scope="module")
+def export(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("signals") / "calls.csv"
+    write_call_export(path, legs=20_000, seed=3, start=date(2026, 9, 1), days=20)
+    return path
+
+
+def _stop_when(
+    args: list[str], ready: Callable[[], bool], signum: int, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run `cdr ARGS`, send `signum` as soon as `ready()`, and wait for it to end."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cdr_pipeline", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+    )
+    deadline = time.monotonic() + 120
+    while not ready() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert proc.poll() is None, "the command ended before the moment to stop it"
+    proc.send_signal(signum)
+    out, err = proc.communicate(timeout=120)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_stopped_ingest_exits_130_recorded_interrupted(
+    tmp_path: Path, export: Path, signum: int
+) -> None:
+    """SIGTERM ended the process on the spot (exit -15): the ledger said `running` until the
+    next writer, and the staged files stayed."""
+    wh = tmp_path / "wh"
+    staging = Layout(wh).staging
+
+    def staging_rows() -> bool:
+        return staging.is_dir() and any(p.is_file() for p in staging.rglob("*"))
+
+    args = ["--warehouse", str(wh), "ingest", str(export)]
+    stopped = _stop_when(args, staging_rows, signum, env={"CDR_CHUNK_ROWS": "500"})
+    assert stopped.returncode == 130, stopped.stderr
+    word = "terminated (SIGTERM)" if signum == signal.SIGTERM else "interrupted"
+    assert word in stopped.stderr and "unexpected" not in stopped.stderr
+    runs = Ledger(Layout(wh)).runs()
+    assert runs.select("status", "exit_code").rows() == [("interrupted", 130)]
+    assert not staging.exists() or not any(staging.iterdir())
+    assert run_cdr(*args).returncode == 0
+    assert table(wh).height == 20_000
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_stopped_build_exits_130_not_as_a_bug(tmp_path: Path, export: Path, signum: int) -> None:
+    """DuckDB turns the interrupt of a query into `RuntimeError: Query interrupted` (exit 1,
+    "report it"), or a later statement into a failed-view error (exit 3)."""
+    wh = tmp_path / "wh"
+    assert run_cdr("--warehouse", str(wh), "-q", "ingest", str(export)).returncode == 0
+    before = (wh / "cdr.duckdb").read_bytes()
+
+    def building() -> bool:
+        return any(wh.glob(".cdr.duckdb.tmp-*[0-9a-f]"))
+
+    stopped = _stop_when(["--warehouse", str(wh), "build", "--full"], building, signum)
+    assert stopped.returncode == 130, stopped.stderr
+    assert "unexpected" not in stopped.stderr and "does not build" not in stopped.stderr
+    assert (wh / "cdr.duckdb").read_bytes() == before  # the previous file stays in place
+    assert not any(wh.glob(".cdr.duckdb.tmp-*"))

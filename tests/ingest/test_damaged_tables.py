@@ -1,0 +1,89 @@
+"""A table whose files or log were changed outside cdr, and a version whose files were
+vacuumed: a clear error naming what and what to try, with the documented exit code (3 for
+a version too old, 6 for damage), never DuckDB's "No files found" as an unexpected error."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from click.testing import CliRunner, Result
+
+from cdr_pipeline.cli.main import cli
+from cdr_pipeline.config import Settings
+from cdr_pipeline.ingest.vacuum import vacuum_tables
+from cdr_pipeline.state.layout import Layout
+from cdr_pipeline.state.ledger import Ledger
+from cdr_pipeline.warehouse import build_warehouse
+from tests.ingest.helpers import fixture, load, partition_files
+
+
+def _cdr(wh: Path, *args: str) -> Result:
+    return CliRunner().invoke(cli, ["--warehouse", str(wh), *args])
+
+
+def _two_versions(wh: Path) -> None:
+    """call_legs version 0 and 1, version 1 replacing files of version 0."""
+    load(wh, fixture("overlap_a.csv"))
+    load(wh, fixture("overlap_b.csv"))
+    build_warehouse(Settings(warehouse=wh))
+
+
+def test_as_of_a_vacuumed_version_exits_3_saying_so(tmp_path: Path) -> None:
+    wh = tmp_path / "wh"
+    _two_versions(wh)
+    assert vacuum_tables(Settings(warehouse=wh), grace_hours=0).files > 0
+    old = _cdr(wh, "report", "hourly-volume", "--as-of", "0", "--format", "csv")
+    assert old.exit_code == 3, old.output
+    assert "call_legs version 0 can no longer be read" in old.output
+    assert "deleted by vacuum" in old.output and "vacuum_grace_hours" in old.output
+    assert "unexpected" not in old.output
+    now = _cdr(wh, "report", "hourly-volume", "--as-of", "1", "--format", "csv")
+    assert now.exit_code == 0, now.output
+
+
+def test_a_deleted_or_truncated_data_file_exits_6_naming_it(tmp_path: Path) -> None:
+    wh = tmp_path / "wh"
+    _two_versions(wh)
+    victim = next(iter(partition_files(wh).values()))[0]
+    good = victim.read_bytes()
+    victim.write_bytes(good[:100])
+    for args in (["build", "--full"], ["validate"], ["ingest", str(fixture("quoted_fields.csv"))]):
+        res = _cdr(wh, *args)
+        assert res.exit_code == 6, (args, res.output)
+        assert f"data file {victim} is 100 bytes where the log recorded" in res.output
+        assert "restore it from a backup" in res.output and "unexpected" not in res.output
+    victim.unlink()
+    res = _cdr(wh, "report", "hourly-volume", "--as-of", "1")
+    assert res.exit_code == 6 and f"data file {victim} is missing" in res.output, res.output
+    victim.write_bytes(good)  # restored from the backup: everything works again
+    assert _cdr(wh, "build", "--full").exit_code == 0
+
+
+def test_a_damaged_commit_info_exits_6_for_time_travel(tmp_path: Path) -> None:
+    """`--as-of` dates versions by reading their commit info itself, before delta-rs reads
+    the log: a damaged entry there is the same damaged log (exit 6), not a bug (exit 1)."""
+    wh = tmp_path / "wh"
+    _two_versions(wh)
+    entry = wh / "tables" / "call_legs" / "_delta_log" / f"{1:020d}.json"
+    lines = entry.read_text(encoding="utf-8").splitlines(keepends=True)
+    assert '"commitInfo"' in lines[0]
+    entry.write_text(lines[0][:40] + "\n" + "".join(lines[1:]), encoding="utf-8")
+    for as_of in ("1", datetime.now(UTC).isoformat()):
+        res = _cdr(wh, "report", "hourly-volume", "--as-of", as_of)
+        assert res.exit_code == 6, res.output
+        assert f"the Delta log of {wh / 'tables' / 'call_legs'} cannot be read" in res.output
+        assert "restore" in res.output and "unexpected" not in res.output
+
+
+def test_the_ledger_records_a_failed_run_with_its_exit_code_and_message(tmp_path: Path) -> None:
+    """A run stopped by a known error was recorded as exit 1, "unexpected error", while the
+    command exited 6 naming the damaged file: `cdr runs` sent the operator after a bug."""
+    wh = tmp_path / "wh"
+    _two_versions(wh)
+    victim = next(iter(partition_files(wh).values()))[0]
+    victim.unlink()
+    assert _cdr(wh, "ingest", str(fixture("quoted_fields.csv"))).exit_code == 6
+    last = Ledger(Layout(wh)).runs().row(-1, named=True)
+    assert (last["status"], last["exit_code"]) == ("failed", 6)
+    assert f"data file {victim} is missing" in last["message"]

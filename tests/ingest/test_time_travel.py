@@ -1,0 +1,62 @@
+"""`--as-of` at the edges: a moment before anything was loaded or in the future is refused
+(exit 3) instead of answering with empty or still-changing figures and exit 0; the finance
+outputs honour it, and a command that cannot answer as of a moment says so."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from click.testing import CliRunner, Result
+from openpyxl import load_workbook
+
+from cdr_pipeline.cli.main import cli
+from cdr_pipeline.resources import samples_dir
+from tests.ingest.helpers import fixture, load
+
+
+def _cdr(wh: Path, *args: str) -> Result:
+    return CliRunner().invoke(cli, ["--warehouse", str(wh), *args])
+
+
+def test_as_of_before_the_first_commit_or_in_the_future_exits_3(tmp_path: Path) -> None:
+    wh = tmp_path / "wh"
+    load(wh, fixture("overlap_a.csv"))
+    assert _cdr(wh, "build").exit_code == 0
+    early = _cdr(wh, "report", "hourly-volume", "--as-of", "2001-01-01")
+    assert early.exit_code == 3, early.output
+    assert "nothing had been loaded into the warehouse yet" in early.output
+    assert "the first commit was at" in early.output
+    # a local time written without its zone reads as UTC: ahead of UTC it is in the future
+    ahead = (datetime.now(UTC) + timedelta(hours=2)).replace(tzinfo=None).isoformat()
+    late = _cdr(wh, "report", "hourly-volume", "--as-of", ahead)
+    assert late.exit_code == 3 and "is in the future" in late.output, late.output
+    now = _cdr(wh, "report", "hourly-volume", "--as-of", datetime.now(UTC).isoformat())
+    assert now.exit_code == 0, now.output
+
+
+def _cover(path: Path) -> dict[str, object]:
+    sheet = load_workbook(path, read_only=True)["Cover"]
+    return {str(r[0]).strip(): r[1] for r in sheet.iter_rows(values_only=True) if r[0]}
+
+
+def test_finance_pack_and_summary_honour_as_of(tmp_path: Path) -> None:
+    """`--as-of` was accepted and silently ignored by the finance pack and summary: the
+    workbook of today came out under a request for version 0."""
+    wh = tmp_path / "wh"
+    load(wh, fixture("overlap_a.csv"), samples_dir() / "entitlements.csv")
+    load(wh, fixture("overlap_b.csv"), samples_dir() / "entitlements_amendment.csv")
+    assert _cdr(wh, "build").exit_code == 0
+    then, now = tmp_path / "then.xlsx", tmp_path / "now.xlsx"
+    args = ["report", "finance-pack", "--month", "2026-10"]
+    res = _cdr(wh, *args, "--out", str(then), "--as-of", "0")
+    assert res.exit_code == 0, res.output
+    assert _cdr(wh, *args, "--out", str(now)).exit_code == 0
+    old, new = _cover(then), _cover(now)
+    assert (old["call_legs"], old["entitlements"]) == (0, 0)
+    assert (new["call_legs"], new["entitlements"]) == (1, 1)
+    assert str(old["Status"]).startswith("as of ") and str(new["Status"]).startswith("open")
+    html = _cdr(wh, "report", "finance-summary", "--month", "2026-10", "--as-of", "0")
+    assert html.exit_code == 0 and "call_legs=0,entitlements=0" in html.output, html.output
+    restated = _cdr(wh, "report", "restatements", "--as-of", "0")
+    assert restated.exit_code == 2 and "--as-of does not apply" in restated.output
