@@ -36,7 +36,7 @@ def test_as_of_a_vacuumed_version_exits_3_saying_so(tmp_path: Path) -> None:
     old = _cdr(wh, "report", "hourly-volume", "--as-of", "0", "--format", "csv")
     assert old.exit_code == 3, old.output
     assert "call_legs version 0 can no longer be read" in old.output
-    assert "deleted by vacuum" in old.output and "vacuum_grace_hours" in old.output
+    assert "deleted by `cdr vacuum`" in old.output and "vacuum_grace_hours" in old.output
     assert "unexpected" not in old.output
     now = _cdr(wh, "report", "hourly-volume", "--as-of", "1", "--format", "csv")
     assert now.exit_code == 0, now.output
