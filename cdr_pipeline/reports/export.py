@@ -25,6 +25,7 @@ from cdr_pipeline.errors import EXIT_USAGE, CdrError
 from cdr_pipeline.render import plain
 from cdr_pipeline.reports.registry import REPORTS
 from cdr_pipeline.reports.run import ReportResult
+from cdr_pipeline.state.files import atomic_write_bytes, atomic_write_table
 
 FORMATS = ("csv", "json", "parquet", "table", "xlsx")
 _FORMULA_TRIGGERS = frozenset("=+-@\uff1d\uff0b\uff0d\uff20\ufe66\ufe62\ufe63\ufe6b\u2212")
@@ -114,6 +115,20 @@ def to_text_table(result: ReportResult, wide: bool = False) -> str:
     return render.text_table(columns, rows, grouped=False) + "\n"
 
 
+def _special(out: Path) -> bool:
+    """`out` is a device or pipe (`--out /dev/stdout`), written as it is: a file is written
+    beside itself and renamed into place, so a failed write (disk full) leaves the earlier
+    report whole instead of an empty file over it."""
+    return out.exists() and not out.is_file()
+
+
+def _write_text(text: str, out: Path) -> None:
+    if _special(out):
+        out.write_text(text, encoding="utf-8")
+    else:
+        atomic_write_bytes(text.encode("utf-8"), out)
+
+
 def write_report(
     result: ReportResult,
     fmt: str,
@@ -133,8 +148,10 @@ def write_report(
     if fmt == "parquet":
         if not isinstance(out, Path):
             raise ExportError("parquet output needs a file", hint="pass --out FILE.parquet")
-        out.parent.mkdir(parents=True, exist_ok=True)
-        pq.write_table(result.table, out, compression="zstd")
+        if _special(out):
+            pq.write_table(result.table, out, compression="zstd")
+            return None
+        atomic_write_table(result.table, out)
         return None
     if fmt == "xlsx":
         if not isinstance(out, Path):
@@ -154,8 +171,7 @@ def write_report(
     if out is None:
         return text
     if isinstance(out, Path):
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(text, encoding="utf-8")
+        _write_text(text, out)
     else:
         out.write(text)
     return None

@@ -58,19 +58,29 @@ def fsync_dir(path: Path) -> None:
 
 
 def atomic_write_bytes(data: bytes, path: Path) -> None:
-    """Write `data` to a hidden temp file beside `path`, then install it."""
+    """Write `data` to a hidden temp file beside `path`, then install it. A write that
+    fails (disk full) leaves `path` as it was and no temp file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = temp_name(path)
-    tmp.write_bytes(data)
-    install_file(tmp, path)
+    try:
+        tmp.write_bytes(data)
+        install_file(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def atomic_write_table(table: pa.Table, path: Path) -> None:
-    """Write Parquet to a hidden temp file beside `path`, then install it."""
+    """Write Parquet to a hidden temp file beside `path`, then install it (on failure as
+    `atomic_write_bytes`)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = temp_name(path)
-    pq.write_table(table, tmp, compression="zstd")
-    install_file(tmp, path)
+    try:
+        pq.write_table(table, tmp, compression="zstd")
+        install_file(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def file_sha256(path: Path) -> str:

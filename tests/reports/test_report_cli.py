@@ -133,3 +133,37 @@ def test_headline_figures(sample_wh: Settings) -> None:
     assert (figures["calls"], figures["webex_go_calls"]) == (calls, go)
     assert 0 < figures["webex_go_share"] < 1
     assert figures["licences_bought"] > 0 and figures["licences_held_peak"] > 0
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_a_failed_write_leaves_the_earlier_report_whole(
+    sample_wh: Settings, tmp_path: Path, fmt: str
+) -> None:
+    """A report written over an earlier one on a full disk: the earlier file stays as it
+    was (the new one is written beside it and renamed), and no temp file is left. The full
+    disk is a file size limit (RLIMIT_FSIZE) on the `cdr report` process."""
+    import resource
+    import signal
+    import subprocess
+    import sys
+
+    out = tmp_path / f"volume.{fmt}"
+    args = ["--warehouse", str(sample_wh.warehouse), "report", "hourly-volume"]
+    args += ["--format", fmt, "--out", str(out)]
+    assert CliRunner().invoke(cli, args).exit_code == 0
+    earlier = out.read_bytes()
+    assert len(earlier) > 600
+
+    def small_disk() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # EFBIG instead of a kill
+        resource.setrlimit(resource.RLIMIT_FSIZE, (512, 512))
+
+    done = subprocess.run(
+        [sys.executable, "-m", "cdr_pipeline", *args],
+        capture_output=True,
+        text=True,
+        preexec_fn=small_disk,
+    )
+    assert done.returncode == 6, done.stderr
+    assert out.read_bytes() == earlier
+    assert sorted(p.name for p in tmp_path.iterdir()) == [out.name]
