@@ -145,7 +145,15 @@ def strptime_to_spark(node: exp.Expr) -> exp.Expr:
 def epoch_to_spark(node: exp.Expr) -> exp.Expr:
     """`epoch_ms(ts)` -> `unix_millis(ts)` (and `epoch_us`). sqlglot reads both as the
     number-to-timestamp overload; the portable subset uses only the timestamp-to-number one,
-    so a number literal argument is the only case kept as `timestamp_millis`."""
+    so a number literal argument is the only case kept as `timestamp_millis`.
+    `epoch(ts)` is DuckDB's seconds with their fraction (a DOUBLE); sqlglot writes Spark's
+    `unix_timestamp`, which drops the fraction, so a difference of two epochs could be a
+    second off and a whole-day count built on it (rpt_reclaim_candidates) a day off."""
+    if isinstance(node, exp.TimeToUnix):
+        micros = exp.Cast(this=_fn("unix_micros", node.this), to=_DOUBLE.copy())
+        return exp.paren(exp.Div(this=micros, expression=exp.Literal.number(1000000)))
+    if isinstance(node, exp.Anonymous) and str(node.this).lower() == "epoch_us":
+        return _fn("unix_micros", *node.expressions)
     if not isinstance(node, exp.UnixToTime):
         return node
     scale = node.args.get("scale")

@@ -19,6 +19,8 @@ it). A construct no rule can express raises `RewriteError` naming it, never a gu
 - `strftime(ts, fmt)` becomes `date_format` with the Java pattern of each `%` letter;
 - `epoch_ms(ts)` (timestamp to milliseconds) becomes `unix_millis(ts)`: sqlglot reads it as
   the opposite overload (milliseconds to timestamp), silently;
+- `epoch(ts)` becomes `unix_micros(ts) / 1e6`: sqlglot's `unix_timestamp` drops the fraction
+  of a second DuckDB keeps, silently;
 - `list(distinct x order by x)` becomes `array_sort(collect_set(x))`: sqlglot drops the order;
 - `datediff('day', a, b)` counts midnights in DuckDB: `datediff(cast(b as date), cast(a as
   date))`; sub-second units subtract `unix_millis` / `unix_seconds` / `unix_micros`;

@@ -23,7 +23,13 @@ T0 = "cast('2026-10-05 06:34:56.123' as timestamptz)"
 
 # (construct, DuckDB query). Each must give the same rows in DuckDB and, rewritten, in Spark.
 CASES: dict[str, str] = {
-    "epoch_ms of a timestamp": f"select epoch_ms({T0}) as v",
+    "epoch_ms of a timestamp": f"select epoch_ms({T0}) as v, epoch_us({T0}) as u",
+    # rpt_reclaim_candidates' days_since: 29 days 23:59:59.5 are 29 whole days, not 30
+    "epoch keeps the fraction of a second": (
+        "select cast(floor((epoch(cast('2026-10-31 10:00:00.100' as timestamptz))"
+        " - epoch(cast('2026-10-01 10:00:00.600' as timestamptz))) / 86400) as bigint) as days,"
+        f" epoch({T0}) as v"
+    ),
     # no variable set: NULL in both (cdr report --month sets one in DuckDB only)
     "unset session variable": "select getvariable('cdr_report_month') is null as v",
     # 26 letters in reverse, twice: an unordered list comes out sorted by chance 1 in 26!
@@ -100,6 +106,7 @@ CASES: dict[str, str] = {
 # Constructs plain sqlglot transpiles into Spark SQL that runs but gives another answer.
 SILENTLY_WRONG = (
     "epoch_ms of a timestamp",
+    "epoch keeps the fraction of a second",
     "sorted distinct list",
     "datediff in days counts midnights",
     "round of a quotient (657 s = 10.95 min)",
