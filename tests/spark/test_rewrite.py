@@ -89,6 +89,14 @@ CASES: dict[str, str] = {
         "select arg_max(v, (a, b)) as v from (values ('p', 1, 'a'), ('q', 2, 'a'), "
         "('r', 2, 'b')) t(v, a, b)"
     ),
+    # fct_calls: a call whose first leg has no Location takes the next leg's (DuckDB skips
+    # NULL values; Spark's min_by/max_by would return the NULL of the extreme row)
+    "arg_min and arg_max skip NULL values": (
+        "select arg_min(v, t) as first, arg_max(v, t) as last,"
+        " arg_min(v, t) filter (where t > 1) as filtered, arg_max(v, (t, w)) as by_row"
+        " from (values (null, 1, 'a'), ('b', 2, 'a'), ('c', 3, 'a'), (null, 4, 'a'))"
+        " t(v, t, w)"
+    ),
     "asof left join": (
         "with l as (select * from (values ('k', 5), ('k', 10), ('k', 1), ('z', 7)) t(key, ts)), "
         "r as (select * from (values ('k', 0, 'A'), ('k', 5, 'B'), ('k', 9, 'C')) t(key, ts, v)) "
@@ -110,6 +118,7 @@ SILENTLY_WRONG = (
     "sorted distinct list",
     "datediff in days counts midnights",
     "round of a quotient (657 s = 10.95 min)",
+    "arg_min and arg_max skip NULL values",
 )
 
 
