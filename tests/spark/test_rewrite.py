@@ -97,6 +97,12 @@ CASES: dict[str, str] = {
         " from (values (null, 1, 'a'), ('b', 2, 'a'), ('c', 3, 'a'), (null, 4, 'a'))"
         " t(v, t, w)"
     ),
+    # int_call_coverage: a file name's impossible date declares nothing (Spark's ANSI cast
+    # would fail the whole view, as DuckDB's cast does)
+    "try_cast of an impossible date": (
+        "select try_cast('2026-02-30' as date) is null as a, try_cast('' as date) is null as b,"
+        " try_cast('2028-02-29' as date) as c"
+    ),
     "asof left join": (
         "with l as (select * from (values ('k', 5), ('k', 10), ('k', 1), ('z', 7)) t(key, ts)), "
         "r as (select * from (values ('k', 0, 'A'), ('k', 5, 'B'), ('k', 9, 'C')) t(key, ts, v)) "
