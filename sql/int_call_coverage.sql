@@ -10,7 +10,7 @@
 --   ledger records for it, from 00:00 UTC of the first to 24:00 UTC of the last.
 -- Files are read from the ingest ledger only (never from the legs, so coverage costs no scan
 -- of the calls): a file whose rows were all duplicates still covers its declared range; a
--- failed file covers nothing.
+-- failed file covers nothing. A name whose dates are no calendar dates declares nothing.
 with ledger as (
     select path, partitions from stg_ledger_files
     where table_name = 'call_legs' and status in ('loaded', 'empty', 'skipped')
@@ -33,12 +33,15 @@ parsed as (
         f.first_call_date,
         f.last_call_date,
         s.reporting_timezone,
-        regexp_extract(
+        -- try_cast: a name such as `_2026-02-30_...` (a typo, a hand-made name) declares no
+        -- range, and the file covers its call dates; a cast error would break every view
+        -- that reads coverage, for as long as the ledger holds the file
+        try_cast(regexp_extract(
             f.file, '_(\d{4}-\d{2}-\d{2})_(\d{4}-\d{2}-\d{2})(\.[A-Za-z0-9.]+)?$', 1
-        ) as declared_from,
-        regexp_extract(
+        ) as date) as declared_from,
+        try_cast(regexp_extract(
             f.file, '_(\d{4}-\d{2}-\d{2})_(\d{4}-\d{2}-\d{2})(\.[A-Za-z0-9.]+)?$', 2
-        ) as declared_to,
+        ) as date) as declared_to,
         regexp_extract(f.file, '(\d{8}T\d{9}Z)_(\d{8}T\d{9}Z)[/\\]page-\d+[^/\\]*$', 1)
             as window_from,
         regexp_extract(f.file, '(\d{8}T\d{9}Z)_(\d{8}T\d{9}Z)[/\\]page-\d+[^/\\]*$', 2)
@@ -47,26 +50,33 @@ parsed as (
     cross join settings as s
 ),
 
+declared as (
+    select
+        *,
+        declared_from is not null and declared_to is not null as is_declared
+    from parsed
+),
+
 ranges as (
     select
         case
-            when declared_from <> '' then
-                timezone(reporting_timezone, cast(cast(declared_from as date) as timestamp))
+            when is_declared then
+                timezone(reporting_timezone, cast(declared_from as timestamp))
             when window_from <> '' then
                 timezone('UTC', strptime(window_from, '%Y%m%dT%H%M%S%gZ'))
             else timezone('UTC', cast(first_call_date as timestamp))
         end as range_from,
         case
-            when declared_from <> '' then
-                timezone(reporting_timezone, cast(cast(declared_to as date) as timestamp))
+            when is_declared then
+                timezone(reporting_timezone, cast(declared_to as timestamp))
             -- the window's end is inclusive, to the millisecond
             when window_from <> '' then
                 timezone('UTC', strptime(window_to, '%Y%m%dT%H%M%S%gZ')) + interval 1 millisecond
             else timezone('UTC', cast(last_call_date + 1 as timestamp))
         end as range_to,
         reporting_timezone
-    from parsed
-    where declared_from <> '' or window_from <> '' or first_call_date is not null
+    from declared
+    where is_declared or window_from <> '' or first_call_date is not null
 ),
 
 -- merge overlapping or touching ranges

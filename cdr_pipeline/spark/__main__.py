@@ -11,11 +11,15 @@ import argparse
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cdr_pipeline.config import load_settings
 from cdr_pipeline.errors import EXIT_UNEXPECTED, CdrError
 from cdr_pipeline.render import to_json
 from cdr_pipeline.schema import SCHEMAS
+
+if TYPE_CHECKING:
+    from cdr_pipeline.ingest.results import IngestResult
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -131,9 +135,27 @@ def _ingest(args: argparse.Namespace) -> int:
             f"{result.total('rows_loaded'):,} rows loaded, "
             f"{result.total('rows_rejected'):,} rejected, {result.seconds:.1f}s\n"
         )
+        _notes(result)
         for f in result.errors:
             sys.stderr.write(f"error: {f.message}\n")
     return result.exit_code or views
+
+
+def _notes(result: IngestResult) -> None:
+    """The notes `cdr ingest` shows on stderr: a skipped re-delivery, an empty file, new
+    columns kept in `extra` (header drift an operator should look at), a crashed run this
+    one completed. Without them the same files said less here than on one machine."""
+    for f in result.files:
+        if f.status == "skipped" or (f.message and f.status != "failed"):
+            sys.stderr.write(f"note: {f.source}: {f.message}\n")
+        if f.unknown_columns:
+            columns = ", ".join(f.unknown_columns)
+            sys.stderr.write(f"note: {f.source}: new columns kept in 'extra': {columns}\n")
+    if result.interrupted_runs:
+        runs = ", ".join(result.interrupted_runs)
+        sys.stderr.write(
+            f"note: earlier run(s) {runs} had been interrupted; this run completed their work\n"
+        )
 
 
 if __name__ == "__main__":

@@ -145,7 +145,15 @@ def strptime_to_spark(node: exp.Expr) -> exp.Expr:
 def epoch_to_spark(node: exp.Expr) -> exp.Expr:
     """`epoch_ms(ts)` -> `unix_millis(ts)` (and `epoch_us`). sqlglot reads both as the
     number-to-timestamp overload; the portable subset uses only the timestamp-to-number one,
-    so a number literal argument is the only case kept as `timestamp_millis`."""
+    so a number literal argument is the only case kept as `timestamp_millis`.
+    `epoch(ts)` is DuckDB's seconds with their fraction (a DOUBLE); sqlglot writes Spark's
+    `unix_timestamp`, which drops the fraction, so a difference of two epochs could be a
+    second off and a whole-day count built on it (rpt_reclaim_candidates) a day off."""
+    if isinstance(node, exp.TimeToUnix):
+        micros = exp.Cast(this=_fn("unix_micros", node.this), to=_DOUBLE.copy())
+        return exp.paren(exp.Div(this=micros, expression=exp.Literal.number(1000000)))
+    if isinstance(node, exp.Anonymous) and str(node.this).lower() == "epoch_us":
+        return _fn("unix_micros", *node.expressions)
     if not isinstance(node, exp.UnixToTime):
         return node
     scale = node.args.get("scale")
@@ -258,9 +266,19 @@ def round_to_spark(node: exp.Expr) -> exp.Expr:
     return exp.paren(template.transform(fill))
 
 
-def row_ordering_to_spark(node: exp.Expr) -> exp.Expr:
-    """`arg_max(v, (a, b))` -> `max_by(v, struct(a, b))` (Spark compares structs field by field)."""
-    if isinstance(node, (exp.ArgMax, exp.ArgMin)) and isinstance(node.expression, exp.Tuple):
-        node = node.copy()
-        node.set("expression", exp.Struct(expressions=node.expression.expressions))
+def arg_extreme_to_spark(node: exp.Expr) -> exp.Expr:
+    """`arg_max(v, o)` -> `max_by(v, CASE WHEN v IS NOT NULL THEN o END)` (and arg_min).
+    DuckDB skips the rows whose value is NULL; Spark's max_by returns the value of the
+    extreme row even when it is NULL (a call whose first leg has no Location had no
+    location in Spark's fct_calls). Both skip rows whose ordering is NULL, so a NULL
+    ordering for a NULL value gives DuckDB's answer. A row value `(a, b)` as the ordering
+    becomes `struct(a, b)` (Spark compares structs field by field)."""
+    if not isinstance(node, (exp.ArgMax, exp.ArgMin)) or node.args.get("count") is not None:
+        return node
+    node = node.copy()
+    ordering = node.expression
+    if isinstance(ordering, exp.Tuple):
+        ordering = exp.Struct(expressions=ordering.expressions)
+    guard = exp.Not(this=exp.Is(this=node.this.copy(), expression=exp.Null()))
+    node.set("expression", exp.Case(ifs=[exp.If(this=guard, true=ordering)]))
     return node

@@ -19,13 +19,16 @@ it). A construct no rule can express raises `RewriteError` naming it, never a gu
 - `strftime(ts, fmt)` becomes `date_format` with the Java pattern of each `%` letter;
 - `epoch_ms(ts)` (timestamp to milliseconds) becomes `unix_millis(ts)`: sqlglot reads it as
   the opposite overload (milliseconds to timestamp), silently;
+- `epoch(ts)` becomes `unix_micros(ts) / 1e6`: sqlglot's `unix_timestamp` drops the fraction
+  of a second DuckDB keeps, silently;
 - `list(distinct x order by x)` becomes `array_sort(collect_set(x))`: sqlglot drops the order;
 - `datediff('day', a, b)` counts midnights in DuckDB: `datediff(cast(b as date), cast(a as
   date))`; sub-second units subtract `unix_millis` / `unix_seconds` / `unix_micros`;
 - `/` divides in floating point in DuckDB (Spark divides decimals exactly): the dividend is
   cast to DOUBLE; `round(x, n)` rounds that double's exact binary value as DuckDB does
   (Spark's own `round` of a double rounds its shortest decimal text: 10.95 gives 11.0);
-- a row value `(a, b)` as the ordering of `arg_max` / `arg_min` becomes `struct(a, b)`.
+- `arg_max(v, o)` / `arg_min` skip rows whose `v` is NULL in DuckDB: `max_by(v, CASE WHEN v
+  IS NOT NULL THEN o END)`; a row value `(a, b)` as the ordering becomes `struct(a, b)`.
 """
 
 from __future__ import annotations
@@ -40,13 +43,13 @@ from cdr_pipeline.spark.asof import asof_to_left_join
 from cdr_pipeline.spark.errors import RewriteError
 from cdr_pipeline.spark.functions import (
     any_value_to_spark,
+    arg_extreme_to_spark,
     datediff_to_spark,
     division_to_spark,
     epoch_to_spark,
     infinity_to_spark,
     intervals_to_spark,
     round_to_spark,
-    row_ordering_to_spark,
     sorted_list_to_spark,
     strftime_pattern,
     strftime_to_spark,
@@ -70,7 +73,7 @@ RULES: tuple[Callable[[exp.Expr], exp.Expr], ...] = (
     datediff_to_spark,
     round_to_spark,
     division_to_spark,
-    row_ordering_to_spark,
+    arg_extreme_to_spark,
 )
 """Applied in this order, each over the whole tree (round before division: it divides)."""
 

@@ -9,11 +9,13 @@ as microseconds. `SPARK_REMOTE` selects Spark Connect; otherwise `master` (or wh
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from cdr_pipeline.errors import ConfigError
 from cdr_pipeline.spark.views import EmittedView
 
 if TYPE_CHECKING:
@@ -33,8 +35,15 @@ def spark_session(
     conf: dict[str, str] | None = None,
 ) -> SparkSession:
     """Get or create the session (`SPARK_REMOTE` -> Spark Connect) with `SESSION_CONF` and
-    `conf` (e.g. fewer shuffle partitions for small data on a local session)."""
-    from pyspark.sql import SparkSession
+    `conf` (e.g. fewer shuffle partitions for small data on a local session). Raises
+    `ConfigError` (exit 3) when pyspark is not installed or Spark's Java cannot start."""
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError as exc:
+        raise ConfigError(
+            f"pyspark cannot be imported ({exc})",
+            hint="install the spark extra: pip install 'cdr-pipeline[spark]' (docs/spark.md)",
+        ) from exc
 
     builder = SparkSession.builder.appName(app_name)
     remote = os.environ.get("SPARK_REMOTE")
@@ -51,10 +60,33 @@ def spark_session(
         if remote and key.startswith("spark.ui"):
             continue
         builder = builder.config(key, value)
-    spark = builder.getOrCreate()
+    spark = _start(builder)
     # a session that existed before (spark-submit, a notebook) keeps its settings otherwise
     spark.conf.set("spark.sql.session.timeZone", "UTC")
     return spark
+
+
+def _start(builder: SparkSession.Builder) -> SparkSession:
+    """The session; an operator without Java (or with a JAVA_HOME that points nowhere) gets
+    a configuration error naming what to fix, not pyspark's JAVA_GATEWAY_EXITED traceback
+    as an unexpected error (exit 1, "a bug")."""
+    from pyspark.errors import PySparkRuntimeError
+
+    try:
+        return builder.getOrCreate()
+    except PySparkRuntimeError as exc:
+        if exc.getCondition() != "JAVA_GATEWAY_EXITED":
+            raise
+        home = os.environ.get("JAVA_HOME")
+        java = (
+            f"JAVA_HOME is {home}"
+            if home
+            else f"JAVA_HOME is not set, java on PATH: {shutil.which('java') or 'none'}"
+        )
+        raise ConfigError(
+            f"Spark could not start its Java process ({java})",
+            hint="install Java 17 or later and set JAVA_HOME to it (or put its java on PATH)",
+        ) from exc
 
 
 @dataclass(frozen=True)

@@ -111,6 +111,26 @@ def test_entry_point_then_same_files_again_skips_them(
     assert again.table_versions == {}
 
 
+def test_entry_point_shows_the_notes_cdr_ingest_shows(
+    spark: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Header drift (a column Control Hub added) and a skipped re-delivery are notes on
+    stderr, as `cdr ingest` prints them: the operator of a distributed ingest must see
+    them too."""
+    from cdr_pipeline.spark.__main__ import main
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    shutil.copy(FIXTURES / "drift_columns.csv", inbox / "drift_columns.csv")
+    argv = ["ingest", "--warehouse", str(tmp_path / "wh"), str(inbox)]
+    assert main(argv) == 0
+    err = capsys.readouterr().err
+    assert "drift_columns.csv: new columns kept in 'extra': Future column" in err
+    assert main(argv) == 0
+    err = capsys.readouterr().err
+    assert "note: " in err and "drift_columns.csv: already loaded" in err
+
+
 def _outcomes(result: IngestResult) -> list[tuple[object, ...]]:
     fields = ["path", "source", "status", "kind", "rows_read", "rows_loaded", "rows_duplicate"]
     fields += ["rows_rejected", "rows_updated", "webex_go_rows", "exit_code", "message"]

@@ -23,7 +23,13 @@ T0 = "cast('2026-10-05 06:34:56.123' as timestamptz)"
 
 # (construct, DuckDB query). Each must give the same rows in DuckDB and, rewritten, in Spark.
 CASES: dict[str, str] = {
-    "epoch_ms of a timestamp": f"select epoch_ms({T0}) as v",
+    "epoch_ms of a timestamp": f"select epoch_ms({T0}) as v, epoch_us({T0}) as u",
+    # rpt_reclaim_candidates' days_since: 29 days 23:59:59.5 are 29 whole days, not 30
+    "epoch keeps the fraction of a second": (
+        "select cast(floor((epoch(cast('2026-10-31 10:00:00.100' as timestamptz))"
+        " - epoch(cast('2026-10-01 10:00:00.600' as timestamptz))) / 86400) as bigint) as days,"
+        f" epoch({T0}) as v"
+    ),
     # no variable set: NULL in both (cdr report --month sets one in DuckDB only)
     "unset session variable": "select getvariable('cdr_report_month') is null as v",
     # 26 letters in reverse, twice: an unordered list comes out sorted by chance 1 in 26!
@@ -83,6 +89,20 @@ CASES: dict[str, str] = {
         "select arg_max(v, (a, b)) as v from (values ('p', 1, 'a'), ('q', 2, 'a'), "
         "('r', 2, 'b')) t(v, a, b)"
     ),
+    # fct_calls: a call whose first leg has no Location takes the next leg's (DuckDB skips
+    # NULL values; Spark's min_by/max_by would return the NULL of the extreme row)
+    "arg_min and arg_max skip NULL values": (
+        "select arg_min(v, t) as first, arg_max(v, t) as last,"
+        " arg_min(v, t) filter (where t > 1) as filtered, arg_max(v, (t, w)) as by_row"
+        " from (values (null, 1, 'a'), ('b', 2, 'a'), ('c', 3, 'a'), (null, 4, 'a'))"
+        " t(v, t, w)"
+    ),
+    # int_call_coverage: a file name's impossible date declares nothing (Spark's ANSI cast
+    # would fail the whole view, as DuckDB's cast does)
+    "try_cast of an impossible date": (
+        "select try_cast('2026-02-30' as date) is null as a, try_cast('' as date) is null as b,"
+        " try_cast('2028-02-29' as date) as c"
+    ),
     "asof left join": (
         "with l as (select * from (values ('k', 5), ('k', 10), ('k', 1), ('z', 7)) t(key, ts)), "
         "r as (select * from (values ('k', 0, 'A'), ('k', 5, 'B'), ('k', 9, 'C')) t(key, ts, v)) "
@@ -100,9 +120,11 @@ CASES: dict[str, str] = {
 # Constructs plain sqlglot transpiles into Spark SQL that runs but gives another answer.
 SILENTLY_WRONG = (
     "epoch_ms of a timestamp",
+    "epoch keeps the fraction of a second",
     "sorted distinct list",
     "datediff in days counts midnights",
     "round of a quotient (657 s = 10.95 min)",
+    "arg_min and arg_max skip NULL values",
 )
 
 

@@ -64,3 +64,11 @@ def test_days_are_those_of_the_reporting_time_zone() -> None:
     page = "state/fetched/feed/org/20261001T040000000Z_20261003T035959999Z/page-001.json.gz"
     assert _covered("America/New_York", [(page, "loaded")]) == _days("2026-10-01", "2026-10-02")
     assert _covered("UTC", [(page, "loaded")]) == _days("2026-10-02", "2026-10-02")
+
+
+def test_a_name_with_impossible_dates_covers_its_call_dates() -> None:
+    # February 30th in a file name (a typo): no declared range, and no cast error that would
+    # break every view reading coverage for as long as the ledger holds the file
+    files = [("x/dch_2026-02-30_2026-03-01.csv", "loaded")]
+    got = _covered("UTC", files, {"x/dch_2026-02-30_2026-03-01.csv": ["2026-02-27"]})
+    assert got == _days("2026-02-27", "2026-02-27")
