@@ -98,7 +98,7 @@ def apply_personal_retention(
         before = datetime.combine(result.cutoff, time(), UTC)
         result.rejects = expire_reject_texts(layout, before, dry_run)
         if result.rejects and not dry_run:
-            _record(settings, result, personal_days, run_id, tables_too=False)
+            _record_rejects(settings, result, personal_days, run_id)
         snap = tables.snapshot(root, CALL_LEGS.name, CALL_LEGS.partition_by)
         pending = _pending(snap, result.cutoff)
         if not pending:
@@ -157,23 +157,34 @@ def apply_personal_retention(
 
 
 def _record(
+    settings: Settings, result: PersonalRetentionResult, personal_days: int, run_id: str
+) -> None:
+    """Ledger record of the partitions pseudonymised."""
+    done = [(CALL_LEGS.name, name, rows) for name, rows in result.partitions]
+    _write_record(settings, result, personal_days, run_id, run_id, done)
+
+
+def _record_rejects(
+    settings: Settings, result: PersonalRetentionResult, personal_days: int, run_id: str
+) -> None:
+    """Ledger record of the rejects files emptied (table `rejects/<table>`, partition the
+    file's name), apart from the partitions' record of the same run."""
+    done = [(f"rejects/{e.file.split('/')[0]}", e.file, e.rows) for e in result.rejects]
+    _write_record(settings, result, personal_days, run_id, f"{run_id}-rejects", done)
+
+
+def _write_record(
     settings: Settings,
     result: PersonalRetentionResult,
     personal_days: int,
     run_id: str,
-    tables_too: bool = True,
+    record_id: str,
+    done: list[tuple[str, str, int]],
 ) -> None:
-    """Ledger records of the pass: the partitions pseudonymised (`tables_too`), or the
-    rejects files emptied (table `rejects/<table>`, partition the file's name)."""
-    done = (
-        [(CALL_LEGS.name, name, rows) for name, rows in result.partitions]
-        if tables_too
-        else [(f"rejects/{e.file.split('/')[0]}", e.file, e.rows) for e in result.rejects]
-    )
     now = datetime.now(UTC)
     Ledger(settings.layout).write(
         "personal_retention",
-        run_id if tables_too else f"{run_id}-rejects",
+        record_id,
         [
             {
                 "run_id": run_id,
