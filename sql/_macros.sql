@@ -16,3 +16,21 @@ create or replace macro in_report_days(day) as
     getvariable('cdr_report_month') is null
     or day between cast(getvariable('cdr_report_month') as date) - 1
     and last_day(cast(getvariable('cdr_report_month') as date)) + 1;
+
+-- The months of the reporting time zone `tz` that a licence segment [seg_from, seg_to)
+-- overlaps, as the local midnights that start them; an open segment (seg_to NULL) runs to
+-- the month of the data horizon `horizon` (or of its start, when it starts after it).
+-- fct_licence_unit_months and rpt_licence_usage_monthly cut segments at these months.
+create or replace macro segment_months(tz, seg_from, seg_to, horizon) as generate_series(
+    date_trunc('month', timezone(tz, seg_from)),
+    date_trunc('month', timezone(
+        tz, coalesce(seg_to - interval 1 microsecond, greatest(horizon, seg_from))
+    )),
+    interval 1 month
+);
+
+-- The instants a month of `segment_months` starts and ends (its next month's start).
+create or replace macro month_start_at(tz, month_start) as
+    timezone(tz, cast(month_start as timestamp));
+create or replace macro month_end_at(tz, month_start) as
+    timezone(tz, cast(month_start + interval 1 month as timestamp));

@@ -24,28 +24,18 @@ final as (
         coalesce(s.location_name, '(none)') as location_name,
         coalesce(s.department_id, '(none)') as department_id,
         cast(m.month_start as date) as month,
-        greatest(
-            s.segment_from, timezone(c.reporting_timezone, cast(m.month_start as timestamp))
-        ) as piece_from,
+        greatest(s.segment_from, month_start_at(c.reporting_timezone, m.month_start))
+            as piece_from,
         least(
             coalesce(s.segment_to, 'infinity'::timestamptz),
-            timezone(c.reporting_timezone, cast(m.month_start + interval 1 month as timestamp))
+            month_end_at(c.reporting_timezone, m.month_start)
         ) as piece_to,
-        timezone(
-            c.reporting_timezone, cast(m.month_start + interval 1 month as timestamp)
-        ) as month_end_at
+        month_end_at(c.reporting_timezone, m.month_start) as month_end_at
     from fct_licence_segments as s
     cross join settings as c
     cross join as_of as a,
-        unnest(generate_series(
-            date_trunc('month', timezone(c.reporting_timezone, s.segment_from)),
-            date_trunc('month', timezone(
-                c.reporting_timezone,
-                coalesce(
-                    s.segment_to - interval 1 microsecond, greatest(a.as_of_time, s.segment_from)
-                )
-            )),
-            interval 1 month
+        unnest(segment_months(
+            c.reporting_timezone, s.segment_from, s.segment_to, a.as_of_time
         )) as m(month_start)
 )
 

@@ -20,7 +20,8 @@ as_of as (
 ),
 
 -- each unit segment cut at the month boundaries (instants of the reporting time zone); an
--- open segment runs to the month of the data horizon
+-- open segment runs to the month of the data horizon. Device segments are cut the same way
+-- (the macros segment_months, month_start_at and month_end_at)
 unit_pieces as (
     select * from fct_licence_unit_months
 ),
@@ -70,25 +71,17 @@ device_pieces as (
         coalesce(s.location_name, '(none)') as location_name,
         coalesce(s.department_id, '(none)') as department_id,
         cast(m.month_start as date) as month,
-        greatest(
-            s.segment_from, timezone(c.reporting_timezone, cast(m.month_start as timestamp))
-        ) as piece_from,
+        greatest(s.segment_from, month_start_at(c.reporting_timezone, m.month_start))
+            as piece_from,
         least(
             coalesce(s.segment_to, 'infinity'::timestamptz),
-            timezone(c.reporting_timezone, cast(m.month_start + interval 1 month as timestamp))
+            month_end_at(c.reporting_timezone, m.month_start)
         ) as piece_to
     from device_segments as s
     cross join settings as c
     cross join as_of as a,
-        unnest(generate_series(
-            date_trunc('month', timezone(c.reporting_timezone, s.segment_from)),
-            date_trunc('month', timezone(
-                c.reporting_timezone,
-                coalesce(
-                    s.segment_to - interval 1 microsecond, greatest(a.as_of_time, s.segment_from)
-                )
-            )),
-            interval 1 month
+        unnest(segment_months(
+            c.reporting_timezone, s.segment_from, s.segment_to, a.as_of_time
         )) as m(month_start)
 ),
 
