@@ -19,6 +19,7 @@ import cdr_pipeline.cli as cli_pkg
 from cdr_pipeline import __version__
 from cdr_pipeline.cli.context import CliContext, configure_logging, echo
 from cdr_pipeline.errors import EXIT_INTERRUPTED, EXIT_UNEXPECTED, CdrError, known_error
+from cdr_pipeline.interrupts import STOPPED_BY, Terminated, checkpoint, stop_for
 from cdr_pipeline.logfields import log_session
 from cdr_pipeline.render import safe_text
 
@@ -62,7 +63,9 @@ class CdrGroup(click.Group):
 
     def _invoke(self, ctx: click.Context) -> Any:
         try:
-            return super().invoke(ctx)
+            result = super().invoke(ctx)
+            checkpoint()  # a stop the command let a commit finish before
+            return result
         except click.ClickException as exc:
             # click's own messages (a bad option value) may echo text from the command line
             exc.message = safe_text(exc.message)
@@ -87,15 +90,6 @@ class CdrGroup(click.Group):
                 sys.exit(EXIT_UNEXPECTED)
             _report_error(obj, error)
             sys.exit(error.exit_code)
-
-
-class Terminated(KeyboardInterrupt):
-    """SIGTERM, raised where Python would raise KeyboardInterrupt for Ctrl-C."""
-
-
-STOPPED_BY: list[int] = []
-"""The signals (SIGINT, SIGTERM) received while the command ran (set by `main`'s
-handlers only: not when the CLI runs in a test's process)."""
 
 
 def _interrupted(terminated: bool) -> NoReturn:
@@ -201,12 +195,12 @@ def _on_signal(signum: int, frame: object) -> None:
     the spot: no closing log line, the ledger still said `running`, staged files stayed
     until the next writer. The signal is remembered because DuckDB turns the interrupt of a
     query into its own error ("Query interrupted"). A second SIGTERM is ignored so the
-    clean-up can finish (SIGKILL still ends it, safely)."""
+    clean-up can finish (SIGKILL still ends it, safely). Where raising at any bytecode is
+    unsafe (an ingest starting threads), `interrupts.deferred()` takes these over."""
     STOPPED_BY.append(signum)
     if signum == signal.SIGTERM:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        raise Terminated
-    raise KeyboardInterrupt
+    raise stop_for(signum)
 
 
 def main() -> None:

@@ -19,6 +19,7 @@ from pathlib import Path
 import duckdb
 import pyarrow.parquet as pq
 
+from cdr_pipeline import interrupts
 from cdr_pipeline.ingest import faults
 from cdr_pipeline.ingest.moved import MovedPlan, plan_moves
 from cdr_pipeline.ingest.pending import PendingTable
@@ -104,6 +105,7 @@ def merge_staged(
         with ThreadPoolExecutor(2, thread_name_prefix="merge") as pool:
             for counts in pool.map(one, sorted(set(staged) | plan.current_drops)):
                 total.add(counts)
+                interrupts.checkpoint()  # the pool waits for the partitions under way
     finally:
         con.close()
     return total

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from cdr_pipeline import interrupts
 from cdr_pipeline.config import Settings
 from cdr_pipeline.errors import (
     EXIT_INTERRUPTED,
@@ -160,17 +161,26 @@ def _ingest(
                 )
                 for seq, path in enumerate(files)
             ]
+            # Ctrl-C and SIGTERM stop the run at a checkpoint (a chunk, a file, a partition),
+            # never while a thread is being started or a file written (`interrupts`)
             if stage_files is None:
-                for loader in loaders:
-                    results.extend(loader.run(content, (fingerprints or {}).get(loader.path)))
+                with interrupts.deferred():
+                    for loader in loaders:
+                        interrupts.checkpoint()
+                        results.extend(loader.run(content, (fingerprints or {}).get(loader.path)))
             elif loaders:
                 # staged elsewhere, all at once; published here one by one in file order,
                 # so each file meets the tables as `cdr ingest` would have left them
                 staged = stage_files([loader.task_for(content) for loader in loaders])
-                for loader, one in zip(loaders, staged, strict=True):
-                    results.extend(loader.publish(one, content))
-            versions = tables.commit()
-            ending = "ok"
+                with interrupts.deferred():
+                    for loader, one in zip(loaders, staged, strict=True):
+                        interrupts.checkpoint()
+                        results.extend(loader.publish(one, content))
+            # a stop during the commit waits for its end: the run then counts as done, and
+            # stops at the checkpoint after the ledger records it
+            with interrupts.deferred(raise_at_end=False):
+                versions = tables.commit()
+                ending = "ok"
         except KeyboardInterrupt:
             ending = "interrupted"
             raise
@@ -189,6 +199,7 @@ def _ingest(
                     raise
             finally:
                 shutil.rmtree(layout.staging_run(run_id), ignore_errors=True)
+    interrupts.checkpoint()  # a stop that came during the commit: the run is recorded
     return IngestResult(run_id, results, time.monotonic() - t0, interrupted, versions)
 
 

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
+from cdr_pipeline import interrupts
 from cdr_pipeline.config import Settings
 from cdr_pipeline.errors import InputError, environment_error
 from cdr_pipeline.ingest.chunk import CSV, BadInput, Chunk
@@ -349,6 +350,7 @@ class SourceStage:
             )
             try:
                 for chunk in chunks:
+                    interrupts.checkpoint()  # a stop raised here leaves nothing half-started
                     self._consume(chunk, schema, drift, ctx, stager, rejects)
                 drift.finish(result)
                 staged = stager.close()

@@ -1,0 +1,96 @@
+"""Ctrl-C and SIGTERM stop a run where it is safe to stop, not wherever they land.
+
+Python raises KeyboardInterrupt at whatever bytecode the main thread runs when a signal
+arrives. Landing inside `ThreadPoolExecutor.submit`, between starting a worker thread and
+recording it, leaves a thread `shutdown(wait=True)` does not wait for: the stager then closed
+a Parquet writer that thread was still writing, and the process died of SIGSEGV (a Ctrl-C
+or `systemctl stop` during an ingest, about one time in fifty under load). Inside
+`deferred()`, the signal is only remembered; the code raises it at its checkpoints (between
+chunks, files and partitions) and at the end of the block, where nothing is half-started.
+
+A second Ctrl-C while a stop waits for its checkpoint ends the process at once, as kill -9
+would: the next writer clears what the run left (the warehouse is crash-safe). A second
+SIGTERM is ignored (`cdr_pipeline.cli.main`). Outside `deferred()`, nothing changes: a
+query DuckDB runs in the main thread is interrupted at once, as before.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
+from typing import Any
+
+EXIT_AT_ONCE = 130
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where Python would raise KeyboardInterrupt for Ctrl-C."""
+
+
+STOPPED_BY: list[int] = []
+"""The signals (SIGINT, SIGTERM) that asked the command to stop (set by the CLI's handlers
+and by `deferred()`'s: not when a test calls the CLI in its own process)."""
+
+_pending: list[int] = []
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def stop_for(signum: int) -> KeyboardInterrupt:
+    """The exception a stop signal raises: `Terminated` for SIGTERM, else KeyboardInterrupt."""
+    return Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+
+
+def pending() -> bool:
+    """True while a stop waits for a checkpoint."""
+    return bool(_pending)
+
+
+def checkpoint() -> None:
+    """Raise the stop that arrived since the last checkpoint, if any. Call it where the
+    caller holds nothing half-started (no thread being started, no file half-written)."""
+    if _pending:
+        raise stop_for(_pending.pop())
+
+
+def _remember(signum: int, frame: FrameType | None) -> None:
+    if _pending and signum == signal.SIGINT:  # asked twice: stop now, as kill -9 would
+        os.write(2, b"stopped at once; the next run clears what this one left\n")
+        os._exit(EXIT_AT_ONCE)
+    if signum == signal.SIGTERM:  # one is enough (systemd sends SIGKILL after its timeout)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    STOPPED_BY.append(signum)
+    _pending.append(signum)
+
+
+@contextmanager
+def deferred(raise_at_end: bool = True) -> Iterator[None]:
+    """Within: Ctrl-C and SIGTERM are remembered, raised by `checkpoint()`. On leaving
+    normally, a stop still waiting is raised (`raise_at_end`) or left for the caller's next
+    checkpoint (a commit that finished must count as done). Only a signal already handled in
+    Python is taken over (the CLI's handlers, Python's Ctrl-C): SIGTERM's default (end the
+    process) stays. Outside the main thread, signals never reach Python code: nothing to do."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    before: dict[int, Any] = {}
+    for signum in _STOP_SIGNALS:
+        handler = signal.getsignal(signum)
+        if callable(handler) and handler is not _remember:
+            before[signum] = handler
+            signal.signal(signum, _remember)
+    try:
+        yield
+    except BaseException:
+        _pending.clear()  # the error ends the block: it carries the stop (`STOPPED_BY`)
+        raise
+    finally:
+        for taken, handler in before.items():
+            # a SIGTERM remembered stays ignored (SIG_IGN): the clean-up after it must finish
+            if signal.getsignal(taken) is _remember:
+                signal.signal(taken, handler)
+    if raise_at_end:
+        checkpoint()

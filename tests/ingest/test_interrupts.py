@@ -1,0 +1,117 @@
+"""A stop (Ctrl-C, SIGTERM) during an ingest is raised at a checkpoint, never at whatever
+bytecode the main thread runs: raised inside `ThreadPoolExecutor.submit` it left a writer
+thread nobody waited for, and the process died of SIGSEGV. Real signals sent to this
+process, a real ingest."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import traceback
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from cdr_pipeline import interrupts
+from cdr_pipeline.ingest import ingest_paths
+from cdr_pipeline.ingest.results import ProgressEvent
+from cdr_pipeline.samples import write_call_export
+from cdr_pipeline.state.layout import Layout
+from cdr_pipeline.state.ledger import Ledger
+from tests.ingest.helpers import ROOT, settings, table
+
+
+def _stop_self(signum: int = signal.SIGINT) -> None:
+    os.kill(os.getpid(), signum)  # handled before the next bytecode of the main thread
+
+
+def test_inside_deferred_a_stop_waits_for_the_checkpoint() -> None:
+    reached = []
+    with pytest.raises(KeyboardInterrupt), interrupts.deferred():
+        _stop_self()
+        reached.append("after the signal")  # not raised here
+        assert interrupts.pending()
+        interrupts.checkpoint()
+        reached.append("after the checkpoint")
+    assert reached == ["after the signal"]
+    assert not interrupts.pending()
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored
+
+
+def test_leaving_the_block_raises_a_stop_still_waiting() -> None:
+    with pytest.raises(KeyboardInterrupt), interrupts.deferred():
+        _stop_self()
+    assert not interrupts.pending()
+
+
+def test_a_commit_block_leaves_the_stop_to_the_next_checkpoint() -> None:
+    with interrupts.deferred(raise_at_end=False):
+        _stop_self()
+    assert interrupts.pending()  # the commit counted as done; the caller stops next
+    with pytest.raises(KeyboardInterrupt):
+        interrupts.checkpoint()
+
+
+def test_an_error_ending_the_block_carries_the_stop() -> None:
+    with pytest.raises(ValueError), interrupts.deferred():
+        _stop_self()
+        raise ValueError("the block failed")
+    assert not interrupts.pending()  # no stray stop for the next run of this process
+    interrupts.checkpoint()
+
+
+def test_sigterm_left_to_its_default_is_not_taken_over() -> None:
+    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+    with interrupts.deferred():
+        assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+        assert signal.getsignal(signal.SIGINT) is not signal.default_int_handler
+
+
+def test_a_stop_mid_ingest_is_raised_at_a_checkpoint(tmp_path: Path) -> None:
+    """The stop comes while the first chunks are staged; it surfaces in `checkpoint`, the
+    run is recorded `interrupted`, nothing is staged or loaded, and a rerun loads it all."""
+    export = tmp_path / "calls.csv"
+    write_call_export(export, legs=6_000, seed=5, start=date(2026, 9, 1), days=10)
+    wh = tmp_path / "wh"
+    cfg = settings(wh, chunk_rows=500)
+    sent = []
+
+    def progress(event: ProgressEvent) -> None:
+        if event.rows_read >= 1_500 and not sent:
+            sent.append(event.rows_read)
+            _stop_self()
+
+    with pytest.raises(KeyboardInterrupt) as stopped:
+        ingest_paths(cfg, [export], progress=progress)
+    assert sent, "the ingest ended before the moment to stop it"
+    where = traceback.extract_tb(stopped.value.__traceback__)[-1]
+    assert (Path(where.filename).name, where.name) == ("interrupts.py", "checkpoint")
+    runs = Ledger(Layout(wh)).runs()
+    assert runs.select("status", "exit_code").rows() == [("interrupted", 130)]
+    assert not Layout(wh).staging.exists() or not any(Layout(wh).staging.rglob("*.parquet"))
+    assert table(wh).is_empty()
+    assert ingest_paths(cfg, [export]).exit_code == 0
+    assert table(wh).height == 6_000
+
+
+def test_a_second_ctrl_c_stops_at_once() -> None:
+    """Asked twice, the run stops without waiting for its checkpoint (as kill -9 would, which
+    the warehouse survives); exit 130 and a message, not a traceback."""
+    code = (
+        "import os, signal, time\n"
+        "from cdr_pipeline import interrupts\n"
+        "with interrupts.deferred():\n"
+        "    os.kill(os.getpid(), signal.SIGINT)\n"
+        "    time.sleep(0.2)\n"
+        "    os.kill(os.getpid(), signal.SIGINT)\n"
+        "    time.sleep(5)\n"
+        "    print('not stopped')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=ROOT
+    )
+    assert done.returncode == 130, done.stderr
+    assert "stopped at once" in done.stderr and "not stopped" not in done.stdout
