@@ -8,8 +8,9 @@ or `systemctl stop` during an ingest, about one time in fifty under load). Insid
 `deferred()`, the signal is only remembered; the code raises it at its checkpoints (between
 chunks, files and partitions) and at the end of the block, where nothing is half-started.
 
-A second Ctrl-C while a stop waits for its checkpoint ends the process at once, as kill -9
-would: the next writer clears what the run left (the warehouse is crash-safe). A second
+A second Ctrl-C while a stop waits for its checkpoint ends `cdr` at once, as kill -9 would:
+the next writer clears what the run left (the warehouse is crash-safe); in a notebook it
+raises KeyboardInterrupt at once, as Python does. A second
 SIGTERM is ignored (`cdr_pipeline.cli.main`). Outside `deferred()`, nothing changes: a
 query DuckDB runs in the main thread is interrupted at once, as before.
 """
@@ -35,6 +36,10 @@ STOPPED_BY: list[int] = []
 """The signals (SIGINT, SIGTERM) that asked the command to stop (set by the CLI's handlers
 and by `deferred()`'s: not when a test calls the CLI in its own process)."""
 
+EXIT_ON_SECOND_STOP = [False]
+"""True in the `cdr` command (set by its `main`): a second Ctrl-C ends the process at once.
+In a library caller (a notebook) it raises KeyboardInterrupt where it lands instead."""
+
 _pending: list[int] = []
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -57,9 +62,12 @@ def checkpoint() -> None:
 
 
 def _remember(signum: int, frame: FrameType | None) -> None:
-    if _pending and signum == signal.SIGINT:  # asked twice: stop now, as kill -9 would
+    if _pending and signum == signal.SIGINT:  # asked twice: stop now
+        if not EXIT_ON_SECOND_STOP[0]:  # a notebook's kernel lives on: raise here, as before
+            _pending.clear()
+            raise KeyboardInterrupt
         os.write(2, b"stopped at once; the next run clears what this one left\n")
-        os._exit(EXIT_AT_ONCE)
+        os._exit(EXIT_AT_ONCE)  # as kill -9 would, which the warehouse survives
     if signum == signal.SIGTERM:  # one is enough (systemd sends SIGKILL after its timeout)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
     STOPPED_BY.append(signum)

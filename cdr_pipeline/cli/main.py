@@ -19,7 +19,13 @@ import cdr_pipeline.cli as cli_pkg
 from cdr_pipeline import __version__
 from cdr_pipeline.cli.context import CliContext, configure_logging, echo
 from cdr_pipeline.errors import EXIT_INTERRUPTED, EXIT_UNEXPECTED, CdrError, known_error
-from cdr_pipeline.interrupts import STOPPED_BY, Terminated, checkpoint, stop_for
+from cdr_pipeline.interrupts import (
+    EXIT_ON_SECOND_STOP,
+    STOPPED_BY,
+    Terminated,
+    checkpoint,
+    stop_for,
+)
 from cdr_pipeline.logfields import log_session
 from cdr_pipeline.render import safe_text
 
@@ -208,5 +214,6 @@ def main() -> None:
         os.environ.setdefault(name, value)
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
+    EXIT_ON_SECOND_STOP[0] = True
     # standalone mode: click itself prints usage errors and exits 2 (EXIT_USAGE)
     cli.main(prog_name="cdr", standalone_mode=True)

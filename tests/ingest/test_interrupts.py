@@ -98,11 +98,12 @@ def test_a_stop_mid_ingest_is_raised_at_a_checkpoint(tmp_path: Path) -> None:
 
 
 def test_a_second_ctrl_c_stops_at_once() -> None:
-    """Asked twice, the run stops without waiting for its checkpoint (as kill -9 would, which
+    """Asked twice, `cdr` stops without waiting for its checkpoint (as kill -9 would, which
     the warehouse survives); exit 130 and a message, not a traceback."""
     code = (
         "import os, signal, time\n"
         "from cdr_pipeline import interrupts\n"
+        "interrupts.EXIT_ON_SECOND_STOP[0] = True\n"
         "with interrupts.deferred():\n"
         "    os.kill(os.getpid(), signal.SIGINT)\n"
         "    time.sleep(0.2)\n"
@@ -115,3 +116,16 @@ def test_a_second_ctrl_c_stops_at_once() -> None:
     )
     assert done.returncode == 130, done.stderr
     assert "stopped at once" in done.stderr and "not stopped" not in done.stdout
+
+
+def test_in_a_notebook_a_second_ctrl_c_raises_at_once() -> None:
+    """A library caller's process (a notebook kernel) is not ended: the second stop raises
+    KeyboardInterrupt where it lands, as Python does."""
+    reached = []
+    with pytest.raises(KeyboardInterrupt), interrupts.deferred():
+        _stop_self()
+        reached.append("first remembered")
+        _stop_self()
+        reached.append("second raised before this")
+    assert reached == ["first remembered"]
+    assert not interrupts.pending()
