@@ -44,6 +44,12 @@ _pending: list[int] = []
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
+def reset() -> None:
+    """Forget the stops of earlier commands run in this process (a notebook, a test)."""
+    STOPPED_BY.clear()
+    _pending.clear()
+
+
 def stop_for(signum: int) -> KeyboardInterrupt:
     """The exception a stop signal raises: `Terminated` for SIGTERM, else KeyboardInterrupt."""
     return Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()

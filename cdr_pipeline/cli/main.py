@@ -24,6 +24,7 @@ from cdr_pipeline.interrupts import (
     STOPPED_BY,
     Terminated,
     checkpoint,
+    reset,
     stop_for,
 )
 from cdr_pipeline.logfields import log_session
@@ -68,6 +69,7 @@ class CdrGroup(click.Group):
                 )
 
     def _invoke(self, ctx: click.Context) -> Any:
+        reset()  # only this command's stops count (several may run in one process)
         try:
             result = super().invoke(ctx)
             checkpoint()  # a stop the command let a commit finish before

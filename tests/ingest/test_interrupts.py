@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import traceback
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -22,6 +23,15 @@ from cdr_pipeline.samples import write_call_export
 from cdr_pipeline.state.layout import Layout
 from cdr_pipeline.state.ledger import Ledger
 from tests.ingest.helpers import ROOT, settings, table
+
+
+@pytest.fixture(autouse=True)
+def _no_stop_left() -> Iterator[None]:
+    """Each test starts and ends with no stop remembered: the CLI run in this process later
+    would take one for its own (exit 130 instead of its error's code)."""
+    interrupts.reset()
+    yield
+    interrupts.reset()
 
 
 def _stop_self(signum: int = signal.SIGINT) -> None:
@@ -129,3 +139,18 @@ def test_in_a_notebook_a_second_ctrl_c_raises_at_once() -> None:
         reached.append("second raised before this")
     assert reached == ["first remembered"]
     assert not interrupts.pending()
+
+
+def test_a_command_counts_only_its_own_stops(tmp_path: Path) -> None:
+    """A stop remembered by an earlier call in this process (a notebook cell) does not turn a
+    later command's error into "interrupted" (exit 130 instead of 3)."""
+    from click.testing import CliRunner
+
+    from cdr_pipeline.cli.main import cli
+
+    with pytest.raises(KeyboardInterrupt), interrupts.deferred():
+        _stop_self()
+    assert interrupts.STOPPED_BY
+    missing = tmp_path / "missing.csv"
+    done = CliRunner().invoke(cli, ["--warehouse", str(tmp_path / "wh"), "ingest", str(missing)])
+    assert done.exit_code == 3, done.output
