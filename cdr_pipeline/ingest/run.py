@@ -13,6 +13,7 @@ import secrets
 import shutil
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,7 @@ from cdr_pipeline.errors import (
 from cdr_pipeline.ingest.digest import Fingerprint
 from cdr_pipeline.ingest.load import FileLoader
 from cdr_pipeline.ingest.merge import clean_temp_files
-from cdr_pipeline.ingest.pending import PendingTables
+from cdr_pipeline.ingest.pending import PendingTables, committed_tables
 from cdr_pipeline.ingest.recover import recover_runs
 from cdr_pipeline.ingest.results import FileResult, IngestResult, ProgressFn
 from cdr_pipeline.ingest.stage import FileTask, LoadedContent, StagedFile
@@ -190,6 +191,7 @@ def _ingest(
         finally:
             if ending != "ok":  # nothing of a table it did not commit may count as loaded
                 recover_runs(layout, ledger, [run_id])
+                results = _committed_only(results, committed_tables(layout, run_id))
             run.update(_run_totals(results, len(files), ending, failure))
             run["table_versions"] = format_versions(versions)
             try:
@@ -201,6 +203,19 @@ def _ingest(
                 shutil.rmtree(layout.staging_run(run_id), ignore_errors=True)
     interrupts.checkpoint()  # a stop that came during the commit: the run is recorded
     return IngestResult(run_id, results, time.monotonic() - t0, interrupted, versions)
+
+
+def _committed_only(results: list[FileResult], committed: set[str]) -> list[FileResult]:
+    """The results of a run that ended before its commit (or during it), as the ledger's file
+    records say after `recover_runs`: a file of a table the run did not commit loaded
+    nothing (the run's totals had counted its rows as loaded)."""
+    out = []
+    for r in results:
+        table = SCHEMAS[r.kind].name if r.kind in SCHEMAS else None
+        if r.status == "loaded" and table not in committed:
+            r = replace(r, status="interrupted", rows_loaded=0, rows_duplicate=0, rows_updated=0)
+        out.append(r)
+    return out
 
 
 def format_versions(versions: Mapping[str, int]) -> str | None:

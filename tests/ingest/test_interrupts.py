@@ -154,3 +154,29 @@ def test_a_command_counts_only_its_own_stops(tmp_path: Path) -> None:
     missing = tmp_path / "missing.csv"
     done = CliRunner().invoke(cli, ["--warehouse", str(tmp_path / "wh"), "ingest", str(missing)])
     assert done.exit_code == 3, done.output
+
+
+def test_a_run_stopped_before_its_commit_counts_nothing_loaded(tmp_path: Path) -> None:
+    """The first file was merged (not committed) when the stop came during the second: the
+    run's totals said 'loaded 3,000' while its file records, corrected by the recovery, and
+    the table said nothing was."""
+    first, second = tmp_path / "a.csv", tmp_path / "b.csv"
+    write_call_export(first, legs=3_000, seed=6, start=date(2026, 9, 1), days=5)
+    write_call_export(second, legs=6_000, seed=7, start=date(2026, 9, 1), days=5)
+    wh = tmp_path / "wh"
+    sent = []
+
+    def progress(event: ProgressEvent) -> None:
+        if event.source == str(second) and event.rows_read >= 1_500 and not sent:
+            sent.append(event.rows_read)
+            _stop_self()
+
+    with pytest.raises(KeyboardInterrupt):
+        ingest_paths(settings(wh, chunk_rows=500), [first, second], progress=progress)
+    assert sent, "the ingest ended before the moment to stop it"
+    ledger = Ledger(Layout(wh))
+    run = ledger.runs().row(0, named=True)
+    assert (run["status"], run["files_loaded"], run["rows_loaded"]) == ("interrupted", 0, 0)
+    assert run["rows_read"] >= 3_000  # what was read stays told
+    assert ledger.files()["status"].to_list() == ["interrupted"]
+    assert table(wh).is_empty()
