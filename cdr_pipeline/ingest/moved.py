@@ -79,20 +79,31 @@ def plan_moves(
     version = quote(schema.version_by[0]) if schema.version_by else "NULL"
     order = "v DESC NULLS LAST, load_seq DESC, source_row DESC"
 
-    def incoming(columns: str) -> str:
+    values = sorted(staged)
+
+    def incoming(columns: str, numbered: bool = False) -> str:
+        """Every staged row's `columns` and its partition (the value, or its number)."""
         return " UNION ALL ".join(
-            f"SELECT {columns}, {lit(value)} AS part FROM read_parquet({lit(path)})"
-            for value, path in sorted(staged.items())
+            f"SELECT {columns}, {f'{i}::UINTEGER' if numbered else lit(value)} AS part "
+            f"FROM read_parquet({lit(staged[value])})"
+            for i, value in enumerate(values)
         )
 
     # Candidates first, by the hash of the key: a key in two partitions of the file, or held
     # in another partition of the table. Most files have none, so the full rows and the
     # window below run over the few rows of candidate keys only (a hash that collides just
-    # adds a candidate: the decision itself compares keys).
+    # adds a candidate: the decision itself compares keys). One group per incoming record:
+    # partitions by number, not by value (text), took a 5M-leg file's grouping from 700 to
+    # 500 MiB peak and 1.3 to 0.8 s; `moved_parts` names them.
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE moved_parts AS
+        SELECT * FROM (VALUES {", ".join(f"({i}, {lit(v)})" for i, v in enumerate(values))})
+            AS t(p, part)
+    """)
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE moved_keys AS
         SELECT h, min(part) AS p0, max(part) AS p1
-        FROM ({incoming(f"hash({key}) AS h")}) GROUP BY h
+        FROM ({incoming(f"hash({key}) AS h", numbered=True)}) GROUP BY h
     """)
     located = _locate(con, pending)
     elsewhere = ""
@@ -103,7 +114,7 @@ def plan_moves(
         """)
         elsewhere = (
             " UNION SELECT m.h FROM moved_keys m JOIN moved_held_at x USING (h) "
-            "WHERE x.part <> m.p0"
+            "JOIN moved_parts n ON n.p = m.p0 WHERE x.part <> n.part"
         )
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE moved_cand AS
