@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib
 import logging
-import os
 import pkgutil
 import signal
 import sys
@@ -185,17 +184,6 @@ def _register() -> None:
 _register()
 
 
-ALLOCATOR_ENV = {
-    "_RJEM_MALLOC_CONF": "dirty_decay_ms:2000,muzzy_decay_ms:0",  # polars (jemalloc)
-    "MIMALLOC_PURGE_DELAY": "2000",  # pyarrow (mimalloc)
-}
-"""polars' and pyarrow's allocators hand freed pages back to the OS within milliseconds,
-and an ingest frees and allocates a chunk's worth many times a second: keeping them two
-seconds cut the ingest's system time by a quarter and its page faults by a fifth
-(benchmarks/ingest.py). Set before either library loads; a value already in the
-environment wins."""
-
-
 def _on_signal(signum: int, frame: object) -> None:
     """Ctrl-C and SIGTERM (`systemctl stop`, the unit's `TimeoutStartSec`, a shutdown,
     `kill`) stop a command the same way: the run records itself `interrupted`, removes what
@@ -212,8 +200,6 @@ def _on_signal(signum: int, frame: object) -> None:
 
 
 def main() -> None:
-    for name, value in ALLOCATOR_ENV.items():
-        os.environ.setdefault(name, value)
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
     EXIT_ON_SECOND_STOP[0] = True
