@@ -4,7 +4,7 @@ Exit codes (documented in README "Exit codes"):
     0 ok · 1 unexpected error · 2 usage · 3 bad input or configuration ·
     4 data-quality failure · 5 another writer holds the warehouse lock ·
     6 the warehouse cannot be written (no space, read-only file system, permission), or a
-      build needed more memory than `build_memory_mb`.
+      build needed more memory than `build_memory_mb` (a partition merge: `merge_memory_mb`).
 """
 
 from __future__ import annotations
@@ -109,6 +109,14 @@ class BuildOutOfMemory(CdrError):
     """A build needed more memory than `build_memory_mb` gives DuckDB (a day with more legs
     than a refresh step can hold). Not the input's fault, not a bug: the previous
     `cdr.duckdb` and every committed table stay as they were."""
+
+    exit_code = EXIT_ENVIRONMENT
+
+
+class MergeOutOfMemory(CdrError):
+    """An ingest's partition merge needed more memory than `merge_memory_mb` gives DuckDB
+    (a day with very many legs). Not the input's fault, not a bug: the run commits nothing,
+    and every committed table stays as it was."""
 
     exit_code = EXIT_ENVIRONMENT
 

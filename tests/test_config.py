@@ -87,6 +87,7 @@ GOOD: dict[str, tuple[str, str, Any]] = {
     "file_mode": ("0o640", "0640", 0o640),
     "vacuum_grace_hours": ("36", "36", 36),
     "build_memory_mb": ("1024", "1024", 1024),
+    "merge_memory_mb": ("768", "768", 768),
     "personal_days": ("30", "30", 30),
     "prefix_digits": ("2", "2", 2),
 }
@@ -137,6 +138,7 @@ BAD_RANGES = {
     "file_mode": ["0o644", "0o606", "0o400", "0o4600"],
     "vacuum_grace_hours": ["-1"],
     "build_memory_mb": ["63", "0"],
+    "merge_memory_mb": ["63", "-1"],
     "personal_days": ["0", "-1"],
     "prefix_digits": ["-1", "16"],
 }

@@ -135,6 +135,8 @@ SETTINGS_KEYS: dict[str, Key] = {
         Key("vacuum_grace_hours", "int", minimum=0),
         # DuckDB's memory for a build, in MiB (past it, it spills to disk)
         Key("build_memory_mb", "int", minimum=64),
+        # DuckDB's memory for an ingest's partition merges, in MiB (two share it)
+        Key("merge_memory_mb", "int", minimum=64),
         # input limits (docs/limits.md): past one, the file fails with exit 3; the upper
         # bounds keep the parsers safe (Python refuses integers of more than 4,300 digits,
         # the JSON parser recurses per nesting level)

@@ -34,6 +34,10 @@ class Settings:
     """DuckDB's memory for a build (`cdr build`, the refresh at the end of an ingest or
     fetch), in MiB: past it DuckDB spills to a temporary folder beside `cdr.duckdb`. With
     what the ingest itself holds, 448 keeps a 5M-leg ingest under 1 GiB."""
+    merge_memory_mb: int = 512
+    """DuckDB's memory for an ingest's partition merges (two at a time share it), in MiB:
+    past it DuckDB spills to the run's staging folder. A merge that needs more than it can
+    spill fails the run (exit 6, `MergeOutOfMemory`); nothing is committed."""
     fetch: FetchOptions = field(default_factory=FetchOptions)
     """Options of `cdr fetch` (the [fetch] table of cdr.toml)."""
     # ---- input limits (docs/limits.md): past one, the file fails with exit 3 -------------

@@ -220,7 +220,13 @@ class FileLoader:
         assert staged.folder is not None
         tag = f"{self.run_id}-{self.seq}"
         pending = self.tables.table(schema)
-        counts = merge_staged(pending, staged.staged, staged.folder / "duckdb_tmp", tag)
+        counts = merge_staged(
+            pending,
+            staged.staged,
+            staged.folder / "duckdb_tmp",
+            tag,
+            f"{self.settings.merge_memory_mb}MiB",
+        )
         result.rows_loaded, result.rows_duplicate = counts.loaded, counts.duplicate
         result.rows_updated = counts.updated
         result.partitions = sorted(staged.staged)

@@ -20,6 +20,7 @@ import duckdb
 import pyarrow.parquet as pq
 
 from cdr_pipeline import interrupts
+from cdr_pipeline.errors import MergeOutOfMemory
 from cdr_pipeline.ingest import faults
 from cdr_pipeline.ingest.moved import MovedPlan, plan_moves
 from cdr_pipeline.ingest.pending import PendingTable
@@ -78,13 +79,29 @@ def merge_staged(
     staged: dict[str, Path],
     tmp_dir: Path,
     tag: str,
+    memory_limit: str = MERGE_MEMORY_LIMIT,
 ) -> MergeCounts:
     """Merge a source's staged partitions, two at a time (each merge is a partition's worth of
     rows, which DuckDB handles on one thread; the other core would idle). For a table whose
     key spans partitions, records that moved to another partition are settled first
-    (`moved.plan_moves`): the partitions that lose a record are rewritten as well."""
+    (`moved.plan_moves`): the partitions that lose a record are rewritten as well. DuckDB
+    running out of `memory_limit` raises MergeOutOfMemory (exit 6), not a bug's exit 1."""
+    try:
+        return _merge_staged(pending, staged, tmp_dir, tag, memory_limit)
+    except duckdb.OutOfMemoryException as exc:
+        raise MergeOutOfMemory(
+            f"merging {pending.schema.name} needed more than merge_memory_mb "
+            f"({memory_limit}): {str(exc).splitlines()[0]}",
+            hint="raise merge_memory_mb in cdr.toml (or CDR_MERGE_MEMORY_MB) and run the "
+            "same command again: nothing of this run was committed",
+        ) from exc
+
+
+def _merge_staged(
+    pending: PendingTable, staged: dict[str, Path], tmp_dir: Path, tag: str, memory_limit: str
+) -> MergeCounts:
     total = MergeCounts()
-    con = bounded_duckdb(tmp_dir)
+    con = bounded_duckdb(tmp_dir, memory_limit)
     plan = MovedPlan()
     try:
         if pending.schema.key_spans_partitions and staged:  # nothing staged: nothing moves
