@@ -1,7 +1,7 @@
 """The header of a CSV export: one line of column names, read within `max_header_bytes` and
 `max_columns`, and the separator sniffed from it. A header that is not one clean line (an open
-quote, a bare CR, NUL bytes of UTF-16 without a byte-order mark) fails the file: nothing after
-it could be split reliably.
+quote, a bare CR, NUL bytes of UTF-16 without a byte-order mark, bytes that are not UTF-8)
+fails the file: nothing after it could be split reliably.
 """
 
 from __future__ import annotations
@@ -36,8 +36,8 @@ def sniff_delimiter(header_text: str) -> str:
 
 def read_header(stream: BinaryIO, limits: Limits | None = None) -> Header:
     """Read the header (the first line that is not blank or separators only) and sniff the
-    separator. A header that is too long, has too many columns, an open quote, a bare CR or
-    NUL bytes fails the file."""
+    separator. A header that is too long, has too many columns, an open quote, a bare CR,
+    NUL bytes or bytes that are not UTF-8 fails the file."""
     limits = limits or Limits()
     buf, searched, start = b"", 0, -1
     while True:  # blank lines before the header count towards its limit
@@ -103,6 +103,19 @@ def _check_header(raw: bytes, line: int) -> None:
             line=line,
             hint="export the report as UTF-8 CSV (Control Hub's default) and load that",
         )
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        # column names are ASCII in every encoding an export is re-saved in: a header that
+        # is not UTF-8 is binary data (checked before the CR test, which it would fail with
+        # a hint about line endings that does not apply)
+        raise BadInput(
+            f"the header is not text (byte {exc.start + 1:,} of its line is not UTF-8): "
+            "not a CSV export",
+            line=line,
+            hint="check the file is the Detailed Call History export (CSV, or the ZIP "
+            "holding it), not another download",
+        ) from None
     if b"\r" in raw:
         raise BadInput(
             "the header holds a bare CR: the file uses old Mac (CR only) line endings",

@@ -288,6 +288,14 @@ def cases() -> list[Case]:
         ),
         Case("control_characters", _write("ctl.csv", CONTROL), {"": Failed("")}),
         Case(
+            # random bytes whose first line holds a CR: told as binary, not as CR line ends
+            "binary_noise",
+            _write(
+                "noise.csv", b"\x89\xfe\x13\r\xc3(\x9f" * 40 + b"\n" + bytes(range(1, 256)) * 40
+            ),
+            {"": Failed("not text")},
+        ),
+        Case(
             "gzip_truncated",
             _write("cut.csv.gz", _gzip(csv_bytes([line(r) for r in rows(400, 9)]))[:-2000]),
             {"": Failed("truncated")},
