@@ -11,6 +11,8 @@ import click
 from cdr_pipeline.cli.context import CliContext, echo, pass_cli
 from cdr_pipeline.cli.render import terminal_width, text_table
 from cdr_pipeline.config import Settings
+from cdr_pipeline.errors import EXIT_INTERRUPTED
+from cdr_pipeline.interrupts import STOPPED_BY
 from cdr_pipeline.render import to_json
 
 
@@ -72,7 +74,13 @@ def refresh_views(
         return 0
     try:
         result = refresh_warehouse(settings)
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: the build is private, cdr.duckdb stays
+        _stopped(settings, run_ids)
+        raise
     except Exception as exc:  # a view that does not build, a full disk...
+        if STOPPED_BY:  # DuckDB makes the stop its own error ("Query interrupted")
+            _stopped(settings, run_ids)
+            raise
         error = known_error(exc, settings.warehouse)
         if error is None:
             raise
@@ -93,6 +101,18 @@ def refresh_views(
             text = textwrap.fill(text, width - 1, subsequent_indent="  ", break_long_words=False)
         echo(text, err=True)
     return 0
+
+
+def _stopped(settings: Settings, run_ids: Sequence[str]) -> None:
+    """Say that a stop came during the refresh, after the data was committed."""
+    echo(
+        "note: stopped while refreshing the views: the data this run loaded is committed; "
+        "cdr build (or the next ingest) brings the views up to date",
+        err=True,
+    )
+    _note_runs(
+        settings, run_ids, EXIT_INTERRUPTED, "the views were not rebuilt: stopped (run cdr build)"
+    )
 
 
 def _note_runs(settings: Settings, run_ids: Sequence[str], code: int, message: str) -> None:

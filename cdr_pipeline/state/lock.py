@@ -51,3 +51,25 @@ def writer_lock(
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)
+
+
+def running_writer(layout: Layout, name: str = "writer.lock") -> str | None:
+    """Who holds the lock `state/<name>` now ("pid 123, cdr ingest, since ..."), read from
+    the file without touching the lock (trying it could make a writer that starts at that
+    moment give up); None when it is free. A holder killed with -9 leaves its line behind:
+    its process is gone, so the lock counts as free."""
+    try:
+        text = layout.lock_file(name).read_text(encoding="utf-8", errors="replace").strip()
+    except OSError:
+        return None
+    word, _, rest = text.partition(" ")
+    pid = rest.partition(",")[0]
+    if word != "pid" or not pid.isdigit():
+        return None
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:  # alive, under another user
+        pass
+    return text

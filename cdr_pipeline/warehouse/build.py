@@ -49,7 +49,12 @@ from cdr_pipeline.warehouse.materialize import (
     materialized_specs,
 )
 from cdr_pipeline.warehouse.personal_values import personal_tables, write_map
-from cdr_pipeline.warehouse.signature import build_signature, record_build, stored_signature
+from cdr_pipeline.warehouse.signature import (
+    behind_note,
+    build_signature,
+    record_build,
+    stored_signature,
+)
 from cdr_pipeline.warehouse.snapshots import AsOfArg, table_snapshots, versions_text
 from cdr_pipeline.warehouse.staging import generated_views
 
@@ -312,7 +317,8 @@ def connect(
 ) -> duckdb.DuckDBPyConnection:
     """Open `cdr.duckdb`. Read-only by default, which never blocks `cdr build` or `cdr ingest`.
     Timestamps display in UTC (the session time zone) whatever the machine's zone.
-    `tier="analyst"` reads the pseudonymised views (`warehouse/analyst.py`)."""
+    `tier="analyst"` reads the pseudonymised views (`warehouse/analyst.py`). Logs a warning
+    when the tables hold versions the views do not read yet (`signature.behind_note`)."""
     path = settings.layout.duckdb
     if not path.is_file():
         raise ConfigError(
@@ -329,9 +335,12 @@ def connect(
     con.execute("set TimeZone = 'UTC'")
     try:
         use_tier(con, tier)
+        note = behind_note(con, settings)
     except BaseException:
         con.close()
         raise
+    if note:  # a reader would otherwise take figures without the last load for the latest
+        log.warning(note)
     return con
 
 

@@ -18,6 +18,7 @@ from deltalake.exceptions import DeltaError
 from cdr_pipeline.config import Settings
 from cdr_pipeline.errors import WarehouseDamaged
 from cdr_pipeline.resources import sql_dir as default_sql_dir
+from cdr_pipeline.state.lock import running_writer
 from cdr_pipeline.state.secret import key_id, load_key
 from cdr_pipeline.text import lit
 from cdr_pipeline.warehouse.snapshots import format_versions, latest_versions
@@ -111,3 +112,28 @@ def views_behind(settings: Settings) -> bool:
         log.warning("cannot tell whether the views are behind the tables: %s", exc)
         return False
     return bool(latest) and built_versions(settings.layout.duckdb) != latest
+
+
+def behind_note(con: duckdb.DuckDBPyConnection, settings: Settings) -> str | None:
+    """What a reader of `con` (a connection to `cdr.duckdb`) should be told when the tables
+    hold versions its views do not read yet; None when they read the latest. A refresh
+    under way says so; otherwise the one after the last load did not finish (interrupted,
+    or failed), and until `cdr build` every answer leaves that load out."""
+    try:
+        latest = format_versions(latest_versions(settings))
+        rows = con.execute(f"select table_versions from {BUILD_VIEW}").fetchall()
+    except (duckdb.Error, WarehouseDamaged, DeltaError, OSError):
+        return None  # no record of the versions, or a table that does not read: said elsewhere
+    built = str(rows[0][0]) if rows else ""
+    if not latest or built == latest:
+        return None
+    holder = running_writer(settings.layout)
+    why = (
+        f"a writer is bringing them up to date ({holder})"
+        if holder
+        else "the refresh after the last load did not finish; run cdr build"
+    )
+    return (
+        f"the views read {built or 'no table'}, the tables hold {latest}: answers leave the "
+        f"newer data out ({why})"
+    )

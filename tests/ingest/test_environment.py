@@ -198,10 +198,17 @@ def test_views_a_failed_refresh_left_behind_are_caught_up_by_the_next_ingest(
     assert last["exit_code"] == 6 and last["files_loaded"] == 1
     assert "the views were not rebuilt" in last["message"]
     assert _view_rows(wh) == before < table(wh).height  # the data is committed, the views lag
+    # a reader is told its answers leave the committed load out, and what to run
+    report = cdr("--warehouse", str(wh), "report", "hourly-volume", "--format", "csv")
+    assert report.returncode == 0, report.stderr
+    assert "the views read call_legs=0, the tables hold call_legs=1" in report.stderr
+    assert "did not finish; run cdr build" in report.stderr
     again = cdr(*args)
     assert again.returncode == 0, again.stderr
     assert "already loaded" in again.stderr
     assert _view_rows(wh) == table(wh).height
+    report = cdr("--warehouse", str(wh), "report", "hourly-volume", "--format", "csv")
+    assert report.returncode == 0 and "the views read" not in report.stderr, report.stderr
     # and an ingest that changes nothing while the views are current does not rebuild them
     mtime = (wh / "cdr.duckdb").stat().st_mtime_ns
     assert cdr(*args).returncode == 0

@@ -1,0 +1,97 @@
+"""A reader of `cdr.duckdb` whose views lag the tables (a load committed, its refresh still
+under way or never finished) is told so, and told why; and a stop during the refresh that
+ends an ingest says that the load is committed."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from cdr_pipeline.cli import build as cli_build
+from cdr_pipeline.cli.context import CliContext
+from cdr_pipeline.config import Settings
+from cdr_pipeline.ingest import ingest_paths
+from cdr_pipeline.state.ledger import Ledger
+from cdr_pipeline.state.lock import running_writer, writer_lock
+from cdr_pipeline.warehouse import build_warehouse, connect
+
+LOGGER = "cdr_pipeline.warehouse.build"
+
+
+@pytest.fixture
+def behind(tmp_path: Path, samples_dir: Path) -> Settings:
+    """A warehouse whose views read the device snapshots only, while the tables also hold
+    the September calls (loaded through the library, which leaves the refresh to its
+    caller)."""
+    settings = Settings(warehouse=tmp_path / "wh")
+    assert ingest_paths(settings, [samples_dir / "device_snapshots.csv"]).exit_code == 0
+    build_warehouse(settings)
+    calls = samples_dir / "calling_detailed_call_history_2026-09-01_2026-10-01"
+    assert ingest_paths(settings, [calls]).exit_code == 0
+    return settings
+
+
+def _notes(caplog: pytest.LogCaptureFixture, settings: Settings) -> list[str]:
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger=LOGGER):
+        connect(settings).close()
+    return [r.getMessage() for r in caplog.records if r.name == LOGGER]
+
+
+def test_a_reader_of_views_behind_the_tables_is_told_what_to_run(
+    behind: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    (note,) = _notes(caplog, behind)
+    assert note.startswith("the views read device_snapshots=0, the tables hold call_legs=0,")
+    assert "answers leave the newer data out" in note
+    assert "did not finish; run cdr build" in note
+    build_warehouse(behind)
+    assert _notes(caplog, behind) == []
+
+
+def test_a_refresh_under_way_is_named_not_called_unfinished(
+    behind: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    with writer_lock(behind.layout, "cdr ingest"):
+        (note,) = _notes(caplog, behind)
+    assert f"a writer is bringing them up to date (pid {os.getpid()}, cdr ingest, since" in note
+    assert "run cdr build" not in note
+
+
+def test_running_writer_reads_the_lock_without_taking_it(tmp_path: Path) -> None:
+    layout = Settings(warehouse=tmp_path / "wh").layout
+    assert running_writer(layout) is None  # no lock file yet
+    with writer_lock(layout, "cdr nightly"):
+        held = running_writer(layout)
+        assert held is not None and held.startswith(f"pid {os.getpid()}, cdr nightly, since")
+    assert running_writer(layout) is None  # released: the file is emptied
+    # the line of a holder killed with -9 stays, but its process is gone
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    layout.lock_file().write_text(f"pid {dead.stdout.strip()}, cdr ingest, since x\n")
+    assert running_writer(layout) is None
+
+
+def test_a_stop_during_the_refresh_says_the_load_is_committed(
+    behind: Settings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def stopped(settings: Settings) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("cdr_pipeline.warehouse.refresh_warehouse", stopped)
+    run_id = Ledger(behind.layout).runs().row(-1, named=True)["run_id"]
+    with pytest.raises(KeyboardInterrupt):
+        cli_build.refresh_views(CliContext(warehouse=behind.warehouse), run_ids=[run_id])
+    assert "the data this run loaded is committed; cdr build" in capsys.readouterr().err
+    last = Ledger(behind.layout).runs().row(-1, named=True)
+    assert last["run_id"] == run_id and last["exit_code"] == 130
+    assert "the views were not rebuilt: stopped (run cdr build)" in last["message"]
