@@ -4,8 +4,10 @@
 -- until a snapshot no longer lists it) cut where its attributes changed
 -- (int_device_attribute_history), so every instant carries the subscription, location and
 -- department in effect then. Half-open [segment_from, segment_to), segment_to NULL = still
--- held. licence_unit_id is what the licence counts: the device (BYOD) or its Webex Mobile
--- number (Mobile Operator), from the device's current values (dim_webex_go_devices).
+-- held. licence_unit_id is what the licence counts: the device (BYOD) or the Webex Mobile
+-- number (Mobile Operator) in effect during the segment, so a number moved from one device
+-- to another is one unit, and a device whose number changed held the old number until then
+-- (the device's current unit when the history has no number).
 with presence as (
     select * from int_device_presence
 ),
@@ -22,7 +24,10 @@ devices as (
 final as (
     select
         p.device_id,
-        d.licence_unit_id,
+        case
+            when a.deployment = 'MOBILE_OPERATOR' then coalesce(a.phone_number, d.licence_unit_id)
+            else p.device_id
+        end as licence_unit_id,
         greatest(p.present_from, a.valid_from) as segment_from,
         case
             when p.present_to is null then a.valid_to

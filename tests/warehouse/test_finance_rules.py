@@ -288,3 +288,33 @@ def test_f11_unassigned_units_and_their_cost(tmp_path: Path) -> None:
     assert (recon["entitled_units"], recon["consumed_month_end"]) == (8, 1)
     assert (recon["unassigned_units"], recon["unassigned_cost"]) == (7, 87.5)
     assert recon["status"] == "under"
+
+
+def test_f12_a_mobile_unit_is_the_number_in_effect_not_the_current_one(tmp_path: Path) -> None:
+    """T1 is on +1101 and T2 on +1102 until 09-15, when T2 is deleted and T1 takes its
+    number: two numbers held Mobile licences from 09-01 to 09-15 (peak 2: over the one
+    bought), and +1101 for 14 days plus +1102 for the 30 days of September."""
+    w = World()
+    kw = {"deployment": "MOBILE_OPERATOR"}
+    for device, uid, number in (("T1", U1, "+15551101"), ("T2", U2, "+15551102")):
+        w.event("2026-08-15T00:00:00Z", device, "PROVISIONED", uid, number, **kw)
+        w.event("2026-08-16T00:00:00Z", device, "ACTIVATED", uid, number, **kw)
+        w.snapshot("2026-09-01T00:00:00Z", device, uid, number, **kw)
+    w.event("2026-09-15T00:00:00Z", "T2", "DELETED", U2, "+15551102", **kw)
+    w.snapshot("2026-09-15T00:00:00Z", "T1", U1, "+15551102", **kw)
+    w.snapshot("2026-10-01T00:00:00Z", "T1", U1, "+15551102", **kw)
+    w.entitle("Sub-1", MOBILE, 1, "20.00")
+    _september_calls(w)
+    con = w.build(tmp_path)
+    units = records(
+        con,
+        "select licence_unit_id, count(*) as days from fct_licence_days "
+        "where licence_day between date '2026-09-01' and date '2026-09-30' "
+        "group by all order by all",
+    )
+    assert units == [
+        {"licence_unit_id": "+15551101", "days": 14},
+        {"licence_unit_id": "+15551102", "days": 30},
+    ]
+    recon = _recon(con, "2026-09-01")
+    assert (recon["consumed_peak"], recon["variance_units"], recon["status"]) == (2, -1, "over")
