@@ -4,7 +4,11 @@ reports were recomputed now (late call records, device moves, new entitlements).
 Rows are matched on each report's key. A report of a month with a difference gets one row
 per numeric column whose total changed (`measure`, `closed_total`, `current_total`,
 `change`; money columns per `currency`, never added across currencies), or one row with
-`measure` NULL when only rows changed (added, removed, or a text column changed). Prices
+`measure` NULL when only rows changed (added, removed, or a text column changed). A total
+is of the values known; an unknown value (idle figures of a month without full call
+coverage, a cost in mixed currencies) is counted in `closed_unknown_rows` /
+`current_unknown_rows`, never added as 0, and a total of unknowns only is NULL, as is its
+`change`. Prices
 and the month's covered days are not totalled: a sum of them means nothing (a changed
 price still shows as a changed row). Unchanged reports give no row. The reclaim list is left out: it
 describes the devices as of the latest device data, so a recomputation always moves its
@@ -43,6 +47,8 @@ SCHEMA = pa.schema(
         ("closed_total", pa.float64()),
         ("current_total", pa.float64()),
         ("change", pa.float64()),
+        ("closed_unknown_rows", pa.int64()),
+        ("current_unknown_rows", pa.int64()),
     ]
 )
 
@@ -53,8 +59,11 @@ NOT_TOTALLED = frozenset({"unit_price", "covered_days"})
 """Numeric columns whose total means nothing: a price per licence, and the month's covered
 days (the same on every row)."""
 
-Measure = tuple[str, str | None, float, float]
-"""(column, currency or None, closed total, current total)."""
+Measure = tuple[str, str | None, float | None, float | None, int, int]
+"""(column, currency or None, closed total, current total, rows whose value was unknown
+when closed, rows whose value is unknown now). A total is of the known values; None when
+every row's value is unknown (idle figures without full call coverage, a cost in mixed
+currencies): unknown, not zero. A currency without rows totals 0."""
 
 
 def _q(name: str) -> str:
@@ -100,20 +109,29 @@ def compare_tables(
         for columns, by in (([c for c in numeric if c not in money], "null"), (money, "currency")):
             if not columns:
                 continue
-            sums = ", ".join(f"coalesce(sum({_q(c)}), 0)::double" for c in columns)
+            sums = ", ".join(f"sum({_q(c)})::double, count(*) - count({_q(c)})" for c in columns)
             sql = f"select {by}, {sums} from {{}} group by 1"
             before = {r[0]: r[1:] for r in con.execute(sql.format("frozen_rows")).fetchall()}
             after = {r[0]: r[1:] for r in con.execute(sql.format("current_rows")).fetchall()}
             for j, column in enumerate(columns):
                 for currency in sorted(before.keys() | after.keys(), key=lambda c: (c is None, c)):
-                    old = before[currency][j] if currency in before else 0.0
-                    new = after[currency][j] if currency in after else 0.0
-                    if round(new - old, 6) != 0:
-                        measures.append((column, currency, round(old, 6), round(new, 6)))
+                    old, old_unknown = _total(before.get(currency), j)
+                    new, new_unknown = _total(after.get(currency), j)
+                    if old != new or old_unknown != new_unknown:
+                        measures.append((column, currency, old, new, old_unknown, new_unknown))
         measures.sort(key=lambda m: numeric.index(m[0]))  # in the report's column order
     finally:
         con.close()
     return {"added": added, "removed": removed, "changed": changed}, measures
+
+
+def _total(group: tuple[Any, ...] | None, j: int) -> tuple[float | None, int]:
+    """Column `j`'s total of the known values (None when there are rows but none is known;
+    0 without rows) and its count of unknown values, from one row of the totals query."""
+    if group is None:
+        return 0.0, 0
+    total, unknown = group[2 * j], int(group[2 * j + 1])
+    return (None if total is None else round(float(total), 6)), unknown
 
 
 def restatements(settings: Settings) -> ReportResult:
@@ -139,9 +157,11 @@ def restatements(settings: Settings) -> ReportResult:
                             "currency": currency,
                             "closed_total": old,
                             "current_total": new,
-                            "change": round(new - old, 6),
+                            "change": None if old is None or new is None else round(new - old, 6),
+                            "closed_unknown_rows": old_unknown,
+                            "current_unknown_rows": new_unknown,
                         }
-                        for m, currency, old, new in measures
+                        for m, currency, old, new, old_unknown, new_unknown in measures
                     )
                 elif any(counts.values()):
                     rows.append(base)
@@ -174,4 +194,6 @@ def _base(
         "closed_total": None,
         "current_total": None,
         "change": None,
+        "closed_unknown_rows": None,
+        "current_unknown_rows": None,
     }

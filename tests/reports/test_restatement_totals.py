@@ -8,7 +8,7 @@ from pathlib import Path
 
 from cdr_pipeline.config import Settings
 from cdr_pipeline.ingest import ingest_paths
-from cdr_pipeline.reports.close import close_month
+from cdr_pipeline.reports.close import close_month, reopen_month
 from cdr_pipeline.reports.restate import restatements
 from cdr_pipeline.warehouse import build_warehouse
 from tests.warehouse.finance_world import BYOD, World, user
@@ -57,3 +57,62 @@ def test_money_is_restated_per_currency_and_prices_are_not_totalled(tmp_path: Pa
         ("idle_cost", "EUR"): (20.0, 30.0),
     }
     assert all(r["rows_changed"] == 2 for r in rows)
+
+
+def _reconciliation(settings: Settings) -> dict[tuple[str, str | None], tuple[object, ...]]:
+    rows = [r for r in restatements(settings).table.to_pylist() if r["report"] == "reconciliation"]
+    return {
+        (r["measure"], r["currency"]): (
+            r["closed_total"],
+            r["current_total"],
+            r["change"],
+            r["closed_unknown_rows"],
+            r["current_unknown_rows"],
+        )
+        for r in rows
+        if r["measure"] in ("idle_licences", "idle_cost")
+    }
+
+
+def test_unknown_figures_are_restated_as_unknown_never_as_zero(tmp_path: Path) -> None:
+    """Idle figures of a month without full call coverage, and a cost in mixed currencies,
+    are unknown: a restatement says so (NULL total and change, a count of unknown rows), not
+    that they were 0 or fell to 0."""
+    w = World()
+    w.held_through_september([("D1", U1, "+15550001", "Sub-1")])  # idle all September
+    w.entitlements.append(f"Sub-1,{BYOD},1,2026-01-01,,10.00,USD")
+    # the export covers 09-05 onwards: coverage partial, idle figures unknown
+    w.leg(
+        "calls_2026-09-05_2026-10-01.csv", "DESK", "2026-09-15T10:00:00Z", U3, "+1555", 30, go=False
+    )
+    w.build(tmp_path).close()
+    settings = Settings(warehouse=tmp_path / "wh")
+    build_warehouse(settings)
+    close_month(settings, "2026-09", force=True, reason="partial coverage, known")
+
+    first_days = tmp_path / "late" / "calls_2026-09-01_2026-09-05.csv"
+    first_days.parent.mkdir()
+    first_days.write_text(
+        "Report ID,Start time,Correlation ID,Direction,Call type\n"
+        "EARLY,2026-09-02T10:00:00Z,corr-early,ORIGINATING,SIP_NATIONAL\n",
+        encoding="utf-8",
+    )
+    assert ingest_paths(settings, [first_days]).exit_code == 0
+    build_warehouse(settings)
+    assert _reconciliation(settings) == {
+        ("idle_licences", None): (None, 1.0, None, 1, 0),
+        ("idle_cost", "USD"): (None, 10.0, None, 1, 0),
+    }
+
+    # closed again with the full month (USD 10 idle); then a EUR price for the same units
+    # makes the row's currency mixed: its cost is unknown, not USD 0
+    reopen_month(settings, "2026-09", reason="coverage now full")
+    close_month(settings, "2026-09")
+    eur = tmp_path / "late" / "entitlements_eur.csv"
+    eur.write_text(f"{HEADER}\nSub-1,{BYOD},1,2026-09-01,,9.00,EUR\n", encoding="utf-8")
+    assert ingest_paths(settings, [eur]).exit_code == 0
+    build_warehouse(settings)
+    assert _reconciliation(settings) == {
+        ("idle_cost", "USD"): (10.0, 0.0, -10.0, 0, 0),
+        ("idle_cost", None): (0.0, None, None, 0, 1),
+    }
