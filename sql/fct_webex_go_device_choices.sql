@@ -4,8 +4,9 @@
 -- out from the devices alone so that fct_webex_go_leg_devices reads each leg once. A leg's
 -- keys are 'u:' || its User UUID and 'p:' || its User number; the phone number counts only
 -- when the user UUID finds no device (a CDR without User UUID, or a device list without it).
--- Of a key's devices, a leg started at instant t takes the one that existed at t, then the
--- latest provisioned before t, then the first one provisioned after t. Intervals are
+-- Of a key's devices, a leg started at instant t takes the one that existed at t, one already
+-- activated before one still pending (a phone places Webex Go calls only once activated),
+-- then the latest provisioned before t, then the first one provisioned after t. Intervals are
 -- half-open [valid_from, valid_to), numbered by interval_seq from 1; valid_from NULL = from
 -- the beginning, valid_to NULL = no end; matched_by is user_uuid or phone_number.
 with devices as (
@@ -19,6 +20,7 @@ with devices as (
         location_name,
         department_id,
         provisioned_at,
+        first_activated_at,
         deleted_at
     from dim_webex_go_devices
 ),
@@ -34,9 +36,10 @@ device_keys as (
     where phone_number is not null
 ),
 
--- Of a key's devices, a leg started at instant t takes the one that existed at t, then the
--- latest provisioned before t, then the first one provisioned after t (ties: the smaller
--- device_id). That choice changes only at the devices' provisioning and deletion instants,
+-- Of a key's devices, a leg started at instant t takes the one that existed at t (activated
+-- by t before pending), then the latest provisioned before t, then the first one provisioned
+-- after t (ties: the smaller device_id). That choice changes only at the devices'
+-- provisioning, first activation and deletion instants,
 -- so it is worked out here from the few devices, once per key and interval between those
 -- instants. The first interval (valid_from NULL: from the beginning) is also the choice for
 -- a leg without a start time, which compares as before every device.
@@ -48,6 +51,9 @@ choice_points as (
     union
     select match_key, deleted_at as point_at from device_keys
     where deleted_at is not null
+    union
+    select match_key, first_activated_at as point_at from device_keys
+    where first_activated_at is not null
 ),
 
 choices as (
@@ -61,9 +67,14 @@ choices as (
                     when
                         k.provisioned_at <= c.point_at
                         and coalesce(k.deleted_at > c.point_at, true)
+                        and k.first_activated_at <= c.point_at
                         then 0
-                    when k.provisioned_at <= c.point_at then 1
-                    else 2
+                    when
+                        k.provisioned_at <= c.point_at
+                        and coalesce(k.deleted_at > c.point_at, true)
+                        then 1
+                    when k.provisioned_at <= c.point_at then 2
+                    else 3
                 end,
                 nearest: case
                     when k.provisioned_at <= c.point_at then -epoch_ms(k.provisioned_at)

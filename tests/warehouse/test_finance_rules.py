@@ -318,3 +318,28 @@ def test_f12_a_mobile_unit_is_the_number_in_effect_not_the_current_one(tmp_path:
     ]
     recon = _recon(con, "2026-09-01")
     assert (recon["consumed_peak"], recon["variance_units"], recon["status"]) == (2, -1, "over")
+
+
+def test_f13_a_call_is_made_from_the_activated_phone_not_a_pending_one(tmp_path: Path) -> None:
+    """U1's G1 is activated on 09-01; G2 is provisioned for U1 on 09-10 and never activated.
+    Calls after 09-10 came from G1 (a pending phone places no Webex Go call): G1 is used and
+    not idle, G2 holds an idle licence. Before activated devices came first, the latest
+    provisioned (G2) took them: G1 showed idle and was offered for reclaim."""
+    w = World()
+    w.event("2026-09-01T00:00:00Z", "G1", "PROVISIONED", U1, "+15550001")
+    w.event("2026-09-01T01:00:00Z", "G1", "ACTIVATED", U1, "+15550001")
+    w.event("2026-09-10T00:00:00Z", "G2", "PROVISIONED", U1, "+15550001")
+    w.snapshot("2026-10-01T06:00:00Z", "G1", U1, "+15550001")
+    w.snapshot("2026-10-01T06:00:00Z", "G2", U1, "+15550001", status="PENDING_ACTIVATION")
+    w.entitle("Sub-1", BYOD, 2, "10.00")
+    for rid, day in (("C1", "05"), ("C2", "15"), ("C3", "28")):
+        w.leg(SEPT_FILE, rid, f"2026-09-{day}T12:00:00Z", U1, "+15550001", 60)
+    _september_calls(w)
+    con = w.build(tmp_path, idle_days=10)
+    legs = records(con, "select report_id, device_id from fct_webex_go_leg_devices order by 1")
+    assert legs == [{"report_id": r, "device_id": "G1"} for r in ("C1", "C2", "C3")]
+    recon = _recon(con, "2026-09-01")
+    assert (recon["licences_used"], recon["idle_licences"], recon["idle_cost"]) == (1, 1, 10.0)
+    reclaim = records(con, "select device_id from rpt_reclaim_candidates where reason = 'idle'")
+    assert {"device_id": "G1"} not in reclaim
+
