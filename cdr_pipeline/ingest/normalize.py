@@ -86,6 +86,11 @@ def _clean(expr: pl.Expr) -> pl.Expr:
     return pl.when(expr.is_in(list(NULL_MARKERS))).then(None).otherwise(expr)
 
 
+def _trimmed(expr: pl.Expr) -> pl.Expr:
+    """Blanks around the value removed, then null markers -> NULL (`TableSchema.trim_text`)."""
+    return _clean(expr.str.strip_chars())
+
+
 def _as_is(expr: pl.Expr) -> pl.Expr:
     return expr
 
@@ -255,6 +260,8 @@ def normalize(
     """`raw` has one string column per source column, named c0..cN in source order;
     `nulls_marked` says the reader already turned the null markers into NULL."""
     clean: Callable[[pl.Expr], pl.Expr] = _as_is if nulls_marked else _clean
+    if schema.trim_text:
+        clean = _trimmed
     # 1. canonical string columns; one lazy query for the generic part (clean, type, flag):
     # polars fuses and parallelises it
     text = _text_columns(raw, res, schema, clean)

@@ -114,6 +114,12 @@ class TableSchema:
     cluster_by: str | None = None
     """A boolean column whose rows of each value are written in row groups of their own, so
     that a filter on it skips the others (`ingest/rowgroups.py`)."""
+    trim_text: bool = False
+    """Text values lose leading and trailing blanks (then count as NULL when a null marker
+    is left): for the inputs people type or edit in spreadsheets (devices, entitlements,
+    the directory), where `"Sub-1 "` would otherwise be another subscription. Not for the
+    call legs: Control Hub writes them, and trimming their many columns cost more than all
+    the typed parsing."""
     key_spans_partitions: bool = False
     """The partition is not a function of the key (a record's start time can move to
     another day): a new version of a record may have to replace one in another partition,

@@ -68,6 +68,7 @@ DIRECTORY_COLUMNS = (
 ORG_DIRECTORY = TableSchema(
     name="org_directory",
     kind="org_directory",
+    trim_text=True,
     columns=DIRECTORY_COLUMNS,
     key=("entry_type", "entry_id"),
     version_by=(),

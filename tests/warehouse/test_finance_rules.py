@@ -343,3 +343,27 @@ def test_f13_a_call_is_made_from_the_activated_phone_not_a_pending_one(tmp_path:
     reclaim = records(con, "select device_id from rpt_reclaim_candidates where reason = 'idle'")
     assert {"device_id": "G1"} not in reclaim
 
+
+def test_f14_blanks_around_a_typed_id_do_not_split_a_subscription(tmp_path: Path) -> None:
+    """Entitlements typed in a spreadsheet carry `"Sub-1 "`; the devices say `Sub-1`: one
+    subscription, one matched row (not a `no_entitlement` row and an `under` one)."""
+    w = World()
+    w.held_through_september([("D1", U1, "+15550001", "Sub-1")])
+    w.entitlements.append(f"Sub-1 , {BYOD} ,1, 2026-01-01 ,,10.00, USD ")
+    _september_calls(w)
+    con = w.build(tmp_path)
+    rows = records(
+        con,
+        "select subscription_id, status, variance_units, unit_price, currency "
+        "from rpt_licence_reconciliation where month = date '2026-09-01'",
+    )
+    assert rows == [
+        {
+            "subscription_id": "Sub-1",
+            "status": "matched",
+            "variance_units": 0,
+            "unit_price": 10.0,
+            "currency": "USD",
+        }
+    ]
+
