@@ -3,7 +3,9 @@
 -- Devices holding a licence without giving value, as of the device data horizon
 -- (int_device_as_of, so the answer never depends on the wall clock):
 --   never_activated_code_expired: never activated and its latest activation code expired
---     unused (cfg_settings.code_expiry_days sets the expiry when the source gives none);
+--     unused (cfg_settings.code_expiry_days sets the expiry when the source gives none); a
+--     device with no code on record (snapshots only) counts from its provisioning: no code
+--     for it can have been issued earlier, so by then any has expired;
 --   idle: activated, but no Webex Go call for cfg_settings.idle_days days;
 --   lost_stolen_not_reactivated: reported Lost/Stolen and not activated since.
 -- Deleted devices, and devices the latest snapshots no longer list, hold no licence and never
@@ -59,6 +61,7 @@ facts as (
         d.*,
         as_of.as_of_time,
         cfg.idle_days,
+        cfg.code_expiry_days,
         c.issued_at as code_issued_at,
         coalesce(c.expires_at, c.issued_at + to_days(cfg.code_expiry_days)) as code_expires_at,
         c.consumed_at as code_consumed_at,
@@ -81,13 +84,12 @@ never_activated as (
     select
         *,
         'never_activated_code_expired' as reason,
-        code_expires_at as since
+        coalesce(code_expires_at, provisioned_at + to_days(code_expiry_days)) as since
     from facts
     where
         first_activated_at is null
-        and code_issued_at is not null
         and code_consumed_at is null
-        and code_expires_at <= as_of_time
+        and coalesce(code_expires_at, provisioned_at + to_days(code_expiry_days)) <= as_of_time
 ),
 
 idle as (

@@ -367,3 +367,31 @@ def test_f14_blanks_around_a_typed_id_do_not_split_a_subscription(tmp_path: Path
         }
     ]
 
+
+def test_f15_a_device_pending_for_months_without_a_code_on_record_is_reclaimable(
+    tmp_path: Path,
+) -> None:
+    """Known from snapshots only (no code event), PENDING_ACTIVATION from 05-01 to 11-01: any
+    code issued for it came at or after 05-01 06:00 and expired 90 days later (the default
+    code_expiry_days) unused. It holds an idle licence all along, so reclaim lists it:
+    since 07-30 06:00, 93 whole days before the 11-01 horizon."""
+    w = World()
+    for time in ("2026-05-01T06:00:00Z", "2026-11-01T00:00:00Z"):
+        w.snapshot(time, "P1", U1, "+15550001", status="PENDING_ACTIVATION")
+    # a device provisioned too recently for its code to have expired is not listed
+    w.snapshot("2026-10-20T00:00:00Z", "P2", U2, "+15550002", status="PENDING_ACTIVATION")
+    w.snapshot("2026-11-01T00:00:00Z", "P2", U2, "+15550002", status="PENDING_ACTIVATION")
+    con = w.build(tmp_path)
+    rows = records(
+        con,
+        "select device_id, reason, strftime(since, '%Y-%m-%d %H:%M') as since, days_since "
+        "from rpt_reclaim_candidates",
+    )
+    assert rows == [
+        {
+            "device_id": "P1",
+            "reason": "never_activated_code_expired",
+            "since": "2026-07-30 06:00",
+            "days_since": 93,
+        }
+    ]
