@@ -173,6 +173,17 @@ def render_summary(figures: MonthFigures) -> str:
         if mixed
         else ""
     )
+    # units held in a subscription nothing was bought for have no price either
+    unbought = [r for r in recon if r.get("status") == "no_entitlement"]
+    if unbought:
+        peak = sum(int(r.get("consumed_peak") or 0) for r in unbought)
+        idle = sum(int(r.get("idle_licences") or 0) for r in unbought)
+        mixed_html += (
+            f'<p class="note warn">{len(unbought):,} subscription row(s) hold licences with '
+            f"no entitlement loaded (status no entitlement: {peak:,} held at peak, "
+            f"{idle:,} idle): without a price, their cost is not in the totals. Load their "
+            "entitlements.</p>"
+        )
     coverage_cls = "" if figures.call_coverage == "full" else ' class="warn"'
     kpis = [
         (f"{_fmt_int(held)} / {bought:,}", "licences held (peak) / bought"),

@@ -169,3 +169,28 @@ def test_entitlements_in_several_currencies_have_no_cost(tmp_path: Path) -> None
     html, _ = finance_summary(Settings(warehouse=tmp_path / "wh"), "2026-09")
     assert "1 subscription row(s) have entitlements in more than one currency" in html
     assert "USD 12.00" in html and "EUR" not in html
+
+
+def test_the_summary_says_when_held_licences_have_no_entitlement(tmp_path: Path) -> None:
+    """Idle licences in a subscription nothing was bought for have no price: the headline's
+    idle cost leaves them out, and the page says so instead of showing 0 without a word."""
+    w = World()
+    w.held_through_september([("D1", user(1), "+15550001", "Sub-9")])  # idle, not bought
+    w.held_through_september([("D2", user(2), "+15550002", "Sub-1")])
+    w.entitle("Sub-1", BYOD, 1, "10.00")
+    w.leg(
+        "calls_2026-09-01_2026-10-01.csv",
+        "DESK",
+        "2026-09-15T10:00:00Z",
+        user(3),
+        "+1",
+        30,
+        go=False,
+    )
+    w.build(tmp_path).close()
+    html, _ = finance_summary(Settings(warehouse=tmp_path / "wh"), "2026-09")
+    assert (
+        "1 subscription row(s) hold licences with no entitlement loaded (status no "
+        "entitlement: 1 held at peak, 1 idle)"
+    ) in html
+    assert "USD 10.00" in html  # Sub-1's idle licence, the one with a price
