@@ -64,7 +64,7 @@ def running_writer(layout: Layout, name: str = "writer.lock") -> str | None:
         return None
     word, _, rest = text.partition(" ")
     pid = rest.partition(",")[0]
-    if word != "pid" or not pid.isdigit():
+    if word != "pid" or not (pid.isascii() and pid.isdigit()):
         return None
     try:
         os.kill(int(pid), 0)

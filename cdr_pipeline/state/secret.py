@@ -197,13 +197,20 @@ def _mask_digits(text: str, keep: int) -> str:
 def prune_pseudonym_maps(
     layout: Layout, grace_hours: float, keep: Path | None = None, dry_run: bool = False
 ) -> list[Path]:
-    """Delete the maps of earlier builds written more than `grace_hours` ago (they hold raw
-    values: an erased person leaves with them), like the table files `cdr vacuum` deletes;
-    a reader of a recent older `cdr.duckdb` keeps its map. The newest map always stays."""
-    maps = layout.pseudonym_maps()
-    newest = keep if keep is not None else (max(maps, key=_mtime) if maps else None)
+    """Delete the maps of earlier builds replaced more than `grace_hours` ago (they hold raw
+    values: an erased person leaves with them), like the table files `cdr vacuum` deletes.
+    A map is replaced when the next build writes its own: a `cdr.duckdb` opened before then
+    reads the older map, so the grace runs from that moment, not from when the older map was
+    written (with builds a day apart, yesterday's map would go the moment tonight's
+    replaced it, under a reader still holding yesterday's views). The newest map stays."""
+    stamped = sorted((_mtime(p), p) for p in layout.pseudonym_maps())
+    newest = keep if keep is not None else (stamped[-1][1] if stamped else None)
     cutoff = time.time() - grace_hours * 3600
-    gone = [p for p in maps if p != newest and _mtime(p) <= cutoff]
+    gone = [
+        path
+        for (_, path), (replaced_at, _) in zip(stamped, stamped[1:], strict=False)
+        if path != newest and replaced_at <= cutoff
+    ]
     if not dry_run:
         for path in gone:
             path.unlink(missing_ok=True)

@@ -26,7 +26,7 @@ def parse_as_of(text: AsOfArg) -> int | datetime:
     if isinstance(text, int | datetime):
         return text if not isinstance(text, datetime) or text.tzinfo else text.replace(tzinfo=UTC)
     value = text.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():  # '²' is a digit to str.isdigit, not to int()
         return int(value)
     try:
         when = datetime.fromisoformat(value.replace("Z", "+00:00"))

@@ -33,6 +33,11 @@ def test_as_of_before_the_first_commit_or_in_the_future_exits_3(tmp_path: Path) 
     assert late.exit_code == 3 and "is in the future" in late.output, late.output
     now = _cdr(wh, "report", "hourly-volume", "--as-of", datetime.now(UTC).isoformat())
     assert now.exit_code == 0, now.output
+    # digits Python's str.isdigit accepts and int() does not: a bad value, not a bug (exit 1)
+    for odd in ("\u00b2", "\u0661"):  # superscript two, Arabic-Indic one
+        bad = _cdr(wh, "report", "hourly-volume", "--as-of", odd)
+        assert bad.exit_code == 3, bad.output
+        assert "is neither a table version nor a timestamp" in bad.output
 
 
 def _cover(path: Path) -> dict[str, object]:
