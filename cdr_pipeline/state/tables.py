@@ -326,12 +326,22 @@ def vacuum(root: Path, grace_hours: int, dry_run: bool = False) -> list[str]:
     table = open_table(root)
     if table is None:
         return []
-    return table.vacuum(
+    # delta-rs lists them (a dry run) and the files are deleted here: its own vacuum also
+    # commits `VACUUM START` and `VACUUM END` entries, two versions no run made and with no
+    # change to the data, after which every reader's views looked behind the tables
+    doomed: list[str] = table.vacuum(
         retention_hours=max(int(grace_hours), 0),
-        dry_run=dry_run,
+        dry_run=True,
         enforce_retention_duration=False,
         full=True,
     )
+    if not dry_run:
+        base = root.resolve()
+        for name in doomed:
+            path = (root / name).resolve()
+            if base in path.parents:  # a listed path never leads out of the table
+                path.unlink(missing_ok=True)
+    return doomed
 
 
 def version_at(root: Path, as_of: AsOf | None = None) -> int | None:

@@ -109,11 +109,16 @@ def test_replaced_files_stay_until_vacuum_after_the_grace_period(wh: Path, tmp_p
         "--warehouse", str(wh), "vacuum", "--grace-hours", "0", env={"CDR_FAULT_KILL_AT": "vacuum"}
     )
     assert killed.returncode == -9, killed.stderr
+    log = sorted((wh / "tables" / "call_legs" / "_delta_log").glob("*.json"))
     done = run_cdr("--warehouse", str(wh), "vacuum", "--grace-hours", "0", "--json")
     assert done.returncode == 0, done.stderr
     assert unlisted_files(wh) == []
     assert not any(p.exists() for p in replaced)
     assert json.loads(done.stdout)["grace_hours"] == 0
+    # deleting files is no new version: none that no run made, none that the views lag
+    assert sorted((wh / "tables" / "call_legs" / "_delta_log").glob("*.json")) == log
+    report = run_cdr("--warehouse", str(wh), "report", "hourly-volume", "--format", "csv")
+    assert report.returncode == 0 and "the views read" not in report.stderr, report.stderr
     # the current version is whole (the held connection is closed first: in one process
     # DuckDB hands a new connection to an open file the same database instance)
     held.close()
