@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import itertools
 import os
 import secrets
 import time
@@ -208,7 +209,7 @@ def prune_pseudonym_maps(
     cutoff = time.time() - grace_hours * 3600
     gone = [
         path
-        for (_, path), (replaced_at, _) in zip(stamped, stamped[1:], strict=False)
+        for (_, path), (replaced_at, _) in itertools.pairwise(stamped)
         if path != newest and replaced_at <= cutoff
     ]
     if not dry_run:

@@ -40,7 +40,7 @@ from cdr_pipeline.warehouse.catalog import (
     read_sql_dir,
 )
 from cdr_pipeline.warehouse.comments import comment_views
-from cdr_pipeline.warehouse.database import Unusable, new_database
+from cdr_pipeline.warehouse.database import Unusable, new_database, one_build_at_a_time
 from cdr_pipeline.warehouse.materialize import (
     DEVICE_LEVEL,
     MATERIALIZED,
@@ -194,8 +194,14 @@ def _create_analyst_tier(
 
 
 def build_warehouse(settings: Settings, sql_dir: Path | None = None) -> BuildResult:
-    """(Re)create `<warehouse>/cdr.duckdb` with every view, atomically. Raises `ViewError`
-    (exit 3) naming the file when a view is malformed; the previous database stays."""
+    """(Re)create `<warehouse>/cdr.duckdb` with every view, atomically, one build at a time.
+    Raises `ViewError` (exit 3) naming the file when a view is malformed; the previous
+    database stays."""
+    with one_build_at_a_time(settings.layout, "cdr build"):
+        return _build_whole(settings, sql_dir)
+
+
+def _build_whole(settings: Settings, sql_dir: Path | None) -> BuildResult:
     t0 = time.monotonic()
     settings.warehouse.mkdir(parents=True, exist_ok=True)
     target = settings.layout.duckdb
@@ -225,7 +231,12 @@ def refresh_warehouse(settings: Settings, sql_dir: Path | None = None) -> BuildR
     views (the file lists of the new versions) and a new pseudonym map; every other view
     reads them by name, so it stays as it was. Falls back to the whole build when there is
     no file yet or anything else a view depends on changed (`build_signature`: `sql/`, the
-    settings, the key, the code). Renamed into place like a build."""
+    settings, the key, the code). Renamed into place like a build, one build at a time."""
+    with one_build_at_a_time(settings.layout, "cdr build (refresh)"):
+        return _refresh(settings, sql_dir)
+
+
+def _refresh(settings: Settings, sql_dir: Path | None) -> BuildResult:
     target = settings.layout.duckdb
     if not target.is_file():
         return build_warehouse(settings, sql_dir)

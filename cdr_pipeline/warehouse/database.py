@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import re
 import secrets
 import shutil
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,10 +17,46 @@ from pathlib import Path
 import duckdb
 
 from cdr_pipeline.errors import BuildOutOfMemory
+from cdr_pipeline.state.layout import Layout
+from cdr_pipeline.state.lock import running_writer, writer_lock
+
+log = logging.getLogger(__name__)
 
 
 class Unusable(Exception):
     """The current `cdr.duckdb` cannot be refreshed: build it whole."""
+
+
+BUILD_LOCK = "build.lock"
+BUILD_LOCK_WAIT_SECONDS = 3600.0
+"""How long a build waits for another to finish: builds take seconds to a minute or two,
+and a holder that dies releases the lock at once (flock)."""
+_held = threading.local()
+
+
+@contextmanager
+def one_build_at_a_time(layout: Layout, command: str) -> Iterator[None]:
+    """Hold `state/build.lock` for the block: builds of `cdr.duckdb` one after another.
+    Each reads the latest table versions once it holds the lock, so the last to rename its
+    file into place read the newest ones. Two at once (a `cdr build` during an ingest's
+    closing refresh) left the views on the older versions when the build that read them
+    finished last. Nested calls (a refresh falling back to a whole build) hold it once."""
+    if getattr(_held, "depth", 0):
+        _held.depth += 1
+        try:
+            yield
+        finally:
+            _held.depth -= 1
+        return
+    holder = running_writer(layout, BUILD_LOCK)
+    if holder:
+        log.info("waiting for another build of cdr.duckdb to finish (%s)", holder)
+    with writer_lock(layout, command, BUILD_LOCK_WAIT_SECONDS, name=BUILD_LOCK):
+        _held.depth = 1
+        try:
+            yield
+        finally:
+            _held.depth = 0
 
 
 @contextmanager

@@ -21,6 +21,7 @@ from cdr_pipeline.resources import sql_dir as default_sql_dir
 from cdr_pipeline.state.lock import running_writer
 from cdr_pipeline.state.secret import key_id, load_key
 from cdr_pipeline.text import lit
+from cdr_pipeline.warehouse.database import BUILD_LOCK
 from cdr_pipeline.warehouse.snapshots import format_versions, latest_versions
 
 log = logging.getLogger(__name__)
@@ -127,7 +128,7 @@ def behind_note(con: duckdb.DuckDBPyConnection, settings: Settings) -> str | Non
     built = str(rows[0][0]) if rows else ""
     if not latest or built == latest:
         return None
-    holder = running_writer(settings.layout)
+    holder = running_writer(settings.layout) or running_writer(settings.layout, BUILD_LOCK)
     why = (
         f"a writer is bringing them up to date ({holder})"
         if holder

@@ -95,3 +95,32 @@ def test_a_stop_during_the_refresh_says_the_load_is_committed(
     last = Ledger(behind.layout).runs().row(-1, named=True)
     assert last["run_id"] == run_id and last["exit_code"] == 130
     assert "the views were not rebuilt: stopped (run cdr build)" in last["message"]
+
+
+def test_builds_run_one_after_another(behind: Settings) -> None:
+    """A build waits while another holds `state/build.lock`, then reads the tables as they
+    are: two at once, the one that read older versions could finish last and leave the
+    views there (a `cdr build` started during an ingest's closing refresh did)."""
+    import threading
+
+    from cdr_pipeline.warehouse import refresh_warehouse
+    from cdr_pipeline.warehouse.signature import built_versions
+
+    done: list[str | None] = []
+    with writer_lock(behind.layout, "another build", name="build.lock"):
+        worker = threading.Thread(target=lambda: done.append(refresh_warehouse(behind).versions))
+        worker.start()
+        worker.join(timeout=8.0)  # a refresh of this warehouse takes about 3 s
+        assert worker.is_alive() and not done  # waiting for the lock
+        assert built_versions(behind.layout.duckdb) == "device_snapshots=0"
+    worker.join(timeout=120)
+    assert done and done[0] is not None and "call_legs=0" in done[0]
+    assert built_versions(behind.layout.duckdb) == done[0]
+
+
+def test_a_build_under_way_is_named_to_a_lagging_reader(
+    behind: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    with writer_lock(behind.layout, "cdr build", name="build.lock"):
+        (note,) = _notes(caplog, behind)
+    assert f"a writer is bringing them up to date (pid {os.getpid()}, cdr build, since" in note
