@@ -52,6 +52,7 @@ from cdr_pipeline.warehouse.personal_values import personal_tables, write_map
 from cdr_pipeline.warehouse.signature import (
     behind_note,
     build_signature,
+    check_built_here,
     record_build,
     stored_signature,
 )
@@ -209,7 +210,9 @@ def _build_whole(settings: Settings, sql_dir: Path | None) -> BuildResult:
     with new_database(target, settings.build_memory_mb) as con:
         created, empty = create_views(con, settings, sql_dir, snapshots, analyst="file")
         materialized = _materialize(con, created, snapshots, sql_dir, whole=True)
-        record_build(con, build_signature(settings, sql_dir), versions_text(snapshots))
+        record_build(
+            con, build_signature(settings, sql_dir), versions_text(snapshots), settings.warehouse
+        )
     seconds = time.monotonic() - t0
     views = [BuiltView(s.name, s.layer, s.origin, s.grain, s.key) for s in created]
     log.info(
@@ -262,7 +265,7 @@ def _refresh(settings: Settings, sql_dir: Path | None) -> BuildResult:
             specs = materialized_specs(sql_dir or default_sql_dir())
             materialized = _materialize(con, specs, snapshots, sql_dir)
             write_map(con, settings, snapshots, whole=False)
-            record_build(con, signature, versions_text(snapshots))
+            record_build(con, signature, versions_text(snapshots), settings.warehouse)
     except Unusable as why:
         log.info("views: %s; building all", why)
         return build_warehouse(settings, sql_dir)
@@ -345,6 +348,7 @@ def connect(
         ) from exc
     con.execute("set TimeZone = 'UTC'")
     try:
+        check_built_here(con, settings)
         use_tier(con, tier)
         note = behind_note(con, settings)
     except BaseException:

@@ -16,7 +16,7 @@ import duckdb
 from deltalake.exceptions import DeltaError
 
 from cdr_pipeline.config import Settings
-from cdr_pipeline.errors import WarehouseDamaged
+from cdr_pipeline.errors import ConfigError, WarehouseDamaged
 from cdr_pipeline.resources import sql_dir as default_sql_dir
 from cdr_pipeline.state.lock import running_writer
 from cdr_pipeline.state.secret import key_id, load_key
@@ -36,7 +36,7 @@ build signature)."""
 def build_signature(settings: Settings, sql_dir: Path | None = None) -> str:
     """A digest of everything a view's SQL depends on except the table versions: the
     package's view-generating code, every file of `sql/`, the settings the views use, the
-    pseudonym key and DuckDB's version. Two builds with one signature differ only in the
+    pseudonym key, DuckDB's version and the warehouse folder. Two builds with one signature differ only in the
     files the generated `stg_` views list, which is what `refresh_warehouse` replaces."""
     import cdr_pipeline
 
@@ -57,19 +57,23 @@ def build_signature(settings: Settings, sql_dir: Path | None = None) -> str:
                 settings.idle_days,
                 settings.privacy_prefix_digits,
                 key_id(load_key(settings.layout)),
+                # views hold absolute paths: a moved warehouse is built whole
+                str(settings.warehouse.resolve()),
             )
         ).encode()
     )
     return digest.hexdigest()
 
 
-def record_build(con: duckdb.DuckDBPyConnection, signature: str, versions: str) -> None:
-    """`cdr_meta.build`: the signature and the table versions this file's views read."""
+def record_build(con: duckdb.DuckDBPyConnection, signature: str, versions: str, root: Path) -> None:
+    """`cdr_meta.build`: the signature and the table versions this file's views read, and
+    the warehouse folder whose files they list (`root`, resolved)."""
     con.execute(f"create schema if not exists {META_SCHEMA}")
     con.execute(
         f"create or replace view {BUILD_VIEW} as select {lit(signature)} as signature, "
         f"{lit(versions)} as table_versions, "
-        f"{lit(datetime.now(UTC).isoformat(timespec='seconds'))}::timestamptz as built_at"
+        f"{lit(datetime.now(UTC).isoformat(timespec='seconds'))}::timestamptz as built_at, "
+        f"{lit(str(root.resolve()))} as warehouse"
     )
     con.execute(
         f"comment on view {BUILD_VIEW} is 'the table versions the views of this file read, "
@@ -138,3 +142,21 @@ def behind_note(con: duckdb.DuckDBPyConnection, settings: Settings) -> str | Non
         f"the views read {built or 'no table'}, the tables hold {latest}: answers leave the "
         f"newer data out ({why})"
     )
+
+
+def check_built_here(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
+    """Raise `ConfigError` when `con`'s views list the files of another warehouse folder: a
+    copied, moved or restored warehouse whose `cdr.duckdb` was built at the old place. Its
+    views hold absolute paths: they would read the original's files while it exists (the
+    copy's own changes unseen, without a word) and fail once it is gone."""
+    try:
+        rows = con.execute(f"select warehouse from {BUILD_VIEW}").fetchall()
+    except duckdb.Error:
+        return  # built before the folder was recorded
+    here = str(settings.warehouse.resolve())
+    if rows and rows[0][0] is not None and str(rows[0][0]) != here:
+        raise ConfigError(
+            f"{settings.layout.duckdb} was built for the warehouse at {rows[0][0]}, not "
+            f"this one ({here}): a copied or moved warehouse",
+            hint="run `cdr build` here: its views then read this folder's files",
+        )

@@ -18,7 +18,7 @@ from cdr_pipeline.ingest import ingest_paths
 from cdr_pipeline.ingest.vacuum import vacuum_tables
 from cdr_pipeline.privacy import forget
 from cdr_pipeline.state import tables
-from cdr_pipeline.warehouse import connect
+from cdr_pipeline.warehouse import build_warehouse, connect
 from tests.privacy.helpers import MIN_SUBSTRING, file_texts, scan_files
 
 FINANCE = ("rpt_licence_usage_monthly", "rpt_licence_reconciliation", "rpt_reclaim_candidates")
@@ -82,6 +82,7 @@ def test_forget_leaves_no_raw_value_in_any_file(
 ) -> None:
     settings = Settings(warehouse=tmp_path / "wh", vacuum_grace_hours=24)
     shutil.copytree(sample_wh.warehouse, settings.warehouse)
+    build_warehouse(settings)  # its views list this folder's files
     email, values = _person(settings)
     assert len(values) >= 5  # e-mail, uuid, number, name, MAC at least
     _add_page_and_reject(settings, values, tmp_path, samples_dir)
@@ -139,6 +140,7 @@ def test_forget_finds_the_person_however_the_request_spells_them(
     way. Another spelling must find the same rows, never nothing reported as done."""
     settings = Settings(warehouse=tmp_path / "wh")
     shutil.copytree(sample_wh.warehouse, settings.warehouse)
+    build_warehouse(settings)  # its views list this folder's files
     want = forget(settings, **{selector: exact}, dry_run=True)  # type: ignore[arg-type]
     assert want.rows > 0
     for variant in variants:
@@ -153,6 +155,7 @@ def test_forget_of_nobody_is_an_error_not_a_done_erasure(
 
     settings = Settings(warehouse=tmp_path / "wh")
     shutil.copytree(sample_wh.warehouse, settings.warehouse)
+    build_warehouse(settings)  # its views list this folder's files
     legs = settings.layout.table("call_legs")
     version = tables.version_at(legs)
     for dry_run in (True, False):
@@ -177,6 +180,7 @@ def test_forget_leaves_nothing_the_warehouse_key_links_to_the_person(
 
     settings = Settings(warehouse=tmp_path / "wh", vacuum_grace_hours=0)
     shutil.copytree(sample_wh.warehouse, settings.warehouse)
+    build_warehouse(settings)  # its views list this folder's files
     email, values = _person(settings)
     retained = apply_personal_retention(settings, 1, "retention-run", today=date(2027, 1, 1))
     assert retained.rows > 0

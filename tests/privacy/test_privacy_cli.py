@@ -9,6 +9,7 @@ from pathlib import Path
 
 from cdr_pipeline.config import Settings
 from cdr_pipeline.state import tables
+from cdr_pipeline.warehouse import build_warehouse
 from tests.ingest.helpers import run_cdr
 from tests.privacy.helpers import scan_files
 
@@ -33,6 +34,7 @@ def test_keys_rotate_changes_pseudonyms_and_never_shows_the_key(
 ) -> None:
     settings = Settings(warehouse=tmp_path / "wh")
     shutil.copytree(sample_wh.warehouse, settings.warehouse)
+    build_warehouse(settings)  # its views list this folder's files
     key_file = settings.layout.pseudonym_key
     old_key = key_file.read_text().strip()
     before = _a_pseudonym(settings)
@@ -53,6 +55,7 @@ def test_keys_rotate_changes_pseudonyms_and_never_shows_the_key(
 def test_forget_dry_run_from_the_command_line(sample_wh: Settings, tmp_path: Path) -> None:
     settings = Settings(warehouse=tmp_path / "wh")
     shutil.copytree(sample_wh.warehouse, settings.warehouse)
+    build_warehouse(settings)  # its views list this folder's files
     wh = str(settings.warehouse)
     out = run_cdr("--warehouse", wh, "forget", "--number", "+13125550115", "--dry-run", "--json")
     assert out.returncode == 0, out.stderr
@@ -73,6 +76,7 @@ def test_a_lost_key_is_an_error_and_keys_rotate_replaces_it(
     must work on a missing, damaged or exposed key instead of failing on it."""
     settings = Settings(warehouse=tmp_path / "wh")
     shutil.copytree(sample_wh.warehouse, settings.warehouse)
+    build_warehouse(settings)  # its views list this folder's files
     wh = str(settings.warehouse)
     key_file = settings.layout.pseudonym_key
     key_file.unlink()
@@ -113,6 +117,7 @@ def test_forget_says_what_the_grace_period_keeps(sample_wh: Settings, tmp_path: 
     version from before says it can no longer be read."""
     settings = Settings(warehouse=tmp_path / "wh")
     shutil.copytree(sample_wh.warehouse, settings.warehouse)
+    build_warehouse(settings)  # its views list this folder's files
     wh = str(settings.warehouse)
     before = str(tables.version_at(settings.layout.table("call_legs")))
     done = run_cdr("--warehouse", wh, "forget", "--number", "+13125550115")

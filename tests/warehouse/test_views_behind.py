@@ -124,3 +124,32 @@ def test_a_build_under_way_is_named_to_a_lagging_reader(
     with writer_lock(behind.layout, "cdr build", name="build.lock"):
         (note,) = _notes(caplog, behind)
     assert f"a writer is bringing them up to date (pid {os.getpid()}, cdr build, since" in note
+
+
+def test_a_copied_warehouse_is_refused_until_built_there_not_read_from_the_original(
+    behind: Settings, tmp_path: Path
+) -> None:
+    """cdr.duckdb's views hold absolute paths: in a copy they read the original's files
+    (its own changes unseen) and fail once the original is gone. Reading refuses with what
+    to run; a build there, or the next ingest's refresh, points them at the copy."""
+    import shutil
+
+    from cdr_pipeline.errors import ConfigError
+    from cdr_pipeline.warehouse import refresh_warehouse
+
+    build_warehouse(behind)
+    copy = Settings(warehouse=tmp_path / "copy")
+    shutil.copytree(behind.warehouse, copy.warehouse)
+    with pytest.raises(ConfigError) as refused:
+        connect(copy)
+    assert f"was built for the warehouse at {behind.warehouse.resolve()}" in refused.value.message
+    assert "run `cdr build` here" in (refused.value.hint or "")
+    shutil.rmtree(behind.warehouse)  # the original gone: the copy must stand alone
+    refresh_warehouse(copy)  # what an ingest ends with: a whole build in a moved folder
+    con = connect(copy)
+    try:
+        assert con.execute("select count(*) from fct_call_legs").fetchall()[0][0] > 0
+        assert con.execute("select count(*) from analyst.fct_calls").fetchall()[0][0] > 0
+        assert con.execute("select count(*) from ingest_runs").fetchall()[0][0] == 2
+    finally:
+        con.close()
