@@ -28,7 +28,7 @@ import duckdb
 import pyarrow as pa
 
 from cdr_pipeline.config import Settings
-from cdr_pipeline.errors import ConfigError
+from cdr_pipeline.errors import ConfigError, MergeOutOfMemory
 from cdr_pipeline.ingest import new_run_id
 from cdr_pipeline.ingest.vacuum import VacuumResult, vacuum_tables
 from cdr_pipeline.privacy.rewrite import (
@@ -261,6 +261,13 @@ def forget(
                         null_dropped="touched", tag="erasure",
                     )  # fmt: skip
                 result.tables.append(change)
+        except duckdb.OutOfMemoryException as exc:  # finding the person's rows, before a rewrite
+            raise MergeOutOfMemory(
+                f"cdr forget needed more than merge_memory_mb = {settings.merge_memory_mb} MiB "
+                f"({str(exc).splitlines()[0]})",
+                hint="raise merge_memory_mb in cdr.toml (or CDR_MERGE_MEMORY_MB) and run the "
+                "same command again; nothing of it was committed",
+            ) from exc
         finally:
             con.close()
         result.other = scrub_files(layout, text, dry_run)

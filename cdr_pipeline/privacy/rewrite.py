@@ -20,6 +20,7 @@ import duckdb
 import pyarrow as pa
 
 from cdr_pipeline.config import Settings
+from cdr_pipeline.errors import MergeOutOfMemory
 from cdr_pipeline.ingest.rowgroups import copy_query
 from cdr_pipeline.schema import TableSchema
 from cdr_pipeline.schema.base import DUCKDB_TYPES
@@ -47,11 +48,12 @@ class TableRewrite:
 
 
 def rewrite_connection(settings: Settings, replacements: pa.Table) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB holding the replacement map, memory capped, spilling to state/."""
+    """An in-memory DuckDB holding the replacement map, memory capped at `merge_memory_mb`
+    (a partition rewrite is a partition merge's size), spilling to state/."""
     con = duckdb.connect()
     spill = settings.layout.state / "privacy" / ".spill"
     spill.mkdir(parents=True, exist_ok=True)
-    con.execute("set memory_limit = '512MB'")
+    con.execute(f"set memory_limit = '{settings.merge_memory_mb}MiB'")
     con.execute(f"set temp_directory = {lit(str(spill))}")
     con.execute("set preserve_insertion_order = true")
     con.register("__replacement_rows", replacements)
@@ -60,10 +62,23 @@ def rewrite_connection(settings: Settings, replacements: pa.Table) -> duckdb.Duc
     return con
 
 
-def _lookup(kind: str, column: str) -> str:
-    return (
-        f"(select m.pseudonym from {MAP_NAME} as m where m.kind = {lit(kind)} "
-        f"and m.value = {column})"
+def _lookups(schema: TableSchema, present: set[str], keep: Iterable[str]) -> dict[str, str]:
+    """Column -> alias of the join that finds its replacement (one per replaced column)."""
+    kinds = pseudonymised_columns(schema.name)
+    kept = set(keep)
+    replaced = [c.name for c in schema.stored_columns if c.name in kinds]
+    return {c: f"__m{i}" for i, c in enumerate(replaced) if c in present and c not in kept}
+
+
+def _joins(schema: TableSchema, lookups: dict[str, str]) -> str:
+    """A left join per replaced column on the map's values of its kind (one pseudonym per
+    value, so no row is repeated)."""
+    kinds = pseudonymised_columns(schema.name)
+    return "".join(
+        f" left join (select value, min(pseudonym) as pseudonym from {MAP_NAME} "
+        f"where kind = {lit(kinds[col])} group by value) as {alias} "
+        f"on {alias}.value = t.{quote(col)}"
+        for col, alias in lookups.items()
     )
 
 
@@ -77,23 +92,34 @@ def touched_predicate(schema: TableSchema, present: set[str]) -> str:
     return "(" + " or ".join(parts) + ")" if parts else "false"
 
 
-def _select(schema: TableSchema, present: set[str], null_dropped: str, keep: Iterable[str]) -> str:
-    kinds = pseudonymised_columns(schema.name)
+def _select(
+    schema: TableSchema,
+    present: set[str],
+    null_dropped: str,
+    keep: Iterable[str],
+    files: Sequence[Path],
+) -> str:
+    """The rows of `files` with the map's values replaced. `null_dropped` (SQL over the
+    source's columns) is computed once per row: written into each dropped column's `case`,
+    its IN-subqueries made a hash join per column and kind (ninety for the call legs), and
+    DuckDB needed more than 488 MiB for a partition of 900 rows (`cdr forget` ran out of
+    memory)."""
     dropped = set(dropped_columns(schema.name))
-    kept = set(keep)
+    lookups = _lookups(schema, present, keep)
     items: list[str] = []
     for col in schema.stored_columns:
         name, dtype = quote(col.name), DUCKDB_TYPES[col.dtype]
         if col.name not in present:
             expr = "NULL"
-        elif col.name in kinds and col.name not in kept:
-            expr = f"coalesce({_lookup(kinds[col.name], name)}, {name})"
+        elif col.name in lookups:
+            expr = f"coalesce({lookups[col.name]}.pseudonym, t.{name})"
         elif col.name in dropped:
-            expr = f"case when {null_dropped} then NULL else {name} end"
+            expr = f"case when t.__drop then NULL else t.{name} end"
         else:
-            expr = name
+            expr = f"t.{name}"
         items.append(f"cast({expr} as {dtype}) as {name}")
-    return "select " + ", ".join(items)
+    source = f"(select *, ({null_dropped}) as __drop from {_source(files)})"
+    return f"select {', '.join(items)} from {source} as t{_joins(schema, lookups)}"
 
 
 def _source(files: Sequence[Path]) -> str:
@@ -143,7 +169,7 @@ def rewrite_partitions(
             condition = (
                 touched_predicate(schema, present) if null_dropped == "touched" else null_dropped
             )
-            select = _select(schema, present, condition, keep)
+            select = _select(schema, present, condition, keep, files)
             target = layout.new_data_file(
                 schema.name,
                 schema.partition_by,
@@ -151,7 +177,16 @@ def rewrite_partitions(
                 f"{run_id}-{tag}",
             )
             tmp = layout.temp_beside(target, run_id)
-            copy_query(con, f"{select} from {_source(files)}", tmp, schema)
+            try:
+                copy_query(con, select, tmp, schema)
+            except duckdb.OutOfMemoryException as exc:
+                raise MergeOutOfMemory(
+                    f"rewriting {schema.name} {schema.partition_by}={value} needed more than "
+                    f"merge_memory_mb = {settings.merge_memory_mb} MiB "
+                    f"({str(exc).splitlines()[0]})",
+                    hint="raise merge_memory_mb in cdr.toml (or CDR_MERGE_MEMORY_MB) and run "
+                    "the same command again; nothing of it was committed",
+                ) from exc
             os.replace(tmp, target)
             written.append(target)
             adds[value] = [target]

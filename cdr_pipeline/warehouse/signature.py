@@ -36,8 +36,9 @@ build signature)."""
 def build_signature(settings: Settings, sql_dir: Path | None = None) -> str:
     """A digest of everything a view's SQL depends on except the table versions: the
     package's view-generating code, every file of `sql/`, the settings the views use, the
-    pseudonym key, DuckDB's version and the warehouse folder. Two builds with one signature differ only in the
-    files the generated `stg_` views list, which is what `refresh_warehouse` replaces."""
+    pseudonym key, DuckDB's version and the warehouse folder. Two builds with one signature
+    differ only in the files the generated `stg_` views list, which is what
+    `refresh_warehouse` replaces."""
     import cdr_pipeline
 
     digest = hashlib.sha256()

@@ -1,0 +1,68 @@
+"""`cdr forget` rewrites each partition holding the person within `merge_memory_mb`: its
+memory follows the partition, not the number of columns it blanks. The touched test was
+written into every dropped column's `case` (an IN-subquery hash join per column and kind,
+ninety for the call legs): at 512 MiB a 900-row partition ran out of memory, exit 1."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from cdr_pipeline.config import Settings
+from cdr_pipeline.errors import MergeOutOfMemory
+from cdr_pipeline.privacy.forget import forget
+from cdr_pipeline.warehouse import build_warehouse, connect
+
+
+def _a_user(settings: Settings) -> str:
+    con = connect(settings)
+    try:
+        rows = con.execute(
+            "select user_uuid from fct_call_legs where user_uuid is not null "
+            "group by 1 order by count(*) desc, 1 limit 1"
+        ).fetchall()
+    finally:
+        con.close()
+    return str(rows[0][0])
+
+
+def test_the_touched_test_is_computed_once_per_row() -> None:
+    """The rewrite's SQL holds the touched test once, not once per dropped column."""
+    from cdr_pipeline.privacy.rewrite import _select, touched_predicate
+    from cdr_pipeline.schema import SCHEMAS
+
+    schema = SCHEMAS["calls"]
+    present = {c.name for c in schema.stored_columns}
+    touched = touched_predicate(schema, present)
+    sql = _select(schema, present, touched, (), [Path("x.parquet")])
+    assert touched.count(" in (select value from ") >= 5  # a test per replaced column
+    assert sql.count(touched) == 1
+
+
+def test_forget_rewrites_within_merge_memory(sample_wh: Settings, tmp_path: Path) -> None:
+    settings = Settings(warehouse=tmp_path / "wh", merge_memory_mb=128)
+    shutil.copytree(sample_wh.warehouse, settings.warehouse)
+    build_warehouse(settings)
+    result = forget(settings, user=_a_user(settings))
+    assert result.rows > 0 and all(t.version is not None for t in result.tables if t.partitions)
+
+
+def test_a_rewrite_past_merge_memory_is_exit_6_naming_the_setting(
+    sample_wh: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Below the floor the setting allows (nothing fits in 1 MiB), so the error path is
+    real: nothing committed, the message names what to raise."""
+    settings = Settings(warehouse=tmp_path / "wh")
+    shutil.copytree(sample_wh.warehouse, settings.warehouse)
+    build_warehouse(settings)
+    user = _a_user(settings)
+    object.__setattr__(settings, "merge_memory_mb", 1)
+    legs = settings.layout.table("call_legs") / "_delta_log"
+    before = sorted(legs.glob("*.json"))
+    with pytest.raises(MergeOutOfMemory) as exc:
+        forget(settings, user=user)
+    assert "needed more than merge_memory_mb = 1 MiB" in exc.value.message
+    assert exc.value.exit_code == 6
+    assert sorted(legs.glob("*.json")) == before
