@@ -19,8 +19,9 @@ import polars as pl
 
 from cdr_pipeline.config import Settings
 from cdr_pipeline.ingest.pending import committed_tables, discard_orphans
+from cdr_pipeline.state import tables
 from cdr_pipeline.state.layout import Layout
-from cdr_pipeline.state.ledger import FILES_SCHEMA, Ledger, file_record_id
+from cdr_pipeline.state.ledger import FILES_SCHEMA, RUNS_SCHEMA, Ledger, file_record_id
 from cdr_pipeline.state.lock import writer_lock
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,34 @@ def recover_interrupted(settings: Settings, command: str) -> list[str]:
         ids = ledger.mark_interrupted()
         recover_runs(layout, ledger, ids)
     return ids
+
+
+def _note_committed(layout: Layout, ledger: Ledger, committed: dict[str, set[str]]) -> None:
+    """The run rows of dead runs that committed some tables before they died say which
+    versions, and count the rows those tables took: otherwise `cdr runs` showed a committed
+    version as no run's, and totals without the rows it holds."""
+    runs = ledger.runs()
+    files = ledger.files()
+    for run_id, names in committed.items():
+        versions = {n: tables.run_version(layout.table(n), run_id) for n in sorted(names)}
+        text = ",".join(f"{n}={v}" for n, v in versions.items() if v is not None)
+        rows = runs.filter(pl.col("run_id") == run_id)
+        if not text or rows.is_empty():
+            continue
+        row = rows.row(0, named=True)
+        mine = files.filter(
+            (pl.col("run_id") == run_id)
+            & (pl.col("status") == "loaded")
+            & pl.col("table_name").is_in(sorted(names))
+        )
+        row.update(
+            table_versions=text,
+            files_loaded=mine.height,
+            rows_loaded=int(mine["rows_loaded"].sum() or 0),
+            message=f"{row['message'] or 'the process ended before the run finished'}; "
+            f"it had committed {text}",
+        )
+        ledger.write("runs", run_id, [row], RUNS_SCHEMA)
 
 
 def recover_runs(layout: Layout, ledger: Ledger, run_ids: Iterable[str]) -> None:
@@ -58,6 +87,7 @@ def recover_runs(layout: Layout, ledger: Ledger, run_ids: Iterable[str]) -> None
         )
         record = file_record_id(row["run_id"], row["file_seq"], row["source"])
         ledger.write("files", record, [row], FILES_SCHEMA)
+    _note_committed(layout, ledger, committed)
     removed = discard_orphans(layout, ids)
     if removed:
         log.info("removed %d uncommitted data file(s) of run(s) %s", removed, ", ".join(ids))

@@ -320,6 +320,16 @@ def committed_run_ids(root: Path, limit: int = 200) -> set[str]:
     return out
 
 
+def run_version(root: Path, run_id: str, limit: int = 200) -> int | None:
+    """The version of the table that run `run_id` committed (of the latest `limit`), if any."""
+    table = open_table(root)
+    if table is None:
+        return None
+    found = [e.get("version") for e in table.history(limit) if e.get(RUN_ID_KEY) == run_id]
+    versions = [int(v) for v in found if isinstance(v, int)]
+    return max(versions) if versions else None
+
+
 def vacuum(root: Path, grace_hours: int, dry_run: bool = False) -> list[str]:
     """Delete files removed from the table (and files no commit lists) more than
     `grace_hours` ago. Returns the files deleted (or that would be)."""

@@ -247,6 +247,16 @@ def test_kill_9_between_two_table_commits_then_rerun_equals_a_clean_run(tmp_path
     ]
     first = files.filter(pl.col("run_id") == files["run_id"][0])
     assert first["status"].to_list() == ["loaded", "interrupted"]
+    # the killed run's row names the version it committed and counts the rows it holds
+    runs = Ledger(Layout(killed)).runs()
+    dead = runs.filter(pl.col("run_id") == files["run_id"][0]).row(0, named=True)
+    assert dead["status"] == "interrupted"
+    assert (dead["table_versions"], dead["files_loaded"], dead["rows_loaded"]) == (
+        "call_legs=0",
+        1,
+        2000,
+    )
+    assert dead["message"].endswith("it had committed call_legs=0")
 
 
 def _state(con: duckdb.DuckDBPyConnection, files: list[Path]) -> dict[str, tuple[int, int, int]]:
