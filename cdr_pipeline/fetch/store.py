@@ -109,10 +109,9 @@ def pending_pages(settings: Settings, ledger: Ledger) -> list[PendingPage]:
 
 
 def read_watermark(ledger: Ledger, source: str, org: str) -> dict[str, Any] | None:
-    path = ledger.folder("watermarks") / f"{source}-{org}.parquet"
-    if not path.exists():
-        return None
     df = ledger.read("watermarks", WATERMARKS_SCHEMA)
+    if df.is_empty():
+        return None
     rows = df.filter((df["source"] == source) & (df["org"] == org)).to_dicts()
     return rows[-1] if rows else None
 

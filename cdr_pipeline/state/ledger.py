@@ -5,9 +5,12 @@ ledger table: `runs/`, `files/`, and tables other stages add (`validations/`, `w
 `retention/`). Parquet keeps types, DuckDB views read the folders directly without locking
 anything, and a crash can never leave a half-written record.
 
-So that reading the ledger stays fast with thousands of runs, a folder holding more than
-`COMPACT_AT` files is compacted: its records go into one `_compacted-*.parquet` file (written
-atomically), then the files it absorbed are deleted. Every row carries its record id
+Each write is a new file (`<record>@<time>.parquet`), never one replaced in place: DuckDB
+opens a Parquet file more than once per query, and a query of the ledger views that
+overlapped a replacement read two files as one ("TProtocolException: Invalid data"). So
+that reading the ledger stays fast with thousands of runs, a folder holding more than
+`COMPACT_AT` files is compacted: its records go into one `_compacted-*.parquet` file
+(written atomically), then the files it absorbed are deleted. Every row carries its record id
 (`__record_id`) and when it was written (`__written_at`); a reader keeps the latest row of
 each record, so a crash between the two steps, or a record rewritten later, reads right.
 """
@@ -121,10 +124,26 @@ def _with_record_columns(df: pl.DataFrame, path: Path) -> pl.DataFrame:
 
 
 def _latest(frames: list[pl.DataFrame]) -> pl.DataFrame:
-    """The rows of every record's latest write."""
-    df = pl.concat(frames, how="diagonal_relaxed")
+    """The rows of every record's latest write, from one file (a record file a compaction
+    absorbed holds the same write as the compacted file until it is deleted)."""
+    df = pl.concat(
+        [f.with_columns(pl.lit(i, pl.Int32).alias(_SOURCE)) for i, f in enumerate(frames)],
+        how="diagonal_relaxed",
+    )
     latest = df.group_by(RECORD_ID).agg(pl.col(WRITTEN_AT).max())
-    return df.join(latest, on=[RECORD_ID, WRITTEN_AT], how="semi", maintain_order="left")
+    df = df.join(latest, on=[RECORD_ID, WRITTEN_AT], how="semi", maintain_order="left")
+    first = df.group_by(RECORD_ID).agg(pl.col(_SOURCE).min())
+    return df.join(first, on=[RECORD_ID, _SOURCE], how="semi", maintain_order="left").drop(_SOURCE)
+
+
+_SOURCE = "__source_file"
+
+
+def _written(path: Path) -> tuple[str, int] | None:
+    """(record id, write time) from a record file's name (`<record>@<time>.parquet`); None
+    for a name without them (written before records had their own file per write)."""
+    record, sep, stamp = path.stem.rpartition("@")
+    return (record, int(stamp)) if sep and stamp.isascii() and stamp.isdigit() else None
 
 
 def _plain_type(t: pa.DataType) -> pa.DataType:
@@ -156,15 +175,17 @@ class Ledger:
         # a path or a message naming one holds the OS's bytes (lone surrogates): as text
         clean = [{k: os_text(v) if isinstance(v, str) else v for k, v in r.items()} for r in rows]
         frame = pl.DataFrame(clean, schema=_polars_schema(schema))
+        written = time.time_ns()
         frame = frame.with_columns(
             pl.lit(record_id, pl.String).alias(RECORD_ID),
-            pl.lit(time.time_ns(), pl.Int64).alias(WRITTEN_AT),
+            pl.lit(written, pl.Int64).alias(WRITTEN_AT),
         )
         full = pa.schema(
             [*schema, pa.field(RECORD_ID, pa.string()), pa.field(WRITTEN_AT, pa.int64())]
         )
         data = frame.to_arrow().cast(full)
-        path = self.folder(table) / f"{record_id}.parquet"
+        # a new file for each write, never one replaced in place (see the module's text)
+        path = self.folder(table) / f"{record_id}@{written}.parquet"
         atomic_write_table(data, path)
         if sum(1 for _ in path.parent.glob("*.parquet")) > COMPACT_AT:
             self.compact(table)
@@ -185,8 +206,25 @@ class Ledger:
         return df.drop(RECORD_ID, WRITTEN_AT)
 
     def _read_latest(self, files: list[Path]) -> pl.DataFrame | None:
+        """The latest write of each record in `files`. The compacted files are read first;
+        a record file whose write they already hold (its name says which: `<record>@<time>`)
+        waits only to be deleted, and is not read again."""
         frames = []
+        compacted = [f for f in files if f.name.startswith(COMPACTED_PREFIX)]
+        for f in compacted:
+            try:
+                frames.append(_with_record_columns(pl.read_parquet(f), f))
+            except FileNotFoundError:  # an older compaction's file, deleted meanwhile
+                continue
+        held = {
+            (str(r), int(w))
+            for df in frames
+            for r, w in zip(df[RECORD_ID].to_list(), df[WRITTEN_AT].to_list(), strict=True)
+            if r is not None and w is not None
+        }
         for f in files:
+            if f.name.startswith(COMPACTED_PREFIX) or _written(f) in held:
+                continue
             try:
                 frames.append(_with_record_columns(pl.read_parquet(f), f))
             except FileNotFoundError:  # absorbed by a concurrent compaction: in its file
@@ -194,22 +232,16 @@ class Ledger:
         return _latest(frames) if frames else None
 
     def compact(self, table: str) -> Path | None:
-        """Fold a ledger table's record files into one compacted file, then delete the
-        files folded in (a file replaced meanwhile stays: it is newer)."""
-        files = self._files(table)
-        seen = {f: f.stat() for f in files if f.exists()}
-        df = self._read_latest(list(seen))
+        """Fold a ledger table's files into one compacted file, then delete the files
+        folded in (files are never rewritten, so each holds what was read of it)."""
+        files = [f for f in self._files(table) if f.exists()]
+        df = self._read_latest(files)
         if df is None:
             return None
         target = self.folder(table) / f"{COMPACTED_PREFIX}{time.time_ns()}.parquet"
         atomic_write_table(_plain_strings(df.to_arrow()), target)
-        for f, st in seen.items():
-            try:
-                now = f.stat()
-            except FileNotFoundError:
-                continue
-            if (now.st_ino, now.st_mtime_ns) == (st.st_ino, st.st_mtime_ns):
-                f.unlink(missing_ok=True)
+        for f in files:
+            f.unlink(missing_ok=True)
         return target
 
     def runs(self) -> pl.DataFrame:

@@ -47,3 +47,57 @@ def test_compaction_keeps_every_record_and_its_latest_write(tmp_path: Path) -> N
         "from stg_ledger_runs"
     ).fetchone()
     assert got == (n, n, 2)
+
+
+def test_a_write_never_replaces_a_file_a_reader_may_have_open(tmp_path: Path) -> None:
+    """DuckDB opens a Parquet file more than once per query: a record rewritten in place
+    under a query of the ledger views failed it ("TProtocolException: Invalid data")."""
+    ledger = Ledger(Layout(tmp_path / "wh"))
+    first = ledger.write("runs", "r00001", [_run(1, "running")], RUNS_SCHEMA)
+    before = (first.stat().st_ino, first.read_bytes())
+    second = ledger.write("runs", "r00001", [_run(1, "ok")], RUNS_SCHEMA)
+    assert second != first and (first.stat().st_ino, first.read_bytes()) == before
+    assert ledger.runs()["status"].to_list() == ["ok"]
+
+
+def test_a_held_reader_of_the_ledger_views_never_fails_while_records_are_rewritten(
+    tmp_path: Path,
+) -> None:
+    """Run records rewritten (status running -> ok, as every run does) under a read-only
+    connection held open: every query answers. Below `COMPACT_AT` files, so no compaction
+    deletes a file a query has listed (that window stays open: see docs/limits.md)."""
+    import threading
+
+    wh = tmp_path / "wh"
+    ledger = Ledger(Layout(wh))
+    records = 20
+    for i in range(records):
+        ledger.write("runs", f"r{i:05d}", [_run(i, "running")], RUNS_SCHEMA)
+    build_warehouse(Settings(warehouse=wh))
+    con = duckdb.connect(str(wh / "cdr.duckdb"), read_only=True)
+    failures: list[str] = []
+    answers = 0
+    stop = threading.Event()
+
+    def read() -> None:
+        nonlocal answers
+        while not stop.is_set():
+            try:
+                con.cursor().execute("select count(*) from stg_ledger_runs").fetchall()
+                answers += 1
+            except duckdb.Error as exc:
+                failures.append(str(exc).splitlines()[0])
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    try:
+        for status in ("loading", "ok"):
+            for i in range(records):
+                ledger.write("runs", f"r{i:05d}", [_run(i, status)], RUNS_SCHEMA)
+    finally:
+        stop.set()
+        reader.join()
+        con.close()
+    assert len(list(ledger.folder("runs").glob("*.parquet"))) == 3 * records  # no compaction
+    assert answers > 10 and failures == []
+    assert set(ledger.runs()["status"].to_list()) == {"ok"}
