@@ -123,15 +123,7 @@ def test_entitlements_in_several_currencies_have_no_cost(tmp_path: Path) -> None
         f"Sub-2,{BYOD},1,2026-01-01,,10.00,USD",
         f"Sub-2,{BYOD},1,2026-06-01,,12.00,USD",
     ]
-    w.leg(
-        "calls_2026-09-01_2026-10-01.csv",
-        "DESK",
-        "2026-09-15T10:00:00Z",
-        user(3),
-        "+1",
-        30,
-        go=False,
-    )
+    _desk_call(w)
     con = w.build(tmp_path)
     rows = records(
         con,
@@ -178,15 +170,7 @@ def test_the_summary_says_when_held_licences_have_no_entitlement(tmp_path: Path)
     w.held_through_september([("D1", user(1), "+15550001", "Sub-9")])  # idle, not bought
     w.held_through_september([("D2", user(2), "+15550002", "Sub-1")])
     w.entitle("Sub-1", BYOD, 1, "10.00")
-    w.leg(
-        "calls_2026-09-01_2026-10-01.csv",
-        "DESK",
-        "2026-09-15T10:00:00Z",
-        user(3),
-        "+1",
-        30,
-        go=False,
-    )
+    _desk_call(w)
     w.build(tmp_path).close()
     html, _ = finance_summary(Settings(warehouse=tmp_path / "wh"), "2026-09")
     assert (
@@ -194,3 +178,12 @@ def test_the_summary_says_when_held_licences_have_no_entitlement(tmp_path: Path)
         "entitlement: 1 held at peak, 1 idle)"
     ) in html
     assert "USD 10.00" in html  # Sub-1's idle licence, the one with a price
+
+
+def _desk_call(w: World) -> None:
+    """A September export (declared range 09-01..10-01) with one desk-phone leg: the month
+    has full call coverage."""
+    w.leg(
+        "calls_2026-09-01_2026-10-01.csv", "DESK", "2026-09-15T10:00:00Z", user(3), "+1", 30,
+        go=False,
+    )  # fmt: skip
