@@ -16,7 +16,12 @@ from sqlglot import exp
 
 from cdr_pipeline.config import Settings
 from cdr_pipeline.schema import SCHEMAS
-from cdr_pipeline.spark.views import LEDGER_BASE, ledger_columns, table_columns
+from cdr_pipeline.spark.views import (
+    LEDGER_BASE,
+    LEDGER_BOOKKEEPING,
+    ledger_columns,
+    table_columns,
+)
 from cdr_pipeline.state import tables
 from cdr_pipeline.text import lit, quote
 
@@ -48,7 +53,7 @@ def table_files(settings: Settings) -> list[TableFiles]:
     for table, base in LEDGER_BASE.items():
         root = settings.layout.ledger.resolve() / table
         files = sorted(root.glob("*.parquet")) if root.is_dir() else []
-        out.append(TableFiles(base, root, files, ledger_columns(table)))
+        out.append(TableFiles(base, root, files, ledger_columns(table) + LEDGER_BOOKKEEPING))
     return out
 
 

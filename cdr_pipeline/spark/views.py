@@ -20,6 +20,7 @@ from cdr_pipeline.resources import sql_dir as default_sql_dir
 from cdr_pipeline.schema import SCHEMAS, TableSchema
 from cdr_pipeline.schema.base import DUCKDB_TYPES
 from cdr_pipeline.spark.rewrite import Macro, parse_macros, to_duckdb, to_spark
+from cdr_pipeline.state.ledger import RECORD_ID, WRITTEN_AT
 from cdr_pipeline.text import quote
 from cdr_pipeline.warehouse.catalog import ViewSpec, order_views, read_macros, read_sql_dir
 from cdr_pipeline.warehouse.staging import LEDGER_TABLES, arrow_to_duckdb, settings_view
@@ -65,6 +66,23 @@ def ledger_columns(table: str) -> list[tuple[str, str]]:
     return [(f.name, arrow_to_duckdb(f.type)) for f in schema]
 
 
+LEDGER_BOOKKEEPING = [(RECORD_ID, "VARCHAR"), (WRITTEN_AT, "BIGINT")]
+"""The columns every ledger file carries besides its table's: which record, written when."""
+
+
+def _latest_ledger_select(columns: list[tuple[str, str]], source: str) -> str:
+    """`_typed_select` of each ledger record's latest write: every write is a file of its
+    own (state/ledger.py), so the base table holds each rewrite of a record (a run's record
+    as it starts, and as it ends). A row without a record id (files older than the ids) is
+    kept as it is."""
+    rid, written = quote(RECORD_ID), quote(WRITTEN_AT)
+    latest = (
+        f"(select *, row_number() over (partition by {rid} order by {written} desc) "
+        f"as __latest from {source}) as t"
+    )
+    return _typed_select(columns, latest) + f"\nwhere t.__latest = 1 or t.{rid} is null"
+
+
 def _typed_select(columns: list[tuple[str, str]], source: str) -> str:
     items = ",\n".join(f"    cast({quote(n)} as {t}) as {quote(n)}" for n, t in columns)
     return f"select\n{items}\nfrom {source}"
@@ -87,7 +105,7 @@ def staging_views() -> list[ViewSpec]:
         specs.append(
             ViewSpec(
                 name=f"stg_ledger_{table}",
-                sql=_typed_select(ledger_columns(table), LEDGER_BASE[table]),
+                sql=_latest_ledger_select(ledger_columns(table), LEDGER_BASE[table]),
                 grain=f"one ledger record of {table}",
                 key=key,
                 origin="generated",
