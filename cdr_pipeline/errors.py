@@ -120,6 +120,15 @@ class MergeOutOfMemory(CdrError):
 
     exit_code = EXIT_ENVIRONMENT
 
+    @classmethod
+    def past(cls, what: str, limit: str, exc: BaseException) -> MergeOutOfMemory:
+        """`what` (merging a table, rewriting a partition) ran out of DuckDB's `limit`."""
+        return cls(
+            f"{what} needed more than merge_memory_mb ({limit}): {str(exc).splitlines()[0]}",
+            hint="raise merge_memory_mb in cdr.toml (or CDR_MERGE_MEMORY_MB) and run the "
+            "same command again: nothing of it was committed",
+        )
+
 
 _FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 _READ_ONLY = {errno.EROFS}

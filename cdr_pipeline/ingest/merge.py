@@ -89,12 +89,7 @@ def merge_staged(
     try:
         return _merge_staged(pending, staged, tmp_dir, tag, memory_limit)
     except duckdb.OutOfMemoryException as exc:
-        raise MergeOutOfMemory(
-            f"merging {pending.schema.name} needed more than merge_memory_mb "
-            f"({memory_limit}): {str(exc).splitlines()[0]}",
-            hint="raise merge_memory_mb in cdr.toml (or CDR_MERGE_MEMORY_MB) and run the "
-            "same command again: nothing of this run was committed",
-        ) from exc
+        raise MergeOutOfMemory.past(f"merging {pending.schema.name}", memory_limit, exc) from exc
 
 
 def _merge_staged(

@@ -123,10 +123,14 @@ class PendingTables:
         return versions
 
 
-def committed_tables(layout: Layout, run_id: str) -> set[str]:
-    """Tables that have a commit made by `run_id`."""
-    names = [s.name for s in schemas_by_table().values()]
-    return {n for n in names if run_id in tables.committed_run_ids(layout.table(n))}
+def committed_versions(layout: Layout, run_id: str) -> dict[str, int]:
+    """Table -> the version `run_id` committed, for the tables it committed."""
+    out: dict[str, int] = {}
+    for name in sorted(schemas_by_table()):
+        version = tables.run_version(layout.table(name), run_id)
+        if version is not None:
+            out[name] = version
+    return out
 
 
 def discard_orphans(layout: Layout, run_ids: Iterable[str]) -> int:

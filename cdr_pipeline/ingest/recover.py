@@ -18,11 +18,11 @@ from collections.abc import Iterable
 import polars as pl
 
 from cdr_pipeline.config import Settings
-from cdr_pipeline.ingest.pending import committed_tables, discard_orphans
-from cdr_pipeline.state import tables
+from cdr_pipeline.ingest.pending import committed_versions, discard_orphans
 from cdr_pipeline.state.layout import Layout
 from cdr_pipeline.state.ledger import FILES_SCHEMA, RUNS_SCHEMA, Ledger, file_record_id
 from cdr_pipeline.state.lock import writer_lock
+from cdr_pipeline.state.tables import format_versions
 
 log = logging.getLogger(__name__)
 
@@ -30,51 +30,53 @@ NOT_COMMITTED = "not committed: the run ended before its commit; the file loads 
 
 
 def recover_interrupted(settings: Settings, command: str) -> list[str]:
-    """Under the writer lock: mark runs that died as `interrupted` and undo their uncommitted
-    claims. For callers that read the ledger before they ingest (the nightly inbox scan)."""
-    layout = settings.layout
-    with writer_lock(layout, command, settings.lock_wait_seconds):
-        ledger = Ledger(layout)
-        ids = ledger.mark_interrupted()
-        recover_runs(layout, ledger, ids)
-    return ids
+    """Under the writer lock: `recover_dead`. For callers that read the ledger before they
+    ingest (the nightly inbox scan)."""
+    with writer_lock(settings.layout, command, settings.lock_wait_seconds):
+        return recover_dead(settings.layout, Ledger(settings.layout))
 
 
-def _note_committed(layout: Layout, ledger: Ledger, committed: dict[str, set[str]]) -> None:
-    """The run rows of dead runs that committed some tables before they died say which
-    versions, and count the rows those tables took: otherwise `cdr runs` showed a committed
-    version as no run's, and totals without the rows it holds."""
-    runs = ledger.runs()
-    files = ledger.files()
-    for run_id, names in committed.items():
-        versions = {n: tables.run_version(layout.table(n), run_id) for n in sorted(names)}
-        text = ",".join(f"{n}={v}" for n, v in versions.items() if v is not None)
-        rows = runs.filter(pl.col("run_id") == run_id)
-        if not text or rows.is_empty():
+def recover_dead(layout: Layout, ledger: Ledger) -> list[str]:
+    """Mark runs that died as `interrupted`, undo their uncommitted claims, and give their
+    rows the versions they committed before they died and the rows those hold: otherwise
+    `cdr runs` showed a committed version as no run's, and totals without its rows. Returns
+    their ids."""
+    ids = ledger.mark_interrupted()
+    committed = recover_runs(layout, ledger, ids)
+    if not any(committed.values()):
+        return ids
+    runs, files = ledger.runs(), ledger.files()
+    for run_id, versions in committed.items():
+        found = runs.filter(pl.col("run_id") == run_id)
+        if not versions or found.is_empty():
             continue
-        row = rows.row(0, named=True)
+        row = found.row(0, named=True)
         mine = files.filter(
             (pl.col("run_id") == run_id)
             & (pl.col("status") == "loaded")
-            & pl.col("table_name").is_in(sorted(names))
+            & pl.col("table_name").is_in(list(versions))
         )
+        text = format_versions(versions)
         row.update(
             table_versions=text,
             files_loaded=mine.height,
             rows_loaded=int(mine["rows_loaded"].sum() or 0),
-            message=f"{row['message'] or 'the process ended before the run finished'}; "
-            f"it had committed {text}",
+            message=f"{row['message']}; it had committed {text}",
         )
         ledger.write("runs", run_id, [row], RUNS_SCHEMA)
+    return ids
 
 
-def recover_runs(layout: Layout, ledger: Ledger, run_ids: Iterable[str]) -> None:
-    """Undo the uncommitted claims and files of the runs `run_ids` (runs that died)."""
+def recover_runs(
+    layout: Layout, ledger: Ledger, run_ids: Iterable[str]
+) -> dict[str, dict[str, int]]:
+    """Undo the uncommitted claims and files of the runs `run_ids` (runs that died, or the
+    current one ending before its commit). Returns run -> the versions it committed."""
     ids = list(run_ids)
+    committed = {run_id: committed_versions(layout, run_id) for run_id in ids}
     if not ids:
-        return
+        return committed
     files = ledger.files().filter(pl.col("run_id").is_in(ids) & (pl.col("status") == "loaded"))
-    committed = {run_id: committed_tables(layout, run_id) for run_id in ids}
     for row in files.iter_rows(named=True):
         if row["table_name"] in committed[row["run_id"]]:
             continue
@@ -87,7 +89,7 @@ def recover_runs(layout: Layout, ledger: Ledger, run_ids: Iterable[str]) -> None
         )
         record = file_record_id(row["run_id"], row["file_seq"], row["source"])
         ledger.write("files", record, [row], FILES_SCHEMA)
-    _note_committed(layout, ledger, committed)
     removed = discard_orphans(layout, ids)
     if removed:
         log.info("removed %d uncommitted data file(s) of run(s) %s", removed, ", ".join(ids))
+    return committed

@@ -32,8 +32,8 @@ from cdr_pipeline.errors import (
 from cdr_pipeline.ingest.digest import Fingerprint
 from cdr_pipeline.ingest.load import FileLoader
 from cdr_pipeline.ingest.merge import clean_temp_files
-from cdr_pipeline.ingest.pending import PendingTables, committed_tables
-from cdr_pipeline.ingest.recover import recover_runs
+from cdr_pipeline.ingest.pending import PendingTables
+from cdr_pipeline.ingest.recover import recover_dead, recover_runs
 from cdr_pipeline.ingest.results import FileResult, IngestResult, ProgressFn
 from cdr_pipeline.ingest.stage import FileTask, LoadedContent, StagedFile
 from cdr_pipeline.logfields import log_fields
@@ -41,6 +41,7 @@ from cdr_pipeline.schema import SCHEMAS
 from cdr_pipeline.state.files import apply_file_mode
 from cdr_pipeline.state.ledger import RUNS_SCHEMA, Ledger
 from cdr_pipeline.state.lock import writer_lock
+from cdr_pipeline.state.tables import format_versions
 from cdr_pipeline.text import stamp_ms
 
 StageFiles = Callable[[list[FileTask]], list[StagedFile]]
@@ -128,8 +129,7 @@ def _ingest(
     layout = settings.layout
     ledger = Ledger(layout)
     with log_fields(run_id=run_id), writer_lock(layout, command, settings.lock_wait_seconds):
-        interrupted = ledger.mark_interrupted()
-        recover_runs(layout, ledger, interrupted)
+        interrupted = recover_dead(layout, ledger)
         shutil.rmtree(layout.staging, ignore_errors=True)
         clean_temp_files(layout)
         run: dict[str, Any] = {
@@ -190,10 +190,12 @@ def _ingest(
             raise
         finally:
             if ending != "ok":  # nothing of a table it did not commit may count as loaded
-                recover_runs(layout, ledger, [run_id])
-                results = _committed_only(results, committed_tables(layout, run_id))
+                # what it committed before it stopped (a failure between two tables'
+                # commits) is what its row records
+                versions = recover_runs(layout, ledger, [run_id])[run_id]
+                results = _committed_only(results, set(versions))
             run.update(_run_totals(results, len(files), ending, failure))
-            run["table_versions"] = format_versions(versions)
+            run["table_versions"] = format_versions(versions) or None
             try:
                 ledger.write("runs", run_id, [run], RUNS_SCHEMA)
             except OSError:
@@ -216,11 +218,6 @@ def _committed_only(results: list[FileResult], committed: set[str]) -> list[File
             r = replace(r, status="interrupted", rows_loaded=0, rows_duplicate=0, rows_updated=0)
         out.append(r)
     return out
-
-
-def format_versions(versions: Mapping[str, int]) -> str | None:
-    """`call_legs=12,device_events=3` (the ledger's `table_versions`), None when empty."""
-    return ",".join(f"{t}={v}" for t, v in sorted(versions.items())) or None
 
 
 def _run_totals(

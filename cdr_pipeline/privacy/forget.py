@@ -262,12 +262,8 @@ def forget(
                     )  # fmt: skip
                 result.tables.append(change)
         except duckdb.OutOfMemoryException as exc:  # finding the person's rows, before a rewrite
-            raise MergeOutOfMemory(
-                f"cdr forget needed more than merge_memory_mb = {settings.merge_memory_mb} MiB "
-                f"({str(exc).splitlines()[0]})",
-                hint="raise merge_memory_mb in cdr.toml (or CDR_MERGE_MEMORY_MB) and run the "
-                "same command again; nothing of it was committed",
-            ) from exc
+            limit = f"{settings.merge_memory_mb}MiB"
+            raise MergeOutOfMemory.past("cdr forget", limit, exc) from exc
         finally:
             con.close()
         result.other = scrub_files(layout, text, dry_run)

@@ -21,6 +21,7 @@ import pyarrow as pa
 
 from cdr_pipeline.config import Settings
 from cdr_pipeline.errors import MergeOutOfMemory
+from cdr_pipeline.ingest.merge import bounded_duckdb
 from cdr_pipeline.ingest.rowgroups import copy_query
 from cdr_pipeline.schema import TableSchema
 from cdr_pipeline.schema.base import DUCKDB_TYPES
@@ -50,11 +51,8 @@ class TableRewrite:
 def rewrite_connection(settings: Settings, replacements: pa.Table) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB holding the replacement map, memory capped at `merge_memory_mb`
     (a partition rewrite is a partition merge's size), spilling to state/."""
-    con = duckdb.connect()
     spill = settings.layout.state / "privacy" / ".spill"
-    spill.mkdir(parents=True, exist_ok=True)
-    con.execute(f"set memory_limit = '{settings.merge_memory_mb}MiB'")
-    con.execute(f"set temp_directory = {lit(str(spill))}")
+    con = bounded_duckdb(spill, f"{settings.merge_memory_mb}MiB")
     con.execute("set preserve_insertion_order = true")
     con.register("__replacement_rows", replacements)
     con.execute(f"create table {MAP_NAME} as select * from __replacement_rows")
@@ -180,13 +178,8 @@ def rewrite_partitions(
             try:
                 copy_query(con, select, tmp, schema)
             except duckdb.OutOfMemoryException as exc:
-                raise MergeOutOfMemory(
-                    f"rewriting {schema.name} {schema.partition_by}={value} needed more than "
-                    f"merge_memory_mb = {settings.merge_memory_mb} MiB "
-                    f"({str(exc).splitlines()[0]})",
-                    hint="raise merge_memory_mb in cdr.toml (or CDR_MERGE_MEMORY_MB) and run "
-                    "the same command again; nothing of it was committed",
-                ) from exc
+                what = f"rewriting {schema.name} {schema.partition_by}={value}"
+                raise MergeOutOfMemory.past(what, f"{settings.merge_memory_mb}MiB", exc) from exc
             os.replace(tmp, target)
             written.append(target)
             adds[value] = [target]

@@ -166,7 +166,7 @@ def render_summary(figures: MonthFigures) -> str:
     # a subscription whose entitlements in force are in several currencies has no cost:
     # say so, or the totals per currency would leave it out without a word
     mixed = sum(1 for r in recon if r.get("status") == "mixed_currency")
-    mixed_html = (
+    notes_html = (
         f'<p class="note warn">{mixed:,} subscription row(s) have entitlements in more than one '
         "currency in force (status mixed currency): their idle and unassigned cost are not "
         "in the totals. Correct the entitlements.</p>"
@@ -178,7 +178,7 @@ def render_summary(figures: MonthFigures) -> str:
     if unbought:
         peak = sum(int(r.get("consumed_peak") or 0) for r in unbought)
         idle = sum(int(r.get("idle_licences") or 0) for r in unbought)
-        mixed_html += (
+        notes_html += (
             f'<p class="note warn">{len(unbought):,} subscription row(s) hold licences with '
             f"no entitlement loaded (status no entitlement: {peak:,} held at peak, "
             f"{idle:,} idle): without a price, their cost is not in the totals. Load their "
@@ -234,7 +234,7 @@ def render_summary(figures: MonthFigures) -> str:
 {figures.days_in_month} days)</span> · table versions {escape(figures.versions_text() or "none")}
 </p>
 <div class="kpis">{kpi_html}</div>
-{mixed_html}
+{notes_html}
 <h2>Held vs bought per subscription</h2>
 {_chart(recon)}
 {

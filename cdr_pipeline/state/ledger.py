@@ -123,6 +123,9 @@ def _with_record_columns(df: pl.DataFrame, path: Path) -> pl.DataFrame:
     return df
 
 
+_SOURCE = "__source_file"
+
+
 def _latest(frames: list[pl.DataFrame]) -> pl.DataFrame:
     """The rows of every record's latest write, from one file (a record file a compaction
     absorbed holds the same write as the compacted file until it is deleted)."""
@@ -134,16 +137,6 @@ def _latest(frames: list[pl.DataFrame]) -> pl.DataFrame:
     df = df.join(latest, on=[RECORD_ID, WRITTEN_AT], how="semi", maintain_order="left")
     first = df.group_by(RECORD_ID).agg(pl.col(_SOURCE).min())
     return df.join(first, on=[RECORD_ID, _SOURCE], how="semi", maintain_order="left").drop(_SOURCE)
-
-
-_SOURCE = "__source_file"
-
-
-def _written(path: Path) -> tuple[str, int] | None:
-    """(record id, write time) from a record file's name (`<record>@<time>.parquet`); None
-    for a name without them (written before records had their own file per write)."""
-    record, sep, stamp = path.stem.rpartition("@")
-    return (record, int(stamp)) if sep and stamp.isascii() and stamp.isdigit() else None
 
 
 def _plain_type(t: pa.DataType) -> pa.DataType:
@@ -206,25 +199,8 @@ class Ledger:
         return df.drop(RECORD_ID, WRITTEN_AT)
 
     def _read_latest(self, files: list[Path]) -> pl.DataFrame | None:
-        """The latest write of each record in `files`. The compacted files are read first;
-        a record file whose write they already hold (its name says which: `<record>@<time>`)
-        waits only to be deleted, and is not read again."""
         frames = []
-        compacted = [f for f in files if f.name.startswith(COMPACTED_PREFIX)]
-        for f in compacted:
-            try:
-                frames.append(_with_record_columns(pl.read_parquet(f), f))
-            except FileNotFoundError:  # an older compaction's file, deleted meanwhile
-                continue
-        held = {
-            (str(r), int(w))
-            for df in frames
-            for r, w in zip(df[RECORD_ID].to_list(), df[WRITTEN_AT].to_list(), strict=True)
-            if r is not None and w is not None
-        }
         for f in files:
-            if f.name.startswith(COMPACTED_PREFIX) or _written(f) in held:
-                continue
             try:
                 frames.append(_with_record_columns(pl.read_parquet(f), f))
             except FileNotFoundError:  # absorbed by a concurrent compaction: in its file
@@ -234,7 +210,7 @@ class Ledger:
     def compact(self, table: str) -> Path | None:
         """Fold a ledger table's files into one compacted file, then delete the files
         folded in (files are never rewritten, so each holds what was read of it)."""
-        files = [f for f in self._files(table) if f.exists()]
+        files = self._files(table)
         df = self._read_latest(files)
         if df is None:
             return None

@@ -9,7 +9,7 @@ the partitions it rewrote). Removed files stay on disk until `vacuum` deletes th
 more than the grace period ago, so a reader holding an older file list keeps working.
 
 Each commit carries the id of the run that made it (`cdr.run_id` in the commit info), so a
-run that died can be told apart: committed or not (see `committed_run_ids`).
+run that died can be told apart: committed or not, and which version (see `run_version`).
 """
 
 from __future__ import annotations
@@ -307,21 +307,14 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def committed_run_ids(root: Path, limit: int = 200) -> set[str]:
-    """Run ids recorded in the table's latest `limit` commits."""
-    table = open_table(root)
-    if table is None:
-        return set()
-    out: set[str] = set()
-    for entry in table.history(limit):
-        run_id = entry.get(RUN_ID_KEY)
-        if isinstance(run_id, str):
-            out.add(run_id)
-    return out
+def format_versions(versions: Mapping[str, int | None]) -> str:
+    """`call_legs=12,device_events=3` for the tables that have a version."""
+    return ",".join(f"{n}={v}" for n, v in sorted(versions.items()) if v is not None)
 
 
 def run_version(root: Path, run_id: str, limit: int = 200) -> int | None:
-    """The version of the table that run `run_id` committed (of the latest `limit`), if any."""
+    """The version of the table that run `run_id` committed (its commit info names the run;
+    of the latest `limit` commits), None when it committed none."""
     table = open_table(root)
     if table is None:
         return None

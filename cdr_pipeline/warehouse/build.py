@@ -51,6 +51,7 @@ from cdr_pipeline.warehouse.materialize import (
 from cdr_pipeline.warehouse.personal_values import personal_tables, write_map
 from cdr_pipeline.warehouse.signature import (
     behind_note,
+    build_record,
     build_signature,
     check_built_here,
     record_build,
@@ -242,7 +243,7 @@ def refresh_warehouse(settings: Settings, sql_dir: Path | None = None) -> BuildR
 def _refresh(settings: Settings, sql_dir: Path | None) -> BuildResult:
     target = settings.layout.duckdb
     if not target.is_file():
-        return build_warehouse(settings, sql_dir)
+        return _build_whole(settings, sql_dir)
     t0 = time.monotonic()
     signature = build_signature(settings, sql_dir)
     try:
@@ -268,7 +269,7 @@ def _refresh(settings: Settings, sql_dir: Path | None) -> BuildResult:
             record_build(con, signature, versions_text(snapshots), settings.warehouse)
     except Unusable as why:
         log.info("views: %s; building all", why)
-        return build_warehouse(settings, sql_dir)
+        return _build_whole(settings, sql_dir)
     seconds = time.monotonic() - t0
     # the views it created: the generated ones (the others are kept as they were)
     views = [BuiltView(s.name, s.layer, s.origin, s.grain, s.key) for s in generated]
@@ -348,9 +349,10 @@ def connect(
         ) from exc
     con.execute("set TimeZone = 'UTC'")
     try:
-        check_built_here(con, settings)
+        record = build_record(con)
+        check_built_here(record, settings)
         use_tier(con, tier)
-        note = behind_note(con, settings)
+        note = behind_note(record, settings)
     except BaseException:
         con.close()
         raise

@@ -8,7 +8,6 @@ import os
 import re
 import secrets
 import shutil
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -31,7 +30,6 @@ BUILD_LOCK = "build.lock"
 BUILD_LOCK_WAIT_SECONDS = 3600.0
 """How long a build waits for another to finish: builds take seconds to a minute or two,
 and a holder that dies releases the lock at once (flock)."""
-_held = threading.local()
 
 
 @contextmanager
@@ -40,23 +38,12 @@ def one_build_at_a_time(layout: Layout, command: str) -> Iterator[None]:
     Each reads the latest table versions once it holds the lock, so the last to rename its
     file into place read the newest ones. Two at once (a `cdr build` during an ingest's
     closing refresh) left the views on the older versions when the build that read them
-    finished last. Nested calls (a refresh falling back to a whole build) hold it once."""
-    if getattr(_held, "depth", 0):
-        _held.depth += 1
-        try:
-            yield
-        finally:
-            _held.depth -= 1
-        return
+    finished last. Not reentrant: hold it once per build."""
     holder = running_writer(layout, BUILD_LOCK)
     if holder:
         log.info("waiting for another build of cdr.duckdb to finish (%s)", holder)
     with writer_lock(layout, command, BUILD_LOCK_WAIT_SECONDS, name=BUILD_LOCK):
-        _held.depth = 1
-        try:
-            yield
-        finally:
-            _held.depth = 0
+        yield
 
 
 @contextmanager

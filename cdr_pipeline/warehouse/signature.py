@@ -11,6 +11,7 @@ import hashlib
 import logging
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import duckdb
 from deltalake.exceptions import DeltaError
@@ -82,12 +83,22 @@ def record_build(con: duckdb.DuckDBPyConnection, signature: str, versions: str, 
     )
 
 
-def stored_signature(con: duckdb.DuckDBPyConnection) -> str | None:
+def build_record(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+    """`cdr_meta.build` of the file `con` has open, by column; {} when there is none (a file
+    built before the record, or no build of ours). Files built before a column existed
+    lack it."""
     try:
-        row = con.execute(f"select signature from {BUILD_VIEW}").fetchone()
+        cur = con.execute(f"select * from {BUILD_VIEW}")
+        rows = cur.fetchall()
     except duckdb.Error:
-        return None  # a file built before the signature existed
-    return str(row[0]) if row else None
+        return {}
+    names = [d[0] for d in cur.description or ()]
+    return dict(zip(names, rows[0], strict=True)) if rows else {}
+
+
+def stored_signature(con: duckdb.DuckDBPyConnection) -> str | None:
+    signature = build_record(con).get("signature")
+    return None if signature is None else str(signature)
 
 
 def built_versions(path: Path) -> str | None:
@@ -100,12 +111,10 @@ def built_versions(path: Path) -> str | None:
     except duckdb.Error:
         return None
     try:
-        row = con.execute(f"select table_versions from {BUILD_VIEW}").fetchone()
-    except duckdb.Error:
-        return None
+        versions = build_record(con).get("table_versions")
     finally:
         con.close()
-    return str(row[0]) if row else None
+    return None if versions is None else str(versions)
 
 
 def views_behind(settings: Settings) -> bool:
@@ -120,17 +129,18 @@ def views_behind(settings: Settings) -> bool:
     return bool(latest) and built_versions(settings.layout.duckdb) != latest
 
 
-def behind_note(con: duckdb.DuckDBPyConnection, settings: Settings) -> str | None:
-    """What a reader of `con` (a connection to `cdr.duckdb`) should be told when the tables
-    hold versions its views do not read yet; None when they read the latest. A refresh
-    under way says so; otherwise the one after the last load did not finish (interrupted,
-    or failed), and until `cdr build` every answer leaves that load out."""
+def behind_note(record: dict[str, Any], settings: Settings) -> str | None:
+    """What a reader of a `cdr.duckdb` whose `build_record` is `record` should be told when
+    the tables hold versions its views do not read yet; None when they read the latest. A
+    refresh under way says so; otherwise the one after the last load did not finish
+    (interrupted, or failed), and until `cdr build` every answer leaves that load out."""
+    if "table_versions" not in record:
+        return None  # no record of the versions
     try:
         latest = format_versions(latest_versions(settings))
-        rows = con.execute(f"select table_versions from {BUILD_VIEW}").fetchall()
-    except (duckdb.Error, WarehouseDamaged, DeltaError, OSError):
-        return None  # no record of the versions, or a table that does not read: said elsewhere
-    built = str(rows[0][0]) if rows else ""
+    except (WarehouseDamaged, DeltaError, OSError):
+        return None  # a table that does not read: said where it is read
+    built = str(record["table_versions"] or "")
     if not latest or built == latest:
         return None
     holder = running_writer(settings.layout) or running_writer(settings.layout, BUILD_LOCK)
@@ -145,19 +155,17 @@ def behind_note(con: duckdb.DuckDBPyConnection, settings: Settings) -> str | Non
     )
 
 
-def check_built_here(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
-    """Raise `ConfigError` when `con`'s views list the files of another warehouse folder: a
-    copied, moved or restored warehouse whose `cdr.duckdb` was built at the old place. Its
-    views hold absolute paths: they would read the original's files while it exists (the
-    copy's own changes unseen, without a word) and fail once it is gone."""
-    try:
-        rows = con.execute(f"select warehouse from {BUILD_VIEW}").fetchall()
-    except duckdb.Error:
-        return  # built before the folder was recorded
+def check_built_here(record: dict[str, Any], settings: Settings) -> None:
+    """Raise `ConfigError` when the views of a `cdr.duckdb` whose `build_record` is `record`
+    list the files of another warehouse folder: a copied, moved or restored warehouse whose
+    `cdr.duckdb` was built at the old place. Its views hold absolute paths: they would read
+    the original's files while it exists (the copy's own changes unseen, without a word) and
+    fail once it is gone."""
+    built_for = record.get("warehouse")  # None: built before the folder was recorded
     here = str(settings.warehouse.resolve())
-    if rows and rows[0][0] is not None and str(rows[0][0]) != here:
+    if built_for is not None and str(built_for) != here:
         raise ConfigError(
-            f"{settings.layout.duckdb} was built for the warehouse at {rows[0][0]}, not "
+            f"{settings.layout.duckdb} was built for the warehouse at {built_for}, not "
             f"this one ({here}): a copied or moved warehouse",
             hint="run `cdr build` here: its views then read this folder's files",
         )

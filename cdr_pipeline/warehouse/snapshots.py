@@ -15,7 +15,7 @@ from cdr_pipeline.config import Settings
 from cdr_pipeline.errors import InputError
 from cdr_pipeline.schema import CALL_LEGS, schemas_by_table
 from cdr_pipeline.state import tables
-from cdr_pipeline.state.tables import Snapshot
+from cdr_pipeline.state.tables import Snapshot, format_versions
 
 AsOfArg = int | datetime | str
 """A version number, a datetime, or text: digits for a version, else ISO-8601."""
@@ -117,11 +117,6 @@ def _nothing_then(settings: Settings, when: datetime) -> None:
 def versions_text(snapshots: Mapping[str, Snapshot]) -> str:
     """`call_legs=12,device_events=3` for the tables that exist."""
     return format_versions({name: snap.version for name, snap in snapshots.items()})
-
-
-def format_versions(versions: Mapping[str, int | None]) -> str:
-    """`call_legs=12,device_events=3` for the tables that have a version."""
-    return ",".join(f"{n}={v}" for n, v in sorted(versions.items()) if v is not None)
 
 
 def latest_versions(settings: Settings) -> dict[str, int | None]:

@@ -259,6 +259,37 @@ def test_kill_9_between_two_table_commits_then_rerun_equals_a_clean_run(tmp_path
     assert dead["message"].endswith("it had committed call_legs=0")
 
 
+def test_a_run_failing_between_two_table_commits_records_what_it_committed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The disk fills after the first table's commit: the run fails (exit 6), and its row
+    names the version it did commit and counts only the rows that version holds."""
+    import errno
+
+    from cdr_pipeline.config import Settings
+    from cdr_pipeline.errors import WarehouseUnwritable
+    from cdr_pipeline.ingest import faults, ingest_paths
+
+    def full_disk(name: str) -> None:
+        if name == "commit":
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(faults, "point", full_disk)
+    calls = _generated(tmp_path, 500)
+    devices = ROOT / "data" / "samples" / "device_snapshots.csv"
+    wh = tmp_path / "wh"
+    with pytest.raises(WarehouseUnwritable):
+        ingest_paths(Settings(warehouse=wh), [calls, devices])
+    run = Ledger(Layout(wh)).runs().row(-1, named=True)
+    assert (run["status"], run["exit_code"]) == ("failed", 6)
+    assert (run["table_versions"], run["files_loaded"], run["rows_loaded"]) == (
+        "call_legs=0",
+        1,
+        500,
+    )
+    assert table(wh).height == 500 and table(wh, "device_snapshots").height == 0
+
+
 def _state(con: duckdb.DuckDBPyConnection, files: list[Path]) -> dict[str, tuple[int, int, int]]:
     listed = ", ".join(f"'{f}'" for f in files)
     rows = con.execute(

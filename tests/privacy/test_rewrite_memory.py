@@ -13,18 +13,17 @@ import pytest
 from cdr_pipeline.config import Settings
 from cdr_pipeline.errors import MergeOutOfMemory
 from cdr_pipeline.privacy.forget import forget
-from cdr_pipeline.warehouse import build_warehouse, connect
+from cdr_pipeline.warehouse import build_warehouse
+from tests.reports.finance_helpers import query
 
 
 def _a_user(settings: Settings) -> str:
-    con = connect(settings)
-    try:
-        rows = con.execute(
-            "select user_uuid from fct_call_legs where user_uuid is not null "
-            "group by 1 order by count(*) desc, 1 limit 1"
-        ).fetchall()
-    finally:
-        con.close()
+    """The user with the most legs."""
+    rows = query(
+        settings,
+        "select user_uuid from fct_call_legs where user_uuid is not null "
+        "group by 1 order by count(*) desc, 1 limit 1",
+    )
     return str(rows[0][0])
 
 
@@ -63,6 +62,6 @@ def test_a_rewrite_past_merge_memory_is_exit_6_naming_the_setting(
     before = sorted(legs.glob("*.json"))
     with pytest.raises(MergeOutOfMemory) as exc:
         forget(settings, user=user)
-    assert "needed more than merge_memory_mb = 1 MiB" in exc.value.message
+    assert "needed more than merge_memory_mb (1MiB)" in exc.value.message
     assert exc.value.exit_code == 6
     assert sorted(legs.glob("*.json")) == before
