@@ -38,12 +38,17 @@ final as (
         end as report_date,
         -- The two records of one leg point at each other (one's Remote call ID is the other's
         -- Local call ID), so the unordered pair identifies the leg (docs/webex-dch.md#legs-and-correlation).
-        legs.correlation_id || '|' || coalesce(
-            least(legs.local_call_id, coalesce(legs.remote_call_id, legs.local_call_id))
-            || '/'
-            || greatest(legs.local_call_id, coalesce(legs.remote_call_id, legs.local_call_id)),
-            legs.report_id
-        ) as leg_id
+        -- A record without both IDs falls back to its Network call ID, which both records
+        -- of a leg share; a one-sided leg without either keeps its Local call ID or Report ID.
+        legs.correlation_id || '|' || case
+            when legs.local_call_id is not null and legs.remote_call_id is not null
+                then least(legs.local_call_id, legs.remote_call_id)
+                    || '/' || greatest(legs.local_call_id, legs.remote_call_id)
+            when legs.network_call_id is not null then 'net:' || legs.network_call_id
+            when legs.local_call_id is not null
+                then legs.local_call_id || '/' || legs.local_call_id
+            else 'rid:' || legs.report_id
+        end as leg_id
     from local_times as legs
     cross join cfg
 )

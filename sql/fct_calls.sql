@@ -5,7 +5,13 @@
 -- to their transfer/consult calls through Transfer related call ID. Metric definitions are
 -- in sql/README.md (fct_calls).
 with legs as (
-    select * from fct_call_legs
+    select
+        *,
+        -- Which record is a call's first: the earliest start, then the ORIGINATING record
+        -- (the two records of one leg often start at the same instant), then the Report ID,
+        -- so that no figure depends on the order of the rows in the export.
+        (start_time, direction is distinct from 'ORIGINATING', report_id) as first_key
+    from fct_call_legs
 ),
 
 -- One row per leg (one or two records). A leg's talk time is its records' largest
@@ -58,20 +64,20 @@ call_records as (
         count(*) as record_count,
         min(start_time) as first_start_time,
         max(coalesce(release_time, start_time)) as last_release_time,
-        arg_min(report_date, start_time) as report_date,
-        arg_min(report_month, start_time) as report_month,
-        arg_min(start_time_local, start_time) as start_time_local,
-        arg_min(location_name, start_time) as location_name,
-        arg_min(org_uuid, start_time) as org_uuid,
-        arg_min(calling_number, start_time) as calling_number,
-        arg_min(called_number, start_time) as called_number,
-        arg_min(user_uuid, start_time) filter (where direction = 'ORIGINATING')
+        arg_min(report_date, first_key) as report_date,
+        arg_min(report_month, first_key) as report_month,
+        arg_min(start_time_local, first_key) as start_time_local,
+        arg_min(location_name, first_key) as location_name,
+        arg_min(org_uuid, first_key) as org_uuid,
+        arg_min(calling_number, first_key) as calling_number,
+        arg_min(called_number, first_key) as called_number,
+        arg_min(user_uuid, first_key) filter (where direction = 'ORIGINATING')
             as originating_user_uuid,
-        arg_min(user_name, start_time) filter (where direction = 'ORIGINATING')
+        arg_min(user_name, first_key) filter (where direction = 'ORIGINATING')
             as originating_user_name,
         bool_or(is_webex_go) as has_webex_go_leg,
         count(*) filter (where is_webex_go) as webex_go_record_count,
-        coalesce(bool_or(answered_elsewhere = 'Yes'), false) as has_answered_elsewhere,
+        coalesce(bool_or(upper(answered_elsewhere) = 'YES'), false) as has_answered_elsewhere,
         coalesce(bool_or(call_type = 'SIP_INBOUND'), false) as has_inbound_record,
         coalesce(
             bool_or(

@@ -1,0 +1,81 @@
+"""`fct_calls` rules on records real exports carry: the two records of a leg that start at the
+same instant (the call's first record must not depend on the row order), legs paired by
+`Network call ID` when their call IDs are incomplete, and `Answered Elsewhere` in any case."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+from cdr_pipeline.config import Settings
+from cdr_pipeline.ingest import ingest_paths
+from cdr_pipeline.warehouse import build_warehouse
+
+HEADER = (
+    "Report ID,Report time,Start time,Duration,Answered,Direction,Correlation ID,"
+    "Local call ID,Remote call ID,Network call ID,Location,Site timezone,Calling number,"
+    "Called number,User type,Call type,User UUID,User,Answered Elsewhere"
+)
+WHEN = "2026-10-05T10:05:00.000Z,2026-10-05T10:00:00.000Z"
+# one leg, both records at the same instant, at sites 9 hours apart
+TIE = [
+    f"tie-o,{WHEN},60,true,ORIGINATING,T,1:0,2:0,NA,Paris,120,1001,2002,User,"
+    "SIP_ENTERPRISE,ua,Alice,NA",
+    f"tie-t,{WHEN},60,true,TERMINATING,T,2:0,1:0,NA,SF,-420,1001,2002,User,"
+    "SIP_ENTERPRISE,ub,Bob,NA",
+]
+# two legs whose records carry no Remote call ID (or no call IDs): the Network call ID pairs
+# them; a third call's terminating record says it was answered elsewhere, in lower case
+OTHERS = [
+    f"as-o,{WHEN},60,true,ORIGINATING,AS,100:0,NA,BW1@10.0.0.1,Paris,120,1001,2002,User,"
+    "SIP_ENTERPRISE,ua,Alice,NA",
+    f"as-t,{WHEN},60,true,TERMINATING,AS,101:0,NA,BW1@10.0.0.1,Paris,120,1001,2002,User,"
+    "SIP_ENTERPRISE,ub,Bob,NA",
+    f"nw-o,{WHEN},30,true,ORIGINATING,NW,NA,NA,BW2@10.0.0.1,Paris,120,1001,2002,User,"
+    "SIP_ENTERPRISE,ua,Alice,NA",
+    f"nw-t,{WHEN},30,true,TERMINATING,NW,NA,NA,BW2@10.0.0.1,Paris,120,1001,2002,User,"
+    "SIP_ENTERPRISE,ub,Bob,NA",
+    f"ae-t,{WHEN},0,false,TERMINATING,AE,7:0,8:0,NA,Paris,120,1001,2002,User,"
+    "SIP_ENTERPRISE,ub,Bob,yes",
+]
+
+
+def _calls(tmp_path: Path, name: str, rows: list[str]) -> dict[str, tuple[object, ...]]:
+    export = tmp_path / f"{name}.csv"
+    export.write_text("\n".join([HEADER, *rows]) + "\n", encoding="utf-8")
+    settings = Settings(warehouse=tmp_path / name)
+    assert ingest_paths(settings, [export]).exit_code == 0
+    build_warehouse(settings)
+    con = duckdb.connect(str(settings.layout.duckdb), read_only=True)
+    try:
+        found = con.execute(
+            "select correlation_id, location_name, start_time_local, calling_number, "
+            "originating_user_name, leg_count, talk_seconds, has_answered_elsewhere "
+            "from fct_calls"
+        ).fetchall()
+    finally:
+        con.close()
+    return {str(r[0]): tuple(r[1:]) for r in found}
+
+
+def test_a_calls_first_record_does_not_depend_on_the_row_order(tmp_path: Path) -> None:
+    forward = _calls(tmp_path, "forward", TIE + OTHERS)
+    backward = _calls(tmp_path, "backward", list(reversed(TIE + OTHERS)))
+    assert forward == backward
+    location, local_start, *_ = forward["T"]
+    # the ORIGINATING record is first on a tie: Paris, 12:00 on its site's clock
+    assert location == "Paris" and str(local_start) == "2026-10-05 12:00:00"
+
+
+def test_legs_without_both_call_ids_pair_by_network_call_id(tmp_path: Path) -> None:
+    calls = _calls(tmp_path, "wh", TIE + OTHERS)
+    assert calls["AS"][4:6] == (1, 60)  # one leg, its talk time counted once
+    assert calls["NW"][4:6] == (1, 30)
+    assert calls["T"][4:6] == (1, 60)
+
+
+def test_answered_elsewhere_is_read_in_any_case(tmp_path: Path) -> None:
+    calls = _calls(tmp_path, "wh", TIE + OTHERS)
+    assert calls["AE"][6] is True
+    assert calls["T"][6] is False
