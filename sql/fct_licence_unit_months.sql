@@ -2,9 +2,9 @@
 -- key: licence_unit_id, piece_from
 -- Each segment of fct_licence_segments cut at the month boundaries (instants of the reporting
 -- time zone), half-open [piece_from, piece_to); an open segment runs to the month of the
--- device data horizon. Missing subscription, location or department show as '(none)';
--- month_end_at is the instant the month ends (piece_to equals it when the unit was still held
--- then). Counting the pieces of a month that cover an instant gives the units held then: the
+-- device data horizon. Missing licence type, subscription, location or department show as
+-- '(none)'; month_end_at is the instant the month ends (piece_to equals it when the unit was
+-- still held then). Counting the pieces of a month that cover an instant gives the units held then: the
 -- peaks and month-end counts of rpt_licence_usage_monthly (per group), the peaks of
 -- rpt_licence_reconciliation (per subscription) and of rpt_licence_peak_monthly (the org)
 -- read it.
@@ -19,7 +19,7 @@ as_of as (
 final as (
     select
         s.licence_unit_id,
-        s.licence_type,
+        coalesce(s.licence_type, '(none)') as licence_type,
         coalesce(s.subscription_id, '(none)') as subscription_id,
         coalesce(s.location_name, '(none)') as location_name,
         coalesce(s.department_id, '(none)') as department_id,

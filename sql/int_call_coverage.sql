@@ -11,9 +11,17 @@
 -- Files are read from the ingest ledger only (never from the legs, so coverage costs no scan
 -- of the calls): a file whose rows were all duplicates still covers its declared range; a
 -- failed file covers nothing. A name whose dates are no calendar dates declares nothing.
+-- Days before the latest retention cutoff are covered no more: retention dropped their legs
+-- (UTC days before the cutoff, recorded in the retention ledger).
 with ledger as (
     select path, partitions from stg_ledger_files
     where table_name = 'call_legs' and status in ('loaded', 'empty', 'skipped')
+),
+
+retained as (
+    select timezone('UTC', cast(max(cutoff) as timestamp)) as retained_from
+    from stg_ledger_retention
+    where table_name = 'call_legs'
 ),
 
 settings as (
@@ -79,6 +87,15 @@ ranges as (
     where is_declared or window_from <> '' or first_call_date is not null
 ),
 
+kept as (
+    select
+        greatest(r.range_from, coalesce(k.retained_from, r.range_from)) as range_from,
+        r.range_to,
+        r.reporting_timezone
+    from ranges as r
+    cross join retained as k
+),
+
 -- merge overlapping or touching ranges
 ordered as (
     select
@@ -86,7 +103,7 @@ ordered as (
         max(range_to) over (
             order by range_from, range_to rows between unbounded preceding and 1 preceding
         ) as reach_before
-    from ranges
+    from kept
     where range_to > range_from
 ),
 

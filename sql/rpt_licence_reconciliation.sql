@@ -82,9 +82,12 @@ entitled as (
         e.licence_type,
         e.subscription_id,
         cast(sum(e.units) as bigint) as entitled_units,
-        case when count(distinct e.currency) <= 1 then max(e.unit_price) end as unit_price,
-        case when count(distinct e.currency) <= 1 then max(e.currency) end as currency,
-        count(distinct e.currency) > 1 as has_mixed_currency
+        case when count(distinct coalesce(e.currency, '')) <= 1 then max(e.unit_price) end
+            as unit_price,
+        case when count(distinct coalesce(e.currency, '')) <= 1 then max(e.currency) end
+            as currency,
+        -- a row without a currency is not in the others' currency either
+        count(distinct coalesce(e.currency, '')) > 1 as has_mixed_currency
     from months
     inner join stg_entitlements as e
         on e.valid_from <= months.month_end_day

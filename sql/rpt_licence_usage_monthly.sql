@@ -52,7 +52,7 @@ go_calls as (
 licence_days as (
     select
         cast(date_trunc('month', licence_day) as date) as month,
-        licence_type,
+        coalesce(licence_type, '(none)') as licence_type,
         coalesce(subscription_id, '(none)') as subscription_id,
         coalesce(location_name, '(none)') as location_name,
         coalesce(department_id, '(none)') as department_id,
@@ -66,7 +66,7 @@ device_pieces as (
         s.device_id,
         s.licence_unit_id,
         s.first_activated_at,
-        s.licence_type,
+        coalesce(s.licence_type, '(none)') as licence_type,
         coalesce(s.subscription_id, '(none)') as subscription_id,
         coalesce(s.location_name, '(none)') as location_name,
         coalesce(s.department_id, '(none)') as department_id,

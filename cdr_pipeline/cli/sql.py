@@ -30,7 +30,8 @@ def sql(obj: CliContext, dialect: str, out_dir: Path) -> None:
     """Write every view (sql/ and the generated stg_*/cfg_* views) as NN_<view>.sql, NN the
     dependency order, each one `CREATE OR REPLACE TEMPORARY VIEW` statement. The views read
     the base tables call_legs, device_snapshots, device_events, entitlements, org_directory,
-    ledger_runs and ledger_files by name: register them first (docs/spark.md). Settings such as
+    ledger_runs, ledger_files and ledger_retention by name: register them first
+    (docs/spark.md). Settings such as
     reporting_timezone are baked in, as `cdr build` does.
 
     Exits 3 when a view uses SQL the Spark rewrite cannot express (it names the file)."""

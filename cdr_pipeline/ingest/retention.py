@@ -12,28 +12,15 @@ import logging
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
-import pyarrow as pa
 import pyarrow.parquet as pq
 
 from cdr_pipeline.config import Settings
 from cdr_pipeline.schema import CALL_LEGS
 from cdr_pipeline.state import tables
-from cdr_pipeline.state.ledger import Ledger
+from cdr_pipeline.state.ledger import RETENTION_SCHEMA, Ledger
 from cdr_pipeline.state.lock import writer_lock
 
 log = logging.getLogger(__name__)
-
-RETENTION_SCHEMA = pa.schema(
-    [
-        ("run_id", pa.string()),
-        ("table_name", pa.string()),
-        ("partition", pa.string()),
-        ("rows", pa.int64()),
-        ("retain_days", pa.int32()),
-        ("cutoff", pa.date32()),
-        ("dropped_at", pa.timestamp("ms", tz="UTC")),
-    ]
-)
 
 
 @dataclass
@@ -81,14 +68,10 @@ def apply_retention(
             return result
         now = datetime.now(UTC)
         prefix = f"{CALL_LEGS.partition_by}="
-        tables.commit(
-            base,
-            CALL_LEGS.table_arrow_schema(),
-            CALL_LEGS.partition_by,
-            {},
-            [name.removeprefix(prefix) for name, _ in result.dropped],
-            run_id,
-        )
+        # the record goes first: call coverage (sql/int_call_coverage.sql) stops counting
+        # the dropped days from it, and a reader of the version the commit makes, even one
+        # as of that moment, must see it (a kill in between leaves the days uncovered though
+        # still on disk, until the next retention drops them: unknown, never wrongly idle)
         Ledger(settings.layout).write(
             "retention",
             run_id,
@@ -105,6 +88,14 @@ def apply_retention(
                 for name, rows in result.dropped
             ],
             RETENTION_SCHEMA,
+        )
+        tables.commit(
+            base,
+            CALL_LEGS.table_arrow_schema(),
+            CALL_LEGS.partition_by,
+            {},
+            [name.removeprefix(prefix) for name, _ in result.dropped],
+            run_id,
         )
         log.info(
             "retention: dropped %d partition(s) before %s (%d rows)",

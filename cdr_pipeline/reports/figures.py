@@ -64,11 +64,12 @@ def pinned_connection(
     """An in-memory DuckDB with every view over the latest version of each table (or the
     versions current `as_of`), and those versions: every query on it sees one snapshot,
     whatever a writer does meanwhile."""
-    snapshots = table_snapshots(settings, as_of)
+    when = resolve_time(settings, as_of) if as_of is not None else None
+    snapshots = table_snapshots(settings, when)
     con = duckdb.connect()
     try:
         con.execute("set TimeZone = 'UTC'")
-        create_views(con, settings, snapshots=snapshots)
+        create_views(con, settings, snapshots=snapshots, as_of=when)
     except BaseException:
         con.close()
         raise

@@ -3,7 +3,7 @@
 The views are those `cdr build` creates (`sql/` and the generated ones), in the same
 dependency order, with one difference: the generated `stg_<table>` views read the base tables
 by name (`call_legs`, `device_snapshots`, `device_events`, `entitlements`, `org_directory`,
-and the ledger's `ledger_runs`, `ledger_files`), which the caller registers
+and the ledger's `ledger_runs`, `ledger_files`, `ledger_retention`), which the caller registers
 (`cdr_pipeline.spark.tables` does it for Spark). Each registered table has at least the
 schema's columns; `register_tables` adds a column a file lacks as NULL, as `cdr build` does.
 """

@@ -84,6 +84,20 @@ FILES_SCHEMA = pa.schema(
 )
 
 
+RETENTION_SCHEMA = pa.schema(
+    [
+        ("run_id", pa.string()),
+        ("table_name", pa.string()),
+        ("partition", pa.string()),
+        ("rows", pa.int64()),
+        ("retain_days", pa.int32()),
+        ("cutoff", pa.date32()),
+        ("dropped_at", TS),
+    ]
+)
+"""`retention/`: one row per call-leg partition retention dropped (`ingest/retention.py`)."""
+
+
 def file_record_id(run_id: str, file_seq: int, source: str) -> str:
     """The record id of one source's `files` record (rewritten in place when it changes).
     Of the source as the record stores it (`os_text`), so recovery, reading the record back,

@@ -16,6 +16,7 @@ import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import duckdb
@@ -57,7 +58,7 @@ from cdr_pipeline.warehouse.signature import (
     record_build,
     stored_signature,
 )
-from cdr_pipeline.warehouse.snapshots import AsOfArg, table_snapshots, versions_text
+from cdr_pipeline.warehouse.snapshots import AsOfArg, resolve_time, table_snapshots, versions_text
 from cdr_pipeline.warehouse.staging import generated_views
 
 log = logging.getLogger(__name__)
@@ -119,12 +120,14 @@ def create_views(
     sql_dir: Path | None = None,
     snapshots: Mapping[str, Snapshot] | None = None,
     analyst: str | None = None,
+    as_of: datetime | None = None,
 ) -> tuple[list[ViewSpec], list[str]]:
     """Create every view (generated and `sql/`) on `con`, in dependency order, over the
     table versions `snapshots` (default: the latest); return them and the raw tables that
     had no file. `analyst` adds the analyst tier (`warehouse/analyst.py`) with its pseudonym
     map written to `state/` (`"file"`) or held in a table of an in-memory `con`
-    (`"memory"`)."""
+    (`"memory"`). `as_of` (time travel) reads the ledger as it was then, as `snapshots`
+    read the tables."""
     _check_settings(con, settings)
     if snapshots is None:
         snapshots = table_snapshots(settings)
@@ -137,7 +140,7 @@ def create_views(
                 f"sql/{MACROS_FILE}: a macro does not build: {exc}",
                 hint="fix the macro; `cdr build` keeps the previous cdr.duckdb in place",
             ) from exc
-    generated, empty = generated_views(con, settings, snapshots)
+    generated, empty = generated_views(con, settings, snapshots, as_of)
     specs = order_views([*generated, *read_sql_dir(folder)])
     created: list[ViewSpec] = []
     for spec in specs:
@@ -366,12 +369,18 @@ def connect_as_of(
 ) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB with every view over the tables as they were at `as_of` (a
     call_legs version number or a moment; see `warehouse/snapshots.py`), read in `tier`."""
-    snapshots = table_snapshots(settings, as_of)
+    when = resolve_time(settings, as_of)
+    snapshots = table_snapshots(settings, when)
     con = duckdb.connect()
     con.execute("set TimeZone = 'UTC'")
     try:
         create_views(
-            con, settings, sql_dir, snapshots, analyst="memory" if tier == "analyst" else None
+            con,
+            settings,
+            sql_dir,
+            snapshots,
+            analyst="memory" if tier == "analyst" else None,
+            as_of=when,
         )
         use_tier(con, tier)
     except BaseException:

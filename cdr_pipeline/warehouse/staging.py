@@ -14,6 +14,7 @@ file becomes an empty typed relation, so the build never fails on a fresh wareho
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 
 import duckdb
 import pyarrow as pa
@@ -21,7 +22,13 @@ import pyarrow as pa
 from cdr_pipeline.config import Settings
 from cdr_pipeline.schema import TableSchema, schemas_by_table
 from cdr_pipeline.schema.base import DUCKDB_TYPES
-from cdr_pipeline.state.ledger import FILES_SCHEMA, RECORD_ID, RUNS_SCHEMA, WRITTEN_AT
+from cdr_pipeline.state.ledger import (
+    FILES_SCHEMA,
+    RECORD_ID,
+    RETENTION_SCHEMA,
+    RUNS_SCHEMA,
+    WRITTEN_AT,
+)
 from cdr_pipeline.state.tables import Snapshot
 from cdr_pipeline.text import lit, quote
 from cdr_pipeline.warehouse.catalog import ViewSpec
@@ -29,6 +36,7 @@ from cdr_pipeline.warehouse.catalog import ViewSpec
 LEDGER_TABLES: dict[str, tuple[pa.Schema, tuple[str, ...]]] = {
     "runs": (RUNS_SCHEMA, ("run_id",)),
     "files": (FILES_SCHEMA, ("run_id", "file_seq")),
+    "retention": (RETENTION_SCHEMA, ("run_id", "partition")),
 }
 
 
@@ -109,16 +117,18 @@ def arrow_to_duckdb(dtype: pa.DataType) -> str:
 
 
 def ledger_view(
-    con: duckdb.DuckDBPyConnection, settings: Settings, table: str
+    con: duckdb.DuckDBPyConnection, settings: Settings, table: str, as_of: datetime | None = None
 ) -> tuple[ViewSpec, bool]:
-    """Generated `stg_ledger_<table>` over `state/ledger/<table>/*.parquet`."""
+    """Generated `stg_ledger_<table>` over `state/ledger/<table>/*.parquet`: each record as
+    last written, or as last written by `as_of` (time travel: a file loaded later is not
+    in the call coverage of an earlier moment)."""
     schema, key = LEDGER_TABLES[table]
     folder = settings.layout.ledger.resolve() / table
     exists = folder.is_dir() and any(folder.glob("*.parquet"))
     columns = [(f.name, arrow_to_duckdb(f.type)) for f in schema]
     source: str | None = None
     if exists:
-        source = _latest_records(con, str(folder / "*.parquet"))
+        source = _latest_records(con, str(folder / "*.parquet"), as_of)
     sql = f"-- grain: one ledger record of {table}\n-- key: {', '.join(key)}\n" + _select_typed(
         con, columns, source
     )
@@ -133,16 +143,22 @@ def ledger_view(
     return spec, exists
 
 
-def _latest_records(con: duckdb.DuckDBPyConnection, glob: str) -> str:
+def _latest_records(
+    con: duckdb.DuckDBPyConnection, glob: str, as_of: datetime | None = None
+) -> str:
     """The ledger folder's records, the latest write of each (a compacted file and a record
-    file may both hold one; see state/ledger.py)."""
+    file may both hold one; see state/ledger.py), of those written by `as_of` if given."""
     raw = f"read_parquet({lit(glob)}, union_by_name=true, filename=true)"
     present = _present_columns(con, raw)
     from_name = r"regexp_extract(filename, '([^/]+)\.parquet$', 1)"
     rid = f"coalesce(__record_id, {from_name})" if RECORD_ID in present else from_name
     written = WRITTEN_AT if WRITTEN_AT in present else "NULL::BIGINT"
+    when = ""
+    if as_of is not None:  # a write time in ns (a file too old to carry one counts)
+        ns = int(as_of.timestamp()) * 1_000_000_000 + as_of.microsecond * 1000
+        when = f" where {written} is null or {written} <= {ns}"
     return (
-        f"(select * from {raw} qualify row_number() over "
+        f"(select * from {raw}{when} qualify row_number() over "
         f"(partition by {rid} order by {written} desc nulls last) = 1)"
     )
 
@@ -167,10 +183,13 @@ def settings_view(settings: Settings) -> ViewSpec:
 
 
 def generated_views(
-    con: duckdb.DuckDBPyConnection, settings: Settings, snapshots: Mapping[str, Snapshot]
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    snapshots: Mapping[str, Snapshot],
+    as_of: datetime | None = None,
 ) -> tuple[list[ViewSpec], list[str]]:
-    """Every generated view (raw tables read from `snapshots`), and the raw tables that had
-    no file in them."""
+    """Every generated view (raw tables read from `snapshots`, the ledger as of `as_of`),
+    and the raw tables that had no file in them."""
     specs = [settings_view(settings)]
     empty: list[str] = []
     for schema in sorted(schemas_by_table().values(), key=lambda s: s.name):
@@ -179,7 +198,7 @@ def generated_views(
         if not exists:
             empty.append(schema.name)
     for table in LEDGER_TABLES:
-        spec, exists = ledger_view(con, settings, table)
+        spec, exists = ledger_view(con, settings, table, as_of)
         specs.append(spec)
         if not exists:
             empty.append(f"ledger/{table}")

@@ -11,11 +11,17 @@ SQL = Path(__file__).parents[2] / "sql" / "int_call_coverage.sql"
 
 
 def _covered(
-    tz: str, files: list[tuple[str, str]], partitions: dict[str, list[str]] | None = None
+    tz: str,
+    files: list[tuple[str, str]],
+    partitions: dict[str, list[str]] | None = None,
+    cutoffs: tuple[str, ...] = (),
 ) -> list[date]:
     con = duckdb.connect()
     con.execute("set TimeZone = 'UTC'")
     con.execute(f"create table cfg_settings as select '{tz}' as reporting_timezone")
+    con.execute("create table stg_ledger_retention (table_name varchar, cutoff date)")
+    for cutoff in cutoffs:
+        con.execute("insert into stg_ledger_retention values ('call_legs', ?)", [cutoff])
     con.execute(
         "create table stg_ledger_files "
         "(path varchar, table_name varchar, status varchar, partitions varchar[])"
@@ -72,3 +78,14 @@ def test_a_name_with_impossible_dates_covers_its_call_dates() -> None:
     files = [("x/dch_2026-02-30_2026-03-01.csv", "loaded")]
     got = _covered("UTC", files, {"x/dch_2026-02-30_2026-03-01.csv": ["2026-02-27"]})
     assert got == _days("2026-02-27", "2026-02-27")
+
+
+def test_days_before_the_latest_retention_cutoff_are_not_covered() -> None:
+    files = [("exports/dch_2026-09-01_2026-10-01.csv", "loaded")]
+    # legs of UTC days before 09-24 dropped (an earlier, older cutoff changes nothing)
+    got = _covered("UTC", files, cutoffs=("2026-09-10", "2026-09-24"))
+    assert got == _days("2026-09-24", "2026-09-30")
+    # in New York 09-23 ends at 09-24 04:00 UTC: its first hours' legs are gone with 09-23
+    ny = _covered("America/New_York", files, cutoffs=("2026-09-24",))
+    assert ny == _days("2026-09-24", "2026-09-30")
+    assert _covered("UTC", files) == _days("2026-09-01", "2026-09-30")
