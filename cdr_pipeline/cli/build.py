@@ -11,7 +11,7 @@ import click
 from cdr_pipeline.cli.context import CliContext, echo, pass_cli
 from cdr_pipeline.cli.render import terminal_width, text_table
 from cdr_pipeline.config import Settings
-from cdr_pipeline.errors import EXIT_INTERRUPTED
+from cdr_pipeline.errors import EXIT_INTERRUPTED, EXIT_UNEXPECTED
 from cdr_pipeline.interrupts import STOPPED_BY
 from cdr_pipeline.render import to_json
 
@@ -82,7 +82,14 @@ def refresh_views(
             _stopped(settings, run_ids)
             raise
         error = known_error(exc, settings.warehouse)
-        if error is None:
+        if error is None:  # a bug: the run row must not say the command ended well
+            _note_runs(
+                settings,
+                run_ids,
+                EXIT_UNEXPECTED,
+                f"the views were not rebuilt: unexpected {type(exc).__name__}: {exc} "
+                "(report it; the data is committed)",
+            )
             raise
         message = f"the views were not rebuilt: {error.message}"
         hint = f"{error.hint}; " if error.hint else ""

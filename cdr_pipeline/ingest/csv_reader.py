@@ -29,6 +29,13 @@ from cdr_pipeline.ingest.csv_split import Segment, split_stream
 from cdr_pipeline.ingest.limits import Limits
 from cdr_pipeline.schema.base import NULL_MARKERS
 
+CHUNK_BYTES = 32 * 1024 * 1024
+"""A chunk ends at `chunk_rows` records or once its records hold this many bytes, whichever
+comes first (a record is always taken whole). Real records are about 1 KB, so chunks end by
+count (25,000 rows: ~21 MB); a file of records of megabytes each, within
+`max_record_bytes`, would otherwise hold thousands of them at once: memory would follow
+what the file holds, not the chunk size."""
+
 
 def read_csv_body(
     stream: BinaryIO, header: Header, chunk_rows: int, limits: Limits | None = None
@@ -39,14 +46,14 @@ def read_csv_body(
     ncols = len(headers)
     col_names = [f"c{i}" for i in range(ncols)]
     pieces: list[tuple[Segment, int, int]] = []
-    have = 0
+    have = held = 0
     pending_rejects: list[RawReject] = []
     bytes_seen = 0
 
     def emit() -> Chunk:
-        nonlocal pieces, have, pending_rejects
+        nonlocal pieces, have, held, pending_rejects
         chunk = _parse(pieces, header, col_names, pending_rejects, bytes_seen)
-        pieces, have, pending_rejects = [], 0, []
+        pieces, have, held, pending_rejects = [], 0, 0, []
         return chunk
 
     for item in split_stream(stream, header.rest, header.next_line, ord(delimiter), max_record):
@@ -58,10 +65,17 @@ def read_csv_body(
         i = 0
         while i < len(seg):
             take = min(chunk_rows - have, len(seg) - i)
-            pieces.append((seg, i, i + take))
-            have += take
-            i += take
-            if have == chunk_rows:
+            # the records that fit in the chunk's bytes (the first one always does)
+            spans = seg.ends[i : i + take] - seg.starts[i]
+            fit = int(np.searchsorted(spans, CHUNK_BYTES - held, side="right"))
+            full = fit < take
+            take = max(fit, 0 if have else 1) if full else take
+            if take:
+                pieces.append((seg, i, i + take))
+                have += take
+                held += int(seg.ends[i + take - 1] - seg.starts[i])
+                i += take
+            if have == chunk_rows or full:
                 yield emit()
     if have or pending_rejects:
         yield emit()

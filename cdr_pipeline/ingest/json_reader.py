@@ -39,6 +39,48 @@ def _text(value: Any) -> str | None:
     return str(value)
 
 
+class _Record(dict[str, Any]):
+    """A JSON object that loses none of its repeated keys, as a CSV header naming a column
+    twice loses none: the first non-null value stays under the key, and each repeat is also
+    kept as `<key>_<n>` (its occurrence), a key no column has, so it lands in `extra`."""
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        if key not in self:
+            super().__setitem__(key, value)
+            return
+        n = 2
+        while f"{key}_{n}" in self:
+            n += 1
+        super().__setitem__(f"{key}_{n}", value)
+        if super().__getitem__(key) is None and value is not None:
+            super().__setitem__(key, value)
+
+
+def _from_pairs(pairs: list[tuple[str, Any]]) -> _Record:
+    record = _Record()
+    for key, value in pairs:
+        record[key] = value
+    return record
+
+
+def _half_character(value: Any) -> bool:
+    """A lone surrogate (`"\\ud800"` without its pair) in a key or text value: JSON lets the
+    escape through, but it is half a character, which no column can store."""
+    if isinstance(value, str):
+        if value.isascii():
+            return False
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+        return False
+    if isinstance(value, dict):
+        return any(_half_character(k) or _half_character(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_half_character(v) for v in value)
+    return False
+
+
 class _Chain(io.RawIOBase):
     """`first` then the rest of `stream` (a line read ahead to sniff JSON lines)."""
 
@@ -148,8 +190,16 @@ def _streamed(
     source = stream if guarded else JsonGuard(stream, limits, base)
     n = 0
     try:
-        for n, record in enumerate(ijson.items(source, prefix, multiple_values=True), 1):
+        items = ijson.items(source, prefix, multiple_values=True, map_type=_Record)
+        for n, record in enumerate(items, 1):
             yield n, record
+    except UnicodeError as exc:  # a half character the parser cannot decode
+        raise BadInput(
+            f"the JSON holds text that is not UTF-8 after record {n} ({exc}); none of "
+            "the file's rows are published",
+            hint="fetch or export the file again; a tool that rewrote it may have split a "
+            "character (a lone \\ud800-style escape)",
+        ) from exc
     except ijson.JSONError as exc:
         raise BadInput(
             f"the JSON breaks after record {n} ({_one_line(exc)}); none of the file's rows "
@@ -186,7 +236,7 @@ def _json_lines(first: bytes, lines: BinaryIO, limits: Limits) -> Iterator[tuple
         if text:
             try:
                 # numbers as ijson gives them (the guard already bounded their digits)
-                yield line_no, json.loads(text, parse_float=Decimal)
+                yield line_no, json.loads(text, parse_float=Decimal, object_pairs_hook=_from_pairs)
             except (ValueError, RecursionError) as exc:
                 yield line_no, _Broken(text.decode("utf-8", "replace"), str(exc))
         raw = lines.readline(limits.record_bytes + 1)
@@ -211,6 +261,15 @@ def read_json_chunks(
         if isinstance(record, _Broken):
             rejects.append(
                 RawReject(n, "invalid_json", f"not valid JSON: {record.error}", record.text)
+            )
+        elif isinstance(record, dict) and _half_character(record):
+            rejects.append(
+                RawReject(
+                    n,
+                    "invalid_utf8",
+                    "a \\u escape that is half a character (a lone surrogate): not text",
+                    json.dumps(record, default=str),
+                )
             )
         elif not isinstance(record, dict):
             rejects.append(

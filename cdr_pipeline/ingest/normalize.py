@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TypeVar
 
 import numpy as np
@@ -113,6 +113,25 @@ def parse_timestamp(s: pl.Expr) -> pl.Expr:
 def _parse_iso_z(s: pl.Expr) -> pl.Expr:
     """The fast path: only the ISO `...Z` form; `_fill_timestamps` parses what it misses."""
     return s.str.strptime(pl.Datetime("us", "UTC"), ISO_Z, strict=False)
+
+
+TIMESTAMP_RANGE = (datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC))
+"""The instants a record's timestamp can hold (from, before). Webex Calling began long after
+2000; a year such as 0001 or 9999 is a corrupt or placeholder value, and one loaded would
+break every later refresh (a call day has a day before and after it; the calendar has not)."""
+
+
+def _range_check(name: str, spelled: str) -> Check:
+    typed = pl.col(f"__typed_{name}")
+    low, high = TIMESTAMP_RANGE
+    return Check(
+        "bad_timestamp",
+        typed.is_not_null() & ~typed.is_between(low, high, closed="left"),
+        pl.format(
+            f"{spelled}: '{{}}' is outside the years {low.year}-{high.year - 1} a record can hold",
+            pl.col(name).str.slice(0, 80),
+        ),
+    )
 
 
 def _fill_timestamps(df: pl.DataFrame, names: list[str]) -> pl.DataFrame:
@@ -226,6 +245,8 @@ def _typed_columns(schema: TableSchema, res: HeaderResolution) -> tuple[list[pl.
             continue
         if c.dtype != STRING:
             typed.append(_parse(c.dtype, pl.col(c.name)).alias(c.name))
+            if c.dtype == TIMESTAMP:
+                checks.append(_range_check(c.name, spelled))
             checks.append(
                 Check(
                     BAD_REASON[c.dtype],

@@ -13,6 +13,7 @@ import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -39,6 +40,9 @@ class Source:
     error: InputError | None = field(default=None, compare=False)
     """Why this stream cannot be loaded (found while sniffing): it fails on its own, the
     other members of its ZIP still load."""
+    entry: int = -1
+    """A ZIP member's position in the archive's directory: two members may have one name
+    (opened by name, zipfile would give the last one twice and lose the first)."""
 
     @property
     def name(self) -> str:
@@ -58,7 +62,7 @@ class Source:
             with open(self.path, "rb", buffering=0) as raw:
                 yield _skip_bom(_Tee(raw, tee))  # type: ignore[arg-type]
         elif self.container == "zip":
-            with zipfile.ZipFile(self.path) as zf, _opened(zf, self.member or "", self.name) as raw:
+            with zipfile.ZipFile(self.path) as zf, _opened(zf, self._info(zf), self.name) as raw:
                 yield _skip_bom(Unpacked(raw, self.compressed, limits, self.name))  # type: ignore[arg-type]
         elif self.container == "zip-gzip":
             with self._gunzipped_member(limits) as gz:
@@ -70,11 +74,18 @@ class Source:
             with open(self.path, "rb") as raw:
                 yield _skip_bom(raw)
 
+    def _info(self, zf: zipfile.ZipFile) -> zipfile.ZipInfo | str:
+        """The member's directory entry (by position, checked against its name)."""
+        entries = zf.infolist()
+        if 0 <= self.entry < len(entries) and entries[self.entry].filename == self.member:
+            return entries[self.entry]
+        return self.member or ""
+
     @contextmanager
     def _gunzipped_member(self, limits: Limits) -> Iterator[BinaryIO]:
         """A gzipped ZIP member, unpacked: both layers within the limits, each measured
         against the member's bytes in the archive (as a gzip file's are against its size)."""
-        with zipfile.ZipFile(self.path) as zf, _opened(zf, self.member or "", self.name) as raw:
+        with zipfile.ZipFile(self.path) as zf, _opened(zf, self._info(zf), self.name) as raw:
             member = Unpacked(raw, self.compressed, limits, self.name)
             with gzip.GzipFile(fileobj=io.BufferedReader(member), mode="rb") as gz:
                 yield Unpacked(gz, self.compressed, limits, self.name)  # type: ignore[arg-type, misc]
@@ -98,7 +109,7 @@ class _Tee(io.RawIOBase):
 
 
 @contextmanager
-def _opened(zf: zipfile.ZipFile, member: str, name: str) -> Iterator[BinaryIO]:
+def _opened(zf: zipfile.ZipFile, member: zipfile.ZipInfo | str, name: str) -> Iterator[BinaryIO]:
     """A ZIP member's stream; an encrypted or unreadable member is an InputError."""
     try:
         raw = zf.open(member)
@@ -189,7 +200,7 @@ def _member_problem(m: zipfile.ZipInfo) -> str | None:
     return None
 
 
-def _sniff_member(zf: zipfile.ZipFile, member: str, name: str) -> tuple[str, str]:
+def _sniff_member(zf: zipfile.ZipFile, member: zipfile.ZipInfo, name: str) -> tuple[str, str]:
     """The container and format of a ZIP member: a gzipped member (`export.csv.gz`) is
     unpacked like a gzip file; a ZIP in the ZIP is not (it fails, saying so)."""
     with _opened(zf, member, name) as fh:
@@ -203,7 +214,7 @@ def _sniff_member(zf: zipfile.ZipFile, member: str, name: str) -> tuple[str, str
 
 def _zip_sources(path: Path, zf: zipfile.ZipFile) -> list[Source]:
     out = []
-    for m in zf.infolist():
+    for entry, m in enumerate(zf.infolist()):
         if m.is_dir() or m.filename.startswith(SKIPPED_MEMBERS[0]):
             continue
         if m.filename.rsplit("/", 1)[-1] in SKIPPED_MEMBERS[1:]:
@@ -218,13 +229,24 @@ def _zip_sources(path: Path, zf: zipfile.ZipFile) -> list[Source]:
             )
         else:
             try:
-                container, fmt = _sniff_member(zf, m.filename, name)
+                container, fmt = _sniff_member(zf, m, name)
             except DECOMPRESS_ERRORS as exc:
                 error = unreadable(exc, name)
             except InputError as exc:
                 error = exc
-        out.append(Source(path, m.filename, container, fmt, m.compress_size, error))
+        out.append(Source(path, m.filename, container, fmt, m.compress_size, error, entry))
     return out
+
+
+def _overlapping(zf: zipfile.ZipFile) -> bool:
+    """Whether two entries of the directory share bytes of the archive: each member's local
+    header (30 bytes at least) and data end before the next member begins, in a ZIP any
+    archiver writes. Entries pointing into one another are how a small file unpacks to a
+    thousand copies of one member (a ZIP bomb that keeps each entry under the limits)."""
+    entries = sorted(zf.infolist(), key=lambda m: m.header_offset)
+    return any(
+        b.header_offset < a.header_offset + 30 + a.compress_size for a, b in pairwise(entries)
+    )
 
 
 def sources_of(path: Path, limits: Limits | None = None) -> list[Source]:
@@ -245,6 +267,13 @@ def sources_of(path: Path, limits: Limits | None = None) -> list[Source]:
                 # the end record may understate the entries: zipfile reads the directory
                 # by its size
                 _check_members(path, (len(zf.infolist()), 0), max_members)
+                if _overlapping(zf):
+                    raise InputError(
+                        "the ZIP archive's members overlap (entries that share their bytes, "
+                        "as ZIP bombs build them); nothing in it is loaded",
+                        path=name,
+                        hint="no archiver writes this: get the export from Control Hub again",
+                    )
                 out = _zip_sources(path, zf)
         except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError) as exc:
             raise InputError(

@@ -26,6 +26,10 @@ PENDING_CHUNKS = 8
 """Chunks of interleaved input held before they are cut into per-partition row groups
 (200,000 rows at the default chunk size: ~6,000-row groups for a month of days)."""
 
+PENDING_BYTES = 256 * 1024 * 1024
+"""...or once the held chunks hold this many bytes (eight real chunks hold about 160 MiB; a
+file of long records reaches it first)."""
+
 Piece = tuple[str, object]
 """A partition value and a value of the cluster column (None when the table has none)."""
 Cut = list[tuple[str, pa.Table | pl.DataFrame]]
@@ -53,11 +57,13 @@ class Stager:
     root: Path
     schema: TableSchema
     max_pending_rows: int = PENDING_CHUNKS * 25_000
+    max_pending_bytes: int = PENDING_BYTES
     writers: dict[str, pq.ParquetWriter] = field(default_factory=dict)
     pending: list[tuple[Future[pa.Table], list[tuple[Piece, int, int]]]] = field(
         default_factory=list
     )
     pending_rows: int = 0
+    pending_bytes: int = 0
 
     def __post_init__(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
@@ -93,13 +99,17 @@ class Stager:
         table = self._pool.submit(_sorted_compact, df, keys)
         self.pending.append((table, list(zip(values, offsets, lengths, strict=True))))
         self.pending_rows += df.height
-        if self.pending_rows >= self.max_pending_rows:
+        self.pending_bytes += int(df.estimated_size())
+        if (
+            self.pending_rows >= self.max_pending_rows
+            or self.pending_bytes >= self.max_pending_bytes
+        ):
             self._write_cut(self._cut())
 
     def _cut(self) -> Cut:
         """The pending chunks as one piece per partition value (and value of the cluster
         column)."""
-        pending, self.pending, self.pending_rows = self.pending, [], 0
+        pending, self.pending, self.pending_rows, self.pending_bytes = self.pending, [], 0, 0
         slices: dict[Piece, list[pa.Table]] = {}
         for compacted, runs in pending:
             table = compacted.result()

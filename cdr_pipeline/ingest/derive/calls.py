@@ -25,6 +25,9 @@ def derive_calls(df: pl.DataFrame) -> tuple[pl.DataFrame, list[Check]]:
         .alias("is_webex_go"),
         pl.col("start_time").dt.date().alias("call_date"),
         pl.col("device_mac").str.to_uppercase().str.replace_all(r"[:\-.]", ""),
+        # the key without blanks around it (a spreadsheet's round trip adds them); a blank
+        # Report ID is none: two different legs written with " " must not collapse into one
+        pl.col("report_id").str.strip_chars().replace("", None),
     )
     missing_id = df["report_id"].is_null()
     if missing_id.any():

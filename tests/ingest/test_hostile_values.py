@@ -1,0 +1,152 @@
+"""Hostile values and archives a probe found: timestamps no calendar arithmetic survives, JSON
+text that is half a character, JSON keys named twice, ZIP members sharing a name or their
+bytes, blank Report IDs, and records of megabytes each (memory follows the chunk, not the
+file)."""
+
+from __future__ import annotations
+
+import io
+import json
+import struct
+import zipfile
+from pathlib import Path
+
+import polars as pl
+
+from cdr_pipeline.ingest.csv_header import read_header
+from cdr_pipeline.ingest.csv_reader import CHUNK_BYTES, read_csv_body
+from cdr_pipeline.ingest.sources import sources_of
+from tests.ingest.helpers import load, rejects, run_cdr, table
+from tests.ingest.hostile_corpus import HEADER, REPORT_ID, USER, csv_bytes, line, records, rows
+
+START = HEADER.index("Start time")
+
+
+def test_a_timestamp_outside_any_calendar_day_is_quarantined(tmp_path: Path) -> None:
+    body = rows(300, 61)
+    body[5][START] = "0001-01-01T00:00:00.000Z"
+    body[9][START] = "9999-12-31T23:00:00.000Z"
+    path = tmp_path / "years.csv"
+    path.write_bytes(csv_bytes([line(r) for r in body]))
+    wh = tmp_path / "wh"
+    # the command ends with the refresh, which a year 0001 call day had broken for good
+    done = run_cdr("--warehouse", str(wh), "ingest", str(path))
+    assert done.returncode == 0, done.stderr
+    assert table(wh).height == 298
+    bad = rejects(wh)
+    assert bad["source_row"].to_list() == [7, 11]
+    assert set(bad["reason"]) == {"bad_timestamp"}
+    assert all("outside the years 2000-2099" in d for d in bad["detail"])
+    again = run_cdr("--warehouse", str(wh), "build")
+    assert again.returncode == 0, again.stderr
+
+
+def test_a_json_line_with_half_a_character_is_quarantined_and_the_rest_load(
+    tmp_path: Path,
+) -> None:
+    lines = [json.dumps(r) for r in records(200, 62)]
+    lines[4] = lines[4].replace("Ann O'Brien", "Ann \\ud800 X")  # a lone surrogate escape
+    assert "\\ud800" in lines[4]
+    jsonl = tmp_path / "surrogate.jsonl"
+    jsonl.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    before, after = tmp_path / "b.csv", tmp_path / "a.csv"
+    before.write_bytes(csv_bytes([line(r) for r in rows(20, 63)]))
+    after.write_bytes(csv_bytes([line(r) for r in rows(20, 64)]))
+    result = load(tmp_path / "wh", before, jsonl, after)
+    assert [f.status for f in result.files] == ["loaded"] * 3, [f.message for f in result.files]
+    (middle,) = [f for f in result.files if f.path.endswith("surrogate.jsonl")]
+    assert (middle.rows_read, middle.rows_loaded, middle.rows_rejected) == (200, 199, 1)
+    (bad,) = rejects(tmp_path / "wh").to_dicts()
+    assert (bad["source_row"], bad["reason"]) == (5, "invalid_utf8")
+    assert table(tmp_path / "wh").height == 239
+
+
+def test_a_json_key_named_twice_loses_neither_value(tmp_path: Path) -> None:
+    (rec,) = records(1, 65)
+    rec["Report ID"] = "second-id"
+    text = '{"Report ID": "first-id", ' + json.dumps(rec)[1:]
+    path = tmp_path / "twice.jsonl"
+    path.write_text(text + "\n", encoding="utf-8")
+    (f,) = load(tmp_path / "wh", path).files
+    assert (f.status, f.rows_loaded) == ("loaded", 1), f.message
+    got = table(tmp_path / "wh", lineage=True)
+    assert got["report_id"].to_list() == ["first-id"]
+    assert json.loads(got["extra"][0])["Report ID_2"] == "second-id"
+
+
+def test_zip_members_of_one_name_are_each_read(tmp_path: Path) -> None:
+    path = tmp_path / "twice.zip"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("x.csv", csv_bytes([line(r) for r in rows(2, 66)]))
+        zf.writestr("x.csv", csv_bytes([line(r) for r in rows(3, 67)]))
+    result = load(tmp_path / "wh", path)
+    assert [(f.rows_read, f.rows_loaded) for f in result.files] == [(2, 2), (3, 3)]
+    assert table(tmp_path / "wh").height == 5
+
+
+def _overlapping_zip(path: Path) -> None:
+    """Two entries of the directory pointing at one member's bytes (the trick of a ZIP bomb
+    that keeps each entry under the limits)."""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("a.csv", csv_bytes([line(r) for r in rows(3, 68)]))
+        zf.writestr("b.csv", csv_bytes([line(r) for r in rows(3, 69)]))
+    data = bytearray(path.read_bytes())
+    second = data.index(b"PK\x01\x02", data.index(b"PK\x01\x02") + 4)
+    struct.pack_into("<I", data, second + 42, 0)  # b.csv's entry -> a.csv's local header
+    path.write_bytes(bytes(data))
+
+
+def test_a_zip_whose_members_overlap_is_refused_before_unpacking(tmp_path: Path) -> None:
+    path = tmp_path / "overlap.zip"
+    _overlapping_zip(path)
+    (f,) = load(tmp_path / "wh", path).files
+    assert (f.status, f.exit_code) == ("failed", 3)
+    assert "overlap" in f.message
+    # an ordinary archive of the same members is not
+    with zipfile.ZipFile(tmp_path / "fine.zip", "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("a.csv", csv_bytes([line(r) for r in rows(3, 68)]))
+        zf.writestr("empty.csv", b"")
+        zf.writestr("b.csv", csv_bytes([line(r) for r in rows(3, 69)]))
+    assert len(sources_of(tmp_path / "fine.zip")) == 3
+
+
+def test_a_blank_report_id_is_none(tmp_path: Path) -> None:
+    body = rows(300, 70)
+    body[0][REPORT_ID], body[1][REPORT_ID] = " ", "  "
+    body[2][REPORT_ID] = f" {body[2][REPORT_ID]} "
+    path = tmp_path / "blank.csv"
+    path.write_bytes(csv_bytes([line(r) for r in body]))
+    (f,) = load(tmp_path / "wh", path).files
+    assert (f.rows_loaded, f.rows_duplicate) == (300, 0), f.message
+    ids = table(tmp_path / "wh")["report_id"]
+    assert ids.str.starts_with("synth-").sum() == 2
+    assert body[2][REPORT_ID].strip() in ids.to_list()
+
+
+def test_chunks_of_long_records_end_by_bytes(tmp_path: Path) -> None:
+    long = rows(12, 71)
+    for r in long:
+        r[USER] = "x" * (6 * 1024 * 1024)  # 6 MiB each: 72 MiB in all, within max_record_bytes
+    stream = io.BytesIO(csv_bytes([line(r) for r in long]))
+    header = read_header(stream)
+    chunks = list(read_csv_body(stream, header, chunk_rows=25_000))
+    assert sum(c.frame.height for c in chunks) == 12 and not any(c.rejects for c in chunks)
+    assert len(chunks) >= 3
+    for chunk in chunks:
+        assert chunk.frame.height == 1 or chunk.frame.estimated_size() <= CHUNK_BYTES
+    assert pl.concat([c.frame for c in chunks])["c0"].to_list() == [r[0] for r in long]
+
+
+def test_megabytes_of_empty_lines_keep_every_line_number() -> None:
+    # blocks of nothing but empty lines are counted, not split: a CRLF may straddle two
+    # blocks (the shift moves the block boundary between its CR and LF)
+    first, second = rows(2, 72)
+    for filler in (b"\n", b"\r\n"):
+        for shift in (0, 1):
+            blank = b"\n" * shift + filler * (5 * 1024 * 1024 // len(filler))
+            data = csv_bytes([line(first)]) + blank + line(second) + filler * 3
+            stream = io.BytesIO(data)
+            header = read_header(stream)
+            (chunk,) = list(read_csv_body(stream, header, chunk_rows=25_000))
+            assert not chunk.rejects
+            assert chunk.source_rows.tolist() == [2, 3 + blank.count(b"\n")]
