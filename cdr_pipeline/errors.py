@@ -173,15 +173,22 @@ def environment_error(exc: BaseException, root: Path | None) -> WarehouseUnwrita
         return None
     filename = getattr(exc, "filename", None)
     where = str(filename) if filename else (str(root) if root is not None else "the warehouse")
+    # an error without a file name (from a library writing under the warehouse) names the
+    # folder; its own words name the file, so that the operator looks in the right place
+    said = "" if filename else _first_line(exc)
+    detail = f" ({said})" if said else ""
     if code in _DENIED:
         if filename and root is not None and not _under(Path(str(filename)), root):
             return None
         return WarehouseUnwritable(
-            f"permission denied writing {where}",
+            f"permission denied writing {'under ' if not filename else ''}{where}{detail}",
             path=where,
             hint="run cdr as the warehouse's owner, or give that user write access to it",
         )
-    disk = str(root) if root is not None else where
+    # the disk to free is the one the failed write went to: the warehouse's, or another's
+    # (a nightly's --archive folder)
+    elsewhere = filename and root is not None and not _under(Path(str(filename)), root)
+    disk = str(Path(where).parent) if elsewhere or root is None else str(root)
     if code == errno.EFBIG:
         return WarehouseUnwritable(
             f"the file size limit stops writing {where} ({os.strerror(code)})",
@@ -203,6 +210,11 @@ def environment_error(exc: BaseException, root: Path | None) -> WarehouseUnwrita
             "committed data is unchanged",
         )
     return None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:300] if text else ""
 
 
 def _under(path: Path, root: Path) -> bool:

@@ -172,7 +172,9 @@ def text_table(
     """A plain aligned text table: a header line, a rule, one line per row; columns whose
     values are all numbers (or null) are right-aligned. Every cell is safe to show on a
     terminal. `grouped`: see `cell_text`. `max_width` (a terminal's width): text cells are
-    shortened in the middle to fit, and a line still too long is cut at the width."""
+    shortened in the middle to fit; when the table is still too wide, the columns that do not
+    fit are left out whole and every line ends with `…` (a number is never cut: `300` for
+    300,378 would be a wrong figure, not a short one; `--json` or a wider terminal shows all)."""
     cells = [[cell_text(v, grouped=grouped) for v in row] for row in rows]
     heads = [safe_text(str(h)) for h in headers]
     widths = [len(h) for h in heads]
@@ -181,16 +183,20 @@ def text_table(
             widths[i] = max(widths[i], len(c))
     right = [bool(rows) and all(_numeric(r[i]) or r[i] is None for r in rows)
              and any(_numeric(r[i]) for r in rows) for i in range(len(heads))]  # fmt: skip
+    shown, more = len(heads), ""
     if max_width is not None:
         widths = _fit(widths, heads, right, max_width)
+        while shown > 1 and sum(widths[:shown]) + 2 * (shown - 1) + (3 if more else 0) > max_width:
+            shown, more = shown - 1, "  …"
 
     def line(values: Sequence[str]) -> str:
         text = "  ".join(
             shorten_middle(v, widths[i]).rjust(widths[i])
             if right[i]
             else shorten_middle(v, widths[i]).ljust(widths[i])
-            for i, v in enumerate(values)
-        ).rstrip()
+            for i, v in enumerate(values[:shown])
+        )
+        text = (text + more).rstrip() if more else text.rstrip()
         return text if max_width is None else text[:max_width]
 
     return "\n".join([line(heads), line(["-" * w for w in widths]), *(line(r) for r in cells)])

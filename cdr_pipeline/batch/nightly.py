@@ -3,6 +3,11 @@ close, report, retention, vacuum and archive, under one writer lock and one run 
 
 from __future__ import annotations
 
+import errno
+import filecmp
+import logging
+import os
+import secrets
 import shutil
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
@@ -18,7 +23,7 @@ from cdr_pipeline.batch.stages import (
     validate_build,
 )
 from cdr_pipeline.config import SETTINGS_KEYS, Settings, coerce
-from cdr_pipeline.errors import EXIT_OK
+from cdr_pipeline.errors import EXIT_OK, WarehouseUnwritable
 from cdr_pipeline.ingest import (
     Fingerprint,
     IngestResult,
@@ -31,6 +36,8 @@ from cdr_pipeline.ingest import (
 from cdr_pipeline.logfields import log_fields
 from cdr_pipeline.state.ledger import Ledger
 from cdr_pipeline.state.lock import writer_lock
+
+log = logging.getLogger(__name__)
 
 
 def scan_inbox(settings: Settings, inbox: Path) -> list[InboxFile]:
@@ -150,9 +157,25 @@ def run_nightly(
         earlier = [f.path for f in summary.inbox if f.status == "loaded before"]
         if archive is not None and (summary.ingest is not None or earlier):
             with summary.run_stage("archive") as out:
-                summary.archived = archive_loaded(summary.ingest, inbox, archive, earlier)
+                summary.archived = _archive(summary.ingest, inbox, archive, earlier)
                 out[:] = [EXIT_OK, f"{len(summary.archived)} file(s) moved to {archive}"]
+        _note_stages(settings, summary, run_id)
     return summary
+
+
+def _note_stages(settings: Settings, summary: NightlySummary, run_id: str) -> None:
+    """The run's ledger row (written by its ingest) takes the nightly's exit code and the
+    stages that failed after it (validation, reports, archive...): `cdr runs` shows what
+    the night did, not only what its ingest did."""
+    if summary.ingest is None or summary.exit_code <= summary.ingest.exit_code:
+        return
+    failed = [
+        f"{s.name}: {s.summary}" for s in summary.stages if s.exit_code and s.name != "ingest"
+    ]
+    try:
+        Ledger(settings.layout).note_after([run_id], summary.exit_code, "; ".join(failed))
+    except OSError as exc:  # best effort: on a full disk the note itself may not fit
+        log.warning("the ledger does not record the nightly's exit code (%s)", exc)
 
 
 def _unvalidated(settings: Settings) -> bool:
@@ -240,6 +263,22 @@ def _plan(settings: Settings, summary: NightlySummary, retain: int | None, do_fe
     )
 
 
+def _archive(
+    result: IngestResult | None, inbox: Path, archive: Path, earlier: Sequence[Path]
+) -> list[Path]:
+    """`archive_loaded`, a failure to write the archive an exit-6 error of the stage."""
+    try:
+        return archive_loaded(result, inbox, archive, earlier)
+    except OSError as exc:  # the archive's disk, not the warehouse's
+        raise WarehouseUnwritable(
+            f"archiving stopped: {exc.strerror or exc} writing {exc.filename or archive}",
+            path=str(exc.filename or archive),
+            hint=f"free space on (or give access to) {archive}; the loaded files still in "
+            "the inbox are archived by the next nightly (they are committed: it does not "
+            "load them again)",
+        ) from exc
+
+
 def archive_loaded(
     result: IngestResult | None, inbox: Path, archive: Path, earlier: Sequence[Path] = ()
 ) -> list[Path]:
@@ -256,6 +295,47 @@ def archive_loaded(
         path = Path(path_text)
         dest = archive / path.relative_to(inbox)
         dest.parent.mkdir(parents=True, exist_ok=True)
-        shutil.move(str(path), dest)
-        moved.append(dest)
+        free = _free_name(path, dest)
+        if free is None:  # the archive holds this very content under this name already
+            path.unlink()
+            continue
+        _move(path, free)
+        moved.append(free)
     return moved
+
+
+def _free_name(path: Path, dest: Path) -> Path | None:
+    """`dest`, or when the archive holds another file of that name (a re-sent
+    `entitlements.csv` with new rows), the first free `name.2.csv`, `name.3.csv`...: an
+    archived file is never overwritten. None when a file of the name holds the same bytes."""
+    base, dot, rest = dest.name.partition(".")
+    candidate, n = dest, 1
+    while candidate.exists():
+        if filecmp.cmp(path, candidate, shallow=False):
+            return None
+        n += 1
+        candidate = dest.with_name(f"{base}.{n}{dot}{rest}")
+    return candidate
+
+
+def _move(path: Path, dest: Path) -> None:
+    """Move `path` to `dest`: a rename on one file system; else a copy to a temporary name
+    renamed into place, so that a full disk leaves no truncated file in the archive (and
+    the inbox file stays). An error names the archive's file, not the inbox's."""
+    try:
+        os.rename(path, dest)
+        return
+    except OSError as exc:
+        if exc.errno != errno.EXDEV:
+            raise OSError(exc.errno, exc.strerror, str(dest)) from exc
+    tmp = dest.with_name(f".{dest.name}.part-{secrets.token_hex(4)}")
+    try:
+        shutil.copy2(path, tmp)
+        os.replace(tmp, dest)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise OSError(exc.errno, exc.strerror, str(dest)) from exc
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    path.unlink()

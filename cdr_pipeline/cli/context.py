@@ -120,6 +120,7 @@ def configure_logging(verbosity: int, log_json: bool) -> None:
     handler.setFormatter(
         JsonFormatter() if log_json else SafeFormatter("%(levelname)s %(name)s: %(message)s")
     )
+    STDERR.json = log_json
     root = logging.getLogger("cdr_pipeline")
     root.handlers[:] = [handler]
     root.setLevel(level if not log_json else min(level, logging.INFO))
@@ -133,7 +134,38 @@ def configure_logging(verbosity: int, log_json: bool) -> None:
     warnings_log.propagate = False
 
 
+class _Stderr:
+    """What this process's stderr is doing: JSON lines only (`--log-json`), and whether a
+    progress line on the terminal waits for its end (a file that failed never reaches
+    100 %)."""
+
+    json = False
+    open_line = False
+
+
+STDERR = _Stderr()
+_CLI_LOG = logging.getLogger("cdr_pipeline.cli")
+
+
+def _level_of(text: str) -> int:
+    if text.startswith("error"):
+        return logging.ERROR
+    if text.startswith(("warning", "hint", "terminated", "interrupted")):
+        return logging.WARNING
+    return logging.INFO
+
+
 def echo(message: str = "", err: bool = False, nl: bool = True) -> None:
     """`click.echo` of text that may hold data (file names, notes, errors): control
-    characters are shown as escapes, never sent to the terminal."""
+    characters are shown as escapes, never sent to the terminal. With `--log-json`, a line
+    for stderr is a JSON log record instead (`error:` lines at level error), so stderr stays
+    one object a line for `jq`."""
+    if STDERR.open_line:
+        STDERR.open_line = False
+        click.echo("", err=True)
+    if err and STDERR.json:
+        for line in safe_text(message, newlines=True).splitlines():
+            if line.strip():
+                _CLI_LOG.log(_level_of(line), "%s", line)
+        return
     click.echo(safe_text(message, newlines=True), err=err, nl=nl)

@@ -144,7 +144,8 @@ def _report_error(obj: CliContext | None, exc: CdrError) -> None:
 @click.option(
     "--config",
     type=click.Path(path_type=Path, dir_okay=False),
-    help="cdr.toml to read (env CDR_CONFIG, default: ./cdr.toml when present).",
+    help="cdr.toml to read (env CDR_CONFIG; default: the nearest cdr.toml in this folder "
+    "or a parent).",
 )
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
 @click.option("-q", "--quiet", is_flag=True, help="Only errors; no progress bar.")

@@ -67,8 +67,9 @@ def nightly(
 ) -> None:
     """Load what is new in the inbox, validate it, rebuild the views and write the standard
     reports for the previous month and the month to date. One exit code, the worst of its
-    stages: 0 ok, 3 bad input (the rest still loaded), 4 data quality, 1 unexpected;
-    5 when another nightly run holds the lock."""
+    stages: 0 ok, 3 bad input (the rest still loaded), 4 data quality, 5 when another
+    writer holds the lock, 6 a disk full, read-only or denied (or a build out of memory),
+    130 stopped, 2 a wrong flag, 1 unexpected (README "Exit codes")."""
     from cdr_pipeline.batch import run_nightly
     from cdr_pipeline.errors import ConfigError
 

@@ -15,6 +15,7 @@ from typing import Any, TextIO
 import click
 
 from cdr_pipeline import render
+from cdr_pipeline.cli.context import STDERR
 from cdr_pipeline.render import safe_text, shorten_middle
 
 log = logging.getLogger("cdr_pipeline.cli")
@@ -178,6 +179,7 @@ class Progress:
             label = shorten_middle(safe_text(file_label(str(event.source))), width - len(tail))
             text = (label + tail)[:width]
             click.echo("\r\033[K" + text + ("\n" if event.done else ""), err=True, nl=False)
+            STDERR.open_line = not event.done
         elif event.done or self.count % self.every == 0:
             text = f"{safe_text(str(event.source))}{tail}"
             log.info(text, extra={"file": str(event.source), "rows_read": event.rows_read})

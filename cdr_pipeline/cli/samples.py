@@ -211,8 +211,9 @@ def demo(
     if summary.validation is not None:
         echo(f"Data Docs: {summary.validation.data_docs_index}")
     echo(
-        f"Query: duckdb.connect('{settings.layout.duckdb}', read_only=True)  "
-        "(views listed in sql/README.md)"
+        f"Query: duckdb.connect('{settings.layout.duckdb}', read_only=True), then the "
+        "pseudonymised analyst tier: select * from analyst.fct_calls  (views listed in "
+        "sql/README.md; main.* is the full tier with personal data)"
     )
     echo("Notebooks: make notebooks  (opens JupyterLab on notebooks/ against this warehouse)")
     echo("Reports: cdr report --list  (then e.g. cdr report licence-usage --month YYYY-MM)")

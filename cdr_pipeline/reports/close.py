@@ -243,7 +243,10 @@ def close_due_month(settings: Settings, run_date: date, command: str = "cdr nigh
         result = close_month(settings, previous, today=run_date, command=command)
     except CloseRefused as exc:
         log.warning("month close: %s", exc.message, extra={"month": month_text(previous)})
-        return f"{month_text(previous)} not closed: {exc.message}; `cdr close --force` to close it"
+        return (
+            f"{month_text(previous)} not closed: {exc.message}; "
+            "`cdr close --force --reason TEXT` to close it"
+        )
     if result.already_closed:
         return f"{result.close.month} already closed on {result.close.closed_at:%Y-%m-%d}"
     return f"closed {result.close.month} ({result.close.versions_text()})"

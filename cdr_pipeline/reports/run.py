@@ -83,14 +83,19 @@ def parse_month(text: str | date | None) -> date | None:
     return date(int(match.group(1)), int(match.group(2)), 1)
 
 
+FINANCE_OUTPUTS = ("restatements", "finance-pack", "finance-summary")
+"""Names `cdr report` answers besides the registry's (finance outputs of their own)."""
+
+
 def find_report(name: str) -> Report:
     """The named report, or a usage error that suggests the closest name."""
     report = REPORTS.get(name)
     if report is None:
-        close = difflib.get_close_matches(name, list(REPORTS), n=1, cutoff=0.6)
+        names = [*REPORTS, *FINANCE_OUTPUTS]
+        close = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
         raise ReportUsageError(
             f"unknown report {name!r}" + (f"; did you mean {close[0]!r}?" if close else ""),
-            hint=f"one of: {', '.join(REPORTS)} (cdr report --list)",
+            hint=f"one of: {', '.join(names)} (cdr report --list)",
         )
     return report
 

@@ -1,5 +1,7 @@
 """`cdr nightly --archive`: a re-sent file (content loaded before) leaves the inbox like a
-new one and is listed as skipped in the ledger."""
+new one and is listed as skipped in the ledger; an archived file is never overwritten, and a
+failure to write the archive is the stage's exit-6 error that names the archive, with the
+file left in the inbox."""
 
 from __future__ import annotations
 
@@ -7,9 +9,12 @@ import json
 import shutil
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner, Result
 
+from cdr_pipeline.batch.nightly import _archive, archive_loaded
 from cdr_pipeline.cli.main import cli
+from cdr_pipeline.errors import WarehouseUnwritable
 from tests.ingest.helpers import fixture
 
 ENV = {"CDR_WAREHOUSE": "", "CDR_CONFIG": "", "CDR_INBOX": ""}
@@ -57,3 +62,44 @@ def test_without_archive_a_resent_file_adds_no_run(tmp_path: Path) -> None:
     runs = CliRunner().invoke(cli, ["--warehouse", str(wh), "runs", "--json"], env=ENV)
     assert len(json.loads(runs.output)) == before
     assert (inbox / "first.csv").is_file()
+
+
+def _send(inbox: Path, name: str, text: str) -> Path:
+    path = inbox / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_a_resent_name_with_new_content_is_archived_beside_the_first(tmp_path: Path) -> None:
+    inbox, archive = tmp_path / "inbox", tmp_path / "archive"
+    first = _send(inbox, "sub/entitlements.csv", "v1\n")
+    assert archive_loaded(None, inbox, archive, [first]) == [archive / "sub/entitlements.csv"]
+    second = _send(inbox, "sub/entitlements.csv", "v1\nv2\n")
+    assert archive_loaded(None, inbox, archive, [second]) == [archive / "sub/entitlements.2.csv"]
+    third = _send(inbox, "sub/entitlements.csv", "v3\n")
+    assert archive_loaded(None, inbox, archive, [third]) == [archive / "sub/entitlements.3.csv"]
+    texts = {p.name: p.read_text() for p in (archive / "sub").iterdir()}
+    assert texts == {
+        "entitlements.csv": "v1\n",
+        "entitlements.2.csv": "v1\nv2\n",
+        "entitlements.3.csv": "v3\n",
+    }
+    # the same bytes once more: already archived, nothing added, the inbox emptied
+    again = _send(inbox, "sub/entitlements.csv", "v1\nv2\n")
+    assert archive_loaded(None, inbox, archive, [again]) == []
+    assert not again.exists() and len(list((archive / "sub").iterdir())) == 3
+
+
+def test_an_archive_that_cannot_be_written_fails_the_stage_and_keeps_the_file(
+    tmp_path: Path,
+) -> None:
+    inbox = tmp_path / "inbox"
+    path = _send(inbox, "export.csv", "rows\n")
+    archive = tmp_path / "archive"
+    archive.write_text("a file where the archive folder should be", encoding="utf-8")
+    with pytest.raises(WarehouseUnwritable, match="archiving stopped") as caught:
+        _archive(None, inbox, archive, [path])
+    assert caught.value.exit_code == 6
+    assert str(archive) in str(caught.value.hint)
+    assert path.read_text() == "rows\n"

@@ -57,3 +57,38 @@ def test_every_log_json_line_of_a_nightly_carries_its_fields(tmp_path: Path) -> 
     assert {"2026-10", "2026-11"} <= months
     assert records[-1]["exit_code"] == proc.returncode == 0
     assert records[-1]["message"].startswith("cdr nightly finished")
+
+
+def test_a_failed_file_is_an_error_record_and_the_ledger_keeps_the_nights_code(
+    tmp_path: Path,
+) -> None:
+    """A nightly with a file that cannot be loaded: its error and hint are JSON records
+    (level error / warning), never plain text between them, and `cdr runs` keeps exit 3."""
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    shutil.copy(FIXTURES / "bom_crlf.csv", inbox)
+    shutil.copy(FIXTURES / "not_dch.csv", inbox / "stray.csv")
+    wh = str(tmp_path / "wh")
+    proc = run_cdr("--log-json", "--warehouse", wh, "nightly", "--inbox", str(inbox))
+    assert proc.returncode == 3, proc.stderr
+    records = [json.loads(ln) for ln in proc.stderr.splitlines() if ln.strip()]
+    errors = [r for r in records if r["level"] == "error"]
+    assert any("stray.csv" in r["message"] for r in errors), errors
+    runs = run_cdr("--warehouse", wh, "runs", "--json")
+    assert json.loads(runs.stdout)[0]["exit_code"] == 3
+
+
+def test_cdr_runs_keeps_the_exit_code_of_a_failed_check_after_the_load(tmp_path: Path) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    # loads (a row the ingest takes), then fails the quality suite: never in force
+    (inbox / "entitlements.csv").write_text(
+        "subscription_id,licence_type,units,valid_from,valid_to,unit_price,currency\n"
+        "Sub-BAD,Webex Go (Bring Your Own Device),5,2026-10-01,2026-09-01,10.00,USD\n",
+        encoding="utf-8",
+    )
+    wh = str(tmp_path / "wh")
+    proc = run_cdr("--warehouse", wh, "nightly", "--inbox", str(inbox))
+    assert proc.returncode == 4, proc.stderr
+    (last, *_) = json.loads(run_cdr("--warehouse", wh, "runs", "--json").stdout)
+    assert last["exit_code"] == 4, last  # the ingest alone ended well

@@ -105,3 +105,15 @@ def test_progress_rate_is_over_a_window_and_percent_of_the_whole_input() -> None
         logger.removeHandler(handler)
         logger.setLevel(old)
     assert shown[0].endswith(" 50%") and shown[1].endswith(" 75%")
+
+
+def test_a_number_is_never_cut_columns_that_do_not_fit_are_left_out() -> None:
+    headers = ["file", "kind", "status", "read", "loaded", "go", "dup", "rej", "secs"]
+    row = ("dch_export.csv", "calls", "loaded", 300_378, 300_377, 1_234, 1, 0, 12.5)
+    for width in (30, 40, 50, 60):
+        lines = text_table(headers, [row], max_width=width).splitlines()
+        assert all(len(ln) <= width for ln in lines)
+        numbers = re.findall(r"[\d,.]+", lines[2].split("loaded", 1)[-1])
+        assert set(numbers) <= {"300,378", "300,377", "1,234", "1", "0", "12.5"}, lines
+        assert lines[0].endswith("…")  # some columns are left out, and it says so
+    assert "…" not in text_table(headers, [row], max_width=200)
