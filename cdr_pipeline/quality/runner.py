@@ -21,7 +21,7 @@ import shutil
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -141,8 +141,14 @@ class _Checkpoint:
 
 
 def _text(v: Any) -> str:
+    """A value as a reader writes it: a pair of columns `2026-10-01 / 2026-09-01`, a date
+    in ISO form (never `datetime.date(2026, 10, 1)`)."""
     if v is None or (isinstance(v, float) and v != v):
         return "(null)"
+    if isinstance(v, (tuple, list)):
+        return " / ".join(_text(x) for x in v)
+    if isinstance(v, (date, datetime)):
+        return v.isoformat()
     return str(v)
 
 

@@ -106,6 +106,9 @@ def test_an_entitlement_that_ends_before_it_starts_fails(tmp_path: Path, clean: 
     rule = f"entitlements.valid_to.valid_from.{PAIR_GE}"
     assert {r.id for r in report.errors} == {rule}
     assert report.result(rule).unexpected_count == 1
+    # the pair as a reader writes it, not Python's repr of two dates
+    start = rows["valid_from"][0]
+    assert report.result(rule).unexpected_values == [f"{day.isoformat()} / {start.isoformat()}"]
 
 
 def test_device_status_outside_its_set(tmp_path: Path, clean: Validated) -> None:
