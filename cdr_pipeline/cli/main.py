@@ -27,9 +27,10 @@ from cdr_pipeline.interrupts import (
     stop_for,
 )
 from cdr_pipeline.logfields import log_session
-from cdr_pipeline.render import safe_text
+from cdr_pipeline.render import safe_text, to_json
 
 log = logging.getLogger("cdr_pipeline.cli")
+JSON_WANTED = "cdr.json_wanted"
 
 
 class CdrGroup(click.Group):
@@ -41,6 +42,9 @@ class CdrGroup(click.Group):
         protected = getattr(ctx, "_protected_args", None)
         args = [*(ctx.protected_args if protected is None else protected), *ctx.args]
         name = args[0] if args and args[0] in self.commands else None
+        # a script that asked for --json gets a JSON document on stdout even when the
+        # command fails before it prints one (a held lock, a full disk, a bad setting)
+        ctx.meta[JSON_WANTED] = "--json" in args[1:]
         if name is None:
             return self._invoke(ctx)
         t0 = time.monotonic()
@@ -96,6 +100,9 @@ class CdrGroup(click.Group):
                 echo("hint: rerun with --debug for the traceback, and report it", err=True)
                 sys.exit(EXIT_UNEXPECTED)
             _report_error(obj, error)
+            if ctx.meta.get(JSON_WANTED):
+                document = {"exit_code": error.exit_code, "error": error.message}
+                click.echo(to_json({**document, "hint": error.hint or None}))
             sys.exit(error.exit_code)
 
 

@@ -5,6 +5,7 @@ folder, report names get a did-you-mean, and every writing command takes --wait-
 from __future__ import annotations
 
 import csv
+import json
 import time
 from pathlib import Path
 
@@ -130,3 +131,25 @@ def test_nightly_wait_lock_waits_for_the_other_run(
     assert "the first run" in run.output
     run = invoke("--warehouse", str(wh), "nightly", "--inbox", str(inbox), "--wait-lock", "1")
     assert run.exit_code == 0, run.output
+
+
+def test_a_failure_still_gives_a_script_asking_for_json_a_json_document(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A held lock (exit 5) or a folder that is not a warehouse (exit 3) fails before the
+    command prints its JSON: stdout still holds one document with the code and the error."""
+    monkeypatch.chdir(tmp_path)
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    wh = tmp_path / "wh"
+    with writer_lock(Layout(wh), "cdr nightly (the first run)", name="nightly.lock"):
+        args = ["--warehouse", str(wh), "nightly", "--inbox", str(inbox), "--json"]
+        held = CliRunner().invoke(cli, args, env=CLEAN_ENV)
+    assert held.exit_code == 5
+    document = json.loads(held.stdout)
+    assert document["exit_code"] == 5 and "the first run" in document["error"]
+    typo = CliRunner().invoke(cli, ["--warehouse", str(tmp_path / "wh2"), "runs", "--json"])
+    assert typo.exit_code == 3
+    assert json.loads(typo.stdout)["error"].endswith(
+        "is not a warehouse (no state/, tables/ or cdr.duckdb in it)"
+    )
