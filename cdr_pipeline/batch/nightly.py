@@ -57,6 +57,16 @@ def scan_inbox(settings: Settings, inbox: Path) -> list[InboxFile]:
     return files
 
 
+def _check_inbox(inbox: Path) -> None:
+    if not inbox.is_dir():
+        from cdr_pipeline.errors import ConfigError
+
+        raise ConfigError(
+            f"inbox {inbox} is not a folder",
+            hint="pass --inbox DIR or set inbox in cdr.toml / CDR_INBOX",
+        )
+
+
 def run_nightly(
     settings: Settings,
     inbox: Path,
@@ -75,19 +85,19 @@ def run_nightly(
     summary to `<warehouse>/reports/<run date>/` -> retention -> vacuum -> archive. One lock
     for the whole run: a second nightly exits at once with LockBusy (exit 5). `fetcher` replaces
     `fetch_records(settings)` (tests give it a client with a fake clock)."""
-    if not inbox.is_dir():
-        from cdr_pipeline.errors import ConfigError
-
-        raise ConfigError(
-            f"inbox {inbox} is not a folder",
-            hint="pass --inbox DIR or set inbox in cdr.toml / CDR_INBOX",
-        )
+    _check_inbox(inbox)
     summary = NightlySummary(run_date=run_date or datetime.now(UTC).date(), dry_run=dry_run)
     # checked before any stage runs, by the rules of the retain_days setting
     retain = coerce(SETTINGS_KEYS["retain_days"], retain_days, "--retain-days")
     retain = retain if retain is not None else settings.retain_days
     do_fetch = settings.fetch.nightly if fetch is None else fetch
     run_id = new_run_id(datetime.now(UTC))
+    if dry_run and not settings.layout.is_warehouse():
+        # a plan writes nothing: not even the lock file that would make a typo a warehouse
+        with log_fields(run_id=run_id):
+            summary.inbox = scan_inbox(settings, inbox)
+            _plan(settings, summary, retain, do_fetch)
+        return summary
     with (
         log_fields(run_id=run_id),
         writer_lock(

@@ -232,7 +232,8 @@ def test_dry_run_lists_and_changes_nothing(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "dch_export_2026-09-30_2026-10-31.csv" in result.output and "new" in result.output
     assert "licence-usage_2026-10.csv" in result.output
-    assert not (wh / "tables").exists() and not (wh / "cdr.duckdb").exists()
+    # not even a lock file: a typo'd --warehouse must not become a warehouse
+    assert not wh.exists()
 
 
 def test_retention_drops_only_old_call_partitions_and_records_it(tmp_path: Path) -> None:
