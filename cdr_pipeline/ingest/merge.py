@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 from cdr_pipeline import interrupts
 from cdr_pipeline.errors import MergeOutOfMemory
 from cdr_pipeline.ingest import faults
-from cdr_pipeline.ingest.moved import MovedPlan, plan_moves
+from cdr_pipeline.ingest.moved import STREAM_FIRST, MovedPlan, plan_moves, stream_rank
 from cdr_pipeline.ingest.pending import PendingTable
 from cdr_pipeline.ingest.rowgroups import copy_query
 from cdr_pipeline.schema.base import DUCKDB_TYPES, TableSchema
@@ -214,7 +214,8 @@ def _rewrite(
     lineage = ["load_seq", "source_row"]
     ident = ", ".join(quote(c) for c in dict.fromkeys([*schema.key, *schema.version_by, *lineage]))
     order = [f"{quote(v)} DESC NULLS LAST" for v in schema.version_by]
-    order += ['"load_seq" DESC', '"source_row" DESC']
+    order += [f"{STREAM_FIRST} DESC", '"load_seq" DESC', '"source_row" DESC']
+    ident += f", {stream_rank(schema)} AS {STREAM_FIRST}"
     candidates = " UNION ALL ".join(f"SELECT {ident}, {i} AS __src FROM {rel}" for i, rel in rels)
     winners = (
         f"SELECT {_key(schema)}, __src, load_seq, source_row FROM ({candidates}) "
@@ -248,10 +249,13 @@ def _compare(
     key = ", ".join(keys)
     join = " AND ".join(f"i.{k} IS NOT DISTINCT FROM c.{k}" for k in keys)
     if schema.version_by:
-        v = quote(schema.version_by[0])
-        newer = f"(i.{v} > c.{v} OR (c.{v} IS NULL AND i.{v} IS NOT NULL))"
-        same = f"(i.{v} IS NOT DISTINCT FROM c.{v})"
-        vsel, vorder = f", {v}", f"{v} DESC NULLS LAST, "
+        v, s = quote(schema.version_by[0]), STREAM_FIRST
+        tie = f"i.{v} IS NOT DISTINCT FROM c.{v}"
+        later = f"i.{v} > c.{v} OR (c.{v} IS NULL AND i.{v} IS NOT NULL)"
+        newer = f"({later} OR ({tie} AND i.{s} > c.{s}))"
+        same = f"({tie} AND i.{s} = c.{s})"
+        vsel = f", {v}, {stream_rank(schema)} AS {s}"
+        vorder = f"{v} DESC NULLS LAST, {stream_rank(schema)} DESC, "
     else:
         newer, same, vsel, vorder = "false", "true", "", ""
 

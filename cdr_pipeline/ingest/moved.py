@@ -28,9 +28,22 @@ import duckdb
 
 from cdr_pipeline.ingest.keyindex import ensure_index
 from cdr_pipeline.ingest.pending import PendingTable
+from cdr_pipeline.schema.base import TableSchema
 from cdr_pipeline.text import lit, quote
 
 DROP_TABLE = "moved_drop"
+
+
+STREAM_FIRST = "__stream_first"
+"""1 for a copy from the `cdr_stream` API: of two versions with the same `report_time`, the
+stream copy wins (docs/webex-dch.md#dedup-key), then the later load, then the later line."""
+
+
+def stream_rank(schema: TableSchema) -> str:
+    """SQL of a row's `STREAM_FIRST` rank (0 for a table without a `source_kind` column)."""
+    if not any(c.name == "source_kind" for c in schema.stored_columns):
+        return "0"
+    return "CAST(coalesce(\"source_kind\" = 'api_stream', false) AS INTEGER)"
 
 
 @dataclass
@@ -77,7 +90,8 @@ def plan_moves(
         return MovedPlan()
     key = quote(schema.key[0])
     version = quote(schema.version_by[0]) if schema.version_by else "NULL"
-    order = "v DESC NULLS LAST, load_seq DESC, source_row DESC"
+    version += f" AS v, {stream_rank(schema)} AS s"  # the stream copy wins a tie
+    order = "v DESC NULLS LAST, s DESC, load_seq DESC, source_row DESC"
 
     values = sorted(staged)
 
@@ -122,13 +136,13 @@ def plan_moves(
     """)
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE moved_in AS
-        SELECT * FROM ({incoming(f"{key} AS k, {version} AS v, load_seq, source_row")})
+        SELECT * FROM ({incoming(f"{key} AS k, {version}, load_seq, source_row")})
         WHERE hash(k) IN (SELECT h FROM moved_cand)
     """)
     # the latest incoming version of each key, with the partition it goes to
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE moved_win AS
-        SELECT k, v, load_seq, source_row, part FROM moved_in
+        SELECT k, v, s, load_seq, source_row, part FROM moved_in
         QUALIFY row_number() OVER (PARTITION BY k ORDER BY {order}) = 1
     """)
     # rows of the file that lost to its own later row in another partition
@@ -203,7 +217,7 @@ def _decide(
             continue
         listed = ", ".join(lit(f) for f in files)
         held.append(
-            f"SELECT {key} AS k, {version} AS v, load_seq, source_row, {lit(part)} AS part "
+            f"SELECT {key} AS k, {version}, load_seq, source_row, {lit(part)} AS part "
             f"FROM read_parquet([{listed}]) WHERE {key} IN "
             f"(SELECT k FROM moved_loc WHERE part = {lit(part)})"
         )
@@ -216,10 +230,10 @@ def _decide(
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE moved_best AS
         SELECT k, side, part FROM (
-            SELECT k, v, load_seq, source_row, part, 's' AS side FROM moved_win
+            SELECT k, v, s, load_seq, source_row, part, 's' AS side FROM moved_win
             WHERE k IN (SELECT k FROM moved_held)
             UNION ALL
-            SELECT k, v, load_seq, source_row, part, 'c' AS side FROM moved_held
+            SELECT k, v, s, load_seq, source_row, part, 'c' AS side FROM moved_held
         )
         QUALIFY row_number() OVER (PARTITION BY k ORDER BY {order}) = 1
     """)

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import polars as pl
 
+from cdr_pipeline.ingest import ingest_paths
 from tests.fixtures.make_dch_fixtures import HEADERS, csv_text, row
-from tests.ingest.helpers import load, partition_files, table
+from tests.ingest.helpers import load, partition_files, settings, table
 
 BOM = b"\xef\xbb\xbf"
 
@@ -158,3 +159,37 @@ def test_an_export_with_its_columns_moved_holds_the_same_records(wh: Path, tmp_p
     assert (f.rows_read, f.rows_loaded, f.rows_updated, f.rows_duplicate) == (3, 0, 0, 3)
     assert table(wh).sort("report_id")["extra"].to_list() == held["extra"].to_list()
     assert held["extra"].to_list()[0] == '{"Alpha note":"a0","Zeta note":"z0"}'
+
+
+def test_the_stream_copy_wins_a_tie_of_report_times(wh: Path, tmp_path: Path) -> None:
+    """docs/webex-dch.md#dedup-key: of two versions with one Report time the cdr_stream copy
+    is kept, whichever came first, also when the other copy lies on another day."""
+    when = "2026-10-02T06:00:00.000Z"
+    stream = _csv(
+        tmp_path / "stream.csv",
+        [
+            _leg(1, "2026-10-01T23:59:59.900Z", when, "Failure"),
+            _leg(2, "2026-10-01T10:00:00.000Z", when, "Failure"),
+        ],
+    )
+    feed = _csv(
+        tmp_path / "feed.csv",
+        [
+            _leg(1, "2026-10-02T00:00:00.100Z", when, "Success"),
+            _leg(2, "2026-10-01T10:00:00.000Z", when, "Success"),
+        ],
+    )
+    ingest_paths(settings(wh), [stream], source_kind="api_stream")
+    (f,) = ingest_paths(settings(wh), [feed]).files
+    assert (f.rows_read, f.rows_loaded, f.rows_duplicate) == (2, 0, 2)
+    got = table(wh, lineage=True)
+    assert got["call_outcome"].to_list() == ["Failure", "Failure"]
+    assert set(got["source_kind"]) == {"api_stream"}
+    assert sorted(partition_files(wh)) == ["2026-10-01"]
+    # the other order: the stream copies replace the feed's (one moved back a day)
+    other = tmp_path / "other"
+    ingest_paths(settings(other), [feed])
+    (g,) = ingest_paths(settings(other), [stream], source_kind="api_stream").files
+    assert (g.rows_read, g.rows_loaded, g.rows_updated, g.rows_duplicate) == (2, 2, 2, 0)
+    assert sorted(partition_files(other)) == ["2026-10-01"]
+    assert table(other).equals(table(wh))
