@@ -117,12 +117,13 @@ legs_as_of_call as (
 ),
 
 -- A Lost/Stolen device whose replacement was not activated before the call: the call can
--- only come from the old phone.
+-- only come from the old phone. An activation at the instant of the Lost/Stolen is not after
+-- it (at one instant the later lifecycle step wins: LOST_STOLEN after ACTIVATED).
 flagged as (
     select
         *,
         last_lost_stolen_at is not null
-        and (last_activated_at is null or last_activated_at < last_lost_stolen_at)
+        and (last_activated_at is null or last_activated_at <= last_lost_stolen_at)
             as is_after_lost_stolen
     from legs_as_of_call
 ),

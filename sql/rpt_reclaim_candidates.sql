@@ -69,7 +69,9 @@ facts as (
         -- last activity: the last Webex Go leg, or the first activation when it never called
         coalesce(lc.last_webex_go_call_at, d.first_activated_at) as last_activity_at,
         ls.lost_stolen_at,
-        ls.lost_stolen_at is not null and coalesce(a.last_activated_at < ls.lost_stolen_at, true)
+        -- an activation at the Lost/Stolen's instant is not after it (the later lifecycle
+        -- step wins a tie, as in fct_device_status_history)
+        ls.lost_stolen_at is not null and coalesce(a.last_activated_at <= ls.lost_stolen_at, true)
             as is_lost_not_reactivated
     from devices as d
     cross join as_of

@@ -152,7 +152,10 @@ def merge_partition(
         ).fetchall()[0]
         counts.within_file = int(total) - int(unique)
         if current:
-            counts.add(_compare(con, schema, inc, cur))
+            compared = _compare(con, schema, inc, cur)
+            counts.add(compared)
+            if compared.redelivered:
+                inc = _without_repeats(schema, inc, cur)
         else:
             counts.inserted = int(unique)
             if total == unique and not staged_filter and _installable(staged):
@@ -291,6 +294,25 @@ def _compare(
         counts.redelivered -= int(changed)
         counts.updated += int(changed)
     return counts
+
+
+def _without_repeats(schema: TableSchema, inc: str, cur: str) -> str:
+    """The incoming rows but those that repeat a held row: the same key, version and content.
+    The held row stays as it was loaded (its file, its load order): a re-sent copy changes
+    nothing, not even the lineage an event's load order is judged by (`OUT_OF_ORDER_EVENT`)."""
+    same = [f"h.{quote(k)} IS NOT DISTINCT FROM x.{quote(k)}" for k in schema.key]
+    for v in schema.version_by:
+        same.append(f"h.{quote(v)} IS NOT DISTINCT FROM x.{quote(v)}")
+    same.append(f"{stream_rank(schema, 'h')} = {stream_rank(schema, 'x')}")
+    columns = _content_columns(schema)
+    same.append(
+        f"hash({', '.join(f'h.{quote(c)}' for c in columns)}) = "
+        f"hash({', '.join(f'x.{quote(c)}' for c in columns)})"
+    )
+    return (
+        f"(SELECT x.* FROM {inc} AS x WHERE NOT EXISTS "
+        f"(SELECT 1 FROM {cur} AS h WHERE {' AND '.join(same)}))"
+    )
 
 
 def _content_columns(schema: TableSchema) -> list[str]:

@@ -39,11 +39,13 @@ STREAM_FIRST = "__stream_first"
 stream copy wins (docs/webex-dch.md#dedup-key), then the later load, then the later line."""
 
 
-def stream_rank(schema: TableSchema) -> str:
-    """SQL of a row's `STREAM_FIRST` rank (0 for a table without a `source_kind` column)."""
+def stream_rank(schema: TableSchema, alias: str = "") -> str:
+    """SQL of a row's `STREAM_FIRST` rank (0 for a table without a `source_kind` column),
+    of the relation `alias` if given."""
     if not any(c.name == "source_kind" for c in schema.stored_columns):
         return "0"
-    return "CAST(coalesce(\"source_kind\" = 'api_stream', false) AS INTEGER)"
+    column = f'{alias}."source_kind"' if alias else '"source_kind"'
+    return f"CAST(coalesce({column} = 'api_stream', false) AS INTEGER)"
 
 
 @dataclass

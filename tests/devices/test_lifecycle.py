@@ -393,3 +393,51 @@ def test_view_keys_unique(con: duckdb.DuckDBPyConnection, view: str, key: str) -
     ).fetchone()  # type: ignore[misc]
     assert total > 0
     assert total == distinct
+
+
+def test_a_resent_event_is_not_out_of_order(tmp_path: Path) -> None:
+    """An event loaded in time order and later re-sent alone (a duplicate) keeps its place
+    in the load order: the re-sent copy must not read as loaded after the later events."""
+    lost = _ev("09-03T12:00:00", "X1", "LOST_STOLEN")
+    first = write_csv(
+        tmp_path / "events_1.csv",
+        EVENT_HEADER,
+        [
+            _ev("09-01T00:00:00", "X1", "PROVISIONED"),
+            lost,
+            _ev("09-03T12:00:01", "X1", "ACTIVATION_CODE_ISSUED", code="123456789012"),
+        ],
+    )
+    again = write_csv(tmp_path / "events_2.csv", EVENT_HEADER, [lost])
+    wh = tmp_path / "wh"
+    ingest(wh, first)
+    (f,) = ingest(wh, again).files
+    assert (f.rows_read, f.rows_loaded, f.rows_duplicate) == (1, 0, 1)
+    found = rows(
+        views(wh),
+        "select violation_type from fct_device_violations where device_id = 'X1' "
+        "and violation_type = 'OUT_OF_ORDER_EVENT'",
+    )
+    assert found == []
+
+
+def test_an_activation_at_the_lost_stolen_instant_is_not_after_it(tmp_path: Path) -> None:
+    """At one instant the later lifecycle step wins (ACTIVATED < LOST_STOLEN): the status
+    history ends Lost/Stolen there, and so do reclaim and the old-device flag of a call."""
+    events = write_csv(
+        tmp_path / "events.csv",
+        EVENT_HEADER,
+        [
+            _ev("08-01T00:00:00", "B2", "PROVISIONED"),
+            _ev("08-05T00:00:00", "B2", "ACTIVATED"),
+            _ev("08-05T00:00:00", "B2", "LOST_STOLEN"),
+            _ev("09-03T12:00:00", "B9", "PROVISIONED"),  # moves the data horizon on
+        ],
+    )
+    wh = tmp_path / "wh"
+    ingest(wh, events)
+    found = rows(
+        views(wh),
+        f"select reason, {_ts('since')} from rpt_reclaim_candidates where device_id = 'B2'",
+    )
+    assert found == [("lost_stolen_not_reactivated", "08-05 00:00:00")]

@@ -193,3 +193,21 @@ def test_the_stream_copy_wins_a_tie_of_report_times(wh: Path, tmp_path: Path) ->
     assert (g.rows_read, g.rows_loaded, g.rows_updated, g.rows_duplicate) == (2, 2, 2, 0)
     assert sorted(partition_files(other)) == ["2026-10-01"]
     assert table(other).equals(table(wh))
+
+
+def test_a_resent_copy_leaves_the_held_row_as_it_was_loaded(wh: Path, tmp_path: Path) -> None:
+    """A duplicate changes nothing: not the held row's file, line or load order (an event's
+    load order is what OUT_OF_ORDER_EVENT judges; a re-sent copy must not re-date it)."""
+    rows = [_leg(i, f"2026-10-01T1{i}:00:00.000Z", "2026-10-01T20:00:00.000Z") for i in (1, 2, 3)]
+    load(wh, _csv(tmp_path / "first.csv", rows))
+    before = table(wh, lineage=True).sort("report_id")
+    # the same records in another order (another file's content, so not skipped whole),
+    # with one of them edited: that one is an update, the others are duplicates
+    again = [list(r) for r in rows[::-1]]
+    again[0][HEADERS.index("Duration")] = "555"
+    (f,) = load(wh, _csv(tmp_path / "again.csv", again)).files
+    assert (f.rows_loaded, f.rows_updated, f.rows_duplicate) == (1, 1, 2)
+    after = table(wh, lineage=True).sort("report_id")
+    kept = ["source_file", "source_row", "load_seq", "run_id"]
+    assert after.select(kept)[:2].equals(before.select(kept)[:2])
+    assert after["source_file"][2].endswith("again.csv") and after["duration_seconds"][2] == 555
