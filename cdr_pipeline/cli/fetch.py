@@ -64,6 +64,8 @@ def fetch(
 
     if report_id and (source or since or until or locations):
         raise click.UsageError("--report-id cannot be combined with --source/--since/--until")
+    for flag, text in (("--since", since), ("--until", until)):
+        _check_time(flag, text)
     settings = obj.settings(lock_wait_seconds=lock_wait_seconds)
     names = [n.strip() for n in locations.split(",") if n.strip()] if locations else None
     result = fetch_records(
@@ -128,6 +130,20 @@ def _render(result: FetchResult) -> None:
     for ingest in result.ingests:
         for f in ingest.errors:
             echo(f"error: {f.message}", err=True)
+
+
+def _check_time(flag: str, text: str | None) -> None:
+    """A usage error (exit 2) for a time that is not ISO-8601, before the lock or the API."""
+    from cdr_pipeline.fetch.windows import parse_time
+
+    if text is None:
+        return
+    try:
+        parse_time(text)
+    except ValueError:
+        raise click.BadParameter(
+            f"{text!r} is not an ISO-8601 time (e.g. 2026-10-01T00:00:00Z)", param_hint=flag
+        ) from None
 
 
 COMMANDS = [fetch]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import zoneinfo
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -57,9 +58,15 @@ def _timezone(value: str) -> str | None:
     return None
 
 
+_USERINFO = re.compile(r"(?i)(https?://)[^/@\s]*@")
+
+
 def _url(value: str) -> str | None:
     if not value.startswith(("https://", "http://")):
         return "must start with https:// or http://"
+    if _USERINFO.match(value):
+        # they would go to every host the client talks to, and into every message naming it
+        return "credentials in a URL are not taken: the token comes from WEBEX_TOKEN or token_file"
     return None
 
 
@@ -337,8 +344,8 @@ def shown(value: Any) -> str:
     message shows what the user wrote."""
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, (str, Path)):
-        return json.dumps(str(value), ensure_ascii=False)
+    if isinstance(value, (str, Path)):  # a URL's user:password never shown
+        return json.dumps(_USERINFO.sub(r"\1[REDACTED]@", str(value)), ensure_ascii=False)
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(shown(v) for v in value) + "]"
     if isinstance(value, dict):

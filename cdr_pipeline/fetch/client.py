@@ -37,6 +37,21 @@ MAX_PAGE_BYTES = 256 * 1024 * 1024
 MAX_REPORT_BYTES = 16 * 1024**3
 """A report download, written to disk as it arrives."""
 MAX_RETRY_AFTER_SECONDS = 900.0
+EMPTY_PAGE_RETRIES = 2
+"""Times a next page answering 'No CDRs' is asked again before it ends the window."""
+MAX_PAGES_PER_WINDOW = 10_000
+"""Pages one window may have (a window is at most 12 hours; at the maximum page size that is
+millions of records): past it, next links that never end are a loop, not data."""
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    """(scheme, host, port) of `url`, the port as given or the scheme's default: the token
+    goes to the configured origin, not to another port of the same host."""
+    p = urllib.parse.urlsplit(url)
+    default = {"https": 443, "http": 80}.get(p.scheme)
+    return p.scheme, (p.hostname or "").lower(), p.port or default
+
+
 """The longest a 429 may make a run wait (holding the fetch lock); longer ends the run."""
 ERROR_BODY_BYTES = 64 * 1024
 """What is kept of an error answer's body: enough for its message."""
@@ -97,10 +112,7 @@ class WebexClient:
         self.rng = rng or random.Random()
         # scheme and host: a configured https host is not trusted over http, where the
         # token would travel in clear text
-        self._trusted = {
-            (p.scheme, p.hostname)
-            for p in map(urllib.parse.urlsplit, (self.analytics_url, self.api_url))
-        }
+        self._trusted = {_origin(u) for u in (self.analytics_url, self.api_url)}
         self._opener = opener(self.deadline, _NoRedirect)
         self.requests = 0
 
@@ -110,9 +122,10 @@ class WebexClient:
         configured base URLs (a proxy or a test server) over their configured scheme."""
         p = urllib.parse.urlsplit(url)
         host = (p.hostname or "").lower()
-        if (p.scheme, host) in self._trusted:
+        if _origin(url) in self._trusted:
             return True
-        return p.scheme == "https" and (host == "webexapis.com" or host.endswith(".webexapis.com"))
+        webex = host == "webexapis.com" or host.endswith(".webexapis.com")
+        return p.scheme == "https" and webex and p.port in (None, 443) and not p.username
 
     # -- one request with retries ------------------------------------------------------------
     def _send(self, url: str, auth: bool, sink: BinaryIO | None = None) -> Response:
@@ -220,6 +233,14 @@ class WebexClient:
         if 200 <= response.status < 300:
             return
         shown = self.redact.url(response.url)
+        if not self.trusted(response.url):
+            # a storage host (a report's pre-signed download link) never had the token, and
+            # its error body may echo the link's own credentials: neither is shown
+            raise FetchError(
+                f"{what}: {shown} answered HTTP {response.status}",
+                hint="a report's download link expires: run the same command again for a new "
+                "one (the host is not Webex's, so the token is not the problem)",
+            )
         message = self.redact(response.message())
         if response.status in (401, 403):
             raise ConfigError(
@@ -269,6 +290,7 @@ class WebexClient:
         kind = INITIAL
         redirects = 0
         read: set[str] = set()
+        empty_pages = 0
         while url:
             response = self.get(url, kind)
             if response.status == 451:
@@ -299,10 +321,31 @@ class WebexClient:
                 url = rebase(url, target)
                 continue
             if response.status == 404 and "no cdrs" in response.message().lower():
+                if kind == INITIAL:  # the window is empty
+                    return
+                # a next link that leads to no records: asked again (a hiccup would lose the
+                # rest of the window), then taken as the end (a last page that was full)
+                empty_pages += 1
+                if empty_pages <= EMPTY_PAGE_RETRIES:
+                    self._back_off(self.redact.url(url), "'No CDRs' on a next page", empty_pages)
+                    continue
+                log.warning(
+                    "%s: 'No CDRs' for page %d of %s, %d times; taken as the end of the window",
+                    self.redact.url(url),
+                    len(read) + 1,
+                    endpoint,
+                    empty_pages,
+                )
                 return
             self.check(response, f"fetching {endpoint}")
             yield response
             read.add(url)
+            if len(read) >= MAX_PAGES_PER_WINDOW:
+                raise FetchError(
+                    f"{endpoint} gave more than {MAX_PAGES_PER_WINDOW:,} pages for one window",
+                    hint="the API keeps naming new pages (a paging loop); rerun later (the run "
+                    "resumes from the watermark)",
+                )
             url, kind = response.next_link(), PAGE
             if url in read:
                 # a next link back to a page already read would page for ever

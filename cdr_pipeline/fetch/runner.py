@@ -115,8 +115,13 @@ def fetch_records(
                 _fetch_report(settings, client, org_id, report_id, result)
             else:
                 _fetch_windows(settings, options, client, ledger, org_id, since, until, now, result)
-        except ConfigError:
-            raise
+        except ConfigError as exc:
+            if not (result.ingests or result.pages):
+                raise
+            # a token that expires mid-run: what was loaded stays, and the command still
+            # refreshes the views and reports it (exit 3)
+            result.error = exc
+            log.error("%s", exc.message)
         except CdrError as exc:
             result.error = exc
             log.error("%s", exc.message)

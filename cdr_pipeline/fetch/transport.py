@@ -115,6 +115,11 @@ def read_body(
     while True:
         block = response.read1(BLOCK)
         if not block:
+            # `read1` ends quietly where the connection did: a body shorter than its
+            # Content-Length is a broken transfer (retried), never a whole answer
+            missing = getattr(response, "length", None)
+            if missing:
+                raise http.client.IncompleteRead(b"", missing)
             break
         size += len(block)
         if size > limit:

@@ -36,13 +36,17 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
-def make_client(url: str, clock: FakeClock, **kwargs: object) -> WebexClient:
+def make_client(
+    url: str, clock: FakeClock, *, api_url: str | None = None, **kwargs: object
+) -> WebexClient:
+    """A client of the server at `url` (and of `api_url` for the other API host: the token
+    goes to both origins, and only to them)."""
     opts: dict[str, object] = {"retries": 3, "backoff_seconds": 1.0}
     opts.update(kwargs)
     return WebexClient(
         TOKEN,
         analytics_url=url,
-        api_url=url,
+        api_url=api_url or url,
         limiter=RateLimiter(clock=clock, sleep=clock.sleep),
         sleep=clock.sleep,
         rng=random.Random(0),

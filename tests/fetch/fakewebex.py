@@ -80,6 +80,8 @@ class Fault:
     body: bytes = b"{}"
     headers: dict[str, str] = field(default_factory=dict)
     times: int = 1
+    after: int = 0
+    """Matching requests answered normally before the fault (a fault on a later page)."""
 
 
 @dataclass
@@ -157,7 +159,10 @@ class FakeWebex:
             fault = next(
                 (f for f in self.faults if parts.path.startswith(f.path) and f.times), None
             )
-            if fault is not None:
+            if fault is not None and fault.after > 0:
+                fault.after -= 1
+                fault = None
+            elif fault is not None:
                 fault.times -= 1
         status, headers, body = self.route(parts.path, query, authorized, fault)
         req.status = status

@@ -65,8 +65,9 @@ def test_other_404_is_an_error(server: FakeWebex, clock: FakeClock) -> None:
 def test_451_is_followed_to_the_named_region(server: FakeWebex, clock: FakeClock) -> None:
     with FakeWebex(TOKEN) as wrong:
         wrong.redirect_to = server.url
-        client = make_client(wrong.url, clock)
-        # the second server is trusted because it is on the configured base host (127.0.0.1)
+        # the region's server is trusted as a configured origin (the API host here); on
+        # Webex both are *.webexapis.com over https
+        client = make_client(wrong.url, clock, api_url=server.url)
         pages = list(client.pages("cdr_feed", PARAMS))
         assert pages and client.analytics_url == server.url
         assert [r.status for r in wrong.log] == [451]
@@ -77,7 +78,7 @@ def test_451_is_followed_to_the_named_region(server: FakeWebex, clock: FakeClock
 def test_451_loop_is_capped(clock: FakeClock) -> None:
     with FakeWebex(TOKEN) as a, FakeWebex(TOKEN) as b:
         a.redirect_to, b.redirect_to = b.url, a.url
-        client = make_client(a.url, clock, max_region_redirects=3)
+        client = make_client(a.url, clock, api_url=b.url, max_region_redirects=3)
         with pytest.raises(FetchError, match="451") as info:
             list(client.pages("cdr_feed", PARAMS))
         assert len(a.log) + len(b.log) == 4
@@ -186,3 +187,45 @@ def test_redactor_removes_the_token_from_text_and_credentials_from_urls() -> Non
     assert (
         r.url(url) == "https://s3.example/f?X-Amz-Signature=[REDACTED]&b=1&access_token=[REDACTED]"
     )
+
+
+def test_no_cdrs_on_a_next_page_is_asked_again_not_taken_as_the_end(
+    server: FakeWebex, clock: FakeClock
+) -> None:
+    """A 404 'No CDRs' for the second page (a hiccup) would end the window with the rest of
+    its records unread: the page is asked again and the window read whole."""
+    no_cdrs = json.dumps({"message": "No CDRs for requested time range and filters"}).encode()
+    server.faults.append(Fault("/v1/cdr_feed", 404, no_cdrs, after=1))
+    client = make_client(server.url, clock)
+    got = [i["Report ID"] for r in client.pages("cdr_feed", PARAMS) for i in r.json()["items"]]
+    expected = [
+        r["Report ID"]
+        for r in server.records
+        if PARAMS["startTime"] <= r["Report time"] <= PARAMS["endTime"]
+    ]
+    assert got == expected
+    assert [r.status for r in server.log].count(404) == 1
+
+
+def test_a_page_that_names_no_cdrs_every_time_ends_the_window_with_a_warning(
+    server: FakeWebex, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    no_cdrs = json.dumps({"message": "No CDRs for requested time range and filters"}).encode()
+    server.faults.append(Fault("/v1/cdr_feed", 404, no_cdrs, after=1, times=10))
+    client = make_client(server.url, clock)
+    pages = list(client.pages("cdr_feed", PARAMS))
+    assert len(pages) == 1
+    assert [r.status for r in server.log].count(404) == 3  # asked twice again
+    assert "taken as the end of the window" in caplog.text
+
+
+def test_next_links_that_never_end_stop_at_the_page_limit(
+    server: FakeWebex, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cdr_pipeline.fetch import client as module
+
+    monkeypatch.setattr(module, "MAX_PAGES_PER_WINDOW", 2)  # the window has 3 pages or more
+    client = make_client(server.url, clock)
+    with pytest.raises(FetchError, match="more than 2 pages") as info:
+        list(client.pages("cdr_feed", PARAMS))
+    assert "loop" in (info.value.hint or "")

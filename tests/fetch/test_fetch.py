@@ -361,3 +361,46 @@ def test_saved_pages_are_replayed_even_when_the_api_is_gone(
     assert sorted(rerun.replayed_pages) == sorted(crashed.pages)
     ids = warehouse_ids(settings)
     assert len(ids) == len(set(ids)) and set(ids) == served
+
+
+def test_a_token_refused_mid_run_keeps_the_windows_already_loaded(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    """The first window loads, then the token is refused (expired): the run ends with exit
+    3 and what it loaded stays, reported, not thrown away with the error."""
+    records = make_records(70, NOW - timedelta(hours=30), timedelta(minutes=15))
+    settings = settings_for(tmp_path)
+    with FakeWebex(TOKEN, records) as server:
+        since = (NOW - timedelta(hours=31)).strftime(ISO)
+        until = (NOW - timedelta(hours=10)).strftime(ISO)
+        # the first window's pages (20 records a page, settings_for) load; the second
+        # window's first page answers 401
+        in_first = [
+            r for r in records if r["Report time"] < (NOW - timedelta(hours=19)).strftime(ISO)
+        ]
+        pages = -(-len(in_first) // 20)
+        server.faults.append(Fault("/v1/cdr_feed", 401, b'{"message": "expired"}', after=pages))
+        result = fetch_records(
+            settings, "feed", since, until, client=make_client(server.url, clock), now=NOW
+        )
+    assert isinstance(result.error, ConfigError) and result.exit_code == 3
+    assert len(result.windows) >= 1 and result.records > 0
+    assert len(warehouse_ids(settings)) == result.records
+
+
+def test_cli_fetch_refuses_a_time_that_is_not_iso_8601(tmp_path: Path) -> None:
+    for flag in ("--since", "--until"):
+        run = CliRunner().invoke(
+            cli, ["--warehouse", str(tmp_path / "wh"), "fetch", flag, "yesterday"]
+        )
+        assert run.exit_code == 2 and "not an ISO-8601 time" in run.output
+        assert not (tmp_path / "wh").exists()  # refused before the lock or the API
+
+
+def test_credentials_in_the_base_url_are_refused_and_never_shown(tmp_path: Path) -> None:
+    run = CliRunner().invoke(
+        cli,
+        ["--warehouse", str(tmp_path / "wh"), "fetch", "--base-url", "http://u:hunter2pw@h:1"],
+    )
+    assert run.exit_code == 3 and "credentials in a URL" in run.output
+    assert "hunter2pw" not in run.output

@@ -85,3 +85,31 @@ def test_report_download_is_written_to_disk_not_memory(tmp_path: Path, clock: Fa
     assert meta["id"] == "r1"
     assert dest.read_bytes() == payload
     assert [p.name for p in dest.parent.iterdir()] == ["report-r1"]  # no temp file left
+
+
+def test_a_body_cut_short_of_its_length_is_retried_never_taken_whole(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    """A report whose connection closes early (half the rows sent, the full Content-Length
+    promised) is downloaded again, not installed as the report."""
+    payload = b"Report ID,Start time\n" + b"".join(b"r%d,x\n" % i for i in range(200))
+    sent = {"downloads": 0}
+
+    def report(conn: socket.socket) -> None:
+        if b"/v1/reports/" in server.requests[-1]:
+            body = b'{"items": [{"id": "r2", "downloadURL": "%s/download/r2"}]}' % (
+                server.url.encode()
+            )
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+            return
+        sent["downloads"] += 1
+        head = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(payload)
+        cut = len(payload) // 2 if sent["downloads"] == 1 else len(payload)
+        conn.sendall(head + payload[:cut])
+
+    with RawServer(report) as server:
+        client = make_client(server.url, clock)
+        dest = tmp_path / "r" / "report-r2"
+        client.report_download("r2", dest)
+    assert sent["downloads"] == 2
+    assert dest.read_bytes() == payload

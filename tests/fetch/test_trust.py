@@ -55,3 +55,14 @@ def test_a_token_that_cannot_be_a_header_is_a_configuration_error(
     assert run.exit_code == 3, run.output
     assert "WEBEX_TOKEN" in run.output and "unexpected" not in run.output
     assert token not in run.output and TOKEN[:20] not in run.output
+
+
+def test_the_token_goes_to_the_configured_origin_only_not_another_port() -> None:
+    client = WebexClient(
+        "tok", analytics_url="http://127.0.0.1:18080", api_url="http://127.0.0.1:18080"
+    )
+    assert client.trusted("http://127.0.0.1:18080/v1/cdr_feed?cursor=2")
+    assert not client.trusted("http://127.0.0.1:18081/v1/cdr_feed?cursor=2")
+    assert client.trusted("https://analytics.webexapis.com/v1/cdr_feed")
+    assert not client.trusted("https://analytics.webexapis.com:8443/v1/cdr_feed")
+    assert not client.trusted("https://user@analytics.webexapis.com/v1/cdr_feed")
