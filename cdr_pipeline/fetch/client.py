@@ -162,7 +162,8 @@ class WebexClient:
                 f"{shown} kept answering HTTP 429 (too many requests) after {throttled} tries",
                 hint="another client may be using the same token; wait and rerun",
             )
-        pause = retry_after(response.header("Retry-After"), 60.0)
+        asked = response.header("Retry-After")
+        pause = retry_after(asked, 60.0)
         if pause > self.max_retry_after:
             raise FetchError(
                 f"{shown} answered HTTP 429 asking to wait {pause:.0f} s (Retry-After), more "
@@ -170,7 +171,8 @@ class WebexClient:
                 hint="the token's quota is used up for now; rerun later (the run resumes "
                 "from the watermark)",
             )
-        log.warning("%s: HTTP 429, waiting %.0fs (Retry-After)", shown, pause)
+        why = "Retry-After" if asked else "no Retry-After: a minute"
+        log.warning("%s: HTTP 429, waiting %.0fs (%s)", shown, pause, why)
         self.sleep(pause)
 
     def get(self, url: str, kind: str = OTHER, sink: BinaryIO | None = None) -> Response:
