@@ -47,13 +47,42 @@ class Response:
     def next_link(self) -> str | None:
         """Target of `Link: <...>; rel="next"`, resolved against this URL."""
         header = self.header("Link")
-        if not header:
-            return None
-        for part in re.finditer(r"<([^>]*)>\s*((?:;\s*[^;,]+)*)", header):
-            params = part.group(2).lower()
-            if re.search(r'rel\s*=\s*"?([^";]*\s)?next[\s"]?', params + " "):
-                return urllib.parse.urljoin(self.url, part.group(1))
+        for target, rels in _links(header or ""):
+            if "next" in rels:
+                return urllib.parse.urljoin(self.url, target)
         return None
+
+
+_QUOTED = r'"(?:[^"\\]|\\.)*"'
+_LINK_PARAM = re.compile(r"\s*;\s*([^;,=\s]+)\s*(?:=\s*(" + _QUOTED + r'|[^;,"]*))?')
+"""One `; name=value` of a link, the value a token or a quoted string (commas allowed)."""
+_LINK_VALUE = re.compile(
+    r"\s*<([^>]*)>((?:\s*;\s*[^;,=\s]+\s*(?:=\s*(?:" + _QUOTED + r'|[^;,"]*))?)*)'
+)
+
+
+def _links(header: str) -> list[tuple[str, set[str]]]:
+    """(target, relation types) of each link of a `Link` header (RFC 8288): a quoted
+    parameter may hold commas and semicolons, and `rel` is a space-separated list, so
+    `rel="next"` is next and `rel="nextpage"` is not."""
+    links: list[tuple[str, set[str]]] = []
+    pos = 0
+    while pos < len(header):
+        value = _LINK_VALUE.match(header, pos)
+        if value is None:
+            break
+        rels: set[str] = set()
+        for name, raw in _LINK_PARAM.findall(value.group(2)):
+            if name.lower() == "rel":
+                text = raw[1:-1] if raw.startswith('"') else raw
+                rels.update(t.lower() for t in text.split())
+        links.append((value.group(1), rels))
+        pos = value.end()
+        comma = header.find(",", pos)
+        if comma < 0:
+            break
+        pos = comma + 1
+    return links
 
 
 _URL_IN_TEXT = re.compile(r"https?://[A-Za-z0-9.\-]+(?::\d+)?")

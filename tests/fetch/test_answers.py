@@ -92,3 +92,23 @@ def test_a_next_link_seen_before_ends_the_run(clock: FakeClock) -> None:
             for _ in range(5):
                 next(pages)
         assert len(server.requests) == 2
+
+
+@pytest.mark.parametrize(
+    ("link", "next_url"),
+    [
+        ('<https://h/v1/cdr_feed?cursor=2>; rel="next"', "https://h/v1/cdr_feed?cursor=2"),
+        ("</v1/cdr_feed?cursor=2>; rel=next", "https://h/v1/cdr_feed?cursor=2"),
+        ('<https://h/p1>; rel="prev", <https://h/p3>; rel="next"', "https://h/p3"),
+        ('<https://h/p3>; title="a, b; c"; rel="next"', "https://h/p3"),  # quoted , and ;
+        ('<https://h/p3>; rel="last next"', "https://h/p3"),  # a list of relation types
+        ('<https://h/p3>; rel="nextpage"', None),  # another relation, not next
+        ('<https://h/p3>; rel="next-archive"', None),
+        ("", None),
+    ],
+)
+def test_the_next_link_is_read_as_rfc_8288_writes_it(link: str, next_url: str | None) -> None:
+    from cdr_pipeline.fetch.response import Response
+
+    headers = {"Link": link} if link else {}
+    assert Response("https://h/v1/cdr_feed", 200, headers, b"{}").next_link() == next_url
