@@ -12,6 +12,7 @@ follows the size of one partition, not of the input.
 
 from __future__ import annotations
 
+import hashlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -152,10 +153,11 @@ def merge_partition(
         ).fetchall()[0]
         counts.within_file = int(total) - int(unique)
         if current:
-            compared = _compare(con, schema, inc, cur)
+            repeats = f"__repeats_{hashlib.sha1(value.encode()).hexdigest()[:12]}"
+            compared = _compare(con, schema, inc, cur, repeats)
             counts.add(compared)
             if compared.redelivered:
-                inc = _without_repeats(schema, inc, cur)
+                inc = _without_repeats(schema, inc, repeats)
         else:
             counts.inserted = int(unique)
             if total == unique and not staged_filter and _installable(staged):
@@ -240,9 +242,10 @@ def _rewrite(
 
 
 def _compare(
-    con: duckdb.DuckDBPyConnection, schema: TableSchema, inc: str, cur: str
+    con: duckdb.DuckDBPyConnection, schema: TableSchema, inc: str, cur: str, repeats: str
 ) -> MergeCounts:
-    """Classify the latest incoming version of each key against the version held.
+    """Classify the latest incoming version of each key against the version held; the keys
+    re-delivered with the held content go to the temp table `repeats`.
 
     An incoming version equal to the one held (or any repeat of a key, for a table without
     a version column, like an entitlement amendment) still replaces it, being the later
@@ -284,35 +287,29 @@ def _compare(
     """).fetchall()[0]
     counts = MergeCounts(inserted=row[0], updated=row[1], redelivered=row[2], stale=row[3])
     if counts.redelivered:  # read the content only when some versions tie
+        # the keys whose latest incoming version repeats the held one, content and all
         content = f", hash({', '.join(quote(c) for c in _content_columns(schema))}) AS __content"
-        changed = con.execute(f"""
+        con.execute(f"""
+            CREATE OR REPLACE TEMP TABLE {repeats} AS
             WITH {latest(content)},
             c AS (SELECT {key}{vsel}{content} FROM {cur})
-            SELECT count(*) FROM i JOIN c ON {join} AND {same}
-            WHERE i.__content <> c.__content
-        """).fetchall()[0][0]
-        counts.redelivered -= int(changed)
-        counts.updated += int(changed)
+            SELECT {", ".join(f"i.{k}" for k in keys)} FROM i JOIN c ON {join} AND {same}
+            WHERE i.__content = c.__content
+        """)
+        same_content = con.execute(f"SELECT count(*) FROM {repeats}").fetchall()[0][0]
+        changed = counts.redelivered - int(same_content)
+        counts.redelivered -= changed
+        counts.updated += changed
     return counts
 
 
-def _without_repeats(schema: TableSchema, inc: str, cur: str) -> str:
-    """The incoming rows but those that repeat a held row: the same key, version and content.
-    The held row stays as it was loaded (its file, its load order): a re-sent copy changes
-    nothing, not even the lineage an event's load order is judged by (`OUT_OF_ORDER_EVENT`)."""
-    same = [f"h.{quote(k)} IS NOT DISTINCT FROM x.{quote(k)}" for k in schema.key]
-    for v in schema.version_by:
-        same.append(f"h.{quote(v)} IS NOT DISTINCT FROM x.{quote(v)}")
-    same.append(f"{stream_rank(schema, 'h')} = {stream_rank(schema, 'x')}")
-    columns = _content_columns(schema)
-    same.append(
-        f"hash({', '.join(f'h.{quote(c)}' for c in columns)}) = "
-        f"hash({', '.join(f'x.{quote(c)}' for c in columns)})"
-    )
-    return (
-        f"(SELECT x.* FROM {inc} AS x WHERE NOT EXISTS "
-        f"(SELECT 1 FROM {cur} AS h WHERE {' AND '.join(same)}))"
-    )
+def _without_repeats(schema: TableSchema, inc: str, repeats: str) -> str:
+    """The incoming rows but those of a key whose latest incoming version repeats the held
+    one (`_compare` lists them in `repeats`): the held row stays as it was loaded (its
+    file, its load order). A re-sent copy changes nothing, not even the lineage an event's
+    load order is judged by (`OUT_OF_ORDER_EVENT`)."""
+    match = " AND ".join(f"x.{quote(k)} IS NOT DISTINCT FROM r.{quote(k)}" for k in schema.key)
+    return f"(SELECT x.* FROM {inc} AS x ANTI JOIN {repeats} AS r ON {match})"
 
 
 def _content_columns(schema: TableSchema) -> list[str]:
