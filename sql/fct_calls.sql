@@ -8,9 +8,11 @@ with legs as (
     select
         *,
         -- Which record is a call's first: the earliest start, then the ORIGINATING record
-        -- (the two records of one leg often start at the same instant), then the Report ID,
-        -- so that no figure depends on the order of the rows in the export.
-        (start_time, direction is distinct from 'ORIGINATING', report_id) as first_key
+        -- (the two records of one leg often start at the same instant: the call's location
+        -- and hour must not depend on the order of the rows in the export). One BIGINT, not
+        -- a struct with the Report ID: a struct key cost the refresh a second per 1M legs.
+        epoch_us(start_time) * 2
+        + cast(direction is distinct from 'ORIGINATING' as bigint) as first_key
     from fct_call_legs
 ),
 
