@@ -45,7 +45,8 @@ FALSE_WORDS = ("false", "f", "no", "n", "0")
 
 REASON_MISSING = "missing_required"
 EXPECTED = {
-    TIMESTAMP: "a timestamp (expected ISO-8601 like 2026-10-02T14:03:11.123Z)",
+    TIMESTAMP: "a timestamp of the years 2000-2099 (expected ISO-8601 like "
+    "2026-10-02T14:03:11.123Z)",
     INTEGER: "an integer",
     SMALLINT: "an integer between -32768 and 32767",
     BOOLEAN: "a boolean (true/false)",
@@ -119,19 +120,6 @@ TIMESTAMP_RANGE = (datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo
 """The instants a record's timestamp can hold (from, before). Webex Calling began long after
 2000; a year such as 0001 or 9999 is a corrupt or placeholder value, and one loaded would
 break every later refresh (a call day has a day before and after it; the calendar has not)."""
-
-
-def _range_check(name: str, spelled: str) -> Check:
-    typed = pl.col(f"__typed_{name}")
-    low, high = TIMESTAMP_RANGE
-    return Check(
-        "bad_timestamp",
-        typed.is_not_null() & ~typed.is_between(low, high, closed="left"),
-        pl.format(
-            f"{spelled}: '{{}}' is outside the years {low.year}-{high.year - 1} a record can hold",
-            pl.col(name).str.slice(0, 80),
-        ),
-    )
 
 
 def _fill_timestamps(df: pl.DataFrame, names: list[str]) -> pl.DataFrame:
@@ -245,12 +233,14 @@ def _typed_columns(schema: TableSchema, res: HeaderResolution) -> tuple[list[pl.
             continue
         if c.dtype != STRING:
             typed.append(_parse(c.dtype, pl.col(c.name)).alias(c.name))
-            if c.dtype == TIMESTAMP:
-                checks.append(_range_check(c.name, spelled))
+            typed_col = pl.col(f"__typed_{c.name}")
+            unusable = typed_col.is_null()
+            if c.dtype == TIMESTAMP:  # parsed, but no day a call can have
+                unusable = unusable | ~typed_col.is_between(*TIMESTAMP_RANGE, closed="left")
             checks.append(
                 Check(
                     BAD_REASON[c.dtype],
-                    pl.col(c.name).is_not_null() & pl.col(f"__typed_{c.name}").is_null(),
+                    pl.col(c.name).is_not_null() & unusable,
                     pl.format(
                         f"{spelled}: cannot parse '{{}}' as {EXPECTED[c.dtype]}",
                         pl.col(c.name).str.slice(0, 80),
