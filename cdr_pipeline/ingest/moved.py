@@ -92,7 +92,7 @@ def plan_moves(
         return MovedPlan()
     key = quote(schema.key[0])
     version = quote(schema.version_by[0]) if schema.version_by else "NULL"
-    version += f" AS v, {stream_rank(schema)} AS s"  # the stream copy wins a tie
+    ranked = f"{version} AS v, {stream_rank(schema)} AS s"  # the stream copy wins a tie
     order = "v DESC NULLS LAST, s DESC, load_seq DESC, source_row DESC"
 
     values = sorted(staged)
@@ -138,7 +138,7 @@ def plan_moves(
     """)
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE moved_in AS
-        SELECT * FROM ({incoming(f"{key} AS k, {version}, load_seq, source_row")})
+        SELECT * FROM ({incoming(f"{key} AS k, {ranked}, load_seq, source_row")})
         WHERE hash(k) IN (SELECT h FROM moved_cand)
     """)
     # the latest incoming version of each key, with the partition it goes to
@@ -161,7 +161,7 @@ def plan_moves(
             JOIN moved_held_at x ON hash(w.k) = x.h
             WHERE x.part <> w.part
         """)
-        _decide(con, pending, key, version, order, plan)
+        _decide(con, pending, key, ranked, order, plan)
     for part, n in con.execute(
         f"SELECT part, count(*) FROM {DROP_TABLE} WHERE side = 's' GROUP BY part"
     ).fetchall():
@@ -206,7 +206,7 @@ def _decide(
     con: duckdb.DuckDBPyConnection,
     pending: PendingTable,
     key: str,
-    version: str,
+    ranked: str,
     order: str,
     plan: MovedPlan,
 ) -> None:
@@ -219,7 +219,7 @@ def _decide(
             continue
         listed = ", ".join(lit(f) for f in files)
         held.append(
-            f"SELECT {key} AS k, {version}, load_seq, source_row, {lit(part)} AS part "
+            f"SELECT {key} AS k, {ranked}, load_seq, source_row, {lit(part)} AS part "
             f"FROM read_parquet([{listed}]) WHERE {key} IN "
             f"(SELECT k FROM moved_loc WHERE part = {lit(part)})"
         )
