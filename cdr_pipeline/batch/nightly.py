@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from cdr_pipeline.batch.night_record import NightRecord
 from cdr_pipeline.batch.stages import (
     InboxFile,
     NightlySummary,
@@ -101,7 +102,11 @@ def run_nightly(
     with (
         log_fields(run_id=run_id),
         writer_lock(
-            settings.layout, "cdr nightly", settings.lock_wait_seconds, name="nightly.lock"
+            settings.layout,
+            "cdr nightly",
+            settings.lock_wait_seconds,
+            name="nightly.lock",
+            run_id=run_id,
         ),
     ):
         if not dry_run:  # a run that died claimed files it never committed: not loaded
@@ -112,80 +117,91 @@ def run_nightly(
         if dry_run:
             _plan(settings, summary, retain, do_fetch)
             return summary
-        if do_fetch:
-            with summary.run_stage("fetch") as out:
-                if fetcher is None:
-                    from cdr_pipeline.fetch import fetch_records
-
-                    fetcher = fetch_records
-                summary.fetch = fetcher(settings)
-                out[:] = [
-                    summary.fetch.exit_code,
-                    f"{summary.fetch.records:,} records in {len(summary.fetch.pages)} page(s)",
-                ]
-        with summary.run_stage("ingest") as out:
-            # with an archive, re-sent files go through ingest too: it records them as
-            # skipped (runs --files lists them) and the archive stage moves them out of the
-            # inbox, where they would otherwise stay for ever
-            todo = summary.inbox if archive is not None else summary.new_files
-            if summary.new_files or (archive is not None and todo):
-                # the scan's digests are reused while a file is unchanged: hashed once
-                summary.ingest = ingest_paths(
-                    settings,
-                    [f.path for f in todo],
-                    command="cdr nightly",
-                    progress=progress,
-                    run_id=run_id,
-                    fingerprints={f.path: f.fingerprint for f in todo if f.fingerprint},
-                )
-                out[:] = [summary.ingest.exit_code, ingest_summary(summary.ingest)]
-            else:
-                out[:] = [EXIT_OK, "nothing new in the inbox"]
-        loaded_rows = summary.ingest.total("rows_loaded") if summary.ingest else 0
-        # what tonight loaded and whatever an earlier run loaded but never validated (a
-        # nightly killed between its commit and its validation)
-        if loaded_rows or summary.fetch is not None or _unvalidated(settings):
-            faults.point("validate")
-            validate_build(settings, summary, scope="pending")
-        else:
-            with summary.run_stage("build") as out:
-                out[:] = [EXIT_OK, f"nothing new to validate; {build_stage(settings, summary)}"]
-        _close_and_report(settings, summary)
-        if retain:
-            _retention(settings, summary, retain, run_id)
-        _personal_retention(settings, summary, run_id)
-        with summary.run_stage("vacuum") as out:
-            from cdr_pipeline.ingest.vacuum import vacuum_tables
-
-            summary.vacuum = vacuum_tables(settings, command="cdr nightly (vacuum)")
-            out[:] = [
-                EXIT_OK,
-                f"deleted {summary.vacuum.files} file(s) replaced more than "
-                f"{summary.vacuum.grace_hours} hour(s) ago",
-            ]
-        # files an earlier run committed (a nightly killed before its archive stage) go too
-        earlier = [f.path for f in summary.inbox if f.status == "loaded before"]
-        if archive is not None and (summary.ingest is not None or earlier):
-            with summary.run_stage("archive") as out:
-                summary.archived = _archive(summary.ingest, inbox, archive, earlier)
-                out[:] = [EXIT_OK, f"{len(summary.archived)} file(s) moved to {archive}"]
-        _note_stages(settings, summary, run_id)
+        record = NightRecord(settings, run_id)
+        record.running()
+        ending = "failed"
+        try:
+            _stages(settings, summary, inbox, archive, retain, do_fetch, fetcher, progress, record)
+            ending = "ok"
+        except KeyboardInterrupt:
+            ending = "interrupted"
+            raise
+        finally:
+            record.end(summary, ending)
     return summary
 
 
-def _note_stages(settings: Settings, summary: NightlySummary, run_id: str) -> None:
-    """The run's ledger row (written by its ingest) takes the nightly's exit code and the
-    stages that failed after it (validation, reports, archive...): `cdr runs` shows what
-    the night did, not only what its ingest did."""
-    if summary.ingest is None or summary.exit_code <= summary.ingest.exit_code:
-        return
-    failed = [
-        f"{s.name}: {s.summary}" for s in summary.stages if s.exit_code and s.name != "ingest"
-    ]
-    try:
-        Ledger(settings.layout).note_after([run_id], summary.exit_code, "; ".join(failed))
-    except OSError as exc:  # best effort: on a full disk the note itself may not fit
-        log.warning("the ledger does not record the nightly's exit code (%s)", exc)
+def _stages(
+    settings: Settings,
+    summary: NightlySummary,
+    inbox: Path,
+    archive: Path | None,
+    retain: int | None,
+    do_fetch: bool,
+    fetcher: Callable[[Settings], Any] | None,
+    progress: ProgressFn | None,
+    record: NightRecord,
+) -> None:
+    """The night's stages, in order (see `run_nightly`); `record` is its ledger row."""
+    run_id = record.run_id
+    if do_fetch:
+        with summary.run_stage("fetch") as out:
+            if fetcher is None:
+                from cdr_pipeline.fetch import fetch_records
+
+                fetcher = fetch_records
+            summary.fetch = fetcher(settings)
+            out[:] = [
+                summary.fetch.exit_code,
+                f"{summary.fetch.records:,} records in {len(summary.fetch.pages)} page(s)",
+            ]
+    with summary.run_stage("ingest") as out:
+        # with an archive, re-sent files go through ingest too: it records them as
+        # skipped (runs --files lists them) and the archive stage moves them out of the
+        # inbox, where they would otherwise stay for ever
+        todo = summary.inbox if archive is not None else summary.new_files
+        if summary.new_files or (archive is not None and todo):
+            # the scan's digests are reused while a file is unchanged: hashed once
+            summary.ingest = ingest_paths(
+                settings,
+                [f.path for f in todo],
+                command="cdr nightly",
+                progress=progress,
+                run_id=run_id,
+                fingerprints={f.path: f.fingerprint for f in todo if f.fingerprint},
+            )
+            out[:] = [summary.ingest.exit_code, ingest_summary(summary.ingest)]
+            record.running()  # until the night ends: a kill from here is `interrupted`
+        else:
+            out[:] = [EXIT_OK, "nothing new in the inbox"]
+    loaded_rows = summary.ingest.total("rows_loaded") if summary.ingest else 0
+    # what tonight loaded and whatever an earlier run loaded but never validated (a
+    # nightly killed between its commit and its validation)
+    if loaded_rows or summary.fetch is not None or _unvalidated(settings):
+        faults.point("validate")
+        validate_build(settings, summary, scope="pending")
+    else:
+        with summary.run_stage("build") as out:
+            out[:] = [EXIT_OK, f"nothing new to validate; {build_stage(settings, summary)}"]
+    _close_and_report(settings, summary)
+    if retain:
+        _retention(settings, summary, retain, run_id)
+    _personal_retention(settings, summary, run_id)
+    with summary.run_stage("vacuum") as out:
+        from cdr_pipeline.ingest.vacuum import vacuum_tables
+
+        summary.vacuum = vacuum_tables(settings, command="cdr nightly (vacuum)")
+        out[:] = [
+            EXIT_OK,
+            f"deleted {summary.vacuum.files} file(s) replaced more than "
+            f"{summary.vacuum.grace_hours} hour(s) ago",
+        ]
+    # files an earlier run committed (a nightly killed before its archive stage) go too
+    earlier = [f.path for f in summary.inbox if f.status == "loaded before"]
+    if archive is not None and (summary.ingest is not None or earlier):
+        with summary.run_stage("archive") as out:
+            summary.archived = _archive(summary.ingest, inbox, archive, earlier)
+            out[:] = [EXIT_OK, f"{len(summary.archived)} file(s) moved to {archive}"]
 
 
 def _unvalidated(settings: Settings) -> bool:

@@ -21,7 +21,7 @@ from cdr_pipeline.config import Settings
 from cdr_pipeline.ingest.pending import committed_versions, discard_orphans
 from cdr_pipeline.state.layout import Layout
 from cdr_pipeline.state.ledger import FILES_SCHEMA, RUNS_SCHEMA, Ledger, file_record_id
-from cdr_pipeline.state.lock import writer_lock
+from cdr_pipeline.state.lock import live_run, writer_lock
 from cdr_pipeline.state.tables import format_versions
 
 log = logging.getLogger(__name__)
@@ -41,7 +41,8 @@ def recover_dead(layout: Layout, ledger: Ledger) -> list[str]:
     rows the versions they committed before they died and the rows those hold: otherwise
     `cdr runs` showed a committed version as no run's, and totals without its rows. Returns
     their ids."""
-    ids = ledger.mark_interrupted()
+    live = live_run(layout)
+    ids = ledger.mark_interrupted([live] if live else [])
     committed = recover_runs(layout, ledger, ids)
     if not any(committed.values()):
         return ids

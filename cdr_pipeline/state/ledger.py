@@ -269,10 +269,11 @@ class Ledger:
             row["message"] = "; ".join(m for m in (row["message"], message) if m)
             self.write("runs", row["run_id"], [row], RUNS_SCHEMA)
 
-    def mark_interrupted(self) -> list[str]:
-        """Runs still 'running' when a new writer holds the lock died: say so."""
+    def mark_interrupted(self, live: Sequence[str] = ()) -> list[str]:
+        """Runs still 'running' when a new writer holds the lock died: say so. The `live`
+        ones are still going (a nightly between its stages: `lock.live_run`)."""
         runs = self.runs()
-        stale = runs.filter(pl.col("status") == "running")
+        stale = runs.filter((pl.col("status") == "running") & ~pl.col("run_id").is_in(live))
         for row in stale.iter_rows(named=True):
             row["status"] = "interrupted"
             row["message"] = "the process ended before the run finished (killed or crashed)"

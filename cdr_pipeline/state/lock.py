@@ -20,10 +20,15 @@ from cdr_pipeline.text import iso_seconds
 
 @contextmanager
 def writer_lock(
-    layout: Layout, command: str, wait_seconds: float = 0.0, name: str = "writer.lock"
+    layout: Layout,
+    command: str,
+    wait_seconds: float = 0.0,
+    name: str = "writer.lock",
+    run_id: str | None = None,
 ) -> Iterator[None]:
     """Hold the lock file `state/<name>` for the block. `writer.lock` serialises writers
-    of the tables; the nightly job holds `nightly.lock` for its whole run as well."""
+    of the tables; the nightly job holds `nightly.lock` for its whole run as well, naming
+    its `run_id` there (`live_run`)."""
     path = layout.lock_file(name)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -43,7 +48,8 @@ def writer_lock(
                 time.sleep(0.2)
         os.ftruncate(fd, 0)
         started = iso_seconds(datetime.now(UTC))
-        os.pwrite(fd, f"pid {os.getpid()}, {command}, since {started}\n".encode(), 0)
+        run = f"run {run_id}, " if run_id else ""
+        os.pwrite(fd, f"pid {os.getpid()}, {command}, {run}since {started}\n".encode(), 0)
         try:
             yield
         finally:
@@ -73,3 +79,14 @@ def running_writer(layout: Layout, name: str = "writer.lock") -> str | None:
     except PermissionError:  # alive, under another user
         pass
     return text
+
+
+def live_run(layout: Layout, name: str = "nightly.lock") -> str | None:
+    """The run id the live holder of `state/<name>` named (`writer_lock(run_id=...)`), if
+    any: a run still going, which its ledger row's `running` must not be taken for a
+    run that died."""
+    holder = running_writer(layout, name)
+    for part in (holder or "").split(", "):
+        if part.startswith("run "):
+            return part.removeprefix("run ")
+    return None

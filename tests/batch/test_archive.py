@@ -50,17 +50,22 @@ def test_resent_file_is_archived_and_listed_as_skipped(tmp_path: Path) -> None:
     assert again[0]["rows_loaded"] == 0
 
 
-def test_without_archive_a_resent_file_adds_no_run(tmp_path: Path) -> None:
+def test_without_archive_a_resent_file_is_not_ingested_again(tmp_path: Path) -> None:
+    """The night is a run of its own (every night is), which ingests nothing: the file
+    stays in the inbox, counted as skipped, and no file record is added for it."""
     wh, inbox = tmp_path / "wh", tmp_path / "inbox"
     inbox.mkdir()
     shutil.copyfile(fixture("bom_crlf.csv"), inbox / "first.csv")
     assert nightly(wh, inbox, None).exit_code == 0
-    runs = CliRunner().invoke(cli, ["--warehouse", str(wh), "runs", "--json"], env=ENV)
-    before = len(json.loads(runs.output))
+    files = CliRunner().invoke(cli, ["--warehouse", str(wh), "runs", "--files", "--json"], env=ENV)
+    before = len(json.loads(files.output))
     run = nightly(wh, inbox, None)
     assert run.exit_code == 0 and "nothing new in the inbox" in run.output
     runs = CliRunner().invoke(cli, ["--warehouse", str(wh), "runs", "--json"], env=ENV)
-    assert len(json.loads(runs.output)) == before
+    last = json.loads(runs.output)[-1]
+    assert (last["command"], last["files_skipped"], last["rows_read"]) == ("cdr nightly", 1, 0)
+    files = CliRunner().invoke(cli, ["--warehouse", str(wh), "runs", "--files", "--json"], env=ENV)
+    assert len(json.loads(files.output)) == before
     assert (inbox / "first.csv").is_file()
 
 

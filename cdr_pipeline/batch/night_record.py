@@ -1,0 +1,101 @@
+"""The nightly's own row in the run ledger: every night is a run of `cdr runs`, also one that
+loads nothing, and a night killed in a later stage (validation, reports, retention...)
+reads `interrupted`, not the `ok` its ingest had written.
+
+The row is the ingest's (they share one run id): `running` from the start of the night, the
+ingest's counts once it has loaded, and the night's exit code, stage failures and the
+table versions of every commit it made (ingest, retention, personal retention) at its end.
+While the night runs, its lock (`nightly.lock`) names the run, so that another writer does
+not take the `running` row for a run that died (`lock.live_run`).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+import polars as pl
+
+from cdr_pipeline.batch.stages import NightlySummary
+from cdr_pipeline.config import Settings
+from cdr_pipeline.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_UNEXPECTED
+from cdr_pipeline.state.ledger import RUNS_SCHEMA, Ledger
+from cdr_pipeline.state.tables import format_versions
+
+log = logging.getLogger(__name__)
+
+COMMAND = "cdr nightly"
+
+
+class NightRecord:
+    """Writes the night's ledger row (best effort: a ledger that cannot be written, e.g. a
+    full disk, is logged, and the night's own exit code says what went wrong)."""
+
+    def __init__(self, settings: Settings, run_id: str) -> None:
+        self.settings, self.run_id = settings, run_id
+        self.ledger = Ledger(settings.layout)
+        self.started = datetime.now(UTC)
+
+    def _row(self) -> dict[str, Any]:
+        """The run's latest row (the ingest's, once it ran), or a new one."""
+        found = self.ledger.runs().filter(pl.col("run_id") == self.run_id)
+        if not found.is_empty():
+            return found.row(0, named=True)
+        return {"run_id": self.run_id, **dict.fromkeys(RUNS_SCHEMA.names[1:])}
+
+    def _write(self, row: dict[str, Any]) -> None:
+        row.update(command=COMMAND, started_at=self.started)
+        try:
+            self.ledger.write("runs", self.run_id, [row], RUNS_SCHEMA)
+        except OSError as exc:
+            log.warning("the ledger does not record the nightly's run (%s)", exc)
+
+    def running(self) -> None:
+        """At the start of the night, and again after its ingest recorded how it ended."""
+        self._write({**self._row(), "status": "running"})
+
+    def end(self, summary: NightlySummary, ending: str) -> None:
+        """The night's last word: `ending` is ok (it ran to its end), interrupted (Ctrl-C,
+        SIGTERM) or failed (an error no stage caught)."""
+        row = self._row()
+        code = summary.exit_code
+        if ending == "interrupted":
+            status, code = "interrupted", EXIT_INTERRUPTED
+        elif ending == "failed":
+            status, code = "failed", max(code, EXIT_UNEXPECTED)
+        else:
+            status = "ok" if code == EXIT_OK else "failed"
+        failed = [
+            f"{s.name}: {s.summary}" for s in summary.stages if s.exit_code and s.name != "ingest"
+        ]
+        if ending != "ok":
+            failed.append(
+                "interrupted (Ctrl-C or SIGTERM)" if ending == "interrupted" else "unexpected error"
+            )
+        if summary.ingest is None:
+            row.update(
+                files_seen=len(summary.inbox),
+                files_loaded=0,
+                files_skipped=len(summary.inbox) - len(summary.new_files),
+                files_failed=0,
+                rows_read=0,
+                rows_loaded=0,
+                rows_duplicate=0,
+                rows_rejected=0,
+            )
+        row.update(
+            status=status,
+            exit_code=code,
+            finished_at=datetime.now(UTC),
+            message="; ".join(m for m in (row.get("message"), *failed) if m) or None,
+        )
+        try:
+            from cdr_pipeline.ingest.pending import committed_versions
+
+            # what the night committed: its ingest, and retention's rewrites after it
+            versions = committed_versions(self.settings.layout, self.run_id)
+            row["table_versions"] = format_versions(versions) or row.get("table_versions")
+        except Exception as exc:  # a damaged log must not hide how the night ended
+            log.warning("the nightly's table versions are not known (%s)", exc)
+        self._write(row)

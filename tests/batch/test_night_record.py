@@ -1,0 +1,84 @@
+"""Every night is a run in the ledger: one that loads nothing, and one killed after its ingest
+(reads `interrupted`, not the `ok` its ingest wrote), while a night still running is never
+taken for one that died."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import polars as pl
+
+from cdr_pipeline.batch import run_nightly
+from cdr_pipeline.config import Settings
+from cdr_pipeline.ingest.recover import recover_dead
+from cdr_pipeline.state.layout import Layout
+from cdr_pipeline.state.ledger import RUNS_SCHEMA, Ledger
+from cdr_pipeline.state.lock import live_run, writer_lock
+from tests.ingest.helpers import run_cdr
+
+SAMPLES = Path(__file__).parents[2] / "data" / "samples"
+EXPORT = "dch_export_2026-09-30_2026-10-31.csv"
+
+
+def _inbox(tmp: Path) -> Path:
+    inbox = tmp / "inbox"
+    inbox.mkdir()
+    shutil.copy(SAMPLES / EXPORT, inbox)
+    return inbox
+
+
+def test_a_night_with_nothing_new_is_a_run(tmp_path: Path) -> None:
+    """The second night finds only what the first loaded: it still shows in `cdr runs`, with
+    what it saw and how it ended (it used to leave no trace)."""
+    settings = Settings(warehouse=tmp_path / "wh")
+    inbox = _inbox(tmp_path)
+    first = run_nightly(settings, inbox, run_date=date(2026, 11, 3))
+    second = run_nightly(settings, inbox, run_date=date(2026, 11, 4))
+    assert first.exit_code == second.exit_code == 0
+    runs = Ledger(settings.layout).runs()
+    assert runs["command"].to_list() == ["cdr nightly", "cdr nightly"]
+    last = runs.row(1, named=True)
+    assert last["status"] == "ok" and last["exit_code"] == 0
+    assert (last["files_seen"], last["files_skipped"], last["rows_loaded"]) == (1, 1, 0)
+    assert last["finished_at"] >= last["started_at"]
+    # the first night's row names the version its ingest committed
+    assert runs["table_versions"][0] == "call_legs=0"
+
+
+def test_a_night_killed_after_its_ingest_reads_interrupted(tmp_path: Path) -> None:
+    """Killed between its commit and its validation: the night did not end well, so the
+    next writer marks it interrupted, keeping the version and rows it committed."""
+    inbox = _inbox(tmp_path)
+    wh = tmp_path / "wh"
+    args = ["--warehouse", str(wh), "nightly", "--inbox", str(inbox), "--run-date", "2026-11-03"]
+    killed = run_cdr(*args, env={"CDR_FAULT_KILL_AT": "validate"})
+    assert killed.returncode == -9, killed.stderr
+    ledger = Ledger(Layout(wh))
+    (row,) = ledger.runs().to_dicts()
+    assert row["status"] == "running"  # until a writer looks
+    assert run_cdr(*args).returncode == 0
+    runs = ledger.runs()
+    dead = runs.filter(pl.col("run_id") == row["run_id"]).row(0, named=True)
+    assert dead["status"] == "interrupted", dead
+    assert dead["table_versions"] == "call_legs=0" and dead["rows_loaded"] > 0
+    assert runs["status"].to_list()[-1] == "ok"
+
+
+def test_a_running_night_is_not_taken_for_a_dead_one(tmp_path: Path) -> None:
+    """A night between its stages holds nightly.lock but not the writer lock: an ingest
+    starting then must leave its `running` row alone; once the night is gone, it may not."""
+    layout = Layout(tmp_path / "wh")
+    ledger = Ledger(layout)
+    row = {n: None for n in RUNS_SCHEMA.names}
+    row.update(run_id="night-1", command="cdr nightly", status="running")
+    row["started_at"] = datetime.now(UTC)
+    ledger.write("runs", "night-1", [row], RUNS_SCHEMA)
+    with writer_lock(layout, "cdr nightly", name="nightly.lock", run_id="night-1"):
+        assert live_run(layout) == "night-1"
+        assert recover_dead(layout, ledger) == []
+        assert ledger.runs()["status"].to_list() == ["running"]
+    assert live_run(layout) is None
+    assert recover_dead(layout, ledger) == ["night-1"]
+    assert ledger.runs()["status"].to_list() == ["interrupted"]
