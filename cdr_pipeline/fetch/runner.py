@@ -41,8 +41,8 @@ from cdr_pipeline.fetch.windows import (
     plan_windows,
     span_text,
 )
-from cdr_pipeline.ingest import IngestResult, ingest_paths
-from cdr_pipeline.state.ledger import Ledger
+from cdr_pipeline.ingest import IngestResult, ingest_paths, new_run_id
+from cdr_pipeline.state.ledger import RUNS_SCHEMA, Ledger
 from cdr_pipeline.state.lock import writer_lock
 
 log = logging.getLogger(__name__)
@@ -129,6 +129,35 @@ def fetch_records(
     result.requests = client.requests
     result.seconds = time.monotonic() - t0
     return result
+
+
+def record_idle_run(settings: Settings, result: FetchResult) -> str | None:
+    """A `cdr fetch` that ingested nothing (no records in its windows, or an API error
+    first) is still a run of `cdr runs`, with how it ended; one that ingested is recorded
+    by its ingests. Returns the run id written, if any."""
+    if result.ingests:
+        return None
+    finished = datetime.now(UTC)
+    started = finished - timedelta(seconds=result.seconds)
+    run_id = new_run_id(started)
+    code = result.exit_code
+    what = "report" if result.report_id else f"{len(result.windows)} window(s)"
+    row = {name: None for name in RUNS_SCHEMA.names} | {
+        "run_id": run_id,
+        "command": COMMAND,
+        "status": "ok" if code == EXIT_OK else "failed",
+        "started_at": started,
+        "finished_at": finished,
+        "exit_code": code,
+        **dict.fromkeys((n for n in RUNS_SCHEMA.names if n.startswith(("files_", "rows_"))), 0),
+        "message": result.error.one_line() if result.error is not None else f"no records in {what}",
+    }
+    try:
+        Ledger(settings.layout).write("runs", run_id, [row], RUNS_SCHEMA)
+    except OSError as exc:  # the exit code says what went wrong; this is bookkeeping
+        log.warning("the ledger does not record this fetch (%s)", exc)
+        return None
+    return run_id
 
 
 def _ingest(

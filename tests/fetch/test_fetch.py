@@ -16,6 +16,7 @@ from cdr_pipeline.cli.main import cli
 from cdr_pipeline.config import load_settings
 from cdr_pipeline.errors import EXIT_LOCKED, ConfigError
 from cdr_pipeline.fetch import fetch_records
+from cdr_pipeline.state.layout import Layout
 from cdr_pipeline.state.ledger import Ledger
 from cdr_pipeline.state.lock import writer_lock
 from tests.fetch.conftest import (
@@ -334,6 +335,31 @@ def test_cli_fetch_reports_an_unreachable_host(
     assert f"cannot reach http://127.0.0.1:{port}/v1/cdr_feed" in run.output
     assert "clamped" in run.output and "hint:" in run.output
     assert TOKEN not in run.output
+    # a run of `cdr runs` all the same: it ended before it could ingest anything
+    (row,) = Ledger(Layout(tmp_path / "wh")).runs().to_dicts()
+    assert (row["command"], row["status"], row["exit_code"]) == ("cdr fetch", "failed", 1)
+    assert "cannot reach" in row["message"] and row["rows_loaded"] == 0
+
+
+def test_cli_fetch_of_nothing_is_a_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fetch whose window holds no records ingests nothing, and still shows in `cdr runs`
+    (a cron job that ran and found nothing is not a job that never ran)."""
+    monkeypatch.setenv("WEBEX_TOKEN", TOKEN)
+    wh = tmp_path / "wh"
+    now = datetime.now(UTC).replace(microsecond=0)
+    since = (now - timedelta(hours=21)).strftime(ISO)
+    until = (now - timedelta(hours=12)).strftime(ISO)
+    with FakeWebex(TOKEN, []) as server:
+        run = CliRunner().invoke(
+            cli,
+            ["--warehouse", str(wh), "fetch", "--base-url", server.url, "--since", since,
+             "--until", until],
+        )  # fmt: skip
+    assert run.exit_code == 0, run.output
+    runs = CliRunner().invoke(cli, ["--warehouse", str(wh), "runs", "--json"])
+    (row,) = json.loads(runs.output)
+    assert (row["command"], row["status"], row["exit_code"]) == ("cdr fetch", "ok", 0)
+    assert row["files_seen"] == row["rows_loaded"] == 0
 
 
 def test_saved_pages_are_replayed_even_when_the_api_is_gone(
