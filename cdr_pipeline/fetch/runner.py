@@ -221,7 +221,7 @@ def _fetch_windows(
         start = before - timedelta(hours=options.overlap_hours)
     else:
         start = now - timedelta(hours=options.lookback_hours)
-    end = parse_time(until) if until is not None else now
+    end = parse_time(until) if until is not None else None  # None: as late as served
     windows, notes = plan_windows(spec, start, end, now)
     for note in notes:
         log.warning("%s", note)

@@ -82,10 +82,11 @@ def parse_time(value: str | datetime | date) -> datetime:
 
 
 def plan_windows(
-    spec: SourceSpec, start: datetime, end: datetime, now: datetime
+    spec: SourceSpec, start: datetime, end: datetime | None, now: datetime
 ) -> tuple[list[Window], list[str]]:
     """Windows covering [start, end], clamped to what the API serves. Returns the windows and
-    notes saying what was clamped."""
+    notes saying what was clamped. `end` None is as late as the API serves: no note (a run
+    without `--until` asked for nothing later, and a note on every scheduled run is noise)."""
     notes: list[str] = []
     now = floor_ms(now)
     # a minute of margin, so a window at the edge is not already outside the horizon when sent
@@ -102,7 +103,9 @@ def plan_windows(
             )
         )
         start = earliest
-    if end > latest:
+    if end is None:
+        end = latest
+    elif end > latest:
         notes.append(
             f"end {api_time(end)} is later than now - {span_text(spec.min_lag)}; "
             f"clamped to {api_time(latest)}"

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from cdr_pipeline.fetch import fetch_records
+from cdr_pipeline.fetch.windows import FEED
 from tests.fetch.conftest import NOW, TOKEN, FakeClock, make_client, settings_for
 from tests.fetch.fakewebex import FakeWebex, make_records
 
@@ -45,3 +46,24 @@ def test_stream_watermark_older_than_the_horizon_moves_on(tmp_path: Path, clock:
     assert third.watermark_before == second.watermark_after
     assert third.windows[0].start > later - timedelta(hours=6)
     assert not any("no longer served" in n for n in third.notes)
+
+
+def test_a_run_without_until_says_nothing_of_its_end(tmp_path: Path, clock: FakeClock) -> None:
+    """No --until asks for all the API serves: the end is now minus the API's lag, without
+    the "clamped" warning that every scheduled run used to log (cron mails each one)."""
+    settings = settings_for(tmp_path)
+    records = make_records(4, NOW - timedelta(hours=3), timedelta(minutes=20))
+    with FakeWebex(TOKEN, records) as server:
+        result = fetch_records(
+            settings, "feed", NOW - timedelta(hours=4), client=make_client(server.url, clock),
+            now=NOW,
+        )  # fmt: skip
+        ended = fetch_records(
+            settings, "feed", NOW - timedelta(hours=4), NOW + timedelta(hours=1),
+            client=make_client(server.url, clock), now=NOW,
+        )  # fmt: skip
+    assert result.exit_code == 0 and result.notes == []
+    assert result.windows[-1].end == NOW - FEED.min_lag
+    # an --until later than that is still clamped, and says so
+    assert ended.windows[-1].end == NOW - FEED.min_lag
+    assert any("clamped" in n for n in ended.notes), ended.notes
