@@ -80,7 +80,8 @@ def test_cron_line_matches_the_unit_and_splits_its_outputs() -> None:
     assert len(lines) == 1
     fields = lines[0].split(None, 6)
     assert fields[:5] == ["30", "2", "*", "*", "*"] and fields[5] == "cdr"
-    command = fields[6]
+    command, alert = fields[6].split(" || ", 1)
+    assert alert.startswith("echo ")  # cron mails what it prints (see the test below)
     args = shlex.split(command.split("&&", 1)[1])
     stdout = next(a for a in args if a.startswith(">>"))[2:]
     stderr = next(a for a in args if a.startswith("2>>"))[3:]
@@ -98,3 +99,39 @@ def test_logrotate_covers_every_log_the_job_writes() -> None:
         path = Path(target.removeprefix("append:"))
         assert any(path.match(p) for p in patterns), (path, patterns)
     assert "rotate " in text and "compress" in text
+
+
+@pytest.mark.parametrize("code", [0, 3])
+def test_cron_line_prints_a_line_to_mail_only_when_the_run_fails(tmp_path: Path, code: int) -> None:
+    """Both outputs go to files, so cron would mail nothing even for a failed run: the line
+    ends with an echo that it mails then, and only then. Run for real by sh, with cdr
+    replaced by a stand-in that writes to both outputs and exits `code`."""
+    line = next(
+        ln
+        for ln in (DEPLOY / "cron" / "cdr-nightly").read_text("utf-8").splitlines()
+        if ln.startswith("30 ")
+    )
+    command = line.split(None, 6)[6]
+    home, logs = tmp_path / "srv", tmp_path / "log"
+    (home / ".venv" / "bin").mkdir(parents=True)
+    logs.mkdir()
+    stand_in = home / ".venv" / "bin" / "cdr"
+    stand_in.write_text(f"#!/bin/sh\necho table\necho '{{}}' >&2\nexit {code}\n")
+    stand_in.chmod(0o755)
+    command = command.replace("/srv/cdr", str(home)).replace("/var/log/cdr", str(logs))
+    proc = subprocess.run(["/bin/sh", "-c", command], capture_output=True, text=True, timeout=60)
+    assert (logs / "nightly-summary.log").read_text() == "table\n"
+    assert (logs / "nightly.jsonl").read_text() == "{}\n"
+    if code == 0:
+        assert proc.stdout == "" and proc.returncode == 0
+    else:
+        assert f"cdr nightly failed with exit {code} on " in proc.stdout
+        assert str(logs / "nightly.jsonl") in proc.stdout
+
+
+def test_the_alert_mails_the_jobs_own_logs() -> None:
+    """The job's output goes to files, not the journal: the alert's mail must hold them."""
+    alert = unit("cdr-alert@.service")["Service"]["ExecStart"]
+    service = unit("cdr-nightly.service")["Service"]
+    for target in (service["StandardOutput"], service["StandardError"]):
+        assert f"tail -n 30 {target.removeprefix('append:')}" in alert
