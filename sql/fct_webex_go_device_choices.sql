@@ -2,7 +2,8 @@
 -- key: match_key, interval_seq
 -- Which Webex Go device a Webex Go leg is made from, by the leg's key and start time, worked
 -- out from the devices alone so that fct_webex_go_leg_devices reads each leg once. A leg's
--- keys are 'u:' || its User UUID and 'p:' || its User number; the phone number counts only
+-- keys are 'u:' || its User UUID in lower case and 'p:' || the digits of its User number
+-- (the device's the same way); the phone number counts only
 -- when the user UUID finds no device (a CDR without User UUID, or a device list without it).
 -- Of a key's devices, a leg started at instant t takes the one that existed at t, one already
 -- activated before one still pending (a phone places Webex Go calls only once activated),
@@ -25,15 +26,20 @@ with devices as (
     from dim_webex_go_devices
 ),
 
--- the keys a leg can match: its user's UUID, or its phone number
+-- the keys a leg can match: its user's UUID (in any case: a UUID's hex digits are), or its
+-- phone number's digits (a device list edited in a spreadsheet loses the leading + of an
+-- E.164 number, and one typed by hand has blanks and dashes: +1 408-555-0100)
 device_keys as (
-    select 'u:' || user_uuid as match_key, 'user_uuid' as matched_by, *
+    select 'u:' || lower(user_uuid) as match_key, 'user_uuid' as matched_by, *
     from devices
     where user_uuid is not null
     union all
-    select 'p:' || phone_number as match_key, 'phone_number' as matched_by, *
+    select
+        'p:' || nullif(regexp_replace(phone_number, '[^0-9]', '', 'g'), '') as match_key,
+        'phone_number' as matched_by,
+        *
     from devices
-    where phone_number is not null
+    where nullif(regexp_replace(phone_number, '[^0-9]', '', 'g'), '') is not null
 ),
 
 -- Of a key's devices, a leg started at instant t takes the one that existed at t (activated

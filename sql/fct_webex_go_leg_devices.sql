@@ -61,7 +61,7 @@ legs_with_device as (
         devices.deleted_at as device_deleted_at
     from go_legs
     left join fct_webex_go_device_choices as u
-        on 'u:' || go_legs.user_uuid = u.match_key
+        on 'u:' || lower(go_legs.user_uuid) = u.match_key
         and (u.valid_from is null or go_legs.start_time >= u.valid_from)
         and (
             u.valid_to is null
@@ -69,7 +69,7 @@ legs_with_device as (
             or (go_legs.start_time is null and u.valid_from is null)
         )
     left join fct_webex_go_device_choices as p
-        on 'p:' || go_legs.user_number = p.match_key
+        on 'p:' || nullif(regexp_replace(go_legs.user_number, '[^0-9]', '', 'g'), '') = p.match_key
         and (p.valid_from is null or go_legs.start_time >= p.valid_from)
         and (
             p.valid_to is null
