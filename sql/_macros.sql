@@ -34,3 +34,10 @@ create or replace macro month_start_at(tz, month_start) as
     timezone(tz, cast(month_start as timestamp));
 create or replace macro month_end_at(tz, month_start) as
     timezone(tz, cast(month_start + interval 1 month as timestamp));
+
+-- Money: `units` licences at `price` each, rounded half up to cents as the decimal amount
+-- it is (2.675 is stored as the double 2.67499999...: a round of the double product gives
+-- 2.67). The price is taken to six decimals. A DOUBLE, as the cost columns are.
+create or replace macro cents(units, price) as cast(
+    round(cast(units as decimal(18, 0)) * cast(price as decimal(18, 6)), 2) as double
+);

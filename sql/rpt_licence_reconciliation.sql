@@ -149,7 +149,7 @@ final as (
         idle_licences,
         unit_price,
         currency,
-        round(idle_licences * unit_price, 2) as idle_cost,
+        cents(idle_licences, unit_price) as idle_cost,
         case
             when has_mixed_currency then 'mixed_currency'
             when call_coverage = 'none' then 'no_call_data'
@@ -159,7 +159,7 @@ final as (
             else 'matched'
         end as status,
         cast(greatest(entitled_units - consumed_month_end, 0) as bigint) as unassigned_units,
-        round(greatest(entitled_units - consumed_month_end, 0) * unit_price, 2)
+        cents(greatest(entitled_units - consumed_month_end, 0), unit_price)
             as unassigned_cost,
         covered_days,
         call_coverage

@@ -243,9 +243,21 @@ transform(array(__round_arg), __v -> (
 """
 
 
+def _is_decimal(node: exp.Expr) -> bool:
+    """A value of DECIMAL type: a cast to DECIMAL, or a product, sum or difference of them."""
+    if isinstance(node, exp.Paren):
+        return _is_decimal(node.this)
+    if isinstance(node, exp.Cast):
+        return node.to.this == exp.DataType.Type.DECIMAL
+    if isinstance(node, (exp.Mul, exp.Add, exp.Sub)):
+        return _is_decimal(node.this) and _is_decimal(node.expression)
+    return False
+
+
 def round_to_spark(node: exp.Expr) -> exp.Expr:
-    """`round(x, n)` as DuckDB rounds a double (see `_ROUND_TEMPLATE`)."""
-    if not isinstance(node, exp.Round):
+    """`round(x, n)` as DuckDB rounds a double (see `_ROUND_TEMPLATE`); a decimal `x` (the
+    `cents` macro's money) is left to Spark's round, which rounds it half up as DuckDB does."""
+    if not isinstance(node, exp.Round) or _is_decimal(node.this):
         return node
     decimals = node.args.get("decimals")
     if decimals is None:

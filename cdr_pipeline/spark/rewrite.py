@@ -26,7 +26,8 @@ it). A construct no rule can express raises `RewriteError` naming it, never a gu
   date))`; sub-second units subtract `unix_millis` / `unix_seconds` / `unix_micros`;
 - `/` divides in floating point in DuckDB (Spark divides decimals exactly): the dividend is
   cast to DOUBLE; `round(x, n)` rounds that double's exact binary value as DuckDB does
-  (Spark's own `round` of a double rounds its shortest decimal text: 10.95 gives 11.0);
+  (Spark's own `round` of a double rounds its shortest decimal text: 10.95 gives 11.0); a
+  round of a DECIMAL amount (money, the `cents` macro) stays Spark's: both round it half up;
 - `arg_max(v, o)` / `arg_min` skip rows whose `v` is NULL in DuckDB: `max_by(v, CASE WHEN v
   IS NOT NULL THEN o END)`; a row value `(a, b)` as the ordering becomes `struct(a, b)`.
 """
