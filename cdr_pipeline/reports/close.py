@@ -21,6 +21,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from cdr_pipeline import __version__
 from cdr_pipeline.config import Settings
@@ -77,6 +78,17 @@ def next_month(first_day: date) -> date:
     return (first_day + timedelta(days=32)).replace(day=1)
 
 
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def reporting_today(settings: Settings) -> date:
+    """Today's date in the reporting time zone, whose calendar months the reports cut: a
+    month has ended when that date is in the next month (in America/Los_Angeles, September
+    lasts until 2026-10-01T07:00Z; in Pacific/Auckland it ended at 2026-09-30T12:00Z)."""
+    return _now().astimezone(ZoneInfo(settings.reporting_timezone)).date()
+
+
 def close_month(
     settings: Settings,
     month: str | date,
@@ -107,7 +119,9 @@ def close_month(
         try:
             coverage, covered = month_coverage(con, first_day)
             days = days_in(first_day)
-            problem = _incomplete(first_day, coverage, covered, days, today)
+            problem = _incomplete(
+                first_day, coverage, covered, days, today or reporting_today(settings)
+            )
             if problem and not force:
                 raise CloseRefused(
                     f"{month_text(first_day)} is not complete: {problem}",
@@ -143,11 +157,9 @@ def close_month(
     return CloseResult(close, already_closed=False)
 
 
-def _incomplete(
-    first_day: date, coverage: str, covered: int, days: int, today: date | None
-) -> str | None:
-    """Why the month cannot be closed without --force, or None."""
-    today = today or datetime.now(UTC).date()
+def _incomplete(first_day: date, coverage: str, covered: int, days: int, today: date) -> str | None:
+    """Why the month cannot be closed without --force, or None (`today`: in the reporting
+    time zone)."""
     if next_month(first_day) > today:
         return f"the month has not ended (today is {today.isoformat()})"
     if coverage != "full":

@@ -4,7 +4,8 @@ idempotence, incomplete months, the lock, and the nightly's automatic close."""
 from __future__ import annotations
 
 import json
-from datetime import date
+from dataclasses import replace
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from cdr_pipeline.batch import run_nightly
 from cdr_pipeline.config import Settings
 from cdr_pipeline.errors import EXIT_BAD_INPUT, EXIT_LOCKED, EXIT_USAGE
 from cdr_pipeline.ingest import ingest_paths
+from cdr_pipeline.reports import close as close_module
 from cdr_pipeline.reports import run_report
 from cdr_pipeline.reports.close import CloseRefused, close_due_month, close_month
 from cdr_pipeline.reports.frozen import FINANCE_REPORTS, list_closed, read_close, read_journal
@@ -162,6 +164,21 @@ def test_an_incomplete_month_is_refused_unless_forced_with_a_reason(wh: Settings
 def test_a_month_that_has_not_ended_is_refused(wh: Settings) -> None:
     with pytest.raises(CloseRefused, match="has not ended"):
         close_month(wh, CLOSED_MONTH, today=date(2026, 10, 20))
+
+
+def test_a_month_ends_at_midnight_of_the_reporting_time_zone(
+    wh: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 2026-11-01T03:00Z is still October 31 (20:00) in Los Angeles: October has not ended
+    monkeypatch.setattr(close_module, "_now", lambda: datetime(2026, 11, 1, 3, tzinfo=UTC))
+    west = replace(wh, reporting_timezone="America/Los_Angeles")
+    with pytest.raises(CloseRefused, match=r"has not ended \(today is 2026-10-31\)"):
+        close_month(west, CLOSED_MONTH)
+    assert not wh.layout.closed_month(CLOSED_MONTH).exists()
+    # 2026-10-31T12:00Z is already November 1 (01:00) in Auckland: October has ended there
+    monkeypatch.setattr(close_module, "_now", lambda: datetime(2026, 10, 31, 12, tzinfo=UTC))
+    east = replace(wh, reporting_timezone="Pacific/Auckland")
+    assert close_module.reporting_today(east) == date(2026, 11, 1)
 
 
 def test_reopen_needs_a_closed_month_and_a_reason(wh: Settings) -> None:
