@@ -70,6 +70,8 @@ def test_pack_has_a_cover_a_sheet_per_report_and_the_definitions(
     for name in FINANCE_REPORTS:
         assert cover[f"Rows: {name}"] == pack[name].max_row - 1
     defs = {(r[0], r[1]): r[2] for r in pack["Columns"].iter_rows(min_row=2, values_only=True)}
+    # every column of every sheet has its meaning (README: "the meaning of every column")
+    assert [column for column, meaning in defs.items() if not meaning] == []
     # the same words as sql/README.md
     assert "idle_licences × unit_price" in defs[("reconciliation", "idle_cost")]
     readme = (REPO / "sql" / "README.md").read_text(encoding="utf-8")
