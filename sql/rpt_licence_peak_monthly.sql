@@ -29,10 +29,17 @@ running as (
     from moves
 ),
 
-final as (
-    select month, cast(max(held) as bigint) as licences_held_peak
+peaks as (
+    select month, max(held) as held
     from running
     group by month
+),
+
+-- every month of the licence reports: 0 in a month without any unit held
+final as (
+    select m.month, cast(coalesce(p.held, 0) as bigint) as licences_held_peak
+    from fct_licence_months as m
+    left join peaks as p on m.month = p.month
 )
 
 select * from final

@@ -2,8 +2,9 @@
 -- key: month, subscription_id, licence_type
 -- Entitlement (licences bought) against consumption (licence units held) per month, with the
 -- variance, the cost of units held without use and of units bought but not assigned.
--- Definitions in sql/README.md. Months are those with licence data; a subscription shows in
--- a month when it had an entitlement in force or held licences then. Idle figures need call
+-- Definitions in sql/README.md. Months are those of fct_licence_months (from the first
+-- licence held to the device data horizon, also one without any unit held); a subscription
+-- shows in a month when it had an entitlement in force or held licences then. Idle figures need call
 -- data for every day of the month (call_coverage 'full'); otherwise they are NULL, and the
 -- status is no_call_data when the month has no call data at all.
 with usage as (
@@ -60,14 +61,16 @@ peaks as (
     group by all
 ),
 
+-- every month of the licence data, also one in which no unit was held (its entitlements are
+-- bought and unassigned all the same)
 months as (
-    select distinct
-        u.month,
-        least(last_day(u.month), cast(timezone(c.reporting_timezone, a.as_of_time) as date))
+    select
+        m.month,
+        least(last_day(m.month), cast(timezone(c.reporting_timezone, a.as_of_time) as date))
             as month_end_day,
-        u.covered_days,
-        u.call_coverage
-    from usage as u
+        m.covered_days,
+        m.call_coverage
+    from fct_licence_months as m
     cross join settings as c
     cross join as_of as a
 ),

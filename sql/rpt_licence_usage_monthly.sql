@@ -7,7 +7,7 @@
 -- day's last held instant, calls by their start time, and a device or licence unit counted
 -- once per month in the group of its last held instant of the month. Missing location,
 -- department or subscription show as '(none)'. Idle counts need call data for every day of
--- the month (int_call_coverage, up to the device data horizon): otherwise they are NULL.
+-- the month (fct_licence_months, up to the device data horizon): otherwise they are NULL.
 -- Names come from the org directory as loaded now (stg_org_directory): department_name is
 -- the department id when the directory does not list it; cost_centre, site and country are
 -- NULL then.
@@ -28,10 +28,6 @@ unit_pieces as (
 
 device_segments as (
     select * from fct_device_licence_segments
-),
-
-coverage as (
-    select * from int_call_coverage
 ),
 
 departments as (
@@ -304,18 +300,7 @@ unit_counts as (
 
 -- days of the month with call data, up to the day of the device data horizon
 month_coverage as (
-    select
-        m.month,
-        cast(count(cv.covered_day) as bigint) as covered_days,
-        datediff('day', m.month, cast(m.month + interval 1 month as date)) as days_in_month
-    from (select distinct month from unit_pieces) as m
-    cross join settings as c
-    cross join as_of as a
-    left join coverage as cv
-        on cv.covered_day >= m.month
-        and cv.covered_day < cast(m.month + interval 1 month as date)
-        and cv.covered_day <= cast(timezone(c.reporting_timezone, a.as_of_time) as date)
-    group by m.month
+    select * from fct_licence_months
 ),
 
 final as (
@@ -336,7 +321,7 @@ final as (
         cast(coalesce(dc.devices_activated, 0) as bigint) as devices_activated,
         cast(coalesce(dc.devices_used, 0) as bigint) as devices_used,
         cast(
-            case when mc.covered_days = mc.days_in_month then coalesce(dc.devices_idle, 0) end
+            case when mc.call_coverage = 'full' then coalesce(dc.devices_idle, 0) end
             as bigint
         ) as devices_idle,
         cast(coalesce(dc.devices_never_activated, 0) as bigint) as devices_never_activated,
@@ -345,17 +330,13 @@ final as (
         cast(coalesce(talk.webex_go_minutes, 0) as double) as webex_go_minutes,
         cast(coalesce(uc.licences_used, 0) as bigint) as licences_used,
         cast(
-            case when mc.covered_days = mc.days_in_month then coalesce(uc.licences_idle, 0) end
+            case when mc.call_coverage = 'full' then coalesce(uc.licences_idle, 0) end
             as bigint
         ) as licences_idle,
         cast(coalesce(uc.licences_never_activated, 0) as bigint) as licences_never_activated,
         cast(coalesce(calls.webex_go_device_minutes, 0) as double) as webex_go_device_minutes,
         mc.covered_days,
-        case
-            when mc.covered_days = mc.days_in_month then 'full'
-            when mc.covered_days = 0 then 'none'
-            else 'partial'
-        end as call_coverage
+        mc.call_coverage
     from held
     inner join month_coverage as mc on held.month = mc.month
     left join month_end as me on

@@ -46,3 +46,39 @@ def test_costs_round_the_decimal_amount_half_up(tmp_path: Path) -> None:
             "unassigned_cost": 1.01,
         },
     ]
+
+
+def test_a_month_without_any_unit_held_still_pays_for_its_entitlements(tmp_path: Path) -> None:
+    w = World()
+    # D1 held in August only (deleted at September's first instant), D2 from October 5
+    w.event("2026-08-01T00:00:00Z", "D1", "PROVISIONED", U1, "+15550001")
+    w.event("2026-09-01T00:00:00Z", "D1", "DELETED", U1, "+15550001")
+    w.event("2026-10-05T00:00:00Z", "D2", "PROVISIONED", user(2), "+15550002")
+    w.snapshot("2026-10-20T00:00:00Z", "D2", user(2), "+15550002")
+    w.entitle("Sub-1", BYOD, 3, "10.00")
+    w.leg(
+        "calls_2026-09-01_2026-10-01.csv", "DESK", "2026-09-15T10:00:00Z", U1, "+1555", 30, go=False
+    )
+    con = w.build(tmp_path)
+    # September: 3 bought, none held, all 3 unassigned (30.00), with full call coverage
+    rows = records(
+        con,
+        "select entitled_units, consumed_peak, consumed_month_end, licence_days, "
+        "idle_licences, unassigned_units, unassigned_cost, status, call_coverage "
+        "from rpt_licence_reconciliation where month = date '2026-09-01'",
+    )
+    assert rows == [
+        {
+            "entitled_units": 3,
+            "consumed_peak": 0,
+            "consumed_month_end": 0,
+            "licence_days": 0,
+            "idle_licences": 0,
+            "unassigned_units": 3,
+            "unassigned_cost": 30.0,
+            "status": "under",
+            "call_coverage": "full",
+        }
+    ]
+    peaks = records(con, "select month, licences_held_peak from rpt_licence_peak_monthly")
+    assert [p["licences_held_peak"] for p in sorted(peaks, key=lambda p: p["month"])] == [1, 0, 1]
