@@ -119,8 +119,11 @@ def close_month(
         try:
             coverage, covered = month_coverage(con, first_day)
             days = days_in(first_day)
+            # never later than today in the reporting time zone: the nightly's run date is
+            # a UTC date, on which a month of a zone west of UTC may not have ended yet
+            now = reporting_today(settings)
             problem = _incomplete(
-                first_day, coverage, covered, days, today or reporting_today(settings)
+                first_day, coverage, covered, days, now if today is None else min(today, now)
             )
             if problem and not force:
                 raise CloseRefused(

@@ -174,6 +174,9 @@ def test_a_month_ends_at_midnight_of_the_reporting_time_zone(
     west = replace(wh, reporting_timezone="America/Los_Angeles")
     with pytest.raises(CloseRefused, match=r"has not ended \(today is 2026-10-31\)"):
         close_month(west, CLOSED_MONTH)
+    # the nightly's run date is the UTC date (November 1): October has not ended either
+    with pytest.raises(CloseRefused, match=r"has not ended \(today is 2026-10-31\)"):
+        close_month(west, CLOSED_MONTH, today=date(2026, 11, 1), command="cdr nightly")
     assert not wh.layout.closed_month(CLOSED_MONTH).exists()
     # 2026-10-31T12:00Z is already November 1 (01:00) in Auckland: October has ended there
     monkeypatch.setattr(close_module, "_now", lambda: datetime(2026, 10, 31, 12, tzinfo=UTC))
