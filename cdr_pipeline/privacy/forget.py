@@ -37,10 +37,18 @@ from cdr_pipeline.privacy.rewrite import (
     rewrite_connection,
     rewrite_partitions,
 )
-from cdr_pipeline.privacy.scrub import ScrubResult, scrub_files
+from cdr_pipeline.privacy.scrub import ScrubResult, scrub_files, text_pattern
 from cdr_pipeline.privacy.selector import add_stored_spellings, start_selector
 from cdr_pipeline.schema import schemas_by_table
-from cdr_pipeline.schema.personal import EMAIL, ID, MAC, NAME, NUMBER, pseudonymised_columns
+from cdr_pipeline.schema.personal import (
+    EMAIL,
+    ID,
+    MAC,
+    NAME,
+    NUMBER,
+    personal_columns,
+    pseudonymised_columns,
+)
 from cdr_pipeline.state import tables
 from cdr_pipeline.state.ledger import FILES_SCHEMA, TS, Ledger
 from cdr_pipeline.state.lock import writer_lock
@@ -239,17 +247,19 @@ def forget(
             add_stored_spellings(con, snaps, found)
             _find_values(con, snaps, found)
             replacements, text, result.values = _replacement_map(found, key)
+            # their values in free text (`extra`) of rows that are not theirs
+            texts = text_pattern(v for values in found.values() for v in values)
             con.execute("drop table __replacements")
             con.register("__rows", replacements)
             con.execute("create table __replacements as select * from __rows")
             for name in sorted(schemas):
-                if not pseudonymised_columns(name):
+                if not personal_columns(name):
                     continue
                 change = TableRewrite(name)
                 snap = snaps[name]
                 for value in sorted(snap.files):
                     files = snap.partition_files(value)
-                    touched = count_touched(con, schemas[name], files)
+                    touched = count_touched(con, schemas[name], files, texts)
                     if touched:
                         change.rows += touched
                         change.files += len(files)
@@ -258,7 +268,7 @@ def forget(
                 if change.partitions and not dry_run:
                     change.version = rewrite_partitions(
                         con, settings, schemas[name], snap, change.partitions, run_id,
-                        null_dropped="touched", tag="erasure",
+                        null_dropped="touched", tag="erasure", texts=texts,
                     )  # fmt: skip
                 result.tables.append(change)
         except duckdb.OutOfMemoryException as exc:  # finding the person's rows, before a rewrite

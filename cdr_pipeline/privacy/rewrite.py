@@ -80,13 +80,21 @@ def _joins(schema: TableSchema, lookups: dict[str, str]) -> str:
     )
 
 
-def touched_predicate(schema: TableSchema, present: set[str]) -> str:
-    """SQL true on a row holding a value of the replacement map."""
+def touched_predicate(schema: TableSchema, present: set[str], texts: str | None = None) -> str:
+    """SQL true on a row holding a value of the replacement map, or (with `texts`, a
+    regular expression of the values' spellings in free text) whose dropped fields hold
+    one inside their text: an unknown source column kept in `extra` may name anyone."""
     parts = [
         f"{quote(c)} in (select value from {MAP_NAME} where kind = {lit(k)})"
         for c, k in pseudonymised_columns(schema.name).items()
         if c in present
     ]
+    if texts:
+        parts += [
+            f"coalesce(regexp_matches({quote(c)}, {lit(texts)}), false)"
+            for c in dropped_columns(schema.name)
+            if c in present
+        ]
     return "(" + " or ".join(parts) + ")" if parts else "false"
 
 
@@ -130,10 +138,13 @@ def _present(con: duckdb.DuckDBPyConnection, files: Sequence[Path]) -> set[str]:
 
 
 def count_touched(
-    con: duckdb.DuckDBPyConnection, schema: TableSchema, files: Sequence[Path]
+    con: duckdb.DuckDBPyConnection,
+    schema: TableSchema,
+    files: Sequence[Path],
+    texts: str | None = None,
 ) -> int:
-    """Rows of `files` holding a value of the replacement map."""
-    predicate = touched_predicate(schema, _present(con, files))
+    """Rows of `files` holding a value of the replacement map (`texts`: `touched_predicate`)."""
+    predicate = touched_predicate(schema, _present(con, files), texts)
     rows = con.execute(f"select count(*) from {_source(files)} where {predicate}").fetchall()
     return int(rows[0][0])
 
@@ -149,12 +160,14 @@ def rewrite_partitions(
     null_dropped: str,
     keep: Iterable[str] = (),
     tag: str = "privacy",
+    texts: str | None = None,
 ) -> int | None:
     """Write each partition of `partitions` anew with the map's values replaced (columns
     `keep` left as they are) and commit them as one version; returns it (None if no
     partition). `null_dropped` is the SQL condition under which dropped fields become NULL
-    (`true`, or `touched` for the rows holding a value of the map). `tag` goes into the
-    new files' names (`part-<run>-<tag>-<id>.parquet`)."""
+    (`true`, or `touched` for the rows holding a value of the map, or one of `texts` in a
+    dropped field: `touched_predicate`). `tag` goes into the new files' names
+    (`part-<run>-<tag>-<id>.parquet`)."""
     if not partitions:
         return None
     layout = settings.layout
@@ -165,7 +178,9 @@ def rewrite_partitions(
             files = snap.partition_files(value)
             present = _present(con, files)
             condition = (
-                touched_predicate(schema, present) if null_dropped == "touched" else null_dropped
+                touched_predicate(schema, present, texts)
+                if null_dropped == "touched"
+                else null_dropped
             )
             select = _select(schema, present, condition, keep, files)
             target = layout.new_data_file(

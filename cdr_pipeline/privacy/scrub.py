@@ -18,7 +18,7 @@ import html
 import json
 import logging
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -57,6 +57,21 @@ def spellings(value: str) -> list[str]:
         value.replace('"', '""'),
     }
     return sorted((f for f in forms if f), key=len, reverse=True)
+
+
+_RE2_SPECIAL = re.compile(r"([\\.^$|?*+()\[\]{}])")
+
+
+def text_pattern(values: Iterable[str]) -> str | None:
+    """A regular expression (RE2, as DuckDB reads it) matching any of `values` inside free
+    text in the spellings a JSON text may use, ignoring case (an e-mail is spelled either
+    way); a short value only as a whole field, as `_pairs` replaces it. None for none."""
+    parts: set[str] = set()
+    for value in values:
+        for form in spellings(value):
+            text = _RE2_SPECIAL.sub(r"\\\1", form)
+            parts.add(text if len(value) >= SHORT else f"(^|{_FIELD_EDGE}){text}({_FIELD_EDGE}|$)")
+    return "(?i)" + "|".join(sorted(parts)) if parts else None
 
 
 @dataclass(frozen=True)

@@ -66,6 +66,7 @@ PERSONAL_COLUMNS: dict[str, dict[str, str]] = {
         "extra": DROP,
     },
     "entitlements": {"extra": DROP},
+    "org_directory": {"extra": DROP},
 }
 """Table -> personal column -> kind. A table or column not listed holds no personal data."""
 

@@ -193,3 +193,43 @@ def test_forget_leaves_nothing_the_warehouse_key_links_to_the_person(
     vacuum_tables(settings, grace_hours=0)
     assert scan_files(settings.warehouse, keyed | {v for v in values if len(v) >= 7}) == {}
     assert _finance(settings) == finance
+
+
+def test_forget_reaches_the_free_text_of_rows_that_are_not_theirs(
+    sample_wh: Settings, samples_dir: Path, tmp_path: Path
+) -> None:
+    """An unknown source column is kept in `extra`, where it can name anyone: another
+    user's leg ("Escalation contact") or a directory entry ("Head") holding the person's
+    e-mail, name and number must not keep them after the erasure and a vacuum."""
+    import csv
+
+    settings = Settings(warehouse=tmp_path / "wh", vacuum_grace_hours=0)
+    shutil.copytree(sample_wh.warehouse, settings.warehouse)
+    build_warehouse(settings)  # its views list this folder's files
+    email, values = _person(settings)
+    name = max((v for v in values if " " in v), key=len)
+    number = next(v for v in values if v.startswith("+"))
+    src = next(samples_dir.glob("dch_export_*.csv"))
+    with src.open(encoding="utf-8-sig", newline="") as fh:
+        header, *rows = list(csv.reader(fh))
+    other = next(r for r in rows if not set(r) & values)
+    other[header.index("Report ID")] = "0b7c6a4e-9d1f-4c2a-8e7b-5f3d2a1c0e99"
+    legs = tmp_path / "legs.csv"
+    with legs.open("w", encoding="utf-8", newline="") as fh:
+        out = csv.writer(fh)
+        out.writerow([*header, "Escalation contact", "Forwarded to"])
+        out.writerow([*other, email.upper(), f"{name} <{number}>"])
+    directory = tmp_path / "directory.csv"
+    directory.write_text(
+        f"entry_type,entry_id,name,cost_centre,site,country,Head\n"
+        f"department,d-extra,Legal,CC-9,,,{email}\n",
+        encoding="utf-8",
+    )
+    loaded = ingest_paths(settings, [legs, directory])
+    assert loaded.exit_code == 0, [f.message for f in loaded.errors]
+    assert scan_files(settings.layout.tables, {email, number, name})
+
+    forget(settings, email=email)
+    vacuum_tables(settings, grace_hours=0)
+    texts = {email, email.upper(), number, name}
+    assert scan_files(settings.warehouse, texts) == {}
