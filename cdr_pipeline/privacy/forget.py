@@ -171,7 +171,9 @@ def _find_values(
     snaps: dict[str, tables.Snapshot],
     found: dict[str, set[str]],
 ) -> None:
-    """Grow `found` (kind -> values) with the owner columns of every row it matches."""
+    """Grow `found` (kind -> values) with the owner columns of every row it matches, and
+    with the other spellings the tables hold of each (a device list saved by a spreadsheet
+    gives `13125550116`, the call records to the person hold `+13125550116`)."""
     for _ in range(ROUNDS):
         before = sum(len(v) for v in found.values())
         for table in OWNER_COLUMNS:
@@ -181,6 +183,7 @@ def _find_values(
             for kind, value in _owner_rows(con, table, files, found):
                 if value is not None and str(value).strip():
                     found.setdefault(kind, set()).add(str(value))
+        add_stored_spellings(con, snaps, found)
         if sum(len(v) for v in found.values()) == before:
             return
 

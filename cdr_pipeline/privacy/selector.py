@@ -11,6 +11,7 @@ and `+`, e-mails and ids in lower case.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 import duckdb
 
@@ -56,14 +57,17 @@ def canonical(kind: str, value: str) -> str:
 
 
 def stored_spellings(
-    con: duckdb.DuckDBPyConnection, snaps: dict[str, tables.Snapshot], kind: str, value: str
+    con: duckdb.DuckDBPyConnection,
+    snaps: dict[str, tables.Snapshot],
+    kind: str,
+    values: Iterable[str],
 ) -> set[str]:
-    """How the tables spell the selector: the values of every column of its kind equal to
-    it as `canonical` compares. A request names a person as they write themselves
-    (`+1 312 555 0116`, `Grace.Chen@Example.com`, an upper-case UUID), the export may
-    spell them otherwise (`+13125550116`); an exact match would find nothing and report
-    the erasure done."""
-    wanted = canonical(kind, value)
+    """How the tables spell `values` (of `kind`): the values of every column of the kind
+    equal to one of them as `canonical` compares. A request names a person as they write
+    themselves (`+1 312 555 0116`, `Grace.Chen@Example.com`, an upper-case UUID), and one
+    export may spell a number otherwise than another (`+13125550116` in the call records,
+    `13125550116` in a device list a spreadsheet saved): an exact match would miss them."""
+    wanted = sorted({canonical(kind, v) for v in values} - {""})
     found: set[str] = set()
     if not wanted:
         return found
@@ -78,17 +82,22 @@ def stored_spellings(
         for column in (c for c in columns if c in present):
             rows = con.execute(
                 f"select distinct {quote(column)} from {source} "
-                f"where {_canonical_sql(kind, quote(column))} = ?",
+                f"where {_canonical_sql(kind, quote(column))} in (select unnest(?))",
                 [wanted],
             ).fetchall()
             found |= {str(r[0]) for r in rows}
     return found
 
 
+SPELLED_KINDS = (ID, NUMBER, EMAIL)
+"""The kinds a value may be spelled several ways of (names and MACs are compared as they
+are: the pipeline upper-cases a MAC and drops its separators)."""
+
+
 def add_stored_spellings(
     con: duckdb.DuckDBPyConnection, snaps: dict[str, tables.Snapshot], found: dict[str, set[str]]
 ) -> None:
-    """Grow `found` (kind -> values, the selector) with the tables' spellings of each value."""
-    for kind, given in list(found.items()):
-        for value in list(given):
-            found[kind] |= stored_spellings(con, snaps, kind, value)
+    """Grow `found` (kind -> values) with the tables' spellings of each value."""
+    for kind in SPELLED_KINDS:
+        if found.get(kind):
+            found[kind] |= stored_spellings(con, snaps, kind, found[kind])

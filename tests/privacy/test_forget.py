@@ -233,3 +233,35 @@ def test_forget_reaches_the_free_text_of_rows_that_are_not_theirs(
     vacuum_tables(settings, grace_hours=0)
     texts = {email, email.upper(), number, name}
     assert scan_files(settings.warehouse, texts) == {}
+
+
+def test_forget_finds_every_spelling_of_the_values_it_finds(
+    sample_wh: Settings, samples_dir: Path, tmp_path: Path
+) -> None:
+    """A device list saved by a spreadsheet spells the person's number without its `+`,
+    the call records to them with it: found through their e-mail, the number must be
+    erased in both spellings, not only in the one their own rows hold."""
+    import csv
+
+    settings = Settings(warehouse=tmp_path / "wh")
+    shutil.copytree(sample_wh.warehouse, settings.warehouse)
+    snapshot = tmp_path / "snapshot.csv"
+    snapshot.write_text(
+        "snapshot_time,org_uuid,device_id,user_uuid,user_email,deployment,phone_number,status\n"
+        "2026-09-01T06:00:00Z,9a581b46-53c9-4d27-90a0-d6beadbc1da4,dev-zed,"
+        "7e57e57e-0000-4000-8000-000000000199,zed.quinn@example.com,BYOD,13125550987,ONLINE\n",
+        encoding="utf-8",
+    )
+    src = next(samples_dir.glob("dch_export_*.csv"))
+    with src.open(encoding="utf-8-sig", newline="") as fh:
+        header, row, *_ = list(csv.reader(fh))
+    row[header.index("Report ID")] = "0b7c6a4e-9d1f-4c2a-8e7b-5f3d2a1c0e98"
+    row[header.index("Called number")] = "+13125550987"
+    legs = tmp_path / "legs.csv"
+    with legs.open("w", encoding="utf-8", newline="") as fh:
+        csv.writer(fh).writerows([header, row])
+    loaded = ingest_paths(settings, [snapshot, legs])
+    assert loaded.exit_code == 0, [f.message for f in loaded.errors]
+
+    dry = forget(settings, email="zed.quinn@example.com", dry_run=True)
+    assert {t.table: t.rows for t in dry.tables}["call_legs"] == 1
