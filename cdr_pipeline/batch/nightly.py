@@ -241,8 +241,13 @@ def _retention(settings: Settings, summary: NightlySummary, retain: int, run_id:
         moved = ""
         if summary.retention.dropped:
             # the build stage ran before: without this, cdr.duckdb (its views and its kept
-            # fct_calls) showed the dropped days until the next night
-            moved = f"; {build_stage(settings, summary)}"
+            # fct_calls) showed the dropped days until the next night. A whole build, into
+            # a new file: a refresh edits a copy of the old one, whose freed pages kept the
+            # dropped days' numbers and names after every vacuum
+            from cdr_pipeline.warehouse import build_warehouse
+
+            summary.build = build_warehouse(settings)
+            moved = f"; {summary.build.describe()}"
         out[:] = [
             EXIT_OK,
             f"dropped {len(summary.retention.dropped)} partition(s) "

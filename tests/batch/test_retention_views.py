@@ -34,3 +34,41 @@ def test_views_and_kept_marts_leave_the_days_retention_dropped(tmp_path: Path) -
     assert built == [(format_versions(latest_versions(settings)),)]
     assert first_day[0][0] >= cutoff
     assert orphans == [(0,)]  # no call is kept whose legs retention dropped
+
+
+def test_no_byte_of_cdr_duckdb_keeps_the_days_retention_dropped(tmp_path: Path) -> None:
+    """Days past retention are gone from `cdr.duckdb` too, not only from its views: a
+    refresh edits a copy of the old file, whose freed pages still held the dropped days'
+    numbers and names."""
+    from cdr_pipeline.ingest import ingest_paths
+    from cdr_pipeline.warehouse import build_warehouse
+
+    settings = Settings(warehouse=tmp_path / "wh")
+    assert ingest_paths(settings, [SAMPLES]).exit_code == 0
+    build_warehouse(settings)
+    cutoff = date(2026, 9, 10)
+    with duckdb.connect(str(settings.layout.duckdb), read_only=True) as con:
+        rows = con.execute(
+            "with v as (select call_date, unnest([calling_number, called_number, user_name, "
+            "calling_line_id, called_line_id]) as v from main.stg_call_legs) "
+            "select v from v where length(v) >= 8 group by v having max(call_date) < ?",
+            [cutoff],
+        ).fetchall()
+    old = {str(r[0]) for r in rows}
+    assert old and all(v.encode() in settings.layout.duckdb.read_bytes() for v in old)
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    retain = (date(2026, 12, 3) - cutoff).days
+    summary = run_nightly(settings, inbox, run_date=date(2026, 12, 3), retain_days=retain)
+    assert summary.exit_code == 0, summary.stages
+    assert summary.retention is not None and summary.retention.cutoff == cutoff
+    data = settings.layout.duckdb.read_bytes()
+    with duckdb.connect(str(settings.layout.duckdb), read_only=True) as con:
+        live = {
+            str(r[0])
+            for r in con.execute(
+                "select value from cdr_meta.personal_values where value in (select unnest(?))",
+                [sorted(old)],
+            ).fetchall()
+        }  # also in a column of a later day
+    assert {v for v in old - live if v.encode() in data} == set()
