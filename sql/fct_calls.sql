@@ -65,7 +65,11 @@ call_records as (
         correlation_id,
         count(*) as record_count,
         min(start_time) as first_start_time,
-        max(coalesce(release_time, start_time)) as last_release_time,
+        -- A leg's end is its release, or its start when the release is missing or earlier
+        -- (an unanswered record's release is checked against nothing): every leg then
+        -- starts within the call's first start and last release, which the refresh of this
+        -- table and a month's report rely on to find the days a call's legs lie on.
+        max(greatest(start_time, release_time)) as last_release_time,
         arg_min(report_date, first_key) as report_date,
         arg_min(report_month, first_key) as report_month,
         arg_min(start_time_local, first_key) as start_time_local,
