@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from cdr_pipeline.config import Settings
 from cdr_pipeline.errors import ConfigError
 from cdr_pipeline.spark.session import MaterialisedView, materialise
-from cdr_pipeline.spark.tables import register_tables, table_files
+from cdr_pipeline.spark.tables import is_delta, register_tables, table_files
 from cdr_pipeline.spark.views import emit_views
 
 if TYPE_CHECKING:
@@ -52,7 +52,7 @@ def has_delta_reader(spark: SparkSession) -> bool:
 def choose_source(spark: SparkSession, settings: Settings, requested: str) -> str:
     if requested not in ("auto", "delta", "files"):
         raise ConfigError(f"unknown table format {requested!r}", hint="use auto, delta or files")
-    is_delta = any((t.root / "_delta_log").is_dir() for t in table_files(settings))
+    delta = any(is_delta(t) for t in table_files(settings))
     if requested == "delta" and not has_delta_reader(spark):
         raise ConfigError(
             "--format delta, but this Spark session has no Delta Lake extension",
@@ -60,7 +60,7 @@ def choose_source(spark: SparkSession, settings: Settings, requested: str) -> st
             "(docs/spark.md), or use --format files",
         )
     if requested == "auto":
-        return "delta" if is_delta and has_delta_reader(spark) else "files"
+        return "delta" if delta and has_delta_reader(spark) else "files"
     return requested
 
 

@@ -62,12 +62,19 @@ def spark_type(duckdb_type: str) -> str:
     return exp.DataType.build(duckdb_type, dialect="duckdb").sql(dialect="spark")
 
 
+def is_delta(table: TableFiles) -> bool:
+    """Whether the table folder is a Delta table (the ledger tables are plain Parquet
+    folders; a table nothing was loaded into has no folder yet)."""
+    return (table.root / "_delta_log").is_dir()
+
+
 def read_table(spark: SparkSession, table: TableFiles, fmt: str = "files") -> DataFrame:
-    """One base table as a DataFrame with every expected column. `fmt` "delta" reads the
-    folder through Spark's Delta reader (when the cluster has it), else the file list."""
+    """One base table as a DataFrame with every expected column. `fmt` "delta" reads a
+    Delta table's folder through Spark's Delta reader (when the cluster has it); the ledger
+    tables, which are not Delta tables, and every table otherwise through the file list."""
     from pyspark.sql import functions as F
 
-    if fmt == "delta":
+    if fmt == "delta" and is_delta(table):
         df = spark.read.format("delta").load(str(table.root))
     elif table.files:
         df = (

@@ -1,0 +1,83 @@
+"""Which reader each base table goes through (no Spark needed: a stand-in session records
+what it is asked to read)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from cdr_pipeline.config import Settings
+from cdr_pipeline.ingest import ingest_paths
+from cdr_pipeline.spark.tables import register_tables, table_files
+
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "dch"
+
+
+class _Frame:
+    def __init__(self, columns: list[str], log: list[str], name: str) -> None:
+        self.columns = columns
+        self._log = log
+        self._name = name
+
+    def createOrReplaceTempView(self, view: str) -> None:
+        self._log.append(f"{view}: {self._name}")
+
+
+class _Reader:
+    """`spark.read`: `format("delta").load(folder)` or `option(...).parquet(*files)`."""
+
+    def __init__(self, session: _Session) -> None:
+        self._session = session
+        self._format = "parquet"
+
+    def format(self, fmt: str) -> _Reader:
+        self._format = fmt
+        return self
+
+    def option(self, key: str, value: str) -> _Reader:
+        return self
+
+    def load(self, path: str) -> _Frame:
+        return self._session.frame(f"{self._format} {Path(path).name}")
+
+    def parquet(self, *paths: str) -> _Frame:
+        return self._session.frame(f"files {len(paths)}")
+
+
+class _Session:
+    def __init__(self, columns: dict[str, list[str]]) -> None:
+        self.log: list[str] = []
+        self._columns = columns
+        self._table = ""
+
+    @property
+    def read(self) -> _Reader:
+        return _Reader(self)
+
+    def frame(self, how: str) -> _Frame:
+        return _Frame(self._columns[self._table], self.log, how)
+
+    def createDataFrame(self, rows: list[Any], schema: str) -> _Frame:
+        return _Frame(self._columns[self._table], self.log, "empty")
+
+
+def test_delta_reads_only_the_delta_tables(tmp_path: Path) -> None:
+    # calls only: the device tables have no folder yet, and the ledger tables are plain
+    # Parquet folders (Spark's Delta reader refuses both: "not a Delta table")
+    settings = Settings(warehouse=tmp_path / "wh")
+    assert ingest_paths(settings, [FIXTURES / "overlap_a.csv"]).exit_code == 0
+    tables = table_files(settings)
+    session = _Session({t.name: [c for c, _ in t.columns] for t in tables})
+    for table in tables:
+        session._table = table.name
+        register_tables(session, [table], "delta")  # type: ignore[arg-type]
+    assert sorted(session.log) == [
+        "call_legs: delta call_legs",
+        "device_events: empty",
+        "device_snapshots: empty",
+        "entitlements: empty",
+        "ledger_files: files 1",
+        "ledger_retention: empty",
+        "ledger_runs: files 2",
+        "org_directory: empty",
+    ]
