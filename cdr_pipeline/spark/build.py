@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from cdr_pipeline.config import Settings
 from cdr_pipeline.errors import ConfigError
-from cdr_pipeline.spark.session import MaterialisedView, materialise
+from cdr_pipeline.spark.session import MaterialisedView, materialise, view_settings
 from cdr_pipeline.spark.tables import is_delta, register_tables, table_files
 from cdr_pipeline.spark.views import emit_views
 
@@ -67,7 +67,15 @@ def choose_source(spark: SparkSession, settings: Settings, requested: str) -> st
 def build_on_spark(
     spark: SparkSession, settings: Settings, target: str, table_format: str = "auto"
 ) -> SparkBuildResult:
-    """Materialise every view of `settings`' warehouse under `target` and record the run."""
+    """Materialise every view of `settings`' warehouse under `target` and record the run
+    (in the session time zone UTC, whatever the session's own: `view_settings`)."""
+    with view_settings(spark):
+        return _build(spark, settings, target, table_format)
+
+
+def _build(
+    spark: SparkSession, settings: Settings, target: str, table_format: str
+) -> SparkBuildResult:
     t0 = time.monotonic()
     started = datetime.now(UTC).isoformat(timespec="seconds")
     source = choose_source(spark, settings, table_format)

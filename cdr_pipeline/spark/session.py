@@ -12,6 +12,8 @@ import os
 import shutil
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -64,6 +66,28 @@ def spark_session(
     # a session that existed before (spark-submit, a notebook) keeps its settings otherwise
     spark.conf.set("spark.sql.session.timeZone", "UTC")
     return spark
+
+
+SQL_CONF = ("spark.sql.session.timeZone", "spark.sql.parquet.outputTimestampType")
+"""The settings of `SESSION_CONF` the views' answers depend on (settable on a running session)."""
+
+
+@contextmanager
+def view_settings(spark: SparkSession) -> Iterator[None]:
+    """`SQL_CONF` as the views need them (UTC, microseconds) while the block runs, then as
+    they were: a session the caller made (a notebook, Databricks) may have another time
+    zone, in which `from_utc_timestamp`, date casts and `hour` give other days and hours."""
+    before = {key: spark.conf.get(key, None) for key in SQL_CONF}
+    for key in SQL_CONF:
+        spark.conf.set(key, SESSION_CONF[key])
+    try:
+        yield
+    finally:
+        for key, value in before.items():
+            if value is None:
+                spark.conf.unset(key)
+            else:
+                spark.conf.set(key, value)
 
 
 def _start(builder: SparkSession.Builder) -> SparkSession:

@@ -1,0 +1,55 @@
+"""`build_on_spark` on a session someone else made (a notebook, Databricks): its time zone
+is not the views' UTC. The build must still give DuckDB's answers, and leave the session's
+own settings as they were."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from cdr_pipeline.config import Settings
+from cdr_pipeline.ingest import ingest_paths
+from cdr_pipeline.spark import build
+from cdr_pipeline.spark.views import EmittedView
+from cdr_pipeline.warehouse import create_views
+from tests.spark.parity import compare_view
+
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "dch"
+pytestmark = pytest.mark.slow
+ZONE = "spark.sql.session.timeZone"
+STAMPS = "spark.sql.parquet.outputTimestampType"
+
+
+def test_a_session_in_another_time_zone_builds_the_utc_answer(
+    spark: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = Settings(warehouse=tmp_path / "wh", reporting_timezone="Europe/Paris")
+    assert ingest_paths(settings, [FIXTURES / "overlap_a.csv"]).exit_code == 0
+    emit = build.emit_views
+
+    def up_to_call_legs(s: Settings, dialect: str) -> list[EmittedView]:
+        # the views fct_call_legs needs: its local hours and report dates depend on the zone
+        wanted = ("cfg_settings", "stg_call_legs", "fct_call_legs")
+        return [v for v in emit(s, dialect) if v.name in wanted]
+
+    monkeypatch.setattr(build, "emit_views", up_to_call_legs)
+    spark.conf.set(ZONE, "America/Los_Angeles")
+    spark.conf.set(STAMPS, "INT96")
+    try:
+        build.build_on_spark(spark, settings, str(tmp_path / "marts"), "files")
+        assert spark.conf.get(ZONE) == "America/Los_Angeles"
+        assert spark.conf.get(STAMPS) == "INT96"
+    finally:
+        spark.conf.set(ZONE, "UTC")
+        spark.conf.set(STAMPS, "TIMESTAMP_MICROS")
+    con = duckdb.connect()
+    con.execute("set TimeZone = 'UTC'")
+    create_views(con, settings)
+    assert compare_view(con, "fct_call_legs", tmp_path / "marts" / "fct_call_legs") == []
+    # timestamps written as microseconds (INT96 is nanoseconds without a time zone)
+    files = f"'{tmp_path / 'marts' / 'fct_call_legs' / '*.parquet'}'"
+    types = dict(con.execute(f"select name, type from parquet_schema({files})").fetchall())
+    assert types["start_time"] == "INT64"
