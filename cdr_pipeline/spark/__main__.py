@@ -118,7 +118,11 @@ def _ingest(args: argparse.Namespace) -> int:
         spark = spark_session(args.master, "cdr-pipeline ingest")
         result = ingest_on_spark(spark, settings, args.paths, kind=args.kind)
     except Exception as exc:
-        return _failed(exc)
+        code = _failed(exc)
+        if args.json and isinstance(exc, CdrError):  # as `cdr ingest --json`: never empty
+            document = {"exit_code": code, "error": exc.message, "hint": exc.hint or None}
+            sys.stdout.write(to_json(document) + "\n")
+        return code
     views = 0
     if result.table_versions:  # committed: the data stays even if a view does not build
         try:

@@ -5,6 +5,7 @@ JVM starts, so these tests are quick."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -63,3 +64,15 @@ def test_without_java_the_build_says_what_to_install(tmp_path: Path) -> None:
     assert "JAVA_HOME is not set, java on PATH: none" in proc.stderr
     assert "hint: install Java 17 or later" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_ingest_json_says_why_it_failed_on_stdout(tmp_path: Path) -> None:
+    # as `cdr ingest --json`: a script reads a JSON document with the exit code, not an
+    # empty stdout, when the run stops before its result (a held lock, no Spark, bad config)
+    args = ["ingest", "--warehouse", str(tmp_path / "wh"), "--json", str(tmp_path)]
+    proc = _run(args, dict(os.environ), "sys.modules['pyspark'] = None")
+    assert proc.returncode == 3, proc.stderr
+    document = json.loads(proc.stdout)
+    assert document["exit_code"] == 3
+    assert "pyspark cannot be imported" in document["error"]
+    assert "cdr-pipeline[spark]" in document["hint"]
