@@ -16,15 +16,17 @@ the driver (their staged files are renamed into the tables).
 from __future__ import annotations
 
 import dataclasses
+import os
 import pickle
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
 from cdr_pipeline.config import Settings
-from cdr_pipeline.errors import CdrError
+from cdr_pipeline.errors import CdrError, ConfigError
 from cdr_pipeline.ingest.results import IngestResult
 from cdr_pipeline.ingest.run import ingest_paths
 from cdr_pipeline.ingest.stage import FileTask, StagedFile, stage_file
@@ -69,9 +71,10 @@ def stage_on_spark(spark: SparkSession, tasks: list[FileTask]) -> list[StagedFil
     # the tasks travel inside the function (pickled once, broadcast by Spark when large);
     # `range` with one partition per file gives each task exactly one file
     blobs = [pickle.dumps(task) for task in tasks]
+    cwd = os.getcwd()  # what relative paths are relative to
 
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        return _stage_batches(blobs, batches)
+        return _stage_batches(blobs, batches, cwd)
 
     frame = spark.range(0, len(tasks), 1, len(tasks)).mapInArrow(run, _OUTPUT)
     staged: dict[int, StagedFile] = {}
@@ -83,11 +86,36 @@ def stage_on_spark(spark: SparkSession, tasks: list[FileTask]) -> list[StagedFil
     return [staged[i] for i in range(len(tasks))]
 
 
+@contextmanager
+def _in_driver_folder(task: FileTask, cwd: str) -> Iterator[None]:
+    """Relative paths (`--warehouse wh inbox/`, run from the shared mount) resolved as on
+    the driver: an executor's working folder is its own (a YARN container's), where they
+    named nothing ("No such file or directory" for every file). Absolute paths need none.
+    Changing folder keeps the names the ledger and the lineage record those of `cdr ingest`."""
+    paths = (task.path, task.folder, task.settings.warehouse)
+    if all(p.is_absolute() for p in paths):
+        yield
+        return
+    before = os.getcwd()
+    try:
+        os.chdir(cwd)
+    except OSError as exc:
+        raise ConfigError(
+            f"relative paths name files in {cwd}, which this executor cannot open ({exc})",
+            hint="give --warehouse and the input paths as absolute paths every node sees",
+        ) from exc
+    try:
+        yield
+    finally:
+        os.chdir(before)
+
+
 def _stage_batches(
-    blobs: list[bytes], batches: Iterator[pa.RecordBatch]
+    blobs: list[bytes], batches: Iterator[pa.RecordBatch], cwd: str
 ) -> Iterator[pa.RecordBatch]:
     """The executor side: stage the files whose numbers arrive, each into a folder of its
-    own attempt (a retried or speculative attempt never writes where another one does)."""
+    own attempt (a retried or speculative attempt never writes where another one does),
+    relative paths taken from the driver's working folder `cwd`."""
     from pyspark import TaskContext
 
     context = TaskContext.get()
@@ -100,7 +128,10 @@ def _stage_batches(
             apply_file_mode(task.settings.file_mode)  # staged files become table files
             folder = task.folder.with_name(f"{task.folder.name}-a{attempt}")
             try:
-                staged: StagedFile | CdrError = stage_file(dataclasses.replace(task, folder=folder))
+                with _in_driver_folder(task, cwd):
+                    staged: StagedFile | CdrError = stage_file(
+                        dataclasses.replace(task, folder=folder)
+                    )
             except CdrError as exc:  # raised again by the driver, with its exit code
                 staged = exc
             out.append(pickle.dumps(staged))
