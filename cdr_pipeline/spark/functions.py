@@ -197,12 +197,13 @@ def datediff_to_spark(node: exp.Expr) -> exp.Expr:
         return node
     unit = str(node.args.get("unit") or "DAY").upper()
     start, end = node.expression, node.this
-    if unit == "DAY":
-        return _fn(
+    if unit == "DAY":  # Spark's datediff is INT, DuckDB's BIGINT
+        days = _fn(
             "datediff",
             exp.Cast(this=end, to=exp.DataType.build("date")),
             exp.Cast(this=start, to=exp.DataType.build("date")),
         )
+        return exp.Cast(this=days, to=exp.DataType.build("bigint"))
     if unit in _DIFF_EPOCH:
         epoch = _DIFF_EPOCH[unit]
         return exp.paren(exp.Sub(this=_fn(epoch, end), expression=_fn(epoch, start)))
@@ -293,4 +294,32 @@ def arg_extreme_to_spark(node: exp.Expr) -> exp.Expr:
         ordering = exp.Struct(expressions=ordering.expressions)
     guard = exp.Not(this=exp.Is(this=node.this.copy(), expression=exp.Null()))
     node.set("expression", exp.Case(ifs=[exp.If(this=guard, true=ordering)]))
+    return node
+
+
+_BIGINT = exp.DataType.build("bigint")
+_BIGINT_FUNCTIONS = (
+    exp.Hour,
+    exp.Minute,
+    exp.Second,
+    exp.Year,
+    exp.Quarter,
+    exp.Month,
+    exp.Week,
+    exp.Day,
+    exp.DayOfMonth,
+    exp.DayOfWeek,
+    exp.DayOfYear,
+    exp.Length,
+)
+_BIGINT_WINDOWS = (exp.RowNumber, exp.Rank, exp.DenseRank, exp.Ntile)
+
+
+def bigint_results_to_spark(node: exp.Expr) -> exp.Expr:
+    """DuckDB's `hour()` (and the other date parts, `length`) and `row_number()` (`rank`,
+    `dense_rank`, `ntile`) are BIGINT, Spark's INT: cast, so a view's column has DuckDB's
+    type (a BIGINT `start_hour_local` or `code_seq` was written as INT32 by Spark)."""
+    ranking = isinstance(node, exp.Window) and isinstance(node.this, _BIGINT_WINDOWS)
+    if ranking or isinstance(node, _BIGINT_FUNCTIONS):
+        return exp.Cast(this=node.copy(), to=_BIGINT.copy())
     return node

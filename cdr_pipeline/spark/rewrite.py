@@ -28,6 +28,8 @@ it). A construct no rule can express raises `RewriteError` naming it, never a gu
   cast to DOUBLE; `round(x, n)` rounds that double's exact binary value as DuckDB does
   (Spark's own `round` of a double rounds its shortest decimal text: 10.95 gives 11.0); a
   round of a DECIMAL amount (money, the `cents` macro) stays Spark's: both round it half up;
+- `hour()` and the other date parts, `length`, `row_number()`, `rank`, `dense_rank` and
+  `ntile` are BIGINT in DuckDB, INT in Spark: cast to BIGINT (as `datediff` in days);
 - `arg_max(v, o)` / `arg_min` skip rows whose `v` is NULL in DuckDB: `max_by(v, CASE WHEN v
   IS NOT NULL THEN o END)`; a row value `(a, b)` as the ordering becomes `struct(a, b)`.
 """
@@ -45,6 +47,7 @@ from cdr_pipeline.spark.errors import RewriteError
 from cdr_pipeline.spark.functions import (
     any_value_to_spark,
     arg_extreme_to_spark,
+    bigint_results_to_spark,
     datediff_to_spark,
     division_to_spark,
     epoch_to_spark,
@@ -75,6 +78,7 @@ RULES: tuple[Callable[[exp.Expr], exp.Expr], ...] = (
     round_to_spark,
     division_to_spark,
     arg_extreme_to_spark,
+    bigint_results_to_spark,
 )
 """Applied in this order, each over the whole tree (round before division: it divides)."""
 

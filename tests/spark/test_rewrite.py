@@ -253,3 +253,25 @@ def test_macros_expand_with_their_arguments() -> None:
     assert to_duckdb("select 1 -- kept\n", macros) == "select 1 -- kept\n"
     with pytest.raises(RewriteError, match="scalar macro"):
         parse_macros(["create macro t() as table select 1"])
+
+
+@pytest.mark.slow
+def test_integer_results_have_duckdbs_type(spark: Any) -> None:
+    # fct_call_legs.start_hour_local, fct_activation_codes.code_seq: BIGINT in DuckDB,
+    # written as INT32 by Spark without the cast
+    sql = (
+        "select hour(t) as h, row_number() over (order by t) as r, rank() over (order by t) as k,"
+        " datediff('day', t, t + interval 1 day) as d"
+        " from (values (cast('2026-10-05 06:34:56' as timestamp))) x(t)"
+    )
+    con = duckdb.connect()
+    duck = [(str(r[0]), str(r[1])) for r in con.execute(f"describe {sql}").fetchall()]
+    assert duck == [("h", "BIGINT"), ("r", "BIGINT"), ("k", "BIGINT"), ("d", "BIGINT")]
+    frame = spark.sql(to_spark(sql))
+    assert [(f.name, f.dataType.simpleString()) for f in frame.schema.fields] == [
+        ("h", "bigint"),
+        ("r", "bigint"),
+        ("k", "bigint"),
+        ("d", "bigint"),
+    ]
+    assert _spark_rows(spark, to_spark(sql)) == _duckdb_rows(sql)
