@@ -66,13 +66,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "ingest":
         return _ingest(args)
     try:
-        from cdr_pipeline.spark.build import build_on_spark
+        from cdr_pipeline.spark.build import build_on_spark, require_warehouse
         from cdr_pipeline.spark.session import spark_session
 
         settings = load_settings(
             args.config,
             {"warehouse": args.warehouse, "reporting_timezone": args.reporting_timezone},
         )
+        require_warehouse(settings)  # before Spark starts
         spark = spark_session(args.master, "cdr-pipeline build")
         result = build_on_spark(spark, settings, args.target, args.table_format)
     except Exception as exc:

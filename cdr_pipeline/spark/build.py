@@ -64,11 +64,25 @@ def choose_source(spark: SparkSession, settings: Settings, requested: str) -> st
     return requested
 
 
+def require_warehouse(settings: Settings) -> None:
+    """Refuse a folder that is not a warehouse (as `cdr`'s reading commands do): a typo in
+    --warehouse read as empty tables and overwrote every view table under the target with
+    an empty one."""
+    if not settings.layout.is_warehouse():
+        raise ConfigError(
+            f"{settings.warehouse.absolute()} is not a warehouse "
+            "(no state/, tables/ or cdr.duckdb in it)",
+            hint="check --warehouse, CDR_WAREHOUSE or cdr.toml, or load data first with "
+            "`cdr ingest`",
+        )
+
+
 def build_on_spark(
     spark: SparkSession, settings: Settings, target: str, table_format: str = "auto"
 ) -> SparkBuildResult:
     """Materialise every view of `settings`' warehouse under `target` and record the run
     (in the session time zone UTC, whatever the session's own: `view_settings`)."""
+    require_warehouse(settings)
     with view_settings(spark):
         return _build(spark, settings, target, table_format)
 

@@ -43,6 +43,7 @@ def _path_without_java(tmp_path: Path) -> str:
 def test_without_pyspark_the_commands_say_to_install_the_extra(
     tmp_path: Path, command: str
 ) -> None:
+    (tmp_path / "wh" / "tables").mkdir(parents=True)  # a warehouse (the build refuses others)
     args = ["--warehouse", str(tmp_path / "wh"), "--master", "local[1]"]
     args += ["--target", str(tmp_path / "out")] if command == "build" else [str(tmp_path)]
     # None in sys.modules is how Python itself makes an import fail as if not installed
@@ -57,6 +58,7 @@ def test_without_java_the_build_says_what_to_install(tmp_path: Path) -> None:
     pytest.importorskip("pyspark")
     env = {k: v for k, v in os.environ.items() if k not in ("JAVA_HOME", "SPARK_REMOTE")}
     env["PATH"] = _path_without_java(tmp_path)
+    (tmp_path / "wh" / "tables").mkdir(parents=True)
     args = ["build", "--warehouse", str(tmp_path / "wh"), "--target", str(tmp_path / "out")]
     proc = _run([*args, "--master", "local[1]"], env)
     assert proc.returncode == 3, proc.stderr
@@ -76,3 +78,14 @@ def test_ingest_json_says_why_it_failed_on_stdout(tmp_path: Path) -> None:
     assert document["exit_code"] == 3
     assert "pyspark cannot be imported" in document["error"]
     assert "cdr-pipeline[spark]" in document["hint"]
+
+
+def test_build_refuses_a_folder_that_is_not_a_warehouse(tmp_path: Path) -> None:
+    # a typo in --warehouse read as empty tables and replaced every view table under the
+    # target with an empty one; refused before Spark starts (pyspark is not even imported)
+    target = tmp_path / "marts"
+    args = ["build", "--warehouse", str(tmp_path / "warehous"), "--target", str(target)]
+    proc = _run(args, dict(os.environ), "sys.modules['pyspark'] = None")
+    assert proc.returncode == 3, proc.stderr
+    assert "warehous is not a warehouse" in proc.stderr
+    assert not target.exists()
