@@ -124,6 +124,8 @@ Rule = PairRule | MinRule | ClosedEnumRule | KnownDeviceRule | DirectoryRule
 RULES: tuple[Rule, ...] = (
     PairRule("call_legs", "answer_time", "start_time"),
     PairRule("call_legs", "release_time", "answer_time"),
+    # an unanswered leg has no answer time: without this its release before its start passed
+    PairRule("call_legs", "release_time", "start_time"),
     MinRule("entitlements", "units", 0, strict=True),
     # a range that ends before it starts is never in force: the reconciliation would leave the
     # units out without a word

@@ -60,6 +60,7 @@ def test_call_leg_severities() -> None:
         assert (e.severity, e.min_value) == (ERROR, 0)  # type: ignore[attr-defined]
     assert exps[f"call_legs.answer_time.start_time.{PAIR_GE}"].severity == ERROR  # type: ignore[attr-defined]
     assert exps[f"call_legs.release_time.answer_time.{PAIR_GE}"].severity == ERROR  # type: ignore[attr-defined]
+    assert exps[f"call_legs.release_time.start_time.{PAIR_GE}"].severity == ERROR  # type: ignore[attr-defined]
     # the timezone offset is in minutes and may be negative: no duration rule for it
     assert "call_legs.site_timezone_offset_minutes.min_value" not in exps
 

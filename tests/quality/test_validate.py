@@ -54,6 +54,10 @@ CALL_BREAKS: dict[str, Callable[[pl.DataFrame], pl.DataFrame]] = {
     "call_legs.release_time.answer_time.pair_ge": lambda df: _set(
         df, "release_time", pl.col("answer_time") - pl.duration(seconds=1)
     ),
+    # an unanswered leg (no answer time) released before it started
+    "call_legs.release_time.start_time.pair_ge": lambda df: _set(
+        _null("answer_time")(df), "release_time", pl.col("start_time") - pl.duration(seconds=1)
+    ),
 }
 
 
