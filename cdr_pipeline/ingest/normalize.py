@@ -159,7 +159,9 @@ def _parse(dtype: str, s: pl.Expr) -> pl.Expr:
             .otherwise(None)
         )
     if dtype == DOUBLE:
-        return s.cast(pl.Float64, strict=False)
+        # 'nan' and 'inf' cast, but are no score or price: one would turn every sum into NaN
+        number = s.cast(pl.Float64, strict=False)
+        return pl.when(number.is_finite()).then(number)
     if dtype == DATE:
         return pl.coalesce(
             s.str.strptime(pl.Date, "%Y-%m-%d", strict=False),

@@ -150,3 +150,17 @@ def test_megabytes_of_empty_lines_keep_every_line_number() -> None:
             (chunk,) = list(read_csv_body(stream, header, chunk_rows=25_000))
             assert not chunk.rejects
             assert chunk.source_rows.tolist() == [2, 3 + blank.count(b"\n")]
+
+
+def test_a_number_that_is_not_finite_is_quarantined(tmp_path: Path) -> None:
+    """'nan' and 'inf' cast to a float, but no score or price is one: a NaN loaded turns
+    every sum and average over it into NaN."""
+    scores = ["4.5", "nan", "NaN", "inf", "-Infinity", "0.0"]
+    body = [line([*r, s]) for r, s in zip(rows(len(scores), 65), scores, strict=True)]
+    path = tmp_path / "scores.csv"
+    path.write_bytes(csv_bytes(body, line([*HEADER, "Caller Reputation Score"])))
+    load(tmp_path / "wh", path, max_reject_rate=1.0)
+    assert table(tmp_path / "wh")["caller_reputation_score"].to_list() == [4.5, 0.0]
+    bad = rejects(tmp_path / "wh")
+    assert bad["source_row"].to_list() == [3, 4, 5, 6]
+    assert set(bad["reason"]) == {"bad_number"}
