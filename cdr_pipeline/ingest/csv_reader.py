@@ -23,11 +23,11 @@ from typing import BinaryIO
 import numpy as np
 import polars as pl
 
-from cdr_pipeline.ingest.chunk import Chunk, RawReject
+from cdr_pipeline.ingest.chunk import BadInput, Chunk, RawReject
 from cdr_pipeline.ingest.csv_header import Header
 from cdr_pipeline.ingest.csv_split import Segment, split_stream
 from cdr_pipeline.ingest.limits import Limits
-from cdr_pipeline.schema.base import NULL_MARKERS
+from cdr_pipeline.schema.base import NULL_MARKERS, normalize_header
 
 CHUNK_BYTES = 32 * 1024 * 1024
 """A chunk ends at `chunk_rows` records or once its records hold this many bytes, whichever
@@ -174,6 +174,19 @@ def _parse(
                 assert frame is not None and frame.height == len(index)
     if frame is None:
         frame = pl.DataFrame(schema=dict.fromkeys(col_names, pl.String))
+    repeats = _header_lines(frame, header.names, lines)
+    if len(repeats):
+        rejects = rejects + [
+            RawReject(
+                int(lines[i]),
+                "repeated_header",
+                "the header line again, not a record (exports joined into one file?)",
+                records.raw(int(index[i])).decode("utf-8", "replace"),
+            )
+            for i in repeats
+        ]
+        keep_rows = np.setdiff1d(np.arange(frame.height), repeats)
+        frame, index, lines = frame[keep_rows], index[keep_rows], lines[keep_rows]
 
     def raw_text(i: int) -> str:
         return records.raw(int(index[i])).decode("utf-8", "replace")
@@ -182,6 +195,34 @@ def _parse(
     return Chunk(
         header.names, frame, lines, raw_text, rejects, bytes_seen, delimiter, nulls_marked=True
     )
+
+
+def _header_lines(frame: pl.DataFrame, headers: list[str], lines: np.ndarray) -> np.ndarray:
+    """Rows of `frame` that are the header line again (exports joined with `cat`, BOM and
+    all). The same header in another column order fails the file: the rows after it would be
+    read into the wrong columns."""
+    names = [normalize_header(h) for h in headers]
+    if not frame.height or not names[0]:
+        return np.empty(0, dtype=np.int64)
+    first = frame.get_column(frame.columns[0])
+    # a cheap test of the first field finds the candidates; each is compared in full
+    folded = first.str.replace_all("\ufeff", "", literal=True).str.replace_all(r"[\s_]+", " ")
+    folded = folded.str.strip_chars().str.to_lowercase()
+    candidates = np.flatnonzero(folded.is_in(set(names)).fill_null(False))
+    found = []
+    for i in candidates:
+        row = [normalize_header(v or "") for v in frame.row(int(i))]
+        if row == names:
+            found.append(int(i))
+        elif sorted(row) == sorted(names):
+            raise BadInput(
+                "the header appears again here with its columns in another order: the "
+                "rows after it would be read into the wrong columns",
+                line=int(lines[i]),
+                hint="the file joins exports of different layouts: load each export as a "
+                "file of its own",
+            )
+    return np.array(found, dtype=np.int64)
 
 
 def _ragged(raw: bytes, line: int, ncols: int, delimiter: str = ",") -> RawReject:
