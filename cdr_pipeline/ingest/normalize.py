@@ -136,7 +136,7 @@ def _fill_timestamps(df: pl.DataFrame, names: list[str]) -> pl.DataFrame:
     return df
 
 
-def _parse(dtype: str, s: pl.Expr) -> pl.Expr:
+def _parse(dtype: str, s: pl.Expr, decimal_comma: bool = False) -> pl.Expr:
     if dtype == STRING:
         return s
     if dtype == TIMESTAMP:
@@ -159,6 +159,8 @@ def _parse(dtype: str, s: pl.Expr) -> pl.Expr:
             .otherwise(None)
         )
     if dtype == DOUBLE:
+        if decimal_comma:  # '12,50' of a semicolon file; '1.234,50' stays ambiguous text
+            s = s.str.replace(r"^([+-]?\d+),(\d+)$", "${1}.${2}")
         # 'nan' and 'inf' cast, but are no score or price: one would turn every sum into NaN
         number = s.cast(pl.Float64, strict=False)
         return pl.when(number.is_finite()).then(number)
@@ -224,7 +226,9 @@ def _text_columns(
     return text
 
 
-def _typed_columns(schema: TableSchema, res: HeaderResolution) -> tuple[list[pl.Expr], list[Check]]:
+def _typed_columns(
+    schema: TableSchema, res: HeaderResolution, decimal_comma: bool = False
+) -> tuple[list[pl.Expr], list[Check]]:
     """Typed parsing of each non-text input column, and the checks that quarantine a row:
     a required value missing, a present value that does not parse."""
     checks: list[Check] = []
@@ -234,7 +238,7 @@ def _typed_columns(schema: TableSchema, res: HeaderResolution) -> tuple[list[pl.
         if c.sensitive:
             continue
         if c.dtype != STRING:
-            typed.append(_parse(c.dtype, pl.col(c.name)).alias(c.name))
+            typed.append(_parse(c.dtype, pl.col(c.name), decimal_comma).alias(c.name))
             typed_col = pl.col(f"__typed_{c.name}")
             unusable = typed_col.is_null()
             if c.dtype == TIMESTAMP:  # parsed, but no day a call can have
@@ -269,9 +273,12 @@ def normalize(
     ctx: LoadContext,
     source_rows: np.ndarray,
     nulls_marked: bool = False,
+    decimal_comma: bool = False,
 ) -> NormalizeResult:
     """`raw` has one string column per source column, named c0..cN in source order;
-    `nulls_marked` says the reader already turned the null markers into NULL."""
+    `nulls_marked` says the reader already turned the null markers into NULL;
+    `decimal_comma` reads `12,50` as 12.5 in number columns (a CSV separated by semicolons:
+    a spreadsheet in a locale that writes decimal commas saved it)."""
     clean: Callable[[pl.Expr], pl.Expr] = _as_is if nulls_marked else _clean
     if schema.trim_text:
         clean = _trimmed
@@ -280,7 +287,7 @@ def normalize(
     text = _text_columns(raw, res, schema, clean)
     lf = raw.lazy().select([*text, pl.int_range(pl.len(), dtype=pl.Int64).alias("__idx")])
     # 2. typed parsing; a value that is present but does not parse is a bad row
-    typed, checks = _typed_columns(schema, res)
+    typed, checks = _typed_columns(schema, res, decimal_comma)
     lf = lf.with_columns([e.alias(f"__typed_{e.meta.output_name()}") for e in typed])
     # in-memory: on a chunk the streaming engine's threads cost more than they bring (the 1M
     # ingest benchmark runs ~0.2 s faster)

@@ -382,7 +382,8 @@ class SourceStage:
         for rj in chunk.rejects:
             quarantine(rj.source_row, rj.reason, rj.detail, rj.raw_text)
         if chunk.frame.height:
-            out = normalize(chunk.frame, res, schema, ctx, chunk.source_rows, chunk.nulls_marked)
+            rows, nulls, comma = chunk.source_rows, chunk.nulls_marked, chunk.delimiter == ";"
+            out = normalize(chunk.frame, res, schema, ctx, rows, nulls, decimal_comma=comma)
             for idx, reason, detail in out.rejects.iter_rows():
                 quarantine(int(chunk.source_rows[idx]), reason, detail, chunk.raw_text(idx))
             if "is_webex_go" in out.rows.columns:

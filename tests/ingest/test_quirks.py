@@ -335,3 +335,21 @@ def test_an_export_saved_as_windows_1252_fails_saying_how_to_convert_it(
     (g,) = load(wh, converted).files
     assert (g.status, g.rows_loaded) == ("loaded", len(rows) - 1)
     assert set(table(wh)["user_name"].to_list()) == {"Lefèvre, Zoë"}
+
+
+def test_a_semicolon_file_reads_decimal_commas(wh: Path, tmp_path: Path) -> None:
+    """A spreadsheet that writes `;` between fields writes `12,50` for 12.5: in such a file a
+    number column reads it. `1.234,50` stays ambiguous and is quarantined; in a comma file
+    `12,50` cannot be a decimal comma at all."""
+    header = "subscription_id;licence_type;units;valid_from;valid_to;unit_price;currency\n"
+    body = "".join(
+        f"Sub-{i};Webex Go (Bring Your Own Device);5;2026-01-01;;{price};EUR\n"
+        for i, price in enumerate(["12,50", "12.50", "-0,5", "1.234,50", "7"])
+    )
+    path = tmp_path / "entitlements_de.csv"
+    path.write_text(header + body, encoding="utf-8")
+    (f,) = load(wh, path, max_reject_rate=1.0).files
+    assert (f.kind, f.rows_loaded, f.rows_rejected) == ("entitlements", 4, 1)
+    prices = table(wh, "entitlements").sort("subscription_id")["unit_price"].to_list()
+    assert prices == [12.5, 12.5, -0.5, 7.0]
+    assert rejects(wh)["detail"].to_list() == ["unit_price: cannot parse '1.234,50' as a number"]
