@@ -103,7 +103,8 @@ row."""
 
 def parse_timestamp(s: pl.Expr) -> pl.Expr:
     """ISO-8601 with or without `T`, `Z`, fraction, or a numeric offset -> UTC (us)."""
-    plain = s.str.strip_chars().str.replace(r"[Zz]$", "").str.replace("T", " ", literal=True)
+    # RFC 3339 allows a lower-case `t` and `z`
+    plain = s.str.strip_chars().str.replace(r"[Zz]$", "").str.replace(r"[Tt]", " ")
     naive = plain.str.strptime(pl.Datetime("us"), "%Y-%m-%d %H:%M:%S%.f", strict=False)
     with_offset = plain.str.strptime(
         pl.Datetime("us", "UTC"), "%Y-%m-%d %H:%M:%S%.f%#z", strict=False

@@ -118,6 +118,17 @@ def test_timestamp_forms_and_site_offset(wh: Path) -> None:
     assert df["call_date"].cast(pl.String).to_list() == ["2026-10-01", "2026-10-02", "2026-10-03"]
 
 
+def test_timestamps_in_lower_case_rfc3339(wh: Path, tmp_path: Path) -> None:
+    """RFC 3339 allows `t` and `z` in lower case; the `z` was read, the `t` was not."""
+    text = fixture("timestamp_forms.csv").read_text(encoding="utf-8-sig")
+    path = tmp_path / "lower.csv"
+    path.write_text(text.replace("2026-10-01T10:00:00.100Z", "2026-10-01t10:00:00.100z"))
+    assert "t10:00:00.100z" in path.read_text()
+    (f,) = load(wh, path).files
+    assert (f.rows_loaded, f.rows_rejected) == (3, 0)
+    assert table(wh)["start_time"][0] == datetime(2026, 10, 1, 10, 0, 0, 100000, tzinfo=UTC)
+
+
 def test_webex_go_tag_ignores_case_and_spaces(wh: Path) -> None:
     result = load(wh, fixture("webex_go_casing.csv"))
     df = table(wh)
