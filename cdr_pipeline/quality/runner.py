@@ -44,6 +44,7 @@ from cdr_pipeline.quality.report import (
 from cdr_pipeline.quality.scope import ScopeArg, TableScope, resolve_scope
 from cdr_pipeline.quality.site import build_docs, gx_context, install_site, staging_dir
 from cdr_pipeline.quality.suites import (
+    BETWEEN,
     ERROR,
     IN_SET,
     KNOWN_DEVICE,
@@ -84,9 +85,13 @@ def _expectation(spec: ExpectationSpec, known_columns: list[str]) -> Any:
         return gxe.ExpectColumnValuesToNotBeNull(column=col, **common)
     if spec.check == IN_SET:
         return gxe.ExpectColumnValuesToBeInSet(column=col, value_set=list(spec.value_set), **common)
-    if spec.check == MIN_VALUE:
+    if spec.check in (MIN_VALUE, BETWEEN):
         return gxe.ExpectColumnValuesToBeBetween(
-            column=col, min_value=spec.min_value, strict_min=spec.strict_min, **common
+            column=col,
+            min_value=spec.min_value,
+            max_value=spec.max_value,
+            strict_min=spec.strict_min,
+            **common,
         )
     if spec.check == PAIR_GE:
         return gxe.ExpectColumnPairValuesAToBeGreaterThanB(

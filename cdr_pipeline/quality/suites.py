@@ -30,6 +30,7 @@ WARNING = "warning"
 NOT_NULL = "not_null"
 IN_SET = "in_set"
 MIN_VALUE = "min_value"
+BETWEEN = "between"
 PAIR_GE = "pair_ge"
 UNIQUE = "unique"
 NEW_COLUMNS = "new_columns"
@@ -56,6 +57,7 @@ class ExpectationSpec:
     value_set: tuple[str, ...] = ()
     min_value: float | None = None
     strict_min: bool = False
+    max_value: float | None = None
     scope_wide: bool = False
     """Evaluated once over the whole scope (uniqueness, new columns), not per row batch."""
 
@@ -77,6 +79,17 @@ class MinRule:
     min_value: float
     strict: bool = False
     severity: str = ERROR
+
+
+@dataclass(frozen=True)
+class RangeRule:
+    """`min_value <= column <= max_value` where present: a documented range."""
+
+    table: str
+    column: str
+    min_value: float
+    max_value: float
+    severity: str = WARNING
 
 
 @dataclass(frozen=True)
@@ -119,13 +132,16 @@ class DirectoryRule:
 
 DIRECTORY_TABLE = "org_directory"
 
-Rule = PairRule | MinRule | ClosedEnumRule | KnownDeviceRule | DirectoryRule
+Rule = PairRule | MinRule | RangeRule | ClosedEnumRule | KnownDeviceRule | DirectoryRule
 
 RULES: tuple[Rule, ...] = (
     PairRule("call_legs", "answer_time", "start_time"),
     PairRule("call_legs", "release_time", "answer_time"),
     # an unanswered leg has no answer time: without this its release before its start passed
     PairRule("call_legs", "release_time", "start_time"),
+    # Cisco documents the score as 0.0-5.0 (docs/webex-dch.md#value-formats): a value
+    # outside is another scale or a broken source, worth a look but no reason to stop
+    RangeRule("call_legs", "caller_reputation_score", 0.0, 5.0),
     MinRule("entitlements", "units", 0, strict=True),
     # a range that ends before it starts is never in force: the reconciliation would leave the
     # units out without a word
@@ -287,6 +303,15 @@ def _rule_expectations(
                 f"{rule.column} {op} {rule.min_value:g}",
                 min_value=rule.min_value,
                 strict_min=rule.strict,
+            )
+        elif isinstance(rule, RangeRule) and _has(schema, rule.column):
+            b.add(
+                BETWEEN,
+                (rule.column,),
+                rule.severity,
+                f"{rule.column} is between {rule.min_value:g} and {rule.max_value:g}",
+                min_value=rule.min_value,
+                max_value=rule.max_value,
             )
         elif isinstance(rule, KnownDeviceRule) and _has(schema, rule.user_column):
             devices = [

@@ -61,6 +61,8 @@ def test_call_leg_severities() -> None:
     assert exps[f"call_legs.answer_time.start_time.{PAIR_GE}"].severity == ERROR  # type: ignore[attr-defined]
     assert exps[f"call_legs.release_time.answer_time.{PAIR_GE}"].severity == ERROR  # type: ignore[attr-defined]
     assert exps[f"call_legs.release_time.start_time.{PAIR_GE}"].severity == ERROR  # type: ignore[attr-defined]
+    score = exps["call_legs.caller_reputation_score.between"]
+    assert (score.severity, score.min_value, score.max_value) == (WARNING, 0.0, 5.0)  # type: ignore[attr-defined]
     # the timezone offset is in minutes and may be negative: no duration rule for it
     assert "call_legs.site_timezone_offset_minutes.min_value" not in exps
 

@@ -135,6 +135,26 @@ def test_open_enum_value_is_a_warning_only(tmp_path: Path, call_rows: pl.DataFra
     assert report.exit_code == 0
 
 
+def test_a_reputation_score_outside_its_range_is_a_warning(
+    tmp_path: Path, call_rows: pl.DataFrame
+) -> None:
+    """Cisco documents the score as 0.0-5.0: 7.5 is another scale or a broken source."""
+    dtype = call_rows.schema["caller_reputation_score"]
+    scores = _set(call_rows, "caller_reputation_score", pl.lit(4.5, dtype=dtype), row=1)
+    write_partition(
+        tmp_path,
+        "call_legs",
+        DAY_A,
+        _set(scores, "caller_reputation_score", pl.lit(7.5, dtype=dtype)),
+    )
+    report = validate_warehouse(Settings(warehouse=tmp_path), "all")
+    rule = "call_legs.caller_reputation_score.between"
+    assert report.errors == [] and [r.id for r in report.warnings] == [rule]
+    assert report.result(rule).unexpected_values == ["7.5"]
+    assert report.result(rule).sample_keys == [call_rows["report_id"][ROW]]
+    assert report.exit_code == 0
+
+
 def test_webex_go_leg_without_known_device(
     tmp_path: Path, call_rows: pl.DataFrame, copy_table: Callable[[Path, str], None]
 ) -> None:
