@@ -63,7 +63,7 @@ def read_header(stream: BinaryIO, limits: Limits | None = None) -> Header:
             hint="re-save the file as CSV with LF or CRLF line endings; a genuinely longer "
             "header needs max_header_bytes raised in cdr.toml",
         )
-    raw = raw.removesuffix(b"\r")
+    raw = raw.removesuffix(b"\r").removesuffix(b"\r")  # CRLF, or CR CR LF (see csv_split)
     if not raw.strip() or not raw.strip(_NOT_A_LINE):  # blank, or separators only
         return Header([], b"", 1)
     _check_header(raw, line)

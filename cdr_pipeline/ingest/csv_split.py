@@ -42,7 +42,8 @@ class Segment:
     ):
         self.data, self.starts, self.ends, self.lines = data, starts, ends, lines
         self.has_blank = has_blank
-        """Blank lines lie between some records (they are not records)."""
+        """The bytes between some records are more than a line end (blank lines, which are
+        not records, or CR CR LF ends): the parser gets the records one by one."""
         self.commas, self.quoted = commas, quoted
         """Separators per record outside quoted fields, and whether it has any quote."""
 
@@ -117,11 +118,15 @@ def _split_records(buf: bytes, first_line: int, sep: int = 44) -> tuple[Segment,
         lines[1:] += bidx[:-1] + 1
     tail_start = int(ends[-1]) + 1 if n else 0
     tail_line = first_line + (int(bidx[-1]) + 1 if n else 0)
-    # strip the CR of CRLF from record ends so records are just their text
+    # strip the CR of CRLF from record ends so records are just their text; and a second one:
+    # CR CR LF is CRLF converted once more (a CSV written in text mode on Windows)
     ends_wo_cr = ends.copy()
+    double_cr = False
     if n:
-        cr = (arr[np.maximum(ends - 1, 0)] == 13) & (ends > starts)
-        ends_wo_cr[cr] -= 1
+        for twice in (False, True):
+            cr = (arr[np.maximum(ends_wo_cr - 1, 0)] == CR) & (ends_wo_cr > starts)
+            ends_wo_cr[cr] -= 1
+            double_cr = twice and bool(cr.any())
     # fields per record, for the ragged-row check: separators minus those inside quoted spans
     # (RFC 4180 quotes come in pairs, an escaped "" included, so pairs delimit the spans).
     # Counted modulo 256: uint8 sums run 5x faster than int32 ones, and a record whose count
@@ -150,7 +155,7 @@ def _split_records(buf: bytes, first_line: int, sep: int = 44) -> tuple[Segment,
     if has_blank:
         starts, ends_wo_cr, lines = starts[nonblank], ends_wo_cr[nonblank], lines[nonblank]
         commas, quoted = commas[nonblank], quoted[nonblank]
-    seg = Segment(buf, starts, ends_wo_cr, lines, has_blank, commas, quoted)
+    seg = Segment(buf, starts, ends_wo_cr, lines, has_blank or double_cr, commas, quoted)
     return seg, buf[tail_start:], tail_line, broken
 
 

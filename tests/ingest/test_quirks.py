@@ -364,3 +364,17 @@ def test_a_semicolon_file_reads_decimal_commas(wh: Path, tmp_path: Path) -> None
     prices = table(wh, "entitlements").sort("subscription_id")["unit_price"].to_list()
     assert prices == [12.5, 12.5, -0.5, 7.0]
     assert rejects(wh)["detail"].to_list() == ["unit_price: cannot parse '1.234,50' as a number"]
+
+
+def test_cr_cr_lf_line_ends_load_like_crlf(wh: Path, tmp_path: Path) -> None:
+    """CR CR LF: CRLF converted once more, as a CSV written in text mode on Windows comes out
+    (Python's csv without newline=''). It was refused as "old Mac (CR only) line endings"."""
+    data = fixture("bom_crlf.csv").read_bytes()
+    assert data.count(b"\r\n") > 3
+    path = tmp_path / "crcrlf.csv"
+    path.write_bytes(data.replace(b"\r\n", b"\r\r\n"))
+    (f,) = load(wh, path).files
+    assert (f.status, f.rows_read, f.rows_loaded, f.rows_rejected) == ("loaded", 6, 6, 0)
+    other = tmp_path / "crlf"
+    load(other, fixture("bom_crlf.csv"))
+    assert table(wh).equals(table(other))
