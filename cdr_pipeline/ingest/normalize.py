@@ -143,6 +143,12 @@ def _parse(dtype: str, s: pl.Expr, decimal_comma: bool = False) -> pl.Expr:
     if dtype == TIMESTAMP:
         return _parse_iso_z(s)
     s = s.str.strip_chars()
+    if decimal_comma and dtype in (INTEGER, SMALLINT):
+        # there a dot groups thousands: '1.000' units are 1000, never 1.0
+        grouped = s.str.contains(r"^[+-]?\d{1,3}(\.\d{3})+$")
+        s = pl.when(grouped).then(s.str.replace_all(".", "", literal=True)).otherwise(s)
+    if decimal_comma and dtype in (INTEGER, SMALLINT, DOUBLE):
+        s = s.str.replace(r"^([+-]?\d+),(\d+)$", "${1}.${2}")  # '12,50', '36,0'
     if dtype in (INTEGER, SMALLINT):
         as_float = s.cast(pl.Float64, strict=False)
         integral = pl.when(as_float == as_float.floor()).then(as_float).cast(pl.Int64, strict=False)
@@ -159,9 +165,7 @@ def _parse(dtype: str, s: pl.Expr, decimal_comma: bool = False) -> pl.Expr:
             .then(False)
             .otherwise(None)
         )
-    if dtype == DOUBLE:
-        if decimal_comma:  # '12,50' of a semicolon file; '1.234,50' stays ambiguous text
-            s = s.str.replace(r"^([+-]?\d+),(\d+)$", "${1}.${2}")
+    if dtype == DOUBLE:  # with decimal commas, '1.234,50' stays text (a reject)
         # 'nan' and 'inf' cast, but are no score or price: one would turn every sum into NaN
         number = s.cast(pl.Float64, strict=False)
         return pl.when(number.is_finite()).then(number)

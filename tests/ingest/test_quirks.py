@@ -378,3 +378,22 @@ def test_cr_cr_lf_line_ends_load_like_crlf(wh: Path, tmp_path: Path) -> None:
     other = tmp_path / "crlf"
     load(other, fixture("bom_crlf.csv"))
     assert table(wh).equals(table(other))
+
+
+def test_a_semicolon_file_reads_grouped_thousands_in_whole_numbers(
+    wh: Path, tmp_path: Path
+) -> None:
+    """There a dot groups thousands: 1.000 licences are a thousand, never one (it read as
+    1.0, an integer); `1.5` is no whole number and is quarantined."""
+    header = "subscription_id;licence_type;units;valid_from;valid_to;unit_price;currency\n"
+    body = "".join(
+        f"Sub-{i};Webex Go Mobile (Mobile Operator);{units};2026-01-01;;20;EUR\n"
+        for i, units in enumerate(["1.000", "12.500", "250", "36,0", "1.5"])
+    )
+    path = tmp_path / "entitlements_de.csv"
+    path.write_text(header + body, encoding="utf-8")
+    (f,) = load(wh, path, max_reject_rate=1.0).files
+    assert (f.rows_loaded, f.rows_rejected) == (4, 1)
+    units = table(wh, "entitlements").sort("subscription_id")["units"].to_list()
+    assert units == [1000, 12500, 250, 36]
+    assert rejects(wh)["reason"].to_list() == ["bad_integer"]
