@@ -82,6 +82,15 @@ class MinRule:
 
 
 @dataclass(frozen=True)
+class PresentRule:
+    """A nullable column that should still be present: a NULL is flagged, not an error."""
+
+    table: str
+    column: str
+    severity: str = WARNING
+
+
+@dataclass(frozen=True)
 class RangeRule:
     """`min_value <= column <= max_value` where present: a documented range."""
 
@@ -132,7 +141,9 @@ class DirectoryRule:
 
 DIRECTORY_TABLE = "org_directory"
 
-Rule = PairRule | MinRule | RangeRule | ClosedEnumRule | KnownDeviceRule | DirectoryRule
+Rule = (
+    PairRule | MinRule | RangeRule | PresentRule | ClosedEnumRule | KnownDeviceRule | DirectoryRule
+)
 
 RULES: tuple[Rule, ...] = (
     PairRule("call_legs", "answer_time", "start_time"),
@@ -142,6 +153,9 @@ RULES: tuple[Rule, ...] = (
     # Cisco documents the score as 0.0-5.0 (docs/webex-dch.md#value-formats): a value
     # outside is another scale or a broken source, worth a look but no reason to stop
     RangeRule("call_legs", "caller_reputation_score", 0.0, 5.0),
+    # every record carries a Duration; one without keeps NULL (never 0) and is flagged, as the
+    # reference asks: the leg then counts in no duration figure
+    PresentRule("call_legs", "duration_seconds"),
     MinRule("entitlements", "units", 0, strict=True),
     # a range that ends before it starts is never in force: the reconciliation would leave the
     # units out without a word
@@ -303,6 +317,13 @@ def _rule_expectations(
                 f"{rule.column} {op} {rule.min_value:g}",
                 min_value=rule.min_value,
                 strict_min=rule.strict,
+            )
+        elif isinstance(rule, PresentRule) and _has(schema, rule.column):
+            b.add(
+                NOT_NULL,
+                (rule.column,),
+                rule.severity,
+                f"{rule.column} is present (a NULL is kept, never read as 0)",
             )
         elif isinstance(rule, RangeRule) and _has(schema, rule.column):
             b.add(

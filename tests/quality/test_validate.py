@@ -155,6 +155,16 @@ def test_a_reputation_score_outside_its_range_is_a_warning(
     assert report.exit_code == 0
 
 
+def test_a_leg_without_a_duration_is_flagged(tmp_path: Path, call_rows: pl.DataFrame) -> None:
+    """The reference: a missing Duration stays NULL, never 0, and is flagged (a warning)."""
+    write_partition(tmp_path, "call_legs", DAY_A, _null("duration_seconds")(call_rows))
+    report = validate_warehouse(Settings(warehouse=tmp_path), "all")
+    rule = "call_legs.duration_seconds.not_null"
+    assert report.errors == [] and [r.id for r in report.warnings] == [rule]
+    assert report.result(rule).sample_keys == [call_rows["report_id"][ROW]]
+    assert report.exit_code == 0
+
+
 def test_webex_go_leg_without_known_device(
     tmp_path: Path, call_rows: pl.DataFrame, copy_table: Callable[[Path, str], None]
 ) -> None:
