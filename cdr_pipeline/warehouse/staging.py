@@ -14,7 +14,7 @@ file becomes an empty typed relation, so the build never fails on a fresh wareho
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 
 import duckdb
 import pyarrow as pa
@@ -29,7 +29,7 @@ from cdr_pipeline.state.ledger import (
     RUNS_SCHEMA,
     WRITTEN_AT,
 )
-from cdr_pipeline.state.tables import Snapshot
+from cdr_pipeline.state.tables import Snapshot, run_version
 from cdr_pipeline.text import lit, quote
 from cdr_pipeline.warehouse.catalog import ViewSpec
 
@@ -117,18 +117,25 @@ def arrow_to_duckdb(dtype: pa.DataType) -> str:
 
 
 def ledger_view(
-    con: duckdb.DuckDBPyConnection, settings: Settings, table: str, as_of: datetime | None = None
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    table: str,
+    moment: datetime,
+    snapshots: Mapping[str, Snapshot] | None = None,
 ) -> tuple[ViewSpec, bool]:
     """Generated `stg_ledger_<table>` over `state/ledger/<table>/*.parquet`: each record as
-    last written, or as last written by `as_of` (time travel: a file loaded later is not
-    in the call coverage of an earlier moment)."""
+    last written by `moment` (the build's, or the time `--as-of` names), so a connection held
+    open keeps the ledger of its table versions; `files` keeps only the `loaded` records
+    whose rows the versions `snapshots` hold (`_committed_files`)."""
     schema, key = LEDGER_TABLES[table]
     folder = settings.layout.ledger.resolve() / table
     exists = folder.is_dir() and any(folder.glob("*.parquet"))
     columns = [(f.name, arrow_to_duckdb(f.type)) for f in schema]
     source: str | None = None
     if exists:
-        source = _latest_records(con, str(folder / "*.parquet"), as_of)
+        source = _latest_records(con, str(folder / "*.parquet"), moment)
+        if table == "files" and snapshots is not None:
+            source = _committed_files(con, settings, source, snapshots, moment)
     sql = f"-- grain: one ledger record of {table}\n-- key: {', '.join(key)}\n" + _select_typed(
         con, columns, source
     )
@@ -141,6 +148,58 @@ def ledger_view(
         doc=f"Raw ledger table {table!r} (state/ledger/{table}/).",
     )
     return spec, exists
+
+
+def _committed_files(
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    files: str,
+    snapshots: Mapping[str, Snapshot],
+    moment: datetime,
+) -> str:
+    """The `files` records (`files`, a relation) without the `loaded` ones whose rows the
+    versions `snapshots` do not hold. A run records a file `loaded` before its commit, so call
+    coverage counted files whose calls the views do not read (a run under way or killed, a
+    later run under a connection held open, `--as-of` in the middle of a run) and their
+    licences read as idle. A run finished by `moment` holds its `loaded` files at the
+    versions its record names; of a run still `running` then, the tables' logs say what it
+    committed."""
+    folder = settings.layout.ledger.resolve() / "runs"
+    if not (folder.is_dir() and any(folder.glob("*.parquet"))):
+        return files
+    runs = _latest_records(con, str(folder / "*.parquet"), moment)
+    held = "".join(
+        f"when {lit(name)} then {snap.version} "
+        for name, snap in sorted(snapshots.items())
+        if snap.version is not None
+    )
+    open_runs = con.execute(f"select run_id from {runs} where status = 'running'").fetchall()
+    pairs = [
+        f"({lit(str(run_id))}, {lit(name)})"
+        for (run_id,) in open_runs
+        for name, snap in sorted(snapshots.items())
+        if _committed_by(snap, str(run_id))
+    ]
+    running = f"(f.run_id, f.table_name) in ({', '.join(pairs)})" if pairs else "false"
+    version = (
+        "try_cast(regexp_extract(r.table_versions, '(^|,)' || f.table_name || '=([0-9]+)', 2) "
+        "as bigint)"
+    )
+    return (
+        f"(select f.* from {files} as f left join {runs} as r on r.run_id = f.run_id "
+        "where f.status is distinct from 'loaded' or r.run_id is null "
+        f"or (r.status = 'running' and {running}) "
+        f"or (r.status is distinct from 'running' "
+        f"and coalesce({version}, -1) <= case f.table_name {held}else -1 end))"
+    )
+
+
+def _committed_by(snap: Snapshot, run_id: str) -> bool:
+    """Run `run_id` committed the table at a version `snap` holds."""
+    if snap.version is None:
+        return False
+    version = run_version(snap.root, run_id)
+    return version is not None and version <= snap.version
 
 
 def _latest_records(
@@ -188,8 +247,10 @@ def generated_views(
     snapshots: Mapping[str, Snapshot],
     as_of: datetime | None = None,
 ) -> tuple[list[ViewSpec], list[str]]:
-    """Every generated view (raw tables read from `snapshots`, the ledger as of `as_of`),
-    and the raw tables that had no file in them."""
+    """Every generated view (raw tables read from `snapshots`; the ledger as of `as_of`, or
+    as written by now, with the files those versions hold), and the raw tables that had no
+    file in them."""
+    moment = as_of or datetime.now(UTC)
     specs = [settings_view(settings)]
     empty: list[str] = []
     for schema in sorted(schemas_by_table().values(), key=lambda s: s.name):
@@ -198,7 +259,7 @@ def generated_views(
         if not exists:
             empty.append(schema.name)
     for table in LEDGER_TABLES:
-        spec, exists = ledger_view(con, settings, table, as_of)
+        spec, exists = ledger_view(con, settings, table, moment, snapshots)
         specs.append(spec)
         if not exists:
             empty.append(f"ledger/{table}")

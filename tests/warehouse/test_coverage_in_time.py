@@ -9,12 +9,14 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from cdr_pipeline.config import Settings
 from cdr_pipeline.ingest import ingest_paths
+from cdr_pipeline.ingest.pending import PendingTables
 from cdr_pipeline.ingest.retention import apply_retention
 from cdr_pipeline.reports.figures import pinned_connection
-from cdr_pipeline.warehouse import connect_as_of, create_views
+from cdr_pipeline.warehouse import build_warehouse, connect_as_of, create_views
 from tests.warehouse.finance_world import BYOD, CALL_HEADER, World, records, user
 
 FIRST = "dch_2026-09-01_2026-09-16.csv"
@@ -68,6 +70,40 @@ def test_coverage_as_of_a_moment_counts_only_the_files_loaded_by_then(tmp_path: 
         assert (earlier["call_coverage"], earlier["covered_days"]) == ("partial", 15)
         assert earlier["licences_used"] == 1 and earlier["idle_licences"] is None
         assert earlier["idle_cost"] is None
+
+
+def test_coverage_counts_no_file_whose_calls_the_views_do_not_hold(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run records a file `loaded` before it commits: views made meanwhile (a report during
+    the run, or after a kill -9 before the commit), a `cdr.duckdb` held open through a later
+    run, and `--as-of` a moment in the middle of a run read the second export's coverage
+    without its call, and the licence that called in it read as idle (idle cost 10.00)."""
+    _world().build(tmp_path).close()
+    settings = Settings(warehouse=tmp_path / "wh")
+    build_warehouse(settings)
+    held = duckdb.connect(str(settings.layout.duckdb), read_only=True)
+    during: list[tuple[datetime, dict[str, object]]] = []
+    commit = PendingTables.commit
+
+    def commit_later(self: PendingTables) -> dict[str, int]:
+        con = duckdb.connect()
+        con.execute("set TimeZone = 'UTC'")
+        create_views(con, settings)
+        during.append((datetime.now(UTC), _september(con)))
+        time.sleep(0.01)
+        return commit(self)
+
+    monkeypatch.setattr(PendingTables, "commit", commit_later)
+    assert ingest_paths(settings, [_second_export(tmp_path)]).exit_code == 0
+    ((moment, mid_run),) = during
+    for row in (mid_run, _september(held), _september(connect_as_of(settings, moment))):
+        assert (row["call_coverage"], row["covered_days"]) == ("partial", 15)
+        assert row["licences_used"] == 1 and row["idle_cost"] is None
+    now = duckdb.connect()
+    create_views(now, settings)
+    latest = _september(now)
+    assert (latest["call_coverage"], latest["licences_used"]) == ("full", 2)
 
 
 def test_days_retention_dropped_are_no_longer_covered(tmp_path: Path) -> None:
