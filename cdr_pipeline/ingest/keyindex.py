@@ -86,7 +86,7 @@ def write_next_index(
     version: int,
 ) -> None:
     """The index of `version`: the index of `base` without the partitions `rewritten`, plus
-    the keys of their new files. Older index files are removed."""
+    the keys of their new files. Older index files (and temp files) are removed."""
     previous = ensure_index(con, layout, schema, base)
     selects = []
     if previous is not None:
@@ -97,6 +97,9 @@ def write_next_index(
     selects += _keys_of(schema, {v: [p] for v, p in rewritten.items() if p is not None})
     target = index_file(layout, schema.name, version)
     _write(con, selects, target)
-    for old in layout.index_folder(schema.name).glob("*.parquet"):
+    folder = layout.index_folder(schema.name)
+    # with the temp file an index write killed mid-way left (`_write`): under the writer
+    # lock no other is being written, and nothing else would ever delete it
+    for old in [*folder.glob("*.parquet"), *folder.glob(".*.tmp")]:
         if old != target:
             old.unlink(missing_ok=True)

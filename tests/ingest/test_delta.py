@@ -225,3 +225,16 @@ def test_vacuum_keeps_an_old_file_replaced_recently_and_drops_old_orphans(
     result = vacuum_tables(Settings(warehouse=wh))
     assert result.deleted["call_legs"] == [str(orphan.relative_to(wh / "tables" / "call_legs"))]
     assert all(f.exists() for f in first)
+
+
+def test_an_index_write_killed_midway_leaves_no_temp_file_for_good(wh: Path) -> None:
+    """A run killed while writing the key index of its version left `.v<N>-….parquet.tmp`
+    in state/index/; the next version's index had another name, and nothing deleted it."""
+    load(wh, fixture("overlap_a.csv"))
+    load(wh, fixture("overlap_b.csv"))
+    folder = Layout(wh).index_folder("call_legs")
+    stale = folder / ".v0-duckdb0.0.0.parquet.tmp"
+    stale.write_bytes(b"half an index")
+    assert load(wh, fixture("quoted_fields.csv")).table_versions == {"call_legs": 2}
+    assert not stale.exists()
+    assert [p.name.split("-")[0] for p in folder.iterdir()] == ["v2"]
