@@ -4,7 +4,8 @@ reads `interrupted`, not the `ok` its ingest had written.
 
 The row is the ingest's (they share one run id): `running` from the start of the night, the
 ingest's counts once it has loaded, and the night's exit code, stage failures and the
-table versions of every commit it made (ingest, retention, personal retention) at its end.
+table versions it committed (its ingest's, then those of tables only retention changed) at
+its end.
 While the night runs, its lock (`nightly.lock`) names the run, so that another writer does
 not take the `running` row for a run that died (`lock.live_run`).
 """
@@ -93,9 +94,15 @@ class NightRecord:
         try:
             from cdr_pipeline.ingest.pending import committed_versions
 
-            # what the night committed: its ingest, and retention's rewrites after it
+            # what the night committed: its ingest's versions (those that first hold the
+            # files it loaded: call coverage reads them), then tables only a later stage
+            # (retention, personal retention) committed
             versions = committed_versions(self.settings.layout, self.run_id)
-            row["table_versions"] = format_versions(versions) or row.get("table_versions")
+            ingested = row.get("table_versions") or ""
+            for pair in filter(None, ingested.split(",")):
+                name, _, version = pair.partition("=")
+                versions[name] = int(version)
+            row["table_versions"] = format_versions(versions) or None
         except Exception as exc:  # a damaged log must not hide how the night ended
             log.warning("the nightly's table versions are not known (%s)", exc)
         self._write(row)
