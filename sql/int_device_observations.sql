@@ -1,9 +1,10 @@
 -- grain: one row per status observation of a Webex Go device (a snapshot row or a lifecycle event)
 -- key: observation_id
 -- Snapshots and events on one timeline. Each event type implies the status it leaves the
--- device in (PROVISIONED and LOST_STOLEN -> PENDING_ACTIVATION, ACTIVATED -> ONLINE,
--- STATUS_CHANGED -> status_after, DELETED -> DELETED); ACTIVATION_CODE_ISSUED changes no status
--- and is not an observation. A snapshot without a status counts as STATUS_UNAVAILABLE
+-- device in (PROVISIONED, NUMBER_ACTIVATION_PENDING and LOST_STOLEN -> PENDING_ACTIVATION,
+-- ACTIVATED -> ONLINE, STATUS_CHANGED -> status_after, DELETED -> DELETED);
+-- ACTIVATION_CODE_ISSUED, NUMBER_ACTIVATION_ERROR, LICENSE_ASSIGNED and LICENSE_RELEASED change
+-- no status and are not observations. A snapshot without a status counts as STATUS_UNAVAILABLE
 -- (no information). `precedence` orders observations of the same instant: the later lifecycle
 -- step wins, and an event wins over a snapshot.
 with snapshots as (
@@ -41,6 +42,7 @@ event_observations as (
         event_time as observed_at,
         case event_type
             when 'PROVISIONED' then 'PENDING_ACTIVATION'
+            when 'NUMBER_ACTIVATION_PENDING' then 'PENDING_ACTIVATION'
             when 'ACTIVATED' then 'ONLINE'
             when 'LOST_STOLEN' then 'PENDING_ACTIVATION'
             when 'DELETED' then 'DELETED'
@@ -56,7 +58,11 @@ event_observations as (
             else 2
         end as precedence
     from events
-    where event_type <> 'ACTIVATION_CODE_ISSUED'
+    -- events that change no status: a code issued, a number's activation error, a licence
+    -- assigned or released (the licence views count holdings from provisioning to deletion)
+    where event_type not in (
+        'ACTIVATION_CODE_ISSUED', 'NUMBER_ACTIVATION_ERROR', 'LICENSE_ASSIGNED', 'LICENSE_RELEASED'
+    )
 ),
 
 final as (

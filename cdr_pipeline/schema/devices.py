@@ -33,6 +33,12 @@ EVENT_TYPES = (
     "STATUS_CHANGED",
     "LOST_STOLEN",
     "DELETED",
+    # the rest of the reference's event vocabulary (docs/webex-dch.md#device-history): kept,
+    # and read by the lifecycle views as docs/inputs-devices.md says
+    "NUMBER_ACTIVATION_PENDING",
+    "NUMBER_ACTIVATION_ERROR",
+    "LICENSE_ASSIGNED",
+    "LICENSE_RELEASED",
 )
 LICENCE_BYOD = "Webex Go (Bring Your Own Device)"
 LICENCE_MOBILE = "Webex Go Mobile (Mobile Operator)"

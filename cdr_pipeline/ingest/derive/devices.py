@@ -31,7 +31,11 @@ from cdr_pipeline.text import ISO_MS_STRFTIME
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _PEOPLE_URI = re.compile(r"ciscospark://[a-z0-9-]+/PEOPLE/(" + _UUID.pattern + r")")
 
-EVENT_ALIASES = {"ACTIVATION_CODE_REISSUED": "ACTIVATION_CODE_ISSUED"}
+EVENT_ALIASES = {
+    "ACTIVATION_CODE_REISSUED": "ACTIVATION_CODE_ISSUED",
+    "LICENCE_ASSIGNED": "LICENSE_ASSIGNED",
+    "LICENCE_RELEASED": "LICENSE_RELEASED",
+}
 DEPLOYMENT_ALIASES = {
     "BRING_YOUR_OWN_DEVICE": "BYOD",
     "MOBILE": "MOBILE_OPERATOR",
@@ -160,6 +164,17 @@ def derive_events(df: pl.DataFrame) -> tuple[pl.DataFrame, list[Check]]:
     """Canonical event type, status and deployment; decoded user_uuid; synthetic event_id."""
     df = df.with_columns(pl.col("event_type").alias("__raw_event_type")).with_columns(
         _canonical(pl.col("event_type"), EVENT_TYPES, EVENT_ALIASES).alias("event_type")
+    )
+    # the reference's status vocabulary has DELETED: a STATUS_CHANGED to it is the deletion,
+    # and on any event it says no more than the event does (DELETED is no status of a device
+    # still listed; the lifecycle views read deletions from DELETED events)
+    deleted = _squeeze_upper(pl.col("status_after")) == "DELETED"
+    df = df.with_columns(
+        pl.when(deleted & (pl.col("event_type") == "STATUS_CHANGED"))
+        .then(pl.lit("DELETED"))
+        .otherwise(pl.col("event_type"))
+        .alias("event_type"),
+        pl.when(deleted).then(None).otherwise(pl.col("status_after")).alias("status_after"),
     )
     df, checks = _status_and_deployment(df, "status_after")
     checks.insert(0, _enum_check("event_type", "__raw_event_type", EVENT_TYPES))

@@ -1,0 +1,55 @@
+"""The reference's whole event vocabulary loads (docs/webex-dch.md#device-history): the
+Mobile Operator number states and licence assignments, and `DELETED` as a status. They were
+quarantined as unknown, so a file written to the reference failed on its reject rate."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.warehouse.finance_world import ORG, World, records, user
+
+
+def _event(time: str, device: str, kind: str, status_after: str = "") -> str:
+    return f"{time},{ORG},{device},{kind},{user(1)},{status_after},admin,,BYOD,Sub-1,+15550001,"
+
+
+def test_the_reference_vocabulary_loads_and_reads_as_documented(tmp_path: Path) -> None:
+    w = World()
+    w.event("2026-09-01T00:00:00Z", "D1", "PROVISIONED", user(1), "+15550001")
+    w.events += [
+        _event("2026-09-01T00:05:00Z", "D1", "License assigned"),
+        _event("2026-09-01T01:00:00Z", "D1", "ACTIVATED"),
+        # a licence event changes no status: D1 stays ONLINE
+        _event("2026-09-02T00:00:00Z", "D1", "LICENCE_RELEASED"),
+        _event("2026-09-03T00:00:00Z", "D1", "NUMBER_ACTIVATION_ERROR"),
+        _event("2026-09-04T00:00:00Z", "D1", "NUMBER_ACTIVATION_PENDING"),
+        # DELETED as the status after a change is the deletion
+        _event("2026-09-05T00:00:00Z", "D1", "STATUS_CHANGED", "Deleted"),
+    ]
+    con = w.build(tmp_path)  # asserts exit 0: nothing quarantined
+    kinds = records(con, "select event_type, status_after from stg_device_events order by 1")
+    assert kinds == [
+        {"event_type": t, "status_after": None}
+        for t in (
+            "ACTIVATED",
+            "DELETED",
+            "LICENSE_ASSIGNED",
+            "LICENSE_RELEASED",
+            "NUMBER_ACTIVATION_ERROR",
+            "NUMBER_ACTIVATION_PENDING",
+            "PROVISIONED",
+        )
+    ]
+    history = records(
+        con,
+        "select status, strftime(valid_from, '%m-%d %H:%M') as since "
+        "from fct_device_status_history where device_id = 'D1' order by valid_from",
+    )
+    assert history == [
+        {"status": "PENDING_ACTIVATION", "since": "09-01 00:00"},
+        {"status": "ONLINE", "since": "09-01 01:00"},
+        {"status": "PENDING_ACTIVATION", "since": "09-04 00:00"},
+        {"status": "DELETED", "since": "09-05 00:00"},
+    ]
+    (device,) = records(con, "select deleted_at from dim_webex_go_devices")
+    assert str(device["deleted_at"]).startswith("2026-09-05 00:00:00")
