@@ -173,6 +173,8 @@ def _committed_files(
         for name, snap in sorted(snapshots.items())
         if snap.version is not None
     )
+    # no table has a version yet (a run recorded before any commit): nothing is held
+    held_version = f"case f.table_name {held}else -1 end" if held else "-1"
     open_runs = con.execute(f"select run_id from {runs} where status = 'running'").fetchall()
     pairs = [
         f"({lit(str(run_id))}, {lit(name)})"
@@ -190,7 +192,7 @@ def _committed_files(
         "where f.status is distinct from 'loaded' or r.run_id is null "
         f"or (r.status = 'running' and {running}) "
         f"or (r.status is distinct from 'running' "
-        f"and coalesce({version}, -1) <= case f.table_name {held}else -1 end))"
+        f"and coalesce({version}, -1) <= {held_version}))"
     )
 
 
