@@ -26,13 +26,17 @@ from cdr_pipeline.schema.base import timestamp_column as _t
 STATUSES = ("PENDING_ACTIVATION", "ONLINE", "OFFLINE", "STATUS_UNAVAILABLE")
 DEPLOYMENTS = ("BYOD", "MOBILE_OPERATOR")
 ACTIVATION_STATES = ("ACTIVATING", "ACTIVATED", "DEACTIVATED")
-EVENT_TYPES = (
+LIFECYCLE_EVENT_TYPES = (
     "PROVISIONED",
     "ACTIVATION_CODE_ISSUED",
     "ACTIVATED",
     "STATUS_CHANGED",
     "LOST_STOLEN",
     "DELETED",
+)
+"""The lifecycle steps the views are built on (and the samples hold)."""
+EVENT_TYPES = (
+    *LIFECYCLE_EVENT_TYPES,
     # the rest of the reference's event vocabulary (docs/webex-dch.md#device-history): kept,
     # and read by the lifecycle views as docs/inputs-devices.md says
     "NUMBER_ACTIVATION_PENDING",

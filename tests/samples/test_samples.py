@@ -15,7 +15,7 @@ import pytest
 
 from cdr_pipeline.samples import SamplesResult, generate_samples, write_call_export
 from cdr_pipeline.samples.writer import API_HEADERS
-from cdr_pipeline.schema.devices import EVENT_TYPES
+from cdr_pipeline.schema.devices import LIFECYCLE_EVENT_TYPES
 
 ANOMALY_TYPES = {
     "webex_go_call_after_delete",
@@ -261,7 +261,7 @@ def test_device_files_and_anomaly_labels(samples: tuple[Path, SamplesResult]) ->
         "LOST_STOLEN",
         "DELETED",
     }
-    assert kinds == set(EVENT_TYPES), "the samples cover every event type the schema knows"
+    assert kinds == set(LIFECYCLE_EVENT_TYPES), "the samples cover every lifecycle step"
     assert {e["deployment"] for e in events} == {"BYOD", "MOBILE_OPERATOR"}
     # read_text turns CRLF into LF: the first line is the header
     headers = [
