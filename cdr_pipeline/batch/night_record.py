@@ -20,9 +20,9 @@ import polars as pl
 
 from cdr_pipeline.batch.stages import NightlySummary
 from cdr_pipeline.config import Settings
-from cdr_pipeline.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_UNEXPECTED
-from cdr_pipeline.state.ledger import RUNS_SCHEMA, Ledger
-from cdr_pipeline.state.tables import format_versions
+from cdr_pipeline.errors import CdrError
+from cdr_pipeline.state.ledger import RUNS_SCHEMA, Ledger, run_ending, run_record
+from cdr_pipeline.state.tables import format_versions, parse_versions
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ class NightRecord:
         found = self.ledger.runs().filter(pl.col("run_id") == self.run_id)
         if not found.is_empty():
             return found.row(0, named=True)
-        return {"run_id": self.run_id, **dict.fromkeys(RUNS_SCHEMA.names[1:])}
+        return run_record(self.run_id, COMMAND)
 
     def _write(self, row: dict[str, Any]) -> None:
         row.update(command=COMMAND, started_at=self.started)
@@ -52,39 +52,29 @@ class NightRecord:
         except OSError as exc:
             log.warning("the ledger does not record the nightly's run (%s)", exc)
 
+    def begin(self) -> None:
+        """At the start of the night (its run id is new: no row to read)."""
+        self._write(run_record(self.run_id, COMMAND, status="running"))
+
     def running(self) -> None:
-        """At the start of the night, and again after its ingest recorded how it ended."""
+        """After the night's ingest recorded how it ended: the night goes on."""
         self._write({**self._row(), "status": "running"})
 
-    def end(self, summary: NightlySummary, ending: str) -> None:
+    def end(self, summary: NightlySummary, ending: str, failure: CdrError | None = None) -> None:
         """The night's last word: `ending` is ok (it ran to its end), interrupted (Ctrl-C,
-        SIGTERM) or failed (an error no stage caught)."""
+        SIGTERM) or failed (`failure`, an error no stage caught; None for a bug)."""
         row = self._row()
-        code = summary.exit_code
-        if ending == "interrupted":
-            status, code = "interrupted", EXIT_INTERRUPTED
-        elif ending == "failed":
-            status, code = "failed", max(code, EXIT_UNEXPECTED)
-        else:
-            status = "ok" if code == EXIT_OK else "failed"
+        status, code = run_ending(summary.exit_code, ending, failure)
         failed = [
             f"{s.name}: {s.summary}" for s in summary.stages if s.exit_code and s.name != "ingest"
         ]
-        if ending != "ok":
-            failed.append(
-                "interrupted (Ctrl-C or SIGTERM)" if ending == "interrupted" else "unexpected error"
-            )
-        if summary.ingest is None:
-            row.update(
-                files_seen=len(summary.inbox),
-                files_loaded=0,
-                files_skipped=len(summary.inbox) - len(summary.new_files),
-                files_failed=0,
-                rows_read=0,
-                rows_loaded=0,
-                rows_duplicate=0,
-                rows_rejected=0,
-            )
+        if ending == "interrupted":
+            failed.append("interrupted (Ctrl-C or SIGTERM)")
+        elif ending == "failed":
+            failed.append(failure.one_line() if failure is not None else "unexpected error")
+        if summary.ingest is None:  # a night that ingested nothing: what its inbox held
+            skipped = len(summary.inbox) - len(summary.new_files)
+            row.update(files_seen=len(summary.inbox), files_skipped=skipped)
         row.update(
             status=status,
             exit_code=code,
@@ -98,10 +88,7 @@ class NightRecord:
             # files it loaded: call coverage reads them), then tables only a later stage
             # (retention, personal retention) committed
             versions = committed_versions(self.settings.layout, self.run_id)
-            ingested = row.get("table_versions") or ""
-            for pair in filter(None, ingested.split(",")):
-                name, _, version = pair.partition("=")
-                versions[name] = int(version)
+            versions.update(parse_versions(row.get("table_versions")))
             row["table_versions"] = format_versions(versions) or None
         except Exception as exc:  # a damaged log must not hide how the night ended
             log.warning("the nightly's table versions are not known (%s)", exc)

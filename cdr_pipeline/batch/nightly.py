@@ -24,7 +24,7 @@ from cdr_pipeline.batch.stages import (
     validate_build,
 )
 from cdr_pipeline.config import SETTINGS_KEYS, Settings, coerce
-from cdr_pipeline.errors import EXIT_OK, WarehouseUnwritable
+from cdr_pipeline.errors import EXIT_OK, WarehouseUnwritable, known_error
 from cdr_pipeline.ingest import (
     Fingerprint,
     IngestResult,
@@ -118,16 +118,19 @@ def run_nightly(
             _plan(settings, summary, retain, do_fetch)
             return summary
         record = NightRecord(settings, run_id)
-        record.running()
-        ending = "failed"
+        record.begin()
+        ending, failure = "failed", None
         try:
             _stages(settings, summary, inbox, archive, retain, do_fetch, fetcher, progress, record)
             ending = "ok"
         except KeyboardInterrupt:
             ending = "interrupted"
             raise
+        except Exception as exc:  # the row says what the CLI will say: its error, or a bug
+            failure = known_error(exc, settings.warehouse)
+            raise
         finally:
-            record.end(summary, ending)
+            record.end(summary, ending, failure)
     return summary
 
 

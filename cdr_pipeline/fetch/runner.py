@@ -42,7 +42,7 @@ from cdr_pipeline.fetch.windows import (
     span_text,
 )
 from cdr_pipeline.ingest import IngestResult, ingest_paths, new_run_id
-from cdr_pipeline.state.ledger import RUNS_SCHEMA, Ledger
+from cdr_pipeline.state.ledger import RUNS_SCHEMA, Ledger, run_ending, run_record
 from cdr_pipeline.state.lock import writer_lock
 
 log = logging.getLogger(__name__)
@@ -140,18 +140,17 @@ def record_idle_run(settings: Settings, result: FetchResult) -> str | None:
     finished = datetime.now(UTC)
     started = finished - timedelta(seconds=result.seconds)
     run_id = new_run_id(started)
-    code = result.exit_code
+    status, code = run_ending(result.exit_code, "ok")
     what = "report" if result.report_id else f"{len(result.windows)} window(s)"
-    row = {name: None for name in RUNS_SCHEMA.names} | {
-        "run_id": run_id,
-        "command": COMMAND,
-        "status": "ok" if code == EXIT_OK else "failed",
-        "started_at": started,
-        "finished_at": finished,
-        "exit_code": code,
-        **dict.fromkeys((n for n in RUNS_SCHEMA.names if n.startswith(("files_", "rows_"))), 0),
-        "message": result.error.one_line() if result.error is not None else f"no records in {what}",
-    }
+    row = run_record(
+        run_id,
+        COMMAND,
+        status=status,
+        started_at=started,
+        finished_at=finished,
+        exit_code=code,
+        message=result.error.one_line() if result.error is not None else f"no records in {what}",
+    )
     try:
         Ledger(settings.layout).write("runs", run_id, [row], RUNS_SCHEMA)
     except OSError as exc:  # the exit code says what went wrong; this is bookkeeping

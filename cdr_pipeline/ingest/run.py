@@ -21,9 +21,7 @@ from typing import Any
 from cdr_pipeline import interrupts
 from cdr_pipeline.config import Settings
 from cdr_pipeline.errors import (
-    EXIT_INTERRUPTED,
     EXIT_OK,
-    EXIT_UNEXPECTED,
     CdrError,
     InputError,
     environment_error,
@@ -39,7 +37,7 @@ from cdr_pipeline.ingest.stage import FileTask, LoadedContent, StagedFile
 from cdr_pipeline.logfields import log_fields
 from cdr_pipeline.schema import SCHEMAS
 from cdr_pipeline.state.files import apply_file_mode
-from cdr_pipeline.state.ledger import RUNS_SCHEMA, Ledger
+from cdr_pipeline.state.ledger import RUNS_SCHEMA, Ledger, run_ending
 from cdr_pipeline.state.lock import writer_lock
 from cdr_pipeline.state.tables import format_versions
 from cdr_pipeline.text import stamp_ms
@@ -227,13 +225,9 @@ def _run_totals(
     and message of its error (1, "unexpected error": a bug); one interrupted (Ctrl-C,
     SIGTERM) is `interrupted` with exit code 130."""
     finished_ok = ending == "ok"
-    code = max((r.exit_code for r in results), default=EXIT_OK)
     failed = [r.message for r in results if r.status == "failed"]
-    status = ("ok" if code == EXIT_OK else "failed") if finished_ok else ending
-    if ending == "interrupted":
-        code = EXIT_INTERRUPTED
-    elif not finished_ok:
-        code = failure.exit_code if failure else EXIT_UNEXPECTED
+    worst = max((r.exit_code for r in results), default=EXIT_OK)
+    status, code = run_ending(worst, ending, failure)
     return {
         "status": status,
         "finished_at": datetime.now(UTC),

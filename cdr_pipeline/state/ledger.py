@@ -28,6 +28,7 @@ from typing import Any
 import polars as pl
 import pyarrow as pa
 
+from cdr_pipeline.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_UNEXPECTED, CdrError
 from cdr_pipeline.render import os_text
 from cdr_pipeline.state.files import atomic_write_table
 from cdr_pipeline.state.layout import Layout
@@ -54,6 +55,32 @@ RUNS_SCHEMA = pa.schema(
         ("table_versions", pa.string()),  # "call_legs=12,device_events=3": what it committed
     ]
 )
+
+RUN_COUNTS = tuple(n for n in RUNS_SCHEMA.names if n.startswith(("files_", "rows_")))
+"""The count columns of a `runs` row."""
+
+
+def run_record(run_id: str, command: str, **fields: Any) -> dict[str, Any]:
+    """A `runs` row of every column: the counts 0 and the rest None unless `fields` say."""
+    return {
+        **dict.fromkeys(RUNS_SCHEMA.names),
+        **dict.fromkeys(RUN_COUNTS, 0),
+        "run_id": run_id,
+        "command": command,
+        **fields,
+    }
+
+
+def run_ending(code: int, ending: str, failure: CdrError | None = None) -> tuple[str, int]:
+    """(status, exit code) of a run that ended `ending`: `ok` (it ran to its end; `code`
+    is the worst of its parts), `interrupted` (Ctrl-C, SIGTERM: 130) or `failed` (it raised:
+    `failure`'s code, 1 for an unexpected error)."""
+    if ending == "ok":
+        return ("ok" if code == EXIT_OK else "failed"), code
+    if ending == "interrupted":
+        return "interrupted", EXIT_INTERRUPTED
+    return "failed", failure.exit_code if failure is not None else EXIT_UNEXPECTED
+
 
 FILES_SCHEMA = pa.schema(
     [

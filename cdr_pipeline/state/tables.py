@@ -312,6 +312,12 @@ def format_versions(versions: Mapping[str, int | None]) -> str:
     return ",".join(f"{n}={v}" for n, v in sorted(versions.items()) if v is not None)
 
 
+def parse_versions(text: str | None) -> dict[str, int]:
+    """`format_versions` read back: `call_legs=12,device_events=3` -> {name: version}."""
+    pairs = (pair.partition("=") for pair in (text or "").split(",") if pair)
+    return {name: int(version) for name, _, version in pairs}
+
+
 def run_version(root: Path, run_id: str, limit: int = 200) -> int | None:
     """The version of the table that run `run_id` committed (its commit info names the run;
     of the latest `limit` commits), None when it committed none."""

@@ -4,11 +4,13 @@ taken for one that died."""
 
 from __future__ import annotations
 
+import errno
 import shutil
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 import polars as pl
+import pytest
 
 from cdr_pipeline.batch import run_nightly
 from cdr_pipeline.config import Settings
@@ -82,3 +84,24 @@ def test_a_running_night_is_not_taken_for_a_dead_one(tmp_path: Path) -> None:
     assert live_run(layout) is None
     assert recover_dead(layout, ledger) == ["night-1"]
     assert ledger.runs()["status"].to_list() == ["interrupted"]
+
+
+def test_a_night_stopped_by_an_error_records_the_code_the_cli_exits_with(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An error no stage catches (here a full disk while reading the ledger) ends the night:
+    its row is failed with the exit code the CLI gives that error (6), not a bug's 1."""
+    from cdr_pipeline.batch import nightly
+
+    def full_disk(settings: Settings) -> bool:
+        raise OSError(errno.ENOSPC, "No space left on device", str(settings.warehouse))
+
+    monkeypatch.setattr(nightly, "_unvalidated", full_disk)
+    settings = Settings(warehouse=tmp_path / "wh")
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    with pytest.raises(OSError):
+        run_nightly(settings, inbox, run_date=date(2026, 11, 3))
+    (row,) = Ledger(settings.layout).runs().to_dicts()
+    assert (row["command"], row["status"], row["exit_code"]) == ("cdr nightly", "failed", 6)
+    assert "No space left" in row["message"]
