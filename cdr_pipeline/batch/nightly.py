@@ -87,7 +87,11 @@ def run_nightly(
     for the whole run: a second nightly exits at once with LockBusy (exit 5). `fetcher` replaces
     `fetch_records(settings)` (tests give it a client with a fake clock)."""
     _check_inbox(inbox)
-    summary = NightlySummary(run_date=run_date or datetime.now(UTC).date(), dry_run=dry_run)
+    from cdr_pipeline.reports.close import reporting_today
+
+    # today where the reports' months are cut: a UTC date would make the report months,
+    # and the month closed, those of another day for half of the zones
+    summary = NightlySummary(run_date=run_date or reporting_today(settings), dry_run=dry_run)
     # checked before any stage runs, by the rules of the retain_days setting
     retain = coerce(SETTINGS_KEYS["retain_days"], retain_days, "--retain-days")
     retain = retain if retain is not None else settings.retain_days

@@ -39,7 +39,7 @@ from cdr_pipeline.render import to_json
 @click.option(
     "--run-date",
     type=click.DateTime(["%Y-%m-%d"]),
-    help="Date the reports are for (default today, UTC).",
+    help="Date the reports are for (default today in reporting_timezone).",
 )
 @click.option(
     "--fetch/--no-fetch",

@@ -105,3 +105,21 @@ def test_a_night_stopped_by_an_error_records_the_code_the_cli_exits_with(
     (row,) = Ledger(settings.layout).runs().to_dicts()
     assert (row["command"], row["status"], row["exit_code"]) == ("cdr nightly", "failed", 6)
     assert "No space left" in row["message"]
+
+
+def test_the_nights_date_is_today_in_the_reporting_time_zone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At 2026-11-01T03:00Z it is still October 31 in Los Angeles: the night reports
+    September as the previous month and October to date, as finance there counts."""
+    from cdr_pipeline.reports import close
+
+    monkeypatch.setattr(close, "_now", lambda: datetime(2026, 11, 1, 3, tzinfo=UTC))
+    settings = Settings(warehouse=tmp_path / "wh", reporting_timezone="America/Los_Angeles")
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    plan = run_nightly(settings, inbox, dry_run=True)
+    assert plan.run_date == date(2026, 10, 31)
+    assert run_nightly(Settings(warehouse=tmp_path / "wh"), inbox, dry_run=True).run_date == (
+        date(2026, 11, 1)
+    )
