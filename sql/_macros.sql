@@ -41,3 +41,9 @@ create or replace macro month_end_at(tz, month_start) as
 create or replace macro cents(units, price) as cast(
     round(cast(units as decimal(18, 0)) * cast(price as decimal(18, 6)), 2) as double
 );
+
+-- A phone number as a match key: its digits, so `+14085550100`, `14085550100` (a device list
+-- a spreadsheet saved: it drops the +) and `+1 408-555-0100` (typed) are one key; NULL when
+-- it holds none (an empty key is no key). `cdr forget` compares numbers the same way
+-- (privacy/selector.py).
+create or replace macro number_key(n) as nullif(regexp_replace(n, '[^0-9]', '', 'g'), '');

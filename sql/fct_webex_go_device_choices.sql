@@ -34,12 +34,9 @@ device_keys as (
     from devices
     where user_uuid is not null
     union all
-    select
-        'p:' || nullif(regexp_replace(phone_number, '[^0-9]', '', 'g'), '') as match_key,
-        'phone_number' as matched_by,
-        *
+    select 'p:' || number_key(phone_number) as match_key, 'phone_number' as matched_by, *
     from devices
-    where nullif(regexp_replace(phone_number, '[^0-9]', '', 'g'), '') is not null
+    where number_key(phone_number) is not null
 ),
 
 -- Of a key's devices, a leg started at instant t takes the one that existed at t (activated

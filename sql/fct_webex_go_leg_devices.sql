@@ -69,7 +69,7 @@ legs_with_device as (
             or (go_legs.start_time is null and u.valid_from is null)
         )
     left join fct_webex_go_device_choices as p
-        on 'p:' || nullif(regexp_replace(go_legs.user_number, '[^0-9]', '', 'g'), '') = p.match_key
+        on 'p:' || number_key(go_legs.user_number) = p.match_key
         and (p.valid_from is null or go_legs.start_time >= p.valid_from)
         and (
             p.valid_to is null
