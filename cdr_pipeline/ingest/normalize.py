@@ -149,10 +149,12 @@ def _parse(dtype: str, s: pl.Expr, decimal_comma: bool = False) -> pl.Expr:
     if dtype == TIMESTAMP:
         return _parse_iso_z(s)
     s = s.str.strip_chars()
-    if decimal_comma and dtype in (INTEGER, SMALLINT):
-        # there a dot groups thousands: '1.000' units are 1000, never 1.0
-        grouped = s.str.contains(r"^[+-]?\d{1,3}(\.\d{3})+$")
-        s = pl.when(grouped).then(s.str.replace_all(".", "", literal=True)).otherwise(s)
+    if decimal_comma and dtype in (INTEGER, SMALLINT, DOUBLE):
+        # there a dot groups thousands: '1.000' units are 1000, never 1.0; a price '1.000'
+        # may be either (the file may write decimal dots too: '12.50'), so it is no number
+        grouped = s.str.contains(r"^[+-]?[1-9]\d{0,2}(\.\d{3})+$")  # '0.125' groups nothing
+        ungrouped = None if dtype == DOUBLE else s.str.replace_all(".", "", literal=True)
+        s = pl.when(grouped).then(ungrouped).otherwise(s)
     if decimal_comma and dtype in (INTEGER, SMALLINT, DOUBLE):
         s = s.str.replace(r"^([+-]?\d+),(\d+)$", "${1}.${2}")  # '12,50', '36,0'
     if dtype in (INTEGER, SMALLINT):

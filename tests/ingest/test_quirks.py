@@ -397,3 +397,26 @@ def test_a_semicolon_file_reads_grouped_thousands_in_whole_numbers(
     units = table(wh, "entitlements").sort("subscription_id")["units"].to_list()
     assert units == [1000, 12500, 250, 36]
     assert rejects(wh)["reason"].to_list() == ["bad_integer"]
+
+
+def test_a_semicolon_file_quarantines_a_price_whose_dot_may_group_thousands(
+    wh: Path, tmp_path: Path
+) -> None:
+    """`1.000` in a price of a semicolon file is a thousand in the locale that writes decimal
+    commas, and 1.0 in a file that writes decimal dots (both come with `;`): a 1000x error
+    either way, so it is quarantined, not read as 1.0. `12.50` and `0.125` stay readable."""
+    header = "subscription_id;licence_type;units;valid_from;valid_to;unit_price;currency\n"
+    body = "".join(
+        f"Sub-{i};Webex Go (Bring Your Own Device);5;2026-01-01;;{price};EUR\n"
+        for i, price in enumerate(["1.000", "12.50", "0.125", "2.500.000"])
+    )
+    path = tmp_path / "entitlements_de.csv"
+    path.write_text(header + body, encoding="utf-8")
+    (f,) = load(wh, path, max_reject_rate=1.0).files
+    assert (f.rows_loaded, f.rows_rejected) == (2, 2)
+    prices = table(wh, "entitlements").sort("subscription_id")["unit_price"].to_list()
+    assert prices == [12.5, 0.125]
+    assert sorted(rejects(wh)["detail"].to_list()) == [
+        "unit_price: cannot parse '1.000' as a number",
+        "unit_price: cannot parse '2.500.000' as a number",
+    ]
