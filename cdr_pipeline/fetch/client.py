@@ -27,7 +27,7 @@ from cdr_pipeline.errors import EXIT_UNEXPECTED, CdrError, ConfigError
 from cdr_pipeline.fetch.limiter import INITIAL, OTHER, PAGE, RateLimiter, Sleep
 from cdr_pipeline.fetch.redactor import Redactor
 from cdr_pipeline.fetch.response import Response, rebase, region_from_451, retry_after
-from cdr_pipeline.fetch.transport import BodyTooLarge, opener, read_body
+from cdr_pipeline.fetch.transport import ACCEPT_ENCODING, Unreadable, opener, read_body
 from cdr_pipeline.state.files import install_file, temp_name
 
 log = logging.getLogger(__name__)
@@ -129,7 +129,11 @@ class WebexClient:
 
     # -- one request with retries ------------------------------------------------------------
     def _send(self, url: str, auth: bool, sink: BinaryIO | None = None) -> Response:
-        headers = {"Accept": "application/json", "User-Agent": f"cdr-pipeline/{__version__}"}
+        headers = {
+            "Accept": "application/json",
+            "Accept-Encoding": ACCEPT_ENCODING,
+            "User-Agent": f"cdr-pipeline/{__version__}",
+        }
         if auth:
             headers["Authorization"] = f"Bearer {self._token}"
         request = urllib.request.Request(url, headers=headers, method="GET")
@@ -188,12 +192,8 @@ class WebexClient:
             shown = self.redact.url(url)
             try:
                 response = self._send(url, self.trusted(url), sink)
-            except BodyTooLarge as exc:
-                raise FetchError(
-                    f"{shown}: {exc}; not read further",
-                    hint="lower [fetch] page_size; check --base-url: a proxy may answer instead "
-                    "of Webex",
-                ) from None
+            except Unreadable as exc:
+                raise FetchError(f"{shown}: {exc}; not read further", hint=exc.hint) from None
             except (urllib.error.URLError, http.client.HTTPException, OSError) as exc:
                 reason = getattr(exc, "reason", exc)
                 attempts += 1

@@ -5,7 +5,7 @@ between) that trickles one byte every few seconds, or never ends its body, held 
 ever, and a page of any size was read whole into memory. Here every read of a response -
 status line, headers and body - first checks a deadline fixed when the connection opened,
 and a body stops at a size limit, so a request ends within `timeout` per wait, `deadline`
-in all, and `limit` bytes of memory.
+in all, and `limit` bytes of memory. A gzip or deflate body is decoded as it is read.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import socket
 import ssl
 import time
 import urllib.request
+import zlib
 from typing import Any, BinaryIO
 
 BLOCK = 64 * 1024
@@ -25,12 +26,44 @@ class ResponseTooSlow(TimeoutError):
     """The response did not end within the deadline (retried like any timeout)."""
 
 
-class BodyTooLarge(Exception):
-    """A body passed its size limit (never retried: the same request gives the same body)."""
+class Unreadable(Exception):
+    """A body not read further, and never retried: the same request gives the same body."""
+
+    hint = "check --base-url: a proxy may answer instead of Webex"
+
+
+class BodyTooLarge(Unreadable):
+    """A body passed its size limit."""
+
+    hint = "lower [fetch] page_size; " + Unreadable.hint
 
     def __init__(self, limit: int) -> None:
         super().__init__(f"the answer is larger than {limit:,} bytes")
         self.limit = limit
+
+
+class UnreadableEncoding(Unreadable):
+    """A body in a content coding this client cannot decode."""
+
+    def __init__(self, coding: str) -> None:
+        super().__init__(f"the answer is encoded as {coding!r}, which cdr fetch cannot decode")
+
+
+ACCEPT_ENCODING = "gzip, deflate"
+"""The content codings `read_body` decodes. Sent with every request: without an
+Accept-Encoding header a server may use any coding (RFC 9110)."""
+
+
+def _decoder(coding: str | None) -> Any:
+    """A decompressor for a `Content-Encoding`, or None for a body as it is."""
+    name = (coding or "").strip().lower()
+    if name in ("", "identity"):
+        return None
+    if name in ("gzip", "x-gzip"):
+        return zlib.decompressobj(16 + zlib.MAX_WBITS)
+    if name == "deflate":  # zlib-wrapped, as RFC 9110 defines it (a gzip header also reads)
+        return zlib.decompressobj(32 + zlib.MAX_WBITS)
+    raise UnreadableEncoding(name)
 
 
 class _DeadlineRaw(io.RawIOBase):
@@ -109,7 +142,11 @@ def read_body(
     """The body of `response`, at most `limit` bytes: BodyTooLarge beyond, or with
     `truncate` its first `limit` bytes. With `sink` the bytes go there instead of memory,
     and b"" is returned. `read1` returns whatever one read of the socket gave, so the
-    deadline is checked between small reads."""
+    deadline is checked between small reads. A gzip or deflate body (`Content-Encoding`) is
+    decoded as it arrives, the limit counting decoded bytes; one cut short or corrupt is a
+    broken transfer (retried), like a body shorter than its Content-Length."""
+    headers = getattr(response, "headers", None)
+    decoder = _decoder(headers.get("Content-Encoding") if headers is not None else None)
     parts: list[bytes] = []
     size = 0
     while True:
@@ -120,7 +157,17 @@ def read_body(
             missing = getattr(response, "length", None)
             if missing:
                 raise http.client.IncompleteRead(b"", missing)
+            if decoder is not None and not decoder.eof:
+                raise http.client.IncompleteRead(b"")  # the compressed stream did not end
             break
+        if decoder is not None:
+            try:
+                # one byte past the limit at most: a small body may inflate without bound
+                block = decoder.decompress(block, limit - size + 1)
+            except zlib.error as exc:
+                raise http.client.HTTPException(
+                    f"the compressed answer is corrupt: {exc}"
+                ) from None
         size += len(block)
         if size > limit:
             if not truncate:

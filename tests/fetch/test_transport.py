@@ -3,6 +3,8 @@ ends within its deadline and a page within its size limit, whatever the server d
 
 from __future__ import annotations
 
+import gzip
+import json
 import socket
 import time
 from pathlib import Path
@@ -113,3 +115,39 @@ def test_a_body_cut_short_of_its_length_is_retried_never_taken_whole(
         client.report_download("r2", dest)
     assert sent["downloads"] == 2
     assert dest.read_bytes() == payload
+
+
+def test_a_gzip_answer_is_decoded_and_one_cut_short_is_retried(clock: FakeClock) -> None:
+    """A server may compress a page (RFC 9110: any coding when none is asked for; the
+    client now asks for gzip or deflate): the page is its JSON, not 'not JSON' (exit 1). A
+    compressed body that ends before its stream does is a broken transfer, asked again."""
+    page = json.dumps({"items": [{"Report ID": f"r{i}"} for i in range(300)]}).encode()
+    packed = gzip.compress(page)
+    sent = {"n": 0}
+
+    def compressed(conn: socket.socket) -> None:
+        sent["n"] += 1
+        # no Content-Length: only the gzip stream tells a cut body from a whole one
+        body = packed[: len(packed) // 2] if sent["n"] == 1 else packed
+        head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+        conn.sendall(head + b"Content-Encoding: gzip\r\nConnection: close\r\n\r\n" + body)
+
+    with RawServer(compressed) as server:
+        pages = list(make_client(server.url, clock).pages("cdr_feed", PARAMS))
+    assert [p.body for p in pages] == [page] and sent["n"] == 2
+    assert b"accept-encoding: gzip, deflate" in server.requests[0].lower()
+
+
+def test_a_compressed_answer_is_held_to_the_limit_decoded(clock: FakeClock) -> None:
+    """64 KiB of gzip that inflate to 64 MiB stop at the page limit, not in memory."""
+    bomb = gzip.compress(b" " * (64 * 1024 * 1024))
+
+    def inflating(conn: socket.socket) -> None:
+        head = b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: %d\r\n\r\n"
+        conn.sendall(head % len(bomb) + bomb)
+
+    with RawServer(inflating) as server:
+        client = make_client(server.url, clock, max_page_bytes=1024 * 1024)
+        with pytest.raises(FetchError, match="larger than 1,048,576 bytes"):
+            list(client.pages("cdr_feed", PARAMS))
+        assert len(server.requests) == 1
