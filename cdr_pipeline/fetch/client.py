@@ -63,12 +63,6 @@ class FetchError(CdrError):
     exit_code = EXIT_UNEXPECTED
 
 
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    # redirects are followed by WebexClient itself, so the token never follows one blindly
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None
-
-
 class WebexClient:
     """Authenticated GETs against the Webex APIs with retries, limits and redaction.
 
@@ -113,7 +107,7 @@ class WebexClient:
         # scheme and host: a configured https host is not trusted over http, where the
         # token would travel in clear text
         self._trusted = {_origin(u) for u in (self.analytics_url, self.api_url)}
-        self._opener = opener(self.deadline, _NoRedirect)
+        self._opener = opener(self.deadline)
         self.requests = 0
 
     # -- trust -------------------------------------------------------------------------------
@@ -348,15 +342,26 @@ class WebexClient:
                     hint="the API keeps naming new pages (a paging loop); rerun later (the run "
                     "resumes from the watermark)",
                 )
-            url, kind = response.next_link(), PAGE
-            if url in read:
-                # a next link back to a page already read would page for ever
-                raise FetchError(
-                    f"the pages of {endpoint} loop: the next link {self.redact.url(url)} was "
-                    "read before in this window",
-                    hint="the API answered inconsistently; rerun later (the run resumes from "
-                    "the watermark)",
-                )
+            url, kind = self._next_page(response, endpoint, read), PAGE
+
+    def _next_page(self, response: Response, endpoint: str, read: set[str]) -> str | None:
+        """The next link of a page, checked: a link off the API is not followed (the token
+        may not go there, and an answer read without it is no Webex data), and a link back
+        to a page already read in the window would page for ever."""
+        url = response.next_link()
+        if url is not None and not self.trusted(url):
+            raise FetchError(
+                f"the next link of {endpoint} leads off the API, to {self.redact.url(url)}",
+                hint="not followed; a proxy (--base-url) must pass Link headers on unchanged",
+            )
+        if url in read:
+            raise FetchError(
+                f"the pages of {endpoint} loop: the next link {self.redact.url(url)} was "
+                "read before in this window",
+                hint="the API answered inconsistently; rerun later (the run resumes from "
+                "the watermark)",
+            )
+        return url
 
     def report_download(self, report_id: str, dest: Path) -> dict[str, Any]:
         """Download a Control Hub report (`GET /v1/reports/{id}` -> `downloadURL`) to `dest`,

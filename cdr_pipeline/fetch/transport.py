@@ -130,10 +130,18 @@ class _HTTPS(urllib.request.HTTPSHandler):
         return self.do_open(self._class, req, context=self._context)  # type: ignore[attr-defined]
 
 
-def opener(deadline_seconds: float, *handlers: Any) -> Any:
-    """A urllib opener whose responses end within `deadline_seconds` from the connect;
-    `handlers` (classes or instances) are added as `build_opener` adds them."""
-    return urllib.request.build_opener(_HTTP(deadline_seconds), _HTTPS(deadline_seconds), *handlers)
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    # redirects are followed by WebexClient itself, so the token never follows one blindly
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+def opener(deadline_seconds: float) -> Any:
+    """A urllib opener whose responses end within `deadline_seconds` from the connect, and
+    which returns a redirect as it is (the client decides where the token may go)."""
+    return urllib.request.build_opener(
+        _HTTP(deadline_seconds), _HTTPS(deadline_seconds), _NoRedirect
+    )
 
 
 def read_body(

@@ -3,15 +3,19 @@ Webex over https, and only a token that can be sent as an HTTP header at all."""
 
 from __future__ import annotations
 
+import json
+import socket
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from cdr_pipeline.cli.main import cli
-from cdr_pipeline.fetch import WebexClient
-from tests.fetch.conftest import TOKEN
-from tests.fetch.fakewebex import FakeWebex
+from cdr_pipeline.fetch import WebexClient, fetch_records
+from tests.fetch.conftest import NOW, TOKEN, FakeClock, make_client, settings_for, warehouse_ids
+from tests.fetch.fakewebex import FakeWebex, make_records
+from tests.fetch.rawserver import RawServer
 
 
 def test_the_token_never_goes_to_a_webex_host_over_plain_http() -> None:
@@ -66,3 +70,41 @@ def test_the_token_goes_to_the_configured_origin_only_not_another_port() -> None
     assert client.trusted("https://analytics.webexapis.com/v1/cdr_feed")
     assert not client.trusted("https://analytics.webexapis.com:8443/v1/cdr_feed")
     assert not client.trusted("https://user@analytics.webexapis.com/v1/cdr_feed")
+
+
+def test_a_next_link_to_another_host_is_not_followed(tmp_path: Path, clock: FakeClock) -> None:
+    """A page whose next link leads off the API (another host or port): the token must not
+    go there, and what that host answers without it is no Webex data either. It was read
+    without the token and its records loaded as calls; now the run stops there (exit 1),
+    the watermark stays, and the window is asked again by the next run."""
+    records = make_records(30, NOW - timedelta(hours=20), timedelta(minutes=10))
+    planted = json.dumps({"items": make_records(5, NOW - timedelta(hours=19),
+                                                timedelta(minutes=1), seed="planted")})  # fmt: skip
+
+    def foreign(conn: socket.socket) -> None:
+        body = planted.encode()
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+
+    settings = settings_for(tmp_path)
+    with FakeWebex(TOKEN, records) as server, RawServer(foreign) as other:
+        serve = server.cdrs
+
+        def leading_away(path: str, query: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
+            status, headers, body = serve(path, query)
+            if "Link" in headers:
+                headers["Link"] = headers["Link"].replace(server.url, other.url)
+            return status, headers, body
+
+        server.cdrs = leading_away  # type: ignore[method-assign]
+        result = fetch_records(
+            settings,
+            "feed",
+            NOW - timedelta(hours=21),
+            NOW - timedelta(hours=12),
+            client=make_client(server.url, clock),
+            now=NOW,
+        )
+        assert other.requests == []
+    assert result.exit_code == 1 and result.error is not None
+    assert "leads off the API" in result.error.message and TOKEN not in result.error.message
+    assert result.watermark_after is None and warehouse_ids(settings) == []
