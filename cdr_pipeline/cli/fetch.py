@@ -11,6 +11,7 @@ from cdr_pipeline.cli.build import refresh_views
 from cdr_pipeline.cli.context import CliContext, echo, json_option, pass_cli, wait_lock_option
 from cdr_pipeline.cli.render import text_table
 from cdr_pipeline.config import REGIONS
+from cdr_pipeline.errors import ConfigError
 from cdr_pipeline.render import to_json
 from cdr_pipeline.text import iso_seconds
 
@@ -61,7 +62,7 @@ def fetch(
     Exits 1 when the API cannot be reached, 3 on a configuration problem or a page that
     could not be loaded, 5 when another writer holds the lock."""
     from cdr_pipeline.fetch import fetch_records
-    from cdr_pipeline.fetch.runner import record_idle_run
+    from cdr_pipeline.fetch.runner import record_idle_run, record_refused_run
 
     if report_id and (source or since or until or locations):
         raise click.UsageError("--report-id cannot be combined with --source/--since/--until")
@@ -69,16 +70,20 @@ def fetch(
         _check_time(flag, text)
     settings = obj.settings(lock_wait_seconds=lock_wait_seconds)
     names = [n.strip() for n in locations.split(",") if n.strip()] if locations else None
-    result = fetch_records(
-        settings,
-        source,
-        since,
-        until,
-        report_id=report_id,
-        locations=names,
-        region=region,
-        base_url=base_url,
-    )
+    try:
+        result = fetch_records(
+            settings,
+            source,
+            since,
+            until,
+            report_id=report_id,
+            locations=names,
+            region=region,
+            base_url=base_url,
+        )
+    except ConfigError as exc:
+        record_refused_run(settings, exc, report_id)
+        raise
     record_idle_run(settings, result)
     if as_json:
         echo(to_json(result))

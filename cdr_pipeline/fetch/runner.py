@@ -159,6 +159,16 @@ def record_idle_run(settings: Settings, result: FetchResult) -> str | None:
     return run_id
 
 
+def record_refused_run(
+    settings: Settings, error: ConfigError, report_id: str | None = None
+) -> str | None:
+    """A `cdr fetch` refused before it loaded anything (no token, or the API refusing it:
+    an expired token, exit 3) is a run of `cdr runs` too, with the reason; the night a
+    token expired is not a night with no fetch. Returns the run id written, if any."""
+    source = "report" if report_id else settings.fetch.source
+    return record_idle_run(settings, FetchResult(source, report_id=report_id, error=error))
+
+
 def _ingest(
     settings: Settings, paths: list[Path], source_kind: str, result: FetchResult
 ) -> IngestResult:
