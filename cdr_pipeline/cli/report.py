@@ -12,6 +12,7 @@ import click
 from click.shell_completion import CompletionItem
 
 from cdr_pipeline.cli.context import CliContext, echo, pass_cli
+from cdr_pipeline.cli.render import terminal_width
 from cdr_pipeline.errors import EXIT_USAGE
 
 FORMATS = ("csv", "json", "parquet", "table", "xlsx", "html")
@@ -77,7 +78,10 @@ def _complete_month(
     help="Write to this file instead of stdout (required for parquet and xlsx).",
 )
 @click.option(
-    "--wide", is_flag=True, help="Table format: every column and full ids (default: compact)."
+    "--wide",
+    is_flag=True,
+    help="Table format: every column and full ids, never cut (default: compact, fitted to "
+    "the terminal).",
 )
 @click.option(
     "--excel-csv/--no-excel-csv",
@@ -107,8 +111,8 @@ def report(
     month's workbook, `finance-summary --month M --format html` its one-page summary, and
     `restatements` lists what a recomputation would change in the closed months.
 
-    The table format shows a compact column set with short ids and months as YYYY-MM
-    (--wide: every column, full ids).
+    The table format shows a compact column set with short ids and months as YYYY-MM,
+    fitted to the terminal's width (--wide: every column, full ids, never cut).
 
     Exits 2 for an unknown report or a misuse of options, 3 for a bad --month or a
     warehouse without views."""
@@ -142,7 +146,12 @@ def report(
             err=True,
         )
     if out is None:
-        write_report(result, fmt, sys.stdout, wide=wide, excel_csv=settings.excel_csv)
+        # the compact table fits a terminal (columns that do not fit are left out, marked
+        # `…`); --wide is every column, as long as it is (for `less -S` or a file)
+        width = None if wide else terminal_width()
+        write_report(
+            result, fmt, sys.stdout, wide=wide, excel_csv=settings.excel_csv, max_width=width
+        )
     else:
         write_report(result, fmt, out, wide=wide, excel_csv=settings.excel_csv)
         echo(f"wrote {result.row_count:,} rows of {name} to {out}", err=True)

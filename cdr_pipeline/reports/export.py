@@ -104,15 +104,16 @@ def _readable(value: Any, column: str, wide: bool) -> Any:
     return value
 
 
-def to_text_table(result: ReportResult, wide: bool = False) -> str:
+def to_text_table(result: ReportResult, wide: bool = False, max_width: int | None = None) -> str:
     """An aligned table for a terminal: the report's compact column set (all with `wide`),
-    ids shortened (full with `wide`), months as YYYY-MM."""
+    ids shortened (full with `wide`), months as YYYY-MM; within `max_width` columns (a
+    terminal's width) when given."""
     report = REPORTS.get(result.name)
     columns = result.columns
     if not wide and report is not None and report.compact:
         columns = [c for c in report.compact if c in columns]
     rows = [[_readable(row[c], c, wide) for c in columns] for row in result.rows()]
-    return render.text_table(columns, rows, grouped=False) + "\n"
+    return render.text_table(columns, rows, grouped=False, max_width=max_width) + "\n"
 
 
 def _special(out: Path) -> bool:
@@ -136,13 +137,14 @@ def write_report(
     *,
     wide: bool = False,
     excel_csv: bool | None = None,
+    max_width: int | None = None,
 ) -> str | None:
     """Write `result` in `fmt` to the file `out`, or to the text stream `out`; with `out`
     None return the text (csv, json, table). Parquet and xlsx need a file path. `wide`:
     every column and full ids in a table. `excel_csv`: CSV starts with the UTF-8 BOM that
     spreadsheet programs need to read accents right, on a file and on a stream alike
     (True), on neither (False), or on files only (None, the default: a pipe gets plain
-    UTF-8)."""
+    UTF-8). `max_width`: a table fits this many columns (a terminal's width)."""
     if fmt not in FORMATS:
         raise ExportError(f"unknown format {fmt!r}", hint=f"one of: {', '.join(FORMATS)}")
     if fmt == "parquet":
@@ -161,7 +163,7 @@ def write_report(
         write_report_xlsx(result.name, result.table, out)
         return None
     text = (
-        to_text_table(result, wide)
+        to_text_table(result, wide, max_width)
         if fmt == "table"
         else {"csv": to_csv, "json": to_json}[fmt](result)
     )

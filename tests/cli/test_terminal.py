@@ -1,5 +1,6 @@
-"""Output fits the terminal: `cdr ingest` (table and progress line) and `cdr runs` run in a
-pseudo-terminal of 80 and 120 columns print no line longer than the width."""
+"""Output fits the terminal: `cdr ingest` (table and progress line), `cdr runs` and the
+`cdr report` table run in a pseudo-terminal of 60, 80 or 120 columns print no line longer
+than the width."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import pexpect
 import pytest
 
 from cdr_pipeline.cli.render import Progress
+from cdr_pipeline.config import Settings
 from cdr_pipeline.ingest.results import ProgressEvent
 from cdr_pipeline.render import shorten_middle, text_table
 
@@ -57,6 +59,21 @@ def test_ingest_and_runs_fit_the_terminal(columns: int, tmp_path: Path) -> None:
         lines += out
     too_long = [ln for ln in lines if len(ln) > columns]
     assert not too_long, too_long
+
+
+@pytest.mark.parametrize("columns", [60, 80])
+def test_report_table_fits_the_terminal(columns: int, sample_wh: Settings) -> None:
+    # the compact reconciliation table is some 190 columns: the terminal wrapped every row
+    wh = str(sample_wh.warehouse)
+    status, lines = in_terminal(columns, "--warehouse", wh, "report", "reconciliation")
+    assert status == 0, "\n".join(lines)
+    shown = [ln for ln in lines if ln.strip()]
+    assert shown[0].startswith("month ") and shown[0].endswith("…"), shown
+    assert len(shown) >= 3 and all(len(ln) <= columns for ln in shown), shown
+    assert all(re.match(r"20\d\d-\d\d ", ln) for ln in shown[2:]), shown  # one line a row
+    # --wide is every column, never cut: the lines are as long as the data
+    status, lines = in_terminal(columns, "--warehouse", wh, "report", "reconciliation", "--wide")
+    assert status == 0 and "unassigned_cost" in "".join(lines)
 
 
 def test_runs_shows_start_time_and_duration(tmp_path: Path) -> None:
