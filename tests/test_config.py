@@ -6,6 +6,7 @@ name the source (file, variable or flag), the key and the bad value."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -153,6 +154,13 @@ def test_the_tables_cover_every_key() -> None:
     # every key whose type has a range is range-checked
     ranged = {k.name for k in ALL_KEYS if k.kind in ("int", "float", "mode") or k.choices or k.rule}
     assert ranged == set(BAD_RANGES)
+
+
+def test_the_committed_cdr_toml_names_every_key() -> None:
+    # README: the committed cdr.toml "lists every key" (set, or as a commented example)
+    text = (ROOT / "cdr.toml").read_text(encoding="utf-8")
+    named = {m for m in re.findall(r"^#? ?([a-z_]+) =", text, flags=re.M)}
+    assert {k.name for k in SETTINGS_KEYS.values()} <= named
 
 
 @pytest.mark.parametrize("key", ALL_KEYS, ids=lambda k: k.label)
