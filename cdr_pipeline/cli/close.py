@@ -61,8 +61,11 @@ def close(
 @click.argument("month", metavar="YYYY-MM")
 @click.option("--reason", required=True, metavar="TEXT", help="Why the month is reopened.")
 @wait_lock_option
+@json_option
 @pass_cli
-def reopen(obj: CliContext, month: str, reason: str, lock_wait_seconds: float | None) -> None:
+def reopen(
+    obj: CliContext, month: str, reason: str, lock_wait_seconds: float | None, as_json: bool
+) -> None:
     """Reopen MONTH: reports recompute it until it is closed again. Its frozen figures are
     kept under <warehouse>/closed/.reopened/ and the reason goes to closed/journal.jsonl.
     Exits 3 when the month is not closed."""
@@ -70,6 +73,9 @@ def reopen(obj: CliContext, month: str, reason: str, lock_wait_seconds: float | 
 
     settings = obj.existing_warehouse(lock_wait_seconds=lock_wait_seconds)
     result = reopen_month(settings, month, reason)
+    if as_json:
+        echo(to_json(result))
+        sys.exit(0)
     echo(f"reopened {result.month}: {result.reason} (frozen figures kept in {result.kept_in})")
     sys.exit(0)
 

@@ -191,6 +191,18 @@ def test_reopen_needs_a_closed_month_and_a_reason(wh: Settings) -> None:
     assert code == EXIT_USAGE and "--reason" in err
 
 
+def test_close_and_reopen_print_json_for_scripts(wh: Settings) -> None:
+    code, out, err = cdr(wh, "close", CLOSED_MONTH, "--json")
+    assert code == 0, err
+    assert json.loads(out)["month"] == CLOSED_MONTH
+    code, out, err = cdr(wh, "reopen", CLOSED_MONTH, "--reason", "late calls", "--json")
+    assert code == 0, err
+    reopened = json.loads(out)
+    assert reopened["month"] == CLOSED_MONTH and reopened["reason"] == "late calls"
+    assert (wh.warehouse / reopened["kept_in"] / "close.json").is_file()
+    assert datetime.fromisoformat(reopened["reopened_at"]).tzinfo is not None
+
+
 def test_close_waits_for_the_writer_lock(wh: Settings) -> None:
     with writer_lock(wh.layout, "another writer"):
         code, _, err = cdr(wh, "close", CLOSED_MONTH)
