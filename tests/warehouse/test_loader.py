@@ -139,6 +139,19 @@ def test_cli_build_prints_views_and_seconds(tmp_path: Path) -> None:
     assert "built " in res.output and "s" in res.output.splitlines()[-1]
 
 
+def test_cli_build_notes_only_tables_that_wait_for_data(tmp_path: Path) -> None:
+    # the retention ledger stays empty until retention drops a partition: every build of a
+    # loaded warehouse said it would fill "after ingest"
+    wh = str(tmp_path / "wh")
+    entitlements = Path(__file__).parents[2] / "data" / "samples" / "entitlements.csv"
+    assert CliRunner().invoke(cli, ["--warehouse", wh, "ingest", str(entitlements)]).exit_code == 0
+    res = CliRunner().invoke(cli, ["--warehouse", wh, "build"])
+    assert res.exit_code == 0, res.output
+    note = next(ln for ln in res.stderr.splitlines() if ln.startswith("note: "))
+    assert "call_legs" in note and "entitlements" not in note and "until an ingest" in note
+    assert "ledger/" not in res.stderr
+
+
 def test_cli_build_error_exit_code(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CDR_REPORTING_TIMEZONE", "Nowhere/Never")
     res = CliRunner().invoke(cli, ["--warehouse", str(tmp_path / "wh"), "build"])
