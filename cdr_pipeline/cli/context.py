@@ -155,17 +155,19 @@ def _level_of(text: str) -> int:
     return logging.INFO
 
 
-def echo(message: str = "", err: bool = False, nl: bool = True) -> None:
+def echo(
+    message: str = "", err: bool = False, nl: bool = True, fields: dict[str, Any] | None = None
+) -> None:
     """`click.echo` of text that may hold data (file names, notes, errors): control
     characters are shown as escapes, never sent to the terminal. With `--log-json`, a line
     for stderr is a JSON log record instead (`error:` lines at level error), so stderr stays
-    one object a line for `jq`."""
+    one object a line for `jq`; `fields` go on that record (`file`, `exit_code`, ...)."""
     if STDERR.open_line:
         STDERR.open_line = False
         click.echo("", err=True)
     if err and STDERR.json:
         for line in safe_text(message, newlines=True).splitlines():
             if line.strip():
-                _CLI_LOG.log(_level_of(line), "%s", line)
+                _CLI_LOG.log(_level_of(line), "%s", line, extra=fields)
         return
     click.echo(safe_text(message, newlines=True), err=err, nl=nl)

@@ -17,7 +17,14 @@ from cdr_pipeline.cli.context import (
     pass_cli,
     wait_lock_option,
 )
-from cdr_pipeline.cli.render import Progress, files_table, ingest_table, runs_table, text_table
+from cdr_pipeline.cli.render import (
+    Progress,
+    file_error_fields,
+    files_table,
+    ingest_table,
+    runs_table,
+    text_table,
+)
 from cdr_pipeline.render import to_json
 from cdr_pipeline.schema import SCHEMAS
 
@@ -72,7 +79,7 @@ def ingest(
                     err=True,
                 )
         for f in result.errors:
-            echo(f"error: {f.message}", err=True)
+            echo(f"error: {f.message}", err=True, fields=file_error_fields(f))
     if result.interrupted_runs:
         echo(
             f"note: earlier run(s) {', '.join(result.interrupted_runs)} had been "

@@ -16,7 +16,7 @@ from cdr_pipeline.cli.context import (
     pass_cli,
     wait_lock_option,
 )
-from cdr_pipeline.cli.render import Progress, text_table
+from cdr_pipeline.cli.render import Progress, file_error_fields, text_table
 from cdr_pipeline.render import to_json
 
 
@@ -113,7 +113,7 @@ def nightly(
     )
     if summary.ingest is not None:
         for f in summary.ingest.errors:
-            echo(f"error: {f.message}", err=True)
+            echo(f"error: {f.message}", err=True, fields=file_error_fields(f))
     echo(
         f"cdr nightly {summary.run_date}: exit {summary.exit_code}"
         + (" (dry run, nothing changed)" if dry_run else "")

@@ -74,6 +74,12 @@ def ingest_table(files: Sequence[Any], short_names: bool = False) -> str:
     )
 
 
+def file_error_fields(f: Any) -> dict[str, Any]:
+    """The JSON log fields of a failed file's `error:` line (a FileResult): README "Logs"
+    promises errors their `exit_code`, and `jq` finds the file and the stage it failed in."""
+    return {"file": f.source, "exit_code": f.exit_code, "stage": "ingest"}
+
+
 def duration_text(seconds: float | None) -> str:
     """`4.2s`, `3m05s`, `2h07m`: short enough for a narrow column."""
     if seconds is None:

@@ -73,7 +73,11 @@ def test_a_failed_file_is_an_error_record_and_the_ledger_keeps_the_nights_code(
     assert proc.returncode == 3, proc.stderr
     records = [json.loads(ln) for ln in proc.stderr.splitlines() if ln.strip()]
     errors = [r for r in records if r["level"] == "error"]
-    assert any("stray.csv" in r["message"] for r in errors), errors
+    stray = [r for r in errors if "stray.csv" in r["message"]]
+    assert stray, errors
+    # README "Logs": errors carry their exit code; the file and its stage say where
+    assert stray[0]["exit_code"] == 3 and stray[0]["stage"] == "ingest", stray
+    assert Path(stray[0]["file"]).name == "stray.csv"
     runs = run_cdr("--warehouse", wh, "runs", "--json")
     assert json.loads(runs.stdout)[0]["exit_code"] == 3
 
