@@ -151,8 +151,9 @@ def build_stage(settings: Settings, summary: DemoSummary | NightlySummary) -> st
 
 
 def worst(codes: list[int]) -> int:
-    """Worst exit code, in the order 0 < 3 < 4 < 1 (docs/design.md#exit-codes): an unexpected error
-    outranks a quality failure, which outranks bad input."""
+    """Worst exit code, in the order 0 < 3 < 4 < 6 < 1 (docs/design.md#exit-codes): an
+    unexpected error outranks a write failure, which outranks a quality failure, which
+    outranks bad input."""
     if EXIT_UNEXPECTED in codes:
         return EXIT_UNEXPECTED
     return max(codes, default=EXIT_OK)
