@@ -35,8 +35,8 @@ def forget(
     runs it). Name the person by exactly one of --user, --number, --email; their other
     values (name, numbers, e-mail, device MACs) are found from the records.
 
-    The selector is compared ignoring case and, for a number, spaces, brackets, dashes
-    and '+'. Exits 3 when no or several selectors are given or nothing in the warehouse
+    The selector is compared ignoring case and, for a number, spaces, brackets, dots,
+    dashes and '+'. Exits 3 when no or several selectors are given or nothing in the warehouse
     holds the person (nothing erased), 5 when another writer holds the lock."""
     from cdr_pipeline.privacy import forget as forget_person
 

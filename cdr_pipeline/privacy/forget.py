@@ -284,8 +284,8 @@ def forget(
             # never "done": a typing slip would otherwise read as a completed erasure
             raise ConfigError(
                 f"forget: no record of the warehouse holds this --{selector} (compared "
-                "ignoring case, and spaces, brackets, dashes and '+' in numbers): nothing "
-                "was erased",
+                "ignoring case, and spaces, brackets, dots, dashes and '+' in numbers): "
+                "nothing was erased",
                 hint="check the value against the records (`cdr forget` takes a user UUID, "
                 "a number such as +14155550111 or an e-mail address)",
             )

@@ -62,6 +62,12 @@ def test_forget_dry_run_from_the_command_line(sample_wh: Settings, tmp_path: Pat
     result = json.loads(out.stdout)
     assert result["dry_run"] and result["rows"] > 0 and result["data_files"] > 0
     assert "+13125550115" not in out.stdout  # counts, never the values
+    # a number written with dots finds the same person, as --help says
+    dotted = run_cdr(
+        "--warehouse", wh, "forget", "--number", "+1.312.555.0115", "--dry-run", "--json"
+    )
+    assert dotted.returncode == 0 and json.loads(dotted.stdout)["rows"] == result["rows"]
+    assert "brackets, dots, dashes" in " ".join(run_cdr("forget", "--help").stdout.split())
     both = run_cdr("--warehouse", wh, "forget", "--number", "+1", "--email", "a@b", "--dry-run")
     assert both.returncode == 3 and "exactly one" in both.stderr
     missing = run_cdr("--warehouse", str(tmp_path / "nowhere"), "forget", "--user", "u")
