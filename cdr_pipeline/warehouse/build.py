@@ -46,6 +46,7 @@ from cdr_pipeline.warehouse.materialize import (
     DEVICE_LEVEL,
     MATERIALIZED,
     Materialized,
+    analyst_reads_full_tier,
     materialize,
     materialized_specs,
 )
@@ -190,6 +191,7 @@ def _create_analyst_tier(
         source = create_map_view(con, "main.__pseudonyms")
     try:
         create_analyst_views(con, [(s.name, s.sql) for s in created], tables, source)
+        analyst_reads_full_tier(con, created)
     except duckdb.Error as exc:
         raise ViewError(
             f"the analyst tier does not build: {exc}",

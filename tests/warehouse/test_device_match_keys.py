@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from cdr_pipeline.config import Settings
+from cdr_pipeline.warehouse import connect_as_of
 from tests.warehouse.finance_world import World, records, user
 
 FILE = "calls_2026-09-01_2026-10-01.csv"
@@ -37,3 +39,30 @@ def test_keys_match_across_case_and_number_format(tmp_path: Path) -> None:
         {"report_id": "C3", "device_id": "G3", "device_matched_by": "phone_number"},
         {"report_id": "C4", "device_id": None, "device_matched_by": None},
     ]
+
+
+def test_analyst_tier_matches_the_same_devices_when_time_travelling(tmp_path: Path) -> None:
+    """The analyst tier's Webex Go legs find the devices the full tier finds, also when it is
+    computed from its views (`--as-of`, not the build's table): a pseudonym hides the case of a
+    UUID and the digits of a number, so the match cannot be worked out from pseudonyms."""
+    u1 = "a1b2c3d4-e5f6-4a7b-8c9d-0e1f2a3b4c5d"
+    w = World()
+    w.snapshot("2026-09-01T06:00:00Z", "G1", u1.upper(), "+15550001")
+    w.snapshot("2026-09-01T06:00:00Z", "G2", "", "1 555-000-2")
+    w.leg(FILE, "C1", "2026-09-15T12:00:00Z", u1, "+15550001", 60)
+    w.leg(FILE, "C2", "2026-09-15T12:00:00Z", "", "+15550002", 60)
+    w.build(tmp_path).close()
+    settings = Settings(warehouse=tmp_path / "wh")
+    sql = "select report_id, device_id, device_matched_by from fct_webex_go_calls order by 1"
+    full = connect_as_of(settings, 0, tier="full")
+    analyst = connect_as_of(settings, 0, tier="analyst")
+    try:
+        expected = [
+            {"report_id": "C1", "device_id": "G1", "device_matched_by": "user_uuid"},
+            {"report_id": "C2", "device_id": "G2", "device_matched_by": "phone_number"},
+        ]
+        assert records(full, sql) == expected
+        assert records(analyst, sql) == expected
+    finally:
+        full.close()
+        analyst.close()
