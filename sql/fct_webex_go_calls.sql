@@ -69,6 +69,14 @@ activations as (
     where event_type = 'ACTIVATED'
 ),
 
+-- the starts of the device's Online intervals: the user activates a replacement phone on the
+-- phone, so the snapshots may show it Online again with no ACTIVATED event on record
+onlines as (
+    select device_id, valid_from as online_from
+    from fct_device_status_history
+    where status = 'ONLINE'
+),
+
 presence as (
     select device_id, present_from, present_to, end_reason from int_device_presence
 ),
@@ -97,7 +105,15 @@ legs_as_of_call as (
         a.activated_at as last_activated_at,
         case
             when p.end_reason = 'UNLISTED' and p.present_to <= l.start_time then p.present_to
-        end as device_unlisted_at
+        end as device_unlisted_at,
+        -- a Lost/Stolen device whose replacement was not activated before the call (no
+        -- ACTIVATED event after it, and not seen Online since): the call can only come from
+        -- the old phone. An activation at the instant of the Lost/Stolen is not after it (at
+        -- one instant the later lifecycle step wins: LOST_STOLEN after ACTIVATED).
+        ls.lost_stolen_at is not null
+        and (a.activated_at is null or a.activated_at <= ls.lost_stolen_at)
+        and (o.online_from is null or o.online_from <= ls.lost_stolen_at)
+            as is_after_lost_stolen
     from legs_with_device as l
     asof left join history as h
         on l.device_id = h.device_id
@@ -111,21 +127,12 @@ legs_as_of_call as (
     asof left join activations as a
         on l.device_id = a.device_id
         and l.start_time >= a.activated_at
+    asof left join onlines as o
+        on l.device_id = o.device_id
+        and l.start_time >= o.online_from
     asof left join presence as p
         on l.device_id = p.device_id
         and l.start_time >= p.present_from
-),
-
--- A Lost/Stolen device whose replacement was not activated before the call: the call can
--- only come from the old phone. An activation at the instant of the Lost/Stolen is not after
--- it (at one instant the later lifecycle step wins: LOST_STOLEN after ACTIVATED).
-flagged as (
-    select
-        *,
-        last_lost_stolen_at is not null
-        and (last_activated_at is null or last_activated_at <= last_lost_stolen_at)
-            as is_after_lost_stolen
-    from legs_as_of_call
 ),
 
 final as (
@@ -139,7 +146,7 @@ final as (
             when is_after_lost_stolen then 'old_device_after_lost_stolen'
             when device_status = 'PENDING_ACTIVATION' then 'device_pending'
         end as anomaly_type
-    from flagged
+    from legs_as_of_call
 )
 
 select * from final

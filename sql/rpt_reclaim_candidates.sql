@@ -7,7 +7,8 @@
 --     device with no code on record (snapshots only) counts from its provisioning: no code
 --     for it can have been issued earlier, so by then any has expired;
 --   idle: activated, but no Webex Go call for cfg_settings.idle_days days;
---   lost_stolen_not_reactivated: reported Lost/Stolen and not activated since.
+--   lost_stolen_not_reactivated: reported Lost/Stolen and not activated since (no ACTIVATED
+--     event, and not seen Online).
 -- Deleted devices, and devices the latest snapshots no longer list, hold no licence and never
 -- show. Names come from the org directory (stg_org_directory): department_name is the
 -- department id when the directory does not list it.
@@ -56,6 +57,15 @@ activated as (
     group by device_id
 ),
 
+-- the device seen Online: the user activates a replacement phone on the phone, so the
+-- snapshots may show it Online again with no ACTIVATED event on record
+online as (
+    select device_id, max(valid_from) as last_online_from
+    from fct_device_status_history
+    where status = 'ONLINE'
+    group by device_id
+),
+
 facts as (
     select
         d.*,
@@ -71,7 +81,9 @@ facts as (
         ls.lost_stolen_at,
         -- an activation at the Lost/Stolen's instant is not after it (the later lifecycle
         -- step wins a tie, as in fct_device_status_history)
-        ls.lost_stolen_at is not null and coalesce(a.last_activated_at <= ls.lost_stolen_at, true)
+        ls.lost_stolen_at is not null
+        and coalesce(a.last_activated_at <= ls.lost_stolen_at, true)
+        and coalesce(o.last_online_from <= ls.lost_stolen_at, true)
             as is_lost_not_reactivated
     from devices as d
     cross join as_of
@@ -80,6 +92,7 @@ facts as (
     left join last_call as lc on d.device_id = lc.device_id
     left join lost_stolen as ls on d.device_id = ls.device_id
     left join activated as a on d.device_id = a.device_id
+    left join online as o on d.device_id = o.device_id
 ),
 
 never_activated as (

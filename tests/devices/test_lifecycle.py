@@ -441,3 +441,55 @@ def test_an_activation_at_the_lost_stolen_instant_is_not_after_it(tmp_path: Path
         f"select reason, {_ts('since')} from rpt_reclaim_candidates where device_id = 'B2'",
     )
     assert found == [("lost_stolen_not_reactivated", "08-05 00:00:00")]
+
+
+CALL_HEADER = (
+    "Report ID,Start time,Duration,Answered,Direction,Client type,Sub client type,User UUID,"
+    "User number,Org UUID,Correlation ID"
+)
+
+
+def test_a_replacement_seen_online_after_lost_stolen_is_reactivated(tmp_path: Path) -> None:
+    """The user activates the replacement phone, not an admin, so a tenant's events may hold
+    the Lost/Stolen and no ACTIVATED after it while the snapshots show the device Online
+    again (its new code consumed then): a call after that is not from the old phone, and
+    the licence is no reclaim candidate. Before the snapshot it still is."""
+    events = write_csv(
+        tmp_path / "events.csv",
+        EVENT_HEADER,
+        [
+            _ev("08-01T00:00:00", "R1", "PROVISIONED"),
+            _ev("08-02T00:00:00", "R1", "ACTIVATED"),
+            _ev("09-04T09:00:00", "R1", "LOST_STOLEN"),
+            _ev("09-04T09:00:01", "R1", "ACTIVATION_CODE_ISSUED"),
+        ],
+    )
+    snapshots = write_csv(
+        tmp_path / "snapshots.csv",
+        SNAPSHOT_HEADER,
+        [_snap("09-06T06:00:00", "R1", "ONLINE", user=U7)],
+    )
+    calls = write_csv(
+        tmp_path / "calls.csv",
+        CALL_HEADER,
+        [
+            f"{rid},2026-{t}Z,60,true,ORIGINATING,SIP,MOBILE_NETWORK,{U7},+15550100,{ORG},c-{rid}"
+            for rid, t in (("old", "09-05T10:00:00"), ("new", "09-07T10:00:00"))
+        ],
+    )
+    wh = tmp_path / "wh"
+    ingest(wh, events, snapshots, calls)
+    con = views(wh)
+    assert rows(con, "select outcome from fct_activation_codes where device_id = 'R1'") == [
+        ("CONSUMED",)
+    ]
+    found = rows(
+        con,
+        "select report_id, device_status, is_after_lost_stolen, anomaly_type "
+        "from fct_webex_go_calls order by report_id",
+    )
+    assert found == [
+        ("new", "ONLINE", False, None),
+        ("old", "PENDING_ACTIVATION", True, "old_device_after_lost_stolen"),
+    ]
+    assert rows(con, "select reason from rpt_reclaim_candidates where device_id = 'R1'") == []
