@@ -145,6 +145,12 @@ def report(
             f"({result.closed_at:%H:%M} UTC); frozen figures, --current recomputes",
             err=True,
         )
+    if result.frozen_months:
+        echo(
+            f"{name}: {', '.join(result.frozen_months)}: closed, frozen figures; the other "
+            "months computed now (--current recomputes every month)",
+            err=True,
+        )
     if out is None:
         # the compact table fits a terminal (columns that do not fit are left out, marked
         # `…`); --wide is every column, as long as it is (for `less -S` or a file)

@@ -14,10 +14,11 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from cdr_pipeline.config import Settings
 from cdr_pipeline.errors import EXIT_USAGE, CdrError, InputError
-from cdr_pipeline.reports.frozen import FINANCE_REPORTS, read_close, read_frozen
+from cdr_pipeline.reports.frozen import FINANCE_REPORTS, list_closed, read_close, read_frozen
 from cdr_pipeline.reports.registry import REPORTS, Report
 from cdr_pipeline.warehouse import connect, connect_as_of, resolve_tier
 from cdr_pipeline.warehouse.snapshots import AsOfArg
@@ -43,6 +44,9 @@ class ReportResult:
     """When the month was closed, for an answer from its frozen figures (else None)."""
     versions: dict[str, int] = field(default_factory=dict)
     """The table versions of the frozen figures (empty for a computed answer)."""
+    frozen_months: tuple[str, ...] = ()
+    """Of a finance report of every month: the closed months (`YYYY-MM`) whose rows are
+    their frozen figures, not computed now."""
 
     @property
     def columns(self) -> list[str]:
@@ -64,6 +68,7 @@ class ReportResult:
             "seconds": self.seconds,
             "closed_at": self.closed_at,
             "versions": self.versions,
+            "frozen_months": list(self.frozen_months),
             "rows": self.rows(),
         }
 
@@ -185,9 +190,11 @@ def run_report(
 ) -> ReportResult:
     """Run report `name` (see `REPORTS`), optionally for one month (`YYYY-MM`). For a closed
     month (`cdr close`) a finance report answers from the figures frozen at the close
-    (`closed_at` says when) unless `current` asks to recompute. `as_of` (a call_legs
-    version or a moment) answers from the tables as they were then, through views built in
-    memory over that version's files; by default the report reads `cdr.duckdb`."""
+    (`closed_at` says when) unless `current` asks to recompute; of every month (no
+    `month`), its closed months' rows are their frozen figures (`frozen_months`). `as_of`
+    (a call_legs version or a moment) answers from the tables as they were then, through
+    views built in memory over that version's files; by default the report reads
+    `cdr.duckdb`."""
     report = find_report(name)
     first_day = parse_month(month)
     t0 = time.monotonic()
@@ -221,6 +228,9 @@ def run_report(
         table = query_report(con, report, first_day, tier)
     finally:
         con.close()
+    frozen: tuple[str, ...] = ()
+    if first_day is None and as_of is None and not current and name in FINANCE_REPORTS:
+        table, frozen = _with_frozen_months(settings, report, table)
     seconds = time.monotonic() - t0
     log.info(
         "report %s%s: %d rows in %.2fs",
@@ -235,4 +245,24 @@ def run_report(
             "seconds": round(seconds, 3),
         },
     )
-    return ReportResult(name, first_day, table, seconds)
+    return ReportResult(name, first_day, table, seconds, frozen_months=frozen)
+
+
+def _with_frozen_months(
+    settings: Settings, report: Report, table: pa.Table
+) -> tuple[pa.Table, tuple[str, ...]]:
+    """`table` (a monthly finance report of every month, computed now) with the rows of each
+    closed month replaced by its frozen figures, sorted by the report's key as the query
+    sorts (nulls first): a closed month says the same with or without --month."""
+    if not report.monthly:
+        return table, ()
+    closes = list_closed(settings.layout)
+    if not closes:
+        return table, ()
+    closed_days = pa.array([c.first_day for c in closes], pa.date32())
+    keep = pc.invert(pc.is_in(table.column("month"), value_set=closed_days))
+    parts = [table.filter(pc.fill_null(keep, True))]
+    parts += [read_frozen(settings.layout, c, report.name) for c in closes]
+    merged = pa.concat_tables(parts, promote_options="permissive")
+    order = pc.sort_indices(merged, sort_keys=[(k, "ascending", "at_start") for k in report.key])
+    return merged.take(order), tuple(c.month for c in closes)
