@@ -51,6 +51,7 @@ def close(
         rows = ", ".join(f"{n} {r['rows']:,} rows" for n, r in c.reports.items())
         echo(f"closed {c.month} on {c.closed_at:%Y-%m-%d %H:%M} UTC: {rows}")
         echo(f"table versions: {c.versions_text()}")
+        echo(f"settings: {c.settings_text()}")
         echo(f"call coverage: {c.call_coverage} ({c.covered_days} of {c.days_in_month} days)")
         if c.forced:
             echo(f"forced: {c.reason}")

@@ -29,6 +29,7 @@ from cdr_pipeline.errors import EXIT_BAD_INPUT, EXIT_USAGE, CdrError, InputError
 from cdr_pipeline.reports.figures import (
     compute_figures,
     days_in,
+    figure_settings,
     month_coverage,
     org_peak,
     pinned_connection,
@@ -133,6 +134,7 @@ def close_month(
                 )
             tables = compute_figures(con, first_day)
             peak = org_peak(con, first_day)
+            basis = figure_settings(con)
         finally:
             con.close()
         close = ClosedMonth(
@@ -147,6 +149,7 @@ def close_month(
             closed_by=command,
             pipeline_version=__version__,
             licences_held_peak=peak,
+            settings=basis,
         )
         _write_close(layout, close, tables)
         _journal(layout, "close", close.month, close.closed_at, reason, forced=close.forced)

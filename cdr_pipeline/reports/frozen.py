@@ -48,6 +48,10 @@ class ClosedMonth:
     licences_held_peak: int | None = None
     """The org's most licence units held at one instant of the month (None: a close made
     before closes recorded it)."""
+    settings: dict[str, Any] | None = None
+    """The settings the figures were computed with (`cfg_settings`: reporting_timezone,
+    code_expiry_days, idle_days), which move them as the data does; None: a close made
+    before closes recorded them."""
 
     @property
     def first_day(self) -> date:
@@ -67,6 +71,7 @@ class ClosedMonth:
             "reports": self.reports,
             "pipeline_version": self.pipeline_version,
             "licences_held_peak": self.licences_held_peak,
+            "settings": self.settings,
         }
 
     @classmethod
@@ -84,11 +89,16 @@ class ClosedMonth:
             reports=dict(data.get("reports", {})),
             pipeline_version=str(data.get("pipeline_version", "")),
             licences_held_peak=_int_or_none(data.get("licences_held_peak")),
+            settings=data.get("settings"),
         )
 
     def versions_text(self) -> str:
         """`call_legs=12,device_events=3`."""
         return ",".join(f"{k}={v}" for k, v in sorted(self.versions.items()))
+
+    def settings_text(self) -> str:
+        """`reporting_timezone=America/New_York, code_expiry_days=90, idle_days=30`."""
+        return ", ".join(f"{k}={v}" for k, v in (self.settings or {}).items())
 
 
 def _int_or_none(value: Any) -> int | None:

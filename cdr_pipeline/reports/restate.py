@@ -17,6 +17,7 @@ horizon; it is not a figure of the month.
 
 from __future__ import annotations
 
+import logging
 import time
 from datetime import date
 from typing import Any
@@ -25,10 +26,13 @@ import duckdb
 import pyarrow as pa
 
 from cdr_pipeline.config import Settings
+from cdr_pipeline.reports.figures import figure_settings
 from cdr_pipeline.reports.frozen import FINANCE_REPORTS, list_closed, read_frozen
 from cdr_pipeline.reports.registry import REPORTS
 from cdr_pipeline.reports.run import ReportResult, query_report
 from cdr_pipeline.warehouse import connect
+
+log = logging.getLogger(__name__)
 
 RESTATED_REPORTS = tuple(n for n in FINANCE_REPORTS if REPORTS[n].monthly)
 
@@ -142,7 +146,18 @@ def restatements(settings: Settings) -> ReportResult:
     closes = list_closed(settings.layout)
     con = connect(settings, read_only=True) if closes else None
     try:
+        basis = figure_settings(con) if con is not None else {}
         for close in closes:
+            if close.settings is not None and close.settings != basis:
+                now = ", ".join(f"{k}={v}" for k, v in basis.items())
+                log.warning(
+                    "%s was closed with %s; the views now use %s: its restatements "
+                    "include what the settings move, not only late data",
+                    close.month,
+                    close.settings_text(),
+                    now,
+                    extra={"month": close.month},
+                )
             for name in RESTATED_REPORTS:
                 frozen = read_frozen(settings.layout, close, name)
                 assert con is not None

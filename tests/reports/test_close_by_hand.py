@@ -31,6 +31,8 @@ covered), and one of February and March.
 
 from __future__ import annotations
 
+import logging
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +42,7 @@ from cdr_pipeline.config import Settings
 from cdr_pipeline.ingest import ingest_paths
 from cdr_pipeline.reports import run_report
 from cdr_pipeline.reports.close import close_month
+from cdr_pipeline.reports.frozen import read_close
 from cdr_pipeline.reports.restate import restatements
 from cdr_pipeline.warehouse import build_warehouse
 from tests.reports.finance_helpers import cdr, copy_warehouse
@@ -242,3 +245,23 @@ def test_a_closed_month_keeps_its_figures_in_every_report_of_all_months(late: Se
     assert close.closed_at is not None
     as_of = run_report(late, "reconciliation", "2024-02", as_of=close.closed_at)
     assert as_of.rows() == close.rows()
+
+
+def test_a_close_records_the_settings_its_figures_were_cut_with(
+    closed_quarter: Settings, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    close = read_close(closed_quarter.layout, date(2024, 2, 1))
+    assert close is not None
+    assert close.settings == {"reporting_timezone": TZ, "code_expiry_days": 90, "idle_days": 30}
+    # the same tables, the views rebuilt in UTC: every closed month moves (January's
+    # Jan 31 local of D2 is February in UTC), and restatements say why, not only what
+    utc = copy_warehouse(closed_quarter, tmp_path)
+    with caplog.at_level(logging.WARNING):
+        moved = {f"{r['month']:%Y-%m}" for r in restatements(utc).rows()}
+    assert moved == set(CLOSED)
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any(
+        m.startswith(f"2024-01 was closed with reporting_timezone={TZ}, code_expiry_days=90")
+        and "the views now use reporting_timezone=UTC" in m
+        for m in warned
+    ), warned
