@@ -30,7 +30,9 @@ from cdr_pipeline.schema import SCHEMAS
 
 
 @click.command(short_help="Load exports and other inputs.")
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+# readable=False: click's own check stopped the whole run (exit 2) for one file without read
+# permission; the ingest fails that file alone (exit 3, naming it) and loads the others
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path, readable=False))
 @click.option("--kind", type=click.Choice(sorted(SCHEMAS)), help="Force the input kind.")
 @chunk_rows_option
 @max_reject_rate_option
