@@ -90,7 +90,7 @@ class FileLoader:
                 return [self._skipped(size)]
         except OSError as exc:
             self.stage.digest.close()
-            return [self.stage.unreadable(exc, t0)]
+            return [self._unreadable(self.stage.unreadable(exc, t0), 0)]
         return self._settle(size, self.stage.sources(size, t0), None, t0)
 
     def task_for(self, content: LoadedContent) -> FileTask:
@@ -128,11 +128,11 @@ class FileLoader:
         except _AlreadyLoaded:
             return [self._skipped(size)]
         except OSError as exc:
-            return [self.stage.unreadable(exc, t0)]
+            return [self._unreadable(self.stage.unreadable(exc, t0), size)]
         finally:
             self.stage.digest.close()
         if error is not None:  # the file could not be read to its end
-            return [error]
+            return [self._unreadable(error, size)]
         if results and all(r.status in ("loaded", "empty") for r in results):
             self.content.add(self.stage.digest.value(), size)
         return results
@@ -173,18 +173,29 @@ class FileLoader:
         self._record(result, size, None)
         return result
 
+    def _unreadable(self, result: FileResult, size: int) -> FileResult:
+        """A file that could not be read (no read permission, a named pipe, a device, a
+        read error): recorded like any failed file, so `cdr runs --files` names it, without
+        a digest (hashing it would read it again, or block on a pipe)."""
+        self._record(result, size, None, hashed=False)
+        log.info("%s: %s", result.source, result.summary(), extra=result.log_fields())
+        return result
+
     def check_not_loaded(self) -> None:
         """Before anything of the file is published: raise _AlreadyLoaded if its digest (now
         finished) is in the ledger after all."""
         if self.stage.digest.value() in self.content.digests:
             raise _AlreadyLoaded
 
-    def _record(self, r: FileResult, size: int, schema: TableSchema | None) -> None:
+    def _record(
+        self, r: FileResult, size: int, schema: TableSchema | None, hashed: bool = True
+    ) -> None:
+        """Write the file's ledger record (`hashed` False: without the content's digest)."""
         row = r.ledger_row(
             run_id=self.run_id,
             file_seq=self.seq,
             table_name=schema.name if schema else None,
-            content_sha256=self.stage.digest.value(),
+            content_sha256=self.stage.digest.value() if hashed else None,
             size_bytes=size,
             loaded_at=datetime.now(UTC),
         )

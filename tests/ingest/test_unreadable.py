@@ -57,3 +57,31 @@ def test_a_file_without_read_permission_named_on_the_command_line_fails_alone(
     assert run.returncode == 3, run.stderr
     assert f"{locked}: cannot read file: Permission denied" in run.stderr
     assert table(wh).height == GOOD_ROWS
+
+
+def test_every_file_the_run_could_not_read_is_in_the_ledger(tmp_path: Path) -> None:
+    """`cdr runs --files` is where a nightly's operator looks for what failed: a file without
+    read permission, a named pipe and a device are listed there as failed, with the reason,
+    as a file with a bad header is, not only counted in the run's row."""
+    from cdr_pipeline.state.layout import Layout
+    from cdr_pipeline.state.ledger import Ledger
+
+    wh = tmp_path / "wh"
+    locked = unreadable_copy(fixture("overlap_a.csv"), tmp_path / "locked.csv")
+    pipe = tmp_path / "pipe.csv"
+    os.mkfifo(pipe)
+    good = tmp_path / "good.csv"
+    shutil.copyfile(fixture("bom_crlf.csv"), good)
+    args = ["--warehouse", str(wh), "ingest", str(locked), str(pipe), "/dev/zero", str(good)]
+    run = run_unprivileged(*args)
+    assert run.returncode == 3, run.stderr
+    files = Ledger(Layout(wh)).files()
+    failed = dict(files.filter(files["status"] == "failed").select("source", "message").rows())
+    assert set(failed) == {str(locked), str(pipe), "/dev/zero"}
+    assert "Permission denied" in failed[str(locked)]
+    assert "a named pipe, not a file" in failed[str(pipe)]
+    assert "a character device, not a file" in failed["/dev/zero"]
+    listed = run_unprivileged("--warehouse", str(wh), "runs", "--files", "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert str(locked) in listed.stdout and "/dev/zero" in listed.stdout
+    assert files.filter(files["status"] == "loaded")["rows_loaded"].sum() == GOOD_ROWS
