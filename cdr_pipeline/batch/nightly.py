@@ -53,7 +53,11 @@ def scan_inbox(settings: Settings, inbox: Path) -> list[InboxFile]:
         if size not in sizes:
             files.append(InboxFile(p, "new", size))
             continue
-        fp = Fingerprint.of(p)
+        try:
+            fp = Fingerprint.of(p)
+        except OSError:  # no read permission: new here; the ingest fails it alone, naming why
+            files.append(InboxFile(p, "new", size))
+            continue
         files.append(InboxFile(p, "loaded before" if fp.sha256 in loaded else "new", size, fp))
     return files
 

@@ -9,7 +9,7 @@ import pytest
 
 import cdr_pipeline.batch as batch
 from cdr_pipeline.config import Settings
-from tests.ingest.helpers import fixture, load
+from tests.ingest.helpers import fixture, load, run_unprivileged, table, unreadable_copy
 
 
 def test_scan_hashes_only_files_with_a_loaded_size(
@@ -38,3 +38,18 @@ def test_scan_hashes_only_files_with_a_loaded_size(
     assert files["again_renamed.csv"].fingerprint is not None
     assert (files["new.csv"].status, files["new.csv"].fingerprint) == ("new", None)
     assert files["new.csv"].size_bytes == (inbox / "new.csv").stat().st_size
+
+
+def test_an_unreadable_file_of_a_loaded_size_fails_alone_in_the_nightly(tmp_path: Path) -> None:
+    """The scan hashes a file whose size some loaded file has (a re-delivery?): one it may
+    not read stopped the whole nightly as a bug (exit 1, nothing loaded). It is new to the
+    scan, and the ingest fails it alone (exit 3, naming it); the file beside it loads."""
+    wh, inbox = tmp_path / "wh", tmp_path / "inbox"
+    loaded = fixture("bom_crlf.csv")
+    assert run_unprivileged("--warehouse", str(wh), "ingest", str(loaded)).returncode == 0
+    locked = unreadable_copy(loaded, inbox / "resent.csv")
+    shutil.copyfile(fixture("overlap_b.csv"), inbox / "new.csv")
+    run = run_unprivileged("--warehouse", str(wh), "nightly", "--inbox", str(inbox))
+    assert run.returncode == 3, run.stderr
+    assert f"{locked}: cannot read file: Permission denied" in run.stderr
+    assert table(wh).height == 7  # new.csv loaded: one record of it is new

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import polars as pl
+import pytest
 
 from cdr_pipeline.config import Settings
 from cdr_pipeline.ingest import IngestResult, ingest_paths
@@ -76,3 +78,31 @@ def run_cdr(*args: str, env: dict[str, str] | None = None) -> subprocess.Complet
         cwd=ROOT,
         timeout=600,
     )
+
+
+def run_unprivileged(*args: str) -> subprocess.CompletedProcess[str]:
+    """`cdr ARGS` in a fresh process that file permissions apply to: as root, without the
+    capabilities that bypass them (`setpriv`), else as the user."""
+    prefix: list[str] = []
+    if os.geteuid() == 0:
+        setpriv = shutil.which("setpriv")
+        if setpriv is None:
+            pytest.skip("root without setpriv: file permissions do not apply")
+        prefix = [setpriv, "--bounding-set=-dac_override,-dac_read_search", "--inh-caps=-all"]
+    env = {k: v for k, v in os.environ.items() if k not in ("CDR_CONFIG", "CDR_WAREHOUSE")}
+    return subprocess.run(
+        [*prefix, sys.executable, "-m", "cdr_pipeline", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=300,
+    )
+
+
+def unreadable_copy(source: Path, target: Path) -> Path:
+    """`source` copied to `target`, then made unreadable (mode 000)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(source, target)
+    target.chmod(0)
+    return target

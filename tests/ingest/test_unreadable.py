@@ -7,43 +7,11 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
-import pytest
-
-from tests.ingest.helpers import ROOT, fixture, table
+from tests.ingest.helpers import fixture, run_unprivileged, table, unreadable_copy
 
 GOOD_ROWS = 6
-
-
-def run_unprivileged(*args: str) -> subprocess.CompletedProcess[str]:
-    """`cdr ARGS` in a fresh process that file permissions apply to: as root, without the
-    capabilities that bypass them (`setpriv`), else as the user."""
-    prefix: list[str] = []
-    if os.geteuid() == 0:
-        setpriv = shutil.which("setpriv")
-        if setpriv is None:
-            pytest.skip("root without setpriv: file permissions do not apply")
-        prefix = [setpriv, "--bounding-set=-dac_override,-dac_read_search", "--inh-caps=-all"]
-    env = {k: v for k, v in os.environ.items() if k not in ("CDR_CONFIG", "CDR_WAREHOUSE")}
-    return subprocess.run(
-        [*prefix, sys.executable, "-m", "cdr_pipeline", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=ROOT,
-        timeout=300,
-    )
-
-
-def unreadable_copy(source: Path, target: Path) -> Path:
-    """`source` copied to `target`, then made unreadable (mode 000)."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(source, target)
-    target.chmod(0)
-    return target
 
 
 def test_a_file_without_read_permission_named_on_the_command_line_fails_alone(
