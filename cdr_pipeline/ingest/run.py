@@ -30,6 +30,7 @@ from cdr_pipeline.errors import (
 from cdr_pipeline.ingest.digest import Fingerprint
 from cdr_pipeline.ingest.load import FileLoader
 from cdr_pipeline.ingest.merge import clean_temp_files
+from cdr_pipeline.ingest.paths import expand_paths
 from cdr_pipeline.ingest.pending import PendingTables
 from cdr_pipeline.ingest.recover import recover_dead, recover_runs
 from cdr_pipeline.ingest.results import FileResult, IngestResult, ProgressFn
@@ -49,29 +50,6 @@ each produced, in the tasks' order."""
 
 def new_run_id(now: datetime) -> str:
     return f"{stamp_ms(now)}-{secrets.token_hex(3)}"
-
-
-def expand_paths(paths: Sequence[Path]) -> list[Path]:
-    """Files as given, folders walked recursively (hidden entries skipped), in stable order."""
-    out: list[Path] = []
-    for p in paths:
-        if p.is_dir():
-            out.extend(
-                f
-                for f in sorted(p.rglob("*"))
-                if f.is_file() and not any(part.startswith(".") for part in f.relative_to(p).parts)
-            )
-        elif p.exists():
-            out.append(p)
-        elif p.is_symlink():
-            raise InputError(
-                "a symbolic link that leads nowhere (its target is missing, or links loop)",
-                path=str(p),
-                hint="point the link at the export, or give the export's own path",
-            )
-        else:
-            raise InputError("no such file or folder", path=str(p))
-    return out
 
 
 def ingest_paths(

@@ -8,10 +8,8 @@ Spark tasks staged every file (`python -m cdr_pipeline.spark ingest`, docs/spark
 
 from __future__ import annotations
 
-import errno
 import itertools
 import os
-import stat
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
@@ -31,6 +29,7 @@ from cdr_pipeline.ingest.drift import Drift
 from cdr_pipeline.ingest.json_reader import read_json_chunks
 from cdr_pipeline.ingest.limits import Limits, unreadable
 from cdr_pipeline.ingest.normalize import LoadContext, normalize
+from cdr_pipeline.ingest.paths import regular_file
 from cdr_pipeline.ingest.prefetch import Prefetch
 from cdr_pipeline.ingest.rejects import RejectWriter, redact_raw_text
 from cdr_pipeline.ingest.results import FileResult, ProgressEvent, ProgressFn
@@ -139,28 +138,6 @@ def failed_result(path: Path, source: str, exc: InputError, t0: float) -> FileRe
         exit_code=exc.exit_code,
         seconds=time.monotonic() - t0,
     )
-
-
-KINDS_OF_FILE = {
-    stat.S_IFIFO: "a named pipe",
-    stat.S_IFCHR: "a character device",
-    stat.S_IFBLK: "a block device",
-    stat.S_IFSOCK: "a socket",
-}
-
-
-def regular_file(path: Path) -> os.stat_result:
-    """The status of `path`; an `OSError` naming what it is when it is no regular file. A
-    named pipe or a device given by name would block the open or never end (`/dev/zero`): it
-    is refused at once, as a file that cannot be read, and the run goes on with the others."""
-    st = path.stat()
-    if not stat.S_ISREG(st.st_mode):
-        what = KINDS_OF_FILE.get(stat.S_IFMT(st.st_mode), "not a regular file")
-        raise OSError(
-            errno.EINVAL,
-            f"{what}, not a file; cdr ingest reads files: save the export to a file and load that",
-        )
-    return st
 
 
 def _stamp(st: os.stat_result) -> tuple[int, ...]:

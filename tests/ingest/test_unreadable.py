@@ -53,3 +53,28 @@ def test_every_file_the_run_could_not_read_is_in_the_ledger(tmp_path: Path) -> N
     assert listed.returncode == 0, listed.stderr
     assert str(locked) in listed.stdout and "/dev/zero" in listed.stdout
     assert files.filter(files["status"] == "loaded")["rows_loaded"].sum() == GOOD_ROWS
+
+
+def test_a_folder_that_cannot_be_listed_fails_alone_not_silently(tmp_path: Path) -> None:
+    """A subfolder of the inbox the user may not list was passed over without a word (exit 0),
+    and its exports were never loaded. It fails on its own (exit 3, named, in the ledger);
+    the files beside it load."""
+    from cdr_pipeline.state.layout import Layout
+    from cdr_pipeline.state.ledger import Ledger
+
+    wh, inbox = tmp_path / "wh", tmp_path / "inbox"
+    locked = inbox / "2026-10"
+    locked.mkdir(parents=True)
+    shutil.copyfile(fixture("overlap_b.csv"), locked / "export.csv")
+    locked.chmod(0)
+    shutil.copyfile(fixture("bom_crlf.csv"), inbox / "good.csv")
+    try:
+        run = run_unprivileged("--warehouse", str(wh), "ingest", str(inbox))
+    finally:
+        locked.chmod(0o700)
+    assert run.returncode == 3, run.stderr
+    assert f"{locked}: cannot read file: a folder that cannot be listed" in run.stderr
+    assert "Permission denied" in run.stderr
+    assert table(wh).height == GOOD_ROWS
+    files = Ledger(Layout(wh)).files()
+    assert files.filter(files["status"] == "failed")["source"].to_list() == [str(locked)]

@@ -1,0 +1,77 @@
+"""The paths a run reads: files as given, folders walked, and what each path is (a named
+pipe or a device given by name is no file to read)."""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from cdr_pipeline.errors import InputError
+
+
+def expand_paths(paths: Sequence[Path]) -> list[Path]:
+    """Files as given, folders walked recursively (hidden entries skipped), in stable order.
+    A folder that cannot be listed is in the list itself: the run fails it alone, naming
+    it (a walk that passes over it loses its files without a word)."""
+    out: list[Path] = []
+    for p in paths:
+        if p.is_dir():
+            out.extend(sorted(_walk(p)))
+        elif p.exists():
+            out.append(p)
+        elif p.is_symlink():
+            raise InputError(
+                "a symbolic link that leads nowhere (its target is missing, or links loop)",
+                path=str(p),
+                hint="point the link at the export, or give the export's own path",
+            )
+        else:
+            raise InputError("no such file or folder", path=str(p))
+    return out
+
+
+def _walk(folder: Path) -> Iterator[Path]:
+    """The regular files under `folder` (links to files included, hidden entries and
+    linked folders not), and each folder that cannot be listed."""
+    unlisted: list[Path] = []
+    for root, dirs, names in os.walk(folder, onerror=lambda e: unlisted.append(Path(e.filename))):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        here = Path(root)
+        yield from (f for n in names if not n.startswith(".") and (f := here / n).is_file())
+    yield from unlisted
+
+
+KINDS_OF_FILE = {
+    stat.S_IFIFO: "a named pipe",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+    stat.S_IFSOCK: "a socket",
+}
+
+
+def regular_file(path: Path) -> os.stat_result:
+    """The status of `path`; an `OSError` naming what it is when it is no regular file. A
+    named pipe or a device given by name would block the open or never end (`/dev/zero`): it
+    is refused at once, as a file that cannot be read, and the run goes on with the others."""
+    st = path.stat()
+    if stat.S_ISDIR(st.st_mode):  # a folder the walk could not list (`expand_paths`)
+        try:
+            os.scandir(path).close()
+        except OSError as exc:
+            raise OSError(
+                exc.errno,
+                f"a folder that cannot be listed ({exc.strerror}): none of its files were "
+                "loaded; give this user read and execute access to it (chmod u+rx) and run "
+                "again",
+                str(path),  # an input's, not the warehouse's: `environment_error` tells them apart
+            ) from exc
+    if not stat.S_ISREG(st.st_mode):
+        what = KINDS_OF_FILE.get(stat.S_IFMT(st.st_mode), "not a regular file")
+        raise OSError(
+            errno.EINVAL,
+            f"{what}, not a file; cdr ingest reads files: save the export to a file and load that",
+        )
+    return st
