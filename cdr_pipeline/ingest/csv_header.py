@@ -7,6 +7,7 @@ fails the file: nothing after it could be split reliably.
 from __future__ import annotations
 
 import csv
+import io
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -25,6 +26,15 @@ class Header:
     """Bytes already read past the header."""
     next_line: int
     delimiter: str = ","
+
+
+def split_fields(text: str, delimiter: str = ",", strict: bool = False) -> list[str]:
+    """The fields of one CSV record (`csv.Error` when it cannot be split). Python's csv
+    refuses a field over 128 KiB (`csv.field_size_limit`), far below `max_record_bytes`: the
+    record is already within that limit, so the field may be as long as the record."""
+    if len(text) > csv.field_size_limit():
+        csv.field_size_limit(len(text))
+    return next(csv.reader(io.StringIO(text), delimiter=delimiter, strict=strict), [])
 
 
 def sniff_delimiter(header_text: str) -> str:
@@ -70,7 +80,7 @@ def read_header(stream: BinaryIO, limits: Limits | None = None) -> Header:
     header_text = raw.decode("utf-8", errors="replace")
     delimiter = sniff_delimiter(header_text)
     try:
-        headers = next(csv.reader([header_text], delimiter=delimiter, strict=True), [])
+        headers = split_fields(header_text, delimiter, strict=True)
     except csv.Error as exc:
         raise BadInput(f"the header cannot be read as CSV ({exc})", line=line) from exc
     if len(headers) > limits.columns:

@@ -16,7 +16,6 @@ line of its record, and splitting starts again on the next line. A line longer t
 from __future__ import annotations
 
 import csv
-import io
 from collections.abc import Iterator
 from typing import BinaryIO
 
@@ -24,7 +23,7 @@ import numpy as np
 import polars as pl
 
 from cdr_pipeline.ingest.chunk import BadInput, Chunk, RawReject
-from cdr_pipeline.ingest.csv_header import Header
+from cdr_pipeline.ingest.csv_header import Header, split_fields
 from cdr_pipeline.ingest.csv_split import Segment, split_stream
 from cdr_pipeline.ingest.limits import Limits
 from cdr_pipeline.schema.base import NULL_MARKERS, normalize_header
@@ -231,7 +230,7 @@ def _header_lines(frame: pl.DataFrame, headers: list[str], lines: np.ndarray) ->
 def _ragged(raw: bytes, line: int, ncols: int, delimiter: str = ",") -> RawReject:
     text = raw.decode("utf-8", "replace")
     try:
-        found = len(next(csv.reader(io.StringIO(text), delimiter=delimiter), []))
+        found = len(split_fields(text, delimiter))
     except csv.Error:
         found = -1
     return RawReject(line, "ragged_row", f"expected {ncols} fields, found {found}", text)
@@ -260,7 +259,7 @@ def _screen(
             )
             continue
         try:
-            fields = next(csv.reader(io.StringIO(text), delimiter=delimiter))
+            fields = split_fields(text, delimiter)
         except csv.Error as exc:
             bad.append(RawReject(line, "malformed_csv", str(exc), text))
             continue

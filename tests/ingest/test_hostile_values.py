@@ -164,3 +164,22 @@ def test_a_number_that_is_not_finite_is_quarantined(tmp_path: Path) -> None:
     bad = rejects(tmp_path / "wh")
     assert bad["source_row"].to_list() == [3, 4, 5, 6]
     assert set(bad["reason"]) == {"bad_number"}
+
+
+def test_a_long_field_loads_whatever_its_neighbours_are(tmp_path: Path) -> None:
+    """A field of 200 KB (a record well within max_record_bytes) loads in a clean chunk;
+    beside a record that is not UTF-8, the chunk is screened record by record, and Python's
+    csv refused the field (its own 128 KiB limit): the good record was quarantined as
+    malformed_csv. Only the record that is not UTF-8 is."""
+    body = [line(r) for r in rows(10, 71)]
+    long_row = rows(10, 71)[2]
+    long_row[USER] = "Z" * 200_000
+    body[2] = line(long_row)
+    body[6] = body[6][:40] + b"\xff" + body[6][40:]
+    path = tmp_path / "long_field.csv"
+    path.write_bytes(csv_bytes(body))
+    wh = tmp_path / "wh"
+    (f,) = load(wh, path, max_reject_rate=1.0).files
+    assert (f.rows_loaded, f.rows_rejected) == (9, 1)
+    assert rejects(wh)["reason"].to_list() == ["invalid_utf8"]
+    assert table(wh)["user_name"].str.len_chars().max() == 200_000
