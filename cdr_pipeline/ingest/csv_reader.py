@@ -230,10 +230,15 @@ def _header_lines(frame: pl.DataFrame, headers: list[str], lines: np.ndarray) ->
 def _ragged(raw: bytes, line: int, ncols: int, delimiter: str = ",") -> RawReject:
     text = raw.decode("utf-8", "replace")
     try:
-        found = len(split_fields(text, delimiter))
-    except csv.Error:
-        found = -1
-    return RawReject(line, "ragged_row", f"expected {ncols} fields, found {found}", text)
+        found = f"found {len(split_fields(text, delimiter))}"
+    except csv.Error as exc:  # a line break outside quotes: the splitter breaks at LF only
+        found = (
+            "and a carriage return (CR) alone inside the line: records of old Mac line "
+            "endings, joined; re-save the file with LF or CRLF line endings"
+            if "\r" in text
+            else f"and the line cannot be split into fields ({exc})"
+        )
+    return RawReject(line, "ragged_row", f"expected {ncols} fields, {found}", text)
 
 
 def _screen(

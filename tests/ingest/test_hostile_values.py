@@ -183,3 +183,19 @@ def test_a_long_field_loads_whatever_its_neighbours_are(tmp_path: Path) -> None:
     assert (f.rows_loaded, f.rows_rejected) == (9, 1)
     assert rejects(wh)["reason"].to_list() == ["invalid_utf8"]
     assert table(wh)["user_name"].str.len_chars().max() == 200_000
+
+
+def test_records_joined_by_a_bare_cr_say_so_in_the_reject(tmp_path: Path) -> None:
+    """Two records joined by a CR alone (old Mac line ending mid-file) are one line of too
+    many fields: quarantined whole, and the detail says why; it said `found -1`."""
+    body = [line(r) for r in rows(200, 72)]
+    body[3] = body[3].rstrip(b"\r\n") + b"\r" + body[4]
+    del body[4]
+    path = tmp_path / "bare_cr.csv"
+    path.write_bytes(csv_bytes(body))
+    wh = tmp_path / "wh"
+    (f,) = load(wh, path).files
+    assert (f.rows_read, f.rows_loaded, f.rows_rejected) == (199, 198, 1)
+    (detail,) = rejects(wh)["detail"].to_list()
+    assert "-1" not in detail
+    assert "carriage return (CR) alone" in detail and "LF or CRLF" in detail
