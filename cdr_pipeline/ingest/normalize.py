@@ -153,8 +153,16 @@ def _parse(dtype: str, s: pl.Expr, decimal_comma: bool = False) -> pl.Expr:
         # there a dot groups thousands: '1.000' units are 1000, never 1.0; a price '1.000'
         # may be either (the file may write decimal dots too: '12.50'), so it is no number
         grouped = s.str.contains(r"^[+-]?[1-9]\d{0,2}(\.\d{3})+$")  # '0.125' groups nothing
-        ungrouped = None if dtype == DOUBLE else s.str.replace_all(".", "", literal=True)
-        s = pl.when(grouped).then(ungrouped).otherwise(s)
+        # '1.234,50' writes both marks: the dots group thousands beyond doubt
+        both = s.str.contains(r"^[+-]?[1-9]\d{0,2}(\.\d{3})+,\d+$")
+        plain = s.str.replace_all(".", "", literal=True)
+        s = (
+            pl.when(both)
+            .then(plain)
+            .when(grouped)
+            .then(None if dtype == DOUBLE else plain)
+            .otherwise(s)
+        )
     if decimal_comma and dtype in (INTEGER, SMALLINT, DOUBLE):
         s = s.str.replace(r"^([+-]?\d+),(\d+)$", "${1}.${2}")  # '12,50', '36,0'
     if dtype in (INTEGER, SMALLINT):
@@ -173,7 +181,7 @@ def _parse(dtype: str, s: pl.Expr, decimal_comma: bool = False) -> pl.Expr:
             .then(False)
             .otherwise(None)
         )
-    if dtype == DOUBLE:  # with decimal commas, '1.234,50' stays text (a reject)
+    if dtype == DOUBLE:
         # 'nan' and 'inf' cast, but are no score or price: one would turn every sum into NaN
         number = s.cast(pl.Float64, strict=False)
         return pl.when(number.is_finite()).then(number)

@@ -350,12 +350,12 @@ def test_an_export_saved_as_windows_1252_fails_saying_how_to_convert_it(
 
 def test_a_semicolon_file_reads_decimal_commas(wh: Path, tmp_path: Path) -> None:
     """A spreadsheet that writes `;` between fields writes `12,50` for 12.5: in such a file a
-    number column reads it. `1.234,50` stays ambiguous and is quarantined; in a comma file
-    `12,50` cannot be a decimal comma at all."""
+    number column reads it. `1,234.50` (a comma grouping thousands, in a file whose commas are
+    decimal) is quarantined; in a comma file `12,50` cannot be a decimal comma at all."""
     header = "subscription_id;licence_type;units;valid_from;valid_to;unit_price;currency\n"
     body = "".join(
         f"Sub-{i};Webex Go (Bring Your Own Device);5;2026-01-01;;{price};EUR\n"
-        for i, price in enumerate(["12,50", "12.50", "-0,5", "1.234,50", "7"])
+        for i, price in enumerate(["12,50", "12.50", "-0,5", "1,234.50", "7"])
     )
     path = tmp_path / "entitlements_de.csv"
     path.write_text(header + body, encoding="utf-8")
@@ -363,7 +363,7 @@ def test_a_semicolon_file_reads_decimal_commas(wh: Path, tmp_path: Path) -> None
     assert (f.kind, f.rows_loaded, f.rows_rejected) == ("entitlements", 4, 1)
     prices = table(wh, "entitlements").sort("subscription_id")["unit_price"].to_list()
     assert prices == [12.5, 12.5, -0.5, 7.0]
-    assert rejects(wh)["detail"].to_list() == ["unit_price: cannot parse '1.234,50' as a number"]
+    assert rejects(wh)["detail"].to_list() == ["unit_price: cannot parse '1,234.50' as a number"]
 
 
 def test_cr_cr_lf_line_ends_load_like_crlf(wh: Path, tmp_path: Path) -> None:
@@ -404,18 +404,19 @@ def test_a_semicolon_file_quarantines_a_price_whose_dot_may_group_thousands(
 ) -> None:
     """`1.000` in a price of a semicolon file is a thousand in the locale that writes decimal
     commas, and 1.0 in a file that writes decimal dots (both come with `;`): a 1000x error
-    either way, so it is quarantined, not read as 1.0. `12.50` and `0.125` stay readable."""
+    either way, so it is quarantined, not read as 1.0. `12.50` and `0.125` stay readable, and
+    so does `1.234,50`: its comma leaves no doubt that its dot groups thousands."""
     header = "subscription_id;licence_type;units;valid_from;valid_to;unit_price;currency\n"
     body = "".join(
         f"Sub-{i};Webex Go (Bring Your Own Device);5;2026-01-01;;{price};EUR\n"
-        for i, price in enumerate(["1.000", "12.50", "0.125", "2.500.000"])
+        for i, price in enumerate(["1.000", "12.50", "0.125", "2.500.000", "1.234,50"])
     )
     path = tmp_path / "entitlements_de.csv"
     path.write_text(header + body, encoding="utf-8")
     (f,) = load(wh, path, max_reject_rate=1.0).files
-    assert (f.rows_loaded, f.rows_rejected) == (2, 2)
+    assert (f.rows_loaded, f.rows_rejected) == (3, 2)
     prices = table(wh, "entitlements").sort("subscription_id")["unit_price"].to_list()
-    assert prices == [12.5, 0.125]
+    assert prices == [12.5, 0.125, 1234.5]
     assert sorted(rejects(wh)["detail"].to_list()) == [
         "unit_price: cannot parse '1.000' as a number",
         "unit_price: cannot parse '2.500.000' as a number",
