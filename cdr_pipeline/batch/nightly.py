@@ -232,14 +232,25 @@ def _close_and_report(settings: Settings, summary: NightlySummary) -> None:
 
             out[:] = [EXIT_OK, close_due_month(settings, summary.run_date, "cdr nightly")]
     with summary.run_stage("reports") as out:
-        from cdr_pipeline.reports.standard import write_standard_reports
+        from cdr_pipeline.reports.standard import restated_months, write_standard_reports
 
         summary.reports = write_standard_reports(settings, summary.run_date)
-        out[:] = [
-            EXIT_OK,
-            f"{len(summary.reports)} file(s) in "
-            f"{settings.layout.reports / summary.run_date.isoformat()}",
-        ]
+        folder = settings.layout.reports / summary.run_date.isoformat()
+        text = f"{len(summary.reports)} file(s) in {folder}"
+        restated = restated_months(summary.reports)
+        if restated:
+            # the frozen figures stay; finance decides whether to reopen and close again
+            text += (
+                f"; closed month(s) {', '.join(restated)} would change if recomputed now "
+                "(restatements.csv; cdr report restatements)"
+            )
+            log.warning(
+                "closed month(s) %s would change if recomputed now: see %s",
+                ", ".join(restated),
+                folder / "restatements.csv",
+                extra={"month": ", ".join(restated), "report": "restatements"},
+            )
+        out[:] = [EXIT_OK, text]
 
 
 def _retention(settings: Settings, summary: NightlySummary, retain: int, run_id: str) -> None:

@@ -1,6 +1,7 @@
 """The standard report files of a nightly run: every named report as CSV, the monthly ones
-for the previous month and the month to date, and the one-page finance summary of the
-previous month (HTML), under `<warehouse>/reports/<run date>/`."""
+for the previous month and the month to date, the one-page finance summary of the
+previous month (HTML), and once a month is closed the restatements of the closed months,
+under `<warehouse>/reports/<run date>/`."""
 
 from __future__ import annotations
 
@@ -9,11 +10,12 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.csv as pacsv
 
 from cdr_pipeline.config import Settings
 from cdr_pipeline.reports.export import write_report
 from cdr_pipeline.reports.figures import figures_of_tables
-from cdr_pipeline.reports.frozen import FINANCE_REPORTS
+from cdr_pipeline.reports.frozen import FINANCE_REPORTS, list_closed
 from cdr_pipeline.reports.registry import REPORTS
 from cdr_pipeline.reports.run import run_report
 from cdr_pipeline.reports.summary import render_summary
@@ -43,6 +45,23 @@ def planned_report_files(run_date: date) -> list[str]:
     ] + [summary_file_name(months[0])]
 
 
+RESTATEMENTS_FILE = "restatements.csv"
+"""Written when a month is closed: `cdr report restatements` (header only when every closed
+month still holds)."""
+
+
+def restated_months(files: list[Path]) -> list[str]:
+    """The closed months (YYYY-MM) whose figures the night's `RESTATEMENTS_FILE` among
+    `files` says would change if recomputed now; [] without one."""
+    for path in files:
+        if path.name == RESTATEMENTS_FILE:
+            table = pacsv.read_csv(
+                path, convert_options=pacsv.ConvertOptions(column_types={"month": pa.string()})
+            )
+            return sorted({str(m)[:7] for m in table.column("month").to_pylist()})
+    return []
+
+
 def write_standard_reports(settings: Settings, run_date: date) -> list[Path]:
     """Every named report as CSV: monthly ones for the previous month and the month to
     date, the others once; the previous month's finance summary as HTML. A closed month's
@@ -65,6 +84,13 @@ def write_standard_reports(settings: Settings, run_date: date) -> list[Path]:
     html = render_summary(figures_of_tables(settings, months[0], previous))
     (tmp / summary_file_name(months[0])).write_text(html, encoding="utf-8")
     names.append(summary_file_name(months[0]))
+    if list_closed(settings.layout):
+        # late data for a closed month moves no frozen figure: the night says what it would
+        from cdr_pipeline.reports.restate import restatements
+
+        result = restatements(settings)
+        write_report(result, "csv", tmp / RESTATEMENTS_FILE, excel_csv=settings.excel_csv)
+        names.append(RESTATEMENTS_FILE)
     if target.exists():
         shutil.rmtree(target)
     tmp.rename(target)

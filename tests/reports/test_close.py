@@ -239,3 +239,32 @@ def test_nightly_closes_the_previous_month_after_the_configured_days(
     later = close_due_month(settings, date(2026, 12, 10))
     assert "2026-11 not closed" in later and "coverage is none" in later
     assert read_close(settings.layout, date(2026, 11, 1)) is None
+
+
+def test_a_nightly_says_which_closed_months_late_data_would_restate(
+    template: Settings, tmp_path: Path
+) -> None:
+    """Late data for a closed month moves no frozen figure, so nobody sees it unless they
+    ask for the restatements: the nightly writes them beside its reports and names the
+    months they move."""
+    settings = replace(copy_warehouse(template, tmp_path), close_after_days=3)
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    first = run_nightly(settings, inbox, run_date=date(2026, 11, 4))
+    assert first.exit_code == 0, first.stages
+    stage = first.stage("reports")
+    assert stage is not None and "would change" not in stage.summary
+    header_only = settings.layout.reports / "2026-11-04" / "restatements.csv"
+    lines = header_only.read_text(encoding="utf-8-sig").splitlines()
+    assert lines[0].startswith("month,report") and len(lines) == 1  # every closed month holds
+
+    late_call_file(inbox, held_device_of(settings, CLOSED_MONTH))
+    second = run_nightly(settings, inbox, run_date=date(2026, 11, 5))
+    assert second.exit_code == 0, second.stages
+    stage = second.stage("reports")
+    assert stage is not None
+    assert f"closed month(s) {CLOSED_MONTH} would change if recomputed now" in stage.summary
+    written = (settings.layout.reports / "2026-11-05" / "restatements.csv").read_text("utf-8-sig")
+    assert written.count(f"{CLOSED_MONTH}-01,licence-usage") >= 1
+    # the frozen figures stay as they were
+    assert run_report(settings, "licence-usage", CLOSED_MONTH).closed_at is not None
