@@ -72,8 +72,8 @@ def table_files(layout: Layout, schema: TableSchema) -> list[Path]:
 def resolve_scope(settings: Settings, scope: ScopeArg = "last") -> Scope:
     """Files and partitions to validate, per registered table."""
     ledger = Ledger(settings.layout)
-    files = ledger.files()  # typed even when empty (the ledger has no record yet)
-    run_order = ledger.runs()["run_id"].to_list()
+    # the ledger before the tables: a run settled here has its commits in the versions read
+    run_order, files = settled(ledger)
     if scope == "pending":
         label, scoped_runs = "pending", pending_runs(ledger)
         selected: pl.DataFrame | None = files.filter(pl.col("run_id").is_in(scoped_runs))
@@ -88,12 +88,28 @@ def resolve_scope(settings: Settings, scope: ScopeArg = "last") -> Scope:
     return Scope(label, tables, scoped_runs, versions)
 
 
+def settled(ledger: Ledger) -> tuple[list[str], pl.DataFrame]:
+    """(run ids in order, their `files` records) without the runs still loading.
+
+    An ingest records each file `loaded` as it goes and commits at its end; until then
+    its row says `running` and names no table version. A validation alongside reads the
+    versions before that commit: naming the run as validated would make the nightly's
+    `pending` scope skip its rows for ever. A nightly validating its own ingest sees the
+    run `running` with the versions it committed, so that one counts."""
+    runs = ledger.runs()
+    loading = (pl.col("status") == "running") & pl.col("table_versions").is_null()
+    order = runs.filter(~loading)["run_id"].to_list()
+    # read after the runs: a run that started since has no place in `order` either
+    files = ledger.files()  # typed even when empty (the ledger has no record yet)
+    return order, files.filter(pl.col("run_id").is_in(order))
+
+
 def pending_runs(ledger: Ledger) -> list[str]:
     """Ingest runs that loaded rows after the last run a validation covered, in run order
-    (without any validation yet: the latest such run, as `last`)."""
-    files = ledger.files()
+    (without any validation yet: the latest such run, as `last`); runs still loading are
+    left to a later validation."""
+    order, files = settled(ledger)
     loading = set(files.filter(pl.col("status") == "loaded")["run_id"].to_list())
-    order = ledger.runs()["run_id"].to_list()
     checked = ledger.read("validations")
     if checked.is_empty() or "ingest_run_ids" not in checked.columns:
         return [r for r in order if r in loading][-1:]
