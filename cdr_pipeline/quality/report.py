@@ -143,6 +143,9 @@ class ValidationReport:
             "validation_id": self.validation_id,
             "scope": self.scope,
             "exit_code": self.exit_code,
+            # what the verdict is about, as the ledger and the Data Docs name it
+            "ingest_run_ids": self.ingest_run_ids,
+            "table_versions": self.table_versions,
             "data_docs_index": self.data_docs_index,
             "suites": [s.counts() | {"suite": s.name, "rows": s.rows} for s in self.suites],
             "failed": self.failed,

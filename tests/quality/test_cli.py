@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import textwrap
@@ -9,8 +10,10 @@ from pathlib import Path
 
 import polars as pl
 from click.testing import CliRunner
+from deltalake import DeltaTable
 
 from cdr_pipeline.cli.main import cli
+from cdr_pipeline.state.ledger import Ledger
 from tests.quality.conftest import Validated, write_partition
 
 
@@ -36,6 +39,24 @@ def test_cli_exit_4_names_failure_and_keys(tmp_path: Path, call_rows: pl.DataFra
     assert res.exit_code == 4, res.output
     line = next(ln for ln in res.output.splitlines() if "duration_seconds.min_value" in ln)
     assert line.startswith("error") and bad_id in line and "-7" in line
+
+
+def test_cli_json_names_the_versions_and_runs_it_checked(clean: Validated) -> None:
+    """`--json` left out which table versions and ingest runs the verdict was about (the
+    report, the ledger and the Data Docs say it): a script keeping the verdict could not
+    tie it to the data."""
+    res = CliRunner().invoke(
+        cli, ["--warehouse", str(clean.settings.warehouse), "validate", "--all", "--json"]
+    )
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.output)
+    runs = Ledger(clean.settings.layout).runs()["run_id"].to_list()
+    assert out["ingest_run_ids"] == runs[-1:]
+    versions = {
+        t: DeltaTable(str(clean.settings.layout.table(t))).version()
+        for t in ("call_legs", "device_snapshots", "entitlements")
+    }
+    assert {t: out["table_versions"][t] for t in versions} == versions
 
 
 def test_cli_says_no_rows_were_checked_when_there_are_none(tmp_path: Path) -> None:
