@@ -13,8 +13,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import duckdb
+import pyarrow as pa
 import pyarrow.parquet as pq
 
+from cdr_pipeline.errors import WarehouseDamaged
 from cdr_pipeline.ingest.merge import bounded_duckdb
 from cdr_pipeline.quality.scope import table_files
 from cdr_pipeline.quality.suites import DEVICE_FLAG, DIRECTORY_TABLE, SuiteSpec
@@ -35,11 +37,46 @@ def connect(temp_dir: Path) -> duckdb.DuckDBPyConnection:
     return bounded_duckdb(temp_dir, MEMORY_LIMIT)
 
 
+def read_schema(path: Path) -> pa.Schema:
+    """The schema of a table's data file; one that is not Parquet is damage (exit 6)."""
+    try:
+        return pq.read_schema(path)
+    except PermissionError:
+        raise
+    except (pa.ArrowException, OSError) as exc:  # pyarrow's IO errors are OSErrors
+        raise damaged_file(path, exc) from exc
+
+
+def damaged_file(path: Path, exc: Exception) -> WarehouseDamaged:
+    """A data file of the recorded size whose content cannot be read (the size check of
+    `state.tables.snapshot` passed): changed outside cdr, like a missing or cut file."""
+    detail = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    return WarehouseDamaged(
+        f"data file {path} cannot be read as Parquet ({detail})",
+        hint="a file the table's log lists was changed outside cdr (by hand, a disk fault): "
+        "restore it from a backup of the warehouse. No table was changed",
+    )
+
+
+def check_readable(files: list[Path], columns: list[str], exc: Exception) -> None:
+    """After DuckDB failed reading `files`: raise the damage of the first file whose
+    `columns` pyarrow cannot read either; return when every file reads (then `exc` is not
+    about the files)."""
+    for f in files:
+        present = [c for c in columns if c in read_schema(f).names]
+        try:
+            pq.read_table(f, columns=present)
+        except PermissionError:
+            raise
+        except (pa.ArrowException, OSError) as err:  # a page that does not decode: OSError
+            raise damaged_file(f, err) from exc
+
+
 def available_columns(files: list[Path]) -> set[str]:
     """Columns present in at least one file (older partitions may predate a new column)."""
     names: set[str] = set()
     for f in files:
-        names.update(pq.read_schema(f).names)
+        names.update(read_schema(f).names)
     return names
 
 
@@ -72,7 +109,7 @@ def device_users_sql(suite: SuiteSpec, layout: Layout) -> str | None:
         files = [
             f
             for f in table_files(layout, by_name[table])
-            if rule.device_user_column in pq.read_schema(f).names
+            if rule.device_user_column in read_schema(f).names
         ]
         if files:
             parts.append(f"SELECT {user} AS u FROM {_source(files)} WHERE {user} IS NOT NULL")
@@ -132,15 +169,19 @@ def row_batches(
                 f"THEN {value} END AS {quote(known.flag)}"
             )
     sql = f"SELECT {', '.join(cols)} FROM {_source(files)} AS t"
-    reader = con.sql(sql).to_arrow_reader(batch_rows)
-    for batch in reader:
-        if batch.num_rows:
-            frame = batch.to_pandas()
-            for name in frame.columns:
-                # naive UTC: GX's pandas comparisons warn on (and copy) tz-aware columns
-                if isinstance(frame[name].dtype, pd.DatetimeTZDtype):
-                    frame[name] = frame[name].dt.tz_convert(None)
-            yield frame
+    try:
+        # only the reading is guarded: the caller's work between batches is not in here
+        for batch in con.sql(sql).to_arrow_reader(batch_rows):
+            if batch.num_rows:
+                frame = batch.to_pandas()
+                for name in frame.columns:
+                    # naive UTC: GX's pandas comparisons warn on (and copy) tz-aware columns
+                    if isinstance(frame[name].dtype, pd.DatetimeTZDtype):
+                        frame[name] = frame[name].dt.tz_convert(None)
+                yield frame
+    except (duckdb.Error, pa.ArrowException) as exc:
+        check_readable(files, [c for c in suite.row_columns() if c in present], exc)
+        raise
 
 
 def duplicate_keys(
@@ -150,10 +191,14 @@ def duplicate_keys(
     key = ", ".join(quote(k) for k in schema.key)
     src = _source(files)
     present = " AND ".join(f"{quote(k)} IS NOT NULL" for k in schema.key)  # nulls: not_null's job
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE __dups AS SELECT {key}, count(*) AS n FROM {src} "
-        f"WHERE {present} GROUP BY ALL HAVING count(*) > 1"
-    )
+    try:
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE __dups AS SELECT {key}, count(*) AS n FROM {src} "
+            f"WHERE {present} GROUP BY ALL HAVING count(*) > 1"
+        )
+    except duckdb.Error as exc:
+        check_readable(files, list(schema.key), exc)
+        raise
     row = con.execute("SELECT coalesce(sum(n), 0) FROM __dups").fetchone()
     total = int(row[0]) if row else 0
     # one row per occurrence, so GX counts each duplicated row, as a batch-wide check would

@@ -9,6 +9,7 @@ import textwrap
 from pathlib import Path
 
 import polars as pl
+import pytest
 from click.testing import CliRunner
 from deltalake import DeltaTable
 
@@ -57,6 +58,24 @@ def test_cli_json_names_the_versions_and_runs_it_checked(clean: Validated) -> No
         for t in ("call_legs", "device_snapshots", "entitlements")
     }
     assert {t: out["table_versions"][t] for t in versions} == versions
+
+
+@pytest.mark.parametrize("where", ["footer", "pages"])
+def test_cli_a_data_file_damaged_in_place_is_exit_6_naming_it(
+    tmp_path: Path, call_rows: pl.DataFrame, where: str
+) -> None:
+    """A data file of the size its log recorded but whose bytes were overwritten (a disk
+    fault) ended validation as a bug: exit 1, "unexpected ArrowInvalid" or a thrift error,
+    no file named; like a missing or cut file it is damage to restore (exit 6)."""
+    path = write_partition(tmp_path, "call_legs", "call_date=2026-09-02", call_rows)
+    data = bytearray(path.read_bytes())
+    start = len(data) - 64 if where == "footer" else 8
+    data[start : start + 64] = b"\xab" * 64
+    path.write_bytes(bytes(data))
+    res = CliRunner().invoke(cli, ["--warehouse", str(tmp_path), "validate", "--all"])
+    assert res.exit_code == 6, res.output
+    assert f"data file {path} cannot be read as Parquet" in res.output
+    assert "unexpected" not in res.output and "Traceback" not in res.output
 
 
 def test_cli_says_no_rows_were_checked_when_there_are_none(tmp_path: Path) -> None:
