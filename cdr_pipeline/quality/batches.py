@@ -14,14 +14,13 @@ from typing import TYPE_CHECKING
 
 import duckdb
 import pyarrow as pa
-import pyarrow.parquet as pq
 
-from cdr_pipeline.errors import WarehouseDamaged
 from cdr_pipeline.ingest.merge import bounded_duckdb
 from cdr_pipeline.quality.scope import table_files
 from cdr_pipeline.quality.suites import DEVICE_FLAG, DIRECTORY_TABLE, SuiteSpec
 from cdr_pipeline.schema import schemas_by_table
 from cdr_pipeline.schema.base import DUCKDB_TYPES, TableSchema
+from cdr_pipeline.state.datafiles import check_readable, read_schema
 from cdr_pipeline.state.layout import Layout
 from cdr_pipeline.text import lit, quote
 
@@ -35,41 +34,6 @@ DUPLICATE_SAMPLE_ROWS = 10_000
 
 def connect(temp_dir: Path) -> duckdb.DuckDBPyConnection:
     return bounded_duckdb(temp_dir, MEMORY_LIMIT)
-
-
-def read_schema(path: Path) -> pa.Schema:
-    """The schema of a table's data file; one that is not Parquet is damage (exit 6)."""
-    try:
-        return pq.read_schema(path)
-    except PermissionError:
-        raise
-    except (pa.ArrowException, OSError) as exc:  # pyarrow's IO errors are OSErrors
-        raise damaged_file(path, exc) from exc
-
-
-def damaged_file(path: Path, exc: Exception) -> WarehouseDamaged:
-    """A data file of the recorded size whose content cannot be read (the size check of
-    `state.tables.snapshot` passed): changed outside cdr, like a missing or cut file."""
-    detail = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-    return WarehouseDamaged(
-        f"data file {path} cannot be read as Parquet ({detail})",
-        hint="a file the table's log lists was changed outside cdr (by hand, a disk fault): "
-        "restore it from a backup of the warehouse. No table was changed",
-    )
-
-
-def check_readable(files: list[Path], columns: list[str], exc: Exception) -> None:
-    """After DuckDB failed reading `files`: raise the damage of the first file whose
-    `columns` pyarrow cannot read either; return when every file reads (then `exc` is not
-    about the files)."""
-    for f in files:
-        present = [c for c in columns if c in read_schema(f).names]
-        try:
-            pq.read_table(f, columns=present)
-        except PermissionError:
-            raise
-        except (pa.ArrowException, OSError) as err:  # a page that does not decode: OSError
-            raise damaged_file(f, err) from exc
 
 
 def available_columns(files: list[Path]) -> set[str]:

@@ -16,6 +16,7 @@ from cdr_pipeline.reports.frozen import FINANCE_REPORTS, ClosedMonth, read_close
 from cdr_pipeline.reports.registry import REPORTS
 from cdr_pipeline.reports.run import parse_month, query_report
 from cdr_pipeline.warehouse import connect, create_views
+from cdr_pipeline.warehouse.damage import naming_damage, version_snapshots
 from cdr_pipeline.warehouse.snapshots import AsOfArg, resolve_time, table_snapshots
 
 
@@ -70,7 +71,8 @@ def pinned_connection(
     con = duckdb.connect()
     try:
         con.execute("set TimeZone = 'UTC'")
-        create_views(con, settings, snapshots=snapshots, as_of=when)
+        with naming_damage(snapshots.values):
+            create_views(con, settings, snapshots=snapshots, as_of=when)
     except BaseException:
         con.close()
         raise
@@ -137,9 +139,10 @@ def month_figures(
         )
     con, versions = pinned_connection(settings, as_of)
     try:
-        coverage, covered = month_coverage(con, first_day)
-        tables = compute_figures(con, first_day)
-        peak = org_peak(con, first_day)
+        with naming_damage(lambda: version_snapshots(settings, versions)):
+            coverage, covered = month_coverage(con, first_day)
+            tables = compute_figures(con, first_day)
+            peak = org_peak(con, first_day)
     finally:
         con.close()
     return MonthFigures(

@@ -31,6 +31,7 @@ from cdr_pipeline.reports.frozen import FINANCE_REPORTS, list_closed, read_froze
 from cdr_pipeline.reports.registry import REPORTS
 from cdr_pipeline.reports.run import ReportResult, query_report
 from cdr_pipeline.warehouse import connect
+from cdr_pipeline.warehouse.damage import built_snapshots, naming_damage
 
 log = logging.getLogger(__name__)
 
@@ -161,7 +162,8 @@ def restatements(settings: Settings) -> ReportResult:
             for name in RESTATED_REPORTS:
                 frozen = read_frozen(settings.layout, close, name)
                 assert con is not None
-                current = query_report(con, REPORTS[name], close.first_day)
+                with naming_damage(lambda: built_snapshots(settings)):
+                    current = query_report(con, REPORTS[name], close.first_day)
                 counts, measures = compare_tables(frozen, current, REPORTS[name].key)
                 base = _base(close.first_day, name, close.closed_at, frozen, current, counts)
                 if measures:

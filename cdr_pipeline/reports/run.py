@@ -21,7 +21,8 @@ from cdr_pipeline.errors import EXIT_USAGE, CdrError, InputError
 from cdr_pipeline.reports.frozen import FINANCE_REPORTS, list_closed, read_close, read_frozen
 from cdr_pipeline.reports.registry import REPORTS, Report
 from cdr_pipeline.warehouse import connect, connect_as_of, resolve_tier
-from cdr_pipeline.warehouse.snapshots import AsOfArg
+from cdr_pipeline.warehouse.damage import built_snapshots, naming_damage
+from cdr_pipeline.warehouse.snapshots import AsOfArg, table_snapshots
 
 log = logging.getLogger(__name__)
 
@@ -220,14 +221,20 @@ def run_report(
             hint=f"run `cdr report {name}` without --month",
         )
     tier = resolve_tier(report.tier, warehouse=settings.warehouse)
-    if as_of is None:
-        con = connect(settings, read_only=True, tier=tier)
-    else:
-        con = connect_as_of(settings, as_of, tier=tier)
-    try:
-        table = query_report(con, report, first_day, tier)
-    finally:
-        con.close()
+    # a table file the views read that was overwritten in place: exit 6 naming it
+    with naming_damage(
+        (lambda: built_snapshots(settings))
+        if as_of is None
+        else (lambda: table_snapshots(settings, as_of).values())
+    ):
+        if as_of is None:
+            con = connect(settings, read_only=True, tier=tier)
+        else:
+            con = connect_as_of(settings, as_of, tier=tier)
+        try:
+            table = query_report(con, report, first_day, tier)
+        finally:
+            con.close()
     frozen: tuple[str, ...] = ()
     if first_day is None and as_of is None and not current and name in FINANCE_REPORTS:
         table, frozen = _with_frozen_months(settings, report, table)

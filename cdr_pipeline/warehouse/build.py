@@ -41,6 +41,7 @@ from cdr_pipeline.warehouse.catalog import (
     read_sql_dir,
 )
 from cdr_pipeline.warehouse.comments import comment_views
+from cdr_pipeline.warehouse.damage import naming_damage
 from cdr_pipeline.warehouse.database import Unusable, new_database, one_build_at_a_time
 from cdr_pipeline.warehouse.materialize import (
     DEVICE_LEVEL,
@@ -205,14 +206,17 @@ def build_warehouse(settings: Settings, sql_dir: Path | None = None) -> BuildRes
     Raises `ViewError` (exit 3) naming the file when a view is malformed; the previous
     database stays."""
     with one_build_at_a_time(settings.layout, "cdr build"):
-        return _build_whole(settings, sql_dir)
+        snapshots = table_snapshots(settings)
+        with naming_damage(snapshots.values):  # a data file overwritten in place: exit 6
+            return _build_whole(settings, sql_dir, snapshots)
 
 
-def _build_whole(settings: Settings, sql_dir: Path | None) -> BuildResult:
+def _build_whole(
+    settings: Settings, sql_dir: Path | None, snapshots: Mapping[str, Snapshot]
+) -> BuildResult:
     t0 = time.monotonic()
     settings.warehouse.mkdir(parents=True, exist_ok=True)
     target = settings.layout.duckdb
-    snapshots = table_snapshots(settings)
     with new_database(target, settings.build_memory_mb) as con:
         created, empty = create_views(con, settings, sql_dir, snapshots, analyst="file")
         materialized = _materialize(con, created, snapshots, sql_dir, whole=True)
@@ -242,20 +246,23 @@ def refresh_warehouse(settings: Settings, sql_dir: Path | None = None) -> BuildR
     no file yet or anything else a view depends on changed (`build_signature`: `sql/`, the
     settings, the key, the code). Renamed into place like a build, one build at a time."""
     with one_build_at_a_time(settings.layout, "cdr build (refresh)"):
-        return _refresh(settings, sql_dir)
+        snapshots = table_snapshots(settings)
+        with naming_damage(snapshots.values):
+            return _refresh(settings, sql_dir, snapshots)
 
 
-def _refresh(settings: Settings, sql_dir: Path | None) -> BuildResult:
+def _refresh(
+    settings: Settings, sql_dir: Path | None, snapshots: Mapping[str, Snapshot]
+) -> BuildResult:
     target = settings.layout.duckdb
     if not target.is_file():
-        return _build_whole(settings, sql_dir)
+        return _build_whole(settings, sql_dir, snapshots)
     t0 = time.monotonic()
     signature = build_signature(settings, sql_dir)
     try:
         with new_database(target, settings.build_memory_mb, copy_of=target) as con:
             if stored_signature(con) != signature:
                 raise Unusable("the build inputs changed since the last build")
-            snapshots = table_snapshots(settings)
             generated, empty = generated_views(con, settings, snapshots)
             have = {
                 str(r[0])
@@ -274,7 +281,7 @@ def _refresh(settings: Settings, sql_dir: Path | None) -> BuildResult:
             record_build(con, signature, versions_text(snapshots), settings.warehouse)
     except Unusable as why:
         log.info("views: %s; building all", why)
-        return _build_whole(settings, sql_dir)
+        return _build_whole(settings, sql_dir, snapshots)
     seconds = time.monotonic() - t0
     # the views it created: the generated ones (the others are kept as they were)
     views = [BuiltView(s.name, s.layer, s.origin, s.grain, s.key) for s in generated]

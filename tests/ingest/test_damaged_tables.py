@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner, Result
 
 from cdr_pipeline.cli.main import cli
@@ -58,6 +59,47 @@ def test_a_deleted_or_truncated_data_file_exits_6_naming_it(tmp_path: Path) -> N
     assert res.exit_code == 6 and f"data file {victim} is missing" in res.output, res.output
     victim.write_bytes(good)  # restored from the backup: everything works again
     assert _cdr(wh, "build", "--full").exit_code == 0
+
+
+def _overwrite(victim: Path, where: str) -> None:
+    """Bytes of `victim` overwritten in place, its size kept (a disk fault): the end of
+    its footer, or every data page (the columns any query reads)."""
+    data = bytearray(victim.read_bytes())
+    footer = int.from_bytes(data[-8:-4], "little")
+    start, end = (
+        (len(data) - 64, len(data) - 8) if where == "footer" else (4, len(data) - 8 - footer)
+    )
+    data[start:end] = b"\xab" * (end - start)
+    victim.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("where", ["footer", "pages"])
+def test_a_data_file_overwritten_in_place_exits_6_naming_it(tmp_path: Path, where: str) -> None:
+    """A data file of the size its log recorded whose bytes were overwritten passes the
+    size check: build and report ended as a bug (exit 1, "unexpected InvalidInputException"
+    or a thrift error, no file named). Like a cut file, it is damage to restore (exit 6)."""
+    wh = tmp_path / "wh"
+    load(wh, fixture("webex_go_casing.csv"))  # Webex Go legs: the report reads their pages
+    build_warehouse(Settings(warehouse=wh))
+    (victim,) = partition_files(wh)["2026-10-01"]
+    good = victim.read_bytes()
+    _overwrite(victim, where)
+    # a refresh with nothing new reads the footers only (the staging views' columns)
+    runs = (["build"],) if where == "footer" else ()
+    runs += (
+        ["build", "--full"],
+        ["report", "webex-go-adoption", "--format", "csv"],
+        ["report", "webex-go-adoption", "--as-of", "0", "--format", "csv"],
+    )
+    for args in runs:
+        res = _cdr(wh, *args)
+        assert res.exit_code == 6, (args, res.output)
+        assert f"data file {victim} cannot be read as Parquet" in res.output, args
+        assert "restore it from a backup" in res.output
+        assert "unexpected" not in res.output and "Traceback" not in res.output
+    victim.write_bytes(good)  # restored from the backup: everything works again
+    assert _cdr(wh, "build", "--full").exit_code == 0
+    assert _cdr(wh, "report", "webex-go-adoption", "--format", "csv").exit_code == 0
 
 
 def test_a_damaged_commit_info_exits_6_for_time_travel(tmp_path: Path) -> None:

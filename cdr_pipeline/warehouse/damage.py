@@ -1,0 +1,62 @@
+"""A query over the views failed: damage to a table file the views read, or a bug?
+
+DuckDB's own error for a data file overwritten in place ("No magic bytes found", a thrift
+error, "Variable-length int over 10 bytes") would end the command as a bug (exit 1). The
+block under `naming_damage` re-reads the files of the table versions its views read
+(`state/datafiles.py`) and raises `WarehouseDamaged` (exit 6) naming the first one that
+does not read; when all read, the original error goes on as it was.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+
+import duckdb
+import pyarrow as pa
+
+from cdr_pipeline.config import Settings
+from cdr_pipeline.schema import schemas_by_table
+from cdr_pipeline.state import tables
+from cdr_pipeline.state.datafiles import check_snapshots
+from cdr_pipeline.state.tables import Snapshot, parse_versions
+from cdr_pipeline.warehouse.catalog import ViewError
+from cdr_pipeline.warehouse.signature import built_versions
+
+NOT_ABOUT_FILES = (duckdb.OutOfMemoryException, duckdb.InterruptException)
+"""DuckDB errors that say nothing of the files read (said as they are)."""
+
+
+@contextmanager
+def naming_damage(snapshots: Callable[[], Iterable[Snapshot]]) -> Iterator[None]:
+    """Within the block, a DuckDB or Arrow error is checked against the files of
+    `snapshots()` (called only then: the table versions the block's views read) and
+    becomes `WarehouseDamaged` when one of them does not read. A view that did not build
+    (`ViewError`) read no data: only the files' footers are checked."""
+    try:
+        yield
+    except ViewError as exc:
+        check_snapshots(snapshots(), exc, pages=False)
+        raise
+    except NOT_ABOUT_FILES:
+        raise
+    except (duckdb.Error, pa.ArrowException) as exc:
+        check_snapshots(snapshots(), exc)
+        raise
+
+
+def built_snapshots(settings: Settings) -> list[Snapshot]:
+    """The table versions the views of `cdr.duckdb` read (its build record)."""
+    return version_snapshots(settings, parse_versions(built_versions(settings.layout.duckdb)))
+
+
+def version_snapshots(settings: Settings, versions: Mapping[str, int]) -> list[Snapshot]:
+    """The snapshots of the tables at `versions`, each checked to be there whole
+    (`tables.snapshot`: a missing or cut file is damage too)."""
+    out = []
+    for schema in schemas_by_table().values():
+        if schema.name in versions:
+            root = settings.layout.table(schema.name)
+            version = versions[schema.name]
+            out.append(tables.snapshot(root, schema.name, schema.partition_by, version))
+    return out
