@@ -28,7 +28,13 @@ from typing import Any
 import polars as pl
 import pyarrow as pa
 
-from cdr_pipeline.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_UNEXPECTED, CdrError
+from cdr_pipeline.errors import (
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_UNEXPECTED,
+    CdrError,
+    WarehouseDamaged,
+)
 from cdr_pipeline.render import os_text
 from cdr_pipeline.state.files import atomic_write_table
 from cdr_pipeline.state.layout import Layout
@@ -193,6 +199,18 @@ def _plain_strings(table: pa.Table) -> pa.Table:
     return table.cast(pa.schema([(f.name, _plain_type(f.type)) for f in table.schema]))
 
 
+def _damaged_record(path: Path, exc: Exception) -> WarehouseDamaged:
+    """A ledger record that does not read: records are written atomically, so it was
+    changed outside cdr. Never set aside: the ledger is the record of every run, and its
+    `files` records say which inputs were loaded already."""
+    detail = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    return WarehouseDamaged(
+        f"ledger record {path} cannot be read as Parquet ({detail})",
+        hint="a record of the run ledger was changed outside cdr (by hand, a disk fault): "
+        "restore it from a backup of the warehouse. No table was changed",
+    )
+
+
 class Ledger:
     def __init__(self, layout: Layout) -> None:
         self.root = layout.ledger
@@ -246,6 +264,10 @@ class Ledger:
                 frames.append(_with_record_columns(pl.read_parquet(f), f))
             except FileNotFoundError:  # absorbed by a concurrent compaction: in its file
                 continue
+            except PermissionError:
+                raise
+            except (pl.exceptions.PolarsError, OSError) as exc:  # cut or overwritten
+                raise _damaged_record(f, exc) from exc
         return _latest(frames) if frames else None
 
     def compact(self, table: str) -> Path | None:

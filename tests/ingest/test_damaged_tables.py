@@ -129,3 +129,27 @@ def test_the_ledger_records_a_failed_run_with_its_exit_code_and_message(tmp_path
     last = Ledger(Layout(wh)).runs().row(-1, named=True)
     assert (last["status"], last["exit_code"]) == ("failed", 6)
     assert f"data file {victim} is missing" in last["message"]
+
+
+@pytest.mark.parametrize("table", ["runs", "files"])
+def test_a_cut_ledger_record_exits_6_naming_it(tmp_path: Path, table: str) -> None:
+    """A ledger record file cut short (a disk fault) ended `cdr runs`, `cdr ingest` and
+    `cdr nightly` as a bug (exit 1, "unexpected ComputeError"). The ledger is the record of
+    every run (and of the inputs already loaded): damage to restore (exit 6), not set aside."""
+    wh = tmp_path / "wh"
+    _two_versions(wh)
+    record = sorted((wh / "state" / "ledger" / table).glob("*.parquet"))[0]
+    good = record.read_bytes()
+    record.write_bytes(good[:50])
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    commands = [["ingest", str(fixture("quoted_fields.csv"))], ["nightly", "--inbox", str(inbox)]]
+    if table == "runs":  # `cdr runs` reads the files records for --wide only
+        commands.append(["runs"])
+    for args in commands:
+        res = _cdr(wh, *args)
+        assert res.exit_code == 6, (args, res.output)
+        assert f"ledger record {record} cannot be read as Parquet" in res.output, args
+        assert "restore it from a backup" in res.output and "unexpected" not in res.output
+    record.write_bytes(good)
+    assert _cdr(wh, "runs").exit_code == 0
