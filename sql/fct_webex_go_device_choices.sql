@@ -2,55 +2,116 @@
 -- key: match_key, interval_seq
 -- Which Webex Go device a Webex Go leg is made from, by the leg's key and start time, worked
 -- out from the devices alone so that fct_webex_go_leg_devices reads each leg once. A leg's
--- keys are 'u:' || its User UUID in lower case and 'p:' || the digits of its User number
--- (the device's the same way); the phone number counts only
--- when the user UUID finds no device (a CDR without User UUID, or a device list without it).
--- Of a key's devices, a leg started at instant t takes the one that existed at t, one already
--- activated before one still pending (a phone places Webex Go calls only once activated),
--- then the latest provisioned before t, then the first one provisioned after t. Intervals are
--- half-open [valid_from, valid_to), numbered by interval_seq from 1; valid_from NULL = from
--- the beginning, valid_to NULL = no end; matched_by is user_uuid or phone_number.
+-- keys are 'u:' || its User UUID in lower case and 'p:' || the digits of its User number;
+-- the phone number counts only when the user UUID finds none (a CDR without User UUID, or a
+-- device list without it). A device holds its user's key from its provisioning on, and each
+-- number it had over time (int_device_attribute_history) for the time it had it: a device
+-- whose number changed keeps the legs of its old number, and a number reassigned from one
+-- device to another matches each for its own time. Of a key's holders, a leg started at
+-- instant t takes the one holding the key at t that existed at t, one already activated
+-- before one still pending (a phone places Webex Go calls only once activated), then the
+-- latest to take the key before t (a deleted device, a number given up and nobody holding
+-- it at t), then the first to take it after t (a leg before the device's first
+-- observation). Intervals are half-open [valid_from, valid_to), numbered by interval_seq
+-- from 1; valid_from NULL = from the beginning, valid_to NULL = no end; matched_by is
+-- user_uuid or phone_number.
 with devices as (
     select
         device_id,
         user_uuid,
-        phone_number,
-        deployment,
-        licence_type,
-        subscription_id,
-        location_name,
-        department_id,
         provisioned_at,
         first_activated_at,
         deleted_at
     from dim_webex_go_devices
 ),
 
--- the keys a leg can match: its user's UUID (in any case: a UUID's hex digits are), or its
--- phone number's digits (a device list edited in a spreadsheet loses the leading + of an
--- E.164 number, and one typed by hand has blanks and dashes: +1 408-555-0100)
+-- the numbers each device had over time, by their digits: consecutive intervals of the
+-- attribute history with the same number are one holding [held_from, held_to) (held_to
+-- NULL: still held; the first starts at the device's first observation)
+number_intervals as (
+    select
+        device_id,
+        valid_from,
+        valid_to,
+        number_key(phone_number) as number_digits,
+        case
+            when
+                lag(number_key(phone_number)) over (
+                    partition by device_id order by valid_from
+                ) is not distinct from number_key(phone_number)
+                then 0
+            else 1
+        end as is_new_number
+    from int_device_attribute_history
+),
+
+number_runs as (
+    select
+        device_id,
+        valid_from,
+        valid_to,
+        number_digits,
+        sum(is_new_number) over (
+            partition by device_id order by valid_from
+            rows between unbounded preceding and current row
+        ) as run_seq
+    from number_intervals
+),
+
+number_holdings as (
+    select
+        device_id,
+        number_digits,
+        min(valid_from) as held_from,
+        case when count(valid_to) = count(*) then max(valid_to) end as held_to
+    from number_runs
+    where number_digits is not null
+    group by device_id, number_digits, run_seq
+),
+
+-- the keys a leg can match, each held [held_from, held_to): its user's UUID (in any case: a
+-- UUID's hex digits are) from the device's provisioning on, or a phone number's digits while
+-- the device had it (a device list edited in a spreadsheet loses the leading + of an E.164
+-- number, and one typed by hand has blanks and dashes: +1 408-555-0100)
 device_keys as (
-    select 'u:' || lower(user_uuid) as match_key, 'user_uuid' as matched_by, *
+    select
+        'u:' || lower(user_uuid) as match_key,
+        'user_uuid' as matched_by,
+        device_id,
+        provisioned_at as held_from,
+        cast(null as timestamptz) as held_to,
+        first_activated_at,
+        deleted_at
     from devices
     where user_uuid is not null
     union all
-    select 'p:' || number_key(phone_number) as match_key, 'phone_number' as matched_by, *
-    from devices
-    where number_key(phone_number) is not null
+    select
+        'p:' || h.number_digits as match_key,
+        'phone_number' as matched_by,
+        d.device_id,
+        h.held_from,
+        h.held_to,
+        d.first_activated_at,
+        d.deleted_at
+    from number_holdings as h
+    inner join devices as d on h.device_id = d.device_id
 ),
 
--- Of a key's devices, a leg started at instant t takes the one that existed at t (activated
--- by t before pending), then the latest provisioned before t, then the first one provisioned
--- after t (ties: the smaller device_id). That choice changes only at the devices'
--- provisioning, first activation and deletion instants,
--- so it is worked out here from the few devices, once per key and interval between those
+-- Of a key's holders, a leg started at instant t takes the one holding it at t that existed
+-- at t (activated by t before pending), then the latest to take it before t, then the first
+-- to take it after t (ties: the smaller device_id). That choice changes only at the
+-- instants a device takes or gives up a key and at its first activation and deletion, so
+-- it is worked out here from the few devices, once per key and interval between those
 -- instants. The first interval (valid_from NULL: from the beginning) is also the choice for
 -- a leg without a start time, which compares as before every device.
 choice_points as (
     select match_key, cast(null as timestamptz) as point_at from device_keys
     union
-    select match_key, provisioned_at as point_at from device_keys
-    where provisioned_at is not null
+    select match_key, held_from as point_at from device_keys
+    where held_from is not null
+    union
+    select match_key, held_to as point_at from device_keys
+    where held_to is not null
     union
     select match_key, deleted_at as point_at from device_keys
     where deleted_at is not null
@@ -68,20 +129,22 @@ choices as (
             {
                 bucket: case
                     when
-                        k.provisioned_at <= c.point_at
+                        k.held_from <= c.point_at
+                        and coalesce(k.held_to > c.point_at, true)
                         and coalesce(k.deleted_at > c.point_at, true)
                         and k.first_activated_at <= c.point_at
                         then 0
                     when
-                        k.provisioned_at <= c.point_at
+                        k.held_from <= c.point_at
+                        and coalesce(k.held_to > c.point_at, true)
                         and coalesce(k.deleted_at > c.point_at, true)
                         then 1
-                    when k.provisioned_at <= c.point_at then 2
+                    when k.held_from <= c.point_at then 2
                     else 3
                 end,
                 nearest: case
-                    when k.provisioned_at <= c.point_at then -epoch_ms(k.provisioned_at)
-                    else epoch_ms(k.provisioned_at)
+                    when k.held_from <= c.point_at then -epoch_ms(k.held_from)
+                    else epoch_ms(k.held_from)
                 end,
                 device_id: k.device_id
             }

@@ -1,10 +1,11 @@
 -- grain: one row per Webex Go leg record (Sub client type MOBILE_NETWORK)
 -- key: report_id
 -- Every Webex Go leg with the Webex Go device it was made from: the user's devices (by user
--- UUID; by the phone number only when the user UUID finds none); of several, the one that
--- existed at the call wins (one activated by then before one still pending), then the latest
--- provisioned before it, then the first provisioned after it (fct_webex_go_device_choices works the choice out from the devices, so each leg
--- is read once and joined, never aggregated). Columns: report_id, correlation_id, leg_id,
+-- UUID; by the phone number only when the user UUID finds none, the device that had that
+-- number at the call); of several, the one that existed at the call wins (one activated by
+-- then before one still pending), then the latest to take the key before it, then the first
+-- to take it after it (fct_webex_go_device_choices works the choice out from the devices,
+-- so each leg is read once and joined, never aggregated). Columns: report_id, correlation_id, leg_id,
 -- start_time, call_date (the leg's UTC day partition: a join on it lets DuckDB skip the files
 -- of other days), duration_seconds and the device's device_id, device_matched_by,
 -- deployment, licence_type, subscription_id, device_location_name, device_department_id,

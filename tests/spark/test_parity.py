@@ -19,6 +19,7 @@ from cdr_pipeline.warehouse import create_views
 from tests.devices.helpers import EVENT_HEADER, SNAPSHOT_HEADER, ingest, write_csv
 from tests.devices.test_lifecycle import EVENTS, SNAPSHOTS
 from tests.spark.parity import compare_view
+from tests.warehouse.test_device_match_keys import number_world
 
 pytestmark = pytest.mark.slow
 
@@ -26,13 +27,15 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def demo_and_lifecycle_wh(tmp_path_factory: pytest.TempPathFactory, samples_dir: Path) -> Path:
     """The demo samples plus the hand-built device lifecycle (its edge cases: reappearing
-    deleted devices, out-of-order events, superseded and expired codes, shared numbers)."""
+    deleted devices, out-of-order events, superseded and expired codes, shared numbers) and
+    numbers that change hands, with legs matched by number (test_device_match_keys)."""
     root = tmp_path_factory.mktemp("spark_lifecycle")
     inputs = root / "inputs"
     write_csv(inputs / "snapshots.csv", SNAPSHOT_HEADER, SNAPSHOTS)
     write_csv(inputs / "events.csv", EVENT_HEADER, EVENTS)
     ingest(root / "wh", samples_dir)
     ingest(root / "wh", inputs)
+    ingest(root / "wh", number_world().write(root / "numbers"))
     return root / "wh"
 
 

@@ -109,7 +109,17 @@ class World:
         )
 
     def build(self, root: Path, **settings: object) -> duckdb.DuckDBPyConnection:
-        inputs = root / "inputs"
+        inputs = self.write(root / "inputs")
+        full = Settings(warehouse=root / "wh", **settings)  # type: ignore[arg-type]
+        result = ingest_paths(full, [inputs])
+        assert result.exit_code == 0, [f.message for f in result.files]
+        con = duckdb.connect()
+        con.execute("set TimeZone = 'UTC'")
+        create_views(con, full)
+        return con
+
+    def write(self, inputs: Path) -> Path:
+        """The input files in the folder `inputs` (made here), for `cdr ingest`."""
         inputs.mkdir(parents=True)
         if self.snapshots:
             _write(inputs / "device_snapshots.csv", SNAPSHOT_HEADER, self.snapshots)
@@ -123,13 +133,7 @@ class World:
             _write(inputs / "org_directory.csv", header, self.directory)
         for name, rows in self.calls.items():
             _write(inputs / name, CALL_HEADER, rows)
-        full = Settings(warehouse=root / "wh", **settings)  # type: ignore[arg-type]
-        result = ingest_paths(full, [inputs])
-        assert result.exit_code == 0, [f.message for f in result.files]
-        con = duckdb.connect()
-        con.execute("set TimeZone = 'UTC'")
-        create_views(con, full)
-        return con
+        return inputs
 
 
 def _write(path: Path, header: str, rows: list[str]) -> None:

@@ -66,3 +66,71 @@ def test_analyst_tier_matches_the_same_devices_when_time_travelling(tmp_path: Pa
     finally:
         full.close()
         analyst.close()
+
+
+def number_world() -> World:
+    """Devices whose number changes (A: 0001 then 0002; C: 0003 then 0004), a number
+    reassigned (0001 from A to B) and legs without User UUID before, between and after."""
+    w = World()
+    # each snapshot lists the org's devices then: A has 0001 until the one of 09-10 shows
+    # 0002; B takes 0001, first seen 09-12; C has 0003 (as a spreadsheet saved it) until the
+    # one of 09-10 shows 0004, and nobody takes 0003 after it; U's device has a user UUID
+    listings = {
+        "2026-09-01T06:00:00Z": [("GA", "+15550001"), ("GC", "15550003")],
+        "2026-09-10T06:00:00Z": [("GA", "+15550002"), ("GC", "+15550004")],
+        "2026-09-12T06:00:00Z": [("GA", "+15550002"), ("GB", "+15550001"), ("GC", "+15550004")],
+        "2026-10-01T06:00:00Z": [("GA", "+15550002"), ("GB", "+15550001"), ("GC", "+15550004")],
+    }
+    for time, devices in listings.items():
+        for device, number in devices:
+            w.snapshot(time, device, "", number)
+        w.snapshot(time, "GU", user(1), "+15550009")
+    file = "calls_2026-08-01_2026-10-01.csv"
+    for rid, start, number in [
+        ("L01", "2026-08-20T12:00:00Z", "+15550001"),  # before any holder: its first (A)
+        ("L02", "2026-09-05T12:00:00Z", "+15550001"),  # A holds 0001
+        ("L03", "2026-09-11T12:00:00Z", "+15550001"),  # nobody: its last holder (A)
+        ("L04", "2026-09-15T12:00:00Z", "+15550001"),  # B holds 0001
+        ("L05", "2026-09-05T12:00:00Z", "+15550002"),  # before A took 0002: its first (A)
+        ("L06", "2026-09-15T12:00:00Z", "+15550002"),  # A holds 0002
+        ("L07", "2026-09-05T12:00:00Z", "+15550003"),  # C holds 0003 (its old number)
+        ("L08", "2026-09-15T12:00:00Z", "+15550003"),  # nobody: its last holder (C)
+        ("L09", "2026-09-15T12:00:00Z", "+15550004"),  # C holds 0004
+        ("L10", "2026-08-20T12:00:00Z", "+15550004"),  # before C's first observation
+    ]:
+        w.leg(file, rid, start, "", number, 60)
+    # a leg with a User UUID still matches by it: U1's device, whatever the number
+    w.leg(file, "L11", "2026-09-05T12:00:00Z", user(1), "+15550001", 60)
+    return w
+
+
+def test_a_number_matches_the_device_that_held_it_when_the_leg_started(tmp_path: Path) -> None:
+    """A number is matched by who held it at the leg's start (int_device_attribute_history),
+    not by the devices' latest numbers: a device whose number changed keeps the legs of its
+    old number, and a number reassigned from A to B gives each its own legs."""
+    con = number_world().build(tmp_path)
+    got = con.execute(
+        "select report_id, device_id, device_matched_by from fct_webex_go_leg_devices "
+        "order by report_id"
+    ).fetchall()
+    by_number = "phone_number"
+    assert got == [
+        ("L01", "GA", by_number),
+        ("L02", "GA", by_number),
+        ("L03", "GA", by_number),
+        ("L04", "GB", by_number),
+        ("L05", "GA", by_number),
+        ("L06", "GA", by_number),
+        ("L07", "GC", by_number),
+        ("L08", "GC", by_number),
+        ("L09", "GC", by_number),
+        ("L10", "GC", by_number),
+        ("L11", "GU", "user_uuid"),
+    ]
+    # no leg is left without a device (`no_device`): only the legs before their device's
+    # first observation are anomalies
+    anomalies = con.execute(
+        "select report_id, anomaly_type from fct_webex_go_calls "
+        "where anomaly_type is not null order by report_id"
+    ).fetchall()
+    assert anomalies == [("L01", "before_provisioning"), ("L10", "before_provisioning")]
