@@ -71,7 +71,7 @@ def pinned_connection(
     con = duckdb.connect()
     try:
         con.execute("set TimeZone = 'UTC'")
-        with naming_damage(snapshots.values):
+        with naming_damage(snapshots.values, settings.layout):
             create_views(con, settings, snapshots=snapshots, as_of=when)
     except BaseException:
         con.close()
@@ -139,7 +139,7 @@ def month_figures(
         )
     con, versions = pinned_connection(settings, as_of)
     try:
-        with naming_damage(lambda: version_snapshots(settings, versions)):
+        with naming_damage(lambda: version_snapshots(settings, versions), settings.layout):
             coverage, covered = month_coverage(con, first_day)
             tables = compute_figures(con, first_day)
             peak = org_peak(con, first_day)

@@ -162,7 +162,7 @@ def restatements(settings: Settings) -> ReportResult:
             for name in RESTATED_REPORTS:
                 frozen = read_frozen(settings.layout, close, name)
                 assert con is not None
-                with naming_damage(lambda: built_snapshots(settings)):
+                with naming_damage(lambda: built_snapshots(settings), settings.layout):
                     current = query_report(con, REPORTS[name], close.first_day)
                 counts, measures = compare_tables(frozen, current, REPORTS[name].key)
                 base = _base(close.first_day, name, close.closed_at, frozen, current, counts)

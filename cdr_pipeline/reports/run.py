@@ -225,7 +225,8 @@ def run_report(
     with naming_damage(
         (lambda: built_snapshots(settings))
         if as_of is None
-        else (lambda: table_snapshots(settings, as_of).values())
+        else (lambda: table_snapshots(settings, as_of).values()),
+        settings.layout,
     ):
         if as_of is None:
             con = connect(settings, read_only=True, tier=tier)

@@ -207,7 +207,7 @@ def build_warehouse(settings: Settings, sql_dir: Path | None = None) -> BuildRes
     database stays."""
     with one_build_at_a_time(settings.layout, "cdr build"):
         snapshots = table_snapshots(settings)
-        with naming_damage(snapshots.values):  # a data file overwritten in place: exit 6
+        with naming_damage(snapshots.values, settings.layout):  # a damaged file: exit 6
             return _build_whole(settings, sql_dir, snapshots)
 
 
@@ -247,7 +247,7 @@ def refresh_warehouse(settings: Settings, sql_dir: Path | None = None) -> BuildR
     settings, the key, the code). Renamed into place like a build, one build at a time."""
     with one_build_at_a_time(settings.layout, "cdr build (refresh)"):
         snapshots = table_snapshots(settings)
-        with naming_damage(snapshots.values):
+        with naming_damage(snapshots.values, settings.layout):
             return _refresh(settings, sql_dir, snapshots)
 
 

@@ -19,6 +19,8 @@ from cdr_pipeline.config import Settings
 from cdr_pipeline.schema import schemas_by_table
 from cdr_pipeline.state import tables
 from cdr_pipeline.state.datafiles import check_snapshots
+from cdr_pipeline.state.layout import Layout
+from cdr_pipeline.state.ledger import Ledger
 from cdr_pipeline.state.tables import Snapshot, parse_versions
 from cdr_pipeline.warehouse.catalog import ViewError
 from cdr_pipeline.warehouse.signature import built_versions
@@ -28,20 +30,27 @@ NOT_ABOUT_FILES = (duckdb.OutOfMemoryException, duckdb.InterruptException)
 
 
 @contextmanager
-def naming_damage(snapshots: Callable[[], Iterable[Snapshot]]) -> Iterator[None]:
+def naming_damage(
+    snapshots: Callable[[], Iterable[Snapshot]], ledger: Layout | None = None
+) -> Iterator[None]:
     """Within the block, a DuckDB or Arrow error is checked against the files of
-    `snapshots()` (called only then: the table versions the block's views read) and
+    `snapshots()` (called only then: the table versions the block's views read), and with
+    `ledger` the record files of the run ledger (a build's ledger views read them), and
     becomes `WarehouseDamaged` when one of them does not read. A view that did not build
     (`ViewError`) read no data: only the files' footers are checked."""
     try:
         yield
     except ViewError as exc:
         check_snapshots(snapshots(), exc, pages=False)
+        if ledger is not None:
+            Ledger(ledger).check_readable()
         raise
     except NOT_ABOUT_FILES:
         raise
     except (duckdb.Error, pa.ArrowException) as exc:
         check_snapshots(snapshots(), exc)
+        if ledger is not None:
+            Ledger(ledger).check_readable()
         raise
 
 

@@ -133,8 +133,9 @@ def test_the_ledger_records_a_failed_run_with_its_exit_code_and_message(tmp_path
 
 @pytest.mark.parametrize("table", ["runs", "files"])
 def test_a_cut_ledger_record_exits_6_naming_it(tmp_path: Path, table: str) -> None:
-    """A ledger record file cut short (a disk fault) ended `cdr runs`, `cdr ingest` and
-    `cdr nightly` as a bug (exit 1, "unexpected ComputeError"). The ledger is the record of
+    """A ledger record file cut short (a disk fault) ended `cdr runs`, `cdr ingest`,
+    `cdr nightly` and `cdr build` as a bug (exit 1, "unexpected ComputeError", "No magic
+    bytes found"). The ledger is the record of
     every run (and of the inputs already loaded): damage to restore (exit 6), not set aside."""
     wh = tmp_path / "wh"
     _two_versions(wh)
@@ -143,7 +144,14 @@ def test_a_cut_ledger_record_exits_6_naming_it(tmp_path: Path, table: str) -> No
     record.write_bytes(good[:50])
     inbox = tmp_path / "inbox"
     inbox.mkdir()
-    commands = [["ingest", str(fixture("quoted_fields.csv"))], ["nightly", "--inbox", str(inbox)]]
+    commands = [
+        ["ingest", str(fixture("quoted_fields.csv"))],
+        ["nightly", "--inbox", str(inbox)],
+        ["build"],  # its ledger views read the records with DuckDB: "No magic bytes found"
+        ["build", "--full"],
+        # its views read them too: a month's call coverage reads the files records
+        ["report", "reconciliation", "--format", "csv"],
+    ]
     if table == "runs":  # `cdr runs` reads the files records for --wide only
         commands.append(["runs"])
     for args in commands:
