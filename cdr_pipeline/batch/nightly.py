@@ -232,12 +232,11 @@ def _close_and_report(settings: Settings, summary: NightlySummary) -> None:
 
             out[:] = [EXIT_OK, close_due_month(settings, summary.run_date, "cdr nightly")]
     with summary.run_stage("reports") as out:
-        from cdr_pipeline.reports.standard import restated_months, write_standard_reports
+        from cdr_pipeline.reports.standard import write_standard_reports
 
-        summary.reports = write_standard_reports(settings, summary.run_date)
+        summary.reports, restated = write_standard_reports(settings, summary.run_date)
         folder = settings.layout.reports / summary.run_date.isoformat()
         text = f"{len(summary.reports)} file(s) in {folder}"
-        restated = restated_months(summary.reports)
         if restated:
             # the frozen figures stay; finance decides whether to reopen and close again
             text += (

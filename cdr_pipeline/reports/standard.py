@@ -8,9 +8,9 @@ from __future__ import annotations
 import shutil
 from datetime import date, timedelta
 from pathlib import Path
+from typing import NamedTuple
 
 import pyarrow as pa
-import pyarrow.csv as pacsv
 
 from cdr_pipeline.config import Settings
 from cdr_pipeline.reports.export import write_report
@@ -50,19 +50,14 @@ RESTATEMENTS_FILE = "restatements.csv"
 month still holds)."""
 
 
-def restated_months(files: list[Path]) -> list[str]:
-    """The closed months (YYYY-MM) whose figures the night's `RESTATEMENTS_FILE` among
-    `files` says would change if recomputed now; [] without one."""
-    for path in files:
-        if path.name == RESTATEMENTS_FILE:
-            table = pacsv.read_csv(
-                path, convert_options=pacsv.ConvertOptions(column_types={"month": pa.string()})
-            )
-            return sorted({str(m)[:7] for m in table.column("month").to_pylist()})
-    return []
+class StandardReports(NamedTuple):
+    files: list[Path]
+    restated: list[str]
+    """The closed months (YYYY-MM) whose figures would change if recomputed now (the rows
+    of `RESTATEMENTS_FILE`); [] when none, or no month is closed."""
 
 
-def write_standard_reports(settings: Settings, run_date: date) -> list[Path]:
+def write_standard_reports(settings: Settings, run_date: date) -> StandardReports:
     """Every named report as CSV: monthly ones for the previous month and the month to
     date, the others once; the previous month's finance summary as HTML. A closed month's
     finance reports are its frozen figures. Written to a temp folder, then renamed into place."""
@@ -72,6 +67,7 @@ def write_standard_reports(settings: Settings, run_date: date) -> list[Path]:
     tmp.mkdir(parents=True)
     months = report_months(run_date)
     names: list[str] = []
+    restated: list[str] = []
     previous: dict[str, pa.Table] = {}  # the previous month's finance reports
     for name, report in REPORTS.items():
         for month in months if report.monthly else [None]:
@@ -91,7 +87,8 @@ def write_standard_reports(settings: Settings, run_date: date) -> list[Path]:
         result = restatements(settings)
         write_report(result, "csv", tmp / RESTATEMENTS_FILE, excel_csv=settings.excel_csv)
         names.append(RESTATEMENTS_FILE)
+        restated = sorted({f"{m:%Y-%m}" for m in result.table.column("month").to_pylist()})
     if target.exists():
         shutil.rmtree(target)
     tmp.rename(target)
-    return [target / n for n in names]
+    return StandardReports([target / n for n in names], restated)

@@ -40,15 +40,10 @@ def naming_damage(
     (`ViewError`) read no data: only the files' footers are checked."""
     try:
         yield
-    except ViewError as exc:
-        check_snapshots(snapshots(), exc, pages=False)
-        if ledger is not None:
-            Ledger(ledger).check_readable()
-        raise
     except NOT_ABOUT_FILES:
         raise
-    except (duckdb.Error, pa.ArrowException) as exc:
-        check_snapshots(snapshots(), exc)
+    except (ViewError, duckdb.Error, pa.ArrowException) as exc:
+        check_snapshots(snapshots(), exc, pages=not isinstance(exc, ViewError))
         if ledger is not None:
             Ledger(ledger).check_readable()
         raise
