@@ -56,6 +56,8 @@ log = logging.getLogger(__name__)
 
 BASE_SCHEMA = "analyst_base"
 ANALYST_SCHEMA = "analyst"
+KEPT_SCHEMA = "analyst_marts"
+"""The analyst tier's own device-level marts, kept as tables (`keep_as_tables`)."""
 PSEUDONYM_SUFFIX = "_pseudonym"
 
 MAP_SCHEMA = pa.schema(
@@ -205,10 +207,12 @@ def create_analyst_views(
     view_sql: Sequence[tuple[str, str]],
     tables: Sequence[str],
     map_source: str,
+    kept: Sequence[str] = (),
 ) -> list[str]:
     """Create schemas `analyst_base` and `analyst` on `con`, whose `main` schema already holds
     every view. `view_sql` is (name, SELECT) of every view in dependency order; `map_source`
-    the SQL relation of the pseudonym map. Returns the analyst views' names."""
+    the SQL relation of the pseudonym map; the base views named in `kept` are kept as tables
+    (`keep_as_tables`). Returns the analyst views' names."""
     con.execute(f"create schema if not exists {BASE_SCHEMA}")
     con.execute(f"create schema if not exists {ANALYST_SCHEMA}")
     personal = set(tables)
@@ -223,7 +227,10 @@ def create_analyst_views(
                 body = f"select * from main.{quote(name)}"
             else:
                 body = sql
-            con.execute(f"create or replace view {BASE_SCHEMA}.{quote(name)} as\n{body}")
+            if name in kept:  # a table before the views that read it are bound
+                _keep(con, name, body)
+            else:
+                con.execute(f"create or replace view {BASE_SCHEMA}.{quote(name)} as\n{body}")
     finally:
         con.execute("reset search_path")
     names: list[str] = []
@@ -234,6 +241,35 @@ def create_analyst_views(
         names.append(name)
     comment_analyst_views(con, names)
     return names
+
+
+def keep_as_tables(con: duckdb.DuckDBPyConnection, view_sql: Sequence[tuple[str, str]]) -> None:
+    """Compute each base view of `view_sql` (name, SELECT; in dependency order) into a table
+    of schema `analyst_marts`, from the pseudonymised views as its base view would, and point
+    the base view at the table; again when the table is there (a refresh after new device
+    data).
+
+    The device-level marts (`materialize.DEVICE_LEVEL`) are kept so: the full tier keeps them
+    as tables, and computed as views at every query the analyst tier's licence reports took
+    20-40 times as long as the full tier's (rpt_licence_reconciliation on the samples: 7 s
+    against 0.17 s), and binding the analyst views at build time expanded the whole chain
+    again for each. The tables hold pseudonyms only, never a raw value."""
+    if not view_sql:
+        return
+    con.execute(f"set search_path = '{BASE_SCHEMA},main'")
+    try:
+        for name, sql in view_sql:
+            _keep(con, name, sql)
+    finally:
+        con.execute("reset search_path")
+
+
+def _keep(con: duckdb.DuckDBPyConnection, name: str, sql: str) -> None:
+    """`keep_as_tables` of one view, its names resolved by the caller's search path."""
+    table = f"{KEPT_SCHEMA}.{quote(name)}"
+    con.execute(f"create schema if not exists {KEPT_SCHEMA}")
+    con.execute(f"create or replace table {table} as select * from (\n{sql}\n)")
+    con.execute(f"create or replace view {BASE_SCHEMA}.{quote(name)} as from {table}")
 
 
 def comment_analyst_views(con: duckdb.DuckDBPyConnection, names: Sequence[str]) -> None:

@@ -48,6 +48,7 @@ from cdr_pipeline.warehouse.materialize import (
     MATERIALIZED,
     Materialized,
     analyst_reads_full_tier,
+    keep_analyst_device_level,
     materialize,
     materialized_specs,
 )
@@ -191,7 +192,7 @@ def _create_analyst_tier(
         con.unregister("__pseudonym_rows")
         source = create_map_view(con, "main.__pseudonyms")
     try:
-        create_analyst_views(con, [(s.name, s.sql) for s in created], tables, source)
+        create_analyst_views(con, [(s.name, s.sql) for s in created], tables, source, DEVICE_LEVEL)
         analyst_reads_full_tier(con, created)
     except duckdb.Error as exc:
         raise ViewError(
@@ -278,6 +279,7 @@ def _refresh(
             specs = materialized_specs(sql_dir or default_sql_dir())
             materialized = _materialize(con, specs, snapshots, sql_dir)
             write_map(con, settings, snapshots, whole=False)
+            keep_analyst_device_level(con, specs, materialized)  # over the new map
             record_build(con, signature, versions_text(snapshots), settings.warehouse)
     except Unusable as why:
         log.info("views: %s; building all", why)

@@ -52,7 +52,7 @@ from cdr_pipeline.schema.personal import pseudonymised_columns
 from cdr_pipeline.state.tables import Snapshot
 from cdr_pipeline.text import quote
 from cdr_pipeline.warehouse.analyst import BASE_SCHEMA as ANALYST_BASE
-from cdr_pipeline.warehouse.analyst import MAP_VIEW, pseudonym_sql
+from cdr_pipeline.warehouse.analyst import MAP_VIEW, keep_as_tables, pseudonym_sql
 from cdr_pipeline.warehouse.by_call import (
     LEGS,
     dates_sql,
@@ -294,6 +294,19 @@ def analyst_reads_full_tier(con: duckdb.DuckDBPyConnection, specs: Sequence[View
                 f"create or replace view {ANALYST_BASE}.{quote(spec.name)} as "
                 f"select * from main.{quote(spec.name)}"
             )
+
+
+def keep_analyst_device_level(
+    con: duckdb.DuckDBPyConnection, specs: Sequence[ViewSpec], done: Sequence[Materialized]
+) -> None:
+    """After a refresh that computed the device-level tables again (another table than
+    call_legs moved), compute the analyst tier's own again (`analyst.keep_as_tables`), over
+    the refresh's pseudonym map. Kept otherwise: their rows come from the device-level
+    tables' inputs and the key only (a new key is a whole build)."""
+    if all(m.mode == "unchanged" for m in done if m.name in DEVICE_LEVEL):
+        return
+    by_name = {s.name: s.sql for s in specs}
+    keep_as_tables(con, [(name, by_name[name]) for name in DEVICE_LEVEL if name in by_name])
 
 
 def _pseudonymised(mart: Mart) -> str:

@@ -18,6 +18,7 @@ from cdr_pipeline.ingest import ingest_paths
 from cdr_pipeline.ingest.retention import apply_retention
 from cdr_pipeline.resources import sql_dir
 from cdr_pipeline.warehouse import build_warehouse, refresh_warehouse
+from cdr_pipeline.warehouse.analyst import KEPT_SCHEMA
 from cdr_pipeline.warehouse.build import BuildResult
 from cdr_pipeline.warehouse.catalog import read_sql_file
 from cdr_pipeline.warehouse.materialize import DEVICE_LEVEL, MATERIALIZED, SCHEMA
@@ -150,8 +151,9 @@ def _count(settings: Settings) -> int:
 
 def _device_level_parity(settings: Settings) -> dict[str, str]:
     """Each device-level table equals its view's SQL run now (both ways); the public view
-    reads the table and the analyst tier's does not (the table holds raw personal values);
-    returns each table's rows' digest."""
+    reads the table and the analyst tier's does not (the table holds raw personal values),
+    but its own table, equal to its SQL over its pseudonymised views; returns each table's
+    rows' digest."""
     con = duckdb.connect(str(settings.layout.duckdb), read_only=True)
     digests: dict[str, str] = {}
     try:
@@ -165,8 +167,19 @@ def _device_level_parity(settings: Settings) -> dict[str, str]:
             assert "READ_PARQUET" not in plan.upper(), name
             plan = con.execute(f"explain select * from analyst.{name}").fetchall()[0][1]
             assert SCHEMA not in plan, name
-            rows = con.execute(f"select * from {table} order by all").fetchall()
-            digests[name] = hashlib.sha256(repr(rows).encode()).hexdigest()
+            # the analyst tier keeps its own, computed from its pseudonymised views (each
+            # over the kept tables before it): equal to its SQL now, read as a table
+            kept = f"{KEPT_SCHEMA}.{name}"
+            con.execute("set search_path = 'analyst_base,main'")
+            for a, b in ((f"({spec.sql})", kept), (kept, f"({spec.sql})")):
+                extra = con.execute(f"select count(*) from (from {a} except all from {b})")
+                assert extra.fetchall()[0][0] == 0, f"analyst {name}: {a[:30]} has rows {b[:30]}"
+            con.execute("reset search_path")
+            plan = con.execute(f"explain select * from analyst_base.{name}").fetchall()[0][1]
+            assert "READ_PARQUET" not in plan.upper(), name  # no data file: the table
+            for key, source in ((name, table), (f"analyst {name}", kept)):
+                rows = con.execute(f"select * from {source} order by all").fetchall()
+                digests[key] = hashlib.sha256(repr(rows).encode()).hexdigest()
         for name in ("dim_webex_go_devices", "fct_licence_segments", "fct_licence_days"):
             assert con.execute(f"select count(*) from {SCHEMA}.{name}").fetchall()[0][0], name
     finally:
