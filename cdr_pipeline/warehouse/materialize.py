@@ -28,7 +28,8 @@ of the other tables the rows were computed from:
   with a leg there, or pointing at one, from all its legs.
 - whole: the device-level views (`DEVICE_LEVEL`: device history, licence segments and
   days, activation codes, violations) read no call legs; each is computed whole when a
-  table besides call_legs moved, and kept otherwise.
+  table besides call_legs moved, and kept otherwise. A folder with a device-level view of
+  its own SQL (which may read call legs) has them computed whole at every refresh.
 When another table a view reads moved (new device snapshots or events), every row may change,
 and that table is computed whole. Either way the result equals the view's SQL over the same
 table versions (the parity tests). `connect_as_of` (time travel) keeps plain views: it builds
@@ -209,6 +210,7 @@ def materialize(
     con.execute(f"create schema if not exists {SCHEMA}")
     ensure_state(con)
     days, rows = leg_days(snapshots), leg_rows(snapshots)
+    own_device_level = _own_device_level(by_name)
     done: list[Materialized] = []
     for name, mart in MATERIALIZED.items():
         spec = by_name.get(name)
@@ -218,7 +220,9 @@ def materialize(
         table = f"{SCHEMA}.{quote(name)}"
         exists = table_exists(con, SCHEMA, name)
         held = days if mart.legs else {}  # a device-level view: whole or unchanged
-        changed = None if whole or not exists else changed_days(con, name, held, others)
+        # a device-level view of one's own may read call legs or the ledger: whole every time
+        anew = whole or not exists or (own_device_level and not mart.legs)
+        changed = None if anew else changed_days(con, name, held, others)
         # a view of one's own SQL without the columns a by-call refresh reads: whole
         by_call = mart.by_call and _callable(con, spec, table if exists else None)
         if mart.by_call and not by_call:
@@ -258,6 +262,19 @@ BY_CALL_COLUMNS = frozenset(
     {"correlation_id", "first_start_time", "last_release_time", "transfer_correlation_ids"}
 )
 """What `_refresh_calls` reads of a by-call table (`sql/fct_calls.sql` has them)."""
+
+
+def _own_device_level(by_name: Mapping[str, ViewSpec]) -> bool:
+    """Whether a device-level view of the folder is SQL of one's own. The shipped ones read
+    device snapshots and events only, so they are kept after an ingest of calls; one's own
+    may read call legs (a device's last call) or the ledger, and every view after it in
+    the chain reads it: they are computed whole at every refresh (they are small)."""
+    for name in DEVICE_LEVEL:
+        spec = by_name.get(name)
+        shipped = default_sql_dir() / f"{name}.sql"
+        if spec is not None and (not shipped.is_file() or read_sql_file(shipped).sql != spec.sql):
+            return True
+    return False
 
 
 def _callable(con: duckdb.DuckDBPyConnection, spec: ViewSpec, table: str | None) -> bool:

@@ -1,0 +1,77 @@
+"""Device-level views of one's own SQL (`materialize.DEVICE_LEVEL`, kept as tables in both
+tiers): after a refresh their tables still equal their SQL over the same table versions,
+whatever the SQL reads."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from cdr_pipeline.config import Settings
+from cdr_pipeline.ingest import ingest_paths
+from cdr_pipeline.resources import sql_dir
+from cdr_pipeline.warehouse import build_warehouse, refresh_warehouse
+from cdr_pipeline.warehouse.analyst import KEPT_SCHEMA
+from cdr_pipeline.warehouse.catalog import read_sql_file
+from cdr_pipeline.warehouse.materialize import DEVICE_LEVEL, SCHEMA
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(warehouse=tmp_path / "wh")
+
+
+def _own_folder(tmp_path: Path, name: str, column: str) -> Path:
+    """A copy of the shipped SQL whose view `name` ends with one more column, `column`."""
+    own = tmp_path / "sql"
+    shutil.copytree(sql_dir(), own)
+    path = own / f"{name}.sql"
+    text = path.read_text(encoding="utf-8")
+    final = "select * from final"
+    path.write_text(text[: text.rindex(final)] + f"select f.*, {column}\nfrom final as f\n")
+    return own
+
+
+def _stale(settings: Settings, own: Path) -> list[str]:
+    """The device-level tables of either tier that differ from their SQL run now."""
+    con = duckdb.connect(str(settings.layout.duckdb), read_only=True)
+    out: list[str] = []
+    try:
+        for tier, schema, path in (
+            ("full", SCHEMA, "main"),
+            ("analyst", KEPT_SCHEMA, "analyst_base,main"),
+        ):
+            con.execute(f"set search_path = '{path}'")
+            for name in DEVICE_LEVEL:
+                sql = read_sql_file(own / f"{name}.sql").sql
+                table = f"{schema}.{name}"
+                for a, b in ((f"({sql})", table), (table, f"({sql})")):
+                    extra = con.execute(f"select count(*) from (from {a} except all from {b})")
+                    if extra.fetchall()[0][0]:
+                        out.append(f"{tier} {name}")
+                        break
+            con.execute("reset search_path")
+    finally:
+        con.close()
+    return out
+
+
+def test_an_own_device_level_view_reading_call_legs_follows_an_ingest_of_calls(
+    settings: Settings, samples_dir: Path, tmp_path: Path
+) -> None:
+    """A device list with each device's leg count (its own SQL reads the call legs): an
+    ingest of calls only must recompute it, in both tiers."""
+    legs = "(select count(*) from stg_call_legs as l where l.user_uuid = f.user_uuid) as legs_seen"
+    own = _own_folder(tmp_path, "dim_webex_go_devices", legs)
+    september = samples_dir / "calling_detailed_call_history_2026-09-01_2026-10-01"
+    assert ingest_paths(settings, [september, samples_dir / "device_snapshots.csv"]).exit_code == 0
+    build_warehouse(settings, own)
+    assert _stale(settings, own) == []
+
+    october = samples_dir / "dch_export_2026-09-30_2026-10-31.csv"
+    assert ingest_paths(settings, [october]).exit_code == 0
+    refresh_warehouse(settings, own)
+    assert _stale(settings, own) == []
