@@ -276,7 +276,7 @@ def _refresh(
             for spec in generated:
                 con.execute(f"create or replace view {spec.name} as\n{spec.sql}")
             comment_views(con, generated, (sql_dir or default_sql_dir()) / "README.md")
-            specs = materialized_specs(sql_dir or default_sql_dir())
+            specs = materialized_specs(sql_dir or default_sql_dir(), generated)
             materialized = _materialize(con, specs, snapshots, sql_dir)
             write_map(con, settings, snapshots, whole=False)
             keep_analyst_device_level(con, specs, materialized)  # over the new map

@@ -60,7 +60,7 @@ from cdr_pipeline.warehouse.by_call import (
     leg_rows,
     refresh_calls_by_steps,
 )
-from cdr_pipeline.warehouse.catalog import ViewSpec, read_sql_file
+from cdr_pipeline.warehouse.catalog import ViewSpec, order_views, read_sql_dir, read_sql_file
 from cdr_pipeline.warehouse.signature import META_SCHEMA
 
 log = logging.getLogger(__name__)
@@ -129,10 +129,13 @@ MATERIALIZED: dict[str, Mart] = {
 }
 
 
-def materialized_specs(sql_dir: Path) -> list[ViewSpec]:
-    """The specs of the materialized views `sql_dir` has (a refresh reads no other file)."""
-    paths = [sql_dir / f"{name}.sql" for name in MATERIALIZED]
-    return [read_sql_file(p) for p in paths if p.is_file()]
+def materialized_specs(sql_dir: Path, generated: Sequence[ViewSpec]) -> list[ViewSpec]:
+    """The specs of the materialized views `sql_dir` has, in the order the views read each
+    other (`generated`: the generated views they may read). A table is computed from the
+    tables before it: in a folder of one's own, a device-level view may read one that the
+    shipped chain keeps after it."""
+    ordered = order_views([*generated, *read_sql_dir(sql_dir)])
+    return [spec for spec in ordered if spec.name in MATERIALIZED]
 
 
 @dataclass(frozen=True)
@@ -205,16 +208,17 @@ def materialize(
     whole: bool,
 ) -> list[Materialized]:
     """Bring every materialized view's table to `snapshots` (computed whole when `whole` or
-    when the stored state does not allow less) and point the view at it."""
+    when the stored state does not allow less) and point the view at it; `specs` in
+    dependency order (a table is computed from those before it)."""
     by_name = {s.name: s for s in specs}
     con.execute(f"create schema if not exists {SCHEMA}")
     ensure_state(con)
     days, rows = leg_days(snapshots), leg_rows(snapshots)
     own_device_level = _own_device_level(by_name)
     done: list[Materialized] = []
-    for name, mart in MATERIALIZED.items():
-        spec = by_name.get(name)
-        if spec is None:  # a SQL folder of one's own, without it
+    for spec in specs:  # a SQL folder of one's own may lack some
+        name, mart = spec.name, MATERIALIZED.get(spec.name)
+        if mart is None:
             continue
         others = {n: s.version for n, s in sorted(snapshots.items()) if n != LEGS and mart.others}
         table = f"{SCHEMA}.{quote(name)}"
@@ -318,12 +322,12 @@ def keep_analyst_device_level(
 ) -> None:
     """After a refresh that computed the device-level tables again (another table than
     call_legs moved), compute the analyst tier's own again (`analyst.keep_as_tables`), over
-    the refresh's pseudonym map. Kept otherwise: their rows come from the device-level
-    tables' inputs and the key only (a new key is a whole build)."""
+    the refresh's pseudonym map, in the order of `specs` (dependency order). Kept
+    otherwise: their rows come from the device-level tables' inputs and the key only (a new
+    key is a whole build)."""
     if all(m.mode == "unchanged" for m in done if m.name in DEVICE_LEVEL):
         return
-    by_name = {s.name: s.sql for s in specs}
-    keep_as_tables(con, [(name, by_name[name]) for name in DEVICE_LEVEL if name in by_name])
+    keep_as_tables(con, [(s.name, s.sql) for s in specs if s.name in DEVICE_LEVEL])
 
 
 def _pseudonymised(mart: Mart) -> str:

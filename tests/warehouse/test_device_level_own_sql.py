@@ -75,3 +75,22 @@ def test_an_own_device_level_view_reading_call_legs_follows_an_ingest_of_calls(
     assert ingest_paths(settings, [october]).exit_code == 0
     refresh_warehouse(settings, own)
     assert _stale(settings, own) == []
+
+
+def test_an_own_device_level_view_reading_one_kept_later_is_computed_after_it(
+    settings: Settings, samples_dir: Path, tmp_path: Path
+) -> None:
+    """A status history stamped with the device data's horizon (`int_device_as_of`, which
+    the shipped chain keeps after it): a refresh computes the tables in the order the
+    views read each other, in both tiers, never from the table of the previous load."""
+    horizon = "(select as_of_time from int_device_as_of) as data_as_of"
+    own = _own_folder(tmp_path, "fct_device_status_history", horizon)
+    october = samples_dir / "dch_export_2026-09-30_2026-10-31.csv"
+    assert ingest_paths(settings, [october, samples_dir / "device_snapshots.csv"]).exit_code == 0
+    build_warehouse(settings, own)
+    assert _stale(settings, own) == []
+
+    # the events reach past the last snapshot: the horizon moves
+    assert ingest_paths(settings, [samples_dir / "activation_events.csv"]).exit_code == 0
+    refresh_warehouse(settings, own)
+    assert _stale(settings, own) == []
