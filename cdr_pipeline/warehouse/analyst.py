@@ -11,7 +11,8 @@ Built by `cdr build` next to the full views, in three steps:
    views read the map as a file, so `cdr.duckdb` stays openable by any DuckDB client (a BI
    tool, the duckdb CLI) without the project's Python code.
 2. **Schema `analyst_base`**: the `stg_*` views with every personal value replaced by its
-   pseudonym (dropped fields read as NULL), then every `sql/` view again over them. The
+   pseudonym (dropped fields read as NULL), then every `sql/` view again over them, the
+   device-level ones kept as tables of schema `analyst_marts` (`keep_as_tables`). The
    pseudonym of a value is the same in every column of its kind, so every join, count and
    distinct count of the views gives what it gives on raw values.
 3. **Schema `analyst`**, what analysts open: each view of `analyst_base` without the dropped

@@ -4,7 +4,7 @@ The database is built in a temporary file in the warehouse folder and renamed in
 an analyst holding the old `cdr.duckdb` open read-only keeps reading the old file (and the
 table versions it names) and is never blocked, and the build never waits for them. The views
 read the files of the latest version of each table, so the file holds no data but the
-materialized marts' tables (`materialize.py`, computed from the same versions), and a
+materialized marts' tables (`materialize.py`, from the same versions; `analyst_marts`), and a
 refresh after an ingest takes about a second. `connect_as_of` builds the same views, in
 memory, over the versions current at an earlier moment (time travel).
 """

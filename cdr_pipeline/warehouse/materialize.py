@@ -33,7 +33,8 @@ of the other tables the rows were computed from:
 When another table a view reads moved (new device snapshots or events), every row may change,
 and that table is computed whole. Either way the result equals the view's SQL over the same
 table versions (the parity tests). `connect_as_of` (time travel) keeps plain views: it builds
-for one question.
+for one question (its analyst tier computes its device-level marts into tables of the
+in-memory database, `analyst.keep_as_tables`).
 """
 
 from __future__ import annotations
