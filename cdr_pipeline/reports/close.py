@@ -29,7 +29,6 @@ from cdr_pipeline.errors import EXIT_BAD_INPUT, EXIT_USAGE, CdrError, InputError
 from cdr_pipeline.reports.figures import (
     compute_figures,
     days_in,
-    figure_settings,
     month_coverage,
     org_peak,
     pinned_connection,
@@ -41,7 +40,7 @@ from cdr_pipeline.reports.frozen import (
     month_text,
     read_close,
 )
-from cdr_pipeline.reports.run import parse_month
+from cdr_pipeline.reports.run import figure_settings, parse_month
 from cdr_pipeline.state.files import atomic_write_bytes, atomic_write_table, file_sha256, fsync_dir
 from cdr_pipeline.state.layout import Layout
 from cdr_pipeline.state.lock import writer_lock

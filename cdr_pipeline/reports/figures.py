@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -90,13 +89,6 @@ def month_coverage(con: duckdb.DuckDBPyConnection, first_day: date) -> tuple[str
     if not rows:
         return "none", 0
     return str(rows[0][0]), int(rows[0][1] or 0)
-
-
-def figure_settings(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
-    """The settings the views on `con` compute the figures with (`cfg_settings`)."""
-    cur = con.execute("select reporting_timezone, code_expiry_days, idle_days from cfg_settings")
-    names = [d[0] for d in cur.description]
-    return dict(zip(names, cur.fetchone() or (), strict=True))
 
 
 def org_peak(con: duckdb.DuckDBPyConnection, first_day: date) -> int:

@@ -26,10 +26,9 @@ import duckdb
 import pyarrow as pa
 
 from cdr_pipeline.config import Settings
-from cdr_pipeline.reports.figures import figure_settings
 from cdr_pipeline.reports.frozen import FINANCE_REPORTS, list_closed, read_frozen
 from cdr_pipeline.reports.registry import REPORTS
-from cdr_pipeline.reports.run import ReportResult, query_report
+from cdr_pipeline.reports.run import ReportResult, figure_settings, query_report
 from cdr_pipeline.warehouse import connect
 from cdr_pipeline.warehouse.damage import built_snapshots, naming_damage
 

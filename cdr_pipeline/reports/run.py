@@ -232,13 +232,16 @@ def run_report(
             con = connect(settings, read_only=True, tier=tier)
         else:
             con = connect_as_of(settings, as_of, tier=tier)
+        with_frozen = first_day is None and as_of is None and not current
+        with_frozen = with_frozen and name in FINANCE_REPORTS and report.monthly
         try:
             table = query_report(con, report, first_day, tier)
+            basis = figure_settings(con) if with_frozen else {}
         finally:
             con.close()
     frozen: tuple[str, ...] = ()
-    if first_day is None and as_of is None and not current and name in FINANCE_REPORTS:
-        table, frozen = _with_frozen_months(settings, report, table)
+    if with_frozen:
+        table, frozen = _with_frozen_months(settings, report, table, basis)
     seconds = time.monotonic() - t0
     log.info(
         "report %s%s: %d rows in %.2fs",
@@ -256,17 +259,36 @@ def run_report(
     return ReportResult(name, first_day, table, seconds, frozen_months=frozen)
 
 
+def figure_settings(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+    """The settings the views on `con` compute the figures with (`cfg_settings`)."""
+    cur = con.execute("select reporting_timezone, code_expiry_days, idle_days from cfg_settings")
+    names = [d[0] for d in cur.description]
+    return dict(zip(names, cur.fetchone() or (), strict=True))
+
+
 def _with_frozen_months(
-    settings: Settings, report: Report, table: pa.Table
+    settings: Settings, report: Report, table: pa.Table, basis: dict[str, Any]
 ) -> tuple[pa.Table, tuple[str, ...]]:
-    """`table` (a monthly finance report of every month, computed now) with the rows of each
-    closed month replaced by its frozen figures, sorted by the report's key as the query
-    sorts (nulls first): a closed month says the same with or without --month."""
-    if not report.monthly:
-        return table, ()
+    """`table` (a monthly finance report of every month, computed now with the settings
+    `basis`) with the rows of each closed month replaced by its frozen figures, sorted by the
+    report's key as the query sorts (nulls first): a closed month says the same with or
+    without --month. Closed months cut with other settings (the reporting time zone changed
+    since) are named in a warning: their rows and the computed ones do not add up."""
     closes = list_closed(settings.layout)
     if not closes:
         return table, ()
+    other = [c for c in closes if c.settings is not None and c.settings != basis]
+    for cut_with in sorted({c.settings_text() for c in other}):
+        months = [c.month for c in other if c.settings_text() == cut_with]
+        log.warning(
+            "%s: %s closed with %s; the other months are computed with %s: months cut "
+            "with different settings do not add up (days at their boundaries count in "
+            "both or in neither); reopen and close them again, or build with their settings",
+            report.name,
+            ", ".join(months),
+            cut_with,
+            ", ".join(f"{k}={v}" for k, v in basis.items()),
+        )
     closed_days = pa.array([c.first_day for c in closes], pa.date32())
     keep = pc.invert(pc.is_in(table.column("month"), value_set=closed_days))
     parts = [table.filter(pc.fill_null(keep, True))]

@@ -265,3 +265,23 @@ def test_a_close_records_the_settings_its_figures_were_cut_with(
         and "the views now use reporting_timezone=UTC" in m
         for m in warned
     ), warned
+
+
+def test_every_month_of_a_report_names_the_closed_months_cut_in_another_time_zone(
+    closed_quarter: Settings, tmp_path: Path
+) -> None:
+    # the same tables, the views rebuilt in UTC, April computed: the year's export has the
+    # quarter cut at New York's midnights and April at UTC's, so a day at a boundary counts
+    # in two months or in none; finance must be told, not only that the rows are frozen
+    utc = copy_warehouse(closed_quarter, tmp_path)
+    code, out, err = cdr(utc, "report", "reconciliation", "--format", "csv")
+    assert code == 0, err
+    assert "2024-04-01," in out  # a month computed now, in UTC
+    assert (
+        f"reconciliation: 2024-01, 2024-02, 2024-03 closed with reporting_timezone={TZ}, "
+        "code_expiry_days=90, idle_days=30; the other months are computed with "
+        "reporting_timezone=UTC" in " ".join(err.split())
+    ), err
+    # the settings of the close: no warning
+    code, _, err = cdr(closed_quarter, "report", "licence-usage", "--format", "csv")
+    assert code == 0 and "closed with" not in err, err
