@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -13,7 +14,7 @@ import pyarrow as pa
 from cdr_pipeline.config import Settings
 from cdr_pipeline.reports.frozen import FINANCE_REPORTS, ClosedMonth, read_close, read_frozen
 from cdr_pipeline.reports.registry import REPORTS
-from cdr_pipeline.reports.run import parse_month, query_report
+from cdr_pipeline.reports.run import figure_settings, parse_month, query_report
 from cdr_pipeline.warehouse import connect, create_views
 from cdr_pipeline.warehouse.damage import naming_damage, version_snapshots
 from cdr_pipeline.warehouse.snapshots import AsOfArg, resolve_time, table_snapshots
@@ -38,6 +39,15 @@ class MonthFigures:
     as_of: datetime | None = None
     """The moment whose table versions the figures were computed from (`--as-of`); None:
     the latest versions, or the close."""
+    settings: dict[str, Any] | None = None
+    """The settings the figures were cut with (`cfg_settings`; of a closed month, those its
+    close recorded); None for a month closed before closes recorded them."""
+
+    @property
+    def reporting_timezone(self) -> str | None:
+        """The time zone whose midnights cut the month and its days (None: not recorded)."""
+        zone = (self.settings or {}).get("reporting_timezone")
+        return None if zone is None else str(zone)
 
     @property
     def status_text(self) -> str:
@@ -128,6 +138,7 @@ def month_figures(
             close.days_in_month,
             close=close,
             licences_held_peak=close.licences_held_peak,
+            settings=close.settings,
         )
     con, versions = pinned_connection(settings, as_of)
     try:
@@ -135,6 +146,7 @@ def month_figures(
             coverage, covered = month_coverage(con, first_day)
             tables = compute_figures(con, first_day)
             peak = org_peak(con, first_day)
+            basis = figure_settings(con)
     finally:
         con.close()
     return MonthFigures(
@@ -146,6 +158,7 @@ def month_figures(
         days_in(first_day),
         licences_held_peak=peak,
         as_of=None if as_of is None else resolve_time(settings, as_of),
+        settings=basis,
     )
 
 
@@ -166,6 +179,7 @@ def figures_of_tables(
     con = connect(settings, read_only=True)
     try:
         peak = org_peak(con, first_day)
+        basis = figure_settings(con)
     finally:
         con.close()
     return MonthFigures(
@@ -176,4 +190,5 @@ def figures_of_tables(
         covered,
         days_in(first_day),
         licences_held_peak=peak,
+        settings=basis,
     )

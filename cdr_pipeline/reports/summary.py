@@ -223,13 +223,17 @@ def render_summary(figures: MonthFigures) -> str:
     anomaly_text = ", ".join(f"{t.replace('_', ' ')} {n:,}" for t, n in by_type[:MAX_ANOMALY_TYPES])
     horizon = reclaim[0].get("as_of_time") if reclaim else None
     horizon_text = f" Device data up to {horizon:%Y-%m-%d %H:%M} UTC." if horizon else ""
+    # the midnights that cut the month: its last evening is the next month's in UTC, or the
+    # reverse
+    zone = figures.reporting_timezone
+    zone_text = f"month of {zone}" if zone else "time zone of the month not recorded"
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <title>Webex Go licences — {escape(month)}</title>
 <style>{_CSS}</style></head>
 <body>
 <h1>Webex Go licences — {escape(month)}</h1>
-<p class="meta">{escape(figures.status_text)} · call coverage
+<p class="meta">{escape(figures.status_text)} · {escape(zone_text)} · call coverage
 <span{coverage_cls}>{escape(figures.call_coverage)} ({figures.covered_days} of
 {figures.days_in_month} days)</span> · table versions {escape(figures.versions_text() or "none")}
 </p>

@@ -215,6 +215,9 @@ def write_finance_pack(figures: MonthFigures, path: Path) -> None:
         cover.write_string(0, 0, "Webex Go finance pack", fmts.bold)
         items: list[tuple[str, Any, Any]] = [
             ("Month", figures.month, fmts.month),
+            # the month and its days run from midnight to midnight there: an auditor
+            # reading UTC times must know where a late-evening call of the 31st falls
+            ("Reporting time zone", figures.reporting_timezone or "not recorded", None),
             ("Status", figures.status_text, None),
             ("Call coverage", figures.call_coverage, None),
             ("Days with call data", figures.covered_days, None),

@@ -36,6 +36,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import openpyxl
 import pytest
 
 from cdr_pipeline.config import Settings
@@ -285,3 +286,23 @@ def test_every_month_of_a_report_names_the_closed_months_cut_in_another_time_zon
     # the settings of the close: no warning
     code, _, err = cdr(closed_quarter, "report", "licence-usage", "--format", "csv")
     assert code == 0 and "closed with" not in err, err
+
+
+def test_the_finance_pack_and_summary_say_which_time_zone_cuts_the_month(
+    closed_quarter: Settings, tmp_path: Path
+) -> None:
+    # February closed in New York ends at 2024-03-01T05:00Z: C1 at 03:00Z that day is
+    # February's. Times in the pack are UTC, so the month's zone must be on the cover, and
+    # it is the close's even when the views are built in another zone since
+    utc = copy_warehouse(closed_quarter, tmp_path)
+    for month, zone in (("2024-02", TZ), ("2024-04", "UTC")):
+        out = tmp_path / f"{month}.xlsx"
+        code, _, err = cdr(utc, "report", "finance-pack", "--month", month, "--out", str(out))
+        assert code == 0, err
+        book = openpyxl.load_workbook(out)
+        cover = {r[0]: r[1] for r in book["Cover"].iter_rows(values_only=True) if r[0]}
+        assert cover["Reporting time zone"] == zone
+        assert cover["Times in the sheets"] == "UTC"
+        code, html, err = cdr(utc, "report", "finance-summary", "--month", month)
+        assert code == 0, err
+        assert f"month of {zone}" in html
