@@ -274,12 +274,13 @@ def _own_device_level(by_name: Mapping[str, ViewSpec]) -> bool:
     device snapshots and events only, so they are kept after an ingest of calls; one's own
     may read call legs (a device's last call) or the ledger, and every view after it in
     the chain reads it: they are computed whole at every refresh (they are small)."""
-    for name in DEVICE_LEVEL:
-        spec = by_name.get(name)
-        shipped = default_sql_dir() / f"{name}.sql"
-        if spec is not None and (not shipped.is_file() or read_sql_file(shipped).sql != spec.sql):
-            return True
-    return False
+    return any(not _shipped(by_name[name]) for name in DEVICE_LEVEL if name in by_name)
+
+
+def _shipped(spec: ViewSpec) -> bool:
+    """Whether the view's SQL is the shipped `sql/` file's (not a folder's own)."""
+    shipped = default_sql_dir() / f"{spec.name}.sql"
+    return shipped.is_file() and read_sql_file(shipped).sql == spec.sql
 
 
 def _callable(con: duckdb.DuckDBPyConnection, spec: ViewSpec, table: str | None) -> bool:
@@ -297,8 +298,7 @@ def _analyst_reads_table(con: duckdb.DuckDBPyConnection, mart: Mart, spec: ViewS
     it from its pseudonymised views."""
     if mart.analyst is None or not _has_view(con, ANALYST_BASE, spec.name):
         return False
-    shipped = default_sql_dir() / f"{spec.name}.sql"
-    return shipped.is_file() and read_sql_file(shipped).sql == spec.sql
+    return _shipped(spec)
 
 
 def analyst_reads_full_tier(con: duckdb.DuckDBPyConnection, specs: Sequence[ViewSpec]) -> None:

@@ -59,6 +59,17 @@ def _stale(settings: Settings, own: Path) -> list[str]:
     return out
 
 
+def _build_then_refresh(settings: Settings, own: Path, first: list[Path], then: Path) -> None:
+    """Load `first` and build with the folder `own`, then load `then` and refresh: after
+    each, no kept table of either tier differs from its SQL run now."""
+    assert ingest_paths(settings, first).exit_code == 0
+    build_warehouse(settings, own)
+    assert _stale(settings, own) == []
+    assert ingest_paths(settings, [then]).exit_code == 0
+    refresh_warehouse(settings, own)
+    assert _stale(settings, own) == []
+
+
 def test_an_own_device_level_view_reading_call_legs_follows_an_ingest_of_calls(
     settings: Settings, samples_dir: Path, tmp_path: Path
 ) -> None:
@@ -67,14 +78,8 @@ def test_an_own_device_level_view_reading_call_legs_follows_an_ingest_of_calls(
     legs = "(select count(*) from stg_call_legs as l where l.user_uuid = f.user_uuid) as legs_seen"
     own = _own_folder(tmp_path, "dim_webex_go_devices", legs)
     september = samples_dir / "calling_detailed_call_history_2026-09-01_2026-10-01"
-    assert ingest_paths(settings, [september, samples_dir / "device_snapshots.csv"]).exit_code == 0
-    build_warehouse(settings, own)
-    assert _stale(settings, own) == []
-
     october = samples_dir / "dch_export_2026-09-30_2026-10-31.csv"
-    assert ingest_paths(settings, [october]).exit_code == 0
-    refresh_warehouse(settings, own)
-    assert _stale(settings, own) == []
+    _build_then_refresh(settings, own, [september, samples_dir / "device_snapshots.csv"], october)
 
 
 def test_an_own_device_level_view_reading_one_kept_later_is_computed_after_it(
@@ -86,11 +91,6 @@ def test_an_own_device_level_view_reading_one_kept_later_is_computed_after_it(
     horizon = "(select as_of_time from int_device_as_of) as data_as_of"
     own = _own_folder(tmp_path, "fct_device_status_history", horizon)
     october = samples_dir / "dch_export_2026-09-30_2026-10-31.csv"
-    assert ingest_paths(settings, [october, samples_dir / "device_snapshots.csv"]).exit_code == 0
-    build_warehouse(settings, own)
-    assert _stale(settings, own) == []
-
     # the events reach past the last snapshot: the horizon moves
-    assert ingest_paths(settings, [samples_dir / "activation_events.csv"]).exit_code == 0
-    refresh_warehouse(settings, own)
-    assert _stale(settings, own) == []
+    events = samples_dir / "activation_events.csv"
+    _build_then_refresh(settings, own, [october, samples_dir / "device_snapshots.csv"], events)
