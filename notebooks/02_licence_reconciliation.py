@@ -87,29 +87,36 @@ display(recon)
 if recon.is_empty():
     display(nb.no_data("licence reconciliation"))
 else:
-    per_sub = (
-        recon.group_by("subscription_id", "month")
-        .agg(
-            pl.col("entitled_units").fill_null(0).sum().alias("bought"),
-            pl.col("consumed_peak").fill_null(0).sum().alias("held (peak)"),
-            pl.col("consumed_month_end").fill_null(0).sum().alias("held (month end)"),
-        )
-        .sort("subscription_id", "month")
-    )
-    subs = per_sub["subscription_id"].unique(maintain_order=True).to_list()
-    fig, axes = plt.subplots(1, len(subs), figsize=(6 * len(subs), 4), squeeze=False)
-    for ax, sub in zip(axes[0], subs, strict=True):
-        long = per_sub.filter(pl.col("subscription_id") == sub).unpivot(
+    # One panel per subscription and licence type: a BYOD device and a Mobile number are
+    # different licences, and peaks fall at different instants, so they are never added.
+    per_sub = recon.select(
+        "subscription_id",
+        "licence_type",
+        "month",
+        pl.col("entitled_units").fill_null(0).alias("bought"),
+        pl.col("consumed_peak").fill_null(0).alias("held (peak)"),
+        pl.col("consumed_month_end").fill_null(0).alias("held (month end)"),
+    ).sort("subscription_id", "licence_type", "month")
+    panels = per_sub.select("subscription_id", "licence_type").unique(maintain_order=True)
+    cols = min(2, panels.height)
+    rows = -(-panels.height // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(7 * cols, 4 * rows), squeeze=False)
+    for ax, (sub, kind) in zip(axes.flat, panels.iter_rows(), strict=False):
+        long = per_sub.filter(
+            (pl.col("subscription_id") == sub) & (pl.col("licence_type") == kind)
+        ).unpivot(
             index="month",
             on=["bought", "held (peak)", "held (month end)"],
             variable_name="measure",
             value_name="units",
         )
         grouped_bars(ax, long, "month", "measure", "units", counts=True)
-        ax.set_title(f"{sub}: bought vs held")
+        ax.set_title(f"{sub} · {kind}: bought vs held")
         ax.set_xlabel("Month (reporting time zone)")
         ax.set_ylabel("Licences (count)")
-    fig.suptitle("Webex Go licences bought vs held, all licence types of a subscription")
+    for ax in axes.flat[panels.height :]:
+        ax.remove()
+    fig.suptitle("Webex Go licences bought vs held, per subscription and licence type")
     fig.tight_layout()
     plt.show()
 

@@ -153,3 +153,21 @@ def test_data_quality_shows_no_raw_rejected_line_on_the_analyst_tier(
     monkeypatch.setenv("CDR_TIER", "full")
     full = run_script(STEMS[3], demo_wh).namespace["examples"]
     assert "raw_text" in full.columns and "detail" in full.columns
+
+
+def test_bought_vs_held_never_adds_licence_types(run_script: Any, demo_wh: Path) -> None:
+    """A subscription's BYOD-device and Mobile-number licences are different units whose
+    peaks fall at different instants (sql/README.md): the chart draws each type on its own
+    panel with the reconciliation's own figures, never their sum."""
+    import polars as pl
+
+    run = run_script(STEMS[1], demo_wh)
+    recon = run.namespace["recon"]
+    types = recon.group_by("subscription_id").agg(pl.col("licence_type").n_unique())
+    assert types["licence_type"].max() > 1  # the demo has a subscription with several types
+    drawn = run.namespace["per_sub"]
+    key = ["subscription_id", "licence_type", "month"]
+    expected = recon.select(*key, pl.col("consumed_peak").fill_null(0).alias("held (peak)"))
+    assert drawn.select(*key, "held (peak)").sort(key).equals(expected.sort(key))
+    titles = [ax.get_title() for ax in axes_of(run) if "bought vs held" in ax.get_title()]
+    assert len(titles) == recon.select("subscription_id", "licence_type").n_unique()
