@@ -55,7 +55,7 @@ nb = open_notebook(month=MONTH, location=LOCATION, department=DEPARTMENT)
 display(nb.summary())
 
 # %% [markdown]
-# ## 1. Licences bought versus held, per month and subscription
+# ## 1. Licences bought versus held, per month, subscription and licence type
 
 # %%
 recon = nb.query(f"""
