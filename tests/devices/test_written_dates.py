@@ -1,0 +1,47 @@
+"""A date column takes the calendar day the file writes, whatever time and offset follow it.
+A finance system that serialises dates as local midnight with its offset
+(`2026-01-01T00:00:00+10:00`, as .NET and Java write a date-time offset) meant 1 January; the
+day of that instant in UTC is 31 December, and an entitlement read so began a day early and
+ended a day early, leaving its last day uncovered in the reconciliation."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.devices.helpers import ingest, rows, views
+
+
+def test_an_entitlement_date_with_a_time_and_offset_keeps_its_written_day(tmp_path: Path) -> None:
+    bought = [
+        ("Sub-1", "2026-01-01T00:00:00+10:00", "2026-12-31T00:00:00+10:00"),
+        ("Sub-2", "2026-01-01T23:30:00-05:00", "2026-06-30 23:59:59.999-05:00"),
+        ("Sub-3", "2026-01-01T00:00:00Z", "2026-01-31"),
+    ]
+    items = [
+        {"subscription_id": s, "licence_type": "BYOD", "units": 5, "valid_from": f, "valid_to": t}
+        for s, f, t in bought
+    ]
+    path = tmp_path / "entitlements.json"
+    path.write_text(json.dumps({"items": items}), encoding="utf-8")
+    ingest(tmp_path / "wh", path)
+    got = rows(
+        views(tmp_path / "wh"),
+        "select subscription_id, valid_from::varchar, valid_to::varchar "
+        "from stg_entitlements order by 1",
+    )
+    assert got == [
+        ("Sub-1", "2026-01-01", "2026-12-31"),
+        ("Sub-2", "2026-01-01", "2026-06-30"),
+        ("Sub-3", "2026-01-01", "2026-01-31"),
+    ]
+
+
+def test_a_date_whose_time_does_not_parse_is_still_quarantined(tmp_path: Path) -> None:
+    path = tmp_path / "entitlements.csv"
+    path.write_text(
+        "subscription_id,licence_type,units,valid_from\nSub-1,BYOD,5,2026-01-01T25:00:00+10:00\n",
+        encoding="utf-8",
+    )
+    result = ingest(tmp_path / "wh", path, max_reject_rate=1.0)
+    assert [(f.rows_loaded, f.rows_rejected) for f in result.files] == [(0, 1)]
