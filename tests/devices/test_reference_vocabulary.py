@@ -53,3 +53,26 @@ def test_the_reference_vocabulary_loads_and_reads_as_documented(tmp_path: Path) 
     ]
     (device,) = records(con, "select deleted_at from dim_webex_go_devices")
     assert str(device["deleted_at"]).startswith("2026-09-05 00:00:00")
+
+
+def test_control_hub_action_names_load_as_their_events(tmp_path: Path) -> None:
+    """An activation history kept from Control Hub's Actions menu names the actions as the
+    menu does: `Generate new activation code`, `Lost/Stolen`, `Delete`. `Lost/Stolen` loaded;
+    `Delete` was quarantined as unknown, so the device kept its licence in every report."""
+    w = World()
+    w.event("2026-09-01T00:00:00Z", "D1", "PROVISIONED", user(1), "+15550001")
+    w.events += [
+        _event("2026-09-01T00:01:00Z", "D1", "Generate new activation code"),
+        _event("2026-09-02T00:00:00Z", "D1", "Lost/Stolen"),
+        _event("2026-09-03T00:00:00Z", "D1", "Delete"),
+    ]
+    con = w.build(tmp_path)  # asserts exit 0: nothing quarantined
+    kinds = records(con, "select event_type from stg_device_events order by event_time")
+    assert [k["event_type"] for k in kinds] == [
+        "PROVISIONED",
+        "ACTIVATION_CODE_ISSUED",
+        "LOST_STOLEN",
+        "DELETED",
+    ]
+    (device,) = records(con, "select deleted_at from dim_webex_go_devices")
+    assert str(device["deleted_at"]).startswith("2026-09-03 00:00:00")

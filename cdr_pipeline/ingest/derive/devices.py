@@ -33,6 +33,10 @@ _PEOPLE_URI = re.compile(r"ciscospark://[a-z0-9-]+/PEOPLE/(" + _UUID.pattern + r
 
 EVENT_ALIASES = {
     "ACTIVATION_CODE_REISSUED": "ACTIVATION_CODE_ISSUED",
+    # Control Hub's Actions menu (docs/webex-dch.md#lost-or-stolen, #delete): `Lost/Stolen` is
+    # its event once squeezed; these two name the action, not the event
+    "GENERATE_NEW_ACTIVATION_CODE": "ACTIVATION_CODE_ISSUED",
+    "DELETE": "DELETED",
     "LICENCE_ASSIGNED": "LICENSE_ASSIGNED",
     "LICENCE_RELEASED": "LICENSE_RELEASED",
 }
