@@ -138,7 +138,7 @@ top_users = nb.query(
         any_value(location_name) as location_name,
         count(*) as webex_go_legs,
         count(*) filter (where answered) as answered_legs,
-        round(sum(coalesce(duration_seconds, 0)) / 60.0, 1) as webex_go_minutes
+        round(sum(coalesce(duration_seconds, 0)) / 6.0) / 10 as webex_go_minutes
     from fct_call_legs
     where is_webex_go and user_uuid is not null and {FILTER}
     group by user_uuid

@@ -186,7 +186,9 @@ calls as (
         department_id,
         count(distinct correlation_id) as webex_go_calls,
         count(*) as webex_go_legs,
-        round(sum(coalesce(duration_seconds, 0)) / 60.0, 1) as webex_go_device_minutes
+        -- minutes rounded half up to one decimal: tenths = round(seconds / 6), whose ties a
+        -- double holds exactly (round(9 / 60.0, 1) rounds the double below 0.15 to 0.1)
+        round(sum(coalesce(duration_seconds, 0)) / 6.0) / 10 as webex_go_device_minutes
     from call_hits
     group by all
 ),
@@ -194,7 +196,7 @@ calls as (
 talk as (
     select
         month, licence_type, subscription_id, location_name, department_id,
-        round(sum(talk_seconds) / 60.0, 1) as webex_go_minutes
+        round(sum(talk_seconds) / 6.0) / 10 as webex_go_minutes
     from leg_talk
     group by all
 ),

@@ -52,6 +52,14 @@ def _month(column: str = "month") -> str:
     return f"($month::date is null or {column} = $month::date)"
 
 
+def _minutes(seconds: str) -> str:
+    """`seconds` as minutes rounded half up to one decimal, as by hand: 9 s is 0.2 min. The
+    tenths are `round(seconds / 6)`, whose ties (k + 0.5) a double holds exactly; rounding
+    `seconds / 60.0` rounded the double nearest 0.15, a hair below it, down to 0.1 (and
+    sql/rpt_licence_usage_monthly.sql writes its minutes the same way)."""
+    return f"round({seconds} / 6.0) / 10"
+
+
 _MONTH = _month()
 
 
@@ -66,7 +74,7 @@ def _top_destinations(key: str) -> str:
                     any_value(called_number) as called_number{pseudonym},
                     count(*) as calls,
                     count(*) filter (where is_answered) as answered_calls,
-                    round(sum(talk_seconds) / 60.0, 1) as talk_minutes,
+                    {_minutes("sum(talk_seconds)")} as talk_minutes,
                     row_number() over (
                         partition by report_month order by count(*) desc, {key}
                     ) as rank
@@ -222,7 +230,7 @@ REPORTS: dict[str, Report] = {
             ),
             go_minutes as (
                 select month, location_name,
-                    round(sum(talk_seconds) / 60.0, 1) as webex_go_minutes
+                    {_minutes("sum(talk_seconds)")} as webex_go_minutes
                 from go_legs
                 group by all
             )
@@ -256,7 +264,7 @@ REPORTS: dict[str, Report] = {
                     any_value(originating_user_name) as user_name,
                     count(*) as calls,
                     count(*) filter (where is_answered) as answered_calls,
-                    round(sum(talk_seconds) / 60.0, 1) as talk_minutes,
+                    {_minutes("sum(talk_seconds)")} as talk_minutes,
                     row_number() over (
                         partition by report_month
                         order by count(*) desc, originating_user_uuid
