@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from cdr_pipeline.reports.headline import share
 from cdr_pipeline.reports.registry import REPORTS
 from tests.warehouse.finance_world import World, records, user
 
@@ -45,3 +46,30 @@ def test_minutes_round_half_up_from_the_seconds(tmp_path: Path) -> None:
         "where month = date '2026-09-01'",
     )
     assert usage == {"webex_go_minutes": 0.2, "webex_go_device_minutes": 0.2}
+
+
+def test_webex_go_share_rounds_half_up_as_by_hand(tmp_path: Path) -> None:
+    """3 of 160 calls is 0.01875, shown 0.0188 by the adoption report and the headline: the
+    double nearest 0.01875 lies below it, and rounding that double gave 0.0187."""
+    w = World()
+    for n in range(160):
+        w.leg(
+            SEPT,
+            f"C{n}",
+            f"2026-09-10T{8 + n // 60:02d}:{n % 60:02d}:00Z",
+            U1,
+            "+1555",
+            5,
+            go=n < 3,
+        )
+    con = w.build(tmp_path)
+    (adoption,) = _report(con, "webex-go-adoption")
+    assert (adoption["calls"], adoption["webex_go_calls"]) == (160, 3)
+    assert adoption["webex_go_share"] == 0.0188
+    assert (share(3, 160), share(1, 3), share(2, 3), share(0, 7), share(1, 0)) == (
+        0.0188,
+        0.3333,
+        0.6667,
+        0.0,
+        None,
+    )
