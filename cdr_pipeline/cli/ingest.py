@@ -149,6 +149,7 @@ def runs(obj: CliContext, show_files: bool, limit: int, wide: bool, as_json: boo
                 "rows_duplicate",
                 "rows_rejected",
                 "table_versions",
+                "message",
             )
         )
     if as_json:

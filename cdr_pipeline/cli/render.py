@@ -112,7 +112,14 @@ def runs_table(df: Any) -> str:
             )
         )
     heads = ["run", "started", "took", "command", "exit", "files", "loaded", "rej"]
-    return text_table(heads, rows)
+    # why a run did not end well (the failed stage, the error, "interrupted"): no room in
+    # the table, so one line each under it
+    notes = [
+        f"{r['run_id']} {r['status']}: {safe_text(r['message'])}"
+        for r in df.iter_rows(named=True)
+        if r.get("message") and r.get("status") != "ok"
+    ]
+    return "\n".join([text_table(heads, rows), *notes])
 
 
 def files_table(df: Any) -> str:

@@ -1,0 +1,44 @@
+"""What `cdr runs` tells an operator the morning after: which runs did not end well, and
+why (the ledger row's message: the stage that failed, the error, an interruption)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from click.testing import CliRunner, Result
+
+from cdr_pipeline.cli.main import cli
+from cdr_pipeline.state.layout import Layout
+from cdr_pipeline.state.ledger import RUNS_SCHEMA, Ledger, run_record
+
+CLEAN_ENV = {"CDR_WAREHOUSE": "", "CDR_CONFIG": "", "CDR_INBOX": ""}
+T0 = datetime(2026, 11, 3, 2, 30, tzinfo=UTC)
+WHY = "archive: failed: archiving stopped: No space left on device writing archive/a.csv"
+
+
+def _runs(wh: Path, *args: str) -> Result:
+    return CliRunner().invoke(cli, ["--warehouse", str(wh), "runs", *args], env=CLEAN_ENV)
+
+
+def _night(ledger: Ledger, run_id: str, start: datetime, **fields: object) -> None:
+    row = run_record(run_id, "cdr nightly", started_at=start, **fields)
+    ledger.write("runs", run_id, [row], RUNS_SCHEMA)
+
+
+def test_runs_says_why_a_night_failed(tmp_path: Path) -> None:
+    """The message was recorded but no form of `cdr runs` showed it, not even --wide or
+    --json ("every column"): the operator saw exit 6 and nothing more."""
+    wh = tmp_path / "wh"
+    ledger = Ledger(Layout(wh))
+    _night(ledger, "night-1", T0, status="ok", exit_code=0, finished_at=T0)
+    later = T0 + timedelta(days=1)
+    _night(ledger, "night-2", later, status="failed", exit_code=6, finished_at=later, message=WHY)
+    compact = _runs(wh)
+    assert compact.exit_code == 0, compact.output
+    assert f"night-2 failed: {WHY}" in compact.output
+    assert "night-1 ok" not in compact.output  # a run that ended well needs no note
+    assert WHY in _runs(wh, "--wide").output
+    rows = json.loads(_runs(wh, "--json").output)
+    assert [r["message"] for r in rows] == [None, WHY]
