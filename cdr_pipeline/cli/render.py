@@ -104,7 +104,8 @@ def runs_table(df: Any) -> str:
                 f"{started:%m-%d %H:%M}" if started else "",
                 duration_text(took),
                 (r["command"] or "").removeprefix("cdr "),
-                r["exit_code"],
+                # a run still going has no exit code yet (a nightly's row holds its ingest's)
+                "" if r.get("status") == "running" else r["exit_code"],
                 f"{r['files_loaded'] or 0}/{r['files_skipped'] or 0}/{r['files_failed'] or 0}",
                 # loaded/skipped/failed; the year is in the run id
                 r["rows_loaded"],

@@ -333,6 +333,9 @@ class Ledger:
         stale = runs.filter((pl.col("status") == "running") & ~pl.col("run_id").is_in(live))
         for row in stale.iter_rows(named=True):
             row["status"] = "interrupted"
-            row["message"] = "the process ended before the run finished (killed or crashed)"
+            # not the 0 a nightly's row holds after its ingest: the run never ended well
+            row["exit_code"] = EXIT_INTERRUPTED
+            ended = "the process ended before the run finished (killed or crashed)"
+            row["message"] = "; ".join(m for m in (row["message"], ended) if m)
             self.write("runs", row["run_id"], [row], RUNS_SCHEMA)
         return stale["run_id"].to_list()

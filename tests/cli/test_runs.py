@@ -42,3 +42,21 @@ def test_runs_says_why_a_night_failed(tmp_path: Path) -> None:
     assert WHY in _runs(wh, "--wide").output
     rows = json.loads(_runs(wh, "--json").output)
     assert [r["message"] for r in rows] == [None, WHY]
+
+
+def test_a_killed_night_does_not_read_exit_0(tmp_path: Path) -> None:
+    """A nightly's row holds its ingest's exit 0 while the night goes on; killed (kill -9,
+    a power cut) after that, the next writer marked it interrupted but kept the 0, so the
+    table showed a night that never finished as a good one."""
+    wh = tmp_path / "wh"
+    ledger = Ledger(Layout(wh))
+    _night(ledger, "night-1", T0, status="running", exit_code=0, rows_loaded=5)
+    head, _, line = _runs(wh).output.splitlines()
+    exit_column = line[head.index("exit") : head.index("files")]
+    assert exit_column.strip() == ""  # still going: no exit code yet
+    assert ledger.mark_interrupted() == ["night-1"]
+    (row,) = json.loads(_runs(wh, "--json").output)
+    assert (row["status"], row["exit_code"]) == ("interrupted", 130)
+    assert "killed or crashed" in row["message"]
+    compact = _runs(wh).output.splitlines()
+    assert compact[2].split()[4] == "130", compact
