@@ -23,12 +23,16 @@ from cdr_pipeline.render import to_json
 @click.command(short_help="The unattended job: ingest, validate, build, report.")
 @click.option(
     "--inbox",
-    type=click.Path(path_type=Path, file_okay=False),
+    # readable=False: a folder this user may not read is the run's to report (exit 3 for
+    # the inbox, 6 for the archive, naming it), not click's "Invalid value" usage error (2)
+    type=click.Path(path_type=Path, file_okay=False, readable=False),
     help="Folder to load new files from (default: inbox in cdr.toml / CDR_INBOX).",
 )
 @click.option(
     "--archive",
-    type=click.Path(path_type=Path, file_okay=False),
+    # readable=False: a folder this user may not read is the run's to report (exit 3 for
+    # the inbox, 6 for the archive, naming it), not click's "Invalid value" usage error (2)
+    type=click.Path(path_type=Path, file_okay=False, readable=False),
     help="Move loaded files here, only after they are committed.",
 )
 @click.option(

@@ -9,6 +9,8 @@ import pytest
 
 import cdr_pipeline.batch as batch
 from cdr_pipeline.config import Settings
+from cdr_pipeline.state.layout import Layout
+from cdr_pipeline.state.lock import writer_lock
 from tests.ingest.helpers import fixture, load, run_unprivileged, table, unreadable_copy
 
 
@@ -53,3 +55,23 @@ def test_an_unreadable_file_of_a_loaded_size_fails_alone_in_the_nightly(tmp_path
     assert run.returncode == 3, run.stderr
     assert f"{locked}: cannot read file: Permission denied" in run.stderr
     assert table(wh).height == 7  # new.csv loaded: one record of it is new
+
+
+def test_an_inbox_or_archive_this_user_may_not_list_is_not_a_usage_error(tmp_path: Path) -> None:
+    """`--inbox` / `--archive` (the unit's and the cron line's way) naming a folder the
+    service user may not read was click's usage error, exit 2 ("a wrong flag in the unit"),
+    before the run started; the run reports them itself (an inbox like that fails alone with
+    exit 3 naming it and the chmod to try, as with `CDR_INBOX`). Another night holding the
+    lock stops the run right after its checks, which keeps this test quick."""
+    inbox, archive = tmp_path / "inbox", tmp_path / "archive"
+    inbox.mkdir()
+    archive.mkdir()
+    inbox.chmod(0)
+    archive.chmod(0o300)  # a drop box: files can be moved in, not listed
+    wh = tmp_path / "wh"
+    args = ("--warehouse", str(wh), "nightly", "--inbox", str(inbox), "--archive", str(archive))
+    with writer_lock(Layout(wh), "cdr nightly", name="nightly.lock"):
+        run = run_unprivileged(*args)
+    inbox.chmod(0o700)
+    assert "Invalid value" not in run.stderr
+    assert run.returncode == 5, run.stderr
