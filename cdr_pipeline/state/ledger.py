@@ -13,6 +13,8 @@ that reading the ledger stays fast with thousands of runs, a folder holding more
 (written atomically), then the files it absorbed are deleted. Every row carries its record id
 (`__record_id`) and when it was written (`__written_at`); a reader keeps the latest row of
 each record, so a crash between the two steps, or a record rewritten later, reads right.
+"When it was written" never goes back within a folder (`_next_stamp`): after the clock is
+set back (an NTP step, a machine that booted with its clock ahead) a later write still wins.
 """
 
 from __future__ import annotations
@@ -186,6 +188,22 @@ def _latest(frames: list[pl.DataFrame]) -> pl.DataFrame:
     return df.join(first, on=[RECORD_ID, _SOURCE], how="semi", maintain_order="left").drop(_SOURCE)
 
 
+def _stamp(path: Path) -> int:
+    """The write time in a ledger file's name (`<record>@<ns>`, `_compacted-<ns>`); 0 for
+    a file named otherwise (written before names carried it)."""
+    stem = path.stem
+    text = stem.removeprefix(COMPACTED_PREFIX) if stem.startswith(COMPACTED_PREFIX) else ""
+    text = stem.rpartition("@")[2] if "@" in stem else text
+    return int(text) if text.isascii() and text.isdigit() else 0
+
+
+def _next_stamp(files: Sequence[Path]) -> int:
+    """Now, or just after the latest write of the folder when the clock has been set back
+    since: the wall clock alone made the earlier write win (a night's `running` row outlived
+    its `ok`, and the next run called it killed)."""
+    return max(time.time_ns(), max(map(_stamp, files), default=0) + 1)
+
+
 def _plain_type(t: pa.DataType) -> pa.DataType:
     if pa.types.is_large_string(t) or pa.types.is_string_view(t):
         return pa.string()
@@ -227,7 +245,7 @@ class Ledger:
         # a path or a message naming one holds the OS's bytes (lone surrogates): as text
         clean = [{k: os_text(v) if isinstance(v, str) else v for k, v in r.items()} for r in rows]
         frame = pl.DataFrame(clean, schema=_polars_schema(schema))
-        written = time.time_ns()
+        written = _next_stamp(self._files(table))
         frame = frame.with_columns(
             pl.lit(record_id, pl.String).alias(RECORD_ID),
             pl.lit(written, pl.Int64).alias(WRITTEN_AT),
@@ -285,7 +303,9 @@ class Ledger:
         df = self._read_latest(files)
         if df is None:
             return None
-        target = self.folder(table) / f"{COMPACTED_PREFIX}{time.time_ns()}.parquet"
+        # named after its latest row at least: the next write must come after all it holds
+        stamp = max(time.time_ns(), max(map(_stamp, files), default=0))
+        target = self.folder(table) / f"{COMPACTED_PREFIX}{stamp}.parquet"
         atomic_write_table(_plain_strings(df.to_arrow()), target)
         for f in files:
             f.unlink(missing_ok=True)

@@ -13,6 +13,8 @@ import polars as pl
 import pytest
 
 from cdr_pipeline.batch import run_nightly
+from cdr_pipeline.batch.night_record import NightRecord
+from cdr_pipeline.batch.stages import NightlySummary
 from cdr_pipeline.config import Settings
 from cdr_pipeline.ingest.recover import recover_dead
 from cdr_pipeline.state.layout import Layout
@@ -123,3 +125,30 @@ def test_the_nights_date_is_today_in_the_reporting_time_zone(
     assert run_nightly(Settings(warehouse=tmp_path / "wh"), inbox, dry_run=True).run_date == (
         date(2026, 11, 1)
     )
+
+
+def test_a_clock_set_back_during_the_night_does_not_leave_it_running(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A machine that boots with its clock a month ahead (the timer's `Persistent=true`
+    starts the missed night at once) and is set right by NTP during the run: the ledger
+    kept the write with the latest wall-clock time, the `running` row of the night's start,
+    so the night read `running`, and the next writer called it killed (its `interrupted`
+    row lost as well, for a month)."""
+    import time
+
+    settings = Settings(warehouse=tmp_path / "wh")
+    real = time.time_ns
+    monkeypatch.setattr(time, "time_ns", lambda: real() + 30 * 86_400 * 10**9)
+    record = NightRecord(settings, "night-1")
+    record.begin()
+    monkeypatch.setattr(time, "time_ns", real)  # NTP steps the clock back
+    record.end(NightlySummary(run_date=date(2026, 11, 3)), "ok")
+    ledger = Ledger(settings.layout)
+    (row,) = ledger.runs().to_dicts()
+    assert (row["status"], row["exit_code"]) == ("ok", 0)
+    assert recover_dead(settings.layout, ledger) == []  # not taken for a dead run
+    for _ in range(70):  # a compaction keeps the order too
+        ledger.write("runs", "other", [row | {"run_id": "other"}], RUNS_SCHEMA)
+    ledger.write("runs", "night-1", [row | {"status": "failed"}], RUNS_SCHEMA)
+    assert ledger.runs().filter(pl.col("run_id") == "night-1")["status"].item() == "failed"
