@@ -26,7 +26,7 @@ from cdr_pipeline.errors import ConfigError
 from cdr_pipeline.schema import TableSchema, schemas_by_table
 from cdr_pipeline.state.layout import Layout
 from cdr_pipeline.state.ledger import Ledger
-from cdr_pipeline.state.tables import Snapshot, snapshot
+from cdr_pipeline.state.tables import Snapshot, parse_versions, snapshot
 
 ScopeArg = str | date
 """'last', 'pending', 'all', or a date (validate what was loaded since that day)."""
@@ -117,7 +117,28 @@ def pending_runs(ledger: Ledger) -> list[str]:
     covered = {r for ids in checked["ingest_run_ids"].to_list() for r in ids or []}
     marks = [i for i, r in enumerate(order) if r in covered]
     start = marks[-1] + 1 if marks else 0
-    return [r for r in order[start:] if r in loading]
+    unseen = _committed_after(ledger.runs(), checked, covered)
+    return [r for i, r in enumerate(order) if r in loading and (i >= start or r in unseen)]
+
+
+def _committed_after(runs: pl.DataFrame, checked: pl.DataFrame, covered: set[str]) -> set[str]:
+    """Runs no validation names that committed a table version newer than any validation
+    read of that table. Runs are in order of their start time: one that started after the
+    clock was set back (a machine booted with its clock ahead, then corrected by NTP) sorts
+    before the runs of the clock's future, whose validation made it look covered, and its
+    rows were never validated. The table versions do not depend on the clock."""
+    if "table_versions" not in checked.columns:
+        return set()
+    seen: dict[str, int] = {}
+    for text in checked["table_versions"].to_list():
+        for name, version in parse_versions(text).items():
+            seen[name] = max(seen.get(name, version), version)
+    unseen = set()
+    for run_id, text in runs.select("run_id", "table_versions").iter_rows():
+        versions = parse_versions(text)
+        if run_id not in covered and any(v > seen.get(t, v) for t, v in versions.items()):
+            unseen.add(run_id)
+    return unseen
 
 
 def _select(

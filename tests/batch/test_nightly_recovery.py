@@ -4,10 +4,13 @@ killed one loaded but never validated, as a clean run would have."""
 from __future__ import annotations
 
 import shutil
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from cdr_pipeline.quality.report import VALIDATIONS_SCHEMA
+from cdr_pipeline.quality.scope import pending_runs
 from cdr_pipeline.state.layout import Layout
-from cdr_pipeline.state.ledger import Ledger
+from cdr_pipeline.state.ledger import FILES_SCHEMA, RUNS_SCHEMA, Ledger, run_record
 from tests.ingest.helpers import run_cdr
 
 SAMPLES = Path(__file__).parents[2] / "data" / "samples"
@@ -37,3 +40,40 @@ def test_a_nightly_killed_before_validating_is_validated_by_the_next(tmp_path: P
     # and once validated, a night with nothing new validates nothing again
     again = run_cdr(*args)
     assert again.returncode == 0 and "nothing new to validate" in again.stdout, again.stdout
+
+
+def test_a_night_after_the_clock_was_set_back_is_still_validated(tmp_path: Path) -> None:
+    """A machine ran a night with its clock a month ahead (booted so, the missed night
+    started at once), then NTP set it right. The next night's run started "before" that one:
+    runs are ordered by start time, so the validation of the future night looked as if it
+    covered it, and its rows were never validated for a month (a file failing an
+    error-severity check exited 0). The table versions say it committed after."""
+    ledger = Ledger(Layout(tmp_path / "wh"))
+    now = datetime.now(UTC)
+    for run_id, started, version in (("ahead", now + timedelta(days=30), 0), ("after", now, 1)):
+        row = run_record(run_id, "cdr nightly", status="ok", exit_code=0, started_at=started)
+        row["table_versions"] = f"entitlements={version}"
+        ledger.write("runs", run_id, [row], RUNS_SCHEMA)
+        loaded = dict.fromkeys(FILES_SCHEMA.names) | {
+            "run_id": run_id,
+            "file_seq": 0,
+            "status": "loaded",
+            "table_name": "entitlements",
+            "loaded_at": started,
+        }
+        ledger.write("files", f"{run_id}-0", [loaded], FILES_SCHEMA)
+    checked = dict.fromkeys(VALIDATIONS_SCHEMA.names) | {
+        "validation_id": "v1",
+        "scope": "pending",
+        "ingest_run_ids": ["ahead"],
+        "table_versions": "entitlements=0",
+    }
+    ledger.write("validations", "v1", [checked], VALIDATIONS_SCHEMA)
+    assert pending_runs(ledger) == ["after"]
+    checked |= {
+        "validation_id": "v2",
+        "ingest_run_ids": ["after"],
+        "table_versions": "entitlements=1",
+    }
+    ledger.write("validations", "v2", [checked], VALIDATIONS_SCHEMA)
+    assert pending_runs(ledger) == []  # once validated, not again
