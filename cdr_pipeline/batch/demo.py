@@ -30,7 +30,7 @@ def run_demo(
 ) -> DemoSummary:
     """Ingest the samples, validate, build the views and take the headline figures."""
     source, generated = find_samples(samples_dir, settings)
-    summary = DemoSummary(samples_dir=source, generated=generated)
+    summary = DemoSummary(samples_dir=source, generated=generated, root=settings.warehouse)
     with summary.run_stage("ingest") as out:
         summary.ingest = ingest_paths(settings, [source], command="cdr demo", progress=progress)
         out[:] = [summary.ingest.exit_code, ingest_summary(summary.ingest)]

@@ -95,7 +95,9 @@ def run_nightly(
 
     # today where the reports' months are cut: a UTC date would make the report months,
     # and the month closed, those of another day for half of the zones
-    summary = NightlySummary(run_date=run_date or reporting_today(settings), dry_run=dry_run)
+    summary = NightlySummary(
+        run_date=run_date or reporting_today(settings), dry_run=dry_run, root=settings.warehouse
+    )
     # checked before any stage runs, by the rules of the retain_days setting
     retain = coerce(SETTINGS_KEYS["retain_days"], retain_days, "--retain-days")
     retain = retain if retain is not None else settings.retain_days

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from cdr_pipeline.config import Settings
-from cdr_pipeline.errors import EXIT_OK, EXIT_UNEXPECTED, CdrError
+from cdr_pipeline.errors import EXIT_OK, EXIT_UNEXPECTED, CdrError, environment_error
 from cdr_pipeline.ingest import Fingerprint, IngestResult
 from cdr_pipeline.logfields import log_fields
 
@@ -31,6 +31,9 @@ class StageOutcome:
 @dataclass
 class FlowSummary:
     stages: list[StageOutcome] = field(default_factory=list)
+    root: Path | None = None
+    """The warehouse: a write refused under it (disk full, read-only) ends a stage, not the
+    flow."""
 
     @property
     def exit_code(self) -> int:
@@ -41,16 +44,21 @@ class FlowSummary:
 
     @contextmanager
     def run_stage(self, name: str) -> Iterator[list[Any]]:
-        """Time a stage; the body appends (exit_code, summary). A CdrError in the stage is
-        recorded with its exit code and the flow goes on; anything else propagates."""
+        """Time a stage; the body appends (exit_code, summary). A CdrError in the stage, or
+        a write the machine refused (disk full, read-only: exit 6), is recorded with its exit
+        code and the flow goes on, so its stage table is printed and the night's summary
+        log says which stage failed; anything else (a bug) propagates."""
         box: list[Any] = []
         t0 = time.monotonic()
         with log_fields(stage=name):
             try:
                 yield box
-            except CdrError as exc:
-                log.error("%s failed: %s", name, exc, extra={"exit_code": exc.exit_code})
-                box[:] = [exc.exit_code, f"failed: {exc}"]
+            except Exception as exc:
+                known = exc if isinstance(exc, CdrError) else environment_error(exc, self.root)
+                if known is None:
+                    raise
+                log.error("%s failed: %s", name, known, extra={"exit_code": known.exit_code})
+                box[:] = [known.exit_code, f"failed: {known}"]
             code, text = box if box else (EXIT_OK, "")
             seconds = time.monotonic() - t0
             log.info(

@@ -11,16 +11,20 @@ runs go with the old folder, and a reader never sees a half-written site."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import re
 import shutil
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 from urllib.request import url2pathname
 
+from cdr_pipeline.errors import environment_error
 from cdr_pipeline.quality.lineage import Lineage, inject
 from cdr_pipeline.quality.offline import make_offline
 
@@ -90,7 +94,16 @@ def build_docs(ctx: Any, docs_dir: Path, lineage: Lineage) -> Path:
     """Render the site into `docs_dir` (the context's staging folder), make it work offline,
     and say on every page what it validated. Returns its index."""
     lineage.annotate(ctx.validation_results_store)
-    ctx.build_data_docs(site_names=[SITE])
+    with _render_failures(docs_dir.parent) as failures:
+        try:
+            ctx.build_data_docs(site_names=[SITE])
+        except OSError as exc:  # GX writes without naming the file: name the site's folder
+            error = environment_error(exc, docs_dir.parent)
+            if error is None:
+                raise
+            raise error from exc
+    for failure in failures:
+        log.warning("Data Docs: a page could not be rendered: %s", failure)
     index = docs_dir / "index.html"
     for url in make_offline(docs_dir):
         log.warning("Data Docs still load %s: it needs network access", url)
@@ -101,6 +114,41 @@ def build_docs(ctx: Any, docs_dir: Path, lineage: Lineage) -> Path:
             if page is not None and page.is_file():
                 inject(page, lineage.page_block(note))
     return index
+
+
+_GX_RENDERER = "great_expectations.render.renderer.site_builder"
+_CAUGHT = re.compile(
+    r'Detailed information follows:\s*(\w+: ".*?")\.\s+Traceback',
+    re.S,
+)
+
+
+@contextlib.contextmanager
+def _render_failures(docs_dir: Path) -> Iterator[list[str]]:
+    """The pages GX failed to render, one line each, instead of its message and whole
+    traceback on stderr for each page (a nightly's mail filled with them). GX catches the
+    error and renders on: a write the disk refused (full, read-only) is raised here as
+    exit 6 naming the site, not left for a later write to fail without a file name."""
+    failures: list[str] = []
+
+    class Catch(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            found = _CAUGHT.search(record.getMessage())
+            failures.append(found.group(1) if found else record.getMessage().splitlines()[0])
+
+    logger = logging.getLogger(_GX_RENDERER)
+    handler, propagate = Catch(logging.ERROR), logger.propagate
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        yield failures
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = propagate
+    for failure in failures:
+        error = environment_error(RuntimeError(failure), docs_dir)
+        if error is not None:
+            raise error
 
 
 def _local_page(url: str | None) -> Path | None:

@@ -126,6 +126,32 @@ def test_full_disk_exits_6_and_keeps_committed_data(tmp_path: Path, big_export: 
         assert table(wh).height == 6 + 20_000
 
 
+def test_a_night_on_a_full_disk_says_which_stages_failed(tmp_path: Path) -> None:
+    """A full disk while Great Expectations writes Data Docs ended the night outside its
+    stages: no stage table (the summary log got nothing), an error naming only the
+    warehouse, and GX's traceback on stderr once per page it could not write."""
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    with small_disk(tmp_path / "disk", "16m") as mounted:
+        wh = tmp_path / "disk" / "wh"
+        first = cdr("--warehouse", str(wh), "ingest", str(fixture("bom_crlf.csv")))
+        assert first.returncode == 0, first.stderr  # loaded, not yet validated
+        if mounted:
+            fill(tmp_path / "disk", 96 * 1024)
+        preexec = None if mounted else _fsize_limit
+        night = cdr("--warehouse", str(wh), "nightly", "--inbox", str(inbox), preexec=preexec)
+        assert night.returncode == 6, night.stderr
+        stages = {line.split()[0]: line.split()[1] for line in night.stdout.splitlines()[2:-1]}
+        assert stages["validate"] == "6", night.stdout
+        assert "vacuum" in stages  # the night went on to its later stages
+        assert str(wh / "quality") in night.stdout
+        assert "Traceback" not in night.stderr
+        assert "data docs rendering" not in night.stderr
+        runs = cdr("--warehouse", str(wh), "runs")
+        assert runs.returncode == 0, runs.stderr
+        assert "validate: failed:" in runs.stdout
+
+
 def test_read_only_warehouse_exits_6(tmp_path: Path) -> None:
     with small_disk(tmp_path / "disk", "16m") as mounted:
         wh = tmp_path / "disk" / "wh"

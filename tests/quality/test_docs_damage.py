@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 
@@ -67,3 +68,34 @@ def test_a_damaged_site_is_rebuilt_whole(tmp_path: Path, clean: Validated, damag
     assert not stale.exists()  # pages of earlier runs go with the old site
     # no staging or old copies left beside it
     assert [p.name for p in docs.parent.iterdir()] == ["data_docs"]
+
+
+def test_a_page_gx_could_not_write_is_one_line_or_exit_6(tmp_path: Path) -> None:
+    """GX catches a page's failed write and logs its message with the whole traceback on
+    stderr, once per page, and renders on: a refused write (disk full) is exit 6 naming the
+    Data Docs folder; any other failure is one line each, never GX's traceback."""
+    import logging
+
+    from cdr_pipeline.errors import WarehouseUnwritable
+    from cdr_pipeline.quality.site import _render_failures
+
+    gx_log = logging.getLogger("great_expectations.render.renderer.site_builder")
+
+    def fail_a_page(error: Exception) -> None:
+        try:
+            raise error
+        except Exception as e:  # what site_builder.build logs for each page it loses
+            gx_log.error(
+                "An unexpected Exception occurred during data docs rendering.  Detailed "
+                f'information follows:\n                {type(e).__name__}: "{e!s}".  '
+                f'Traceback: "{traceback.format_exc()}".'
+            )
+
+    full = pytest.raises(WarehouseUnwritable, match="no space left writing")
+    with full as caught, _render_failures(tmp_path):
+        fail_a_page(OSError(28, "No space left on device"))
+    assert str(tmp_path) in str(caught.value)
+    with _render_failures(tmp_path) as failures:
+        fail_a_page(KeyError("expectation_type"))
+    assert failures == ["KeyError: \"'expectation_type'\""]
+    assert gx_log.propagate and not any(type(h).__name__ == "Catch" for h in gx_log.handlers)
