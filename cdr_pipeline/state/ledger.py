@@ -245,7 +245,9 @@ class Ledger:
         # a path or a message naming one holds the OS's bytes (lone surrogates): as text
         clean = [{k: os_text(v) if isinstance(v, str) else v for k, v in r.items()} for r in rows]
         frame = pl.DataFrame(clean, schema=_polars_schema(schema))
-        written = _next_stamp(self._files(table))
+        folder = self.folder(table)
+        before = list(folder.glob("*.parquet")) if folder.is_dir() else []  # order not needed
+        written = _next_stamp(before)
         frame = frame.with_columns(
             pl.lit(record_id, pl.String).alias(RECORD_ID),
             pl.lit(written, pl.Int64).alias(WRITTEN_AT),
@@ -255,9 +257,9 @@ class Ledger:
         )
         data = frame.to_arrow().cast(full)
         # a new file for each write, never one replaced in place (see the module's text)
-        path = self.folder(table) / f"{record_id}@{written}.parquet"
+        path = folder / f"{record_id}@{written}.parquet"
         atomic_write_table(data, path)
-        if sum(1 for _ in path.parent.glob("*.parquet")) > COMPACT_AT:
+        if len(before) + 1 > COMPACT_AT:  # one listing per write: with the file just written
             self.compact(table)
         return path
 
