@@ -77,6 +77,11 @@ RETENTION_KEEPS: dict[str, frozenset[str]] = {
 licence) it used, by user UUID and else by number, and the finance figures count those
 links. Erasure (`cdr forget`) replaces them too, consistently in every table."""
 
+ANALYST_NOTE_COLUMNS = frozenset({"message"})
+"""Free text the pipeline writes (the ledger's `message` of `ingest_files` and
+`ingest_runs`), which may quote the input: a file without its header line fails naming its
+first record, numbers and a name. The analyst tier shows a fixed note instead."""
+
 NUMBER_COLUMN_SUFFIXES = ("_number", "_digits")
 """Output columns of the views whose name ends so hold numbers (`originating_number`)."""
 

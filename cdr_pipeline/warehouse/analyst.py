@@ -35,6 +35,7 @@ import pyarrow as pa
 
 from cdr_pipeline.config import Settings
 from cdr_pipeline.schema.personal import (
+    ANALYST_NOTE_COLUMNS,
     NUMBER,
     analyst_hidden_columns,
     dropped_columns,
@@ -60,6 +61,8 @@ ANALYST_SCHEMA = "analyst"
 KEPT_SCHEMA = "analyst_marts"
 """The analyst tier's own device-level marts, kept as tables (`keep_as_tables`)."""
 PSEUDONYM_SUFFIX = "_pseudonym"
+HIDDEN_NOTE = "(hidden on the analyst tier: a message may quote the input; see cdr runs)"
+"""What the analyst tier shows for a message (`ANALYST_NOTE_COLUMNS`) the full tier has."""
 
 MAP_SCHEMA = pa.schema(
     [
@@ -184,7 +187,8 @@ def _base_staging_sql(columns: list[tuple[str, str]], table: str, source: str) -
 
 
 def _presentation_sql(columns: list[tuple[str, str]], view: str, source: str) -> str:
-    """`analyst.<view>`: dropped columns left out, numbers masked beside their pseudonym."""
+    """`analyst.<view>`: dropped columns left out, numbers masked beside their pseudonym,
+    the pipeline's messages (which may quote the input) replaced by a note."""
     dropped = analyst_hidden_columns()
     items: list[str] = []
     for name, dtype in columns:
@@ -198,6 +202,9 @@ def _presentation_sql(columns: list[tuple[str, str]], view: str, source: str) ->
             masked = f"coalesce({lookup}, b.{col})"
             items.append(f"    {masked} as {col}")
             items.append(f"    b.{col} as {quote(name + PSEUDONYM_SUFFIX)}")
+        elif dtype == "VARCHAR" and name in ANALYST_NOTE_COLUMNS:
+            note = f"case when coalesce(b.{col}, '') = '' then b.{col} else {lit(HIDDEN_NOTE)} end"
+            items.append(f"    {note} as {col}")
         else:
             items.append(f"    b.{col}")
     return "select\n" + ",\n".join(items) + f"\nfrom {BASE_SCHEMA}.{quote(view)} as b"

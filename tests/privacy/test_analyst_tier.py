@@ -195,3 +195,26 @@ def test_full_tier_only_for_the_owner_of_the_warehouse(tmp_path: Path) -> None:
     os.chown(wh / "state", os.geteuid() + 4242, -1)
     with pytest.raises(ConfigError, match="only the owner"):
         resolve_tier("analyst", env=env, warehouse=wh)
+
+
+def test_analyst_tier_hides_ledger_messages_that_quote_the_input(tmp_path: Path) -> None:
+    """A file without its header line fails naming its first record (numbers, a name): the
+    ledger keeps that message, and the analyst tier (notebook 04 shows `message`) must not."""
+    from cdr_pipeline.ingest import ingest_paths
+
+    settings = Settings(warehouse=tmp_path / "wh")
+    part = tmp_path / "part2.csv"
+    part.write_text("2026-09-30T00:01:32Z,,0,+14155550177,+14155550178,Walter Headless\n")
+    assert ingest_paths(settings, [part]).exit_code == 3
+    build_warehouse(settings)
+    sql = "select message from ingest_files union all select message from ingest_runs"
+    full = connect(settings, tier="full")
+    analyst = connect(settings, tier="analyst")
+    try:
+        assert any("Walter Headless" in m for (m,) in full.execute(sql).fetchall())
+        shown = [m for (m,) in analyst.execute(sql).fetchall()]
+    finally:
+        full.close()
+        analyst.close()
+    assert len(shown) == 2 and all(m and "analyst tier" in m for m in shown)
+    assert not found_in(shown, {"Walter Headless", "+14155550177", "+14155550178"})
