@@ -31,6 +31,7 @@ from cdr_pipeline.config import Settings
 from cdr_pipeline.errors import ConfigError, MergeOutOfMemory
 from cdr_pipeline.ingest import new_run_id
 from cdr_pipeline.ingest.vacuum import VacuumResult, vacuum_tables
+from cdr_pipeline.privacy.reject_texts import empty_reject_texts_naming
 from cdr_pipeline.privacy.rewrite import (
     TableRewrite,
     count_touched,
@@ -279,7 +280,7 @@ def forget(
             raise MergeOutOfMemory.past("cdr forget", limit, exc) from exc
         finally:
             con.close()
-        result.other = scrub_files(layout, text, dry_run)
+        result.other = _scrub_other_files(settings, text, texts, dry_run)
         if not result.rows and not result.other.files:
             # never "done": a typing slip would otherwise read as a completed erasure
             raise ConfigError(
@@ -310,6 +311,20 @@ def forget(
         " (dry run)" if dry_run else "",
     )
     return result
+
+
+def _scrub_other_files(
+    settings: Settings, text: dict[str, str], texts: str | None, dry_run: bool
+) -> ScrubResult:
+    """The person's values replaced in the files outside the tables (`scrub_files`), after
+    the rejected lines that name them were emptied whole: the rest of such a line (a name, a
+    UUID) is theirs too, and only the tables' rows give the values that replace text."""
+    emptied = empty_reject_texts_naming(settings.layout, texts, dry_run)
+    other = scrub_files(settings.layout, text, dry_run)
+    for done in emptied:
+        if f"rejects/{done.file}" not in other.files:
+            other.files.append(f"rejects/{done.file}")
+    return other
 
 
 def _keep_pages_loaded(settings: Settings, result: ForgetResult) -> None:

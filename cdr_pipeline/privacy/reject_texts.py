@@ -7,11 +7,17 @@ record has been quarantined for longer than `personal_days`, both become NULL; i
 file, line, reason and time stay, so the quarantine still counts and explains itself. The
 pass streams each file a row group at a time and replaces it atomically (the rejects are not
 a Delta table: no reader holds a version of them).
+
+Erasure (`cdr forget`) empties them too, whatever their age, for every reject whose raw line
+or message names the person (`empty_reject_texts_naming`): the person's values are found
+from the tables, so the rest of such a line (a name, a user UUID next to their number) is
+theirs or another's that nothing finds, and replacing the values found would leave it.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -43,24 +49,38 @@ def _expired(batch: pa.RecordBatch | pa.Table, before: datetime) -> pa.Array:
     return pc.fill_null(pc.and_(pc.less(batch["rejected_at"], before), held), False)
 
 
-def _count(path: Path, before: datetime) -> int:
+Select = Callable[[pa.RecordBatch | pa.Table], pa.Array]
+"""The rows of a batch of rejects whose texts are to be emptied."""
+
+
+def _naming(pattern: str) -> Select:
+    """Rows whose raw line or message matches `pattern` (RE2, as `scrub.text_pattern`)."""
+
+    def select(batch: pa.RecordBatch | pa.Table) -> pa.Array:
+        held = [pc.match_substring_regex(batch[name], pattern) for name in TEXTS]
+        return pc.fill_null(pc.or_(*held), False)
+
+    return select
+
+
+def _count(path: Path, select: Select) -> int:
     """Rejects of `path` to empty; reads the three columns that decide it, a row group at a
     time."""
     pf = pq.ParquetFile(path)
     total = 0
     for batch in pf.iter_batches(columns=["rejected_at", *TEXTS]):
-        total += int(pc.sum(_expired(batch, before)).as_py() or 0)
+        total += int(pc.sum(select(batch)).as_py() or 0)
     return total
 
 
-def _rewrite(path: Path, before: datetime) -> None:
+def _rewrite(path: Path, select: Select) -> None:
     pf = pq.ParquetFile(path)
     tmp = temp_name(path)
     try:
         with pq.ParquetWriter(tmp, pf.schema_arrow, compression="zstd") as writer:
             for i in range(pf.num_row_groups):
                 group = pf.read_row_group(i)
-                old = _expired(group, before)
+                old = select(group)
                 for name in TEXTS:
                     column = group[name]
                     empty = pa.nulls(len(group), column.type)
@@ -80,17 +100,32 @@ def expire_reject_texts(
     rejects file (of every table: device and directory rejects hold names too); returns the
     files changed. A file that cannot be read is named in the log and left as it is; one
     that cannot be written fails the pass."""
+    return _empty(layout, lambda batch: _expired(batch, before), "personal retention", dry_run)
+
+
+def empty_reject_texts_naming(
+    layout: Layout, pattern: str | None, dry_run: bool = False
+) -> list[ExpiredTexts]:
+    """Empty `raw_text` and `detail` of every reject whose raw line or message matches
+    `pattern` (one person's values, `scrub.text_pattern`), in every rejects file; returns
+    the files changed."""
+    if pattern is None:
+        return []
+    return _empty(layout, _naming(pattern), "forget", dry_run)
+
+
+def _empty(layout: Layout, select: Select, what: str, dry_run: bool) -> list[ExpiredTexts]:
     out: list[ExpiredTexts] = []
     for path in sorted(layout.rejects.glob("*/*.parquet")):
         name = f"{path.parent.name}/{path.name}"
         try:
-            rows = _count(path, before)
+            rows = _count(path, select)
         except (OSError, pa.ArrowException, KeyError) as exc:
-            log.warning("personal retention: rejects file %s left as it is: %s", name, exc)
+            log.warning("%s: rejects file %s left as it is: %s", what, name, exc)
             continue
         if not rows:
             continue
         if not dry_run:
-            _rewrite(path, before)  # a write that fails (disk full) fails the pass
+            _rewrite(path, select)  # a write that fails (disk full) fails the pass
         out.append(ExpiredTexts(name, rows))
     return out

@@ -10,6 +10,7 @@ import polars as pl
 
 from cdr_pipeline.config import Settings
 from cdr_pipeline.ingest import ingest_paths
+from cdr_pipeline.privacy.forget import forget
 from cdr_pipeline.privacy.retention import apply_personal_retention
 from cdr_pipeline.state.ledger import Ledger
 from tests.fixtures.make_dch_fixtures import HEADERS, csv_text, row
@@ -71,3 +72,25 @@ def test_the_cutoff_is_the_start_of_the_cutoff_day(tmp_path: Path) -> None:
     day: date = pl.read_parquet(path)["rejected_at"][0].date()
     assert apply_personal_retention(settings, 1, "run-same", day + timedelta(1)).rejects == []
     assert len(apply_personal_retention(settings, 1, "run-next", day + timedelta(2)).rejects) == 1
+
+
+def test_forget_empties_the_rejected_lines_that_name_the_person(tmp_path: Path) -> None:
+    """A person whose only record was rejected: the tables give nothing but the number asked
+    for, so replacing values would leave their name and user UUID beside it in the line."""
+    settings, path = _quarantined(tmp_path)
+    held = pl.read_parquet(path)
+    uuid = "0d5e2c1a-0000-4000-8000-000000000007"
+    assert "+15550100007" in held["raw_text"][0] and uuid in held["raw_text"][0]
+
+    dry = forget(settings, number="+15550100007", dry_run=True)
+    assert f"rejects/call_legs/{path.name}" in dry.other.files
+    assert pl.read_parquet(path).equals(held)
+    done = forget(settings, number="+15550100007")
+    assert f"rejects/call_legs/{path.name}" in done.other.files
+
+    after = pl.read_parquet(path)
+    assert after["raw_text"].to_list() == [None] and after["detail"].to_list() == [None]
+    kept = ["run_id", "table_name", "source_file", "source_row", "reason", "rejected_at"]
+    assert after.select(kept).equals(held.select(kept))
+    data = path.read_bytes()
+    assert NAME.encode() not in data and uuid.encode() not in data
