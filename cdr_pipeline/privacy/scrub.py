@@ -54,6 +54,8 @@ def spellings(value: str) -> list[str]:
         json.dumps(value, ensure_ascii=False)[1:-1],
         html.escape(value),
         html.escape(value, quote=False),
+        # Jinja's escaping (markupsafe), which Data Docs pages are rendered with
+        html.escape(value).replace("&#x27;", "&#39;").replace("&quot;", "&#34;"),
         value.replace('"', '""'),
     }
     return sorted((f for f in forms if f), key=len, reverse=True)
