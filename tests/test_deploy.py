@@ -69,6 +69,9 @@ def test_service_runs_nightly_as_a_service_user_and_alerts_on_failure() -> None:
     err = service["Service"]["StandardError"]
     assert out.startswith("append:") and err.startswith("append:") and out != err
     assert unit("cdr-nightly.timer")["Timer"]["Persistent"] == "true"
+    # a missed run starts at boot: after the clock is set, not with the clock the machine
+    # booted with
+    assert "time-sync.target" in service["Unit"]["After"].split()
 
 
 def test_cron_line_matches_the_unit_and_splits_its_outputs() -> None:
