@@ -24,7 +24,7 @@ from cdr_pipeline.batch.stages import (
     validate_build,
 )
 from cdr_pipeline.config import SETTINGS_KEYS, Settings, coerce
-from cdr_pipeline.errors import EXIT_OK, WarehouseUnwritable, known_error
+from cdr_pipeline.errors import EXIT_BAD_INPUT, EXIT_OK, WarehouseUnwritable, known_error
 from cdr_pipeline.ingest import (
     Fingerprint,
     IngestResult,
@@ -304,15 +304,20 @@ def _plan(settings: Settings, summary: NightlySummary, retain: int | None, do_fe
         from cdr_pipeline.ingest.retention import expired_partitions
 
         summary.retention = expired_partitions(settings, retain, summary.run_date)
-    new = summary.new_files
+    unlisted = [f.path for f in summary.inbox if f.path.is_dir()]  # the run fails them: 3
+    new = [f for f in summary.new_files if f.path not in unlisted]
     summary.stages.append(
         StageOutcome(
             "plan",
-            EXIT_OK,
+            EXIT_BAD_INPUT if unlisted else EXIT_OK,
             0.0,
             f"{'fetch, then ' if do_fetch else ''}ingest {len(new)} new file(s) of "
-            f"{len(summary.inbox)}; validate; build; {len(summary.planned_reports)} report file(s)"
-            + (f"; drop {len(summary.retention.dropped)} partition(s)" if retain else ""),
+            f"{len(summary.inbox) - len(unlisted)}; validate; build; "
+            f"{len(summary.planned_reports)} report file(s)"
+            + (f"; drop {len(summary.retention.dropped)} partition(s)" if retain else "")
+            + "".join(
+                f"; cannot list {p}: its files would not load (chmod u+rx)" for p in unlisted
+            ),
         )
     )
 

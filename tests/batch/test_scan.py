@@ -75,3 +75,20 @@ def test_an_inbox_or_archive_this_user_may_not_list_is_not_a_usage_error(tmp_pat
     inbox.chmod(0o700)
     assert "Invalid value" not in run.stderr
     assert run.returncode == 5, run.stderr
+
+
+def test_a_dry_run_says_a_folder_it_may_not_list_would_fail(tmp_path: Path) -> None:
+    """The plan of an inbox the service user may not list read exit 0 and "ingest 1 new
+    file" (the folder itself), where the run fails it with exit 3."""
+    inbox = tmp_path / "inbox"
+    (inbox / "sub").mkdir(parents=True)
+    (inbox / "sub").chmod(0)
+    try:
+        run = run_unprivileged(
+            "--warehouse", str(tmp_path / "wh"), "nightly", "--dry-run", "--inbox", str(inbox)
+        )
+    finally:
+        (inbox / "sub").chmod(0o700)
+    assert run.returncode == 3, (run.stdout, run.stderr)
+    assert "ingest 0 new file(s) of 0" in run.stdout
+    assert f"cannot list {inbox / 'sub'}" in run.stdout
