@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from cdr_pipeline.config import Settings
-from cdr_pipeline.errors import EXIT_OK, EXIT_UNEXPECTED, CdrError, environment_error
+from cdr_pipeline.errors import EXIT_OK, EXIT_UNEXPECTED, known_error
 from cdr_pipeline.ingest import Fingerprint, IngestResult
 from cdr_pipeline.logfields import log_fields
 
@@ -54,7 +54,7 @@ class FlowSummary:
             try:
                 yield box
             except Exception as exc:
-                known = exc if isinstance(exc, CdrError) else environment_error(exc, self.root)
+                known = known_error(exc, self.root)
                 if known is None:
                     raise
                 log.error("%s failed: %s", name, known, extra={"exit_code": known.exit_code})

@@ -19,20 +19,20 @@ from cdr_pipeline.cli.context import (
 from cdr_pipeline.cli.render import Progress, file_error_fields, text_table
 from cdr_pipeline.render import to_json
 
+FOLDER = click.Path(path_type=Path, file_okay=False, readable=False)
+"""`--inbox`, `--archive`: a folder this user may not read is the run's to report (exit 3
+for the inbox, 6 for the archive, naming it), not click's "Invalid value" usage error (2)."""
+
 
 @click.command(short_help="The unattended job: ingest, validate, build, report.")
 @click.option(
     "--inbox",
-    # readable=False: a folder this user may not read is the run's to report (exit 3 for
-    # the inbox, 6 for the archive, naming it), not click's "Invalid value" usage error (2)
-    type=click.Path(path_type=Path, file_okay=False, readable=False),
+    type=FOLDER,
     help="Folder to load new files from (default: inbox in cdr.toml / CDR_INBOX).",
 )
 @click.option(
     "--archive",
-    # readable=False: a folder this user may not read is the run's to report (exit 3 for
-    # the inbox, 6 for the archive, naming it), not click's "Invalid value" usage error (2)
-    type=click.Path(path_type=Path, file_okay=False, readable=False),
+    type=FOLDER,
     help="Move loaded files here, only after they are committed.",
 )
 @click.option(

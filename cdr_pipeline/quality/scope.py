@@ -88,7 +88,7 @@ def resolve_scope(settings: Settings, scope: ScopeArg = "last") -> Scope:
     return Scope(label, tables, scoped_runs, versions)
 
 
-def settled(ledger: Ledger) -> tuple[list[str], pl.DataFrame]:
+def settled(ledger: Ledger, runs: pl.DataFrame | None = None) -> tuple[list[str], pl.DataFrame]:
     """(run ids in order, their `files` records) without the runs still loading.
 
     An ingest records each file `loaded` as it goes and commits at its end; until then
@@ -96,7 +96,7 @@ def settled(ledger: Ledger) -> tuple[list[str], pl.DataFrame]:
     versions before that commit: naming the run as validated would make the nightly's
     `pending` scope skip its rows for ever. A nightly validating its own ingest sees the
     run `running` with the versions it committed, so that one counts."""
-    runs = ledger.runs()
+    runs = ledger.runs() if runs is None else runs  # `runs`: the caller read them already
     loading = (pl.col("status") == "running") & pl.col("table_versions").is_null()
     order = runs.filter(~loading)["run_id"].to_list()
     # read after the runs: a run that started since has no place in `order` either
@@ -108,7 +108,8 @@ def pending_runs(ledger: Ledger) -> list[str]:
     """Ingest runs that loaded rows after the last run a validation covered, in run order
     (without any validation yet: the latest such run, as `last`); runs still loading are
     left to a later validation."""
-    order, files = settled(ledger)
+    runs = ledger.runs()
+    order, files = settled(ledger, runs)
     loading = set(files.filter(pl.col("status") == "loaded")["run_id"].to_list())
     checked = ledger.read("validations")
     if checked.is_empty() or "ingest_run_ids" not in checked.columns:
@@ -117,7 +118,7 @@ def pending_runs(ledger: Ledger) -> list[str]:
     covered = {r for ids in checked["ingest_run_ids"].to_list() for r in ids or []}
     marks = [i for i, r in enumerate(order) if r in covered]
     start = marks[-1] + 1 if marks else 0
-    unseen = _committed_after(ledger.runs(), checked, covered)
+    unseen = _committed_after(runs, checked, covered)
     return [r for i, r in enumerate(order) if r in loading and (i >= start or r in unseen)]
 
 

@@ -95,13 +95,7 @@ def build_docs(ctx: Any, docs_dir: Path, lineage: Lineage) -> Path:
     and say on every page what it validated. Returns its index."""
     lineage.annotate(ctx.validation_results_store)
     with _render_failures(docs_dir.parent) as failures:
-        try:
-            ctx.build_data_docs(site_names=[SITE])
-        except OSError as exc:  # GX writes without naming the file: name the site's folder
-            error = environment_error(exc, docs_dir.parent)
-            if error is None:
-                raise
-            raise error from exc
+        ctx.build_data_docs(site_names=[SITE])
     for failure in failures:
         log.warning("Data Docs: a page could not be rendered: %s", failure)
     index = docs_dir / "index.html"
@@ -126,9 +120,10 @@ _CAUGHT = re.compile(
 @contextlib.contextmanager
 def _render_failures(docs_dir: Path) -> Iterator[list[str]]:
     """The pages GX failed to render, one line each, instead of its message and whole
-    traceback on stderr for each page (a nightly's mail filled with them). GX catches the
-    error and renders on: a write the disk refused (full, read-only) is raised here as
-    exit 6 naming the site, not left for a later write to fail without a file name."""
+    traceback on stderr for each page (a nightly's mail filled with them). GX catches a
+    page's error and renders on, or raises one of its own writes without naming the file: a
+    write the disk refused (full, read-only) either way is raised as exit 6 naming
+    `docs_dir`, not left for a later write to fail without a file name."""
     failures: list[str] = []
 
     class Catch(logging.Handler):
@@ -142,6 +137,11 @@ def _render_failures(docs_dir: Path) -> Iterator[list[str]]:
     logger.propagate = False
     try:
         yield failures
+    except OSError as exc:
+        error = environment_error(exc, docs_dir)
+        if error is None:
+            raise
+        raise error from exc
     finally:
         logger.removeHandler(handler)
         logger.propagate = propagate
