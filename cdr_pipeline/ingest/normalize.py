@@ -189,9 +189,8 @@ def _parse(dtype: str, s: pl.Expr, decimal_comma: bool = False) -> pl.Expr:
         # the day as written, whatever time and offset follow it: an export of local
         # midnight with its offset (2026-01-01T00:00:00+10:00) means 1 January, though the
         # instant falls on 31 December in UTC; the time must still parse
-        written = (
-            s.str.strip_chars().str.slice(0, 10).str.strptime(pl.Date, "%Y-%m-%d", strict=False)
-        )
+        day = s.str.strip_chars().str.replace(r"[Tt ].*$", "")  # 2026-1-5T... too
+        written = day.str.strptime(pl.Date, "%Y-%m-%d", strict=False)
         return pl.coalesce(
             s.str.strptime(pl.Date, "%Y-%m-%d", strict=False),
             pl.when(parse_timestamp(s).is_not_null()).then(written),

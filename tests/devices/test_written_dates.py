@@ -17,6 +17,7 @@ def test_an_entitlement_date_with_a_time_and_offset_keeps_its_written_day(tmp_pa
         ("Sub-1", "2026-01-01T00:00:00+10:00", "2026-12-31T00:00:00+10:00"),
         ("Sub-2", "2026-01-01T23:30:00-05:00", "2026-06-30 23:59:59.999-05:00"),
         ("Sub-3", "2026-01-01T00:00:00Z", "2026-01-31"),
+        ("Sub-4", " 2026-1-5T00:00:00+10:00", "2026-2-28"),  # unpadded, as a date the same
     ]
     items = [
         {"subscription_id": s, "licence_type": "BYOD", "units": 5, "valid_from": f, "valid_to": t}
@@ -34,6 +35,7 @@ def test_an_entitlement_date_with_a_time_and_offset_keeps_its_written_day(tmp_pa
         ("Sub-1", "2026-01-01", "2026-12-31"),
         ("Sub-2", "2026-01-01", "2026-06-30"),
         ("Sub-3", "2026-01-01", "2026-01-31"),
+        ("Sub-4", "2026-01-05", "2026-02-28"),
     ]
 
 
