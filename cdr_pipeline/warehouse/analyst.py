@@ -216,11 +216,13 @@ def create_analyst_views(
     tables: Sequence[str],
     map_source: str,
     kept: Sequence[str] = (),
+    marts: Mapping[str, str] | None = None,
 ) -> list[str]:
     """Create schemas `analyst_base` and `analyst` on `con`, whose `main` schema already holds
     every view. `view_sql` is (name, SELECT) of every view in dependency order; `map_source`
     the SQL relation of the pseudonym map; the base views named in `kept` are kept as tables
-    (`keep_as_tables`). Returns the analyst views' names."""
+    (`keep_as_tables`); those `marts` names read the SELECT it gives (a mart's table) in
+    place of their SQL. Returns the analyst views' names."""
     con.execute(f"create schema if not exists {BASE_SCHEMA}")
     con.execute(f"create schema if not exists {ANALYST_SCHEMA}")
     personal = set(tables)
@@ -234,7 +236,7 @@ def create_analyst_views(
             elif name.startswith("stg_") or name.startswith("cfg_"):
                 body = f"select * from main.{quote(name)}"
             else:
-                body = sql
+                body = (marts or {}).get(name, sql)
             if name in kept:  # a table before the views that read it are bound
                 _keep(con, name, body)
             else:

@@ -43,11 +43,14 @@ from cdr_pipeline.warehouse.catalog import (
 from cdr_pipeline.warehouse.comments import comment_views
 from cdr_pipeline.warehouse.damage import naming_damage
 from cdr_pipeline.warehouse.database import Unusable, new_database, one_build_at_a_time
-from cdr_pipeline.warehouse.materialize import (
+from cdr_pipeline.warehouse.marts import (
     DEVICE_LEVEL,
-    MATERIALIZED,
-    Materialized,
     analyst_reads_full_tier,
+    analyst_tables,
+)
+from cdr_pipeline.warehouse.materialize import (
+    Keeper,
+    Materialized,
     keep_analyst_device_level,
     materialize,
     materialized_specs,
@@ -124,13 +127,15 @@ def create_views(
     snapshots: Mapping[str, Snapshot] | None = None,
     analyst: str | None = None,
     as_of: datetime | None = None,
+    keeper: Keeper | None = None,
 ) -> tuple[list[ViewSpec], list[str]]:
     """Create every view (generated and `sql/`) on `con`, in dependency order, over the
     table versions `snapshots` (default: the latest); return them and the raw tables that
     had no file. `analyst` adds the analyst tier (`warehouse/analyst.py`) with its pseudonym
     map written to `state/` (`"file"`) or held in a table of an in-memory `con`
     (`"memory"`). `as_of` (time travel) reads the ledger as it was then, as `snapshots`
-    read the tables."""
+    read the tables. `keeper` keeps each materialized view's table as its view is created
+    (a whole build), so the views after it bind over the table, not the chain it reads."""
     _check_settings(con, settings)
     if snapshots is None:
         snapshots = table_snapshots(settings)
@@ -145,6 +150,8 @@ def create_views(
             ) from exc
     generated, empty = generated_views(con, settings, snapshots, as_of)
     specs = order_views([*generated, *read_sql_dir(folder)])
+    if keeper is not None:
+        keeper.start(specs)
     created: list[ViewSpec] = []
     for spec in specs:
         try:
@@ -155,25 +162,12 @@ def create_views(
                 hint="fix the SQL; `cdr build` keeps the previous cdr.duckdb in place",
             ) from exc
         created.append(spec)
+        if keeper is not None:
+            keeper.keep(spec)
     comment_views(con, created, folder / "README.md")
     if analyst is not None:
         _create_analyst_tier(con, settings, created, analyst, snapshots)
     return created, empty
-
-
-def _materialize(
-    con: duckdb.DuckDBPyConnection,
-    specs: list[ViewSpec],
-    snapshots: Mapping[str, Snapshot],
-    sql_dir: Path | None,
-    whole: bool = False,
-) -> list[Materialized]:
-    """Keep the materialized views' tables current (`warehouse/materialize.py`); their
-    views, replaced, get their comments again."""
-    kept = [s for s in specs if s.name in MATERIALIZED]
-    done = materialize(con, kept, snapshots, whole=whole)
-    comment_views(con, kept, (sql_dir or default_sql_dir()) / "README.md")
-    return done
 
 
 def _create_analyst_tier(
@@ -192,7 +186,9 @@ def _create_analyst_tier(
         con.unregister("__pseudonym_rows")
         source = create_map_view(con, "main.__pseudonyms")
     try:
-        create_analyst_views(con, [(s.name, s.sql) for s in created], tables, source, DEVICE_LEVEL)
+        views = [(s.name, s.sql) for s in created]
+        kept = analyst_tables(con, created)  # the marts a whole build keeps already
+        create_analyst_views(con, views, tables, source, DEVICE_LEVEL, kept)
         analyst_reads_full_tier(con, created)
     except duckdb.Error as exc:
         raise ViewError(
@@ -219,8 +215,9 @@ def _build_whole(
     settings.warehouse.mkdir(parents=True, exist_ok=True)
     target = settings.layout.duckdb
     with new_database(target, settings.build_memory_mb) as con:
-        created, empty = create_views(con, settings, sql_dir, snapshots, analyst="file")
-        materialized = _materialize(con, created, snapshots, sql_dir, whole=True)
+        keeper = Keeper(con, snapshots, whole=True)
+        created, empty = create_views(con, settings, sql_dir, snapshots, "file", keeper=keeper)
+        materialized = keeper.finish()
         record_build(
             con, build_signature(settings, sql_dir), versions_text(snapshots), settings.warehouse
         )
@@ -275,9 +272,11 @@ def _refresh(
                 raise Unusable("a generated view is missing")  # no build of ours
             for spec in generated:
                 con.execute(f"create or replace view {spec.name} as\n{spec.sql}")
-            comment_views(con, generated, (sql_dir or default_sql_dir()) / "README.md")
-            specs = materialized_specs(sql_dir or default_sql_dir(), generated)
-            materialized = _materialize(con, specs, snapshots, sql_dir)
+            folder = sql_dir or default_sql_dir()
+            specs = materialized_specs(folder, generated)
+            materialized = materialize(con, specs, snapshots, whole=False)
+            # the generated views and the marts' views, replaced, get their comments again
+            comment_views(con, [*generated, *specs], folder / "README.md")
             write_map(con, settings, snapshots, whole=False)
             keep_analyst_device_level(con, specs, materialized)  # over the new map
             record_build(con, signature, versions_text(snapshots), settings.warehouse)

@@ -49,85 +49,31 @@ from typing import Any
 
 import duckdb
 
-from cdr_pipeline.resources import sql_dir as default_sql_dir
-from cdr_pipeline.schema.personal import pseudonymised_columns
 from cdr_pipeline.state.tables import Snapshot
 from cdr_pipeline.text import quote
 from cdr_pipeline.warehouse.analyst import BASE_SCHEMA as ANALYST_BASE
-from cdr_pipeline.warehouse.analyst import MAP_VIEW, keep_as_tables, pseudonym_sql
+from cdr_pipeline.warehouse.analyst import keep_as_tables
 from cdr_pipeline.warehouse.by_call import (
     LEGS,
     dates_sql,
     leg_rows,
     refresh_calls_by_steps,
 )
-from cdr_pipeline.warehouse.catalog import ViewSpec, order_views, read_sql_dir, read_sql_file
+from cdr_pipeline.warehouse.catalog import ViewSpec, order_views, read_sql_dir
+from cdr_pipeline.warehouse.marts import (
+    DEVICE_LEVEL,
+    MATERIALIZED,
+    SCHEMA,
+    analyst_reads_table,
+    analyst_table_sql,
+    shipped,
+    table_exists,
+)
 from cdr_pipeline.warehouse.signature import META_SCHEMA
 
 log = logging.getLogger(__name__)
 
-SCHEMA = "materialized"
 STATE = f"{META_SCHEMA}.materialized"
-
-
-@dataclass(frozen=True)
-class Mart:
-    """How one materialized view's table is kept."""
-
-    by_call: bool
-    """Kept by call (`correlation_id`, rows from legs of any day), else by day."""
-    day_column: str = "call_date"
-    """By day: the column holding the call_legs partition (UTC day) each row comes from."""
-    others: bool = True
-    """It reads tables besides call_legs: when one of them moves, it is computed whole."""
-    analyst: Mapping[str, str] | None = None
-    """When the analyst tier's version reads the table too: its personal output columns ->
-    the call_legs column each comes from, replaced by their pseudonyms (a pseudonym maps one
-    to one, so the grouping and every count come out the same); empty when no column is
-    personal. None: the analyst tier computes its own from its pseudonymised views."""
-    legs: bool = True
-    """It reads call legs. A device-level view reads none: it is computed whole when a
-    table it reads moved, else kept as it is."""
-
-
-DEVICE_LEVEL = (
-    "int_device_observations",
-    "int_device_presence",
-    "int_device_attribute_history",
-    "fct_device_status_history",
-    "dim_webex_go_devices",
-    "fct_device_licence_segments",
-    "fct_licence_segments",
-    "int_device_as_of",
-    "fct_licence_days",
-    "fct_activation_codes",
-    "fct_licence_holdings",
-    "fct_device_violations",
-)
-"""Device-level views (device snapshots and events, no call legs), in the order they read
-each other. Each is small (a row per device, segment or day held: thousands), but a report
-recomputed all of them for every view that reads them: the licence reports of one month at
-10M legs spent 0.4 of their 0.55-0.86 s there and took 0.16-0.18 s with them kept as
-tables. The analyst tier computes its own from its pseudonymised views."""
-
-MATERIALIZED: dict[str, Mart] = {
-    **{name: Mart(by_call=False, legs=False) for name in DEVICE_LEVEL},
-    # no output column is personal, but its match reads the text of user ids and numbers
-    # (a UUID in any case, a number's digits), which pseudonyms hide: the analyst tier
-    # always reads the full tier's rows (`analyst_reads_full_tier`; the parity test
-    # compares both tiers; test_no_analyst_view_shows_a_personal_value guards)
-    "fct_webex_go_leg_devices": Mart(by_call=False, analyst={}),
-    "fct_calls": Mart(
-        by_call=True,
-        others=False,
-        analyst={
-            "calling_number": "calling_number",
-            "called_number": "called_number",
-            "originating_user_uuid": "user_uuid",
-            "originating_user_name": "user_name",
-        },
-    ),
-}
 
 
 def materialized_specs(sql_dir: Path, generated: Sequence[ViewSpec]) -> list[ViewSpec]:
@@ -201,32 +147,44 @@ def remember(
     )
 
 
-def materialize(
-    con: duckdb.DuckDBPyConnection,
-    specs: Sequence[ViewSpec],
-    snapshots: Mapping[str, Snapshot],
-    *,
-    whole: bool,
-) -> list[Materialized]:
-    """Bring every materialized view's table to `snapshots` (computed whole when `whole` or
-    when the stored state does not allow less) and point the view at it; `specs` in
-    dependency order (a table is computed from those before it)."""
-    by_name = {s.name: s for s in specs}
-    con.execute(f"create schema if not exists {SCHEMA}")
-    ensure_state(con)
-    days, rows = leg_days(snapshots), leg_rows(snapshots)
-    own_device_level = _own_device_level(by_name)
-    done: list[Materialized] = []
-    for spec in specs:  # a SQL folder of one's own may lack some
-        name, mart = spec.name, MATERIALIZED.get(spec.name)
+class Keeper:
+    """Brings materialized views' tables to `snapshots`, one view at a time, in dependency
+    order (a table is computed from those before it): `keep` each spec as its view is
+    created (a whole build: the views after it then bind over a table, not over the chain of
+    views it reads, a third of the build's time) or after them all (`materialize`)."""
+
+    def __init__(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        snapshots: Mapping[str, Snapshot],
+        *,
+        whole: bool,
+    ) -> None:
+        self.con, self.whole = con, whole
+        self.days, self.rows = leg_days(snapshots), leg_rows(snapshots)
+        self.versions = {n: s.version for n, s in sorted(snapshots.items()) if n != LEGS}
+        self.own_device_level = False
+        self.done: list[Materialized] = []
+
+    def start(self, specs: Sequence[ViewSpec]) -> None:
+        """Before the first `keep`: every view of the folder (whether a device-level view
+        is SQL of one's own)."""
+        self.own_device_level = _own_device_level({s.name: s for s in specs})
+        self.con.execute(f"create schema if not exists {SCHEMA}")
+        ensure_state(self.con)
+
+    def keep(self, spec: ViewSpec) -> None:
+        """Bring `spec`'s table to the snapshots (computed whole when `whole` or when the
+        stored state does not allow less) and point its view at it; not a mart: nothing."""
+        con, name, mart = self.con, spec.name, MATERIALIZED.get(spec.name)
         if mart is None:
-            continue
-        others = {n: s.version for n, s in sorted(snapshots.items()) if n != LEGS and mart.others}
+            return
+        others = self.versions if mart.others else {}
         table = f"{SCHEMA}.{quote(name)}"
         exists = table_exists(con, SCHEMA, name)
-        held = days if mart.legs else {}  # a device-level view: whole or unchanged
+        held = self.days if mart.legs else {}  # a device-level view: whole or unchanged
         # a device-level view of one's own may read call legs or the ledger: whole every time
-        anew = whole or not exists or (own_device_level and not mart.legs)
+        anew = self.whole or not exists or (self.own_device_level and not mart.legs)
         changed = None if anew else changed_days(con, name, held, others)
         # a view of one's own SQL without the columns a by-call refresh reads: whole
         by_call = mart.by_call and _callable(con, spec, table if exists else None)
@@ -236,31 +194,48 @@ def materialize(
             # computed whole as every day changed into an empty table: by steps, so memory
             # follows a step's legs, not the table's (at once: 1.5 GB at 1M legs, 11 GB at 10M)
             con.execute(f"create or replace table {table} as select * from ({spec.sql}) limit 0")
-            calls = refresh_calls_by_steps(
-                con, table, spec.sql, sorted(map(date.fromisoformat, days)), rows
-            )
-            done.append(Materialized(name, "full", len(days), calls))
+            every_day = sorted(map(date.fromisoformat, self.days))
+            calls = refresh_calls_by_steps(con, table, spec.sql, every_day, self.rows)
+            self.done.append(Materialized(name, "full", len(self.days), calls))
         elif changed is None:
             con.execute(f"create or replace table {table} as select * from ({spec.sql})")
-            done.append(Materialized(name, "full", 0))
+            self.done.append(Materialized(name, "full", 0))
         elif not changed:
-            done.append(Materialized(name, "unchanged", 0))
+            self.done.append(Materialized(name, "unchanged", 0))
         elif by_call:
-            calls = refresh_calls_by_steps(con, table, spec.sql, changed, rows)
-            done.append(Materialized(name, "calls", len(changed), calls))
+            calls = refresh_calls_by_steps(con, table, spec.sql, changed, self.rows)
+            self.done.append(Materialized(name, "calls", len(changed), calls))
         else:
             _refresh_days(con, table, spec.sql, mart.day_column, changed)
-            done.append(Materialized(name, "days", len(changed)))
+            self.done.append(Materialized(name, "days", len(changed)))
         con.execute(f"create or replace view main.{quote(name)} as select * from {table}")
-        if _analyst_reads_table(con, mart, spec):
+        if analyst_reads_table(con, mart, spec):
             con.execute(
                 f"create or replace view {ANALYST_BASE}.{quote(name)} as "
-                f"select * {_pseudonymised(mart)}from {table}"
+                f"{analyst_table_sql(mart, table)}"
             )
         remember(con, name, held, others)
-    for m in done:
-        log.info("materialized %s: %s (%d days, %d rows)", m.name, m.mode, m.days, m.rows)
-    return done
+
+    def finish(self) -> list[Materialized]:
+        for m in self.done:
+            log.info("materialized %s: %s (%d days, %d rows)", m.name, m.mode, m.days, m.rows)
+        return self.done
+
+
+def materialize(
+    con: duckdb.DuckDBPyConnection,
+    specs: Sequence[ViewSpec],
+    snapshots: Mapping[str, Snapshot],
+    *,
+    whole: bool,
+) -> list[Materialized]:
+    """Bring every materialized view's table to `snapshots` and point the view at it
+    (`Keeper`); `specs` in dependency order."""
+    keeper = Keeper(con, snapshots, whole=whole)
+    keeper.start(specs)
+    for spec in specs:  # a SQL folder of one's own may lack some
+        keeper.keep(spec)
+    return keeper.finish()
 
 
 BY_CALL_COLUMNS = frozenset(
@@ -274,13 +249,7 @@ def _own_device_level(by_name: Mapping[str, ViewSpec]) -> bool:
     device snapshots and events only, so they are kept after an ingest of calls; one's own
     may read call legs (a device's last call) or the ledger, and every view after it in
     the chain reads it: they are computed whole at every refresh (they are small)."""
-    return any(not _shipped(by_name[name]) for name in DEVICE_LEVEL if name in by_name)
-
-
-def _shipped(spec: ViewSpec) -> bool:
-    """Whether the view's SQL is the shipped `sql/` file's (not a folder's own)."""
-    shipped = default_sql_dir() / f"{spec.name}.sql"
-    return shipped.is_file() and read_sql_file(shipped).sql == spec.sql
+    return any(not shipped(by_name[name]) for name in DEVICE_LEVEL if name in by_name)
 
 
 def _callable(con: duckdb.DuckDBPyConnection, spec: ViewSpec, table: str | None) -> bool:
@@ -289,33 +258,6 @@ def _callable(con: duckdb.DuckDBPyConnection, spec: ViewSpec, table: str | None)
     relation = table or f"({spec.sql}) limit 0"
     columns = {str(r[0]) for r in con.execute(f"describe select * from {relation}").fetchall()}
     return columns >= BY_CALL_COLUMNS
-
-
-def _analyst_reads_table(con: duckdb.DuckDBPyConnection, mart: Mart, spec: ViewSpec) -> bool:
-    """Whether the analyst tier's version of the view may read the table: the mart says
-    which of its columns are personal for the shipped SQL only (the parity tests compare
-    both tiers on it); a view of one's own SQL may have others, so the analyst tier computes
-    it from its pseudonymised views."""
-    if mart.analyst is None or not _has_view(con, ANALYST_BASE, spec.name):
-        return False
-    return _shipped(spec)
-
-
-def analyst_reads_full_tier(con: duckdb.DuckDBPyConnection, specs: Sequence[ViewSpec]) -> None:
-    """Point the analyst tier's version of each mart without a personal column at the full
-    tier's view, also where the mart is no table (time travel). Such a mart's SQL may read
-    the text of personal values (`fct_webex_go_leg_devices` matches a UUID in any case and a
-    number by its digits), which its pseudonym hides: computed from the analyst tier's views
-    it would match other devices. Its rows hold nothing personal, so both tiers share them."""
-    for spec in specs:
-        mart = MATERIALIZED.get(spec.name)
-        if mart is None or mart.analyst is None or mart.analyst:
-            continue
-        if _analyst_reads_table(con, mart, spec):
-            con.execute(
-                f"create or replace view {ANALYST_BASE}.{quote(spec.name)} as "
-                f"select * from main.{quote(spec.name)}"
-            )
 
 
 def keep_analyst_device_level(
@@ -331,16 +273,6 @@ def keep_analyst_device_level(
     keep_as_tables(con, [(s.name, s.sql) for s in specs if s.name in DEVICE_LEVEL])
 
 
-def _pseudonymised(mart: Mart) -> str:
-    """The `replace (...)` clause of the analyst tier's view of `mart`'s table, or ''."""
-    kinds = pseudonymised_columns(LEGS)
-    items = [
-        f"{pseudonym_sql(quote(out), kinds[src], MAP_VIEW)} as {quote(out)}"
-        for out, src in (mart.analyst or {}).items()
-    ]
-    return f"replace ({', '.join(items)}) " if items else ""
-
-
 def _refresh_days(
     con: duckdb.DuckDBPyConnection, table: str, sql: str, column: str, changed: Sequence[date]
 ) -> None:
@@ -353,19 +285,3 @@ def _refresh_days(
 def _stored(con: duckdb.DuckDBPyConnection, name: str) -> dict[str, Any] | None:
     rows = con.execute(f"select state from {STATE} where view_name = ?", [name]).fetchall()
     return json.loads(rows[0][0]) if rows else None
-
-
-def _has_view(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
-    rows = con.execute(
-        "select count(*) from duckdb_views() where schema_name = ? and view_name = ?",
-        [schema, name],
-    ).fetchall()
-    return bool(rows[0][0])
-
-
-def table_exists(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
-    rows = con.execute(
-        "select count(*) from duckdb_tables() where schema_name = ? and table_name = ?",
-        [schema, name],
-    ).fetchall()
-    return bool(rows[0][0])
