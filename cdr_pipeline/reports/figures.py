@@ -17,6 +17,8 @@ from cdr_pipeline.reports.registry import REPORTS
 from cdr_pipeline.reports.run import figure_settings, parse_month, query_report
 from cdr_pipeline.warehouse import connect, create_views
 from cdr_pipeline.warehouse.damage import naming_damage, version_snapshots
+from cdr_pipeline.warehouse.marts import DEVICE_LEVEL
+from cdr_pipeline.warehouse.materialize import Keeper
 from cdr_pipeline.warehouse.snapshots import AsOfArg, resolve_time, table_snapshots
 
 
@@ -81,7 +83,8 @@ def pinned_connection(
     try:
         con.execute("set TimeZone = 'UTC'")
         with naming_damage(snapshots.values, settings.layout):
-            create_views(con, settings, snapshots=snapshots, as_of=when)
+            keeper = Keeper(con, snapshots, whole=True, only=DEVICE_LEVEL)
+            create_views(con, settings, snapshots=snapshots, as_of=when, keeper=keeper)
     except BaseException:
         con.close()
         raise

@@ -391,6 +391,7 @@ def connect_as_of(
             snapshots,
             analyst="memory" if tier == "analyst" else None,
             as_of=when,
+            keeper=Keeper(con, snapshots, whole=True, only=DEVICE_LEVEL),
         )
         use_tier(con, tier)
     except BaseException:
