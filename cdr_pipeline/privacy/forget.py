@@ -261,9 +261,11 @@ def forget(
                     continue
                 change = TableRewrite(name)
                 snap = snaps[name]
-                for value in sorted(snap.files):
-                    files = snap.partition_files(value)
-                    touched = count_touched(con, schemas[name], files, texts)
+                held = {value: snap.partition_files(value) for value in sorted(snap.files)}
+                every = [f for files in held.values() for f in files]
+                counts = count_touched(con, schemas[name], every, texts)
+                for value, files in held.items():
+                    touched = sum(counts.get(str(f), 0) for f in files)
                     if touched:
                         change.rows += touched
                         change.files += len(files)

@@ -128,9 +128,9 @@ def _select(
     return f"select {', '.join(items)} from {source} as t{_joins(schema, lookups)}"
 
 
-def _source(files: Sequence[Path]) -> str:
+def _source(files: Sequence[Path], options: str = "") -> str:
     listed = ", ".join(lit(str(f)) for f in files)
-    return f"read_parquet([{listed}], hive_partitioning=false, union_by_name=true)"
+    return f"read_parquet([{listed}], hive_partitioning=false, union_by_name=true{options})"
 
 
 def _present(con: duckdb.DuckDBPyConnection, files: Sequence[Path]) -> set[str]:
@@ -142,11 +142,18 @@ def count_touched(
     schema: TableSchema,
     files: Sequence[Path],
     texts: str | None = None,
-) -> int:
-    """Rows of `files` holding a value of the replacement map (`texts`: `touched_predicate`)."""
+) -> dict[str, int]:
+    """File (as `str`) -> its rows holding a value of the replacement map (`texts`:
+    `touched_predicate`); a file without any is left out. One scan of all `files`: a query
+    per partition cost a forget a quarter of a second per day held."""
+    if not files:
+        return {}
     predicate = touched_predicate(schema, _present(con, files), texts)
-    rows = con.execute(f"select count(*) from {_source(files)} where {predicate}").fetchall()
-    return int(rows[0][0])
+    source = _source(files, ", filename = '__file'")
+    rows = con.execute(
+        f"select __file, count(*) from {source} where {predicate} group by __file"
+    ).fetchall()
+    return {str(f): int(n) for f, n in rows}
 
 
 def rewrite_partitions(
