@@ -124,17 +124,21 @@ def _select(
         else:
             expr = f"t.{name}"
         items.append(f"cast({expr} as {dtype}) as {name}")
-    source = f"(select *, ({null_dropped}) as __drop from {_source(files)})"
+    source = f"(select *, ({null_dropped}) as __drop from {parquet_source(files)})"
     return f"select {', '.join(items)} from {source} as t{_joins(schema, lookups)}"
 
 
-def _source(files: Sequence[Path], options: str = "") -> str:
+def parquet_source(files: Sequence[Path], options: str = "") -> str:
+    """The SQL relation reading `files` whole, their columns by name (`options` adds
+    read_parquet's own: `, filename = 'f'`)."""
     listed = ", ".join(lit(str(f)) for f in files)
     return f"read_parquet([{listed}], hive_partitioning=false, union_by_name=true{options})"
 
 
-def _present(con: duckdb.DuckDBPyConnection, files: Sequence[Path]) -> set[str]:
-    return {str(r[0]) for r in con.execute(f"describe select * from {_source(files)}").fetchall()}
+def present_columns(con: duckdb.DuckDBPyConnection, files: Sequence[Path]) -> set[str]:
+    """The columns of `files` together (`parquet_source`)."""
+    rows = con.execute(f"describe select * from {parquet_source(files)}").fetchall()
+    return {str(r[0]) for r in rows}
 
 
 def count_touched(
@@ -148,8 +152,8 @@ def count_touched(
     per partition cost a forget a quarter of a second per day held."""
     if not files:
         return {}
-    predicate = touched_predicate(schema, _present(con, files), texts)
-    source = _source(files, ", filename = '__file'")
+    predicate = touched_predicate(schema, present_columns(con, files), texts)
+    source = parquet_source(files, ", filename = '__file'")
     rows = con.execute(
         f"select __file, count(*) from {source} where {predicate} group by __file"
     ).fetchall()
@@ -183,7 +187,7 @@ def rewrite_partitions(
     try:
         for value in partitions:
             files = snap.partition_files(value)
-            present = _present(con, files)
+            present = present_columns(con, files)
             condition = (
                 touched_predicate(schema, present, texts)
                 if null_dropped == "touched"

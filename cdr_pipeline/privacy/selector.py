@@ -16,6 +16,7 @@ from collections.abc import Iterable
 import duckdb
 
 from cdr_pipeline.errors import ConfigError
+from cdr_pipeline.privacy.rewrite import parquet_source, present_columns
 from cdr_pipeline.schema.personal import EMAIL, ID, NUMBER, pseudonymised_columns
 from cdr_pipeline.state import tables
 from cdr_pipeline.text import lit, quote
@@ -76,16 +77,14 @@ def stored_spellings(
         files = snap.all_files()
         if not columns or not files:
             continue
-        listed = ", ".join(lit(str(f)) for f in files)
-        source = f"read_parquet([{listed}], hive_partitioning=false, union_by_name=true)"
-        present = {r[0] for r in con.execute(f"describe select * from {source}").fetchall()}
+        present = present_columns(con, files)
         listed = ", ".join(quote(c) for c in columns if c in present)
         if not listed:
             continue
         # the table's columns of the kind in one scan (a scan per column cost a forget a
         # second on the samples)
         rows = con.execute(
-            f"select distinct v from (select unnest([{listed}]) as v from {source}) "
+            f"select distinct v from (select unnest([{listed}]) as v from {parquet_source(files)}) "
             f"where {_canonical_sql(kind, 'v')} in (select unnest(?))",
             [wanted],
         ).fetchall()
