@@ -15,10 +15,8 @@ from cdr_pipeline.config import Settings
 from cdr_pipeline.reports.frozen import FINANCE_REPORTS, ClosedMonth, read_close, read_frozen
 from cdr_pipeline.reports.registry import REPORTS
 from cdr_pipeline.reports.run import figure_settings, parse_month, query_report
-from cdr_pipeline.warehouse import connect, create_views
+from cdr_pipeline.warehouse import connect, connect_snapshots
 from cdr_pipeline.warehouse.damage import naming_damage, version_snapshots
-from cdr_pipeline.warehouse.marts import DEVICE_LEVEL
-from cdr_pipeline.warehouse.materialize import Keeper
 from cdr_pipeline.warehouse.snapshots import AsOfArg, resolve_time, table_snapshots
 
 
@@ -79,15 +77,8 @@ def pinned_connection(
     whatever a writer does meanwhile."""
     when = resolve_time(settings, as_of) if as_of is not None else None
     snapshots = table_snapshots(settings, when)
-    con = duckdb.connect()
-    try:
-        con.execute("set TimeZone = 'UTC'")
-        with naming_damage(snapshots.values, settings.layout):
-            keeper = Keeper(con, snapshots, whole=True, only=DEVICE_LEVEL)
-            create_views(con, settings, snapshots=snapshots, as_of=when, keeper=keeper)
-    except BaseException:
-        con.close()
-        raise
+    with naming_damage(snapshots.values, settings.layout):
+        con = connect_snapshots(settings, snapshots, when)
     return con, {n: s.version for n, s in snapshots.items() if s.version is not None}
 
 

@@ -8,12 +8,13 @@ from cdr_pipeline.warehouse.build import (
     build_warehouse,
     connect,
     connect_as_of,
+    connect_snapshots,
     create_views,
     refresh_warehouse,
-    resolve_tier,
 )
 from cdr_pipeline.warehouse.catalog import ViewError, ViewSpec
 from cdr_pipeline.warehouse.signature import views_behind
+from cdr_pipeline.warehouse.tiers import resolve_tier
 
 __all__ = [
     "BuildResult",
@@ -23,6 +24,7 @@ __all__ = [
     "build_warehouse",
     "connect",
     "connect_as_of",
+    "connect_snapshots",
     "create_views",
     "refresh_warehouse",
     "resolve_tier",

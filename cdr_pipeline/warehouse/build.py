@@ -12,7 +12,6 @@ memory, over the versions current at an earlier moment (time travel).
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -27,7 +26,6 @@ from cdr_pipeline.resources import sql_dir as default_sql_dir
 from cdr_pipeline.state.tables import Snapshot
 from cdr_pipeline.text import lit
 from cdr_pipeline.warehouse.analyst import (
-    ANALYST_SCHEMA,
     create_analyst_views,
     create_map_view,
     pseudonym_rows,
@@ -45,7 +43,6 @@ from cdr_pipeline.warehouse.damage import naming_damage
 from cdr_pipeline.warehouse.database import Unusable, new_database, one_build_at_a_time
 from cdr_pipeline.warehouse.marts import (
     DEVICE_LEVEL,
-    analyst_reads_full_tier,
     analyst_tables,
 )
 from cdr_pipeline.warehouse.materialize import (
@@ -66,6 +63,7 @@ from cdr_pipeline.warehouse.signature import (
 )
 from cdr_pipeline.warehouse.snapshots import AsOfArg, resolve_time, table_snapshots, versions_text
 from cdr_pipeline.warehouse.staging import generated_views
+from cdr_pipeline.warehouse.tiers import use_tier
 
 log = logging.getLogger(__name__)
 
@@ -187,9 +185,8 @@ def _create_analyst_tier(
         source = create_map_view(con, "main.__pseudonyms")
     try:
         views = [(s.name, s.sql) for s in created]
-        kept = analyst_tables(con, created)  # the marts a whole build keeps already
-        create_analyst_views(con, views, tables, source, DEVICE_LEVEL, kept)
-        analyst_reads_full_tier(con, created)
+        marts = analyst_tables(con, created)  # the marts it reads from the full tier
+        create_analyst_views(con, views, tables, source, DEVICE_LEVEL, marts)
     except duckdb.Error as exc:
         raise ViewError(
             f"the analyst tier does not build: {exc}",
@@ -298,48 +295,6 @@ def _refresh(
     )
 
 
-TIER_ENV = "CDR_TIER"
-TIERS = ("analyst", "full")
-
-
-def resolve_tier(
-    default: str, env: Mapping[str, str] | None = None, warehouse: Path | None = None
-) -> str:
-    """The tier a reader uses: `CDR_TIER` (`analyst` or `full`) when set, else `default`.
-    `CDR_TIER=full` is honoured only for the owner of `warehouse` (when given): in a
-    warehouse shared read-only with a group (`file_mode = 0o640`) the group reads the
-    analyst tier."""
-    text = (os.environ if env is None else env).get(TIER_ENV, "").strip().lower()
-    tier = text or default
-    if tier not in TIERS:
-        raise ConfigError(f"{TIER_ENV}: bad value {text!r}", hint="analyst (pseudonymised) or full")
-    if text == "full" and warehouse is not None and (warehouse / "state").is_dir():
-        owner = (warehouse / "state").stat().st_uid
-        if owner != os.geteuid():
-            raise ConfigError(
-                f"{TIER_ENV}=full: only the owner of {warehouse} (uid {owner}) reads the full tier",
-                hint=f"unset {TIER_ENV} to read the analyst tier",
-            )
-    return tier
-
-
-def use_tier(con: duckdb.DuckDBPyConnection, tier: str) -> None:
-    """Make unqualified view names read `tier`: `analyst` puts the schema of the analyst
-    tier first (a warehouse built before it existed is an error, never the full views)."""
-    if tier == "full":
-        return
-    found = con.execute(
-        "select count(*) from duckdb_schemas() where schema_name = ?", [ANALYST_SCHEMA]
-    ).fetchone()
-    if not found or not found[0]:
-        raise ConfigError(
-            "this cdr.duckdb has no analyst tier",
-            hint="run `cdr build` to create it (or set CDR_TIER=full where you may see "
-            "personal data)",
-        )
-    con.execute(f"set search_path = '{ANALYST_SCHEMA}'")
-
-
 def connect(
     settings: Settings, read_only: bool = True, tier: str = "full"
 ) -> duckdb.DuckDBPyConnection:
@@ -380,7 +335,19 @@ def connect_as_of(
     """An in-memory DuckDB with every view over the tables as they were at `as_of` (a
     call_legs version number or a moment; see `warehouse/snapshots.py`), read in `tier`."""
     when = resolve_time(settings, as_of)
-    snapshots = table_snapshots(settings, when)
+    return connect_snapshots(settings, table_snapshots(settings, when), when, sql_dir, tier)
+
+
+def connect_snapshots(
+    settings: Settings,
+    snapshots: Mapping[str, Snapshot],
+    as_of: datetime | None = None,
+    sql_dir: Path | None = None,
+    tier: str = "full",
+) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB with every view over the table versions `snapshots` (the ledger
+    as it was `as_of`), read in `tier`: a database made for one question, which keeps the
+    device-level marts as tables (`materialize.Keeper`), the call-level ones as views."""
     con = duckdb.connect()
     con.execute("set TimeZone = 'UTC'")
     try:
@@ -390,7 +357,7 @@ def connect_as_of(
             sql_dir,
             snapshots,
             analyst="memory" if tier == "analyst" else None,
-            as_of=when,
+            as_of=as_of,
             keeper=Keeper(con, snapshots, whole=True, only=DEVICE_LEVEL),
         )
         use_tier(con, tier)

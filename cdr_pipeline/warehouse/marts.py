@@ -64,7 +64,7 @@ MATERIALIZED: dict[str, Mart] = {
     **{name: Mart(by_call=False, legs=False) for name in DEVICE_LEVEL},
     # no output column is personal, but its match reads the text of user ids and numbers
     # (a UUID in any case, a number's digits), which pseudonyms hide: the analyst tier
-    # always reads the full tier's rows (`analyst_reads_full_tier`; the parity test
+    # always reads the full tier's rows (`analyst_tables`; the parity test
     # compares both tiers; test_no_analyst_view_shows_a_personal_value guards)
     "fct_webex_go_leg_devices": Mart(by_call=False, analyst={}),
     "fct_calls": Mart(
@@ -96,32 +96,22 @@ def analyst_reads_table(con: duckdb.DuckDBPyConnection, mart: Mart, spec: ViewSp
     return shipped(spec)
 
 
-def analyst_reads_full_tier(con: duckdb.DuckDBPyConnection, specs: Sequence[ViewSpec]) -> None:
-    """Point the analyst tier's version of each mart without a personal column at the full
-    tier's view, also where the mart is no table (time travel). Such a mart's SQL may read
-    the text of personal values (`fct_webex_go_leg_devices` matches a UUID in any case and a
-    number by its digits), which its pseudonym hides: computed from the analyst tier's views
-    it would match other devices. Its rows hold nothing personal, so both tiers share them."""
-    for spec in specs:
-        mart = MATERIALIZED.get(spec.name)
-        if mart is None or mart.analyst is None or mart.analyst:
-            continue
-        if analyst_reads_table(con, mart, spec):
-            con.execute(
-                f"create or replace view {ANALYST_BASE}.{quote(spec.name)} as "
-                f"select * from main.{quote(spec.name)}"
-            )
-
-
 def analyst_table_sql(mart: Mart, table: str) -> str:
     """The analyst tier's view of a mart's table: its personal columns as pseudonyms."""
     return f"select * {pseudonymised(mart)}from {table}"
 
 
 def analyst_tables(con: duckdb.DuckDBPyConnection, specs: Sequence[ViewSpec]) -> dict[str, str]:
-    """Name -> SELECT of the analyst tier's base view of each mart whose table it may read
-    (`analyst_reads_table`) and which is a table already (a whole build keeps them as the
-    views are created): the analyst views after it then bind over the table too."""
+    """Name -> SELECT of the analyst tier's base view of each mart it may read from the full
+    tier (the shipped SQL: `analyst_reads_table`), so that the analyst views after it bind
+    over that from the start:
+    - a mart kept as a table already (a whole build keeps them as the views are created):
+      the table, its personal columns as pseudonyms;
+    - else a mart without a personal column (time travel keeps only the device-level ones):
+      the full tier's view. Its SQL may read the text of personal values
+      (`fct_webex_go_leg_devices` matches a UUID in any case and a number by its digits),
+      which a pseudonym hides: computed from the analyst tier's views it would match other
+      devices. Its rows hold nothing personal, so both tiers share them."""
     out: dict[str, str] = {}
     for spec in specs:
         mart = MATERIALIZED.get(spec.name)
@@ -129,6 +119,8 @@ def analyst_tables(con: duckdb.DuckDBPyConnection, specs: Sequence[ViewSpec]) ->
             continue
         if table_exists(con, SCHEMA, spec.name):
             out[spec.name] = analyst_table_sql(mart, f"{SCHEMA}.{quote(spec.name)}")
+        elif not mart.analyst:
+            out[spec.name] = f"select * from main.{quote(spec.name)}"
     return out
 
 
@@ -143,16 +135,15 @@ def pseudonymised(mart: Mart) -> str:
 
 
 def has_view(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
-    rows = con.execute(
-        "select count(*) from duckdb_views() where schema_name = ? and view_name = ?",
-        [schema, name],
-    ).fetchall()
-    return bool(rows[0][0])
+    return _listed(con, "duckdb_views()", "view_name", schema, name)
 
 
 def table_exists(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
-    rows = con.execute(
-        "select count(*) from duckdb_tables() where schema_name = ? and table_name = ?",
-        [schema, name],
-    ).fetchall()
-    return bool(rows[0][0])
+    return _listed(con, "duckdb_tables()", "table_name", schema, name)
+
+
+def _listed(
+    con: duckdb.DuckDBPyConnection, catalog: str, column: str, schema: str, name: str
+) -> bool:
+    query = f"select count(*) from {catalog} where schema_name = ? and {column} = ?"
+    return bool(con.execute(query, [schema, name]).fetchall()[0][0])
