@@ -130,10 +130,20 @@ def read_sql_file(path: Path) -> ViewSpec:
         raise ViewError(f"{origin}: holds more than one statement", hint="one view per file")
     if not body:
         raise ViewError(f"{origin}: holds no SELECT statement")
+    return ViewSpec(path.stem, _statement(text), grain, key, origin, doc)
+
+
+def _statement(text: str) -> str:
+    """The file's SELECT, comments kept, without the closing `;` and what follows it (only
+    comments), ending with a newline: the build also reads it inside parentheses (`select *
+    from (...)`), where a file ending with a `--` comment commented out the closing one and
+    a `;` ended the statement early (a Parser Error, not the exit 3 naming the file)."""
     sql = text.strip()
-    while sql.endswith(";"):
-        sql = sql[:-1].rstrip()
-    return ViewSpec(path.stem, sql, grain, key, origin, doc)
+    while True:
+        head, semicolon, tail = sql.rpartition(";")
+        if not semicolon or strip_sql_noise(tail).strip():
+            return sql + "\n"
+        sql = head.rstrip()
 
 
 MACROS_FILE = "_macros.sql"

@@ -3,6 +3,7 @@ atomic build. Uses throwaway `sql/` folders under tmp_path."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import duckdb
@@ -12,6 +13,7 @@ from click.testing import CliRunner
 from cdr_pipeline.cli.main import cli
 from cdr_pipeline.config import Settings
 from cdr_pipeline.errors import EXIT_BAD_INPUT
+from cdr_pipeline.resources import sql_dir
 from cdr_pipeline.warehouse import ViewError, build_warehouse, connect
 from cdr_pipeline.warehouse.catalog import parse_header, strip_sql_noise
 
@@ -173,3 +175,19 @@ def test_macros_are_created_before_the_views_and_kept_in_the_database(
     finally:
         con.close()
     assert got == ("2026-10-05T06:34:56Z", "2026-10-05T06:34:56.789")
+
+
+def test_a_file_ending_with_a_comment_or_a_semicolon_and_comment_builds(tmp_path: Path) -> None:
+    """The build reads a kept mart's SQL inside parentheses: a last `--` line commented out
+    the closing one, and `; -- note` ended the statement inside them (a Parser Error)."""
+    sql = tmp_path / "sql"
+    shutil.copytree(sql_dir(), sql)
+    with (sql / "fct_webex_go_leg_devices.sql").open("a") as fh:
+        fh.write("\n-- our own copy, from the shipped one\n")
+    with (sql / "fct_calls.sql").open("a") as fh:
+        fh.write("; -- ends here\n")
+    settings = Settings(warehouse=tmp_path / "wh")
+    build_warehouse(settings, sql_dir=sql)
+    con = connect(settings)
+    for view in ("fct_calls", "fct_webex_go_leg_devices", "analyst.fct_calls"):
+        assert con.execute(f"select count(*) from {view}").fetchone() == (0,)
