@@ -12,7 +12,10 @@ coverage, a cost in mixed currencies) is counted in `closed_unknown_rows` /
 and the month's covered days are not totalled: a sum of them means nothing (a changed
 price still shows as a changed row). Unchanged reports give no row. The reclaim list is left out: it
 describes the devices as of the latest device data, so a recomputation always moves its
-horizon; it is not a figure of the month.
+horizon; it is not a figure of the month. The org's peak of licences held at one instant,
+which the close keeps for the summary's headline, gets a row of its own (report
+`finance-summary`, measure `licences_held_peak`) when it would change: late data can move it
+without changing a row of the reports (two subscriptions' units found to overlap).
 """
 
 from __future__ import annotations
@@ -26,7 +29,13 @@ import duckdb
 import pyarrow as pa
 
 from cdr_pipeline.config import Settings
-from cdr_pipeline.reports.frozen import FINANCE_REPORTS, list_closed, read_frozen
+from cdr_pipeline.reports.figures import org_peak
+from cdr_pipeline.reports.frozen import (
+    FINANCE_REPORTS,
+    ClosedMonth,
+    list_closed,
+    read_frozen,
+)
 from cdr_pipeline.reports.registry import REPORTS
 from cdr_pipeline.reports.run import ReportResult, figure_settings, query_report
 from cdr_pipeline.warehouse import connect
@@ -181,11 +190,43 @@ def restatements(settings: Settings) -> ReportResult:
                     )
                 elif any(counts.values()):
                     rows.append(base)
+            assert con is not None
+            with naming_damage(lambda: built_snapshots(settings), settings.layout):
+                peak = _peak_row(con, close)
+            if peak is not None:
+                rows.append(peak)
     finally:
         if con is not None:
             con.close()
     table = pa.Table.from_pylist(rows, schema=SCHEMA)
     return ReportResult("restatements", None, table, time.monotonic() - t0)
+
+
+def _peak_row(con: duckdb.DuckDBPyConnection, close: ClosedMonth) -> dict[str, Any] | None:
+    """The restatement of the org's peak the close kept (`close.json`, the summary's
+    headline), or None when it still holds or the close predates it."""
+    if close.licences_held_peak is None:
+        return None
+    now = org_peak(con, close.first_day)
+    if now == close.licences_held_peak:
+        return None
+    return {
+        "month": close.first_day,
+        "report": "finance-summary",
+        "closed_at": close.closed_at,
+        "rows_closed": 1,
+        "rows_now": 1,
+        "rows_added": 0,
+        "rows_removed": 0,
+        "rows_changed": 1,
+        "measure": "licences_held_peak",
+        "currency": None,
+        "closed_total": float(close.licences_held_peak),
+        "current_total": float(now),
+        "change": float(now - close.licences_held_peak),
+        "closed_unknown_rows": 0,
+        "current_unknown_rows": 0,
+    }
 
 
 def _base(

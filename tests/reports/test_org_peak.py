@@ -10,9 +10,11 @@ from datetime import date
 from pathlib import Path
 
 from cdr_pipeline.config import Settings
+from cdr_pipeline.ingest import ingest_paths
 from cdr_pipeline.reports import headline_figures
 from cdr_pipeline.reports.close import close_month
 from cdr_pipeline.reports.finance import finance_summary
+from cdr_pipeline.reports.restate import restatements
 from cdr_pipeline.warehouse import build_warehouse
 from tests.warehouse.finance_world import BYOD, World, records, user
 
@@ -71,3 +73,37 @@ def test_the_headline_peak_is_held_at_one_instant(tmp_path: Path) -> None:
     assert close.close.licences_held_peak == 2
     html, figures = finance_summary(settings, "2026-09")
     assert figures.close is not None and "<b>2 / 3</b>" in html
+
+
+def test_restatements_show_a_late_change_of_the_closed_headline_peak(tmp_path: Path) -> None:
+    """The close keeps the org's peak for the summary's headline; late data that moves it
+    is a restatement, even when no row of the four reports changes. DA (Sub-1) is held
+    until 09-05 13:00 and DB (Sub-2), first seen in a snapshot at 15:00, from then on: one
+    licence at a time. A late PROVISIONED event dates DB from 12:00, an hour with both:
+    the org's peak goes from 1 to 2, while each subscription's peak stays 1 and every
+    licence-day stays on the same day."""
+    w = World()
+    w.snapshot("2026-09-01T12:00:00Z", "DA", U1, "+15550001")
+    w.event("2026-09-05T13:00:00Z", "DA", "DELETED", U1, "+15550001")
+    w.snapshot("2026-09-05T15:00:00Z", "DB", U2, "+15550002", subscription="Sub-2")
+    w.snapshot("2026-10-02T12:00:00Z", "DB", U2, "+15550002", subscription="Sub-2")
+    w.leg(
+        "calls_2026-09-01_2026-10-01.csv", "DESK", "2026-09-15T10:00:00Z", U3, "+1555", 30, go=False
+    )
+    w.build(tmp_path).close()
+    settings = Settings(warehouse=tmp_path / "wh")
+    build_warehouse(settings)
+    assert close_month(settings, "2026-09").close.licences_held_peak == 1
+
+    late = World()
+    late.event("2026-09-05T12:00:00Z", "DB", "PROVISIONED", U2, "+15550002", subscription="Sub-2")
+    assert ingest_paths(settings, [late.write(tmp_path / "late")]).exit_code == 0
+    build_warehouse(settings)
+
+    rows = restatements(settings).rows()
+    peak = [r for r in rows if r["measure"] == "licences_held_peak"]
+    assert len(peak) == 1, rows
+    assert peak[0]["month"] == date(2026, 9, 1) and peak[0]["report"] == "finance-summary"
+    assert (peak[0]["closed_total"], peak[0]["current_total"], peak[0]["change"]) == (1, 2, 1)
+    # the four reports themselves do not move
+    assert {r["report"] for r in rows} == {"finance-summary"}
