@@ -122,14 +122,13 @@ def close_month(
             # never later than today in the reporting time zone: the nightly's run date is
             # a UTC date, on which a month of a zone west of UTC may not have ended yet
             now = reporting_today(settings)
-            problem = _incomplete(
+            problem, hint = _incomplete(
                 first_day, coverage, covered, days, now if today is None else min(today, now)
             )
             if problem and not force:
                 raise CloseRefused(
                     f"{month_text(first_day)} is not complete: {problem}",
-                    hint="load the missing call data and run `cdr nightly`/`cdr build`, or "
-                    'close it anyway with --force --reason "why"',
+                    hint=f'{hint}, or close it anyway with --force --reason "why"',
                 )
             tables = compute_figures(con, first_day)
             peak = org_peak(con, first_day)
@@ -162,14 +161,23 @@ def close_month(
     return CloseResult(close, already_closed=False)
 
 
-def _incomplete(first_day: date, coverage: str, covered: int, days: int, today: date) -> str | None:
-    """Why the month cannot be closed without --force, or None (`today`: in the reporting
-    time zone)."""
+def _incomplete(
+    first_day: date, coverage: str, covered: int, days: int, today: date
+) -> tuple[str | None, str]:
+    """Why the month cannot be closed without --force (None when it can), and what to do
+    about it (`today`: in the reporting time zone)."""
     if next_month(first_day) > today:
-        return f"the month has not ended (today is {today.isoformat()})"
+        return (
+            f"the month has not ended (today is {today.isoformat()})",
+            f"close it on {next_month(first_day).isoformat()} or later (in reporting_timezone; "
+            "with close_after_days set, the nightly closes it by itself)",
+        )
     if coverage != "full":
-        return f"call coverage is {coverage} ({covered} of {days} days have call data)"
-    return None
+        return (
+            f"call coverage is {coverage} ({covered} of {days} days have call data)",
+            "load the missing call data and run `cdr nightly`/`cdr build`",
+        )
+    return None, ""
 
 
 def _write_close(layout: Layout, close: ClosedMonth, tables: dict[str, Any]) -> None:

@@ -162,8 +162,12 @@ def test_an_incomplete_month_is_refused_unless_forced_with_a_reason(wh: Settings
 
 
 def test_a_month_that_has_not_ended_is_refused(wh: Settings) -> None:
-    with pytest.raises(CloseRefused, match="has not ended"):
+    with pytest.raises(CloseRefused, match="has not ended") as refused:
         close_month(wh, CLOSED_MONTH, today=date(2026, 10, 20))
+    # what to do is to wait, not to load data the month cannot have yet
+    assert refused.value.hint is not None
+    assert "2026-11-01 or later" in refused.value.hint
+    assert "missing call data" not in refused.value.hint
 
 
 def test_a_month_ends_at_midnight_of_the_reporting_time_zone(
