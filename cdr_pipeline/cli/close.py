@@ -47,6 +47,11 @@ def close(
         sys.exit(0)
     if result.already_closed:
         echo(f"{c.month} was already closed on {c.closed_at:%Y-%m-%d %H:%M} UTC; nothing changed")
+        # its figures stay frozen whatever was loaded since: say where late data shows
+        echo(
+            "what data loaded since would change: cdr report restatements; to close it "
+            f'again: cdr reopen {c.month} --reason "why"'
+        )
     else:
         rows = ", ".join(f"{n} {r['rows']:,} rows" for n, r in c.reports.items())
         echo(f"closed {c.month} on {c.closed_at:%Y-%m-%d %H:%M} UTC: {rows}")

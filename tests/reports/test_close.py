@@ -134,6 +134,7 @@ def test_close_is_idempotent_and_atomic(wh: Settings) -> None:
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
     code, out, _ = cdr(wh, "close", CLOSED_MONTH)
     assert code == 0 and "already closed" in out
+    assert "cdr report restatements" in out and f"cdr reopen {CLOSED_MONTH}" in out
     assert len(read_journal(wh.layout)) == 1
     # no temp folder is left, and one (a close killed half way) would not count as closed
     assert [p.name for p in wh.layout.closed.iterdir()] == ["2026-10", "journal.jsonl"]
