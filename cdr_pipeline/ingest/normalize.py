@@ -244,12 +244,24 @@ def _text_columns(
         else:
             text.append(pl.lit(None, pl.String).alias(c.name))
     if any(c.name == "extra" for c in schema.lineage) and unknown_cols:
-        text.append(
-            pl.struct([clean(pl.col(col)).alias(h) for col, h in unknown_cols])
-            .struct.json_encode()
-            .alias("extra")
-        )
+        text.append(_extra_json([(clean(pl.col(col)), h) for col, h in unknown_cols]))
     return text
+
+
+def _extra_json(values: list[tuple[pl.Expr, str]]) -> pl.Expr:
+    """`extra`: a JSON object of the unknown columns that hold a value, NULL when none does.
+    A column without a value is left out: a JSON chunk's columns are the keys of all its
+    items, and an export may hold a column empty that another lacks, so a null there would
+    make a record's content depend on its neighbours, the chunk size and the export."""
+    members = []
+    for value, header in values:
+        pair = pl.struct(value.alias(header)).struct.json_encode()  # {"header":"value"}
+        members.append(
+            pl.when(value.is_not_null()).then(pair.str.slice(1, pair.str.len_chars() - 2))
+        )
+    joined = pl.concat_str(members, separator=",", ignore_nulls=True)
+    held = pl.any_horizontal([value.is_not_null() for value, _ in values])
+    return pl.when(held).then(pl.concat_str([pl.lit("{"), joined, pl.lit("}")])).alias("extra")
 
 
 def _typed_columns(

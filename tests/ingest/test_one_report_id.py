@@ -3,6 +3,7 @@ lives, also when its start time moved across UTC midnight to another day."""
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from pathlib import Path
 
@@ -211,3 +212,43 @@ def test_a_resent_copy_leaves_the_held_row_as_it_was_loaded(wh: Path, tmp_path: 
     kept = ["source_file", "source_row", "load_seq", "run_id"]
     assert after.select(kept)[:2].equals(before.select(kept)[:2])
     assert after["source_file"][2].endswith("again.csv") and after["duration_seconds"][2] == 555
+
+
+def test_an_unknown_column_without_a_value_is_not_part_of_a_record(
+    wh: Path, tmp_path: Path
+) -> None:
+    """An API page's items need not carry the same keys, and a JSON chunk's columns are the
+    keys of its items: a record whose item lacks a key another item has, or holds it empty,
+    has no value there. `extra` holds only the unknown columns with a value, so the record
+    does not depend on its neighbours or the chunk size, and its re-delivery alone on a page
+    is a duplicate, not an update."""
+
+    def item(i: int) -> dict[str, str]:
+        leg = _leg(i, "2026-10-01T10:00:00.000Z", "2026-10-01T10:05:00.000Z")
+        return dict(zip(HEADERS, leg, strict=True))
+
+    page = tmp_path / "page.json"
+    page.write_text(
+        json.dumps({"items": [{**item(1), "Alpha note": "a1"}, {**item(2), "Zeta note": None}]})
+    )
+    (f,) = load(wh, page).files
+    assert (f.rows_read, f.rows_loaded) == (2, 2)
+    assert table(wh).sort("report_id")["extra"].to_list() == ['{"Alpha note":"a1"}', None]
+    one_by_one = tmp_path / "one_by_one"
+    load(one_by_one, page, chunk_rows=1)
+    assert table(one_by_one).equals(table(wh))
+    alone = tmp_path / "alone.json"
+    alone.write_text(json.dumps({"items": [item(2)]}))
+    (f,) = load(wh, alone).files
+    assert (f.rows_read, f.rows_loaded, f.rows_updated, f.rows_duplicate) == (1, 0, 0, 1)
+    # a CSV export whose unknown column is NA there holds the same record
+    na = _csv(tmp_path / "na.csv", [])
+    na.write_bytes(
+        BOM
+        + csv_text(
+            [*HEADERS, "Alpha note"],
+            [[*_leg(2, "2026-10-01T10:00:00.000Z", "2026-10-01T10:05:00.000Z"), "NA"]],
+        ).encode()
+    )
+    (f,) = load(wh, na).files
+    assert (f.rows_read, f.rows_loaded, f.rows_updated, f.rows_duplicate) == (1, 0, 0, 1)
