@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any, BinaryIO
@@ -19,8 +20,24 @@ from cdr_pipeline.ingest.chunk import BadInput, Chunk, RawReject
 from cdr_pipeline.ingest.json_guard import JsonGuard
 from cdr_pipeline.ingest.limits import Limits
 
+log = logging.getLogger(__name__)
+
 HEAD_BYTES = 64 * 1024
 """Bytes read ahead to tell the layout: a page's `"items"` key must begin within them."""
+
+
+ERROR_KEYS = frozenset({"message", "errors", "trackingId"})
+
+
+def _no_cdrs_answer(record: Any) -> bool:
+    """The feed's answer for a window without records (HTTP 404, docs/webex-dch.md#http-status-
+    codes): `{"message": "No CDRs for requested time range and filters", "errors": [...],
+    "trackingId": ...}` and nothing else. Saved as it came, it is a page of no records, as
+    `cdr fetch` takes it; any other error answer is no export and still fails the file."""
+    if not isinstance(record, dict) or not record.keys() <= ERROR_KEYS:
+        return False
+    message = record.get("message")
+    return isinstance(message, str) and message.strip().lower().startswith("no cdrs")
 
 
 def _text(value: Any) -> str | None:
@@ -138,6 +155,9 @@ def _iter_records(stream: BinaryIO, limits: Limits) -> Iterator[tuple[int, Any]]
             chained = io.BufferedReader(_Chain(first, lines))
             records = _streamed(chained, limits, 0, "", guarded=True)
         for n, record in records:
+            if _no_cdrs_answer(record):
+                log.info("record %d is the API's answer for a window without records: skipped", n)
+                continue
             if isinstance(record, dict) and isinstance(record.get("items"), list):
                 raise BadInput(
                     f'a page whose "items" key begins after the first {HEAD_BYTES // 1024} '

@@ -71,3 +71,31 @@ def test_a_page_that_cannot_be_read_fails_with_why(tmp_path: Path, data: bytes, 
     (f,) = load(tmp_path / "wh", path).files
     assert (f.status, f.exit_code) == ("failed", 3)
     assert words in f.message and "page.json" in f.message, f.message
+
+
+NO_CDRS = {
+    "message": "No CDRs for requested time range and filters",
+    "errors": [{"description": "No CDRs for requested time range and filters"}],
+    "trackingId": "ROUTER_2",
+}
+
+
+@pytest.mark.parametrize("kind", [None, "calls"])
+def test_the_empty_window_answer_saved_as_a_page_holds_no_records(
+    tmp_path: Path, kind: str | None
+) -> None:
+    """docs/webex-dch.md#http-status-codes: the feed answers a window without records with
+    HTTP 404 and this body, not an empty list. Saved as it came (curl -o), it is a page of no
+    records, as `cdr fetch` takes it: the file loads empty, not 'not a recognised export'
+    (exit 3, which would fail the nightly for a quiet night)."""
+    path = tmp_path / "cdr_feed_2026-10-03T00.json"
+    path.write_bytes(json.dumps(NO_CDRS).encode())
+    (f,) = ingest_paths(settings(tmp_path / "wh"), [path], kind=kind).files
+    assert (f.status, f.exit_code, f.rows_read) == ("empty", 0, 0), f.message
+
+
+def test_another_error_answer_saved_as_a_page_still_fails(tmp_path: Path) -> None:
+    path = tmp_path / "page.json"
+    path.write_bytes(json.dumps({**NO_CDRS, "message": "Target user not authorized"}).encode())
+    (f,) = load(tmp_path / "wh", path).files
+    assert (f.status, f.exit_code) == ("failed", 3)
