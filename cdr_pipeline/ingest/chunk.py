@@ -24,6 +24,11 @@ class RawReject:
     raw_text: str
 
 
+NO_KEYS = "__empty__"
+"""The one column of a chunk of JSON records that have no keys (empty objects `{}`): a frame
+needs a column to hold its rows. No file has it; it is never named to the user."""
+
+
 @dataclass
 class Chunk:
     headers: list[str]

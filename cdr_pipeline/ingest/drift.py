@@ -7,6 +7,7 @@ import logging
 from collections.abc import Sequence
 from typing import Protocol
 
+from cdr_pipeline.ingest.chunk import NO_KEYS
 from cdr_pipeline.schema import HeaderResolution, TableSchema, resolve_headers
 
 log = logging.getLogger(__name__)
@@ -35,7 +36,7 @@ class Drift:
         res = self._resolutions.get(key)
         if res is None:
             res = self._resolutions[key] = resolve_headers(list(headers), self.schema)
-            self._unknown.update(dict.fromkeys(res.unknown))
+            self._unknown.update(dict.fromkeys(u for u in res.unknown if u != NO_KEYS))
             missing = set(res.missing)
             self._missing = missing if self._missing is None else self._missing & missing
             self._repeated.update({kept: res.headers[i] for i, kept in res.repeated})

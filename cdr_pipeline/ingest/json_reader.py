@@ -16,7 +16,7 @@ import ijson
 import numpy as np
 import polars as pl
 
-from cdr_pipeline.ingest.chunk import BadInput, Chunk, RawReject
+from cdr_pipeline.ingest.chunk import NO_KEYS, BadInput, Chunk, RawReject
 from cdr_pipeline.ingest.json_guard import JsonGuard
 from cdr_pipeline.ingest.limits import Limits
 
@@ -350,7 +350,7 @@ def _built(batch: list[tuple[int, dict[str, Any]]], rejects: list[RawReject]) ->
         for i, h in enumerate(names)
     }
     if not cols:
-        names = ["__empty__"]
+        names = [NO_KEYS]
         cols = {"c0": pl.Series([None] * len(batch), dtype=pl.String)}
     frame = pl.DataFrame(cols)
     rows = np.array([i for i, _ in batch], dtype=np.int64)

@@ -21,7 +21,7 @@ from typing import BinaryIO
 from cdr_pipeline import interrupts
 from cdr_pipeline.config import Settings
 from cdr_pipeline.errors import InputError, environment_error
-from cdr_pipeline.ingest.chunk import CSV, BadInput, Chunk
+from cdr_pipeline.ingest.chunk import CSV, NO_KEYS, BadInput, Chunk
 from cdr_pipeline.ingest.csv_header import read_header
 from cdr_pipeline.ingest.csv_reader import read_csv_body
 from cdr_pipeline.ingest.digest import Digest, Fingerprint
@@ -272,6 +272,18 @@ def _chunks(
     return first.headers, itertools.chain([first], it)
 
 
+def _detect(headers: list[str], source: str) -> TableSchema:
+    """The kind the first chunk's header (a JSON file: its records' keys) tells."""
+    if headers == [NO_KEYS]:
+        raise InputError(
+            "not a recognised export: its first records are empty JSON objects ({}), with no "
+            "keys to tell the kind from",
+            path=source,
+            hint="check the file is an export of the Webex APIs; force a kind with --kind",
+        )
+    return detect_kind(headers, source)
+
+
 class SourceStage:
     """One data stream of a file (a plain file, a gzip stream or one ZIP member)."""
 
@@ -306,7 +318,7 @@ class SourceStage:
             if not headers:
                 result.status, result.message = "empty", "no header and no rows"
                 return StagedSource(result, source.path.name)
-            schema = SCHEMAS[task.kind] if task.kind else detect_kind(headers, source.name)
+            schema = SCHEMAS[task.kind] if task.kind else _detect(headers, source.name)
             result.kind = schema.kind
             stager = Stager(
                 self.folder / "rows",
