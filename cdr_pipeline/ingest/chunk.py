@@ -24,6 +24,14 @@ class RawReject:
     raw_text: str
 
 
+CHUNK_BYTES = 32 * 1024 * 1024
+"""A chunk ends at `chunk_rows` records or once its records hold this many bytes, whichever
+comes first (a record is always taken whole). Real records are about 1 KB, so chunks end by
+count (25,000 rows: ~21 MB of CSV); a file of records of megabytes each, within
+`max_record_bytes`, would otherwise hold thousands of them at once: memory would follow
+what the file holds, not the chunk size. A JSON chunk counts the bytes read from the file."""
+
+
 NO_KEYS = "__empty__"
 """The one column of a chunk of JSON records that have no keys (empty objects `{}`): a frame
 needs a column to hold its rows. No file has it; it is never named to the user."""

@@ -22,18 +22,11 @@ from typing import BinaryIO
 import numpy as np
 import polars as pl
 
-from cdr_pipeline.ingest.chunk import BadInput, Chunk, RawReject
+from cdr_pipeline.ingest.chunk import CHUNK_BYTES, BadInput, Chunk, RawReject
 from cdr_pipeline.ingest.csv_header import Header, split_fields
 from cdr_pipeline.ingest.csv_split import Segment, split_stream
 from cdr_pipeline.ingest.limits import Limits
 from cdr_pipeline.schema.base import NULL_MARKERS, normalize_header
-
-CHUNK_BYTES = 32 * 1024 * 1024
-"""A chunk ends at `chunk_rows` records or once its records hold this many bytes, whichever
-comes first (a record is always taken whole). Real records are about 1 KB, so chunks end by
-count (25,000 rows: ~21 MB); a file of records of megabytes each, within
-`max_record_bytes`, would otherwise hold thousands of them at once: memory would follow
-what the file holds, not the chunk size."""
 
 
 def read_csv_body(

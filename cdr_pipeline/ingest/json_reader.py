@@ -16,7 +16,7 @@ import ijson
 import numpy as np
 import polars as pl
 
-from cdr_pipeline.ingest.chunk import NO_KEYS, BadInput, Chunk, RawReject
+from cdr_pipeline.ingest.chunk import CHUNK_BYTES, NO_KEYS, BadInput, Chunk, RawReject
 from cdr_pipeline.ingest.json_guard import JsonGuard
 from cdr_pipeline.ingest.limits import Limits
 
@@ -119,6 +119,21 @@ class _Chain(io.RawIOBase):
             self._first = self._first[n:]
             return n
         return self._stream.readinto(buffer)  # type: ignore[attr-defined]
+
+
+class _Counted(io.RawIOBase):
+    """`stream`, counting the bytes read from it (a chunk ends by bytes as well as records)."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self._stream, self.count = stream, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        n: int = self._stream.readinto(buffer)  # type: ignore[attr-defined]
+        self.count += n or 0
+        return n
 
 
 def _iter_records(stream: BinaryIO, limits: Limits) -> Iterator[tuple[int, Any]]:
@@ -282,7 +297,14 @@ def read_json_chunks(
     batch: list[tuple[int, dict[str, Any]]] = []
     rejects: list[RawReject] = []
     keys: set[str] = set()
-    for n, record in _iter_records(stream, limits):
+    counted = _Counted(stream)
+    start = end = 0  # bytes read before this chunk's first record, and up to the last one
+    for n, record in _iter_records(counted, limits):  # type: ignore[arg-type]
+        if (batch or rejects) and counted.count - start > CHUNK_BYTES:
+            # the chunk ends by bytes, as a CSV chunk does: before the record that overflows
+            yield _chunk(batch, rejects)
+            batch, rejects, keys, start = [], [], set(), end
+        end = counted.count
         if isinstance(record, _Broken):
             rejects.append(
                 RawReject(n, "invalid_json", f"not valid JSON: {record.error}", record.text)
@@ -308,7 +330,7 @@ def read_json_chunks(
                 )
         if len(batch) + len(rejects) >= chunk_rows:
             yield _chunk(batch, rejects)
-            batch, rejects, keys = [], [], set()
+            batch, rejects, keys, start = [], [], set(), end
     if batch or rejects:
         yield _chunk(batch, rejects)
 

@@ -12,9 +12,12 @@ import zipfile
 from pathlib import Path
 
 import polars as pl
+import pytest
 
+from cdr_pipeline.ingest.chunk import CHUNK_BYTES
 from cdr_pipeline.ingest.csv_header import read_header
-from cdr_pipeline.ingest.csv_reader import CHUNK_BYTES, read_csv_body
+from cdr_pipeline.ingest.csv_reader import read_csv_body
+from cdr_pipeline.ingest.json_reader import read_json_chunks
 from cdr_pipeline.ingest.sources import sources_of
 from tests.ingest.helpers import load, rejects, run_cdr, table
 from tests.ingest.hostile_corpus import HEADER, REPORT_ID, USER, csv_bytes, line, records, rows
@@ -199,3 +202,23 @@ def test_records_joined_by_a_bare_cr_say_so_in_the_reject(tmp_path: Path) -> Non
     (detail,) = rejects(wh)["detail"].to_list()
     assert "-1" not in detail
     assert "carriage return (CR) alone" in detail and "LF or CRLF" in detail
+
+
+@pytest.mark.parametrize("layout", ["lines", "array", "page"])
+def test_json_chunks_of_long_records_end_by_bytes(layout: str) -> None:
+    """As CSV chunks: 40 JSON records of 15 MiB each held 2.3 GB at once in one chunk."""
+    recs = records(12, 72)
+    for r in recs:
+        r["User"] = "x" * (6 * 1024 * 1024)  # 6 MiB each: 72 MiB in all, within max_record_bytes
+    texts = [json.dumps(r).encode() for r in recs]
+    data = {
+        "lines": b"".join(t + b"\n" for t in texts),
+        "array": b"[" + b",".join(texts) + b"]",
+        "page": b'{"items": [' + b",".join(texts) + b"]}",
+    }[layout]
+    chunks = list(read_json_chunks(io.BytesIO(data), chunk_rows=25_000))
+    assert sum(c.frame.height for c in chunks) == 12 and not any(c.rejects for c in chunks)
+    assert len(chunks) >= 3
+    for chunk in chunks:
+        assert chunk.frame.height == 1 or chunk.frame.estimated_size() <= CHUNK_BYTES
+    assert [n for c in chunks for n in c.source_rows.tolist()] == list(range(1, 13))
