@@ -7,7 +7,6 @@ A `Source` is one logical data stream: a plain or gzipped file, or one member of
 
 from __future__ import annotations
 
-import gzip
 import io
 import zipfile
 from collections.abc import Callable, Iterator
@@ -19,6 +18,7 @@ from typing import Any, BinaryIO
 
 from cdr_pipeline.errors import InputError
 from cdr_pipeline.ingest.chunk import CSV, JSON
+from cdr_pipeline.ingest.gunzip import gunzip
 from cdr_pipeline.ingest.limits import DECOMPRESS_ERRORS, Limits, Unpacked, unreadable
 from cdr_pipeline.render import os_text
 
@@ -68,8 +68,9 @@ class Source:
             with self._gunzipped_member(limits) as gz:
                 yield _skip_bom(gz)
         elif self.container == "gzip":
-            with gzip.open(self.path, "rb") as raw:
-                yield _skip_bom(Unpacked(raw, self.compressed, limits, self.name))  # type: ignore[arg-type]
+            with open(self.path, "rb") as packed:
+                unpacked = Unpacked(gunzip(packed), self.compressed, limits, self.name)
+                yield _skip_bom(unpacked)  # type: ignore[arg-type]
         else:
             with open(self.path, "rb") as raw:
                 yield _skip_bom(raw)
@@ -87,8 +88,8 @@ class Source:
         against the member's bytes in the archive (as a gzip file's are against its size)."""
         with zipfile.ZipFile(self.path) as zf, _opened(zf, self._info(zf), self.name) as raw:
             member = Unpacked(raw, self.compressed, limits, self.name)
-            with gzip.GzipFile(fileobj=io.BufferedReader(member), mode="rb") as gz:
-                yield Unpacked(gz, self.compressed, limits, self.name)  # type: ignore[arg-type, misc]
+            gz = gunzip(member)
+            yield Unpacked(gz, self.compressed, limits, self.name)  # type: ignore[misc]
 
 
 class _Tee(io.RawIOBase):
@@ -207,8 +208,8 @@ def _sniff_member(zf: zipfile.ZipFile, member: zipfile.ZipInfo, name: str) -> tu
         head = fh.read(64)
     if not head.startswith(GZIP_MAGIC):
         return "zip", _detect_format(head, name, "a ZIP")
-    with _opened(zf, member, name) as fh, gzip.GzipFile(fileobj=fh, mode="rb") as gz:
-        inner = gz.read(64)
+    with _opened(zf, member, name) as fh:
+        inner = gunzip(fh).read(64)
     return "zip-gzip", _detect_format(inner, name, "a gzip stream inside a ZIP")
 
 
@@ -286,8 +287,8 @@ def sources_of(path: Path, limits: Limits | None = None) -> list[Source]:
         return out
     if magic.startswith(GZIP_MAGIC):
         try:
-            with gzip.open(path, "rb") as fh:
-                head = fh.read(64)
+            with open(path, "rb") as fh:
+                head = gunzip(fh).read(64)
         except DECOMPRESS_ERRORS as exc:
             raise unreadable(exc, name) from exc
         size = path.stat().st_size
