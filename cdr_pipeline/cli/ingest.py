@@ -75,11 +75,7 @@ def ingest(
             if f.status == "skipped" or (f.message and f.status != "failed"):
                 echo(f"note: {f.source}: {f.message}", err=True)
             if f.unknown_columns:
-                echo(
-                    f"note: {f.source}: new columns kept in 'extra': "
-                    f"{', '.join(f.unknown_columns)}",
-                    err=True,
-                )
+                echo(f"note: {f.source}: {f.new_columns_note()}", err=True)
         for f in result.errors:
             echo(f"error: {f.message}", err=True, fields=file_error_fields(f))
     if result.interrupted_runs:

@@ -24,6 +24,10 @@ class ProgressEvent:
 ProgressFn = Callable[[ProgressEvent], None]
 
 
+NOTE_COLUMNS = 20
+"""New columns a note names (the ledger keeps every one)."""
+
+
 @dataclass
 class FileResult:
     path: str
@@ -45,6 +49,16 @@ class FileResult:
     top_reasons: list[tuple[str, int]] = field(default_factory=list)
     message: str = ""
     exit_code: int = EXIT_OK
+
+    def new_columns_note(self) -> str:
+        """The note naming the new columns kept in `extra`: the first NOTE_COLUMNS of them,
+        then how many more (records each with a key of their own named 190,000 columns, a
+        note of 3.9 MB); the ledger's `unknown_columns` keeps them all."""
+        shown = ", ".join(self.unknown_columns[:NOTE_COLUMNS])
+        more = len(self.unknown_columns) - NOTE_COLUMNS
+        if more > 0:
+            shown += f" and {more:,} more (ingest_files.unknown_columns lists them all)"
+        return f"new columns kept in 'extra': {shown}"
 
     def set_rejects(self, reasons: Mapping[str, int]) -> None:
         """Rejected rows and the three commonest reasons."""

@@ -154,8 +154,7 @@ def _notes(result: IngestResult) -> None:
         if f.status == "skipped" or (f.message and f.status != "failed"):
             sys.stderr.write(f"note: {f.source}: {f.message}\n")
         if f.unknown_columns:
-            columns = ", ".join(f.unknown_columns)
-            sys.stderr.write(f"note: {f.source}: new columns kept in 'extra': {columns}\n")
+            sys.stderr.write(f"note: {f.source}: {f.new_columns_note()}\n")
     if result.interrupted_runs:
         runs = ", ".join(result.interrupted_runs)
         sys.stderr.write(

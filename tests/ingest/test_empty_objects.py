@@ -1,5 +1,6 @@
-"""JSON records that are empty objects (`{}`) have no keys: the messages about them say so,
-and never name the reader's internal placeholder column as if the file had it."""
+"""JSON records with no keys (`{}`), or each with a key of its own: the messages about them
+say so, never name the reader's internal placeholder column as if the file had it, and
+stay a line long."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import json
 from pathlib import Path
 
 from cdr_pipeline.ingest import ingest_paths
-from tests.ingest.helpers import settings
+from tests.ingest.helpers import run_cdr, settings
 from tests.ingest.hostile_corpus import records
 
 
@@ -27,3 +28,18 @@ def test_empty_objects_after_good_records_are_no_new_column(tmp_path: Path) -> N
     (f,) = ingest_paths(settings(tmp_path / "wh", chunk_rows=3), [path]).files
     assert f.rows_read == 8 and f.rows_rejected == 5
     assert f.unknown_columns == [], f.unknown_columns
+
+
+def test_the_new_columns_note_names_a_few_and_counts_the_rest(tmp_path: Path) -> None:
+    """Records each with a key of its own (2,000 chunks of 1,900 such keys named 190,000
+    columns: a note of 3.9 MB on stderr). The ledger keeps them all."""
+    path = tmp_path / "keys.jsonl"
+    recs = records(300, 92)
+    for i, r in enumerate(recs):
+        r[f"custom_{i}"] = "v"
+    path.write_bytes(b"".join(json.dumps(r).encode() + b"\n" for r in recs))
+    run = run_cdr("--warehouse", str(tmp_path / "wh"), "ingest", str(path))
+    assert run.returncode == 0, run.stderr
+    (note,) = [x for x in run.stderr.splitlines() if "new columns kept in 'extra'" in x]
+    assert "custom_0, custom_1," in note and "custom_299" not in note
+    assert "and 280 more" in note and len(note) < 600, note
