@@ -49,7 +49,8 @@ class Chunk:
     """Raw text of table row i, for quarantine."""
     rejects: list[RawReject] = field(default_factory=list)
     bytes_read: int = 0
-    """Bytes of the source consumed up to the end of this chunk (progress)."""
+    """Bytes of the source consumed up to the end of this chunk, at most (progress, and the
+    records that can still follow: `limits.rate_out_of_reach`)."""
     delimiter: str = ","
     """Field separator of a CSV source (for re-splitting raw text)."""
     nulls_marked: bool = False

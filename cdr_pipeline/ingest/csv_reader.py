@@ -40,11 +40,12 @@ def read_csv_body(
     pieces: list[tuple[Segment, int, int]] = []
     have = held = 0
     pending_rejects: list[RawReject] = []
-    bytes_seen = 0
+    bytes_seen = 0  # of the segments split so far
+    consumed = 0  # of the body up to the end of the last record taken into a chunk
 
     def emit() -> Chunk:
         nonlocal pieces, have, held, pending_rejects
-        chunk = _parse(pieces, header, col_names, pending_rejects, bytes_seen)
+        chunk = _parse(pieces, header, col_names, pending_rejects, consumed)
         pieces, have, held, pending_rejects = [], 0, 0, []
         return chunk
 
@@ -66,6 +67,7 @@ def read_csv_body(
                 pieces.append((seg, i, i + take))
                 have += take
                 held += int(seg.ends[i + take - 1] - seg.starts[i])
+                consumed = bytes_seen - len(seg.data) + int(seg.ends[i + take - 1])
                 i += take
             if have == chunk_rows or full:
                 yield emit()

@@ -302,7 +302,7 @@ def read_json_chunks(
     for n, record in _iter_records(counted, limits):  # type: ignore[arg-type]
         if (batch or rejects) and counted.count - start > CHUNK_BYTES:
             # the chunk ends by bytes, as a CSV chunk does: before the record that overflows
-            yield _chunk(batch, rejects)
+            yield _chunk(batch, rejects, end)
             batch, rejects, keys, start = [], [], set(), end
         end = counted.count
         if isinstance(record, _Broken):
@@ -329,16 +329,28 @@ def read_json_chunks(
                     "cdr.toml if it is",
                 )
         if len(batch) + len(rejects) >= chunk_rows:
-            yield _chunk(batch, rejects)
+            yield _chunk(batch, rejects, end)
             batch, rejects, keys, start = [], [], set(), end
     if batch or rejects:
-        yield _chunk(batch, rejects)
+        yield _chunk(batch, rejects, end)
 
 
-def _chunk(batch: list[tuple[int, dict[str, Any]]], rejects: list[RawReject]) -> Chunk:
-    """The chunk of `batch`; a record with half a character (a lone surrogate escape, which
-    no column can store) is quarantined. Such records are rare: they are looked for only
-    when building the chunk fails on one (a walk of every record cost 3 s per 1M)."""
+READ_AHEAD = 1024 * 1024
+"""Bytes the JSON readers may have read past the last record they returned, at most (the
+layout's look-ahead, ijson's and the line reader's buffers)."""
+
+
+def _chunk(batch: list[tuple[int, dict[str, Any]]], rejects: list[RawReject], read: int) -> Chunk:
+    """The chunk of `batch`, `read` bytes into the stream; a record with half a character (a
+    lone surrogate escape, which no column can store) is quarantined. Such records are rare:
+    they are looked for only when building the chunk fails on one (a walk of every record
+    cost 3 s per 1M)."""
+    chunk = _checked(batch, rejects)
+    chunk.bytes_read = max(read - READ_AHEAD, 0)  # the records' end lies no earlier
+    return chunk
+
+
+def _checked(batch: list[tuple[int, dict[str, Any]]], rejects: list[RawReject]) -> Chunk:
     try:
         return _built(batch, rejects)
     except UnicodeEncodeError:

@@ -213,8 +213,14 @@ class FileLoader:
         self._publish_rejects(schema, staged)
         rate = result.rows_rejected / result.rows_read
         if result.rows_rejected and rate > settings.max_reject_rate:
+            stopped = (
+                ""
+                if staged.stopped_after is None
+                else " (reading stopped there: the rest of the file could not bring the share "
+                "under the limit)"
+            )
             err = RejectRateExceeded(
-                f"{result.rows_rejected} of {result.rows_read} rows rejected "
+                f"{result.rows_rejected} of {result.rows_read} rows rejected{stopped} "
                 f"({rate:.1%} > --max-reject-rate {settings.max_reject_rate:.1%}); "
                 f"no rows of this file were published. Top reasons: {result.top_reasons_text()}",
                 path=result.source,

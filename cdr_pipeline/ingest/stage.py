@@ -27,7 +27,7 @@ from cdr_pipeline.ingest.csv_reader import read_csv_body
 from cdr_pipeline.ingest.digest import Digest, Fingerprint
 from cdr_pipeline.ingest.drift import Drift
 from cdr_pipeline.ingest.json_reader import read_json_chunks
-from cdr_pipeline.ingest.limits import Limits, unreadable
+from cdr_pipeline.ingest.limits import Limits, most_bytes, rate_out_of_reach, unreadable
 from cdr_pipeline.ingest.normalize import LoadContext, normalize
 from cdr_pipeline.ingest.paths import regular_file
 from cdr_pipeline.ingest.prefetch import Prefetch
@@ -82,6 +82,9 @@ class StagedSource:
     """Partition value -> staged Parquet file."""
     reasons: dict[str, int] = field(default_factory=dict)
     """Quarantined rows by reason."""
+    stopped_after: int | None = None
+    """Records read when reading stopped early: too many were quarantined for the rest of the
+    file to bring the share under `max_reject_rate` (`limits.rate_out_of_reach`)."""
 
     @property
     def schema(self) -> TableSchema | None:
@@ -337,18 +340,26 @@ class SourceStage:
                 ingested_at=datetime.now(UTC),
                 load_seq=task.load_seq,
             )
+            most = most_bytes(source.container, source.compressed, self.size, limits)
+            stopped = None
             try:
                 for chunk in chunks:
                     interrupts.checkpoint()  # a stop raised here leaves nothing half-started
                     self._consume(chunk, schema, drift, ctx, stager, rejects)
+                    rejected, left = rejects.reasons.total(), most - chunk.bytes_read
+                    rate = self.settings.max_reject_rate
+                    if rate_out_of_reach(rejected, result.rows_read, left, rate):
+                        stopped = result.rows_read  # the file fails the gate: read no more
+                        break
                 drift.finish(result)
                 staged = stager.close()
             except BaseException:
                 stager.discard()
                 raise
             rejects.close()
+            reasons = dict(rejects.reasons)
             return StagedSource(
-                result, source.path.name, schema.kind, self.folder, staged, dict(rejects.reasons)
+                result, source.path.name, schema.kind, self.folder, staged, reasons, stopped
             )
 
     def _consume(

@@ -222,3 +222,44 @@ def test_json_chunks_of_long_records_end_by_bytes(layout: str) -> None:
     for chunk in chunks:
         assert chunk.frame.height == 1 or chunk.frame.estimated_size() <= CHUNK_BYTES
     assert [n for c in chunks for n in c.source_rows.tolist()] == list(range(1, 13))
+
+
+def test_a_file_of_tiny_bad_records_fails_early_and_its_rejects_are_kept(tmp_path: Path) -> None:
+    # 200,000 one-character lines (ragged rows): each was quarantined in turn, about 30 µs
+    # apiece, so a few hundred MB of them took minutes; past 1 % of what the file can still
+    # hold, the file cannot pass max_reject_rate whatever follows, and reading stops
+    n = 200_000
+    garbage = tmp_path / "garbage.csv"
+    garbage.write_bytes(csv_bytes([line(r) for r in rows(5, 70)] + [b"x\r\n"] * n))
+    json_lines = tmp_path / "garbage.jsonl"  # a record first, so the kind is known
+    json_lines.write_text(json.dumps(records(1, 74)[0]) + "\n" + "1\n" * n)
+    good = tmp_path / "good.csv"
+    good.write_bytes(csv_bytes([line(r) for r in rows(50, 71)]))
+    result = load(tmp_path / "wh", garbage, json_lines, good, chunk_rows=1000)
+    by_name = {Path(f.path).name: f for f in result.files}
+    for name in ("garbage.csv", "garbage.jsonl"):
+        failed = by_name[name]
+        assert failed.status == "failed" and failed.exit_code == 3, failed.message
+        assert "reading stopped there" in (failed.message or "")
+        # stopped within the first few percent, every record read still accounted for
+        assert failed.rows_read < n // 10
+        assert failed.rows_loaded == failed.rows_duplicate == 0
+    assert by_name["good.csv"].status == "loaded" and by_name["good.csv"].rows_loaded == 50
+    kept = rejects(tmp_path / "wh")
+    assert kept.height == sum(by_name[n].rows_rejected for n in by_name)
+    assert kept.height > 0 and table(tmp_path / "wh").height == 50
+
+
+def test_bad_records_first_do_not_stop_a_file_whose_good_rows_can_still_make_up(
+    tmp_path: Path,
+) -> None:
+    # 30 bad lines, then 5,000 good rows: 0.6 % rejected, under the 1 % limit. After the
+    # first chunks 30 of 40 records are bad, but the rest of the file could (and does) bring
+    # the share down: it must be read to its end and loaded
+    body = [b"x\r\n"] * 30 + [line(r) for r in rows(5_000, 72)]
+    path = tmp_path / "bad_first.csv"
+    path.write_bytes(csv_bytes(body))
+    result = load(tmp_path / "wh", path, chunk_rows=10)
+    (file,) = result.files
+    assert file.status == "loaded", file.message
+    assert (file.rows_read, file.rows_loaded, file.rows_rejected) == (5_030, 5_000, 30)
