@@ -152,6 +152,7 @@ SETTINGS_KEYS: dict[str, Key] = {
         Key("max_header_bytes", "int", minimum=4096, maximum=256 * 1024**2),
         Key("max_columns", "int", minimum=10, maximum=1_000_000),
         Key("max_record_bytes", "int", minimum=4096, maximum=1024**3),
+        Key("max_value_bytes", "int", minimum=1024, maximum=1024**3),
         Key("max_json_depth", "int", minimum=4, maximum=1000),
         Key("max_json_number_digits", "int", minimum=20, maximum=4000),
         Key("max_zip_members", "int", minimum=1, maximum=1_000_000),

@@ -49,6 +49,9 @@ class Settings:
     max_columns: int = 2000
     max_record_bytes: int = 16 * 1024 * 1024
     """One CSV record or JSON-lines line; also the longest JSON string."""
+    max_value_bytes: int = 64 * 1024
+    """One field of a record (and the unknown columns kept in `extra` together): past it the
+    row is quarantined (`value_too_long`), not the file failed."""
     max_json_depth: int = 64
     max_json_number_digits: int = 100
     max_zip_members: int = 1000

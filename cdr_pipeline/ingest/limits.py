@@ -1,6 +1,7 @@
 """Bounds on the work one input may cause, and the decompressing stream that enforces the
 byte bounds. Every limit is a setting (docs/limits.md says what each guards and how to raise
-it); crossing one fails the file or ZIP member with exit 3, never the run.
+it); crossing one fails the file or ZIP member with exit 3, never the run (but for
+`max_value_bytes`, which quarantines the row: `derive.base.long_values`).
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ import numpy as np
 import polars as pl
 
 from cdr_pipeline.ingest.derive import DERIVERS, Check
+from cdr_pipeline.ingest.derive.base import long_values
 from cdr_pipeline.schema.base import (
     BOOLEAN,
     DATE,
@@ -70,6 +71,8 @@ class LoadContext:
     run_id: str
     ingested_at: datetime
     load_seq: int
+    max_value_bytes: int = 64 * 1024
+    """A row with a longer field is quarantined (`value_too_long`)."""
 
 
 @dataclass
@@ -326,6 +329,7 @@ def normalize(
     lf = raw.lazy().select([*text, pl.int_range(pl.len(), dtype=pl.Int64).alias("__idx")])
     # 2. typed parsing; a value that is present but does not parse is a bad row
     typed, checks = _typed_columns(schema, res, decimal_comma)
+    checks.insert(0, long_values(lf.collect_schema().names(), schema, ctx.max_value_bytes))
     lf = lf.with_columns([e.alias(f"__typed_{e.meta.output_name()}") for e in typed])
     # in-memory: on a chunk the streaming engine's threads cost more than they bring (the 1M
     # ingest benchmark runs ~0.2 s faster)

@@ -339,6 +339,7 @@ class SourceStage:
                 run_id=task.run_id,
                 ingested_at=datetime.now(UTC),
                 load_seq=task.load_seq,
+                max_value_bytes=self.settings.max_value_bytes,
             )
             most = most_bytes(source.container, source.compressed, self.size, limits)
             stopped = None

@@ -1,4 +1,5 @@
-"""What a per-kind derivation returns: derived columns and the row checks that quarantine."""
+"""What a per-kind derivation returns: derived columns and the row checks that quarantine;
+and the check every kind shares, a field too long (`long_values`)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import polars as pl
+
+from cdr_pipeline.schema.base import TableSchema
 
 
 @dataclass(frozen=True)
@@ -19,3 +22,23 @@ class Check:
 
 Deriver = Callable[[pl.DataFrame], tuple[pl.DataFrame, list[Check]]]
 """Typed chunk in, the chunk with derived columns and the kind's extra row checks out."""
+
+
+def long_values(names: list[str], schema: TableSchema, limit: int) -> Check:
+    """A row with a field longer than `limit` bytes (`max_value_bytes`): no DCH or device
+    value is more than a few hundred bytes, and rows of megabytes each, within
+    `max_record_bytes`, took the partition merge and the build past their memory (exit 6 for
+    the whole run, every night the file stayed in the inbox)."""
+    text = [c.name for c in schema.input_columns if not c.sensitive and c.name in names]
+    if "extra" in names:  # the unknown columns, together
+        text.append("extra")
+    longest = pl.max_horizontal([pl.col(n).str.len_bytes() for n in text])
+    return Check(
+        "value_too_long",
+        longest > limit,
+        pl.format(
+            f"a field of {{}} bytes, over max_value_bytes ({limit:,}): raise it in cdr.toml "
+            "if values this long are genuine",
+            longest,
+        ),
+    )
