@@ -285,3 +285,14 @@ def test_since_scope(tmp_path: Path, samples_dir: Path) -> None:
     assert validate_warehouse(settings, today - timedelta(days=1)).rows_validated == 10
     later = validate_warehouse(settings, today + timedelta(days=1))
     assert later.suites == [] and later.exit_code == 0
+
+
+def test_pages_carry_no_batch_fingerprint(clean: Validated) -> None:
+    """GX's per-batch fingerprint cost an eighth of a validation: it is not computed."""
+    assert clean.report.data_docs_index is not None
+    pages = list((clean.report.data_docs_index.parent / "validations").rglob("*.html"))
+    assert pages
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        assert "cdr_validation_id" in text  # the batch markers are shown...
+        assert "pandas_data_fingerprint" not in text  # ...without the fingerprint
