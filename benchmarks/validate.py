@@ -6,8 +6,13 @@ Generates a DCH export with the sample generator, then times, each in a fresh pr
 Prints seconds and peak RSS of each (getrusage of that child alone, via os.wait4) and the
 ratio b/a. Target: ratio <= 0.5 at 1M legs.
 
+With --failing, a second export of the same legs in which every `Call type` is a value the
+documentation does not list (an open-enum warning on every row) is ingested and validated
+as well: the cost of a check that fails everywhere, against the clean validation.
+
     python benchmarks/validate.py                 # 1M legs
     python benchmarks/validate.py --legs 200000   # quick look
+    python benchmarks/validate.py --failing       # and a check failing on every row
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ def main() -> None:
     parser.add_argument("--legs", type=int, default=1_000_000)
     parser.add_argument("--days", type=int, default=61)
     parser.add_argument("--workdir", type=Path, default=None, help="default: a temp folder")
+    parser.add_argument("--failing", action="store_true", help="also a check failing everywhere")
     opts = parser.parse_args()
 
     from cdr_pipeline.samples import write_call_export
@@ -69,9 +75,36 @@ def main() -> None:
         "ratio_validate_to_ingest": round(validate_s / ingest_s, 3),
         "target_ratio": 0.5,
     }
+    if opts.failing:
+        result |= failing_everywhere(export, work, cdr, validate_s)
     print(json.dumps(result, indent=2))
     if opts.workdir is None:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def failing_everywhere(export: Path, work: Path, cdr: str, clean_s: float) -> dict[str, object]:
+    """`cdr validate --all` of the same legs, every one with an undocumented call type."""
+    import duckdb
+
+    odd = work / "dch_odd_call_type.csv"
+    duckdb.execute(
+        "COPY (SELECT * REPLACE ('SIP_HOLOGRAM' AS \"Call type\") "
+        "FROM read_csv(?, all_varchar=true)) TO '" + str(odd) + "' (HEADER)",
+        [str(export)],
+    )
+    wh = work / "warehouse_odd"
+    shutil.rmtree(wh, ignore_errors=True)
+    _, _, code = measure([cdr, "--warehouse", str(wh), "-q", "ingest", str(odd)])
+    assert code == 0, f"ingest exited {code}"
+    seconds, rss, code = measure([cdr, "--warehouse", str(wh), "validate", "--all"])
+    assert code == 0, f"validate exited {code} (an open-enum value is a warning)"
+    shutil.rmtree(wh, ignore_errors=True)
+    odd.unlink()
+    return {
+        "failing_everywhere_validate_s": round(seconds, 2),
+        "failing_everywhere_peak_rss_mib": round(rss),
+        "failing_everywhere_to_clean": round(seconds / clean_s, 2),
+    }
 
 
 if __name__ == "__main__":

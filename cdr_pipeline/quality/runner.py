@@ -142,7 +142,7 @@ class _Checkpoint:
             for er in vr.results:
                 cdr_id = (er.expectation_config.meta or {}).get("cdr_id")
                 if cdr_id in self.results:
-                    _merge(self.results[cdr_id], er, self.key)
+                    _merge(self.results[cdr_id], er, frame, self.key)
 
 
 def _text(v: Any) -> str:
@@ -157,8 +157,9 @@ def _text(v: Any) -> str:
     return str(v)
 
 
-def _merge(res: ExpectationResult, er: Any, key: list[str]) -> None:
-    """Add one batch's GX result to the scope-wide result of the same expectation."""
+def _merge(res: ExpectationResult, er: Any, frame: pd.DataFrame, key: list[str]) -> None:
+    """Add one batch's GX result (of `frame`) to the scope-wide result of the same
+    expectation."""
     info = er.exception_info or {}
     if info.get("raised_exception"):
         res.success = False
@@ -170,9 +171,13 @@ def _merge(res: ExpectationResult, er: Any, key: list[str]) -> None:
     if not er.success:
         res.success = False
     res.add_values([_text(v) for v in r.get("partial_unexpected_list") or []])
-    for entry in r.get("partial_unexpected_index_list") or []:
-        if isinstance(entry, dict) and all(k in entry for k in key):
-            res.add_keys([" | ".join(_text(entry[k]) for k in key)])
+    # the frame's row labels of the first unexpected rows: their keys are read here, not by
+    # GX (given `unexpected_index_column_names`, GX looks up the key of *every* unexpected
+    # row one `DataFrame.at` at a time, 90 us each: 47 s for a check failing on a batch)
+    labels = [i for i in r.get("partial_unexpected_index_list") or [] if not isinstance(i, dict)]
+    if labels and all(k in frame.columns for k in key):
+        rows = frame.loc[labels, key].itertuples(index=False)
+        res.add_keys([" | ".join(_text(v) for v in row) for row in rows])
 
 
 def _result(spec: ExpectationSpec, suite: str, gx_type: str) -> ExpectationResult:
@@ -208,7 +213,6 @@ def _checkpoint(
             result_format={
                 "result_format": "SUMMARY",
                 "partial_unexpected_count": SAMPLE_KEYS,  # all a result keeps
-                "unexpected_index_column_names": key,
             },
         )
     )

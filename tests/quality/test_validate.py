@@ -14,6 +14,7 @@ import pytest
 from cdr_pipeline.config import Settings
 from cdr_pipeline.ingest import ingest_paths
 from cdr_pipeline.quality import validate_warehouse
+from cdr_pipeline.quality.report import SAMPLE_KEYS
 from cdr_pipeline.quality.suites import PAIR_GE
 from cdr_pipeline.state.ledger import Ledger
 from tests.quality.conftest import Validated, table_frame, write_partition
@@ -296,3 +297,34 @@ def test_pages_carry_no_batch_fingerprint(clean: Validated) -> None:
         text = page.read_text(encoding="utf-8")
         assert "cdr_validation_id" in text  # the batch markers are shown...
         assert "pandas_data_fingerprint" not in text  # ...without the fingerprint
+
+
+def test_sample_keys_of_rows_in_later_batches(tmp_path: Path, call_rows: pl.DataFrame) -> None:
+    """The keys named are those of the failing rows, whichever batch holds them, and a check
+    failing on every row names the first few keys, once each."""
+    rows = [2, 9, 16]  # batches 1, 2 and 3 of 7 rows
+    broken = call_rows
+    for row in rows:
+        broken = _set(broken, "direction", pl.lit("SIDEWAYS"), row)
+    broken = broken.with_columns(
+        pl.lit(-5, dtype=call_rows.schema["duration_seconds"]).alias("duration_seconds")
+    )
+    write_partition(tmp_path, "call_legs", DAY_A, broken)
+    report = validate_warehouse(Settings(warehouse=tmp_path), "all", batch_rows=7)
+    direction = report.result("call_legs.direction.in_set")
+    assert direction.unexpected_count == 3
+    assert direction.sample_keys == [call_rows["report_id"][r] for r in rows]
+    everywhere = report.result("call_legs.duration_seconds.min_value")
+    assert everywhere.unexpected_count == call_rows.height
+    assert everywhere.sample_keys == call_rows["report_id"].head(SAMPLE_KEYS).to_list()
+
+
+def test_sample_keys_of_a_compound_key(tmp_path: Path, clean: Validated) -> None:
+    base = clean.settings.layout.tables / "device_snapshots"
+    part = sorted(p.name for p in base.glob("snapshot_month=*"))[0]
+    rows = table_frame(clean.settings, "device_snapshots", part)
+    write_partition(tmp_path, "device_snapshots", part, _set(rows, "status", pl.lit("BROKEN")))
+    report = validate_warehouse(Settings(warehouse=tmp_path), "all", batch_rows=2)
+    device, taken = rows["device_id"][ROW], rows["snapshot_time"][ROW]
+    expected = f"{device} | {taken.astimezone(UTC).replace(tzinfo=None).isoformat()}"  # UTC
+    assert report.result("device_snapshots.status.in_set").sample_keys == [expected]
