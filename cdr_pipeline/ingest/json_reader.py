@@ -263,7 +263,9 @@ def _one_line(exc: Exception) -> str:
     return f"{lines[0]} near {context[0]!r}" if context else lines[0]
 
 
-def _json_lines(first: bytes, lines: BinaryIO, limits: Limits) -> Iterator[tuple[int, Any]]:
+def _json_lines(
+    first: bytes, lines: io.BufferedReader[Any], limits: Limits
+) -> Iterator[tuple[int, Any]]:
     line_no, raw = 1, first
     while raw:
         if len(raw) > limits.record_bytes:
@@ -279,8 +281,24 @@ def _json_lines(first: bytes, lines: BinaryIO, limits: Limits) -> Iterator[tuple
                 yield line_no, json.loads(text, parse_float=Decimal, object_pairs_hook=_from_pairs)
             except (ValueError, RecursionError) as exc:
                 yield line_no, _Broken(text.decode("utf-8", "replace"), str(exc))
+        else:
+            line_no += _skip_blank_lines(lines)
         raw = lines.readline(limits.record_bytes + 1)
         line_no += 1
+
+
+def _skip_blank_lines(lines: io.BufferedReader[Any]) -> int:
+    """Consume the whole blank (or whitespace) lines at the reader's position a buffer at a
+    time, and return how many: read one by one, 300 MB of them took 84 s."""
+    skipped = 0
+    while True:
+        ahead = lines.peek(1)  # what the buffer holds; nothing at the end of the stream
+        blank = len(ahead) - len(ahead.lstrip())
+        end = ahead.rfind(b"\n", 0, blank) + 1  # up to the last line break in the blank run
+        if end == 0:
+            return skipped
+        skipped += ahead.count(b"\n", 0, end)
+        lines.read(end)
 
 
 class _Broken:

@@ -58,6 +58,26 @@ def test_a_json_lines_file_broken_mid_way_keeps_every_other_line(wh: Path, tmp_p
     assert rj["raw_text"][0] == recs[4]
 
 
+def test_runs_of_blank_lines_in_json_lines_keep_the_line_numbers(wh: Path, tmp_path: Path) -> None:
+    """Blank and whitespace-only lines (LF and CRLF, runs longer than a read buffer) between
+    records are skipped in bulk: the records load and a broken one is named by its line."""
+    recs = [json.dumps(r).encode() for r in records(4, 44)]
+    recs[2] = recs[2][:40]
+    gaps = [b"\n" * 3, b" \t\r\n" * 5000 + b"   ", b"\r\n" * 20_000]
+    body = recs[0] + b"\n" + gaps[0] + recs[1] + b"\n" + gaps[1] + recs[2] + b"\n"
+    body += gaps[2] + recs[3] + b"\n" + b"\n" * 70_000
+    src = tmp_path / "gaps.jsonl"
+    src.write_bytes(body)
+    f = load(wh, src, max_reject_rate=1.0).files[0]
+    assert (f.rows_read, f.rows_loaded, f.rows_rejected) == (4, 3, 1)
+    broken_line = 1 + 3 + 1 + 5000 + 1  # the spaces after the run begin its line
+    rj = rejects(wh)
+    assert rj["source_row"].to_list() == [broken_line]
+    assert rj["raw_text"][0] == recs[2].decode()
+    rows = table(wh, lineage=True).sort("source_row")["source_row"].to_list()
+    assert rows == [1, 5, broken_line + 1 + 20_000]
+
+
 def test_unpacked_size_limit_is_a_setting(wh: Path, tmp_path: Path) -> None:
     src = tmp_path / "export.csv.gz"
     src.write_bytes(gzip.compress(csv_bytes([line(r) for r in rows(4000, 44)])))
