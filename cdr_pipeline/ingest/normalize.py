@@ -105,7 +105,9 @@ row."""
 
 
 def parse_timestamp(s: pl.Expr) -> pl.Expr:
-    """ISO-8601 with or without `T`, `Z`, fraction, or a numeric offset -> UTC (us)."""
+    """ISO-8601 with or without `T`, `Z`, seconds, fraction, or a numeric offset -> UTC (us).
+    A time may stop at the minute (ISO-8601 allows `06:00Z`; a spreadsheet saving a snapshot
+    time in an ISO-date locale writes `2026-09-01 06:00`)."""
     # RFC 3339 allows a lower-case `t` and `z`
     plain = (
         s.str.strip_chars()
@@ -118,7 +120,14 @@ def parse_timestamp(s: pl.Expr) -> pl.Expr:
     with_offset = plain.str.strptime(
         pl.Datetime("us", "UTC"), "%Y-%m-%d %H:%M:%S%.f%#z", strict=False
     )
-    return pl.coalesce(naive.dt.replace_time_zone("UTC"), with_offset)
+    minute = plain.str.strptime(pl.Datetime("us"), "%Y-%m-%d %H:%M", strict=False)
+    minute_offset = plain.str.strptime(pl.Datetime("us", "UTC"), "%Y-%m-%d %H:%M%#z", strict=False)
+    return pl.coalesce(
+        naive.dt.replace_time_zone("UTC"),
+        with_offset,
+        minute.dt.replace_time_zone("UTC"),
+        minute_offset,
+    )
 
 
 def _parse_iso_z(s: pl.Expr) -> pl.Expr:
