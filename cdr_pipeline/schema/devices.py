@@ -164,8 +164,15 @@ EVENT_COLUMNS: tuple[Column, ...] = (
         "Activation code",
         "activationCode",
         "code",
+        # the same secret as Control Hub gives it to Android users, and inside the QR code
+        # it gives Apple users (LPA:1$<SM-DP+ address>$<activation code>)
+        "Network provider code",
+        "networkProviderCode",
+        "QR code",
+        "qrCode",
         sensitive=True,
-        doc="Never stored: dropped on read, redacted from quarantined raw text",
+        doc="Never stored: dropped on read, redacted from quarantined raw text; also the "
+        "network provider code and the QR code, which hold the same secret",
     ),
 )
 
