@@ -254,6 +254,25 @@ def test_the_android_code_and_the_qr_payload_are_never_stored(tmp_path: Path) ->
     assert CODE not in _every_stored_text(wh)
 
 
+def test_a_device_list_with_the_pending_devices_codes_stores_none(tmp_path: Path) -> None:
+    """An admin's device list often carries the code sent to each pending device: a snapshot
+    drops it as an activation log does (in `extra` and in rejects it would be kept)."""
+    src = write_csv(
+        tmp_path / "in" / "snap.csv",
+        "snapshot_time,org_uuid,device_id,status,Activation code",
+        [
+            f"2026-10-01T06:00:00Z,{ORG},D1,Pending activation,{CODE}",
+            f"2026-10-01T06:00:00Z,{ORG},D2,Sleeping,{CODE}",
+        ],
+    )
+    wh = tmp_path / "wh"
+    ingest(wh, src, max_reject_rate=1.0)
+    got = _table(wh, "device_snapshots", ["device_id"])
+    assert got.select("device_id", "status", "extra").rows() == [("D1", "PENDING_ACTIVATION", None)]
+    assert "Sleeping" in _rejects(wh)["raw_text"][0]
+    assert CODE not in _every_stored_text(wh)
+
+
 def test_entitlement_licence_spellings_and_impossible_units(tmp_path: Path) -> None:
     src = write_csv(
         tmp_path / "in" / "ent.csv",
