@@ -105,7 +105,9 @@ row."""
 
 
 def parse_timestamp(s: pl.Expr) -> pl.Expr:
-    """ISO-8601 with or without `T`, `Z`, fraction, or a numeric offset -> UTC (us)."""
+    """ISO-8601 with or without `T`, `Z`, seconds, fraction, or a numeric offset -> UTC (us).
+    A time may stop at the minute (ISO-8601 allows `06:00Z`; a spreadsheet saving a snapshot
+    time in an ISO-date locale writes `2026-09-01 06:00`)."""
     # RFC 3339 allows a lower-case `t` and `z`
     plain = (
         s.str.strip_chars()
@@ -118,7 +120,10 @@ def parse_timestamp(s: pl.Expr) -> pl.Expr:
     with_offset = plain.str.strptime(
         pl.Datetime("us", "UTC"), "%Y-%m-%d %H:%M:%S%.f%#z", strict=False
     )
-    return pl.coalesce(naive.dt.replace_time_zone("UTC"), with_offset)
+    minute = plain.str.strptime(pl.Datetime("us"), "%Y-%m-%d %H:%M", strict=False)
+    minute_offset = plain.str.strptime(pl.Datetime("us", "UTC"), "%Y-%m-%d %H:%M%#z", strict=False)
+    naive, minute = naive.dt.replace_time_zone("UTC"), minute.dt.replace_time_zone("UTC")
+    return pl.coalesce(naive, with_offset, minute, minute_offset)
 
 
 def _parse_iso_z(s: pl.Expr) -> pl.Expr:
@@ -194,9 +199,12 @@ def _parse(dtype: str, s: pl.Expr, decimal_comma: bool = False) -> pl.Expr:
         # instant falls on 31 December in UTC; the time must still parse
         day = s.str.strip_chars().str.replace(r"[Tt ].*$", "")  # 2026-1-5T... too
         written = day.str.strptime(pl.Date, "%Y-%m-%d", strict=False)
+        # a spreadsheet in a day-first locale (de, ru, pl...) saves 31.12.2026: day first
+        dotted = pl.when(s.str.contains(r"^\d{1,2}\.\d{1,2}\.\d{4}$")).then(s)
         return pl.coalesce(
             s.str.strptime(pl.Date, "%Y-%m-%d", strict=False),
             pl.when(parse_timestamp(s).is_not_null()).then(written),
+            dotted.str.strptime(pl.Date, "%d.%m.%Y", strict=False),
         )
     raise ValueError(f"unknown logical type {dtype}")
 

@@ -161,6 +161,11 @@ RULES: tuple[Rule, ...] = (
     # units out without a word
     PairRule("entitlements", "valid_to", "valid_from"),
     ClosedEnumRule("device_snapshots", "status"),
+    # nothing is observed after it was loaded: a mistyped year (2062) would move the device
+    # data horizon (int_device_as_of) decades ahead, and with it every licence month, month
+    # end and reclaim candidate
+    PairRule("device_events", "ingested_at", "event_time"),
+    PairRule("device_snapshots", "ingested_at", "snapshot_time"),
     KnownDeviceRule(
         "call_legs",
         user_column="user_uuid",

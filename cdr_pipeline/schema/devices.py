@@ -63,6 +63,23 @@ _PERSON_ID = _s(
     doc="API person id (base64 of ciscospark://us/PEOPLE/<uuid>); decoded into user_uuid",
 )
 
+_ACTIVATION_CODE = _s(
+    "activation_code",
+    "Activation code",
+    "activationCode",
+    "code",
+    # the same secret as Control Hub gives it to Android users, and inside the QR code
+    # it gives Apple users (LPA:1$<SM-DP+ address>$<activation code>)
+    "Network provider code",
+    "networkProviderCode",
+    "QR code",
+    "qrCode",
+    sensitive=True,
+    doc="Never stored: dropped on read, redacted from quarantined raw text; also the "
+    "network provider code and the QR code, which hold the same secret",
+)
+"""The code itself, in an activation log or a device list of pending devices: never stored."""
+
 SNAPSHOT_COLUMNS: tuple[Column, ...] = (
     _t(
         "snapshot_time",
@@ -100,6 +117,7 @@ SNAPSHOT_COLUMNS: tuple[Column, ...] = (
     ),
     _s("activation_state", "Activation state", "activationState", values=ACTIVATION_STATES),
     _s("model_type", "Model type", "modelType"),
+    _ACTIVATION_CODE,
     Column(
         "snapshot_month",
         STRING,
@@ -159,14 +177,7 @@ EVENT_COLUMNS: tuple[Column, ...] = (
     _s("deployment", "Deployment", values=DEPLOYMENTS, closed=True),
     _s("subscription_id", "Subscription ID", "subscriptionId"),
     _s("phone_number", "Phone number", "phoneNumber"),
-    _s(
-        "activation_code",
-        "Activation code",
-        "activationCode",
-        "code",
-        sensitive=True,
-        doc="Never stored: dropped on read, redacted from quarantined raw text",
-    ),
+    _ACTIVATION_CODE,
 )
 
 DEVICE_EVENTS = TableSchema(

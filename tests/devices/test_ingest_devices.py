@@ -231,6 +231,48 @@ def test_json_lines_events_drop_the_code(tmp_path: Path) -> None:
     assert CODE not in _every_stored_text(wh)
 
 
+def test_the_android_code_and_the_qr_payload_are_never_stored(tmp_path: Path) -> None:
+    """Control Hub hands an Android user a network provider code and an Apple user a QR code
+    holding the activation code (LPA:1$<SM-DP+ address>$<code>): the same secret in other
+    columns, which an activation log kept in a spreadsheet carries next to it."""
+    header = "event_time,org_uuid,device_id,event_type,Network provider code,QR code,SM-DP+ address"
+    qr = f"LPA:1$rsp.example.com${CODE}"
+    src = write_csv(
+        tmp_path / "in" / "events.csv",
+        header,
+        [
+            f"2026-10-01T00:00:00Z,{ORG},D1,ACTIVATION_CODE_ISSUED,{CODE},{qr},rsp.example.com",
+            f"2026-10-01T00:00:01Z,{ORG},D1,FACTORY_RESET,{CODE},{qr},rsp.example.com",
+        ],
+    )
+    wh = tmp_path / "wh"
+    ingest(wh, src, max_reject_rate=1.0)
+    got = _table(wh, "device_events", ["event_id"])
+    assert got["event_type"].to_list() == ["ACTIVATION_CODE_ISSUED"]
+    assert json.loads(got["extra"][0]) == {"SM-DP+ address": "rsp.example.com"}
+    assert "FACTORY_RESET" in _rejects(wh)["raw_text"][0]
+    assert CODE not in _every_stored_text(wh)
+
+
+def test_a_device_list_with_the_pending_devices_codes_stores_none(tmp_path: Path) -> None:
+    """An admin's device list often carries the code sent to each pending device: a snapshot
+    drops it as an activation log does (in `extra` and in rejects it would be kept)."""
+    src = write_csv(
+        tmp_path / "in" / "snap.csv",
+        "snapshot_time,org_uuid,device_id,status,Activation code",
+        [
+            f"2026-10-01T06:00:00Z,{ORG},D1,Pending activation,{CODE}",
+            f"2026-10-01T06:00:00Z,{ORG},D2,Sleeping,{CODE}",
+        ],
+    )
+    wh = tmp_path / "wh"
+    ingest(wh, src, max_reject_rate=1.0)
+    got = _table(wh, "device_snapshots", ["device_id"])
+    assert got.select("device_id", "status", "extra").rows() == [("D1", "PENDING_ACTIVATION", None)]
+    assert "Sleeping" in _rejects(wh)["raw_text"][0]
+    assert CODE not in _every_stored_text(wh)
+
+
 def test_entitlement_licence_spellings_and_impossible_units(tmp_path: Path) -> None:
     src = write_csv(
         tmp_path / "in" / "ent.csv",

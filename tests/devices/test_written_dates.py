@@ -47,3 +47,34 @@ def test_a_date_whose_time_does_not_parse_is_still_quarantined(tmp_path: Path) -
     )
     result = ingest(tmp_path / "wh", path, max_reject_rate=1.0)
     assert [(f.rows_loaded, f.rows_rejected) for f in result.files] == [(0, 1)]
+
+
+def test_a_spreadsheet_saved_in_a_day_first_locale_keeps_its_dates(tmp_path: Path) -> None:
+    """A finance sheet saved by a German (or Russian, Polish...) spreadsheet writes a date
+    cell as 31.12.2026, next to the decimal commas its semicolon file is read with: day
+    first, always, when dots separate the parts and the year comes last."""
+    path = tmp_path / "entitlements.csv"
+    path.write_text(
+        "\ufeffSubscription ID;Licence type;Units;Valid from;Valid to;Unit price;Currency\r\n"
+        "Sub-1;Webex Go (Bring Your Own Device);1.000;01.02.2026;31.12.2026;12,50;EUR\r\n"
+        "Sub-2;Webex Go (Bring Your Own Device);5;1.2.2026;;12,50;EUR\r\n",
+        encoding="utf-8",
+    )
+    ingest(tmp_path / "wh", path)
+    got = rows(
+        views(tmp_path / "wh"),
+        "select subscription_id, units, valid_from::varchar, valid_to::varchar "
+        "from stg_entitlements order by 1",
+    )
+    assert got == [("Sub-1", 1000, "2026-02-01", "2026-12-31"), ("Sub-2", 5, "2026-02-01", None)]
+
+
+def test_a_date_that_is_no_calendar_day_is_quarantined(tmp_path: Path) -> None:
+    path = tmp_path / "entitlements.csv"
+    path.write_text(
+        "subscription_id;licence_type;units;valid_from\n"
+        "Sub-1;BYOD;5;31.02.2026\nSub-2;BYOD;5;12.31.2026\nSub-3;BYOD;5;01.02.26\n",
+        encoding="utf-8",
+    )
+    result = ingest(tmp_path / "wh", path, max_reject_rate=1.0)
+    assert [(f.rows_loaded, f.rows_rejected) for f in result.files] == [(0, 3)]

@@ -126,6 +126,27 @@ def test_device_status_outside_its_set(tmp_path: Path, clean: Validated) -> None
     assert report.result("device_snapshots.status.in_set").unexpected_values == ["BROKEN"]
 
 
+@pytest.mark.parametrize(
+    ("table", "column"), [("device_events", "event_time"), ("device_snapshots", "snapshot_time")]
+)
+def test_a_device_observation_dated_after_its_load_fails(
+    tmp_path: Path, clean: Validated, table: str, column: str
+) -> None:
+    """A typed year (2062 for 2026) put the device data horizon decades ahead: every report
+    month up to it, every device a reclaim candidate idle for years, and validate said all
+    expectations were met. Nothing can be observed after it was loaded."""
+    base = clean.settings.layout.tables / table
+    part = next(iter(sorted(p.name for p in base.glob("snapshot_month=*"))), None)
+    rows = table_frame(clean.settings, table, part)
+    later = pl.col("ingested_at") + pl.duration(days=36 * 365)
+    write_partition(tmp_path, table, part, _set(rows, column, later, row=0))
+    report = validate_warehouse(Settings(warehouse=tmp_path), "all")
+    rule = f"{table}.ingested_at.{column}.{PAIR_GE}"
+    assert {r.id for r in report.errors} == {rule}
+    assert report.result(rule).unexpected_count == 1
+    assert report.exit_code == 4
+
+
 def test_open_enum_value_is_a_warning_only(tmp_path: Path, call_rows: pl.DataFrame) -> None:
     broken = _set(call_rows, "call_type", pl.lit("SIP_HOLOGRAM"))
     write_partition(tmp_path, "call_legs", DAY_A, broken)

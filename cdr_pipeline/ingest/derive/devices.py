@@ -88,6 +88,20 @@ def _squeeze_upper(expr: pl.Expr) -> pl.Expr:
     return expr.str.strip_chars().str.to_uppercase().str.replace_all(r"[\s/\-]+", "_")
 
 
+_NUMBER_MARKS = r"[\s().\-]"
+"""What people and spreadsheets write between the digits of a phone number (blanks, including
+no-break spaces, brackets, dots, dashes)."""
+
+
+def _phone_number(expr: pl.Expr) -> pl.Expr:
+    """`+1 (555) 000-0009` -> `+15550000009`: a Webex Mobile number is the licence unit of a
+    Mobile Operator device, and one number in two spellings would count as two licences (and a
+    device whose list respells it would change number). A value that is not a number with
+    such marks (letters, a `tel:` URI) is kept as given."""
+    compact = expr.str.replace_all(_NUMBER_MARKS, "")
+    return pl.when(compact.str.contains(r"^\+?\d+$")).then(compact).otherwise(expr)
+
+
 def _canonical(expr: pl.Expr, allowed: tuple[str, ...], aliases: dict[str, str]) -> pl.Expr:
     up = _squeeze_upper(expr)
     mapped = up.replace(aliases) if aliases else up
@@ -147,12 +161,14 @@ def _status_and_deployment(df: pl.DataFrame, status_col: str) -> tuple[pl.DataFr
 
 
 def derive_snapshots(df: pl.DataFrame) -> tuple[pl.DataFrame, list[Check]]:
-    """Canonical status and deployment, decoded user_uuid, partition month."""
+    """Canonical status and deployment, compact phone number, decoded user_uuid, partition
+    month."""
     df, checks = _status_and_deployment(df, "status")
     df, more = _user_uuid(df, "person_id")
     df = df.with_columns(
         _squeeze_upper(pl.col("activation_state")).alias("activation_state"),
         _squeeze_upper(pl.col("model_type")).alias("model_type"),
+        _phone_number(pl.col("phone_number")).alias("phone_number"),
         pl.col("snapshot_time").dt.strftime("%Y-%m").alias("snapshot_month"),
     )
     return df, checks + more
@@ -165,7 +181,8 @@ def synthetic_event_id(org_uuid: str, device_id: str, event_type: str, event_tim
 
 
 def derive_events(df: pl.DataFrame) -> tuple[pl.DataFrame, list[Check]]:
-    """Canonical event type, status and deployment; decoded user_uuid; synthetic event_id."""
+    """Canonical event type, status and deployment; compact phone number; decoded user_uuid;
+    synthetic event_id."""
     df = df.with_columns(pl.col("event_type").alias("__raw_event_type")).with_columns(
         _canonical(pl.col("event_type"), EVENT_TYPES, EVENT_ALIASES).alias("event_type")
     )
@@ -181,6 +198,7 @@ def derive_events(df: pl.DataFrame) -> tuple[pl.DataFrame, list[Check]]:
         pl.when(deleted).then(None).otherwise(pl.col("status_after")).alias("status_after"),
     )
     df, checks = _status_and_deployment(df, "status_after")
+    df = df.with_columns(_phone_number(pl.col("phone_number")).alias("phone_number"))
     checks.insert(0, _enum_check("event_type", "__raw_event_type", EVENT_TYPES))
     checks.append(
         Check(
