@@ -229,8 +229,9 @@ def _finance_summary(
 
     if month is None:
         _usage("finance-summary needs --month YYYY-MM")
-    if fmt not in ("html", "table"):
-        _usage("finance-summary is written as --format html")
+    chosen = click.get_current_context().get_parameter_source("fmt")
+    if fmt != "html" and chosen is not click.core.ParameterSource.DEFAULT:
+        _usage("finance-summary is written as --format html")  # --format table wrote html
     html, figures = finance_summary(obj.existing_warehouse(), month, current=current, as_of=as_of)
     if out is None:
         sys.stdout.write(html)

@@ -229,3 +229,14 @@ def test_summary_of_an_open_month_says_so(closed_wh: Settings) -> None:
     assert code == 0, err
     assert "September 2026" in out and "open (computed" in out
     assert date(2026, 9, 1).strftime("%B") in out
+
+
+@pytest.mark.parametrize("fmt", ["table", "csv"])
+def test_summary_in_another_format_is_refused(closed_wh: Settings, fmt: str) -> None:
+    """The summary is a page: asked for in another format (the default aside), cdr says so
+    rather than print HTML where a table was asked for."""
+    code, out, err = cdr(
+        closed_wh, "report", "finance-summary", "--month", "2026-09", "--format", fmt
+    )
+    assert code == 2 and out == "", (code, out[:200])
+    assert "--format html" in err
