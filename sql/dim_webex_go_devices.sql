@@ -3,7 +3,7 @@
 -- Attributes are the latest non-empty value of the snapshots, else of the events (snapshots
 -- are the device list; events only carry what the admin action touched). provisioned_at is the
 -- first observation (event or snapshot); first_activated_at the first ACTIVATED event or ONLINE
--- status; last_seen_at the last observation of any kind. is_known_device is false for a device
+-- or OFFLINE status (Offline: the user disabled a line that was on the phone); last_seen_at the last observation of any kind. is_known_device is false for a device
 -- that only appears in events other than PROVISIONED (no snapshot lists it): it holds no
 -- licence and its events are reported in fct_device_violations. licence_unit_id is what
 -- holds a licence: the device (BYOD) or the Webex Mobile number (Mobile Operator).
@@ -67,7 +67,10 @@ status_facts as (
     select
         device_id,
         any_value(status) filter (where is_current) as current_status,
-        min(valid_from) filter (where status = 'ONLINE') as first_online_at
+        -- Online, or Offline: the user can only disable a line that is on the phone, so a
+        -- device seen Offline was activated by then (activated and disabled between two
+        -- snapshots, or before its first)
+        min(valid_from) filter (where status in ('ONLINE', 'OFFLINE')) as first_online_at
     from history
     group by device_id
 ),

@@ -3,8 +3,9 @@
 -- Rules (docs/webex-dch.md#activation-codes): a code is single-use; it expires at the code_expires_at
 -- the event states, else issued_at + code_expiry_days (cfg_settings, default 90); a newer code
 -- invalidates every earlier one (superseded_at). consumed_at is the first activation (an
--- ACTIVATED event, or a PENDING_ACTIVATION -> ONLINE change in the status history) while the
--- code was the valid one: after issue, before expiry, supersession and deletion.
+-- ACTIVATED event, or a PENDING_ACTIVATION -> ONLINE or OFFLINE change in the status
+-- history) while the code was the valid one: after issue, before expiry, supersession and
+-- deletion.
 -- outcome: CONSUMED, else whichever ended the code first of SUPERSEDED / DEVICE_DELETED /
 -- EXPIRED (expired as of int_device_as_of), else PENDING. A code issued while the device was
 -- not PENDING_ACTIVATION (ONLINE, OFFLINE, DELETED) is kept and flagged is_anomaly; with no
@@ -76,7 +77,10 @@ activations as (
     union
     select device_id, valid_from as activated_at
     from status_changes
-    where status = 'ONLINE' and previous_status = 'PENDING_ACTIVATION'
+    -- Pending, then Online or Offline: the line was put on the phone (Offline: and
+    -- disabled there since); Offline -> Online is the user enabling it again, not a use
+    -- of a code
+    where status in ('ONLINE', 'OFFLINE') and previous_status = 'PENDING_ACTIVATION'
 ),
 
 consumption as (

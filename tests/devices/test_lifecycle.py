@@ -493,3 +493,42 @@ def test_a_replacement_seen_online_after_lost_stolen_is_reactivated(tmp_path: Pa
         ("old", "PENDING_ACTIVATION", True, "old_device_after_lost_stolen"),
     ]
     assert rows(con, "select reason from rpt_reclaim_candidates where device_id = 'R1'") == []
+
+
+def test_a_device_seen_offline_after_pending_was_activated(tmp_path: Path) -> None:
+    """Cisco's Offline is a line the user disabled on the phone: a device seen Pending and
+    then Offline had its line put on the phone in between. Its code was used (by the
+    Offline snapshot at the latest), it is activated from then, and it is no
+    'never activated' reclaim candidate, even when its old code expired unused."""
+    events = write_csv(
+        tmp_path / "events.csv",
+        EVENT_HEADER,
+        [
+            _ev("08-01T00:00:00", "O1", "PROVISIONED"),
+            _ev("08-01T00:00:02", "O1", "ACTIVATION_CODE_ISSUED"),
+            _ev("05-01T00:00:00", "O2", "PROVISIONED"),
+            _ev("05-01T00:00:02", "O2", "ACTIVATION_CODE_ISSUED"),  # expires 07-30
+        ],
+    )
+    snapshots = write_csv(
+        tmp_path / "snapshots.csv",
+        SNAPSHOT_HEADER,
+        [
+            _snap("08-02T06:00:00", "O1", "Pending activation", user=U7),
+            _snap("09-05T06:00:00", "O1", "Offline", user=U7),
+            _snap("08-02T06:00:00", "O2", "Pending activation", user=U1),
+            _snap("09-05T06:00:00", "O2", "Offline", user=U1),
+        ],
+    )
+    wh = tmp_path / "wh"
+    ingest(wh, events, snapshots)
+    con = views(wh)
+    assert rows(
+        con,
+        f"select device_id, {_ts('first_activated_at')} from dim_webex_go_devices "
+        "order by device_id",
+    ) == [("O1", "09-05 06:00:00"), ("O2", "09-05 06:00:00")]
+    assert codes(con, "O1")[0][4:6] == ("09-05 06:00:00", "CONSUMED")
+    assert codes(con, "O2")[0][4:6] == (None, "EXPIRED")  # used after it expired: not this code
+    reasons = rows(con, "select device_id, reason from rpt_reclaim_candidates order by 1, 2")
+    assert ("O2", "never_activated_code_expired") not in reasons, reasons
