@@ -153,3 +153,33 @@ def test_a_failure_still_gives_a_script_asking_for_json_a_json_document(
     assert json.loads(typo.stdout)["error"].endswith(
         "is not a warehouse (no state/, tables/ or cdr.duckdb in it)"
     )
+
+
+@pytest.mark.parametrize(
+    "command", [["ingest", "."], ["vacuum"], ["demo"], ["nightly", "--inbox", "."]]
+)
+def test_a_warehouse_that_is_a_file_is_a_configuration_error(
+    command: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--warehouse refuses a file itself (click, exit 2); from CDR_WAREHOUSE or cdr.toml it
+    reached the writer lock's mkdir and came out as a bug (exit 1, NotADirectoryError)."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "afile").write_text("not a folder\n")
+    run = invoke(*command, env={"CDR_WAREHOUSE": str(tmp_path / "afile")})
+    assert run.exit_code == 3, run.output
+    assert "unexpected" not in run.output
+    assert f"the warehouse {tmp_path / 'afile'} is not a folder: it is a file" in run.output
+    assert f"warehouse: {tmp_path / 'afile'} (from CDR_WAREHOUSE)" in run.output
+
+
+def test_a_warehouse_under_a_file_names_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "afile").write_text("not a folder\n")
+    (tmp_path / "wh").mkdir()
+    (tmp_path / "wh" / "state").write_text("not a folder\n")
+    for warehouse, culprit in [("afile/wh", "afile"), ("wh", "wh/state")]:
+        run = invoke("ingest", ".", env={"CDR_WAREHOUSE": warehouse})
+        assert run.exit_code == 3, run.output
+        assert f"is not a folder: {tmp_path / culprit} is a file" in run.output
