@@ -121,6 +121,7 @@ def configure_logging(verbosity: int, log_json: bool) -> None:
         JsonFormatter() if log_json else SafeFormatter("%(levelname)s %(name)s: %(message)s")
     )
     STDERR.json = log_json
+    STDERR.quiet = verbosity < 0
     root = logging.getLogger("cdr_pipeline")
     root.handlers[:] = [handler]
     root.setLevel(level if not log_json else min(level, logging.INFO))
@@ -141,6 +142,8 @@ class _Stderr:
 
     json = False
     open_line = False
+    quiet = False
+    """-q: "only errors" (and the warnings and hints that go with them) on stderr."""
 
 
 STDERR = _Stderr()
@@ -150,7 +153,8 @@ _CLI_LOG = logging.getLogger("cdr_pipeline.cli")
 def _level_of(text: str) -> int:
     if text.startswith("error"):
         return logging.ERROR
-    if text.startswith(("warning", "hint", "terminated", "interrupted")):
+    # "warehouse:" ends an error's message (which warehouse, from where): -q keeps it too
+    if text.startswith(("warning", "hint", "terminated", "interrupted", "warehouse:")):
         return logging.WARNING
     return logging.INFO
 
@@ -161,7 +165,9 @@ def echo(
     """`click.echo` of text that may hold data (file names, notes, errors): control
     characters are shown as escapes, never sent to the terminal. With `--log-json`, a line
     for stderr is a JSON log record instead (`error:` lines at level error), so stderr stays
-    one object a line for `jq`; `fields` go on that record (`file`, `exit_code`, ...)."""
+    one object a line for `jq`; `fields` go on that record (`file`, `exit_code`, ...).
+    With -q, stderr lines that only inform (summaries, `note:`) are left out, so a cron job
+    running `cdr -q ...` mails nothing when all went well."""
     if STDERR.open_line:
         STDERR.open_line = False
         click.echo("", err=True)
@@ -170,4 +176,13 @@ def echo(
             if line.strip():
                 _CLI_LOG.log(_level_of(line), "%s", line, extra=fields)
         return
+    if err and STDERR.quiet:
+        kept = [
+            line
+            for line in message.splitlines()
+            if line.strip() and _level_of(line.strip()) > logging.INFO
+        ]
+        if not kept:
+            return
+        message = "\n".join(kept)
     click.echo(safe_text(message, newlines=True), err=err, nl=nl)
