@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,10 +56,22 @@ class CliContext:
 
 pass_cli = click.make_pass_decorator(CliContext, ensure=True)
 
+
+class FiniteFloatRange(click.FloatRange):
+    """click's FloatRange lets `nan` through (no comparison holds) and `inf` past a bound
+    left open: refused here as any bad flag value is (exit 2, naming the option)."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number.", param, ctx)
+        return number
+
+
 wait_lock_option = click.option(
     "--wait-lock",
     "lock_wait_seconds",
-    type=click.FloatRange(min=0),
+    type=FiniteFloatRange(min=0),
     help="Seconds to wait for another writer (default: exit 5 at once).",
 )
 """Shared by the commands that write the warehouse."""
@@ -72,7 +85,7 @@ chunk_rows_option = click.option(
 
 max_reject_rate_option = click.option(
     "--max-reject-rate",
-    type=click.FloatRange(0, 1),
+    type=FiniteFloatRange(0, 1),
     help="Share of a file's rows that may be quarantined before the file is not published "
     "(default 0.01 = 1 %).",
 )

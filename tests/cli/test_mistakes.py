@@ -183,3 +183,23 @@ def test_a_warehouse_under_a_file_names_the_file(
         run = invoke("ingest", ".", env={"CDR_WAREHOUSE": warehouse})
         assert run.exit_code == 3, run.output
         assert f"is not a folder: {tmp_path / culprit} is a file" in run.output
+
+
+@pytest.mark.parametrize(
+    ("command", "option"),
+    [
+        (["ingest", "--wait-lock", "inf", "."], "--wait-lock"),
+        (["nightly", "--inbox", ".", "--wait-lock", "nan"], "--wait-lock"),
+        (["ingest", "--max-reject-rate", "nan", "."], "--max-reject-rate"),
+    ],
+)
+def test_a_flag_that_is_not_a_finite_number_is_a_usage_error(
+    command: list[str], option: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """click's FloatRange let nan (and inf past an open bound) through to the settings,
+    which refused it with exit 3 blaming `--lock-wait-seconds`, a flag no command has."""
+    monkeypatch.chdir(tmp_path)
+    run = invoke("--warehouse", str(tmp_path / "wh"), *command)
+    assert run.exit_code == 2, run.output
+    assert f"Invalid value for '{option}'" in run.output
+    assert "--lock-wait-seconds" not in run.output
