@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,6 +67,22 @@ class FiniteFloatRange(click.FloatRange):
         if not math.isfinite(number):
             self.fail(f"{value!r} is not a finite number.", param, ctx)
         return number
+
+
+class OutPath(click.Path):
+    """A path the command writes (`--out`, `--labels`): besides click's checks of the path,
+    a file where one of its folders should be (`--out report.csv/x.csv`) is refused like
+    any bad option value (exit 2, naming the file), not left to fail the write as a bug
+    (exit 1, NotADirectoryError) after the work is done."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        path = super().convert(value, param, ctx)
+        for folder in Path(os.fsdecode(path)).absolute().parents:
+            if folder.exists():
+                if not folder.is_dir():
+                    self.fail(f"{folder} is a file, not a folder.", param, ctx)
+                break
+        return path
 
 
 wait_lock_option = click.option(

@@ -11,7 +11,7 @@ from typing import NoReturn
 import click
 from click.shell_completion import CompletionItem
 
-from cdr_pipeline.cli.context import CliContext, echo, pass_cli
+from cdr_pipeline.cli.context import CliContext, OutPath, echo, pass_cli
 from cdr_pipeline.cli.render import terminal_width
 from cdr_pipeline.errors import EXIT_USAGE
 
@@ -74,7 +74,7 @@ def _complete_month(
 )
 @click.option(
     "--out",
-    type=click.Path(path_type=Path, dir_okay=False),
+    type=OutPath(path_type=Path, dir_okay=False),
     help="Write to this file instead of stdout (required for parquet and xlsx).",
 )
 @click.option(

@@ -203,3 +203,26 @@ def test_a_flag_that_is_not_a_finite_number_is_a_usage_error(
     assert run.exit_code == 2, run.output
     assert f"Invalid value for '{option}'" in run.output
     assert "--lock-wait-seconds" not in run.output
+
+
+@pytest.mark.parametrize(
+    ("command", "option"),
+    [
+        (["report", "licence-usage", "--format", "csv", "--out", "afile/x.csv"], "--out"),
+        (["report", "finance-pack", "--month", "2026-10", "--out", "afile/x.xlsx"], "--out"),
+        (["samples", "--out", "afile/x"], "--out"),
+        (["samples", "--out", "s", "--labels", "afile/deeper/l.json"], "--labels"),
+        (["sql", "--out", "afile/x"], "--out"),
+    ],
+)
+def test_an_output_under_a_file_is_a_usage_error(
+    command: list[str], option: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """click checked the output path itself, not its folders: a file in the way came out as
+    a bug (exit 1, NotADirectoryError or FileExistsError), for a report after the work."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "afile").write_text("not a folder\n")
+    run = invoke("--warehouse", str(tmp_path / "wh"), *command)
+    assert run.exit_code == 2, run.output
+    assert f"Invalid value for '{option}': {tmp_path / 'afile'} is a file" in run.output
+    assert (tmp_path / "afile").read_text() == "not a folder\n"
