@@ -8,6 +8,7 @@ from cdr_pipeline.batch.stages import DemoSummary, ingest_summary, validate_buil
 from cdr_pipeline.config import Settings
 from cdr_pipeline.ingest import ProgressFn, ingest_paths
 from cdr_pipeline.resources import samples_dir as samples_dir_of_package
+from cdr_pipeline.state.lock import check_folder
 
 
 def find_samples(samples_dir: Path | None, settings: Settings) -> tuple[Path, bool]:
@@ -29,6 +30,7 @@ def run_demo(
     settings: Settings, samples_dir: Path | None = None, progress: ProgressFn | None = None
 ) -> DemoSummary:
     """Ingest the samples, validate, build the views and take the headline figures."""
+    check_folder(settings.layout)  # before the first stage: every later one would fail too
     source, generated = find_samples(samples_dir, settings)
     summary = DemoSummary(samples_dir=source, generated=generated, root=settings.warehouse)
     with summary.run_stage("ingest") as out:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import math
+import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,10 +57,38 @@ class CliContext:
 
 pass_cli = click.make_pass_decorator(CliContext, ensure=True)
 
+
+class FiniteFloatRange(click.FloatRange):
+    """click's FloatRange lets `nan` through (no comparison holds) and `inf` past a bound
+    left open: refused here as any bad flag value is (exit 2, naming the option)."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number.", param, ctx)
+        return number
+
+
+class OutPath(click.Path):
+    """A path the command writes (`--out`, `--labels`): besides click's checks of the path,
+    a file where one of its folders should be (`--out report.csv/x.csv`) is refused like
+    any bad option value (exit 2, naming the file), not left to fail the write as a bug
+    (exit 1, NotADirectoryError) after the work is done."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        path = super().convert(value, param, ctx)
+        for folder in Path(os.fsdecode(path)).absolute().parents:
+            if folder.exists():
+                if not folder.is_dir():
+                    self.fail(f"{folder} is a file, not a folder.", param, ctx)
+                break
+        return path
+
+
 wait_lock_option = click.option(
     "--wait-lock",
     "lock_wait_seconds",
-    type=click.FloatRange(min=0),
+    type=FiniteFloatRange(min=0),
     help="Seconds to wait for another writer (default: exit 5 at once).",
 )
 """Shared by the commands that write the warehouse."""
@@ -72,7 +102,7 @@ chunk_rows_option = click.option(
 
 max_reject_rate_option = click.option(
     "--max-reject-rate",
-    type=click.FloatRange(0, 1),
+    type=FiniteFloatRange(0, 1),
     help="Share of a file's rows that may be quarantined before the file is not published "
     "(default 0.01 = 1 %).",
 )
@@ -121,6 +151,7 @@ def configure_logging(verbosity: int, log_json: bool) -> None:
         JsonFormatter() if log_json else SafeFormatter("%(levelname)s %(name)s: %(message)s")
     )
     STDERR.json = log_json
+    STDERR.quiet = verbosity < 0
     root = logging.getLogger("cdr_pipeline")
     root.handlers[:] = [handler]
     root.setLevel(level if not log_json else min(level, logging.INFO))
@@ -141,6 +172,8 @@ class _Stderr:
 
     json = False
     open_line = False
+    quiet = False
+    """-q: "only errors" (and the warnings and hints that go with them) on stderr."""
 
 
 STDERR = _Stderr()
@@ -150,7 +183,8 @@ _CLI_LOG = logging.getLogger("cdr_pipeline.cli")
 def _level_of(text: str) -> int:
     if text.startswith("error"):
         return logging.ERROR
-    if text.startswith(("warning", "hint", "terminated", "interrupted")):
+    # "warehouse:" ends an error's message (which warehouse, from where): -q keeps it too
+    if text.startswith(("warning", "hint", "terminated", "interrupted", "warehouse:")):
         return logging.WARNING
     return logging.INFO
 
@@ -161,7 +195,9 @@ def echo(
     """`click.echo` of text that may hold data (file names, notes, errors): control
     characters are shown as escapes, never sent to the terminal. With `--log-json`, a line
     for stderr is a JSON log record instead (`error:` lines at level error), so stderr stays
-    one object a line for `jq`; `fields` go on that record (`file`, `exit_code`, ...)."""
+    one object a line for `jq`; `fields` go on that record (`file`, `exit_code`, ...).
+    With -q, stderr lines that only inform (summaries, `note:`) are left out, so a cron job
+    running `cdr -q ...` mails nothing when all went well."""
     if STDERR.open_line:
         STDERR.open_line = False
         click.echo("", err=True)
@@ -170,4 +206,13 @@ def echo(
             if line.strip():
                 _CLI_LOG.log(_level_of(line), "%s", line, extra=fields)
         return
+    if err and STDERR.quiet:
+        kept = [
+            line
+            for line in message.splitlines()
+            if line.strip() and _level_of(line.strip()) > logging.INFO
+        ]
+        if not kept:
+            return
+        message = "\n".join(kept)
     click.echo(safe_text(message, newlines=True), err=err, nl=nl)

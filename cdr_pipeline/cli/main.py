@@ -173,7 +173,8 @@ def cli(
     Exit codes: 0 ok, 1 unexpected error, 2 usage, 3 bad input or configuration,
     4 data-quality failure, 5 another writer holds the warehouse lock,
     6 the warehouse cannot be written (disk full, read-only, permission, a build out of
-    its memory: build_memory_mb, or a table's log or data file damaged).
+    its memory: build_memory_mb, or a table's log or data file damaged),
+    130 stopped by Ctrl-C or SIGTERM (run the same command again to complete the work).
     """
     verbosity = -1 if quiet else verbose
     ctx.obj = CliContext(warehouse, config, verbosity, log_json, debug)

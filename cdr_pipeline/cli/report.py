@@ -4,6 +4,7 @@ the month's finance pack (xlsx) and one-page summary (html); restatements of clo
 from __future__ import annotations
 
 import sys
+import textwrap
 from datetime import date
 from pathlib import Path
 from typing import NoReturn
@@ -11,7 +12,7 @@ from typing import NoReturn
 import click
 from click.shell_completion import CompletionItem
 
-from cdr_pipeline.cli.context import CliContext, echo, pass_cli
+from cdr_pipeline.cli.context import CliContext, OutPath, echo, pass_cli
 from cdr_pipeline.cli.render import terminal_width
 from cdr_pipeline.errors import EXIT_USAGE
 
@@ -44,7 +45,12 @@ def _complete_month(
 
 @click.command(short_help="Run a named report (--list shows them).")
 @click.argument("name", required=False, shell_complete=_complete_name)
-@click.option("--list", "show_list", is_flag=True, help="List the reports, one line each.")
+@click.option(
+    "--list",
+    "show_list",
+    is_flag=True,
+    help="List the reports, one line each (on a terminal, wrapped to its width).",
+)
 @click.option(
     "--month",
     metavar="YYYY-MM",
@@ -74,7 +80,7 @@ def _complete_month(
 )
 @click.option(
     "--out",
-    type=click.Path(path_type=Path, dir_okay=False),
+    type=OutPath(path_type=Path, dir_okay=False),
     help="Write to this file instead of stdout (required for parquet and xlsx).",
 )
 @click.option(
@@ -171,8 +177,20 @@ def _list() -> NoReturn:
     names = {n: r.summary + ("" if r.monthly else " [no --month]") for n, r in REPORTS.items()}
     names |= SPECIAL_REPORTS
     width = max(len(n) for n in names)
+    columns = terminal_width()
     for n, text in names.items():
-        echo(f"{n.ljust(width)}  {text}")
+        line = f"{n.ljust(width)}  {text}"
+        if columns and len(line) >= columns:
+            # on a terminal the summary wraps under itself, not under the names (one column
+            # short of the edge: a line filling it wraps on some terminals)
+            line = textwrap.fill(
+                line.replace("[no --month]", "[no\N{NO-BREAK SPACE}--month]"),
+                max(columns - 1, width + 20),
+                subsequent_indent=" " * (width + 2),
+                break_long_words=False,
+                break_on_hyphens=False,
+            ).replace("\N{NO-BREAK SPACE}", " ")
+        echo(line)
     sys.exit(0)
 
 

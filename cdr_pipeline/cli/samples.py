@@ -10,7 +10,14 @@ from typing import TYPE_CHECKING
 
 import click
 
-from cdr_pipeline.cli.context import CliContext, echo, json_option, pass_cli, wait_lock_option
+from cdr_pipeline.cli.context import (
+    CliContext,
+    OutPath,
+    echo,
+    json_option,
+    pass_cli,
+    wait_lock_option,
+)
 from cdr_pipeline.cli.render import Progress, ingest_table, text_table
 from cdr_pipeline.render import plain, to_json
 
@@ -24,7 +31,7 @@ BULK_ROWS = 20_000
 @click.command(short_help="Generate synthetic inputs of every kind.")
 @click.option(
     "--out",
-    type=click.Path(path_type=Path, file_okay=False),
+    type=OutPath(path_type=Path, file_okay=False),
     default=Path("samples"),
     show_default=True,
     help="Folder to write the inputs into.",
@@ -67,7 +74,7 @@ BULK_ROWS = 20_000
 @click.option(
     "--labels",
     "labels_path",
-    type=click.Path(path_type=Path, dir_okay=False),
+    type=OutPath(path_type=Path, dir_okay=False),
     help="Where to write the anomaly labels (small set: OUT-labels.json beside --out; "
     "bulk set: OUT/.labels.json, hidden from `cdr ingest`).",
 )

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from cdr_pipeline.cli.context import CliContext, pass_cli
+from cdr_pipeline.cli.context import CliContext, OutPath, pass_cli
 
 
 @click.command("sql", short_help="Write the SQL of every view for DuckDB or Spark.")
@@ -21,7 +21,7 @@ from cdr_pipeline.cli.context import CliContext, pass_cli
 @click.option(
     "--out",
     "out_dir",
-    type=click.Path(path_type=Path, file_okay=False),
+    type=OutPath(path_type=Path, file_okay=False),
     required=True,
     help="Folder to write NN_<view>.sql into (earlier NN_*.sql files there are replaced).",
 )

@@ -95,6 +95,8 @@ class Key:
     """None is allowed (the default means "not set"); a source cannot set None."""
     rule: Callable[[Any], str | None] | None = None
     """A further check of the typed value; returns what is wrong, or None."""
+    flag_name: str = ""
+    """The command-line flag, when it is not `--<name>` (`lock_wait_seconds`: `--wait-lock`)."""
 
     @property
     def label(self) -> str:
@@ -108,7 +110,7 @@ class Key:
 
     @property
     def flag(self) -> str:
-        return "--" + self.name.replace("_", "-")
+        return self.flag_name or "--" + self.name.replace("_", "-")
 
 
 def _file_mode(value: int) -> str | None:
@@ -134,7 +136,7 @@ SETTINGS_KEYS: dict[str, Key] = {
         Key("code_expiry_days", "int", minimum=1),
         Key("reporting_timezone", "str", rule=_timezone),
         Key("retain_days", "int", minimum=1, optional=True),
-        Key("lock_wait_seconds", "float", minimum=0.0),
+        Key("lock_wait_seconds", "float", minimum=0.0, flag_name="--wait-lock"),
         Key("idle_days", "int", minimum=1),
         Key("close_after_days", "int", minimum=0, optional=True),
         Key("excel_csv", "bool", optional=True),

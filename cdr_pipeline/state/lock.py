@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
-from cdr_pipeline.errors import LockBusy
+from cdr_pipeline.errors import ConfigError, LockBusy
 from cdr_pipeline.state.layout import Layout
 from cdr_pipeline.text import iso_seconds
 
@@ -30,6 +30,7 @@ def writer_lock(
     of the tables; the nightly job holds `nightly.lock` for its whole run as well, naming
     its `run_id` there (`live_run`)."""
     path = layout.lock_file(name)
+    check_folder(layout)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
@@ -57,6 +58,20 @@ def writer_lock(
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)
+
+
+def check_folder(layout: Layout) -> None:
+    """Refuse a warehouse that is a file (CDR_WAREHOUSE or cdr.toml set to one; --warehouse
+    is refused by click), or under one, or with a file where `state/` goes: the setting is
+    wrong, not the program (exit 3, not a NotADirectoryError)."""
+    root = layout.root.absolute()
+    for path in (layout.state.absolute(), root, *root.parents):
+        if path.exists() and not path.is_dir():
+            where = "it is a file" if path == root else f"{path} is a file"
+            raise ConfigError(
+                f"the warehouse {root} is not a folder: {where}",
+                hint="point --warehouse, CDR_WAREHOUSE or cdr.toml's warehouse at a folder",
+            )
 
 
 def running_writer(layout: Layout, name: str = "writer.lock") -> str | None:

@@ -36,6 +36,18 @@ def test_top_level_summaries_are_not_cut_off() -> None:
         assert f"  {name} " in commands
 
 
+def test_root_help_lists_every_exit_code() -> None:
+    """130 (Ctrl-C, SIGTERM: `systemctl stop`) was missing, so an operator reading
+    `cdr --help` to map a unit's exit status found no meaning for it."""
+    from cdr_pipeline import errors
+
+    out = " ".join(CliRunner().invoke(cli, ["--help"], terminal_width=80).output.split())
+    listed = out.split("Exit codes:", 1)[1].split("Options:", 1)[0]
+    codes = {v for k, v in vars(errors).items() if k.startswith("EXIT_") and isinstance(v, int)}
+    for code in sorted(codes - {0}):
+        assert f" {code} " in f" {listed}", code
+
+
 def complete(words: str) -> list[str]:
     env = {
         **os.environ,

@@ -153,3 +153,76 @@ def test_a_failure_still_gives_a_script_asking_for_json_a_json_document(
     assert json.loads(typo.stdout)["error"].endswith(
         "is not a warehouse (no state/, tables/ or cdr.duckdb in it)"
     )
+
+
+@pytest.mark.parametrize(
+    "command", [["ingest", "."], ["vacuum"], ["demo"], ["nightly", "--inbox", "."]]
+)
+def test_a_warehouse_that_is_a_file_is_a_configuration_error(
+    command: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--warehouse refuses a file itself (click, exit 2); from CDR_WAREHOUSE or cdr.toml it
+    reached the writer lock's mkdir and came out as a bug (exit 1, NotADirectoryError)."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "afile").write_text("not a folder\n")
+    run = invoke(*command, env={"CDR_WAREHOUSE": str(tmp_path / "afile")})
+    assert run.exit_code == 3, run.output
+    assert "unexpected" not in run.output
+    assert f"the warehouse {tmp_path / 'afile'} is not a folder: it is a file" in run.output
+    assert f"warehouse: {tmp_path / 'afile'} (from CDR_WAREHOUSE)" in run.output
+
+
+def test_a_warehouse_under_a_file_names_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "afile").write_text("not a folder\n")
+    (tmp_path / "wh").mkdir()
+    (tmp_path / "wh" / "state").write_text("not a folder\n")
+    for warehouse, culprit in [("afile/wh", "afile"), ("wh", "wh/state")]:
+        run = invoke("ingest", ".", env={"CDR_WAREHOUSE": warehouse})
+        assert run.exit_code == 3, run.output
+        assert f"is not a folder: {tmp_path / culprit} is a file" in run.output
+
+
+@pytest.mark.parametrize(
+    ("command", "option"),
+    [
+        (["ingest", "--wait-lock", "inf", "."], "--wait-lock"),
+        (["nightly", "--inbox", ".", "--wait-lock", "nan"], "--wait-lock"),
+        (["ingest", "--max-reject-rate", "nan", "."], "--max-reject-rate"),
+    ],
+)
+def test_a_flag_that_is_not_a_finite_number_is_a_usage_error(
+    command: list[str], option: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """click's FloatRange let nan (and inf past an open bound) through to the settings,
+    which refused it with exit 3 blaming `--lock-wait-seconds`, a flag no command has."""
+    monkeypatch.chdir(tmp_path)
+    run = invoke("--warehouse", str(tmp_path / "wh"), *command)
+    assert run.exit_code == 2, run.output
+    assert f"Invalid value for '{option}'" in run.output
+    assert "--lock-wait-seconds" not in run.output
+
+
+@pytest.mark.parametrize(
+    ("command", "option"),
+    [
+        (["report", "licence-usage", "--format", "csv", "--out", "afile/x.csv"], "--out"),
+        (["report", "finance-pack", "--month", "2026-10", "--out", "afile/x.xlsx"], "--out"),
+        (["samples", "--out", "afile/x"], "--out"),
+        (["samples", "--out", "s", "--labels", "afile/deeper/l.json"], "--labels"),
+        (["sql", "--out", "afile/x"], "--out"),
+    ],
+)
+def test_an_output_under_a_file_is_a_usage_error(
+    command: list[str], option: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """click checked the output path itself, not its folders: a file in the way came out as
+    a bug (exit 1, NotADirectoryError or FileExistsError), for a report after the work."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "afile").write_text("not a folder\n")
+    run = invoke("--warehouse", str(tmp_path / "wh"), *command)
+    assert run.exit_code == 2, run.output
+    assert f"Invalid value for '{option}': {tmp_path / 'afile'} is a file" in run.output
+    assert (tmp_path / "afile").read_text() == "not a folder\n"

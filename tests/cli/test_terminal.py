@@ -134,3 +134,16 @@ def test_a_number_is_never_cut_columns_that_do_not_fit_are_left_out() -> None:
         assert set(numbers) <= {"300,378", "300,377", "1,234", "1", "0", "12.5"}, lines
         assert lines[0].endswith("…")  # some columns are left out, and it says so
     assert "…" not in text_table(headers, [row], max_width=200)
+
+
+@pytest.mark.parametrize("columns", [60, 80])
+def test_report_list_fits_the_terminal(columns: int) -> None:
+    """The summaries ran to 180 columns, so the terminal wrapped them under the names."""
+    status, lines = in_terminal(columns, "report", "--list")
+    assert status == 0, "\n".join(lines)
+    shown = [ln for ln in lines if ln.strip()]
+    assert all(len(ln) < columns for ln in shown), shown
+    assert shown[0].startswith("licence-usage ")
+    indent = shown[0].index("Webex Go")
+    assert shown[1].startswith(" " * indent) and not shown[1][indent].isspace()
+    assert any(ln.endswith("[no --month]") for ln in shown), shown
