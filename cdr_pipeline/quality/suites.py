@@ -156,7 +156,9 @@ RULES: tuple[Rule, ...] = (
     # every record carries a Duration; one without keeps NULL (never 0) and is flagged, as the
     # reference asks: the leg then counts in no duration figure
     PresentRule("call_legs", "duration_seconds"),
-    MinRule("entitlements", "units", 0, strict=True),
+    # 0 is a withdrawal: the same key loaded again with units 0 takes back a row loaded in
+    # error (it adds nothing and sets no price); a negative count is no purchase
+    MinRule("entitlements", "units", 0),
     # a range that ends before it starts is never in force: the reconciliation would leave the
     # units out without a word
     PairRule("entitlements", "valid_to", "valid_from"),

@@ -92,9 +92,13 @@ def test_duplicate_key_across_partitions_and_batches(
     assert dup.sample_keys == [call_rows["report_id"][ROW]]
 
 
-def test_entitlement_units_must_be_positive(tmp_path: Path, clean: Validated) -> None:
+def test_entitlement_units_must_not_be_negative(tmp_path: Path, clean: Validated) -> None:
+    """0 units is a withdrawn row (docs/inputs-devices.md); a negative count is an error."""
     rows = table_frame(clean.settings, "entitlements")
-    broken = _set(rows, "units", pl.lit(0, dtype=rows.schema["units"]), row=0)
+    withdrawn = _set(rows, "units", pl.lit(0, dtype=rows.schema["units"]), row=0)
+    write_partition(tmp_path / "withdrawn", "entitlements", None, withdrawn)
+    assert validate_warehouse(Settings(warehouse=tmp_path / "withdrawn"), "all").errors == []
+    broken = _set(rows, "units", pl.lit(-2, dtype=rows.schema["units"]), row=0)
     write_partition(tmp_path, "entitlements", None, broken)
     report = validate_warehouse(Settings(warehouse=tmp_path), "all")
     assert {r.id for r in report.errors} == {"entitlements.units.min_value"}

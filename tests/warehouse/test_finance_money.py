@@ -5,6 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import duckdb
+
+from cdr_pipeline.config import Settings
+from cdr_pipeline.ingest import ingest_paths
+from cdr_pipeline.warehouse import create_views
 from tests.warehouse.finance_world import BYOD, World, records, user
 
 U1 = user(1)
@@ -82,3 +87,49 @@ def test_a_month_without_any_unit_held_still_pays_for_its_entitlements(tmp_path:
     ]
     peaks = records(con, "select month, licences_held_peak from rpt_licence_peak_monthly")
     assert [p["licences_held_peak"] for p in sorted(peaks, key=lambda p: p["month"])] == [1, 0, 1]
+
+
+def test_a_row_taken_back_with_zero_units_counts_no_units_and_no_price(tmp_path: Path) -> None:
+    """Finance loads a top-up with the wrong start (it belonged to another subscription) and
+    takes it back by loading its key again with 0 units: from then on the month counts only
+    the rows still bought, at their price (not the highest price of the rows in force)."""
+    w = World()
+    w.held_through_september([("D1", U1, "+15550001", "Sub-1")])
+    w.leg(
+        "calls_2026-09-01_2026-10-01.csv", "DESK", "2026-09-15T10:00:00Z", U1, "+1555", 30, go=False
+    )
+    w.entitlements.append(f"Sub-1,{BYOD},5,2026-01-01,,10.00,USD")
+    w.entitlements.append(f"Sub-1,{BYOD},3,2026-09-15,,20.00,USD")  # in error
+    query = (
+        "select entitled_units, unit_price, unassigned_units, unassigned_cost, status "
+        "from rpt_licence_reconciliation where month = date '2026-09-01'"
+    )
+    con = w.build(tmp_path)
+    assert records(con, query) == [
+        {
+            "entitled_units": 8,
+            "unit_price": 20.0,
+            "unassigned_units": 7,
+            "unassigned_cost": 140.0,
+            "status": "under",
+        }
+    ]
+    withdrawal = tmp_path / "entitlements_withdrawal.csv"
+    withdrawal.write_text(
+        "subscription_id,licence_type,units,valid_from,valid_to,unit_price,currency\n"
+        f"Sub-1,{BYOD},0,2026-09-15,,20.00,USD\n",
+        encoding="utf-8",
+    )
+    settings = Settings(warehouse=tmp_path / "wh")
+    assert ingest_paths(settings, [withdrawal]).exit_code == 0
+    con = duckdb.connect()
+    create_views(con, settings)
+    assert records(con, query) == [
+        {
+            "entitled_units": 5,
+            "unit_price": 10.0,
+            "unassigned_units": 4,
+            "unassigned_cost": 40.0,
+            "status": "under",
+        }
+    ]
