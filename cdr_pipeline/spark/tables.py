@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
 from sqlglot import exp
 
 from cdr_pipeline.config import Settings
@@ -46,6 +48,9 @@ class TableFiles:
     left_out: tuple[str, ...] = ()
     """Ledger record ids (`__record_id`) the views must not read: `files` records of loads
     the tables' listed versions do not hold (a run under way or killed before its commit)."""
+    on_driver: bool = False
+    """Read by this process and handed to Spark (the ledger's small tables): Spark skips a
+    file whose name starts with `_`, as the ledger's compacted files' names do."""
 
 
 def table_files(settings: Settings) -> list[TableFiles]:
@@ -70,7 +75,7 @@ def table_files(settings: Settings) -> list[TableFiles]:
         root, files = listed[table]
         columns = ledger_columns(table) + LEDGER_BOOKKEEPING
         skip = left_out if table == "files" else ()
-        out.append(TableFiles(base, root, files, columns, skip))
+        out.append(TableFiles(base, root, files, columns, skip, on_driver=True))
     return out
 
 
@@ -93,6 +98,8 @@ def read_table(spark: SparkSession, table: TableFiles, fmt: str = "files") -> Da
 
     if fmt == "delta" and is_delta(table):
         df = spark.read.format("delta").load(str(table.root))
+    elif table.files and table.on_driver:
+        df = spark.createDataFrame(_read_on_driver(table.files))
     elif table.files:
         df = (
             spark.read.option("basePath", str(table.root))
@@ -110,6 +117,13 @@ def read_table(spark: SparkSession, table: TableFiles, fmt: str = "files") -> Da
         record = F.col(RECORD_ID)
         df = df.where(record.isNull() | ~record.isin(list(table.left_out)))
     return df
+
+
+def _read_on_driver(files: list[Path]) -> pa.Table:
+    """The files as one Arrow table, a column some file lacks as NULL: Hadoop's file listing
+    leaves out names starting with `_` even when given one by one, so Spark alone read no
+    compacted ledger file (a month of nightly runs compacts each folder)."""
+    return pa.concat_tables([pq.read_table(f) for f in files], promote_options="permissive")
 
 
 def register_tables(spark: SparkSession, tables: list[TableFiles], fmt: str = "files") -> None:

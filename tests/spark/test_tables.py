@@ -13,6 +13,7 @@ from cdr_pipeline.ingest import ingest_paths
 from cdr_pipeline.ingest.pending import PendingTables
 from cdr_pipeline.spark.tables import register_tables, table_files
 from cdr_pipeline.spark.views import emit_views
+from cdr_pipeline.state.ledger import Ledger
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "dch"
 
@@ -61,8 +62,9 @@ class _Session:
     def frame(self, how: str) -> _Frame:
         return _Frame(self._columns[self._table], self.log, how)
 
-    def createDataFrame(self, rows: list[Any], schema: str) -> _Frame:
-        return _Frame(self._columns[self._table], self.log, "empty")
+    def createDataFrame(self, rows: Any, schema: str | None = None) -> _Frame:
+        # no schema: an Arrow table the driver read (the ledger's)
+        return _Frame(self._columns[self._table], self.log, "empty" if schema else "driver")
 
 
 def test_delta_reads_only_the_delta_tables(tmp_path: Path) -> None:
@@ -80,9 +82,9 @@ def test_delta_reads_only_the_delta_tables(tmp_path: Path) -> None:
         "device_events: empty",
         "device_snapshots: empty",
         "entitlements: empty",
-        "ledger_files: files 1",
+        "ledger_files: driver",
         "ledger_retention: empty",
-        "ledger_runs: files 2",
+        "ledger_runs: driver",
         "org_directory: empty",
     ]
 
@@ -116,4 +118,19 @@ def test_a_load_its_run_has_not_committed_is_not_read(
     monkeypatch.setattr(PendingTables, "commit", commit_later)
     assert ingest_paths(settings, [FIXTURES / "overlap_b.csv"]).exit_code == 0
     assert during == [["overlap_a.csv"]]
+    assert _loaded_paths(spark, settings) == ["overlap_a.csv", "overlap_b.csv"]
+
+
+@pytest.mark.slow  # a Spark session, as the other Spark tests
+def test_the_compacted_ledger_is_read(spark: Any, tmp_path: Path) -> None:
+    """A ledger folder of more than 64 files (a month of nightly runs) is compacted into a
+    `_compacted-*.parquet` file, which Spark's file listing skips like `_SUCCESS`: the Spark
+    views read only the files written since, or failed (a folder holding only that file)."""
+    settings = Settings(warehouse=tmp_path / "wh")
+    assert ingest_paths(settings, [FIXTURES / "overlap_a.csv"]).exit_code == 0
+    ledger = Ledger(settings.layout)
+    for table in ("files", "runs"):
+        assert ledger.compact(table) is not None
+    assert _loaded_paths(spark, settings) == ["overlap_a.csv"]
+    assert ingest_paths(settings, [FIXTURES / "overlap_b.csv"]).exit_code == 0
     assert _loaded_paths(spark, settings) == ["overlap_a.csv", "overlap_b.csv"]
