@@ -1,17 +1,21 @@
 """The base tables the emitted views read, registered by name on a Spark session (or DuckDB).
 
-`table_files` is the one place that decides which Parquet files make up a table: today every
-file under `<warehouse>/tables/<table>/` (and `state/ledger/<table>/`); with snapshot-isolated
-tables it is the current snapshot's file list. Everything else takes its answer.
+`table_files` is the one place that decides which Parquet files make up a table: the
+current Delta version's file list of every table under `<warehouse>/tables/`, every file of
+`state/ledger/<table>/` (with the `files` records of loads those versions do not hold left
+out, as `cdr build` does). Everything else takes its answer.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
 from sqlglot import exp
 
 from cdr_pipeline.config import Settings
@@ -23,7 +27,9 @@ from cdr_pipeline.spark.views import (
     table_columns,
 )
 from cdr_pipeline.state import tables
+from cdr_pipeline.state.ledger import RECORD_ID
 from cdr_pipeline.text import lit, quote
+from cdr_pipeline.warehouse.staging import uncommitted_file_records
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -39,21 +45,37 @@ class TableFiles:
     files: list[Path] = field(default_factory=list)
     columns: list[tuple[str, str]] = field(default_factory=list)
     """(column, DuckDB type) the table must have (a missing one reads as NULL)."""
+    left_out: tuple[str, ...] = ()
+    """Ledger record ids (`__record_id`) the views must not read: `files` records of loads
+    the tables' listed versions do not hold (a run under way or killed before its commit)."""
+    on_driver: bool = False
+    """Read by this process and handed to Spark (the ledger's small tables): Spark skips a
+    file whose name starts with `_`, as the ledger's compacted files' names do."""
 
 
 def table_files(settings: Settings) -> list[TableFiles]:
     """Every base table with the Parquet files of its current Delta version (a table folder
     also holds files a later commit replaced, until vacuum: never list the folder)."""
     out = []
+    snapshots = {}
     for schema in sorted(SCHEMAS.values(), key=lambda s: s.name):
         name = schema.name
         root = settings.layout.tables.resolve() / name
-        snap = tables.snapshot(root, name, schema.partition_by)
+        snap = snapshots[name] = tables.snapshot(root, name, schema.partition_by)
         out.append(TableFiles(name, root, snap.all_files(), table_columns(schema)))
-    for table, base in LEDGER_BASE.items():
+    listed = {}
+    for table in LEDGER_BASE:
         root = settings.layout.ledger.resolve() / table
-        files = sorted(root.glob("*.parquet")) if root.is_dir() else []
-        out.append(TableFiles(base, root, files, ledger_columns(table) + LEDGER_BOOKKEEPING))
+        listed[table] = (root, sorted(root.glob("*.parquet")) if root.is_dir() else [])
+    # as `cdr build`: a run records a file `loaded` before it commits, so the ledger listed
+    # after the versions may name loads they do not hold (their days read as covered, and
+    # licences that called then as idle)
+    left_out = tuple(uncommitted_file_records(settings, snapshots, datetime.now(UTC)))
+    for table, base in LEDGER_BASE.items():
+        root, files = listed[table]
+        columns = ledger_columns(table) + LEDGER_BOOKKEEPING
+        skip = left_out if table == "files" else ()
+        out.append(TableFiles(base, root, files, columns, skip, on_driver=True))
     return out
 
 
@@ -76,6 +98,8 @@ def read_table(spark: SparkSession, table: TableFiles, fmt: str = "files") -> Da
 
     if fmt == "delta" and is_delta(table):
         df = spark.read.format("delta").load(str(table.root))
+    elif table.files and table.on_driver:
+        df = spark.createDataFrame(_read_on_driver(table.files))
     elif table.files:
         df = (
             spark.read.option("basePath", str(table.root))
@@ -89,7 +113,17 @@ def read_table(spark: SparkSession, table: TableFiles, fmt: str = "files") -> Da
     for name, dtype in table.columns:
         if name not in present:
             df = df.withColumn(name, F.lit(None).cast(spark_type(dtype)))
+    if table.left_out:
+        record = F.col(RECORD_ID)
+        df = df.where(record.isNull() | ~record.isin(list(table.left_out)))
     return df
+
+
+def _read_on_driver(files: list[Path]) -> pa.Table:
+    """The files as one Arrow table, a column some file lacks as NULL: Hadoop's file listing
+    leaves out names starting with `_` even when given one by one, so Spark alone read no
+    compacted ledger file (a month of nightly runs compacts each folder)."""
+    return pa.concat_tables([pq.read_table(f) for f in files], promote_options="permissive")
 
 
 def register_tables(spark: SparkSession, tables: list[TableFiles], fmt: str = "files") -> None:
@@ -110,7 +144,11 @@ def duckdb_table_sql(con: duckdb.DuckDBPyConnection, table: TableFiles) -> str:
     source = f"read_parquet({files}, hive_partitioning={hive}, union_by_name=true)"
     present = {str(r[0]) for r in con.execute(f"describe select * from {source}").fetchall()}
     missing = [f"cast(NULL as {t}) as {quote(n)}" for n, t in table.columns if n not in present]
-    return f"select *{''.join(', ' + m for m in missing)} from {source}"
+    where = ""
+    if table.left_out:
+        ids = ", ".join(lit(r) for r in table.left_out)
+        where = f" where {quote(RECORD_ID)} is null or {quote(RECORD_ID)} not in ({ids})"
+    return f"select *{''.join(', ' + m for m in missing)} from {source}{where}"
 
 
 def register_duckdb_tables(con: duckdb.DuckDBPyConnection, tables: list[TableFiles]) -> None:

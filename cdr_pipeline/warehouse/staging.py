@@ -196,6 +196,32 @@ def _committed_files(
     )
 
 
+def uncommitted_file_records(
+    settings: Settings, snapshots: Mapping[str, Snapshot], moment: datetime
+) -> list[str]:
+    """The record ids of the ledger's `files` records, as written by `moment`, that
+    `stg_ledger_files` leaves out over the versions `snapshots`: `loaded` files whose rows
+    those versions do not hold (`_committed_files`). For a reader that registers the
+    ledger's files itself (the Spark build) and must read the ledger as the views do."""
+    folder = settings.layout.ledger.resolve() / "files"
+    if not (folder.is_dir() and any(folder.glob("*.parquet"))):
+        return []
+    con = duckdb.connect()
+    try:
+        files = _latest_records(con, str(folder / "*.parquet"), moment)
+        if RECORD_ID not in _present_columns(con, files):
+            return []  # files older than record ids: runs long finished
+        kept = _committed_files(con, settings, files, snapshots, moment)
+        rid = quote(RECORD_ID)
+        rows = con.execute(
+            f"select {rid} from {files} where {rid} is not null "
+            f"except select {rid} from {kept} where {rid} is not null order by 1"
+        ).fetchall()
+    finally:
+        con.close()
+    return [str(r[0]) for r in rows]
+
+
 def _committed_by(snap: Snapshot, run_id: str) -> bool:
     """Run `run_id` committed the table at a version `snap` holds."""
     if snap.version is None:

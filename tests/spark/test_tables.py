@@ -1,14 +1,19 @@
 """Which reader each base table goes through (no Spark needed: a stand-in session records
-what it is asked to read)."""
+what it is asked to read), and which ledger records the Spark views read (a Spark session)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from cdr_pipeline.config import Settings
 from cdr_pipeline.ingest import ingest_paths
+from cdr_pipeline.ingest.pending import PendingTables
 from cdr_pipeline.spark.tables import register_tables, table_files
+from cdr_pipeline.spark.views import emit_views
+from cdr_pipeline.state.ledger import Ledger
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "dch"
 
@@ -57,8 +62,9 @@ class _Session:
     def frame(self, how: str) -> _Frame:
         return _Frame(self._columns[self._table], self.log, how)
 
-    def createDataFrame(self, rows: list[Any], schema: str) -> _Frame:
-        return _Frame(self._columns[self._table], self.log, "empty")
+    def createDataFrame(self, rows: Any, schema: str | None = None) -> _Frame:
+        # no schema: an Arrow table the driver read (the ledger's)
+        return _Frame(self._columns[self._table], self.log, "empty" if schema else "driver")
 
 
 def test_delta_reads_only_the_delta_tables(tmp_path: Path) -> None:
@@ -76,8 +82,55 @@ def test_delta_reads_only_the_delta_tables(tmp_path: Path) -> None:
         "device_events: empty",
         "device_snapshots: empty",
         "entitlements: empty",
-        "ledger_files: files 1",
+        "ledger_files: driver",
         "ledger_retention: empty",
-        "ledger_runs: files 2",
+        "ledger_runs: driver",
         "org_directory: empty",
     ]
+
+
+def _loaded_paths(spark: Any, settings: Settings) -> list[str]:
+    """The files the Spark views read as loaded, through the emitted `stg_ledger_files`."""
+    (view,) = [v for v in emit_views(settings, "spark") if v.name == "stg_ledger_files"]
+    register_tables(spark, table_files(settings))
+    spark.sql(view.statement())
+    rows = spark.sql("select path from stg_ledger_files where status = 'loaded'").collect()
+    return sorted(Path(r["path"]).name for r in rows)
+
+
+@pytest.mark.slow  # a Spark session, as the other Spark tests
+def test_a_load_its_run_has_not_committed_is_not_read(
+    spark: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run records a file `loaded` before it commits: a Spark build while `cdr ingest`
+    runs, or after one was killed before its commit, read that file's days as covered
+    without its calls (licences that called then read as idle), where `cdr build` leaves
+    the file out."""
+    settings = Settings(warehouse=tmp_path / "wh")
+    assert ingest_paths(settings, [FIXTURES / "overlap_a.csv"]).exit_code == 0
+    during: list[list[str]] = []
+    commit = PendingTables.commit
+
+    def commit_later(self: PendingTables) -> dict[str, int]:
+        during.append(_loaded_paths(spark, settings))
+        return commit(self)
+
+    monkeypatch.setattr(PendingTables, "commit", commit_later)
+    assert ingest_paths(settings, [FIXTURES / "overlap_b.csv"]).exit_code == 0
+    assert during == [["overlap_a.csv"]]
+    assert _loaded_paths(spark, settings) == ["overlap_a.csv", "overlap_b.csv"]
+
+
+@pytest.mark.slow  # a Spark session, as the other Spark tests
+def test_the_compacted_ledger_is_read(spark: Any, tmp_path: Path) -> None:
+    """A ledger folder of more than 64 files (a month of nightly runs) is compacted into a
+    `_compacted-*.parquet` file, which Spark's file listing skips like `_SUCCESS`: the Spark
+    views read only the files written since, or failed (a folder holding only that file)."""
+    settings = Settings(warehouse=tmp_path / "wh")
+    assert ingest_paths(settings, [FIXTURES / "overlap_a.csv"]).exit_code == 0
+    ledger = Ledger(settings.layout)
+    for table in ("files", "runs"):
+        assert ledger.compact(table) is not None
+    assert _loaded_paths(spark, settings) == ["overlap_a.csv"]
+    assert ingest_paths(settings, [FIXTURES / "overlap_b.csv"]).exit_code == 0
+    assert _loaded_paths(spark, settings) == ["overlap_a.csv", "overlap_b.csv"]
