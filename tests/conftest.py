@@ -4,6 +4,7 @@ from them and built (ingest + build take a few seconds; tests that use it only r
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,17 @@ REPO = Path(__file__).resolve().parents[1]
 _main = sys.modules["__main__"]
 if getattr(_main, "__spec__", None) is None and not hasattr(_main, "__file__"):
     _main.__file__ = "<pytest-xdist worker>"
+
+
+@pytest.fixture(autouse=True)
+def _stderr_as_a_fresh_process_has_it() -> Iterator[None]:
+    """A `cdr -q` or `--log-json` run in-process sets how this process writes to stderr
+    (`cli.context.STDERR`); the next test starts as a new `cdr` process would, so one
+    test's -q cannot hide the notes another test reads."""
+    yield
+    from cdr_pipeline.cli.context import STDERR
+
+    STDERR.json = STDERR.quiet = STDERR.open_line = False
 
 
 @pytest.fixture(scope="session")
