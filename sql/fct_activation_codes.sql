@@ -4,7 +4,7 @@
 -- the event states, else issued_at + code_expiry_days (cfg_settings, default 90); a newer code
 -- invalidates every earlier one (superseded_at). consumed_at is the first activation (an
 -- ACTIVATED event, or a PENDING_ACTIVATION -> ONLINE or OFFLINE change in the status
--- history) while the code was the valid one: after issue, before expiry, supersession and
+-- history, an OFFLINE after a Lost/Stolen excepted: the lost phone's line) while the code was the valid one: after issue, before expiry, supersession and
 -- deletion.
 -- outcome: CONSUMED, else whichever ended the code first of SUPERSEDED / DEVICE_DELETED /
 -- EXPIRED (expired as of int_device_as_of), else PENDING. A code issued while the device was
@@ -66,8 +66,23 @@ status_changes as (
         device_id,
         status,
         valid_from,
-        lag(status) over (partition by device_id order by valid_from) as previous_status
+        lag(status) over (partition by device_id order by valid_from) as previous_status,
+        lag(valid_from) over (partition by device_id order by valid_from) as previous_from
     from history
+),
+
+-- Pending -> Offline changes whose Pending interval holds a Lost/Stolen: Lost/Stolen
+-- disables the line on the lost phone, so the Offline is that line, not a replacement
+-- activated (no reactivation, as in rpt_reclaim_candidates): no code was used
+offline_after_lost_stolen as (
+    select distinct s.device_id, s.valid_from
+    from status_changes as s
+    inner join events as e
+        on e.device_id = s.device_id
+        and e.event_type = 'LOST_STOLEN'
+        and e.event_time >= s.previous_from
+        and e.event_time <= s.valid_from
+    where s.status = 'OFFLINE' and s.previous_status = 'PENDING_ACTIVATION'
 ),
 
 activations as (
@@ -75,12 +90,18 @@ activations as (
     from events
     where event_type = 'ACTIVATED'
     union
-    select device_id, valid_from as activated_at
-    from status_changes
+    select s.device_id, s.valid_from as activated_at
+    from status_changes as s
+    left join offline_after_lost_stolen as x
+        on s.device_id = x.device_id
+        and s.valid_from = x.valid_from
     -- Pending, then Online or Offline: the line was put on the phone (Offline: and
-    -- disabled there since); Offline -> Online is the user enabling it again, not a use
-    -- of a code
-    where status in ('ONLINE', 'OFFLINE') and previous_status = 'PENDING_ACTIVATION'
+    -- disabled there since, unless the Pending was a Lost/Stolen's); Offline -> Online is
+    -- the user enabling it again, not a use of a code
+    where
+        s.status in ('ONLINE', 'OFFLINE')
+        and s.previous_status = 'PENDING_ACTIVATION'
+        and x.device_id is null
 ),
 
 consumption as (

@@ -532,3 +532,39 @@ def test_a_device_seen_offline_after_pending_was_activated(tmp_path: Path) -> No
     assert codes(con, "O2")[0][4:6] == (None, "EXPIRED")  # used after it expired: not this code
     reasons = rows(con, "select device_id, reason from rpt_reclaim_candidates order by 1, 2")
     assert ("O2", "never_activated_code_expired") not in reasons, reasons
+
+
+def test_an_offline_after_lost_stolen_uses_no_replacement_code(tmp_path: Path) -> None:
+    """Lost/Stolen disables the line on the lost phone: a device seen Offline after it was
+    not reactivated (its licence stays a reclaim candidate), so the replacement code it
+    was given is not used by that Offline either: it stays pending. A device seen Offline
+    after a Pending from provisioning did use its code (the line was put on the phone)."""
+    events = write_csv(
+        tmp_path / "events.csv",
+        EVENT_HEADER,
+        [
+            _ev("08-01T00:00:00", "L1", "PROVISIONED"),
+            _ev("08-02T00:00:00", "L1", "ACTIVATED"),
+            _ev("09-05T00:00:00", "L1", "LOST_STOLEN"),
+            _ev("09-05T00:00:01", "L1", "ACTIVATION_CODE_ISSUED"),
+            _ev("08-01T00:00:00", "P1", "PROVISIONED"),
+            _ev("08-01T00:00:01", "P1", "ACTIVATION_CODE_ISSUED"),
+        ],
+    )
+    snapshots = write_csv(
+        tmp_path / "snapshots.csv",
+        SNAPSHOT_HEADER,
+        [
+            _snap("09-02T06:00:00", "L1", "ONLINE", user=U7),
+            _snap("09-20T06:00:00", "L1", "Offline", user=U7),
+            _snap("09-02T06:00:00", "P1", "Pending activation", user=U1),
+            _snap("09-20T06:00:00", "P1", "Offline", user=U1),
+        ],
+    )
+    wh = tmp_path / "wh"
+    ingest(wh, events, snapshots)
+    con = views(wh)
+    assert [c[4:6] for c in codes(con, "L1")] == [(None, "PENDING")]
+    assert [c[4:6] for c in codes(con, "P1")] == [("09-20 06:00:00", "CONSUMED")]
+    reasons = rows(con, "select device_id, reason from rpt_reclaim_candidates order by 1, 2")
+    assert reasons == [("L1", "lost_stolen_not_reactivated")], reasons
