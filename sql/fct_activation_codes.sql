@@ -4,8 +4,8 @@
 -- the event states, else issued_at + code_expiry_days (cfg_settings, default 90); a newer code
 -- invalidates every earlier one (superseded_at). consumed_at is the first activation (an
 -- ACTIVATED event, or a PENDING_ACTIVATION -> ONLINE or OFFLINE change in the status
--- history, an OFFLINE after a Lost/Stolen excepted: the lost phone's line) while the code was the valid one: after issue, before expiry, supersession and
--- deletion.
+-- history, an OFFLINE after a Lost/Stolen excepted: the lost phone's line) while the code
+-- was the valid one: after issue, before expiry, supersession and deletion.
 -- outcome: CONSUMED, else whichever ended the code first of SUPERSEDED / DEVICE_DELETED /
 -- EXPIRED (expired as of int_device_as_of), else PENDING. A code issued while the device was
 -- not PENDING_ACTIVATION (ONLINE, OFFLINE, DELETED) is kept and flagged is_anomaly; with no

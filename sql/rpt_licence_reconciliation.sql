@@ -79,42 +79,25 @@ months as (
 -- rows in force add their units and take the highest price; rows in different currencies
 -- have no single price or currency: both stay NULL (so do the costs) and the status says
 -- mixed_currency, rather than a cost in a currency that is wrong for some of the units.
--- A row of 0 units buys nothing (a row taken back: its key loaded again with 0 units), so
--- its price and currency count only where no row in force buys any.
-in_force as (
+-- A row of 0 units is one taken back (its key loaded again with 0 units): it is not in
+-- force, as if it had never been loaded (no units, price, currency or row of its own).
+entitled as (
     select
         months.month,
         e.licence_type,
         e.subscription_id,
-        e.units,
-        e.unit_price,
-        e.currency,
-        e.units <> 0 or not bool_or(e.units <> 0) over (
-            partition by months.month, e.licence_type, e.subscription_id
-        ) as is_priced
+        cast(sum(e.units) as bigint) as entitled_units,
+        case when count(distinct coalesce(e.currency, '')) <= 1 then max(e.unit_price) end
+            as unit_price,
+        case when count(distinct coalesce(e.currency, '')) <= 1 then max(e.currency) end
+            as currency,
+        -- a row without a currency is not in the others' currency either
+        count(distinct coalesce(e.currency, '')) > 1 as has_mixed_currency
     from months
     inner join stg_entitlements as e
         on e.valid_from <= months.month_end_day
         and coalesce(e.valid_to, months.month_end_day) >= months.month_end_day
-),
-
-entitled as (
-    select
-        month,
-        licence_type,
-        subscription_id,
-        cast(sum(units) as bigint) as entitled_units,
-        case
-            when count(distinct coalesce(currency, '')) filter (where is_priced) <= 1
-                then max(unit_price) filter (where is_priced)
-        end as unit_price,
-        case
-            when count(distinct coalesce(currency, '')) filter (where is_priced) <= 1
-                then max(currency) filter (where is_priced)
-        end as currency,
-        -- a row without a currency is not in the others' currency either
-        count(distinct coalesce(currency, '')) filter (where is_priced) > 1 as has_mixed_currency
-    from in_force
+        and e.units <> 0
     group by all
 ),
 

@@ -157,7 +157,7 @@ RULES: tuple[Rule, ...] = (
     # reference asks: the leg then counts in no duration figure
     PresentRule("call_legs", "duration_seconds"),
     # 0 is a withdrawal: the same key loaded again with units 0 takes back a row loaded in
-    # error (it adds nothing and sets no price); a negative count is no purchase
+    # error (it is never in force); a negative count is no purchase
     MinRule("entitlements", "units", 0),
     # a range that ends before it starts is never in force: the reconciliation would leave the
     # units out without a word

@@ -133,3 +133,30 @@ def test_a_row_taken_back_with_zero_units_counts_no_units_and_no_price(tmp_path:
             "status": "under",
         }
     ]
+
+
+def test_a_month_only_a_taken_back_row_covered_is_as_if_never_loaded(tmp_path: Path) -> None:
+    """A row loaded with the wrong start and taken back (0 units) leaves no trace: in the
+    month it alone covered the device held is charged to no entitlement, at no price."""
+    w = World()
+    w.held_through_september([("D1", U1, "+15550001", "Sub-1")])
+    w.leg(
+        "calls_2026-09-01_2026-10-01.csv", "DESK", "2026-09-15T10:00:00Z", U1, "+1555", 30, go=False
+    )
+    w.entitlements.append(f"Sub-1,{BYOD},2,2026-10-01,,10.00,USD")  # the right row
+    w.entitlements.append(f"Sub-1,{BYOD},0,2026-09-01,,99.00,EUR")  # loaded in error, taken back
+    con = w.build(tmp_path)
+    assert records(
+        con,
+        "select entitled_units, consumed_peak, unit_price, currency, idle_cost, status "
+        "from rpt_licence_reconciliation where month = date '2026-09-01'",
+    ) == [
+        {
+            "entitled_units": 0,
+            "consumed_peak": 1,
+            "unit_price": None,
+            "currency": None,
+            "idle_cost": None,
+            "status": "no_entitlement",
+        }
+    ]
