@@ -18,6 +18,7 @@ import polars as pl
 
 from cdr_pipeline.ingest.chunk import CHUNK_BYTES, NO_KEYS, BadInput, Chunk, RawReject
 from cdr_pipeline.ingest.json_guard import JsonGuard
+from cdr_pipeline.ingest.json_lines import Broken, Record, json_lines
 from cdr_pipeline.ingest.limits import Limits
 
 log = logging.getLogger(__name__)
@@ -54,35 +55,6 @@ def _text(value: Any) -> str | None:
     if isinstance(value, (dict, list)):
         return json.dumps(value, default=str, ensure_ascii=False)
     return str(value)
-
-
-class _Record(dict[str, Any]):
-    """A JSON object that loses none of its repeated keys, as a CSV header naming a column
-    twice loses none: the first non-null value stays under the key, and each repeat is also
-    kept as `<key>_<n>` (its occurrence), a key no column has, so it lands in `extra`."""
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        if key not in self:
-            super().__setitem__(key, value)
-            return
-        n = 2
-        while f"{key}_{n}" in self:
-            n += 1
-        super().__setitem__(f"{key}_{n}", value)
-        if super().__getitem__(key) is None and value is not None:
-            super().__setitem__(key, value)
-
-
-def _from_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    """A JSON line's object: a plain dict (built in C) unless a key repeats, then a
-    `_Record` (a hook of Python calls for every key doubled the time of reading a line)."""
-    plain = dict(pairs)
-    if len(plain) == len(pairs):
-        return plain
-    record = _Record()
-    for key, value in pairs:
-        record[key] = value
-    return record
 
 
 def _half_character(value: Any) -> bool:
@@ -165,7 +137,7 @@ def _iter_records(stream: BinaryIO, limits: Limits) -> Iterator[tuple[int, Any]]
         except ValueError:
             is_lines = False
         if is_lines:
-            records = _json_lines(first, lines, limits)
+            records = json_lines(first, lines, limits)
         else:
             chained = io.BufferedReader(_Chain(first, lines))
             records = _streamed(chained, limits, 0, "", guarded=True)
@@ -230,7 +202,7 @@ def _streamed(
     source = stream if guarded else JsonGuard(stream, limits, base)
     n = 0
     try:
-        items = ijson.items(source, prefix, multiple_values=True, map_type=_Record)
+        items = ijson.items(source, prefix, multiple_values=True, map_type=Record)
         for n, record in enumerate(items, 1):
             yield n, record
     except UnicodeError as exc:  # a half character the parser cannot decode
@@ -263,51 +235,6 @@ def _one_line(exc: Exception) -> str:
     return f"{lines[0]} near {context[0]!r}" if context else lines[0]
 
 
-def _json_lines(
-    first: bytes, lines: io.BufferedReader[Any], limits: Limits
-) -> Iterator[tuple[int, Any]]:
-    line_no, raw = 1, first
-    while raw:
-        if len(raw) > limits.record_bytes:
-            raise BadInput(
-                f"a line longer than max_record_bytes ({limits.record_bytes:,} bytes)",
-                line=line_no,
-                hint="raise max_record_bytes in cdr.toml if records this long are genuine",
-            )
-        text = raw.strip()
-        if text:
-            try:
-                # numbers as ijson gives them (the guard already bounded their digits)
-                yield line_no, json.loads(text, parse_float=Decimal, object_pairs_hook=_from_pairs)
-            except (ValueError, RecursionError) as exc:
-                yield line_no, _Broken(text.decode("utf-8", "replace"), str(exc))
-        else:
-            line_no += _skip_blank_lines(lines)
-        raw = lines.readline(limits.record_bytes + 1)
-        line_no += 1
-
-
-def _skip_blank_lines(lines: io.BufferedReader[Any]) -> int:
-    """Consume the whole blank (or whitespace) lines at the reader's position a buffer at a
-    time, and return how many: read one by one, 300 MB of them took 84 s."""
-    skipped = 0
-    while True:
-        ahead = lines.peek(1)  # what the buffer holds; nothing at the end of the stream
-        blank = len(ahead) - len(ahead.lstrip())
-        end = ahead.rfind(b"\n", 0, blank) + 1  # up to the last line break in the blank run
-        if end == 0:
-            return skipped
-        skipped += ahead.count(b"\n", 0, end)
-        lines.read(end)
-
-
-class _Broken:
-    """A JSON line that does not parse: quarantined with its text."""
-
-    def __init__(self, text: str, error: str) -> None:
-        self.text, self.error = text, error
-
-
 def read_json_chunks(
     stream: BinaryIO, chunk_rows: int, limits: Limits | None = None
 ) -> Iterator[Chunk]:
@@ -323,7 +250,7 @@ def read_json_chunks(
             yield _chunk(batch, rejects, end)
             batch, rejects, keys, start = [], [], set(), end
         end = counted.count
-        if isinstance(record, _Broken):
+        if isinstance(record, Broken):
             rejects.append(
                 RawReject(n, "invalid_json", f"not valid JSON: {record.error}", record.text)
             )
