@@ -7,6 +7,7 @@ the D1 snapshot of 09-10 06:00.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import duckdb
@@ -172,6 +173,19 @@ def days(con: duckdb.DuckDBPyConnection, unit: str) -> list[tuple[object, ...]]:
         "select strftime(licence_day, '%m-%d'), device_id, licence_type, status_at_day_end "
         f"from fct_licence_days where licence_unit_id = '{unit}' order by licence_day",
     )
+
+
+def world(
+    tmp: Path, events: Sequence[str], snapshots: Sequence[str] = (), calls: Sequence[str] = ()
+) -> duckdb.DuckDBPyConnection:
+    """A warehouse of these inputs alone (written as CSV files under `tmp`), its views."""
+    files = [write_csv(tmp / "events.csv", EVENT_HEADER, list(events))]
+    if snapshots:
+        files.append(write_csv(tmp / "snapshots.csv", SNAPSHOT_HEADER, list(snapshots)))
+    if calls:
+        files.append(write_csv(tmp / "calls.csv", CALL_HEADER, list(calls)))
+    ingest(tmp / "wh", *files)
+    return views(tmp / "wh")
 
 
 def test_data_horizon_is_the_last_observation(con: duckdb.DuckDBPyConnection) -> None:
@@ -500,29 +514,19 @@ def test_a_device_seen_offline_after_pending_was_activated(tmp_path: Path) -> No
     then Offline had its line put on the phone in between. Its code was used (by the
     Offline snapshot at the latest), it is activated from then, and it is no
     'never activated' reclaim candidate, even when its old code expired unused."""
-    events = write_csv(
-        tmp_path / "events.csv",
-        EVENT_HEADER,
-        [
-            _ev("08-01T00:00:00", "O1", "PROVISIONED"),
-            _ev("08-01T00:00:02", "O1", "ACTIVATION_CODE_ISSUED"),
-            _ev("05-01T00:00:00", "O2", "PROVISIONED"),
-            _ev("05-01T00:00:02", "O2", "ACTIVATION_CODE_ISSUED"),  # expires 07-30
-        ],
-    )
-    snapshots = write_csv(
-        tmp_path / "snapshots.csv",
-        SNAPSHOT_HEADER,
-        [
-            _snap("08-02T06:00:00", "O1", "Pending activation", user=U7),
-            _snap("09-05T06:00:00", "O1", "Offline", user=U7),
-            _snap("08-02T06:00:00", "O2", "Pending activation", user=U1),
-            _snap("09-05T06:00:00", "O2", "Offline", user=U1),
-        ],
-    )
-    wh = tmp_path / "wh"
-    ingest(wh, events, snapshots)
-    con = views(wh)
+    events = [
+        _ev("08-01T00:00:00", "O1", "PROVISIONED"),
+        _ev("08-01T00:00:02", "O1", "ACTIVATION_CODE_ISSUED"),
+        _ev("05-01T00:00:00", "O2", "PROVISIONED"),
+        _ev("05-01T00:00:02", "O2", "ACTIVATION_CODE_ISSUED"),  # expires 07-30
+    ]
+    snapshots = [
+        _snap("08-02T06:00:00", "O1", "Pending activation", user=U7),
+        _snap("09-05T06:00:00", "O1", "Offline", user=U7),
+        _snap("08-02T06:00:00", "O2", "Pending activation", user=U1),
+        _snap("09-05T06:00:00", "O2", "Offline", user=U1),
+    ]
+    con = world(tmp_path, events, snapshots)
     assert rows(
         con,
         f"select device_id, {_ts('first_activated_at')} from dim_webex_go_devices "
@@ -539,31 +543,21 @@ def test_an_offline_after_lost_stolen_uses_no_replacement_code(tmp_path: Path) -
     not reactivated (its licence stays a reclaim candidate), so the replacement code it
     was given is not used by that Offline either: it stays pending. A device seen Offline
     after a Pending from provisioning did use its code (the line was put on the phone)."""
-    events = write_csv(
-        tmp_path / "events.csv",
-        EVENT_HEADER,
-        [
-            _ev("08-01T00:00:00", "L1", "PROVISIONED"),
-            _ev("08-02T00:00:00", "L1", "ACTIVATED"),
-            _ev("09-05T00:00:00", "L1", "LOST_STOLEN"),
-            _ev("09-05T00:00:01", "L1", "ACTIVATION_CODE_ISSUED"),
-            _ev("08-01T00:00:00", "P1", "PROVISIONED"),
-            _ev("08-01T00:00:01", "P1", "ACTIVATION_CODE_ISSUED"),
-        ],
-    )
-    snapshots = write_csv(
-        tmp_path / "snapshots.csv",
-        SNAPSHOT_HEADER,
-        [
-            _snap("09-02T06:00:00", "L1", "ONLINE", user=U7),
-            _snap("09-20T06:00:00", "L1", "Offline", user=U7),
-            _snap("09-02T06:00:00", "P1", "Pending activation", user=U1),
-            _snap("09-20T06:00:00", "P1", "Offline", user=U1),
-        ],
-    )
-    wh = tmp_path / "wh"
-    ingest(wh, events, snapshots)
-    con = views(wh)
+    events = [
+        _ev("08-01T00:00:00", "L1", "PROVISIONED"),
+        _ev("08-02T00:00:00", "L1", "ACTIVATED"),
+        _ev("09-05T00:00:00", "L1", "LOST_STOLEN"),
+        _ev("09-05T00:00:01", "L1", "ACTIVATION_CODE_ISSUED"),
+        _ev("08-01T00:00:00", "P1", "PROVISIONED"),
+        _ev("08-01T00:00:01", "P1", "ACTIVATION_CODE_ISSUED"),
+    ]
+    snapshots = [
+        _snap("09-02T06:00:00", "L1", "ONLINE", user=U7),
+        _snap("09-20T06:00:00", "L1", "Offline", user=U7),
+        _snap("09-02T06:00:00", "P1", "Pending activation", user=U1),
+        _snap("09-20T06:00:00", "P1", "Offline", user=U1),
+    ]
+    con = world(tmp_path, events, snapshots)
     assert [c[4:6] for c in codes(con, "L1")] == [(None, "PENDING")]
     assert [c[4:6] for c in codes(con, "P1")] == [("09-20 06:00:00", "CONSUMED")]
     reasons = rows(con, "select device_id, reason from rpt_reclaim_candidates order by 1, 2")
