@@ -4,7 +4,8 @@ Exit codes (documented in README "Exit codes"):
     0 ok · 1 unexpected error · 2 usage · 3 bad input or configuration ·
     4 data-quality failure · 5 another writer holds the warehouse lock ·
     6 the warehouse cannot be written (no space, read-only file system, permission), or a
-      build needed more memory than `build_memory_mb` (a partition merge: `merge_memory_mb`).
+      build needed more memory than `build_memory_mb` (a partition merge: `merge_memory_mb`) ·
+    130 stopped by Ctrl-C or SIGTERM · 141 the reader of stdout closed it.
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ EXIT_LOCKED = 5
 EXIT_ENVIRONMENT = 6
 EXIT_INTERRUPTED = 130
 """Ctrl-C or SIGTERM: 128 + SIGINT, as shells report an interrupted command."""
+EXIT_OUTPUT_CLOSED = 141
+"""The reader of stdout closed it (`cdr runs | head`): 128 + SIGPIPE, as shells report a
+command that a closed pipe stopped."""
 
 
 class CdrError(Exception):

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 import pkgutil
+import select
 import signal
 import sys
 import time
@@ -17,7 +19,13 @@ import click
 import cdr_pipeline.cli as cli_pkg
 from cdr_pipeline import __version__
 from cdr_pipeline.cli.context import CliContext, configure_logging, echo
-from cdr_pipeline.errors import EXIT_INTERRUPTED, EXIT_UNEXPECTED, CdrError, known_error
+from cdr_pipeline.errors import (
+    EXIT_INTERRUPTED,
+    EXIT_OUTPUT_CLOSED,
+    EXIT_UNEXPECTED,
+    CdrError,
+    known_error,
+)
 from cdr_pipeline.interrupts import (
     EXIT_ON_SECOND_STOP,
     STOPPED_BY,
@@ -86,6 +94,8 @@ class CdrGroup(click.Group):
         except KeyboardInterrupt as exc:
             _interrupted(isinstance(exc, Terminated))
         except Exception as exc:
+            if isinstance(exc, BrokenPipeError) and _stdout_closed():
+                _output_closed()
             if STOPPED_BY:  # a library made the interrupt its own error ("Query interrupted")
                 _interrupted(STOPPED_BY[0] == signal.SIGTERM)
             obj = ctx.find_object(CliContext)
@@ -109,6 +119,28 @@ class CdrGroup(click.Group):
 def _interrupted(terminated: bool) -> NoReturn:
     echo("terminated (SIGTERM)" if terminated else "interrupted", err=True)
     sys.exit(EXIT_INTERRUPTED)
+
+
+def _stdout_closed() -> bool:
+    """Whether stdout is a pipe whose reader has closed it (`cdr runs | head`), as opposed to
+    another broken pipe (a socket, a child process): the kernel flags such a pipe's write end
+    with POLLERR."""
+    try:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLERR)
+        return any(event & select.POLLERR for _fd, event in poller.poll(0))
+    except (OSError, ValueError, AttributeError):  # no such fd (a test's captured stdout)
+        return False
+
+
+def _output_closed() -> NoReturn:
+    """Stop quietly, as a Unix tool that a closed pipe stopped does: the reader asked for no
+    more (`| head`), which is no error of cdr's to report. What is still buffered for stdout
+    goes nowhere, so Python's flush at exit does not raise again."""
+    log.debug("stdout was closed by its reader; output cut short")
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    sys.exit(EXIT_OUTPUT_CLOSED)
 
 
 def _root(obj: CliContext | None) -> Path | None:
@@ -174,7 +206,8 @@ def cli(
     4 data-quality failure, 5 another writer holds the warehouse lock,
     6 the warehouse cannot be written (disk full, read-only, permission, a build out of
     its memory: build_memory_mb, or a table's log or data file damaged),
-    130 stopped by Ctrl-C or SIGTERM (run the same command again to complete the work).
+    130 stopped by Ctrl-C or SIGTERM (run the same command again to complete the work),
+    141 the reader of stdout closed it (| head).
     """
     verbosity = -1 if quiet else verbose
     ctx.obj = CliContext(warehouse, config, verbosity, log_json, debug)
@@ -213,4 +246,10 @@ def main() -> None:
     signal.signal(signal.SIGINT, _on_signal)
     EXIT_ON_SECOND_STOP[0] = True
     # standalone mode: click itself prints usage errors and exits 2 (EXIT_USAGE)
-    cli.main(prog_name="cdr", standalone_mode=True)
+    try:
+        cli.main(prog_name="cdr", standalone_mode=True)
+    except SystemExit as exc:
+        # click's own answer to a closed stdout (while printing help) is a silent exit 1
+        if exc.code == EXIT_UNEXPECTED and _stdout_closed():
+            _output_closed()
+        raise

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -147,3 +148,25 @@ def test_report_list_fits_the_terminal(columns: int) -> None:
     indent = shown[0].index("Webex Go")
     assert shown[1].startswith(" " * indent) and not shown[1][indent].isspace()
     assert any(ln.endswith("[no --month]") for ln in shown), shown
+
+
+@pytest.mark.parametrize("args", [["report", "--list"], ["report", "--help"], ["--help"]])
+def test_a_reader_that_stops_reading_stops_cdr_quietly(args: list[str], tmp_path: Path) -> None:
+    """`cdr report --list | head -2` printed "error: unexpected BrokenPipeError ... report
+    it" (exit 1): the reader of stdout asked for no more, which is no bug. Now cdr stops
+    quietly with 141 (128 + SIGPIPE), as a Unix tool that a closed pipe stops does; so does
+    `cdr --help | head`, which click itself ended with 1."""
+    read, write = os.pipe()
+    os.close(read)  # the reader is gone before cdr prints its first line
+    env = {**os.environ, "CDR_CONFIG": "", "CDR_WAREHOUSE": str(tmp_path / "wh")}
+    done = subprocess.run(
+        [sys.executable, "-m", "cdr_pipeline", *args],
+        stdout=write,
+        stderr=subprocess.PIPE,
+        env=env,
+        text=True,
+        cwd=str(tmp_path),
+    )
+    os.close(write)
+    assert done.returncode == 141, done.stderr
+    assert "Error" not in done.stderr and "error" not in done.stderr, done.stderr
