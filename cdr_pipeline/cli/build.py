@@ -13,7 +13,7 @@ from cdr_pipeline.cli.render import terminal_width, text_table
 from cdr_pipeline.config import Settings
 from cdr_pipeline.errors import EXIT_INTERRUPTED, EXIT_UNEXPECTED
 from cdr_pipeline.interrupts import STOPPED_BY
-from cdr_pipeline.render import to_json
+from cdr_pipeline.render import shorten_middle, to_json
 
 
 @click.command(short_help="Bring cdr.duckdb's views and kept marts up to date.")
@@ -48,7 +48,17 @@ def build(obj: CliContext, full: bool, as_json: bool) -> None:
                 [(v.name, v.layer, ", ".join(v.key), v.origin) for v in result.views],
             )
         )
-    echo(f"built {result.describe()} in {result.seconds:.2f}s")
+    if result.full:
+        echo(f"built {result.describe()} in {result.seconds:.2f}s")
+    else:  # a line each: on one line, a refresh's summary ran past 200 columns
+        versions = (result.versions or "no table yet").replace(",", ", ")
+        moved = f"views moved to {versions}"
+        width = terminal_width()  # in a terminal, the tables' list wraps within it
+        lines = textwrap.wrap(moved, width - 4) if width and width > 40 else [moved]
+        built = f"built {result.path} in {result.seconds:.2f}s"
+        echo(shorten_middle(built, width - 1) if width and width > 40 else built)
+        echo("\n".join(f"  {line}" for line in [lines[0], *(f"  {x}" for x in lines[1:])]))
+        echo("\n".join(f"  {line}" for line in result.kept()))
     # a ledger folder fills as commands run (retention's only once it drops a partition):
     # there is nothing to load for it, so it gets no note
     waiting = [t for t in result.empty_tables if not t.startswith("ledger/")]

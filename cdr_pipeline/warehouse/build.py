@@ -96,16 +96,22 @@ class BuildResult:
         return [v.name for v in self.views]
 
     def describe(self) -> str:
-        """`34 views into PATH` (a build) or what a refresh moved and recomputed."""
+        """`34 views into PATH` (a build) or what a refresh moved and recomputed, on one line
+        (a stage of the nightly's table)."""
         if self.full:
             return f"{len(self.views)} views into {self.path}"
-        legs = [m.summary() for m in self.materialized if m.name not in DEVICE_LEVEL]
-        device = {m.mode for m in self.materialized if m.name in DEVICE_LEVEL}
-        if device:  # one line for the device-level tables, computed whole or kept together
-            state = "unchanged" if device == {"unchanged"} else "computed whole"
-            legs.append(f"device-level views: {state}")
-        kept = "".join(f"; {line}" for line in legs)
+        kept = "".join(f"; {line}" for line in self.kept())
         return f"{self.path}, views moved to {self.versions or 'no table yet'}{kept}"
+
+    def kept(self) -> list[str]:
+        """What a refresh did to each kept mart, a line each (the device-level tables
+        together: they are computed whole or kept together)."""
+        lines = [m.summary() for m in self.materialized if m.name not in DEVICE_LEVEL]
+        device = {m.mode for m in self.materialized if m.name in DEVICE_LEVEL}
+        if device:
+            state = "unchanged" if device == {"unchanged"} else "computed whole"
+            lines.append(f"device-level views: {state}")
+        return lines
 
 
 def _check_settings(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
