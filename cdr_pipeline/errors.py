@@ -166,15 +166,10 @@ def environment_error(exc: BaseException, root: Path | None) -> WarehouseUnwrita
     """`exc` as an exit-6 error when it says the machine cannot take a write (disk full,
     read-only file system, or a permission denied under `root`, the warehouse), else None.
     A permission error elsewhere (an input file) is the input's problem, not this one."""
-    seen: set[int] = set()
-    while exc is not None and id(exc) not in seen:  # the cause may carry the errno
-        seen.add(id(exc))
-        code = _errno_of(exc)
-        if code is not None:
-            break
-        exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
-    if exc is None or code is None:
+    found = _carrier(exc)
+    if found is None:
         return None
+    exc, code = found
     filename = getattr(exc, "filename", None)
     where = str(filename) if filename else (str(root) if root is not None else "the warehouse")
     # an error without a file name (from a library writing under the warehouse) names the
@@ -214,6 +209,58 @@ def environment_error(exc: BaseException, root: Path | None) -> WarehouseUnwrita
             "committed data is unchanged",
         )
     return None
+
+
+def _carrier(exc: BaseException | None) -> tuple[BaseException, int] | None:
+    """The error of `exc`'s chain that carries an errno (the cause may), with the errno."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        code = _errno_of(exc)
+        if code is not None:
+            return exc, code
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
+class OutputUnwritable(CdrError):
+    """A command's output (`--out`, or stdout redirected to a file) cannot be written: its
+    disk is full, its file system read-only, or its folder not ours. The warehouse is not
+    written by it and stays as it was."""
+
+    exit_code = EXIT_ENVIRONMENT
+
+
+def output_error(exc: BaseException, out: Path | None) -> OutputUnwritable | None:
+    """`exc`, raised while writing a command's output to `out` (None: stdout), as an exit-6
+    error naming that output when the machine cannot take the write; else None. Without
+    it, an error without a file name was blamed on the warehouse, the wrong disk to free."""
+    found = _carrier(exc)
+    if found is None or found[1] not in _FULL | _READ_ONLY | _DENIED:
+        return None
+    code = found[1]
+    target = str(out) if out is not None else "the standard output"
+    folder = str(out.parent) if out is not None else None
+    elsewhere = (
+        f"write to another folder (--out) or make {folder} writable"
+        if folder
+        else "redirect it elsewhere"
+    )
+    if code == errno.EFBIG:
+        message = f"the file size limit stops writing {target} ({os.strerror(code)})"
+        hint = "raise the file size limit (ulimit -f) of the job"
+    elif code in _FULL:
+        message = f"no space left writing {target} ({os.strerror(code)})"
+        hint = (
+            f"free space on the disk holding {folder} (df -h {folder}) or write to another disk"
+            if folder
+            else "stdout goes to a file or device that is full: free space there, or pass --out"
+        )
+    elif code in _READ_ONLY:
+        message, hint = f"cannot write {target}: the file system is read-only", elsewhere
+    else:
+        message, hint = f"permission denied writing {target}", elsewhere
+    return OutputUnwritable(message, hint=f"{hint}; the warehouse is unchanged")
 
 
 def _first_line(exc: BaseException) -> str:

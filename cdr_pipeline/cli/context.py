@@ -6,6 +6,8 @@ import logging
 import math
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,7 +15,7 @@ from typing import Any
 import click
 
 from cdr_pipeline.config import Settings, load_settings
-from cdr_pipeline.errors import ConfigError
+from cdr_pipeline.errors import ConfigError, output_error
 from cdr_pipeline.logfields import CONTEXT_FIELDS, RECORD_FIELDS, LogFieldsFilter
 from cdr_pipeline.render import safe_text, to_json
 from cdr_pipeline.state.files import apply_file_mode
@@ -216,3 +218,31 @@ def echo(
             return
         message = "\n".join(kept)
     click.echo(safe_text(message, newlines=True), err=err, nl=nl)
+
+
+@contextmanager
+def writing_output(out: Path | None) -> Iterator[None]:
+    """While a command writes its output to `out` (a file or folder; None: stdout), a write
+    the machine cannot take (disk full, read-only, permission) names that output, exit 6
+    (`output_error`): without a file name in the error, it was blamed on the warehouse,
+    the wrong disk to free."""
+    try:
+        yield
+        if out is None:
+            sys.stdout.flush()
+    except Exception as exc:
+        error = output_error(exc, out)
+        if error is None:
+            raise
+        if out is None:
+            discard_stdout()
+        raise error from exc
+
+
+def discard_stdout() -> None:
+    """What is still buffered for stdout, and anything printed later, goes nowhere: stdout
+    cannot take it (full, or its reader gone), and Python's flush at exit would fail again,
+    print a traceback and turn the exit code into 120."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)

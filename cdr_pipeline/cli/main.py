@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import importlib
+import io
 import logging
-import os
 import pkgutil
 import select
 import signal
@@ -18,7 +18,7 @@ import click
 
 import cdr_pipeline.cli as cli_pkg
 from cdr_pipeline import __version__
-from cdr_pipeline.cli.context import CliContext, configure_logging, echo
+from cdr_pipeline.cli.context import CliContext, configure_logging, discard_stdout, echo
 from cdr_pipeline.errors import (
     EXIT_INTERRUPTED,
     EXIT_OUTPUT_CLOSED,
@@ -136,10 +136,9 @@ def _stdout_closed() -> bool:
 def _output_closed() -> NoReturn:
     """Stop quietly, as a Unix tool that a closed pipe stopped does: the reader asked for no
     more (`| head`), which is no error of cdr's to report. What is still buffered for stdout
-    goes nowhere, so Python's flush at exit does not raise again."""
+    goes nowhere (`discard_stdout`)."""
     log.debug("stdout was closed by its reader; output cut short")
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())
+    discard_stdout()
     sys.exit(EXIT_OUTPUT_CLOSED)
 
 
@@ -241,7 +240,24 @@ def _on_signal(signum: int, frame: object) -> None:
     raise stop_for(signum)
 
 
+def _buffered_stdout() -> None:
+    """Under PYTHONUNBUFFERED (common in containers and units, for prompt logs) stdout's
+    text layer writes to the raw file, and a write the disk takes only in part (8 KiB left
+    of 11 KiB of report) is cut short without an error: `cdr report > file` exited 0 with
+    the file truncated. A buffered writer writes the rest or raises; flushed at each line,
+    output stays as prompt."""
+    out = sys.stdout
+    if isinstance(out, io.TextIOWrapper) and isinstance(out.buffer, io.RawIOBase):
+        sys.stdout = io.TextIOWrapper(
+            io.BufferedWriter(out.buffer),
+            encoding=out.encoding,
+            errors=out.errors,
+            line_buffering=True,
+        )
+
+
 def main() -> None:
+    _buffered_stdout()
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
     EXIT_ON_SECOND_STOP[0] = True

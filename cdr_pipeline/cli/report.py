@@ -12,7 +12,7 @@ from typing import NoReturn
 import click
 from click.shell_completion import CompletionItem
 
-from cdr_pipeline.cli.context import CliContext, OutPath, echo, pass_cli
+from cdr_pipeline.cli.context import CliContext, OutPath, echo, pass_cli, writing_output
 from cdr_pipeline.cli.render import terminal_width
 from cdr_pipeline.errors import EXIT_USAGE
 
@@ -161,11 +161,13 @@ def report(
         # the compact table fits a terminal (columns that do not fit are left out, marked
         # `…`); --wide is every column, as long as it is (for `less -S` or a file)
         width = None if wide else terminal_width()
-        write_report(
-            result, fmt, sys.stdout, wide=wide, excel_csv=settings.excel_csv, max_width=width
-        )
+        with writing_output(None):
+            write_report(
+                result, fmt, sys.stdout, wide=wide, excel_csv=settings.excel_csv, max_width=width
+            )
     else:
-        write_report(result, fmt, out, wide=wide, excel_csv=settings.excel_csv)
+        with writing_output(out):
+            write_report(result, fmt, out, wide=wide, excel_csv=settings.excel_csv)
         echo(f"wrote {result.row_count:,} rows of {name} to {out}", err=True)
     sys.exit(0)
 
@@ -226,11 +228,14 @@ def _finance(
 def _finance_pack(
     obj: CliContext, month: str | None, out: Path | None, current: bool, as_of: str | None
 ) -> NoReturn:
-    from cdr_pipeline.reports.finance import finance_pack
+    from cdr_pipeline.reports.figures import month_figures
+    from cdr_pipeline.reports.workbook import write_finance_pack
 
     if month is None or out is None:
         _usage("finance-pack needs --month YYYY-MM and --out FILE.xlsx")
-    figures = finance_pack(obj.existing_warehouse(), month, out, current=current, as_of=as_of)
+    figures = month_figures(obj.existing_warehouse(), month, current, as_of)
+    with writing_output(out):
+        write_finance_pack(figures, out)
     echo(f"wrote the {figures.month:%Y-%m} finance pack ({figures.status_text}) to {out}", err=True)
     sys.exit(0)
 
@@ -252,11 +257,13 @@ def _finance_summary(
         _usage("finance-summary is written as --format html")  # --format table wrote html
     html, figures = finance_summary(obj.existing_warehouse(), month, current=current, as_of=as_of)
     if out is None:
-        sys.stdout.write(html)
+        with writing_output(None):
+            sys.stdout.write(html)
     else:
         from cdr_pipeline.reports.finance import write_text
 
-        write_text(html, out)
+        with writing_output(out):
+            write_text(html, out)
         echo(f"wrote the {figures.month:%Y-%m} summary ({figures.status_text}) to {out}", err=True)
     sys.exit(0)
 

@@ -17,6 +17,7 @@ from cdr_pipeline.cli.context import (
     json_option,
     pass_cli,
     wait_lock_option,
+    writing_output,
 )
 from cdr_pipeline.cli.render import Progress, ingest_table, text_table
 from cdr_pipeline.render import plain, to_json
@@ -106,15 +107,16 @@ def samples(
         return
     if days < 6:
         raise click.BadParameter("the small set needs at least 6 days", param_hint="--days")
-    res = generate_samples(
-        out,
-        legs=legs,
-        seed=seed,
-        start=start.date(),
-        days=days,
-        zip_export=not no_zip,
-        labels_path=labels_path,
-    )
+    with writing_output(out):
+        res = generate_samples(
+            out,
+            legs=legs,
+            seed=seed,
+            start=start.date(),
+            days=days,
+            zip_export=not no_zip,
+            labels_path=labels_path,
+        )
     if _printed_as_json_or_files(res, as_json):
         return
     echo(
@@ -144,15 +146,16 @@ def _bulk(
         progress(ProgressEvent(p.source, p.rows_written, p.rows_written, p.rows_total, p.done))
 
     t0 = time.monotonic()
-    res = generate_scale_samples(
-        out,
-        legs=legs,
-        seed=seed,
-        start=start,
-        days=days,
-        labels_path=labels_path,
-        progress=report,
-    )
+    with writing_output(out):
+        res = generate_scale_samples(
+            out,
+            legs=legs,
+            seed=seed,
+            start=start,
+            days=days,
+            labels_path=labels_path,
+            progress=report,
+        )
     seconds = time.monotonic() - t0
     if _printed_as_json_or_files(res, as_json):
         return

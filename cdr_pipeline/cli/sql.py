@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from cdr_pipeline.cli.context import CliContext, OutPath, pass_cli
+from cdr_pipeline.cli.context import CliContext, OutPath, pass_cli, writing_output
 
 
 @click.command("sql", short_help="Write the SQL of every view for DuckDB or Spark.")
@@ -38,7 +38,8 @@ def sql(obj: CliContext, dialect: str, out_dir: Path) -> None:
     from cdr_pipeline.spark.views import emit_views, write_views
 
     views = emit_views(obj.settings(), dialect)
-    paths = write_views(views, out_dir)
+    with writing_output(out_dir):
+        paths = write_views(views, out_dir)
     if not obj.quiet:
         for path in paths:
             click.echo(str(path))

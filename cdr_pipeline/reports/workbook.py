@@ -11,6 +11,7 @@ The file is written beside the target and renamed into place.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -26,7 +27,7 @@ from cdr_pipeline.reports.export import is_formula_like
 from cdr_pipeline.reports.figures import MonthFigures
 from cdr_pipeline.reports.registry import REPORTS
 from cdr_pipeline.resources import sql_dir
-from cdr_pipeline.state.files import install_file, temp_name
+from cdr_pipeline.state.files import atomic_write_bytes
 from cdr_pipeline.warehouse.comments import documented_columns
 
 MONEY_COLUMNS = frozenset({"idle_cost", "unassigned_cost", "unit_price"})
@@ -180,18 +181,20 @@ _DEFS_SCHEMA = pa.schema(
 )
 
 
-def _open(path: Path) -> tuple[Workbook, Path]:
+def _open(path: Path) -> tuple[Workbook, io.BytesIO]:
+    """A workbook made in memory, written to `path` at once when it is whole
+    (`atomic_write_bytes`). Written by xlsxwriter to a temp file beside `path`, a disk that
+    filled left the temp file behind and its zip file's clean-up printed a traceback."""
     if path.suffix.lower() != ".xlsx":
         raise WorkbookError(f"{path}: an Excel workbook needs the .xlsx extension")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temp_name(path)
-    book = xlsxwriter.Workbook(str(tmp), {"remove_timezone": True, "strings_to_formulas": False})
-    return book, tmp
+    buffer = io.BytesIO()
+    options = {"remove_timezone": True, "strings_to_formulas": False, "in_memory": True}
+    return xlsxwriter.Workbook(buffer, options), buffer
 
 
 def write_report_xlsx(name: str, table: pa.Table, path: Path) -> None:
     """One report as a workbook: its sheet and the definitions of its columns."""
-    book, tmp = _open(path)
+    book, buffer = _open(path)
     fmts = _Formats(book)
     used: set[str] = set()
     try:
@@ -199,13 +202,13 @@ def write_report_xlsx(name: str, table: pa.Table, path: Path) -> None:
         _definitions_sheet(book, fmts, {name: table}, used)
     finally:
         book.close()
-    install_file(tmp, path)
+    atomic_write_bytes(buffer.getvalue(), path)
 
 
 def write_finance_pack(figures: MonthFigures, path: Path) -> None:
     """The month's finance pack: a cover sheet (month, status, coverage, table versions,
     when made), one sheet per finance report, and the column definitions."""
-    book, tmp = _open(path)
+    book, buffer = _open(path)
     fmts = _Formats(book)
     used: set[str] = set()
     try:
@@ -242,4 +245,4 @@ def write_finance_pack(figures: MonthFigures, path: Path) -> None:
         _definitions_sheet(book, fmts, figures.tables, used)
     finally:
         book.close()
-    install_file(tmp, path)
+    atomic_write_bytes(buffer.getvalue(), path)

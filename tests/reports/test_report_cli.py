@@ -135,35 +135,77 @@ def test_headline_figures(sample_wh: Settings) -> None:
     assert figures["licences_bought"] > 0 and figures["licences_held_peak"] > 0
 
 
-@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def _small_disk() -> None:
+    """A full disk for a `cdr report` process: a file size limit (RLIMIT_FSIZE)."""
+    import resource
+    import signal
+
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # EFBIG instead of a kill
+    resource.setrlimit(resource.RLIMIT_FSIZE, (512, 512))
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet", "xlsx", "finance-pack"])
 def test_a_failed_write_leaves_the_earlier_report_whole(
     sample_wh: Settings, tmp_path: Path, fmt: str
 ) -> None:
     """A report written over an earlier one on a full disk: the earlier file stays as it
-    was (the new one is written beside it and renamed), and no temp file is left. The full
-    disk is a file size limit (RLIMIT_FSIZE) on the `cdr report` process."""
-    import resource
-    import signal
+    was (the new one is written beside it and renamed), no temp file is left, and the error
+    names the output, not the warehouse (the disk to free is the output's). A workbook left
+    its temp file behind and printed a traceback of its zip file's clean-up."""
     import subprocess
     import sys
 
-    out = tmp_path / f"volume.{fmt}"
-    args = ["--warehouse", str(sample_wh.warehouse), "report", "hourly-volume"]
-    args += ["--format", fmt, "--out", str(out)]
+    suffix = "xlsx" if fmt == "finance-pack" else fmt
+    out = tmp_path / f"volume.{suffix}"
+    args = ["--warehouse", str(sample_wh.warehouse), "report"]
+    if fmt == "finance-pack":
+        args += ["finance-pack", "--month", "2026-10", "--out", str(out)]
+    else:
+        args += ["hourly-volume", "--format", fmt, "--out", str(out)]
     assert CliRunner().invoke(cli, args).exit_code == 0
     earlier = out.read_bytes()
     assert len(earlier) > 600
-
-    def small_disk() -> None:
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # EFBIG instead of a kill
-        resource.setrlimit(resource.RLIMIT_FSIZE, (512, 512))
 
     done = subprocess.run(
         [sys.executable, "-m", "cdr_pipeline", *args],
         capture_output=True,
         text=True,
-        preexec_fn=small_disk,
+        preexec_fn=_small_disk,
     )
     assert done.returncode == 6, done.stderr
     assert out.read_bytes() == earlier
     assert sorted(p.name for p in tmp_path.iterdir()) == [out.name]
+    assert f"error: the file size limit stops writing {out} " in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr and "Exception ignored" not in done.stderr
+
+
+@pytest.mark.parametrize("disk", ["full", "partial"])
+def test_a_full_stdout_names_the_standard_output(
+    sample_wh: Settings, tmp_path: Path, disk: str
+) -> None:
+    """`cdr report NAME > file` on a full disk blamed the warehouse ("no space left writing
+    WAREHOUSE ... df -h WAREHOUSE"): the disk to free is the one stdout goes to. On a disk
+    that took part of the report (`partial`: 512 bytes of it) under PYTHONUNBUFFERED, as
+    containers and units often set, the report was cut short with exit 0."""
+    import os
+    import subprocess
+    import sys
+
+    args = ["--warehouse", str(sample_wh.warehouse), "report", "hourly-volume", "--wide"]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    # /dev/full: every write fails with ENOSPC; a file size limit lets the first 512 bytes in
+    target = "/dev/full" if disk == "full" else str(tmp_path / "volume.txt")
+    with open(target, "w") as stdout:
+        done = subprocess.run(
+            [sys.executable, "-m", "cdr_pipeline", *args],
+            stdout=stdout,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+            preexec_fn=None if disk == "full" else _small_disk,
+        )
+    assert done.returncode == 6, done.stderr
+    said = "no space left" if disk == "full" else "the file size limit stops"
+    assert f"error: {said} writing the standard output" in done.stderr, done.stderr
+    assert str(sample_wh.warehouse) not in done.stderr.split("warehouse:")[0], done.stderr
+    assert "Exception ignored" not in done.stderr, done.stderr
