@@ -215,7 +215,6 @@ device_month as (
     select
         month,
         device_id,
-        any_value(licence_unit_id) as licence_unit_id,
         arg_max(licence_type, piece_from) as licence_type,
         arg_max(subscription_id, piece_from) as subscription_id,
         arg_max(location_name, piece_from) as location_name,
@@ -268,9 +267,14 @@ unit_month as (
     group by month, licence_unit_id
 ),
 
+-- by the device's pieces on the unit: a Mobile device whose number changed in the month held
+-- two units, and its activation counts for each one it held after it
 unit_activated as (
-    select month, licence_unit_id, bool_or(is_activated) as is_activated
-    from device_flags
+    select
+        month,
+        licence_unit_id,
+        coalesce(bool_or(first_activated_at < piece_to), false) as is_activated
+    from device_pieces
     group by month, licence_unit_id
 ),
 
