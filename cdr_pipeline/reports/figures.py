@@ -83,11 +83,12 @@ def pinned_connection(
 
 
 def month_coverage(con: duckdb.DuckDBPyConnection, first_day: date) -> tuple[str, int]:
-    """(call_coverage, covered_days) of the month as the licence reports state them; a
-    month without any licence row has no figures to trust: ('none', 0)."""
+    """(call_coverage, covered_days) of the month as the licence reports state them
+    (`fct_licence_months`, whose months the reports read: also one in which no unit was held
+    and nothing bought, whose reports have no row); a month outside the licence data has no
+    figures to trust: ('none', 0)."""
     rows = con.execute(
-        "select call_coverage, covered_days from rpt_licence_reconciliation "
-        "where month = $m limit 1",
+        "select call_coverage, covered_days from fct_licence_months where month = $m",
         {"m": first_day},
     ).fetchall()
     if not rows:
@@ -165,13 +166,9 @@ def figures_of_tables(
     if read_close(settings.layout, first_day) is not None:
         return month_figures(settings, first_day)
     snapshots = table_snapshots(settings)
-    recon = tables["reconciliation"]
-    coverage, covered = "none", 0
-    if recon.num_rows:
-        coverage = str(recon.column("call_coverage")[0].as_py())
-        covered = int(recon.column("covered_days")[0].as_py() or 0)
     con = connect(settings, read_only=True)
     try:
+        coverage, covered = month_coverage(con, first_day)
         peak = org_peak(con, first_day)
         basis = figure_settings(con)
     finally:
