@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.devices.helpers import EVENT_HEADER, ORG, SNAPSHOT_HEADER, ingest, rows, views, write_csv
+from tests.warehouse.finance_world import CALL_HEADER
 
 USER = "0a000000-0000-4000-8000-000000000009"
 
@@ -52,3 +53,53 @@ def test_a_mobile_number_written_with_blanks_and_dashes_is_one_licence_unit(
         "from rpt_licence_reconciliation",
     ) == [("2026-09", 1, 11)]
     assert rows(con, "select count(distinct licence_unit_id) from fct_licence_days") == [(1,)]
+
+
+def test_a_mobile_number_a_spreadsheet_saved_without_its_plus_is_the_same_unit(
+    tmp_path: Path,
+) -> None:
+    """M1, activated in August on +15551000, is listed on 09-16 as `15551000` (a device list
+    re-saved by a spreadsheet, which takes `+15551000` for a number and drops the `+`) and
+    on 10-01 as `1 555 1000`: one number, one unit. Worked out by hand: September is 30
+    licence-days of one unit, 1 idle at 20.00. Before, the number without `+` was another
+    unit: 16 + 15 = 31 licence-days and 2 idle licences (40.00) for one licence held."""
+    mobile = ",,,MOBILE_OPERATOR,{n},,L,,S,ONLINE,,"
+    snaps = write_csv(
+        tmp_path / "in" / "snap.csv",
+        SNAPSHOT_HEADER,
+        [
+            f"2026-09-01T06:00:00Z,{ORG},M1,{USER}" + mobile.format(n="+15551000"),
+            f"2026-09-16T06:00:00Z,{ORG},M1,{USER}" + mobile.format(n="15551000"),
+            f"2026-10-01T06:00:00Z,{ORG},M1,{USER}" + mobile.format(n="1 555 1000"),
+        ],
+    )
+    events = write_csv(
+        tmp_path / "in" / "events.csv",
+        EVENT_HEADER,
+        [
+            f"2026-08-20T00:00:00Z,{ORG},M1,PROVISIONED,{USER},,,,MOBILE_OPERATOR,S,+15551000,",
+            f"2026-08-21T00:00:00Z,{ORG},M1,ACTIVATED,{USER},,,,MOBILE_OPERATOR,S,15551000,",
+        ],
+    )
+    entitlements = write_csv(
+        tmp_path / "in" / "entitlements.csv",
+        "subscription_id,licence_type,units,valid_from,valid_to,unit_price,currency",
+        ["S,Webex Go Mobile (Mobile Operator),1,2026-01-01,,20,USD"],
+    )
+    calls = write_csv(
+        tmp_path / "in" / "calls_2026-09-01_2026-10-01.csv",
+        CALL_HEADER,
+        [
+            "DESK,2026-09-15T10:00:00Z,2026-09-15T10:00:00Z,,,30,true,ORIGINATING,"
+            f"SIP_NATIONAL,WXC_CLIENT,,{USER},+1,User,{ORG},L,0,c1,l1,r1,+15559999"
+        ],
+    )
+    ingest(tmp_path / "wh", snaps, events, entitlements, calls)
+    con = views(tmp_path / "wh")
+    assert rows(con, "select distinct phone_number from stg_device_snapshots") == [("+15551000",)]
+    assert rows(con, "select distinct phone_number from stg_device_events") == [("+15551000",)]
+    assert rows(
+        con,
+        "select consumed_peak, licence_days, idle_licences, idle_cost "
+        "from rpt_licence_reconciliation where month = date '2026-09-01'",
+    ) == [(1, 30, 1, 20.0)]

@@ -96,10 +96,19 @@ no-break spaces, brackets, dots, dashes)."""
 def _phone_number(expr: pl.Expr) -> pl.Expr:
     """`+1 (555) 000-0009` -> `+15550000009`: a Webex Mobile number is the licence unit of a
     Mobile Operator device, and one number in two spellings would count as two licences (and a
-    device whose list respells it would change number). A value that is not a number with
-    such marks (letters, a `tel:` URI) is kept as given."""
+    device whose list respells it would change number). Digits alone, not starting with 0,
+    are an E.164 number whose `+` a spreadsheet dropped (it reads `+15550000009` as a
+    number): `15550000009` -> `+15550000009`. A value that is not a number with such marks
+    (letters, a `tel:` URI), or digits starting with 0 (a national or 00 prefix, no E.164
+    country code), is kept as given."""
     compact = expr.str.replace_all(_NUMBER_MARKS, "")
-    return pl.when(compact.str.contains(r"^\+?\d+$")).then(compact).otherwise(expr)
+    return (
+        pl.when(compact.str.contains(r"^[1-9]\d*$"))
+        .then(pl.lit("+") + compact)
+        .when(compact.str.contains(r"^\+?\d+$"))
+        .then(compact)
+        .otherwise(expr)
+    )
 
 
 def _canonical(expr: pl.Expr, allowed: tuple[str, ...], aliases: dict[str, str]) -> pl.Expr:
