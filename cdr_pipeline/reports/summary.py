@@ -55,11 +55,13 @@ def _fmt_money(amounts: dict[str, float | None]) -> str:
 
 
 def _money_by_currency(rows: list[dict[str, Any]], column: str) -> dict[str, float | None]:
-    """Sum per currency; None when some row of the currency is unknown (NULL)."""
+    """Sum per currency; None when some row of the currency is unknown (NULL). A row without
+    a price (mixed currencies, no entitlement, or entitlements loaded without a unit_price)
+    has no cost: it is left out, and the page says so."""
     out: dict[str, float | None] = {}
     for row in rows:
         currency = row.get("currency")
-        if currency is None:
+        if currency is None or row.get("unit_price") is None:
             continue
         value = row.get(column)
         if currency not in out:
@@ -183,6 +185,20 @@ def render_summary(figures: MonthFigures) -> str:
             f"no entitlement loaded (status no entitlement: {peak:,} held at peak, "
             f"{idle:,} idle): without a price, their cost is not in the totals. Load their "
             "entitlements.</p>"
+        )
+    # entitlements in force loaded without a unit_price: bought, but at no known price
+    unpriced = sum(
+        1
+        for r in recon
+        if r.get("unit_price") is None
+        and r.get("status") != "mixed_currency"
+        and int(r.get("entitled_units") or 0) != 0
+    )
+    if unpriced:
+        notes_html += (
+            f'<p class="note warn">{unpriced:,} subscription row(s) have entitlements in force '
+            "without a unit price: their idle and unassigned cost are not in the totals. Load "
+            "their unit_price.</p>"
         )
     coverage_cls = "" if figures.call_coverage == "full" else ' class="warn"'
     kpis = [

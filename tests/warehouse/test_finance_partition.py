@@ -180,6 +180,40 @@ def test_the_summary_says_when_held_licences_have_no_entitlement(tmp_path: Path)
     assert "USD 10.00" in html  # Sub-1's idle licence, the one with a price
 
 
+def test_the_summary_leaves_out_and_names_entitlements_without_a_price(tmp_path: Path) -> None:
+    """Sub-1 bought 2 at 10.00 USD, Sub-2 bought 2 in USD with no unit_price; each holds one
+    idle licence all September. By hand: Sub-1's idle cost is 10.00 and its unassigned cost
+    10.00; Sub-2's are unknown (no price). The page shows USD 10.00 for both and says that
+    one row has no price, as it does for mixed currencies; before, one unpriced row made the
+    whole USD total 'unknown' without a word."""
+    w = World()
+    w.held_through_september([("D1", user(1), "+15550001", "Sub-1")])
+    w.held_through_september([("D2", user(2), "+15550002", "Sub-2")])
+    w.entitlements.append(f"Sub-1,{BYOD},2,2026-01-01,,10,USD")
+    w.entitlements.append(f"Sub-2,{BYOD},2,2026-01-01,,,USD")
+    _desk_call(w)
+    con = w.build(tmp_path)
+    sub2 = _one(
+        con,
+        "select unit_price, currency, idle_licences, idle_cost, unassigned_cost, status "
+        "from rpt_licence_reconciliation where subscription_id = 'Sub-2' "
+        "and month = date '2026-09-01'",
+    )
+    assert sub2 == {
+        "unit_price": None,
+        "currency": "USD",
+        "idle_licences": 1,
+        "idle_cost": None,
+        "unassigned_cost": None,
+        "status": "under",
+    }
+    con.close()
+    html, _ = finance_summary(Settings(warehouse=tmp_path / "wh"), "2026-09")
+    assert "<b>USD 10.00</b><span>idle cost" in html
+    assert "<b>USD 10.00</b><span>unassigned cost" in html
+    assert "1 subscription row(s) have entitlements in force without a unit price" in html
+
+
 def _desk_call(w: World) -> None:
     """A September export (declared range 09-01..10-01) with one desk-phone leg: the month
     has full call coverage."""
