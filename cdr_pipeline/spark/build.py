@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import secrets
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cdr_pipeline.config import Settings
@@ -16,6 +18,7 @@ from cdr_pipeline.errors import ConfigError
 from cdr_pipeline.spark.session import MaterialisedView, materialise, view_settings
 from cdr_pipeline.spark.tables import is_delta, register_tables, table_files
 from cdr_pipeline.spark.views import emit_views
+from cdr_pipeline.state.files import folder_mode
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -77,6 +80,55 @@ def require_warehouse(settings: Settings) -> None:
         )
 
 
+def _local_root(target: str) -> Path | None:
+    """The folder of a local `target`; None for an object store (`s3://`, `abfss://`),
+    whose access control is the store's."""
+    if target.startswith("file:"):
+        return Path(target.removeprefix("file:"))  # file:/x, file:///x
+    return None if "://" in target else Path(target)
+
+
+def _master(spark: SparkSession) -> str:
+    """The session's master (`local[2]`, `yarn`); empty where it cannot be read (Spark
+    Connect may refuse a static setting)."""
+    try:
+        return str(spark.conf.get("spark.master", "") or "")
+    except Exception:  # a Connect server's refusal: treat the target as remote
+        return ""
+
+
+def close_local_target(spark: SparkSession, target: str, file_mode: int) -> None:
+    """Before the build: a local `target` folder only the owner (and with `file_mode` 0o640
+    the group) can enter, so no view table is readable by others while it is written.
+    Created here only on a local master: on a cluster a path without a scheme may be on
+    the cluster's file system (HDFS, DBFS), not on the driver's disk."""
+    root = _local_root(target)
+    if root is None:
+        return
+    if not root.is_dir() and _master(spark).startswith("local"):
+        root.mkdir(parents=True, exist_ok=True)
+    if root.is_dir():
+        os.chmod(root, folder_mode(file_mode))
+
+
+def restrict_local_output(target: str, file_mode: int) -> None:
+    """After the build: the view tables under a local `target` get the warehouse's
+    `file_mode` (their folders its search bits too). They hold the full tier, every name and
+    number in clear, and Hadoop writes them 0644 in 0755 folders whatever the process umask
+    (its own `fs.permissions.umask-mode`, fixed when the session first used the file
+    system)."""
+    root = _local_root(target)
+    if root is None or not (root / RUNS_FOLDER).is_dir():  # not written on this disk
+        return
+    folders = folder_mode(file_mode)
+    os.chmod(root, folders)
+    for folder, dirs, files in os.walk(root):
+        for name in dirs:
+            os.chmod(os.path.join(folder, name), folders)
+        for name in files:
+            os.chmod(os.path.join(folder, name), file_mode)
+
+
 def build_on_spark(
     spark: SparkSession, settings: Settings, target: str, table_format: str = "auto"
 ) -> SparkBuildResult:
@@ -93,6 +145,7 @@ def _build(
     t0 = time.monotonic()
     started = datetime.now(UTC).isoformat(timespec="seconds")
     source = choose_source(spark, settings, table_format)
+    close_local_target(spark, target, settings.file_mode)
     register_tables(spark, table_files(settings), source)
     views = emit_views(settings, "spark")
     result = SparkBuildResult(
@@ -108,5 +161,6 @@ def _build(
     spark.createDataFrame([result.record()]).coalesce(1).write.mode("append").json(
         f"{target.rstrip('/')}/{RUNS_FOLDER}"
     )
+    restrict_local_output(target, settings.file_mode)
     log.info("built %d views on Spark into %s in %.1fs", len(views), target, result.seconds)
     return result

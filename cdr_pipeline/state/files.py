@@ -21,8 +21,12 @@ def apply_file_mode(file_mode: int) -> None:
     default: call records are personal data), and every folder the matching search bits
     (0o700; 0o750 for 0o640). Set through the process umask, so files that DuckDB, Arrow and
     polars create are covered too."""
-    folder_mode = file_mode | ((file_mode & 0o444) >> 2)
-    os.umask(0o777 & ~folder_mode)
+    os.umask(0o777 & ~folder_mode(file_mode))
+
+
+def folder_mode(file_mode: int) -> int:
+    """The mode of a folder holding files of `file_mode`: its read bits give search too."""
+    return file_mode | ((file_mode & 0o444) >> 2)
 
 
 def temp_name(path: Path) -> Path:

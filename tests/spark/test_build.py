@@ -4,6 +4,8 @@ own settings as they were."""
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -53,3 +55,31 @@ def test_a_session_in_another_time_zone_builds_the_utc_answer(
     files = f"'{tmp_path / 'marts' / 'fct_call_legs' / '*.parquet'}'"
     types = dict(con.execute(f"select name, type from parquet_schema({files})").fetchall())
     assert types["start_time"] == "INT64"
+
+
+@pytest.mark.parametrize(("file_mode", "folder_mode"), [(0o600, 0o700), (0o640, 0o750)])
+def test_the_view_tables_get_the_warehouse_file_mode(
+    spark: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, file_mode: int, folder_mode: int
+) -> None:
+    """The view tables hold the full tier (names and numbers in clear): Hadoop wrote them
+    0644 in 0755 folders, readable by every user of the machine, whatever the umask."""
+    settings = Settings(warehouse=tmp_path / "wh", file_mode=file_mode)
+    assert ingest_paths(settings, [FIXTURES / "overlap_a.csv"]).exit_code == 0
+    emit = build.emit_views
+
+    def up_to_call_legs(s: Settings, dialect: str) -> list[EmittedView]:
+        wanted = ("cfg_settings", "stg_call_legs", "fct_call_legs")
+        return [v for v in emit(s, dialect) if v.name in wanted]
+
+    monkeypatch.setattr(build, "emit_views", up_to_call_legs)
+    before = os.umask(0o022)
+    try:
+        build.build_on_spark(spark, settings, str(tmp_path / "marts"), "files")
+    finally:
+        os.umask(before)
+    root = tmp_path / "marts"
+    paths = [root, *root.rglob("*")]
+    assert any(p.name.endswith(".parquet") for p in paths)
+    modes = {str(p.relative_to(tmp_path)): stat.S_IMODE(p.stat().st_mode) for p in paths}
+    expected = {k: folder_mode if (tmp_path / k).is_dir() else file_mode for k in modes}
+    assert modes == expected
