@@ -7,17 +7,20 @@ JSON-escaped, HTML-escaped and CSV-quoted. A short value (an extension such as `
 replaced only where it stands as a whole field or string (between separators or quotes),
 never inside other text or a number. The static assets of the Data Docs are not data.
 Parquet files are read and written again (the values are compressed inside); gzip files are
-decompressed, edited and compressed again (with a fixed time stamp, as fetch writes them).
-Every rewrite is atomic.
+decompressed, edited and compressed again (with a fixed time stamp, as fetch writes them);
+ZIP files (an `.xlsx` workbook a report wrote) have each text member edited and are written
+again. Every rewrite is atomic.
 """
 
 from __future__ import annotations
 
 import gzip
 import html
+import io
 import json
 import logging
 import re
+import zipfile
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -145,6 +148,8 @@ def scrub_file(path: Path, pairs: list[Replacement], dry_run: bool) -> bool | No
             atomic_write_table(new, path)
         return True
     data = path.read_bytes()
+    if data[:4] == b"PK\x03\x04":
+        return _scrub_zip_file(path, data, pairs, dry_run)
     packed = data[:2] == b"\x1f\x8b"
     if packed:
         data = gzip.decompress(data)
@@ -159,6 +164,41 @@ def scrub_file(path: Path, pairs: list[Replacement], dry_run: bool) -> bool | No
         body = new_text.encode("utf-8")
         atomic_write_bytes(gzip.compress(body, compresslevel=6, mtime=0) if packed else body, path)
     return True
+
+
+def _scrub_zip_file(
+    path: Path, data: bytes, pairs: list[Replacement], dry_run: bool
+) -> bool | None:
+    """`scrub_file` of a ZIP file (its bytes `data`)."""
+    try:
+        zipped = _scrub_zip(data, pairs)
+    except zipfile.BadZipFile:
+        return None
+    if zipped is None:
+        return False
+    if not dry_run:
+        atomic_write_bytes(zipped, path)
+    return True
+
+
+def _scrub_zip(data: bytes, pairs: list[Replacement]) -> bytes | None:
+    """The ZIP `data` with the values replaced in each member that is UTF-8 text (the XML of
+    a workbook: its shared strings, cells), other members as they were; None if no member
+    held any."""
+    changed = False
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w") as dst:
+        for info in src.infolist():
+            body = src.read(info)
+            try:
+                text = body.decode("utf-8")
+            except UnicodeDecodeError:
+                dst.writestr(info, body)
+                continue
+            new_text = replace_text(text, pairs)
+            changed = changed or new_text != text
+            dst.writestr(info, new_text.encode("utf-8"))
+    return out.getvalue() if changed else None
 
 
 def _candidates(layout: Layout) -> Iterator[Path]:

@@ -265,3 +265,43 @@ def test_forget_finds_every_spelling_of_the_values_it_finds(
 
     dry = forget(settings, email="zed.quinn@example.com", dry_run=True)
     assert {t.table: t.rows for t in dry.tables}["call_legs"] == 1
+
+
+def test_forget_reaches_a_workbook_a_report_wrote_into_the_warehouse(
+    sample_wh: Settings, tmp_path: Path
+) -> None:
+    """A report written as .xlsx under the warehouse (`cdr report ... --format xlsx --out`
+    into reports/) is a ZIP of XML: it was left as "binary, not searched", so the person's
+    values stayed in the warehouse after the erasure and the vacuum."""
+    import zipfile
+
+    import openpyxl
+    import pyarrow as pa
+
+    from cdr_pipeline.reports.export import write_report
+    from cdr_pipeline.reports.run import ReportResult
+
+    settings = Settings(warehouse=tmp_path / "wh")
+    shutil.copytree(sample_wh.warehouse, settings.warehouse)
+    build_warehouse(settings)
+    email, values = _person(settings)
+    long = sorted(v for v in values if len(v) >= MIN_SUBSTRING)
+    book = settings.warehouse / "reports" / "2026-12-04" / "people.xlsx"
+    book.parent.mkdir(parents=True, exist_ok=True)
+    table = pa.table({"who": long, "calls": list(range(len(long)))})
+    write_report(ReportResult("people", None, table, 0.0), "xlsx", book)
+
+    def members(path: Path) -> str:
+        with zipfile.ZipFile(path) as z:
+            return "".join(z.read(n).decode("utf-8", "replace") for n in z.namelist())
+
+    assert all(v in members(book) for v in long)
+    done = forget(settings, email=email)
+    assert "reports/2026-12-04/people.xlsx" in done.other.files
+    assert not done.other.unreadable
+    assert not [v for v in long if v in members(book)]
+    sheet = openpyxl.load_workbook(book).worksheets[0]  # still a workbook
+    cells = [row[0] for row in sheet.iter_rows(min_row=2, values_only=True)]
+    assert len(cells) == len(long) and all(
+        str(c).startswith(("email_", "id_", "number_", "name_", "mac_")) for c in cells
+    )
