@@ -213,6 +213,27 @@ def _candidates(layout: Layout) -> Iterator[Path]:
         yield path
 
 
+CLOSE_MANIFEST = "close.json"
+"""A closed month's manifest (`reports/frozen.py`), which lists each frozen file's SHA-256."""
+
+
+def _reseal_frozen(layout: Layout, files: list[str]) -> None:
+    """A closed month's frozen report that was rewritten gets its new SHA-256 in the month's
+    `close.json` (also of a reopened month's kept folder): the manifest otherwise vouches
+    for bytes that are gone, and the file reads as altered since the close."""
+    for rel in files:
+        path = layout.root / rel
+        manifest = path.parent / CLOSE_MANIFEST
+        if not path.is_relative_to(layout.closed) or not manifest.is_file():
+            continue
+        data = json.loads(manifest.read_text(encoding="utf-8"))
+        for entry in (data.get("reports") or {}).values():
+            if isinstance(entry, dict) and entry.get("file") == path.name:
+                entry["sha256"] = file_sha256(path)
+        text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+        atomic_write_bytes(text.encode(), manifest)
+
+
 def scrub_files(layout: Layout, replacements: Mapping[str, str], dry_run: bool) -> ScrubResult:
     """Replace every value of `replacements` (raw value -> pseudonym) in the files outside
     the tables."""
@@ -231,6 +252,8 @@ def scrub_files(layout: Layout, replacements: Mapping[str, str], dry_run: bool) 
             result.unreadable.append(rel)
         elif held:
             result.files.append(rel)
+    if not dry_run:
+        _reseal_frozen(layout, result.files)
     if result.unreadable:
         log.warning(
             "forget: %d binary file(s) not searched: %s",

@@ -305,3 +305,27 @@ def test_forget_reaches_a_workbook_a_report_wrote_into_the_warehouse(
     assert len(cells) == len(long) and all(
         str(c).startswith(("email_", "id_", "number_", "name_", "mac_")) for c in cells
     )
+
+
+def test_forget_keeps_a_closed_month_manifest_true_to_its_files(
+    sample_wh: Settings, tmp_path: Path
+) -> None:
+    """A closed month's frozen anomalies name user UUIDs; the erasure rewrites the file, and
+    close.json went on listing the SHA-256 of the bytes before it, so the frozen figures
+    read as altered since the close."""
+    from cdr_pipeline.reports.close import close_month
+    from cdr_pipeline.state.files import file_sha256
+
+    settings = Settings(warehouse=tmp_path / "wh")
+    shutil.copytree(sample_wh.warehouse, settings.warehouse)
+    build_warehouse(settings)
+    close_month(settings, "2026-09", force=True, reason="test")
+    folder = settings.layout.closed_month("2026-09")
+    frozen = pq.read_table(folder / "anomalies.parquet")
+    user = next(u for u in frozen.column("user_uuid").to_pylist() if u)
+    done = forget(settings, user=user)
+    assert "closed/2026-09/anomalies.parquet" in done.other.files
+    manifest = json.loads((folder / "close.json").read_text(encoding="utf-8"))
+    for entry in manifest["reports"].values():
+        assert entry["sha256"] == file_sha256(folder / entry["file"]), entry["file"]
+    assert user not in pq.read_table(folder / "anomalies.parquet").column("user_uuid").to_pylist()
