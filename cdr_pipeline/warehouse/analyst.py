@@ -186,6 +186,24 @@ def _base_staging_sql(columns: list[tuple[str, str]], table: str, source: str) -
     return "select\n" + ",\n".join(items) + f"\nfrom main.stg_{table} as s"
 
 
+def _hidden_note(value: str) -> str:
+    """SQL of the analyst tier's note for a message `value` (NULL and empty stay)."""
+    return f"case when coalesce({value}, '') = '' then {value} else {lit(HIDDEN_NOTE)} end"
+
+
+def _noted_sql(columns: list[tuple[str, str]], view: str) -> str:
+    """`analyst_base.<view>` of a staging view without personal columns (the ledger's): its
+    messages (`ANALYST_NOTE_COLUMNS`) replaced by the note at the base, so no view over it,
+    the shipped ones or a SQL folder's own (`select message as error`), shows their text."""
+    items = [
+        f"    {_hidden_note(f's.{quote(n)}')} as {quote(n)}"
+        if t == "VARCHAR" and n in ANALYST_NOTE_COLUMNS
+        else f"    s.{quote(n)}"
+        for n, t in columns
+    ]
+    return "select\n" + ",\n".join(items) + f"\nfrom main.{quote(view)} as s"
+
+
 def _presentation_sql(columns: list[tuple[str, str]], view: str, source: str) -> str:
     """`analyst.<view>`: dropped columns left out, numbers masked beside their pseudonym,
     the pipeline's messages (which may quote the input) replaced by a note."""
@@ -203,8 +221,7 @@ def _presentation_sql(columns: list[tuple[str, str]], view: str, source: str) ->
             items.append(f"    {masked} as {col}")
             items.append(f"    b.{col} as {quote(name + PSEUDONYM_SUFFIX)}")
         elif dtype == "VARCHAR" and name in ANALYST_NOTE_COLUMNS:
-            note = f"case when coalesce(b.{col}, '') = '' then b.{col} else {lit(HIDDEN_NOTE)} end"
-            items.append(f"    {note} as {col}")
+            items.append(f"    {_hidden_note(f'b.{col}')} as {col}")
         else:
             items.append(f"    b.{col}")
     return "select\n" + ",\n".join(items) + f"\nfrom {BASE_SCHEMA}.{quote(view)} as b"
@@ -233,7 +250,9 @@ def create_analyst_views(
             table = name.removeprefix("stg_")
             if name.startswith("stg_") and table in personal:
                 body = _base_staging_sql(main[name], table, map_source)
-            elif name.startswith("stg_") or name.startswith("cfg_"):
+            elif name.startswith("stg_"):  # the ledger's: its messages become the note
+                body = _noted_sql(main[name], name)
+            elif name.startswith("cfg_"):
                 body = f"select * from main.{quote(name)}"
             else:
                 body = (marts or {}).get(name, sql)

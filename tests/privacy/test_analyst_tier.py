@@ -218,3 +218,33 @@ def test_analyst_tier_hides_ledger_messages_that_quote_the_input(tmp_path: Path)
         analyst.close()
     assert len(shown) == 2 and all(m and "analyst tier" in m for m in shown)
     assert not found_in(shown, {"Walter Headless", "+14155550177", "+14155550178"})
+
+
+def test_an_own_view_over_the_ledger_shows_the_note_not_the_message(tmp_path: Path) -> None:
+    """The note replaced a column named `message` only as the analyst tier showed it, so a
+    view of one's own SQL folder that renames it (`message as error_text`) showed the
+    header-less file's first record, numbers and a name, on the analyst tier."""
+    from cdr_pipeline.ingest import ingest_paths
+
+    settings = Settings(warehouse=tmp_path / "wh")
+    part = tmp_path / "part2.csv"
+    part.write_text("2026-09-30T00:01:32Z,,0,+14155550177,+14155550178,Walter Headless\n")
+    assert ingest_paths(settings, [part]).exit_code == 3
+    sql_dir = tmp_path / "sql"
+    shutil.copytree(Path(__file__).parents[2] / "sql", sql_dir)
+    (sql_dir / "rpt_load_errors.sql").write_text(
+        "-- grain: one row per file that did not load\n-- key: source\n"
+        "select source, message as error_text from ingest_files where status <> 'loaded'\n"
+    )
+    build_warehouse(settings, sql_dir=sql_dir)
+    full = connect(settings, tier="full")
+    analyst = connect(settings, tier="analyst")
+    try:
+        sql = "select error_text from rpt_load_errors"
+        assert any("Walter Headless" in m for (m,) in full.execute(sql).fetchall())
+        shown = [m for (m,) in analyst.execute(sql).fetchall()]
+    finally:
+        full.close()
+        analyst.close()
+    assert len(shown) == 1 and all(m and "analyst tier" in m for m in shown)
+    assert not found_in(shown, {"Walter Headless", "+14155550177", "+14155550178"})
