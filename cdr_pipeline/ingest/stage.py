@@ -35,7 +35,7 @@ from cdr_pipeline.ingest.rejects import RejectWriter, redact_raw_text
 from cdr_pipeline.ingest.results import FileResult, ProgressEvent, ProgressFn
 from cdr_pipeline.ingest.sources import Source, sources_of
 from cdr_pipeline.ingest.stager import PENDING_CHUNKS, Stager
-from cdr_pipeline.schema import SCHEMAS, TableSchema, detect_kind
+from cdr_pipeline.schema import SCHEMAS, TableSchema, check_forced_kind, detect_kind
 from cdr_pipeline.state.ledger import Ledger
 
 REJECTS_FILE = "rejects.parquet"
@@ -322,6 +322,8 @@ class SourceStage:
                 result.status, result.message = "empty", "no header and no rows"
                 return StagedSource(result, source.path.name)
             schema = SCHEMAS[task.kind] if task.kind else _detect(headers, source.name)
+            if task.kind:
+                check_forced_kind(headers, schema, source.name)
             result.kind = schema.kind
             stager = Stager(
                 self.folder / "rows",

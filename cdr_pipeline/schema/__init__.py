@@ -7,7 +7,12 @@ from cdr_pipeline.schema.base import Column, TableSchema, normalize_header
 from cdr_pipeline.schema.calls import CALL_LEGS
 from cdr_pipeline.schema.devices import DEVICE_EVENTS, DEVICE_SNAPSHOTS, ENTITLEMENTS
 from cdr_pipeline.schema.directory import ORG_DIRECTORY
-from cdr_pipeline.schema.headers import HeaderResolution, detect_kind, resolve_headers
+from cdr_pipeline.schema.headers import (
+    HeaderResolution,
+    check_forced_kind,
+    detect_kind,
+    resolve_headers,
+)
 from cdr_pipeline.schema.registry import SCHEMAS, register, schema_for_kind, schemas_by_table
 
 __all__ = [
@@ -20,6 +25,7 @@ __all__ = [
     "Column",
     "HeaderResolution",
     "TableSchema",
+    "check_forced_kind",
     "detect_kind",
     "normalize_header",
     "register",

@@ -79,3 +79,19 @@ def detect_kind(headers: Sequence[str], source: str) -> TableSchema:
             "or a device/activation/entitlement file; force a kind with --kind",
         )
     return best[1]
+
+
+def check_forced_kind(headers: Sequence[str], schema: TableSchema, source: str) -> None:
+    """A kind forced by --kind on a header with no column of it: the file has no header
+    line (the hint of `detect_kind` suggests --kind), and its first record, names and
+    numbers, would be taken for column names and kept as the ledger's unknown columns,
+    which the analyst tier, notebook 04 and the logs show."""
+    if any(resolve_headers(list(headers), schema).canonical):
+        return
+    raise InputError(
+        f"not a {schema.kind} export: its first line names no {schema.kind} column "
+        "(a file without its header line?)",
+        path=source,
+        line=1,
+        hint=f"put the header line of {schema.kind} back at the top of the file",
+    )

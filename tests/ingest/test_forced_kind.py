@@ -1,0 +1,31 @@
+"""`--kind` forced on a file without its header line (what the hint of an unrecognised
+header suggests): the first record, a name and numbers, was taken for column names and kept
+in the ledger as unknown columns, which the analyst tier's `ingest_files`, notebook 04's
+column drift and the log show. Such a file now fails before any row is read."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from cdr_pipeline.config import Settings
+from cdr_pipeline.ingest import ingest_paths
+
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "dch"
+RECORD = "2026-09-30T00:01:32Z,,0,+14155550177,+14155550178,Walter Headless,ORIGINATING\n"
+
+
+def test_a_forced_kind_needs_a_header_that_names_one_of_its_columns(tmp_path: Path) -> None:
+    settings = Settings(warehouse=tmp_path / "wh")
+    part = tmp_path / "part2.csv"
+    part.write_text(RECORD * 3)
+    result = ingest_paths(settings, [part], kind="calls")
+    (f,) = result.files
+    assert result.exit_code == 3 and f.status == "failed"
+    assert f.unknown_columns == [] and f.rows_loaded == 0
+    assert "without its header line" in f.message
+
+
+def test_a_forced_kind_still_loads_a_file_with_its_header(tmp_path: Path) -> None:
+    settings = Settings(warehouse=tmp_path / "wh")
+    (f,) = ingest_paths(settings, [FIXTURES / "overlap_a.csv"], kind="calls").files
+    assert f.status == "loaded" and f.rows_loaded > 0
