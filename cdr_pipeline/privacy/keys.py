@@ -3,7 +3,8 @@
 After a rotation every pseudonym of the analyst tier changes: exports and notebooks' results
 made before no longer join to those made after (that is the point: a leaked export cannot
 be linked to new data). Values already replaced in place by retention keep the
-pseudonyms of the old key, which no longer match the new pseudonyms of the same person's
+pseudonyms of the old key, in the analyst tier too (an export made before still joins to
+those old legs), which no longer match the new pseudonyms of the same person's
 newer rows (values `cdr forget` erased are keyed by no stored key at all). The old key is
 overwritten; the ledger table `key_rotations` records the rotation by key fingerprints
 (`state/secret.py`), never by the key.
