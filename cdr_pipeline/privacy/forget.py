@@ -51,6 +51,7 @@ from cdr_pipeline.schema.personal import (
     pseudonymised_columns,
 )
 from cdr_pipeline.state import tables
+from cdr_pipeline.state.files import apply_file_mode
 from cdr_pipeline.state.ledger import FILES_SCHEMA, TS, Ledger
 from cdr_pipeline.state.lock import writer_lock
 from cdr_pipeline.state.secret import key_id, load_key, pseudonym
@@ -239,6 +240,7 @@ def forget(
     run_id = new_run_id(datetime.now(UTC))
     result = ForgetResult(run_id, selector, dry_run)
     layout = settings.layout
+    apply_file_mode(settings.file_mode)  # the rewritten files, as ingest_paths does
     key = load_key(layout)
     with writer_lock(layout, "cdr forget", settings.lock_wait_seconds):
         schemas = schemas_by_table()

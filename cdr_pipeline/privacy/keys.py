@@ -20,6 +20,7 @@ import pyarrow as pa
 
 from cdr_pipeline.config import Settings
 from cdr_pipeline.ingest import new_run_id
+from cdr_pipeline.state.files import apply_file_mode
 from cdr_pipeline.state.ledger import TS, Ledger
 from cdr_pipeline.state.lock import writer_lock
 from cdr_pipeline.state.secret import current_key_id, key_id, rotate_key
@@ -50,6 +51,7 @@ def rotate_keys(settings: Settings) -> Rotation:
     The old key need not be usable: rotating is how a lost, damaged or exposed key is
     replaced (`old_key_id` then says `missing` or `unreadable`)."""
     layout = settings.layout
+    apply_file_mode(settings.file_mode)
     run_id = new_run_id(datetime.now(UTC))
     with writer_lock(layout, "cdr keys rotate", settings.lock_wait_seconds):
         old = current_key_id(layout)

@@ -23,6 +23,7 @@ import duckdb
 from cdr_pipeline.config import Settings
 from cdr_pipeline.errors import ConfigError
 from cdr_pipeline.resources import sql_dir as default_sql_dir
+from cdr_pipeline.state.files import apply_file_mode
 from cdr_pipeline.state.tables import Snapshot
 from cdr_pipeline.text import lit
 from cdr_pipeline.warehouse.analyst import (
@@ -204,7 +205,9 @@ def _create_analyst_tier(
 def build_warehouse(settings: Settings, sql_dir: Path | None = None) -> BuildResult:
     """(Re)create `<warehouse>/cdr.duckdb` with every view, atomically, one build at a time.
     Raises `ViewError` (exit 3) naming the file when a view is malformed; the previous
-    database stays."""
+    database stays. Files it writes get `file_mode` (as `ingest_paths`): `cdr.duckdb` holds
+    the full tier, and a library caller's umask is no warehouse's."""
+    apply_file_mode(settings.file_mode)
     with one_build_at_a_time(settings.layout, "cdr build"):
         snapshots = table_snapshots(settings)
         with naming_damage(snapshots.values, settings.layout):  # a damaged file: exit 6
@@ -245,7 +248,9 @@ def refresh_warehouse(settings: Settings, sql_dir: Path | None = None) -> BuildR
     views (the file lists of the new versions) and a new pseudonym map; every other view
     reads them by name, so it stays as it was. Falls back to the whole build when there is
     no file yet or anything else a view depends on changed (`build_signature`: `sql/`, the
-    settings, the key, the code). Renamed into place like a build, one build at a time."""
+    settings, the key, the code). Renamed into place like a build, one build at a time;
+    files get `file_mode`, as a build's."""
+    apply_file_mode(settings.file_mode)
     with one_build_at_a_time(settings.layout, "cdr build (refresh)"):
         snapshots = table_snapshots(settings)
         with naming_damage(snapshots.values, settings.layout):

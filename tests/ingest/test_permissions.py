@@ -76,3 +76,36 @@ def test_token_file_others_can_read_is_refused(tmp_path: Path, mode: int) -> Non
     token.chmod(0o600)
     assert read_token(FetchOptions(token_file=token), env={}) == "secret-token"
     assert read_secret_file(token) == "secret-token"
+
+
+def test_library_build_keeps_the_warehouse_owner_only(tmp_path: Path) -> None:
+    """`build_warehouse` (public API) in a process whose umask is 022, in a warehouse folder
+    an operator made 0755: `cdr.duckdb` (the full tier) and the pseudonym map came out 0644,
+    readable by every user, where `ingest_paths` and the CLI give `file_mode`."""
+    code = (
+        "import os, sys\n"
+        "from pathlib import Path\n"
+        "from cdr_pipeline.config import Settings\n"
+        "from cdr_pipeline.ingest import ingest_paths\n"
+        "from cdr_pipeline.warehouse import build_warehouse\n"
+        "s = Settings(warehouse=Path(sys.argv[1]))\n"
+        "ingest_paths(s, [Path(sys.argv[2])])\n"
+        "os.umask(0o022)  # e.g. a scheduler whose next task only rebuilds the views\n"
+        "build_warehouse(s)\n"
+    )
+    wh = tmp_path / "wh"
+    wh.mkdir(mode=0o755)
+    os.chmod(wh, 0o755)
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(wh), str(fixture("overlap_a.csv"))],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    written = [wh / "cdr.duckdb", *(wh / "state" / "privacy").glob("pseudonyms-*.parquet")]
+    assert len(written) >= 2
+    assert {p.name: stat.S_IMODE(p.stat().st_mode) for p in written} == {
+        p.name: 0o600 for p in written
+    }
