@@ -324,7 +324,7 @@ def _scrub_other_files(
     the rejected lines that name them were emptied whole: the rest of such a line (a name, a
     UUID) is theirs too, and only the tables' rows give the values that replace text."""
     emptied = empty_reject_texts_naming(settings.layout, texts, dry_run)
-    other = scrub_files(settings.layout, text, dry_run)
+    other = scrub_files(settings.layout, text, dry_run, texts)
     for done in emptied:
         if f"rejects/{done.file}" not in other.files:
             other.files.append(f"rejects/{done.file}")

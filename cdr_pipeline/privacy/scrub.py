@@ -137,11 +137,47 @@ def _scrub_table(table: pa.Table, pairs: list[Replacement]) -> pa.Table | None:
     return pa.Table.from_arrays(columns, schema=table.schema)
 
 
-def scrub_file(path: Path, pairs: list[Replacement], dry_run: bool) -> bool | None:
-    """Replace the values in one file; True if it held any, None if it cannot be read."""
+LEDGER_QUOTES = ("message", "unknown_columns")
+"""Ledger columns that may quote a whole input record: the message naming a file by its
+first line, the unknown columns of a header that was a record (`cdr ingest --kind`)."""
+ERASED_QUOTE = "(emptied by cdr forget: it quoted a record naming an erased person)"
+
+
+def _empty_quotes(table: pa.Table, quoted: re.Pattern[str]) -> pa.Table:
+    """A ledger record's `LEDGER_QUOTES` that name the person (`quoted`) emptied whole, as a
+    reject's raw line is: the rest of the quoted record (a name the tables no longer hold,
+    retention having replaced it) is theirs too."""
+    for name in LEDGER_QUOTES:
+        if name not in table.column_names:
+            continue
+        values = table.column(name).to_pylist()
+        new = [
+            (ERASED_QUOTE if isinstance(v, str) else [])
+            if v and quoted.search(v if isinstance(v, str) else "\n".join(map(str, v)))
+            else v
+            for v in values
+        ]
+        if new != values:
+            field = table.schema.field(name)
+            index = table.schema.get_field_index(name)
+            table = table.set_column(index, field, pa.array(new, field.type))
+    return table
+
+
+def scrub_file(
+    path: Path,
+    pairs: list[Replacement],
+    dry_run: bool,
+    quoted: re.Pattern[str] | None = None,
+) -> bool | None:
+    """Replace the values in one file; True if it held any, None if it cannot be read.
+    `quoted`: of a ledger record, the text pattern of the person (`_empty_quotes`)."""
     if path.suffix == ".parquet":
         table = pq.read_table(path)
-        new = _scrub_table(table, pairs)
+        emptied = _empty_quotes(table, quoted) if quoted is not None else table
+        new = _scrub_table(emptied, pairs)
+        if new is None and emptied is not table:
+            new = emptied
         if new is None:
             return False
         if not dry_run:
@@ -234,17 +270,22 @@ def _reseal_frozen(layout: Layout, files: list[str]) -> None:
         atomic_write_bytes(text.encode(), manifest)
 
 
-def scrub_files(layout: Layout, replacements: Mapping[str, str], dry_run: bool) -> ScrubResult:
+def scrub_files(
+    layout: Layout, replacements: Mapping[str, str], dry_run: bool, texts: str | None = None
+) -> ScrubResult:
     """Replace every value of `replacements` (raw value -> pseudonym) in the files outside
-    the tables."""
+    the tables; `texts` (`text_pattern` of the person) empties the ledger's quotes of a
+    record naming them (`_empty_quotes`)."""
     pairs = _pairs(replacements)
+    quoted = re.compile(texts) if texts else None
     result = ScrubResult()
     if not pairs:
         return result
     for path in _candidates(layout):
         page = path.is_relative_to(layout.fetched)
         before = file_sha256(path) if page else ""
-        held = scrub_file(path, pairs, dry_run)
+        ledger = quoted if path.is_relative_to(layout.ledger) else None
+        held = scrub_file(path, pairs, dry_run, ledger)
         rel = str(path.relative_to(layout.root))
         if held and page and not dry_run:
             result.pages.append((path, before, file_sha256(path)))

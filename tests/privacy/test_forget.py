@@ -329,3 +329,32 @@ def test_forget_keeps_a_closed_month_manifest_true_to_its_files(
     for entry in manifest["reports"].values():
         assert entry["sha256"] == file_sha256(folder / entry["file"]), entry["file"]
     assert user not in pq.read_table(folder / "anomalies.parquet").column("user_uuid").to_pylist()
+
+
+def test_forget_empties_a_ledger_message_that_quotes_the_persons_record(
+    sample_wh: Settings, tmp_path: Path
+) -> None:
+    """A file without its header line fails naming its first record, and the ledger keeps
+    that message. The scrub replaced the values the tables hold in it, and left the rest of
+    the record: a name the tables do not hold (retention replaced it in old legs) stayed in
+    clear next to the token. Like a reject's raw line, the message is now emptied whole."""
+    settings = Settings(warehouse=tmp_path / "wh")
+    shutil.copytree(sample_wh.warehouse, settings.warehouse)
+    build_warehouse(settings)
+    email, values = _person(settings)
+    number = next(v for v in sorted(values) if v.startswith("+"))
+    part = tmp_path / "part2.csv"
+    part.write_text(f"2026-09-30T00:01:32Z,,0,{number},+14155550178,Walter Headless\n")
+    assert ingest_paths(settings, [part]).exit_code == 3
+
+    def messages() -> str:
+        texts = []
+        for table in ("files", "runs"):
+            for path in (settings.layout.ledger / table).glob("*.parquet"):
+                texts += [m for m in pq.read_table(path).column("message").to_pylist() if m]
+        return "\n".join(texts)
+
+    assert "Walter Headless" in messages() and number in messages()
+    forget(settings, email=email)
+    assert "Walter Headless" not in messages() and number not in messages()
+    assert "emptied by cdr forget" in messages()

@@ -4,8 +4,12 @@ html.escape writes `&#x27;` and `&quot;`), so O'Brien on a page must be found th
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import duckdb
 import jinja2
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from cdr_pipeline.privacy.scrub import _pairs, replace_text, text_pattern
 
@@ -20,3 +24,33 @@ def test_a_name_as_jinja_escapes_it_is_replaced() -> None:
         # the pattern that picks the rejects and texts to scrub (RE2, run by DuckDB)
         found = duckdb.execute("select regexp_matches(?, ?)", [rendered, text_pattern([name])])
         assert found.fetchone() == (True,), (name, rendered)
+
+
+def test_a_ledger_record_that_took_a_record_for_a_header_is_emptied_whole(
+    tmp_path: Path,
+) -> None:
+    """The unknown columns of a header that was a record (`cdr ingest --kind` before it
+    refused one) list the record's fields: the person's number among them, and beside it a
+    name no table holds. Replacing the number alone left the name; the list goes whole."""
+    from cdr_pipeline.privacy.scrub import scrub_files
+    from cdr_pipeline.state.layout import Layout
+
+    layout = Layout(tmp_path / "wh")
+    path = layout.ledger / "files" / "r1.parquet"
+    path.parent.mkdir(parents=True)
+    fields = ["2026-09-30T00:01:32Z", "+14155550177", "Walter Headless"]
+    table = pa.table(
+        {
+            "source": ["a.csv", "b.csv"],
+            "unknown_columns": pa.array([fields, ["Escalation contact"]], pa.list_(pa.string())),
+            "message": [None, "b.csv: loaded"],
+        }
+    )
+    pq.write_table(table, path)
+    number = "+14155550177"
+    done = scrub_files(layout, {number: "number_x"}, False, text_pattern([number]))
+    assert done.files == ["state/ledger/files/r1.parquet"]
+    got = pq.read_table(path).to_pylist()
+    assert got[0]["unknown_columns"] == [] and got[0]["source"] == "a.csv"
+    assert got[1] == {"source": "b.csv", "unknown_columns": ["Escalation contact"],
+                      "message": "b.csv: loaded"}  # fmt: skip
