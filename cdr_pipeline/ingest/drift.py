@@ -7,8 +7,11 @@ import logging
 from collections.abc import Sequence
 from typing import Protocol
 
+import polars as pl
+
 from cdr_pipeline.ingest.chunk import NO_KEYS
 from cdr_pipeline.schema import HeaderResolution, TableSchema, resolve_headers
+from cdr_pipeline.schema.base import NULL_MARKERS
 
 log = logging.getLogger(__name__)
 
@@ -23,8 +26,10 @@ class Drift:
     """Resolves each distinct header of a source once (JSON records may differ in their
     keys from chunk to chunk) and accumulates the drift."""
 
-    def __init__(self, schema: TableSchema, source: str) -> None:
+    def __init__(self, schema: TableSchema, source: str, per_record: bool = False) -> None:
         self.schema, self.source = schema, source
+        self.per_record = per_record
+        """JSON: each record carries its own keys (`records`)."""
         self._resolutions: dict[tuple[str, ...], HeaderResolution] = {}
         self._unknown: dict[str, None] = {}
         self._missing: set[str] | None = None
@@ -39,8 +44,32 @@ class Drift:
             self._unknown.update(dict.fromkeys(u for u in res.unknown if u != NO_KEYS))
             missing = set(res.missing)
             self._missing = missing if self._missing is None else self._missing & missing
-            self._repeated.update({kept: res.headers[i] for i, kept in res.repeated})
+            if not self.per_record:  # a JSON chunk's repeats are told by `records`
+                self._repeated.update({kept: res.headers[i] for i, kept in res.repeated})
         return res
+
+    def records(self, frame: pl.DataFrame, res: HeaderResolution) -> pl.DataFrame:
+        """The chunk's columns as normalize reads them. A CSV header is every row's; JSON
+        records carry their own keys, and a chunk's columns are all its records' keys: a page
+        where one record writes `Device MAC` and the next `Device Mac` (keys drift between API
+        versions) has both spellings though no record repeats the column. So in a JSON record
+        a later spelling's value moves to the column's first spelling when that holds none,
+        and is a repeat (kept in `extra`, noted) only in a record holding both."""
+        if not self.per_record or not res.repeated:
+            return frame
+        first: dict[str | None, str] = {}
+        for i, name in enumerate(res.canonical):
+            first.setdefault(name, f"c{i}")
+        for i, kept in res.repeated:
+            one, col = first[res.canonical[i]], f"c{i}"
+            held = pl.col(one).is_not_null() & ~pl.col(one).is_in(list(NULL_MARKERS))
+            frame = frame.with_columns(
+                pl.when(held).then(pl.col(one)).otherwise(pl.col(col)).alias(one),
+                pl.when(held).then(pl.col(col)).alias(col),
+            )
+            if frame[col].is_not_null().any():
+                self._repeated[kept] = res.headers[i]
+        return frame
 
     def finish(self, result: DriftSink) -> None:
         """Columns unknown in any chunk, and columns missing from every chunk; logged here,

@@ -334,7 +334,7 @@ class SourceStage:
                 self.folder / REJECTS_FILE, task.run_id, schema.name, source.name
             )
             stack.callback(rejects.close)
-            drift = Drift(schema, source.name)
+            drift = Drift(schema, source.name, per_record=source.fmt != CSV)
             ctx = LoadContext(
                 source_kind=result.source_kind or "",
                 source_file=source.name,
@@ -386,7 +386,8 @@ class SourceStage:
             quarantine(rj.source_row, rj.reason, rj.detail, rj.raw_text)
         if chunk.frame.height:
             rows, nulls, comma = chunk.source_rows, chunk.nulls_marked, chunk.delimiter == ";"
-            out = normalize(chunk.frame, res, schema, ctx, rows, nulls, decimal_comma=comma)
+            frame = drift.records(chunk.frame, res)
+            out = normalize(frame, res, schema, ctx, rows, nulls, decimal_comma=comma)
             for idx, reason, detail in out.rejects.iter_rows():
                 quarantine(int(chunk.source_rows[idx]), reason, detail, chunk.raw_text(idx))
             if "is_webex_go" in out.rows.columns:

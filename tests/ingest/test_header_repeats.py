@@ -74,3 +74,48 @@ def test_a_repeated_sensitive_column_is_never_stored(tmp_path: Path) -> None:
     assert f.status == "loaded" and f.rows_loaded == 3
     stored = table(wh, "device_events", lineage=True)
     assert "7734" not in str(stored.rows()) and "more than once" not in f.message
+
+
+def _record(n: int, **keys: str) -> dict[str, str]:
+    return {
+        "Report ID": f"r-{n}",
+        "Correlation ID": f"c-{n}",
+        "Start time": "2026-10-01T10:00:00.000Z",
+        "Direction": "ORIGINATING",
+        **keys,
+    }
+
+
+def test_json_records_that_spell_a_column_each_their_own_way_repeat_nothing(
+    tmp_path: Path,
+) -> None:
+    """JSON records carry their own keys: a page (or JSON lines appended across an API
+    version) where one record writes `Device MAC` and the next `Device Mac` spells one
+    column two ways, each record once. The chunk's columns are all records' keys, so both
+    spellings are columns of it; but no record repeats a column: nothing is copied into
+    `extra` and the file has no note of a repeated header. A record holding both keys
+    still keeps the second in `extra`."""
+    lines = [
+        _record(1, **{"Device MAC": "6C710D8ABC10", "Call transfer Time": "2026-10-01T10:00:05Z"}),
+        _record(2, **{"Device Mac": "6C710D8ABC11", "Call transfer time": "2026-10-01T10:00:06Z"}),
+    ]
+    path = tmp_path / "drift.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in lines))
+    wh = tmp_path / "wh"
+    (f,) = load(wh, path).files
+    assert f.status == "loaded" and f.rows_loaded == 2, f.message
+    df = table(wh)
+    assert df["device_mac"].to_list() == ["6C710D8ABC10", "6C710D8ABC11"]
+    assert df["call_transfer_time"].dt.second().to_list() == [5, 6]
+    assert df["extra"].to_list() == [None, None]
+    assert "more than once" not in (f.message or "")
+
+    both = _record(3, **{"Device MAC": "6C710D8ABC12", "Device Mac": "6C710D8ABC13"})
+    path = tmp_path / "both.json"
+    path.write_text(json.dumps({"items": [both, lines[1]]}))
+    wh = tmp_path / "wh2"
+    (f,) = load(wh, path).files
+    df = table(wh)
+    assert df["device_mac"].to_list() == ["6C710D8ABC11", "6C710D8ABC12"]
+    assert df["extra"].to_list() == [None, '{"Device Mac_2":"6C710D8ABC13"}']
+    assert "more than once (Device Mac)" in f.message
