@@ -1,19 +1,48 @@
 -- grain: one row per call session (Correlation ID)
 -- key: correlation_id
 -- Legs stitched into calls by Correlation ID; the two records of one leg paired through
--- Local/Remote call ID (fct_call_legs.leg_id) so no metric counts a leg twice; calls linked
+-- Local/Remote call ID (fct_call_legs.leg_id; a record missing one joins its other side) so
+-- no metric counts a leg twice; calls linked
 -- to their transfer/consult calls through Transfer related call ID. Metric definitions are
 -- in sql/README.md (fct_calls).
-with legs as (
+with records as (
+    select * from fct_call_legs
+),
+
+-- A record without both call IDs takes the leg of the record that has both and is the other
+-- side of it: its Remote call ID is this one's Local call ID (or the reverse), or it shares
+-- this one's Network call ID (docs/webex-dch.md#legs-and-correlation). fct_call_legs.leg_id
+-- alone gives the two records of such a leg two legs, and the leg's talk time counts twice.
+partners as (
     select
-        *,
+        part.report_id,
+        min(whole.leg_id) as leg_id
+    from records as part
+    inner join records as whole
+        on part.correlation_id = whole.correlation_id
+        and whole.local_call_id is not null
+        and whole.remote_call_id is not null
+        and (
+            whole.remote_call_id = part.local_call_id
+            or whole.local_call_id = part.remote_call_id
+            or whole.network_call_id = part.network_call_id
+        )
+    where part.local_call_id is null or part.remote_call_id is null
+    group by part.report_id
+),
+
+legs as (
+    select
+        records.*,
+        coalesce(partners.leg_id, records.leg_id) as paired_leg_id,
         -- Which record is a call's first: the earliest start, then the ORIGINATING record
         -- (the two records of one leg often start at the same instant: the call's location
         -- and hour must not depend on the order of the rows in the export). One BIGINT, not
         -- a struct with the Report ID: a struct key cost the refresh a second per 1M legs.
-        epoch_us(start_time) * 2
-        + cast(direction is distinct from 'ORIGINATING' as bigint) as first_key
-    from fct_call_legs
+        epoch_us(records.start_time) * 2
+        + cast(records.direction is distinct from 'ORIGINATING' as bigint) as first_key
+    from records
+    left join partners on records.report_id = partners.report_id
 ),
 
 -- One row per leg (one or two records). A leg's talk time is its records' largest
@@ -21,7 +50,7 @@ with legs as (
 leg_level as (
     select
         correlation_id,
-        leg_id,
+        paired_leg_id as leg_id,
         count(*) as record_count,
         bool_or(coalesce(answered, false)) as is_answered,
         max(coalesce(duration_seconds, 0)) as talk_seconds,
@@ -30,7 +59,7 @@ leg_level as (
         -- outside Webex, e.g. an outbound PSTN call).
         max(user_type) filter (where direction = 'TERMINATING') as reached_user_type
     from legs
-    group by correlation_id, leg_id
+    group by correlation_id, paired_leg_id
 ),
 
 leg_classes as (

@@ -39,6 +39,19 @@ OTHERS = [
     f"ae-t,{WHEN},0,false,TERMINATING,AE,7:0,8:0,NA,Paris,120,1001,2002,User,"
     "SIP_ENTERPRISE,ub,Bob,yes",
 ]
+# one leg whose originating record has both call IDs and whose terminating record lacks its
+# Remote call ID: the two share the Network call ID (MX), or only the originating record's
+# Remote call ID is the terminating record's Local call ID (MI)
+HALF = [
+    f"mx-o,{WHEN},45,true,ORIGINATING,MX,200:0,201:0,BW3@10.0.0.1,Paris,120,1001,2002,User,"
+    "SIP_ENTERPRISE,ua,Alice,NA",
+    f"mx-t,{WHEN},45,true,TERMINATING,MX,201:0,NA,BW3@10.0.0.1,Paris,120,1001,2002,User,"
+    "SIP_ENTERPRISE,ub,Bob,NA",
+    f"mi-o,{WHEN},20,true,ORIGINATING,MI,300:0,301:0,NA,Paris,120,1001,2002,User,"
+    "SIP_ENTERPRISE,ua,Alice,NA",
+    f"mi-t,{WHEN},20,true,TERMINATING,MI,301:0,NA,NA,Paris,120,1001,2002,User,"
+    "SIP_ENTERPRISE,ub,Bob,NA",
+]
 
 
 def _calls(tmp_path: Path, name: str, rows: list[str]) -> dict[str, tuple[object, ...]]:
@@ -73,6 +86,17 @@ def test_legs_without_both_call_ids_pair_by_network_call_id(tmp_path: Path) -> N
     assert calls["AS"][4:6] == (1, 60)  # one leg, its talk time counted once
     assert calls["NW"][4:6] == (1, 30)
     assert calls["T"][4:6] == (1, 60)
+
+
+def test_a_record_missing_a_call_id_pairs_with_its_legs_whole_record(tmp_path: Path) -> None:
+    """One record of a leg with both call IDs, the other without its Remote call ID (as an
+    export has them, one side knowing less): the Network call ID they share, or the whole
+    record's Remote call ID naming the other's Local call ID, makes them one leg, whose talk
+    time counts once (docs/webex-dch.md#legs-and-correlation)."""
+    calls = _calls(tmp_path, "wh", TIE + OTHERS + HALF)
+    assert calls["MX"][4:6] == (1, 45)
+    assert calls["MI"][4:6] == (1, 20)
+    assert calls["AS"][4:6] == (1, 60) and calls["T"][4:6] == (1, 60)
 
 
 def test_answered_elsewhere_is_read_in_any_case(tmp_path: Path) -> None:
