@@ -190,6 +190,50 @@ def test_a_call_across_midnight_is_recomputed_whole(
     assert rows == [(mine.height, True)]
 
 
+def test_a_record_redelivered_without_its_remote_call_id_stays_in_its_leg(
+    samples_dir: Path, tmp_path: Path
+) -> None:
+    """The TERMINATING record of a two-record leg comes again on the next UTC day without
+    its Remote call ID: the refresh pairs it with the ORIGINATING record stored on the day
+    before (one leg, its talk time once), as a whole build does."""
+    settings = Settings(warehouse=tmp_path / "wh")
+    october = samples_dir / "dch_export_2026-09-30_2026-10-31.csv"
+    assert ingest_paths(settings, [october]).exit_code == 0
+    build_warehouse(settings)
+    legs = pl.read_csv(october, infer_schema=False)
+    pairs = legs.filter(
+        pl.col("Correlation ID").is_in(
+            legs.group_by("Correlation ID").len().filter(pl.col("len") == 2)["Correlation ID"]
+        )
+        & pl.col("Remote call ID").is_not_null()
+        & (pl.col("Answered") == "true")
+    )
+    term = pairs.filter(pl.col("Direction") == "TERMINATING").sort("Correlation ID").head(1)
+    call = term["Correlation ID"][0]
+    day = date.fromisoformat(term["Start time"][0][:10]) + timedelta(days=1)
+    term.with_columns(
+        pl.lit(None, pl.String).alias("Remote call ID"),
+        pl.lit(f"{day}T00:00:01.000Z").alias("Start time"),
+        pl.lit(f"{day}T00:02:01.000Z").alias("Release time"),
+        pl.lit("2026-11-20T00:00:00.000Z").alias("Report time"),
+    ).write_csv(tmp_path / "moved.csv")
+    assert ingest_paths(settings, [tmp_path / "moved.csv"]).exit_code == 0
+    mode, _, recomputed = _refresh(settings)
+    assert mode == "calls" and recomputed >= 1
+    refreshed = _check_parity(settings)
+    build_warehouse(settings)
+    assert _check_parity(settings) == refreshed
+    con = duckdb.connect(str(settings.layout.duckdb), read_only=True)
+    try:
+        rows = con.execute(
+            f"select leg_count, record_count from {SCHEMA}.{NAME} where correlation_id = ?",
+            [call],
+        ).fetchall()
+    finally:
+        con.close()
+    assert rows == [(1, 2)]
+
+
 def _shifted(legs: pl.DataFrame, hours: int) -> pl.DataFrame:
     """`legs` with every time moved by `hours`, reported later."""
     times = ["Start time", "Answer time", "Release time"]
