@@ -5,61 +5,75 @@
 -- no metric counts a leg twice; calls linked
 -- to their transfer/consult calls through Transfer related call ID. Metric definitions are
 -- in sql/README.md (fct_calls).
-with records as (
-    select * from fct_call_legs
+with legs as (
+    select
+        *,
+        -- Which record is a call's first: the earliest start, then the ORIGINATING record
+        -- (the two records of one leg often start at the same instant: the call's location
+        -- and hour must not depend on the order of the rows in the export). One BIGINT, not
+        -- a struct with the Report ID: a struct key cost the refresh a second per 1M legs.
+        epoch_us(start_time) * 2
+        + cast(direction is distinct from 'ORIGINATING' as bigint) as first_key
+    from fct_call_legs
 ),
 
--- A record without both call IDs takes the leg of the record that has both and is the other
--- side of it: its Remote call ID is this one's Local call ID (or the reverse), or it shares
--- this one's Network call ID (docs/webex-dch.md#legs-and-correlation). fct_call_legs.leg_id
--- alone gives the two records of such a leg two legs, and the leg's talk time counts twice.
+-- A record without both call IDs belongs to the leg of the record that has both and is its
+-- other side: that record's Remote call ID is this one's Local call ID (or the reverse), or
+-- they share the Network call ID (docs/webex-dch.md#legs-and-correlation). fct_call_legs.leg_id,
+-- computed per record, gives such a record a leg of its own, and the leg's talk time would
+-- count twice. Such records are rare: the calls holding one are found first, and only their
+-- records are joined (a join of every record with its call's records cost fct_calls half
+-- again at 1M legs; this costs a fifth).
+partial_records as (
+    select correlation_id, leg_id, local_call_id, remote_call_id, network_call_id
+    from fct_call_legs
+    where local_call_id is null or remote_call_id is null
+),
+
 partners as (
     select
-        part.report_id,
-        min(whole.leg_id) as leg_id
-    from records as part
-    inner join records as whole
+        part.correlation_id,
+        part.leg_id as own_leg_id,
+        -- the other side's leg_id as fct_call_legs computes it for a record with both IDs
+        -- (read from the raw IDs: reading leg_id computes it for every record first)
+        min(
+            whole.correlation_id || '|' || least(whole.local_call_id, whole.remote_call_id)
+            || '/' || greatest(whole.local_call_id, whole.remote_call_id)
+        ) as leg_id
+    from partial_records as part
+    inner join (
+        select correlation_id, local_call_id, remote_call_id, network_call_id
+        from fct_call_legs
+        where
+            local_call_id is not null
+            and remote_call_id is not null
+            and correlation_id in (select p.correlation_id from partial_records as p)
+    ) as whole
         on part.correlation_id = whole.correlation_id
-        and whole.local_call_id is not null
-        and whole.remote_call_id is not null
         and (
             whole.remote_call_id = part.local_call_id
             or whole.local_call_id = part.remote_call_id
             or whole.network_call_id = part.network_call_id
         )
-    where part.local_call_id is null or part.remote_call_id is null
-    group by part.report_id
-),
-
-legs as (
-    select
-        records.*,
-        coalesce(partners.leg_id, records.leg_id) as paired_leg_id,
-        -- Which record is a call's first: the earliest start, then the ORIGINATING record
-        -- (the two records of one leg often start at the same instant: the call's location
-        -- and hour must not depend on the order of the rows in the export). One BIGINT, not
-        -- a struct with the Report ID: a struct key cost the refresh a second per 1M legs.
-        epoch_us(records.start_time) * 2
-        + cast(records.direction is distinct from 'ORIGINATING' as bigint) as first_key
-    from records
-    left join partners on records.report_id = partners.report_id
+    group by part.correlation_id, part.leg_id
 ),
 
 -- One row per leg (one or two records). A leg's talk time is its records' largest
 -- duration: both records of a leg carry the same conversation, so it is counted once.
 leg_level as (
     select
-        correlation_id,
-        paired_leg_id as leg_id,
+        legs.correlation_id,
+        coalesce(p.leg_id, legs.leg_id) as leg_id,
         count(*) as record_count,
-        bool_or(coalesce(answered, false)) as is_answered,
-        max(coalesce(duration_seconds, 0)) as talk_seconds,
-        bool_or(direction = 'TERMINATING') as has_terminating_record,
+        bool_or(coalesce(legs.answered, false)) as is_answered,
+        max(coalesce(legs.duration_seconds, 0)) as talk_seconds,
+        bool_or(legs.direction = 'TERMINATING') as has_terminating_record,
         -- Who the leg reached: the TERMINATING record's user type (NULL when the far end is
         -- outside Webex, e.g. an outbound PSTN call).
-        max(user_type) filter (where direction = 'TERMINATING') as reached_user_type
+        max(legs.user_type) filter (where legs.direction = 'TERMINATING') as reached_user_type
     from legs
-    group by correlation_id, paired_leg_id
+    left join partners as p on legs.correlation_id = p.correlation_id and legs.leg_id = p.own_leg_id
+    group by legs.correlation_id, coalesce(p.leg_id, legs.leg_id)
 ),
 
 leg_classes as (
