@@ -19,6 +19,7 @@ from cdr_pipeline.schema import CALL_LEGS
 from cdr_pipeline.state import tables
 from cdr_pipeline.state.ledger import RETENTION_SCHEMA, Ledger
 from cdr_pipeline.state.lock import writer_lock
+from cdr_pipeline.state.whole_build import mark_whole_build
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +90,9 @@ def apply_retention(
             ],
             RETENTION_SCHEMA,
         )
+        # the next build of cdr.duckdb is whole, also when this run dies before its own:
+        # a refresh edits a copy of the old file, whose freed pages keep the dropped days
+        mark_whole_build(settings.layout)
         tables.commit(
             base,
             CALL_LEGS.table_arrow_schema(),

@@ -28,6 +28,7 @@ from cdr_pipeline.schema.base import DUCKDB_TYPES
 from cdr_pipeline.schema.personal import dropped_columns, pseudonymised_columns
 from cdr_pipeline.state import tables
 from cdr_pipeline.state.tables import Snapshot
+from cdr_pipeline.state.whole_build import mark_whole_build
 from cdr_pipeline.text import lit, quote
 
 MAP_NAME = "__replacements"
@@ -209,6 +210,7 @@ def rewrite_partitions(
             os.replace(tmp, target)
             written.append(target)
             adds[value] = [target]
+        mark_whole_build(layout)  # the old cdr.duckdb's pages hold what this replaces
         return tables.commit(
             snap.root,
             schema.table_arrow_schema(),

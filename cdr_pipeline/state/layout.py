@@ -12,6 +12,8 @@
   state/ledger/<ledger table>/<record>.parquet the run ledger
   state/index/<table>/v<version>.parquet       key -> partition index of a table version
   state/writer.lock, state/nightly.lock        the writer locks
+  state/build.whole                            cdr.duckdb's next build is whole: a commit
+                                               took data away (state/whole_build.py)
   state/staging/<run id>/...                   a run's staged rows (removed when it ends)
   state/fetched/<source>/...                   saved API pages
   state/privacy/key                            the pseudonym key (0600, never logged)
@@ -97,6 +99,10 @@ class Layout:
 
     def lock_file(self, name: str = "writer.lock") -> Path:
         return self.state / name
+
+    @property
+    def whole_build_mark(self) -> Path:
+        return self.state / "build.whole"
 
     @property
     def staging(self) -> Path:

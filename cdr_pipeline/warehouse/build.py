@@ -25,6 +25,7 @@ from cdr_pipeline.errors import ConfigError
 from cdr_pipeline.resources import sql_dir as default_sql_dir
 from cdr_pipeline.state.files import apply_file_mode
 from cdr_pipeline.state.tables import Snapshot
+from cdr_pipeline.state.whole_build import whole_build_done, whole_build_due
 from cdr_pipeline.text import lit
 from cdr_pipeline.warehouse.analyst import (
     create_analyst_views,
@@ -209,13 +210,17 @@ def build_warehouse(settings: Settings, sql_dir: Path | None = None) -> BuildRes
     the full tier, and a library caller's umask is no warehouse's."""
     apply_file_mode(settings.file_mode)
     with one_build_at_a_time(settings.layout, "cdr build"):
+        mark = whole_build_due(settings.layout)  # before the snapshots it covers
         snapshots = table_snapshots(settings)
         with naming_damage(snapshots.values, settings.layout):  # a damaged file: exit 6
-            return _build_whole(settings, sql_dir, snapshots)
+            return _build_whole(settings, sql_dir, snapshots, mark)
 
 
 def _build_whole(
-    settings: Settings, sql_dir: Path | None, snapshots: Mapping[str, Snapshot]
+    settings: Settings,
+    sql_dir: Path | None,
+    snapshots: Mapping[str, Snapshot],
+    mark: str | None,
 ) -> BuildResult:
     t0 = time.monotonic()
     settings.warehouse.mkdir(parents=True, exist_ok=True)
@@ -227,6 +232,7 @@ def _build_whole(
         record_build(
             con, build_signature(settings, sql_dir), versions_text(snapshots), settings.warehouse
         )
+    whole_build_done(settings.layout, mark)  # the new file holds nothing a commit took away
     seconds = time.monotonic() - t0
     views = [BuiltView(s.name, s.layer, s.origin, s.grain, s.key) for s in created]
     log.info(
@@ -252,17 +258,24 @@ def refresh_warehouse(settings: Settings, sql_dir: Path | None = None) -> BuildR
     files get `file_mode`, as a build's."""
     apply_file_mode(settings.file_mode)
     with one_build_at_a_time(settings.layout, "cdr build (refresh)"):
+        mark = whole_build_due(settings.layout)
         snapshots = table_snapshots(settings)
         with naming_damage(snapshots.values, settings.layout):
-            return _refresh(settings, sql_dir, snapshots)
+            return _refresh(settings, sql_dir, snapshots, mark)
 
 
 def _refresh(
-    settings: Settings, sql_dir: Path | None, snapshots: Mapping[str, Snapshot]
+    settings: Settings,
+    sql_dir: Path | None,
+    snapshots: Mapping[str, Snapshot],
+    mark: str | None,
 ) -> BuildResult:
     target = settings.layout.duckdb
     if not target.is_file():
-        return _build_whole(settings, sql_dir, snapshots)
+        return _build_whole(settings, sql_dir, snapshots, mark)
+    if mark is not None:  # a copy of the old file would keep what that commit took away
+        log.info("views: a commit took data away since the last whole build; building all")
+        return _build_whole(settings, sql_dir, snapshots, mark)
     t0 = time.monotonic()
     signature = build_signature(settings, sql_dir)
     try:
@@ -290,7 +303,7 @@ def _refresh(
             record_build(con, signature, versions_text(snapshots), settings.warehouse)
     except Unusable as why:
         log.info("views: %s; building all", why)
-        return _build_whole(settings, sql_dir, snapshots)
+        return _build_whole(settings, sql_dir, snapshots, mark)
     seconds = time.monotonic() - t0
     # the views it created: the generated ones (the others are kept as they were)
     views = [BuiltView(s.name, s.layer, s.origin, s.grain, s.key) for s in generated]

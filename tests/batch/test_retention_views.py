@@ -72,3 +72,48 @@ def test_no_byte_of_cdr_duckdb_keeps_the_days_retention_dropped(tmp_path: Path) 
             ).fetchall()
         }  # also in a column of a later day
     assert {v for v in old - live if v.encode() in data} == set()
+
+
+def _old_values(settings: Settings, cutoff: date) -> set[str]:
+    """Personal values of `cdr.duckdb`'s call legs that occur only before `cutoff`."""
+    with duckdb.connect(str(settings.layout.duckdb), read_only=True) as con:
+        rows = con.execute(
+            "with v as (select call_date, unnest([calling_number, called_number, user_name, "
+            "calling_line_id, called_line_id]) as v from main.stg_call_legs) "
+            "select v from v where length(v) >= 8 group by v having max(call_date) < ?",
+            [cutoff],
+        ).fetchall()
+    return {str(r[0]) for r in rows}
+
+
+def test_a_drop_whose_build_never_ran_is_built_whole_by_the_next_refresh(tmp_path: Path) -> None:
+    """A nightly killed (or out of disk) after retention committed its drop, before its
+    whole build: the next night's build stage refreshed a copy of the old file, so the
+    dropped days' numbers and names stayed in its freed pages (81 of 81 sample values)."""
+    from cdr_pipeline.ingest import ingest_paths
+    from cdr_pipeline.ingest.retention import apply_retention
+    from cdr_pipeline.warehouse import build_warehouse
+
+    settings = Settings(warehouse=tmp_path / "wh")
+    assert ingest_paths(settings, [SAMPLES]).exit_code == 0
+    build_warehouse(settings)
+    cutoff, today = date(2026, 9, 10), date(2026, 12, 3)
+    old = _old_values(settings, cutoff)
+    assert old and all(v.encode() in settings.layout.duckdb.read_bytes() for v in old)
+    # what the killed night left: the drop committed, cdr.duckdb of before it
+    retain = (today - cutoff).days
+    assert apply_retention(settings, retain, "killed-night", today).dropped
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    summary = run_nightly(settings, inbox, run_date=today, retain_days=retain)
+    assert summary.exit_code == 0, summary.stages
+    data = settings.layout.duckdb.read_bytes()
+    with duckdb.connect(str(settings.layout.duckdb), read_only=True) as con:
+        live = {
+            str(r[0])
+            for r in con.execute(
+                "select value from cdr_meta.personal_values where value in (select unnest(?))",
+                [sorted(old)],
+            ).fetchall()
+        }  # also in a column of a later day
+    assert {v for v in old - live if v.encode() in data} == set()
