@@ -34,6 +34,7 @@ from cdr_pipeline.ingest import (
     ingest_paths,
     new_run_id,
 )
+from cdr_pipeline.interrupts import STOPPED_BY
 from cdr_pipeline.logfields import log_fields
 from cdr_pipeline.state.ledger import Ledger
 from cdr_pipeline.state.lock import writer_lock
@@ -137,7 +138,10 @@ def run_nightly(
             ending = "interrupted"
             raise
         except Exception as exc:  # the row says what the CLI will say: its error, or a bug
-            failure = known_error(exc, settings.warehouse)
+            if STOPPED_BY:  # a library made the stop its own error (DuckDB: Query interrupted)
+                ending = "interrupted"
+            else:
+                failure = known_error(exc, settings.warehouse)
             raise
         finally:
             record.end(summary, ending, failure)

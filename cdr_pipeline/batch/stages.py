@@ -15,6 +15,7 @@ from typing import Any
 from cdr_pipeline.config import Settings
 from cdr_pipeline.errors import EXIT_OK, EXIT_UNEXPECTED, known_error
 from cdr_pipeline.ingest import Fingerprint, IngestResult
+from cdr_pipeline.interrupts import STOPPED_BY
 from cdr_pipeline.logfields import log_fields
 
 log = logging.getLogger(__name__)
@@ -47,7 +48,8 @@ class FlowSummary:
         """Time a stage; the body appends (exit_code, summary). A CdrError in the stage, or
         a write the machine refused (disk full, read-only: exit 6), is recorded with its exit
         code and the flow goes on, so its stage table is printed and the night's summary
-        log says which stage failed; anything else (a bug) propagates."""
+        log says which stage failed; anything else (a bug, or Ctrl-C/SIGTERM that a library
+        turned into its own error, e.g. DuckDB's "Query interrupted") propagates."""
         box: list[Any] = []
         t0 = time.monotonic()
         with log_fields(stage=name):
@@ -55,7 +57,7 @@ class FlowSummary:
                 yield box
             except Exception as exc:
                 known = known_error(exc, self.root)
-                if known is None:
+                if known is None or STOPPED_BY:  # a bug, or a stop a library made its error
                     raise
                 log.error("%s failed: %s", name, known, extra={"exit_code": known.exit_code})
                 box[:] = [known.exit_code, f"failed: {known}"]

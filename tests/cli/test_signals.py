@@ -5,6 +5,7 @@ equals a clean run. Real processes and signals (`python -m cdr_pipeline`), no mo
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -92,3 +93,32 @@ def test_a_stopped_build_exits_130_not_as_a_bug(tmp_path: Path, export: Path, si
     assert "unexpected" not in stopped.stderr and "does not build" not in stopped.stderr
     assert (wh / "cdr.duckdb").read_bytes() == before  # the previous file stays in place
     assert not any(wh.glob(".cdr.duckdb.tmp-*"))
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_nightly_stopped_in_its_reports_reads_interrupted(tmp_path: Path, signum: int) -> None:
+    """`systemctl stop` while the nightly wrote its reports (or closed a month, or built:
+    DuckDB queries) exited 130, but the night's ledger row read `failed`, exit 1,
+    "unexpected error": DuckDB's own error for the interrupt ("Query interrupted") reached
+    the night as a bug."""
+    wh = tmp_path / "wh"
+    inbox = tmp_path / "inbox"
+    shutil.copytree(ROOT / "data" / "samples", inbox)  # the licence reports: long queries
+
+    seen: list[float] = []
+
+    def reporting() -> bool:  # a while into the reports: a query of one of them running
+        if not seen and any((wh / "reports").glob(".*.tmp")):
+            seen.append(time.monotonic())
+        return bool(seen) and time.monotonic() > seen[0] + 0.3
+
+    args = ["--warehouse", str(wh), "nightly", "--inbox", str(inbox), "--run-date", "2026-11-10"]
+    stopped = _stop_when(args, reporting, signum)
+    assert stopped.returncode == 130, stopped.stderr
+    assert "unexpected" not in stopped.stderr
+    runs = Ledger(Layout(wh)).runs()
+    assert runs.select("command", "status", "exit_code").rows() == [
+        ("cdr nightly", "interrupted", 130)
+    ]
+    assert "unexpected" not in str(runs["message"][0])
+    assert run_cdr(*args).returncode == 0
