@@ -20,6 +20,7 @@ from cdr_pipeline.batch.stages import (
     NightlySummary,
     StageOutcome,
     build_stage,
+    close_and_report,
     ingest_summary,
     validate_build,
 )
@@ -200,7 +201,7 @@ def _stages(
     else:
         with summary.run_stage("build") as out:
             out[:] = [EXIT_OK, f"nothing new to validate; {build_stage(settings, summary)}"]
-    _close_and_report(settings, summary)
+    close_and_report(settings, summary)
     if retain:
         _retention(settings, summary, retain, run_id)
     _personal_retention(settings, summary, run_id)
@@ -227,35 +228,6 @@ def _unvalidated(settings: Settings) -> bool:
     from cdr_pipeline.state.ledger import Ledger
 
     return bool(pending_runs(Ledger(settings.layout)))
-
-
-def _close_and_report(settings: Settings, summary: NightlySummary) -> None:
-    """Close the previous month when it is due (`close_after_days`), then write the
-    standard reports (a closed month's finance figures are its frozen ones)."""
-    if settings.close_after_days is not None:
-        with summary.run_stage("close") as out:
-            from cdr_pipeline.reports.close import close_due_month
-
-            out[:] = [EXIT_OK, close_due_month(settings, summary.run_date, "cdr nightly")]
-    with summary.run_stage("reports") as out:
-        from cdr_pipeline.reports.standard import write_standard_reports
-
-        summary.reports, restated = write_standard_reports(settings, summary.run_date)
-        folder = settings.layout.reports / summary.run_date.isoformat()
-        text = f"{len(summary.reports)} file(s) in {folder}"
-        if restated:
-            # the frozen figures stay; finance decides whether to reopen and close again
-            text += (
-                f"; closed month(s) {', '.join(restated)} would change if recomputed now "
-                "(restatements.csv; cdr report restatements)"
-            )
-            log.warning(
-                "closed month(s) %s would change if recomputed now: see %s",
-                ", ".join(restated),
-                folder / "restatements.csv",
-                extra={"month": ", ".join(restated), "report": "restatements"},
-            )
-        out[:] = [EXIT_OK, text]
 
 
 def _retention(settings: Settings, summary: NightlySummary, retain: int, run_id: str) -> None:

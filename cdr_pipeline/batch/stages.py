@@ -160,6 +160,46 @@ def build_stage(settings: Settings, summary: DemoSummary | NightlySummary) -> st
     return summary.build.describe()
 
 
+def close_and_report(settings: Settings, summary: NightlySummary) -> None:
+    """Close the previous month when it is due (`close_after_days`), then write the
+    standard reports (a closed month's finance figures are its frozen ones)."""
+    if settings.close_after_days is not None:
+        with summary.run_stage("close") as out:
+            from cdr_pipeline.reports.close import close_due_month
+
+            out[:] = [EXIT_OK, close_due_month(settings, summary.run_date, "cdr nightly")]
+    with summary.run_stage("reports") as out:
+        from cdr_pipeline.reports.standard import write_standard_reports
+        from cdr_pipeline.warehouse import views_behind
+
+        build = summary.stage("build")
+        if build is not None and build.exit_code and views_behind(settings):
+            # reports from the views the failed build left would leave out what the tables
+            # hold, and stay in their dated folder with nothing saying so
+            out[:] = [
+                build.exit_code,
+                "not written: cdr.duckdb's views leave out data the tables hold (the build "
+                "failed); the next nightly writes them",
+            ]
+            return
+        summary.reports, restated = write_standard_reports(settings, summary.run_date)
+        folder = settings.layout.reports / summary.run_date.isoformat()
+        text = f"{len(summary.reports)} file(s) in {folder}"
+        if restated:
+            # the frozen figures stay; finance decides whether to reopen and close again
+            text += (
+                f"; closed month(s) {', '.join(restated)} would change if recomputed now "
+                "(restatements.csv; cdr report restatements)"
+            )
+            log.warning(
+                "closed month(s) %s would change if recomputed now: see %s",
+                ", ".join(restated),
+                folder / "restatements.csv",
+                extra={"month": ", ".join(restated), "report": "restatements"},
+            )
+        out[:] = [EXIT_OK, text]
+
+
 def worst(codes: list[int]) -> int:
     """Worst exit code, in the order 0 < 3 < 4 < 6 < 1 (docs/design.md#exit-codes): an
     unexpected error outranks a write failure, which outranks a quality failure, which
