@@ -357,7 +357,12 @@ class Ledger:
             row["status"] = "interrupted"
             # not the 0 a nightly's row holds after its ingest: the run never ended well
             row["exit_code"] = EXIT_INTERRUPTED
-            ended = "the process ended before the run finished (killed or crashed)"
+            # a run whose disk stayed full or read-only to its end could not write its
+            # closing record either: its exit code and error are in its log, not here
+            ended = (
+                "the process ended before the run finished (killed or crashed), or could "
+                "not record its end (a disk full or read-only to the last: see its log)"
+            )
             row["message"] = "; ".join(m for m in (row["message"], ended) if m)
             self.write("runs", row["run_id"], [row], RUNS_SCHEMA)
         return stale["run_id"].to_list()
