@@ -205,7 +205,10 @@ def test_a_record_redelivered_without_its_remote_call_id_stays_in_its_leg(
     legs = pl.read_csv(october, infer_schema=False)
     pairs = legs.filter(
         pl.col("Correlation ID").is_in(
-            legs.group_by("Correlation ID").len().filter(pl.col("len") == 2)["Correlation ID"]
+            legs.group_by("Correlation ID")
+            .len()
+            .filter(pl.col("len") == 2)["Correlation ID"]
+            .implode()
         )
         & pl.col("Remote call ID").is_not_null()
         & (pl.col("Answered") == "true")
