@@ -51,14 +51,10 @@ def build(obj: CliContext, full: bool, as_json: bool) -> None:
     if result.full:
         echo(f"built {result.describe()} in {result.seconds:.2f}s")
     else:  # a line each: on one line, a refresh's summary ran past 200 columns
-        versions = (result.versions or "no table yet").replace(",", ", ")
-        moved = f"views moved to {versions}"
-        width = terminal_width()  # in a terminal, the tables' list wraps within it
-        lines = textwrap.wrap(moved, width - 4) if width and width > 40 else [moved]
+        width = terminal_width()
         built = f"built {result.path} in {result.seconds:.2f}s"
-        echo(shorten_middle(built, width - 1) if width and width > 40 else built)
-        echo("\n".join(f"  {line}" for line in [lines[0], *(f"  {x}" for x in lines[1:])]))
-        echo("\n".join(f"  {line}" for line in result.kept()))
+        echo(shorten_middle(built, width - 1) if width else built)
+        echo("\n".join(_fitted(f"  {line}", width) for line in result.refreshed()))
     # a ledger folder fills as commands run (retention's only once it drops a partition):
     # there is nothing to load for it, so it gets no note
     waiting = [t for t in result.empty_tables if not t.startswith("ledger/")]
@@ -116,11 +112,18 @@ def refresh_views(
         return error.exit_code
     if not (obj.quiet or quiet):
         text = f"views read {(result.versions or 'no table yet').replace(',', ', ')}"
-        width = terminal_width(sys.stderr)
-        if width:  # one version a line would wrap mid-word: break between versions instead
-            text = textwrap.fill(text, width - 1, subsequent_indent="  ", break_long_words=False)
-        echo(text, err=True)
+        echo(_fitted(text, terminal_width(sys.stderr)), err=True)
     return 0
+
+
+def _fitted(text: str, width: int | None) -> str:
+    """`text` wrapped within a terminal of `width` columns (as is when not a terminal): the
+    terminal would wrap a list of table versions mid-word; this breaks it between them,
+    the lines after the first indented two more."""
+    if not width:
+        return text
+    indent = " " * (len(text) - len(text.lstrip()) + 2)
+    return textwrap.fill(text, width - 1, subsequent_indent=indent, break_long_words=False)
 
 
 def _stopped(settings: Settings, run_ids: Sequence[str]) -> None:

@@ -102,13 +102,14 @@ class BuildResult:
         (a stage of the nightly's table)."""
         if self.full:
             return f"{len(self.views)} views into {self.path}"
-        kept = "".join(f"; {line}" for line in self.kept())
-        return f"{self.path}, views moved to {self.versions or 'no table yet'}{kept}"
+        return f"{self.path}, " + "; ".join(self.refreshed())
 
-    def kept(self) -> list[str]:
-        """What a refresh did to each kept mart, a line each (the device-level tables
-        together: they are computed whole or kept together)."""
-        lines = [m.summary() for m in self.materialized if m.name not in DEVICE_LEVEL]
+    def refreshed(self) -> list[str]:
+        """What a refresh did, a line each: the table versions the views moved to, then each
+        kept mart (the device-level tables together: computed whole or kept together)."""
+        versions = (self.versions or "no table yet").replace(",", ", ")
+        lines = [f"views moved to {versions}"]
+        lines += [m.summary() for m in self.materialized if m.name not in DEVICE_LEVEL]
         device = {m.mode for m in self.materialized if m.name in DEVICE_LEVEL}
         if device:
             state = "unchanged" if device == {"unchanged"} else "computed whole"

@@ -47,14 +47,7 @@ def test_no_byte_of_cdr_duckdb_keeps_the_days_retention_dropped(tmp_path: Path) 
     assert ingest_paths(settings, [SAMPLES]).exit_code == 0
     build_warehouse(settings)
     cutoff = date(2026, 9, 10)
-    with duckdb.connect(str(settings.layout.duckdb), read_only=True) as con:
-        rows = con.execute(
-            "with v as (select call_date, unnest([calling_number, called_number, user_name, "
-            "calling_line_id, called_line_id]) as v from main.stg_call_legs) "
-            "select v from v where length(v) >= 8 group by v having max(call_date) < ?",
-            [cutoff],
-        ).fetchall()
-    old = {str(r[0]) for r in rows}
+    old = _old_values(settings, cutoff)
     assert old and all(v.encode() in settings.layout.duckdb.read_bytes() for v in old)
     inbox = tmp_path / "inbox"
     inbox.mkdir()
