@@ -15,7 +15,7 @@ from typing import Any
 import click
 
 from cdr_pipeline.config import Settings, load_settings
-from cdr_pipeline.errors import ConfigError, output_error
+from cdr_pipeline.errors import ConfigError, OutputUnwritable, output_error
 from cdr_pipeline.logfields import CONTEXT_FIELDS, RECORD_FIELDS, LogFieldsFilter
 from cdr_pipeline.render import safe_text, to_json
 from cdr_pipeline.state.files import apply_file_mode
@@ -226,6 +226,12 @@ def writing_output(out: Path | None) -> Iterator[None]:
     the machine cannot take (disk full, read-only, permission) names that output, exit 6
     (`output_error`): without a file name in the error, it was blamed on the warehouse,
     the wrong disk to free."""
+    if out is None and sys.stdout is None:  # started with stdout closed (`cdr report >&-`)
+        raise OutputUnwritable(
+            "cannot write the standard output: it is closed",
+            hint="run the command with stdout open, or pass --out FILE; the warehouse is "
+            "unchanged",
+        )
     try:
         yield
         if out is None:

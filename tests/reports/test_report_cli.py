@@ -209,3 +209,21 @@ def test_a_full_stdout_names_the_standard_output(
     assert f"error: {said} writing the standard output" in done.stderr, done.stderr
     assert str(sample_wh.warehouse) not in done.stderr.split("warehouse:")[0], done.stderr
     assert "Exception ignored" not in done.stderr, done.stderr
+
+
+def test_a_closed_stdout_is_an_output_error(sample_wh: Settings) -> None:
+    """`cdr report NAME >&-` (stdout closed before the start): "unexpected AttributeError ...
+    report it", exit 1. It is the output that cannot be written: exit 6, naming it."""
+    import os
+    import subprocess
+    import sys
+
+    args = ["--warehouse", str(sample_wh.warehouse), "report", "hourly-volume"]
+    done = subprocess.run(
+        [sys.executable, "-m", "cdr_pipeline", *args],
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: os.close(1),
+    )
+    assert done.returncode == 6, done.stderr
+    assert "error: cannot write the standard output: it is closed" in done.stderr
