@@ -229,8 +229,7 @@ def writing_output(out: Path | None) -> Iterator[None]:
     if out is None and sys.stdout is None:  # started with stdout closed (`cdr report >&-`)
         raise OutputUnwritable(
             "cannot write the standard output: it is closed",
-            hint="run the command with stdout open, or pass --out FILE; the warehouse is "
-            "unchanged",
+            hint="run the command with stdout open, or pass --out FILE; the warehouse is unchanged",
         )
     try:
         yield
