@@ -25,19 +25,25 @@ ZONE = "spark.sql.session.timeZone"
 STAMPS = "spark.sql.parquet.outputTimestampType"
 
 
-def test_a_session_in_another_time_zone_builds_the_utc_answer(
-    spark: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    settings = Settings(warehouse=tmp_path / "wh", reporting_timezone="Europe/Paris")
+def _legs_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **options: Any) -> Settings:
+    """A warehouse of `options` holding a small export, whose Spark build makes only the
+    views `fct_call_legs` needs (its local hours and report dates depend on the zone)."""
+    settings = Settings(warehouse=tmp_path / "wh", **options)
     assert ingest_paths(settings, [FIXTURES / "overlap_a.csv"]).exit_code == 0
     emit = build.emit_views
 
     def up_to_call_legs(s: Settings, dialect: str) -> list[EmittedView]:
-        # the views fct_call_legs needs: its local hours and report dates depend on the zone
         wanted = ("cfg_settings", "stg_call_legs", "fct_call_legs")
         return [v for v in emit(s, dialect) if v.name in wanted]
 
     monkeypatch.setattr(build, "emit_views", up_to_call_legs)
+    return settings
+
+
+def test_a_session_in_another_time_zone_builds_the_utc_answer(
+    spark: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = _legs_only(tmp_path, monkeypatch, reporting_timezone="Europe/Paris")
     spark.conf.set(ZONE, "America/Los_Angeles")
     spark.conf.set(STAMPS, "INT96")
     try:
@@ -63,15 +69,7 @@ def test_the_view_tables_get_the_warehouse_file_mode(
 ) -> None:
     """The view tables hold the full tier (names and numbers in clear): Hadoop wrote them
     0644 in 0755 folders, readable by every user of the machine, whatever the umask."""
-    settings = Settings(warehouse=tmp_path / "wh", file_mode=file_mode)
-    assert ingest_paths(settings, [FIXTURES / "overlap_a.csv"]).exit_code == 0
-    emit = build.emit_views
-
-    def up_to_call_legs(s: Settings, dialect: str) -> list[EmittedView]:
-        wanted = ("cfg_settings", "stg_call_legs", "fct_call_legs")
-        return [v for v in emit(s, dialect) if v.name in wanted]
-
-    monkeypatch.setattr(build, "emit_views", up_to_call_legs)
+    settings = _legs_only(tmp_path, monkeypatch, file_mode=file_mode)
     before = os.umask(0o022)
     try:
         build.build_on_spark(spark, settings, str(tmp_path / "marts"), "files")

@@ -167,29 +167,11 @@ def test_a_call_across_midnight_is_recomputed_whole(
     call = calls["Correlation ID"].sort()[0]
     mine = legs.filter(pl.col("Correlation ID") == call).sort("Start time")
     last = mine.tail(1)
-    day = date.fromisoformat(mine["Start time"][0][:10])
-    last.with_columns(
-        pl.lit(f"{day + timedelta(days=later)}T00:00:01.000Z").alias("Start time"),
-        pl.lit(f"{day + timedelta(days=later)}T00:02:01.000Z").alias("Release time"),
-        pl.lit("2026-11-20T00:00:00.000Z").alias("Report time"),
-    ).write_csv(tmp_path / "moved.csv")
-    assert ingest_paths(settings, [tmp_path / "moved.csv"]).exit_code == 0
-    mode, days, recomputed = _refresh(settings)
-    assert mode == "calls" and days >= 1 and recomputed >= 1
-    refreshed = _check_parity(settings)
-    build_warehouse(settings)  # whole, by steps of days: the call's days are in two of them
-    assert _check_parity(settings) == refreshed
-    con = duckdb.connect(str(settings.layout.duckdb), read_only=True)
-    try:
-        rows = con.execute(
-            f"select record_count, "
-            f"last_release_time >= timestamptz '{day + timedelta(days=later)}' "
-            f"from {SCHEMA}.{NAME} where correlation_id = ?",
-            [call],
-        ).fetchall()
-    finally:
-        con.close()
-    assert rows == [(mine.height, True)]
+    day = date.fromisoformat(mine["Start time"][0][:10]) + timedelta(days=later)
+    # whole, by steps of days: the call's days are in two of them
+    assert _moved_then_refreshed(settings, last, day, tmp_path / "moved.csv") >= 1
+    moved_into = f"last_release_time >= timestamptz '{day}'"
+    assert _stored(settings, f"record_count, {moved_into}", call) == [(mine.height, True)]
 
 
 def test_a_record_redelivered_without_its_remote_call_id_stays_in_its_leg(
@@ -216,27 +198,37 @@ def test_a_record_redelivered_without_its_remote_call_id_stays_in_its_leg(
     term = pairs.filter(pl.col("Direction") == "TERMINATING").sort("Correlation ID").head(1)
     call = term["Correlation ID"][0]
     day = date.fromisoformat(term["Start time"][0][:10]) + timedelta(days=1)
-    term.with_columns(
-        pl.lit(None, pl.String).alias("Remote call ID"),
+    partial = term.with_columns(pl.lit(None, pl.String).alias("Remote call ID"))
+    _moved_then_refreshed(settings, partial, day, tmp_path / "moved.csv")
+    assert _stored(settings, "leg_count, record_count", call) == [(1, 2)]
+
+
+def _moved_then_refreshed(settings: Settings, records: pl.DataFrame, day: date, out: Path) -> int:
+    """`records` delivered again, moved to the start of `day` with a later report time, then
+    the refresh by call, equal to a whole build; returns the days it recomputed."""
+    records.with_columns(
         pl.lit(f"{day}T00:00:01.000Z").alias("Start time"),
         pl.lit(f"{day}T00:02:01.000Z").alias("Release time"),
         pl.lit("2026-11-20T00:00:00.000Z").alias("Report time"),
-    ).write_csv(tmp_path / "moved.csv")
-    assert ingest_paths(settings, [tmp_path / "moved.csv"]).exit_code == 0
-    mode, _, recomputed = _refresh(settings)
+    ).write_csv(out)
+    assert ingest_paths(settings, [out]).exit_code == 0
+    mode, days, recomputed = _refresh(settings)
     assert mode == "calls" and recomputed >= 1
     refreshed = _check_parity(settings)
     build_warehouse(settings)
     assert _check_parity(settings) == refreshed
+    return days
+
+
+def _stored(settings: Settings, columns: str, call: str) -> list[tuple[object, ...]]:
+    """`columns` of the stored row of `call`."""
     con = duckdb.connect(str(settings.layout.duckdb), read_only=True)
     try:
-        rows = con.execute(
-            f"select leg_count, record_count from {SCHEMA}.{NAME} where correlation_id = ?",
-            [call],
+        return con.execute(
+            f"select {columns} from {SCHEMA}.{NAME} where correlation_id = ?", [call]
         ).fetchall()
     finally:
         con.close()
-    assert rows == [(1, 2)]
 
 
 def _shifted(legs: pl.DataFrame, hours: int) -> pl.DataFrame:
