@@ -32,6 +32,8 @@ from cdr_pipeline.warehouse.comments import documented_columns
 
 MONEY_COLUMNS = frozenset({"idle_cost", "unassigned_cost", "unit_price"})
 """Columns holding an amount in the row's `currency`."""
+PRICE_COLUMNS = frozenset({"unit_price"})
+"""Money columns holding a price, which may have more decimals than cents."""
 MONTH_COLUMNS = frozenset({"month"})
 """Date columns that name a month: shown as YYYY-MM."""
 EXCEL_MAX_ROWS = 1_048_576
@@ -56,15 +58,19 @@ class _Formats:
         self.quoted = book.add_format({"quote_prefix": True})
         self.wrap = book.add_format({"text_wrap": True, "valign": "top"})
         self.bold = book.add_format({"bold": True})
-        self._money: dict[str, Any] = {}
+        self._money: dict[tuple[str, str], Any] = {}
 
-    def money(self, currency: str | None) -> Any:
+    def money(self, currency: str | None, column: str) -> Any:
         code = (currency or "").strip().upper()
-        if code not in self._money:
+        # an amount shows cents; a price shows the decimals it has, up to the six the costs
+        # take it to (12.345 shown as 12.35 would not multiply out to its idle cost)
+        digits = "0.00####" if column in PRICE_COLUMNS else "0.00"
+        if (code, digits) not in self._money:
             # [$XXX] shows the code as literal text before the amount, in every locale
-            fmt = f"[${code}] #,##0.00" if code.isalpha() and len(code) <= 5 else "#,##0.00"
-            self._money[code] = self.book.add_format({"num_format": fmt})
-        return self._money[code]
+            number = f"#,##{digits}"
+            fmt = f"[${code}] {number}" if code.isalpha() and len(code) <= 5 else number
+            self._money[(code, digits)] = self.book.add_format({"num_format": fmt})
+        return self._money[(code, digits)]
 
 
 def _sheet_name(name: str, used: set[str]) -> str:
@@ -87,7 +93,7 @@ def _write_cell(
         sheet.write_boolean(row, col, value)
     elif isinstance(value, int | float):
         if column in MONEY_COLUMNS:
-            sheet.write_number(row, col, value, fmts.money(currency))
+            sheet.write_number(row, col, value, fmts.money(currency, column))
         else:
             sheet.write_number(row, col, value)
     elif isinstance(value, datetime):
@@ -117,7 +123,8 @@ def _shown_width(value: Any, column: str) -> int:
     if isinstance(value, date):
         return 7 if column in MONTH_COLUMNS else 10
     if isinstance(value, float):
-        return len(f"{value:,.2f}") + (5 if column in MONEY_COLUMNS else 0)
+        shown = f"{value:,.6f}".rstrip("0") if column in PRICE_COLUMNS else ""
+        return max(len(f"{value:,.2f}"), len(shown)) + (5 if column in MONEY_COLUMNS else 0)
     return len(str(value))
 
 

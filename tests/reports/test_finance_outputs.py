@@ -96,11 +96,36 @@ def test_pack_cells_keep_their_types_and_formats(pack: openpyxl.Workbook) -> Non
         for money in ("unit_price", "unassigned_cost", "idle_cost"):
             cell = sheet.cell(r, col[money])
             assert cell.data_type == "n"
-            assert cell.number_format == f"[${currency}] #,##0.00"
+            digits = "0.00####" if money == "unit_price" else "0.00"
+            assert cell.number_format == f"[${currency}] #,##{digits}"
     anomalies = pack["anomalies"]
     names = [c.value for c in anomalies[1]]
     observed = anomalies.cell(2, names.index("observed_at") + 1)
     assert isinstance(observed.value, datetime) and observed.number_format == "yyyy-mm-dd hh:mm:ss"
+
+
+def test_a_price_with_more_decimals_than_cents_shows_them(tmp_path: Path) -> None:
+    """Worked out by hand: 5 idle licences at 12.345 EUR cost 61.725, 61.73 rounded half up
+    to cents. A price cell shown as 12.35 (the cents format) would multiply out to 61.75, so
+    finance could not check the cost from the sheet: the price shows its own decimals (up to
+    the six the costs take it to), the amounts show cents, both in the currency's format."""
+    table = pa.table(
+        {
+            "idle_licences": [5, 2],
+            "unit_price": [12.345, 10.0],
+            "currency": ["EUR", "USD"],
+            "idle_cost": [61.73, 20.0],
+        }
+    )
+    out = tmp_path / "prices.xlsx"
+    write_report(ReportResult("reconciliation", None, table, 0.0), "xlsx", out)
+    sheet = openpyxl.load_workbook(out)["reconciliation"]
+    assert [c.value for c in sheet[2]] == [5, 12.345, "EUR", 61.73]
+    price, cost = sheet.cell(2, 2), sheet.cell(2, 4)
+    assert price.number_format == "[$EUR] #,##0.00####"  # shows 12.345; 10 shows 10.00
+    assert cost.number_format == "[$EUR] #,##0.00"
+    assert sheet.cell(3, 2).number_format == "[$USD] #,##0.00####"
+    assert sheet.cell(3, 4).number_format == "[$USD] #,##0.00"
 
 
 def test_formula_triggers_are_text_in_the_workbook(tmp_path: Path) -> None:
