@@ -23,6 +23,8 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import polars as pl
+
 from cdr_pipeline import __version__
 from cdr_pipeline.config import Settings
 from cdr_pipeline.errors import EXIT_BAD_INPUT, EXIT_USAGE, CdrError, InputError
@@ -43,6 +45,7 @@ from cdr_pipeline.reports.frozen import (
 from cdr_pipeline.reports.run import figure_settings, parse_month
 from cdr_pipeline.state.files import atomic_write_bytes, atomic_write_table, file_sha256, fsync_dir
 from cdr_pipeline.state.layout import Layout
+from cdr_pipeline.state.ledger import Ledger
 from cdr_pipeline.state.lock import writer_lock
 
 log = logging.getLogger(__name__)
@@ -252,7 +255,8 @@ def reopen_month(
 def close_due_month(settings: Settings, run_date: date, command: str = "cdr nightly") -> str:
     """The nightly's close: the month before `run_date` once `close_after_days` days of
     the new month have passed (`run_date` - its first day ≥ the setting). An incomplete
-    month is not closed: the text says why, and the next night tries again. Returns what
+    month is not closed, nor one while the latest validation of a table failed: the text
+    says why, and the next night tries again. Returns what
     happened, for the run summary."""
     if settings.close_after_days is None:
         return "not configured (close_after_days)"
@@ -263,6 +267,15 @@ def close_due_month(settings: Settings, run_date: date, command: str = "cdr nigh
         return (
             f"{month_text(previous)} closes after {settings.close_after_days} day(s) "
             f"of the new month ({waited} so far)"
+        )
+    failed = [] if read_close(settings.layout, previous) else failed_validations(settings.layout)
+    if failed:
+        # a close is kept for good: unattended, never freeze figures over data known bad
+        why = f"the latest validation of {', '.join(failed)} failed"
+        log.warning("month close: %s", why, extra={"month": month_text(previous)})
+        return (
+            f"{month_text(previous)} not closed: {why}; correct the data (cdr validate, Data "
+            f"Docs) and the next nightly closes it, or `cdr close {month_text(previous)}`"
         )
     try:
         result = close_month(settings, previous, today=run_date, command=command)
@@ -275,3 +288,15 @@ def close_due_month(settings: Settings, run_date: date, command: str = "cdr nigh
     if result.already_closed:
         return f"{result.close.month} already closed on {result.close.closed_at:%Y-%m-%d}"
     return f"closed {result.close.month} ({result.close.versions_text()})"
+
+
+def failed_validations(layout: Layout) -> list[str]:
+    """The tables whose latest validation (`validations` ledger table) failed an
+    error-severity check, as `entitlements (1 error(s))`: their data is known bad until a
+    later validation of the table passes (one of a correcting load, or `cdr validate --all`)."""
+    checked = Ledger(layout).read("validations")
+    if checked.is_empty() or "errors_failed" not in checked.columns:
+        return []
+    latest = checked.sort("run_time", "validation_id").group_by("table_name").last()
+    bad = latest.filter(pl.col("errors_failed") > 0).sort("table_name")
+    return [f"{n} ({e} error(s))" for n, e in bad.select("table_name", "errors_failed").rows()]

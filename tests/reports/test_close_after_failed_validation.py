@@ -1,0 +1,69 @@
+"""The nightly's automatic close never freezes a month over data that failed validation:
+a close is kept for good, and nobody is there to look at the Data Docs first."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from cdr_pipeline.batch import run_nightly
+from cdr_pipeline.config import Settings
+from cdr_pipeline.errors import EXIT_QUALITY
+from cdr_pipeline.reports import run_report
+from cdr_pipeline.reports.frozen import read_close
+from tests.reports.finance_helpers import copy_warehouse, load_samples
+
+HEADER = "subscription_id,licence_type,units,valid_from,valid_to,unit_price,currency\n"
+TYPO = "Sub-39015,Webex Go (Bring Your Own Device),-40,2026-10-01,,12.50,USD\n"
+"""A top-up typed with a minus: `units` -40, which the quality suite fails (error)."""
+TAKEN_BACK = "Sub-39015,Webex Go (Bring Your Own Device),0,2026-10-01,,12.50,USD\n"
+"""The same key loaded again with 0 units: the row is taken back, never in force."""
+
+
+@pytest.fixture
+def nightly_wh(tmp_path: Path, samples_dir: Path) -> Settings:
+    settings = load_samples(tmp_path / "template", samples_dir)
+    return replace(copy_warehouse(settings, tmp_path), close_after_days=3)
+
+
+def _sub_39015_byod(settings: Settings) -> dict[str, object]:
+    rows = run_report(settings, "reconciliation", "2026-10").rows()
+    return next(
+        r for r in rows if r["subscription_id"] == "Sub-39015" and "Bring" in r["licence_type"]
+    )
+
+
+def test_the_nightly_does_not_close_a_month_over_data_that_failed_validation(
+    nightly_wh: Settings, tmp_path: Path
+) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "entitlements_topup.csv").write_text(HEADER + TYPO, encoding="utf-8")
+    # by hand: October's Sub-39015 BYOD rows in force on 10-31 are the samples' 8 units and
+    # the typo's -40, so the figures a close would freeze say -32 licences bought
+    assert _sub_39015_byod(nightly_wh)["entitled_units"] == 8
+    night = run_nightly(nightly_wh, inbox, run_date=date(2026, 11, 4))
+    assert night.exit_code == EXIT_QUALITY, night.stages
+    assert _sub_39015_byod(nightly_wh)["entitled_units"] == -32  # what is computed now
+    close = night.stage("close")
+    assert close is not None
+    assert close.summary.startswith("2026-10 not closed: the latest validation of entitlements")
+    assert read_close(nightly_wh.layout, date(2026, 10, 1)) is None
+
+    # a night with nothing new runs no validation: the failure still stands
+    again = run_nightly(nightly_wh, inbox, run_date=date(2026, 11, 5))
+    stage = again.stage("close")
+    assert stage is not None and "not closed" in stage.summary
+    assert read_close(nightly_wh.layout, date(2026, 10, 1)) is None
+
+    # the typo taken back (0 units), the validation of that load passes: the next night closes
+    (inbox / "entitlements_fix.csv").write_text(HEADER + TAKEN_BACK, encoding="utf-8")
+    fixed = run_nightly(nightly_wh, inbox, run_date=date(2026, 11, 6))
+    assert fixed.exit_code == 0, fixed.stages
+    stage = fixed.stage("close")
+    assert stage is not None and stage.summary.startswith("closed 2026-10"), stage.summary
+    assert read_close(nightly_wh.layout, date(2026, 10, 1)) is not None
+    assert _sub_39015_byod(nightly_wh)["entitled_units"] == 8  # the frozen figure
