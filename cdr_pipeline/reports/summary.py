@@ -15,6 +15,8 @@ from cdr_pipeline.reports.figures import MonthFigures
 MAX_SUBSCRIPTION_ROWS = 10
 MAX_RECLAIM_ROWS = 10
 MAX_ANOMALY_TYPES = 6
+NO_CURRENCY = "(no currency)"
+"""Where the amounts of entitlements priced without a currency are shown."""
 
 _CSS = """
 @page { size: A4 portrait; margin: 12mm; }
@@ -60,9 +62,11 @@ def _money_by_currency(rows: list[dict[str, Any]], column: str) -> dict[str, flo
     has no cost: it is left out, and the page says so."""
     out: dict[str, float | None] = {}
     for row in rows:
-        currency = row.get("currency")
-        if currency is None or row.get("unit_price") is None:
+        if row.get("unit_price") is None:
             continue
+        # a price loaded without a currency has a cost all the same: kept apart, never
+        # added to a currency's total, and the page names such rows
+        currency = row.get("currency") or NO_CURRENCY
         value = row.get(column)
         if currency not in out:
             out[currency] = 0.0
@@ -200,6 +204,15 @@ def render_summary(figures: MonthFigures) -> str:
             "without a unit price: their idle and unassigned cost are not in the totals. Load "
             "their unit_price.</p>"
         )
+    uncurrencied = sum(
+        1 for r in recon if r.get("unit_price") is not None and not r.get("currency")
+    )
+    if uncurrencied:
+        notes_html += (
+            f'<p class="note warn">{uncurrencied:,} subscription row(s) have a unit price '
+            f"without a currency: their cost is shown apart, as {NO_CURRENCY}. Load their "
+            "currency.</p>"
+        )
     coverage_cls = "" if figures.call_coverage == "full" else ' class="warn"'
     kpis = [
         (f"{_fmt_int(held)} / {bought:,}", "licences held (peak) / bought"),
@@ -220,7 +233,9 @@ def render_summary(figures: MonthFigures) -> str:
             _fmt_int(r.get("consumed_month_end")),
             _fmt_int(r.get("variance_units")),
             _fmt_int(r.get("idle_licences")),
-            _fmt_money({r["currency"]: r.get("idle_cost")}) if r.get("currency") else "–",
+            _fmt_money({r.get("currency") or NO_CURRENCY: r.get("idle_cost")})
+            if r.get("unit_price") is not None
+            else "–",
             str(r.get("status") or ""),
         ]
         for r in recon[:MAX_SUBSCRIPTION_ROWS]

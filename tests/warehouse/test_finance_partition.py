@@ -214,6 +214,43 @@ def test_the_summary_leaves_out_and_names_entitlements_without_a_price(tmp_path:
     assert "1 subscription row(s) have entitlements in force without a unit price" in html
 
 
+def test_the_summary_keeps_a_priced_entitlement_without_a_currency_in_its_totals(
+    tmp_path: Path,
+) -> None:
+    """Sub-1 bought 2 at 10.00 USD, Sub-2 bought 2 at 20.00 with the currency cell left empty;
+    each holds one idle licence all September. By hand: Sub-1 idles 1 × 10.00 = USD 10.00
+    and leaves 1 unassigned, USD 10.00; Sub-2 idles 1 × 20.00 = 20.00 and leaves 1 unassigned,
+    20.00, in no stated currency. The reconciliation has both costs; the page dropped
+    Sub-2's 20.00 from its totals and its row (shown '–') without a word. It keeps such an
+    amount apart, never added to a currency, and says which rows lack their currency."""
+    w = World()
+    w.held_through_september([("D1", user(1), "+15550001", "Sub-1")])
+    w.held_through_september([("D2", user(2), "+15550002", "Sub-2")])
+    w.entitlements.append(f"Sub-1,{BYOD},2,2026-01-01,,10,USD")
+    w.entitlements.append(f"Sub-2,{BYOD},2,2026-01-01,,20,")
+    _desk_call(w)
+    con = w.build(tmp_path)
+    sub2 = _one(
+        con,
+        "select unit_price, currency, idle_cost, unassigned_cost, status "
+        "from rpt_licence_reconciliation where subscription_id = 'Sub-2' "
+        "and month = date '2026-09-01'",
+    )
+    assert sub2 == {
+        "unit_price": 20.0,
+        "currency": None,
+        "idle_cost": 20.0,
+        "unassigned_cost": 20.0,
+        "status": "under",
+    }
+    con.close()
+    html, _ = finance_summary(Settings(warehouse=tmp_path / "wh"), "2026-09")
+    assert "<b>(no currency) 20.00 + USD 10.00</b><span>idle cost" in html
+    assert "<b>(no currency) 20.00 + USD 10.00</b><span>unassigned cost" in html
+    assert '<td class="n">(no currency) 20.00</td>' in html  # Sub-2's row
+    assert "1 subscription row(s) have a unit price without a currency" in html
+
+
 def _desk_call(w: World) -> None:
     """A September export (declared range 09-01..10-01) with one desk-phone leg: the month
     has full call coverage."""
