@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from cdr_pipeline.errors import InputError
+from cdr_pipeline.state.files import file_sha256
 from cdr_pipeline.state.layout import Layout
 
 FINANCE_REPORTS = ("licence-usage", "reconciliation", "reclaim-candidates", "anomalies")
@@ -148,6 +149,16 @@ def read_frozen(layout: Layout, close: ClosedMonth, name: str) -> pa.Table:
         raise InputError(
             f"closed month {close.month} has no frozen {name} ({path} is missing)",
             hint="restore it from a backup, or `cdr reopen` the month and close it again",
+        )
+    # the figures finance signed off: a file that is no longer the one the close wrote (an
+    # edit, a wrong restore) is never reported as them (`cdr forget` records its rewrite)
+    expected = (close.reports.get(name) or {}).get("sha256")
+    if expected and file_sha256(path) != expected:
+        raise InputError(
+            f"closed month {close.month}: {path} changed since the close (its SHA-256 is not "
+            f"the one {MANIFEST} records)",
+            hint="restore it from a backup, or `cdr reopen` the month and close it again; "
+            "--current recomputes the month from the tables",
         )
     return pq.read_table(path)
 
