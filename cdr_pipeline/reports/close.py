@@ -125,9 +125,16 @@ def close_month(
             # never later than today in the reporting time zone: the nightly's run date is
             # a UTC date, on which a month of a zone west of UTC may not have ended yet
             now = reporting_today(settings)
-            problem, hint = _incomplete(
-                first_day, coverage, covered, days, now if today is None else min(today, now)
-            )
+            now = now if today is None else min(today, now)
+            if first_day > now:
+                # --force is for a month whose data is incomplete; one to come has none, and
+                # once it comes it would stay closed with empty figures
+                raise CloseRefused(
+                    f"{month_text(first_day)} has not begun (today is {now.isoformat()})",
+                    hint=f"close it on {next_month(first_day).isoformat()} or later; --force "
+                    "closes a month of incomplete data, never one to come",
+                )
+            problem, hint = _incomplete(first_day, coverage, covered, days, now)
             if problem and not force:
                 raise CloseRefused(
                     f"{month_text(first_day)} is not complete: {problem}",
