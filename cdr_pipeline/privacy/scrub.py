@@ -15,20 +15,22 @@ again. Every rewrite is atomic.
 from __future__ import annotations
 
 import gzip
+import hashlib
 import html
 import io
 import json
 import logging
 import re
 import zipfile
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from cdr_pipeline.state.files import atomic_write_bytes, atomic_write_table, file_sha256
+from cdr_pipeline.ingest import faults
+from cdr_pipeline.state.files import atomic_write_bytes, file_sha256
 from cdr_pipeline.state.layout import Layout
 
 log = logging.getLogger(__name__)
@@ -164,14 +166,12 @@ def _empty_quotes(table: pa.Table, quoted: re.Pattern[str]) -> pa.Table:
     return table
 
 
-def scrub_file(
-    path: Path,
-    pairs: list[Replacement],
-    dry_run: bool,
-    quoted: re.Pattern[str] | None = None,
-) -> bool | None:
-    """Replace the values in one file; True if it held any, None if it cannot be read.
-    `quoted`: of a ledger record, the text pattern of the person (`_empty_quotes`)."""
+class _Unreadable(Exception):
+    """A binary file that is neither Parquet, gzip nor ZIP, or a ZIP that does not open."""
+
+
+def _scrubbed(path: Path, pairs: list[Replacement], quoted: re.Pattern[str] | None) -> bytes | None:
+    """The bytes of `path` with the values replaced; None if it holds none."""
     if path.suffix == ".parquet":
         table = pq.read_table(path)
         emptied = _empty_quotes(table, quoted) if quoted is not None else table
@@ -179,41 +179,50 @@ def scrub_file(
         if new is None and emptied is not table:
             new = emptied
         if new is None:
-            return False
-        if not dry_run:
-            atomic_write_table(new, path)
-        return True
+            return None
+        out = io.BytesIO()
+        pq.write_table(new, out, compression="zstd")
+        return out.getvalue()
     data = path.read_bytes()
     if data[:4] == b"PK\x03\x04":
-        return _scrub_zip_file(path, data, pairs, dry_run)
+        try:
+            return _scrub_zip(data, pairs)
+        except zipfile.BadZipFile:
+            raise _Unreadable from None
     packed = data[:2] == b"\x1f\x8b"
     if packed:
         data = gzip.decompress(data)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
-        return None
+        raise _Unreadable from None
     new_text = replace_text(text, pairs)
     if new_text == text:
-        return False
-    if not dry_run:
-        body = new_text.encode("utf-8")
-        atomic_write_bytes(gzip.compress(body, compresslevel=6, mtime=0) if packed else body, path)
-    return True
-
-
-def _scrub_zip_file(
-    path: Path, data: bytes, pairs: list[Replacement], dry_run: bool
-) -> bool | None:
-    """`scrub_file` of a ZIP file (its bytes `data`)."""
-    try:
-        zipped = _scrub_zip(data, pairs)
-    except zipfile.BadZipFile:
         return None
-    if zipped is None:
+    body = new_text.encode("utf-8")
+    return gzip.compress(body, compresslevel=6, mtime=0) if packed else body
+
+
+def scrub_file(
+    path: Path,
+    pairs: list[Replacement],
+    dry_run: bool,
+    quoted: re.Pattern[str] | None = None,
+    seal: Callable[[bytes], None] | None = None,
+) -> bool | None:
+    """Replace the values in one file; True if it held any, None if it cannot be read.
+    `quoted`: of a ledger record, the text pattern of the person (`_empty_quotes`). `seal`
+    gets the new bytes before they are installed (a closed month's manifest names them)."""
+    try:
+        new = _scrubbed(path, pairs, quoted)
+    except _Unreadable:
+        return None
+    if new is None:
         return False
     if not dry_run:
-        atomic_write_bytes(zipped, path)
+        if seal is not None:
+            seal(new)
+        atomic_write_bytes(new, path)
     return True
 
 
@@ -253,21 +262,26 @@ CLOSE_MANIFEST = "close.json"
 """A closed month's manifest (`reports/frozen.py`), which lists each frozen file's SHA-256."""
 
 
-def _reseal_frozen(layout: Layout, files: list[str]) -> None:
-    """A closed month's frozen report that was rewritten gets its new SHA-256 in the month's
-    `close.json` (also of a reopened month's kept folder): the manifest otherwise vouches
-    for bytes that are gone, and the file reads as altered since the close."""
-    for rel in files:
-        path = layout.root / rel
-        manifest = path.parent / CLOSE_MANIFEST
-        if not path.is_relative_to(layout.closed) or not manifest.is_file():
-            continue
+def _frozen_seal(layout: Layout, path: Path) -> Callable[[bytes], None] | None:
+    """Of a closed month's frozen report (also of a reopened month's kept folder): records
+    the SHA-256 of its new bytes in the month's `close.json` before they are installed, or
+    the manifest would vouch for bytes that are gone and the file read as altered since the
+    close. Manifest first: a forget killed between the two leaves the old bytes, which still
+    hold the person, so running it again rewrites the file and seals it once more."""
+    manifest = path.parent / CLOSE_MANIFEST
+    if not path.is_relative_to(layout.closed) or not manifest.is_file():
+        return None
+
+    def seal(new: bytes) -> None:
         data = json.loads(manifest.read_text(encoding="utf-8"))
         for entry in (data.get("reports") or {}).values():
             if isinstance(entry, dict) and entry.get("file") == path.name:
-                entry["sha256"] = file_sha256(path)
+                entry["sha256"] = hashlib.sha256(new).hexdigest()
         text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
         atomic_write_bytes(text.encode(), manifest)
+        faults.point("frozen-sealed")
+
+    return seal
 
 
 def scrub_files(
@@ -285,7 +299,7 @@ def scrub_files(
         page = path.is_relative_to(layout.fetched)
         before = file_sha256(path) if page else ""
         ledger = quoted if path.is_relative_to(layout.ledger) else None
-        held = scrub_file(path, pairs, dry_run, ledger)
+        held = scrub_file(path, pairs, dry_run, ledger, _frozen_seal(layout, path))
         rel = str(path.relative_to(layout.root))
         if held and page and not dry_run:
             result.pages.append((path, before, file_sha256(path)))
@@ -293,8 +307,6 @@ def scrub_files(
             result.unreadable.append(rel)
         elif held:
             result.files.append(rel)
-    if not dry_run:
-        _reseal_frozen(layout, result.files)
     if result.unreadable:
         log.warning(
             "forget: %d binary file(s) not searched: %s",

@@ -331,6 +331,39 @@ def test_forget_keeps_a_closed_month_manifest_true_to_its_files(
     assert user not in pq.read_table(folder / "anomalies.parquet").column("user_uuid").to_pylist()
 
 
+def test_a_forget_killed_between_a_manifest_and_its_file_completes_when_run_again(
+    sample_wh: Settings, tmp_path: Path
+) -> None:
+    """The new SHA-256 goes into close.json before the rewritten file is installed: killed
+    between the two, the file still holds the person, so the same forget run again finds
+    them there, rewrites it and seals it; sealed after the file, the rerun found nobody and
+    the month's figures were refused as altered since the close for good."""
+    from cdr_pipeline.reports.close import close_month
+    from cdr_pipeline.state.files import file_sha256
+    from tests.ingest.helpers import run_cdr
+
+    settings = Settings(warehouse=tmp_path / "wh")
+    shutil.copytree(sample_wh.warehouse, settings.warehouse)
+    build_warehouse(settings)
+    close_month(settings, "2026-09", force=True, reason="test")
+    folder = settings.layout.closed_month("2026-09")
+    frozen = pq.read_table(folder / "anomalies.parquet")
+    user = next(u for u in frozen.column("user_uuid").to_pylist() if u)
+    args = ("--warehouse", str(settings.warehouse), "forget", "--user", user)
+    killed = run_cdr(*args, env={"CDR_FAULT_KILL_AT": "frozen-sealed"})
+    assert killed.returncode == -9, killed.stderr
+    again = run_cdr(*args)
+    assert again.returncode == 0, again.stderr
+    manifest = json.loads((folder / "close.json").read_text(encoding="utf-8"))
+    for entry in manifest["reports"].values():
+        assert entry["sha256"] == file_sha256(folder / entry["file"]), entry["file"]
+    assert user not in pq.read_table(folder / "anomalies.parquet").column("user_uuid").to_pylist()
+    report = run_cdr(
+        "--warehouse", str(settings.warehouse), "report", "anomalies", "--month", "2026-09"
+    )
+    assert report.returncode == 0, report.stderr
+
+
 def test_forget_empties_a_ledger_message_that_quotes_the_persons_record(
     sample_wh: Settings, tmp_path: Path
 ) -> None:
