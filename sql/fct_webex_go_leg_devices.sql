@@ -6,7 +6,8 @@
 -- then before one still pending), then the latest to take the key before it, then the first
 -- to take it after it (fct_webex_go_device_choices works the choice out from the devices,
 -- so each leg is read once and joined, never aggregated). Columns: report_id, correlation_id, leg_id,
--- start_time, call_date (the leg's UTC day partition: a join on it lets DuckDB skip the files
+-- local_call_id, remote_call_id, network_call_id (a report pairs a record lacking one with
+-- its leg's other record, as fct_calls does), start_time, call_date (the leg's UTC day partition: a join on it lets DuckDB skip the files
 -- of other days), duration_seconds and the device's device_id, device_matched_by,
 -- deployment, licence_type, subscription_id, device_location_name, device_department_id,
 -- device_provisioned_at, device_deleted_at.
@@ -18,6 +19,9 @@ with go_legs as (
         report_id,
         correlation_id,
         leg_id,
+        local_call_id,
+        remote_call_id,
+        network_call_id,
         start_time,
         call_date,
         duration_seconds,
@@ -48,6 +52,9 @@ legs_with_device as (
         go_legs.report_id,
         go_legs.correlation_id,
         go_legs.leg_id,
+        go_legs.local_call_id,
+        go_legs.remote_call_id,
+        go_legs.network_call_id,
         go_legs.start_time,
         go_legs.call_date,
         go_legs.duration_seconds,

@@ -39,7 +39,9 @@ locations as (
 ),
 
 go_calls as (
-    select device_id, call_date, start_time, correlation_id, leg_id, duration_seconds
+    select
+        device_id, call_date, start_time, correlation_id, leg_id, local_call_id, remote_call_id,
+        network_call_id, duration_seconds
     from fct_webex_go_leg_devices
     -- a report of one month (cdr report --month) reads the month's days only
     where device_id is not null and in_report_days(call_date)
@@ -158,6 +160,9 @@ call_hits as (
         p.licence_unit_id,
         g.correlation_id,
         g.leg_id,
+        g.local_call_id,
+        g.remote_call_id,
+        g.network_call_id,
         g.duration_seconds
     from go_calls as g
     inner join device_piece_days as p
@@ -167,13 +172,42 @@ call_hits as (
         and g.start_time < p.piece_to
 ),
 
+-- A record without both call IDs belongs to the leg of the record that has both and is its
+-- other side (its Remote call ID is this one's Local call ID, or the reverse, or they share
+-- the Network call ID), as fct_calls pairs them: fct_call_legs.leg_id gives it a leg of its
+-- own. Only the month's Webex Go records matter here (a leg counts twice only when both of
+-- its records are among them), so they are paired among themselves (before the join with
+-- the devices' pieces, which pairing the hits would compute again).
+hit_partners as (
+    select
+        part.correlation_id,
+        part.leg_id as own_leg_id,
+        min(whole.leg_id) as leg_id
+    from go_calls as part
+    inner join go_calls as whole
+        on part.correlation_id = whole.correlation_id
+        and (
+            whole.remote_call_id = part.local_call_id
+            or whole.local_call_id = part.remote_call_id
+            or whole.network_call_id = part.network_call_id
+        )
+    where
+        (part.local_call_id is null or part.remote_call_id is null)
+        and whole.local_call_id is not null
+        and whole.remote_call_id is not null
+    group by part.correlation_id, part.leg_id
+),
+
 -- a leg's conversation once per group, even when both of its records are Webex Go devices
 -- of the group
 leg_talk as (
     select
-        month, licence_type, subscription_id, location_name, department_id, leg_id,
-        max(coalesce(duration_seconds, 0)) as talk_seconds
-    from call_hits
+        h.month, h.licence_type, h.subscription_id, h.location_name, h.department_id,
+        coalesce(p.leg_id, h.leg_id) as leg_id,
+        max(coalesce(h.duration_seconds, 0)) as talk_seconds
+    from call_hits as h
+    left join hit_partners as p
+        on h.correlation_id = p.correlation_id and h.leg_id = p.own_leg_id
     group by all
 ),
 

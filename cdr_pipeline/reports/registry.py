@@ -195,7 +195,8 @@ REPORTS: dict[str, Report] = {
                 where report_month is not null and {_month("report_month")}
             ),
             go_records as (
-                select c.month, c.location_name, l.leg_id, l.user_uuid, l.duration_seconds
+                select c.month, c.location_name, l.correlation_id, l.leg_id, l.local_call_id,
+                    l.remote_call_id, l.network_call_id, l.user_uuid, l.duration_seconds
                 from fct_call_legs as l
                 inner join calls as c on l.correlation_id = c.correlation_id
                 -- of one month, the days its calls span (set by run.month_scope; written
@@ -206,10 +207,28 @@ REPORTS: dict[str, Report] = {
                     and cast(getvariable('cdr_report_legs_to') as date)
                 )
             ),
+            -- a record without both call IDs is its leg's other record's (as in fct_calls)
+            partners as (
+                select part.correlation_id, part.leg_id as own_leg_id,
+                    min(whole.leg_id) as leg_id
+                from go_records as part
+                inner join go_records as whole
+                    on part.correlation_id = whole.correlation_id
+                    and (
+                        whole.remote_call_id = part.local_call_id
+                        or whole.local_call_id = part.remote_call_id
+                        or whole.network_call_id = part.network_call_id
+                    )
+                where (part.local_call_id is null or part.remote_call_id is null)
+                    and whole.local_call_id is not null and whole.remote_call_id is not null
+                group by part.correlation_id, part.leg_id
+            ),
             go_legs as (
-                select month, location_name, leg_id,
-                    max(coalesce(duration_seconds, 0)) as talk_seconds
-                from go_records
+                select r.month, r.location_name, coalesce(p.leg_id, r.leg_id) as leg_id,
+                    max(coalesce(r.duration_seconds, 0)) as talk_seconds
+                from go_records as r
+                left join partners as p
+                    on r.correlation_id = p.correlation_id and r.leg_id = p.own_leg_id
                 group by all
             ),
             call_counts as (

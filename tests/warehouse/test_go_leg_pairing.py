@@ -1,0 +1,85 @@
+"""A Webex Go leg's conversation counts once in the Webex Go minutes of the licence usage
+report and of webex-go-adoption when one of its two records lacks a call ID (no Remote call
+ID, or only the Network call ID): the records of one leg are paired as `fct_calls` pairs
+them (docs/webex-dch.md#legs-and-correlation), not only by `fct_call_legs.leg_id`, which
+gives such a record a leg of its own. Figures worked out by hand below."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+from cdr_pipeline.config import Settings
+from cdr_pipeline.ingest import ingest_paths
+from cdr_pipeline.reports.registry import REPORTS
+from cdr_pipeline.warehouse import create_views
+from tests.warehouse.finance_world import ORG, World, records, user
+
+U1, U2 = user(1), user(2)
+HEADER = (
+    "Report ID,Report time,Start time,Answer time,Release time,Duration,Answered,Direction,"
+    "Call type,Client type,Sub client type,User UUID,User number,User type,Org UUID,Location,"
+    "Site timezone,Correlation ID,Local call ID,Remote call ID,Network call ID"
+)
+# (report id, correlation, direction, user, number, seconds, local, remote, network):
+# three Go-to-Go legs between the two devices of one group, each with a partial record
+LEGS = [
+    # c1: the terminating record lacks its Remote call ID (the other names its Local one)
+    ("a1", "c1", "ORIGINATING", U1, "+15550001", 120, "x:0", "y:0", ""),
+    ("b1", "c1", "TERMINATING", U2, "+15550002", 120, "y:0", "", ""),
+    # c2: the terminating record holds only the Network call ID both records carry
+    ("a2", "c2", "ORIGINATING", U1, "+15550001", 60, "p:0", "q:0", "BW9@10.0.0.1"),
+    ("b2", "c2", "TERMINATING", U2, "+15550002", 60, "", "", "BW9@10.0.0.1"),
+    # c3: the originating record lacks its Remote call ID; the other's Remote names it
+    ("a3", "c3", "ORIGINATING", U1, "+15550001", 30, "r:0", "", ""),
+    ("b3", "c3", "TERMINATING", U2, "+15550002", 30, "s:0", "r:0", ""),
+]
+
+
+def _build(root: Path) -> duckdb.DuckDBPyConnection:
+    w = World()
+    w.held_through_september([("D1", U1, "+15550001", "Sub-1"), ("D2", U2, "+15550002", "Sub-1")])
+    inputs = w.write(root / "inputs")
+    rows = [
+        f"{rid},{at},{at},{at},{at},{secs},true,{direction},SIP_ENTERPRISE,SIP,MOBILE_NETWORK,"
+        f"{uid},{number},User,{ORG},HQ,0,{corr},{local},{remote},{network}"
+        for rid, corr, direction, uid, number, secs, local, remote, network in LEGS
+        for at in ["2026-09-10T10:00:00Z"]
+    ]
+    (inputs / "calls_2026-09-01_2026-10-01.csv").write_text(
+        "\n".join([HEADER, *rows]) + "\n", encoding="utf-8"
+    )
+    settings = Settings(warehouse=root / "wh")
+    result = ingest_paths(settings, [inputs])
+    assert result.exit_code == 0, [f.message for f in result.files]
+    con = duckdb.connect()
+    con.execute("set TimeZone = 'UTC'")
+    create_views(con, settings)
+    return con
+
+
+def test_a_go_to_go_leg_with_a_partial_record_counts_its_minutes_once(tmp_path: Path) -> None:
+    con = _build(tmp_path)
+    # fct_calls already counts one leg per call
+    calls = records(con, "select correlation_id, leg_count, talk_seconds from fct_calls")
+    assert sorted((c["correlation_id"], c["leg_count"], c["talk_seconds"]) for c in calls) == [
+        ("c1", 1, 120),
+        ("c2", 1, 60),
+        ("c3", 1, 30),
+    ]
+    usage = records(
+        con,
+        "select * from rpt_licence_usage_monthly "
+        "where month = date '2026-09-01' and subscription_id = 'Sub-1'",
+    )
+    assert len(usage) == 1
+    got = usage[0]
+    # six Webex Go records of three calls; each conversation once: (120 + 60 + 30) / 60
+    assert (got["webex_go_calls"], got["webex_go_legs"]) == (3, 6)
+    assert got["webex_go_minutes"] == 3.5
+    assert got["webex_go_device_minutes"] == 7.0  # every record: 2 * 210 / 60
+    sql = REPORTS["webex-go-adoption"].sql.replace("$month::date", "cast(null as date)")
+    (hq,) = records(con, sql)
+    assert (hq["calls"], hq["webex_go_calls"], hq["webex_go_users"]) == (3, 3, 2)
+    assert (hq["webex_go_legs"], hq["webex_go_minutes"]) == (6, 3.5)
