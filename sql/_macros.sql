@@ -47,3 +47,10 @@ create or replace macro cents(units, price) as cast(
 -- it holds none (an empty key is no key). `cdr forget` compares numbers the same way
 -- (privacy/selector.py).
 create or replace macro number_key(n) as nullif(regexp_replace(n, '[^0-9]', '', 'g'), '');
+
+-- A call ID that names another call (Transfer related call ID, Related call ID) without the
+-- letters after its number: Cisco's field docs give a Transfer related call ID as
+-- 2340586843:0A and Local call IDs as 113104021:0 (docs/webex-dch.md#legs-and-correlation).
+-- NULL when the ID has no such letters (it is matched as it is).
+create or replace macro call_id_stem(id) as
+    nullif(regexp_extract(id, '^([0-9]+:[0-9]+)[A-Za-z]+$', 1), '');

@@ -3,7 +3,8 @@
 -- Legs stitched into calls by Correlation ID; the two records of one leg paired through
 -- Local/Remote call ID (fct_call_legs.leg_id; a record missing one joins its other side) so
 -- no metric counts a leg twice; calls linked
--- to their transfer/consult calls through Transfer related call ID. Metric definitions are
+-- to their transfer/consult calls through Transfer related call ID, and to the calls a
+-- service created through Related call ID. Metric definitions are
 -- in sql/README.md (fct_calls).
 with legs as (
     select
@@ -147,19 +148,59 @@ call_records as (
     group by correlation_id
 ),
 
--- Transfer related call ID holds the other call's Local call ID (docs/webex-dch.md#legs-and-correlation).
-transfer_links as (
-    select
-        src.correlation_id,
-        list(distinct dst.correlation_id order by dst.correlation_id) as transfer_correlation_ids
-    from legs as src
+-- The calls a record names: Transfer related call ID (the call it was transferred with) and
+-- Related call ID (a call a service of this one created) hold the other call's Local call
+-- ID (docs/webex-dch.md#legs-and-correlation); an ID with letters after its number (Cisco's
+-- example 2340586843:0A) is matched without them as well (call_id_stem). The other call
+-- lies within 24 hours (wxcadm merges transfer calls within ±24 h).
+naming_records as (
+    select correlation_id, start_time, transfer_related_call_id, related_call_id
+    from legs
+    where transfer_related_call_id is not null or related_call_id is not null
+),
+
+named_ids as (
+    select correlation_id, start_time, true as is_transfer, transfer_related_call_id as named_id
+    from naming_records where transfer_related_call_id is not null
+    union all
+    select correlation_id, start_time, true, call_id_stem(transfer_related_call_id)
+    from naming_records where call_id_stem(transfer_related_call_id) is not null
+    union all
+    select correlation_id, start_time, false, related_call_id
+    from naming_records where related_call_id is not null
+    union all
+    select correlation_id, start_time, false, call_id_stem(related_call_id)
+    from naming_records where call_id_stem(related_call_id) is not null
+),
+
+links as (
+    select src.correlation_id, src.is_transfer, dst.correlation_id as other_correlation_id
+    from named_ids as src
     inner join legs as dst
-        on src.transfer_related_call_id = dst.local_call_id
+        on src.named_id = dst.local_call_id
         and src.correlation_id <> dst.correlation_id
         and dst.start_time between src.start_time - interval 24 hour
         and src.start_time + interval 24 hour
-    where src.transfer_related_call_id is not null
-    group by src.correlation_id
+),
+
+transfer_links as (
+    select
+        correlation_id,
+        list(distinct other_correlation_id order by other_correlation_id)
+            as transfer_correlation_ids
+    from links
+    where is_transfer
+    group by correlation_id
+),
+
+related_links as (
+    select
+        correlation_id,
+        list(distinct other_correlation_id order by other_correlation_id)
+            as related_correlation_ids
+    from links
+    where not is_transfer
+    group by correlation_id
 ),
 
 final as (
@@ -200,10 +241,12 @@ final as (
         r.pstn_vendor_names,
         r.interaction_id,
         t.transfer_correlation_ids,
-        t.correlation_id is not null as has_transfer
+        t.correlation_id is not null as has_transfer,
+        rl.related_correlation_ids
     from call_records as r
     inner join call_legs as l on r.correlation_id = l.correlation_id
     left join transfer_links as t on r.correlation_id = t.correlation_id
+    left join related_links as rl on r.correlation_id = rl.correlation_id
 )
 
 select * from final

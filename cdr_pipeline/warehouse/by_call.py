@@ -32,6 +32,13 @@ transaction's memory until the commit, appended rows only in part (DuckDB writes
 groups to the file as they fill). A commit after every step cost 0.15 s each at 1M legs for
 nothing (steps of new days delete only the few calls crossing in from the step before);
 never committing appended calls took a 10M `cdr build --full` from 931 to 1013 MB RSS."""
+NAMING = ("transfer_related_call_id", "related_call_id")
+"""The columns by which a leg names another call by its Local call ID (`fct_calls` links
+them); each is matched as it is and as its `call_id_stem`."""
+NAMED_FORMS = tuple(form for c in NAMING for form in (c, f"call_id_stem({c})"))
+"""What of a leg is matched with another leg's Local call ID."""
+LINK_COLUMNS = ("transfer_correlation_ids", "related_correlation_ids")
+"""The stored links of a by-call table: the other calls its legs name."""
 SCOPED = "__legs_in_scope"
 """The legs a by-call refresh recomputes from (the view's SQL reads them in place of
 `fct_call_legs`)."""
@@ -126,7 +133,7 @@ def _refresh_calls(
     near = dates_sql(sorted({d + timedelta(days=k) for d in changed for k in (-1, 0, 1)}))
     con.execute(
         f"""create or replace temp table __near as
-        select correlation_id, call_date, local_call_id, transfer_related_call_id
+        select correlation_id, call_date, local_call_id, {", ".join(NAMING)}
         from {legs} where call_date in ({near})"""
     )
     spanned = " or ".join(
@@ -139,20 +146,21 @@ def _refresh_calls(
         union
         select correlation_id from {table} where {spanned}"""
     )
-    # transfer links: calls that named one of these, and calls whose transfer points at a
-    # leg on a changed day (its own leg lies within 24 hours: a day either side)
+    # transfer and related links: calls that named one of these, and calls whose transfer
+    # or related call ID points at a leg on a changed day (its own leg lies within 24 hours:
+    # a day either side)
+    stored = " union all ".join(
+        f"select correlation_id, unnest({c}) as other from {table} where {c} is not null"
+        for c in LINK_COLUMNS
+    )
+    on_changed = f"(select local_call_id from __near where call_date in ({listed}))"
+    naming = " or ".join(f"{form} in {on_changed}" for form in NAMED_FORMS)
     con.execute(
         f"""insert into __calls
-        select t.correlation_id from (
-            select correlation_id, unnest(transfer_correlation_ids) as other from {table}
-            where transfer_correlation_ids is not null
-        ) as t
+        select t.correlation_id from ({stored}) as t
         semi join __calls as c on t.other = c.correlation_id
         union
-        select correlation_id from __near
-        where transfer_related_call_id in (
-            select local_call_id from __near where call_date in ({listed})
-        )
+        select correlation_id from __near where {naming}
         except
         select correlation_id from __calls"""
     )
@@ -175,11 +183,16 @@ def _refresh_calls(
     near_scope = {d + timedelta(days=k) for d in scope for k in (-1, 0, 1)}
     others = sorted(near_scope - set(changed) - later)
     con.execute(
-        f"""create or replace temp table __targets as
-        select distinct transfer_related_call_id as id from {legs}
-        where call_date in ({dates_sql(scope)}) and transfer_related_call_id is not null
+        f"""create or replace temp table __scope_naming as
+        select {", ".join(NAMING)} from {legs}
+        where call_date in ({dates_sql(scope)})
+        and ({" or ".join(f"{c} is not null" for c in NAMING)})
         and (call_date in ({listed}) or correlation_id in (select correlation_id from __calls))"""
     )
+    named = " union ".join(
+        f"select {form} as id from __scope_naming where {form} is not null" for form in NAMED_FORMS
+    )
+    con.execute(f"create or replace temp table __targets as {named}")
     # the few legs of the other days, read once (the view's SQL may read its legs several
     # times, and each read decodes every column of those days before filtering)
     con.execute(
@@ -208,6 +221,6 @@ def _refresh_calls(
     # fail as well and hide the first error (the build's connection and its temp objects
     # are thrown away then)
     con.execute(f"drop view if exists {SCOPED}")
-    for temp in ("__calls", "__targets", "__near", "__others"):
+    for temp in ("__calls", "__scope_naming", "__targets", "__near", "__others"):
         con.execute(f"drop table if exists {temp}")
     return calls, int(deleted)

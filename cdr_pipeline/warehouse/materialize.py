@@ -20,10 +20,10 @@ of the other tables the rows were computed from:
 - by day: the rows of the changed days are deleted and computed again;
 - by call: the calls that can have changed are those with a leg on a changed day now, those
   whose legs spanned a changed day before (from the stored row's first start and last
-  release), and the calls whose transfer links name one of them or point at a leg on a
-  changed day. They are deleted and computed again from every leg of the changed days and,
-  of the other days they span and the days either side, the legs of these calls and those a
-  transfer of theirs points at (a transfer's other call lies within 24 hours). A day that a
+  release), and the calls whose transfer or related links name one of them or point at a
+  leg on a changed day. They are deleted and computed again from every leg of the changed
+  days and, of the other days they span and the days either side, the legs of these calls
+  and those a link of theirs points at (a linked call lies within 24 hours). A day that a
   later step of the same refresh recomputes is not read: that step recomputes every call
   with a leg there, or pointing at one, from all its legs.
 - whole: the device-level views (`DEVICE_LEVEL`: device history, licence segments and
@@ -58,6 +58,7 @@ from cdr_pipeline.warehouse.analyst import BASE_SCHEMA as ANALYST_BASE
 from cdr_pipeline.warehouse.analyst import keep_as_tables
 from cdr_pipeline.warehouse.by_call import (
     LEGS,
+    LINK_COLUMNS,
     dates_sql,
     leg_rows,
     refresh_calls_by_steps,
@@ -246,7 +247,7 @@ def materialize(
 
 
 BY_CALL_COLUMNS = frozenset(
-    {"correlation_id", "first_start_time", "last_release_time", "transfer_correlation_ids"}
+    {"correlation_id", "first_start_time", "last_release_time", *LINK_COLUMNS}
 )
 """What `_refresh_calls` reads of a by-call table (`sql/fct_calls.sql` has them)."""
 
