@@ -199,16 +199,27 @@ hit_partners as (
 ),
 
 -- a leg's conversation once per group, even when both of its records are Webex Go devices
--- of the group
+-- of the group, in the month of the group's first record of the leg: the two records start
+-- a moment apart, sometimes either side of a month's end (a month's report reads the day
+-- either side, so it sees the other record)
 leg_talk as (
     select
-        h.month, h.licence_type, h.subscription_id, h.location_name, h.department_id,
+        min(h.month) as month,
+        h.licence_type,
+        h.subscription_id,
+        h.location_name,
+        h.department_id,
         coalesce(p.leg_id, h.leg_id) as leg_id,
         max(coalesce(h.duration_seconds, 0)) as talk_seconds
     from call_hits as h
     left join hit_partners as p
         on h.correlation_id = p.correlation_id and h.leg_id = p.own_leg_id
-    group by all
+    group by
+        h.licence_type,
+        h.subscription_id,
+        h.location_name,
+        h.department_id,
+        coalesce(p.leg_id, h.leg_id)
 ),
 
 calls as (

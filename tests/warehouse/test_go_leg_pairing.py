@@ -6,6 +6,7 @@ gives such a record a leg of its own. Figures worked out by hand below."""
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -83,3 +84,39 @@ def test_a_go_to_go_leg_with_a_partial_record_counts_its_minutes_once(tmp_path: 
     (hq,) = records(con, sql)
     assert (hq["calls"], hq["webex_go_calls"], hq["webex_go_users"]) == (3, 3, 2)
     assert (hq["webex_go_legs"], hq["webex_go_minutes"]) == (6, 3.5)
+
+
+def test_a_go_to_go_leg_across_the_month_end_counts_its_minutes_in_one_month(
+    tmp_path: Path,
+) -> None:
+    """The two records of one leg start a moment apart: here 0.8 s, either side of the end
+    of September. Each record is a Webex Go leg record of its month (legs, device minutes),
+    but the conversation counts once, in the month of the leg's first record in the group:
+    1.0 minute in September and none in October, in the report of every month as in the
+    report of each (the report of October reads the day before it)."""
+    w = World()
+    w.held_through_september([("D1", U1, "+15550001", "Sub-1"), ("D2", U2, "+15550002", "Sub-1")])
+    w.snapshot("2026-10-20T06:00:00Z", "D1", U1, "+15550001")
+    w.snapshot("2026-10-20T06:00:00Z", "D2", U2, "+15550002")
+    f = "calls_2026-09-01_2026-10-20.csv"
+    w.leg(f, "A", "2026-09-30T23:59:59.600Z", U1, "+15550001", 60,
+          correlation="c1", local_id="x", remote_id="y")  # fmt: skip
+    w.leg(f, "B", "2026-10-01T00:00:00.400Z", U2, "+15550002", 60,
+          correlation="c1", local_id="y", remote_id="x", direction="TERMINATING")  # fmt: skip
+    con = w.build(tmp_path)
+    sql = (
+        "select month, webex_go_legs, webex_go_minutes, webex_go_device_minutes "
+        "from rpt_licence_usage_monthly where month >= date '2026-09-01' order by month"
+    )
+    expected = [
+        {"month": date(2026, 9, 1), "webex_go_legs": 1, "webex_go_minutes": 1.0,
+         "webex_go_device_minutes": 1.0},
+        {"month": date(2026, 10, 1), "webex_go_legs": 1, "webex_go_minutes": 0.0,
+         "webex_go_device_minutes": 1.0},
+    ]  # fmt: skip
+    assert records(con, sql) == expected
+    for month in expected:
+        con.execute(f"set variable cdr_report_month = date '{month['month']}'")
+        one = records(con, sql.replace(">= date '2026-09-01'", f"= date '{month['month']}'"))
+        con.execute("reset variable cdr_report_month")
+        assert [month] == one
