@@ -71,7 +71,9 @@ leg_level as (
         bool_or(legs.direction = 'TERMINATING') as has_terminating_record,
         -- Who the leg reached: the TERMINATING record's user type (NULL when the far end is
         -- outside Webex, e.g. an outbound PSTN call).
-        max(legs.user_type) filter (where legs.direction = 'TERMINATING') as reached_user_type
+        max(legs.user_type) filter (where legs.direction = 'TERMINATING') as reached_user_type,
+        -- it rang while another party answered the call (a hunt group member)
+        coalesce(bool_or(upper(legs.answered_elsewhere) = 'YES'), false) as is_answered_elsewhere
     from legs
     left join partners as p on legs.correlation_id = p.correlation_id and legs.leg_id = p.own_leg_id
     group by legs.correlation_id, coalesce(p.leg_id, legs.leg_id)
@@ -95,9 +97,16 @@ call_legs as (
         sum(talk_seconds) filter (where is_answered and reaches_party) as talk_seconds,
         coalesce(bool_or(is_answered and reaches_party), false) as is_answered,
         coalesce(bool_or(reaches_voicemail and is_answered), false) as is_voicemail,
-        -- Someone was rung: a TERMINATING record at a party.
+        -- Someone was rung and nobody answered in their place: a TERMINATING record at a
+        -- party, not answered elsewhere (the answering leg may lie outside the data: an
+        -- export of one location)
         coalesce(
-            bool_or(has_terminating_record and reached_user_type is not null and reaches_party),
+            bool_or(
+                has_terminating_record
+                and reached_user_type is not null
+                and reaches_party
+                and not is_answered_elsewhere
+            ),
             false
         ) as rang_party
     from leg_classes

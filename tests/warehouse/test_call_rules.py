@@ -64,8 +64,8 @@ def _calls(tmp_path: Path, name: str, rows: list[str]) -> dict[str, tuple[object
     try:
         found = con.execute(
             "select correlation_id, location_name, start_time_local, calling_number, "
-            "originating_user_name, leg_count, talk_seconds, has_answered_elsewhere "
-            "from fct_calls"
+            "originating_user_name, leg_count, talk_seconds, has_answered_elsewhere, is_missed, "
+            "is_answered from fct_calls"
         ).fetchall()
     finally:
         con.close()
@@ -103,3 +103,29 @@ def test_answered_elsewhere_is_read_in_any_case(tmp_path: Path) -> None:
     calls = _calls(tmp_path, "wh", TIE + OTHERS)
     assert calls["AE"][6] is True
     assert calls["T"][6] is False
+
+
+# Bob rung and not answered, nobody else (M), and a hunt group call in which Bob rang while
+# Carol answered (HG)
+RUNG = [
+    f"m-o,{WHEN},0,false,ORIGINATING,M,9:0,10:0,NA,Paris,120,1001,2002,User,"
+    "SIP_ENTERPRISE,ua,Alice,NA",
+    f"m-t,{WHEN},0,false,TERMINATING,M,10:0,9:0,NA,Paris,120,1001,2002,User,"
+    "SIP_ENTERPRISE,ub,Bob,NA",
+    f"hg-b,{WHEN},0,false,TERMINATING,HG,11:0,12:0,NA,Paris,120,1001,2002,User,"
+    "SIP_ENTERPRISE,ub,Bob,Yes",
+    f"hg-c,{WHEN},50,true,TERMINATING,HG,13:0,14:0,NA,Paris,120,1001,2002,User,"
+    "SIP_ENTERPRISE,uc,Carol,NA",
+]
+
+
+def test_a_party_that_rang_while_another_answered_is_no_missed_call(tmp_path: Path) -> None:
+    """A record whose Answered Elsewhere says Yes rang while another party answered the call
+    (docs/webex-dch.md: a hunt group member). When the answering party's leg is not in the
+    data (an export of one location, a pickup from another call), the call was answered, not
+    missed: it is neither (AE). A party rung with no one answering is a missed call (M); a
+    hunt group call answered by another member is answered (HG)."""
+    calls = _calls(tmp_path, "wh", TIE + OTHERS + RUNG)
+    assert calls["AE"][6:9] == (True, False, False)  # answered elsewhere, not missed
+    assert calls["M"][6:9] == (False, True, False)
+    assert calls["HG"][6:9] == (True, False, True)
