@@ -14,7 +14,8 @@
 #
 # **How to read it.** One *call* is one row of `fct_calls` (all legs sharing a Correlation ID).
 # *Answered*: a person-like party answered; *missed*: a person was rung and nobody answered
-# (voicemail included); everything else (e.g. an outbound call the far end did not pick up) is
+# (voicemail included), unless their record says the call was answered elsewhere (by someone
+# outside the data); everything else (e.g. an outbound call the far end did not pick up) is
 # *other*. Hours are the site's local wall clock of the call's first record. *Ring time* is the
 # `ring_duration_seconds` of each TERMINATING record at a person-like user (`fct_call_legs`),
 # split by whether that record was answered: one call can ring several people (hunt groups,
