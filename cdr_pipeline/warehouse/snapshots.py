@@ -9,7 +9,7 @@ the time that version was committed, so every table is read as of one moment.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from cdr_pipeline.config import Settings
 from cdr_pipeline.errors import InputError
@@ -17,26 +17,36 @@ from cdr_pipeline.schema import CALL_LEGS, schemas_by_table
 from cdr_pipeline.state import tables
 from cdr_pipeline.state.tables import Snapshot, format_versions
 
-AsOfArg = int | datetime | str
-"""A version number, a datetime, or text: digits for a version, else ISO-8601."""
+AsOfArg = int | datetime | date | str
+"""A version number, a datetime, a date (its midnight UTC, as `--as-of 2026-10-31`), or
+text: digits for a version, else ISO-8601."""
 
 
 def parse_as_of(text: AsOfArg) -> int | datetime:
     """`12` -> version 12; `2026-10-31`, `2026-10-31T18:00:00Z` -> a UTC datetime."""
-    if isinstance(text, int | datetime):
-        return text if not isinstance(text, datetime) or text.tzinfo else text.replace(tzinfo=UTC)
+    if isinstance(text, datetime):
+        return text if text.tzinfo else text.replace(tzinfo=UTC)
+    if isinstance(text, date):
+        return datetime(text.year, text.month, text.day, tzinfo=UTC)
+    if isinstance(text, int) and not isinstance(text, bool):
+        return text
+    if not isinstance(text, str):  # from Python: True would read as version 1
+        raise _neither(text)
     value = text.strip()
     if value.isascii() and value.isdigit():  # '²' is a digit to str.isdigit, not to int()
         return int(value)
     try:
         when = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        raise InputError(
-            f"--as-of {text!r} is neither a table version nor a timestamp",
-            hint="give a version number (cdr runs --wide shows them) or a time like "
-            "2026-10-31T18:00Z",
-        ) from None
+        raise _neither(text) from None
     return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def _neither(value: object) -> InputError:
+    return InputError(
+        f"--as-of {value!r} is neither a table version nor a timestamp",
+        hint="give a version number (cdr runs --wide shows them) or a time like 2026-10-31T18:00Z",
+    )
 
 
 def resolve_time(settings: Settings, as_of: AsOfArg) -> datetime:

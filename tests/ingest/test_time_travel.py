@@ -4,14 +4,18 @@ outputs honour it, and a command that cannot answer as of a moment says so."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner, Result
 from openpyxl import load_workbook
 
 from cdr_pipeline.cli.main import cli
+from cdr_pipeline.config import Settings
+from cdr_pipeline.errors import InputError
 from cdr_pipeline.resources import samples_dir
+from cdr_pipeline.warehouse.snapshots import parse_as_of, resolve_time
 from tests.ingest.helpers import fixture, load
 
 
@@ -65,3 +69,15 @@ def test_finance_pack_and_summary_honour_as_of(tmp_path: Path) -> None:
     assert html.exit_code == 0 and "call_legs=0,entitlements=0" in html.output, html.output
     restated = _cdr(wh, "report", "restatements", "--as-of", "0")
     assert restated.exit_code == 2 and "--as-of does not apply" in restated.output
+
+
+def test_as_of_from_python_takes_a_date_and_refuses_other_types(tmp_path: Path) -> None:
+    """A notebook passes `as_of=date(2026, 10, 31)` as the CLI takes `--as-of 2026-10-31`:
+    it failed with "'datetime.date' object has no attribute 'strip'" (a float likewise),
+    and `as_of=True` answered as version 1 (a bool is an int to Python)."""
+    settings = Settings(warehouse=tmp_path / "wh")
+    when = parse_as_of(date(2026, 10, 31))
+    assert when == datetime(2026, 10, 31, tzinfo=UTC) == parse_as_of("2026-10-31")
+    for bad in (True, 3.0, [1]):
+        with pytest.raises(InputError, match="is neither a table version nor a timestamp"):
+            resolve_time(settings, bad)  # type: ignore[arg-type]
