@@ -24,6 +24,7 @@ import polars as pl
 
 from cdr_pipeline.config import Settings
 from cdr_pipeline.errors import ConfigError
+from cdr_pipeline.state.layout import Layout
 from cdr_pipeline.warehouse import connect, resolve_tier
 
 if TYPE_CHECKING:
@@ -206,8 +207,9 @@ def open_notebook(
     NotebookParameterError); `location` (a `location_name`) and `department` (a
     `department_id`) are empty/None for all. `warehouse` defaults to `find_warehouse()`."""
     checked = parse_month(month)
-    folder = Path(warehouse).resolve() if warehouse else find_warehouse()
+    folder = Path(warehouse).expanduser().resolve() if warehouse else find_warehouse()
     settings = Settings(warehouse=folder)
+    _require_warehouse(settings, "warehouse=" if warehouse else None)
     # timestamps in UTC whatever the machine's zone; the pseudonymised analyst tier unless
     # CDR_TIER=full (docs/privacy.md)
     tier = resolve_tier("analyst", warehouse=folder)
@@ -221,6 +223,28 @@ def open_notebook(
         location=_optional_text(location),
         department=_optional_text(department),
         tier=tier,
+    )
+
+
+def _require_warehouse(settings: Settings, given: str | None) -> None:
+    """Refuse a folder no cdr command wrote (a typo, a folder of exports, `cdr.duckdb`
+    itself), as `cdr report` does, instead of "cdr.duckdb does not exist; run cdr build",
+    which `cdr build` would refuse too."""
+    layout = settings.layout
+    if layout.is_warehouse():
+        return
+    if given is None:
+        given = WAREHOUSE_ENV if os.environ.get(WAREHOUSE_ENV) else "the default"
+    if layout.root.is_file() and Layout(layout.root.parent).is_warehouse():
+        hint = f"the warehouse is the folder holding it, {layout.root.parent}"
+    else:
+        hint = (
+            f"set {WAREHOUSE_ENV} or pass warehouse= the folder `cdr ingest` and `cdr build` "
+            "wrote (it holds cdr.duckdb, tables/ and state/)"
+        )
+    raise ConfigError(
+        f"{layout.root} is not a warehouse (from {given}): no state/, tables/ or cdr.duckdb in it",
+        hint=hint,
     )
 
 

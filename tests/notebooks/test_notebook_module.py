@@ -49,6 +49,28 @@ def test_open_notebook_checks_the_month_before_opening_anything(tmp_path: Path) 
         open_notebook(month="Oct", warehouse=tmp_path / "nowhere")
 
 
+def test_a_folder_that_is_not_a_warehouse_is_named_as_such(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, demo_wh: Path
+) -> None:
+    """A typo in CDR_WAREHOUSE, a folder of exports or the `cdr.duckdb` file itself said
+    "<path>/cdr.duckdb does not exist; run `cdr build`", which `cdr build` then refuses
+    (not a warehouse) and which named `.../cdr.duckdb/cdr.duckdb` for the file."""
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    monkeypatch.setenv("CDR_WAREHOUSE", str(tmp_path / "warehuose"))
+    cases = {
+        None: "(from CDR_WAREHOUSE)",
+        exports: "(from warehouse=)",
+        demo_wh / "cdr.duckdb": f"the warehouse is the folder holding it, {demo_wh}",
+    }
+    for given, said in cases.items():
+        with pytest.raises(ConfigError) as failed:
+            open_notebook(warehouse=given)
+        text = f"{failed.value} {failed.value.hint}"
+        assert "is not a warehouse" in text and said in text, text
+        assert "run `cdr build`" not in text and "cdr.duckdb/cdr.duckdb" not in text, text
+
+
 def test_default_warehouse_is_the_checkouts_from_any_start_folder(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
