@@ -26,6 +26,7 @@ from cdr_pipeline.config import Settings
 from cdr_pipeline.errors import ConfigError
 from cdr_pipeline.state.layout import Layout
 from cdr_pipeline.warehouse import connect, resolve_tier
+from cdr_pipeline.warehouse.signature import build_record
 
 if TYPE_CHECKING:
     from IPython.display import Markdown
@@ -42,6 +43,10 @@ _PARAMETER = re.compile(r"\$(month|location|department)\b")
 
 class NotebookParameterError(ConfigError):
     """A notebook parameter (MONTH, LOCATION, DEPARTMENT) has an unusable value."""
+
+
+class StaleNotebookError(ConfigError):
+    """The build a notebook opened was replaced, and `cdr vacuum` deleted files it read."""
 
 
 def parse_month(value: str | None) -> str | None:
@@ -94,6 +99,8 @@ class Notebook:
     department: str | None = None
     tier: str = "analyst"
     """The tier `con` reads (`analyst` unless `CDR_TIER=full`, for the owner only)."""
+    opened: int | None = None
+    """The inode of the `cdr.duckdb` `con` opened: a build replaces the file by a rename."""
     _closed: bool = field(default=False, repr=False)
 
     @property
@@ -136,7 +143,25 @@ class Notebook:
         }
         for name in set(_PARAMETER.findall(sql)):
             params.setdefault(name, bound[name])
-        return self.con.sql(sql, params=params or None).pl()
+        try:
+            return self.con.sql(sql, params=params or None).pl()
+        except duckdb.IOException as exc:
+            if (
+                self.opened is None
+                or _inode(self.settings.layout.duckdb) == self.opened
+                or f"{self.warehouse}{os.sep}" not in str(exc)
+            ):
+                raise  # the build it opened is current, or not a file of the warehouse
+            built = build_record(self.con)
+            raise StaleNotebookError(
+                f"this notebook reads the build of {built.get('built_at', 'an earlier time')} "
+                f"({built.get('table_versions') or 'no table'}); cdr.duckdb has been built "
+                "again since, and `cdr vacuum` deleted data files that build read: "
+                f"{str(exc).splitlines()[0]}",
+                hint="run the setup cell again (open_notebook) to read the latest build; "
+                "replaced files are kept vacuum_grace_hours (24 by default), so a notebook "
+                "open longer than that must be reopened",
+            ) from exc
 
     def where(
         self,
@@ -214,6 +239,7 @@ def open_notebook(
     # CDR_TIER=full (docs/privacy.md)
     tier = resolve_tier("analyst", warehouse=folder)
     con = connect(settings, tier=tier)
+    opened = _inode(settings.layout.duckdb)
     pl.Config(tbl_rows=25, fmt_str_lengths=60, tbl_width_chars=160)
     _style_charts()
     return Notebook(
@@ -223,7 +249,15 @@ def open_notebook(
         location=_optional_text(location),
         department=_optional_text(department),
         tier=tier,
+        opened=opened,
     )
+
+
+def _inode(path: Path) -> int | None:
+    try:
+        return path.stat().st_ino
+    except OSError:
+        return None
 
 
 def _require_warehouse(settings: Settings, given: str | None) -> None:

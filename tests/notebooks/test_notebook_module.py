@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
+import duckdb
 import matplotlib
 import polars as pl
 import pytest
@@ -13,12 +14,14 @@ import pytest
 from cdr_pipeline.errors import ConfigError
 from cdr_pipeline.notebook import (
     NotebookParameterError,
+    StaleNotebookError,
     count_axis,
     find_warehouse,
     grouped_bars,
     open_notebook,
     parse_month,
 )
+from tests.ingest.helpers import fixture, load, run_cdr
 from tests.notebooks.conftest import NB_DIR, REPO
 
 matplotlib.use("Agg", force=True)
@@ -173,3 +176,34 @@ def test_importing_the_module_needs_neither_ipython_nor_matplotlib() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO
     )
     assert done.stdout.strip() == "[]"
+
+
+def test_a_notebook_left_open_past_a_vacuum_is_told_to_reopen(tmp_path: Path) -> None:
+    """A notebook keeps reading the build it opened while ingests and builds replace
+    `cdr.duckdb`; once `cdr vacuum` deletes the files that build read (after
+    vacuum_grace_hours), its next query failed with DuckDB's bare 'IO Error: No files found
+    that match the pattern .../part-....parquet', which reads as damage."""
+    wh = tmp_path / "wh"
+    load(wh, fixture("overlap_a.csv"))
+    assert run_cdr("--warehouse", str(wh), "-q", "build").returncode == 0
+    nb = open_notebook(warehouse=wh)
+    try:
+        before = nb.query("select count(*) as n from fct_call_legs")
+        for args in (("ingest", str(fixture("overlap_b.csv"))), ("vacuum", "--grace-hours", "0")):
+            proc = run_cdr("--warehouse", str(wh), "-q", *args)
+            assert proc.returncode == 0, proc.stderr
+        with pytest.raises(StaleNotebookError) as failed:
+            nb.query("select count(*) as n from fct_call_legs")
+        text = f"{failed.value} {failed.value.hint}"
+        assert "call_legs=0" in text and "cdr vacuum" in text, text
+        assert "open_notebook" in text and "vacuum_grace_hours" in text, text
+        # a file of one's own that is not there stays DuckDB's error, even after a rebuild
+        with pytest.raises(duckdb.IOException):
+            nb.query(f"select * from read_parquet('{tmp_path / 'mine.parquet'}')")
+    finally:
+        nb.close()
+    again = open_notebook(warehouse=wh)  # what the message says to do
+    try:
+        assert again.query("select count(*) as n from fct_call_legs")["n"][0] > before["n"][0]
+    finally:
+        again.close()
