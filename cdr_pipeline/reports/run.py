@@ -89,13 +89,24 @@ def parse_month(text: str | date | None) -> date | None:
     return date(int(match.group(1)), int(match.group(2)), 1)
 
 
-FINANCE_OUTPUTS = ("restatements", "finance-pack", "finance-summary")
-"""Names `cdr report` answers besides the registry's (finance outputs of their own)."""
+FINANCE_OUTPUTS = {
+    "restatements": "reports.restate.restatements(settings)",
+    "finance-pack": "reports.finance.finance_pack(settings, month, out)",
+    "finance-summary": "reports.finance.finance_summary(settings, month)",
+}
+"""Names `cdr report` answers besides the registry's (finance outputs of their own), and
+the function that makes each from Python."""
 
 
 def find_report(name: str) -> Report:
     """The named report, or a usage error that suggests the closest name."""
     report = REPORTS.get(name)
+    if name in FINANCE_OUTPUTS:  # listed by `cdr report --list`, but not one query
+        raise ReportUsageError(
+            f"{name!r} is not a table report: run_report answers the others of cdr report --list",
+            hint=f"from Python: cdr_pipeline.{FINANCE_OUTPUTS[name]}; from the shell: "
+            f"cdr report {name}",
+        )
     if report is None:
         names = [*REPORTS, *FINANCE_OUTPUTS]
         close = difflib.get_close_matches(name, names, n=1, cutoff=0.6)

@@ -17,6 +17,7 @@ from cdr_pipeline.config import Settings
 from cdr_pipeline.errors import EXIT_BAD_INPUT, EXIT_USAGE
 from cdr_pipeline.reports import REPORTS, ReportResult, headline_figures, run_report, write_report
 from cdr_pipeline.reports.registry import SPECIAL_REPORTS
+from cdr_pipeline.reports.run import ReportUsageError
 
 
 def _run(settings: Settings, *args: str) -> tuple[int, str, str]:
@@ -227,3 +228,23 @@ def test_a_closed_stdout_is_an_output_error(sample_wh: Settings) -> None:
     )
     assert done.returncode == 6, done.stderr
     assert "error: cannot write the standard output: it is closed" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("name", "function"),
+    [
+        ("finance-pack", "reports.finance.finance_pack"),
+        ("finance-summary", "reports.finance.finance_summary"),
+        ("restatements", "reports.restate.restatements"),
+    ],
+)
+def test_run_report_of_a_finance_output_names_its_function(
+    tmp_path: Path, name: str, function: str
+) -> None:
+    """`cdr report --list` lists them, but `run_report(settings, 'finance-pack')` said
+    "unknown report 'finance-pack'; did you mean 'finance-pack'?"."""
+    with pytest.raises(ReportUsageError) as failed:
+        run_report(Settings(warehouse=tmp_path), name)
+    text = f"{failed.value} {failed.value.hint}"
+    assert "unknown report" not in text and "did you mean" not in text, text
+    assert f"cdr_pipeline.{function}" in text and f"cdr report {name}" in text, text
