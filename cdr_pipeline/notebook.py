@@ -120,10 +120,15 @@ class Notebook:
     @property
     def scope(self) -> str:
         """The period plus the location and department filters in force, for titles."""
-        parts = [self.period]
-        if self.location:
+        return self.scope_of(monthly=True, placed=True)
+
+    def scope_of(self, monthly: bool, placed: bool) -> str:
+        """The filters in force of those a section applies: the period (`monthly`), the
+        location and department (`placed`); empty when none does."""
+        parts = [self.period] if monthly else []
+        if placed and self.location:
             parts.append(f"location {self.location}")
-        if self.department:
+        if placed and self.department:
             parts.append(f"department {self.department}")
         return ", ".join(parts)
 
@@ -181,12 +186,15 @@ class Notebook:
             terms.append(f"($department::varchar is null or {department} = $department)")
         return " and ".join(terms)
 
-    def no_data(self, what: str, monthly: bool = True) -> Markdown:
+    def no_data(self, what: str, monthly: bool = True, placed: bool | None = None) -> Markdown:
         """A note for a section with nothing to show, instead of failing on an empty result
-        or drawing empty axes. `monthly=False` for sections the filters do not apply to."""
+        or drawing empty axes, naming the filters that apply to it: the month unless
+        `monthly=False`, the location and department when `placed` (default: as `monthly`;
+        a section no filter applies to passes `monthly=False`)."""
         from IPython.display import Markdown
 
-        scope = f" ({self.scope})" if monthly else ""
+        filters = self.scope_of(monthly, monthly if placed is None else placed)
+        scope = f" ({filters})" if filters else ""
         return Markdown(f"**No data** for {what}{scope} in `{self.warehouse}`.")
 
     def validations(self) -> pl.DataFrame:

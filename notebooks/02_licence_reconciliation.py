@@ -85,7 +85,7 @@ display(recon)
 
 # %%
 if recon.is_empty():
-    display(nb.no_data("licence reconciliation"))
+    display(nb.no_data("licence reconciliation", placed=False))
 else:
     # One panel per subscription and licence type: a BYOD device and a Mobile number are
     # different licences, and peaks fall at different instants, so they are never added.
@@ -148,7 +148,7 @@ idle = recon.filter((pl.col("call_coverage") == "full") & (pl.col("idle_licences
     "idle_cost",
 )
 if idle.is_empty():
-    display(nb.no_data("idle licences"))
+    display(nb.no_data("idle licences", placed=False))
 else:
     display(idle)
     display(
@@ -159,7 +159,7 @@ else:
     priced = idle.filter(pl.col("currency").is_not_null())
     currencies = sorted(priced["currency"].unique().to_list())
     if not currencies:
-        display(nb.no_data("idle licence cost (no entitlement gives a price)"))
+        display(nb.no_data("idle licence cost (no entitlement gives a price)", placed=False))
     else:
         fig, axes = plt.subplots(
             1, len(currencies), figsize=(7 * len(currencies), 4), squeeze=False
@@ -236,7 +236,7 @@ reclaim = nb.query(f"""
     order by reason, days_since desc, device_id
 """)
 if reclaim.is_empty():
-    display(nb.no_data("reclaim candidates", monthly=False))
+    display(nb.no_data("reclaim candidates", monthly=False, placed=True))
 else:
     display(reclaim)
     by_reason = (

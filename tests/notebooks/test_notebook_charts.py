@@ -171,3 +171,26 @@ def test_bought_vs_held_never_adds_licence_types(run_script: Any, demo_wh: Path)
     assert drawn.select(*key, "held (peak)").sort(key).equals(expected.sort(key))
     titles = [ax.get_title() for ax in axes_of(run) if "bought vs held" in ax.get_title()]
     assert len(titles) == recon.select("subscription_id", "licence_type").n_unique()
+
+
+def test_an_empty_reclaim_list_names_the_location_that_emptied_it(
+    run_script: Any, demo_wh: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The reclaim list is filtered by location and department, not by month; with a
+    location set its empty note read "**No data** for reclaim candidates in ...", which
+    says the warehouse has none, while the unfiltered list had some."""
+    import IPython.display
+
+    shown: list[object] = []
+    monkeypatch.setattr(IPython.display, "display", lambda *objs, **_: shown.extend(objs))
+    env = {"CDR_NOTEBOOK_LOCATION": "Nowhere", "CDR_NOTEBOOK_MONTH": "2020-01"}
+    run = run_script(STEMS[1], demo_wh, **env)
+    assert run.namespace["reclaim"].is_empty()
+    assert not run.namespace["nb"].query("select * from rpt_reclaim_candidates").is_empty()
+    notes = [str(getattr(obj, "data", "")) for obj in shown]
+    (note,) = [n for n in notes if "No data** for reclaim candidates" in n]
+    assert "reclaim candidates (location Nowhere) in" in note, note
+    assert "2020-01" not in note, note  # the month does not filter the list
+    # and the notes of the bought-vs-held sections name the month, which alone filters them
+    (bought,) = [n for n in notes if "No data** for licence reconciliation" in n]
+    assert "licence reconciliation (month 2020-01) in" in bought, bought
