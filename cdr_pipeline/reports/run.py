@@ -75,11 +75,13 @@ class ReportResult:
 
 
 def parse_month(text: str | date | None) -> date | None:
-    """`YYYY-MM` -> first day of that month. Raises InputError (exit 3) on anything else."""
+    """`YYYY-MM` -> first day of that month. Raises InputError (exit 3) on anything else.
+    A date or a datetime gives its month's first day: a datetime kept its time of day, and
+    the month variable set to that instant left the month's earlier legs out."""
     if text is None:
         return None
     if isinstance(text, date):
-        return text.replace(day=1)
+        return date(text.year, text.month, 1)
     match = _MONTH_RE.match(text.strip())
     if not match:
         raise InputError(

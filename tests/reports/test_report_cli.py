@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pyarrow as pa
@@ -248,3 +249,16 @@ def test_run_report_of_a_finance_output_names_its_function(
     text = f"{failed.value} {failed.value.hint}"
     assert "unknown report" not in text and "did you mean" not in text, text
     assert f"cdr_pipeline.{function}" in text and f"cdr report {name}" in text, text
+
+
+def test_a_month_given_as_a_datetime_is_its_month(sample_wh: Settings) -> None:
+    """`run_report(settings, name, datetime(2026, 10, 1, 5))` (a notebook's `datetime.now()`
+    or a timestamp column's value) set the report's month variable to that instant: the
+    month's Webex Go legs before it were left out, and webex-go-adoption answered 0 Webex Go
+    users, legs and minutes for every location, with exit 0."""
+    by_text = run_report(sample_wh, "webex-go-adoption", "2026-10")
+    assert sum(by_text.table.column("webex_go_legs").to_pylist()) > 0
+    for when in (datetime(2026, 10, 1, 5), datetime(2026, 10, 31, 23, 59, tzinfo=UTC)):
+        result = run_report(sample_wh, "webex-go-adoption", when)
+        assert result.month == date(2026, 10, 1) and type(result.month) is date
+        assert result.table == by_text.table, when
