@@ -55,7 +55,7 @@ def parse_month(value: str | None) -> str | None:
     Raises NotebookParameterError naming the expected form and an example, so a typo in the
     parameters cell or in `CDR_NOTEBOOK_MONTH` stops the notebook with a clear message
     instead of a SQL error further down."""
-    text = (value or "").strip()
+    text = _text(value)
     if not text:
         return None
     match = _MONTH.fullmatch(text)
@@ -68,8 +68,12 @@ def parse_month(value: str | None) -> str | None:
 
 
 def _optional_text(value: str | None) -> str | None:
-    text = (value or "").strip()
-    return text or None
+    return _text(value) or None
+
+
+def _text(value: object) -> str:
+    """A parameter as text: papermill gives `-p DEPARTMENT 42` as the int 42."""
+    return "" if value is None else str(value).strip()
 
 
 def find_warehouse(start: Path | None = None) -> Path:

@@ -207,3 +207,18 @@ def test_a_notebook_left_open_past_a_vacuum_is_told_to_reopen(tmp_path: Path) ->
         assert again.query("select count(*) as n from fct_call_legs")["n"][0] > before["n"][0]
     finally:
         again.close()
+
+
+def test_parameters_papermill_gives_as_numbers_are_read_as_text(demo_wh: Path) -> None:
+    """`papermill ... -p DEPARTMENT 42` passes the int 42 (papermill types numeric values),
+    and open_notebook failed with "'int' object has no attribute 'strip'"; a month given
+    as a number stopped the same way instead of naming the form YYYY-MM."""
+    nb = open_notebook(department=42, location=7, warehouse=demo_wh)  # type: ignore[arg-type]
+    try:
+        assert (nb.department, nb.location) == ("42", "7")
+        assert nb.query("select $department as d")["d"][0] == "42"
+    finally:
+        nb.close()
+    for month in (202610, 2026.10):
+        with pytest.raises(NotebookParameterError, match="YYYY-MM"):
+            open_notebook(month=month, warehouse=demo_wh)  # type: ignore[arg-type]
