@@ -150,7 +150,7 @@ class Notebook:
             "location": self.location,
             "department": self.department,
         }
-        for name in set(_PARAMETER.findall(sql)):
+        for name in self._named(sql) & bound.keys():
             params.setdefault(name, bound[name])
         try:
             return self.con.sql(sql, params=params or None).pl()
@@ -171,6 +171,15 @@ class Notebook:
                 "replaced files are kept vacuum_grace_hours (24 by default), so a notebook "
                 "open longer than that must be reopened",
             ) from exc
+
+    def _named(self, sql: str) -> set[str]:
+        """The named parameters the SQL's statements hold, from DuckDB's parser: not those
+        in a comment (a filter commented out) or a text literal, which DuckDB would refuse
+        to bind. SQL that does not parse: those the text names (running it says why)."""
+        try:
+            return {n for s in self.con.extract_statements(sql) for n in s.named_parameters}
+        except duckdb.Error:
+            return set(_PARAMETER.findall(sql))
 
     def where(
         self,

@@ -222,3 +222,21 @@ def test_parameters_papermill_gives_as_numbers_are_read_as_text(demo_wh: Path) -
     for month in (202610, 2026.10):
         with pytest.raises(NotebookParameterError, match="YYYY-MM"):
             open_notebook(month=month, warehouse=demo_wh)  # type: ignore[arg-type]
+
+
+def test_a_parameter_in_a_comment_or_a_literal_is_not_bound(demo_wh: Path) -> None:
+    """A filter commented out (`-- and report_month = $month`) or a text holding `$location`
+    made nb.query bind a parameter the statement does not contain, and DuckDB refused it:
+    'Parameter/argument count mismatch for prepared statement. Expected 0, got 1'."""
+    nb = open_notebook(month="2026-10", location="Chicago HQ", warehouse=demo_wh)
+    try:
+        every = nb.query("select count(*) as n from fct_calls")["n"][0]
+        commented = nb.query("select count(*) as n from fct_calls -- where report_month = $month")
+        assert commented["n"][0] == every
+        block = nb.query("select count(*) as n from fct_calls /* and location = $location */")
+        assert block["n"][0] == every
+        assert nb.query("select '$location' as t")["t"][0] == "$location"
+        mixed = nb.query("select $month as m -- , $location")  # the one it holds is bound
+        assert mixed["m"][0] == date(2026, 10, 1)
+    finally:
+        nb.close()
