@@ -328,6 +328,12 @@ def connect(
     `tier="analyst"` reads the pseudonymised views (`warehouse/analyst.py`). Logs a warning
     when the tables hold versions the views do not read yet (`signature.behind_note`)."""
     path = settings.layout.duckdb
+    if not settings.layout.is_warehouse():  # a typo: `cdr build` would refuse it too
+        raise ConfigError(
+            f"{settings.warehouse.absolute()} is not a warehouse (no state/, tables/ or "
+            "cdr.duckdb in it)",
+            hint="check the folder: the one `cdr ingest` and `cdr build` wrote",
+        )
     if not path.is_file():
         raise ConfigError(
             f"{path} does not exist",

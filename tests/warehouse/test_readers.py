@@ -10,9 +10,14 @@ import time
 from pathlib import Path
 
 import duckdb
+import pytest
 from click.testing import CliRunner
 
 from cdr_pipeline.cli.main import cli
+from cdr_pipeline.config import Settings
+from cdr_pipeline.errors import ConfigError
+from cdr_pipeline.reports import run_report
+from cdr_pipeline.warehouse import connect
 from tests.warehouse.sample_warehouse import SAMPLES
 
 READER = r"""
@@ -74,3 +79,16 @@ def test_reader_is_never_blocked_by_build_or_ingest(tmp_path: Path) -> None:
     fresh = duckdb.connect(str(wh / "cdr.duckdb"), read_only=True)
     (now,) = fresh.execute("select count(*) from fct_call_legs").fetchone()  # type: ignore[misc]
     assert now > counts[0]
+
+
+def test_connect_to_a_folder_that_is_not_a_warehouse_says_so(tmp_path: Path) -> None:
+    """`connect` and `run_report` from Python on a mistyped folder said '<path>/cdr.duckdb
+    does not exist; run `cdr build`', which `cdr build` refuses for such a folder."""
+    (tmp_path / "exports").mkdir()
+    for folder in (tmp_path / "warehuose", tmp_path / "exports"):
+        settings = Settings(warehouse=folder)
+        for read in (connect, lambda s: run_report(s, "top-callers")):
+            with pytest.raises(ConfigError, match="is not a warehouse") as failed:
+                read(settings)
+            assert "run `cdr build`" not in str(failed.value.hint), failed.value.hint
+        assert not folder.exists() or not any(folder.iterdir())  # nothing was created
