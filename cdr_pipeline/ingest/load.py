@@ -46,6 +46,9 @@ ADVICE = {
     "invalid_utf8": "the file is not UTF-8 (saved as Windows-1252 or Latin-1?): export it again "
     "as UTF-8, or convert it (iconv -f WINDOWS-1252 -t UTF-8 FILE > FILE-utf8.csv) and load "
     "that; ",
+    "spreadsheet_number": "the file was re-saved by a spreadsheet, which rounded long numbers "
+    "and ids to scientific notation (2.34059E+09): load the export as downloaded from Control "
+    "Hub, or open it in the spreadsheet with those columns imported as text; ",
 }
 """What to try first when most of a file's rows are rejected for a reason, before the
 general hint."""

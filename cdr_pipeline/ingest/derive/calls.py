@@ -8,10 +8,45 @@ import hashlib
 import polars as pl
 
 from cdr_pipeline.ingest.derive.base import Check
-from cdr_pipeline.schema.calls import WEBEX_GO_SUB_CLIENT_TYPE
+from cdr_pipeline.schema.calls import CALL_LEGS, WEBEX_GO_SUB_CLIENT_TYPE
 from cdr_pipeline.text import ISO_MS_STRFTIME
 
 DURATIONS = ("duration_seconds", "ring_duration_seconds", "hold_duration_seconds")
+
+DIGIT_TEXT = (
+    "report_id",
+    "calling_number",
+    "called_number",
+    "user_number",
+    "site_main_number",
+    "dialed_digits",
+    "caller_id_number",
+    "external_caller_id_number",
+    "redirecting_number",
+    "local_call_id",
+    "remote_call_id",
+    "related_call_id",
+    "transfer_related_call_id",
+    "local_session_id",
+    "remote_session_id",
+    "final_local_session_id",
+    "final_remote_session_id",
+    "authorization_code",
+    "elin",
+    "pstn_vendor_org_id",
+    "pstn_provider_id",
+)
+"""Text columns of numbers and ids a spreadsheet can read as a number: one that opened the
+export and saved it again wrote a long one in scientific notation (`+442079460000` as
+`4.42079E+11`, a call id as `2.34059E+09`), its other digits gone for good."""
+
+SCIENTIFIC = r"^[+-]?\d(\.\d+)?[Ee][+-]\d+$"
+"""A spreadsheet's scientific notation: one digit, a fraction, then a signed exponent. No
+number, extension, call or session id is written so (a hex id has no `.` or sign)."""
+
+
+HEADERS = {c.name: c.headers[0] for c in CALL_LEGS.input_columns if c.headers}
+"""The export's spelling of each column, for the reject details."""
 
 
 def _synthetic_report_id(parts: str) -> str:
@@ -51,6 +86,18 @@ def derive_calls(df: pl.DataFrame) -> tuple[pl.DataFrame, list[Check]]:
         ]
         df = df.with_columns(pl.coalesce(pl.col("report_id"), pl.Series(ids, dtype=pl.String)))
     checks = [
+        Check(
+            "spreadsheet_number",
+            pl.col(name).str.contains(SCIENTIFIC),
+            pl.format(
+                f"{HEADERS[name]}: '{{}}' is a spreadsheet's scientific notation, its "
+                "rounded-away digits are lost",
+                pl.col(name),
+            ),
+        )
+        for name in DIGIT_TEXT
+    ]
+    checks += [
         Check(
             "negative_duration",
             pl.col(name) < 0,

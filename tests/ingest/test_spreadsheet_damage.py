@@ -1,0 +1,78 @@
+"""Exports opened and saved again in a spreadsheet (Excel, LibreOffice): what it rounds away
+cannot be recovered, so a record it damaged is quarantined with a reason that says so, and a
+file it damaged throughout fails with a hint to load the export as downloaded."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.ingest.helpers import load, rejects, run_cdr, table
+from tests.ingest.hostile_corpus import HEADER, REPORT_ID, csv_bytes, line, rows
+
+CALLING = HEADER.index("Calling number")
+LOCAL_CALL_ID = HEADER.index("Local call ID")
+
+
+def test_report_ids_in_scientific_notation_are_quarantined_not_merged(wh: Path) -> None:
+    """Two records whose numeric Report IDs a spreadsheet saved as `2.34059E+09` share that
+    text: loaded, the second counted as a duplicate of the first and was lost."""
+    body = rows(200, 71)
+    body[3][REPORT_ID] = "2.34059E+09"
+    body[8][REPORT_ID] = "2.34059E+09"
+    path = wh.parent / "resaved.csv"
+    path.write_bytes(csv_bytes([line(r) for r in body]))
+    (f,) = load(wh, path, max_reject_rate=0.05).files
+    assert (f.status, f.rows_loaded, f.rows_duplicate, f.rows_rejected) == ("loaded", 198, 0, 2)
+    bad = rejects(wh)
+    assert bad["source_row"].to_list() == [5, 10]
+    assert set(bad["reason"]) == {"spreadsheet_number"}
+    assert bad["detail"][0] == (
+        "Report ID: '2.34059E+09' is a spreadsheet's scientific notation, its rounded-away "
+        "digits are lost"
+    )
+    assert "2.34059E+09" not in table(wh)["report_id"].to_list()
+
+
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [(CALLING, "4.42079E+11"), (CALLING, "-1.5E+10"), (LOCAL_CALL_ID, "9.56142e+08")],
+)
+def test_numbers_and_ids_in_scientific_notation_are_quarantined(
+    wh: Path, column: int, value: str
+) -> None:
+    body = rows(200, 72)
+    body[0][column] = value
+    path = wh.parent / "resaved.csv"
+    path.write_bytes(csv_bytes([line(r) for r in body]))
+    (f,) = load(wh, path, max_reject_rate=0.05).files
+    assert (f.rows_loaded, f.rows_rejected) == (199, 1)
+    assert rejects(wh)["reason"].to_list() == ["spreadsheet_number"]
+
+
+def test_a_file_resaved_by_a_spreadsheet_fails_saying_to_load_the_download(wh: Path) -> None:
+    body = rows(50, 73)
+    for i, row in enumerate(body):
+        row[REPORT_ID] = f"{2 + i / 100:.5f}E+09"
+        row[CALLING] = "4.42079E+11"
+    path = wh.parent / "resaved.csv"
+    path.write_bytes(csv_bytes([line(r) for r in body]))
+    done = run_cdr("--warehouse", str(wh), "ingest", str(path))
+    assert done.returncode == 3, done.stderr
+    assert "spreadsheet_number (50)" in done.stderr
+    assert "re-saved by a spreadsheet" in done.stderr
+    assert "as downloaded from Control Hub" in done.stderr
+
+
+def test_values_that_only_look_numeric_still_load(wh: Path) -> None:
+    """Hex session ids with one `e` and numbers are not a spreadsheet's notation."""
+    body = rows(3, 74)
+    body[0][CALLING] = "+442079460000"
+    body[1][CALLING] = "1234e5"  # no sign after the E: what no spreadsheet writes
+    body[2][CALLING] = "*73"
+    path = wh.parent / "fine.csv"
+    path.write_bytes(csv_bytes([line(r) for r in body]))
+    (f,) = load(wh, path).files
+    assert (f.rows_loaded, f.rows_rejected) == (3, 0)
+    assert sorted(table(wh)["calling_number"].to_list()) == ["*73", "+442079460000", "1234e5"]
