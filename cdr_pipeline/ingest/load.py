@@ -49,6 +49,9 @@ ADVICE = {
     "spreadsheet_number": "the file was re-saved by a spreadsheet, which rounded long numbers "
     "and ids to scientific notation (2.34059E+09): load the export as downloaded from Control "
     "Hub, or open it in the spreadsheet with those columns imported as text; ",
+    "spreadsheet_date": "the file was re-saved by a spreadsheet, which rewrote its times in a "
+    "local date format (12/01/2026 14:03: 1 December or 12 January?): load the file as "
+    "downloaded or exported, or write times as ISO-8601 (2026-12-01T14:03:00Z); ",
 }
 """What to try first when most of a file's rows are rejected for a reason, before the
 general hint."""

@@ -16,6 +16,7 @@ import polars as pl
 
 from cdr_pipeline.ingest.derive import DERIVERS, Check
 from cdr_pipeline.ingest.derive.base import long_values
+from cdr_pipeline.ingest.spreadsheet import drop_flags, local_date_check, mark_local_dates
 from cdr_pipeline.schema.base import (
     BOOLEAN,
     DATE,
@@ -292,6 +293,7 @@ def _typed_columns(
             unusable = typed_col.is_null()
             if c.dtype == TIMESTAMP:  # parsed, but no day a call can have
                 unusable = unusable | ~typed_col.is_between(*TIMESTAMP_RANGE, closed="left")
+                checks.append(local_date_check(c.name, spelled))
             checks.append(
                 Check(
                     BAD_REASON[c.dtype],
@@ -341,12 +343,10 @@ def normalize(
     lf = lf.with_columns([e.alias(f"__typed_{e.meta.output_name()}") for e in typed])
     # in-memory: on a chunk the streaming engine's threads cost more than they bring (the 1M
     # ingest benchmark runs ~0.2 s faster)
-    df = _fill_timestamps(
-        lf.collect(engine="in-memory"),
-        [c.name for c in schema.input_columns if c.dtype == TIMESTAMP and not c.sensitive],
-    )
+    times = [c.name for c in schema.input_columns if c.dtype == TIMESTAMP and not c.sensitive]
+    df = mark_local_dates(_fill_timestamps(lf.collect(engine="in-memory"), times), times)
     df = (
-        _flag(df, checks)
+        drop_flags(_flag(df, checks))
         .drop([c.name for c in schema.input_columns if not c.sensitive and c.dtype != STRING])
         .rename({f"__typed_{e.meta.output_name()}": e.meta.output_name() for e in typed})
     )

@@ -76,3 +76,49 @@ def test_values_that_only_look_numeric_still_load(wh: Path) -> None:
     (f,) = load(wh, path).files
     assert (f.rows_loaded, f.rows_rejected) == (3, 0)
     assert sorted(table(wh)["calling_number"].to_list()) == ["*73", "+442079460000", "1234e5"]
+
+
+START = HEADER.index("Start time")
+RELEASE = HEADER.index("Release time")
+
+
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [
+        (START, "12/01/2026 14:03"),
+        (RELEASE, "1/12/2026 14:03:11"),
+        (START, "01.12.2026 14:03"),
+        (RELEASE, "12/1/2026 2:03 PM"),
+    ],
+)
+def test_times_in_a_spreadsheets_local_format_are_quarantined_as_such(
+    wh: Path, column: int, value: str
+) -> None:
+    """`12/01/2026 14:03` is 1 December or 12 January depending on the locale that saved it:
+    never loaded, and the reject says what happened rather than only 'cannot parse'."""
+    body = rows(200, 75)
+    body[0][column] = value
+    path = wh.parent / "resaved.csv"
+    path.write_bytes(csv_bytes([line(r) for r in body]))
+    (f,) = load(wh, path, max_reject_rate=0.05).files
+    assert (f.rows_loaded, f.rows_rejected) == (199, 1)
+    (bad,) = rejects(wh).iter_rows(named=True)
+    assert bad["reason"] == "spreadsheet_date"
+    assert bad["detail"] == (
+        f"{HEADER[column]}: '{value}' is a spreadsheet's local date format, whose order of "
+        "day and month is unknown"
+    )
+
+
+def test_a_file_whose_times_a_spreadsheet_rewrote_fails_saying_to_load_the_download(
+    wh: Path,
+) -> None:
+    body = rows(50, 76)
+    for row in body:
+        row[START] = "10/02/2026 11:00"
+    path = wh.parent / "resaved.csv"
+    path.write_bytes(csv_bytes([line(r) for r in body]))
+    done = run_cdr("--warehouse", str(wh), "ingest", str(path))
+    assert done.returncode == 3, done.stderr
+    assert "spreadsheet_date (50)" in done.stderr
+    assert "re-saved by a spreadsheet" in done.stderr and "ISO-8601" in done.stderr
