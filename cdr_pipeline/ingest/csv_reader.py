@@ -49,7 +49,8 @@ def read_csv_body(
         pieces, have, held, pending_rejects = [], 0, 0, []
         return chunk
 
-    for item in split_stream(stream, header.rest, header.next_line, ord(delimiter), max_record):
+    split = split_stream(stream, header.rest, header.next_line, ord(delimiter), max_record, ncols)
+    for item in split:
         if isinstance(item, RawReject):
             pending_rejects.append(item)
             continue

@@ -160,11 +160,43 @@ def _split_records(buf: bytes, first_line: int, sep: int = 44) -> tuple[Segment,
 
 
 def split_stream(
-    stream: BinaryIO, rest: bytes, first_line: int, sep: int, max_record: int = MAX_RECORD_BYTES
+    stream: BinaryIO,
+    rest: bytes,
+    first_line: int,
+    sep: int,
+    max_record: int = MAX_RECORD_BYTES,
+    fields: int = 0,
 ) -> Iterator[Segment | RawReject]:
     """Segments of complete records, and rejects for lines that can never form one (broken
     quoting): each rejected line is one physical record, and splitting re-synchronises on the
-    next line."""
+    next line. A stream that ends inside a record (no line break after a last record short of
+    `fields` fields, or inside a quoted field) was cut short: it fails (`BadInput`)."""
+    unended: list[int] = []
+    last: Segment | RawReject | None = None
+    for item in _split_stream(stream, rest, first_line, sep, max_record, unended):
+        yield item
+        last = item
+    if unended and fields and last is not None:
+        if isinstance(last, RawReject):
+            ended = last.reason != "unterminated_quote"
+            line = last.source_row
+        else:
+            ended = int(last.commas[-1]) == (fields - 1) % 256
+            line = int(last.lines[-1])
+        if not ended:
+            raise BadInput(
+                "the file ends inside a record, with no line break after it: it was cut "
+                "short, as an interrupted download or copy leaves it",
+                line=line,
+                hint="download or copy it again; to load the records before it, delete "
+                "that last line",
+            )
+
+
+def _split_stream(
+    stream: BinaryIO, rest: bytes, first_line: int, sep: int, max_record: int, unended: list[int]
+) -> Iterator[Segment | RawReject]:
+    """`split_stream`; `unended` gets an item when the stream has no line break at its end."""
     pending, line = b"", first_line
     block, eof = rest, False
     while not eof or pending:
@@ -178,6 +210,7 @@ def split_stream(
                 break
             if not buf.endswith(b"\n"):  # last record without a final newline
                 buf += b"\n"
+                unended.append(line)
         elif _blank_lines_only(buf):  # counted, not split: megabytes of them cost nothing
             line += buf.count(b"\n")
             pending = b"\r" if buf.endswith(b"\r") else b""  # maybe the CR of a CRLF

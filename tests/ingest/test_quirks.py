@@ -223,12 +223,19 @@ def test_reject_rate_above_threshold_publishes_nothing(wh: Path) -> None:
     assert again.files[0].status == "loaded" and table(wh).height == 3
 
 
-def test_truncated_last_line_is_quarantined(wh: Path) -> None:
+def test_truncated_last_line_fails_the_file(wh: Path, tmp_path: Path) -> None:
+    """The file ends inside a quoted field of its last record, with no line break: it was
+    cut short, and the records after the cut are missing, so it fails whatever the reject
+    rate, as a cut gzip does. Its last line deleted, as the hint says, the rest loads."""
     result = load(wh, fixture("truncated_last_line.csv"), max_reject_rate=1.0)
     f = result.files[0]
-    assert (f.rows_loaded, f.rows_rejected) == (2, 1)
-    assert rejects(wh)["reason"].to_list() == ["unterminated_quote"]
-    assert rejects(wh)["source_row"].to_list() == [4]
+    assert (f.status, f.exit_code, f.rows_loaded) == ("failed", 3, 0)
+    assert "line 4: the file ends inside a record" in f.message
+    lines = fixture("truncated_last_line.csv").read_bytes().splitlines(keepends=True)
+    fixed = tmp_path / "fixed.csv"
+    fixed.write_bytes(b"".join(lines[:3]))
+    (g,) = load(wh, fixed).files
+    assert (g.status, g.rows_loaded, g.rows_rejected) == ("loaded", 2, 0)
 
 
 def test_ragged_row_fixture(wh: Path) -> None:

@@ -1,0 +1,53 @@
+"""A CSV export cut short (a download or copy interrupted) ends inside a record: it fails as
+a whole, as a cut gzip or ZIP does, rather than load as if it were the whole export."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.ingest.helpers import load, rejects, run_cdr, table
+from tests.ingest.hostile_corpus import csv_bytes, line, rows
+
+
+def _export(n: int) -> bytes:
+    return csv_bytes([line(r) for r in rows(n, 81)])
+
+
+@pytest.mark.parametrize(
+    ("record", "marker", "line_no"),
+    [(300, b",", 301), (302, b'"', 303)],
+    ids=["in_a_field", "in_a_quoted_name"],
+)
+def test_a_csv_cut_mid_record_fails_naming_the_line(
+    wh: Path, record: int, marker: bytes, line_no: int
+) -> None:
+    """Cut inside a record (in a field, or inside a quoted name): before, the records above
+    it loaded, exit 0 and no word on stderr, the rest of the export missing."""
+    whole = _export(400)
+    start = [i for i, b in enumerate(whole) if b == 0x0A][record - 1] + 1  # line record + 1
+    path = wh.parent / "Calling_Detailed_Call_History.csv"
+    path.write_bytes(whole[: whole.index(marker, start) + 4])
+    done = run_cdr("--warehouse", str(wh), "ingest", str(path))
+    assert done.returncode == 3, done.stdout + done.stderr
+    assert "ends inside a record" in done.stderr and f"line {line_no}" in done.stderr
+    assert "cut short" in done.stderr and "download or copy it again" in done.stderr
+    assert not (wh / "tables" / "call_legs").exists() or table(wh).height == 0
+
+
+def test_a_last_record_without_a_line_break_still_loads(wh: Path) -> None:
+    """Many tools write no line break after the last record: a whole record is no cut."""
+    path = wh.parent / "no_final_newline.csv"
+    path.write_bytes(_export(50).removesuffix(b"\r\n"))
+    (f,) = load(wh, path).files
+    assert (f.status, f.rows_loaded, f.rows_rejected) == ("loaded", 50, 0)
+
+
+def test_a_ragged_last_line_that_ends_with_a_line_break_is_quarantined(wh: Path) -> None:
+    """A short last record followed by its line break was written so: one reject, as any."""
+    path = wh.parent / "short_last.csv"
+    path.write_bytes(_export(300) + b"2026-10-01T10:00:00.000Z,x\r\n")
+    (f,) = load(wh, path).files
+    assert (f.status, f.rows_loaded, f.rows_rejected) == ("loaded", 300, 1)
+    assert rejects(wh)["reason"].to_list() == ["ragged_row"]
