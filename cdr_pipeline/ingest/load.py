@@ -47,8 +47,9 @@ ADVICE = {
     "as UTF-8, or convert it (iconv -f WINDOWS-1252 -t UTF-8 FILE > FILE-utf8.csv) and load "
     "that; ",
     "spreadsheet_number": "the file was re-saved by a spreadsheet, which rounded long numbers "
-    "and ids to scientific notation (2.34059E+09): load the export as downloaded from Control "
-    "Hub, or open it in the spreadsheet with those columns imported as text; ",
+    "and ids to scientific notation (2.34059E+09): load the file as downloaded or exported "
+    "(a Control Hub report as downloaded), or import those columns as text in the "
+    "spreadsheet; ",
     "spreadsheet_date": "the file was re-saved by a spreadsheet, which rewrote its times in a "
     "local date format (12/01/2026 14:03: 1 December or 12 January?): load the file as "
     "downloaded or exported, or write times as ISO-8601 (2026-12-01T14:03:00Z); ",

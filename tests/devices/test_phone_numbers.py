@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from cdr_pipeline.config import Settings
+from cdr_pipeline.ingest import ingest_paths
 from tests.devices.helpers import EVENT_HEADER, ORG, SNAPSHOT_HEADER, ingest, rows, views, write_csv
+from tests.ingest.helpers import rejects
 from tests.warehouse.finance_world import CALL_HEADER
 
 USER = "0a000000-0000-4000-8000-000000000009"
@@ -103,3 +106,29 @@ def test_a_mobile_number_a_spreadsheet_saved_without_its_plus_is_the_same_unit(
         "select consumed_peak, licence_days, idle_licences, idle_cost "
         "from rpt_licence_reconciliation where month = date '2026-09-01'",
     ) == [(1, 30, 1, 20.0)]
+
+
+def test_mobile_numbers_a_spreadsheet_rounded_are_quarantined_not_one_unit(
+    tmp_path: Path,
+) -> None:
+    """A spreadsheet writes a 12-digit number in scientific notation: `+447700900001` and
+    `+447700900002` both become `4.4477E+11`. Loaded, two devices held one licence unit;
+    their digits are gone, so both rows are quarantined saying why."""
+    snaps = write_csv(
+        tmp_path / "in" / "snap.csv",
+        SNAPSHOT_HEADER,
+        [
+            f"2026-09-01T06:00:00Z,{ORG},M{i},{USER},,,MOBILE_OPERATOR,4.4477E+11,,L,,S,ONLINE,,"
+            for i in (1, 2)
+        ]
+        + [f"2026-09-01T06:00:00Z,{ORG},M3,{USER},,,MOBILE_OPERATOR,+447700900003,,L,,S,ONLINE,,"],
+    )
+    wh = tmp_path / "wh"
+    (f,) = ingest_paths(Settings(warehouse=wh, max_reject_rate=1.0), [snaps]).files
+    assert (f.rows_loaded, f.rows_rejected) == (1, 2)
+    bad = rejects(wh)
+    assert set(bad["reason"]) == {"spreadsheet_number"}
+    assert bad["detail"][0] == (
+        "phone_number: '4.4477E+11' is a spreadsheet's scientific notation, its rounded-away "
+        "digits are lost"
+    )

@@ -42,3 +42,27 @@ def long_values(names: list[str], schema: TableSchema, limit: int) -> Check:
             longest,
         ),
     )
+
+
+SCIENTIFIC = r"^[+-]?\d(\.\d+)?[Ee][+-]\d+$"
+"""A spreadsheet's scientific notation: one digit, a fraction, then a signed exponent. One
+that opened a file and saved it again wrote a long digit string so (`+442079460000` as
+`4.42079E+11`, an id as `2.34059E+09`), its other digits gone for good. No phone number,
+extension, call or session id is written so (a hex id has no `.` or sign)."""
+
+
+def spreadsheet_numbers(names: dict[str, str]) -> list[Check]:
+    """The checks that quarantine a value of these text columns (column -> the name the
+    detail gives it) in a spreadsheet's scientific notation (`spreadsheet_number`)."""
+    return [
+        Check(
+            "spreadsheet_number",
+            pl.col(name).str.contains(SCIENTIFIC),
+            pl.format(
+                f"{shown}: '{{}}' is a spreadsheet's scientific notation, its rounded-away "
+                "digits are lost",
+                pl.col(name),
+            ),
+        )
+        for name, shown in names.items()
+    ]

@@ -7,7 +7,7 @@ import hashlib
 
 import polars as pl
 
-from cdr_pipeline.ingest.derive.base import Check
+from cdr_pipeline.ingest.derive.base import Check, spreadsheet_numbers
 from cdr_pipeline.schema.calls import CALL_LEGS, WEBEX_GO_SUB_CLIENT_TYPE
 from cdr_pipeline.text import ISO_MS_STRFTIME
 
@@ -36,14 +36,8 @@ DIGIT_TEXT = (
     "pstn_vendor_org_id",
     "pstn_provider_id",
 )
-"""Text columns of numbers and ids a spreadsheet can read as a number: one that opened the
-export and saved it again wrote a long one in scientific notation (`+442079460000` as
-`4.42079E+11`, a call id as `2.34059E+09`), its other digits gone for good."""
-
-SCIENTIFIC = r"^[+-]?\d(\.\d+)?[Ee][+-]\d+$"
-"""A spreadsheet's scientific notation: one digit, a fraction, then a signed exponent. No
-number, extension, call or session id is written so (a hex id has no `.` or sign)."""
-
+"""Text columns of numbers and ids a spreadsheet can read as a number and round
+(`base.SCIENTIFIC`)."""
 
 HEADERS = {c.name: c.headers[0] for c in CALL_LEGS.input_columns if c.headers}
 """The export's spelling of each column, for the reject details."""
@@ -85,18 +79,7 @@ def derive_calls(df: pl.DataFrame) -> tuple[pl.DataFrame, list[Check]]:
             for b, m in zip(basis.to_list(), missing_id.to_list(), strict=True)
         ]
         df = df.with_columns(pl.coalesce(pl.col("report_id"), pl.Series(ids, dtype=pl.String)))
-    checks = [
-        Check(
-            "spreadsheet_number",
-            pl.col(name).str.contains(SCIENTIFIC),
-            pl.format(
-                f"{HEADERS[name]}: '{{}}' is a spreadsheet's scientific notation, its "
-                "rounded-away digits are lost",
-                pl.col(name),
-            ),
-        )
-        for name in DIGIT_TEXT
-    ]
+    checks = spreadsheet_numbers({name: HEADERS[name] for name in DIGIT_TEXT})
     checks += [
         Check(
             "negative_duration",

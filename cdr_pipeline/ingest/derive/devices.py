@@ -18,7 +18,7 @@ import re
 
 import polars as pl
 
-from cdr_pipeline.ingest.derive.base import Check
+from cdr_pipeline.ingest.derive.base import Check, spreadsheet_numbers
 from cdr_pipeline.schema.devices import (
     DEPLOYMENTS,
     EVENT_TYPES,
@@ -180,7 +180,8 @@ def derive_snapshots(df: pl.DataFrame) -> tuple[pl.DataFrame, list[Check]]:
         _phone_number(pl.col("phone_number")).alias("phone_number"),
         pl.col("snapshot_time").dt.strftime("%Y-%m").alias("snapshot_month"),
     )
-    return df, checks + more
+    # a number in scientific notation is kept as given by `_phone_number`
+    return df, checks + more + spreadsheet_numbers({"phone_number": "phone_number"})
 
 
 def synthetic_event_id(org_uuid: str, device_id: str, event_type: str, event_time: str) -> str:
@@ -230,7 +231,7 @@ def derive_events(df: pl.DataFrame) -> tuple[pl.DataFrame, list[Check]]:
             for row, m in zip(basis.iter_rows(), missing.to_list(), strict=True)
         ]
         df = df.with_columns(pl.coalesce(pl.col("event_id"), pl.Series(ids, dtype=pl.String)))
-    return df, checks + more
+    return df, checks + more + spreadsheet_numbers({"phone_number": "phone_number"})
 
 
 def derive_entitlements(df: pl.DataFrame) -> tuple[pl.DataFrame, list[Check]]:
