@@ -7,7 +7,9 @@ fails the file: nothing after it could be split reliably.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
+import re
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -44,10 +46,32 @@ def sniff_delimiter(header_text: str) -> str:
     return best if counts[best] else ","
 
 
-def read_header(stream: BinaryIO, limits: Limits | None = None) -> Header:
+class _Prefixed(io.BytesIO):
+    """`prefix`, then the rest of `stream`."""
+
+    def __init__(self, prefix: bytes, stream: BinaryIO) -> None:
+        super().__init__()
+        self.prefix, self.stream = prefix, stream
+
+    def read(self, size: int | None = -1) -> bytes:
+        if self.prefix:
+            out, self.prefix = self.prefix, b""
+            return out
+        return self.stream.read(-1 if size is None else size)
+
+
+_SEP_LINE = re.compile(rb"(?:\xef\xbb\xbf)?sep=([,;\t])", re.IGNORECASE)
+"""`sep=;`: the line that tells a spreadsheet the separator, written before the header by
+tools that make CSV for Excel."""
+
+
+def read_header(
+    stream: BinaryIO, limits: Limits | None = None, delimiter: str | None = None
+) -> Header:
     """Read the header (the first line that is not blank or separators only) and sniff the
-    separator. A header that is too long, has too many columns, an open quote, a bare CR,
-    NUL bytes or bytes that are not UTF-8 fails the file."""
+    separator, unless a `sep=` line before it names it. A header that is too long, has too
+    many columns, an open quote, a bare CR, NUL bytes or bytes that are not UTF-8 fails the
+    file."""
     limits = limits or Limits()
     buf, searched, start = b"", 0, -1
     while True:  # blank lines before the header count towards its limit
@@ -76,9 +100,12 @@ def read_header(stream: BinaryIO, limits: Limits | None = None) -> Header:
     raw = raw.removesuffix(b"\r").removesuffix(b"\r")  # CRLF, or CR CR LF (see csv_split)
     if not raw.strip() or not raw.strip(_NOT_A_LINE):  # blank, or separators only
         return Header([], b"", 1)
+    named = _SEP_LINE.fullmatch(raw.strip()) if delimiter is None else None
+    if named:
+        return _after_sep_line(_Prefixed(rest, stream), limits, named.group(1).decode(), line)
     _check_header(raw, line)
     header_text = raw.decode("utf-8", errors="replace")
-    delimiter = sniff_delimiter(header_text)
+    delimiter = delimiter or sniff_delimiter(header_text)
     try:
         headers = split_fields(header_text, delimiter, strict=True)
     except csv.Error as exc:
@@ -90,6 +117,16 @@ def read_header(stream: BinaryIO, limits: Limits | None = None) -> Header:
             hint="check this is a DCH export; raise max_columns in cdr.toml if it is",
         )
     return Header(headers, rest, line + 1, delimiter)
+
+
+def _after_sep_line(stream: BinaryIO, limits: Limits, delimiter: str, line: int) -> Header:
+    """The header after a `sep=` line (`line`), split at the separator it names."""
+    try:
+        inner = read_header(stream, limits, delimiter)
+    except BadInput as exc:  # its lines count from the line after `sep=`
+        exc.line = None if exc.line is None else exc.line + line
+        raise
+    return dataclasses.replace(inner, next_line=inner.next_line + line)
 
 
 _NOT_A_LINE = b"\r\n" + "".join(DELIMITERS).encode()

@@ -122,3 +122,22 @@ def test_a_file_whose_times_a_spreadsheet_rewrote_fails_saying_to_load_the_downl
     assert done.returncode == 3, done.stderr
     assert "spreadsheet_date (50)" in done.stderr
     assert "re-saved by a spreadsheet" in done.stderr and "ISO-8601" in done.stderr
+
+
+@pytest.mark.parametrize("separator", [",", ";"])
+def test_a_sep_line_before_the_header_names_the_separator(wh: Path, separator: str) -> None:
+    """`sep=;` on the first line tells a spreadsheet the separator (tools that write CSV
+    for Excel add it): it was read as the header, 'the header (sep=, ) matches none of the
+    input kinds'. The records keep their line numbers."""
+    body = rows(20, 77)
+    body[4][LOCAL_CALL_ID] = "2.34059E+09"
+    text = "".join(
+        separator.join(f'"{v}"' if separator in v or '"' in v else v for v in r) + "\r\n"
+        for r in [HEADER, *body]
+    )
+    path = wh.parent / "with_sep_line.csv"
+    path.write_bytes(f"sep={separator}\r\n{text}".encode())
+    (f,) = load(wh, path, max_reject_rate=0.1).files
+    assert (f.status, f.kind, f.rows_loaded, f.rows_rejected) == ("loaded", "calls", 19, 1)
+    assert rejects(wh)["source_row"].to_list() == [7]
+    assert table(wh)["user_name"].null_count() == 0
