@@ -18,7 +18,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from cdr_pipeline.config import Settings
-from cdr_pipeline.errors import ConservationError, RejectRateExceeded, environment_error
+from cdr_pipeline.errors import (
+    ConservationError,
+    InputError,
+    RejectRateExceeded,
+    environment_error,
+)
 from cdr_pipeline.ingest.digest import Digest, Fingerprint
 from cdr_pipeline.ingest.limits import unreadable
 from cdr_pipeline.ingest.merge import merge_staged
@@ -56,6 +61,10 @@ ADVICE = {
 }
 """What to try first when most of a file's rows are rejected for a reason, before the
 general hint."""
+
+SPREADSHEET_ROWS = 1_048_576
+"""The rows Excel and LibreOffice Calc keep: a larger export saved again from one holds its
+header and this many records less one, the rest gone without a trace in the file."""
 
 
 class _AlreadyLoaded(Exception):
@@ -234,13 +243,9 @@ class FileLoader:
                 hint=ADVICE.get(result.top_reasons[0][0], "") + "see the quarantined rows under "
                 "rejects/ (cdr runs shows the file); fix the export or raise --max-reject-rate",
             )
-            result.status, result.message, result.exit_code = (
-                "failed",
-                err.one_line(),
-                err.exit_code,
-            )
-            result.rows_loaded = result.rows_duplicate = 0
-            return result
+            return _refused(result, err)
+        if result.source_kind == "csv_report" and result.rows_read == SPREADSHEET_ROWS - 1:
+            return _refused(result, _spreadsheet_cut(result))
         assert staged.folder is not None
         tag = f"{self.run_id}-{self.seq}"
         pending = self.tables.table(schema)
@@ -277,3 +282,22 @@ class FileLoader:
         dest = self.settings.layout.rejects_file(schema.name, f"{name}-{safe}")
         dest.parent.mkdir(parents=True, exist_ok=True)
         install_file(rejects, dest)
+
+
+def _refused(result: FileResult, err: InputError) -> FileResult:
+    """`result` as a source none of whose rows is published, for `err`."""
+    result.status, result.message, result.exit_code = "failed", err.one_line(), err.exit_code
+    result.rows_loaded = result.rows_duplicate = 0
+    return result
+
+
+def _spreadsheet_cut(result: FileResult) -> InputError:
+    return InputError(
+        f"{result.rows_read:,} records, exactly as many as a spreadsheet keeps under its "
+        f"header ({SPREADSHEET_ROWS:,} rows): it was most likely cut at that limit when a "
+        "spreadsheet saved it, the records after it missing; no rows of this file were "
+        "published",
+        path=result.source,
+        hint="load the export as downloaded; a file that genuinely holds this many records "
+        "loads once you split it in two",
+    )

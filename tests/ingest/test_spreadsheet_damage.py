@@ -141,3 +141,20 @@ def test_a_sep_line_before_the_header_names_the_separator(wh: Path, separator: s
     assert (f.status, f.kind, f.rows_loaded, f.rows_rejected) == ("loaded", "calls", 19, 1)
     assert rejects(wh)["source_row"].to_list() == [7]
     assert table(wh)["user_name"].null_count() == 0
+
+
+def test_a_csv_of_exactly_a_spreadsheets_rows_is_refused(wh: Path) -> None:
+    """Excel and LibreOffice keep 1,048,576 rows: a larger export opened and saved again
+    holds its header and 1,048,575 records, the rest gone without a trace in the file. It
+    loaded whole, exit 0."""
+    path = wh.parent / "resaved_big.csv"
+    with path.open("w", encoding="utf-8") as out:
+        out.write("Report ID,Start time,Direction,Correlation ID\n")
+        out.writelines(
+            f"r{i},2026-10-01T10:00:00.000Z,ORIGINATING,c{i}\n" for i in range(1_048_575)
+        )
+    done = run_cdr("--warehouse", str(wh), "ingest", str(path))
+    assert done.returncode == 3, done.stdout + done.stderr
+    assert "1,048,575 records" in done.stderr and "cut at that limit" in done.stderr
+    assert "split it in two" in done.stderr
+    assert not (wh / "tables" / "call_legs").exists() or table(wh).height == 0
