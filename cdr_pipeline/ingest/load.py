@@ -244,6 +244,9 @@ class FileLoader:
                 "rejects/ (cdr runs shows the file); fix the export or raise --max-reject-rate",
             )
             return _refused(result, err)
+        marks = {r: n for r, n in staged.reasons.items() if r.startswith("spreadsheet_")}
+        if marks and schema.kind == "calls":  # Control Hub's own file: never edited
+            return _refused(result, _spreadsheet_saved(result, marks))
         if result.source_kind == "csv_report" and result.rows_read == SPREADSHEET_ROWS - 1:
             return _refused(result, _spreadsheet_cut(result))
         assert staged.folder is not None
@@ -300,4 +303,18 @@ def _spreadsheet_cut(result: FileResult) -> InputError:
         path=result.source,
         hint="load the export as downloaded; a file that genuinely holds this many records "
         "loads once you split it in two",
+    )
+
+
+def _spreadsheet_saved(result: FileResult, marks: dict[str, int]) -> InputError:
+    """A call-leg source with records a spreadsheet damaged visibly: it saved every record,
+    and what it did to the others may not show."""
+    first = max(marks, key=lambda r: marks[r])
+    return InputError(
+        f"{sum(marks.values())} of {result.rows_read} rows rejected: {', '.join(sorted(marks))}, "
+        "the marks of a spreadsheet that saved the export again; the other records may have "
+        "been changed without a trace (a number's '+' or leading zeros dropped, a time's "
+        "seconds cut), so no rows of this file were published",
+        path=result.source,
+        hint=ADVICE[first] + "see the quarantined rows under rejects/ (cdr runs shows the file)",
     )
