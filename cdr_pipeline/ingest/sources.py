@@ -239,6 +239,24 @@ def _zip_sources(path: Path, zf: zipfile.ZipFile) -> list[Source]:
     return out
 
 
+def _refuse_workbook(zf: zipfile.ZipFile, name: str) -> None:
+    """A spreadsheet's own file is a ZIP of XML parts: it fails once, saying what it is,
+    rather than once per part as 'not a recognised export'."""
+    names = set(zf.namelist())
+    if "[Content_Types].xml" in names and "xl/workbook.xml" in names:
+        what = "an Excel workbook (.xlsx)"
+    elif "mimetype" in names and zf.read("mimetype")[:80].startswith(b"application/vnd.oasis"):
+        what = "an OpenDocument file (.ods)"
+    else:
+        return
+    raise InputError(
+        f"{what}, not a CSV export",
+        path=name,
+        hint="load the export as downloaded from Control Hub; or save the sheet as CSV UTF-8, "
+        "its number, id and time columns imported as text",
+    )
+
+
 def _overlapping(zf: zipfile.ZipFile) -> bool:
     """Whether two entries of the directory share bytes of the archive: each member's local
     header (30 bytes at least) and data end before the next member begins, in a ZIP any
@@ -275,6 +293,7 @@ def sources_of(path: Path, limits: Limits | None = None) -> list[Source]:
                         path=name,
                         hint="no archiver writes this: get the export from Control Hub again",
                     )
+                _refuse_workbook(zf, name)
                 out = _zip_sources(path, zf)
         except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError) as exc:
             raise InputError(

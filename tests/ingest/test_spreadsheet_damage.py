@@ -5,8 +5,10 @@ records may not show)."""
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 
+import openpyxl
 import pytest
 
 from tests.ingest.helpers import load, rejects, run_cdr, table
@@ -184,3 +186,30 @@ def test_one_damaged_record_fails_the_whole_export_whatever_the_rate(
     assert f"1 of 1000 rows rejected: {reason}" in f.message
     assert "other records may have been changed" in f.message
     assert rejects(wh)["reason"].to_list() == [reason]
+
+
+def test_an_excel_workbook_is_refused_once_saying_what_it_is(wh: Path) -> None:
+    """An export saved as a workbook (.xlsx, a ZIP of XML parts) failed once per part, each
+    'not a recognised export' quoting the part's XML as its header: 9 errors, the sheet's
+    one the whole sheet."""
+    book = openpyxl.Workbook()
+    for row in [HEADER, *rows(20, 79)]:
+        book.active.append(row)
+    path = wh.parent / "Calling_Detailed_Call_History.xlsx"
+    book.save(path)
+    done = run_cdr("--warehouse", str(wh), "ingest", str(path))
+    assert done.returncode == 3, done.stdout + done.stderr
+    (error,) = [ln for ln in done.stderr.splitlines() if ln.startswith("error:")]
+    assert "an Excel workbook (.xlsx), not a CSV export" in error
+    assert "CSV UTF-8" in error and len(error) < 500
+
+
+def test_an_opendocument_spreadsheet_is_refused_saying_what_it_is(wh: Path) -> None:
+    path = wh.parent / "export.ods"
+    with zipfile.ZipFile(path, "w") as ods:  # the layout LibreOffice writes, first member first
+        ods.writestr("mimetype", "application/vnd.oasis.opendocument.spreadsheet")
+        ods.writestr("content.xml", "<office:document-content/>")
+        ods.writestr("META-INF/manifest.xml", "<manifest:manifest/>")
+    (f,) = load(wh, path).files
+    assert (f.status, f.exit_code) == ("failed", 3)
+    assert "an OpenDocument file (.ods), not a CSV export" in f.message
