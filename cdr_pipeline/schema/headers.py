@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from cdr_pipeline.errors import InputError
+from cdr_pipeline.render import shorten_middle
 from cdr_pipeline.schema.base import TableSchema, normalize_header
 from cdr_pipeline.schema.registry import SCHEMAS
 
@@ -60,6 +61,10 @@ def resolve_headers(headers: list[str], schema: TableSchema) -> HeaderResolution
     )
 
 
+SHOWN_NAME = 40
+"""Characters of each header name a 'not a recognised export' message quotes."""
+
+
 def detect_kind(headers: Sequence[str], source: str) -> TableSchema:
     best: tuple[int, TableSchema] | None = None
     for schema in SCHEMAS.values():
@@ -69,7 +74,9 @@ def detect_kind(headers: Sequence[str], source: str) -> TableSchema:
         if score >= schema.min_signature and (best is None or score > best[0]):
             best = (score, schema)
     if best is None:
-        shown = ", ".join(list(headers)[:6]) + (" ..." if len(headers) > 6 else "")
+        # each name shortened: the first line of a file that is no CSV can be 64 KiB of text
+        shown = ", ".join(shorten_middle(h, SHOWN_NAME) for h in list(headers)[:6])
+        shown += " ..." if len(headers) > 6 else ""
         raise InputError(
             f"not a recognised export: the header ({shown}) matches none of the input kinds "
             f"({', '.join(SCHEMAS)})",

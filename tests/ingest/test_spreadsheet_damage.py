@@ -213,3 +213,14 @@ def test_an_opendocument_spreadsheet_is_refused_saying_what_it_is(wh: Path) -> N
     (f,) = load(wh, path).files
     assert (f.status, f.exit_code) == ("failed", 3)
     assert "an OpenDocument file (.ods), not a CSV export" in f.message
+
+
+def test_a_file_that_is_no_export_is_named_in_a_message_of_a_few_lines(wh: Path) -> None:
+    """The header of a file that is no export is quoted, each name shortened: a line of
+    XML or JSON of 30 KB was quoted whole, once per file of a nightly's inbox."""
+    path = wh.parent / "sheet.xml"
+    path.write_text("<worksheet>" + "<c r='A1'>x</c>" * 2000 + "</worksheet>\n", encoding="utf-8")
+    (f,) = load(wh, path).files
+    assert (f.status, f.exit_code) == ("failed", 3)
+    assert "not a recognised export: the header (<worksheet><c r='A1'…" in f.message
+    assert len(f.message) < 600
