@@ -307,14 +307,10 @@ def test_forget_reaches_a_workbook_a_report_wrote_into_the_warehouse(
     )
 
 
-def test_forget_keeps_a_closed_month_manifest_true_to_its_files(
-    sample_wh: Settings, tmp_path: Path
-) -> None:
-    """A closed month's frozen anomalies name user UUIDs; the erasure rewrites the file, and
-    close.json went on listing the SHA-256 of the bytes before it, so the frozen figures
-    read as altered since the close."""
+def _closed_september(sample_wh: Settings, tmp_path: Path) -> tuple[Settings, Path, str]:
+    """A copy of the sample warehouse with September closed: its settings, the closed
+    month's folder and a user UUID its frozen anomalies name."""
     from cdr_pipeline.reports.close import close_month
-    from cdr_pipeline.state.files import file_sha256
 
     settings = Settings(warehouse=tmp_path / "wh")
     shutil.copytree(sample_wh.warehouse, settings.warehouse)
@@ -322,13 +318,30 @@ def test_forget_keeps_a_closed_month_manifest_true_to_its_files(
     close_month(settings, "2026-09", force=True, reason="test")
     folder = settings.layout.closed_month("2026-09")
     frozen = pq.read_table(folder / "anomalies.parquet")
-    user = next(u for u in frozen.column("user_uuid").to_pylist() if u)
-    done = forget(settings, user=user)
-    assert "closed/2026-09/anomalies.parquet" in done.other.files
+    return settings, folder, next(u for u in frozen.column("user_uuid").to_pylist() if u)
+
+
+def _assert_sealed_without(folder: Path, user: str) -> None:
+    """Every frozen file of the closed month `folder` has the SHA-256 its close.json lists,
+    and its anomalies no longer name `user`."""
+    from cdr_pipeline.state.files import file_sha256
+
     manifest = json.loads((folder / "close.json").read_text(encoding="utf-8"))
     for entry in manifest["reports"].values():
         assert entry["sha256"] == file_sha256(folder / entry["file"]), entry["file"]
     assert user not in pq.read_table(folder / "anomalies.parquet").column("user_uuid").to_pylist()
+
+
+def test_forget_keeps_a_closed_month_manifest_true_to_its_files(
+    sample_wh: Settings, tmp_path: Path
+) -> None:
+    """A closed month's frozen anomalies name user UUIDs; the erasure rewrites the file, and
+    close.json went on listing the SHA-256 of the bytes before it, so the frozen figures
+    read as altered since the close."""
+    settings, folder, user = _closed_september(sample_wh, tmp_path)
+    done = forget(settings, user=user)
+    assert "closed/2026-09/anomalies.parquet" in done.other.files
+    _assert_sealed_without(folder, user)
 
 
 def test_a_forget_killed_between_a_manifest_and_its_file_completes_when_run_again(
@@ -338,26 +351,15 @@ def test_a_forget_killed_between_a_manifest_and_its_file_completes_when_run_agai
     between the two, the file still holds the person, so the same forget run again finds
     them there, rewrites it and seals it; sealed after the file, the rerun found nobody and
     the month's figures were refused as altered since the close for good."""
-    from cdr_pipeline.reports.close import close_month
-    from cdr_pipeline.state.files import file_sha256
     from tests.ingest.helpers import run_cdr
 
-    settings = Settings(warehouse=tmp_path / "wh")
-    shutil.copytree(sample_wh.warehouse, settings.warehouse)
-    build_warehouse(settings)
-    close_month(settings, "2026-09", force=True, reason="test")
-    folder = settings.layout.closed_month("2026-09")
-    frozen = pq.read_table(folder / "anomalies.parquet")
-    user = next(u for u in frozen.column("user_uuid").to_pylist() if u)
+    settings, folder, user = _closed_september(sample_wh, tmp_path)
     args = ("--warehouse", str(settings.warehouse), "forget", "--user", user)
     killed = run_cdr(*args, env={"CDR_FAULT_KILL_AT": "frozen-sealed"})
     assert killed.returncode == -9, killed.stderr
     again = run_cdr(*args)
     assert again.returncode == 0, again.stderr
-    manifest = json.loads((folder / "close.json").read_text(encoding="utf-8"))
-    for entry in manifest["reports"].values():
-        assert entry["sha256"] == file_sha256(folder / entry["file"]), entry["file"]
-    assert user not in pq.read_table(folder / "anomalies.parquet").column("user_uuid").to_pylist()
+    _assert_sealed_without(folder, user)
     report = run_cdr(
         "--warehouse", str(settings.warehouse), "report", "anomalies", "--month", "2026-09"
     )
