@@ -40,7 +40,8 @@ def unaccounted(ingest: IngestResult, pages: Mapping[Path, int]) -> list[str]:
 
 
 def page_items(raw: bytes, redact: Redactor, url: str) -> list[object]:
-    """The records of a page, checking that it is a JSON object with an `items` list."""
+    """The records of a page, checking that it is a JSON object with an `items` list of
+    objects (a list of anything else is no Webex data: saved, it would fail every ingest)."""
     try:
         data = json.loads(raw.decode("utf-8-sig"))
     except (UnicodeDecodeError, ValueError) as exc:
@@ -51,6 +52,11 @@ def page_items(raw: bytes, redact: Redactor, url: str) -> list[object]:
     items = data.get("items") if isinstance(data, dict) else None
     if not isinstance(items, list):
         raise FetchError(f"{redact.url(url)}: the answer has no 'items' list")
+    if not all(isinstance(item, dict) for item in items):
+        raise FetchError(
+            f"{redact.url(url)}: the answer's 'items' are not call records (JSON objects)",
+            hint="check --base-url: a proxy or another service may answer instead of Webex",
+        )
     return items
 
 

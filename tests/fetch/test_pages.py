@@ -11,7 +11,7 @@ from cdr_pipeline.fetch import fetch_records
 from cdr_pipeline.fetch.pages import unaccounted
 from cdr_pipeline.ingest.results import FileResult, IngestResult
 from tests.fetch.conftest import NOW, TOKEN, FakeClock, make_client, settings_for, warehouse
-from tests.fetch.fakewebex import FakeWebex, make_records
+from tests.fetch.fakewebex import FakeWebex, Fault, make_records
 
 
 def test_pages_are_saved_byte_for_byte_and_every_record_loads(
@@ -79,3 +79,28 @@ def test_a_page_not_accounted_for_holds_the_watermark() -> None:
     assert "5 record(s) sent, 4 read" in problems[0] and "not ingested" in problems[2]
     ok = IngestResult("r", [file("p1", "loaded", 5, 5), file("p4", "skipped", 0, 0)], 0.0)
     assert unaccounted(ok, {Path("p1"): 5, Path("p4"): 4}) == []
+
+
+def test_a_page_whose_items_are_not_records_is_not_saved(tmp_path: Path, clock: FakeClock) -> None:
+    """`{"items": [1, "a", null]}` is no Webex data: an unusable answer (exit 1) naming the
+    URL, not a saved page that then fails to ingest as 'not a calls export' on this run and,
+    replayed, on the next one too."""
+    records = make_records(30, NOW - timedelta(hours=20), timedelta(minutes=10))
+    settings = settings_for(tmp_path)
+    window = (NOW - timedelta(hours=21), NOW - timedelta(hours=12))
+    with FakeWebex(TOKEN, records) as server:
+        server.faults.append(Fault("/v1/cdr_feed", 200, b'{"items": [1, "a", null, []]}'))
+        result = fetch_records(
+            settings, "feed", *window, client=make_client(server.url, clock), now=NOW
+        )
+        assert result.exit_code == 1 and result.error is not None
+        assert "not call records" in result.error.message and "/v1/cdr_feed" in result.error.message
+        assert result.watermark_after is None
+        assert not list(settings.layout.state.rglob("*.json.gz"))
+        rerun = fetch_records(
+            settings, "feed", *window, client=make_client(server.url, clock), now=NOW
+        )
+    assert rerun.exit_code == 0, rerun.notes
+    assert sorted(warehouse(settings)["report_id"].to_list()) == sorted(
+        r["Report ID"] for r in records
+    )
