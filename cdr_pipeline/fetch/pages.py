@@ -4,12 +4,15 @@ for every one of them (the condition for the watermark to pass a window)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
 
 from cdr_pipeline.fetch.client import FetchError
 from cdr_pipeline.fetch.redactor import Redactor
+from cdr_pipeline.fetch.response import Response
+from cdr_pipeline.fetch.results import WindowResult
+from cdr_pipeline.fetch.store import clear_window, save_page
 from cdr_pipeline.fetch.windows import parse_time
 from cdr_pipeline.ingest.results import IngestResult
 
@@ -70,3 +73,31 @@ def report_time(item: object) -> datetime | None:
         return parse_time(value.replace(" ", "T", 1))
     except ValueError:
         return None
+
+
+def save_window_pages(
+    pages: Iterable[Response],
+    redact: Redactor,
+    folder: Path,
+    wr: WindowResult,
+    saved: dict[Path, int],
+) -> None:
+    """Save each non-empty page of a window in `folder`, counting its records in `wr` and
+    adding path -> records to `saved` as it goes: when the API fails mid-window, `saved`
+    holds the pages it sent before."""
+    for response in pages:
+        items = page_items(response.body, redact, response.url)
+        if not items:
+            continue
+        if wr.pages == 0:
+            # pages of an earlier fetch of this window: superseded now that a fresh copy
+            # arrives (they were ingested at the start of this run)
+            clear_window(folder)
+        wr.pages += 1
+        wr.records += len(items)
+        for item in items:
+            rt = report_time(item)
+            if rt is not None and (wr.max_report_time is None or rt > wr.max_report_time):
+                wr.max_report_time = rt
+        # the bytes as the API sent them: the page is data, never rewritten
+        saved[save_page(folder, wr.pages, response.body)] = len(items)

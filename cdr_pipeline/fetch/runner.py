@@ -17,17 +17,15 @@ from cdr_pipeline.config import FetchOptions, Settings, with_fetch_flags
 from cdr_pipeline.errors import EXIT_BAD_INPUT, EXIT_OK, CdrError, ConfigError
 from cdr_pipeline.fetch.client import WebexClient
 from cdr_pipeline.fetch.limiter import RateLimiter, Sleep
-from cdr_pipeline.fetch.pages import page_items, report_time, unaccounted
+from cdr_pipeline.fetch.pages import save_window_pages, unaccounted
 from cdr_pipeline.fetch.results import FetchResult, WindowResult
 from cdr_pipeline.fetch.store import (
     SOURCE_KINDS,
-    clear_window,
     fetched_dir,
     org_folder,
     pending_pages,
     read_watermark,
     safe_name,
-    save_page,
     write_watermark,
 )
 from cdr_pipeline.fetch.token import read_token
@@ -352,29 +350,30 @@ def _fetch_window(
     if options.locations:
         params["locations"] = ",".join(options.locations)
     saved: dict[Path, int] = {}
-    for response in client.pages(spec.endpoint, params):
-        items = page_items(response.body, client.redact, response.url)
-        if not items:
-            continue
-        if wr.pages == 0:
-            # pages of an earlier fetch of this window: superseded now that a fresh copy
-            # arrives (they were ingested at the start of this run)
-            clear_window(folder)
-        wr.pages += 1
-        wr.records += len(items)
-        for item in items:
-            rt = report_time(item)
-            if rt is not None and (wr.max_report_time is None or rt > wr.max_report_time):
-                wr.max_report_time = rt
-        # the bytes as the API sent them: the page is data, never rewritten
-        saved[save_page(folder, wr.pages, response.body)] = len(items)
+    try:
+        save_window_pages(client.pages(spec.endpoint, params), client.redact, folder, wr, saved)
+    except CdrError:
+        # the API failed mid-window: the pages it sent are loaded now, not left on disk
+        # for a later run; the window is incomplete, so the watermark stays before it
+        _load_window(settings, spec, saved, wr, result)
+        raise
+    _load_window(settings, spec, saved, wr, result)
+    return wr
+
+
+def _load_window(
+    settings: Settings, spec: SourceSpec, saved: dict[Path, int], wr: WindowResult,
+    result: FetchResult,
+) -> None:  # fmt: skip
+    """Count and ingest the pages saved of a window; a record not accounted for in the
+    ingest ledger marks the window unclean (its watermark holds)."""
     result.pages.extend(saved)
     result.records += wr.records
     log.info(
         "%s %s..%s: %d page(s), %d record(s)",
         spec.endpoint,
-        api_time(window.start),
-        api_time(window.end),
+        api_time(wr.start),
+        api_time(wr.end),
         wr.pages,
         wr.records,
     )
@@ -385,4 +384,3 @@ def _fetch_window(
         if missing:
             wr.exit_code = max(wr.exit_code, EXIT_BAD_INPUT)
             result.notes.extend(missing)
-    return wr

@@ -12,6 +12,7 @@ from cdr_pipeline.fetch.pages import unaccounted
 from cdr_pipeline.ingest.results import FileResult, IngestResult
 from tests.fetch.conftest import NOW, TOKEN, FakeClock, make_client, settings_for, warehouse
 from tests.fetch.fakewebex import FakeWebex, Fault, make_records
+from tests.fetch.fakewebex import iso as fake_iso
 
 
 def test_pages_are_saved_byte_for_byte_and_every_record_loads(
@@ -104,3 +105,34 @@ def test_a_page_whose_items_are_not_records_is_not_saved(tmp_path: Path, clock: 
     assert sorted(warehouse(settings)["report_id"].to_list()) == sorted(
         r["Report ID"] for r in records
     )
+
+
+def test_pages_fetched_before_a_failure_in_their_window_are_loaded_now(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    """The API fails for good on page 3 of a window: the 2 pages already saved are loaded by
+    this run and counted in its result (not left on disk, reported as 0 records, until some
+    later run replays them), the watermark stays before the window, and a rerun completes
+    it without duplicates."""
+    records = make_records(60, NOW - timedelta(hours=20), timedelta(minutes=10))
+    settings = settings_for(tmp_path)
+    window = (NOW - timedelta(hours=21), NOW - timedelta(hours=12))
+    with FakeWebex(TOKEN, records) as server:
+        server.faults.append(Fault("/v1/cdr_feed", 503, b"{}", times=100, after=2))
+        failed = fetch_records(
+            settings, "feed", *window, client=make_client(server.url, clock), now=NOW
+        )
+        assert failed.exit_code == 1 and failed.error is not None
+        assert len(failed.pages) == 2 and failed.records == 40
+        assert len(warehouse(settings)) == 40 and failed.total("rows_loaded") == 40
+        assert failed.watermark_after is None
+        assert not list(settings.layout.state.rglob("watermarks/*.parquet"))
+        server.faults.clear()
+        rerun = fetch_records(
+            settings, "feed", *window, client=make_client(server.url, clock), now=NOW
+        )
+    assert rerun.exit_code == 0, rerun.notes
+    ids = warehouse(settings)["report_id"].to_list()
+    served = {r["Report ID"] for r in records if r["Report time"] <= fake_iso(window[1])}
+    assert len(ids) == len(set(ids)) and set(ids) == served
+    assert rerun.watermark_after == window[1] + timedelta(milliseconds=1)

@@ -107,4 +107,7 @@ def test_a_next_link_to_another_host_is_not_followed(tmp_path: Path, clock: Fake
         assert other.requests == []
     assert result.exit_code == 1 and result.error is not None
     assert "leads off the API" in result.error.message and TOKEN not in result.error.message
-    assert result.watermark_after is None and warehouse_ids(settings) == []
+    assert result.watermark_after is None
+    # the page the API sent before the foreign link is its data, loaded; nothing planted is
+    ids = set(warehouse_ids(settings))
+    assert ids and ids <= {r["Report ID"] for r in records}
