@@ -62,7 +62,7 @@ def fetch(
     Exits 1 when the API cannot be reached, 3 on a configuration problem or a page that
     could not be loaded, 5 when another writer holds the lock."""
     from cdr_pipeline.fetch import fetch_records
-    from cdr_pipeline.fetch.runner import record_idle_run, record_refused_run
+    from cdr_pipeline.fetch.runs import record_idle_run, record_refused_run
 
     if report_id and (source or since or until or locations):
         raise click.UsageError("--report-id cannot be combined with --source/--since/--until")

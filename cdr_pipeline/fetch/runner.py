@@ -39,8 +39,8 @@ from cdr_pipeline.fetch.windows import (
     plan_windows,
     span_text,
 )
-from cdr_pipeline.ingest import IngestResult, ingest_paths, new_run_id
-from cdr_pipeline.state.ledger import RUNS_SCHEMA, Ledger, run_ending, run_record
+from cdr_pipeline.ingest import IngestResult, ingest_paths
+from cdr_pipeline.state.ledger import Ledger
 from cdr_pipeline.state.lock import writer_lock
 
 log = logging.getLogger(__name__)
@@ -127,44 +127,6 @@ def fetch_records(
     result.requests = client.requests
     result.seconds = time.monotonic() - t0
     return result
-
-
-def record_idle_run(settings: Settings, result: FetchResult) -> str | None:
-    """A `cdr fetch` that ingested nothing (no records in its windows, or an API error
-    first) is still a run of `cdr runs`, with how it ended; one that ingested is recorded
-    by its ingests. Returns the run id written, if any."""
-    if result.ingests:
-        return None
-    finished = datetime.now(UTC)
-    started = finished - timedelta(seconds=result.seconds)
-    run_id = new_run_id(started)
-    status, code = run_ending(result.exit_code, "ok")
-    what = "report" if result.report_id else f"{len(result.windows)} window(s)"
-    row = run_record(
-        run_id,
-        COMMAND,
-        status=status,
-        started_at=started,
-        finished_at=finished,
-        exit_code=code,
-        message=result.error.one_line() if result.error is not None else f"no records in {what}",
-    )
-    try:
-        Ledger(settings.layout).write("runs", run_id, [row], RUNS_SCHEMA)
-    except OSError as exc:  # the exit code says what went wrong; this is bookkeeping
-        log.warning("the ledger does not record this fetch (%s)", exc)
-        return None
-    return run_id
-
-
-def record_refused_run(
-    settings: Settings, error: ConfigError, report_id: str | None = None
-) -> str | None:
-    """A `cdr fetch` refused before it loaded anything (no token, or the API refusing it:
-    an expired token, exit 3) is a run of `cdr runs` too, with the reason; the night a
-    token expired is not a night with no fetch. Returns the run id written, if any."""
-    source = "report" if report_id else settings.fetch.source
-    return record_idle_run(settings, FetchResult(source, report_id=report_id, error=error))
 
 
 def _ingest(

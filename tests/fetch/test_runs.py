@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ from cdr_pipeline.cli.main import cli
 from cdr_pipeline.state.layout import Layout
 from cdr_pipeline.state.ledger import Ledger
 from tests.fetch.conftest import TOKEN
-from tests.fetch.fakewebex import FakeWebex
+from tests.fetch.fakewebex import FakeWebex, Fault, iso, make_records
 
 
 @pytest.mark.parametrize("token", ["expired-" + TOKEN[8:], None], ids=["expired", "missing"])
@@ -37,3 +38,31 @@ def test_a_fetch_refused_its_token_is_a_run(
     assert ("HTTP 401" if token else "token") in row["message"]
     assert row["rows_loaded"] == 0
     assert TOKEN[8:] not in runs.output + run.output + row["message"]
+
+
+def test_a_fetch_that_fails_after_loading_shows_its_failure(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The token expires after the first page loaded: `cdr fetch` exits 3, and `cdr runs`
+    must say so with the reason. The run was recorded only by its ingest (ok, exit 0), so the
+    night the token expired mid-run read as a good night."""
+    monkeypatch.delenv("WEBEX_TOKEN", raising=False)
+    wh = tmp_path / "wh"
+    now = datetime.now(UTC).replace(microsecond=0)
+    records = make_records(20, now - timedelta(hours=20), timedelta(minutes=30))
+    with FakeWebex(TOKEN, records) as server:
+        server.faults.append(Fault("/v1/cdr_feed", 401, b'{"message": "expired"}', after=1))
+        run = CliRunner().invoke(
+            cli,
+            ["--warehouse", str(wh), "fetch", "--base-url", server.url,
+             "--since", iso(now - timedelta(hours=21)), "--until", iso(now - timedelta(hours=10))],
+            env={"WEBEX_TOKEN": TOKEN, "CDR_FETCH_PAGE_SIZE": "5"},
+        )  # fmt: skip
+    assert run.exit_code == 3, run.output
+    rows = Ledger(Layout(wh)).runs().sort("started_at").to_dicts()
+    assert rows and rows[0]["rows_loaded"] > 0
+    last = rows[-1]
+    assert (last["command"], last["status"], last["exit_code"]) == ("cdr fetch", "failed", 3)
+    assert "HTTP 401" in last["message"] and TOKEN not in last["message"]
+    runs = CliRunner().invoke(cli, ["--warehouse", str(wh), "runs", "--json"])
+    assert max(r["exit_code"] for r in json.loads(runs.output)) == 3
