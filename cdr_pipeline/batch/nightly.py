@@ -169,10 +169,10 @@ def _stages(
 
                 fetcher = fetch_records
             summary.fetch = fetcher(settings)
-            out[:] = [
-                summary.fetch.exit_code,
-                f"{summary.fetch.records:,} records in {len(summary.fetch.pages)} page(s)",
-            ]
+            fetched = f"{summary.fetch.records:,} records in {len(summary.fetch.pages)} page(s)"
+            if summary.fetch.error is not None:  # the night's row says why, not only the log
+                fetched += f"; {summary.fetch.error.message}"
+            out[:] = [summary.fetch.exit_code, fetched]
     with summary.run_stage("ingest") as out:
         # with an archive, re-sent files go through ingest too: it records them as
         # skipped (runs --files lists them) and the archive stage moves them out of the

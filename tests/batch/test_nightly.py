@@ -267,6 +267,36 @@ def test_retention_drops_only_old_call_partitions_and_records_it(tmp_path: Path)
     assert snaps["snapshot_time"].min().date() < date(2026, 9, 24)
 
 
+def test_a_nightly_whose_fetch_failed_says_why(tmp_path: Path) -> None:
+    """The API fails for good mid-fetch: the fetch stage exits 1 and its result, and the
+    night's row in `cdr runs`, say why (it said only '40 records in 2 page(s)', the error
+    went to the log alone)."""
+    from datetime import timedelta
+    from functools import partial
+
+    from cdr_pipeline.fetch import fetch_records
+    from tests.fetch.conftest import NOW, TOKEN, FakeClock, make_client
+    from tests.fetch.fakewebex import FakeWebex, Fault, make_records
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    records = make_records(60, NOW - timedelta(hours=20), timedelta(minutes=10))
+    settings = Settings(warehouse=tmp_path / "wh", fetch=FetchOptions(nightly=True, page_size=20))
+    with FakeWebex(TOKEN, records) as server:
+        server.faults.append(Fault("/v1/cdr_feed", 503, b"{}", times=100, after=2))
+        client = make_client(server.url, FakeClock())
+        summary = run_nightly(
+            settings, inbox, run_date=RUN_DATE,
+            fetcher=partial(fetch_records, client=client, now=NOW),
+        )  # fmt: skip
+    fetch = summary.stage("fetch")
+    assert fetch is not None and fetch.exit_code == 1 and summary.exit_code == 1
+    assert "HTTP 503" in fetch.summary and "40 records" in fetch.summary
+    night = Ledger(settings.layout).runs().filter(pl.col("command") == "cdr nightly").to_dicts()
+    assert len(night) == 1 and "HTTP 503" in night[0]["message"]
+    assert TOKEN not in fetch.summary + night[0]["message"]
+
+
 def test_nightly_fetches_before_it_ingests_when_configured(tmp_path: Path) -> None:
     from datetime import timedelta
     from functools import partial
