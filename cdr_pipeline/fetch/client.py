@@ -24,6 +24,7 @@ from typing import Any, BinaryIO
 
 from cdr_pipeline import __version__
 from cdr_pipeline.errors import EXIT_UNEXPECTED, CdrError, ConfigError
+from cdr_pipeline.fetch import response as answers
 from cdr_pipeline.fetch.limiter import INITIAL, OTHER, PAGE, RateLimiter, Sleep
 from cdr_pipeline.fetch.redactor import Redactor
 from cdr_pipeline.fetch.response import Response, rebase, region_from_451, retry_after
@@ -37,6 +38,7 @@ MAX_PAGE_BYTES = 256 * 1024 * 1024
 MAX_REPORT_BYTES = 16 * 1024**3
 """A report download, written to disk as it arrives."""
 MAX_RETRY_AFTER_SECONDS = 900.0
+"""The longest a 429 may make a run wait (holding the fetch lock); longer ends the run."""
 EMPTY_PAGE_RETRIES = 2
 """Times a next page answering 'No CDRs' is asked again before it ends the window."""
 MAX_PAGES_PER_WINDOW = 10_000
@@ -44,15 +46,6 @@ MAX_PAGES_PER_WINDOW = 10_000
 millions of records): past it, next links that never end are a loop, not data."""
 
 
-def _origin(url: str) -> tuple[str, str, int | None]:
-    """(scheme, host, port) of `url`, the port as given or the scheme's default: the token
-    goes to the configured origin, not to another port of the same host."""
-    p = urllib.parse.urlsplit(url)
-    default = {"https": 443, "http": 80}.get(p.scheme)
-    return p.scheme, (p.hostname or "").lower(), p.port or default
-
-
-"""The longest a 429 may make a run wait (holding the fetch lock); longer ends the run."""
 ERROR_BODY_BYTES = 64 * 1024
 """What is kept of an error answer's body: enough for its message."""
 
@@ -106,7 +99,7 @@ class WebexClient:
         self.rng = rng or random.Random()
         # scheme and host: a configured https host is not trusted over http, where the
         # token would travel in clear text
-        self._trusted = {_origin(u) for u in (self.analytics_url, self.api_url)}
+        self._trusted = {answers.origin(u) for u in (self.analytics_url, self.api_url)}
         self._opener = opener(self.deadline)
         self.requests = 0
 
@@ -116,7 +109,7 @@ class WebexClient:
         configured base URLs (a proxy or a test server) over their configured scheme."""
         p = urllib.parse.urlsplit(url)
         host = (p.hostname or "").lower()
-        if _origin(url) in self._trusted:
+        if answers.origin(url) in self._trusted:
             return True
         webex = host == "webexapis.com" or host.endswith(".webexapis.com")
         return p.scheme == "https" and webex and p.port in (None, 443) and not p.username
@@ -393,6 +386,12 @@ class WebexClient:
             with open(tmp, "wb") as sink:
                 download = self.get(str(url), sink=sink)
             self.check(download, f"downloading report {report_id}")
+            if answers.html_page(tmp, download.header("Content-Type")):
+                raise FetchError(
+                    f"downloading report {report_id}: {self.redact.url(str(url))} answered an "
+                    "HTML page, not the report",
+                    hint="a proxy or portal answered, or the link expired: run it again",
+                )
             install_file(tmp, dest)
         finally:
             tmp.unlink(missing_ok=True)

@@ -10,6 +10,7 @@ import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 
@@ -130,3 +131,21 @@ def retry_after(value: str | None, default: float, now: datetime | None = None) 
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return max((when - (now or datetime.now(UTC))).total_seconds(), 0.0)
+
+
+def origin(url: str) -> tuple[str, str, int | None]:
+    """(scheme, host, port) of `url`, the port as given or the scheme's default: the token
+    goes to the configured origin, not to another port of the same host."""
+    p = urllib.parse.urlsplit(url)
+    default = {"https": 443, "http": 80}.get(p.scheme)
+    return p.scheme, (p.hostname or "").lower(), p.port or default
+
+
+def html_page(path: Path, content_type: str | None) -> bool:
+    """Whether a download saved at `path` is an HTML page (a proxy's or captive portal's,
+    an expired link's error page) rather than a report: a ZIP or CSV never starts with `<`."""
+    if (content_type or "").split(";")[0].strip().lower() == "text/html":
+        return True
+    with open(path, "rb") as f:
+        head = f.read(512).removeprefix(b"\xef\xbb\xbf").lstrip().lower()
+    return head.startswith((b"<!doctype html", b"<html", b"<?xml", b"<head", b"<body"))

@@ -50,6 +50,26 @@ def test_reports_api_answering_html_is_a_fetch_error(tmp_path: Path, clock: Fake
     assert not (tmp_path / "report-r1").exists()
 
 
+@pytest.mark.parametrize(
+    ("body", "ctype"),
+    [(b"<html>Sign in to the guest Wi-Fi</html>", "text/html"),
+     (b"\n  <!DOCTYPE html><title>Access denied</title>", "application/octet-stream")],
+)  # fmt: skip
+def test_a_report_download_answered_by_an_html_page_is_not_installed(
+    tmp_path: Path, clock: FakeClock, body: bytes, ctype: str
+) -> None:
+    """The download link answers 200 with a proxy's or portal's HTML page (or an expired
+    link's error page): that is no report. It was installed as the report, failed to ingest
+    as 'not a calls export' (exit 3), and every later fetch replayed it and exited 3 too."""
+    with FakeWebex(TOKEN) as server:
+        server.reports["R1"] = b"PK\x03\x04 not used"
+        server.faults.append(Fault("/download/", 200, body, {"Content-Type": ctype}))
+        with pytest.raises(FetchError, match="HTML page, not the report") as info:
+            make_client(server.url, clock).report_download("R1", tmp_path / "report-R1")
+    assert "/download/R1" in str(info.value) and TOKEN not in str(info.value)
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize("value", ["inf", "nan", "1e12", "-5", "soon"])
 def test_retry_after_that_is_not_a_delay_waits_the_default(value: str, clock: FakeClock) -> None:
     # float() reads inf/nan/1e12: time.sleep(inf) overflows, sleep(nan) raises, 1e12 never ends
