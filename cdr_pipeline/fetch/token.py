@@ -26,6 +26,12 @@ def read_token(options: FetchOptions, env: Mapping[str, str] | None = None) -> s
             hint="the token needs scope spark-admin:calling_cdr_read and the admin role "
             "'Webex Calling Detailed Call History API access' (Reports: analytics:read_all)",
         )
+    if token.split(maxsplit=1)[0].lower() == "bearer":
+        # copied from a curl line or an Authorization header: the client adds the prefix
+        raise ConfigError(
+            "the Webex API token starts with 'Bearer ': set the token alone in "
+            "WEBEX_TOKEN/token_file (the Authorization header adds 'Bearer ')"
+        )
     if any(c.isspace() for c in token):
         raise ConfigError("the Webex API token contains whitespace; check WEBEX_TOKEN/token_file")
     if not (token.isascii() and token.isprintable()):

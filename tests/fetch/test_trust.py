@@ -111,3 +111,21 @@ def test_a_next_link_to_another_host_is_not_followed(tmp_path: Path, clock: Fake
     # the page the API sent before the foreign link is its data, loaded; nothing planted is
     ids = set(warehouse_ids(settings))
     assert ids and ids <= {r["Report ID"] for r in records}
+
+
+@pytest.mark.parametrize("prefix", ["Bearer ", "bearer  "])
+def test_a_token_pasted_with_its_bearer_prefix_says_so(
+    tmp_path: Path, prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`export WEBEX_TOKEN="Bearer NzY4..."`, copied from a curl line or the developer portal's
+    header: it was refused only as 'contains whitespace', which does not say what to remove."""
+    monkeypatch.delenv("WEBEX_TOKEN", raising=False)
+    with FakeWebex(TOKEN) as server:
+        run = CliRunner().invoke(
+            cli,
+            ["--warehouse", str(tmp_path / "wh"), "fetch", "--base-url", server.url],
+            env={"WEBEX_TOKEN": prefix + TOKEN},
+        )
+        assert server.log == []
+    assert run.exit_code == 3, run.output
+    assert "'Bearer '" in run.output and TOKEN[:20] not in run.output
