@@ -6,6 +6,7 @@ stale lock behind. The file records who holds it, for the message the second wri
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import time
@@ -50,7 +51,10 @@ def writer_lock(
         os.ftruncate(fd, 0)
         started = iso_seconds(datetime.now(UTC))
         run = f"run {run_id}, " if run_id else ""
-        os.pwrite(fd, f"pid {os.getpid()}, {command}, {run}since {started}\n".encode(), 0)
+        with contextlib.suppress(OSError):
+            # who holds it is only for the message a second writer prints: a full disk
+            # must not stop a writer (a vacuum is what frees the space)
+            os.pwrite(fd, f"pid {os.getpid()}, {command}, {run}since {started}\n".encode(), 0)
         try:
             yield
         finally:

@@ -261,3 +261,31 @@ def test_a_damaged_table_log_exits_6_naming_it_and_restoring_it_recovers(tmp_pat
     again = cdr("--warehouse", str(wh), "ingest", str(fixture("overlap_b.csv")))
     assert again.returncode == 0, again.stderr
     assert table(wh).height == 7
+
+
+def _no_file_growth() -> None:
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))
+
+
+def test_vacuum_frees_space_on_a_disk_with_none_left(tmp_path: Path) -> None:
+    """The lock wrote who holds it before anything else, so on a disk with no byte left
+    `cdr vacuum` (and the nightly's vacuum stage) exited 6 without deleting the replaced
+    files that would have freed the space."""
+    exports = [tmp_path / f"day_{seed}.csv" for seed in (1, 2)]
+    for seed, path in enumerate(exports, 1):
+        write_call_export(path, legs=300, seed=seed, start=date(2026, 9, 1), days=1)
+    with small_disk(tmp_path / "disk", "16m") as mounted:
+        wh = tmp_path / "disk" / "wh"
+        for path in exports:  # the second merges into the first's partition: replaced
+            load = cdr("--warehouse", str(wh), "ingest", str(path))
+            assert load.returncode == 0, load.stderr
+        data_files = lambda: sorted((wh / "tables" / "call_legs").rglob("*.parquet"))  # noqa: E731
+        before = data_files()
+        if mounted:
+            fill(tmp_path / "disk", 0)
+        preexec = None if mounted else _no_file_growth
+        run = cdr("--warehouse", str(wh), "vacuum", "--grace-hours", "0", preexec=preexec)
+        assert run.returncode == 0, run.stderr
+        assert "call_legs: deleted" in run.stdout
+        assert len(data_files()) < len(before)
