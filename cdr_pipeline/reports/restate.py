@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import date
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import duckdb
@@ -38,6 +38,7 @@ from cdr_pipeline.reports.frozen import (
 )
 from cdr_pipeline.reports.registry import REPORTS
 from cdr_pipeline.reports.run import ReportResult, figure_settings, query_report
+from cdr_pipeline.state.ledger import RETENTION_SCHEMA, Ledger
 from cdr_pipeline.warehouse import connect
 from cdr_pipeline.warehouse.damage import built_snapshots, naming_damage
 
@@ -156,7 +157,16 @@ def restatements(settings: Settings) -> ReportResult:
     con = connect(settings, read_only=True) if closes else None
     try:
         basis = figure_settings(con) if con is not None else {}
+        dropped = _retention_drops(settings)
         for close in closes:
+            if _dropped_since_close(dropped, close):
+                log.info(
+                    "%s: retention dropped call legs of it since its close; its frozen "
+                    "figures stand and are not compared",
+                    close.month,
+                    extra={"month": close.month},
+                )
+                continue
             if close.settings is not None and close.settings != basis:
                 now = ", ".join(f"{k}={v}" for k, v in basis.items())
                 log.warning(
@@ -200,6 +210,23 @@ def restatements(settings: Settings) -> ReportResult:
             con.close()
     table = pa.Table.from_pylist(rows, schema=SCHEMA)
     return ReportResult("restatements", None, table, time.monotonic() - t0)
+
+
+def _retention_drops(settings: Settings) -> list[tuple[date, datetime]]:
+    """(day, when dropped) of every call-leg partition retention dropped."""
+    ledger = Ledger(settings.layout).read("retention", RETENTION_SCHEMA)
+    return [
+        (date.fromisoformat(part.partition("=")[2]), when)
+        for part, when in zip(ledger["partition"], ledger["dropped_at"], strict=True)
+    ]
+
+
+def _dropped_since_close(dropped: list[tuple[date, datetime]], close: ClosedMonth) -> bool:
+    """Whether retention dropped a day of the closed month after its close (the day before
+    its first too: a reporting time zone east of UTC starts the month in it). Recomputed
+    from what is left, the month would lose what retention took: not a restatement."""
+    first = close.first_day - timedelta(days=1)
+    return any(day >= first and when >= close.closed_at for day, when in dropped)
 
 
 def _peak_row(con: duckdb.DuckDBPyConnection, close: ClosedMonth) -> dict[str, Any] | None:

@@ -1,0 +1,37 @@
+"""Retention dropping a closed month's call legs is not a restatement: the frozen figures
+are the month's, and recomputing from what retention left would lose them. Real pipeline
+(ingest, build, close, retention)."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+from cdr_pipeline.config import Settings
+from cdr_pipeline.ingest.retention import apply_retention
+from cdr_pipeline.reports.close import close_month
+from cdr_pipeline.reports.restate import restatements
+from cdr_pipeline.warehouse import build_warehouse
+from tests.warehouse.finance_world import BYOD, World, user
+
+U1 = user(1)
+
+
+def test_a_closed_month_retention_dropped_is_not_restated(tmp_path: Path) -> None:
+    w = World()
+    w.held_through_september([("D1", U1, "+15550001", "Sub-1")])
+    w.entitle("Sub-1", BYOD, 2, "10.00")
+    w.leg("calls_2026-09-01_2026-10-01.csv", "GO1", "2026-09-15T10:00:00Z", U1, "+15550001", 60)
+    w.leg("calls_2026-09-01_2026-10-01.csv", "GO2", "2026-09-25T10:00:00Z", U1, "+15550001", 90)
+    w.build(tmp_path).close()
+    settings = Settings(warehouse=tmp_path / "wh")
+    build_warehouse(settings)
+    close_month(settings, "2026-09")
+    assert restatements(settings).table.num_rows == 0
+
+    # a year on, `retain_days` drops the September days one night after another
+    dropped = apply_retention(settings, 30, "retention-run", today=date(2026, 10, 20))
+    assert dropped.dropped  # 2026-09-15 went, 2026-09-25 is still there
+    build_warehouse(settings)
+
+    assert restatements(settings).table.num_rows == 0
