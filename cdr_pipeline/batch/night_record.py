@@ -58,7 +58,8 @@ class NightRecord:
 
     def running(self) -> None:
         """After the night's ingest recorded how it ended: the night goes on."""
-        self._write({**self._row(), "status": "running"})
+        # the ingest's end is not the night's: no exit code or end until `end` writes them
+        self._write({**self._row(), "status": "running", "exit_code": None, "finished_at": None})
 
     def end(self, summary: NightlySummary, ending: str, failure: CdrError | None = None) -> None:
         """The night's last word: `ending` is ok (it ran to its end), interrupted (Ctrl-C,

@@ -70,6 +70,20 @@ def test_a_night_killed_after_its_ingest_reads_interrupted(tmp_path: Path) -> No
     assert runs["status"].to_list()[-1] == "ok"
 
 
+def test_a_night_still_running_after_its_ingest_has_no_exit_code_yet(tmp_path: Path) -> None:
+    """After its ingest the night's row took the ingest's end (exit_code 0, finished_at), so
+    `cdr runs --json` said exit 0 for a night still running, or killed before its end."""
+    inbox = _inbox(tmp_path)
+    wh = tmp_path / "wh"
+    args = ["--warehouse", str(wh), "nightly", "--inbox", str(inbox), "--run-date", "2026-11-03"]
+    killed = run_cdr(*args, env={"CDR_FAULT_KILL_AT": "validate"})
+    assert killed.returncode == -9, killed.stderr
+    (row,) = Ledger(Layout(wh)).runs().to_dicts()
+    assert row["status"] == "running"
+    assert row["exit_code"] is None and row["finished_at"] is None, row
+    assert row["rows_loaded"] > 0  # what the ingest committed is still told
+
+
 def test_a_running_night_is_not_taken_for_a_dead_one(tmp_path: Path) -> None:
     """A night between its stages holds nightly.lock but not the writer lock: an ingest
     starting then must leave its `running` row alone; once the night is gone, it may not."""
