@@ -68,6 +68,8 @@ def fetch(
         raise click.UsageError("--report-id cannot be combined with --source/--since/--until")
     for flag, text in (("--since", since), ("--until", until)):
         _check_time(flag, text)
+    if since and until and _after(since, until):  # a typo, not an empty window to note
+        raise click.UsageError(f"--since {since} is after --until {until}: swap them?")
     settings = obj.settings(lock_wait_seconds=lock_wait_seconds)
     names = [n.strip() for n in locations.split(",") if n.strip()] if locations else None
     try:
@@ -151,6 +153,12 @@ def _check_time(flag: str, text: str | None) -> None:
         raise click.BadParameter(
             f"{text!r} is not an ISO-8601 time (e.g. 2026-10-01T00:00:00Z)", param_hint=flag
         ) from None
+
+
+def _after(since: str, until: str) -> bool:
+    from cdr_pipeline.fetch.windows import parse_time
+
+    return parse_time(since) > parse_time(until)
 
 
 COMMANDS = [fetch]

@@ -423,6 +423,15 @@ def test_cli_fetch_refuses_a_time_that_is_not_iso_8601(tmp_path: Path) -> None:
         assert not (tmp_path / "wh").exists()  # refused before the lock or the API
 
 
+def test_cli_fetch_refuses_a_since_after_its_until(tmp_path: Path) -> None:
+    """Swapped times were a run that fetched nothing and exited 0 with a note, which a cron
+    job takes for a night with nothing new."""
+    args = ["--since", "2026-10-02T00:00:00Z", "--until", "2026-10-01T00:00:00Z"]
+    run = CliRunner().invoke(cli, ["--warehouse", str(tmp_path / "wh"), "fetch", *args])
+    assert run.exit_code == 2 and "is after --until" in run.output
+    assert not (tmp_path / "wh").exists()  # refused before the lock or the API
+
+
 def test_credentials_in_the_base_url_are_refused_and_never_shown(tmp_path: Path) -> None:
     run = CliRunner().invoke(
         cli,
