@@ -7,8 +7,6 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime, timedelta
 
-import polars as pl
-
 from cdr_pipeline.config import Settings
 from cdr_pipeline.errors import CdrError, ConfigError
 from cdr_pipeline.fetch.results import FetchResult
@@ -50,18 +48,15 @@ def record_idle_run(settings: Settings, result: FetchResult) -> str | None:
 
 
 def _record_failure(settings: Settings, result: FetchResult) -> str | None:
-    ledger, run_id = Ledger(settings.layout), result.ingests[-1].run_id
+    assert result.error is not None
+    run_id = result.ingests[-1].run_id
+    status, code = run_ending(result.exit_code, "ok")
     try:
-        rows = ledger.runs().filter(pl.col("run_id") == run_id).to_dicts()
-        if rows and result.error is not None:
-            status, code = run_ending(result.exit_code, "ok")
-            message = "; ".join(m for m in (rows[0]["message"], result.error.one_line()) if m)
-            row = {**rows[0], "status": status, "exit_code": code, "message": message}
-            ledger.write("runs", run_id, [row], RUNS_SCHEMA)
-            return run_id
+        Ledger(settings.layout).note_after([run_id], code, result.error.one_line(), status)
     except (OSError, CdrError) as exc:  # the exit code says what went wrong
         log.warning("the ledger does not record how this fetch ended (%s)", exc)
-    return None
+        return None
+    return run_id
 
 
 def record_refused_run(

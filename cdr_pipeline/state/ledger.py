@@ -339,12 +339,16 @@ class Ledger:
         digests, sizes = done["content_sha256"].to_list(), done["size_bytes"].to_list()
         return dict(zip(digests, sizes, strict=True))
 
-    def note_after(self, run_ids: Sequence[str], exit_code: int, message: str) -> None:
+    def note_after(
+        self, run_ids: Sequence[str], exit_code: int, message: str, status: str | None = None
+    ) -> None:
         """What went wrong after runs were recorded (the refresh of the views at the end of
-        their command): their rows take the command's worse exit code and the message."""
+        their command, a fetch failing after it loaded): their rows take the command's worse
+        exit code and the message, and `status` when given."""
         runs = self.runs().filter(pl.col("run_id").is_in(list(run_ids)))
         for row in runs.iter_rows(named=True):
             row["exit_code"] = max(row["exit_code"] or 0, exit_code)
+            row["status"] = status or row["status"]
             row["message"] = "; ".join(m for m in (row["message"], message) if m)
             self.write("runs", row["run_id"], [row], RUNS_SCHEMA)
 
