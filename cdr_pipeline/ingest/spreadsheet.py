@@ -6,7 +6,6 @@ quarantined as `spreadsheet_date`, which says what happened (docs/webex-dch.md#z
 
 from __future__ import annotations
 
-import numpy as np
 import polars as pl
 
 from cdr_pipeline.ingest.derive.base import Check
@@ -27,7 +26,7 @@ def mark_local_dates(df: pl.DataFrame, names: list[str]) -> pl.DataFrame:
     timestamps nearly all parse: the pattern costs nothing on them)."""
     for name in names:
         missed = df[f"__typed_{name}"].is_null() & df[name].is_not_null()
-        flag = pl.Series(_flag_name(name), np.zeros(df.height, dtype=bool))
+        flag = pl.repeat(False, df.height, eager=True).alias(_flag_name(name))
         if missed.any():
             idx = missed.arg_true()
             flag = flag.scatter(idx, df[name].gather(idx).str.contains(LOCAL_DATE))
