@@ -55,6 +55,8 @@ class Chunk:
     """Field separator of a CSV source (for re-splitting raw text)."""
     nulls_marked: bool = False
     """The reader already turned the null markers into NULL (normalize skips that pass)."""
+    unended_line: int | None = None
+    """Line of a CSV's whole last record with no line break after it (the last chunk only)."""
 
     @property
     def rows_read(self) -> int:

@@ -49,7 +49,10 @@ def read_csv_body(
         pieces, have, held, pending_rejects = [], 0, 0, []
         return chunk
 
-    split = split_stream(stream, header.rest, header.next_line, ord(delimiter), max_record, ncols)
+    unended: list[int] = []
+    split = split_stream(
+        stream, header.rest, header.next_line, ord(delimiter), max_record, ncols, unended
+    )
     for item in split:
         if isinstance(item, RawReject):
             pending_rejects.append(item)
@@ -72,8 +75,25 @@ def read_csv_body(
                 i += take
             if have == chunk_rows or full:
                 yield emit()
-    if have or pending_rejects:
-        yield emit()
+    last = emit() if have or pending_rejects else None
+    if unended:  # said on the last chunk, or on an empty one when that was already given
+        last = last or Chunk(headers, pl.DataFrame(), np.empty(0, np.int64), _no_raw, [], consumed)
+        last.unended_line = unended[0]
+    if last is not None:
+        yield last
+
+
+def unended_note(line: int) -> str:
+    """The note of a whole last record with no line break after it (`Chunk.unended_line`)."""
+    return (
+        f"the last record (line {line:,}) has no line break after it: it was read, as RFC 4180 "
+        "allows, but a download or copy cut short ends the same way (its last value cut, the "
+        "records after it missing); if Control Hub counts more records, download it again"
+    )
+
+
+def _no_raw(i: int) -> str:
+    raise IndexError(i)  # an empty chunk has no rows
 
 
 class _Records:

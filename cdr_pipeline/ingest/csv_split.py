@@ -166,11 +166,14 @@ def split_stream(
     sep: int,
     max_record: int = MAX_RECORD_BYTES,
     fields: int = 0,
+    unended_whole: list[int] | None = None,
 ) -> Iterator[Segment | RawReject]:
     """Segments of complete records, and rejects for lines that can never form one (broken
     quoting): each rejected line is one physical record, and splitting re-synchronises on the
     next line. A stream that ends inside a record (no line break after a last record short of
-    `fields` fields, or inside a quoted field) was cut short: it fails (`BadInput`)."""
+    `fields` fields, or inside a quoted field) was cut short: it fails (`BadInput`). A whole
+    last record without a line break loads (RFC 4180 allows it); its line goes to
+    `unended_whole`, as a cut inside its last value looks the same."""
     unended: list[int] = []
     last: Segment | RawReject | None = None
     for item in _split_stream(stream, rest, first_line, sep, max_record, unended):
@@ -183,7 +186,9 @@ def split_stream(
         else:
             ended = int(last.commas[-1]) == (fields - 1) % 256
             line = int(last.lines[-1])
-        if not ended:
+        if ended and isinstance(last, Segment) and unended_whole is not None:
+            unended_whole.append(line)
+        elif not ended:
             raise BadInput(
                 "the file ends inside a record, with no line break after it: it was cut "
                 "short, as an interrupted download or copy leaves it",

@@ -19,7 +19,8 @@ log = logging.getLogger(__name__)
 class DriftSink(Protocol):
     unknown_columns: list[str]
     missing_columns: list[str]
-    message: str
+
+    def add_note(self, note: str) -> None: ...
 
 
 class Drift:
@@ -89,11 +90,12 @@ class Drift:
                 },
             )
         if self._repeated:
-            result.message = repeated_note(self._repeated)
+            note = repeated_note(self._repeated)
+            result.add_note(note)
             log.info(  # the note is the file's message: the ledger keeps it, ingest prints it
                 "%s: %s",
                 self.source,
-                result.message,
+                note,
                 extra={"file": self.source, "columns_repeated": list(self._repeated)},
             )
 

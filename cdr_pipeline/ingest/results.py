@@ -50,6 +50,10 @@ class FileResult:
     message: str = ""
     exit_code: int = EXIT_OK
 
+    def add_note(self, note: str) -> None:
+        """Add a note to the file's message (the ledger keeps it, ingest prints it)."""
+        self.message = f"{self.message}; {note}" if self.message else note
+
     def new_columns_note(self) -> str:
         """The note naming the new columns kept in `extra`: the first NOTE_COLUMNS of them,
         then how many more (records each with a key of their own named 190,000 columns, a

@@ -23,7 +23,7 @@ from cdr_pipeline.config import Settings
 from cdr_pipeline.errors import InputError, environment_error
 from cdr_pipeline.ingest.chunk import CSV, NO_KEYS, BadInput, Chunk
 from cdr_pipeline.ingest.csv_header import read_header
-from cdr_pipeline.ingest.csv_reader import read_csv_body
+from cdr_pipeline.ingest.csv_reader import read_csv_body, unended_note
 from cdr_pipeline.ingest.digest import Digest, Fingerprint
 from cdr_pipeline.ingest.drift import Drift
 from cdr_pipeline.ingest.json_reader import read_json_chunks
@@ -199,8 +199,7 @@ class FileStage:
         """Why nothing of the file may be published when it is not the file whose reading
         started: its size or modification time moved (it was still being written or copied,
         as a file landing in the nightly's inbox may be), another file was renamed over it,
-        or it is gone. What was read is
-        then not what the ledger would record, and the last line may be cut."""
+        or it is gone. What was read is not what the ledger would record."""
         if self.seen is None:
             return None
         try:
@@ -377,6 +376,8 @@ class SourceStage:
         """Normalize one chunk: good rows to the stager, bad ones to the rejects."""
         res = drift.resolve(chunk.headers)
         self.result.rows_read += chunk.rows_read
+        if chunk.unended_line is not None:  # the last chunk
+            self.result.add_note(unended_note(chunk.unended_line))
 
         def quarantine(row: int, reason: str, detail: str, raw: str) -> None:
             raw = redact_raw_text(raw, schema, res, self.source.fmt, chunk.delimiter)

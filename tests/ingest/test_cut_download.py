@@ -36,12 +36,36 @@ def test_a_csv_cut_mid_record_fails_naming_the_line(
     assert not (wh / "tables" / "call_legs").exists() or table(wh).height == 0
 
 
-def test_a_last_record_without_a_line_break_still_loads(wh: Path) -> None:
-    """Many tools write no line break after the last record: a whole record is no cut."""
+@pytest.mark.parametrize("chunk_rows", [7, 50], ids=["mid_chunk", "chunk_already_full"])
+def test_a_last_record_without_a_line_break_still_loads(wh: Path, chunk_rows: int) -> None:
+    """Many tools write no line break after the last record: a whole record is no cut. But a
+    cut inside the last value looks the same, so the file's note says so, naming the line
+    (also when the last chunk was full before the end of the file was seen)."""
     path = wh.parent / "no_final_newline.csv"
     path.write_bytes(_export(50).removesuffix(b"\r\n"))
-    (f,) = load(wh, path).files
+    (f,) = load(wh, path, chunk_rows=chunk_rows).files
     assert (f.status, f.rows_loaded, f.rows_rejected) == ("loaded", 50, 0)
+    assert "last record (line 51) has no line break after it" in f.message
+    assert "download it again" in f.message
+
+
+def test_a_cut_inside_the_last_value_is_noted_on_the_command_line(wh: Path) -> None:
+    """A copy cut inside the last column's value: every field is there, so it loads (as a
+    whole last record must), and `cdr ingest` says on stderr the export may be cut."""
+    whole = _export(120)
+    path = wh.parent / "Calling_Detailed_Call_History.csv"
+    end = whole.index(b"\r\n", len(whole) // 2)  # a record's end, its last value before it
+    path.write_bytes(whole[: whole.rindex(b",", 0, end) + 3])  # 2 bytes of that value
+    done = run_cdr("--warehouse", str(wh), "ingest", str(path))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "has no line break after it" in done.stderr and "cut short" in done.stderr
+
+
+def test_an_export_ending_with_its_line_break_has_no_note(wh: Path) -> None:
+    path = wh.parent / "whole.csv"
+    path.write_bytes(_export(50))
+    (f,) = load(wh, path, chunk_rows=50).files
+    assert (f.status, f.rows_loaded, f.message) == ("loaded", 50, "")
 
 
 def test_a_ragged_last_line_that_ends_with_a_line_break_is_quarantined(wh: Path) -> None:
