@@ -98,7 +98,7 @@ class StagedSource:
     def rejects(self) -> Path | None:
         """The staged quarantine file, if the source quarantined any row."""
         path = self.folder / REJECTS_FILE if self.folder else None
-        return path if path is not None and path.exists() else None
+        return path if path and path.exists() else None
 
 
 @dataclass
@@ -225,8 +225,7 @@ class FileStage:
     def unreadable(self, exc: OSError, t0: float) -> FileResult:
         """The file cannot be read: its failed result; raises when it is the warehouse that
         cannot be written (that stops the run, exit 6)."""
-        env = environment_error(exc, self.settings.warehouse)
-        if env is not None:
+        if (env := environment_error(exc, self.settings.warehouse)) is not None:
             raise env from exc
         err = InputError(f"cannot read file: {exc.strerror or exc}", path=str(self.path))
         return failed_result(self.path, str(self.path), err, t0)
@@ -263,18 +262,19 @@ class FileStage:
 
 def _chunks(
     source: Source, stream: BinaryIO, chunk_rows: int, limits: Limits
-) -> tuple[list[str], Iterator[Chunk]]:
-    if source.fmt == CSV:
+) -> tuple[list[str], Iterator[Chunk], int]:
+    if source.fmt == CSV:  # the header, the records after it, the header's line (2 after sep=)
         header = read_header(stream, limits)
-        return header.names, read_csv_body(stream, header, chunk_rows, limits)
+        body = read_csv_body(stream, header, chunk_rows, limits)
+        return header.names, body, header.next_line - 1
     it = read_json_chunks(stream, chunk_rows, limits)
     first = next(it, None)
     if first is None:
-        return [], iter(())
-    return first.headers, itertools.chain([first], it)
+        return [], iter(()), 1
+    return first.headers, itertools.chain([first], it), 1
 
 
-def _detect(headers: list[str], source: str) -> TableSchema:
+def _detect(headers: list[str], source: str, line: int) -> TableSchema:
     """The kind the first chunk's header (a JSON file: its records' keys) tells."""
     if headers == [NO_KEYS]:
         raise InputError(
@@ -283,7 +283,7 @@ def _detect(headers: list[str], source: str) -> TableSchema:
             path=source,
             hint="check the file is an export of the Webex APIs; force a kind with --kind",
         )
-    return detect_kind(headers, source)
+    return detect_kind(headers, source, line)
 
 
 class SourceStage:
@@ -314,15 +314,15 @@ class SourceStage:
         limits = Limits.of(self.settings)
         with ExitStack() as stack:
             stream = stack.enter_context(source.open(tee, limits))
-            headers, body = _chunks(source, stream, self.settings.chunk_rows, limits)
+            headers, body, line = _chunks(source, stream, self.settings.chunk_rows, limits)
             chunks = Prefetch(body)  # read and parse the next chunk while this one is staged
             stack.callback(chunks.close)  # before the stream closes
             if not headers:
                 result.status, result.message = "empty", "no header and no rows"
                 return StagedSource(result, source.path.name)
-            schema = SCHEMAS[task.kind] if task.kind else _detect(headers, source.name)
+            schema = SCHEMAS[task.kind] if task.kind else _detect(headers, source.name, line)
             if task.kind:
-                check_forced_kind(headers, schema, source.name)
+                check_forced_kind(headers, schema, source.name, line)
             result.kind = schema.kind
             stager = Stager(
                 self.folder / "rows",

@@ -65,7 +65,7 @@ SHOWN_NAME = 40
 """Characters of each header name a 'not a recognised export' message quotes."""
 
 
-def detect_kind(headers: Sequence[str], source: str) -> TableSchema:
+def detect_kind(headers: Sequence[str], source: str, line: int = 1) -> TableSchema:
     best: tuple[int, TableSchema] | None = None
     for schema in SCHEMAS.values():
         res = resolve_headers(list(headers), schema)
@@ -81,14 +81,16 @@ def detect_kind(headers: Sequence[str], source: str) -> TableSchema:
             f"not a recognised export: the header ({shown}) matches none of the input kinds "
             f"({', '.join(SCHEMAS)})",
             path=source,
-            line=1,
+            line=line,
             hint="load a Control Hub 'Calling Detailed Call History' CSV, the cdr_feed JSON, "
             "or a device/activation/entitlement file; force a kind with --kind",
         )
     return best[1]
 
 
-def check_forced_kind(headers: Sequence[str], schema: TableSchema, source: str) -> None:
+def check_forced_kind(
+    headers: Sequence[str], schema: TableSchema, source: str, line: int = 1
+) -> None:
     """A kind forced by --kind on a header with no column of it: the file has no header
     line (the hint of `detect_kind` suggests --kind), and its first record, names and
     numbers, would be taken for column names and kept as the ledger's unknown columns,
@@ -96,9 +98,9 @@ def check_forced_kind(headers: Sequence[str], schema: TableSchema, source: str) 
     if any(resolve_headers(list(headers), schema).canonical):
         return
     raise InputError(
-        f"not a {schema.kind} export: its first line names no {schema.kind} column "
+        f"not a {schema.kind} export: the line read as its header names no {schema.kind} column "
         "(a file without its header line?)",
         path=source,
-        line=1,
+        line=line,
         hint=f"put the header line of {schema.kind} back at the top of the file",
     )

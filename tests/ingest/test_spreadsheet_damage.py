@@ -146,6 +146,18 @@ def test_a_sep_line_before_the_header_names_the_separator(wh: Path, separator: s
     assert table(wh)["user_name"].null_count() == 0
 
 
+@pytest.mark.parametrize("forced", [[], ["--kind", "calls"]], ids=["detected", "forced"])
+def test_a_header_after_a_sep_line_that_names_no_kind_names_its_line(
+    wh: Path, forced: list[str]
+) -> None:
+    """The error about the header named line 1, the `sep=` line, not the header below it."""
+    path = wh.parent / "sep_then_unknown_header.csv"
+    path.write_bytes(b"sep=,\r\nFoo,Bar\r\n1,2\r\n")
+    done = run_cdr("--warehouse", str(wh), "ingest", *forced, str(path))
+    assert done.returncode == 3, done.stdout + done.stderr
+    assert "sep_then_unknown_header.csv line 2: not a" in done.stderr
+
+
 def test_a_csv_of_exactly_a_spreadsheets_rows_is_refused(wh: Path) -> None:
     """Excel and LibreOffice keep 1,048,576 rows: a larger export opened and saved again
     holds its header and 1,048,575 records, the rest gone without a trace in the file. It
