@@ -4,10 +4,11 @@
 -- out from the devices alone so that fct_webex_go_leg_devices reads each leg once. A leg's
 -- keys are 'u:' || its User UUID in lower case and 'p:' || the digits of its User number;
 -- the phone number counts only when the user UUID finds none (a CDR without User UUID, or a
--- device list without it). A device holds its user's key from its provisioning on, and each
--- number it had over time (int_device_attribute_history) for the time it had it: a device
--- whose number changed keeps the legs of its old number, and a number reassigned from one
--- device to another matches each for its own time. Of a key's holders, a leg started at
+-- device list without it). A device holds each user's key and each number it had over time
+-- (int_device_attribute_history) for the time it had it, from its first observation on: a
+-- device whose number changed, or that was given to another user, keeps the legs of its old
+-- number and user, and a number or a user moved from one device to another matches each for
+-- its own time. Of a key's holders, a leg started at
 -- instant t takes the one holding the key at t that existed at t, one already activated
 -- before one still pending (a phone places Webex Go calls only once activated), then the
 -- latest to take the key before t (a deleted device, a number given up and nobody holding
@@ -18,82 +19,83 @@
 with devices as (
     select
         device_id,
-        user_uuid,
-        provisioned_at,
         first_activated_at,
         deleted_at
     from dim_webex_go_devices
 ),
 
--- the numbers each device had over time, by their digits: consecutive intervals of the
--- attribute history with the same number are one holding [held_from, held_to) (held_to
--- NULL: still held; the first starts at the device's first observation)
-number_intervals as (
+-- the users and numbers each device had over time (int_device_attribute_history), as match
+-- keys: its user's UUID in lower case (a UUID's hex digits are case-free) and its number's
+-- digits (a device list edited in a spreadsheet loses the leading + of an E.164 number, and
+-- one typed by hand has blanks and dashes: +1 408-555-0100); consecutive intervals with the
+-- same key are one holding [held_from, held_to) (held_to NULL: still held; the first starts
+-- at the device's first observation)
+attribute_keys as (
     select
         device_id,
         valid_from,
         valid_to,
-        number_key(phone_number) as number_digits,
-        case
-            when
-                lag(number_key(phone_number)) over (
-                    partition by device_id order by valid_from
-                ) is not distinct from number_key(phone_number)
-                then 0
-            else 1
-        end as is_new_number
+        'user_uuid' as matched_by,
+        'u:' || lower(user_uuid) as match_key
+    from int_device_attribute_history
+    union all
+    select
+        device_id,
+        valid_from,
+        valid_to,
+        'phone_number' as matched_by,
+        'p:' || number_key(phone_number) as match_key
     from int_device_attribute_history
 ),
 
-number_runs as (
+key_intervals as (
     select
-        device_id,
-        valid_from,
-        valid_to,
-        number_digits,
-        sum(is_new_number) over (
-            partition by device_id order by valid_from
+        *,
+        case
+            when
+                lag(match_key) over (
+                    partition by device_id, matched_by order by valid_from
+                ) is not distinct from match_key
+                then 0
+            else 1
+        end as is_new_key
+    from attribute_keys
+),
+
+key_runs as (
+    select
+        *,
+        sum(is_new_key) over (
+            partition by device_id, matched_by order by valid_from
             rows between unbounded preceding and current row
         ) as run_seq
-    from number_intervals
+    from key_intervals
 ),
 
-number_holdings as (
+key_holdings as (
     select
         device_id,
-        number_digits,
+        matched_by,
+        match_key,
         min(valid_from) as held_from,
         case when count(valid_to) = count(*) then max(valid_to) end as held_to
-    from number_runs
-    where number_digits is not null
-    group by device_id, number_digits, run_seq
+    from key_runs
+    where match_key is not null
+    group by device_id, matched_by, match_key, run_seq
 ),
 
--- the keys a leg can match, each held [held_from, held_to): its user's UUID (in any case: a
--- UUID's hex digits are) from the device's provisioning on, or a phone number's digits while
--- the device had it (a device list edited in a spreadsheet loses the leading + of an E.164
--- number, and one typed by hand has blanks and dashes: +1 408-555-0100)
+-- the keys a leg can match, each held [held_from, held_to): its user's UUID while the device
+-- was that user's, a phone number's digits while the device had it
 device_keys as (
     select
-        'u:' || lower(user_uuid) as match_key,
-        'user_uuid' as matched_by,
-        device_id,
-        provisioned_at as held_from,
-        cast(null as timestamptz) as held_to,
-        first_activated_at,
-        deleted_at
-    from devices
-    where user_uuid is not null
-    union all
-    select
-        'p:' || h.number_digits as match_key,
-        'phone_number' as matched_by,
+        h.match_key,
+        h.matched_by,
         d.device_id,
         h.held_from,
         h.held_to,
         d.first_activated_at,
         d.deleted_at
-    from number_holdings as h
+    from key_holdings as h
     inner join devices as d on h.device_id = d.device_id
 ),
 

@@ -134,3 +134,27 @@ def test_a_number_matches_the_device_that_held_it_when_the_leg_started(tmp_path:
         "where anomaly_type is not null order by report_id"
     ).fetchall()
     assert anomalies == [("L01", "before_provisioning"), ("L10", "before_provisioning")]
+
+
+def test_a_user_matches_the_device_that_was_theirs_when_the_leg_started(tmp_path: Path) -> None:
+    """A device given to another user (the device list shows U2 from 09-10 where it showed
+    U1) keeps U1's legs of before: the User UUID is matched by who held the device at the
+    leg's start, as a number is, not by the device's latest user."""
+    w = World()
+    w.snapshot("2026-09-01T06:00:00Z", "G", user(1), "+15550001")
+    w.snapshot("2026-09-05T06:00:00Z", "G", user(1), "+15550001")
+    w.snapshot("2026-09-10T06:00:00Z", "G", user(2), "+15550001")
+    file = "calls_2026-09-01_2026-10-01.csv"
+    w.leg(file, "U1-before", "2026-09-06T12:00:00Z", user(1), "", 60)  # G is U1's
+    w.leg(file, "U1-after", "2026-09-11T12:00:00Z", user(1), "", 60)  # U1's last device: G
+    w.leg(file, "U2-after", "2026-09-11T12:00:00Z", user(2), "", 60)  # G is U2's
+    con = w.build(tmp_path)
+    got = con.execute(
+        "select report_id, device_id, device_matched_by, device_status, anomaly_type "
+        "from fct_webex_go_calls order by report_id"
+    ).fetchall()
+    assert got == [
+        ("U1-after", "G", "user_uuid", "ONLINE", None),
+        ("U1-before", "G", "user_uuid", "ONLINE", None),
+        ("U2-after", "G", "user_uuid", "ONLINE", None),
+    ]
