@@ -47,6 +47,8 @@ effective as (
         a.observed_at,
         a.source,
         a.precedence,
+        a.load_seq,
+        a.source_row,
         case when a.is_after_deletion then 'DELETED' else a.status end as status,
         -- sticky: once a deleted device reappeared, the rest of its history carries the flag
         bool_or(a.is_reappearance) over (
@@ -66,7 +68,8 @@ one_per_instant as (
     select *
     from effective
     qualify row_number() over (
-        partition by device_id, observed_at order by precedence desc, source desc
+        partition by device_id, observed_at
+        order by precedence desc, source desc, load_seq desc, source_row desc
     ) = 1
 ),
 

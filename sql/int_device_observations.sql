@@ -6,7 +6,9 @@
 -- ACTIVATION_CODE_ISSUED, NUMBER_ACTIVATION_ERROR, LICENSE_ASSIGNED and LICENSE_RELEASED change
 -- no status and are not observations. A snapshot without a status counts as STATUS_UNAVAILABLE
 -- (no information). `precedence` orders observations of the same instant: the later lifecycle
--- step wins, and an event wins over a snapshot.
+-- step wins, and an event wins over a snapshot; of two events of one step (ACTIVATED and
+-- STATUS_CHANGED, or two STATUS_CHANGED), the later delivered (load_seq, then source_row: a
+-- file lists events in the order they happened).
 with snapshots as (
     select * from stg_device_snapshots
 ),
@@ -28,7 +30,9 @@ snapshot_observations as (
         'snapshot' as source,
         cast(null as varchar) as event_id,
         cast(null as varchar) as event_type,
-        0 as precedence
+        0 as precedence,
+        load_seq,
+        source_row
     from snapshots
 ),
 
@@ -56,7 +60,9 @@ event_observations as (
             when 'DELETED' then 4
             when 'LOST_STOLEN' then 3
             else 2
-        end as precedence
+        end as precedence,
+        load_seq,
+        source_row
     from events
     -- events that change no status: a code issued, a number's activation error, a licence
     -- assigned or released (the licence views count holdings from provisioning to deletion)
