@@ -46,12 +46,12 @@ snapshot_attributes as (
 event_attributes as (
     select
         device_id,
-        arg_max(org_uuid, event_time) filter (where org_uuid is not null) as org_uuid,
-        arg_max(user_uuid, event_time) filter (where user_uuid is not null) as user_uuid,
-        arg_max(deployment, event_time) filter (where deployment is not null) as deployment,
-        arg_max(phone_number, event_time) filter (where phone_number is not null)
+        arg_max(org_uuid, event_order) filter (where org_uuid is not null) as org_uuid,
+        arg_max(user_uuid, event_order) filter (where user_uuid is not null) as user_uuid,
+        arg_max(deployment, event_order) filter (where deployment is not null) as deployment,
+        arg_max(phone_number, event_order) filter (where phone_number is not null)
             as phone_number,
-        arg_max(subscription_id, event_time) filter (where subscription_id is not null)
+        arg_max(subscription_id, event_order) filter (where subscription_id is not null)
             as subscription_id,
         min(event_time) as first_event_at,
         max(event_time) as last_event_at,
@@ -59,7 +59,11 @@ event_attributes as (
         min(event_time) filter (where event_type = 'DELETED') as deleted_at,
         count(*) filter (where event_type = 'PROVISIONED') as provisioned_events,
         count(*) filter (where event_type = 'LOST_STOLEN') as lost_stolen_count
-    from events
+    from (
+        -- of two events of one instant, the later delivered gives the value (load_seq,
+        -- then source_row), as in int_device_attribute_history
+        select *, {t: event_time, l: load_seq, r: source_row} as event_order from events
+    ) as e
     group by device_id
 ),
 

@@ -3,7 +3,8 @@
 -- The attributes a device had at each instant, from the snapshots and events as of then, so a
 -- past month keeps the subscription, location and department in effect then (history is not
 -- restated when a device moves). Each attribute is the latest non-empty value observed at or
--- before the instant (a snapshot and an event of the same instant: the snapshot's value wins);
+-- before the instant (a snapshot and an event of the same instant: the snapshot's value wins;
+-- two events of one instant: the later delivered, by load_seq then source_row);
 -- before the first observation carrying it, its first observed value. Intervals are
 -- half-open [valid_from, valid_to), valid_to NULL = still in effect; the first starts at the
 -- device's first observation.
@@ -26,7 +27,9 @@ observations as (
         phone_number,
         subscription_id,
         location_name,
-        department_id
+        department_id,
+        load_seq,
+        source_row
     from snapshots
     union all
     select
@@ -39,7 +42,9 @@ observations as (
         phone_number,
         subscription_id,
         cast(null as varchar) as location_name,
-        cast(null as varchar) as department_id
+        cast(null as varchar) as department_id,
+        load_seq,
+        source_row
     from events
 ),
 
@@ -49,6 +54,8 @@ carried as (
         device_id,
         observed_at,
         precedence,
+        load_seq,
+        source_row,
         last_value(org_uuid ignore nulls) over w as org_uuid,
         last_value(user_uuid ignore nulls) over w as user_uuid,
         last_value(deployment ignore nulls) over w as deployment,
@@ -58,7 +65,7 @@ carried as (
         last_value(department_id ignore nulls) over w as department_id
     from observations
     window w as (
-        partition by device_id order by observed_at, precedence
+        partition by device_id order by observed_at, precedence, load_seq, source_row
         rows between unbounded preceding and current row
     )
 ),
@@ -68,7 +75,8 @@ per_instant as (
     select *
     from carried
     qualify row_number() over (
-        partition by device_id, observed_at order by precedence desc
+        partition by device_id, observed_at
+        order by precedence desc, load_seq desc, source_row desc
     ) = 1
 ),
 

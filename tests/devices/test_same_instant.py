@@ -67,3 +67,32 @@ def test_the_later_event_of_one_instant_wins(tmp_path: Path) -> None:
         ("PENDING_ACTIVATION", "08-01 10:00"),
         ("ONLINE", "08-02 10:00"),
     ]
+
+
+def test_the_later_event_of_one_instant_gives_the_attributes(tmp_path: Path) -> None:
+    """A Mobile Operator number released and another assigned the same second: the device has
+    the number of the later line from then on (its licence unit, the number legs match)."""
+
+    def ev(event_id: str, t: str, kind: str, number: str) -> str:
+        return f"{event_id},2026-{t}Z,{ORG},DM,{kind},{U1},,admin,,MOBILE_OPERATOR,Sub-1,{number},"
+
+    events = write_csv(
+        tmp_path / "in" / "events.csv",
+        "event_id," + EVENT_HEADER,
+        [
+            ev("m1", "08-01T10:00:00", "PROVISIONED", "+15550001"),
+            ev("m2", "08-02T10:00:00", "ACTIVATED", "+15550001"),
+            ev("m9", "08-05T10:00:00", "LICENSE_RELEASED", "+15550001"),
+            ev("m3", "08-05T10:00:00", "LICENSE_ASSIGNED", "+15550002"),
+        ],
+    )
+    ingest(tmp_path / "wh", events)
+    con = views(tmp_path / "wh")
+    assert rows(
+        con,
+        "select strftime(valid_from, '%m-%d %H:%M'), phone_number "
+        "from int_device_attribute_history order by valid_from",
+    ) == [("08-01 10:00", "+15550001"), ("08-05 10:00", "+15550002")]
+    assert rows(con, "select phone_number, licence_unit_id from dim_webex_go_devices") == [
+        ("+15550002", "+15550002")
+    ]
