@@ -10,7 +10,8 @@
 -- its leg's other record, as fct_calls does), start_time, call_date (the leg's UTC day partition: a join on it lets DuckDB skip the files
 -- of other days), duration_seconds and the device's device_id, device_matched_by,
 -- deployment, licence_type, subscription_id, device_location_name, device_department_id,
--- device_provisioned_at, device_deleted_at.
+-- device_provisioned_at, device_deleted_at (the deployment, licence type, subscription,
+-- location and department in effect at the leg's start: int_device_attribute_history).
 -- fct_webex_go_calls adds the leg's other columns and the device's status and activation
 -- code then; the licence reports need only the device, so they read this narrow view.
 -- Only the columns the match and the licence reports need, so the calls are read narrowly.
@@ -34,14 +35,24 @@ with go_legs as (
 devices as (
     select
         device_id,
+        provisioned_at,
+        deleted_at
+    from dim_webex_go_devices
+),
+
+-- the device's deployment, subscription, location and department in effect at the leg's
+-- start (a leg before the device's first observation: its first ones), as the licence
+-- reports attribute the leg, not the device's latest
+attributes as (
+    select
+        device_id,
+        valid_from,
         deployment,
         licence_type,
         subscription_id,
         location_name,
-        department_id,
-        provisioned_at,
-        deleted_at
-    from dim_webex_go_devices
+        department_id
+    from int_device_attribute_history
 ),
 
 -- The choice of the leg's key whose interval holds its start (the first interval for a leg
@@ -60,11 +71,11 @@ legs_with_device as (
         go_legs.duration_seconds,
         devices.device_id,
         coalesce(u.matched_by, p.matched_by) as device_matched_by,
-        devices.deployment,
-        devices.licence_type,
-        devices.subscription_id,
-        devices.location_name as device_location_name,
-        devices.department_id as device_department_id,
+        attributes.deployment,
+        attributes.licence_type,
+        attributes.subscription_id,
+        attributes.location_name as device_location_name,
+        attributes.department_id as device_department_id,
         devices.provisioned_at as device_provisioned_at,
         devices.deleted_at as device_deleted_at
     from go_legs
@@ -85,6 +96,9 @@ legs_with_device as (
             or (go_legs.start_time is null and p.valid_from is null)
         )
     left join devices on coalesce(u.device_id, p.device_id) = devices.device_id
+    asof left join attributes
+        on devices.device_id = attributes.device_id
+        and greatest(go_legs.start_time, devices.provisioned_at) >= attributes.valid_from
 )
 
 select * from legs_with_device

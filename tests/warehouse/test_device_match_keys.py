@@ -8,7 +8,7 @@ from pathlib import Path
 
 from cdr_pipeline.config import Settings
 from cdr_pipeline.warehouse import connect_as_of
-from tests.warehouse.finance_world import World, records, user
+from tests.warehouse.finance_world import BYOD, MOBILE, World, records, user
 
 FILE = "calls_2026-09-01_2026-10-01.csv"
 
@@ -158,3 +158,43 @@ def test_a_user_matches_the_device_that_was_theirs_when_the_leg_started(tmp_path
         ("U1-before", "G", "user_uuid", "ONLINE", None),
         ("U2-after", "G", "user_uuid", "ONLINE", None),
     ]
+
+
+def test_a_leg_carries_the_device_attributes_in_effect_at_its_start(tmp_path: Path) -> None:
+    """A device moved to another subscription, location and department on 10-01: its
+    September legs keep those of September (as the licence usage report counts them), a leg
+    before its first observation the first ones, not the device's latest."""
+    w = World()
+    w.snapshot("2026-09-01T06:00:00Z", "G", user(1), "+15550001", subscription="Sub-1")
+    w.snapshot(
+        "2026-10-01T06:00:00Z",
+        "G",
+        user(1),
+        "+15550001",
+        subscription="Sub-2",
+        location="Branch",
+        department="Dept-B",
+        deployment="MOBILE_OPERATOR",
+    )
+    file = "calls_2026-08-01_2026-11-01.csv"
+    w.leg(file, "AUG", "2026-08-20T12:00:00Z", user(1), "", 60)
+    w.leg(file, "SEP", "2026-09-15T12:00:00Z", user(1), "", 60)
+    w.leg(file, "OCT", "2026-10-15T12:00:00Z", user(1), "", 60)
+    con = w.build(tmp_path)
+    sql = (
+        "select report_id, licence_type, subscription_id, device_location_name, "
+        "device_department_id from {} order by report_id"
+    )
+    september = (BYOD, "Sub-1", "HQ", "Dept-A")
+    expected = [
+        ("AUG", *september),
+        ("OCT", MOBILE, "Sub-2", "Branch", "Dept-B"),
+        ("SEP", *september),
+    ]
+    assert con.execute(sql.format("fct_webex_go_leg_devices")).fetchall() == expected
+    assert con.execute(sql.format("fct_webex_go_calls")).fetchall() == expected
+    used = con.execute(
+        "select month, licence_type, subscription_id, location_name, webex_go_calls "
+        "from rpt_licence_usage_monthly where webex_go_calls > 0 order by month"
+    ).fetchall()
+    assert [row[1:4] for row in used] == [september[:3], (MOBILE, "Sub-2", "Branch")]
