@@ -73,7 +73,10 @@ facts as (
         cfg.idle_days,
         cfg.code_expiry_days,
         c.issued_at as code_issued_at,
-        coalesce(c.expires_at, c.issued_at + to_days(cfg.code_expiry_days)) as code_expires_at,
+        -- days of 24 h (86 400 s), as fct_activation_codes counts them: whatever the session
+        -- time zone (a DuckDB shell where the clock changes in between), the same answer
+        coalesce(c.expires_at, c.issued_at + to_seconds(86400 * cfg.code_expiry_days))
+            as code_expires_at,
         c.consumed_at as code_consumed_at,
         lc.last_webex_go_call_at,
         -- last activity: the last Webex Go leg, or the first activation when it never called
@@ -99,12 +102,13 @@ never_activated as (
     select
         *,
         'never_activated_code_expired' as reason,
-        coalesce(code_expires_at, provisioned_at + to_days(code_expiry_days)) as since
+        coalesce(code_expires_at, provisioned_at + to_seconds(86400 * code_expiry_days)) as since
     from facts
     where
         first_activated_at is null
         and code_consumed_at is null
-        and coalesce(code_expires_at, provisioned_at + to_days(code_expiry_days)) <= as_of_time
+        and coalesce(code_expires_at, provisioned_at + to_seconds(86400 * code_expiry_days))
+        <= as_of_time
 ),
 
 idle as (
@@ -115,7 +119,7 @@ idle as (
     from facts
     where
         first_activated_at is not null
-        and last_activity_at <= as_of_time - to_days(idle_days)
+        and last_activity_at <= as_of_time - to_seconds(86400 * idle_days)
         and not is_lost_not_reactivated
 ),
 

@@ -395,3 +395,30 @@ def test_f15_a_device_pending_for_months_without_a_code_on_record_is_reclaimable
             "days_since": 93,
         }
     ]
+
+
+def test_reclaim_counts_days_of_24_hours_whatever_the_session_time_zone(tmp_path: Path) -> None:
+    """`idle_days` and `code_expiry_days` are whole days of 24 h, as fct_activation_codes
+    counts them: a DuckDB shell opened where the clock changes (Chicago left daylight saving
+    time on 2026-11-01) gets the reclaim list a UTC session gets. GI's last call is 30 days
+    less 30 minutes before the horizon (11-01 07:30Z); GN was provisioned 90 days and 30
+    minutes before it, with no code on record."""
+    w = World()
+    w.event("2026-09-01T00:00:00Z", "GI", "PROVISIONED", user(1), "+15550001")
+    w.event("2026-09-01T01:00:00Z", "GI", "ACTIVATED", user(1), "+15550001")
+    w.leg("calls_2026-10-01_2026-11-01.csv", "L1", "2026-10-02T07:00:00Z", user(1), "", 60)
+    w.snapshot("2026-08-03T07:00:00Z", "GN", user(2), "+15550002", status="PENDING_ACTIVATION")
+    for device, uid, number, status in [
+        ("GI", user(1), "+15550001", "ONLINE"),
+        ("GN", user(2), "+15550002", "PENDING_ACTIVATION"),
+    ]:
+        w.snapshot("2026-11-01T07:30:00Z", device, uid, number, status=status)
+    con = w.build(tmp_path)
+    sql = "select device_id, reason, days_since from rpt_reclaim_candidates order by device_id"
+    expected = [
+        {"device_id": "GI", "reason": "idle", "days_since": 30},
+        {"device_id": "GN", "reason": "never_activated_code_expired", "days_since": 0},
+    ]
+    assert records(con, sql) == expected
+    con.execute("set TimeZone = 'America/Chicago'")
+    assert records(con, sql) == expected
