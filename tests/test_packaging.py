@@ -107,3 +107,26 @@ def test_wheel_in_a_fresh_venv_runs_demo_and_build_from_an_empty_folder(
     _run([cdr, "build"], cwd=empty, env=env)
     report = _run([cdr, "report", "reconciliation", "--format", "csv"], cwd=empty, env=env)
     assert report.splitlines()[0].startswith("month,")
+
+
+def test_the_wheel_imported_from_its_zip_finds_its_sql(wheel: Path, tmp_path: Path) -> None:
+    """docs/spark.md's spark-submit passes the wheel with `--py-files`: Spark puts the zip
+    first on the driver's path, so the package is imported from inside it. The build then
+    failed (exit 3, "SQL folder .../cdr_pipeline-0.1.0-py3-none-any.whl/cdr_pipeline/_data/sql
+    does not exist"): a folder inside a zip is no folder on disk."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CDR_", "PYTHON"))}
+    env["PYTHONPATH"] = str(wheel)
+    where = _run(
+        [sys.executable, "-c", "import cdr_pipeline; print(cdr_pipeline.__file__)"],
+        cwd=tmp_path,
+        env=env,
+    )
+    assert Path(where.strip()).is_relative_to(wheel), where
+    out = tmp_path / "spark_sql"
+    _run(
+        [sys.executable, "-m", "cdr_pipeline", "sql", "--dialect", "spark", "--out", str(out)],
+        cwd=tmp_path,
+        env=env,
+    )
+    views = {p.stem.split("_", 1)[1] for p in out.glob("*.sql")}
+    assert {p.stem for p in (REPO / "sql").glob("*.sql") if not p.stem.startswith("_")} <= views
