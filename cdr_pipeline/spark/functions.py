@@ -23,12 +23,17 @@ def _fn(name: str, *args: exp.Expr) -> exp.Anonymous:
 
 def timezone_to_spark(node: exp.Expr) -> exp.Expr:
     """`timezone(zone, instant)` -> the wall clock there; `timezone(zone, wall clock)` -> the
-    instant (DuckDB tells them by type: TIMESTAMPTZ / TIMESTAMP)."""
+    instant (DuckDB tells them by type: TIMESTAMPTZ / TIMESTAMP). The wall clock is a
+    TIMESTAMP_NTZ, as DuckDB's TIMESTAMP: `from_utc_timestamp` alone is an instant that
+    shows that clock in a UTC session only, and was written as an instant (a view's local
+    times read in another session zone showed other hours)."""
     if not (isinstance(node, exp.Anonymous) and str(node.this).lower() == "timezone"):
         return node
     zone, value = node.expressions
-    wall_clock = isinstance(value, exp.Cast) and value.to.this in _WALL_CLOCK
-    return _fn("to_utc_timestamp" if wall_clock else "from_utc_timestamp", value, zone)
+    if isinstance(value, exp.Cast) and value.to.this in _WALL_CLOCK:
+        return _fn("to_utc_timestamp", value, zone)
+    local = _fn("from_utc_timestamp", value, zone)
+    return exp.Cast(this=local, to=exp.DataType.build("timestamp_ntz", dialect="spark"))
 
 
 def variables_to_spark(node: exp.Expr) -> exp.Expr:

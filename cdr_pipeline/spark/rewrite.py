@@ -11,8 +11,9 @@ it). A construct no rule can express raises `RewriteError` naming it, never a gu
   read every month, as DuckDB's do when `cdr report --month` has not set one);
 - `ASOF LEFT JOIN r ON l.k = r.k AND l.t >= r.t` becomes a LEFT JOIN whose right side carries
   the next `r.t` of its key (`LEAD`) as the upper bound of the match;
-- `timezone(zone, ts)`: `from_utc_timestamp` for an instant, `to_utc_timestamp` for a wall
-  clock (a `CAST(... AS TIMESTAMP)` argument);
+- `timezone(zone, ts)`: `from_utc_timestamp` cast to TIMESTAMP_NTZ (a wall clock, as
+  DuckDB's TIMESTAMP) for an instant, `to_utc_timestamp` for a wall clock (a `CAST(... AS
+  TIMESTAMP)` argument);
 - `to_days/to_hours/to_minutes/to_seconds(n)` become `make_dt_interval`;
 - `'infinity'` / `'-infinity'` timestamps become the largest / smallest timestamp;
 - `any_value(x)` skips NULLs in DuckDB: `any_value(x, true)`;

@@ -1,9 +1,10 @@
 """Comparing a view built by DuckDB with the same view built by Spark (Parquet files).
 
 Both sides are normalised per column from the DuckDB view's type: floating and decimal
-values rounded to 6 decimals as DOUBLE, timestamps as UTC TIMESTAMP (DuckDB's local-time
-columns are TIMESTAMP, Spark writes every timestamp as an instant). Equal means the same row
-count and an empty EXCEPT ALL both ways.
+values rounded to 6 decimals as DOUBLE, timestamps as UTC TIMESTAMP. A timestamp column
+must be a wall clock (TIMESTAMP) or an instant (TIMESTAMP WITH TIME ZONE) on both sides: a
+local time written as an instant shows other hours to a reader outside UTC. Equal means the
+same row count and an empty EXCEPT ALL both ways.
 """
 
 from __future__ import annotations
@@ -34,17 +35,25 @@ def compare_view(con: duckdb.DuckDBPyConnection, view: str, spark_dir: Path) -> 
     if not files:
         return [f"{view}: Spark wrote no Parquet file under {spark_dir}"]
     source = f"read_parquet({lit(str(spark_dir / '*.parquet'))})"
-    spark_cols = {str(r[0]) for r in con.execute(f"describe select * from {source}").fetchall()}
+    described = con.execute(f"describe select * from {source}").fetchall()
+    spark_types = {str(r[0]): str(r[1]).upper() for r in described}
     expected = {c for c, _ in columns}
-    if spark_cols != expected:
+    if set(spark_types) != expected:
         return [
-            f"{view}: columns differ: DuckDB only {sorted(expected - spark_cols)}, "
-            f"Spark only {sorted(spark_cols - expected)}"
+            f"{view}: columns differ: DuckDB only {sorted(expected - set(spark_types))}, "
+            f"Spark only {sorted(set(spark_types) - expected)}"
         ]
+    # a wall clock written as an instant shows other hours outside a UTC session
+    problems = [
+        f"{view}.{c}: {t} in DuckDB, {spark_types[c]} in Spark"
+        for c, t in columns
+        if t.upper().startswith("TIMESTAMP")
+        and spark_types[c].startswith("TIMESTAMP")
+        and ("TIME ZONE" in t.upper()) != ("TIME ZONE" in spark_types[c])
+    ]
     select = ", ".join(_normalised(c, t) for c, t in columns)
     ours = f"select {select} from {view}"
     theirs = f"select {select} from {source}"
-    problems = []
     n_duck = con.execute(f"select count(*) from {view}").fetchone()[0]  # type: ignore[index]
     n_spark = con.execute(f"select count(*) from {source}").fetchone()[0]  # type: ignore[index]
     if n_duck != n_spark:

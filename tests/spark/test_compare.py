@@ -27,11 +27,11 @@ def _setup(tmp_path: Path, spark_rows: str) -> tuple[duckdb.DuckDBPyConnection, 
 
 
 def test_equal_within_six_decimals(tmp_path: Path) -> None:
-    # Spark's side: a decimal value and a naive UTC timestamp are the same values
+    # Spark's side: a decimal value is the same value
     con, out = _setup(
         tmp_path,
-        "(1, cast(0.3000000001 as decimal(18, 10)), timestamp '2026-10-05 06:00:00'), "
-        "(1, cast(0.3000000001 as decimal(18, 10)), timestamp '2026-10-05 06:00:00')",
+        "(1, cast(0.3000000001 as decimal(18, 10)), timestamptz '2026-10-05 06:00:00+00'), "
+        "(1, cast(0.3000000001 as decimal(18, 10)), timestamptz '2026-10-05 06:00:00+00')",
     )
     assert compare_view(con, "v", out) == []
 
@@ -52,3 +52,15 @@ def test_missing_rows_and_columns_are_found(tmp_path: Path) -> None:
     assert any("rows only in DuckDB" in p for p in compare_view(con, "v", out))
     con.execute("create view w as select 1 as k, 2 as extra")
     assert "columns differ" in compare_view(con, "w", out)[0]
+
+
+def test_a_wall_clock_written_as_an_instant_is_found(tmp_path: Path) -> None:
+    """The same values in a UTC session, but a reader in another zone sees other hours."""
+    con, out = _setup(
+        tmp_path,
+        "(1, 0.3, timestamp '2026-10-05 06:00:00'), (1, 0.3, timestamp '2026-10-05 06:00:00')",
+    )
+    problems = compare_view(con, "v", out)
+    assert problems == ["v.at_time: TIMESTAMP WITH TIME ZONE in DuckDB, TIMESTAMP in Spark"], (
+        problems
+    )

@@ -275,3 +275,25 @@ def test_integer_results_have_duckdbs_type(spark: Any) -> None:
         ("d", "bigint"),
     ]
     assert _spark_rows(spark, to_spark(sql)) == _duckdb_rows(sql)
+
+
+@pytest.mark.slow
+def test_a_wall_clock_is_written_without_a_time_zone(spark: Any, tmp_path: Any) -> None:
+    """`timezone(zone, instant)` is a TIMESTAMP in DuckDB: a wall clock (the views'
+    `start_time_local`). Spark's `from_utc_timestamp` is an instant that shows that wall
+    clock only in a UTC session, and was written as one: the marts' local times read by
+    DuckDB were TIMESTAMPTZ, and in any other session zone (a notebook, a Databricks
+    session, DuckDB on a laptop) showed other hours (01:30 in Chicago as 10:30 in Tokyo)."""
+    sql = (
+        "select timezone('America/Chicago', cast('2026-11-01 06:30:00+00' as timestamptz)) as v, "
+        "timezone('America/Chicago', cast('2026-11-01 07:30:00+00' as timestamptz)) as w"
+    )
+    spark.sql(to_spark(sql)).write.parquet(str(tmp_path / "out"))
+    con = duckdb.connect()
+    con.execute("set TimeZone = 'Asia/Tokyo'")
+    written = con.execute(
+        f"select typeof(v), v, typeof(w), w from read_parquet('{tmp_path}/out/*.parquet')"
+    ).fetchall()
+    duck = con.execute(f"select typeof(v), v, typeof(w), w from ({sql})").fetchall()
+    assert written == duck
+    assert written[0][0] == "TIMESTAMP"
