@@ -281,7 +281,10 @@ REPORTS: dict[str, Report] = {
                 select
                     report_month as month,
                     originating_user_uuid as user_uuid,
-                    any_value(originating_user_name) as user_name,
+                    -- the name of the month's latest call: a renamed user's name was
+                    -- any one of the month's (another from run to run, or on Spark)
+                    arg_max(originating_user_name, (first_start_time, correlation_id))
+                        as user_name,
                     count(*) as calls,
                     count(*) filter (where is_answered) as answered_calls,
                     {_minutes("sum(talk_seconds)")} as talk_minutes,
