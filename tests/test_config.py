@@ -107,6 +107,7 @@ BAD_TYPES = {
 
 # out of range, per key (TOML literals)
 BAD_RANGES = {
+    "warehouse": ['"/data/exports [old]/wh"', '"/data/cdr*"', '"/data/{a,b}"'],
     "chunk_rows": ["0", "-5"],
     "max_reject_rate": ["-0.1", "1.5"],
     "code_expiry_days": ["0", "-1"],

@@ -58,6 +58,21 @@ def _timezone(value: str) -> str | None:
     return None
 
 
+_PATTERN_CHARS = "[]*?{}"
+
+
+def _warehouse(value: Path) -> str | None:
+    """DuckDB, polars and Spark (Hadoop) read these characters in a path as a file pattern:
+    a warehouse under `exports [old]/` took rows in, then could not read its own ledger."""
+    found = sorted({c for c in str(value.absolute()) if c in _PATTERN_CHARS})
+    if found:
+        return (
+            f"{value.absolute()} contains {' '.join(found)}, which DuckDB, polars and Spark "
+            "read as a file pattern: use a folder whose path has none of " + _PATTERN_CHARS
+        )
+    return None
+
+
 _USERINFO = re.compile(r"(?i)(https?://)[^/@\s]*@")
 
 
@@ -129,7 +144,7 @@ def _names(value: str) -> str | None:
 SETTINGS_KEYS: dict[str, Key] = {
     k.name: k
     for k in (
-        Key("warehouse", "path"),
+        Key("warehouse", "path", rule=_warehouse),
         Key("inbox", "path", optional=True),
         Key("chunk_rows", "int", minimum=1),
         Key("max_reject_rate", "float", minimum=0.0, maximum=1.0),

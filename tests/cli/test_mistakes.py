@@ -226,3 +226,18 @@ def test_an_output_under_a_file_is_a_usage_error(
     assert run.exit_code == 2, run.output
     assert f"Invalid value for '{option}': {tmp_path / 'afile'} is a file" in run.output
     assert (tmp_path / "afile").read_text() == "not a folder\n"
+
+
+@pytest.mark.parametrize("folder", ["exports [old]", "cdr*", "what?"])
+def test_a_warehouse_path_that_reads_as_a_file_pattern_is_refused_before_anything_is_written(
+    folder: str, tmp_path: Path
+) -> None:
+    """DuckDB, polars and Spark read `[...]`, `*` and `?` in a path as a file pattern. Under
+    `exports [old]/` the first `cdr ingest` committed its rows, then failed reading the run
+    ledger it had just written (exit 6, "a record of the run ledger was changed outside cdr
+    ... restore it from a backup"), and every view and the Spark build failed after it."""
+    wh = tmp_path / folder / "warehouse"
+    run = invoke("--warehouse", str(wh), "ingest", str(FIXTURES / "bom_crlf.csv"))
+    assert run.exit_code == 3, run.output
+    assert "read as a file pattern" in run.output
+    assert not wh.exists()
