@@ -9,6 +9,7 @@ as microseconds. `SPARK_REMOTE` selects Spark Connect; otherwise `master` (or wh
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import sys
 import time
@@ -121,6 +122,16 @@ class MaterialisedView:
     seconds: float
 
 
+_PATTERN = re.compile(r"([\\{}\[\]*?])")
+
+
+def literal_path(path: str) -> str:
+    """`path` escaped so Hadoop takes it literally: it reads `[...]`, `{...}`, `*` and `?`
+    in a path given to `spark.read` as a file pattern (a target under `marts [1]/` was
+    written, then not found when read back)."""
+    return _PATTERN.sub(r"\\\1", path)
+
+
 def _writable(df: DataFrame) -> DataFrame:
     """Columns of NULL type (an untyped NULL literal) cannot be written: make them strings."""
     from pyspark.sql.types import NullType
@@ -145,7 +156,7 @@ def materialise(
         spark.sql(view.statement())
         path = f"{root}/{view.name}"
         _writable(spark.table(view.name)).write.mode("overwrite").parquet(path)
-        stored = spark.read.parquet(path)
+        stored = spark.read.parquet(literal_path(path))
         stored.createOrReplaceTempView(view.name)
         rows = stored.count()
         out.append(MaterialisedView(view.name, path, rows, time.monotonic() - t0))

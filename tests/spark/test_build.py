@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow.parquet as pq
 import pytest
 
 from cdr_pipeline.config import Settings
@@ -81,3 +82,22 @@ def test_the_view_tables_get_the_warehouse_file_mode(
     modes = {str(p.relative_to(tmp_path)): stat.S_IMODE(p.stat().st_mode) for p in paths}
     expected = {k: folder_mode if (tmp_path / k).is_dir() else file_mode for k in modes}
     assert modes == expected
+
+
+def test_a_target_whose_path_reads_as_a_file_pattern_is_built(
+    spark: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Hadoop reads `[...]`, `{...}`, `*` and `?` in a path given to `spark.read` as a file
+    pattern: a `--target` under `marts [1]/` wrote `cfg_settings`, then failed re-reading
+    it (exit 1, "unexpected AnalysisException: [PATH_NOT_FOUND]")."""
+    settings = _legs_only(tmp_path, monkeypatch)
+    target = tmp_path / "marts [1]" / "{a,b} ü*"
+    result = build.build_on_spark(spark, settings, str(target), "files")
+    con = duckdb.connect()
+    con.execute("set TimeZone = 'UTC'")
+    create_views(con, settings)
+    rows = {v.name: v.rows for v in result.views}
+    expected = con.execute("select count(*) from fct_call_legs").fetchone()
+    assert expected is not None and rows["fct_call_legs"] == expected[0] > 0
+    written = pq.read_table(target / "fct_call_legs")
+    assert written.num_rows == expected[0]
