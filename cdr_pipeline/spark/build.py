@@ -80,6 +80,25 @@ def require_warehouse(settings: Settings) -> None:
         )
 
 
+def require_zone(spark: SparkSession, zone: str) -> None:
+    """Refuse a reporting time zone the Java under Spark does not know: Python's and
+    DuckDB's time zone data may be newer (America/Coyhaique, tzdata 2025b), and the build
+    stopped after its first views with the traceback of an unexpected INVALID_TIMEZONE."""
+    from pyspark.errors import PySparkException
+    from pyspark.sql import functions as F
+
+    probe = F.from_utc_timestamp(F.lit("2000-01-01 00:00:00").cast("timestamp"), zone)
+    try:
+        spark.range(1).select(probe).collect()
+    except PySparkException as exc:
+        raise ConfigError(
+            f"reporting_timezone {zone!r} is not a time zone this Spark knows "
+            "(its Java's time zone data is older than Python's)",
+            hint="update the Java Spark runs on, or set --reporting-timezone to a zone with "
+            "the same clock that Java knows",
+        ) from exc
+
+
 def _local_root(target: str) -> Path | None:
     """The folder of a local `target`; None for an object store (`s3://`, `abfss://`),
     whose access control is the store's."""
@@ -145,6 +164,7 @@ def _build(
     t0 = time.monotonic()
     started = datetime.now(UTC).isoformat(timespec="seconds")
     source = choose_source(spark, settings, table_format)
+    require_zone(spark, settings.reporting_timezone)
     close_local_target(spark, target, settings.file_mode)
     register_tables(spark, table_files(settings), source)
     views = emit_views(settings, "spark")

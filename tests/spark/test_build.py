@@ -101,3 +101,19 @@ def test_a_target_whose_path_reads_as_a_file_pattern_is_built(
     assert expected is not None and rows["fct_call_legs"] == expected[0] > 0
     written = pq.read_table(target / "fct_call_legs")
     assert written.num_rows == expected[0]
+
+
+def test_a_reporting_time_zone_spark_does_not_know_is_refused_before_anything_is_written(
+    spark: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Python's and DuckDB's time zone data may know a zone the Java under Spark does not
+    (America/Coyhaique, new in tzdata 2025b, is unknown to Java 17 here; Factory to every
+    Java): `cdr build` built the views, the Spark build wrote the first views and stopped
+    with exit 1 and the traceback of an unexpected INVALID_TIMEZONE."""
+    from cdr_pipeline.errors import ConfigError
+
+    settings = _legs_only(tmp_path, monkeypatch, reporting_timezone="Factory")
+    target = tmp_path / "marts"
+    with pytest.raises(ConfigError, match="'Factory' is not a time zone this Spark knows"):
+        build.build_on_spark(spark, settings, str(target), "files")
+    assert not target.exists()
