@@ -156,6 +156,9 @@ RULES: tuple[Rule, ...] = (
     # every record carries a Duration; one without keeps NULL (never 0) and is flagged, as the
     # reference asks: the leg then counts in no duration figure
     PresentRule("call_legs", "duration_seconds"),
+    # a leg longer than a day is a stuck call or a broken value (4e9 s read as 126 years),
+    # which would swamp every talk-time figure: worth a look, not a reason to stop
+    RangeRule("call_legs", "duration_seconds", 0, 86_400),
     # 0 is a withdrawal: the same key loaded again with units 0 takes back a row loaded in
     # error (it is never in force); a negative count is no purchase
     MinRule("entitlements", "units", 0),

@@ -64,6 +64,8 @@ def test_call_leg_severities() -> None:
     assert exps["call_legs.duration_seconds.not_null"].severity == WARNING  # type: ignore[attr-defined]
     score = exps["call_legs.caller_reputation_score.between"]
     assert (score.severity, score.min_value, score.max_value) == (WARNING, 0.0, 5.0)  # type: ignore[attr-defined]
+    day = exps["call_legs.duration_seconds.between"]
+    assert (day.severity, day.min_value, day.max_value) == (WARNING, 0, 86_400)  # type: ignore[attr-defined]
     # the timezone offset is in minutes and may be negative: no duration rule for it
     assert "call_legs.site_timezone_offset_minutes.min_value" not in exps
 

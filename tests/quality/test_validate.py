@@ -191,6 +191,22 @@ def test_a_leg_without_a_duration_is_flagged(tmp_path: Path, call_rows: pl.DataF
     assert report.exit_code == 0
 
 
+def test_a_leg_longer_than_a_day_is_a_warning(tmp_path: Path, call_rows: pl.DataFrame) -> None:
+    """A stuck call or a broken value (4e9 s, 126 years) would swamp every talk-time figure,
+    and validation passed it. A day exactly is still a leg."""
+    dtype = call_rows.schema["duration_seconds"]
+    day = _set(call_rows, "duration_seconds", pl.lit(86_400, dtype=dtype), row=1)
+    write_partition(
+        tmp_path, "call_legs", DAY_A, _set(day, "duration_seconds", pl.lit(200_000, dtype=dtype))
+    )
+    report = validate_warehouse(Settings(warehouse=tmp_path), "all")
+    rule = "call_legs.duration_seconds.between"
+    assert report.errors == [] and [r.id for r in report.warnings] == [rule]
+    assert report.result(rule).unexpected_values == ["200000"]
+    assert report.result(rule).sample_keys == [call_rows["report_id"][ROW]]
+    assert report.exit_code == 0
+
+
 def test_webex_go_leg_without_known_device(
     tmp_path: Path, call_rows: pl.DataFrame, copy_table: Callable[[Path, str], None]
 ) -> None:
