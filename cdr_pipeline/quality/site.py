@@ -16,6 +16,7 @@ import logging
 import os
 import re
 import shutil
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -62,9 +63,27 @@ def _remove(path: Path) -> None:
         path.unlink(missing_ok=True)
 
 
+def _import_gx() -> Any:
+    """`import great_expectations`, without pyspark's Spark Connect client. GX imports it
+    when pyspark is installed (the spark extra), and without grpc that package calls
+    sys.exit(0) on import when `__main__` has no file (`python -c`, `python - <<EOF`), taking
+    the process for pyspark's doctests: the caller's script ended there, exit 0, nothing
+    validated. Blocked for the import, it fails as it does in any other program (GX catches
+    that), and is importable again afterwards."""
+    blocked = "pyspark.sql.connect" not in sys.modules
+    if blocked:
+        sys.modules["pyspark.sql.connect"] = None  # type: ignore[assignment]
+    try:
+        import great_expectations as gx
+    finally:
+        if blocked and sys.modules.get("pyspark.sql.connect", False) is None:
+            del sys.modules["pyspark.sql.connect"]
+    return gx
+
+
 def gx_context(docs_dir: Path) -> Any:
     """An in-memory GX context whose only Data Docs site is `docs_dir` (a staging folder)."""
-    import great_expectations as gx
+    gx = _import_gx()
     from great_expectations.data_context.types.base import (
         DataContextConfig,
         InMemoryStoreBackendDefaults,
