@@ -92,6 +92,15 @@ def duration_text(seconds: float | None) -> str:
     return f"{minutes // 60}h{minutes % 60:02d}m"
 
 
+def _ending(run: dict[str, Any]) -> str:
+    """How a ledger run ended, for its note: its status, or `exit N` for an `ok` run whose
+    exit code is not 0 (a run still going has none yet)."""
+    status, code = run.get("status"), run.get("exit_code")
+    if status == "ok" and code:
+        return f"exit {code}"
+    return str(status)
+
+
 def runs_table(df: Any) -> str:
     """The compact `cdr runs` table (a ledger runs frame): when, how long, what came out."""
     rows = []
@@ -114,11 +123,12 @@ def runs_table(df: Any) -> str:
         )
     heads = ["run", "started", "took", "command", "exit", "files", "loaded", "rej"]
     # why a run did not end well (the failed stage, the error, "interrupted"): no room in
-    # the table, so one line each under it
+    # the table, so one line each under it; a run `ok` with an exit code (it committed, then
+    # its refresh failed or was stopped) is named by that code
     notes = [
-        f"{r['run_id']} {r['status']}: {safe_text(r['message'])}"
+        f"{r['run_id']} {_ending(r)}: {safe_text(r['message'])}"
         for r in df.iter_rows(named=True)
-        if r.get("message") and r.get("status") != "ok"
+        if r.get("message") and _ending(r) != "ok"
     ]
     return "\n".join([text_table(heads, rows), *notes])
 

@@ -60,3 +60,18 @@ def test_a_killed_night_does_not_read_exit_0(tmp_path: Path) -> None:
     assert "killed or crashed" in row["message"]
     compact = _runs(wh).output.splitlines()
     assert compact[2].split()[4] == "130", compact
+
+
+def test_a_run_that_committed_and_then_failed_says_why(tmp_path: Path) -> None:
+    """An ingest stopped (SIGTERM) while refreshing the views after its commit keeps status
+    `ok` (its data counts) with exit 130 and a message; the compact table showed exit 130 and
+    no line under it, though README says every run that did not end well gets one."""
+    wh = tmp_path / "wh"
+    ledger = Ledger(Layout(wh))
+    why = "the views were not rebuilt: stopped (run cdr build)"
+    row = run_record("run-1", "cdr ingest", started_at=T0, status="ok", exit_code=130)
+    row.update(finished_at=T0, message=why)
+    ledger.write("runs", "run-1", [row], RUNS_SCHEMA)
+    compact = _runs(wh)
+    assert compact.exit_code == 0, compact.output
+    assert f"run-1 exit 130: {why}" in compact.output
