@@ -86,7 +86,7 @@ def parse_month(text: str | date | None) -> date | None:
     if not match:
         raise InputError(
             f"bad month {text!r}: expected YYYY-MM",
-            hint="for example --month 2026-10",
+            hint="for example 2026-10 (October 2026)",
         )
     return date(int(match.group(1)), int(match.group(2)), 1)
 

@@ -62,6 +62,19 @@ def test_bad_month_is_a_clear_input_error(sample_wh: Settings, month: str) -> No
     assert "bad month" in err and "YYYY-MM" in err
 
 
+@pytest.mark.parametrize("args", [["close", "2026-9"], ["reopen", "2026-9", "--reason", "x"]])
+def test_a_bad_month_of_close_or_reopen_suggests_no_month_flag(
+    tmp_path: Path, args: list[str]
+) -> None:
+    """`cdr close 2026-9` answered "hint: for example --month 2026-10", a flag close and
+    reopen do not have (their month is an argument): the hint now shows the month alone."""
+    (tmp_path / "state").mkdir()
+    res = CliRunner().invoke(cli, ["--warehouse", str(tmp_path), *args])
+    assert res.exit_code == EXIT_BAD_INPUT, res.output
+    assert "bad month '2026-9'" in res.stderr and "--month" not in res.stderr
+    assert "2026-10" in res.stderr
+
+
 def test_usage_errors(sample_wh: Settings, tmp_path: Path) -> None:
     code, _, err = _run(sample_wh, "no-such-report")
     assert code == EXIT_USAGE and "unknown report" in err
