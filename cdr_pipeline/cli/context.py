@@ -91,7 +91,8 @@ wait_lock_option = click.option(
     "--wait-lock",
     "lock_wait_seconds",
     type=FiniteFloatRange(min=0),
-    help="Seconds to wait for another writer (default: exit 5 at once).",
+    help="Seconds to wait for another writer (default: lock_wait_seconds in cdr.toml, else 0: "
+    "exit 5 at once).",
 )
 """Shared by the commands that write the warehouse."""
 

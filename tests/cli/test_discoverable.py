@@ -103,3 +103,13 @@ def test_samples_json_lists_what_it_wrote(tmp_path: Path) -> None:
     data = json.loads(run.stdout)
     assert data["legs"] >= 100 and data["files"]
     assert all(Path(f).is_file() for f in data["files"])
+
+
+def test_wait_lock_help_names_the_setting_that_changes_its_default() -> None:
+    """`--wait-lock` said "(default: exit 5 at once)", but `lock_wait_seconds` in cdr.toml
+    (or CDR_LOCK_WAIT_SECONDS) makes every writer wait without the flag: an operator who
+    read the help took a 10-minute wait for a hang."""
+    for name in ("ingest", "nightly", "vacuum", "close", "forget"):
+        out = CliRunner().invoke(cli, [name, "--help"], terminal_width=200).output
+        line = next(ln for ln in out.splitlines() if "--wait-lock" in ln)
+        assert "lock_wait_seconds" in line, line
