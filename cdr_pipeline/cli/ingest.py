@@ -23,9 +23,8 @@ from cdr_pipeline.cli.render import (
     files_table,
     ingest_table,
     runs_table,
-    text_table,
 )
-from cdr_pipeline.render import to_json
+from cdr_pipeline.render import text_table, to_json
 from cdr_pipeline.schema import SCHEMAS
 
 
@@ -98,7 +97,9 @@ def ingest(
     help="Show the most recent N lines.",
 )
 @click.option(
-    "--wide", is_flag=True, help="Every ledger column (default: a compact set that fits 80)."
+    "--wide",
+    is_flag=True,
+    help="Every ledger column, never cut (default: a compact set fitted to the terminal).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_cli
@@ -153,6 +154,8 @@ def runs(obj: CliContext, show_files: bool, limit: int, wide: bool, as_json: boo
     elif df.is_empty():
         echo("no runs recorded yet", err=True)
     elif wide:
+        # every column as long as it is, never fitted to the terminal (for `less -S` or a
+        # file), as `cdr report --wide`: fitted, the versions and the message were left out
         echo(text_table(df.columns, df.rows()))
     else:
         echo(files_table(df) if show_files else runs_table(df))
