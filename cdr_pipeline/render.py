@@ -14,6 +14,7 @@ import dataclasses
 import json
 import math
 import re
+import textwrap
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -168,13 +169,16 @@ def text_table(
     *,
     grouped: bool = True,
     max_width: int | None = None,
+    wrap_last: bool = False,
 ) -> str:
     """A plain aligned text table: a header line, a rule, one line per row; columns whose
     values are all numbers (or null) are right-aligned. Every cell is safe to show on a
     terminal. `grouped`: see `cell_text`. `max_width` (a terminal's width): text cells are
     shortened in the middle to fit; when the table is still too wide, the columns that do not
     fit are left out whole and every line ends with `…` (a number is never cut: `300` for
-    300,378 would be a wrong figure, not a short one; `--json` or a wider terminal shows all)."""
+    300,378 would be a wrong figure, not a short one; `--json` or a wider terminal shows all).
+    `wrap_last`: a last column of sentences (a stage's result) wraps onto lines of its own
+    under it instead of losing its middle, when every column is shown."""
     cells = [[cell_text(v, grouped=grouped) for v in row] for row in rows]
     heads = [safe_text(str(h)) for h in headers]
     widths = [len(h) for h in heads]
@@ -199,4 +203,14 @@ def text_table(
         text = (text + more).rstrip() if more else text.rstrip()
         return text if max_width is None else text[:max_width]
 
-    return "\n".join([line(heads), line(["-" * w for w in widths]), *(line(r) for r in cells)])
+    wrap = wrap_last and max_width is not None and not more and bool(heads) and not right[-1]
+
+    def lines(values: Sequence[str]) -> list[str]:
+        if not wrap or len(values[-1]) <= widths[-1]:
+            return [line(values)]
+        parts = textwrap.wrap(values[-1], widths[-1], break_on_hyphens=False) or [""]
+        indent = " " * (sum(widths[:-1]) + 2 * (len(widths) - 1))
+        return [line([*values[:-1], parts[0]]), *(indent + part for part in parts[1:])]
+
+    body = [text for r in cells for text in lines(r)]
+    return "\n".join([line(heads), line(["-" * w for w in widths]), *body])

@@ -113,6 +113,7 @@ def nightly(
         text_table(
             ["stage", "exit", "seconds", "result"],
             [(s.name, s.exit_code, round(s.seconds, 1), s.summary) for s in summary.stages],
+            wrap_last=True,
         )
     )
     if summary.ingest is not None:

@@ -34,10 +34,16 @@ def terminal_width(stream: TextIO | None = None) -> int | None:
 
 
 def text_table(
-    headers: Sequence[str], rows: Sequence[Sequence[Any]], *, grouped: bool = True
+    headers: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    *,
+    grouped: bool = True,
+    wrap_last: bool = False,
 ) -> str:
     """`cdr_pipeline.render.text_table` fitted to the terminal's width (plain otherwise)."""
-    return render.text_table(headers, rows, grouped=grouped, max_width=terminal_width())
+    return render.text_table(
+        headers, rows, grouped=grouped, max_width=terminal_width(), wrap_last=wrap_last
+    )
 
 
 def file_label(source: str) -> str:
@@ -150,7 +156,7 @@ def files_table(df: Any) -> str:
         for r in df.iter_rows(named=True)
     ]
     heads = ["file", "kind", "status", "read", "loaded", "dup", "rej", "took", "note"]
-    return text_table(heads, rows)
+    return text_table(heads, rows, wrap_last=True)
 
 
 class Progress:

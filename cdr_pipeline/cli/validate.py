@@ -78,6 +78,7 @@ def validate(obj: CliContext, all_: bool, since: datetime | None, as_json: bool)
                     )
                     for r in fails
                 ],
+                wrap_last=True,
             )
         )
     for r in report.results:

@@ -185,3 +185,25 @@ def test_a_reader_that_stops_reading_stops_cdr_quietly(args: list[str], tmp_path
     os.close(write)
     assert done.returncode == 141, done.stderr
     assert "Error" not in done.stderr and "error" not in done.stderr, done.stderr
+
+
+def test_a_result_column_wraps_instead_of_losing_its_middle() -> None:
+    """The nightly's stage table and validate's failures end in a sentence: fitted to 60
+    columns it was cut in the middle ("nothing new to val… views: unchanged", "deleted 0
+    file(s) …an 24 hour(s) ago"), so the part that said what happened was gone. The last
+    column now wraps under itself; every word is still there and no line passes the width."""
+    result = (
+        "nothing new to validate; wh/cdr.duckdb, views moved to call_legs=0, device_events=0; "
+        "fct_calls: unchanged; device-level views: unchanged"
+    )
+    rows = [("build", 0, 0.6, result), ("vacuum", 0, 0.0, "deleted 0 file(s)")]
+    heads = ["stage", "exit", "seconds", "result"]
+    for width in (60, 80):
+        lines = text_table(heads, rows, max_width=width, wrap_last=True).splitlines()
+        assert all(len(ln) <= width for ln in lines), lines
+        assert "…" not in "".join(lines)
+        start = lines[0].index("result")
+        assert lines[2].startswith("build") and lines[-1].startswith("vacuum")
+        words = " ".join(ln[start:].strip() for ln in lines[2:-1]).split()
+        assert words == result.split(), lines
+        assert all(not ln[:start].strip() for ln in lines[3:-1])  # under the column
