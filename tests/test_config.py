@@ -352,3 +352,37 @@ def test_fetch_flags_use_the_same_rules(tmp_path: Path) -> None:
     assert "--base-url: bad value for 'fetch.base_url': \"ftp://x\"" in run.output
     options = with_fetch_flags(FetchOptions(), locations=["A", " B "], region=None)
     assert (options.locations, options.region) == (("A", "B"), "us")
+
+
+def _cli_flags() -> set[str]:
+    import click
+
+    flags: set[str] = set()
+    todo: list[click.Command] = [cli]
+    while todo:
+        command = todo.pop()
+        todo += list(getattr(command, "commands", {}).values())
+        for p in command.params:
+            if isinstance(p, click.Option):
+                flags |= {o.split("/")[0] for o in (*p.opts, *p.secondary_opts)}
+    return flags
+
+
+def test_the_hint_names_a_flag_only_where_a_command_has_one() -> None:
+    """`CDR_MAX_RECORD_BYTES=100 cdr ingest` hinted "fix max_record_bytes in cdr.toml, the
+    CDR_MAX_RECORD_BYTES environment variable or the flag": no command has such a flag, and
+    the hint of a key that has one did not say which (`--grace-hours` for
+    vacuum_grace_hours). The hint names the flag where there is one, and only then."""
+    with pytest.raises(ConfigError) as info:
+        load_settings(None, env={"CDR_MAX_RECORD_BYTES": "100"})
+    assert info.value.hint == (
+        "fix max_record_bytes in cdr.toml or the CDR_MAX_RECORD_BYTES environment variable"
+    )
+    flags = _cli_flags()
+    for key in ALL_KEYS:
+        named = set(re.findall(r"--[a-z][a-z-]*", key.hint))
+        assert named <= flags, (key.name, key.hint)
+        assert "the flag" not in key.hint, (key.name, key.hint)
+    hints = {k.name: k.hint for k in ALL_KEYS}
+    assert "--chunk-rows" in hints["chunk_rows"] and "--wait-lock" in hints["lock_wait_seconds"]
+    assert "--grace-hours" in hints["vacuum_grace_hours"] and "--fetch" in hints["nightly"]

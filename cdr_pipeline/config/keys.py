@@ -112,6 +112,8 @@ class Key:
     """A further check of the typed value; returns what is wrong, or None."""
     flag_name: str = ""
     """The command-line flag, when it is not `--<name>` (`lock_wait_seconds`: `--wait-lock`)."""
+    has_flag: bool = False
+    """A command sets it by its flag (`--chunk-rows`); the others only by file or variable."""
 
     @property
     def label(self) -> str:
@@ -126,6 +128,14 @@ class Key:
     @property
     def flag(self) -> str:
         return self.flag_name or "--" + self.name.replace("_", "-")
+
+    @property
+    def hint(self) -> str:
+        """Where to fix a bad value: the flag only when a command has one."""
+        where = f"[{self.section}] {self.name}" if self.section else self.name
+        if self.has_flag:
+            return f"fix {where} in cdr.toml, the {self.env} environment variable or {self.flag}"
+        return f"fix {where} in cdr.toml or the {self.env} environment variable"
 
 
 def _file_mode(value: int) -> str | None:
@@ -144,19 +154,18 @@ def _names(value: str) -> str | None:
 SETTINGS_KEYS: dict[str, Key] = {
     k.name: k
     for k in (
-        Key("warehouse", "path", rule=_warehouse),
-        Key("inbox", "path", optional=True),
-        Key("chunk_rows", "int", minimum=1),
-        Key("max_reject_rate", "float", minimum=0.0, maximum=1.0),
-        Key("code_expiry_days", "int", minimum=1),
+        Key("warehouse", "path", rule=_warehouse, has_flag=True),
+        Key("inbox", "path", optional=True, has_flag=True),
+        Key("chunk_rows", "int", minimum=1, has_flag=True),
+        Key("max_reject_rate", "float", minimum=0.0, maximum=1.0, has_flag=True),        Key("code_expiry_days", "int", minimum=1),
         Key("reporting_timezone", "str", rule=_timezone),
-        Key("retain_days", "int", minimum=1, optional=True),
-        Key("lock_wait_seconds", "float", minimum=0.0, flag_name="--wait-lock"),
+        Key("retain_days", "int", minimum=1, optional=True, has_flag=True),
+        Key("lock_wait_seconds", "float", minimum=0.0, flag_name="--wait-lock", has_flag=True),
         Key("idle_days", "int", minimum=1),
         Key("close_after_days", "int", minimum=0, optional=True),
-        Key("excel_csv", "bool", optional=True),
+        Key("excel_csv", "bool", optional=True, has_flag=True),
         # hours a replaced data file stays on disk for readers of older table versions
-        Key("vacuum_grace_hours", "int", minimum=0),
+        Key("vacuum_grace_hours", "int", minimum=0, flag_name="--grace-hours", has_flag=True),
         # DuckDB's memory for a build, in MiB (past it, it spills to disk)
         Key("build_memory_mb", "int", minimum=64),
         # DuckDB's memory for an ingest's partition merges, in MiB (two share it)
@@ -194,10 +203,10 @@ PRIVACY_PREFIX = "privacy_"
 FETCH_KEYS: dict[str, Key] = {
     k.name: k
     for k in (
-        Key("source", "str", "fetch", choices=SOURCES),
-        Key("region", "str", "fetch", choices=tuple(REGIONS)),
+        Key("source", "str", "fetch", choices=SOURCES, has_flag=True),
+        Key("region", "str", "fetch", choices=tuple(REGIONS), has_flag=True),
         Key("host", "str", "fetch", optional=True, rule=_host),
-        Key("base_url", "str", "fetch", optional=True, rule=_url),
+        Key("base_url", "str", "fetch", optional=True, rule=_url, has_flag=True),
         Key("api_url", "str", "fetch", optional=True, rule=_url),
         Key("token_file", "path", "fetch", optional=True),
         Key("org_id", "str", "fetch", optional=True),
@@ -205,12 +214,12 @@ FETCH_KEYS: dict[str, Key] = {
         Key("late_hours", "float", "fetch", minimum=0.0),
         Key("lookback_hours", "float", "fetch", minimum=0.0),
         Key("page_size", "int", "fetch", minimum=1, maximum=MAX_PAGE_SIZE),
-        Key("locations", "names", "fetch", rule=_names),
+        Key("locations", "names", "fetch", rule=_names, has_flag=True),
         Key("retries", "int", "fetch", minimum=0),
         Key("backoff_seconds", "float", "fetch", minimum=0.0),
         Key("timeout_seconds", "float", "fetch", positive=True),
         Key("max_region_redirects", "int", "fetch", minimum=0),
-        Key("nightly", "bool", "fetch"),
+        Key("nightly", "bool", "fetch", flag_name="--fetch", has_flag=True),
     )
 }
 """Keys of the [fetch] table."""
@@ -352,7 +361,7 @@ def coerce(key: Key, value: Any, origin: str, *, text: bool = False) -> Any:
     if problem is not None:
         raise ConfigError(
             f"{origin}: bad value for {key.label!r}: {shown(value)} ({problem})",
-            hint=_hint(key),
+            hint=key.hint,
         )
     return typed
 
@@ -369,11 +378,6 @@ def shown(value: Any) -> str:
     if isinstance(value, dict):
         return "{" + ", ".join(f"{k} = {shown(v)}" for k, v in value.items()) + "}"
     return repr(value)
-
-
-def _hint(key: Key) -> str:
-    where = f"[{key.section}] {key.name}" if key.section else key.name
-    return f"fix {where} in cdr.toml, the {key.env} environment variable or the flag"
 
 
 def unknown_key(origin: str, name: str, known: dict[str, Key], section: str = "") -> ConfigError:
