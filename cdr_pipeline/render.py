@@ -149,10 +149,11 @@ MIN_TEXT_WIDTH = 8
 """A text column is never shortened below this (or its header's length, if smaller)."""
 
 
-def _fit(widths: list[int], heads: list[str], right: list[bool], max_width: int) -> list[int]:
-    """Column widths within `max_width`: the widest text columns shrink first."""
+def _fit(widths: list[int], heads: list[str], whole: list[bool], max_width: int) -> list[int]:
+    """Column widths within `max_width`: the widest text columns shrink first; a `whole`
+    column (a number, a time) never does."""
     widths = list(widths)
-    floor = [w if right[i] else min(w, max(MIN_TEXT_WIDTH, len(heads[i])))
+    floor = [w if whole[i] else min(w, max(MIN_TEXT_WIDTH, len(heads[i])))
              for i, w in enumerate(widths)]  # fmt: skip
     while sum(widths) + 2 * (len(widths) - 1) > max_width:
         spare = [i for i, w in enumerate(widths) if w > floor[i]]
@@ -170,6 +171,7 @@ def text_table(
     grouped: bool = True,
     max_width: int | None = None,
     wrap_last: bool = False,
+    whole: Sequence[str] = (),
 ) -> str:
     """A plain aligned text table: a header line, a rule, one line per row; columns whose
     values are all numbers (or null) are right-aligned. Every cell is safe to show on a
@@ -178,7 +180,8 @@ def text_table(
     fit are left out whole and every line ends with `…` (a number is never cut: `300` for
     300,378 would be a wrong figure, not a short one; `--json` or a wider terminal shows all).
     `wrap_last`: a last column of sentences (a stage's result) wraps onto lines of its own
-    under it instead of losing its middle, when every column is shown."""
+    under it instead of losing its middle, when every column is shown. `whole`: headers of
+    text columns never shortened, as numbers are (a time cut in the middle is no time)."""
     cells = [[cell_text(v, grouped=grouped) for v in row] for row in rows]
     heads = [safe_text(str(h)) for h in headers]
     widths = [len(h) for h in heads]
@@ -189,7 +192,8 @@ def text_table(
              and any(_numeric(r[i]) for r in rows) for i in range(len(heads))]  # fmt: skip
     shown, more = len(heads), ""
     if max_width is not None:
-        widths = _fit(widths, heads, right, max_width)
+        keep = [right[i] or headers[i] in whole for i in range(len(heads))]
+        widths = _fit(widths, heads, keep, max_width)
         while shown > 1 and sum(widths[:shown]) + 2 * (shown - 1) + (3 if more else 0) > max_width:
             shown, more = shown - 1, "  …"
 

@@ -39,10 +39,16 @@ def text_table(
     *,
     grouped: bool = True,
     wrap_last: bool = False,
+    whole: Sequence[str] = (),
 ) -> str:
     """`cdr_pipeline.render.text_table` fitted to the terminal's width (plain otherwise)."""
     return render.text_table(
-        headers, rows, grouped=grouped, max_width=terminal_width(), wrap_last=wrap_last
+        headers,
+        rows,
+        grouped=grouped,
+        max_width=terminal_width(),
+        wrap_last=wrap_last,
+        whole=whole,
     )
 
 
@@ -136,7 +142,7 @@ def runs_table(df: Any) -> str:
         for r in df.iter_rows(named=True)
         if r.get("message") and _ending(r) != "ok"
     ]
-    return "\n".join([text_table(heads, rows), *notes])
+    return "\n".join([text_table(heads, rows, whole=("started", "took")), *notes])
 
 
 def files_table(df: Any) -> str:

@@ -207,3 +207,17 @@ def test_a_result_column_wraps_instead_of_losing_its_middle() -> None:
         words = " ".join(ln[start:].strip() for ln in lines[2:-1]).split()
         assert words == result.split(), lines
         assert all(not ln[:start].strip() for ln in lines[3:-1])  # under the column
+
+
+def test_runs_never_cuts_a_start_time(tmp_path: Path) -> None:
+    """At 60 columns `cdr runs` showed its start time cut in the middle, `12-0…1:09`: no
+    time at all. The time stays whole (other columns give way) at any width."""
+    wh = str(tmp_path / "wh")
+    in_terminal(120, "--warehouse", wh, "ingest", str(SAMPLES / "entitlements.csv"))
+    for columns in (50, 60, 80):
+        status, lines = in_terminal(columns, "--warehouse", wh, "runs")
+        assert status == 0, "\n".join(lines)
+        header = next(ln for ln in lines if ln.startswith("run "))
+        row = lines[lines.index(header) + 2]
+        assert re.search(r" \d\d-\d\d \d\d:\d\d ", row), row
+        assert all(len(ln) <= columns for ln in lines if not ln.startswith("2026")), lines
