@@ -42,7 +42,10 @@ class CliContext:
     def existing_warehouse(self, **overrides: Any) -> Settings:
         """Settings of a command that only reads: a folder that is not a warehouse (a typo
         in --warehouse, a command run from the wrong folder) is refused, never created."""
+        from cdr_pipeline.state.lock import check_folder
+
         settings = self.settings(**overrides)
+        check_folder(settings.layout)  # a file is named as one, not as "not a warehouse"
         if not settings.layout.is_warehouse():
             raise ConfigError(
                 f"{settings.warehouse.absolute()} is not a warehouse "

@@ -31,10 +31,11 @@ def vacuum(
     than the grace period ago. Readers of older versions (a cdr.duckdb opened before the
     last build, `cdr report --as-of`) need those files: within the grace period they stay.
 
-    Exits 5 when another writer holds the lock."""
+    Exits 3 for a folder that is not a warehouse (nothing is created there), 5 when
+    another writer holds the lock."""
     from cdr_pipeline.ingest.vacuum import vacuum_tables
 
-    settings = obj.settings(lock_wait_seconds=lock_wait_seconds)
+    settings = obj.existing_warehouse(lock_wait_seconds=lock_wait_seconds)
     result = vacuum_tables(settings, grace_hours, dry_run)
     if as_json:
         echo(to_json(result))
