@@ -36,10 +36,14 @@ def forget(
     values (name, numbers, e-mail, device MACs) are found from the records.
 
     The selector is compared ignoring case and, for a number, spaces, brackets, dots,
-    dashes and '+'. Exits 3 when no or several selectors are given or nothing in the warehouse
-    holds the person (nothing erased), 5 when another writer holds the lock."""
+    dashes and '+'. Exits 2 when no or several selectors are given, 3 when nothing in the
+    warehouse holds the person (nothing erased), 5 when another writer holds the lock."""
     from cdr_pipeline.privacy import forget as forget_person
 
+    if sum(v is not None for v in (user, number, email)) != 1:
+        raise click.UsageError(
+            "name exactly one person: --user UUID, --number E164 or --email ADDRESS"
+        )
     settings = obj.existing_warehouse(lock_wait_seconds=lock_wait_seconds)
     result = forget_person(settings, user=user, number=number, email=email, dry_run=dry_run)
     if as_json:
