@@ -147,7 +147,12 @@ class ValidationReport:
             "ingest_run_ids": self.ingest_run_ids,
             "table_versions": self.table_versions,
             "data_docs_index": self.data_docs_index,
-            "suites": [s.counts() | {"suite": s.name, "rows": s.rows} for s in self.suites],
+            "suites": [
+                s.counts()
+                | {"suite": s.name, "table_name": s.table, "partitions": s.partitions}
+                | {"rows": s.rows}
+                for s in self.suites
+            ],
             "failed": self.failed,
         }
 

@@ -129,3 +129,17 @@ def test_help_and_ingest_do_not_import_gx(tmp_path: Path, samples_dir: Path) -> 
     assert (wh / "tables" / "entitlements").is_dir()
     # the check itself can fail: validate does import it
     assert _modules_after(f"['--warehouse', {str(wh)!r}, 'validate']", tmp_path) == "GX"
+
+
+def test_cli_json_gives_each_suite_what_the_table_shows(clean: Validated) -> None:
+    """The table of `cdr validate` has each suite's partitions; `--json` (docs/quality.md:
+    "per suite the counts above", the ledger's, partitions among them) left them and the
+    table's name out, so a script could not tell how much of a table was checked."""
+    res = CliRunner().invoke(
+        cli, ["--warehouse", str(clean.settings.warehouse), "validate", "--all", "--json"]
+    )
+    assert res.exit_code == 0, res.output
+    suites = {s["suite"]: s for s in json.loads(res.output)["suites"]}
+    for suite in clean.report.suites:
+        assert suites[suite.name]["partitions"] == suite.partitions > 0
+        assert suites[suite.name]["table_name"] == suite.table
