@@ -149,9 +149,11 @@ MIN_TEXT_WIDTH = 8
 """A text column is never shortened below this (or its header's length, if smaller)."""
 
 
-def _fit(widths: list[int], heads: list[str], whole: list[bool], max_width: int) -> list[int]:
-    """Column widths within `max_width`: the widest text columns shrink first; a `whole`
-    column (a number, a time) never does."""
+def _fit(
+    widths: list[int], heads: list[str], whole: list[bool], max_width: int, first: list[bool]
+) -> list[int]:
+    """Column widths within `max_width`: the `first` columns shrink before the others, the
+    widest first; a `whole` column (a number, a time) never does."""
     widths = list(widths)
     floor = [w if whole[i] else min(w, max(MIN_TEXT_WIDTH, len(heads[i])))
              for i, w in enumerate(widths)]  # fmt: skip
@@ -159,7 +161,7 @@ def _fit(widths: list[int], heads: list[str], whole: list[bool], max_width: int)
         spare = [i for i, w in enumerate(widths) if w > floor[i]]
         if not spare:
             break
-        widest = max(spare, key=lambda i: widths[i])
+        widest = max([i for i in spare if first[i]] or spare, key=lambda i: widths[i])
         widths[widest] -= 1
     return widths
 
@@ -172,6 +174,7 @@ def text_table(
     max_width: int | None = None,
     wrap_last: bool = False,
     whole: Sequence[str] = (),
+    give_first: Sequence[str] = (),
 ) -> str:
     """A plain aligned text table: a header line, a rule, one line per row; columns whose
     values are all numbers (or null) are right-aligned. Every cell is safe to show on a
@@ -181,7 +184,9 @@ def text_table(
     300,378 would be a wrong figure, not a short one; `--json` or a wider terminal shows all).
     `wrap_last`: a last column of sentences (a stage's result) wraps onto lines of its own
     under it instead of losing its middle, when every column is shown. `whole`: headers of
-    text columns never shortened, as numbers are (a time cut in the middle is no time)."""
+    text columns never shortened, as numbers are (a time cut in the middle is no time).
+    `give_first`: headers of columns shortened before the others (an input's kind, a word
+    of a known few, before its file name)."""
     cells = [[cell_text(v, grouped=grouped) for v in row] for row in rows]
     heads = [safe_text(str(h)) for h in headers]
     widths = [len(h) for h in heads]
@@ -193,7 +198,8 @@ def text_table(
     shown, more = len(heads), ""
     if max_width is not None:
         keep = [right[i] or headers[i] in whole for i in range(len(heads))]
-        widths = _fit(widths, heads, keep, max_width)
+        first = [h in give_first for h in headers]
+        widths = _fit(widths, heads, keep, max_width, first)
         while shown > 1 and sum(widths[:shown]) + 2 * (shown - 1) + (3 if more else 0) > max_width:
             shown, more = shown - 1, "  …"
 

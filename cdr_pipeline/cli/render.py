@@ -40,6 +40,7 @@ def text_table(
     grouped: bool = True,
     wrap_last: bool = False,
     whole: Sequence[str] = (),
+    give_first: Sequence[str] = (),
 ) -> str:
     """`cdr_pipeline.render.text_table` fitted to the terminal's width (plain otherwise)."""
     return render.text_table(
@@ -49,6 +50,7 @@ def text_table(
         max_width=terminal_width(),
         wrap_last=wrap_last,
         whole=whole,
+        give_first=give_first,
     )
 
 
@@ -83,6 +85,8 @@ def ingest_table(files: Sequence[Any], short_names: bool = False) -> str:
             )
             for f in files
         ],
+        # exports of one report differ at the end of their names: the file keeps its room
+        give_first=("kind",),
     )
 
 

@@ -221,3 +221,18 @@ def test_runs_never_cuts_a_start_time(tmp_path: Path) -> None:
         row = lines[lines.index(header) + 2]
         assert re.search(r" \d\d-\d\d \d\d:\d\d ", row), row
         assert all(len(ln) <= columns for ln in lines if not ln.startswith("2026")), lines
+
+
+def test_ingest_table_tells_monthly_exports_apart_at_80_columns(tmp_path: Path) -> None:
+    """Monthly exports differ only at the end of their names. At 80 columns the file and
+    kind columns shrank in turn, so both of a bulk set's exports read `calling…-01.csv` and
+    an operator could not tell which row was which file; the kind (a few known words) now
+    gives way first."""
+    inbox = tmp_path / "inbox"
+    status, lines = in_terminal(80, "-q", "samples", "--rows", "30000", "--out", str(inbox))
+    assert status == 0, "\n".join(lines)
+    status, lines = in_terminal(80, "--warehouse", str(tmp_path / "wh"), "ingest", str(inbox))
+    assert status == 0, "\n".join(lines)
+    rows = [ln for ln in lines if ln.startswith("calling") and " loaded " in ln]
+    assert len(rows) == 2 and all(len(ln) <= 80 for ln in rows), lines
+    assert rows[0].split()[0] != rows[1].split()[0], rows
