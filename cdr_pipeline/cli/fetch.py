@@ -95,6 +95,7 @@ def fetch(
         echo(f"error: {result.error.message}", err=True)
         if result.error.hint:
             echo(f"hint: {result.error.hint}", err=True)
+        echo(f"warehouse: {settings.warehouse_text}", err=True)  # as every error ends
     code = refresh_views(
         obj,
         any(i.table_versions for i in result.ingests),

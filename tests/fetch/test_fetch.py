@@ -334,6 +334,8 @@ def test_cli_fetch_reports_an_unreachable_host(
     assert run.exit_code == 1
     assert f"cannot reach http://127.0.0.1:{port}/v1/cdr_feed" in run.output
     assert "clamped" in run.output and "hint:" in run.output
+    # README: every error ends with the warehouse used and where it came from
+    assert run.stderr.rstrip().endswith(f"warehouse: {tmp_path / 'wh'} (from --warehouse)")
     assert TOKEN not in run.output
     # a run of `cdr runs` all the same: it ended before it could ingest anything
     (row,) = Ledger(Layout(tmp_path / "wh")).runs().to_dicts()
