@@ -77,6 +77,8 @@ def ingest(
                 echo(f"note: {f.source}: {f.new_columns_note()}", err=True)
         for f in result.errors:
             echo(f"error: {f.message}", err=True, fields=file_error_fields(f))
+        if result.errors:  # as every error ends: which warehouse, from where
+            echo(f"warehouse: {settings.warehouse_text}", err=True)
     if result.interrupted_runs:
         echo(
             f"note: earlier run(s) {', '.join(result.interrupted_runs)} had been "

@@ -119,6 +119,8 @@ def nightly(
     if summary.ingest is not None:
         for f in summary.ingest.errors:
             echo(f"error: {f.message}", err=True, fields=file_error_fields(f))
+        if summary.ingest.errors:  # as every error ends: which warehouse, from where
+            echo(f"warehouse: {settings.warehouse_text}", err=True)
     echo(
         f"cdr nightly {summary.run_date}: exit {summary.exit_code}"
         + (" (dry run, nothing changed)" if dry_run else "")

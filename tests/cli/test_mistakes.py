@@ -244,3 +244,19 @@ def test_a_warehouse_path_that_reads_as_a_file_pattern_is_refused_before_anythin
     assert run.exit_code == 3, run.output
     assert "read as a file pattern" in run.output
     assert not wh.exists()
+
+
+@pytest.mark.parametrize("command", [["ingest"], ["nightly", "--inbox"]])
+def test_a_file_that_fails_names_the_warehouse_too(
+    command: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """README: every error ends with the warehouse used and where it came from; the error of
+    a file that failed to load (exit 3, the commonest error of all) had no such line."""
+    monkeypatch.chdir(tmp_path)
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "notes.csv").write_text("hello,world\n1,2\n", encoding="utf-8")
+    run = invoke("--warehouse", str(tmp_path / "wh"), *command, str(inbox))
+    assert run.exit_code == 3, run.output
+    assert "error: " in run.stderr and "notes.csv" in run.stderr
+    assert f"warehouse: {tmp_path / 'wh'} (from --warehouse)" in run.stderr
