@@ -86,8 +86,9 @@ class CdrGroup(click.Group):
             checkpoint()  # a stop the command let a commit finish before
             return result
         except click.ClickException as exc:
-            # click's own messages (a bad option value) may echo text from the command line
-            exc.message = safe_text(exc.message)
+            # click's own messages (a bad option value) may echo text from the command line;
+            # line breaks stay (the help of a group named without its command is one)
+            exc.message = safe_text(exc.message, newlines=True)
             raise
         except (click.exceptions.Exit, click.Abort, SystemExit):
             raise

@@ -113,3 +113,15 @@ def test_wait_lock_help_names_the_setting_that_changes_its_default() -> None:
         out = CliRunner().invoke(cli, [name, "--help"], terminal_width=200).output
         line = next(ln for ln in out.splitlines() if "--wait-lock" in ln)
         assert "lock_wait_seconds" in line, line
+
+
+def test_a_group_without_its_command_shows_its_help_on_lines() -> None:
+    """`cdr keys` alone printed its help as one line with every line break shown as
+    `\\x0a`: the escaping meant for text from the command line in click's messages also
+    escaped the line breaks of the help click shows for a group named without a command."""
+    run = CliRunner().invoke(cli, ["keys"])
+    assert run.exit_code == 2
+    assert "\\x0a" not in run.output
+    lines = run.output.splitlines()
+    assert lines[0].startswith("Usage: ") and "keys" in lines[0]
+    assert any("rotate" in ln for ln in lines[1:])
