@@ -178,7 +178,8 @@ class Progress:
     def __init__(
         self, quiet: bool, every: int = 10, total_bytes: int = 0, window: float = 5.0
     ) -> None:
-        self.tty = sys.stderr.isatty() and not quiet
+        # --log-json: stderr is one JSON object a line, so no live line there (log lines)
+        self.tty = sys.stderr.isatty() and not quiet and not STDERR.json
         self.quiet = quiet
         self.every = every
         self.count = 0

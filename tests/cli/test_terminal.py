@@ -236,3 +236,16 @@ def test_ingest_table_tells_monthly_exports_apart_at_80_columns(tmp_path: Path) 
     rows = [ln for ln in lines if ln.startswith("calling") and " loaded " in ln]
     assert len(rows) == 2 and all(len(ln) <= 80 for ln in rows), lines
     assert rows[0].split()[0] != rows[1].split()[0], rows
+
+
+def test_log_json_on_a_terminal_draws_no_progress_line(tmp_path: Path) -> None:
+    """With --log-json every stderr line is one JSON object (README, Logs), but on a
+    terminal the progress line was drawn too, and a log record started right after it:
+    `activation_events.csv: 82 rows 99%{"time": ...`. The progress goes to the log instead."""
+    wh = str(tmp_path / "wh")
+    files = [str(SAMPLES / "entitlements.csv"), str(SAMPLES / "activation_events.csv")]
+    status, lines = in_terminal(80, "--log-json", "--warehouse", wh, "ingest", *files)
+    assert status == 0, "\n".join(lines)
+    assert any(ln.startswith('{"time"') for ln in lines)
+    drawn = [ln for ln in lines if re.search(r"rows.* \d+%", ln) and not ln.startswith("{")]
+    assert not drawn, drawn
