@@ -202,6 +202,7 @@ def demo(
         text_table(
             ["stage", "exit", "seconds", "result"],
             [(s.name, s.exit_code, round(s.seconds, 1), s.summary) for s in summary.stages],
+            wrap_last=True,
         )
     )
     h = summary.headline

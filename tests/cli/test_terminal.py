@@ -249,3 +249,15 @@ def test_log_json_on_a_terminal_draws_no_progress_line(tmp_path: Path) -> None:
     assert any(ln.startswith('{"time"') for ln in lines)
     drawn = [ln for ln in lines if re.search(r"rows.* \d+%", ln) and not ln.startswith("{")]
     assert not drawn, drawn
+
+
+def test_demo_stage_results_wrap_instead_of_losing_their_middle(tmp_path: Path) -> None:
+    """The demo's stage table, like the nightly's, cut its results in the middle at 60
+    columns ("0 error(s), 0 war…a_docs/index.html": the Data Docs path it points to)."""
+    status, lines = in_terminal(60, "-q", "--warehouse", str(tmp_path / "wh"), "demo")
+    assert status == 0, "\n".join(lines)
+    start = lines.index(next(ln for ln in lines if ln.startswith("stage ")))
+    end = lines.index("", start)
+    table = lines[start:end]
+    assert all(len(ln) <= 60 for ln in table) and "…" not in "".join(table), table
+    assert "data_docs/index.html" in "".join(ln.strip() for ln in table), table
