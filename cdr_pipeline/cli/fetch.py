@@ -95,6 +95,7 @@ def fetch(
         echo(f"error: {result.error.message}", err=True)
         if result.error.hint:
             echo(f"hint: {result.error.hint}", err=True)
+    if result.error is not None or any(i.errors for i in result.ingests):
         echo(f"warehouse: {settings.warehouse_text}", err=True)  # as every error ends
     code = refresh_views(
         obj,

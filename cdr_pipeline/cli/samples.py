@@ -197,6 +197,8 @@ def demo(
         echo(ingest_table(summary.ingest.files, short_names=True))
         for f in summary.ingest.errors:
             echo(f"error: {f.message}", err=True)
+        if summary.ingest.errors:  # as every error ends: which warehouse, from where
+            echo(f"warehouse: {settings.warehouse_text}", err=True)
     echo()
     echo(
         text_table(

@@ -246,7 +246,7 @@ def test_a_warehouse_path_that_reads_as_a_file_pattern_is_refused_before_anythin
     assert not wh.exists()
 
 
-@pytest.mark.parametrize("command", [["ingest"], ["nightly", "--inbox"]])
+@pytest.mark.parametrize("command", [["ingest"], ["nightly", "--inbox"], ["demo", "--samples"]])
 def test_a_file_that_fails_names_the_warehouse_too(
     command: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -66,3 +66,26 @@ def test_a_fetch_that_fails_after_loading_shows_its_failure(
     assert "HTTP 401" in last["message"] and TOKEN not in last["message"]
     runs = CliRunner().invoke(cli, ["--warehouse", str(wh), "runs", "--json"])
     assert max(r["exit_code"] for r in json.loads(runs.output)) == 3
+
+
+def test_a_fetched_page_that_fails_to_load_names_the_warehouse(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """README: every error ends with the warehouse used and where it came from; a fetched
+    page whose records failed the reject gate printed its error without that line."""
+    monkeypatch.delenv("WEBEX_TOKEN", raising=False)
+    wh = tmp_path / "wh"
+    now = datetime.now(UTC).replace(microsecond=0)
+    records = make_records(20, now - timedelta(hours=20), timedelta(minutes=30))
+    for record in records:
+        record["Start time"] = "not a time"
+    with FakeWebex(TOKEN, records) as server:
+        run = CliRunner().invoke(
+            cli,
+            ["--warehouse", str(wh), "fetch", "--base-url", server.url,
+             "--since", iso(now - timedelta(hours=21)), "--until", iso(now - timedelta(hours=10))],
+            env={"WEBEX_TOKEN": TOKEN},
+        )  # fmt: skip
+    assert run.exit_code == 3, run.output
+    assert "error: " in run.stderr and "rows rejected" in run.stderr
+    assert run.stderr.count(f"warehouse: {wh} (from --warehouse)") == 1
