@@ -75,6 +75,12 @@ def ingest(
                 echo(f"note: {f.source}: {f.message}", err=True)
             if f.unknown_columns:
                 echo(f"note: {f.source}: {f.new_columns_note()}", err=True)
+        if not result.files:  # a folder still empty, or the wrong one: say so, exit 0
+            echo(
+                f"note: no file to load in {', '.join(map(str, paths))} (names starting "
+                "with '.', files still being copied, are skipped, as are pipes and devices)",
+                err=True,
+            )
         for f in result.errors:
             echo(f"error: {f.message}", err=True, fields=file_error_fields(f))
         if result.errors:  # as every error ends: which warehouse, from where

@@ -260,3 +260,15 @@ def test_a_file_that_fails_names_the_warehouse_too(
     assert run.exit_code == 3, run.output
     assert "error: " in run.stderr and "notes.csv" in run.stderr
     assert f"warehouse: {tmp_path / 'wh'} (from --warehouse)" in run.stderr
+
+
+def test_an_ingest_that_finds_no_file_says_so(tmp_path: Path) -> None:
+    """A folder holding only a file still being copied under a hidden name (or an empty
+    folder, or the wrong one) printed an empty table and exit 0, with no word on why."""
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / ".export.csv.part").write_bytes((FIXTURES / "bom_crlf.csv").read_bytes())
+    run = invoke("--warehouse", str(tmp_path / "wh"), "ingest", str(inbox))
+    assert run.exit_code == 0, run.output
+    assert f"note: no file to load in {inbox}" in run.stderr
+    assert "names starting with '.'" in run.stderr
