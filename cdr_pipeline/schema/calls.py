@@ -171,7 +171,8 @@ CALL_COLUMNS: tuple[Column, ...] = (
     Column("caller_reputation_score", DOUBLE, ("Caller Reputation Score",), doc="0.0-5.0"),
     _s("caller_reputation_result", "Caller Reputation Service Result"),
     _s("caller_reputation_reason", "Caller Reputation Score Reason"),
-    _s("wxcc_consult_merge_status", "WxCC consult merge status"),
+    # wxc_sdk's model field name splits WxCC (docs/webex-dch.md#header-spellings)
+    _s("wxcc_consult_merge_status", "WxCC consult merge status", "wx_cc_consult_merge_status"),
     _s("elin", "ELIN"),
     _s("emergency_number_source", "Emergency number source"),
     _s("transfer_type", "Transfer type"),

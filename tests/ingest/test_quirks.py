@@ -4,6 +4,7 @@ fixtures. Expected values are written out by hand from the fixture files."""
 from __future__ import annotations
 
 import csv
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -127,6 +128,29 @@ def test_timestamps_in_lower_case_rfc3339(wh: Path, tmp_path: Path) -> None:
     (f,) = load(wh, path).files
     assert (f.rows_loaded, f.rows_rejected) == (3, 0)
     assert table(wh)["start_time"][0] == datetime(2026, 10, 1, 10, 0, 0, 100000, tzinfo=UTC)
+
+
+def test_wxc_sdk_field_names_load_like_the_export_headers(wh: Path, tmp_path: Path) -> None:
+    """wxc_sdk (docs/webex-dch.md#sources) dumps a record under its model's field names:
+    snake case of the header, except `wx_cc_consult_merge_status` for `WxCC consult merge
+    status`, which was kept in `extra` and its column left NULL."""
+    header = {"WxCC consult merge status": "wx_cc_consult_merge_status", "User": "user"}
+    with fixture("bom_crlf.csv").open(encoding="utf-8-sig", newline="") as f:
+        rows = list(csv.DictReader(f))[:1]
+    rows[0]["WxCC consult merge status"] = "Yes"
+    export = tmp_path / "export.csv"
+    with export.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    sdk = tmp_path / "sdk.json"
+    renamed = {header.get(k, "_".join(k.split()).lower()): v for k, v in rows[0].items()}
+    sdk.write_text(json.dumps({"items": [renamed]}), encoding="utf-8")
+    load(wh, sdk)
+    other = wh.parent / "export"
+    load(other, export)
+    assert table(wh)["wxcc_consult_merge_status"].to_list() == ["Yes"]
+    assert table(wh).equals(table(other))
 
 
 def test_webex_go_tag_ignores_case_and_spaces(wh: Path) -> None:
