@@ -1,19 +1,18 @@
 -- grain: one row per licence unit and holding interval
 -- key: licence_unit_id, held_from
 -- A Webex Go licence is held from provisioning (the device's first event or snapshot) until
--- the device is deleted or a snapshot of its org no longer lists it (int_device_presence;
--- held_to half-open, NULL = still held; end_reason DELETED or UNLISTED). Lost/Stolen keeps the
--- licence. BYOD: one licence per device (licence_unit_id = device_id). Mobile
--- Operator: one licence per Webex Mobile number (licence_unit_id = phone_number), so devices
--- that follow each other or overlap on one number merge into one holding; device_id names the
--- latest of them. Devices no snapshot lists and no PROVISIONED event names (is_known_device
--- false) hold nothing. Attributes are the device's current ones (dim_webex_go_devices).
-with devices as (
-    select * from dim_webex_go_devices
-),
-
-presence as (
-    select * from int_device_presence
+-- the device is deleted or a snapshot of its org no longer lists it (held_to half-open, NULL =
+-- still held; end_reason DELETED or UNLISTED). Lost/Stolen keeps the licence. BYOD: one
+-- licence per device (licence_unit_id = device_id). Mobile Operator: one licence per Webex
+-- Mobile number (licence_unit_id = phone_number) in effect
+-- (fct_device_licence_segments), so devices that follow each other or overlap on one number
+-- merge into one holding, and a device whose number changed holds each number for its own
+-- time, as the licence reports count them. device_id and the attributes are those of the
+-- holding's last instant (of several devices holding it then, the latest provisioned).
+-- Devices no snapshot lists and no PROVISIONED event names (is_known_device false) hold
+-- nothing (int_device_presence).
+with segments as (
+    select * from fct_device_licence_segments
 ),
 
 device_holdings as (
@@ -27,12 +26,11 @@ device_holdings as (
         location_name,
         department_id,
         user_uuid,
-        p.present_from as held_from,
-        p.present_to as held_to,
-        p.end_reason
-    from devices
-    inner join presence as p using (device_id)
-    where is_known_device
+        provisioned_at,
+        segment_from as held_from,
+        segment_to as held_to,
+        end_reason
+    from segments
 ),
 
 ordered as (
@@ -63,8 +61,10 @@ final as (
         case when bool_or(held_to is null) then null else max(held_to) end as held_to,
         case when bool_or(held_to is null) then null else arg_max(end_reason, held_to) end
             as end_reason,
-        -- the latest device's attributes, all from that one row (a per-column arg_max
-        -- skips NULLs and could mix devices); ties on held_from go to the greater device_id
+        -- the attributes of the holding's last instant, all from that one row (a
+        -- per-column arg_max skips NULLs and could mix devices): of the devices holding the
+        -- unit then, the latest provisioned (ties: the greater device_id), as
+        -- fct_licence_segments names it
         arg_max(
             {
                 device_id: device_id,
@@ -76,7 +76,7 @@ final as (
                 department_id: department_id,
                 user_uuid: user_uuid
             },
-            (held_from, device_id)
+            (coalesce(held_to, 'infinity'::timestamptz), provisioned_at, device_id)
         ) as latest,
         count(distinct device_id) as device_count
     from islands

@@ -422,3 +422,43 @@ def test_reclaim_counts_days_of_24_hours_whatever_the_session_time_zone(tmp_path
     assert records(con, sql) == expected
     con.execute("set TimeZone = 'America/Chicago'")
     assert records(con, sql) == expected
+
+
+def test_f16_licence_holdings_follow_the_number_in_effect(tmp_path: Path) -> None:
+    """The world of f12: fct_licence_holdings, which docs/inputs-devices.md gives as the
+    licences held, lists what the reports count: +1101 held by T1 until 09-15, +1102 by T2
+    until its deletion and by T1 after, not T1's whole life under the number it has now."""
+    w = World()
+    kw = {"deployment": "MOBILE_OPERATOR"}
+    for device, uid, number in (("T1", U1, "+15551101"), ("T2", U2, "+15551102")):
+        w.event("2026-08-15T00:00:00Z", device, "PROVISIONED", uid, number, **kw)
+        w.event("2026-08-16T00:00:00Z", device, "ACTIVATED", uid, number, **kw)
+        w.snapshot("2026-09-01T00:00:00Z", device, uid, number, **kw)
+    w.event("2026-09-15T00:00:00Z", "T2", "DELETED", U2, "+15551102", **kw)
+    w.snapshot("2026-09-15T00:00:00Z", "T1", U1, "+15551102", **kw)
+    w.snapshot("2026-10-01T00:00:00Z", "T1", U1, "+15551102", **kw)
+    w.entitle("Sub-1", MOBILE, 1, "20.00")
+    _september_calls(w)
+    con = w.build(tmp_path)
+    holdings = records(
+        con,
+        "select licence_unit_id, strftime(held_from, '%m-%d') as held_from, "
+        "strftime(held_to, '%m-%d') as held_to, device_id, device_count "
+        "from fct_licence_holdings order by all",
+    )
+    assert holdings == [
+        {
+            "licence_unit_id": "+15551101",
+            "held_from": "08-15",
+            "held_to": "09-15",
+            "device_id": "T1",
+            "device_count": 1,
+        },
+        {
+            "licence_unit_id": "+15551102",
+            "held_from": "08-15",
+            "held_to": None,
+            "device_id": "T1",
+            "device_count": 2,
+        },
+    ]

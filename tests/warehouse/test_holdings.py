@@ -13,22 +13,17 @@ SQL = Path(__file__).parents[2] / "sql" / "fct_licence_holdings.sql"
 def test_a_merged_holding_takes_every_attribute_from_its_latest_device() -> None:
     con = duckdb.connect()
     con.execute("""
-        create table dim_webex_go_devices as select * from (values
-            ('+15550100', 'dev-a', '+15550100', 'MOBILE_OPERATOR', 'WEBEX_GO', 'sub-1',
-             'Lyon', 'dept-1', 'user-1', timestamptz '2026-09-01 00:00:00+00',
-             timestamptz '2026-09-10 00:00:00+00', true),
-            ('+15550100', 'dev-b', '+15550100', 'MOBILE_OPERATOR', 'WEBEX_GO', null,
-             null, null, 'user-2', timestamptz '2026-09-05 00:00:00+00', null, true)
-        ) t(licence_unit_id, device_id, phone_number, deployment, licence_type,
-            subscription_id, location_name, department_id, user_uuid, provisioned_at,
-            deleted_at, is_known_device)
-    """)
-    con.execute("""
-        create table int_device_presence as select * from (values
-            ('dev-a', timestamptz '2026-09-01 00:00:00+00', timestamptz '2026-09-10 00:00:00+00',
-             'DELETED'),
-            ('dev-b', timestamptz '2026-09-05 00:00:00+00', null, null)
-        ) t(device_id, present_from, present_to, end_reason)
+        create table fct_device_licence_segments as select * from (values
+            ('dev-a', '+15550100', timestamptz '2026-09-01 00:00:00+00',
+             timestamptz '2026-09-10 00:00:00+00', 'DELETED', 'MOBILE_OPERATOR', 'WEBEX_GO',
+             'sub-1', 'Lyon', 'dept-1', 'user-1', '+15550100',
+             timestamptz '2026-09-01 00:00:00+00'),
+            ('dev-b', '+15550100', timestamptz '2026-09-05 00:00:00+00', null, null,
+             'MOBILE_OPERATOR', 'WEBEX_GO', null, null, null, 'user-2', '+15550100',
+             timestamptz '2026-09-05 00:00:00+00')
+        ) t(device_id, licence_unit_id, segment_from, segment_to, end_reason, deployment,
+            licence_type, subscription_id, location_name, department_id, user_uuid,
+            phone_number, provisioned_at)
     """)
     rows = con.execute(SQL.read_text()).fetchall()
     cols = [d[0] for d in con.description]
