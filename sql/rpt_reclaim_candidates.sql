@@ -10,8 +10,10 @@
 --   lost_stolen_not_reactivated: reported Lost/Stolen and not activated since (no ACTIVATED
 --     event, and not seen Online).
 -- Deleted devices, and devices the latest snapshots no longer list, hold no licence and never
--- show. Names come from the org directory (stg_org_directory): department_name is the
--- department id when the directory does not list it.
+-- show. The user, number, licence type, subscription, location and department are those in
+-- effect at the horizon (int_device_attribute_history), as the licence reports hold the
+-- device then: an event after the last snapshot moves it. Names come from the org directory
+-- (stg_org_directory): department_name is the department id when the directory does not list it.
 with devices as (
     select * from dim_webex_go_devices
     where deleted_at is null
@@ -20,6 +22,11 @@ with devices as (
 
 as_of as (
     select as_of_time from int_device_as_of
+),
+
+current_attributes as (
+    select * from int_device_attribute_history
+    where valid_to is null
 ),
 
 cfg as (
@@ -156,17 +163,17 @@ final as (
         -- whole days elapsed (86 400 s each), not midnights crossed
         cast(floor((epoch(c.as_of_time) - epoch(c.since)) / 86400) as bigint) as days_since,
         c.as_of_time,
-        c.user_uuid,
+        a.user_uuid,
         c.user_email,
-        c.phone_number,
-        c.deployment,
-        c.licence_type,
-        c.subscription_id,
-        c.location_name,
+        a.phone_number,
+        a.deployment,
+        a.licence_type,
+        a.subscription_id,
+        a.location_name,
         loc.site,
         loc.country,
-        c.department_id,
-        coalesce(dep.department_name, c.department_id) as department_name,
+        a.department_id,
+        coalesce(dep.department_name, a.department_id) as department_name,
         dep.cost_centre,
         c.current_status,
         c.provisioned_at,
@@ -175,8 +182,9 @@ final as (
         c.code_issued_at,
         c.code_expires_at
     from candidates as c
-    left join departments as dep on c.department_id = dep.department_id
-    left join locations as loc on c.location_name = loc.location_name
+    left join current_attributes as a on c.device_id = a.device_id
+    left join departments as dep on a.department_id = dep.department_id
+    left join locations as loc on a.location_name = loc.location_name
 )
 
 select * from final

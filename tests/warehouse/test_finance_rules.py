@@ -462,3 +462,27 @@ def test_f16_licence_holdings_follow_the_number_in_effect(tmp_path: Path) -> Non
             "device_count": 2,
         },
     ]
+
+
+def test_f17_reclaim_names_the_subscription_the_usage_report_holds_the_device_in(
+    tmp_path: Path,
+) -> None:
+    """R1 is listed in Sub-1 on 10-01 and moved to Sub-2 by an event on 10-02, the data
+    horizon, after the last snapshot: October's usage holds it in Sub-2 at month end (the
+    horizon), so the reclaim list, judged at the horizon, offers it back from Sub-2, not
+    from the last snapshot's Sub-1."""
+    w = World()
+    w.held_through_september([("R1", U1, "+15551201", "Sub-1")])
+    w.event("2026-10-02T00:00:00Z", "R1", "LICENSE_ASSIGNED", U1, "+15551201", subscription="Sub-2")
+    con = w.build(tmp_path)
+    usage = records(
+        con,
+        "select subscription_id, licences_held_month_end from rpt_licence_usage_monthly "
+        "where month = date '2026-10-01' order by all",
+    )
+    assert usage == [
+        {"subscription_id": "Sub-1", "licences_held_month_end": 0},
+        {"subscription_id": "Sub-2", "licences_held_month_end": 1},
+    ]
+    reclaim = records(con, "select device_id, reason, subscription_id from rpt_reclaim_candidates")
+    assert reclaim == [{"device_id": "R1", "reason": "idle", "subscription_id": "Sub-2"}]
