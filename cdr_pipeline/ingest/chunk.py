@@ -31,6 +31,12 @@ count (25,000 rows: ~21 MB of CSV); a file of records of megabytes each, within
 `max_record_bytes`, would otherwise hold thousands of them at once: memory would follow
 what the file holds, not the chunk size. A JSON chunk counts the bytes read from the file."""
 
+CHUNK_FIELDS = 2_000_000
+"""A CSV chunk also ends once its records hold this many fields (records x header columns).
+A DCH export (about 70 columns) ends by count or bytes long before; a header of 2,000 columns
+(`max_columns`) with values of a byte or two fit 7,000 records, 14 million fields, in 32 MiB,
+and the parse and the `extra` JSON of the unknown columns took the process to 2.1 GB."""
+
 
 NO_KEYS = "__empty__"
 """The one column of a chunk of JSON records that have no keys (empty objects `{}`): a frame

@@ -22,7 +22,7 @@ from typing import BinaryIO
 import numpy as np
 import polars as pl
 
-from cdr_pipeline.ingest.chunk import CHUNK_BYTES, BadInput, Chunk, RawReject
+from cdr_pipeline.ingest.chunk import CHUNK_BYTES, CHUNK_FIELDS, BadInput, Chunk, RawReject
 from cdr_pipeline.ingest.csv_header import Header, split_fields
 from cdr_pipeline.ingest.csv_split import Segment, split_stream
 from cdr_pipeline.ingest.limits import Limits
@@ -36,6 +36,7 @@ def read_csv_body(
     max_record = (limits or Limits()).record_bytes
     headers, delimiter = header.names, header.delimiter
     ncols = len(headers)
+    chunk_rows = min(chunk_rows, max(CHUNK_FIELDS // ncols, 1))  # a wide header: fewer rows
     col_names = [f"c{i}" for i in range(ncols)]
     pieces: list[tuple[Segment, int, int]] = []
     have = held = 0
