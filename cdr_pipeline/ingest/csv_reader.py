@@ -39,15 +39,15 @@ def read_csv_body(
     chunk_rows = min(chunk_rows, max(CHUNK_FIELDS // ncols, 1))  # a wide header: fewer rows
     col_names = [f"c{i}" for i in range(ncols)]
     pieces: list[tuple[Segment, int, int]] = []
-    have = held = 0
+    have = held = pending = 0  # records, their bytes, and the raw text of pending_rejects
     pending_rejects: list[RawReject] = []
     bytes_seen = 0  # of the segments split so far
     consumed = 0  # of the body up to the end of the last record taken into a chunk
 
     def emit() -> Chunk:
-        nonlocal pieces, have, held, pending_rejects
+        nonlocal pieces, have, held, pending, pending_rejects
         chunk = _parse(pieces, header, col_names, pending_rejects, consumed)
-        pieces, have, held, pending_rejects = [], 0, 0, []
+        pieces, have, held, pending, pending_rejects = [], 0, 0, 0, []
         return chunk
 
     unended: list[int] = []
@@ -57,6 +57,9 @@ def read_csv_body(
     for item in split:
         if isinstance(item, RawReject):
             pending_rejects.append(item)
+            pending += len(item.raw_text)
+            if pending >= CHUNK_BYTES:  # records that never split: a chunk's bytes, no more
+                yield emit()
             continue
         seg = item
         bytes_seen += len(seg.data)
