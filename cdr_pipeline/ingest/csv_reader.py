@@ -58,7 +58,9 @@ def read_csv_body(
         if isinstance(item, RawReject):
             pending_rejects.append(item)
             pending += len(item.raw_text)
-            if pending >= CHUNK_BYTES:  # records that never split: a chunk's bytes, no more
+            # records that never split: a chunk's bytes or rows, no more (after each chunk
+            # the reject gate may stop reading a file of nothing else)
+            if pending >= CHUNK_BYTES or len(pending_rejects) >= chunk_rows:
                 yield emit()
             continue
         seg = item

@@ -18,6 +18,8 @@ from cdr_pipeline.ingest.chunk import BadInput, RawReject
 from cdr_pipeline.ingest.limits import Limits
 
 READ_BYTES = 4 * 1024 * 1024
+SPLIT_WINDOW = 1024
+"""The first window `_split_ahead` splits after a quarantined line (then doubling)."""
 MAX_RECORD_BYTES = Limits.record_bytes
 """Default `max_record_bytes`: a record can never be this long (a CDR row is ~1 KB). An
 unfinished record past it means an unbalanced quote earlier in the file: its first line is
@@ -242,10 +244,11 @@ def _resync(
     """While the unfinished tail cannot become a record (broken quoting, the end of the
     file, or longer than a record may be), quarantine its first line and split the rest.
     Returns what is still pending and its line."""
-    while pending and (broken or eof or len(pending) > max_record):
-        cut = pending.find(b"\n", 0, max_record + 1)
+    pos = 0  # into pending: the tail is copied once, when it is returned
+    while pos < len(pending) and (broken or eof or len(pending) - pos > max_record):
+        cut = pending.find(b"\n", pos, pos + max_record + 1)
         if cut < 0:
-            if len(pending) <= max_record:
+            if len(pending) - pos <= max_record:
                 break  # the line is not complete yet
             raise BadInput(
                 f"a line longer than max_record_bytes ({max_record:,} bytes) without a line break",
@@ -253,11 +256,32 @@ def _resync(
                 hint="check this is a CSV export; raise max_record_bytes in cdr.toml if "
                 "records this long are genuine",
             )
-        yield _broken_line(pending[:cut], line, broken, cut + 1 == len(pending), max_record)
-        seg, pending, line, broken = _split_records(pending[cut + 1 :], line + 1, sep)
+        last = cut + 1 == len(pending)
+        yield _broken_line(pending[pos:cut], line, broken, last, max_record)
+        pos, line, broken = yield from _split_ahead(pending, cut + 1, line + 1, sep)
+    return pending[pos:], line
+
+
+def _split_ahead(
+    buf: bytes, pos: int, line: int, sep: int
+) -> Generator[Segment, None, tuple[int, int, bool]]:
+    """Split `buf` from `pos` (a record boundary) as `_split_records` would, in windows that
+    end at a line break and double while no broken record turns up: a stray quote on every
+    line (a hostile file) re-split the whole rest of the 4 MiB block for each line, in time
+    growing with the square of the lines (80,000 lines of `x"y`, 320 KB, took 74 s). Returns
+    the position and line of the unsplit tail and whether it starts with a broken record."""
+    width = SPLIT_WINDOW
+    while True:
+        end = buf.rfind(b"\n", pos, pos + width) + 1
+        if end <= pos or pos + width >= len(buf):  # no line break within it, or the end
+            end = len(buf) if pos + width >= len(buf) else buf.find(b"\n", pos + width) + 1
+            end = end if end > pos else len(buf)
+        seg, tail, line, broken = _split_records(buf[pos:end], line, sep)
         if len(seg):
             yield seg
-    return pending, line
+        pos, width = end - len(tail), min(width * 2, READ_BYTES)
+        if broken or end == len(buf):
+            return pos, line, broken
 
 
 def _broken_line(raw: bytes, line: int, stray: bool, last: bool, max_record: int) -> RawReject:

@@ -6,10 +6,16 @@ ends a chunk at `CHUNK_BYTES`, as records do."""
 from __future__ import annotations
 
 import io
+from pathlib import Path
+from typing import Any
 
+import pytest
+
+from cdr_pipeline.ingest import csv_split
 from cdr_pipeline.ingest.chunk import CHUNK_BYTES
 from cdr_pipeline.ingest.csv_header import read_header
 from cdr_pipeline.ingest.csv_reader import read_csv_body
+from tests.ingest.helpers import load
 from tests.ingest.hostile_corpus import csv_bytes, line, rows
 
 LONG = 512 * 1024
@@ -28,3 +34,41 @@ def test_a_file_of_records_that_never_split_is_read_a_chunk_at_a_time() -> None:
     assert [r.source_row for r in rejects] == list(range(2, 102))
     assert {r.reason for r in rejects} == {"stray_quote"}
     assert sum(c.frame.height for c in chunks) == 3
+
+
+def test_a_stray_quote_on_every_line_is_split_in_work_linear_in_the_file(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """After each quarantined line the rest of the 4 MiB read block was split again: 80,000
+    lines of `x"y` (320 KB) took 74 s, a 20 MB file over ten minutes. The bytes handed to
+    the splitter now grow with the lines, not with their square; a good record between them
+    still loads, each line keeps its number."""
+    split_bytes = 0
+    real = csv_split._split_records
+
+    def counting(buf: bytes, first_line: int, sep: int = 44) -> Any:
+        nonlocal split_bytes
+        split_bytes += len(buf)
+        return real(buf, first_line, sep)
+
+    monkeypatch.setattr(csv_split, "_split_records", counting)
+    good = line(rows(1, 74)[0])
+    data = csv_bytes([b'x"y\r\n'] * 20_000 + [good] + [b'x"y\r\n'] * 20_000)
+    stream = io.BytesIO(data)
+    chunks = list(read_csv_body(stream, read_header(stream), chunk_rows=25_000))
+    rejects = [r for c in chunks for r in c.rejects]
+    assert len(rejects) == 40_000 and {r.reason for r in rejects} == {"stray_quote"}
+    assert [r.source_row for r in rejects[19_999:20_001]] == [20_001, 20_003]
+    assert sum(c.frame.height for c in chunks) == 1
+    # a window per quarantined line, and the file about twice (the block, then windows)
+    assert split_bytes <= csv_split.SPLIT_WINDOW * len(rejects) + 2 * len(data)
+
+
+def test_a_file_of_nothing_but_stray_quotes_stops_at_the_reject_gate(wh: Path) -> None:
+    """Rejects alone ended no chunk before `CHUNK_BYTES` of them, so the gate that stops
+    reading a file bound to fail looked only after millions of short lines."""
+    path = wh.parent / "stray_quotes.csv"
+    path.write_bytes(csv_bytes([b'x"y\r\n'] * 200_000))
+    (f,) = load(wh, path, chunk_rows=1_000).files
+    assert f.status == "failed" and "reading stopped there" in f.message
+    assert f.rows_rejected < 20_000
