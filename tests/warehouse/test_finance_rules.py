@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import duckdb
+
 from tests.warehouse.finance_world import BYOD, MOBILE, World, records, user
 
 U1, U2, U3 = user(1), user(2), user(3)
@@ -290,10 +292,9 @@ def test_f11_unassigned_units_and_their_cost(tmp_path: Path) -> None:
     assert recon["status"] == "under"
 
 
-def test_f12_a_mobile_unit_is_the_number_in_effect_not_the_current_one(tmp_path: Path) -> None:
-    """T1 is on +1101 and T2 on +1102 until 09-15, when T2 is deleted and T1 takes its
-    number: two numbers held Mobile licences from 09-01 to 09-15 (peak 2: over the one
-    bought), and +1101 for 14 days plus +1102 for the 30 days of September."""
+def _number_swap_world(tmp_path: Path) -> duckdb.DuckDBPyConnection:
+    """T1 on +1101 and T2 on +1102 (Mobile) until 09-15, when T2 is deleted and T1 takes
+    its number; one Mobile unit bought; the September calls."""
     w = World()
     kw = {"deployment": "MOBILE_OPERATOR"}
     for device, uid, number in (("T1", U1, "+15551101"), ("T2", U2, "+15551102")):
@@ -305,7 +306,14 @@ def test_f12_a_mobile_unit_is_the_number_in_effect_not_the_current_one(tmp_path:
     w.snapshot("2026-10-01T00:00:00Z", "T1", U1, "+15551102", **kw)
     w.entitle("Sub-1", MOBILE, 1, "20.00")
     _september_calls(w)
-    con = w.build(tmp_path)
+    return w.build(tmp_path)
+
+
+def test_f12_a_mobile_unit_is_the_number_in_effect_not_the_current_one(tmp_path: Path) -> None:
+    """T1 is on +1101 and T2 on +1102 until 09-15, when T2 is deleted and T1 takes its
+    number: two numbers held Mobile licences from 09-01 to 09-15 (peak 2: over the one
+    bought), and +1101 for 14 days plus +1102 for the 30 days of September."""
+    con = _number_swap_world(tmp_path)
     units = records(
         con,
         "select licence_unit_id, count(*) as days from fct_licence_days "
@@ -428,18 +436,7 @@ def test_f16_licence_holdings_follow_the_number_in_effect(tmp_path: Path) -> Non
     """The world of f12: fct_licence_holdings, which docs/inputs-devices.md gives as the
     licences held, lists what the reports count: +1101 held by T1 until 09-15, +1102 by T2
     until its deletion and by T1 after, not T1's whole life under the number it has now."""
-    w = World()
-    kw = {"deployment": "MOBILE_OPERATOR"}
-    for device, uid, number in (("T1", U1, "+15551101"), ("T2", U2, "+15551102")):
-        w.event("2026-08-15T00:00:00Z", device, "PROVISIONED", uid, number, **kw)
-        w.event("2026-08-16T00:00:00Z", device, "ACTIVATED", uid, number, **kw)
-        w.snapshot("2026-09-01T00:00:00Z", device, uid, number, **kw)
-    w.event("2026-09-15T00:00:00Z", "T2", "DELETED", U2, "+15551102", **kw)
-    w.snapshot("2026-09-15T00:00:00Z", "T1", U1, "+15551102", **kw)
-    w.snapshot("2026-10-01T00:00:00Z", "T1", U1, "+15551102", **kw)
-    w.entitle("Sub-1", MOBILE, 1, "20.00")
-    _september_calls(w)
-    con = w.build(tmp_path)
+    con = _number_swap_world(tmp_path)
     holdings = records(
         con,
         "select licence_unit_id, strftime(held_from, '%m-%d') as held_from, "
