@@ -64,13 +64,12 @@ _PATTERN_CHARS = "[]*?{}"
 def _warehouse(value: Path) -> str | None:
     """DuckDB, polars and Spark (Hadoop) read these characters in a path as a file pattern:
     a warehouse under `exports [old]/` took rows in, then could not read its own ledger."""
-    found = sorted({c for c in str(value.absolute()) if c in _PATTERN_CHARS})
-    if found:
-        return (
-            f"{value.absolute()} contains {' '.join(found)}, which DuckDB, polars and Spark "
-            "read as a file pattern: use a folder whose path has none of " + _PATTERN_CHARS
-        )
-    return None
+    if not (found := sorted({c for c in str(value.absolute()) if c in _PATTERN_CHARS})):
+        return None
+    return (
+        f"{value.absolute()} contains {' '.join(found)}, which DuckDB, polars and Spark "
+        "read as a file pattern: use a folder whose path has none of " + _PATTERN_CHARS
+    )
 
 
 _USERINFO = re.compile(r"(?i)(https?://)[^/@\s]*@")
