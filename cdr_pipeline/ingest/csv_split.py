@@ -272,14 +272,16 @@ def _split_ahead(
     the position and line of the unsplit tail and whether it starts with a broken record."""
     width = SPLIT_WINDOW
     while True:
-        end = buf.rfind(b"\n", pos, pos + width) + 1
-        if end <= pos or pos + width >= len(buf):  # no line break within it, or the end
-            end = len(buf) if pos + width >= len(buf) else buf.find(b"\n", pos + width) + 1
-            end = end if end > pos else len(buf)
+        if pos + width >= len(buf):
+            end = len(buf)
+        else:  # at a line break: the window's last, else the first after it
+            end = buf.rfind(b"\n", pos, pos + width) + 1 or buf.find(b"\n", pos + width) + 1
+            end = end or len(buf)
         seg, tail, line, broken = _split_records(buf[pos:end], line, sep)
         if len(seg):
             yield seg
-        pos, width = end - len(tail), min(width * 2, READ_BYTES)
+        # never capped: a record longer than the window (up to max_record_bytes) must fit
+        pos, width = end - len(tail), width * 2
         if broken or end == len(buf):
             return pos, line, broken
 

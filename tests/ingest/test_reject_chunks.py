@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from cdr_pipeline.ingest import csv_split
-from cdr_pipeline.ingest.chunk import CHUNK_BYTES
+from cdr_pipeline.ingest.chunk import CHUNK_BYTES, RawReject
 from cdr_pipeline.ingest.csv_header import read_header
 from cdr_pipeline.ingest.csv_reader import read_csv_body
 from tests.ingest.helpers import load
@@ -72,3 +72,31 @@ def test_a_file_of_nothing_but_stray_quotes_stops_at_the_reject_gate(wh: Path) -
     (f,) = load(wh, path, chunk_rows=1_000).files
     assert f.status == "failed" and "reading stopped there" in f.message
     assert f.rows_rejected < 20_000
+
+
+def test_a_record_longer_than_the_read_block_after_a_broken_line_is_split_whole(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The window after a quarantined line stopped growing at 4 MiB: a quoted record longer
+    than that (max_record_bytes allows 16 MiB) came back unfinished from the same window
+    forever, and the ingest never ended. Counted splits stand in for a hang."""
+    calls = 0
+    real = csv_split._split_records
+
+    def counting(buf: bytes, first_line: int, sep: int = 44) -> Any:
+        nonlocal calls
+        calls += 1
+        assert calls < 100, "the window stopped growing"
+        return real(buf, first_line, sep)
+
+    monkeypatch.setattr(csv_split, "_split_records", counting)
+    record = b'a,"' + b"x" * 1000 + (b"\n" + b"x" * 1000) * 5000 + b'",c\n'  # 5 MB
+    buf = b'x"y,1,2\n' + record + b"d,e,f\n" * 1000
+    gen = csv_split._resync(buf, 2, True, False, ord(","), 16 * 1024 * 1024)
+    items = []
+    with pytest.raises(StopIteration) as stop:
+        while True:
+            items.append(next(gen))
+    assert stop.value.value == (b"", 2 + 1 + 5_001 + 1_000)  # nothing left; the next line
+    assert [r.reason for r in items if isinstance(r, RawReject)] == ["stray_quote"]
+    assert sum(len(s) for s in items if not isinstance(s, RawReject)) == 1_001
