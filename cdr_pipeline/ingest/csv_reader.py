@@ -81,11 +81,10 @@ def read_csv_body(
                 i += take
             if have == chunk_rows or full:
                 yield emit()
-    last = emit() if have or pending_rejects else None
-    if unended:  # said on the last chunk, or on an empty one when that was already given
-        last = last or Chunk(headers, pl.DataFrame(), np.empty(0, np.int64), _no_raw, [], consumed)
-        last.unended_line = unended[0]
-    if last is not None:
+    # the last chunk (an empty one to carry the note of an unended last record after a full one)
+    if have or pending_rejects or unended:
+        last = emit()
+        last.unended_line = unended[0] if unended else None
         yield last
 
 
@@ -96,10 +95,6 @@ def unended_note(line: int) -> str:
         "allows, but a download or copy cut short ends the same way (its last value cut, the "
         "records after it missing); if Control Hub counts more records, download it again"
     )
-
-
-def _no_raw(i: int) -> str:
-    raise IndexError(i)  # an empty chunk has no rows
 
 
 class _Records:
