@@ -84,6 +84,12 @@ facts as (
         -- time zone (a DuckDB shell where the clock changes in between), the same answer
         coalesce(c.expires_at, c.issued_at + to_seconds(86400 * cfg.code_expiry_days))
             as code_expires_at,
+        -- when a device never activated had no usable code left: its code's expiry, or
+        -- without a code on record, as long after its provisioning
+        coalesce(
+            c.expires_at,
+            coalesce(c.issued_at, d.provisioned_at) + to_seconds(86400 * cfg.code_expiry_days)
+        ) as code_deadline,
         c.consumed_at as code_consumed_at,
         lc.last_webex_go_call_at,
         -- last activity: the last Webex Go leg, or the first activation when it never called
@@ -109,13 +115,12 @@ never_activated as (
     select
         *,
         'never_activated_code_expired' as reason,
-        coalesce(code_expires_at, provisioned_at + to_seconds(86400 * code_expiry_days)) as since
+        code_deadline as since
     from facts
     where
         first_activated_at is null
         and code_consumed_at is null
-        and coalesce(code_expires_at, provisioned_at + to_seconds(86400 * code_expiry_days))
-        <= as_of_time
+        and code_deadline <= as_of_time
 ),
 
 idle as (
