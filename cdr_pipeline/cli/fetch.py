@@ -16,6 +16,8 @@ from cdr_pipeline.render import to_json
 from cdr_pipeline.text import iso_seconds
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from cdr_pipeline.fetch import FetchResult
 
 REGION_CHOICES = list(REGIONS)
@@ -66,9 +68,8 @@ def fetch(
 
     if report_id and (source or since or until or locations):
         raise click.UsageError("--report-id cannot be combined with --source/--since/--until")
-    for flag, text in (("--since", since), ("--until", until)):
-        _check_time(flag, text)
-    if since and until and _after(since, until):  # a typo, not an empty window to note
+    first, last = _check_time("--since", since), _check_time("--until", until)
+    if first and last and first > last:  # a typo, not an empty window to note
         raise click.UsageError(f"--since {since} is after --until {until}: swap them?")
     settings = obj.settings(lock_wait_seconds=lock_wait_seconds)
     names = [n.strip() for n in locations.split(",") if n.strip()] if locations else None
@@ -143,24 +144,19 @@ def _render(result: FetchResult) -> None:
             echo(f"error: {f.message}", err=True)
 
 
-def _check_time(flag: str, text: str | None) -> None:
-    """A usage error (exit 2) for a time that is not ISO-8601, before the lock or the API."""
+def _check_time(flag: str, text: str | None) -> datetime | None:
+    """The time given, or a usage error (exit 2) for one that is not ISO-8601, before the
+    lock or the API."""
     from cdr_pipeline.fetch.windows import parse_time
 
     if text is None:
-        return
+        return None
     try:
-        parse_time(text)
+        return parse_time(text)
     except ValueError:
         raise click.BadParameter(
             f"{text!r} is not an ISO-8601 time (e.g. 2026-10-01T00:00:00Z)", param_hint=flag
         ) from None
-
-
-def _after(since: str, until: str) -> bool:
-    from cdr_pipeline.fetch.windows import parse_time
-
-    return parse_time(since) > parse_time(until)
 
 
 COMMANDS = [fetch]
