@@ -81,14 +81,19 @@ months as (
 -- mixed_currency, rather than a cost in a currency that is wrong for some of the units.
 -- A row of 0 units is one taken back (its key loaded again with 0 units): it is not in
 -- force, as if it had never been loaded (no units, price, currency or row of its own).
+-- A row in force without a unit_price has no known cost: the month has no price either,
+-- rather than its units charged at the price of the row beside it.
 entitled as (
     select
         months.month,
         e.licence_type,
         e.subscription_id,
         cast(sum(e.units) as bigint) as entitled_units,
-        case when count(distinct coalesce(e.currency, '')) <= 1 then max(e.unit_price) end
-            as unit_price,
+        case
+            when count(distinct coalesce(e.currency, '')) <= 1
+                and count(e.unit_price) = count(*)
+                then max(e.unit_price)
+        end as unit_price,
         case when count(distinct coalesce(e.currency, '')) <= 1 then max(e.currency) end
             as currency,
         -- a row without a currency is not in the others' currency either

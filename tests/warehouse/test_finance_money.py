@@ -160,3 +160,34 @@ def test_a_month_only_a_taken_back_row_covered_is_as_if_never_loaded(tmp_path: P
             "status": "no_entitlement",
         }
     ]
+
+
+def test_a_top_up_loaded_without_a_price_is_not_priced_at_the_other_rows(tmp_path: Path) -> None:
+    """A top-up bought at a price finance has not loaded yet: its units have no cost
+    (docs/inputs-devices.md), so the month's costs are unknown rather than the top-up
+    charged at the price of the row beside it."""
+    w = World()
+    w.held_through_september([("D1", U1, "+15550001", "Sub-1")])
+    w.leg(
+        "calls_2026-09-01_2026-10-01.csv", "DESK", "2026-09-15T10:00:00Z", U1, "+1555", 30, go=False
+    )
+    w.entitlements.append(f"Sub-1,{BYOD},2,2026-01-01,,7.50,USD")
+    w.entitlements.append(f"Sub-1,{BYOD},1,2026-09-15,,,USD")  # a top-up, price not loaded
+    con = w.build(tmp_path)
+    assert records(
+        con,
+        "select entitled_units, unit_price, currency, idle_licences, idle_cost, "
+        "unassigned_units, unassigned_cost, status "
+        "from rpt_licence_reconciliation where month = date '2026-09-01'",
+    ) == [
+        {
+            "entitled_units": 3,
+            "unit_price": None,
+            "currency": "USD",
+            "idle_licences": 1,
+            "idle_cost": None,
+            "unassigned_units": 2,
+            "unassigned_cost": None,
+            "status": "under",
+        }
+    ]
