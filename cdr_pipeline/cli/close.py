@@ -35,8 +35,9 @@ def close(
     table versions they were computed from. Afterwards `cdr report NAME --month MONTH`
     answers from the frozen figures. Closing a closed month changes nothing.
 
-    Exits 3 when the month is incomplete (call coverage not full, or not over yet) unless
-    --force --reason TEXT; 2 for --force without --reason; 5 when a writer holds the lock."""
+    Exits 3 when the month is incomplete (call coverage not full, not over yet, or device
+    data ending before its end) unless --force --reason TEXT; 2 for --force without
+    --reason; 5 when a writer holds the lock."""
     from cdr_pipeline.reports.close import close_month
 
     settings = obj.existing_warehouse(lock_wait_seconds=lock_wait_seconds)

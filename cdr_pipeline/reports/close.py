@@ -31,6 +31,7 @@ from cdr_pipeline.errors import EXIT_BAD_INPUT, EXIT_USAGE, CdrError, InputError
 from cdr_pipeline.reports.figures import (
     compute_figures,
     days_in,
+    device_data_short,
     month_coverage,
     org_peak,
     pinned_connection,
@@ -52,7 +53,8 @@ log = logging.getLogger(__name__)
 
 
 class CloseRefused(CdrError):
-    """The month is not complete (call coverage not full, or not over yet)."""
+    """The month is not complete (call coverage not full, not over yet, or device data ending
+    before its end)."""
 
     exit_code = EXIT_BAD_INPUT
 
@@ -135,6 +137,14 @@ def close_month(
                     "closes a month of incomplete data, never one to come",
                 )
             problem, hint = _incomplete(first_day, coverage, covered, days, now)
+            short = device_data_short(con, first_day)
+            if problem is None and short is not None:
+                problem = (
+                    f"device data ends at {short[0]:%Y-%m-%d %H:%M} UTC, before the month "
+                    f"ends at {short[1]:%Y-%m-%d %H:%M} UTC (its month-end figures would be "
+                    "those of then)"
+                )
+                hint = "load the device snapshots or events of after the month's end"
             if problem and not force:
                 raise CloseRefused(
                     f"{month_text(first_day)} is not complete: {problem}",

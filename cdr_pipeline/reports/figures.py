@@ -96,6 +96,23 @@ def month_coverage(con: duckdb.DuckDBPyConnection, first_day: date) -> tuple[str
     return str(rows[0][0]), int(rows[0][1] or 0)
 
 
+def device_data_short(
+    con: duckdb.DuckDBPyConnection, first_day: date
+) -> tuple[datetime, datetime] | None:
+    """(the device data horizon, the instant the month ends in the reporting time zone)
+    when the device data stops before the month's end: its month-end figures are then
+    those of the horizon. None when the data reaches the end (or there is none: the
+    month's coverage is 'none' then)."""
+    row = con.execute(
+        "select a.as_of_time, timezone(c.reporting_timezone, cast($next as timestamp)) "
+        "from int_device_as_of as a cross join cfg_settings as c",
+        {"next": (first_day.replace(day=28) + timedelta(days=4)).replace(day=1)},
+    ).fetchone()
+    if row is None or row[0] is None or row[0] >= row[1]:
+        return None
+    return row[0], row[1]
+
+
 def org_peak(con: duckdb.DuckDBPyConnection, first_day: date) -> int:
     """The most licence units of the org held at one instant of the month (0 when none
     was held): not the sum of the subscriptions' peaks, which fall at different instants."""
