@@ -3,7 +3,8 @@
 -- Usage claims (used, idle) need call data. A day is covered when it lies wholly inside the
 -- time range of a loaded call source:
 -- * the date range the export declares in its file name, `..._YYYY-MM-DD_YYYY-MM-DD` (end
---   exclusive), dates taken as days of cfg_settings.reporting_timezone;
+--   exclusive), dates taken as UTC days: Control Hub's report is in UTC and cannot be
+--   rendered in another zone, so its days are UTC days (docs/webex-dch.md);
 -- * a fetch window, from the saved page's folder `<start>_<end>` (YYYYMMDDTHHMMSSmmmZ, UTC,
 --   end inclusive);
 -- * else the file's first..last start date: the UTC call dates (Hive partitions) the ingest
@@ -68,15 +69,13 @@ declared as (
 ranges as (
     select
         case
-            when is_declared then
-                timezone(reporting_timezone, cast(declared_from as timestamp))
+            when is_declared then timezone('UTC', cast(declared_from as timestamp))
             when window_from <> '' then
                 timezone('UTC', strptime(window_from, '%Y%m%dT%H%M%S%gZ'))
             else timezone('UTC', cast(first_call_date as timestamp))
         end as range_from,
         case
-            when is_declared then
-                timezone(reporting_timezone, cast(declared_to as timestamp))
+            when is_declared then timezone('UTC', cast(declared_to as timestamp))
             -- the window's end is inclusive, to the millisecond
             when window_from <> '' then
                 timezone('UTC', strptime(window_to, '%Y%m%dT%H%M%S%gZ')) + interval 1 millisecond

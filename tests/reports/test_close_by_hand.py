@@ -27,7 +27,8 @@ Sub-B BYOD (3 units at 9.00 EUR; from 03-01 one more at 5.00 USD: mixed currenci
 Sub-C BYOD: a row of 0 units at 5.00 USD (a row taken back: never in force), no device, so
 no reconciliation row of its own.
 Call data: an export of January with no rows at all (a month without calls is still
-covered), and one of February and March.
+covered), and one of February and March, to April 1 (UTC days, as Control Hub's report is:
+March 31 in New York ends at 04-01T04:00Z).
 """
 
 from __future__ import annotations
@@ -116,7 +117,7 @@ def _world() -> World:
         f"Sub-C,{BYOD_NAME},0,2024-01-01,,5.00,USD",
     ]
     w.calls["dch_2024-01-01_2024-02-01.csv"] = []  # January: an export without any call
-    feb_mar = "dch_2024-02-01_2024-04-01.csv"
+    feb_mar = "dch_2024-02-01_2024-04-02.csv"  # UTC days: March 31 in New York ends 04-01T04Z
     w.leg(feb_mar, "C1", "2024-03-01T03:00:00Z", user(1), n["D1"], 120)
     w.leg(feb_mar, "C2", "2024-02-15T15:00:00Z", user(3), n["D3"], 60)
     w.leg(feb_mar, "C3", "2024-02-11T12:00:00Z", user(4), n["D4"], 180)

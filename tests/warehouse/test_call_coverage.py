@@ -86,6 +86,22 @@ def test_days_before_the_latest_retention_cutoff_are_not_covered() -> None:
     got = _covered("UTC", files, cutoffs=("2026-09-10", "2026-09-24"))
     assert got == _days("2026-09-24", "2026-09-30")
     # in New York 09-23 ends at 09-24 04:00 UTC: its first hours' legs are gone with 09-23
+    # (and 09-30 ends at 10-01 04:00 UTC, after the export's last UTC day)
     ny = _covered("America/New_York", files, cutoffs=("2026-09-24",))
-    assert ny == _days("2026-09-24", "2026-09-30")
+    assert ny == _days("2026-09-24", "2026-09-29")
     assert _covered("UTC", files) == _days("2026-09-01", "2026-09-30")
+
+
+def test_a_declared_range_is_of_utc_days_as_the_report_is() -> None:
+    """Control Hub's report is in UTC and cannot be rendered in another zone (docs/webex-dch.md),
+    so its days are UTC days: an export of 09-01..10-01 holds calls up to 10-01T00:00Z, 20:00
+    of 09-30 in New York. The last four hours of that day are in the next export, so 09-30 is
+    not covered (read as New York days, the range claimed all of September, and a phone
+    whose only call came that evening was idle in a month that closed as complete)."""
+    files = [("exports/dch_2026-09-01_2026-10-01.csv", "loaded")]
+    assert _covered("America/New_York", files) == _days("2026-09-01", "2026-09-29")
+    # east of UTC the first hours are missing: 09-01 in Auckland began at 08-31T12:00Z
+    assert _covered("Pacific/Auckland", files) == _days("2026-09-02", "2026-09-30")
+    # with the next export loaded, New York's September is whole
+    files.append(("exports/dch_2026-10-01_2026-11-01.csv", "loaded"))
+    assert _covered("America/New_York", files)[:30] == _days("2026-09-01", "2026-09-30")
