@@ -6,7 +6,8 @@
 -- licence held to the device data horizon, also one without any unit held); a subscription
 -- shows in a month when it had an entitlement in force or held licences then. Idle figures need call
 -- data for every day of the month (call_coverage 'full'); otherwise they are NULL, and the
--- status is no_call_data when the month has no call data at all.
+-- status is no_call_data when the month has no call data at all (unless more was held than
+-- bought: over needs no call).
 with usage as (
     select
         month,
@@ -163,9 +164,10 @@ final as (
         cents(idle_licences, unit_price) as idle_cost,
         case
             when has_mixed_currency then 'mixed_currency'
+            -- more held than bought needs no call to be known
+            when has_entitlement and consumed_peak > entitled_units then 'over'
             when call_coverage = 'none' then 'no_call_data'
             when not has_entitlement then 'no_entitlement'
-            when consumed_peak > entitled_units then 'over'
             when consumed_peak < entitled_units then 'under'
             else 'matched'
         end as status,

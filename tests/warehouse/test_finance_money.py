@@ -191,3 +191,35 @@ def test_a_top_up_loaded_without_a_price_is_not_priced_at_the_other_rows(tmp_pat
             "status": "under",
         }
     ]
+
+
+def test_a_month_without_call_data_still_says_more_was_held_than_bought(tmp_path: Path) -> None:
+    """Two phones held in August against one licence bought: `over` (README: a negative
+    variance is status `over`), whatever the call data. Peaks and entitlements need no call;
+    the status said `no_call_data` instead, and a controller filtering on `over` missed it
+    (the samples' August: 10 held, 6 bought)."""
+    w = World()
+    w.held_through_september(
+        [("D1", U1, "+15550001", "Sub-1"), ("D2", user(2), "+15550002", "Sub-1")]
+    )
+    w.entitle("Sub-1", BYOD, 1, "10.00")
+    w.entitle("Sub-2", BYOD, 1, "10.00")  # bought, nothing held: under, as before unknown
+    con = w.build(tmp_path)
+    assert records(
+        con,
+        "select subscription_id, variance_units, call_coverage, status "
+        "from rpt_licence_reconciliation where month = date '2026-08-01' order by 1",
+    ) == [
+        {
+            "subscription_id": "Sub-1",
+            "variance_units": -1,
+            "call_coverage": "none",
+            "status": "over",
+        },
+        {
+            "subscription_id": "Sub-2",
+            "variance_units": 1,
+            "call_coverage": "none",
+            "status": "no_call_data",
+        },
+    ]
