@@ -139,8 +139,9 @@ def report(
     settings = obj.existing_warehouse(excel_csv=excel_csv)
     if name == "restatements":
         from cdr_pipeline.reports.restate import restatements
+        from cdr_pipeline.reports.run import parse_month
 
-        result = restatements(settings)
+        result = restatements(settings, parse_month(month))
         if result.row_count == 0:
             echo("no restatements: every closed month still holds (or none is closed)", err=True)
     else:

@@ -148,12 +148,12 @@ def _total(group: tuple[Any, ...] | None, j: int) -> tuple[float | None, int]:
     return (None if total is None else round(float(total), 6)), unknown
 
 
-def restatements(settings: Settings) -> ReportResult:
-    """Per closed month and finance report, the rows and totals a recomputation would
-    change (empty when every closed month still holds)."""
+def restatements(settings: Settings, month: date | None = None) -> ReportResult:
+    """Per closed month (of `month` only, when given) and finance report, the rows and
+    totals a recomputation would change (empty when every such month still holds)."""
     t0 = time.monotonic()
     rows: list[dict[str, Any]] = []
-    closes = list_closed(settings.layout)
+    closes = [c for c in list_closed(settings.layout) if month in (None, c.first_day)]
     con = connect(settings, read_only=True) if closes else None
     try:
         basis = figure_settings(con) if con is not None else {}

@@ -305,3 +305,21 @@ def test_the_finance_pack_and_summary_say_which_time_zone_cuts_the_month(
         code, html, err = cdr(utc, "report", "finance-summary", "--month", month)
         assert code == 0, err
         assert f"month of {zone}" in html
+
+
+def test_restatements_of_one_month_are_that_months_only(late: Settings) -> None:
+    """`cdr report restatements --month 2024-03` answered every closed month: the flag was
+    dropped without a word (as --as-of would have been, had it not been refused), so a
+    controller asking what would change in March read February's changes as March's."""
+    code, every, _ = cdr(late, "report", "restatements", "--format", "csv")
+    assert code == 0
+    assert {line[:7] for line in every.splitlines()[1:]} == {"2024-02", "2024-03"}
+    code, march, _ = cdr(late, "report", "restatements", "--month", "2024-03", "--format", "csv")
+    assert code == 0
+    assert march.splitlines()[1:] == [
+        line for line in every.splitlines()[1:] if line.startswith("2024-03")
+    ]
+    code, _, err = cdr(late, "report", "restatements", "--month", "2024-01")
+    assert code == 0 and "no restatements" in err
+    code, _, err = cdr(late, "report", "restatements", "--month", "2024-1")
+    assert code == 3 and "bad month" in err
