@@ -15,6 +15,7 @@ import csv
 import io
 import json
 from datetime import UTC, date, datetime
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import IO, Any
 
@@ -94,7 +95,27 @@ def short_id(value: Any, keep: int = 10) -> Any:
     return "…" + value[-keep:]
 
 
+MONEY_COLUMNS = frozenset({"idle_cost", "unassigned_cost", "unit_price"})
+"""Columns holding an amount in the row's `currency`."""
+PRICE_COLUMNS = frozenset({"unit_price"})
+"""Money columns holding a price, which may have more decimals than cents."""
+CENT = Decimal("0.01")
+
+
+def money_text(value: float | Decimal, column: str) -> Decimal:
+    """An amount with its cents (22.50, not 22.5); a price with the decimals it has, at
+    least two and up to the six the costs take it to (12.345). A Decimal, so that the
+    table still aligns it as a number."""
+    if column in PRICE_COLUMNS:
+        price = Decimal(f"{value:.6f}").normalize()
+        exponent = price.as_tuple().exponent
+        return price if isinstance(exponent, int) and exponent <= -2 else price.quantize(CENT)
+    return Decimal(f"{value:.6f}").quantize(CENT, rounding=ROUND_HALF_UP)
+
+
 def _readable(value: Any, column: str, wide: bool) -> Any:
+    if column in MONEY_COLUMNS and isinstance(value, (float, Decimal)):
+        return money_text(value, column)
     if column == "month" and isinstance(value, date) and not isinstance(value, datetime):
         return f"{value:%Y-%m}"
     if not wide and isinstance(value, datetime) and value.tzinfo is not None:
@@ -106,8 +127,8 @@ def _readable(value: Any, column: str, wide: bool) -> Any:
 
 def to_text_table(result: ReportResult, wide: bool = False, max_width: int | None = None) -> str:
     """An aligned table for a terminal: the report's compact column set (all with `wide`),
-    ids shortened (full with `wide`), months as YYYY-MM; within `max_width` columns (a
-    terminal's width) when given."""
+    ids shortened (full with `wide`), months as YYYY-MM, amounts with cents; within
+    `max_width` columns (a terminal's width) when given."""
     report = REPORTS.get(result.name)
     columns = result.columns
     if not wide and report is not None and report.compact:

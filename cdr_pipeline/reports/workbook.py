@@ -23,17 +23,13 @@ from xlsxwriter.workbook import Workbook
 from xlsxwriter.worksheet import Worksheet
 
 from cdr_pipeline.errors import EXIT_USAGE, CdrError
-from cdr_pipeline.reports.export import is_formula_like
+from cdr_pipeline.reports.export import MONEY_COLUMNS, PRICE_COLUMNS, is_formula_like
 from cdr_pipeline.reports.figures import MonthFigures
 from cdr_pipeline.reports.registry import REPORTS
 from cdr_pipeline.resources import sql_dir
 from cdr_pipeline.state.files import atomic_write_bytes
 from cdr_pipeline.warehouse.comments import documented_columns
 
-MONEY_COLUMNS = frozenset({"idle_cost", "unassigned_cost", "unit_price"})
-"""Columns holding an amount in the row's `currency`."""
-PRICE_COLUMNS = frozenset({"unit_price"})
-"""Money columns holding a price, which may have more decimals than cents."""
 MONTH_COLUMNS = frozenset({"month"})
 """Date columns that name a month: shown as YYYY-MM."""
 EXCEL_MAX_ROWS = 1_048_576

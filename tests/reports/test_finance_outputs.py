@@ -22,6 +22,7 @@ import pytest
 from cdr_pipeline.config import Settings
 from cdr_pipeline.reports import ReportResult, write_report
 from cdr_pipeline.reports.close import close_month
+from cdr_pipeline.reports.export import to_text_table
 from cdr_pipeline.reports.frozen import FINANCE_REPORTS
 from cdr_pipeline.reports.workbook import column_definitions
 from tests.reports.finance_helpers import CLOSED_MONTH, cdr, load_samples
@@ -126,6 +127,24 @@ def test_a_price_with_more_decimals_than_cents_shows_them(tmp_path: Path) -> Non
     assert cost.number_format == "[$EUR] #,##0.00"
     assert sheet.cell(3, 2).number_format == "[$USD] #,##0.00####"
     assert sheet.cell(3, 4).number_format == "[$USD] #,##0.00"
+
+
+def test_amounts_show_cents_in_the_terminal_table() -> None:
+    """The terminal table showed 22.5 and 0.0 where the sheet shows 22.50 and 0.00: amounts
+    get their cents, a price its own decimals (at least two), still right-aligned."""
+    table = pa.table(
+        {
+            "unit_price": [12.345, 7.5],
+            "currency": ["EUR", "USD"],
+            "idle_cost": [61.73, 22.5],
+            "unassigned_cost": [0.0, None],
+        }
+    )
+    text = to_text_table(ReportResult("reconciliation", None, table, 0.0), wide=True)
+    lines = text.splitlines()
+    assert lines[2].split() == ["12.345", "EUR", "61.73", "0.00"]
+    assert lines[3].split() == ["7.50", "USD", "22.50"]
+    assert lines[3].index("22.50") == lines[2].index("61.73")  # right-aligned, as numbers
 
 
 def test_formula_triggers_are_text_in_the_workbook(tmp_path: Path) -> None:
