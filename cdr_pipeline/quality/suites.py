@@ -168,9 +168,10 @@ RULES: tuple[Rule, ...] = (
     ClosedEnumRule("device_snapshots", "status"),
     # nothing is observed after it was loaded: a mistyped year (2062) would move the device
     # data horizon (int_device_as_of) decades ahead, and with it every licence month, month
-    # end and reclaim candidate
+    # end and reclaim candidate; a call leg's, its partition and report month
     PairRule("device_events", "ingested_at", "event_time"),
     PairRule("device_snapshots", "ingested_at", "snapshot_time"),
+    PairRule("call_legs", "ingested_at", "start_time"),
     KnownDeviceRule(
         "call_legs",
         user_column="user_uuid",

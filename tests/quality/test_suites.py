@@ -61,6 +61,7 @@ def test_call_leg_severities() -> None:
     assert exps[f"call_legs.answer_time.start_time.{PAIR_GE}"].severity == ERROR  # type: ignore[attr-defined]
     assert exps[f"call_legs.release_time.answer_time.{PAIR_GE}"].severity == ERROR  # type: ignore[attr-defined]
     assert exps[f"call_legs.release_time.start_time.{PAIR_GE}"].severity == ERROR  # type: ignore[attr-defined]
+    assert exps[f"call_legs.ingested_at.start_time.{PAIR_GE}"].severity == ERROR  # type: ignore[attr-defined]
     assert exps["call_legs.duration_seconds.not_null"].severity == WARNING  # type: ignore[attr-defined]
     score = exps["call_legs.caller_reputation_score.between"]
     assert (score.severity, score.min_value, score.max_value) == (WARNING, 0.0, 5.0)  # type: ignore[attr-defined]
