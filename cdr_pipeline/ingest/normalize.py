@@ -305,14 +305,15 @@ def _typed_columns(
                 )
             )
         if c.required:
+            # a text value of blanks only is none (call-leg text is not trimmed): an empty
+            # Correlation ID was missing, one of three spaces made every such leg one call
+            missing = (
+                pl.col(f"__typed_{c.name}").is_null() & pl.col(c.name).is_null()
+                if c.dtype != STRING
+                else pl.col(c.name).is_null() | (pl.col(c.name).str.strip_chars() == "")
+            )
             checks.insert(
-                0,
-                Check(
-                    REASON_MISSING,
-                    pl.col(f"__typed_{c.name}" if c.dtype != STRING else c.name).is_null()
-                    & pl.col(c.name).is_null(),
-                    pl.lit(f"{spelled}: required value is missing"),
-                ),
+                0, Check(REASON_MISSING, missing, pl.lit(f"{spelled}: required value is missing"))
             )
     return typed, checks
 

@@ -452,3 +452,22 @@ def test_a_semicolon_file_quarantines_a_price_whose_dot_may_group_thousands(
         "unit_price: cannot parse '1.000' as a number",
         "unit_price: cannot parse '2.500.000' as a number",
     ]
+
+
+def test_a_blank_required_text_value_is_missing(wh: Path, tmp_path: Path) -> None:
+    """An empty Correlation ID was quarantined as missing but one of blanks loaded: every leg
+    with `"   "` was one call of the views, and the validation's not-null check passed it.
+    Blanks (a spreadsheet's round trip, a hand edit) are no value of a required column."""
+    with fixture("bom_crlf.csv").open(encoding="utf-8-sig", newline="") as f:
+        rows = list(csv.reader(f))
+    rows[1][rows[0].index("Correlation ID")] = "   "
+    rows[2][rows[0].index("Direction")] = " \t"
+    path = tmp_path / "blank_required.csv"
+    with path.open("w", encoding="utf-8", newline="") as f:
+        csv.writer(f).writerows(rows)
+    (f,) = load(wh, path, max_reject_rate=1.0).files
+    assert (f.rows_loaded, f.rows_rejected) == (len(rows) - 3, 2)
+    assert rejects(wh)["detail"].to_list() == [
+        "Correlation ID: required value is missing",
+        "Direction: required value is missing",
+    ]
