@@ -30,8 +30,8 @@ def validate(obj: CliContext, all_: bool, since: datetime | None, as_json: bool)
     Exits 4 when an error-severity expectation fails (keys null or duplicated, Direction
     outside its values, timestamps out of order, negative durations, ...); warnings (new
     enum values, new source columns, Webex Go legs without a known device, legs without a
-    Duration or longer than a day, reputation scores outside 0-5, ...) are
-    shown only."""
+    Duration or longer than a day, reputation scores outside 0-5, site offsets
+    outside UTC-12:00 to +14:00, ...) are shown only."""
     if all_ and since is not None:
         raise click.UsageError("use either --all or --since, not both")
     from cdr_pipeline.quality import validate_warehouse

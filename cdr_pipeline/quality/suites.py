@@ -159,6 +159,7 @@ RULES: tuple[Rule, ...] = (
     # a leg longer than a day is a stuck call or a broken value (4e9 s read as 126 years),
     # which would swamp every talk-time figure: worth a look, not a reason to stop
     RangeRule("call_legs", "duration_seconds", 0, 86_400),
+    RangeRule("call_legs", "site_timezone_offset_minutes", -720, 840),  # UTC-12:00 to +14:00
     # 0 is a withdrawal: the same key loaded again with units 0 takes back a row loaded in
     # error (it is never in force); a negative count is no purchase
     MinRule("entitlements", "units", 0),

@@ -69,6 +69,10 @@ def test_call_leg_severities() -> None:
     assert (day.severity, day.min_value, day.max_value) == (WARNING, 0, 86_400)  # type: ignore[attr-defined]
     # the timezone offset is in minutes and may be negative: no duration rule for it
     assert "call_legs.site_timezone_offset_minutes.min_value" not in exps
+    # but it lies between UTC-12:00 and UTC+14:00: 5000 minutes shifted every local time of
+    # the leg by three and a half days, and validation said all expectations were met
+    zone = exps["call_legs.site_timezone_offset_minutes.between"]
+    assert (zone.severity, zone.min_value, zone.max_value) == (WARNING, -720, 840)  # type: ignore[attr-defined]
 
 
 def test_device_rules_follow_the_registry() -> None:
