@@ -86,6 +86,8 @@ def test_each_call_leg_error_fails_alone(
     assert failed.element_count == call_rows.height
     if expectation != "call_legs.report_id.not_null":
         assert failed.sample_keys == [call_rows["report_id"][ROW]]
+    if expectation.endswith(".not_null"):  # a missing time was shown as pandas' `NaT`
+        assert failed.unexpected_values == ["(null)"]
     assert report.exit_code == 4
 
 
