@@ -66,7 +66,8 @@ class Lineage:
         return sum(1 for n in self.notes.values() if n.table == table and n.batch)
 
     def annotate(self, store: Any) -> None:
-        """Write table, version and rows into each stored GX result before GX renders it."""
+        """Write table, version and rows into each stored GX result before GX renders it
+        (and a column pair's values as `a / b`: one pass over the stored results)."""
         for key, note in self.notes.items():
             scope = self.tables[note.table]
             result = store.get(key)
@@ -86,6 +87,7 @@ class Lineage:
             if note.batch:
                 markers |= {"cdr_batch": note.batch, "cdr_rows": _rows(note)}
             meta["batch_markers"] = {**(meta.get("batch_markers") or {}), **markers}
+            _pairs_as_text(result)
             store.set(key, result)
 
     def index_block(self) -> str:
@@ -160,6 +162,24 @@ def _block(body: str) -> str:
 
 def _version(scope: TableScope) -> str:
     return "version unknown" if scope.version is None else f"version {scope.version}"
+
+
+def _pairs_as_text(result: Any) -> None:
+    """A column pair's unexpected values as `a / b`, as `cdr validate` prints them: GX keeps
+    each as a list and its page printed the two glued into one string
+    (`2026-12-05T00:19:55.0602522031-09-30T00:01:54.184000`)."""
+
+    def text(value: Any) -> Any:
+        if not isinstance(value, (list, tuple)):
+            return value
+        return " / ".join("(null)" if v is None else str(v) for v in value)
+
+    for er in result.results:
+        found = er.result or {}
+        for item in found.get("partial_unexpected_counts") or []:
+            item["value"] = text(item.get("value"))
+        if found.get("partial_unexpected_list"):
+            found["partial_unexpected_list"] = [text(v) for v in found["partial_unexpected_list"]]
 
 
 def _rows(note: BatchNote) -> str:

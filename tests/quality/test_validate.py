@@ -88,6 +88,12 @@ def test_each_call_leg_error_fails_alone(
         assert failed.sample_keys == [call_rows["report_id"][ROW]]
     if expectation.endswith(".not_null"):  # a missing time was shown as pandas' `NaT`
         assert failed.unexpected_values == ["(null)"]
+    if expectation.endswith(f".{PAIR_GE}"):
+        # the result page showed the pair glued into one string: `...00.1000002026-09-02...`
+        (pair,) = failed.unexpected_values
+        assert " / " in pair
+        pages = report.data_docs_index.parent.glob("validations/call_legs/*/*/*.html")  # type: ignore[union-attr]
+        assert any(pair in page.read_text() for page in pages)
     assert report.exit_code == 4
 
 
