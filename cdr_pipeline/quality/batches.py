@@ -17,9 +17,15 @@ import pyarrow as pa
 
 from cdr_pipeline.ingest.merge import bounded_duckdb
 from cdr_pipeline.quality.scope import table_files
-from cdr_pipeline.quality.suites import DEVICE_FLAG, DIRECTORY_TABLE, SuiteSpec
+from cdr_pipeline.quality.suites import (
+    DEVICE_FLAG,
+    DIRECTORY_TABLE,
+    ERROR,
+    NOT_NULL,
+    SuiteSpec,
+)
 from cdr_pipeline.schema import schemas_by_table
-from cdr_pipeline.schema.base import DUCKDB_TYPES, TableSchema
+from cdr_pipeline.schema.base import DUCKDB_TYPES, STRING, TableSchema
 from cdr_pipeline.state.datafiles import check_readable, read_schema
 from cdr_pipeline.state.layout import Layout
 from cdr_pipeline.text import lit, quote
@@ -28,6 +34,8 @@ if TYPE_CHECKING:
     import pandas as pd
 
 MEMORY_LIMIT = "1GB"
+BLANKS = " \t\r\n\u00a0"
+"""What a value of blanks only is made of (spaces, tabs, line ends, no-break spaces)."""
 DUPLICATE_SAMPLE_ROWS = 10_000
 """At most this many rows with a duplicated key go to GX (the exact count comes from SQL)."""
 
@@ -49,14 +57,34 @@ def _source(files: list[Path]) -> str:
     return f"read_parquet([{listed}], hive_partitioning=false, union_by_name=true)"
 
 
-def _select(schema: TableSchema, columns: list[str], present: set[str], alias: str) -> list[str]:
+def _select(
+    schema: TableSchema,
+    columns: list[str],
+    present: set[str],
+    alias: str,
+    blank_is_null: frozenset[str] = frozenset(),
+) -> list[str]:
     out = []
     for name in columns:
-        if name in present:
+        if name in blank_is_null and name in present:
+            out.append(f"NULLIF(trim({alias}.{quote(name)}, {lit(BLANKS)}), '') AS {quote(name)}")
+        elif name in present:
             out.append(f"{alias}.{quote(name)}")
         else:
             out.append(f"CAST(NULL AS {DUCKDB_TYPES[schema.column(name).dtype]}) AS {quote(name)}")
     return out
+
+
+def required_text(suite: SuiteSpec) -> frozenset[str]:
+    """Text columns that must hold a value: their values of blanks only are read as NULL, so
+    the not-null check fails them, as ingest quarantines them (`missing_required`)."""
+    return frozenset(
+        e.columns[0]
+        for e in suite.row_expectations
+        if e.check == NOT_NULL
+        and e.severity == ERROR
+        and suite.schema.column(e.columns[0]).dtype == STRING
+    )
 
 
 def device_users_sql(suite: SuiteSpec, layout: Layout) -> str | None:
@@ -110,7 +138,7 @@ def row_batches(
 
     schema = suite.schema
     present = available_columns(files)
-    cols = _select(schema, suite.row_columns(), present, "t")
+    cols = _select(schema, suite.row_columns(), present, "t", required_text(suite))
     if suite.device_rule is not None and device_users is not None:
         rule = suite.device_rule
         con.execute(f"CREATE OR REPLACE TEMP TABLE __device_users AS {device_users}")

@@ -97,6 +97,20 @@ def test_each_call_leg_error_fails_alone(
     assert report.exit_code == 4
 
 
+@pytest.mark.parametrize(("column", "blank"), [("report_id", ""), ("correlation_id", " \t ")])
+def test_a_blank_required_text_value_is_null(
+    tmp_path: Path, call_rows: pl.DataFrame, column: str, blank: str
+) -> None:
+    """Another writer's blank key or correlation id passed every check: ingest counts a value
+    of blanks only as missing, and so does the not-null check of a required text column."""
+    write_partition(tmp_path, "call_legs", DAY_A, _set(call_rows, column, pl.lit(blank)))
+    report = validate_warehouse(Settings(warehouse=tmp_path), "all")
+    rule = f"call_legs.{column}.not_null"
+    assert {r.id for r in report.errors} == {rule}
+    assert report.result(rule).unexpected_count == 1
+    assert report.exit_code == 4
+
+
 def test_duplicate_key_across_partitions_and_batches(
     tmp_path: Path, call_rows: pl.DataFrame
 ) -> None:
