@@ -15,6 +15,7 @@ from cdr_pipeline.config import Settings
 from cdr_pipeline.ingest import ingest_paths
 from cdr_pipeline.quality import validate_warehouse
 from cdr_pipeline.quality.report import SAMPLE_KEYS
+from cdr_pipeline.quality.runner import _text
 from cdr_pipeline.quality.suites import PAIR_GE
 from cdr_pipeline.state.ledger import Ledger
 from tests.quality.conftest import Validated, table_frame, write_partition
@@ -401,3 +402,13 @@ def test_sample_keys_of_a_compound_key(tmp_path: Path, clean: Validated) -> None
     device, taken = rows["device_id"][ROW], rows["snapshot_time"][ROW]
     expected = f"{device} | {taken.astimezone(UTC).replace(tzinfo=None).isoformat()}"  # UTC
     assert report.result("device_snapshots.status.in_set").sample_keys == [expected]
+
+
+def test_a_blank_value_is_shown_between_quotes() -> None:
+    """A Call type of two blanks failed its set and the line read `values:` and nothing
+    else: a value that is empty or starts or ends with blanks is shown quoted."""
+    assert _text("  ") == '"  "'
+    assert _text("") == '""'
+    assert _text(" SIP_HOLOGRAM") == '" SIP_HOLOGRAM"'
+    assert _text("SIP_HOLOGRAM") == "SIP_HOLOGRAM"
+    assert _text(("x ", None)) == '"x " / (null)'
