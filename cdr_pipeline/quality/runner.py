@@ -42,7 +42,13 @@ from cdr_pipeline.quality.report import (
     ValidationReport,
 )
 from cdr_pipeline.quality.scope import ScopeArg, TableScope, resolve_scope
-from cdr_pipeline.quality.site import build_docs, gx_context, install_site, staging_dir
+from cdr_pipeline.quality.site import (
+    build_docs,
+    check_folders,
+    gx_context,
+    install_site,
+    staging_dir,
+)
 from cdr_pipeline.quality.suites import (
     BETWEEN,
     ERROR,
@@ -311,10 +317,11 @@ def validate_warehouse(
     t0 = time.monotonic()
     started = datetime.now(UTC)
     validation_id = f"{stamp_ms(started)}-{secrets.token_hex(3)}"
-    resolved = resolve_scope(settings, scope)
-    suites = build_suites()
     docs_dir = settings.layout.data_docs
     temp_dir = settings.layout.validate_temp(validation_id)  # DuckDB spill space
+    check_folders(docs_dir.parent, temp_dir.parent)
+    resolved = resolve_scope(settings, scope)
+    suites = build_suites()
     suite_results: list[SuiteResult] = []
     index: Path | None = None
     todo = [(suites[n], t) for n, t in resolved.tables.items() if t.files and n in suites]

@@ -25,7 +25,7 @@ from typing import Any
 from urllib.parse import urlparse
 from urllib.request import url2pathname
 
-from cdr_pipeline.errors import environment_error
+from cdr_pipeline.errors import WarehouseDamaged, environment_error
 from cdr_pipeline.quality.lineage import Lineage, inject
 from cdr_pipeline.quality.offline import make_offline
 
@@ -35,6 +35,19 @@ SITE = "cdr"
 STALE_STAGING_SECONDS = 24 * 3600
 """A staging folder this old was left by a validation that died; younger ones may be in use
 (validation takes no lock, so two can run at once)."""
+
+
+def check_folders(*folders: Path) -> None:
+    """A file where a folder the validation writes into belongs (`quality/`,
+    `state/validate_tmp/`) stops it before it starts, naming the file: GX and DuckDB met it
+    only after the whole validation had run, as an unexpected error (exit 1)."""
+    for folder in folders:
+        if folder.exists() and not folder.is_dir():
+            raise WarehouseDamaged(
+                f"{folder} is a file where cdr validate writes a folder",
+                hint="move the file out of the warehouse and run again: the validation "
+                "writes its Data Docs under quality/ and its spill files under state/",
+            )
 
 
 def staging_dir(docs_dir: Path, validation_id: str) -> Path:

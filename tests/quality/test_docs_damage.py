@@ -99,3 +99,21 @@ def test_a_page_gx_could_not_write_is_one_line_or_exit_6(tmp_path: Path) -> None
         fail_a_page(KeyError("expectation_type"))
     assert failures == ["KeyError: \"'expectation_type'\""]
     assert gx_log.propagate and not any(type(h).__name__ == "Catch" for h in gx_log.handlers)
+
+
+@pytest.mark.parametrize("folder", ["quality", "state/validate_tmp"])
+def test_a_file_where_a_validation_writes_a_folder_is_named(tmp_path: Path, folder: str) -> None:
+    """A file named `quality` (or `state/validate_tmp`) in the warehouse made `cdr validate`
+    fail with exit 1, 'unexpected FileExistsError' / 'NotADirectoryError', a bug by the exit
+    codes' account, after the whole validation had run. It stops before it starts, with
+    exit 6 naming the file, and leaves the file alone."""
+    from cdr_pipeline.errors import WarehouseDamaged
+
+    warehouse = tmp_path / "wh"
+    (warehouse / "state").mkdir(parents=True)
+    (warehouse / folder).write_text("someone's notes")
+    with pytest.raises(WarehouseDamaged) as caught:
+        validate_warehouse(Settings(warehouse=warehouse), "all")
+    assert str(warehouse / folder) in str(caught.value)
+    assert caught.value.exit_code == 6
+    assert (warehouse / folder).read_text() == "someone's notes"
