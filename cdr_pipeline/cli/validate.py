@@ -28,7 +28,8 @@ def validate(obj: CliContext, all_: bool, since: datetime | None, as_json: bool)
     (HTML) under <warehouse>/quality/data_docs/ and a summary to the ledger.
 
     Exits 4 when an error-severity expectation fails (keys null or duplicated, Direction
-    outside its values, timestamps out of order, negative durations, ...); warnings (new
+    outside its values, timestamps out of order, negative durations, rows in another
+    day's partition, ...); warnings (new
     enum values, new source columns, Webex Go legs without a known device, legs without a
     Duration or longer than a day, reputation scores outside 0-5, site offsets
     outside UTC-12:00 to +14:00, ...) are shown only."""

@@ -22,6 +22,7 @@ from cdr_pipeline.quality.suites import (
     DIRECTORY_TABLE,
     ERROR,
     NOT_NULL,
+    PARTITION,
     SuiteSpec,
 )
 from cdr_pipeline.schema import schemas_by_table
@@ -34,6 +35,8 @@ if TYPE_CHECKING:
     import pandas as pd
 
 MEMORY_LIMIT = "1GB"
+FILE_COLUMN = "__cdr_file"
+"""The data file of each row (DuckDB's `filename` column) in the row batches."""
 BLANKS = " \t\r\n\u00a0"
 """What a value of blanks only is made of (spaces, tabs, line ends, no-break spaces)."""
 DUPLICATE_SAMPLE_ROWS = 10_000
@@ -52,9 +55,25 @@ def available_columns(files: list[Path]) -> set[str]:
     return names
 
 
-def _source(files: list[Path]) -> str:
+def _source(files: list[Path], with_file: bool = False) -> str:
     listed = ", ".join(lit(str(f)) for f in files)
-    return f"read_parquet([{listed}], hive_partitioning=false, union_by_name=true)"
+    named = f", filename={lit(FILE_COLUMN)}" if with_file else ""
+    return f"read_parquet([{listed}], hive_partitioning=false, union_by_name=true{named})"
+
+
+def _misplaced(suite: SuiteSpec) -> list[str]:
+    """With a partition check, the column holding the partition of the row's file where it
+    is not the one the row's timestamp gives (`partition_from`, in UTC), else NULL: the views
+    take a row's day from its folder."""
+    schema = suite.schema
+    if not any(e.check == PARTITION for e in suite.row_expectations):
+        return []
+    assert schema.partition_by and schema.partition_from
+    source, fmt = schema.partition_from
+    folder = lit(schema.partition_by + r"=([^/\\]+)[/\\][^/\\]+$")
+    value = f"regexp_extract(t.{quote(FILE_COLUMN)}, {folder}, 1)"
+    derived = f"strftime(t.{quote(source)} AT TIME ZONE 'UTC', {lit(fmt)})"
+    return [f"CASE WHEN {derived} <> {value} THEN {value} END AS {quote(schema.partition_by)}"]
 
 
 def _select(
@@ -138,7 +157,8 @@ def row_batches(
 
     schema = suite.schema
     present = available_columns(files)
-    cols = _select(schema, suite.row_columns(), present, "t", required_text(suite))
+    placed = _misplaced(suite)
+    cols = _select(schema, suite.row_columns(), present, "t", required_text(suite)) + placed
     if suite.device_rule is not None and device_users is not None:
         rule = suite.device_rule
         con.execute(f"CREATE OR REPLACE TEMP TABLE __device_users AS {device_users}")
@@ -160,7 +180,7 @@ def row_batches(
                 f"WHERE d.entry_type = {lit(known.entry_type)} AND d.entry_id = {value}) "
                 f"THEN {value} END AS {quote(known.flag)}"
             )
-    sql = f"SELECT {', '.join(cols)} FROM {_source(files)} AS t"
+    sql = f"SELECT {', '.join(cols)} FROM {_source(files, bool(placed))} AS t"
     try:
         # only the reading is guarded: the caller's work between batches is not in here
         for batch in con.sql(sql).to_arrow_reader(batch_rows):

@@ -60,6 +60,7 @@ from cdr_pipeline.quality.suites import (
     NEW_COLUMNS,
     NOT_NULL,
     PAIR_GE,
+    PARTITION,
     UNIQUE,
     ExpectationSpec,
     SuiteSpec,
@@ -110,9 +111,9 @@ def _expectation(spec: ExpectationSpec, known_columns: list[str]) -> Any:
     if spec.check == KNOWN_DEVICE:
         # NULL for legs that are not Webex Go: GX skips nulls in column-map expectations
         return gxe.ExpectColumnValuesToBeInSet(column=col, value_set=[True], **common)
-    if spec.check == KNOWN_ID:
-        # the column holds the id when the directory lacks it: the unexpected values listed
-        # are the unknown ids themselves
+    if spec.check in (KNOWN_ID, PARTITION):
+        # the column holds the id the directory lacks (the partition a row is not in): the
+        # unexpected values listed are the unknown ids (the wrong partitions) themselves
         return gxe.ExpectColumnValuesToBeNull(column=col, **common)
     if spec.check == UNIQUE:
         if len(spec.columns) == 1:

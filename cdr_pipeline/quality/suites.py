@@ -36,6 +36,7 @@ UNIQUE = "unique"
 NEW_COLUMNS = "new_columns"
 KNOWN_DEVICE = "known_device"
 KNOWN_ID = "known_id"
+PARTITION = "partition"
 
 DURATION_SUFFIX = "_seconds"
 NEW_COLUMN = "new_column"
@@ -168,8 +169,7 @@ RULES: tuple[Rule, ...] = (
     PairRule("entitlements", "valid_to", "valid_from"),
     ClosedEnumRule("device_snapshots", "status"),
     # nothing is observed after it was loaded: a mistyped year (2062) would move the device
-    # data horizon (int_device_as_of) decades ahead, and with it every licence month, month
-    # end and reclaim candidate; a call leg's, its partition and report month
+    # data horizon decades ahead (every licence month, month end), a leg's its partition
     PairRule("device_events", "ingested_at", "event_time"),
     PairRule("device_snapshots", "ingested_at", "snapshot_time"),
     PairRule("call_legs", "ingested_at", "start_time"),
@@ -210,7 +210,7 @@ class SuiteSpec:
         every column a row expectation names. Derived batch columns are not included."""
         cols: dict[str, None] = dict.fromkeys(self.schema.key)
         for exp in self.row_expectations:
-            if exp.check not in (KNOWN_DEVICE, KNOWN_ID):
+            if exp.check not in (KNOWN_DEVICE, KNOWN_ID, PARTITION):
                 cols.update(dict.fromkeys(exp.columns))
         if self.device_rule is not None:
             cols.update(dict.fromkeys((self.device_rule.user_column, self.device_rule.flag_column)))
@@ -247,13 +247,8 @@ def build_suite(
     device_rule = _rule_expectations(b, schema, by_table, rules)
     directory_rules = _directory_expectations(b, schema, by_table, rules)
     if schema.key:
-        b.add(
-            UNIQUE,
-            schema.key,
-            ERROR,
-            f"({', '.join(schema.key)}) is unique over the scope",
-            scope_wide=True,
-        )
+        text = f"({', '.join(schema.key)}) is unique over the scope"
+        b.add(UNIQUE, schema.key, ERROR, text, scope_wide=True)
     b.add(
         NEW_COLUMNS,
         (NEW_COLUMN,),
@@ -295,6 +290,9 @@ def _column_expectations(b: _Builder, schema: TableSchema, rules: tuple[Rule, ..
                 f"{col.name} is a duration, never negative",
                 min_value=0,
             )
+    if schema.partition_by and schema.partition_from:  # another writer's row may not be
+        text = f"each row is in the partition of its {schema.partition_from[0]} (UTC)"
+        b.add(PARTITION, (schema.partition_by,), ERROR, text)
 
 
 def _rule_expectations(

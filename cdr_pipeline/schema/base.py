@@ -108,6 +108,9 @@ class TableSchema:
     """Canonical column names whose headers identify this kind of input."""
     min_signature: int
     lineage: tuple[Column, ...] = field(default=())
+    partition_from: tuple[str, str] | None = None
+    """(timestamp column, strftime format) the partition value is derived from, in UTC:
+    validation checks that each row is in its partition (another writer's may not be)."""
     per_row: tuple[str, ...] = ()
     """Text columns whose values are (nearly) all distinct, like leg and session ids: stored
     without a Parquet dictionary, which for them costs time and grows the file."""

@@ -193,6 +193,7 @@ CALL_LEGS = TableSchema(
     key=("report_id",),
     version_by=("report_time",),
     partition_by="call_date",
+    partition_from=("start_time", "%Y-%m-%d"),
     key_spans_partitions=True,  # one Report ID across all days
     cluster_by="is_webex_go",  # the Webex Go views skip the other legs' row groups
     per_row=(

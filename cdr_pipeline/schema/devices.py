@@ -135,6 +135,7 @@ DEVICE_SNAPSHOTS = TableSchema(
     key=("device_id", "snapshot_time"),
     version_by=(),
     partition_by="snapshot_month",
+    partition_from=("snapshot_time", "%Y-%m"),
     signature=(
         "snapshot_time",
         "status",

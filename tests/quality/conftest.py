@@ -58,18 +58,34 @@ def write_partition(warehouse: Path, table: str, partition: str | None, df: pl.D
     return path
 
 
+def write_in_place(
+    warehouse: Path, table: str, df: pl.DataFrame, default: str | None = None
+) -> None:
+    """`df` written where the loader puts each row: in the partition its timestamp gives
+    (`TableSchema.partition_from`, UTC); a row without one in `default`."""
+    schema = schemas_by_table()[table]
+    if schema.partition_from is None:
+        write_partition(warehouse, table, None, df)
+        return
+    source, fmt = schema.partition_from
+    values = df[source].dt.convert_time_zone("UTC").dt.strftime(fmt)
+    parts = [f"{schema.partition_by}={v}" if v is not None else default for v in values]
+    for part in sorted({p for p in parts if p is not None}):
+        write_partition(warehouse, table, part, df.filter(pl.Series(parts) == part))
+
+
+CALL_DAY = "call_date=2026-09-02"
+"""The day of `call_rows`: tests write them back into its partition (validation checks that
+each row is in the partition of its start time)."""
+
+
 @pytest.fixture(scope="session")
 def call_rows(clean: Validated) -> pl.DataFrame:
-    """20 clean answered call legs of one day (all with answer and release times)."""
-    base = clean.settings.layout.tables / "call_legs"
-    for part in sorted(p.name for p in base.glob("call_date=*")):
-        df = table_frame(clean.settings, "call_legs", part)
-        answered = df.filter(
-            pl.col("answer_time").is_not_null() & pl.col("release_time").is_not_null()
-        )
-        if answered.height >= 20:
-            return answered.head(20)
-    raise AssertionError("the samples have no day with 20 answered legs")
+    """20 clean answered call legs of `CALL_DAY` (all with answer and release times)."""
+    df = table_frame(clean.settings, "call_legs", CALL_DAY)
+    answered = df.filter(pl.col("answer_time").is_not_null() & pl.col("release_time").is_not_null())
+    assert answered.height >= 20, "the samples have no 20 answered legs on the day"
+    return answered.head(20)
 
 
 @pytest.fixture

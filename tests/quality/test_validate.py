@@ -18,9 +18,15 @@ from cdr_pipeline.quality.report import SAMPLE_KEYS
 from cdr_pipeline.quality.runner import _text
 from cdr_pipeline.quality.suites import PAIR_GE
 from cdr_pipeline.state.ledger import Ledger
-from tests.quality.conftest import Validated, table_frame, write_partition
+from tests.quality.conftest import (
+    CALL_DAY,
+    Validated,
+    table_frame,
+    write_in_place,
+    write_partition,
+)
 
-DAY_A = "call_date=2026-09-02"
+DAY_A = CALL_DAY
 DAY_B = "call_date=2026-09-03"
 ROW = 3
 
@@ -31,10 +37,10 @@ def _set(df: pl.DataFrame, column: str, value: pl.Expr, row: int = ROW) -> pl.Da
     )
 
 
-def _decades_later(df: pl.DataFrame) -> pl.DataFrame:
-    """The row's start, answer and release times 36 years on (still in order)."""
+def _later(df: pl.DataFrame, days: int) -> pl.DataFrame:
+    """The row's start, answer and release times `days` on (still in order)."""
     for column in ("start_time", "answer_time", "release_time"):
-        df = _set(df, column, pl.col(column) + pl.duration(days=36 * 365))
+        df = _set(df, column, pl.col(column) + pl.duration(days=days))
     return df
 
 
@@ -69,7 +75,7 @@ CALL_BREAKS: dict[str, Callable[[pl.DataFrame], pl.DataFrame]] = {
     ),
     # a mistyped year (2062): the leg, answered and released in order, started after it was
     # loaded; it made a partition and a report month decades ahead, and all checks passed
-    "call_legs.ingested_at.start_time.pair_ge": lambda df: _decades_later(df),
+    "call_legs.ingested_at.start_time.pair_ge": lambda df: _later(df, 36 * 365),
 }
 
 
@@ -78,7 +84,7 @@ def test_each_call_leg_error_fails_alone(
     tmp_path: Path, call_rows: pl.DataFrame, expectation: str
 ) -> None:
     broken = CALL_BREAKS[expectation](call_rows)
-    write_partition(tmp_path, "call_legs", DAY_A, broken)
+    write_in_place(tmp_path, "call_legs", broken, default=DAY_A)
     # several batches: results are added up across them
     report = validate_warehouse(Settings(warehouse=tmp_path), "all", batch_rows=7)
     assert {r.id for r in report.errors} == {expectation}
@@ -112,12 +118,25 @@ def test_a_blank_required_text_value_is_null(
     assert report.exit_code == 4
 
 
+def test_a_leg_in_another_days_partition_fails(tmp_path: Path, call_rows: pl.DataFrame) -> None:
+    """Another writer's leg of 3 September in the folder of the 2nd (a Spark job that took
+    the day in its own time zone): every view took its day from the folder, and all checks
+    passed."""
+    write_partition(tmp_path, "call_legs", DAY_A, _later(call_rows, 1))
+    report = validate_warehouse(Settings(warehouse=tmp_path), "all", batch_rows=7)
+    rule = "call_legs.call_date.partition"
+    assert {r.id for r in report.errors} == {rule}
+    assert report.result(rule).unexpected_count == 1
+    assert report.result(rule).unexpected_values == [DAY_A.split("=")[1]]
+    assert report.result(rule).sample_keys == [call_rows["report_id"][ROW]]
+
+
 def test_duplicate_key_across_partitions_and_batches(
     tmp_path: Path, call_rows: pl.DataFrame
 ) -> None:
     """Uniqueness is global: the same report_id in two partitions (and batches) fails."""
     write_partition(tmp_path, "call_legs", DAY_A, call_rows)
-    write_partition(tmp_path, "call_legs", DAY_B, call_rows.slice(ROW, 1))
+    write_partition(tmp_path, "call_legs", DAY_B, _later(call_rows, 1).slice(ROW, 1))
     report = validate_warehouse(Settings(warehouse=tmp_path), "all", batch_rows=5)
     assert {r.id for r in report.errors} == {"call_legs.report_id.unique"}
     dup = report.result("call_legs.report_id.unique")
@@ -176,7 +195,7 @@ def test_a_device_observation_dated_after_its_load_fails(
     part = next(iter(sorted(p.name for p in base.glob("snapshot_month=*"))), None)
     rows = table_frame(clean.settings, table, part)
     later = pl.col("ingested_at") + pl.duration(days=36 * 365)
-    write_partition(tmp_path, table, part, _set(rows, column, later, row=0))
+    write_in_place(tmp_path, table, _set(rows, column, later, row=0))
     report = validate_warehouse(Settings(warehouse=tmp_path), "all")
     rule = f"{table}.ingested_at.{column}.{PAIR_GE}"
     assert {r.id for r in report.errors} == {rule}
