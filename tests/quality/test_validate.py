@@ -285,6 +285,9 @@ def test_webex_go_leg_without_known_device(
     ]
     assert check.unexpected_count == len(expected) >= 1
     assert call_rows["report_id"][ROW] in check.sample_keys
+    # the user without a device, not the derived flag (`values: False` said nothing)
+    assert "00000000-0000-4000-8000-00000000dead" in check.unexpected_values
+    assert "False" not in check.unexpected_values
     assert report.exit_code == 0
 
 
