@@ -343,37 +343,39 @@ def validate_warehouse(
     log.info(
         "validating %s: %d table(s), %d file(s)", resolved.label, len(todo), resolved.file_count
     )
-    if todo:
-        lineage = Lineage(
-            validation_id,
-            resolved.label,
-            resolved.run_ids,
-            settings.layout.root,
-            {t.schema.name: t for _, t in todo},
-        )
-        staging = staging_dir(docs_dir, validation_id)
-        ctx = gx_context(staging)
-        ctx.data_sources.add_pandas("cdr")
-        for suite, table_scope in todo:
-            t1 = time.monotonic()
-            res = _validate_table(ctx, lineage, suite, table_scope, settings, batch_rows, temp_dir)
-            suite_results.append(res)
-            log.info(
-                "%s: %d rows in %d batch(es), %d failed expectation(s), %.1fs",
-                suite.name,
-                res.rows,
-                res.batches,
-                sum(1 for r in res.results if r.evaluated and not r.success),
-                time.monotonic() - t1,
-                extra={"rows_read": res.rows, "seconds": round(time.monotonic() - t1, 3)},
+    try:  # a validation stopped (a damaged table, a full disk) leaves no spill folder
+        if todo:
+            lineage = Lineage(
+                validation_id,
+                resolved.label,
+                resolved.run_ids,
+                settings.layout.root,
+                {t.schema.name: t for _, t in todo},
             )
-        try:
-            build_docs(ctx, staging, lineage)
-            install_site(staging, docs_dir)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
-        index = docs_dir / "index.html"
-    shutil.rmtree(temp_dir, ignore_errors=True)
+            staging = staging_dir(docs_dir, validation_id)
+            ctx = gx_context(staging)
+            ctx.data_sources.add_pandas("cdr")
+            for suite, table in todo:
+                t1 = time.monotonic()
+                res = _validate_table(ctx, lineage, suite, table, settings, batch_rows, temp_dir)
+                suite_results.append(res)
+                log.info(
+                    "%s: %d rows in %d batch(es), %d failed expectation(s), %.1fs",
+                    suite.name,
+                    res.rows,
+                    res.batches,
+                    sum(1 for r in res.results if r.evaluated and not r.success),
+                    time.monotonic() - t1,
+                    extra={"rows_read": res.rows, "seconds": round(time.monotonic() - t1, 3)},
+                )
+            try:
+                build_docs(ctx, staging, lineage)
+                install_site(staging, docs_dir)
+            finally:
+                shutil.rmtree(staging, ignore_errors=True)
+            index = docs_dir / "index.html"
+    finally:
+        shutil.rmtree(temp_dir, ignore_errors=True)
     report = ValidationReport(
         validation_id=validation_id,
         run_time=started,

@@ -117,3 +117,20 @@ def test_a_file_where_a_validation_writes_a_folder_is_named(tmp_path: Path, fold
     assert str(warehouse / folder) in str(caught.value)
     assert caught.value.exit_code == 6
     assert (warehouse / folder).read_text() == "someone's notes"
+
+
+def test_a_validation_stopped_by_a_damaged_table_leaves_no_spill_folder(
+    tmp_path: Path, clean: Validated
+) -> None:
+    """A data file overwritten in place stops the validation with exit 6, as documented, but
+    its DuckDB spill folder `state/validate_tmp/<id>` stayed behind: one more for every
+    nightly until the file was restored."""
+    from cdr_pipeline.errors import WarehouseDamaged
+
+    warehouse = tmp_path / "wh"
+    shutil.copytree(clean.settings.layout.tables / "call_legs", warehouse / "tables" / "call_legs")
+    victim = sorted((warehouse / "tables" / "call_legs").rglob("*.parquet"))[0]
+    victim.write_bytes(b"\xab" * victim.stat().st_size)  # the size its log recorded
+    with pytest.raises(WarehouseDamaged, match="cannot be read as Parquet"):
+        validate_warehouse(Settings(warehouse=warehouse), "all")
+    assert list((warehouse / "state" / "validate_tmp").glob("*")) == []
