@@ -61,6 +61,7 @@ from cdr_pipeline.warehouse.signature import (
     build_signature,
     check_built_here,
     record_build,
+    signature_note,
     stored_signature,
 )
 from cdr_pipeline.warehouse.snapshots import AsOfArg, resolve_time, table_snapshots, versions_text
@@ -326,7 +327,8 @@ def connect(
     """Open `cdr.duckdb`. Read-only by default, which never blocks `cdr build` or `cdr ingest`.
     Timestamps display in UTC (the session time zone) whatever the machine's zone.
     `tier="analyst"` reads the pseudonymised views (`warehouse/analyst.py`). Logs a warning
-    when the tables hold versions the views do not read yet (`signature.behind_note`)."""
+    when the tables hold versions the views do not read yet, or the views are of another
+    version of the code or settings (`signature`: `behind_note`, `signature_note`)."""
     path = settings.layout.duckdb
     if not settings.layout.is_warehouse():  # a typo: `cdr build` would refuse it too
         raise ConfigError(
@@ -351,11 +353,11 @@ def connect(
         record = build_record(con)
         check_built_here(record, settings)
         use_tier(con, tier)
-        note = behind_note(record, settings)
+        notes = [behind_note(record, settings), signature_note(record, settings)]
     except BaseException:
         con.close()
         raise
-    if note:  # a reader would otherwise take figures without the last load for the latest
+    for note in filter(None, notes):  # a reader would otherwise take them for the latest
         log.warning(note)
     return con
 

@@ -17,7 +17,7 @@ import duckdb
 from deltalake.exceptions import DeltaError
 
 from cdr_pipeline.config import Settings
-from cdr_pipeline.errors import ConfigError, WarehouseDamaged
+from cdr_pipeline.errors import CdrError, ConfigError, WarehouseDamaged
 from cdr_pipeline.resources import sql_dir as default_sql_dir
 from cdr_pipeline.state.lock import running_writer
 from cdr_pipeline.state.secret import key_id, load_key
@@ -152,6 +152,31 @@ def behind_note(record: dict[str, Any], settings: Settings) -> str | None:
     return (
         f"the views read {built or 'no table'}, the tables hold {latest}: answers leave the "
         f"newer data out ({why})"
+    )
+
+
+def signature_note(record: dict[str, Any], settings: Settings) -> str | None:
+    """What a reader of a `cdr.duckdb` whose `build_record` is `record` should be told when
+    its views were built from other inputs than the current ones (`build_signature`):
+    another version of the code (an upgrade, `pip install -U`, before any build) or other
+    settings. Their answers are that build's SQL over that build's settings until `cdr
+    build`; None when the signatures agree or cannot be compared. A file without the record
+    (`{}`) was built by a version before it existed."""
+    stored = record.get("signature")
+    if stored is not None:
+        if not settings.layout.pseudonym_key.is_file():
+            return None  # a missing key is said by what reads it; a reader makes none
+        try:
+            if str(stored) == build_signature(settings):
+                return None
+        except (CdrError, OSError) as exc:  # a key this reader may not read: said where it is
+            log.debug("cannot tell whether the views are of this version: %s", exc)
+            return None
+    return (
+        "the views were built by another version of cdr-pipeline or with other settings "
+        "(sql/, reporting_timezone, code_expiry_days, idle_days, [privacy] prefix_digits, "
+        "the pseudonym key): answers are that build's, not this version's, until the "
+        "views are built again; run cdr build (an ingest or a nightly also builds them)"
     )
 
 

@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from cdr_pipeline.cli import build as cli_build
@@ -19,6 +20,7 @@ from cdr_pipeline.ingest import ingest_paths
 from cdr_pipeline.state.ledger import Ledger
 from cdr_pipeline.state.lock import running_writer, writer_lock
 from cdr_pipeline.warehouse import build_warehouse, connect
+from cdr_pipeline.warehouse.signature import build_record, record_build
 
 LOGGER = "cdr_pipeline.warehouse.build"
 
@@ -153,3 +155,29 @@ def test_a_copied_warehouse_is_refused_until_built_there_not_read_from_the_origi
         assert con.execute("select count(*) from ingest_runs").fetchall()[0][0] == 2
     finally:
         con.close()
+
+
+def test_a_reader_of_views_built_by_another_version_is_told_to_build(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """After an upgrade (`pip install -U`) the views of `cdr.duckdb` are still the old
+    version's SQL until something builds them: reports read the old figures (a fixed rule
+    unfixed) without a word. The signature its build recorded (`cdr_meta.build`) is what an
+    older version's build leaves: the same record with another digest."""
+    settings = Settings(warehouse=tmp_path / "wh")
+    build_warehouse(settings)  # no data needed: the views and their record are the point
+    assert _notes(caplog, settings) == []
+    # a changed setting the views use (cdr.toml edited, nothing built since)
+    (note,) = _notes(caplog, Settings(warehouse=settings.warehouse, idle_days=7))
+    assert "or with other settings" in note
+    with duckdb.connect(str(settings.layout.duckdb)) as con:
+        versions = str(build_record(con)["table_versions"])
+        record_build(con, "0" * 64, versions, settings.warehouse)
+    (note,) = _notes(caplog, settings)
+    assert note.startswith("the views were built by another version of cdr-pipeline")
+    assert note.endswith("run cdr build (an ingest or a nightly also builds them)")
+    # a version older still recorded no build at all
+    with duckdb.connect(str(settings.layout.duckdb)) as con:
+        con.execute("drop schema cdr_meta cascade")
+    (note,) = _notes(caplog, settings)
+    assert note.startswith("the views were built by another version of cdr-pipeline")
