@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 import time
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,6 +22,8 @@ from cdr_pipeline.cli.context import (
 )
 from cdr_pipeline.cli.render import Progress, ingest_table, text_table
 from cdr_pipeline.render import plain, to_json
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from cdr_pipeline.samples import SamplesResult, ScaleResult
@@ -102,6 +105,7 @@ def samples(
     from cdr_pipeline.samples import generate_samples
 
     assert hasattr(start, "date")
+    _warn_future(start.date(), days)
     if bulk or (bulk is None and legs > BULK_ROWS):
         _bulk(obj, out, legs, seed, start.date(), days, labels_path, as_json)
         return
@@ -124,6 +128,21 @@ def samples(
         f"devices, {len(res.updated_report_ids)} updated records; labels in {res.labels}",
         err=True,
     )
+
+
+def _warn_future(start: date, days: int) -> None:
+    """Say so when the set runs past now: its records would be dated after they are
+    loaded, which `cdr validate` fails (error severity: call legs, device snapshots and
+    events), so a nightly over it would exit 4."""
+    end = datetime.combine(start + timedelta(days=days), datetime.min.time(), UTC)
+    now = datetime.now(UTC)
+    if end > now:
+        log.warning(
+            "the set runs to %s, after today (%s UTC): cdr validate fails records dated "
+            "after they were loaded; pick --start and --days that end by today to validate it",
+            f"{end - timedelta(days=1):%Y-%m-%d}",
+            f"{now:%Y-%m-%d}",
+        )
 
 
 def _bulk(

@@ -8,7 +8,7 @@ import io
 import json
 import zipfile
 from collections import defaultdict
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -319,3 +319,20 @@ def test_too_short_a_period_is_a_usage_error(tmp_path: Path) -> None:
 
     run = CliRunner().invoke(cli, ["samples", "--days", "5", "--out", str(tmp_path / "s")])
     assert run.exit_code == 2 and "--days" in run.output
+
+
+def test_a_set_that_runs_past_today_says_validation_will_fail_it(tmp_path: Path) -> None:
+    """Records dated after they are loaded fail `cdr validate` (error severity): a set that
+    runs past today is said to, and one that ends before it (the default) is not."""
+    from click.testing import CliRunner
+
+    from cdr_pipeline.cli.main import cli
+
+    start = date.today() - timedelta(days=2)
+    late, early = (
+        CliRunner().invoke(cli, ["samples", "--rows", "300", "--out", str(tmp_path / name), *a])
+        for name, a in (("late", ["--start", f"{start}", "--days", "6"]), ("early", []))
+    )
+    assert late.exit_code == 0 and early.exit_code == 0, late.output + early.output
+    assert f"the set runs to {start + timedelta(days=5)}, after today" in late.stderr
+    assert "after today" not in early.stderr
