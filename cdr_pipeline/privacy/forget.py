@@ -5,9 +5,9 @@ found first: the rows of the tables whose user UUID, number or e-mail is theirs 
 others (their name, extension, e-mail, numbers, device MACs), for a few rounds until nothing
 new turns up. Then every occurrence of each value (and of its pseudonym under the warehouse
 key), in every personal column of every table, becomes a token keyed by a one-time random key
-that is thrown away (`_replacement_map`: so counts, durations, devices and every finance
-figure stay, the views still join the person's rows to each other, and nobody, the key's
-holder included, can tell whose they were), and the dropped fields (public
+thrown away once the erasure ends (`_replacement_map`: so counts, durations, devices and
+every finance figure stay, the views still join the person's rows to each other, and
+nobody, the key's holder included, can tell whose they were), and the dropped fields (public
 IPs, `extra`, authorisation codes) of their rows become NULL: one Delta commit per table
 that held any. The same values are replaced in every other file (saved pages, rejects, the
 ledger, quality results, report outputs; `privacy/scrub.py`), the views and the pseudonym
@@ -19,18 +19,19 @@ from __future__ import annotations
 
 import json
 import logging
-import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import NoReturn
 
 import duckdb
 import pyarrow as pa
 
 from cdr_pipeline.config import Settings
 from cdr_pipeline.errors import ConfigError, MergeOutOfMemory
-from cdr_pipeline.ingest import new_run_id
+from cdr_pipeline.ingest import faults, new_run_id
 from cdr_pipeline.ingest.vacuum import VacuumResult, vacuum_tables
+from cdr_pipeline.privacy.pending import begin_erasure, clear_pending
 from cdr_pipeline.privacy.reject_texts import empty_reject_texts_naming
 from cdr_pipeline.privacy.rewrite import (
     TableRewrite,
@@ -52,6 +53,7 @@ from cdr_pipeline.schema.personal import (
 )
 from cdr_pipeline.state import tables
 from cdr_pipeline.state.files import apply_file_mode
+from cdr_pipeline.state.layout import Layout
 from cdr_pipeline.state.ledger import FILES_SCHEMA, TS, Ledger
 from cdr_pipeline.state.lock import writer_lock
 from cdr_pipeline.state.secret import key_id, load_key, pseudonym
@@ -191,21 +193,21 @@ def _find_values(
 
 
 def _replacement_map(
-    found: dict[str, set[str]], key: bytes
+    found: dict[str, set[str]], key: bytes, once: bytes
 ) -> tuple[pa.Table, dict[str, str], int]:
     """The map (kind, value, token) with each value under every kind that replaces it (a
     number can sit in a name column), value -> token for the other files, and the number
     of the person's values.
 
     The tokens look like pseudonyms but are keyed by a random key used for this erasure
-    only and never stored: under the warehouse's own key, whoever holds it and the
+    only, kept until it ends: under the warehouse's own key, whoever holds it and the
     person's number (the requester, an administrator) could compute the pseudonym again
     and pick out every call of the erased person, and an analyst export made before the
     erasure would still name the same rows. The pseudonyms the warehouse key gave their
     values (retention replaced old legs in place; analyst report outputs hold them) are
     mapped to the same tokens, so no trace under the key stays either. Within the
-    warehouse a token is one per value and kind, as a pseudonym is: joins and counts hold."""
-    once = secrets.token_bytes(len(key))
+    warehouse a token is one per value and kind, as a pseudonym is: joins and counts hold.
+    `once` is that key (an interrupted erasure's, `privacy/pending.py`, to finish it)."""
     kinds = sorted({k for t in schemas_by_table() for k in pseudonymised_columns(t).values()})
     rows: list[tuple[str, str, str]] = []
     text: dict[str, str] = {}
@@ -252,7 +254,8 @@ def forget(
         try:
             add_stored_spellings(con, snaps, found)
             _find_values(con, snaps, found)
-            replacements, text, result.values = _replacement_map(found, key)
+            erasure = begin_erasure(layout, found, len(key), dry_run)  # a rerun goes on
+            replacements, text, result.values = _replacement_map(found, key, erasure.key)
             # their values in free text (`extra`) of rows that are not theirs
             texts = text_pattern(v for values in found.values() for v in values)
             con.execute("drop table __replacements")
@@ -278,6 +281,7 @@ def forget(
                         con, settings, schemas[name], snap, change.partitions, run_id,
                         null_dropped="touched", tag="erasure", texts=texts,
                     )  # fmt: skip
+                    faults.point("erasure-commit")
                 result.tables.append(change)
         except duckdb.OutOfMemoryException as exc:  # finding the person's rows, before a rewrite
             limit = f"{settings.merge_memory_mb}MiB"
@@ -285,18 +289,12 @@ def forget(
         finally:
             con.close()
         result.other = _scrub_other_files(settings, text, texts, dry_run)
-        if not result.rows and not result.other.files:
-            # never "done": a typing slip would otherwise read as a completed erasure
-            raise ConfigError(
-                f"forget: no record of the warehouse holds this --{selector} (compared "
-                "ignoring case, and spaces, brackets, dots, dashes and '+' in numbers): "
-                "nothing was erased",
-                hint="check the value against the records (`cdr forget` takes a user UUID, "
-                "a number such as +14155550111 or an e-mail address)",
-            )
+        if not result.rows and not result.other.files and not erasure.resumed:
+            _nothing_held(layout, selector, dry_run)
         if not dry_run:
             _record(settings, result, key)
             _keep_pages_loaded(settings, result)
+            clear_pending(layout)
     if not dry_run:
         build_warehouse(settings)
         result.vacuum = vacuum_tables(settings, command="cdr forget")
@@ -315,6 +313,18 @@ def forget(
         " (dry run)" if dry_run else "",
     )
     return result
+
+
+def _nothing_held(layout: Layout, selector: str, dry_run: bool) -> NoReturn:
+    """Never "done": a typing slip would otherwise read as a completed erasure."""
+    if not dry_run:
+        clear_pending(layout)
+    raise ConfigError(
+        f"forget: no record of the warehouse holds this --{selector} (compared ignoring "
+        "case, and spaces, brackets, dots, dashes and '+' in numbers): nothing was erased",
+        hint="check the value against the records (`cdr forget` takes a user UUID, a number "
+        "such as +14155550111 or an e-mail address)",
+    )
 
 
 def _scrub_other_files(

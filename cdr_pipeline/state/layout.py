@@ -18,6 +18,7 @@
   state/fetched/<source>/...                   saved API pages
   state/privacy/key                            the pseudonym key (0600, never logged)
   state/privacy/pseudonyms-<build>.parquet     value -> pseudonym of the analyst tier
+  state/privacy/erasure.pending                a cdr forget under way (privacy/pending.py)
   quality/data_docs/index.html                 Great Expectations Data Docs
   reports/<run date>/                          report files of nightly runs
   closed/<YYYY-MM>/close.json, <report>.parquet
@@ -125,6 +126,10 @@ class Layout:
     @property
     def pseudonym_key(self) -> Path:
         return self.privacy / "key"
+
+    @property
+    def pending_erasure(self) -> Path:
+        return self.privacy / "erasure.pending"
 
     def pseudonym_map(self, build: str) -> Path:
         """One build's pseudonym map. Never rewritten in place: a reader of an older

@@ -10,6 +10,7 @@ import shutil
 from dataclasses import replace
 from pathlib import Path
 
+import polars as pl
 import pyarrow.parquet as pq
 import pytest
 
@@ -393,3 +394,66 @@ def test_forget_empties_a_ledger_message_that_quotes_the_persons_record(
     forget(settings, email=email)
     assert "Walter Headless" not in messages() and number not in messages()
     assert "emptied by cdr forget" in messages()
+
+
+def _owner_tokens(settings: Settings, table: str, rows: pl.DataFrame, keys: list[str]) -> set[str]:
+    """The `user_uuid` values `table` now holds in the rows `rows` (keyed by `keys`) name."""
+    now = pl.read_delta(str(settings.layout.table(table)))
+    return set(now.join(rows.select(keys), on=keys)["user_uuid"].to_list())
+
+
+def test_a_forget_killed_between_its_table_commits_completes_the_same_erasure(
+    sample_wh: Settings, tmp_path: Path
+) -> None:
+    """Killed after rewriting the call legs, before the device tables, the rerun found the
+    person in the device tables only: their name and device MAC (only the call legs held
+    them) stayed in the other files (a saved page), and the devices got tokens of another
+    one-time key, so the person's Webex Go calls no longer joined their devices (licences
+    read idle, their calls as anomalies)."""
+    from tests.ingest.helpers import run_cdr
+
+    settings = Settings(warehouse=tmp_path / "wh")
+    shutil.copytree(sample_wh.warehouse, settings.warehouse)
+    con = connect(sample_wh)
+    try:
+        uuid, name, mac = con.execute(
+            "select user_uuid, max(user_name), max(device_mac) from main.stg_call_legs "
+            "where user_uuid in (select user_uuid from main.stg_device_snapshots) group by 1 "
+            "having max(device_mac) is not null and max(user_name) is not null order by 1 limit 1"
+        ).fetchall()[0]
+        legs = pl.DataFrame(
+            con.execute(
+                "select report_id from main.stg_call_legs where user_uuid = ?", [uuid]
+            ).fetchall(),
+            schema=["report_id"],
+            orient="row",
+        )
+        devices = pl.DataFrame(
+            con.execute(
+                "select device_id, snapshot_time from main.stg_device_snapshots "
+                "where user_uuid = ?",
+                [uuid],
+            ).fetchall(),
+            schema=["device_id", "snapshot_time"],
+            orient="row",
+        )
+    finally:
+        con.close()
+    page = settings.layout.fetched / "feed" / "org" / "w1" / "page-001.json.gz"
+    page.parent.mkdir(parents=True)
+    body = json.dumps({"items": [{"userName": name, "mac": mac}]})
+    page.write_bytes(gzip.compress(body.encode(), mtime=0))
+    args = ("--warehouse", str(settings.warehouse), "forget", "--user", uuid)
+    killed = run_cdr(*args, env={"CDR_FAULT_KILL_AT": "erasure-commit"})
+    assert killed.returncode == -9, killed.stderr
+    assert tables.version_at(settings.layout.table("device_snapshots")) == 0  # not yet
+    forget(settings, user=uuid)
+    kept = gzip.decompress(page.read_bytes()).decode()
+    assert name not in kept and mac not in kept  # values only the call legs held
+    on_legs = _owner_tokens(settings, "call_legs", legs, ["report_id"])
+    on_devices = _owner_tokens(
+        settings, "device_snapshots", devices, ["device_id", "snapshot_time"]
+    )
+    assert uuid not in on_legs | on_devices
+    assert on_legs == on_devices  # one token for the person's UUID in every table
+    assert not settings.layout.pending_erasure.exists()  # the erasure is complete

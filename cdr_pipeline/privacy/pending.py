@@ -1,0 +1,67 @@
+"""An erasure under way (`state/privacy/erasure.pending`): the one-time key of a `cdr forget`
+and the person's values it found, written before its first table commit and removed once its
+ledger record is written.
+
+A forget commits one table at a time. Killed between two commits, the tables it had
+rewritten no longer held the person's values, so running it again found fewer of them (a
+name or a device MAC that only the call legs held) and keyed the rest with a new one-time
+key: the files outside the tables kept those values, and the person's call legs no longer
+joined their devices (licences read idle, their Webex Go calls as anomalies). The next
+forget reads the file and goes on with the same key and values (with those of the person it
+is given, who may be another: both are erased under the one key). The file holds raw values,
+as the pseudonym maps beside it do, in the owner-only `state/privacy/`.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass
+
+from cdr_pipeline.state.files import atomic_write_bytes, fsync_dir
+from cdr_pipeline.state.layout import Layout
+
+
+@dataclass
+class PendingErasure:
+    key: bytes
+    """The one-time key of the tokens."""
+    found: dict[str, set[str]]
+    """Kind -> the person's values."""
+    resumed: bool = False
+    """Read from the file: an erasure killed before its end."""
+
+
+def begin_erasure(
+    layout: Layout, found: dict[str, set[str]], size: int, dry_run: bool
+) -> PendingErasure:
+    """The erasure under way, with `found` (grown by its values, in place), or a new one of a
+    fresh one-time key of `size` bytes; saved (unless `dry_run`) before the first commit."""
+    pending = load_pending(layout)
+    erasure = PendingErasure(secrets.token_bytes(size), found)
+    if pending is not None:
+        for kind, values in pending.found.items():
+            found.setdefault(kind, set()).update(values)
+        erasure = PendingErasure(pending.key, found, resumed=True)
+    if not dry_run:
+        save_pending(layout, erasure)
+    return erasure
+
+
+def load_pending(layout: Layout) -> PendingErasure | None:
+    path = layout.pending_erasure
+    if not path.is_file():
+        return None
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return PendingErasure(bytes.fromhex(data["key"]), {k: set(v) for k, v in data["found"].items()})
+
+
+def save_pending(layout: Layout, pending: PendingErasure) -> None:
+    found = {k: sorted(v) for k, v in sorted(pending.found.items())}
+    text = json.dumps({"key": pending.key.hex(), "found": found}, ensure_ascii=False)
+    atomic_write_bytes(text.encode(), layout.pending_erasure)
+
+
+def clear_pending(layout: Layout) -> None:
+    layout.pending_erasure.unlink(missing_ok=True)
+    fsync_dir(layout.privacy)
