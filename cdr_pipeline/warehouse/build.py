@@ -42,7 +42,7 @@ from cdr_pipeline.warehouse.catalog import (
 )
 from cdr_pipeline.warehouse.comments import comment_views
 from cdr_pipeline.warehouse.damage import naming_damage
-from cdr_pipeline.warehouse.database import Unusable, new_database, one_build_at_a_time
+from cdr_pipeline.warehouse.database import Unusable, new_database, one_build_at_a_time, open_views
 from cdr_pipeline.warehouse.marts import (
     DEVICE_LEVEL,
     analyst_tables,
@@ -342,7 +342,7 @@ def connect(
             hint="run `cdr build` (after `cdr ingest`) to create the views",
         )
     try:
-        con = duckdb.connect(str(path), read_only=read_only)
+        con = open_views(path, read_only)
     except duckdb.IOException as exc:  # damaged, truncated, or another DuckDB's format
         raise ConfigError(
             f"{path} does not open: {exc}",

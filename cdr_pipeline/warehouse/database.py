@@ -18,12 +18,29 @@ import duckdb
 from cdr_pipeline.errors import BuildOutOfMemory
 from cdr_pipeline.state.layout import Layout
 from cdr_pipeline.state.lock import running_writer, writer_lock
+from cdr_pipeline.text import lit
 
 log = logging.getLogger(__name__)
 
 
 class Unusable(Exception):
     """The current `cdr.duckdb` cannot be refreshed: build it whole."""
+
+
+def open_views(path: Path, read_only: bool = True) -> duckdb.DuckDBPyConnection:
+    """A connection to the `cdr.duckdb` at `path`, in a database of its own that attaches
+    the file. DuckDB keeps one database per path in a process: opened by path, a connection
+    still open (a notebook's earlier cell) made a new one answer from the file a build had
+    since replaced. Spills go where they went, beside the file."""
+    con = duckdb.connect(config={"temp_directory": f"{path}.tmp"})
+    try:
+        mode = " (read_only)" if read_only else ""
+        con.execute(f"attach {lit(path)} as cdr{mode}")
+        con.execute("use cdr")
+    except BaseException:
+        con.close()
+        raise
+    return con
 
 
 BUILD_LOCK = "build.lock"

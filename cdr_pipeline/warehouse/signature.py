@@ -22,7 +22,7 @@ from cdr_pipeline.resources import sql_dir as default_sql_dir
 from cdr_pipeline.state.lock import running_writer
 from cdr_pipeline.state.secret import key_id, load_key
 from cdr_pipeline.text import lit
-from cdr_pipeline.warehouse.database import BUILD_LOCK
+from cdr_pipeline.warehouse.database import BUILD_LOCK, open_views
 from cdr_pipeline.warehouse.snapshots import format_versions, latest_versions
 
 log = logging.getLogger(__name__)
@@ -107,7 +107,7 @@ def built_versions(path: Path) -> str | None:
     if not path.is_file():
         return None
     try:
-        con = duckdb.connect(str(path), read_only=True)
+        con = open_views(path)  # the file there now, not one this process has open
     except duckdb.Error:
         return None
     try:

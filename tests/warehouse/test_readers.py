@@ -92,3 +92,34 @@ def test_connect_to_a_folder_that_is_not_a_warehouse_says_so(tmp_path: Path) -> 
                 read(settings)
             assert "run `cdr build`" not in str(failed.value.hint), failed.value.hint
         assert not folder.exists() or not any(folder.iterdir())  # nothing was created
+
+
+def _views_file(path: Path, build: int) -> None:
+    """A `cdr.duckdb` of one table, `marker`, naming its build."""
+    con = duckdb.connect(str(path))
+    con.execute(f"create table marker as select {build} as build")
+    con.close()
+
+
+def test_connect_reads_the_file_a_build_installed_while_an_older_connection_is_open(
+    tmp_path: Path,
+) -> None:
+    """DuckDB keeps one database per path in a process: `connect` in a notebook whose earlier
+    connection was still open (an older cell's `con`) answered from the file the build had
+    replaced, yesterday's figures, and warned that the refresh had not finished (run `cdr
+    build`), which changed nothing. Each connection now opens the file the path names."""
+    settings = Settings(warehouse=tmp_path / "wh")
+    settings.layout.state.mkdir(parents=True)
+    _views_file(settings.layout.duckdb, 1)
+    older = connect(settings)
+    assert older.execute("select build from marker").fetchall() == [(1,)]
+    installed = tmp_path / "next.duckdb"  # a build writes a new file and renames it
+    _views_file(installed, 2)
+    installed.replace(settings.layout.duckdb)
+    newer = connect(settings)
+    try:
+        assert newer.execute("select build from marker").fetchall() == [(2,)]
+        assert older.execute("select build from marker").fetchall() == [(1,)]  # kept
+    finally:
+        newer.close()
+        older.close()
