@@ -6,8 +6,8 @@ partition merge: some partitions of a run are written, nothing is committed.
 of the run is committed, before the others and before the ledger's closing record) or
 `vacuum` (after the first table is vacuumed) or `validate` (a nightly's, after its ingest
 committed, before it validates) or `erasure-commit` (`cdr forget`, after its first table
-commit). Unset (always, outside tests) each costs one
-dict lookup.
+commit) or `erasure-recorded` (`cdr forget`, after its ledger record, before its
+build). Unset (always, outside tests) each costs one dict lookup.
 """
 
 from __future__ import annotations

@@ -294,10 +294,13 @@ def forget(
         if not dry_run:
             _record(settings, result, key)
             _keep_pages_loaded(settings, result)
-            clear_pending(layout)
     if not dry_run:
+        faults.point("erasure-recorded")
         build_warehouse(settings)
         result.vacuum = vacuum_tables(settings, command="cdr forget")
+        # only now: until cdr.duckdb is rebuilt its kept marts hold the values, and a rerun
+        # that found the person nowhere in the tables would say nothing was erased
+        clear_pending(layout)
         # what the grace period keeps is said, never silently left: an erasure is not
         # complete until these are gone
         result.kept_files = sum(1 for f in result.replaced if f.exists())

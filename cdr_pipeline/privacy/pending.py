@@ -1,12 +1,15 @@
 """An erasure under way (`state/privacy/erasure.pending`): the one-time key of a `cdr forget`
-and the person's values it found, written before its first table commit and removed once its
-ledger record is written.
+and the person's values it found, written before its first table commit and removed once the
+views are rebuilt and the vacuum ran.
 
 A forget commits one table at a time. Killed between two commits, the tables it had
 rewritten no longer held the person's values, so running it again found fewer of them (a
 name or a device MAC that only the call legs held) and keyed the rest with a new one-time
 key: the files outside the tables kept those values, and the person's call legs no longer
-joined their devices (licences read idle, their Webex Go calls as anomalies). The next
+joined their devices (licences read idle, their Webex Go calls as anomalies). Stopped
+after its commits, before the build (a full disk there exits 6 and says to run it again),
+the rerun found the person nowhere, exited 3 ('nothing was erased') and built nothing, so
+`cdr.duckdb`'s kept marts held their values until some later build. The next
 forget reads the file and goes on with the same key and values (with those of the person it
 is given, who may be another: both are erased under the one key). The file holds raw values,
 as the pseudonym maps beside it do, in the owner-only `state/privacy/`.

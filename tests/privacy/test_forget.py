@@ -457,3 +457,42 @@ def test_a_forget_killed_between_its_table_commits_completes_the_same_erasure(
     assert uuid not in on_legs | on_devices
     assert on_legs == on_devices  # one token for the person's UUID in every table
     assert not settings.layout.pending_erasure.exists()  # the erasure is complete
+
+
+def test_a_forget_whose_build_did_not_run_rebuilds_the_views_when_run_again(
+    sample_wh: Settings, tmp_path: Path
+) -> None:
+    """Stopped after its commits and ledger record, before the views were rebuilt (a full
+    disk during that build exits 6 and says to run it again; kill -9), the rerun found the
+    person nowhere in the tables and exited 3, 'nothing was erased', while cdr.duckdb's
+    kept marts still held their values until some later build."""
+    from tests.ingest.helpers import run_cdr
+
+    settings = Settings(warehouse=tmp_path / "wh")
+    shutil.copytree(sample_wh.warehouse, settings.warehouse)
+    _, values = _person(sample_wh)
+    uuid = next(v for v in values if len(v) == 36 and v.count("-") == 4)
+    args = ("--warehouse", str(settings.warehouse), "forget", "--user", uuid)
+    killed = run_cdr(*args, env={"CDR_FAULT_KILL_AT": "erasure-recorded"})
+    assert killed.returncode == -9, killed.stderr
+    forget(settings, user=uuid)  # raised 'nothing was erased'
+    long = sorted(v for v in values if len(v) >= MIN_SUBSTRING)
+    con = connect(settings)
+    try:
+        columns = con.execute(
+            "select schema_name, table_name, column_name from duckdb_columns() where "
+            "schema_name in ('materialized', 'cdr_meta') and data_type = 'VARCHAR'"
+        ).fetchall()
+        held = [
+            f"{schema}.{table}.{column}"
+            for schema, table, column in columns
+            if con.execute(
+                f'select count(*) from {schema}.{table} where "{column}" in (select unnest(?))',
+                [long],
+            ).fetchall()
+            != [(0,)]
+        ]
+    finally:
+        con.close()
+    assert held == []  # the kept marts no longer hold the person
+    assert not settings.layout.pending_erasure.exists()
