@@ -42,6 +42,7 @@ from cdr_pipeline.reports.frozen import (
     ClosedMonth,
     month_text,
     read_close,
+    read_journal,
 )
 from cdr_pipeline.reports.run import figure_settings, parse_month
 from cdr_pipeline.state.files import atomic_write_bytes, atomic_write_table, file_sha256, fsync_dir
@@ -119,6 +120,7 @@ def close_month(
         existing = read_close(layout, first_day)
         if existing is not None:
             log.info("%s is already closed (on %s)", existing.month, existing.closed_at)
+            _journal_close(layout, existing)  # a close killed before its line
             return CloseResult(existing, already_closed=True)
         con, versions = pinned_connection(settings)
         try:
@@ -170,7 +172,7 @@ def close_month(
             settings=basis,
         )
         _write_close(layout, close, tables)
-        _journal(layout, "close", close.month, close.closed_at, reason, forced=close.forced)
+        _journal_close(layout, close)
     log.info(
         "closed %s (%s; coverage %s)",
         close.month,
@@ -236,6 +238,17 @@ def _journal(
     old = path.read_bytes() if path.is_file() else b""
     entry = {"action": action, "month": month, "at": when.isoformat(), "reason": reason, **extra}
     atomic_write_bytes(old + (json.dumps(entry, ensure_ascii=False) + "\n").encode(), path)
+
+
+def _journal_close(layout: Layout, close: ClosedMonth) -> None:
+    """The journal line of `close`, unless the journal has it: the folder is renamed into
+    place first, so a close killed between the two is closed without its line, which the
+    rerun (already closed) writes."""
+    at = close.closed_at.isoformat()
+    for entry in read_journal(layout):
+        if (entry.get("action"), entry.get("month"), entry.get("at")) == ("close", close.month, at):
+            return
+    _journal(layout, "close", close.month, close.closed_at, close.reason, forced=close.forced)
 
 
 def reopen_month(

@@ -273,3 +273,16 @@ def test_a_nightly_says_which_closed_months_late_data_would_restate(
     assert written.count(f"{CLOSED_MONTH}-01,licence-usage") >= 1
     # the frozen figures stay as they were
     assert run_report(settings, "licence-usage", CLOSED_MONTH).closed_at is not None
+
+
+def test_a_close_killed_before_its_journal_line_writes_it_when_run_again(wh: Settings) -> None:
+    """A close renames the month's folder into place, then appends its journal line: killed
+    between the two, the month was closed, and running the close again returned at once
+    ('already closed'), so journal.jsonl, the record of every close and reopen, never
+    listed it. The rerun now writes the missing line, once."""
+    first = close_month(wh, CLOSED_MONTH)
+    (wh.layout.closed / "journal.jsonl").unlink()  # what the kill left
+    assert close_month(wh, CLOSED_MONTH).already_closed
+    close_month(wh, CLOSED_MONTH)
+    journal = [(e["action"], e["month"], e["at"]) for e in read_journal(wh.layout)]
+    assert journal == [("close", CLOSED_MONTH, first.close.closed_at.isoformat())]
