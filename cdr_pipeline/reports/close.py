@@ -20,6 +20,7 @@ import shutil
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -267,19 +268,36 @@ def reopen_month(
     layout = settings.layout
     with writer_lock(layout, command, settings.lock_wait_seconds):
         close = read_close(layout, first_day)
-        if close is None:
-            raise InputError(
-                f"{month_text(first_day)} is not closed",
-                hint="`cdr report restatements` lists the closed months",
-            )
-        now = datetime.now(UTC).replace(microsecond=0)
-        kept = layout.closed / ".reopened" / f"{close.month}-{now:%Y%m%dT%H%M%SZ}"
-        kept.parent.mkdir(parents=True, exist_ok=True)
-        os.rename(layout.closed_month(close.month), kept)
-        fsync_dir(layout.closed)
+        if close is not None:
+            now = datetime.now(UTC).replace(microsecond=0)
+            kept = layout.closed / ".reopened" / f"{close.month}-{now:%Y%m%dT%H%M%SZ}"
+            kept.parent.mkdir(parents=True, exist_ok=True)
+            os.rename(layout.closed_month(close.month), kept)
+            fsync_dir(layout.closed)
+        else:  # a reopen killed between the move and its journal line is completed
+            kept, close = _unjournaled_reopen(layout, month_text(first_day))
+            now = datetime.strptime(kept.name[-16:], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
         _journal(layout, "reopen", close.month, now, reason, closed_at=close.closed_at.isoformat())
     log.info("reopened %s: %s", close.month, reason, extra={"month": close.month})
     return ReopenResult(close.month, reason, now, str(kept.relative_to(layout.root)))
+
+
+def _unjournaled_reopen(layout: Layout, month: str) -> tuple[Path, ClosedMonth]:
+    """The kept folder and close of a reopen of `month` that the journal lacks (killed after
+    moving the folder, before its line); else `month` is not closed: InputError."""
+    done = {
+        e.get("closed_at")
+        for e in read_journal(layout)
+        if e.get("action") == "reopen" and e.get("month") == month
+    }
+    for kept in sorted((layout.closed / ".reopened").glob(f"{month}-*")):
+        if (kept / MANIFEST).is_file():
+            close = ClosedMonth.from_dict(json.loads((kept / MANIFEST).read_text("utf-8")))
+            if close.closed_at.isoformat() not in done:
+                return kept, close
+    raise InputError(
+        f"{month} is not closed", hint="`cdr report restatements` lists the closed months"
+    )
 
 
 def close_due_month(settings: Settings, run_date: date, command: str = "cdr nightly") -> str:

@@ -286,3 +286,20 @@ def test_a_close_killed_before_its_journal_line_writes_it_when_run_again(wh: Set
     close_month(wh, CLOSED_MONTH)
     journal = [(e["action"], e["month"], e["at"]) for e in read_journal(wh.layout)]
     assert journal == [("close", CLOSED_MONTH, first.close.closed_at.isoformat())]
+
+
+def test_a_reopen_killed_before_its_journal_line_completes_when_run_again(wh: Settings) -> None:
+    """A reopen moves the month's folder to closed/.reopened/, then appends its journal line
+    with the reason: killed between the two, the month was open, and running the reopen
+    again exited 3 ('not closed'), so the journal never said it was reopened, nor why."""
+    close_month(wh, CLOSED_MONTH)
+    journal = wh.layout.closed / "journal.jsonl"
+    closed_line = journal.read_bytes()
+    close_module.reopen_month(wh, CLOSED_MONTH, "first try")
+    journal.write_bytes(closed_line)  # what the kill left
+    again = close_module.reopen_month(wh, CLOSED_MONTH, "late invoice")
+    assert [e["action"] for e in read_journal(wh.layout)] == ["close", "reopen"]
+    assert read_journal(wh.layout)[-1]["reason"] == "late invoice"
+    assert again.kept_in.startswith("closed/.reopened/")
+    with pytest.raises(Exception, match="not closed"):
+        close_module.reopen_month(wh, CLOSED_MONTH, "once more")
