@@ -12,16 +12,17 @@ the rerun found the person nowhere, exited 3 ('nothing was erased') and built no
 `cdr.duckdb`'s kept marts held their values until some later build. The next
 forget reads the file and goes on with the same key and values (with those of the person it
 is given, who may be another: both are erased under the one key). The file holds raw values,
-as the pseudonym maps beside it do, in the owner-only `state/privacy/`.
+as the pseudonym maps beside it do; it is written 0600 whatever `file_mode` says, as the key is.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import secrets
 from dataclasses import dataclass
 
-from cdr_pipeline.state.files import atomic_write_bytes, fsync_dir
+from cdr_pipeline.state.files import fsync_dir, install_file, temp_name
 from cdr_pipeline.state.layout import Layout
 
 
@@ -62,7 +63,21 @@ def load_pending(layout: Layout) -> PendingErasure | None:
 def save_pending(layout: Layout, pending: PendingErasure) -> None:
     found = {k: sorted(v) for k, v in sorted(pending.found.items())}
     text = json.dumps({"key": pending.key.hex(), "found": found}, ensure_ascii=False)
-    atomic_write_bytes(text.encode(), layout.pending_erasure)
+    path = layout.pending_erasure
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temp_name(path)
+    # owner-only from the start, whatever file_mode says, as the pseudonym key: it holds a
+    # key and raw values (install_file fsyncs it before the rename)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        try:
+            os.write(fd, text.encode())
+        finally:
+            os.close(fd)
+        install_file(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def clear_pending(layout: Layout) -> None:
