@@ -22,6 +22,7 @@ import os
 import secrets
 from dataclasses import dataclass
 
+from cdr_pipeline.errors import WarehouseDamaged
 from cdr_pipeline.state.files import fsync_dir, install_file, temp_name
 from cdr_pipeline.state.layout import Layout
 
@@ -56,8 +57,18 @@ def load_pending(layout: Layout) -> PendingErasure | None:
     path = layout.pending_erasure
     if not path.is_file():
         return None
-    data = json.loads(path.read_text(encoding="utf-8"))
-    return PendingErasure(bytes.fromhex(data["key"]), {k: set(v) for k, v in data["found"].items()})
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return PendingErasure(
+            bytes.fromhex(data["key"]), {k: set(v) for k, v in data["found"].items()}
+        )
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:  # a hand edit, a disk fault
+        raise WarehouseDamaged(
+            f"{path} is damaged ({type(exc).__name__}: {exc}): it holds the one-time key and "
+            "the values of a cdr forget that did not finish",
+            hint="restore it from a backup and run cdr forget again; or delete it and run "
+            "that person's cdr forget again (what is left is then keyed anew)",
+        ) from exc
 
 
 def save_pending(layout: Layout, pending: PendingErasure) -> None:

@@ -7,7 +7,10 @@ import os
 import stat
 from pathlib import Path
 
-from cdr_pipeline.privacy.pending import PendingErasure, save_pending
+import pytest
+
+from cdr_pipeline.errors import WarehouseDamaged
+from cdr_pipeline.privacy.pending import PendingErasure, load_pending, save_pending
 from cdr_pipeline.state.layout import Layout
 
 
@@ -22,3 +25,14 @@ def test_the_pending_erasure_is_owner_only_whatever_file_mode_says(tmp_path: Pat
     finally:
         os.umask(before)
     assert stat.S_IMODE(layout.pending_erasure.stat().st_mode) == 0o600
+
+
+@pytest.mark.parametrize("text", ["{not json", '{"key": "zz", "found": {}}', "[]", ""])
+def test_a_damaged_pending_erasure_is_named(tmp_path: Path, text: str) -> None:
+    """A damaged file (a hand edit, a disk fault) stopped every later cdr forget with an
+    unexpected error (exit 1) that named no file."""
+    layout = Layout(tmp_path / "wh")
+    layout.privacy.mkdir(parents=True)
+    layout.pending_erasure.write_text(text, encoding="utf-8")
+    with pytest.raises(WarehouseDamaged, match=r"erasure\.pending"):
+        load_pending(layout)
