@@ -44,7 +44,11 @@ DUPLICATE_SAMPLE_ROWS = 10_000
 
 
 def connect(temp_dir: Path) -> duckdb.DuckDBPyConnection:
-    return bounded_duckdb(temp_dir, MEMORY_LIMIT)
+    """The validation's DuckDB, in UTC: a TIMESTAMP without a zone (another writer's) is then
+    read as UTC, as the tables' times are, not in the machine's zone (a row's partition)."""
+    con = bounded_duckdb(temp_dir, MEMORY_LIMIT)
+    con.execute("SET TimeZone = 'UTC'")
+    return con
 
 
 def available_columns(files: list[Path]) -> set[str]:

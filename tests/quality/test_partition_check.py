@@ -1,0 +1,39 @@
+"""The partition check reads each row's day in UTC, whatever the machine's time zone."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from cdr_pipeline.quality.batches import connect, row_batches
+from cdr_pipeline.quality.suites import build_suites
+
+
+@pytest.mark.parametrize("tz", [None, "UTC"])
+def test_a_leg_in_its_utc_day_passes_on_a_machine_east_of_utc(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tz: str | None
+) -> None:
+    """Another writer's start_time without a zone (a TIMESTAMP, read as UTC as the table's
+    are): on a machine in Asia/Tokyo the check took the day in DuckDB's session zone, the
+    machine's, and a leg of 20:00 UTC on 09-03 in call_date=2026-09-03 read as misplaced
+    in 2026-09-04 (an error-severity failure of a clean row)."""
+    folder = tmp_path / "call_date=2026-09-03"
+    folder.mkdir()
+    start = pa.array([datetime(2026, 9, 3, 20, 0)], pa.timestamp("us", tz=tz))
+    pq.write_table(pa.table({"report_id": ["r1"], "start_time": start}), folder / "p.parquet")
+    monkeypatch.setenv("TZ", "Asia/Tokyo")
+    time.tzset()
+    try:
+        con = connect(tmp_path / "tmp")
+        suite = build_suites()["call_legs"]
+        frames = list(row_batches(con, suite, [folder / "p.parquet"], 10, None))
+        con.close()
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    assert frames[0]["call_date"].isna().all()
