@@ -90,7 +90,11 @@ def _select(
     out = []
     for name in columns:
         if name in blank_is_null and name in present:
-            out.append(f"NULLIF(trim({alias}.{quote(name)}, {lit(BLANKS)}), '') AS {quote(name)}")
+            # only a value of blanks only is missing: any other is checked as stored (the
+            # views compare it as stored: ' ORIGINATING' is no calling side)
+            column = f"{alias}.{quote(name)}"
+            blank = f"trim({column}, {lit(BLANKS)}) = ''"
+            out.append(f"CASE WHEN {blank} THEN NULL ELSE {column} END AS {quote(name)}")
         elif name in present:
             out.append(f"{alias}.{quote(name)}")
         else:

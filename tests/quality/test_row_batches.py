@@ -1,4 +1,5 @@
-"""The partition check reads each row's day in UTC, whatever the machine's time zone."""
+"""What the row batches hand the checks: a row's partition day in UTC whatever the machine's zone, a
+required text value as stored unless it is blanks only."""
 
 from __future__ import annotations
 
@@ -37,3 +38,21 @@ def test_a_leg_in_its_utc_day_passes_on_a_machine_east_of_utc(
         monkeypatch.undo()
         time.tzset()
     assert frames[0]["call_date"].isna().all()
+
+
+def test_a_required_value_with_blanks_around_it_is_read_as_stored(tmp_path: Path) -> None:
+    """The row batches read a required text column of blanks only as NULL (a7987ee), but
+    trimmed every other value too: a Direction ' ORIGINATING' (another writer's), which the
+    views compare to 'ORIGINATING' as stored and so never take for the calling side, then
+    passed its error-severity set check. Only a value of blanks only becomes NULL."""
+    folder = tmp_path / "call_date=2026-09-03"
+    folder.mkdir()
+    start = pa.array([datetime(2026, 9, 3, 9, 0)] * 2, pa.timestamp("us", tz="UTC"))
+    rows = {"report_id": ["r1", "r2"], "start_time": start, "direction": [" ORIGINATING", " "]}
+    pq.write_table(pa.table(rows), folder / "p.parquet")
+    con = connect(tmp_path / "tmp")
+    suite = build_suites()["call_legs"]
+    frame = next(iter(row_batches(con, suite, [folder / "p.parquet"], 10, None)))
+    con.close()
+    assert frame["direction"][0] == " ORIGINATING"  # fails the set, as stored
+    assert frame["direction"].isna()[1]  # blanks only: missing
