@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 import polars as pl
 
-from cdr_pipeline.config import Settings
+from cdr_pipeline.config import Settings, load_settings
 from cdr_pipeline.errors import ConfigError
 from cdr_pipeline.state.layout import Layout
 from cdr_pipeline.warehouse import connect, resolve_tier
@@ -254,7 +254,10 @@ def open_notebook(
     `department_id`) are empty/None for all. `warehouse` defaults to `find_warehouse()`."""
     checked = parse_month(month)
     folder = Path(warehouse).expanduser().resolve() if warehouse else find_warehouse()
-    settings = Settings(warehouse=folder)
+    # the settings the CLI reads from here (cdr.toml, CDR_*), the folder as found: with the
+    # defaults, a warehouse of its own reporting_timezone or idle_days read as built 'with
+    # other settings' in every notebook
+    settings = load_settings(overrides={"warehouse": folder})
     _require_warehouse(settings, "warehouse=" if warehouse else None)
     # timestamps in UTC whatever the machine's zone; the pseudonymised analyst tier unless
     # CDR_TIER=full (docs/privacy.md)

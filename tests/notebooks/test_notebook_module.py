@@ -240,3 +240,23 @@ def test_a_parameter_in_a_comment_or_a_literal_is_not_bound(demo_wh: Path) -> No
         assert mixed["m"][0] == date(2026, 10, 1)
     finally:
         nb.close()
+
+
+def test_a_notebook_reads_the_settings_the_views_were_built_with(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """open_notebook compared the views' build signature with default settings, not the
+    cdr.toml the CLI reads: every notebook of a warehouse with a setting of its own (a
+    reporting_timezone, idle_days) was told the views were built 'with other settings' and
+    to run cdr build, which changed nothing."""
+    from cdr_pipeline.config import Settings
+    from cdr_pipeline.warehouse import build_warehouse
+
+    wh = tmp_path / "wh"
+    build_warehouse(Settings(warehouse=wh, idle_days=45))  # the views alone are the point
+    (tmp_path / "cdr.toml").write_text("idle_days = 45\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("CDR_CONFIG", raising=False)
+    caplog.set_level("WARNING")
+    open_notebook(warehouse=wh).close()
+    assert not [r for r in caplog.records if "other settings" in r.getMessage()]
