@@ -138,8 +138,9 @@ def _warn_future(start: date, days: int) -> None:
     now = datetime.now(UTC)
     if end > now:
         log.warning(
-            "the set runs to %s, after today (%s UTC): cdr validate fails records dated "
-            "after they were loaded; pick --start and --days that end by today to validate it",
+            "the set runs to %s, today or later (today is %s UTC): cdr validate fails "
+            "records dated after they were loaded; pick --start and --days whose last day is "
+            "before today to validate it",
             f"{end - timedelta(days=1):%Y-%m-%d}",
             f"{now:%Y-%m-%d}",
         )

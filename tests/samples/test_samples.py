@@ -8,7 +8,7 @@ import io
 import json
 import zipfile
 from collections import defaultdict
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -334,5 +334,20 @@ def test_a_set_that_runs_past_today_says_validation_will_fail_it(tmp_path: Path)
         for name, a in (("late", ["--start", f"{start}", "--days", "6"]), ("early", []))
     )
     assert late.exit_code == 0 and early.exit_code == 0, late.output + early.output
-    assert f"the set runs to {start + timedelta(days=5)}, after today" in late.stderr
-    assert "after today" not in early.stderr
+    assert f"the set runs to {start + timedelta(days=5)}, today or later" in late.stderr
+    assert "today or later" not in early.stderr
+
+
+def test_a_set_that_ends_today_is_not_said_to_run_after_it(tmp_path: Path) -> None:
+    """A set whose last day is today holds calls of later today, so it is warned of; the
+    warning read 'the set runs to <today>, after today (<today> UTC) ... end by today'."""
+    from click.testing import CliRunner
+
+    from cdr_pipeline.cli.main import cli
+
+    today = datetime.now(UTC).date()
+    args = ["--start", f"{today - timedelta(days=5)}", "--days", "6", "--rows", "300"]
+    ran = CliRunner().invoke(cli, ["samples", "--out", str(tmp_path / "s"), *args])
+    assert ran.exit_code == 0, ran.output
+    assert f"the set runs to {today}, today or later" in ran.stderr
+    assert "before today" in ran.stderr
