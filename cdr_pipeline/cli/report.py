@@ -143,7 +143,12 @@ def report(
 
         result = restatements(settings, parse_month(month))
         if result.row_count == 0:
-            echo("no restatements: every closed month still holds (or none is closed)", err=True)
+            echo(
+                f"no restatements: {month} is not closed, or it still holds"
+                if month
+                else "no restatements: every closed month still holds (or none is closed)",
+                err=True,
+            )
     else:
         result = run_report(settings, name, month, as_of=as_of, current=current)
     if result.closed_at is not None:
