@@ -300,7 +300,7 @@ def forget(
         result.vacuum = vacuum_tables(settings, command="cdr forget")
         # only now: until cdr.duckdb is rebuilt its kept marts hold the values, and a rerun
         # that found the person nowhere in the tables would say nothing was erased
-        clear_pending(layout)
+        clear_pending(layout, erasure)
         # what the grace period keeps is said, never silently left: an erasure is not
         # complete until these are gone
         result.kept_files = sum(1 for f in result.replaced if f.exists())

@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from cdr_pipeline.errors import WarehouseDamaged
 from cdr_pipeline.state.files import fsync_dir, install_file, temp_name
@@ -35,6 +35,9 @@ class PendingErasure:
     """Kind -> the person's values."""
     resumed: bool = False
     """Read from the file: an erasure killed before its end."""
+    saved_as: str = field(default_factory=lambda: secrets.token_hex(8))
+    """This forget's mark in the file it saves: the file is cleared only while it is still
+    this forget's (`clear_pending`)."""
 
 
 def begin_erasure(
@@ -73,7 +76,10 @@ def load_pending(layout: Layout) -> PendingErasure | None:
 
 def save_pending(layout: Layout, pending: PendingErasure) -> None:
     found = {k: sorted(v) for k, v in sorted(pending.found.items())}
-    text = json.dumps({"key": pending.key.hex(), "found": found}, ensure_ascii=False)
+    text = json.dumps(
+        {"key": pending.key.hex(), "found": found, "saved_as": pending.saved_as},
+        ensure_ascii=False,
+    )
     path = layout.pending_erasure
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = temp_name(path)
@@ -91,6 +97,17 @@ def save_pending(layout: Layout, pending: PendingErasure) -> None:
         raise
 
 
-def clear_pending(layout: Layout) -> None:
-    layout.pending_erasure.unlink(missing_ok=True)
+def clear_pending(layout: Layout, erasure: PendingErasure | None = None) -> None:
+    """Remove the file; with `erasure`, only while the file is the one it saved. A forget
+    clears its file after its build, outside the writer lock: another forget may have
+    taken the lock meanwhile and saved its own (merged) erasure, which must stay until
+    that one ends."""
+    path = layout.pending_erasure
+    if erasure is not None:
+        try:
+            if json.loads(path.read_text(encoding="utf-8")).get("saved_as") != erasure.saved_as:
+                return
+        except (OSError, ValueError, AttributeError):
+            return  # gone, or not this forget's: the next forget reads (or names) it
+    path.unlink(missing_ok=True)
     fsync_dir(layout.privacy)

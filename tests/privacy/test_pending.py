@@ -10,7 +10,13 @@ from pathlib import Path
 import pytest
 
 from cdr_pipeline.errors import WarehouseDamaged
-from cdr_pipeline.privacy.pending import PendingErasure, load_pending, save_pending
+from cdr_pipeline.privacy.pending import (
+    PendingErasure,
+    begin_erasure,
+    clear_pending,
+    load_pending,
+    save_pending,
+)
 from cdr_pipeline.state.layout import Layout
 
 
@@ -36,3 +42,18 @@ def test_a_damaged_pending_erasure_is_named(tmp_path: Path, text: str) -> None:
     layout.pending_erasure.write_text(text, encoding="utf-8")
     with pytest.raises(WarehouseDamaged, match=r"erasure\.pending"):
         load_pending(layout)
+
+
+def test_a_forget_clears_only_the_pending_erasure_it_saved(tmp_path: Path) -> None:
+    """A forget clears its file after its build, outside the writer lock. A second forget
+    that took the lock meanwhile saved its own erasure (merged with the first's): the first
+    must leave that file, or a kill of the second loses its key and values."""
+    layout = Layout(tmp_path)
+    first = begin_erasure(layout, {"user": {"u-1"}}, 16, dry_run=False)
+    second = begin_erasure(layout, {"user": {"u-2"}}, 16, dry_run=False)
+    assert second.key == first.key and second.found == {"user": {"u-1", "u-2"}}
+    clear_pending(layout, first)
+    kept = load_pending(layout)
+    assert kept is not None and kept.found == {"user": {"u-1", "u-2"}}
+    clear_pending(layout, second)
+    assert load_pending(layout) is None
