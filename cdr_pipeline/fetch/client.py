@@ -41,6 +41,7 @@ MAX_RETRY_AFTER_SECONDS = 900.0
 """The longest a 429 may make a run wait (holding the fetch lock); longer ends the run."""
 EMPTY_PAGE_RETRIES = 2
 """Times a next page answering 'No CDRs' is asked again before it ends the window."""
+OFF_API_HINT = "not followed; a proxy (--base-url) must pass pages and Link headers on unchanged"
 MAX_PAGES_PER_WINDOW = 10_000
 """Pages one window may have (a window is at most 12 hours; at the maximum page size that is
 millions of records): past it, next links that never end are a loop, not data."""
@@ -326,6 +327,9 @@ class WebexClient:
                     empty_pages,
                 )
                 return
+            if not self.trusted(response.url):  # read without the token: no Webex data
+                raise FetchError(f"{self.redact.url(url)} was redirected off the API, to "
+                                 f"{self.redact.url(response.url)}", hint=OFF_API_HINT)  # fmt: skip
             self.check(response, f"fetching {endpoint}")
             yield response
             read.add(url)
@@ -343,10 +347,8 @@ class WebexClient:
         to a page already read in the window would page for ever."""
         url = response.next_link()
         if url is not None and not self.trusted(url):
-            raise FetchError(
-                f"the next link of {endpoint} leads off the API, to {self.redact.url(url)}",
-                hint="not followed; a proxy (--base-url) must pass Link headers on unchanged",
-            )
+            raise FetchError(f"the next link of {endpoint} leads off the API, to "
+                             f"{self.redact.url(url)}", hint=OFF_API_HINT)  # fmt: skip
         if url in read:
             raise FetchError(
                 f"the pages of {endpoint} loop: the next link {self.redact.url(url)} was "

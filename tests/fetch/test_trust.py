@@ -113,6 +113,45 @@ def test_a_next_link_to_another_host_is_not_followed(tmp_path: Path, clock: Fake
     assert ids and ids <= {r["Report ID"] for r in records}
 
 
+def test_a_page_redirected_to_another_host_is_not_taken(tmp_path: Path, clock: FakeClock) -> None:
+    """A page the API answers with a redirect off the API (another host or port): followed
+    without the token, that host's answer was saved and loaded as the window's page, and the
+    watermark passed the window, so the records the real page held were never fetched. As a
+    next link off the API, the run now stops there (exit 1) and the watermark stays."""
+    records = make_records(30, NOW - timedelta(hours=20), timedelta(minutes=10))
+    planted = json.dumps({"items": make_records(5, NOW - timedelta(hours=19),
+                                                timedelta(minutes=1), seed="planted")})  # fmt: skip
+
+    def foreign(conn: socket.socket) -> None:
+        body = planted.encode()
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+
+    settings = settings_for(tmp_path)
+    with FakeWebex(TOKEN, records) as server, RawServer(foreign) as other:
+        serve = server.cdrs
+
+        def moved(path: str, query: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
+            if "offset" in query:
+                return 302, {"Location": f"{other.url}{path}?offset={query['offset']}"}, b""
+            return serve(path, query)
+
+        server.cdrs = moved  # type: ignore[method-assign]
+        result = fetch_records(
+            settings,
+            "feed",
+            NOW - timedelta(hours=21),
+            NOW - timedelta(hours=12),
+            client=make_client(server.url, clock),
+            now=NOW,
+        )
+        assert all(b"Authorization" not in r for r in other.requests)
+    assert result.exit_code == 1 and result.error is not None
+    assert "off the API" in result.error.message and TOKEN not in result.error.message
+    assert result.watermark_after is None
+    ids = set(warehouse_ids(settings))
+    assert ids and ids <= {r["Report ID"] for r in records}
+
+
 @pytest.mark.parametrize("prefix", ["Bearer ", "bearer  "])
 def test_a_token_pasted_with_its_bearer_prefix_says_so(
     tmp_path: Path, prefix: str, monkeypatch: pytest.MonkeyPatch
