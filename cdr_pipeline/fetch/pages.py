@@ -3,14 +3,13 @@ for every one of them (the condition for the watermark to pass a window)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
 
 from cdr_pipeline.fetch.client import FetchError
 from cdr_pipeline.fetch.redactor import Redactor
-from cdr_pipeline.fetch.response import Response
+from cdr_pipeline.fetch.response import Response, loads
 from cdr_pipeline.fetch.results import WindowResult
 from cdr_pipeline.fetch.store import clear_window, save_page
 from cdr_pipeline.fetch.windows import parse_time
@@ -46,7 +45,7 @@ def page_items(raw: bytes, redact: Redactor, url: str) -> list[object]:
     """The records of a page, checking that it is a JSON object with an `items` list of
     objects (a list of anything else is no Webex data: saved, it would fail every ingest)."""
     try:
-        data = json.loads(raw.decode("utf-8-sig"))
+        data = loads(raw)
     except (UnicodeDecodeError, ValueError) as exc:
         raise FetchError(
             f"{redact.url(url)}: the answer is not JSON ({redact(str(exc))})",

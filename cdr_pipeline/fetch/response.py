@@ -14,6 +14,15 @@ from pathlib import Path
 from typing import Any
 
 
+def loads(raw: bytes) -> Any:
+    """JSON of an answer. Raises ValueError (or UnicodeDecodeError) for what is not JSON,
+    nesting too deep for Python's parser included: its RecursionError was a crash."""
+    try:
+        return json.loads(raw.decode("utf-8-sig"))
+    except RecursionError:
+        raise ValueError("the JSON nests deeper than a parser can follow") from None
+
+
 @dataclass
 class Response:
     url: str
@@ -28,7 +37,7 @@ class Response:
         return None
 
     def json(self) -> Any:
-        return json.loads(self.body.decode("utf-8-sig"))
+        return loads(self.body)
 
     def message(self) -> str:
         """The API's error message (`message` or `errors[].description`), else the body text."""

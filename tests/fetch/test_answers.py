@@ -40,6 +40,18 @@ def test_people_me_answering_no_usable_json_is_a_fetch_error(body: bytes, clock:
     assert "people/me" in str(info.value)
 
 
+@pytest.mark.parametrize("status", ["200 OK", "404 Not Found"])
+def test_json_nested_too_deep_is_a_fetch_error_not_a_crash(status: str, clock: FakeClock) -> None:
+    """Python's parser gives up on deep nesting with RecursionError, which went past every
+    handler (an answer's JSON and an error's message alike): a crash with a traceback."""
+    deep = b"[" * 200_000 + b"]" * 200_000
+    with RawServer(_answer(status, deep)) as server:  # type: ignore[arg-type]
+        client = make_client(server.url, clock)
+        with pytest.raises(FetchError) as info:
+            client.org_id()
+    assert "people/me" in str(info.value)
+
+
 def test_reports_api_answering_html_is_a_fetch_error(tmp_path: Path, clock: FakeClock) -> None:
     with RawServer(_answer("200 OK", b"<html>proxy</html>")) as server:  # type: ignore[arg-type]
         url = server.url

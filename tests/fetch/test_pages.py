@@ -136,3 +136,27 @@ def test_pages_fetched_before_a_failure_in_their_window_are_loaded_now(
     served = {r["Report ID"] for r in records if r["Report time"] <= fake_iso(window[1])}
     assert len(ids) == len(set(ids)) and set(ids) == served
     assert rerun.watermark_after == window[1] + timedelta(milliseconds=1)
+
+
+def test_a_page_nested_too_deep_is_an_unusable_answer(tmp_path: Path, clock: FakeClock) -> None:
+    """A 400 KB page of nested brackets (a hostile proxy's) crashed the run with Python's
+    RecursionError, a bug's exit with a traceback, leaving the window's earlier page unloaded
+    until a later run. It is an unusable answer naming the URL (exit 1), as other JSON that
+    is not the API's; the page before it loads and the watermark stays."""
+    records = make_records(30, NOW - timedelta(hours=20), timedelta(minutes=10))
+    settings = settings_for(tmp_path)
+    deep = b'{"items": [' + b"[" * 200_000 + b"]" * 200_000 + b"]}"
+    with FakeWebex(TOKEN, records) as server:
+        server.faults.append(Fault("/v1/cdr_feed", 200, deep, after=1))
+        result = fetch_records(
+            settings,
+            "feed",
+            NOW - timedelta(hours=21),
+            NOW - timedelta(hours=12),
+            client=make_client(server.url, clock),
+            now=NOW,
+        )
+    assert result.exit_code == 1 and result.error is not None
+    assert "/v1/cdr_feed" in result.error.message and "not JSON" in result.error.message
+    assert result.watermark_after is None
+    assert len(warehouse(settings)) == 20  # the first page of the window
