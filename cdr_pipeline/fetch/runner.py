@@ -40,6 +40,7 @@ from cdr_pipeline.fetch.windows import (
     span_text,
 )
 from cdr_pipeline.ingest import IngestResult, ingest_paths
+from cdr_pipeline.ingest.limits import Limits
 from cdr_pipeline.state.ledger import Ledger
 from cdr_pipeline.state.lock import writer_lock
 
@@ -313,7 +314,8 @@ def _fetch_window(
         params["locations"] = ",".join(options.locations)
     saved: dict[Path, int] = {}
     try:
-        save_window_pages(client.pages(spec.endpoint, params), client.redact, folder, wr, saved)
+        pages = client.pages(spec.endpoint, params)
+        save_window_pages(pages, client.redact, folder, wr, saved, Limits.of(settings))
     except CdrError:
         # the API failed mid-window: the pages it sent are loaded now, not left on disk
         # for a later run; the window is incomplete, so the watermark stays before it

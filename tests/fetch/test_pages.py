@@ -4,11 +4,12 @@ window only when the ingest ledger accounts for every record of it."""
 from __future__ import annotations
 
 import gzip
-from datetime import timedelta
+import tracemalloc
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from cdr_pipeline.fetch import fetch_records
-from cdr_pipeline.fetch.pages import unaccounted
+from cdr_pipeline.fetch.pages import page_records, unaccounted
 from cdr_pipeline.ingest.results import FileResult, IngestResult
 from tests.fetch.conftest import NOW, TOKEN, FakeClock, make_client, settings_for, warehouse
 from tests.fetch.fakewebex import FakeWebex, Fault, make_records
@@ -160,3 +161,23 @@ def test_a_page_nested_too_deep_is_an_unusable_answer(tmp_path: Path, clock: Fak
     assert "/v1/cdr_feed" in result.error.message and "not JSON" in result.error.message
     assert result.watermark_after is None
     assert len(warehouse(settings)) == 20  # the first page of the window
+
+
+def test_a_page_of_tiny_items_is_read_in_bounded_memory(clock: FakeClock) -> None:
+    """A page is held up to 256 MiB, but parsed whole a page of `{}` items took 25 times its
+    size (a 64 MiB page: 1.7 GB; one at the limit, over 6 GB). It is read streamed now."""
+    n = 200_000
+    page = b'{"items": [' + b"{}," * n + b'{"Report time": "2026-10-30T01:02:03.004Z"}]}'
+    with FakeWebex(TOKEN) as server:
+        server.faults.append(Fault("/v1/cdr_feed", 200, page))
+        client = make_client(server.url, clock)
+        window = {"startTime": "2026-10-30T00:00:00.000Z", "endTime": "2026-10-30T06:00:00.000Z"}
+        (response,) = client.pages("cdr_feed", window)
+    tracemalloc.start()
+    try:
+        records, latest = page_records(response.body, client.redact, response.url)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert (records, latest) == (n + 1, datetime(2026, 10, 30, 1, 2, 3, 4000, tzinfo=UTC))
+    assert peak < 4 * 1024**2, peak  # parsed whole: 15 MB
