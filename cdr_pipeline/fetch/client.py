@@ -41,7 +41,6 @@ MAX_RETRY_AFTER_SECONDS = 900.0
 """The longest a 429 may make a run wait (holding the fetch lock); longer ends the run."""
 EMPTY_PAGE_RETRIES = 2
 """Times a next page answering 'No CDRs' is asked again before it ends the window."""
-OFF_API_HINT = "not followed; a proxy (--base-url) must pass pages and Link headers on unchanged"
 MAX_PAGES_PER_WINDOW = 10_000
 """Pages one window may have (a window is at most 12 hours; at the maximum page size that is
 millions of records): past it, next links that never end are a loop, not data."""
@@ -212,9 +211,10 @@ class WebexClient:
                 continue
             if status in (301, 302, 303, 307, 308) and response.header("Location"):
                 hops += 1
-                if hops > 5:
-                    raise FetchError(f"{shown}: too many redirects")
                 url = urllib.parse.urljoin(url, response.header("Location") or "")
+                if hops > 5 or (sink is None and not self.trusted(url)):
+                    message, hint = answers.redirect_refusal(shown, self.redact.url(url), hops)
+                    raise FetchError(message, hint=hint)
                 continue
             return response
 
@@ -327,9 +327,6 @@ class WebexClient:
                     empty_pages,
                 )
                 return
-            if not self.trusted(response.url):  # read without the token: no Webex data
-                raise FetchError(f"{self.redact.url(url)} was redirected off the API, to "
-                                 f"{self.redact.url(response.url)}", hint=OFF_API_HINT)  # fmt: skip
             self.check(response, f"fetching {endpoint}")
             yield response
             read.add(url)
@@ -348,7 +345,7 @@ class WebexClient:
         url = response.next_link()
         if url is not None and not self.trusted(url):
             raise FetchError(f"the next link of {endpoint} leads off the API, to "
-                             f"{self.redact.url(url)}", hint=OFF_API_HINT)  # fmt: skip
+                             f"{self.redact.url(url)}", hint=answers.OFF_API_HINT)  # fmt: skip
         if url in read:
             raise FetchError(
                 f"the pages of {endpoint} loop: the next link {self.redact.url(url)} was "

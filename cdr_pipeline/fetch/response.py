@@ -158,3 +158,14 @@ def html_page(path: Path, content_type: str | None) -> bool:
     with open(path, "rb") as f:
         head = f.read(512).removeprefix(b"\xef\xbb\xbf").lstrip().lower()
     return head.startswith((b"<!doctype html", b"<html", b"<?xml", b"<head", b"<body"))
+
+
+OFF_API_HINT = "not followed; a proxy (--base-url) must pass pages and Link headers on unchanged"
+
+
+def redirect_refusal(shown: str, target: str, hops: int) -> tuple[str, str | None]:
+    """(message, hint) for too many redirects, or one off the API (a report's storage link
+    aside): followed without the token, what the other host answers is no Webex data."""
+    if hops > 5:
+        return f"{shown}: too many redirects", None
+    return f"{shown} redirects off the API, to {target}", OFF_API_HINT

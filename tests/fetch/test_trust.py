@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from cdr_pipeline.cli.main import cli
-from cdr_pipeline.fetch import WebexClient, fetch_records
+from cdr_pipeline.fetch import FetchError, WebexClient, fetch_records
 from tests.fetch.conftest import NOW, TOKEN, FakeClock, make_client, settings_for, warehouse_ids
 from tests.fetch.fakewebex import FakeWebex, make_records
 from tests.fetch.rawserver import RawServer
@@ -150,6 +150,27 @@ def test_a_page_redirected_to_another_host_is_not_taken(tmp_path: Path, clock: F
     assert result.watermark_after is None
     ids = set(warehouse_ids(settings))
     assert ids and ids <= {r["Report ID"] for r in records}
+
+
+def test_the_org_lookup_redirected_to_another_host_is_not_taken(clock: FakeClock) -> None:
+    """people/me answered by a redirect off the API: the other host's answer, read without
+    the token, named the org whose watermark and saved pages the run then used."""
+
+    def foreign(conn: socket.socket) -> None:
+        body = b'{"id": "me", "orgId": "planted-org"}'
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+
+    with RawServer(foreign) as other:
+        moved = f"HTTP/1.1 302 Found\r\nLocation: {other.url}/v1/people/me\r\n"
+
+        def redirect(conn: socket.socket) -> None:
+            conn.sendall(moved.encode() + b"Content-Length: 0\r\n\r\n")
+
+        with RawServer(redirect) as server:
+            client = make_client(server.url, clock)
+            with pytest.raises(FetchError, match="off the API") as info:
+                client.org_id()
+    assert TOKEN not in str(info.value)
 
 
 @pytest.mark.parametrize("prefix", ["Bearer ", "bearer  "])
