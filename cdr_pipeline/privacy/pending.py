@@ -18,12 +18,11 @@ as the pseudonym maps beside it do; it is written 0600 whatever `file_mode` says
 from __future__ import annotations
 
 import json
-import os
 import secrets
 from dataclasses import dataclass, field
 
 from cdr_pipeline.errors import WarehouseDamaged
-from cdr_pipeline.state.files import fsync_dir, install_file, temp_name
+from cdr_pipeline.state.files import atomic_write_private, fsync_dir
 from cdr_pipeline.state.layout import Layout
 
 
@@ -80,21 +79,9 @@ def save_pending(layout: Layout, pending: PendingErasure) -> None:
         {"key": pending.key.hex(), "found": found, "saved_as": pending.saved_as},
         ensure_ascii=False,
     )
-    path = layout.pending_erasure
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temp_name(path)
     # owner-only from the start, whatever file_mode says, as the pseudonym key: it holds a
-    # key and raw values (install_file fsyncs it before the rename)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        try:
-            os.write(fd, text.encode())
-        finally:
-            os.close(fd)
-        install_file(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    # key and raw values
+    atomic_write_private(text.encode(), layout.pending_erasure)
 
 
 def clear_pending(layout: Layout, erasure: PendingErasure | None = None) -> None:

@@ -74,6 +74,20 @@ def atomic_write_bytes(data: bytes, path: Path) -> None:
         raise
 
 
+def atomic_write_private(data: bytes, path: Path) -> None:
+    """`atomic_write_bytes`, the file owner-only (0600) from its creation whatever the umask
+    or `file_mode` says, never readable by others for a moment: for keys and raw values."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temp_name(path)
+    try:
+        with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as fh:
+            fh.write(data)
+        install_file(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
 def atomic_write_table(table: pa.Table, path: Path) -> None:
     """Write Parquet to a hidden temp file beside `path`, then install it (on failure as
     `atomic_write_bytes`)."""

@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import itertools
-import os
 import secrets
 import time
 from collections.abc import Sequence
@@ -22,7 +21,7 @@ from pathlib import Path
 import phonenumbers
 
 from cdr_pipeline.errors import ConfigError
-from cdr_pipeline.state.files import fsync_dir, temp_name
+from cdr_pipeline.state.files import atomic_write_private, fsync_dir
 from cdr_pipeline.state.layout import Layout
 from cdr_pipeline.text import lit, quote
 
@@ -56,16 +55,8 @@ def raw_values_sql(relation: str, columns: Sequence[str], by: str | None = None)
 
 
 def _write_key(path: Path, key: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temp_name(path)
     # created 0600 from the start, so the key is never readable by others, not for a moment
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        os.write(fd, key.hex().encode("ascii") + b"\n")
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
+    atomic_write_private(key.hex().encode("ascii") + b"\n", path)
     fsync_dir(path.parent)
 
 
