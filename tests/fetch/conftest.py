@@ -2,14 +2,14 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import polars as pl
 import pytest
 
 from cdr_pipeline.config import FetchOptions, Settings
-from cdr_pipeline.fetch import RateLimiter, WebexClient
+from cdr_pipeline.fetch import FetchResult, RateLimiter, WebexClient, fetch_records
 
 NOW = datetime(2026, 10, 30, 12, 0, tzinfo=UTC)
 # looks like a Webex bearer token; generated, not real
@@ -77,3 +77,15 @@ def warehouse(settings: Settings) -> pl.DataFrame:
 def no_token_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.delenv("WEBEX_TOKEN", raising=False)
     yield
+
+
+def fetch_window(settings: Settings, url: str, clock: FakeClock) -> FetchResult:
+    """The feed's window of 21 to 12 hours ago, from the API at `url`."""
+    return fetch_records(
+        settings,
+        "feed",
+        NOW - timedelta(hours=21),
+        NOW - timedelta(hours=12),
+        client=make_client(url, clock),
+        now=NOW,
+    )

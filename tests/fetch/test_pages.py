@@ -11,7 +11,15 @@ from pathlib import Path
 from cdr_pipeline.fetch import fetch_records
 from cdr_pipeline.fetch.pages import page_records, unaccounted
 from cdr_pipeline.ingest.results import FileResult, IngestResult
-from tests.fetch.conftest import NOW, TOKEN, FakeClock, make_client, settings_for, warehouse
+from tests.fetch.conftest import (
+    NOW,
+    TOKEN,
+    FakeClock,
+    fetch_window,
+    make_client,
+    settings_for,
+    warehouse,
+)
 from tests.fetch.fakewebex import FakeWebex, Fault, make_records
 from tests.fetch.fakewebex import iso as fake_iso
 
@@ -149,14 +157,7 @@ def test_a_page_nested_too_deep_is_an_unusable_answer(tmp_path: Path, clock: Fak
     deep = b'{"items": [' + b"[" * 200_000 + b"]" * 200_000 + b"]}"
     with FakeWebex(TOKEN, records) as server:
         server.faults.append(Fault("/v1/cdr_feed", 200, deep, after=1))
-        result = fetch_records(
-            settings,
-            "feed",
-            NOW - timedelta(hours=21),
-            NOW - timedelta(hours=12),
-            client=make_client(server.url, clock),
-            now=NOW,
-        )
+        result = fetch_window(settings, server.url, clock)
     assert result.exit_code == 1 and result.error is not None
     assert "/v1/cdr_feed" in result.error.message and "not JSON" in result.error.message
     assert result.watermark_after is None

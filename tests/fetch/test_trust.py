@@ -12,8 +12,16 @@ import pytest
 from click.testing import CliRunner
 
 from cdr_pipeline.cli.main import cli
-from cdr_pipeline.fetch import FetchError, WebexClient, fetch_records
-from tests.fetch.conftest import NOW, TOKEN, FakeClock, make_client, settings_for, warehouse_ids
+from cdr_pipeline.fetch import FetchError, WebexClient
+from tests.fetch.conftest import (
+    NOW,
+    TOKEN,
+    FakeClock,
+    fetch_window,
+    make_client,
+    settings_for,
+    warehouse_ids,
+)
 from tests.fetch.fakewebex import FakeWebex, make_records
 from tests.fetch.rawserver import RawServer
 
@@ -72,12 +80,8 @@ def test_the_token_goes_to_the_configured_origin_only_not_another_port() -> None
     assert not client.trusted("https://user@analytics.webexapis.com/v1/cdr_feed")
 
 
-def test_a_next_link_to_another_host_is_not_followed(tmp_path: Path, clock: FakeClock) -> None:
-    """A page whose next link leads off the API (another host or port): the token must not
-    go there, and what that host answers without it is no Webex data either. It was read
-    without the token and its records loaded as calls; now the run stops there (exit 1),
-    the watermark stays, and the window is asked again by the next run."""
-    records = make_records(30, NOW - timedelta(hours=20), timedelta(minutes=10))
+def _planted_host() -> RawServer:
+    """Another host, answering any request with a page of 5 planted records."""
     planted = json.dumps({"items": make_records(5, NOW - timedelta(hours=19),
                                                 timedelta(minutes=1), seed="planted")})  # fmt: skip
 
@@ -85,8 +89,17 @@ def test_a_next_link_to_another_host_is_not_followed(tmp_path: Path, clock: Fake
         body = planted.encode()
         conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
 
+    return RawServer(foreign)
+
+
+def test_a_next_link_to_another_host_is_not_followed(tmp_path: Path, clock: FakeClock) -> None:
+    """A page whose next link leads off the API (another host or port): the token must not
+    go there, and what that host answers without it is no Webex data either. It was read
+    without the token and its records loaded as calls; now the run stops there (exit 1),
+    the watermark stays, and the window is asked again by the next run."""
+    records = make_records(30, NOW - timedelta(hours=20), timedelta(minutes=10))
     settings = settings_for(tmp_path)
-    with FakeWebex(TOKEN, records) as server, RawServer(foreign) as other:
+    with FakeWebex(TOKEN, records) as server, _planted_host() as other:
         serve = server.cdrs
 
         def leading_away(path: str, query: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
@@ -96,14 +109,7 @@ def test_a_next_link_to_another_host_is_not_followed(tmp_path: Path, clock: Fake
             return status, headers, body
 
         server.cdrs = leading_away  # type: ignore[method-assign]
-        result = fetch_records(
-            settings,
-            "feed",
-            NOW - timedelta(hours=21),
-            NOW - timedelta(hours=12),
-            client=make_client(server.url, clock),
-            now=NOW,
-        )
+        result = fetch_window(settings, server.url, clock)
         assert other.requests == []
     assert result.exit_code == 1 and result.error is not None
     assert "leads off the API" in result.error.message and TOKEN not in result.error.message
@@ -119,15 +125,8 @@ def test_a_page_redirected_to_another_host_is_not_taken(tmp_path: Path, clock: F
     watermark passed the window, so the records the real page held were never fetched. As a
     next link off the API, the run now stops there (exit 1) and the watermark stays."""
     records = make_records(30, NOW - timedelta(hours=20), timedelta(minutes=10))
-    planted = json.dumps({"items": make_records(5, NOW - timedelta(hours=19),
-                                                timedelta(minutes=1), seed="planted")})  # fmt: skip
-
-    def foreign(conn: socket.socket) -> None:
-        body = planted.encode()
-        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
-
     settings = settings_for(tmp_path)
-    with FakeWebex(TOKEN, records) as server, RawServer(foreign) as other:
+    with FakeWebex(TOKEN, records) as server, _planted_host() as other:
         serve = server.cdrs
 
         def moved(path: str, query: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
@@ -136,14 +135,7 @@ def test_a_page_redirected_to_another_host_is_not_taken(tmp_path: Path, clock: F
             return serve(path, query)
 
         server.cdrs = moved  # type: ignore[method-assign]
-        result = fetch_records(
-            settings,
-            "feed",
-            NOW - timedelta(hours=21),
-            NOW - timedelta(hours=12),
-            client=make_client(server.url, clock),
-            now=NOW,
-        )
+        result = fetch_window(settings, server.url, clock)
         assert all(b"Authorization" not in r for r in other.requests)
     assert result.exit_code == 1 and result.error is not None
     assert "off the API" in result.error.message and TOKEN not in result.error.message
@@ -160,7 +152,7 @@ def test_the_org_lookup_redirected_to_another_host_is_not_taken(clock: FakeClock
         body = b'{"id": "me", "orgId": "planted-org"}'
         conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
 
-    with RawServer(foreign) as other:
+    with _planted_host() as other:
         moved = f"HTTP/1.1 302 Found\r\nLocation: {other.url}/v1/people/me\r\n"
 
         def redirect(conn: socket.socket) -> None:
