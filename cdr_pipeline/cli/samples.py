@@ -105,7 +105,7 @@ def samples(
     from cdr_pipeline.samples import generate_samples
 
     assert hasattr(start, "date")
-    _warn_future(start.date(), days)
+    warned = _warn_future(start.date(), days)
     if bulk or (bulk is None and legs > BULK_ROWS):
         _bulk(obj, out, legs, seed, start.date(), days, labels_path, as_json)
         return
@@ -121,6 +121,8 @@ def samples(
             zip_export=not no_zip,
             labels_path=labels_path,
         )
+    if not warned:
+        _warn_future_events(out / "activation_events.csv")
     if _printed_as_json_or_files(res, as_json):
         return
     echo(
@@ -130,7 +132,7 @@ def samples(
     )
 
 
-def _warn_future(start: date, days: int) -> None:
+def _warn_future(start: date, days: int) -> bool:
     """Say so when the set runs past now: its records would be dated after they are
     loaded, which `cdr validate` fails (error severity: call legs, device snapshots and
     events), so a nightly over it would exit 4."""
@@ -143,6 +145,25 @@ def _warn_future(start: date, days: int) -> None:
             "before today to validate it",
             f"{end - timedelta(days=1):%Y-%m-%d}",
             f"{now:%Y-%m-%d}",
+        )
+        return True
+    return False
+
+
+def _warn_future_events(events: Path) -> None:
+    """A device back ONLINE after a flap can be dated days after the set's last day: say so
+    when that is after now, as `_warn_future` says it of the last day."""
+    import csv
+
+    if not events.is_file():
+        return
+    with open(events, newline="", encoding="utf-8") as fh:
+        latest = max((row["event_time"] for row in csv.DictReader(fh)), default="")
+    if latest > f"{datetime.now(UTC):%Y-%m-%dT%H:%M:%S}":
+        log.warning(
+            "the set's activation events run to %s, after now: cdr validate fails records "
+            "dated after they were loaded; pick an earlier --start to validate it",
+            latest[:10],
         )
 
 

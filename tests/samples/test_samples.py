@@ -351,3 +351,25 @@ def test_a_set_that_ends_today_is_not_said_to_run_after_it(tmp_path: Path) -> No
     assert ran.exit_code == 0, ran.output
     assert f"the set runs to {today}, today or later" in ran.stderr
     assert "before today" in ran.stderr
+
+
+def test_a_set_whose_device_events_run_past_today_says_so(tmp_path: Path) -> None:
+    """A device's flap back ONLINE can fall days after the set's last day: a set ending
+    yesterday held activation events of the days after today, which `cdr validate` failed
+    (`ingested_at >= event_time`), without a word from `cdr samples`."""
+    import csv
+
+    from click.testing import CliRunner
+
+    from cdr_pipeline.cli.main import cli
+
+    start = datetime.now(UTC).date() - timedelta(days=30)
+    ran = CliRunner().invoke(
+        cli, ["samples", "--start", f"{start}", "--days", "30", "--out", str(tmp_path / "s")]
+    )
+    assert ran.exit_code == 0, ran.output
+    with open(tmp_path / "s" / "activation_events.csv", newline="") as fh:
+        latest = max(row["event_time"] for row in csv.DictReader(fh))
+    assert latest > datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S")  # the case shown
+    assert f"activation events run to {latest[:10]}" in ran.stderr
+    assert "cdr validate fails" in ran.stderr
