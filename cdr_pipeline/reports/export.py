@@ -100,6 +100,8 @@ MONEY_COLUMNS = frozenset({"idle_cost", "unassigned_cost", "unit_price"})
 PRICE_COLUMNS = frozenset({"unit_price"})
 """Money columns holding a price, which may have more decimals than cents."""
 CENT = Decimal("0.01")
+TOTAL_COLUMNS = frozenset({"closed_total", "current_total", "change"})
+"""Restatement columns holding the total of the row's `measure`: money when it is."""
 
 
 def money_text(value: float | Decimal, column: str) -> Decimal:
@@ -111,6 +113,14 @@ def money_text(value: float | Decimal, column: str) -> Decimal:
         exponent = price.as_tuple().exponent
         return price if isinstance(exponent, int) and exponent <= -2 else price.quantize(CENT)
     return Decimal(f"{value:.6f}").quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def _kind(row: dict[str, Any], column: str) -> str:
+    """The column whose rules show `row[column]`: a restatement's total is of its measure."""
+    measure = row.get("measure")
+    if column in TOTAL_COLUMNS and isinstance(measure, str) and measure in MONEY_COLUMNS:
+        return measure
+    return column
 
 
 def _readable(value: Any, column: str, wide: bool) -> Any:
@@ -133,7 +143,7 @@ def to_text_table(result: ReportResult, wide: bool = False, max_width: int | Non
     columns = result.columns
     if not wide and report is not None and report.compact:
         columns = [c for c in report.compact if c in columns]
-    rows = [[_readable(row[c], c, wide) for c in columns] for row in result.rows()]
+    rows = [[_readable(row[c], _kind(row, c), wide) for c in columns] for row in result.rows()]
     return render.text_table(columns, rows, grouped=False, max_width=max_width) + "\n"
 
 

@@ -284,3 +284,21 @@ def test_summary_in_another_format_is_refused(closed_wh: Settings, fmt: str) -> 
     )
     assert code == 2 and out == "", (code, out[:200])
     assert "--format html" in err
+
+
+def test_restatement_totals_of_a_cost_show_their_cents() -> None:
+    """README: a terminal table shows amounts with their cents. `cdr report restatements`
+    printed a cost measure's totals as 127.5 / 165.0 / 37.5; units stay as they are."""
+    table = pa.table(
+        {
+            "measure": ["unassigned_cost", "entitled_units"],
+            "currency": ["USD", None],
+            "closed_total": [127.5, 30.0],
+            "current_total": [165.0, 33.0],
+            "change": [37.5, 3.0],
+        }
+    )
+    text = to_text_table(ReportResult("restatements", None, table, 0.0), wide=True)
+    cost, units = text.splitlines()[2:4]
+    assert cost.split()[-3:] == ["127.50", "165.00", "37.50"]
+    assert units.split()[-3:] == ["30.0", "33.0", "3.0"]
