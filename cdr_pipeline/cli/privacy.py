@@ -27,13 +27,13 @@ def forget(
     lock_wait_seconds: float | None,
     as_json: bool,
 ) -> None:
-    """Replace one person's personal fields by tokens (one per value, so counts and joins
-    hold, keyed by a one-time key nobody keeps) in every table (one Delta
-    commit per table), saved API page, reject, ledger record and report output, record the
-    erasure in the ledger (counts only), rebuild the views and vacuum. The replaced data
-    files are deleted by `cdr vacuum` once `vacuum_grace_hours` have passed (the nightly
-    runs it). Name the person by exactly one of --user, --number, --email; their other
-    values (name, numbers, e-mail, device MACs) are found from the records.
+    """Replace one person's personal fields by tokens (one per value, so counts and joins hold,
+    keyed by a one-time key kept only until the erasure ends, so that a rerun of a stopped one
+    finishes it) in every table (one Delta commit per table), saved API page, reject, ledger
+    record and report output, record the erasure in the ledger (counts only), rebuild the views
+    and vacuum. The replaced data files are deleted by `cdr vacuum` once `vacuum_grace_hours`
+    have passed (the nightly runs it). Name the person by exactly one of --user, --number,
+    --email; their other values (name, numbers, e-mail, device MACs) are found from the records.
 
     The selector is compared ignoring case and, for a number, spaces, brackets, dots,
     dashes and '+'. Exits 2 when no or several selectors are given, 3 when nothing in the
