@@ -99,6 +99,8 @@ MONEY_COLUMNS = frozenset({"idle_cost", "unassigned_cost", "unit_price"})
 """Columns holding an amount in the row's `currency`."""
 PRICE_COLUMNS = frozenset({"unit_price"})
 """Money columns holding a price, which may have more decimals than cents."""
+AMOUNT_COLUMNS = MONEY_COLUMNS - PRICE_COLUMNS
+"""Money columns holding an amount (a cost), which add up within a currency."""
 CENT = Decimal("0.01")
 TOTAL_COLUMNS = frozenset({"closed_total", "current_total", "change"})
 """Restatement columns holding the total of the row's `measure`: money when it is."""

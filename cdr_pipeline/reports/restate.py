@@ -29,6 +29,7 @@ import duckdb
 import pyarrow as pa
 
 from cdr_pipeline.config import Settings
+from cdr_pipeline.reports.export import AMOUNT_COLUMNS
 from cdr_pipeline.reports.figures import org_peak
 from cdr_pipeline.reports.frozen import (
     FINANCE_REPORTS,
@@ -67,8 +68,6 @@ SCHEMA = pa.schema(
 )
 
 
-MONEY_COLUMNS = frozenset({"idle_cost", "unassigned_cost"})
-"""Amounts in the row's `currency`: totalled per currency."""
 NOT_TOTALLED = frozenset({"unit_price", "covered_days"})
 """Numeric columns whose total means nothing: a price per licence, and the month's covered
 days (the same on every row)."""
@@ -117,7 +116,7 @@ def compare_tables(
                 or pa.types.is_floating(frozen.schema.field(c).type)
             )
         ]
-        money = [c for c in numeric if c in MONEY_COLUMNS] if "currency" in common else []
+        money = [c for c in numeric if c in AMOUNT_COLUMNS] if "currency" in common else []
         measures: list[Measure] = []
         # one query per table and grouping: money per currency, the other columns whole
         for columns, by in (([c for c in numeric if c not in money], "null"), (money, "currency")):
