@@ -107,7 +107,7 @@ def samples(
     assert hasattr(start, "date")
     warned = _warn_future(start.date(), days)
     if bulk or (bulk is None and legs > BULK_ROWS):
-        _bulk(obj, out, legs, seed, start.date(), days, labels_path, as_json)
+        _bulk(obj, out, legs, seed, start.date(), days, labels_path, as_json, warned)
         return
     if days < 6:
         raise click.BadParameter("the small set needs at least 6 days", param_hint="--days")
@@ -122,7 +122,7 @@ def samples(
             labels_path=labels_path,
         )
     if not warned:
-        _warn_future_events(out / "activation_events.csv")
+        _warn_future_events(res.last_event_time)
     if _printed_as_json_or_files(res, as_json):
         return
     echo(
@@ -150,15 +150,9 @@ def _warn_future(start: date, days: int) -> bool:
     return False
 
 
-def _warn_future_events(events: Path) -> None:
+def _warn_future_events(latest: str) -> None:
     """A device back ONLINE after a flap can be dated days after the set's last day: say so
     when that is after now, as `_warn_future` says it of the last day."""
-    import csv
-
-    if not events.is_file():
-        return
-    with open(events, newline="", encoding="utf-8") as fh:
-        latest = max((row["event_time"] for row in csv.DictReader(fh)), default="")
     if latest > f"{datetime.now(UTC):%Y-%m-%dT%H:%M:%S}":
         log.warning(
             "the set's activation events run to %s, after now: cdr validate fails records "
@@ -176,6 +170,7 @@ def _bulk(
     days: int,
     labels_path: Path | None,
     as_json: bool = False,
+    warned: bool = False,
 ) -> None:
     from cdr_pipeline.ingest import ProgressEvent
     from cdr_pipeline.samples import GenerationProgress, generate_scale_samples
@@ -198,6 +193,8 @@ def _bulk(
             progress=report,
         )
     seconds = time.monotonic() - t0
+    if not warned:
+        _warn_future_events(res.last_event_time)
     if _printed_as_json_or_files(res, as_json):
         return
     echo(

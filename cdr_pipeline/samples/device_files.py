@@ -133,6 +133,13 @@ def snapshot_rows(
     return rows
 
 
+def last_event_time(events: list[list[str]]) -> str:
+    """The latest `event_time` of `events` (ISO text, UTC; "" for none): a device back
+    ONLINE after a flap can be dated days after the set's last day."""
+    at = EVENT_HEADER.index("event_time")
+    return max((row[at] for row in events), default="")
+
+
 def event_rows(
     devices: list[Device], world: World, seed: int, anomalies: list[Anomaly]
 ) -> list[list[str]]:

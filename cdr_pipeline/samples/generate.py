@@ -40,6 +40,8 @@ class SamplesResult:
     """anomaly type -> labelled count (see the labels file)."""
     labels: Path | None = None
     """The anomaly labels (JSON), written beside the inputs, not among them."""
+    last_event_time: str = ""
+    """The latest activation event's time (ISO, UTC; `device_files.last_event_time`)."""
 
 
 def _is_go(leg: Leg) -> bool:
@@ -103,7 +105,7 @@ def generate_samples(
     rng = random.Random(f"exports:{seed}")
     split = _Split.of(all_legs, rng, t0, days, json_export)
     files = _write_call_files(out_dir, split, rng, start, t0, days, zip_export, json_export)
-    snaps, events, n_entitlements = _write_device_files(
+    snaps, events, n_entitlements, last_event = _write_device_files(
         out_dir, files, devices, world, anomalies, t0, start, days, seed
     )
     labels = _labels(seed, start, days, anomalies, split.updated)
@@ -124,6 +126,7 @@ def generate_samples(
         activation_events=events,
         entitlement_rows=n_entitlements,
         anomalies=_anomaly_counts(anomalies),
+        last_event_time=last_event,
     )
     log.info(
         "samples: %d legs (%d Webex Go), %d devices, %d updated records -> %s",
@@ -247,9 +250,10 @@ def _write_device_files(
     start: date,
     days: int,
     seed: int,
-) -> tuple[int, int, int]:
+) -> tuple[int, int, int, str]:
     """Snapshots, activation events, entitlements, an amendment and the org directory;
-    appends them to `files` and returns the row counts (snapshots, events, entitlements)."""
+    appends them to `files` and returns the row counts (snapshots, events, entitlements)
+    and the latest event's time."""
     snaps = dfiles.snapshot_rows(devices, t0, days, seed, anomalies)
     events = dfiles.event_rows(devices, world, seed, anomalies)
     base, amend = dfiles.entitlement_rows(world, start, days)
@@ -268,7 +272,7 @@ def _write_device_files(
     for name, header, rows in device_outputs:
         writer.write_plain_csv(out_dir / name, header, rows, bom=False)
         files.append(out_dir / name)
-    return len(snaps), len(events), len(base) + len(amend)
+    return len(snaps), len(events), len(base) + len(amend), dfiles.last_event_time(events)
 
 
 def _anomaly_counts(anomalies: list[Anomaly]) -> dict[str, int]:

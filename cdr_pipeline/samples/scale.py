@@ -56,6 +56,8 @@ class ScaleResult:
     entitlement_rows: int = 0
     anomalies: dict[str, int] = field(default_factory=dict)
     labels: Path | None = None
+    last_event_time: str = ""
+    """The latest activation event's time (ISO, UTC; `device_files.last_event_time`)."""
 
 
 def generate_scale_samples(
@@ -129,6 +131,7 @@ def generate_scale_samples(
         entitlement_rows=counts[2],
         anomalies=dict(sorted(by_type.items())),
         labels=labels,
+        last_event_time=counts[3],
     )
 
 
@@ -173,9 +176,10 @@ def _device_files(
     start: date,
     days: int,
     seed: int,
-) -> tuple[int, int, int]:
+) -> tuple[int, int, int, str]:
     """Snapshots, activation events, entitlements (base and amendment) of the template's
-    world, appended to `files`; returns the row counts (snapshots, events, entitlements)."""
+    world, appended to `files`; returns the row counts (snapshots, events, entitlements)
+    and the latest event's time."""
     world = build_world(seed)
     snaps = dfiles.snapshot_rows(tpl.devices, tpl.t0, days, seed, anomalies)
     events = dfiles.event_rows(tpl.devices, world, seed, anomalies)
@@ -192,4 +196,4 @@ def _device_files(
     for name, header, rows in outputs:
         write_plain_csv(out_dir / name, header, rows, bom=False)
         files.append(out_dir / name)
-    return len(snaps), len(events), len(base) + len(amend)
+    return len(snaps), len(events), len(base) + len(amend), dfiles.last_event_time(events)

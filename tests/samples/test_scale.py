@@ -203,3 +203,16 @@ def test_cli_progress_on_a_terminal_and_quiet(tmp_path: Path) -> None:
         check=True,
     )
     assert "rows/s" not in quiet.stderr
+
+
+def test_the_latest_event_time_is_that_of_the_events_written(
+    scale: tuple[ScaleResult, pl.DataFrame],
+) -> None:
+    """`cdr samples` warns from `last_event_time` when a device's return ONLINE falls after
+    now (the bulk set's events can run days past its last day, as the small set's can)."""
+    res, _ = scale
+    events = next(f for f in res.files if f.name == "activation_events.csv")
+    with events.open(encoding="utf-8", newline="") as fh:
+        written = max(row["event_time"] for row in csv.DictReader(fh))
+    assert res.last_event_time == written
+    assert written > "2026-10-31"  # past the set's last day, the case the warning is for
