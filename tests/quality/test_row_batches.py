@@ -56,3 +56,30 @@ def test_a_required_value_with_blanks_around_it_is_read_as_stored(tmp_path: Path
     con.close()
     assert frame["direction"][0] == " ORIGINATING"  # fails the set, as stored
     assert frame["direction"].isna()[1]  # blanks only: missing
+
+
+def test_a_value_blank_to_the_ingest_is_blank_to_the_checks(tmp_path: Path) -> None:
+    """The ingest quarantines a required text value that polars' `strip_chars()` makes empty
+    (Unicode White_Space); the row batches read only spaces, tabs, line ends and no-break
+    spaces as blank, so another writer's Direction of an ideographic or em space reached the
+    set check as a value instead of a missing one. Both now call the same values blank."""
+    import polars as pl
+
+    candidates = [chr(c) for c in range(0x3001) if chr(c).isspace()] + ["\u200b", "\ufeff"]
+    blank_to_ingest = pl.Series(candidates).str.strip_chars().eq("").to_list()
+    folder = tmp_path / "call_date=2026-09-03"
+    folder.mkdir()
+    start = pa.array([datetime(2026, 9, 3, 9, 0)] * len(candidates), pa.timestamp("us", tz="UTC"))
+    rows = {
+        "report_id": [f"r{i}" for i in range(len(candidates))],
+        "start_time": start,
+        "direction": [f"{c}{c}" for c in candidates],
+    }
+    pq.write_table(pa.table(rows), folder / "p.parquet")
+    con = connect(tmp_path / "tmp")
+    suite = build_suites()["call_legs"]
+    frame = next(iter(row_batches(con, suite, [folder / "p.parquet"], 100, None)))
+    con.close()
+    blank_to_checks = frame["direction"].isna().tolist()
+    assert sum(blank_to_ingest) > 20
+    assert blank_to_checks == blank_to_ingest
