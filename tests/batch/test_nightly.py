@@ -15,6 +15,7 @@ from cdr_pipeline.batch import run_nightly
 from cdr_pipeline.cli.main import cli
 from cdr_pipeline.config import FetchOptions, Settings
 from cdr_pipeline.ingest.vacuum import vacuum_tables
+from cdr_pipeline.privacy.pending import PendingErasure, clear_pending, save_pending
 from cdr_pipeline.reports.standard import report_months
 from cdr_pipeline.state.layout import Layout
 from cdr_pipeline.state.ledger import Ledger
@@ -96,11 +97,28 @@ def test_second_run_with_nothing_new_changes_nothing(first_run) -> None:  # type
     again = run_nightly(settings, inbox, run_date=RUN_DATE)
     assert again.exit_code == 0
     assert again.stage("ingest").summary == "nothing new in the inbox"  # type: ignore[union-attr]
+    assert again.stage("erasure") is None  # only while a forget has not finished
     assert again.new_files == [] and len(again.inbox) == len(list(inbox.iterdir()))
     after = tables(settings.warehouse)
     assert len(before) == 5 and all(df.height for df in before.values())  # something to compare
     assert before.keys() == after.keys()
     assert all(before[k].equals(after[k]) for k in before)
+
+
+def test_a_nightly_says_an_erasure_has_not_finished(first_run) -> None:  # type: ignore[no-untyped-def]
+    """A cdr forget stopped before its end (a kill, a full disk at its build) left its
+    pending file, and the person's values in cdr.duckdb and replaced files, until someone
+    ran that forget again; no nightly said so. Each night now does, until it is finished."""
+    settings, inbox, _, _ = first_run
+    save_pending(settings.layout, PendingErasure(b"k" * 32, {"user": {"u-erased"}}))
+    try:
+        again = run_nightly(settings, inbox, run_date=RUN_DATE)
+    finally:
+        clear_pending(settings.layout)
+    stage = again.stage("erasure")
+    assert again.exit_code == 0 and stage is not None, again.stages
+    assert "has not finished" in stage.summary and "cdr forget again" in stage.summary
+    assert "u-erased" not in stage.summary  # the person's values stay in the file
 
 
 def test_report_months() -> None:
