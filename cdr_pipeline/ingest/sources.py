@@ -149,6 +149,19 @@ def _compressed(head: bytes) -> tuple[str, str] | None:
     return None
 
 
+def _utf16_hint(head: bytes) -> str:
+    """What to do with a UTF-16 file: a CSV is exported again; JSON (an API answer saved by
+    Windows PowerShell 5.1, whose `>` and `Out-File` write UTF-16) is saved again as UTF-8."""
+    start = head if head[:2] in UTF16_BOMS else head.removeprefix(UTF8_BOM).lstrip()
+    text = start.decode("utf-16", "ignore")  # its byte-order mark tells the byte order
+    if text.lstrip()[:1] in ("{", "["):
+        return (
+            "save the JSON as UTF-8 and load that (PowerShell: Out-File -Encoding utf8, "
+            "or Invoke-RestMethod -OutFile)"
+        )
+    return "export the report as UTF-8 CSV (Control Hub's default) and load that"
+
+
 def _detect_format(head: bytes, name: str, inside: str = "") -> str:
     """CSV or JSON from a stream's first bytes. Compressed data that is not unpacked (bzip2,
     xz...; or any inside `inside`, what was already unpacked: "a ZIP", "a gzip stream")
@@ -175,11 +188,7 @@ def _detect_format(head: bytes, name: str, inside: str = "") -> str:
         )
     text = head.removeprefix(UTF8_BOM).lstrip()
     if text[:2] in UTF16_BOMS or head[:2] in UTF16_BOMS:
-        raise InputError(
-            "file is UTF-16 encoded",
-            path=name,
-            hint="export the report as UTF-8 CSV (Control Hub's default) and load that",
-        )
+        raise InputError("file is UTF-16 encoded", path=name, hint=_utf16_hint(head))
     if text[:1] in (b"{", b"["):
         return JSON
     return CSV

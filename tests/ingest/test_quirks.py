@@ -471,3 +471,26 @@ def test_a_blank_required_text_value_is_missing(wh: Path, tmp_path: Path) -> Non
         "Correlation ID: required value is missing",
         "Direction: required value is missing",
     ]
+
+
+def test_utf16_json_is_told_to_be_saved_as_utf8_not_exported_as_csv(tmp_path: Path) -> None:
+    """Windows PowerShell 5.1 saves an API answer (`... | ConvertTo-Json > page.json`) as
+    UTF-16: the hint is about saving that JSON as UTF-8, not about a CSV export."""
+    from cdr_pipeline.errors import InputError
+    from cdr_pipeline.ingest.sources import sources_of
+
+    page = json.dumps({"items": [{"Report ID": "r1", "Direction": "ORIGINATING"}]}, indent=4)
+    # little-endian with its byte-order mark (PowerShell's), and big-endian
+    for label, data in (
+        ("le", page.encode("utf-16")),
+        ("be", ("\ufeff" + page).encode("utf-16-be")),
+    ):
+        src = tmp_path / f"page-{label}.json"
+        src.write_bytes(data)
+        with pytest.raises(InputError, match="UTF-16") as caught:
+            sources_of(src)
+        assert "save the JSON as UTF-8" in (caught.value.hint or "")
+    csv_src = fixture("utf16.csv")
+    with pytest.raises(InputError) as caught:
+        sources_of(csv_src)
+    assert "UTF-8 CSV" in (caught.value.hint or "")
