@@ -130,7 +130,7 @@ def _ingest(
                     run_id,
                     seq,
                     path,
-                    base_seq + seq,
+                    base_seq + seq * settings.max_zip_members,  # room for its members
                     kind,
                     source_kind,
                     progress,

@@ -339,7 +339,7 @@ class SourceStage:
                 source_file=source.name,
                 run_id=task.run_id,
                 ingested_at=datetime.now(UTC),
-                load_seq=task.load_seq,
+                load_seq=task.load_seq + max(source.entry, 0),  # a ZIP's members in order
                 max_value_bytes=self.settings.max_value_bytes,
             )
             most = most_bytes(source.container, source.compressed, self.size, limits)

@@ -206,8 +206,8 @@ def lineage_columns(extra: bool = True) -> tuple[Column, ...]:
             INTEGER,
             nullable=False,
             derived=True,
-            doc="Monotonic load order (run start in microseconds * 1e3 + file index); "
-            "breaks ties between versions",
+            doc="Monotonic load order (run start in microseconds * 1e3 + file index * "
+            "`max_zip_members` + ZIP member index); breaks ties between versions",
         ),
     ]
     if extra:

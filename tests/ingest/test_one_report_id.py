@@ -252,3 +252,23 @@ def test_an_unknown_column_without_a_value_is_not_part_of_a_record(
     )
     (f,) = load(wh, na).files
     assert (f.rows_read, f.rows_loaded, f.rows_updated, f.rows_duplicate) == (1, 0, 0, 1)
+
+
+def test_a_later_zip_member_wins_a_tie_of_report_times(wh: Path, tmp_path: Path) -> None:
+    """Members of one ZIP are loads in their order, as separate files are: on a tie of report
+    times the later member's version is kept, whatever line it is on in its member (the
+    members shared one load order, so the line numbers of two files decided)."""
+    import zipfile
+
+    rows = [_leg(i, f"2026-10-01T1{i}:00:00.000Z", "2026-10-01T20:00:00.000Z") for i in (1, 2)]
+    edited = list(rows[1])
+    edited[HEADERS.index("Duration")] = "555"
+    archive = tmp_path / "report"  # as the Reports API serves it: no extension
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("part1.csv", BOM + csv_text(HEADERS, rows).encode())  # leg 2 on line 3
+        zf.writestr("part2.csv", BOM + csv_text(HEADERS, [edited]).encode())  # on line 2
+    first, second = load(wh, archive).files
+    assert (first.rows_loaded, second.rows_loaded, second.rows_duplicate) == (2, 1, 0)
+    got = table(wh, lineage=True).sort("report_id")
+    assert got["duration_seconds"].to_list()[1] == 555
+    assert got["source_file"].to_list()[1].endswith("!part2.csv")
