@@ -260,7 +260,7 @@ class FileLoader:
             f"{self.settings.merge_memory_mb}MiB",
         )
         result.rows_loaded, result.rows_duplicate = counts.loaded, counts.duplicate
-        result.rows_updated = counts.updated
+        result.rows_updated, result.webex_go_rows = counts.updated, counts.webex_go
         result.partitions = sorted(staged.staged)
         if result.rows_read - result.rows_rejected != counts.loaded + counts.duplicate:
             raise ConservationError(

@@ -41,6 +41,8 @@ class MergeCounts:
     redelivered: int = 0
     stale: int = 0
     within_file: int = 0
+    webex_go: int = 0
+    """Webex Go legs among the rows loaded (inserted or updated)."""
 
     @property
     def loaded(self) -> int:
@@ -51,7 +53,7 @@ class MergeCounts:
         return self.redelivered + self.stale + self.within_file
 
     def add(self, other: MergeCounts) -> None:
-        for name in ("inserted", "updated", "redelivered", "stale", "within_file"):
+        for name in ("inserted", "updated", "redelivered", "stale", "within_file", "webex_go"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
@@ -162,6 +164,7 @@ def merge_partition(
             counts.inserted = int(unique)
             if total == unique and not staged_filter and _installable(staged):
                 # a new partition without duplicates: the staged file (zstd) is final as it is
+                counts.webex_go = _webex_go_loaded(con, schema, staged, staged)
                 install_file(staged, target)
                 pending.replace(value, target)
                 faults.after_merge()
@@ -171,9 +174,26 @@ def merge_partition(
         target.unlink()
         pending.replace(value, None)
     else:
+        if staged is not None:
+            counts.webex_go = _webex_go_loaded(con, schema, target, staged)
         pending.replace(value, target)
     faults.after_merge()
     return counts
+
+
+def _webex_go_loaded(
+    con: duckdb.DuckDBPyConnection, schema: TableSchema, written: Path, staged: Path
+) -> int:
+    """Webex Go legs among the rows `staged` put into `written`: those carrying its load
+    order (one per source). A re-sent copy, an older version or a line a later line of the
+    file replaced left another row there."""
+    if "is_webex_go" not in {c.name for c in schema.stored_columns}:
+        return 0
+    seq = f"(SELECT load_seq FROM read_parquet({lit(staged)}) LIMIT 1)"
+    query = (
+        f"SELECT count(*) FROM read_parquet({lit(written)}) WHERE is_webex_go AND load_seq = {seq}"
+    )
+    return int(con.execute(query).fetchall()[0][0])
 
 
 def _read(files: list[Path]) -> str:

@@ -391,8 +391,6 @@ class SourceStage:
             out = normalize(frame, res, schema, ctx, rows, nulls, decimal_comma=comma)
             for idx, reason, detail in out.rejects.iter_rows():
                 quarantine(int(chunk.source_rows[idx]), reason, detail, chunk.raw_text(idx))
-            if "is_webex_go" in out.rows.columns:
-                self.result.webex_go_rows += int(out.rows["is_webex_go"].sum())
             stager.add(out.rows)
         if self.file.progress:
             self.file.progress(

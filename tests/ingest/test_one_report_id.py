@@ -272,3 +272,16 @@ def test_a_later_zip_member_wins_a_tie_of_report_times(wh: Path, tmp_path: Path)
     got = table(wh, lineage=True).sort("report_id")
     assert got["duration_seconds"].to_list()[1] == 555
     assert got["source_file"].to_list()[1].endswith("!part2.csv")
+
+
+def test_the_webex_go_count_is_of_the_legs_loaded(wh: Path, tmp_path: Path) -> None:
+    """`go` (webex_go_rows) sits beside `loaded` in the summary: it counts the Webex Go legs
+    the file loaded, not those it repeated or whose version lost. It counted every Webex Go
+    row read, so a re-sent export of 3 Webex Go legs and 1 new leg said loaded 1, go 3."""
+    go = {"Client type": "SIP", "Sub client type": "Mobile_Network"}
+    legs = [row(i, **go) for i in (1, 2, 3)]
+    # and a Webex Go line that a later line of the same version replaces
+    (first,) = load(wh, _csv(tmp_path / "day.csv", [*legs, row(5, **go), row(5)])).files
+    assert (first.rows_loaded, first.rows_duplicate, first.webex_go_rows) == (4, 1, 3)
+    (again,) = load(wh, _csv(tmp_path / "again.csv", [*legs, row(4)])).files
+    assert (again.rows_loaded, again.rows_duplicate, again.webex_go_rows) == (1, 3, 0)
