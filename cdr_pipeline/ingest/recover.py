@@ -86,6 +86,7 @@ def recover_runs(
             rows_loaded=0,
             rows_duplicate=0,
             rows_updated=0,
+            webex_go_rows=0,
             message=NOT_COMMITTED,
         )
         record = file_record_id(row["run_id"], row["file_seq"], row["source"])

@@ -191,7 +191,14 @@ def _committed_only(results: list[FileResult], committed: set[str]) -> list[File
     for r in results:
         table = SCHEMAS[r.kind].name if r.kind in SCHEMAS else None
         if r.status == "loaded" and table not in committed:
-            r = replace(r, status="interrupted", rows_loaded=0, rows_duplicate=0, rows_updated=0)
+            r = replace(
+                r,
+                status="interrupted",
+                rows_loaded=0,
+                rows_duplicate=0,
+                rows_updated=0,
+                webex_go_rows=0,
+            )
         out.append(r)
     return out
 

@@ -179,4 +179,5 @@ def test_a_run_stopped_before_its_commit_counts_nothing_loaded(tmp_path: Path) -
     assert (run["status"], run["files_loaded"], run["rows_loaded"]) == ("interrupted", 0, 0)
     assert run["rows_read"] >= 3_000  # what was read stays told
     assert ledger.files()["status"].to_list() == ["interrupted"]
+    assert ledger.files()["webex_go_rows"].to_list() == [0]  # none of them loaded either
     assert table(wh).is_empty()
