@@ -29,10 +29,21 @@ import pyarrow.parquet as pq
 from deltalake import DeltaTable
 from deltalake import Schema as DeltaSchema
 from deltalake.exceptions import DeltaError, TableNotFoundError
-from deltalake.transaction import AddAction, CommitProperties, create_table_with_add_actions
+from deltalake.transaction import (
+    AddAction,
+    CommitProperties,
+    PostCommitHookProperties,
+    create_table_with_add_actions,
+)
 
 from cdr_pipeline.errors import InputError, WarehouseDamaged
 
+KEEP_LOG = PostCommitHookProperties(create_checkpoint=True, cleanup_expired_logs=False)
+"""After each commit: a checkpoint every 100 versions (readers start from it), and no log
+entry deleted. delta-rs's default removes the entries older than 30 days before a
+checkpoint, and with them every version they were: `--as-of` such a version or a moment
+then read the table as not existing yet, so a report answered with no calls and exit 0.
+History goes as far back as vacuum keeps the files, as the README says."""
 RUN_ID_KEY = "cdr.run_id"
 """Commit-info key naming the ingest run (or command) that made a commit."""
 UNPARTITIONED = "all"
@@ -281,6 +292,7 @@ def commit(
             mode="error",
             partition_by=partition_by,
             commit_properties=props,
+            post_commithook_properties=KEEP_LOG,
         )
     else:
         # overwrite removes every file of the filtered partitions (all files when the table
@@ -292,7 +304,13 @@ def commit(
             else:
                 mode = "append"
         table.create_write_transaction(
-            actions, mode, schema, partition_by, filters, commit_properties=props
+            actions,
+            mode,
+            schema,
+            partition_by,
+            filters,
+            commit_properties=props,
+            post_commithook_properties=KEEP_LOG,
         )
     final = open_table(root)
     assert final is not None

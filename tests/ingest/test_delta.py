@@ -238,3 +238,30 @@ def test_an_index_write_killed_midway_leaves_no_temp_file_for_good(wh: Path) -> 
     assert load(wh, fixture("quoted_fields.csv")).table_versions == {"call_legs": 2}
     assert not stale.exists()
     assert [p.name.split("-")[0] for p in folder.iterdir()] == ["v2"]
+
+
+def test_commits_never_delete_the_log_entries_of_older_versions(tmp_path: Path) -> None:
+    """delta-rs's post-commit hook deleted the log entries older than the table's log
+    retention (30 days by default) whenever it wrote a checkpoint (every 100 commits):
+    after months of nightly loads `--as-of` a version or moment of those entries read
+    call_legs as not existing yet, and reports answered with no calls and exit 0. The
+    table here checkpoints every 2 commits and keeps its log for no time at all."""
+    import pyarrow as pa
+    from deltalake import Schema as DeltaSchema
+    from deltalake.transaction import create_table_with_add_actions
+
+    from cdr_pipeline.state import tables
+
+    root = tmp_path / "t"
+    schema = pa.schema([("x", pa.int64())])
+    fast = {"delta.checkpointInterval": "2", "delta.logRetentionDuration": "interval 0 seconds"}
+    create_table_with_add_actions(str(root), DeltaSchema.from_arrow(schema), [], configuration=fast)
+    for i in range(4):
+        path = root / f"part-{i}.parquet"
+        pq.write_table(pa.table({"x": [i]}, schema=schema), path)
+        tables.commit(root, schema, None, {tables.UNPARTITIONED: [path]}, [], f"run-{i}")
+    assert any(p.name.endswith(".checkpoint.parquet") for p in (root / "_delta_log").iterdir())
+    assert tables.log_versions(root) == [0, 1, 2, 3, 4]
+    first = tables.commit_time(root, 1)
+    assert first is not None and tables.version_at(root, first) == 1
+    assert DeltaTable(str(root), version=1).to_pyarrow_table()["x"].to_pylist() == [0]
