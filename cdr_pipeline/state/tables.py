@@ -124,7 +124,23 @@ def version_at_time(root: Path, when: datetime) -> int | None:
             best, lo = versions[mid], mid + 1
         else:
             hi = mid - 1
+    if best is None and versions and versions[0] > 0:
+        raise history_gone(root, versions[0])  # not "before the table existed"
     return best
+
+
+def history_gone(root: Path, first: int) -> InputError:
+    """The error for a version older than the log's oldest entry: an earlier cdr, or
+    another Delta writer, let its log cleanup delete the entries (a checkpoint stands for
+    them), so those versions can no longer be read."""
+    stamp = commit_time(root, first)
+    when = f", committed {stamp.isoformat()}" if stamp is not None else ""
+    return InputError(
+        f"{root.name}: its log no longer holds the versions before {first}{when} (their log "
+        "entries were deleted by an earlier cdr or another Delta writer's log cleanup)",
+        hint=f"ask for version {first} or a later one, or a time from then on; cdr runs "
+        "--wide lists the versions",
+    )
 
 
 def log_versions(root: Path) -> list[int]:

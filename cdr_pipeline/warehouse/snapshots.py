@@ -66,6 +66,9 @@ def resolve_time(settings: Settings, as_of: AsOfArg) -> datetime:
     root = settings.layout.table(CALL_LEGS.name)
     when = tables.commit_time(root, value)
     if when is None:
+        kept = tables.log_versions(root)
+        if kept and 0 <= value < kept[0]:
+            raise tables.history_gone(root, kept[0])
         latest = tables.version_at(root)
         raise InputError(
             f"call_legs has no version {value}",

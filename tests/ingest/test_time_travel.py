@@ -81,3 +81,37 @@ def test_as_of_from_python_takes_a_date_and_refuses_other_types(tmp_path: Path) 
     for bad in (True, 3.0, [1]):
         with pytest.raises(InputError, match="is neither a table version nor a timestamp"):
             resolve_time(settings, bad)  # type: ignore[arg-type]
+
+
+def test_as_of_before_the_oldest_entry_a_log_kept_is_refused(tmp_path: Path) -> None:
+    """A log whose oldest entries were deleted (by delta-rs's log cleanup under an earlier
+    cdr, or by another Delta writer) was read as if the table did not exist yet at a moment
+    before its oldest entry: `--as-of` then answered with no calls and exit 0; a version
+    number there was said not to exist though 'versions go from 0'."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from deltalake import Schema as DeltaSchema
+    from deltalake.transaction import create_table_with_add_actions
+
+    from cdr_pipeline.state import tables
+    from cdr_pipeline.warehouse.snapshots import table_snapshots
+
+    settings = Settings(warehouse=tmp_path / "wh")
+    root = settings.layout.table("call_legs")
+    schema = pa.schema([("x", pa.int64())])
+    every_2 = {"delta.checkpointInterval": "2"}
+    create_table_with_add_actions(
+        str(root), DeltaSchema.from_arrow(schema), [], configuration=every_2
+    )
+    for i in range(3):
+        path = root / f"part-{i}.parquet"
+        pq.write_table(pa.table({"x": [i]}, schema=schema), path)
+        tables.commit(root, schema, None, {tables.UNPARTITIONED: [path]}, [], f"run-{i}")
+    early = tables.commit_time(root, 1)
+    for version in (0, 1, 2):  # what the cleanup left: a checkpoint at 3 and the entries after it
+        (root / "_delta_log" / f"{version:020d}.json").unlink()
+    for as_of in (early, 1):
+        with pytest.raises(InputError, match="no longer holds the versions before 3") as caught:
+            table_snapshots(settings, as_of)
+        assert "ask for version 3 or a later one" in str(caught.value.hint)
+    assert tables.version_at(root, 3) == 3 and tables.version_at(root, datetime.now(UTC)) == 3
