@@ -36,7 +36,9 @@ def parse_as_of(text: AsOfArg) -> int | datetime:
     if value.isascii() and value.isdigit():  # '²' is a digit to str.isdigit, not to int()
         return int(value)
     try:
-        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        if value[-1:] in ("Z", "z"):  # RFC 3339 allows a lower-case z; Python's parser not
+            value = value[:-1] + "+00:00"
+        when = datetime.fromisoformat(value)
     except ValueError:
         raise _neither(text) from None
     return when if when.tzinfo else when.replace(tzinfo=UTC)

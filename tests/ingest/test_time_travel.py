@@ -78,6 +78,9 @@ def test_as_of_from_python_takes_a_date_and_refuses_other_types(tmp_path: Path) 
     settings = Settings(warehouse=tmp_path / "wh")
     when = parse_as_of(date(2026, 10, 31))
     assert when == datetime(2026, 10, 31, tzinfo=UTC) == parse_as_of("2026-10-31")
+    # RFC 3339 allows lower-case t and z: "2026-10-31t00:00:00z" was 'neither a version
+    # nor a timestamp'
+    assert parse_as_of("2026-10-31t00:00:00z") == when == parse_as_of("2026-10-31T00:00Z")
     for bad in (True, 3.0, [1]):
         with pytest.raises(InputError, match="is neither a table version nor a timestamp"):
             resolve_time(settings, bad)  # type: ignore[arg-type]
