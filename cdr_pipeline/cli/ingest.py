@@ -85,12 +85,9 @@ def ingest(
             echo(f"error: {f.message}", err=True, fields=file_error_fields(f))
         if result.errors:  # as every error ends: which warehouse, from where
             echo(f"warehouse: {settings.warehouse_text}", err=True)
-    if result.interrupted_runs:
-        echo(
-            f"note: earlier run(s) {', '.join(result.interrupted_runs)} had been "
-            "interrupted; this run completed their work",
-            err=True,
-        )
+    note = result.interrupted_note()
+    if note:
+        echo(f"note: {note}", err=True)
     code = refresh_views(obj, bool(result.table_versions), as_json, [result.run_id])
     sys.exit(result.exit_code or code)
 

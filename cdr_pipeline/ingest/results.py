@@ -129,6 +129,18 @@ class IngestResult:
     def total(self, attr: str) -> int:
         return sum(getattr(f, attr) for f in self.files)
 
+    def interrupted_note(self) -> str | None:
+        """What to say of the dead runs this one cleaned up after: their uncommitted work
+        was undone, so the files they were loading are loaded only if this run was given
+        them too (a run killed while reading its first file left no record of it)."""
+        if not self.interrupted_runs:
+            return None
+        return (
+            f"earlier run(s) {', '.join(self.interrupted_runs)} had been interrupted: what "
+            "they had not committed was undone, so the files they were loading are not "
+            "loaded unless this run was given them too (run their command again)"
+        )
+
     @property
     def errors(self) -> list[FileResult]:
         return [f for f in self.files if f.status == "failed"]

@@ -149,17 +149,15 @@ def _ingest(args: argparse.Namespace) -> int:
 def _notes(result: IngestResult) -> None:
     """The notes `cdr ingest` shows on stderr: a skipped re-delivery, an empty file, new
     columns kept in `extra` (header drift an operator should look at), a crashed run this
-    one completed. Without them the same files said less here than on one machine."""
+    one cleaned up after. Without them the same files said less here than on one machine."""
     for f in result.files:
         if f.status == "skipped" or (f.message and f.status != "failed"):
             sys.stderr.write(f"note: {f.source}: {f.message}\n")
         if f.unknown_columns:
             sys.stderr.write(f"note: {f.source}: {f.new_columns_note()}\n")
-    if result.interrupted_runs:
-        runs = ", ".join(result.interrupted_runs)
-        sys.stderr.write(
-            f"note: earlier run(s) {runs} had been interrupted; this run completed their work\n"
-        )
+    note = result.interrupted_note()
+    if note:
+        sys.stderr.write(f"note: {note}\n")
 
 
 if __name__ == "__main__":

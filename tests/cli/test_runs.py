@@ -75,3 +75,20 @@ def test_a_run_that_committed_and_then_failed_says_why(tmp_path: Path) -> None:
     compact = _runs(wh)
     assert compact.exit_code == 0, compact.output
     assert f"run-1 exit 130: {why}" in compact.output
+
+
+def test_an_ingest_after_a_killed_one_does_not_claim_its_work(tmp_path: Path) -> None:
+    """An ingest that found an earlier run killed (kill -9 while it read a 60,000-leg
+    export) said 'this run completed their work' though it loaded only its own file: the
+    export was not loaded, and a killed run leaves no record of the file it was reading."""
+    from tests.ingest.helpers import fixture
+
+    wh = tmp_path / "wh"
+    row = run_record("dead-1", "cdr ingest", started_at=T0, status="running")
+    Ledger(Layout(wh)).write("runs", "dead-1", [row], RUNS_SCHEMA)
+    args = ["--warehouse", str(wh), "ingest", str(fixture("overlap_a.csv"))]
+    res = CliRunner().invoke(cli, args, env=CLEAN_ENV)
+    assert res.exit_code == 0, res.output
+    assert "completed their work" not in res.output
+    assert "earlier run(s) dead-1 had been interrupted" in res.output
+    assert "not loaded unless this run was given them too" in res.output
