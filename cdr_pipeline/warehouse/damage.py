@@ -16,6 +16,7 @@ import duckdb
 import pyarrow as pa
 
 from cdr_pipeline.config import Settings
+from cdr_pipeline.errors import InputError
 from cdr_pipeline.schema import schemas_by_table
 from cdr_pipeline.state import tables
 from cdr_pipeline.state.datafiles import check_snapshots
@@ -51,7 +52,14 @@ def naming_damage(
 
 def built_snapshots(settings: Settings) -> list[Snapshot]:
     """The table versions the views of `cdr.duckdb` read (its build record)."""
-    return version_snapshots(settings, parse_versions(built_versions(settings.layout.duckdb)))
+    try:
+        return version_snapshots(settings, parse_versions(built_versions(settings.layout.duckdb)))
+    except InputError as exc:  # vacuumed: said for --as-of, which this reader did not give
+        raise InputError(
+            f"{exc.message} (the version the views of {settings.layout.duckdb} read)",
+            hint="their build is older than the tables (the refresh after a load did not "
+            "finish): run `cdr build` to move the views to the latest versions",
+        ) from exc
 
 
 def version_snapshots(settings: Settings, versions: Mapping[str, int]) -> list[Snapshot]:

@@ -123,3 +123,38 @@ def test_connect_reads_the_file_a_build_installed_while_an_older_connection_is_o
     finally:
         newer.close()
         older.close()
+
+
+def test_views_whose_build_was_vacuumed_are_told_to_build_not_to_ask_a_version(
+    tmp_path: Path,
+) -> None:
+    """A report over a cdr.duckdb whose refresh did not finish, once vacuum had deleted the
+    files its versions list, failed with the --as-of hint: 'ask for a later version or
+    time', which a reader that gave no --as-of cannot follow; `cdr build` fixes it."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from cdr_pipeline.errors import InputError
+    from cdr_pipeline.state import tables
+    from cdr_pipeline.warehouse.damage import built_snapshots
+    from cdr_pipeline.warehouse.database import open_views
+    from cdr_pipeline.warehouse.signature import record_build
+
+    settings = Settings(warehouse=tmp_path / "wh")
+    root = settings.layout.table("device_events")  # not partitioned
+    root.mkdir(parents=True)
+    schema = pa.schema([("x", pa.int64())])
+    for i in range(2):  # version 1 replaces version 0's file
+        path = root / f"part-{i}.parquet"
+        pq.write_table(pa.table({"x": [i]}, schema=schema), path)
+        tables.commit(root, schema, None, {tables.UNPARTITIONED: [path]}, [], f"run-{i}")
+    (root / "part-0.parquet").unlink()  # what cdr vacuum deletes after the grace period
+    con = open_views(settings.layout.duckdb, read_only=False)
+    record_build(con, "signature", "device_events=0", settings.warehouse)
+    con.close()
+    with pytest.raises(InputError) as caught:
+        built_snapshots(settings)
+    assert "device_events version 0 can no longer be read" in caught.value.message
+    assert "the version the views of" in caught.value.message
+    assert caught.value.hint is not None and "run `cdr build`" in caught.value.hint
+    assert "ask for a later version" not in caught.value.hint
