@@ -1,5 +1,5 @@
-"""`cdr vacuum`: delete data files no current table version lists, once the grace period
-has passed since they were replaced.
+"""`cdr vacuum`: delete data files no current table version lists, and ledger files a
+compaction superseded, once the grace period has passed since they were replaced.
 
 A replaced file leaves the table's log at the commit that replaces it but stays on disk, so
 a reader holding an older version (a `cdr.duckdb` opened before a build, a notebook, a
@@ -17,6 +17,7 @@ from cdr_pipeline.config import Settings
 from cdr_pipeline.ingest import faults
 from cdr_pipeline.schema import schemas_by_table
 from cdr_pipeline.state import tables
+from cdr_pipeline.state.ledger_files import expired_superseded
 from cdr_pipeline.state.lock import writer_lock
 from cdr_pipeline.state.secret import prune_pseudonym_maps
 
@@ -56,8 +57,25 @@ def vacuum_tables(
                     "%s: %s %d file(s)", name, "would delete" if dry_run else "deleted", len(gone)
                 )
             faults.point("vacuum")
+        # ledger files a compaction superseded: views built before it list them
+        superseded = _ledger_superseded(settings, grace, dry_run)
+        if superseded:
+            result.deleted["ledger"] = superseded
         # the analyst tier's pseudonym maps of earlier builds hold raw values: same grace
         maps = prune_pseudonym_maps(settings.layout, grace, dry_run=dry_run)
         if maps:
             result.deleted["pseudonym maps"] = sorted(str(p) for p in maps)
     return result
+
+
+def _ledger_superseded(settings: Settings, grace: int, dry_run: bool) -> list[str]:
+    """Delete the ledger files a compaction superseded more than `grace` hours ago (the
+    views of a `cdr.duckdb` built before it read them); returns them, relative to the
+    ledger."""
+    root = settings.layout.ledger
+    folders = sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+    gone = [f for folder in folders for f in expired_superseded(folder, grace)]
+    if not dry_run:
+        for f in gone:
+            f.unlink(missing_ok=True)
+    return [str(f.relative_to(root)) for f in gone]

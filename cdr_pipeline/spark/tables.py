@@ -28,6 +28,7 @@ from cdr_pipeline.spark.views import (
 )
 from cdr_pipeline.state import tables
 from cdr_pipeline.state.ledger import RECORD_ID
+from cdr_pipeline.state.ledger_files import live_files
 from cdr_pipeline.text import lit, quote
 from cdr_pipeline.warehouse.staging import uncommitted_file_records
 
@@ -66,7 +67,7 @@ def table_files(settings: Settings) -> list[TableFiles]:
     listed = {}
     for table in LEDGER_BASE:
         root = settings.layout.ledger.resolve() / table
-        listed[table] = (root, sorted(root.glob("*.parquet")) if root.is_dir() else [])
+        listed[table] = (root, live_files(root))  # not what a compaction superseded
     # as `cdr build`: a run records a file `loaded` before it commits, so the ledger listed
     # after the versions may name loads they do not hold (their days read as covered, and
     # licences that called then as idle)

@@ -9,8 +9,9 @@ Each write is a new file (`<record>@<time>.parquet`), never one replaced in plac
 opens a Parquet file more than once per query, and a query of the ledger views that
 overlapped a replacement read two files as one ("TProtocolException: Invalid data"). So
 that reading the ledger stays fast with thousands of runs, a folder holding more than
-`COMPACT_AT` files is compacted: its records go into one `_compacted-*.parquet` file
-(written atomically), then the files it absorbed are deleted. Every row carries its record id
+`COMPACT_AT` live files is compacted: its records go into one `_compacted-*.parquet` file
+(written atomically), which names the files it superseded; they stay, unread, until `cdr
+vacuum` (`state/ledger_files.py`). Every row carries its record id
 (`__record_id`) and when it was written (`__written_at`); a reader keeps the latest row of
 each record, so a crash between the two steps, or a record rewritten later, reads right.
 "When it was written" never goes back within a folder (`_next_stamp`): after the clock is
@@ -40,6 +41,13 @@ from cdr_pipeline.errors import (
 from cdr_pipeline.render import os_text
 from cdr_pipeline.state.files import atomic_write_table
 from cdr_pipeline.state.layout import Layout
+from cdr_pipeline.state.ledger_files import (
+    COMPACTED_PREFIX,
+    live_files,
+    split_files,
+    stamp,
+    with_supersedes,
+)
 
 TS = pa.timestamp("ms", tz="UTC")
 
@@ -156,10 +164,9 @@ def _polars_schema(schema: pa.Schema) -> pl.Schema:
 
 
 COMPACT_AT = 64
-"""A ledger folder with more files than this is compacted into one file."""
+"""A ledger folder with more live files than this is compacted into one file."""
 RECORD_ID = "__record_id"
 WRITTEN_AT = "__written_at"
-COMPACTED_PREFIX = "_compacted-"
 
 
 def _with_record_columns(df: pl.DataFrame, path: Path) -> pl.DataFrame:
@@ -176,8 +183,8 @@ _SOURCE = "__source_file"
 
 
 def _latest(frames: list[pl.DataFrame]) -> pl.DataFrame:
-    """The rows of every record's latest write, from one file (a record file a compaction
-    absorbed holds the same write as the compacted file until it is deleted)."""
+    """The rows of every record's latest write, from one file (a record file written while
+    a compaction ran may hold the same write as the compacted file)."""
     df = pl.concat(
         [f.with_columns(pl.lit(i, pl.Int32).alias(_SOURCE)) for i, f in enumerate(frames)],
         how="diagonal_relaxed",
@@ -188,20 +195,11 @@ def _latest(frames: list[pl.DataFrame]) -> pl.DataFrame:
     return df.join(first, on=[RECORD_ID, _SOURCE], how="semi", maintain_order="left").drop(_SOURCE)
 
 
-def _stamp(path: Path) -> int:
-    """The write time in a ledger file's name (`<record>@<ns>`, `_compacted-<ns>`); 0 for
-    a file named otherwise (written before names carried it)."""
-    stem = path.stem
-    text = stem.removeprefix(COMPACTED_PREFIX) if stem.startswith(COMPACTED_PREFIX) else ""
-    text = stem.rpartition("@")[2] if "@" in stem else text
-    return int(text) if text.isascii() and text.isdigit() else 0
-
-
 def _next_stamp(files: Sequence[Path]) -> int:
     """Now, or just after the latest write of the folder when the clock has been set back
     since: the wall clock alone made the earlier write win (a night's `running` row outlived
     its `ok`, and the next run called it killed)."""
-    return max(time.time_ns(), max(map(_stamp, files), default=0) + 1)
+    return max(time.time_ns(), max(map(stamp, files), default=0) + 1)
 
 
 def _plain_type(t: pa.DataType) -> pa.DataType:
@@ -246,8 +244,8 @@ class Ledger:
         clean = [{k: os_text(v) if isinstance(v, str) else v for k, v in r.items()} for r in rows]
         frame = pl.DataFrame(clean, schema=_polars_schema(schema))
         folder = self.folder(table)
-        before = list(folder.glob("*.parquet")) if folder.is_dir() else []  # order not needed
-        written = _next_stamp(before)
+        live, superseded = split_files(folder)
+        written = _next_stamp(live + superseded)
         frame = frame.with_columns(
             pl.lit(record_id, pl.String).alias(RECORD_ID),
             pl.lit(written, pl.Int64).alias(WRITTEN_AT),
@@ -259,13 +257,12 @@ class Ledger:
         # a new file for each write, never one replaced in place (see the module's text)
         path = folder / f"{record_id}@{written}.parquet"
         atomic_write_table(data, path)
-        if len(before) + 1 > COMPACT_AT:  # one listing per write: with the file just written
+        if len(live) + 1 > COMPACT_AT:  # one listing per write: with the file just written
             self.compact(table)
         return path
 
     def _files(self, table: str) -> list[Path]:
-        folder = self.folder(table)
-        return sorted(folder.glob("*.parquet")) if folder.is_dir() else []
+        return live_files(self.folder(table))
 
     def read(self, table: str, schema: pa.Schema | None = None) -> pl.DataFrame:
         """Every record of a ledger table (its latest write), without the bookkeeping
@@ -283,14 +280,14 @@ class Ledger:
         file (DuckDB's "No magic bytes found" in a build's ledger views)."""
         folders = sorted(p for p in self.root.iterdir() if p.is_dir()) if self.root.is_dir() else []
         for folder in folders:
-            self._read_latest(sorted(folder.glob("*.parquet")))
+            self._read_latest(live_files(folder))
 
     def _read_latest(self, files: list[Path]) -> pl.DataFrame | None:
         frames = []
         for f in files:
             try:
                 frames.append(_with_record_columns(pl.read_parquet(f), f))
-            except FileNotFoundError:  # absorbed by a concurrent compaction: in its file
+            except FileNotFoundError:  # superseded and vacuumed since it was listed
                 continue
             except PermissionError:
                 raise
@@ -299,18 +296,18 @@ class Ledger:
         return _latest(frames) if frames else None
 
     def compact(self, table: str) -> Path | None:
-        """Fold a ledger table's files into one compacted file, then delete the files
-        folded in (files are never rewritten, so each holds what was read of it)."""
-        files = self._files(table)
-        df = self._read_latest(files)
+        """Fold a ledger table's live files into one compacted file that supersedes every
+        file listed (files are never rewritten, so each holds what was read of it); none
+        is deleted here: `cdr vacuum` does, after the grace period (`ledger_files`)."""
+        live, superseded = split_files(self.folder(table))
+        df = self._read_latest(live)
         if df is None:
             return None
         # named after its latest row at least: the next write must come after all it holds
-        stamp = max(time.time_ns(), max(map(_stamp, files), default=0))
-        target = self.folder(table) / f"{COMPACTED_PREFIX}{stamp}.parquet"
-        atomic_write_table(_plain_strings(df.to_arrow()), target)
-        for f in files:
-            f.unlink(missing_ok=True)
+        written = max(time.time_ns(), max(map(stamp, live + superseded), default=0))
+        target = self.folder(table) / f"{COMPACTED_PREFIX}{written}.parquet"
+        data = with_supersedes(_plain_strings(df.to_arrow()), live + superseded)
+        atomic_write_table(data, target)
         return target
 
     def runs(self) -> pl.DataFrame:

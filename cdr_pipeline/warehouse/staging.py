@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 
 import duckdb
 import pyarrow as pa
@@ -29,6 +30,7 @@ from cdr_pipeline.state.ledger import (
     RUNS_SCHEMA,
     WRITTEN_AT,
 )
+from cdr_pipeline.state.ledger_files import live_files
 from cdr_pipeline.state.tables import Snapshot, run_version
 from cdr_pipeline.text import lit, quote
 from cdr_pipeline.warehouse.catalog import ViewSpec
@@ -128,12 +130,12 @@ def ledger_view(
     open keeps the ledger of its table versions; `files` keeps only the `loaded` records
     whose rows the versions `snapshots` hold (`_committed_files`)."""
     schema, key = LEDGER_TABLES[table]
-    folder = settings.layout.ledger.resolve() / table
-    exists = folder.is_dir() and any(folder.glob("*.parquet"))
+    listed = live_files(settings.layout.ledger.resolve() / table)
+    exists = bool(listed)
     columns = [(f.name, arrow_to_duckdb(f.type)) for f in schema]
     source: str | None = None
     if exists:
-        source = _latest_records(con, str(folder / "*.parquet"), moment)
+        source = _latest_records(con, listed, moment)
         if table == "files" and snapshots is not None:
             source = _committed_files(con, settings, source, snapshots, moment)
     sql = f"-- grain: one ledger record of {table}\n-- key: {', '.join(key)}\n" + _select_typed(
@@ -164,10 +166,10 @@ def _committed_files(
     licences read as idle. A run finished by `moment` holds its `loaded` files at the
     versions its record names; of a run still `running` then, the tables' logs say what it
     committed."""
-    folder = settings.layout.ledger.resolve() / "runs"
-    if not (folder.is_dir() and any(folder.glob("*.parquet"))):
+    listed = live_files(settings.layout.ledger.resolve() / "runs")
+    if not listed:
         return files
-    runs = _latest_records(con, str(folder / "*.parquet"), moment)
+    runs = _latest_records(con, listed, moment)
     held = "".join(
         f"when {lit(name)} then {snap.version} "
         for name, snap in sorted(snapshots.items())
@@ -203,12 +205,12 @@ def uncommitted_file_records(
     `stg_ledger_files` leaves out over the versions `snapshots`: `loaded` files whose rows
     those versions do not hold (`_committed_files`). For a reader that registers the
     ledger's files itself (the Spark build) and must read the ledger as the views do."""
-    folder = settings.layout.ledger.resolve() / "files"
-    if not (folder.is_dir() and any(folder.glob("*.parquet"))):
+    listed = live_files(settings.layout.ledger.resolve() / "files")
+    if not listed:
         return []
     con = duckdb.connect()
     try:
-        files = _latest_records(con, str(folder / "*.parquet"), moment)
+        files = _latest_records(con, listed, moment)
         if RECORD_ID not in _present_columns(con, files):
             return []  # files older than record ids: runs long finished
         kept = _committed_files(con, settings, files, snapshots, moment)
@@ -231,11 +233,14 @@ def _committed_by(snap: Snapshot, run_id: str) -> bool:
 
 
 def _latest_records(
-    con: duckdb.DuckDBPyConnection, glob: str, as_of: datetime | None = None
+    con: duckdb.DuckDBPyConnection, files: Sequence[Path], as_of: datetime | None = None
 ) -> str:
-    """The ledger folder's records, the latest write of each (a compacted file and a record
-    file may both hold one; see state/ledger.py), of those written by `as_of` if given."""
-    raw = f"read_parquet({lit(glob)}, union_by_name=true, filename=true)"
+    """The records of a ledger folder's live `files` (listed now, not at each query: a
+    compaction supersedes files without deleting them, `state/ledger_files.py`), the latest
+    write of each (a compacted file and a record file may both hold one), of those written
+    by `as_of` if given."""
+    listed = ", ".join(lit(str(f)) for f in files)
+    raw = f"read_parquet([{listed}], union_by_name=true, filename=true)"
     present = _present_columns(con, raw)
     from_name = r"regexp_extract(filename, '([^/]+)\.parquet$', 1)"
     rid = f"coalesce(__record_id, {from_name})" if RECORD_ID in present else from_name

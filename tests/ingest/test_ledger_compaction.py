@@ -10,10 +10,14 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 
 from cdr_pipeline.config import Settings
+from cdr_pipeline.ingest.vacuum import vacuum_tables
+from cdr_pipeline.state import ledger as ledger_module
 from cdr_pipeline.state.layout import Layout
 from cdr_pipeline.state.ledger import COMPACT_AT, RUNS_SCHEMA, Ledger
+from cdr_pipeline.state.ledger_files import live_files, split_files
 from cdr_pipeline.warehouse import build_warehouse
 
 
@@ -30,7 +34,7 @@ def test_compaction_keeps_every_record_and_its_latest_write(tmp_path: Path) -> N
     for i in (0, n - 1):  # rewritten after their record was compacted, and not
         ledger.write("runs", f"r{i:05d}", [_run(i, "ok")], RUNS_SCHEMA)
     folder = ledger.folder("runs")
-    files = sorted(folder.glob("*.parquet"))
+    files = live_files(folder)
     assert len(files) <= COMPACT_AT + 1
     compacted = [f for f in files if f.name.startswith("_compacted-")]
     assert len(compacted) == 1
@@ -61,13 +65,16 @@ def test_a_write_never_replaces_a_file_a_reader_may_have_open(tmp_path: Path) ->
 
 
 def test_a_held_reader_of_the_ledger_views_never_fails_while_records_are_rewritten(
-    tmp_path: Path,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Run records rewritten (status running -> ok, as every run does) under a read-only
-    connection held open: every query answers. Below `COMPACT_AT` files, so no compaction
-    deletes a file a query has listed (that window stays open: see docs/limits.md)."""
+    connection held open: every query answers, also while compactions fold the folder
+    (here every 8 files). A compaction deleted the files it folded in, and a query that had
+    listed the folder just before failed ("Cannot open file": 3 of 327 queries through
+    `connect()` during ingests)."""
     import threading
 
+    monkeypatch.setattr(ledger_module, "COMPACT_AT", 8)
     wh = tmp_path / "wh"
     ledger = Ledger(Layout(wh))
     records = 20
@@ -98,6 +105,40 @@ def test_a_held_reader_of_the_ledger_views_never_fails_while_records_are_rewritt
         stop.set()
         reader.join()
         con.close()
-    assert len(list(ledger.folder("runs").glob("*.parquet"))) == 3 * records  # no compaction
+    live, superseded = split_files(ledger.folder("runs"))
+    assert len(live) <= 9 and len(superseded) > 3 * records  # compacted, nothing deleted
     assert answers > 10 and failures == []
     assert set(ledger.runs()["status"].to_list()) == {"ok"}
+
+
+def test_a_compaction_deletes_no_file_the_views_list_and_vacuum_does_after_the_grace(
+    tmp_path: Path,
+) -> None:
+    """The `stg_ledger_*` views list the live files when they are built; a compaction then
+    deleted what it folded in, under every connection to that `cdr.duckdb` (a notebook's,
+    `cdr report`'s). The files stay until `cdr vacuum`, after the grace period."""
+    wh = tmp_path / "wh"
+    settings = Settings(warehouse=wh)
+    ledger = Ledger(Layout(wh))
+    for i in range(5):
+        ledger.write("runs", f"r{i:05d}", [_run(i, "ok")], RUNS_SCHEMA)
+    build_warehouse(settings)
+    con = duckdb.connect(str(wh / "cdr.duckdb"), read_only=True)
+    listed = con.execute(
+        "select sql from duckdb_views() "
+        "where view_name = 'stg_ledger_runs' and schema_name = 'main'"
+    )
+    text = listed.fetchone()[0]  # type: ignore[index]
+    before = live_files(ledger.folder("runs"))
+    assert before and all(str(f.resolve()) in text for f in before)
+    ledger.compact("runs")
+    assert all(f.exists() for f in before)
+    assert con.execute("select count(*) from stg_ledger_runs").fetchone() == (5,)
+    con.close()
+    assert next(f.name for f in live_files(ledger.folder("runs"))).startswith("_compacted-")
+    assert ledger.runs().height == 5
+    assert "ledger" not in vacuum_tables(settings).deleted  # within the 24 hours
+    assert all(f.exists() for f in before)
+    gone = vacuum_tables(settings, grace_hours=0).deleted["ledger"]
+    assert sorted(gone) == sorted(f"runs/{f.name}" for f in before)
+    assert not any(f.exists() for f in before) and ledger.runs().height == 5
