@@ -75,7 +75,8 @@ def reopen(
 ) -> None:
     """Reopen MONTH: reports recompute it until it is closed again. Its frozen figures are
     kept under <warehouse>/closed/.reopened/ and the reason goes to closed/journal.jsonl.
-    Exits 3 when the month is not closed."""
+    Exits 3 when the month is not closed, or when retention has dropped call legs of it
+    since its close (its frozen figures are then the only full record of it)."""
     from cdr_pipeline.reports.close import reopen_month
 
     settings = obj.existing_warehouse(lock_wait_seconds=lock_wait_seconds)

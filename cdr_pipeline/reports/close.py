@@ -45,6 +45,7 @@ from cdr_pipeline.reports.frozen import (
     read_close,
     read_journal,
 )
+from cdr_pipeline.reports.restate import dropped_since_close, retention_drops
 from cdr_pipeline.reports.run import figure_settings, parse_month
 from cdr_pipeline.state.files import atomic_write_bytes, atomic_write_table, file_sha256, fsync_dir
 from cdr_pipeline.state.layout import Layout
@@ -268,6 +269,16 @@ def reopen_month(
     layout = settings.layout
     with writer_lock(layout, command, settings.lock_wait_seconds):
         close = read_close(layout, first_day)
+        if close is not None and dropped_since_close(retention_drops(settings), close):
+            # recomputed, the month would lose the calls retention took (idle unknown), and
+            # it could not be closed again but forced: the frozen figures are its record
+            raise CloseRefused(
+                f"{close.month} is not reopened: retention (retain_days) dropped call legs "
+                "of it since its close, so its frozen figures are the only full record of "
+                "the month; recomputed it would lose those calls and could not be closed "
+                "again with full call coverage",
+                hint="its frozen figures stand; report corrections to them apart",
+            )
         if close is not None:
             now = datetime.now(UTC).replace(microsecond=0)
             kept = layout.closed / ".reopened" / f"{close.month}-{now:%Y%m%dT%H%M%SZ}"

@@ -156,9 +156,9 @@ def restatements(settings: Settings, month: date | None = None) -> ReportResult:
     con = connect(settings, read_only=True) if closes else None
     try:
         basis = figure_settings(con) if con is not None else {}
-        dropped = _retention_drops(settings)
+        dropped = retention_drops(settings)
         for close in closes:
-            if _dropped_since_close(dropped, close):
+            if dropped_since_close(dropped, close):
                 log.info(
                     "%s: retention dropped call legs of it since its close; its frozen "
                     "figures stand and are not compared",
@@ -211,7 +211,7 @@ def restatements(settings: Settings, month: date | None = None) -> ReportResult:
     return ReportResult("restatements", None, table, time.monotonic() - t0)
 
 
-def _retention_drops(settings: Settings) -> list[tuple[date, datetime]]:
+def retention_drops(settings: Settings) -> list[tuple[date, datetime]]:
     """(day, when dropped) of every call-leg partition retention dropped."""
     ledger = Ledger(settings.layout).read("retention", RETENTION_SCHEMA)
     return [
@@ -220,7 +220,7 @@ def _retention_drops(settings: Settings) -> list[tuple[date, datetime]]:
     ]
 
 
-def _dropped_since_close(dropped: list[tuple[date, datetime]], close: ClosedMonth) -> bool:
+def dropped_since_close(dropped: list[tuple[date, datetime]], close: ClosedMonth) -> bool:
     """Whether retention dropped a day of the closed month after its close (the day before
     its first too: a reporting time zone east of UTC starts the month in it). Recomputed
     from what is left, the month would lose what retention took: not a restatement."""

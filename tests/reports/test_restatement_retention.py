@@ -7,9 +7,12 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
+import pytest
+
 from cdr_pipeline.config import Settings
 from cdr_pipeline.ingest.retention import apply_retention
-from cdr_pipeline.reports.close import close_month
+from cdr_pipeline.reports.close import CloseRefused, close_month, reopen_month
+from cdr_pipeline.reports.frozen import read_close
 from cdr_pipeline.reports.restate import restatements
 from cdr_pipeline.warehouse import build_warehouse
 from tests.warehouse.finance_world import BYOD, World, user
@@ -35,3 +38,22 @@ def test_a_closed_month_retention_dropped_is_not_restated(tmp_path: Path) -> Non
     build_warehouse(settings)
 
     assert restatements(settings).table.num_rows == 0
+
+
+def test_a_closed_month_retention_dropped_is_not_reopened(tmp_path: Path) -> None:
+    # its frozen figures are the only full record left: recomputed, its calls are gone
+    # (idle unknown, coverage none) and it could never be closed again unforced
+    w = World()
+    w.held_through_september([("D1", U1, "+15550001", "Sub-1")])
+    w.entitle("Sub-1", BYOD, 2, "10.00")
+    w.leg("calls_2026-09-01_2026-10-01.csv", "GO1", "2026-09-15T10:00:00Z", U1, "+15550001", 60)
+    w.build(tmp_path).close()
+    settings = Settings(warehouse=tmp_path / "wh")
+    close_month(settings, "2026-09")
+    apply_retention(settings, 30, "retention-run", today=date(2026, 10, 20))
+
+    with pytest.raises(CloseRefused) as refused:
+        reopen_month(settings, "2026-09", "late calls")
+    assert refused.value.exit_code == 3
+    assert "retention (retain_days) dropped" in refused.value.message
+    assert read_close(settings.layout, date(2026, 9, 1)) is not None  # still closed
