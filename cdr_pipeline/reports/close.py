@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import duckdb
 import polars as pl
 
 from cdr_pipeline import __version__
@@ -141,6 +142,18 @@ def close_month(
                     "closes a month of incomplete data, never one to come",
                 )
             problem, hint = _incomplete(first_day, coverage, covered, days, now)
+            cutoff = _retention_cutoff(con)
+            if problem and coverage != "full" and cutoff is not None and cutoff >= first_day:
+                # those days are gone for good: a re-sent export is skipped as loaded, and
+                # coverage ignores the days before the cutoff
+                problem += (
+                    f"; retention (retain_days) dropped its call legs before {cutoff}, which "
+                    "cannot be loaded again"
+                )
+                hint = (
+                    "raise retain_days above close_after_days plus a month so that months "
+                    "close before retention reaches them"
+                )
             short = device_data_short(con, first_day)
             if problem is None and short is not None:
                 problem = (
@@ -183,6 +196,14 @@ def close_month(
         extra={"month": close.month},
     )
     return CloseResult(close, already_closed=False)
+
+
+def _retention_cutoff(con: duckdb.DuckDBPyConnection) -> date | None:
+    """The latest cutoff retention dropped call legs before (None: never)."""
+    row = con.execute(
+        "select max(cutoff) from stg_ledger_retention where table_name = 'call_legs'"
+    ).fetchone()
+    return None if row is None or row[0] is None else row[0]
 
 
 def _incomplete(

@@ -57,3 +57,23 @@ def test_a_closed_month_retention_dropped_is_not_reopened(tmp_path: Path) -> Non
     assert refused.value.exit_code == 3
     assert "retention (retain_days) dropped" in refused.value.message
     assert read_close(settings.layout, date(2026, 9, 1)) is not None  # still closed
+
+
+def test_a_month_retention_cut_into_before_its_close_says_so(tmp_path: Path) -> None:
+    # retain_days shorter than close_after_days + a month: the nightly's close finds days
+    # the ledger will skip if re-sent and coverage ignores before the cutoff
+    w = World()
+    w.held_through_september([("D1", U1, "+15550001", "Sub-1")])
+    w.entitle("Sub-1", BYOD, 2, "10.00")
+    w.leg("calls_2026-09-01_2026-10-01.csv", "GO1", "2026-09-15T10:00:00Z", U1, "+15550001", 60)
+    w.build(tmp_path).close()
+    settings = Settings(warehouse=tmp_path / "wh")
+    apply_retention(settings, 30, "retention-run", today=date(2026, 10, 20))
+
+    with pytest.raises(CloseRefused) as refused:
+        close_month(settings, "2026-09", today=date(2026, 10, 20))
+    assert "call coverage is partial (11 of 30 days" in refused.value.message
+    assert "retention (retain_days) dropped its call legs before 2026-09-20" in (
+        refused.value.message
+    )
+    assert "raise retain_days" in str(refused.value.hint)
