@@ -231,13 +231,23 @@ def _unvalidated(settings: Settings) -> bool:
     return bool(pending_runs(Ledger(settings.layout)))
 
 
+def _retention_day(settings: Settings, summary: NightlySummary) -> date:
+    """The day retention counts back from: the run date, never later than today (a run date
+    to come would drop data not yet that old, for good after the vacuum)."""
+    from cdr_pipeline.reports.close import reporting_today
+
+    return min(summary.run_date, reporting_today(settings))
+
+
 def _retention(settings: Settings, summary: NightlySummary, retain: int, run_id: str) -> None:
     """Stage `retention`: call-leg days older than `retain` days leave the table, and the
     views move to that version."""
     from cdr_pipeline.ingest.retention import apply_retention
 
     with summary.run_stage("retention") as out:
-        summary.retention = apply_retention(settings, retain, run_id, summary.run_date)
+        summary.retention = apply_retention(
+            settings, retain, run_id, _retention_day(settings, summary)
+        )
         moved = ""
         if summary.retention.dropped:
             # the build stage ran before: without this, cdr.duckdb (its views and its kept
@@ -264,7 +274,7 @@ def _personal_retention(settings: Settings, summary: NightlySummary, run_id: str
         from cdr_pipeline.privacy.retention import apply_personal_retention
 
         days = settings.privacy_personal_days or 0
-        kept = apply_personal_retention(settings, days, run_id, summary.run_date)
+        kept = apply_personal_retention(settings, days, run_id, _retention_day(settings, summary))
         out[:] = [
             EXIT_OK,
             f"personal fields pseudonymised in {len(kept.partitions)} partition(s) before "
@@ -298,7 +308,7 @@ def _plan(settings: Settings, summary: NightlySummary, retain: int | None, do_fe
     if retain:
         from cdr_pipeline.ingest.retention import expired_partitions
 
-        summary.retention = expired_partitions(settings, retain, summary.run_date)
+        summary.retention = expired_partitions(settings, retain, _retention_day(settings, summary))
     unlisted = [f.path for f in summary.inbox if f.path.is_dir()]  # the run fails them: 3
     new = [f for f in summary.new_files if f.path not in unlisted]
     summary.stages.append(
