@@ -115,7 +115,7 @@ BAD_RANGES = {
     "retain_days": ["0", "-30"],
     "lock_wait_seconds": ["-1"],
     "idle_days": ["0", "-3"],
-    "close_after_days": ["-1"],
+    "close_after_days": ["-1", "28"],
     "source": ['"firehose"'],
     "region": ['"mars"'],
     "host": ['"https://analytics.webexapis.com"'],
