@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import duckdb
 import polars as pl
 
 from cdr_pipeline import __version__
@@ -37,12 +36,14 @@ from cdr_pipeline.reports.figures import (
     month_coverage,
     org_peak,
     pinned_connection,
+    retention_cutoff,
 )
 from cdr_pipeline.reports.frozen import (
     JOURNAL,
     MANIFEST,
     ClosedMonth,
     month_text,
+    open_months_before,
     read_close,
     read_journal,
 )
@@ -142,7 +143,7 @@ def close_month(
                     "closes a month of incomplete data, never one to come",
                 )
             problem, hint = _incomplete(first_day, coverage, covered, days, now)
-            cutoff = _retention_cutoff(con)
+            cutoff = retention_cutoff(con)
             if problem and coverage != "full" and cutoff is not None and cutoff >= first_day:
                 # those days are gone for good: a re-sent export is skipped as loaded, and
                 # coverage ignores the days before the cutoff
@@ -196,14 +197,6 @@ def close_month(
         extra={"month": close.month},
     )
     return CloseResult(close, already_closed=False)
-
-
-def _retention_cutoff(con: duckdb.DuckDBPyConnection) -> date | None:
-    """The latest cutoff retention dropped call legs before (None: never)."""
-    row = con.execute(
-        "select max(cutoff) from stg_ledger_retention where table_name = 'call_legs'"
-    ).fetchone()
-    return None if row is None or row[0] is None else row[0]
 
 
 def _incomplete(
@@ -337,9 +330,27 @@ def close_due_month(settings: Settings, run_date: date, command: str = "cdr nigh
     the new month have passed (`run_date` - its first day ≥ the setting). An incomplete
     month is not closed, nor one while the latest validation of a table failed: the text
     says why, and the next night tries again. Returns what
-    happened, for the run summary."""
+    happened, for the run summary, naming the older months still open."""
     if settings.close_after_days is None:
         return "not configured (close_after_days)"
+    text = _close_previous(settings, run_date, command)
+    previous = (run_date.replace(day=1) - timedelta(days=1)).replace(day=1)
+    left = open_months_before(settings.layout, previous)
+    if left:
+        # never closed by a later night: say so each night, or nobody hears of it again
+        months = ", ".join(month_text(m) for m in left)
+        log.warning(
+            "month close: %s not closed; the nightly closes only the previous month", months
+        )
+        text += (
+            f"; {months} {'is' if len(left) == 1 else 'are'} not closed either: the nightly "
+            f"closes only the previous month (`cdr close {month_text(left[0])}`)"
+        )
+    return text
+
+
+def _close_previous(settings: Settings, run_date: date, command: str) -> str:
+    assert settings.close_after_days is not None
     first = run_date.replace(day=1)
     previous = (first - timedelta(days=1)).replace(day=1)
     waited = (run_date - first).days

@@ -113,6 +113,14 @@ def device_data_short(
     return row[0], row[1]
 
 
+def retention_cutoff(con: duckdb.DuckDBPyConnection) -> date | None:
+    """The latest cutoff retention dropped call legs before (None: never)."""
+    row = con.execute(
+        "select max(cutoff) from stg_ledger_retention where table_name = 'call_legs'"
+    ).fetchone()
+    return None if row is None or row[0] is None else row[0]
+
+
 def org_peak(con: duckdb.DuckDBPyConnection, first_day: date) -> int:
     """The most licence units of the org held at one instant of the month (0 when none
     was held): not the sum of the subscriptions' peaks, which fall at different instants."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -135,6 +135,19 @@ def list_closed(layout: Layout) -> list[ClosedMonth]:
         close = read_close(layout, date(int(folder.name[:4]), int(folder.name[5:7]), 1))
         if close is not None:
             out.append(close)
+    return out
+
+
+def open_months_before(layout: Layout, month: date) -> list[date]:
+    """The months between the first closed month and `month` (excluded) that are not
+    closed (refused while incomplete, or reopened), oldest first."""
+    closed = {c.first_day for c in list_closed(layout)}
+    out: list[date] = []
+    at = min(closed, default=month)
+    while at < month:
+        if at not in closed:
+            out.append(at)
+        at = (at + timedelta(days=32)).replace(day=1)
     return out
 
 
