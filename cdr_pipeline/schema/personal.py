@@ -77,10 +77,12 @@ RETENTION_KEEPS: dict[str, frozenset[str]] = {
 licence) it used, by user UUID and else by number, and the finance figures count those
 links. Erasure (`cdr forget`) replaces them too, consistently in every table."""
 
-ANALYST_NOTE_COLUMNS = frozenset({"message"})
+ANALYST_NOTE_COLUMNS = frozenset({"message", "unknown_columns"})
 """Free text the pipeline writes (the ledger's `message` of `ingest_files` and
 `ingest_runs`), which may quote the input: a file without its header line fails naming its
-first record, numbers and a name. The analyst tier shows a fixed note instead."""
+first record, numbers and a name; and the ledger's `unknown_columns`, the rest of that
+record when `--kind` read it as the header (one of its values, the user type `User`, is a
+column's name). The analyst tier shows a fixed note instead (of a list: one note)."""
 
 NUMBER_COLUMN_SUFFIXES = ("_number", "_digits")
 """Output columns of the views whose name ends so hold numbers (`originating_number`)."""

@@ -186,9 +186,15 @@ def _base_staging_sql(columns: list[tuple[str, str]], table: str, source: str) -
     return "select\n" + ",\n".join(items) + f"\nfrom main.stg_{table} as s"
 
 
-def _hidden_note(value: str) -> str:
-    """SQL of the analyst tier's note for a message `value` (NULL and empty stay)."""
+def _hidden_note(value: str, dtype: str = "VARCHAR") -> str:
+    """SQL of the analyst tier's note for a message `value` (NULL and empty stay); of a list
+    (`VARCHAR[]`, the unknown columns), a list of the one note."""
+    if dtype == "VARCHAR[]":
+        return f"case when coalesce(len({value}), 0) = 0 then {value} else [{lit(HIDDEN_NOTE)}] end"
     return f"case when coalesce({value}, '') = '' then {value} else {lit(HIDDEN_NOTE)} end"
+
+
+_NOTED_TYPES = ("VARCHAR", "VARCHAR[]")
 
 
 def _noted_sql(columns: list[tuple[str, str]], view: str) -> str:
@@ -196,8 +202,8 @@ def _noted_sql(columns: list[tuple[str, str]], view: str) -> str:
     messages (`ANALYST_NOTE_COLUMNS`) replaced by the note at the base, so no view over it,
     the shipped ones or a SQL folder's own (`select message as error`), shows their text."""
     items = [
-        f"    {_hidden_note(f's.{quote(n)}')} as {quote(n)}"
-        if t == "VARCHAR" and n in ANALYST_NOTE_COLUMNS
+        f"    {_hidden_note(f's.{quote(n)}', t)} as {quote(n)}"
+        if t in _NOTED_TYPES and n in ANALYST_NOTE_COLUMNS
         else f"    s.{quote(n)}"
         for n, t in columns
     ]
@@ -220,8 +226,8 @@ def _presentation_sql(columns: list[tuple[str, str]], view: str, source: str) ->
             masked = f"coalesce({lookup}, b.{col})"
             items.append(f"    {masked} as {col}")
             items.append(f"    b.{col} as {quote(name + PSEUDONYM_SUFFIX)}")
-        elif dtype == "VARCHAR" and name in ANALYST_NOTE_COLUMNS:
-            items.append(f"    {_hidden_note(f'b.{col}')} as {col}")
+        elif dtype in _NOTED_TYPES and name in ANALYST_NOTE_COLUMNS:
+            items.append(f"    {_hidden_note(f'b.{col}', dtype)} as {col}")
         else:
             items.append(f"    b.{col}")
     return "select\n" + ",\n".join(items) + f"\nfrom {BASE_SCHEMA}.{quote(view)} as b"

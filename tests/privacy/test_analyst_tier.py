@@ -248,3 +248,33 @@ def test_an_own_view_over_the_ledger_shows_the_note_not_the_message(tmp_path: Pa
         analyst.close()
     assert len(shown) == 1 and all(m and "analyst tier" in m for m in shown)
     assert not found_in(shown, {"Walter Headless", "+14155550177", "+14155550178"})
+
+
+def test_analyst_tier_hides_the_unknown_columns_of_a_header_that_was_a_record(
+    tmp_path: Path,
+) -> None:
+    """`cdr ingest --kind calls` of a file without its header line reads its first record as
+    the header when one of its values is a column's name (the user type `User`, in nearly
+    every record): the ledger's `unknown_columns` are the rest of that record (numbers, a
+    name, a user UUID), and `analyst.ingest_files` showed them in clear."""
+    from cdr_pipeline.ingest import ingest_paths
+
+    settings = Settings(warehouse=tmp_path / "wh")
+    part = tmp_path / "part2.csv"
+    part.write_text(
+        "2026-09-30T00:01:32Z,+14155550177,Walter Headless,User,4f1c2a9e-0b1d-4c55-9d0e-2f3a\n"
+        "2026-09-30T00:02:32Z,+14155550178,Other Person,User,5f1c2a9e-0b1d-4c55-9d0e-2f3a\n"
+    )
+    ingest_paths(settings, [part], kind="calls")
+    build_warehouse(settings)
+    sql = "select unnest(unknown_columns) from ingest_files"
+    full = connect(settings, tier="full")
+    analyst = connect(settings, tier="analyst")
+    try:
+        assert "Walter Headless" in {c for (c,) in full.execute(sql).fetchall()}
+        shown = [c for (c,) in analyst.execute(sql).fetchall()]
+    finally:
+        full.close()
+        analyst.close()
+    assert shown and all("analyst tier" in c for c in shown)
+    assert not found_in(shown, {"Walter Headless", "+14155550177"})
