@@ -12,6 +12,7 @@ older versions until `cdr vacuum` deletes them after the grace period.
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,8 +52,11 @@ class TableRewrite:
 
 def rewrite_connection(settings: Settings, replacements: pa.Table) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB holding the replacement map, memory capped at `merge_memory_mb`
-    (a partition rewrite is a partition merge's size), spilling to state/."""
+    (a partition rewrite is a partition merge's size), spilling to state/. What a killed
+    rewrite spilled there (raw rows; DuckDB never deletes another process's spill files) is
+    deleted first: the callers hold the writer lock, so no other rewrite spills there."""
     spill = settings.layout.state / "privacy" / ".spill"
+    shutil.rmtree(spill, ignore_errors=True)
     con = bounded_duckdb(spill, f"{settings.merge_memory_mb}MiB")
     con.execute("set preserve_insertion_order = true")
     con.register("__replacement_rows", replacements)

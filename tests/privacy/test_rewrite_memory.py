@@ -8,6 +8,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 
 from cdr_pipeline.config import Settings
@@ -65,3 +66,21 @@ def test_a_rewrite_past_merge_memory_is_exit_6_naming_the_setting(
     assert "needed more than merge_memory_mb (1MiB)" in exc.value.message
     assert exc.value.exit_code == 6
     assert sorted(legs.glob("*.json")) == before
+
+
+def test_a_rewrite_deletes_what_a_killed_rewrite_spilled(tmp_path: Path) -> None:
+    """A forget or retention killed while DuckDB spilled (memory past `merge_memory_mb`)
+    left its spill files, raw rows of the person, under state/privacy/.spill: DuckDB never
+    deletes another process's spill files, and `cdr forget` searches no file under
+    state/privacy/, so they outlived the erasure without a word. The next rewrite, under the
+    writer lock (no other rewrite runs), deletes them first."""
+    from cdr_pipeline.privacy.rewrite import rewrite_connection
+
+    settings = Settings(warehouse=tmp_path / "wh")
+    spill = settings.layout.state / "privacy" / ".spill"
+    spill.mkdir(parents=True)
+    left = spill / "duckdb_temp_4242_0_storage_S32K-0.tmp"
+    left.write_text("Walter Headless,+14155550177")
+    con = rewrite_connection(settings, pa.table({"kind": [], "value": [], "pseudonym": []}))
+    con.close()
+    assert not left.exists()
