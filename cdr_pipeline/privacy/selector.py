@@ -14,6 +14,7 @@ import re
 from collections.abc import Iterable
 
 import duckdb
+import phonenumbers
 
 from cdr_pipeline.errors import ConfigError
 from cdr_pipeline.privacy.rewrite import parquet_source, present_columns
@@ -57,6 +58,52 @@ def canonical(kind: str, value: str) -> str:
     return value.strip().lower()
 
 
+DIALLED_PREFIX = 4
+"""Digits a dialled number may carry before the country code (an international prefix
+`011`, `9011`, `00`)."""
+SUFFIX_DIGITS = 7
+"""National numbers at least this long are also found at the end of a dialled number."""
+
+
+def _national(value: str) -> tuple[str, str] | None:
+    """(national number, country code) of an E.164 `value` whose national number has at
+    least `SUFFIX_DIGITS` digits."""
+    text = value.strip()
+    if not text.startswith("+"):
+        return None
+    try:
+        parsed = phonenumbers.parse(text, None)
+    except phonenumbers.NumberParseException:
+        return None
+    national = phonenumbers.national_significant_number(parsed)
+    if not parsed.country_code or len(national) < SUFFIX_DIGITS:
+        return None
+    return national, str(parsed.country_code)
+
+
+def _dialled_sql(value: str, values: Iterable[str]) -> str:
+    """SQL true when the stored `value` is one of the E.164 `values` as a user dialled it:
+    no `+`, only digits (marks aside), ending with the national number after nothing, an
+    outside line (`9`), a trunk `0` or the country code (after an international prefix):
+    `3125550120`, `93125550120`, `913125550120`, `9011443125550120`, `01632960961`."""
+    digits = f"regexp_replace(trim({value}), {lit(_NUMBER_MARKS)}, '', 'g')"
+    parts: list[str] = []
+    for national, country in sorted(filter(None, map(_national, values))):
+        head = f"left({digits}, length({digits}) - {len(national)})"
+        parts.append(
+            f"(ends_with({digits}, {lit(national)}) "
+            f"and length({digits}) <= {len(national) + DIALLED_PREFIX + len(country)} "
+            f"and (length({head}) <= 1 or ends_with({head}, {lit(country)}) "
+            f"or ends_with({head}, '0')))"
+        )
+    if not parts:
+        return "false"
+    return (
+        f"(not starts_with(trim({value}), '+') and regexp_full_match({digits}, '[0-9]+') "
+        f"and ({' or '.join(parts)}))"
+    )
+
+
 def stored_spellings(
     con: duckdb.DuckDBPyConnection,
     snaps: dict[str, tables.Snapshot],
@@ -68,7 +115,9 @@ def stored_spellings(
     themselves (`+1 312 555 0116`, `Grace.Chen@Example.com`, an upper-case UUID), and one
     export may spell a number otherwise than another (`+13125550116` in the call records,
     `13125550116` in a device list a spreadsheet saved): an exact match would miss them."""
+    values = list(values)
     wanted = sorted({canonical(kind, v) for v in values} - {""})
+    dialled = _dialled_sql("v", values) if kind == NUMBER else "false"
     found: set[str] = set()
     if not wanted:
         return found
@@ -85,7 +134,7 @@ def stored_spellings(
         # second on the samples)
         rows = con.execute(
             f"select distinct v from (select unnest([{listed}]) as v from {parquet_source(files)}) "
-            f"where {_canonical_sql(kind, 'v')} in (select unnest(?))",
+            f"where {_canonical_sql(kind, 'v')} in (select unnest(?)) or {dialled}",
             [wanted],
         ).fetchall()
         found |= {str(r[0]) for r in rows}
