@@ -39,7 +39,7 @@ from cdr_pipeline.privacy.rewrite import (
     rewrite_connection,
     rewrite_partitions,
 )
-from cdr_pipeline.privacy.scrub import ScrubResult, scrub_files, text_pattern
+from cdr_pipeline.privacy.scrub import ScrubResult, scrub_files, scrubbed_name, text_pattern
 from cdr_pipeline.privacy.selector import add_stored_spellings, start_selector
 from cdr_pipeline.schema import schemas_by_table
 from cdr_pipeline.schema.personal import (
@@ -339,8 +339,9 @@ def _scrub_other_files(
     emptied = empty_reject_texts_naming(settings.layout, texts, dry_run)
     other = scrub_files(settings.layout, text, dry_run, texts)
     for done in emptied:
-        if f"rejects/{done.file}" not in other.files:
-            other.files.append(f"rejects/{done.file}")
+        name = f"rejects/{scrubbed_name(done.file, text)}"  # as scrub_files renamed it
+        if name not in other.files:
+            other.files.append(name)
     return other
 
 

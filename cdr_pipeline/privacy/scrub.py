@@ -20,6 +20,7 @@ import html
 import io
 import json
 import logging
+import os
 import re
 import zipfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -258,6 +259,25 @@ def _candidates(layout: Layout) -> Iterator[Path]:
         yield path
 
 
+def _renamed(path: Path, pairs: list[Replacement], dry_run: bool) -> Path:
+    """`path` renamed with the values in its name replaced (a rejects file is named after its
+    input, and an export may be named after the person); `path` itself when its name holds
+    none or in a dry run (then the returned path is the name it would get)."""
+    name = replace_text(path.name, pairs)
+    if name == path.name:
+        return path
+    target = path.with_name(name)
+    if not dry_run:
+        os.replace(path, target)
+    return target
+
+
+def scrubbed_name(name: str, replacements: Mapping[str, str]) -> str:
+    """`name` (a file's, or a path) with the values of `replacements` replaced, as
+    `scrub_files` renames a file."""
+    return replace_text(name, _pairs(replacements))
+
+
 CLOSE_MANIFEST = "close.json"
 """A closed month's manifest (`reports/frozen.py`), which lists each frozen file's SHA-256."""
 
@@ -300,6 +320,9 @@ def scrub_files(
         before = file_sha256(path) if page else ""
         ledger = quoted if path.is_relative_to(layout.ledger) else None
         held = scrub_file(path, pairs, dry_run, ledger, _frozen_seal(layout, path))
+        renamed = _renamed(path, pairs, dry_run)
+        held = held or (renamed != path and held is not None)
+        path = path if dry_run else renamed
         rel = str(path.relative_to(layout.root))
         if held and page and not dry_run:
             result.pages.append((path, before, file_sha256(path)))

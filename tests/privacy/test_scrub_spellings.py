@@ -54,3 +54,21 @@ def test_a_ledger_record_that_took_a_record_for_a_header_is_emptied_whole(
     assert got[0]["unknown_columns"] == [] and got[0]["source"] == "a.csv"
     assert got[1] == {"source": "b.csv", "unknown_columns": ["Escalation contact"],
                       "message": "b.csv: loaded"}  # fmt: skip
+
+
+def test_a_file_named_after_the_person_is_renamed(tmp_path: Path) -> None:
+    """A rejects file is named after its input (`rejects/call_legs/<hash>-<file name>`): an
+    export saved as `calls-aiko.muller@example.com.csv` left the person's e-mail in the
+    rejects file's name after `cdr forget`, which edited only what files hold."""
+    from cdr_pipeline.privacy.scrub import scrub_files
+    from cdr_pipeline.state.layout import Layout
+
+    layout = Layout(tmp_path / "wh")
+    email = "aiko.muller@example.com"
+    rejects = layout.rejects_file("call_legs", f"0a1b2c3d4e5f-calls-{email}.csv")
+    rejects.parent.mkdir(parents=True)
+    pq.write_table(pa.table({"reason": ["bad_time"]}), rejects)
+    done = scrub_files(layout, {email: "email_x"}, False)
+    names = [str(p.relative_to(layout.root)) for p in layout.root.rglob("*")]
+    assert not [n for n in names if email in n], names
+    assert done.files == ["rejects/call_legs/0a1b2c3d4e5f-calls-email_x.csv.parquet"]
