@@ -6,6 +6,7 @@ underscores collapsed, case-folded) against every spelling a schema lists.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -88,14 +89,24 @@ def detect_kind(headers: Sequence[str], source: str, line: int = 1) -> TableSche
     return best[1]
 
 
+_DATA_CELL = re.compile(
+    r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}.*"  # a time stamp
+    r"|\+\d{6,}"  # an E.164 number
+    r"|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"  # a UUID
+)
+"""A cell no header names a column with: a header line holding one is a record."""
+
+
 def check_forced_kind(
     headers: Sequence[str], schema: TableSchema, source: str, line: int = 1
 ) -> None:
-    """A kind forced by --kind on a header with no column of it: the file has no header
-    line (the hint of `detect_kind` suggests --kind), and its first record, names and
-    numbers, would be taken for column names and kept as the ledger's unknown columns,
-    which the analyst tier, notebook 04 and the logs show."""
-    if any(resolve_headers(list(headers), schema).canonical):
+    """A kind forced by --kind on a header with no column of it, or with a cell that is data
+    (a time stamp, an E.164 number, a UUID: a record's `User` user type names a column): the
+    file has no header line (the hint of `detect_kind` suggests --kind), and its first
+    record, names and numbers, would be taken for column names and kept as the ledger's
+    unknown columns, which `cdr runs`, notebook 04 and the logs show."""
+    data = any(_DATA_CELL.fullmatch(h.strip()) for h in headers)
+    if not data and any(resolve_headers(list(headers), schema).canonical):
         return
     raise InputError(
         f"not a {schema.kind} export: the line read as its header names no {schema.kind} column "

@@ -29,3 +29,21 @@ def test_a_forced_kind_still_loads_a_file_with_its_header(tmp_path: Path) -> Non
     settings = Settings(warehouse=tmp_path / "wh")
     (f,) = ingest_paths(settings, [FIXTURES / "overlap_a.csv"], kind="calls").files
     assert f.status == "loaded" and f.rows_loaded > 0
+
+
+def test_a_record_is_no_header_though_its_user_type_names_a_column(tmp_path: Path) -> None:
+    """Nearly every call record holds the user type `User`, which is the `User` column's
+    header (user_name): such a first record named a column, passed for a header, and the
+    rest of it (a time, numbers, a name, a user UUID) was kept as the ledger's unknown
+    columns, shown by `cdr runs`, notebook 04's column drift and the log. A "header" holding
+    a time stamp, an E.164 number or a UUID is a record."""
+    settings = Settings(warehouse=tmp_path / "wh")
+    part = tmp_path / "part2.csv"
+    uuid = "4f1c2a9e-0b1d-4c55-9d0e-2f3a4b5c6d7e"
+    record = RECORD.replace(",ORIGINATING", f",ORIGINATING,User,{uuid}")
+    part.write_text(record * 3)
+    result = ingest_paths(settings, [part], kind="calls")
+    (f,) = result.files
+    assert result.exit_code == 3 and f.status == "failed"
+    assert f.unknown_columns == [] and f.rows_loaded == 0
+    assert "without its header line" in f.message

@@ -255,15 +255,15 @@ def test_analyst_tier_hides_the_unknown_columns_of_a_header_that_was_a_record(
 ) -> None:
     """`cdr ingest --kind calls` of a file without its header line reads its first record as
     the header when one of its values is a column's name (the user type `User`, in nearly
-    every record): the ledger's `unknown_columns` are the rest of that record (numbers, a
-    name, a user UUID), and `analyst.ingest_files` showed them in clear."""
+    every record) and none is a time stamp, an E.164 number or a UUID (a device or directory
+    record, a number written nationally): the ledger's `unknown_columns` are the rest of that
+    record (a name, a number), and `analyst.ingest_files` showed them in clear."""
     from cdr_pipeline.ingest import ingest_paths
 
     settings = Settings(warehouse=tmp_path / "wh")
     part = tmp_path / "part2.csv"
     part.write_text(
-        "2026-09-30T00:01:32Z,+14155550177,Walter Headless,User,4f1c2a9e-0b1d-4c55-9d0e-2f3a\n"
-        "2026-09-30T00:02:32Z,+14155550178,Other Person,User,5f1c2a9e-0b1d-4c55-9d0e-2f3a\n"
+        "Walter Headless,User,4155550177,Sales,1106\nOther Person,User,4155550178,Sales,1107\n"
     )
     ingest_paths(settings, [part], kind="calls")
     build_warehouse(settings)
@@ -277,4 +277,4 @@ def test_analyst_tier_hides_the_unknown_columns_of_a_header_that_was_a_record(
         full.close()
         analyst.close()
     assert shown and all("analyst tier" in c for c in shown)
-    assert not found_in(shown, {"Walter Headless", "+14155550177"})
+    assert not found_in(shown, {"Walter Headless", "4155550177"})
