@@ -36,6 +36,7 @@ from cdr_pipeline.privacy.reject_texts import empty_reject_texts_naming
 from cdr_pipeline.privacy.rewrite import (
     TableRewrite,
     count_touched,
+    replaced_holding,
     rewrite_connection,
     rewrite_partitions,
 )
@@ -106,7 +107,8 @@ class ForgetResult:
     other: ScrubResult = field(default_factory=ScrubResult)
     vacuum: VacuumResult | None = None
     replaced: list[Path] = field(default_factory=list)
-    """The data files the erasure replaced (the person's values are in them)."""
+    """The data files the erasure replaced, and those earlier commits replaced that hold the
+    person (the person's values are in them)."""
     kept_files: int = 0
     """Of `replaced`, the files the vacuum left (within `vacuum_grace_hours`): readers of
     older versions (`--as-of`) still see the person until `cdr vacuum` deletes them."""
@@ -269,6 +271,8 @@ def forget(
                 held = {value: snap.partition_files(value) for value in sorted(snap.files)}
                 every = [f for files in held.values() for f in files]
                 counts = count_touched(con, schemas[name], every, texts)
+                # what earlier commits replaced holds them too, until vacuumed
+                result.replaced.extend(replaced_holding(con, schemas[name], snap.root, texts))
                 for value, files in held.items():
                     touched = sum(counts.get(str(f), 0) for f in files)
                     if touched:

@@ -165,6 +165,16 @@ def count_touched(
     return {str(f): int(n) for f, n in rows}
 
 
+def replaced_holding(
+    con: duckdb.DuckDBPyConnection, schema: TableSchema, root: Path, texts: str | None = None
+) -> list[Path]:
+    """The data files of the table at `root` that earlier commits replaced (kept for readers
+    of older versions until `cdr vacuum`) and that hold a value of the replacement map."""
+    kept = [root / name for name in tables.vacuum(root, 0, dry_run=True)]
+    kept = [f for f in kept if f.suffix == ".parquet" and f.is_file()]
+    return [Path(f) for f in count_touched(con, schema, kept, texts)]
+
+
 def rewrite_partitions(
     con: duckdb.DuckDBPyConnection,
     settings: Settings,

@@ -1,5 +1,6 @@
-"""`cdr forget --number`: the person's number as another user dialled it (an outside-line
-`9`, a national spelling) is theirs too."""
+"""`cdr forget --number` on a few hand-written legs: the person's number as another user
+dialled it (an outside-line `9`, a national spelling) is theirs too, and the note of what the
+grace period keeps counts every replaced file that holds them."""
 
 from __future__ import annotations
 
@@ -40,3 +41,23 @@ def test_forget_reaches_the_number_as_colleagues_dialled_it(tmp_path: Path) -> N
     assert ingest_paths(settings, [calls]).exit_code == 0
     found = forget(settings, number="+13125550120", dry_run=True)
     assert found.rows == 2  # r1, their own, and r2, the number as dialled to them
+
+
+def test_forget_counts_the_earlier_replaced_files_that_hold_the_person(tmp_path: Path) -> None:
+    """A re-delivered export replaced the file of the first load (a merge), which stays for
+    readers of older versions within `vacuum_grace_hours`, and holds the person. The note
+    of what the grace period keeps counted only the files the erasure itself replaced: one,
+    while two held the person's values."""
+    t = "2026-09-02T09:{:02d}:00Z"
+    row = (
+        "r1,{},{},ORIGINATING,c1,11111111-1111-4111-8111-111111111111,+13125550120,"
+        "Aiko Muller,+13125550120,+14155550111,,SIP_ENTERPRISE,60\n"
+    )
+    settings = Settings(warehouse=tmp_path / "wh")
+    for seq, reported in enumerate((t.format(58), t.format(59))):
+        calls = tmp_path / f"calls{seq}.csv"
+        calls.write_text(HEADER + row.format(reported, t.format(0)), encoding="utf-8")
+        assert ingest_paths(settings, [calls]).exit_code == 0
+    done = forget(settings, number="+13125550120")
+    assert done.data_files == 1
+    assert done.kept_files == 2
