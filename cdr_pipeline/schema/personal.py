@@ -82,7 +82,8 @@ ANALYST_NOTE_COLUMNS = frozenset({"message", "unknown_columns"})
 `ingest_runs`), which may quote the input: a file without its header line fails naming its
 first record, numbers and a name; and the ledger's `unknown_columns`, the rest of that
 record when `--kind` read it as the header (one of its values, the user type `User`, is a
-column's name). The analyst tier shows a fixed note instead (of a list: one note)."""
+column's name). The analyst tier shows a fixed note instead (of a list, in place of each
+item: notebook 04 counts a file's unknown columns, but names none)."""
 
 NUMBER_COLUMN_SUFFIXES = ("_number", "_digits")
 """Output columns of the views whose name ends so hold numbers (`originating_number`)."""

@@ -188,9 +188,9 @@ def _base_staging_sql(columns: list[tuple[str, str]], table: str, source: str) -
 
 def _hidden_note(value: str, dtype: str = "VARCHAR") -> str:
     """SQL of the analyst tier's note for a message `value` (NULL and empty stay); of a list
-    (`VARCHAR[]`, the unknown columns), a list of the one note."""
+    (`VARCHAR[]`, the unknown columns), the note in place of each item (so counts hold)."""
     if dtype == "VARCHAR[]":
-        return f"case when coalesce(len({value}), 0) = 0 then {value} else [{lit(HIDDEN_NOTE)}] end"
+        return f"list_transform({value}, lambda x: {lit(HIDDEN_NOTE)})"
     return f"case when coalesce({value}, '') = '' then {value} else {lit(HIDDEN_NOTE)} end"
 
 
