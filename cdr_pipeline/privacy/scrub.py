@@ -320,7 +320,10 @@ def scrub_files(
         before = file_sha256(path) if page else ""
         ledger = quoted if path.is_relative_to(layout.ledger) else None
         held = scrub_file(path, pairs, dry_run, ledger, _frozen_seal(layout, path))
-        renamed = _renamed(path, pairs, dry_run)
+        # a ledger file's or saved page's name is ids and times that readers parse: digits
+        # of a long number could match there by chance, and no person's value is in one
+        named = path.is_relative_to(layout.ledger) or page
+        renamed = path if named else _renamed(path, pairs, dry_run)
         held = held or (renamed != path and held is not None)
         path = path if dry_run else renamed
         rel = str(path.relative_to(layout.root))

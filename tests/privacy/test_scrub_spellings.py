@@ -72,3 +72,19 @@ def test_a_file_named_after_the_person_is_renamed(tmp_path: Path) -> None:
     names = [str(p.relative_to(layout.root)) for p in layout.root.rglob("*")]
     assert not [n for n in names if email in n], names
     assert done.files == ["rejects/call_legs/0a1b2c3d4e5f-calls-email_x.csv.parquet"]
+
+
+def test_a_ledger_file_whose_name_holds_the_digits_keeps_its_name(tmp_path: Path) -> None:
+    """A ledger file is named `<record id>@<write time in ns>`, which readers parse (the
+    latest compacted file, the next write's time); renaming files after the person made a
+    19-digit time that held their number's digits by chance another name, and the ledger
+    then lost track of which compacted file is the latest."""
+    from cdr_pipeline.privacy.scrub import scrub_files
+    from cdr_pipeline.state.layout import Layout
+
+    layout = Layout(tmp_path / "wh")
+    record = layout.ledger / "runs" / "_compacted-1796443125550120000.parquet"
+    record.parent.mkdir(parents=True)
+    pq.write_table(pa.table({"run_id": ["r1"]}), record)
+    scrub_files(layout, {"3125550120": "number_x"}, False)  # as a colleague dialled it
+    assert record.is_file()
