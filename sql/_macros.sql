@@ -29,11 +29,33 @@ create or replace macro segment_months(tz, seg_from, seg_to, horizon) as generat
     interval 1 month
 );
 
+-- The offset of zone `tz` from UTC at the instant `t` (an interval).
+create or replace macro zone_offset(tz, t) as timezone(tz, t) - timezone('UTC', t);
+
+-- The instant the clocks of zone `tz` first show the wall clock `w` (a TIMESTAMP): the
+-- start of a local day or month. Where the clocks go back they show some wall clocks twice
+-- (Atlantic/Azores repeats 00:00-01:00 on the last Sunday of October), and there
+-- `timezone(tz, w)` is the later instant in DuckDB, the earlier in Spark: the local day
+-- 10-24 ended at 01:00 UTC in DuckDB, though fct_call_legs dates a call at 00:30 UTC on
+-- the 25th. `local_instant` takes the earlier: `w` at the offset in force a day before
+-- `timezone(tz, w)`, when the zone shows it as `w`. A wall clock the clocks skip is the
+-- instant after the gap, as in both engines.
+create or replace macro earlier_instant(tz, w, x, e) as
+    case when timezone(tz, e) = w then least(e, x) else x end;
+create or replace macro local_instant(tz, w) as earlier_instant(
+    tz,
+    w,
+    timezone(tz, cast(w as timestamp)),
+    timezone('UTC', cast(
+        w - zone_offset(tz, timezone(tz, cast(w as timestamp)) - interval 1 day) as timestamp
+    ))
+);
+
 -- The instants a month of `segment_months` starts and ends (its next month's start).
 create or replace macro month_start_at(tz, month_start) as
-    timezone(tz, cast(month_start as timestamp));
+    local_instant(tz, cast(month_start as timestamp));
 create or replace macro month_end_at(tz, month_start) as
-    timezone(tz, cast(month_start + interval 1 month as timestamp));
+    local_instant(tz, cast(month_start + interval 1 month as timestamp));
 
 -- Money: `units` licences at `price` each, rounded half up to cents as the decimal amount
 -- it is (2.675 is stored as the double 2.67499999...: a round of the double product gives

@@ -45,7 +45,8 @@ days as (
     select
         b.*,
         cast(d.day as date) as licence_day,
-        timezone(b.reporting_timezone, cast(cast(d.day as date) + 1 as timestamp)) as day_end
+        local_instant(b.reporting_timezone, cast(cast(d.day as date) + 1 as timestamp))
+            as day_end
     from bounds as b,
         unnest(generate_series(
             cast(b.first_day as timestamp), cast(b.last_day as timestamp), interval 1 day

@@ -133,8 +133,9 @@ final as (
             cast(cast(timezone(m.reporting_timezone, m.covered_to) as date) as timestamp),
             interval 1 day
         )) as d(day)
-    where timezone(m.reporting_timezone, cast(cast(d.day as date) as timestamp)) >= m.covered_from
-        and timezone(m.reporting_timezone, cast(cast(d.day as date) + 1 as timestamp))
+    where local_instant(m.reporting_timezone, cast(cast(d.day as date) as timestamp))
+        >= m.covered_from
+        and local_instant(m.reporting_timezone, cast(cast(d.day as date) + 1 as timestamp))
         <= m.covered_to
 )
 

@@ -11,6 +11,7 @@ import duckdb
 import pytest
 import sqlglot
 
+from cdr_pipeline.resources import sql_dir
 from cdr_pipeline.spark.rewrite import (
     RewriteError,
     parse_macros,
@@ -18,6 +19,7 @@ from cdr_pipeline.spark.rewrite import (
     to_duckdb,
     to_spark,
 )
+from cdr_pipeline.spark.views import load_macros
 
 T0 = "cast('2026-10-05 06:34:56.123' as timestamptz)"
 
@@ -161,6 +163,34 @@ def _spark_rows(spark: Any, sql: str) -> list[Any]:
 def test_spark_computes_what_duckdb_computes(spark: Any, name: str) -> None:
     sql = CASES[name]
     assert _spark_rows(spark, to_spark(sql)) == _duckdb_rows(sql)
+
+
+# sql/_macros.sql local_instant: the first instant a zone's clocks show a wall clock. DuckDB's
+# timezone(zone, wall clock) takes the later of two (Azores 10-25 00:00: 01:00Z), Spark's
+# the earlier (00:00Z): the views' day ends differed. A skipped wall clock (Paris 03-29
+# 02:30, Azores 03-29 00:00) is the instant after the gap in both.
+LOCAL_INSTANTS = (
+    "select strftime(local_instant(z, cast(w as timestamp)), '%Y-%m-%d %H:%M:%S') as v "
+    "from (values ('Atlantic/Azores', '2026-10-25 00:00:00'), "
+    "('Europe/Paris', '2026-10-25 02:30:00'), ('Australia/Lord_Howe', '2026-04-05 01:45:00'), "
+    "('Europe/Paris', '2026-03-29 02:30:00'), ('Atlantic/Azores', '2026-03-29 00:00:00'), "
+    "('Asia/Kathmandu', '2026-10-25 00:00:00')) t(z, w)"
+)
+
+
+@pytest.mark.slow
+def test_a_wall_clock_shown_twice_is_its_first_instant_in_both(spark: Any) -> None:
+    macros = load_macros(sql_dir())
+    expected = [
+        ["2026-10-25 00:00:00"],
+        ["2026-10-25 00:30:00"],
+        ["2026-04-04 14:45:00"],
+        ["2026-03-29 01:30:00"],
+        ["2026-03-29 01:00:00"],
+        ["2026-10-24 18:15:00"],
+    ]
+    assert _duckdb_rows(to_duckdb(LOCAL_INSTANTS, macros)) == expected
+    assert _spark_rows(spark, to_spark(LOCAL_INSTANTS, macros)) == expected
 
 
 @pytest.mark.slow

@@ -8,6 +8,7 @@ from pathlib import Path
 import duckdb
 
 SQL = Path(__file__).parents[2] / "sql" / "int_call_coverage.sql"
+MACROS = SQL.with_name("_macros.sql")
 
 
 def _covered(
@@ -18,6 +19,7 @@ def _covered(
 ) -> list[date]:
     con = duckdb.connect()
     con.execute("set TimeZone = 'UTC'")
+    con.execute(MACROS.read_text())
     con.execute(f"create table cfg_settings as select '{tz}' as reporting_timezone")
     con.execute("create table stg_ledger_retention (table_name varchar, cutoff date)")
     for cutoff in cutoffs:
@@ -105,3 +107,13 @@ def test_a_declared_range_is_of_utc_days_as_the_report_is() -> None:
     # with the next export loaded, New York's September is whole
     files.append(("exports/dch_2026-10-01_2026-11-01.csv", "loaded"))
     assert _covered("America/New_York", files)[:30] == _days("2026-09-01", "2026-09-30")
+
+
+def test_a_day_ends_where_the_clocks_first_show_the_next_midnight() -> None:
+    # Atlantic/Azores goes back from 01:00 (UTC+0) to 00:00 (UTC-1) on 2026-10-25, so the
+    # clocks show 00:00 of the 25th at 00:00Z and again at 01:00Z. The 24th ends at 00:00Z
+    # (a call at 00:30Z is dated the 25th), inside an export declared to 10-25 (UTC); DuckDB's
+    # timezone() took the second midnight (01:00Z) and left the 24th uncovered, Spark's the
+    # first (the two engines' views differed)
+    got = _covered("Atlantic/Azores", [("e/dch_2026-10-20_2026-10-25.csv", "loaded")])
+    assert got == _days("2026-10-20", "2026-10-24")

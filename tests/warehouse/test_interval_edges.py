@@ -13,6 +13,7 @@ Every expected value below was worked out by hand from these facts.
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import pytest
 
@@ -20,6 +21,7 @@ from cdr_pipeline.config import Settings
 from cdr_pipeline.ingest import ingest_paths
 from cdr_pipeline.warehouse import build_warehouse, connect
 from tests.devices.helpers import EVENT_HEADER, SNAPSHOT_HEADER
+from tests.warehouse.finance_world import World, records, user
 
 ORG = "00000000-0000-4000-8000-000000000000"
 U1, U2, U3 = (f"00000000-0000-4000-8000-00000000000{i}" for i in (1, 2, 3))
@@ -206,3 +208,22 @@ def test_reclaim_never_activated_with_expired_code(edge_wh: Settings) -> None:
         con.close()
     # D1 is deleted (holds nothing); D2's code expired on 06-08 and it was never activated.
     assert rows == [(D2, "never_activated_code_expired")]
+
+
+def test_a_licence_day_ends_at_the_first_of_two_midnights(tmp_path: Path) -> None:
+    """Atlantic/Azores shows 00:00 of 2026-10-25 twice (00:00Z, then 01:00Z after the clocks
+    go back): a device deleted at 00:30Z, 00:30 of the 25th, was held at the end of the 24th
+    (DuckDB ended the day at the second midnight; Spark at the first)."""
+    w = World()
+    w.event("2026-10-20T12:00:00Z", "Z1", "PROVISIONED", user(1), "+15550001")
+    w.event("2026-10-25T00:30:00Z", "Z1", "DELETED", user(1), "+15550001")
+    con = w.build(tmp_path, reporting_timezone="Atlantic/Azores")
+    days = records(
+        con,
+        "select licence_day, is_held_at_day_end from fct_licence_days "
+        "where licence_day >= '2026-10-24' order by 1",
+    )
+    assert [(str(d["licence_day"]), d["is_held_at_day_end"]) for d in days] == [
+        ("2026-10-24", True),
+        ("2026-10-25", False),
+    ]
