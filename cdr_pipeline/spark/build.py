@@ -99,6 +99,60 @@ def require_zone(spark: SparkSession, zone: str) -> None:
         ) from exc
 
 
+ZONE_RULES_FROM = datetime(2015, 1, 1, tzinfo=UTC)
+ZONE_RULES_STEP = 6 * 3600
+"""`require_same_zone_rules` compares the zone's offset every 6 hours from 2015 (before
+Webex Calling) to the end of next year."""
+
+
+def _probe_instants() -> range:
+    end = datetime(datetime.now(UTC).year + 2, 1, 1, tzinfo=UTC)
+    return range(int(ZONE_RULES_FROM.timestamp()), int(end.timestamp()), ZONE_RULES_STEP)
+
+
+def require_same_zone_rules(spark: SparkSession, zone: str) -> None:
+    """Refuse a reporting time zone whose rules differ between the Java under Spark and
+    DuckDB: a country that changed its clocks after the Java's time zone data was made (Cuba
+    keeps UTC-4 from November 2026 in DuckDB's data, Java 17's tzdata 2025a goes back to
+    UTC-5) gave every local time, day and month of the views other values on Spark, silently."""
+    import duckdb
+    from pyspark.sql import functions as F
+
+    probes = _probe_instants()
+    instant = F.timestamp_seconds(F.lit(probes.start) + F.col("id") * probes.step)
+    offset = F.unix_seconds(F.from_utc_timestamp(instant, zone)) - F.unix_seconds(instant)
+    rows = spark.range(len(probes)).select("id", offset.alias("offset")).collect()
+    java = [int(r["offset"]) for r in sorted(rows, key=lambda r: r["id"])]
+    con = duckdb.connect()
+    try:
+        duck = [
+            int(r[0])
+            for r in con.execute(
+                "select cast(epoch(timezone(?, to_timestamp(s))) - s as bigint) "
+                "from range(?, ?, ?) t(s) order by s",
+                [zone, probes.start, probes.stop, probes.step],
+            ).fetchall()
+        ]
+    finally:
+        con.close()
+    for at, theirs, ours in zip(probes, java, duck, strict=True):
+        if theirs != ours:
+            when = datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%dT%H:%MZ")
+            raise ConfigError(
+                f"reporting_timezone {zone!r} has other rules in this Spark's Java than in "
+                f"DuckDB: at {when} it is UTC{_hours(theirs)} there, UTC{_hours(ours)} in "
+                "DuckDB (one of them has older time zone data); the views would differ",
+                hint="update the Java Spark runs on (its tzdata) or DuckDB, so that both "
+                "have the zone's current rules",
+            )
+
+
+def _hours(seconds: int) -> str:
+    sign = "-" if seconds < 0 else "+"
+    minutes = abs(seconds) // 60
+    return f"{sign}{minutes // 60:02d}:{minutes % 60:02d}"
+
+
 def _local_root(target: str) -> Path | None:
     """The folder of a local `target`; None for an object store (`s3://`, `abfss://`),
     whose access control is the store's."""
@@ -165,6 +219,7 @@ def _build(
     started = datetime.now(UTC).isoformat(timespec="seconds")
     source = choose_source(spark, settings, table_format)
     require_zone(spark, settings.reporting_timezone)
+    require_same_zone_rules(spark, settings.reporting_timezone)
     close_local_target(spark, target, settings.file_mode)
     register_tables(spark, table_files(settings), source)
     views = emit_views(settings, "spark")

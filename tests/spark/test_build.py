@@ -117,3 +117,33 @@ def test_a_reporting_time_zone_spark_does_not_know_is_refused_before_anything_is
     with pytest.raises(ConfigError, match="'Factory' is not a time zone this Spark knows"):
         build.build_on_spark(spark, settings, str(target), "files")
     assert not target.exists()
+
+
+def test_a_reporting_time_zone_with_other_rules_in_java_is_refused(
+    spark: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Cuba keeps UTC-4 from November 2026 in DuckDB's time zone data; Java 17's (tzdata
+    2025a) goes back to UTC-5 on 11-01: every local time, day and month of the views from
+    then on differed on Spark, and the build said nothing."""
+    from cdr_pipeline.errors import ConfigError
+
+    probe = "timestamp'2026-11-15 12:00:00'"
+    java = spark.sql(
+        f"select unix_seconds(from_utc_timestamp({probe}, 'America/Havana'))"
+        f" - unix_seconds({probe})"
+    ).first()[0]
+    duck = (
+        duckdb.connect()
+        .execute(
+            "select epoch(timezone('America/Havana', timestamptz '2026-11-15 12:00:00+00'))"
+            " - epoch(timestamp '2026-11-15 12:00:00')"
+        )
+        .fetchone()
+    )
+    if duck is not None and java == duck[0]:
+        pytest.skip("this Java and DuckDB have the same rules for Cuba")
+    settings = _legs_only(tmp_path, monkeypatch, reporting_timezone="America/Havana")
+    target = tmp_path / "marts"
+    with pytest.raises(ConfigError, match=r"'America/Havana' has other rules .* at 2026-11-01T"):
+        build.build_on_spark(spark, settings, str(target), "files")
+    assert not target.exists()
