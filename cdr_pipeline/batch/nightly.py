@@ -22,6 +22,7 @@ from cdr_pipeline.batch.stages import (
     build_stage,
     close_and_report,
     ingest_summary,
+    unfinished_erasure,
     validate_build,
 )
 from cdr_pipeline.config import SETTINGS_KEYS, Settings, coerce
@@ -205,7 +206,7 @@ def _stages(
     if retain:
         _retention(settings, summary, retain, run_id)
     _personal_retention(settings, summary, run_id)
-    _unfinished_erasure(settings, summary)
+    unfinished_erasure(settings, summary)
     with summary.run_stage("vacuum") as out:
         from cdr_pipeline.ingest.vacuum import vacuum_tables
 
@@ -281,24 +282,6 @@ def _personal_retention(settings: Settings, summary: NightlySummary, run_id: str
             f"{kept.cutoff} ({kept.rows:,} rows); raw text of "
             f"{sum(e.rows for e in kept.rejects):,} older reject(s) emptied",
         ]
-
-
-def _unfinished_erasure(settings: Settings, summary: NightlySummary) -> None:
-    """Stage `erasure`, only while a `cdr forget` has not finished (its pending file,
-    `privacy/pending.py`): only another forget finishes it, and nothing else would say so
-    night after night while the person's values stay in the views and replaced files."""
-    path = settings.layout.pending_erasure
-    if not path.is_file():
-        return
-    with summary.run_stage("erasure") as out:
-        since = datetime.fromtimestamp(path.stat().st_mtime, UTC)
-        text = (
-            f"a cdr forget begun {since:%Y-%m-%d %H:%M} UTC has not finished ({path.name}): "
-            "the person's values may still be in cdr.duckdb and in replaced files; run "
-            "that cdr forget again to finish it"
-        )
-        log.warning(text)
-        out[:] = [EXIT_OK, text]
 
 
 def _plan(settings: Settings, summary: NightlySummary, retain: int | None, do_fetch: bool) -> None:

@@ -200,6 +200,24 @@ def close_and_report(settings: Settings, summary: NightlySummary) -> None:
         out[:] = [EXIT_OK, text]
 
 
+def unfinished_erasure(settings: Settings, summary: NightlySummary) -> None:
+    """Stage `erasure`, only while a `cdr forget` has not finished (its pending file,
+    `privacy/pending.py`): only another forget finishes it, and nothing else would say so
+    night after night while the person's values stay in the views and replaced files."""
+    path = settings.layout.pending_erasure
+    if not path.is_file():
+        return
+    with summary.run_stage("erasure") as out:
+        since = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+        text = (
+            f"a cdr forget begun {since:%Y-%m-%d %H:%M} UTC has not finished ({path.name}): "
+            "the person's values may still be in cdr.duckdb and in replaced files; run "
+            "that cdr forget again to finish it"
+        )
+        log.warning(text)
+        out[:] = [EXIT_OK, text]
+
+
 def worst(codes: list[int]) -> int:
     """Worst exit code, in the order 0 < 3 < 4 < 6 < 1 (docs/design.md#exit-codes): an
     unexpected error outranks a write failure, which outranks a quality failure, which

@@ -162,9 +162,7 @@ SETTINGS_KEYS: dict[str, Key] = {
         Key("retain_days", "int", minimum=1, optional=True, has_flag=True),
         Key("lock_wait_seconds", "float", minimum=0.0, flag_name="--wait-lock", has_flag=True),
         Key("idle_days", "int", minimum=1),
-        # the nightly closes the previous month only: past 27 days, February never lasts
-        # long enough to close January
-        Key("close_after_days", "int", minimum=0, maximum=27, optional=True),
+        Key("close_after_days", "int", minimum=0, maximum=27, optional=True),  # < February
         Key("excel_csv", "bool", optional=True, has_flag=True),
         # hours a replaced data file stays on disk for readers of older table versions
         Key("vacuum_grace_hours", "int", minimum=0, flag_name="--grace-hours", has_flag=True),
