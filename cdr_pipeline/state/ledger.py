@@ -44,7 +44,7 @@ from cdr_pipeline.state.layout import Layout
 from cdr_pipeline.state.ledger_files import (
     COMPACTED_PREFIX,
     live_files,
-    split_files,
+    split_names,
     stamp,
     with_supersedes,
 )
@@ -195,7 +195,7 @@ def _latest(frames: list[pl.DataFrame]) -> pl.DataFrame:
     return df.join(first, on=[RECORD_ID, _SOURCE], how="semi", maintain_order="left").drop(_SOURCE)
 
 
-def _next_stamp(files: Sequence[Path]) -> int:
+def _next_stamp(files: Sequence[Path | str]) -> int:
     """Now, or just after the latest write of the folder when the clock has been set back
     since: the wall clock alone made the earlier write win (a night's `running` row outlived
     its `ok`, and the next run called it killed)."""
@@ -244,7 +244,7 @@ class Ledger:
         clean = [{k: os_text(v) if isinstance(v, str) else v for k, v in r.items()} for r in rows]
         frame = pl.DataFrame(clean, schema=_polars_schema(schema))
         folder = self.folder(table)
-        live, superseded = split_files(folder)
+        live, superseded = split_names(folder)
         written = _next_stamp(live + superseded)
         frame = frame.with_columns(
             pl.lit(record_id, pl.String).alias(RECORD_ID),
@@ -299,13 +299,14 @@ class Ledger:
         """Fold a ledger table's live files into one compacted file that supersedes every
         file listed (files are never rewritten, so each holds what was read of it); none
         is deleted here: `cdr vacuum` does, after the grace period (`ledger_files`)."""
-        live, superseded = split_files(self.folder(table))
-        df = self._read_latest(live)
+        folder = self.folder(table)
+        live, superseded = split_names(folder)
+        df = self._read_latest([folder / n for n in live])
         if df is None:
             return None
         # named after its latest row at least: the next write must come after all it holds
         written = max(time.time_ns(), max(map(stamp, live + superseded), default=0))
-        target = self.folder(table) / f"{COMPACTED_PREFIX}{written}.parquet"
+        target = folder / f"{COMPACTED_PREFIX}{written}.parquet"
         data = with_supersedes(_plain_strings(df.to_arrow()), live + superseded)
         atomic_write_table(data, target)
         return target

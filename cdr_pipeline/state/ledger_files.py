@@ -14,6 +14,7 @@ superseded them is older than the grace period, as it does the tables' replaced 
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 
@@ -25,10 +26,10 @@ SUPERSEDES = b"cdr.supersedes"
 """Key of a compacted file's metadata: the JSON list of the file names it superseded."""
 
 
-def stamp(path: Path) -> int:
+def stamp(path: Path | str) -> int:
     """The write time in a ledger file's name (`<record>@<ns>`, `_compacted-<ns>`); 0 for
     a file named otherwise (written before names carried it)."""
-    stem = path.stem
+    stem = path.stem if isinstance(path, Path) else path.removesuffix(".parquet")
     text = stem.removeprefix(COMPACTED_PREFIX) if stem.startswith(COMPACTED_PREFIX) else ""
     text = stem.rpartition("@")[2] if "@" in stem else text
     return int(text) if text.isascii() and text.isdigit() else 0
@@ -48,50 +49,53 @@ def superseded_by(path: Path) -> set[str]:
     return {str(n) for n in names} if isinstance(names, list) else set()
 
 
-def _listed(folder: Path) -> list[Path]:
-    return sorted(folder.glob("*.parquet")) if folder.is_dir() else []
+def _listed(folder: Path) -> list[str]:
+    """The names of a folder's Parquet files, sorted (names, not paths: a folder that no
+    vacuum has pruned holds thousands, and every ledger write lists it)."""
+    try:
+        return sorted(n for n in os.listdir(folder) if n.endswith(".parquet"))
+    except (FileNotFoundError, NotADirectoryError):
+        return []
 
 
-def split_files(folder: Path) -> tuple[list[Path], list[Path]]:
-    """(live, superseded) files of a ledger folder, each sorted by name."""
+def split_names(folder: Path) -> tuple[list[str], list[str]]:
+    """(live, superseded) file names of a ledger folder, each sorted."""
     for _ in range(3):  # the latest compacted file gone between listing and reading: again
-        files = _listed(folder)
-        compacted = [f for f in files if f.name.startswith(COMPACTED_PREFIX)]
+        names = _listed(folder)
+        compacted = [n for n in names if n.startswith(COMPACTED_PREFIX)]
         if not compacted:
-            return files, []
+            return names, []
         try:
-            names = superseded_by(max(compacted, key=lambda f: (stamp(f), f.name)))
+            gone = superseded_by(folder / max(compacted, key=lambda n: (stamp(n), n)))
         except FileNotFoundError:
             continue
-        return [f for f in files if f.name not in names], [f for f in files if f.name in names]
-    return files, []
+        return [n for n in names if n not in gone], [n for n in names if n in gone]
+    return names, []
 
 
 def live_files(folder: Path) -> list[Path]:
     """The files that hold the folder's records now (see the module's text)."""
-    return split_files(folder)[0]
+    return [folder / n for n in split_names(folder)[0]]
 
 
-def with_supersedes(table: pa.Table, files: list[Path]) -> pa.Table:
-    """`table` (a compaction's rows) naming `files` as superseded in its metadata."""
+def with_supersedes(table: pa.Table, names: list[str]) -> pa.Table:
+    """`table` (a compaction's rows) naming the files `names` superseded in its metadata."""
     meta = dict(table.schema.metadata or {})
-    meta[SUPERSEDES] = json.dumps(sorted(f.name for f in files)).encode()
+    meta[SUPERSEDES] = json.dumps(sorted(names)).encode()
     return table.replace_schema_metadata(meta)
 
 
 def expired_superseded(folder: Path, grace_hours: int, now_ns: int | None = None) -> list[Path]:
     """The superseded files of a folder whose first superseding compaction was written more
     than `grace_hours` ago (a compacted file's time is in its name)."""
-    files = _listed(folder)
     cutoff = (time.time_ns() if now_ns is None else now_ns) - grace_hours * 3_600_000_000_000
-    live = set(live_files(folder))
-    expired: set[Path] = set()
-    for compacted in (f for f in files if f.name.startswith(COMPACTED_PREFIX)):
+    live, superseded = split_names(folder)
+    expired: set[str] = set()
+    for compacted in (n for n in live + superseded if n.startswith(COMPACTED_PREFIX)):
         if stamp(compacted) > cutoff:
             continue
         try:
-            names = superseded_by(compacted)
+            expired.update(superseded_by(folder / compacted) & set(superseded))
         except FileNotFoundError:
             continue
-        expired.update(f for f in files if f.name in names and f not in live)
-    return sorted(expired)
+    return [folder / n for n in sorted(expired)]

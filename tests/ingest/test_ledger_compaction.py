@@ -17,7 +17,7 @@ from cdr_pipeline.ingest.vacuum import vacuum_tables
 from cdr_pipeline.state import ledger as ledger_module
 from cdr_pipeline.state.layout import Layout
 from cdr_pipeline.state.ledger import COMPACT_AT, RUNS_SCHEMA, Ledger
-from cdr_pipeline.state.ledger_files import live_files, split_files
+from cdr_pipeline.state.ledger_files import live_files, split_names
 from cdr_pipeline.warehouse import build_warehouse
 
 
@@ -105,7 +105,7 @@ def test_a_held_reader_of_the_ledger_views_never_fails_while_records_are_rewritt
         stop.set()
         reader.join()
         con.close()
-    live, superseded = split_files(ledger.folder("runs"))
+    live, superseded = split_names(ledger.folder("runs"))
     assert len(live) <= 9 and len(superseded) > 3 * records  # compacted, nothing deleted
     assert answers > 10 and failures == []
     assert set(ledger.runs()["status"].to_list()) == {"ok"}
