@@ -14,15 +14,20 @@ FIXTURES = Path(__file__).parents[1] / "fixtures" / "dch"
 RECORD = "2026-09-30T00:01:32Z,,0,+14155550177,+14155550178,Walter Headless,ORIGINATING\n"
 
 
-def test_a_forced_kind_needs_a_header_that_names_one_of_its_columns(tmp_path: Path) -> None:
+def _refused_as_headerless(tmp_path: Path, record: str) -> None:
+    """`record` three times, without a header line, fails as such under --kind calls."""
     settings = Settings(warehouse=tmp_path / "wh")
     part = tmp_path / "part2.csv"
-    part.write_text(RECORD * 3)
+    part.write_text(record * 3)
     result = ingest_paths(settings, [part], kind="calls")
     (f,) = result.files
     assert result.exit_code == 3 and f.status == "failed"
     assert f.unknown_columns == [] and f.rows_loaded == 0
     assert "without its header line" in f.message
+
+
+def test_a_forced_kind_needs_a_header_that_names_one_of_its_columns(tmp_path: Path) -> None:
+    _refused_as_headerless(tmp_path, RECORD)
 
 
 def test_a_forced_kind_still_loads_a_file_with_its_header(tmp_path: Path) -> None:
@@ -37,13 +42,5 @@ def test_a_record_is_no_header_though_its_user_type_names_a_column(tmp_path: Pat
     rest of it (a time, numbers, a name, a user UUID) was kept as the ledger's unknown
     columns, shown by `cdr runs`, notebook 04's column drift and the log. A "header" holding
     a time stamp, an E.164 number or a UUID is a record."""
-    settings = Settings(warehouse=tmp_path / "wh")
-    part = tmp_path / "part2.csv"
     uuid = "4f1c2a9e-0b1d-4c55-9d0e-2f3a4b5c6d7e"
-    record = RECORD.replace(",ORIGINATING", f",ORIGINATING,User,{uuid}")
-    part.write_text(record * 3)
-    result = ingest_paths(settings, [part], kind="calls")
-    (f,) = result.files
-    assert result.exit_code == 3 and f.status == "failed"
-    assert f.unknown_columns == [] and f.rows_loaded == 0
-    assert "without its header line" in f.message
+    _refused_as_headerless(tmp_path, RECORD.replace(",ORIGINATING", f",ORIGINATING,User,{uuid}"))

@@ -40,15 +40,20 @@ def test_a_closed_month_retention_dropped_is_not_restated(tmp_path: Path) -> Non
     assert restatements(settings).table.num_rows == 0
 
 
-def test_a_closed_month_retention_dropped_is_not_reopened(tmp_path: Path) -> None:
-    # its frozen figures are the only full record left: recomputed, its calls are gone
-    # (idle unknown, coverage none) and it could never be closed again unforced
+def _september_with_one_call(tmp_path: Path) -> Settings:
+    """A warehouse of one licence held through September and one call on the 15th."""
     w = World()
     w.held_through_september([("D1", U1, "+15550001", "Sub-1")])
     w.entitle("Sub-1", BYOD, 2, "10.00")
     w.leg("calls_2026-09-01_2026-10-01.csv", "GO1", "2026-09-15T10:00:00Z", U1, "+15550001", 60)
     w.build(tmp_path).close()
-    settings = Settings(warehouse=tmp_path / "wh")
+    return Settings(warehouse=tmp_path / "wh")
+
+
+def test_a_closed_month_retention_dropped_is_not_reopened(tmp_path: Path) -> None:
+    # its frozen figures are the only full record left: recomputed, its calls are gone
+    # (idle unknown, coverage none) and it could never be closed again unforced
+    settings = _september_with_one_call(tmp_path)
     close_month(settings, "2026-09")
     apply_retention(settings, 30, "retention-run", today=date(2026, 10, 20))
 
@@ -62,12 +67,7 @@ def test_a_closed_month_retention_dropped_is_not_reopened(tmp_path: Path) -> Non
 def test_a_month_retention_cut_into_before_its_close_says_so(tmp_path: Path) -> None:
     # retain_days shorter than close_after_days + a month: the nightly's close finds days
     # the ledger will skip if re-sent and coverage ignores before the cutoff
-    w = World()
-    w.held_through_september([("D1", U1, "+15550001", "Sub-1")])
-    w.entitle("Sub-1", BYOD, 2, "10.00")
-    w.leg("calls_2026-09-01_2026-10-01.csv", "GO1", "2026-09-15T10:00:00Z", U1, "+15550001", 60)
-    w.build(tmp_path).close()
-    settings = Settings(warehouse=tmp_path / "wh")
+    settings = _september_with_one_call(tmp_path)
     apply_retention(settings, 30, "retention-run", today=date(2026, 10, 20))
 
     with pytest.raises(CloseRefused) as refused:
