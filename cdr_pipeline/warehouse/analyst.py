@@ -186,23 +186,33 @@ def _base_staging_sql(columns: list[tuple[str, str]], table: str, source: str) -
     return "select\n" + ",\n".join(items) + f"\nfrom main.stg_{table} as s"
 
 
-def _hidden_note(value: str, dtype: str = "VARCHAR") -> str:
+def _hidden_note(value: str, dtype: str = "VARCHAR", shown: str | None = None) -> str:
     """SQL of the analyst tier's note for a message `value` (NULL and empty stay); of a list
-    (`VARCHAR[]`, the unknown columns), the note in place of each item (so counts hold)."""
+    (`VARCHAR[]`, the unknown columns), the note in place of each item (so counts hold),
+    unless the SQL `shown` holds: the unknown columns of a file that loaded are its
+    header's names (notebook 04's column drift), while a failed file's may be a record its
+    first line was taken for (`--kind` of a file without its header)."""
     if dtype == "VARCHAR[]":
-        return f"list_transform({value}, lambda x: {lit(HIDDEN_NOTE)})"
+        hidden = f"list_transform({value}, lambda x: {lit(HIDDEN_NOTE)})"
+        return hidden if shown is None else f"case when {shown} then {value} else {hidden} end"
     return f"case when coalesce({value}, '') = '' then {value} else {lit(HIDDEN_NOTE)} end"
 
 
 _NOTED_TYPES = ("VARCHAR", "VARCHAR[]")
 
 
+def _loaded(alias: str, columns: list[tuple[str, str]]) -> str | None:
+    """SQL true for a ledger file record that loaded (None for a view without `status`)."""
+    return f"{alias}.status = 'loaded'" if ("status", "VARCHAR") in columns else None
+
+
 def _noted_sql(columns: list[tuple[str, str]], view: str) -> str:
     """`analyst_base.<view>` of a staging view without personal columns (the ledger's): its
     messages (`ANALYST_NOTE_COLUMNS`) replaced by the note at the base, so no view over it,
     the shipped ones or a SQL folder's own (`select message as error`), shows their text."""
+    shown = _loaded("s", columns)
     items = [
-        f"    {_hidden_note(f's.{quote(n)}', t)} as {quote(n)}"
+        f"    {_hidden_note(f's.{quote(n)}', t, shown)} as {quote(n)}"
         if t in _NOTED_TYPES and n in ANALYST_NOTE_COLUMNS
         else f"    s.{quote(n)}"
         for n, t in columns
@@ -227,7 +237,7 @@ def _presentation_sql(columns: list[tuple[str, str]], view: str, source: str) ->
             items.append(f"    {masked} as {col}")
             items.append(f"    b.{col} as {quote(name + PSEUDONYM_SUFFIX)}")
         elif dtype in _NOTED_TYPES and name in ANALYST_NOTE_COLUMNS:
-            items.append(f"    {_hidden_note(f'b.{col}', dtype)} as {col}")
+            items.append(f"    {_hidden_note(f'b.{col}', dtype, _loaded('b', columns))} as {col}")
         else:
             items.append(f"    b.{col}")
     return "select\n" + ",\n".join(items) + f"\nfrom {BASE_SCHEMA}.{quote(view)} as b"
