@@ -148,10 +148,12 @@ def merge_partition(
     if staged is not None:
         staged_filter = plan.staged_filter(value, key)
         inc = f"(SELECT * FROM read_parquet({lit(staged)}){staged_filter})"
-        # rows of the file that lost to a later row of the same file
+        # rows of the file that lost to a later row of the same file, and its Webex Go rows
+        # (all loaded when the file is installed as it is: counted in the same read)
         # fetchall: a result left unfinished would block the rewrite's query on `con`
-        total, unique = con.execute(
-            f"SELECT count(*), count(DISTINCT ({_key(schema)})) FROM {inc}"
+        go = "count(*) FILTER (WHERE is_webex_go)" if _has_webex_go(schema) else "0"
+        total, unique, go_rows = con.execute(
+            f"SELECT count(*), count(DISTINCT ({_key(schema)})), {go} FROM {inc}"
         ).fetchall()[0]
         counts.within_file = int(total) - int(unique)
         if current:
@@ -164,7 +166,7 @@ def merge_partition(
             counts.inserted = int(unique)
             if total == unique and not staged_filter and _installable(staged):
                 # a new partition without duplicates: the staged file (zstd) is final as it is
-                counts.webex_go = _webex_go_loaded(con, schema, staged, staged)
+                counts.webex_go = int(go_rows)
                 install_file(staged, target)
                 pending.replace(value, target)
                 faults.after_merge()
@@ -187,13 +189,17 @@ def _webex_go_loaded(
     """Webex Go legs among the rows `staged` put into `written`: those carrying its load
     order (one per source). A re-sent copy, an older version or a line a later line of the
     file replaced left another row there."""
-    if "is_webex_go" not in {c.name for c in schema.stored_columns}:
+    if not _has_webex_go(schema):
         return 0
     seq = f"(SELECT load_seq FROM read_parquet({lit(staged)}) LIMIT 1)"
     query = (
         f"SELECT count(*) FROM read_parquet({lit(written)}) WHERE is_webex_go AND load_seq = {seq}"
     )
     return int(con.execute(query).fetchall()[0][0])
+
+
+def _has_webex_go(schema: TableSchema) -> bool:
+    return "is_webex_go" in {c.name for c in schema.stored_columns}
 
 
 def _read(files: list[Path]) -> str:
