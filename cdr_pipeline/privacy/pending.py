@@ -22,7 +22,7 @@ import secrets
 from dataclasses import dataclass, field
 
 from cdr_pipeline.errors import WarehouseDamaged
-from cdr_pipeline.state.files import atomic_write_private, fsync_dir
+from cdr_pipeline.state.files import atomic_write_bytes, fsync_dir
 from cdr_pipeline.state.layout import Layout
 
 
@@ -81,7 +81,7 @@ def save_pending(layout: Layout, pending: PendingErasure) -> None:
     )
     # owner-only from the start, whatever file_mode says, as the pseudonym key: it holds a
     # key and raw values
-    atomic_write_private(text.encode(), layout.pending_erasure)
+    atomic_write_bytes(text.encode(), layout.pending_erasure, private=True)
 
 
 def clear_pending(layout: Layout, erasure: PendingErasure | None = None) -> None:

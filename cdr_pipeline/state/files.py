@@ -61,27 +61,19 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def atomic_write_bytes(data: bytes, path: Path) -> None:
+def atomic_write_bytes(data: bytes, path: Path, private: bool = False) -> None:
     """Write `data` to a hidden temp file beside `path`, then install it. A write that
-    fails (disk full) leaves `path` as it was and no temp file."""
+    fails (disk full) leaves `path` as it was and no temp file. `private`: the file is
+    owner-only (0600) from its creation whatever the umask or `file_mode` says, never
+    readable by others for a moment (keys and raw values)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = temp_name(path)
     try:
-        tmp.write_bytes(data)
-        install_file(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_private(data: bytes, path: Path) -> None:
-    """`atomic_write_bytes`, the file owner-only (0600) from its creation whatever the umask
-    or `file_mode` says, never readable by others for a moment: for keys and raw values."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temp_name(path)
-    try:
-        with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as fh:
-            fh.write(data)
+        if private:
+            with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as fh:
+                fh.write(data)
+        else:
+            tmp.write_bytes(data)
         install_file(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)

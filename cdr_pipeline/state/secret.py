@@ -21,7 +21,7 @@ from pathlib import Path
 import phonenumbers
 
 from cdr_pipeline.errors import ConfigError
-from cdr_pipeline.state.files import atomic_write_private, fsync_dir
+from cdr_pipeline.state.files import atomic_write_bytes
 from cdr_pipeline.state.layout import Layout
 from cdr_pipeline.text import lit, quote
 
@@ -56,8 +56,7 @@ def raw_values_sql(relation: str, columns: Sequence[str], by: str | None = None)
 
 def _write_key(path: Path, key: bytes) -> None:
     # created 0600 from the start, so the key is never readable by others, not for a moment
-    atomic_write_private(key.hex().encode("ascii") + b"\n", path)
-    fsync_dir(path.parent)
+    atomic_write_bytes(key.hex().encode("ascii") + b"\n", path, private=True)
 
 
 def _read_key(path: Path) -> bytes:
