@@ -19,7 +19,7 @@ with usage as (
         cast(sum(licences_idle) + sum(licences_never_activated) as bigint) as idle_licences,
         any_value(covered_days) as covered_days,
         any_value(call_coverage) as call_coverage
-    from rpt_licence_usage_monthly
+    from fct_licence_unit_usage
     group by all
 ),
 
