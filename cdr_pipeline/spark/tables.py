@@ -30,7 +30,7 @@ from cdr_pipeline.state import tables
 from cdr_pipeline.state.ledger import RECORD_ID
 from cdr_pipeline.state.ledger_files import live_files
 from cdr_pipeline.text import lit, quote
-from cdr_pipeline.warehouse.staging import uncommitted_file_records
+from cdr_pipeline.warehouse.staging import read_files, uncommitted_file_records
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -133,17 +133,15 @@ def register_tables(spark: SparkSession, tables: list[TableFiles], fmt: str = "f
         read_table(spark, table, fmt).createOrReplaceTempView(table.name)
 
 
-def duckdb_table_sql(con: duckdb.DuckDBPyConnection, table: TableFiles) -> str:
+def duckdb_table_sql(table: TableFiles) -> str:
     """A DuckDB SELECT of one base table from its file list (every expected column; a
     column no file holds reads as a typed NULL), to register it for the DuckDB form of
     `cdr sql`."""
     if not table.files:
         items = ", ".join(f"cast(NULL as {t}) as {quote(n)}" for n, t in table.columns)
         return f"select {items} where false"
-    files = "[" + ", ".join(lit(str(f)) for f in table.files) + "]"
-    hive = "true" if any(f.parent != table.root for f in table.files) else "false"
-    source = f"read_parquet({files}, hive_partitioning={hive}, union_by_name=true)"
-    present = {str(r[0]) for r in con.execute(f"describe select * from {source}").fetchall()}
+    hive = any(f.parent != table.root for f in table.files)
+    source, present = read_files([str(f) for f in table.files], hive)
     missing = [f"cast(NULL as {t}) as {quote(n)}" for n, t in table.columns if n not in present]
     where = ""
     if table.left_out:
@@ -155,4 +153,4 @@ def duckdb_table_sql(con: duckdb.DuckDBPyConnection, table: TableFiles) -> str:
 def register_duckdb_tables(con: duckdb.DuckDBPyConnection, tables: list[TableFiles]) -> None:
     """Every base table as a DuckDB view of its name."""
     for table in tables:
-        con.execute(f"create or replace temp view {table.name} as {duckdb_table_sql(con, table)}")
+        con.execute(f"create or replace temp view {table.name} as {duckdb_table_sql(table)}")

@@ -9,7 +9,7 @@ them after the grace period. `cdr ingest`, fetch and the nightly run `cdr build`
 end, so the views move to the new version then. A column the schema knows but no file holds
 yet (a schema that grew) reads as a typed NULL; files that hold different columns (written
 before and after the schema grew) are read a group at a time and joined by name
-(`_sources`). A table with no file becomes an empty typed relation, so the build never fails
+(`read_files`). A table with no file becomes an empty typed relation, so the build never fails
 on a fresh warehouse.
 """
 
@@ -83,7 +83,7 @@ def staging_view(
         columns.append(
             (schema.partition_by, DUCKDB_TYPES[schema.column(schema.partition_by).dtype])
         )
-    source, present = _sources(files, schema.partition_by) if exists else (None, set())
+    source, present = read_files(files, bool(schema.partition_by)) if exists else (None, set())
     version = "none" if snap.version is None else str(snap.version)
     sql = (
         f"-- grain: one row per {schema.name} record (generated from the schema registry)\n"
@@ -101,25 +101,28 @@ def staging_view(
     return spec, exists
 
 
-def _sources(files: Sequence[str], partition_by: str | None) -> tuple[str, set[str]]:
-    """The relation of a table version's `files` and the columns it has. Files are grouped
-    by the columns they hold (read from each footer, once per build; a damaged file is
-    `WarehouseDamaged`): one group is one `read_parquet` (the usual case), several are one
-    `read_parquet` each joined by `union all by name`, which reads a column a group lacks as
-    NULL. DuckDB's `union_by_name = true` would do the same by reading the footer of every
-    listed file each time a query binds the view, whatever days it reads: 0.25 s a query at
-    370 daily files (`benchmarks/views.py`), growing with the history."""
+def read_files(files: Sequence[str], hive: bool) -> tuple[str, set[str]]:
+    """A relation of a table version's `files` and the columns it has (with `hive`, the
+    partition columns of their paths too). Files are grouped by the columns they hold (read
+    from each footer, once per build; a damaged file is `WarehouseDamaged`): one group is one
+    `read_parquet` (the usual case), several are one `read_parquet` each joined by `union all
+    by name`, which reads a column a group lacks as NULL. DuckDB's `union_by_name = true`
+    would do the same by reading the footer of every listed file each time a query binds the
+    view, whatever days it reads: 0.25 s a query at 370 daily files (`benchmarks/views.py`),
+    growing with the history."""
     with ThreadPoolExecutor(max_workers=2) as pool:  # pyarrow parses footers without the GIL
-        held = list(pool.map(lambda f: frozenset(read_schema(Path(f)).names), files))
+        held = list(pool.map(lambda f: read_schema(Path(f)).names, files))
     groups: dict[frozenset[str], list[str]] = {}
     for f, names in zip(files, held, strict=True):
-        groups.setdefault(names, []).append(f)
-    hive = "true" if partition_by else "false"
+        groups.setdefault(frozenset(names), []).append(f)
+    option = "true" if hive else "false"
     reads = [
-        f"read_parquet([{', '.join(lit(f) for f in group)}], hive_partitioning={hive})"
+        f"read_parquet([{', '.join(lit(f) for f in group)}], hive_partitioning={option})"
         for group in groups.values()
     ]
-    present = set().union(*groups) | ({partition_by} if partition_by else set())
+    present = set().union(*groups)
+    if hive:
+        present |= {part.split("=", 1)[0] for part in Path(files[0]).parent.parts if "=" in part}
     if len(reads) == 1:
         return reads[0], present
     return "(" + "\n    union all by name\n".join(
