@@ -19,9 +19,10 @@ which does not build, and times `cdr build` (the refresh: only the changed days 
 against `cdr build --full` (timed first, before the queries). The rules:
   issue 15  every licence report, of one month or all months, within 3x the plain scan of
             all legs (enforced: the script exits 1 otherwise);
-  issue 17  one month of fct_calls within 2x the calls scan and `cdr build` after a one-day
-            ingest within 10 % of `cdr build --full` (enforced); a licence report of one
-            month within 3x the month scan (reported).
+  issue 17  one month of fct_calls within 2x the calls scan, `cdr build` after a one-day
+            ingest within 10 % of `cdr build --full` and a licence report of one month
+            within 3x the month scan (enforced).
+It also times one day of fct_call_legs against a plain scan of that day's files (reported).
 
     python benchmarks/views.py                        # 10M legs over 12 months (slow)
     python benchmarks/views.py --legs 1000000         # 1M legs
@@ -152,6 +153,17 @@ def main() -> None:
             ),
         ),
     ]
+    # one day of the legs view against its day's files: the view lists every file of the
+    # table version, and a query of one day must not pay for the others
+    day = month.replace(day=15)
+    day_sql = (
+        "select user_uuid, count(*) as legs, sum(duration_seconds) as seconds from {} "
+        "where call_date = $d group by all"
+    )
+    raw = f"read_parquet('{glob}', hive_partitioning=true)"
+    _median(con, day_sql.format(raw), {"d": day}, 1)
+    day_scan = _median(con, day_sql.format(raw), {"d": day}, args.repeat)[0]
+    day_view = _median(con, day_sql.format("fct_call_legs"), {"d": day}, args.repeat)[0]
     con.close()
     scan, month_scan = results[0][1], results[1][1]
     calls_scan, calls = results[-2][1], results[-1][1]
@@ -179,12 +191,16 @@ def main() -> None:
     # issue 17: one month against the month's scan (reported)
     months = [(n, t / month_scan) for n, t in reports if n.endswith("one month")]
     name, ratio = max(months, key=lambda r: r[1])
-    print(f"one month against the month scan: worst {ratio:.2f}x ({name}; issue 17 asks 3x)")
+    print(f"one month against the month scan: worst {ratio:.2f}x ({name}; issue 17: at most 3x)")
     print(
         f"one month of fct_calls against the calls scan: {calls / calls_scan:.2f}x "
         "(issue 17: at most 2x)"
     )
-    if seconds / scan > 3 or calls / calls_scan > 2 or t_refresh / t_build > 0.1:
+    print(
+        f"one day ({day}) of fct_call_legs: {day_view:.3f}s against its day's files "
+        f"{day_scan:.3f}s ({day_view / day_scan:.2f}x)"
+    )
+    if seconds / scan > 3 or ratio > 3 or calls / calls_scan > 2 or t_refresh / t_build > 0.1:
         sys.exit(1)
 
 
