@@ -43,9 +43,11 @@ latest_code as (
     group by device_id
 ),
 
+-- each Webex Go leg's device as fct_webex_go_calls matches it (a kept table: the legs of
+-- every day are not read again), whatever month a session's report scope names
 last_call as (
     select device_id, max(start_time) as last_webex_go_call_at
-    from fct_webex_go_calls
+    from fct_webex_go_leg_devices
     where device_id is not null
     group by device_id
 ),
