@@ -159,25 +159,13 @@ final as (
         mc.covered_days,
         mc.call_coverage
     from held
-    inner join month_coverage as mc on held.month = mc.month
-    left join month_end as me on
-        held.month = me.month
-        and held.licence_type = me.licence_type
-        and held.subscription_id = me.subscription_id
-        and held.location_name = me.location_name
-        and held.department_id = me.department_id
-    left join licence_days as ld on
-        held.month = ld.month
-        and held.licence_type = ld.licence_type
-        and held.subscription_id = ld.subscription_id
-        and held.location_name = ld.location_name
-        and held.department_id = ld.department_id
-    left join unit_counts as uc on
-        held.month = uc.month
-        and held.licence_type = uc.licence_type
-        and held.subscription_id = uc.subscription_id
-        and held.location_name = uc.location_name
-        and held.department_id = uc.department_id
+    inner join month_coverage as mc using (month)
+    left join month_end as me
+        using (month, licence_type, subscription_id, location_name, department_id)
+    left join licence_days as ld
+        using (month, licence_type, subscription_id, location_name, department_id)
+    left join unit_counts as uc
+        using (month, licence_type, subscription_id, location_name, department_id)
 )
 
 select * from final

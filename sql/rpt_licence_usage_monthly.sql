@@ -192,24 +192,12 @@ final as (
         u.covered_days,
         u.call_coverage
     from unit_usage as u
-    left join device_counts as dc on
-        u.month = dc.month
-        and u.licence_type = dc.licence_type
-        and u.subscription_id = dc.subscription_id
-        and u.location_name = dc.location_name
-        and u.department_id = dc.department_id
-    left join calls on
-        u.month = calls.month
-        and u.licence_type = calls.licence_type
-        and u.subscription_id = calls.subscription_id
-        and u.location_name = calls.location_name
-        and u.department_id = calls.department_id
-    left join talk on
-        u.month = talk.month
-        and u.licence_type = talk.licence_type
-        and u.subscription_id = talk.subscription_id
-        and u.location_name = talk.location_name
-        and u.department_id = talk.department_id
+    left join device_counts as dc
+        using (month, licence_type, subscription_id, location_name, department_id)
+    left join calls
+        using (month, licence_type, subscription_id, location_name, department_id)
+    left join talk
+        using (month, licence_type, subscription_id, location_name, department_id)
     left join departments as dep on u.department_id = dep.department_id
     left join locations as loc on u.location_name = loc.location_name
 )
