@@ -67,5 +67,5 @@ def test_a_damaged_file_is_named(tmp_path: Path) -> None:
     bad.parent.mkdir()
     bad.write_bytes(b"not parquet at all" * 10)
     snap = _snapshot(tmp_path, {"2026-10-01": [good], "2026-10-02": [bad]})
-    with pytest.raises(WarehouseDamaged, match="part-x.parquet"):
+    with pytest.raises(WarehouseDamaged, match=r"part-x\.parquet"):
         staging_view(duckdb.connect(), schemas_by_table()["call_legs"], snap)
