@@ -69,3 +69,26 @@ def test_a_damaged_file_is_named(tmp_path: Path) -> None:
     snap = _snapshot(tmp_path, {"2026-10-01": [good], "2026-10-02": [bad]})
     with pytest.raises(WarehouseDamaged, match=r"part-x\.parquet"):
         staging_view(duckdb.connect(), schemas_by_table()["call_legs"], snap)
+
+
+def test_a_column_whose_type_differs_between_files_reads_every_value(tmp_path: Path) -> None:
+    # one file holds duration_seconds as int32 (as a writer of another release may have),
+    # another as int64 beyond int32's range, a third as text: DuckDB's read_parquet of
+    # several files takes the first file's types and failed on the others' values
+    small = _file(
+        tmp_path,
+        "2026-10-01",
+        {"report_id": ["a"], "duration_seconds": pa.array([5], pa.int32())},
+    )
+    big = _file(
+        tmp_path,
+        "2026-10-02",
+        {"report_id": ["b"], "duration_seconds": pa.array([2**40], pa.int64())},
+    )
+    text = _file(tmp_path, "2026-10-03", {"report_id": ["c"], "duration_seconds": ["7"]})
+    snap = _snapshot(tmp_path, {"2026-10-01": [small], "2026-10-02": [big], "2026-10-03": [text]})
+    con = duckdb.connect()
+    spec, _ = staging_view(con, schemas_by_table()["call_legs"], snap)
+    con.execute(f"create view stg as {spec.sql}")
+    rows = con.execute("select report_id, duration_seconds from stg order by 1").fetchall()
+    assert rows == [("a", 5), ("b", 2**40), ("c", 7)]
