@@ -27,6 +27,7 @@ from cdr_pipeline.ingest.moved import STREAM_FIRST, MovedPlan, plan_moves, strea
 from cdr_pipeline.ingest.pending import PendingTable
 from cdr_pipeline.ingest.rowgroups import copy_query
 from cdr_pipeline.schema.base import DUCKDB_TYPES, TableSchema
+from cdr_pipeline.state.datafiles import read_schema
 from cdr_pipeline.state.files import install_file
 from cdr_pipeline.state.layout import Layout
 from cdr_pipeline.text import lit, quote
@@ -140,7 +141,8 @@ def merge_partition(
     plan = plan or MovedPlan()
     key = schema.key[0]
     current = pending.current_files(value)
-    cur = f"(SELECT * FROM {_read(current)}{plan.current_filter(value, key)})" if current else ""
+    cur = f"(SELECT * FROM {_held(schema, current)}{plan.current_filter(value, key)})"
+    cur = cur if current else ""
     target = pending.new_file(value, tag)
     counts = MergeCounts()
     inc = ""
@@ -202,8 +204,16 @@ def _has_webex_go(schema: TableSchema) -> bool:
     return "is_webex_go" in {c.name for c in schema.stored_columns}
 
 
-def _read(files: list[Path]) -> str:
-    return f"read_parquet([{', '.join(lit(f) for f in files)}])"
+def _held(schema: TableSchema, files: list[Path]) -> str:
+    """The partition's held `files` with every stored column: a file an older release wrote
+    lacks the columns the schema gained since (read as NULL, as the views read them)."""
+    read = f"read_parquet([{', '.join(lit(f) for f in files)}], union_by_name=true)"
+    have = {name for f in files for name in read_schema(f).names}
+    missing = [c for c in schema.stored_columns if c.name not in have]
+    if not missing:
+        return read
+    nulls = ", ".join(f"CAST(NULL AS {DUCKDB_TYPES[c.dtype]}) AS {quote(c.name)}" for c in missing)
+    return f"(SELECT *, {nulls} FROM {read})"
 
 
 def _key(schema: TableSchema) -> str:
