@@ -63,13 +63,22 @@ _PATTERN_CHARS = "[]*?{}"
 
 def _warehouse(value: Path) -> str | None:
     """DuckDB, polars and Spark (Hadoop) read these characters in a path as a file pattern:
-    a warehouse under `exports [old]/` took rows in, then could not read its own ledger."""
-    if not (found := sorted({c for c in str(value.absolute()) if c in _PATTERN_CHARS})):
-        return None
-    return (
-        f"{value.absolute()} contains {' '.join(found)}, which DuckDB, polars and Spark "
-        "read as a file pattern: use a folder whose path has none of " + _PATTERN_CHARS
-    )
+    a warehouse under `exports [old]/` took rows in, then could not read its own ledger.
+    DuckDB reads every `key=value` folder of a data file's path as a partition column: under
+    `deployment=prod/` each device's `deployment` read as `prod`."""
+    if found := sorted({c for c in str(value.absolute()) if c in _PATTERN_CHARS}):
+        return (
+            f"{value.absolute()} contains {' '.join(found)}, which DuckDB, polars and Spark "
+            "read as a file pattern: use a folder whose path has none of " + _PATTERN_CHARS
+        )
+    # the views name the files by their resolved paths: a link to such a folder is one too
+    if named := [p for p in (*value.absolute().parts, *value.resolve().parts) if "=" in p]:
+        return (
+            f"{value.resolve()} has a folder named {named[0]!r}, which DuckDB reads as a "
+            "partition column of every table file below it (its value replaces a column of "
+            "that name): use a folder whose path has no '='"
+        )
+    return None
 
 
 _USERINFO = re.compile(r"(?i)(https?://)[^/@\s]*@")

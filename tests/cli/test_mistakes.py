@@ -246,6 +246,21 @@ def test_a_warehouse_path_that_reads_as_a_file_pattern_is_refused_before_anythin
     assert not wh.exists()
 
 
+def test_a_warehouse_under_a_key_value_folder_is_refused_before_anything_is_written(
+    tmp_path: Path,
+) -> None:
+    """DuckDB reads each `key=value` folder of a data file's path as a partition column, and
+    its value replaces the file's column of that name: under `deployment=prod/` every device
+    snapshot's deployment read as 'prod' in the views and reports, with no error."""
+    (tmp_path / "deployment=prod").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "deployment=prod")  # the views resolve links
+    for wh in (tmp_path / "deployment=prod" / "warehouse", tmp_path / "link" / "warehouse"):
+        run = invoke("--warehouse", str(wh), "ingest", str(FIXTURES / "bom_crlf.csv"))
+        assert run.exit_code == 3, run.output
+        assert "'deployment=prod'" in run.output and "partition column" in run.output
+        assert not wh.exists()
+
+
 @pytest.mark.parametrize("command", [["ingest"], ["nightly", "--inbox"], ["demo", "--samples"]])
 def test_a_file_that_fails_names_the_warehouse_too(
     command: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
