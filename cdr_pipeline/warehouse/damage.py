@@ -4,7 +4,9 @@ DuckDB's own error for a data file overwritten in place ("No magic bytes found",
 error, "Variable-length int over 10 bytes") would end the command as a bug (exit 1). The
 block under `naming_damage` re-reads the files of the table versions its views read
 (`state/datafiles.py`) and raises `WarehouseDamaged` (exit 6) naming the first one that
-does not read; when all read, the original error goes on as it was.
+does not read; after a value that did not convert, the first file holding a column as
+another type with a value the table's type cannot take (`check_types`). When none is found,
+the original error goes on as it was.
 """
 
 from __future__ import annotations
@@ -16,13 +18,15 @@ import duckdb
 import pyarrow as pa
 
 from cdr_pipeline.config import Settings
-from cdr_pipeline.errors import InputError
+from cdr_pipeline.errors import InputError, WarehouseDamaged
 from cdr_pipeline.schema import schemas_by_table
+from cdr_pipeline.schema.base import DUCKDB_TYPES
 from cdr_pipeline.state import tables
 from cdr_pipeline.state.datafiles import check_snapshots
 from cdr_pipeline.state.layout import Layout
 from cdr_pipeline.state.ledger import Ledger
 from cdr_pipeline.state.tables import Snapshot, parse_versions
+from cdr_pipeline.text import lit, quote
 from cdr_pipeline.warehouse.catalog import ViewError
 from cdr_pipeline.warehouse.signature import built_versions
 
@@ -44,10 +48,52 @@ def naming_damage(
     except NOT_ABOUT_FILES:
         raise
     except (ViewError, duckdb.Error, pa.ArrowException) as exc:
-        check_snapshots(snapshots(), exc, pages=not isinstance(exc, ViewError))
+        read = list(snapshots())
+        check_snapshots(read, exc, pages=not isinstance(exc, ViewError))
+        if isinstance(exc, duckdb.ConversionException):
+            check_types(read)
         if ledger is not None:
             Ledger(ledger).check_readable()
         raise
+
+
+def check_types(snapshots: Iterable[Snapshot]) -> None:
+    """After a value did not convert: raise the damage of the first file that holds a column
+    as another type than the schema's, with a value the schema's type cannot take (a file
+    another writer put in the table: text in `duration_seconds`). The value is not said: it
+    may be personal data."""
+    con = duckdb.connect()
+    try:
+        for snap in snapshots:
+            schema = schemas_by_table().get(snap.name)
+            if schema is None:
+                continue
+            wanted = {c.name: DUCKDB_TYPES[c.dtype] for c in schema.stored_columns}
+            # as `describe` names them (TIMESTAMPTZ: TIMESTAMP WITH TIME ZONE)
+            named = {
+                t: con.execute(f"select typeof(cast(NULL as {t}))").fetchall()[0][0]
+                for t in set(wanted.values())
+            }
+            for f in snap.all_files():
+                source = f"read_parquet({lit(str(f))})"
+                for name, held, *_ in con.execute(f"describe select * from {source}").fetchall():
+                    target = wanted.get(str(name))
+                    if target is None or str(held) == named[target]:
+                        continue
+                    col = quote(str(name))
+                    bad = f"select 1 from {source} where {col} is not null "
+                    if con.execute(
+                        bad + f"and try_cast({col} as {target}) is null limit 1"
+                    ).fetchall():
+                        raise WarehouseDamaged(
+                            f"data file {f} holds {name} as {held}, with a value that is not "
+                            f"{target}",
+                            hint="a writer other than cdr put this file in the table: restore "
+                            "it from a backup of the warehouse, or correct the writer. No table "
+                            "was changed",
+                        )
+    finally:
+        con.close()
 
 
 def built_snapshots(settings: Settings) -> list[Snapshot]:

@@ -14,6 +14,7 @@ import pytest
 from cdr_pipeline.errors import WarehouseDamaged
 from cdr_pipeline.schema import schemas_by_table
 from cdr_pipeline.state.tables import Snapshot
+from cdr_pipeline.warehouse.damage import naming_damage
 from cdr_pipeline.warehouse.staging import staging_view
 
 
@@ -92,3 +93,16 @@ def test_a_column_whose_type_differs_between_files_reads_every_value(tmp_path: P
     con.execute(f"create view stg as {spec.sql}")
     rows = con.execute("select report_id, duration_seconds from stg order by 1").fetchall()
     assert rows == [("a", 5), ("b", 2**40), ("c", 7)]
+
+
+def test_a_value_another_type_cannot_take_is_damage_naming_the_file(tmp_path: Path) -> None:
+    # a file another writer put in the table, with text in a numeric column: DuckDB's
+    # ConversionException ended the build as a bug (exit 1, "report it")
+    good = _file(tmp_path, "2026-10-01", {"report_id": ["a"], "duration_seconds": [5]})
+    bad = _file(tmp_path, "2026-10-02", {"report_id": ["b"], "duration_seconds": ["n/a"]})
+    snap = _snapshot(tmp_path, {"2026-10-01": [good], "2026-10-02": [bad]})
+    con = duckdb.connect()
+    spec, _ = staging_view(con, schemas_by_table()["call_legs"], snap)
+    named = r"part-2026-10-02\.parquet holds duration_seconds"
+    with pytest.raises(WarehouseDamaged, match=named), naming_damage(lambda: [snap]):
+        con.execute(f"select sum(duration_seconds) from ({spec.sql})").fetchall()
