@@ -27,7 +27,7 @@ from cdr_pipeline.ingest.moved import STREAM_FIRST, MovedPlan, plan_moves, strea
 from cdr_pipeline.ingest.pending import PendingTable
 from cdr_pipeline.ingest.rowgroups import copy_query
 from cdr_pipeline.schema.base import DUCKDB_TYPES, TableSchema
-from cdr_pipeline.state.datafiles import read_schema
+from cdr_pipeline.state.datafiles import check_readable, read_schema
 from cdr_pipeline.state.files import install_file
 from cdr_pipeline.state.layout import Layout
 from cdr_pipeline.text import lit, quote
@@ -89,11 +89,18 @@ def merge_staged(
     rows, which DuckDB handles on one thread; the other core would idle). For a table whose
     key spans partitions, records that moved to another partition are settled first
     (`moved.plan_moves`): the partitions that lose a record are rewritten as well. DuckDB
-    running out of `memory_limit` raises MergeOutOfMemory (exit 6), not a bug's exit 1."""
+    running out of `memory_limit` raises MergeOutOfMemory (exit 6), not a bug's exit 1; a
+    held file that does not read (overwritten outside cdr) is `WarehouseDamaged` (exit 6)."""
     try:
         return _merge_staged(pending, staged, tmp_dir, tag, memory_limit)
     except duckdb.OutOfMemoryException as exc:
         raise MergeOutOfMemory.past(f"merging {pending.schema.name}", memory_limit, exc) from exc
+    except duckdb.InterruptException:
+        raise  # says nothing of the files
+    except duckdb.Error as exc:
+        held = [f for value in pending.partitions() for f in pending.current_files(value)]
+        check_readable([*held, *staged.values()], None, exc)
+        raise
 
 
 def _merge_staged(

@@ -161,3 +161,23 @@ def test_a_cut_ledger_record_exits_6_naming_it(tmp_path: Path, table: str) -> No
         assert "restore it from a backup" in res.output and "unexpected" not in res.output
     record.write_bytes(good)
     assert _cdr(wh, "runs").exit_code == 0
+
+
+@pytest.mark.parametrize("where", ["footer", "pages"])
+def test_an_ingest_into_a_partition_whose_file_was_overwritten_exits_6_naming_it(
+    tmp_path: Path, where: str
+) -> None:
+    """The partition merge, and the key index before it, read the held file with DuckDB: an
+    ingest touching a day whose file was overwritten in place ended as a bug (exit 1,
+    "unexpected InvalidInputException: No magic bytes found" or "Variable-length int over
+    10 bytes", no file named for the latter). It is damage to restore (exit 6)."""
+    wh = tmp_path / "wh"
+    load(wh, fixture("overlap_a.csv"))
+    before = partition_files(wh)
+    for victim in (f for files in before.values() for f in files):
+        _overwrite(victim, where)
+    res = _cdr(wh, "ingest", str(fixture("overlap_b.csv")))
+    assert res.exit_code == 6, res.output
+    assert "cannot be read as Parquet" in res.output and "restore it from a backup" in res.output
+    assert "unexpected" not in res.output
+    assert partition_files(wh) == before  # nothing committed
