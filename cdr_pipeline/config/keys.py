@@ -12,13 +12,19 @@ from __future__ import annotations
 
 import json
 import math
-import re
-import zoneinfo
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cdr_pipeline.config.rules import (
+    USERINFO,
+    file_mode_rule,
+    host_rule,
+    timezone_rule,
+    url_rule,
+    warehouse_rule,
+)
 from cdr_pipeline.errors import ConfigError
 
 REGIONS: dict[str, str] = {
@@ -45,58 +51,6 @@ _TYPE_NAMES = {
 }
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off"}
-
-
-def _timezone(value: str) -> str | None:
-    try:
-        zoneinfo.ZoneInfo(value)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
-        # (OSError: a folder of the database such as "America", a name too long)
-        same = [n for n in zoneinfo.available_timezones() if n.lower() == value.lower()]
-        hint = f"; did you mean {same[0]!r}?" if same else ""
-        return f"{value!r} is not a time zone (an IANA name such as UTC or Europe/Paris){hint}"
-    return None
-
-
-_PATTERN_CHARS = "[]*?{}"
-
-
-def _warehouse(value: Path) -> str | None:
-    """DuckDB, polars and Spark (Hadoop) read these characters in a path as a file pattern:
-    a warehouse under `exports [old]/` took rows in, then could not read its own ledger.
-    DuckDB reads every `key=value` folder of a data file's path as a partition column: under
-    `deployment=prod/` each device's `deployment` read as `prod`."""
-    if found := sorted({c for c in str(value.absolute()) if c in _PATTERN_CHARS}):
-        return (
-            f"{value.absolute()} contains {' '.join(found)}, which DuckDB, polars and Spark "
-            "read as a file pattern: use a folder whose path has none of " + _PATTERN_CHARS
-        )
-    # the views name the files by their resolved paths: a link to such a folder is one too
-    if named := [p for p in (*value.absolute().parts, *value.resolve().parts) if "=" in p]:
-        return (
-            f"{value.resolve()} has a folder named {named[0]!r}, which DuckDB reads as a "
-            "partition column of every table file below it (its value replaces a column of "
-            "that name): use a folder whose path has no '='"
-        )
-    return None
-
-
-_USERINFO = re.compile(r"(?i)(https?://)[^/@\s]*@")
-
-
-def _url(value: str) -> str | None:
-    if not value.startswith(("https://", "http://")):
-        return "must start with https:// or http://"
-    if _USERINFO.match(value):
-        # they would go to every host the client talks to, and into every message naming it
-        return "credentials in a URL are not taken: the token comes from WEBEX_TOKEN or token_file"
-    return None
-
-
-def _host(value: str) -> str | None:
-    if "/" in value:
-        return "a host name only (no scheme, no path), e.g. analytics.webexapis.com"
-    return None
 
 
 @dataclass(frozen=True)
@@ -146,15 +100,6 @@ class Key:
         return f"fix {where} in cdr.toml or the {self.env} environment variable"
 
 
-def _file_mode(value: int) -> str | None:
-    if value & ~0o770 or value & 0o600 != 0o600:
-        return (
-            f"{value:#o} must give the owner read and write and nobody else more than the "
-            "group: 0o600 (owner only, the default) or 0o640 (group may read)"
-        )
-    return None
-
-
 def _names(value: str) -> str | None:
     return f"at most {MAX_LOCATIONS} names" if len(value) > MAX_LOCATIONS else None
 
@@ -162,12 +107,12 @@ def _names(value: str) -> str | None:
 SETTINGS_KEYS: dict[str, Key] = {
     k.name: k
     for k in (
-        Key("warehouse", "path", rule=_warehouse, has_flag=True),
+        Key("warehouse", "path", rule=warehouse_rule, has_flag=True),
         Key("inbox", "path", optional=True, has_flag=True),
         Key("chunk_rows", "int", minimum=1, has_flag=True),
         Key("max_reject_rate", "float", minimum=0.0, maximum=1.0, has_flag=True),
         Key("code_expiry_days", "int", minimum=1),
-        Key("reporting_timezone", "str", rule=_timezone),
+        Key("reporting_timezone", "str", rule=timezone_rule),
         Key("retain_days", "int", minimum=1, optional=True, has_flag=True),
         Key("lock_wait_seconds", "float", minimum=0.0, flag_name="--wait-lock", has_flag=True),
         Key("idle_days", "int", minimum=1),
@@ -193,7 +138,7 @@ SETTINGS_KEYS: dict[str, Key] = {
         Key("max_zip_members", "int", minimum=1, maximum=1_000_000),
         # personal data at rest: permission bits of the files written (folders get x where
         # files get r)
-        Key("file_mode", "mode", rule=_file_mode),
+        Key("file_mode", "mode", rule=file_mode_rule),
     )
 } | {
     f"privacy_{k.name}": k
@@ -214,9 +159,9 @@ FETCH_KEYS: dict[str, Key] = {
     for k in (
         Key("source", "str", "fetch", choices=SOURCES, has_flag=True),
         Key("region", "str", "fetch", choices=tuple(REGIONS), has_flag=True),
-        Key("host", "str", "fetch", optional=True, rule=_host),
-        Key("base_url", "str", "fetch", optional=True, rule=_url, has_flag=True),
-        Key("api_url", "str", "fetch", optional=True, rule=_url),
+        Key("host", "str", "fetch", optional=True, rule=host_rule),
+        Key("base_url", "str", "fetch", optional=True, rule=url_rule, has_flag=True),
+        Key("api_url", "str", "fetch", optional=True, rule=url_rule),
         Key("token_file", "path", "fetch", optional=True),
         Key("org_id", "str", "fetch", optional=True),
         Key("overlap_hours", "float", "fetch", minimum=0.0),
@@ -381,7 +326,7 @@ def shown(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (str, Path)):  # a URL's user:password never shown
-        return json.dumps(_USERINFO.sub(r"\1[REDACTED]@", str(value)), ensure_ascii=False)
+        return json.dumps(USERINFO.sub(r"\1[REDACTED]@", str(value)), ensure_ascii=False)
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(shown(v) for v in value) + "]"
     if isinstance(value, dict):

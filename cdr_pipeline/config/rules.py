@@ -1,0 +1,69 @@
+"""Checks of a configuration value beyond its type (`Key.rule` in `config/keys.py`): each
+returns what is wrong with the value, or None."""
+
+from __future__ import annotations
+
+import re
+import zoneinfo
+from pathlib import Path
+
+
+def timezone_rule(value: str) -> str | None:
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+        # (OSError: a folder of the database such as "America", a name too long)
+        same = [n for n in zoneinfo.available_timezones() if n.lower() == value.lower()]
+        hint = f"; did you mean {same[0]!r}?" if same else ""
+        return f"{value!r} is not a time zone (an IANA name such as UTC or Europe/Paris){hint}"
+    return None
+
+
+PATTERN_CHARS = "[]*?{}"
+
+
+def warehouse_rule(value: Path) -> str | None:
+    """DuckDB, polars and Spark (Hadoop) read these characters in a path as a file pattern:
+    a warehouse under `exports [old]/` took rows in, then could not read its own ledger.
+    DuckDB reads every `key=value` folder of a data file's path as a partition column: under
+    `deployment=prod/` each device's `deployment` read as `prod`."""
+    if found := sorted({c for c in str(value.absolute()) if c in PATTERN_CHARS}):
+        return (
+            f"{value.absolute()} contains {' '.join(found)}, which DuckDB, polars and Spark "
+            "read as a file pattern: use a folder whose path has none of " + PATTERN_CHARS
+        )
+    # the views name the files by their resolved paths: a link to such a folder is one too
+    if named := [p for p in (*value.absolute().parts, *value.resolve().parts) if "=" in p]:
+        return (
+            f"{value.resolve()} has a folder named {named[0]!r}, which DuckDB reads as a "
+            "partition column of every table file below it (its value replaces a column of "
+            "that name): use a folder whose path has no '='"
+        )
+    return None
+
+
+USERINFO = re.compile(r"(?i)(https?://)[^/@\s]*@")
+
+
+def url_rule(value: str) -> str | None:
+    if not value.startswith(("https://", "http://")):
+        return "must start with https:// or http://"
+    if USERINFO.match(value):
+        # they would go to every host the client talks to, and into every message naming it
+        return "credentials in a URL are not taken: the token comes from WEBEX_TOKEN or token_file"
+    return None
+
+
+def host_rule(value: str) -> str | None:
+    if "/" in value:
+        return "a host name only (no scheme, no path), e.g. analytics.webexapis.com"
+    return None
+
+
+def file_mode_rule(value: int) -> str | None:
+    if value & ~0o770 or value & 0o600 != 0o600:
+        return (
+            f"{value:#o} must give the owner read and write and nobody else more than the "
+            "group: 0o600 (owner only, the default) or 0o640 (group may read)"
+        )
+    return None
