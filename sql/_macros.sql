@@ -20,7 +20,8 @@ create or replace macro in_report_days(day) as
 -- The months of the reporting time zone `tz` that a licence segment [seg_from, seg_to)
 -- overlaps, as the local midnights that start them; an open segment (seg_to NULL) runs to
 -- the month of the data horizon `horizon` (or of its start, when it starts after it).
--- fct_licence_unit_months and fct_licence_device_months cut segments at these months.
+-- fct_licence_unit_months, fct_licence_device_months and rpt_licence_usage_monthly cut
+-- segments at these months.
 create or replace macro segment_months(tz, seg_from, seg_to, horizon) as generate_series(
     date_trunc('month', timezone(tz, seg_from)),
     date_trunc('month', timezone(

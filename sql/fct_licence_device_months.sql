@@ -4,8 +4,9 @@
 -- reporting time zone, the macros segment_months, month_start_at and month_end_at), half-open
 -- [piece_from, piece_to), as fct_licence_unit_months cuts the units' segments; an open
 -- segment runs to the month of the device data horizon. Missing licence type, subscription,
--- location or department show as '(none)'. The licence usage report counts devices and
--- activations over it, and fct_licence_leg_hits finds the piece each Webex Go leg started in.
+-- location or department show as '(none)' (the device_pieces of rpt_licence_usage_monthly).
+-- fct_licence_unit_usage counts activations over it, and fct_licence_leg_hits finds the piece
+-- each Webex Go leg started in.
 with settings as (
     select * from cfg_settings
 ),

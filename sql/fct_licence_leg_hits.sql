@@ -3,9 +3,9 @@
 -- Each Webex Go leg record (fct_webex_go_leg_devices) with the device piece it started in
 -- (fct_licence_device_months: start_time in [piece_from, piece_to)): a leg uses its device's
 -- licence only when it started while the device held it, and counts in the month, licence
--- unit, licence type, subscription, location and department in effect then. The licence
--- usage report counts its calls, minutes and used devices here, and fct_licence_unit_usage
--- its used units. A report of one month (cdr report --month) reads the month's days only.
+-- unit, licence type, subscription, location and department in effect then, as the call_hits
+-- of rpt_licence_usage_monthly: fct_licence_unit_usage counts its used units here. A report
+-- of one month (cdr report --month) reads the month's days only.
 with go_calls as (
     select report_id, device_id, call_date, start_time, correlation_id, leg_id, duration_seconds
     from fct_webex_go_leg_devices

@@ -5,8 +5,8 @@
 -- which no unit was held: its entitlements are still bought, and unassigned. With the month's
 -- call data (int_call_coverage): covered_days, the days covered up to the horizon's day, and
 -- call_coverage, full when every day of the month is covered, none when none is, else
--- partial. fct_licence_unit_usage (so rpt_licence_usage_monthly) and
--- rpt_licence_reconciliation read their months here.
+-- partial. rpt_licence_usage_monthly, fct_licence_unit_usage (so rpt_licence_reconciliation)
+-- and rpt_licence_reconciliation read their months here.
 with settings as (
     select * from cfg_settings
 ),

@@ -5,8 +5,8 @@
 -- device data horizon. Missing licence type, subscription, location or department show as
 -- '(none)'; month_end_at is the instant the month ends (piece_to equals it when the unit was
 -- still held then). Counting the pieces of a month that cover an instant gives the units held then: the
--- peaks and month-end counts of fct_licence_unit_usage (per group, for
--- rpt_licence_usage_monthly and the month-end counts of rpt_licence_reconciliation), the
+-- peaks and month-end counts of rpt_licence_usage_monthly and fct_licence_unit_usage (per
+-- group; the month-end counts of rpt_licence_reconciliation), the
 -- peaks of rpt_licence_reconciliation (per subscription) and of rpt_licence_peak_monthly
 -- (the org) read it.
 with settings as (

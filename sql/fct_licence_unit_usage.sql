@@ -1,12 +1,16 @@
 -- grain: one row per month, licence type, subscription, location and department
 -- key: month, licence_type, subscription_id, location_name, department_id
--- The licence unit figures of rpt_licence_usage_monthly, which adds the device and call
--- figures and the names; rpt_licence_reconciliation adds them up per subscription. A group
--- exists in a month when one of its units was held at some instant of the month
--- (fct_licence_unit_months), in a month of fct_licence_months. Definitions in sql/README.md
--- (rpt_licence_usage_monthly): licences_held_peak, licences_held_month_end, licence_days,
--- licences_used, licences_idle (NULL unless the month has call data for every day),
--- licences_never_activated, covered_days and call_coverage.
+-- The licence unit figures of rpt_licence_usage_monthly, without its device and call figures:
+-- rpt_licence_reconciliation adds them up per subscription without computing the per-leg
+-- minutes and calls it does not show. The usage report computes the same figures by the same
+-- SQL in its own pass (its Webex Go legs' devices are read once for units, devices and
+-- minutes: a view shared by both read them twice where fct_webex_go_leg_devices is not kept,
+-- in the in-memory databases of --as-of and a month's close); tests/warehouse/test_views.py
+-- pins the two to the same rows. A group exists in a month when one of its units was held at
+-- some instant of the month (fct_licence_unit_months), in a month of fct_licence_months.
+-- Definitions in sql/README.md (rpt_licence_usage_monthly): licences_held_peak,
+-- licences_held_month_end, licence_days, licences_used, licences_idle (NULL unless the month
+-- has call data for every day), licences_never_activated, covered_days and call_coverage.
 with unit_pieces as (
     select * from fct_licence_unit_months
 ),

@@ -11,12 +11,23 @@
 -- Names come from the org directory as loaded now (stg_org_directory): department_name is
 -- the department id when the directory does not list it; cost_centre, site and country are
 -- NULL then.
-with unit_usage as (
-    select * from fct_licence_unit_usage
+with settings as (
+    select * from cfg_settings
 ),
 
-device_pieces as (
-    select * from fct_licence_device_months
+as_of as (
+    select * from int_device_as_of
+),
+
+-- each unit segment cut at the month boundaries (instants of the reporting time zone); an
+-- open segment runs to the month of the data horizon. Device segments are cut the same way
+-- (the macros segment_months, month_start_at and month_end_at)
+unit_pieces as (
+    select * from fct_licence_unit_months
+),
+
+device_segments as (
+    select * from fct_device_licence_segments
 ),
 
 departments as (
@@ -27,18 +38,138 @@ locations as (
     select * from dim_locations
 ),
 
--- the month's Webex Go records with a device, for pairing (below)
 go_calls as (
-    select correlation_id, leg_id, local_call_id, remote_call_id, network_call_id
+    select
+        device_id, call_date, start_time, correlation_id, leg_id, local_call_id, remote_call_id,
+        network_call_id, duration_seconds
     from fct_webex_go_leg_devices
     -- a report of one month (cdr report --month) reads the month's days only
     where device_id is not null and in_report_days(call_date)
 ),
 
--- each Webex Go leg record made while its device held its licence, in the group in effect
--- then
+licence_days as (
+    select
+        cast(date_trunc('month', licence_day) as date) as month,
+        coalesce(licence_type, '(none)') as licence_type,
+        coalesce(subscription_id, '(none)') as subscription_id,
+        coalesce(location_name, '(none)') as location_name,
+        coalesce(department_id, '(none)') as department_id,
+        count(*) as licence_days
+    from fct_licence_days
+    group by all
+),
+
+device_pieces as (
+    select
+        s.device_id,
+        s.licence_unit_id,
+        s.first_activated_at,
+        coalesce(s.licence_type, '(none)') as licence_type,
+        coalesce(s.subscription_id, '(none)') as subscription_id,
+        coalesce(s.location_name, '(none)') as location_name,
+        coalesce(s.department_id, '(none)') as department_id,
+        cast(m.month_start as date) as month,
+        greatest(s.segment_from, month_start_at(c.reporting_timezone, m.month_start))
+            as piece_from,
+        least(
+            coalesce(s.segment_to, 'infinity'::timestamptz),
+            month_end_at(c.reporting_timezone, m.month_start)
+        ) as piece_to
+    from device_segments as s
+    cross join settings as c
+    cross join as_of as a,
+        unnest(segment_months(
+            c.reporting_timezone, s.segment_from, s.segment_to, a.as_of_time
+        )) as m(month_start)
+),
+
+-- Units held at each instant: +1 when a piece starts, -1 when it ends (an end sorts before a
+-- start at the same instant: intervals are half-open); the peak is the running maximum.
+unit_moves as (
+    select month, licence_type, subscription_id, location_name, department_id,
+        piece_from as moved_at, 1 as delta
+    from unit_pieces
+    union all
+    select month, licence_type, subscription_id, location_name, department_id,
+        piece_to as moved_at, -1 as delta
+    from unit_pieces
+),
+
+running as (
+    select
+        *,
+        sum(delta) over (
+            partition by month, licence_type, subscription_id, location_name, department_id
+            order by moved_at, delta
+            rows between unbounded preceding and current row
+        ) as held
+    from unit_moves
+),
+
+held as (
+    select
+        month,
+        licence_type,
+        subscription_id,
+        location_name,
+        department_id,
+        cast(max(held) as bigint) as licences_held_peak
+    from running
+    group by all
+),
+
+-- held when the month ended (for the month of the data horizon: still held at the horizon)
+month_end as (
+    select
+        month,
+        licence_type,
+        subscription_id,
+        location_name,
+        department_id,
+        count(distinct licence_unit_id) as licences_held_month_end
+    from unit_pieces
+    where piece_to = month_end_at
+    group by all
+),
+
+-- each device piece on every UTC day it touches: the legs are stored by UTC day (call_date),
+-- so the join on the day passes the pieces' days to the scan of the legs, which skips the
+-- files of the other days
+device_piece_days as (
+    select
+        p.*,
+        cast(d.day as date) as call_date
+    from device_pieces as p,
+        unnest(generate_series(
+            cast(cast(timezone('UTC', p.piece_from) as date) as timestamp),
+            cast(cast(timezone('UTC', p.piece_to - interval 1 microsecond) as date) as timestamp),
+            interval 1 day
+        )) as d(day)
+),
+
+-- a leg uses its device's licence only when it started while the device held it; it counts
+-- in the group in effect then
 call_hits as (
-    select * from fct_licence_leg_hits
+    select
+        p.month,
+        p.licence_type,
+        p.subscription_id,
+        p.location_name,
+        p.department_id,
+        p.device_id,
+        p.licence_unit_id,
+        g.correlation_id,
+        g.leg_id,
+        g.local_call_id,
+        g.remote_call_id,
+        g.network_call_id,
+        g.duration_seconds
+    from go_calls as g
+    inner join device_piece_days as p
+        on g.device_id = p.device_id
+        and g.call_date = p.call_date
+        and g.start_time >= p.piece_from
+        and g.start_time < p.piece_to
 ),
 
 -- A record without both call IDs belongs to the leg of the record that has both and is its
@@ -119,6 +250,10 @@ used_devices as (
     select distinct month, device_id from call_hits
 ),
 
+used_units as (
+    select distinct month, licence_unit_id from call_hits
+),
+
 -- a device counts in the group of its last held instant of the month; it is activated when
 -- its first activation came before the end of its holding in the month
 device_month as (
@@ -160,46 +295,139 @@ device_counts as (
     group by all
 ),
 
+-- a licence unit counts once, in the group of its last held instant of the month; it is
+-- activated when one of its devices was activated while holding it, used when one of its
+-- devices made a Webex Go leg while holding it. Used, idle and never activated partition
+-- the units held (used first: a unit used without a recorded activation is used, not
+-- never activated, or the reconciliation would charge it as idle); the same for devices.
+unit_month as (
+    select
+        month,
+        licence_unit_id,
+        arg_max(licence_type, piece_from) as licence_type,
+        arg_max(subscription_id, piece_from) as subscription_id,
+        arg_max(location_name, piece_from) as location_name,
+        arg_max(department_id, piece_from) as department_id
+    from unit_pieces
+    group by month, licence_unit_id
+),
+
+-- by the device's pieces on the unit: a Mobile device whose number changed in the month held
+-- two units, and its activation counts for each one it held after it
+unit_activated as (
+    select
+        month,
+        licence_unit_id,
+        coalesce(bool_or(first_activated_at < piece_to), false) as is_activated
+    from device_pieces
+    group by month, licence_unit_id
+),
+
+unit_flags as (
+    select
+        um.*,
+        coalesce(ua.is_activated, false) as is_activated,
+        uu.licence_unit_id is not null as is_used
+    from unit_month as um
+    left join unit_activated as ua
+        on um.month = ua.month and um.licence_unit_id = ua.licence_unit_id
+    left join used_units as uu
+        on um.month = uu.month and um.licence_unit_id = uu.licence_unit_id
+),
+
+unit_counts as (
+    select
+        month,
+        licence_type,
+        subscription_id,
+        location_name,
+        department_id,
+        count(*) filter (where is_used) as licences_used,
+        count(*) filter (where is_activated and not is_used) as licences_idle,
+        count(*) filter (where not is_activated and not is_used) as licences_never_activated
+    from unit_flags
+    group by all
+),
+
+-- days of the month with call data, up to the day of the device data horizon
+month_coverage as (
+    select * from fct_licence_months
+),
+
 final as (
     select
-        u.month,
-        u.licence_type,
-        u.subscription_id,
-        u.location_name,
+        held.month,
+        held.licence_type,
+        held.subscription_id,
+        held.location_name,
         loc.site,
         loc.country,
-        u.department_id,
-        coalesce(dep.department_name, u.department_id) as department_name,
+        held.department_id,
+        coalesce(dep.department_name, held.department_id) as department_name,
         dep.cost_centre,
-        u.licences_held_peak,
-        u.licences_held_month_end,
-        u.licence_days,
+        held.licences_held_peak,
+        cast(coalesce(me.licences_held_month_end, 0) as bigint) as licences_held_month_end,
+        cast(coalesce(ld.licence_days, 0) as bigint) as licence_days,
         cast(coalesce(dc.devices_held, 0) as bigint) as devices_held,
         cast(coalesce(dc.devices_activated, 0) as bigint) as devices_activated,
         cast(coalesce(dc.devices_used, 0) as bigint) as devices_used,
         cast(
-            case when u.call_coverage = 'full' then coalesce(dc.devices_idle, 0) end
+            case when mc.call_coverage = 'full' then coalesce(dc.devices_idle, 0) end
             as bigint
         ) as devices_idle,
         cast(coalesce(dc.devices_never_activated, 0) as bigint) as devices_never_activated,
         cast(coalesce(calls.webex_go_calls, 0) as bigint) as webex_go_calls,
         cast(coalesce(calls.webex_go_legs, 0) as bigint) as webex_go_legs,
         cast(coalesce(talk.webex_go_minutes, 0) as double) as webex_go_minutes,
-        u.licences_used,
-        u.licences_idle,
-        u.licences_never_activated,
+        cast(coalesce(uc.licences_used, 0) as bigint) as licences_used,
+        cast(
+            case when mc.call_coverage = 'full' then coalesce(uc.licences_idle, 0) end
+            as bigint
+        ) as licences_idle,
+        cast(coalesce(uc.licences_never_activated, 0) as bigint) as licences_never_activated,
         cast(coalesce(calls.webex_go_device_minutes, 0) as double) as webex_go_device_minutes,
-        u.covered_days,
-        u.call_coverage
-    from unit_usage as u
-    left join device_counts as dc
-        using (month, licence_type, subscription_id, location_name, department_id)
-    left join calls
-        using (month, licence_type, subscription_id, location_name, department_id)
-    left join talk
-        using (month, licence_type, subscription_id, location_name, department_id)
-    left join departments as dep on u.department_id = dep.department_id
-    left join locations as loc on u.location_name = loc.location_name
+        mc.covered_days,
+        mc.call_coverage
+    from held
+    inner join month_coverage as mc on held.month = mc.month
+    left join month_end as me on
+        held.month = me.month
+        and held.licence_type = me.licence_type
+        and held.subscription_id = me.subscription_id
+        and held.location_name = me.location_name
+        and held.department_id = me.department_id
+    left join licence_days as ld on
+        held.month = ld.month
+        and held.licence_type = ld.licence_type
+        and held.subscription_id = ld.subscription_id
+        and held.location_name = ld.location_name
+        and held.department_id = ld.department_id
+    left join device_counts as dc on
+        held.month = dc.month
+        and held.licence_type = dc.licence_type
+        and held.subscription_id = dc.subscription_id
+        and held.location_name = dc.location_name
+        and held.department_id = dc.department_id
+    left join unit_counts as uc on
+        held.month = uc.month
+        and held.licence_type = uc.licence_type
+        and held.subscription_id = uc.subscription_id
+        and held.location_name = uc.location_name
+        and held.department_id = uc.department_id
+    left join calls on
+        held.month = calls.month
+        and held.licence_type = calls.licence_type
+        and held.subscription_id = calls.subscription_id
+        and held.location_name = calls.location_name
+        and held.department_id = calls.department_id
+    left join talk on
+        held.month = talk.month
+        and held.licence_type = talk.licence_type
+        and held.subscription_id = talk.subscription_id
+        and held.location_name = talk.location_name
+        and held.department_id = talk.department_id
+    left join departments as dep on held.department_id = dep.department_id
+    left join locations as loc on held.location_name = loc.location_name
 )
 
 select * from final

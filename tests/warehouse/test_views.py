@@ -78,3 +78,30 @@ def test_call_views_on_samples(sample_wh: Settings) -> None:
     assert calls < legs
     assert go_legs == go_rows
     assert set(classes) == {"inbound", "outbound", "internal"}
+
+
+UNIT_COLUMNS = (
+    "month, licence_type, subscription_id, location_name, department_id, licences_held_peak, "
+    "licences_held_month_end, licence_days, licences_used, licences_idle, "
+    "licences_never_activated, covered_days, call_coverage"
+)
+
+
+def test_the_usage_report_and_the_unit_view_give_the_same_unit_figures(
+    sample_wh: Settings,
+) -> None:
+    """rpt_licence_usage_monthly computes its unit figures in its own pass (its legs' devices
+    read once); fct_licence_unit_usage, which the reconciliation reads, by the same SQL: the
+    two must not drift apart."""
+    con = connect(sample_wh)
+    try:
+        usage = f"select {UNIT_COLUMNS} from rpt_licence_usage_monthly"
+        units = f"select {UNIT_COLUMNS} from fct_licence_unit_usage"
+        rows = con.execute(f"select count(*) from ({units})").fetchall()[0][0]
+        only_usage = con.execute(f"{usage} except all {units}").fetchall()
+        only_units = con.execute(f"{units} except all {usage}").fetchall()
+        used = con.execute("select sum(licences_used) from fct_licence_unit_usage").fetchall()
+    finally:
+        con.close()
+    assert rows > 0 and used[0][0] > 0  # the samples hold units, some of them used
+    assert only_usage == [] and only_units == []
