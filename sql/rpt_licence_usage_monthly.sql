@@ -11,23 +11,12 @@
 -- Names come from the org directory as loaded now (stg_org_directory): department_name is
 -- the department id when the directory does not list it; cost_centre, site and country are
 -- NULL then.
-with settings as (
-    select * from cfg_settings
-),
-
-as_of as (
-    select * from int_device_as_of
-),
-
+with
 -- each unit segment cut at the month boundaries (instants of the reporting time zone); an
 -- open segment runs to the month of the data horizon. Device segments are cut the same way
--- (the macros segment_months, month_start_at and month_end_at)
+-- (fct_licence_device_months)
 unit_pieces as (
     select * from fct_licence_unit_months
-),
-
-device_segments as (
-    select * from fct_device_licence_segments
 ),
 
 departments as (
@@ -60,27 +49,7 @@ licence_days as (
 ),
 
 device_pieces as (
-    select
-        s.device_id,
-        s.licence_unit_id,
-        s.first_activated_at,
-        coalesce(s.licence_type, '(none)') as licence_type,
-        coalesce(s.subscription_id, '(none)') as subscription_id,
-        coalesce(s.location_name, '(none)') as location_name,
-        coalesce(s.department_id, '(none)') as department_id,
-        cast(m.month_start as date) as month,
-        greatest(s.segment_from, month_start_at(c.reporting_timezone, m.month_start))
-            as piece_from,
-        least(
-            coalesce(s.segment_to, 'infinity'::timestamptz),
-            month_end_at(c.reporting_timezone, m.month_start)
-        ) as piece_to
-    from device_segments as s
-    cross join settings as c
-    cross join as_of as a,
-        unnest(segment_months(
-            c.reporting_timezone, s.segment_from, s.segment_to, a.as_of_time
-        )) as m(month_start)
+    select * from fct_licence_device_months
 ),
 
 -- Units held at each instant: +1 when a piece starts, -1 when it ends (an end sorts before a
