@@ -27,7 +27,7 @@ from cdr_pipeline.ingest.moved import STREAM_FIRST, MovedPlan, plan_moves, strea
 from cdr_pipeline.ingest.pending import PendingTable
 from cdr_pipeline.ingest.rowgroups import copy_query
 from cdr_pipeline.schema.base import DUCKDB_TYPES, TableSchema
-from cdr_pipeline.state.datafiles import check_readable, read_schema
+from cdr_pipeline.state.datafiles import check_readable, read_files
 from cdr_pipeline.state.files import install_file
 from cdr_pipeline.state.layout import Layout
 from cdr_pipeline.text import lit, quote
@@ -148,8 +148,9 @@ def merge_partition(
     plan = plan or MovedPlan()
     key = schema.key[0]
     current = pending.current_files(value)
-    cur = f"(SELECT * FROM {_held(schema, current)}{plan.current_filter(value, key)})"
-    cur = cur if current else ""
+    cur = ""
+    if current:
+        cur = f"(SELECT * FROM {_held(schema, current)}{plan.current_filter(value, key)})"
     target = pending.new_file(value, tag)
     counts = MergeCounts()
     inc = ""
@@ -214,8 +215,7 @@ def _has_webex_go(schema: TableSchema) -> bool:
 def _held(schema: TableSchema, files: list[Path]) -> str:
     """The partition's held `files` with every stored column: a file an older release wrote
     lacks the columns the schema gained since (read as NULL, as the views read them)."""
-    read = f"read_parquet([{', '.join(lit(f) for f in files)}], union_by_name=true)"
-    have = {name for f in files for name in read_schema(f).names}
+    read, have = read_files([str(f) for f in files], hive=False)
     missing = [c for c in schema.stored_columns if c.name not in have]
     if not missing:
         return read

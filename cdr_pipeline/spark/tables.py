@@ -27,10 +27,11 @@ from cdr_pipeline.spark.views import (
     table_columns,
 )
 from cdr_pipeline.state import tables
+from cdr_pipeline.state.datafiles import read_files
 from cdr_pipeline.state.ledger import RECORD_ID
 from cdr_pipeline.state.ledger_files import live_files
 from cdr_pipeline.text import lit, quote
-from cdr_pipeline.warehouse.staging import read_files, uncommitted_file_records
+from cdr_pipeline.warehouse.staging import uncommitted_file_records
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession

@@ -16,7 +16,6 @@ on a fresh warehouse.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -26,7 +25,7 @@ import pyarrow as pa
 from cdr_pipeline.config import Settings
 from cdr_pipeline.schema import TableSchema, schemas_by_table
 from cdr_pipeline.schema.base import DUCKDB_TYPES
-from cdr_pipeline.state.datafiles import read_schema
+from cdr_pipeline.state.datafiles import read_files
 from cdr_pipeline.state.ledger import (
     FILES_SCHEMA,
     RECORD_ID,
@@ -99,43 +98,6 @@ def staging_view(
         doc=f"Typed columns of table {schema.name!r} (kind {schema.kind!r}).",
     )
     return spec, exists
-
-
-def read_files(files: Sequence[str], hive: bool) -> tuple[str, set[str]]:
-    """A relation of a table version's `files` and the columns it has (with `hive`, the
-    partition columns of their paths too). Files are grouped by the columns they hold and
-    their types (read from each footer, once per build; a damaged file is
-    `WarehouseDamaged`): one group is one `read_parquet` (the usual case), several are one
-    `read_parquet` each joined by `union all by name`, which reads a column a group lacks as
-    NULL and widens a column whose type differs between groups. DuckDB's `union_by_name = true`
-    would do the same by reading the footer of every listed file each time a query binds the
-    view, whatever days it reads: 0.25 s a query at 370 daily files (`benchmarks/views.py`),
-    growing with the history."""
-    with ThreadPoolExecutor(max_workers=2) as pool:  # pyarrow parses footers without the GIL
-        held = list(pool.map(lambda f: _columns(read_schema(Path(f))), files))
-    groups: dict[frozenset[tuple[str, str]], list[str]] = {}
-    for f, columns in zip(files, held, strict=True):
-        groups.setdefault(columns, []).append(f)
-    option = "true" if hive else "false"
-    reads = [
-        f"read_parquet([{', '.join(lit(f) for f in group)}], hive_partitioning={option})"
-        for group in groups.values()
-    ]
-    present = {name for columns in groups for name, _ in columns}
-    if hive:
-        present |= {part.split("=", 1)[0] for part in Path(files[0]).parent.parts if "=" in part}
-    if len(reads) == 1:
-        return reads[0], present
-    return "(" + "\n    union all by name\n".join(
-        f"select * from {r}" for r in reads
-    ) + ")", present
-
-
-def _columns(schema: pa.Schema) -> frozenset[tuple[str, str]]:
-    """A file's columns with their types: one `read_parquet` of several files reads each
-    column as the first file types it (a value another file's type holds beyond it fails the
-    query), so files whose types differ are read apart and `union all by name` widens."""
-    return frozenset((f.name, str(f.type)) for f in schema)
 
 
 _ARROW_TO_DUCKDB = {
