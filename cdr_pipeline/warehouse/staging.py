@@ -11,10 +11,16 @@ yet (a schema that grew) reads as a typed NULL; files that hold different column
 before and after the schema grew), or types, are read a group at a time and joined by name
 (`read_files`). A table with no file becomes an empty typed relation, so the build never fails
 on a fresh warehouse.
+
+Each file's columns are read from its footer once: `cdr_meta.file_columns` keeps them by path
+for the files of the version, and a refresh (which starts from a copy of the database) reads
+only the footers of the files that are new since (about half a millisecond a file, 2 s a build
+at ten years of daily files otherwise).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,7 +31,7 @@ import pyarrow as pa
 from cdr_pipeline.config import Settings
 from cdr_pipeline.schema import TableSchema, schemas_by_table
 from cdr_pipeline.schema.base import DUCKDB_TYPES
-from cdr_pipeline.state.datafiles import read_files
+from cdr_pipeline.state.datafiles import Columns, read_files
 from cdr_pipeline.state.ledger import (
     FILES_SCHEMA,
     RECORD_ID,
@@ -37,6 +43,8 @@ from cdr_pipeline.state.ledger_files import live_files
 from cdr_pipeline.state.tables import Snapshot, run_version
 from cdr_pipeline.text import lit, quote
 from cdr_pipeline.warehouse.catalog import ViewSpec
+from cdr_pipeline.warehouse.marts import table_exists
+from cdr_pipeline.warehouse.signature import META_SCHEMA
 
 LEDGER_TABLES: dict[str, tuple[pa.Schema, tuple[str, ...]]] = {
     "runs": (RUNS_SCHEMA, ("run_id",)),
@@ -71,10 +79,18 @@ def _present_columns(con: duckdb.DuckDBPyConnection, source: str) -> set[str]:
     return {str(r[0]) for r in rows}
 
 
+FILE_COLUMNS = f"{META_SCHEMA}.file_columns"
+"""Data file path -> its columns and types (JSON), for the files of the built versions."""
+
+
 def staging_view(
-    con: duckdb.DuckDBPyConnection, schema: TableSchema, snap: Snapshot
+    con: duckdb.DuckDBPyConnection,
+    schema: TableSchema,
+    snap: Snapshot,
+    known: dict[str, Columns] | None = None,
 ) -> tuple[ViewSpec, bool]:
-    """The generated `stg_<table>` view over one version's files, and whether it has any."""
+    """The generated `stg_<table>` view over one version's files, and whether it has any;
+    `known` as `read_files` takes it."""
     files = [str(f.resolve()) for f in snap.all_files()]
     exists = bool(files)
     columns = [(c.name, DUCKDB_TYPES[c.dtype]) for c in schema.stored_columns]
@@ -82,7 +98,8 @@ def staging_view(
         columns.append(
             (schema.partition_by, DUCKDB_TYPES[schema.column(schema.partition_by).dtype])
         )
-    source, present = read_files(files, bool(schema.partition_by)) if exists else (None, set())
+    hive = bool(schema.partition_by)
+    source, present = read_files(files, hive, known) if exists else (None, set())
     version = "none" if snap.version is None else str(snap.version)
     sql = (
         f"-- grain: one row per {schema.name} record (generated from the schema registry)\n"
@@ -290,14 +307,37 @@ def generated_views(
     moment = as_of or datetime.now(UTC)
     specs = [settings_view(settings)]
     empty: list[str] = []
+    known = _known_columns(con)
     for schema in sorted(schemas_by_table().values(), key=lambda s: s.name):
-        spec, exists = staging_view(con, schema, snapshots[schema.name])
+        spec, exists = staging_view(con, schema, snapshots[schema.name], known)
         specs.append(spec)
         if not exists:
             empty.append(schema.name)
+    used = {str(f.resolve()) for snap in snapshots.values() for f in snap.all_files()}
+    _remember_columns(con, {path: known[path] for path in sorted(used & known.keys())})
     for table in LEDGER_TABLES:
         spec, exists = ledger_view(con, settings, table, moment, snapshots)
         specs.append(spec)
         if not exists:
             empty.append(f"ledger/{table}")
     return specs, empty
+
+
+def _known_columns(con: duckdb.DuckDBPyConnection) -> dict[str, Columns]:
+    """The columns `FILE_COLUMNS` holds (none in a new or in-memory database)."""
+    if not table_exists(con, *FILE_COLUMNS.split(".")):
+        return {}
+    rows = con.execute(f"select path, columns from {FILE_COLUMNS}").fetchall()
+    return {str(path): frozenset(map(tuple, json.loads(columns))) for path, columns in rows}
+
+
+def _remember_columns(con: duckdb.DuckDBPyConnection, known: Mapping[str, Columns]) -> None:
+    """Keep `known` (the files of the versions built) as `FILE_COLUMNS`, in place of what it
+    held (a file a version no longer lists is forgotten)."""
+    con.execute(f"create schema if not exists {META_SCHEMA}")
+    con.execute(f"create or replace table {FILE_COLUMNS} (path varchar, columns varchar)")
+    rows = {
+        "path": pa.array(list(known), pa.string()),
+        "columns": pa.array([json.dumps(sorted(c)) for c in known.values()], pa.string()),
+    }
+    con.from_arrow(pa.table(rows)).insert_into(FILE_COLUMNS)

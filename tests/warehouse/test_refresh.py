@@ -5,16 +5,19 @@ changed."""
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 from pathlib import Path
 
 import duckdb
+import pyarrow.parquet as pq
 import pytest
 
 from cdr_pipeline.config import Settings
 from cdr_pipeline.ingest import ingest_paths
 from cdr_pipeline.warehouse import build_warehouse, refresh_warehouse
 from cdr_pipeline.warehouse.signature import BUILD_VIEW
+from cdr_pipeline.warehouse.snapshots import table_snapshots
 
 # the views compared: raw, ledger and call-level, in both tiers
 VIEWS = [
@@ -76,6 +79,10 @@ def test_refresh_after_an_ingest_equals_a_whole_build(
     versions = _versions(settings.layout.duckdb)
     assert refreshed != before  # the views moved to the new data, the analyst tier with them
     assert versions == result.versions and "call_legs=1" in versions
+    # each file of the new versions' columns kept, read from the footer of a new one only
+    snapshots = table_snapshots(settings)
+    files = {str(f.resolve()) for snap in snapshots.values() for f in snap.all_files()}
+    assert _file_columns(settings).keys() == files
 
     kept = tmp_path / "refreshed.duckdb"
     shutil.copyfile(settings.layout.duckdb, kept)
@@ -142,3 +149,31 @@ def test_a_damaged_database_file_is_a_clear_error_for_readers(loaded_once: Setti
         assert con.execute("select count(*) from fct_calls").fetchone() != (0,)
     finally:
         con.close()
+
+
+def _file_columns(settings: Settings) -> dict[str, list[list[str]]]:
+    """`cdr_meta.file_columns` of the warehouse's `cdr.duckdb`: path -> [column, type]."""
+    con = duckdb.connect(str(settings.layout.duckdb), read_only=True)
+    try:
+        rows = con.execute("select path, columns from cdr_meta.file_columns").fetchall()
+    finally:
+        con.close()
+    return {str(path): json.loads(columns) for path, columns in rows}
+
+
+def test_a_refresh_reads_no_footer_a_build_read(loaded_once: Settings) -> None:
+    """`cdr_meta.file_columns` keeps each data file's columns (a file never changes once
+    written), so a refresh reads only the footers of files new since. Shown with a file whose
+    bytes a disk fault replaced (same size): the refresh does not read it, a whole build
+    does and names it."""
+    from cdr_pipeline.errors import WarehouseDamaged
+
+    settings = loaded_once
+    old = table_snapshots(settings)["call_legs"].files["2026-09-10"][0]
+    assert _file_columns(settings)[str(old.resolve())] == sorted(
+        [f.name, str(f.type)] for f in pq.read_schema(old)
+    )
+    old.write_bytes(b"\0" * old.stat().st_size)
+    assert not refresh_warehouse(settings).full
+    with pytest.raises(WarehouseDamaged, match=old.name):
+        build_warehouse(settings)
