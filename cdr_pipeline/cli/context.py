@@ -148,7 +148,9 @@ class SafeFormatter(logging.Formatter):
 
 
 def configure_logging(verbosity: int, log_json: bool) -> None:
-    level = {-1: logging.ERROR, 0: logging.WARNING, 1: logging.INFO}.get(
+    # -q (-1) keeps warnings as the default does: it leaves out progress, notes and
+    # summaries (`echo`), never a warning of cdr's (README, "Command line")
+    level = {-1: logging.WARNING, 0: logging.WARNING, 1: logging.INFO}.get(
         max(min(verbosity, 2), -1), logging.DEBUG
     )
     handler = logging.StreamHandler(sys.stderr)

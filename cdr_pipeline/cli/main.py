@@ -187,7 +187,7 @@ def _report_error(obj: CliContext | None, exc: CdrError) -> None:
     "or a parent).",
 )
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
-@click.option("-q", "--quiet", is_flag=True, help="Only errors; no progress bar.")
+@click.option("-q", "--quiet", is_flag=True, help="Only errors and warnings; no progress or notes.")
 @click.option("--log-json", is_flag=True, help="Log lines as JSON (for unattended runs).")
 @click.option("--debug", is_flag=True, help="Show tracebacks of unexpected errors.")
 @click.pass_context

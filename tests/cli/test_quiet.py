@@ -3,6 +3,7 @@ went well, and still the whole error (message, hint, warehouse) when something f
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -54,3 +55,14 @@ def test_quiet_keeps_the_whole_error(warehouse: Path) -> None:
     assert lines[0].startswith("error: unknown report 'nosuch'")
     assert lines[1].startswith("hint: ")
     assert lines[2] == f"warehouse: {warehouse} (from --warehouse)"
+
+
+def test_quiet_keeps_warnings(tmp_path: Path) -> None:
+    """-q leaves out progress, notes and summaries, never a warning (README: "nothing on
+    stderr but errors ... and warnings"): a set that runs into today says so under -q too."""
+    today = date.today().isoformat()
+    out = str(tmp_path / "s")
+    run = invoke("-q", "samples", "--rows", "200", "--days", "6", "--start", today, "--out", out)
+    assert run.exit_code == 0, run.output
+    assert "today or later" in run.stderr
+    assert "legs" not in run.stderr  # the summary stays out
