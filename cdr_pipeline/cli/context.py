@@ -162,7 +162,9 @@ def configure_logging(verbosity: int, log_json: bool) -> None:
     STDERR.quiet = verbosity < 0
     root = logging.getLogger("cdr_pipeline")
     root.handlers[:] = [handler]
-    root.setLevel(level if not log_json else min(level, logging.INFO))
+    # --log-json logs at least info (the per-file lines), unless -q asks for errors and
+    # warnings only
+    root.setLevel(level if not log_json or verbosity < 0 else min(level, logging.INFO))
     root.propagate = False
     # Python warnings of the libraries (pyspark warns about pandas when GX imports it) go
     # through the same handler: one JSON object a line with --log-json, hidden with -q

@@ -66,3 +66,12 @@ def test_quiet_keeps_warnings(tmp_path: Path) -> None:
     assert run.exit_code == 0, run.output
     assert "today or later" in run.stderr
     assert "legs" not in run.stderr  # the summary stays out
+
+
+def test_quiet_with_log_json_keeps_only_warnings_and_errors(tmp_path: Path) -> None:
+    """--log-json raises the level to info so that the per-file lines are logged; -q beside
+    it still means errors and warnings only (README, "Command line")."""
+    out = str(tmp_path / "s")
+    run = invoke("--log-json", "-q", "samples", "--rows", "200", "--days", "6", "--out", out)
+    assert run.exit_code == 0, run.output
+    assert run.stderr == ""
