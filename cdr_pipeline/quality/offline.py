@@ -88,12 +88,27 @@ def assets_dir() -> Path:
     return Path(str(resources.files("cdr_pipeline.quality") / "assets"))
 
 
+def _copy_assets(target: Path) -> None:
+    """The vendored files into `target`, created under the process umask (`file_mode`) like
+    every file of the warehouse: `copytree` kept the package's own modes (0644, folders
+    0755), readable by everyone in an owner-only warehouse."""
+    source = assets_dir()
+    target.mkdir(parents=True, exist_ok=True)
+    for path in sorted(source.rglob("*")):
+        dest = target / path.relative_to(source)
+        if path.is_dir():
+            dest.mkdir(parents=True, exist_ok=True)
+        else:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, dest)
+
+
 def make_offline(docs_dir: Path) -> list[str]:
     """Copy the vendored assets into the site and point every page and stylesheet at them.
 
     Returns the external URLs still loaded by a page or stylesheet (a script, style, image or
     font the map does not know, e.g. after a GX upgrade); empty when the site is offline."""
-    shutil.copytree(assets_dir(), docs_dir / VENDOR_DIR, dirs_exist_ok=True)
+    _copy_assets(docs_dir / VENDOR_DIR)
     remaining: set[str] = set()
     vendor = (docs_dir / VENDOR_DIR).resolve()
     for path in sorted(docs_dir.rglob("*")):

@@ -4,6 +4,7 @@ the user clicks stay."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from cdr_pipeline.quality.offline import CDN_ASSETS, GX_IMAGES, VENDOR_DIR, make_offline
@@ -77,3 +78,20 @@ def test_rewriting_twice_changes_nothing(tmp_path: Path) -> None:
     once = page.read_text(encoding="utf-8")
     assert make_offline(tmp_path) == [UNKNOWN]
     assert page.read_text(encoding="utf-8") == once
+
+
+def test_vendored_copies_are_owner_only_like_the_rest(tmp_path: Path) -> None:
+    """The vendored files were copied with the package's own modes (0644, folders 0755),
+    the only group- and world-readable files of a warehouse that is owner-only at rest
+    (README, "Owner-only at rest"): they are created under the process umask, as every
+    other file the pipeline writes."""
+    root = tmp_path / "site"
+    root.mkdir()
+    old = os.umask(0o077)
+    try:
+        make_offline(root)
+    finally:
+        os.umask(old)
+    vendor = root / VENDOR_DIR
+    loose = [p for p in [vendor, *vendor.rglob("*")] if p.stat().st_mode & 0o077]
+    assert not loose, loose[:3]
