@@ -20,7 +20,7 @@ demo: $(STAMP)
 # when there is none yet, then JupyterLab on notebooks/.
 notebooks: $(STAMP)
 	test -x $(BIN)/jupyter-lab || $(BIN)/pip install --quiet -e '.[notebooks]'
-	test -f warehouse/cdr.duckdb || $(BIN)/cdr demo
+	test -f "$${CDR_WAREHOUSE:-warehouse}/cdr.duckdb" || $(BIN)/cdr demo
 	# as root (a container), JupyterLab refuses to start unless told it may
 	$(BIN)/jupyter lab notebooks/ $$([ "$$(id -u)" = 0 ] && echo --allow-root)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import shlex
 import sys
 import time
 from datetime import UTC, date, datetime, timedelta
@@ -266,9 +267,20 @@ def demo(
         "pseudonymised analyst tier: select * from analyst.fct_calls  (views listed in "
         "sql/README.md; main.* is the full tier with personal data)"
     )
-    echo("Notebooks: make notebooks  (opens JupyterLab on notebooks/ against this warehouse)")
+    echo(notebooks_hint(settings.warehouse))
     echo("Reports: cdr report --list  (then e.g. cdr report licence-usage --month YYYY-MM)")
     sys.exit(summary.exit_code)
+
+
+def notebooks_hint(warehouse: Path) -> str:
+    """How to open the notebooks on the warehouse the demo built. `make notebooks` alone
+    reads the checkout's `warehouse/` (docs/notebooks.md): the demo's only when it ran
+    there, so the line names the warehouse."""
+    where = shlex.quote(str(warehouse.resolve()))
+    return (
+        f"Notebooks: CDR_WAREHOUSE={where} make notebooks  (in the checkout: JupyterLab on "
+        "notebooks/ against this warehouse; docs/notebooks.md)"
+    )
 
 
 COMMANDS = [samples, demo]

@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from cdr_pipeline.cli.main import cli
+from cdr_pipeline.cli.samples import notebooks_hint
 
 PACKAGE = Path(__file__).parents[2] / "cdr_pipeline"
 EXPECTED = {
@@ -83,3 +84,13 @@ def test_import_contracts_catch_a_back_edge(tmp_path: Path) -> None:
     )
     assert result.returncode != 0
     assert "cdr_pipeline.state is not allowed to import cdr_pipeline.ingest" in result.stdout
+
+
+def test_demo_points_the_notebooks_at_its_own_warehouse(tmp_path: Path) -> None:
+    """`cdr demo` ended with "Notebooks: make notebooks (... against this warehouse)", but
+    `make notebooks` opens the checkout's warehouse/ (docs/notebooks.md): after
+    `cdr --warehouse /data/wh demo`, or a demo run in another folder, another one. The line
+    names the demo's warehouse for the notebooks (CDR_WAREHOUSE)."""
+    wh = tmp_path / "my wh"
+    line = notebooks_hint(wh)
+    assert f"CDR_WAREHOUSE='{wh.resolve()}' make notebooks" in line
