@@ -17,6 +17,9 @@ from cdr_pipeline.cli.render import terminal_width
 from cdr_pipeline.errors import EXIT_USAGE
 
 FORMATS = ("csv", "json", "parquet", "table", "xlsx", "html")
+# without --format, the format an --out file's extension names (the terminal table written
+# to `top.xlsx` was a text file no spreadsheet opens)
+SUFFIX_FORMATS = {".csv": "csv", ".json": "json", ".parquet": "parquet", ".xlsx": "xlsx"}
 
 
 def _complete_name(
@@ -75,7 +78,8 @@ def _complete_month(
     type=click.Choice(FORMATS),
     default="table",
     show_default=True,
-    help="Output format; csv is spreadsheet-safe (formula cells neutralised); xlsx needs "
+    help="Output format (default: the one --out's extension names, .csv .json .parquet "
+    ".xlsx, else table); csv is spreadsheet-safe (formula cells neutralised); xlsx needs "
     "--out; html is for finance-summary.",
 )
 @click.option(
@@ -128,6 +132,7 @@ def report(
         _list()
     if not name:
         _usage("name a report (cdr report --list shows them)")
+    fmt = _format_of(fmt, out)
     _check_options(name, fmt, out, as_of)
     if name in ("finance-pack", "finance-summary"):
         _finance(obj, name, month, out, current, fmt, as_of)
@@ -200,6 +205,14 @@ def _list() -> NoReturn:
             ).replace("\N{NO-BREAK SPACE}", " ")
         echo(line)
     sys.exit(0)
+
+
+def _format_of(fmt: str, out: Path | None) -> str:
+    """--format, or without it the format --out's extension names (else the table)."""
+    chosen = click.get_current_context().get_parameter_source("fmt")
+    if out is None or chosen is not click.core.ParameterSource.DEFAULT:
+        return fmt
+    return SUFFIX_FORMATS.get(out.suffix.lower(), fmt)
 
 
 def _check_options(name: str, fmt: str, out: Path | None, as_of: str | None) -> None:

@@ -275,3 +275,29 @@ def test_a_month_given_as_a_datetime_is_its_month(sample_wh: Settings) -> None:
         result = run_report(sample_wh, "webex-go-adoption", when)
         assert result.month == date(2026, 10, 1) and type(result.month) is date
         assert result.table == by_text.table, when
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".json", ".parquet", ".xlsx", ".XLSX"])
+def test_out_extension_names_the_format(sample_wh: Settings, tmp_path: Path, suffix: str) -> None:
+    """`--out top.xlsx` without --format wrote the terminal table (padded text) into a file
+    named .xlsx (and .parquet, .csv, .json): no spreadsheet or reader opens it, while
+    `--format xlsx --out top.csv` is refused. Without --format the extension names it."""
+    out = tmp_path / f"top{suffix}"
+    code, _, err = _run(sample_wh, "top-callers", "--month", "2026-10", "--out", str(out))
+    assert code == 0, err
+    data = out.read_bytes()
+    if suffix == ".csv":
+        assert data.startswith(b"\xef\xbb\xbfmonth,rank,")
+    elif suffix == ".json":
+        assert json.loads(data)[0]["rank"] == 1
+    elif suffix == ".parquet":
+        assert pq.read_table(out).num_rows == 20
+    else:
+        assert data[:2] == b"PK"  # a ZIP: the workbook
+
+
+def test_explicit_format_wins_over_the_extension(sample_wh: Settings, tmp_path: Path) -> None:
+    out = tmp_path / "top.csv"
+    code, _, err = _run(sample_wh, "top-callers", "--format", "table", "--out", str(out))
+    assert code == 0, err
+    assert out.read_text(encoding="utf-8").startswith("month    rank")
