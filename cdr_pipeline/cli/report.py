@@ -207,10 +207,15 @@ def _list() -> NoReturn:
     sys.exit(0)
 
 
+def _format_chosen() -> bool:
+    """Whether --format was given (or set by the environment), not left at its default."""
+    source = click.get_current_context().get_parameter_source("fmt")
+    return source is not click.core.ParameterSource.DEFAULT
+
+
 def _format_of(fmt: str, out: Path | None) -> str:
     """--format, or without it the format --out's extension names (else the table)."""
-    chosen = click.get_current_context().get_parameter_source("fmt")
-    if out is None or chosen is not click.core.ParameterSource.DEFAULT:
+    if out is None or _format_chosen():
         return fmt
     return SUFFIX_FORMATS.get(out.suffix.lower(), fmt)
 
@@ -240,6 +245,8 @@ def _finance(
     as_of: str | None,
 ) -> NoReturn:
     if name == "finance-pack":
+        if fmt != "xlsx" and _format_chosen():
+            _usage("finance-pack is written as an xlsx workbook (--format xlsx, or leave it out)")
         _finance_pack(obj, month, out, current, as_of)
     _finance_summary(obj, month, out, current, fmt, as_of)
 
@@ -271,8 +278,7 @@ def _finance_summary(
 
     if month is None:
         _usage("finance-summary needs --month YYYY-MM")
-    chosen = click.get_current_context().get_parameter_source("fmt")
-    if fmt != "html" and chosen is not click.core.ParameterSource.DEFAULT:
+    if fmt != "html" and _format_chosen():
         _usage("finance-summary is written as --format html")  # --format table wrote html
     html, figures = finance_summary(obj.existing_warehouse(), month, current=current, as_of=as_of)
     if out is None:

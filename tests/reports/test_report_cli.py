@@ -301,3 +301,13 @@ def test_explicit_format_wins_over_the_extension(sample_wh: Settings, tmp_path: 
     code, _, err = _run(sample_wh, "top-callers", "--format", "table", "--out", str(out))
     assert code == 0, err
     assert out.read_text(encoding="utf-8").startswith("month    rank")
+
+
+def test_finance_pack_refuses_another_format(sample_wh: Settings, tmp_path: Path) -> None:
+    """`finance-pack --format csv --out p.xlsx` wrote the workbook and said nothing of the
+    csv asked for, where finance-summary refuses a format other than its html."""
+    out = tmp_path / "p.xlsx"
+    args = ["finance-pack", "--month", "2026-10", "--format", "csv", "--out", str(out)]
+    code, _, err = _run(sample_wh, *args)
+    assert code == EXIT_USAGE, err
+    assert "xlsx" in err and not out.exists()
