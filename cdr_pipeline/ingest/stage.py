@@ -343,16 +343,18 @@ class SourceStage:
                 max_value_bytes=self.settings.max_value_bytes,
             )
             most = most_bytes(source.container, source.compressed, self.size, limits)
-            stopped = None
+            stopped = failing = None
             try:
                 for chunk in chunks:
+                    if failing is not None:  # bound to fail, and more follows: read no more
+                        stopped = failing  # (a file read to its end never says it stopped)
+                        break
                     interrupts.checkpoint()  # a stop raised here leaves nothing half-started
                     self._consume(chunk, schema, drift, ctx, stager, rejects)
                     rejected, left = rejects.reasons.total(), most - chunk.bytes_read
                     rate = self.settings.max_reject_rate
                     if rate_out_of_reach(rejected, result.rows_read, left, rate):
-                        stopped = result.rows_read  # the file fails the gate: read no more
-                        break
+                        failing = result.rows_read
                 drift.finish(result)
                 staged = stager.close()
             except BaseException:

@@ -100,3 +100,14 @@ def test_a_record_longer_than_the_read_block_after_a_broken_line_is_split_whole(
     assert stop.value.value == (b"", 2 + 1 + 5_001 + 1_000)  # nothing left; the next line
     assert [r.reason for r in items if isinstance(r, RawReject)] == ["stray_quote"]
     assert sum(len(s) for s in items if not isinstance(s, RawReject)) == 1_001
+
+
+def test_a_file_read_to_its_end_does_not_say_reading_stopped(wh: Path) -> None:
+    """A small file read whole in one chunk, most of it rejected, failed with "reading
+    stopped there: the rest of the file could not bring the share under the limit": there
+    was no rest, every record had been read and counted."""
+    path = wh.parent / "mostly_stray.csv"
+    path.write_bytes(csv_bytes([b'x"y\r\n'] * 50 + [line(r) for r in rows(10, 74)]))
+    (f,) = load(wh, path).files
+    assert f.status == "failed" and f.rows_read == 60, f.message
+    assert "reading stopped" not in f.message
