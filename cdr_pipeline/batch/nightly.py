@@ -65,13 +65,22 @@ def scan_inbox(settings: Settings, inbox: Path) -> list[InboxFile]:
     return files
 
 
-def _check_inbox(inbox: Path) -> None:
-    if not inbox.is_dir():
-        from cdr_pipeline.errors import ConfigError
+def _check_inbox(inbox: Path, archive: Path | None) -> None:
+    from cdr_pipeline.errors import ConfigError
+    from cdr_pipeline.resources import samples_dir
 
+    if not inbox.is_dir():
         raise ConfigError(
             f"inbox {inbox} is not a folder",
             hint="pass --inbox DIR or set inbox in cdr.toml / CDR_INBOX",
+        )
+    # the committed cdr.toml's inbox is data/samples: archiving would move the bundled
+    # samples (tracked files of a checkout, what `cdr demo` loads) out of it
+    if archive is not None and inbox.resolve() == samples_dir().resolve():
+        raise ConfigError(
+            f"--archive would move the bundled samples out of {inbox}",
+            hint="copy them to an inbox of your own (cp -r data/samples inbox) and pass "
+            "--inbox inbox, or run without --archive",
         )
 
 
@@ -93,7 +102,7 @@ def run_nightly(
     summary to `<warehouse>/reports/<run date>/` -> retention -> vacuum -> archive. One lock
     for the whole run: a second nightly exits at once with LockBusy (exit 5). `fetcher` replaces
     `fetch_records(settings)` (tests give it a client with a fake clock)."""
-    _check_inbox(inbox)
+    _check_inbox(inbox, archive)
     from cdr_pipeline.reports.close import reporting_today
 
     # today where the reports' months are cut: a UTC date would make the report months,

@@ -108,3 +108,19 @@ def test_an_archive_that_cannot_be_written_fails_the_stage_and_keeps_the_file(
     assert caught.value.exit_code == 6
     assert str(archive) in str(caught.value.hint)
     assert path.read_text() == "rows\n"
+
+
+def test_archive_never_takes_the_bundled_samples(tmp_path: Path) -> None:
+    """The committed cdr.toml sets `inbox = "data/samples"`, so `cdr nightly --archive DIR`
+    run in a checkout moved the bundled samples (tracked files, and what `cdr demo` loads)
+    out of it. Refused before anything runs; a dry run (which moves nothing) is refused too,
+    so this test cannot move them whatever the code does."""
+    from cdr_pipeline.resources import samples_dir
+
+    bundled = samples_dir()
+    before = sorted(p.name for p in bundled.iterdir())
+    args = ["--warehouse", str(tmp_path / "wh"), "nightly", "--inbox", str(bundled)]
+    run = CliRunner().invoke(cli, [*args, "--archive", str(tmp_path / "a"), "--dry-run"], env=ENV)
+    assert run.exit_code == 3, run.output
+    assert "samples" in run.stderr and "--archive" in run.stderr
+    assert sorted(p.name for p in bundled.iterdir()) == before
