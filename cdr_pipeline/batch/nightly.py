@@ -180,8 +180,10 @@ def _stages(
                 fetcher = fetch_records
             summary.fetch = fetcher(settings)
             fetched = f"{summary.fetch.records:,} records in {len(summary.fetch.pages)} page(s)"
-            if summary.fetch.error is not None:  # the night's row says why, not only the log
+            if summary.fetch.error is not None:  # the night's row says why, and the log
                 fetched += f"; {summary.fetch.error.message}"
+                code = {"exit_code": summary.fetch.exit_code}
+                log.error("fetch: %s", summary.fetch.error.message, extra=code)
             out[:] = [summary.fetch.exit_code, fetched]
     with summary.run_stage("ingest") as out:
         # with an archive, re-sent files go through ingest too: it records them as

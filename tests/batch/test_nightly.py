@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import shutil
 import time
 from datetime import date
@@ -300,13 +301,23 @@ def test_a_nightly_whose_fetch_failed_says_why(tmp_path: Path) -> None:
     inbox.mkdir()
     records = make_records(60, NOW - timedelta(hours=20), timedelta(minutes=10))
     settings = Settings(warehouse=tmp_path / "wh", fetch=FetchOptions(nightly=True, page_size=20))
-    with FakeWebex(TOKEN, records) as server:
-        server.faults.append(Fault("/v1/cdr_feed", 503, b"{}", times=100, after=2))
-        client = make_client(server.url, FakeClock())
-        summary = run_nightly(
-            settings, inbox, run_date=RUN_DATE,
-            fetcher=partial(fetch_records, client=client, now=NOW),
-        )  # fmt: skip
+    # and an error-level log line says it (operations.md: jq 'select(.level == "error")'),
+    # which the fetch library, whose result carries the error, no longer logs itself
+    logged: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = logged.append  # type: ignore[method-assign]
+    logging.getLogger("cdr_pipeline").addHandler(handler)
+    try:
+        with FakeWebex(TOKEN, records) as server:
+            server.faults.append(Fault("/v1/cdr_feed", 503, b"{}", times=100, after=2))
+            client = make_client(server.url, FakeClock())
+            summary = run_nightly(
+                settings, inbox, run_date=RUN_DATE,
+                fetcher=partial(fetch_records, client=client, now=NOW),
+            )  # fmt: skip
+    finally:
+        logging.getLogger("cdr_pipeline").removeHandler(handler)
+    assert any(r.levelno >= logging.ERROR and "HTTP 503" in r.getMessage() for r in logged)
     fetch = summary.stage("fetch")
     assert fetch is not None and fetch.exit_code == 1 and summary.exit_code == 1
     assert "HTTP 503" in fetch.summary and "40 records" in fetch.summary
