@@ -3,7 +3,8 @@
 Exit codes (documented in README "Exit codes"):
     0 ok · 1 unexpected error · 2 usage · 3 bad input or configuration ·
     4 data-quality failure · 5 another writer holds the warehouse lock ·
-    6 the warehouse cannot be written (no space, read-only file system, permission), or a
+    6 the warehouse cannot be written (no space, read-only file system, permission) or read
+      (permission, damage), or a
       build needed more memory than `build_memory_mb` (a partition merge: `merge_memory_mb`) ·
     130 stopped by Ctrl-C or SIGTERM · 141 the reader of stdout closed it.
 """
@@ -107,6 +108,25 @@ class WarehouseDamaged(CdrError):
     written until the log or the file is restored."""
 
     exit_code = EXIT_ENVIRONMENT
+
+
+class WarehouseUnreadable(CdrError):
+    """A file of the warehouse this user may not read (its mode or owner changed, a copy
+    that kept another user's): not damage, not a bug, and not a write. Nothing is written;
+    give the user read access (or run cdr as the owner) and run again."""
+
+    exit_code = EXIT_ENVIRONMENT
+
+
+def denied_reading(path: Path | str) -> WarehouseUnreadable:
+    """A permission denied while reading the warehouse's `path`, as an exit-6 error naming
+    the file and the read. Left to `environment_error`, which sees no file name in
+    pyarrow's or polars' error, it was reported as a write under the warehouse."""
+    return WarehouseUnreadable(
+        f"permission denied reading {path}",
+        hint=f"this user may not read it: check its owner and mode (ls -l {path}); run cdr as "
+        "the warehouse's owner, or give that user read access to it. Nothing was changed",
+    )
 
 
 class BuildOutOfMemory(CdrError):

@@ -19,7 +19,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from cdr_pipeline.errors import WarehouseDamaged
+from cdr_pipeline.errors import WarehouseDamaged, denied_reading
 from cdr_pipeline.state.tables import Snapshot
 from cdr_pipeline.text import lit
 
@@ -28,11 +28,12 @@ CHECK_BATCH_ROWS = 65_536
 
 
 def read_schema(path: Path) -> pa.Schema:
-    """The schema of a table's data file; one that is not Parquet is damage (exit 6)."""
+    """The schema of a table's data file; one that is not Parquet is damage, one this user
+    may not read is named as such (both exit 6)."""
     try:
         return pq.read_schema(path)
-    except PermissionError:
-        raise
+    except PermissionError as exc:
+        raise denied_reading(path) from exc
     except (pa.ArrowException, OSError) as exc:  # pyarrow's IO errors are OSErrors
         raise damaged_file(path, exc) from exc
 
@@ -61,7 +62,7 @@ def check_readable(files: Iterable[Path], columns: list[str] | None, exc: BaseEx
             for _ in pq.ParquetFile(f).iter_batches(CHECK_BATCH_ROWS, columns=present):
                 pass
         except PermissionError:
-            raise
+            raise denied_reading(f) from exc
         except (pa.ArrowException, OSError) as err:  # a page that does not decode: OSError
             raise damaged_file(f, err) from exc
 

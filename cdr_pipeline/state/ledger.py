@@ -37,6 +37,7 @@ from cdr_pipeline.errors import (
     EXIT_UNEXPECTED,
     CdrError,
     WarehouseDamaged,
+    denied_reading,
 )
 from cdr_pipeline.render import os_text
 from cdr_pipeline.state.files import atomic_write_table
@@ -289,8 +290,8 @@ class Ledger:
                 frames.append(_with_record_columns(pl.read_parquet(f), f))
             except FileNotFoundError:  # superseded and vacuumed since it was listed
                 continue
-            except PermissionError:
-                raise
+            except PermissionError as exc:  # not damage: the user may not read it
+                raise denied_reading(f) from exc
             except (pl.exceptions.PolarsError, OSError) as exc:  # cut or overwritten
                 raise _damaged_record(f, exc) from exc
         return _latest(frames) if frames else None

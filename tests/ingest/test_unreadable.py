@@ -9,7 +9,14 @@ import os
 import shutil
 from pathlib import Path
 
-from tests.ingest.helpers import fixture, run_unprivileged, table, unreadable_copy
+from tests.ingest.helpers import (
+    fixture,
+    load,
+    partition_files,
+    run_unprivileged,
+    table,
+    unreadable_copy,
+)
 
 GOOD_ROWS = 6
 
@@ -78,3 +85,23 @@ def test_a_folder_that_cannot_be_listed_fails_alone_not_silently(tmp_path: Path)
     assert table(wh).height == GOOD_ROWS
     files = Ledger(Layout(wh)).files()
     assert files.filter(files["status"] == "failed")["source"].to_list() == [str(locked)]
+
+
+def test_a_warehouse_file_cdr_may_not_read_is_named_as_a_read(tmp_path: Path) -> None:
+    """A table data file or a ledger record this user may not read (mode 000, another
+    owner) stopped `cdr build` with exit 6 saying "permission denied writing" and a hint
+    about write access, though it was a read: the operator fixed the wrong thing."""
+    from cdr_pipeline.state.ledger_files import live_files
+
+    wh = tmp_path / "wh"
+    load(wh, fixture("bom_crlf.csv"))
+    victim = next(iter(partition_files(wh).values()))[0]
+    record = live_files(wh / "state" / "ledger" / "files")[0]
+    for path in (victim, record):
+        path.chmod(0)
+        run = run_unprivileged("--warehouse", str(wh), "build")
+        path.chmod(0o600)
+        assert run.returncode == 6, run.stderr
+        assert f"permission denied reading {path}" in run.stderr
+        assert f"ls -l {path}" in run.stderr and "read access" in run.stderr
+        assert "writing" not in run.stderr and "write access" not in run.stderr
