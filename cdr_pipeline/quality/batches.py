@@ -30,6 +30,7 @@ from cdr_pipeline.schema.base import DUCKDB_TYPES, STRING, TableSchema
 from cdr_pipeline.state.datafiles import check_readable, read_schema
 from cdr_pipeline.state.layout import Layout
 from cdr_pipeline.text import lit, quote
+from cdr_pipeline.warehouse.damage import check_file_types
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -102,7 +103,10 @@ def _select(
             blank = f"trim({column}, {lit(BLANKS)}) = ''"
             out.append(f"CASE WHEN {blank} THEN NULL ELSE {column} END AS {quote(name)}")
         elif name in present:
-            out.append(f"{alias}.{quote(name)}")
+            # as the views read it: the table's type, whatever type a file holds it as (a
+            # number another writer stored as text is checked as a number, not as text)
+            dtype = DUCKDB_TYPES[schema.column(name).dtype]
+            out.append(f"CAST({alias}.{quote(name)} AS {dtype}) AS {quote(name)}")
         else:
             out.append(f"CAST(NULL AS {DUCKDB_TYPES[schema.column(name).dtype]}) AS {quote(name)}")
     return out
@@ -205,9 +209,21 @@ def row_batches(
                     if isinstance(frame[name].dtype, pd.DatetimeTZDtype):
                         frame[name] = frame[name].dt.tz_convert(None)
                 yield frame
-    except (duckdb.Error, pa.ArrowException) as exc:
-        check_readable(files, [c for c in suite.row_columns() if c in present], exc)
+    except (duckdb.Error, pa.ArrowException, OSError) as exc:  # OSError: failed mid-stream
+        _check_files(schema, files, [c for c in suite.row_columns() if c in present], exc)
         raise
+
+
+def _check_files(
+    schema: TableSchema, files: list[Path], columns: list[str], exc: BaseException
+) -> None:
+    """After reading the batches failed with `exc`: raise the damage of the first file that
+    does not read, or, after a value that did not convert to the table's type, of the first
+    that holds such a value (as a build's read of the views says it)."""
+    check_readable(files, columns, exc)
+    # DuckDB's own exception before the first batch; said by an OSError of the stream after it
+    if isinstance(exc, duckdb.ConversionException) or str(exc).startswith("Conversion Error"):
+        check_file_types(schema, files)
 
 
 def duplicate_keys(

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from pathlib import Path
 
 import duckdb
 import pyarrow as pa
@@ -20,7 +21,7 @@ import pyarrow as pa
 from cdr_pipeline.config import Settings
 from cdr_pipeline.errors import InputError, WarehouseDamaged
 from cdr_pipeline.schema import schemas_by_table
-from cdr_pipeline.schema.base import DUCKDB_TYPES
+from cdr_pipeline.schema.base import DUCKDB_TYPES, TableSchema
 from cdr_pipeline.state import tables
 from cdr_pipeline.state.datafiles import check_snapshots
 from cdr_pipeline.state.layout import Layout
@@ -58,40 +59,41 @@ def naming_damage(
 
 
 def check_types(snapshots: Iterable[Snapshot]) -> None:
-    """After a value did not convert: raise the damage of the first file that holds a column
-    as another type than the schema's, with a value the schema's type cannot take (a file
-    another writer put in the table: text in `duration_seconds`). The value is not said: it
-    may be personal data."""
+    """After a value did not convert: `check_file_types` over each table version read."""
+    for snap in snapshots:
+        schema = schemas_by_table().get(snap.name)
+        if schema is not None:
+            check_file_types(schema, snap.all_files())
+
+
+def check_file_types(schema: TableSchema, files: Iterable[Path]) -> None:
+    """Raise the damage of the first of the table's `files` that holds a column as another
+    type than the schema's, with a value the schema's type cannot take (a file another
+    writer put in the table: text in `duration_seconds`). The value is not said: it may be
+    personal data."""
     con = duckdb.connect()
     try:
-        for snap in snapshots:
-            schema = schemas_by_table().get(snap.name)
-            if schema is None:
-                continue
-            wanted = {c.name: DUCKDB_TYPES[c.dtype] for c in schema.stored_columns}
-            # as `describe` names them (TIMESTAMPTZ: TIMESTAMP WITH TIME ZONE)
-            named = {
-                t: con.execute(f"select typeof(cast(NULL as {t}))").fetchall()[0][0]
-                for t in set(wanted.values())
-            }
-            for f in snap.all_files():
-                source = f"read_parquet({lit(str(f))})"
-                for name, held, *_ in con.execute(f"describe select * from {source}").fetchall():
-                    target = wanted.get(str(name))
-                    if target is None or str(held) == named[target]:
-                        continue
-                    col = quote(str(name))
-                    bad = f"select 1 from {source} where {col} is not null "
-                    if con.execute(
-                        bad + f"and try_cast({col} as {target}) is null limit 1"
-                    ).fetchall():
-                        raise WarehouseDamaged(
-                            f"data file {f} holds {name} as {held}, with a value that is not "
-                            f"{target}",
-                            hint="a writer other than cdr put this file in the table: restore "
-                            "it from a backup of the warehouse, or correct the writer. No table "
-                            "was changed",
-                        )
+        wanted = {c.name: DUCKDB_TYPES[c.dtype] for c in schema.stored_columns}
+        # as `describe` names them (TIMESTAMPTZ: TIMESTAMP WITH TIME ZONE)
+        named = {
+            t: con.execute(f"select typeof(cast(NULL as {t}))").fetchall()[0][0]
+            for t in set(wanted.values())
+        }
+        for f in files:
+            source = f"read_parquet({lit(str(f))})"
+            for name, held, *_ in con.execute(f"describe select * from {source}").fetchall():
+                target = wanted.get(str(name))
+                if target is None or str(held) == named[target]:
+                    continue
+                col = quote(str(name))
+                bad = f"select 1 from {source} where {col} is not null "
+                if con.execute(bad + f"and try_cast({col} as {target}) is null limit 1").fetchall():
+                    raise WarehouseDamaged(
+                        f"data file {f} holds {name} as {held}, with a value that is not {target}",
+                        hint="a writer other than cdr put this file in the table: restore "
+                        "it from a backup of the warehouse, or correct the writer. No table "
+                        "was changed",
+                    )
     finally:
         con.close()
 

@@ -11,6 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from cdr_pipeline.errors import WarehouseDamaged
 from cdr_pipeline.quality.batches import connect, row_batches
 from cdr_pipeline.quality.suites import build_suites
 
@@ -83,3 +84,42 @@ def test_a_value_blank_to_the_ingest_is_blank_to_the_checks(tmp_path: Path) -> N
     blank_to_checks = frame["direction"].isna().tolist()
     assert sum(blank_to_ingest) > 20
     assert blank_to_checks == blank_to_ingest
+
+
+def _legs(folder: Path, durations: pa.Array) -> Path:
+    folder.mkdir()
+    start = pa.array([datetime(2026, 9, 3, 9, 0)] * len(durations), pa.timestamp("us", tz="UTC"))
+    rows = {"report_id": [f"r{i}" for i in range(len(durations))], "start_time": start}
+    pq.write_table(pa.table({**rows, "duration_seconds": durations}), folder / "p.parquet")
+    return folder / "p.parquet"
+
+
+def test_a_number_stored_as_text_is_checked_as_a_number(tmp_path: Path) -> None:
+    """A file another writer put in the table with duration_seconds as text ("30"): the
+    views cast it to the table's type and read 30, but the checks read it as stored, so the
+    number checks (never negative, at most a day) compared text with numbers and failed
+    with 0 unexpected rows, naming nothing. The batches read each column as the views do."""
+    text = _legs(tmp_path / "call_date=2026-09-03", pa.array(["30", "-5"]))
+    number = _legs(tmp_path / "call_date=2026-09-04", pa.array([7], pa.int64()))
+    con = connect(tmp_path / "tmp")
+    suite = build_suites()["call_legs"]
+    frames = list(row_batches(con, suite, [text, number], 10, None))
+    con.close()
+    values = [v for frame in frames for v in frame["duration_seconds"].tolist()]
+    assert sorted(values) == [-5, 7, 30]  # numbers: -5 fails the check, the others pass
+
+
+def test_a_stored_value_the_table_type_cannot_take_is_damage_naming_the_file(
+    tmp_path: Path,
+) -> None:
+    """Text that is no number (another writer's "n/a"): the view's cast fails, and `cdr
+    build` names the file as damage (exit 6); validation says the same, not a bug, whether
+    DuckDB fails before the first batch or (an OSError of the batch stream) after it."""
+    good = _legs(tmp_path / "call_date=2026-09-02", pa.array(["30"] * 50))
+    bad = _legs(tmp_path / "call_date=2026-09-03", pa.array(["n/a"]))
+    con = connect(tmp_path / "tmp")
+    suite = build_suites()["call_legs"]
+    for files in ([bad], [good, bad]):
+        with pytest.raises(WarehouseDamaged, match=rf"{bad} holds duration_seconds as VARCHAR"):
+            list(row_batches(con, suite, files, 10, None))
+    con.close()
