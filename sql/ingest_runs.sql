@@ -10,6 +10,7 @@ final as (
     select
         run_id,
         command,
+        run_date,
         status,
         exit_code,
         started_at,

@@ -5,7 +5,8 @@ reads `interrupted`, not the `ok` its ingest had written.
 The row is the ingest's (they share one run id): `running` from the start of the night, the
 ingest's counts once it has loaded, and the night's exit code, stage failures and the
 table versions it committed (its ingest's, then those of tables only retention changed) at
-its end.
+its end. Every write carries the date the night ran for (`run_date`: `--run-date`, or
+today in the reporting zone), so that `cdr runs` tells a re-run of a past night.
 While the night runs, its lock (`nightly.lock`) names the run, so that another writer does
 not take the `running` row for a run that died (`lock.live_run`).
 """
@@ -13,7 +14,7 @@ not take the `running` row for a run that died (`lock.live_run`).
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import polars as pl
@@ -33,8 +34,8 @@ class NightRecord:
     """Writes the night's ledger row (best effort: a ledger that cannot be written, e.g. a
     full disk, is logged, and the night's own exit code says what went wrong)."""
 
-    def __init__(self, settings: Settings, run_id: str) -> None:
-        self.settings, self.run_id = settings, run_id
+    def __init__(self, settings: Settings, run_id: str, run_date: date | None = None) -> None:
+        self.settings, self.run_id, self.run_date = settings, run_id, run_date
         self.ledger = Ledger(settings.layout)
         self.started = datetime.now(UTC)
 
@@ -46,7 +47,8 @@ class NightRecord:
         return run_record(self.run_id, COMMAND)
 
     def _write(self, row: dict[str, Any]) -> None:
-        row.update(command=COMMAND, started_at=self.started)
+        # the date it ran for: each write, as its ingest writes the row without it
+        row.update(command=COMMAND, started_at=self.started, run_date=self.run_date)
         try:
             self.ledger.write("runs", self.run_id, [row], RUNS_SCHEMA)
         except OSError as exc:

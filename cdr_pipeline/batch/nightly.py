@@ -139,7 +139,7 @@ def run_nightly(
         if dry_run:
             _plan(settings, summary, retain, do_fetch)
             return summary
-        record = NightRecord(settings, run_id)
+        record = NightRecord(settings, run_id, summary.run_date)
         record.begin()
         ending, failure = "failed", None
         try:

@@ -138,6 +138,7 @@ def runs(obj: CliContext, show_files: bool, limit: int, wide: bool, as_json: boo
             .select(
                 "run_id",
                 "command",
+                "run_date",
                 "status",
                 "started_at",
                 "finished_at",

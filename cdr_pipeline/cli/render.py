@@ -117,6 +117,17 @@ def _ending(run: dict[str, Any]) -> str:
     return str(status)
 
 
+def _command(run: dict[str, Any]) -> str:
+    """A run's command without `cdr `; a nightly's with the date it ran for when that is
+    not the day it started (a re-run of a past night: `nightly --run-date`), as month-day
+    like the start (the whole date would cut the run id at 80 columns; --json has it)."""
+    command = (run["command"] or "").removeprefix("cdr ")
+    day, started = run.get("run_date"), run.get("started_at")
+    if day is not None and (started is None or day != started.date()):
+        return f"{command} {day:%m-%d}"
+    return command
+
+
 def runs_table(df: Any) -> str:
     """The compact `cdr runs` table (a ledger runs frame): when, how long, what came out."""
     rows = []
@@ -128,7 +139,7 @@ def runs_table(df: Any) -> str:
                 r["run_id"],
                 f"{started:%m-%d %H:%M}" if started else "",
                 duration_text(took),
-                (r["command"] or "").removeprefix("cdr "),
+                _command(r),
                 # a run still going has no exit code yet (a nightly's row holds its ingest's)
                 "" if r.get("status") == "running" else r["exit_code"],
                 f"{r['files_loaded'] or 0}/{r['files_skipped'] or 0}/{r['files_failed'] or 0}",

@@ -70,6 +70,7 @@ RUNS_SCHEMA = pa.schema(
         ("rows_rejected", pa.int64()),
         ("message", pa.string()),
         ("table_versions", pa.string()),  # "call_legs=12,device_events=3": what it committed
+        ("run_date", pa.date32()),  # a nightly's: the date it ran for (--run-date, or today)
     ]
 )
 
@@ -273,6 +274,11 @@ class Ledger:
             if schema is None:
                 return pl.DataFrame()
             return _empty_frame(schema)
+        if schema is not None:  # a column added since its records were written: NULL
+            wanted = _polars_schema(schema)
+            df = df.with_columns(
+                pl.lit(None, wanted[n]).alias(n) for n in schema.names if n not in df.columns
+            )
         return df.drop(RECORD_ID, WRITTEN_AT)
 
     def check_readable(self) -> None:

@@ -49,6 +49,8 @@ def test_a_night_with_nothing_new_is_a_run(tmp_path: Path) -> None:
     assert last["finished_at"] >= last["started_at"]
     # the first night's row names the version its ingest committed
     assert runs["table_versions"][0] == "call_legs=0"
+    # and each night the date it ran for (--run-date): a re-run of a past night is told
+    assert runs["run_date"].to_list() == [date(2026, 11, 3), date(2026, 11, 4)]
 
 
 def test_a_night_killed_after_its_ingest_reads_interrupted(tmp_path: Path) -> None:

@@ -92,3 +92,32 @@ def test_an_ingest_after_a_killed_one_does_not_claim_its_work(tmp_path: Path) ->
     assert "completed their work" not in res.output
     assert "earlier run(s) dead-1 had been interrupted" in res.output
     assert "not loaded unless this run was given them too" in res.output
+
+
+def test_runs_shows_the_date_a_night_ran_for(tmp_path: Path) -> None:
+    """`cdr nightly --run-date D` re-runs the night of D (its reports, its month close), but
+    the ledger kept no D: `cdr runs` could not tell a re-run of 10-01 from the night it ran.
+    A record written before the ledger had the column still reads (no date)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    wh = tmp_path / "wh"
+    ledger = Ledger(Layout(wh))
+    old = pa.schema([f for f in RUNS_SCHEMA if f.name != "run_date"])
+    row = run_record("night-0", "cdr nightly", started_at=T0, status="ok", exit_code=0)
+    row = {k: v for k, v in row.items() if k in old.names}
+    folder = wh / "state" / "ledger" / "runs"
+    folder.mkdir(parents=True)
+    pq.write_table(pa.Table.from_pylist([row], old), folder / "night-0.parquet")
+    later = T0 + timedelta(days=1)
+    again = datetime(2026, 10, 1).date()
+    _night(ledger, "night-1", later, status="ok", exit_code=0, finished_at=later, run_date=again)
+    _night(ledger, "night-2", later, status="ok", exit_code=0, run_date=later.date())
+    rows = json.loads(_runs(wh, "--json").output)
+    assert [r["run_date"] for r in rows] == [None, "2026-10-01", "2026-11-04"]
+    compact = _runs(wh)
+    assert compact.exit_code == 0, compact.output
+    lines = {ln.split()[0]: ln for ln in compact.output.splitlines()[2:]}
+    assert "nightly 10-01" in lines["night-1"]  # a re-run: the date it was for
+    assert "nightly 11-04" not in lines["night-2"]  # the night of its own day
+    assert "nightly" in lines["night-0"]
