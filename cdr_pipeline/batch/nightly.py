@@ -24,6 +24,7 @@ from cdr_pipeline.batch.stages import (
     ingest_summary,
     unfinished_erasure,
     validate_build,
+    views_see_the_end,
 )
 from cdr_pipeline.config import SETTINGS_KEYS, Settings, coerce
 from cdr_pipeline.errors import EXIT_BAD_INPUT, EXIT_OK, WarehouseUnwritable, known_error
@@ -156,6 +157,8 @@ def run_nightly(
             raise
         finally:
             record.end(summary, ending, failure)
+        if summary.build is not None:  # built tonight: not when the build failed
+            views_see_the_end(settings)
     return summary
 
 

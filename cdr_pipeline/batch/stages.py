@@ -150,6 +150,19 @@ def validate_build(settings: Settings, summary: DemoSummary | NightlySummary, sc
         out[:] = [EXIT_OK, build_stage(settings, summary)]
 
 
+def views_see_the_end(settings: Settings) -> None:
+    """`cdr.duckdb`'s ledger views moved to the ledger after a night's last write (its exit
+    code and end, written after its build stage): they showed the night `running` until the
+    next build. Best effort: the night's row and exit code are written; after a failure
+    the views stay as the build left them, and the next build catches up."""
+    from cdr_pipeline.warehouse.ledger_views import refresh_ledger_views
+
+    try:
+        refresh_ledger_views(settings)
+    except Exception as exc:  # bookkeeping: the night ended as its row says
+        log.warning("the views show this night as running until the next build (%s)", exc)
+
+
 def build_stage(settings: Settings, summary: DemoSummary | NightlySummary) -> str:
     """`cdr build`: the views moved to the latest table versions and the kept marts
     recomputed where they changed (whole when sql/, the settings or the key changed);

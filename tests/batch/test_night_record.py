@@ -9,6 +9,7 @@ import shutil
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+import duckdb
 import polars as pl
 import pytest
 
@@ -51,6 +52,14 @@ def test_a_night_with_nothing_new_is_a_run(tmp_path: Path) -> None:
     assert runs["table_versions"][0] == "call_legs=0"
     # and each night the date it ran for (--run-date): a re-run of a past night is told
     assert runs["run_date"].to_list() == [date(2026, 11, 3), date(2026, 11, 4)]
+    # the views read the ledger as of their build, the night's build stage: each night read
+    # `running` there until the next build. The night's end shows in them too
+    con = duckdb.connect(str(settings.layout.duckdb), read_only=True)
+    try:
+        ended = con.execute("select status, exit_code from ingest_runs order by started_at")
+        assert ended.fetchall() == [("ok", 0), ("ok", 0)]
+    finally:
+        con.close()
 
 
 def test_a_night_killed_after_its_ingest_reads_interrupted(tmp_path: Path) -> None:
