@@ -118,6 +118,12 @@ class WarehouseUnreadable(CdrError):
     exit_code = EXIT_ENVIRONMENT
 
 
+def is_denied(exc: BaseException) -> bool:
+    """Whether `exc` says permission was denied (by its errno, or in words: delta-rs and
+    DuckDB lose the errno)."""
+    return _errno_of(exc) in _DENIED
+
+
 def denied_reading(path: Path | str) -> WarehouseUnreadable:
     """A permission denied while reading the warehouse's `path`, as an exit-6 error naming
     the file and the read. Left to `environment_error`, which sees no file name in

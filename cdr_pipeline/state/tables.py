@@ -17,6 +17,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -36,7 +37,7 @@ from deltalake.transaction import (
     create_table_with_add_actions,
 )
 
-from cdr_pipeline.errors import InputError, WarehouseDamaged
+from cdr_pipeline.errors import InputError, WarehouseDamaged, denied_reading, is_denied
 
 KEEP_LOG = PostCommitHookProperties(create_checkpoint=True, cleanup_expired_logs=False)
 """After each commit: a checkpoint every 100 versions (readers start from it), and no log
@@ -98,6 +99,11 @@ def open_table(root: Path, as_of: AsOf | None = None) -> DeltaTable | None:
     except DeltaError as exc:  # a log entry that does not parse, a missing version...
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise damaged_log(root, first) from exc
+    except OSError as exc:  # delta-rs's IO error: a log entry this user may not read
+        if not is_denied(exc):
+            raise
+        named = re.search(r"Unable to open file (\S+)", str(exc))
+        raise denied_reading(named.group(1) if named else root / "_delta_log") from exc
     return table
 
 
@@ -237,6 +243,8 @@ def check_files(snap: Snapshot, files: list[tuple[Path, int | None]]) -> None:
         except FileNotFoundError:
             bad.append((path, "missing"))
             continue
+        except PermissionError as exc:  # a folder this user may not search: not a write
+            raise denied_reading(path) from exc
         if size is not None and found != size:
             bad.append((path, f"{found:,} bytes where the log recorded {size:,}"))
     if not bad:

@@ -88,20 +88,24 @@ def test_a_folder_that_cannot_be_listed_fails_alone_not_silently(tmp_path: Path)
 
 
 def test_a_warehouse_file_cdr_may_not_read_is_named_as_a_read(tmp_path: Path) -> None:
-    """A table data file or a ledger record this user may not read (mode 000, another
-    owner) stopped `cdr build` with exit 6 saying "permission denied writing" and a hint
-    about write access, though it was a read: the operator fixed the wrong thing."""
+    """A table data file, a ledger record, a Delta log entry or a partition folder this
+    user may not read (mode 000, another owner) stopped `cdr build` with exit 6 saying
+    "permission denied writing" and a hint about write access, though it was a read: the
+    operator fixed the wrong thing."""
     from cdr_pipeline.state.ledger_files import live_files
 
     wh = tmp_path / "wh"
     load(wh, fixture("bom_crlf.csv"))
     victim = next(iter(partition_files(wh).values()))[0]
     record = live_files(wh / "state" / "ledger" / "files")[0]
-    for path in (victim, record):
+    entry = wh / "tables" / "call_legs" / "_delta_log" / f"{0:020d}.json"
+    cases = [(victim, victim), (record, record), (entry, entry), (victim.parent, victim)]
+    for path, named in cases:  # the partition's folder: the file it holds is named
+        mode = path.stat().st_mode
         path.chmod(0)
         run = run_unprivileged("--warehouse", str(wh), "build")
-        path.chmod(0o600)
+        path.chmod(mode)
         assert run.returncode == 6, run.stderr
-        assert f"permission denied reading {path}" in run.stderr
-        assert f"ls -l {path}" in run.stderr and "read access" in run.stderr
+        assert f"permission denied reading {named}" in run.stderr, run.stderr
+        assert f"ls -l {named}" in run.stderr and "read access" in run.stderr
         assert "writing" not in run.stderr and "write access" not in run.stderr
