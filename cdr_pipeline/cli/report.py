@@ -85,7 +85,8 @@ def _complete_month(
 @click.option(
     "--out",
     type=OutPath(path_type=Path, dir_okay=False),
-    help="Write to this file instead of stdout (required for parquet and xlsx).",
+    help="Write to this file instead of stdout (- is stdout; a file is required for parquet "
+    "and xlsx).",
 )
 @click.option(
     "--wide",
@@ -132,6 +133,7 @@ def report(
         _list()
     if not name:
         _usage("name a report (cdr report --list shows them)")
+    out = None if out == Path("-") else out  # as for most tools: stdout, not a file "-"
     fmt = _format_of(fmt, out)
     _check_options(name, fmt, out, as_of)
     if name in ("finance-pack", "finance-summary"):

@@ -311,3 +311,18 @@ def test_finance_pack_refuses_another_format(sample_wh: Settings, tmp_path: Path
     code, _, err = _run(sample_wh, *args)
     assert code == EXIT_USAGE, err
     assert "xlsx" in err and not out.exists()
+
+
+def test_out_dash_is_the_standard_output(
+    sample_wh: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`--out -` wrote a file named `-` in the current folder; as for most tools, it is
+    stdout (a format that needs a file is refused as without --out)."""
+    monkeypatch.chdir(tmp_path)
+    code, out, err = _run(
+        sample_wh, "top-callers", "--month", "2026-10", "--format", "csv", "--out", "-"
+    )
+    assert code == 0, err
+    assert out.startswith("month,rank,") and not (tmp_path / "-").exists()
+    code, _, err = _run(sample_wh, "top-callers", "--format", "parquet", "--out", "-")
+    assert code == 2 and "needs --out FILE" in err
