@@ -55,6 +55,10 @@ ADVICE = {
     "and ids to scientific notation (2.34059E+09): load the file as downloaded or exported "
     "(a Control Hub report as downloaded), or import those columns as text in the "
     "spreadsheet; ",
+    "spreadsheet_encoding": "the file's text was read in the wrong encoding and saved again "
+    "as UTF-8 (Müller became MÃ¼ller), as a spreadsheet does that opens a CSV without its byte "
+    "order mark: load the file as downloaded or exported (a Control Hub report keeps its "
+    "BOM), or import it into the spreadsheet as UTF-8 before saving; ",
     "spreadsheet_date": "the file was re-saved by a spreadsheet, which rewrote its times in a "
     "local date format (12/01/2026 14:03: 1 December or 12 January?): load the file as "
     "downloaded or exported, or write times as ISO-8601 (2026-12-01T14:03:00Z); ",

@@ -7,7 +7,12 @@ import hashlib
 
 import polars as pl
 
-from cdr_pipeline.ingest.derive.base import Check, spreadsheet_numbers
+from cdr_pipeline.ingest.derive.base import (
+    Check,
+    mark_misread,
+    misread_text,
+    spreadsheet_numbers,
+)
 from cdr_pipeline.schema.calls import CALL_LEGS, WEBEX_GO_SUB_CLIENT_TYPE
 from cdr_pipeline.text import ISO_MS_STRFTIME
 
@@ -38,6 +43,10 @@ DIGIT_TEXT = (
 )
 """Text columns of numbers and ids a spreadsheet can read as a number and round
 (`base.SCIENTIFIC`)."""
+
+NAME_TEXT = ("user_name", "calling_line_id", "called_line_id", "location_name")
+"""Text columns of people's and places' names, where accented and CJK letters occur: one
+value misread there condemns the export (`base.MISREAD`)."""
 
 HEADERS = {c.name: c.headers[0] for c in CALL_LEGS.input_columns if c.headers}
 """The export's spelling of each column, for the reject details."""
@@ -80,6 +89,8 @@ def derive_calls(df: pl.DataFrame) -> tuple[pl.DataFrame, list[Check]]:
         ]
         df = df.with_columns(pl.coalesce(pl.col("report_id"), pl.Series(ids, dtype=pl.String)))
     checks = spreadsheet_numbers({name: HEADERS[name] for name in DIGIT_TEXT})
+    df = mark_misread(df, list(NAME_TEXT))
+    checks += misread_text({name: HEADERS[name] for name in NAME_TEXT})
     checks += [
         Check(
             "negative_duration",

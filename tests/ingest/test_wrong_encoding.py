@@ -1,0 +1,74 @@
+"""An export whose text was decoded in the wrong encoding and saved again as UTF-8: a UTF-8
+CSV without its byte order mark (as wxcadm and scripts save a download) opened in Excel,
+which reads it as Windows-1252, then saved as "CSV UTF-8". Every accented or CJK name comes
+out as valid UTF-8 of other characters (`Müller` as `MÃ¼ller`, `山田` as `å±±ç”°`): loaded,
+the names were silently wrong. Such a record is quarantined (`spreadsheet_encoding`), and
+the export fails as other spreadsheet damage does (docs/webex-dch.md#zip-and-bom)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.ingest.helpers import load, rejects, table
+from tests.ingest.hostile_corpus import HEADER, LINE_ID, USER, csv_bytes, line, rows
+
+LOCATION = HEADER.index("Location")
+
+
+def _misread(text: str) -> str:
+    """`text`'s UTF-8 bytes read as Windows-1252, as Excel reads a CSV without a BOM (a byte
+    1252 leaves undefined becomes the control character of that number)."""
+    return "".join(
+        bytes([b]).decode("cp1252", errors="ignore") or chr(b) for b in text.encode("utf-8")
+    )
+
+
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [
+        (USER, "Müller, Jürgen"),
+        (LINE_ID, "山田 太郎"),
+        (LOCATION, "Zürich “HQ” – Floor 2"),
+        (USER, "Åsa Söderström"),
+    ],
+)
+def test_a_name_saved_again_in_the_wrong_encoding_fails_the_export(
+    wh: Path, column: int, value: str
+) -> None:
+    body = rows(200, 91)
+    body[7][column] = _misread(value)
+    path = wh.parent / "resaved.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + csv_bytes([line(r) for r in body]))
+    (f,) = load(wh, path).files
+    assert (f.status, f.exit_code, f.rows_loaded, f.rows_rejected) == ("failed", 3, 0, 1)
+    assert "1 of 200 rows rejected: spreadsheet_encoding" in f.message
+    bad = rejects(wh)
+    assert bad["reason"].to_list() == ["spreadsheet_encoding"]
+    assert bad["source_row"].to_list() == [9]
+    assert HEADER[column] in bad["detail"][0]
+    assert "wrong encoding" in bad["detail"][0]
+
+
+def test_names_that_only_look_misread_still_load(wh: Path) -> None:
+    """Genuine accented text: a letter before a symbol (`ß“`, `É…`) is no UTF-8 sequence
+    once its neighbours are counted, and Portuguese `Ã` stands before letters."""
+    names = [
+        "Müller, Jürgen",
+        "São João",
+        "JOÃO CONCEIÇÃO",
+        "山田 太郎",
+        "Büro „Hauptstraße“",
+        "CAFÉ… Zoë",
+        "Åsa Söderström",
+        "Łódź – Ośrodek",
+    ]
+    body = rows(len(names), 92)
+    for row, name in zip(body, names, strict=True):
+        row[USER] = name
+    path = wh.parent / "fine.csv"
+    path.write_bytes(csv_bytes([line(r) for r in body]))
+    (f,) = load(wh, path).files
+    assert (f.status, f.rows_loaded, f.rows_rejected) == ("loaded", len(names), 0)
+    assert sorted(table(wh)["user_name"].to_list()) == sorted(names)
