@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from cdr_pipeline.ingest.chunk import CSV
-from cdr_pipeline.schema import HeaderResolution, TableSchema, normalize_header
+from cdr_pipeline.schema import HeaderResolution, TableSchema
 
 REJECT_SCHEMA = pa.schema(
     [
@@ -77,10 +77,8 @@ def redact_raw_text(
         except ValueError:
             record = None
         if isinstance(record, dict):
-            mapping = schema.header_map()
-            kept = {
-                k: v for k, v in record.items() if mapping.get(normalize_header(k)) not in secret
-            }
+            lookup = schema.header_lookup()
+            kept = {k: v for k, v in record.items() if lookup(k) not in secret}
             return json.dumps(kept, ensure_ascii=False, default=str)
     return f"[raw text withheld: it may hold {', '.join(sorted(secret))}, which is never stored]"
 

@@ -9,6 +9,7 @@ docs all read these objects; nothing else keeps a column list.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -156,6 +157,24 @@ class TableSchema:
             for spelling in (col.name, *col.headers):
                 mapping[normalize_header(spelling)] = col.name
         return mapping
+
+    def header_lookup(self) -> Callable[[str], str | None]:
+        """A source header -> its canonical column (None: unknown). Matched by
+        `normalize_header`, else with its blanks removed too, so the camelCase keys of
+        records dumped from wxc_sdk's CDR model (`answerTime`, `localSessionid`; its
+        `space_separated_to_camel`) find their columns: a squeezed form two columns share
+        matches neither."""
+        mapping = self.header_map()
+        squeezed: dict[str, str | None] = {}
+        for spelling, name in mapping.items():
+            key = spelling.replace(" ", "")
+            squeezed[key] = name if squeezed.get(key, name) == name else None
+
+        def lookup(raw: str) -> str | None:
+            text = normalize_header(raw)
+            return mapping.get(text) or squeezed.get(text.replace(" ", ""))
+
+        return lookup
 
     @property
     def stored_columns(self) -> tuple[Column, ...]:

@@ -1,7 +1,8 @@
 """Source headers -> canonical columns, and the input kind a header announces.
 
 Headers are matched after `normalize_header` (BOM stripped, trimmed, whitespace and
-underscores collapsed, case-folded) against every spelling a schema lists.
+underscores collapsed, case-folded) against every spelling a schema lists, else with their
+blanks removed as well (camelCase keys: `TableSchema.header_lookup`).
 """
 
 from __future__ import annotations
@@ -38,14 +39,14 @@ class HeaderResolution:
 
 
 def resolve_headers(headers: list[str], schema: TableSchema) -> HeaderResolution:
-    mapping = schema.header_map()
+    lookup = schema.header_lookup()
     canonical: list[str | None] = []
     unknown: list[str] = []
     spelled: dict[str, str] = {}
     seen: dict[str, int] = {}
     repeated: list[tuple[int, str]] = []
     for i, h in enumerate(headers):
-        name = mapping.get(normalize_header(h))
+        name = lookup(h)
         canonical.append(name)
         if name is None:
             if normalize_header(h):

@@ -99,3 +99,41 @@ def test_another_error_answer_saved_as_a_page_still_fails(tmp_path: Path) -> Non
     path.write_bytes(json.dumps({**NO_CDRS, "message": "Target user not authorized"}).encode())
     (f,) = load(tmp_path / "wh", path).files
     assert (f.status, f.exit_code) == ("failed", 3)
+
+
+def _camel(header: str) -> str:
+    """A header as wxc_sdk's `space_separated_to_camel` writes it (`Answer time` ->
+    `answerTime`, `Local SessionID` -> `localSessionid`): its CDR model dumped by alias."""
+    words = "".join(w.lower().capitalize() for w in header.split())
+    return words[0].lower() + words[1:]
+
+
+def test_a_page_keyed_in_camel_case_loads_every_column(wh: Path) -> None:
+    """Records dumped from wxc_sdk's CDR model by alias carry camelCase keys: each one failed
+    to match, and the page failed as no export (`startTime, answerTime ...`)."""
+    from cdr_pipeline.schema.calls import CALL_LEGS
+
+    value = {"string": "v", "timestamp": "2026-10-01T10:00:00.000Z", "integer": 3}
+    value |= {"smallint": -300, "boolean": "true", "double": 4.5}
+    record = {c.headers[0]: value[c.dtype] for c in CALL_LEGS.input_columns if c.headers}
+    record |= {"Report ID": "r-1", "Direction": "ORIGINATING"}
+    spelled = wh.parent / "spelled.json"
+    spelled.write_bytes(_page(items=[record]))
+    camel = wh.parent / "camel.json"
+    camel.write_bytes(_page(items=[{_camel(k): v for k, v in record.items()}]))
+    other = wh.parent / "other"
+    assert load(other, spelled).files[0].rows_loaded == 1
+    (f,) = load(wh, camel).files
+    assert (f.status, f.rows_loaded, f.unknown_columns) == ("loaded", 1, [])
+    assert table(wh).equals(table(other))
+
+
+def test_no_two_columns_share_a_spelling_without_blanks() -> None:
+    """The camelCase match would leave such a spelling unmatched: none exists."""
+    from cdr_pipeline.schema.registry import SCHEMAS
+
+    for schema in SCHEMAS.values():
+        lookup = schema.header_lookup()
+        for col in schema.input_columns:
+            for spelling in (col.name, *col.headers):
+                assert lookup(spelling.replace(" ", "").replace("_", "")) == col.name, spelling
