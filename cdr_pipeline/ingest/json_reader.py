@@ -20,6 +20,7 @@ from cdr_pipeline.ingest.chunk import CHUNK_BYTES, NO_KEYS, BadInput, Chunk, Raw
 from cdr_pipeline.ingest.json_guard import JsonGuard
 from cdr_pipeline.ingest.json_lines import Broken, Record, json_lines
 from cdr_pipeline.ingest.limits import Limits
+from cdr_pipeline.render import shorten_middle
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,16 @@ def _no_cdrs_answer(record: Any) -> bool:
         return False
     message = record.get("message")
     return isinstance(message, str) and message.strip().lower().startswith("no cdrs")
+
+
+def _error_message(record: Any) -> str | None:
+    """The message of another error answer of the APIs (`{"message": ..., "errors": [...],
+    "trackingId": ...}`: a 451 naming the region's host, a 401 or 403 a missing scope), or
+    None for anything else."""
+    if not isinstance(record, dict) or not record.keys() <= ERROR_KEYS:
+        return None
+    message = record.get("message")
+    return message if isinstance(message, str) else None
 
 
 def _text(value: Any) -> str | None:
@@ -145,6 +156,16 @@ def _iter_records(stream: BinaryIO, limits: Limits) -> Iterator[tuple[int, Any]]
             if _no_cdrs_answer(record):
                 log.info("record %d is the API's answer for a window without records: skipped", n)
                 continue
+            message = _error_message(record)
+            if message is not None:
+                raise BadInput(
+                    "an error answer of the Webex API, not records: "
+                    f"'{shorten_middle(message, 200)}'",
+                    line=n,
+                    hint="the request failed when this was saved: run it again (a 451 names "
+                    "the region's host, a 401 or 403 a missing scope or admin role), or let "
+                    "cdr fetch pull the window (docs/fetch.md)",
+                )
             if isinstance(record, dict) and isinstance(record.get("items"), list):
                 raise BadInput(
                     f'a page whose "items" key begins after the first {HEAD_BYTES // 1024} '

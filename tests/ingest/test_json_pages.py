@@ -101,6 +101,23 @@ def test_another_error_answer_saved_as_a_page_still_fails(tmp_path: Path) -> Non
     assert (f.status, f.exit_code) == ("failed", 3)
 
 
+@pytest.mark.parametrize("kind", [None, "calls"])
+def test_an_error_answer_saved_as_a_page_fails_quoting_its_message(
+    tmp_path: Path, kind: str | None
+) -> None:
+    """A 451 (wrong region) or 401 body saved with curl -o failed as 'not a recognised
+    export: the header (message, errors, trackingId) ...', with the hint to force a kind;
+    forced, its one record was quarantined. The API's own message (the region's host to use,
+    a missing scope) is what the user needs."""
+    message = "Requested region is not valid. Use analytics-calling-eu.webexapis.com"
+    path = tmp_path / "page.json"
+    path.write_bytes(json.dumps({**NO_CDRS, "message": message}).encode())
+    (f,) = ingest_paths(settings(tmp_path / "wh"), [path], kind=kind).files
+    assert (f.status, f.exit_code, f.rows_read) == ("failed", 3, 0)
+    assert f"an error answer of the Webex API, not records: '{message}'" in f.message
+    assert "cdr fetch" in f.message
+
+
 def _camel(header: str) -> str:
     """A header as wxc_sdk's `space_separated_to_camel` writes it (`Answer time` ->
     `answerTime`, `Local SessionID` -> `localSessionid`): its CDR model dumped by alias."""
