@@ -27,6 +27,8 @@ EMPTY_ZIP_MAGIC = b"PK\x05\x06"
 GZIP_MAGIC = b"\x1f\x8b"
 UTF8_BOM = b"\xef\xbb\xbf"
 UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+MISREAD_BOM = "\ufeff".encode().decode("cp1252").encode()
+"""The UTF-8 BOM read as Windows-1252 (`ï»¿`) and written again as UTF-8 text."""
 
 
 @dataclass(frozen=True)
@@ -187,6 +189,16 @@ def _detect_format(head: bytes, name: str, inside: str = "") -> str:
             hint=f"decompress it ({command}) and load the result",
         )
     text = head.removeprefix(UTF8_BOM).lstrip()
+    if text.startswith(MISREAD_BOM):
+        raise InputError(
+            "the file's text was read in the wrong encoding and saved again: its byte order "
+            "mark became the text 'ï»¿' before the first column's name (and Müller became "
+            "MÃ¼ller)",
+            path=name,
+            line=1,
+            hint="load the file as downloaded or exported (a Control Hub report as "
+            "downloaded), or read it as UTF-8 in the tool that saved it",
+        )
     if text[:2] in UTF16_BOMS or head[:2] in UTF16_BOMS:
         raise InputError("file is UTF-16 encoded", path=name, hint=_utf16_hint(head))
     if text[:1] in (b"{", b"["):

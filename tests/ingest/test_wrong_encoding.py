@@ -72,3 +72,21 @@ def test_names_that_only_look_misread_still_load(wh: Path) -> None:
     (f,) = load(wh, path).files
     assert (f.status, f.rows_loaded, f.rows_rejected) == ("loaded", len(names), 0)
     assert sorted(table(wh)["user_name"].to_list()) == sorted(names)
+
+
+@pytest.mark.parametrize("bom", [b"", b"\xef\xbb\xbf"], ids=["no_bom", "bom_again"])
+def test_a_byte_order_mark_saved_again_as_text_fails_the_file(wh: Path, bom: bytes) -> None:
+    """The export's BOM read as Windows-1252 is the text `ï»¿`, saved before its first
+    header: `ï»¿Report ID` matched no column, so every record loaded with a synthetic Report
+    ID (its own kept in `extra`), exit 0, and a later version of it could never replace it."""
+    header = ["Report ID", *(h for h in HEADER if h != "Report ID")]
+    body = rows(3, 93)
+    moved = [[r[HEADER.index(h)] for h in header] for r in body]
+    path = wh.parent / "resaved.csv"
+    misread = "\ufeff".encode().decode("cp1252").encode()
+    path.write_bytes(bom + misread + csv_bytes([line(r) for r in moved], line(header)))
+    (f,) = load(wh, path).files
+    assert (f.status, f.exit_code, f.rows_loaded) == ("failed", 3, 0)
+    assert "read in the wrong encoding and saved again" in f.message
+    assert "ï»¿" in f.message
+    assert "as downloaded" in f.message
