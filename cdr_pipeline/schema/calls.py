@@ -70,6 +70,9 @@ CALL_OUTCOMES = ("Success", "Failure", "Refusal")
 RELEASING_PARTIES = ("Local", "Remote", "Unknown")
 ANSWER_INDICATORS = ("Yes", "No", "Yes-PostRedirection")
 WEBEX_GO_SUB_CLIENT_TYPE = "MOBILE_NETWORK"
+SUB_CLIENT_TYPES = (WEBEX_GO_SUB_CLIENT_TYPE, "Mobile_Network")
+"""The documented spellings (API docs; the Manage Webex Go Device article): any other value
+leaves its leg untagged, so `cdr validate` warns about it."""
 
 
 CALL_COLUMNS: tuple[Column, ...] = (
@@ -88,7 +91,12 @@ CALL_COLUMNS: tuple[Column, ...] = (
     _s("direction", "Direction", nullable=False, required=True, values=DIRECTIONS, closed=True),
     _s("call_type", "Call type", values=CALL_TYPES),
     _s("client_type", "Client type", values=CLIENT_TYPES),
-    _s("sub_client_type", "Sub client type", doc="Raw value; MOBILE_NETWORK marks Webex Go"),
+    _s(
+        "sub_client_type",
+        "Sub client type",
+        values=SUB_CLIENT_TYPES,
+        doc="Raw value; MOBILE_NETWORK marks Webex Go",
+    ),
     Column(
         "is_webex_go",
         BOOLEAN,

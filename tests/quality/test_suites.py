@@ -53,8 +53,11 @@ def test_every_registered_schema_drives_its_suite() -> None:
 def test_call_leg_severities() -> None:
     exps = _by_id("call_legs")
     assert exps["call_legs.direction.in_set"].severity == ERROR  # type: ignore[attr-defined]
-    for open_enum in ("call_type", "client_type", "user_type"):
+    for open_enum in ("call_type", "client_type", "user_type", "sub_client_type"):
         assert exps[f"call_legs.{open_enum}.in_set"].severity == WARNING  # type: ignore[attr-defined]
+    # a Sub client type that is not Webex Go's spelling leaves its leg untagged: it must show
+    go = exps["call_legs.sub_client_type.in_set"]
+    assert set(go.value_set) == {"MOBILE_NETWORK", "Mobile_Network"}  # type: ignore[attr-defined]
     for dur in ("duration_seconds", "ring_duration_seconds", "hold_duration_seconds"):
         e = exps[f"call_legs.{dur}.{MIN_VALUE}"]
         assert (e.severity, e.min_value) == (ERROR, 0)  # type: ignore[attr-defined]
