@@ -16,6 +16,14 @@ from cdr_pipeline.schema.base import NULL_MARKERS
 log = logging.getLogger(__name__)
 
 
+MISSING_NOTES = {
+    ("call_legs", "sub_client_type"): "no 'Sub client type' column: Webex Go legs cannot be "
+    "told, every leg of this file loads as not Webex Go (is_webex_go false)",
+}
+"""Notes for a header without a column whose absence changes what the views say (a CSV
+header only: API records leave out a key they hold no value for)."""
+
+
 class DriftSink(Protocol):
     unknown_columns: list[str]
     missing_columns: list[str]
@@ -89,6 +97,10 @@ class Drift:
                     "columns_missing": result.missing_columns,
                 },
             )
+        if not self.per_record:
+            for (table, column), note in MISSING_NOTES.items():
+                if table == self.schema.name and column in result.missing_columns:
+                    result.add_note(note)
         if self._repeated:
             note = repeated_note(self._repeated)
             result.add_note(note)

@@ -169,6 +169,25 @@ def test_enum_typos_are_kept_as_data(wh: Path) -> None:
     assert df["client_type"][1] == "SIP_TOLLFREE"
 
 
+def test_an_export_without_sub_client_type_says_its_webex_go_legs_cannot_be_told(
+    wh: Path, tmp_path: Path
+) -> None:
+    """Without the column every leg loads as not Webex Go: the file loaded with exit 0 and
+    no word (the missing columns went to the log at info level only), its Webex Go legs
+    absent from fct_webex_go_calls and the licence reports."""
+    text = fixture("bom_crlf.csv").read_text(encoding="utf-8-sig")
+    rows = list(csv.reader(text.splitlines()))
+    at = rows[0].index("Sub client type")
+    path = tmp_path / "trimmed.csv"
+    with path.open("w", newline="", encoding="utf-8") as out:
+        csv.writer(out).writerows(r[:at] + r[at + 1 :] for r in rows)
+    (f,) = load(wh, path).files
+    assert (f.status, f.rows_loaded) == ("loaded", len(rows) - 1)
+    assert "no 'Sub client type' column: Webex Go legs cannot be told" in f.message
+    (g,) = load(wh, fixture("bom_crlf.csv")).files  # a whole export: no such note
+    assert "Sub client type" not in (g.message or "")
+
+
 def test_drift_keeps_unknown_columns_and_nulls_missing(wh: Path) -> None:
     result = load(wh, fixture("drift_columns.csv"))
     f = result.files[0]
