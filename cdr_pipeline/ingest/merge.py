@@ -155,6 +155,7 @@ def merge_partition(
     counts = MergeCounts()
     inc = ""
     total = unique = 0
+    repeated = None
     if staged is not None:
         staged_filter = plan.staged_filter(value, key)
         inc = f"(SELECT * FROM read_parquet({lit(staged)}){staged_filter})"
@@ -171,7 +172,7 @@ def merge_partition(
             compared = _compare(con, schema, inc, cur, repeats)
             counts.add(compared)
             if compared.redelivered:
-                inc = _without_repeats(schema, inc, repeats)
+                inc, repeated = _without_repeats(schema, inc, repeats), repeats
         else:
             counts.inserted = int(unique)
             if total == unique and not staged_filter and _installable(staged):
@@ -187,24 +188,31 @@ def merge_partition(
         pending.replace(value, None)
     else:
         if staged is not None:
-            counts.webex_go = _webex_go_loaded(con, schema, target, staged)
+            counts.webex_go = _webex_go_loaded(con, schema, target, staged, repeated)
         pending.replace(value, target)
     faults.after_merge()
     return counts
 
 
 def _webex_go_loaded(
-    con: duckdb.DuckDBPyConnection, schema: TableSchema, written: Path, staged: Path
+    con: duckdb.DuckDBPyConnection,
+    schema: TableSchema,
+    written: Path,
+    staged: Path,
+    repeats: str | None = None,
 ) -> int:
     """Webex Go legs among the rows `staged` put into `written`: those carrying its load
     order (one per source). A re-sent copy, an older version or a line a later line of the
-    file replaced left another row there."""
+    file replaced left another row there; a better source's copy of the held content took
+    its place, but is a re-delivery (`repeats`, not `__same`)."""
     if not _has_webex_go(schema):
         return 0
     seq = f"(SELECT load_seq FROM read_parquet({lit(staged)}) LIMIT 1)"
-    query = (
-        f"SELECT count(*) FROM read_parquet({lit(written)}) WHERE is_webex_go AND load_seq = {seq}"
-    )
+    rows = f"read_parquet({lit(written)}) AS w"
+    query = f"SELECT count(*) FROM {rows} WHERE is_webex_go AND load_seq = {seq}"
+    if repeats is not None:
+        match = " AND ".join(f"w.{quote(k)} IS NOT DISTINCT FROM r.{quote(k)}" for k in schema.key)
+        query += f" AND NOT EXISTS (SELECT 1 FROM {repeats} AS r WHERE NOT r.__same AND {match})"
     return int(con.execute(query).fetchall()[0][0])
 
 
@@ -301,12 +309,13 @@ def _compare(
         v, s = quote(schema.version_by[0]), STREAM_FIRST
         tie = f"i.{v} IS NOT DISTINCT FROM c.{v}"
         later = f"i.{v} > c.{v} OR (c.{v} IS NULL AND i.{v} IS NOT NULL)"
-        newer = f"({later} OR ({tie} AND i.{s} > c.{s}))"
+        ranked = f"({tie} AND i.{s} > c.{s})"  # a better source's copy of the same version
+        newer = f"({later} OR {ranked})"
         same = f"({tie} AND i.{s} = c.{s})"
         vsel = f", {v}, {stream_rank(schema)} AS {s}"
         vorder = f"{v} DESC NULLS LAST, {stream_rank(schema)} DESC, "
     else:
-        newer, same, vsel, vorder = "false", "true", "", ""
+        newer, ranked, same, vsel, vorder = "false", "false", "true", "", ""
 
     def latest(content: str = "") -> str:
         return f"""i AS (
@@ -319,30 +328,38 @@ def _compare(
         WITH {latest()}, c AS (SELECT {key}{vsel}, true AS __present FROM {cur}),
         j AS (
             SELECT c.__present IS NOT NULL AS present,
-                   coalesce({newer}, false) AS newer, coalesce({same}, false) AS same
+                   coalesce({newer}, false) AS newer, coalesce({same}, false) AS same,
+                   coalesce({ranked}, false) AS ranked
             FROM i LEFT JOIN c ON {join}
         )
         SELECT count(*) FILTER (WHERE NOT present),
                count(*) FILTER (WHERE present AND newer),
                count(*) FILTER (WHERE present AND same),
-               count(*) FILTER (WHERE present AND NOT newer AND NOT same)
+               count(*) FILTER (WHERE present AND NOT newer AND NOT same),
+               count(*) FILTER (WHERE present AND ranked)
         FROM j
     """).fetchall()[0]
     counts = MergeCounts(inserted=row[0], updated=row[1], redelivered=row[2], stale=row[3])
-    if counts.redelivered:  # read the content only when some versions tie
-        # the keys whose latest incoming version repeats the held one, content and all
+    if counts.redelivered or row[4]:  # read the content only when some versions tie
+        # the keys whose latest incoming version repeats the held one, content and all; a
+        # better source's copy of the held content is a re-delivery too, but takes the held
+        # row's place (a later copy from the source it outranks must still lose to it)
         content = f", hash({', '.join(quote(c) for c in _content_columns(schema))}) AS __content"
         con.execute(f"""
             CREATE OR REPLACE TEMP TABLE {repeats} AS
             WITH {latest(content)},
             c AS (SELECT {key}{vsel}{content} FROM {cur})
-            SELECT {", ".join(f"i.{k}" for k in keys)} FROM i JOIN c ON {join} AND {same}
+            SELECT {", ".join(f"i.{k}" for k in keys)}, {same} AS __same
+            FROM i JOIN c ON {join} AND ({same} OR {ranked})
             WHERE i.__content = c.__content
         """)
-        same_content = con.execute(f"SELECT count(*) FROM {repeats}").fetchall()[0][0]
+        same_content, ranked_content = con.execute(
+            f"SELECT count(*) FILTER (WHERE __same), count(*) FILTER (WHERE NOT __same) "
+            f"FROM {repeats}"
+        ).fetchall()[0]
         changed = counts.redelivered - int(same_content)
-        counts.redelivered -= changed
-        counts.updated += changed
+        counts.redelivered += int(ranked_content) - changed
+        counts.updated += changed - int(ranked_content)
     return counts
 
 
@@ -352,7 +369,8 @@ def _without_repeats(schema: TableSchema, inc: str, repeats: str) -> str:
     file, its load order). A re-sent copy changes nothing, not even the lineage an event's
     load order is judged by (`OUT_OF_ORDER_EVENT`)."""
     match = " AND ".join(f"x.{quote(k)} IS NOT DISTINCT FROM r.{quote(k)}" for k in schema.key)
-    return f"(SELECT x.* FROM {inc} AS x ANTI JOIN {repeats} AS r ON {match})"
+    held = f"(SELECT * FROM {repeats} WHERE __same)"
+    return f"(SELECT x.* FROM {inc} AS x ANTI JOIN {held} AS r ON {match})"
 
 
 def _content_columns(schema: TableSchema) -> list[str]:

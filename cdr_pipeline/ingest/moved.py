@@ -35,17 +35,27 @@ DROP_TABLE = "moved_drop"
 
 
 STREAM_FIRST = "__stream_first"
-"""1 for a copy from the `cdr_stream` API: of two versions with the same `report_time`, the
-stream copy wins (docs/webex-dch.md#dedup-key), then the later load, then the later line."""
+"""The rank of a copy's source in a tie of versions: of two versions with the same
+`report_time`, the `cdr_stream` copy wins (docs/webex-dch.md#dedup-key), then a copy from the
+APIs (JSON) over one from a CSV, then the later load, then the later line."""
+
+API_KINDS = ("api_feed", "api_json")
+"""JSON records of the APIs: they carry every field the API has, where a CSV (a Control Hub
+report, whose template may lack the newer fields) may not, and loaded later its copy of a
+record would erase them (a leg's Sub client type: its Webex Go tag)."""
 
 
 def stream_rank(schema: TableSchema, alias: str = "") -> str:
     """SQL of a row's `STREAM_FIRST` rank (0 for a table without a `source_kind` column),
-    of the relation `alias` if given."""
+    of the relation `alias` if given: 2 for the stream, 1 for other API JSON (in a table
+    whose versions tie on a version column), else 0."""
     if not any(c.name == "source_kind" for c in schema.stored_columns):
         return "0"
     column = f'{alias}."source_kind"' if alias else '"source_kind"'
-    return f"CAST(coalesce({column} = 'api_stream', false) AS INTEGER)"
+    if not schema.version_by:
+        return f"CAST(coalesce({column} = 'api_stream', false) AS INTEGER)"
+    api = ", ".join(f"'{k}'" for k in API_KINDS)
+    return f"(CASE WHEN {column} = 'api_stream' THEN 2 WHEN {column} IN ({api}) THEN 1 ELSE 0 END)"
 
 
 @dataclass

@@ -285,3 +285,49 @@ def test_the_webex_go_count_is_of_the_legs_loaded(wh: Path, tmp_path: Path) -> N
     assert (first.rows_loaded, first.rows_duplicate, first.webex_go_rows) == (4, 1, 3)
     (again,) = load(wh, _csv(tmp_path / "again.csv", [*legs, row(4)])).files
     assert (again.rows_loaded, again.rows_duplicate, again.webex_go_rows) == (1, 3, 0)
+
+
+def test_an_api_copy_wins_a_tie_over_a_csv_lacking_its_columns(wh: Path, tmp_path: Path) -> None:
+    """A Control Hub CSV whose template lacks fields the API carries (Sub client type, Hold
+    Duration), loaded after the cdr_feed JSON of the same records (one Report time), won the
+    tie as the later load: the legs lost their Webex Go tag and hold times without a word.
+    The API copy is kept, whichever came first; the CSV's copies are duplicates."""
+    when = "2026-10-01T20:00:00.000Z"
+    legs = [_leg(i, f"2026-10-01T1{i}:00:00.000Z", when) for i in (1, 2)]
+    items = [dict(zip(HEADERS, leg, strict=True)) for leg in legs]
+    for item in items:
+        item |= {"Client type": "SIP", "Sub client type": "MOBILE_NETWORK", "Hold Duration": 7}
+    page = tmp_path / "feed.json"
+    page.write_text(json.dumps({"items": items}))
+    drop = [HEADERS.index("Sub client type")]
+    header = [h for i, h in enumerate(HEADERS) if i not in drop]
+    cut = [[v for i, v in enumerate(leg) if i not in drop] for leg in legs]
+    for leg in cut:
+        leg[header.index("Client type")] = "SIP"
+    report = tmp_path / "report.csv"
+    report.write_bytes(BOM + csv_text(header, cut).encode())
+    load(wh, page)
+    (f,) = load(wh, report).files
+    assert (f.rows_read, f.rows_loaded, f.rows_duplicate) == (2, 0, 2)
+    got = table(wh, lineage=True)
+    assert got["is_webex_go"].to_list() == [True, True]
+    assert got["hold_duration_seconds"].to_list() == [7, 7]
+    # the other order: the API copies replace the CSV's
+    other = tmp_path / "other"
+    load(other, report)
+    (g,) = load(other, page).files
+    assert (g.rows_loaded, g.rows_updated) == (2, 2)
+    assert table(other).equals(table(wh))
+    # the API's copy of what a whole CSV held is a re-delivery, but takes its place: the
+    # trimmed CSV loaded after it still loses
+    whole = tmp_path / "whole.csv"
+    full = [*HEADERS, "Hold Duration"]
+    whole.write_bytes(BOM + csv_text(full, [[str(it[h]) for h in full] for it in items]).encode())
+    third = tmp_path / "third"
+    load(third, whole)
+    (h,) = load(third, page).files
+    assert (h.rows_loaded, h.rows_duplicate, h.webex_go_rows) == (0, 2, 0)
+    assert set(table(third, lineage=True)["source_kind"]) == {"api_json"}
+    (k,) = load(third, report).files
+    assert (k.rows_loaded, k.rows_duplicate) == (0, 2)
+    assert table(third).equals(table(wh))
