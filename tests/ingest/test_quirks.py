@@ -119,6 +119,28 @@ def test_timestamp_forms_and_site_offset(wh: Path) -> None:
     assert df["call_date"].cast(pl.String).to_list() == ["2026-10-01", "2026-10-02", "2026-10-03"]
 
 
+def test_a_site_timezone_in_hours_is_quarantined_not_read_as_minutes(
+    wh: Path, tmp_path: Path
+) -> None:
+    """`Site timezone` is minutes from UTC (-300). A file giving hours (-5, 5.5 is refused
+    already) loaded -5 as five minutes: every local time of the site off by 4 h 55 min,
+    and cdr validate's range (-720..840) passed it. Every zone's offset is a multiple of 15
+    minutes (+5:45, -9:30 included); anything else is quarantined."""
+    text = fixture("timestamp_forms.csv").read_text(encoding="utf-8-sig")
+    rows = list(csv.reader(text.splitlines()))
+    at = rows[0].index("Site timezone")
+    rows[1][at], rows[2][at], rows[3][at] = "-5", "345", "-570"
+    path = tmp_path / "hours.csv"
+    with path.open("w", newline="", encoding="utf-8") as out:
+        csv.writer(out).writerows(rows)
+    (f,) = load(wh, path, max_reject_rate=0.5).files
+    assert (f.rows_loaded, f.rows_rejected) == (2, 1)
+    (bad,) = rejects(wh).to_dicts()
+    assert (bad["source_row"], bad["reason"]) == (2, "bad_timezone_offset")
+    assert "Site timezone: -5 is no offset in minutes" in bad["detail"]
+    assert sorted(table(wh)["site_timezone_offset_minutes"].to_list()) == [-570, 345]
+
+
 def test_timestamps_in_lower_case_rfc3339(wh: Path, tmp_path: Path) -> None:
     """RFC 3339 allows `t` and `z` in lower case; the `z` was read, the `t` was not."""
     text = fixture("timestamp_forms.csv").read_text(encoding="utf-8-sig")

@@ -91,6 +91,19 @@ def derive_calls(df: pl.DataFrame) -> tuple[pl.DataFrame, list[Check]]:
     checks = spreadsheet_numbers({name: HEADERS[name] for name in DIGIT_TEXT})
     df = mark_misread(df, list(NAME_TEXT))
     checks += misread_text({name: HEADERS[name] for name in NAME_TEXT})
+    checks.append(
+        # every zone's offset is a multiple of 15 minutes (+5:45, -9:30): another value is
+        # hours (-5) or no offset at all, and read as minutes it would shift every local time
+        Check(
+            "bad_timezone_offset",
+            pl.col("site_timezone_offset_minutes") % 15 != 0,
+            pl.format(
+                "Site timezone: {} is no offset in minutes (every zone's is a multiple of 15: "
+                "-300 for UTC-5); hours?",
+                pl.col("site_timezone_offset_minutes"),
+            ),
+        )
+    )
     checks += [
         Check(
             "negative_duration",
