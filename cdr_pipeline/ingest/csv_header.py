@@ -144,6 +144,16 @@ def _first_line(buf: bytes) -> int:
 
 
 def _check_header(raw: bytes, line: int) -> None:
+    if raw.startswith(b"#TYPE "):
+        raise BadInput(
+            "a PowerShell Export-Csv file: its first line is '#TYPE ...', not the header, and "
+            "Windows PowerShell writes ASCII unless told otherwise (every accented letter a "
+            "'?', which no check can see)",
+            line=line,
+            hint="export it again with Export-Csv -NoTypeInformation -Encoding UTF8 (one "
+            "exported with -Encoding UTF8 loads once its first line is deleted), or load the "
+            "API's JSON as it came (Invoke-RestMethod -OutFile)",
+        )
     if b"\x00" in raw:
         raise BadInput(
             "the header holds NUL bytes: UTF-16 without a byte-order mark, or not a text file",

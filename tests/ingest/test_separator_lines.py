@@ -73,3 +73,20 @@ def test_separator_lines_before_the_header_are_skipped_like_blank_ones(tmp_path:
     only.write_bytes((empty + b"\r\n") * 3)
     (g,) = load(tmp_path / "wh", only).files
     assert (g.status, g.rows_read) == ("empty", 0)
+
+
+@pytest.mark.parametrize("bom", [b"", b"\xef\xbb\xbf"], ids=["ascii", "utf8"])
+def test_a_powershell_export_csv_file_fails_saying_how_to_export_it_again(
+    tmp_path: Path, bom: bytes
+) -> None:
+    """Windows PowerShell's `$page.items | Export-Csv` writes `#TYPE ...` before the header
+    (unless -NoTypeInformation) and, by default, ASCII: every accented letter a `?`. The file
+    failed as 'not a recognised export: the header (#TYPE System.Managem…)', with the hint
+    to force a kind, which would not have helped."""
+    path = tmp_path / "cdr.csv"
+    typed = bom + b"#TYPE System.Management.Automation.PSCustomObject\r\n"
+    path.write_bytes(typed + csv_bytes([line(r) for r in rows(3, 65)]))
+    (f,) = load(tmp_path / "wh", path).files
+    assert (f.status, f.exit_code, f.rows_loaded) == ("failed", 3, 0)
+    assert "line 1: a PowerShell Export-Csv file" in f.message
+    assert "-NoTypeInformation -Encoding UTF8" in f.message
