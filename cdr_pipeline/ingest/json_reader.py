@@ -275,6 +275,15 @@ def read_json_chunks(
             rejects.append(
                 RawReject(n, "invalid_json", f"not valid JSON: {record.error}", record.text)
             )
+        elif isinstance(record, str) and record.startswith("@{"):
+            raise BadInput(
+                f"an item is PowerShell's text of a record ('{shorten_middle(record, 60)}'), "
+                "not a JSON object: ConvertTo-Json wrote the records as text past its "
+                "default -Depth 2",
+                line=n,
+                hint="save the API's answer as it came (Invoke-RestMethod ... -OutFile FILE), "
+                "or convert with ConvertTo-Json -Depth 10",
+            )
         elif not isinstance(record, dict):
             rejects.append(
                 RawReject(

@@ -118,6 +118,19 @@ def test_an_error_answer_saved_as_a_page_fails_quoting_its_message(
     assert "cdr fetch" in f.message
 
 
+def test_records_powershell_wrote_as_text_fail_saying_how_to_save_them(tmp_path: Path) -> None:
+    """`Invoke-RestMethod ... | ConvertTo-Json` stops at its default -Depth 2: each record of
+    a page becomes the text '@{Start time=...; ...}'. The file failed saying its first records
+    were empty JSON objects ({}), which they are not."""
+    text = "@{Start time=2026-10-01T14:03:27.412Z; Correlation ID=c1; Direction=ORIGINATING}"
+    path = tmp_path / "page.json"
+    path.write_bytes(_page(items=[text, text.replace("c1", "c2")]))
+    (f,) = load(tmp_path / "wh", path).files
+    assert (f.status, f.exit_code, f.rows_loaded) == ("failed", 3, 0)
+    assert "PowerShell's text of a record" in f.message
+    assert "ConvertTo-Json -Depth" in f.message and "{}" not in f.message
+
+
 def _camel(header: str) -> str:
     """A header as wxc_sdk's `space_separated_to_camel` writes it (`Answer time` ->
     `answerTime`, `Local SessionID` -> `localSessionid`): its CDR model dumped by alias."""
