@@ -138,7 +138,7 @@ def _iter_records(stream: BinaryIO, limits: Limits) -> Iterator[tuple[int, Any]]
         # builds only the values under the prefix, so the other keys cost nothing
         yield from _streamed(stream, limits, 2, "items.item")
     elif head.lstrip()[:1] == b"[":
-        yield from _streamed(stream, limits, 1, "item")
+        yield from _array_records(stream, limits)
     else:
         lines = io.BufferedReader(JsonGuard(stream, limits, 0))
         first = lines.readline(limits.record_bytes + 1)
@@ -175,6 +175,20 @@ def _iter_records(stream: BinaryIO, limits: Limits) -> Iterator[tuple[int, Any]]
                     "or save the records as a JSON array",
                 )
             yield n, record
+
+
+def _array_records(stream: BinaryIO, limits: Limits) -> Iterator[tuple[int, Any]]:
+    """The records of a JSON array. An array of pages (a script that kept each page and
+    dumped the list) fails, saying how to save them."""
+    for n, record in _streamed(stream, limits, 1, "item"):
+        if isinstance(record, dict) and isinstance(record.get("items"), list):
+            raise BadInput(
+                'an array of pages, not of records: its items hold "items"',
+                line=n,
+                hint="save the pages one after another ({...}{...}, as cdr fetch and curl "
+                "write them) or each in its own file, or the records as one array",
+            )
+        yield n, record
 
 
 def _read_head(stream: BinaryIO) -> bytes:

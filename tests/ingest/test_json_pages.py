@@ -131,6 +131,18 @@ def test_records_powershell_wrote_as_text_fail_saying_how_to_save_them(tmp_path:
     assert "ConvertTo-Json -Depth" in f.message and "{}" not in f.message
 
 
+def test_an_array_of_pages_fails_saying_how_to_save_them(tmp_path: Path) -> None:
+    """A script that keeps each page it fetched and dumps the list (`json.dump(pages, f)`)
+    writes an array of pages. It failed as 'not a recognised export: the header (items)'
+    with the hint to force a kind, which cannot help."""
+    path = tmp_path / "pages.json"
+    path.write_text(json.dumps([{"items": records(2, 45)}, {"items": [], "totalCount": 0}]))
+    (f,) = load(tmp_path / "wh", path).files
+    assert (f.status, f.exit_code, f.rows_loaded) == ("failed", 3, 0)
+    assert "an array of pages" in f.message
+    assert "one after another" in f.message
+
+
 def _camel(header: str) -> str:
     """A header as wxc_sdk's `space_separated_to_camel` writes it (`Answer time` ->
     `answerTime`, `Local SessionID` -> `localSessionid`): its CDR model dumped by alias."""
