@@ -59,6 +59,10 @@ ADVICE = {
     "as UTF-8 (Müller became MÃ¼ller), as a spreadsheet does that opens a CSV without its byte "
     "order mark: load the file as downloaded or exported (a Control Hub report keeps its "
     "BOM), or import it into the spreadsheet as UTF-8 before saving; ",
+    "spreadsheet_float": "the file was re-saved by a tool that read numbers as floats (2001 "
+    "written 2001.0, a number's '+' dropped: pandas does this to a column with empty cells): "
+    "load the file as downloaded or exported, or read and write every column as text "
+    "(pandas: dtype=str, keep_default_na=False); ",
     "spreadsheet_date": "the file was re-saved by a spreadsheet, which rewrote its times in a "
     "local date format (12/01/2026 14:03: 1 December or 12 January?): load the file as "
     "downloaded or exported, or write times as ISO-8601 (2026-12-01T14:03:00Z); ",
@@ -316,9 +320,9 @@ def _spreadsheet_saved(result: FileResult, marks: dict[str, int]) -> InputError:
     first = max(marks, key=lambda r: marks[r])
     return InputError(
         f"{sum(marks.values())} of {result.rows_read} rows rejected: {', '.join(sorted(marks))}, "
-        "the marks of a spreadsheet that saved the export again; the other records may have "
-        "been changed without a trace (a number's '+' or leading zeros dropped, a time's "
-        "seconds cut), so no rows of this file were published",
+        "the marks of a spreadsheet (or another tool) that saved the export again; the other "
+        "records may have been changed without a trace (a number's '+' or leading zeros "
+        "dropped, a time's seconds cut), so no rows of this file were published",
         path=result.source,
         hint=ADVICE[first] + "see the quarantined rows under rejects/ (cdr runs shows the file)",
     )

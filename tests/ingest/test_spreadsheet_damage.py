@@ -236,3 +236,18 @@ def test_a_file_that_is_no_export_is_named_in_a_message_of_a_few_lines(wh: Path)
     assert (f.status, f.exit_code) == ("failed", 3)
     assert "not a recognised export: the header (<worksheet><c r='A1'…" in f.message
     assert len(f.message) < 600
+
+
+def test_numbers_a_dataframe_tool_saved_as_floats_fail_the_export(wh: Path) -> None:
+    """pandas reads a column of numbers with empty cells as floats and writes them back as
+    `2001.0`, `13343822691.0` (its '+' dropped): an export filtered in pandas and saved
+    again loaded such numbers as text, exit 0."""
+    body = rows(300, 79)
+    body[7][CALLING] = "15550100007.0"
+    path = wh.parent / "pandas.csv"
+    path.write_bytes(csv_bytes([line(r) for r in body]))
+    (f,) = load(wh, path).files
+    assert (f.status, f.exit_code, f.rows_loaded, f.rows_rejected) == ("failed", 3, 0, 1)
+    assert "1 of 300 rows rejected: spreadsheet_float" in f.message
+    (bad,) = rejects(wh).to_dicts()
+    assert bad["detail"].startswith("Calling number: '15550100007.0' is a number saved as a float")

@@ -68,6 +68,43 @@ def spreadsheet_numbers(names: dict[str, str]) -> list[Check]:
     ]
 
 
+FLOAT = r"^[+-]?\d+\.0$"
+"""A whole number written as a float: what pandas writes for a column of numbers that has
+empty cells (`2001.0`, `13343822691.0`, the '+' dropped). No phone number, extension or id
+of a call leg ends so."""
+
+
+def mark_floats(df: pl.DataFrame, names: list[str]) -> pl.DataFrame:
+    """A flag column per text column: true where the value is `FLOAT`. The pattern runs only
+    on the values ending in `.0`, found by a suffix test (a chunk's numbers nearly all lack
+    one)."""
+    for name in names:
+        flag = pl.repeat(False, df.height, eager=True).alias(f"__float_{name}")
+        held = df[name].str.ends_with(".0").fill_null(False)
+        if held.any():
+            idx = held.arg_true()
+            flag = flag.scatter(idx, df[name].gather(idx).str.contains(FLOAT))
+        df = df.with_columns(flag)
+    return df
+
+
+def float_numbers(names: dict[str, str]) -> list[Check]:
+    """The checks that quarantine a value of these text columns (column -> the name the
+    detail gives it), flagged by `mark_floats`, written as a float (`spreadsheet_float`)."""
+    return [
+        Check(
+            "spreadsheet_float",
+            pl.col(f"__float_{name}"),
+            pl.format(
+                f"{shown}: '{{}}' is a number saved as a float by a tool that read it as one "
+                "(pandas writes 2001 as 2001.0); a '+' or leading zeros may be gone too",
+                pl.col(name).str.slice(0, 80),
+            ),
+        )
+        for name, shown in names.items()
+    ]
+
+
 _CONTINUATION = (
     r"[\x{80}-\x{BF}\x{20AC}\x{201A}\x{0192}\x{201E}\x{2026}\x{2020}\x{2021}\x{02C6}\x{2030}"
     r"\x{0160}\x{2039}\x{0152}\x{017D}\x{2018}\x{2019}\x{201C}\x{201D}\x{2022}\x{2013}"

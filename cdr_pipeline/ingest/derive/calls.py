@@ -9,6 +9,8 @@ import polars as pl
 
 from cdr_pipeline.ingest.derive.base import (
     Check,
+    float_numbers,
+    mark_floats,
     mark_misread,
     misread_text,
     spreadsheet_numbers,
@@ -43,6 +45,12 @@ DIGIT_TEXT = (
 )
 """Text columns of numbers and ids a spreadsheet can read as a number and round
 (`base.SCIENTIFIC`)."""
+
+FLOAT_TEXT = ("calling_number", "called_number", "user_number", "dialed_digits")
+"""Number columns that hold a value on most legs and are empty on some (a dataframe tool
+reads such a column as floats): one value saved as a float condemns the export
+(`base.FLOAT`). Four columns, not all of `DIGIT_TEXT`: a suffix test per column and
+million rows costs 15 ms."""
 
 NAME_TEXT = ("user_name", "calling_line_id", "called_line_id", "location_name")
 """Text columns of people's and places' names, where accented and CJK letters occur: one
@@ -89,7 +97,8 @@ def derive_calls(df: pl.DataFrame) -> tuple[pl.DataFrame, list[Check]]:
         ]
         df = df.with_columns(pl.coalesce(pl.col("report_id"), pl.Series(ids, dtype=pl.String)))
     checks = spreadsheet_numbers({name: HEADERS[name] for name in DIGIT_TEXT})
-    df = mark_misread(df, list(NAME_TEXT))
+    df = mark_floats(mark_misread(df, list(NAME_TEXT)), list(FLOAT_TEXT))
+    checks += float_numbers({name: HEADERS[name] for name in FLOAT_TEXT})
     checks += misread_text({name: HEADERS[name] for name in NAME_TEXT})
     checks.append(
         # every zone's offset is a multiple of 15 minutes (+5:45, -9:30): another value is
