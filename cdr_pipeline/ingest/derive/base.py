@@ -88,21 +88,27 @@ def mark_floats(df: pl.DataFrame, names: list[str]) -> pl.DataFrame:
     return df
 
 
-def float_numbers(names: dict[str, str]) -> list[Check]:
-    """The checks that quarantine a value of these text columns (column -> the name the
-    detail gives it), flagged by `mark_floats`, written as a float (`spreadsheet_float`)."""
+def flagged_values(reason: str, flag: str, says: str, names: dict[str, str]) -> list[Check]:
+    """The checks that quarantine as `reason` a value of these text columns (column -> the
+    name the detail gives it) whose flag column `__<flag>_<column>` holds; the detail quotes
+    the value, then `says` what is wrong with it."""
     return [
         Check(
-            "spreadsheet_float",
-            pl.col(f"__float_{name}"),
-            pl.format(
-                f"{shown}: '{{}}' is a number saved as a float by a tool that read it as one "
-                "(pandas writes 2001 as 2001.0); a '+' or leading zeros may be gone too",
-                pl.col(name).str.slice(0, 80),
-            ),
+            reason,
+            pl.col(f"__{flag}_{name}"),
+            pl.format(f"{shown}: '{{}}' {says}", pl.col(name).str.slice(0, 80)),
         )
         for name, shown in names.items()
     ]
+
+
+def float_numbers(names: dict[str, str]) -> list[Check]:
+    """The checks of values flagged by `mark_floats`: written as a float (`spreadsheet_float`)."""
+    says = (
+        "is a number saved as a float by a tool that read it as one (pandas writes 2001 as "
+        "2001.0); a '+' or leading zeros may be gone too"
+    )
+    return flagged_values("spreadsheet_float", "float", says, names)
 
 
 _CONTINUATION = (
@@ -143,18 +149,7 @@ def mark_misread(df: pl.DataFrame, names: list[str]) -> pl.DataFrame:
 
 
 def misread_text(names: dict[str, str]) -> list[Check]:
-    """The checks that quarantine a value of these text columns (column -> the name the
-    detail gives it), flagged by `mark_misread`, decoded in the wrong encoding and saved
-    again (`spreadsheet_encoding`)."""
-    return [
-        Check(
-            "spreadsheet_encoding",
-            pl.col(f"__misread_{name}"),
-            pl.format(
-                f"{shown}: '{{}}' is text read in the wrong encoding and saved again "
-                "('Müller' as 'MÃ¼ller')",
-                pl.col(name).str.slice(0, 80),
-            ),
-        )
-        for name, shown in names.items()
-    ]
+    """The checks of values flagged by `mark_misread`: decoded in the wrong encoding and
+    saved again (`spreadsheet_encoding`)."""
+    says = "is text read in the wrong encoding and saved again ('Müller' as 'MÃ¼ller')"
+    return flagged_values("spreadsheet_encoding", "misread", says, names)
