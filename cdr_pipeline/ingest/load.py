@@ -275,6 +275,9 @@ class FileLoader:
                 f"{result.source}: rows read {result.rows_read} != loaded {counts.loaded} + "
                 f"duplicate {counts.duplicate} + rejected {result.rows_rejected}"
             )
+        not_utf8 = staged.reasons.get("invalid_utf8", 0)
+        if not_utf8 and result.source_kind == "csv_report":
+            result.add_note(_not_utf8_note(not_utf8))
         if self.progress:
             self.progress(ProgressEvent(result.source, result.rows_read, size, size, done=True))
         return result
@@ -300,6 +303,19 @@ def _refused(result: FileResult, err: InputError) -> FileResult:
     result.status, result.message, result.exit_code = "failed", err.one_line(), err.exit_code
     result.rows_loaded = result.rows_duplicate = 0
     return result
+
+
+def _not_utf8_note(rows: int) -> str:
+    """The note of a CSV that loaded with rows that are not UTF-8: the few rows of a file
+    saved as Windows-1252 that hold an accented name (`Müller`), the rest ASCII. They stay
+    under the reject rate, so the file loads, but its encoding is wrong, not those rows:
+    without a word, the people in them were missing from every report."""
+    return (
+        f"{rows} row(s) are not UTF-8 (quarantined as invalid_utf8): the file was most "
+        "likely saved as Windows-1252 or Latin-1, and those rows are missing from the tables; "
+        "convert it (iconv -f WINDOWS-1252 -t UTF-8 FILE > FILE-utf8.csv) and load that: its "
+        "other rows are duplicates, the quarantined ones load"
+    )
 
 
 def _spreadsheet_cut(result: FileResult) -> InputError:

@@ -90,3 +90,20 @@ def test_a_byte_order_mark_saved_again_as_text_fails_the_file(wh: Path, bom: byt
     assert "read in the wrong encoding and saved again" in f.message
     assert "ï»¿" in f.message
     assert "as downloaded" in f.message
+
+
+def test_an_export_saved_as_windows_1252_says_so_though_its_other_rows_load(wh: Path) -> None:
+    """A file saved as Windows-1252 with one accented name among 1,000 rows: that row is
+    not UTF-8 and is quarantined, well under the reject rate, and the rest load (exit 0) as
+    any few bad rows do. But the file's encoding is wrong, not a row: its note says so and
+    how to convert it, so the person quarantined is not silently missing from reports."""
+    body = rows(1000, 94)
+    for row in body:
+        row[USER] = "Smith, Ann"
+    body[400][USER] = "Müller, Jürgen"
+    path = wh.parent / "cp1252.csv"
+    path.write_bytes(csv_bytes([line(r) for r in body]).decode().encode("cp1252"))
+    (f,) = load(wh, path).files
+    assert (f.status, f.exit_code, f.rows_loaded, f.rows_rejected) == ("loaded", 0, 999, 1)
+    assert "1 row(s) are not UTF-8" in f.message
+    assert "iconv -f WINDOWS-1252 -t UTF-8" in f.message
