@@ -52,7 +52,8 @@ ADVICE = {
     "as UTF-8, or convert it (iconv -f WINDOWS-1252 -t UTF-8 FILE > FILE-utf8.csv) and load "
     "that; ",
     "spreadsheet_number": "the file was re-saved by a spreadsheet, which rounded long numbers "
-    "and ids to scientific notation (2.34059E+09): load the file as downloaded or exported "
+    "and ids to scientific notation (2.34059E+09) and dropped the leading zeros of numbers "
+    "(a MAC of digits): load the file as downloaded or exported "
     "(a Control Hub report as downloaded), or import those columns as text in the "
     "spreadsheet; ",
     "spreadsheet_encoding": "the file's text was read in the wrong encoding and saved again "

@@ -16,6 +16,7 @@ from tests.ingest.hostile_corpus import HEADER, REPORT_ID, csv_bytes, line, rows
 
 CALLING = HEADER.index("Calling number")
 LOCAL_CALL_ID = HEADER.index("Local call ID")
+MAC = HEADER.index("Device MAC")
 
 
 def test_report_ids_in_scientific_notation_are_quarantined_not_merged(wh: Path) -> None:
@@ -251,3 +252,42 @@ def test_numbers_a_dataframe_tool_saved_as_floats_fail_the_export(wh: Path) -> N
     assert "1 of 300 rows rejected: spreadsheet_float" in f.message
     (bad,) = rejects(wh).to_dicts()
     assert bad["detail"].startswith("Calling number: '15550100007.0' is a number saved as a float")
+
+
+@pytest.mark.parametrize(
+    ("saved", "shown"),
+    [("1122334455", "1122334455"), ("1.23457E+11", "1.23457E+11"), ("9.12E+10", "9.12E+10")],
+    ids=["zeros_dropped", "scientific", "short_scientific"],
+)
+def test_a_mac_of_digits_a_spreadsheet_read_as_a_number_fails_the_export(
+    wh: Path, saved: str, shown: str
+) -> None:
+    """A MAC is 12 hex digits; one of digits only (`001122334455`, `123456789012`) is a
+    number to a spreadsheet, saved with its leading zeros dropped or in scientific notation.
+    Such a MAC loaded as is: `1122334455`, or `123457E+11` once its '.' was removed as a
+    separator, a device no join or count could find."""
+    body = rows(200, 80)
+    body[5][MAC] = saved
+    body[6][MAC] = "00-11-22-33-44-55"  # separators a tool may add: still a MAC
+    path = wh.parent / "resaved.csv"
+    path.write_bytes(csv_bytes([line(r) for r in body]))
+    (f,) = load(wh, path).files
+    assert (f.status, f.exit_code, f.rows_loaded, f.rows_rejected) == ("failed", 3, 0, 1)
+    assert "1 of 200 rows rejected: spreadsheet_number" in f.message
+    (bad,) = rejects(wh).to_dicts()
+    assert bad["source_row"] == 7
+    assert bad["detail"].startswith(f"Device MAC: '{shown}' is a MAC of digits a spreadsheet")
+
+
+def test_macs_that_are_twelve_hex_digits_load_upper_case_without_separators(wh: Path) -> None:
+    body = rows(4, 81)
+    for row, mac in zip(
+        body, ["001122334455", "6c:71:0d:8a:bc:10", "6C71.0D8A.BC11", ""], strict=True
+    ):
+        row[MAC] = mac
+    path = wh.parent / "fine.csv"
+    path.write_bytes(csv_bytes([line(r) for r in body]))
+    (f,) = load(wh, path).files
+    assert (f.rows_loaded, f.rows_rejected) == (4, 0)
+    macs = set(table(wh)["device_mac"].to_list())
+    assert macs == {"001122334455", "6C710D8ABC10", "6C710D8ABC11", None}

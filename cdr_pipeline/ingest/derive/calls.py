@@ -56,6 +56,29 @@ NAME_TEXT = ("user_name", "calling_line_id", "called_line_id", "location_name")
 """Text columns of people's and places' names, where accented and CJK letters occur: one
 value misread there condemns the export (`base.MISREAD`)."""
 
+MAC_AS_NUMBER = r"^(\d{1,11}|[+-]?\d(\.\d+)?[Ee][+-]\d+)$"
+"""A MAC of digits only (`001122334455`, `123456789012`) a spreadsheet read as a number and
+saved again: its leading zeros dropped (`1122334455`) or, past 11 digits, in scientific
+notation (`1.23457E+11`). A MAC is 12 hex digits (docs/webex-dch.md#value-formats), so
+neither is one, and no separator makes one."""
+
+
+def _mac_as_number(df: pl.DataFrame) -> pl.DataFrame:
+    """`__mac_number`: the `Device MAC` as delivered where it is `MAC_AS_NUMBER`, else NULL.
+    The pattern runs only on the values not 12 characters long (nearly every MAC is)."""
+    mac = df["device_mac"]
+    flag = pl.repeat(None, df.height, dtype=pl.String, eager=True).alias("__mac_number")
+    held = (mac.str.len_bytes() != 12).fill_null(False)
+    if held.any():
+        idx = held.arg_true()
+        found = mac.gather(idx)
+        damaged = found.to_frame().select(
+            pl.when(pl.col("device_mac").str.contains(MAC_AS_NUMBER)).then(pl.col("device_mac"))
+        )
+        flag = flag.scatter(idx, damaged.to_series())
+    return df.with_columns(flag)
+
+
 HEADERS = {c.name: c.headers[0] for c in CALL_LEGS.input_columns if c.headers}
 """The export's spelling of each column, for the reject details."""
 
@@ -65,7 +88,7 @@ def _synthetic_report_id(parts: str) -> str:
 
 
 def derive_calls(df: pl.DataFrame) -> tuple[pl.DataFrame, list[Check]]:
-    df = df.with_columns(
+    df = _mac_as_number(df).with_columns(
         (pl.col("sub_client_type").str.strip_chars().str.to_uppercase() == WEBEX_GO_SUB_CLIENT_TYPE)
         .fill_null(False)
         .alias("is_webex_go"),
@@ -100,6 +123,18 @@ def derive_calls(df: pl.DataFrame) -> tuple[pl.DataFrame, list[Check]]:
     df = mark_floats(mark_misread(df, list(NAME_TEXT)), list(FLOAT_TEXT))
     checks += float_numbers({name: HEADERS[name] for name in FLOAT_TEXT})
     checks += misread_text({name: HEADERS[name] for name in NAME_TEXT})
+    checks.append(
+        Check(
+            "spreadsheet_number",
+            pl.col("__mac_number").is_not_null(),
+            pl.format(
+                f"{HEADERS['device_mac']}: '{{}}' is a MAC of digits a spreadsheet read as a "
+                "number: its leading zeros or rounded-away digits are lost (a MAC has 12 hex "
+                "digits)",
+                pl.col("__mac_number").str.slice(0, 80),
+            ),
+        )
+    )
     checks.append(
         # every zone's offset is a multiple of 15 minutes (+5:45, -9:30): another value is
         # hours (-5) or no offset at all, and read as minutes it would shift every local time
