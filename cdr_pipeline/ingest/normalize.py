@@ -86,8 +86,8 @@ class NormalizeResult:
 
 def _clean(expr: pl.Expr) -> pl.Expr:
     """Null markers (exactly '', 'NA', 'na'; docs/webex-dch.md#null-markers) -> NULL. Text values
-    are kept as delivered: trimming every column cost more than all the typed parsing together, and
-    typed values are trimmed where they are parsed."""
+    are kept as delivered (but `TableSchema.trimmed`): trimming every column cost more than all the
+    typed parsing together, and typed values are trimmed where they are parsed."""
     return pl.when(expr.is_in(list(NULL_MARKERS))).then(None).otherwise(expr)
 
 
@@ -251,7 +251,8 @@ def _text_columns(
     text: list[pl.Expr] = []
     for c in schema.input_columns:
         if c.name in sources:
-            cols = [clean(pl.col(x)) for x in sources[c.name]]
+            trim = _trimmed if c.name in schema.trimmed else clean  # ids of call legs
+            cols = [trim(pl.col(x)) for x in sources[c.name]]
             text.append((cols[0] if len(cols) == 1 else pl.coalesce(cols)).alias(c.name))
         else:
             text.append(pl.lit(None, pl.String).alias(c.name))

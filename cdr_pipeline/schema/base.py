@@ -124,6 +124,11 @@ class TableSchema:
     the directory), where `"Sub-1 "` would otherwise be another subscription. Not for the
     call legs: Control Hub writes them, and trimming their many columns cost more than all
     the typed parsing."""
+    trimmed: tuple[str, ...] = ()
+    """Text columns that lose leading and trailing blanks though `trim_text` is off: the
+    call legs' ids, numbers and enumerated values, which Control Hub never pads but a hand
+    edit, a formula or a script writing `", "` between fields does (`" c1"` and `"c1"` were
+    two calls). Names and other free text stay as delivered."""
     key_spans_partitions: bool = False
     """The partition is not a function of the key (a record's start time can move to
     another day): a new version of a record may have to replace one in another partition,

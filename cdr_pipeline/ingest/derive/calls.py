@@ -89,14 +89,12 @@ def _synthetic_report_id(parts: str) -> str:
 
 def derive_calls(df: pl.DataFrame) -> tuple[pl.DataFrame, list[Check]]:
     df = _mac_as_number(df).with_columns(
-        (pl.col("sub_client_type").str.strip_chars().str.to_uppercase() == WEBEX_GO_SUB_CLIENT_TYPE)
+        # trimmed by normalize (`CALL_LEGS.trimmed`), as are the ids and the MAC
+        (pl.col("sub_client_type").str.to_uppercase() == WEBEX_GO_SUB_CLIENT_TYPE)
         .fill_null(False)
         .alias("is_webex_go"),
         pl.col("start_time").dt.date().alias("call_date"),
         pl.col("device_mac").str.to_uppercase().str.replace_all(r"[:\-.]", ""),
-        # the key without blanks around it (a spreadsheet's round trip adds them); a blank
-        # Report ID is none: two different legs written with " " must not collapse into one
-        pl.col("report_id").str.strip_chars().replace("", None),
     )
     missing_id = df["report_id"].is_null()
     if missing_id.any():

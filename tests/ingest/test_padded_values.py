@@ -1,0 +1,41 @@
+"""Values padded with blanks: Control Hub never pads an id, a number or an enumerated value,
+but a hand edit, a formula or a script writing `", "` between fields does. A padded
+`Correlation ID` made its legs another call, a padded `Direction` loaded and only failed
+`cdr validate`. Such columns are trimmed; names and other free text stay as delivered."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.ingest.helpers import load, table
+from tests.ingest.hostile_corpus import HEADER, USER, csv_bytes, line, rows
+
+CORRELATION = HEADER.index("Correlation ID")
+DIRECTION = HEADER.index("Direction")
+USER_UUID = HEADER.index("User UUID")
+CALLING = HEADER.index("Calling number")
+CALL_TYPE = HEADER.index("Call type")
+
+
+def test_ids_numbers_and_enumerated_values_lose_their_padding(wh: Path) -> None:
+    body = rows(4, 95)
+    for row in body:
+        row[CORRELATION] = "c1"
+    body[1][CORRELATION] = " c1"
+    body[2][CORRELATION] = "c1\u00a0"  # a no-break space, pasted from a web page
+    body[1][DIRECTION] = " ORIGINATING"
+    body[2][USER_UUID] = f"{body[2][USER_UUID]} "
+    body[2][CALLING] = " +14155550111"
+    body[3][CALL_TYPE] = "\tSIP_NATIONAL "
+    body[3][USER] = " Smith, Ann "  # a name: kept as delivered
+    path = wh.parent / "padded.csv"
+    path.write_bytes(csv_bytes([line(r) for r in body]))
+    (f,) = load(wh, path).files
+    assert (f.rows_loaded, f.rows_rejected) == (4, 0), f.message
+    legs = table(wh)
+    assert set(legs["correlation_id"]) == {"c1"}
+    assert set(legs["direction"]) <= {"ORIGINATING", "TERMINATING"}
+    assert not legs["user_uuid"].str.ends_with(" ").any()
+    assert "+14155550111" in legs["calling_number"].to_list()
+    assert "SIP_NATIONAL" in legs["call_type"].to_list()
+    assert " Smith, Ann " in legs["user_name"].to_list()
