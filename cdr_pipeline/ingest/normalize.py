@@ -28,7 +28,7 @@ from cdr_pipeline.schema.base import (
     TIMESTAMP,
     TableSchema,
 )
-from cdr_pipeline.schema.headers import HeaderResolution
+from cdr_pipeline.schema.headers import HeaderResolution, extra_key
 
 FrameT = TypeVar("FrameT", pl.DataFrame, pl.LazyFrame)
 
@@ -228,7 +228,7 @@ def _source_columns(
             sources.setdefault(name, []).append(col)
             if i not in repeats:
                 continue
-        header = repeats.get(i) or res.headers[i].replace("\ufeff", "").strip()
+        header = repeats.get(i) or extra_key(res.headers[i])
         if header:
             taken = {h for _, h in unknown_cols}
             while header in taken:

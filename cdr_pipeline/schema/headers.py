@@ -38,6 +38,13 @@ class HeaderResolution:
         return sum(c is not None for c in self.canonical)
 
 
+def extra_key(header: str) -> str:
+    """The name an unknown column is kept under in `extra`, and named by in the ledger's
+    `unknown_columns` and the note: its header without a BOM or blanks around it (a
+    no-break space too), so `extra->>'...'` finds it by the name the ledger gives."""
+    return header.replace("\ufeff", "").strip()
+
+
 def resolve_headers(headers: list[str], schema: TableSchema) -> HeaderResolution:
     lookup = schema.header_lookup()
     canonical: list[str | None] = []
@@ -50,13 +57,13 @@ def resolve_headers(headers: list[str], schema: TableSchema) -> HeaderResolution
         canonical.append(name)
         if name is None:
             if normalize_header(h):
-                unknown.append(h)
+                unknown.append(extra_key(h))
         else:
             spelled.setdefault(name, h)
             seen[name] = seen.get(name, 0) + 1
             # a sensitive column is never stored: its repeats are dropped like it
             if seen[name] > 1 and not schema.column(name).sensitive:
-                repeated.append((i, f"{h.replace(chr(0xFEFF), '').strip()}_{seen[name]}"))
+                repeated.append((i, f"{extra_key(h)}_{seen[name]}"))
     missing = tuple(c.name for c in schema.input_columns if c.name not in spelled)
     return HeaderResolution(
         tuple(canonical), tuple(unknown), missing, spelled, tuple(headers), tuple(repeated)

@@ -39,3 +39,17 @@ def test_ids_numbers_and_enumerated_values_lose_their_padding(wh: Path) -> None:
     assert "+14155550111" in legs["calling_number"].to_list()
     assert "SIP_NATIONAL" in legs["call_type"].to_list()
     assert " Smith, Ann " in legs["user_name"].to_list()
+
+
+def test_an_unknown_column_is_named_as_its_key_in_extra(wh: Path) -> None:
+    """A header padded with blanks (`"Future column X "`, a no-break space after
+    `"Future column Y"`): `extra` keys it trimmed, and the ledger's `unknown_columns` and the
+    note named it padded, a name no `extra->>'...'` finds."""
+    header = [*HEADER, "Future column X ", "Future column Y\u00a0"]
+    body = [[*row, "x", "y"] for row in rows(2, 96)]
+    path = wh.parent / "padded_header.csv"
+    path.write_bytes(csv_bytes([line(r) for r in body], line(header)))
+    (f,) = load(wh, path).files
+    assert f.unknown_columns == ["Future column X", "Future column Y"]
+    assert "kept in 'extra': Future column X, Future column Y" in f.new_columns_note()
+    assert set(table(wh)["extra"]) == {'{"Future column X":"x","Future column Y":"y"}'}
