@@ -18,7 +18,7 @@ import pyarrow as pa
 # Logical types; each engine maps them in one place (`POLARS_TYPES` in ingest/normalize.py,
 # `DUCKDB_TYPES` below).
 STRING = "string"
-TIMESTAMP = "timestamp"  # UTC, millisecond precision
+TIMESTAMP = "timestamp"  # UTC, microsecond precision (Control Hub writes milliseconds)
 INTEGER = "integer"
 SMALLINT = "smallint"
 BOOLEAN = "boolean"

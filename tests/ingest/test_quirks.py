@@ -11,6 +11,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from cdr_pipeline.ingest.normalize import parse_timestamp
 from tests.ingest.helpers import FIXTURES, fixture, load, rejects, table
 
 GOOD_FILES = {
@@ -117,6 +118,15 @@ def test_timestamp_forms_and_site_offset(wh: Path) -> None:
     assert df["start_time"][1] == datetime(2026, 10, 2, 11, 0, 0, tzinfo=UTC)
     assert df["site_timezone_offset_minutes"].to_list() == [-300, -300, 330]
     assert df["call_date"].cast(pl.String).to_list() == ["2026-10-01", "2026-10-02", "2026-10-03"]
+
+
+def test_a_fraction_finer_than_milliseconds_is_kept_to_the_microsecond() -> None:
+    """Control Hub writes milliseconds; another tool's finer fraction is kept to the
+    microsecond, digits past it dropped (docs/webex-dch.md#canonical-columns)."""
+    written = ["2026-10-01T14:03:27.412Z", "2026-10-01T14:03:27.412345Z"]
+    written += ["2026-10-01T14:03:27.4123456Z", "2026-10-01 14:03:27.412345678+00:00"]
+    parsed = pl.DataFrame({"t": written}).select(parse_timestamp(pl.col("t")))["t"]
+    assert [t.microsecond for t in parsed] == [412000, 412345, 412345, 412345]
 
 
 def test_a_site_timezone_in_hours_is_quarantined_not_read_as_minutes(
