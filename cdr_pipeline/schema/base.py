@@ -126,9 +126,9 @@ class TableSchema:
     the typed parsing."""
     trimmed: tuple[str, ...] = ()
     """Text columns that lose leading and trailing blanks though `trim_text` is off: the
-    call legs' ids, numbers and enumerated values, which Control Hub never pads but a hand
-    edit, a formula or a script writing `", "` between fields does (`" c1"` and `"c1"` were
-    two calls). Names and other free text stay as delivered."""
+    call legs' columns that key, link, join or classify a leg, which Control Hub never pads
+    but a hand edit, a formula or a script writing `", "` between fields does (`" c1"` and
+    `"c1"` were two calls). Names and other free text stay as delivered."""
     key_spans_partitions: bool = False
     """The partition is not a function of the key (a record's start time can move to
     another day): a new version of a record may have to replace one in another partition,
