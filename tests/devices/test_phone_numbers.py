@@ -132,3 +132,29 @@ def test_mobile_numbers_a_spreadsheet_rounded_are_quarantined_not_one_unit(
         "phone_number: '4.4477E+11' is a spreadsheet's scientific notation, its rounded-away "
         "digits are lost"
     )
+
+
+def test_a_national_number_with_its_area_code_in_brackets_gets_no_country_code(
+    tmp_path: Path,
+) -> None:
+    """`(312) 555-0103` is the North American national form: 312 is an area code, not a
+    country code. It was stored `+3125550103` (a Dutch number), one more licence unit that
+    no spelling of the real number ever matches; now it keeps its digits without a `+`, as
+    a national number starting with 0 does, and the E.164 spellings are untouched."""
+    snaps = write_csv(
+        tmp_path / "in" / "snap.csv",
+        SNAPSHOT_HEADER,
+        [
+            f"2026-09-01T06:00:00Z,{ORG},M1,{USER},,,MOBILE_OPERATOR,(312) 555-0103,,L,,S,ONLINE,,",
+            f"2026-09-01T06:00:00Z,{ORG},M2,{USER},,,MOBILE_OPERATOR,+1 (312) 555-0104,,L,,S,"
+            "ONLINE,,",
+            f"2026-09-01T06:00:00Z,{ORG},M3,{USER},,,MOBILE_OPERATOR,1 312 555 0105,,L,,S,ONLINE,,",
+        ],
+    )
+    ingest(tmp_path / "wh", snaps)
+    con = views(tmp_path / "wh")
+    assert rows(con, "select device_id, phone_number from stg_device_snapshots order by 1") == [
+        ("M1", "3125550103"),
+        ("M2", "+13125550104"),
+        ("M3", "+13125550105"),
+    ]

@@ -99,11 +99,13 @@ def _phone_number(expr: pl.Expr) -> pl.Expr:
     device whose list respells it would change number). Digits alone, not starting with 0,
     are an E.164 number whose `+` a spreadsheet dropped (it reads `+15550000009` as a
     number): `15550000009` -> `+15550000009`. A value that is not a number with such marks
-    (letters, a `tel:` URI), or digits starting with 0 (a national or 00 prefix, no E.164
-    country code), is kept as given."""
+    (letters, a `tel:` URI) is kept as given; digits starting with 0 (a national or 00
+    prefix) or with a bracket (`(312) 555-0103`: a national area code) have no E.164 country
+    code and keep their digits without a `+`."""
     compact = expr.str.replace_all(_NUMBER_MARKS, "")
+    national = expr.str.contains(r"^\s*\(")
     return (
-        pl.when(compact.str.contains(r"^[1-9]\d*$"))
+        pl.when(compact.str.contains(r"^[1-9]\d*$") & ~national)
         .then(pl.lit("+") + compact)
         .when(compact.str.contains(r"^\+?\d+$"))
         .then(compact)
