@@ -164,6 +164,9 @@ RULES: tuple[Rule, ...] = (
     # 0 is a withdrawal: the same key loaded again with units 0 takes back a row loaded in
     # error (it is never in force); a negative count is no purchase
     MinRule("entitlements", "units", 0),
+    # a negative price (a credit typed as a line) makes idle and unassigned costs negative and
+    # takes money off the finance totals; 0 (a free trial) is a price
+    MinRule("entitlements", "unit_price", 0),
     # a range that ends before it starts is never in force: the reconciliation would leave the
     # units out without a word
     PairRule("entitlements", "valid_to", "valid_from"),

@@ -96,6 +96,13 @@ def test_device_rules_follow_the_registry() -> None:
         ]
         # 0 takes a row back (docs/inputs-devices.md); below 0 is an error
         assert (units.severity, units.min_value, units.strict_min) == (ERROR, 0, False)
+        # a negative price (a credit typed as a line) made idle and unassigned costs negative,
+        # taking money off the finance totals without a word; 0 (a free trial) is a price
+        price = {e.id: e for e in suites["entitlements"].expectations}.get(
+            "entitlements.unit_price.min_value"
+        )
+        assert price is not None
+        assert (price.severity, price.min_value, price.strict_min) == (ERROR, 0, False)
 
 
 def test_a_new_schema_gets_a_suite_without_code_changes() -> None:
