@@ -50,6 +50,15 @@ ARROW_TYPES = {
 NULL_MARKERS = ("", "NA", "na")
 
 _WS = re.compile(r"\s+")
+_NOT_ALNUM = re.compile(r"[^0-9a-z]+")
+_REMARK = re.compile(r"\([^)]*\)$")
+"""A remark in brackets at the end of a header (`Network provider code (Android)`)."""
+
+
+def _secret_form(text: str) -> str:
+    """A normalized header as a sensitive column is recognised: without a closing remark in
+    brackets, and every character but letters and digits (`QR-Code` -> `qrcode`)."""
+    return _NOT_ALNUM.sub("", _REMARK.sub("", text))
 
 
 def normalize_header(raw: str) -> str:
@@ -175,9 +184,23 @@ class TableSchema:
             key = spelling.replace(" ", "")
             squeezed[key] = name if squeezed.get(key, name) == name else None
 
+        # a secret is never stored: a header that spells a sensitive column with dashes, a
+        # remark in brackets or a plural (`QR-Code`, `Activation code(s)`) is that column,
+        # not an unknown one kept in `extra`
+        secret = {
+            _secret_form(normalize_header(spelling)): col.name
+            for col in self.input_columns
+            if col.sensitive
+            for spelling in (col.name, *col.headers)
+        }
+
         def lookup(raw: str) -> str | None:
             text = normalize_header(raw)
-            return mapping.get(text) or squeezed.get(text.replace(" ", ""))
+            found = mapping.get(text) or squeezed.get(text.replace(" ", ""))
+            if found is None and secret:
+                bare = _secret_form(text)
+                found = secret.get(bare) or secret.get(bare.removesuffix("s"))
+            return found
 
         return lookup
 
