@@ -170,6 +170,9 @@ RULES: tuple[Rule, ...] = (
     # a range that ends before it starts is never in force: the reconciliation would leave the
     # units out without a word
     PairRule("entitlements", "valid_to", "valid_from"),
+    # a code that expires before it is issued: fct_activation_codes would call it EXPIRED,
+    # ended before it began
+    PairRule("device_events", "code_expires_at", "event_time"),
     ClosedEnumRule("device_snapshots", "status"),
     # nothing is observed after it was loaded: a mistyped year (2062) would move the device
     # data horizon decades ahead (every licence month, month end), a leg's its partition

@@ -133,3 +133,16 @@ def test_a_new_schema_gets_a_suite_without_code_changes() -> None:
         "widgets.new_column.new_columns": (NEW_COLUMNS, WARNING),
     }
     assert suite.row_columns() == ["widget_id", "colour", "state", "spin_seconds"]
+
+
+def test_an_activation_code_that_expires_before_it_is_issued_is_an_error() -> None:
+    """A stated `code_expires_at` before the event (a slipped month, a local date read as
+    another) made fct_activation_codes call the code EXPIRED, ended before it was issued:
+    the pair is checked as an entitlement's valid_to / valid_from is."""
+    suites = build_suites()
+    if "device_events" not in suites:
+        return
+    pair = {e.id: e for e in suites["device_events"].expectations}.get(
+        f"device_events.code_expires_at.event_time.{PAIR_GE}"
+    )
+    assert pair is not None and pair.severity == ERROR
