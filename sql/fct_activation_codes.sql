@@ -4,7 +4,8 @@
 -- the event states, else issued_at + code_expiry_days (cfg_settings, default 90); a newer code
 -- invalidates every earlier one (superseded_at). consumed_at is the first activation (an
 -- ACTIVATED event, or a PENDING_ACTIVATION -> ONLINE or OFFLINE change in the status
--- history, an OFFLINE after a Lost/Stolen excepted: the lost phone's line) while the code
+-- history, an OFFLINE after a Lost/Stolen excepted: the lost phone's line; an ONLINE after
+-- that OFFLINE is the replacement activated) while the code
 -- was the valid one: after issue, before expiry, supersession and deletion.
 -- outcome: CONSUMED, else whichever ended the code first of SUPERSEDED / DEVICE_DELETED /
 -- EXPIRED (expired as of int_device_as_of), else PENDING. A code issued while the device was
@@ -102,6 +103,15 @@ activations as (
         s.status in ('ONLINE', 'OFFLINE')
         and s.previous_status = 'PENDING_ACTIVATION'
         and x.device_id is null
+    union
+    -- Online after the lost phone's Offline: the replacement phone was activated, and only
+    -- its new code can have done it (as rpt_reclaim_candidates reads it: reactivated)
+    select s.device_id, s.valid_from as activated_at
+    from status_changes as s
+    inner join offline_after_lost_stolen as x
+        on s.device_id = x.device_id
+        and s.previous_from = x.valid_from
+    where s.status = 'ONLINE' and s.previous_status = 'OFFLINE'
 ),
 
 consumption as (

@@ -562,3 +562,26 @@ def test_an_offline_after_lost_stolen_uses_no_replacement_code(tmp_path: Path) -
     assert [c[4:6] for c in codes(con, "P1")] == [("09-20 06:00:00", "CONSUMED")]
     reasons = rows(con, "select device_id, reason from rpt_reclaim_candidates order by 1, 2")
     assert reasons == [("L1", "lost_stolen_not_reactivated")], reasons
+
+
+def test_online_after_the_lost_phones_offline_uses_the_replacement_code(tmp_path: Path) -> None:
+    """After a Lost/Stolen the device is seen Offline (the line disabled on the lost phone),
+    then Online: the replacement phone was activated, and only its new code can have done
+    it. The Offline -> Online change was read as the user enabling the line again, so the
+    code stayed PENDING (later EXPIRED, unused) while rpt_reclaim_candidates, rightly, took
+    the device as reactivated."""
+    events = [
+        _ev("08-01T00:00:00", "L1", "PROVISIONED"),
+        _ev("08-02T00:00:00", "L1", "ACTIVATED"),
+        _ev("09-05T00:00:00", "L1", "LOST_STOLEN"),
+        _ev("09-05T00:00:01", "L1", "ACTIVATION_CODE_ISSUED"),
+    ]
+    snapshots = [
+        _snap("09-02T06:00:00", "L1", "ONLINE", user=U7),
+        _snap("09-20T06:00:00", "L1", "Offline", user=U7),
+        _snap("09-25T06:00:00", "L1", "Online", user=U7),
+    ]
+    con = world(tmp_path, events, snapshots)
+    assert [c[4:6] for c in codes(con, "L1")] == [("09-25 06:00:00", "CONSUMED")]
+    reasons = rows(con, "select reason from rpt_reclaim_candidates where device_id = 'L1'")
+    assert ("lost_stolen_not_reactivated",) not in reasons, reasons
