@@ -385,3 +385,31 @@ def test_loading_twice_changes_nothing(tmp_path: Path) -> None:
     copy.parent.mkdir()
     shutil.copy(tmp_path / "a" / "events.csv", copy)
     assert ingest(wh, copy).files[0].status == "skipped"
+
+
+def test_two_lines_of_one_entitlement_key_with_other_units_are_quarantined(
+    tmp_path: Path,
+) -> None:
+    """A finance sheet with two purchase lines of one subscription and licence type starting
+    the same day (5 bought, 3 more the same day) kept the last line alone: 3 units for 8
+    bought, and nothing said but a duplicate count. Two purchases or a correction typed under
+    the original cannot be told apart: both lines are quarantined naming each other. The same
+    line twice is still one row."""
+    src = write_csv(
+        tmp_path / "in" / "ent.csv",
+        ENTITLEMENT_HEADER,
+        [
+            "Sub-1,BYOD,5,2026-01-01,,12.50,USD",
+            "Sub-1,Webex Go (Bring Your Own Device),3,2026-01-01,,12.50,USD",
+            "Sub-2,BYOD,4,2026-01-01,,10,USD",
+            "Sub-2,BYOD,4,2026-01-01,,10,USD",
+        ],
+    )
+    wh = tmp_path / "wh"
+    ingest(wh, src, max_reject_rate=1.0)
+    got = _table(wh, "entitlements", ["subscription_id"])
+    assert got.select("subscription_id", "units").rows() == [("Sub-2", 4)]
+    bad = _rejects(wh).sort("source_row")
+    assert bad["source_row"].to_list() == [2, 3]
+    assert set(bad["reason"]) == {"conflicting_lines"}
+    assert "lines 2, 3" in bad["detail"][0]

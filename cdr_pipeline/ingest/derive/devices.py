@@ -246,4 +246,31 @@ def derive_entitlements(df: pl.DataFrame) -> tuple[pl.DataFrame, list[Check]]:
         ),
         pl.col("currency").str.to_uppercase(),
     )
-    return df, [_enum_check("licence_type", "__raw_licence_type", (LICENCE_BYOD, LICENCE_MOBILE))]
+    return df, [
+        _enum_check("licence_type", "__raw_licence_type", (LICENCE_BYOD, LICENCE_MOBILE)),
+        _conflicting_lines(),
+    ]
+
+
+_ENTITLEMENT_KEY = ("subscription_id", "licence_type", "valid_from")
+_ENTITLEMENT_TERMS = ("units", "valid_to", "unit_price", "currency")
+
+
+def _conflicting_lines() -> Check:
+    """Lines of one file (chunk) with one key and other terms: two purchases starting the same
+    day, or a correction typed under the original. The key keeps one row, so either reading
+    loses units silently: all of them are quarantined, naming each other. A later file of
+    the same key is an amendment, as documented; the same line twice is one row."""
+    key = list(_ENTITLEMENT_KEY)
+    complete = pl.all_horizontal(pl.col(c).is_not_null() for c in key)
+    lines = pl.col("source_row").cast(pl.String).over(key, mapping_strategy="join")
+    return Check(
+        "conflicting_lines",
+        complete & (pl.struct(_ENTITLEMENT_TERMS).n_unique().over(key) > 1),
+        pl.format(
+            "lines {} name one subscription_id, licence_type and valid_from with other units, "
+            "valid_to, unit_price or currency: two purchases (write them as one line, units "
+            "added) or a correction (delete the line it replaces)",
+            lines.list.join(", "),
+        ),
+    )
