@@ -51,9 +51,9 @@ ADVICE = {
     "invalid_utf8": "the file is not UTF-8 (saved as Windows-1252 or Latin-1?): export it again "
     "as UTF-8, or convert it (iconv -f WINDOWS-1252 -t UTF-8 FILE > FILE-utf8.csv) and load "
     "that; ",
-    "conflicting_lines": "lines of the file name one subscription_id, licence_type and "
-    "valid_from with other units or prices (each rejected row names the others): write two "
-    "purchases as one line, units added, or delete the line a correction replaces; ",
+    "conflicting_lines": "lines of the file name one entry (a subscription and licence type "
+    "from one day, a department, a location) with other values, each rejected row naming the "
+    "others: write two purchases as one line, units added, or delete the line that is wrong; ",
     "spreadsheet_number": "the file was re-saved by a spreadsheet, which rounded long numbers "
     "and ids to scientific notation (2.34059E+09) and dropped the leading zeros of numbers "
     "(a MAC of digits): load the file as downloaded or exported "

@@ -144,3 +144,29 @@ def test_without_a_directory_the_check_is_not_evaluated(tmp_path: Path) -> None:
     dept = report.result(ID_DEPT)
     assert (dept.evaluated, dept.note) == (False, "no org directory loaded")
     assert not [r for r in report.warnings if "not_in_directory" in r.id]
+
+
+def test_one_department_twice_with_other_names_is_quarantined(tmp_path: Path) -> None:
+    """A directory that lists one department twice with two cost centres (a merge of two HR
+    exports) kept the later line: every licence billed to CC-9 where finance may bill CC-1,
+    and nothing said but a duplicate count. Both lines are quarantined, naming each other;
+    the same line twice is one entry."""
+    src = write_csv(
+        tmp_path / "in" / "directory.csv",
+        "entry_type,entry_id,name,cost_centre,site,country",
+        [
+            "department,dep1,Sales,CC-1,,",
+            "DEPT,dep1 ,Sales EMEA,CC-9,,",
+            "location,HQ,,,Chicago,US",
+            "location,HQ,,,Chicago,us",
+        ],
+    )
+    ingest(tmp_path / "wh", src, max_reject_rate=1.0)
+    got = pl.read_delta(str(tmp_path / "wh" / "tables" / "org_directory"))
+    assert got.select("entry_type", "entry_id").rows() == [("location", "HQ")]
+    rejects = pl.read_parquet(sorted((tmp_path / "wh" / "rejects").rglob("*.parquet")))
+    assert rejects.sort("source_row").select("source_row", "reason").rows() == [
+        (2, "conflicting_lines"),
+        (3, "conflicting_lines"),
+    ]
+    assert "lines 2, 3" in rejects["detail"][0]

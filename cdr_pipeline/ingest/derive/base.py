@@ -44,6 +44,23 @@ def long_values(names: list[str], schema: TableSchema, limit: int) -> Check:
     )
 
 
+def conflicting_lines(key: tuple[str, ...], terms: tuple[str, ...], advice: str) -> Check:
+    """Lines of one chunk with one `key` and other `terms` (`conflicting_lines`): the table
+    keeps one row of a key, the later, which is right for a later file (a correction) but
+    a guess between lines of one file. All of them are quarantined, each naming the
+    others' lines; the same line twice is one row."""
+    complete = pl.all_horizontal(pl.col(c).is_not_null() for c in key)
+    lines = pl.col("source_row").cast(pl.String).over(list(key), mapping_strategy="join")
+    return Check(
+        "conflicting_lines",
+        complete & (pl.struct(terms).n_unique().over(list(key)) > 1),
+        pl.format(
+            f"lines {{}} name one {', '.join(key)} with other {', '.join(terms)}: {advice}",
+            lines.list.join(", "),
+        ),
+    )
+
+
 SCIENTIFIC = r"^[+-]?\d(\.\d+)?[Ee][+-]\d+$"
 """A spreadsheet's scientific notation: one digit, a fraction, then a signed exponent. One
 that opened a file and saved it again wrote a long digit string so (`+442079460000` as

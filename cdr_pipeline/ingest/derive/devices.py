@@ -18,7 +18,7 @@ import re
 
 import polars as pl
 
-from cdr_pipeline.ingest.derive.base import Check, spreadsheet_numbers
+from cdr_pipeline.ingest.derive.base import Check, conflicting_lines, spreadsheet_numbers
 from cdr_pipeline.schema.devices import (
     DEPLOYMENTS,
     EVENT_TYPES,
@@ -248,29 +248,15 @@ def derive_entitlements(df: pl.DataFrame) -> tuple[pl.DataFrame, list[Check]]:
     )
     return df, [
         _enum_check("licence_type", "__raw_licence_type", (LICENCE_BYOD, LICENCE_MOBILE)),
-        _conflicting_lines(),
+        _CONFLICTING_ENTITLEMENTS,
     ]
 
 
-_ENTITLEMENT_KEY = ("subscription_id", "licence_type", "valid_from")
-_ENTITLEMENT_TERMS = ("units", "valid_to", "unit_price", "currency")
-
-
-def _conflicting_lines() -> Check:
-    """Lines of one file (chunk) with one key and other terms: two purchases starting the same
-    day, or a correction typed under the original. The key keeps one row, so either reading
-    loses units silently: all of them are quarantined, naming each other. A later file of
-    the same key is an amendment, as documented; the same line twice is one row."""
-    key = list(_ENTITLEMENT_KEY)
-    complete = pl.all_horizontal(pl.col(c).is_not_null() for c in key)
-    lines = pl.col("source_row").cast(pl.String).over(key, mapping_strategy="join")
-    return Check(
-        "conflicting_lines",
-        complete & (pl.struct(_ENTITLEMENT_TERMS).n_unique().over(key) > 1),
-        pl.format(
-            "lines {} name one subscription_id, licence_type and valid_from with other units, "
-            "valid_to, unit_price or currency: two purchases (write them as one line, units "
-            "added) or a correction (delete the line it replaces)",
-            lines.list.join(", "),
-        ),
-    )
+_CONFLICTING_ENTITLEMENTS = conflicting_lines(
+    ("subscription_id", "licence_type", "valid_from"),
+    ("units", "valid_to", "unit_price", "currency"),
+    "two purchases (write them as one line, units added) or a correction (delete the line it "
+    "replaces)",
+)
+"""Two purchases starting the same day, or a correction typed under the original: the key
+keeps one row, so either reading would lose units silently."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from cdr_pipeline.ingest.derive.base import Check
+from cdr_pipeline.ingest.derive.base import Check, conflicting_lines
 from cdr_pipeline.ingest.derive.devices import _enum_check
 from cdr_pipeline.schema.directory import ENTRY_DEPARTMENT, ENTRY_LOCATION, ENTRY_TYPES
 
@@ -33,4 +33,13 @@ def derive_directory(df: pl.DataFrame) -> tuple[pl.DataFrame, list[Check]]:
         pl.col("site").str.strip_chars(),
         pl.col("country").str.strip_chars().str.to_uppercase(),
     )
-    return df, [_enum_check("entry_type", "__raw_entry_type", ENTRY_TYPES)]
+    return df, [_enum_check("entry_type", "__raw_entry_type", ENTRY_TYPES), _CONFLICTING]
+
+
+_CONFLICTING = conflicting_lines(
+    ("entry_type", "entry_id"),
+    ("name", "cost_centre", "site", "country"),
+    "keep the line that is right and delete the other",
+)
+"""One department or location twice with other names or cost centres (two HR exports
+merged): the table keeps one, and every licence of it would be billed by a guess."""
