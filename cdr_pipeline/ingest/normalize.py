@@ -172,8 +172,9 @@ def _parse(dtype: str, s: pl.Expr, decimal_comma: bool = False) -> pl.Expr:
             .then(None if dtype == DOUBLE else plain)
             .otherwise(s)
         )
-    if decimal_comma and dtype in (INTEGER, SMALLINT, DOUBLE):
         s = s.str.replace(r"^([+-]?\d+),(\d+)$", "${1}.${2}")  # '12,50', '36,0'
+    elif dtype in (INTEGER, SMALLINT):  # among decimal dots '1.000' is a thousand or one
+        s = pl.when(s.str.contains(r"^[+-]?[1-9]\d{0,2}(\.\d{3})+$")).then(None).otherwise(s)
     if dtype in (INTEGER, SMALLINT):
         as_float = s.cast(pl.Float64, strict=False)
         integral = pl.when(as_float == as_float.floor()).then(as_float).cast(pl.Int64, strict=False)

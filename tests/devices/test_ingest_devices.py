@@ -413,3 +413,25 @@ def test_two_lines_of_one_entitlement_key_with_other_units_are_quarantined(
     assert bad["source_row"].to_list() == [2, 3]
     assert set(bad["reason"]) == {"conflicting_lines"}
     assert "lines 2, 3" in bad["detail"][0]
+
+
+def test_units_written_with_a_dot_before_three_digits_are_no_count(tmp_path: Path) -> None:
+    """In a file of decimal dots, `1.000` units loaded as 1: a thousand licences typed as a
+    day-first locale writes them read as one, the reconciliation then short by 999 (in a
+    file separated by semicolons the dot groups thousands, as documented). A count is never
+    written with three decimals, so it is quarantined; `5.0`, a float re-save, is 5."""
+    src = write_csv(
+        tmp_path / "in" / "ent.csv",
+        ENTITLEMENT_HEADER,
+        [
+            "Sub-1,BYOD,1.000,2026-01-01,,12.50,USD",
+            "Sub-2,BYOD,5.0,2026-01-01,,12.50,USD",
+            "Sub-3,BYOD,12.000.000,2026-01-01,,12.50,USD",
+        ],
+    )
+    wh = tmp_path / "wh"
+    ingest(wh, src, max_reject_rate=1.0)
+    got = _table(wh, "entitlements", ["subscription_id"])
+    assert got.select("subscription_id", "units").rows() == [("Sub-2", 5)]
+    bad = _rejects(wh)
+    assert bad.select("source_row", "reason").rows() == [(2, "bad_integer"), (4, "bad_integer")]
