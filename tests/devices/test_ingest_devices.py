@@ -22,6 +22,8 @@ from tests.devices.helpers import (
     SNAPSHOT_HEADER,
     ingest,
     person_id,
+    rows,
+    views,
     write_csv,
 )
 
@@ -435,3 +437,32 @@ def test_units_written_with_a_dot_before_three_digits_are_no_count(tmp_path: Pat
     assert got.select("subscription_id", "units").rows() == [("Sub-2", 5)]
     bad = _rejects(wh)
     assert bad.select("source_row", "reason").rows() == [(2, "bad_integer"), (4, "bad_integer")]
+
+
+def test_an_org_uuid_in_upper_case_is_the_same_org(tmp_path: Path) -> None:
+    """UUIDs are case-blind, but a device list whose tool writes them in upper case (a
+    PowerShell [guid], a spreadsheet's UPPER) made another org: its snapshot was no listing
+    of the org, so D2, left out of the 09-10 listing, kept its licence for ever without a
+    DEVICE_UNLISTED. Org and user UUIDs are stored lower case, as Cisco writes them (and
+    the CDRs carry them); other user ids and device ids keep their case."""
+    upper_org, upper_user = ORG.upper(), USER.upper()
+    rows_ = [
+        f"2026-09-01T06:00:00Z,{ORG},D1,{USER},,,BYOD,,,L,,S,ONLINE,,",
+        f"2026-09-01T06:00:00Z,{ORG},D2,{USER},,,BYOD,,,L,,S,ONLINE,,",
+        f"2026-09-05T06:00:00Z,{upper_org},D1,{upper_user},,,BYOD,,,L,,S,ONLINE,,",
+        f"2026-09-05T06:00:00Z,{upper_org},D2,{upper_user},,,BYOD,,,L,,S,ONLINE,,",
+        f"2026-09-10T06:00:00Z,{ORG},D1,Ab-Stable-Id,,,BYOD,,,L,,S,ONLINE,,",
+    ]
+    src = write_csv(tmp_path / "in" / "snap.csv", SNAPSHOT_HEADER, rows_)
+    wh = tmp_path / "wh"
+    ingest(wh, src)
+    con = views(wh)
+    assert rows(con, "select distinct org_uuid from stg_device_snapshots") == [(ORG,)]
+    assert rows(con, "select distinct user_uuid from stg_device_snapshots order by 1") == [
+        ("Ab-Stable-Id",),
+        (USER,),
+    ]
+    assert rows(con, "select licence_unit_id, end_reason from fct_licence_holdings order by 1") == [
+        ("D1", None),
+        ("D2", "UNLISTED"),
+    ]

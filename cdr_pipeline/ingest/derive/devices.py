@@ -153,7 +153,17 @@ def _user_uuid(df: pl.DataFrame, person_col: str | None) -> tuple[pl.DataFrame, 
                 ),
             )
         )
-    return df.with_columns(user_out.alias("user_uuid")), checks
+    df = df.with_columns(user_out.alias("user_uuid"))
+    return df.with_columns(_uuid_lower("user_uuid"), _uuid_lower("org_uuid")), checks
+
+
+def _uuid_lower(name: str) -> pl.Expr:
+    """A UUID in lower case, as Cisco writes it and the CDRs carry it: one in upper case (a
+    PowerShell [guid], a spreadsheet's UPPER) was another org, whose snapshots listed none of
+    the org's devices, or another user. Other ids keep their case."""
+    col = pl.col(name)
+    uuid = col.str.contains(f"^{_UUID.pattern}$")
+    return pl.when(uuid).then(col.str.to_lowercase()).otherwise(col).alias(name)
 
 
 def _status_and_deployment(df: pl.DataFrame, status_col: str) -> tuple[pl.DataFrame, list[Check]]:
