@@ -229,7 +229,7 @@ ENTITLEMENT_COLUMNS: tuple[Column, ...] = (
         "valid_to", DATE, ("Valid to", "End date"), doc="Last day covered (inclusive); NULL = open"
     ),
     Column("unit_price", DOUBLE, ("Unit price", "price"), doc="Price per licence per month"),
-    _s("currency", "Currency"),
+    _s("currency", "Currency", "Currency code"),
 )
 
 ENTITLEMENTS = TableSchema(

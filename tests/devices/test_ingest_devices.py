@@ -466,3 +466,16 @@ def test_an_org_uuid_in_upper_case_is_the_same_org(tmp_path: Path) -> None:
         ("D1", None),
         ("D2", "UNLISTED"),
     ]
+
+
+def test_a_finance_sheet_naming_its_currency_column_currency_code(tmp_path: Path) -> None:
+    """`Currency Code` (ISO 4217's name, a finance system's export header) went to `extra`
+    with only a note: every price of the sheet loaded without its currency."""
+    src = write_csv(
+        tmp_path / "in" / "fin.csv",
+        "Subscription ID,License Type,Quantity,Start Date,End Date,Unit Price,Currency Code",
+        ["Sub-1,Webex Go (Bring Your Own Device),5,2026-01-01,,12.50,usd"],
+    )
+    ingest(tmp_path / "wh", src)
+    got = _table(tmp_path / "wh", "entitlements", ["subscription_id"])
+    assert got.select("units", "unit_price", "currency", "extra").rows() == [(5, 12.5, "USD", None)]
