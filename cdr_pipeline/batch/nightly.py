@@ -75,8 +75,7 @@ def _check_inbox(inbox: Path, archive: Path | None) -> None:
             f"inbox {inbox} is not a folder",
             hint="pass --inbox DIR or set inbox in cdr.toml / CDR_INBOX",
         )
-    # the committed cdr.toml's inbox is data/samples: archiving would move the bundled
-    # samples (tracked files of a checkout, what `cdr demo` loads) out of it
+    # the committed cdr.toml's inbox: archiving would move the samples `cdr demo` loads
     if archive is not None and inbox.resolve() == samples_dir().resolve():
         raise ConfigError(
             f"--archive would move the bundled samples out of {inbox}",
@@ -241,7 +240,6 @@ def _stages(
 def _unvalidated(settings: Settings) -> bool:
     """Whether an ingest run loaded rows that no validation has covered yet."""
     from cdr_pipeline.quality.scope import pending_runs
-    from cdr_pipeline.state.ledger import Ledger
 
     return bool(pending_runs(Ledger(settings.layout)))
 

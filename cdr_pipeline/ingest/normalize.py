@@ -85,9 +85,8 @@ class NormalizeResult:
 
 
 def _clean(expr: pl.Expr) -> pl.Expr:
-    """Null markers (exactly '', 'NA', 'na'; docs/webex-dch.md#null-markers) -> NULL. Text values
-    are kept as delivered (but `TableSchema.trimmed`): trimming every column cost more than all the
-    typed parsing together, and typed values are trimmed where they are parsed."""
+    """Null markers (exactly '', 'NA', 'na'; docs/webex-dch.md#null-markers) -> NULL. Text stays as
+    delivered but `TableSchema.trimmed` (trimming all cost more than the typed parsing)."""
     return pl.when(expr.is_in(list(NULL_MARKERS))).then(None).otherwise(expr)
 
 

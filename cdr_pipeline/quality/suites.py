@@ -161,17 +161,13 @@ RULES: tuple[Rule, ...] = (
     # which would swamp every talk-time figure: worth a look, not a reason to stop
     RangeRule("call_legs", "duration_seconds", 0, 86_400),
     RangeRule("call_legs", "site_timezone_offset_minutes", -720, 840),  # UTC-12:00 to +14:00
-    # 0 is a withdrawal: the same key loaded again with units 0 takes back a row loaded in
-    # error (it is never in force); a negative count is no purchase
+    # units 0 is a withdrawal (the key loaded again takes back a row loaded in error); a
+    # negative count is no purchase, a negative price (a credit typed as a line) no price
     MinRule("entitlements", "units", 0),
-    # a negative price (a credit typed as a line) makes idle and unassigned costs negative and
-    # takes money off the finance totals; 0 (a free trial) is a price
     MinRule("entitlements", "unit_price", 0),
-    # a range that ends before it starts is never in force: the reconciliation would leave the
-    # units out without a word
+    # a range ending before it starts is never in force: its units would vanish without a word
     PairRule("entitlements", "valid_to", "valid_from"),
-    # a code that expires before it is issued: fct_activation_codes would call it EXPIRED,
-    # ended before it began
+    # a code expiring before it is issued: EXPIRED in fct_activation_codes before it began
     PairRule("device_events", "code_expires_at", "event_time"),
     ClosedEnumRule("device_snapshots", "status"),
     # nothing is observed after it was loaded: a mistyped year (2062) would move the device
