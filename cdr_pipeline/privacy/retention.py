@@ -21,7 +21,12 @@ import pyarrow as pa
 
 from cdr_pipeline.config import Settings
 from cdr_pipeline.privacy.reject_texts import ExpiredTexts, expire_reject_texts
-from cdr_pipeline.privacy.rewrite import rewrite_connection, rewrite_partitions
+from cdr_pipeline.privacy.rewrite import (
+    RETENTION_MARK,
+    RETENTION_TAG,
+    rewrite_connection,
+    rewrite_partitions,
+)
 from cdr_pipeline.schema import CALL_LEGS
 from cdr_pipeline.schema.personal import RETENTION_KEEPS, pseudonymised_columns
 from cdr_pipeline.state import tables
@@ -33,9 +38,7 @@ from cdr_pipeline.warehouse import build_warehouse
 
 log = logging.getLogger(__name__)
 
-TAG = "retention"
-PASS_MARK = f"-{TAG}-"
-"""In the name of a data file a retention pass wrote (`part-<run>-retention-<id>.parquet`)."""
+TAG, PASS_MARK = RETENTION_TAG, RETENTION_MARK
 
 PERSONAL_RETENTION_SCHEMA = pa.schema(
     [

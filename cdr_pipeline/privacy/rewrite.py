@@ -50,6 +50,11 @@ class TableRewrite:
     """The table version committed; None when nothing changed or in a dry run."""
 
 
+RETENTION_TAG = "retention"
+RETENTION_MARK = f"-{RETENTION_TAG}-"
+"""In the name of a data file a retention pass wrote (`part-<run>-retention-<id>.parquet`)."""
+
+
 def rewrite_connection(settings: Settings, replacements: pa.Table) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB holding the replacement map, memory capped at `merge_memory_mb`
     (a partition rewrite is a partition merge's size), spilling to state/. What a killed
@@ -193,7 +198,9 @@ def rewrite_partitions(
     partition). `null_dropped` is the SQL condition under which dropped fields become NULL
     (`true`, or `touched` for the rows holding a value of the map, or one of `texts` in a
     dropped field: `touched_predicate`). `tag` goes into the new files' names
-    (`part-<run>-<tag>-<id>.parquet`)."""
+    (`part-<run>-<tag>-<id>.parquet`), and retention's mark when every file of the partition
+    has it: a rewrite only replaces values, so a forget's tokens in a partition retention did
+    leave no raw value there, and the next retention pass need not read it again."""
     if not partitions:
         return None
     layout = settings.layout
@@ -209,11 +216,12 @@ def rewrite_partitions(
                 else null_dropped
             )
             select = _select(schema, present, condition, keep, files)
+            done = tag != RETENTION_TAG and all(RETENTION_MARK in f.name for f in files)
             target = layout.new_data_file(
                 schema.name,
                 schema.partition_by,
                 value,
-                f"{run_id}-{tag}",
+                f"{run_id}-{tag}" + (RETENTION_MARK.rstrip("-") if done else ""),
             )
             tmp = layout.temp_beside(target, run_id)
             try:

@@ -7,10 +7,14 @@ import shutil
 from datetime import date
 from pathlib import Path
 
+import pyarrow as pa
+
 from cdr_pipeline.config import Settings
 from cdr_pipeline.ingest.vacuum import vacuum_tables
-from cdr_pipeline.privacy.retention import apply_personal_retention
+from cdr_pipeline.privacy.retention import TAG, _pending, apply_personal_retention
+from cdr_pipeline.privacy.rewrite import rewrite_connection, rewrite_partitions
 from cdr_pipeline.reports import REPORTS, run_report
+from cdr_pipeline.schema import CALL_LEGS
 from cdr_pipeline.state import tables
 from cdr_pipeline.warehouse import build_warehouse, connect
 
@@ -117,3 +121,30 @@ def test_privacy_table_of_cdr_toml(tmp_path: Path) -> None:
             assert "unknown key" in exc.message
         else:
             raise AssertionError(f"accepted {text!r}")
+
+
+def test_a_forget_leaves_partitions_retention_did_done(sample_wh: Settings, tmp_path: Path) -> None:
+    # a forget rewrote every old partition holding the person (one a day, in a year of
+    # data) into files without retention's mark; the next nightly's retention pass read and
+    # rewrote them all again and counted their rows as newly pseudonymised, though the
+    # forget's tokens leave no raw value in them (1M legs: 25 partitions redone, not 15)
+    settings = Settings(warehouse=tmp_path / "wh")
+    shutil.copytree(sample_wh.warehouse, settings.warehouse)
+    root = settings.layout.table("call_legs")
+    done, late = sorted(tables.snapshot(root, "call_legs", "call_date").files)[:2]
+    empty = pa.table({"kind": [""], "value": [""], "pseudonym": [""]})
+    con = rewrite_connection(settings, empty)
+    try:
+        snap = tables.snapshot(root, "call_legs", "call_date")
+        rewrite_partitions(
+            con, settings, CALL_LEGS, snap, [done], "r1", null_dropped="true", tag=TAG
+        )
+        snap = tables.snapshot(root, "call_legs", "call_date")
+        rewrite_partitions(  # a forget: the partition retention did, and one it did not
+            con, settings, CALL_LEGS, snap, [done, late], "r2",
+            null_dropped="touched", tag="erasure",
+        )  # fmt: skip
+    finally:
+        con.close()
+    snap = tables.snapshot(root, "call_legs", "call_date")
+    assert _pending(snap, date(2030, 1, 1))[:1] == [late]
