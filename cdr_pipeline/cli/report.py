@@ -280,8 +280,9 @@ def _finance_summary(
 
     if month is None:
         _usage("finance-summary needs --month YYYY-MM")
-    if fmt != "html" and _format_chosen():
-        _usage("finance-summary is written as --format html")  # --format table wrote html
+    # --format table wrote html, and so did an --out whose extension names another format
+    if fmt != "html" and (_format_chosen() or fmt != "table"):
+        _usage("finance-summary is written as --format html (--out FILE.html)")
     html, figures = finance_summary(obj.existing_warehouse(), month, current=current, as_of=as_of)
     if out is None:
         with writing_output(None):

@@ -313,6 +313,21 @@ def test_finance_pack_refuses_another_format(sample_wh: Settings, tmp_path: Path
     assert "xlsx" in err and not out.exists()
 
 
+def test_finance_summary_refuses_an_out_whose_extension_names_another_format(
+    sample_wh: Settings, tmp_path: Path
+) -> None:
+    """`finance-summary --out s.csv` (no --format) wrote the HTML page into `s.csv`, while
+    `--out` names the format of every other report; `--out s.html` writes the page."""
+    out = tmp_path / "s.csv"
+    code, _, err = _run(sample_wh, "finance-summary", "--month", "2026-10", "--out", str(out))
+    assert code == EXIT_USAGE, err
+    assert "html" in err and not out.exists()
+    page = tmp_path / "s.html"
+    code, _, err = _run(sample_wh, "finance-summary", "--month", "2026-10", "--out", str(page))
+    assert code == 0, err
+    assert page.read_text(encoding="utf-8").lstrip().lower().startswith("<!doctype html")
+
+
 def test_out_dash_is_the_standard_output(
     sample_wh: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
