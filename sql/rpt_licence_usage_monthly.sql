@@ -358,43 +358,13 @@ final as (
         mc.covered_days,
         mc.call_coverage
     from held
-    inner join month_coverage as mc on held.month = mc.month
-    left join month_end as me on
-        held.month = me.month
-        and held.licence_type = me.licence_type
-        and held.subscription_id = me.subscription_id
-        and held.location_name = me.location_name
-        and held.department_id = me.department_id
-    left join licence_days as ld on
-        held.month = ld.month
-        and held.licence_type = ld.licence_type
-        and held.subscription_id = ld.subscription_id
-        and held.location_name = ld.location_name
-        and held.department_id = ld.department_id
-    left join device_counts as dc on
-        held.month = dc.month
-        and held.licence_type = dc.licence_type
-        and held.subscription_id = dc.subscription_id
-        and held.location_name = dc.location_name
-        and held.department_id = dc.department_id
-    left join unit_counts as uc on
-        held.month = uc.month
-        and held.licence_type = uc.licence_type
-        and held.subscription_id = uc.subscription_id
-        and held.location_name = uc.location_name
-        and held.department_id = uc.department_id
-    left join calls on
-        held.month = calls.month
-        and held.licence_type = calls.licence_type
-        and held.subscription_id = calls.subscription_id
-        and held.location_name = calls.location_name
-        and held.department_id = calls.department_id
-    left join talk on
-        held.month = talk.month
-        and held.licence_type = talk.licence_type
-        and held.subscription_id = talk.subscription_id
-        and held.location_name = talk.location_name
-        and held.department_id = talk.department_id
+    inner join month_coverage as mc using (month)
+    left join month_end as me using (month, licence_type, subscription_id, location_name, department_id)
+    left join licence_days as ld using (month, licence_type, subscription_id, location_name, department_id)
+    left join device_counts as dc using (month, licence_type, subscription_id, location_name, department_id)
+    left join unit_counts as uc using (month, licence_type, subscription_id, location_name, department_id)
+    left join calls using (month, licence_type, subscription_id, location_name, department_id)
+    left join talk using (month, licence_type, subscription_id, location_name, department_id)
     left join departments as dep on held.department_id = dep.department_id
     left join locations as loc on held.location_name = loc.location_name
 )
