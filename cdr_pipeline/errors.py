@@ -163,6 +163,15 @@ class MergeOutOfMemory(CdrError):
 _FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 _READ_ONLY = {errno.EROFS}
 _DENIED = {errno.EACCES, errno.EPERM}
+_BAD_PATH = {
+    errno.ENOENT,
+    errno.ENAMETOOLONG,
+    errno.EISDIR,
+    errno.ENOTDIR,
+    errno.EINVAL,
+    errno.ELOOP,
+}
+"""A path the file system will not create a file at (`--out /proc/x`, a name over 255 bytes)."""
 _TEXTS = (
     ("no space left on device", errno.ENOSPC),
     ("disk quota exceeded", errno.EDQUOT),
@@ -262,7 +271,7 @@ def output_error(exc: BaseException, out: Path | None) -> OutputUnwritable | Non
     error naming that output when the machine cannot take the write; else None. Without
     it, an error without a file name was blamed on the warehouse, the wrong disk to free."""
     found = _carrier(exc)
-    if found is None or found[1] not in _FULL | _READ_ONLY | _DENIED:
+    if found is None:
         return None
     code = found[1]
     target = str(out) if out is not None else "the standard output"
@@ -272,7 +281,12 @@ def output_error(exc: BaseException, out: Path | None) -> OutputUnwritable | Non
         if folder
         else "redirect it elsewhere"
     )
-    if code == errno.EFBIG:
+    if code in _BAD_PATH and out is not None and _names_output(found[0], out):
+        message = f"cannot write {target} ({os.strerror(code)})"
+        hint = "pass --out a shorter path in an ordinary folder (not /proc or /sys)"
+    elif code not in _FULL | _READ_ONLY | _DENIED:
+        return None
+    elif code == errno.EFBIG:
         message = f"the file size limit stops writing {target} ({os.strerror(code)})"
         hint = "raise the file size limit (ulimit -f) of the job"
     elif code in _FULL:
@@ -287,6 +301,13 @@ def output_error(exc: BaseException, out: Path | None) -> OutputUnwritable | Non
     else:
         message, hint = f"permission denied writing {target}", elsewhere
     return OutputUnwritable(message, hint=f"{hint}; the warehouse is unchanged")
+
+
+def _names_output(exc: BaseException, out: Path) -> bool:
+    """`exc` is about `out` or a file beside it (the temporary one it is written through):
+    a missing file the report read is not the output's fault."""
+    filename = getattr(exc, "filename", None)
+    return filename is not None and Path(os.fsdecode(filename)).parent == out.parent
 
 
 def _first_line(exc: BaseException) -> str:

@@ -81,6 +81,8 @@ class OutPath(click.Path):
     (exit 1, NotADirectoryError) after the work is done."""
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and not value.strip():
+            self.fail("an empty path: name where to write.", param, ctx)
         path = super().convert(value, param, ctx)
         for folder in Path(os.fsdecode(path)).absolute().parents:
             if folder.exists():

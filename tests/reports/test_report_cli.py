@@ -226,6 +226,24 @@ def test_a_full_stdout_names_the_standard_output(
     assert "Exception ignored" not in done.stderr, done.stderr
 
 
+@pytest.mark.parametrize("where", ["/proc/volume.csv", "long"])
+def test_an_out_path_no_file_can_have_is_an_output_error(
+    sample_wh: Settings, tmp_path: Path, where: str
+) -> None:
+    """`--out /proc/x` (a folder that takes no new file: ENOENT) and a name longer than the
+    file system's 255 bytes (ENAMETOOLONG) were "unexpected ... report it", exit 1, after
+    the report was computed. They are an output that cannot be written: exit 6, naming it.
+    An empty `--out ""` wrote to "." (IsADirectoryError, exit 1): a bad flag value, exit 2."""
+    out = tmp_path / ("v" * 300 + ".csv") if where == "long" else Path(where)
+    args = ["--warehouse", str(sample_wh.warehouse), "report", "hourly-volume"]
+    done = CliRunner().invoke(cli, [*args, "--out", str(out)])
+    assert done.exit_code == 6, done.output
+    assert f"error: cannot write {out} (" in done.output, done.output
+    assert "report it" not in done.output
+    empty = CliRunner().invoke(cli, [*args, "--out", ""])
+    assert empty.exit_code == 2 and "an empty path" in empty.output, empty.output
+
+
 def test_a_closed_stdout_is_an_output_error(sample_wh: Settings) -> None:
     """`cdr report NAME >&-` (stdout closed before the start): "unexpected AttributeError ...
     report it", exit 1. It is the output that cannot be written: exit 6, naming it."""
