@@ -108,6 +108,8 @@ class Materialized:
             return f"{self.name}: {self.days} day(s) recomputed"
         if self.mode == "calls":
             return f"{self.name}: {self.rows:,} call(s) of {self.days} day(s) recomputed"
+        if self.mode == "full" and self.rows:
+            return f"{self.name}: computed whole ({self.rows:,} call(s) of {self.days} day(s))"
         return f"{self.name}: {'computed whole' if self.mode == 'full' else 'unchanged'}"
 
 
@@ -226,7 +228,7 @@ class Keeper:
 
     def finish(self) -> list[Materialized]:
         for m in self.done:
-            log.info("materialized %s: %s (%d days, %d rows)", m.name, m.mode, m.days, m.rows)
+            log.info("materialized %s", m.summary())
         return self.done
 
 
