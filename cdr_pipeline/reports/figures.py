@@ -20,6 +20,23 @@ from cdr_pipeline.warehouse.damage import naming_damage, version_snapshots
 from cdr_pipeline.warehouse.snapshots import AsOfArg, resolve_time, table_snapshots
 
 
+@dataclass(frozen=True)
+class LicenceData:
+    months: tuple[date, date] | None
+    """First and last month of `fct_licence_months` (None: no licence was ever held)."""
+    horizon: datetime | None
+    """The device data horizon (`int_device_as_of`): the latest snapshot or event."""
+
+
+def licence_data(con: duckdb.DuckDBPyConnection) -> LicenceData:
+    """The months the licence reports cover, and the device data horizon, on `con`."""
+    first, last = con.execute("select min(month), max(month) from fct_licence_months").fetchall()[0]
+    horizon = con.execute("select max(as_of_time) from int_device_as_of").fetchall()[0][0]
+    if horizon is not None and horizon.tzinfo is not None:
+        horizon = horizon.astimezone(UTC)
+    return LicenceData(None if first is None else (first, last), horizon)
+
+
 @dataclass
 class MonthFigures:
     month: date
@@ -42,6 +59,28 @@ class MonthFigures:
     settings: dict[str, Any] | None = None
     """The settings the figures were cut with (`cfg_settings`; of a closed month, those its
     close recorded); None for a month closed before closes recorded them."""
+    licence_data: LicenceData | None = None
+    """The months the licence reports cover and the device data horizon, when the figures
+    were computed (None: frozen by a close, which had its own)."""
+
+    @property
+    def outside_text(self) -> str:
+        """What to say of a month outside the months the licence reports cover (before the
+        first licence held or past the device data horizon: its reports have no row, which
+        says nothing of what was held or bought then); '' for a month inside them."""
+        data = self.licence_data
+        if data is None or (data.months and data.months[0] <= self.month <= data.months[1]):
+            return ""
+        if data.months is None:
+            span = "no device data with a licence held is loaded"
+        else:
+            span = f"the licence reports cover {data.months[0]:%B %Y} to {data.months[1]:%B %Y}"
+            if data.horizon is not None:
+                span += f" (device data up to {data.horizon:%Y-%m-%d %H:%M} UTC)"
+        return (
+            f"{self.month:%B %Y} is outside the device data: {span}. Nothing held or bought "
+            "is reported for it; load its device snapshots or events."
+        )
 
     @property
     def reporting_timezone(self) -> str | None:
@@ -167,6 +206,7 @@ def month_figures(
             tables = compute_figures(con, first_day)
             peak = org_peak(con, first_day)
             basis = figure_settings(con)
+            span = licence_data(con)
     finally:
         con.close()
     return MonthFigures(
@@ -179,6 +219,7 @@ def month_figures(
         licences_held_peak=peak,
         as_of=None if as_of is None else resolve_time(settings, as_of),
         settings=basis,
+        licence_data=span,
     )
 
 
@@ -196,6 +237,7 @@ def figures_of_tables(
         coverage, covered = month_coverage(con, first_day)
         peak = org_peak(con, first_day)
         basis = figure_settings(con)
+        span = licence_data(con)
     finally:
         con.close()
     return MonthFigures(
@@ -207,4 +249,5 @@ def figures_of_tables(
         days_in(first_day),
         licences_held_peak=peak,
         settings=basis,
+        licence_data=span,
     )

@@ -214,8 +214,16 @@ def render_summary(figures: MonthFigures) -> str:
             "currency.</p>"
         )
     coverage_cls = "" if figures.call_coverage == "full" else ' class="warn"'
+    outside = figures.outside_text
+    if outside:
+        # no row of the licence reports reaches the month: what was held or bought then
+        # is unknown, not 0 (entitlements in force then are not shown either)
+        notes_html = f'<p class="note warn">{escape(outside)}</p>' + notes_html
     kpis = [
-        (f"{_fmt_int(held)} / {bought:,}", "licences held (peak) / bought"),
+        (
+            "– / –" if outside else f"{_fmt_int(held)} / {bought:,}",
+            "licences held (peak) / bought",
+        ),
         (_fmt_money(idle_cost), "idle cost (held, not used)"),
         (_fmt_money(unassigned), "unassigned cost (bought, not held)"),
         (f"{len(reclaim):,}", "reclaim candidates"),
@@ -271,7 +279,7 @@ def render_summary(figures: MonthFigures) -> str:
 <div class="kpis">{kpi_html}</div>
 {notes_html}
 <h2>Held vs bought per subscription</h2>
-{_chart(recon)}
+{"" if outside else _chart(recon)}
 {
         _table(
             [

@@ -231,6 +231,9 @@ def write_finance_pack(figures: MonthFigures, path: Path) -> None:
             ("Made at (UTC)", _utc_naive(figures.made_at), fmts.time),
             ("Times in the sheets", "UTC", None),
         ]
+        if figures.outside_text:
+            # its sheets are empty: not because nothing was held or bought
+            items.append(("Device data", figures.outside_text, None))
         for name, table in figures.tables.items():
             items.append((f"Rows: {name}", table.num_rows, None))
         items.append(("Table versions", "", None))

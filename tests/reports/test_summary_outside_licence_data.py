@@ -1,0 +1,77 @@
+"""The one-page summary of a month the licence data does not reach (after the month of the
+device data horizon, or before the first licence held), worked out by hand: the licence
+reports have no row for it, so nothing there says what was held or bought. The page must
+say the month is outside the device data, not that nothing was bought."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import openpyxl
+
+from cdr_pipeline.config import Settings
+from cdr_pipeline.ingest import ingest_paths
+from cdr_pipeline.warehouse import build_warehouse
+from tests.reports.finance_helpers import cdr
+from tests.warehouse.finance_world import World, user
+
+
+def _summary_text(settings: Settings, tmp_path: Path, month: str) -> str:
+    out = tmp_path / f"{month}.html"
+    code, _, err = cdr(settings, "report", "finance-summary", "--month", month, "--out", str(out))
+    assert code == 0, err
+    return " ".join(out.read_text(encoding="utf-8").split())
+
+
+def test_a_month_past_the_device_data_is_not_reported_as_nothing_bought(tmp_path: Path) -> None:
+    """D1 (BYOD, Sub-1) is provisioned 2026-02-01 and last seen by a snapshot of
+    2026-04-02T00:00Z: the device data horizon, so the licence months are February to April.
+    Sub-1 bought 2 units from 2026-01-01, open-ended, at 10.00 USD.
+
+    April (the horizon's month) is inside: 1 held at peak, 2 bought (the rows in force on the
+    horizon's day, 04-02), so its page reads "1 / 2".
+    May is past the horizon: the reconciliation has no row for it (its months end at the
+    horizon's), so the page had "0 / 0 licences held (peak) / bought" and "No subscription
+    held or bought licences this month", though the 2 units bought from January are still
+    in force in May. It now says the month lies outside the device data (February to April
+    2026, device data up to 2026-04-02 00:00 UTC) and shows neither figure ("– / –"); the
+    finance pack's cover says so too, its sheets being empty for that reason.
+    January, before the first licence held, is outside too, though 2 units were in force."""
+    w = World()
+    w.event("2026-02-01T00:00:00Z", "D1", "PROVISIONED", user(1), "+15550001")
+    w.event("2026-02-01T01:00:00Z", "D1", "ACTIVATED", user(1), "+15550001")
+    w.snapshot("2026-04-02T00:00:00Z", "D1", user(1), "+15550001")
+    w.entitle("Sub-1", "BYOD", 2, "10.00")
+    w.leg("calls_2026-02-01_2026-03-01.csv", "L1", "2026-02-10T10:00:00Z", user(1), "+1", 60)
+    settings = Settings(warehouse=tmp_path / "wh")
+    assert ingest_paths(settings, [w.write(tmp_path / "in")]).exit_code == 0
+    build_warehouse(settings)
+
+    april = _summary_text(settings, tmp_path, "2026-04")
+    assert "<b>1 / 2</b>" in april
+    assert "outside the device data" not in april
+
+    for month in ("2026-05", "2026-01"):
+        page = _summary_text(settings, tmp_path, month)
+        assert "<b>0 / 0</b>" not in page
+        assert "<b>– / –</b>" in page
+        assert "No subscription held or bought licences this month" not in page
+        assert (
+            "outside the device data: the licence reports cover February 2026 to April 2026 "
+            "(device data up to 2026-04-02 00:00 UTC)" in page
+        )
+
+    pack = tmp_path / "may.xlsx"
+    code, _, err = cdr(settings, "report", "finance-pack", "--month", "2026-05", "--out", str(pack))
+    assert code == 0, err
+    cover = dict(openpyxl.load_workbook(pack)["Cover"].iter_rows(min_row=3, values_only=True))
+    assert str(cover["Device data"]).startswith(
+        "May 2026 is outside the device data: the licence reports cover February 2026 to "
+        "April 2026 (device data up to 2026-04-02 00:00 UTC)."
+    )
+    pack = tmp_path / "april.xlsx"
+    code, _, err = cdr(settings, "report", "finance-pack", "--month", "2026-04", "--out", str(pack))
+    assert code == 0, err
+    assert "Device data" not in dict(
+        openpyxl.load_workbook(pack)["Cover"].iter_rows(min_row=3, values_only=True)
+    )
