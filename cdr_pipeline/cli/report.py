@@ -7,7 +7,7 @@ import sys
 import textwrap
 from datetime import date
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 from click.shell_completion import CompletionItem
@@ -15,6 +15,9 @@ from click.shell_completion import CompletionItem
 from cdr_pipeline.cli.context import CliContext, OutPath, echo, pass_cli, writing_output
 from cdr_pipeline.cli.render import terminal_width
 from cdr_pipeline.errors import EXIT_USAGE
+
+if TYPE_CHECKING:
+    from cdr_pipeline.config import Settings
 
 FORMATS = ("csv", "json", "parquet", "table", "xlsx", "html")
 # without --format, the format an --out file's extension names (the terminal table written
@@ -164,6 +167,9 @@ def report(
             f"({result.closed_at:%H:%M} UTC); frozen figures, --current recomputes",
             err=True,
         )
+    # computed now (not frozen, not --as-of: the note reads the views now) and empty
+    empty = result.row_count == 0 and result.closed_at is None and as_of is None
+    _outside_note(settings, name, month, empty)
     if result.frozen_months:
         echo(
             f"{name}: {', '.join(result.frozen_months)}: closed, frozen figures; the other "
@@ -183,6 +189,18 @@ def report(
             write_report(result, fmt, out, wide=wide, excel_csv=settings.excel_csv)
         echo(f"wrote {result.row_count:,} rows of {name} to {out}", err=True)
     sys.exit(0)
+
+
+def _outside_note(settings: Settings, name: str, month: str | None, empty: bool) -> None:
+    """An empty licence report (`empty`: computed now, no row) of a month outside the
+    device data is not "nothing held or bought": say why it is empty."""
+    if not (empty and month and name in ("licence-usage", "reconciliation")):
+        return
+    from cdr_pipeline.reports.figures import month_outside_text
+
+    outside = month_outside_text(settings, month)
+    if outside:
+        echo(f"note: {outside}", err=True)
 
 
 def _list() -> NoReturn:

@@ -37,6 +37,35 @@ def licence_data(con: duckdb.DuckDBPyConnection) -> LicenceData:
     return LicenceData(None if first is None else (first, last), horizon)
 
 
+def outside_text(first_day: date, data: LicenceData) -> str:
+    """What to say of a month outside the months the licence reports cover (before the
+    first licence held or past the device data horizon: its reports have no row, which says
+    nothing of what was held or bought then); '' for a month inside them."""
+    if data.months and data.months[0] <= first_day <= data.months[1]:
+        return ""
+    if data.months is None:
+        span = "no device data with a licence held is loaded"
+    else:
+        span = f"the licence reports cover {data.months[0]:%B %Y} to {data.months[1]:%B %Y}"
+        if data.horizon is not None:
+            span += f" (device data up to {data.horizon:%Y-%m-%d %H:%M} UTC)"
+    return (
+        f"{first_day:%B %Y} is outside the device data: {span}. Nothing held or bought "
+        "is reported for it; load its device snapshots or events."
+    )
+
+
+def month_outside_text(settings: Settings, month: str | date) -> str:
+    """`outside_text` of `month` over the warehouse's views now."""
+    first_day = parse_month(month)
+    assert first_day is not None
+    con = connect(settings, read_only=True)
+    try:
+        return outside_text(first_day, licence_data(con))
+    finally:
+        con.close()
+
+
 @dataclass
 class MonthFigures:
     month: date
@@ -65,22 +94,9 @@ class MonthFigures:
 
     @property
     def outside_text(self) -> str:
-        """What to say of a month outside the months the licence reports cover (before the
-        first licence held or past the device data horizon: its reports have no row, which
-        says nothing of what was held or bought then); '' for a month inside them."""
-        data = self.licence_data
-        if data is None or (data.months and data.months[0] <= self.month <= data.months[1]):
-            return ""
-        if data.months is None:
-            span = "no device data with a licence held is loaded"
-        else:
-            span = f"the licence reports cover {data.months[0]:%B %Y} to {data.months[1]:%B %Y}"
-            if data.horizon is not None:
-                span += f" (device data up to {data.horizon:%Y-%m-%d %H:%M} UTC)"
-        return (
-            f"{self.month:%B %Y} is outside the device data: {span}. Nothing held or bought "
-            "is reported for it; load its device snapshots or events."
-        )
+        """What to say of a month outside the months the licence reports cover; '' for a
+        month inside them, or frozen by a close."""
+        return "" if self.licence_data is None else outside_text(self.month, self.licence_data)
 
     @property
     def reporting_timezone(self) -> str | None:

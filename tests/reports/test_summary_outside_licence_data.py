@@ -75,3 +75,35 @@ def test_a_month_past_the_device_data_is_not_reported_as_nothing_bought(tmp_path
     assert "Device data" not in dict(
         openpyxl.load_workbook(pack)["Cover"].iter_rows(min_row=3, values_only=True)
     )
+
+
+def test_an_empty_licence_report_of_a_month_outside_the_device_data_says_why(
+    tmp_path: Path,
+) -> None:
+    """The same world: D1 held from 2026-02-01, device data up to 2026-04-02, 2 units of
+    Sub-1 bought from January. `cdr report reconciliation --month 2026-05` printed an empty
+    table and nothing else, as if nothing had been held or bought in May; it now says on
+    stderr that May is outside the device data (February to April 2026). April, inside,
+    has its row (2 bought, 1 held at peak) and no such note."""
+    w = World()
+    w.event("2026-02-01T00:00:00Z", "D1", "PROVISIONED", user(1), "+15550001")
+    w.snapshot("2026-04-02T00:00:00Z", "D1", user(1), "+15550001")
+    w.entitle("Sub-1", "BYOD", 2, "10.00")
+    settings = Settings(warehouse=tmp_path / "wh")
+    assert ingest_paths(settings, [w.write(tmp_path / "in")]).exit_code == 0
+    build_warehouse(settings)
+    note = (
+        "note: May 2026 is outside the device data: the licence reports cover February 2026 "
+        "to April 2026 (device data up to 2026-04-02 00:00 UTC)."
+    )
+    for report in ("reconciliation", "licence-usage"):
+        code, out, err = cdr(settings, "report", report, "--month", "2026-05", "--format", "csv")
+        assert code == 0, err
+        assert out.splitlines()[1:] == []
+        assert note in " ".join(err.split())
+    code, out, err = cdr(
+        settings, "report", "reconciliation", "--month", "2026-04", "--format", "csv"
+    )
+    assert code == 0, err
+    assert out.splitlines()[1].split(",")[3:5] == ["2", "1"]
+    assert "outside the device data" not in err
