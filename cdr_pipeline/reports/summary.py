@@ -261,6 +261,9 @@ def render_summary(figures: MonthFigures) -> str:
     by_type = Counter(str(r.get("anomaly_type")) for r in anomalies).most_common()
     anomaly_text = ", ".join(f"{t.replace('_', ' ')} {n:,}" for t, n in by_type[:MAX_ANOMALY_TYPES])
     horizon = reclaim[0].get("as_of_time") if reclaim else None
+    if horizon is None and figures.licence_data is not None:
+        # no candidate to read it from (an org without any): the views' own horizon
+        horizon = figures.licence_data.horizon
     horizon_text = f" Device data up to {horizon:%Y-%m-%d %H:%M} UTC." if horizon else ""
     # the midnights that cut the month: its last evening is the next month's in UTC, or the
     # reverse

@@ -107,3 +107,26 @@ def test_an_empty_licence_report_of_a_month_outside_the_device_data_says_why(
     assert code == 0, err
     assert out.splitlines()[1].split(",")[3:5] == ["2", "1"]
     assert "outside the device data" not in err
+
+
+def test_the_summary_states_the_device_data_horizon_without_reclaim_candidates(
+    tmp_path: Path,
+) -> None:
+    """D1 (BYOD) is provisioned 2026-02-01, activated an hour later, makes a Webex Go call
+    on 2026-04-01 and is last seen by a snapshot of 2026-04-02T00:00Z (the horizon). Idle
+    since the call for 1 day (< idle_days 30), never Lost/Stolen: no reclaim candidate.
+    The page took "Device data up to ..." from the first reclaim candidate's as_of_time, so
+    an org without any candidate had no horizon on its page; it now reads it from the views:
+    "Device data up to 2026-04-02 00:00 UTC."."""
+    w = World()
+    w.event("2026-02-01T00:00:00Z", "D1", "PROVISIONED", user(1), "+15550001")
+    w.event("2026-02-01T01:00:00Z", "D1", "ACTIVATED", user(1), "+15550001")
+    w.snapshot("2026-04-02T00:00:00Z", "D1", user(1), "+15550001")
+    w.entitle("Sub-1", "BYOD", 2, "10.00")
+    w.leg("calls_2026-04-01_2026-04-02.csv", "L1", "2026-04-01T10:00:00Z", user(1), "+1", 60)
+    settings = Settings(warehouse=tmp_path / "wh")
+    assert ingest_paths(settings, [w.write(tmp_path / "in")]).exit_code == 0
+    build_warehouse(settings)
+    page = _summary_text(settings, tmp_path, "2026-04")
+    assert '<h2>Reclaim candidates</h2> <p class="note">None.</p>' in page
+    assert "Device data up to 2026-04-02 00:00 UTC." in page
