@@ -324,14 +324,14 @@ def scrub_files(
         # of a long number could match there by chance, and no person's value is in one
         named = path.is_relative_to(layout.ledger) or page
         renamed = path if named else _renamed(path, pairs, dry_run)
-        held = held or (renamed != path and held is not None)
+        moved = renamed != path
         path = path if dry_run else renamed
         rel = str(path.relative_to(layout.root))
         if held and page and not dry_run:
             result.pages.append((path, before, file_sha256(path)))
-        if held is None:
+        if held is None:  # not searched: said, never passed over as holding nothing
             result.unreadable.append(rel)
-        elif held:
+        if held or moved:
             result.files.append(rel)
     if result.unreadable:
         log.warning(

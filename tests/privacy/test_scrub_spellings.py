@@ -88,3 +88,30 @@ def test_a_ledger_file_whose_name_holds_the_digits_keeps_its_name(tmp_path: Path
     pq.write_table(pa.table({"run_id": ["r1"]}), record)
     scrub_files(layout, {"3125550120": "number_x"}, False)  # as a colleague dialled it
     assert record.is_file()
+
+
+def test_a_binary_file_it_cannot_search_is_named_not_passed_over(tmp_path: Path) -> None:
+    """A file that is neither text, Parquet, gzip nor ZIP (the spill a killed validation or
+    reader left: raw rows) cannot be searched, and forget is to say so (`unreadable_files`,
+    a warning). Since the renaming of files named after the person it was counted as
+    holding nothing, so forget ended as if the warehouse were clean."""
+    from cdr_pipeline.privacy.scrub import scrub_files
+    from cdr_pipeline.state.layout import Layout
+
+    layout = Layout(tmp_path / "wh")
+    spill = layout.state / "validate_tmp" / "v1" / "duckdb_temp_storage_DEFAULT-0.tmp"
+    spill.parent.mkdir(parents=True)
+    spill.write_bytes(b"\x00\xff\xfeAiko Muller\x00+14155550123\xff")
+    done = scrub_files(layout, {"Aiko Muller": "name_x"}, False)
+    assert done.unreadable == ["state/validate_tmp/v1/duckdb_temp_storage_DEFAULT-0.tmp"]
+    assert done.files == []
+    # a file named after the person is renamed even when it cannot be read, and still named
+    named = layout.root / "exports" / "Aiko Muller.bin"
+    named.parent.mkdir(parents=True)
+    named.write_bytes(b"\x00\xff")
+    done = scrub_files(layout, {"Aiko Muller": "name_x"}, False)
+    assert sorted(done.unreadable) == [
+        "exports/name_x.bin",
+        "state/validate_tmp/v1/duckdb_temp_storage_DEFAULT-0.tmp",
+    ]
+    assert done.files == ["exports/name_x.bin"]  # renamed: changed, though not searched
