@@ -22,7 +22,7 @@ import pyarrow as pa
 
 from cdr_pipeline.config import Settings
 from cdr_pipeline.errors import MergeOutOfMemory
-from cdr_pipeline.ingest.merge import bounded_duckdb
+from cdr_pipeline.ingest.merge import bounded_duckdb, clean_temp_files
 from cdr_pipeline.ingest.rowgroups import copy_query
 from cdr_pipeline.schema import TableSchema
 from cdr_pipeline.schema.base import DUCKDB_TYPES
@@ -59,9 +59,15 @@ def rewrite_connection(settings: Settings, replacements: pa.Table) -> duckdb.Duc
     """An in-memory DuckDB holding the replacement map, memory capped at `merge_memory_mb`
     (a partition rewrite is a partition merge's size), spilling to state/. What a killed
     rewrite spilled there (raw rows; DuckDB never deletes another process's spill files) is
-    deleted first: the callers hold the writer lock, so no other rewrite spills there."""
-    spill = settings.layout.state / "privacy" / ".spill"
-    shutil.rmtree(spill, ignore_errors=True)
+    deleted first, and so is what a killed ingest left (its staged rows and merge spill under
+    state/staging/, its half-written files under tables/: raw rows nobody reads, which the
+    next ingest deletes, but a forget or retention pass is the next writer as often): the
+    callers hold the writer lock, so no other writer uses them."""
+    layout = settings.layout
+    spill = layout.state / "privacy" / ".spill"
+    for folder in (spill, layout.staging):
+        shutil.rmtree(folder, ignore_errors=True)
+    clean_temp_files(layout)
     con = bounded_duckdb(spill, f"{settings.merge_memory_mb}MiB")
     con.execute("set preserve_insertion_order = true")
     con.register("__replacement_rows", replacements)

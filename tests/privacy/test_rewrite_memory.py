@@ -84,3 +84,29 @@ def test_a_rewrite_deletes_what_a_killed_rewrite_spilled(tmp_path: Path) -> None
     con = rewrite_connection(settings, pa.table({"kind": [], "value": [], "pseudonym": []}))
     con.close()
     assert not left.exists()
+
+
+def test_a_rewrite_deletes_what_a_killed_ingest_left(tmp_path: Path) -> None:
+    """An ingest killed mid-run leaves its staged rows and merge spill under state/staging/
+    and a half-written data file under tables/ (never committed, never read): raw rows of
+    everyone in its input. Only the next ingest deleted them, so a `cdr forget` run before
+    it left the person there after its vacuum, and forget searches neither place (tables/
+    is rewritten by commits; a spill block is binary). A rewrite, under the writer lock as
+    an ingest's start is, deletes them first."""
+    from cdr_pipeline.privacy.rewrite import rewrite_connection
+
+    settings = Settings(warehouse=tmp_path / "wh")
+    layout = settings.layout
+    staged = layout.staging_run("20261205T000000000Z-dead01") / "00001" / "part-0.parquet"
+    spill = layout.staging_run("20261205T000000000Z-dead01") / "duckdb_temp_block-42.block"
+    final = layout.table("call_legs") / "call_date=2026-10-05" / "part-x.parquet"
+    half = layout.temp_beside(final, "dead01")
+    kept = layout.table("call_legs") / "call_date=2026-10-05" / "part-y.parquet"
+    for path in (staged, spill, half, kept):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("Walter Headless,+14155550177")
+    con = rewrite_connection(settings, pa.table({"kind": [], "value": [], "pseudonym": []}))
+    con.close()
+    assert not layout.staging.exists()
+    assert not half.exists() and layout.temp_files() == []
+    assert kept.exists()  # a data file of the table is the commits' to replace
