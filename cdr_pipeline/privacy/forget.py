@@ -36,6 +36,8 @@ from cdr_pipeline.privacy.reject_texts import empty_reject_texts_naming
 from cdr_pipeline.privacy.rewrite import (
     TableRewrite,
     count_touched,
+    renamed_sources,
+    replace_map,
     replaced_holding,
     rewrite_connection,
     rewrite_partitions,
@@ -260,9 +262,7 @@ def forget(
             replacements, text, result.values = _replacement_map(found, key, erasure.key)
             # their values in free text (`extra`) of rows that are not theirs
             texts = text_pattern(v for values in found.values() for v in values)
-            con.execute("drop table __replacements")
-            con.register("__rows", replacements)
-            con.execute("create table __replacements as select * from __rows")
+            replace_map(con, replacements, renamed_sources(con, snaps, text))
             for name in sorted(schemas):
                 if not personal_columns(name):
                     continue

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,6 +24,7 @@ from cdr_pipeline.config import Settings
 from cdr_pipeline.errors import MergeOutOfMemory
 from cdr_pipeline.ingest.merge import bounded_duckdb, clean_temp_files
 from cdr_pipeline.ingest.rowgroups import copy_query
+from cdr_pipeline.privacy.scrub import scrubbed_name
 from cdr_pipeline.schema import TableSchema
 from cdr_pipeline.schema.base import DUCKDB_TYPES
 from cdr_pipeline.schema.personal import dropped_columns, pseudonymised_columns
@@ -34,6 +35,9 @@ from cdr_pipeline.text import lit, quote
 
 MAP_NAME = "__replacements"
 """The replacement map's name on the DuckDB connection (columns kind, value, pseudonym)."""
+SOURCES_NAME = "__renamed_sources"
+"""The source file names to rename on the DuckDB connection (columns old, new)."""
+SOURCE_COLUMN = "source_file"
 
 
 @dataclass
@@ -70,10 +74,44 @@ def rewrite_connection(settings: Settings, replacements: pa.Table) -> duckdb.Duc
     clean_temp_files(layout)
     con = bounded_duckdb(spill, f"{settings.merge_memory_mb}MiB")
     con.execute("set preserve_insertion_order = true")
-    con.register("__replacement_rows", replacements)
-    con.execute(f"create table {MAP_NAME} as select * from __replacement_rows")
-    con.unregister("__replacement_rows")
+    replace_map(con, replacements)
     return con
+
+
+def replace_map(
+    con: duckdb.DuckDBPyConnection, replacements: pa.Table, sources: Mapping[str, str] = {}
+) -> None:
+    """Make `replacements` the connection's map, and `sources` (a `source_file` as rows
+    record it -> that name with the person's values replaced: `renamed_sources`) the names
+    the rewrite gives those rows' `source_file`."""
+    con.register("__replacement_rows", replacements)
+    con.execute(f"create or replace table {MAP_NAME} as select * from __replacement_rows")
+    con.unregister("__replacement_rows")
+    renamed = pa.table(
+        {"old": list(sources), "new": list(sources.values())},
+        schema=pa.schema([("old", pa.string()), ("new", pa.string())]),
+    )
+    con.register("__renamed_rows", renamed)
+    con.execute(f"create or replace table {SOURCES_NAME} as select * from __renamed_rows")
+    con.unregister("__renamed_rows")
+
+
+def renamed_sources(
+    con: duckdb.DuckDBPyConnection, snaps: Mapping[str, Snapshot], text: Mapping[str, str]
+) -> dict[str, str]:
+    """Each `source_file` the tables' rows record whose name holds one of the values of
+    `text` (value -> token) -> the name with them replaced, as `scrub_files` renames the
+    files: an export named after the person names them in every row loaded from it."""
+    out: dict[str, str] = {}
+    for snap in snaps.values():
+        files = snap.all_files()
+        if not files or SOURCE_COLUMN not in present_columns(con, files):
+            continue
+        rows = con.execute(f"select distinct {SOURCE_COLUMN} from {parquet_source(files)}")
+        for (name,) in rows.fetchall():
+            if name is not None and (new := scrubbed_name(str(name), text)) != name:
+                out[str(name)] = new
+    return out
 
 
 def _lookups(schema: TableSchema, present: set[str], keep: Iterable[str]) -> dict[str, str]:
@@ -96,15 +134,20 @@ def _joins(schema: TableSchema, lookups: dict[str, str]) -> str:
     )
 
 
-def touched_predicate(schema: TableSchema, present: set[str], texts: str | None = None) -> str:
+def touched_predicate(
+    schema: TableSchema, present: set[str], texts: str | None = None, sources: bool = False
+) -> str:
     """SQL true on a row holding a value of the replacement map, or (with `texts`, a
     regular expression of the values' spellings in free text) whose dropped fields hold
-    one inside their text: an unknown source column kept in `extra` may name anyone."""
+    one inside their text: an unknown source column kept in `extra` may name anyone; with
+    `sources`, or loaded from a file whose name is renamed (its dropped fields stay)."""
     parts = [
         f"{quote(c)} in (select value from {MAP_NAME} where kind = {lit(k)})"
         for c, k in pseudonymised_columns(schema.name).items()
         if c in present
     ]
+    if sources and SOURCE_COLUMN in present:
+        parts.append(f"{SOURCE_COLUMN} in (select old from {SOURCES_NAME})")
     if texts:
         parts += [
             f"coalesce(regexp_matches({quote(c)}, {lit(texts)}), false)"
@@ -137,6 +180,9 @@ def _select(
             expr = f"coalesce({lookups[col.name]}.pseudonym, t.{name})"
         elif col.name in dropped:
             expr = f"case when t.__drop then NULL else t.{name} end"
+        elif col.name == SOURCE_COLUMN:
+            renamed = f"(select s.new from {SOURCES_NAME} as s where s.old = t.{name})"
+            expr = f"coalesce({renamed}, t.{name})"
         else:
             expr = f"t.{name}"
         items.append(f"cast({expr} as {dtype}) as {name}")
@@ -168,7 +214,7 @@ def count_touched(
     per partition cost a forget a quarter of a second per day held."""
     if not files:
         return {}
-    predicate = touched_predicate(schema, present_columns(con, files), texts)
+    predicate = touched_predicate(schema, present_columns(con, files), texts, sources=True)
     source = parquet_source(files, ", filename = '__file'")
     rows = con.execute(
         f"select __file, count(*) from {source} where {predicate} group by __file"

@@ -236,6 +236,47 @@ def test_forget_reaches_the_free_text_of_rows_that_are_not_theirs(
     assert scan_files(settings.warehouse, texts) == {}
 
 
+def test_forget_renames_the_source_file_of_rows_loaded_from_an_export_named_after_them(
+    sample_wh: Settings, samples_dir: Path, tmp_path: Path
+) -> None:
+    """An export named after the person (`calls for <e-mail>.csv`) names them in the
+    `source_file` of every row loaded from it, a colleague's rows too. forget renamed the
+    rejects file and edited the ledger's path, but the rows kept the name, in the tables
+    after the vacuum (and on the analyst tier, which shows `source_file`)."""
+    import csv
+
+    settings = Settings(warehouse=tmp_path / "wh", vacuum_grace_hours=0)
+    shutil.copytree(sample_wh.warehouse, settings.warehouse)
+    build_warehouse(settings)  # its views list this folder's files
+    email, values = _person(settings)
+    src = next(samples_dir.glob("dch_export_*.csv"))
+    with src.open(encoding="utf-8-sig", newline="") as fh:
+        header, *rows = list(csv.reader(fh))
+    other = next(r for r in rows if not set(r) & values)
+    other[header.index("Report ID")] = "0b7c6a4e-9d1f-4c2a-8e7b-5f3d2a1c0e98"
+    legs = tmp_path / f"calls for {email}.csv"
+    with legs.open("w", encoding="utf-8", newline="") as fh:
+        csv.writer(fh).writerows([header, other])
+    loaded = ingest_paths(settings, [legs])
+    assert loaded.exit_code == 0, [f.message for f in loaded.errors]
+
+    forget(settings, email=email)
+    vacuum_tables(settings, grace_hours=0)
+    assert scan_files(settings.warehouse, {email}) == {}
+    con = connect(settings)
+    try:
+        kept = con.execute(
+            "select source_file, user_uuid from main.stg_call_legs where report_id = ?",
+            [other[header.index("Report ID")]],
+        ).fetchall()
+    finally:
+        con.close()
+    # the colleague's row stays theirs; only the name of the file it came from changed
+    assert kept == [(kept[0][0], other[header.index("User UUID")])]
+    renamed = Path(kept[0][0]).name
+    assert renamed.startswith("calls for email_") and renamed.endswith(".csv"), renamed
+
+
 def test_forget_finds_every_spelling_of_the_values_it_finds(
     sample_wh: Settings, samples_dir: Path, tmp_path: Path
 ) -> None:
