@@ -148,7 +148,8 @@ def strptime_to_spark(node: exp.Expr) -> exp.Expr:
 
 
 def epoch_to_spark(node: exp.Expr) -> exp.Expr:
-    """`epoch_ms(ts)` -> `unix_millis(ts)` (and `epoch_us`). sqlglot reads both as the
+    """`epoch_ms(ts)` -> the rounded `unix_micros(ts)` in milliseconds (`_epoch_ms`), and
+    `epoch_us(ts)` -> `unix_micros(ts)`. sqlglot reads both as the
     number-to-timestamp overload; the portable subset uses only the timestamp-to-number one,
     so a number literal argument is the only case kept as `timestamp_millis`.
     `epoch(ts)` is DuckDB's seconds with their fraction (a DOUBLE); sqlglot writes Spark's
@@ -168,8 +169,20 @@ def epoch_to_spark(node: exp.Expr) -> exp.Expr:
         raise RewriteError("epoch functions: only epoch_ms and epoch_us are supported")
     to_number, to_timestamp = names[scale_value]
     arg = node.this
-    is_number = isinstance(arg, exp.Literal) and not arg.is_string
-    return _fn(to_timestamp if is_number else to_number, arg)
+    if isinstance(arg, exp.Literal) and not arg.is_string:
+        return _fn(to_timestamp, arg)
+    if scale_value == 3:
+        return _epoch_ms(arg)
+    return _fn(to_number, arg)
+
+
+def _epoch_ms(ts: exp.Expr) -> exp.Expr:
+    """DuckDB's `epoch_ms(ts)` rounds the microseconds to the nearest millisecond (half away
+    from zero: .123500 is ...124); Spark's `unix_millis` cuts them (...123), so a stored
+    microsecond timestamp (docs/webex-dch.md) gave another millisecond. Spark's `round` of a
+    BIGINT to -3 digits rounds the integer exactly, half away from zero."""
+    rounded = _fn("round", _fn("unix_micros", ts), exp.Literal.number(-3))
+    return exp.paren(exp.IntDiv(this=rounded, expression=exp.Literal.number(1000)))
 
 
 def sorted_list_to_spark(node: exp.Expr) -> exp.Expr:

@@ -18,8 +18,9 @@ it). A construct no rule can express raises `RewriteError` naming it, never a gu
 - `'infinity'` / `'-infinity'` timestamps become the largest / smallest timestamp;
 - `any_value(x)` skips NULLs in DuckDB: `any_value(x, true)`;
 - `strftime(ts, fmt)` becomes `date_format` with the Java pattern of each `%` letter;
-- `epoch_ms(ts)` (timestamp to milliseconds) becomes `unix_millis(ts)`: sqlglot reads it as
-  the opposite overload (milliseconds to timestamp), silently;
+- `epoch_ms(ts)` (timestamp to milliseconds) becomes `unix_micros(ts)` rounded to the
+  millisecond as DuckDB rounds it (half away from zero; `unix_millis` cuts): sqlglot reads
+  it as the opposite overload (milliseconds to timestamp), silently;
 - `epoch(ts)` becomes `unix_micros(ts) / 1e6`: sqlglot's `unix_timestamp` drops the fraction
   of a second DuckDB keeps, silently;
 - `list(distinct x order by x)` becomes `array_sort(collect_set(x))`: sqlglot drops the order;
