@@ -341,3 +341,16 @@ def bigint_results_to_spark(node: exp.Expr) -> exp.Expr:
     if ranking or isinstance(node, _BIGINT_FUNCTIONS):
         return exp.Cast(this=node.copy(), to=_BIGINT.copy())
     return node
+
+
+_LTZ = exp.DataType.build("timestamp_ltz", dialect="spark")
+
+
+def instant_type_to_spark(node: exp.Expr) -> exp.Expr:
+    """DuckDB's TIMESTAMPTZ (an instant) -> `TIMESTAMP_LTZ`, not the bare `TIMESTAMP` sqlglot
+    writes: that means TIMESTAMP_NTZ (a wall clock) in a session with
+    `spark.sql.timestampType=TIMESTAMP_NTZ`, and every instant column of the view tables was
+    then written as a wall clock, which a reader outside UTC takes for other instants."""
+    if isinstance(node, exp.DataType) and node.this == exp.DataType.Type.TIMESTAMPTZ:
+        return _LTZ.copy()
+    return node

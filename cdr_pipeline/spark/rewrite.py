@@ -34,6 +34,8 @@ it). A construct no rule can express raises `RewriteError` naming it, never a gu
   `ntile` are BIGINT in DuckDB, INT in Spark: cast to BIGINT (as `datediff` in days);
 - `arg_max(v, o)` / `arg_min` skip rows whose `v` is NULL in DuckDB: `max_by(v, CASE WHEN v
   IS NOT NULL THEN o END)`; a row value `(a, b)` as the ordering becomes `struct(a, b)`.
+- `TIMESTAMPTZ` (an instant) is written `TIMESTAMP_LTZ`: a bare `TIMESTAMP` is a wall clock
+  in a session with `spark.sql.timestampType=TIMESTAMP_NTZ`.
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ from cdr_pipeline.spark.functions import (
     division_to_spark,
     epoch_to_spark,
     infinity_to_spark,
+    instant_type_to_spark,
     intervals_to_spark,
     round_to_spark,
     sorted_list_to_spark,
@@ -81,6 +84,7 @@ RULES: tuple[Callable[[exp.Expr], exp.Expr], ...] = (
     division_to_spark,
     arg_extreme_to_spark,
     bigint_results_to_spark,
+    instant_type_to_spark,
 )
 """Applied in this order, each over the whole tree (round before division: it divides)."""
 

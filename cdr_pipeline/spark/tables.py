@@ -20,6 +20,7 @@ from sqlglot import exp
 
 from cdr_pipeline.config import Settings
 from cdr_pipeline.schema import SCHEMAS
+from cdr_pipeline.spark.functions import instant_type_to_spark
 from cdr_pipeline.spark.views import (
     LEDGER_BASE,
     LEDGER_BOOKKEEPING,
@@ -82,8 +83,10 @@ def table_files(settings: Settings) -> list[TableFiles]:
 
 
 def spark_type(duckdb_type: str) -> str:
-    """The Spark SQL type of a DuckDB type name (TIMESTAMPTZ -> TIMESTAMP, VARCHAR[] -> ...)."""
-    return exp.DataType.build(duckdb_type, dialect="duckdb").sql(dialect="spark")
+    """The Spark SQL type of a DuckDB type name (TIMESTAMPTZ -> TIMESTAMP_LTZ, whatever the
+    session's `spark.sql.timestampType`; VARCHAR[] -> ARRAY<STRING>, ...)."""
+    dtype = exp.DataType.build(duckdb_type, dialect="duckdb")
+    return dtype.transform(instant_type_to_spark).sql(dialect="spark")
 
 
 def is_delta(table: TableFiles) -> bool:

@@ -336,3 +336,37 @@ def test_a_wall_clock_is_written_without_a_time_zone(spark: Any, tmp_path: Any) 
     duck = con.execute(f"select typeof(v), v, typeof(w), w from ({sql})").fetchall()
     assert written == duck
     assert written[0][0] == "TIMESTAMP"
+
+
+@pytest.mark.slow
+def test_an_instant_stays_an_instant_when_the_session_says_timestamp_is_ntz(
+    spark: Any, tmp_path: Any
+) -> None:
+    """A session with `spark.sql.timestampType=TIMESTAMP_NTZ` (a cluster setting the build
+    does not touch) read a bare `TIMESTAMP` as a wall clock: the views' instants
+    (`start_time`, `as_of_time`, ...) were written as TIMESTAMP_NTZ, which a reader outside
+    UTC takes for instants hours away. TIMESTAMPTZ is written TIMESTAMP_LTZ, in the rewritten
+    SQL and in the typed empty tables (`spark_type`)."""
+    from cdr_pipeline.spark.tables import spark_type
+
+    sql = (
+        "select cast('2026-10-05 06:34:56+00' as timestamptz) as t,"
+        " coalesce(cast(null as timestamptz), 'infinity'::timestamptz) as u"
+    )
+    before = spark.conf.get("spark.sql.timestampType", None)
+    spark.conf.set("spark.sql.timestampType", "TIMESTAMP_NTZ")
+    try:
+        frame = spark.sql(to_spark(sql))
+        empty = spark.createDataFrame([], schema=f"e {spark_type('TIMESTAMPTZ')}")
+        types = [f.dataType.simpleString() for f in [*frame.schema.fields, *empty.schema]]
+        frame.write.parquet(str(tmp_path / "out"))
+    finally:
+        if before is None:
+            spark.conf.unset("spark.sql.timestampType")
+        else:
+            spark.conf.set("spark.sql.timestampType", before)
+    assert types == ["timestamp", "timestamp", "timestamp"]
+    con = duckdb.connect()
+    con.execute("set TimeZone = 'America/Chicago'")
+    written = con.execute(f"select typeof(t), t from read_parquet('{tmp_path}/out/*.parquet')")
+    assert written.fetchall() == con.execute(f"select typeof(t), t from ({sql})").fetchall()
