@@ -8,6 +8,7 @@ A `Source` is one logical data stream: a plain or gzipped file, or one member of
 from __future__ import annotations
 
 import io
+import stat
 import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -210,15 +211,23 @@ SKIPPED_MEMBERS = ("__MACOSX/", ".DS_Store", "Thumbs.db", "desktop.ini")
 """Folders and files archivers add on their own (never data): skipped without a word."""
 
 
-def _member_problem(m: zipfile.ZipInfo) -> str | None:
-    """Why a ZIP member is not loaded (a name that would escape a folder, or is hidden),
-    or None. Such a member fails on its own: never skipped silently."""
+def _member_problem(m: zipfile.ZipInfo) -> tuple[str, str] | None:
+    """Why a ZIP member is not loaded (a name that would escape a folder, is hidden, or a
+    symbolic link) and what to do, or None. Such a member fails on its own: never skipped
+    silently."""
     name = m.filename.replace("\\", "/")
     parts = name.split("/")
+    hint = "rename the member or extract it and load the file"
     if name.startswith("/") or ".." in parts or (len(name) > 1 and name[1] == ":"):
-        return "unsafe member name (absolute or with '..'): not loaded"
+        return "unsafe member name (absolute or with '..'): not loaded", hint
     if any(p.startswith(".") for p in parts):
-        return "hidden member (a name starting with a dot): not loaded"
+        return "hidden member (a name starting with a dot): not loaded", hint
+    if m.create_system == 3 and stat.S_ISLNK(m.external_attr >> 16):  # `zip -y` kept a link
+        return (
+            "a symbolic link, not a file: the archive holds its target's name, not its "
+            "data; not loaded",
+            "load the file it points to, or zip again without -y (--symlinks)",
+        )
     return None
 
 
@@ -246,9 +255,7 @@ def _zip_sources(path: Path, zf: zipfile.ZipFile) -> list[Source]:
         error = None
         container, fmt = "zip", CSV
         if problem is not None:
-            error = InputError(
-                problem, path=name, hint="rename the member or extract it and load the file"
-            )
+            error = InputError(problem[0], path=name, hint=problem[1])
         else:
             try:
                 container, fmt = _sniff_member(zf, m, name)

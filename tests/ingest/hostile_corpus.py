@@ -12,6 +12,7 @@ import csv
 import gzip
 import io
 import json
+import stat
 import struct
 import zipfile
 from collections.abc import Callable
@@ -167,6 +168,9 @@ def _zip_members(d: Path) -> Path:
         zf.writestr("crc.csv", csv_bytes([line(r) for r in rows(30, 26)]), compress_type=stored)
         zf.writestr("also_good.jsonl", "\n".join(json.dumps(r) for r in records(7, 27)) + "\n")
         zf.writestr("__MACOSX/._good.csv", b"\x00\x05\x16\x07 resource fork")
+        link = zipfile.ZipInfo("latest.csv")  # `zip -y` stores a link as its target's name
+        link.create_system, link.external_attr = 3, (stat.S_IFLNK | 0o777) << 16
+        zf.writestr(link, "good.csv")
     data = bytearray(buf.getvalue())
     _patch_member(data, "encrypted.csv", 6, 8, struct.pack("<H", 0x1))
     _patch_member(data, "method.csv", 8, 10, struct.pack("<H", 97))
@@ -323,6 +327,7 @@ def cases() -> list[Case]:
                 "method.csv": Failed("compression method"),
                 "crc.csv": Failed("corrupt"),
                 "also_good.jsonl": Accepted(7),
+                "latest.csv": Failed("a symbolic link, not a file"),
             },
         ),
         Case(
