@@ -43,6 +43,25 @@ def from_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return record
 
 
+def lines_layout(first: bytes, lines: io.BufferedReader[Any], limits: Limits) -> tuple[bool, bytes]:
+    """Whether a stream that is neither a page nor an array is JSON lines, told from its
+    first line (read), and the bytes read ahead to tell it. A first line that parses is
+    one. A first line that does not is read on: when the line after it is an object on its
+    own, the first line is a broken record of JSON lines (cut short, a stray comma), to be
+    quarantined like any other, not the start of one object spread over lines."""
+    try:
+        json.loads(first)
+        return first.endswith(b"\n") or not lines.peek(1), b""
+    except ValueError:
+        if not first.endswith(b"\n"):
+            return False, b""
+    second = lines.readline(limits.record_bytes + 1)
+    try:
+        return isinstance(json.loads(second), dict), second
+    except ValueError:
+        return False, second
+
+
 def json_lines(
     first: bytes, lines: io.BufferedReader[Any], limits: Limits
 ) -> Iterator[tuple[int, Any]]:

@@ -18,7 +18,7 @@ import polars as pl
 
 from cdr_pipeline.ingest.chunk import CHUNK_BYTES, NO_KEYS, BadInput, Chunk, RawReject
 from cdr_pipeline.ingest.json_guard import JsonGuard
-from cdr_pipeline.ingest.json_lines import Broken, Record, json_lines
+from cdr_pipeline.ingest.json_lines import Broken, Record, json_lines, lines_layout
 from cdr_pipeline.ingest.limits import Limits
 from cdr_pipeline.render import shorten_middle
 
@@ -140,13 +140,11 @@ def _iter_records(stream: BinaryIO, limits: Limits) -> Iterator[tuple[int, Any]]
     elif head.lstrip()[:1] == b"[":
         yield from _array_records(stream, limits)
     else:
-        lines = io.BufferedReader(JsonGuard(stream, limits, 0))
-        first = lines.readline(limits.record_bytes + 1)
-        try:
-            json.loads(first)
-            is_lines = first.endswith(b"\n") or not lines.peek(1)
-        except ValueError:
-            is_lines = False
+        guarded = io.BufferedReader(JsonGuard(stream, limits, 0))
+        first = guarded.readline(limits.record_bytes + 1)
+        is_lines, ahead = lines_layout(first, guarded, limits)
+        # the second line, when read to tell the layout, comes next
+        lines = io.BufferedReader(_Chain(ahead, guarded)) if ahead else guarded
         if is_lines:
             records = json_lines(first, lines, limits)
         else:

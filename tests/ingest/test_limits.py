@@ -58,6 +58,32 @@ def test_a_json_lines_file_broken_mid_way_keeps_every_other_line(wh: Path, tmp_p
     assert rj["raw_text"][0] == recs[4]
 
 
+@pytest.mark.parametrize("broken", ['{"Start time": "2026-10-01T00:00:00Z",}', "cut"])
+def test_a_json_lines_file_whose_first_line_is_broken_keeps_every_other_line(
+    wh: Path, tmp_path: Path, broken: str
+) -> None:
+    """Only the first line says the layout: broken (a trailing comma, a record cut short),
+    it failed the whole file ('the JSON breaks after record 0') where any other line is
+    quarantined. The next line, an object on its own, says it is JSON lines."""
+    recs = [json.dumps(r) for r in records(8, 45)]
+    recs[0] = recs[0][:50] if broken == "cut" else broken
+    src = tmp_path / "first_broken.jsonl"
+    src.write_text("\n".join(recs) + "\n")
+    f = load(wh, src, max_reject_rate=1.0).files[0]
+    assert (f.status, f.rows_read, f.rows_loaded, f.rows_rejected) == ("loaded", 8, 7, 1)
+    rj = rejects(wh)
+    assert rj["reason"].to_list() == ["invalid_json"] and rj["source_row"].to_list() == [1]
+    assert rj["raw_text"][0] == recs[0]
+
+
+def test_one_object_over_many_lines_is_still_read_whole(wh: Path, tmp_path: Path) -> None:
+    """A record spread over lines (its first line `{`, no object alone) is no JSON lines."""
+    src = tmp_path / "pretty.json"
+    src.write_text("\n".join(json.dumps(r, indent=1) for r in records(3, 46)) + "\n")
+    f = load(wh, src).files[0]
+    assert (f.status, f.rows_read, f.rows_loaded) == ("loaded", 3, 3)
+
+
 def test_runs_of_blank_lines_in_json_lines_keep_the_line_numbers(wh: Path, tmp_path: Path) -> None:
     """Blank and whitespace-only lines (LF and CRLF, runs longer than a read buffer) between
     records are skipped in bulk: the records load and a broken one is named by its line."""
