@@ -60,9 +60,11 @@ create or replace macro month_end_at(tz, month_start) as
 
 -- Money: `units` licences at `price` each, rounded half up to cents as the decimal amount
 -- it is (2.675 is stored as the double 2.67499999...: a round of the double product gives
--- 2.67). The price is taken to six decimals. A DOUBLE, as the cost columns are.
+-- 2.67). The price is taken to six decimals. A DOUBLE, as the cost columns are. The
+-- product is a decimal of 38 digits: of 18 (both sides of 18) it overflowed past 10^12,
+-- a million units at a million. Units and prices under 10^12 are what ingest loads.
 create or replace macro cents(units, price) as cast(
-    round(cast(units as decimal(18, 0)) * cast(price as decimal(18, 6)), 2) as double
+    round(cast(units as decimal(38, 0)) * cast(price as decimal(18, 6)), 2) as double
 );
 
 -- A phone number as a match key: its digits, so `+14085550100`, `14085550100` (a device list

@@ -439,6 +439,46 @@ def test_units_written_with_a_dot_before_three_digits_are_no_count(tmp_path: Pat
     assert bad.select("source_row", "reason").rows() == [(2, "bad_integer"), (4, "bad_integer")]
 
 
+def test_units_or_a_price_past_what_the_costs_can_hold_are_quarantined(tmp_path: Path) -> None:
+    """A purchase-order number typed into unit_price (4500012345678), or `1e308`, loaded:
+    the costs are decimals of 12 digits before the point, so every reconciliation, finance
+    summary and pack exited 1 ('Could not cast value') while the row was in force. Such
+    values are quarantined; the largest that fit load and are costed."""
+    snap = write_csv(
+        tmp_path / "in" / "snap.csv",
+        SNAPSHOT_HEADER,
+        [f"2026-09-01T06:00:00Z,{ORG},D1,{USER},,,BYOD,,,L,,Sub-1,ONLINE,,"],
+    )
+    ent = write_csv(
+        tmp_path / "in" / "ent.csv",
+        ENTITLEMENT_HEADER,
+        [
+            "Sub-1,BYOD,999999999999,2026-01-01,,999999999999.99,USD",
+            "Sub-2,BYOD,5,2026-01-01,,4500012345678,USD",
+            "Sub-3,BYOD,5,2026-01-01,,1e308,USD",
+            "Sub-4,BYOD,1000000000000000000,2026-01-01,,12.50,USD",
+            "Sub-5,BYOD,5,2026-01-01,,-1000000000000,USD",
+        ],
+    )
+    wh = tmp_path / "wh"
+    ingest(wh, snap, ent, max_reject_rate=1.0)
+    assert _table(wh, "entitlements", ["subscription_id"])["subscription_id"].to_list() == ["Sub-1"]
+    bad = _rejects(wh)
+    assert bad.select("source_row", "reason").rows() == [
+        (3, "bad_number"),
+        (4, "bad_number"),
+        (5, "bad_integer"),
+        (6, "bad_number"),
+    ]
+    assert "out of range" in bad["detail"][0]
+    got = rows(
+        views(wh),
+        "select unassigned_units, unassigned_cost from rpt_licence_reconciliation "
+        "where subscription_id = 'Sub-1' and month = date '2026-09-01'",
+    )
+    assert got == [(999999999998, pytest.approx(999999999999.99 * 999999999998, rel=1e-12))]
+
+
 def test_an_org_uuid_in_upper_case_is_the_same_org(tmp_path: Path) -> None:
     """UUIDs are case-blind, but a device list whose tool writes them in upper case (a
     PowerShell [guid], a spreadsheet's UPPER) made another org: its snapshot was no listing

@@ -4,9 +4,10 @@ interpret.
 
 Policy (documented in docs/inputs-devices.md): a row is rejected only when a required value is
 missing or a value cannot be interpreted (an unknown status, event type, deployment or licence
-type; an undecodable person id; a STATUS_CHANGED event without its new status). Values that
-parse but are implausible (units <= 0, a code issued while Online, events out of order) load
-and are flagged later by the quality suite or the `int_device_violations` view.
+type; an undecodable person id; a STATUS_CHANGED event without its new status; entitlement
+units or prices past what the costs can hold). Values that parse but are implausible (units
+<= 0, a code issued while Online, events out of order) load and are flagged later by the
+quality suite or the `int_device_violations` view.
 """
 
 from __future__ import annotations
@@ -258,8 +259,29 @@ def derive_entitlements(df: pl.DataFrame) -> tuple[pl.DataFrame, list[Check]]:
     )
     return df, [
         _enum_check("licence_type", "__raw_licence_type", (LICENCE_BYOD, LICENCE_MOBILE)),
+        _out_of_range("units", "bad_integer", "a count of licences"),
+        _out_of_range("unit_price", "bad_number", "a price of one licence a month"),
         _CONFLICTING_ENTITLEMENTS,
     ]
+
+
+ENTITLEMENT_BOUND = 10**12
+"""What `units` and `unit_price` stay under (either sign): the costs are computed as
+decimals of 12 digits before the point (sql/_macros.sql `cents`), and a price of 1e12 (a
+purchase-order number typed into the price column, `1e308`) made every reconciliation, finance
+summary and pack exit 1 while the row was in force."""
+
+
+def _out_of_range(column: str, reason: str, what: str) -> Check:
+    return Check(
+        reason,
+        pl.col(column).abs() >= ENTITLEMENT_BOUND,
+        pl.format(
+            f"{column}: {{}} is out of range for {what} (less than "
+            f"{ENTITLEMENT_BOUND:,} either way)",
+            pl.col(column),
+        ),
+    )
 
 
 _CONFLICTING_ENTITLEMENTS = conflicting_lines(
