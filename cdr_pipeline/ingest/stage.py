@@ -278,8 +278,8 @@ def _detect(headers: list[str], source: str, line: int) -> TableSchema:
     """The kind the first chunk's header (a JSON file: its records' keys) tells."""
     if headers == [NO_KEYS]:
         raise InputError(
-            "not a recognised export: its first records are empty JSON objects ({}), with no "
-            "keys to tell the kind from",
+            "not a recognised export: its first records are empty JSON objects ({}) or no "
+            "objects at all (numbers, text, arrays), with no keys to tell the kind from",
             path=source,
             hint="check the file is an export of the Webex APIs; force a kind with --kind",
         )

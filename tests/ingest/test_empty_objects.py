@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from cdr_pipeline.ingest import ingest_paths
 from tests.ingest.helpers import run_cdr, settings
 from tests.ingest.hostile_corpus import records
@@ -19,6 +21,19 @@ def test_a_file_of_empty_objects_says_its_records_have_no_keys(tmp_path: Path) -
     assert f.exit_code == 3
     assert "empty JSON objects" in f.message, f.message
     assert "__" not in f.message
+
+
+@pytest.mark.parametrize("text", [b"[1, 2]", b'["a", "b"]', b"[[1], [2]]", b'{"items": [1]}'])
+def test_records_that_are_no_objects_are_not_called_empty_objects(
+    tmp_path: Path, text: bytes
+) -> None:
+    """An array of numbers, text or arrays failed as 'its first records are empty JSON
+    objects ({})': they are not objects at all."""
+    path = tmp_path / "values.json"
+    path.write_bytes(text)
+    (f,) = ingest_paths(settings(tmp_path / "wh"), [path]).files
+    assert (f.status, f.exit_code) == ("failed", 3)
+    assert "no objects at all (numbers, text, arrays)" in f.message, f.message
 
 
 def test_empty_objects_after_good_records_are_no_new_column(tmp_path: Path) -> None:
