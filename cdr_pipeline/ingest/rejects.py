@@ -79,7 +79,12 @@ def redact_raw_text(
         if isinstance(record, dict):
             lookup = schema.header_lookup()
             kept = {k: v for k, v in record.items() if lookup(k) not in secret}
-            return json.dumps(kept, ensure_ascii=False, default=str)
+            out = json.dumps(kept, ensure_ascii=False, default=str)
+            try:
+                out.encode("utf-8")
+            except UnicodeEncodeError:  # a lone `\ud800` escape (invalid_utf8) stays one
+                out = json.dumps(kept, default=str)
+            return out
     return f"[raw text withheld: it may hold {', '.join(sorted(secret))}, which is never stored]"
 
 

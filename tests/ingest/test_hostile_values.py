@@ -64,6 +64,36 @@ def test_a_json_line_with_half_a_character_is_quarantined_and_the_rest_load(
     assert table(tmp_path / "wh").height == 239
 
 
+def test_half_a_character_in_a_record_of_a_kind_with_secrets_is_quarantined(
+    tmp_path: Path,
+) -> None:
+    """Activation events (and device lists) may carry an activation code, so a quarantined
+    record's raw text is written again without it: that rewrite turned a lone `\\ud800`
+    escape into half a character, which the rejects file cannot hold, and the whole run
+    exited 1. The escape stays an escape; the other records load."""
+    events = [
+        {
+            "event_time": f"2026-10-01T00:{i // 60:02d}:{i % 60:02d}Z",
+            "org_uuid": "0f000000-0000-4000-8000-000000000001",
+            "device_id": f"D{i}",
+            "event_type": "PROVISIONED",
+            "actor": "it-admin@example.com",
+            "activation_code": "ZXQ7SECRETK3Y9W2",
+        }
+        for i in range(200)
+    ]
+    lines = [json.dumps(e) for e in events]
+    lines[4] = lines[4].replace("it-admin", "it-\\ud800-admin")
+    path = tmp_path / "events.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = load(tmp_path / "wh", path)
+    (f,) = result.files
+    assert (f.status, f.rows_loaded, f.rows_rejected) == ("loaded", 199, 1), f.message
+    (bad,) = rejects(tmp_path / "wh").to_dicts()
+    assert (bad["source_row"], bad["reason"]) == (5, "invalid_utf8")
+    assert "it-\\ud800-admin" in bad["raw_text"] and "ZXQ7SECRETK3Y9W2" not in bad["raw_text"]
+
+
 def test_a_json_key_named_twice_loses_neither_value(tmp_path: Path) -> None:
     (rec,) = records(1, 65)
     rec["Report ID"] = "second-id"
