@@ -5,12 +5,16 @@ any nesting it is given (100,000 levels took 22 GB); a record or string of gigab
 held whole. The guard scans each block the parser reads with numpy (a few array passes, no
 Python loop per byte) and stops the file, with exit 3, before the parser sees: nesting deeper
 than `max_json_depth`, a run of more than `max_json_number_digits` digits outside a string,
-or one record (or top-level string) longer than `max_record_bytes`.
+or one record (or top-level string) longer than `max_record_bytes`. It also notes the first
+text escape of half a character (a lone `\\ud800`): the C parser reads one as `?`, or joins
+it with the next character into another, so a reader of pages and arrays fails the file on
+it (`lone_surrogate`) rather than load other text.
 """
 
 from __future__ import annotations
 
 import io
+import re
 from typing import Any, BinaryIO
 
 import numpy as np
@@ -21,6 +25,12 @@ from cdr_pipeline.ingest.limits import Limits
 QUOTE, BACKSLASH = 34, 92
 OPEN = (123, 91)  # { [
 CLOSE = (125, 93)  # } ]
+SURROGATE = re.compile(rb"(\\+)u[dD][89a-fA-F][0-9a-fA-F]{2}")
+"""A `\\uD800`-`\\uDFFF` escape (when its run of backslashes is odd: `\\\\ud800` is text)."""
+HIGH, LOW = (
+    re.compile(rb"\\u[dD][89abAB][0-9a-fA-F]{2}"),
+    re.compile(rb"\\u[dD][c-fC-F][0-9a-fA-F]{2}"),
+)
 
 
 class JsonGuard(io.RawIOBase):
@@ -35,6 +45,10 @@ class JsonGuard(io.RawIOBase):
         self._digits = 0  # trailing digit run of the last block, outside strings
         self._span = 0  # bytes since the stream was last between records
         self.offset = 0
+        self._tail = b""  # the last bytes read, for an escape or pair cut between blocks
+        self._checked = 0  # escapes starting before this offset are checked
+        self.lone_surrogate: tuple[int, str] | None = None
+        """Byte offset and text of the first escape of half a character, once seen."""
 
     def readable(self) -> bool:
         return True
@@ -44,8 +58,51 @@ class JsonGuard(io.RawIOBase):
         if n:
             with memoryview(buffer) as view:
                 self._scan(np.frombuffer(view[:n], dtype=np.uint8))
+                if self.lone_surrogate is None:
+                    self._surrogates(bytes(view[:n]), end=False)
             self.offset += n
+        elif self.lone_surrogate is None:
+            self._surrogates(b"", end=True)
         return n or 0
+
+    def check_text(self, n: int) -> None:
+        """Fail the file (records read: `n`) on an escape of half a character seen (a lone
+        `\\ud800`): the parser reads it as `?` or as another character joined with the
+        next, silently."""
+        if self.lone_surrogate is not None:
+            at, text = self.lone_surrogate
+            raise BadInput(
+                f"the JSON holds half a character (a lone {text} escape) at byte {at:,}, "
+                f"near record {n + 1}: the parser would read other text; none of the "
+                "file's rows are published",
+                hint="fetch or export the file again; a tool that rewrote it may have split "
+                "a character. As JSON lines, such a record is quarantined on its own",
+            )
+
+    def _surrogates(self, block: bytes, end: bool) -> None:
+        """Note the first lone surrogate escape: a high one not followed by a low one, or a
+        low one not preceded by a high one. A high one in the last bytes waits for the next
+        block (or the end) to see what follows it."""
+        data = self._tail + block
+        start = self.offset - len(self._tail)  # the stream offset of data[0]
+        checked = start + max(len(data) - 5, 0)  # an escape is 6 bytes: later ones may be cut
+        found = b"\\ud" in data or b"\\uD" in data  # a fast search first: most blocks hold none
+        for m in SURROGATE.finditer(data) if found else ():
+            at = m.end(1) - 1  # the escape's backslash
+            if start + at < self._checked or len(m.group(1)) % 2 == 0:
+                continue
+            if HIGH.match(data, at):
+                if at + 12 > len(data) and not end:
+                    checked = min(checked, start + at)  # what follows it is not read yet
+                    break
+                lone = not LOW.match(data, at + 6)
+            else:
+                lone = at < 6 or not HIGH.match(data, at - 6)
+            if lone:
+                self.lone_surrogate = (start + at, data[at : at + 6].decode("ascii"))
+                return
+        self._checked = max(self._checked, checked)
+        self._tail = data[-24:]
 
     def _scan(self, arr: np.ndarray) -> None:
         n = len(arr)

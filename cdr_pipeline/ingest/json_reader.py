@@ -140,7 +140,8 @@ def _iter_records(stream: BinaryIO, limits: Limits) -> Iterator[tuple[int, Any]]
     elif head.lstrip()[:1] == b"[":
         yield from _array_records(stream, limits)
     else:
-        guarded = io.BufferedReader(JsonGuard(stream, limits, 0))
+        guard = JsonGuard(stream, limits, 0)
+        guarded = io.BufferedReader(guard)
         first = guarded.readline(limits.record_bytes + 1)
         is_lines, ahead = lines_layout(first, guarded, limits)
         # the second line, when read to tell the layout, comes next
@@ -149,7 +150,7 @@ def _iter_records(stream: BinaryIO, limits: Limits) -> Iterator[tuple[int, Any]]
             records = json_lines(first, lines, limits)
         else:
             chained = io.BufferedReader(_Chain(first, lines))
-            records = _streamed(chained, limits, 0, "", guarded=True)
+            records = _streamed(chained, limits, 0, "", guard)
         for n, record in records:
             if _no_cdrs_answer(record):
                 log.info("record %d is the API's answer for a window without records: skipped", n)
@@ -230,14 +231,21 @@ def _page_layout(head: bytes, limits: Limits) -> bool | None:
 
 
 def _streamed(
-    stream: BinaryIO, limits: Limits, base: int, prefix: str, guarded: bool = False
+    stream: BinaryIO, limits: Limits, base: int, prefix: str, guard: JsonGuard | None = None
 ) -> Iterator[tuple[int, Any]]:
-    source = stream if guarded else JsonGuard(stream, limits, base)
+    """The records under `prefix`, parsed through `guard` (`stream` is read through it
+    already) or a new guard of `stream`."""
+    source: BinaryIO = stream
+    if guard is None:
+        guard = JsonGuard(stream, limits, base)
+        source = guard  # type: ignore[assignment]
     n = 0
     try:
         items = ijson.items(source, prefix, multiple_values=True, map_type=Record)
         for n, record in enumerate(items, 1):
+            guard.check_text(n)
             yield n, record
+        guard.check_text(n)
     except UnicodeError as exc:  # a half character the parser cannot decode
         raise BadInput(
             f"the JSON holds text that is not UTF-8 after record {n} ({exc}); none of "

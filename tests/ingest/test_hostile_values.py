@@ -94,6 +94,72 @@ def test_half_a_character_in_a_record_of_a_kind_with_secrets_is_quarantined(
     assert "it-\\ud800-admin" in bad["raw_text"] and "ZXQ7SECRETK3Y9W2" not in bad["raw_text"]
 
 
+@pytest.mark.parametrize("block", [1, 5, 7, 11, 64, 8192])
+def test_the_guard_finds_a_lone_surrogate_escape_however_the_blocks_fall(block: int) -> None:
+    """The JSON guard sees the stream in blocks of any size: an escape, or a pair, cut
+    between two blocks is still judged whole. A pair (an emoji as `json.dumps` writes it) and
+    an escaped backslash before `ud800` (text) are no lone surrogate."""
+    from cdr_pipeline.ingest.json_guard import JsonGuard
+    from cdr_pipeline.ingest.limits import Limits
+
+    class Blocks(io.RawIOBase):
+        def __init__(self, data: bytes) -> None:
+            self.data = data
+
+        def readable(self) -> bool:
+            return True
+
+        def readinto(self, buffer: object) -> int:
+            n = min(block, len(self.data), len(buffer))  # type: ignore[arg-type]
+            buffer[:n] = self.data[:n]  # type: ignore[index]
+            self.data = self.data[n:]
+            return n
+
+    def first_lone(text: str) -> tuple[int, str] | None:
+        guard = JsonGuard(Blocks(text.encode()), Limits())  # type: ignore[arg-type]
+        while guard.read(1 << 16):
+            pass
+        return guard.lone_surrogate
+
+    fine = '{"a": "x \\ud83d\\ude00 y", "b": "\\\\ud800", "c": "\\uD83D\\uDE00"}'
+    assert json.loads(fine)["a"] == "x \U0001f600 y" and first_lone(fine) is None
+    high = '{"a": "x \\ud800 y"}'
+    assert first_lone(high) == (high.index("\\"), "\\ud800")
+    joined = '{"a": "\\ud800\\u0041"}'  # the C parser made one other character of these
+    assert first_lone(joined) == (joined.index("\\"), "\\ud800")
+    low = '{"a": "x\\udc00"}'  # a low one alone
+    assert first_lone(low) == (low.index("\\"), "\\udc00")
+    last = '{"a": "\\ud83d"}'  # a high one at the very end
+    assert first_lone(last) == (last.index("\\"), "\\ud83d")
+    assert first_lone(fine + high) == (len(fine) + high.index("\\"), "\\ud800")
+
+
+def test_a_page_with_half_a_character_fails_whole_and_the_other_files_load(
+    tmp_path: Path,
+) -> None:
+    """In a page (or array) the C parser read a lone `\\ud800` as `?` and
+    `\\ud800\\u0041` as one other character: the file loaded other text than it holds, though
+    docs/limits.md says such a file fails. It fails, naming the escape and its byte; a file
+    whose text holds a pair (an emoji written by `json.dumps`) loads it whole."""
+    page = {"items": records(50, 66)}
+    page["items"][7]["User"] = "Ann \ud800 X"
+    bad = tmp_path / "page_bad.json"
+    bad.write_text(json.dumps(page), encoding="utf-8")  # ensure_ascii: the escape as written
+    assert "\\ud800" in bad.read_text()
+    good = tmp_path / "page_good.json"
+    page = {"items": records(50, 67)}
+    page["items"][0]["User"] = "Ann \U0001f600"
+    good.write_text(json.dumps(page), encoding="utf-8")
+    assert "\\ud83d\\ude00" in good.read_text()
+    result = load(tmp_path / "wh", bad, good)
+    failed, loaded = result.files
+    assert failed.status == "failed" and loaded.status == "loaded", result.files
+    assert "half a character (a lone \\ud800 escape) at byte" in (failed.message or "")
+    assert loaded.rows_loaded == 50
+    users = table(tmp_path / "wh")["user_name"].to_list()
+    assert "Ann \U0001f600" in users and not any("?" in str(u) for u in users)
+
+
 def test_a_json_key_named_twice_loses_neither_value(tmp_path: Path) -> None:
     (rec,) = records(1, 65)
     rec["Report ID"] = "second-id"
