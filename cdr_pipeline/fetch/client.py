@@ -38,14 +38,12 @@ MAX_PAGE_BYTES = 256 * 1024 * 1024
 MAX_REPORT_BYTES = 16 * 1024**3
 """A report download, written to disk as it arrives."""
 MAX_RETRY_AFTER_SECONDS = 900.0
-"""The longest a 429 may make a run wait (holding the fetch lock); longer ends the run."""
+"""The longest a 429 or 5xx may make a run wait (holding the fetch lock); longer ends it."""
 EMPTY_PAGE_RETRIES = 2
 """Times a next page answering 'No CDRs' is asked again before it ends the window."""
 MAX_PAGES_PER_WINDOW = 10_000
 """Pages one window may have (a window is at most 12 hours; at the maximum page size that is
 millions of records): past it, next links that never end are a loop, not data."""
-
-
 ERROR_BODY_BYTES = 64 * 1024
 """What is kept of an error answer's body: enough for its message."""
 
@@ -140,11 +138,26 @@ class WebexClient:
         base = min(self.backoff * (2 ** (attempt - 1)), self.max_backoff)
         return base + self.rng.uniform(0, self.backoff)
 
-    def _back_off(self, shown: str, problem: str, attempt: int) -> None:
-        """Wait before retry `attempt` (exponential backoff with jitter), saying why."""
-        pause = self._delay(attempt)
+    def _back_off(self, shown: str, problem: str, attempt: int, at_least: float = 0.0) -> None:
+        """Wait before retry `attempt` (exponential backoff with jitter, or `at_least` when
+        the server asked for longer), saying why."""
+        pause = max(self._delay(attempt), at_least)
         log.warning("%s: %s; retry %d/%d in %.1fs", shown, problem, attempt, self.retries, pause)
         self.sleep(pause)
+
+    def _asked_wait(self, response: Response, shown: str, default: float) -> float:
+        """Seconds a 429's or 5xx's `Retry-After` asks to wait (`default` without one): a 503
+        for maintenance says when to come back, and retries spent before then are wasted.
+        Longer than a run waits ends the run instead of holding the fetch lock for it."""
+        pause = retry_after(response.header("Retry-After"), default)
+        if pause > self.max_retry_after:
+            why = "the token's quota is used up" if response.status == 429 else "Webex is down"
+            raise FetchError(
+                f"{shown} answered HTTP {response.status} asking to wait {pause:.0f} s "
+                f"(Retry-After), more than the {self.max_retry_after:.0f} s a run waits",
+                hint=f"{why} for now; rerun later (the run resumes from the watermark)",
+            )
+        return pause
 
     def _wait_throttled(self, response: Response, shown: str, throttled: int) -> None:
         """Wait as a 429 asks (`Retry-After`), or fail after `max_throttled` of them."""
@@ -153,16 +166,8 @@ class WebexClient:
                 f"{shown} kept answering HTTP 429 (too many requests) after {throttled} tries",
                 hint="another client may be using the same token; wait and rerun",
             )
-        asked = response.header("Retry-After")
-        pause = retry_after(asked, 60.0)
-        if pause > self.max_retry_after:
-            raise FetchError(
-                f"{shown} answered HTTP 429 asking to wait {pause:.0f} s (Retry-After), more "
-                f"than the {self.max_retry_after:.0f} s a run waits",
-                hint="the token's quota is used up for now; rerun later (the run resumes "
-                "from the watermark)",
-            )
-        why = "Retry-After" if asked else "no Retry-After: a minute"
+        pause = self._asked_wait(response, shown, 60.0)
+        why = "Retry-After" if response.header("Retry-After") else "no Retry-After: a minute"
         log.warning("%s: HTTP 429, waiting %.0fs (%s)", shown, pause, why)
         self.sleep(pause)
 
@@ -207,7 +212,8 @@ class WebexClient:
                         hint="the Webex service is failing; rerun later (the run resumes from "
                         "the watermark), check status.webex.com",
                     )
-                self._back_off(shown, f"HTTP {status}", attempts)
+                asked = self._asked_wait(response, shown, 0.0)
+                self._back_off(shown, f"HTTP {status}", attempts, asked)
                 continue
             if status in (301, 302, 303, 307, 308) and response.header("Location"):
                 hops += 1
@@ -228,16 +234,13 @@ class WebexClient:
             # its error body may echo the link's own credentials: neither is shown
             raise FetchError(
                 f"{what}: {shown} answered HTTP {response.status}",
-                hint="a report's download link expires: run the same command again for a new "
-                "one (the host is not Webex's, so the token is not the problem)",
+                hint=answers.STORAGE_HINT,
             )
         message = self.redact(response.message())
         if response.status in (401, 403):
             raise ConfigError(
                 f"{what}: {shown} answered HTTP {response.status} ({message})",
-                hint="check the token (WEBEX_TOKEN / [fetch] token_file): it may be expired or "
-                "lack scope spark-admin:calling_cdr_read and the admin role 'Webex Calling "
-                "Detailed Call History API access' (Reports: analytics:read_all)",
+                hint=answers.AUTH_HINT,
             )
         raise FetchError(
             f"{what}: {shown} answered HTTP {response.status} ({message})",

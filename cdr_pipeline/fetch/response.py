@@ -160,6 +160,15 @@ def html_page(path: Path, content_type: str | None) -> bool:
     return head.startswith((b"<!doctype html", b"<html", b"<?xml", b"<head", b"<body"))
 
 
+AUTH_HINT = (
+    "check the token (WEBEX_TOKEN / [fetch] token_file): it may be expired or lack scope "
+    "spark-admin:calling_cdr_read and the admin role 'Webex Calling Detailed Call History API "
+    "access' (Reports: analytics:read_all)"
+)
+STORAGE_HINT = (
+    "a report's download link expires: run the same command again for a new one (the host is "
+    "not Webex's, so the token is not the problem)"
+)
 OFF_API_HINT = "not followed; a proxy (--base-url) must pass pages and Link headers on unchanged"
 
 

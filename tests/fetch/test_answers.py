@@ -144,3 +144,24 @@ def test_the_next_link_is_read_as_rfc_8288_writes_it(link: str, next_url: str | 
 
     headers = {"Link": link} if link else {}
     assert Response("https://h/v1/cdr_feed", 200, headers, b"{}").next_link() == next_url
+
+
+def test_a_5xx_with_retry_after_waits_as_long_as_it_asks(clock: FakeClock) -> None:
+    # a 503 for maintenance says when to come back: retries spent before then are wasted,
+    # and with them the run (5 retries of 2..32 s are over in about a minute)
+    with FakeWebex(TOKEN, make_records(3, NOW - timedelta(hours=40), timedelta(minutes=5))) as s:
+        s.faults.append(Fault("/v1/cdr_feed", 503, headers={"Retry-After": "120"}, times=2))
+        client = make_client(s.url, clock, retries=2, backoff_seconds=1.0)
+        assert list(client.pages("cdr_feed", WINDOW))
+        assert [r.status for r in s.log] == [503, 503, 200]
+    assert clock.sleeps[:2] == [120.0, 120.0]
+
+
+def test_a_5xx_asking_to_wait_longer_than_a_run_ends_it(clock: FakeClock) -> None:
+    with FakeWebex(TOKEN) as s:
+        s.faults.append(Fault("/v1/cdr_feed", 503, headers={"Retry-After": "86400"}))
+        client = make_client(s.url, clock)
+        with pytest.raises(FetchError, match="HTTP 503 asking to wait 86400 s") as info:
+            list(client.pages("cdr_feed", WINDOW))
+        assert len(s.log) == 1
+    assert clock.sleeps == [] and "rerun later" in (info.value.hint or "")
