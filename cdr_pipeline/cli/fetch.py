@@ -129,7 +129,13 @@ def _render(result: FetchResult) -> None:
         f"fetch {what}: {len(result.windows)} window(s), {len(result.pages)} page(s), "
         f"{result.records:,} records; {result.total('rows_loaded'):,} rows loaded, "
         f"{result.total('rows_duplicate'):,} duplicate, "
-        f"{result.total('rows_rejected'):,} rejected; {result.seconds:.1f}s"
+        f"{result.total('rows_rejected'):,} rejected"
+        + (
+            f", {result.rows_loaded_before:,} in pages loaded before"
+            if result.rows_loaded_before
+            else ""
+        )
+        + f"; {result.seconds:.1f}s"
     )
     if result.replayed_pages:
         echo(f"note: loaded {len(result.replayed_pages)} page(s) saved by an earlier run", err=True)

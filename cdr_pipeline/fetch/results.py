@@ -46,6 +46,10 @@ class FetchResult:
     report_id: str | None = None
     requests: int = 0
     seconds: float = 0.0
+    rows_loaded_before: int = 0
+    """Records of pages fetched again with the same bytes, skipped by the ingest ledger
+    (loaded, or found duplicate or rejected, by an earlier run): with the rows loaded,
+    duplicate and rejected they add up to `records`."""
 
     @property
     def exit_code(self) -> int:
@@ -84,6 +88,7 @@ class FetchResult:
             "rows_loaded": self.total("rows_loaded"),
             "rows_duplicate": self.total("rows_duplicate"),
             "rows_rejected": self.total("rows_rejected"),
+            "rows_loaded_before": self.rows_loaded_before,
             "watermark_before": self.watermark_before,
             "watermark_after": self.watermark_after,
             "notes": self.notes,

@@ -346,6 +346,8 @@ def _load_window(
     if saved:
         ingest = _ingest(settings, list(saved), spec.source_kind, result)
         wr.exit_code = ingest.exit_code
+        before = {Path(f.path) for f in ingest.files if f.status == "skipped"}
+        result.rows_loaded_before += sum(n for page, n in saved.items() if page in before)
         missing = unaccounted(ingest, saved)
         if missing:
             wr.exit_code = max(wr.exit_code, EXIT_BAD_INPUT)

@@ -444,3 +444,35 @@ def test_credentials_in_the_base_url_are_refused_and_never_shown(tmp_path: Path)
     )
     assert run.exit_code == 3 and "credentials in a URL" in run.output
     assert "hunter2pw" not in run.output
+
+
+def test_a_rerun_accounts_for_every_record_it_fetched_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the same window fetched twice: the second run's pages are the same bytes, skipped by
+    # the ingest ledger; its records were nowhere (31 records; 0 loaded, 0 duplicate, 0
+    # rejected), which a monitor checking that they add up took for lost records
+    now = datetime.now(UTC).replace(microsecond=0)
+    records = make_records(30, now - timedelta(hours=6), timedelta(minutes=10))
+    records.append(dict(records[2]))  # a record sent twice: a duplicate the first time
+    config = tmp_path / "cdr.toml"
+    config.write_text('warehouse = "wh"\n[fetch]\npage_size = 7\n')
+    monkeypatch.setenv("WEBEX_TOKEN", TOKEN)
+    since = (now - timedelta(hours=7)).strftime(ISO)
+    with FakeWebex(TOKEN, records) as server:
+        args = ["--config", str(config), "fetch", "--base-url", server.url, "--since", since]
+        runs = [CliRunner().invoke(cli, [*args, "--json"]) for _ in range(2)]
+        text = CliRunner().invoke(cli, args)
+    assert [r.exit_code for r in runs] == [0, 0] and text.exit_code == 0, text.output
+    first, again = (json.loads(r.stdout) for r in runs)
+    for result in (first, again):
+        assert result["records"] == 31
+        assert result["records"] == (
+            result["rows_loaded"] + result["rows_duplicate"] + result["rows_rejected"]
+            + result["rows_loaded_before"]
+        )  # fmt: skip
+    assert (first["rows_loaded"], first["rows_duplicate"], first["rows_loaded_before"]) == (
+        30, 1, 0,
+    )  # fmt: skip
+    assert again["rows_loaded"] == 0 and again["rows_loaded_before"] == 31
+    assert "0 rejected, 31 in pages loaded before;" in text.output
