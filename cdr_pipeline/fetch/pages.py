@@ -4,6 +4,7 @@ for every one of them (the condition for the watermark to pass a window)."""
 from __future__ import annotations
 
 import codecs
+import hashlib
 import io
 from collections.abc import Iterable, Mapping
 from datetime import datetime
@@ -128,11 +129,23 @@ def save_window_pages(
 ) -> None:
     """Save each non-empty page of a window in `folder`, counting its records in `wr` and
     adding path -> records to `saved` as it goes: when the API fails mid-window, `saved`
-    holds the pages it sent before. A page is read within the JSON `limits` of the ingest."""
+    holds the pages it sent before. A page is read within the JSON `limits` of the ingest.
+    A page that repeats an earlier one byte for byte is a paging loop under links that differ
+    (a cursor that does not move): followed, it paged to the page limit, saving each copy."""
+    seen: dict[bytes, int] = {}
     for response in pages:
         records, latest = page_records(response.body, redact, response.url, limits)
         if not records:
             continue
+        digest = hashlib.sha256(response.body).digest()
+        if digest in seen:
+            raise FetchError(
+                f"{redact.url(response.url)}: page {wr.pages + 1} of the window repeats page "
+                f"{seen[digest]} byte for byte (the pages loop)",
+                hint="the API answered inconsistently; rerun later (the run resumes from "
+                "the watermark)",
+            )
+        seen[digest] = wr.pages + 1
         if wr.pages == 0:
             # pages of an earlier fetch of this window: superseded now that a fresh copy
             # arrives (they were ingested at the start of this run)

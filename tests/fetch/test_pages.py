@@ -4,10 +4,16 @@ window only when the ingest ledger accounts for every record of it."""
 from __future__ import annotations
 
 import gzip
+import itertools
 import tracemalloc
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
 
+import pytest
+
+from cdr_pipeline.fetch import client as client_module
 from cdr_pipeline.fetch import fetch_records
 from cdr_pipeline.fetch.pages import page_records, unaccounted
 from cdr_pipeline.ingest.results import FileResult, IngestResult
@@ -182,3 +188,40 @@ def test_a_page_of_tiny_items_is_read_in_bounded_memory(clock: FakeClock) -> Non
         tracemalloc.stop()
     assert (records, latest) == (n + 1, datetime(2026, 10, 30, 1, 2, 3, 4000, tzinfo=UTC))
     assert peak < 4 * 1024**2, peak  # parsed whole: 15 MB
+
+
+class CursorLoop(FakeWebex):
+    """The last page links back to the first under a link that differs each time (a cursor
+    that does not move): the same pages again, for ever."""
+
+    turns = itertools.count()
+
+    def cdrs(self, path: str, query: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
+        status, headers, body = super().cdrs(path, query)
+        if status == 200 and "Link" not in headers:
+            again: dict[str, Any] = {k: v for k, v in query.items() if k not in ("offset", "n")}
+            again["n"] = next(self.turns)
+            headers["Link"] = f'<{self.url}{path}?{urlencode(again)}>; rel="next"'
+        return status, headers, body
+
+
+def test_a_page_repeating_an_earlier_one_under_another_link_is_a_loop(
+    tmp_path: Path, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # caught only by the page limit, the loop paged 10,000 times (17 h at the API's 10
+    # pages a minute), saving every copy; here the limit is 50 so the old code ends too
+    monkeypatch.setattr(client_module, "MAX_PAGES_PER_WINDOW", 50)
+    records = make_records(30, NOW - timedelta(hours=20), timedelta(minutes=10))
+    settings = settings_for(tmp_path, page_size=12)
+    window = (NOW - timedelta(hours=21), NOW - timedelta(hours=12))
+    with CursorLoop(TOKEN, records) as server:
+        result = fetch_records(
+            settings, "feed", *window, client=make_client(server.url, clock), now=NOW
+        )
+        requests = len(server.log)
+    assert result.exit_code == 1 and result.error is not None
+    assert "page 4 of the window repeats page 1 byte for byte" in result.error.message
+    assert requests == 1 + 4  # people/me, three pages and the first again
+    # what came before the loop is loaded; the watermark stays before the window
+    assert len(result.pages) == 3 and result.total("rows_loaded") == result.records == 30
+    assert len(warehouse(settings)) == 30 and result.watermark_after is None
