@@ -1,12 +1,10 @@
 """HTTP client of the Webex APIs, on the standard library only.
 
-What it does for every request: bearer token (only ever sent to Webex hosts or the configured
-base URL), rate limits (docs/webex-dch.md#rate-limits: 1 initial request per minute per token plus
-at most 10 pagination requests per minute), 429 honouring `Retry-After`, 5xx and connection errors
-retried with exponential backoff and jitter, HTTP 451 followed to the region the body names, 404 "No
-CDRs for requested time range" as an empty window, `Link: <...>; rel="next"` pagination. Every URL
-and message that leaves this module goes through a Redactor, so the token never appears in logs,
-errors or files.
+Per request: bearer token (only to Webex hosts or the configured base URL), rate limits
+(docs/webex-dch.md#rate-limits), 429 and 5xx honouring `Retry-After`, 5xx and broken transfers
+retried with backoff and jitter, HTTP 451 followed to the region the body names, 404 "No CDRs"
+as an empty window, `Link: <...>; rel="next"` pagination. Every URL and message that leaves
+this module goes through a Redactor: the token never appears in logs, errors or files.
 """
 
 from __future__ import annotations
@@ -129,7 +127,10 @@ class WebexClient:
         limit = MAX_REPORT_BYTES if sink is not None else self.max_page_bytes
         try:
             with self._opener.open(request, timeout=self.timeout) as r:
-                return Response(url, r.status, dict(r.headers.items()), read_body(r, limit, sink))
+                body = read_body(r, limit, sink)
+                if sink is None:  # a body the connection ended: is its JSON cut short?
+                    answers.check_whole(r, body)
+                return Response(url, r.status, dict(r.headers.items()), body)
         except urllib.error.HTTPError as exc:
             body = read_body(exc, ERROR_BODY_BYTES, truncate=True) if exc.fp is not None else b""
             return Response(url, exc.code, dict(exc.headers.items()) if exc.headers else {}, body)
@@ -139,8 +140,7 @@ class WebexClient:
         return base + self.rng.uniform(0, self.backoff)
 
     def _back_off(self, shown: str, problem: str, attempt: int, at_least: float = 0.0) -> None:
-        """Wait before retry `attempt` (exponential backoff with jitter, or `at_least` when
-        the server asked for longer), saying why."""
+        """Wait before retry `attempt` (backoff with jitter, at least `at_least`), saying why."""
         pause = max(self._delay(attempt), at_least)
         log.warning("%s: %s; retry %d/%d in %.1fs", shown, problem, attempt, self.retries, pause)
         self.sleep(pause)

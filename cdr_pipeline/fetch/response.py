@@ -3,7 +3,10 @@
 
 from __future__ import annotations
 
+import codecs
 import email.utils
+import http.client
+import io
 import json
 import re
 import urllib.parse
@@ -12,6 +15,29 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+import ijson
+
+
+def check_whole(response: http.client.HTTPResponse, body: bytes) -> None:
+    """Raise a broken transfer (retried) for a 2xx body that ends inside its JSON and had no
+    length or chunks to tell it was cut short (ended by the connection closing, as HTTP/1.0
+    proxies answer). Any other body is left to its reader: what is not JSON is no transfer
+    problem, and a retry would get it again."""
+    if not 200 <= response.status < 300 or response.length is not None or response.chunked:
+        return  # framed: a short body was an IncompleteRead already
+    try:
+        for _ in ijson.parse(io.BytesIO(body.removeprefix(codecs.BOM_UTF8))):
+            pass
+    except ijson.IncompleteJSONError as exc:
+        text = str(exc)
+        if "premature EOF" in text or "Incomplete or empty" in text:
+            raise http.client.HTTPException(
+                f"the answer ended with its connection inside its JSON, after {len(body):,} "
+                "bytes (cut short)"
+            ) from None
+    except (ijson.JSONError, ValueError, UnicodeDecodeError, RecursionError):
+        return
 
 
 def loads(raw: bytes) -> Any:

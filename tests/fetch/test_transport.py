@@ -151,3 +151,28 @@ def test_a_compressed_answer_is_held_to_the_limit_decoded(clock: FakeClock) -> N
         with pytest.raises(FetchError, match="larger than 1,048,576 bytes"):
             list(client.pages("cdr_feed", PARAMS))
         assert len(server.requests) == 1
+
+
+def test_a_page_the_connection_cut_short_without_a_length_is_retried(clock: FakeClock) -> None:
+    """An HTTP/1.0 proxy ends an answer by closing the connection, with no Content-Length:
+    a page cut short that way was taken whole, then failed as 'not JSON' (a captive portal?)
+    and ended the run, exit 1. JSON that stops before its end is a broken transfer, asked
+    again; a whole answer is read once, and an answer that is no JSON is not retried."""
+    page = json.dumps({"items": [{"Report ID": f"r{i}"} for i in range(300)]}).encode()
+    html = b"<html><body>Please log in</body></html>"
+    sent: list[bytes] = []
+
+    def closing(conn: socket.socket) -> None:
+        path = server.requests[-1].split(b" ")[1]
+        body = html if b"portal" in path else page
+        if b"portal" not in path and not sent:
+            body = page[: len(page) // 2]
+        sent.append(body)
+        conn.sendall(b"HTTP/1.0 200 OK\r\nContent-Type: application/json\r\n\r\n" + body)
+
+    with RawServer(closing) as server:
+        client = make_client(server.url, clock)
+        pages = list(client.pages("cdr_feed", PARAMS))
+        assert [p.body for p in pages] == [page] and len(sent) == 2
+        portal = list(make_client(server.url + "/portal", clock).pages("cdr_feed", PARAMS))
+    assert [p.body for p in portal] == [html] and len(sent) == 3
