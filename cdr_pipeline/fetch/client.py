@@ -166,7 +166,7 @@ class WebexClient:
                 f"{shown} kept answering HTTP 429 (too many requests) after {throttled} tries",
                 hint="another client may be using the same token; wait and rerun",
             )
-        pause = self._asked_wait(response, shown, 60.0)
+        pause = max(self._asked_wait(response, shown, 60.0), 1.0)  # `Retry-After: 0`: 1 s
         why = "Retry-After" if response.header("Retry-After") else "no Retry-After: a minute"
         log.warning("%s: HTTP 429, waiting %.0fs (%s)", shown, pause, why)
         self.sleep(pause)

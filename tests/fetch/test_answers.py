@@ -101,6 +101,17 @@ def test_retry_after_as_an_http_date(clock: FakeClock) -> None:
     assert 100 <= clock.sleeps[0] <= 121
 
 
+@pytest.mark.parametrize("value", ["0", "Thu, 01 Jan 2026 00:00:00 GMT"])
+def test_retry_after_now_still_waits_a_second(value: str, clock: FakeClock) -> None:
+    """`Retry-After: 0`, or a date already past, taken literally made all 11 tries of a
+    throttled request within milliseconds (fetch probe); each waits at least a second."""
+    with FakeWebex(TOKEN, make_records(3, NOW - timedelta(hours=40), timedelta(minutes=5))) as s:
+        s.faults.append(Fault("/v1/cdr_feed", 429, headers={"Retry-After": value}, times=3))
+        client = make_client(s.url, clock)
+        assert list(client.pages("cdr_feed", WINDOW))
+    assert clock.sleeps[:3] == [1.0, 1.0, 1.0]
+
+
 def test_retry_after_longer_than_a_run_waits_ends_it(clock: FakeClock) -> None:
     with FakeWebex(TOKEN) as s:
         s.faults.append(Fault("/v1/cdr_feed", 429, headers={"Retry-After": "86400"}))
