@@ -24,7 +24,8 @@ from typing import Any
 import pyarrow as pa
 
 from cdr_pipeline.config import Settings
-from cdr_pipeline.state.files import atomic_write_bytes, file_sha256
+from cdr_pipeline.fetch.digests import PageDigests
+from cdr_pipeline.state.files import atomic_write_bytes
 from cdr_pipeline.state.ledger import TS, Ledger
 
 SOURCE_KINDS = {"feed": "api_feed", "stream": "api_stream", "report": "report"}
@@ -94,6 +95,7 @@ def pending_pages(settings: Settings, ledger: Ledger) -> list[PendingPage]:
     if not root.is_dir():
         return []
     loaded = ledger.loaded_hashes()
+    digests = PageDigests(root)  # pages unchanged since hashed are not read again
     out = []
     for source, kind in SOURCE_KINDS.items():
         base = root / source
@@ -103,8 +105,9 @@ def pending_pages(settings: Settings, ledger: Ledger) -> list[PendingPage]:
             rel = path.relative_to(base).parts
             if not path.is_file() or any(p.startswith(".") for p in rel):
                 continue
-            if file_sha256(path) not in loaded:
+            if digests.of(path) not in loaded:
                 out.append(PendingPage(path, source, kind))
+    digests.save()
     return out
 
 

@@ -15,7 +15,7 @@
   state/build.whole                            cdr.duckdb's next build is whole: a commit
                                                took data away (state/whole_build.py)
   state/staging/<run id>/...                   a run's staged rows (removed when it ends)
-  state/fetched/<source>/...                   saved API pages
+  state/fetched/<source>/...                   saved API pages (and .digests.json: their digests)
   state/privacy/key                            the pseudonym key (0600, never logged)
   state/privacy/pseudonyms-<build>.parquet     value -> pseudonym of the analyst tier
   state/privacy/erasure.pending                a cdr forget under way (privacy/pending.py)
