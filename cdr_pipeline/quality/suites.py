@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 from cdr_pipeline.schema import SCHEMAS, TableSchema, schemas_by_table
 from cdr_pipeline.schema.base import INTEGER, SMALLINT
+from cdr_pipeline.schema.calls import SITE_OFFSET_RANGE
 
 ERROR = "error"
 WARNING = "warning"
@@ -160,7 +161,7 @@ RULES: tuple[Rule, ...] = (
     # a leg longer than a day is a stuck call or a broken value (4e9 s read as 126 years),
     # which would swamp every talk-time figure: worth a look, not a reason to stop
     RangeRule("call_legs", "duration_seconds", 0, 86_400),
-    RangeRule("call_legs", "site_timezone_offset_minutes", -720, 840),  # UTC-12:00 to +14:00
+    RangeRule("call_legs", "site_timezone_offset_minutes", *SITE_OFFSET_RANGE),
     # units 0 is a withdrawal (the key loaded again takes back a row loaded in error); a
     # negative count is no purchase, a negative price (a credit typed as a line) no price
     MinRule("entitlements", "units", 0),

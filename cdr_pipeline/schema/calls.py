@@ -69,6 +69,10 @@ USER_TYPES = (
 CALL_OUTCOMES = ("Success", "Failure", "Refusal")
 RELEASING_PARTIES = ("Local", "Remote", "Unknown")
 ANSWER_INDICATORS = ("Yes", "No", "Yes-PostRedirection")
+SITE_OFFSET_RANGE = (-720, 840)
+"""The offsets from UTC, in minutes, a `Site timezone` can hold: the world's zones run from
+-12:00 to +14:00."""
+
 WEBEX_GO_SUB_CLIENT_TYPE = "MOBILE_NETWORK"
 SUB_CLIENT_TYPES = (WEBEX_GO_SUB_CLIENT_TYPE, "Mobile_Network")
 """The documented spellings (API docs; the Manage Webex Go Device article): any other value

@@ -151,6 +151,37 @@ def test_a_site_timezone_in_hours_is_quarantined_not_read_as_minutes(
     assert sorted(table(wh)["site_timezone_offset_minutes"].to_list()) == [-570, 345]
 
 
+def test_a_site_timezone_in_seconds_is_quarantined_not_read_as_minutes(
+    wh: Path, tmp_path: Path
+) -> None:
+    """A `Site timezone` in seconds is a multiple of 15 too: -14400 (UTC-4) loaded as minutes
+    put a call at 10:00Z on 10-01 on the site's 2026-09-21 10:00 (-240 h), its local day,
+    month and hour wrong in every report, with only a `cdr validate` warning. The world's
+    zones run from -12:00 to +14:00: -720 and 840 minutes load (the ends), -14400, 19800
+    (+5:30 in seconds) and -900 (15 hours) are quarantined."""
+    text = fixture("timestamp_forms.csv").read_text(encoding="utf-8-sig")
+    rows = list(csv.reader(text.splitlines()))
+    at = rows[0].index("Site timezone")
+    rows[1][at], rows[2][at], rows[3][at] = "-14400", "-720", "840"
+    rows += [rows[1][:], rows[1][:]]
+    rid = rows[0].index("Report ID")
+    rows[4][at], rows[4][rid] = "19800", "r-seconds-2"
+    rows[5][at], rows[5][rid] = "-900", "r-fifteen-hours"
+    path = tmp_path / "seconds.csv"
+    with path.open("w", newline="", encoding="utf-8") as out:
+        csv.writer(out).writerows(rows)
+    (f,) = load(wh, path, max_reject_rate=0.9).files
+    assert (f.rows_loaded, f.rows_rejected) == (2, 3)
+    bad = rejects(wh).sort("source_row").to_dicts()
+    assert [(b["source_row"], b["reason"]) for b in bad] == [
+        (2, "bad_timezone_offset"),
+        (5, "bad_timezone_offset"),
+        (6, "bad_timezone_offset"),
+    ]
+    assert "Site timezone: -14400 is no offset in minutes" in bad[0]["detail"]
+    assert sorted(table(wh)["site_timezone_offset_minutes"].to_list()) == [-720, 840]
+
+
 def test_timestamps_in_lower_case_rfc3339(wh: Path, tmp_path: Path) -> None:
     """RFC 3339 allows `t` and `z` in lower case; the `z` was read, the `t` was not."""
     text = fixture("timestamp_forms.csv").read_text(encoding="utf-8-sig")

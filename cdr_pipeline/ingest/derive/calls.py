@@ -15,7 +15,7 @@ from cdr_pipeline.ingest.derive.base import (
     misread_text,
     spreadsheet_numbers,
 )
-from cdr_pipeline.schema.calls import CALL_LEGS, WEBEX_GO_SUB_CLIENT_TYPE
+from cdr_pipeline.schema.calls import CALL_LEGS, SITE_OFFSET_RANGE, WEBEX_GO_SUB_CLIENT_TYPE
 from cdr_pipeline.text import ISO_MS_STRFTIME
 
 DURATIONS = ("duration_seconds", "ring_duration_seconds", "hold_duration_seconds")
@@ -133,16 +133,18 @@ def derive_calls(df: pl.DataFrame) -> tuple[pl.DataFrame, list[Check]]:
             ),
         )
     )
+    offset = pl.col("site_timezone_offset_minutes")
     checks.append(
-        # every zone's offset is a multiple of 15 minutes (+5:45, -9:30): another value is
-        # hours (-5) or no offset at all, and read as minutes it would shift every local time
+        # every zone's offset is a multiple of 15 minutes (+5:45, -9:30) from -12:00 to
+        # +14:00: another value is hours (-5), seconds (-14400, a multiple of 15 too) or no
+        # offset at all, and read as minutes it would shift every local time (by ten days)
         Check(
             "bad_timezone_offset",
-            pl.col("site_timezone_offset_minutes") % 15 != 0,
+            (offset % 15 != 0) | ~offset.is_between(*SITE_OFFSET_RANGE),
             pl.format(
-                "Site timezone: {} is no offset in minutes (every zone's is a multiple of 15: "
-                "-300 for UTC-5); hours?",
-                pl.col("site_timezone_offset_minutes"),
+                "Site timezone: {} is no offset in minutes (every zone's is a multiple of 15 "
+                "from -720 to 840: -300 for UTC-5); hours or seconds?",
+                offset,
             ),
         )
     )
