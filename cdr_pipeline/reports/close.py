@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import polars as pl
 
@@ -95,8 +94,16 @@ def _now() -> datetime:
 def reporting_today(settings: Settings) -> date:
     """Today's date in the reporting time zone, whose calendar months the reports cut: a
     month has ended when that date is in the next month (in America/Los_Angeles, September
-    lasts until 2026-10-01T07:00Z; in Pacific/Auckland it ended at 2026-09-30T12:00Z)."""
-    return _now().astimezone(ZoneInfo(settings.reporting_timezone)).date()
+    lasts until 2026-10-01T07:00Z; in Pacific/Auckland it ended at 2026-09-30T12:00Z). Asked
+    of DuckDB, whose zone rules date the views' calls: Python's zoneinfo reads the system's
+    zone files first, which may be older (tzdata 2025b keeps America/Vancouver on UTC-8 this
+    winter, DuckDB's rules on UTC-7), and a nightly then ran for the day before the views'."""
+    import duckdb
+
+    with duckdb.connect() as con:
+        sql = "select cast(timezone($1, $2::timestamptz) as date)"
+        ((today,),) = con.execute(sql, [settings.reporting_timezone, _now()]).fetchall()
+    return today
 
 
 def close_month(

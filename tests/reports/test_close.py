@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pyarrow.parquet as pq
 import pytest
 
@@ -187,6 +188,32 @@ def test_a_month_ends_at_midnight_of_the_reporting_time_zone(
     monkeypatch.setattr(close_module, "_now", lambda: datetime(2026, 10, 31, 12, tzinfo=UTC))
     east = replace(wh, reporting_timezone="Pacific/Auckland")
     assert close_module.reporting_today(east) == date(2026, 11, 1)
+
+
+def test_reporting_today_is_the_day_the_views_date_a_call_made_now(
+    template: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The nightly's run date and a close's "has the month ended" took today from Python's
+    zoneinfo, which reads the system's zone files before the tzdata package: with tzdata
+    2025b there, 2026-12-01T07:30Z was 23:30 on November 30 in America/Vancouver (UTC-8),
+    while DuckDB's rules (UTC-7 that winter, as tzdata 2026 has it) date a call made then on
+    December 1, 00:30, in fct_call_legs.report_date. The date must be the views' own: the
+    same expression as fct_call_legs, on the views' engine."""
+    vancouver = replace(template, reporting_timezone="America/Vancouver")
+    for instant in (
+        datetime(2026, 12, 1, 7, 30, tzinfo=UTC),
+        datetime(2026, 11, 1, 7, 30, tzinfo=UTC),
+        datetime(2026, 3, 8, 7, 30, tzinfo=UTC),
+    ):
+        monkeypatch.setattr(close_module, "_now", lambda instant=instant: instant)
+        views_day = (
+            duckdb.connect()
+            .execute(
+                "select cast(timezone('America/Vancouver', $1::timestamptz) as date)", [instant]
+            )
+            .fetchall()[0][0]
+        )
+        assert close_module.reporting_today(vancouver) == views_day, instant
 
 
 def test_reopen_needs_a_closed_month_and_a_reason(wh: Settings) -> None:
