@@ -23,6 +23,22 @@ def _summary_text(settings: Settings, tmp_path: Path, month: str) -> str:
     return " ".join(out.read_text(encoding="utf-8").split())
 
 
+def _one_device(tmp_path: Path, export: str, call_at: str) -> Settings:
+    """D1 (BYOD, user 1) provisioned 2026-02-01, activated an hour later, last seen by a
+    snapshot of 2026-04-02T00:00Z; 2 units of Sub-1 at 10.00 USD from 2026-01-01; one Webex
+    Go call of 60 s at `call_at` in the export `export`. Loaded and built."""
+    w = World()
+    w.event("2026-02-01T00:00:00Z", "D1", "PROVISIONED", user(1), "+15550001")
+    w.event("2026-02-01T01:00:00Z", "D1", "ACTIVATED", user(1), "+15550001")
+    w.snapshot("2026-04-02T00:00:00Z", "D1", user(1), "+15550001")
+    w.entitle("Sub-1", "BYOD", 2, "10.00")
+    w.leg(export, "L1", call_at, user(1), "+1", 60)
+    settings = Settings(warehouse=tmp_path / "wh")
+    assert ingest_paths(settings, [w.write(tmp_path / "in")]).exit_code == 0
+    build_warehouse(settings)
+    return settings
+
+
 def test_a_month_past_the_device_data_is_not_reported_as_nothing_bought(tmp_path: Path) -> None:
     """D1 (BYOD, Sub-1) is provisioned 2026-02-01 and last seen by a snapshot of
     2026-04-02T00:00Z: the device data horizon, so the licence months are February to April.
@@ -37,15 +53,7 @@ def test_a_month_past_the_device_data_is_not_reported_as_nothing_bought(tmp_path
     2026, device data up to 2026-04-02 00:00 UTC) and shows neither figure ("– / –"); the
     finance pack's cover says so too, its sheets being empty for that reason.
     January, before the first licence held, is outside too, though 2 units were in force."""
-    w = World()
-    w.event("2026-02-01T00:00:00Z", "D1", "PROVISIONED", user(1), "+15550001")
-    w.event("2026-02-01T01:00:00Z", "D1", "ACTIVATED", user(1), "+15550001")
-    w.snapshot("2026-04-02T00:00:00Z", "D1", user(1), "+15550001")
-    w.entitle("Sub-1", "BYOD", 2, "10.00")
-    w.leg("calls_2026-02-01_2026-03-01.csv", "L1", "2026-02-10T10:00:00Z", user(1), "+1", 60)
-    settings = Settings(warehouse=tmp_path / "wh")
-    assert ingest_paths(settings, [w.write(tmp_path / "in")]).exit_code == 0
-    build_warehouse(settings)
+    settings = _one_device(tmp_path, "calls_2026-02-01_2026-03-01.csv", "2026-02-10T10:00:00Z")
 
     april = _summary_text(settings, tmp_path, "2026-04")
     assert "<b>1 / 2</b>" in april
@@ -118,15 +126,7 @@ def test_the_summary_states_the_device_data_horizon_without_reclaim_candidates(
     The page took "Device data up to ..." from the first reclaim candidate's as_of_time, so
     an org without any candidate had no horizon on its page; it now reads it from the views:
     "Device data up to 2026-04-02 00:00 UTC."."""
-    w = World()
-    w.event("2026-02-01T00:00:00Z", "D1", "PROVISIONED", user(1), "+15550001")
-    w.event("2026-02-01T01:00:00Z", "D1", "ACTIVATED", user(1), "+15550001")
-    w.snapshot("2026-04-02T00:00:00Z", "D1", user(1), "+15550001")
-    w.entitle("Sub-1", "BYOD", 2, "10.00")
-    w.leg("calls_2026-04-01_2026-04-02.csv", "L1", "2026-04-01T10:00:00Z", user(1), "+1", 60)
-    settings = Settings(warehouse=tmp_path / "wh")
-    assert ingest_paths(settings, [w.write(tmp_path / "in")]).exit_code == 0
-    build_warehouse(settings)
+    settings = _one_device(tmp_path, "calls_2026-04-01_2026-04-02.csv", "2026-04-01T10:00:00Z")
     page = _summary_text(settings, tmp_path, "2026-04")
     assert '<h2>Reclaim candidates</h2> <p class="note">None.</p>' in page
     assert "Device data up to 2026-04-02 00:00 UTC." in page
