@@ -45,6 +45,7 @@ from cdr_pipeline.reports.frozen import (
     open_months_before,
     read_close,
     read_journal,
+    remove_killed_closes,
 )
 from cdr_pipeline.reports.restate import dropped_since_close, retention_drops
 from cdr_pipeline.reports.run import figure_settings, parse_month
@@ -128,6 +129,7 @@ def close_month(
         )
     layout = settings.layout
     with writer_lock(layout, command, settings.lock_wait_seconds):
+        remove_killed_closes(layout)  # a close killed while writing its hidden folder
         existing = read_close(layout, first_day)
         if existing is not None:
             log.info("%s is already closed (on %s)", existing.month, existing.closed_at)

@@ -10,6 +10,7 @@ close. Reading only needs the files: no lock, no DuckDB.
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -136,6 +137,14 @@ def list_closed(layout: Layout) -> list[ClosedMonth]:
         if close is not None:
             out.append(close)
     return out
+
+
+def remove_killed_closes(layout: Layout) -> None:
+    """Remove the hidden folders (`.<YYYY-MM>.tmp-*`) of closes killed before their rename.
+    Called by a close under the writer lock: no other close is writing one."""
+    if layout.closed.is_dir():
+        for left in layout.closed.glob(".*.tmp-*"):
+            shutil.rmtree(left, ignore_errors=True)
 
 
 def open_months_before(layout: Layout, month: date) -> list[date]:

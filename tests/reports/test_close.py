@@ -144,6 +144,20 @@ def test_close_is_idempotent_and_atomic(wh: Settings) -> None:
     assert read_close(wh.layout, date(2026, 9, 1)) is None
 
 
+def test_the_next_close_removes_the_folder_of_a_close_killed_half_way(wh: Settings) -> None:
+    """A close killed while it wrote its hidden folder (kill -9, a power cut) left it in
+    `closed/` for good: no later command removed it. The next close, under the writer lock,
+    removes it, whichever month it was for."""
+    killed = wh.layout.closed / ".2026-09.tmp-0badc0de"
+    killed.mkdir(parents=True)
+    (killed / "licence-usage.parquet").write_bytes(b"PAR1 half written")
+    close_month(wh, CLOSED_MONTH)
+    assert sorted(p.name for p in wh.layout.closed.iterdir()) == ["2026-10", "journal.jsonl"]
+    killed.mkdir()  # and when the month is already closed
+    assert close_month(wh, CLOSED_MONTH).already_closed
+    assert not killed.exists()
+
+
 def test_an_incomplete_month_is_refused_unless_forced_with_a_reason(wh: Settings) -> None:
     code, _, err = cdr(wh, "close", OPEN_MONTH)
     assert code == EXIT_BAD_INPUT
