@@ -3,17 +3,13 @@ close, report, retention, vacuum and archive, under one writer lock and one run 
 
 from __future__ import annotations
 
-import errno
-import filecmp
 import logging
-import os
-import secrets
-import shutil
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from cdr_pipeline.batch.archive import archive_loaded
 from cdr_pipeline.batch.night_record import NightRecord
 from cdr_pipeline.batch.stages import (
     InboxFile,
@@ -336,65 +332,3 @@ def _archive(
             "the inbox are archived by the next nightly (they are committed: it does not "
             "load them again)",
         ) from exc
-
-
-def archive_loaded(
-    result: IngestResult | None, inbox: Path, archive: Path, earlier: Sequence[Path] = ()
-) -> list[Path]:
-    """Move the inbox files that are committed (loaded, empty or loaded before, by this run
-    or, `earlier`, by an earlier one) to `archive`, keeping their relative path. Failed files
-    stay in the inbox for someone to look at."""
-    status: dict[str, set[str]] = {str(p): {"skipped"} for p in earlier}
-    for f in result.files if result is not None else []:
-        status.setdefault(f.path, set()).add(f.status)
-    moved = []
-    for path_text, states in sorted(status.items()):
-        if states - {"loaded", "empty", "skipped"}:
-            continue
-        path = Path(path_text)
-        dest = archive / path.relative_to(inbox)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        free = _free_name(path, dest)
-        if free is None:  # the archive holds this very content under this name already
-            path.unlink()
-            continue
-        _move(path, free)
-        moved.append(free)
-    return moved
-
-
-def _free_name(path: Path, dest: Path) -> Path | None:
-    """`dest`, or when the archive holds another file of that name (a re-sent
-    `entitlements.csv` with new rows), the first free `name.2.csv`, `name.3.csv`...: an
-    archived file is never overwritten. None when a file of the name holds the same bytes."""
-    base, dot, rest = dest.name.partition(".")
-    candidate, n = dest, 1
-    while candidate.exists():
-        if filecmp.cmp(path, candidate, shallow=False):
-            return None
-        n += 1
-        candidate = dest.with_name(f"{base}.{n}{dot}{rest}")
-    return candidate
-
-
-def _move(path: Path, dest: Path) -> None:
-    """Move `path` to `dest`: a rename on one file system; else a copy to a temporary name
-    renamed into place, so that a full disk leaves no truncated file in the archive (and
-    the inbox file stays). An error names the archive's file, not the inbox's."""
-    try:
-        os.rename(path, dest)
-        return
-    except OSError as exc:
-        if exc.errno != errno.EXDEV:
-            raise OSError(exc.errno, exc.strerror, str(dest)) from exc
-    tmp = dest.with_name(f".{dest.name}.part-{secrets.token_hex(4)}")
-    try:
-        shutil.copy2(path, tmp)
-        os.replace(tmp, dest)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise OSError(exc.errno, exc.strerror, str(dest)) from exc
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    path.unlink()

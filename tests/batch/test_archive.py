@@ -124,3 +124,21 @@ def test_archive_never_takes_the_bundled_samples(tmp_path: Path) -> None:
     assert run.exit_code == 3, run.output
     assert "samples" in run.stderr and "--archive" in run.stderr
     assert sorted(p.name for p in bundled.iterdir()) == before
+
+
+def test_a_partial_copy_left_by_a_killed_nightly_is_removed(tmp_path: Path) -> None:
+    """An archive on another file system is written by a copy to a hidden name renamed into
+    place: a nightly killed during the copy (kill -9, a power cut) left that partial copy of
+    an export (call data) in the archive for good. The next move of that name removes it."""
+    inbox, archive = tmp_path / "inbox", tmp_path / "archive"
+    path = _send(inbox, "sub/export.csv", "rows\n")
+    left = archive / "sub" / ".export.csv.part-0badc0de"
+    left.parent.mkdir(parents=True)
+    left.write_text("ro", encoding="utf-8")  # what the kill left
+    other = archive / "sub" / ".other.csv.part-0badc0de"  # another file's: not this move's
+    other.write_text("x", encoding="utf-8")
+    assert archive_loaded(None, inbox, archive, [path]) == [archive / "sub/export.csv"]
+    assert sorted(p.name for p in (archive / "sub").iterdir()) == [
+        ".other.csv.part-0badc0de",
+        "export.csv",
+    ]
