@@ -17,7 +17,7 @@ from cdr_pipeline.config import Settings
 from cdr_pipeline.ingest import faults
 from cdr_pipeline.schema import schemas_by_table
 from cdr_pipeline.state import tables
-from cdr_pipeline.state.ledger_files import expired_superseded
+from cdr_pipeline.state.ledger_files import abandoned_temps, expired_superseded
 from cdr_pipeline.state.lock import writer_lock
 from cdr_pipeline.state.secret import prune_pseudonym_maps
 
@@ -70,11 +70,12 @@ def vacuum_tables(
 
 def _ledger_superseded(settings: Settings, grace: int, dry_run: bool) -> list[str]:
     """Delete the ledger files a compaction superseded more than `grace` hours ago (the
-    views of a `cdr.duckdb` built before it read them); returns them, relative to the
-    ledger."""
+    views of a `cdr.duckdb` built before it read them) and the temp files of writes killed
+    before their rename; returns them, relative to the ledger."""
     root = settings.layout.ledger
     folders = sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
     gone = [f for folder in folders for f in expired_superseded(folder, grace)]
+    gone += [f for folder in folders for f in abandoned_temps(folder)]  # killed writes
     if not dry_run:
         for f in gone:
             f.unlink(missing_ok=True)

@@ -22,6 +22,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 COMPACTED_PREFIX = "_compacted-"
+ABANDONED_TEMP_SECONDS = 3600
+"""A ledger temp file this old was left by a writer that died between writing and renaming
+it (a write takes milliseconds; `cdr validate`, which takes no lock, may be writing one)."""
 SUPERSEDES = b"cdr.supersedes"
 """Key of a compacted file's metadata: the JSON list of the file names it superseded."""
 
@@ -99,3 +102,17 @@ def expired_superseded(folder: Path, grace_hours: int, now_ns: int | None = None
         except FileNotFoundError:
             continue
     return [folder / n for n in sorted(expired)]
+
+
+def abandoned_temps(folder: Path, now: float | None = None) -> list[Path]:
+    """The hidden temp files (`.<name>.tmp-*`, `state/files.py`) of a ledger folder older
+    than `ABANDONED_TEMP_SECONDS`: writes killed before their rename."""
+    cutoff = (time.time() if now is None else now) - ABANDONED_TEMP_SECONDS
+    out = []
+    for left in sorted(folder.glob(".*.tmp-*")):
+        try:
+            if left.is_file() and left.stat().st_mtime < cutoff:
+                out.append(left)
+        except FileNotFoundError:
+            continue
+    return out

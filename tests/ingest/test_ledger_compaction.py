@@ -142,3 +142,27 @@ def test_a_compaction_deletes_no_file_the_views_list_and_vacuum_does_after_the_g
     gone = vacuum_tables(settings, grace_hours=0).deleted["ledger"]
     assert sorted(gone) == sorted(f"runs/{f.name}" for f in before)
     assert not any(f.exists() for f in before) and ledger.runs().height == 5
+
+
+def test_vacuum_deletes_the_temp_file_of_a_ledger_write_killed_long_ago(tmp_path: Path) -> None:
+    """Every ledger record is written to a hidden temp file renamed into place: a writer
+    killed between the two (kill -9 of `cdr keys rotate`, an ingest, a power cut) left it
+    in `state/ledger/<table>/` for good. `cdr vacuum` deletes one older than an hour; a
+    younger one may be a write under way (`cdr validate` takes no lock) and stays."""
+    import os
+    import time
+
+    wh = tmp_path / "wh"
+    settings = Settings(warehouse=wh)
+    ledger = Ledger(Layout(wh))
+    ledger.write("runs", "r00000", [_run(0, "ok")], RUNS_SCHEMA)
+    folder = ledger.folder("runs")
+    old = folder / ".r00001@1796477770573570713.parquet.tmp-10518e44"
+    fresh = folder / ".r00002@1796477770573570714.parquet.tmp-20518e44"
+    for left in (old, fresh):
+        left.write_bytes(b"PAR1 half written")
+    hours_ago = time.time() - 2 * 3600
+    os.utime(old, (hours_ago, hours_ago))
+    deleted = vacuum_tables(settings).deleted["ledger"]
+    assert deleted == [f"runs/{old.name}"]
+    assert not old.exists() and fresh.exists() and ledger.runs().height == 1
