@@ -95,10 +95,8 @@ def _now() -> datetime:
 def reporting_today(settings: Settings) -> date:
     """Today's date in the reporting time zone, whose calendar months the reports cut: a
     month has ended when that date is in the next month (in America/Los_Angeles, September
-    lasts until 2026-10-01T07:00Z; in Pacific/Auckland it ended at 2026-09-30T12:00Z). Asked
-    of DuckDB, whose zone rules date the views' calls: Python's zoneinfo reads the system's
-    zone files first, which may be older (tzdata 2025b keeps America/Vancouver on UTC-8 this
-    winter, DuckDB's rules on UTC-7), and a nightly then ran for the day before the views'."""
+    lasts until 2026-10-01T07:00Z). Asked of DuckDB, whose zone rules date the views' calls:
+    Python's zoneinfo reads older system zone files first (tzdata 2025b: Vancouver UTC-8)."""
     import duckdb
 
     with duckdb.connect() as con:
