@@ -304,10 +304,15 @@ def output_error(exc: BaseException, out: Path | None) -> OutputUnwritable | Non
 
 
 def _names_output(exc: BaseException, out: Path) -> bool:
-    """`exc` is about `out` or a file beside it (the temporary one it is written through):
-    a missing file the report read is not the output's fault."""
+    """`exc` is about `out`, a file beside it (the temporary one it is written through) or
+    one of the folders made for it: a missing file the report read is not the output's
+    fault."""
     filename = getattr(exc, "filename", None)
-    return filename is not None and Path(os.fsdecode(filename)).parent == out.parent
+    if filename is None:
+        return False
+    path = Path(os.fsdecode(filename)).absolute()
+    target = out.absolute()
+    return path.parent == target.parent or path in target.parents
 
 
 def _first_line(exc: BaseException) -> str:

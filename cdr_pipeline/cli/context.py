@@ -74,16 +74,24 @@ class FiniteFloatRange(click.FloatRange):
         return number
 
 
+NAME_MAX = 255
+"""The longest file or folder name in bytes (ext4, XFS, btrfs, APFS, NTFS in characters)."""
+
+
 class OutPath(click.Path):
     """A path the command writes (`--out`, `--labels`): besides click's checks of the path,
     a file where one of its folders should be (`--out report.csv/x.csv`) is refused like
     any bad option value (exit 2, naming the file), not left to fail the write as a bug
-    (exit 1, NotADirectoryError) after the work is done."""
+    (exit 1, NotADirectoryError) after the work is done; so is a name no file system takes
+    (over `NAME_MAX` bytes)."""
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         if isinstance(value, str) and not value.strip():
             self.fail("an empty path: name where to write.", param, ctx)
         path = super().convert(value, param, ctx)
+        long = [p for p in Path(os.fsdecode(path)).parts if len(os.fsencode(p)) > NAME_MAX]
+        if long:  # no file system makes it: the write (or a folder's test) failed as a bug
+            self.fail(f"{long[0][:40]}...: a name longer than {NAME_MAX} bytes.", param, ctx)
         for folder in Path(os.fsdecode(path)).absolute().parents:
             if folder.exists():
                 if not folder.is_dir():

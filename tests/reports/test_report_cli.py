@@ -226,22 +226,37 @@ def test_a_full_stdout_names_the_standard_output(
     assert "Exception ignored" not in done.stderr, done.stderr
 
 
-@pytest.mark.parametrize("where", ["/proc/volume.csv", "long"])
-def test_an_out_path_no_file_can_have_is_an_output_error(
+@pytest.mark.parametrize("where", ["/proc/volume.csv", "/proc/made/volume.csv"])
+def test_an_out_path_no_file_can_have_is_an_output_error(sample_wh: Settings, where: str) -> None:
+    """`--out /proc/x` (a folder that takes no new file: ENOENT), or a folder there made for
+    the output, was "unexpected ... report it", exit 1, after the report was computed. It is
+    an output that cannot be written: exit 6, naming it."""
+    args = ["--warehouse", str(sample_wh.warehouse), "report", "hourly-volume"]
+    done = CliRunner().invoke(cli, [*args, "--out", where])
+    assert done.exit_code == 6, done.output
+    assert f"error: cannot write {where} (" in done.output, done.output
+    assert "report it" not in done.output
+
+
+@pytest.mark.parametrize("where", ["", "long", "long folder"])
+def test_an_out_path_no_file_system_takes_is_a_bad_flag(
     sample_wh: Settings, tmp_path: Path, where: str
 ) -> None:
-    """`--out /proc/x` (a folder that takes no new file: ENOENT) and a name longer than the
-    file system's 255 bytes (ENAMETOOLONG) were "unexpected ... report it", exit 1, after
-    the report was computed. They are an output that cannot be written: exit 6, naming it.
-    An empty `--out ""` wrote to "." (IsADirectoryError, exit 1): a bad flag value, exit 2."""
-    out = tmp_path / ("v" * 300 + ".csv") if where == "long" else Path(where)
+    """A name longer than a file system's 255 bytes (ENAMETOOLONG: the file, or a folder
+    made for it) was "unexpected ... report it", exit 1, the file's after the report was
+    computed; an empty `--out ""` wrote to "." (IsADirectoryError, exit 1). Both are bad
+    flag values, exit 2, before any work."""
+    out = {
+        "": "",
+        "long": str(tmp_path / ("v" * 300 + ".csv")),
+        "long folder": str(tmp_path / ("v" * 300) / "volume.csv"),
+    }[where]
     args = ["--warehouse", str(sample_wh.warehouse), "report", "hourly-volume"]
-    done = CliRunner().invoke(cli, [*args, "--out", str(out)])
-    assert done.exit_code == 6, done.output
-    assert f"error: cannot write {out} (" in done.output, done.output
-    assert "report it" not in done.output
-    empty = CliRunner().invoke(cli, [*args, "--out", ""])
-    assert empty.exit_code == 2 and "an empty path" in empty.output, empty.output
+    done = CliRunner().invoke(cli, [*args, "--out", out])
+    assert done.exit_code == 2, done.output
+    said = "an empty path" if not where else "a name longer than 255 bytes"
+    assert said in done.output, done.output
+    assert "report it" not in done.output and list(tmp_path.iterdir()) == []
 
 
 def test_a_closed_stdout_is_an_output_error(sample_wh: Settings) -> None:
