@@ -19,6 +19,7 @@ import polars as pl
 from cdr_pipeline.ingest.chunk import CHUNK_BYTES, NO_KEYS, BadInput, Chunk, RawReject
 from cdr_pipeline.ingest.json_guard import JsonGuard
 from cdr_pipeline.ingest.json_lines import Broken, Record, json_lines, lines_layout
+from cdr_pipeline.ingest.json_where import Placed, place
 from cdr_pipeline.ingest.limits import Limits
 from cdr_pipeline.render import shorten_middle
 
@@ -240,23 +241,28 @@ def _streamed(
         guard = JsonGuard(stream, limits, base)
         source = guard  # type: ignore[assignment]
     n = 0
+    placed = Placed(source)
     try:
-        items = ijson.items(source, prefix, multiple_values=True, map_type=Record)
+        items = ijson.items(placed, prefix, multiple_values=True, map_type=Record)
         for n, record in enumerate(items, 1):
             guard.check_text(n)
             yield n, record
         guard.check_text(n)
     except UnicodeError as exc:  # a half character the parser cannot decode
         raise BadInput(
-            f"the JSON holds text that is not UTF-8 after record {n} ({exc}); none of "
+            "the JSON holds text that is not UTF-8 "
+            f"{f'after record {n:,}' if n else 'before the first record'} ({exc}); none of "
             "the file's rows are published",
             hint="fetch or export the file again; a tool that rewrote it may have split a "
             "character (a lone \\ud800-style escape)",
         ) from exc
     except ijson.JSONError as exc:
+        at = place(str(exc), placed)
         raise BadInput(
-            f"the JSON breaks after record {n} ({_one_line(exc)}); none of the file's rows "
-            "are published",
+            f"the JSON breaks {f'near column {at[1]:,}, ' if at else ''}"
+            f"{f'after record {n:,}' if n else 'before the first record'} ({_one_line(exc)}); "
+            "none of the file's rows are published",
+            line=at[0] if at else None,
             hint="the file is damaged or incomplete: fetch or copy it again"
             + (
                 " (NaN and Infinity are not JSON: a tool that rewrote it may have written them)"

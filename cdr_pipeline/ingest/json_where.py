@@ -1,0 +1,85 @@
+"""Where in the file a JSON syntax error is: its line and column.
+
+ijson's C parser (yajl) says what broke and shows the text around it, but not where: its
+offset counts from the start of the block it was given. `Placed` is the stream as the parser
+reads it, keeping the last block and the line it starts on; `place` finds yajl's context text
+in that block and turns the error into a line and column of the file.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any, BinaryIO
+
+CARET = 40
+"""yajl's context line points at this column (its "(right here) ------^" line is fixed)."""
+
+
+class Placed(io.RawIOBase):
+    """`stream`, remembering the last block read, its byte offset and the lines before it."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self._stream = stream
+        self.block = b""
+        self.block_line = 1  # the line of the file the last block starts on
+        self.block_column = 0  # bytes of its first line before the block
+        self._lines = 1
+        self._column = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        n: int = self._stream.readinto(buffer)  # type: ignore[attr-defined]
+        if n:
+            self.block_line, self.block_column = self._lines, self._column
+            with memoryview(buffer) as view:
+                self.block = bytes(view[:n])
+            self._lines += self.block.count(b"\n")
+            self._column = self.at(n)[1] - 1
+        return n or 0
+
+    def at(self, at: int) -> tuple[int, int]:
+        """Line and column (from 1) of byte `at` of the last block."""
+        before = self.block[:at]
+        last = before.rfind(b"\n")
+        line = self.block_line + before.count(b"\n")
+        return line, at - last if last >= 0 else self.block_column + at + 1
+
+    @property
+    def end(self) -> tuple[int, int]:
+        """Line and column just past the last byte read."""
+        return self.at(len(self.block))
+
+
+def _rendered(block: bytes, offset: int) -> bytes:
+    """yajl's context line for an error at `offset` of `block` (yajl_render_error_string)."""
+    start = max(offset - 30, 0)
+    spaces = 40 - offset if offset < 30 else 10
+    text = block[start : min(offset + 30, len(block))]
+    return b" " * spaces + text.replace(b"\n", b" ").replace(b"\r", b" ")
+
+
+def place(message: str, where: Placed) -> tuple[int, int] | None:
+    """(line, column), both from 1, of the byte the parser stopped near, from the context line
+    of its `message`; the end of what was read when there is none (an early end of file);
+    None when the context is not in the last block."""
+    lines = message.splitlines()
+    context = lines[1].encode("utf-8", "surrogateescape") if len(lines) > 2 else b""
+    snippet = context.lstrip(b" ")
+    if not snippet:
+        return where.end
+    flat = where.block.replace(b"\n", b" ").replace(b"\r", b" ")
+    indent = len(context) - len(snippet)
+    found = flat.find(snippet)
+    while found >= 0:
+        offset = found + CARET - indent
+        if 0 <= offset <= len(flat) and _rendered(where.block, offset) == context:
+            # yajl's offset is at or just past the token that broke (past the quote of a
+            # string): its last byte read, or the next token when that is white space
+            at = max(offset - 1, 0)
+            while at + 1 < len(flat) and flat[at] in b" \t":
+                at += 1
+            return where.at(at)
+        found = flat.find(snippet, found + 1)
+    return None
