@@ -260,12 +260,12 @@ def _retention(settings: Settings, summary: NightlySummary, retain: int, run_id:
         moved = ""
         if summary.retention.dropped:
             # the build stage ran before: without this, cdr.duckdb (its views and its kept
-            # fct_calls) showed the dropped days until the next night. A whole build, into
-            # a new file: a refresh edits a copy of the old one, whose freed pages kept the
-            # dropped days' numbers and names after every vacuum
-            from cdr_pipeline.warehouse import build_warehouse
+            # fct_calls) showed the dropped days until the next night. The drop left the
+            # mark (state/whole_build.py): the refreshed copy's live rows go into a new
+            # file, as its freed pages kept the dropped days' numbers and names
+            from cdr_pipeline.warehouse import refresh_warehouse
 
-            summary.build = build_warehouse(settings)
+            summary.build = refresh_warehouse(settings)
             moved = f"; {summary.build.describe()}"
         out[:] = [
             EXIT_OK,

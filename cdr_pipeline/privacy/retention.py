@@ -34,7 +34,7 @@ from cdr_pipeline.state.ledger import TS, Ledger
 from cdr_pipeline.state.lock import writer_lock
 from cdr_pipeline.state.secret import load_key, pseudonym, raw_values_sql
 from cdr_pipeline.text import lit
-from cdr_pipeline.warehouse import build_warehouse
+from cdr_pipeline.warehouse import refresh_warehouse
 
 log = logging.getLogger(__name__)
 
@@ -155,7 +155,7 @@ def apply_personal_retention(
         result.cutoff,
         result.rows,
     )
-    build_warehouse(settings)
+    refresh_warehouse(settings)  # into a new file: the commit left the mark
     return result
 
 

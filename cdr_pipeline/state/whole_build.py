@@ -1,11 +1,13 @@
-"""The mark that `cdr.duckdb` must next be built whole, not refreshed.
+"""The mark that `cdr.duckdb` must next be written into a new file, not a copy of the old.
 
 A commit that takes data away for good (retention's drop, an erasure, personal fields
-turned into pseudonyms) is followed by a whole build into a new file: a refresh edits a copy
-of the old file, whose freed pages keep what the commit took away. The mark is written
-before such a commit and removed by the whole build that read the tables after it, so a run
-killed (or out of disk) between the two leaves it, and the next build, whoever runs it,
-builds whole.
+turned into pseudonyms) is followed by a build into a new file: a refresh edits a copy of
+the old file, whose freed pages keep what the commit took away. That build is a whole one,
+or a refresh whose copy's live rows are then copied into a new file (`COPY FROM DATABASE`,
+`warehouse/database.py`): seconds where a whole build of a large warehouse takes a minute.
+The mark is written before such a commit and removed by the build that read the tables
+after it, so a run killed (or out of disk) between the two leaves it, and the next build,
+whoever runs it, writes a new file.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ def whole_build_due(layout: Layout) -> str | None:
 
 
 def whole_build_done(layout: Layout, mark: str | None) -> None:
-    """After a whole build whose snapshots were taken after reading `mark`: remove it,
+    """After a build into a new file whose snapshots were taken after reading `mark`: remove it,
     unless a later commit marked again."""
     if mark is not None and whole_build_due(layout) == mark:
         layout.whole_build_mark.unlink(missing_ok=True)

@@ -254,10 +254,10 @@ def refresh_warehouse(settings: Settings, sql_dir: Path | None = None) -> BuildR
     """Move `cdr.duckdb`'s views to the latest table versions after an ingest: the same
     result as `build_warehouse`, faster. A copy of the current file gets new generated `stg_`
     views (the file lists of the new versions) and a new pseudonym map; every other view
-    reads them by name, so it stays as it was. Falls back to the whole build when there is
-    no file yet or anything else a view depends on changed (`build_signature`: `sql/`, the
-    settings, the key, the code). Renamed into place like a build, one build at a time;
-    files get `file_mode`, as a build's."""
+    reads them by name, so it stays as it was. After a commit took data away (the mark of
+    `state/whole_build.py`) the copy's live rows go into a new file. Falls back to the whole
+    build when there is no file yet or anything else a view depends on changed (the
+    signature: `sql/`, settings, key, code). One build at a time; files get `file_mode`."""
     apply_file_mode(settings.file_mode)
     with one_build_at_a_time(settings.layout, "cdr build (refresh)"):
         mark = whole_build_due(settings.layout)
@@ -275,13 +275,11 @@ def _refresh(
     target = settings.layout.duckdb
     if not target.is_file():
         return _build_whole(settings, sql_dir, snapshots, mark)
-    if mark is not None:  # a copy of the old file would keep what that commit took away
-        log.info("views: a commit took data away since the last whole build; building all")
-        return _build_whole(settings, sql_dir, snapshots, mark)
     t0 = time.monotonic()
     signature = build_signature(settings, sql_dir)
+    compact = mark is not None  # a commit took data away: the copy's freed pages keep it
     try:
-        with new_database(target, settings.build_memory_mb, copy_of=target) as con:
+        with new_database(target, settings.build_memory_mb, target, compact) as con:
             if stored_signature(con) != signature:
                 raise Unusable("the build inputs changed since the last build")
             generated, empty = generated_views(con, settings, snapshots)
@@ -306,14 +304,16 @@ def _refresh(
     except Unusable as why:
         log.info("views: %s; building all", why)
         return _build_whole(settings, sql_dir, snapshots, mark)
+    whole_build_done(settings.layout, mark)  # the file holds nothing a commit took away
     seconds = time.monotonic() - t0
     # the views it created: the generated ones (the others are kept as they were)
     views = [BuiltView(s.name, s.layer, s.origin, s.grain, s.key) for s in generated]
     log.info(
-        "views moved to %s in %.2fs (%d generated views replaced)",
+        "views moved to %s in %.2fs (%d generated views replaced%s)",
         versions_text(snapshots) or "no table yet",
         seconds,
         len(generated),
+        ", live rows copied into a new file" if compact else "",
         extra={"seconds": round(seconds, 3)},
     )
     return BuildResult(

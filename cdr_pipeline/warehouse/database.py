@@ -65,15 +65,19 @@ def one_build_at_a_time(layout: Layout, command: str) -> Iterator[None]:
 
 @contextmanager
 def new_database(
-    target: Path, memory_mb: int, copy_of: Path | None = None
+    target: Path, memory_mb: int, copy_of: Path | None = None, compact: bool = False
 ) -> Iterator[duckdb.DuckDBPyConnection]:
     """A connection to a private file next to `target` (empty, or a copy of `copy_of`), in
     one transaction, DuckDB's memory capped at `memory_mb` MiB. On a clean exit it commits,
     checkpoints and is renamed over `target`; on an error it is deleted and `target` stays.
-    Raises `Unusable` when the copy is no DuckDB file."""
+    Raises `Unusable` when the copy is no DuckDB file. `compact`: what is renamed over
+    `target` is a second private file the first is copied into (`COPY FROM DATABASE`), which
+    holds only live rows: the freed pages of a copy keep what its edits deleted."""
     remove_stale_builds(target)
     tmp = target.with_name(f".{target.name}.tmp-{secrets.token_hex(4)}")
+    fresh = tmp.with_name(tmp.name + "-compact")
     claim = _claim(tmp)
+    fresh_claim = _claim(fresh) if compact else None
     try:
         if copy_of is not None:
             # a finished build leaves no WAL (it checkpoints before the rename) and is never
@@ -110,12 +114,27 @@ def new_database(
                 ) from exc
             con.execute("commit")
             con.execute("checkpoint")
+            if compact:
+                _copy_live_rows(con, fresh)
         finally:
             con.close()
-        os.replace(tmp, target)
+        os.replace(fresh if compact else tmp, target)
     finally:
         _remove(tmp)
         os.close(claim)
+        if fresh_claim is not None:
+            _remove(fresh)
+            os.close(fresh_claim)
+
+
+def _copy_live_rows(con: duckdb.DuckDBPyConnection, fresh: Path) -> None:
+    """Copy the database of `con` (schemas, tables, views, macros, comments) into the new
+    file `fresh`, live rows only, and checkpoint it."""
+    (name,) = con.execute("select current_database()").fetchone() or ("",)
+    con.execute(f"attach {lit(fresh)} as compact")
+    con.execute(f'copy from database "{name}" to compact')
+    con.execute("checkpoint compact")
+    con.execute("detach compact")
 
 
 def _claim(tmp: Path) -> int:
