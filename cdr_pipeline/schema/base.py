@@ -83,6 +83,9 @@ class Column:
     """Documented values. Open enums (Cisco adds values) only warn on others."""
     closed: bool = False
     """Values outside `values` are an error, not a warning."""
+    case_blind: bool = False
+    """`values` match in any case, as the pipeline reads the column (`Sub client type`:
+    `mobile_network` tags a Webex Go leg too), so another case is no new value."""
     sensitive: bool = False
     """Dropped on read and never stored (e.g. an activation code)."""
     doc: str = ""

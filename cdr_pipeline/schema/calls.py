@@ -99,6 +99,7 @@ CALL_COLUMNS: tuple[Column, ...] = (
         "sub_client_type",
         "Sub client type",
         values=SUB_CLIENT_TYPES,
+        case_blind=True,  # is_webex_go compares it in any case
         doc="Raw value; MOBILE_NETWORK marks Webex Go",
     ),
     Column(

@@ -123,3 +123,26 @@ def test_a_stored_value_the_table_type_cannot_take_is_damage_naming_the_file(
         with pytest.raises(WarehouseDamaged, match=rf"{bad} holds duration_seconds as VARCHAR"):
             list(row_batches(con, suite, files, 10, None))
     con.close()
+
+
+def test_webex_go_sub_client_type_in_any_case_is_a_documented_value(tmp_path: Path) -> None:
+    """`is_webex_go` compares Sub client type in any case (docs/webex-dch.md#webex-go-
+    detection), so a leg of `mobile_network` is tagged Webex Go; yet its set check compared
+    as stored and `cdr validate` warned every night about a leg it had handled, the warning
+    that should mean "a value that leaves its leg untagged". Only the case is forgiven: a
+    value of another spelling still warns, as delivered."""
+    folder = tmp_path / "call_date=2026-09-03"
+    folder.mkdir()
+    values = ["mobile_network", "Mobile_Network", "MOBILE_NETWORK", "Mobile Network", None]
+    start = pa.array([datetime(2026, 9, 3, 9, 0)] * len(values), pa.timestamp("us", tz="UTC"))
+    ids = [f"r{i}" for i in range(len(values))]
+    rows = {"report_id": ids, "start_time": start, "sub_client_type": values}
+    pq.write_table(pa.table(rows), folder / "p.parquet")
+    con = connect(tmp_path / "tmp")
+    suite = build_suites()["call_legs"]
+    frame = next(iter(row_batches(con, suite, [folder / "p.parquet"], 10, None)))
+    con.close()
+    (spec,) = [e for e in suite.expectations if e.id == "call_legs.sub_client_type.in_set"]
+    read = frame["sub_client_type"].tolist()
+    assert [v in spec.value_set for v in read[:4]] == [True, True, True, False]
+    assert read[3] == "Mobile Network" and frame["sub_client_type"].isna()[4]
