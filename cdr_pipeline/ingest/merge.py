@@ -23,6 +23,7 @@ import pyarrow.parquet as pq
 from cdr_pipeline import interrupts
 from cdr_pipeline.errors import MergeOutOfMemory
 from cdr_pipeline.ingest import faults
+from cdr_pipeline.ingest.held import held_rows
 from cdr_pipeline.ingest.moved import STREAM_FIRST, MovedPlan, plan_moves, stream_rank
 from cdr_pipeline.ingest.pending import PendingTable
 from cdr_pipeline.ingest.rowgroups import copy_query
@@ -222,13 +223,16 @@ def _has_webex_go(schema: TableSchema) -> bool:
 
 def _held(schema: TableSchema, files: list[Path]) -> str:
     """The partition's held `files` with every stored column: a file an older release wrote
-    lacks the columns the schema gained since (read as NULL, as the views read them)."""
+    lacks the columns the schema gained since (read as NULL, as the views read them), or
+    holds values it stored otherwise (`held_rows`)."""
     read, have = read_files([str(f) for f in files], hive=False)
     missing = [c for c in schema.stored_columns if c.name not in have]
-    if not missing:
-        return read
-    nulls = ", ".join(f"CAST(NULL AS {DUCKDB_TYPES[c.dtype]}) AS {quote(c.name)}" for c in missing)
-    return f"(SELECT *, {nulls} FROM {read})"
+    if missing:
+        nulls = ", ".join(
+            f"CAST(NULL AS {DUCKDB_TYPES[c.dtype]}) AS {quote(c.name)}" for c in missing
+        )
+        read = f"(SELECT *, {nulls} FROM {read})"
+    return held_rows(schema, read)
 
 
 def _key(schema: TableSchema) -> str:
