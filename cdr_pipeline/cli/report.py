@@ -17,7 +17,7 @@ from cdr_pipeline.cli.render import terminal_width
 from cdr_pipeline.errors import EXIT_USAGE
 
 if TYPE_CHECKING:
-    from cdr_pipeline.config import Settings
+    from cdr_pipeline.reports import ReportResult
 
 FORMATS = ("csv", "json", "parquet", "table", "xlsx", "html")
 # without --format, the format an --out file's extension names (the terminal table written
@@ -161,21 +161,7 @@ def report(
             )
     else:
         result = run_report(settings, name, month, as_of=as_of, current=current)
-    if result.closed_at is not None:
-        echo(
-            f"{name} {month}: closed on {result.closed_at:%Y-%m-%d} "
-            f"({result.closed_at:%H:%M} UTC); frozen figures, --current recomputes",
-            err=True,
-        )
-    # computed now (not frozen, not --as-of: the note reads the views now) and empty
-    empty = result.row_count == 0 and result.closed_at is None and as_of is None
-    _outside_note(settings, name, month, empty)
-    if result.frozen_months:
-        echo(
-            f"{name}: {', '.join(result.frozen_months)}: closed, frozen figures; the other "
-            "months computed now (--current recomputes every month)",
-            err=True,
-        )
+    _say_where_from(name, month, result)
     if out is None:
         # the compact table fits a terminal (columns that do not fit are left out, marked
         # `…`); --wide is every column, as long as it is (for `less -S` or a file)
@@ -191,16 +177,23 @@ def report(
     sys.exit(0)
 
 
-def _outside_note(settings: Settings, name: str, month: str | None, empty: bool) -> None:
-    """An empty licence report (`empty`: computed now, no row) of a month outside the
-    device data is not "nothing held or bought": say why it is empty."""
-    if not (empty and month and name in ("licence-usage", "reconciliation")):
-        return
-    from cdr_pipeline.reports.figures import month_outside_text
-
-    outside = month_outside_text(settings, month)
-    if outside:
-        echo(f"note: {outside}", err=True)
+def _say_where_from(name: str, month: str | None, result: ReportResult) -> None:
+    """On stderr: frozen figures (of the month, or of the closed months among every month),
+    and why a licence report of a month has no row (`result.note`)."""
+    if result.closed_at is not None:
+        echo(
+            f"{name} {month}: closed on {result.closed_at:%Y-%m-%d} "
+            f"({result.closed_at:%H:%M} UTC); frozen figures, --current recomputes",
+            err=True,
+        )
+    if result.note:  # an empty licence report of a month outside the device data
+        echo(f"note: {result.note}", err=True)
+    if result.frozen_months:
+        echo(
+            f"{name}: {', '.join(result.frozen_months)}: closed, frozen figures; the other "
+            "months computed now (--current recomputes every month)",
+            err=True,
+        )
 
 
 def _list() -> NoReturn:

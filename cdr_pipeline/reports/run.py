@@ -19,6 +19,7 @@ import pyarrow.compute as pc
 from cdr_pipeline.config import Settings
 from cdr_pipeline.errors import EXIT_USAGE, CdrError, InputError
 from cdr_pipeline.reports.frozen import FINANCE_REPORTS, list_closed, read_close, read_frozen
+from cdr_pipeline.reports.licence_span import licence_data, outside_text
 from cdr_pipeline.reports.registry import REPORTS, Report
 from cdr_pipeline.warehouse import connect, connect_as_of, resolve_tier
 from cdr_pipeline.warehouse.damage import built_snapshots, naming_damage
@@ -26,6 +27,8 @@ from cdr_pipeline.warehouse.snapshots import AsOfArg, table_snapshots
 
 log = logging.getLogger(__name__)
 
+LICENCE_REPORTS = ("licence-usage", "reconciliation")
+"""The reports with a row per month of the licence data only (`fct_licence_months`)."""
 _MONTH_RE = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 
 
@@ -48,6 +51,9 @@ class ReportResult:
     frozen_months: tuple[str, ...] = ()
     """Of a finance report of every month: the closed months (`YYYY-MM`) whose rows are
     their frozen figures, not computed now."""
+    note: str = ""
+    """Why a computed licence report of a month has no row when that is not "nothing held
+    or bought": the month lies outside the device data (`licence_span.outside_text`)."""
 
     @property
     def columns(self) -> list[str]:
@@ -70,6 +76,7 @@ class ReportResult:
             "closed_at": self.closed_at,
             "versions": self.versions,
             "frozen_months": list(self.frozen_months),
+            "note": self.note,
             "rows": self.rows(),
         }
 
@@ -247,9 +254,13 @@ def run_report(
             con = connect_as_of(settings, as_of, tier=tier)
         with_frozen = first_day is None and as_of is None and not current
         with_frozen = with_frozen and name in FINANCE_REPORTS and report.monthly
+        note = ""
         try:
             table = query_report(con, report, first_day, tier)
             basis = figure_settings(con) if with_frozen else {}
+            if first_day is not None and table.num_rows == 0 and name in LICENCE_REPORTS:
+                # on this connection: a second one would repeat its warnings (views behind)
+                note = outside_text(first_day, licence_data(con))
         finally:
             con.close()
     frozen: tuple[str, ...] = ()
@@ -269,7 +280,7 @@ def run_report(
             "seconds": round(seconds, 3),
         },
     )
-    return ReportResult(name, first_day, table, seconds, frozen_months=frozen)
+    return ReportResult(name, first_day, table, seconds, frozen_months=frozen, note=note)
 
 
 def figure_settings(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:

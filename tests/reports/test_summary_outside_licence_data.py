@@ -130,3 +130,21 @@ def test_the_summary_states_the_device_data_horizon_without_reclaim_candidates(
     page = _summary_text(settings, tmp_path, "2026-04")
     assert '<h2>Reclaim candidates</h2> <p class="note">None.</p>' in page
     assert "Device data up to 2026-04-02 00:00 UTC." in page
+
+
+def test_an_empty_licence_report_warns_once_of_views_behind_the_tables(tmp_path: Path) -> None:
+    """The one-device world (device data up to 2026-04-02), then a call export loaded
+    without a build: the views lag the tables. `cdr report reconciliation --month
+    2026-05` read the views for the report and again, on a second connection, for the note
+    saying May is outside the device data, so the warning that the views lag came twice.
+    The note is now read on the report's own connection: one warning, and the note."""
+    settings = _one_device(tmp_path, "calls_2026-04-01_2026-04-02.csv", "2026-04-01T10:00:00Z")
+    late = World()
+    late.leg("calls_2026-04-02_2026-04-03.csv", "L2", "2026-04-02T10:00:00Z", user(1), "+1", 60)
+    assert ingest_paths(settings, [late.write(tmp_path / "late")]).exit_code == 0
+    for report in ("reconciliation", "licence-usage"):
+        code, out, err = cdr(settings, "report", report, "--month", "2026-05", "--format", "csv")
+        assert code == 0, err
+        assert out.splitlines()[1:] == []
+        assert err.count("answers leave the newer data out") == 1, err
+        assert "note: May 2026 is outside the device data" in err
