@@ -13,9 +13,14 @@
 -- before one still pending (a phone places Webex Go calls only once activated), then the
 -- latest to take the key before t (a deleted device, a number given up and nobody holding
 -- it at t), then the first to take it after t (a leg before the device's first
--- observation). Intervals are half-open [valid_from, valid_to), numbered by interval_seq
--- from 1; valid_from NULL = from the beginning, valid_to NULL = no end; matched_by is
--- user_uuid or phone_number.
+-- observation). A third key, 'b:' || the user's UUID || '|' || the number's digits, tells
+-- one user's devices apart by the number each had: a leg of a user with two Webex Go
+-- phones takes the one whose number it carries when that one was held and activated then
+-- (`is_active`), not the latest of the two. Intervals are half-open [valid_from, valid_to),
+-- numbered by interval_seq from 1; valid_from NULL = from the beginning, valid_to NULL =
+-- no end; matched_by is user_uuid (also for the third key) or phone_number; is_active says
+-- whether the chosen device held the key, was not deleted and was activated in the
+-- interval.
 with devices as (
     select
         device_id,
@@ -36,6 +41,7 @@ attribute_keys as (
         valid_from,
         valid_to,
         'user_uuid' as matched_by,
+        'u' as key_kind,
         'u:' || lower(user_uuid) as match_key
     from int_device_attribute_history
     union all
@@ -44,7 +50,17 @@ attribute_keys as (
         valid_from,
         valid_to,
         'phone_number' as matched_by,
+        'p' as key_kind,
         'p:' || number_key(phone_number) as match_key
+    from int_device_attribute_history
+    union all
+    select
+        device_id,
+        valid_from,
+        valid_to,
+        'user_uuid' as matched_by,
+        'b' as key_kind,
+        'b:' || lower(user_uuid) || '|' || number_key(phone_number) as match_key
     from int_device_attribute_history
 ),
 
@@ -54,7 +70,7 @@ key_intervals as (
         case
             when
                 lag(match_key) over (
-                    partition by device_id, matched_by order by valid_from
+                    partition by device_id, key_kind order by valid_from
                 ) is not distinct from match_key
                 then 0
             else 1
@@ -66,7 +82,7 @@ key_runs as (
     select
         *,
         sum(is_new_key) over (
-            partition by device_id, matched_by order by valid_from
+            partition by device_id, key_kind order by valid_from
             rows between unbounded preceding and current row
         ) as run_seq
     from key_intervals
@@ -81,7 +97,7 @@ key_holdings as (
         case when count(valid_to) = count(*) then max(valid_to) end as held_to
     from key_runs
     where match_key is not null
-    group by device_id, matched_by, match_key, run_seq
+    group by device_id, matched_by, key_kind, match_key, run_seq
 ),
 
 -- the keys a leg can match, each held [held_from, held_to): its user's UUID while the device
@@ -127,7 +143,17 @@ choices as (
         c.match_key,
         c.point_at,
         arg_min(
-            {chosen_device_id: k.device_id, chosen_matched_by: k.matched_by},
+            {
+                chosen_device_id: k.device_id,
+                chosen_matched_by: k.matched_by,
+                chosen_is_active: coalesce(
+                    k.held_from <= c.point_at
+                    and coalesce(k.held_to > c.point_at, true)
+                    and coalesce(k.deleted_at > c.point_at, true)
+                    and k.first_activated_at <= c.point_at,
+                    false
+                )
+            },
             {
                 bucket: case
                     when
@@ -163,7 +189,8 @@ final as (
         point_at as valid_from,
         lead(point_at) over (partition by match_key order by point_at nulls first) as valid_to,
         pick.chosen_device_id as device_id,
-        pick.chosen_matched_by as matched_by
+        pick.chosen_matched_by as matched_by,
+        pick.chosen_is_active as is_active
     from choices
 )
 

@@ -2,7 +2,8 @@
 -- key: report_id
 -- Every Webex Go leg with the Webex Go device it was made from: the user's devices (by user
 -- UUID; by the phone number only when the user UUID finds none, the device that had that
--- number at the call); of several, the one that existed at the call wins (one activated by
+-- number at the call); of the user's devices, the one with the leg's number when it was
+-- held and activated at the call (a user with two phones); else, of several, the one that existed at the call wins (one activated by
 -- then before one still pending), then the latest to take the key before it, then the first
 -- to take it after it (fct_webex_go_device_choices works the choice out from the devices,
 -- so each leg is read once and joined, never aggregated). Columns: report_id, correlation_id, leg_id,
@@ -70,7 +71,7 @@ legs_with_device as (
         go_legs.call_date,
         go_legs.duration_seconds,
         devices.device_id,
-        coalesce(u.matched_by, p.matched_by) as device_matched_by,
+        coalesce(b.matched_by, u.matched_by, p.matched_by) as device_matched_by,
         attributes.deployment,
         attributes.licence_type,
         attributes.subscription_id,
@@ -79,6 +80,14 @@ legs_with_device as (
         devices.provisioned_at as device_provisioned_at,
         devices.deleted_at as device_deleted_at
     from go_legs
+    -- the user's device that had the leg's number, while held and activated: of one
+    -- user's two phones, the one the leg came from
+    left join fct_webex_go_device_choices as b
+        on 'b:' || lower(go_legs.user_uuid) || '|' || number_key(go_legs.user_number)
+        = b.match_key
+        and b.is_active
+        and go_legs.start_time >= b.valid_from
+        and (b.valid_to is null or go_legs.start_time < b.valid_to)
     left join fct_webex_go_device_choices as u
         on 'u:' || lower(go_legs.user_uuid) = u.match_key
         and (u.valid_from is null or go_legs.start_time >= u.valid_from)
@@ -95,7 +104,7 @@ legs_with_device as (
             or go_legs.start_time < p.valid_to
             or (go_legs.start_time is null and p.valid_from is null)
         )
-    left join devices on coalesce(u.device_id, p.device_id) = devices.device_id
+    left join devices on coalesce(b.device_id, u.device_id, p.device_id) = devices.device_id
     asof left join attributes
         on devices.device_id = attributes.device_id
         and greatest(go_legs.start_time, devices.provisioned_at) >= attributes.valid_from
