@@ -9,9 +9,11 @@
 -- device whose number changed, or that was given to another user, keeps the legs of its old
 -- number and user, and a number or a user moved from one device to another matches each for
 -- its own time. Of a key's holders, a leg started at
--- instant t takes the one holding the key at t that existed at t, one already activated
--- before one still pending (a phone places Webex Go calls only once activated), then the
--- latest to take the key before t (a deleted device, a number given up and nobody holding
+-- instant t takes the one holding the key at t that existed at t, one Online at t before
+-- the others (a user with two Webex Go devices: a line disabled on its phone, Offline, or
+-- a device waiting for its Lost/Stolen replacement to be activated places no call), then one
+-- already activated before one still pending (a phone places Webex Go calls only once
+-- activated), then the latest to take the key before t (a deleted device, a number given up and nobody holding
 -- it at t), then the first to take it after t (a leg before the device's first
 -- observation). A third key, 'b:' || the user's UUID || '|' || the number's digits, tells
 -- one user's devices apart by the number each had: a leg of a user with two Webex Go
@@ -100,6 +102,13 @@ key_holdings as (
     group by device_id, matched_by, key_kind, match_key, run_seq
 ),
 
+-- the devices' Online intervals [online_from, online_to) (fct_device_status_history)
+onlines as (
+    select device_id, valid_from as online_from, valid_to as online_to
+    from fct_device_status_history
+    where status = 'ONLINE'
+),
+
 -- the keys a leg can match, each held [held_from, held_to): its user's UUID while the device
 -- was that user's, a phone number's digits while the device had it
 device_keys as (
@@ -116,9 +125,10 @@ device_keys as (
 ),
 
 -- Of a key's holders, a leg started at instant t takes the one holding it at t that existed
--- at t (activated by t before pending), then the latest to take it before t, then the first
--- to take it after t (ties: the smaller device_id). That choice changes only at the
--- instants a device takes or gives up a key and at its first activation and deletion, so
+-- at t (Online at t, then activated by t, before pending), then the latest to take it before
+-- t, then the first to take it after t (ties: the smaller device_id). That choice changes
+-- only at the instants a device takes or gives up a key, at its first activation and
+-- deletion and where an Online interval of it starts or ends, so
 -- it is worked out here from the few devices, once per key and interval between those
 -- instants. The first interval (valid_from NULL: from the beginning) is also the choice for
 -- a leg without a start time, which compares as before every device.
@@ -136,6 +146,15 @@ choice_points as (
     union
     select match_key, first_activated_at as point_at from device_keys
     where first_activated_at is not null
+    union
+    select k.match_key, o.online_from as point_at
+    from device_keys as k
+    inner join onlines as o on k.device_id = o.device_id
+    union
+    select k.match_key, o.online_to as point_at
+    from device_keys as k
+    inner join onlines as o on k.device_id = o.device_id
+    where o.online_to is not null
 ),
 
 choices as (
@@ -160,15 +179,21 @@ choices as (
                         k.held_from <= c.point_at
                         and coalesce(k.held_to > c.point_at, true)
                         and coalesce(k.deleted_at > c.point_at, true)
-                        and k.first_activated_at <= c.point_at
+                        and o.device_id is not null
                         then 0
                     when
                         k.held_from <= c.point_at
                         and coalesce(k.held_to > c.point_at, true)
                         and coalesce(k.deleted_at > c.point_at, true)
+                        and k.first_activated_at <= c.point_at
                         then 1
-                    when k.held_from <= c.point_at then 2
-                    else 3
+                    when
+                        k.held_from <= c.point_at
+                        and coalesce(k.held_to > c.point_at, true)
+                        and coalesce(k.deleted_at > c.point_at, true)
+                        then 2
+                    when k.held_from <= c.point_at then 3
+                    else 4
                 end,
                 nearest: case
                     when k.held_from <= c.point_at then -epoch_ms(k.held_from)
@@ -179,6 +204,12 @@ choices as (
         ) as pick
     from choice_points as c
     inner join device_keys as k on c.match_key = k.match_key
+    -- the device's Online interval holding the point, if any (a device's Online intervals
+    -- do not overlap, so at most one)
+    left join onlines as o
+        on k.device_id = o.device_id
+        and o.online_from <= c.point_at
+        and coalesce(o.online_to > c.point_at, true)
     group by c.match_key, c.point_at
 ),
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from cdr_pipeline.config import Settings
 from cdr_pipeline.warehouse import connect_as_of
-from tests.warehouse.finance_world import BYOD, MOBILE, World, records, user
+from tests.warehouse.finance_world import BYOD, MOBILE, ORG, World, records, user
 
 FILE = "calls_2026-09-01_2026-10-01.csv"
 
@@ -198,3 +198,52 @@ def test_a_leg_carries_the_device_attributes_in_effect_at_its_start(tmp_path: Pa
         "from rpt_licence_usage_monthly where webex_go_calls > 0 order by month"
     ).fetchall()
     assert [row[1:4] for row in used] == [september[:3], (MOBILE, "Sub-2", "Branch")]
+
+
+def _event(w: World, time: str, device: str, kind: str, uid: str, status: str = "") -> None:
+    w.events.append(f"{time},{ORG},{device},{kind},{uid},{status},admin,,BYOD,Sub-1,,")
+
+
+def test_a_user_with_two_devices_calls_from_the_one_online(tmp_path: Path) -> None:
+    """A user with two Webex Go devices: the leg is the one Online at its start, not the
+    latest provisioned when that one is Offline (its line disabled on the phone) or waiting
+    for its Lost/Stolen replacement. Both Online: the latest to take the user, as before.
+    Before, U1's legs after 09-08 went to Y, Offline, and X, Online and in use, looked idle;
+    U2's leg of 09-07 went to V and was reported as a call from a lost phone."""
+    w = World()
+    u1, u2 = user(1), user(2)
+    _event(w, "2026-09-01T00:00:00Z", "X", "PROVISIONED", u1)
+    _event(w, "2026-09-02T00:00:00Z", "X", "ACTIVATED", u1)
+    _event(w, "2026-09-05T00:00:00Z", "Y", "PROVISIONED", u1)
+    _event(w, "2026-09-06T00:00:00Z", "Y", "ACTIVATED", u1)
+    _event(w, "2026-09-08T00:00:00Z", "Y", "STATUS_CHANGED", u1, "OFFLINE")
+    _event(w, "2026-09-01T00:00:00Z", "Z", "PROVISIONED", u2)
+    _event(w, "2026-09-02T00:00:00Z", "Z", "ACTIVATED", u2)
+    _event(w, "2026-09-03T00:00:00Z", "V", "PROVISIONED", u2)
+    _event(w, "2026-09-04T00:00:00Z", "V", "ACTIVATED", u2)
+    _event(w, "2026-09-06T00:00:00Z", "V", "LOST_STOLEN", u2)
+    file = "calls_2026-09-01_2026-10-01.csv"
+    for rid, start, uid in [
+        ("L1", "2026-09-03T00:00:00Z", u1),  # X only
+        ("L2", "2026-09-05T12:00:00Z", u1),  # Y pending: X
+        ("L3", "2026-09-07T00:00:00Z", u1),  # both Online: the latest, Y
+        ("L4", "2026-09-08T00:00:00Z", u1),  # the instant Y goes Offline: X
+        ("L5", "2026-09-10T00:00:00Z", u1),  # Y Offline: X
+        ("M1", "2026-09-05T00:00:00Z", u2),  # both Online: the latest, V
+        ("M2", "2026-09-07T00:00:00Z", u2),  # V Lost/Stolen, pending: Z
+    ]:
+        w.leg(file, rid, start, uid, "", 60)
+    con = w.build(tmp_path)
+    got = con.execute(
+        "select report_id, device_id, device_status, anomaly_type from fct_webex_go_calls "
+        "order by report_id"
+    ).fetchall()
+    assert got == [
+        ("L1", "X", "ONLINE", None),
+        ("L2", "X", "ONLINE", None),
+        ("L3", "Y", "ONLINE", None),
+        ("L4", "X", "ONLINE", None),
+        ("L5", "X", "ONLINE", None),
+        ("M1", "V", "ONLINE", None),
+        ("M2", "Z", "ONLINE", None),
+    ]
