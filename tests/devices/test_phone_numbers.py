@@ -158,3 +158,39 @@ def test_a_national_number_with_its_area_code_in_brackets_gets_no_country_code(
         ("M2", "+13125550104"),
         ("M3", "+13125550105"),
     ]
+
+
+def test_a_north_american_national_number_typed_with_dashes_gets_no_country_code(
+    tmp_path: Path,
+) -> None:
+    """`312-555-0103` (and with dots or blanks) is the North American national form, as
+    `(312) 555-0103` is: it was stored `+3125550103`, a Dutch number, a licence unit no
+    spelling of the real number matches. A spreadsheet drops the `+` only of a cell it reads
+    as a number, never of text with dashes, so such a value was typed without a country code
+    and now keeps its digits without a `+`. Digits alone and `1-312-...` are unchanged."""
+    numbers = [
+        "312-555-0103",
+        "312.555.0104",
+        "312 555 0105",
+        "1-312-555-0106",
+        "+1 312-555-0107",
+        "3125550108",
+    ]
+    snaps = write_csv(
+        tmp_path / "in" / "snap.csv",
+        SNAPSHOT_HEADER,
+        [
+            f"2026-09-01T06:00:00Z,{ORG},M{i},{USER},,,MOBILE_OPERATOR,{n},,L,,S,ONLINE,,"
+            for i, n in enumerate(numbers, 1)
+        ],
+    )
+    ingest(tmp_path / "wh", snaps)
+    con = views(tmp_path / "wh")
+    assert rows(con, "select device_id, phone_number from stg_device_snapshots order by 1") == [
+        ("M1", "3125550103"),
+        ("M2", "3125550104"),
+        ("M3", "3125550105"),
+        ("M4", "+13125550106"),
+        ("M5", "+13125550107"),
+        ("M6", "+3125550108"),
+    ]

@@ -94,6 +94,12 @@ _NUMBER_MARKS = r"[\s().\-]"
 no-break spaces, brackets, dots, dashes)."""
 
 
+_NANP_NATIONAL = r"^\s*[2-9]\d{2}[\s.\-]\d{3}[\s.\-]\d{4}\s*$"
+"""A North American number in its national form: area code, exchange and line, 3-3-4 digits
+between blanks, dots or dashes (no other country writes ten digits with its country code
+so: `32 2 555 01 03` is Belgian)."""
+
+
 def _phone_number(expr: pl.Expr) -> pl.Expr:
     """`+1 (555) 000-0009` -> `+15550000009`: a Webex Mobile number is the licence unit of a
     Mobile Operator device, and one number in two spellings would count as two licences (and a
@@ -101,10 +107,12 @@ def _phone_number(expr: pl.Expr) -> pl.Expr:
     are an E.164 number whose `+` a spreadsheet dropped (it reads `+15550000009` as a
     number): `15550000009` -> `+15550000009`. A value that is not a number with such marks
     (letters, a `tel:` URI) is kept as given; digits starting with 0 (a national or 00
-    prefix) or with a bracket (`(312) 555-0103`: a national area code) have no E.164 country
-    code and keep their digits without a `+`."""
+    prefix), with a bracket (`(312) 555-0103`: a national area code) or in the North
+    American national grouping 3-3-4 (`312-555-0103`, `312.555.0103`: text a person typed,
+    which a spreadsheet never strips of a `+`) have no E.164 country code and keep their
+    digits without a `+`."""
     compact = expr.str.replace_all(_NUMBER_MARKS, "")
-    national = expr.str.contains(r"^\s*\(")
+    national = expr.str.contains(r"^\s*\(") | expr.str.contains(_NANP_NATIONAL)
     return (
         pl.when(compact.str.contains(r"^[1-9]\d*$") & ~national)
         .then(pl.lit("+") + compact)
