@@ -35,12 +35,25 @@ def expand_paths(paths: Sequence[Path]) -> list[Path]:
 
 def _walk(folder: Path) -> Iterator[Path]:
     """The regular files under `folder` (links to files included, hidden entries and
-    linked folders not), and each folder that cannot be listed."""
+    linked folders not), and each folder that cannot be listed. The walk keeps its own
+    stack: `os.walk` (Python 3.11) recursed once per level, so an inbox of folders nested a
+    thousand deep (a sync client's loop) ended the run as a bug, RecursionError, exit 1."""
     unlisted: list[Path] = []
-    for root, dirs, names in os.walk(folder, onerror=lambda e: unlisted.append(Path(e.filename))):
-        dirs[:] = [d for d in dirs if not d.startswith(".")]
-        here = Path(root)
-        yield from (f for n in names if not n.startswith(".") and (f := here / n).is_file())
+    stack = [folder]
+    while stack:
+        here = stack.pop()
+        try:
+            with os.scandir(here) as entries:
+                for entry in entries:
+                    if entry.name.startswith("."):
+                        continue
+                    path = Path(entry.path)
+                    if entry.is_dir(follow_symlinks=False):
+                        stack.append(path)
+                    elif path.is_file():  # a link to a file too; not one that loops
+                        yield path
+        except OSError:
+            unlisted.append(here)
     yield from unlisted
 
 

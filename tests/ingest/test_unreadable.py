@@ -109,3 +109,31 @@ def test_a_warehouse_file_cdr_may_not_read_is_named_as_a_read(tmp_path: Path) ->
         assert f"permission denied reading {named}" in run.stderr, run.stderr
         assert f"ls -l {named}" in run.stderr and "read access" in run.stderr
         assert "writing" not in run.stderr and "write access" not in run.stderr
+
+
+def test_a_folder_nested_deeper_than_the_recursion_limit_is_walked(tmp_path: Path) -> None:
+    """An inbox holding folders nested a thousand deep (a sync client's loop, or anyone who
+    may write there) ended `cdr ingest` and the nightly as a bug (exit 1, RecursionError:
+    the walk recursed once per level) and nothing loaded. The walk keeps its own stack: every
+    file loads, the one at the bottom too."""
+    import sys
+
+    from cdr_pipeline.ingest import expand_paths
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    shutil.copyfile(fixture("bom_crlf.csv"), inbox / "good.csv")
+    deepest = inbox
+    for _ in range(sys.getrecursionlimit() + 50):  # os.mkdir: os.makedirs recurses too
+        deepest = deepest / "d"
+        os.mkdir(deepest)
+    shutil.copyfile(fixture("overlap_b.csv"), deepest / "export.csv")
+    try:
+        assert expand_paths([inbox]) == [deepest / "export.csv", inbox / "good.csv"]
+        result = load(tmp_path / "wh", inbox)
+        assert [f.status for f in result.files] == ["loaded", "loaded"]
+    finally:  # shutil.rmtree (pytest's clean-up) recurses once per level too
+        (deepest / "export.csv").unlink()
+        while deepest != inbox:
+            deepest.rmdir()
+            deepest = deepest.parent
