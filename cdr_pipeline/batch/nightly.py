@@ -49,7 +49,10 @@ def scan_inbox(settings: Settings, inbox: Path) -> list[InboxFile]:
     sizes = set(loaded.values())
     files = []
     for p in expand_paths([inbox]):
-        size = p.stat().st_size
+        try:
+            size = p.stat().st_size
+        except OSError:  # gone since the walk, or its folder may not be searched: new
+            size = 0  # here, and the ingest fails it alone, naming why
         if size not in sizes:
             files.append(InboxFile(p, "new", size))
             continue
@@ -300,15 +303,17 @@ def _plan(settings: Settings, summary: NightlySummary, retain: int | None, do_fe
         from cdr_pipeline.ingest.retention import expired_partitions
 
         summary.retention = expired_partitions(settings, retain, _retention_day(settings, summary))
-    unlisted = [f.path for f in summary.inbox if f.path.is_dir()]  # the run fails them: 3
-    new = [f for f in summary.new_files if f.path not in unlisted]
+    # the run fails them: 3
+    blocked = {f.path: where for f in summary.inbox if (where := _unlisted(f.path))}
+    unlisted = sorted(set(blocked.values()))
+    new = [f for f in summary.new_files if f.path not in blocked]
     summary.stages.append(
         StageOutcome(
             "plan",
             EXIT_BAD_INPUT if unlisted else EXIT_OK,
             0.0,
             f"{'fetch, then ' if do_fetch else ''}ingest {len(new)} new file(s) of "
-            f"{len(summary.inbox) - len(unlisted)}; validate; build; "
+            f"{len(summary.inbox) - len(blocked)}; validate; build; "
             f"{len(summary.planned_reports)} report file(s)"
             + (f"; drop {len(summary.retention.dropped)} partition(s)" if retain else "")
             + "".join(
@@ -316,6 +321,15 @@ def _plan(settings: Settings, summary: NightlySummary, retain: int | None, do_fe
             ),
         )
     )
+
+
+def _unlisted(path: Path) -> Path | None:
+    """The folder that keeps `path` from loading: itself, a folder the walk could not list,
+    or the one holding it, a folder that may be read but not searched (`chmod -R 644`)."""
+    try:
+        return path if path.is_dir() else None
+    except OSError:
+        return path.parent
 
 
 def _archive(

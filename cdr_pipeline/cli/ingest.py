@@ -52,13 +52,13 @@ def ingest(
 
     Exits 3 when a file could not be loaded (it names the file, the line and what to try);
     the other files still load."""
-    from cdr_pipeline.ingest import expand_paths, ingest_paths
+    from cdr_pipeline.ingest import expand_paths, ingest_paths, input_bytes
 
     settings = obj.settings(
         chunk_rows=chunk_rows, max_reject_rate=max_reject_rate, lock_wait_seconds=lock_wait_seconds
     )
     # the percentage is of the whole input, not of the file being read
-    total = sum(p.stat().st_size for p in expand_paths(list(paths)) if p.is_file())
+    total = input_bytes(expand_paths(list(paths)))
     progress = Progress(obj.quiet or as_json, total_bytes=total)
     result = ingest_paths(settings, list(paths), kind=kind, progress=progress)
     if as_json:

@@ -4,6 +4,7 @@ chunk) -> normalize (+ derive) -> stager -> merge; load (one file), run (one run
 from __future__ import annotations
 
 from cdr_pipeline.ingest.digest import Fingerprint
+from cdr_pipeline.ingest.paths import input_bytes
 from cdr_pipeline.ingest.results import FileResult, IngestResult, ProgressEvent, ProgressFn
 from cdr_pipeline.ingest.run import expand_paths, ingest_paths, new_run_id
 
@@ -15,5 +16,6 @@ __all__ = [
     "ProgressFn",
     "expand_paths",
     "ingest_paths",
+    "input_bytes",
     "new_run_id",
 ]

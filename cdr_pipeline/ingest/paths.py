@@ -11,6 +11,10 @@ from pathlib import Path
 
 from cdr_pipeline.errors import InputError
 
+_ABSENT = frozenset({errno.ENOENT, errno.ENOTDIR, errno.ELOOP})
+"""What `stat` says of a path that names nothing (or links that loop), as `Path.exists` reads
+it; any other error (permission denied on a folder above it) is of a path that may exist."""
+
 
 def expand_paths(paths: Sequence[Path]) -> list[Path]:
     """Files as given, folders walked recursively (hidden entries skipped), in stable order.
@@ -18,9 +22,16 @@ def expand_paths(paths: Sequence[Path]) -> list[Path]:
     it (a walk that passes over it loses its files without a word)."""
     out: list[Path] = []
     for p in paths:
-        if p.is_dir():
+        try:
+            mode: int | None = p.stat().st_mode
+        except OSError as exc:
+            if exc.errno not in _ABSENT:  # cannot be looked at (a folder above it may not be
+                out.append(p)  # searched): the run fails it alone, naming why
+                continue
+            mode = None
+        if mode is not None and stat.S_ISDIR(mode):
             out.extend(sorted(_walk(p)))
-        elif p.exists():
+        elif mode is not None:
             out.append(p)
         elif p.is_symlink():
             raise InputError(
@@ -48,13 +59,44 @@ def _walk(folder: Path) -> Iterator[Path]:
                     if entry.name.startswith("."):
                         continue
                     path = Path(entry.path)
-                    if entry.is_dir(follow_symlinks=False):
+                    if _is_folder(entry):
                         stack.append(path)
-                    elif path.is_file():  # a link to a file too; not one that loops
+                    elif _is_file(path):
                         yield path
         except OSError:
             unlisted.append(here)
     yield from unlisted
+
+
+def _is_folder(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_dir(follow_symlinks=False)
+    except OSError:  # cannot be looked at: `_is_file` lists it
+        return False
+
+
+def _is_file(path: Path) -> bool:
+    """Whether a folder's entry is a file to load: a regular file or a link to one, not a
+    link that leads nowhere or loops, a pipe or a device. One that cannot be looked at (a
+    folder that may be read but not searched, as `chmod -R 644` leaves it) is listed too:
+    the run fails it alone, naming why, where asking crashed the run (exit 1)."""
+    try:
+        return path.is_file()
+    except OSError:
+        return True
+
+
+def input_bytes(files: Sequence[Path]) -> int:
+    """The size of the regular files among `files` together (the whole input, for a progress
+    percentage). One that cannot be looked at now counts nothing: the run fails it alone."""
+    total = 0
+    for f in files:
+        try:
+            st = f.stat()
+        except OSError:
+            continue
+        total += st.st_size if stat.S_ISREG(st.st_mode) else 0
+    return total
 
 
 KINDS_OF_FILE = {

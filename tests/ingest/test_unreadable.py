@@ -137,3 +137,31 @@ def test_a_folder_nested_deeper_than_the_recursion_limit_is_walked(tmp_path: Pat
         while deepest != inbox:
             deepest.rmdir()
             deepest = deepest.parent
+
+
+def test_a_folder_that_may_be_read_but_not_searched_fails_its_files_alone(tmp_path: Path) -> None:
+    """`chmod -R 644 inbox` (meant for the files) leaves a subfolder that lists its names but
+    lets nothing in it be looked at. `cdr ingest` of the inbox, or of such a file by name,
+    and the nightly's plan ended as a bug (exit 1, PermissionError) and loaded nothing. Each
+    such file fails alone (exit 3, named, Permission denied); the files beside it load."""
+    wh, inbox = tmp_path / "wh", tmp_path / "inbox"
+    sub = inbox / "2026-10"
+    sub.mkdir(parents=True)
+    export = sub / "export.csv"
+    shutil.copyfile(fixture("overlap_b.csv"), export)
+    shutil.copyfile(fixture("bom_crlf.csv"), inbox / "good.csv")
+    sub.chmod(0o644)
+    try:
+        walked = run_unprivileged("--warehouse", str(wh), "ingest", str(inbox))
+        named = run_unprivileged("--warehouse", str(wh), "ingest", str(export))
+        plan = run_unprivileged(
+            "--warehouse", str(wh), "nightly", "--dry-run", "--no-fetch", "--inbox", str(inbox)
+        )
+    finally:
+        sub.chmod(0o700)
+    for run in (walked, named):
+        assert run.returncode == 3, run.stderr
+        assert f"{export}: cannot read file: Permission denied" in run.stderr
+    assert table(wh).height == GOOD_ROWS
+    assert plan.returncode == 3, plan.stderr
+    assert f"cannot list {sub}: its files would not load" in plan.stdout
