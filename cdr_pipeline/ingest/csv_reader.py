@@ -169,10 +169,15 @@ def _parse(
     frame: pl.DataFrame | None = None
     if len(records):
         ok = _field_count_ok(records, ncols)
+        zeros = _with_nul(records)
+        if zeros is not None:
+            ok = ok & ~zeros
         keep = None if ok.all() else np.flatnonzero(ok)
         if keep is not None:
             rejects = rejects + [
-                _ragged(records.raw(int(i)), int(lines[i]), ncols, delimiter)
+                _nul_reject(records.raw(int(i)), int(lines[i]))
+                if zeros is not None and zeros[i]
+                else _ragged(records.raw(int(i)), int(lines[i]), ncols, delimiter)
                 for i in np.flatnonzero(~ok)
             ]
             index, lines = keep, lines[keep]
@@ -242,6 +247,31 @@ def _header_lines(frame: pl.DataFrame, headers: list[str], lines: np.ndarray) ->
                 "file of its own",
             )
     return np.array(found, dtype=np.int64)
+
+
+def _with_nul(records: _Records) -> np.ndarray | None:
+    """True for the records holding a NUL byte; None when none does (the usual case: one
+    byte search per piece of the chunk)."""
+    if all(
+        seg.data.find(b"\x00", int(seg.starts[a]), int(seg.ends[b - 1])) < 0
+        for seg, a, b in records.pieces
+    ):
+        return None
+    return np.array([b"\x00" in records.raw(i) for i in range(len(records))], dtype=bool)
+
+
+def _nul_reject(raw: bytes, line: int) -> RawReject:
+    """No export holds a NUL: a block of zeros where a crash, a failing disk or a copy wrote
+    none of the data, which may join the start of one record to the end of a later one with
+    as many fields as a record has (so no field count finds it)."""
+    return RawReject(
+        line,
+        "nul_bytes",
+        "NUL bytes in the record: a block of zeros where the file was damaged (on disk, or in "
+        "a copy or download that failed); what is left of the line may be parts of two records "
+        "joined. Copy or download the export again",
+        raw.decode("utf-8", "replace"),
+    )
 
 
 def _ragged(raw: bytes, line: int, ncols: int, delimiter: str = ",") -> RawReject:

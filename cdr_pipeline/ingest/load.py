@@ -51,6 +51,8 @@ ADVICE = {
     "invalid_utf8": "the file is not UTF-8 (saved as Windows-1252 or Latin-1?): export it again "
     "as UTF-8, or convert it (iconv -f WINDOWS-1252 -t UTF-8 FILE > FILE-utf8.csv) and load "
     "that; ",
+    "nul_bytes": "the file holds blocks of zeros where its data was lost (a crash, a failing "
+    "disk, a copy or download that failed): copy or download it again and load that; ",
     "conflicting_lines": "lines of the file name one entry (a subscription and licence type "
     "from one day, a department, a location) with other values, each rejected row naming the "
     "others: write two purchases as one line, units added, or delete the line that is wrong; ",
