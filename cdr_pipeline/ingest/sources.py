@@ -2,8 +2,7 @@
 format (CSV or JSON) and encoding; open each data stream inside it; and tell the input kind
 from a header.
 
-A `Source` is one logical data stream: a plain or gzipped file, or one member of a ZIP.
-"""
+A `Source` is one logical data stream: a plain or gzipped file, or one member of a ZIP."""
 
 from __future__ import annotations
 
@@ -213,8 +212,7 @@ SKIPPED_MEMBERS = ("__MACOSX/", ".DS_Store", "Thumbs.db", "desktop.ini")
 
 def _member_problem(m: zipfile.ZipInfo) -> tuple[str, str] | None:
     """Why a ZIP member is not loaded (a name that would escape a folder, is hidden, or a
-    symbolic link) and what to do, or None. Such a member fails on its own: never skipped
-    silently."""
+    symbolic link) and what to do, or None. It fails on its own: never skipped silently."""
     name = m.filename.replace("\\", "/")
     parts = name.split("/")
     hint = "rename the member or extract it and load the file"
@@ -323,9 +321,11 @@ def sources_of(path: Path, limits: Limits | None = None) -> list[Source]:
                     )
                 _refuse_workbook(zf, name)
                 out = _zip_sources(path, zf)
-        except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError) as exc:
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, UnicodeError) as exc:
+            bad_name = isinstance(exc, UnicodeError)  # zipfile reads a name flagged UTF-8 strictly
             raise InputError(
-                f"looks like a ZIP archive but cannot be opened ({exc})",
+                "looks like a ZIP archive but cannot be opened "
+                f"({'a member name marked UTF-8 is not UTF-8' if bad_name else exc})",
                 path=name,
                 hint="the download may be incomplete; fetch the report again",
             ) from exc

@@ -385,3 +385,28 @@ def test_a_field_of_megabytes_is_quarantined_and_the_rest_of_the_file_loads(
     # raised for values this long that are genuine, they load
     again = load(tmp_path / "wh2", path, max_value_bytes=1024 * 1024)
     assert again.files[0].rows_loaded == 300
+
+
+def test_a_zip_member_name_marked_utf8_that_is_not_fails_that_file_alone(tmp_path: Path) -> None:
+    """An entry whose name is flagged UTF-8 (bit 11) but holds a byte that is not: zipfile
+    refuses the whole archive with UnicodeDecodeError, which ended the run as a bug (exit 1)
+    before any file loaded. The archive fails alone (exit 3), named; the others load."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("Xexport.csv", csv_bytes([line(r) for r in rows(5, 93)]))
+    data = bytearray(buf.getvalue())
+    for magic, flags in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):  # local and central entry
+        at = data.index(magic)
+        data[at + flags + 1] |= 0x08  # bit 11 of the flags: the name is UTF-8
+    data[data.index(b"Xexport")] = 0xFF  # in the local entry
+    data[data.rindex(b"Xexport")] = 0xFF  # and in the central directory
+    bad = tmp_path / "names.zip"
+    bad.write_bytes(bytes(data))
+    good = tmp_path / "good.csv"
+    good.write_bytes(csv_bytes([line(r) for r in rows(5, 94)]))
+    wh = tmp_path / "wh"
+    done = run_cdr("--warehouse", str(wh), "ingest", str(bad), str(good))
+    assert done.returncode == 3, done.stderr
+    assert f"{bad}: looks like a ZIP archive but cannot be opened" in done.stderr
+    assert "not UTF-8" in done.stderr
+    assert table(wh).height == 5
