@@ -257,25 +257,27 @@ def _streamed(
             "character (a lone \\ud800-style escape)",
         ) from exc
     except ijson.JSONError as exc:
-        at = place(str(exc), placed)
+        why, note = _one_line(exc), ""
+        if "invalid bytes in UTF8" in why:
+            note = " (its text is not UTF-8: a tool that rewrote it saved it as Windows-1252?)"
+        elif "lexical error" in why:
+            note = " (NaN and Infinity are not JSON: a tool that rewrote it may have written them)"
+        at = place(exc.args[0] if exc.args else str(exc), placed)
         raise BadInput(
             f"the JSON breaks {f'near column {at[1]:,}, ' if at else ''}"
-            f"{f'after record {n:,}' if n else 'before the first record'} ({_one_line(exc)}); "
+            f"{f'after record {n:,}' if n else 'before the first record'} ({why}); "
             "none of the file's rows are published",
             line=at[0] if at else None,
-            hint="the file is damaged or incomplete: fetch or copy it again"
-            + (
-                " (NaN and Infinity are not JSON: a tool that rewrote it may have written them)"
-                if "lexical error" in str(exc)
-                else ""
-            ),
+            hint="the file is damaged or incomplete: fetch or copy it again" + note,
         ) from exc
 
 
 def _one_line(exc: Exception) -> str:
     """The parser's message on one line: yajl's is the error, then the text around it and a
-    line pointing into that text."""
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    line pointing into that text (bytes, when the text is not UTF-8)."""
+    raw = exc.args[0] if exc.args else None
+    text = raw.decode("utf-8", "backslashreplace") if isinstance(raw, bytes) else str(exc)
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
     if not lines:
         return type(exc).__name__
     context = [line for line in lines[1:] if not line.startswith("(right here)")]

@@ -60,12 +60,15 @@ def _rendered(block: bytes, offset: int) -> bytes:
     return b" " * spaces + text.replace(b"\n", b" ").replace(b"\r", b" ")
 
 
-def place(message: str, where: Placed) -> tuple[int, int] | None:
+def place(message: object, where: Placed) -> tuple[int, int] | None:
     """(line, column), both from 1, of the byte the parser stopped near, from the context line
     of its `message`; the end of what was read when there is none (an early end of file);
     None when the context is not in the last block."""
-    lines = message.splitlines()
-    context = lines[1].encode("utf-8", "surrogateescape") if len(lines) > 2 else b""
+    # yajl's message as ijson raised it: text, or bytes when the text near the fault is not
+    # UTF-8
+    raw = message if isinstance(message, bytes) else str(message).encode("utf-8", "replace")
+    lines = raw.splitlines()
+    context = lines[1] if len(lines) > 2 else b""
     snippet = context.lstrip(b" ")
     if not snippet:
         return where.end

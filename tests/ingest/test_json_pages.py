@@ -179,3 +179,18 @@ def test_no_two_columns_share_a_spelling_without_blanks() -> None:
         for col in schema.input_columns:
             for spelling in (col.name, *col.headers):
                 assert lookup(spelling.replace(" ", "").replace("_", "")) == col.name, spelling
+
+
+def test_a_page_with_bytes_that_are_not_utf8_says_so_on_one_line(tmp_path: Path) -> None:
+    """A page with a byte that is not UTF-8 inside a string (a tool that re-encoded it as
+    Latin-1): the parser's message came as Python bytes, `(b'lexical error: ...\\n  ...')`,
+    its line breaks as `\\n`. It reads as the other parse errors do, on one line."""
+    page = json.dumps({"items": records(3, 95)}).encode()
+    at = page.index(b'"User": "') + len(b'"User": "')
+    path = tmp_path / "latin1.json"
+    path.write_bytes(page[:at] + b"M\xfcller " + page[at:])
+    (f,) = load(tmp_path / "wh", path).files
+    assert f.status == "failed"
+    assert "lexical error: invalid bytes in UTF8 string. near '" in f.message
+    assert "b'" not in f.message and "\\n" not in f.message
+    assert "its text is not UTF-8" in f.message
