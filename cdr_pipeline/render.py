@@ -15,6 +15,7 @@ import json
 import math
 import re
 import textwrap
+import unicodedata
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -134,15 +135,52 @@ def _numeric(value: Any) -> bool:
     return isinstance(value, (int, float, Decimal)) and not isinstance(value, bool)
 
 
+def display_width(text: str) -> int:
+    """Terminal columns `text` takes: a wide (CJK, full-width) character two, a combining
+    mark none, every other character one. `len` counted `東京本社` as 4 columns for 8, so
+    a row with such a location name ran past the other rows and wrapped on the terminal."""
+    if text.isascii():
+        return len(text)
+    return sum(_char_width(ch) for ch in text)
+
+
+def _char_width(ch: str) -> int:
+    if unicodedata.combining(ch):
+        return 0
+    return 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
+
+
+def cut_to_width(text: str, width: int, *, from_end: bool = False) -> str:
+    """The longest start (or end, `from_end`) of `text` that takes at most `width` columns."""
+    if display_width(text) <= width:
+        return text
+    chars = reversed(text) if from_end else iter(text)
+    kept: list[str] = []
+    used = 0
+    for ch in chars:
+        used += _char_width(ch)
+        if used > width:
+            break
+        kept.append(ch)
+    return "".join(reversed(kept)) if from_end else "".join(kept)
+
+
+def pad(text: str, width: int, *, right: bool = False) -> str:
+    """`text` padded with spaces to `width` terminal columns (on the left when `right`)."""
+    fill = " " * max(0, width - display_width(text))
+    return fill + text if right else text + fill
+
+
 def shorten_middle(text: str, width: int) -> str:
-    """`text` cut to `width` characters by replacing its middle with `…` (the start and the
-    end of a file name or an id say the most)."""
-    if len(text) <= width:
+    """`text` cut to `width` terminal columns by replacing its middle with `…` (the start
+    and the end of a file name or an id say the most)."""
+    if display_width(text) <= width:
         return text
     if width <= 1:
-        return text[:width]
-    head = (width - 1 + 1) // 2
-    return text[:head] + "…" + text[len(text) - (width - 1 - head) :]
+        return cut_to_width(text, width)
+    head = cut_to_width(text, width // 2)
+    tail = cut_to_width(text, width - 1 - display_width(head), from_end=True)
+    return head + "…" + tail
 
 
 MIN_TEXT_WIDTH = 8
@@ -155,7 +193,7 @@ def _fit(
     """Column widths within `max_width`: the `first` columns shrink before the others, the
     widest first; a `whole` column (a number, a time) never does."""
     widths = list(widths)
-    floor = [w if whole[i] else min(w, max(MIN_TEXT_WIDTH, len(heads[i])))
+    floor = [w if whole[i] else min(w, max(MIN_TEXT_WIDTH, display_width(heads[i])))
              for i, w in enumerate(widths)]  # fmt: skip
     while sum(widths) + 2 * (len(widths) - 1) > max_width:
         spare = [i for i, w in enumerate(widths) if w > floor[i]]
@@ -189,10 +227,10 @@ def text_table(
     of a known few, before its file name)."""
     cells = [[cell_text(v, grouped=grouped) for v in row] for row in rows]
     heads = [safe_text(str(h)) for h in headers]
-    widths = [len(h) for h in heads]
+    widths = [display_width(h) for h in heads]
     for row in cells:
         for i, c in enumerate(row):
-            widths[i] = max(widths[i], len(c))
+            widths[i] = max(widths[i], display_width(c))
     right = [bool(rows) and all(_numeric(r[i]) or r[i] is None for r in rows)
              and any(_numeric(r[i]) for r in rows) for i in range(len(heads))]  # fmt: skip
     shown, more = len(heads), ""
@@ -205,18 +243,16 @@ def text_table(
 
     def line(values: Sequence[str]) -> str:
         text = "  ".join(
-            shorten_middle(v, widths[i]).rjust(widths[i])
-            if right[i]
-            else shorten_middle(v, widths[i]).ljust(widths[i])
+            pad(shorten_middle(v, widths[i]), widths[i], right=right[i])
             for i, v in enumerate(values[:shown])
         )
         text = (text + more).rstrip() if more else text.rstrip()
-        return text if max_width is None else text[:max_width]
+        return text if max_width is None else cut_to_width(text, max_width)
 
     wrap = wrap_last and max_width is not None and not more and bool(heads) and not right[-1]
 
     def lines(values: Sequence[str]) -> list[str]:
-        if not wrap or len(values[-1]) <= widths[-1]:
+        if not wrap or display_width(values[-1]) <= widths[-1]:
             return [line(values)]
         parts = textwrap.wrap(values[-1], widths[-1], break_on_hyphens=False) or [""]
         indent = " " * (sum(widths[:-1]) + 2 * (len(widths) - 1))

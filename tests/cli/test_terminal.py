@@ -9,6 +9,7 @@ import os
 import re
 import subprocess
 import sys
+import unicodedata
 from pathlib import Path
 
 import pexpect
@@ -17,7 +18,7 @@ import pytest
 from cdr_pipeline.cli.render import Progress
 from cdr_pipeline.config import Settings
 from cdr_pipeline.ingest.results import ProgressEvent
-from cdr_pipeline.render import shorten_middle, text_table
+from cdr_pipeline.render import display_width, shorten_middle, text_table
 
 ROOT = Path(__file__).parents[2]
 SAMPLES = ROOT / "data" / "samples"
@@ -261,3 +262,29 @@ def test_demo_stage_results_wrap_instead_of_losing_their_middle(tmp_path: Path) 
     table = lines[start:end]
     assert all(len(ln) <= 60 for ln in table) and "…" not in "".join(table), table
     assert "data_docs/index.html" in "".join(ln.strip() for ln in table), table
+
+
+def test_wide_characters_count_two_columns_and_rows_stay_aligned() -> None:
+    """A location named `東京本社 (Tokyo)` (or a Japanese file name) was measured by `len`:
+    each of its CJK characters takes two terminal columns, so its row ran 4 columns past the
+    others and, at 80 columns, past the terminal's edge, which wrapped it in two."""
+    headers = ["month", "location_name", "calls", "webex_go_calls", "webex_go_share"]
+    rows = [
+        ("2026-10", "San Francisco", 163, 44, 0.2699),
+        ("2026-10", "東京本社 (Tokyo)", 240, 31, 0.1292),
+        ("2026-10", "ベンガルール", 105, 5, 0.0476),
+    ]
+    for width in (None, 40, 60):
+        lines = text_table(headers, rows, max_width=width).splitlines()
+        ends = {_columns(ln) for ln in lines[2:]}
+        assert len(ends) == 1, lines  # every row ends in the same column
+        if width is not None:
+            assert all(_columns(ln) <= width for ln in lines), lines
+    assert display_width("東京本社 (Tokyo)") == 16 and display_width("Opéra") == 5
+    cut = shorten_middle("東京本社第二ビル", 9)
+    assert display_width(cut) <= 9 and cut.startswith("東京") and cut.endswith("ビル")
+
+
+def _columns(line: str) -> int:
+    """Terminal columns of `line`, as a terminal draws it (East Asian wide: two)."""
+    return sum(2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1 for ch in line)
