@@ -237,9 +237,12 @@ def text_table(
     if max_width is not None:
         keep = [right[i] or headers[i] in whole for i in range(len(heads))]
         first = [h in give_first for h in headers]
-        widths = _fit(widths, heads, keep, max_width, first)
+        natural, widths = widths, _fit(widths, heads, keep, max_width, first)
         while shown > 1 and sum(widths[:shown]) + 2 * (shown - 1) + (3 if more else 0) > max_width:
             shown, more = shown - 1, "  …"
+        if more:  # the columns left out free their room: the text shown takes it back
+            n = shown
+            widths[:n] = _fit(natural[:n], heads[:n], keep[:n], max_width - 3, first[:n])
 
     def line(values: Sequence[str]) -> str:
         text = "  ".join(

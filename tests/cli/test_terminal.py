@@ -288,3 +288,18 @@ def test_wide_characters_count_two_columns_and_rows_stay_aligned() -> None:
 def _columns(line: str) -> int:
     """Terminal columns of `line`, as a terminal draws it (East Asian wide: two)."""
     return sum(2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1 for ch in line)
+
+
+def test_text_is_not_shortened_where_columns_left_out_made_room() -> None:
+    """At 60 columns the adoption report showed `London… Wharf` with 13 columns free at the
+    end of every line: its text was shortened to try to fit all eight columns, and then
+    four were left out anyway. Text takes back the room of the columns left out."""
+    headers = ["month", "location_name", "calls", "webex_go_calls", "webex_go_share",
+               "webex_go_users", "webex_go_minutes", "webex_go_legs"]  # fmt: skip
+    row = ("2026-09", "London, Canary Wharf", 159, 54, 0.3396, 9, 54.4, 61)
+    lines = text_table(headers, [row], max_width=60).splitlines()
+    assert lines[0].endswith("…") and all(len(ln) <= 60 for ln in lines), lines
+    assert "London, Canary Wharf" in lines[2], lines
+    # still shortened where even the columns shown leave no room for it
+    lines = text_table(headers, [row], max_width=30).splitlines()
+    assert all(len(ln) <= 30 for ln in lines) and "London, Canary Wharf" not in lines[2], lines
