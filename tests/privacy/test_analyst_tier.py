@@ -18,6 +18,8 @@ from cdr_pipeline.state.secret import MASK, mask_number
 from cdr_pipeline.warehouse import build_warehouse, connect
 from tests.privacy.helpers import found_in, raw_personal_values, scan_files
 
+ROOT = Path(__file__).parents[2]
+
 
 def _views(con: duckdb.DuckDBPyConnection, schema: str) -> list[str]:
     rows = con.execute(
@@ -175,6 +177,27 @@ def test_notebooks_and_analyst_reports_default_to_the_analyst_tier(
         assert nb.con.execute("select current_schema()").fetchall() == [("main",)]
     finally:
         nb.close()
+
+
+def test_the_docs_notebook_query_reads_the_analyst_tier(
+    sample_wh: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """docs/warehouse.md, "Query from a notebook", gave analysts `connect(load_settings())`,
+    which reads the full tier: names and numbers in clear in a notebook. Its block, run as
+    written, reads the analyst tier."""
+    text = (ROOT / "docs" / "warehouse.md").read_text(encoding="utf-8")
+    section = text.split("## Query from a notebook", 1)[1]
+    block = section.split("```python\n", 1)[1].split("```", 1)[0]
+    monkeypatch.delenv("CDR_TIER", raising=False)
+    monkeypatch.setenv("CDR_WAREHOUSE", str(sample_wh.warehouse))
+    scope: dict[str, object] = {}
+    exec(compile(block, "docs/warehouse.md", "exec"), scope)  # the docs' own code, as written
+    con = scope["con"]
+    assert isinstance(con, duckdb.DuckDBPyConnection)
+    try:
+        assert con.execute("select current_schema()").fetchall() == [("analyst",)]
+    finally:
+        con.close()
 
 
 def test_full_tier_only_for_the_owner_of_the_warehouse(tmp_path: Path) -> None:
