@@ -303,3 +303,27 @@ def test_text_is_not_shortened_where_columns_left_out_made_room() -> None:
     # still shortened where even the columns shown leave no room for it
     lines = text_table(headers, [row], max_width=30).splitlines()
     assert all(len(ln) <= 30 for ln in lines) and "London, Canary Wharf" not in lines[2], lines
+
+
+@pytest.mark.parametrize(
+    ("args", "code"),
+    [(["report", "no-such-report"], 2), (["report", "hourly-volume", "--as-of", "1970-01-01"], 3)],
+)
+def test_an_error_keeps_its_exit_code_when_the_reader_of_stderr_is_gone(
+    args: list[str], code: int, sample_wh: Settings
+) -> None:
+    """`cdr report ... 2>&1 >/dev/null | head -1` (or `| grep -q error`) exited 1, "a bug",
+    for a usage error (2) or a bad --as-of (3): once the reader had gone, writing the hint
+    raised BrokenPipeError and click ended the command with 1. The error's own code stays."""
+    read, write = os.pipe()
+    os.close(read)  # the reader of stderr is gone before cdr writes its error
+    env = {**os.environ, "CDR_CONFIG": "", "CDR_WAREHOUSE": str(sample_wh.warehouse)}
+    done = subprocess.run(
+        [sys.executable, "-m", "cdr_pipeline", *args],
+        stdout=subprocess.DEVNULL,
+        stderr=write,
+        env=env,
+        cwd=str(ROOT),
+    )
+    os.close(write)
+    assert done.returncode == code
