@@ -143,7 +143,10 @@ def behind_note(record: dict[str, Any], settings: Settings) -> str | None:
     built = str(record["table_versions"] or "")
     if not latest or built == latest:
         return None
-    holder = running_writer(settings.layout) or running_writer(settings.layout, BUILD_LOCK)
+    # a nightly holds neither the writer's nor the build's lock between its load and its
+    # build stage (while it validates), only its own for the whole night
+    locks = ("writer.lock", "nightly.lock", BUILD_LOCK)
+    holder = next(filter(None, (running_writer(settings.layout, name) for name in locks)), None)
     why = (
         f"a writer is bringing them up to date ({holder})"
         if holder

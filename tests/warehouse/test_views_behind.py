@@ -65,6 +65,19 @@ def test_a_refresh_under_way_is_named_not_called_unfinished(
     assert "run cdr build" not in note
 
 
+def test_a_nightly_between_its_load_and_its_build_is_named_not_called_unfinished(
+    behind: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A nightly holds no writer or build lock while it validates what it loaded (its
+    ingest released the one, its build stage has not taken the other): a report run then
+    was told the refresh "did not finish; run cdr build" while the night was on its way to
+    its build."""
+    with writer_lock(behind.layout, "cdr nightly", name="nightly.lock", run_id="r1"):
+        (note,) = _notes(caplog, behind)
+    assert f"a writer is bringing them up to date (pid {os.getpid()}, cdr nightly, run r1" in note
+    assert "run cdr build" not in note
+
+
 def test_running_writer_reads_the_lock_without_taking_it(tmp_path: Path) -> None:
     layout = Settings(warehouse=tmp_path / "wh").layout
     assert running_writer(layout) is None  # no lock file yet
