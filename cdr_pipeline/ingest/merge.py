@@ -21,7 +21,7 @@ import duckdb
 import pyarrow.parquet as pq
 
 from cdr_pipeline import interrupts
-from cdr_pipeline.errors import MergeOutOfMemory
+from cdr_pipeline.errors import MergeOutOfMemory, environment_error
 from cdr_pipeline.ingest import faults
 from cdr_pipeline.ingest.held import held_rows
 from cdr_pipeline.ingest.moved import STREAM_FIRST, MovedPlan, plan_moves, stream_rank
@@ -99,8 +99,11 @@ def merge_staged(
     except duckdb.InterruptException:
         raise  # says nothing of the files
     except duckdb.Error as exc:
+        if environment_error(exc, None) is not None:
+            raise  # a disk full or read-only says nothing of the files read
         held = [f for value in pending.partitions() for f in pending.current_files(value)]
-        check_readable([*held, *staged.values()], None, exc)
+        # a staged partition installed as it was is no longer where it was staged
+        check_readable([*held, *(f for f in staged.values() if f.exists())], None, exc)
         raise
 
 
