@@ -59,7 +59,10 @@ class FlowSummary:
                 known = known_error(exc, self.root)
                 if known is None or STOPPED_BY:  # a bug, or a stop a library made its error
                     raise
-                log.error("%s failed: %s", name, known, extra={"exit_code": known.exit_code})
+                # with its hint, as a file's error line: what to try, not only what failed
+                log.error(
+                    "%s failed: %s", name, known.one_line(), extra={"exit_code": known.exit_code}
+                )
                 box[:] = [known.exit_code, f"failed: {known}"]
             code, text = box if box else (EXIT_OK, "")
             seconds = time.monotonic() - t0
