@@ -172,7 +172,9 @@ class FileLoader:
         """Publish one staged source (if anything of it can be), record and log it."""
         try:
             result, schema = staged.result, staged.schema
-            changed = self.stage.changed() if staged.publishable else None
+            # a failure too: an upload read to its end mid-record is arriving, not cut short
+            check = staged.publishable or result.status == "failed"
+            changed = self.stage.changed() if check else None
             if changed is not None:
                 result, schema = failed_result(self.path, result.source, changed, t0), None
             elif staged.publishable:

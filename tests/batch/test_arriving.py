@@ -100,3 +100,29 @@ def test_a_file_replaced_while_it_is_read_is_not_published(tmp_path: Path) -> No
     assert only.status == "failed" and "changed while it was read" in only.message
     assert table(settings.warehouse).is_empty()
     assert ingest_paths(settings, [path]).files[0].rows_loaded == records
+
+
+def test_an_upload_read_to_its_end_mid_record_is_named_as_arriving_not_cut(
+    tmp_path: Path,
+) -> None:
+    """An upload whose reader reached the end of what was written so far, inside a record,
+    failed as "the file ends inside a record ... cut short", hint "download or copy it
+    again; ... delete that last line": at 3 a.m. an operator would edit a file that was
+    still arriving. Its stamp moved while it was read: it is said to be arriving, with the
+    hint to let the next run load it."""
+    head, rest, _ = _halves(tmp_path)
+    upload = tmp_path / "upload.csv"
+    upload.write_bytes(head + rest[: len(rest) // 2])  # the writer is mid-record
+    assert not upload.read_bytes().endswith(b"\n")
+    moved = os.stat(upload).st_mtime_ns + 5_000_000_000
+
+    def writing(event: ProgressEvent) -> None:  # the writer goes on while it is read
+        if event.rows_read:
+            os.utime(upload, ns=(moved, moved))
+
+    settings = Settings(warehouse=tmp_path / "wh", chunk_rows=50)  # type: ignore[call-arg]
+    (only,) = ingest_paths(settings, [upload], progress=writing).files
+    assert only.status == "failed"
+    assert "the file changed while it was read (still being written or copied?)" in only.message
+    assert "delete that last line" not in only.message
+    assert table(settings.warehouse).is_empty()
