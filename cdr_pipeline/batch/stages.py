@@ -189,15 +189,17 @@ def close_and_report(settings: Settings, summary: NightlySummary) -> None:
         from cdr_pipeline.warehouse import views_behind
 
         build = summary.stage("build")
-        if build is not None and build.exit_code and views_behind(settings):
+        if build is not None and build.exit_code:
             # reports from the views the failed build left would leave out what the tables
             # hold, and stay in their dated folder with nothing saying so
-            out[:] = [
-                build.exit_code,
-                "not written: cdr.duckdb's views leave out data the tables hold (the build "
-                "failed); the next nightly writes them",
-            ]
-            return
+            why = ""
+            if not settings.layout.duckdb.exists():  # a first night: no views to read
+                why = "there is no cdr.duckdb (the build failed)"
+            elif views_behind(settings):
+                why = "cdr.duckdb's views leave out data the tables hold (the build failed)"
+            if why:
+                out[:] = [build.exit_code, f"not written: {why}; the next nightly writes them"]
+                return
         summary.reports, restated = write_standard_reports(settings, summary.run_date)
         folder = settings.layout.reports / summary.run_date.isoformat()
         text = f"{len(summary.reports)} file(s) in {folder}"

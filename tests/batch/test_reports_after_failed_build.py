@@ -8,8 +8,11 @@ import shutil
 from datetime import date
 from pathlib import Path
 
+import pytest
+
 from cdr_pipeline.batch import run_nightly
 from cdr_pipeline.config import Settings
+from cdr_pipeline.errors import WarehouseUnwritable
 from tests.ingest.helpers import run_unprivileged
 
 SAMPLES = Path(__file__).parents[2] / "data" / "samples"
@@ -41,3 +44,23 @@ def test_no_reports_from_the_views_a_failed_build_left(tmp_path: Path) -> None:
     again = run_nightly(Settings(warehouse=wh), inbox, run_date=date(2026, 11, 2))
     assert again.exit_code == 0, again.stages
     assert (wh / "reports" / "2026-11-02" / "top-callers_2026-10.csv").is_file()
+
+
+def test_a_first_night_whose_build_failed_says_so_at_its_reports(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A first night on a full disk (nothing loaded, no table, its build refused) had a
+    reports stage "failed: .../cdr.duckdb does not exist", exit 3: bad input or
+    configuration, in a night whose only fault was the disk."""
+
+    def full(settings: Settings) -> None:
+        raise WarehouseUnwritable(f"no space left writing {settings.warehouse}", hint="free")
+
+    monkeypatch.setattr("cdr_pipeline.warehouse.refresh_warehouse", full)
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    night = run_nightly(Settings(warehouse=tmp_path / "wh"), inbox, run_date=date(2026, 10, 2))
+    reports = night.stage("reports")
+    assert reports is not None and reports.exit_code == 6, night.stages
+    assert reports.summary.startswith("not written:") and "build failed" in reports.summary
+    assert night.exit_code == 6
