@@ -71,8 +71,9 @@ class NightRecord:
         failed = [
             f"{s.name}: {s.summary}" for s in summary.stages if s.exit_code and s.name != "ingest"
         ]
-        if ending == "interrupted":
-            failed.append("interrupted (Ctrl-C or SIGTERM)")
+        stopped = "interrupted (Ctrl-C or SIGTERM)"
+        if ending == "interrupted" and stopped not in (row.get("message") or ""):
+            failed.append(stopped)  # unless its ingest, stopped, said so
         elif ending == "failed":
             failed.append(failure.one_line() if failure is not None else "unexpected error")
         if summary.ingest is None:  # a night that ingested nothing: what its inbox held

@@ -177,3 +177,19 @@ def test_a_clock_set_back_during_the_night_does_not_leave_it_running(
         ledger.write("runs", "other", [row | {"run_id": "other"}], RUNS_SCHEMA)
     ledger.write("runs", "night-1", [row | {"status": "failed"}], RUNS_SCHEMA)
     assert ledger.runs().filter(pl.col("run_id") == "night-1")["status"].item() == "failed"
+
+
+def test_a_night_stopped_during_its_ingest_says_so_once(tmp_path: Path) -> None:
+    """`cdr runs` read "interrupted (Ctrl-C or SIGTERM); nothing uncommitted counts;
+    interrupted (Ctrl-C or SIGTERM)" for a night stopped during its ingest: the ingest's row
+    said it, and the night's end said it again."""
+    settings = Settings(warehouse=tmp_path / "wh")
+    record = NightRecord(settings, "night-1")
+    record.begin()
+    ledger = Ledger(settings.layout)
+    (row,) = ledger.runs().to_dicts()
+    stopped = "interrupted (Ctrl-C or SIGTERM); nothing uncommitted counts"
+    ledger.write("runs", "night-1", [row | {"message": stopped}], RUNS_SCHEMA)  # the ingest's
+    record.end(NightlySummary(run_date=date(2026, 11, 3)), "interrupted")
+    (row,) = ledger.runs().to_dicts()
+    assert (row["status"], row["exit_code"], row["message"]) == ("interrupted", 130, stopped)
