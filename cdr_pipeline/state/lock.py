@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import logging
 import os
 import time
 from collections.abc import Iterator
@@ -17,6 +18,8 @@ from datetime import UTC, datetime
 from cdr_pipeline.errors import ConfigError, LockBusy
 from cdr_pipeline.state.layout import Layout
 from cdr_pipeline.text import iso_seconds
+
+log = logging.getLogger(__name__)
 
 
 @contextmanager
@@ -36,17 +39,25 @@ def writer_lock(
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         deadline = time.monotonic() + max(wait_seconds, 0.0)
+        waited = False
         while True:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
             except BlockingIOError:
+                holder = path.read_text(encoding="utf-8", errors="replace").strip()
                 if time.monotonic() >= deadline:
-                    holder = path.read_text(encoding="utf-8", errors="replace").strip()
                     raise LockBusy(
                         f"another writer holds the warehouse lock ({holder or 'unknown holder'})",
                         hint=f"wait for it to finish, or pass --wait-lock SECONDS (lock: {path})",
                     ) from None
+                if not waited:  # a wait of minutes must not read as a hang in the log
+                    log.info(
+                        "waiting up to %g s for the warehouse lock (%s)",
+                        wait_seconds,
+                        holder or "unknown holder",
+                    )
+                    waited = True
                 time.sleep(0.2)
         os.ftruncate(fd, 0)
         started = iso_seconds(datetime.now(UTC))
