@@ -43,6 +43,7 @@ def recover_dead(layout: Layout, ledger: Ledger) -> list[str]:
     their ids."""
     live = live_run(layout)
     ids = ledger.mark_interrupted([live] if live else [])
+    _say_died(ledger, ids)
     committed = recover_runs(layout, ledger, ids)
     if not any(committed.values()):
         return ids
@@ -66,6 +67,24 @@ def recover_dead(layout: Layout, ledger: Ledger) -> list[str]:
         )
         ledger.write("runs", run_id, [row], RUNS_SCHEMA)
     return ids
+
+
+def _say_died(ledger: Ledger, ids: list[str]) -> None:
+    """One warning per run that died, in the log of the run that found it (at 3 a.m. the
+    night after an OOM kill reads as an ordinary night otherwise)."""
+    if not ids:
+        return
+    for row in ledger.runs().filter(pl.col("run_id").is_in(ids)).iter_rows(named=True):
+        started = row["started_at"]
+        since = f"{started:%Y-%m-%d %H:%M} UTC" if started is not None else "at an unknown time"
+        log.warning(
+            "run %s (%s, started %s) ended before it finished (killed or crashed, or its "
+            "disk stayed full to the end): recorded interrupted, what it left uncommitted "
+            "is removed; the same command again (a nightly: the next one) completes its work",
+            row["run_id"],
+            row["command"],
+            since,
+        )
 
 
 def recover_runs(

@@ -193,3 +193,24 @@ def test_a_night_stopped_during_its_ingest_says_so_once(tmp_path: Path) -> None:
     record.end(NightlySummary(run_date=date(2026, 11, 3)), "interrupted")
     (row,) = ledger.runs().to_dicts()
     assert (row["status"], row["exit_code"], row["message"]) == ("interrupted", 130, stopped)
+
+
+def test_the_run_after_a_killed_one_says_it_died(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A night killed with -9 (the OOM killer, a power cut) was marked interrupted by the
+    next writer without a word in that run's log: nightly.jsonl showed the next night as
+    an ordinary one, and only `cdr runs` told that the one before had died."""
+    import logging
+
+    from cdr_pipeline.state.ledger import run_record
+
+    settings = Settings(warehouse=tmp_path / "wh")
+    ledger = Ledger(settings.layout)
+    dead = run_record("night-0", "cdr nightly", status="running")
+    ledger.write("runs", "night-0", [dead], RUNS_SCHEMA)
+    with caplog.at_level(logging.WARNING, logger="cdr_pipeline.ingest.recover"):
+        assert recover_dead(settings.layout, ledger) == ["night-0"]
+    (line,) = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert line.startswith("run night-0 (cdr nightly, started ")
+    assert "ended before it finished (killed or crashed" in line
