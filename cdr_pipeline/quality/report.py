@@ -157,10 +157,16 @@ class ValidationReport:
         }
 
     def result(self, expectation_id: str) -> ExpectationResult:
+        """The result of one expectation. A KeyError names the tables this validation
+        checked: with scope "last", only those the last run loaded have suites."""
         for r in self.results:
             if r.id == expectation_id:
                 return r
-        raise KeyError(expectation_id)
+        checked = ", ".join(s.table for s in self.suites) or "none"
+        raise KeyError(
+            f"no expectation {expectation_id!r} in this validation (scope {self.scope!r}; "
+            f"tables checked: {checked}): check the id, or validate with scope='all'"
+        )
 
     def ledger_rows(self) -> list[dict[str, Any]]:
         """One summary row per suite for the `validations` ledger table."""

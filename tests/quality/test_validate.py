@@ -436,3 +436,16 @@ def test_a_blank_value_is_shown_between_quotes() -> None:
     assert _text(" SIP_HOLOGRAM") == '" SIP_HOLOGRAM"'
     assert _text("SIP_HOLOGRAM") == "SIP_HOLOGRAM"
     assert _text(("x ", None)) == '"x " / (null)'
+
+
+def test_asking_for_an_expectation_not_checked_names_the_tables_checked(
+    tmp_path: Path, call_rows: pl.DataFrame
+) -> None:
+    """docs/quality.md's `report.result(...)` on a validation whose scope held other tables
+    raised a bare KeyError('call_legs.report_id.unique'): the message now says what was
+    checked and what to try."""
+    write_in_place(tmp_path, "call_legs", call_rows, default=DAY_A)
+    report = validate_warehouse(Settings(warehouse=tmp_path), "all")
+    with pytest.raises(KeyError, match=r"tables checked: call_legs\).*scope='all'"):
+        report.result("entitlements.units.not_negative")
+    assert report.result("call_legs.report_id.unique").success
