@@ -46,6 +46,7 @@ from cdr_pipeline.reports.frozen import (
     read_close,
     read_journal,
     remove_killed_closes,
+    warn_unreconciled,
 )
 from cdr_pipeline.reports.restate import dropped_since_close, retention_drops
 from cdr_pipeline.reports.run import figure_settings, parse_month
@@ -137,13 +138,11 @@ def close_month(
         try:
             coverage, covered = month_coverage(con, first_day)
             days = days_in(first_day)
-            # never later than today in the reporting time zone: the nightly's run date is
-            # a UTC date, on which a month of a zone west of UTC may not have ended yet
+            # not after today in the reporting zone (the nightly's run date is a UTC date)
             now = reporting_today(settings)
             now = now if today is None else min(today, now)
             if first_day > now:
-                # --force is for a month whose data is incomplete; one to come has none, and
-                # once it comes it would stay closed with empty figures
+                # --force is for incomplete data; a month to come would stay closed empty
                 raise CloseRefused(
                     f"{month_text(first_day)} has not begun (today is {now.isoformat()})",
                     hint=f"close it on {next_month(first_day).isoformat()} or later; --force "
@@ -203,6 +202,7 @@ def close_month(
         coverage,
         extra={"month": close.month},
     )
+    warn_unreconciled(close)
     return CloseResult(close, already_closed=False)
 
 

@@ -10,6 +10,7 @@ close. Reading only needs the files: no lock, no DuckDB.
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -22,6 +23,8 @@ import pyarrow.parquet as pq
 from cdr_pipeline.errors import InputError
 from cdr_pipeline.state.files import file_sha256
 from cdr_pipeline.state.layout import Layout
+
+log = logging.getLogger(__name__)
 
 FINANCE_REPORTS = ("licence-usage", "reconciliation", "reclaim-candidates", "anomalies")
 """The reports a close freezes (names of `REPORTS`)."""
@@ -191,3 +194,16 @@ def read_journal(layout: Layout) -> list[dict[str, Any]]:
     if not path.is_file():
         return []
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+
+
+def warn_unreconciled(close: ClosedMonth) -> None:
+    """A month closed before any entitlement was loaded has nothing to reconcile against
+    (every row `no_entitlement`, no cost), frozen as such: a warning says how to redo it."""
+    if "entitlements" not in close.versions:
+        log.warning(
+            "%s closed with no entitlements loaded: every reconciliation row is "
+            "no_entitlement, without cost; load finance's entitlements (cdr ingest FILE), "
+            'then cdr reopen %s --reason "entitlements loaded" and close it again',
+            close.month,
+            close.month,
+        )

@@ -344,3 +344,21 @@ def test_a_reopen_killed_before_its_journal_line_completes_when_run_again(wh: Se
     assert again.kept_in.startswith("closed/.reopened/")
     with pytest.raises(Exception, match="not closed"):
         close_module.reopen_month(wh, CLOSED_MONTH, "once more")
+
+
+def test_a_close_with_no_entitlements_loaded_warns_how_to_redo_it(
+    wh: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A month closed before finance's entitlements were loaded froze every reconciliation
+    row as `no_entitlement`, without cost, in silence (the nightly's close_after_days does
+    it unattended): the close now warns, naming the reopen that redoes it."""
+    from cdr_pipeline.reports.frozen import warn_unreconciled
+
+    with caplog.at_level("WARNING", logger="cdr_pipeline"):
+        closed = close_month(wh, CLOSED_MONTH).close
+    assert "entitlements" in closed.versions and "no entitlements" not in caplog.text
+    versions = {t: v for t, v in closed.versions.items() if t != "entitlements"}
+    with caplog.at_level("WARNING", logger="cdr_pipeline"):
+        warn_unreconciled(replace(closed, versions=versions))
+    assert f"{CLOSED_MONTH} closed with no entitlements loaded" in caplog.text
+    assert f"cdr reopen {CLOSED_MONTH} --reason" in caplog.text
