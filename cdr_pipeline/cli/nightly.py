@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import sys
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -17,7 +18,10 @@ from cdr_pipeline.cli.context import (
     wait_lock_option,
 )
 from cdr_pipeline.cli.render import Progress, file_error_fields, text_table
-from cdr_pipeline.render import to_json
+from cdr_pipeline.render import safe_text, to_json
+
+if TYPE_CHECKING:
+    from cdr_pipeline.batch import NightlySummary
 
 FOLDER = click.Path(path_type=Path, file_okay=False, readable=False)
 """`--inbox`, `--archive`: a folder this user may not read is the run's to report (exit 3
@@ -77,38 +81,40 @@ def nightly(
     from cdr_pipeline.batch import run_nightly
     from cdr_pipeline.errors import ConfigError
 
-    settings = obj.settings(
-        chunk_rows=chunk_rows,
-        max_reject_rate=max_reject_rate,
-        lock_wait_seconds=lock_wait_seconds,
-    )
-    box = inbox or settings.inbox
-    if box is None:
-        raise ConfigError("no inbox given", hint="pass --inbox DIR, or set inbox in cdr.toml")
-    summary = run_nightly(
-        settings,
-        box,
-        archive=archive,
-        retain_days=retain_days,
-        dry_run=dry_run,
-        run_date=run_date.date() if isinstance(run_date, datetime) else None,
-        fetch=fetch,
-        progress=Progress(obj.quiet or as_json),
-    )
+    day = run_date.date() if isinstance(run_date, datetime) else None
+    try:
+        settings = obj.settings(
+            chunk_rows=chunk_rows,
+            max_reject_rate=max_reject_rate,
+            lock_wait_seconds=lock_wait_seconds,
+        )
+        box = inbox or settings.inbox
+        if box is None:
+            raise ConfigError("no inbox given", hint="pass --inbox DIR, or set inbox in cdr.toml")
+        summary = run_nightly(
+            settings,
+            box,
+            archive=archive,
+            retain_days=retain_days,
+            dry_run=dry_run,
+            run_date=day,
+            fetch=fetch,
+            progress=Progress(obj.quiet or as_json),
+        )
+    except (SystemExit, click.exceptions.Exit):
+        raise
+    except BaseException as exc:
+        # a night that ends before its table (the lock, the configuration, a read-only
+        # warehouse, a stop) still ends the summary log with its line: the tail of that log,
+        # which the alert points at, would otherwise show the night before's "exit 0"
+        if not as_json:
+            echo(f"cdr nightly {day or datetime.now(UTC).date()}: {_ending(exc)}")
+        raise
     if as_json:
         echo(to_json(summary))
         sys.exit(summary.exit_code)
     if dry_run:
-        echo(
-            text_table(
-                ["file", "status", "bytes"],
-                [(str(f.path), f.status, f.size_bytes) for f in summary.inbox],
-            )
-        )
-        echo("reports: " + ", ".join(summary.planned_reports))
-        if summary.retention is not None:
-            drop = ", ".join(p for p, _ in summary.retention.dropped) or "nothing"
-            echo(f"retention would drop: {drop}")
+        _print_plan(summary)
     echo(
         text_table(
             ["stage", "exit", "seconds", "result"],
@@ -126,6 +132,34 @@ def nightly(
         + (" (dry run, nothing changed)" if dry_run else "")
     )
     sys.exit(summary.exit_code)
+
+
+def _print_plan(summary: NightlySummary) -> None:
+    """What a dry run would do: the inbox's files, the reports, retention's drop."""
+    echo(
+        text_table(
+            ["file", "status", "bytes"],
+            [(str(f.path), f.status, f.size_bytes) for f in summary.inbox],
+        )
+    )
+    echo("reports: " + ", ".join(summary.planned_reports))
+    if summary.retention is not None:
+        drop = ", ".join(p for p, _ in summary.retention.dropped) or "nothing"
+        echo(f"retention would drop: {drop}")
+
+
+def _ending(exc: BaseException) -> str:
+    """The exit code and why, of a night stopped by `exc` before its table, as the CLI will
+    report it (`cli/main.py`)."""
+    from cdr_pipeline import interrupts
+    from cdr_pipeline.errors import EXIT_INTERRUPTED, EXIT_UNEXPECTED, known_error
+
+    if interrupts.STOPPED_BY or isinstance(exc, KeyboardInterrupt):
+        return f"exit {EXIT_INTERRUPTED} (interrupted: run it again to complete the work)"
+    error = known_error(exc, None)
+    if error is None:
+        return f"exit {EXIT_UNEXPECTED} (unexpected {type(exc).__name__}: see the log)"
+    return f"exit {error.exit_code} (stopped: {safe_text(error.message.splitlines()[0])})"
 
 
 COMMANDS = [nightly]

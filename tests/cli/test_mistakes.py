@@ -132,6 +132,9 @@ def test_nightly_wait_lock_waits_for_the_other_run(
     assert run.exit_code == 5, run.output
     assert waited >= 0.9
     assert "the first run" in run.output
+    # the summary log (stdout) ends with the night's line, not the night before's table
+    assert run.stdout.splitlines()[-1].startswith("cdr nightly ")
+    assert ": exit 5 (stopped: " in run.stdout and "the first run" in run.stdout
     run = invoke("--warehouse", str(wh), "nightly", "--inbox", str(inbox), "--wait-lock", "1")
     assert run.exit_code == 0, run.output
 

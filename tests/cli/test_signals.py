@@ -116,6 +116,7 @@ def test_a_nightly_stopped_in_its_reports_reads_interrupted(tmp_path: Path, sign
     stopped = _stop_when(args, reporting, signum)
     assert stopped.returncode == 130, stopped.stderr
     assert "unexpected" not in stopped.stderr
+    assert "cdr nightly 2026-11-10: exit 130 (interrupted" in stopped.stdout
     runs = Ledger(Layout(wh)).runs()
     assert runs.select("command", "status", "exit_code").rows() == [
         ("cdr nightly", "interrupted", 130)
