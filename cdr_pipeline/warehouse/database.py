@@ -74,8 +74,8 @@ def new_database(
     `target` is a second private file the first is copied into (`COPY FROM DATABASE`), which
     holds only live rows: the freed pages of a copy keep what its edits deleted."""
     remove_stale_builds(target)
-    tmp = target.with_name(f".{target.name}.tmp-{secrets.token_hex(4)}")
-    fresh = tmp.with_name(tmp.name + "-compact")
+    tmp, fresh = _private(target), _private(target)  # fresh: a private file as well, so
+    # `remove_stale_builds` deletes it after a kill during the copy
     claim = _claim(tmp)
     fresh_claim = _claim(fresh) if compact else None
     try:
@@ -135,6 +135,11 @@ def _copy_live_rows(con: duckdb.DuckDBPyConnection, fresh: Path) -> None:
     con.execute(f'copy from database "{name}" to compact')
     con.execute("checkpoint compact")
     con.execute("detach compact")
+
+
+def _private(target: Path) -> Path:
+    """A new private file's name beside `target` (`remove_stale_builds` knows the form)."""
+    return target.with_name(f".{target.name}.tmp-{secrets.token_hex(4)}")
 
 
 def _claim(tmp: Path) -> int:

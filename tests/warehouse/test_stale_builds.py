@@ -100,3 +100,44 @@ def test_a_lock_without_its_file_goes_only_once_old(tmp_path: Path) -> None:
     os.utime(other, (old, old))
     assert remove_stale_builds(wh / "cdr.duckdb") == 0
     assert other.exists()
+
+
+KILLED_COMPACTION = """
+import os, signal, sys
+from pathlib import Path
+from cdr_pipeline.config import Settings
+from cdr_pipeline.state.whole_build import mark_whole_build
+from cdr_pipeline.warehouse import database, refresh_warehouse
+
+copy = database._copy_live_rows
+def copy_then_die(con, fresh):
+    copy(con, fresh)
+    os.kill(os.getpid(), signal.SIGKILL)  # the new file written, not yet renamed
+database._copy_live_rows = copy_then_die
+settings = Settings(warehouse=Path(sys.argv[1]))
+mark_whole_build(settings.layout)
+refresh_warehouse(settings)
+"""
+
+
+def test_a_refresh_killed_while_copying_live_rows_leaves_files_the_next_build_deletes(
+    tmp_path: Path, samples_dir: Path
+) -> None:
+    """After a commit that took data away, a refresh copies its copy's live rows into a
+    second private file. That file was named apart (`-compact`), a form the clean-up did not
+    know: a kill -9 during the copy left it, a whole `cdr.duckdb` with personal values,
+    for good."""
+    from cdr_pipeline.ingest import ingest_paths
+
+    settings = Settings(warehouse=tmp_path / "wh")
+    assert (
+        ingest_paths(settings, [samples_dir / "dch_export_2026-09-30_2026-10-31.csv"]).exit_code
+        == 0
+    )
+    build_warehouse(settings)
+    killed = subprocess.run([sys.executable, "-c", KILLED_COMPACTION, str(settings.warehouse)])
+    assert killed.returncode == -signal.SIGKILL
+    left = [n for n in _private(settings.warehouse) if not n.endswith(".lock")]
+    assert len(left) == 2  # the refreshed copy and the file of its live rows
+    build_warehouse(settings)
+    assert _private(settings.warehouse) == []
