@@ -40,22 +40,32 @@ def test_no_byte_of_cdr_duckdb_keeps_the_days_retention_dropped(tmp_path: Path) 
     """Days past retention are gone from `cdr.duckdb` too, not only from its views: a
     refresh edits a copy of the old file, whose freed pages still held the dropped days'
     numbers and names."""
+    settings, old = _built(tmp_path)
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    retain = (TODAY - CUTOFF).days
+    summary = run_nightly(settings, inbox, run_date=TODAY, retain_days=retain)
+    assert summary.exit_code == 0, summary.stages
+    assert summary.retention is not None and summary.retention.cutoff == CUTOFF
+    assert _left_in_the_file(settings, old) == set()
+
+
+CUTOFF, TODAY = date(2026, 9, 10), date(2026, 12, 3)
+"""The retention tests' drop: the sample days before CUTOFF."""
+
+
+def _built(tmp_path: Path) -> tuple[Settings, set[str]]:
+    """A warehouse of the samples, built, and the personal values only the days before
+    CUTOFF hold, each checked to be in `cdr.duckdb`'s bytes."""
     from cdr_pipeline.ingest import ingest_paths
     from cdr_pipeline.warehouse import build_warehouse
 
     settings = Settings(warehouse=tmp_path / "wh")
     assert ingest_paths(settings, [SAMPLES]).exit_code == 0
     build_warehouse(settings)
-    cutoff = date(2026, 9, 10)
-    old = _old_values(settings, cutoff)
+    old = _old_values(settings, CUTOFF)
     assert old and all(v.encode() in settings.layout.duckdb.read_bytes() for v in old)
-    inbox = tmp_path / "inbox"
-    inbox.mkdir()
-    retain = (date(2026, 12, 3) - cutoff).days
-    summary = run_nightly(settings, inbox, run_date=date(2026, 12, 3), retain_days=retain)
-    assert summary.exit_code == 0, summary.stages
-    assert summary.retention is not None and summary.retention.cutoff == cutoff
-    assert _left_in_the_file(settings, old) == set()
+    return settings, old
 
 
 def _left_in_the_file(settings: Settings, old: set[str]) -> set[str]:
@@ -84,26 +94,21 @@ def _old_values(settings: Settings, cutoff: date) -> set[str]:
     return {str(r[0]) for r in rows}
 
 
-def test_a_drop_whose_build_never_ran_is_built_whole_by_the_next_refresh(tmp_path: Path) -> None:
+def test_a_drop_whose_build_never_ran_is_written_into_a_new_file_by_the_next_refresh(
+    tmp_path: Path,
+) -> None:
     """A nightly killed (or out of disk) after retention committed its drop, before its
-    whole build: the next night's build stage refreshed a copy of the old file, so the
-    dropped days' numbers and names stayed in its freed pages (81 of 81 sample values)."""
-    from cdr_pipeline.ingest import ingest_paths
+    build: the next night's build stage refreshed a copy of the old file, so the dropped
+    days' numbers and names stayed in its freed pages (81 of 81 sample values)."""
     from cdr_pipeline.ingest.retention import apply_retention
-    from cdr_pipeline.warehouse import build_warehouse
 
-    settings = Settings(warehouse=tmp_path / "wh")
-    assert ingest_paths(settings, [SAMPLES]).exit_code == 0
-    build_warehouse(settings)
-    cutoff, today = date(2026, 9, 10), date(2026, 12, 3)
-    old = _old_values(settings, cutoff)
-    assert old and all(v.encode() in settings.layout.duckdb.read_bytes() for v in old)
+    settings, old = _built(tmp_path)
     # what the killed night left: the drop committed, cdr.duckdb of before it
-    retain = (today - cutoff).days
-    assert apply_retention(settings, retain, "killed-night", today).dropped
+    retain = (TODAY - CUTOFF).days
+    assert apply_retention(settings, retain, "killed-night", TODAY).dropped
     inbox = tmp_path / "inbox"
     inbox.mkdir()
-    summary = run_nightly(settings, inbox, run_date=today, retain_days=retain)
+    summary = run_nightly(settings, inbox, run_date=TODAY, retain_days=retain)
     assert summary.exit_code == 0, summary.stages
     assert _left_in_the_file(settings, old) == set()
 
@@ -112,18 +117,12 @@ def test_after_a_drop_the_refresh_copies_live_rows_into_a_new_file(tmp_path: Pat
     """A drop no longer costs a whole build (about a minute a night at 10M legs): the
     refreshed copy's live rows go into a new file, which keeps no byte of the dropped days
     and answers as a whole build does; the mark is gone, so the next night refreshes."""
-    from cdr_pipeline.ingest import ingest_paths
     from cdr_pipeline.ingest.retention import apply_retention
     from cdr_pipeline.warehouse import build_warehouse, refresh_warehouse
     from tests.warehouse.test_refresh import _digest
 
-    settings = Settings(warehouse=tmp_path / "wh")
-    assert ingest_paths(settings, [SAMPLES]).exit_code == 0
-    build_warehouse(settings)
-    cutoff, today = date(2026, 9, 10), date(2026, 12, 3)
-    old = _old_values(settings, cutoff)
-    assert old and all(v.encode() in settings.layout.duckdb.read_bytes() for v in old)
-    assert apply_retention(settings, (today - cutoff).days, "night", today).dropped
+    settings, old = _built(tmp_path)
+    assert apply_retention(settings, (TODAY - CUTOFF).days, "night", TODAY).dropped
     assert settings.layout.whole_build_mark.exists()
 
     result = refresh_warehouse(settings)
