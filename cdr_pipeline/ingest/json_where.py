@@ -16,11 +16,14 @@ CARET = 40
 
 
 class Placed(io.RawIOBase):
-    """`stream`, remembering the last block read, its byte offset and the lines before it."""
+    """`stream`, remembering the last block read and the line and column it starts at. The
+    block stays in the reader's own buffer (ijson's bytearray, which it does not refill
+    after a parse error): `block` copies it only when asked."""
 
     def __init__(self, stream: BinaryIO) -> None:
         self._stream = stream
-        self.block = b""
+        self._buffer: Any = b""
+        self._n = 0
         self.block_line = 1  # the line of the file the last block starts on
         self.block_column = 0  # bytes of its first line before the block
         self._lines = 1
@@ -32,16 +35,22 @@ class Placed(io.RawIOBase):
     def readinto(self, buffer: Any) -> int:
         n: int = self._stream.readinto(buffer)  # type: ignore[attr-defined]
         if n:
+            if not isinstance(buffer, bytearray):  # searched in place below
+                buffer = bytes(memoryview(buffer)[:n])
             self.block_line, self.block_column = self._lines, self._column
-            with memoryview(buffer) as view:
-                self.block = bytes(view[:n])
-            self._lines += self.block.count(b"\n")
-            self._column = self.at(n)[1] - 1
+            self._buffer, self._n = buffer, n
+            self._lines += buffer.count(b"\n", 0, n)
+            last = buffer.rfind(b"\n", 0, n)
+            self._column = n - last - 1 if last >= 0 else self._column + n
         return n or 0
 
-    def at(self, at: int) -> tuple[int, int]:
-        """Line and column (from 1) of byte `at` of the last block."""
-        before = self.block[:at]
+    @property
+    def block(self) -> bytes:
+        return bytes(self._buffer[: self._n])
+
+    def at(self, at: int, block: bytes) -> tuple[int, int]:
+        """Line and column (from 1) of byte `at` of the last `block`."""
+        before = block[:at]
         last = before.rfind(b"\n")
         line = self.block_line + before.count(b"\n")
         return line, at - last if last >= 0 else self.block_column + at + 1
@@ -49,7 +58,8 @@ class Placed(io.RawIOBase):
     @property
     def end(self) -> tuple[int, int]:
         """Line and column just past the last byte read."""
-        return self.at(len(self.block))
+        block = self.block
+        return self.at(len(block), block)
 
 
 def _rendered(block: bytes, offset: int) -> bytes:
@@ -72,17 +82,18 @@ def place(message: object, where: Placed) -> tuple[int, int] | None:
     snippet = context.lstrip(b" ")
     if not snippet:
         return where.end
-    flat = where.block.replace(b"\n", b" ").replace(b"\r", b" ")
+    block = where.block
+    flat = block.replace(b"\n", b" ").replace(b"\r", b" ")
     indent = len(context) - len(snippet)
     found = flat.find(snippet)
     while found >= 0:
         offset = found + CARET - indent
-        if 0 <= offset <= len(flat) and _rendered(where.block, offset) == context:
+        if 0 <= offset <= len(flat) and _rendered(block, offset) == context:
             # yajl's offset is at or just past the token that broke (past the quote of a
             # string): its last byte read, or the next token when that is white space
             at = max(offset - 1, 0)
             while at + 1 < len(flat) and flat[at] in b" \t":
                 at += 1
-            return where.at(at)
+            return where.at(at, block)
         found = flat.find(snippet, found + 1)
     return None
