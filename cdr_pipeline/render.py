@@ -15,12 +15,13 @@ import json
 import math
 import re
 import textwrap
-import unicodedata
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from enum import Enum
 from typing import Any
+
+import wcwidth
 
 # C0 controls, DEL, C1 controls (0x9b is a one-byte CSI on some terminals), and the Unicode
 # bidirectional marks, overrides and isolates that reorder what is displayed
@@ -137,17 +138,17 @@ def _numeric(value: Any) -> bool:
 
 def display_width(text: str) -> int:
     """Terminal columns `text` takes: a wide (CJK, full-width) character two, a combining
-    mark none, every other character one. `len` counted `東京本社` as 4 columns for 8, so
-    a row with such a location name ran past the other rows and wrapped on the terminal."""
+    or zero-width mark none, every other character one (wcwidth, as terminals count). `len`
+    counted `東京本社` as 4 columns for 8, so a row with such a location name ran past the
+    other rows and wrapped on the terminal."""
     if text.isascii():
         return len(text)
     return sum(_char_width(ch) for ch in text)
 
 
 def _char_width(ch: str) -> int:
-    if unicodedata.combining(ch):
-        return 0
-    return 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
+    width: int = wcwidth.wcwidth(ch)
+    return width if width >= 0 else 1  # a control character (escaped before display)
 
 
 def cut_to_width(text: str, width: int, *, from_end: bool = False) -> str:

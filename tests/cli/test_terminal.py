@@ -281,6 +281,8 @@ def test_wide_characters_count_two_columns_and_rows_stay_aligned() -> None:
         if width is not None:
             assert all(_columns(ln) <= width for ln in lines), lines
     assert display_width("東京本社 (Tokyo)") == 16 and display_width("Opéra") == 5
+    # a decomposed accent and a zero-width space take no column, as on a terminal
+    assert display_width("Ope\u0301ra") == 5 and display_width("Canary\u200bWharf") == 11
     cut = shorten_middle("東京本社第二ビル", 9)
     assert display_width(cut) <= 9 and cut.startswith("東京") and cut.endswith("ビル")
 
