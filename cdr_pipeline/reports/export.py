@@ -69,7 +69,9 @@ def to_csv(result: ReportResult) -> str:
         # Only text cells are neutralised: a number such as -1 stays a number.
         writer.writerow(
             [
-                safe_cell(row[c]) if isinstance(row[c], str) else _text(row[c])
+                safe_cell(row[c])
+                if isinstance(row[c], str)
+                else _text(whole_total(row[c], _kind(row, c)))
                 for c in result.columns
             ]
         )
@@ -125,9 +127,19 @@ def _kind(row: dict[str, Any], column: str) -> str:
     return column
 
 
+def whole_total(value: Any, column: str) -> Any:
+    """A restatement total of a count (`measure` not money) that is whole, as an int: the
+    totals column is a float for every measure, and a count of 5 reads `5`, not `5.0`."""
+    if column in TOTAL_COLUMNS and isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
 def _readable(value: Any, column: str, wide: bool) -> Any:
     if column in MONEY_COLUMNS and isinstance(value, (float, Decimal)):
         return money_text(value, column)
+    if column in TOTAL_COLUMNS:
+        return whole_total(value, column)
     if column == "month" and isinstance(value, date) and not isinstance(value, datetime):
         return f"{value:%Y-%m}"
     if not wide and isinstance(value, datetime) and value.tzinfo is not None:

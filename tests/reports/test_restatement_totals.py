@@ -4,11 +4,14 @@ late data); expected figures worked out by hand."""
 
 from __future__ import annotations
 
+import csv
+import io
 from pathlib import Path
 
 from cdr_pipeline.config import Settings
 from cdr_pipeline.ingest import ingest_paths
 from cdr_pipeline.reports.close import close_month, reopen_month
+from cdr_pipeline.reports.export import to_csv, to_text_table
 from cdr_pipeline.reports.restate import restatements
 from cdr_pipeline.warehouse import build_warehouse
 from tests.warehouse.finance_world import BYOD, World, user
@@ -57,6 +60,17 @@ def test_money_is_restated_per_currency_and_prices_are_not_totalled(tmp_path: Pa
         ("idle_cost", "EUR"): (20.0, 30.0),
     }
     assert all(r["rows_changed"] == 2 for r in rows)
+
+    # counts read as counts (5, not 5.0) in a table and a CSV; money keeps its cents
+    result = restatements(settings)
+    table_lines = to_text_table(result, wide=True).splitlines()
+    units = next(x for x in table_lines if "entitled_units" in x).split()
+    assert units[-5:-2] == ["5", "7", "2"], units
+    cost = next(x for x in table_lines if "unassigned_cost" in x and "USD" in x).split()
+    assert cost[-5:-2] == ["20.00", "40.00", "20.00"], cost
+    csv_rows = list(csv.DictReader(io.StringIO(to_csv(result))))
+    entitled = next(r for r in csv_rows if r["measure"] == "entitled_units")
+    assert (entitled["closed_total"], entitled["change"]) == ("5", "2")
 
 
 def _reconciliation(settings: Settings) -> dict[tuple[str, str | None], tuple[object, ...]]:
