@@ -113,7 +113,8 @@ RULES: tuple[Rule, ...] = (
     RangeRule("call_legs", "duration_seconds", 0, 86_400),
     RangeRule("call_legs", "site_timezone_offset_minutes", *SITE_OFFSET_RANGE),
     # units 0 is a withdrawal (the key loaded again takes back a row loaded in error); a
-    # negative count is no purchase, a negative price (a credit typed as a line) no price
+    # negative count is no purchase (ingest quarantines it since; this finds older rows), a
+    # negative price (a credit typed as a line) no price
     MinRule("entitlements", "units", 0),
     MinRule("entitlements", "unit_price", 0),
     # a range ending before it starts is never in force: its units would vanish without a word

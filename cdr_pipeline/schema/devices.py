@@ -215,7 +215,7 @@ ENTITLEMENT_COLUMNS: tuple[Column, ...] = (
         ("Units", "totalUnits", "Quantity"),
         nullable=False,
         required=True,
-        doc="Licences bought; <= 0 is kept and flagged by the quality suite",
+        doc="Licences bought; 0 takes a row back, a negative count is quarantined",
     ),
     Column(
         "valid_from",

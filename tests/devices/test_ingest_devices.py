@@ -519,3 +519,43 @@ def test_a_finance_sheet_naming_its_currency_column_currency_code(tmp_path: Path
     ingest(tmp_path / "wh", src)
     got = _table(tmp_path / "wh", "entitlements", ["subscription_id"])
     assert got.select("units", "unit_price", "currency", "extra").rows() == [(5, 12.5, "USD", None)]
+
+
+def test_a_negative_count_of_licences_is_quarantined(tmp_path: Path) -> None:
+    """A finance sheet with `-3` units (a credit note typed as a purchase line) loaded and
+    the reconciliation bought 3 fewer licences, `entitled_units` and the unassigned cost
+    short, with only `cdr validate` to say so; loaded again under a key already held, as an
+    amendment, it replaced the 10 units bought. A count of licences is never negative: the
+    line is quarantined (`negative_units`, raw text kept, counted) and the row it would
+    have amended stays in force."""
+    wh = tmp_path / "wh"
+    bought = write_csv(
+        tmp_path / "in" / "ent.csv",
+        ENTITLEMENT_HEADER,
+        ["Sub-1,BYOD,10,2026-01-01,,12.50,USD", "Sub-2,BYOD,5,2026-01-01,,10,USD"],
+    )
+    ingest(wh, bought)
+    credit = write_csv(
+        tmp_path / "in" / "ent2.csv",
+        ENTITLEMENT_HEADER,
+        [
+            "Sub-1,BYOD,-3,2026-01-01,,12.50,USD",
+            "Sub-3,BYOD,-2,2026-02-01,,10,USD",
+            "Sub-4,BYOD,-0,2026-02-01,,10,USD",  # a zero all the same: a row taken back
+        ],
+    )
+    result = ingest(wh, credit, max_reject_rate=1.0)
+    assert result.total("rows_rejected") == 2
+    got = _table(wh, "entitlements", ["subscription_id"])
+    assert got.select("subscription_id", "units").rows() == [
+        ("Sub-1", 10),
+        ("Sub-2", 5),
+        ("Sub-4", 0),
+    ]
+    bad = _rejects(wh)
+    assert bad.select("source_row", "reason").rows() == [
+        (2, "negative_units"),
+        (3, "negative_units"),
+    ]
+    assert bad["raw_text"][0] == "Sub-1,BYOD,-3,2026-01-01,,12.50,USD"
+    assert "units: -3 is negative" in bad["detail"][0]

@@ -17,8 +17,10 @@ from cdr_pipeline.reports.frozen import read_close
 from tests.reports.finance_helpers import copy_warehouse, load_samples
 
 HEADER = "subscription_id,licence_type,units,valid_from,valid_to,unit_price,currency\n"
-TYPO = "Sub-39015,Webex Go (Bring Your Own Device),-40,2026-10-01,,12.50,USD\n"
-"""A top-up typed with a minus: `units` -40, which the quality suite fails (error)."""
+TYPO = "Sub-39015,Webex Go (Bring Your Own Device),40,2026-10-01,2025-10-31,12.50,USD\n"
+"""A top-up whose end year is typed wrong: it ends before it starts, so it is never in force
+and its 40 units vanish without a word, which the quality suite fails (error). (A negative
+count, the earlier typo here, is quarantined by ingest now.)"""
 TAKEN_BACK = "Sub-39015,Webex Go (Bring Your Own Device),0,2026-10-01,,12.50,USD\n"
 """The same key loaded again with 0 units: the row is taken back, never in force."""
 
@@ -42,12 +44,12 @@ def test_the_nightly_does_not_close_a_month_over_data_that_failed_validation(
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     (inbox / "entitlements_topup.csv").write_text(HEADER + TYPO, encoding="utf-8")
-    # by hand: October's Sub-39015 BYOD rows in force on 10-31 are the samples' 8 units and
-    # the typo's -40, so the figures a close would freeze say -32 licences bought
+    # by hand: October's Sub-39015 BYOD rows in force on 10-31 are the samples' 8 units only:
+    # the typo's range is empty, so the figures a close would freeze miss the 40 bought
     assert _sub_39015_byod(nightly_wh)["entitled_units"] == 8
     night = run_nightly(nightly_wh, inbox, run_date=date(2026, 11, 4))
     assert night.exit_code == EXIT_QUALITY, night.stages
-    assert _sub_39015_byod(nightly_wh)["entitled_units"] == -32  # what is computed now
+    assert _sub_39015_byod(nightly_wh)["entitled_units"] == 8  # what is computed now
     close = night.stage("close")
     assert close is not None
     assert close.summary.startswith("2026-10 not closed: the latest validation of entitlements")

@@ -5,9 +5,9 @@ interpret.
 Policy (documented in docs/inputs-devices.md): a row is rejected only when a required value is
 missing or a value cannot be interpreted (an unknown status, event type, deployment or licence
 type; an undecodable person id; a STATUS_CHANGED event without its new status; entitlement
-units or prices past what the costs can hold). Values that parse but are implausible (units
-<= 0, a code issued while Online, events out of order) load and are flagged later by the
-quality suite or the `int_device_violations` view.
+units or prices past what the costs can hold; a negative count of licences). Values that parse
+but are implausible (a negative price, a code issued while Online, events out of order) load
+and are flagged later by the quality suite or the `int_device_violations` view.
 """
 
 from __future__ import annotations
@@ -268,6 +268,7 @@ def derive_entitlements(df: pl.DataFrame) -> tuple[pl.DataFrame, list[Check]]:
     return df, [
         _enum_check("licence_type", "__raw_licence_type", (LICENCE_BYOD, LICENCE_MOBILE)),
         _out_of_range("units", "bad_integer", "a count of licences"),
+        _NEGATIVE_UNITS,
         _out_of_range("unit_price", "bad_number", "a price of one licence a month"),
         _CONFLICTING_ENTITLEMENTS,
     ]
@@ -290,6 +291,20 @@ def _out_of_range(column: str, reason: str, what: str) -> Check:
             pl.col(column),
         ),
     )
+
+
+_NEGATIVE_UNITS = Check(
+    "negative_units",
+    pl.col("units") < 0,
+    pl.format(
+        "units: {} is negative: licences bought are counted from 0 (0 takes a row back; a "
+        "credit is a smaller count on the row's own key)",
+        pl.col("units"),
+    ),
+)
+"""A count of licences is never negative: loaded, `-3` (a credit typed as a purchase line)
+took 3 from what the reconciliation counted as bought, and under a key already held it
+replaced the units bought."""
 
 
 _CONFLICTING_ENTITLEMENTS = conflicting_lines(
