@@ -297,8 +297,8 @@ _NEGATIVE_UNITS = Check(
     "negative_units",
     pl.col("units") < 0,
     pl.format(
-        "units: {} is negative: licences bought are counted from 0 (0 takes a row back; a "
-        "credit is a smaller count on the row's own key)",
+        "units: {} is negative: a count of licences bought is 0 or more (0 takes a row back; "
+        "to buy fewer, load the row's key again with the smaller count)",
         pl.col("units"),
     ),
 )
