@@ -62,7 +62,8 @@ create or replace macro month_end_at(tz, month_start) as
 -- it is (2.675 is stored as the double 2.67499999...: a round of the double product gives
 -- 2.67). The price is taken to six decimals. A DOUBLE, as the cost columns are. The
 -- product is a decimal of 38 digits: of 18 (both sides of 18) it overflowed past 10^12,
--- a million units at a million. Units and prices under 10^12 are what ingest loads.
+-- a million units at a million. Units under 10^7 and prices under 10^12 are what ingest
+-- loads (an earlier release loaded units up to 10^12: they fit too).
 create or replace macro cents(units, price) as cast(
     round(cast(units as decimal(38, 0)) * cast(price as decimal(18, 6)), 2) as double
 );

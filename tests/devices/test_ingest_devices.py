@@ -443,7 +443,8 @@ def test_units_or_a_price_past_what_the_costs_can_hold_are_quarantined(tmp_path:
     """A purchase-order number typed into unit_price (4500012345678), or `1e308`, loaded:
     the costs are decimals of 12 digits before the point, so every reconciliation, finance
     summary and pack exited 1 ('Could not cast value') while the row was in force. Such
-    values are quarantined; the largest that fit load and are costed."""
+    values are quarantined; the largest that load (a count under ten million, test below) are
+    costed."""
     snap = write_csv(
         tmp_path / "in" / "snap.csv",
         SNAPSHOT_HEADER,
@@ -453,7 +454,7 @@ def test_units_or_a_price_past_what_the_costs_can_hold_are_quarantined(tmp_path:
         tmp_path / "in" / "ent.csv",
         ENTITLEMENT_HEADER,
         [
-            "Sub-1,BYOD,999999999999,2026-01-01,,999999999999.99,USD",
+            "Sub-1,BYOD,9999999,2026-01-01,,999999999999.99,USD",
             "Sub-2,BYOD,5,2026-01-01,,4500012345678,USD",
             "Sub-3,BYOD,5,2026-01-01,,1e308,USD",
             "Sub-4,BYOD,1000000000000000000,2026-01-01,,12.50,USD",
@@ -476,7 +477,7 @@ def test_units_or_a_price_past_what_the_costs_can_hold_are_quarantined(tmp_path:
         "select unassigned_units, unassigned_cost from rpt_licence_reconciliation "
         "where subscription_id = 'Sub-1' and month = date '2026-09-01'",
     )
-    assert got == [(999999999998, pytest.approx(999999999999.99 * 999999999998, rel=1e-12))]
+    assert got == [(9999998, pytest.approx(999999999999.99 * 9999998, rel=1e-12))]
 
 
 def test_an_org_uuid_in_upper_case_is_the_same_org(tmp_path: Path) -> None:
@@ -559,3 +560,28 @@ def test_a_negative_count_of_licences_is_quarantined(tmp_path: Path) -> None:
     ]
     assert bad["raw_text"][0] == "Sub-1,BYOD,-3,2026-01-01,,12.50,USD"
     assert "units: -3 is negative" in bad["detail"][0]
+
+
+def test_a_count_of_licences_no_subscription_holds_is_quarantined(tmp_path: Path) -> None:
+    """A purchase-order number typed into `units` (4500012345) loaded as 4.5 billion
+    licences bought: every reconciliation of the subscription showed billions unassigned and
+    their cost, and nothing but the figures said so. A count of ten million or more is no
+    subscription's: quarantined (`bad_integer`, out of range, naming the bound); the largest
+    count below it loads."""
+    src = write_csv(
+        tmp_path / "in" / "ent.csv",
+        ENTITLEMENT_HEADER,
+        [
+            "Sub-1,BYOD,4500012345,2026-01-01,,12.50,USD",
+            "Sub-2,BYOD,10000000,2026-01-01,,12.50,USD",
+            "Sub-3,BYOD,9999999,2026-01-01,,12.50,USD",
+        ],
+    )
+    wh = tmp_path / "wh"
+    ingest(wh, src, max_reject_rate=1.0)
+    got = _table(wh, "entitlements", ["subscription_id"])
+    assert got.select("subscription_id", "units").rows() == [("Sub-3", 9999999)]
+    bad = _rejects(wh)
+    assert bad.select("source_row", "reason").rows() == [(2, "bad_integer"), (3, "bad_integer")]
+    assert "units: 4500012345 is out of range" in bad["detail"][0]
+    assert "less than 10,000,000" in bad["detail"][0]

@@ -5,9 +5,10 @@ interpret.
 Policy (documented in docs/inputs-devices.md): a row is rejected only when a required value is
 missing or a value cannot be interpreted (an unknown status, event type, deployment or licence
 type; an undecodable person id; a STATUS_CHANGED event without its new status; entitlement
-units or prices past what the costs can hold; a negative count of licences). Values that parse
-but are implausible (a negative price, a code issued while Online, events out of order) load
-and are flagged later by the quality suite or the `int_device_violations` view.
+prices past what the costs can hold; a count of licences negative or of ten million or more).
+Values that parse but are implausible (a negative price, a code issued while Online, events
+out of order) load and are flagged later by the quality suite or the `int_device_violations`
+view.
 """
 
 from __future__ import annotations
@@ -267,15 +268,15 @@ def derive_entitlements(df: pl.DataFrame) -> tuple[pl.DataFrame, list[Check]]:
     )
     return df, [
         _enum_check("licence_type", "__raw_licence_type", (LICENCE_BYOD, LICENCE_MOBILE)),
-        _out_of_range("units", "bad_integer", "a count of licences"),
         _NEGATIVE_UNITS,
+        _UNITS_OUT_OF_RANGE,
         _out_of_range("unit_price", "bad_number", "a price of one licence a month"),
         _CONFLICTING_ENTITLEMENTS,
     ]
 
 
 ENTITLEMENT_BOUND = 10**12
-"""What `units` and `unit_price` stay under (either sign): the costs are computed as
+"""What `unit_price` stays under (either sign): the costs are computed as
 decimals of 12 digits before the point (sql/_macros.sql `cents`), and a price of 1e12 (a
 purchase-order number typed into the price column, `1e308`) made every reconciliation, finance
 summary and pack exit 1 while the row was in force."""
@@ -292,6 +293,22 @@ def _out_of_range(column: str, reason: str, what: str) -> Check:
         ),
     )
 
+
+UNITS_BOUND = 10**7
+"""What `units` stays under: ten million licences is more than any one subscription holds,
+and a purchase-order or phone number typed into the column (4500012345) is more. Loaded,
+such a count showed billions of licences unassigned, and their cost, in every reconciliation
+of the subscription. Far under `ENTITLEMENT_BOUND`, so the costs can always be computed."""
+
+_UNITS_OUT_OF_RANGE = Check(
+    "bad_integer",
+    pl.col("units") >= UNITS_BOUND,
+    pl.format(
+        f"units: {{}} is out of range for a count of licences (less than {UNITS_BOUND:,}: "
+        "more than any subscription holds; a purchase-order or phone number typed there?)",
+        pl.col("units"),
+    ),
+)
 
 _NEGATIVE_UNITS = Check(
     "negative_units",
