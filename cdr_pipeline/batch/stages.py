@@ -183,7 +183,10 @@ def close_and_report(settings: Settings, summary: NightlySummary) -> None:
         with summary.run_stage("close") as out:
             from cdr_pipeline.reports.close import close_due_month
 
-            out[:] = [EXIT_OK, close_due_month(settings, summary.run_date, "cdr nightly")]
+            night = summary.ingest.files if summary.ingest else []
+            failed = [f.path for f in night if f.status == "failed"]
+            text = close_due_month(settings, summary.run_date, "cdr nightly", failed)
+            out[:] = [EXIT_OK, text]
     with summary.run_stage("reports") as out:
         from cdr_pipeline.reports.standard import write_standard_reports
         from cdr_pipeline.warehouse import views_behind

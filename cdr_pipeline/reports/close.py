@@ -18,16 +18,16 @@ import logging
 import os
 import shutil
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import polars as pl
-
 from cdr_pipeline import __version__
 from cdr_pipeline.config import Settings
 from cdr_pipeline.errors import EXIT_BAD_INPUT, EXIT_USAGE, CdrError, InputError
+from cdr_pipeline.reports.close_hold import close_held_back
 from cdr_pipeline.reports.figures import (
     compute_figures,
     days_in,
@@ -52,7 +52,6 @@ from cdr_pipeline.reports.restate import dropped_since_close, retention_drops
 from cdr_pipeline.reports.run import figure_settings, parse_month
 from cdr_pipeline.state.files import atomic_write_bytes, atomic_write_table, file_sha256, fsync_dir
 from cdr_pipeline.state.layout import Layout
-from cdr_pipeline.state.ledger import Ledger
 from cdr_pipeline.state.lock import writer_lock
 
 log = logging.getLogger(__name__)
@@ -332,15 +331,21 @@ def _unjournaled_reopen(layout: Layout, month: str) -> tuple[Path, ClosedMonth]:
     )
 
 
-def close_due_month(settings: Settings, run_date: date, command: str = "cdr nightly") -> str:
+def close_due_month(
+    settings: Settings,
+    run_date: date,
+    command: str = "cdr nightly",
+    failed_files: Sequence[str] = (),
+) -> str:
     """The nightly's close: the month before `run_date` once `close_after_days` days of
     the new month have passed (`run_date` - its first day ≥ the setting). An incomplete
-    month is not closed, nor one while the latest validation of a table failed: the text
-    says why, and the next night tries again. Returns what
-    happened, for the run summary, naming the older months still open."""
+    month is not closed, nor one while the latest validation of a table failed or a file
+    of the night (`failed_files`) failed to load (`close_hold.py`): the text says why, and
+    the next night tries again. Returns what happened, for the run summary, naming the
+    older months still open."""
     if settings.close_after_days is None:
         return "not configured (close_after_days)"
-    text = _close_previous(settings, run_date, command)
+    text = _close_previous(settings, run_date, command, failed_files)
     previous = (run_date.replace(day=1) - timedelta(days=1)).replace(day=1)
     left = open_months_before(settings.layout, previous)
     if left:
@@ -356,7 +361,9 @@ def close_due_month(settings: Settings, run_date: date, command: str = "cdr nigh
     return text
 
 
-def _close_previous(settings: Settings, run_date: date, command: str) -> str:
+def _close_previous(
+    settings: Settings, run_date: date, command: str, failed_files: Sequence[str]
+) -> str:
     assert settings.close_after_days is not None
     first = run_date.replace(day=1)
     previous = (first - timedelta(days=1)).replace(day=1)
@@ -366,14 +373,17 @@ def _close_previous(settings: Settings, run_date: date, command: str) -> str:
             f"{month_text(previous)} closes after {settings.close_after_days} day(s) "
             f"of the new month ({waited} so far)"
         )
-    failed = [] if read_close(settings.layout, previous) else failed_validations(settings.layout)
-    if failed:
+    held = (
+        None
+        if read_close(settings.layout, previous)
+        else close_held_back(settings.layout, failed_files)
+    )
+    if held:
         # a close is kept for good: unattended, never freeze figures over data known bad
-        why = f"the latest validation of {', '.join(failed)} failed"
-        log.warning("month close: %s", why, extra={"month": month_text(previous)})
+        log.warning("month close: %s", held[0], extra={"month": month_text(previous)})
         return (
-            f"{month_text(previous)} not closed: {why}; correct the data (cdr validate, Data "
-            f"Docs) and the next nightly closes it, or `cdr close {month_text(previous)}`"
+            f"{month_text(previous)} not closed: {held[0]}; {held[1]}, "
+            f"or `cdr close {month_text(previous)}`"
         )
     try:
         result = close_month(settings, previous, today=run_date, command=command)
@@ -386,15 +396,3 @@ def _close_previous(settings: Settings, run_date: date, command: str) -> str:
     if result.already_closed:
         return f"{result.close.month} already closed on {result.close.closed_at:%Y-%m-%d}"
     return f"closed {result.close.month} ({result.close.versions_text()})"
-
-
-def failed_validations(layout: Layout) -> list[str]:
-    """The tables whose latest validation (`validations` ledger table) failed an
-    error-severity check, as `entitlements (1 error(s))`: their data is known bad until a
-    later validation of the table passes (one of a correcting load, or `cdr validate --all`)."""
-    checked = Ledger(layout).read("validations")
-    if checked.is_empty() or "errors_failed" not in checked.columns:
-        return []
-    latest = checked.sort("run_time", "validation_id").group_by("table_name").last()
-    bad = latest.filter(pl.col("errors_failed") > 0).sort("table_name")
-    return [f"{n} ({e} error(s))" for n, e in bad.select("table_name", "errors_failed").rows()]

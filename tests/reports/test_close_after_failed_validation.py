@@ -11,7 +11,7 @@ import pytest
 
 from cdr_pipeline.batch import run_nightly
 from cdr_pipeline.config import Settings
-from cdr_pipeline.errors import EXIT_QUALITY
+from cdr_pipeline.errors import EXIT_BAD_INPUT, EXIT_QUALITY
 from cdr_pipeline.reports import run_report
 from cdr_pipeline.reports.frozen import read_close
 from tests.reports.finance_helpers import copy_warehouse, load_samples
@@ -69,3 +69,40 @@ def test_the_nightly_does_not_close_a_month_over_data_that_failed_validation(
     assert stage is not None and stage.summary.startswith("closed 2026-10"), stage.summary
     assert read_close(nightly_wh.layout, date(2026, 10, 1)) is not None
     assert _sub_39015_byod(nightly_wh)["entitled_units"] == 8  # the frozen figure
+
+
+def test_the_nightly_does_not_close_a_month_while_a_file_of_the_night_failed_to_load(
+    nightly_wh: Settings, tmp_path: Path
+) -> None:
+    """Finance's October top-up sheet had a line of -2 units: ingest quarantines it, and the
+    file fails whole (1 of 2 rows rejected, past --max-reject-rate), so none of it loads.
+    The nightly then closed October with the entitlements of before, freezing 8 licences
+    bought where the sheet says 12, with nothing but the ingest error to say so (when such a
+    line loaded, its failed validation held the close back). The close waits while a file
+    of the night failed to load, naming it; once corrected it loads and the month closes."""
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    sheet = inbox / "entitlements_topup.csv"
+    topup = "Sub-39015,Webex Go (Bring Your Own Device),4,2026-10-15,,12.50,USD\n"
+    sheet.write_text(
+        HEADER + topup + "Sub-39015,Webex Go Mobile (Mobile Operator),-2,2026-10-15,,20,USD\n",
+        encoding="utf-8",
+    )
+    night = run_nightly(nightly_wh, inbox, run_date=date(2026, 11, 4))
+    assert night.exit_code == EXIT_BAD_INPUT, night.stages
+    close = night.stage("close")
+    assert close is not None
+    assert close.summary.startswith("2026-10 not closed: a file failed to load"), close.summary
+    assert "entitlements_topup.csv" in close.summary
+    assert read_close(nightly_wh.layout, date(2026, 10, 1)) is None
+
+    # the line corrected: the sheet loads and the next night closes October with its top-up
+    sheet.write_text(
+        HEADER + topup + "Sub-39015,Webex Go Mobile (Mobile Operator),2,2026-10-15,,20,USD\n",
+        encoding="utf-8",
+    )
+    fixed = run_nightly(nightly_wh, inbox, run_date=date(2026, 11, 5))
+    assert fixed.exit_code == 0, fixed.stages
+    stage = fixed.stage("close")
+    assert stage is not None and stage.summary.startswith("closed 2026-10"), stage.summary
+    assert _sub_39015_byod(nightly_wh)["entitled_units"] == 12  # the frozen figure: 8 + 4
