@@ -36,7 +36,7 @@ from cdr_pipeline.ingest import (
 from cdr_pipeline.interrupts import STOPPED_BY
 from cdr_pipeline.logfields import log_fields
 from cdr_pipeline.state.ledger import Ledger
-from cdr_pipeline.state.lock import writer_lock
+from cdr_pipeline.state.lock import running_writer, writer_lock
 
 log = logging.getLogger(__name__)
 
@@ -114,9 +114,13 @@ def run_nightly(
     retain = retain if retain is not None else settings.retain_days
     do_fetch = settings.fetch.nightly if fetch is None else fetch
     run_id = new_run_id(datetime.now(UTC))
-    if dry_run and not settings.layout.is_warehouse():
-        # a plan writes nothing: not even the lock file that would make a typo a warehouse
+    if dry_run:
+        # a plan writes nothing, not even the lock file: that would make a typo a warehouse,
+        # fail on a read-only warehouse (exit 6), and make the real night wait for a plan
         with log_fields(run_id=run_id):
+            holder = running_writer(settings.layout, "nightly.lock")
+            if holder:
+                log.warning("a nightly is running (%s): files it is loading show as new", holder)
             summary.inbox = scan_inbox(settings, inbox)
             _plan(settings, summary, retain, do_fetch)
         return summary
@@ -130,14 +134,11 @@ def run_nightly(
             run_id=run_id,
         ),
     ):
-        if not dry_run:  # a run that died claimed files it never committed: not loaded
-            from cdr_pipeline.ingest.recover import recover_interrupted
+        # a run that died claimed files it never committed: not loaded
+        from cdr_pipeline.ingest.recover import recover_interrupted
 
-            recover_interrupted(settings, "cdr nightly (recovery)")
+        recover_interrupted(settings, "cdr nightly (recovery)")
         summary.inbox = scan_inbox(settings, inbox)
-        if dry_run:
-            _plan(settings, summary, retain, do_fetch)
-            return summary
         record = NightRecord(settings, run_id, summary.run_date)
         record.begin()
         ending, failure = "failed", None

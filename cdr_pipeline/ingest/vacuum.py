@@ -11,6 +11,7 @@ at a time, under the writer lock. The nightly job runs it after retention.
 from __future__ import annotations
 
 import logging
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 from cdr_pipeline.config import Settings
@@ -47,7 +48,13 @@ def vacuum_tables(
     if grace < 0:
         raise ValueError("the grace period cannot be negative")
     result = VacuumResult(grace, dry_run)
-    with writer_lock(settings.layout, command, settings.lock_wait_seconds):
+    # a dry run deletes nothing: it needs no lock (nor write access, on a read-only mount)
+    lock = (
+        nullcontext()
+        if dry_run
+        else writer_lock(settings.layout, command, settings.lock_wait_seconds)
+    )
+    with lock:
         for name in sorted(schemas_by_table()):
             root = settings.layout.table(name)
             gone = tables.vacuum(root, grace, dry_run=dry_run)

@@ -15,6 +15,7 @@ from click.testing import CliRunner
 from cdr_pipeline.batch import run_nightly
 from cdr_pipeline.cli.main import cli
 from cdr_pipeline.config import FetchOptions, Settings
+from cdr_pipeline.ingest import ingest_paths
 from cdr_pipeline.ingest.vacuum import vacuum_tables
 from cdr_pipeline.privacy.pending import PendingErasure, clear_pending, save_pending
 from cdr_pipeline.reports.standard import report_months
@@ -253,6 +254,24 @@ def test_dry_run_lists_and_changes_nothing(tmp_path: Path) -> None:
     assert "licence-usage_2026-10.csv" in result.output
     # not even a lock file: a typo'd --warehouse must not become a warehouse
     assert not wh.exists()
+
+
+def test_a_dry_run_never_waits_for_the_night_it_would_plan(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A dry run took the nightly lock: run by hand during the night it made the real run
+    wait or exit 5, and it waited itself. It takes no lock and says a night is running."""
+    settings = Settings(warehouse=tmp_path / "wh", lock_wait_seconds=0)
+    ingest_paths(settings, [FIXTURES / "bom_crlf.csv"])
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    shutil.copy(FIXTURES / "bom_crlf.csv", inbox)
+    shutil.copy(FIXTURES / "gzipped.csv.gz", inbox / "late.csv.gz")
+    with writer_lock(settings.layout, "cdr nightly (the real one)", name="nightly.lock"):
+        plan = run_nightly(settings, inbox, run_date=RUN_DATE, dry_run=True)
+    assert plan.exit_code == 0
+    assert [f.path.name for f in plan.new_files] == ["late.csv.gz"]
+    assert "a nightly is running" in caplog.text and "the real one" in caplog.text
 
 
 def test_retention_drops_only_old_call_partitions_and_records_it(tmp_path: Path) -> None:

@@ -179,6 +179,36 @@ def test_read_only_warehouse_exits_6(tmp_path: Path) -> None:
                     p.chmod(p.stat().st_mode | 0o200)
 
 
+def test_dry_runs_need_no_write_access(tmp_path: Path) -> None:
+    """`nightly --dry-run` and `vacuum --dry-run` on a read-only warehouse exited 6: they
+    created their lock file. A plan writes nothing, so it works where the files only read."""
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "new.csv").write_bytes(fixture("gzipped.csv.gz").read_bytes())
+    with small_disk(tmp_path / "disk", "16m") as mounted:
+        wh = tmp_path / "disk" / "wh"
+        assert cdr("--warehouse", str(wh), "ingest", str(fixture("bom_crlf.csv"))).returncode == 0
+        (wh / "state" / "nightly.lock").unlink(missing_ok=True)
+        if mounted:
+            subprocess.run(["mount", "-o", "remount,ro", str(tmp_path / "disk")], check=True)
+        else:
+            for p in [wh, *wh.rglob("*")]:
+                p.chmod(p.stat().st_mode & ~0o222)
+        try:
+            plan = cdr("--warehouse", str(wh), "nightly", "--inbox", str(inbox), "--dry-run")
+            assert plan.returncode == 0, plan.stderr
+            assert "new.csv" in plan.stdout and "ingest 1 new file(s) of 1" in plan.stdout
+            vacuum = cdr("--warehouse", str(wh), "vacuum", "--dry-run")
+            assert vacuum.returncode == 0, vacuum.stderr
+            assert "would delete 0 file(s)" in vacuum.stderr
+        finally:
+            if mounted:
+                subprocess.run(["mount", "-o", "remount,rw", str(tmp_path / "disk")], check=True)
+            else:
+                for p in [wh, *wh.rglob("*")]:
+                    p.chmod(p.stat().st_mode | 0o200)
+
+
 def test_debug_never_changes_the_exit_code_of_bad_input(tmp_path: Path) -> None:
     wh = tmp_path / "wh"
     for debug in (["--debug"], []):
