@@ -38,11 +38,14 @@ def writer_lock(
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
-        deadline = time.monotonic() + max(wait_seconds, 0.0)
+        began = time.monotonic()
+        deadline = began + max(wait_seconds, 0.0)
         waited = False
         while True:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                if waited:  # the wait's length: `cdr runs` counts a night from here
+                    log.info("got the warehouse lock after %.0f s", time.monotonic() - began)
                 break
             except BlockingIOError:
                 holder = path.read_text(encoding="utf-8", errors="replace").strip()

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -34,9 +36,11 @@ def test_a_writer_waiting_for_the_lock_logs_who_holds_it(
             assert not got  # still waiting
         waiter.join(timeout=10)
     assert got
-    (line,) = [r.getMessage() for r in caplog.records if r.name == "cdr_pipeline.state.lock"]
+    line, got_it = [r.getMessage() for r in caplog.records if r.name == "cdr_pipeline.state.lock"]
     assert line.startswith("waiting up to 30 s for the warehouse lock")
     assert f"(pid {os.getpid()}, cdr ingest, since" in line
+    # how long it waited: its ledger row starts once it has the lock
+    assert re.fullmatch(r"got the warehouse lock after \d+ s", got_it)
 
 
 def test_a_writer_that_gets_the_lock_at_once_logs_nothing(
@@ -49,3 +53,30 @@ def test_a_writer_that_gets_the_lock_at_once_logs_nothing(
     ):
         pass
     assert not [r for r in caplog.records if r.name == "cdr_pipeline.state.lock"]
+
+
+def test_a_night_that_waited_starts_in_the_ledger_when_it_got_the_lock(tmp_path: Path) -> None:
+    """docs/operations.md: `started` in `cdr runs` is when the night got the lock, so that
+    `took` is its work, not a manual ingest's; the run id keeps its launch time."""
+    from cdr_pipeline.batch import run_nightly
+    from cdr_pipeline.state.ledger import Ledger
+
+    settings = Settings(warehouse=tmp_path / "wh", lock_wait_seconds=30)
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    released: list[datetime] = []
+
+    def night() -> None:
+        run_nightly(settings, inbox)
+
+    with writer_lock(settings.layout, "cdr ingest (by hand)"):
+        waiter = threading.Thread(target=night)
+        waiter.start()
+        time.sleep(1.5)
+        released.append(datetime.now(UTC))
+    waiter.join(timeout=120)
+    (row,) = Ledger(settings.layout).runs().to_dicts()
+    assert row["status"] == "ok"
+    assert row["started_at"] >= released[0]
+    launched = datetime.strptime(row["run_id"][:15], "%Y%m%dT%H%M%S").replace(tzinfo=UTC)
+    assert launched < released[0] - timedelta(seconds=1)
