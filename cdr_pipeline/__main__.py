@@ -1,5 +1,5 @@
 """`python -m cdr_pipeline` is `cdr`."""
 
-from cdr_pipeline.cli.main import main
+from cdr_pipeline.cli.entry import main
 
 main()

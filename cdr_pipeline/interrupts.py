@@ -42,6 +42,36 @@ In a library caller (a notebook) it raises KeyboardInterrupt where it lands inst
 
 _pending: list[int] = []
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+_early: list[int] = []
+
+
+def catch_early() -> None:
+    """Remember Ctrl-C and SIGTERM from the start of `cdr` until its handlers are installed
+    (`take_early`). Importing the commands takes a second or more: a SIGTERM then (a
+    shutdown at the timer's hour) ended the process by Python's default, exit 143 with no
+    line in either log, and a Ctrl-C printed an import's traceback."""
+    for signum in _STOP_SIGNALS:
+        signal.signal(signum, _remember_early)
+
+
+def _remember_early(signum: int, frame: FrameType | None) -> None:
+    if signum == signal.SIGTERM:  # one is enough, as for `_remember`
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    _early.append(signum)
+
+
+def terminated_early() -> bool:
+    """Whether a SIGTERM came before the CLI's handlers: it stays ignored (one is enough)."""
+    return signal.SIGTERM in _early
+
+
+def take_early() -> None:
+    """Raise the stop `catch_early` remembered, if any, as the command's own stop."""
+    if _early:
+        signum = _early[0]
+        _early.clear()
+        STOPPED_BY.append(signum)
+        raise stop_for(signum)
 
 
 def reset() -> None:

@@ -34,6 +34,8 @@ from cdr_pipeline.interrupts import (
     checkpoint,
     reset,
     stop_for,
+    take_early,
+    terminated_early,
 )
 from cdr_pipeline.logfields import log_session
 from cdr_pipeline.render import safe_text, to_json
@@ -71,6 +73,10 @@ class CdrGroup(click.Group):
                 code = exc.exit_code
                 raise
             finally:
+                if name == "nightly" and not ctx.meta.get(JSON_WANTED):
+                    from cdr_pipeline.cli.nightly import end_summary_log
+
+                    end_summary_log(ctx, code)
                 seconds = round(time.monotonic() - t0, 3)
                 log.info(
                     "cdr %s finished: exit %s in %.1fs",
@@ -213,11 +219,12 @@ def cli(
     verbosity = -1 if quiet else verbose
     ctx.obj = CliContext(warehouse, config, verbosity, log_json, debug)
     configure_logging(verbosity, log_json)
+    take_early()  # a stop while cdr started: logged as set, before the command begins
 
 
 def _register() -> None:
     for info in sorted(pkgutil.iter_modules(cli_pkg.__path__), key=lambda m: m.name):
-        if info.name in ("main", "context") or info.name.startswith("_"):
+        if info.name in ("main", "context", "entry") or info.name.startswith("_"):
             continue
         module = importlib.import_module(f"cdr_pipeline.cli.{info.name}")
         for command in getattr(module, "COMMANDS", []):
@@ -315,7 +322,7 @@ def main() -> None:
     _buffered_stdout()
     if isinstance(sys.stderr, io.TextIOWrapper):
         sys.stderr = _StderrReaderGone(sys.stderr)
-    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN if terminated_early() else _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
     EXIT_ON_SECOND_STOP[0] = True
     # standalone mode: click itself prints usage errors and exits 2 (EXIT_USAGE)

@@ -23,6 +23,9 @@ from cdr_pipeline.render import safe_text, to_json
 if TYPE_CHECKING:
     from cdr_pipeline.batch import NightlySummary
 
+LINE_WRITTEN = "cdr.nightly_line_written"
+"""ctx.meta key: the night's closing line is in the summary log (stdout)."""
+
 FOLDER = click.Path(path_type=Path, file_okay=False, readable=False)
 """`--inbox`, `--archive`: a folder this user may not read is the run's to report (exit 3
 for the inbox, 6 for the archive, naming it), not click's "Invalid value" usage error (2)."""
@@ -109,6 +112,7 @@ def nightly(
         # which the alert points at, would otherwise show the night before's "exit 0"
         if not as_json:
             echo(f"cdr nightly {day or datetime.now(UTC).date()}: {_ending(exc)}")
+            click.get_current_context().meta[LINE_WRITTEN] = True
         raise
     if as_json:
         echo(to_json(summary))
@@ -146,6 +150,19 @@ def _print_plan(summary: NightlySummary) -> None:
     if summary.retention is not None:
         drop = ", ".join(p for p, _ in summary.retention.dropped) or "nothing"
         echo(f"retention would drop: {drop}")
+
+
+def end_summary_log(ctx: click.Context, code: int) -> None:
+    """The night's line, for a night stopped before the command began (a SIGTERM while cdr
+    started, a wrong flag in the unit): `nightly` writes it for every other ending."""
+    from cdr_pipeline.errors import EXIT_INTERRUPTED, EXIT_USAGE
+
+    why = {
+        EXIT_INTERRUPTED: "interrupted: run it again to complete the work",
+        EXIT_USAGE: "usage error: see cdr nightly --help",
+    }.get(code)
+    if why and not ctx.meta.get(LINE_WRITTEN):
+        echo(f"cdr nightly {datetime.now(UTC).date()}: exit {code} ({why})")
 
 
 def _ending(exc: BaseException) -> str:

@@ -123,3 +123,45 @@ def test_a_nightly_stopped_in_its_reports_reads_interrupted(tmp_path: Path, sign
     ]
     assert "unexpected" not in str(runs["message"][0])
     assert run_cdr(*args).returncode == 0
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_stop_while_cdr_starts_exits_130_and_says_so(tmp_path: Path, signum: int) -> None:
+    """A stop while `cdr` imported its commands (a second or more; a shutdown at the timer's
+    hour): SIGTERM ended it by Python's default, exit 143, nothing in either log; Ctrl-C
+    printed the traceback of an import. Sent once `click` is imported (`-X importtime`
+    names each module on stderr as it is done), long before the handlers were installed."""
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    args = ["--warehouse", str(tmp_path / "wh"), "--log-json", "nightly", "--inbox", str(inbox)]
+    proc = subprocess.Popen(
+        [sys.executable, "-X", "importtime", "-m", "cdr_pipeline", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+    assert proc.stderr is not None
+    for line in proc.stderr:
+        if line.split("|")[-1].strip() == "click":
+            proc.send_signal(signum)
+            break
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err[-2000:]
+    assert "Traceback" not in err
+    word = "terminated (SIGTERM)" if signum == signal.SIGTERM else "interrupted"
+    assert f'"message": "{word}"' in err
+    assert '"message": "cdr nightly finished: exit 130' in err
+    assert out.splitlines()[-1].endswith(
+        ": exit 130 (interrupted: run it again to complete the work)"
+    )
+    assert not (tmp_path / "wh").exists()  # stopped before it began
+
+
+def test_a_wrong_flag_in_the_unit_ends_the_summary_log_too(tmp_path: Path) -> None:
+    """Every night ends the summary log (stdout) with its line: a usage error did not, so
+    its tail showed the night before's `exit 0`."""
+    run = run_cdr("--warehouse", str(tmp_path / "wh"), "nightly", "--inbox", "x", "--retain")
+    assert run.returncode == 2
+    assert run.stdout.splitlines()[-1].endswith(": exit 2 (usage error: see cdr nightly --help)")
+    assert "No such option" in run.stderr
