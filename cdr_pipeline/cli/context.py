@@ -157,13 +157,25 @@ class SafeFormatter(logging.Formatter):
         return safe_text(super().format(record), newlines=True)
 
 
+class LineHandler(logging.StreamHandler):
+    """Log lines on a line of their own: a record logged while the progress line waited for
+    its end (`-v` on a terminal, the reader's note on a file's columns) was written after
+    it, `... 1,970 rows 100%INFO cdr_pipeline.ingest.drift: ...`, as `echo` never does."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if STDERR.open_line:
+            STDERR.open_line = False
+            self.stream.write("\n")
+        super().emit(record)
+
+
 def configure_logging(verbosity: int, log_json: bool) -> None:
     # -q (-1) keeps warnings as the default does: it leaves out progress, notes and
     # summaries (`echo`), never a warning of cdr's (README, "Command line")
     level = {-1: logging.WARNING, 0: logging.WARNING, 1: logging.INFO}.get(
         max(min(verbosity, 2), -1), logging.DEBUG
     )
-    handler = logging.StreamHandler(sys.stderr)
+    handler = LineHandler(sys.stderr)
     handler.addFilter(LogFieldsFilter())
     handler.setFormatter(
         JsonFormatter() if log_json else SafeFormatter("%(levelname)s %(name)s: %(message)s")

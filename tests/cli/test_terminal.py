@@ -329,3 +329,15 @@ def test_an_error_keeps_its_exit_code_when_the_reader_of_stderr_is_gone(
     )
     os.close(write)
     assert done.returncode == code
+
+
+def test_log_lines_never_run_on_from_the_progress_line(tmp_path: Path) -> None:
+    """`cdr -v ingest` in a 60-column tmux pane: a file's note on its columns was logged
+    while its progress line waited for its end, and ran on from it on the same line
+    (`drift_columns.csv: 3 rows 100%INFO cdr_pipeline.ingest.drift: ...`)."""
+    drift = ROOT / "tests" / "fixtures" / "dch" / "drift_columns.csv"
+    status, lines = in_terminal(60, "--warehouse", str(tmp_path / "wh"), "-v", "ingest", str(drift))
+    assert status == 0, "\n".join(lines)
+    logged = [ln for ln in lines if "INFO cdr_pipeline." in ln]
+    assert any("cdr_pipeline.ingest.drift" in ln for ln in logged)
+    assert all(ln.startswith("INFO ") for ln in logged), logged
