@@ -12,7 +12,9 @@ import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
+from cdr_pipeline.errors import ConfigError
 from cdr_pipeline.ingest import IngestResult
+from cdr_pipeline.state.layout import Layout
 
 _PART = ".{name}.part-"
 """The hidden name of a copy under way into the archive (another file system)."""
@@ -82,3 +84,23 @@ def _move(path: Path, dest: Path) -> None:
         tmp.unlink(missing_ok=True)
         raise
     path.unlink()
+
+
+def refuse_a_new_warehouse_beside_an_archive(layout: Layout, archive: Path | None) -> None:
+    """A night that would start a new warehouse while `archive` holds files an earlier
+    night moved there is refused (exit 3): the warehouse folder vanished or is not mounted
+    (its disk, a changed `CDR_WAREHOUSE`). It went on: a new warehouse of tonight's files,
+    which the archive stage then moved away, so the real warehouse never loaded them."""
+    if archive is None or layout.is_warehouse() or not archive.is_dir():
+        return
+    for folder, dirs, files in os.walk(archive):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        named = next((f for f in files if not f.startswith(".")), None)
+        if named is not None:
+            raise ConfigError(
+                f"the warehouse {layout.root} holds no data yet, but the archive {archive} "
+                f"holds files an earlier night loaded ({Path(folder, named)}): is the "
+                "warehouse's disk mounted, and is --warehouse / CDR_WAREHOUSE right?",
+                hint="mount it or fix the setting; to start a new warehouse on purpose, "
+                "pass an empty --archive folder (or first run cdr ingest)",
+            )

@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from cdr_pipeline.batch.archive import archive_loaded
+from cdr_pipeline.batch.archive import archive_loaded, refuse_a_new_warehouse_beside_an_archive
 from cdr_pipeline.batch.night_record import NightRecord
 from cdr_pipeline.batch.stages import (
     InboxFile,
@@ -102,6 +102,7 @@ def run_nightly(
     for the whole run: a second nightly exits at once with LockBusy (exit 5). `fetcher` replaces
     `fetch_records(settings)` (tests give it a client with a fake clock)."""
     _check_inbox(inbox, archive)
+    refuse_a_new_warehouse_beside_an_archive(settings.layout, archive)
     from cdr_pipeline.reports.close import reporting_today
 
     # today where the reports' months are cut: a UTC date would make the report months,

@@ -142,3 +142,27 @@ def test_a_partial_copy_left_by_a_killed_nightly_is_removed(tmp_path: Path) -> N
         ".other.csv.part-0badc0de",
         "export.csv",
     ]
+
+
+def test_a_warehouse_that_vanished_is_not_started_again_beside_its_archive(
+    tmp_path: Path,
+) -> None:
+    """The warehouse's disk not mounted one night (or CDR_WAREHOUSE changed): the nightly
+    started a new warehouse in the empty folder, loaded tonight's file into it and moved it
+    to the archive, exit 0; the real warehouse never loaded it. It is refused now, the file
+    stays in the inbox and nothing is created; a first night (empty archive) still starts."""
+    wh, inbox, archive = tmp_path / "wh", tmp_path / "inbox", tmp_path / "archive"
+    inbox.mkdir()
+    shutil.copyfile(fixture("bom_crlf.csv"), inbox / "first.csv")
+    (archive / ".hidden").mkdir(parents=True)  # an empty archive, as `install -d` leaves it
+    (archive / ".hidden" / "x.csv").write_text("not an archived file\n")
+    assert nightly(wh, inbox, archive).exit_code == 0
+    unmounted = tmp_path / "mnt"
+    unmounted.mkdir()
+    shutil.copyfile(fixture("gzipped.csv.gz"), inbox / "tonight.csv.gz")
+    run = nightly(unmounted, inbox, archive)
+    assert run.exit_code == 3, run.output
+    assert "is the warehouse's disk mounted" in run.output
+    assert str(archive / "first.csv") in run.output
+    assert (inbox / "tonight.csv.gz").is_file()
+    assert not any(unmounted.iterdir())
