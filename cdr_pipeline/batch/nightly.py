@@ -341,10 +341,20 @@ def _archive(
     try:
         return archive_loaded(result, inbox, archive, earlier)
     except OSError as exc:  # the archive's disk, not the warehouse's
+        failed = Path(exc.filename) if exc.filename else archive
+        later = (
+            "the loaded files still in the inbox are archived by the next nightly (they "
+            "are committed: it does not load them again)"
+        )
+        if failed.is_relative_to(inbox):  # taking it out of a read-only or foreign inbox
+            raise WarehouseUnwritable(
+                f"archiving stopped: {exc.strerror or exc} removing {failed} from the inbox",
+                path=str(failed),
+                hint=f"give the job write access to the inbox {inbox} (archiving moves "
+                f"files out of it); {later}",
+            ) from exc
         raise WarehouseUnwritable(
-            f"archiving stopped: {exc.strerror or exc} writing {exc.filename or archive}",
-            path=str(exc.filename or archive),
-            hint=f"free space on (or give access to) {archive}; the loaded files still in "
-            "the inbox are archived by the next nightly (they are committed: it does not "
-            "load them again)",
+            f"archiving stopped: {exc.strerror or exc} writing {failed}",
+            path=str(failed),
+            hint=f"free space on (or give access to) {archive}; {later}",
         ) from exc

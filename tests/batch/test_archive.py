@@ -5,7 +5,9 @@ file left in the inbox."""
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -166,3 +168,32 @@ def test_a_warehouse_that_vanished_is_not_started_again_beside_its_archive(
     assert str(archive / "first.csv") in run.output
     assert (inbox / "tonight.csv.gz").is_file()
     assert not any(unmounted.iterdir())
+
+
+def test_an_inbox_files_cannot_be_removed_from_is_named_not_the_archive(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An inbox on a read-only mount: the file was copied to the archive, then could not be
+    removed from the inbox, and the hint said to free space on the archive, which was fine."""
+    inbox = tmp_path / "inbox"
+    path = _send(inbox, "export.csv", "rows\n")
+    archive = tmp_path / "archive"
+    real_unlink = Path.unlink
+
+    def read_only(self: Path, missing_ok: bool = False) -> None:
+        if self == path:
+            raise OSError(errno.EROFS, "Read-only file system", str(self))
+        real_unlink(self, missing_ok=missing_ok)
+
+    monkeypatch.setattr(Path, "unlink", read_only)
+    monkeypatch.setattr(os, "rename", _cross_device)  # another file system: copy, then remove
+    with pytest.raises(WarehouseUnwritable, match=r"removing .* from the inbox") as caught:
+        _archive(None, inbox, archive, [path])
+    assert caught.value.exit_code == 6
+    assert f"write access to the inbox {inbox}" in str(caught.value.hint)
+    assert str(archive) not in str(caught.value.hint)
+    assert path.read_text() == "rows\n"
+
+
+def _cross_device(src: object, dst: object) -> None:
+    raise OSError(errno.EXDEV, "Invalid cross-device link")
