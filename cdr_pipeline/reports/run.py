@@ -231,8 +231,11 @@ def run_report(
                 close.closed_at.isoformat(),
             )
             return ReportResult(name, first_day, table, seconds, close.closed_at, close.versions)
-    if first_day is not None and not report.monthly and current:
-        first_day = None  # --current of a closed month's frozen list: the list now
+    if first_day is not None and not report.monthly:
+        if current:
+            first_day = None  # --current of a closed month's frozen list: the list now
+        elif as_of is not None and read_close(settings.layout, first_day) is not None:
+            first_day = None  # as_of computes, as --current does: the list then
     if first_day is not None and not report.monthly:
         raise ReportUsageError(
             f"report {name!r} is not monthly: it describes the data as of its latest "

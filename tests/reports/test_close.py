@@ -362,3 +362,31 @@ def test_a_close_with_no_entitlements_loaded_warns_how_to_redo_it(
         warn_unreconciled(replace(closed, versions=versions))
     assert f"{CLOSED_MONTH} closed with no entitlements loaded" in caplog.text
     assert f"cdr reopen {CLOSED_MONTH} --reason" in caplog.text
+
+
+def test_a_closed_months_reclaim_list_as_of_a_version_is_computed_then(wh: Settings) -> None:
+    """`cdr report reclaim-candidates --month M` of a closed month shows its frozen list;
+    adding `--as-of 0` to see it as the tables were then exited 2 with "--month does not
+    apply (except to a closed month, whose frozen list it shows)", of a month that was
+    closed. `--as-of` computes, as `--current` does: the list as of that version."""
+    assert cdr(wh, "close", CLOSED_MONTH)[0] == 0
+    code, out, err = cdr(
+        wh,
+        "report",
+        "reclaim-candidates",
+        "--month",
+        CLOSED_MONTH,
+        "--as-of",
+        "0",
+        "--format",
+        "json",
+    )
+    assert code == 0, err
+    then = run_report(wh, "reclaim-candidates", as_of=0)
+    assert then.row_count and [r["device_id"] for r in json.loads(out)] == [
+        r["device_id"] for r in then.rows()
+    ]
+    assert run_report(wh, "reclaim-candidates", CLOSED_MONTH, as_of=0).rows() == then.rows()
+    # a month that is not closed still has no reclaim list of its own, --as-of or not
+    code, _, err = cdr(wh, "report", "reclaim-candidates", "--month", OPEN_MONTH, "--as-of", "0")
+    assert code == EXIT_USAGE and "not monthly" in err
