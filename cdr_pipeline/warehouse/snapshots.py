@@ -72,11 +72,25 @@ def resolve_time(settings: Settings, as_of: AsOfArg) -> datetime:
         if kept and 0 <= value < kept[0]:
             raise tables.history_gone(root, kept[0])
         latest = tables.version_at(root)
-        raise InputError(
-            f"call_legs has no version {value}",
-            hint=f"versions go from 0 to {latest}" if latest is not None else "no data yet",
-        )
+        hint = f"versions go from 0 to {latest}" if latest is not None else "no data yet"
+        raise InputError(f"call_legs has no version {value}", hint=hint + _as_time(value))
     return _end_of_run(settings, tables.commit_run_id(root, value), when)
+
+
+def _as_time(value: int) -> str:
+    """For a number no version has that reads as a date (`20261031`, ISO-8601's basic
+    form) or a Unix time (`1793437200`): how to write it so that it reads as a time."""
+    text = str(value)
+    try:
+        if len(text) == 8:
+            day = datetime.strptime(text, "%Y%m%d").date()
+            return f"; for the date {day}, write it with dashes: --as-of {day}"
+        if len(text) == 10:
+            when = datetime.fromtimestamp(value, UTC).isoformat().replace("+00:00", "Z")
+            return f"; for a Unix time, write it as a timestamp: --as-of {when}"
+    except ValueError:
+        pass
+    return ""
 
 
 def _end_of_run(settings: Settings, run_id: str | None, when: datetime) -> datetime:

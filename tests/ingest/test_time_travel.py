@@ -118,3 +118,20 @@ def test_as_of_before_the_oldest_entry_a_log_kept_is_refused(tmp_path: Path) -> 
             table_snapshots(settings, as_of)
         assert "ask for version 3 or a later one" in str(caught.value.hint)
     assert tables.version_at(root, 3) == 3 and tables.version_at(root, datetime.now(UTC)) == 3
+
+
+def test_a_date_or_unix_time_written_as_digits_is_told_how_to_write_it(tmp_path: Path) -> None:
+    """`--as-of 20261031` (ISO-8601's basic form of a date, as file names spell it) or a
+    Unix time are digits, so they read as a version number: the error said only "call_legs
+    has no version 20261031; versions go from 0 to 0", not how to ask for that day."""
+    wh = tmp_path / "wh"
+    load(wh, fixture("overlap_a.csv"))
+    day = _cdr(wh, "report", "hourly-volume", "--as-of", "20261031")
+    assert day.exit_code == 3, day.output
+    assert "no version 20261031" in day.stderr
+    assert "for the date 2026-10-31, write it with dashes: --as-of 2026-10-31" in day.stderr
+    unix = _cdr(wh, "report", "hourly-volume", "--as-of", "1793437200")
+    assert unix.exit_code == 3, unix.output
+    assert "--as-of 2026-10-31T09:00:00Z" in unix.stderr
+    other = _cdr(wh, "report", "hourly-volume", "--as-of", "99")
+    assert other.exit_code == 3 and "write it" not in other.stderr, other.output
