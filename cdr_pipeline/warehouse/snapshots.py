@@ -72,7 +72,13 @@ def resolve_time(settings: Settings, as_of: AsOfArg) -> datetime:
         if kept and 0 <= value < kept[0]:
             raise tables.history_gone(root, kept[0])
         latest = tables.version_at(root)
-        hint = f"versions go from 0 to {latest}" if latest is not None else "no data yet"
+        hint = (
+            f"versions go from 0 to {latest}"
+            if latest is not None
+            # device data may be loaded: a number names a version of call_legs only
+            else "no call records are loaded yet, so call_legs has no version; to see the "
+            "other tables as they were, give a time (2026-10-31T18:00Z)"
+        )
         raise InputError(f"call_legs has no version {value}", hint=hint + _as_time(value))
     return _end_of_run(settings, tables.commit_run_id(root, value), when)
 

@@ -135,3 +135,17 @@ def test_a_date_or_unix_time_written_as_digits_is_told_how_to_write_it(tmp_path:
     assert "--as-of 2026-10-31T09:00:00Z" in unix.stderr
     other = _cdr(wh, "report", "hourly-volume", "--as-of", "99")
     assert other.exit_code == 3 and "write it" not in other.stderr, other.output
+
+
+def test_a_version_before_any_call_record_says_so_not_no_data(tmp_path: Path) -> None:
+    """With device data loaded and no call records yet, `--as-of 0` said "hint: no data
+    yet", though the warehouse held data a report answers from: a version number names a
+    version of call_legs, and a time reads the other tables."""
+    wh = tmp_path / "wh"
+    load(wh, samples_dir() / "device_snapshots.csv")
+    res = _cdr(wh, "report", "licence-usage", "--as-of", "0")
+    assert res.exit_code == 3, res.output
+    assert "call_legs has no version 0" in res.stderr and "no data yet" not in res.stderr
+    assert "no call records are loaded yet" in res.stderr and "give a time" in res.stderr
+    now = datetime.now(UTC).isoformat()
+    assert _cdr(wh, "report", "licence-usage", "--as-of", now).exit_code == 0
