@@ -252,14 +252,9 @@ def check_files(snap: Snapshot, files: list[tuple[Path, int | None]]) -> None:
     assert snap.version is not None
     latest = version_at(snap.root)
     if all(what == "missing" for _, what in bad) and latest is not None and snap.version < latest:
-        raise InputError(
-            f"{snap.name} version {snap.version} can no longer be read: {len(bad)} of its "
-            f"{len(files)} data file(s) were replaced since (by a later load, retention or "
-            "`cdr forget`) and deleted by `cdr vacuum`",
-            hint="a version stays readable for vacuum_grace_hours after the commit that "
-            "replaced its files; ask for a later version or time (cdr runs --wide lists the "
-            "versions), or raise vacuum_grace_hours to keep history longer",
-        )
+        from cdr_pipeline.state.history import vacuumed  # it reads the log through this module
+
+        raise vacuumed(snap, len(bad), [path for path, _ in files])
     path, what = bad[0]
     more = f" (and {len(bad) - 1} other file(s))" if len(bad) > 1 else ""
     raise WarehouseDamaged(

@@ -38,6 +38,8 @@ def test_as_of_a_vacuumed_version_exits_3_saying_so(tmp_path: Path) -> None:
     assert old.exit_code == 3, old.output
     assert "call_legs version 0 can no longer be read" in old.output
     assert "deleted by `cdr vacuum`" in old.output and "vacuum_grace_hours" in old.output
+    # which version to ask for instead: it said only "a later version or time"
+    assert "the first later one that can is version 1 (committed 20" in old.output
     assert "unexpected" not in old.output
     now = _cdr(wh, "report", "hourly-volume", "--as-of", "1", "--format", "csv")
     assert now.exit_code == 0, now.output
@@ -181,3 +183,36 @@ def test_an_ingest_into_a_partition_whose_file_was_overwritten_exits_6_naming_it
     assert "cannot be read as Parquet" in res.output and "restore it from a backup" in res.output
     assert "unexpected" not in res.output
     assert partition_files(wh) == before  # nothing committed
+
+
+def test_the_first_readable_version_skips_later_versions_vacuumed_too(tmp_path: Path) -> None:
+    """A version whose files vacuum deleted names the first later version whose files are
+    all there, not merely the next one (itself vacuumed when a later commit replaced the
+    files it added), nor one only the latest."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from cdr_pipeline.errors import InputError
+    from cdr_pipeline.state import tables
+
+    root = tmp_path / "t"
+    schema = pa.schema([("x", pa.int64()), ("day", pa.string())])
+
+    def put(name: str, value: str, rewritten: list[str]) -> None:
+        path = root / f"day={value}" / f"{name}.parquet"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(pa.table({"x": [1]}), path)
+        tables.commit(root, schema, "day", {value: [path]}, rewritten, name)
+
+    put("a", "1", [])  # v0: day 1
+    put("b", "1", ["1"])  # v1: day 1 again (a replaced)
+    put("c", "2", [])  # v2: adds day 2
+    put("d", "2", ["2"])  # v3: day 2 again (c replaced)
+    put("e", "3", [])  # v4
+    for gone in ("day=1/a.parquet", "day=2/c.parquet"):  # what vacuum deletes
+        (root / gone).unlink()
+    for version, first in ((0, 1), (2, 3)):
+        with pytest.raises(InputError) as caught:
+            tables.snapshot(root, "t", "day", version)
+        assert f"the first later one that can is version {first} (" in caught.value.message
+    assert tables.snapshot(root, "t", "day", 1).version == 1  # v1 itself reads
