@@ -21,7 +21,7 @@ import shutil
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -66,6 +66,7 @@ from cdr_pipeline.quality.suites import (
     SuiteSpec,
     build_suites,
 )
+from cdr_pipeline.quality.values import value_text as _text
 from cdr_pipeline.state.ledger import Ledger
 from cdr_pipeline.text import stamp_ms
 
@@ -154,22 +155,6 @@ class _Checkpoint:
                 if cdr_id in self.results:
                     shown = self.shown.get(cdr_id)
                     _merge(self.results[cdr_id], er, frame, self.key, shown)
-
-
-def _text(v: Any) -> str:
-    """A value as a reader writes it: a pair of columns `2026-10-01 / 2026-09-01`, a date
-    in ISO form (never `datetime.date(2026, 10, 1)`), a missing time `(null)` like any other
-    missing value (pandas' `NaT` is a datetime that is not equal to itself), a value that is
-    empty or has blanks around it between quotes (`values: "  "`, not `values:`)."""
-    if v is None or (isinstance(v, (float, datetime)) and v != v):
-        return "(null)"
-    if isinstance(v, str) and (not v or v != v.strip()):
-        return f'"{v}"'
-    if isinstance(v, (tuple, list)):
-        return " / ".join(_text(x) for x in v)
-    if isinstance(v, (date, datetime)):
-        return v.isoformat()
-    return str(v)
 
 
 def _merge(

@@ -15,8 +15,8 @@ from cdr_pipeline.config import Settings
 from cdr_pipeline.ingest import ingest_paths
 from cdr_pipeline.quality import validate_warehouse
 from cdr_pipeline.quality.report import SAMPLE_KEYS
-from cdr_pipeline.quality.runner import _text
 from cdr_pipeline.quality.suites import PAIR_GE
+from cdr_pipeline.quality.values import value_text
 from cdr_pipeline.state.ledger import Ledger
 from tests.quality.conftest import (
     CALL_DAY,
@@ -431,11 +431,11 @@ def test_sample_keys_of_a_compound_key(tmp_path: Path, clean: Validated) -> None
 def test_a_blank_value_is_shown_between_quotes() -> None:
     """A Call type of two blanks failed its set and the line read `values:` and nothing
     else: a value that is empty or starts or ends with blanks is shown quoted."""
-    assert _text("  ") == '"  "'
-    assert _text("") == '""'
-    assert _text(" SIP_HOLOGRAM") == '" SIP_HOLOGRAM"'
-    assert _text("SIP_HOLOGRAM") == "SIP_HOLOGRAM"
-    assert _text(("x ", None)) == '"x " / (null)'
+    assert value_text("  ") == '"  "'
+    assert value_text("") == '""'
+    assert value_text(" SIP_HOLOGRAM") == '" SIP_HOLOGRAM"'
+    assert value_text("SIP_HOLOGRAM") == "SIP_HOLOGRAM"
+    assert value_text(("x ", None)) == '"x " / (null)'
 
 
 def test_asking_for_an_expectation_not_checked_names_the_tables_checked(
@@ -449,3 +449,22 @@ def test_asking_for_an_expectation_not_checked_names_the_tables_checked(
     with pytest.raises(KeyError, match=r"tables checked: call_legs\).*scope='all'"):
         report.result("entitlements.units.not_negative")
     assert report.result("call_legs.report_id.unique").success
+
+
+def test_a_duplicated_compound_key_is_shown_as_its_key_reads(
+    tmp_path: Path, clean: Validated
+) -> None:
+    """A device snapshot loaded twice by another writer: `cdr validate` listed the values as
+    Python's dict, `{'device_id': '...', 'snapshot_time': Timestamp('2026-09-01
+    06:00:00+0000', tz='UTC')}`; they now read as the sample key does."""
+    base = clean.settings.layout.tables / "device_snapshots"
+    part = sorted(p.name for p in base.glob("snapshot_month=*"))[0]
+    rows = table_frame(clean.settings, "device_snapshots", part).head(8)
+    write_partition(tmp_path, "device_snapshots", part, pl.concat([rows, rows.slice(ROW, 1)]))
+    report = validate_warehouse(Settings(warehouse=tmp_path), "all")
+    rule = "device_snapshots.device_id.snapshot_time.unique"
+    assert {r.id for r in report.errors} == {rule}
+    failed = report.result(rule)
+    assert failed.unexpected_values == failed.sample_keys
+    (shown,) = failed.unexpected_values
+    assert shown.startswith(f"{rows['device_id'][ROW]} | 2026-") and "Timestamp" not in shown
