@@ -43,7 +43,7 @@ def validate(obj: CliContext, all_: bool, since: datetime | None, as_json: bool)
         echo(to_json(report))
         sys.exit(report.exit_code)
     if not report.suites:
-        echo(f"nothing to validate (scope: {report.scope})", err=True)
+        echo(_nothing(report.scope, report.ingest_run_ids), err=True)
     else:
         rows = [
             (
@@ -96,6 +96,23 @@ def validate(obj: CliContext, all_: bool, since: datetime | None, as_json: bool)
     )
     echo(f"validation {report.validation_id} ({report.scope}): {verdict}, {report.seconds:.1f}s")
     sys.exit(report.exit_code)
+
+
+def _nothing(scope: str, runs: list[str]) -> str:
+    """Why nothing was validated, and what would check the rows the warehouse does hold
+    (`cdr validate` after a run that loaded only a header said "nothing to validate
+    (scope: last)", exit 0, with the device tables an earlier run loaded never checked)."""
+    if scope == "all":
+        return "nothing to validate (scope: all): no table holds any rows; load data first"
+    if not runs:
+        return (
+            f"nothing to validate (scope: {scope}): no ingest run of this scope loaded any rows; "
+            "`cdr validate --all` checks every table"
+        )
+    return (
+        f"nothing to validate (scope: {scope}): ingest run(s) {', '.join(runs)} loaded no "
+        "rows; `cdr validate --all` checks every table"
+    )
 
 
 COMMANDS = [validate]

@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from deltalake import DeltaTable
 
 from cdr_pipeline.cli.main import cli
+from cdr_pipeline.config import Settings
 from cdr_pipeline.state.ledger import Ledger
 from tests.quality.conftest import Validated, write_partition
 
@@ -89,6 +90,35 @@ def test_cli_says_no_rows_were_checked_when_there_are_none(tmp_path: Path) -> No
     assert res.exit_code == 0, res.output
     assert "nothing to validate" in res.output and "no rows checked" in res.output
     assert "expectations met" not in res.output
+
+
+def test_cli_names_the_run_that_loaded_nothing_and_how_to_check_the_rest(tmp_path: Path) -> None:
+    """Entitlements loaded, then a calls export with a header only: `cdr validate` said
+    "nothing to validate (scope: last)", exit 0, and nothing said that the entitlements were
+    never checked. It now names the run that loaded no rows and `--all`, which checks them."""
+    wh = tmp_path / "wh"
+    units = tmp_path / "entitlements.csv"
+    units.write_text(
+        "subscription_id,licence_type,units,valid_from,valid_to,unit_price,currency\n"
+        "Sub-1,Webex Go (Bring Your Own Device),3,2026-01-01,,12.50,USD\n"
+    )
+    calls = tmp_path / "calls.csv"
+    calls.write_text("Start time,Correlation ID,Report ID,Direction\n")
+    for src in (units, calls):
+        res = CliRunner().invoke(cli, ["-q", "--warehouse", str(wh), "ingest", str(src)])
+        assert res.exit_code == 0, res.output
+    last = Ledger(Settings(warehouse=wh).layout).runs()["run_id"].to_list()[-1]
+    res = CliRunner().invoke(cli, ["--warehouse", str(wh), "validate"])
+    assert res.exit_code == 0, res.output
+    assert f"run(s) {last} loaded no rows" in res.output and "cdr validate --all" in res.output
+    res = CliRunner().invoke(cli, ["--warehouse", str(wh), "validate", "--all"])
+    assert res.exit_code == 0 and "entitlements" in res.output, res.output
+    assert "all expectations met" in res.output
+
+    empty = tmp_path / "empty"
+    (empty / "tables").mkdir(parents=True)
+    res = CliRunner().invoke(cli, ["--warehouse", str(empty), "validate", "--all"])
+    assert res.exit_code == 0 and "no table holds any rows" in res.output, res.output
 
 
 def test_cli_rejects_all_with_since(tmp_path: Path) -> None:
