@@ -179,7 +179,6 @@ def row_batches(
     not Webex Go, else whether the leg's user has a known device. With an org directory, each
     directory rule adds a column holding the value when the directory lacks it (else NULL),
     so the unknown ids are what the check lists."""
-    import pandas as pd
 
     schema = suite.schema
     present = available_columns(files)
@@ -211,12 +210,7 @@ def row_batches(
         # only the reading is guarded: the caller's work between batches is not in here
         for batch in con.sql(sql).to_arrow_reader(batch_rows):
             if batch.num_rows:
-                frame = batch.to_pandas()
-                for name in frame.columns:
-                    # naive UTC: GX's pandas comparisons warn on (and copy) tz-aware columns
-                    if isinstance(frame[name].dtype, pd.DatetimeTZDtype):
-                        frame[name] = frame[name].dt.tz_convert(None)
-                yield frame
+                yield naive_utc(batch.to_pandas())
     except (duckdb.Error, pa.ArrowException, OSError) as exc:  # OSError: failed mid-stream
         _check_files(schema, files, [c for c in suite.row_columns() if c in present], exc)
         raise
@@ -255,4 +249,16 @@ def duplicate_keys(
     sample = con.execute(
         f"SELECT {key} FROM __dups, range(n::BIGINT) LIMIT {DUPLICATE_SAMPLE_ROWS}"
     ).fetch_df()
-    return total, sample
+    # as the row batches: a duplicated snapshot's key read `...T06:00:00+00:00` there only
+    return total, naive_utc(sample)
+
+
+def naive_utc(frame: pd.DataFrame) -> pd.DataFrame:
+    """Timestamps as naive UTC: GX's pandas comparisons warn on (and copy) tz-aware columns,
+    and every check's sample keys then read alike."""
+    import pandas as pd
+
+    for name in frame.columns:
+        if isinstance(frame[name].dtype, pd.DatetimeTZDtype):
+            frame[name] = frame[name].dt.tz_convert(None)
+    return frame
