@@ -69,13 +69,7 @@ def validate(obj: CliContext, all_: bool, since: datetime | None, as_json: bool)
                         r.severity,
                         r.id,
                         r.unexpected_count,
-                        r.note
-                        or ", ".join(r.sample_keys)
-                        + (
-                            f"  values: {', '.join(r.unexpected_values)}"
-                            if r.unexpected_values
-                            else ""
-                        ),
+                        r.note or _keys_and_values(r.sample_keys, r.unexpected_values),
                     )
                     for r in fails
                 ],
@@ -96,6 +90,11 @@ def validate(obj: CliContext, all_: bool, since: datetime | None, as_json: bool)
     )
     echo(f"validation {report.validation_id} ({report.scope}): {verdict}, {report.seconds:.1f}s")
     sys.exit(report.exit_code)
+
+
+def _keys_and_values(keys: list[str], values: list[str]) -> str:
+    shown = [", ".join(keys)] if keys else []  # a new column's name is no row: no key
+    return "  ".join(shown + ([f"values: {', '.join(values)}"] if values else []))
 
 
 def _nothing(scope: str, runs: list[str]) -> str:

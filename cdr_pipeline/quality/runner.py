@@ -293,6 +293,8 @@ def _validate_table(
             if s.check == UNIQUE:
                 # GX saw a capped sample of the duplicated rows; SQL has the exact count
                 r.unexpected_count, r.element_count = dup_rows, n_rows
+            if s.check == NEW_COLUMNS:  # a column name, no row: its key read `(null) | (null)`
+                r.sample_keys = []
             results.append(r)
     finally:
         con.close()
