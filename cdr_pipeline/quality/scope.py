@@ -2,10 +2,10 @@
 with the ingest ledger.
 
 - `last` (default): the partitions the latest ingest run loaded (ledger `files.partitions`).
-- `pending`: the partitions of every ingest run after the last one a validation covered
-  (the nightly's scope: a run killed between its commit and its validation, or a fetch
-  and an inbox load of one night, are validated by the next validation, not skipped).
-  Without any validation yet, the same as `last`.
+- `pending`: the partitions of every ingest run no validation covered (the nightly's scope:
+  a run killed between its commit and its validation, a fetch and an inbox load of one
+  night, loads by hand before the first nightly are validated by the next validation, not
+  skipped). A validation covers the runs it names; `all` also every run before.
 - `all`: every partition of every registered table.
 - a `date`: the partitions of every file loaded on or after that day (UTC).
 
@@ -105,29 +105,38 @@ def settled(ledger: Ledger, runs: pl.DataFrame | None = None) -> tuple[list[str]
 
 
 def pending_runs(ledger: Ledger) -> list[str]:
-    """Ingest runs that loaded rows after the last run a validation covered, in run order
-    (without any validation yet: the latest such run, as `last`); runs still loading are
-    left to a later validation."""
+    """Ingest runs that loaded rows and no validation covered, in run order; runs still
+    loading are left to a later validation. A validation covers the runs it names; one of
+    every partition (`all`) also every run before the one it names. A `last` validation
+    names only the latest run: `cdr ingest a; cdr ingest b; cdr validate` leaves `a` to the
+    next `pending` one (it was taken as covered, and never validated, by the nightly). With
+    no validation recorded yet, every run that loaded rows is pending."""
     runs = ledger.runs()
     order, files = settled(ledger, runs)
     loading = set(files.filter(pl.col("status") == "loaded")["run_id"].to_list())
     checked = ledger.read("validations")
     if checked.is_empty() or "ingest_run_ids" not in checked.columns:
-        return [r for r in order if r in loading][-1:]
-    # a validation of 'all' names the latest run of its time: everything before is covered
+        return [r for r in order if r in loading]
     covered = {r for ids in checked["ingest_run_ids"].to_list() for r in ids or []}
-    marks = [i for i, r in enumerate(order) if r in covered]
+    whole = checked.filter(pl.col("scope") == "all")
+    ends = {r for ids in whole["ingest_run_ids"].to_list() for r in ids or []}
+    marks = [i for i, r in enumerate(order) if r in ends]
     start = marks[-1] + 1 if marks else 0
-    unseen = _committed_after(runs, checked, covered)
-    return [r for i, r in enumerate(order) if r in loading and (i >= start or r in unseen)]
+    unseen = _committed_after(runs, whole, covered)
+    return [
+        r
+        for i, r in enumerate(order)
+        if r in loading and r not in covered and (i >= start or r in unseen)
+    ]
 
 
 def _committed_after(runs: pl.DataFrame, checked: pl.DataFrame, covered: set[str]) -> set[str]:
     """Runs no validation names that committed a table version newer than any validation
-    read of that table. Runs are in order of their start time: one that started after the
-    clock was set back (a machine booted with its clock ahead, then corrected by NTP) sorts
-    before the runs of the clock's future, whose validation made it look covered, and its
-    rows were never validated. The table versions do not depend on the clock."""
+    of every partition (`checked`) read of that table. Runs are in order of their start
+    time: one that started after the clock was set back (a machine booted with its clock
+    ahead, then corrected by NTP) sorts before the runs of the clock's future, whose
+    validation made it look covered, and its rows were never validated. The table versions
+    do not depend on the clock."""
     if "table_versions" not in checked.columns:
         return set()
     seen: dict[str, int] = {}

@@ -77,3 +77,45 @@ def test_a_night_after_the_clock_was_set_back_is_still_validated(tmp_path: Path)
     }
     ledger.write("validations", "v2", [checked], VALIDATIONS_SCHEMA)
     assert pending_runs(ledger) == []  # once validated, not again
+
+
+def _loaded_run(ledger: Ledger, run_id: str, started: datetime, version: int) -> None:
+    row = run_record(run_id, "cdr ingest", status="ok", exit_code=0, started_at=started)
+    row["table_versions"] = f"call_legs={version}"
+    ledger.write("runs", run_id, [row], RUNS_SCHEMA)
+    loaded = dict.fromkeys(FILES_SCHEMA.names) | {
+        "run_id": run_id,
+        "file_seq": 0,
+        "status": "loaded",
+        "table_name": "call_legs",
+        "loaded_at": started,
+    }
+    ledger.write("files", f"{run_id}-0", [loaded], FILES_SCHEMA)
+
+
+def _validated(ledger: Ledger, vid: str, scope: str, runs: list[str], version: int) -> None:
+    checked = dict.fromkeys(VALIDATIONS_SCHEMA.names) | {
+        "validation_id": vid,
+        "scope": scope,
+        "ingest_run_ids": runs,
+        "table_versions": f"call_legs={version}",
+    }
+    ledger.write("validations", vid, [checked], VALIDATIONS_SCHEMA)
+
+
+def test_loads_by_hand_before_a_plain_validate_are_still_pending(tmp_path: Path) -> None:
+    """`cdr ingest a; cdr ingest b; cdr validate`: the validation (scope `last`) checked b
+    only, yet every run before b was taken as covered, so no nightly ever validated a (an
+    error-severity failure in it exited 0 for ever). Only a validation of every partition
+    covers the runs before the one it names."""
+    ledger = Ledger(Layout(tmp_path / "wh"))
+    now = datetime.now(UTC)
+    _loaded_run(ledger, "a", now, 0)
+    _loaded_run(ledger, "b", now + timedelta(minutes=1), 1)
+    assert pending_runs(ledger) == ["a", "b"]  # nothing validated yet: both
+    _validated(ledger, "v1", "last", ["b"], 1)
+    assert pending_runs(ledger) == ["a"]
+    _loaded_run(ledger, "c", now + timedelta(minutes=2), 2)
+    assert pending_runs(ledger) == ["a", "c"]
+    _validated(ledger, "v2", "all", ["c"], 2)
+    assert pending_runs(ledger) == []
