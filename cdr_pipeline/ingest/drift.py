@@ -64,6 +64,10 @@ class Drift:
         versions) has both spellings though no record repeats the column. So in a JSON record
         a later spelling's value moves to the column's first spelling when that holds none,
         and is a repeat (kept in `extra`, noted) only in a record holding both."""
+        for i, kept in res.unnamed:  # named once it holds a value (`HeaderResolution.unnamed`)
+            value = frame.get_column(f"c{i}", default=None)
+            if value is not None and (value.is_not_null() & ~value.is_in(NULL_MARKERS)).any():
+                self._unknown.setdefault(kept)
         if not self.per_record or not res.repeated:
             return frame
         first: dict[str | None, str] = {}

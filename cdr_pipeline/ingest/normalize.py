@@ -215,11 +215,12 @@ def _source_columns(
 ) -> tuple[dict[str, list[str]], list[tuple[str, str]]]:
     """Raw columns of each canonical column (several spellings of one column coalesce, the
     first non-null wins), and the columns kept in `extra` with their (unique) header there,
-    in the order of those headers: the unknown columns, and every repeat of a column, so no
-    value of it is lost."""
+    in the order of those headers: the unknown columns (one without a name as
+    `HeaderResolution.unnamed` names it), and every repeat of a column, so no value of it is
+    lost."""
     sources: dict[str, list[str]] = {}
     unknown_cols: list[tuple[str, str]] = []
-    repeats = dict(res.repeated)
+    repeats = dict(res.repeated) | dict(res.unnamed)
     for i, name in enumerate(res.canonical):
         col = f"c{i}"
         if col not in raw.columns:
@@ -229,11 +230,10 @@ def _source_columns(
             if i not in repeats:
                 continue
         header = repeats.get(i) or extra_key(res.headers[i])
-        if header:
-            taken = {h for _, h in unknown_cols}
-            while header in taken:
-                header += "_"
-            unknown_cols.append((col, header))
+        taken = {h for _, h in unknown_cols}
+        while header in taken:
+            header += "_"
+        unknown_cols.append((col, header))
     # by header, not by position: `extra` is part of a record's content (a tie of versions
     # with other content is an update, `merge.py`), and an export that only moved its columns
     # around holds the same records

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from cdr_pipeline.errors import InputError
 from cdr_pipeline.render import shorten_middle
-from cdr_pipeline.schema.base import TableSchema, normalize_header
+from cdr_pipeline.schema.base import TableSchema
 from cdr_pipeline.schema.registry import SCHEMAS
 
 
@@ -28,6 +28,13 @@ class HeaderResolution:
     """Canonical column -> the source spelling (for messages)."""
     headers: tuple[str, ...] = ()
     """The source headers as spelled, in order."""
+    unnamed: tuple[tuple[int, str], ...] = ()
+    """Source columns without a name (a blank header cell, a JSON key `""`), not in
+    `unknown`, with the name each is kept under in `extra`: `(no header)`, then
+    `(no header) 2`... (not its place: a record's content must not change when an export
+    only moves its columns, or with the other keys of a JSON page). Such a column is named
+    an unknown column only once a record holds a value in it (`Drift.records`): a separator
+    at the end of every line makes one that never does."""
     repeated: tuple[tuple[int, str], ...] = ()
     """Source columns that repeat a column met earlier in the header (the same header twice,
     or two spellings of one column), with the name each is also kept under in `extra`: its
@@ -45,6 +52,11 @@ def extra_key(header: str) -> str:
     return header.replace("\ufeff", "").strip()
 
 
+UNNAMED = "(no header)"
+"""The name in `extra` of a column without a header name (a column a spreadsheet user
+added and left unnamed): its values are kept like any unknown column's, never dropped."""
+
+
 def resolve_headers(headers: list[str], schema: TableSchema) -> HeaderResolution:
     lookup = schema.header_lookup()
     canonical: list[str | None] = []
@@ -52,12 +64,16 @@ def resolve_headers(headers: list[str], schema: TableSchema) -> HeaderResolution
     spelled: dict[str, str] = {}
     seen: dict[str, int] = {}
     repeated: list[tuple[int, str]] = []
+    unnamed: list[tuple[int, str]] = []
     for i, h in enumerate(headers):
         name = lookup(h)
         canonical.append(name)
         if name is None:
-            if normalize_header(h):
+            if extra_key(h):
                 unknown.append(extra_key(h))
+            else:
+                n = len(unnamed) + 1
+                unnamed.append((i, UNNAMED if n == 1 else f"{UNNAMED} {n}"))
         else:
             spelled.setdefault(name, h)
             seen[name] = seen.get(name, 0) + 1
@@ -66,7 +82,13 @@ def resolve_headers(headers: list[str], schema: TableSchema) -> HeaderResolution
                 repeated.append((i, f"{extra_key(h)}_{seen[name]}"))
     missing = tuple(c.name for c in schema.input_columns if c.name not in spelled)
     return HeaderResolution(
-        tuple(canonical), tuple(unknown), missing, spelled, tuple(headers), tuple(repeated)
+        tuple(canonical),
+        tuple(unknown),
+        missing,
+        spelled,
+        tuple(headers),
+        tuple(unnamed),
+        tuple(repeated),
     )
 
 

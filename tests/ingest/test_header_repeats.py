@@ -119,3 +119,53 @@ def test_json_records_that_spell_a_column_each_their_own_way_repeat_nothing(
     assert df["device_mac"].to_list() == ["6C710D8ABC11", "6C710D8ABC12"]
     assert df["extra"].to_list() == [None, '{"Device Mac_2":"6C710D8ABC13"}']
     assert "more than once (Device Mac)" in f.message
+
+
+def test_a_column_without_a_name_keeps_its_values(tmp_path: Path) -> None:
+    """A column a spreadsheet user added to an export and left without a header (or a JSON
+    key `""`): its values are kept in `extra` as `(no header)` and the file names it as a
+    new column, as any unknown column's; they were dropped without a word."""
+    lines = fixture("bom_crlf.csv").read_bytes().split(b"\r\n")
+    out = [lines[0] + b","] + [raw + b",checked by finance" for raw in filter(None, lines[1:])]
+    path = tmp_path / "unnamed.csv"
+    path.write_bytes(b"\r\n".join(out) + b"\r\n")
+    wh = tmp_path / "wh"
+    (f,) = load(wh, path).files
+    assert f.status == "loaded" and f.rows_loaded == 6 and f.rows_rejected == 0
+    key = "(no header)"
+    assert [json.loads(e) for e in table(wh)["extra"]] == [{key: "checked by finance"}] * 6
+    assert key in f.unknown_columns
+    assert key in Ledger(Layout(wh)).files()["unknown_columns"][0]
+
+    page = tmp_path / "page.json"
+    page.write_text(
+        json.dumps(
+            {
+                "items": [
+                    {
+                        "Report ID": "r-unnamed-1",
+                        "Start time": "2026-10-01T10:00:00.000Z",
+                        "Direction": "ORIGINATING",
+                        "Correlation ID": "c-unnamed-1",
+                        "": "checked",
+                    }
+                ]
+            }
+        )
+    )
+    (g,) = load(wh, page).files
+    assert g.status == "loaded" and g.rows_loaded == 1
+    got = table(wh).filter(table(wh)["report_id"] == "r-unnamed-1")["extra"].to_list()
+    assert [json.loads(e) for e in got] == [{"(no header)": "checked"}]
+
+
+def test_a_separator_at_the_end_of_every_line_names_no_column(tmp_path: Path) -> None:
+    """A tool that ends every line with a separator makes a column without a name that never
+    holds a value: nothing is kept, so no column is named as new."""
+    lines = fixture("bom_crlf.csv").read_bytes().split(b"\r\n")
+    path = tmp_path / "trailing.csv"
+    path.write_bytes(b"\r\n".join(raw + b"," for raw in filter(None, lines)) + b"\r\n")
+    wh = tmp_path / "wh"
+    (f,) = load(wh, path).files
+    assert f.status == "loaded" and f.rows_loaded == 6 and f.unknown_columns == []
+    assert table(wh)["extra"].null_count() == 6
