@@ -114,23 +114,24 @@ def runs(obj: CliContext, show_files: bool, limit: int, wide: bool, as_json: boo
 
     ledger = Ledger(obj.existing_warehouse().layout)
     if show_files:
-        df = (
-            ledger.files()
-            .tail(limit)
-            .select(
-                "run_id",
-                "source",
-                "kind",
-                "status",
-                "rows_read",
-                "rows_loaded",
-                "rows_duplicate",
-                "rows_rejected",
-                "top_reject_reasons",
-                "message",
-                "seconds",
-            )
-        )
+        files = ledger.files().tail(limit)
+        shown = [
+            "run_id",
+            "source",
+            "kind",
+            "status",
+            "rows_read",
+            "rows_loaded",
+            "rows_duplicate",
+            "rows_rejected",
+            "top_reject_reasons",
+            "message",
+            "seconds",
+        ]
+        if wide or as_json:  # every column, as --help says: the columns an export added or
+            # lacks (unknown_columns, missing_columns) were recorded but shown nowhere
+            shown += [c for c in files.columns if c not in shown]
+        df = files.select(shown)
     else:
         df = (
             ledger.runs()

@@ -121,3 +121,24 @@ def test_runs_shows_the_date_a_night_ran_for(tmp_path: Path) -> None:
     assert "nightly 10-01" in lines["night-1"]  # a re-run: the date it was for
     assert "nightly 11-04" not in lines["night-2"]  # the night of its own day
     assert "nightly" in lines["night-0"]
+
+
+def test_runs_files_wide_and_json_show_every_ledger_column(tmp_path: Path) -> None:
+    """`--wide` and `--json` promise every column, but `--files` showed eleven: an old
+    export's missing columns and a new one's unknown columns (kept in `extra`), recorded in
+    the ledger, were shown by no form of `cdr runs`."""
+    wh = tmp_path / "wh"
+    export = tmp_path / "dch.csv"
+    export.write_text(
+        "Report ID,Start time,Direction,Correlation ID,Future column\n"
+        "r1,2026-11-03T10:00:00.000Z,ORIGINATING,c1,x\n",
+        encoding="utf-8",
+    )
+    run = CliRunner().invoke(cli, ["--warehouse", str(wh), "ingest", str(export)], env=CLEAN_ENV)
+    assert run.exit_code == 0, run.output
+    (row,) = json.loads(_runs(wh, "--files", "--json").output)
+    assert row["unknown_columns"] == ["Future column"]
+    assert "release_time" in row["missing_columns"]
+    assert set(Ledger(Layout(wh)).files().columns) == set(row)
+    wide = _runs(wh, "--files", "--wide").output
+    assert "Future column" in wide and "release_time" in wide
