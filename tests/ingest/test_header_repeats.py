@@ -169,3 +169,22 @@ def test_a_separator_at_the_end_of_every_line_names_no_column(tmp_path: Path) ->
     (f,) = load(wh, path).files
     assert f.status == "loaded" and f.rows_loaded == 6 and f.unknown_columns == []
     assert table(wh)["extra"].null_count() == 6
+
+
+def test_columns_without_a_name_are_kept_whatever_their_place(tmp_path: Path) -> None:
+    """Two nameless columns are `(no header)` and `(no header) 2`; the same records in an
+    export whose columns moved hold the same `extra`, so loading it changes nothing."""
+    lines = [r for r in fixture("bom_crlf.csv").read_bytes().split(b"\r\n") if r]
+    end = tmp_path / "end.csv"
+    end.write_bytes(b"\r\n".join([lines[0] + b",,", *(r + b",a,b" for r in lines[1:])]) + b"\r\n")
+    wh = tmp_path / "wh"
+    (f,) = load(wh, end).files
+    assert f.rows_loaded == 6 and f.unknown_columns == ["(no header)", "(no header) 2"]
+    kept = {"(no header)": "a", "(no header) 2": "b"}
+    assert [json.loads(e) for e in table(wh)["extra"]] == [kept] * 6
+    header = lines[0].decode("utf-8-sig")
+    front = tmp_path / "front.csv"
+    rows = [",," + header, *("a,b," + r.decode() for r in lines[1:])]
+    front.write_text("\r\n".join(rows) + "\r\n", encoding="utf-8")
+    (g,) = load(wh, front).files
+    assert g.status == "loaded" and g.rows_loaded == 0 and g.rows_duplicate == 6
