@@ -17,7 +17,8 @@ it; any other error (permission denied on a folder above it) is of a path that m
 
 
 def expand_paths(paths: Sequence[Path]) -> list[Path]:
-    """Files as given, folders walked recursively (hidden entries skipped), in stable order.
+    """Files as given, folders walked recursively (hidden and system entries skipped:
+    `skipped_name`), in stable order.
     A folder that cannot be listed is in the list itself: the run fails it alone, naming
     it (a walk that passes over it loses its files without a word)."""
     out: list[Path] = []
@@ -44,11 +45,36 @@ def expand_paths(paths: Sequence[Path]) -> list[Path]:
     return out
 
 
+SYSTEM_NAMES = frozenset(
+    {
+        "desktop.ini",
+        "thumbs.db",
+        "ehthumbs.db",
+        "ehthumbs_vista.db",
+        "__macosx",
+        "$recycle.bin",
+        "system volume information",
+    }
+)
+"""Names (any case) a folder walk skips as it skips hidden ones: files and folders the
+operating system or a file manager writes into any folder (Windows Explorer's
+`desktop.ini` and `Thumbs.db`, a drive's recycle bin and `System Volume Information`,
+macOS's `__MACOSX` of an unpacked ZIP). An inbox on a Windows share failed its run every
+night on them (`desktop.ini`: not a recognised export, exit 3)."""
+
+
+def skipped_name(name: str) -> bool:
+    """Whether a folder walk skips an entry: hidden (`.name`), a system name above, or an
+    Office owner file (`~$name.xlsx`, written beside a workbook while it is open)."""
+    return name.startswith((".", "~$")) or name.lower() in SYSTEM_NAMES
+
+
 def _walk(folder: Path) -> Iterator[Path]:
-    """The regular files under `folder` (links to files included, hidden entries and
-    linked folders not), and each folder that cannot be listed. The walk keeps its own
-    stack: `os.walk` (Python 3.11) recursed once per level, so an inbox of folders nested a
-    thousand deep (a sync client's loop) ended the run as a bug, RecursionError, exit 1."""
+    """The regular files under `folder` (links to files included, hidden and system
+    entries, `skipped_name`, and linked folders not), and each folder that cannot be
+    listed. The walk keeps its own stack: `os.walk` (Python 3.11) recursed once per level,
+    so an inbox of folders nested a thousand deep (a sync client's loop) ended the run as a
+    bug, RecursionError, exit 1."""
     unlisted: list[Path] = []
     stack = [folder]
     while stack:
@@ -56,7 +82,7 @@ def _walk(folder: Path) -> Iterator[Path]:
         try:
             with os.scandir(here) as entries:
                 for entry in entries:
-                    if entry.name.startswith("."):
+                    if skipped_name(entry.name):
                         continue
                     path = Path(entry.path)
                     if _is_folder(entry):

@@ -165,3 +165,30 @@ def test_a_folder_that_may_be_read_but_not_searched_fails_its_files_alone(tmp_pa
     assert table(wh).height == GOOD_ROWS
     assert plan.returncode == 3, plan.stderr
     assert f"cannot list {sub}: its files would not load" in plan.stdout
+
+
+def test_system_files_a_windows_share_or_a_mac_adds_are_skipped_by_a_folder_walk(
+    tmp_path: Path,
+) -> None:
+    """An inbox on a Windows share holds Explorer's `desktop.ini` and `Thumbs.db`, an open
+    workbook's `~$` owner file, a drive's `$RECYCLE.BIN` (which may not be listed); an
+    unpacked ZIP from a Mac holds `__MACOSX`. Each failed the run (exit 3) every night as
+    "not a recognised export" or "a folder that cannot be listed". A folder walk skips them
+    as it skips hidden names; the export beside them loads, exit 0."""
+    from cdr_pipeline.ingest import expand_paths
+
+    inbox = tmp_path / "inbox"
+    (inbox / "$RECYCLE.BIN").mkdir(parents=True)
+    (inbox / "$RECYCLE.BIN" / "S-1-5-21").write_text("[.ShellClassInfo]\n")
+    (inbox / "__MACOSX").mkdir()
+    (inbox / "__MACOSX" / "export.csv").write_bytes(b"\x00\x05\x16\x07resource fork")
+    (inbox / "desktop.ini").write_text("[.ShellClassInfo]\nIconResource=x\n")
+    (inbox / "Thumbs.db").write_bytes(b"\xd0\xcf\x11\xe0" + b"\x00" * 60)
+    (inbox / "~$entitlements.xlsx").write_bytes(b"\x05owner")
+    good = inbox / "good.csv"
+    shutil.copyfile(fixture("bom_crlf.csv"), good)
+    assert expand_paths([inbox]) == [good]
+    wh = tmp_path / "wh"
+    result = load(wh, inbox)
+    assert result.exit_code == 0, [f.message for f in result.files]
+    assert table(wh).height == GOOD_ROWS
