@@ -16,12 +16,20 @@ JSON = "json"
 @dataclass(frozen=True)
 class RawReject:
     """A record that never became a row (it could not be split into fields). `raw_text` is
-    the whole record: nothing is clipped (the rejects file is compressed)."""
+    the whole record: nothing is clipped (the rejects file is compressed). Bytes that are not
+    UTF-8 are in it as `raw_str` decodes them, so the rejects file keeps them exactly."""
 
     source_row: int
     reason: str
     detail: str
     raw_text: str
+
+
+def raw_str(raw: bytes) -> str:
+    """The text of a record's bytes for quarantine, losing none: a byte that is not UTF-8
+    becomes a lone surrogate (`surrogateescape`, 0xFC -> U+DCFC), which the rejects writer
+    turns back into the byte (`raw_bytes`) and shows as U+FFFD in `raw_text`."""
+    return raw.decode("utf-8", "surrogateescape")
 
 
 CHUNK_BYTES = 32 * 1024 * 1024

@@ -22,7 +22,14 @@ from typing import BinaryIO
 import numpy as np
 import polars as pl
 
-from cdr_pipeline.ingest.chunk import CHUNK_BYTES, CHUNK_FIELDS, BadInput, Chunk, RawReject
+from cdr_pipeline.ingest.chunk import (
+    CHUNK_BYTES,
+    CHUNK_FIELDS,
+    BadInput,
+    Chunk,
+    RawReject,
+    raw_str,
+)
 from cdr_pipeline.ingest.csv_header import Header, split_fields
 from cdr_pipeline.ingest.csv_split import Segment, split_stream
 from cdr_pipeline.ingest.limits import Limits
@@ -202,7 +209,7 @@ def _parse(
                 int(lines[i]),
                 "repeated_header",
                 "the header line again, not a record (exports joined into one file?)",
-                records.raw(int(index[i])).decode("utf-8", "replace"),
+                raw_str(records.raw(int(index[i]))),
             )
             for i in repeats
         ]
@@ -210,7 +217,7 @@ def _parse(
         frame, index, lines = frame[keep_rows], index[keep_rows], lines[keep_rows]
 
     def raw_text(i: int) -> str:
-        return records.raw(int(index[i])).decode("utf-8", "replace")
+        return raw_str(records.raw(int(index[i])))
 
     rejects.sort(key=lambda r: r.source_row)
     return Chunk(
@@ -270,12 +277,12 @@ def _nul_reject(raw: bytes, line: int) -> RawReject:
         "NUL bytes in the record: a block of zeros where the file was damaged (on disk, or in "
         "a copy or download that failed); what is left of the line may be parts of two records "
         "joined. Copy or download the export again",
-        raw.decode("utf-8", "replace"),
+        raw_str(raw),
     )
 
 
 def _ragged(raw: bytes, line: int, ncols: int, delimiter: str = ",") -> RawReject:
-    text = raw.decode("utf-8", "replace")
+    text = raw_str(raw)
     try:
         found = f"found {len(split_fields(text, delimiter))}"
     except csv.Error as exc:  # a line break outside quotes: the splitter breaks at LF only
@@ -306,7 +313,7 @@ def _screen(
                     line,
                     "invalid_utf8",
                     f"byte {exc.start}: not UTF-8 (re-export the report as UTF-8)",
-                    raw.decode("utf-8", "replace"),
+                    raw_str(raw),
                 )
             )
             continue

@@ -14,7 +14,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-from cdr_pipeline.ingest.chunk import BadInput, RawReject
+from cdr_pipeline.ingest.chunk import BadInput, RawReject, raw_str
 from cdr_pipeline.ingest.limits import Limits
 
 READ_BYTES = 4 * 1024 * 1024
@@ -288,7 +288,7 @@ def _split_ahead(
 
 def _broken_line(raw: bytes, line: int, stray: bool, last: bool, max_record: int) -> RawReject:
     """The reject for the first line of a record whose quoting is broken."""
-    text = raw.removesuffix(b"\r").decode("utf-8", errors="replace")
+    text = raw_str(raw.removesuffix(b"\r"))
     if stray:
         return RawReject(
             line,

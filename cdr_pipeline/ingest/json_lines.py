@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
-from cdr_pipeline.ingest.chunk import BadInput
+from cdr_pipeline.ingest.chunk import BadInput, raw_str
 from cdr_pipeline.ingest.limits import Limits
 
 
@@ -79,7 +79,7 @@ def json_lines(
                 # numbers as ijson gives them (the guard already bounded their digits)
                 yield line_no, json.loads(text, parse_float=Decimal, object_pairs_hook=from_pairs)
             except (ValueError, RecursionError) as exc:
-                yield line_no, Broken(text.decode("utf-8", "replace"), str(exc))
+                yield line_no, Broken(raw_str(text), str(exc))
         else:
             line_no += skip_blank_lines(lines)
         raw = lines.readline(limits.record_bytes + 1)

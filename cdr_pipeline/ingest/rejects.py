@@ -30,8 +30,31 @@ REJECT_SCHEMA = pa.schema(
         ("detail", pa.string()),
         ("raw_text", pa.string()),
         ("rejected_at", pa.timestamp("ms", tz="UTC")),
+        ("raw_bytes", pa.binary()),
     ]
 )
+"""`raw_bytes` is the record's bytes exactly as in the file, where `raw_text` cannot hold
+them: a record that is not UTF-8 (`invalid_utf8`, or any reject of such a line). `raw_text`
+then shows each byte that is not UTF-8 as U+FFFD; NULL for every other record (its
+`raw_text` is its bytes). Added after the first releases: a rejects file written before
+has no such column (read them with `union_by_name`)."""
+
+
+def split_raw(raw: str) -> tuple[str, bytes | None]:
+    """`raw_text` and `raw_bytes` of a record's text from `chunk.raw_str`: bytes that are not
+    UTF-8 come as lone surrogates (U+DC80-U+DCFF), which no Parquet text can hold."""
+    if raw.isascii():
+        return raw, None
+    try:
+        raw.encode("utf-8")
+        return raw, None
+    except UnicodeEncodeError:
+        pass
+    try:
+        data = raw.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # half a character of some other origin: shown, not kept
+        return raw.encode("utf-8", "backslashreplace").decode("utf-8"), None
+    return data.decode("utf-8", "replace"), data
 
 
 _SECRETS: dict[str, frozenset[str]] = {}
@@ -80,8 +103,10 @@ def redact_raw_text(
             lookup = schema.header_lookup()
             kept = {k: v for k, v in record.items() if lookup(k) not in secret}
             out = json.dumps(kept, ensure_ascii=False, default=str)
+            # bytes of the line that are not UTF-8 (`raw_str`) stay bytes (`raw_bytes`)
+            errors = "surrogateescape" if split_raw(text)[1] is not None else "strict"
             try:
-                out.encode("utf-8")
+                out.encode("utf-8", errors)
             except UnicodeEncodeError:  # a lone `\ud800` escape (invalid_utf8) stays one
                 out = json.dumps(kept, default=str)
             return out
@@ -111,6 +136,7 @@ class RejectWriter:
         # what the person fixing the export needs, and the detail starts with its name
         column = detail.split(":", 1)[0] if reason == "missing_required" and ":" in detail else ""
         self.reasons[f"{reason}: {column}" if column else reason] += 1
+        text, data = split_raw(raw)
         self.buffer.append(
             {
                 "run_id": self.run_id,
@@ -119,8 +145,9 @@ class RejectWriter:
                 "source_row": row,
                 "reason": reason,
                 "detail": detail,
-                "raw_text": raw,
+                "raw_text": text,
                 "rejected_at": self.now,
+                "raw_bytes": data,
             }
         )
         self.buffered_bytes += len(raw)

@@ -1,12 +1,13 @@
 """Retention of the text of quarantined records (`[privacy] personal_days`).
 
 A rejected record is kept in `rejects/<table>/<source>.parquet` with its raw line
-(`raw_text`) and the parse message (`detail`, which quotes the value that did not parse):
-names, numbers and e-mails in clear, outside the tables that retention pseudonymises. Once a
-record has been quarantined for longer than `personal_days`, both become NULL; its table,
-file, line, reason and time stay, so the quarantine still counts and explains itself. The
-pass streams each file a row group at a time and replaces it atomically (the rejects are not
-a Delta table: no reader holds a version of them).
+(`raw_text`, and `raw_bytes` for a line that is not UTF-8) and the parse message (`detail`,
+which quotes the value that did not parse): names, numbers and e-mails in clear, outside
+the tables that retention pseudonymises. Once a record has been quarantined for longer than
+`personal_days`, they become NULL; its table, file, line, reason and time stay, so the
+quarantine still counts and explains itself. The pass streams each file a row group at a
+time and replaces it atomically (the rejects are not a Delta table: no reader holds a
+version of them).
 
 Erasure (`cdr forget`) empties them too, whatever their age, for every reject whose raw line
 or message names the person (`empty_reject_texts_naming`): the person's values are found
@@ -32,7 +33,10 @@ from cdr_pipeline.state.layout import Layout
 log = logging.getLogger(__name__)
 
 TEXTS = ("raw_text", "detail")
-"""The columns of a reject that can hold personal values."""
+"""The columns of a reject that can hold personal values, and decide which are emptied."""
+EMPTIED = (*TEXTS, "raw_bytes")
+"""The columns emptied: `raw_bytes` is the raw line of a record that is not UTF-8, held
+beside its `raw_text` (a rejects file written before it was added has no such column)."""
 
 
 @dataclass(frozen=True)
@@ -81,7 +85,7 @@ def _rewrite(path: Path, select: Select) -> None:
             for i in range(pf.num_row_groups):
                 group = pf.read_row_group(i)
                 old = select(group)
-                for name in TEXTS:
+                for name in (n for n in EMPTIED if n in group.column_names):
                     column = group[name]
                     empty = pa.nulls(len(group), column.type)
                     at = group.schema.get_field_index(name)
