@@ -19,6 +19,15 @@ import polars as pl
 from cdr_pipeline.ingest.chunk import CHUNK_BYTES, NO_KEYS, BadInput, Chunk, RawReject
 from cdr_pipeline.ingest.json_guard import JsonGuard
 from cdr_pipeline.ingest.json_lines import Broken, Record, json_lines, lines_layout
+from cdr_pipeline.ingest.json_screen import (
+    HALF_CHARACTER,
+    NUL_CHARACTER,
+    Batch,
+    NulWatch,
+    half_character,
+    holds_nul,
+    screened,
+)
 from cdr_pipeline.ingest.json_where import Placed, place
 from cdr_pipeline.ingest.limits import Limits
 from cdr_pipeline.render import shorten_middle
@@ -69,24 +78,6 @@ def _text(value: Any) -> str | None:
     return str(value)
 
 
-def _half_character(value: Any) -> bool:
-    """A lone surrogate (`"\\ud800"` without its pair) in a key or text value: JSON lets the
-    escape through, but it is half a character, which no column can store."""
-    if isinstance(value, str):
-        if value.isascii():
-            return False
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            return True
-        return False
-    if isinstance(value, dict):
-        return any(_half_character(k) or _half_character(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_half_character(v) for v in value)
-    return False
-
-
 class _Chain(io.RawIOBase):
     """`first` then the rest of `stream` (a line read ahead to sniff JSON lines)."""
 
@@ -103,21 +94,6 @@ class _Chain(io.RawIOBase):
             self._first = self._first[n:]
             return n
         return self._stream.readinto(buffer)  # type: ignore[attr-defined]
-
-
-class _Counted(io.RawIOBase):
-    """`stream`, counting the bytes read from it (a chunk ends by bytes as well as records)."""
-
-    def __init__(self, stream: BinaryIO) -> None:
-        self._stream, self.count = stream, 0
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        n: int = self._stream.readinto(buffer)  # type: ignore[attr-defined]
-        self.count += n or 0
-        return n
 
 
 def _iter_records(stream: BinaryIO, limits: Limits) -> Iterator[tuple[int, Any]]:
@@ -288,15 +264,15 @@ def read_json_chunks(
     stream: BinaryIO, chunk_rows: int, limits: Limits | None = None
 ) -> Iterator[Chunk]:
     limits = limits or Limits()
-    batch: list[tuple[int, dict[str, Any]]] = []
+    batch: Batch = []
     rejects: list[RawReject] = []
     keys: set[str] = set()
-    counted = _Counted(stream)
+    counted = NulWatch(stream)
     start = end = 0  # bytes read before this chunk's first record, and up to the last one
     for n, record in _iter_records(counted, limits):  # type: ignore[arg-type]
         if (batch or rejects) and counted.count - start > CHUNK_BYTES:
             # the chunk ends by bytes, as a CSV chunk does: before the record that overflows
-            yield _chunk(batch, rejects, end)
+            yield _chunk(batch, rejects, end, counted.nul_seen)
             batch, rejects, keys, start = [], [], set(), end
         end = counted.count
         if isinstance(record, Broken):
@@ -332,10 +308,10 @@ def read_json_chunks(
                     "cdr.toml if it is",
                 )
         if len(batch) + len(rejects) >= chunk_rows:
-            yield _chunk(batch, rejects, end)
+            yield _chunk(batch, rejects, end, counted.nul_seen)
             batch, rejects, keys, start = [], [], set(), end
     if batch or rejects:
-        yield _chunk(batch, rejects, end)
+        yield _chunk(batch, rejects, end, counted.nul_seen)
 
 
 READ_AHEAD = 1024 * 1024
@@ -343,44 +319,28 @@ READ_AHEAD = 1024 * 1024
 layout's look-ahead, ijson's and the line reader's buffers)."""
 
 
-def _chunk(batch: list[tuple[int, dict[str, Any]]], rejects: list[RawReject], read: int) -> Chunk:
-    """The chunk of `batch`, `read` bytes into the stream; a record with half a character (a
-    lone surrogate escape, which no column can store) is quarantined. Such records are rare:
-    they are looked for only when building the chunk fails on one (a walk of every record
-    cost 3 s per 1M)."""
-    chunk = _checked(batch, rejects)
+def _chunk(batch: Batch, rejects: list[RawReject], read: int, nul: bool) -> Chunk:
+    """The chunk of `batch`, `read` bytes into the stream; a record no column can hold
+    (json_screen: half a character, or a NUL when the stream holds `\u0000`) is
+    quarantined."""
+    if nul:
+        batch = screened(batch, rejects, holds_nul, "nul_bytes", NUL_CHARACTER)
+    try:
+        chunk = _built(batch, rejects)
+    except UnicodeEncodeError:
+        good = screened(batch, rejects, half_character, "invalid_utf8", HALF_CHARACTER)
+        chunk = _built(good, rejects)
     chunk.bytes_read = max(read - READ_AHEAD, 0)  # the records' end lies no earlier
     return chunk
 
 
-def _checked(batch: list[tuple[int, dict[str, Any]]], rejects: list[RawReject]) -> Chunk:
-    try:
-        return _built(batch, rejects)
-    except UnicodeEncodeError:
-        good = []
-        for n, record in batch:
-            if _half_character(record):
-                rejects.append(
-                    RawReject(
-                        n,
-                        "invalid_utf8",
-                        "a \\u escape that is half a character (a lone surrogate): not text",
-                        json.dumps(record, default=str),
-                    )
-                )
-            else:
-                good.append((n, record))
-        rejects.sort(key=lambda r: r.source_row)
-        return _built(good, rejects)
-
-
-def _built(batch: list[tuple[int, dict[str, Any]]], rejects: list[RawReject]) -> Chunk:
+def _built(batch: Batch, rejects: list[RawReject]) -> Chunk:
     headers: dict[str, None] = {}
     for _, rec in batch:
         for key in rec:
             headers.setdefault(key, None)
     names = list(headers)
-    if _half_character(names):  # a key with half a character: screened like a value
+    if half_character(names):  # a key with half a character: screened like a value
         raise UnicodeEncodeError("utf-8", "", 0, 1, "a lone surrogate in a key")
     cols = {
         f"c{i}": pl.Series([_text(rec.get(h)) for _, rec in batch], dtype=pl.String)
