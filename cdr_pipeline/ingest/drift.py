@@ -4,12 +4,13 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Protocol
 
+import numpy as np
 import polars as pl
 
-from cdr_pipeline.ingest.chunk import NO_KEYS
+from cdr_pipeline.ingest.chunk import NO_KEYS, BadInput
 from cdr_pipeline.schema import HeaderResolution, TableSchema, resolve_headers
 from cdr_pipeline.schema.base import NULL_MARKERS
 
@@ -44,6 +45,7 @@ class Drift:
         self._missing: set[str] | None = None
         self._repeated: dict[str, str] = {}
         """Name a repeated column is kept under in `extra` -> its header."""
+        self._lookup: Callable[[str], str | None] | None = None
 
     def resolve(self, headers: Sequence[str]) -> HeaderResolution:
         key = tuple(headers)
@@ -83,6 +85,50 @@ class Drift:
             if frame[col].is_not_null().any():
                 self._repeated[kept] = res.headers[i]
         return frame
+
+    def header_rows(
+        self, rejects: pl.DataFrame, frame: pl.DataFrame, res: HeaderResolution, lines: np.ndarray
+    ) -> Iterator[tuple[int, str, str]]:
+        """The rows `normalize` rejected (index into `frame`, reason, detail), those that are
+        the CSV header line again spelled another way now `repeated_header`: exports joined
+        with `cat` whose header drifted between releases or tools (`Start time` then
+        `start_time`, `startTime`, `Start  Time`). The reader finds a repeat spelled the same
+        (`csv_reader._header_lines`) at no cost to the other rows; one spelled otherwise
+        fails to parse in every kind (each has a required time or closed value), so only
+        rejected rows need this look: their values name the same columns in the same order.
+        The same columns in another order fail the file, as the reader's check does."""
+        rows = rejects.iter_rows()
+        known = [(i, c) for i, c in enumerate(res.canonical) if c is not None]
+        if self.per_record or not known:
+            yield from rows
+            return
+        lookup = self._lookup = self._lookup or self.schema.header_lookup()
+        first = known[0][0]
+        for idx, reason, detail in rows:
+            values = frame.row(idx)
+            if values[first] is None or lookup(values[first]) is None:  # most: at a glance
+                yield idx, reason, detail
+                continue
+            names = [None if v is None else lookup(v) for v in values]
+            if names == list(res.canonical):
+                yield (
+                    idx,
+                    "repeated_header",
+                    (
+                        f"the header line again, spelled another way ('{values[first]}' for "
+                        f"'{res.headers[first]}'), not a record (exports joined into one file?)"
+                    ),
+                )
+            elif sorted(filter(None, names)) == sorted(c for _, c in known):
+                raise BadInput(
+                    "the header appears again here, spelled another way and with its columns "
+                    "in another order: the rows after it would be read into the wrong columns",
+                    line=int(lines[idx]),
+                    hint="the file joins exports of different layouts: load each export as a "
+                    "file of its own",
+                )
+            else:
+                yield idx, reason, detail
 
     def finish(self, result: DriftSink) -> None:
         """Columns unknown in any chunk, and columns missing from every chunk; logged here,

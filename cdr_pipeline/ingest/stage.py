@@ -391,7 +391,7 @@ class SourceStage:
             rows, nulls, comma = chunk.source_rows, chunk.nulls_marked, chunk.delimiter == ";"
             frame = drift.records(chunk.frame, res)
             out = normalize(frame, res, schema, ctx, rows, nulls, decimal_comma=comma)
-            for idx, reason, detail in out.rejects.iter_rows():
+            for idx, reason, detail in drift.header_rows(out.rejects, frame, res, rows):
                 quarantine(int(chunk.source_rows[idx]), reason, detail, chunk.raw_text(idx))
             stager.add(out.rows)
         if self.file.progress:

@@ -1,13 +1,17 @@
 """Exports joined into one file (`cat a.csv b.csv > all.csv`): the second export's header,
 BOM and all, lies in the body. It is no record: quarantined as `repeated_header`, the rows on
-both sides load. The same header with its columns in another order fails the file, since the
-rows after it would be read into the wrong columns."""
+both sides load, also when the second header is spelled another way. The same header with its
+columns in another order fails the file, since the rows after it would be read into the wrong
+columns."""
 
 from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
 from pathlib import Path
+
+import pytest
 
 from tests.ingest.helpers import load, rejects, table
 from tests.ingest.hostile_corpus import HEADER, csv_bytes, line, rows
@@ -46,3 +50,63 @@ def test_a_second_header_in_another_column_order_fails_the_file(tmp_path: Path) 
     assert (f.status, f.exit_code, f.rows_loaded) == ("failed", 3, 0)
     assert "line 152" in f.message and "another order" in f.message
     assert table(tmp_path / "wh").height == 0
+
+
+def _snake(h: str) -> str:
+    return "_".join(h.lower().split())
+
+
+def _camel(h: str) -> str:
+    first, *rest = h.split()
+    return first[0].lower() + first[1:] + "".join(w[0].upper() + w[1:] for w in rest)
+
+
+@pytest.mark.parametrize(
+    "spell",
+    [_snake, _camel, lambda h: h.replace(" ", "  "), lambda h: f" {h.title()} "],
+    ids=["snake_case", "camelCase", "double blanks", "Title Case, padded"],
+)
+def test_a_second_header_spelled_another_way_is_quarantined_as_a_header(
+    tmp_path: Path, spell: Callable[[str], str]
+) -> None:
+    """The second export came from another release or tool, its header drifted: it was
+    quarantined as a record (`bad_timestamp`: `cannot parse 'report_time'`), the detail
+    hiding what it was."""
+    first = csv_bytes([line(r) for r in rows(150, 75)])
+    second = BOM + line([spell(h) for h in HEADER]) + b"".join(line(r) for r in rows(150, 76))
+    path = tmp_path / "joined.csv"
+    path.write_bytes(first + second)
+    (f,) = load(tmp_path / "wh", path).files
+    assert (f.status, f.rows_read, f.rows_loaded, f.rows_rejected) == ("loaded", 301, 300, 1)
+    (bad,) = rejects(tmp_path / "wh").to_dicts()
+    assert (bad["source_row"], bad["reason"]) == (152, "repeated_header")
+    assert "the header line again, spelled another way" in bad["detail"]
+    assert f"'{HEADER[0]}'" in bad["detail"]
+
+
+def test_a_second_header_spelled_and_ordered_another_way_fails_the_file(tmp_path: Path) -> None:
+    order = list(reversed(range(len(HEADER))))
+    first = csv_bytes([line(r) for r in rows(150, 77)])
+    second = line([_snake(HEADER[i]) for i in order])
+    second += b"".join(line([r[i] for i in order]) for r in rows(150, 78))
+    path = tmp_path / "joined.csv"
+    path.write_bytes(first + second)
+    (f,) = load(tmp_path / "wh", path).files
+    assert (f.status, f.exit_code, f.rows_loaded) == ("failed", 3, 0)
+    assert "line 152" in f.message and "another order" in f.message
+
+
+def test_a_device_list_joined_with_a_drifted_header(tmp_path: Path) -> None:
+    header = "event_time,org_uuid,device_id,event_type,actor\n"
+    again = "Event Time,orgId,deviceId,Event Type,Actor\n"
+    body = [
+        f"2026-10-01T00:{i // 60:02d}:{i % 60:02d}Z,0f000000-0000-4000-8000-000000000001,"
+        f"D{i},PROVISIONED,admin@example.com\n"
+        for i in range(200)
+    ]
+    path = tmp_path / "events.csv"
+    path.write_text(header + "".join(body[:100]) + again + "".join(body[100:]))
+    (f,) = load(tmp_path / "wh", path).files
+    assert (f.status, f.rows_loaded, f.rows_rejected) == ("loaded", 200, 1), f.message
+    (bad,) = rejects(tmp_path / "wh").to_dicts()
+    assert (bad["source_row"], bad["reason"]) == (102, "repeated_header")
