@@ -143,13 +143,19 @@ def _iter_records(stream: BinaryIO, limits: Limits) -> Iterator[tuple[int, Any]]
                     "cdr fetch pull the window (docs/fetch.md)",
                 )
             if isinstance(record, dict) and isinstance(record.get("items"), list):
-                raise BadInput(
-                    f'a page whose "items" key begins after the first {HEAD_BYTES // 1024} '
-                    "KiB is not read as a page",
-                    line=n,
-                    hint='put "items" earlier in the object (the Webex APIs write it first), '
-                    "or save the records as a JSON array",
-                )
+                if n == 1:  # the file is a page, not told from its head
+                    raise BadInput(
+                        f'a page whose "items" key begins after the first {HEAD_BYTES // 1024} '
+                        "KiB is not read as a page",
+                        line=n,
+                        hint='put "items" earlier in the object (the Webex APIs write it '
+                        "first), or save the records as a JSON array",
+                    )
+                # a page among records (a saved page appended to JSON lines): its items are
+                # records of that line (or value), as a file of pages would give them
+                log.info("record %d is a page: its %d items are read", n, len(record["items"]))
+                yield from ((n, item) for item in record["items"])
+                continue
             yield n, record
 
 

@@ -247,7 +247,8 @@ def lineage_columns(extra: bool = True) -> tuple[Column, ...]:
             INTEGER,
             nullable=False,
             derived=True,
-            doc="Physical line of the record in the file (CSV) or item number (JSON)",
+            doc="Physical line of the record in the file (CSV) or item number (JSON; the line "
+            "in JSON lines, and the items of a page among JSON lines share its line)",
         ),
         Column("run_id", STRING, nullable=False, derived=True, doc="Ingest run that loaded it"),
         Column("ingested_at", TIMESTAMP, nullable=False, derived=True, doc="When it was loaded"),

@@ -194,3 +194,22 @@ def test_a_page_with_bytes_that_are_not_utf8_says_so_on_one_line(tmp_path: Path)
     assert "lexical error: invalid bytes in UTF8 string. near '" in f.message
     assert "b'" not in f.message and "\\n" not in f.message
     assert "its text is not UTF-8" in f.message
+
+
+@pytest.mark.parametrize("layout", ["lines", "objects"])
+def test_a_page_among_records_gives_its_items(tmp_path: Path, layout: str) -> None:
+    """A saved page appended to JSON lines (or to concatenated records): the file failed
+    whole, saying the page's "items" key began after the first 64 KiB. Its items are
+    records of its line (or value), as a file of pages gives them; the rest loads."""
+    values: list[object] = list(records(200, 46))
+    values[10] = {"trackingId": "t", "items": records(3, 47)}
+    values[20] = {"items": []}
+    indent = None if layout == "lines" else 1
+    path = tmp_path / "mixed.json"
+    path.write_text("\n".join(json.dumps(v, indent=indent) for v in values) + "\n")
+    (f,) = load(tmp_path / "wh", path).files
+    assert (f.status, f.rows_read, f.rows_loaded, f.rows_rejected) == ("loaded", 201, 201, 0)
+    legs = table(tmp_path / "wh", lineage=True)
+    from_page = legs.filter(legs["report_id"].str.contains("-0047-"))
+    assert from_page["source_row"].to_list() == [11, 11, 11]  # the page's line or value
+    assert sorted(legs["source_row"].unique().to_list()) == [n for n in range(1, 201) if n != 21]
