@@ -8,7 +8,9 @@ than `max_json_depth`, a run of more than `max_json_number_digits` digits outsid
 or one record (or top-level string) longer than `max_record_bytes`. It also notes the first
 text escape of half a character (a lone `\\ud800`): the C parser reads one as `?`, or joins
 it with the next character into another, so a reader of pages and arrays fails the file on
-it (`lone_surrogate`) rather than load other text.
+it (`lone_surrogate`) rather than load other text. And, reading pages or an array, the first
+top-level value that holds no records (records after a page: `stray`), which the parser
+would skip without a word.
 """
 
 from __future__ import annotations
@@ -49,6 +51,13 @@ class JsonGuard(io.RawIOBase):
         self._checked = 0  # escapes starting before this offset are checked
         self.lone_surrogate: tuple[int, str] | None = None
         """Byte offset and text of the first escape of half a character, once seen."""
+        self._lines = 0  # line breaks before the block being scanned
+        self._value: list[Any] = [0, 1, True]
+        """Byte offset and line of the top-level value being read, whether it holds records."""
+        self._object = False  # whether that value is an object
+        self.stray: tuple[int, int] | None = None
+        """Byte offset and line of the first top-level value that holds no records (a
+        record after a page, anything after an array), which the parser would skip."""
 
     def readable(self) -> bool:
         return True
@@ -58,8 +67,12 @@ class JsonGuard(io.RawIOBase):
         if n:
             with memoryview(buffer) as view:
                 self._scan(np.frombuffer(view[:n], dtype=np.uint8))
-                if self.lone_surrogate is None:
-                    self._surrogates(bytes(view[:n]), end=False)
+                if self.lone_surrogate is None or self._base:
+                    block = bytes(view[:n])
+                    if self.lone_surrogate is None:
+                        self._surrogates(block, end=False)
+                    if self._base:
+                        self._lines += block.count(b"\n")
             self.offset += n
         elif self.lone_surrogate is None:
             self._surrogates(b"", end=True)
@@ -68,7 +81,21 @@ class JsonGuard(io.RawIOBase):
     def check_text(self, n: int) -> None:
         """Fail the file (records read: `n`) on an escape of half a character seen (a lone
         `\\ud800`): the parser reads it as `?` or as another character joined with the
-        next, silently."""
+        next, silently; or on a top-level value the parser would skip (`stray`)."""
+        if self.stray is not None:
+            at, line = self.stray
+            what = (
+                "is no page (an object with an items list) but follows a page"
+                if self._base == 2
+                else "follows the array of records"
+            )
+            raise BadInput(
+                f"a JSON value on line {line:,} (byte {at:,}) {what}: the parser would skip "
+                "it, and any record in it; none of the file's rows are published",
+                line=line,
+                hint="the file joins pages or arrays with other JSON (records as JSON lines "
+                "after a page?): save each in a file of its own, or the records as JSON lines",
+            )
         if self.lone_surrogate is not None:
             at, text = self.lone_surrogate
             raise BadInput(
@@ -126,6 +153,8 @@ class JsonGuard(io.RawIOBase):
                     "max_json_depth",
                 )
             self._depth = int(depth[-1])
+            if self._base:
+                self._top_level(arr, brackets, step, depth)
             lows = np.flatnonzero(depth <= self._base)
             low = int(brackets[lows[-1]]) if len(lows) else -1
         self._in_string = bool((len(quotes) + start_in) % 2)
@@ -141,6 +170,29 @@ class JsonGuard(io.RawIOBase):
                 )
         else:
             self._span = 0
+
+    def _top_level(
+        self, arr: np.ndarray, brackets: np.ndarray, step: np.ndarray, depth: np.ndarray
+    ) -> None:
+        """Note the first top-level value that holds no records, which the parser would skip
+        without a word: among pages (`base` 2) anything but an object with an array in it (a
+        record), after an array of records (`base` 1) anything but an array. Looks at the
+        brackets of depth 2 or less only: a page's start, its `items` array and its end."""
+        kinds = arr[brackets]
+        start = (step == 1) & (depth == 1)
+        inner = (step == 1) & (depth == 2) & (kinds == OPEN[1])
+        end = (step == -1) & (depth == 0)
+        for i in np.flatnonzero(start | inner | end) if self.stray is None else ():
+            at = int(brackets[i])
+            if start[i]:
+                line = self._lines + int(np.count_nonzero(arr[:at] == 10)) + 1
+                self._value = [self.offset + at, line, self._base == 1 and kinds[i] == OPEN[1]]
+                self._object = kinds[i] == OPEN[0]
+            elif inner[i]:
+                self._value[2] = self._value[2] or self._object
+            elif not self._value[2]:
+                self.stray = (self._value[0], self._value[1])
+                return
 
     def _unescaped_quotes(self, arr: np.ndarray) -> np.ndarray:
         quotes = np.flatnonzero(arr == QUOTE)

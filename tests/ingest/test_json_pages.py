@@ -213,3 +213,65 @@ def test_a_page_among_records_gives_its_items(tmp_path: Path, layout: str) -> No
     from_page = legs.filter(legs["report_id"].str.contains("-0047-"))
     assert from_page["source_row"].to_list() == [11, 11, 11]  # the page's line or value
     assert sorted(legs["source_row"].unique().to_list()) == [n for n in range(1, 201) if n != 21]
+
+
+def _lines(values: list[object]) -> bytes:
+    return ("\n".join(json.dumps(v) for v in values) + "\n").encode()
+
+
+@pytest.mark.parametrize(
+    ("data", "line"),
+    [
+        # a page, then records as JSON lines (`cat page.json records.jsonl`)
+        (_lines([{"items": records(3, 48)}, *records(40, 49)]), 2),
+        # an array of records, then more records
+        (json.dumps(records(3, 50)).encode() + b"\n" + _lines(records(40, 51)), 2),
+        # pages, then an array of records
+        (_lines([{"items": records(3, 52)}, {"items": []}, records(40, 53)]), 3),
+        # a page, then a record spread over lines
+        (_lines([{"items": records(3, 54)}]) + json.dumps(records(1, 55)[0], indent=1).encode(), 2),
+    ],
+    ids=["page+lines", "array+lines", "pages+array", "page+object"],
+)
+def test_records_after_a_page_or_an_array_fail_the_file_instead_of_vanishing(
+    tmp_path: Path, data: bytes, line: int
+) -> None:
+    """The parser reads the records of pages (or of an array) and skipped every other
+    top-level value without a word: 3 rows read and loaded of 43, the file `loaded`."""
+    path = tmp_path / "joined.json"
+    path.write_bytes(data)
+    (f,) = load(tmp_path / "wh", path).files
+    assert (f.status, f.exit_code, f.rows_loaded) == ("failed", 3, 0)
+    assert f"line {line}" in f.message and "would skip it" in f.message, f.message
+
+
+@pytest.mark.parametrize("block", [1, 2, 5, 64, 8192])
+def test_the_guard_finds_a_value_after_a_page_however_the_blocks_fall(block: int) -> None:
+    import io
+
+    from cdr_pipeline.ingest.json_guard import JsonGuard
+    from cdr_pipeline.ingest.limits import Limits
+
+    class Blocks(io.RawIOBase):
+        def __init__(self, data: bytes) -> None:
+            self.data = data
+
+        def readable(self) -> bool:
+            return True
+
+        def readinto(self, buffer: object) -> int:
+            n = min(block, len(self.data), len(buffer))  # type: ignore[arg-type]
+            buffer[:n] = self.data[:n]  # type: ignore[index]
+            self.data = self.data[n:]
+            return n
+
+    def stray(data: bytes) -> tuple[int, int] | None:
+        guard = JsonGuard(Blocks(data), Limits(), 2)  # type: ignore[arg-type]
+        while guard.read(100):
+            pass
+        return guard.stray
+
+    page = b'{"links": {"a": [1]}, "items": [{"x": [1, "]"]}, {"y": "{"}]}\n'
+    assert stray(page + b'{"items": []}\n' + page) is None
+    assert stray(page + b'\n{"items": 5}\n') == (len(page) + 1, 3)
+    assert stray(page + page + b'{"x": {"y": []}}') == (2 * len(page), 3)
