@@ -81,15 +81,18 @@ def _separators_only(
 ) -> np.ndarray:
     """True for the records made of separators only (`,,,,,,`: the empty rows a spreadsheet
     keeps below the data). Such a record has no quote and as many separators as bytes: that
-    compares the counts the splitter has (modulo 256, as `commas` is), and only the rare
-    records that pass are checked byte by byte."""
+    compares the counts the splitter has (modulo 256, as `commas` is), and the records that
+    pass have their other bytes counted exactly, in one pass over the buffer (record by
+    record in Python, a file of nothing but such lines was read at 17 MB/s: a gzip of them
+    let 200 times its size through, `max_unpacked_ratio`, 33 s for 2.7 MB)."""
     out = (starts.astype(np.uint8) - ends.astype(np.uint8) + commas == 0) & ~quoted
     out &= ends > starts
-    if out.any():
-        mark = bytes([sep])
-        for i in np.flatnonzero(out):
-            s, e = int(starts[i]), int(ends[i])
-            out[i] = buf.count(mark, s, e) == e - s
+    candidates = np.flatnonzero(out)
+    if len(candidates):
+        other = (np.frombuffer(buf, dtype=np.uint8) != sep).view(np.uint8)
+        bounds = np.empty(2 * len(candidates), dtype=np.int64)  # [start, end) of each
+        bounds[0::2], bounds[1::2] = starts[candidates], ends[candidates]
+        out[candidates] = np.add.reduceat(other, bounds, dtype=np.int64)[0::2] == 0
     return out
 
 
