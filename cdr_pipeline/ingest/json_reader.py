@@ -242,6 +242,8 @@ def _streamed(
         why, note = _one_line(exc), ""
         if "invalid bytes in UTF8" in why:
             note = " (its text is not UTF-8: a tool that rewrote it saved it as Windows-1252?)"
+        elif "inside string" in why:
+            note = " (a control character, such as a NUL byte, inside a text: damaged data?)"
         elif "lexical error" in why:
             note = " (NaN and Infinity are not JSON: a tool that rewrote it may have written them)"
         at = place(exc.args[0] if exc.args else str(exc), placed)
@@ -262,7 +264,8 @@ def _one_line(exc: Exception) -> str:
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     if not lines:
         return type(exc).__name__
-    context = [line for line in lines[1:] if not line.startswith("(right here)")]
+    # (a NUL byte in the text cuts yajl's context line: its pointer follows on that line)
+    context = [c for c in (line.split("(right here)")[0].strip() for line in lines[1:]) if c]
     return f"{lines[0]} near {context[0]!r}" if context else lines[0]
 
 

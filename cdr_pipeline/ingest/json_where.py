@@ -78,6 +78,8 @@ def place(message: object, where: Placed) -> tuple[int, int] | None:
     # UTF-8
     raw = message if isinstance(message, bytes) else str(message).encode("utf-8", "replace")
     lines = raw.splitlines()
+    if len(lines) == 2 and b"(right here)" in lines[1]:
+        return _at_nul(lines[1], where)
     context = lines[1] if len(lines) > 2 else b""
     snippet = context.lstrip(b" ")
     if not snippet:
@@ -97,3 +99,14 @@ def place(message: object, where: Placed) -> tuple[int, int] | None:
             return where.at(at, block)
         found = flat.find(snippet, found + 1)
     return None
+
+
+def _at_nul(context: bytes, where: Placed) -> tuple[int, int] | None:
+    """Where a NUL byte broke the text: yajl's context line is a C string, cut at the NUL
+    (its pointer line then follows on the same line), so the NUL is the first one after the
+    text the context shows."""
+    snippet = context.split(b"(right here)")[0].strip(b" ")
+    block = where.block
+    found = block.replace(b"\n", b" ").replace(b"\r", b" ").find(snippet) if snippet else -1
+    nul = block.find(b"\x00", found + len(snippet)) if found >= 0 else block.find(b"\x00")
+    return where.at(nul, block) if nul >= 0 else None

@@ -80,3 +80,22 @@ def test_a_broken_start_says_before_the_first_record(tmp_path: Path) -> None:
     (f,) = load(tmp_path / "wh", path).files
     assert (f.status, f.exit_code, f.rows_read) == ("failed", 3, 0)
     assert "line 2" in f.message and "near column 4, before the first record" in f.message
+
+
+@pytest.mark.parametrize("layout", ["page", "array"])
+def test_a_nul_byte_in_a_text_is_placed_and_named(layout: str) -> None:
+    """yajl's context line is a C string: a NUL byte in the text cut it, so the error was
+    placed at the end of what was read (`column 65,537` of a one-line page, the NUL in its
+    first record) and the hint spoke of NaN and Infinity."""
+    recs = records(300, 49)
+    text = json.dumps({"items": recs} if layout == "page" else recs).encode()
+    at = text.index(b"c0ffee00") + 3
+    data = text[:at] + b"\x00" + text[at:]
+    line, message = _where(data)
+    assert (line, _line_col(data, at)) == (1, (1, at + 1))
+    assert f"near column {at + 1:,}," in message, message
+    assert "(right here)" not in message
+    with pytest.raises(BadInput) as info:
+        for _ in read_json_chunks(io.BytesIO(data), 1000):
+            pass
+    assert "NUL byte" in (info.value.hint or "") and "NaN" not in (info.value.hint or "")
