@@ -200,7 +200,8 @@ def _detect_format(head: bytes, name: str, inside: str = "") -> str:
             "downloaded), or read it as UTF-8 in the tool that saved it",
         )
     if text[:2] in UTF16_BOMS or head[:2] in UTF16_BOMS:
-        raise InputError("file is UTF-16 encoded", path=name, hint=_utf16_hint(head))
+        enc = "UTF-32" if head[:4] == b"\xff\xfe\x00\x00" else "UTF-16"  # its BOM: 2 NULs more
+        raise InputError(f"file is {enc} encoded", path=name, hint=_utf16_hint(head))
     if text[:1] in (b"{", b"["):
         return JSON
     return CSV

@@ -576,3 +576,12 @@ def test_utf16_json_is_told_to_be_saved_as_utf8_not_exported_as_csv(tmp_path: Pa
     with pytest.raises(InputError) as caught:
         sources_of(csv_src)
     assert "UTF-8 CSV" in (caught.value.hint or "")
+
+
+def test_a_utf32_file_is_named_utf32(wh: Path) -> None:
+    """Its byte order mark (FF FE 00 00) starts like UTF-16's: it was called UTF-16."""
+    path = wh.parent / "utf32.csv"
+    path.write_bytes(fixture("bom_crlf.csv").read_text(encoding="utf-8-sig").encode("utf-32"))
+    (f,) = load(wh, path).files
+    assert (f.status, f.exit_code) == ("failed", 3)
+    assert "file is UTF-32 encoded" in f.message, f.message
