@@ -29,6 +29,7 @@ OPEN = (123, 91)  # { [
 CLOSE = (125, 93)  # } ]
 SURROGATE = re.compile(rb"(\\+)u[dD][89a-fA-F][0-9a-fA-F]{2}")
 """A `\\uD800`-`\\uDFFF` escape (when its run of backslashes is odd: `\\\\ud800` is text)."""
+NO_BLOCK = np.empty(0, dtype=np.uint8)
 HIGH, LOW = (
     re.compile(rb"\\u[dD][89abAB][0-9a-fA-F]{2}"),
     re.compile(rb"\\u[dD][c-fC-F][0-9a-fA-F]{2}"),
@@ -52,6 +53,7 @@ class JsonGuard(io.RawIOBase):
         self.lone_surrogate: tuple[int, str] | None = None
         """Byte offset and text of the first escape of half a character, once seen."""
         self._lines = 0  # line breaks before the block being scanned
+        self._arr = NO_BLOCK
         self._value: list[Any] = [0, 1, True]
         """Byte offset and line of the top-level value being read, whether it holds records."""
         self._object = False  # whether that value is an object
@@ -67,12 +69,11 @@ class JsonGuard(io.RawIOBase):
         if n:
             with memoryview(buffer) as view:
                 self._scan(np.frombuffer(view[:n], dtype=np.uint8))
-                if self.lone_surrogate is None or self._base:
-                    block = bytes(view[:n])
-                    if self.lone_surrogate is None:
-                        self._surrogates(block, end=False)
-                    if self._base:
-                        self._lines += block.count(b"\n")
+                self._arr = NO_BLOCK  # no reference kept to the reader's buffer
+                block = bytes(view[:n])
+                if self.lone_surrogate is None:
+                    self._surrogates(block, end=False)
+                self._lines += block.count(b"\n")
             self.offset += n
         elif self.lone_surrogate is None:
             self._surrogates(b"", end=True)
@@ -132,7 +133,7 @@ class JsonGuard(io.RawIOBase):
         self._tail = data[-24:]
 
     def _scan(self, arr: np.ndarray) -> None:
-        n = len(arr)
+        n, self._arr = len(arr), arr  # the block, for the line of a failure in it
         quotes = self._unescaped_quotes(arr)
         start_in = self._in_string
         brackets = np.flatnonzero(
@@ -234,8 +235,10 @@ class JsonGuard(io.RawIOBase):
         self._digits = int(lengths[-1]) if ends_in_digit and not self._in_string else 0
 
     def _fail(self, what: str, at: int, setting: str) -> BadInput:
+        line = self._lines + int(np.count_nonzero(self._arr[:at] == 10)) + 1
         return BadInput(
             f"{what}, at byte {self.offset + at:,}",
+            line=line,
             hint=f"check the file is an export of the Webex APIs; raise {setting} in "
             "cdr.toml if this is genuine",
         )

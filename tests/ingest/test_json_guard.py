@@ -81,3 +81,17 @@ def test_a_long_record_is_stopped_but_many_short_ones_pass() -> None:
     drain(line * 1000, 4096, record_bytes=4096)
     with pytest.raises(BadInput, match="max_record_bytes"):
         drain(json.dumps({"a": "x" * 10_000}).encode(), 512, record_bytes=4096)
+
+
+@pytest.mark.parametrize("step", [1, 7, 4096])
+@pytest.mark.parametrize(
+    ("bad", "limit"),
+    [(b"[" * 100 + b"]" * 100, "max_json_depth"), (b"9" * 200, "max_json_number_digits")],
+)
+def test_a_limit_crossed_names_its_line(step: int, bad: bytes, limit: str) -> None:
+    """A JSON-lines file with one hostile line failed naming a byte only: the user had to
+    count the bytes to find the line."""
+    good = b"".join(json.dumps({"n": i, "s": "x\ny"}).encode() + b"\n" for i in range(40))
+    with pytest.raises(BadInput) as info:
+        drain(good + b'{"v": ' + bad + b"}\n" + good, step)
+    assert info.value.line == 41 and limit in (info.value.hint or "")
