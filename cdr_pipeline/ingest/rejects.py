@@ -150,7 +150,7 @@ class RejectWriter:
                 "raw_bytes": data,
             }
         )
-        self.buffered_bytes += len(raw)
+        self.buffered_bytes += len(text) + len(data or b"")  # a line not UTF-8: twice
         if len(self.buffer) >= FLUSH_ROWS or self.buffered_bytes >= FLUSH_BYTES:
             self.flush()
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 
 from cdr_pipeline.privacy.reject_texts import expire_reject_texts
 from tests.ingest.helpers import load, rejects, settings
@@ -100,3 +101,20 @@ def test_the_bytes_of_a_line_with_a_secret_are_kept_without_it(wh: Path) -> None
     assert reject["reason"] == "invalid_utf8"
     assert reject["raw_bytes"] == body[5].rstrip(b"\n").replace(b"ZXQ7SECRETK3Y9W05", b"[redacted]")
     assert "SECRET" not in reject["raw_text"] and "J\ufffdrgen@" in reject["raw_text"]
+
+
+def test_the_bytes_count_towards_the_writer_flush(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A line that is not UTF-8 is held twice (text and bytes): a file of such lines of
+    megabytes each held twice the bytes the writer's bound meant."""
+    from cdr_pipeline.ingest import rejects as module
+    from cdr_pipeline.ingest.chunk import raw_str
+
+    monkeypatch.setattr(module, "FLUSH_BYTES", 100)
+    writer = module.RejectWriter(tmp_path / "r.parquet", "run", "call_legs", "f.csv")
+    writer.add(2, "invalid_utf8", "byte 0", raw_str(b"\xfc" + b"x" * 59))
+    assert writer.buffer == []  # flushed: 60 characters of text and 60 bytes
+    writer.close()
+    (row,) = pq.read_table(tmp_path / "r.parquet").to_pylist()
+    assert row["raw_bytes"] == b"\xfc" + b"x" * 59
