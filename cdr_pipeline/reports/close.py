@@ -27,11 +27,12 @@ from typing import Any
 from cdr_pipeline import __version__
 from cdr_pipeline.config import Settings
 from cdr_pipeline.errors import EXIT_BAD_INPUT, EXIT_USAGE, CdrError, InputError
-from cdr_pipeline.reports.close_hold import close_held_back
+from cdr_pipeline.reports.close_hold import close_held_back, incomplete, next_month
 from cdr_pipeline.reports.figures import (
     compute_figures,
     days_in,
     device_data_short,
+    licence_months,
     month_coverage,
     org_peak,
     pinned_connection,
@@ -82,10 +83,6 @@ class ReopenResult:
     reopened_at: datetime
     kept_in: str
     """Where the reopened month's frozen figures were moved (relative to the warehouse)."""
-
-
-def next_month(first_day: date) -> date:
-    return (first_day + timedelta(days=32)).replace(day=1)
 
 
 def _now() -> datetime:
@@ -147,7 +144,8 @@ def close_month(
                     hint=f"close it on {next_month(first_day).isoformat()} or later; --force "
                     "closes a month of incomplete data, never one to come",
                 )
-            problem, hint = _incomplete(first_day, coverage, covered, days, now)
+            span = licence_months(con) if coverage == "none" else None
+            problem, hint = incomplete(first_day, coverage, (covered, days), now, span)
             cutoff = retention_cutoff(con)
             if problem and coverage != "full" and cutoff is not None and cutoff >= first_day:
                 # those days are gone for good: a re-sent export is skipped as loaded, and
@@ -203,25 +201,6 @@ def close_month(
     )
     warn_unreconciled(close)
     return CloseResult(close, already_closed=False)
-
-
-def _incomplete(
-    first_day: date, coverage: str, covered: int, days: int, today: date
-) -> tuple[str | None, str]:
-    """Why the month cannot be closed without --force (None when it can), and what to do
-    about it (`today`: in the reporting time zone)."""
-    if next_month(first_day) > today:
-        return (
-            f"the month has not ended (today is {today.isoformat()})",
-            f"close it on {next_month(first_day).isoformat()} or later (in reporting_timezone; "
-            "with close_after_days set, the nightly closes it by itself)",
-        )
-    if coverage != "full":
-        return (
-            f"call coverage is {coverage} ({covered} of {days} days have call data)",
-            "load the missing call data and run `cdr nightly`/`cdr build`",
-        )
-    return None, ""
 
 
 def _write_close(layout: Layout, close: ClosedMonth, tables: dict[str, Any]) -> None:

@@ -1,16 +1,60 @@
-"""Why the nightly's unattended close holds a month back though it is complete: a close is
-kept for good, and nobody is there to look first, so it never freezes figures over data
-known bad (a failed validation) or while an input of the night failed to load (`cdr close`
-by hand looks at neither)."""
+"""Why a month cannot be closed without --force (`incomplete`), and why the nightly's
+unattended close holds a month back though it is complete: a close is kept for good, and
+nobody is there to look first, so it never freezes figures over data known bad (a failed
+validation) or while an input of the night failed to load (`cdr close` by hand looks at
+neither)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date, timedelta
 
 import polars as pl
 
 from cdr_pipeline.state.layout import Layout
 from cdr_pipeline.state.ledger import Ledger
+
+
+def next_month(first_day: date) -> date:
+    return (first_day + timedelta(days=32)).replace(day=1)
+
+
+def incomplete(
+    first_day: date,
+    coverage: str,
+    days: tuple[int, int],
+    today: date,
+    span: tuple[date, date] | None = None,
+) -> tuple[str | None, str]:
+    """Why the month cannot be closed without --force (None when it can), and what to do
+    about it. `days`: (days with call data, days of the month); `today`: in the reporting
+    time zone; `span`: the first and last month the licence figures cover (None: none),
+    given when the month's coverage is 'none', which is also what a month outside them
+    reads (before the first unit was held, past the latest device data): its calls may be
+    loaded, and "no call data" sent the user to load them again."""
+    if next_month(first_day) > today:
+        return (
+            f"the month has not ended (today is {today.isoformat()})",
+            f"close it on {next_month(first_day).isoformat()} or later (in reporting_timezone; "
+            "with close_after_days set, the nightly closes it by itself)",
+        )
+    if coverage == "none" and (span is None or not span[0] <= first_day <= span[1]):
+        where = (
+            f"they run from {span[0]:%Y-%m} to {span[1]:%Y-%m}" if span else "there are none yet"
+        )
+        return (
+            f"the month has no licence figures: {where} (from the first month a licence unit "
+            "was held to the month of the latest device data)",
+            "load the device snapshots and activation events that cover the month, then "
+            "run `cdr build`",
+        )
+    if coverage != "full":
+        covered, total = days
+        return (
+            f"call coverage is {coverage} ({covered} of {total} days have call data)",
+            "load the missing call data and run `cdr nightly`/`cdr build`",
+        )
+    return None, ""
 
 
 def failed_validations(layout: Layout) -> list[str]:

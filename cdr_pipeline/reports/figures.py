@@ -106,6 +106,13 @@ def month_coverage(con: duckdb.DuckDBPyConnection, first_day: date) -> tuple[str
     return str(rows[0][0]), int(rows[0][1] or 0)
 
 
+def licence_months(con: duckdb.DuckDBPyConnection) -> tuple[date, date] | None:
+    """The first and last month of the licence figures (`fct_licence_months`), None when
+    there are none (no device data, or no unit ever held)."""
+    row = con.execute("select min(month), max(month) from fct_licence_months").fetchone()
+    return None if row is None or row[0] is None else (row[0], row[1])
+
+
 def device_data_short(
     con: duckdb.DuckDBPyConnection, first_day: date
 ) -> tuple[datetime, datetime] | None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from cdr_pipeline.config import Settings
+from cdr_pipeline.errors import EXIT_BAD_INPUT
 from cdr_pipeline.ingest import ingest_paths
 from cdr_pipeline.reports.frozen import read_close
 from cdr_pipeline.reports.run import parse_month
@@ -42,3 +43,24 @@ def test_a_month_without_licences_but_with_every_day_of_calls_closes(tmp_path: P
     )
     assert code == 0, err
     assert "full (30 of\n30 days)" in summary.read_text(encoding="utf-8")
+
+
+def test_a_month_before_the_device_data_is_refused_naming_the_licence_months(
+    tmp_path: Path,
+) -> None:
+    """August holds a call on every day it declares, but the device data begins in October:
+    the licence figures have no August. The close said "call coverage is none (0 of 31 days
+    have call data)" and sent the user to load call data that was loaded; it now says the
+    month lies outside the licence figures, which months they cover, and what to load."""
+    w = World()
+    w.event("2026-10-05T00:00:00Z", "D2", "PROVISIONED", user(2), "+15550002")
+    w.snapshot("2026-10-20T00:00:00Z", "D2", user(2), "+15550002")
+    w.leg("calls_2026-08-01_2026-09-01.csv", "DESK", "2026-08-15T10:00:00Z", user(1), "+1", 30)
+    settings = Settings(warehouse=tmp_path / "wh")
+    assert ingest_paths(settings, [w.write(tmp_path / "in")]).exit_code == 0
+    build_warehouse(settings)
+    code, _, err = cdr(settings, "close", "2026-08")
+    assert code == EXIT_BAD_INPUT, err
+    assert "no licence figures: they run from 2026-10 to 2026-10" in err
+    assert "load the device snapshots and activation events" in err
+    assert "call data" not in err.split("no licence figures")[0]
