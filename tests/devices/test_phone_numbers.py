@@ -194,3 +194,37 @@ def test_a_north_american_national_number_typed_with_dashes_gets_no_country_code
         ("M5", "+13125550107"),
         ("M6", "+3125550108"),
     ]
+
+
+def test_a_trunk_zero_in_brackets_after_the_country_code_is_dropped_as_dialling_does(
+    tmp_path: Path,
+) -> None:
+    """`+44 (0)20 7946 0018` is how British, German, Swiss and Australian numbers are
+    printed: the bracketed 0 is the trunk prefix dialled only inside the country. Its
+    brackets were removed and the 0 kept, `+4402079460018`, a number no CDR carries
+    (`User number` +442079460018), so the device's licence unit and its phone match were
+    another number. It is now dropped as `phonenumbers` drops it; an Italian number keeps
+    its 0, which belongs to the number there (+39 06...)."""
+    numbers = ["+44 (0)20 7946 0018", "+49 (0) 30 123456", "+39 (0)6 6982 1234", "+44 20 7946 0019"]
+    snaps = write_csv(
+        tmp_path / "in" / "snap.csv",
+        SNAPSHOT_HEADER,
+        [
+            f"2026-09-01T06:00:00Z,{ORG},M{i},{USER},,,MOBILE_OPERATOR,{n},,L,,S,ONLINE,,"
+            for i, n in enumerate(numbers, 1)
+        ],
+    )
+    events = write_csv(
+        tmp_path / "in" / "events.csv",
+        EVENT_HEADER,
+        [f"2026-09-02T00:00:00Z,{ORG},M1,ACTIVATED,{USER},,,,MOBILE_OPERATOR,S,+44(0)2079460018,"],
+    )
+    ingest(tmp_path / "wh", snaps, events)
+    con = views(tmp_path / "wh")
+    assert rows(con, "select device_id, phone_number from stg_device_snapshots order by 1") == [
+        ("M1", "+442079460018"),
+        ("M2", "+4930123456"),
+        ("M3", "+390669821234"),
+        ("M4", "+442079460019"),
+    ]
+    assert rows(con, "select phone_number from stg_device_events") == [("+442079460018",)]

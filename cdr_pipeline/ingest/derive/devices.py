@@ -123,6 +123,31 @@ def _phone_number(expr: pl.Expr) -> pl.Expr:
     )
 
 
+_TRUNK_ZERO = re.compile(r"^\s*\+[^(]*\(\s*0\s*\)")
+"""`+44 (0)20 7946 0018`: an international number printed with the trunk prefix its country
+dials inside it, in brackets."""
+
+
+def _without_trunk_zero(series: pl.Series) -> pl.Series:
+    """`+44 (0)20 7946 0018` -> `+442079460018`, as `phonenumbers` reads it: the bracketed 0
+    is dropped where it is a trunk prefix (GB, DE, CH, AU...) and kept where it belongs to
+    the number (IT: +39 06...). Kept the old way, its brackets removed and the 0 kept, the
+    number was one no CDR carries. A value `phonenumbers` cannot read stays as given. Each
+    distinct value is read once."""
+    import phonenumbers  # deferred: only device lists with such numbers need it
+
+    mapping: dict[str, str] = {}
+    for value in series.drop_nulls().unique().to_list():
+        if not _TRUNK_ZERO.match(value):
+            continue
+        try:
+            parsed = phonenumbers.parse(value, None)
+        except phonenumbers.NumberParseException:
+            continue
+        mapping[value] = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    return series.replace(mapping) if mapping else series
+
+
 def _canonical(expr: pl.Expr, allowed: tuple[str, ...], aliases: dict[str, str]) -> pl.Expr:
     up = _squeeze_upper(expr)
     mapped = up.replace(aliases) if aliases else up
@@ -196,6 +221,7 @@ def derive_snapshots(df: pl.DataFrame) -> tuple[pl.DataFrame, list[Check]]:
     month."""
     df, checks = _status_and_deployment(df, "status")
     df, more = _user_uuid(df, "person_id")
+    df = df.with_columns(_without_trunk_zero(df["phone_number"]))
     df = df.with_columns(
         _squeeze_upper(pl.col("activation_state")).alias("activation_state"),
         _squeeze_upper(pl.col("model_type")).alias("model_type"),
@@ -230,6 +256,7 @@ def derive_events(df: pl.DataFrame) -> tuple[pl.DataFrame, list[Check]]:
         pl.when(deleted).then(None).otherwise(pl.col("status_after")).alias("status_after"),
     )
     df, checks = _status_and_deployment(df, "status_after")
+    df = df.with_columns(_without_trunk_zero(df["phone_number"]))
     df = df.with_columns(_phone_number(pl.col("phone_number")).alias("phone_number"))
     checks.insert(0, _enum_check("event_type", "__raw_event_type", EVENT_TYPES))
     checks.append(
