@@ -80,3 +80,23 @@ create or replace macro number_key(n) as nullif(regexp_replace(n, '[^0-9]', '', 
 -- NULL when the ID has no such letters (it is matched as it is).
 create or replace macro call_id_stem(id) as
     nullif(regexp_extract(id, '^([0-9]+:[0-9]+)[A-Za-z]+$', 1), '');
+
+-- A device's phone number in E.164 form, given the calling code and the home dialling
+-- prefixes (regular expressions, cfg_dialling_plans) of its location's country: a number
+-- a device list wrote in national form, digits without `+` (`02079460018`, `3125550103`:
+-- ingest keeps such numbers without a country code, docs/inputs-devices.md), loses its
+-- international prefix (`00442079460018` -> `+442079460018`) or its national prefix and
+-- gets the country's code (`02079460018` in GB -> `+442079460018`, `3125550103` in US ->
+-- `+13125550103`), as phonenumbers.parse(number, country) reads it. Any other value (an
+-- E.164 number, text, a number of a location without a known country) is returned as is.
+create or replace macro e164_number(n, country_code, national_prefix, international_prefix) as
+    case
+        when n is null or country_code is null or not regexp_matches(n, '^[0-9]+$') then n
+        when
+            international_prefix is not null
+            and regexp_matches(n, '^(?:' || international_prefix || ')[1-9]')
+            then '+' || regexp_replace(n, '^(?:' || international_prefix || ')', '')
+        when national_prefix is not null and regexp_matches(n, '^(?:' || national_prefix || ')')
+            then '+' || country_code || regexp_replace(n, '^(?:' || national_prefix || ')', '')
+        else '+' || country_code || n
+    end;

@@ -6,7 +6,9 @@
 -- or OFFLINE status (Offline: the user disabled a line that was on the phone); last_seen_at the last observation of any kind. is_known_device is false for a device
 -- that only appears in events other than PROVISIONED (no snapshot lists it): it holds no
 -- licence and its events are reported in fct_device_violations. licence_unit_id is what
--- holds a licence: the device (BYOD) or the Webex Mobile number (Mobile Operator).
+-- holds a licence: the device (BYOD) or the Webex Mobile number (Mobile Operator). A
+-- phone_number written in national form is read in E.164 by its location's country
+-- (int_location_dialling), when the org directory gives it.
 with snapshots as (
     select * from stg_device_snapshots
 ),
@@ -91,7 +93,12 @@ joined as (
         coalesce(s.org_uuid, e.org_uuid) as org_uuid,
         coalesce(s.user_uuid, e.user_uuid) as user_uuid,
         s.user_email,
-        coalesce(s.phone_number, e.phone_number) as phone_number,
+        e164_number(
+            coalesce(s.phone_number, e.phone_number),
+            l.country_code,
+            l.national_prefix,
+            l.international_prefix
+        ) as phone_number,
         s.extension,
         coalesce(s.deployment, e.deployment) as deployment,
         coalesce(s.subscription_id, e.subscription_id) as subscription_id,
@@ -111,6 +118,8 @@ joined as (
     left join snapshot_attributes as s using (device_id)
     left join event_attributes as e using (device_id)
     left join status_facts as f using (device_id)
+    -- a number written in national form, in E.164 by its location's country
+    left join int_location_dialling as l on s.location_name = l.location_name
 ),
 
 final as (

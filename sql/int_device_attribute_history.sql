@@ -7,7 +7,9 @@
 -- two events of one instant: the later delivered, by load_seq then source_row);
 -- before the first observation carrying it, its first observed value. Intervals are
 -- half-open [valid_from, valid_to), valid_to NULL = still in effect; the first starts at the
--- device's first observation.
+-- device's first observation. A phone number written in national form is read in E.164 by
+-- the country of the device's location then (int_location_dialling), when the org
+-- directory gives it.
 with snapshots as (
     select * from stg_device_snapshots
 ),
@@ -102,6 +104,26 @@ filled as (
     )
 ),
 
+-- a number the device list wrote in national form, in E.164 by the country of the
+-- device's location then (int_location_dialling): `(312) 555-0103` and `+13125550103` are
+-- one number, so the device keeps its number and the CDRs' `User number` finds it
+dialled as (
+    select
+        f.device_id,
+        f.observed_at,
+        f.org_uuid,
+        f.user_uuid,
+        f.deployment,
+        e164_number(
+            f.phone_number, l.country_code, l.national_prefix, l.international_prefix
+        ) as phone_number,
+        f.subscription_id,
+        f.location_name,
+        f.department_id
+    from filled as f
+    left join int_location_dialling as l on f.location_name = l.location_name
+),
+
 changes as (
     select
         *,
@@ -118,7 +140,7 @@ changes as (
                 then 1
             else 0
         end as is_change
-    from filled
+    from dialled
     window w as (partition by device_id order by observed_at)
 ),
 

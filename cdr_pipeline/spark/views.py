@@ -23,6 +23,7 @@ from cdr_pipeline.spark.rewrite import Macro, parse_macros, to_duckdb, to_spark
 from cdr_pipeline.state.ledger import RECORD_ID, WRITTEN_AT
 from cdr_pipeline.text import quote
 from cdr_pipeline.warehouse.catalog import ViewSpec, order_views, read_macros, read_sql_dir
+from cdr_pipeline.warehouse.dialling import dialling_view
 from cdr_pipeline.warehouse.staging import LEDGER_TABLES, arrow_to_duckdb, settings_view
 
 DIALECTS = ("spark", "duckdb")
@@ -127,9 +128,12 @@ def load_macros(sql_dir: Path) -> dict[str, Macro]:
 
 
 def ordered_specs(settings: Settings, sql_dir: Path | None = None) -> list[ViewSpec]:
-    """Every view in dependency order: `cfg_settings`, staging over base tables, `sql/`."""
+    """Every view in dependency order: `cfg_settings`, `cfg_dialling_plans`, staging over base
+    tables, `sql/`."""
     folder = sql_dir or default_sql_dir()
-    return order_views([settings_view(settings), *staging_views(), *read_sql_dir(folder)])
+    return order_views(
+        [settings_view(settings), dialling_view(), *staging_views(), *read_sql_dir(folder)]
+    )
 
 
 def emit_views(

@@ -1,4 +1,5 @@
-"""Generated views: `stg_<table>` from the schema registry, the raw ledger and `cfg_settings`.
+"""Generated views: `stg_<table>` from the schema registry, the raw ledger, `cfg_settings` and
+`cfg_dialling_plans` (warehouse/dialling.py).
 
 `stg_<table>` is never hand-written: its typed column list comes from
 `cdr_pipeline.schema.SCHEMAS` (one source of truth). It reads the files of ONE version of the
@@ -43,6 +44,7 @@ from cdr_pipeline.state.ledger_files import live_files
 from cdr_pipeline.state.tables import Snapshot, run_version
 from cdr_pipeline.text import lit, quote
 from cdr_pipeline.warehouse.catalog import ViewSpec
+from cdr_pipeline.warehouse.dialling import dialling_view
 from cdr_pipeline.warehouse.marts import table_exists
 from cdr_pipeline.warehouse.signature import META_SCHEMA
 
@@ -305,7 +307,7 @@ def generated_views(
     as written by now, with the files those versions hold), and the raw tables that had no
     file in them."""
     moment = as_of or datetime.now(UTC)
-    specs = [settings_view(settings)]
+    specs = [settings_view(settings), dialling_view()]
     empty: list[str] = []
     known = _known_columns(con)
     for schema in sorted(schemas_by_table().values(), key=lambda s: s.name):

@@ -370,3 +370,32 @@ def test_an_instant_stays_an_instant_when_the_session_says_timestamp_is_ntz(
     con.execute("set TimeZone = 'America/Chicago'")
     written = con.execute(f"select typeof(t), t from read_parquet('{tmp_path}/out/*.parquet')")
     assert written.fetchall() == con.execute(f"select typeof(t), t from ({sql})").fetchall()
+
+
+# sql/_macros.sql e164_number with cfg_dialling_plans' prefixes (regular expressions built
+# by concatenation): a national number of GB, US and BY (whose prefix `0|80?` has
+# alternatives), an international prefix, an E.164 number and text are read alike.
+E164_NUMBERS = (
+    "select e164_number(n, cc, np, ip) as v from (values "
+    "('02079460018', '44', '0|180020', '00'), ('00442079460018', '44', '0|180020', '00'), "
+    "('3125550103', '1', '1', '011'), ('80294911911', '375', '0|80?', '810'), "
+    "('0669821234', '39', null, '00'), ('+13125550103', '1', '1', '011'), "
+    "('tel:123', '1', '1', '011'), ('0123', null, null, null)) t(n, cc, np, ip)"
+)
+
+
+@pytest.mark.slow
+def test_a_national_number_reads_as_the_same_e164_number_in_both(spark: Any) -> None:
+    macros = load_macros(sql_dir())
+    expected = [
+        ["+442079460018"],
+        ["+442079460018"],
+        ["+13125550103"],
+        ["+375294911911"],
+        ["+390669821234"],
+        ["+13125550103"],
+        ["tel:123"],
+        ["0123"],
+    ]
+    assert _duckdb_rows(to_duckdb(E164_NUMBERS, macros)) == expected
+    assert _spark_rows(spark, to_spark(E164_NUMBERS, macros)) == expected
