@@ -228,3 +228,40 @@ def test_a_trunk_zero_in_brackets_after_the_country_code_is_dropped_as_dialling_
         ("M4", "+442079460019"),
     ]
     assert rows(con, "select phone_number from stg_device_events") == [("+442079460018",)]
+
+
+def test_a_number_with_an_extension_a_uri_or_a_full_width_plus_is_its_e164_number(
+    tmp_path: Path,
+) -> None:
+    """A device list typed or exported by another tool: `+1 312 555 0111 x123`, `…;ext=12`
+    (an extension: a Webex Mobile number and a CDR's User number have none), `tel:+1…` (an
+    RFC 3966 URI) and `＋1…` (a full-width plus) were kept as written: text no CDR's User
+    number equals by its digits (`13125550111123`), and a licence unit apart from the same
+    number's E.164 spelling. Each is now the E.164 number phonenumbers reads in it; text
+    that is no number stays as given."""
+    numbers = [
+        "+1 312 555 0111 x123",
+        "+13125550112;ext=12",
+        "tel:+13125550113",
+        "\uff0b13125550114",
+        "+1 312 555 0115 ext. 5",
+        "n/a yet",
+    ]
+    snaps = write_csv(
+        tmp_path / "in" / "snap.csv",
+        SNAPSHOT_HEADER,
+        [
+            f"2026-09-01T06:00:00Z,{ORG},M{i},{USER},,,MOBILE_OPERATOR,{n},,L,,S,ONLINE,,"
+            for i, n in enumerate(numbers, 1)
+        ],
+    )
+    ingest(tmp_path / "wh", snaps)
+    con = views(tmp_path / "wh")
+    assert rows(con, "select device_id, phone_number from stg_device_snapshots order by 1") == [
+        ("M1", "+13125550111"),
+        ("M2", "+13125550112"),
+        ("M3", "+13125550113"),
+        ("M4", "+13125550114"),
+        ("M5", "+13125550115"),
+        ("M6", "n/a yet"),
+    ]

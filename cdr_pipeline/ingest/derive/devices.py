@@ -123,22 +123,31 @@ def _phone_number(expr: pl.Expr) -> pl.Expr:
     )
 
 
-_TRUNK_ZERO = re.compile(r"^\s*\+[^(]*\(\s*0\s*\)")
-"""`+44 (0)20 7946 0018`: an international number printed with the trunk prefix its country
-dials inside it, in brackets."""
+_INTERNATIONAL_TEXT = re.compile(r"^\s*(?:[+\uff0b]|tel:)", re.IGNORECASE)
+"""A number written in international form that may carry more than digits and marks: `+`, a
+full-width `＋` (an East Asian keyboard's) or a `tel:` URI (RFC 3966) first."""
+
+_DIGITS_AND_MARKS = re.compile(r"^\s*\+[\d\s().\-]*$")
 
 
-def _without_trunk_zero(series: pl.Series) -> pl.Series:
-    """`+44 (0)20 7946 0018` -> `+442079460018`, as `phonenumbers` reads it: the bracketed 0
-    is dropped where it is a trunk prefix (GB, DE, CH, AU...) and kept where it belongs to
-    the number (IT: +39 06...). Kept the old way, its brackets removed and the 0 kept, the
-    number was one no CDR carries. A value `phonenumbers` cannot read stays as given. Each
-    distinct value is read once."""
+def _international_numbers(series: pl.Series) -> pl.Series:
+    """An international number in a form people and tools write, as the E.164 number
+    `phonenumbers` reads in it: `+44 (0)20 7946 0018` -> `+442079460018` (the bracketed
+    trunk 0 is dropped where the country dials it, kept in an Italian number where it
+    belongs: +39 06...), `+1 312 555 0111 x123` and `+13125550112;ext=12` -> the number
+    without its extension (a licence unit and a CDR's User number have none),
+    `tel:+13125550115` and `＋13125550114` -> `+13125550115`, `+13125550114`. Kept as
+    written, each was a number no CDR carries (`+4402079460018`) or text another spelling
+    of the same number did not equal (two licence units for one number). A `+` number of
+    digits and marks alone is left to `_phone_number`, and a value `phonenumbers` cannot
+    read stays as given. Each distinct value is read once."""
     import phonenumbers  # deferred: only device lists with such numbers need it
 
     mapping: dict[str, str] = {}
     for value in series.drop_nulls().unique().to_list():
-        if not _TRUNK_ZERO.match(value):
+        if not _INTERNATIONAL_TEXT.match(value):
+            continue
+        if _DIGITS_AND_MARKS.match(value) and "(0)" not in value.replace(" ", ""):
             continue
         try:
             parsed = phonenumbers.parse(value, None)
@@ -221,7 +230,7 @@ def derive_snapshots(df: pl.DataFrame) -> tuple[pl.DataFrame, list[Check]]:
     month."""
     df, checks = _status_and_deployment(df, "status")
     df, more = _user_uuid(df, "person_id")
-    df = df.with_columns(_without_trunk_zero(df["phone_number"]))
+    df = df.with_columns(_international_numbers(df["phone_number"]))
     df = df.with_columns(
         _squeeze_upper(pl.col("activation_state")).alias("activation_state"),
         _squeeze_upper(pl.col("model_type")).alias("model_type"),
@@ -256,7 +265,7 @@ def derive_events(df: pl.DataFrame) -> tuple[pl.DataFrame, list[Check]]:
         pl.when(deleted).then(None).otherwise(pl.col("status_after")).alias("status_after"),
     )
     df, checks = _status_and_deployment(df, "status_after")
-    df = df.with_columns(_without_trunk_zero(df["phone_number"]))
+    df = df.with_columns(_international_numbers(df["phone_number"]))
     df = df.with_columns(_phone_number(pl.col("phone_number")).alias("phone_number"))
     checks.insert(0, _enum_check("event_type", "__raw_event_type", EVENT_TYPES))
     checks.append(
