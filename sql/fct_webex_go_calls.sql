@@ -4,6 +4,9 @@
 -- falling back to the phone number), the device's status then (the last status interval
 -- starting at or before the call: a gap between snapshots carries the last known status),
 -- its activation code state then, and the lifecycle anomaly the leg reveals, if any.
+-- is_device_ambiguous: the user had several devices ranking alike at the call (two Online
+-- phones, the leg carrying neither's number) and the latest provisioned was taken
+-- (fct_webex_go_leg_devices).
 with go_legs as (
     select
         report_id,
@@ -36,7 +39,8 @@ legs_with_device as (
         d.device_location_name,
         d.device_department_id,
         d.device_provisioned_at,
-        d.device_deleted_at
+        d.device_deleted_at,
+        d.is_device_ambiguous
     from go_legs
     inner join fct_webex_go_leg_devices as d
         on go_legs.report_id = d.report_id and in_report_days(d.call_date)

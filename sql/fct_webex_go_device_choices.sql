@@ -22,7 +22,12 @@
 -- numbered by interval_seq from 1; valid_from NULL = from the beginning, valid_to NULL =
 -- no end; matched_by is user_uuid (also for the third key) or phone_number; is_active says
 -- whether the chosen device held the key, was not deleted and was activated in the
--- interval.
+-- interval. tied_device_count is how many of the key's holders rank with the chosen one in
+-- the interval (all Online, or all activated, or all pending: two Online phones of one
+-- user, and a leg whose number is neither's); is_ambiguous (tied_device_count > 1) says
+-- the choice among them is by provisioning time alone (the latest to take the key), not
+-- by anything the leg shows. 1 when one device ranks first, and for a choice by time (no
+-- holder at the point).
 with devices as (
     select
         device_id,
@@ -157,51 +162,47 @@ choice_points as (
     where o.online_to is not null
 ),
 
-choices as (
+-- each holder of a key at each point with its rank there (bucket: 0 held and Online, 1 held
+-- and activated, 2 held and pending, 3 taken before the point, 4 taken after it) and how
+-- many holders share that rank (tied_device_count of the chosen one)
+ranked as (
     select
         c.match_key,
         c.point_at,
-        arg_min(
-            {
-                chosen_device_id: k.device_id,
-                chosen_matched_by: k.matched_by,
-                chosen_is_active: coalesce(
-                    k.held_from <= c.point_at
-                    and coalesce(k.held_to > c.point_at, true)
-                    and coalesce(k.deleted_at > c.point_at, true)
-                    and k.first_activated_at <= c.point_at,
-                    false
-                )
-            },
-            {
-                bucket: case
-                    when
-                        k.held_from <= c.point_at
-                        and coalesce(k.held_to > c.point_at, true)
-                        and coalesce(k.deleted_at > c.point_at, true)
-                        and o.device_id is not null
-                        then 0
-                    when
-                        k.held_from <= c.point_at
-                        and coalesce(k.held_to > c.point_at, true)
-                        and coalesce(k.deleted_at > c.point_at, true)
-                        and k.first_activated_at <= c.point_at
-                        then 1
-                    when
-                        k.held_from <= c.point_at
-                        and coalesce(k.held_to > c.point_at, true)
-                        and coalesce(k.deleted_at > c.point_at, true)
-                        then 2
-                    when k.held_from <= c.point_at then 3
-                    else 4
-                end,
-                nearest: case
-                    when k.held_from <= c.point_at then -epoch_ms(k.held_from)
-                    else epoch_ms(k.held_from)
-                end,
-                device_id: k.device_id
-            }
-        ) as pick
+        k.device_id,
+        k.matched_by,
+        coalesce(
+            k.held_from <= c.point_at
+            and coalesce(k.held_to > c.point_at, true)
+            and coalesce(k.deleted_at > c.point_at, true)
+            and k.first_activated_at <= c.point_at,
+            false
+        ) as is_active,
+        case
+            when
+                k.held_from <= c.point_at
+                and coalesce(k.held_to > c.point_at, true)
+                and coalesce(k.deleted_at > c.point_at, true)
+                and o.device_id is not null
+                then 0
+            when
+                k.held_from <= c.point_at
+                and coalesce(k.held_to > c.point_at, true)
+                and coalesce(k.deleted_at > c.point_at, true)
+                and k.first_activated_at <= c.point_at
+                then 1
+            when
+                k.held_from <= c.point_at
+                and coalesce(k.held_to > c.point_at, true)
+                and coalesce(k.deleted_at > c.point_at, true)
+                then 2
+            when k.held_from <= c.point_at then 3
+            else 4
+        end as bucket,
+        case
+            when k.held_from <= c.point_at then -epoch_ms(k.held_from)
+            else epoch_ms(k.held_from)
+        end as nearest
     from choice_points as c
     inner join device_keys as k on c.match_key = k.match_key
     -- the device's Online interval holding the point, if any (a device's Online intervals
@@ -210,7 +211,33 @@ choices as (
         on k.device_id = o.device_id
         and o.online_from <= c.point_at
         and coalesce(o.online_to > c.point_at, true)
-    group by c.match_key, c.point_at
+),
+
+ranked_with_ties as (
+    select
+        *,
+        count(*) over (partition by match_key, point_at, bucket) as same_rank_count
+    from ranked
+),
+
+choices as (
+    select
+        match_key,
+        point_at,
+        arg_min(
+            {
+                chosen_device_id: device_id,
+                chosen_matched_by: matched_by,
+                chosen_is_active: is_active,
+                -- holders the rule cannot tell apart: of the same rank as the chosen one
+                -- while holding the key (two Online phones of one user); a choice by time
+                -- (nobody holding the key at the point) is no tie
+                tied_device_count: case when bucket <= 2 then same_rank_count else 1 end
+            },
+            {bucket: bucket, nearest: nearest, device_id: device_id}
+        ) as pick
+    from ranked_with_ties
+    group by match_key, point_at
 ),
 
 final as (
@@ -221,7 +248,9 @@ final as (
         lead(point_at) over (partition by match_key order by point_at nulls first) as valid_to,
         pick.chosen_device_id as device_id,
         pick.chosen_matched_by as matched_by,
-        pick.chosen_is_active as is_active
+        pick.chosen_is_active as is_active,
+        pick.tied_device_count,
+        pick.tied_device_count > 1 as is_ambiguous
     from choices
 )
 

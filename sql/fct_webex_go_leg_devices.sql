@@ -12,7 +12,10 @@
 -- of other days), duration_seconds and the device's device_id, device_matched_by,
 -- deployment, licence_type, subscription_id, device_location_name, device_department_id,
 -- device_provisioned_at, device_deleted_at (the deployment, licence type, subscription,
--- location and department in effect at the leg's start: int_device_attribute_history).
+-- location and department in effect at the leg's start: int_device_attribute_history),
+-- is_device_ambiguous (the device was chosen among several of the user's devices that
+-- rank alike at the call, two Online phones and a leg carrying neither's number: the
+-- latest provisioned is taken; NULL without a device).
 -- fct_webex_go_calls adds the leg's other columns and the device's status and activation
 -- code then; the licence reports need only the device, so they read this narrow view.
 -- Only the columns the match and the licence reports need, so the calls are read narrowly.
@@ -78,7 +81,14 @@ legs_with_device as (
         attributes.location_name as device_location_name,
         attributes.department_id as device_department_id,
         devices.provisioned_at as device_provisioned_at,
-        devices.deleted_at as device_deleted_at
+        devices.deleted_at as device_deleted_at,
+        -- the choice the leg took was among devices the rule cannot tell apart
+        -- (fct_webex_go_device_choices.is_ambiguous): NULL without a device
+        case
+            when b.device_id is not null then b.is_ambiguous
+            when u.device_id is not null then u.is_ambiguous
+            else p.is_ambiguous
+        end as is_device_ambiguous
     from go_legs
     -- the user's device that had the leg's number, while held and activated: of one
     -- user's two phones, the one the leg came from

@@ -68,3 +68,59 @@ def test_each_of_a_users_two_phones_gets_the_legs_of_its_number(tmp_path: Path) 
             "days_since": 41,
         }
     ]
+
+
+def test_a_leg_that_cannot_tell_two_online_phones_apart_says_so(tmp_path: Path) -> None:
+    """User 1's DA (N_A) is activated 2026-09-01 10:00Z, DB (N_B) 2026-09-10 10:00Z; a
+    snapshot of 2026-10-10T06:00Z shows DA Offline and DB Online. The rule takes, of two
+    phones ranking alike, the latest provisioned: the leg was given to DB silently, as if
+    known. Worked out by hand:
+    - L1 (09-05, desk number): DA is the user's only phone then: clear.
+    - L2 (09-20, N_A): DA by its number: clear.
+    - L3 (09-20, desk number): DA and DB both Online, neither's number: DB, ambiguous
+      (2 tied devices).
+    - L4 (10-12, desk number): DA Offline, DB Online: DB, clear."""
+    w = World()
+    for dev, num, day in (("DA", N_A, "01"), ("DB", N_B, "10")):
+        w.event(f"2026-09-{day}T09:00:00Z", dev, "PROVISIONED", user(1), num)
+        w.event(f"2026-09-{day}T10:00:00Z", dev, "ACTIVATED", user(1), num)
+    w.snapshot("2026-10-10T06:00:00Z", "DA", user(1), N_A, status="OFFLINE")
+    w.snapshot("2026-10-10T06:00:00Z", "DB", user(1), N_B)
+    w.leg("dch_sep.csv", "L1", "2026-09-05T10:00:00Z", user(1), DESK, 60)
+    w.leg("dch_sep.csv", "L2", "2026-09-20T10:00:00Z", user(1), N_A, 60)
+    w.leg("dch_sep.csv", "L3", "2026-09-20T11:00:00Z", user(1), DESK, 60)
+    w.leg(OCT, "L4", "2026-10-12T10:00:00Z", user(1), DESK, 60)
+    con = w.build(tmp_path)
+
+    assert records(
+        con,
+        "select report_id, device_id, is_device_ambiguous from fct_webex_go_calls "
+        "order by report_id",
+    ) == [
+        {"report_id": "L1", "device_id": "DA", "is_device_ambiguous": False},
+        {"report_id": "L2", "device_id": "DA", "is_device_ambiguous": False},
+        {"report_id": "L3", "device_id": "DB", "is_device_ambiguous": True},
+        {"report_id": "L4", "device_id": "DB", "is_device_ambiguous": False},
+    ]
+    # the user's key: DA alone from its provisioning, both Online from DB's activation,
+    # DA Offline from the snapshot
+    assert records(
+        con,
+        "select iso_utc(valid_from) as at, device_id, tied_device_count, is_ambiguous "
+        "from fct_webex_go_device_choices "
+        f"where match_key = 'u:{user(1)}' and valid_from >= '2026-09-10T10:00:00Z' "
+        "order by valid_from",
+    ) == [
+        {
+            "at": "2026-09-10T10:00:00Z",
+            "device_id": "DB",
+            "tied_device_count": 2,
+            "is_ambiguous": True,
+        },
+        {
+            "at": "2026-10-10T06:00:00Z",
+            "device_id": "DB",
+            "tied_device_count": 1,
+            "is_ambiguous": False,
+        },
+    ]
