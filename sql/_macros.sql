@@ -87,7 +87,9 @@ create or replace macro call_id_stem(id) as
 -- ingest keeps such numbers without a country code, docs/inputs-devices.md), loses its
 -- international prefix (`00442079460018` -> `+442079460018`) or its national prefix and
 -- gets the country's code (`02079460018` in GB -> `+442079460018`, `3125550103` in US ->
--- `+13125550103`), as phonenumbers.parse(number, country) reads it. Any other value (an
+-- `+13125550103`), as phonenumbers.parse(number, country) reads it (and `00`, where the
+-- country's international prefix is another, as an international prefix: 0044... at a
+-- US location is +44..., which phonenumbers reads as +1 0044...). Any other value (an
 -- E.164 number, text, a number of a location without a known country) is returned as is.
 create or replace macro e164_number(n, country_code, national_prefix, international_prefix) as
     case
@@ -96,6 +98,10 @@ create or replace macro e164_number(n, country_code, national_prefix, internatio
             international_prefix is not null
             and regexp_matches(n, '^(?:' || international_prefix || ')[1-9]')
             then '+' || regexp_replace(n, '^(?:' || international_prefix || ')', '')
+        -- 00, the international prefix of most of the world, where the country's is
+        -- another (0044 20 7946 0018 typed at a US location, whose prefix is 011): no
+        -- national number starts with 00, and read as national it would be +100442...
+        when regexp_matches(n, '^00[1-9]') then '+' || substr(n, 3)
         when national_prefix is not null and regexp_matches(n, '^(?:' || national_prefix || ')')
             then '+' || country_code || regexp_replace(n, '^(?:' || national_prefix || ')', '')
         else '+' || country_code || n

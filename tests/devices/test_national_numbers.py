@@ -24,6 +24,7 @@ DEVICES = [
     ("B3", "BYOD", "London", "0044 20 7946 0019", "0044 20 7946 0019"),
     ("B4", "BYOD", "Paris", "01 23 45 67 89", "01 23 45 67 89"),
     ("B5", "BYOD", "Nowhere", "020 7946 0020", "020 7946 0020"),
+    ("B6", "BYOD", "Chicago HQ", "0044 20 7946 0021", "0044 20 7946 0021"),
 ]
 
 
@@ -36,7 +37,10 @@ def test_a_national_number_reads_as_e164_by_its_locations_country(tmp_path: Path
     so two licence units (`3125550103` held 09-01 to 09-16, `+13125550103` from then) and a
     number change at 09-16. B2 and B3 (London, country `gb`) were never found by the number
     their legs carry. A location whose country is no ISO code (Paris: `France`) or that the
-    directory does not list (Nowhere) keeps the number as written."""
+    directory does not list (Nowhere) keeps the number as written. B6 (Chicago, whose
+    international prefix is 011) was typed `0044 20 7946 0021`, the rest of the world's
+    international prefix: no national number starts with 00, so it is +44..., not the
+    `+100442079460021` phonenumbers.parse(number, "US") makes of it."""
     snaps = write_csv(
         tmp_path / "in" / "snap.csv",
         SNAPSHOT_HEADER,
@@ -76,6 +80,7 @@ def test_a_national_number_reads_as_e164_by_its_locations_country(tmp_path: Path
         ("B3", "+442079460019", 1),
         ("B4", "0123456789", 1),
         ("B5", "02079460020", 1),
+        ("B6", "+442079460021", 1),
         ("M1", "+13125550103", 1),
     ]
     assert rows(con, "select device_id, phone_number from dim_webex_go_devices order by 1") == [
@@ -83,6 +88,7 @@ def test_a_national_number_reads_as_e164_by_its_locations_country(tmp_path: Path
         ("B3", "+442079460019"),
         ("B4", "0123456789"),
         ("B5", "02079460020"),
+        ("B6", "+442079460021"),
         ("M1", "+13125550103"),
     ]
     assert rows(

@@ -380,7 +380,8 @@ E164_NUMBERS = (
     "('02079460018', '44', '0|180020', '00'), ('00442079460018', '44', '0|180020', '00'), "
     "('3125550103', '1', '1', '011'), ('80294911911', '375', '0|80?', '810'), "
     "('0669821234', '39', null, '00'), ('+13125550103', '1', '1', '011'), "
-    "('tel:123', '1', '1', '011'), ('0123', null, null, null)) t(n, cc, np, ip)"
+    "('tel:123', '1', '1', '011'), ('0123', null, null, null), "
+    "('00442079460018', '1', '1', '011')) t(n, cc, np, ip)"
 )
 
 
@@ -396,6 +397,7 @@ def test_a_national_number_reads_as_the_same_e164_number_in_both(spark: Any) -> 
         ["+13125550103"],
         ["tel:123"],
         ["0123"],
+        ["+442079460018"],
     ]
     assert _duckdb_rows(to_duckdb(E164_NUMBERS, macros)) == expected
     assert _spark_rows(spark, to_spark(E164_NUMBERS, macros)) == expected
