@@ -53,6 +53,12 @@ from cdr_pipeline.state.secret import (
     raw_values_sql,
 )
 from cdr_pipeline.text import lit, quote
+from cdr_pipeline.warehouse.analyst_numbers import (
+    number_reading,
+    reading_joins,
+    readings_sql,
+    reads_numbers,
+)
 
 log = logging.getLogger(__name__)
 
@@ -88,11 +94,23 @@ def _distinct_values(
         if not kinds:
             continue
         sql = (sources or {}).get(table) or raw_values_sql(f"main.stg_{table}", list(kinds))
-        rows = con.execute(sql)
-        while batch := rows.fetchmany(50_000):
-            for column, value in batch:
-                out.setdefault(kinds[str(column)], set()).add(str(value))
+        queries = [sql]
+        if reads_numbers(table, _views(con)):  # the E.164 readings of device numbers
+            queries.append(readings_sql(table))
+        for query in queries:
+            rows = con.execute(query)
+            while batch := rows.fetchmany(50_000):
+                for column, value in batch:
+                    out.setdefault(kinds[str(column)], set()).add(str(value))
     return out
+
+
+def _views(con: duckdb.DuckDBPyConnection) -> set[str]:
+    rows = con.execute(
+        "select view_name from duckdb_views() where schema_name = 'main' "
+        "and database_name = current_database()"
+    ).fetchall()
+    return {str(r[0]) for r in rows}
 
 
 def pseudonym_table(values: dict[str, set[str]], key: bytes, prefix_digits: int) -> pa.Table:
@@ -167,15 +185,21 @@ def pseudonym_sql(value: str, kind: str, source: str) -> str:
     return f"case when {replaced} then {value} else {lookup} end"
 
 
-def _base_staging_sql(columns: list[tuple[str, str]], table: str, source: str) -> str:
+def _base_staging_sql(
+    columns: list[tuple[str, str]], table: str, source: str, reads: bool = False
+) -> str:
     """`analyst_base.stg_<table>`: personal values replaced by pseudonyms, dropped fields
-    NULL (the columns stay, so the `sql/` views build unchanged)."""
+    NULL (the columns stay, so the `sql/` views build unchanged); with `reads`, a device
+    number by the pseudonym of its E.164 reading (`analyst_numbers.py`)."""
     kinds = pseudonymised_columns(table)
     dropped = set(dropped_columns(table))
     items: list[str] = []
     for name, dtype in columns:
         col = quote(name)
-        if name in kinds:
+        if reads and name == "phone_number":
+            value = pseudonym_sql(number_reading(table), kinds[name], source)
+            items.append(f"    cast({value} as {dtype}) as {col}")
+        elif name in kinds:
             items.append(
                 f"    cast({pseudonym_sql(f's.{col}', kinds[name], source)} as {dtype}) as {col}"
             )
@@ -183,7 +207,8 @@ def _base_staging_sql(columns: list[tuple[str, str]], table: str, source: str) -
             items.append(f"    cast(NULL as {dtype}) as {col}")
         else:
             items.append(f"    s.{col}")
-    return "select\n" + ",\n".join(items) + f"\nfrom main.stg_{table} as s"
+    joins = f"\n{reading_joins(table)}" if reads else ""
+    return "select\n" + ",\n".join(items) + f"\nfrom main.stg_{table} as s{joins}"
 
 
 def _hidden_note(value: str, dtype: str = "VARCHAR", shown: str | None = None) -> str:
@@ -265,7 +290,8 @@ def create_analyst_views(
         for name, sql in view_sql:
             table = name.removeprefix("stg_")
             if name.startswith("stg_") and table in personal:
-                body = _base_staging_sql(main[name], table, map_source)
+                reads = reads_numbers(table, main)
+                body = _base_staging_sql(main[name], table, map_source, reads)
             elif name.startswith("stg_"):  # the ledger's: its messages become the note
                 body = _noted_sql(main[name], name)
             elif name.startswith("cfg_"):

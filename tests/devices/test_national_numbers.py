@@ -150,3 +150,59 @@ def test_the_kept_dialling_plans_are_the_installed_librarys() -> None:
     after an upgrade of `phonenumbers` that changed them, write it again with
     `cdr_pipeline.warehouse.dialling.render_data()` (then `ruff format` it)."""
     assert tuple(dialling_plans()) == DIALLING_PLANS
+
+
+def test_the_analyst_tier_counts_a_national_number_as_the_full_tier_does(
+    tmp_path: Path,
+) -> None:
+    """The analyst tier pseudonymises numbers before its views run, and a pseudonym has no
+    digits to read: M1, listed as `(312) 555-0103` then as `+13125550103`, held two licence
+    units there (two pseudonyms) where the full tier holds one, and B2's `020 7946 0018`
+    showed as a national mask. It now pseudonymises the E.164 reading: one unit, the same
+    pseudonym in both snapshots, and B2 masked as the +44 number it is; an event's national
+    number is read by its device's listed location."""
+    from cdr_pipeline.config import Settings
+    from cdr_pipeline.warehouse import build_warehouse, connect
+    from tests.devices.helpers import EVENT_HEADER
+
+    snaps = write_csv(
+        tmp_path / "in" / "snap.csv",
+        SNAPSHOT_HEADER,
+        [
+            f"{t},{ORG},{d},{_user(d)},,,{dep},{n1 if t < '2026-09-10' else n2},,{loc},,S,ONLINE,,"
+            for t in ("2026-09-01T06:00:00Z", "2026-09-16T06:00:00Z")
+            for d, dep, loc, n1, n2 in DEVICES[:2]
+        ],
+    )
+    events = write_csv(
+        tmp_path / "in" / "events.csv",
+        EVENT_HEADER,
+        [
+            f"2026-09-20T00:00:00Z,{ORG},M1,ACTIVATED,{_user('M1')},,,,MOBILE_OPERATOR,S,312-555-0103,"
+        ],
+    )
+    directory = write_csv(
+        tmp_path / "in" / "directory.csv",
+        "entry_type,entry_id,name,cost_centre,site,country",
+        DIRECTORY,
+    )
+    ingest(tmp_path / "wh", snaps, events, directory)
+    settings = Settings(warehouse=tmp_path / "wh")
+    build_warehouse(settings)
+    sql = (
+        "select device_id, count(distinct phone_number), min(phone_number) "
+        "from int_device_attribute_history group by 1 order by 1"
+    )
+    holdings = "select count(distinct licence_unit_id) from fct_licence_holdings"
+    full = connect(settings, tier="full")
+    analyst = connect(settings, tier="analyst")
+    try:
+        assert rows(full, sql) == [("B2", 1, "+442079460018"), ("M1", 1, "+13125550103")]
+        assert rows(analyst, sql) == [
+            ("B2", 1, "+44 20 7••• ••••"),
+            ("M1", 1, "+1 312-•••-••••"),
+        ]
+        assert rows(analyst, holdings) == rows(full, holdings) == [(2,)]
+    finally:
+        full.close()
+        analyst.close()
