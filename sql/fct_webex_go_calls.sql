@@ -5,7 +5,7 @@
 -- starting at or before the call: a gap between snapshots carries the last known status),
 -- its activation code state then, and the lifecycle anomaly the leg reveals, if any.
 -- is_device_ambiguous: the user had several devices ranking alike at the call (two Online
--- phones, the leg carrying neither's number) and the latest provisioned was taken
+-- phones, the leg's number neither's or both's) and the latest provisioned was taken
 -- (fct_webex_go_leg_devices).
 with go_legs as (
     select

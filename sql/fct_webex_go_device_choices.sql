@@ -24,7 +24,8 @@
 -- whether the chosen device held the key, was not deleted and was activated in the
 -- interval. tied_device_count is how many of the key's holders rank with the chosen one in
 -- the interval (all Online, or all activated, or all pending: two Online phones of one
--- user, and a leg whose number is neither's); is_ambiguous (tied_device_count > 1) says
+-- user, and a leg whose number is neither's or, BYOD phones sharing the user's number,
+-- both's); is_ambiguous (tied_device_count > 1) says
 -- the choice among them is by provisioning time alone (the latest to take the key), not
 -- by anything the leg shows. 1 when one device ranks first, and for a choice by time (no
 -- holder at the point).

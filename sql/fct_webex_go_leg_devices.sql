@@ -14,7 +14,7 @@
 -- device_provisioned_at, device_deleted_at (the deployment, licence type, subscription,
 -- location and department in effect at the leg's start: int_device_attribute_history),
 -- is_device_ambiguous (the device was chosen among several of the user's devices that
--- rank alike at the call, two Online phones and a leg carrying neither's number: the
+-- rank alike at the call, two Online phones and a leg whose number is neither's or both's: the
 -- latest provisioned is taken; NULL without a device).
 -- fct_webex_go_calls adds the leg's other columns and the device's status and activation
 -- code then; the licence reports need only the device, so they read this narrow view.

@@ -124,3 +124,26 @@ def test_a_leg_that_cannot_tell_two_online_phones_apart_says_so(tmp_path: Path) 
             "is_ambiguous": False,
         },
     ]
+
+
+def test_two_phones_sharing_the_users_number_are_ambiguous_by_number_too(
+    tmp_path: Path,
+) -> None:
+    """BYOD phones carry the user's business number: DA and DB both have N_A, both Online
+    from 2026-09-10 10:00Z. The leg's number matches both (the `b:` key), so L1 (09-20)
+    goes to DB, the newer, flagged; L0 (09-05, DA alone) is clear."""
+    w = World()
+    for dev, day in (("DA", "01"), ("DB", "10")):
+        w.event(f"2026-09-{day}T09:00:00Z", dev, "PROVISIONED", user(1), N_A)
+        w.event(f"2026-09-{day}T10:00:00Z", dev, "ACTIVATED", user(1), N_A)
+    w.leg("dch_sep.csv", "L0", "2026-09-05T10:00:00Z", user(1), N_A, 60)
+    w.leg("dch_sep.csv", "L1", "2026-09-20T10:00:00Z", user(1), N_A, 60)
+    con = w.build(tmp_path)
+    assert records(
+        con,
+        "select report_id, device_id, is_device_ambiguous from fct_webex_go_leg_devices "
+        "order by report_id",
+    ) == [
+        {"report_id": "L0", "device_id": "DA", "is_device_ambiguous": False},
+        {"report_id": "L1", "device_id": "DB", "is_device_ambiguous": True},
+    ]
