@@ -50,32 +50,12 @@ def test_a_night_after_the_clock_was_set_back_is_still_validated(tmp_path: Path)
     error-severity check exited 0). The table versions say it committed after."""
     ledger = Ledger(Layout(tmp_path / "wh"))
     now = datetime.now(UTC)
-    for run_id, started, version in (("ahead", now + timedelta(days=30), 0), ("after", now, 1)):
-        row = run_record(run_id, "cdr nightly", status="ok", exit_code=0, started_at=started)
-        row["table_versions"] = f"entitlements={version}"
-        ledger.write("runs", run_id, [row], RUNS_SCHEMA)
-        loaded = dict.fromkeys(FILES_SCHEMA.names) | {
-            "run_id": run_id,
-            "file_seq": 0,
-            "status": "loaded",
-            "table_name": "entitlements",
-            "loaded_at": started,
-        }
-        ledger.write("files", f"{run_id}-0", [loaded], FILES_SCHEMA)
-    checked = dict.fromkeys(VALIDATIONS_SCHEMA.names) | {
-        "validation_id": "v1",
-        "scope": "pending",
-        "ingest_run_ids": ["ahead"],
-        "table_versions": "entitlements=0",
-    }
-    ledger.write("validations", "v1", [checked], VALIDATIONS_SCHEMA)
+    _loaded_run(ledger, "ahead", now + timedelta(days=30), 0)
+    _loaded_run(ledger, "after", now, 1)
+    # a validation of every partition covers the runs that started before the one it names
+    _validated(ledger, "v1", "all", ["ahead"], 0)
     assert pending_runs(ledger) == ["after"]
-    checked |= {
-        "validation_id": "v2",
-        "ingest_run_ids": ["after"],
-        "table_versions": "entitlements=1",
-    }
-    ledger.write("validations", "v2", [checked], VALIDATIONS_SCHEMA)
+    _validated(ledger, "v2", "pending", ["after"], 1)
     assert pending_runs(ledger) == []  # once validated, not again
 
 
