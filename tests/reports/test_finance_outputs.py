@@ -288,7 +288,8 @@ def test_summary_in_another_format_is_refused(closed_wh: Settings, fmt: str) -> 
 
 def test_restatement_totals_of_a_cost_show_their_cents() -> None:
     """README: a terminal table shows amounts with their cents. `cdr report restatements`
-    printed a cost measure's totals as 127.5 / 165.0 / 37.5; units stay as they are."""
+    printed a cost measure's totals as 127.5 / 165.0 / 37.5; whole counts of units read as
+    counts (30, not 30.0)."""
     table = pa.table(
         {
             "measure": ["unassigned_cost", "entitled_units"],
@@ -301,4 +302,4 @@ def test_restatement_totals_of_a_cost_show_their_cents() -> None:
     text = to_text_table(ReportResult("restatements", None, table, 0.0), wide=True)
     cost, units = text.splitlines()[2:4]
     assert cost.split()[-3:] == ["127.50", "165.00", "37.50"]
-    assert units.split()[-3:] == ["30.0", "33.0", "3.0"]
+    assert units.split()[-3:] == ["30", "33", "3"]
