@@ -9,9 +9,11 @@ carry the E.164 form. With the country of the device's location (the org directo
 `15` becomes a `9` by a rewrite rule the SQL does not apply: such a number stays national).
 
 The plans are kept in `dialling_data.py`, written by `render_data()` from the library: reading
-the metadata of 245 countries costs seconds, and every build creates the view. A test checks
-that the kept plans are the installed library's; after an upgrade of `phonenumbers`, write
-the module again with `render_data()`.
+the metadata of 245 countries costs about a third of a second a process, and every build
+creates the view. The kept plans are used only when they are of the installed version of
+`phonenumbers` (`active_plans`); under another (an upgrade the pinned range allows) the
+library's own are read, so the view always says what the installed library says. After an
+upgrade, write the module again with `render_data()` to get the fast path back.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import re
 
 from cdr_pipeline.text import lit
 from cdr_pipeline.warehouse.catalog import ViewSpec
-from cdr_pipeline.warehouse.dialling_data import DIALLING_PLANS
+from cdr_pipeline.warehouse.dialling_data import DIALLING_PLANS, PHONENUMBERS_VERSION
 
 Plan = tuple[str, str, str | None, str | None]
 
@@ -65,6 +67,16 @@ def dialling_plans() -> list[Plan]:
     return plans
 
 
+def active_plans() -> tuple[Plan, ...]:
+    """The plans a build uses: the kept ones when they are of the installed `phonenumbers`,
+    else read from it (once a process: the library caches its metadata)."""
+    import phonenumbers
+
+    if phonenumbers.__version__ == PHONENUMBERS_VERSION:
+        return DIALLING_PLANS
+    return tuple(dialling_plans())
+
+
 def render_data() -> str:
     """The text of `dialling_data.py` for the installed `phonenumbers`."""
     import phonenumbers
@@ -72,6 +84,8 @@ def render_data() -> str:
     lines = [
         f'"""Dialling plans of `phonenumbers` {phonenumbers.__version__}, written by',
         '`cdr_pipeline.warehouse.dialling.render_data()`: do not edit by hand."""',
+        "",
+        f"PHONENUMBERS_VERSION = {phonenumbers.__version__!r}",
         "",
         "DIALLING_PLANS: tuple[tuple[str, str, str | None, str | None], ...] = (",
         *(f"    {plan!r}," for plan in dialling_plans()),
@@ -90,7 +104,7 @@ def dialling_view() -> ViewSpec:
 
     rows = ",\n".join(
         f"    ({lit(c)}, {lit(code)}, {text(nat)}, {text(intl)})"
-        for c, code, nat, intl in DIALLING_PLANS
+        for c, code, nat, intl in active_plans()
     )
     sql = (
         "-- grain: one row per country\n-- key: country\n"

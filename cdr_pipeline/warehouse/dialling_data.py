@@ -1,6 +1,8 @@
 """Dialling plans of `phonenumbers` 9.0.43, written by
 `cdr_pipeline.warehouse.dialling.render_data()`: do not edit by hand."""
 
+PHONENUMBERS_VERSION = "9.0.43"
+
 DIALLING_PLANS: tuple[tuple[str, str, str | None, str | None], ...] = (
     ("AC", "247", None, "00"),
     ("AD", "376", None, "00"),
