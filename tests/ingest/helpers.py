@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import subprocess
@@ -106,3 +107,20 @@ def unreadable_copy(source: Path, target: Path) -> Path:
     shutil.copyfile(source, target)
     target.chmod(0)
     return target
+
+
+class Blocks(io.RawIOBase):
+    """A stream that hands out `data` at most `block` bytes a read: the JSON readers must
+    judge an escape, a page or a value the same wherever a read ends."""
+
+    def __init__(self, data: bytes, block: int) -> None:
+        self.data, self.block = data, block
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: object) -> int:
+        n = min(self.block, len(self.data), len(buffer))  # type: ignore[arg-type]
+        buffer[:n] = self.data[:n]  # type: ignore[index]
+        self.data = self.data[n:]
+        return n

@@ -19,7 +19,7 @@ from cdr_pipeline.ingest.csv_header import read_header
 from cdr_pipeline.ingest.csv_reader import read_csv_body
 from cdr_pipeline.ingest.json_reader import read_json_chunks
 from cdr_pipeline.ingest.sources import sources_of
-from tests.ingest.helpers import load, rejects, run_cdr, table
+from tests.ingest.helpers import Blocks, load, rejects, run_cdr, table
 from tests.ingest.hostile_corpus import HEADER, REPORT_ID, USER, csv_bytes, line, records, rows
 
 START = HEADER.index("Start time")
@@ -102,21 +102,8 @@ def test_the_guard_finds_a_lone_surrogate_escape_however_the_blocks_fall(block: 
     from cdr_pipeline.ingest.json_guard import JsonGuard
     from cdr_pipeline.ingest.limits import Limits
 
-    class Blocks(io.RawIOBase):
-        def __init__(self, data: bytes) -> None:
-            self.data = data
-
-        def readable(self) -> bool:
-            return True
-
-        def readinto(self, buffer: object) -> int:
-            n = min(block, len(self.data), len(buffer))  # type: ignore[arg-type]
-            buffer[:n] = self.data[:n]  # type: ignore[index]
-            self.data = self.data[n:]
-            return n
-
     def first_lone(text: str) -> tuple[int, str] | None:
-        guard = JsonGuard(Blocks(text.encode()), Limits())  # type: ignore[arg-type]
+        guard = JsonGuard(Blocks(text.encode(), block), Limits())  # type: ignore[arg-type]
         while guard.read(1 << 16):
             pass
         return guard.lone_surrogate

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from cdr_pipeline.ingest.json_reader import read_json_chunks
-from tests.ingest.helpers import load, rejects, table
+from tests.ingest.helpers import Blocks, load, rejects, table
 from tests.ingest.hostile_corpus import records
 
 USER = "User"
@@ -54,22 +54,9 @@ def test_a_json_record_with_a_nul_is_quarantined_in_every_layout(wh: Path, layou
 
 @pytest.mark.parametrize("block", [1, 3, 6, 7, 4096])
 def test_an_escape_cut_between_blocks_is_still_seen(block: int) -> None:
-    class Blocks(io.RawIOBase):
-        def __init__(self, data: bytes) -> None:
-            self.data = data
-
-        def readable(self) -> bool:
-            return True
-
-        def readinto(self, buffer: object) -> int:
-            n = min(block, len(self.data), len(buffer))  # type: ignore[arg-type]
-            buffer[:n] = self.data[:n]  # type: ignore[index]
-            self.data = self.data[n:]
-            return n
-
     recs = records(5, 52)
     recs[2][USER] = "x\u0000"
     data = ("\n".join(json.dumps(r) for r in recs) + "\n").encode()
-    (chunk,) = read_json_chunks(io.BufferedReader(Blocks(data)), 100)  # type: ignore[arg-type]
+    (chunk,) = read_json_chunks(io.BufferedReader(Blocks(data, block)), 100)  # type: ignore[arg-type]
     assert [(r.source_row, r.reason) for r in chunk.rejects] == [(3, "nul_bytes")]
     assert chunk.frame.height == 4

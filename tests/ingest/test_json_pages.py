@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from cdr_pipeline.ingest import ingest_paths
-from tests.ingest.helpers import load, settings, table
+from tests.ingest.helpers import Blocks, load, settings, table
 from tests.ingest.hostile_corpus import records
 
 
@@ -247,26 +247,12 @@ def test_records_after_a_page_or_an_array_fail_the_file_instead_of_vanishing(
 
 @pytest.mark.parametrize("block", [1, 2, 5, 64, 8192])
 def test_the_guard_finds_a_value_after_a_page_however_the_blocks_fall(block: int) -> None:
-    import io
 
     from cdr_pipeline.ingest.json_guard import JsonGuard
     from cdr_pipeline.ingest.limits import Limits
 
-    class Blocks(io.RawIOBase):
-        def __init__(self, data: bytes) -> None:
-            self.data = data
-
-        def readable(self) -> bool:
-            return True
-
-        def readinto(self, buffer: object) -> int:
-            n = min(block, len(self.data), len(buffer))  # type: ignore[arg-type]
-            buffer[:n] = self.data[:n]  # type: ignore[index]
-            self.data = self.data[n:]
-            return n
-
     def stray(data: bytes) -> tuple[int, int] | None:
-        guard = JsonGuard(Blocks(data), Limits(), 2)  # type: ignore[arg-type]
+        guard = JsonGuard(Blocks(data, block), Limits(), 2)  # type: ignore[arg-type]
         while guard.read(100):
             pass
         return guard.stray
