@@ -197,7 +197,7 @@ def _base_staging_sql(
     for name, dtype in columns:
         col = quote(name)
         if reads and name == "phone_number":
-            value = pseudonym_sql(number_reading(table), kinds[name], source)
+            value = pseudonym_sql(number_reading(), kinds[name], source)
             items.append(f"    cast({value} as {dtype}) as {col}")
         elif name in kinds:
             items.append(

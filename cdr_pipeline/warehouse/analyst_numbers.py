@@ -38,7 +38,7 @@ def reads_numbers(table: str, views: Collection[str]) -> bool:
     return table in _JOINS and READER in views
 
 
-def number_reading(table: str) -> str:
+def number_reading() -> str:
     """SQL of the E.164 reading of `s.phone_number` of a row of `main.stg_<table> as s`."""
     return f"e164_number(s.phone_number, {_PLAN})"
 
@@ -51,7 +51,7 @@ def reading_joins(table: str) -> str:
 def readings_sql(table: str) -> str:
     """SQL of ('phone_number', reading): the distinct readings that differ from the number
     as written, for the pseudonym map."""
-    reading = number_reading(table)
+    reading = number_reading()
     return (
         f"select distinct 'phone_number' as column_name, {reading} as value "
         f"from main.stg_{table} as s {reading_joins(table)} "
