@@ -14,6 +14,24 @@ from tests.warehouse.finance_world import CALL_HEADER
 USER = "0a000000-0000-4000-8000-000000000009"
 
 
+def stored_numbers(tmp_path: Path, numbers: list[str]) -> list[tuple[object, ...]]:
+    """(device_id, phone_number) as stored, of a device list giving device M1, M2, ... the
+    `numbers`, each a Mobile Operator phone Online on 2026-09-01."""
+    snaps = write_csv(
+        tmp_path / "in" / "snap.csv",
+        SNAPSHOT_HEADER,
+        [
+            f"2026-09-01T06:00:00Z,{ORG},M{i},{USER},,,MOBILE_OPERATOR,{n},,L,,S,ONLINE,,"
+            for i, n in enumerate(numbers, 1)
+        ],
+    )
+    ingest(tmp_path / "wh", snaps)
+    return rows(
+        views(tmp_path / "wh"),
+        "select device_id, phone_number from stg_device_snapshots order by 1",
+    )
+
+
 def test_a_mobile_number_written_with_blanks_and_dashes_is_one_licence_unit(
     tmp_path: Path,
 ) -> None:
@@ -176,17 +194,7 @@ def test_a_north_american_national_number_typed_with_dashes_gets_no_country_code
         "+1 312-555-0107",
         "3125550108",
     ]
-    snaps = write_csv(
-        tmp_path / "in" / "snap.csv",
-        SNAPSHOT_HEADER,
-        [
-            f"2026-09-01T06:00:00Z,{ORG},M{i},{USER},,,MOBILE_OPERATOR,{n},,L,,S,ONLINE,,"
-            for i, n in enumerate(numbers, 1)
-        ],
-    )
-    ingest(tmp_path / "wh", snaps)
-    con = views(tmp_path / "wh")
-    assert rows(con, "select device_id, phone_number from stg_device_snapshots order by 1") == [
+    assert stored_numbers(tmp_path, numbers) == [
         ("M1", "3125550103"),
         ("M2", "3125550104"),
         ("M3", "3125550105"),
@@ -247,17 +255,7 @@ def test_a_number_with_an_extension_a_uri_or_a_full_width_plus_is_its_e164_numbe
         "+1 312 555 0115 ext. 5",
         "n/a yet",
     ]
-    snaps = write_csv(
-        tmp_path / "in" / "snap.csv",
-        SNAPSHOT_HEADER,
-        [
-            f"2026-09-01T06:00:00Z,{ORG},M{i},{USER},,,MOBILE_OPERATOR,{n},,L,,S,ONLINE,,"
-            for i, n in enumerate(numbers, 1)
-        ],
-    )
-    ingest(tmp_path / "wh", snaps)
-    con = views(tmp_path / "wh")
-    assert rows(con, "select device_id, phone_number from stg_device_snapshots order by 1") == [
+    assert stored_numbers(tmp_path, numbers) == [
         ("M1", "+13125550111"),
         ("M2", "+13125550112"),
         ("M3", "+13125550113"),
