@@ -3,13 +3,15 @@ at a point in time (`--as-of`).
 
 `as_of` is a table version number or a timestamp. A version number names a version of
 `call_legs` (the fact table every report reads); the other tables are taken as they were at
-the time that version was committed, so every table is read as of one moment.
+the time that version was committed, so every table is read as of one moment. A moment
+is read as whole runs: one inside a run's commits reads the state before that run.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 from cdr_pipeline.config import Settings
 from cdr_pipeline.errors import InputError
@@ -122,30 +124,66 @@ def table_snapshots(settings: Settings, as_of: AsOfArg | None = None) -> dict[st
     """One snapshot per registered table (latest, or as of a moment); a table that did not
     exist then has `version` None and no files."""
     when = resolve_time(settings, as_of) if as_of is not None else None
+    versions = None if when is None else _whole_runs(settings, when)
     out: dict[str, Snapshot] = {}
     for schema in schemas_by_table().values():
         root = settings.layout.table(schema.name)
-        out[schema.name] = tables.snapshot(root, schema.name, schema.partition_by, when)
+        if versions is None:
+            out[schema.name] = tables.snapshot(root, schema.name, schema.partition_by)
+        elif (version := versions.get(schema.name)) is None:
+            out[schema.name] = Snapshot(schema.name, root, None, schema.partition_by)
+        else:
+            out[schema.name] = tables.snapshot(root, schema.name, schema.partition_by, version)
     if when is not None and all(snap.version is None for snap in out.values()):
         _nothing_then(settings, when)
+    return out
+
+
+def _whole_runs(settings: Settings, when: datetime) -> dict[str, int | None]:
+    """The version of each table at `when`, leaving out the commits of a run still
+    committing then. A run commits its tables one after the other, milliseconds apart: a
+    moment between two of them would read call_legs after the run and device_events
+    before it, a state that never was. A run whose commit to some table came after `when`
+    had not finished, so none of its commits count (the state before it)."""
+    at: dict[str, tuple[Path, int | None]] = {}
+    unfinished: set[str] = set()
+    for schema in schemas_by_table().values():
+        root = settings.layout.table(schema.name)
+        if not (root / "_delta_log").is_dir():
+            continue
+        version = tables.version_at_time(root, when)
+        at[schema.name] = (root, version)
+        following = tables.commit_run_id(root, 0 if version is None else version + 1)
+        if following is not None:
+            unfinished.add(following)
+    out: dict[str, int | None] = {}
+    for name, (root, version) in at.items():
+        while version is not None and tables.commit_run_id(root, version) in unfinished:
+            version = version - 1 if version > 0 else None
+        out[name] = version
     return out
 
 
 def _nothing_then(settings: Settings, when: datetime) -> None:
     """No table had a version at `when`: every report would come out empty with exit 0,
     which a finance user reads as "no licences, no calls", not "too early"."""
-    firsts = []
+    firsts: list[tuple[datetime, str | None]] = []
     for schema in schemas_by_table().values():
         root = settings.layout.table(schema.name)
         versions = tables.log_versions(root)
         stamp = tables.commit_time(root, versions[0]) if versions else None
         if stamp is not None:
-            firsts.append(stamp)
+            firsts.append((stamp, tables.commit_run_id(root, versions[0])))
+    if not firsts:
+        hint = "nothing has been loaded yet: run cdr ingest first"
+    else:
+        # the first run ends with its last table's first commit: a moment before that is
+        # inside the run, which counts as not yet done (`_whole_runs`)
+        first, run = min(firsts, key=lambda f: f[0])
+        done = max(stamp for stamp, by in firsts if by == run) if run is not None else first
+        hint = f"the first load was committed at {done.isoformat()}; ask for that time or later"
     raise InputError(
-        f"--as-of {when.isoformat()}: nothing had been loaded into the warehouse yet",
-        hint=f"the first commit was at {min(firsts).isoformat()}; ask for that time or later"
-        if firsts
-        else "nothing has been loaded yet: run cdr ingest first",
+        f"--as-of {when.isoformat()}: nothing had been loaded into the warehouse yet", hint=hint
     )
 
 

@@ -4,6 +4,7 @@ outputs honour it, and a command that cannot answer as of a moment says so."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -15,7 +16,8 @@ from cdr_pipeline.cli.main import cli
 from cdr_pipeline.config import Settings
 from cdr_pipeline.errors import InputError
 from cdr_pipeline.resources import samples_dir
-from cdr_pipeline.warehouse.snapshots import parse_as_of, resolve_time
+from cdr_pipeline.state import tables
+from cdr_pipeline.warehouse.snapshots import parse_as_of, resolve_time, table_snapshots
 from tests.ingest.helpers import fixture, load
 
 
@@ -30,7 +32,7 @@ def test_as_of_before_the_first_commit_or_in_the_future_exits_3(tmp_path: Path) 
     early = _cdr(wh, "report", "hourly-volume", "--as-of", "2001-01-01")
     assert early.exit_code == 3, early.output
     assert "nothing had been loaded into the warehouse yet" in early.output
-    assert "the first commit was at" in early.output
+    assert "the first load was committed at" in early.output
     # a local time written without its zone reads as UTC: ahead of UTC it is in the future
     ahead = (datetime.now(UTC) + timedelta(hours=2)).replace(tzinfo=None).isoformat()
     late = _cdr(wh, "report", "hourly-volume", "--as-of", ahead)
@@ -149,3 +151,62 @@ def test_a_version_before_any_call_record_says_so_not_no_data(tmp_path: Path) ->
     assert "no call records are loaded yet" in res.stderr and "give a time" in res.stderr
     now = datetime.now(UTC).isoformat()
     assert _cdr(wh, "report", "licence-usage", "--as-of", now).exit_code == 0
+
+
+def _spread_commit(root: Path, version: int, when: datetime) -> None:
+    """Date `version` of the table at `root` at `when` (its commit info), as a run whose
+    commits came a second apart would have left it."""
+    entry = root / "_delta_log" / f"{version:020d}.json"
+    lines = []
+    for line in entry.read_text(encoding="utf-8").splitlines():
+        action = json.loads(line)
+        if "commitInfo" in action:
+            action["commitInfo"]["timestamp"] = int(when.timestamp() * 1000)
+        lines.append(json.dumps(action))
+    entry.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def test_a_moment_inside_a_runs_commits_reads_the_state_before_the_run(tmp_path: Path) -> None:
+    """A run commits its tables one after the other. `--as-of` a moment between two of
+    them read call_legs after the run and device_events before it, a state that never
+    was: now the unfinished run counts as not yet done, and its end as done."""
+    wh = tmp_path / "wh"
+    samples = samples_dir()
+    load(wh, samples / "device_snapshots.csv")
+    load(wh, samples / "dch_export_2026-09-30_2026-10-31.csv", samples / "activation_events.csv")
+    layout = Settings(warehouse=wh).layout
+    legs, events = layout.table("call_legs"), layout.table("device_events")
+    assert tables.version_at(legs) == 0 and tables.version_at(events) == 0
+    assert tables.commit_run_id(legs, 0) == tables.commit_run_id(events, 0)
+    # the run's two commits, spread two seconds apart (in the past: not "in the future")
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=10)
+    end = start + timedelta(seconds=2)
+    _spread_commit(layout.table("device_snapshots"), 0, start - timedelta(seconds=5))
+    _spread_commit(legs, 0, start)
+    _spread_commit(events, 0, end)
+
+    inside = table_snapshots(Settings(warehouse=wh), start + timedelta(seconds=1))
+    assert inside["call_legs"].version is None and not inside["call_legs"].files
+    assert inside["device_events"].version is None
+    assert inside["device_snapshots"].version == 0
+    after = table_snapshots(Settings(warehouse=wh), end)
+    assert after["call_legs"].version == 0 and after["device_events"].version == 0
+    # a report inside the window answers from before the run: no calls, not half a run
+    res = _cdr(wh, "report", "hourly-volume", "--as-of", (start + timedelta(seconds=1)).isoformat())
+    assert res.exit_code == 0, res.output
+
+
+def test_as_of_inside_the_first_run_names_when_it_was_done(tmp_path: Path) -> None:
+    wh = tmp_path / "wh"
+    samples = samples_dir()
+    load(wh, samples / "dch_export_2026-09-30_2026-10-31.csv", samples / "activation_events.csv")
+    layout = Settings(warehouse=wh).layout
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=10)
+    end = start + timedelta(seconds=2)
+    _spread_commit(layout.table("call_legs"), 0, start)
+    _spread_commit(layout.table("device_events"), 0, end)
+    res = _cdr(wh, "report", "hourly-volume", "--as-of", (start + timedelta(seconds=1)).isoformat())
+    assert res.exit_code == 3, res.output
+    assert "nothing had been loaded into the warehouse yet" in res.output
+    assert f"the first load was committed at {end.isoformat()}" in res.output
+    assert _cdr(wh, "report", "hourly-volume", "--as-of", end.isoformat()).exit_code == 0
