@@ -202,7 +202,6 @@ def _fetch_windows(
     late_edge = now - timedelta(hours=options.late_hours)
     for window in windows:
         wr = _fetch_window(settings, options, client, spec, org, window, result)
-        result.windows.append(wr)
         if not advancing:
             continue
         candidate = _watermark_candidate(spec.name, window, wr, late_edge, options, result)
@@ -306,6 +305,9 @@ def _fetch_window(
     result: FetchResult,
 ) -> WindowResult:
     wr = WindowResult(window.start, window.end)
+    # listed before it is fetched: a window the API fails in is one of the run's windows,
+    # with the pages it sent (a summary of "0 window(s), 2 page(s)" hid where they came from)
+    result.windows.append(wr)
     folder = fetched_dir(settings) / spec.name / org / window.name
     params = {
         "startTime": api_time(window.start),
@@ -318,10 +320,11 @@ def _fetch_window(
     try:
         pages = client.pages(spec.endpoint, params)
         save_window_pages(pages, client.redact, folder, wr, saved, Limits.of(settings))
-    except CdrError:
+    except CdrError as exc:
         # the API failed mid-window: the pages it sent are loaded now, not left on disk
         # for a later run; the window is incomplete, so the watermark stays before it
         _load_window(settings, spec, saved, wr, result)
+        wr.exit_code = max(wr.exit_code, exc.exit_code)
         raise
     _load_window(settings, spec, saved, wr, result)
     return wr

@@ -139,6 +139,10 @@ def test_pages_fetched_before_a_failure_in_their_window_are_loaded_now(
         )
         assert failed.exit_code == 1 and failed.error is not None
         assert len(failed.pages) == 2 and failed.records == 40
+        # the window is one of the run's windows, with the pages it sent: "0 window(s),
+        # 2 page(s), 40 records" did not say where they came from
+        (w,) = failed.windows
+        assert (w.start, w.pages, w.records, w.exit_code) == (window[0], 2, 40, 1)
         assert len(warehouse(settings)) == 40 and failed.total("rows_loaded") == 40
         assert failed.watermark_after is None
         assert not list(settings.layout.state.rglob("watermarks/*.parquet"))
