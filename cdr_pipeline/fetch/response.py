@@ -70,7 +70,7 @@ class Response:
         try:
             data = self.json()
         except (ValueError, UnicodeDecodeError):
-            return self.body[:300].decode("utf-8", "replace").strip()
+            return plain_text(self.body)
         if isinstance(data, dict):
             parts = [str(data["message"])] if data.get("message") else []
             for err in data.get("errors") or []:
@@ -87,6 +87,25 @@ class Response:
             if "next" in rels:
                 return urllib.parse.urljoin(self.url, target)
         return None
+
+
+ERROR_TEXT_BYTES = 16 * 1024
+"""What of an answer that is no JSON is searched for its message."""
+_TITLE = re.compile(rb"<title[^>]*>(.*?)</title", re.IGNORECASE | re.DOTALL)
+_TAG = re.compile(r"<[^>]*>")
+
+
+def plain_text(body: bytes) -> str:
+    """An answer that is no JSON as one line of at most 300 characters: an HTML error page
+    (a proxy's `502 Bad Gateway`) by its title, else its text without tags, and line breaks
+    and runs of spaces made one space. The page as it was split the `error:` line over its
+    markup, and a long head could push the status out of the 300 characters shown."""
+    head = body[:ERROR_TEXT_BYTES]
+    title = _TITLE.search(head)
+    text = (title.group(1) if title else head).decode("utf-8", "replace")
+    if text.lstrip().startswith("<"):
+        text = _TAG.sub(" ", text)
+    return " ".join(text.split())[:300]
 
 
 _QUOTED = r'"(?:[^"\\]|\\.)*"'

@@ -176,3 +176,30 @@ def test_a_5xx_asking_to_wait_longer_than_a_run_ends_it(clock: FakeClock) -> Non
             list(client.pages("cdr_feed", WINDOW))
         assert len(s.log) == 1
     assert clock.sleeps == [] and "rerun later" in (info.value.hint or "")
+
+
+@pytest.mark.parametrize(
+    ("body", "shown"),
+    [
+        (
+            b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center>"
+            b"<h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n"
+            b"</html>\r\n",
+            "502 Bad Gateway",
+        ),
+        (b"<html><body>\n  <h1>Gateway\n error</h1>\n</body></html>", "Gateway error"),
+        (b"upstream connect error or disconnect/reset\nbefore headers", "upstream connect"),
+    ],
+)
+def test_an_error_page_that_is_not_json_is_shown_on_one_line(
+    body: bytes, shown: str, clock: FakeClock
+) -> None:
+    """A proxy's HTML error page split the run's `error:` line over its markup, line by
+    line; it is named by its title (or its text without tags) on one line."""
+    with RawServer(_answer("502 Bad Gateway", body, b"Content-Type: text/html\r\n")) as server:  # type: ignore[arg-type]
+        client = make_client(server.url, clock, retries=0)
+        with pytest.raises(FetchError) as info:
+            client.org_id()
+    message = str(info.value)
+    assert "\n" not in message and "\r" not in message and "<" not in message
+    assert f"HTTP 502 after 1 attempts: {shown}" in message
