@@ -183,6 +183,8 @@ def _stages(
                 fetcher = fetch_records
             summary.fetch = fetcher(settings)
             fetched = f"{summary.fetch.records:,} records in {len(summary.fetch.pages)} page(s)"
+            for warning in summary.fetch.warnings:  # `cdr fetch` prints them, the night logs
+                log.warning("fetch: %s", warning)
             if summary.fetch.error is not None:  # the night's row says why, and the log
                 fetched += f"; {summary.fetch.error.message}"
                 code = {"exit_code": summary.fetch.exit_code}

@@ -42,6 +42,10 @@ class FetchResult:
     watermark_before: datetime | None = None
     watermark_after: datetime | None = None
     notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    """The notes that ask for action (a range clamped to what the API serves, records no
+    run can fetch any more, a window that did not load cleanly); also in `notes`. The CLI
+    prints every note; `cdr nightly`, which prints none, logs these."""
     error: CdrError | None = None
     report_id: str | None = None
     requests: int = 0
@@ -50,6 +54,11 @@ class FetchResult:
     """Records of pages fetched again with the same bytes, skipped by the ingest ledger
     (loaded, or found duplicate or rejected, by an earlier run): with the rows loaded,
     duplicate and rejected they add up to `records`."""
+
+    def warn(self, text: str) -> None:
+        """Add a note that asks for action."""
+        self.notes.append(text)
+        self.warnings.append(text)
 
     @property
     def exit_code(self) -> int:
@@ -92,6 +101,7 @@ class FetchResult:
             "watermark_before": self.watermark_before,
             "watermark_after": self.watermark_after,
             "notes": self.notes,
+            "warnings": self.warnings,
             "error": self.error.message if self.error else None,
             "requests": self.requests,
             "seconds": self.seconds,

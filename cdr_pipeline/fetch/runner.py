@@ -195,9 +195,8 @@ def _fetch_windows(
         start = now - timedelta(hours=options.lookback_hours)
     end = parse_time(until) if until is not None else None  # None: as late as served
     windows, notes = plan_windows(spec, start, end, now)
-    for note in notes:
-        log.warning("%s", note)
-    result.notes.extend(notes)
+    for note in notes:  # a range clamped to what the API serves
+        result.warn(note)
     advancing = _joins_watermark(spec, start, before, windows, result)
     late_edge = now - timedelta(hours=options.late_hours)
     for window in windows:
@@ -238,7 +237,7 @@ def _joins_watermark(
     if before is None or not windows or windows[0].start <= before:
         return True
     if start <= before:
-        result.notes.append(_lost_gap(spec, before, windows[0].start))
+        result.warn(_lost_gap(spec, before, windows[0].start))
         return True
     result.notes.append(
         f"the requested range starts after the watermark {api_time(before)}; "
@@ -275,7 +274,7 @@ def _watermark_candidate(
     (the window did not load cleanly, or is empty and may still fill)."""
     span = f"window {api_time(window.start)}..{api_time(window.end)}"
     if wr.exit_code != EXIT_OK:
-        result.notes.append(
+        result.warn(
             f"{span} did not ingest cleanly (not every record is loaded, duplicate or "
             "rejected in the ledger); the watermark stays before it"
         )
@@ -354,4 +353,5 @@ def _load_window(
         missing = unaccounted(ingest, saved)
         if missing:
             wr.exit_code = max(wr.exit_code, EXIT_BAD_INPUT)
-            result.notes.extend(missing)
+            for problem in missing:
+                result.warn(problem)

@@ -372,3 +372,47 @@ def test_nightly_fetches_before_it_ingests_when_configured(tmp_path: Path) -> No
     # the fetched legs are in the warehouse next to the inbox's entitlements
     fetched = set(warehouse_ids(settings))
     assert fetched and fetched <= {r["Report ID"] for r in records}
+
+
+def test_a_nightly_logs_the_records_its_fetch_could_not_reach(tmp_path: Path) -> None:
+    """The host was off for a day and the stream keeps 12 h: `cdr fetch` prints which
+    records no run can fetch any more and where to get them, but a nightly printed none of
+    its fetch's notes, and logged only the clamp of its start. It logs each note that asks
+    for action as a warning (and not the routine ones)."""
+    from datetime import timedelta
+    from functools import partial
+
+    from cdr_pipeline.fetch import fetch_records
+    from tests.fetch.conftest import NOW, TOKEN, FakeClock, make_client
+    from tests.fetch.fakewebex import FakeWebex, make_records
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    records = make_records(6, NOW - timedelta(hours=4), timedelta(minutes=20))
+    inserted = {str(r["Report ID"]): NOW - timedelta(hours=3) for r in records}
+    fetch = FetchOptions(nightly=True, source="stream", page_size=20)
+    settings = Settings(warehouse=tmp_path / "wh", fetch=fetch)
+    logged: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = logged.append  # type: ignore[method-assign]
+    logging.getLogger("cdr_pipeline").addHandler(handler)
+    try:
+        with FakeWebex(TOKEN, records, inserted=inserted) as server:
+            first = fetch_records(settings, client=make_client(server.url, FakeClock()), now=NOW)
+            assert first.watermark_after is not None
+            summary = run_nightly(
+                settings, inbox, run_date=RUN_DATE,
+                fetcher=partial(
+                    fetch_records, client=make_client(server.url, FakeClock()),
+                    now=NOW + timedelta(days=1),
+                ),
+            )  # fmt: skip
+    finally:
+        logging.getLogger("cdr_pipeline").removeHandler(handler)
+    assert any("no longer served" in n for n in summary.fetch.notes), summary.fetch.notes
+    warnings = [r.getMessage() for r in logged if r.levelno == logging.WARNING]
+    (lost,) = [w for w in warnings if "no longer served" in w]
+    assert "cdr fetch --source feed --since" in lost
+    # an empty window near now is routine, every night: no warning for it
+    assert any("is empty and within" in n for n in summary.fetch.notes)
+    assert not any("is empty and within" in w for w in warnings)

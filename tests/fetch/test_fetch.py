@@ -337,6 +337,8 @@ def test_cli_fetch_reports_an_unreachable_host(
     # ...`) repeated the command's `error:` with its hint; the result carries the error
     assert run.stderr.count("cannot reach") == 1, run.stderr
     assert "clamped" in run.output and "hint:" in run.output
+    # and the clamp once: the library logged its notes as warnings too, each line twice
+    assert run.stderr.count("older than the cdr_feed horizon") == 1, run.stderr
     # README: every error ends with the warehouse used and where it came from
     assert run.stderr.rstrip().endswith(f"warehouse: {tmp_path / 'wh'} (from --warehouse)")
     assert TOKEN not in run.output
