@@ -114,6 +114,15 @@ def fetch_records(
                 _fetch_report(settings, client, org_id, report_id, result)
             else:
                 _fetch_windows(settings, options, client, ledger, org_id, since, until, now, result)
+        except KeyboardInterrupt:
+            # Ctrl-C, or SIGTERM at a scheduler's time limit: `cdr runs` says so (the
+            # windows loaded before read as a whole run otherwise); the pages saved stay
+            # and the next run resumes from the watermark
+            from cdr_pipeline.fetch.runs import record_stopped_run  # runs imports this module
+
+            result.seconds = time.monotonic() - t0
+            record_stopped_run(settings, result)
+            raise
         except ConfigError as exc:
             if not (result.ingests or result.pages):
                 raise

@@ -8,7 +8,7 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 from cdr_pipeline.config import Settings
-from cdr_pipeline.errors import CdrError, ConfigError
+from cdr_pipeline.errors import EXIT_INTERRUPTED, CdrError, ConfigError
 from cdr_pipeline.fetch.results import FetchResult
 from cdr_pipeline.fetch.runner import COMMAND
 from cdr_pipeline.ingest import new_run_id
@@ -67,3 +67,35 @@ def record_refused_run(
     token expired is not a night with no fetch. Returns the run id written, if any."""
     source = "report" if report_id else settings.fetch.source
     return record_idle_run(settings, FetchResult(source, report_id=report_id, error=error))
+
+
+def record_stopped_run(settings: Settings, result: FetchResult) -> str | None:
+    """A `cdr fetch` stopped by Ctrl-C or SIGTERM (a scheduler's time limit) is `interrupted`
+    in `cdr runs`: the row of its last ingest says so, or a row of its own when it had loaded
+    nothing yet. Without it, a run stopped between windows showed as the `ok` of the windows
+    it loaded, and one stopped before it loaded anything as no run at all. Best effort, as
+    the stop is on its way out. Returns the run id written, if any."""
+    message = "stopped (Ctrl-C or SIGTERM) before its end; the next run resumes from the watermark"
+    try:
+        ledger = Ledger(settings.layout)
+        if result.ingests:
+            run_id = result.ingests[-1].run_id
+            ledger.note_after([run_id], EXIT_INTERRUPTED, message, "interrupted")
+            return run_id
+        finished = datetime.now(UTC)
+        started = finished - timedelta(seconds=result.seconds)
+        run_id = new_run_id(started)
+        row = run_record(
+            run_id,
+            COMMAND,
+            status="interrupted",
+            started_at=started,
+            finished_at=finished,
+            exit_code=EXIT_INTERRUPTED,
+            message=message,
+        )
+        ledger.write("runs", run_id, [row], RUNS_SCHEMA)
+    except (OSError, CdrError) as exc:  # the exit code says what happened
+        log.warning("the ledger does not record this stopped fetch (%s)", exc)
+        return None
+    return run_id

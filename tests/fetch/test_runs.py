@@ -10,9 +10,11 @@ import pytest
 from click.testing import CliRunner
 
 from cdr_pipeline.cli.main import cli
+from cdr_pipeline.fetch import fetch_records
+from cdr_pipeline.interrupts import Terminated
 from cdr_pipeline.state.layout import Layout
 from cdr_pipeline.state.ledger import Ledger
-from tests.fetch.conftest import TOKEN
+from tests.fetch.conftest import NOW, TOKEN, FakeClock, make_client, settings_for
 from tests.fetch.fakewebex import FakeWebex, Fault, iso, make_records
 
 
@@ -89,3 +91,41 @@ def test_a_fetched_page_that_fails_to_load_names_the_warehouse(
     assert run.exit_code == 3, run.output
     assert "error: " in run.stderr and "rows rejected" in run.stderr
     assert run.stderr.count(f"warehouse: {wh} (from --warehouse)") == 1
+
+
+class StoppedClock(FakeClock):
+    """SIGTERM (a scheduler's time limit) lands in the first wait of at least `at` seconds."""
+
+    def __init__(self, at: float) -> None:
+        super().__init__()
+        self.at = at
+
+    def sleep(self, seconds: float) -> None:
+        if seconds >= self.at:
+            raise Terminated
+        super().sleep(seconds)
+
+
+@pytest.mark.parametrize("loaded", [True, False], ids=["between-windows", "first-page"])
+def test_a_fetch_stopped_by_sigterm_shows_as_interrupted(tmp_path: Path, loaded: bool) -> None:
+    """cron's `timeout` stops a fetch while it waits (the rate limit before its second
+    window, or a 429 on its first page): `cdr runs` showed the first window's ingest as a
+    whole good run, or no run at all. The last ingest's row, or a row of its own, says the
+    run was interrupted (exit 130); the stop still ends the run."""
+    records = make_records(40, NOW - timedelta(hours=30), timedelta(minutes=30))
+    settings = settings_for(tmp_path)
+    with FakeWebex(TOKEN, records) as server:
+        if not loaded:
+            server.faults.append(Fault("/v1/cdr_feed", 429, headers={"Retry-After": "120"}))
+        clock = StoppedClock(at=30.0)  # the limiter waits a minute between windows
+        with pytest.raises(Terminated):
+            fetch_records(
+                settings, "feed", NOW - timedelta(hours=31), NOW - timedelta(hours=10),
+                client=make_client(server.url, clock), now=NOW,
+            )  # fmt: skip
+    rows = Ledger(settings.layout).runs().sort("started_at").to_dicts()
+    assert [r["command"] for r in rows] == ["cdr fetch"]
+    (row,) = rows
+    assert (row["status"], row["exit_code"]) == ("interrupted", 130)
+    assert "stopped (Ctrl-C or SIGTERM)" in row["message"]
+    assert (row["rows_loaded"] or 0) > 0 if loaded else not row["rows_loaded"]
