@@ -32,6 +32,13 @@ def read_token(options: FetchOptions, env: Mapping[str, str] | None = None) -> s
             "the Webex API token starts with 'Bearer ': set the token alone in "
             "WEBEX_TOKEN/token_file (the Authorization header adds 'Bearer ')"
         )
+    if len(token) > 1 and token[0] == token[-1] and token[0] in "\"'":
+        # `WEBEX_TOKEN="NzY4..."` in a docker --env-file or a token file keeps its quotes:
+        # no Webex token has them, and the 401 that followed blamed the token's scope
+        raise ConfigError(
+            "the Webex API token is wrapped in quotes: set the token alone in "
+            "WEBEX_TOKEN/token_file (an env file read by docker keeps the quotes)"
+        )
     if any(c.isspace() for c in token):
         raise ConfigError("the Webex API token contains whitespace; check WEBEX_TOKEN/token_file")
     if not (token.isascii() and token.isprintable()):

@@ -181,3 +181,21 @@ def test_a_token_pasted_with_its_bearer_prefix_says_so(
         assert server.log == []
     assert run.exit_code == 3, run.output
     assert "'Bearer '" in run.output and TOKEN[:20] not in run.output
+
+
+@pytest.mark.parametrize("quote", ['"', "'"])
+def test_a_token_wrapped_in_quotes_says_so(
+    tmp_path: Path, quote: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`WEBEX_TOKEN="NzY4..."` in a docker --env-file (or a token file) keeps its quotes:
+    the token was sent with them, and the 401 that came back blamed its scope or expiry."""
+    monkeypatch.delenv("WEBEX_TOKEN", raising=False)
+    with FakeWebex(TOKEN) as server:
+        run = CliRunner().invoke(
+            cli,
+            ["--warehouse", str(tmp_path / "wh"), "fetch", "--base-url", server.url],
+            env={"WEBEX_TOKEN": quote + TOKEN + quote},
+        )
+        assert server.log == []
+    assert run.exit_code == 3, run.output
+    assert "wrapped in quotes" in run.output and TOKEN[:20] not in run.output
