@@ -224,8 +224,8 @@ class WebexClient:
                 continue
             return response
 
-    def check(self, response: Response, what: str) -> None:
-        """Raise a clear error for a non-2xx response."""
+    def check(self, response: Response, what: str, auth_hint: str = answers.AUTH_HINT) -> None:
+        """Raise a clear error for a non-2xx response (`auth_hint` for a 401 or 403)."""
         if 200 <= response.status < 300:
             return
         shown = self.redact.url(response.url)
@@ -240,7 +240,7 @@ class WebexClient:
         if response.status in (401, 403):
             raise ConfigError(
                 f"{what}: {shown} answered HTTP {response.status} ({message})",
-                hint=answers.AUTH_HINT,
+                hint=auth_hint,
             )
         raise FetchError(
             f"{what}: {shown} answered HTTP {response.status} ({message})",
@@ -264,7 +264,7 @@ class WebexClient:
     def org_id(self) -> str:
         """The org of the token's user (`GET /v1/people/me`)."""
         response = self.get(f"{self.api_url}/v1/people/me")
-        self.check(response, "looking up the token's org")
+        self.check(response, "looking up the token's org", answers.ORG_HINT)
         data = self.json(response, "looking up the token's org")
         org = data.get("orgId") if isinstance(data, dict) else None
         if not org or not isinstance(org, str):

@@ -210,6 +210,11 @@ AUTH_HINT = (
     "spark-admin:calling_cdr_read and the admin role 'Webex Calling Detailed Call History API "
     "access' (Reports: analytics:read_all)"
 )
+ORG_HINT = (
+    "set [fetch] org_id (CDR_FETCH_ORG_ID) to the org's id and this lookup is skipped: "
+    "GET /v1/people/me needs scope spark:people_read, which a token made for the CDR scopes "
+    "alone (a service app's) may not have; else " + AUTH_HINT
+)
 STORAGE_HINT = (
     "a report's download link expires: run the same command again for a new one (the host is "
     "not Webex's, so the token is not the problem)"

@@ -145,6 +145,25 @@ def test_401_is_a_configuration_error_with_a_hint(server: FakeWebex, clock: Fake
     assert "spark-admin:calling_cdr_read" in (info.value.hint or "")
 
 
+def test_a_token_refused_the_org_lookup_says_to_set_the_org(
+    server: FakeWebex, clock: FakeClock
+) -> None:
+    """A service app's token made for the CDR scopes alone lacks spark:people_read, so
+    people/me answers 403: the hint sent the operator to the CDR scope the token has,
+    not to `[fetch] org_id`, which skips the lookup."""
+    server.faults.append(Fault("/v1/people/me", 403, b'{"message": "not authorized"}'))
+    client = make_client(server.url, clock)
+    with pytest.raises(ConfigError, match="HTTP 403") as info:
+        client.org_id()
+    hint = info.value.hint or ""
+    assert "[fetch] org_id" in hint and "spark:people_read" in hint
+    # a page refused is still the CDR scope's and role's business
+    server.faults.append(Fault("/v1/cdr_feed", 403, b'{"message": "not authorized"}'))
+    with pytest.raises(ConfigError, match="HTTP 403") as info:
+        list(client.pages("cdr_feed", PARAMS))
+    assert "org_id" not in (info.value.hint or "")
+
+
 def test_rate_limiter_spaces_initial_and_page_requests(clock: FakeClock) -> None:
     limiter = RateLimiter(clock=clock, sleep=clock.sleep)
     start = clock.t
