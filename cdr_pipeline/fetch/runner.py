@@ -26,6 +26,7 @@ from cdr_pipeline.fetch.store import (
     pending_pages,
     read_watermark,
     safe_name,
+    superseded,
     write_watermark,
 )
 from cdr_pipeline.fetch.token import read_token
@@ -152,6 +153,14 @@ def _ingest(
 def _replay(settings: Settings, ledger: Ledger, result: FetchResult) -> None:
     """Ingest pages saved by an earlier run that did not get to ingest them."""
     pending = pending_pages(settings, ledger)
+    stale = superseded(pending, ledger)
+    if stale:
+        log.info(
+            "%d saved page(s) that failed to load were fetched again since (their windows "
+            "are behind the watermark); not replayed: prune them with their window folders",
+            len(stale),
+        )
+        pending = [p for p in pending if p not in stale]
     if not pending:
         return
     log.info("%d saved page(s) were not ingested yet; ingesting them first", len(pending))

@@ -111,6 +111,41 @@ def pending_pages(settings: Settings, ledger: Ledger) -> list[PendingPage]:
     return out
 
 
+def superseded(pages: list[PendingPage], ledger: Ledger) -> list[PendingPage]:
+    """The pages of `pages` whose window (`<start>_<end>` folder) ends before the watermark
+    of their source and org. The watermark passes a window only once the window was loaded
+    cleanly (by this page's fetch or a later one, in the same bounds or others), so such a
+    page still pending is one that failed to load and has been fetched again since:
+    replayed, it failed again at every run (exit 3 for ever). The first run after a crash
+    replays a page before it moves the watermark, so no page that never had its turn is
+    among them."""
+    marks: dict[tuple[str, str], datetime | None] = {}
+    out = []
+    for page in pages:
+        if page.source not in ("feed", "stream"):
+            continue
+        org = page.path.parent.parent.name
+        if (page.source, org) not in marks:
+            row = read_watermark(ledger, page.source, org)
+            mark = row["watermark"] if row else None
+            marks[page.source, org] = (
+                mark.replace(tzinfo=UTC) if mark is not None and mark.tzinfo is None else mark
+            )
+        mark, end = marks[page.source, org], window_end(page.path.parent.name)
+        if mark is not None and end is not None and end < mark:
+            out.append(page)
+    return out
+
+
+def window_end(folder: str) -> datetime | None:
+    """The end of the window a folder of saved pages names (`<start>_<end>`), or None."""
+    try:
+        end = datetime.strptime(folder.rsplit("_", 1)[-1], "%Y%m%dT%H%M%S%fZ")
+    except ValueError:
+        return None
+    return end.replace(tzinfo=UTC)
+
+
 def read_watermark(ledger: Ledger, source: str, org: str) -> dict[str, Any] | None:
     df = ledger.read("watermarks", WATERMARKS_SCHEMA)
     if df.is_empty():

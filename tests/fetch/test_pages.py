@@ -229,3 +229,34 @@ def test_a_page_repeating_an_earlier_one_under_another_link_is_a_loop(
     # what came before the loop is loaded; the watermark stays before the window
     assert len(result.pages) == 3 and result.total("rows_loaded") == result.records == 30
     assert len(warehouse(settings)) == 30 and result.watermark_after is None
+
+
+def test_a_failed_page_fetched_again_since_is_not_replayed_for_ever(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    """A page that failed to load (the API sent a burst of bad records) stays pending in the
+    ledger. Once its window was fetched again and loaded cleanly (the watermark passed it),
+    every later run still replayed it first, failed it again, and exited 3, for ever: a
+    cron job that alerts every night on data it already has."""
+    good = make_records(30, NOW - timedelta(hours=20), timedelta(minutes=10))
+    bad = [{**r, "Start time": "not a time"} for r in good]
+    settings = settings_for(tmp_path)
+    with FakeWebex(TOKEN, bad) as server:
+        failed = fetch_window(settings, server.url, clock)  # 21 to 12 hours ago
+    assert failed.exit_code == 3 and failed.watermark_after is None
+    (folder,) = {p.parent for p in failed.pages}
+    with FakeWebex(TOKEN, good) as server:
+        # in other bounds: the window is loaded cleanly and the watermark passes it (the
+        # replay of the failed page, at the start of this run, fails once more)
+        again = fetch_records(
+            settings, "feed", NOW - timedelta(hours=22), client=make_client(server.url, clock),
+            now=NOW,
+        )  # fmt: skip
+        assert again.watermark_after is not None
+        assert again.watermark_after > NOW - timedelta(hours=12)
+        later = fetch_records(settings, "feed", client=make_client(server.url, clock), now=NOW)
+    assert later.exit_code == 0 and later.replayed_pages == []
+    assert sorted(warehouse(settings)["report_id"].to_list()) == sorted(
+        r["Report ID"] for r in good
+    )
+    assert list(folder.glob("page-*.json.gz"))  # not deleted: pruned with its folder
