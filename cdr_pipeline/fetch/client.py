@@ -190,12 +190,12 @@ class WebexClient:
                 reason = getattr(exc, "reason", exc)
                 attempts += 1
                 if attempts > self.retries:
-                    raise FetchError(
-                        f"cannot reach {shown} after {attempts} attempts: "
-                        f"{self.redact(str(reason))}",
-                        hint="check the network, proxy settings and the host (--region, "
-                        "--base-url); rerunning is safe: it resumes from the watermark",
-                    ) from None
+                    # a bare timeout came after the connection: the host is there, but slow
+                    slow = (self.timeout, self.deadline) if isinstance(exc, TimeoutError) else None
+                    message, hint = answers.unreachable(
+                        shown, attempts, self.redact(str(reason)), slow
+                    )
+                    raise FetchError(message, hint=hint) from None
                 self._back_off(shown, self.redact(str(reason)), attempts)
                 continue
             status = response.status

@@ -222,6 +222,27 @@ STORAGE_HINT = (
 OFF_API_HINT = "not followed; a proxy (--base-url) must pass pages and Link headers on unchanged"
 
 
+def unreachable(
+    shown: str, attempts: int, reason: str, slow: tuple[float, float] | None
+) -> tuple[str, str | None]:
+    """(message, hint) for a request that failed `attempts` times on the connection. `slow`
+    (timeout, deadline in seconds) when the host took the connection and then kept the answer
+    waiting: the network hint sent the operator to look for a host that was there."""
+    again = "rerunning is safe: it resumes from the watermark"
+    if slow is None:
+        return (
+            f"cannot reach {shown} after {attempts} attempts: {reason}",
+            f"check the network, proxy settings and the host (--region, --base-url); {again}",
+        )
+    timeout, deadline = slow
+    return (
+        f"{shown} did not answer in time after {attempts} attempts: {reason}",
+        f"the host (or a proxy in between) took the connection but answered slower than "
+        f"[fetch] timeout_seconds allows ({timeout:g} s a wait, {deadline:g} s an answer): "
+        f"raise it if the host is only slow; {again}",
+    )
+
+
 def redirect_refusal(shown: str, target: str, hops: int) -> tuple[str, str | None]:
     """(message, hint) for too many redirects, or one off the API (a report's storage link
     aside): followed without the token, what the other host answers is no Webex data."""

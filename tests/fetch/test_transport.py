@@ -54,6 +54,27 @@ def test_a_trickling_answer_ends_at_the_deadline(handler: object, clock: FakeClo
     assert "after 2 attempts" in str(info.value)
 
 
+def test_a_host_that_takes_the_connection_but_never_answers_is_slow_not_unreachable(
+    clock: FakeClock,
+) -> None:
+    """A proxy that accepts the connection and then says nothing: the run said `cannot reach`
+    and sent the operator to check the network, when the host was there and only slower than
+    `timeout_seconds` allows. The hint names the setting."""
+
+    def silent(conn: socket.socket) -> None:
+        time.sleep(3)
+
+    with RawServer(silent) as server:
+        client = make_client(server.url, clock, retries=1, timeout_seconds=0.3)
+        with pytest.raises(FetchError) as info:
+            list(client.pages("cdr_feed", PARAMS))
+    assert "did not answer in time after 2 attempts" in str(info.value)
+    assert "cannot reach" not in str(info.value)
+    assert "timeout_seconds" in (info.value.hint or "") and "0.3 s a wait" in (
+        info.value.hint or ""
+    )
+
+
 def test_a_page_larger_than_the_limit_is_refused_unread(clock: FakeClock) -> None:
     with RawServer(_endless_chunked) as server:
         client = make_client(server.url, clock, max_page_bytes=1024 * 1024)
