@@ -15,6 +15,7 @@ import pytest
 
 from cdr_pipeline.fetch import client as client_module
 from cdr_pipeline.fetch import fetch_records
+from cdr_pipeline.fetch import pages as pages_module
 from cdr_pipeline.fetch.pages import page_records, unaccounted
 from cdr_pipeline.ingest.results import FileResult, IngestResult
 from tests.fetch.conftest import (
@@ -260,3 +261,26 @@ def test_a_failed_page_fetched_again_since_is_not_replayed_for_ever(
         r["Report ID"] for r in good
     )
     assert list(folder.glob("page-*.json.gz"))  # not deleted: pruned with its folder
+
+
+def test_a_window_not_accounted_for_ends_the_run_with_exit_3(
+    tmp_path: Path, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """docs/fetch.md: a window whose records the ingest ledger does not all account for
+    holds the watermark 'exit 3, with a note'. The note and the held watermark came, but the
+    run exited 0 when the ingest itself ended well: a cron job saw a good run."""
+    records = make_records(30, NOW - timedelta(hours=20), timedelta(minutes=10))
+    settings = settings_for(tmp_path)
+    real = pages_module.page_records
+
+    def one_more(*args: Any, **kwargs: Any) -> tuple[int, datetime | None]:
+        n, latest = real(*args, **kwargs)
+        return n + 1, latest  # the API "sent" a record the ingest did not read
+
+    monkeypatch.setattr(pages_module, "page_records", one_more)
+    with FakeWebex(TOKEN, records) as server:
+        result = fetch_window(settings, server.url, clock)
+    assert all(i.exit_code == 0 for i in result.ingests)
+    assert result.watermark_after is None
+    assert any("did not ingest cleanly" in n for n in result.notes)
+    assert result.exit_code == 3
