@@ -89,8 +89,7 @@ class WebexClient:
         # `timeout` bounds each wait for bytes; the deadline bounds a whole response, so a
         # server that trickles bytes or never ends its body cannot hold the run
         self.deadline = deadline_seconds if deadline_seconds is not None else 10 * timeout_seconds
-        self.max_page_bytes = max_page_bytes
-        self.max_retry_after = max_retry_after
+        self.max_page_bytes, self.max_retry_after = max_page_bytes, max_retry_after
         self.max_region_redirects = max_region_redirects
         self.rng = rng or random.Random()
         # scheme and host: a configured https host is not trusted over http, where the
@@ -340,6 +339,7 @@ class WebexClient:
                     "resumes from the watermark)",
                 )
             url, kind = self._next_page(response, endpoint, read), PAGE
+            del response  # not held while the next page arrives
 
     def _next_page(self, response: Response, endpoint: str, read: set[str]) -> str | None:
         """The next link of a page, checked: a link off the API is not followed (the token

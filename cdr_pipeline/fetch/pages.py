@@ -156,3 +156,4 @@ def save_window_pages(
             wr.max_report_time = latest
         # the bytes as the API sent them: the page is data, never rewritten
         saved[save_page(folder, wr.pages, response.body)] = records
+        del response  # not held while the next page arrives (a page is up to 256 MiB)

@@ -155,7 +155,8 @@ def read_body(
     broken transfer (retried), like a body shorter than its Content-Length."""
     headers = getattr(response, "headers", None)
     decoder = _decoder(headers.get("Content-Encoding") if headers is not None else None)
-    parts: list[bytes] = []
+    # one buffer, not a list of blocks joined at the end: the join held the page twice
+    parts = io.BytesIO()
     size = 0
     while True:
         block = response.read1(BLOCK)
@@ -180,10 +181,10 @@ def read_body(
         if size > limit:
             if not truncate:
                 raise BodyTooLarge(limit)
-            parts.append(block[: len(block) - (size - limit)])
+            parts.write(block[: len(block) - (size - limit)])
             break
         if sink is not None:
             sink.write(block)
         else:
-            parts.append(block)
-    return b"".join(parts)
+            parts.write(block)
+    return parts.getvalue()  # the buffer itself, not a copy (nothing else refers to it)
