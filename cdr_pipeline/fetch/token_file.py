@@ -26,6 +26,8 @@ def read_secret_file(path: Path, what: str = "[fetch] token_file") -> str:
     except OSError as exc:
         raise ConfigError(f"{what} {path} cannot be read ({exc.strerror})") from exc
     try:
-        return data.decode("utf-8").strip()
+        # a BOM (Windows Notepad's "UTF-8 with BOM") is no part of the secret: kept, it made
+        # the token "characters other than printable ASCII", invisible in any editor
+        return data.decode("utf-8-sig").strip()
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{what} {path} is not UTF-8 text") from exc

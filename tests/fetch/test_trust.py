@@ -12,7 +12,9 @@ import pytest
 from click.testing import CliRunner
 
 from cdr_pipeline.cli.main import cli
+from cdr_pipeline.config import FetchOptions
 from cdr_pipeline.fetch import FetchError, WebexClient
+from cdr_pipeline.fetch.token import read_token
 from tests.fetch.conftest import (
     NOW,
     TOKEN,
@@ -199,3 +201,12 @@ def test_a_token_wrapped_in_quotes_says_so(
         assert server.log == []
     assert run.exit_code == 3, run.output
     assert "wrapped in quotes" in run.output and TOKEN[:20] not in run.output
+
+
+def test_a_token_file_saved_with_a_bom_reads_the_token(tmp_path: Path) -> None:
+    """A token file written by Windows Notepad ("UTF-8 with BOM", CRLF) was refused as a
+    token of 'characters other than printable ASCII' that no editor shows."""
+    token_file = tmp_path / "token"
+    token_file.write_bytes(b"\xef\xbb\xbf" + TOKEN.encode() + b"\r\n")
+    token_file.chmod(0o600)
+    assert read_token(FetchOptions(token_file=token_file), env={}) == TOKEN
