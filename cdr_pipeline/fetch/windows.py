@@ -99,7 +99,7 @@ def plan_windows(
             + (
                 " (use a Control Hub report, --report-id, for older records)"
                 if spec is FEED
-                else ""
+                else " (use --source feed for older records, within 30 days)"
             )
         )
         start = earliest

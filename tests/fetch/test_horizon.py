@@ -67,3 +67,19 @@ def test_a_run_without_until_says_nothing_of_its_end(tmp_path: Path, clock: Fake
     # an --until later than that is still clamped, and says so
     assert ended.windows[-1].end == NOW - FEED.min_lag
     assert any("clamped" in n for n in ended.notes), ended.notes
+
+
+def test_a_stream_range_older_than_its_horizon_says_where_older_records_are(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    """`--source stream --since` a day ago: the note said the start was clamped to the
+    stream's 12 h, and nothing of the feed, which still serves the rest of those records
+    (the feed's note names the Control Hub report)."""
+    settings = settings_for(tmp_path)
+    with FakeWebex(TOKEN) as server:
+        result = fetch_records(
+            settings, "stream", NOW - timedelta(hours=24), client=make_client(server.url, clock),
+            now=NOW,
+        )  # fmt: skip
+    (clamped,) = [n for n in result.notes if "clamped" in n]
+    assert "cdr_stream horizon" in clamped and "--source feed" in clamped
