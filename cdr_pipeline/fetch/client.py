@@ -263,7 +263,7 @@ class WebexClient:
     def org_id(self) -> str:
         """The org of the token's user (`GET /v1/people/me`)."""
         response = self.get(f"{self.api_url}/v1/people/me")
-        self.check(response, "looking up the token's org", answers.ORG_HINT)
+        self.check(response, "looking up the token's org", answers.org_hint(response.status))
         data = self.json(response, "looking up the token's org")
         org = data.get("orgId") if isinstance(data, dict) else None
         if not org or not isinstance(org, str):

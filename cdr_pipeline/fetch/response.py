@@ -215,6 +215,14 @@ ORG_HINT = (
     "GET /v1/people/me needs scope spark:people_read, which a token made for the CDR scopes "
     "alone (a service app's) may not have; else " + AUTH_HINT
 )
+
+
+def org_hint(status: int) -> str:
+    """The hint for people/me refused: 403 is a token without spark:people_read (set the
+    org instead), 401 one expired or wrong like any other."""
+    return ORG_HINT if status == 403 else AUTH_HINT
+
+
 STORAGE_HINT = (
     "a report's download link expires: run the same command again for a new one (the host is "
     "not Webex's, so the token is not the problem)"

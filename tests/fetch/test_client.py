@@ -157,6 +157,11 @@ def test_a_token_refused_the_org_lookup_says_to_set_the_org(
         client.org_id()
     hint = info.value.hint or ""
     assert "[fetch] org_id" in hint and "spark:people_read" in hint
+    # an expired token is refused there too: that is the token's business, not the org's
+    server.faults.append(Fault("/v1/people/me", 401, b'{"message": "expired"}'))
+    with pytest.raises(ConfigError, match="HTTP 401") as info:
+        client.org_id()
+    assert "org_id" not in (info.value.hint or "")
     # a page refused is still the CDR scope's and role's business
     server.faults.append(Fault("/v1/cdr_feed", 403, b'{"message": "not authorized"}'))
     with pytest.raises(ConfigError, match="HTTP 403") as info:
