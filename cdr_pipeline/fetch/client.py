@@ -254,7 +254,7 @@ class WebexClient:
         except (ValueError, UnicodeDecodeError) as exc:
             raise FetchError(
                 f"{what}: {self.redact.url(response.url)} answered HTTP {response.status} with "
-                f"something that is not JSON ({self.redact(str(exc))})",
+                f"something that is not JSON ({self.redact(answers.not_json(response.body, exc))})",
                 hint="check --base-url/--region: a proxy or captive portal may answer instead "
                 "of Webex",
             ) from None

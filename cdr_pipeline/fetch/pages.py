@@ -14,7 +14,7 @@ import ijson
 
 from cdr_pipeline.fetch.client import FetchError
 from cdr_pipeline.fetch.redactor import Redactor
-from cdr_pipeline.fetch.response import Response
+from cdr_pipeline.fetch.response import Response, not_json
 from cdr_pipeline.fetch.results import WindowResult
 from cdr_pipeline.fetch.store import clear_window, save_page
 from cdr_pipeline.fetch.windows import parse_time
@@ -62,8 +62,9 @@ def page_records(
     try:
         records, latest, lists = _scan(raw, limits or Limits())
     except (ijson.JSONError, UnicodeDecodeError, ValueError, BadInput) as exc:
+        why = redact(not_json(raw, _first_line(exc)))
         raise FetchError(
-            f"{redact.url(url)}: the answer is not JSON ({redact(_first_line(exc))})",
+            f"{redact.url(url)}: the answer is not JSON ({why})",
             hint="check --base-url: a proxy or captive portal may answer instead of Webex",
         ) from None
     except _NotRecords:

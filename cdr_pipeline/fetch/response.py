@@ -108,6 +108,15 @@ def plain_text(body: bytes) -> str:
     return " ".join(text.split())[:300]
 
 
+def not_json(body: bytes, error: object) -> str:
+    """Why an answer is no JSON, for its error: an HTML page (a captive portal's, a proxy's
+    login) by its title, which says whose it is; the parser's `error` said only `invalid
+    char in json text`."""
+    if body.lstrip()[:1] == b"<":
+        return f"an HTML page: {plain_text(body)}"
+    return str(error)
+
+
 _QUOTED = r'"(?:[^"\\]|\\.)*"'
 _LINK_PARAM = re.compile(r"\s*;\s*([^;,=\s]+)\s*(?:=\s*(" + _QUOTED + r'|[^;,"]*))?')
 """One `; name=value` of a link, the value a token or a quoted string (commas allowed)."""

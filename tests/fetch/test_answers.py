@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from cdr_pipeline.fetch import FetchError
+from cdr_pipeline.fetch.pages import page_records
 from tests.fetch.conftest import NOW, TOKEN, FakeClock, make_client
 from tests.fetch.fakewebex import FakeWebex, Fault, make_records
 from tests.fetch.rawserver import RawServer
@@ -203,3 +204,22 @@ def test_an_error_page_that_is_not_json_is_shown_on_one_line(
     message = str(info.value)
     assert "\n" not in message and "\r" not in message and "<" not in message
     assert f"HTTP 502 after 1 attempts: {shown}" in message
+
+
+def test_a_captive_portal_page_instead_of_a_page_of_records_is_named(clock: FakeClock) -> None:
+    """A hotel's or guest Wi-Fi's portal answers 200 with its login page: the run said the
+    answer was not JSON (`lexical error: invalid char in json text.`), which says nothing of
+    whose page it was. The page's title is shown."""
+    portal = b"<!DOCTYPE html>\n<html><head><title>Guest Wi-Fi - Sign in</title></head></html>"
+    records = make_records(3, NOW - timedelta(hours=20), timedelta(minutes=10))
+    with FakeWebex(TOKEN, records) as server:
+        server.faults.append(Fault("/v1/cdr_feed", 200, portal, {"Content-Type": "text/html"}))
+        server.faults.append(Fault("/v1/people/me", 200, portal, {"Content-Type": "text/html"}))
+        client = make_client(server.url, clock)
+        (answer,) = client.pages("cdr_feed", WINDOW)
+        with pytest.raises(FetchError) as page:
+            page_records(answer.body, client.redact, answer.url)
+        with pytest.raises(FetchError) as me:
+            client.org_id()
+    for info in (page, me):
+        assert "an HTML page: Guest Wi-Fi - Sign in" in str(info.value), str(info.value)
