@@ -51,6 +51,10 @@ def url_rule(value: str) -> str | None:
     if USERINFO.match(value):
         # they would go to every host the client talks to, and into every message naming it
         return "credentials in a URL are not taken: the token comes from WEBEX_TOKEN or token_file"
+    if "?" in value or "#" in value:
+        # the client appends the API's paths (/v1/people/me, /v1/cdr_feed): after a query
+        # they would land inside it (https://host/?x=1/v1/cdr_feed), a URL that fails
+        return "a base URL only (scheme, host, optional path), without ?query or #fragment"
     return None
 
 

@@ -478,3 +478,12 @@ def test_a_rerun_accounts_for_every_record_it_fetched_again(
     )  # fmt: skip
     assert again["rows_loaded"] == 0 and again["rows_loaded_before"] == 31
     assert "0 rejected, 31 in pages loaded before;" in text.output
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:9/?tenant=7", "https://webexapis.com/#v1"])
+def test_a_base_url_with_a_query_or_fragment_is_refused(tmp_path: Path, url: str) -> None:
+    """The client appends the API's paths to the base URL: after a query they landed inside
+    it (`...?tenant=7/v1/people/me`), a request that failed with a message about the API."""
+    run = CliRunner().invoke(cli, ["--warehouse", str(tmp_path / "wh"), "fetch", "--base-url", url])
+    assert run.exit_code == 3, run.output
+    assert "without ?query or #fragment" in run.output
