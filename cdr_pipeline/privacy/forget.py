@@ -32,6 +32,7 @@ from cdr_pipeline.errors import ConfigError, MergeOutOfMemory
 from cdr_pipeline.ingest import faults, new_run_id
 from cdr_pipeline.ingest.vacuum import VacuumResult, vacuum_tables
 from cdr_pipeline.privacy.pending import begin_erasure, clear_pending
+from cdr_pipeline.privacy.person import find_values
 from cdr_pipeline.privacy.reject_texts import empty_reject_texts_naming
 from cdr_pipeline.privacy.rewrite import (
     TableRewrite,
@@ -46,11 +47,6 @@ from cdr_pipeline.privacy.scrub import ScrubResult, scrub_files, scrubbed_name, 
 from cdr_pipeline.privacy.selector import add_stored_spellings, start_selector
 from cdr_pipeline.schema import schemas_by_table
 from cdr_pipeline.schema.personal import (
-    EMAIL,
-    ID,
-    MAC,
-    NAME,
-    NUMBER,
     personal_columns,
     pseudonymised_columns,
 )
@@ -60,27 +56,9 @@ from cdr_pipeline.state.layout import Layout
 from cdr_pipeline.state.ledger import FILES_SCHEMA, TS, Ledger
 from cdr_pipeline.state.lock import writer_lock
 from cdr_pipeline.state.secret import key_id, load_key, pseudonym
-from cdr_pipeline.text import lit, quote
 from cdr_pipeline.warehouse import build_warehouse
 
 log = logging.getLogger(__name__)
-
-OWNER_COLUMNS: dict[str, dict[str, str]] = {
-    "call_legs": {"user_uuid": ID, "user_number": NUMBER, "user_name": NAME, "device_mac": MAC},
-    "device_snapshots": {
-        "user_uuid": ID,
-        "person_id": ID,
-        "user_email": EMAIL,
-        "phone_number": NUMBER,
-        "extension": NUMBER,
-    },
-    "device_events": {"user_uuid": ID, "phone_number": NUMBER},
-}
-"""Columns of a row that belong to the row's user: a row matched by one of them gives the
-others. Names and extensions are collected but never matched on (they are not unique)."""
-MATCH_KINDS = (ID, NUMBER, EMAIL)
-_NOT_MATCHED = {"user_name", "extension", "device_mac"}
-ROUNDS = 3
 
 ERASURES_SCHEMA = pa.schema(
     [
@@ -147,55 +125,6 @@ class ForgetResult:
         }
 
 
-def _owner_rows(
-    con: duckdb.DuckDBPyConnection,
-    table: str,
-    files: list[Path],
-    found: dict[str, set[str]],
-) -> list[tuple[str, object]]:
-    """(kind, value) of the owner columns of the rows of `files` that `found` matches."""
-    owners = OWNER_COLUMNS[table]
-    listed = ", ".join(lit(str(f)) for f in files)
-    source = f"read_parquet([{listed}], hive_partitioning=false, union_by_name=true)"
-    present = {r[0] for r in con.execute(f"describe select * from {source}").fetchall()}
-    cols = [c for c in owners if c in present]
-    conds, params = [], []
-    for c in cols:
-        kind = owners[c]
-        if c not in _NOT_MATCHED and kind in MATCH_KINDS and found.get(kind):
-            conds.append(f"{quote(c)} in (select unnest(?))")
-            params.append(sorted(found[kind]))
-    if not conds:
-        return []
-    select = ", ".join(quote(c) for c in cols)
-    rows = con.execute(
-        f"select distinct {select} from {source} where {' or '.join(conds)}", params
-    ).fetchall()
-    return [(owners[c], v) for row in rows for c, v in zip(cols, row, strict=True)]
-
-
-def _find_values(
-    con: duckdb.DuckDBPyConnection,
-    snaps: dict[str, tables.Snapshot],
-    found: dict[str, set[str]],
-) -> None:
-    """Grow `found` (kind -> values) with the owner columns of every row it matches, and
-    with the other spellings the tables hold of each (a device list saved by a spreadsheet
-    gives `13125550116`, the call records to the person hold `+13125550116`)."""
-    for _ in range(ROUNDS):
-        before = sum(len(v) for v in found.values())
-        for table in OWNER_COLUMNS:
-            files = snaps[table].all_files()
-            if not files:
-                continue
-            for kind, value in _owner_rows(con, table, files, found):
-                if value is not None and str(value).strip():
-                    found.setdefault(kind, set()).add(str(value))
-        add_stored_spellings(con, snaps, found)
-        if sum(len(v) for v in found.values()) == before:
-            return
-
-
 def _replacement_map(
     found: dict[str, set[str]], key: bytes, once: bytes
 ) -> tuple[pa.Table, dict[str, str], int]:
@@ -257,7 +186,7 @@ def forget(
         con = rewrite_connection(settings, pa.table({"kind": [], "value": [], "pseudonym": []}))
         try:
             add_stored_spellings(con, snaps, found)
-            _find_values(con, snaps, found)
+            find_values(con, snaps, found)
             erasure = begin_erasure(layout, found, len(key), dry_run)  # a rerun goes on
             replacements, text, result.values = _replacement_map(found, key, erasure.key)
             # their values in free text (`extra`) of rows that are not theirs

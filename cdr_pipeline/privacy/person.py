@@ -1,0 +1,102 @@
+"""Who `cdr forget` erases: the person's values, found from the rows the selector names.
+
+The rows of the tables whose user UUID, number or e-mail is one of the person's give the
+row's owner columns (their name, extension, e-mail, numbers, device MACs), for a few rounds
+until nothing new turns up. Names, extensions and MACs are collected but never matched on:
+a name is not unique, and an extension is unique within a location only, while a user
+without a phone number carries theirs as `User number` (reference: "E.164, or extension if
+the user has no number"), so matching on it would take another location's user for the
+person and erase them too.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+from cdr_pipeline.privacy.selector import add_stored_spellings
+from cdr_pipeline.schema.personal import EMAIL, ID, MAC, NAME, NUMBER
+from cdr_pipeline.state import tables
+from cdr_pipeline.text import lit, quote
+
+OWNER_COLUMNS: dict[str, dict[str, str]] = {
+    "call_legs": {"user_uuid": ID, "user_number": NUMBER, "user_name": NAME, "device_mac": MAC},
+    "device_snapshots": {
+        "user_uuid": ID,
+        "person_id": ID,
+        "user_email": EMAIL,
+        "phone_number": NUMBER,
+        "extension": NUMBER,
+    },
+    "device_events": {"user_uuid": ID, "phone_number": NUMBER},
+}
+"""Columns of a row that belong to the row's user: a row matched by one of them gives the
+others. Names, extensions and MACs are collected but never matched on (they are not
+unique)."""
+MATCH_KINDS = (ID, NUMBER, EMAIL)
+NOT_MATCHED = frozenset({"user_name", "extension", "device_mac"})
+ROUNDS = 3
+
+
+def _owner_rows(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    files: list[Path],
+    keys: dict[str, set[str]],
+) -> list[tuple[str, str, object]]:
+    """(column, kind, value) of the owner columns of the rows of `files` that `keys`
+    matches."""
+    owners = OWNER_COLUMNS[table]
+    listed = ", ".join(lit(str(f)) for f in files)
+    source = f"read_parquet([{listed}], hive_partitioning=false, union_by_name=true)"
+    present = {r[0] for r in con.execute(f"describe select * from {source}").fetchall()}
+    cols = [c for c in owners if c in present]
+    conds, params = [], []
+    for c in cols:
+        kind = owners[c]
+        if c not in NOT_MATCHED and kind in MATCH_KINDS and keys.get(kind):
+            conds.append(f"{quote(c)} in (select unnest(?))")
+            params.append(sorted(keys[kind]))
+    if not conds:
+        return []
+    select = ", ".join(quote(c) for c in cols)
+    rows = con.execute(
+        f"select distinct {select} from {source} where {' or '.join(conds)}", params
+    ).fetchall()
+    return [(c, owners[c], v) for row in rows for c, v in zip(cols, row, strict=True)]
+
+
+def _count(*maps: dict[str, set[str]]) -> int:
+    return sum(len(v) for m in maps for v in m.values())
+
+
+def find_values(
+    con: duckdb.DuckDBPyConnection,
+    snaps: dict[str, tables.Snapshot],
+    found: dict[str, set[str]],
+) -> None:
+    """Grow `found` (kind -> values: the selector and its spellings) with the owner columns
+    of every row it matches, and with the other spellings the tables hold of each (a device
+    list saved by a spreadsheet gives `13125550116`, the call records to the person hold
+    `+13125550116`). Only the selector and the values of matched columns find rows: the
+    values of `NOT_MATCHED` columns are the person's, not keys to other rows."""
+    keys = {kind: set(values) for kind, values in found.items()}
+    for _ in range(ROUNDS):
+        before = _count(found, keys)
+        for table in OWNER_COLUMNS:
+            files = snaps[table].all_files()
+            if not files:
+                continue
+            for column, kind, value in _owner_rows(con, table, files, keys):
+                if value is None or not str(value).strip():
+                    continue
+                found.setdefault(kind, set()).add(str(value))
+                if column not in NOT_MATCHED:
+                    keys.setdefault(kind, set()).add(str(value))
+        add_stored_spellings(con, snaps, keys)
+        for kind, values in keys.items():
+            found.setdefault(kind, set()).update(values)
+        if _count(found, keys) == before:
+            break
+    add_stored_spellings(con, snaps, found)  # the spellings of the collected values too

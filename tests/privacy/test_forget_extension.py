@@ -1,0 +1,63 @@
+"""`cdr forget` collects the person's extension but never finds anyone by it: an extension
+is unique within a location only, and a user without a phone number has it as `User number`
+(reference: "E.164, or extension if the user has no number")."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+from cdr_pipeline.config import Settings
+from cdr_pipeline.ingest import ingest_paths
+from cdr_pipeline.privacy import forget
+
+GRACE = "11111111-1111-4111-8111-111111111111"
+BOB = "22222222-2222-4222-8222-222222222222"
+LEGS = (
+    "Report ID,Report time,Start time,Direction,Correlation ID,User UUID,User number,User,"
+    "Calling number,Called number,Location,Call type,Duration\n"
+    "r1,2026-09-02T09:59:00Z,2026-09-02T09:00:00Z,ORIGINATING,c1,"
+    f"{GRACE},+13125550120,Grace Muller,+13125550120,+14155550111,Chicago HQ,SIP_NATIONAL,60\n"
+    "r2,2026-09-02T09:59:00Z,2026-09-02T09:10:00Z,ORIGINATING,c2,"
+    f"{BOB},1106,Bob Otherperson,1106,2101,London,SIP_ENTERPRISE,60\n"
+)
+DEVICES = (
+    "snapshot_time,org_uuid,device_id,user_uuid,user_email,deployment,phone_number,"
+    "extension,location\n"
+    f"2026-09-02T06:00:00Z,org-1,dev-1,{GRACE},grace.muller@example.com,BYOD,+13125550120,"
+    "1106,Chicago HQ\n"
+)
+
+
+def _stored(settings: Settings, table: str, columns: str) -> list[tuple[object, ...]]:
+    """`columns` of the rows of `table`'s data files, by the first (a connection of its
+    own: the default one may hold another test's unfinished result)."""
+    files = [str(p) for p in settings.layout.table(table).rglob("*.parquet")]
+    con = duckdb.connect()
+    try:
+        sql = f"select {columns} from read_parquet(?) order by 1"
+        return con.execute(sql, [files]).fetchall()
+    finally:
+        con.close()
+
+
+def test_forget_does_not_erase_another_user_whose_number_is_the_persons_extension(
+    tmp_path: Path,
+) -> None:
+    """Grace has extension 1106 in Chicago; Bob, in London, has no phone number, so his
+    legs carry the same 1106 as `User number`. Her extension went in with the numbers the
+    next round matched rows on: Bob's leg was taken for hers, and his user UUID, name and
+    MAC were erased, for good, with hers. (The value 1106 itself is replaced wherever it
+    stands, his `User number` too, as a colleague's leg that dialled her keeps a token.)"""
+    legs, devices = tmp_path / "legs.csv", tmp_path / "devices.csv"
+    legs.write_text(LEGS, encoding="utf-8")
+    devices.write_text(DEVICES, encoding="utf-8")
+    settings = Settings(warehouse=tmp_path / "wh", vacuum_grace_hours=0)
+    loaded = ingest_paths(settings, [legs, devices])
+    assert loaded.exit_code == 0, [f.message for f in loaded.errors]
+
+    forget(settings, email="grace.muller@example.com")
+    rows = _stored(settings, "call_legs", "report_id, user_uuid, user_name")
+    assert rows[1] == ("r2", BOB, "Bob Otherperson")
+    assert rows[0][1:] != (GRACE, "Grace Muller")
