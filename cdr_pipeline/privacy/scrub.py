@@ -3,13 +3,13 @@ ledger, quality results and Data Docs, report outputs.
 
 These files hold values as text (a rejected row's raw line, a page's JSON, a report's CSV),
 so each value is replaced wherever it occurs, in the spellings a file may use: as it is,
-JSON-escaped, HTML-escaped and CSV-quoted. A short value (an extension such as `1106`) is
-replaced only where it stands as a whole field or string (between separators or quotes),
-never inside other text or a number. The static assets of the Data Docs are not data.
-Parquet files are read and written again (the values are compressed inside); gzip files are
-decompressed, edited and compressed again (with a fixed time stamp, as fetch writes them);
-ZIP files (an `.xlsx` workbook a report wrote) have each text member edited and are written
-again. Every rewrite is atomic.
+JSON-escaped, HTML-escaped and CSV-quoted, in any case (as the rows' texts are matched). A
+short value (an extension such as `1106`) is replaced only where it stands as a whole field
+or string (between separators or quotes), never inside other text or a number. The static
+assets of the Data Docs are not data. Parquet files are read and written again (the values
+are compressed inside); gzip files are decompressed, edited and compressed again (with a
+fixed time stamp, as fetch writes them); ZIP files (an `.xlsx` workbook a report wrote) have
+each text member edited and are written again. Every rewrite is atomic.
 """
 
 from __future__ import annotations
@@ -85,33 +85,36 @@ def text_pattern(values: Iterable[str]) -> str | None:
 @dataclass(frozen=True)
 class Replacement:
     old: str
+    """The spelling, case-folded (what `replace_text` looks for first)."""
     new: str
-    pattern: re.Pattern[str] | None
-    """For a short value: the value as a whole field only."""
+    pattern: re.Pattern[str]
+    """The spelling in any case (as `text_pattern` finds it; for a short value, as a whole
+    field only)."""
 
 
 def _pairs(replacements: Mapping[str, str]) -> list[Replacement]:
     pairs: list[Replacement] = []
     for value, pseudo in replacements.items():
         for form in spellings(value):
-            pattern = None
+            text = re.escape(form)
             if len(value) < SHORT:
-                pattern = re.compile(
-                    rf"(?:(?<={_FIELD_EDGE})|^){re.escape(form)}(?={_FIELD_EDGE}|$)",
-                    re.MULTILINE,
-                )
-            pairs.append(Replacement(form, pseudo, pattern))
+                text = rf"(?:(?<={_FIELD_EDGE})|^){text}(?={_FIELD_EDGE}|$)"
+            pattern = re.compile(text, re.MULTILINE | re.IGNORECASE)
+            pairs.append(Replacement(form.casefold(), pseudo, pattern))
     return sorted(pairs, key=lambda p: len(p.old), reverse=True)
 
 
 def replace_text(text: str, pairs: list[Replacement]) -> str:
+    """`text` with each spelling of `pairs` replaced, ignoring case: the selector and the
+    rows' texts compare e-mails and ids so (`text_pattern`), and a page or report spells an
+    e-mail as its source did (`Olga.Pruitt@Example.com`)."""
+    folded = text.casefold()
     for rep in pairs:
-        if rep.old not in text:
+        if rep.old not in folded:
             continue
-        if rep.pattern is None:
-            text = text.replace(rep.old, rep.new)
-        else:
-            text = rep.pattern.sub(rep.new, text)
+        new = rep.pattern.sub(rep.new, text)
+        if new != text:
+            text, folded = new, new.casefold()
     return text
 
 

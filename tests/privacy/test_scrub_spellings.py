@@ -115,3 +115,30 @@ def test_a_binary_file_it_cannot_search_is_named_not_passed_over(tmp_path: Path)
         "state/validate_tmp/v1/duckdb_temp_storage_DEFAULT-0.tmp",
     ]
     assert done.files == ["exports/name_x.bin"]  # renamed: changed, though not searched
+
+
+def test_a_value_in_another_case_is_replaced_as_the_rows_match_it(tmp_path: Path) -> None:
+    """E-mails and ids are compared ignoring case (the selector, and the pattern that empties
+    the `extra` of a row or a reject naming the person), but the files outside the tables
+    were edited case for case: a saved page whose unknown column held
+    `OLGA.PRUITT@EXAMPLE.COM` kept it, and was not even listed, after `cdr forget` of
+    `olga.pruitt@example.com` had emptied the same text from the row loaded from it."""
+    import gzip
+
+    from cdr_pipeline.privacy.scrub import scrub_files
+    from cdr_pipeline.state.layout import Layout
+
+    layout = Layout(tmp_path / "wh")
+    page = layout.fetched / "feed" / "org" / "w1" / "page-001.json.gz"
+    page.parent.mkdir(parents=True)
+    body = '{"items": [{"Escalation contact": "OLGA.PRUITT@EXAMPLE.COM", "n": "Olga.Pruitt@x.io"}]}'
+    page.write_bytes(gzip.compress(body.encode(), mtime=0))
+    replacements = {"olga.pruitt@example.com": "email_1", "olga.pruitt@x.io": "email_2"}
+    done = scrub_files(layout, replacements, False)
+    assert done.files == ["state/fetched/feed/org/w1/page-001.json.gz"]
+    assert gzip.decompress(page.read_bytes()).decode() == (
+        '{"items": [{"Escalation contact": "email_1", "n": "email_2"}]}'
+    )
+    # and a short value keeps standing only as a whole field, in any case
+    pairs = _pairs({"ab12": "number_1"})
+    assert replace_text("AB12,xab12,ab12", pairs) == "number_1,xab12,number_1"
