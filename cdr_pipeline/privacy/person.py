@@ -6,7 +6,9 @@ until nothing new turns up. Names, extensions and MACs are collected but never m
 a name is not unique, and an extension is unique within a location only, while a user
 without a phone number carries theirs as `User number` (reference: "E.164, or extension if
 the user has no number"), so matching on it would take another location's user for the
-person and erase them too.
+person and erase them too. For the same reason a number of fewer than 7 digits finds no row
+even from a matched column (a user without a phone number has their extension as `User
+number`): such a user is found by their UUID or e-mail.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from pathlib import Path
 
 import duckdb
 
-from cdr_pipeline.privacy.selector import add_stored_spellings
+from cdr_pipeline.privacy.selector import add_stored_spellings, is_key_number
 from cdr_pipeline.schema.personal import EMAIL, ID, MAC, NAME, NUMBER
 from cdr_pipeline.state import tables
 from cdr_pipeline.text import lit, quote
@@ -79,8 +81,9 @@ def find_values(
     """Grow `found` (kind -> values: the selector and its spellings) with the owner columns
     of every row it matches, and with the other spellings the tables hold of each (a device
     list saved by a spreadsheet gives `13125550116`, the call records to the person hold
-    `+13125550116`). Only the selector and the values of matched columns find rows: the
-    values of `NOT_MATCHED` columns are the person's, not keys to other rows."""
+    `+13125550116`). Only the selector and the values of matched columns find rows (a
+    number only with 7 digits or more, `is_key_number`): the values of `NOT_MATCHED`
+    columns are the person's, not keys to other rows."""
     keys = {kind: set(values) for kind, values in found.items()}
     for _ in range(ROUNDS):
         before = _count(found, keys)
@@ -92,7 +95,7 @@ def find_values(
                 if value is None or not str(value).strip():
                     continue
                 found.setdefault(kind, set()).add(str(value))
-                if column not in NOT_MATCHED:
+                if column not in NOT_MATCHED and (kind != NUMBER or is_key_number(str(value))):
                     keys.setdefault(kind, set()).add(str(value))
         add_stored_spellings(con, snaps, keys)
         for kind, values in keys.items():

@@ -36,6 +36,14 @@ def start_selector(
         )
     selector, value = given[0]
     kind = {"user": ID, "number": NUMBER, "email": EMAIL}[selector]
+    if kind == NUMBER and not is_key_number(value):
+        raise ConfigError(
+            f"forget: --number {value.strip()} is an extension or short code, not a person: "
+            "an extension is unique within a location only, and no row is found by it, so "
+            "their name, UUID and numbers would stay while the erasure read as done",
+            hint="name the person by --user UUID, --email ADDRESS or their number in E.164 "
+            "(+14155550111)",
+        )
     return selector, {kind: {value.strip()}}
 
 
@@ -56,6 +64,13 @@ def canonical(kind: str, value: str) -> str:
     if kind == NUMBER:
         return re.sub(_NUMBER_MARKS, "", value.strip())
     return value.strip().lower()
+
+
+def is_key_number(value: str) -> bool:
+    """A number that may name one person: at least `SUFFIX_DIGITS` digits. A shorter one is
+    an extension or short code (a user without a phone number has their extension as
+    `User number`), unique within a location only."""
+    return sum(c.isdigit() for c in value) >= SUFFIX_DIGITS
 
 
 DIALLED_PREFIX = 4

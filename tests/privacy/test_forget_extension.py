@@ -61,3 +61,44 @@ def test_forget_does_not_erase_another_user_whose_number_is_the_persons_extensio
     rows = _stored(settings, "call_legs", "report_id, user_uuid, user_name")
     assert rows[1] == ("r2", BOB, "Bob Otherperson")
     assert rows[0][1:] != (GRACE, "Grace Muller")
+
+
+def test_an_extension_is_no_selector(tmp_path: Path) -> None:
+    """`cdr forget --number 1106` found no row of Grace's (an extension is matched on no
+    owner column) yet reported "1 value of the person" and replaced 1106 in every table:
+    her name, UUID, e-mail and number stayed while the erasure read as done."""
+    import pytest
+
+    from cdr_pipeline.errors import ConfigError
+
+    legs, devices = tmp_path / "legs.csv", tmp_path / "devices.csv"
+    legs.write_text(LEGS, encoding="utf-8")
+    devices.write_text(DEVICES, encoding="utf-8")
+    settings = Settings(warehouse=tmp_path / "wh")
+    assert ingest_paths(settings, [legs, devices]).exit_code == 0
+    for spelled in ("1106", "+1106", "11-06"):
+        with pytest.raises(ConfigError, match="extension") as err:
+            forget(settings, number=spelled, dry_run=True)
+        assert err.value.exit_code == 3
+    with pytest.raises(ConfigError, match="extension"):
+        forget(settings, number="1106")
+    assert not (settings.layout.ledger / "erasures").exists()
+
+
+def test_a_user_without_a_phone_number_is_found_by_their_uuid_alone(tmp_path: Path) -> None:
+    """Bob (London) and Carol (Paris) have no phone number: each leg's `User number` is the
+    extension, 1106 for both. Erasing Bob by his UUID took his 1106 as a key, found Carol's
+    leg by it and erased her UUID and name with his."""
+    carol = "33333333-3333-4333-8333-333333333333"
+    legs = tmp_path / "legs.csv"
+    legs.write_text(
+        LEGS + "r3,2026-09-02T09:59:00Z,2026-09-02T09:20:00Z,ORIGINATING,c3,"
+        f"{carol},1106,Carol Tiers,1106,2101,Paris,SIP_ENTERPRISE,60\n",
+        encoding="utf-8",
+    )
+    settings = Settings(warehouse=tmp_path / "wh", vacuum_grace_hours=0)
+    assert ingest_paths(settings, [legs]).exit_code == 0
+    forget(settings, user=BOB)
+    rows = _stored(settings, "call_legs", "report_id, user_uuid, user_name")
+    assert rows[2] == ("r3", carol, "Carol Tiers")
+    assert rows[1][1:] != (BOB, "Bob Otherperson")
