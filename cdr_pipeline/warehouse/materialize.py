@@ -251,7 +251,8 @@ def materialize(
 BY_CALL_COLUMNS = frozenset(
     {"correlation_id", "first_start_time", "last_release_time", *LINK_COLUMNS}
 )
-"""What `_refresh_calls` reads of a by-call table (`sql/fct_calls.sql` has them)."""
+"""What a by-call refresh (`by_call._find_calls`) reads of a by-call table
+(`sql/fct_calls.sql` has them)."""
 
 
 def _own_device_level(by_name: Mapping[str, ViewSpec]) -> bool:
