@@ -29,8 +29,10 @@ class _Watched:
         self.appended = False
         self.deleted_appended: list[int] = []
         self.deletes = 0
+        self.leg_reads = 0
 
     def execute(self, sql: str, *args: Any) -> duckdb.DuckDBPyConnection:
+        self.leg_reads += sql.count(f"from main.{by_call.LEG_VIEW}")
         if sql.startswith(f"delete from {self.table}"):
             self.deletes += 1
             if self.appended:
@@ -65,13 +67,9 @@ def _across_midnight(export: Path) -> None:
     ).drop("row").write_csv(export)
 
 
-def test_no_step_deletes_a_call_appended_since_the_last_commit(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Steps of new days delete the calls crossing in from the step before, which that step
-    appended. A delete of a row appended in the same transaction makes DuckDB's commit write
-    every row of the transaction again: at 1M legs the closing commit took 1 s of CPU for
-    0.05. The step commits before such a delete."""
+def _built_by_small_steps(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> _Watched:
+    """A whole build of six days of generated calls (one across midnight), a day or two a
+    step, its by-call steps watched."""
     settings = Settings(warehouse=tmp_path / "wh")
     export = tmp_path / "dch.csv"
     write_call_export(export, legs=3000, seed=5, start=date(2026, 9, 1), days=6)
@@ -93,9 +91,30 @@ def test_no_step_deletes_a_call_appended_since_the_last_commit(
     monkeypatch.setattr(materialize, "refresh_calls_by_steps", refresh)
     build_warehouse(settings)  # computed whole, by steps
     (watch,) = watched
+    return watch
+
+
+def test_no_step_deletes_a_call_appended_since_the_last_commit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Steps of new days delete the calls crossing in from the step before, which that step
+    appended. A delete of a row appended in the same transaction makes DuckDB's commit write
+    every row of the transaction again: at 1M legs the closing commit took 1 s of CPU for
+    0.05. The step commits before such a delete."""
+    watch = _built_by_small_steps(tmp_path, monkeypatch)
     assert watch.deletes > 5  # many steps
     assert watch.deleted_appended  # calls across midnight, between steps
     assert watch.deleted_appended == [0] * len(watch.deleted_appended)
+
+
+def test_a_step_reads_the_legs_view_three_times(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A step reads the legs of its days and a day either side (`__near`), the few legs of
+    the other days (`__others`) and the legs the SQL recomputes from: what the calls' legs
+    name comes from `__near` when the calls span no further (the samples' do)."""
+    watch = _built_by_small_steps(tmp_path, monkeypatch)
+    assert watch.leg_reads == 3 * watch.deletes  # a delete a step
 
 
 def test_fct_calls_reads_the_legs_once() -> None:
