@@ -21,7 +21,7 @@ from cdr_pipeline.ingest.recover import recover_dead
 from cdr_pipeline.state.layout import Layout
 from cdr_pipeline.state.ledger import RUNS_SCHEMA, Ledger
 from cdr_pipeline.state.lock import live_run, writer_lock
-from tests.ingest.helpers import run_cdr
+from tests.batch.helpers import cdr_here, copy_of, night_args
 
 SAMPLES = Path(__file__).parents[2] / "data" / "samples"
 EXPORT = "dch_export_2026-09-30_2026-10-31.csv"
@@ -62,18 +62,17 @@ def test_a_night_with_nothing_new_is_a_run(tmp_path: Path) -> None:
         con.close()
 
 
-def test_a_night_killed_after_its_ingest_reads_interrupted(tmp_path: Path) -> None:
+def test_a_night_killed_after_its_ingest_reads_interrupted(
+    tmp_path: Path, night_killed_at_validate: tuple[Path, Path]
+) -> None:
     """Killed between its commit and its validation: the night did not end well, so the
     next writer marks it interrupted, keeping the version and rows it committed."""
-    inbox = _inbox(tmp_path)
-    wh = tmp_path / "wh"
-    args = ["--warehouse", str(wh), "nightly", "--inbox", str(inbox), "--run-date", "2026-11-03"]
-    killed = run_cdr(*args, env={"CDR_FAULT_KILL_AT": "validate"})
-    assert killed.returncode == -9, killed.stderr
+    wh, inbox = copy_of(night_killed_at_validate, tmp_path)
     ledger = Ledger(Layout(wh))
     (row,) = ledger.runs().to_dicts()
     assert row["status"] == "running"  # until a writer looks
-    assert run_cdr(*args).returncode == 0
+    rerun = cdr_here(*night_args(wh, inbox))
+    assert rerun.exit_code == 0, rerun.output
     runs = ledger.runs()
     dead = runs.filter(pl.col("run_id") == row["run_id"]).row(0, named=True)
     assert dead["status"] == "interrupted", dead
@@ -81,14 +80,12 @@ def test_a_night_killed_after_its_ingest_reads_interrupted(tmp_path: Path) -> No
     assert runs["status"].to_list()[-1] == "ok"
 
 
-def test_a_night_still_running_after_its_ingest_has_no_exit_code_yet(tmp_path: Path) -> None:
+def test_a_night_still_running_after_its_ingest_has_no_exit_code_yet(
+    tmp_path: Path, night_killed_at_validate: tuple[Path, Path]
+) -> None:
     """After its ingest the night's row took the ingest's end (exit_code 0, finished_at), so
     `cdr runs --json` said exit 0 for a night still running, or killed before its end."""
-    inbox = _inbox(tmp_path)
-    wh = tmp_path / "wh"
-    args = ["--warehouse", str(wh), "nightly", "--inbox", str(inbox), "--run-date", "2026-11-03"]
-    killed = run_cdr(*args, env={"CDR_FAULT_KILL_AT": "validate"})
-    assert killed.returncode == -9, killed.stderr
+    wh, _ = copy_of(night_killed_at_validate, tmp_path)
     (row,) = Ledger(Layout(wh)).runs().to_dicts()
     assert row["status"] == "running"
     assert row["exit_code"] is None and row["finished_at"] is None, row

@@ -3,7 +3,6 @@ killed one loaded but never validated, as a clean run would have."""
 
 from __future__ import annotations
 
-import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -11,35 +10,30 @@ from cdr_pipeline.quality.report import VALIDATIONS_SCHEMA
 from cdr_pipeline.quality.scope import pending_runs
 from cdr_pipeline.state.layout import Layout
 from cdr_pipeline.state.ledger import FILES_SCHEMA, RUNS_SCHEMA, Ledger, run_record
-from tests.ingest.helpers import run_cdr
-
-SAMPLES = Path(__file__).parents[2] / "data" / "samples"
+from tests.batch.helpers import cdr_here, copy_of, night_args
 
 
-def test_a_nightly_killed_before_validating_is_validated_by_the_next(tmp_path: Path) -> None:
+def test_a_nightly_killed_before_validating_is_validated_by_the_next(
+    tmp_path: Path, night_killed_at_validate: tuple[Path, Path]
+) -> None:
     """Killed after its ingest committed, before its validation: the next nightly found
     nothing new in the inbox, said "nothing new to validate", and the loaded rows were
     never checked (an error-severity failure in them would never have exited 4)."""
-    inbox = tmp_path / "inbox"
-    inbox.mkdir()
-    shutil.copy(SAMPLES / "dch_export_2026-09-30_2026-10-31.csv", inbox)
-    wh = tmp_path / "wh"
-    args = ["--warehouse", str(wh), "nightly", "--inbox", str(inbox), "--run-date", "2026-11-03"]
-    killed = run_cdr(*args, env={"CDR_FAULT_KILL_AT": "validate"})
-    assert killed.returncode == -9, killed.stderr
+    wh, inbox = copy_of(night_killed_at_validate, tmp_path)
+    args = night_args(wh, inbox)
     ledger = Ledger(Layout(wh))
     (loaded,) = ledger.runs()["run_id"].to_list()
     assert ledger.read("validations").is_empty()
-    rerun = run_cdr(*args)
-    assert rerun.returncode == 0, rerun.stderr
+    rerun = cdr_here(*args)
+    assert rerun.exit_code == 0, rerun.output
     assert "validate" in rerun.stdout and "nothing new to validate" not in rerun.stdout
     checked = ledger.read("validations")
     assert checked["scope"].unique().to_list() == ["pending"]
     assert loaded in checked["ingest_run_ids"][0].to_list()
     assert checked["rows_validated"].sum() > 0
     # and once validated, a night with nothing new validates nothing again
-    again = run_cdr(*args)
-    assert again.returncode == 0 and "nothing new to validate" in again.stdout, again.stdout
+    again = cdr_here(*args)
+    assert again.exit_code == 0 and "nothing new to validate" in again.stdout, again.stdout
 
 
 def test_a_night_after_the_clock_was_set_back_is_still_validated(tmp_path: Path) -> None:
