@@ -10,6 +10,7 @@ from pathlib import Path
 from cdr_pipeline.config import Settings
 from cdr_pipeline.state import tables
 from cdr_pipeline.warehouse import build_warehouse
+from tests.batch.helpers import cdr_here
 from tests.ingest.helpers import run_cdr
 from tests.privacy.helpers import scan_files
 
@@ -57,25 +58,25 @@ def test_forget_dry_run_from_the_command_line(sample_wh: Settings, tmp_path: Pat
     shutil.copytree(sample_wh.warehouse, settings.warehouse)
     build_warehouse(settings)  # its views list this folder's files
     wh = str(settings.warehouse)
-    out = run_cdr("--warehouse", wh, "forget", "--number", "+13125550115", "--dry-run", "--json")
-    assert out.returncode == 0, out.stderr
+    out = cdr_here("--warehouse", wh, "forget", "--number", "+13125550115", "--dry-run", "--json")
+    assert out.exit_code == 0, out.stderr
     result = json.loads(out.stdout)
     assert result["dry_run"] and result["rows"] > 0 and result["data_files"] > 0
     assert "+13125550115" not in out.stdout  # counts, never the values
     # a number written with dots finds the same person, as --help says
-    dotted = run_cdr(
+    dotted = cdr_here(
         "--warehouse", wh, "forget", "--number", "+1.312.555.0115", "--dry-run", "--json"
     )
-    assert dotted.returncode == 0 and json.loads(dotted.stdout)["rows"] == result["rows"]
-    assert "brackets, dots, dashes" in " ".join(run_cdr("forget", "--help").stdout.split())
+    assert dotted.exit_code == 0 and json.loads(dotted.stdout)["rows"] == result["rows"]
+    assert "brackets, dots, dashes" in " ".join(cdr_here("forget", "--help").stdout.split())
     # naming no one or two people is a usage error (exit 2, as click gives a missing
     # option), not bad input: nothing was looked up
-    both = run_cdr("--warehouse", wh, "forget", "--number", "+1", "--email", "a@b", "--dry-run")
-    assert both.returncode == 2 and "exactly one" in both.stderr
-    nobody = run_cdr("--warehouse", wh, "forget", "--dry-run")
-    assert nobody.returncode == 2 and "exactly one" in nobody.stderr
-    missing = run_cdr("--warehouse", str(tmp_path / "nowhere"), "forget", "--user", "u")
-    assert missing.returncode == 3
+    both = cdr_here("--warehouse", wh, "forget", "--number", "+1", "--email", "a@b", "--dry-run")
+    assert both.exit_code == 2 and "exactly one" in both.stderr
+    nobody = cdr_here("--warehouse", wh, "forget", "--dry-run")
+    assert nobody.exit_code == 2 and "exactly one" in nobody.stderr
+    missing = cdr_here("--warehouse", str(tmp_path / "nowhere"), "forget", "--user", "u")
+    assert missing.exit_code == 3
 
 
 def test_a_lost_key_is_an_error_and_keys_rotate_replaces_it(
@@ -90,26 +91,26 @@ def test_a_lost_key_is_an_error_and_keys_rotate_replaces_it(
     wh = str(settings.warehouse)
     key_file = settings.layout.pseudonym_key
     key_file.unlink()
-    lost = run_cdr("--warehouse", wh, "build")
-    assert lost.returncode == 3, lost.stderr
+    lost = cdr_here("--warehouse", wh, "build")
+    assert lost.exit_code == 3, lost.stderr
     assert "pseudonym key" in lost.stderr and "missing" in lost.stderr
     assert "cdr keys rotate" in lost.stderr
     assert not key_file.exists()
-    rotated = run_cdr("--warehouse", wh, "keys", "rotate", "--json")
-    assert rotated.returncode == 0, rotated.stderr
+    rotated = cdr_here("--warehouse", wh, "keys", "rotate", "--json")
+    assert rotated.exit_code == 0, rotated.stderr
     assert json.loads(rotated.stdout)["old_key_id"] == "missing"
     assert key_file.stat().st_mode & 0o777 == 0o600
     key_file.write_text("not a key\n")
-    damaged = run_cdr("--warehouse", wh, "build")
-    assert damaged.returncode == 3 and "not a pseudonym key" in damaged.stderr
-    again = run_cdr("--warehouse", wh, "keys", "rotate", "--json")
-    assert again.returncode == 0, again.stderr
+    damaged = cdr_here("--warehouse", wh, "build")
+    assert damaged.exit_code == 3 and "not a pseudonym key" in damaged.stderr
+    again = cdr_here("--warehouse", wh, "keys", "rotate", "--json")
+    assert again.exit_code == 0, again.stderr
     assert json.loads(again.stdout)["old_key_id"] == "unreadable"
     key_file.chmod(0o644)
-    exposed = run_cdr("--warehouse", wh, "keys", "rotate")
-    assert exposed.returncode == 0, exposed.stderr
+    exposed = cdr_here("--warehouse", wh, "keys", "rotate")
+    assert exposed.exit_code == 0, exposed.stderr
     assert key_file.stat().st_mode & 0o777 == 0o600
-    assert run_cdr("--warehouse", wh, "build").returncode == 0
+    assert cdr_here("--warehouse", wh, "build").exit_code == 0
 
 
 def test_a_new_warehouse_still_gets_its_key(tmp_path: Path) -> None:
