@@ -36,11 +36,13 @@ def test_views_and_kept_marts_leave_the_days_retention_dropped(tmp_path: Path) -
     assert orphans == [(0,)]  # no call is kept whose legs retention dropped
 
 
-def test_no_byte_of_cdr_duckdb_keeps_the_days_retention_dropped(tmp_path: Path) -> None:
+def test_no_byte_of_cdr_duckdb_keeps_the_days_retention_dropped(
+    tmp_path: Path, sample_wh: Settings
+) -> None:
     """Days past retention are gone from `cdr.duckdb` too, not only from its views: a
     refresh edits a copy of the old file, whose freed pages still held the dropped days'
     numbers and names."""
-    settings, old = _built(tmp_path)
+    settings, old = _built(tmp_path, sample_wh)
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     retain = (TODAY - CUTOFF).days
@@ -54,14 +56,14 @@ CUTOFF, TODAY = date(2026, 9, 10), date(2026, 12, 3)
 """The retention tests' drop: the sample days before CUTOFF."""
 
 
-def _built(tmp_path: Path) -> tuple[Settings, set[str]]:
+def _built(tmp_path: Path, sample_wh: Settings) -> tuple[Settings, set[str]]:
     """A warehouse of the samples, built, and the personal values only the days before
-    CUTOFF hold, each checked to be in `cdr.duckdb`'s bytes."""
-    from cdr_pipeline.ingest import ingest_paths
+    CUTOFF hold, each checked to be in `cdr.duckdb`'s bytes: a copy of the session's
+    sample warehouse (loaded once), built anew, as its views list its own folder's files."""
     from cdr_pipeline.warehouse import build_warehouse
 
     settings = Settings(warehouse=tmp_path / "wh")
-    assert ingest_paths(settings, [SAMPLES]).exit_code == 0
+    shutil.copytree(sample_wh.warehouse, settings.warehouse)
     build_warehouse(settings)
     old = _old_values(settings, CUTOFF)
     assert old and all(v.encode() in settings.layout.duckdb.read_bytes() for v in old)
@@ -95,14 +97,14 @@ def _old_values(settings: Settings, cutoff: date) -> set[str]:
 
 
 def test_a_drop_whose_build_never_ran_is_written_into_a_new_file_by_the_next_refresh(
-    tmp_path: Path,
+    tmp_path: Path, sample_wh: Settings
 ) -> None:
     """A nightly killed (or out of disk) after retention committed its drop, before its
     build: the next night's build stage refreshed a copy of the old file, so the dropped
     days' numbers and names stayed in its freed pages (81 of 81 sample values)."""
     from cdr_pipeline.ingest.retention import apply_retention
 
-    settings, old = _built(tmp_path)
+    settings, old = _built(tmp_path, sample_wh)
     # what the killed night left: the drop committed, cdr.duckdb of before it
     retain = (TODAY - CUTOFF).days
     assert apply_retention(settings, retain, "killed-night", TODAY).dropped
@@ -113,7 +115,9 @@ def test_a_drop_whose_build_never_ran_is_written_into_a_new_file_by_the_next_ref
     assert _left_in_the_file(settings, old) == set()
 
 
-def test_after_a_drop_the_refresh_copies_live_rows_into_a_new_file(tmp_path: Path) -> None:
+def test_after_a_drop_the_refresh_copies_live_rows_into_a_new_file(
+    tmp_path: Path, sample_wh: Settings
+) -> None:
     """A drop no longer costs a whole build (about a minute a night at 10M legs): the
     refreshed copy's live rows go into a new file, which keeps no byte of the dropped days
     and answers as a whole build does; the mark is gone, so the next night refreshes."""
@@ -121,7 +125,7 @@ def test_after_a_drop_the_refresh_copies_live_rows_into_a_new_file(tmp_path: Pat
     from cdr_pipeline.warehouse import build_warehouse, refresh_warehouse
     from tests.warehouse.test_refresh import _digest
 
-    settings, old = _built(tmp_path)
+    settings, old = _built(tmp_path, sample_wh)
     assert apply_retention(settings, (TODAY - CUTOFF).days, "night", TODAY).dropped
     assert settings.layout.whole_build_mark.exists()
 
