@@ -8,6 +8,7 @@ import shutil
 from collections import Counter
 from pathlib import Path
 
+from tests.batch.helpers import cdr_here
 from tests.ingest.helpers import FIXTURES, run_cdr
 
 
@@ -78,7 +79,7 @@ def test_a_failed_file_is_an_error_record_and_the_ledger_keeps_the_nights_code(
     # README "Logs": errors carry their exit code; the file and its stage say where
     assert stray[0]["exit_code"] == 3 and stray[0]["stage"] == "ingest", stray
     assert Path(stray[0]["file"]).name == "stray.csv"
-    runs = run_cdr("--warehouse", wh, "runs", "--json")
+    runs = cdr_here("--warehouse", wh, "runs", "--json")
     assert json.loads(runs.stdout)[0]["exit_code"] == 3
 
 
@@ -92,7 +93,7 @@ def test_cdr_runs_keeps_the_exit_code_of_a_failed_check_after_the_load(tmp_path:
         encoding="utf-8",
     )
     wh = str(tmp_path / "wh")
-    proc = run_cdr("--warehouse", wh, "nightly", "--inbox", str(inbox))
-    assert proc.returncode == 4, proc.stderr
-    (last, *_) = json.loads(run_cdr("--warehouse", wh, "runs", "--json").stdout)
+    night = cdr_here("--warehouse", wh, "nightly", "--inbox", str(inbox))
+    assert night.exit_code == 4, night.output
+    (last, *_) = json.loads(cdr_here("--warehouse", wh, "runs", "--json").stdout)
     assert last["exit_code"] == 4, last  # the ingest alone ended well
