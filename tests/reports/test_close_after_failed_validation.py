@@ -14,7 +14,7 @@ from cdr_pipeline.config import Settings
 from cdr_pipeline.errors import EXIT_BAD_INPUT, EXIT_QUALITY
 from cdr_pipeline.reports import run_report
 from cdr_pipeline.reports.frozen import read_close
-from tests.reports.finance_helpers import copy_warehouse, load_samples
+from tests.reports.finance_helpers import copy_warehouse
 
 HEADER = "subscription_id,licence_type,units,valid_from,valid_to,unit_price,currency\n"
 TYPO = "Sub-39015,Webex Go (Bring Your Own Device),40,2026-10-01,2025-10-31,12.50,USD\n"
@@ -26,9 +26,9 @@ TAKEN_BACK = "Sub-39015,Webex Go (Bring Your Own Device),0,2026-10-01,,12.50,USD
 
 
 @pytest.fixture
-def nightly_wh(tmp_path: Path, samples_dir: Path) -> Settings:
-    settings = load_samples(tmp_path / "template", samples_dir)
-    return replace(copy_warehouse(settings, tmp_path), close_after_days=3)
+def nightly_wh(tmp_path: Path, sample_wh: Settings) -> Settings:
+    # a copy of the session's warehouse of the samples (what load_samples builds)
+    return replace(copy_warehouse(sample_wh, tmp_path), close_after_days=3)
 
 
 def _sub_39015_byod(settings: Settings) -> dict[str, object]:
