@@ -32,13 +32,13 @@ from tests.reports.finance_helpers import (
     held_device_of,
     late_call_file,
     late_entitlement_file,
-    load_samples,
 )
 
 
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory, samples_dir: Path) -> Settings:
-    return load_samples(tmp_path_factory.mktemp("close_template"), samples_dir)
+@pytest.fixture
+def template(sample_wh: Settings) -> Settings:
+    """The session's warehouse of the samples (what load_samples builds): copy it to write."""
+    return sample_wh
 
 
 @pytest.fixture
