@@ -25,7 +25,7 @@ from cdr_pipeline.reports.close import close_month
 from cdr_pipeline.reports.export import to_text_table
 from cdr_pipeline.reports.frozen import FINANCE_REPORTS
 from cdr_pipeline.reports.workbook import column_definitions
-from tests.reports.finance_helpers import CLOSED_MONTH, cdr, load_samples
+from tests.reports.finance_helpers import CLOSED_MONTH, cdr, copy_warehouse
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = Path(os.environ.get("CDR_TEST_ARTIFACTS") or REPO / "test-artifacts")
@@ -40,8 +40,9 @@ its component updater, `--disable-component-update` notwithstanding), page or no
 
 
 @pytest.fixture(scope="module")
-def closed_wh(tmp_path_factory: pytest.TempPathFactory, samples_dir: Path) -> Settings:
-    settings = load_samples(tmp_path_factory.mktemp("finance_outputs"), samples_dir)
+def closed_wh(tmp_path_factory: pytest.TempPathFactory, sample_wh: Settings) -> Settings:
+    # a copy of the session's warehouse of the samples (what load_samples builds)
+    settings = copy_warehouse(sample_wh, tmp_path_factory.mktemp("finance_outputs"))
     close_month(settings, CLOSED_MONTH)
     return settings
 
