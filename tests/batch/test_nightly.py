@@ -163,7 +163,7 @@ def test_corrupt_file_loads_the_rest_and_exits_3(tmp_path: Path) -> None:
 
 def test_sigkill_mid_merge_then_rerun_equals_an_uninterrupted_run(
     tmp_path: Path,
-    first_run,  # type: ignore[no-untyped-def]
+    first_run,
 ) -> None:
     inbox = inbox_with_samples(tmp_path)
     killed = tmp_path / "killed"
