@@ -14,7 +14,6 @@ from click.testing import CliRunner
 
 from cdr_pipeline.cli.main import cli
 from cdr_pipeline.config import Settings
-from cdr_pipeline.ingest import ingest_paths
 from cdr_pipeline.warehouse import build_warehouse, connect
 from tests.warehouse.finance_world import CALL_HEADER
 
@@ -22,14 +21,6 @@ CLOSED_MONTH = "2026-10"
 """A month the samples cover with call data on every day."""
 OPEN_MONTH = "2026-11"
 """A month the samples have no call data for."""
-
-
-def load_samples(root: Path, samples: Path) -> Settings:
-    settings = Settings(warehouse=root / "warehouse")
-    result = ingest_paths(settings, [samples])
-    assert result.exit_code == 0, [f.message for f in result.errors]
-    build_warehouse(settings)
-    return settings
 
 
 def copy_warehouse(template: Settings, root: Path) -> Settings:

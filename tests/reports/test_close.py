@@ -37,7 +37,7 @@ from tests.reports.finance_helpers import (
 
 @pytest.fixture
 def template(sample_wh: Settings) -> Settings:
-    """The session's warehouse of the samples (what load_samples builds): copy it to write."""
+    """The session's warehouse of the samples (the samples ingested and built): copy it to write."""
     return sample_wh
 
 

@@ -27,7 +27,7 @@ TAKEN_BACK = "Sub-39015,Webex Go (Bring Your Own Device),0,2026-10-01,,12.50,USD
 
 @pytest.fixture
 def nightly_wh(tmp_path: Path, sample_wh: Settings) -> Settings:
-    # a copy of the session's warehouse of the samples (what load_samples builds)
+    # a copy of the session's warehouse of the samples (the samples ingested and built)
     return replace(copy_warehouse(sample_wh, tmp_path), close_after_days=3)
 
 

@@ -41,7 +41,7 @@ its component updater, `--disable-component-update` notwithstanding), page or no
 
 @pytest.fixture(scope="module")
 def closed_wh(tmp_path_factory: pytest.TempPathFactory, sample_wh: Settings) -> Settings:
-    # a copy of the session's warehouse of the samples (what load_samples builds)
+    # a copy of the session's warehouse of the samples (the samples ingested and built)
     settings = copy_warehouse(sample_wh, tmp_path_factory.mktemp("finance_outputs"))
     close_month(settings, CLOSED_MONTH)
     return settings
