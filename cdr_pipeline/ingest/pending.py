@@ -78,6 +78,7 @@ class PendingTable:
             adds,
             self.rewritten,
             run_id,
+            step="ingest",
         )
         log.info(
             "%s: committed version %d (%d partition(s) rewritten)",

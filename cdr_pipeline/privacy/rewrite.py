@@ -292,6 +292,7 @@ def rewrite_partitions(
             adds,
             list(partitions),
             run_id,
+            step=tag,
         )
     except BaseException:
         # never committed: nothing reads them (and vacuum would remove them anyway)

@@ -47,6 +47,8 @@ then read the table as not existing yet, so a report answered with no calls and 
 History goes as far back as vacuum keeps the files, as the README says."""
 RUN_ID_KEY = "cdr.run_id"
 """Commit-info key naming the ingest run (or command) that made a commit."""
+STEP_KEY = "cdr.step"
+"""Commit-info key naming the step of the run whose commits make one change (one per table)."""
 UNPARTITIONED = "all"
 """The partition value under which an unpartitioned table's files are grouped."""
 
@@ -287,10 +289,11 @@ def commit(
     adds: Mapping[str, Iterable[Path]],
     rewritten: Iterable[str],
     run_id: str,
+    step: str | None = None,
 ) -> int:
     """One commit: every file of the partitions `rewritten` is removed, the files `adds`
     (partition value -> new files, all under `root`) are added. Creates the table on its
-    first commit. Returns the new version."""
+    first commit. Returns the new version (`step`: `STEP_KEY`)."""
     rewritten = sorted(set(rewritten))
     # Add actions only: the files they replace are removed by the overwrite's partition
     # filter (explicit Remove actions need deltalake >= 1.6)
@@ -301,7 +304,8 @@ def commit(
     ]
     for path in {Path(os.path.dirname(a.path)) for a in actions}:
         _fsync_dir(root / path)
-    props = CommitProperties(custom_metadata={RUN_ID_KEY: run_id})
+    metadata = {RUN_ID_KEY: run_id} if step is None else {RUN_ID_KEY: run_id, STEP_KEY: step}
+    props = CommitProperties(custom_metadata=metadata)
     table = open_table(root)
     if table is None:
         create_table_with_add_actions(

@@ -4,7 +4,7 @@ at a point in time (`--as-of`).
 `as_of` is a table version number or a timestamp. A version number names a version of
 `call_legs` (the fact table every report reads); the other tables are taken as they were at
 the time that version was committed, so every table is read as of one moment. A moment
-is read as whole runs: one inside a run's commits reads the state before that run.
+is read as whole steps: one inside a run's commits reads the state before them.
 """
 
 from __future__ import annotations
@@ -82,7 +82,7 @@ def resolve_time(settings: Settings, as_of: AsOfArg) -> datetime:
             "other tables as they were, give a time (2026-10-31T18:00Z)"
         )
         raise InputError(f"call_legs has no version {value}", hint=hint + _as_time(value))
-    return _end_of_run(settings, tables.commit_run_id(root, value), when)
+    return _end_of_run(settings, value, when)
 
 
 def _as_time(value: int) -> str:
@@ -101,11 +101,14 @@ def _as_time(value: int) -> str:
     return ""
 
 
-def _end_of_run(settings: Settings, run_id: str | None, when: datetime) -> datetime:
-    """The latest commit time of run `run_id` from `when` on. A run commits its tables one
-    after the other, milliseconds apart: `--as-of VERSION` means the state the run that
-    made the version left (`cdr runs` lists them together), not the tables it committed
-    after call_legs left out (a demo's device data and entitlements, all of one run)."""
+def _end_of_run(settings: Settings, version: int, when: datetime) -> datetime:
+    """The latest commit time, from `when` on, of the step that committed `version` of
+    call_legs (or of its run, for a commit that names no step). A run commits its tables
+    one after the other, milliseconds apart: `--as-of VERSION` means the state that step
+    left (`cdr runs` lists them together), not the tables it committed after call_legs
+    left out (a demo's device data and entitlements, all of one run)."""
+    legs = settings.layout.table(CALL_LEGS.name)
+    step, run_id = commit_step(legs, version), tables.commit_run_id(legs, version)
     if run_id is None:
         return when
     end = when
@@ -114,8 +117,13 @@ def _end_of_run(settings: Settings, run_id: str | None, when: datetime) -> datet
         if schema.name == CALL_LEGS.name or not (root / "_delta_log").is_dir():
             continue
         before = tables.version_at_time(root, when)
-        following = 0 if before is None else before + 1  # one commit per table and run
-        if tables.commit_run_id(root, following) == run_id:
+        following = 0 if before is None else before + 1  # one commit per table and step
+        same = (
+            commit_step(root, following) == step
+            if step is not None
+            else tables.commit_run_id(root, following) == run_id
+        )
+        if same:
             end = max(end, tables.commit_time(root, following) or end)
     return end
 
@@ -139,26 +147,35 @@ def table_snapshots(settings: Settings, as_of: AsOfArg | None = None) -> dict[st
     return out
 
 
+def commit_step(root: Path, version: int) -> tuple[str, str] | None:
+    """The run and step that committed `version` of the table (`tables.STEP_KEY`), None
+    when the commit names no step (made before steps were recorded, or by another writer)."""
+    info = tables.commit_info(root, version) or {}
+    run_id, step = info.get(tables.RUN_ID_KEY), info.get(tables.STEP_KEY)
+    return (run_id, step) if isinstance(run_id, str) and isinstance(step, str) else None
+
+
 def _whole_runs(settings: Settings, when: datetime) -> dict[str, int | None]:
-    """The version of each table at `when`, leaving out the commits of a run still
-    committing then. A run commits its tables one after the other, milliseconds apart: a
-    moment between two of them would read call_legs after the run and device_events
-    before it, a state that never was. A run whose commit to some table came after `when`
-    had not finished, so none of its commits count (the state before it)."""
+    """The version of each table at `when`, leaving out the commits of a step still
+    committing then. A run's step (its ingest, an erasure's rewrite) commits its tables one
+    after the other, milliseconds apart: a moment between two of them would read call_legs
+    after the step and device_events before it, a state that never was. A step whose
+    commit to some table came after `when` had not finished, so none of its commits count.
+    Steps, not runs: a nightly's retention commits minutes after its ingest."""
     at: dict[str, tuple[Path, int | None]] = {}
-    unfinished: set[str] = set()
+    unfinished: set[tuple[str, str]] = set()
     for schema in schemas_by_table().values():
         root = settings.layout.table(schema.name)
         if not (root / "_delta_log").is_dir():
             continue
         version = tables.version_at_time(root, when)
         at[schema.name] = (root, version)
-        following = tables.commit_run_id(root, 0 if version is None else version + 1)
+        following = commit_step(root, 0 if version is None else version + 1)
         if following is not None:
             unfinished.add(following)
     out: dict[str, int | None] = {}
     for name, (root, version) in at.items():
-        while version is not None and tables.commit_run_id(root, version) in unfinished:
+        while version is not None and commit_step(root, version) in unfinished:
             version = version - 1 if version > 0 else None
         out[name] = version
     return out
@@ -167,18 +184,19 @@ def _whole_runs(settings: Settings, when: datetime) -> dict[str, int | None]:
 def _nothing_then(settings: Settings, when: datetime) -> None:
     """No table had a version at `when`: every report would come out empty with exit 0,
     which a finance user reads as "no licences, no calls", not "too early"."""
-    firsts: list[tuple[datetime, str | None]] = []
+    firsts: list[tuple[datetime, object]] = []  # (time, its step, else its run id)
     for schema in schemas_by_table().values():
         root = settings.layout.table(schema.name)
         versions = tables.log_versions(root)
         stamp = tables.commit_time(root, versions[0]) if versions else None
         if stamp is not None:
-            firsts.append((stamp, tables.commit_run_id(root, versions[0])))
+            step = commit_step(root, versions[0])
+            firsts.append((stamp, step or tables.commit_run_id(root, versions[0])))
     if not firsts:
         hint = "nothing has been loaded yet: run cdr ingest first"
     else:
-        # the first run ends with its last table's first commit: a moment before that is
-        # inside the run, which counts as not yet done (`_whole_runs`)
+        # the first load ends with its last table's first commit: a moment before that is
+        # inside it, which counts as not yet done (`_whole_runs`)
         first, run = min(firsts, key=lambda f: f[0])
         done = max(stamp for stamp, by in firsts if by == run) if run is not None else first
         hint = f"the first load was committed at {done.isoformat()}; ask for that time or later"

@@ -16,6 +16,7 @@ from cdr_pipeline.cli.main import cli
 from cdr_pipeline.config import Settings
 from cdr_pipeline.errors import InputError
 from cdr_pipeline.resources import samples_dir
+from cdr_pipeline.schema import schemas_by_table
 from cdr_pipeline.state import tables
 from cdr_pipeline.warehouse.snapshots import parse_as_of, resolve_time, table_snapshots
 from tests.ingest.helpers import fixture, load
@@ -210,3 +211,33 @@ def test_as_of_inside_the_first_run_names_when_it_was_done(tmp_path: Path) -> No
     assert "nothing had been loaded into the warehouse yet" in res.output
     assert f"the first load was committed at {end.isoformat()}" in res.output
     assert _cdr(wh, "report", "hourly-volume", "--as-of", end.isoformat()).exit_code == 0
+
+
+def test_a_later_step_of_the_same_run_leaves_its_ingest_whole(tmp_path: Path) -> None:
+    """A nightly commits its ingest, then minutes later its retention, under one run id: a
+    moment between the two reads the ingest done (not the state before the night), and
+    `--as-of` the ingest's version reads that version."""
+    wh = tmp_path / "wh"
+    samples = samples_dir()
+    load(wh, samples / "dch_export_2026-09-30_2026-10-31.csv", samples / "activation_events.csv")
+    layout = Settings(warehouse=wh).layout
+    legs, events = layout.table("call_legs"), layout.table("device_events")
+    run_id = tables.commit_run_id(legs, 0)
+    assert run_id is not None
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=30)
+    _spread_commit(legs, 0, start)
+    _spread_commit(events, 0, start + timedelta(seconds=1))
+    # the run's retention step drops a day of call_legs now, long after its ingest
+    day = tables.snapshot(legs, "call_legs", "call_date")
+    first_day = sorted(day.files)[0]
+    schema = schemas_by_table()["call_legs"]
+    version = tables.commit(
+        legs, schema.table_arrow_schema(), "call_date", {}, [first_day], run_id, step="retention"
+    )
+    assert version == 1
+
+    between = table_snapshots(Settings(warehouse=wh), start + timedelta(seconds=5))
+    assert between["call_legs"].version == 0 and between["device_events"].version == 0
+    assert first_day in between["call_legs"].files
+    pinned = table_snapshots(Settings(warehouse=wh), 0)
+    assert pinned["call_legs"].version == 0 and pinned["device_events"].version == 0
