@@ -45,3 +45,11 @@ def stamp_ms(t: datetime) -> str:
     if t.tzinfo is not None:
         t = t.astimezone(UTC)
     return t.strftime("%Y%m%dT%H%M%S") + f"{t.microsecond // 1000:03d}Z"
+
+
+def parse_stamp_ms(text: str) -> datetime | None:
+    """The UTC instant `stamp_ms` wrote, None for text that is not one."""
+    try:
+        return datetime.strptime(text, "%Y%m%dT%H%M%S%fZ").replace(tzinfo=UTC)
+    except ValueError:
+        return None

@@ -25,11 +25,24 @@ def record_idle_run(settings: Settings, result: FetchResult) -> str | None:
     Returns the run id written, if any."""
     if result.ingests:
         return _record_failure(settings, result) if result.error is not None else None
+    status, code = run_ending(result.exit_code, "ok")
+    what = "report" if result.report_id else f"{len(result.windows)} window(s)"
+    message = result.error.one_line() if result.error is not None else f"no records in {what}"
+    try:
+        return _write_own_row(settings, result, status, code, message)
+    except OSError as exc:  # the exit code says what went wrong; this is bookkeeping
+        log.warning("the ledger does not record this fetch (%s)", exc)
+        return None
+
+
+def _write_own_row(
+    settings: Settings, result: FetchResult, status: str, code: int, message: str
+) -> str:
+    """Write the fetch's own row of `cdr runs` (one that no ingest of it wrote); returns
+    its run id."""
     finished = datetime.now(UTC)
     started = finished - timedelta(seconds=result.seconds)
     run_id = new_run_id(started)
-    status, code = run_ending(result.exit_code, "ok")
-    what = "report" if result.report_id else f"{len(result.windows)} window(s)"
     row = run_record(
         run_id,
         COMMAND,
@@ -37,13 +50,9 @@ def record_idle_run(settings: Settings, result: FetchResult) -> str | None:
         started_at=started,
         finished_at=finished,
         exit_code=code,
-        message=result.error.one_line() if result.error is not None else f"no records in {what}",
+        message=message,
     )
-    try:
-        Ledger(settings.layout).write("runs", run_id, [row], RUNS_SCHEMA)
-    except OSError as exc:  # the exit code says what went wrong; this is bookkeeping
-        log.warning("the ledger does not record this fetch (%s)", exc)
-        return None
+    Ledger(settings.layout).write("runs", run_id, [row], RUNS_SCHEMA)
     return run_id
 
 
@@ -77,25 +86,11 @@ def record_stopped_run(settings: Settings, result: FetchResult) -> str | None:
     the stop is on its way out. Returns the run id written, if any."""
     message = "stopped (Ctrl-C or SIGTERM) before its end; the next run resumes from the watermark"
     try:
-        ledger = Ledger(settings.layout)
-        if result.ingests:
-            run_id = result.ingests[-1].run_id
-            ledger.note_after([run_id], EXIT_INTERRUPTED, message, "interrupted")
-            return run_id
-        finished = datetime.now(UTC)
-        started = finished - timedelta(seconds=result.seconds)
-        run_id = new_run_id(started)
-        row = run_record(
-            run_id,
-            COMMAND,
-            status="interrupted",
-            started_at=started,
-            finished_at=finished,
-            exit_code=EXIT_INTERRUPTED,
-            message=message,
-        )
-        ledger.write("runs", run_id, [row], RUNS_SCHEMA)
+        if not result.ingests:
+            return _write_own_row(settings, result, "interrupted", EXIT_INTERRUPTED, message)
+        run_id = result.ingests[-1].run_id
+        Ledger(settings.layout).note_after([run_id], EXIT_INTERRUPTED, message, "interrupted")
+        return run_id
     except (OSError, CdrError) as exc:  # the exit code says what happened
         log.warning("the ledger does not record this stopped fetch (%s)", exc)
         return None
-    return run_id

@@ -27,6 +27,7 @@ from cdr_pipeline.config import Settings
 from cdr_pipeline.fetch.digests import PageDigests
 from cdr_pipeline.state.files import atomic_write_bytes
 from cdr_pipeline.state.ledger import TS, Ledger
+from cdr_pipeline.text import parse_stamp_ms
 
 SOURCE_KINDS = {"feed": "api_feed", "stream": "api_stream", "report": "report"}
 
@@ -139,11 +140,7 @@ def superseded(pages: list[PendingPage], ledger: Ledger) -> list[PendingPage]:
 
 def window_end(folder: str) -> datetime | None:
     """The end of the window a folder of saved pages names (`<start>_<end>`), or None."""
-    try:
-        end = datetime.strptime(folder.rsplit("_", 1)[-1], "%Y%m%dT%H%M%S%fZ")
-    except ValueError:
-        return None
-    return end.replace(tzinfo=UTC)
+    return parse_stamp_ms(folder.rsplit("_", 1)[-1])
 
 
 def read_watermark(ledger: Ledger, source: str, org: str) -> dict[str, Any] | None:

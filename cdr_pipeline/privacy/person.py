@@ -18,24 +18,21 @@ from pathlib import Path
 import duckdb
 
 from cdr_pipeline.privacy.selector import add_stored_spellings, is_key_number
-from cdr_pipeline.schema.personal import EMAIL, ID, MAC, NAME, NUMBER
+from cdr_pipeline.schema.personal import EMAIL, ID, NUMBER, personal_columns
 from cdr_pipeline.state import tables
 from cdr_pipeline.text import lit, quote
 
-OWNER_COLUMNS: dict[str, dict[str, str]] = {
-    "call_legs": {"user_uuid": ID, "user_number": NUMBER, "user_name": NAME, "device_mac": MAC},
-    "device_snapshots": {
-        "user_uuid": ID,
-        "person_id": ID,
-        "user_email": EMAIL,
-        "phone_number": NUMBER,
-        "extension": NUMBER,
-    },
-    "device_events": {"user_uuid": ID, "phone_number": NUMBER},
+_OWNERS = {
+    "call_legs": ("user_uuid", "user_number", "user_name", "device_mac"),
+    "device_snapshots": ("user_uuid", "person_id", "user_email", "phone_number", "extension"),
+    "device_events": ("user_uuid", "phone_number"),
 }
-"""Columns of a row that belong to the row's user: a row matched by one of them gives the
-others. Names, extensions and MACs are collected but never matched on (they are not
-unique)."""
+OWNER_COLUMNS: dict[str, dict[str, str]] = {
+    table: {c: personal_columns(table)[c] for c in names} for table, names in _OWNERS.items()
+}
+"""Columns of a row that belong to the row's user, with their kinds as the personal-column
+list gives them: a row matched by one of them gives the others. Names, extensions and MACs
+are collected but never matched on (they are not unique)."""
 MATCH_KINDS = (ID, NUMBER, EMAIL)
 NOT_MATCHED = frozenset({"user_name", "extension", "device_mac"})
 ROUNDS = 3

@@ -107,9 +107,8 @@ def _end_of_run(settings: Settings, version: int, when: datetime) -> datetime:
     one after the other, milliseconds apart: `--as-of VERSION` means the state that step
     left (`cdr runs` lists them together), not the tables it committed after call_legs
     left out (a demo's device data and entitlements, all of one run)."""
-    legs = settings.layout.table(CALL_LEGS.name)
-    step, run_id = commit_step(legs, version), tables.commit_run_id(legs, version)
-    if run_id is None:
+    group = _step_or_run(settings.layout.table(CALL_LEGS.name), version)
+    if group is None:
         return when
     end = when
     for schema in schemas_by_table().values():
@@ -118,12 +117,7 @@ def _end_of_run(settings: Settings, version: int, when: datetime) -> datetime:
             continue
         before = tables.version_at_time(root, when)
         following = 0 if before is None else before + 1  # one commit per table and step
-        same = (
-            commit_step(root, following) == step
-            if step is not None
-            else tables.commit_run_id(root, following) == run_id
-        )
-        if same:
+        if _step_or_run(root, following) == group:
             end = max(end, tables.commit_time(root, following) or end)
     return end
 
@@ -132,7 +126,7 @@ def table_snapshots(settings: Settings, as_of: AsOfArg | None = None) -> dict[st
     """One snapshot per registered table (latest, or as of a moment); a table that did not
     exist then has `version` None and no files."""
     when = resolve_time(settings, as_of) if as_of is not None else None
-    versions = None if when is None else _whole_runs(settings, when)
+    versions = None if when is None else _whole_steps(settings, when)
     out: dict[str, Snapshot] = {}
     for schema in schemas_by_table().values():
         root = settings.layout.table(schema.name)
@@ -155,7 +149,13 @@ def commit_step(root: Path, version: int) -> tuple[str, str] | None:
     return (run_id, step) if isinstance(run_id, str) and isinstance(step, str) else None
 
 
-def _whole_runs(settings: Settings, when: datetime) -> dict[str, int | None]:
+def _step_or_run(root: Path, version: int) -> tuple[str, str] | str | None:
+    """The step that committed `version` of the table, else (a commit that names none) its
+    run id: what commits made together share."""
+    return commit_step(root, version) or tables.commit_run_id(root, version)
+
+
+def _whole_steps(settings: Settings, when: datetime) -> dict[str, int | None]:
     """The version of each table at `when`, leaving out the commits of a step still
     committing then. A run's step (its ingest, an erasure's rewrite) commits its tables one
     after the other, milliseconds apart: a moment between two of them would read call_legs
@@ -184,19 +184,18 @@ def _whole_runs(settings: Settings, when: datetime) -> dict[str, int | None]:
 def _nothing_then(settings: Settings, when: datetime) -> None:
     """No table had a version at `when`: every report would come out empty with exit 0,
     which a finance user reads as "no licences, no calls", not "too early"."""
-    firsts: list[tuple[datetime, object]] = []  # (time, its step, else its run id)
+    firsts: list[tuple[datetime, object]] = []  # (time, `_step_or_run`)
     for schema in schemas_by_table().values():
         root = settings.layout.table(schema.name)
         versions = tables.log_versions(root)
         stamp = tables.commit_time(root, versions[0]) if versions else None
         if stamp is not None:
-            step = commit_step(root, versions[0])
-            firsts.append((stamp, step or tables.commit_run_id(root, versions[0])))
+            firsts.append((stamp, _step_or_run(root, versions[0])))
     if not firsts:
         hint = "nothing has been loaded yet: run cdr ingest first"
     else:
         # the first load ends with its last table's first commit: a moment before that is
-        # inside it, which counts as not yet done (`_whole_runs`)
+        # inside it, which counts as not yet done (`_whole_steps`)
         first, run = min(firsts, key=lambda f: f[0])
         done = max(stamp for stamp, by in firsts if by == run) if run is not None else first
         hint = f"the first load was committed at {done.isoformat()}; ask for that time or later"
