@@ -32,7 +32,7 @@ from cdr_pipeline.errors import ConfigError, MergeOutOfMemory
 from cdr_pipeline.ingest import faults, new_run_id
 from cdr_pipeline.ingest.vacuum import VacuumResult, vacuum_tables
 from cdr_pipeline.privacy.pending import begin_erasure, clear_pending
-from cdr_pipeline.privacy.person import find_values
+from cdr_pipeline.privacy.person import add_caller_id_names, find_values
 from cdr_pipeline.privacy.reject_texts import empty_reject_texts_naming
 from cdr_pipeline.privacy.rewrite import (
     TableRewrite,
@@ -187,6 +187,7 @@ def forget(
         try:
             add_stored_spellings(con, snaps, found)
             find_values(con, snaps, found)
+            add_caller_id_names(con, snaps["call_legs"], found, key)
             erasure = begin_erasure(layout, found, len(key), dry_run)  # a rerun goes on
             replacements, text, result.values = _replacement_map(found, key, erasure.key)
             # their values in free text (`extra`) of rows that are not theirs

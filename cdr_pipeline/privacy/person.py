@@ -18,8 +18,9 @@ from pathlib import Path
 import duckdb
 
 from cdr_pipeline.privacy.selector import add_stored_spellings, is_key_number
-from cdr_pipeline.schema.personal import EMAIL, ID, NUMBER, personal_columns
+from cdr_pipeline.schema.personal import EMAIL, ID, NAME, NUMBER, personal_columns
 from cdr_pipeline.state import tables
+from cdr_pipeline.state.secret import pseudonym
 from cdr_pipeline.text import lit, quote
 
 _OWNERS = {
@@ -100,3 +101,53 @@ def find_values(
         if _count(found, keys) == before:
             break
     add_stored_spellings(con, snaps, found)  # the spellings of the collected values too
+
+
+CALLER_ID_PAIRS = (("calling_number", "calling_line_id"), ("called_number", "called_line_id"))
+"""A leg's numbers and the caller-ID name shown beside each (reference: `Calling line ID`,
+`Called line ID`)."""
+
+
+def caller_id_names(
+    con: duckdb.DuckDBPyConnection, snap: tables.Snapshot, numbers: set[str]
+) -> set[str]:
+    """The caller-ID names the call legs show beside the person's `numbers` and beside no
+    other number. An outside caller has no row of their own, so no user name: their name is
+    only the `JOHN SMITH` their carrier presents beside their number, and was left beside
+    its token. A name also shown beside another number (`WIRELESS CALLER`, a company's
+    caller ID, a namesake) is not theirs alone: replacing it in every row would erase other
+    people's data, so it stays."""
+    files = snap.all_files()
+    if not files or not numbers:
+        return set()
+    listed = ", ".join(lit(str(f)) for f in files)
+    source = f"read_parquet([{listed}], hive_partitioning=false, union_by_name=true)"
+    present = {r[0] for r in con.execute(f"describe select * from {source}").fetchall()}
+    pairs = [
+        f"select {quote(n)} as n, {quote(name)} as name from {source} "
+        f"where nullif(trim({quote(name)}), '') is not null"
+        for n, name in CALLER_ID_PAIRS
+        if n in present and name in present
+    ]
+    if not pairs:
+        return set()
+    mine = "coalesce(n in (select unnest(?)), false)"
+    rows = con.execute(
+        f"select name from ({' union all '.join(pairs)}) group by name having bool_and({mine})",
+        [sorted(numbers)],
+    ).fetchall()
+    return {str(r[0]) for r in rows}
+
+
+def add_caller_id_names(
+    con: duckdb.DuckDBPyConnection,
+    snap: tables.Snapshot,
+    found: dict[str, set[str]],
+    key: bytes,
+) -> None:
+    """Grow `found` with `caller_id_names` beside the person's numbers, and beside their
+    pseudonyms under `key` (personal retention replaced old legs' numbers and names so)."""
+    numbers = set(found.get(NUMBER, ()))
+    numbers |= {pseudonym(key, NUMBER, v) for v in numbers}
+    if names := caller_id_names(con, snap, numbers):
+        found.setdefault(NAME, set()).update(names)
