@@ -185,7 +185,11 @@ def test_a_north_american_national_number_typed_with_dashes_gets_no_country_code
     `(312) 555-0103` is: it was stored `+3125550103`, a Dutch number, a licence unit no
     spelling of the real number matches. A spreadsheet drops the `+` only of a cell it reads
     as a number, never of text with dashes, so such a value was typed without a country code
-    and now keeps its digits without a `+`. Digits alone and `1-312-...` are unchanged."""
+    and now keeps its digits without a `+`. `1-312-...` is unchanged. Digits alone are
+    what a spreadsheet left of an E.164 number, except ten digits that are no valid number
+    with a `+` but a North American one with `+1`: `3125550108` was stored `+3125550108`,
+    the same invalid Dutch number; a Belgian `3222345678` (valid with its `+` only) and
+    `5550000009` (valid neither way) keep the spreadsheet reading."""
     numbers = [
         "312-555-0103",
         "312.555.0104",
@@ -193,6 +197,8 @@ def test_a_north_american_national_number_typed_with_dashes_gets_no_country_code
         "1-312-555-0106",
         "+1 312-555-0107",
         "3125550108",
+        "3222345678",
+        "5550000009",
     ]
     assert stored_numbers(tmp_path, numbers) == [
         ("M1", "3125550103"),
@@ -200,7 +206,9 @@ def test_a_north_american_national_number_typed_with_dashes_gets_no_country_code
         ("M3", "3125550105"),
         ("M4", "+13125550106"),
         ("M5", "+13125550107"),
-        ("M6", "+3125550108"),
+        ("M6", "3125550108"),
+        ("M7", "+3222345678"),
+        ("M8", "+5550000009"),
     ]
 
 

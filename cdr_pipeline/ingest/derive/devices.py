@@ -101,7 +101,7 @@ between blanks, dots or dashes (no other country writes ten digits with its coun
 so: `32 2 555 01 03` is Belgian)."""
 
 
-def _phone_number(expr: pl.Expr) -> pl.Expr:
+def _phone_number(expr: pl.Expr, nanp: pl.Expr | None = None) -> pl.Expr:
     """`+1 (555) 000-0009` -> `+15550000009`: a Webex Mobile number is the licence unit of a
     Mobile Operator device, and one number in two spellings would count as two licences (and a
     device whose list respells it would change number). Digits alone, not starting with 0,
@@ -111,9 +111,11 @@ def _phone_number(expr: pl.Expr) -> pl.Expr:
     prefix), with a bracket (`(312) 555-0103`: a national area code) or in the North
     American national grouping 3-3-4 (`312-555-0103`, `312.555.0103`: text a person typed,
     which a spreadsheet never strips of a `+`) have no E.164 country code and keep their
-    digits without a `+`."""
+    digits without a `+`; so do the values `nanp` marks (`_nanp_national`)."""
     compact = expr.str.replace_all(_NUMBER_MARKS, "")
     national = expr.str.contains(r"^\s*\(") | expr.str.contains(_NANP_NATIONAL)
+    if nanp is not None:
+        national = national | nanp
     return (
         pl.when(compact.str.contains(r"^[1-9]\d*$") & ~national)
         .then(pl.lit("+") + compact)
@@ -128,6 +130,30 @@ _INTERNATIONAL_TEXT = re.compile(r"^\s*(?:[+\uff0b]|tel:)", re.IGNORECASE)
 full-width `＋` (an East Asian keyboard's) or a `tel:` URI (RFC 3966) first."""
 
 _DIGITS_AND_MARKS = re.compile(r"^\s*\+[\d\s().\-]*$")
+
+
+def _nanp_national(series: pl.Series) -> pl.Series:
+    """True on ten digits alone that are a North American number in its national form:
+    `3125550103` read with a `+` is no valid number (+31 then 8 digits: too short for a
+    Dutch one), so it is no E.164 number a spreadsheet stripped of its `+` (Webex writes
+    only valid ones), while +1 3125550103 is one. Such a value keeps its digits, and the
+    views read it by its location's country, as `312-555-0103`; digits valid either way
+    (or neither) keep the spreadsheet reading. Each distinct value is read once."""
+    import phonenumbers  # deferred: only device lists with such numbers need it
+
+    def valid(text: str) -> bool:
+        try:
+            return bool(phonenumbers.is_valid_number(phonenumbers.parse(text, None)))
+        except phonenumbers.NumberParseException:
+            return False
+
+    marked: list[str] = []
+    for value in series.drop_nulls().unique().to_list():
+        digits = re.sub(_NUMBER_MARKS, "", value)
+        ten = re.fullmatch(r"[2-9]\d{9}", digits) is not None
+        if ten and not valid(f"+{digits}") and valid(f"+1{digits}"):
+            marked.append(value)
+    return series.is_in(marked).fill_null(False)
 
 
 def _international_numbers(series: pl.Series) -> pl.Series:
@@ -231,10 +257,11 @@ def derive_snapshots(df: pl.DataFrame) -> tuple[pl.DataFrame, list[Check]]:
     df, checks = _status_and_deployment(df, "status")
     df, more = _user_uuid(df, "person_id")
     df = df.with_columns(_international_numbers(df["phone_number"]))
+    nanp = _nanp_national(df["phone_number"])
     df = df.with_columns(
         _squeeze_upper(pl.col("activation_state")).alias("activation_state"),
         _squeeze_upper(pl.col("model_type")).alias("model_type"),
-        _phone_number(pl.col("phone_number")).alias("phone_number"),
+        _phone_number(pl.col("phone_number"), pl.lit(nanp)).alias("phone_number"),
         pl.col("snapshot_time").dt.strftime("%Y-%m").alias("snapshot_month"),
     )
     # a number in scientific notation is kept as given by `_phone_number`
@@ -266,7 +293,8 @@ def derive_events(df: pl.DataFrame) -> tuple[pl.DataFrame, list[Check]]:
     )
     df, checks = _status_and_deployment(df, "status_after")
     df = df.with_columns(_international_numbers(df["phone_number"]))
-    df = df.with_columns(_phone_number(pl.col("phone_number")).alias("phone_number"))
+    nanp = _nanp_national(df["phone_number"])
+    df = df.with_columns(_phone_number(pl.col("phone_number"), pl.lit(nanp)).alias("phone_number"))
     checks.insert(0, _enum_check("event_type", "__raw_event_type", EVENT_TYPES))
     checks.append(
         Check(
