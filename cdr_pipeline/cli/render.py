@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import textwrap
 import time
 from collections import deque
 from collections.abc import Sequence
@@ -16,7 +17,7 @@ import click
 
 from cdr_pipeline import render
 from cdr_pipeline.cli.context import STDERR
-from cdr_pipeline.render import safe_text, shorten_middle
+from cdr_pipeline.render import display_width, safe_text, shorten_middle
 
 log = logging.getLogger("cdr_pipeline.cli")
 
@@ -51,6 +52,18 @@ def text_table(
         wrap_last=wrap_last,
         whole=whole,
         give_first=give_first,
+    )
+
+
+def paragraph(text: str) -> str:
+    """`text` wrapped at word boundaries to the terminal's width, its following lines
+    indented (plain otherwise): the terminal broke a hint mid-word (`t` / `ier`). A word
+    longer than a line (a path) stays whole."""
+    width = terminal_width()
+    if width is None or display_width(text) <= width:
+        return text
+    return textwrap.fill(
+        text, width, subsequent_indent="  ", break_long_words=False, break_on_hyphens=False
     )
 
 

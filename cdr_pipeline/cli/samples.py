@@ -21,7 +21,7 @@ from cdr_pipeline.cli.context import (
     wait_lock_option,
     writing_output,
 )
-from cdr_pipeline.cli.render import Progress, ingest_table, text_table
+from cdr_pipeline.cli.render import Progress, ingest_table, paragraph, text_table
 from cdr_pipeline.render import plain, to_json
 
 log = logging.getLogger(__name__)
@@ -251,24 +251,31 @@ def demo(
         echo()
         share = h.get("webex_go_share")
         echo(
-            f"{h.get('month')}: {h.get('calls', 0):,} calls, "
-            f"{h.get('webex_go_calls', 0):,} through Webex Go"
-            + (f" ({share:.1%})" if share is not None else "")
+            paragraph(
+                f"{h.get('month')}: {h.get('calls', 0):,} calls, "
+                f"{h.get('webex_go_calls', 0):,} through Webex Go"
+                + (f" ({share:.1%})" if share is not None else "")
+            )
         )
         echo(
-            f"{h.get('month')}: Webex Go licences held {h.get('licences_held_month_end')} "
-            f"at month end (peak {h.get('licences_held_peak')}) vs "
-            f"{h.get('licences_bought')} bought; {h.get('idle_licences')} idle"
+            paragraph(
+                f"{h.get('month')}: Webex Go licences held {h.get('licences_held_month_end')} "
+                f"at month end (peak {h.get('licences_held_peak')}) vs "
+                f"{h.get('licences_bought')} bought; {h.get('idle_licences')} idle"
+            )
         )
     if summary.validation is not None:
-        echo(f"Data Docs: {summary.validation.data_docs_index}")
+        echo(paragraph(f"Data Docs: {summary.validation.data_docs_index}"))
     echo(
-        f"Query: duckdb.connect('{settings.layout.duckdb}', read_only=True), then the "
-        "pseudonymised analyst tier: select * from analyst.fct_calls  (views listed in "
-        "sql/README.md; main.* is the full tier with personal data)"
+        paragraph(
+            f"Query: duckdb.connect('{settings.layout.duckdb}', read_only=True), then the "
+            "pseudonymised analyst tier: select * from analyst.fct_calls  (views listed in "
+            "sql/README.md; main.* is the full tier with personal data)"
+        )
     )
-    echo(notebooks_hint(settings.warehouse))
-    echo("Reports: cdr report --list  (then e.g. cdr report licence-usage --month YYYY-MM)")
+    echo(paragraph(notebooks_hint(settings.warehouse)))
+    reports = "cdr report --list  (then e.g. cdr report licence-usage --month YYYY-MM)"
+    echo(paragraph(f"Reports: {reports}"))
     sys.exit(summary.exit_code)
 
 

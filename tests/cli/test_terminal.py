@@ -262,6 +262,11 @@ def test_demo_stage_results_wrap_instead_of_losing_their_middle(tmp_path: Path) 
     table = lines[start:end]
     assert all(len(ln) <= 60 for ln in table) and "…" not in "".join(table), table
     assert "data_docs/index.html" in "".join(ln.strip() for ln in table), table
+    # the hints under it wrap between words: the terminal broke them mid-word ("t" / "ier")
+    hints = [ln for ln in lines[end:] if ln.strip()]
+    words = " ".join(hints).split()
+    assert {"analyst.fct_calls", "sql/README.md;", "tier:", "--list"} <= set(words), hints
+    assert all(len(ln) <= 60 or " " not in ln.strip() for ln in hints), hints
 
 
 def test_wide_characters_count_two_columns_and_rows_stay_aligned() -> None:
