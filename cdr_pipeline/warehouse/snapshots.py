@@ -4,7 +4,8 @@ at a point in time (`--as-of`).
 `as_of` is a table version number or a timestamp. A version number names a version of
 `call_legs` (the fact table every report reads); the other tables are taken as they were at
 the time that version was committed, so every table is read as of one moment. A moment
-is read as whole steps: one inside a run's commits reads the state before them.
+is read as whole steps: one inside a run's commits reads the state before them, and so does
+one after the commits of a step still running (the writer holding the lock).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from cdr_pipeline.config import Settings
 from cdr_pipeline.errors import InputError
 from cdr_pipeline.schema import CALL_LEGS, schemas_by_table
 from cdr_pipeline.state import tables
+from cdr_pipeline.state.lock import running_writer
 from cdr_pipeline.state.tables import Snapshot, format_versions
 
 AsOfArg = int | datetime | date | str
@@ -164,6 +166,7 @@ def _whole_steps(settings: Settings, when: datetime) -> dict[str, int | None]:
     Steps, not runs: a nightly's retention commits minutes after its ingest."""
     at: dict[str, tuple[Path, int | None]] = {}
     unfinished: set[tuple[str, str]] = set()
+    writing = _writer_since(settings)
     for schema in schemas_by_table().values():
         root = settings.layout.table(schema.name)
         if not (root / "_delta_log").is_dir():
@@ -173,12 +176,35 @@ def _whole_steps(settings: Settings, when: datetime) -> dict[str, int | None]:
         following = commit_step(root, 0 if version is None else version + 1)
         if following is not None:
             unfinished.add(following)
+        # a step still committing now has no later commit yet to tell: its commits are
+        # those since the live writer took the lock
+        mine = version
+        while mine is not None and writing is not None:
+            stamp = tables.commit_time(root, mine)
+            if stamp is None or stamp < writing:
+                break
+            if (step := commit_step(root, mine)) is not None:
+                unfinished.add(step)
+            mine = mine - 1 if mine > 0 else None
     out: dict[str, int | None] = {}
     for name, (root, version) in at.items():
         while version is not None and commit_step(root, version) in unfinished:
             version = version - 1 if version > 0 else None
         out[name] = version
     return out
+
+
+def _writer_since(settings: Settings) -> datetime | None:
+    """When the writer holding the warehouse lock now took it (the lock file's change time,
+    to the millisecond commit times have), None when no writer runs. Every table commit
+    since then is the running writer's (one writer at a time)."""
+    if running_writer(settings.layout) is None:
+        return None
+    try:
+        changed = settings.layout.lock_file("writer.lock").stat().st_mtime_ns
+    except OSError:
+        return None
+    return datetime.fromtimestamp(changed // 1_000_000 / 1000, tz=UTC)
 
 
 def _nothing_then(settings: Settings, when: datetime) -> None:

@@ -5,6 +5,7 @@ outputs honour it, and a command that cannot answer as of a moment says so."""
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from cdr_pipeline.errors import InputError
 from cdr_pipeline.resources import samples_dir
 from cdr_pipeline.schema import schemas_by_table
 from cdr_pipeline.state import tables
+from cdr_pipeline.state.lock import writer_lock
 from cdr_pipeline.warehouse.snapshots import parse_as_of, resolve_time, table_snapshots
 from tests.ingest.helpers import fixture, load
 
@@ -241,3 +243,31 @@ def test_a_later_step_of_the_same_run_leaves_its_ingest_whole(tmp_path: Path) ->
     assert first_day in between["call_legs"].files
     pinned = table_snapshots(Settings(warehouse=wh), 0)
     assert pinned["call_legs"].version == 0 and pinned["device_events"].version == 0
+
+
+def test_now_while_a_writer_is_between_its_commits_reads_the_state_before_it(
+    tmp_path: Path,
+) -> None:
+    """`--as-of` a moment after the last commit of a step still running (an ingest that has
+    committed call_legs and not yet device_events) read call_legs after the step and the
+    other tables before it: no later commit told the step unfinished yet. The commits made
+    since the live writer took the lock are its own, and count as not yet done until it
+    lets the lock go."""
+    wh = tmp_path / "wh"
+    samples = samples_dir()
+    load(wh, samples / "dch_export_2026-09-30_2026-10-31.csv", samples / "activation_events.csv")
+    layout = Settings(warehouse=wh).layout
+    legs = layout.table("call_legs")
+    first_day = sorted(tables.snapshot(legs, "call_legs", "call_date").files)[0]
+    schema = schemas_by_table()["call_legs"]
+    with writer_lock(layout, "cdr ingest"):
+        time.sleep(0.01)  # the lock's time and the step's first commit: not the same ms
+        version = tables.commit(
+            legs, schema.table_arrow_schema(), "call_date", {}, [first_day], "r2", step="ingest"
+        )
+        assert version == 1
+        during = table_snapshots(Settings(warehouse=wh), datetime.now(UTC))
+        assert during["call_legs"].version == 0 and first_day in during["call_legs"].files
+        assert during["device_events"].version == 0
+    done = table_snapshots(Settings(warehouse=wh), datetime.now(UTC))
+    assert done["call_legs"].version == 1 and first_day not in done["call_legs"].files
