@@ -74,9 +74,9 @@ def forget(
         )
     if not dry_run:
         echo(
-            "note: loading an export or fetching records that hold the person again brings "
-            "them back; copies outside the warehouse (inbox, archive, backups, exports sent) "
-            "are yours to erase",
+            "note: the records erased stay erased if delivered again, but a later version "
+            "of one and any new record of the person load as they come; copies outside the "
+            "warehouse (inbox, archive, backups, exports sent) are yours to erase",
             err=True,
         )
     sys.exit(0)

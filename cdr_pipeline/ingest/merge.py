@@ -23,6 +23,7 @@ import pyarrow.parquet as pq
 from cdr_pipeline import interrupts
 from cdr_pipeline.errors import MergeOutOfMemory, environment_error
 from cdr_pipeline.ingest import faults
+from cdr_pipeline.ingest.erased import without_erased
 from cdr_pipeline.ingest.held import held_rows
 from cdr_pipeline.ingest.moved import STREAM_FIRST, MovedPlan, plan_moves, stream_rank
 from cdr_pipeline.ingest.pending import PendingTable
@@ -163,6 +164,8 @@ def merge_partition(
     if staged is not None:
         staged_filter = plan.staged_filter(value, key)
         inc = f"(SELECT * FROM read_parquet({lit(staged)}){staged_filter})"
+        # a record an erasure reached, delivered again, stays erased (`ingest/erased.py`)
+        inc, counts.redelivered = without_erased(con, pending.layout, schema, inc)
         # rows of the file that lost to a later row of the same file, and its Webex Go rows
         # (all loaded when the file is installed as it is: counted in the same read)
         # fetchall: a result left unfinished would block the rewrite's query on `con`
@@ -179,7 +182,8 @@ def merge_partition(
                 inc, repeated = _without_repeats(schema, inc, repeats), repeats
         else:
             counts.inserted = int(unique)
-            if total == unique and not staged_filter and _installable(staged):
+            whole = total == unique and not (staged_filter or counts.redelivered)
+            if whole and _installable(staged):
                 # a new partition without duplicates: the staged file (zstd) is final as it is
                 counts.webex_go = int(go_rows)
                 install_file(staged, target)

@@ -30,6 +30,7 @@ import pyarrow as pa
 from cdr_pipeline.config import Settings
 from cdr_pipeline.errors import ConfigError, MergeOutOfMemory
 from cdr_pipeline.ingest import faults, new_run_id
+from cdr_pipeline.ingest.erased import add_erased
 from cdr_pipeline.ingest.vacuum import VacuumResult, vacuum_tables
 from cdr_pipeline.privacy.pending import begin_erasure, clear_pending
 from cdr_pipeline.privacy.person import add_caller_id_names, find_values
@@ -37,15 +38,18 @@ from cdr_pipeline.privacy.reject_texts import empty_reject_texts_naming
 from cdr_pipeline.privacy.rewrite import (
     TableRewrite,
     count_touched,
+    parquet_source,
+    present_columns,
     renamed_sources,
     replace_map,
     replaced_holding,
     rewrite_connection,
     rewrite_partitions,
+    touched_predicate,
 )
 from cdr_pipeline.privacy.scrub import ScrubResult, scrub_files, scrubbed_name, text_pattern
 from cdr_pipeline.privacy.selector import add_stored_spellings, start_selector
-from cdr_pipeline.schema import schemas_by_table
+from cdr_pipeline.schema import TableSchema, schemas_by_table
 from cdr_pipeline.schema.personal import (
     personal_columns,
     pseudonymised_columns,
@@ -211,10 +215,8 @@ def forget(
                         result.replaced.extend(files)
                         change.partitions.append(value)
                 if change.partitions and not dry_run:
-                    change.version = rewrite_partitions(
-                        con, settings, schemas[name], snap, change.partitions, run_id,
-                        null_dropped="touched", tag="erasure", texts=texts,
-                    )  # fmt: skip
+                    change.version = _erase(con, settings, schemas[name], snap, change, run_id,
+                                            texts)  # fmt: skip
                     faults.point("erasure-commit")
                 result.tables.append(change)
         except duckdb.OutOfMemoryException as exc:  # finding the person's rows, before a rewrite
@@ -250,6 +252,28 @@ def forget(
         " (dry run)" if dry_run else "",
     )
     return result
+
+
+def _erase(
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    schema: TableSchema,
+    snap: tables.Snapshot,
+    change: TableRewrite,
+    run_id: str,
+    texts: str | None,
+) -> int | None:
+    """Rewrite the partitions of `change` with the person's values replaced (one commit),
+    after listing the records it reaches (`ingest/erased.py`): an export delivered again
+    holds them raw, and as the later load would bring the person back."""
+    files = [f for value in change.partitions for f in snap.partition_files(value)]
+    touched = touched_predicate(schema, present_columns(con, files), texts)
+    rows = f"(select * from {parquet_source(files)} where {touched})"
+    add_erased(con, settings.layout, schema, rows)
+    return rewrite_partitions(
+        con, settings, schema, snap, change.partitions, run_id,
+        null_dropped="touched", tag="erasure", texts=texts,
+    )  # fmt: skip
 
 
 def _nothing_held(layout: Layout, selector: str, dry_run: bool) -> NoReturn:

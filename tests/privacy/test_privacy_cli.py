@@ -136,7 +136,7 @@ def test_forget_says_what_the_grace_period_keeps(sample_wh: Settings, tmp_path: 
     assert "+13125550115" not in done.stdout + done.stderr
     assert "still hold the person's values" in done.stderr
     assert "--as-of" in done.stderr and "cdr vacuum --grace-hours 0" in done.stderr
-    assert "brings them back" in done.stderr
+    assert "stay erased if delivered again" in done.stderr and "new record" in done.stderr
     assert run_cdr("--warehouse", wh, "vacuum", "--grace-hours", "0").returncode == 0
     # the version before the erasure is gone, and says so: not a bug report (exit 1)
     old = run_cdr("--warehouse", wh, "report", "anomalies", "--as-of", before)
