@@ -16,7 +16,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -27,7 +27,6 @@ from cdr_pipeline.fetch.limiter import INITIAL, OTHER, PAGE, RateLimiter, Sleep
 from cdr_pipeline.fetch.redactor import Redactor
 from cdr_pipeline.fetch.response import Response, rebase, region_from_451, retry_after
 from cdr_pipeline.fetch.transport import ACCEPT_ENCODING, Unreadable, opener, read_body
-from cdr_pipeline.state.files import install_file, temp_name
 
 log = logging.getLogger(__name__)
 
@@ -76,9 +75,14 @@ class WebexClient:
         deadline_seconds: float | None = None,
         max_page_bytes: int = MAX_PAGE_BYTES,
         max_retry_after: float = MAX_RETRY_AFTER_SECONDS,
+        renew: Callable[[], str] | None = None,
     ) -> None:
         self._token = token
-        self.redact = Redactor([token])
+        self._tokens = [token]
+        self.redact = Redactor(self._tokens)
+        self.renew = renew
+        """Reads the token's source again (`[fetch] token_file`, which a refresh job may
+        rewrite during a long backfill): a 401 is asked again once with a new token."""
         self.analytics_url = analytics_url.rstrip("/")
         self.api_url = api_url.rstrip("/")
         self.limiter = limiter if limiter is not None else RateLimiter()
@@ -170,6 +174,18 @@ class WebexClient:
         log.warning("%s: HTTP 429, waiting %.0fs (%s)", shown, pause, why)
         self.sleep(pause)
 
+    def _wait_failing(self, response: Response, shown: str, attempts: int) -> None:
+        """Back off after a 5xx (as long as its `Retry-After` asks), or fail past `retries`."""
+        if attempts > self.retries:
+            raise FetchError(
+                f"{shown} answered HTTP {response.status} after {attempts} attempts: "
+                f"{self.redact(response.message())}",
+                hint="the Webex service is failing; rerun later (the run resumes from "
+                "the watermark), check status.webex.com",
+            )
+        asked = self._asked_wait(response, shown, 0.0)
+        self._back_off(shown, f"HTTP {response.status}", attempts, asked)
+
     def get(self, url: str, kind: str = OTHER, sink: BinaryIO | None = None) -> Response:
         """GET with rate limit, retries (5xx, connection errors, a response that does not end
         within the deadline), 429 Retry-After and 3xx redirects (the token only goes to
@@ -198,21 +214,15 @@ class WebexClient:
                 self._back_off(shown, self.redact(str(reason)), attempts)
                 continue
             status = response.status
+            if status == 401 and self._renewed(url):
+                continue
             if status == 429:
                 throttled += 1
                 self._wait_throttled(response, shown, throttled)
                 continue
             if status >= 500:
                 attempts += 1
-                if attempts > self.retries:
-                    raise FetchError(
-                        f"{shown} answered HTTP {status} after {attempts} attempts: "
-                        f"{self.redact(response.message())}",
-                        hint="the Webex service is failing; rerun later (the run resumes from "
-                        "the watermark), check status.webex.com",
-                    )
-                asked = self._asked_wait(response, shown, 0.0)
-                self._back_off(shown, f"HTTP {status}", attempts, asked)
+                self._wait_failing(response, shown, attempts)
                 continue
             if status in (301, 302, 303, 307, 308) and response.header("Location"):
                 hops += 1
@@ -222,6 +232,25 @@ class WebexClient:
                     raise FetchError(message, hint=hint)
                 continue
             return response
+
+    def _renewed(self, url: str) -> bool:
+        """After a 401 from a host that had the token: whether the token's source now holds
+        another one (the file a token refresh rewrote since the run began), then used from
+        here on. The same token again is no retry: the 401 stands."""
+        if self.renew is None or not self.trusted(url):
+            return False
+        try:
+            token = self.renew()
+        except CdrError:  # the file is gone or unreadable mid-rewrite: the 401 stands
+            return False
+        if token in self._tokens:
+            return False
+        self._token = token
+        self._tokens.append(token)
+        self.redact = Redactor(self._tokens)
+        log.warning("%s: HTTP 401; the token file holds a new token, asking again with it",
+                    self.redact.url(url))  # fmt: skip
+        return True
 
     def check(self, response: Response, what: str, auth_hint: str = answers.AUTH_HINT) -> None:
         """Raise a clear error for a non-2xx response (`auth_hint` for a 401 or 403)."""
@@ -359,42 +388,7 @@ class WebexClient:
         return url
 
     def report_download(self, report_id: str, dest: Path) -> dict[str, Any]:
-        """Download a Control Hub report (`GET /v1/reports/{id}` -> `downloadURL`) to `dest`,
-        written to disk as it arrives (a month of a large org is gigabytes) and installed
-        atomically. Returns the report's metadata."""
-        quoted = urllib.parse.quote(report_id, safe="")
-        response = self.get(f"{self.api_url}/v1/reports/{quoted}")
-        if response.status == 404:
-            raise FetchError(
-                f"report {report_id!r} not found ({self.redact(response.message())})",
-                hint="list reports in Control Hub > Reports, or GET /v1/reports",
-            )
-        self.check(response, f"looking up report {report_id}")
-        data = self.json(response, f"looking up report {report_id}")
-        if isinstance(data, dict) and isinstance(data.get("items"), list) and data["items"]:
-            data = data["items"][0]
-        if not isinstance(data, dict):
-            raise FetchError(f"report {report_id}: unexpected answer from the Reports API")
-        url = data.get("downloadURL") or data.get("downloadUrl")
-        if not url:
-            status = data.get("status", "unknown")
-            raise FetchError(
-                f"report {report_id} has no download yet (status {status})",
-                hint="Control Hub can take up to a day to generate a report; try again later",
-            )
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = temp_name(dest)  # hidden: never taken for a saved page to replay
-        try:
-            with open(tmp, "wb") as sink:
-                download = self.get(str(url), sink=sink)
-            self.check(download, f"downloading report {report_id}")
-            if answers.html_page(tmp, download.header("Content-Type")):
-                raise FetchError(
-                    f"downloading report {report_id}: {self.redact.url(str(url))} answered an "
-                    "HTML page, not the report",
-                    hint="a proxy or portal answered, or the link expired: run it again",
-                )
-            install_file(tmp, dest)
-        finally:
-            tmp.unlink(missing_ok=True)
-        return {k: v for k, v in data.items() if k not in ("downloadURL", "downloadUrl")}
+        """Download a Control Hub report to `dest` (`fetch/reports_api.py`); its metadata."""
+        from cdr_pipeline.fetch.reports_api import download_report
+
+        return download_report(self, report_id, dest)

@@ -68,6 +68,7 @@ def client_from_options(
         timeout_seconds=options.timeout_seconds,
         max_region_redirects=options.max_region_redirects,
         sleep=sleep,
+        renew=lambda: read_token(options, env),
     )
 
 

@@ -7,11 +7,14 @@ import json
 import socket
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
+from cdr_pipeline.config import FetchOptions
 from cdr_pipeline.errors import ConfigError
 from cdr_pipeline.fetch import FetchError, RateLimiter, Redactor
+from cdr_pipeline.fetch.runner import client_from_options
 from tests.fetch.conftest import NOW, TOKEN, FakeClock, make_client
 from tests.fetch.fakewebex import FakeWebex, Fault, make_records
 
@@ -253,3 +256,50 @@ def test_next_links_that_never_end_stop_at_the_page_limit(
     with pytest.raises(FetchError, match="more than 2 pages") as info:
         list(client.pages("cdr_feed", PARAMS))
     assert "loop" in (info.value.hint or "")
+
+
+NEW_TOKEN = "OTk5ZmFrZS1yb3RhdGVkLXRva2VuLWZvci10ZXN0cw_PF84_5e6f7a8b-1c2d-4e3f-8a9b-0c1d2e3f4a5b"
+
+
+def test_a_token_rotated_during_a_backfill_is_read_again_on_a_401(
+    server: FakeWebex, clock: FakeClock, tmp_path: Path
+) -> None:
+    """A refresh job rewrote the token file and the old token expired between two pages: the
+    401 ended the backfill with 'check the token' though the file held a valid one. The
+    token's source is read again once on a 401 from the API; a new token is used from then
+    on, and never shown. The same token again leaves the 401 standing (no loop)."""
+    token_file = tmp_path / "token"
+    token_file.write_text(TOKEN)
+    client = make_client(server.url, clock, renew=lambda: token_file.read_text().strip())
+    pages = client.pages("cdr_feed", PARAMS)
+    first = next(pages)
+    server.token = NEW_TOKEN  # the old token expires...
+    token_file.write_text(NEW_TOKEN)  # ...and the refresh job wrote the new one
+    rest = list(pages)
+    got = [i["Report ID"] for p in [first, *rest] for i in p.json()["items"]]
+    expected = [
+        r["Report ID"]
+        for r in server.records
+        if PARAMS["startTime"] <= r["Report time"] <= PARAMS["endTime"]
+    ]
+    assert got == expected
+    assert [r.status for r in server.log].count(401) == 1
+    assert NEW_TOKEN not in client.redact(f"Bearer {NEW_TOKEN}")
+
+    server.token = "yet-another-token"  # expired again, and the file was not rewritten
+    with pytest.raises(ConfigError, match="HTTP 401"):
+        list(client.pages("cdr_feed", PARAMS))
+
+
+def test_the_client_of_a_token_file_reads_the_file_again_when_asked(tmp_path: Path) -> None:
+    """`cdr fetch` wires the token's source into the client (WEBEX_TOKEN first, as at the
+    start of the run, else the file as it is now)."""
+    token_file = tmp_path / "token"
+    token_file.write_text(TOKEN + "\n")
+    token_file.chmod(0o600)
+    options = FetchOptions(token_file=token_file)
+    client = client_from_options(options, env={})
+    token_file.write_text(NEW_TOKEN + "\n")
+    assert client.renew is not None and client.renew() == NEW_TOKEN
+    with_env = client_from_options(options, env={"WEBEX_TOKEN": TOKEN})
+    assert with_env.renew is not None and with_env.renew() == TOKEN
