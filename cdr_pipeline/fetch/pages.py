@@ -120,6 +120,11 @@ def report_time(value: object) -> datetime | None:
         return None
 
 
+MAX_EMPTY_PAGES = 5
+"""Pages without a record one after the other that a window may have: past them, next links
+that keep coming over empty pages are a loop (up to the page limit, hours of requests)."""
+
+
 def save_window_pages(
     pages: Iterable[Response],
     redact: Redactor,
@@ -132,12 +137,23 @@ def save_window_pages(
     adding path -> records to `saved` as it goes: when the API fails mid-window, `saved`
     holds the pages it sent before. A page is read within the JSON `limits` of the ingest.
     A page that repeats an earlier one byte for byte is a paging loop under links that differ
-    (a cursor that does not move): followed, it paged to the page limit, saving each copy."""
+    (a cursor that does not move): followed, it paged to the page limit, saving each copy;
+    so are more than `MAX_EMPTY_PAGES` empty pages in a row (each new, none repeating)."""
     seen: dict[bytes, int] = {}
+    empty = 0
     for response in pages:
         records, latest = page_records(response.body, redact, response.url, limits)
         if not records:
+            empty += 1
+            if empty > MAX_EMPTY_PAGES:
+                raise FetchError(
+                    f"{redact.url(response.url)}: {empty} pages in a row without a record, each "
+                    "naming a next page (the pages loop)",
+                    hint="the API answered inconsistently; rerun later (the run resumes from "
+                    "the watermark)",
+                )
             continue
+        empty = 0
         digest = hashlib.sha256(response.body).digest()
         if digest in seen:
             raise FetchError(

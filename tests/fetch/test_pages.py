@@ -284,3 +284,39 @@ def test_a_window_not_accounted_for_ends_the_run_with_exit_3(
     assert result.watermark_after is None
     assert any("did not ingest cleanly" in n for n in result.notes)
     assert result.exit_code == 3
+
+
+class EmptyPagesForever(FakeWebex):
+    """After its records, every page is `{"items": []}` naming a new next page."""
+
+    def cdrs(self, path: str, query: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
+        status, headers, body = super().cdrs(path, query)
+        if status == 200 and "Link" not in headers:
+            turn = int(query.get("turn", "0")) + 1
+            again: dict[str, Any] = {k: v for k, v in query.items() if k != "turn"}
+            again["turn"] = turn
+            headers["Link"] = f'<{self.url}{path}?{urlencode(again)}>; rel="next"'
+            if turn > 1:
+                body = b'{"items": []}'
+        return status, headers, body
+
+
+def test_empty_pages_under_ever_new_links_are_a_loop(
+    tmp_path: Path, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Empty pages are not saved, so no repeat is seen: only the page limit stopped them,
+    10,000 requests (hours at the API's pace). Past a few empty pages in a row the window
+    fails as a loop; the records before are loaded and the watermark stays."""
+    monkeypatch.setattr(client_module, "MAX_PAGES_PER_WINDOW", 50)
+    records = make_records(30, NOW - timedelta(hours=20), timedelta(minutes=10))
+    settings = settings_for(tmp_path, page_size=12)
+    window = (NOW - timedelta(hours=21), NOW - timedelta(hours=12))
+    with EmptyPagesForever(TOKEN, records) as server:
+        result = fetch_records(
+            settings, "feed", *window, client=make_client(server.url, clock), now=NOW
+        )
+        requests = len(server.log)
+    assert result.exit_code == 1 and result.error is not None
+    assert "pages in a row without a record" in result.error.message
+    assert requests < 15, requests  # people/me, three pages, six empty ones
+    assert result.total("rows_loaded") == 30 and result.watermark_after is None
