@@ -33,14 +33,19 @@ def server() -> Iterator[FakeWebex]:
     fake.close()
 
 
-def test_pages_follow_link_next_until_the_last(server: FakeWebex, clock: FakeClock) -> None:
-    client = make_client(server.url, clock)
-    pages = [r.json()["items"] for r in client.pages("cdr_feed", PARAMS)]
-    expected = [
+def _in_window(server: FakeWebex) -> list[str]:
+    """The Report IDs of the server's records within PARAMS' window, in order."""
+    return [
         r["Report ID"]
         for r in server.records
         if PARAMS["startTime"] <= r["Report time"] <= PARAMS["endTime"]
     ]
+
+
+def test_pages_follow_link_next_until_the_last(server: FakeWebex, clock: FakeClock) -> None:
+    client = make_client(server.url, clock)
+    pages = [r.json()["items"] for r in client.pages("cdr_feed", PARAMS)]
+    expected = _in_window(server)
     assert len(pages) >= 3
     assert [i["Report ID"] for p in pages for i in p] == expected
     offsets = [r.query.get("offset") for r in server.log]
@@ -225,11 +230,7 @@ def test_no_cdrs_on_a_next_page_is_asked_again_not_taken_as_the_end(
     server.faults.append(Fault("/v1/cdr_feed", 404, no_cdrs, after=1))
     client = make_client(server.url, clock)
     got = [i["Report ID"] for r in client.pages("cdr_feed", PARAMS) for i in r.json()["items"]]
-    expected = [
-        r["Report ID"]
-        for r in server.records
-        if PARAMS["startTime"] <= r["Report time"] <= PARAMS["endTime"]
-    ]
+    expected = _in_window(server)
     assert got == expected
     assert [r.status for r in server.log].count(404) == 1
 
@@ -277,11 +278,7 @@ def test_a_token_rotated_during_a_backfill_is_read_again_on_a_401(
     token_file.write_text(NEW_TOKEN)  # ...and the refresh job wrote the new one
     rest = list(pages)
     got = [i["Report ID"] for p in [first, *rest] for i in p.json()["items"]]
-    expected = [
-        r["Report ID"]
-        for r in server.records
-        if PARAMS["startTime"] <= r["Report time"] <= PARAMS["endTime"]
-    ]
+    expected = _in_window(server)
     assert got == expected
     assert [r.status for r in server.log].count(401) == 1
     assert NEW_TOKEN not in client.redact(f"Bearer {NEW_TOKEN}")

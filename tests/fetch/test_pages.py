@@ -13,8 +13,9 @@ from urllib.parse import urlencode
 
 import pytest
 
+from cdr_pipeline.config import Settings
+from cdr_pipeline.fetch import FetchResult, fetch_records
 from cdr_pipeline.fetch import client as client_module
-from cdr_pipeline.fetch import fetch_records
 from cdr_pipeline.fetch import pages as pages_module
 from cdr_pipeline.fetch.pages import page_records, unaccounted
 from cdr_pipeline.ingest.results import FileResult, IngestResult
@@ -210,20 +211,27 @@ class CursorLoop(FakeWebex):
         return status, headers, body
 
 
+def _fetch_looping(
+    server_class: type[FakeWebex], settings: Settings, clock: FakeClock
+) -> tuple[FetchResult, int]:
+    """A fetch of a 9-hour window holding 30 records from a server of `server_class`: the
+    result, and the requests the server answered."""
+    records = make_records(30, NOW - timedelta(hours=20), timedelta(minutes=10))
+    window = (NOW - timedelta(hours=21), NOW - timedelta(hours=12))
+    with server_class(TOKEN, records) as server:
+        client = make_client(server.url, clock)
+        result = fetch_records(settings, "feed", *window, client=client, now=NOW)
+        return result, len(server.log)
+
+
 def test_a_page_repeating_an_earlier_one_under_another_link_is_a_loop(
     tmp_path: Path, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # caught only by the page limit, the loop paged 10,000 times (17 h at the API's 10
     # pages a minute), saving every copy; here the limit is 50 so the old code ends too
     monkeypatch.setattr(client_module, "MAX_PAGES_PER_WINDOW", 50)
-    records = make_records(30, NOW - timedelta(hours=20), timedelta(minutes=10))
     settings = settings_for(tmp_path, page_size=12)
-    window = (NOW - timedelta(hours=21), NOW - timedelta(hours=12))
-    with CursorLoop(TOKEN, records) as server:
-        result = fetch_records(
-            settings, "feed", *window, client=make_client(server.url, clock), now=NOW
-        )
-        requests = len(server.log)
+    result, requests = _fetch_looping(CursorLoop, settings, clock)
     assert result.exit_code == 1 and result.error is not None
     assert "page 4 of the window repeats page 1 byte for byte" in result.error.message
     assert requests == 1 + 4  # people/me, three pages and the first again
@@ -308,14 +316,9 @@ def test_empty_pages_under_ever_new_links_are_a_loop(
     10,000 requests (hours at the API's pace). Past a few empty pages in a row the window
     fails as a loop; the records before are loaded and the watermark stays."""
     monkeypatch.setattr(client_module, "MAX_PAGES_PER_WINDOW", 50)
-    records = make_records(30, NOW - timedelta(hours=20), timedelta(minutes=10))
-    settings = settings_for(tmp_path, page_size=12)
-    window = (NOW - timedelta(hours=21), NOW - timedelta(hours=12))
-    with EmptyPagesForever(TOKEN, records) as server:
-        result = fetch_records(
-            settings, "feed", *window, client=make_client(server.url, clock), now=NOW
-        )
-        requests = len(server.log)
+    result, requests = _fetch_looping(
+        EmptyPagesForever, settings_for(tmp_path, page_size=12), clock
+    )
     assert result.exit_code == 1 and result.error is not None
     assert "pages in a row without a record" in result.error.message
     assert requests < 15, requests  # people/me, three pages, six empty ones
