@@ -124,9 +124,10 @@ class Drift:
                     "the header appears again here, spelled another way and with its columns "
                     "in another order: the rows after it would be read into the wrong columns",
                     line=int(lines[idx]),
-                    hint="the file joins exports of different layouts: load each export as a "
-                    "file of its own",
+                    hint=JOINED,
                 )
+            elif 2 * sum(n is not None for n in names) > len(known):
+                raise BadInput(other_layout(values, names, res), line=int(lines[idx]), hint=JOINED)
             else:
                 yield idx, reason, detail
 
@@ -160,6 +161,34 @@ class Drift:
                 note,
                 extra={"file": self.source, "columns_repeated": list(self._repeated)},
             )
+
+
+JOINED = "the file joins exports of different layouts: load each export as a file of its own"
+
+
+def other_layout(
+    values: Sequence[str | None], names: Sequence[str | None], res: HeaderResolution
+) -> str:
+    """The message for a header line of another export with other columns (as many of them
+    as the first header has, or its line would be a ragged row): the rows after it would load
+    each value into the first header's column at its place. A newer export's `ELIN` loaded
+    into `PSTN Provider ID`, the file `loaded` with its second header quarantined as a bad
+    timestamp."""
+    first = dict.fromkeys(c for c in res.canonical if c is not None)
+    here = dict.fromkeys(n for n in names if n is not None)
+    added = [str(v).strip() for v, n in zip(values, names, strict=True) if v and n not in first]
+    gone = [
+        h.strip() for h, c in zip(res.headers, res.canonical, strict=True) if c and c not in here
+    ]
+    parts = [
+        f"{', '.join(added[:5])} not in the first header" if added else "",
+        f"{', '.join(gone[:5])} missing" if gone else "",
+    ]
+    return (
+        "a header of another export appears here, with other columns ("
+        + "; ".join(p for p in parts if p)
+        + "): the rows after it would be read into the first header's columns"
+    )
 
 
 def repeated_note(repeated: dict[str, str]) -> str:

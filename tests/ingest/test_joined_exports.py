@@ -110,3 +110,23 @@ def test_a_device_list_joined_with_a_drifted_header(tmp_path: Path) -> None:
     assert (f.status, f.rows_loaded, f.rows_rejected) == ("loaded", 200, 1), f.message
     (bad,) = rejects(tmp_path / "wh").to_dicts()
     assert (bad["source_row"], bad["reason"]) == (102, "repeated_header")
+
+
+def test_a_second_header_with_other_columns_of_the_same_count_fails_the_file(
+    tmp_path: Path,
+) -> None:
+    """A newer export (`ELIN` where the older one had `Releasing party`) joined to an older
+    one: its header line was quarantined as a bad timestamp, the file `loaded`, and every
+    ELIN of the second export sat in `releasing_party`."""
+    last = HEADER.index("Releasing party")
+    newer = [*HEADER[:last], "ELIN", *HEADER[last + 1 :]]
+    second = [[*r[:last], "+15550100999", *r[last + 1 :]] for r in rows(150, 79)]
+    first = csv_bytes([line(r) for r in rows(150, 80)])
+    path = tmp_path / "joined.csv"
+    path.write_bytes(first + line(newer) + b"".join(line(r) for r in second))
+    (f,) = load(tmp_path / "wh", path).files
+    assert (f.status, f.exit_code, f.rows_loaded) == ("failed", 3, 0)
+    assert "line 152: a header of another export appears here" in f.message
+    assert "(ELIN not in the first header; Releasing party missing)" in f.message
+    assert "load each export as a file of its own" in f.message
+    assert table(tmp_path / "wh").height == 0
