@@ -323,6 +323,6 @@ def _first_line(exc: BaseException) -> str:
 def _under(path: Path, root: Path) -> bool:
     try:
         path.resolve().relative_to(root.resolve())
-    except (ValueError, OSError):
+    except (ValueError, OSError, RuntimeError):  # RuntimeError: links that loop (Python 3.11)
         return False
     return True

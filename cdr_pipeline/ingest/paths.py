@@ -20,7 +20,8 @@ def expand_paths(paths: Sequence[Path]) -> list[Path]:
     """Files as given, folders walked recursively (hidden and system entries skipped:
     `skipped_name`), in stable order.
     A folder that cannot be listed is in the list itself: the run fails it alone, naming
-    it (a walk that passes over it loses its files without a word)."""
+    it (a walk that passes over it loses its files without a word); so is a symbolic link
+    that leads nowhere, named or found. Only a path that names nothing stops the run."""
     out: list[Path] = []
     for p in paths:
         try:
@@ -34,12 +35,8 @@ def expand_paths(paths: Sequence[Path]) -> list[Path]:
             out.extend(sorted(_walk(p)))
         elif mode is not None:
             out.append(p)
-        elif p.is_symlink():
-            raise InputError(
-                "a symbolic link that leads nowhere (its target is missing, or links loop)",
-                path=str(p),
-                hint="point the link at the export, or give the export's own path",
-            )
+        elif p.is_symlink():  # fails alone (`regular_file`), as one a folder's walk finds:
+            out.append(p)  # the nightly names each file of its inbox, and one stopped its run
         else:
             raise InputError("no such file or folder", path=str(p))
     return out
@@ -71,10 +68,10 @@ def skipped_name(name: str) -> bool:
 
 def _walk(folder: Path) -> Iterator[Path]:
     """The regular files under `folder` (links to files included, hidden and system
-    entries, `skipped_name`, and linked folders not), and each folder that cannot be
-    listed. The walk keeps its own stack: `os.walk` (Python 3.11) recursed once per level,
-    so an inbox of folders nested a thousand deep (a sync client's loop) ended the run as a
-    bug, RecursionError, exit 1."""
+    entries, `skipped_name`, and linked folders not), each link that leads nowhere, and
+    each folder that cannot be listed. The walk keeps its own stack: `os.walk` (Python
+    3.11) recursed once per level, so an inbox of folders nested a thousand deep (a sync
+    client's loop) ended the run as a bug, RecursionError, exit 1."""
     unlisted: list[Path] = []
     stack = [folder]
     while stack:
@@ -87,7 +84,7 @@ def _walk(folder: Path) -> Iterator[Path]:
                     path = Path(entry.path)
                     if _is_folder(entry):
                         stack.append(path)
-                    elif _is_file(path):
+                    elif _is_file(path) or _leads_nowhere(entry):
                         yield path
         except OSError:
             unlisted.append(here)
@@ -98,6 +95,17 @@ def _is_folder(entry: os.DirEntry[str]) -> bool:
     try:
         return entry.is_dir(follow_symlinks=False)
     except OSError:  # cannot be looked at: `_is_file` lists it
+        return False
+
+
+def _leads_nowhere(entry: os.DirEntry[str]) -> bool:
+    """Whether a folder's entry is a symbolic link to nothing (its target moved or deleted,
+    or links that loop). It is listed, so the run fails it alone, naming it, as it does a
+    link named on the command line: the walk passed over it, and the export it stood for was
+    not loaded, exit 0, without a word."""
+    try:
+        return entry.is_symlink() and not os.path.exists(entry.path)
+    except OSError:
         return False
 
 
@@ -137,7 +145,17 @@ def regular_file(path: Path) -> os.stat_result:
     """The status of `path`; an `OSError` naming what it is when it is no regular file. A
     named pipe or a device given by name would block the open or never end (`/dev/zero`): it
     is refused at once, as a file that cannot be read, and the run goes on with the others."""
-    st = path.stat()
+    try:
+        st = path.stat()
+    except OSError as exc:
+        if exc.errno not in _ABSENT or not path.is_symlink():
+            raise
+        raise OSError(
+            exc.errno,
+            "a symbolic link that leads nowhere (its target is missing, or links loop): point "
+            "the link at the export, or remove it",
+            str(path),
+        ) from exc
     if stat.S_ISDIR(st.st_mode):  # a folder the walk could not list (`expand_paths`)
         try:
             os.scandir(path).close()

@@ -177,14 +177,47 @@ def test_a_pipe_or_a_device_given_by_name_fails_alone_at_once(tmp_path: Path) ->
 
 
 def test_a_link_that_leads_nowhere_is_named_as_such(tmp_path: Path) -> None:
+    """Named on the command line, a link to nothing fails alone, as a file without read
+    permission does (it stopped the run, and the nightly, which names each file of its
+    inbox, loaded nothing for it); a path that names nothing still stops the run."""
     from cdr_pipeline.errors import InputError
     from cdr_pipeline.ingest.run import expand_paths
+    from tests.ingest.helpers import load
 
     (tmp_path / "a").symlink_to(tmp_path / "b")
     (tmp_path / "b").symlink_to(tmp_path / "a")
     (tmp_path / "gone").symlink_to(tmp_path / "missing.csv")
-    for link in ("a", "gone"):
-        with pytest.raises(InputError, match="symbolic link that leads nowhere"):
-            expand_paths([tmp_path / link])
+    good = tmp_path / "good.csv"
+    shutil.copyfile(fixture("bom_crlf.csv"), good)
+    links = [tmp_path / "a", tmp_path / "gone"]
+    result = load(tmp_path / "wh", links[0], good, links[1])
+    assert result.exit_code == 3
+    assert [f.status for f in result.files] == ["failed", "loaded", "failed"]
+    for f in (result.files[0], result.files[2]):
+        assert "a symbolic link that leads nowhere" in f.message
     with pytest.raises(InputError, match="no such file or folder"):
         expand_paths([tmp_path / "missing.csv"])
+
+
+def test_a_link_that_leads_nowhere_in_a_folder_fails_alone(tmp_path: Path) -> None:
+    """A folder's walk passed over a link to a moved export (or links that loop): the run
+    loaded the rest and exited 0, the export the link stood for never loaded and nothing
+    said so. Each such link now fails alone, named as what it is; the good file loads, and
+    a link to a folder (here, one that loops back to the inbox) is still not walked."""
+    from tests.ingest.helpers import load
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    shutil.copyfile(fixture("bom_crlf.csv"), inbox / "good.csv")
+    (inbox / "moved.csv").symlink_to(tmp_path / "exports" / "dch.csv")
+    (inbox / "a.csv").symlink_to(inbox / "b.csv")
+    (inbox / "b.csv").symlink_to(inbox / "a.csv")
+    (inbox / "up").symlink_to(inbox, target_is_directory=True)
+    result = load(tmp_path / "wh", inbox)
+    by_name = {Path(f.source).name: f for f in result.files}
+    assert sorted(by_name) == ["a.csv", "b.csv", "good.csv", "moved.csv"]
+    assert result.exit_code == 3 and by_name["good.csv"].rows_loaded == GOOD_ROWS
+    for name in ("a.csv", "b.csv", "moved.csv"):
+        assert by_name[name].status == "failed"
+        assert "a symbolic link that leads nowhere" in by_name[name].message
+    assert table(tmp_path / "wh").height == GOOD_ROWS
