@@ -16,6 +16,7 @@ line of its record, and splitting starts again on the next line. A line longer t
 from __future__ import annotations
 
 import csv
+import functools
 from collections.abc import Iterator
 from typing import BinaryIO
 
@@ -184,7 +185,7 @@ def _parse(
             rejects = rejects + [
                 _nul_reject(records.raw(int(i)), int(lines[i]))
                 if zeros is not None and zeros[i]
-                else _ragged(records.raw(int(i)), int(lines[i]), ncols, delimiter)
+                else _ragged(records.raw(int(i)), int(lines[i]), header.names, delimiter)
                 for i in np.flatnonzero(~ok)
             ]
             index, lines = keep, lines[keep]
@@ -194,7 +195,7 @@ def _parse(
         if frame is not None and frame.height != len(index):
             frame = None
         if frame is None and len(index):
-            keep_idx, bad = _screen(records, index, lines, ncols, delimiter)
+            keep_idx, bad = _screen(records, index, lines, header.names, delimiter)
             rejects = rejects + bad
             index, lines = index[keep_idx], lines[keep_idx]
             if len(index):
@@ -281,10 +282,14 @@ def _nul_reject(raw: bytes, line: int) -> RawReject:
     )
 
 
-def _ragged(raw: bytes, line: int, ncols: int, delimiter: str = ",") -> RawReject:
-    text = raw_str(raw)
+def _ragged(raw: bytes, line: int, headers: list[str], delimiter: str = ",") -> RawReject:
+    """The reject of a record without as many fields as the header; `BadInput` when it is
+    the header of another export (`_other_header`)."""
+    text, ncols = raw_str(raw), len(headers)
     try:
-        found = f"found {len(split_fields(text, delimiter))}"
+        fields = split_fields(text, delimiter)
+        found = f"found {len(fields)}"
+        _other_header(fields, headers, line)
     except csv.Error as exc:  # a line break outside quotes: the splitter breaks at LF only
         found = (
             "and a carriage return (CR) alone inside the line: records of old Mac line "
@@ -295,10 +300,44 @@ def _ragged(raw: bytes, line: int, ncols: int, delimiter: str = ",") -> RawRejec
     return RawReject(line, "ragged_row", f"expected {ncols} fields, {found}", text)
 
 
+@functools.lru_cache(maxsize=4)
+def _names(headers: tuple[str, ...]) -> list[str]:
+    return [normalize_header(h) for h in headers]
+
+
+def _other_header(fields: list[str], headers: list[str], line: int) -> None:
+    """Fails the file when a line of another field count is a header, most of the first
+    one's columns named in it: exports of two layouts joined (`cat`), a column added or
+    dropped between them. Each record of the second was quarantined as a `ragged_row`: a
+    small one among a large first export stayed under `max_reject_rate`, and the file
+    loaded without them, exit 0."""
+    names = _names(tuple(headers))
+    if not {normalize_header(f) for f in fields[:2]} & set(names):
+        return  # most ragged lines: at a glance
+    here = [normalize_header(f) for f in fields]
+    if 2 * len(set(here) & set(names)) <= len(names):
+        return
+    added = [f.strip() for f, n in zip(fields, here, strict=True) if n and n not in names]
+    gone = [h.strip() for h, n in zip(headers, names, strict=True) if n not in here]
+    parts = [
+        f"{', '.join(added[:5])} not in the first header" if added else "",
+        f"{', '.join(gone[:5])} missing" if gone else "",
+    ]
+    which = "; ".join(p for p in parts if p)
+    raise BadInput(
+        f"a header of another export appears here, with {len(fields)} columns where the first "
+        f"has {len(headers)}{f' ({which})' if which else ''}: the rows after it do not fit the "
+        "first header's columns",
+        line=line,
+        hint="the file joins exports of different layouts: load each export as a file of its own",
+    )
+
+
 def _screen(
-    records: _Records, index: np.ndarray, lines: np.ndarray, ncols: int, delimiter: str
+    records: _Records, index: np.ndarray, lines: np.ndarray, headers: list[str], delimiter: str
 ) -> tuple[list[int], list[RawReject]]:
-    """Slow path over records `index`: find those that are not UTF-8 or not `ncols` fields.
+    """Slow path over records `index`: find those that are not UTF-8 or not as many fields
+    as `headers`.
     Returns positions (into `index`) to keep, and the rejects."""
     keep: list[int] = []
     bad: list[RawReject] = []
@@ -322,8 +361,8 @@ def _screen(
         except csv.Error as exc:
             bad.append(RawReject(line, "malformed_csv", str(exc), text))
             continue
-        if len(fields) != ncols:
-            bad.append(_ragged(raw, line, ncols, delimiter))
+        if len(fields) != len(headers):
+            bad.append(_ragged(raw, line, headers, delimiter))
             continue
         keep.append(k)
     return keep, bad

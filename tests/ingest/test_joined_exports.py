@@ -130,3 +130,33 @@ def test_a_second_header_with_other_columns_of_the_same_count_fails_the_file(
     assert "(ELIN not in the first header; Releasing party missing)" in f.message
     assert "load each export as a file of its own" in f.message
     assert table(tmp_path / "wh").height == 0
+
+
+def test_a_small_second_export_with_a_column_added_fails_the_file(tmp_path: Path) -> None:
+    """A newer export with one column more joined to a large older one: its header and each
+    of its records were quarantined as `ragged_row`, few enough to stay under
+    `max_reject_rate`, and the file `loaded` without them, exit 0. The header of another
+    layout now fails the file, naming its line and the column that differs."""
+    first = csv_bytes([line(r) for r in rows(400, 81)])
+    second = line([*HEADER, "ELIN"]) + b"".join(line([*r, "+15550100999"]) for r in rows(2, 82))
+    path = tmp_path / "joined.csv"
+    path.write_bytes(first + BOM + second)
+    (f,) = load(tmp_path / "wh", path).files
+    assert (f.status, f.exit_code, f.rows_loaded) == ("failed", 3, 0)
+    assert f"line 402: a header of another export appears here, with {len(HEADER) + 1} " in (
+        f.message
+    )
+    assert "(ELIN not in the first header)" in f.message
+    assert "load each export as a file of its own" in f.message
+    assert table(tmp_path / "wh").height == 0
+
+
+def test_a_ragged_row_that_is_no_header_is_still_quarantined(tmp_path: Path) -> None:
+    """A record cut short (a few of its first fields, as a hand edit leaves it) is a
+    `ragged_row`, whatever its first value: only most of the header's names make a header."""
+    cut = HEADER[:2] + ["x"] * 3
+    path = tmp_path / "export.csv"
+    path.write_bytes(csv_bytes([line(r) for r in rows(200, 83)] + [line(cut)]))
+    (f,) = load(tmp_path / "wh", path).files
+    assert (f.status, f.rows_loaded, f.rows_rejected) == ("loaded", 200, 1)
+    assert rejects(tmp_path / "wh")["reason"].to_list() == ["ragged_row"]
