@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import zipfile
 import zlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
@@ -79,6 +80,19 @@ def most_bytes(container: str, compressed: int, size: int, limits: Limits) -> in
     if container == "plain":
         return size
     return min(limits.unpacked_bytes, max(RATIO_FLOOR, compressed * limits.unpacked_ratio))
+
+
+NOT_RECORDS = ("repeated_header",)
+"""Reasons of quarantined lines that are known to be no record: the header line again,
+exports joined with `cat`. They are kept under rejects/ and counted as rejected (every line
+is accounted for), but the reject-rate gate counts records: seven daily exports of 40 legs
+joined failed it (6 header lines of 286, 2.1 %), and none of the 280 records loaded."""
+
+
+def gated(reasons: Mapping[str, int], read: int) -> tuple[int, int]:
+    """The rejected and read counts the reject-rate gate compares: without `NOT_RECORDS`."""
+    lines = sum(reasons.get(r, 0) for r in NOT_RECORDS)
+    return sum(reasons.values()) - lines, read - lines
 
 
 def rate_out_of_reach(rejected: int, read: int, bytes_left: int, max_rate: float) -> bool:

@@ -25,7 +25,7 @@ from cdr_pipeline.errors import (
     environment_error,
 )
 from cdr_pipeline.ingest.digest import Digest, Fingerprint
-from cdr_pipeline.ingest.limits import unreadable
+from cdr_pipeline.ingest.limits import gated, unreadable
 from cdr_pipeline.ingest.merge import merge_staged
 from cdr_pipeline.ingest.pending import PendingTables
 from cdr_pipeline.ingest.results import FileResult, ProgressEvent, ProgressFn
@@ -244,8 +244,12 @@ class FileLoader:
             result.status, result.message = "empty", "header only, no rows"
             return result
         self._publish_rejects(schema, staged)
-        rate = result.rows_rejected / result.rows_read
-        if result.rows_rejected and rate > settings.max_reject_rate:
+        rejected, read = gated(staged.reasons, result.rows_read)
+        if read == 0:  # header-only exports joined: no record, its header lines quarantined
+            result.status, result.message = "empty", "header lines only, no rows"
+            return result
+        rate = rejected / read
+        if rejected and rate > settings.max_reject_rate:
             stopped = (
                 ""
                 if staged.stopped_after is None
@@ -253,7 +257,7 @@ class FileLoader:
                 "under the limit)"
             )
             err = RejectRateExceeded(
-                f"{result.rows_rejected} of {result.rows_read} rows rejected{stopped} "
+                f"{rejected} of {read} rows rejected{stopped} "
                 f"({rate:.1%} > --max-reject-rate {settings.max_reject_rate:.1%}); "
                 f"no rows of this file were published. Top reasons: {result.top_reasons_text()}",
                 path=result.source,

@@ -27,7 +27,7 @@ from cdr_pipeline.ingest.csv_reader import read_csv_body, unended_note
 from cdr_pipeline.ingest.digest import Digest, Fingerprint
 from cdr_pipeline.ingest.drift import Drift
 from cdr_pipeline.ingest.json_reader import read_json_chunks
-from cdr_pipeline.ingest.limits import Limits, most_bytes, rate_out_of_reach, unreadable
+from cdr_pipeline.ingest.limits import Limits, gated, most_bytes, rate_out_of_reach, unreadable
 from cdr_pipeline.ingest.normalize import LoadContext, normalize
 from cdr_pipeline.ingest.paths import regular_file
 from cdr_pipeline.ingest.prefetch import Prefetch
@@ -351,9 +351,9 @@ class SourceStage:
                         break
                     interrupts.checkpoint()  # a stop raised here leaves nothing half-started
                     self._consume(chunk, schema, drift, ctx, stager, rejects)
-                    rejected, left = rejects.reasons.total(), most - chunk.bytes_read
-                    rate = self.settings.max_reject_rate
-                    if rate_out_of_reach(rejected, result.rows_read, left, rate):
+                    rejected, read = gated(rejects.reasons, result.rows_read)
+                    left, rate = most - chunk.bytes_read, self.settings.max_reject_rate
+                    if rate_out_of_reach(rejected, read, left, rate):
                         failing = result.rows_read
                 drift.finish(result)
                 staged = stager.close()

@@ -160,3 +160,38 @@ def test_a_ragged_row_that_is_no_header_is_still_quarantined(tmp_path: Path) -> 
     (f,) = load(tmp_path / "wh", path).files
     assert (f.status, f.rows_loaded, f.rows_rejected) == ("loaded", 200, 1)
     assert rejects(tmp_path / "wh")["reason"].to_list() == ["ragged_row"]
+
+
+def test_daily_exports_of_a_small_site_joined_load(tmp_path: Path) -> None:
+    """Seven daily exports of 40 legs joined with `cat`: six header lines of 286 (2.1 %)
+    failed the reject-rate gate, and none of the 280 records loaded. A header line again is
+    no record: it stays quarantined and counted, but the gate counts records only."""
+    days = [BOM + csv_bytes([line(r) for r in rows(40, 90 + d)]) for d in range(7)]
+    path = tmp_path / "week.csv"
+    path.write_bytes(b"".join(days))
+    (f,) = load(tmp_path / "wh", path).files
+    assert (f.status, f.exit_code) == ("loaded", 0), f.message
+    assert (f.rows_read, f.rows_loaded, f.rows_rejected) == (286, 280, 6)
+    assert set(rejects(tmp_path / "wh")["reason"]) == {"repeated_header"}
+    assert table(tmp_path / "wh").height == 280
+
+
+def test_a_bad_record_beside_repeated_headers_is_gated_on_the_records(tmp_path: Path) -> None:
+    """Header lines do not dilute the share either: one ragged record in 60 (1.7 %) fails
+    the 1 % gate, and the message counts records."""
+    days = [BOM + csv_bytes([line(r) for r in rows(20, 100 + d)]) for d in range(3)]
+    path = tmp_path / "joined.csv"
+    path.write_bytes(b"".join(days) + b"cut,short\r\n")
+    (f,) = load(tmp_path / "wh", path).files
+    assert (f.status, f.exit_code, f.rows_rejected) == ("failed", 3, 3)
+    assert "1 of 61 rows rejected" in f.message
+
+
+def test_header_only_exports_joined_are_an_empty_file(tmp_path: Path) -> None:
+    """Three header-only exports (days without calls) joined: no record, the two header
+    lines after the first quarantined; the file is empty, as one header-only export is."""
+    path = tmp_path / "quiet_days.csv"
+    path.write_bytes((BOM + line(HEADER)) * 3)
+    (f,) = load(tmp_path / "wh", path).files
+    assert (f.status, f.exit_code, f.rows_read, f.rows_rejected) == ("empty", 0, 2, 2)
+    assert f.message == "header lines only, no rows"
