@@ -108,6 +108,8 @@ def detect_kind(headers: Sequence[str], source: str, line: int = 1) -> TableSche
         # each name shortened: the first line of a file that is no CSV can be 64 KiB of text
         shown = ", ".join(shorten_middle(h, SHOWN_NAME) for h in list(headers)[:6])
         shown += " ..." if len(headers) > 6 else ""
+        if any(_DATA_CELL.fullmatch(h.strip()) for h in headers):
+            raise _headerless(shown, source, line)
         raise InputError(
             f"not a recognised export: the header ({shown}) matches none of the input kinds "
             f"({', '.join(SCHEMAS)})",
@@ -125,6 +127,20 @@ _DATA_CELL = re.compile(
     r"|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"  # a UUID
 )
 """A cell no header names a column with: a header line holding one is a record."""
+
+
+def _headerless(shown: str, source: str, line: int) -> InputError:
+    """The first line holds data (a time stamp, an E.164 number, a UUID): the file has no
+    header line. The parts after the first of an export cut with `split -l` have none; the
+    message quoted the record as a header and suggested --kind, which then failed too."""
+    return InputError(
+        f"not a recognised export: its first line ({shown}) is a record, not a header (it holds "
+        "a time stamp, an E.164 number or a UUID): the file has no header line",
+        path=source,
+        line=line,
+        hint="put the export's header line back at the top (a part of an export split into "
+        "pieces: (head -1 first-part.csv; cat this-part.csv) > whole.csv)",
+    )
 
 
 def check_forced_kind(

@@ -44,3 +44,18 @@ def test_a_record_is_no_header_though_its_user_type_names_a_column(tmp_path: Pat
     a time stamp, an E.164 number or a UUID is a record."""
     uuid = "4f1c2a9e-0b1d-4c55-9d0e-2f3a4b5c6d7e"
     _refused_as_headerless(tmp_path, RECORD.replace(",ORIGINATING", f",ORIGINATING,User,{uuid}"))
+
+
+def test_a_file_without_its_header_line_is_named_as_such(tmp_path: Path) -> None:
+    """The second part of an export cut with `split -l` has no header line: it failed as
+    'not a recognised export: the header (2026-09-30T00:01:32Z, ...)' with the hint to force
+    a kind with --kind, which then failed too. It now says the first line is a record and
+    how to put the header back."""
+    settings = Settings(warehouse=tmp_path / "wh")
+    part = tmp_path / "part2.csv"
+    part.write_text(RECORD * 3)
+    (f,) = ingest_paths(settings, [part]).files
+    assert f.status == "failed" and f.rows_loaded == 0
+    assert "line 1: not a recognised export: its first line (2026-09-30T00:01:32Z" in f.message
+    assert "is a record, not a header" in f.message and "no header line" in f.message
+    assert "--kind" not in f.message and "head -1 first-part.csv" in f.message
