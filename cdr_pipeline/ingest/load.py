@@ -69,6 +69,10 @@ ADVICE = {
     "written 2001.0, a number's '+' dropped: pandas does this to a column with empty cells): "
     "load the file as downloaded or exported, or read and write every column as text "
     "(pandas: dtype=str, keep_default_na=False); ",
+    "ragged_row": "rows have another number of fields than the header (each reject's "
+    "detail says how many): a spreadsheet that saved the file drops the separators of empty "
+    "last columns from some rows, and a file edited or joined by hand has rows cut short or "
+    "of another layout; load the export as downloaded or exported; ",
     "spreadsheet_date": "the file was re-saved by a spreadsheet, which rewrote its times in a "
     "local date format (12/01/2026 14:03: 1 December or 12 January?): load the file as "
     "downloaded or exported, or write times as ISO-8601 (2026-12-01T14:03:00Z); ",

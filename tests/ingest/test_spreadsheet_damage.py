@@ -291,3 +291,20 @@ def test_macs_that_are_twelve_hex_digits_load_upper_case_without_separators(wh: 
     assert (f.rows_loaded, f.rows_rejected) == (4, 0)
     macs = set(table(wh)["device_mac"].to_list())
     assert macs == {"001122334455", "6C710D8ABC10", "6C710D8ABC11", None}
+
+
+def test_rows_whose_empty_last_columns_a_spreadsheet_dropped_say_so(wh: Path) -> None:
+    """Excel drops the separators of empty last columns from some rows when it saves a
+    CSV (in blocks it decides); a DCH export ends in columns most records leave empty. Those
+    rows are ragged: the file failed with only the general hint, now with what to try."""
+    body = [line([*r[:-2], "", ""]) for r in rows(50, 84)]  # outcome, releasing party
+    short = [b.rstrip(b"\r\n").rstrip(b",") + b"\r\n" for b in body[20:]]
+    path = wh.parent / "resaved.csv"
+    path.write_bytes(csv_bytes(body[:20] + short))
+    assert short[0].count(b",") == len(HEADER) - 3
+    (f,) = load(wh, path).files
+    assert (f.status, f.rows_rejected) == ("failed", 30)
+    assert "a spreadsheet that saved the file drops the separators of empty last columns" in (
+        f.message
+    )
+    assert "load the export as downloaded or exported" in f.message
