@@ -34,6 +34,9 @@ class MonthFigures:
     made_at: datetime = field(default_factory=lambda: datetime.now(UTC).replace(microsecond=0))
     close: ClosedMonth | None = None
     """The close the figures come from (None: computed at `made_at`)."""
+    recomputed: ClosedMonth | None = None
+    """The close of a closed month whose figures were recomputed (`current`): computed now,
+    they are not the frozen figures, and the month is closed all the same."""
     licences_held_peak: int | None = None
     """Most licence units of the org held at one instant of the month
     (`rpt_licence_peak_monthly`); None for a month closed before closes recorded it."""
@@ -65,6 +68,12 @@ class MonthFigures:
             return (
                 f"as of {self.as_of:%Y-%m-%d %H:%M:%S} UTC "
                 f"(computed {self.made_at:%Y-%m-%d %H:%M} UTC)"
+            )
+        if self.close is None and self.recomputed is not None:
+            # the month is closed: a page saying "open" read as if it had not been
+            return (
+                f"closed on {self.recomputed.closed_at:%Y-%m-%d %H:%M} UTC; recomputed "
+                f"{self.made_at:%Y-%m-%d %H:%M} UTC, not the frozen figures"
             )
         if self.close is None:
             return f"open (computed {self.made_at:%Y-%m-%d %H:%M} UTC)"
@@ -194,6 +203,7 @@ def month_figures(
         coverage,
         covered,
         days_in(first_day),
+        recomputed=read_close(settings.layout, first_day) if as_of is None else None,
         licences_held_peak=peak,
         as_of=None if as_of is None else resolve_time(settings, as_of),
         settings=basis,

@@ -276,6 +276,27 @@ def test_summary_of_an_open_month_says_so(closed_wh: Settings) -> None:
     assert date(2026, 9, 1).strftime("%B") in out
 
 
+def test_a_closed_month_recomputed_never_reads_open(closed_wh: Settings, tmp_path: Path) -> None:
+    """--current recomputes a closed month: the page and the pack's cover said 'open
+    (computed ...)', as of a month never closed, where the month is closed and its frozen
+    figures stand."""
+    code, out, err = cdr(
+        closed_wh, "report", "finance-summary", "--month", CLOSED_MONTH, "--current"
+    )
+    assert code == 0, err
+    assert "open (computed" not in out and "open (computed" not in err
+    assert "closed on" in out and "recomputed" in out and "not the frozen figures" in out
+    book = tmp_path / "current.xlsx"
+    code, _, err = cdr(
+        closed_wh, "report", "finance-pack", "--month", CLOSED_MONTH, "--current",
+        "--out", str(book),
+    )  # fmt: skip
+    assert code == 0, err
+    cover = {r[0]: r[1] for r in openpyxl.load_workbook(book)["Cover"].iter_rows(values_only=True)}
+    assert str(cover["Status"]).startswith("closed on"), cover["Status"]
+    assert "recomputed" in str(cover["Status"])
+
+
 @pytest.mark.parametrize("fmt", ["table", "csv"])
 def test_summary_in_another_format_is_refused(closed_wh: Settings, fmt: str) -> None:
     """The summary is a page: asked for in another format (the default aside), cdr says so
