@@ -417,6 +417,40 @@ def test_two_lines_of_one_entitlement_key_with_other_units_are_quarantined(
     assert "lines 2, 3" in bad["detail"][0]
 
 
+def test_a_file_of_the_run_replacing_another_files_entitlement_says_so(tmp_path: Path) -> None:
+    """`cdr ingest finance/` with the sheet and its correction downloaded again, `ent.csv`
+    (10 units) and `ent (1).csv` (12): in name order the correction loads first (' ' sorts
+    before '.'), the original then replaced its key, and both files read `loaded` with
+    nothing said: the reconciliation counted 10 bought. The file that replaces a row an
+    earlier file of the same run loaded with other terms now says which, and from where; a
+    row a later run amends (what an amendment is) and the same terms twice say nothing."""
+    folder = tmp_path / "finance"
+    write_csv(folder / "ent.csv", ENTITLEMENT_HEADER, [
+        "Sub-1,BYOD,10,2026-01-01,,12.50,USD",
+        "Sub-2,BYOD,4,2026-01-01,,10,USD",
+    ])  # fmt: skip
+    write_csv(folder / "ent (1).csv", ENTITLEMENT_HEADER, [
+        "Sub-1,BYOD,12,2026-01-01,,12.50,USD",
+        "Sub-2,BYOD,4,2026-01-01,,10,USD",
+    ])  # fmt: skip
+    wh = tmp_path / "wh"
+    result = ingest(wh, folder)
+    first, second = result.files
+    assert (first.source, second.source) == (str(folder / "ent (1).csv"), str(folder / "ent.csv"))
+    got = _table(wh, "entitlements", ["subscription_id"])
+    assert got.select("subscription_id", "units").rows() == [("Sub-1", 10), ("Sub-2", 4)]
+    assert not first.message
+    assert "replaced 1 entitlement row(s) an earlier file of this run loaded" in second.message
+    assert "Sub-1 Webex Go (Bring Your Own Device) from 2026-01-01" in second.message
+    assert f"12 units in {folder / 'ent (1).csv'}, 10 here" in second.message
+    # a later run's amendment is one: nothing to say
+    amend = write_csv(tmp_path / "later" / "ent.csv", ENTITLEMENT_HEADER, [
+        "Sub-1,BYOD,12,2026-01-01,,12.50,USD",
+    ])  # fmt: skip
+    (later,) = ingest(wh, amend).files
+    assert later.status == "loaded" and not later.message
+
+
 def test_units_written_with_a_dot_before_three_digits_are_no_count(tmp_path: Path) -> None:
     """In a file of decimal dots, `1.000` units loaded as 1: a thousand licences typed as a
     day-first locale writes them read as one, the reconciliation then short by 999 (in a
