@@ -129,10 +129,12 @@ def device_data_short(
     when the device data stops before the month's end: its month-end figures are then
     those of the horizon. None when the data reaches the end (or there is none: the
     month's coverage is 'none' then)."""
+    # the month's end as every view cuts it (`month_end_at`: where the clocks show the next
+    # midnight twice, the first), not DuckDB's own reading of that wall clock, the second
     row = con.execute(
-        "select a.as_of_time, timezone(c.reporting_timezone, cast($next as timestamp)) "
+        "select a.as_of_time, month_end_at(c.reporting_timezone, $first::date) "
         "from int_device_as_of as a cross join cfg_settings as c",
-        {"next": (first_day.replace(day=28) + timedelta(days=4)).replace(day=1)},
+        {"first": first_day},
     ).fetchone()
     if row is None or row[0] is None or row[0] >= row[1]:
         return None

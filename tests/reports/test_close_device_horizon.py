@@ -14,7 +14,7 @@ import pytest
 from cdr_pipeline.config import Settings
 from cdr_pipeline.ingest import ingest_paths
 from cdr_pipeline.reports.close import CloseRefused, close_month
-from cdr_pipeline.reports.frozen import read_close
+from cdr_pipeline.reports.frozen import read_close, read_frozen
 from cdr_pipeline.warehouse import build_warehouse
 from tests.warehouse.finance_world import BYOD, World, user
 
@@ -33,3 +33,26 @@ def test_a_month_whose_device_data_ends_before_its_end_is_refused(tmp_path: Path
     with pytest.raises(CloseRefused, match=r"device data ends at 2026-09-30 06:00 UTC"):
         close_month(settings, "2026-09", today=today)
     assert read_close(settings.layout, date(2026, 9, 1)) is None
+
+
+def test_the_end_the_close_checks_is_the_months_end_in_the_views(tmp_path: Path) -> None:
+    """America/Havana shows 00:00-01:00 of 2020-11-01 twice (CDT, UTC-4, then CST, UTC-5):
+    October ends at the first of those midnights, 04:00Z, in every view (`month_end_at`), so
+    device data up to 04:30Z reaches past its end and its month-end figures are October's.
+    The close checked against DuckDB's own reading of the wall clock, the second midnight
+    (05:00Z), and refused the month as 'device data ends at 04:30, before the month ends at
+    05:00'."""
+    w = World()
+    w.event("2020-09-10T12:00:00Z", "D1", "PROVISIONED", user(1), "+5370001")
+    w.event("2020-09-10T13:00:00Z", "D1", "ACTIVATED", user(1), "+5370001")
+    w.snapshot("2020-11-01T04:30:00Z", "D1", user(1), "+5370001")  # Nov 1 00:30 CDT
+    w.entitlements.append(f"Sub-1,{BYOD},2,2020-01-01,,10.00,USD")
+    w.calls["calls_2020-09-01_2020-11-02.csv"] = []  # UTC days: Havana's October whole
+    settings = Settings(warehouse=tmp_path / "wh", reporting_timezone="America/Havana")
+    assert ingest_paths(settings, [w.write(tmp_path / "in")]).exit_code == 0
+    build_warehouse(settings)
+    close = close_month(settings, "2020-10", today=date(2020, 11, 2)).close
+    assert not close.forced and close.call_coverage == "full"
+    (row,) = read_frozen(settings.layout, close, "reconciliation").to_pylist()
+    # D1 held from September to past October's end: 1 held at month end, 2 bought
+    assert (row["consumed_month_end"], row["entitled_units"], row["unassigned_units"]) == (1, 2, 1)
