@@ -20,6 +20,9 @@ log = logging.getLogger(__name__)
 MISSING_NOTES = {
     ("call_legs", "sub_client_type"): "no 'Sub client type' column: Webex Go legs cannot be "
     "told, every leg of this file loads as not Webex Go (is_webex_go false)",
+    ("entitlements", "valid_to"): "no 'valid_to' column: every row of this file is open-ended, "
+    "in force from its valid_from on (an end date under another header, kept in 'extra', is "
+    "not read: name it valid_to)",
 }
 """Notes for a header without a column whose absence changes what the views say (a CSV
 header only: API records leave out a key they hold no value for)."""

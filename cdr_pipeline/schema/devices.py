@@ -226,7 +226,12 @@ ENTITLEMENT_COLUMNS: tuple[Column, ...] = (
         doc="First day covered",
     ),
     Column(
-        "valid_to", DATE, ("Valid to", "End date"), doc="Last day covered (inclusive); NULL = open"
+        "valid_to",
+        DATE,
+        # a purchase sheet's words for its last day: read as another column, the end was
+        # kept in `extra` and every row stayed in force for good, bought units never ending
+        ("Valid to", "End date", "Valid until", "Valid through", "Expiry date", "Expiration date"),
+        doc="Last day covered (inclusive); NULL = open",
     ),
     Column("unit_price", DOUBLE, ("Unit price", "price"), doc="Price per licence per month"),
     _s("currency", "Currency", "Currency code"),

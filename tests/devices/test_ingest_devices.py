@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -619,3 +620,33 @@ def test_a_count_of_licences_no_subscription_holds_is_quarantined(tmp_path: Path
     assert bad.select("source_row", "reason").rows() == [(2, "bad_integer"), (3, "bad_integer")]
     assert "units: 4500012345 is out of range" in bad["detail"][0]
     assert "less than 10,000,000" in bad["detail"][0]
+
+
+def test_an_entitlement_sheets_end_date_is_read_or_its_absence_said(tmp_path: Path) -> None:
+    """A purchase sheet headed `Valid Until` (a spelling the schema did not know) loaded its
+    end dates into `extra` and every row open-ended: 10 units bought for January stayed in
+    force, and unassigned, every month after, with nothing said but 'new columns kept in
+    extra'. `Valid until`, `Valid through`, `Expiry date` and `Expiration date` now name
+    valid_to; a sheet still without the column says that its rows are all open-ended."""
+    header = "Subscription ID,License Type,Units,Valid From,{},Unit Price,Currency"
+    for n, spelling in enumerate(
+        ["Valid Until", "valid_through", "Expiry Date", "Expiration date"]
+    ):
+        src = write_csv(
+            tmp_path / f"s{n}" / "ent.csv",
+            header.format(spelling),
+            ["Sub-1,BYOD,10,2026-01-01,2026-01-31,10.00,USD"],
+        )
+        wh = tmp_path / f"s{n}" / "wh"
+        (loaded,) = ingest(wh, src).files
+        got = _table(wh, "entitlements", ["subscription_id"])
+        assert got["valid_to"].to_list() == [date(2026, 1, 31)], spelling
+        assert "valid_to" not in loaded.missing_columns and not loaded.message
+    src = write_csv(
+        tmp_path / "ends" / "ent.csv",
+        header.format("Ends"),
+        ["Sub-1,BYOD,10,2026-01-01,2026-01-31,10.00,USD"],
+    )
+    (loaded,) = ingest(tmp_path / "ends" / "wh", src).files
+    assert "no 'valid_to' column: every row of this file is open-ended" in loaded.message
+    assert loaded.unknown_columns == ["Ends"]
