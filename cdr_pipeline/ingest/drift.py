@@ -23,6 +23,12 @@ MISSING_NOTES = {
     ("entitlements", "valid_to"): "no 'valid_to' column: every row of this file is open-ended, "
     "in force from its valid_from on (an end date under another header, kept in 'extra', is "
     "not read: name it valid_to)",
+    ("device_snapshots", "deployment"): "no 'deployment' column: the licence type of this "
+    "file's devices (BYOD or Mobile Operator) is unknown unless an event gives it, and their "
+    "licences (licence type (none)) reconcile with no entitlement",
+    ("device_snapshots", "subscription_id"): "no 'subscription_id' column: this file's devices "
+    "name no subscription unless an event does, and their licences (subscription (none)) "
+    "reconcile with no entitlement",
 }
 """Notes for a header without a column whose absence changes what the views say (a CSV
 header only: API records leave out a key they hold no value for)."""

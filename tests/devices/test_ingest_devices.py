@@ -650,3 +650,29 @@ def test_an_entitlement_sheets_end_date_is_read_or_its_absence_said(tmp_path: Pa
     (loaded,) = ingest(tmp_path / "ends" / "wh", src).files
     assert "no 'valid_to' column: every row of this file is open-ended" in loaded.message
     assert loaded.unknown_columns == ["Ends"]
+
+
+def test_a_device_list_without_deployment_or_subscription_says_what_it_costs(
+    tmp_path: Path,
+) -> None:
+    """A device list exported without its Deployment and Subscription columns loaded every
+    device as licence type and subscription '(none)': the reconciliation showed each
+    subscription's licences all unassigned beside '(none)' rows held without entitlement,
+    and the finance summary sent the user to load entitlements that were loaded. The ingest
+    said nothing of it; the file's note now names both columns and what their absence does."""
+    bare = write_csv(
+        tmp_path / "bare" / "devices.csv",
+        "snapshot_time,org_uuid,device_id,user_uuid,phone_number,status",
+        [f"2026-09-01T06:00:00Z,{ORG},D1,{USER},+15550001,ONLINE"],
+    )
+    (loaded,) = ingest(tmp_path / "wh", bare).files
+    assert "no 'deployment' column" in loaded.message
+    assert "no 'subscription_id' column" in loaded.message
+    full = write_csv(
+        tmp_path / "full" / "devices.csv",
+        SNAPSHOT_HEADER,
+        [f"2026-09-01T06:00:00Z,{ORG},D2,{USER},,x@example.com,BYOD,+15550002,1000,HQ,"
+         "Dept-A,Sub-1,ONLINE,,ESIM"],
+    )  # fmt: skip
+    (loaded,) = ingest(tmp_path / "wh2", full).files
+    assert "column" not in loaded.message
