@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -84,3 +84,60 @@ class BadInput(Exception):
     def __init__(self, message: str, *, line: int | None = None, hint: str | None = None):
         super().__init__(message)
         self.message, self.line, self.hint = message, line, hint
+
+
+WHOLE_FILE_KINDS = frozenset({"entitlements", "org_directory"})
+"""Kinds whose lines are compared with each other across the file (`conflicting_lines`: two
+lines of one key with other terms are quarantined together): read as one chunk, so the
+comparison never depends on `chunk_rows`. Such files are short (purchase lines, locations
+and departments), and `WHOLE_FILE_ROWS` bounds them all the same."""
+
+WHOLE_FILE_ROWS = 250_000
+"""The most rows a whole-file chunk joins (memory stays bounded past it)."""
+
+
+def whole_files(chunks: Iterable[Chunk], kind: str) -> Iterator[Chunk]:
+    """`chunks` as they come, or, for a kind of `WHOLE_FILE_KINDS`, joined into chunks of up
+    to `WHOLE_FILE_ROWS` rows (consecutive chunks of one header: a JSON chunk's keys are its
+    records')."""
+    if kind not in WHOLE_FILE_KINDS:
+        yield from chunks
+        return
+    held: list[Chunk] = []
+    for chunk in chunks:
+        if held and not _joinable(held, chunk):
+            yield _joined(held)
+            held = []
+        held.append(chunk)
+    if held:
+        yield _joined(held)
+
+
+def _joinable(held: list[Chunk], chunk: Chunk) -> bool:
+    first = held[0]
+    same = (first.headers, first.frame.columns, first.delimiter, first.nulls_marked) == (
+        chunk.headers, chunk.frame.columns, chunk.delimiter, chunk.nulls_marked,
+    )  # fmt: skip
+    return same and sum(c.frame.height for c in held) + chunk.frame.height <= WHOLE_FILE_ROWS
+
+
+def _joined(parts: list[Chunk]) -> Chunk:
+    if len(parts) == 1:
+        return parts[0]
+    starts = np.cumsum([0] + [c.frame.height for c in parts[:-1]])
+
+    def raw_text(i: int) -> str:
+        k = int(np.searchsorted(starts, i, side="right")) - 1
+        return parts[k].raw_text(i - int(starts[k]))
+
+    return Chunk(
+        headers=parts[0].headers,
+        frame=pl.concat([c.frame for c in parts], how="vertical"),
+        source_rows=np.concatenate([c.source_rows for c in parts]),
+        raw_text=raw_text,
+        rejects=[r for c in parts for r in c.rejects],
+        bytes_read=parts[-1].bytes_read,
+        delimiter=parts[0].delimiter,
+        nulls_marked=parts[0].nulls_marked,
+        unended_line=parts[-1].unended_line,
+    )

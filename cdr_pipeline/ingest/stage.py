@@ -21,7 +21,7 @@ from typing import BinaryIO
 from cdr_pipeline import interrupts
 from cdr_pipeline.config import Settings
 from cdr_pipeline.errors import InputError, environment_error
-from cdr_pipeline.ingest.chunk import CSV, NO_KEYS, BadInput, Chunk
+from cdr_pipeline.ingest.chunk import CSV, NO_KEYS, BadInput, Chunk, whole_files
 from cdr_pipeline.ingest.csv_header import read_header
 from cdr_pipeline.ingest.csv_reader import read_csv_body, unended_note
 from cdr_pipeline.ingest.digest import Digest, Fingerprint
@@ -345,7 +345,7 @@ class SourceStage:
             most = most_bytes(source.container, source.compressed, self.size, limits)
             stopped = failing = None
             try:
-                for chunk in chunks:
+                for chunk in whole_files(chunks, schema.kind):
                     if failing is not None:  # bound to fail, and more follows: read no more
                         stopped = failing  # (a file read to its end never says it stopped)
                         break

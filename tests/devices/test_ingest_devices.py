@@ -390,32 +390,37 @@ def test_loading_twice_changes_nothing(tmp_path: Path) -> None:
     assert ingest(wh, copy).files[0].status == "skipped"
 
 
+@pytest.mark.parametrize("chunk_rows", [25_000, 2, 1])
 def test_two_lines_of_one_entitlement_key_with_other_units_are_quarantined(
-    tmp_path: Path,
+    tmp_path: Path, chunk_rows: int
 ) -> None:
     """A finance sheet with two purchase lines of one subscription and licence type starting
     the same day (5 bought, 3 more the same day) kept the last line alone: 3 units for 8
     bought, and nothing said but a duplicate count. Two purchases or a correction typed under
     the original cannot be told apart: both lines are quarantined naming each other. The same
-    line twice is still one row."""
+    line twice is still one row. With `--chunk-rows` smaller than the sheet the lines were
+    compared within a chunk only, so two chunks apart they passed and the later won: the
+    chunk size changed the result. A sheet is now compared whole."""
     src = write_csv(
         tmp_path / "in" / "ent.csv",
         ENTITLEMENT_HEADER,
         [
             "Sub-1,BYOD,5,2026-01-01,,12.50,USD",
-            "Sub-1,Webex Go (Bring Your Own Device),3,2026-01-01,,12.50,USD",
             "Sub-2,BYOD,4,2026-01-01,,10,USD",
+            "Sub-3,BYOD,2,2026-01-01,,10,USD",
+            "Sub-1,Webex Go (Bring Your Own Device),3,2026-01-01,,12.50,USD",
             "Sub-2,BYOD,4,2026-01-01,,10,USD",
         ],
     )
     wh = tmp_path / "wh"
-    ingest(wh, src, max_reject_rate=1.0)
+    ingest(wh, src, max_reject_rate=1.0, chunk_rows=chunk_rows)
     got = _table(wh, "entitlements", ["subscription_id"])
-    assert got.select("subscription_id", "units").rows() == [("Sub-2", 4)]
+    assert got.select("subscription_id", "units").rows() == [("Sub-2", 4), ("Sub-3", 2)]
     bad = _rejects(wh).sort("source_row")
-    assert bad["source_row"].to_list() == [2, 3]
+    assert bad["source_row"].to_list() == [2, 5]
     assert set(bad["reason"]) == {"conflicting_lines"}
-    assert "lines 2, 3" in bad["detail"][0]
+    assert "lines 2, 5" in bad["detail"][0]
+    assert bad["raw_text"].to_list()[1].startswith("Sub-1,Webex Go")
 
 
 def test_a_file_of_the_run_replacing_another_files_entitlement_says_so(tmp_path: Path) -> None:

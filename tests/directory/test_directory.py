@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import polars as pl
+import pytest
 
 from cdr_pipeline.config import Settings
 from cdr_pipeline.quality import validate_warehouse
@@ -146,11 +147,14 @@ def test_without_a_directory_the_check_is_not_evaluated(tmp_path: Path) -> None:
     assert not [r for r in report.warnings if "not_in_directory" in r.id]
 
 
-def test_one_department_twice_with_other_names_is_quarantined(tmp_path: Path) -> None:
+@pytest.mark.parametrize("chunk_rows", [25_000, 1])
+def test_one_department_twice_with_other_names_is_quarantined(
+    tmp_path: Path, chunk_rows: int
+) -> None:
     """A directory that lists one department twice with two cost centres (a merge of two HR
     exports) kept the later line: every licence billed to CC-9 where finance may bill CC-1,
     and nothing said but a duplicate count. Both lines are quarantined, naming each other;
-    the same line twice is one entry."""
+    the same line twice is one entry. Whatever `--chunk-rows` cuts the file into."""
     src = write_csv(
         tmp_path / "in" / "directory.csv",
         "entry_type,entry_id,name,cost_centre,site,country",
@@ -161,7 +165,7 @@ def test_one_department_twice_with_other_names_is_quarantined(tmp_path: Path) ->
             "location,HQ,,,Chicago,us",
         ],
     )
-    ingest(tmp_path / "wh", src, max_reject_rate=1.0)
+    ingest(tmp_path / "wh", src, max_reject_rate=1.0, chunk_rows=chunk_rows)
     got = pl.read_delta(str(tmp_path / "wh" / "tables" / "org_directory"))
     assert got.select("entry_type", "entry_id").rows() == [("location", "HQ")]
     rejects = pl.read_parquet(sorted((tmp_path / "wh" / "rejects").rglob("*.parquet")))
