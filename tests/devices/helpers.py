@@ -9,7 +9,8 @@ import duckdb
 
 from cdr_pipeline.config import Settings
 from cdr_pipeline.ingest import IngestResult, ingest_paths
-from cdr_pipeline.warehouse import create_views
+from cdr_pipeline.warehouse import connect_snapshots
+from cdr_pipeline.warehouse.snapshots import table_snapshots
 
 ORG = "0f000000-0000-4000-8000-000000000001"
 SNAPSHOT_HEADER = (
@@ -41,11 +42,11 @@ def ingest(warehouse: Path, *paths: Path, **settings: object) -> IngestResult:
 
 
 def views(warehouse: Path, **settings: object) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB with every view of `cdr build` over the warehouse's tables."""
-    con = duckdb.connect()
-    con.execute("set TimeZone = 'UTC'")
-    create_views(con, Settings(warehouse=warehouse, **settings))  # type: ignore[arg-type]
-    return con
+    """An in-memory DuckDB with every view of `cdr build` over the warehouse's tables, as
+    the library makes one for a question (`connect_snapshots`): the device-level marts kept
+    as tables of their views' SQL, which the views after them read."""
+    full = Settings(warehouse=warehouse, **settings)  # type: ignore[arg-type]
+    return connect_snapshots(full, table_snapshots(full))
 
 
 def rows(con: duckdb.DuckDBPyConnection, sql: str) -> list[tuple[object, ...]]:

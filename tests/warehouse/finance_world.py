@@ -1,6 +1,7 @@
 """Tiny hand-written worlds for the finance rules: device snapshots, lifecycle events,
 entitlements and call legs written as CSV, ingested through the real pipeline and read
-through every view of `cdr build` (an in-memory DuckDB over the Parquet tables)."""
+through every view of `cdr build` (an in-memory DuckDB over the Parquet tables, made as the
+library makes one for a question: `connect_snapshots`)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ import duckdb
 
 from cdr_pipeline.config import Settings
 from cdr_pipeline.ingest import ingest_paths
-from cdr_pipeline.warehouse import create_views
+from cdr_pipeline.warehouse import connect_snapshots
+from cdr_pipeline.warehouse.snapshots import table_snapshots
 from tests.devices.helpers import EVENT_HEADER, SNAPSHOT_HEADER
 
 ORG = "00000000-0000-4000-8000-0000000000aa"
@@ -113,10 +115,11 @@ class World:
         full = Settings(warehouse=root / "wh", **settings)  # type: ignore[arg-type]
         result = ingest_paths(full, [inputs])
         assert result.exit_code == 0, [f.message for f in result.files]
-        con = duckdb.connect()
-        con.execute("set TimeZone = 'UTC'")
-        create_views(con, full)
-        return con
+        # the device-level marts kept as tables (`materialize.Keeper`), as `cdr build` and
+        # every in-memory database of the library keep them: each is the view's SQL
+        # computed whole; as views, every licence view bound and computed the whole
+        # device-level chain again (seconds per query, even on a few rows)
+        return connect_snapshots(full, table_snapshots(full))
 
     def write(self, inputs: Path) -> Path:
         """The input files in the folder `inputs` (made here), for `cdr ingest`."""
