@@ -16,7 +16,8 @@ from cdr_pipeline.ingest import ingest_paths
 from cdr_pipeline.ingest.pending import PendingTables
 from cdr_pipeline.ingest.retention import apply_retention
 from cdr_pipeline.reports.figures import pinned_connection
-from cdr_pipeline.warehouse import build_warehouse, connect_as_of, create_views
+from cdr_pipeline.warehouse import build_warehouse, connect_as_of, connect_snapshots
+from cdr_pipeline.warehouse.snapshots import table_snapshots
 from tests.warehouse.finance_world import BYOD, CALL_HEADER, World, records, user
 
 FIRST = "dch_2026-09-01_2026-09-16.csv"
@@ -44,6 +45,12 @@ def _second_export(root: Path) -> Path:
     return path
 
 
+def _views(settings: Settings) -> duckdb.DuckDBPyConnection:
+    """Every view over the tables' latest versions, made as a report makes them for a
+    question (`connect_snapshots`: the device-level marts kept as tables of their SQL)."""
+    return connect_snapshots(settings, table_snapshots(settings))
+
+
 def _september(con: duckdb.DuckDBPyConnection) -> dict[str, object]:
     (row,) = records(con, SEPTEMBER)
     return row
@@ -57,9 +64,7 @@ def test_coverage_as_of_a_moment_counts_only_the_files_loaded_by_then(tmp_path: 
     time.sleep(0.01)
     assert ingest_paths(settings, [_second_export(tmp_path)]).exit_code == 0
 
-    now = duckdb.connect()
-    now.execute("set TimeZone = 'UTC'")
-    create_views(now, settings)
+    now = _views(settings)
     latest = _september(now)
     assert (latest["call_coverage"], latest["covered_days"]) == ("full", 30)
     assert latest["licences_used"] == 2 and latest["idle_licences"] == 0
@@ -87,9 +92,7 @@ def test_coverage_counts_no_file_whose_calls_the_views_do_not_hold(
     commit = PendingTables.commit
 
     def commit_later(self: PendingTables) -> dict[str, int]:
-        con = duckdb.connect()
-        con.execute("set TimeZone = 'UTC'")
-        create_views(con, settings)
+        con = _views(settings)
         during.append((datetime.now(UTC), _september(con)))
         time.sleep(0.01)
         return commit(self)
@@ -100,8 +103,7 @@ def test_coverage_counts_no_file_whose_calls_the_views_do_not_hold(
     for row in (mid_run, _september(held), _september(connect_as_of(settings, moment))):
         assert (row["call_coverage"], row["covered_days"]) == ("partial", 15)
         assert row["licences_used"] == 1 and row["idle_cost"] is None
-    now = duckdb.connect()
-    create_views(now, settings)
+    now = _views(settings)
     latest = _september(now)
     assert (latest["call_coverage"], latest["licences_used"]) == ("full", 2)
 
@@ -117,9 +119,7 @@ def test_days_retention_dropped_are_no_longer_covered(tmp_path: Path) -> None:
     dropped = apply_retention(settings, 70, "retention-run", today=date(2026, 12, 3))
     assert dropped.cutoff == date(2026, 9, 24) and dropped.rows == 2
 
-    con = duckdb.connect()
-    con.execute("set TimeZone = 'UTC'")
-    create_views(con, settings)
+    con = _views(settings)
     after = _september(con)
     # the calls of 09-05 and 09-20 are gone, not absent: the idle figures are unknown
     assert (after["call_coverage"], after["covered_days"]) == ("partial", 7)

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import duckdb
-
 from cdr_pipeline.config import Settings
 from cdr_pipeline.ingest import ingest_paths
-from cdr_pipeline.warehouse import create_views
+from cdr_pipeline.warehouse import connect_snapshots
+from cdr_pipeline.warehouse.snapshots import table_snapshots
 from tests.warehouse.finance_world import BYOD, World, records, user
 
 U1 = user(1)
@@ -122,8 +121,7 @@ def test_a_row_taken_back_with_zero_units_counts_no_units_and_no_price(tmp_path:
     )
     settings = Settings(warehouse=tmp_path / "wh")
     assert ingest_paths(settings, [withdrawal]).exit_code == 0
-    con = duckdb.connect()
-    create_views(con, settings)
+    con = connect_snapshots(settings, table_snapshots(settings))
     assert records(con, query) == [
         {
             "entitled_units": 5,

@@ -14,7 +14,8 @@ import duckdb
 from cdr_pipeline.config import Settings
 from cdr_pipeline.ingest import ingest_paths
 from cdr_pipeline.reports.registry import REPORTS
-from cdr_pipeline.warehouse import create_views
+from cdr_pipeline.warehouse import connect_snapshots
+from cdr_pipeline.warehouse.snapshots import table_snapshots
 from tests.warehouse.finance_world import ORG, World, records, user
 
 U1, U2 = user(1), user(2)
@@ -54,10 +55,7 @@ def _build(root: Path) -> duckdb.DuckDBPyConnection:
     settings = Settings(warehouse=root / "wh")
     result = ingest_paths(settings, [inputs])
     assert result.exit_code == 0, [f.message for f in result.files]
-    con = duckdb.connect()
-    con.execute("set TimeZone = 'UTC'")
-    create_views(con, settings)
-    return con
+    return connect_snapshots(settings, table_snapshots(settings))
 
 
 def test_a_go_to_go_leg_with_a_partial_record_counts_its_minutes_once(tmp_path: Path) -> None:
