@@ -43,6 +43,18 @@ def safe_text(text: str, *, newlines: bool = False) -> str:
     return pattern.sub(_escape, os_text(text))
 
 
+_INVISIBLE_RE = re.compile("[\u00a0\u00ad\u2007\u200b-\u200d\u202f\u2060\ufeff]")
+"""Characters that show as nothing or as a plain space: a no-break space, a soft hyphen, the
+zero-width ones, a BOM inside a value."""
+
+
+def visible_text(text: str) -> str:
+    """`safe_text`, with the characters that print as nothing or as a space escaped too
+    (`\\ufeff`, `\\u00a0`): a value quoted in a message as the reason a line was refused
+    must not look like a valid one (`'\\ufeff2026-09-30T00:01:32Z'` is no timestamp)."""
+    return _INVISIBLE_RE.sub(_escape, safe_text(text))
+
+
 # lone surrogates: what Python makes of the bytes of a file name that are not UTF-8
 # (surrogateescape: byte 0xe9 -> '\udce9'); no UTF-8 writer (Parquet, JSON, a terminal) takes them
 _SURROGATE_RE = re.compile("[\ud800-\udfff]")

@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from cdr_pipeline.ingest.chunk import CSV
+from cdr_pipeline.render import visible_text
 from cdr_pipeline.schema import HeaderResolution, TableSchema
 
 REJECT_SCHEMA = pa.schema(
@@ -137,6 +138,7 @@ class RejectWriter:
         column = detail.split(":", 1)[0] if reason == "missing_required" and ":" in detail else ""
         self.reasons[f"{reason}: {column}" if column else reason] += 1
         text, data = split_raw(raw)
+        detail = visible_text(detail)  # the raw text stays exactly as read
         self.buffer.append(
             {
                 "run_id": self.run_id,

@@ -44,6 +44,27 @@ def test_a_timestamp_outside_any_calendar_day_is_quarantined(tmp_path: Path) -> 
     assert again.returncode == 0, again.stderr
 
 
+def test_a_reject_detail_shows_the_invisible_characters_of_its_value(tmp_path: Path) -> None:
+    """A BOM inside a record (an export joined after one with its own BOM) or a zero-width
+    space (pasted from a web page) left the value quoted in the reject's detail looking
+    valid: "cannot parse '2026-…Z' as a timestamp" with nothing to see. The detail now
+    shows them escaped; the raw text stays exactly as read."""
+    body = rows(300, 61)
+    good = body[5][START]
+    body[5][START] = "\ufeff" + good
+    body[9][START] = good.replace("T", "\u200bT", 1)
+    path = tmp_path / "hidden.csv"
+    path.write_bytes(csv_bytes([line(r) for r in body]))
+    wh = tmp_path / "wh"
+    load(wh, path, max_reject_rate=1.0)
+    bad = rejects(wh).sort("source_row")
+    assert bad["source_row"].to_list() == [7, 11]
+    first, second = bad["detail"].to_list()
+    assert "\\ufeff" + good in first and "\ufeff" not in first
+    assert "\\u200bT" in second and "\u200b" not in second
+    assert "\ufeff" + good in bad["raw_text"][0]
+
+
 def test_a_json_line_with_half_a_character_is_quarantined_and_the_rest_load(
     tmp_path: Path,
 ) -> None:
