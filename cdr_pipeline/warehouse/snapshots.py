@@ -163,9 +163,10 @@ def _whole_steps(settings: Settings, when: datetime) -> dict[str, int | None]:
     after the other, milliseconds apart: a moment between two of them would read call_legs
     after the step and device_events before it, a state that never was. A step whose
     commit to some table came after `when` had not finished, so none of its commits count.
-    Steps, not runs: a nightly's retention commits minutes after its ingest."""
+    Steps, not runs: a nightly's retention commits minutes after its ingest; a commit that
+    names no step (made before steps were recorded) is grouped by its run, as then."""
     at: dict[str, tuple[Path, int | None]] = {}
-    unfinished: set[tuple[str, str]] = set()
+    unfinished: set[tuple[str, str] | str] = set()
     writing = _writer_since(settings)
     for schema in schemas_by_table().values():
         root = settings.layout.table(schema.name)
@@ -173,7 +174,7 @@ def _whole_steps(settings: Settings, when: datetime) -> dict[str, int | None]:
             continue
         version = tables.version_at_time(root, when)
         at[schema.name] = (root, version)
-        following = commit_step(root, 0 if version is None else version + 1)
+        following = _step_or_run(root, 0 if version is None else version + 1)
         if following is not None:
             unfinished.add(following)
         # a step still committing now has no later commit yet to tell: its commits are
@@ -183,12 +184,12 @@ def _whole_steps(settings: Settings, when: datetime) -> dict[str, int | None]:
             stamp = tables.commit_time(root, mine)
             if stamp is None or stamp < writing:
                 break
-            if (step := commit_step(root, mine)) is not None:
+            if (step := _step_or_run(root, mine)) is not None:
                 unfinished.add(step)
             mine = mine - 1 if mine > 0 else None
     out: dict[str, int | None] = {}
     for name, (root, version) in at.items():
-        while version is not None and commit_step(root, version) in unfinished:
+        while version is not None and _step_or_run(root, version) in unfinished:
             version = version - 1 if version > 0 else None
         out[name] = version
     return out
