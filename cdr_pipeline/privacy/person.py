@@ -17,11 +17,12 @@ from pathlib import Path
 
 import duckdb
 
+from cdr_pipeline.privacy.rewrite import parquet_source, present_columns
 from cdr_pipeline.privacy.selector import add_stored_spellings, is_key_number
 from cdr_pipeline.schema.personal import EMAIL, ID, NAME, NUMBER, personal_columns
 from cdr_pipeline.state import tables
 from cdr_pipeline.state.secret import pseudonym
-from cdr_pipeline.text import lit, quote
+from cdr_pipeline.text import quote
 
 _OWNERS = {
     "call_legs": ("user_uuid", "user_number", "user_name", "device_mac"),
@@ -48,9 +49,7 @@ def _owner_rows(
     """(column, kind, value) of the owner columns of the rows of `files` that `keys`
     matches."""
     owners = OWNER_COLUMNS[table]
-    listed = ", ".join(lit(str(f)) for f in files)
-    source = f"read_parquet([{listed}], hive_partitioning=false, union_by_name=true)"
-    present = {r[0] for r in con.execute(f"describe select * from {source}").fetchall()}
+    source, present = parquet_source(files), present_columns(con, files)
     cols = [c for c in owners if c in present]
     conds, params = [], []
     for c in cols:
@@ -120,20 +119,19 @@ def caller_id_names(
     files = snap.all_files()
     if not files or not numbers:
         return set()
-    listed = ", ".join(lit(str(f)) for f in files)
-    source = f"read_parquet([{listed}], hive_partitioning=false, union_by_name=true)"
-    present = {r[0] for r in con.execute(f"describe select * from {source}").fetchall()}
+    present = present_columns(con, files)
     pairs = [
-        f"select {quote(n)} as n, {quote(name)} as name from {source} "
-        f"where nullif(trim({quote(name)}), '') is not null"
+        f"{{'n': {quote(n)}, 'name': {quote(name)}}}"
         for n, name in CALLER_ID_PAIRS
         if n in present and name in present
     ]
     if not pairs:
         return set()
-    mine = "coalesce(n in (select unnest(?)), false)"
+    # both pairs of a leg in one scan of the files
+    shown = f"select unnest([{', '.join(pairs)}]) as p from {parquet_source(files)}"
     rows = con.execute(
-        f"select name from ({' union all '.join(pairs)}) group by name having bool_and({mine})",
+        f"select p.name from ({shown}) where nullif(trim(p.name), '') is not null "
+        "group by p.name having bool_and(coalesce(p.n in (select unnest(?)), false))",
         [sorted(numbers)],
     ).fetchall()
     return {str(r[0]) for r in rows}
