@@ -77,6 +77,20 @@ class Chunk:
         return self.frame.height + len(self.rejects)
 
 
+JOINED = "the file joins exports of different layouts: load each export as a file of its own"
+"""The hint of a header of another export found inside a file (exports joined with `cat`)."""
+
+
+def columns_differ(added: list[str], gone: list[str]) -> str:
+    """How a second header's columns differ from the first's: `ELIN not in the first
+    header; PSTN Provider ID missing` (five of each at most)."""
+    parts = [
+        f"{', '.join(added[:5])} not in the first header" if added else "",
+        f"{', '.join(gone[:5])} missing" if gone else "",
+    ]
+    return "; ".join(p for p in parts if p)
+
+
 class BadInput(Exception):
     """A reader cannot go on with this stream (a limit crossed, structure broken past
     re-synchronising): the whole file or member fails. The loader adds the source's name."""

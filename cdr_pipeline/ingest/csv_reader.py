@@ -26,9 +26,11 @@ import polars as pl
 from cdr_pipeline.ingest.chunk import (
     CHUNK_BYTES,
     CHUNK_FIELDS,
+    JOINED,
     BadInput,
     Chunk,
     RawReject,
+    columns_differ,
     raw_str,
 )
 from cdr_pipeline.ingest.csv_header import Header, split_fields
@@ -319,17 +321,13 @@ def _other_header(fields: list[str], headers: list[str], line: int) -> None:
         return
     added = [f.strip() for f, n in zip(fields, here, strict=True) if n and n not in names]
     gone = [h.strip() for h, n in zip(headers, names, strict=True) if n not in here]
-    parts = [
-        f"{', '.join(added[:5])} not in the first header" if added else "",
-        f"{', '.join(gone[:5])} missing" if gone else "",
-    ]
-    which = "; ".join(p for p in parts if p)
+    which = columns_differ(added, gone)
     raise BadInput(
         f"a header of another export appears here, with {len(fields)} columns where the first "
         f"has {len(headers)}{f' ({which})' if which else ''}: the rows after it do not fit the "
         "first header's columns",
         line=line,
-        hint="the file joins exports of different layouts: load each export as a file of its own",
+        hint=JOINED,
     )
 
 

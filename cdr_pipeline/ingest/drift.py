@@ -10,7 +10,7 @@ from typing import Protocol
 import numpy as np
 import polars as pl
 
-from cdr_pipeline.ingest.chunk import NO_KEYS, BadInput
+from cdr_pipeline.ingest.chunk import JOINED, NO_KEYS, BadInput, columns_differ
 from cdr_pipeline.schema import HeaderResolution, TableSchema, resolve_headers
 from cdr_pipeline.schema.base import NULL_MARKERS
 
@@ -172,9 +172,6 @@ class Drift:
             )
 
 
-JOINED = "the file joins exports of different layouts: load each export as a file of its own"
-
-
 def other_layout(
     values: Sequence[str | None], names: Sequence[str | None], res: HeaderResolution
 ) -> str:
@@ -189,14 +186,10 @@ def other_layout(
     gone = [
         h.strip() for h, c in zip(res.headers, res.canonical, strict=True) if c and c not in here
     ]
-    parts = [
-        f"{', '.join(added[:5])} not in the first header" if added else "",
-        f"{', '.join(gone[:5])} missing" if gone else "",
-    ]
     return (
-        "a header of another export appears here, with other columns ("
-        + "; ".join(p for p in parts if p)
-        + "): the rows after it would be read into the first header's columns"
+        f"a header of another export appears here, with other columns "
+        f"({columns_differ(added, gone)}): the rows after it would be read into the first "
+        "header's columns"
     )
 
 
