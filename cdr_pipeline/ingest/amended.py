@@ -14,10 +14,11 @@ from pathlib import Path
 
 import duckdb
 
+from cdr_pipeline.ingest.derive.devices import ENTITLEMENT_TERMS
 from cdr_pipeline.ingest.pending import PendingTable
 from cdr_pipeline.text import lit, quote
 
-TERMS = ("units", "valid_to", "unit_price", "currency")
+TERMS = ENTITLEMENT_TERMS
 """What a purchase line says under its key (those `conflicting_lines` compares in a file)."""
 SHOWN = 3
 """Keys a note names; the rest are counted."""

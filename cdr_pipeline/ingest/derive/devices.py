@@ -388,9 +388,11 @@ took 3 from what the reconciliation counted as bought, and under a key already h
 replaced the units bought."""
 
 
+ENTITLEMENT_TERMS = ("units", "valid_to", "unit_price", "currency")  # a purchase line's terms
+
 _CONFLICTING_ENTITLEMENTS = conflicting_lines(
     ("subscription_id", "licence_type", "valid_from"),
-    ("units", "valid_to", "unit_price", "currency"),
+    ENTITLEMENT_TERMS,
     "two purchases (write them as one line, units added) or a correction (delete the line it "
     "replaces)",
 )
