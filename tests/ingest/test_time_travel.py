@@ -172,10 +172,14 @@ def _spread_commit(root: Path, version: int, when: datetime, step: bool = True) 
     entry.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
-def test_a_moment_inside_a_runs_commits_reads_the_state_before_the_run(tmp_path: Path) -> None:
+@pytest.mark.parametrize("step", [True, False], ids=["steps", "before-steps"])
+def test_a_moment_inside_a_runs_commits_reads_the_state_before_the_run(
+    tmp_path: Path, step: bool
+) -> None:
     """A run commits its tables one after the other. `--as-of` a moment between two of
     them read call_legs after the run and device_events before it, a state that never
-    was: now the unfinished run counts as not yet done, and its end as done."""
+    was: now the unfinished run counts as not yet done, and its end as done. Also in a
+    warehouse written before commits named their step (read by their run, as then)."""
     wh = tmp_path / "wh"
     samples = samples_dir()
     load(wh, samples / "device_snapshots.csv")
@@ -187,9 +191,10 @@ def test_a_moment_inside_a_runs_commits_reads_the_state_before_the_run(tmp_path:
     # the run's two commits, spread two seconds apart (in the past: not "in the future")
     start = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=10)
     end = start + timedelta(seconds=2)
-    _spread_commit(layout.table("device_snapshots"), 0, start - timedelta(seconds=5))
-    _spread_commit(legs, 0, start)
-    _spread_commit(events, 0, end)
+    _spread_commit(layout.table("device_snapshots"), 0, start - timedelta(seconds=5), step)
+    _spread_commit(legs, 0, start, step)
+    _spread_commit(events, 0, end, step)
+    assert (tables.STEP_KEY in (tables.commit_info(legs, 0) or {})) is step
 
     inside = table_snapshots(Settings(warehouse=wh), start + timedelta(seconds=1))
     assert inside["call_legs"].version is None and not inside["call_legs"].files
@@ -200,27 +205,6 @@ def test_a_moment_inside_a_runs_commits_reads_the_state_before_the_run(tmp_path:
     # a report inside the window answers from before the run: no calls, not half a run
     res = _cdr(wh, "report", "hourly-volume", "--as-of", (start + timedelta(seconds=1)).isoformat())
     assert res.exit_code == 0, res.output
-
-
-def test_commits_that_name_no_step_are_read_as_whole_runs(tmp_path: Path) -> None:
-    """A warehouse written before commits named their step: its runs are still read whole
-    (a moment between two commits of one run reads the state before it)."""
-    wh = tmp_path / "wh"
-    samples = samples_dir()
-    load(wh, samples / "device_snapshots.csv")
-    load(wh, samples / "dch_export_2026-09-30_2026-10-31.csv", samples / "activation_events.csv")
-    layout = Settings(warehouse=wh).layout
-    legs, events = layout.table("call_legs"), layout.table("device_events")
-    start = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=10)
-    _spread_commit(layout.table("device_snapshots"), 0, start - timedelta(seconds=5), step=False)
-    _spread_commit(legs, 0, start, step=False)
-    _spread_commit(events, 0, start + timedelta(seconds=2), step=False)
-    assert tables.commit_info(legs, 0) is not None
-    assert tables.STEP_KEY not in (tables.commit_info(legs, 0) or {})
-    inside = table_snapshots(Settings(warehouse=wh), start + timedelta(seconds=1))
-    assert inside["call_legs"].version is None and inside["device_events"].version is None
-    after = table_snapshots(Settings(warehouse=wh), start + timedelta(seconds=2))
-    assert after["call_legs"].version == 0 and after["device_events"].version == 0
 
 
 def test_as_of_inside_the_first_run_names_when_it_was_done(tmp_path: Path) -> None:
