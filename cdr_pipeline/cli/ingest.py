@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
+import polars as pl
 
 from cdr_pipeline.cli.build import refresh_views
 from cdr_pipeline.cli.context import (
@@ -26,6 +28,7 @@ from cdr_pipeline.cli.render import (
 )
 from cdr_pipeline.render import text_table, to_json
 from cdr_pipeline.schema import SCHEMAS
+from cdr_pipeline.state.ledger import Ledger, run_record
 
 
 @click.command(short_help="Load exports and other inputs.")
@@ -109,9 +112,7 @@ def ingest(
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_cli
 def runs(obj: CliContext, show_files: bool, limit: int, wide: bool, as_json: bool) -> None:
-    """Show the ingest ledger: recent runs, or files with --files."""
-    from cdr_pipeline.state.ledger import Ledger
-
+    """Show the ingest ledger: recent runs (erasures among them), or files with --files."""
     ledger = Ledger(obj.existing_warehouse().layout)
     if show_files:
         files = ledger.files().tail(limit)
@@ -134,7 +135,7 @@ def runs(obj: CliContext, show_files: bool, limit: int, wide: bool, as_json: boo
         df = files.select(shown)
     else:
         df = (
-            ledger.runs()
+            with_erasures(ledger)
             .tail(limit)
             .select(
                 "run_id",
@@ -166,6 +167,47 @@ def runs(obj: CliContext, show_files: bool, limit: int, wide: bool, as_json: boo
         echo(text_table(df.columns, df.rows()))
     else:
         echo(files_table(df) if show_files else runs_table(df))
+
+
+def with_erasures(ledger: Ledger) -> pl.DataFrame:
+    """The ledger's runs and, as runs of `cdr forget`, its erasures, in start order. An
+    erasure commits a new version of each table holding the person: without its line, a
+    version `--as-of` can name was no run's, and a finance user comparing two versions saw
+    figures change with no run in between. Counts only: the erasures ledger keeps no value,
+    and the row neither (its selector is the kind of value, `number`)."""
+    from cdr_pipeline.privacy.forget import ERASURES_SCHEMA
+
+    runs = ledger.runs()
+    erased = ledger.read("erasures", ERASURES_SCHEMA)
+    if erased.is_empty():
+        return runs
+    lines = [
+        run_record(
+            e["run_id"],
+            "cdr forget",
+            status="ok",
+            started_at=_started(e["run_id"]) or e["erased_at"],
+            finished_at=e["erased_at"],
+            exit_code=0,
+            table_versions=e["table_versions"] or None,
+            message=(
+                f"erased {e['values_replaced']} value(s) of one person (by "
+                f"{e['selector']}) in {e['rows']} row(s) of {e['data_files']} data file(s) "
+                f"and {e['other_files']} other file(s)"
+            ),
+        )
+        for e in erased.iter_rows(named=True)
+    ]
+    extra = pl.DataFrame(lines, schema=runs.schema)
+    return pl.concat([runs, extra]).sort("started_at", nulls_last=False)
+
+
+def _started(run_id: str) -> datetime | None:
+    """When a run began, from its id (`20261206T023245807Z-7dc005`: `new_run_id`)."""
+    try:
+        return datetime.strptime(run_id[:19], "%Y%m%dT%H%M%S%fZ").replace(tzinfo=UTC)
+    except ValueError:
+        return None
 
 
 COMMANDS = [ingest, runs]

@@ -142,3 +142,39 @@ def test_runs_files_wide_and_json_show_every_ledger_column(tmp_path: Path) -> No
     assert set(Ledger(Layout(wh)).files().columns) == set(row)
     wide = _runs(wh, "--files", "--wide").output
     assert "Future column" in wide and "release_time" in wide
+
+
+def test_runs_lists_an_erasure_with_the_versions_it_committed(tmp_path: Path) -> None:
+    """`cdr forget` commits a new version of each table holding the person, but `cdr runs`
+    listed ingests only: `--as-of` could name a version no run had made, and figures
+    changed between two versions with no run in between. The erasure is listed as a run
+    of `cdr forget` with its versions and counts, never the person's values."""
+    from cdr_pipeline.config import Settings
+    from cdr_pipeline.ingest import ingest_paths
+    from cdr_pipeline.privacy import forget
+
+    wh = tmp_path / "wh"
+    export = tmp_path / "dch.csv"
+    export.write_text(
+        "Report ID,Start time,Direction,Correlation ID,User UUID,User,Calling number\n"
+        "r1,2026-11-03T10:00:00.000Z,ORIGINATING,c1,u-1,Grace Muller,+13125550120\n"
+        "r2,2026-11-03T11:00:00.000Z,ORIGINATING,c2,u-2,Bob Other,+13125550199\n",
+        encoding="utf-8",
+    )
+    settings = Settings(warehouse=wh)
+    ingest = ingest_paths(settings, [export])
+    assert ingest.exit_code == 0
+    erased = forget(settings, number="+13125550120")
+    rows = json.loads(_runs(wh, "--json").output)
+    assert [r["command"] for r in rows] == ["cdr ingest", "cdr forget"]
+    line = rows[1]
+    assert line["run_id"] == erased.run_id and line["status"] == "ok"
+    assert line["table_versions"] == "call_legs=1"
+    assert "in 1 row(s)" in line["message"]
+    assert line["started_at"] <= line["finished_at"]
+    compact = _runs(wh)
+    assert compact.exit_code == 0, compact.output
+    assert "forget" in compact.output.splitlines()[-1]
+    for shown in (compact.output, _runs(wh, "--wide").output, json.dumps(rows)):
+        assert "3125550120" not in shown and "Grace" not in shown
+    assert _runs(wh, "--json", "--limit", "1").output.count("cdr forget") == 1
