@@ -174,3 +174,40 @@ def test_one_department_twice_with_other_names_is_quarantined(
         (3, "conflicting_lines"),
     ]
     assert "lines 2, 3" in rejects["detail"][0]
+
+
+def test_a_file_of_the_run_replacing_another_files_entry_says_so(tmp_path: Path) -> None:
+    """`cdr ingest finance/` with the HR export and its correction downloaded again,
+    `directory.csv` (Sales billed to CC-100) and `directory (1).csv` (CC-150): in name order
+    the correction loads first (' ' sorts before '.'), the original then replaced the entry
+    and both files read `loaded` with nothing said, every Sales licence billed to the old
+    cost centre. As for entitlements, the file that replaces a row an earlier file of the
+    same run loaded with other values says which and from where; the same values twice and
+    a later run's correction say nothing."""
+    header = "entry_type,entry_id,name,cost_centre,site,country"
+    folder = tmp_path / "finance"
+    write_csv(
+        folder / "directory.csv",
+        header,
+        ["department,dep-1,Sales,CC-100,,", "location,HQ,,,Chicago,US"],
+    )
+    write_csv(
+        folder / "directory (1).csv",
+        header,
+        ["department,dep-1,Sales,CC-150,,", "location,HQ,,,Chicago,US"],
+    )
+    wh = tmp_path / "wh"
+    first, second = ingest(wh, folder).files
+    assert first.source.endswith("directory (1).csv") and not first.message
+    got = pl.read_delta(str(wh / "tables" / "org_directory")).sort("entry_type")
+    assert got["cost_centre"].to_list() == ["CC-100", None]
+    assert "replaced 1 directory row(s) an earlier file of this run loaded" in second.message
+    shown = (
+        f"department dep-1: cost_centre 'CC-150' in {folder / 'directory (1).csv'}, 'CC-100' here"
+    )
+    assert shown in second.message
+    later = write_csv(
+        tmp_path / "later" / "directory.csv", header, ["department,dep-1,Sales,CC-150,,"]
+    )
+    (again,) = ingest(wh, later).files
+    assert again.status == "loaded" and not again.message

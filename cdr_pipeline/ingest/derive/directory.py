@@ -36,9 +36,11 @@ def derive_directory(df: pl.DataFrame) -> tuple[pl.DataFrame, list[Check]]:
     return df, [_enum_check("entry_type", "__raw_entry_type", ENTRY_TYPES), _CONFLICTING]
 
 
+DIRECTORY_TERMS = ("name", "cost_centre", "site", "country")  # what a line says of its entry
+
 _CONFLICTING = conflicting_lines(
     ("entry_type", "entry_id"),
-    ("name", "cost_centre", "site", "country"),
+    DIRECTORY_TERMS,
     "keep the line that is right and delete the other",
 )
 """One department or location twice with other names or cost centres (two HR exports
