@@ -110,6 +110,9 @@ def detect_kind(headers: Sequence[str], source: str, line: int = 1) -> TableSche
         shown += " ..." if len(headers) > 6 else ""
         if any(_DATA_CELL.fullmatch(h.strip()) for h in headers):
             raise _headerless(shown, source, line)
+        named = [h.strip() for h in headers if h.strip()]
+        if len(named) == 1 and " " in named[0]:  # Excel pads it with separators: `Title,,,`
+            raise _titled(shorten_middle(named[0], SHOWN_NAME), source, line)
         raise InputError(
             f"not a recognised export: the header ({shown}) matches none of the input kinds "
             f"({', '.join(SCHEMAS)})",
@@ -140,6 +143,21 @@ def _headerless(shown: str, source: str, line: int) -> InputError:
         line=line,
         hint="put the export's header line back at the top (a part of an export split into "
         "pieces: (head -1 first-part.csv; cat this-part.csv) > whole.csv)",
+    )
+
+
+def _titled(shown: str, source: str, line: int) -> InputError:
+    """The first line is one field of words (`Calling Detailed Call History`, a report's
+    name): a title a spreadsheet user typed above the header, or a report tool's caption.
+    The message quoted it as a header and suggested --kind, which reads the title as the
+    header and every record as data of unknown columns."""
+    return InputError(
+        f"not a recognised export: its first line ({shown}) is one field of words, a title "
+        "rather than a header line",
+        path=source,
+        line=line,
+        hint="delete the line(s) above the export's header line (a title or caption added in "
+        "a spreadsheet) and load the file again",
     )
 
 

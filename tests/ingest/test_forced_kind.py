@@ -59,3 +59,30 @@ def test_a_file_without_its_header_line_is_named_as_such(tmp_path: Path) -> None
     assert "line 1: not a recognised export: its first line (2026-09-30T00:01:32Z" in f.message
     assert "is a record, not a header" in f.message and "no header line" in f.message
     assert "--kind" not in f.message and "head -1 first-part.csv" in f.message
+
+
+def test_a_title_line_above_the_header_is_named_as_such(tmp_path: Path) -> None:
+    """An export opened in a spreadsheet, given a title in A1 and saved again: its first line
+    is `Calling Detailed Call History,,,,` (the title, then the empty cells of the row). It
+    failed as 'the header (Calling Detailed Call History, , , ...) matches none of the input
+    kinds' with the hint to force a kind, which reads the title as the header and every
+    record into unknown columns. It now says the line is a title and to delete it; a header
+    of one real column name stays an unrecognised header."""
+    header = (FIXTURES / "overlap_a.csv").read_text(encoding="utf-8-sig").splitlines()[0]
+    title = "Calling Detailed Call History" + "," * header.count(",")
+    settings = Settings(warehouse=tmp_path / "wh")
+    for name, first in (("titled.csv", title), ("bare.csv", "Calling Detailed Call History")):
+        path = tmp_path / name
+        path.write_text(f"{first}\r\n{header}\r\n{RECORD}", encoding="utf-8")
+        (f,) = ingest_paths(settings, [path]).files
+        assert f.status == "failed" and f.rows_loaded == 0
+        assert (
+            "line 1: not a recognised export: its first line (Calling Detailed Call History)"
+            in f.message
+        )
+        assert "a title rather than a header line" in f.message and "--kind" not in f.message
+        assert "delete the line(s) above the export's header line" in f.message
+    single = tmp_path / "single.csv"
+    single.write_text("Whatever\r\nx\r\n", encoding="utf-8")
+    (f,) = ingest_paths(settings, [single]).files
+    assert "matches none of the input kinds" in f.message
