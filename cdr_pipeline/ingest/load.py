@@ -285,6 +285,7 @@ class FileLoader:
             staged.folder / "duckdb_tmp",
             tag,
             f"{self.settings.merge_memory_mb}MiB",
+            result.missing_columns,
         )
         result.rows_loaded, result.rows_duplicate = counts.loaded, counts.duplicate
         result.rows_updated, result.webex_go_rows = counts.updated, counts.webex_go

@@ -13,6 +13,7 @@ follows the size of one partition, not of the input.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,13 +26,13 @@ from cdr_pipeline.errors import MergeOutOfMemory, environment_error
 from cdr_pipeline.ingest import faults
 from cdr_pipeline.ingest.erased import without_erased
 from cdr_pipeline.ingest.held import held_rows
+from cdr_pipeline.ingest.lacking import with_held_values
 from cdr_pipeline.ingest.moved import STREAM_FIRST, MovedPlan, plan_moves, stream_rank
 from cdr_pipeline.ingest.pending import PendingTable
 from cdr_pipeline.ingest.rowgroups import copy_query
 from cdr_pipeline.schema.base import DUCKDB_TYPES, TableSchema
 from cdr_pipeline.state.datafiles import check_readable, read_files
 from cdr_pipeline.state.files import install_file
-from cdr_pipeline.state.layout import Layout
 from cdr_pipeline.text import lit, quote
 
 MERGE_MEMORY_LIMIT = "512MB"
@@ -86,15 +87,16 @@ def merge_staged(
     tmp_dir: Path,
     tag: str,
     memory_limit: str = MERGE_MEMORY_LIMIT,
+    lacking: Sequence[str] = (),
 ) -> MergeCounts:
     """Merge a source's staged partitions, two at a time (each merge is a partition's worth of
-    rows, which DuckDB handles on one thread; the other core would idle). For a table whose
-    key spans partitions, records that moved to another partition are settled first
-    (`moved.plan_moves`): the partitions that lose a record are rewritten as well. DuckDB
+    rows, which DuckDB handles on one thread; the other core would idle); `lacking`: the
+    columns the source does not have (`ingest/lacking.py`). For a table whose key spans
+    partitions, records that moved are settled first (`moved.plan_moves`). DuckDB
     running out of `memory_limit` raises MergeOutOfMemory (exit 6), not a bug's exit 1; a
     held file that does not read (overwritten outside cdr) is `WarehouseDamaged` (exit 6)."""
     try:
-        return _merge_staged(pending, staged, tmp_dir, tag, memory_limit)
+        return _merge_staged(pending, staged, tmp_dir, tag, memory_limit, lacking)
     except duckdb.OutOfMemoryException as exc:
         raise MergeOutOfMemory.past(f"merging {pending.schema.name}", memory_limit, exc) from exc
     except duckdb.InterruptException:
@@ -109,7 +111,12 @@ def merge_staged(
 
 
 def _merge_staged(
-    pending: PendingTable, staged: dict[str, Path], tmp_dir: Path, tag: str, memory_limit: str
+    pending: PendingTable,
+    staged: dict[str, Path],
+    tmp_dir: Path,
+    tag: str,
+    memory_limit: str,
+    lacking: Sequence[str],
 ) -> MergeCounts:
     total = MergeCounts()
     con = bounded_duckdb(tmp_dir, memory_limit)
@@ -126,7 +133,7 @@ def _merge_staged(
         def one(value: str) -> MergeCounts:
             cur = con.cursor()
             try:
-                return merge_partition(cur, pending, value, staged.get(value), tag, plan)
+                return merge_partition(cur, pending, value, staged.get(value), tag, plan, lacking)
             finally:
                 cur.close()
 
@@ -146,6 +153,7 @@ def merge_partition(
     staged: Path | None,
     tag: str,
     plan: MovedPlan | None = None,
+    lacking: Sequence[str] = (),
 ) -> MergeCounts:
     """Merge staged rows (if any) into one partition's new file, leaving out the rows `plan`
     moves elsewhere. Returns the counts."""
@@ -175,6 +183,7 @@ def merge_partition(
         ).fetchall()[0]
         counts.within_file = int(total) - int(unique)
         if current:
+            inc = with_held_values(schema, inc, cur, lacking)  # what the source lacks
             repeats = f"__repeats_{hashlib.sha1(value.encode()).hexdigest()[:12]}"
             compared = _compare(con, schema, inc, cur, repeats)
             counts.add(compared)
@@ -389,11 +398,3 @@ def _content_columns(schema: TableSchema) -> list[str]:
     loaded (`extra`, the source columns the schema does not know, is content)."""
     lineage = {c.name for c in schema.lineage} - {"extra"}
     return [c.name for c in schema.stored_columns if c.name not in lineage]
-
-
-def clean_temp_files(layout: Layout) -> int:
-    """Remove temp files a killed merge left behind (they are never read)."""
-    leftovers = layout.temp_files()
-    for tmp in leftovers:
-        tmp.unlink(missing_ok=True)
-    return len(leftovers)

@@ -29,7 +29,6 @@ from cdr_pipeline.errors import (
 )
 from cdr_pipeline.ingest.digest import Fingerprint
 from cdr_pipeline.ingest.load import FileLoader
-from cdr_pipeline.ingest.merge import clean_temp_files
 from cdr_pipeline.ingest.paths import expand_paths
 from cdr_pipeline.ingest.pending import PendingTables
 from cdr_pipeline.ingest.recover import recover_dead, recover_runs
@@ -107,7 +106,7 @@ def _ingest(
     with log_fields(run_id=run_id), writer_lock(layout, command, settings.lock_wait_seconds):
         interrupted = recover_dead(layout, ledger)
         shutil.rmtree(layout.staging, ignore_errors=True)
-        clean_temp_files(layout)
+        layout.clean_temp_files()
         run: dict[str, Any] = {
             "run_id": run_id,
             "command": command,

@@ -22,7 +22,7 @@ import pyarrow as pa
 
 from cdr_pipeline.config import Settings
 from cdr_pipeline.errors import MergeOutOfMemory
-from cdr_pipeline.ingest.merge import bounded_duckdb, clean_temp_files
+from cdr_pipeline.ingest.merge import bounded_duckdb
 from cdr_pipeline.ingest.rowgroups import copy_query
 from cdr_pipeline.privacy.scrub import scrubbed_name
 from cdr_pipeline.schema import TableSchema
@@ -71,7 +71,7 @@ def rewrite_connection(settings: Settings, replacements: pa.Table) -> duckdb.Duc
     spill = layout.state / "privacy" / ".spill"
     for folder in (spill, layout.staging):
         shutil.rmtree(folder, ignore_errors=True)
-    clean_temp_files(layout)
+    layout.clean_temp_files()
     con = bounded_duckdb(spill, f"{settings.merge_memory_mb}MiB")
     con.execute("set preserve_insertion_order = true")
     replace_map(con, replacements)

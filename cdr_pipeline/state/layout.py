@@ -77,6 +77,13 @@ class Layout:
             return []
         return sorted(self.tables.rglob(f".*{TEMP_MARK}*"))
 
+    def clean_temp_files(self) -> int:
+        """Remove the temp files a killed writer left behind (they are never read)."""
+        leftovers = self.temp_files()
+        for tmp in leftovers:
+            tmp.unlink(missing_ok=True)
+        return len(leftovers)
+
     # ---- quarantine -------------------------------------------------------------------------
     @property
     def rejects(self) -> Path:
