@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
+import duckdb
+
 from cdr_pipeline.schema.base import TableSchema
 from cdr_pipeline.text import quote
 
@@ -38,10 +40,22 @@ def carried(schema: TableSchema, lacking: Collection[str]) -> list[str]:
     ]
 
 
-def with_held_values(schema: TableSchema, inc: str, cur: str, lacking: Collection[str]) -> str:
+def with_held_values(
+    con: duckdb.DuckDBPyConnection,
+    schema: TableSchema,
+    inc: str,
+    cur: str,
+    lacking: Collection[str],
+) -> str:
     """`inc` (a relation of incoming rows) with the held values (`cur`, one row per key) of
-    the `lacking` columns where the held row is the same key and version."""
+    the `lacking` columns where the held row is the same key and version. Only the columns
+    some held row has a value in are looked up: most exports lacking a column join a table
+    whose rows all lack it too (a count reads those columns alone)."""
     columns = carried(schema, lacking)
+    if columns:
+        counts = ", ".join(f"count({quote(c)})" for c in columns)
+        found = con.execute(f"SELECT {counts} FROM {cur}").fetchall()[0]
+        columns = [c for c, n in zip(columns, found, strict=True) if n]
     if not columns:
         return inc
     same = [*schema.key, *schema.version_by]

@@ -183,7 +183,7 @@ def merge_partition(
         ).fetchall()[0]
         counts.within_file = int(total) - int(unique)
         if current:
-            inc = with_held_values(schema, inc, cur, lacking)  # what the source lacks
+            inc = with_held_values(con, schema, inc, cur, lacking)  # what it lacks
             repeats = f"__repeats_{hashlib.sha1(value.encode()).hexdigest()[:12]}"
             compared = _compare(con, schema, inc, cur, repeats)
             counts.add(compared)
