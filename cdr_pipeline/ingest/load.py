@@ -75,8 +75,9 @@ ADVICE = {
     "last columns from some rows, and a file edited or joined by hand has rows cut short or "
     "of another layout; load the export as downloaded or exported; ",
     "spreadsheet_date": "the file was re-saved by a spreadsheet, which rewrote its times in a "
-    "local date format (12/01/2026 14:03: 1 December or 12 January?): load the file as "
-    "downloaded or exported, or write times as ISO-8601 (2026-12-01T14:03:00Z); ",
+    "local date format (12/01/2026 14:03: 1 December or 12 January?), seconds dropped "
+    "(2026-12-01 14:03): load the file as downloaded or exported, or write times as "
+    "ISO-8601 with their seconds (2026-12-01T14:03:27.412Z); ",
 }
 """What to try first when most of a file's rows are rejected for a reason, before the
 general hint."""

@@ -343,7 +343,7 @@ def normalize(
     # in-memory: on a chunk the streaming engine's threads cost more than they bring (the 1M
     # ingest benchmark runs ~0.2 s faster)
     times = [c.name for c in schema.input_columns if c.dtype == TIMESTAMP and not c.sensitive]
-    df = mark_local_dates(_fill_timestamps(lf.collect(engine="in-memory"), times), times)
+    df = mark_local_dates(_fill_timestamps(lf.collect(engine="in-memory"), times), times, schema)
     df = (
         drop_flags(_flag(df, checks))
         .drop([c.name for c in schema.input_columns if not c.sensitive and c.dtype != STRING])

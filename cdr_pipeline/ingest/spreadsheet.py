@@ -1,7 +1,10 @@
 """Times a spreadsheet rewrote: one that opened an export and saved it again wrote each time
 it recognised in the user's local date format (`12/01/2026 14:03`, `01.12.2026 14:03`),
-where day and month may come in either order. No such value is guessed at: the record is
-quarantined as `spreadsheet_date`, which says what happened (docs/webex-dch.md#zip-and-bom).
+where day and month may come in either order, and seconds dropped. No such value is guessed
+at: the record is quarantined as `spreadsheet_date`, which says what happened
+(docs/webex-dch.md#zip-and-bom). In a locale whose dates are ISO-like (Sweden, Lithuania,
+Canada: `2026-12-01 14:03`) the value still parses, but an export of a kind whose times
+always carry their seconds (`TableSchema.seconds_written`) has lost them all the same.
 """
 
 from __future__ import annotations
@@ -9,40 +12,79 @@ from __future__ import annotations
 import polars as pl
 
 from cdr_pipeline.ingest.derive.base import Check
+from cdr_pipeline.schema.base import TableSchema
 
 LOCAL_DATE = r"^\d{1,2}[./-]\d{1,2}[./-]\d{2,4}(\s|,|$)"
 """Day and month of one or two digits, in some order, then the year: no ISO-8601 form."""
 
+SECONDS_DROPPED = (
+    r"^\s*\d{4}(?:-|/|\.\s?)\d{1,2}(?:-|/|\.\s?)\d{1,2}\.?\s+\d{1,2}:\d{2}"
+    r"(?:\s?[AaPp]\.?[Mm]\.?)?\s*$"
+)
+"""Year first, then a time to the minute with no zone: `2026-12-01 14:03` (sv-SE),
+`2026-12-01 2:03 PM` (en-CA), `2026/12/01 14:03` (ja-JP), `2026. 12. 01. 14:03` (hu-HU)."""
+
+SHORT_BYTES = 26
+"""Values longer than this are no time to the minute (the export's `...T14:03:11.123Z` is
+24 bytes, padding aside): only the shorter ones are matched."""
+
 REASON = "spreadsheet_date"
+_LOCAL, _CUT = 1, 2
 
 
 def _flag_name(name: str) -> str:
     return f"__local_date_{name}"
 
 
-def mark_local_dates(df: pl.DataFrame, names: list[str]) -> pl.DataFrame:
-    """A flag column per timestamp column: true where the value is present, did not parse,
-    and is in a local date format. Only the rows that did not parse are matched (a chunk's
-    timestamps nearly all parse: the pattern costs nothing on them)."""
+def mark_local_dates(
+    df: pl.DataFrame, names: list[str], schema: TableSchema | None = None
+) -> pl.DataFrame:
+    """A flag column per timestamp column: `_LOCAL` where the value is present, did not
+    parse, and is in a local date format; `_CUT` where, in a kind whose times carry their
+    seconds, it is a time to the minute; else 0. Only the rows that did not parse, and the
+    short values, are matched (a chunk's timestamps nearly all parse and are longer: the
+    patterns cost nothing on them)."""
+    cut_seconds = schema is not None and schema.seconds_written
     for name in names:
-        missed = df[f"__typed_{name}"].is_null() & df[name].is_not_null()
-        flag = pl.repeat(False, df.height, eager=True).alias(_flag_name(name))
+        value = df[name]
+        missed = df[f"__typed_{name}"].is_null() & value.is_not_null()
+        flag = pl.repeat(0, df.height, dtype=pl.Int8, eager=True).alias(_flag_name(name))
         if missed.any():
             idx = missed.arg_true()
-            flag = flag.scatter(idx, df[name].gather(idx).str.contains(LOCAL_DATE))
+            local = value.gather(idx).str.contains(LOCAL_DATE).fill_null(False)
+            flag = flag.scatter(idx, local.cast(pl.Int8) * _LOCAL)
+        if cut_seconds:
+            short = (value.str.len_bytes() <= SHORT_BYTES).fill_null(False)
+            if short.any():
+                idx = short.arg_true()
+                cut = value.gather(idx).str.contains(SECONDS_DROPPED).fill_null(False)
+                kept = flag.gather(idx)
+                flag = flag.scatter(idx, kept.zip_with(~cut, pl.Series([_CUT] * len(idx))))
         df = df.with_columns(flag)
     return df
 
 
 def local_date_check(name: str, spelled: str) -> Check:
     """The check of a timestamp column, before its `bad_timestamp`."""
+    flag = pl.col(_flag_name(name))
+    shown = pl.col(name).str.slice(0, 80)
     return Check(
         REASON,
-        pl.col(_flag_name(name)),
-        pl.format(
-            f"{spelled}: '{{}}' is a spreadsheet's local date format, whose order of day and "
-            "month is unknown",
-            pl.col(name).str.slice(0, 80),
+        flag > 0,
+        pl.when(flag == _CUT)
+        .then(
+            pl.format(
+                f"{spelled}: '{{}}' is a time a spreadsheet saved without its seconds (the "
+                "export writes them: 2026-10-01T14:05:02.118Z)",
+                shown,
+            )
+        )
+        .otherwise(
+            pl.format(
+                f"{spelled}: '{{}}' is a spreadsheet's local date format, whose order of day "
+                "and month is unknown",
+                shown,
+            )
         ),
     )
 

@@ -141,6 +141,12 @@ class TableSchema:
     call legs' columns that key, link, join or classify a leg, which Control Hub never pads
     but a hand edit, a formula or a script writing `", "` between fields does (`" c1"` and
     `"c1"` were two calls). Names and other free text stay as delivered."""
+    seconds_written: bool = False
+    """Every time of this kind is written with its seconds (Control Hub and the APIs write
+    milliseconds): one that stops at the minute (`2026-10-01 14:05`) was saved again by a
+    spreadsheet in an ISO-date locale, which dropped the seconds, and is quarantined as
+    `spreadsheet_date` (`ingest/spreadsheet.py`). The inputs people type (devices,
+    entitlements) take a time to the minute."""
     key_spans_partitions: bool = False
     """The partition is not a function of the key (a record's start time can move to
     another day): a new version of a record may have to replace one in another partition,

@@ -224,6 +224,7 @@ CALL_LEGS = TableSchema(
     partition_by="call_date",
     partition_from=("start_time", "%Y-%m-%d"),
     key_spans_partitions=True,  # one Report ID across all days
+    seconds_written=True,
     cluster_by="is_webex_go",  # the Webex Go views skip the other legs' row groups
     per_row=PER_ROW,
     # the columns that key, link, join or classify a leg (the views' joins and rules read
