@@ -20,6 +20,10 @@ log = logging.getLogger(__name__)
 MISSING_NOTES = {
     ("call_legs", "sub_client_type"): "no 'Sub client type' column: Webex Go legs cannot be "
     "told, every leg of this file loads as not Webex Go (is_webex_go false)",
+    ("call_legs", "report_id"): "no 'Report ID' column: each leg of this file gets a stand-in "
+    "id (synth-...) from its Correlation ID, Local call ID, Direction and Start time, so the "
+    "same legs loaded from a Control Hub report or the API, which carry their Report ID, are "
+    "other rows and count twice: load each period from one of the two only",
     ("entitlements", "valid_to"): "no 'valid_to' column: every row of this file is open-ended, "
     "in force from its valid_from on (an end date under another header, kept in 'extra', is "
     "not read: name it valid_to)",

@@ -251,6 +251,28 @@ def test_an_export_without_sub_client_type_says_its_webex_go_legs_cannot_be_told
     assert "Sub client type" not in (g.message or "")
 
 
+def test_an_export_without_report_id_says_its_legs_count_twice_beside_one_with_it(
+    wh: Path, tmp_path: Path
+) -> None:
+    """A CSV a script wrote with chosen columns, no `Report ID`: its legs get `synth-` ids,
+    and the Control Hub report of the same days, loaded after it, added every leg again
+    (two rows per leg, each call's legs and minutes doubled), both files exit 0 without a
+    word."""
+    text = fixture("bom_crlf.csv").read_text(encoding="utf-8-sig")
+    rows = list(csv.reader(text.splitlines()))
+    at = rows[0].index("Report ID")
+    path = tmp_path / "script.csv"
+    with path.open("w", newline="", encoding="utf-8") as out:
+        csv.writer(out).writerows(r[:at] + r[at + 1 :] for r in rows)
+    (f,) = load(wh, path).files
+    assert (f.status, f.rows_loaded) == ("loaded", len(rows) - 1)
+    assert "no 'Report ID' column: each leg of this file gets a stand-in id" in f.message
+    assert "count twice" in f.message
+    (g,) = load(wh, fixture("bom_crlf.csv")).files  # what the note warns of
+    assert (g.rows_loaded, g.rows_duplicate) == (len(rows) - 1, 0)
+    assert "Report ID" not in (g.message or "")
+
+
 def test_drift_keeps_unknown_columns_and_nulls_missing(wh: Path) -> None:
     result = load(wh, fixture("drift_columns.csv"))
     f = result.files[0]
