@@ -11,6 +11,7 @@ import numpy as np
 import polars as pl
 
 from cdr_pipeline.ingest.chunk import JOINED, NO_KEYS, BadInput, columns_differ
+from cdr_pipeline.render import visible_text
 from cdr_pipeline.schema import HeaderResolution, TableSchema, resolve_headers
 from cdr_pipeline.schema.base import NULL_MARKERS
 
@@ -36,6 +37,25 @@ MISSING_NOTES = {
 }
 """Notes for a header without a column whose absence changes what the views say (a CSV
 header only: API records leave out a key they hold no value for)."""
+
+
+def lacks_required(schema: TableSchema, res: HeaderResolution) -> None:
+    """A CSV header without a column every record needs fails the file at once, naming the
+    column and the header's unknown ones: `Start time (UTC)`, or `Start time` behind a
+    zero-width space, quarantined every record as `missing_required` (a whole export's rows
+    under rejects/, 'fix the export' and no word of the header)."""
+    lost = [c for c in schema.input_columns if c.required and c.name in res.missing]
+    if not lost:
+        return
+    names = ", ".join(f"'{c.headers[0] if c.headers else c.name}'" for c in lost)
+    unknown = [f"'{visible_text(u)}'" for u in res.unknown if u != NO_KEYS]
+    raise BadInput(
+        f"the header has no {names} column, which every record needs"
+        + (f"; columns it does not know: {', '.join(unknown[:8])}" if unknown else ""),
+        line=None,
+        hint="name the column as the export does (a character that does not show, or text "
+        "added to the name, makes it another column), or load the export as downloaded",
+    )
 
 
 class DriftSink(Protocol):
@@ -70,6 +90,7 @@ class Drift:
             self._missing = missing if self._missing is None else self._missing & missing
             if not self.per_record:  # a JSON chunk's repeats are told by `records`
                 self._repeated.update({kept: res.headers[i] for i, kept in res.repeated})
+                lacks_required(self.schema, res)
         return res
 
     def records(self, frame: pl.DataFrame, res: HeaderResolution) -> pl.DataFrame:

@@ -273,6 +273,26 @@ def test_an_export_without_report_id_says_its_legs_count_twice_beside_one_with_i
     assert "Report ID" not in (g.message or "")
 
 
+@pytest.mark.parametrize(
+    ("spelled", "shown"),
+    [("\u200bStart time", "'\\u200bStart time'"), ("Start time (UTC)", "'Start time (UTC)'")],
+)
+def test_a_header_without_a_required_column_fails_the_file_naming_it(
+    wh: Path, tmp_path: Path, spelled: str, shown: str
+) -> None:
+    """`Start time` behind a zero-width space (copied from a web page) or with a suffix is
+    another column: every record was quarantined as `missing_required`, the whole export
+    under rejects/, with 'fix the export' and no word of the header."""
+    text = fixture("bom_crlf.csv").read_text(encoding="utf-8-sig")
+    path = tmp_path / "renamed.csv"
+    path.write_text(text.replace("Start time", spelled, 1), encoding="utf-8")
+    (f,) = load(wh, path, max_reject_rate=1.0).files
+    assert (f.status, f.exit_code, f.rows_loaded, f.rows_rejected) == ("failed", 3, 0, 0)
+    assert "the header has no 'Start time' column, which every record needs" in f.message
+    assert f"columns it does not know: {shown}" in f.message
+    assert not (wh / "rejects").exists() or rejects(wh).height == 0
+
+
 def test_drift_keeps_unknown_columns_and_nulls_missing(wh: Path) -> None:
     result = load(wh, fixture("drift_columns.csv"))
     f = result.files[0]
