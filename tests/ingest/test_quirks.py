@@ -232,6 +232,23 @@ def test_enum_typos_are_kept_as_data(wh: Path) -> None:
     assert df["client_type"][1] == "SIP_TOLLFREE"
 
 
+def test_a_direction_in_lower_case_is_the_direction(wh: Path, tmp_path: Path) -> None:
+    """`originating` (a database or BI tool's export of the records) was stored as given:
+    every call-level view, which reads ORIGINATING and TERMINATING, missed the leg, and only
+    `cdr validate` failed (exit 4). The closed list's words are upper-case."""
+    from tests.fixtures.make_dch_fixtures import HEADERS, csv_text, row
+
+    legs = [row(1, Direction="originating"), row(2, Direction="Terminating")]
+    (f,) = load(wh, _write(tmp_path / "bi.csv", csv_text(HEADERS, legs))).files
+    assert f.rows_loaded == 2
+    assert sorted(table(wh)["direction"].to_list()) == ["ORIGINATING", "TERMINATING"]
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
 def test_an_export_without_sub_client_type_says_its_webex_go_legs_cannot_be_told(
     wh: Path, tmp_path: Path
 ) -> None:

@@ -95,6 +95,9 @@ def derive_calls(df: pl.DataFrame) -> tuple[pl.DataFrame, list[Check]]:
         .alias("is_webex_go"),
         pl.col("start_time").dt.date().alias("call_date"),
         pl.col("device_mac").str.to_uppercase().str.replace_all(r"[:\-.]", ""),
+        # a closed list of two upper-case words: `originating` (a database or BI tool's
+        # export) is ORIGINATING, not a value every call-level view misses and validate fails
+        pl.col("direction").str.to_uppercase(),
     )
     missing_id = df["report_id"].is_null()
     if missing_id.any():
