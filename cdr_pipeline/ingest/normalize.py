@@ -15,6 +15,7 @@ import polars as pl
 
 from cdr_pipeline.ingest.derive import DERIVERS, Check
 from cdr_pipeline.ingest.derive.base import long_values
+from cdr_pipeline.ingest.numerals import ungroup
 from cdr_pipeline.ingest.spreadsheet import drop_flags, local_date_check, mark_local_dates
 from cdr_pipeline.schema.base import (
     BOOLEAN,
@@ -153,24 +154,7 @@ def _parse(dtype: str, s: pl.Expr, decimal_comma: bool = False) -> pl.Expr:
         return s
     if dtype == TIMESTAMP:
         return _parse_iso_z(s)
-    s = s.str.strip_chars()
-    if decimal_comma and dtype in (INTEGER, SMALLINT, DOUBLE):
-        # there a dot groups thousands: '1.000' units are 1000, never 1.0; a price '1.000'
-        # may be either (the file may write decimal dots too: '12.50'), so it is no number
-        grouped = s.str.contains(r"^[+-]?[1-9]\d{0,2}(\.\d{3})+$")  # '0.125' groups nothing
-        # '1.234,50' writes both marks: the dots group thousands beyond doubt
-        both = s.str.contains(r"^[+-]?[1-9]\d{0,2}(\.\d{3})+,\d+$")
-        plain = s.str.replace_all(".", "", literal=True)
-        s = (
-            pl.when(both)
-            .then(plain)
-            .when(grouped)
-            .then(None if dtype == DOUBLE else plain)
-            .otherwise(s)
-        )
-        s = s.str.replace(r"^([+-]?\d+),(\d+)$", "${1}.${2}")  # '12,50', '36,0'
-    elif dtype in (INTEGER, SMALLINT):  # among decimal dots '1.000' is a thousand or one
-        s = pl.when(s.str.contains(r"^[+-]?[1-9]\d{0,2}(\.\d{3})+$")).then(None).otherwise(s)
+    s = ungroup(s.str.strip_chars(), dtype, decimal_comma)
     if dtype in (INTEGER, SMALLINT):
         as_float = s.cast(pl.Float64, strict=False)
         integral = pl.when(as_float == as_float.floor()).then(as_float).cast(pl.Int64, strict=False)

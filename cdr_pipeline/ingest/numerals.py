@@ -1,0 +1,62 @@
+"""Numbers a spreadsheet wrote with its locale's marks: thousands grouped and a decimal mark
+that is a dot or a comma. A value whose reading is beyond doubt loses its group marks; one
+that reads as two numbers a thousand apart is left as it is, so it does not parse and is
+quarantined rather than loaded a thousand times too large or too small.
+"""
+
+from __future__ import annotations
+
+import re
+
+import polars as pl
+
+from cdr_pipeline.schema.base import DOUBLE, INTEGER, SMALLINT
+
+WHOLE_TYPES = (INTEGER, SMALLINT)
+NUMBER_TYPES = (INTEGER, SMALLINT, DOUBLE)
+
+
+def _groups(mark: str) -> str:
+    """A number of groups of three digits separated by `mark` ('0.125' groups nothing)."""
+    return rf"[+-]?[1-9]\d{{0,2}}({re.escape(mark)}\d{{3}})+"
+
+
+def ungroup(s: pl.Expr, dtype: str, decimal_comma: bool) -> pl.Expr:
+    """`s` (trimmed text of a number column of type `dtype`) with the group marks removed
+    and a decimal comma turned into a dot where the value leaves no doubt: a file separated
+    by semicolons (`decimal_comma`) is saved in a locale of decimal commas, another in one
+    of decimal dots."""
+    if dtype not in NUMBER_TYPES:
+        return s
+    if decimal_comma:
+        # there a dot groups thousands: '1.000' units are 1000, never 1.0; a price '1.000'
+        # may be either (the file may write decimal dots too: '12.50'), so it is no number
+        grouped = s.str.contains(f"^{_groups('.')}$")
+        # '1.234,50' writes both marks: the dots group thousands beyond doubt
+        both = s.str.contains(f"^{_groups('.')},\\d+$")
+        plain = s.str.replace_all(".", "", literal=True)
+        s = (
+            pl.when(both)
+            .then(plain)
+            .when(grouped)
+            .then(None if dtype == DOUBLE else plain)
+            .otherwise(s)
+        )
+        return s.str.replace(r"^([+-]?\d+),(\d+)$", "${1}.${2}")  # '12,50', '36,0'
+    if dtype not in WHOLE_TYPES:
+        # '1,234.50' (Excel's "1000 separator" in a locale of decimal dots) writes both
+        # marks: its commas group thousands beyond doubt. A price '1,200' stays no number: a
+        # locale of decimal commas may have written it (1.2)
+        both = s.str.contains(f"^{_groups(',')}\\.\\d+$")
+        return pl.when(both).then(s.str.replace_all(",", "", literal=True)).otherwise(s)
+    # among decimal dots '1.000' is a thousand or one: no number. A count '1,200' (or
+    # '1,200.00') is 1200 either way: as a decimal comma it would be 1.2, no whole number
+    dotted = s.str.contains(f"^{_groups('.')}$")
+    grouped = s.str.contains(f"^{_groups(',')}(\\.\\d+)?$")
+    return (
+        pl.when(dotted)
+        .then(None)
+        .when(grouped)
+        .then(s.str.replace_all(",", "", literal=True))
+        .otherwise(s)
+    )

@@ -1,0 +1,47 @@
+"""Numbers with thousands grouped by commas, as a spreadsheet in a locale of decimal dots
+saves a cell formatted with Excel's "1000 separator" (`1,200`, `1,234.50`), in a file
+separated by commas (the field quoted). A purchase sheet of 1,200 licences failed to load as
+a whole (`bad_integer`), its reconciliation rows left without an entitlement."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.ingest.helpers import load, rejects, table
+
+HEADER = "subscription_id,licence_type,units,valid_from,valid_to,unit_price,currency\n"
+
+
+def test_a_comma_file_reads_units_grouped_by_commas(wh: Path, tmp_path: Path) -> None:
+    """A count `1,200` is 1200 whichever mark the locale decimals take (as a decimal comma
+    it would be 1.2, no whole number); `1,200.00` (a float re-save) too. `1,200.5` is no
+    whole number and `1.000` (a thousand or one) stays no number: both quarantined."""
+    body = "".join(
+        f'Sub-{i},Webex Go (Bring Your Own Device),"{units}",2026-01-01,,12.50,USD\n'
+        for i, units in enumerate(["1,200", "12,500,000", "1,200.00", "250", "1,200.5", "1.000"])
+    )
+    path = tmp_path / "entitlements.csv"
+    path.write_text(HEADER + body, encoding="utf-8")
+    (f,) = load(wh, path, max_reject_rate=1.0).files
+    assert (f.rows_loaded, f.rows_rejected) == (3, 3)
+    units = table(wh, "entitlements").sort("subscription_id")["units"].to_list()
+    assert units == [1200, 1200, 250]  # Sub-0, Sub-2, Sub-3
+    # 12,500,000 reads as 12 500 000: past the ten-million guard, as typed plain
+    assert sorted(rejects(wh)["reason"].to_list()) == ["bad_integer"] * 3
+
+
+def test_a_comma_file_reads_a_price_with_both_marks(wh: Path, tmp_path: Path) -> None:
+    """`1,234.50` writes both marks: its comma groups thousands beyond doubt. A price
+    `1,200` may be 1.2 (a decimal comma) or 1200: a thousandfold error either way, so it
+    stays quarantined, as `1.000` is in a file of semicolons."""
+    body = "".join(
+        f'Sub-{i},Webex Go (Bring Your Own Device),5,2026-01-01,,"{price}",USD\n'
+        for i, price in enumerate(["1,234.50", "12.50", "1,200", "1,000,000.125"])
+    )
+    path = tmp_path / "entitlements.csv"
+    path.write_text(HEADER + body, encoding="utf-8")
+    (f,) = load(wh, path, max_reject_rate=1.0).files
+    assert (f.rows_loaded, f.rows_rejected) == (3, 1)
+    prices = table(wh, "entitlements").sort("subscription_id")["unit_price"].to_list()
+    assert prices == [1234.5, 12.5, 1000000.125]
+    assert rejects(wh)["detail"].to_list() == ["unit_price: cannot parse '1,200' as a number"]
