@@ -2,11 +2,12 @@
 -- key: device_id, reason
 -- Devices holding a licence without giving value, as of the device data horizon
 -- (int_device_as_of, so the answer never depends on the wall clock):
---   never_activated_code_expired: never activated and its latest activation code expired
---     unused (cfg_settings.code_expiry_days sets the expiry when the source gives none); a
---     device with no code on record (snapshots only) counts from its provisioning: no code
---     for it can have been issued earlier, so by then any has expired;
---   idle: activated, but no Webex Go call for cfg_settings.idle_days days;
+--   never_activated_code_expired: never activated nor used, and its latest activation code
+--     expired unused (cfg_settings.code_expiry_days sets the expiry when the source gives
+--     none); a device with no code on record (snapshots only) counts from its provisioning:
+--     no code for it can have been issued earlier, so by then any has expired;
+--   idle: activated (or used: a Webex Go leg with no activation on record), but no Webex
+--     Go call for cfg_settings.idle_days days;
 --   lost_stolen_not_reactivated: reported Lost/Stolen and not activated since (no ACTIVATED
 --     event, and not seen Online).
 -- Deleted devices, and devices the latest snapshots no longer list, hold no licence and never
@@ -94,6 +95,12 @@ facts as (
         ) as code_deadline,
         c.consumed_at as code_consumed_at,
         lc.last_webex_go_call_at,
+        -- a Webex Go leg from the device shows its line was on a phone: a device used with
+        -- no activation on record (snapshots of the Devices page, which shows Status
+        -- unavailable) is activated here, as the licence reports count it used, and is
+        -- judged idle from its last leg, never offered as never activated
+        d.first_activated_at is not null or lc.last_webex_go_call_at is not null
+            as is_activated,
         -- last activity: the last Webex Go leg, or the first activation when it never called
         coalesce(lc.last_webex_go_call_at, d.first_activated_at) as last_activity_at,
         ls.lost_stolen_at,
@@ -120,7 +127,7 @@ never_activated as (
         code_deadline as since
     from facts
     where
-        first_activated_at is null
+        not is_activated
         and code_consumed_at is null
         and code_deadline <= as_of_time
 ),
@@ -132,7 +139,7 @@ idle as (
         last_activity_at as since
     from facts
     where
-        first_activated_at is not null
+        is_activated
         and last_activity_at <= as_of_time - to_seconds(86400 * idle_days)
         and not is_lost_not_reactivated
 ),

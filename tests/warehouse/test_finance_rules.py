@@ -483,3 +483,41 @@ def test_f17_reclaim_names_the_subscription_the_usage_report_holds_the_device_in
     ]
     reclaim = records(con, "select device_id, reason, subscription_id from rpt_reclaim_candidates")
     assert reclaim == [{"device_id": "R1", "reason": "idle", "subscription_id": "Sub-2"}]
+
+
+def test_reclaim_never_offers_a_device_in_use_as_never_activated(tmp_path: Path) -> None:
+    """Snapshots of Control Hub's Devices page carry Status unavailable only, so no activation
+    is ever on record. U1 calls every day of October: the usage report counts its unit used,
+    yet reclaim offered it as never_activated_code_expired since 08-30 06:00 (06-01 06:00 +
+    90 days), asking finance to take back the licence of a phone in daily use. A leg shows
+    its line was on a phone: U1 is no candidate (its last leg, 10-31 12:00, is 0 days
+    before the 11-01 06:00 horizon). U2, used until 09-20 12:00 only, is idle from then:
+    11-01 06:00 - 09-20 12:00 = 41 days 18 h, 41 whole days (> idle_days 30). U3, never
+    called, is never activated as before: since 08-30 06:00, 63 whole days."""
+    w = World()
+    for time in ("2026-06-01T06:00:00Z", "2026-11-01T06:00:00Z"):
+        for device, uid, number in (("U1", U1, "+15550001"), ("U2", U2, "+15550002")):
+            w.snapshot(time, device, uid, number, status="STATUS_UNAVAILABLE")
+        w.snapshot(time, "U3", U3, "+15550003", status="STATUS_UNAVAILABLE")
+    for day in range(1, 32):
+        w.leg(
+            "calls_2026-10-01_2026-11-01.csv", f"r{day}", f"2026-10-{day:02d}T12:00:00Z", U1,
+            "+15550001", 60,
+        )  # fmt: skip
+    w.leg("calls_2026-09-01_2026-10-01.csv", "s1", "2026-09-20T12:00:00Z", U2, "+15550002", 60)
+    con = w.build(tmp_path)
+    assert _usage(con, "2026-10-01")["licences_used"] == 1  # U1 is used in the usage report
+    rows = records(
+        con,
+        "select device_id, reason, strftime(since, '%Y-%m-%d %H:%M') as since, days_since "
+        "from rpt_reclaim_candidates order by device_id",
+    )
+    assert rows == [
+        {"device_id": "U2", "reason": "idle", "since": "2026-09-20 12:00", "days_since": 41},
+        {
+            "device_id": "U3",
+            "reason": "never_activated_code_expired",
+            "since": "2026-08-30 06:00",
+            "days_since": 63,
+        },
+    ]
