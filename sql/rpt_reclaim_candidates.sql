@@ -47,7 +47,12 @@ latest_code as (
 -- each Webex Go leg's device as fct_webex_go_calls matches it (a kept table: the legs of
 -- every day are not read again), whatever month a session's report scope names
 last_call as (
-    select device_id, max(start_time) as last_webex_go_call_at
+    select
+        device_id,
+        max(start_time) as last_webex_go_call_at,
+        -- a leg from before the device existed (matched to the device its user took later)
+        -- says nothing of this device's line
+        max(start_time) filter (where start_time >= device_provisioned_at) as last_used_at
     from fct_webex_go_leg_devices
     where device_id is not null
     group by device_id
@@ -99,8 +104,7 @@ facts as (
         -- no activation on record (snapshots of the Devices page, which shows Status
         -- unavailable) is activated here, as the licence reports count it used, and is
         -- judged idle from its last leg, never offered as never activated
-        d.first_activated_at is not null or lc.last_webex_go_call_at is not null
-            as is_activated,
+        d.first_activated_at is not null or lc.last_used_at is not null as is_activated,
         -- last activity: the last Webex Go leg, or the first activation when it never called
         coalesce(lc.last_webex_go_call_at, d.first_activated_at) as last_activity_at,
         ls.lost_stolen_at,

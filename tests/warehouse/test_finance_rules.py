@@ -493,12 +493,16 @@ def test_reclaim_never_offers_a_device_in_use_as_never_activated(tmp_path: Path)
     its line was on a phone: U1 is no candidate (its last leg, 10-31 12:00, is 0 days
     before the 11-01 06:00 horizon). U2, used until 09-20 12:00 only, is idle from then:
     11-01 06:00 - 09-20 12:00 = 41 days 18 h, 41 whole days (> idle_days 30). U3, never
-    called, is never activated as before: since 08-30 06:00, 63 whole days."""
+    called, is never activated as before: since 08-30 06:00, 63 whole days. So is U4, whose
+    only leg (05-15) came before its device was first seen (06-01): the leg is matched to
+    the device its user took later, but says nothing of that device's line."""
     w = World()
     for time in ("2026-06-01T06:00:00Z", "2026-11-01T06:00:00Z"):
         for device, uid, number in (("U1", U1, "+15550001"), ("U2", U2, "+15550002")):
             w.snapshot(time, device, uid, number, status="STATUS_UNAVAILABLE")
         w.snapshot(time, "U3", U3, "+15550003", status="STATUS_UNAVAILABLE")
+        w.snapshot(time, "U4", user(4), "+15550004", status="STATUS_UNAVAILABLE")
+    w.leg("calls_2026-05-01_2026-06-01.csv", "q1", "2026-05-15T12:00:00Z", user(4), "+15550004", 60)
     for day in range(1, 32):
         w.leg(
             "calls_2026-10-01_2026-11-01.csv", f"r{day}", f"2026-10-{day:02d}T12:00:00Z", U1,
@@ -516,6 +520,12 @@ def test_reclaim_never_offers_a_device_in_use_as_never_activated(tmp_path: Path)
         {"device_id": "U2", "reason": "idle", "since": "2026-09-20 12:00", "days_since": 41},
         {
             "device_id": "U3",
+            "reason": "never_activated_code_expired",
+            "since": "2026-08-30 06:00",
+            "days_since": 63,
+        },
+        {
+            "device_id": "U4",
             "reason": "never_activated_code_expired",
             "since": "2026-08-30 06:00",
             "days_since": 63,
