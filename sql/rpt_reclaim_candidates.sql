@@ -105,8 +105,9 @@ facts as (
         -- unavailable) is activated here, as the licence reports count it used, and is
         -- judged idle from its last leg, never offered as never activated
         d.first_activated_at is not null or lc.last_used_at is not null as is_activated,
-        -- last activity: the last Webex Go leg, or the first activation when it never called
-        coalesce(lc.last_webex_go_call_at, d.first_activated_at) as last_activity_at,
+        -- last activity: the last Webex Go leg since it was first seen, or the first
+        -- activation when it never called since
+        coalesce(lc.last_used_at, d.first_activated_at) as last_activity_at,
         ls.lost_stolen_at,
         -- an activation at the Lost/Stolen's instant is not after it (the later lifecycle
         -- step wins a tie, as in fct_device_status_history)

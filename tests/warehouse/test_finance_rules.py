@@ -531,3 +531,19 @@ def test_reclaim_never_offers_a_device_in_use_as_never_activated(tmp_path: Path)
             "days_since": 63,
         },
     ]
+
+
+def test_reclaim_judges_idle_from_the_activation_not_a_leg_before_the_device(
+    tmp_path: Path,
+) -> None:
+    """U5's user made a Webex Go leg on 05-15 with no device on record; the device first
+    seen 06-01 is matched to it, and activated on 10-10 12:00. Idle counted from that old
+    leg: 169 days, offered for reclaim three weeks after the phone was activated. From the
+    activation: 11-01 06:00 - 10-10 12:00 = 21 days 18 h < idle_days 30, no candidate."""
+    w = World()
+    for time in ("2026-06-01T06:00:00Z", "2026-11-01T06:00:00Z"):
+        w.snapshot(time, "U5", user(5), "+15550005", status="STATUS_UNAVAILABLE")
+    w.event("2026-10-10T12:00:00Z", "U5", "ACTIVATED", user(5), "+15550005")
+    w.leg("calls_2026-05-01_2026-06-01.csv", "q1", "2026-05-15T12:00:00Z", user(5), "+15550005", 60)
+    con = w.build(tmp_path)
+    assert records(con, "select device_id, reason from rpt_reclaim_candidates") == []
