@@ -24,7 +24,7 @@ from cdr_pipeline.errors import (
     RejectRateExceeded,
     environment_error,
 )
-from cdr_pipeline.ingest.amended import same_run_amendments
+from cdr_pipeline.ingest.amended import amendment_notes
 from cdr_pipeline.ingest.digest import Digest, Fingerprint
 from cdr_pipeline.ingest.limits import gated, unreadable
 from cdr_pipeline.ingest.merge import merge_staged
@@ -279,7 +279,7 @@ class FileLoader:
         assert staged.folder is not None
         tag = f"{self.run_id}-{self.seq}"
         pending = self.tables.table(schema)
-        amended = same_run_amendments(pending, staged.staged, self.run_id)
+        amended = amendment_notes(pending, staged.staged, self.run_id)
         counts = merge_staged(
             pending,
             staged.staged,
@@ -296,8 +296,8 @@ class FileLoader:
                 f"{result.source}: rows read {result.rows_read} != loaded {counts.loaded} + "
                 f"duplicate {counts.duplicate} + rejected {result.rows_rejected}"
             )
-        if amended:
-            result.add_note(amended)
+        for note in amended:
+            result.add_note(note)
         not_utf8 = staged.reasons.get("invalid_utf8", 0)
         if not_utf8 and result.source_kind == "csv_report":
             result.add_note(_not_utf8_note(not_utf8))

@@ -449,12 +449,23 @@ def test_a_file_of_the_run_replacing_another_files_entitlement_says_so(tmp_path:
     assert "replaced 1 entitlement row(s) an earlier file of this run loaded" in second.message
     assert "Sub-1 Webex Go (Bring Your Own Device) from 2026-01-01" in second.message
     assert f"12 units in {folder / 'ent (1).csv'}, 10 here" in second.message
-    # a later run's amendment is one: nothing to say
+    # a later run's amendment is one: it loads and names what it changed (a correction, or
+    # a top-up of the same day typed as a line of its own, which replaced what was bought)
     amend = write_csv(tmp_path / "later" / "ent.csv", ENTITLEMENT_HEADER, [
         "Sub-1,BYOD,12,2026-01-01,,12.50,USD",
+        "Sub-2,BYOD,4,2026-01-01,,10,USD",
+        "Sub-4,BYOD,2,2026-01-01,,10,USD",
     ])  # fmt: skip
     (later,) = ingest(wh, amend).files
-    assert later.status == "loaded" and not later.message
+    assert later.status == "loaded" and later.rows_updated == 1
+    assert "amended 1 entitlement row(s) an earlier run loaded with other terms" in later.message
+    assert f"10 units in {folder / 'ent.csv'}, 12 here" in later.message
+    assert "replaced" not in later.message and "Sub-2" not in later.message
+    (again,) = ingest(wh, write_csv(tmp_path / "again" / "e.csv", ENTITLEMENT_HEADER, [
+        "Sub-1,BYOD,12,2026-01-01,,12.50,USD",
+        "Sub-3,BYOD,1,2026-01-01,,10,USD",
+    ])).files  # fmt: skip
+    assert again.status == "loaded" and not again.message  # the same terms: nothing to say
 
 
 def test_units_written_with_a_dot_before_three_digits_are_no_count(tmp_path: Path) -> None:

@@ -210,4 +210,13 @@ def test_a_file_of_the_run_replacing_another_files_entry_says_so(tmp_path: Path)
         tmp_path / "later" / "directory.csv", header, ["department,dep-1,Sales,CC-150,,"]
     )
     (again,) = ingest(wh, later).files
-    assert again.status == "loaded" and not again.message
+    assert again.status == "loaded"
+    assert "amended 1 directory row(s) an earlier run loaded with other terms" in again.message
+    assert "cost_centre 'CC-100' in" in again.message and "'CC-150' here" in again.message
+    same = write_csv(
+        tmp_path / "same" / "directory.csv",
+        header,
+        ["department,dep-1,Sales,CC-150,,", "location,Branch,,,Dallas,US"],
+    )
+    (f,) = ingest(wh, same).files
+    assert f.status == "loaded" and not f.message  # the same values: nothing to say
