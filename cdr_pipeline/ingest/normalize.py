@@ -234,9 +234,11 @@ def _text_columns(
         if c.name in sources:
             trim = _trimmed if c.name in schema.trimmed else clean  # ids of call legs
             cols = [trim(pl.col(x)) for x in sources[c.name]]
+            if c.name in res.implied:  # the currency a price's header names: rows without one
+                cols.append(pl.lit(res.implied[c.name], pl.String))
             text.append((cols[0] if len(cols) == 1 else pl.coalesce(cols)).alias(c.name))
         else:
-            text.append(pl.lit(None, pl.String).alias(c.name))
+            text.append(pl.lit(res.implied.get(c.name), pl.String).alias(c.name))
     if any(c.name == "extra" for c in schema.lineage) and unknown_cols:
         text.append(_extra_json([(clean(pl.col(col)), h) for col, h in unknown_cols]))
     return text
@@ -297,6 +299,14 @@ def _typed_columns(
             checks.insert(
                 0, Check(REASON_MISSING, missing, pl.lit(f"{spelled}: required value is missing"))
             )
+    for name, value in res.implied.items():  # `Unit price (USD)` beside a row's `EUR`
+        checks.append(
+            Check(
+                "conflicting_currency",
+                pl.col(name).str.to_uppercase() != value,
+                pl.format(f"currency '{{}}' where the price's header names {value}", pl.col(name)),
+            )
+        )
     return typed, checks
 
 

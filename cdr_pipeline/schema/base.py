@@ -53,6 +53,30 @@ _WS = re.compile(r"\s+")
 _NOT_ALNUM = re.compile(r"[^0-9a-z]+")
 _REMARK = re.compile(r"\([^)]*\)$")
 """A remark in brackets at the end of a header (`Network provider code (Android)`)."""
+_CURRENCY = re.compile(r"(.+?) ?[(\[]([a-z]{3})[)\]]")
+"""A header naming its currency in brackets (`Unit price (USD)`, `Price [EUR]`), normalized."""
+
+
+_ISO_4217 = """
+    AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BRL BSD BTN
+    BWP BYN BZD CAD CDF CHF CLP CNY COP CRC CUP CVE CZK DJF DKK DOP DZD EGP ERN ETB EUR FJD FKP
+    GBP GEL GHS GIP GMD GNF GTQ GYD HKD HNL HTG HUF IDR ILS INR IQD IRR ISK JMD JOD JPY KES KGS
+    KHR KMF KPW KRW KWD KYD KZT LAK LBP LKR LRD LSL LYD MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR
+    MWK MXN MYR MZN NAD NGN NIO NOK NPR NZD OMR PAB PEN PGK PHP PKR PLN PYG QAR RON RSD RUB RWF
+    SAR SBD SCR SDG SEK SGD SHP SLE SOS SRD SSP STN SVC SYP SZL THB TJS TMT TND TOP TRY TTD TWD
+    TZS UAH UGX USD UYU UZS VES VND VUV WST XAF XCD XCG XOF XPF YER ZAR ZMW ZWG"""
+ISO_4217 = frozenset(_ISO_4217.split())
+"""The currency codes of ISO 4217 in use (funds, metals and test codes left out): what a
+header's remark must be to name a currency (`(net)` is no currency)."""
+
+
+def currency_named(raw: str) -> tuple[str, str] | None:
+    """(the header without its currency, the ISO code upper case) of a header that names
+    an ISO 4217 currency in brackets (`Unit price (USD)`), else None."""
+    found = _CURRENCY.fullmatch(normalize_header(raw))
+    if found is None or found.group(2).upper() not in ISO_4217:
+        return None
+    return found.group(1), found.group(2).upper()
 
 
 def _secret_form(text: str) -> str:
@@ -88,6 +112,9 @@ class Column:
     `mobile_network` tags a Webex Go leg too), so another case is no new value."""
     sensitive: bool = False
     """Dropped on read and never stored (e.g. an activation code)."""
+    priced_in: str | None = None
+    """The column holding the currency of this amount: a header naming one (`Unit price
+    (USD)`) is this column, its code the currency of rows that give none."""
     doc: str = ""
 
 
@@ -188,6 +215,7 @@ class TableSchema:
         `space_separated_to_camel`) find their columns: a squeezed form two columns share
         matches neither."""
         mapping = self.header_map()
+        priced = {c.name for c in self.input_columns if c.priced_in}
         squeezed: dict[str, str | None] = {}
         for spelling, name in mapping.items():
             key = spelling.replace(" ", "")
@@ -206,6 +234,9 @@ class TableSchema:
         def lookup(raw: str) -> str | None:
             text = normalize_header(raw)
             found = mapping.get(text) or squeezed.get(text.replace(" ", ""))
+            named = currency_named(raw) if found is None else None
+            if named is not None and (amount := mapping.get(named[0])) in priced:
+                found = amount
             if found is None and secret:
                 bare = _secret_form(text)
                 found = secret.get(bare) or secret.get(bare.removesuffix("s"))

@@ -233,7 +233,14 @@ ENTITLEMENT_COLUMNS: tuple[Column, ...] = (
         ("Valid to", "End date", "Valid until", "Valid through", "Expiry date", "Expiration date"),
         doc="Last day covered (inclusive); NULL = open",
     ),
-    Column("unit_price", DOUBLE, ("Unit price", "price"), doc="Price per licence per month"),
+    Column(
+        "unit_price",
+        DOUBLE,
+        ("Unit price", "price"),
+        priced_in="currency",
+        doc="Price per licence per month (a header naming its currency, `Unit price (USD)`, "
+        "gives the currency of rows without one)",
+    ),
     _s("currency", "Currency", "Currency code"),
 )
 

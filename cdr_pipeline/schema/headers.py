@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from cdr_pipeline.errors import InputError
 from cdr_pipeline.render import shorten_middle
-from cdr_pipeline.schema.base import TableSchema
+from cdr_pipeline.schema.base import TableSchema, currency_named
 from cdr_pipeline.schema.registry import SCHEMAS
 
 
@@ -39,6 +39,9 @@ class HeaderResolution:
     """Source columns that repeat a column met earlier in the header (the same header twice,
     or two spellings of one column), with the name each is also kept under in `extra`: its
     header text and its occurrence (`Answered_2`)."""
+    implied: dict[str, str] = field(default_factory=dict)
+    """Column -> the value a header gives every row without one: the currency a price's
+    header names (`Unit price (USD)`: `{"currency": "USD"}`)."""
 
     @property
     def matched(self) -> int:
@@ -80,7 +83,13 @@ def resolve_headers(headers: list[str], schema: TableSchema) -> HeaderResolution
             # a sensitive column is never stored: its repeats are dropped like it
             if seen[name] > 1 and not schema.column(name).sensitive:
                 repeated.append((i, f"{extra_key(h)}_{seen[name]}"))
-    missing = tuple(c.name for c in schema.input_columns if c.name not in spelled)
+    implied = {}
+    for name, h in spelled.items():
+        column, named = schema.column(name), currency_named(h)
+        if column.priced_in and named is not None and lookup(named[0]) == name:
+            implied[column.priced_in] = named[1]
+    # a column a header implies is not missing: the rows have its value
+    missing = tuple(c.name for c in schema.input_columns if c.name not in {*spelled, *implied})
     return HeaderResolution(
         tuple(canonical),
         tuple(unknown),
@@ -89,6 +98,7 @@ def resolve_headers(headers: list[str], schema: TableSchema) -> HeaderResolution
         tuple(headers),
         tuple(unnamed),
         tuple(repeated),
+        implied,
     )
 
 
