@@ -121,7 +121,7 @@ def detect_kind(headers: Sequence[str], source: str, line: int = 1) -> TableSche
         if any(_DATA_CELL.fullmatch(h.strip()) for h in headers):
             raise _headerless(shown, source, line)
         named = [h.strip() for h in headers if h.strip()]
-        if len(named) == 1 and " " in named[0]:  # Excel pads it with separators: `Title,,,`
+        if len(named) == 1 and _TITLE.fullmatch(named[0]):  # Excel pads it: `Title,,,`
             raise _titled(shorten_middle(named[0], SHOWN_NAME), source, line)
         raise InputError(
             f"not a recognised export: the header ({shown}) matches none of the input kinds "
@@ -154,6 +154,11 @@ def _headerless(shown: str, source: str, line: int) -> InputError:
         hint="put the export's header line back at the top (a part of an export split into "
         "pieces: (head -1 first-part.csv; cat this-part.csv) > whole.csv)",
     )
+
+
+_TITLE = re.compile(r"\w[\w.,:;()&'/-]*( [\w.,:;()&'/-]+)+")
+"""Words and the punctuation of a title (`Calling Detailed Call History - October 2026`),
+not markup or data (`<worksheet>`, `{"items"`)."""
 
 
 def _titled(shown: str, source: str, line: int) -> InputError:
