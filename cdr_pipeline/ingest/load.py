@@ -29,6 +29,7 @@ from cdr_pipeline.ingest.digest import Digest, Fingerprint
 from cdr_pipeline.ingest.limits import gated, unreadable
 from cdr_pipeline.ingest.merge import merge_staged
 from cdr_pipeline.ingest.pending import PendingTables
+from cdr_pipeline.ingest.rejects import first_example
 from cdr_pipeline.ingest.results import FileResult, ProgressEvent, ProgressFn
 from cdr_pipeline.ingest.stage import (
     FileStage,
@@ -249,7 +250,7 @@ class FileLoader:
         if result.rows_read == 0:
             result.status, result.message = "empty", "header only, no rows"
             return result
-        self._publish_rejects(schema, staged)
+        quarantined = self._publish_rejects(schema, staged)
         rejected, read = gated(staged.reasons, result.rows_read)
         if read == 0:  # header-only exports joined: no record, its header lines quarantined
             result.status, result.message = "empty", "header lines only, no rows"
@@ -265,7 +266,8 @@ class FileLoader:
             err = RejectRateExceeded(
                 f"{rejected} of {read} rows rejected{stopped} "
                 f"({rate:.1%} > --max-reject-rate {settings.max_reject_rate:.1%}); "
-                f"no rows of this file were published. Top reasons: {result.top_reasons_text()}",
+                f"no rows of this file were published. Top reasons: {result.top_reasons_text()}"
+                + _for_example(quarantined, result.top_reasons[0][0]),
                 path=result.source,
                 hint=ADVICE.get(result.top_reasons[0][0], "") + "see the quarantined rows under "
                 "rejects/ (cdr runs shows the file); fix the export or raise --max-reject-rate",
@@ -305,13 +307,13 @@ class FileLoader:
             self.progress(ProgressEvent(result.source, result.rows_read, size, size, done=True))
         return result
 
-    def _publish_rejects(self, schema: TableSchema, staged: StagedSource) -> None:
+    def _publish_rejects(self, schema: TableSchema, staged: StagedSource) -> Path | None:
         """Move the source's quarantined rows (if any) under rejects/, named by the source,
         not the run: reloading after a crash replaces them, never doubles them. A rename, so
-        a file with millions of rejects is never read back into memory."""
+        a file with millions of rejects is never read back into memory. Returns where."""
         rejects = staged.rejects
         if rejects is None:
-            return
+            return None
         name = hashlib.sha1(os_text(staged.result.source).encode()).hexdigest()[:12]
         # named as text: pyarrow cannot open a path that is not UTF-8, and DuckDB's glob
         # passes over a name with a backslash (`lat\\xe9n.csv`, or one the user chose)
@@ -319,6 +321,13 @@ class FileLoader:
         dest = self.settings.layout.rejects_file(schema.name, f"{name}-{safe}")
         dest.parent.mkdir(parents=True, exist_ok=True)
         install_file(rejects, dest)
+        return dest
+
+
+def _for_example(quarantined: Path | None, reason: str) -> str:
+    """`, for example line 7: Answer time: 'NULL' is ...`: the first row of the top reason."""
+    example = first_example(quarantined, reason) if quarantined is not None else ""
+    return f", for example {example}" if example else ""
 
 
 def _refused(result: FileResult, err: InputError) -> FileResult:

@@ -23,6 +23,7 @@ from cdr_pipeline.schema.base import (
     DOUBLE,
     INTEGER,
     NULL_MARKERS,
+    NULL_WORDS,
     SMALLINT,
     STRING,
     TIMESTAMP,
@@ -44,6 +45,7 @@ TRUE_WORDS = ("true", "t", "yes", "y", "1")
 FALSE_WORDS = ("false", "f", "no", "n", "0")
 
 REASON_MISSING = "missing_required"
+EMPTY_WORD = "an empty value written as a word: only an empty field, NA or na reads as empty"
 EXPECTED = {
     TIMESTAMP: "a timestamp of the years 2000-2099 (expected ISO-8601 like "
     "2026-10-02T14:03:11.123Z)",
@@ -282,9 +284,13 @@ def _typed_columns(
                 Check(
                     BAD_REASON[c.dtype],
                     pl.col(c.name).is_not_null() & unusable,
-                    pl.format(
-                        f"{spelled}: cannot parse '{{}}' as {EXPECTED[c.dtype]}",
-                        pl.col(c.name).str.slice(0, 80),
+                    pl.when(pl.col(c.name).str.to_lowercase().is_in(NULL_WORDS))
+                    .then(pl.format(f"{spelled}: '{{}}' is {EMPTY_WORD}", pl.col(c.name)))
+                    .otherwise(
+                        pl.format(
+                            f"{spelled}: cannot parse '{{}}' as {EXPECTED[c.dtype]}",
+                            pl.col(c.name).str.slice(0, 80),
+                        )
                     ),
                 )
             )

@@ -170,3 +170,21 @@ class RejectWriter:
         if self.writer is not None:
             self.writer.close()
             self.writer = None
+
+
+def first_example(path: Path, reason: str, groups: int = 4) -> str:
+    """`line N: detail` of the first row quarantined for `reason` (a counted key such as
+    `missing_required: Duration` names its reason first) in the rejects file `path`, for a
+    message that shows what went wrong without opening it; '' when its first `groups` row
+    groups hold none. Reads only those groups' line, reason and detail columns."""
+    wanted = reason.split(":", 1)[0]
+    try:
+        rejects = pq.ParquetFile(path)
+    except OSError:
+        return ""
+    for g in range(min(groups, rejects.num_row_groups)):
+        table = rejects.read_row_group(g, columns=["source_row", "reason", "detail"])
+        for row, why, detail in zip(*(table.column(i).to_pylist() for i in range(3)), strict=True):
+            if why == wanted:
+                return f"line {row}: {detail}"
+    return ""

@@ -48,6 +48,9 @@ ARROW_TYPES = {
 }
 
 NULL_MARKERS = ("", "NA", "na")
+NULL_WORDS = ("null", "(null)", "n/a", "none", "nil", "nan", "#n/a")
+"""Words other tools write for an empty value (lower case): not read as empty (a text column
+may hold them as data), but named as the likely cause when a typed value is one."""
 
 _WS = re.compile(r"\s+")
 _NOT_ALNUM = re.compile(r"[^0-9a-z]+")

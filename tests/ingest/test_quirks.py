@@ -244,6 +244,29 @@ def test_a_direction_in_lower_case_is_the_direction(wh: Path, tmp_path: Path) ->
     assert sorted(table(wh)["direction"].to_list()) == ["ORIGINATING", "TERMINATING"]
 
 
+def test_empty_values_written_as_null_are_named_with_an_example(wh: Path, tmp_path: Path) -> None:
+    """A database or BI tool's export writes an empty value as `NULL` (`N/A`, `null`): every
+    unanswered leg was a bad_timestamp and the file failed with the reason's count and the
+    general hint, nothing saying why. The detail names the word as an empty value, and the
+    failure quotes the first such row; `NULL` stays data in a text column."""
+    from tests.fixtures.make_dch_fixtures import HEADERS, csv_text, row
+
+    legs = [row(i, **{"Answer time": "NULL", "Calling line ID": "NULL"}) for i in (1, 2, 3)]
+    legs.append(row(4, **{"Answer time": "12:00"}))
+    (f,) = load(wh, _write(tmp_path / "db.csv", csv_text(HEADERS, legs))).files
+    assert f.status == "failed" and f.rows_rejected == 4
+    empty = "'NULL' is an empty value written as a word: only an empty field, NA or na reads"
+    assert f"Top reasons: bad_timestamp (4), for example line 2: Answer time: {empty}" in (
+        f.message
+    )
+    details = rejects(wh).sort("source_row")["detail"].to_list()
+    assert details[-1].startswith("Answer time: cannot parse '12:00' as a timestamp")
+    ok = [row(5, **{"Calling line ID": "NULL"})]
+    (g,) = load(wh, _write(tmp_path / "text.csv", csv_text(HEADERS, ok))).files
+    assert g.rows_loaded == 1
+    assert table(wh)["calling_line_id"].to_list() == ["NULL"]
+
+
 def _write(path: Path, text: str) -> Path:
     path.write_text(text, encoding="utf-8")
     return path
