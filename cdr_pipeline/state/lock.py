@@ -117,9 +117,40 @@ def running_writer(layout: Layout, name: str = "writer.lock") -> str | None:
 def live_run(layout: Layout, name: str = "nightly.lock") -> str | None:
     """The run id the live holder of `state/<name>` named (`writer_lock(run_id=...)`), if
     any: a run still going, which its ledger row's `running` must not be taken for a
-    run that died."""
-    holder = running_writer(layout, name)
+    run that died. Whether the lock is held is asked of the kernel (`is_held`), not of the
+    pid its line names: a night killed with -9 leaves that line, and after a reboot or in a
+    container its pid is soon another process's (the dead night, taken for a live one,
+    kept its claims on files it never committed, which an ingest then skipped as loaded);
+    a holder on another host (a warehouse on NFS) has a pid this machine cannot look up."""
+    held = is_held(layout, name)
+    holder = running_writer(layout, name) if held is None else None
+    if held:
+        path = layout.lock_file(name)
+        holder = path.read_text(encoding="utf-8", errors="replace").strip()
     for part in (holder or "").split(", "):
         if part.startswith("run "):
             return part.removeprefix("run ")
     return None
+
+
+def is_held(layout: Layout, name: str) -> bool | None:
+    """Whether a process (this one on another descriptor included) holds `state/<name>`:
+    a shared try of the lock, released at once; None when the file cannot be opened for it
+    (then only the pid in its line tells). Only for callers holding `writer.lock`: a writer
+    that tries `name` in the moment of the try and does not wait gives up (exit 5), but it
+    would give up on `writer.lock` next anyway."""
+    try:
+        fd = os.open(layout.lock_file(name), os.O_RDONLY)
+    except FileNotFoundError:
+        return False
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    except OSError:
+        return None
+    finally:
+        os.close(fd)  # closing the descriptor releases the try's lock
+    return False

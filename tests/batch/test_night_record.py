@@ -110,6 +110,27 @@ def test_a_running_night_is_not_taken_for_a_dead_one(tmp_path: Path) -> None:
     assert ledger.runs()["status"].to_list() == ["interrupted"]
 
 
+def test_a_dead_night_whose_pid_is_another_process_now_is_recovered(tmp_path: Path) -> None:
+    """A night killed with -9 leaves its line in nightly.lock. After a reboot, or in a
+    container, its pid soon belongs to another process: the next `cdr ingest` took the dead
+    night for a live one, left its claims on files it never committed, and skipped those
+    files as "already loaded" (exit 0, their rows in no table). Whether a night holds the
+    lock is the kernel's answer, not the pid's."""
+    import os
+
+    layout = Layout(tmp_path / "wh")
+    ledger = Ledger(layout)
+    row = {n: None for n in RUNS_SCHEMA.names}
+    row.update(run_id="night-1", command="cdr nightly", status="running")
+    ledger.write("runs", "night-1", [row], RUNS_SCHEMA)
+    # the dead night's line, naming a pid alive now (this test's own process)
+    line = f"pid {os.getpid()}, cdr nightly, run night-1, since 2026-12-05T02:30:00Z\n"
+    layout.lock_file("nightly.lock").write_text(line, encoding="utf-8")
+    assert live_run(layout) is None
+    assert recover_dead(layout, ledger) == ["night-1"]
+    assert ledger.runs()["status"].to_list() == ["interrupted"]
+
+
 def test_a_night_stopped_by_an_error_records_the_code_the_cli_exits_with(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
