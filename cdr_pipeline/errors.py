@@ -124,6 +124,22 @@ def is_denied(exc: BaseException) -> bool:
     return _errno_of(exc) in _DENIED
 
 
+def cannot_read(exc: OSError, name: str) -> InputError:
+    """An input file this process cannot open or read, as an exit-3 error naming it and
+    what to try: at night the log is all its operator sees."""
+    if isinstance(exc, PermissionError):
+        hint = (
+            f"this user may not read it: check its owner and mode (ls -l {name}) and give "
+            "the user cdr runs as read access, then load it again (a nightly leaves it in "
+            "the inbox: the next night loads it)"
+        )
+    else:
+        hint = (
+            "check the file can be read (ls -l; a disk error: the system log), then load it again"
+        )
+    return InputError(f"cannot read file: {exc.strerror or exc}", path=name, hint=hint)
+
+
 def denied_reading(path: Path | str) -> WarehouseUnreadable:
     """A permission denied while reading the warehouse's `path`, as an exit-6 error naming
     the file and the read. Left to `environment_error`, which sees no file name in

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 from cdr_pipeline.config import Settings
-from cdr_pipeline.errors import InputError
+from cdr_pipeline.errors import InputError, cannot_read
 
 RATIO_FLOOR = 64 * 1024 * 1024
 """Below this many decompressed bytes the ratio limit does not apply: a small, very regular
@@ -67,7 +67,7 @@ def unreadable(exc: BaseException, name: str) -> InputError:
         what = f"the ZIP member uses a compression method that cannot be read ({text})"
         hint = "re-create the archive with standard (deflate) compression"
     elif isinstance(exc, OSError) and exc.strerror:
-        what, hint = f"cannot read file: {exc.strerror}", "check the file can be read"
+        return cannot_read(exc, name)
     else:
         what = f"compressed data is corrupt ({text})"
         hint = "the file was damaged in transfer; download or copy it again"

@@ -16,7 +16,7 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from cdr_pipeline.errors import InputError
+from cdr_pipeline.errors import InputError, cannot_read
 from cdr_pipeline.ingest.chunk import CSV, JSON
 from cdr_pipeline.ingest.gunzip import gunzip
 from cdr_pipeline.ingest.limits import DECOMPRESS_ERRORS, Limits, Unpacked, unreadable
@@ -305,7 +305,7 @@ def sources_of(path: Path, limits: Limits | None = None) -> list[Source]:
         with open(path, "rb") as fh:
             magic = fh.read(4)
     except OSError as exc:
-        raise InputError(f"cannot read file: {exc.strerror}", path=name) from exc
+        raise cannot_read(exc, name) from exc
     if magic.startswith(ZIP_MAGIC) or magic.startswith(EMPTY_ZIP_MAGIC):
         _check_members(path, zip_directory(path), max_members)
         try:

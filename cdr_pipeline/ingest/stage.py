@@ -20,7 +20,7 @@ from typing import BinaryIO
 
 from cdr_pipeline import interrupts
 from cdr_pipeline.config import Settings
-from cdr_pipeline.errors import InputError, environment_error
+from cdr_pipeline.errors import InputError, cannot_read, environment_error
 from cdr_pipeline.ingest.chunk import CSV, NO_KEYS, BadInput, Chunk, whole_files
 from cdr_pipeline.ingest.csv_header import read_header
 from cdr_pipeline.ingest.csv_reader import read_csv_body, unended_note
@@ -227,7 +227,7 @@ class FileStage:
         cannot be written (that stops the run, exit 6)."""
         if (env := environment_error(exc, self.settings.warehouse)) is not None:
             raise env from exc
-        err = InputError(f"cannot read file: {exc.strerror or exc}", path=str(self.path))
+        err = cannot_read(exc, str(self.path))
         return failed_result(self.path, str(self.path), err, t0)
 
     def sources(self, size: int, t0: float) -> Iterator[StagedSource]:

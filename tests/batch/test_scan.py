@@ -54,6 +54,7 @@ def test_an_unreadable_file_of_a_loaded_size_fails_alone_in_the_nightly(tmp_path
     run = run_unprivileged("--warehouse", str(wh), "nightly", "--inbox", str(inbox))
     assert run.returncode == 3, run.stderr
     assert f"{locked}: cannot read file: Permission denied" in run.stderr
+    assert "the next night loads it" in run.stderr
     assert table(wh).height == 7  # new.csv loaded: one record of it is new
 
 

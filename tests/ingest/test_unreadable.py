@@ -31,6 +31,9 @@ def test_a_file_without_read_permission_named_on_the_command_line_fails_alone(
     run = run_unprivileged("--warehouse", str(wh), "ingest", str(locked), str(good))
     assert run.returncode == 3, run.stderr
     assert f"{locked}: cannot read file: Permission denied" in run.stderr
+    # what to try, as every other error of a file says: without it a nightly's log named
+    # the file and nothing an operator could do about it
+    assert f"check its owner and mode (ls -l {locked})" in run.stderr
     assert table(wh).height == GOOD_ROWS
 
 
