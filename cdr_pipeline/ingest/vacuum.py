@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from contextlib import nullcontext
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from cdr_pipeline.config import Settings
 from cdr_pipeline.ingest import faults
@@ -59,6 +60,8 @@ def vacuum_tables(
             root = settings.layout.table(name)
             gone = tables.vacuum(root, grace, dry_run=dry_run)
             result.deleted[name] = sorted(gone)
+            if not dry_run:
+                _remove_emptied_partitions(root, gone)
             if gone:
                 log.info(
                     "%s: %s %d file(s)", name, "would delete" if dry_run else "deleted", len(gone)
@@ -73,6 +76,21 @@ def vacuum_tables(
         if maps:
             result.deleted["pseudonym maps"] = sorted(str(p) for p in maps)
     return result
+
+
+def _remove_emptied_partitions(root: Path, gone: list[str]) -> None:
+    """Remove the partition folders the deleted files leave empty: retention drops one day
+    of call legs a night, and a warehouse of years kept a folder for every day it ever
+    dropped (`ls tables/call_legs` looked as if retention never ran). Under the writer lock,
+    so no writer is putting a file into one; a folder that is not empty stays."""
+    base = root.resolve()
+    for folder in sorted({(root / name).resolve().parent for name in gone}, reverse=True):
+        while folder != base and base in folder.parents:
+            try:
+                folder.rmdir()
+            except OSError:  # not empty (a file of the current version), or already gone
+                break
+            folder = folder.parent
 
 
 def _ledger_superseded(settings: Settings, grace: int, dry_run: bool) -> list[str]:

@@ -287,3 +287,28 @@ def test_the_readme_readers_run_as_written_on_a_demo_warehouse(
     table = scope["table"]
     assert isinstance(table, pa.Table)
     assert legs.select(pl.len()).collect().item() == table.num_rows > 0
+
+
+def test_vacuum_removes_the_day_folders_retention_emptied(wh: Path, tmp_path: Path) -> None:
+    """Retention drops one day of call legs a night and vacuum deleted its files, but left
+    its `call_date=` folder: a warehouse of years held a folder for every day it ever
+    dropped, and `ls tables/call_legs` looked as if retention had never run."""
+    from cdr_pipeline.ingest.retention import apply_retention
+
+    settings = Settings(warehouse=wh)
+    load(wh, _export(tmp_path, "a.csv", 600, 3))  # 2026-09-01 .. 2026-09-06
+    days = {p.name for p in (wh / "tables" / "call_legs").glob("call_date=*")}
+    assert len(days) == 6
+    dropped = apply_retention(settings, 32, "retention-run", today=date(2026, 10, 6))
+    assert dropped.dropped
+    assert vacuum_tables(settings, grace_hours=1).files == 0  # replaced just now: kept
+    assert {p.name for p in (wh / "tables" / "call_legs").glob("call_date=*")} == days
+    assert vacuum_tables(settings, grace_hours=0, dry_run=True).files
+    assert {p.name for p in (wh / "tables" / "call_legs").glob("call_date=*")} == days
+    assert vacuum_tables(settings, grace_hours=0).files
+    left = {p.name for p in (wh / "tables" / "call_legs").glob("call_date=*")}
+    assert left == {f"call_date={d}" for d in ("2026-09-04", "2026-09-05", "2026-09-06")}
+    assert all(any(p.iterdir()) for p in (wh / "tables" / "call_legs").glob("call_date=*"))
+    assert table(wh)["call_date"].n_unique() == 3
+    load(wh, _export(tmp_path, "b.csv", 600, 4))  # a day's folder is made again when needed
+    assert table(wh)["call_date"].n_unique() == 6
