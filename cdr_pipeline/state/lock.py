@@ -10,6 +10,7 @@ import contextlib
 import fcntl
 import logging
 import os
+import socket
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,6 +21,9 @@ from cdr_pipeline.state.layout import Layout
 from cdr_pipeline.text import iso_seconds
 
 log = logging.getLogger(__name__)
+
+HOST = socket.gethostname()
+"""This machine's name, in the line of a lock it holds."""
 
 
 @contextmanager
@@ -68,7 +72,10 @@ def writer_lock(
         with contextlib.suppress(OSError):
             # who holds it is only for the message a second writer prints: a full disk
             # must not stop a writer (a vacuum is what frees the space)
-            os.pwrite(fd, f"pid {os.getpid()}, {command}, {run}since {started}\n".encode(), 0)
+            # and where: on a warehouse two machines share (NFS), a pid alone sent the
+            # operator looking for a process on the wrong one
+            line = f"pid {os.getpid()}, {command}, {run}since {started}, on {HOST}\n"
+            os.pwrite(fd, line.encode(), 0)
         try:
             yield
         finally:
@@ -104,6 +111,9 @@ def running_writer(layout: Layout, name: str = "writer.lock") -> str | None:
     word, _, rest = text.partition(" ")
     pid = rest.partition(",")[0]
     if word != "pid" or not (pid.isascii() and pid.isdigit()):
+        return None
+    host = text.rpartition(", on ")[2] if ", on " in text else HOST
+    if host != HOST:  # another machine's pid says nothing here: not taken for a live one
         return None
     try:
         os.kill(int(pid), 0)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import socket
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -39,6 +40,8 @@ def test_a_writer_waiting_for_the_lock_logs_who_holds_it(
     line, got_it = [r.getMessage() for r in caplog.records if r.name == "cdr_pipeline.state.lock"]
     assert line.startswith("waiting up to 30 s for the warehouse lock")
     assert f"(pid {os.getpid()}, cdr ingest, since" in line
+    # which machine: on a warehouse two of them share, a pid alone named no process
+    assert line.endswith(f", on {socket.gethostname()})")
     # how long it waited: its ledger row starts once it has the lock
     assert re.fullmatch(r"got the warehouse lock after \d+ s", got_it)
 
@@ -80,3 +83,19 @@ def test_a_night_that_waited_starts_in_the_ledger_when_it_got_the_lock(tmp_path:
     assert row["started_at"] >= released[0]
     launched = datetime.strptime(row["run_id"][:15], "%Y%m%dT%H%M%S").replace(tzinfo=UTC)
     assert launched < released[0] - timedelta(seconds=1)
+
+
+def test_a_lock_line_of_another_machine_is_not_taken_for_a_process_here(tmp_path: Path) -> None:
+    """A writer on another machine sharing the warehouse (NFS) names its own pid: looked
+    up here it named whatever process has that number on this machine."""
+    from cdr_pipeline.state.lock import running_writer
+
+    layout = Settings(warehouse=tmp_path / "wh").layout
+    layout.lock_file().parent.mkdir(parents=True)
+    here = f"pid {os.getpid()}, cdr ingest, since 2026-12-05T02:30:00Z"
+    layout.lock_file().write_text(f"{here}, on {socket.gethostname()}\n")
+    assert running_writer(layout) == f"{here}, on {socket.gethostname()}"
+    layout.lock_file().write_text(f"{here}, on {socket.gethostname()}-standby\n")
+    assert running_writer(layout) is None
+    layout.lock_file().write_text(f"{here}\n")  # written by a version before the host
+    assert running_writer(layout) == here
