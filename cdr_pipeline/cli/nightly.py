@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,6 +22,7 @@ from cdr_pipeline.render import safe_text, to_json
 
 if TYPE_CHECKING:
     from cdr_pipeline.batch import NightlySummary
+    from cdr_pipeline.config import Settings
 
 LINE_WRITTEN = "cdr.nightly_line_written"
 """ctx.meta key: the night's closing line is in the summary log (stdout)."""
@@ -85,6 +86,7 @@ def nightly(
     from cdr_pipeline.errors import ConfigError
 
     day = run_date.date() if isinstance(run_date, datetime) else None
+    settings = None
     try:
         settings = obj.settings(
             chunk_rows=chunk_rows,
@@ -111,7 +113,7 @@ def nightly(
         # warehouse, a stop) still ends the summary log with its line: the tail of that log,
         # which the alert points at, would otherwise show the night before's "exit 0"
         if not as_json:
-            echo(f"cdr nightly {day or datetime.now(UTC).date()}: {_ending(exc)}")
+            echo(f"cdr nightly {day or _night_of(settings)}: {_ending(exc)}")
             click.get_current_context().meta[LINE_WRITTEN] = True
         raise
     if as_json:
@@ -150,6 +152,21 @@ def _print_plan(summary: NightlySummary) -> None:
     if summary.retention is not None:
         drop = ", ".join(p for p, _ in summary.retention.dropped) or "nothing"
         echo(f"retention would drop: {drop}")
+
+
+def _night_of(settings: Settings | None) -> date:
+    """The date of the line of a night stopped before its table: the date its table would
+    have said (today in `reporting_timezone`, as `run_nightly` dates a night). UTC's date
+    dated a night refused by the lock at 02:30 in Auckland as the night before, whose line
+    above it read `exit 0`. UTC's when the settings did not load."""
+    if settings is not None:
+        from cdr_pipeline.reports.close import reporting_today
+
+        try:
+            return reporting_today(settings)
+        except Exception:  # the line is written, whatever stopped the night
+            pass
+    return datetime.now(UTC).date()
 
 
 def end_summary_log(ctx: click.Context, code: int) -> None:

@@ -139,6 +139,27 @@ def test_nightly_wait_lock_waits_for_the_other_run(
     assert run.exit_code == 0, run.output
 
 
+def test_a_night_refused_by_the_lock_is_dated_as_its_table_would_be(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At 02:30 in Auckland it is still the day before in UTC: the line of a night the lock
+    refused carried UTC's date, the date of the night before's `exit 0` line above it in
+    the summary log. It says the night's date in `reporting_timezone`, as a table does."""
+    from datetime import UTC, datetime
+
+    from cdr_pipeline.reports import close
+
+    monkeypatch.setattr(close, "_now", lambda: datetime(2026, 12, 6, 13, 30, tzinfo=UTC))
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    wh = tmp_path / "wh"
+    env = {"CDR_REPORTING_TIMEZONE": "Pacific/Auckland"}
+    with writer_lock(Layout(wh), "cdr nightly (the first run)", name="nightly.lock"):
+        run = invoke("--warehouse", str(wh), "nightly", "--inbox", str(inbox), env=env)
+    assert run.exit_code == 5, run.output
+    assert run.stdout.splitlines()[-1].startswith("cdr nightly 2026-12-07: exit 5 (stopped: ")
+
+
 def test_a_failure_still_gives_a_script_asking_for_json_a_json_document(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
