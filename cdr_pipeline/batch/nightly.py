@@ -81,6 +81,15 @@ def _check_inbox(inbox: Path, archive: Path | None) -> None:
             hint="copy them to an inbox of your own (cp -r data/samples inbox) and pass "
             "--inbox inbox, or run without --archive",
         )
+    # the walk of the inbox would find the archived files each night, as re-sent, and the
+    # archive stage move them one folder deeper (archive/archive/...), for ever
+    if archive is not None and archive.resolve().is_relative_to(inbox.resolve()):
+        raise ConfigError(
+            f"--archive {archive} is inside the inbox {inbox}: each night would load it "
+            "again and archive what is in it one folder deeper",
+            hint="pass an archive beside the inbox, not in it (for example "
+            f"--archive {inbox.resolve().parent / 'archive'}), and move what is in it there",
+        )
 
 
 def run_nightly(

@@ -128,6 +128,25 @@ def test_archive_never_takes_the_bundled_samples(tmp_path: Path) -> None:
     assert sorted(p.name for p in bundled.iterdir()) == before
 
 
+@pytest.mark.parametrize("inside", ["done", "", "sub/done"])
+def test_an_archive_inside_the_inbox_is_refused_before_anything_runs(
+    tmp_path: Path, inside: str
+) -> None:
+    """`--archive inbox/done`: each night walked the archive with the inbox, took the files
+    it had archived for re-sent ones and moved them one folder deeper (done/done/...,
+    re-reading every file ever archived, night after night). Refused, exit 3, before
+    anything is written; the inbox's files stay where they are."""
+    inbox = tmp_path / "inbox"
+    path = _send(inbox, "export.csv", "rows\n")
+    archive = inbox / inside if inside else inbox
+    run = nightly(tmp_path / "wh", inbox, archive)
+    assert run.exit_code == 3, run.output
+    assert f"--archive {archive} is inside the inbox {inbox}" in run.stderr
+    assert f"--archive {tmp_path.resolve() / 'archive'}" in run.stderr
+    assert path.read_text() == "rows\n"
+    assert not (tmp_path / "wh").exists()
+
+
 def test_a_partial_copy_left_by_a_killed_nightly_is_removed(tmp_path: Path) -> None:
     """An archive on another file system is written by a copy to a hidden name renamed into
     place: a nightly killed during the copy (kill -9, a power cut) left that partial copy of
