@@ -36,7 +36,7 @@ from cdr_pipeline.ingest import (
 from cdr_pipeline.interrupts import STOPPED_BY
 from cdr_pipeline.logfields import log_fields
 from cdr_pipeline.state.ledger import Ledger
-from cdr_pipeline.state.lock import running_writer, writer_lock
+from cdr_pipeline.state.lock import check_folder, running_writer, writer_lock
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ def scan_inbox(settings: Settings, inbox: Path) -> list[InboxFile]:
     return files
 
 
-def _check_inbox(inbox: Path, archive: Path | None) -> None:
+def _check_inbox(inbox: Path, archive: Path | None, warehouse: Path) -> None:
     from cdr_pipeline.errors import ConfigError
     from cdr_pipeline.resources import samples_dir
 
@@ -80,6 +80,15 @@ def _check_inbox(inbox: Path, archive: Path | None) -> None:
             f"--archive would move the bundled samples out of {inbox}",
             hint="copy them to an inbox of your own (cp -r data/samples inbox) and pass "
             "--inbox inbox, or run without --archive",
+        )
+    # the walk would take the warehouse's own files (cdr.duckdb, reports, rejects, Data
+    # Docs) for inputs every night, and the archive stage move those it skipped
+    if warehouse.resolve().is_relative_to(inbox.resolve()):
+        raise ConfigError(
+            f"the warehouse {warehouse} is inside the inbox {inbox}: each night would "
+            "read its files as inputs",
+            hint="pass an inbox that holds only the exports (for example "
+            f"--inbox {inbox.resolve() / 'inbox'}), beside the warehouse, not above it",
         )
     # the walk of the inbox would find the archived files each night, as re-sent, and the
     # archive stage move them one folder deeper (archive/archive/...), for ever
@@ -110,7 +119,8 @@ def run_nightly(
     summary to `<warehouse>/reports/<run date>/` -> retention -> vacuum -> archive. One lock
     for the whole run: a second nightly exits at once with LockBusy (exit 5). `fetcher` replaces
     `fetch_records(settings)` (tests give it a client with a fake clock)."""
-    _check_inbox(inbox, archive)
+    check_folder(settings.layout)  # a warehouse that is a file: said first, as such
+    _check_inbox(inbox, archive, settings.warehouse)
     refuse_a_new_warehouse_beside_an_archive(settings.layout, archive)
     from cdr_pipeline.reports.close import reporting_today
 

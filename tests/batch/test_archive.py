@@ -147,6 +147,21 @@ def test_an_archive_inside_the_inbox_is_refused_before_anything_runs(
     assert not (tmp_path / "wh").exists()
 
 
+def test_an_inbox_holding_the_warehouse_is_refused_before_anything_runs(tmp_path: Path) -> None:
+    """`--inbox /srv/cdr` with the warehouse in /srv/cdr/warehouse: the walk listed
+    cdr.duckdb, the reports, rejects and Data Docs as the night's inputs, every night.
+    Refused, exit 3, before anything is written (a dry run too)."""
+    wh = tmp_path / "warehouse"
+    _send(tmp_path, "export.csv", "rows\n")
+    for extra in ([], ["--dry-run"]):
+        run = CliRunner().invoke(
+            cli, ["--warehouse", str(wh), "nightly", "--inbox", str(tmp_path), *extra], env=ENV
+        )
+        assert run.exit_code == 3, run.output
+        assert f"the warehouse {wh} is inside the inbox {tmp_path}" in run.stderr
+        assert not wh.exists()
+
+
 def test_a_partial_copy_left_by_a_killed_nightly_is_removed(tmp_path: Path) -> None:
     """An archive on another file system is written by a copy to a hidden name renamed into
     place: a nightly killed during the copy (kill -9, a power cut) left that partial copy of
