@@ -92,13 +92,20 @@ def _check_inbox(inbox: Path, archive: Path | None, warehouse: Path) -> None:
         )
     # the walk of the inbox would find the archived files each night, as re-sent, and the
     # archive stage move them one folder deeper (archive/archive/...), for ever
-    if archive is not None and archive.resolve().is_relative_to(inbox.resolve()):
+    # (not under a hidden name: the walk skips it)
+    inside = archive is not None and archive.resolve().is_relative_to(inbox.resolve())
+    if archive is not None and inside and not _hidden(archive.resolve(), inbox.resolve()):
         raise ConfigError(
             f"--archive {archive} is inside the inbox {inbox}: each night would load it "
             "again and archive what is in it one folder deeper",
             hint="pass an archive beside the inbox, not in it (for example "
             f"--archive {inbox.resolve().parent / 'archive'}), and move what is in it there",
         )
+
+
+def _hidden(path: Path, under: Path) -> bool:
+    """Whether a walk of `under` skips `path`: a folder on the way has a hidden name."""
+    return any(part.startswith(".") for part in path.relative_to(under).parts)
 
 
 def run_nightly(

@@ -147,6 +147,16 @@ def test_an_archive_inside_the_inbox_is_refused_before_anything_runs(
     assert not (tmp_path / "wh").exists()
 
 
+def test_an_archive_under_a_hidden_name_in_the_inbox_is_not_walked_and_works(
+    tmp_path: Path,
+) -> None:
+    """`--archive inbox/.done`: the walk skips hidden names, so nothing nests: allowed."""
+    inbox = tmp_path / "inbox"
+    _send(inbox, "export.csv", "rows\n")
+    run = nightly(tmp_path / "wh", inbox, inbox / ".done")
+    assert "is inside the inbox" not in run.stderr, run.output
+
+
 def test_an_inbox_holding_the_warehouse_is_refused_before_anything_runs(tmp_path: Path) -> None:
     """`--inbox /srv/cdr` with the warehouse in /srv/cdr/warehouse: the walk listed
     cdr.duckdb, the reports, rejects and Data Docs as the night's inputs, every night.
