@@ -83,7 +83,8 @@ def _check_inbox(inbox: Path, archive: Path | None, warehouse: Path) -> None:
         )
     # the walk would take the warehouse's own files (cdr.duckdb, reports, rejects, Data
     # Docs) for inputs every night, and the archive stage move those it skipped
-    if warehouse.resolve().is_relative_to(inbox.resolve()):
+    held = warehouse.resolve().is_relative_to(inbox.resolve())
+    if held and not _hidden(warehouse.resolve(), inbox.resolve()):
         raise ConfigError(
             f"the warehouse {warehouse} is inside the inbox {inbox}: each night would "
             "read its files as inputs",

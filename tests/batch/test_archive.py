@@ -170,6 +170,10 @@ def test_an_inbox_holding_the_warehouse_is_refused_before_anything_runs(tmp_path
         assert run.exit_code == 3, run.output
         assert f"the warehouse {wh} is inside the inbox {tmp_path}" in run.stderr
         assert not wh.exists()
+    # under a hidden name, which the walk skips: allowed
+    hidden = ["--warehouse", str(tmp_path / ".wh"), "nightly", "--inbox", str(tmp_path)]
+    run = CliRunner().invoke(cli, [*hidden, "--dry-run"], env=ENV)
+    assert run.exit_code == 0, run.output
 
 
 def test_a_partial_copy_left_by_a_killed_nightly_is_removed(tmp_path: Path) -> None:
