@@ -56,6 +56,18 @@ _USER_UUID = _s(
     "userId",
     doc="Raw user UUID, as CDRs carry it; a base64 API person id here is decoded",
 )
+_EVENT_USER_UUID = _s(
+    "user_uuid",
+    "User UUID",
+    "userId",
+    # an event has no person_id column: the person id a snapshot carries beside the user
+    # UUID is the event's user, decoded (kept in `extra`, it escaped the analyst tier's
+    # pseudonyms and `cdr forget --user`, and the event lost its user)
+    "person_id",
+    "personId",
+    doc="Raw user UUID, as CDRs carry it; a base64 API person id here (or under "
+    "person_id / personId) is decoded",
+)
 _PERSON_ID = _s(
     "person_id",
     "personId",
@@ -165,7 +177,7 @@ EVENT_COLUMNS: tuple[Column, ...] = (
         values=EVENT_TYPES,
         closed=True,
     ),
-    _USER_UUID,
+    _EVENT_USER_UUID,
     _s(
         "status_after",
         "Status after",
