@@ -73,6 +73,9 @@ def is_key_number(value: str) -> bool:
     return sum(c.isdigit() for c in value) >= SUFFIX_DIGITS
 
 
+FEATURE_CODE = r"^[*#][0-9]{2}"
+"""A feature access code a user dials before a number (`*67`, withholding their caller ID
+for the call): `Dialed digits` then holds `*6713125550116`."""
 DIALLED_PREFIX = 4
 """Digits a dialled number may carry before the country code (an international prefix
 `011`, `9011`, `00`)."""
@@ -100,8 +103,11 @@ def _dialled_sql(value: str, values: Iterable[str]) -> str:
     """SQL true when the stored `value` is one of the E.164 `values` as a user dialled it:
     no `+`, only digits (marks aside), ending with the national number after nothing, an
     outside line (`9`), a trunk `0` or the country code (after an international prefix):
-    `3125550120`, `93125550120`, `913125550120`, `9011443125550120`, `01632960961`."""
-    digits = f"regexp_replace(trim({value}), {lit(_NUMBER_MARKS)}, '', 'g')"
+    `3125550120`, `93125550120`, `913125550120`, `9011443125550120`, `01632960961`; also
+    after a feature access code (`*6713125550120`: the number dialled with caller ID
+    withheld, which otherwise kept it raw in a colleague's `dialed_digits`)."""
+    bare = f"regexp_replace(trim({value}), {lit(FEATURE_CODE)}, '')"
+    digits = f"regexp_replace({bare}, {lit(_NUMBER_MARKS)}, '', 'g')"
     parts: list[str] = []
     for national, country in sorted(filter(None, map(_national, values))):
         head = f"left({digits}, length({digits}) - {len(national)})"

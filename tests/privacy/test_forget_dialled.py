@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import polars as pl
+
 from cdr_pipeline.config import Settings
 from cdr_pipeline.ingest import ingest_paths
 from cdr_pipeline.privacy import forget
@@ -61,3 +63,28 @@ def test_forget_counts_the_earlier_replaced_files_that_hold_the_person(tmp_path:
     done = forget(settings, number="+13125550120")
     assert done.data_files == 1
     assert done.kept_files == 2
+
+
+def test_forget_reaches_the_number_dialled_after_a_feature_access_code(tmp_path: Path) -> None:
+    """A colleague who withheld their caller ID dialled `*67` before the person's number:
+    `Dialed digits` holds `*6713125550120` (`*67913125550120` through an outside line). The
+    star kept it from comparing as digits, so the erasure left the person's number raw there,
+    beside the token of the same leg's called number."""
+    calls = tmp_path / "calls.csv"
+    t = "2026-09-02T09:{:02d}:00Z"
+    rows = [
+        f"r1,{t.format(59)},{t.format(0)},ORIGINATING,c1,"
+        "11111111-1111-4111-8111-111111111111,+13125550120,Aiko Muller,+13125550120,"
+        "+14155550111,,SIP_ENTERPRISE,60",
+        f"r2,{t.format(59)},{t.format(30)},ORIGINATING,c2,{BOB},+13125550120,*6713125550120,"
+        "SIP_NATIONAL,60",
+        f"r3,{t.format(59)},{t.format(40)},ORIGINATING,c3,{BOB},3125550120,*67913125550120,"
+        "SIP_NATIONAL,60",
+    ]
+    calls.write_text(HEADER + "\n".join(rows) + "\n", encoding="utf-8")
+    settings = Settings(warehouse=tmp_path / "wh")
+    assert ingest_paths(settings, [calls]).exit_code == 0
+    forget(settings, number="+13125550120")
+    legs = pl.read_delta(str(settings.layout.table("call_legs")))
+    dialled = legs.sort("report_id")["dialed_digits"].to_list()
+    assert not any("3125550120" in (d or "") for d in dialled), dialled
