@@ -92,10 +92,24 @@ class Replacement:
     field only)."""
 
 
+_BLANKS = re.compile(r"\s+")
+
+
+def _joined(value: str) -> list[str]:
+    """`value` and, when it holds blanks (a name), its words joined as a file name joins them
+    (`grace_chen_calls.csv`, `Grace-Chen.csv`): an export or its rejects file named so kept
+    the erased person's name while `Grace Chen.csv` was renamed."""
+    words = _BLANKS.split(value.strip())
+    if len(words) < 2:
+        return [value]
+    return [value, *(sep.join(words) for sep in ("_", "-"))]
+
+
 def _pairs(replacements: Mapping[str, str]) -> list[Replacement]:
     pairs: list[Replacement] = []
     for value, pseudo in replacements.items():
-        for form in spellings(value):
+        forms = dict.fromkeys(f for joined in _joined(value) for f in spellings(joined))
+        for form in forms:
             text = re.escape(form)
             if len(value) < SHORT:
                 text = rf"(?:(?<={_FIELD_EDGE})|^){text}(?={_FIELD_EDGE}|$)"
