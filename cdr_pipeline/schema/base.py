@@ -82,6 +82,11 @@ def currency_named(raw: str) -> tuple[str, str] | None:
     return found.group(1), found.group(2).upper()
 
 
+_SECRET_ENDING = 6
+"""A secret's header form at least this long (`qrcode`) is also recognised at the end of a
+longer header."""
+
+
 def _secret_form(text: str) -> str:
     """A normalized header as a sensitive column is recognised: without a closing remark in
     brackets, and every character but letters and digits (`QR-Code` -> `qrcode`)."""
@@ -234,6 +239,11 @@ class TableSchema:
             for spelling in (col.name, *col.headers)
         }
 
+        # ... or after a word of its own (`eSIM activation code`, `eSIM QR code`): a header
+        # ending in a secret's name of several words is that secret (never `code` alone,
+        # which ends `Country code`)
+        endings = [(form, name) for form, name in secret.items() if len(form) >= _SECRET_ENDING]
+
         def lookup(raw: str) -> str | None:
             text = normalize_header(raw)
             found = mapping.get(text) or squeezed.get(text.replace(" ", ""))
@@ -242,7 +252,9 @@ class TableSchema:
                 found = amount
             if found is None and secret:
                 bare = _secret_form(text)
-                found = secret.get(bare) or secret.get(bare.removesuffix("s"))
+                one = bare.removesuffix("s")
+                found = secret.get(bare) or secret.get(one)
+                found = found or next((n for f, n in endings if one.endswith(f)), None)
             return found
 
         return lookup
