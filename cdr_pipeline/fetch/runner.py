@@ -27,6 +27,7 @@ from cdr_pipeline.fetch.store import (
     read_watermark,
     safe_name,
     superseded,
+    watermark_key,
     write_watermark,
 )
 from cdr_pipeline.fetch.token import read_token
@@ -201,7 +202,10 @@ def _fetch_windows(
     spec = SPECS[options.source]
     org = org_folder(org_id)
     now = now or datetime.now(UTC)
-    mark = read_watermark(ledger, spec.name, org)
+    key = watermark_key(org, options.locations)
+    mark = read_watermark(ledger, spec.name, key)
+    if mark is None and key != org:  # the org's watermark covers every location
+        mark = read_watermark(ledger, spec.name, org)
     before: datetime | None = mark["watermark"] if mark else None
     if before is not None and before.tzinfo is None:
         before = before.replace(tzinfo=UTC)
@@ -232,7 +236,7 @@ def _fetch_windows(
                 ledger,
                 source=spec.name,
                 org_id=org_id,
-                org=org,
+                org=key,
                 watermark=candidate,
                 previous=before,
                 windows=len(result.windows),

@@ -15,7 +15,9 @@ from __future__ import annotations
 import base64
 import binascii
 import gzip
+import hashlib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -127,8 +129,14 @@ def superseded(pages: list[PendingPage], ledger: Ledger) -> list[PendingPage]:
             continue
         org = page.path.parent.parent.name
         if (page.source, org) not in marks:
-            row = read_watermark(ledger, page.source, org)
-            mark = row["watermark"] if row else None
+            # the latest of the org's watermarks, its locations' included: the window was
+            # fetched again since, and a run whose watermark is still before it asks again
+            found = [
+                r["watermark"]
+                for r in _watermark_rows(ledger, page.source)
+                if r["org"] == org or r["org"].startswith(org + LOCATIONS_MARK)
+            ]
+            mark = max(found, default=None)
             marks[page.source, org] = (
                 mark.replace(tzinfo=UTC) if mark is not None and mark.tzinfo is None else mark
             )
@@ -143,11 +151,28 @@ def window_end(folder: str) -> datetime | None:
     return parse_stamp_ms(folder.rsplit("_", 1)[-1])
 
 
-def read_watermark(ledger: Ledger, source: str, org: str) -> dict[str, Any] | None:
+LOCATIONS_MARK = ".locations-"
+
+
+def watermark_key(org: str, locations: Sequence[str] | None) -> str:
+    """What a watermark is kept under: the org folder for a run over all locations, and for
+    a run restricted to some locations the org folder and a digest of their names. A run for
+    one site moved the org's watermark, and the next run over all of them started from it:
+    the other locations' records of that range were never fetched."""
+    if not locations:
+        return org
+    names = "\n".join(sorted(set(locations))).encode()
+    return f"{org}{LOCATIONS_MARK}{hashlib.sha256(names).hexdigest()[:12]}"
+
+
+def _watermark_rows(ledger: Ledger, source: str) -> list[dict[str, Any]]:
     df = ledger.read("watermarks", WATERMARKS_SCHEMA)
-    if df.is_empty():
-        return None
-    rows = df.filter((df["source"] == source) & (df["org"] == org)).to_dicts()
+    return [] if df.is_empty() else df.filter(df["source"] == source).to_dicts()
+
+
+def read_watermark(ledger: Ledger, source: str, org: str) -> dict[str, Any] | None:
+    """The watermark of `source` kept under `org` (see `watermark_key`), or None."""
+    rows = [r for r in _watermark_rows(ledger, source) if r["org"] == org]
     return rows[-1] if rows else None
 
 
