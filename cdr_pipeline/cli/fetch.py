@@ -9,7 +9,7 @@ import click
 
 from cdr_pipeline.cli.build import refresh_views
 from cdr_pipeline.cli.context import CliContext, echo, json_option, pass_cli, wait_lock_option
-from cdr_pipeline.cli.render import text_table
+from cdr_pipeline.cli.render import Progress, text_table
 from cdr_pipeline.config import REGIONS
 from cdr_pipeline.errors import ConfigError
 from cdr_pipeline.render import to_json
@@ -83,6 +83,9 @@ def fetch(
             locations=names,
             region=region,
             base_url=base_url,
+            # a backfill is paced by the API (a minute a window): a line that moves on a
+            # terminal, not an hour of silence
+            progress=Progress(obj.quiet or as_json),
         )
     except ConfigError as exc:
         record_refused_run(settings, exc, report_id)

@@ -43,6 +43,7 @@ from cdr_pipeline.fetch.windows import (
 )
 from cdr_pipeline.ingest import IngestResult, ingest_paths
 from cdr_pipeline.ingest.limits import Limits
+from cdr_pipeline.ingest.results import ProgressEvent, ProgressFn
 from cdr_pipeline.state.ledger import Ledger
 from cdr_pipeline.state.lock import writer_lock
 
@@ -86,6 +87,7 @@ def fetch_records(
     client: WebexClient | None = None,
     env: Mapping[str, str] | None = None,
     now: datetime | None = None,
+    progress: ProgressFn | None = None,
 ) -> FetchResult:
     """Fetch Detailed Call History records (`source` 'feed' or 'stream', default from
     `[fetch] source`) or one Control Hub report (`report_id`) and ingest them.
@@ -94,6 +96,8 @@ def fetch_records(
     `[fetch] overlap_hours` (first run: the last `lookback_hours`). Raises for configuration
     errors (bad `[fetch]` table, no token) and when another fetch runs (LockBusy); an API or
     ingest failure mid-run ends the run with `result.error` set and the work done so far kept.
+    `progress` hears of each window done (the records so far, the windows done of all): at
+    the API's rate limit a backfill takes about a minute a window.
     """
     t0 = time.monotonic()
     options = with_fetch_flags(
@@ -116,7 +120,9 @@ def fetch_records(
             if report_id:
                 _fetch_report(settings, client, org_id, report_id, result)
             else:
-                _fetch_windows(settings, options, client, ledger, org_id, since, until, now, result)
+                _fetch_windows(
+                    settings, options, client, ledger, org_id, since, until, now, result, progress
+                )
         except KeyboardInterrupt:
             # Ctrl-C, or SIGTERM at a scheduler's time limit: `cdr runs` says so (the
             # windows loaded before read as a whole run otherwise); the pages saved stay
@@ -198,14 +204,13 @@ def _fetch_windows(
     until: str | datetime | None,
     now: datetime | None,
     result: FetchResult,
+    progress: ProgressFn | None = None,
 ) -> None:
     spec = SPECS[options.source]
     org = org_folder(org_id)
     now = now or datetime.now(UTC)
     key = watermark_key(org, options.locations)
-    mark = read_watermark(ledger, spec.name, key)
-    if mark is None and key != org:  # the org's watermark covers every location
-        mark = read_watermark(ledger, spec.name, org)
+    mark = read_watermark(ledger, spec.name, key, fallback=org)
     before: datetime | None = mark["watermark"] if mark else None
     if before is not None and before.tzinfo is None:
         before = before.replace(tzinfo=UTC)
@@ -222,8 +227,11 @@ def _fetch_windows(
         result.warn(note)
     advancing = _joins_watermark(spec, start, before, windows, result)
     late_edge = now - timedelta(hours=options.late_hours)
-    for window in windows:
+    label = f"{spec.endpoint}, {len(windows)} window(s)"
+    for done, window in enumerate(windows, 1):
         wr = _fetch_window(settings, options, client, spec, org, window, result)
+        if progress is not None:
+            progress(ProgressEvent(label, result.records, done, len(windows), done == len(windows)))
         if not advancing:
             continue
         candidate = _watermark_candidate(spec.name, window, wr, late_edge, options, result)

@@ -170,10 +170,17 @@ def _watermark_rows(ledger: Ledger, source: str) -> list[dict[str, Any]]:
     return [] if df.is_empty() else df.filter(df["source"] == source).to_dicts()
 
 
-def read_watermark(ledger: Ledger, source: str, org: str) -> dict[str, Any] | None:
-    """The watermark of `source` kept under `org` (see `watermark_key`), or None."""
-    rows = [r for r in _watermark_rows(ledger, source) if r["org"] == org]
-    return rows[-1] if rows else None
+def read_watermark(
+    ledger: Ledger, source: str, org: str, fallback: str | None = None
+) -> dict[str, Any] | None:
+    """The watermark of `source` kept under `org` (see `watermark_key`), else the one kept
+    under `fallback` (the org's, which covers every location), or None."""
+    rows = _watermark_rows(ledger, source)
+    for key in (org, fallback):
+        found = [r for r in rows if r["org"] == key]
+        if found:
+            return found[-1]
+    return None
 
 
 def write_watermark(
