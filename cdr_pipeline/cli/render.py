@@ -24,14 +24,17 @@ log = logging.getLogger("cdr_pipeline.cli")
 
 def terminal_width(stream: TextIO | None = None) -> int | None:
     """Columns of the terminal `stream` (default stdout) writes to; None when it is not a
-    terminal (a file, a pipe, cron): then output is plain and never cut."""
+    terminal (a file, a pipe, cron) or one of no size: then output is plain and never cut."""
     stream = stream or sys.stdout
     try:
         if not stream.isatty():
             return None
-        return os.get_terminal_size(stream.fileno()).columns
+        columns = os.get_terminal_size(stream.fileno()).columns
     except (OSError, ValueError, AttributeError):
         return None
+    # 0: a pseudo-terminal whose size nobody set (`script` in a job, `docker exec -t`);
+    # taken as a width, it cut every table to nothing
+    return columns if columns > 0 else None
 
 
 def text_table(
