@@ -208,7 +208,7 @@ class WebexClient:
                     # a bare timeout came after the connection: the host is there, but slow
                     slow = (self.timeout, self.deadline) if isinstance(exc, TimeoutError) else None
                     message, hint = answers.unreachable(
-                        shown, attempts, self.redact(str(reason)), slow
+                        shown, attempts, self.redact(str(reason)), slow, answers.broken(exc)
                     )
                     raise FetchError(message, hint=hint) from None
                 self._back_off(shown, self.redact(str(reason)), attempts)

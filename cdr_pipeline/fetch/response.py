@@ -18,6 +18,8 @@ from typing import Any
 
 import ijson
 
+from cdr_pipeline.fetch.transport import BrokenTransfer
+
 
 def check_whole(response: http.client.HTTPResponse, body: bytes) -> None:
     """Raise a broken transfer (retried) for a 2xx body that ends inside its JSON and had no
@@ -32,7 +34,7 @@ def check_whole(response: http.client.HTTPResponse, body: bytes) -> None:
     except ijson.IncompleteJSONError as exc:
         text = str(exc)
         if "premature EOF" in text or "Incomplete or empty" in text:
-            raise http.client.HTTPException(
+            raise BrokenTransfer(
                 f"the answer ended with its connection inside its JSON, after {len(body):,} "
                 "bytes (cut short)"
             ) from None
@@ -239,13 +241,32 @@ STORAGE_HINT = (
 OFF_API_HINT = "not followed; a proxy (--base-url) must pass pages and Link headers on unchanged"
 
 
+def broken(exc: BaseException) -> bool:
+    """Whether `exc` is an answer cut short on its way (the host was reached)."""
+    return isinstance(exc, (BrokenTransfer, http.client.IncompleteRead))
+
+
 def unreachable(
-    shown: str, attempts: int, reason: str, slow: tuple[float, float] | None
+    shown: str,
+    attempts: int,
+    reason: str,
+    slow: tuple[float, float] | None,
+    broken: bool = False,
 ) -> tuple[str, str | None]:
     """(message, hint) for a request that failed `attempts` times on the connection. `slow`
     (timeout, deadline in seconds) when the host took the connection and then kept the answer
-    waiting: the network hint sent the operator to look for a host that was there."""
+    waiting: the network hint sent the operator to look for a host that was there. `broken`
+    when the last answer came and was cut short (`cannot reach` named a host that answered)."""
     again = "rerunning is safe: it resumes from the watermark"
+    if broken:
+        if reason.startswith("IncompleteRead("):  # http.client's, of a chunked answer
+            reason = "the connection closed before the end of its answer"
+        return (
+            f"{shown} broke off its answer at each of {attempts} attempts: {reason}",
+            "the host answered, but the transfer was cut short (a proxy or the network "
+            "dropping long transfers): lower [fetch] page_size for smaller pages, or check "
+            f"the proxy; {again}",
+        )
     if slow is None:
         return (
             f"cannot reach {shown} after {attempts} attempts: {reason}",

@@ -49,6 +49,10 @@ class UnreadableEncoding(Unreadable):
         super().__init__(f"the answer is encoded as {coding!r}, which cdr fetch cannot decode")
 
 
+class BrokenTransfer(http.client.HTTPException):
+    """An answer cut short or corrupt on its way (retried like a reset connection)."""
+
+
 ACCEPT_ENCODING = "gzip, deflate"
 """The content codings `read_body` decodes. Sent with every request: without an
 Accept-Encoding header a server may use any coding (RFC 9110)."""
@@ -165,18 +169,19 @@ def read_body(
             # Content-Length is a broken transfer (retried), never a whole answer
             missing = getattr(response, "length", None)
             if missing:
-                raise http.client.IncompleteRead(b"", missing)
-            if decoder is not None and not decoder.eof:
-                raise http.client.IncompleteRead(b"")  # the compressed stream did not end
+                raise BrokenTransfer(
+                    f"the connection closed {missing:,} bytes before the end of its "
+                    "answer (Content-Length)"
+                )
+            if decoder is not None and not decoder.eof:  # the compressed stream did not end
+                raise BrokenTransfer("the connection closed inside the compressed answer")
             break
         if decoder is not None:
             try:
                 # one byte past the limit at most: a small body may inflate without bound
                 block = decoder.decompress(block, limit - size + 1)
             except zlib.error as exc:
-                raise http.client.HTTPException(
-                    f"the compressed answer is corrupt: {exc}"
-                ) from None
+                raise BrokenTransfer(f"the compressed answer is corrupt: {exc}") from None
         size += len(block)
         if size > limit:
             if not truncate:

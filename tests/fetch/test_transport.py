@@ -237,3 +237,29 @@ def test_a_window_holds_about_one_page_in_memory(tmp_path: Path, clock: FakeCloc
             tracemalloc.stop()
     assert (window.pages, window.records) == (2, 300)
     assert peak < 1.6 * size, (peak, size)  # before: about 3 pages
+
+
+@pytest.mark.parametrize("framing", ["length", "chunked"])
+def test_an_answer_cut_short_every_time_says_so_not_cannot_reach(
+    framing: str, clock: FakeClock
+) -> None:
+    """A proxy that drops long transfers: the host answered every time and the body broke
+    off, but the run said `cannot reach ... IncompleteRead(0 bytes read, 4000 more
+    expected)` and sent the operator to check the network. It says the answer broke off,
+    and the hint names page_size (smaller pages)."""
+
+    def cut(conn: socket.socket) -> None:
+        head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+        if framing == "length":
+            conn.sendall(head + b"Content-Length: 5000\r\n\r\n" + b'{"items": [' + b" " * 989)
+        else:
+            conn.sendall(head + b"Transfer-Encoding: chunked\r\n\r\n" + b'b\r\n{"items": [\r\n')
+
+    with RawServer(cut) as server:
+        client = make_client(server.url, clock, retries=1)
+        with pytest.raises(FetchError) as info:
+            list(client.pages("cdr_feed", PARAMS))
+    message, hint = str(info.value), info.value.hint or ""
+    assert "broke off its answer at each of 2 attempts" in message, message
+    assert "cannot reach" not in message and "IncompleteRead" not in message
+    assert "page_size" in hint and "rerunning is safe" in hint
