@@ -100,6 +100,7 @@ class WebexClient:
         # token would travel in clear text
         self._trusted = {answers.origin(u) for u in (self.analytics_url, self.api_url)}
         self._opener = opener(self.deadline)
+        self._download = opener(self.deadline, download=True)  # a report: gigabytes
         self.requests = 0
 
     # -- trust -------------------------------------------------------------------------------
@@ -129,7 +130,8 @@ class WebexClient:
             sink.truncate()
         limit = MAX_REPORT_BYTES if sink is not None else self.max_page_bytes
         try:
-            with self._opener.open(request, timeout=self.timeout) as r:
+            use = self._opener if sink is None else self._download
+            with use.open(request, timeout=self.timeout) as r:
                 body = read_body(r, limit, sink)
                 if sink is None:  # a body the connection ended: is its JSON cut short?
                     answers.check_whole(r, body)

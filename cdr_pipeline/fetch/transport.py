@@ -20,6 +20,10 @@ import zlib
 from typing import Any, BinaryIO
 
 BLOCK = 64 * 1024
+DOWNLOAD_RATE = 256 * 1024
+"""Bytes a second a report download earns time with: each block that arrives moves its
+deadline on by its size / this rate, so a download of gigabytes that keeps coming is never
+cut at the deadline of an answer (16 GiB at this rate is 18 hours), and one that trickles is."""
 
 
 class ResponseTooSlow(TimeoutError):
@@ -73,9 +77,11 @@ def _decoder(coding: str | None) -> Any:
 class _DeadlineRaw(io.RawIOBase):
     """The socket's reader, shortening its timeout to what is left of the deadline."""
 
-    def __init__(self, raw: Any, sock: socket.socket, deadline: float, seconds: float) -> None:
+    def __init__(
+        self, raw: Any, sock: socket.socket, deadline: float, seconds: float, rate: float | None
+    ) -> None:
         self._raw, self._sock = raw, sock
-        self._deadline, self._seconds = deadline, seconds
+        self._deadline, self._seconds, self._rate = deadline, seconds, rate
         self._idle = sock.gettimeout()
 
     def readable(self) -> bool:
@@ -87,7 +93,10 @@ class _DeadlineRaw(io.RawIOBase):
             raise ResponseTooSlow(f"the answer did not end within {self._seconds:g} s")
         self._sock.settimeout(left if self._idle is None else min(left, self._idle))
         try:
-            return int(self._raw.readinto(buffer))
+            n = int(self._raw.readinto(buffer))
+            if self._rate:
+                self._deadline += n / self._rate
+            return n
         except TimeoutError:
             if time.monotonic() >= self._deadline:
                 raise ResponseTooSlow(
@@ -100,7 +109,9 @@ class _DeadlineRaw(io.RawIOBase):
         super().close()
 
 
-def _with_deadline(base: type[http.client.HTTPConnection], seconds: float) -> Any:
+def _with_deadline(
+    base: type[http.client.HTTPConnection], seconds: float, rate: float | None
+) -> Any:
     class Connection(base):  # type: ignore[valid-type,misc]
         def connect(self) -> None:
             self._cdr_deadline = time.monotonic() + seconds
@@ -110,25 +121,25 @@ def _with_deadline(base: type[http.client.HTTPConnection], seconds: float) -> An
             response = http.client.HTTPResponse(sock, *args, **kwargs)
             raw = response.fp.detach()  # the buffer, dropped, must not close it
             deadline = getattr(self, "_cdr_deadline", time.monotonic() + seconds)
-            response.fp = io.BufferedReader(_DeadlineRaw(raw, sock, deadline, seconds))
+            response.fp = io.BufferedReader(_DeadlineRaw(raw, sock, deadline, seconds, rate))
             return response
 
     return Connection
 
 
 class _HTTP(urllib.request.HTTPHandler):
-    def __init__(self, seconds: float) -> None:
+    def __init__(self, seconds: float, rate: float | None) -> None:
         super().__init__()
-        self._class = _with_deadline(http.client.HTTPConnection, seconds)
+        self._class = _with_deadline(http.client.HTTPConnection, seconds, rate)
 
     def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
         return self.do_open(self._class, req)
 
 
 class _HTTPS(urllib.request.HTTPSHandler):
-    def __init__(self, seconds: float) -> None:
+    def __init__(self, seconds: float, rate: float | None) -> None:
         super().__init__(context=ssl.create_default_context())
-        self._class = _with_deadline(http.client.HTTPSConnection, seconds)
+        self._class = _with_deadline(http.client.HTTPSConnection, seconds, rate)
 
     def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
         return self.do_open(self._class, req, context=self._context)  # type: ignore[attr-defined]
@@ -140,11 +151,13 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
-def opener(deadline_seconds: float) -> Any:
-    """A urllib opener whose responses end within `deadline_seconds` from the connect, and
-    which returns a redirect as it is (the client decides where the token may go)."""
+def opener(deadline_seconds: float, download: bool = False) -> Any:
+    """A urllib opener whose responses end within `deadline_seconds` from the connect (a
+    `download` earns a second more for each `DOWNLOAD_RATE` bytes it reads), and which
+    returns a redirect as it is (the client decides where the token may go)."""
+    rate = DOWNLOAD_RATE if download else None
     return urllib.request.build_opener(
-        _HTTP(deadline_seconds), _HTTPS(deadline_seconds), _NoRedirect
+        _HTTP(deadline_seconds, rate), _HTTPS(deadline_seconds, rate), _NoRedirect
     )
 
 

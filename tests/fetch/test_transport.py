@@ -263,3 +263,49 @@ def test_an_answer_cut_short_every_time_says_so_not_cannot_reach(
     assert "broke off its answer at each of 2 attempts" in message, message
     assert "cannot reach" not in message and "IncompleteRead" not in message
     assert "page_size" in hint and "rerunning is safe" in hint
+
+
+def test_a_large_report_arriving_steadily_outlasts_the_answer_deadline(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    """A Control Hub report of a month of a large org is gigabytes: at a few MB/s it takes
+    longer than the 10 x timeout_seconds an answer may take, and every attempt was cut at
+    the deadline and started again, hours of downloads for an error. A download that keeps
+    coming earns time for the bytes it brings; one that trickles still ends at the deadline."""
+    from cdr_pipeline.fetch import transport
+
+    block = b"x" * (64 * 1024)
+    blocks = 25  # 1.6 MB over 2.5 s: a steady download, past a 1 s deadline
+
+    def report(conn: socket.socket) -> None:
+        if b"/v1/reports/" in server.requests[-1]:
+            body = b'{"items": [{"id": "r1", "downloadURL": "%s/download/r1"}]}' % (
+                server.url.encode()
+            )
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+            return
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\nPK" % (blocks * len(block) + 2))
+        for _ in range(blocks):
+            time.sleep(0.1)
+            conn.sendall(block)
+
+    assert len(block) / 0.1 >= transport.DOWNLOAD_RATE  # the test's rate earns its time
+    with RawServer(report) as server:
+        client = make_client(server.url, clock, retries=0, deadline_seconds=1.0)
+        dest = tmp_path / "r" / "report-r1"
+        client.report_download("r1", dest)
+    assert dest.stat().st_size == blocks * len(block) + 2
+
+    def trickle(conn: socket.socket) -> None:
+        if b"/v1/reports/" in server.requests[-1]:
+            report(conn)
+            return
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\nPK")
+        for _ in range(40):
+            time.sleep(0.1)
+            conn.sendall(b" ")
+
+    with RawServer(trickle) as server:
+        client = make_client(server.url, clock, retries=0, deadline_seconds=1.0)
+        with pytest.raises(FetchError, match="did not end within 1 s"):
+            client.report_download("r1", tmp_path / "t" / "report-r1")
