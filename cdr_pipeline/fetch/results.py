@@ -106,6 +106,8 @@ class FetchResult:
             "notes": self.notes,
             "warnings": self.warnings,
             "error": self.error.message if self.error else None,
+            # what to try, as the JSON error of every other command has it
+            "hint": (self.error.hint or None) if self.error else None,
             "requests": self.requests,
             "seconds": self.seconds,
         }
