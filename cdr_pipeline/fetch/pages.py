@@ -4,6 +4,7 @@ for every one of them (the condition for the watermark to pass a window)."""
 from __future__ import annotations
 
 import codecs
+import functools
 import hashlib
 import io
 from collections.abc import Iterable, Mapping
@@ -22,6 +23,7 @@ from cdr_pipeline.ingest.chunk import BadInput
 from cdr_pipeline.ingest.json_guard import JsonGuard
 from cdr_pipeline.ingest.limits import Limits
 from cdr_pipeline.ingest.results import IngestResult
+from cdr_pipeline.schema.base import normalize_header
 
 
 def unaccounted(ingest: IngestResult, pages: Mapping[Path, int]) -> list[str]:
@@ -104,11 +106,19 @@ def _scan(raw: bytes, limits: Limits) -> tuple[int, datetime | None, int]:
                 records += 1
             elif event in SCALARS:
                 raise _NotRecords
-        elif prefix == "items.item.Report time" and event == "string":
+        elif event == "string" and prefix.startswith("items.item.") and is_report_time(prefix):
             rt = report_time(value)
             if rt is not None and (latest is None or rt > latest):
                 latest = rt
     return records, latest, lists
+
+
+@functools.lru_cache(maxsize=256)
+def is_report_time(prefix: str) -> bool:
+    """Whether the field at `prefix` (`items.item.<key>`) is `Report time` in any spelling
+    the ingest reads (`Report Time`, `report_time`): an exact match missed the others, and
+    a late window then moved the watermark to its end, past the records still to come."""
+    return normalize_header(prefix.removeprefix("items.item.")) == "report time"
 
 
 def report_time(value: object) -> datetime | None:

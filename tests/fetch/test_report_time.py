@@ -1,0 +1,42 @@
+"""The `Report time` the late-data rule reads, in the spellings the ingest reads."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cdr_pipeline.fetch import fetch_records
+from tests.fetch.conftest import NOW, TOKEN, FakeClock, make_client, settings_for, warehouse_ids
+from tests.fetch.fakewebex import FakeWebex, make_records
+
+
+@pytest.mark.parametrize("key", ["Report Time", "report_time", " Report  time"])
+def test_a_late_window_reads_report_time_in_any_spelling(
+    key: str, tmp_path: Path, clock: FakeClock
+) -> None:
+    """Header spellings differ between API versions (docs/webex-dch.md: match them trimmed
+    and case-folded), and the ingest loads `Report Time` as report_time. The watermark's
+    scan read only `Report time`: a page in another spelling had no report time, so a
+    window within the late-data horizon moved the watermark to its end, and records that
+    arrived late in it were never asked for again."""
+    records = make_records(20, NOW - timedelta(hours=3), timedelta(minutes=6))
+    last = max(datetime.fromisoformat(r["Report time"].replace("Z", "+00:00")) for r in records)
+    assert last > NOW - timedelta(hours=2)  # inside the late-data horizon
+    settings = settings_for(tmp_path)
+    with FakeWebex(TOKEN, records) as server:
+        served = server.cdrs
+
+        def respelled(path: str, query: dict[str, str]) -> tuple[int, dict[str, str], Any]:
+            status, headers, body = served(path, query)
+            return status, headers, body.replace(b'"Report time"', f'"{key}"'.encode())
+
+        server.cdrs = respelled  # type: ignore[method-assign]
+        result = fetch_records(
+            settings, "feed", NOW - timedelta(hours=4), client=make_client(server.url, clock),
+            now=NOW,
+        )  # fmt: skip
+    assert result.exit_code == 0 and len(warehouse_ids(settings)) == len(records)
+    assert result.watermark_after == last + timedelta(milliseconds=1)
