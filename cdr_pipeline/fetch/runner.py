@@ -320,9 +320,15 @@ def _watermark_candidate(
             "the watermark stays before it"
         )
         return None
-    if source == "feed" and wr.max_report_time is not None:
-        return min(wr.max_report_time + MS, window.end + MS)
-    return window.end + MS
+    if source != "feed":
+        return window.end + MS
+    if wr.max_report_time is None:  # moved to the window's end, it would skip late records
+        result.warn(
+            f"{span} has records but none with a readable Report time, and is within "
+            f"{options.late_hours:g} h of now; the watermark stays before it"
+        )
+        return None
+    return min(wr.max_report_time + MS, window.end + MS)
 
 
 def _fetch_window(

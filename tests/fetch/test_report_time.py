@@ -40,3 +40,29 @@ def test_a_late_window_reads_report_time_in_any_spelling(
         )  # fmt: skip
     assert result.exit_code == 0 and len(warehouse_ids(settings)) == len(records)
     assert result.watermark_after == last + timedelta(milliseconds=1)
+
+
+def test_a_late_window_without_a_readable_report_time_holds_the_watermark(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    """Records without a `Report time` the scan can read (a field renamed by a new API
+    version, a value in a new format) gave no last report time, and a window within the
+    late-data horizon moved the watermark to its end, past the late records still to come.
+    It holds the watermark now, with a warning, as an empty late window does."""
+    records = make_records(20, NOW - timedelta(hours=3), timedelta(minutes=6))
+    settings = settings_for(tmp_path)
+    with FakeWebex(TOKEN, records) as server:
+        served = server.cdrs
+
+        def unreadable(path: str, query: dict[str, str]) -> tuple[int, dict[str, str], Any]:
+            status, headers, body = served(path, query)
+            return status, headers, body.replace(b'"Report time"', b'"Report timestamp"')
+
+        server.cdrs = unreadable  # type: ignore[method-assign]
+        result = fetch_records(
+            settings, "feed", NOW - timedelta(hours=4), client=make_client(server.url, clock),
+            now=NOW,
+        )  # fmt: skip
+    assert result.exit_code == 0 and len(warehouse_ids(settings)) == len(records)
+    assert result.watermark_after is None
+    assert any("none with a readable Report time" in w for w in result.warnings), result.notes
