@@ -27,7 +27,7 @@ from cdr_pipeline.errors import (
 from cdr_pipeline.ingest.amended import amendment_notes
 from cdr_pipeline.ingest.digest import Digest, Fingerprint
 from cdr_pipeline.ingest.limits import gated, unreadable
-from cdr_pipeline.ingest.merge import merge_staged
+from cdr_pipeline.ingest.merge import MergeCounts, merge_staged
 from cdr_pipeline.ingest.pending import PendingTables
 from cdr_pipeline.ingest.rejects import first_example
 from cdr_pipeline.ingest.results import FileResult, ProgressEvent, ProgressFn
@@ -298,11 +298,8 @@ class FileLoader:
                 f"{result.source}: rows read {result.rows_read} != loaded {counts.loaded} + "
                 f"duplicate {counts.duplicate} + rejected {result.rows_rejected}"
             )
-        for note in amended:
+        for note in _notes(amended, counts, staged):
             result.add_note(note)
-        not_utf8 = staged.reasons.get("invalid_utf8", 0)
-        if not_utf8 and result.source_kind == "csv_report":
-            result.add_note(_not_utf8_note(not_utf8))
         if self.progress:
             self.progress(ProgressEvent(result.source, result.rows_read, size, size, done=True))
         return result
@@ -335,6 +332,21 @@ def _refused(result: FileResult, err: InputError) -> FileResult:
     result.status, result.message, result.exit_code = "failed", err.one_line(), err.exit_code
     result.rows_loaded = result.rows_duplicate = 0
     return result
+
+
+def _notes(amended: list[str], counts: MergeCounts, staged: StagedSource) -> list[str]:
+    """What a loaded source's result says besides its counts."""
+    notes = list(amended)
+    if counts.erased:  # the file holds what an erasure took out: the DPO must know
+        notes.append(
+            f"{counts.erased} row(s) of records an erasure (cdr forget) reached came again and "
+            "stay erased (counted as duplicates): this file holds their personal data as it "
+            "was; erase or delete it, and any copy of it"
+        )
+    not_utf8 = staged.reasons.get("invalid_utf8", 0)
+    if not_utf8 and staged.result.source_kind == "csv_report":
+        notes.append(_not_utf8_note(not_utf8))
+    return notes
 
 
 def _not_utf8_note(rows: int) -> str:

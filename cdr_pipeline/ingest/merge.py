@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import duckdb
@@ -47,6 +47,7 @@ class MergeCounts:
     within_file: int = 0
     webex_go: int = 0
     """Webex Go legs among the rows loaded (inserted or updated)."""
+    erased: int = 0  # copies of records an erasure reached: they stay erased (`erased.py`)
 
     @property
     def loaded(self) -> int:
@@ -54,11 +55,11 @@ class MergeCounts:
 
     @property
     def duplicate(self) -> int:
-        return self.redelivered + self.stale + self.within_file
+        return self.redelivered + self.stale + self.within_file + self.erased
 
     def add(self, other: MergeCounts) -> None:
-        for name in ("inserted", "updated", "redelivered", "stale", "within_file", "webex_go"):
-            setattr(self, name, getattr(self, name) + getattr(other, name))
+        for f in fields(self):
+            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
 
 
 MIN_INSTALL_ROW_GROUP = 512
@@ -172,8 +173,7 @@ def merge_partition(
     if staged is not None:
         staged_filter = plan.staged_filter(value, key)
         inc = f"(SELECT * FROM read_parquet({lit(staged)}){staged_filter})"
-        # a record an erasure reached, delivered again, stays erased (`ingest/erased.py`)
-        inc, counts.redelivered = without_erased(con, pending.layout, schema, inc)
+        inc, counts.erased = without_erased(con, pending.layout, schema, inc)
         # rows of the file that lost to a later row of the same file, and its Webex Go rows
         # (all loaded when the file is installed as it is: counted in the same read)
         # fetchall: a result left unfinished would block the rewrite's query on `con`
@@ -191,7 +191,7 @@ def merge_partition(
                 inc, repeated = _without_repeats(schema, inc, repeats), repeats
         else:
             counts.inserted = int(unique)
-            whole = total == unique and not (staged_filter or counts.redelivered)
+            whole = total == unique and not (staged_filter or counts.erased)
             if whole and _installable(staged):
                 # a new partition without duplicates: the staged file (zstd) is final as it is
                 counts.webex_go = int(go_rows)

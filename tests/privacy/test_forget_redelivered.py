@@ -71,8 +71,12 @@ def test_a_redelivered_export_does_not_bring_an_erased_person_back(tmp_path: Pat
     calls = next(f for f in result.files if f.path.endswith("again.csv") and "snaps" not in f.path)
     # r1 is a re-delivery of an erased record: counted, not loaded
     assert (calls.rows_read, calls.rows_loaded, calls.rows_duplicate) == (3, 2, 1)
+    # and the file is named as holding what the erasure took out (it stays in the inbox)
+    stays = "row(s) of records an erasure (cdr forget) reached came again and stay erased"
+    assert f"1 {stays}" in calls.message
     devices = next(f for f in result.files if f.path.endswith("snaps_again.csv"))
     assert devices.rows_loaded == 0 and devices.rows_duplicate == 2
+    assert f"2 {stays}" in devices.message  # the snapshot's line, twice
 
     legs = _rows(settings, "call_legs", "call_date", "report_id, user_uuid, user_name")
     assert legs[0] == erased[0]  # still the tokens the erasure left
