@@ -79,10 +79,23 @@ def test_wheel_in_a_fresh_venv_runs_demo_and_build_from_an_empty_folder(
     wheel: Path, tmp_path: Path
 ) -> None:
     venv = tmp_path / "venv"
-    _run([sys.executable, "-m", "venv", str(venv)], cwd=tmp_path)
+    # no pip of its own (ensurepip took 4 s of CPU): this pip installs into it (`--python`)
+    _run([sys.executable, "-m", "venv", "--without-pip", str(venv)], cwd=tmp_path)
     py = venv / "bin" / "python"
     _run(
-        [str(py), "-m", "pip", "install", "-q", "--no-deps", "--no-index", str(wheel)], cwd=tmp_path
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "--python",
+            str(py),
+            "install",
+            "-q",
+            "--no-deps",
+            "--no-index",
+            str(wheel),
+        ],
+        cwd=tmp_path,
     )
     # the dependencies come from this test's environment (no download); a path entry in a
     # .pth file does not run that environment's own .pth files, so the checkout stays unseen
