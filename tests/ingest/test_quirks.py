@@ -272,18 +272,24 @@ def _write(path: Path, text: str) -> Path:
     return path
 
 
+def _without_column(path: Path, header: str) -> tuple[Path, list[list[str]]]:
+    """The clean export `bom_crlf.csv` written to `path` without the column `header`, and
+    its rows as read."""
+    text = fixture("bom_crlf.csv").read_text(encoding="utf-8-sig")
+    rows = list(csv.reader(text.splitlines()))
+    at = rows[0].index(header)
+    with path.open("w", newline="", encoding="utf-8") as out:
+        csv.writer(out).writerows(r[:at] + r[at + 1 :] for r in rows)
+    return path, rows
+
+
 def test_an_export_without_sub_client_type_says_its_webex_go_legs_cannot_be_told(
     wh: Path, tmp_path: Path
 ) -> None:
     """Without the column every leg loads as not Webex Go: the file loaded with exit 0 and
     no word (the missing columns went to the log at info level only), its Webex Go legs
     absent from fct_webex_go_calls and the licence reports."""
-    text = fixture("bom_crlf.csv").read_text(encoding="utf-8-sig")
-    rows = list(csv.reader(text.splitlines()))
-    at = rows[0].index("Sub client type")
-    path = tmp_path / "trimmed.csv"
-    with path.open("w", newline="", encoding="utf-8") as out:
-        csv.writer(out).writerows(r[:at] + r[at + 1 :] for r in rows)
+    path, rows = _without_column(tmp_path / "trimmed.csv", "Sub client type")
     (f,) = load(wh, path).files
     assert (f.status, f.rows_loaded) == ("loaded", len(rows) - 1)
     assert "no 'Sub client type' column: Webex Go legs cannot be told" in f.message
@@ -298,12 +304,7 @@ def test_an_export_without_report_id_says_its_legs_count_twice_beside_one_with_i
     and the Control Hub report of the same days, loaded after it, added every leg again
     (two rows per leg, each call's legs and minutes doubled), both files exit 0 without a
     word."""
-    text = fixture("bom_crlf.csv").read_text(encoding="utf-8-sig")
-    rows = list(csv.reader(text.splitlines()))
-    at = rows[0].index("Report ID")
-    path = tmp_path / "script.csv"
-    with path.open("w", newline="", encoding="utf-8") as out:
-        csv.writer(out).writerows(r[:at] + r[at + 1 :] for r in rows)
+    path, rows = _without_column(tmp_path / "script.csv", "Report ID")
     (f,) = load(wh, path).files
     assert (f.status, f.rows_loaded) == ("loaded", len(rows) - 1)
     assert "no 'Report ID' column: each leg of this file gets a stand-in id" in f.message
