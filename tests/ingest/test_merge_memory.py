@@ -42,7 +42,8 @@ def test_a_merge_past_its_memory_is_exit_6_naming_the_setting(warehouse: Path) -
     assert failed.value.exit_code == EXIT_ENVIRONMENT
     assert "merge_memory_mb (1MiB)" in failed.value.message
     assert "raise merge_memory_mb" in (failed.value.hint or "")
-    assert _merge_again(warehouse, "64MiB") == 3_000  # with room, the same merge runs
+    # with room, the same merge runs (64 MiB ran out once in a full suite: 63.9 of 64 MiB)
+    assert _merge_again(warehouse, "128MiB") == 3_000
 
 
 def test_merge_memory_is_a_setting_with_a_floor() -> None:
