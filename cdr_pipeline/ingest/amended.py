@@ -96,11 +96,13 @@ def _listed(schema: TableSchema, rows: list[tuple[object, ...]]) -> str:
     return shown + (f" and {len(rows) - SHOWN} more" if len(rows) > SHOWN else "")
 
 
+SHOWN_TERMS = {"entitlements": ("units",), "org_directory": DIRECTORY_TERMS}
+"""The terms a note shows of an old row and its replacement, by table."""
+
+
 def _shown(table: str) -> str:
-    """What a note shows of an old row (c) and its replacement (i)."""
-    if table == "entitlements":
-        return "c.units, i.units"
-    return "c.name, i.name, c.cost_centre, i.cost_centre, c.site, i.site, c.country, i.country"
+    """What a note shows of an old row (c) and its replacement (i), term by term."""
+    return ", ".join(f"c.{quote(t)}, i.{quote(t)}" for t in SHOWN_TERMS[table])
 
 
 def _line(table: str, key: tuple[object, ...], source: object, values: tuple[object, ...]) -> str:
@@ -111,8 +113,8 @@ def _line(table: str, key: tuple[object, ...], source: object, values: tuple[obj
         return f"{sub} {licence} from {start}: {old} units in {source}, {new} here"
     kind, entry = key
     changed = [
-        f"{name} {values[2 * i]!r} in {source}, {values[2 * i + 1]!r} here"
-        for i, name in enumerate(("name", "cost_centre", "site", "country"))
-        if values[2 * i] != values[2 * i + 1]
+        f"{term} {old!r} in {source}, {new!r} here"
+        for term, old, new in zip(SHOWN_TERMS[table], values[::2], values[1::2], strict=True)
+        if old != new
     ]
     return f"{kind} {entry}: {', '.join(changed)}"
