@@ -83,11 +83,14 @@ def resolve_headers(headers: list[str], schema: TableSchema) -> HeaderResolution
             # a sensitive column is never stored: its repeats are dropped like it
             if seen[name] > 1 and not schema.column(name).sensitive:
                 repeated.append((i, f"{extra_key(h)}_{seen[name]}"))
-    implied = {}
-    for name, h in spelled.items():
-        column, named = schema.column(name), currency_named(h)
-        if column.priced_in and named is not None and lookup(named[0]) == name:
-            implied[column.priced_in] = named[1]
+    # every spelling of a price counts, not only the first: `Unit price` left empty beside
+    # `Unit Price (EUR)` loads the second's values, in euros; two currencies imply none
+    codes: dict[str, set[str]] = {}
+    for h, name in zip(headers, canonical, strict=True):
+        column, named = schema.column(name) if name else None, currency_named(h)
+        if column and column.priced_in and named is not None and lookup(named[0]) == name:
+            codes.setdefault(column.priced_in, set()).add(named[1])
+    implied = {col: code.pop() for col, code in codes.items() if len(code) == 1}
     # a column a header implies is not missing: the rows have its value
     missing = tuple(c.name for c in schema.input_columns if c.name not in {*spelled, *implied})
     return HeaderResolution(

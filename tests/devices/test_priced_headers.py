@@ -66,3 +66,26 @@ def test_a_remark_that_is_no_currency_code_is_no_price(tmp_path: Path) -> None:
     assert f.unknown_columns == ["Unit price (net)", "Unit price (monthly)"]
     got = _entitlements(wh)
     assert got["unit_price"].to_list() == [None] and got["currency"].to_list() == [None]
+
+
+def test_a_priced_header_after_an_empty_price_column_still_names_the_currency(
+    tmp_path: Path,
+) -> None:
+    """`Unit price` left empty beside `Unit Price (EUR)`: the price loaded from the second
+    spelling but without a currency, as only the first spelling was read for one. Two
+    spellings naming two currencies imply none."""
+    wh = tmp_path / "wh"
+    one = write_csv(
+        tmp_path / "in" / "one.csv",
+        "subscription_id,licence_type,units,valid_from,Unit price,Unit Price (EUR)",
+        ["Sub-1,BYOD,10,2026-01-01,,12.50"],
+    )
+    two = write_csv(
+        tmp_path / "in2" / "two.csv",
+        "subscription_id,licence_type,units,valid_from,Unit Price (EUR),Unit Price (USD)",
+        ["Sub-2,BYOD,10,2026-01-01,12.50,"],
+    )
+    ingest(wh, one)
+    ingest(wh, two)
+    got = _entitlements(wh).select("subscription_id", "unit_price", "currency")
+    assert got.rows() == [("Sub-1", 12.5, "EUR"), ("Sub-2", 12.5, None)]
