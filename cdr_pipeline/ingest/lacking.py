@@ -40,6 +40,21 @@ def carried(schema: TableSchema, lacking: Collection[str]) -> list[str]:
     ]
 
 
+def held_lacking(
+    con: duckdb.DuckDBPyConnection, schema: TableSchema, held: str, lacking: Collection[str]
+) -> list[str]:
+    """The columns of `lacking` a copy takes from the held rows (`held`, a relation over the
+    held files of every partition the source touches) that some held row has a value in:
+    most exports lacking a column join a table whose rows all lack it too, and one count,
+    which reads those columns alone, spares each partition's merge the lookup."""
+    columns = carried(schema, lacking)
+    if not columns:
+        return []
+    counts = ", ".join(f"count({quote(c)})" for c in columns)
+    found = con.execute(f"SELECT {counts} FROM {held}").fetchall()[0]
+    return [c for c, n in zip(columns, found, strict=True) if n]
+
+
 def with_held_values(
     con: duckdb.DuckDBPyConnection,
     schema: TableSchema,
@@ -48,14 +63,8 @@ def with_held_values(
     lacking: Collection[str],
 ) -> str:
     """`inc` (a relation of incoming rows) with the held values (`cur`, one row per key) of
-    the `lacking` columns where the held row is the same key and version. Only the columns
-    some held row has a value in are looked up: most exports lacking a column join a table
-    whose rows all lack it too (a count reads those columns alone)."""
+    the `lacking` columns (`held_lacking`) where the held row is the same key and version."""
     columns = carried(schema, lacking)
-    if columns:
-        counts = ", ".join(f"count({quote(c)})" for c in columns)
-        found = con.execute(f"SELECT {counts} FROM {cur}").fetchall()[0]
-        columns = [c for c, n in zip(columns, found, strict=True) if n]
     if not columns:
         return inc
     same = [*schema.key, *schema.version_by]

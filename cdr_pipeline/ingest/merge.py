@@ -26,7 +26,7 @@ from cdr_pipeline.errors import MergeOutOfMemory, environment_error
 from cdr_pipeline.ingest import faults
 from cdr_pipeline.ingest.erased import without_erased
 from cdr_pipeline.ingest.held import held_rows
-from cdr_pipeline.ingest.lacking import with_held_values
+from cdr_pipeline.ingest.lacking import held_lacking, with_held_values
 from cdr_pipeline.ingest.moved import STREAM_FIRST, MovedPlan, plan_moves, stream_rank
 from cdr_pipeline.ingest.pending import PendingTable
 from cdr_pipeline.ingest.rowgroups import copy_query
@@ -45,8 +45,7 @@ class MergeCounts:
     redelivered: int = 0
     stale: int = 0
     within_file: int = 0
-    webex_go: int = 0
-    """Webex Go legs among the rows loaded (inserted or updated)."""
+    webex_go: int = 0  # Webex Go legs among the rows loaded (inserted or updated)
     erased: int = 0  # copies of records an erasure reached: they stay erased (`erased.py`)
 
     @property
@@ -123,12 +122,13 @@ def _merge_staged(
     con = bounded_duckdb(tmp_dir, memory_limit)
     plan = MovedPlan()
     try:
+        if lacking and (held := [f for v in staged for f in pending.current_files(v)]):
+            lacking = held_lacking(con, pending.schema, _held(pending.schema, held), lacking)
         if pending.schema.key_spans_partitions and staged:  # nothing staged: nothing moves
             plan = plan_moves(con, pending, staged)
             total.within_file += plan.within_file
             total.stale += plan.stale
-            # the partition merge counts a moved record as new in its day: it is an update
-            total.inserted -= plan.moved
+            total.inserted -= plan.moved  # counted new in its day by the merge: an update
             total.updated += plan.moved
 
         def one(value: str) -> MergeCounts:
