@@ -14,7 +14,7 @@ import numpy as np
 import polars as pl
 
 from cdr_pipeline.ingest.derive import DERIVERS, Check
-from cdr_pipeline.ingest.derive.base import long_values
+from cdr_pipeline.ingest.derive.base import long_values, null_word, null_word_keys, word_detail
 from cdr_pipeline.ingest.numerals import ungroup
 from cdr_pipeline.ingest.spreadsheet import drop_flags, local_date_check, mark_local_dates
 from cdr_pipeline.schema.base import (
@@ -23,7 +23,6 @@ from cdr_pipeline.schema.base import (
     DOUBLE,
     INTEGER,
     NULL_MARKERS,
-    NULL_WORDS,
     SMALLINT,
     STRING,
     TIMESTAMP,
@@ -45,7 +44,6 @@ TRUE_WORDS = ("true", "t", "yes", "y", "1")
 FALSE_WORDS = ("false", "f", "no", "n", "0")
 
 REASON_MISSING = "missing_required"
-EMPTY_WORD = "an empty value written as a word: only an empty field, NA or na reads as empty"
 EXPECTED = {
     TIMESTAMP: "a timestamp of the years 2000-2099 (expected ISO-8601 like "
     "2026-10-02T14:03:11.123Z)",
@@ -284,8 +282,8 @@ def _typed_columns(
                 Check(
                     BAD_REASON[c.dtype],
                     pl.col(c.name).is_not_null() & unusable,
-                    pl.when(pl.col(c.name).str.to_lowercase().is_in(NULL_WORDS))
-                    .then(pl.format(f"{spelled}: '{{}}' is {EMPTY_WORD}", pl.col(c.name)))
+                    pl.when(null_word(c.name))
+                    .then(word_detail(c.name, spelled))
                     .otherwise(
                         pl.format(
                             f"{spelled}: cannot parse '{{}}' as {EXPECTED[c.dtype]}",
@@ -313,7 +311,7 @@ def _typed_columns(
                 pl.format(f"currency '{{}}' where the price's header names {value}", pl.col(name)),
             )
         )
-    return typed, checks
+    return typed, checks + null_word_keys(schema, res.source_header)
 
 
 def normalize(

@@ -267,6 +267,36 @@ def test_empty_values_written_as_null_are_named_with_an_example(wh: Path, tmp_pa
     assert table(wh)["calling_line_id"].to_list() == ["NULL"]
 
 
+def test_keys_written_as_null_are_quarantined_not_merged(wh: Path, tmp_path: Path) -> None:
+    """A database's export with Report ID `NULL` on five legs loaded one of them and counted
+    four as duplicates of it (exit 0): the word was kept as text, one Report ID for all. A
+    key or required text value written as an empty word is missing; the legs with real ids
+    load, and the word stays data in a column that is neither."""
+    from tests.fixtures.make_dch_fixtures import HEADERS, csv_text, row
+
+    legs = [row(i, **{"Report ID": word}) for i, word in enumerate(("NULL", "null", "N/A"), 1)]
+    legs.append(row(4, **{"Correlation ID": "(null)"}))
+    legs.append(row(5, **{"Direction": "None"}))
+    legs += [row(i, **{"Calling line ID": "NULL"}) for i in range(6, 600)]
+    (f,) = load(wh, _write(tmp_path / "db.csv", csv_text(HEADERS, legs))).files
+    assert (f.rows_loaded, f.rows_duplicate, f.rows_rejected) == (594, 0, 5)
+    quarantined = rejects(wh).sort("source_row")
+    assert quarantined["reason"].unique().to_list() == ["missing_required"]
+    assert quarantined["detail"].to_list() == [
+        "Report ID: 'NULL' is an empty value written as a word: only an empty field, NA or na "
+        "reads as empty",
+        "Report ID: 'null' is an empty value written as a word: only an empty field, NA or na "
+        "reads as empty",
+        "Report ID: 'N/A' is an empty value written as a word: only an empty field, NA or na "
+        "reads as empty",
+        "Correlation ID: '(null)' is an empty value written as a word: only an empty field, NA "
+        "or na reads as empty",
+        "Direction: 'None' is an empty value written as a word: only an empty field, NA or na "
+        "reads as empty",
+    ]
+    assert set(table(wh)["calling_line_id"].to_list()) == {"NULL"}
+
+
 def _write(path: Path, text: str) -> Path:
     path.write_text(text, encoding="utf-8")
     return path

@@ -3,12 +3,13 @@ and the check every kind shares, a field too long (`long_values`)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import itertools
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import polars as pl
 
-from cdr_pipeline.schema.base import TableSchema
+from cdr_pipeline.schema.base import NULL_WORDS, STRING, TableSchema
 
 
 @dataclass(frozen=True)
@@ -18,6 +19,43 @@ class Check:
     reason: str
     bad: pl.Expr
     detail: pl.Expr
+
+
+EMPTY_WORD = "an empty value written as a word: only an empty field, NA or na reads as empty"
+SPELLED_NULL_WORDS = sorted(
+    {
+        "".join(cased)
+        for word in NULL_WORDS
+        for cased in itertools.product(*zip(word, word.upper(), strict=True))
+    }
+)
+"""`NULL_WORDS` in every mix of cases (`NULL`, `Null`, `N/A`...): matched as they are, no
+lower-case copy of every value made first."""
+
+
+def null_word(column: str) -> pl.Expr:
+    """Whether the text value is one of `NULL_WORDS`, in any case."""
+    return pl.col(column).is_in(SPELLED_NULL_WORDS)
+
+
+def word_detail(column: str, spelled: str) -> pl.Expr:
+    return pl.format(f"{spelled}: '{{}}' is {EMPTY_WORD}", pl.col(column))
+
+
+def null_word_keys(schema: TableSchema, spelled: Mapping[str, str]) -> list[Check]:
+    """A key or required text value written as an empty word (`NULL`, `N/A`): quarantined as
+    missing. Kept as text, five legs of a database's export with Report ID `NULL` were one
+    record and four duplicates, and a `NULL` Correlation ID made one call of every such leg;
+    a text column that is neither key nor required keeps such a word as data."""
+    return [
+        Check(
+            "missing_required",
+            null_word(c.name),
+            word_detail(c.name, spelled.get(c.name, c.name)),
+        )
+        for c in schema.input_columns
+        if c.dtype == STRING and not c.sensitive and (c.required or c.name in schema.key)
+    ]
 
 
 Deriver = Callable[[pl.DataFrame], tuple[pl.DataFrame, list[Check]]]
