@@ -5,6 +5,8 @@ records may not show)."""
 
 from __future__ import annotations
 
+import csv
+import io
 import zipfile
 from pathlib import Path
 
@@ -53,6 +55,35 @@ def test_numbers_and_ids_in_scientific_notation_are_quarantined(
     (f,) = load(wh, path, max_reject_rate=0.05).files
     assert (f.status, f.rows_loaded, f.rows_rejected) == ("failed", 0, 1)
     assert rejects(wh)["reason"].to_list() == ["spreadsheet_number"]
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "detail"),
+    [
+        (CALLING, "4,42079E+11", "Calling number: '4,42079E+11' is a spreadsheet's scientific"),
+        (REPORT_ID, "2,34059E+09", "Report ID: '2,34059E+09' is a spreadsheet's scientific"),
+        (MAC, "1,23457E+11", "Device MAC: '1,23457E+11' is a MAC of digits a spreadsheet"),
+    ],
+    ids=["number", "id", "mac"],
+)
+def test_scientific_notation_with_a_decimal_comma_is_quarantined(
+    wh: Path, column: int, value: str, detail: str
+) -> None:
+    """Excel in a German or French locale saves with `;` between fields and writes the
+    fraction of its scientific notation after a comma: `4,42079E+11`. Only the dot's form
+    was recognised, so such an export loaded the rounded number as text, exit 0."""
+    body = rows(200, 85)
+    body[9][column] = value
+    text = io.StringIO()
+    csv.writer(text, delimiter=";", lineterminator="\r\n").writerows([HEADER, *body])
+    path = wh.parent / "resaved.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + text.getvalue().encode())
+    (f,) = load(wh, path).files
+    assert (f.status, f.exit_code, f.rows_loaded, f.rows_rejected) == ("failed", 3, 0, 1)
+    assert "1 of 200 rows rejected: spreadsheet_number" in f.message
+    (bad,) = rejects(wh).to_dicts()
+    assert bad["source_row"] == 11
+    assert bad["detail"].startswith(detail)
 
 
 def test_a_file_resaved_by_a_spreadsheet_fails_saying_to_load_the_download(wh: Path) -> None:

@@ -99,11 +99,13 @@ def conflicting_lines(key: tuple[str, ...], terms: tuple[str, ...], advice: str)
     )
 
 
-SCIENTIFIC = r"^[+-]?\d(\.\d+)?[Ee][+-]\d+$"
+SCIENTIFIC = r"^[+-]?\d([.,]\d+)?[Ee][+-]\d+$"
 """A spreadsheet's scientific notation: one digit, a fraction, then a signed exponent. One
 that opened a file and saved it again wrote a long digit string so (`+442079460000` as
-`4.42079E+11`, an id as `2.34059E+09`), its other digits gone for good. No phone number,
-extension, call or session id is written so (a hex id has no `.` or sign)."""
+`4.42079E+11`, an id as `2.34059E+09`), its other digits gone for good; in a locale of
+decimal commas (German, French: the one that saves with `;`) the fraction follows a comma,
+`4,42079E+11`. No phone number, extension, call or session id is written so (a hex id has
+no `.`, `,` or sign)."""
 
 
 def spreadsheet_numbers(names: dict[str, str]) -> list[Check]:

@@ -56,11 +56,11 @@ NAME_TEXT = ("user_name", "calling_line_id", "called_line_id", "location_name")
 """Text columns of people's and places' names, where accented and CJK letters occur: one
 value misread there condemns the export (`base.MISREAD`)."""
 
-MAC_AS_NUMBER = r"^(\d{1,11}|[+-]?\d(\.\d+)?[Ee][+-]\d+)$"
+MAC_AS_NUMBER = r"^(\d{1,11}|[+-]?\d([.,]\d+)?[Ee][+-]\d+)$"
 """A MAC of digits only (`001122334455`, `123456789012`) a spreadsheet read as a number and
 saved again: its leading zeros dropped (`1122334455`) or, past 11 digits, in scientific
-notation (`1.23457E+11`). A MAC is 12 hex digits (docs/webex-dch.md#value-formats), so
-neither is one, and no separator makes one."""
+notation (`1.23457E+11`, `1,23457E+11` where decimals follow a comma). A MAC is 12 hex
+digits (docs/webex-dch.md#value-formats), so neither is one, and no separator makes one."""
 
 
 def _mac_as_number(df: pl.DataFrame) -> pl.DataFrame:
