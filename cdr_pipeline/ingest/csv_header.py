@@ -65,6 +65,12 @@ _SEP_LINE = re.compile(rb"(?:\xef\xbb\xbf)?sep=([,;\t])", re.IGNORECASE)
 tools that make CSV for Excel."""
 
 
+def is_sep_line(raw: bytes) -> bool:
+    """Whether a line is a `sep=` line (BOM and line end aside): in the body it starts
+    another export joined after the first with `cat`, as the header line again does."""
+    return _SEP_LINE.fullmatch(raw.strip(b"\r\n ")) is not None
+
+
 def read_header(
     stream: BinaryIO, limits: Limits | None = None, delimiter: str | None = None
 ) -> Header:

@@ -33,7 +33,7 @@ from cdr_pipeline.ingest.chunk import (
     columns_differ,
     raw_str,
 )
-from cdr_pipeline.ingest.csv_header import Header, split_fields
+from cdr_pipeline.ingest.csv_header import Header, is_sep_line, split_fields
 from cdr_pipeline.ingest.csv_split import Segment, split_stream
 from cdr_pipeline.ingest.limits import Limits
 from cdr_pipeline.schema.base import NULL_MARKERS, normalize_header
@@ -288,6 +288,14 @@ def _ragged(raw: bytes, line: int, headers: list[str], delimiter: str = ",") -> 
     """The reject of a record without as many fields as the header; `BadInput` when it is
     the header of another export (`_other_header`)."""
     text, ncols = raw_str(raw), len(headers)
+    if is_sep_line(raw):  # counted as no record, like the header line it comes before
+        return RawReject(
+            line,
+            "repeated_header",
+            "the 'sep=' line that starts an export again, not a record (exports joined "
+            "into one file?)",
+            text,
+        )
     try:
         fields = split_fields(text, delimiter)
         found = f"found {len(fields)}"
