@@ -65,10 +65,16 @@ _SEP_LINE = re.compile(rb"(?:\xef\xbb\xbf)?sep=([,;\t])", re.IGNORECASE)
 tools that make CSV for Excel."""
 
 
+def _sep_line(raw: bytes) -> re.Match[bytes] | None:
+    """The match of a `sep=` line, blanks and line end around it aside: never a tab, which
+    may be the separator it names (`sep=\t`)."""
+    return _SEP_LINE.fullmatch(raw.strip(b"\r\n "))
+
+
 def is_sep_line(raw: bytes) -> bool:
     """Whether a line is a `sep=` line (BOM and line end aside): in the body it starts
     another export joined after the first with `cat`, as the header line again does."""
-    return _SEP_LINE.fullmatch(raw.strip(b"\r\n ")) is not None
+    return _sep_line(raw) is not None
 
 
 def read_header(
@@ -106,7 +112,7 @@ def read_header(
     raw = raw.removesuffix(b"\r").removesuffix(b"\r")  # CRLF, or CR CR LF (see csv_split)
     if not raw.strip() or not raw.strip(_NOT_A_LINE):  # blank, or separators only
         return Header([], b"", 1)
-    named = _SEP_LINE.fullmatch(raw.strip()) if delimiter is None else None
+    named = _sep_line(raw) if delimiter is None else None
     if named:
         return _after_sep_line(_Prefixed(rest, stream), limits, named.group(1).decode(), line)
     _check_header(raw, line)

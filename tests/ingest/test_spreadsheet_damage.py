@@ -159,11 +159,13 @@ def test_a_file_whose_times_a_spreadsheet_rewrote_fails_saying_to_load_the_downl
     assert "re-saved by a spreadsheet" in done.stderr and "ISO-8601" in done.stderr
 
 
-@pytest.mark.parametrize("separator", [",", ";"])
+@pytest.mark.parametrize("separator", [",", ";", "\t"], ids=["comma", "semicolon", "tab"])
 def test_a_sep_line_before_the_header_names_the_separator(wh: Path, separator: str) -> None:
     """`sep=;` on the first line tells a spreadsheet the separator (tools that write CSV
     for Excel add it): it was read as the header, 'the header (sep=, ) matches none of the
-    input kinds'. The records keep their line numbers."""
+    input kinds'. The records keep their line numbers. `sep=` and a tab (a tab-separated
+    file made for Excel) was still read as the header: the line lost its tab, as a blank
+    around it, before the pattern was matched."""
     body = rows(20, 77)
     body[4][HEADER.index("Direction")] = ""
     text = "".join(
