@@ -287,6 +287,23 @@ def test_numbers_a_dataframe_tool_saved_as_floats_fail_the_export(wh: Path) -> N
     assert bad["detail"].startswith("Calling number: '15550100007.0' is a number saved as a float")
 
 
+def test_floats_a_dataframe_tool_saved_with_decimal_commas_fail_the_export(wh: Path) -> None:
+    """pandas saving for a German or French spreadsheet (`sep=";", decimal=","`) writes a
+    number column with empty cells as `13343822691,0`: only `.0` was recognised, so such an
+    export loaded the number as text, its '+' gone, exit 0."""
+    body = rows(300, 86)
+    body[7][CALLING] = "15550100007,0"
+    text = io.StringIO()
+    csv.writer(text, delimiter=";", lineterminator="\n").writerows([HEADER, *body])
+    path = wh.parent / "pandas.csv"
+    path.write_text(text.getvalue())
+    (f,) = load(wh, path).files
+    assert (f.status, f.exit_code, f.rows_loaded, f.rows_rejected) == ("failed", 3, 0, 1)
+    assert "1 of 300 rows rejected: spreadsheet_float" in f.message
+    (bad,) = rejects(wh).to_dicts()
+    assert bad["detail"].startswith("Calling number: '15550100007,0' is a number saved as a float")
+
+
 @pytest.mark.parametrize(
     ("saved", "shown"),
     [("1122334455", "1122334455"), ("1.23457E+11", "1.23457E+11"), ("9.12E+10", "9.12E+10")],

@@ -125,19 +125,21 @@ def spreadsheet_numbers(names: dict[str, str]) -> list[Check]:
     ]
 
 
-FLOAT = r"^[+-]?\d+\.0$"
+FLOAT = r"^[+-]?\d+[.,]0$"
 """A whole number written as a float: what pandas writes for a column of numbers that has
-empty cells (`2001.0`, `13343822691.0`, the '+' dropped). No phone number, extension or id
-of a call leg ends so."""
+empty cells (`2001.0`, `13343822691.0`, the '+' dropped; `2001,0` with `decimal=","`, as a
+file saved for a German or French spreadsheet is). No phone number, extension or id of a
+call leg ends so."""
 
 
 def mark_floats(df: pl.DataFrame, names: list[str]) -> pl.DataFrame:
     """A flag column per text column: true where the value is `FLOAT`. The pattern runs only
-    on the values ending in `.0`, found by a suffix test (a chunk's numbers nearly all lack
-    one)."""
+    on the values ending in `.0` or `,0`, found by a suffix test (a chunk's numbers nearly
+    all lack one)."""
     for name in names:
         flag = pl.repeat(False, df.height, eager=True).alias(f"__float_{name}")
-        held = df[name].str.ends_with(".0").fill_null(False)
+        text = df[name]
+        held = (text.str.ends_with(".0") | text.str.ends_with(",0")).fill_null(False)
         if held.any():
             idx = held.arg_true()
             flag = flag.scatter(idx, df[name].gather(idx).str.contains(FLOAT))
