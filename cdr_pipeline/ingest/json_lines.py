@@ -79,11 +79,26 @@ def json_lines(
                 # numbers as ijson gives them (the guard already bounded their digits)
                 yield line_no, json.loads(text, parse_float=Decimal, object_pairs_hook=from_pairs)
             except (ValueError, RecursionError) as exc:
+                # a cut one stops before its object's end; a stray comma after it is no cut
+                if not raw.endswith(b"\n") and not text.rstrip(b", ").endswith(b"}"):
+                    raise _cut_short(line_no) from exc
                 yield line_no, Broken(raw_str(text), str(exc))
         else:
             line_no += skip_blank_lines(lines)
         raw = lines.readline(limits.record_bytes + 1)
         line_no += 1
+
+
+def _cut_short(line: int) -> BadInput:
+    """The last line stops inside its record, with no line break after it: a download or
+    copy cut short, whose records after the cut are missing. Quarantined as one broken line,
+    it let the file load without them (exit 0), where a CSV so cut fails."""
+    return BadInput(
+        "the file ends inside a record, with no line break after it: it was cut short, as "
+        "an interrupted download or copy leaves it",
+        line=line,
+        hint="download or copy it again; to load the records before it, delete that last line",
+    )
 
 
 def skip_blank_lines(lines: io.BufferedReader[Any]) -> int:
