@@ -60,15 +60,17 @@ class _Prefixed(io.BytesIO):
         return self.stream.read(-1 if size is None else size)
 
 
-_SEP_LINE = re.compile(rb"(?:\xef\xbb\xbf)?sep=([,;\t])", re.IGNORECASE)
+_SEP_LINE = re.compile(rb'(?:\xef\xbb\xbf)?("?)sep=([,;\t])\1', re.IGNORECASE)
 """`sep=;`: the line that tells a spreadsheet the separator, written before the header by
-tools that make CSV for Excel."""
+tools that make CSV for Excel; in quotes (`"sep=;"`) when a CSV writer wrote it as a field,
+which it quotes for the separator it holds (Python's `csv.writer`, PHP's `fputcsv`)."""
 
 
-def _sep_line(raw: bytes) -> re.Match[bytes] | None:
-    """The match of a `sep=` line, blanks and line end around it aside: never a tab, which
-    may be the separator it names (`sep=\t`)."""
-    return _SEP_LINE.fullmatch(raw.strip(b"\r\n "))
+def _sep_line(raw: bytes) -> str | None:
+    """The separator a `sep=` line names, blanks and line end around it aside (never a tab,
+    which may be the separator it names: `sep=\t`); None for another line."""
+    named = _SEP_LINE.fullmatch(raw.strip(b"\r\n "))
+    return None if named is None else named.group(2).decode()
 
 
 def is_sep_line(raw: bytes) -> bool:
@@ -114,7 +116,7 @@ def read_header(
         return Header([], b"", 1)
     named = _sep_line(raw) if delimiter is None else None
     if named:
-        return _after_sep_line(_Prefixed(rest, stream), limits, named.group(1).decode(), line)
+        return _after_sep_line(_Prefixed(rest, stream), limits, named, line)
     _check_header(raw, line)
     header_text = raw.decode("utf-8", errors="replace")
     delimiter = delimiter or sniff_delimiter(header_text)

@@ -159,13 +159,18 @@ def test_a_file_whose_times_a_spreadsheet_rewrote_fails_saying_to_load_the_downl
     assert "re-saved by a spreadsheet" in done.stderr and "ISO-8601" in done.stderr
 
 
+@pytest.mark.parametrize("quote", ["", '"'], ids=["bare", "quoted"])
 @pytest.mark.parametrize("separator", [",", ";", "\t"], ids=["comma", "semicolon", "tab"])
-def test_a_sep_line_before_the_header_names_the_separator(wh: Path, separator: str) -> None:
+def test_a_sep_line_before_the_header_names_the_separator(
+    wh: Path, separator: str, quote: str
+) -> None:
     """`sep=;` on the first line tells a spreadsheet the separator (tools that write CSV
     for Excel add it): it was read as the header, 'the header (sep=, ) matches none of the
     input kinds'. The records keep their line numbers. `sep=` and a tab (a tab-separated
     file made for Excel) was still read as the header: the line lost its tab, as a blank
-    around it, before the pattern was matched."""
+    around it, before the pattern was matched. A script that writes the line with its CSV
+    writer gets it in quotes (`"sep=;"`: the field holds the separator), which was read as
+    the header too."""
     body = rows(20, 77)
     body[4][HEADER.index("Direction")] = ""
     text = "".join(
@@ -173,7 +178,7 @@ def test_a_sep_line_before_the_header_names_the_separator(wh: Path, separator: s
         for r in [HEADER, *body]
     )
     path = wh.parent / "with_sep_line.csv"
-    path.write_bytes(f"sep={separator}\r\n{text}".encode())
+    path.write_bytes(f"{quote}sep={separator}{quote}\r\n{text}".encode())
     (f,) = load(wh, path, max_reject_rate=0.1).files
     assert (f.status, f.kind, f.rows_loaded, f.rows_rejected) == ("loaded", "calls", 19, 1)
     assert rejects(wh)["source_row"].to_list() == [7]
