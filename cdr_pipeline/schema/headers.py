@@ -126,6 +126,8 @@ def detect_kind(headers: Sequence[str], source: str, line: int = 1) -> TableSche
         named = [h.strip() for h in headers if h.strip()]
         if len(named) == 1 and _TITLE.fullmatch(named[0]):  # Excel pads it: `Title,,,`
             raise _titled(shorten_middle(named[0], SHOWN_NAME), source, line)
+        if _MARKUP.match(",".join(headers).lstrip("\ufeff \t")):
+            raise _web_page(shown, source, line)
         raise InputError(
             f"not a recognised export: the header ({shown}) matches none of the input kinds "
             f"({', '.join(SCHEMAS)})",
@@ -162,6 +164,25 @@ def _headerless(shown: str, source: str, line: int) -> InputError:
 _TITLE = re.compile(r"\w[\w.,:;()&'/-]*( [\w.,:;()&'/-]+)+")
 """Words and the punctuation of a title (`Calling Detailed Call History - October 2026`),
 not markup or data (`<worksheet>`, `{"items"`)."""
+
+
+_MARKUP = re.compile(r"<(?:!doctype|html|\?xml|head|body|error)\b", re.IGNORECASE)
+"""The start of an HTML page or an XML document: what a web server answers a download it
+refuses (a sign-in page; a storage link's `<Error><Code>AccessDenied</Code>...` once it
+expired), saved under the report's name."""
+
+
+def _web_page(shown: str, source: str, line: int) -> InputError:
+    """The file is a web server's answer, not the report: the download failed. The message
+    called it an unknown kind of export and suggested --kind, which reads the page as a
+    header and its markup as records."""
+    return InputError(
+        f"not a recognised export: it is an HTML page or XML document ({shown}), what a web "
+        "server answers a download it refuses (a sign-in or error page, an expired link)",
+        path=source,
+        line=line,
+        hint="download the report again, signed in (Control Hub, Reports), or with cdr fetch",
+    )
 
 
 def _titled(shown: str, source: str, line: int) -> InputError:

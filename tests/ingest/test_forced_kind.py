@@ -86,3 +86,24 @@ def test_a_title_line_above_the_header_is_named_as_such(tmp_path: Path) -> None:
     single.write_text("Whatever\r\nx\r\n", encoding="utf-8")
     (f,) = ingest_paths(settings, [single]).files
     assert "matches none of the input kinds" in f.message
+
+
+def test_a_web_page_saved_as_the_report_says_the_download_failed(tmp_path: Path) -> None:
+    """A download that a web server refused saves its answer under the report's name: a
+    sign-in page, or the XML error of an expired storage link. It failed as an unknown kind
+    of export, 'the header (<!DOCTYPE html>) matches none of the input kinds', with the hint
+    to force a kind, which reads the page's markup as records."""
+    pages = {
+        "calling_detailed_call_history": "<!DOCTYPE html>\n<html><head><title>Sign in</title>"
+        "</head><body>Sign in to continue</body></html>\n",
+        "report.csv": '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied'
+        "</Code><Message>Request has expired</Message></Error>\n",
+    }
+    settings = Settings(warehouse=tmp_path / "wh")
+    for name, page in pages.items():
+        path = tmp_path / name
+        path.write_text(page, encoding="utf-8")
+        (f,) = ingest_paths(settings, [path]).files
+        assert f.status == "failed" and f.rows_loaded == 0
+        assert "line 1: not a recognised export: it is an HTML page or XML document" in f.message
+        assert "download the report again" in f.message and "--kind" not in f.message
