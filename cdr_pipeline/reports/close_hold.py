@@ -61,10 +61,12 @@ def failed_validations(layout: Layout) -> list[str]:
     """The tables whose latest validation (`validations` ledger table) failed an
     error-severity check, as `entitlements (1 error(s))`: their data is known bad until a
     later validation of the table passes (one of a correcting load, or `cdr validate --all`)."""
-    checked = Ledger(layout).read("validations")
+    # in the order written, not by run time: after the clock was set back (a machine booted
+    # with it ahead, then NTP) the correcting validation ran "before" the failed one
+    checked = Ledger(layout).read("validations", written_order=True)
     if checked.is_empty() or "errors_failed" not in checked.columns:
         return []
-    latest = checked.sort("run_time", "validation_id").group_by("table_name").last()
+    latest = checked.group_by("table_name", maintain_order=True).last()
     bad = latest.filter(pl.col("errors_failed") > 0).sort("table_name")
     return [f"{n} ({e} error(s))" for n, e in bad.select("table_name", "errors_failed").rows()]
 

@@ -266,14 +266,19 @@ class Ledger:
     def _files(self, table: str) -> list[Path]:
         return live_files(self.folder(table))
 
-    def read(self, table: str, schema: pa.Schema | None = None) -> pl.DataFrame:
+    def read(
+        self, table: str, schema: pa.Schema | None = None, written_order: bool = False
+    ) -> pl.DataFrame:
         """Every record of a ledger table (its latest write), without the bookkeeping
-        columns."""
+        columns; with `written_order`, in the order they were written, which the clock
+        set back does not change (`_next_stamp`), unlike a time a record holds."""
         df = self._read_latest(self._files(table))
         if df is None:
             if schema is None:
                 return pl.DataFrame()
             return _empty_frame(schema)
+        if written_order:
+            df = df.sort(WRITTEN_AT, maintain_order=True)
         if schema is not None:  # a column added since its records were written: NULL
             wanted = _polars_schema(schema)
             df = df.with_columns(

@@ -4,7 +4,7 @@ a close is kept for good, and nobody is there to look at the Data Docs first."""
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -12,8 +12,12 @@ import pytest
 from cdr_pipeline.batch import run_nightly
 from cdr_pipeline.config import Settings
 from cdr_pipeline.errors import EXIT_BAD_INPUT, EXIT_QUALITY
+from cdr_pipeline.quality.report import VALIDATIONS_SCHEMA
 from cdr_pipeline.reports import run_report
+from cdr_pipeline.reports.close_hold import failed_validations
 from cdr_pipeline.reports.frozen import read_close
+from cdr_pipeline.state.layout import Layout
+from cdr_pipeline.state.ledger import Ledger
 from tests.reports.finance_helpers import copy_warehouse
 
 HEADER = "subscription_id,licence_type,units,valid_from,valid_to,unit_price,currency\n"
@@ -106,3 +110,30 @@ def test_the_nightly_does_not_close_a_month_while_a_file_of_the_night_failed_to_
     stage = fixed.stage("close")
     assert stage is not None and stage.summary.startswith("closed 2026-10"), stage.summary
     assert _sub_39015_byod(nightly_wh)["entitled_units"] == 12  # the frozen figure: 8 + 4
+
+
+def test_a_validation_after_the_clock_was_set_back_is_the_latest(tmp_path: Path) -> None:
+    """A night ran with the clock a month ahead (a machine booted so) and its validation of
+    the entitlements failed; NTP set the clock right, the sheet was corrected and its
+    validation passed. The close still read the future night's failure as the latest (by
+    its run time), so the month stayed open, its stage blaming data already corrected, until
+    the clock caught up. The latest validation is the one the ledger wrote last."""
+    layout = Layout(tmp_path / "wh")
+    now = datetime.now(UTC)
+    _validation(layout, "v-ahead", now + timedelta(days=30), errors_failed=1)
+    _validation(layout, "v-after", now, errors_failed=0)
+    assert failed_validations(layout) == []
+    # and a failure after a pass still holds the close, as before
+    _validation(layout, "v-later", now + timedelta(minutes=1), errors_failed=2)
+    assert failed_validations(layout) == ["entitlements (2 error(s))"]
+
+
+def _validation(layout: Layout, vid: str, run_time: datetime, errors_failed: int) -> None:
+    row = dict.fromkeys(VALIDATIONS_SCHEMA.names) | {
+        "validation_id": vid,
+        "run_time": run_time,
+        "scope": "pending",
+        "table_name": "entitlements",
+        "errors_failed": errors_failed,
+    }
+    Ledger(layout).write("validations", vid, [row], VALIDATIONS_SCHEMA)
