@@ -19,7 +19,13 @@ import click
 
 import cdr_pipeline.cli as cli_pkg
 from cdr_pipeline import __version__
-from cdr_pipeline.cli.context import CliContext, configure_logging, discard_stdout, echo
+from cdr_pipeline.cli.context import (
+    STDERR,
+    CliContext,
+    configure_logging,
+    discard_stdout,
+    echo,
+)
 from cdr_pipeline.errors import (
     EXIT_INTERRUPTED,
     EXIT_OUTPUT_CLOSED,
@@ -86,6 +92,21 @@ class CdrGroup(click.Group):
                     extra={"exit_code": code, "seconds": seconds},
                 )
 
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        logs_json = "--log-json" in args  # before click's parser takes `args` apart
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except click.ClickException as exc:  # a wrong flag of `cdr` itself
+            if not logs_json:
+                raise
+            raise _json_error(exc, 0) from None
+
     def _invoke(self, ctx: click.Context) -> Any:
         reset()  # only this command's stops count (several may run in one process)
         try:
@@ -93,10 +114,7 @@ class CdrGroup(click.Group):
             checkpoint()  # a stop the command let a commit finish before
             return result
         except click.ClickException as exc:
-            # click's own messages (a bad option value) may echo text from the command line;
-            # line breaks stay (the help of a group named without its command is one)
-            exc.message = safe_text(exc.message, newlines=True)
-            raise
+            raise _usage_error(ctx, exc) from None
         except (click.exceptions.Exit, click.Abort, SystemExit):
             raise
         except KeyboardInterrupt as exc:
@@ -122,6 +140,36 @@ class CdrGroup(click.Group):
                 document = {"exit_code": error.exit_code, "error": error.message}
                 click.echo(to_json({**document, "hint": error.hint or None}))
             sys.exit(error.exit_code)
+
+
+def _usage_error(
+    ctx: click.Context, exc: click.ClickException
+) -> click.ClickException | click.exceptions.Exit:
+    """What ends a command that click refused (a wrong flag, a bad value): the error as
+    click shows it, or with `--log-json` a JSON line and a quiet exit."""
+    # click's own messages (a bad option value) may echo text from the command line;
+    # line breaks stay (the help of a group named without its command is one)
+    exc.message = safe_text(exc.message, newlines=True)
+    if not ctx.params.get("log_json"):
+        return exc
+    return _json_error(exc, -1 if ctx.params.get("quiet") else ctx.params.get("verbose") or 0)
+
+
+def _json_error(exc: click.ClickException, verbosity: int) -> click.exceptions.Exit:
+    """A usage error as one JSON log line (`--log-json`), and the exit that ends the command
+    with its code without click printing it again: its usage text on stderr was three lines
+    that are not JSON in the job's log, where `jq` stopped reading ("parse error"), and no
+    error-level line said the night failed."""
+    if not STDERR.json:  # `cdr`'s own flags or the command's name: before logging was set
+        configure_logging(verbosity, True)
+    where = exc.ctx.command_path if isinstance(exc, click.UsageError) and exc.ctx else "cdr"
+    log.error(
+        "%s (hint: see %s --help)",
+        exc.format_message(),
+        where,
+        extra={"exit_code": exc.exit_code},
+    )
+    return click.exceptions.Exit(exc.exit_code)
 
 
 def _interrupted(terminated: bool) -> NoReturn:

@@ -97,3 +97,26 @@ def test_cdr_runs_keeps_the_exit_code_of_a_failed_check_after_the_load(tmp_path:
     assert night.exit_code == 4, night.output
     (last, *_) = json.loads(cdr_here("--warehouse", wh, "runs", "--json").stdout)
     assert last["exit_code"] == 4, last  # the ingest alone ended well
+
+
+def test_a_usage_error_under_log_json_is_one_json_error_line(tmp_path: Path) -> None:
+    """A wrong flag in the unit's or cron line's `cdr --log-json ... nightly` (an upgrade
+    renamed it, a typo) wrote click's usage text into `nightly.jsonl`: three lines that are
+    not JSON, no error-level record. `jq 'select(.level == "error")' nightly.jsonl`, the
+    documented way to find a failed run, found nothing for that night, then stopped at its
+    "Usage:" line ("parse error") and read no night after it either."""
+    wh = str(tmp_path / "wh")
+    mistakes = (
+        ["nightly", "--inbox", str(tmp_path), "--bogus"],  # the sub-command's flag
+        ["nightly", "--inbox", str(tmp_path), "--retain-days", "0"],  # a value out of range
+        ["--bogus", "nightly"],  # the group's flag
+        ["nightlyy"],  # the command's name
+    )
+    for args in mistakes:
+        proc = run_cdr("--log-json", "--warehouse", wh, *args)
+        assert proc.returncode == 2, proc.stderr
+        records = [json.loads(ln) for ln in proc.stderr.splitlines() if ln.strip()]
+        errors = [r for r in records if r["level"] == "error"]
+        assert len(errors) == 1, records
+        assert errors[0]["exit_code"] == 2 and "--help" in errors[0]["message"], errors
+    assert "--bogus" in errors[0]["message"] or "nightlyy" in errors[0]["message"]
