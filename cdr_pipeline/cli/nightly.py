@@ -179,7 +179,17 @@ def end_summary_log(ctx: click.Context, code: int) -> None:
         EXIT_USAGE: "usage error: see cdr nightly --help",
     }.get(code)
     if why and not ctx.meta.get(LINE_WRITTEN):
-        echo(f"cdr nightly {datetime.now(UTC).date()}: exit {code} ({why})")
+        echo(f"cdr nightly {_night_of(_settings_of(ctx))}: exit {code} ({why})")
+
+
+def _settings_of(ctx: click.Context) -> Settings | None:
+    """The settings of the command line, when they load (a stop while cdr started may come
+    before the group has read its options)."""
+    obj = ctx.find_object(CliContext)
+    try:
+        return obj.settings() if obj is not None else None
+    except Exception:  # a bad cdr.toml: the line is written in UTC's date
+        return None
 
 
 def _ending(exc: BaseException) -> str:

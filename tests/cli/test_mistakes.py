@@ -160,6 +160,26 @@ def test_a_night_refused_by_the_lock_is_dated_as_its_table_would_be(
     assert run.stdout.splitlines()[-1].startswith("cdr nightly 2026-12-07: exit 5 (stopped: ")
 
 
+def test_a_night_with_a_wrong_flag_is_dated_as_its_table_would_be(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The line of a night refused for a wrong flag in the unit (exit 2) still carried UTC's
+    date: at 02:30 in Auckland, the date of the night before's `exit 0` line above it."""
+    from datetime import UTC, datetime
+
+    from cdr_pipeline.reports import close
+
+    monkeypatch.setattr(close, "_now", lambda: datetime(2031, 3, 1, 13, 30, tzinfo=UTC))
+    env = {"CDR_REPORTING_TIMEZONE": "Pacific/Auckland"}
+    args = ["--warehouse", str(tmp_path / "wh"), "nightly", "--inbox", str(tmp_path)]
+    run = invoke(*args, "--retain-days", "0", env=env)
+    assert run.exit_code == 2, run.output
+    assert (
+        run.stdout.splitlines()[-1]
+        == "cdr nightly 2031-03-02: exit 2 (usage error: see cdr nightly --help)"
+    )
+
+
 def test_a_failure_still_gives_a_script_asking_for_json_a_json_document(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
