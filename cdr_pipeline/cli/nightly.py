@@ -12,10 +12,12 @@ import click
 from cdr_pipeline.cli.context import (
     CliContext,
     chunk_rows_option,
+    discard_stdout,
     echo,
     max_reject_rate_option,
     pass_cli,
     wait_lock_option,
+    writing_output,
 )
 from cdr_pipeline.cli.render import Progress, file_error_fields, text_table
 from cdr_pipeline.render import safe_text, to_json
@@ -83,7 +85,7 @@ def nightly(
     writer holds the lock, 6 a disk full, read-only or denied (or a build out of memory),
     130 stopped, 2 a wrong flag, 1 unexpected (README "Exit codes")."""
     from cdr_pipeline.batch import run_nightly
-    from cdr_pipeline.errors import ConfigError
+    from cdr_pipeline.errors import ConfigError, OutputUnwritable
 
     day = run_date.date() if isinstance(run_date, datetime) else None
     settings = None
@@ -113,12 +115,33 @@ def nightly(
         # warehouse, a stop) still ends the summary log with its line: the tail of that log,
         # which the alert points at, would otherwise show the night before's "exit 0"
         if not as_json:
-            echo(f"cdr nightly {day or _night_of(settings)}: {_ending(exc)}")
+            try:
+                echo(f"cdr nightly {day or _night_of(settings)}: {_ending(exc)}")
+            except OSError:  # the summary log's disk is full: the night's error is the news
+                discard_stdout()
             click.get_current_context().meta[LINE_WRITTEN] = True
         raise
+    try:
+        with writing_output(None):
+            _print_night(summary, settings, dry_run, as_json)
+    except OutputUnwritable as exc:
+        # stdout is the summary log (deploy/): its disk full blamed the warehouse's, and
+        # Python's flush at exit failing once more made the exit code 120
+        raise OutputUnwritable(
+            f"{exc.message}, the night's table: the night itself ended with exit "
+            f"{summary.exit_code} (cdr runs)",
+            hint="stdout is the summary log of the unit or cron line: free space on its disk "
+            "(or raise the job's file size limit, or fix where it goes); the night's work is "
+            "committed",
+        ) from exc
+    sys.exit(summary.exit_code)
+
+
+def _print_night(summary: NightlySummary, settings: Settings, dry_run: bool, as_json: bool) -> None:
+    """The night's table, its files' errors and its closing line (or its JSON)."""
     if as_json:
         echo(to_json(summary))
-        sys.exit(summary.exit_code)
+        return
     if dry_run:
         _print_plan(summary)
     echo(
@@ -137,7 +160,6 @@ def nightly(
         f"cdr nightly {summary.run_date}: exit {summary.exit_code}"
         + (" (dry run, nothing changed)" if dry_run else "")
     )
-    sys.exit(summary.exit_code)
 
 
 def _print_plan(summary: NightlySummary) -> None:
