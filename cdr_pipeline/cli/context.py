@@ -9,6 +9,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -135,7 +136,10 @@ class JsonFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         data: dict[str, Any] = {
-            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
+            # RFC 3339 (`+13:00`, not `+1300`), which log shippers' time parsers expect
+            "time": datetime.fromtimestamp(record.created, UTC)
+            .astimezone()
+            .isoformat(timespec="seconds"),
             "level": record.levelname.lower(),
             "logger": record.name,
             "message": record.getMessage(),

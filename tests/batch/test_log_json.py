@@ -120,3 +120,20 @@ def test_a_usage_error_under_log_json_is_one_json_error_line(tmp_path: Path) -> 
         assert len(errors) == 1, records
         assert errors[0]["exit_code"] == 2 and "--help" in errors[0]["message"], errors
     assert "--bogus" in errors[0]["message"] or "nightlyy" in errors[0]["message"]
+
+
+def test_the_time_of_a_log_line_is_rfc_3339() -> None:
+    """The `time` field read `2026-12-06T02:30:00+1300`: an offset without its colon, not
+    RFC 3339, which a log shipper's timestamp parser refuses (Go's time.RFC3339 layout:
+    'cannot parse "+1300" as "Z07:00"'), so every line of nightly.jsonl it read was
+    dropped or dated when it was read. It is `2026-12-06T02:30:00+13:00` now."""
+    import logging
+    import re
+    from datetime import datetime
+
+    from cdr_pipeline.cli.context import JsonFormatter
+
+    record = logging.LogRecord("cdr_pipeline.cli", logging.INFO, __file__, 1, "hi", None, None)
+    stamp = json.loads(JsonFormatter().format(record))["time"]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d", stamp), stamp
+    assert abs(datetime.fromisoformat(stamp).timestamp() - record.created) < 1
