@@ -7,6 +7,7 @@ stale lock behind. The file records who holds it, for the message the second wri
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import logging
 import os
@@ -15,8 +16,9 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 
-from cdr_pipeline.errors import ConfigError, LockBusy
+from cdr_pipeline.errors import ConfigError, LockBusy, WarehouseUnwritable
 from cdr_pipeline.state.layout import Layout
 from cdr_pipeline.text import iso_seconds
 
@@ -47,7 +49,7 @@ def writer_lock(
         waited = False
         while True:
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                _flock(fd, path)
                 if waited:  # the wait's length: `cdr runs` counts a night from here
                     log.info("got the warehouse lock after %.0f s", time.monotonic() - began)
                 break
@@ -83,6 +85,29 @@ def writer_lock(
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)
+
+
+_NO_LOCKS = {errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOTSUP, errno.ENOSYS}
+
+
+def _flock(fd: int, path: Path) -> None:
+    """Take the lock `fd` (of `path`) without waiting (BlockingIOError while it is held).
+    A file system that takes no flock (an NFS mount with `nolock`, some SMB or FUSE
+    mounts) ended the command as "unexpected OSError ... report it", exit 1."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise
+    except OSError as exc:
+        if exc.errno not in _NO_LOCKS:
+            raise
+        raise WarehouseUnwritable(
+            f"the file system of the warehouse does not support file locks: locking {path} "
+            f"failed ({os.strerror(exc.errno)})",
+            path=str(path),
+            hint="mount it with locking (NFS: without nolock, with a lock daemon running) "
+            "or put the warehouse on a local disk: the lock keeps two writers apart",
+        ) from exc
 
 
 def check_folder(layout: Layout) -> None:
