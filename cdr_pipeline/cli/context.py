@@ -278,6 +278,30 @@ def writing_output(out: Path | None) -> Iterator[None]:
         raise error from exc
 
 
+def stdout_error(exc: BaseException) -> OutputUnwritable | None:
+    """`exc` as the error of stdout when stdout is what failed (a full disk under `cdr
+    ingest >> ingest.log`), else None. A write that stdout refused stays in its buffer, so
+    flushing it fails again. Without it the error, which names no file, blamed the
+    warehouse's disk, and Python's flush at exit turned the exit code into 120."""
+    if not isinstance(exc, OSError) or exc.filename is not None or sys.stdout is None:
+        return None
+    try:
+        sys.stdout.flush()
+    except OSError:
+        error = output_error(exc, None)
+        if error is None:
+            return None
+        discard_stdout()
+        # not --out's "the warehouse is unchanged": an ingest's load is committed by now
+        error.hint = (
+            "stdout goes to a file or device that cannot take it (full, read-only, not "
+            "yours): free space there or send it elsewhere; what the command wrote to the "
+            "warehouse is kept (cdr runs)"
+        )
+        return error
+    return None
+
+
 def discard_stdout() -> None:
     """What is still buffered for stdout, and anything printed later, goes nowhere: stdout
     cannot take it (full, or its reader gone), and Python's flush at exit would fail again,

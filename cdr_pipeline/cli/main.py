@@ -25,6 +25,7 @@ from cdr_pipeline.cli.context import (
     configure_logging,
     discard_stdout,
     echo,
+    stdout_error,
 )
 from cdr_pipeline.errors import (
     EXIT_INTERRUPTED,
@@ -126,7 +127,7 @@ class CdrGroup(click.Group):
                 _interrupted(STOPPED_BY[0] == signal.SIGTERM)
             obj = ctx.find_object(CliContext)
             debug = obj is not None and obj.debug
-            error = known_error(exc, _root(obj))
+            error = stdout_error(exc) or known_error(exc, _root(obj))
             if debug:
                 # the traceback is added; the exit code stays the one documented
                 traceback.print_exc(file=sys.stderr)

@@ -1,0 +1,38 @@
+"""A command whose stdout goes to a full disk (`cdr ingest >> ingest.log` from cron, with
+/var/log full) names the standard output, as `cdr report` and `cdr nightly` do."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from cdr_pipeline.state.layout import Layout
+from cdr_pipeline.state.ledger import Ledger
+from tests.ingest.helpers import FIXTURES, ROOT
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full")
+def test_a_full_stdout_is_named_by_every_command(tmp_path: Path) -> None:
+    """`cdr ingest` loaded its file, then its summary could not be written: it said "no
+    space left writing WAREHOUSE ... df -h WAREHOUSE", the wrong disk to free, and exited
+    120 (Python's flush at exit failed again, "Exception ignored"); `cdr runs` the same."""
+    wh = str(tmp_path / "wh")
+    for args in (["ingest", str(FIXTURES / "bom_crlf.csv")], ["runs"]):
+        with open("/dev/full", "w") as full:  # every write fails with ENOSPC
+            done = subprocess.run(
+                [sys.executable, "-m", "cdr_pipeline", "--warehouse", wh, *args],
+                stdout=full,
+                stderr=subprocess.PIPE,
+                text=True,
+                env=os.environ,
+                cwd=ROOT,
+                timeout=300,
+            )
+        assert done.returncode == 6, done.stderr
+        assert "error: no space left writing the standard output" in done.stderr, done.stderr
+        assert f"df -h {wh}" not in done.stderr and "Exception ignored" not in done.stderr
+    assert Ledger(Layout(Path(wh))).runs()["status"].to_list() == ["ok"]  # the load counts
