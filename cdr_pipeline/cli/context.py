@@ -285,6 +285,8 @@ def stdout_error(exc: BaseException) -> OutputUnwritable | None:
     warehouse's disk, and Python's flush at exit turned the exit code into 120."""
     if not isinstance(exc, OSError) or exc.filename is not None or sys.stdout is None:
         return None
+    if not _raised_in_echo(exc):  # a write under the warehouse, on the disk stdout is on too
+        return None
     try:
         sys.stdout.flush()
     except OSError:
@@ -300,6 +302,18 @@ def stdout_error(exc: BaseException) -> OutputUnwritable | None:
         )
         return error
     return None
+
+
+def _raised_in_echo(exc: BaseException) -> bool:
+    """`exc` came from printing (`click.echo`, which every line of cdr's output goes
+    through), not from a write of a file."""
+    tb = exc.__traceback__
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        if code.co_name == "echo" and code is click.echo.__code__:
+            return True
+        tb = tb.tb_next
+    return False
 
 
 def discard_stdout() -> None:

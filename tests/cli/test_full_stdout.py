@@ -36,3 +36,24 @@ def test_a_full_stdout_is_named_by_every_command(tmp_path: Path) -> None:
         assert "error: no space left writing the standard output" in done.stderr, done.stderr
         assert f"df -h {wh}" not in done.stderr and "Exception ignored" not in done.stderr
     assert Ledger(Layout(Path(wh))).runs()["status"].to_list() == ["ok"]  # the load counts
+
+
+def test_a_full_warehouse_beside_a_full_stdout_is_still_the_warehouses(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """On one full disk a write of the warehouse fails, and stdout, holding output not yet
+    flushed, would fail too: the error is the write's, not stdout's."""
+    import errno
+    import io
+
+    from cdr_pipeline.cli.context import stdout_error
+
+    class Full(io.StringIO):
+        def flush(self) -> None:
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(sys, "stdout", Full())
+    try:
+        raise OSError(errno.ENOSPC, "No space left on device")  # as a file's write() does
+    except OSError as exc:
+        assert stdout_error(exc) is None
