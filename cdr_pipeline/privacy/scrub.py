@@ -31,6 +31,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from cdr_pipeline.ingest import faults
+from cdr_pipeline.ingest.sources import UTF16_BOMS
 from cdr_pipeline.state.files import atomic_write_bytes, file_sha256
 from cdr_pipeline.state.layout import Layout
 
@@ -244,10 +245,18 @@ def scrub_file(
     return True
 
 
+def _is_text(body: bytes) -> bool:
+    """A ZIP member that is not UTF-8 but text all the same: no NUL byte (a CSV saved as
+    Windows-1252, a line of it in a saved Control Hub report), or UTF-16 behind
+    its byte-order mark. A workbook's images and printer settings have NUL bytes."""
+    return b"\x00" not in body or body[:2] in UTF16_BOMS
+
+
 def _scrub_zip(data: bytes, pairs: list[Replacement]) -> bytes | None:
     """The ZIP `data` with the values replaced in each member that is UTF-8 text (the XML of
-    a workbook: its shared strings, cells), other members as they were; None if no member
-    held any."""
+    a workbook: its shared strings, cells), binary members as they were; None if no member
+    held any. A member that is text in another encoding makes the file `_Unreadable`: its
+    values cannot be found, and it was written back as it was, read as holding none."""
     changed = False
     out = io.BytesIO()
     with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w") as dst:
@@ -256,6 +265,8 @@ def _scrub_zip(data: bytes, pairs: list[Replacement]) -> bytes | None:
             try:
                 text = body.decode("utf-8")
             except UnicodeDecodeError:
+                if _is_text(body):  # searched as UTF-8 it would read as holding nothing
+                    raise _Unreadable from None
                 dst.writestr(info, body)
                 continue
             new_text = replace_text(text, pairs)
