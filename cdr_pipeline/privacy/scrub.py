@@ -48,7 +48,7 @@ class ScrubResult:
     files: list[str] = field(default_factory=list)
     """Files rewritten (or that would be), relative to the warehouse."""
     unreadable: list[str] = field(default_factory=list)
-    """Binary files that are neither Parquet nor gzip (left as they are, and said)."""
+    """Files that cannot be searched (`_Unreadable`): left as they are, and said."""
     pages: list[tuple[Path, str, str]] = field(default_factory=list)
     """Saved API pages rewritten: (path, content SHA-256 before, after)."""
 
@@ -186,13 +186,17 @@ def _empty_quotes(table: pa.Table, quoted: re.Pattern[str]) -> pa.Table:
 
 
 class _Unreadable(Exception):
-    """A binary file that is neither Parquet, gzip nor ZIP, or a ZIP that does not open."""
+    """A binary file that is neither Parquet, gzip nor ZIP, a Parquet file or ZIP that does
+    not open, or text that is not UTF-8 (also as a ZIP member)."""
 
 
 def _scrubbed(path: Path, pairs: list[Replacement], quoted: re.Pattern[str] | None) -> bytes | None:
     """The bytes of `path` with the values replaced; None if it holds none."""
     if path.suffix == ".parquet":
-        table = pq.read_table(path)
+        try:
+            table = pq.read_table(path)
+        except pa.ArrowInvalid:  # cut short: a killed ingest's rejects file has no footer
+            raise _Unreadable from None
         emptied = _empty_quotes(table, quoted) if quoted is not None else table
         new = _scrub_table(emptied, pairs)
         if new is None and emptied is not table:

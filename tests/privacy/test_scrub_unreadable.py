@@ -70,3 +70,26 @@ def test_a_workbook_with_a_binary_part_is_still_edited(tmp_path: Path) -> None:
     assert done.files == ["reports/people.xlsx"] and not done.unreadable
     assert _member(book, "xl/sharedStrings.xml") == b"<sst><si><t>number_x</t></si></sst>"
     assert _member(book, "xl/media/image1.png") == png
+
+
+def test_a_rejects_file_cut_short_is_named(tmp_path: Path) -> None:
+    """A rejects file is written where it stays (`RejectWriter`), its footer last: an
+    ingest killed after its first 10,000 rejects left one without a footer, raw lines and
+    all. The forget committed its table rewrites, then stopped at that file with
+    `unexpected ArrowInvalid` (exit 1), and every rerun stopped there again."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from cdr_pipeline.ingest.rejects import REJECT_SCHEMA
+
+    layout = Layout(tmp_path / "wh")
+    path = layout.rejects / "call_legs" / "0a1b2c3d4e5f-export.csv.parquet"
+    path.parent.mkdir(parents=True)
+    row = dict.fromkeys(REJECT_SCHEMA.names) | {"raw_text": f"x,{NUMBER},Walter Cut"}
+    with pq.ParquetWriter(path, REJECT_SCHEMA) as writer:
+        writer.write_table(pa.Table.from_pylist([row], schema=REJECT_SCHEMA))
+    whole = path.read_bytes()
+    footer = int.from_bytes(whole[-8:-4], "little") + 8  # metadata, its length, PAR1
+    path.write_bytes(whole[:-footer])  # what the killed ingest left
+    done = scrub_files(layout, {NUMBER: "number_x"}, False, text_pattern([NUMBER]))
+    assert done.unreadable == ["rejects/call_legs/0a1b2c3d4e5f-export.csv.parquet"]
