@@ -304,6 +304,25 @@ def _renamed(path: Path, pairs: list[Replacement], dry_run: bool) -> Path:
     return target
 
 
+def _renamed_folders(layout: Layout, pairs: list[Replacement], dry_run: bool) -> list[str]:
+    """The folders whose name holds a value, renamed as a file is (`_renamed`), deepest
+    first; relative to the warehouse. A subject access export kept as
+    `reports/grace-chen/calls.csv` had its file edited and the folder kept the name. The
+    folders the pipeline names (tables, state, quality results, rejects, closed months)
+    hold ids, tables and months only, and are left."""
+    named = (layout.tables, layout.state, layout.quality, layout.rejects, layout.closed)
+    folders = [
+        p
+        for p in layout.root.rglob("*")
+        if p.is_dir() and not any(p.is_relative_to(n) for n in named)
+    ]
+    moved = []
+    for folder in sorted(folders, key=lambda p: len(p.parts), reverse=True):
+        if (target := _renamed(folder, pairs, dry_run)) != folder:
+            moved.append(str(target.relative_to(layout.root)))
+    return moved
+
+
 def scrubbed_name(name: str, replacements: Mapping[str, str]) -> str:
     """`name` (a file's, or a path) with the values of `replacements` replaced, as
     `scrub_files` renames a file."""
@@ -347,6 +366,7 @@ def scrub_files(
     result = ScrubResult()
     if not pairs:
         return result
+    result.files.extend(_renamed_folders(layout, pairs, dry_run))
     for path in _candidates(layout):
         page = path.is_relative_to(layout.fetched)
         before = file_sha256(path) if page else ""

@@ -142,3 +142,26 @@ def test_a_value_in_another_case_is_replaced_as_the_rows_match_it(tmp_path: Path
     # and a short value keeps standing only as a whole field, in any case
     pairs = _pairs({"ab12": "number_1"})
     assert replace_text("AB12,xab12,ab12", pairs) == "number_1,xab12,number_1"
+
+
+def test_a_folder_named_after_the_person_is_renamed(tmp_path: Path) -> None:
+    """A subject access export kept under reports/ in a folder of the person's name: its
+    file was edited, but the folder kept the name after the erasure. Folders the pipeline
+    names (tables, state, quality results, rejects, closed months) are ids, tables and
+    months, and stay as they are."""
+    from cdr_pipeline.privacy.scrub import scrub_files
+    from cdr_pipeline.state.layout import Layout
+
+    layout = Layout(tmp_path / "wh")
+    folder = layout.root / "reports" / "sar" / "grace-chen"
+    folder.mkdir(parents=True)
+    (folder / "calls.csv").write_text("who,number\nGrace Chen,+13125550116\n")
+    ledger = layout.ledger / "files" / "grace-chen"  # no folder the pipeline writes is so
+    ledger.mkdir(parents=True)
+    values = {"Grace Chen": "name_x", "+13125550116": "number_x"}
+    done = scrub_files(layout, values, False, text_pattern(values))
+    moved = layout.root / "reports" / "sar" / "name_x"
+    assert not folder.exists() and moved.is_dir()
+    assert (moved / "calls.csv").read_text() == "who,number\nname_x,number_x\n"
+    assert done.files == ["reports/sar/name_x", "reports/sar/name_x/calls.csv"]
+    assert ledger.is_dir()
