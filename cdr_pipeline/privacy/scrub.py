@@ -32,6 +32,7 @@ import pyarrow.parquet as pq
 
 from cdr_pipeline.ingest import faults
 from cdr_pipeline.ingest.sources import UTF16_BOMS
+from cdr_pipeline.privacy.arrow_text import Unsearchable, edited_column
 from cdr_pipeline.state.files import atomic_write_bytes, file_sha256
 from cdr_pipeline.state.layout import Layout
 
@@ -137,22 +138,12 @@ def _scrub_table(table: pa.Table, pairs: list[Replacement]) -> pa.Table | None:
     changed = False
     columns = []
     for column in table.columns:
-        if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
-            values = column.to_pylist()
-            new = [None if v is None else replace_text(v, pairs) for v in values]
-            if new != values:
-                changed = True
-                column = pa.chunked_array([pa.array(new, column.type)])
-        elif pa.types.is_list(column.type) and pa.types.is_string(column.type.value_type):
-            values = column.to_pylist()
-            new_lists = [
-                None if v is None else [None if s is None else replace_text(s, pairs) for s in v]
-                for v in values
-            ]
-            if new_lists != values:
-                changed = True
-                column = pa.chunked_array([pa.array(new_lists, column.type)])
-        columns.append(column)
+        try:
+            new = edited_column(column, lambda text: replace_text(text, pairs))
+        except Unsearchable:
+            raise _Unreadable from None
+        changed = changed or new is not None
+        columns.append(column if new is None else new)
     if not changed:
         return None
     return pa.Table.from_arrays(columns, schema=table.schema)

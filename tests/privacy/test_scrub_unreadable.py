@@ -93,3 +93,29 @@ def test_a_rejects_file_cut_short_is_named(tmp_path: Path) -> None:
     path.write_bytes(whole[:-footer])  # what the killed ingest left
     done = scrub_files(layout, {NUMBER: "number_x"}, False, text_pattern([NUMBER]))
     assert done.unreadable == ["rejects/call_legs/0a1b2c3d4e5f-export.csv.parquet"]
+
+
+def test_a_parquet_export_with_categorical_text_is_edited(tmp_path: Path) -> None:
+    """An export written from polars or pandas stores a categorical column as a dictionary
+    of strings: its values were not looked at, and the file was passed over as holding
+    none, the person's name still in it. A column whose text cannot be edited (a struct of
+    strings) names the file instead."""
+    import polars as pl
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    layout = Layout(tmp_path / "wh")
+    export = layout.root / "reports" / "callers.parquet"
+    export.parent.mkdir(parents=True)
+    who = pl.Series(["Walter Cat", "Bo Smith", "Walter Cat"], dtype=pl.Categorical)
+    pl.DataFrame({"who": who, "number": [NUMBER, None, NUMBER]}).write_parquet(export)
+    nested = layout.root / "reports" / "nested.parquet"
+    pq.write_table(pa.table({"p": [{"name": "Walter Cat"}]}), nested)
+    values = {"Walter Cat": "name_x", NUMBER: "number_x"}
+    done = scrub_files(layout, values, False, text_pattern(values))
+    got = pl.read_parquet(export)
+    assert got["who"].cast(pl.String).to_list() == ["name_x", "Bo Smith", "name_x"]
+    assert got["who"].dtype == pl.Categorical
+    assert got["number"].to_list() == ["number_x", None, "number_x"]
+    assert done.files == ["reports/callers.parquet"]
+    assert done.unreadable == ["reports/nested.parquet"]
