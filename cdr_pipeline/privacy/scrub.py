@@ -38,7 +38,7 @@ from cdr_pipeline.state.layout import Layout
 
 log = logging.getLogger(__name__)
 
-_SKIPPED_SUFFIXES = (".lock", ".duckdb", ".wal")
+_SKIPPED_SUFFIXES = (".lock",)
 SHORT = 7
 """Values shorter than this are replaced only as whole fields."""
 _FIELD_EDGE = r"[,;\t\"'\r\n\[\]{}<>|]"
@@ -271,11 +271,13 @@ def _scrub_zip(data: bytes, pairs: list[Replacement]) -> bytes | None:
 
 
 def _candidates(layout: Layout) -> Iterator[Path]:
-    """Every file but the Delta tables (rewritten by commits), the views database (rebuilt),
-    the pseudonym key and map (the map is rebuilt from the tables) and the locks."""
+    """Every file but the Delta tables (rewritten by commits), the views database (rebuilt;
+    a DuckDB file of one's own is named, as binary), the pseudonym key and map (the map is
+    rebuilt from the tables) and the locks."""
     skip = {layout.tables, layout.privacy, layout.data_docs / "static"}
+    views = {layout.duckdb, layout.duckdb.with_name(f"{layout.duckdb.name}.wal")}
     for path in sorted(layout.root.rglob("*")):
-        if not path.is_file() or path.name.endswith(_SKIPPED_SUFFIXES):
+        if not path.is_file() or path.name.endswith(_SKIPPED_SUFFIXES) or path in views:
             continue
         if any(path.is_relative_to(s) for s in skip):
             continue

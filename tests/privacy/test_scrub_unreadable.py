@@ -119,3 +119,19 @@ def test_a_parquet_export_with_categorical_text_is_edited(tmp_path: Path) -> Non
     assert got["number"].to_list() == ["number_x", None, "number_x"]
     assert done.files == ["reports/callers.parquet"]
     assert done.unreadable == ["reports/nested.parquet"]
+
+
+def test_a_database_of_ones_own_is_named(tmp_path: Path) -> None:
+    """Every `.duckdb` file was passed over as the views database, which the forget builds
+    again: a DuckDB file of one's own under the warehouse (`reports/scratch.duckdb`, a
+    copy of the full tier's calls) kept the person and was never named."""
+    import duckdb
+
+    layout = Layout(tmp_path / "wh")
+    scratch = layout.root / "reports" / "scratch.duckdb"
+    scratch.parent.mkdir(parents=True)
+    with duckdb.connect(str(scratch)) as con:
+        con.execute(f"create table calls as select '{NUMBER}' as calling_number")
+    layout.duckdb.write_bytes(b"the views database: built again after the erasure")
+    done = scrub_files(layout, {NUMBER: "number_x"}, False, text_pattern([NUMBER]))
+    assert done.unreadable == ["reports/scratch.duckdb"]
