@@ -135,10 +135,11 @@ class WebexClient:
                 body = read_body(r, limit, sink)
                 if sink is None:  # a body the connection ended: is its JSON cut short?
                     answers.check_whole(r, body)
-                return Response(url, r.status, dict(r.headers.items()), body)
+                return Response(url, r.status, answers.header_fields(r.headers.items()), body)
         except urllib.error.HTTPError as exc:
             body = read_body(exc, ERROR_BODY_BYTES, truncate=True) if exc.fp is not None else b""
-            return Response(url, exc.code, dict(exc.headers.items()) if exc.headers else {}, body)
+            headers = answers.header_fields(exc.headers.items()) if exc.headers else {}
+            return Response(url, exc.code, headers, body)
 
     def _delay(self, attempt: int) -> float:
         base = min(self.backoff * (2 ** (attempt - 1)), self.max_backoff)

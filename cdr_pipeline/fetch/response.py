@@ -10,7 +10,7 @@ import io
 import json
 import re
 import urllib.parse
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -49,6 +49,20 @@ def loads(raw: bytes) -> Any:
         return json.loads(raw.decode("utf-8-sig"))
     except RecursionError:
         raise ValueError("the JSON nests deeper than a parser can follow") from None
+
+
+def header_fields(items: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """The header fields of an answer, each name once: the lines of a repeated field joined
+    with `, ` as RFC 9110 (5.3) combines them. `dict()` of the lines kept the last alone, so
+    `Link: <...>; rel="next"` followed by `Link: <...>; rel="first"` (RFC 8288 lets a server
+    or proxy split links over lines) lost the next page: the window ended after its first
+    page and the watermark passed the records never asked for."""
+    out: dict[str, str] = {}
+    names: dict[str, str] = {}
+    for name, value in items:
+        key = names.setdefault(name.lower(), name)
+        out[key] = f"{out[key]}, {value}" if key in out else value
+    return out
 
 
 @dataclass

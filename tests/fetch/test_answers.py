@@ -158,6 +158,25 @@ def test_the_next_link_is_read_as_rfc_8288_writes_it(link: str, next_url: str | 
     assert Response("https://h/v1/cdr_feed", 200, headers, b"{}").next_link() == next_url
 
 
+def test_a_next_link_on_a_line_of_its_own_is_followed(clock: FakeClock) -> None:
+    """RFC 8288 lets links come on several `Link` lines (a proxy may split them): with the
+    last line alone kept, `rel="first"` after `rel="next"` ended the window after its first
+    page, and the watermark passed the records of the pages never asked for."""
+    pages = [json.dumps({"items": [{"Report ID": f"r{n}"}]}).encode() for n in (1, 2)]
+
+    def handler(conn: socket.socket) -> None:
+        second = b"offset=1" in server.requests[-1]
+        links = b""
+        if not second:
+            nxt, first = (f"<{server.url}/v1/cdr_feed?offset={n}>" for n in (1, 0))
+            links = f'Link: {nxt}; rel="next"\r\nLink: {first}; rel="first"\r\n'.encode()
+        _answer("200 OK", pages[second], links)(conn)  # type: ignore[operator]
+
+    with RawServer(handler) as server:
+        client = make_client(server.url, clock)
+        assert [r.body for r in client.pages("cdr_feed", WINDOW)] == pages
+
+
 def test_a_5xx_with_retry_after_waits_as_long_as_it_asks(clock: FakeClock) -> None:
     # a 503 for maintenance says when to come back: retries spent before then are wasted,
     # and with them the run (5 retries of 2..32 s are over in about a minute)
