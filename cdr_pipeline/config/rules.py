@@ -4,6 +4,7 @@ returns what is wrong with the value, or None."""
 from __future__ import annotations
 
 import re
+import urllib.parse
 import zoneinfo
 from pathlib import Path
 
@@ -42,7 +43,8 @@ def warehouse_rule(value: Path) -> str | None:
     return None
 
 
-USERINFO = re.compile(r"(?i)(https?://)[^/@\s]*@")
+USERINFO = re.compile(r"(?i)(https?://)[^/@]*@")
+"""Credentials in a URL, a blank in a password too (shown, the value is without them)."""
 
 
 def url_rule(value: str) -> str | None:
@@ -51,17 +53,39 @@ def url_rule(value: str) -> str | None:
     if USERINFO.match(value):
         # they would go to every host the client talks to, and into every message naming it
         return "credentials in a URL are not taken: the token comes from WEBEX_TOKEN or token_file"
+    if any(c.isspace() or not c.isprintable() for c in value):
+        return "a URL has no blanks or control characters (encode a blank in a path as %20)"
     if "?" in value or "#" in value:
         # the client appends the API's paths (/v1/people/me, /v1/cdr_feed): after a query
         # they would land inside it (https://host/?x=1/v1/cdr_feed), a URL that fails
         return "a base URL only (scheme, host, optional path), without ?query or #fragment"
-    return None
+    return _authority(value.split("//", 1)[1].split("/", 1)[0])
 
 
 def host_rule(value: str) -> str | None:
     if "/" in value:
         return "a host name only (no scheme, no path), e.g. analytics.webexapis.com"
-    return None
+    if any(c.isspace() or not c.isprintable() for c in value):
+        return "a host name has no blanks or control characters"
+    return _authority(value)
+
+
+def _authority(text: str) -> str | None:
+    """What is wrong with the `host[:port]` of a URL. Unchecked, a port typo (`:80800`)
+    ended `cdr fetch` as an unexpected ValueError to report, and a blank in the URL or no
+    host at all was retried as a network failure for a minute before the error."""
+    host = "a host name is needed, e.g. https://analytics-calling.webexapis.com"
+    try:
+        parsed = urllib.parse.urlsplit("//" + text)
+    except ValueError:  # an IPv6 address without its closing bracket
+        return host
+    try:
+        port = parsed.port
+    except ValueError:
+        port = 0
+    if port == 0 or text.endswith(":"):
+        return "the port must be a number from 1 to 65535, e.g. http://127.0.0.1:8080"
+    return None if parsed.hostname else host
 
 
 def file_mode_rule(value: int) -> str | None:

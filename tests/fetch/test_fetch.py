@@ -439,13 +439,33 @@ def test_cli_fetch_refuses_a_since_after_its_until(tmp_path: Path) -> None:
     assert not (tmp_path / "wh").exists()  # refused before the lock or the API
 
 
-def test_credentials_in_the_base_url_are_refused_and_never_shown(tmp_path: Path) -> None:
-    run = CliRunner().invoke(
-        cli,
-        ["--warehouse", str(tmp_path / "wh"), "fetch", "--base-url", "http://u:hunter2pw@h:1"],
-    )
+@pytest.mark.parametrize("url", ["http://u:hunter2pw@h:1", "http://u:hunter2pw and@h:1"])
+def test_credentials_in_the_base_url_are_refused_and_never_shown(tmp_path: Path, url: str) -> None:
+    run = CliRunner().invoke(cli, ["--warehouse", str(tmp_path / "wh"), "fetch", "--base-url", url])
     assert run.exit_code == 3 and "credentials in a URL" in run.output
     assert "hunter2pw" not in run.output
+
+
+@pytest.mark.parametrize(
+    ("url", "why"),
+    [
+        ("http://127.0.0.1:80800", "the port must be a number from 1 to 65535"),
+        ("http://127.0.0.1:8o8o", "the port must be a number from 1 to 65535"),
+        ("http://", "a host name is needed"),
+        ("http:///v1", "a host name is needed"),
+        ("http://127.0.0.1 :8080", "a URL has no blanks"),
+    ],
+)
+def test_a_base_url_that_names_no_host_and_port_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, url: str, why: str
+) -> None:
+    """A port typo ended the run as an `unexpected ValueError` to report (exit 1), and no
+    host or a blank in it was retried as a network failure for a minute, then `cannot
+    reach`: a configuration error like any other bad `[fetch]` value, before any request."""
+    monkeypatch.setenv("WEBEX_TOKEN", TOKEN)
+    run = CliRunner().invoke(cli, ["--warehouse", str(tmp_path / "wh"), "fetch", "--base-url", url])
+    assert run.exit_code == 3, run.output
+    assert f"bad value for 'fetch.base_url': {json.dumps(url)} ({why}" in run.output
 
 
 def test_a_rerun_accounts_for_every_record_it_fetched_again(
