@@ -66,6 +66,9 @@ def fetch(
     from cdr_pipeline.fetch import fetch_records
     from cdr_pipeline.fetch.runs import record_idle_run, record_refused_run
 
+    if report_id is not None and not report_id.strip():
+        # `--report-id "$ID"` with the variable unset: a feed fetch ran instead, exit 0
+        raise click.BadParameter("the report id is empty", param_hint="--report-id")
     if report_id and (source or since or until or locations):
         raise click.UsageError("--report-id cannot be combined with --source/--since/--until")
     first, last = _check_time("--since", since), _check_time("--until", until)

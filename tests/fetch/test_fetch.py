@@ -500,6 +500,16 @@ def test_a_rerun_accounts_for_every_record_it_fetched_again(
     assert "0 rejected, 31 in pages loaded before;" in text.output
 
 
+def test_an_empty_report_id_is_a_usage_error(tmp_path: Path) -> None:
+    """`cdr fetch --report-id "$ID"` with the variable unset fetched the feed from the
+    watermark instead, exit 0: the report's records were taken for loaded."""
+    run = CliRunner().invoke(
+        cli, ["--warehouse", str(tmp_path / "wh"), "fetch", "--report-id", " "]
+    )
+    assert run.exit_code == 2, run.output
+    assert "the report id is empty" in run.output
+
+
 @pytest.mark.parametrize("url", ["http://127.0.0.1:9/?tenant=7", "https://webexapis.com/#v1"])
 def test_a_base_url_with_a_query_or_fragment_is_refused(tmp_path: Path, url: str) -> None:
     """The client appends the API's paths to the base URL: after a query they landed inside
