@@ -8,7 +8,14 @@ from typing import TYPE_CHECKING
 import click
 
 from cdr_pipeline.cli.build import refresh_views
-from cdr_pipeline.cli.context import CliContext, echo, json_option, pass_cli, wait_lock_option
+from cdr_pipeline.cli.context import (
+    CliContext,
+    echo,
+    json_option,
+    max_reject_rate_option,
+    pass_cli,
+    wait_lock_option,
+)
 from cdr_pipeline.cli.render import Progress, text_table
 from cdr_pipeline.config import REGIONS
 from cdr_pipeline.errors import ConfigError
@@ -40,6 +47,7 @@ REGION_CHOICES = list(REGIONS)
 @click.option("--report-id", help="Download this Control Hub report (Reports API) and load it.")
 @click.option("--region", type=click.Choice(REGION_CHOICES), help="Regional API host.")
 @click.option("--base-url", help="Send every request to this base URL (a proxy or test server).")
+@max_reject_rate_option
 @wait_lock_option
 @json_option
 @pass_cli
@@ -52,6 +60,7 @@ def fetch(
     report_id: str | None,
     region: str | None,
     base_url: str | None,
+    max_reject_rate: float | None,
     lock_wait_seconds: float | None,
     as_json: bool,
 ) -> None:
@@ -74,7 +83,9 @@ def fetch(
     first, last = _check_time("--since", since), _check_time("--until", until)
     if first and last and first > last:  # a typo, not an empty window to note
         raise click.UsageError(f"--since {since} is after --until {until}: swap them?")
-    settings = obj.settings(lock_wait_seconds=lock_wait_seconds)
+    # a page failing the reject gate says to raise --max-reject-rate: the rerun that does
+    # loads the saved page with it
+    settings = obj.settings(lock_wait_seconds=lock_wait_seconds, max_reject_rate=max_reject_rate)
     names = [n.strip() for n in locations.split(",") if n.strip()] if locations else None
     try:
         result = fetch_records(

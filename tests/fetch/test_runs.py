@@ -93,6 +93,26 @@ def test_a_fetched_page_that_fails_to_load_names_the_warehouse(
     assert run.stderr.count(f"warehouse: {wh} (from --warehouse)") == 1
 
 
+def test_a_page_past_the_reject_rate_loads_on_a_rerun_with_a_higher_one(tmp_path: Path) -> None:
+    """The error of a page past the reject gate says to raise --max-reject-rate, which
+    `cdr fetch` had not: `No such option`. The rerun with it loads the saved page."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    records = make_records(20, now - timedelta(hours=20), timedelta(minutes=30))
+    for record in records[:2]:
+        record["Start time"] = "not a time"
+    with FakeWebex(TOKEN, records) as server:
+        since, until = iso(now - timedelta(hours=21)), iso(now - timedelta(hours=10))
+        args = ["--warehouse", str(tmp_path / "wh"), "fetch", "--base-url", server.url,
+                "--since", since, "--until", until]  # fmt: skip
+        failed = CliRunner().invoke(cli, args, env={"WEBEX_TOKEN": TOKEN})
+        again = CliRunner().invoke(cli, [*args, "--max-reject-rate", "0.2", "--json"],
+                                   env={"WEBEX_TOKEN": TOKEN})  # fmt: skip
+    assert failed.exit_code == 3 and "raise --max-reject-rate" in failed.stderr
+    assert again.exit_code == 0, again.output
+    result = json.loads(again.stdout)
+    assert (result["rows_loaded"], result["rows_rejected"]) == (18, 2)
+
+
 class StoppedClock(FakeClock):
     """SIGTERM (a scheduler's time limit) lands in the first wait of at least `at` seconds."""
 
