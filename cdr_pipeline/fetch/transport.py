@@ -68,10 +68,34 @@ def _decoder(coding: str | None) -> Any:
     if name in ("", "identity"):
         return None
     if name in ("gzip", "x-gzip"):
-        return zlib.decompressobj(16 + zlib.MAX_WBITS)
+        return _Members()
     if name == "deflate":  # zlib-wrapped, as RFC 9110 defines it (a gzip header also reads)
         return zlib.decompressobj(32 + zlib.MAX_WBITS)
     raise UnreadableEncoding(name)
+
+
+class _Members:
+    """A gzip body decoded member after member: RFC 1952 lets a gzip stream hold several
+    (a compressor that restarts per block writes them), and one decompressor stops at the
+    end of the first. The rest was dropped: half a page read as "not JSON", never retried.
+    Zero bytes between members are padding, as gzip reads them."""
+
+    def __init__(self) -> None:
+        self._member = zlib.decompressobj(16 + zlib.MAX_WBITS)
+
+    @property
+    def eof(self) -> bool:
+        return bool(self._member.eof)
+
+    def decompress(self, data: bytes, max_length: int) -> bytes:
+        out = self._member.decompress(data, max_length)
+        while self._member.eof and len(out) < max_length:
+            rest = self._member.unused_data.lstrip(b"\0")
+            if not rest:
+                break
+            self._member = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            out += self._member.decompress(rest, max_length - len(out))
+        return out
 
 
 class _DeadlineRaw(io.RawIOBase):

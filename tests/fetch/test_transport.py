@@ -161,6 +161,22 @@ def test_a_gzip_answer_is_decoded_and_one_cut_short_is_retried(clock: FakeClock)
     assert b"accept-encoding: gzip, deflate" in server.requests[0].lower()
 
 
+def test_a_gzip_answer_of_several_members_is_decoded_whole(clock: FakeClock) -> None:
+    """A gzip body may hold several members (RFC 1952; a compressor restarting per block,
+    zero bytes of padding between): the first alone was read, half a page that failed as
+    'not JSON' (a proxy?), exit 1 with nothing retried."""
+    page = json.dumps({"items": [{"Report ID": f"r{i}"} for i in range(300)]}).encode()
+    packed = gzip.compress(page[:1000]) + b"\0\0" + gzip.compress(page[1000:])
+
+    def members(conn: socket.socket) -> None:
+        head = b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: %d\r\n\r\n"
+        conn.sendall(head % len(packed) + packed)
+
+    with RawServer(members) as server:
+        pages = list(make_client(server.url, clock).pages("cdr_feed", PARAMS))
+    assert [p.body for p in pages] == [page]
+
+
 def test_a_compressed_answer_is_held_to_the_limit_decoded(clock: FakeClock) -> None:
     """64 KiB of gzip that inflate to 64 MiB stop at the page limit, not in memory."""
     bomb = gzip.compress(b" " * (64 * 1024 * 1024))
