@@ -3,6 +3,7 @@ pre-signed link to a storage host, downloaded to disk as it arrives."""
 
 from __future__ import annotations
 
+import logging
 import urllib.parse
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,8 @@ from typing import Any
 from cdr_pipeline.fetch import response as answers
 from cdr_pipeline.fetch.client import FetchError, WebexClient
 from cdr_pipeline.state.files import install_file, temp_name
+
+log = logging.getLogger(__name__)
 
 
 def download_report(client: WebexClient, report_id: str, dest: Path) -> dict[str, Any]:
@@ -37,6 +40,7 @@ def download_report(client: WebexClient, report_id: str, dest: Path) -> dict[str
             hint="Control Hub can take up to a day to generate a report; try again later",
         )
     dest.parent.mkdir(parents=True, exist_ok=True)
+    _remove_partial_downloads(dest)
     tmp = temp_name(dest)  # hidden: never taken for a saved page to replay
     try:
         with open(tmp, "wb") as sink:
@@ -52,3 +56,14 @@ def download_report(client: WebexClient, report_id: str, dest: Path) -> dict[str
     finally:
         tmp.unlink(missing_ok=True)
     return {k: v for k, v in data.items() if k not in ("downloadURL", "downloadUrl")}
+
+
+def _remove_partial_downloads(dest: Path) -> None:
+    """Remove the temp files of downloads of `dest` that a kill -9 (an OOM kill, a
+    scheduler's SIGKILL) cut off: hidden and never read, each was up to the size of the
+    report, and every killed attempt left one more. The fetch lock is held, so no other
+    download of it is under way."""
+    for left in dest.parent.glob(f".{dest.name}.tmp-*"):
+        size = left.stat().st_size
+        left.unlink(missing_ok=True)
+        log.info("removed %s, %d bytes of a download an earlier run did not finish", left, size)

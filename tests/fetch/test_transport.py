@@ -103,9 +103,14 @@ def test_report_download_is_written_to_disk_not_memory(tmp_path: Path, clock: Fa
             body = payload
         conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
 
+    dest = tmp_path / "r" / "report-r1"
+    # the partial download of a run killed (kill -9) in the middle: hidden, never read, and
+    # left on disk by every such run, a report's size each time
+    killed = dest.parent / ".report-r1.tmp-0badcafe"
+    killed.parent.mkdir()
+    killed.write_bytes(payload[:100_000])
     with RawServer(report) as server:
         client = make_client(server.url, clock, max_page_bytes=1024 * 1024)
-        dest = tmp_path / "r" / "report-r1"
         meta = client.report_download("r1", dest)
     assert meta["id"] == "r1"
     assert dest.read_bytes() == payload
