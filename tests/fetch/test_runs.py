@@ -17,6 +17,8 @@ from cdr_pipeline.state.ledger import Ledger
 from tests.fetch.conftest import NOW, TOKEN, FakeClock, make_client, settings_for
 from tests.fetch.fakewebex import FakeWebex, Fault, iso, make_records
 
+MINUTE = timedelta(minutes=1)
+
 
 @pytest.mark.parametrize("token", ["expired-" + TOKEN[8:], None], ids=["expired", "missing"])
 def test_a_fetch_refused_its_token_is_a_run(
@@ -111,6 +113,33 @@ def test_a_page_past_the_reject_rate_loads_on_a_rerun_with_a_higher_one(tmp_path
     assert again.exit_code == 0, again.output
     result = json.loads(again.stdout)
     assert (result["rows_loaded"], result["rows_rejected"]) == (18, 2)
+
+
+def test_a_fetch_says_what_its_pages_brought_as_cdr_ingest_does(tmp_path: Path) -> None:
+    """`cdr fetch` printed none of its pages' notes: not the new columns kept in `extra`,
+    nor, after `cdr forget`, that a page fetched again brought back records the erasure
+    reached, so the DPO had no word that `state/fetched/` holds the person's data again."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    records = make_records(20, now - timedelta(hours=20), timedelta(minutes=30))
+    for record in records:
+        record["Brand new field"] = "x"
+    wh = str(tmp_path / "wh")
+    with FakeWebex(TOKEN, records) as server:
+        since, until = iso(now - timedelta(hours=21)), iso(now - timedelta(hours=10))
+        args = ["--warehouse", wh, "fetch", "--base-url", server.url, "--since", since,
+                "--until", until]  # fmt: skip
+        first = CliRunner().invoke(cli, args, env={"WEBEX_TOKEN": TOKEN})
+        forget = ["--warehouse", wh, "forget", "--user", records[0]["User UUID"]]
+        assert CliRunner().invoke(cli, forget).exit_code == 0
+        # the window again, with a record that arrived late: other bytes, so it loads
+        server.records.append(make_records(1, now - timedelta(hours=11), MINUTE, "late")[0])
+        again = CliRunner().invoke(cli, args, env={"WEBEX_TOKEN": TOKEN})
+    assert first.exit_code == 0 and again.exit_code == 0, again.output
+    assert "page-001.json.gz: new columns kept in 'extra': Brand new field" in first.stderr
+    assert "reached came again and stay erased" not in first.stderr
+    assert "page-001.json.gz: 2 row(s) of records an erasure (cdr forget) reached came " in (
+        again.stderr
+    )
 
 
 class StoppedClock(FakeClock):
