@@ -37,9 +37,9 @@ from cdr_pipeline.fetch.windows import (
     SourceSpec,
     Window,
     api_time,
+    lost_gap,
     parse_time,
     plan_windows,
-    span_text,
 )
 from cdr_pipeline.ingest import IngestResult, ingest_paths
 from cdr_pipeline.ingest.limits import Limits
@@ -215,12 +215,7 @@ def _fetch_windows(
     if before is not None and before.tzinfo is None:
         before = before.replace(tzinfo=UTC)
     result.watermark_before = result.watermark_after = before
-    if since is not None:
-        start = parse_time(since)
-    elif before is not None:
-        start = before - timedelta(hours=options.overlap_hours)
-    else:
-        start = now - timedelta(hours=options.lookback_hours)
+    start = _start(spec, options, since, before, now)
     end = parse_time(until) if until is not None else None  # None: as late as served
     windows, notes = plan_windows(spec, start, end, now)
     for note in notes:  # a range clamped to what the API serves
@@ -228,6 +223,17 @@ def _fetch_windows(
     advancing = _joins_watermark(spec, start, before, windows, result)
     late_edge = now - timedelta(hours=options.late_hours)
     label = f"{spec.endpoint}, {len(windows)} window(s)"
+
+    def move(to: datetime) -> None:
+        write_watermark(ledger, source=spec.name, org_id=org_id, org=key, watermark=to,
+                        previous=before, windows=len(result.windows),
+                        records=result.records)  # fmt: skip
+        result.watermark_after = to
+
+    if before is None and windows:
+        # a first run that could not pass its first window (empty and late, not loaded
+        # cleanly) left no watermark: the next began after it, at now - lookback_hours
+        move(windows[0].start)
     for done, window in enumerate(windows, 1):
         wr = _fetch_window(settings, options, client, spec, org, window, result)
         if progress is not None:
@@ -237,20 +243,24 @@ def _fetch_windows(
         candidate = _watermark_candidate(spec.name, window, wr, late_edge, options, result)
         if candidate is None:
             advancing = False
-            continue
-        current = result.watermark_after
-        if current is None or candidate > current:
-            write_watermark(
-                ledger,
-                source=spec.name,
-                org_id=org_id,
-                org=key,
-                watermark=candidate,
-                previous=before,
-                windows=len(result.windows),
-                records=result.records,
-            )
-            result.watermark_after = candidate
+        elif result.watermark_after is None or candidate > result.watermark_after:
+            move(candidate)
+
+
+def _start(
+    spec: SourceSpec,
+    options: FetchOptions,
+    since: str | datetime | None,
+    before: datetime | None,
+    now: datetime,
+) -> datetime:
+    """`since`, else the watermark minus the overlap, else `lookback_hours` ago but no later
+    than the API serves (a shorter lookback planned no window, run after run)."""
+    if since is not None:
+        return parse_time(since)
+    if before is not None:
+        return before - timedelta(hours=options.overlap_hours)
+    return min(now - timedelta(hours=options.lookback_hours), now - spec.min_lag)
 
 
 def _joins_watermark(
@@ -268,29 +278,13 @@ def _joins_watermark(
     if before is None or not windows or windows[0].start <= before:
         return True
     if start <= before:
-        result.warn(_lost_gap(spec, before, windows[0].start))
+        result.warn(lost_gap(spec, before, windows[0].start))
         return True
     result.notes.append(
         f"the requested range starts after the watermark {api_time(before)}; "
         "the watermark is left where it is (a gap would be skipped otherwise)"
     )
     return False
-
-
-def _lost_gap(spec: SourceSpec, before: datetime, first: datetime) -> str:
-    """The note for records between the watermark and the API's horizon: fetched by no run,
-    and beyond what `spec` serves now. Says where they can still be had."""
-    where = (
-        "a Control Hub report (--report-id)"
-        if spec.name == "feed"
-        else f"the feed (cdr fetch --source feed --since {api_time(before)}, within 30 days) "
-        "or a Control Hub report (--report-id)"
-    )
-    return (
-        f"records of {api_time(before)}..{api_time(first - MS)} are no longer served by "
-        f"{spec.endpoint} (it keeps {span_text(spec.horizon)}) and were not fetched; the watermark "
-        f"moves on from {api_time(first)}; load them from {where}"
-    )
 
 
 def _watermark_candidate(

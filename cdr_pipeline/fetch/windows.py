@@ -130,3 +130,19 @@ def span_text(d: timedelta) -> str:
     if seconds % 3600 == 0:
         return f"{seconds // 3600} h"
     return f"{seconds // 60} min"
+
+
+def lost_gap(spec: SourceSpec, before: datetime, first: datetime) -> str:
+    """The note for records between the watermark and the API's horizon: fetched by no run,
+    and beyond what `spec` serves now. Says where they can still be had."""
+    where = (
+        "a Control Hub report (--report-id)"
+        if spec.name == "feed"
+        else f"the feed (cdr fetch --source feed --since {api_time(before)}, within 30 days) "
+        "or a Control Hub report (--report-id)"
+    )
+    return (
+        f"records of {api_time(before)}..{api_time(first - MS)} are no longer served by "
+        f"{spec.endpoint} (it keeps {span_text(spec.horizon)}) and were not fetched; the watermark "
+        f"moves on from {api_time(first)}; load them from {where}"
+    )

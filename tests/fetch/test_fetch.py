@@ -110,6 +110,29 @@ def test_late_data_horizon_holds_the_watermark(tmp_path: Path, clock: FakeClock)
     assert sorted(warehouse_ids(settings)) == sorted(r["Report ID"] for r in records)
 
 
+@pytest.mark.parametrize("lookback", [1.0, 0.0])
+def test_a_first_run_that_cannot_pass_its_window_holds_the_watermark_before_it(
+    tmp_path: Path, lookback: float
+) -> None:
+    """A first run whose only window was empty and still late (a lookback within the late
+    horizon), or that planned none (a lookback shorter than the API's 5 minutes of lag),
+    wrote no watermark: the next run began again at now - lookback_hours, after the window,
+    and the records that arrived late in it were never asked for."""
+    settings = settings_for(tmp_path, lookback_hours=lookback)
+    late = make_records(3, NOW - timedelta(minutes=40), timedelta(minutes=1), seed="late")
+    with FakeWebex(TOKEN) as server:
+        first = fetch_records(settings, "feed", client=make_client(server.url, FakeClock()),
+                              now=NOW)  # fmt: skip
+        server.records = late  # they reach the API after the first run
+        later = NOW + timedelta(hours=3)
+        again = fetch_records(settings, "feed", client=make_client(server.url, FakeClock()),
+                              now=later)  # fmt: skip
+    assert first.exit_code == 0 and first.records == 0
+    assert first.watermark_after is not None and first.watermark_after <= NOW - timedelta(minutes=5)
+    assert again.exit_code == 0
+    assert sorted(warehouse_ids(settings)) == sorted(r["Report ID"] for r in late)
+
+
 def test_non_empty_late_window_advances_to_last_report_time(
     tmp_path: Path, clock: FakeClock
 ) -> None:
@@ -166,7 +189,7 @@ def test_crash_between_fetch_and_ingest_then_rerun(tmp_path: Path, clock: FakeCl
             )
         assert crashed.exit_code == EXIT_LOCKED and crashed.pages
         assert warehouse_ids(settings) == []
-        assert crashed.watermark_after is None
+        assert crashed.watermark_after == crashed.windows[0].start
         rerun = fetch_records(
             settings, "feed", since, until, client=make_client(server.url, clock), now=NOW
         )

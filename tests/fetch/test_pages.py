@@ -18,7 +18,9 @@ from cdr_pipeline.fetch import FetchResult, fetch_records
 from cdr_pipeline.fetch import client as client_module
 from cdr_pipeline.fetch import pages as pages_module
 from cdr_pipeline.fetch.pages import page_records, unaccounted
+from cdr_pipeline.fetch.store import read_watermark
 from cdr_pipeline.ingest.results import FileResult, IngestResult
+from cdr_pipeline.state.ledger import Ledger
 from tests.fetch.conftest import (
     NOW,
     TOKEN,
@@ -28,8 +30,15 @@ from tests.fetch.conftest import (
     settings_for,
     warehouse,
 )
-from tests.fetch.fakewebex import FakeWebex, Fault, make_records
+from tests.fetch.fakewebex import ORG_UUID, FakeWebex, Fault, make_records
 from tests.fetch.fakewebex import iso as fake_iso
+
+
+def stored_watermark(settings: Settings) -> datetime | None:
+    """The feed watermark the ledger keeps for the test org (a first run that could not
+    pass its window keeps it at the window's start: before it)."""
+    mark = read_watermark(Ledger(settings.layout), "feed", ORG_UUID)
+    return None if mark is None else mark["watermark"].replace(tzinfo=UTC)
 
 
 def test_pages_are_saved_byte_for_byte_and_every_record_loads(
@@ -77,9 +86,9 @@ def test_watermark_stays_when_a_page_fails_to_ingest(tmp_path: Path, clock: Fake
             client=make_client(server.url, clock), now=NOW,
         )  # fmt: skip
     assert result.exit_code == 3 and result.records == 30
-    assert result.watermark_after is None
+    assert result.watermark_after == result.windows[0].start
     assert any("watermark stays before it" in n for n in result.notes)
-    assert not list(settings.layout.state.rglob("watermarks/*.parquet"))
+    assert stored_watermark(settings) == result.windows[0].start
 
 
 def test_a_page_not_accounted_for_holds_the_watermark() -> None:
@@ -113,7 +122,7 @@ def test_a_page_whose_items_are_not_records_is_not_saved(tmp_path: Path, clock: 
         )
         assert result.exit_code == 1 and result.error is not None
         assert "not call records" in result.error.message and "/v1/cdr_feed" in result.error.message
-        assert result.watermark_after is None
+        assert result.watermark_after == result.windows[0].start
         assert not list(settings.layout.state.rglob("*.json.gz"))
         rerun = fetch_records(
             settings, "feed", *window, client=make_client(server.url, clock), now=NOW
@@ -146,8 +155,8 @@ def test_pages_fetched_before_a_failure_in_their_window_are_loaded_now(
         (w,) = failed.windows
         assert (w.start, w.pages, w.records, w.exit_code) == (window[0], 2, 40, 1)
         assert len(warehouse(settings)) == 40 and failed.total("rows_loaded") == 40
-        assert failed.watermark_after is None
-        assert not list(settings.layout.state.rglob("watermarks/*.parquet"))
+        assert failed.watermark_after == failed.windows[0].start
+        assert stored_watermark(settings) == failed.windows[0].start
         server.faults.clear()
         rerun = fetch_records(
             settings, "feed", *window, client=make_client(server.url, clock), now=NOW
@@ -172,7 +181,7 @@ def test_a_page_nested_too_deep_is_an_unusable_answer(tmp_path: Path, clock: Fak
         result = fetch_window(settings, server.url, clock)
     assert result.exit_code == 1 and result.error is not None
     assert "/v1/cdr_feed" in result.error.message and "not JSON" in result.error.message
-    assert result.watermark_after is None
+    assert result.watermark_after == result.windows[0].start
     assert len(warehouse(settings)) == 20  # the first page of the window
 
 
@@ -237,7 +246,7 @@ def test_a_page_repeating_an_earlier_one_under_another_link_is_a_loop(
     assert requests == 1 + 4  # people/me, three pages and the first again
     # what came before the loop is loaded; the watermark stays before the window
     assert len(result.pages) == 3 and result.total("rows_loaded") == result.records == 30
-    assert len(warehouse(settings)) == 30 and result.watermark_after is None
+    assert len(warehouse(settings)) == 30 and result.watermark_after == result.windows[0].start
 
 
 def test_a_failed_page_fetched_again_since_is_not_replayed_for_ever(
@@ -252,7 +261,7 @@ def test_a_failed_page_fetched_again_since_is_not_replayed_for_ever(
     settings = settings_for(tmp_path)
     with FakeWebex(TOKEN, bad) as server:
         failed = fetch_window(settings, server.url, clock)  # 21 to 12 hours ago
-    assert failed.exit_code == 3 and failed.watermark_after is None
+    assert failed.exit_code == 3 and failed.watermark_after == failed.windows[0].start
     (folder,) = {p.parent for p in failed.pages}
     with FakeWebex(TOKEN, good) as server:
         # in other bounds: the window is loaded cleanly and the watermark passes it (the
@@ -289,7 +298,7 @@ def test_a_window_not_accounted_for_ends_the_run_with_exit_3(
     with FakeWebex(TOKEN, records) as server:
         result = fetch_window(settings, server.url, clock)
     assert all(i.exit_code == 0 for i in result.ingests)
-    assert result.watermark_after is None
+    assert result.watermark_after == result.windows[0].start
     assert any("did not ingest cleanly" in n for n in result.notes)
     assert result.exit_code == 3
 
@@ -322,4 +331,4 @@ def test_empty_pages_under_ever_new_links_are_a_loop(
     assert result.exit_code == 1 and result.error is not None
     assert "pages in a row without a record" in result.error.message
     assert requests < 15, requests  # people/me, three pages, six empty ones
-    assert result.total("rows_loaded") == 30 and result.watermark_after is None
+    assert result.total("rows_loaded") == 30 and result.watermark_after == result.windows[0].start
