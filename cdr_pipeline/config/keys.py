@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from cdr_pipeline.config.rules import (
+    URL_SECRETS,
     USERINFO,
     file_mode_rule,
     host_rule,
@@ -326,7 +327,8 @@ def shown(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (str, Path)):  # a URL's user:password never shown
-        return json.dumps(USERINFO.sub(r"\1[REDACTED]@", str(value)), ensure_ascii=False)
+        text = URL_SECRETS.sub(r"\1[REDACTED]", USERINFO.sub(r"\1[REDACTED]@", str(value)))
+        return json.dumps(text, ensure_ascii=False)
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(shown(v) for v in value) + "]"
     if isinstance(value, dict):

@@ -45,6 +45,11 @@ def warehouse_rule(value: Path) -> str | None:
 
 USERINFO = re.compile(r"(?i)(https?://)[^/@]*@")
 """Credentials in a URL, a blank in a password too (shown, the value is without them)."""
+URL_SECRETS = re.compile(
+    r"(?i)([?&](?:token|access_token|sig|signature|x-amz-signature|x-amz-credential)=)[^&#\s]+"
+)
+"""Query parameters that carry a credential in a URL (a pre-signed report download link, a
+token pasted into a base URL): a URL shown is without their values."""
 
 
 def url_rule(value: str) -> str | None:

@@ -4,15 +4,12 @@ that merely looks like a credential (`access_token=abc"def`) is kept as it is.""
 
 from __future__ import annotations
 
-import re
 import urllib.parse
 from collections.abc import Iterable
 
+from cdr_pipeline.config.rules import URL_SECRETS
+
 REDACTED = "[REDACTED]"
-# query parameters that carry a credential in a URL (a pre-signed report download link)
-_URL_SECRETS = re.compile(
-    r"(?i)([?&](?:token|access_token|sig|signature|x-amz-signature|x-amz-credential)=)[^&#\s]+"
-)
 
 
 class Redactor:
@@ -32,4 +29,4 @@ class Redactor:
     def url(self, url: str) -> str:
         """A URL to show: without the token, and without the credential query parameters of
         a pre-signed link."""
-        return _URL_SECRETS.sub(lambda m: m.group(1) + REDACTED, self(url))
+        return URL_SECRETS.sub(lambda m: m.group(1) + REDACTED, self(url))

@@ -469,6 +469,17 @@ def test_credentials_in_the_base_url_are_refused_and_never_shown(tmp_path: Path,
     assert "hunter2pw" not in run.output
 
 
+def test_a_token_in_a_base_urls_query_is_refused_and_never_shown(tmp_path: Path) -> None:
+    """A base URL with the token as a query parameter is refused (a query), and its error
+    printed the token: on the terminal, and in the nightly's JSON log."""
+    args = ["--warehouse", str(tmp_path / "wh"), "fetch"]
+    flag = CliRunner().invoke(cli, [*args, "--base-url", f"https://h:8443/?access_token={TOKEN}"])
+    env = CliRunner().invoke(cli, args, env={"CDR_FETCH_API_URL": f"https://h/?token={TOKEN}"})
+    assert flag.exit_code == env.exit_code == 3
+    assert "?access_token=[REDACTED]" in flag.output and "?token=[REDACTED]" in env.output
+    assert TOKEN not in flag.output + env.output
+
+
 @pytest.mark.parametrize(
     ("url", "why"),
     [
