@@ -162,14 +162,9 @@ def _render(result: FetchResult) -> None:
         echo(f"watermark: {before} -> {after}", err=True)
     for note in result.notes:
         echo(f"note: {note}", err=True)
+    for note in result.page_notes():  # as `cdr ingest` prints a file's
+        echo(f"note: {note}", err=True)
     for ingest in result.ingests:
-        for f in ingest.files:
-            # as `cdr ingest` says them: a page bringing back records `cdr forget` erased
-            # (the saved page holds the person's data), new columns kept in `extra`
-            if f.message and f.status == "loaded":
-                echo(f"note: {f.source}: {f.message}", err=True)
-            if f.unknown_columns:
-                echo(f"note: {f.source}: {f.new_columns_note()}", err=True)
         for f in ingest.errors:
             echo(f"error: {f.message}", err=True)
 

@@ -85,6 +85,13 @@ class FetchResult:
     def total(self, attr: str) -> int:
         return sum(i.total(attr) for i in self.ingests)
 
+    def page_notes(self) -> list[str]:
+        """`<page>: <note>` of each note of its pages' loads, as `cdr ingest` prints a
+        file's: records `cdr forget` erased coming again, new columns kept in `extra`."""
+        files = [f for i in self.ingests for f in i.files]
+        notes = [f"{f.source}: {f.message}" for f in files if f.message and f.status == "loaded"]
+        return notes + [f"{f.source}: {f.new_columns_note()}" for f in files if f.unknown_columns]
+
     def to_dict(self) -> dict[str, Any]:
         """What `cdr fetch --json` prints."""
         return {
@@ -105,6 +112,7 @@ class FetchResult:
             "watermark_after": self.watermark_after,
             "notes": self.notes,
             "warnings": self.warnings,
+            "page_notes": self.page_notes(),
             "error": self.error.message if self.error else None,
             # what to try, as the JSON error of every other command has it
             "hint": (self.error.hint or None) if self.error else None,

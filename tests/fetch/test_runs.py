@@ -118,7 +118,8 @@ def test_a_page_past_the_reject_rate_loads_on_a_rerun_with_a_higher_one(tmp_path
 def test_a_fetch_says_what_its_pages_brought_as_cdr_ingest_does(tmp_path: Path) -> None:
     """`cdr fetch` printed none of its pages' notes: not the new columns kept in `extra`,
     nor, after `cdr forget`, that a page fetched again brought back records the erasure
-    reached, so the DPO had no word that `state/fetched/` holds the person's data again."""
+    reached, so the DPO had no word that `state/fetched/` holds the person's data again.
+    Its `--json` carries them too (`page_notes`), for a script."""
     now = datetime.now(UTC).replace(microsecond=0)
     records = make_records(20, now - timedelta(hours=20), timedelta(minutes=30))
     for record in records:
@@ -133,13 +134,12 @@ def test_a_fetch_says_what_its_pages_brought_as_cdr_ingest_does(tmp_path: Path) 
         assert CliRunner().invoke(cli, forget).exit_code == 0
         # the window again, with a record that arrived late: other bytes, so it loads
         server.records.append(make_records(1, now - timedelta(hours=11), MINUTE, "late")[0])
-        again = CliRunner().invoke(cli, args, env={"WEBEX_TOKEN": TOKEN})
+        again = CliRunner().invoke(cli, [*args, "--json"], env={"WEBEX_TOKEN": TOKEN})
     assert first.exit_code == 0 and again.exit_code == 0, again.output
     assert "page-001.json.gz: new columns kept in 'extra': Brand new field" in first.stderr
     assert "reached came again and stay erased" not in first.stderr
-    assert "page-001.json.gz: 2 row(s) of records an erasure (cdr forget) reached came " in (
-        again.stderr
-    )
+    erased = "page-001.json.gz: 2 row(s) of records an erasure (cdr forget) reached came "
+    assert any(erased in note for note in json.loads(again.stdout)["page_notes"])
 
 
 class StoppedClock(FakeClock):
