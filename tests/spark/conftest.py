@@ -18,8 +18,13 @@ def spark() -> Iterator[Any]:
         "spark.sql.shuffle.partitions": "2",
         # a test JVM runs each query plan a few times on small data: C2 spent more CPU
         # optimising the code than it saved (C1 alone, with one GC thread: a fifth to two
-        # fifths less JVM CPU on the parity and rewrite tests). Same bytecode, same answers
-        "spark.driver.extraJavaOptions": "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC",
+        # fifths less JVM CPU on the parity and rewrite tests). Same bytecode, same answers.
+        # C1 alone reserves 48 MiB for compiled code, which Spark's generated classes filled
+        # half-way through the first parity build ("CodeCache is full. Compiler has been
+        # disabled."): every later query ran interpreted. 240 MiB is the tiered default
+        "spark.driver.extraJavaOptions": (
+            "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC -XX:ReservedCodeCacheSize=240m"
+        ),
     }
     session = spark_session("local[2]", "cdr-tests", conf)
     yield session
