@@ -73,17 +73,18 @@ def test_a_workbook_with_a_binary_part_is_still_edited(tmp_path: Path) -> None:
 
 
 def test_a_rejects_file_cut_short_is_named(tmp_path: Path) -> None:
-    """A rejects file is written where it stays (`RejectWriter`), its footer last: an
-    ingest killed after its first 10,000 rejects left one without a footer, raw lines and
-    all. The forget committed its table rewrites, then stopped at that file with
-    `unexpected ArrowInvalid` (exit 1), and every rerun stopped there again."""
+    """A run's rejects are written under state/staging/ (`RejectWriter`), footer last, and
+    moved into rejects/ whole: an ingest killed after its first 10,000 rejects leaves the
+    staged copy without a footer, raw lines and all, until the next run. The forget
+    committed its table rewrites, then stopped at that file with `unexpected ArrowInvalid`
+    (exit 1)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     from cdr_pipeline.ingest.rejects import REJECT_SCHEMA
 
     layout = Layout(tmp_path / "wh")
-    path = layout.rejects / "call_legs" / "0a1b2c3d4e5f-export.csv.parquet"
+    path = layout.staging_run("20261018T020000000Z-0a1b2c") / "0" / "rejects.parquet"
     path.parent.mkdir(parents=True)
     row = dict.fromkeys(REJECT_SCHEMA.names) | {"raw_text": f"x,{NUMBER},Walter Cut"}
     with pq.ParquetWriter(path, REJECT_SCHEMA) as writer:
@@ -92,7 +93,7 @@ def test_a_rejects_file_cut_short_is_named(tmp_path: Path) -> None:
     footer = int.from_bytes(whole[-8:-4], "little") + 8  # metadata, its length, PAR1
     path.write_bytes(whole[:-footer])  # what the killed ingest left
     done = scrub_files(layout, {NUMBER: "number_x"}, False, text_pattern([NUMBER]))
-    assert done.unreadable == ["rejects/call_legs/0a1b2c3d4e5f-export.csv.parquet"]
+    assert done.unreadable == ["state/staging/20261018T020000000Z-0a1b2c/0/rejects.parquet"]
 
 
 def test_a_parquet_export_with_categorical_text_is_edited(tmp_path: Path) -> None:
