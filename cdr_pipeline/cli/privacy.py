@@ -15,6 +15,11 @@ from cdr_pipeline.render import to_json
 @click.option("--number", "number", metavar="E164", help="A phone number of theirs (+14155550111).")
 @click.option("--email", "email", metavar="ADDRESS", help="Their e-mail address.")
 @click.option("--dry-run", is_flag=True, help="Count the rows and files affected; change nothing.")
+@click.option(
+    "--all-holders",
+    is_flag=True,
+    help="Erase every user the person's numbers or e-mail lead to (refused otherwise).",
+)
 @wait_lock_option
 @json_option
 @pass_cli
@@ -24,6 +29,7 @@ def forget(
     number: str | None,
     email: str | None,
     dry_run: bool,
+    all_holders: bool,
     lock_wait_seconds: float | None,
     as_json: bool,
 ) -> None:
@@ -37,7 +43,9 @@ def forget(
 
     The selector is compared ignoring case and, for a number, spaces, brackets, dots,
     dashes and '+'. Exits 2 when no or several selectors are given, 3 when nothing in the
-    warehouse holds the person (nothing erased), 5 when another writer holds the lock."""
+    warehouse holds the person or their numbers or e-mail lead to other users as well (a
+    number given to a new user after they left: nothing erased, see --all-holders), 5 when
+    another writer holds the lock."""
     from cdr_pipeline.privacy import forget as forget_person
 
     if sum(v is not None for v in (user, number, email)) != 1:
@@ -45,7 +53,9 @@ def forget(
             "name exactly one person: --user UUID, --number E164 or --email ADDRESS"
         )
     settings = obj.existing_warehouse(lock_wait_seconds=lock_wait_seconds)
-    result = forget_person(settings, user=user, number=number, email=email, dry_run=dry_run)
+    result = forget_person(
+        settings, user=user, number=number, email=email, dry_run=dry_run, all_holders=all_holders
+    )
     if as_json:
         echo(to_json(result.to_dict()))
         sys.exit(0)

@@ -32,8 +32,8 @@ from cdr_pipeline.errors import ConfigError, MergeOutOfMemory
 from cdr_pipeline.ingest import faults, new_run_id
 from cdr_pipeline.ingest.erased import add_erased
 from cdr_pipeline.ingest.vacuum import VacuumResult, vacuum_tables
-from cdr_pipeline.privacy.pending import begin_erasure, clear_pending
-from cdr_pipeline.privacy.person import add_caller_id_names, find_values
+from cdr_pipeline.privacy.pending import begin_erasure, clear_pending, load_pending
+from cdr_pipeline.privacy.person import add_caller_id_names, check_one_holder, find_values
 from cdr_pipeline.privacy.reject_texts import empty_reject_texts_naming
 from cdr_pipeline.privacy.rewrite import (
     TableRewrite,
@@ -173,8 +173,11 @@ def forget(
     number: str | None = None,
     email: str | None = None,
     dry_run: bool = False,
+    all_holders: bool = False,
 ) -> ForgetResult:
-    """Erase one person (see the module text); `dry_run` counts what would change."""
+    """Erase one person (see the module text); `dry_run` counts what would change. Values
+    that lead to more than one user are refused (`check_one_holder`) unless `all_holders`
+    says to erase every one of them, or an erasure of them is already under way."""
     selector, found = start_selector(user, number, email)
     run_id = new_run_id(datetime.now(UTC))
     result = ForgetResult(run_id, selector, dry_run)
@@ -192,6 +195,7 @@ def forget(
             add_stored_spellings(con, snaps, found)
             find_values(con, snaps, found)
             add_caller_id_names(con, snaps["call_legs"], found, key)
+            check_one_holder(found, selector, all_holders or load_pending(layout) is not None)
             erasure = begin_erasure(layout, found, len(key), dry_run)  # a rerun goes on
             replacements, text, result.values = _replacement_map(found, key, erasure.key)
             # their values in free text (`extra`) of rows that are not theirs

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import duckdb
 
+from cdr_pipeline.errors import ConfigError
+from cdr_pipeline.ingest.derive.devices import decode_person_id
 from cdr_pipeline.privacy.rewrite import parquet_source, present_columns
 from cdr_pipeline.privacy.selector import add_stored_spellings, is_key_number
 from cdr_pipeline.schema.personal import EMAIL, ID, NAME, NUMBER, personal_columns
@@ -149,3 +151,29 @@ def add_caller_id_names(
     numbers |= {pseudonym(key, NUMBER, v) for v in numbers}
     if names := caller_id_names(con, snap, numbers):
         found.setdefault(NAME, set()).update(names)
+
+
+def holders(found: dict[str, set[str]]) -> set[str]:
+    """The users (raw UUIDs, lower case) among the person's ids: user UUIDs in any case and
+    API person ids (base64 of `ciscospark://us/PEOPLE/<uuid>`) of one user are one."""
+    uuids = (decode_person_id(value) for value in found.get(ID, ()))
+    return {uuid.lower() for uuid in uuids if uuid}
+
+
+def check_one_holder(found: dict[str, set[str]], selector: str, allowed: bool) -> None:
+    """Refuse (exit 3) when the person's values lead to more than one user, unless `allowed`
+    (--all-holders, or an erasure of them under way): a number given to a new user after
+    the person left, or an address or number two users shared. Every occurrence of each
+    value is replaced, so the erasure would erase them all, each one's rows keyed as the
+    person's."""
+    users = holders(found)
+    if len(users) > 1 and not allowed:
+        raise ConfigError(
+            f"forget: this --{selector} leads to {len(users)} users ({', '.join(sorted(users))}) "
+            "through a number or e-mail address they each held (a number given to a new user "
+            "after the person left, a shared line): erasing it would erase all of them, "
+            "nothing was erased",
+            hint="check those users in the records (--all-holders --dry-run counts what "
+            "would change); --all-holders erases every one of them: no erasure of one user "
+            "alone by the time each held the value is built",
+        )
