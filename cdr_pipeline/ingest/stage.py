@@ -292,7 +292,7 @@ class SourceStage:
     def __init__(self, file: FileStage, source: Source, folder: Path, size: int) -> None:
         self.file, self.source, self.folder, self.size = file, source, folder, size
         self.settings = file.settings
-        self.result = FileResult(str(file.path), source.name, "loaded")
+        self.result = FileResult(str(file.path), source.name, "loaded", kind=file.task.kind)
         self.result.source_kind = file.task.source_kind or (
             "csv_report" if source.fmt == CSV else "api_json"
         )
@@ -317,9 +317,9 @@ class SourceStage:
             headers, body, line = _chunks(source, stream, self.settings.chunk_rows, limits)
             chunks = Prefetch(body)  # read and parse the next chunk while this one is staged
             stack.callback(chunks.close)  # before the stream closes
-            if not headers:
+            if not headers:  # of a forced kind (a fetched page), the ledger names its table
                 result.status, result.message = "empty", "no header and no rows"
-                return StagedSource(result, source.path.name)
+                return StagedSource(result, source.path.name, task.kind)
             schema = SCHEMAS[task.kind] if task.kind else _detect(headers, source.name, line)
             if task.kind:
                 check_forced_kind(headers, schema, source.name, line)

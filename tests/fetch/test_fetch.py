@@ -389,7 +389,9 @@ def test_cli_fetch_of_nothing_is_a_run(tmp_path: Path, monkeypatch: pytest.Monke
     runs = CliRunner().invoke(cli, ["--warehouse", str(wh), "runs", "--json"])
     (row,) = json.loads(runs.output)
     assert (row["command"], row["status"], row["exit_code"]) == ("cdr fetch", "ok", 0)
-    assert row["files_seen"] == row["rows_loaded"] == 0
+    # the window's answer without a record is kept as an empty page, which call coverage
+    # counts (tests/fetch/test_empty_windows.py)
+    assert (row["files_seen"], row["files_loaded"], row["rows_loaded"]) == (1, 1, 0)
 
 
 def test_saved_pages_are_replayed_even_when_the_api_is_gone(
