@@ -7,7 +7,8 @@
 --     none); a device with no code on record (snapshots only) counts from its provisioning:
 --     no code for it can have been issued earlier, so by then any has expired;
 --   idle: activated (or used: a Webex Go leg with no activation on record), but no Webex
---     Go call for cfg_settings.idle_days days;
+--     Go call for cfg_settings.idle_days days (nor a replacement phone activated after a
+--     Lost/Stolen);
 --   lost_stolen_not_reactivated: reported Lost/Stolen and not activated since (no ACTIVATED
 --     event, and not seen Online).
 -- Deleted devices, and devices the latest snapshots no longer list, hold no licence and never
@@ -106,8 +107,14 @@ facts as (
         -- judged idle from its last leg, never offered as never activated
         d.first_activated_at is not null or lc.last_used_at is not null as is_activated,
         -- last activity: the last Webex Go leg since it was first seen, or the first
-        -- activation when it never called since
-        coalesce(lc.last_used_at, d.first_activated_at) as last_activity_at,
+        -- activation when it never called since, or a replacement phone activated after a
+        -- Lost/Stolen (an ACTIVATED event, or seen Online), whichever came last: counted
+        -- from the lost phone's last call, a line set up again days ago was long idle
+        greatest(
+            coalesce(lc.last_used_at, d.first_activated_at),
+            case when a.last_activated_at > ls.lost_stolen_at then a.last_activated_at end,
+            case when o.last_online_from > ls.lost_stolen_at then o.last_online_from end
+        ) as last_activity_at,
         ls.lost_stolen_at,
         -- an activation at the Lost/Stolen's instant is not after it (the later lifecycle
         -- step wins a tie, as in fct_device_status_history)
