@@ -3,7 +3,8 @@
 -- Usage claims (used, idle) need call data. A day is covered when it lies wholly inside the
 -- time range of a loaded call source:
 -- * the date range the export declares in its file name, `..._YYYY-MM-DD_YYYY-MM-DD` (end
---   exclusive), dates taken as UTC days: Control Hub's report is in UTC and cannot be
+--   exclusive, unless the file holds calls of the end's day or later: then up to its last
+--   call's day), dates taken as UTC days: Control Hub's report is in UTC and cannot be
 --   rendered in another zone, so its days are UTC days (docs/webex-dch.md);
 -- * a fetch window, from the saved page's folder `<start>_<end>` (YYYYMMDDTHHMMSSmmmZ, UTC,
 --   end inclusive);
@@ -75,6 +76,11 @@ ranges as (
             else timezone('UTC', cast(first_call_date as timestamp))
         end as range_from,
         case
+            -- an end written inclusive (`_2026-09-01_2026-09-30`, as a person names
+            -- September): a call dated on or after the end a name declares cannot be in an
+            -- export whose end is exclusive, so such a file reaches its last call's day
+            when is_declared and declared_to > declared_from and last_call_date >= declared_to
+                then timezone('UTC', cast(last_call_date + 1 as timestamp))
             when is_declared then timezone('UTC', cast(declared_to as timestamp))
             -- the window's end is inclusive, to the millisecond
             when window_from <> '' then

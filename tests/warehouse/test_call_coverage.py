@@ -47,6 +47,24 @@ def test_declared_range_covers_its_days_even_without_rows() -> None:
     assert got == _days("2026-09-01", "2026-09-30")
 
 
+def test_a_declared_end_written_inclusive_reaches_the_calls_of_that_day() -> None:
+    """`dch_2026-09-01_2026-09-30.csv`, as a person names September's export, holding calls
+    of every day to the 30th: read end exclusive, it covered 09-01..09-29 (29 of 30 days),
+    September's coverage was partial with the 30th's calls loaded, its idle figures unknown
+    and its close refused. A call dated on or after the declared end cannot be in an export
+    whose end is exclusive: the file covers up to its last call's day, 09-30."""
+    name = "exports/dch_2026-09-01_2026-09-30.csv"
+    calls = {name: [f"2026-09-{d:02d}" for d in range(1, 31)]}
+    assert _covered("UTC", [(name, "loaded")], calls) == _days("2026-09-01", "2026-09-30")
+    # an end read right (exclusive) is kept: its calls end before it
+    exclusive = "exports/dch_2026-09-01_2026-10-01.csv"
+    calls = {exclusive: ["2026-09-01", "2026-09-30"]}
+    assert _covered("UTC", [(exclusive, "loaded")], calls) == _days("2026-09-01", "2026-09-30")
+    # and a file without calls of its last declared day still covers the declared days only
+    calls = {name: ["2026-09-01", "2026-09-29"]}
+    assert _covered("UTC", [(name, "loaded")], calls) == _days("2026-09-01", "2026-09-29")
+
+
 def test_a_failed_file_covers_nothing_and_a_plain_file_its_first_to_last_day() -> None:
     files = [("x/broken_2026-08-01_2026-09-01.csv", "failed"), ("x/today.csv", "loaded")]
     got = _covered("UTC", files, {"x/today.csv": ["2026-10-05", "2026-10-03"]})
