@@ -179,15 +179,18 @@ def render_summary(figures: MonthFigures) -> str:
         if mixed
         else ""
     )
-    # units held in a subscription nothing was bought for have no price either
-    unbought = [r for r in recon if r.get("status") == "no_entitlement"]
+    # units held in a subscription nothing was bought for have no price either (in a month
+    # without call data too, whose status says no_call_data); their idle count is unknown,
+    # never 0, without full call coverage
+    unbought = [r for r in recon if not r.get("entitled_units") and r.get("consumed_peak")]
     if unbought:
         peak = sum(int(r.get("consumed_peak") or 0) for r in unbought)
-        idle = sum(int(r.get("idle_licences") or 0) for r in unbought)
+        idles = [r.get("idle_licences") for r in unbought]
+        idle = "idle unknown" if None in idles else f"{sum(int(i or 0) for i in idles):,} idle"
         notes_html += (
             f'<p class="note warn">{len(unbought):,} subscription row(s) hold licences with '
-            f"no entitlement loaded (status no entitlement: {peak:,} held at peak, "
-            f"{idle:,} idle): without a price, their cost is not in the totals. Load their "
+            f"no entitlement loaded (no entitlement in force: {peak:,} held at peak, "
+            f"{idle}): without a price, their cost is not in the totals. Load their "
             "entitlements.</p>"
         )
     # entitlements in force loaded without a unit_price: bought, but at no known price

@@ -174,10 +174,32 @@ def test_the_summary_says_when_held_licences_have_no_entitlement(tmp_path: Path)
     w.build(tmp_path).close()
     html, _ = finance_summary(Settings(warehouse=tmp_path / "wh"), "2026-09")
     assert (
-        "1 subscription row(s) hold licences with no entitlement loaded (status no "
-        "entitlement: 1 held at peak, 1 idle)"
+        "1 subscription row(s) hold licences with no entitlement loaded (no entitlement in "
+        "force: 1 held at peak, 1 idle)"
     ) in html
     assert "USD 10.00" in html  # Sub-1's idle licence, the one with a price
+
+
+def test_the_summary_never_counts_unknown_idle_licences_without_entitlement_as_0(
+    tmp_path: Path,
+) -> None:
+    """The same world with call data for 09-01..09-14 only (partial coverage): Sub-9's idle
+    figure is unknown, and the note said '1 held at peak, 0 idle'. Without any call data
+    (status no_call_data, not no_entitlement) the note was not there at all, though Sub-9
+    holds a licence nothing was bought for."""
+    for name, calls in (("partial", "calls_2026-09-01_2026-09-15.csv"), ("none", None)):
+        w = World()
+        w.held_through_september([("D1", user(1), "+15550001", "Sub-9")])
+        w.held_through_september([("D2", user(2), "+15550002", "Sub-1")])
+        w.entitle("Sub-1", BYOD, 1, "10.00")
+        if calls:
+            w.leg(calls, "DESK", "2026-09-10T10:00:00Z", user(3), "+1", 30, go=False)
+        w.build(tmp_path / name).close()
+        html, _ = finance_summary(Settings(warehouse=tmp_path / name / "wh"), "2026-09")
+        assert (
+            "1 subscription row(s) hold licences with no entitlement loaded (no entitlement "
+            "in force: 1 held at peak, idle unknown)"
+        ) in html, name
 
 
 def test_the_summary_leaves_out_and_names_entitlements_without_a_price(tmp_path: Path) -> None:
