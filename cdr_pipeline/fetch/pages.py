@@ -7,6 +7,7 @@ import codecs
 import functools
 import hashlib
 import io
+import json
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
@@ -18,7 +19,7 @@ from cdr_pipeline.fetch.redactor import Redactor
 from cdr_pipeline.fetch.response import Response, not_json
 from cdr_pipeline.fetch.results import WindowResult
 from cdr_pipeline.fetch.store import clear_window, save_page
-from cdr_pipeline.fetch.windows import parse_time
+from cdr_pipeline.fetch.windows import api_time, parse_time
 from cdr_pipeline.ingest.chunk import BadInput
 from cdr_pipeline.ingest.json_guard import JsonGuard
 from cdr_pipeline.ingest.limits import Limits
@@ -132,8 +133,13 @@ def report_time(value: object) -> datetime | None:
         return None
 
 
-EMPTY_ANSWER = b'{"items": []}'
-"""The page kept for a window the API answered without a record."""
+def empty_answer(wr: WindowResult) -> bytes:
+    """The page kept for a window the API answered without a record: no items, and the
+    window it stands for, so that each such window's page has bytes of its own (the ledger
+    skips a file whose content it has loaded, and a skipped file names no table)."""
+    window = {"startTime": api_time(wr.start), "endTime": api_time(wr.end)}
+    return json.dumps({"items": [], **window}).encode()
+
 
 MAX_EMPTY_PAGES = 5
 """Pages without a record one after the other that a window may have: past them, next links
@@ -194,4 +200,4 @@ def save_window_pages(
         # the ingest ledger lists the window and call coverage counts its hours as fetched;
         # unsaved, a quiet night's window left its day uncovered, and the month's idle
         # figures unknown and its close refused
-        saved[save_page(folder, 1, EMPTY_ANSWER)] = 0
+        saved[save_page(folder, 1, empty_answer(wr))] = 0

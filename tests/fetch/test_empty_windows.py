@@ -18,13 +18,14 @@ DAY = datetime(2026, 10, 20, tzinfo=UTC)
 
 
 def test_a_window_without_records_covers_its_hours(tmp_path: Path, clock: FakeClock) -> None:
-    # a record every 30 min over 20-22 October, none in 21 October 00:00-12:00 (a quiet
-    # night); fetched as six windows of 12 h, the third answered 'No CDRs'
-    night = (DAY + timedelta(days=1), DAY + timedelta(days=1, hours=12))
+    # a record every 30 min over 20-22 October, none in the nights of the 21st and the 22nd
+    # (00:00-12:00); fetched as six windows of 12 h, the third and the fifth answered
+    # 'No CDRs'
+    nights = [(DAY + timedelta(days=d), DAY + timedelta(days=d, hours=12)) for d in (1, 2)]
     records = [
         r
         for r in make_records(144, DAY + timedelta(minutes=30), timedelta(minutes=30))
-        if not night[0] <= parse(r["Report time"]) < night[1]
+        if not any(a <= parse(r["Report time"]) < b for a, b in nights)
     ]
     settings = settings_for(tmp_path)
     with FakeWebex(TOKEN, records) as server:
@@ -37,7 +38,7 @@ def test_a_window_without_records_covers_its_hours(tmp_path: Path, clock: FakeCl
             now=NOW,
         )
     assert result.exit_code == 0 and result.error is None
-    assert [w.records == 0 for w in result.windows] == [False, False, True, False, False, False]
+    assert [w.records == 0 for w in result.windows] == [False, False, True, False, True, False]
     # the empty window is accounted for: the watermark passes it to the end of the range
     assert result.watermark_after == DAY + timedelta(days=3)
     con = connect_snapshots(settings, table_snapshots(settings))
@@ -45,6 +46,7 @@ def test_a_window_without_records_covers_its_hours(tmp_path: Path, clock: FakeCl
         rows = con.execute("select covered_day from int_call_coverage order by 1").fetchall()
     finally:
         con.close()
-    # 20, 21 and 22 October are each wholly inside the fetched windows (before: the 21st,
-    # half of it answered without a record, was no call data)
+    # 20, 21 and 22 October are each wholly inside the fetched windows (before: the 21st
+    # and the 22nd, half of each answered without a record, were no call data; and the
+    # second empty window's page must not pass for the first one's, loaded already)
     assert [f"{d:%m-%d}" for (d,) in rows] == ["10-20", "10-21", "10-22"]
