@@ -11,13 +11,27 @@
 -- * else the file's first..last start date: the UTC call dates (Hive partitions) the ingest
 --   ledger records for it, from 00:00 UTC of the first to 24:00 UTC of the last.
 -- Files are read from the ingest ledger only (never from the legs, so coverage costs no scan
--- of the calls): a file whose rows were all duplicates still covers its declared range; a
--- failed file covers nothing. A name whose dates are no calendar dates declares nothing.
+-- of the calls): a file whose rows were all duplicates still covers its declared range, and
+-- so does one skipped as a copy of a loaded one (the same header-only export of another
+-- day); a failed file covers nothing. A name whose dates are no calendar dates declares nothing.
 -- Days before the latest retention cutoff are covered no more: retention dropped their legs
 -- (UTC days before the cutoff, recorded in the retention ledger).
-with ledger as (
+with files_of_calls as (
+    select * from stg_ledger_files
+    where table_name = 'call_legs'
+),
+
+-- a file skipped as a copy of one loaded before names no table: it is of the call legs when
+-- the content it repeats is (a daily export of a day without calls is a header alone, the
+-- same bytes every such day: each covers its own declared day)
+ledger as (
+    select path, partitions from files_of_calls
+    where status in ('loaded', 'empty', 'skipped')
+    union all
     select path, partitions from stg_ledger_files
-    where table_name = 'call_legs' and status in ('loaded', 'empty', 'skipped')
+    where status = 'skipped' and table_name is null and content_sha256 in (
+        select content_sha256 from files_of_calls where status in ('loaded', 'empty')
+    )
 ),
 
 retained as (

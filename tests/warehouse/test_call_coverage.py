@@ -16,7 +16,11 @@ def _covered(
     files: list[tuple[str, str]],
     partitions: dict[str, list[str]] | None = None,
     cutoffs: tuple[str, ...] = (),
+    skipped_copies: tuple[tuple[str, str], ...] = (),
 ) -> list[date]:
+    """The covered days of `files` ((path, status), of the call legs), and of
+    `skipped_copies` ((path, path of the file whose content it repeats)), which the ledger
+    records as skipped without a table."""
     con = duckdb.connect()
     con.execute("set TimeZone = 'UTC'")
     con.execute(MACROS.read_text())
@@ -25,13 +29,18 @@ def _covered(
     for cutoff in cutoffs:
         con.execute("insert into stg_ledger_retention values ('call_legs', ?)", [cutoff])
     con.execute(
-        "create table stg_ledger_files "
-        "(path varchar, table_name varchar, status varchar, partitions varchar[])"
+        "create table stg_ledger_files (path varchar, table_name varchar, status varchar, "
+        "partitions varchar[], content_sha256 varchar)"
     )
     for path, status in files:
         con.execute(
-            "insert into stg_ledger_files values (?, 'call_legs', ?, ?)",
-            [path, status, (partitions or {}).get(path, [])],
+            "insert into stg_ledger_files values (?, 'call_legs', ?, ?, ?)",
+            [path, status, (partitions or {}).get(path, []), f"sha-{path}"],
+        )
+    for path, original in skipped_copies:
+        con.execute(
+            "insert into stg_ledger_files values (?, null, 'skipped', [], ?)",
+            [path, f"sha-{original}"],
         )
     return [r[0] for r in con.execute(SQL.read_text() + " order by 1").fetchall()]
 
@@ -63,6 +72,31 @@ def test_a_declared_end_written_inclusive_reaches_the_calls_of_that_day() -> Non
     # and a file without calls of its last declared day still covers the declared days only
     calls = {name: ["2026-09-01", "2026-09-29"]}
     assert _covered("UTC", [(name, "loaded")], calls) == _days("2026-09-01", "2026-09-29")
+
+
+def test_a_header_only_export_skipped_as_a_copy_covers_its_own_day() -> None:
+    """Daily exports of September, the weekends without a call: each weekend day's export is
+    the header alone, the same bytes every such day, so the ingest loads the first (empty)
+    and skips the others as copies, recording no table for them. Only the first weekend day
+    was covered: 23 of 30 days, September partial, its idle figures unknown. A copy of a
+    call-leg file covers its own declared day: all 30. A copy of a failed file covers
+    nothing."""
+    files = [
+        ("d/dch_2026-09-05_2026-09-06.csv", "empty"),
+        ("d/x_2026-09-30_2026-10-01.csv", "failed"),
+    ]
+    weekdays = [f"d/dch_{d}_{d + timedelta(days=1)}.csv" for d in _days("2026-09-01", "2026-09-30")]
+    files += [(n, "loaded") for n in weekdays if date.fromisoformat(n[6:16]).weekday() < 5]
+    copies = tuple(
+        (n, "d/dch_2026-09-05_2026-09-06.csv")
+        for n in weekdays
+        if date.fromisoformat(n[6:16]).weekday() >= 5 and n[6:16] != "2026-09-05"
+    )
+    assert len(copies) == 7
+    assert _covered("UTC", files, skipped_copies=copies) == _days("2026-09-01", "2026-09-30")
+    failed_copy = (("d/y_2026-10-01_2026-10-02.csv", "d/x_2026-09-30_2026-10-01.csv"),)
+    got = _covered("UTC", files, skipped_copies=copies + failed_copy)
+    assert got == _days("2026-09-01", "2026-09-30")
 
 
 def test_a_failed_file_covers_nothing_and_a_plain_file_its_first_to_last_day() -> None:
