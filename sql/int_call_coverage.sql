@@ -21,16 +21,17 @@ with files_of_calls as (
     where table_name = 'call_legs'
 ),
 
--- a file skipped as a copy of one loaded before names no table: it is of the call legs when
--- the content it repeats is (a daily export of a day without calls is a header alone, the
--- same bytes every such day: each covers its own declared day)
+-- a file skipped as a copy of one loaded before names no table: a copy of a call-leg file
+-- without rows covers its own range (a daily export of a day without calls is the header
+-- alone, the same bytes every such day); a copy of calls under another name does not (the
+-- same calls are no export of another range: a file copied and misnamed)
 ledger as (
     select path, partitions from files_of_calls
     where status in ('loaded', 'empty', 'skipped')
     union all
     select path, partitions from stg_ledger_files
     where status = 'skipped' and table_name is null and content_sha256 in (
-        select content_sha256 from files_of_calls where status in ('loaded', 'empty')
+        select content_sha256 from files_of_calls where status = 'empty'
     )
 ),
 

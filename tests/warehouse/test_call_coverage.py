@@ -79,7 +79,8 @@ def test_a_header_only_export_skipped_as_a_copy_covers_its_own_day() -> None:
     the header alone, the same bytes every such day, so the ingest loads the first (empty)
     and skips the others as copies, recording no table for them. Only the first weekend day
     was covered: 23 of 30 days, September partial, its idle figures unknown. A copy of a
-    call-leg file covers its own declared day: all 30. A copy of a failed file covers
+    call-leg file without rows covers its own declared day: all 30. A copy of a file with
+    calls (September's export copied under October's name) or of a failed file covers
     nothing."""
     files = [
         ("d/dch_2026-09-05_2026-09-06.csv", "empty"),
@@ -95,7 +96,8 @@ def test_a_header_only_export_skipped_as_a_copy_covers_its_own_day() -> None:
     assert len(copies) == 7
     assert _covered("UTC", files, skipped_copies=copies) == _days("2026-09-01", "2026-09-30")
     failed_copy = (("d/y_2026-10-01_2026-10-02.csv", "d/x_2026-09-30_2026-10-01.csv"),)
-    got = _covered("UTC", files, skipped_copies=copies + failed_copy)
+    misnamed = (("d/dch_2026-10-02_2026-10-03.csv", "d/dch_2026-09-01_2026-09-02.csv"),)
+    got = _covered("UTC", files, skipped_copies=copies + failed_copy + misnamed)
     assert got == _days("2026-09-01", "2026-09-30")
 
 
