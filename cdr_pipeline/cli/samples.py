@@ -259,9 +259,12 @@ def demo(
         )
         echo(
             paragraph(
-                f"{h.get('month')}: Webex Go licences held {h.get('licences_held_month_end')} "
-                f"at month end (peak {h.get('licences_held_peak')}) vs "
-                f"{h.get('licences_bought')} bought; {h.get('idle_licences')} idle"
+                f"{h.get('month')}: {h['licence_note']}"
+                if h.get("licence_note")
+                else f"{h.get('month')}: Webex Go licences held "
+                f"{h.get('licences_held_month_end')} at month end (peak "
+                f"{h.get('licences_held_peak')}) vs {h.get('licences_bought')} bought; "
+                f"{h.get('idle_licences')} idle"
             )
         )
     if summary.validation is not None:

@@ -7,6 +7,7 @@ from typing import Any
 
 from cdr_pipeline.config import Settings
 from cdr_pipeline.reports.figures import org_peak
+from cdr_pipeline.reports.licence_span import licence_data, outside_text
 from cdr_pipeline.warehouse import connect
 
 
@@ -17,7 +18,9 @@ def headline_figures(settings: Settings) -> dict[str, Any]:
     licences_held_peak (the most held at one instant, over all subscriptions and licence
     types), licences_held_month_end, licences_bought, idle_licences, idle_cost
     (by currency). idle_licences and a currency's idle_cost are None when the month does not
-    have call data for every day (the idle figures are unknown then)."""
+    have call data for every day (the idle figures are unknown then). Of a month outside the
+    device data (calls loaded past its horizon), the licence figures are None and
+    licence_note says why: nothing held or bought is known then, not 0."""
     con = connect(settings, read_only=True)
     try:
         # One pass over each view (both are computed on every read). fetchall, not fetchone:
@@ -35,10 +38,13 @@ def headline_figures(settings: Settings) -> dict[str, Any]:
             {"m": month},
         ).fetchall()
         # the org's peak at one instant, not the sum of the subscriptions' peaks
-        peak = org_peak(con, month) if month is not None else 0
+        peak: int | None = org_peak(con, month) if month is not None else 0
+        note = outside_text(month, licence_data(con)) if month is not None else ""
     finally:
         con.close()
     month_end, bought, idle = (_total([r[i] for r in by_currency]) for i in range(1, 4))
+    if note:  # the licence reports have no row of the month: unknown, not 0 held or bought
+        peak = month_end = bought = idle = None
     return {
         "month": month.strftime("%Y-%m") if month is not None else None,
         "calls": int(calls),
@@ -54,6 +60,7 @@ def headline_figures(settings: Settings) -> dict[str, Any]:
             for r in by_currency
             if r[0] is not None
         },
+        "licence_note": note,
     }
 
 

@@ -148,3 +148,31 @@ def test_an_empty_licence_report_warns_once_of_views_behind_the_tables(tmp_path:
         assert out.splitlines()[1:] == []
         assert err.count("answers leave the newer data out") == 1, err
         assert "note: May 2026 is outside the device data" in err
+
+
+def test_the_headline_of_a_month_past_the_device_data_is_not_0_held_0_bought(
+    tmp_path: Path,
+) -> None:
+    """The same world (D1 held from 2026-02-01, device data up to 2026-04-02, 2 units of
+    Sub-1 bought from January), its one call on 2026-05-10: the last month with calls, which
+    the headline (cdr demo) reports, is May, past the device data. It read 0 held at month
+    end (peak 0) vs 0 bought, 0 idle, though 2 units bought from January are in force in
+    May; the licence figures are now unknown (None) and the note says why. In April, with
+    the call there, the figures are those of the reports: 1 held (month end: the horizon),
+    peak 1, 2 bought."""
+    from cdr_pipeline.reports import headline_figures
+
+    may = headline_figures(
+        _one_device(tmp_path / "may", "calls_2026-05-10_2026-05-11.csv", "2026-05-10T10:00:00Z")
+    )
+    assert may["month"] == "2026-05"
+    licences = ("licences_held_month_end", "licences_held_peak", "licences_bought")
+    assert [may[k] for k in (*licences, "idle_licences")] == [None, None, None, None]
+    assert may["licence_note"].startswith(
+        "May 2026 is outside the device data: the licence reports cover February 2026 to April 2026"
+    )
+    april = headline_figures(
+        _one_device(tmp_path / "apr", "calls_2026-04-01_2026-04-02.csv", "2026-04-01T10:00:00Z")
+    )
+    assert (april["month"], [april[k] for k in licences]) == ("2026-04", [1, 1, 2])
+    assert april["licence_note"] == ""
