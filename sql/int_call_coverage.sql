@@ -60,12 +60,14 @@ parsed as (
         s.reporting_timezone,
         -- try_cast: a name such as `_2026-02-30_...` (a typo, a hand-made name) declares no
         -- range, and the file covers its call dates; a cast error would break every view
-        -- that reads coverage, for as long as the ledger holds the file
+        -- that reads coverage, for as long as the ledger holds the file. A copy's mark
+        -- after the dates (`... (1).csv`, a browser's second download; `... - Copy.csv`)
+        -- keeps the declaration
         try_cast(regexp_extract(
-            f.file, '_(\d{4}-\d{2}-\d{2})_(\d{4}-\d{2}-\d{2})(\.[A-Za-z0-9.]+)?$', 1
+            f.file, '_(\d{4}-\d{2}-\d{2})_(\d{4}-\d{2}-\d{2})( ?\(\d+\)| - Copy)?(\.[A-Za-z0-9.]+)?$', 1
         ) as date) as declared_from,
         try_cast(regexp_extract(
-            f.file, '_(\d{4}-\d{2}-\d{2})_(\d{4}-\d{2}-\d{2})(\.[A-Za-z0-9.]+)?$', 2
+            f.file, '_(\d{4}-\d{2}-\d{2})_(\d{4}-\d{2}-\d{2})( ?\(\d+\)| - Copy)?(\.[A-Za-z0-9.]+)?$', 2
         ) as date) as declared_to,
         regexp_extract(f.file, '(\d{8}T\d{9}Z)_(\d{8}T\d{9}Z)[/\\]page-\d+[^/\\]*$', 1)
             as window_from,

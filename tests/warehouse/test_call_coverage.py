@@ -101,6 +101,18 @@ def test_a_header_only_export_skipped_as_a_copy_covers_its_own_day() -> None:
     assert got == _days("2026-09-01", "2026-09-30")
 
 
+def test_a_declared_range_survives_a_copys_mark_in_the_name() -> None:
+    """September's export downloaded a second time is saved by the browser as
+    `dch_2026-09-01_2026-10-01 (1).csv` (Windows Explorer's copy: `... - Copy.csv`): the
+    name no longer ended in its dates, so it declared nothing and covered its calls' days,
+    09-02..09-29 (no call on the 1st nor on the 30th): 28 of 30 days, September
+    partial and its idle figures unknown. The mark keeps the declared range: 30 days."""
+    for name in ("dch_2026-09-01_2026-10-01 (1).csv", "dch_2026-09-01_2026-10-01 - Copy.csv"):
+        calls = {name: ["2026-09-02", "2026-09-29"]}
+        got = _covered("UTC", [(name, "loaded")], calls)
+        assert got == _days("2026-09-01", "2026-09-30"), name
+
+
 def test_a_failed_file_covers_nothing_and_a_plain_file_its_first_to_last_day() -> None:
     files = [("x/broken_2026-08-01_2026-09-01.csv", "failed"), ("x/today.csv", "loaded")]
     got = _covered("UTC", files, {"x/today.csv": ["2026-10-05", "2026-10-03"]})
