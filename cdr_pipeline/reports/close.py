@@ -31,12 +31,14 @@ from cdr_pipeline.reports.close_hold import close_held_back, incomplete, next_mo
 from cdr_pipeline.reports.figures import (
     compute_figures,
     days_in,
+    days_text,
     device_data_short,
     licence_months,
     month_coverage,
     org_peak,
     pinned_connection,
     retention_cutoff,
+    uncovered_days,
 )
 from cdr_pipeline.reports.frozen import (
     JOURNAL,
@@ -145,7 +147,8 @@ def close_month(
                     "closes a month of incomplete data, never one to come",
                 )
             span = licence_months(con) if coverage == "none" else None
-            problem, hint = incomplete(first_day, coverage, (covered, days), now, span)
+            missing = days_text(uncovered_days(con, first_day)) if coverage == "partial" else ""
+            problem, hint = incomplete(first_day, coverage, (covered, days), now, span, missing)
             cutoff = retention_cutoff(con)
             if problem and coverage != "full" and cutoff is not None and cutoff >= first_day:
                 # those days are gone for good: a re-sent export is skipped as loaded, and

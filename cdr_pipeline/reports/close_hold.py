@@ -25,13 +25,15 @@ def incomplete(
     days: tuple[int, int],
     today: date,
     span: tuple[date, date] | None = None,
+    missing: str = "",
 ) -> tuple[str | None, str]:
     """Why the month cannot be closed without --force (None when it can), and what to do
     about it. `days`: (days with call data, days of the month); `today`: in the reporting
     time zone; `span`: the first and last month the licence figures cover (None: none),
     given when the month's coverage is 'none', which is also what a month outside them
     reads (before the first unit was held, past the latest device data): its calls may be
-    loaded, and "no call data" sent the user to load them again."""
+    loaded, and "no call data" sent the user to load them again. `missing`: the days
+    without call data, named in the refusal of a month of partial coverage."""
     if next_month(first_day) > today:
         return (
             f"the month has not ended (today is {today.isoformat()})",
@@ -50,8 +52,9 @@ def incomplete(
         )
     if coverage != "full":
         covered, total = days
+        none = f"; none for {missing}" if missing and coverage == "partial" else ""
         return (
-            f"call coverage is {coverage} ({covered} of {total} days have call data)",
+            f"call coverage is {coverage} ({covered} of {total} days have call data{none})",
             "load the missing call data and run `cdr nightly`/`cdr build`",
         )
     return None, ""

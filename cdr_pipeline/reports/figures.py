@@ -115,6 +115,35 @@ def month_coverage(con: duckdb.DuckDBPyConnection, first_day: date) -> tuple[str
     return str(rows[0][0]), int(rows[0][1] or 0)
 
 
+def uncovered_days(con: duckdb.DuckDBPyConnection, first_day: date) -> list[date]:
+    """The days of the month (reporting time zone) without call data (`int_call_coverage`),
+    those past the device data horizon's day included: the days `covered_days` lacks."""
+    rows = con.execute(
+        """select cast(d.day as date) from cfg_settings as c cross join int_device_as_of as a,
+            unnest(generate_series($first::timestamp, ($first + interval 1 month
+                - interval 1 day)::timestamp, interval 1 day)) as d(day)
+        where cast(d.day as date) not in (select covered_day from int_call_coverage)
+            or cast(d.day as date) > cast(timezone(c.reporting_timezone, a.as_of_time) as date)
+        order by 1""",
+        {"first": first_day},
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def days_text(days: list[date], shown: int = 6) -> str:
+    """Days as runs, `2026-09-05..09-07, 2026-09-30`, the first `shown` runs and how many
+    more."""
+    runs: list[list[date]] = []
+    for day in days:
+        if runs and (day - runs[-1][1]).days == 1:
+            runs[-1][1] = day
+        else:
+            runs.append([day, day])
+    texts = [f"{a}" if a == b else f"{a}..{b:%m-%d}" for a, b in runs]
+    more = f" and {len(texts) - shown} more" if len(texts) > shown else ""
+    return ", ".join(texts[:shown]) + more
+
+
 def licence_months(con: duckdb.DuckDBPyConnection) -> tuple[date, date] | None:
     """The first and last month of the licence figures (`fct_licence_months`), None when
     there are none (no device data, or no unit ever held)."""
