@@ -4,9 +4,7 @@ capped disk there is named as such, never blamed on the warehouse."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,20 +12,11 @@ import pytest
 from cdr_pipeline.state.layout import Layout
 from cdr_pipeline.state.ledger import Ledger
 from cdr_pipeline.state.lock import writer_lock
-from tests.ingest.helpers import ROOT
+from tests.cli.test_full_stdout import to_full_stdout
 
 
 def _night(args: list[str]) -> subprocess.CompletedProcess[str]:
-    with open("/dev/full", "w") as full:  # every write fails with ENOSPC
-        return subprocess.run(
-            [sys.executable, "-m", "cdr_pipeline", "--log-json", *args],
-            stdout=full,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=os.environ,
-            cwd=ROOT,
-            timeout=600,
-        )
+    return to_full_stdout(["--log-json", *args])
 
 
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full")

@@ -15,6 +15,21 @@ from cdr_pipeline.state.ledger import Ledger
 from tests.ingest.helpers import FIXTURES, ROOT
 
 
+def to_full_stdout(args: list[str]) -> subprocess.CompletedProcess[str]:
+    """`cdr ARGS` in a fresh process whose stdout is /dev/full (every write fails with
+    ENOSPC); its stderr is captured."""
+    with open("/dev/full", "w") as full:
+        return subprocess.run(
+            [sys.executable, "-m", "cdr_pipeline", *args],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=os.environ,
+            cwd=ROOT,
+            timeout=600,
+        )
+
+
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full")
 def test_a_full_stdout_is_named_by_every_command(tmp_path: Path) -> None:
     """`cdr ingest` loaded its file, then its summary could not be written: it said "no
@@ -22,16 +37,7 @@ def test_a_full_stdout_is_named_by_every_command(tmp_path: Path) -> None:
     120 (Python's flush at exit failed again, "Exception ignored"); `cdr runs` the same."""
     wh = str(tmp_path / "wh")
     for args in (["ingest", str(FIXTURES / "bom_crlf.csv")], ["runs"]):
-        with open("/dev/full", "w") as full:  # every write fails with ENOSPC
-            done = subprocess.run(
-                [sys.executable, "-m", "cdr_pipeline", "--warehouse", wh, *args],
-                stdout=full,
-                stderr=subprocess.PIPE,
-                text=True,
-                env=os.environ,
-                cwd=ROOT,
-                timeout=300,
-            )
+        done = to_full_stdout(["--warehouse", wh, *args])
         assert done.returncode == 6, done.stderr
         assert "error: no space left writing the standard output" in done.stderr, done.stderr
         assert f"df -h {wh}" not in done.stderr and "Exception ignored" not in done.stderr
