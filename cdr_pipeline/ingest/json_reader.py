@@ -69,8 +69,18 @@ def _text(value: Any) -> str | None:
         return "true" if value else "false"
     if isinstance(value, Decimal):
         # JSON 36 and 36.0 both mean 36 seconds; a huge exponent (1e999999999) stays text,
-        # never an integer of a billion digits
-        if value.is_finite() and value.adjusted() < 40 and value == value.to_integral_value():
+        # never an integer of a billion digits. So does an exponent past the digits given
+        # (2.34059e9): a number rounded as a spreadsheet rounds it, whose zeros are made up
+        # (`2340590000` was loaded as a Report ID); kept as `2.34059E+9`, the checks of
+        # scientific notation quarantine it in an id or number column, as in a CSV
+        exponent = value.as_tuple().exponent
+        if (
+            value.is_finite()
+            and value.adjusted() < 40
+            and value == value.to_integral_value()
+            and isinstance(exponent, int)
+            and exponent <= 0
+        ):
             return str(int(value))
         return str(value)
     if isinstance(value, (dict, list)):

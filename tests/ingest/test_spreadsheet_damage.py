@@ -363,3 +363,38 @@ def test_rows_whose_empty_last_columns_a_spreadsheet_dropped_say_so(wh: Path) ->
         f.message
     )
     assert "load the export as downloaded or exported" in f.message
+
+
+def test_json_numbers_with_made_up_zeros_are_quarantined_as_in_a_csv(wh: Path) -> None:
+    """An API page whose writer had the Report IDs as rounded numbers (`2.34059e9`) loaded
+    each as `2340590000`, zeros that were never in the id, and the second was counted as a
+    duplicate of the first (exit 0); the same ids in a CSV are quarantined and fail the
+    export. A number whose digits are all given (`36.0`, `3.6e1` seconds) reads as before."""
+    import json
+
+    from tests.ingest.hostile_corpus import records
+
+    def page_file(name: str, page: list[dict[str, object]], numbers: dict[str, str]) -> Path:
+        text = json.dumps({"items": page})
+        for mark, number in numbers.items():
+            text = text.replace(f'"{mark}"', number)
+        path = wh.parent / name
+        path.write_text(text, encoding="utf-8")
+        return path
+
+    page = records(200, 73)
+    page[5]["Duration"], page[6]["Duration"] = "@a@", "@b@"
+    (ok,) = load(wh, page_file("ok.json", page, {"@a@": "36.0", "@b@": "3.6e1"})).files
+    assert (ok.rows_loaded, ok.rows_rejected) == (200, 0)
+    durations = dict(table(wh).select("report_id", "duration_seconds").iter_rows())
+    assert durations[str(page[5]["Report ID"])] == durations[str(page[6]["Report ID"])] == 36
+
+    page = records(200, 74)
+    page[3]["Report ID"] = page[8]["Report ID"] = "@id@"
+    (f,) = load(
+        wh, page_file("rounded.json", page, {"@id@": "2.34059e9"}), max_reject_rate=0.05
+    ).files
+    assert (f.status, f.rows_loaded, f.rows_duplicate, f.rows_rejected) == ("failed", 0, 0, 2)
+    bad = rejects(wh)
+    assert set(bad["reason"]) == {"spreadsheet_number"}
+    assert bad["detail"][0].startswith("Report ID: '2.34059E+9' is a spreadsheet's scientific")
