@@ -94,3 +94,14 @@ def scan_files(root: Path, values: set[str]) -> dict[str, set[str]]:
         if hits:
             found[str(path.relative_to(root))] = hits
     return found
+
+
+def rows_of(files: Iterable[Path], columns: str) -> list[tuple[object, ...]]:
+    """`columns` of the rows of the Parquet `files`, by the first (a connection of its own:
+    the default one may hold another test's unfinished result)."""
+    con = duckdb.connect()
+    try:
+        sql = f"select {columns} from read_parquet(?) order by 1"
+        return con.execute(sql, [[str(f) for f in files]]).fetchall()
+    finally:
+        con.close()

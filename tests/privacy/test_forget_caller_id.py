@@ -14,6 +14,7 @@ from cdr_pipeline.ingest import ingest_paths
 from cdr_pipeline.privacy import forget
 from cdr_pipeline.privacy.retention import apply_personal_retention
 from cdr_pipeline.state import tables
+from tests.privacy.helpers import rows_of
 
 AIKO = "11111111-1111-4111-8111-111111111111"
 HEADER = (
@@ -46,13 +47,7 @@ LEGS = HEADER + "".join(
 def _names(settings: Settings) -> list[tuple[object, ...]]:
     """(report_id, calling_line_id, called_line_id) of the call legs' latest version."""
     snap = tables.snapshot(settings.layout.table("call_legs"), "call_legs", "call_date")
-    files = [str(p) for p in snap.all_files()]
-    con = duckdb.connect()
-    try:
-        sql = "select report_id, calling_line_id, called_line_id from read_parquet(?) order by 1"
-        return con.execute(sql, [files]).fetchall()
-    finally:
-        con.close()
+    return rows_of(snap.all_files(), "report_id, calling_line_id, called_line_id")
 
 
 @pytest.mark.parametrize("retained", [False, True], ids=["raw", "after-retention"])

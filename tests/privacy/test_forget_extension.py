@@ -6,11 +6,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import duckdb
-
 from cdr_pipeline.config import Settings
 from cdr_pipeline.ingest import ingest_paths
 from cdr_pipeline.privacy import forget
+from tests.privacy.helpers import rows_of
 
 GRACE = "11111111-1111-4111-8111-111111111111"
 BOB = "22222222-2222-4222-8222-222222222222"
@@ -31,15 +30,8 @@ DEVICES = (
 
 
 def _stored(settings: Settings, table: str, columns: str) -> list[tuple[object, ...]]:
-    """`columns` of the rows of `table`'s data files, by the first (a connection of its
-    own: the default one may hold another test's unfinished result)."""
-    files = [str(p) for p in settings.layout.table(table).rglob("*.parquet")]
-    con = duckdb.connect()
-    try:
-        sql = f"select {columns} from read_parquet(?) order by 1"
-        return con.execute(sql, [files]).fetchall()
-    finally:
-        con.close()
+    """`columns` of the rows of every data file of `table` on disk, by the first."""
+    return rows_of(settings.layout.table(table).rglob("*.parquet"), columns)
 
 
 def test_forget_does_not_erase_another_user_whose_number_is_the_persons_extension(

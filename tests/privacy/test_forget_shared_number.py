@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from cdr_pipeline.config import Settings
@@ -13,6 +12,7 @@ from cdr_pipeline.errors import ConfigError
 from cdr_pipeline.ingest import ingest_paths
 from cdr_pipeline.privacy import forget
 from cdr_pipeline.state import tables
+from tests.privacy.helpers import rows_of
 
 GRACE = "11111111-1111-4111-8111-111111111111"
 NORA = "33333333-3333-4333-8333-333333333333"
@@ -28,14 +28,10 @@ LEGS = (
 )
 
 
-def _users(settings: Settings) -> list[tuple[str, str]]:
-    files = [str(p) for p in settings.layout.table("call_legs").rglob("*.parquet")]
-    con = duckdb.connect()
-    try:
-        sql = "select user_uuid, user_name from read_parquet(?) order by report_id"
-        return con.execute(sql, [files]).fetchall()
-    finally:
-        con.close()
+def _users(settings: Settings) -> list[tuple[object, ...]]:
+    """(user_uuid, user_name) of every call leg on disk, by user UUID."""
+    files = settings.layout.table("call_legs").rglob("*.parquet")
+    return [row[1:] for row in rows_of(files, "report_id, user_uuid, user_name")]
 
 
 def test_a_number_given_to_a_new_user_is_refused_not_erased_with_the_person(
