@@ -182,7 +182,7 @@ class WebexClient:
         if attempts > self.retries:
             raise FetchError(
                 f"{shown} answered HTTP {response.status} after {attempts} attempts: "
-                f"{self.redact(response.message())}",
+                f"{response.message(self.redact)}",
                 hint="the Webex service is failing; rerun later (the run resumes from "
                 "the watermark), check status.webex.com",
             )
@@ -267,7 +267,7 @@ class WebexClient:
                 f"{what}: {shown} answered HTTP {response.status}",
                 hint=answers.STORAGE_HINT,
             )
-        message = self.redact(response.message())
+        message = response.message(self.redact)
         if response.status in (401, 403):
             raise ConfigError(
                 f"{what}: {shown} answered HTTP {response.status} ({message})",
@@ -286,7 +286,7 @@ class WebexClient:
         except (ValueError, UnicodeDecodeError) as exc:
             raise FetchError(
                 f"{what}: {self.redact.url(response.url)} answered HTTP {response.status} with "
-                f"something that is not JSON ({self.redact(answers.not_json(response.body, exc))})",
+                f"something that is not JSON ({answers.not_json(response.body, exc, self.redact)})",
                 hint="check --base-url/--region: a proxy or captive portal may answer instead "
                 "of Webex",
             ) from None
@@ -325,7 +325,7 @@ class WebexClient:
                     raise FetchError(
                         f"{shown} answered HTTP 451 (wrong region) "
                         + ("and names no region" if target is None else f"{redirects} times")
-                        + f": {self.redact(response.message())}",
+                        + f": {response.message(self.redact)}",
                         hint="set --region (us, eu, in, au, gov) or [fetch] host to your org's "
                         "region",
                     )

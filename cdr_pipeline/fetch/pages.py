@@ -67,7 +67,7 @@ def page_records(
     try:
         records, latest, lists = _scan(raw, limits or Limits())
     except (ijson.JSONError, UnicodeDecodeError, ValueError, BadInput) as exc:
-        why = redact(not_json(raw, _first_line(exc)))
+        why = not_json(raw, _first_line(exc), redact)
         raise FetchError(
             f"{redact.url(url)}: the answer is not JSON ({why})",
             hint="check --base-url: a proxy or captive portal may answer instead of Webex",

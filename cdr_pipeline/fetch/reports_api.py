@@ -23,7 +23,7 @@ def download_report(client: WebexClient, report_id: str, dest: Path) -> dict[str
     response = client.get(f"{client.api_url}/v1/reports/{quoted}")
     if response.status == 404:
         raise FetchError(
-            f"report {report_id!r} not found ({client.redact(response.message())})",
+            f"report {report_id!r} not found ({response.message(client.redact)})",
             hint="list reports in Control Hub > Reports, or GET /v1/reports",
         )
     client.check(response, f"looking up report {report_id}")

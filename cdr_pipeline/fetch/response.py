@@ -10,7 +10,7 @@ import io
 import json
 import re
 import urllib.parse
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -65,6 +65,14 @@ def header_fields(items: Iterable[tuple[str, str]]) -> dict[str, str]:
     return out
 
 
+SHOWN_CHARS = 300
+"""What of an answer's text an error message shows."""
+
+
+def _as_is(text: str) -> str:
+    return text
+
+
 @dataclass
 class Response:
     url: str
@@ -81,20 +89,21 @@ class Response:
     def json(self) -> Any:
         return loads(self.body)
 
-    def message(self) -> str:
-        """The API's error message (`message` or `errors[].description`), else the body text."""
+    def message(self, redact: Callable[[str], str] = _as_is) -> str:
+        """The API's error message (`message` or `errors[].description`), else the body text,
+        through `redact` before it is cut to length (see `plain_text`)."""
         try:
             data = self.json()
         except (ValueError, UnicodeDecodeError):
-            return plain_text(self.body)
+            return plain_text(self.body, redact)
         if isinstance(data, dict):
             parts = [str(data["message"])] if data.get("message") else []
             for err in data.get("errors") or []:
                 if isinstance(err, dict) and err.get("description"):
                     parts.append(str(err["description"]))
             if parts:
-                return "; ".join(dict.fromkeys(parts))
-        return json.dumps(data)[:300]
+                return redact("; ".join(dict.fromkeys(parts)))
+        return redact(json.dumps(data))[:SHOWN_CHARS]
 
     def next_link(self) -> str | None:
         """Target of `Link: <...>; rel="next"`, resolved against this URL."""
@@ -111,26 +120,33 @@ _TITLE = re.compile(rb"<title[^>]*>(.*?)</title", re.IGNORECASE | re.DOTALL)
 _TAG = re.compile(r"<[^>]*>")
 
 
-def plain_text(body: bytes) -> str:
+def plain_text(body: bytes, redact: Callable[[str], str] = _as_is) -> str:
     """An answer that is no JSON as one line of at most 300 characters: an HTML error page
     (a proxy's `502 Bad Gateway`) by its title, else its text without tags, and line breaks
     and runs of spaces made one space. The page as it was split the `error:` line over its
-    markup, and a long head could push the status out of the 300 characters shown."""
+    markup, and a long head could push the status out of the 300 characters shown.
+
+    `redact` (the client's, removing the token) sees the text before it is cut: a proxy's
+    error page that echoes the request's `Authorization` header, cut first, kept the part
+    of the token before the cut, which no redactor recognises. A head cut inside a word
+    loses that word for the same reason."""
     head = body[:ERROR_TEXT_BYTES]
+    if len(body) > len(head):
+        head = head[: max(head.rfind(c) for c in (b" ", b"\t", b"\n", b"\r", b">")) + 1]
     title = _TITLE.search(head)
     text = (title.group(1) if title else head).decode("utf-8", "replace")
     if text.lstrip().startswith("<"):
         text = _TAG.sub(" ", text)
-    return " ".join(text.split())[:300]
+    return redact(" ".join(text.split()))[:SHOWN_CHARS]
 
 
-def not_json(body: bytes, error: object) -> str:
+def not_json(body: bytes, error: object, redact: Callable[[str], str] = _as_is) -> str:
     """Why an answer is no JSON, for its error: an HTML page (a captive portal's, a proxy's
     login) by its title, which says whose it is; the parser's `error` said only `invalid
-    char in json text`."""
+    char in json text`. `redact` as for `plain_text`."""
     if body.lstrip()[:1] == b"<":
-        return f"an HTML page: {plain_text(body)}"
-    return str(error)
+        return f"an HTML page: {plain_text(body, redact)}"
+    return redact(str(error))
 
 
 _QUOTED = r'"(?:[^"\\]|\\.)*"'

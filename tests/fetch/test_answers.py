@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from cdr_pipeline.errors import CdrError
 from cdr_pipeline.fetch import FetchError
 from cdr_pipeline.fetch.pages import page_records
 from tests.fetch.conftest import NOW, TOKEN, FakeClock, make_client
@@ -242,3 +243,37 @@ def test_a_captive_portal_page_instead_of_a_page_of_records_is_named(clock: Fake
             client.org_id()
     for info in (page, me):
         assert "an HTML page: Guest Wi-Fi - Sign in" in str(info.value), str(info.value)
+
+
+def _echoing_pages() -> list[tuple[str, bytes]]:
+    """Error answers that echo the request's Authorization header (a debugging proxy's
+    page) where the text shown is cut: at its 300 characters, and at the 16 KiB of a long
+    page searched for its text. Each cut falls inside the token."""
+    html = b"<html><body><p>%s Authorization: Bearer %s</p></body></html>"
+    long_head = b"<html><body>" + b"<b></b>" * 2330 + b"<p>Authorization: Bearer "
+    assert len(long_head) < 16 * 1024 < len(long_head) + len(TOKEN)
+    return [
+        ("401 Unauthorized", html % (b"x" * 230, TOKEN.encode())),
+        (
+            "502 Bad Gateway",
+            json.dumps({"error": "y" * 230, "Authorization": f"Bearer {TOKEN}"}).encode(),
+        ),
+        ("502 Bad Gateway", long_head + TOKEN.encode() + b"</p>" + b"<i></i>" * 100),
+    ]
+
+
+@pytest.mark.parametrize(("status", "body"), _echoing_pages(), ids=["html", "json", "long"])
+def test_an_error_page_echoing_the_token_shows_no_part_of_it(
+    status: str, body: bytes, clock: FakeClock
+) -> None:
+    """The text of an error answer was cut to length before the token was removed from it:
+    the part of the token before the cut was no longer the token, and was shown (on the
+    terminal and in the run's row of cdr runs) as it came."""
+    with RawServer(_answer(status, body, b"Content-Type: text/html\r\n")) as server:  # type: ignore[arg-type]
+        client = make_client(server.url, clock, retries=0)
+        with pytest.raises(CdrError) as info:
+            client.org_id()
+    message = str(info.value)
+    assert f"HTTP {status[:3]}" in message and "Authorization" in message
+    pieces = {TOKEN[i : i + 8] for i in range(len(TOKEN) - 8)}
+    assert not [p for p in pieces if p in message], message
