@@ -125,7 +125,7 @@ BAD_RANGES = {
     "late_hours": ["-0.5"],
     "lookback_hours": ["-24"],
     "page_size": ["0", "5001", "-1"],
-    "locations": ["[" + ", ".join(f'"L{i}"' for i in range(11)) + "]"],
+    "locations": ["[" + ", ".join(f'"L{i}"' for i in range(11)) + "]", '["Berlin, HQ"]'],
     "retries": ["-1"],
     "backoff_seconds": ["-2"],
     "timeout_seconds": ["0", "-1"],

@@ -101,8 +101,15 @@ class Key:
         return f"fix {where} in cdr.toml or the {self.env} environment variable"
 
 
-def _names(value: str) -> str | None:
-    return f"at most {MAX_LOCATIONS} names" if len(value) > MAX_LOCATIONS else None
+def _names(value: tuple[str, ...]) -> str | None:
+    if len(value) > MAX_LOCATIONS:
+        return f"at most {MAX_LOCATIONS} names"
+    # the API takes the names comma-separated: 'Berlin, HQ' was asked as 'Berlin' and
+    # 'HQ', its records never came, and the run moved the watermark past them (exit 0)
+    joined = [name for name in value if "," in name]
+    if joined:
+        return f"{joined[0]!r} holds a comma, which the API reads as two names"
+    return None
 
 
 SETTINGS_KEYS: dict[str, Key] = {
