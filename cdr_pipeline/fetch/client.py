@@ -116,6 +116,9 @@ class WebexClient:
 
     # -- one request with retries ------------------------------------------------------------
     def _send(self, url: str, auth: bool, sink: BinaryIO | None = None) -> Response:
+        if not answers.web_url(url):  # file:, ftp:, data: (urllib opens them)
+            message, hint = answers.not_web(self.redact.url(url))
+            raise FetchError(message, hint=hint)
         headers = {
             "Accept": "application/json",
             "Accept-Encoding": ACCEPT_ENCODING,

@@ -311,6 +311,22 @@ def unreachable(
     )
 
 
+def web_url(url: str) -> bool:
+    """Whether `url` is an http or https URL. urllib also opens `file:`, `ftp:` and `data:`:
+    a report's downloadURL (or a redirect of its download) naming a local file had it read
+    as the report, on the word of whatever answered."""
+    return urllib.parse.urlsplit(url).scheme.lower() in ("http", "https")
+
+
+def not_web(shown: str) -> tuple[str, str]:
+    """(message, hint) for a link that is no http or https URL (or has no scheme at all)."""
+    return (
+        f"{shown} is no http or https URL; not followed",
+        "the API (or a proxy, --base-url) named a link cdr fetch does not open; for a "
+        "report, run the same command again for a new download link",
+    )
+
+
 def redirect_refusal(shown: str, target: str, hops: int) -> tuple[str, str | None]:
     """(message, hint) for too many redirects, or one off the API (a report's storage link
     aside): followed without the token, what the other host answers is no Webex data."""

@@ -84,6 +84,35 @@ def test_a_report_download_answered_by_an_html_page_is_not_installed(
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize(
+    ("where", "link"),
+    [("downloadURL", "file://{local}"), ("redirect", "file://{local}"),
+     ("downloadURL", "data:text/csv,Report%20ID%0A1"), ("downloadURL", "/download/R1")],
+)  # fmt: skip
+def test_a_report_link_that_is_no_web_url_is_not_opened(
+    tmp_path: Path, clock: FakeClock, where: str, link: str
+) -> None:
+    """urllib opens file:, ftp: and data: URLs too: a downloadURL (or a redirect of the
+    download) naming a local file had it read into the report's temp file, and the run then
+    ended as an unexpected TypeError (exit 1, 'report it'); a link without a scheme as an
+    unexpected ValueError. Neither is opened now: the run ends with a FetchError naming it."""
+    local = tmp_path / "elsewhere.csv"
+    local.write_text("Report ID,Start time\nplanted,2026-10-28T12:00:00.000Z\n")
+    link = link.format(local=local)
+    dest = tmp_path / "fetched" / "report-R1"
+    with FakeWebex(TOKEN) as server:
+        server.reports["R1"] = b"PK\x03\x04 not used"
+        if where == "redirect":
+            server.faults.append(Fault("/download/", 302, b"", {"Location": link}))
+        else:
+            lookup = {"items": [{"id": "R1", "status": "done", "downloadURL": link}]}
+            server.faults.append(Fault("/v1/reports/", 200, json.dumps(lookup).encode()))
+        with pytest.raises(FetchError, match="no http or https URL; not followed") as info:
+            make_client(server.url, clock).report_download("R1", dest)
+    assert link.split("?")[0] in str(info.value) and info.value.hint
+    assert not dest.parent.exists() or list(dest.parent.iterdir()) == []
+
+
 @pytest.mark.parametrize("value", ["inf", "nan", "1e12", "-5", "soon"])
 def test_retry_after_that_is_not_a_delay_waits_the_default(value: str, clock: FakeClock) -> None:
     # float() reads inf/nan/1e12: time.sleep(inf) overflows, sleep(nan) raises, 1e12 never ends
