@@ -107,11 +107,12 @@ class WebexClient:
     def trusted(self, url: str) -> bool:
         """Hosts that may receive the token: Webex API hosts over https, and the hosts of the
         configured base URLs (a proxy or a test server) over their configured scheme."""
-        p = urllib.parse.urlsplit(url)
-        host = (p.hostname or "").lower()
+        if not answers.web_url(url):  # a broken link names no host or port to trust
+            return False
         if answers.origin(url) in self._trusted:
             return True
-        webex = host == "webexapis.com" or host.endswith(".webexapis.com")
+        p = urllib.parse.urlsplit(url)
+        webex = f".{p.hostname or ''}".lower().endswith(".webexapis.com")  # or webexapis.com
         return p.scheme == "https" and webex and p.port in (None, 443) and not p.username
 
     # -- one request with retries ------------------------------------------------------------
@@ -232,7 +233,7 @@ class WebexClient:
                 continue
             if status in (301, 302, 303, 307, 308) and response.header("Location"):
                 hops += 1
-                url = urllib.parse.urljoin(url, response.header("Location") or "")
+                url = answers.resolve(url, response.header("Location") or "")
                 if hops > 5 or (sink is None and not self.trusted(url)):
                     message, hint = answers.redirect_refusal(shown, self.redact.url(url), hops)
                     raise FetchError(message, hint=hint)
@@ -270,16 +271,11 @@ class WebexClient:
                 f"{what}: {shown} answered HTTP {response.status}",
                 hint=answers.STORAGE_HINT,
             )
-        message = response.message(self.redact)
+        said = response.message(self.redact)
+        message = f"{what}: {shown} answered HTTP {response.status} ({said})"
         if response.status in (401, 403):
-            raise ConfigError(
-                f"{what}: {shown} answered HTTP {response.status} ({message})",
-                hint=auth_hint,
-            )
-        raise FetchError(
-            f"{what}: {shown} answered HTTP {response.status} ({message})",
-            hint="check --base-url/--region and the request parameters",
-        )
+            raise ConfigError(message, hint=auth_hint)
+        raise FetchError(message, hint="check --base-url/--region and the request parameters")
 
     def json(self, response: Response, what: str) -> Any:
         """The JSON of a 2xx answer; an answer that is not JSON (a proxy's or captive

@@ -110,7 +110,7 @@ class Response:
         header = self.header("Link")
         for target, rels in _links(header or ""):
             if "next" in rels:
-                return urllib.parse.urljoin(self.url, target)
+                return resolve(self.url, target)
         return None
 
 
@@ -312,16 +312,33 @@ def unreachable(
 
 
 def web_url(url: str) -> bool:
-    """Whether `url` is an http or https URL. urllib also opens `file:`, `ftp:` and `data:`:
-    a report's downloadURL (or a redirect of its download) naming a local file had it read
-    as the report, on the word of whatever answered."""
-    return urllib.parse.urlsplit(url).scheme.lower() in ("http", "https")
+    """Whether `url` is an http or https URL with a host and a usable port. urllib also
+    opens `file:`, `ftp:` and `data:`: a report's downloadURL (or a redirect of its
+    download) naming a local file had it read as the report, on the word of whatever
+    answered. A port past 65535 or not a number, or a broken `[` host, raised ValueError
+    wherever the URL was read: a next link or a redirect naming one crashed the run."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is none
+    except ValueError:
+        return False
+    return parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
+
+
+def resolve(base: str, target: str) -> str:
+    """`target` (a next link, a redirect's Location) resolved against `base`; as it came
+    when it cannot be (`http://[broken`): `web_url` then refuses it, and the error names it."""
+    try:
+        return urllib.parse.urljoin(base, target)
+    except ValueError:
+        return target
 
 
 def not_web(shown: str) -> tuple[str, str]:
-    """(message, hint) for a link that is no http or https URL (or has no scheme at all)."""
+    """(message, hint) for a link that is no usable http or https URL (no scheme, another
+    scheme, or a host or port that is none)."""
     return (
-        f"{shown} is no http or https URL; not followed",
+        f"{shown} is no usable http or https URL; not followed",
         "the API (or a proxy, --base-url) named a link cdr fetch does not open; for a "
         "report, run the same command again for a new download link",
     )

@@ -170,9 +170,13 @@ class _HTTPS(urllib.request.HTTPSHandler):
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    # redirects are followed by WebexClient itself, so the token never follows one blindly
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+    # redirects are followed by WebexClient itself, so the token never follows one blindly;
+    # the 3xx comes back as it is, its Location unread (urllib's handler parsed it first, and
+    # one naming a broken host, `http://[x`, raised ValueError: the run crashed)
+    def http_error_302(self, *args: Any, **kwargs: Any) -> None:
         return None
+
+    http_error_301 = http_error_303 = http_error_307 = http_error_308 = http_error_302
 
 
 def opener(deadline_seconds: float, download: bool = False) -> Any:

@@ -87,7 +87,8 @@ def test_a_report_download_answered_by_an_html_page_is_not_installed(
 @pytest.mark.parametrize(
     ("where", "link"),
     [("downloadURL", "file://{local}"), ("redirect", "file://{local}"),
-     ("downloadURL", "data:text/csv,Report%20ID%0A1"), ("downloadURL", "/download/R1")],
+     ("downloadURL", "data:text/csv,Report%20ID%0A1"), ("downloadURL", "/download/R1"),
+     ("redirect", "http://127.0.0.1:99999/R1")],
 )  # fmt: skip
 def test_a_report_link_that_is_no_web_url_is_not_opened(
     tmp_path: Path, clock: FakeClock, where: str, link: str
@@ -107,7 +108,7 @@ def test_a_report_link_that_is_no_web_url_is_not_opened(
         else:
             lookup = {"items": [{"id": "R1", "status": "done", "downloadURL": link}]}
             server.faults.append(Fault("/v1/reports/", 200, json.dumps(lookup).encode()))
-        with pytest.raises(FetchError, match="no http or https URL; not followed") as info:
+        with pytest.raises(FetchError, match="no usable http or https URL; not followed") as info:
             make_client(server.url, clock).report_download("R1", dest)
     assert link.split("?")[0] in str(info.value) and info.value.hint
     assert not dest.parent.exists() or list(dest.parent.iterdir()) == []

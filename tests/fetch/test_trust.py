@@ -146,6 +146,37 @@ def test_a_page_redirected_to_another_host_is_not_taken(tmp_path: Path, clock: F
     assert ids and ids <= {r["Report ID"] for r in records}
 
 
+@pytest.mark.parametrize("how", ["next link", "redirect"])
+@pytest.mark.parametrize("broken", ["http://127.0.0.1:99999", "http://127.0.0.1:8o", "http://[::1"])
+def test_a_link_to_no_usable_host_ends_the_run_clearly(
+    tmp_path: Path, clock: FakeClock, how: str, broken: str
+) -> None:
+    """A next link or a redirect naming a port past 65535 or not a number, or a broken IPv6
+    host: reading it raised ValueError, and cdr fetch ended as an 'unexpected ValueError ...
+    report it' (exit 1) with the window's pages saved but not loaded and no run recorded. It
+    is a link off the API now: the run stops there, its pages load, the watermark stays."""
+    records = make_records(30, NOW - timedelta(hours=20), timedelta(minutes=10))
+    settings = settings_for(tmp_path)
+    with FakeWebex(TOKEN, records) as server:
+        serve = server.cdrs
+
+        def broken_link(path: str, query: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
+            if how == "redirect" and "offset" in query:
+                return 302, {"Location": f"{broken}{path}?offset={query['offset']}"}, b""
+            status, headers, body = serve(path, query)
+            if how == "next link" and "Link" in headers:
+                headers["Link"] = headers["Link"].replace(server.url, broken)
+            return status, headers, body
+
+        server.cdrs = broken_link  # type: ignore[method-assign]
+        result = fetch_window(settings, server.url, clock)
+    assert result.exit_code == 1 and isinstance(result.error, FetchError)
+    assert "off the API" in result.error.message and broken in result.error.message
+    assert result.watermark_after == result.windows[0].start
+    ids = set(warehouse_ids(settings))
+    assert len(ids) == 20 and ids <= {r["Report ID"] for r in records}
+
+
 def test_the_org_lookup_redirected_to_another_host_is_not_taken(clock: FakeClock) -> None:
     """people/me answered by a redirect off the API: the other host's answer, read without
     the token, named the org whose watermark and saved pages the run then used."""
