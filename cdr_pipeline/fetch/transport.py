@@ -78,23 +78,38 @@ class _Members:
     """A gzip body decoded member after member: RFC 1952 lets a gzip stream hold several
     (a compressor that restarts per block writes them), and one decompressor stops at the
     end of the first. The rest was dropped: half a page read as "not JSON", never retried.
-    Zero bytes between members are padding, as gzip reads them."""
+    Zero bytes between members are padding, as gzip reads them. Bytes after the last member
+    that start no member (a newline a server appends) are trailing garbage, ignored as
+    gzip(1), curl and urllib3 do: the members before are whole (their CRC and length were
+    checked), and the garbage read as a member cut short, retried to the end of the run."""
+
+    MAGIC = b"\x1f\x8b"
 
     def __init__(self) -> None:
         self._member = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        self._after = b""  # what follows a member, too short to tell whether it starts one
+        self._trailing = False
 
     @property
     def eof(self) -> bool:
-        return bool(self._member.eof)
+        return self._trailing or (bool(self._member.eof) and not self._after)
 
     def decompress(self, data: bytes, max_length: int) -> bytes:
-        out = self._member.decompress(data, max_length)
-        while self._member.eof and len(out) < max_length:
-            rest = self._member.unused_data.lstrip(b"\0")
-            if not rest:
+        out = b""
+        if not self._member.eof:
+            out = self._member.decompress(data, max_length)
+            data = self._member.unused_data if self._member.eof else b""
+        while self._member.eof and not self._trailing and len(out) < max_length:
+            rest, self._after = (self._after + data).lstrip(b"\0"), b""
+            if len(rest) < len(self.MAGIC) and self.MAGIC.startswith(rest):
+                self._after = rest  # padding, or a member's magic split over two reads
+                break
+            if not rest.startswith(self.MAGIC):
+                self._trailing = True
                 break
             self._member = zlib.decompressobj(16 + zlib.MAX_WBITS)
             out += self._member.decompress(rest, max_length - len(out))
+            data = self._member.unused_data if self._member.eof else b""
         return out
 
 

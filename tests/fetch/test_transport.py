@@ -182,6 +182,25 @@ def test_a_gzip_answer_of_several_members_is_decoded_whole(clock: FakeClock) -> 
     assert [p.body for p in pages] == [page]
 
 
+@pytest.mark.parametrize("after", [b"\n", b"\r\n", b"\0\0<html>junk</html>"])
+def test_bytes_after_the_last_gzip_member_are_ignored(after: bytes, clock: FakeClock) -> None:
+    """A gzip body followed by bytes that start no member (a newline a server or proxy
+    appends): gzip(1), curl and urllib3 ignore them. They were read as a member cut short:
+    the page retried at every attempt, then the run ended (exit 1) saying the host 'broke
+    off its answer', with a hint to lower page_size. The members before are whole."""
+    page = json.dumps({"items": [{"Report ID": f"r{i}"} for i in range(300)]}).encode()
+    packed = gzip.compress(page[:1000]) + gzip.compress(page[1000:]) + after
+
+    def trailing(conn: socket.socket) -> None:
+        head = b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: %d\r\n\r\n"
+        conn.sendall(head % len(packed) + packed)
+
+    with RawServer(trailing) as server:
+        pages = list(make_client(server.url, clock).pages("cdr_feed", PARAMS))
+        assert len(server.requests) == 1
+    assert [p.body for p in pages] == [page]
+
+
 def test_a_compressed_answer_is_held_to_the_limit_decoded(clock: FakeClock) -> None:
     """64 KiB of gzip that inflate to 64 MiB stop at the page limit, not in memory."""
     bomb = gzip.compress(b" " * (64 * 1024 * 1024))
