@@ -25,6 +25,7 @@ from cdr_pipeline.fetch.store import (
     org_folder,
     pending_pages,
     read_watermark,
+    rows_read_before,
     safe_name,
     superseded,
     watermark_key,
@@ -192,6 +193,11 @@ def _fetch_report(
     )
     ingest = _ingest(settings, [path], SOURCE_KINDS["report"], result)
     result.records = ingest.total("rows_read")
+    if any(f.status == "skipped" for f in ingest.files):
+        # the same report again: its records were counted by the load of its content, and
+        # a rerun said '0 records' of a report that holds them
+        result.rows_loaded_before = rows_read_before(Ledger(settings.layout), path)
+        result.records += result.rows_loaded_before
 
 
 def _fetch_windows(

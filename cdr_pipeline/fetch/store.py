@@ -23,11 +23,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 import pyarrow as pa
 
 from cdr_pipeline.config import Settings
 from cdr_pipeline.fetch.digests import PageDigests
-from cdr_pipeline.state.files import atomic_write_bytes
+from cdr_pipeline.state.files import atomic_write_bytes, file_sha256
 from cdr_pipeline.state.ledger import TS, Ledger
 from cdr_pipeline.text import parse_stamp_ms
 
@@ -112,6 +113,23 @@ def pending_pages(settings: Settings, ledger: Ledger) -> list[PendingPage]:
                 out.append(PendingPage(path, source, kind))
     digests.save()
     return out
+
+
+def rows_read_before(ledger: Ledger, path: Path) -> int:
+    """The records the ingest ledger read of `path`'s content when it was loaded (the
+    latest such load; every member of a ZIP), or 0: a file skipped as loaded before reads
+    none itself."""
+    files = ledger.files()
+    if files.is_empty():
+        return 0
+    done = files.filter(
+        (pl.col("content_sha256") == file_sha256(path))
+        & pl.col("status").is_in(["loaded", "empty"])
+    )
+    if done.is_empty():
+        return 0
+    last = done["run_id"][-1]
+    return int(done.filter(pl.col("run_id") == last)["rows_read"].sum())
 
 
 def superseded(pages: list[PendingPage], ledger: Ledger) -> list[PendingPage]:

@@ -290,6 +290,27 @@ def test_report_download_zip_without_extension(tmp_path: Path, clock: FakeClock)
     assert set(warehouse(settings)["source_kind"].to_list()) == {"report"}
 
 
+def test_a_report_fetched_again_accounts_for_its_records(tmp_path: Path, clock: FakeClock) -> None:
+    """The same report downloaded again (its content unchanged) is skipped by the ingest
+    ledger: the run said '0 records; 0 rows loaded, 0 duplicate, 0 rejected' of a report of
+    40, as pages fetched again did before they were counted 'in pages loaded before'."""
+    records = make_records(40, NOW - timedelta(days=40), timedelta(hours=1), seed="rep")
+    settings = settings_for(tmp_path)
+    with FakeWebex(TOKEN) as server:
+        server.reports["R-42"] = report_zip(records[:25])
+        other = fetch_records(settings, report_id="R-42", client=make_client(server.url, clock))
+        server.reports["R-42"] = report_zip(records)
+        runs = [
+            fetch_records(settings, report_id="R-42", client=make_client(server.url, clock))
+            for _ in range(2)
+        ]
+    assert other.records == 25 and runs[0].records == 40 and runs[0].rows_loaded_before == 0
+    again = runs[1]
+    assert again.exit_code == 0 and again.total("rows_loaded") == 0
+    assert again.records == again.rows_loaded_before == 40
+    assert again.to_dict()["rows_loaded_before"] == 40
+
+
 def test_config_is_validated(tmp_path: Path, no_token_env: None) -> None:
     # the [fetch] table is checked by load_settings (every command), not only by a fetch
     cfg = tmp_path / "cdr.toml"
