@@ -10,6 +10,9 @@
 --   end inclusive);
 -- * else the file's first..last start date: the UTC call dates (Hive partitions) the ingest
 --   ledger records for it, from 00:00 UTC of the first to 24:00 UTC of the last.
+-- A page fetched for some locations only (`cdr fetch --locations`, saved under
+-- `<org>.locations-<digest>/`) covers nothing: its window holds those locations' calls, and
+-- the others' devices would read idle for days no call of theirs was fetched.
 -- Files are read from the ingest ledger only (never from the legs, so coverage costs no scan
 -- of the calls): a file whose rows were all duplicates still covers its declared range, and
 -- so does one skipped as a copy of a loaded one (the same header-only export of another
@@ -28,6 +31,7 @@ with files_of_calls as (
 ledger as (
     select path, partitions from files_of_calls
     where status in ('loaded', 'empty', 'skipped')
+        and not regexp_matches(path, '\.locations-[0-9a-f]+[/\\]')
     union all
     select path, partitions from stg_ledger_files
     where status = 'skipped' and table_name is null and content_sha256 in (

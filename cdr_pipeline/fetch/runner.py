@@ -241,7 +241,7 @@ def _fetch_windows(
         # cleanly) left no watermark: the next began after it, at now - lookback_hours
         move(windows[0].start)
     for done, window in enumerate(windows, 1):
-        wr = _fetch_window(settings, options, client, spec, org, window, result)
+        wr = _fetch_window(settings, options, client, spec, key, window, result)
         if progress is not None:
             progress(ProgressEvent(label, result.records, done, len(windows), done == len(windows)))
         if not advancing:
@@ -344,6 +344,8 @@ def _fetch_window(
     # listed before it is fetched: a window the API fails in is one of the run's windows,
     # with the pages it sent (a summary of "0 window(s), 2 page(s)" hid where they came from)
     result.windows.append(wr)
+    # a run for some locations saves under its watermark key (`<org>.locations-<digest>`):
+    # its windows hold those locations' calls only, and cover no day of the org's
     folder = fetched_dir(settings) / spec.name / org / window.name
     params = {
         "startTime": api_time(window.start),

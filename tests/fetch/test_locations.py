@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from cdr_pipeline.fetch import FetchResult, fetch_records
 from cdr_pipeline.fetch.windows import api_time
+from cdr_pipeline.warehouse import connect_snapshots
+from cdr_pipeline.warehouse.snapshots import table_snapshots
 from tests.fetch.conftest import NOW, TOKEN, FakeClock, make_client, settings_for
 from tests.fetch.fakewebex import FakeWebex, make_records
 
@@ -45,3 +47,41 @@ def test_a_run_for_some_locations_does_not_move_the_watermark_of_all(
         berlin = run(locations=["Berlin", "Lyon"], now=later)
         # a set of locations without a watermark starts from the org's: it covers them all
         assert berlin.watermark_before == everyone.watermark_after
+
+
+def test_a_run_for_some_locations_covers_no_day_of_the_org(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    """Call coverage counted the window of every saved page: a run for one site (here one
+    with no call in those days) made 20-22 October covered days, so every other location's
+    devices read idle in them, with no call of theirs ever fetched. Its pages are kept under
+    its own watermark key now and cover nothing; the run over all locations still does."""
+    day = datetime(2026, 10, 20, tzinfo=UTC)
+    records = make_records(144, day + timedelta(minutes=30), timedelta(minutes=30))
+    settings = settings_for(tmp_path)
+    with FakeWebex(TOKEN, records) as server:
+        serve, every = server.cdrs, server.records
+
+        def by_location(path: str, query: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
+            names = query["locations"].split(",") if "locations" in query else None
+            server.records = [r for r in every if names is None or r["Location"] in names]
+            return serve(path, query)
+
+        server.cdrs = by_location  # type: ignore[method-assign]
+
+        def run(**kw: object) -> list[str]:
+            client = make_client(server.url, clock)
+            until = day + timedelta(days=3) - timedelta(milliseconds=1)
+            result = fetch_records(settings, "feed", day, until, client=client, now=NOW, **kw)  # type: ignore[arg-type]
+            assert result.exit_code == 0, result.error
+            con = connect_snapshots(settings, table_snapshots(settings))
+            try:
+                rows = con.execute("select covered_day from int_call_coverage order by 1")
+                return [f"{d:%m-%d}" for (d,) in rows.fetchall()]
+            finally:
+                con.close()
+
+        assert run(locations=["Paris"]) == []
+        saved = sorted(settings.layout.fetched.rglob("page-*.json.gz"))
+        assert len(saved) == 6 and all(".locations-" in p.parent.parent.name for p in saved)
+        assert run() == ["10-20", "10-21", "10-22"]
