@@ -46,6 +46,16 @@ def download_report(client: WebexClient, report_id: str, dest: Path) -> dict[str
         with open(tmp, "wb") as sink:
             download = client.get(str(url), sink=sink)
         client.check(download, f"downloading report {report_id}")
+        if tmp.stat().st_size == 0:
+            # a report is a ZIP (or a CSV with its header), never nothing: installed, the
+            # empty file loaded as a report without records (exit 0), and the same empty
+            # answer was skipped as loaded at every later try
+            raise FetchError(
+                f"downloading report {report_id}: {client.redact.url(str(url))} answered "
+                f"HTTP {download.status} without a byte, not the report",
+                hint="the report may not be ready for download yet, or the link expired: "
+                "run the same command again later",
+            )
         if answers.html_page(tmp, download.header("Content-Type")):
             raise FetchError(
                 f"downloading report {report_id}: {client.redact.url(str(url))} answered an "

@@ -84,6 +84,22 @@ def test_a_report_download_answered_by_an_html_page_is_not_installed(
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_report_download_without_a_byte_is_not_installed(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    """The download link answers 200 with an empty body (a storage object not written yet,
+    an expired link): that is no report, which is a ZIP or at least a CSV header. It was
+    installed and loaded as a report without records (exit 0, '0 records'), and the next
+    try of the same empty answer was skipped as already loaded."""
+    dest = tmp_path / "fetched" / "report-R1"
+    with FakeWebex(TOKEN) as server:
+        server.reports["R1"] = b""
+        with pytest.raises(FetchError, match="without a byte, not the report") as info:
+            make_client(server.url, clock).report_download("R1", dest)
+    assert "/download/R1" in str(info.value) and "again" in (info.value.hint or "")
+    assert list(dest.parent.iterdir()) == []
+
+
 @pytest.mark.parametrize(
     ("where", "link"),
     [("downloadURL", "file://{local}"), ("redirect", "file://{local}"),
