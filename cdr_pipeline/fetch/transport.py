@@ -69,8 +69,8 @@ def _decoder(coding: str | None) -> Any:
         return None
     if name in ("gzip", "x-gzip"):
         return _Members()
-    if name == "deflate":  # zlib-wrapped, as RFC 9110 defines it (a gzip header also reads)
-        return zlib.decompressobj(32 + zlib.MAX_WBITS)
+    if name == "deflate":
+        return _Deflate()
     raise UnreadableEncoding(name)
 
 
@@ -110,6 +110,34 @@ class _Members:
             self._member = zlib.decompressobj(16 + zlib.MAX_WBITS)
             out += self._member.decompress(rest, max_length - len(out))
             data = self._member.unused_data if self._member.eof else b""
+        return out
+
+
+class _Deflate:
+    """A deflate body: zlib-wrapped, as RFC 9110 defines it (a gzip header also reads), or
+    raw deflate without the wrapper, as some servers send it and browsers, curl and urllib3
+    read it. Taken for zlib only, a raw body was a "corrupt" answer at every attempt, and
+    the run ended saying the host broke off its answer, with a hint to lower page_size."""
+
+    def __init__(self) -> None:
+        self._stream = zlib.decompressobj(32 + zlib.MAX_WBITS)
+        self._head: bytes | None = b""  # the bytes before the first output: None after it
+
+    @property
+    def eof(self) -> bool:
+        return bool(self._stream.eof)
+
+    def decompress(self, data: bytes, max_length: int) -> bytes:
+        if self._head is None:
+            return self._stream.decompress(data, max_length)
+        self._head += data
+        try:
+            out = self._stream.decompress(data, max_length)
+        except zlib.error:  # no zlib header: raw deflate, read again from its first byte
+            self._stream, head, self._head = zlib.decompressobj(-zlib.MAX_WBITS), self._head, None
+            return self._stream.decompress(head, max_length)
+        if out:
+            self._head = None
         return out
 
 

@@ -8,6 +8,7 @@ import json
 import socket
 import time
 import tracemalloc
+import zlib
 from datetime import timedelta
 from pathlib import Path
 
@@ -196,6 +197,29 @@ def test_bytes_after_the_last_gzip_member_are_ignored(after: bytes, clock: FakeC
         conn.sendall(head % len(packed) + packed)
 
     with RawServer(trailing) as server:
+        pages = list(make_client(server.url, clock).pages("cdr_feed", PARAMS))
+        assert len(server.requests) == 1
+    assert [p.body for p in pages] == [page]
+
+
+@pytest.mark.parametrize("wbits", [15, -15], ids=["zlib", "raw"])
+def test_a_deflate_answer_is_decoded_with_or_without_its_zlib_wrapper(
+    wbits: int, clock: FakeClock
+) -> None:
+    """The client asks for deflate; RFC 9110's is zlib-wrapped, but some servers send raw
+    deflate, which browsers, curl and urllib3 read. It was a 'corrupt' answer at every
+    attempt, and the run ended saying the host broke off its answer (lower page_size)."""
+    page = json.dumps({"items": [{"Report ID": f"r{i}"} for i in range(300)]}).encode()
+    packer = zlib.compressobj(wbits=wbits)
+    packed = packer.compress(page) + packer.flush()
+
+    def deflated(conn: socket.socket) -> None:
+        head = b"HTTP/1.1 200 OK\r\nContent-Encoding: deflate\r\nConnection: close\r\n\r\n"
+        conn.sendall(head)
+        for i in range(0, len(packed), 1):  # a byte at a time: the wrapper is told late
+            conn.sendall(packed[i : i + 1])
+
+    with RawServer(deflated) as server:
         pages = list(make_client(server.url, clock).pages("cdr_feed", PARAMS))
         assert len(server.requests) == 1
     assert [p.body for p in pages] == [page]
