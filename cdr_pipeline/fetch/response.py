@@ -131,8 +131,9 @@ def plain_text(body: bytes, redact: Callable[[str], str] = _as_is) -> str:
     of the token before the cut, which no redactor recognises. A head cut inside a word
     loses that word for the same reason."""
     head = body[:ERROR_TEXT_BYTES]
-    if len(body) > len(head):
-        head = head[: max(head.rfind(c) for c in (b" ", b"\t", b"\n", b"\r", b">")) + 1]
+    cut = max(head.rfind(c) for c in (b" ", b"\t", b"\n", b"\r", b">"))
+    if len(body) > len(head) and cut >= 0:  # a head of one word shows its first 300 alone
+        head = head[: cut + 1]
     title = _TITLE.search(head)
     text = (title.group(1) if title else head).decode("utf-8", "replace")
     if text.lstrip().startswith("<"):
