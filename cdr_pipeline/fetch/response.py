@@ -98,7 +98,8 @@ class Response:
             return plain_text(self.body, redact)
         if isinstance(data, dict):
             parts = [str(data["message"])] if data.get("message") else []
-            for err in data.get("errors") or []:
+            errors = data.get("errors")  # a list of objects; anything else was a TypeError
+            for err in errors if isinstance(errors, list) else []:
                 if isinstance(err, dict) and err.get("description"):
                     parts.append(str(err["description"]))
             if parts:

@@ -257,6 +257,7 @@ def test_a_5xx_asking_to_wait_longer_than_a_run_ends_it(clock: FakeClock) -> Non
         (b"<html><body>\n  <h1>Gateway\n error</h1>\n</body></html>", "Gateway error"),
         (b"upstream connect error or disconnect/reset\nbefore headers", "upstream connect"),
         (b"Z" * 20_000, "Z" * 300),  # longer than searched, with no word to cut it at
+        (b'{"message": "Bad gateway", "errors": 5}', "Bad gateway"),  # errors: no list
     ],
 )
 def test_an_error_page_that_is_not_json_is_shown_on_one_line(
