@@ -103,8 +103,8 @@ class Response:
                 if isinstance(err, dict) and err.get("description"):
                     parts.append(str(err["description"]))
             if parts:
-                return redact("; ".join(dict.fromkeys(parts)))
-        return redact(json.dumps(data))[:SHOWN_CHARS]
+                return one_line(redact("; ".join(dict.fromkeys(parts))))
+        return one_line(redact(json.dumps(data)))
 
     def next_link(self) -> str | None:
         """Target of `Link: <...>; rel="next"`, resolved against this URL."""
@@ -139,7 +139,14 @@ def plain_text(body: bytes, redact: Callable[[str], str] = _as_is) -> str:
     text = (title.group(1) if title else head).decode("utf-8", "replace")
     if text.lstrip().startswith("<"):
         text = _TAG.sub(" ", text)
-    return redact(" ".join(text.split()))[:SHOWN_CHARS]
+    return one_line(redact(text))
+
+
+def one_line(text: str) -> str:
+    """`text` as the error line shows an answer's: line breaks and runs of blanks made one
+    space, at most `SHOWN_CHARS` long. An API message of several lines split the line (and
+    the run's row of cdr runs), and one of 60 KB was shown whole."""
+    return " ".join(text.split())[:SHOWN_CHARS]
 
 
 def not_json(body: bytes, error: object, redact: Callable[[str], str] = _as_is) -> str:

@@ -258,6 +258,8 @@ def test_a_5xx_asking_to_wait_longer_than_a_run_ends_it(clock: FakeClock) -> Non
         (b"upstream connect error or disconnect/reset\nbefore headers", "upstream connect"),
         (b"Z" * 20_000, "Z" * 300),  # longer than searched, with no word to cut it at
         (b'{"message": "Bad gateway", "errors": 5}', "Bad gateway"),  # errors: no list
+        # a message of several lines, and long
+        (b'{"message": "Bad\\ngateway  ' + b"z" * 60_000 + b'"}', "Bad gateway z"),
     ],
 )
 def test_an_error_page_that_is_not_json_is_shown_on_one_line(
@@ -271,7 +273,7 @@ def test_an_error_page_that_is_not_json_is_shown_on_one_line(
             client.org_id()
     message = str(info.value)
     assert "\n" not in message and "\r" not in message and "<" not in message
-    assert f"HTTP 502 after 1 attempts: {shown}" in message
+    assert f"HTTP 502 after 1 attempts: {shown}" in message and len(message) < 500
 
 
 def test_a_captive_portal_page_instead_of_a_page_of_records_is_named(clock: FakeClock) -> None:
