@@ -182,7 +182,8 @@ class WebexClient:
         self.sleep(pause)
 
     def _wait_failing(self, response: Response, shown: str, attempts: int) -> None:
-        """Back off after a 5xx (as long as its `Retry-After` asks), or fail past `retries`."""
+        """Back off after a 5xx or 408 (as long as its `Retry-After` asks), or fail past
+        `retries`."""
         if attempts > self.retries:
             raise FetchError(
                 f"{shown} answered HTTP {response.status} after {attempts} attempts: "
@@ -227,7 +228,7 @@ class WebexClient:
                 throttled += 1
                 self._wait_throttled(response, shown, throttled)
                 continue
-            if status >= 500:
+            if status >= 500 or status == 408:  # 408: a proxy gave up waiting; try again
                 attempts += 1
                 self._wait_failing(response, shown, attempts)
                 continue

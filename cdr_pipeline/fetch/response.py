@@ -222,12 +222,17 @@ _SECONDS = re.compile(r"\d{1,9}(\.\d*)?")
 def retry_after(value: str | None, default: float, now: datetime | None = None) -> float:
     """Seconds a 429's `Retry-After` asks to wait: a number of seconds or an HTTP date
     (RFC 9110), `default` when absent or unreadable. Only plain digits count as seconds:
-    float() also reads `inf`, `nan` and `1e12`, which made the run sleep for ever or crash."""
+    float() also reads `inf`, `nan` and `1e12`, which made the run sleep for ever or crash.
+    A header sent more than once arrives joined by commas: the longest of its delays."""
     if value is None:
         return default
     text = value.strip()
     if _SECONDS.fullmatch(text):
         return float(text)
+    # the header sent twice (a proxy adding its own) comes joined: `120, 120`
+    seconds = [part.strip() for part in text.split(",")]
+    if all(_SECONDS.fullmatch(part) for part in seconds):
+        return max(float(part) for part in seconds)
     try:
         when = email.utils.parsedate_to_datetime(text)
     except (TypeError, ValueError, IndexError):

@@ -160,6 +160,36 @@ def test_retry_after_now_still_waits_a_second(value: str, clock: FakeClock) -> N
     assert clock.sleeps[:3] == [1.0, 1.0, 1.0]
 
 
+def test_retry_after_sent_twice_waits_the_longer(clock: FakeClock) -> None:
+    """A proxy adding its own `Retry-After` to the server's: the lines arrive joined as
+    `120, 90`, which read as no delay at all and waited the default minute."""
+    served: list[int] = []
+
+    def handler(conn: socket.socket) -> None:
+        served.append(1)
+        if len(served) == 1:
+            retry = b"Retry-After: 120\r\nRetry-After: 90\r\n"
+            _answer("429 Too Many Requests", b"{}", retry)(conn)  # type: ignore[operator]
+        else:
+            _answer("200 OK", b'{"items": []}')(conn)  # type: ignore[operator]
+
+    with RawServer(handler) as server:
+        pages = list(make_client(server.url, clock).pages("cdr_feed", WINDOW))
+    assert [p.status for p in pages] == [200] and len(served) == 2
+    assert clock.sleeps[0] == 120.0
+
+
+def test_a_proxy_request_timeout_is_retried(clock: FakeClock) -> None:
+    """408: a proxy closed the request it waited too long for; the same request again is
+    what RFC 9110 says to do. It ended the run with a hint to check the request's URL."""
+    with FakeWebex(TOKEN, make_records(3, NOW - timedelta(hours=40), timedelta(minutes=5))) as s:
+        s.faults.append(Fault("/v1/cdr_feed", 408, b"<html>Request Timeout</html>", times=2))
+        client = make_client(s.url, clock, retries=2, backoff_seconds=1.0)
+        pages = list(client.pages("cdr_feed", WINDOW))
+        assert [r.status for r in s.log] == [408, 408, 200]
+    assert sum(len(json.loads(p.body)["items"]) for p in pages) == 3
+
+
 def test_retry_after_longer_than_a_run_waits_ends_it(clock: FakeClock) -> None:
     with FakeWebex(TOKEN) as s:
         s.faults.append(Fault("/v1/cdr_feed", 429, headers={"Retry-After": "86400"}))
