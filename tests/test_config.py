@@ -386,3 +386,26 @@ def test_the_hint_names_a_flag_only_where_a_command_has_one() -> None:
     hints = {k.name: k.hint for k in ALL_KEYS}
     assert "--chunk-rows" in hints["chunk_rows"] and "--wait-lock" in hints["lock_wait_seconds"]
     assert "--grace-hours" in hints["vacuum_grace_hours"] and "--fetch" in hints["nightly"]
+
+
+def test_a_cdr_toml_that_is_no_file_is_an_error_not_the_defaults(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # /srv/cdr/cdr.toml linked to a file config management has not put there (yet): the
+    # search passed over it, and every command ran on the defaults (close_after_days and
+    # retain_days off) with exit 0; a parent folder's cdr.toml would have been read instead
+    (tmp_path / "cdr.toml").write_text("close_after_days = 5\n")
+    job = tmp_path / "job"
+    job.mkdir()
+    monkeypatch.chdir(job)
+    (job / "cdr.toml").symlink_to(tmp_path / "etc" / "cdr.toml")
+    run = CliRunner().invoke(cli, ["runs"], env={"CDR_CONFIG": ""})
+    assert run.exit_code == EXIT_BAD_INPUT, run.output
+    assert f"{job / 'cdr.toml'} is a symbolic link to {tmp_path / 'etc' / 'cdr.toml'}" in run.output
+    assert "restore the file the link points to" in run.output
+    (job / "cdr.toml").unlink()
+    (job / "cdr.toml").mkdir()
+    with pytest.raises(ConfigError, match=r"cdr\.toml is a folder, not a file"):
+        load_settings(None, env={})
+    with pytest.raises(ConfigError, match=r"^CDR_CONFIG: config file .* is a folder"):
+        load_settings(None, env={"CDR_CONFIG": str(tmp_path)})

@@ -32,12 +32,30 @@ from cdr_pipeline.errors import ConfigError
 _TOP_LEVEL = [k for k in SETTINGS_KEYS if not k.startswith(PRIVACY_PREFIX)] + ["fetch", "privacy"]
 
 
+def _not_a_file(path: Path, origin: str) -> ConfigError:
+    """The error for a config path that names no readable file: nothing, a link to nothing
+    (a config-management link whose target is gone) or a folder."""
+    if path.is_symlink() and not path.exists():
+        return ConfigError(
+            f"{origin}: config file {path} is a symbolic link to {os.readlink(path)}, "
+            "which does not exist",
+            hint="restore the file the link points to, or remove the link to run on the "
+            "defaults and CDR_* variables",
+        )
+    if path.is_dir():
+        return ConfigError(
+            f"{origin}: config file {path} is a folder, not a file",
+            hint="pass --config FILE or set CDR_CONFIG to the file, or rename the folder",
+        )
+    return ConfigError(
+        f"{origin}: config file {path} does not exist",
+        hint="pass --config FILE, set CDR_CONFIG, or run where cdr.toml is",
+    )
+
+
 def _read_toml(path: Path, origin: str) -> dict[str, Any]:
     if not path.is_file():
-        raise ConfigError(
-            f"{origin}: config file {path} does not exist",
-            hint="pass --config FILE, set CDR_CONFIG, or run where cdr.toml is",
-        )
+        raise _not_a_file(path, origin)
     try:
         raw = path.read_bytes()
     except OSError as exc:
@@ -136,11 +154,15 @@ def _env_values(keys: Mapping[str, Key], env: Mapping[str, str]) -> dict[str, An
 
 
 def find_config(start: Path | None = None) -> Path | None:
-    """The nearest `cdr.toml` in `start` (default: the current folder) or its parents."""
+    """The nearest `cdr.toml` in `start` (default: the current folder) or its parents.
+
+    The nearest name counts even when it is no file (a link to nothing, a folder): reading
+    it then fails naming it, where passing over it would run the night on the defaults (or
+    on a parent folder's file) without a word."""
     here = (start or Path.cwd()).absolute()
     for folder in (here, *here.parents):
         candidate = folder / "cdr.toml"
-        if candidate.is_file():
+        if os.path.lexists(candidate):
             return candidate
     return None
 
@@ -172,7 +194,7 @@ def load_settings(
     if path is None and env.get("CDR_CONFIG", "").strip():
         path, origin = Path(env["CDR_CONFIG"]).expanduser(), "CDR_CONFIG"
     if path is None:
-        path = find_config()
+        path, origin = find_config(), "cdr.toml"
     values, fetch = _file_values(path, origin) if path is not None else ({}, {})
     source = _warehouse_source(overrides or {}, env, path, values)
     values |= _env_values(SETTINGS_KEYS, env)
