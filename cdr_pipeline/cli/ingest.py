@@ -29,6 +29,7 @@ from cdr_pipeline.cli.render import (
 from cdr_pipeline.render import text_table, to_json
 from cdr_pipeline.schema import SCHEMAS
 from cdr_pipeline.state.ledger import Ledger, run_record
+from cdr_pipeline.state.lock import writers_gone
 
 
 @click.command(short_help="Load exports and other inputs.")
@@ -113,7 +114,8 @@ def ingest(
 @pass_cli
 def runs(obj: CliContext, show_files: bool, limit: int, wide: bool, as_json: bool) -> None:
     """Show the ingest ledger: recent runs (erasures among them), or files with --files."""
-    ledger = Ledger(obj.existing_warehouse().layout)
+    layout = obj.existing_warehouse().layout
+    ledger = Ledger(layout)
     if show_files:
         files = ledger.files().tail(limit)
         shown = [
@@ -135,7 +137,7 @@ def runs(obj: CliContext, show_files: bool, limit: int, wide: bool, as_json: boo
         df = files.select(shown)
     else:
         df = (
-            with_erasures(ledger)
+            with_erasures(ledger, writers_gone(layout))
             .tail(limit)
             .select(
                 "run_id",
@@ -169,7 +171,7 @@ def runs(obj: CliContext, show_files: bool, limit: int, wide: bool, as_json: boo
         echo(files_table(df) if show_files else runs_table(df))
 
 
-def with_erasures(ledger: Ledger) -> pl.DataFrame:
+def with_erasures(ledger: Ledger, no_writer: bool = False) -> pl.DataFrame:
     """The ledger's runs and, as runs of `cdr forget`, its erasures, in start order. An
     erasure commits a new version of each table holding the person: without its line, a
     version `--as-of` can name was no run's, and a finance user comparing two versions saw
@@ -177,7 +179,7 @@ def with_erasures(ledger: Ledger) -> pl.DataFrame:
     and the row neither (its selector is the kind of value, `number`)."""
     from cdr_pipeline.privacy.forget import ERASURES_SCHEMA
 
-    runs = ledger.runs()
+    runs = ledger.runs_seen(no_writer)
     erased = ledger.read("erasures", ERASURES_SCHEMA)
     if erased.is_empty():
         return runs

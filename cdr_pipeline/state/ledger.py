@@ -368,15 +368,30 @@ class Ledger:
         runs = self.runs()
         stale = runs.filter((pl.col("status") == "running") & ~pl.col("run_id").is_in(live))
         for row in stale.iter_rows(named=True):
-            row["status"] = "interrupted"
-            # not the 0 a nightly's row holds after its ingest: the run never ended well
-            row["exit_code"] = EXIT_INTERRUPTED
-            # a run whose disk stayed full or read-only to its end could not write its
-            # closing record either: its exit code and error are in its log, not here
-            ended = (
-                "the process ended before the run finished (killed or crashed), or could "
-                "not record its end (a disk full or read-only to the last: see its log)"
-            )
-            row["message"] = "; ".join(m for m in (row["message"], ended) if m)
-            self.write("runs", row["run_id"], [row], RUNS_SCHEMA)
+            self.write("runs", row["run_id"], [_interrupted(row)], RUNS_SCHEMA)
         return stale["run_id"].to_list()
+
+    def runs_seen(self, writers_gone: bool) -> pl.DataFrame:
+        """`runs()` as `cdr runs` shows them, writing nothing: with no writer alive
+        (`lock.writers_gone`), a run still `running` died (kill -9, the OOM killer, a power
+        cut) and reads `interrupted`, as the next writer records it. Until then it read
+        `running`, with no exit code, all day after a night killed at 02:45: a monitoring
+        check of `cdr runs --json` took the night for one still going."""
+        runs = self.runs()
+        if not writers_gone or runs.filter(pl.col("status") == "running").is_empty():
+            return runs
+        rows = [_interrupted(r) if r["status"] == "running" else r for r in runs.to_dicts()]
+        return pl.DataFrame(rows, schema=runs.schema)
+
+
+def _interrupted(row: dict[str, Any]) -> dict[str, Any]:
+    """A `running` row of a run that died, as `interrupted`."""
+    # a run whose disk stayed full or read-only to its end could not write its closing
+    # record either: its exit code and error are in its log, not here
+    ended = (
+        "the process ended before the run finished (killed or crashed), or could "
+        "not record its end (a disk full or read-only to the last: see its log)"
+    )
+    # not the 0 a nightly's row holds after its ingest: the run never ended well
+    message = "; ".join(m for m in (row["message"], ended) if m)
+    return {**row, "status": "interrupted", "exit_code": EXIT_INTERRUPTED, "message": message}

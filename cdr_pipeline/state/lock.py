@@ -149,6 +149,32 @@ def running_writer(layout: Layout, name: str = "writer.lock") -> str | None:
     return text
 
 
+WRITER_LOCKS = ("writer.lock", "nightly.lock")
+"""The locks a run with a `running` row of the ledger holds while it runs: an ingest (cdr
+ingest, fetch, a nightly's stage) holds `writer.lock`, a nightly `nightly.lock` throughout."""
+
+
+def writers_gone(layout: Layout) -> bool:
+    """Whether no process can be running a run of the ledger: each lock of `WRITER_LOCKS`
+    is absent, released (its line is emptied then) or names a pid of this machine that no
+    longer exists (its holder was killed with -9). Read from the files only, never by trying
+    a lock (a writer starting in that moment without --wait-lock would give up). A holder
+    on another machine, or a line that cannot be read, counts as alive."""
+    for name in WRITER_LOCKS:
+        try:
+            text = layout.lock_file(name).read_text(encoding="utf-8", errors="replace").strip()
+        except FileNotFoundError:
+            continue
+        except OSError:
+            return False
+        if not text:
+            continue
+        elsewhere = ", on " in text and text.rpartition(", on ")[2] != HOST
+        if elsewhere or running_writer(layout, name) is not None:
+            return False
+    return True
+
+
 def live_run(layout: Layout, name: str = "nightly.lock") -> str | None:
     """The run id the live holder of `state/<name>` named (`writer_lock(run_id=...)`), if
     any: a run still going, which its ledger row's `running` must not be taken for a

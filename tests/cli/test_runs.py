@@ -4,6 +4,9 @@ why (the ledger row's message: the stage that failed, the error, an interruption
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -12,6 +15,7 @@ from click.testing import CliRunner, Result
 from cdr_pipeline.cli.main import cli
 from cdr_pipeline.state.layout import Layout
 from cdr_pipeline.state.ledger import RUNS_SCHEMA, Ledger, run_record
+from cdr_pipeline.state.lock import writer_lock
 
 CLEAN_ENV = {"CDR_WAREHOUSE": "", "CDR_CONFIG": "", "CDR_INBOX": ""}
 T0 = datetime(2026, 11, 3, 2, 30, tzinfo=UTC)
@@ -51,7 +55,8 @@ def test_a_killed_night_does_not_read_exit_0(tmp_path: Path) -> None:
     wh = tmp_path / "wh"
     ledger = Ledger(Layout(wh))
     _night(ledger, "night-1", T0, status="running", exit_code=0, rows_loaded=5)
-    head, _, line = _runs(wh).output.splitlines()
+    with writer_lock(Layout(wh), "cdr nightly", name="nightly.lock", run_id="night-1"):
+        head, _, line = _runs(wh).output.splitlines()
     exit_column = line[head.index("exit") : head.index("files")]
     assert exit_column.strip() == ""  # still going: no exit code yet
     assert ledger.mark_interrupted() == ["night-1"]
@@ -60,6 +65,50 @@ def test_a_killed_night_does_not_read_exit_0(tmp_path: Path) -> None:
     assert "killed or crashed" in row["message"]
     compact = _runs(wh).output.splitlines()
     assert compact[2].split()[4] == "130", compact
+
+
+_HOLDER = """
+import sys, time
+from pathlib import Path
+from cdr_pipeline.state.layout import Layout
+from cdr_pipeline.state.ledger import RUNS_SCHEMA, Ledger, run_record
+from cdr_pipeline.state.lock import writer_lock
+layout = Layout(Path(sys.argv[1]))
+with writer_lock(layout, "cdr nightly", name="nightly.lock", run_id="night-1"):
+    row = run_record("night-1", "cdr nightly", status="running", exit_code=0)
+    Ledger(layout).write("runs", "night-1", [row], RUNS_SCHEMA)
+    print("holding", flush=True)
+    time.sleep(60)
+"""
+
+
+def test_a_night_killed_reads_interrupted_before_the_next_writer(tmp_path: Path) -> None:
+    """A night killed with -9 (the OOM killer at 02:45) read `running`, no exit code, in
+    `cdr runs` and its --json until the next writer, the next night: a monitoring check
+    took it for a night still going all day. `cdr runs` writes nothing and reads the locks'
+    files only: a holder that is gone makes the row `interrupted`, exit 130."""
+    wh = tmp_path / "wh"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _HOLDER, str(wh)], stdout=subprocess.PIPE, text=True
+    )
+    assert holder.stdout is not None and holder.stdout.readline() == "holding\n"
+    try:
+        (row,) = json.loads(_runs(wh, "--json").output)
+        assert row["status"] == "running"  # alive: still going
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+    (row,) = json.loads(_runs(wh, "--json").output)
+    assert (row["status"], row["exit_code"]) == ("interrupted", 130)
+    assert "killed or crashed" in row["message"]
+    assert "night-1 interrupted: the process ended" in _runs(wh).output
+    # shown only: the next writer records it (and logs its warning)
+    assert Ledger(Layout(wh)).runs()["status"].to_list() == ["running"]
+    # a holder on another machine (a warehouse on NFS) cannot be looked up: still going
+    line = f"pid {holder.pid}, cdr nightly, run night-1, since 2026-11-03T02:30:00Z, on elsewhere"
+    Layout(wh).lock_file("nightly.lock").write_text(line + "\n")
+    (row,) = json.loads(_runs(wh, "--json").output)
+    assert row["status"] == "running"
 
 
 def test_a_run_that_committed_and_then_failed_says_why(tmp_path: Path) -> None:
