@@ -409,3 +409,15 @@ def test_a_cdr_toml_that_is_no_file_is_an_error_not_the_defaults(
         load_settings(None, env={})
     with pytest.raises(ConfigError, match=r"^CDR_CONFIG: config file .* is a folder"):
         load_settings(None, env={"CDR_CONFIG": str(tmp_path)})
+
+
+def test_a_toml_syntax_error_says_how_to_write_the_line(tmp_path: Path) -> None:
+    # a path written without quotes, the operator's usual slip: the error named the line
+    # and column (TOML's 'Invalid value') and nothing to try; the night's alert said as little
+    (tmp_path / "cdr.toml").write_text("warehouse = /srv/cdr/warehouse\n")
+    run = _cli(tmp_path, "runs")
+    assert run.exit_code == EXIT_BAD_INPUT, run.output
+    assert "not valid TOML: Invalid value (at line 1, column 13)" in run.output
+    assert (
+        "hint: fix that line: each setting is key = value, a text or path in quotes" in run.output
+    )

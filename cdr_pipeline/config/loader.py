@@ -59,7 +59,11 @@ def _read_toml(path: Path, origin: str) -> dict[str, Any]:
     try:
         raw = path.read_bytes()
     except OSError as exc:
-        raise ConfigError(f"config file {path} cannot be read ({exc.strerror})") from exc
+        raise ConfigError(
+            f"{origin}: config file {path} cannot be read ({exc.strerror})",
+            hint="let the user cdr runs as read it (ls -l; the unit's User=), or point "
+            "--config or CDR_CONFIG at another file",
+        ) from exc
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -71,7 +75,12 @@ def _read_toml(path: Path, origin: str) -> dict[str, Any]:
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+        raise ConfigError(
+            f"{path}: not valid TOML: {exc}",
+            hint="fix that line: each setting is key = value, a text or path in quotes "
+            '(warehouse = "/srv/cdr/warehouse"), a table such as [fetch] on a line of its '
+            "own; the committed cdr.toml shows every key",
+        ) from exc
 
 
 def _file_values(path: Path, origin: str) -> tuple[dict[str, Any], dict[str, Any]]:
