@@ -34,6 +34,22 @@ FOLDER = click.Path(path_type=Path, file_okay=False, readable=False)
 for the inbox, 6 for the archive, naming it), not click's "Invalid value" usage error (2)."""
 
 
+_EARLIEST_RUN_DATE = date(1970, 1, 1)
+"""The warehouse's times (the ledger's, Delta commits') count from 1970: an earlier run date
+is a typo of its year. `--run-date 0026-12-05` ran the whole night, then its reports failed
+as 'bad month 26-11' (exit 3); 0001-01-01 ended as an unexpected OverflowError (exit 1)."""
+
+
+def _in_range(value: datetime | None) -> datetime | None:
+    if value is not None and value.date() < _EARLIEST_RUN_DATE:
+        raise click.BadParameter(
+            f"{value.date().isoformat()} is before 1970-01-01: a typo of the year? Give the "
+            "date of the night as YYYY-MM-DD (2026-12-05)",
+            param_hint="--run-date",
+        )
+    return value
+
+
 @click.command(short_help="The unattended job: ingest, validate, build, report.")
 @click.option(
     "--inbox",
@@ -53,7 +69,8 @@ for the inbox, 6 for the archive, naming it), not click's "Invalid value" usage 
 @click.option(
     "--run-date",
     type=click.DateTime(["%Y-%m-%d"]),
-    help="Date the reports are for (default today in reporting_timezone).",
+    callback=lambda _ctx, _param, value: _in_range(value),
+    help="Date the reports are for (default today in reporting_timezone; 1970-01-01 or later).",
 )
 @click.option(
     "--fetch/--no-fetch",

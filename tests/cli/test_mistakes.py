@@ -331,3 +331,19 @@ def test_an_ingest_that_finds_no_file_says_so(tmp_path: Path) -> None:
     assert run.exit_code == 0, run.output
     assert f"note: no file to load in {inbox}" in run.stderr
     assert "names starting with '.'" in run.stderr
+
+
+@pytest.mark.parametrize("day", ["0026-12-05", "0001-01-01", "1969-12-31"])
+def test_a_run_date_with_a_typo_in_its_year_is_a_usage_error(tmp_path: Path, day: str) -> None:
+    """--run-date 0026-12-05 (2026 mistyped) ran the whole night, then its reports stage
+    failed as "bad month '26-11'" (exit 3); 0001-01-01 ended as an unexpected
+    OverflowError, exit 1 ("report it"). Refused before anything runs, exit 2."""
+    wh, inbox = tmp_path / "wh", tmp_path / "inbox"
+    inbox.mkdir()
+    args = ["--warehouse", str(wh), "nightly", "--inbox", str(inbox), "--run-date", day]
+    run = invoke(*args)
+    assert run.exit_code == 2, run.output
+    assert f"{day} is before 1970-01-01: a typo of the year?" in run.output
+    assert run.stdout.splitlines()[-1].endswith("exit 2 (usage error: see cdr nightly --help)")
+    assert not wh.exists()
+    assert invoke(*args[:-1], "1970-01-01", "--dry-run").exit_code == 0
