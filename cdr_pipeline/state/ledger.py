@@ -372,22 +372,25 @@ class Ledger:
         return stale["run_id"].to_list()
 
     def runs_seen(self, writers_gone: bool) -> pl.DataFrame:
-        """`runs()` as `cdr runs` shows them, writing nothing: with no writer alive
-        (`lock.writers_gone`), a run still `running` died (kill -9, the OOM killer, a power
-        cut) and reads `interrupted`, as the next writer records it. Until then it read
-        `running`, with no exit code, all day after a night killed at 02:45: a monitoring
-        check of `cdr runs --json` took the night for one still going."""
-        runs = self.runs()
-        if not writers_gone or runs.filter(pl.col("status") == "running").is_empty():
+        """`runs()` as `cdr runs` shows them, writing nothing. With no writer alive
+        (`lock.writers_gone`) a `running` run died (kill -9, the OOM killer) and reads
+        `interrupted`, as the next writer records it: it read `running` all day after a
+        night killed at 02:45. A run going has no exit code yet (a nightly's row holds its
+        ingest's 0 meanwhile, which --json showed while the night could still fail)."""
+        runs, going = self.runs(), pl.col("status") == "running"
+        if runs.filter(going).is_empty():
             return runs
+        if not writers_gone:
+            return runs.with_columns(
+                pl.when(going).then(None).otherwise("exit_code").alias("exit_code")
+            )
         rows = [_interrupted(r) if r["status"] == "running" else r for r in runs.to_dicts()]
         return pl.DataFrame(rows, schema=runs.schema)
 
 
 def _interrupted(row: dict[str, Any]) -> dict[str, Any]:
-    """A `running` row of a run that died, as `interrupted`."""
-    # a run whose disk stayed full or read-only to its end could not write its closing
-    # record either: its exit code and error are in its log, not here
+    """A `running` row of a run that died, as `interrupted` (a run whose disk stayed full or
+    read-only to its end could not write its closing record either: see its log)."""
     ended = (
         "the process ended before the run finished (killed or crashed), or could "
         "not record its end (a disk full or read-only to the last: see its log)"

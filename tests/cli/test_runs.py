@@ -94,7 +94,8 @@ def test_a_night_killed_reads_interrupted_before_the_next_writer(tmp_path: Path)
     assert holder.stdout is not None and holder.stdout.readline() == "holding\n"
     try:
         (row,) = json.loads(_runs(wh, "--json").output)
-        assert row["status"] == "running"  # alive: still going
+        # alive: still going, and no exit code yet (not its ingest's 0: --json said 0)
+        assert (row["status"], row["exit_code"]) == ("running", None)
     finally:
         holder.send_signal(signal.SIGKILL)
         holder.wait()
