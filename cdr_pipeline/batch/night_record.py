@@ -14,7 +14,8 @@ not take the `running` row for a run that died (`lock.live_run`).
 from __future__ import annotations
 
 import logging
-from datetime import UTC, date, datetime
+import time
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import polars as pl
@@ -38,6 +39,7 @@ class NightRecord:
         self.settings, self.run_id, self.run_date = settings, run_id, run_date
         self.ledger = Ledger(settings.layout)
         self.started = datetime.now(UTC)
+        self._clock = time.monotonic()
 
     def _row(self) -> dict[str, Any]:
         """The run's latest row (the ingest's, once it ran), or a new one."""
@@ -82,7 +84,10 @@ class NightRecord:
         row.update(
             status=status,
             exit_code=code,
-            finished_at=datetime.now(UTC),
+            # its start plus how long it ran, not the wall clock now: a clock set back
+            # mid-run (NTP stepping a clock the machine booted with 2 h ahead) made a night
+            # finish before it started, 'took -7139.6s' in cdr runs
+            finished_at=self.started + timedelta(seconds=time.monotonic() - self._clock),
             message="; ".join(m for m in (row.get("message"), *failed) if m) or None,
         )
         try:

@@ -14,7 +14,7 @@ import shutil
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -170,6 +170,9 @@ def _ingest(
                 versions = recover_runs(layout, ledger, [run_id])[run_id]
                 results = _committed_only(results, set(versions))
             run.update(_run_totals(results, len(files), ending, failure))
+            # its start plus how long it ran (monotonic): a clock set back mid-run made the
+            # run finish before it started
+            run["finished_at"] = started + timedelta(seconds=time.monotonic() - t0)
             run["table_versions"] = format_versions(versions) or None
             try:
                 ledger.write("runs", run_id, [run], RUNS_SCHEMA)
@@ -214,7 +217,6 @@ def _run_totals(
     status, code = run_ending(worst, ending, failure)
     return {
         "status": status,
-        "finished_at": datetime.now(UTC),
         "exit_code": code,
         "files_seen": files_seen,
         "files_loaded": sum(r.status in ("loaded", "empty") for r in results),

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import errno
 import shutil
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import polars as pl
@@ -232,3 +233,44 @@ def test_the_run_after_a_killed_one_says_it_died(
     (line,) = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert line.startswith("run night-0 (cdr nightly, started ")
     assert "ended before it finished (killed or crashed" in line
+
+
+def _clock_set_back_after_first_read(hours: int) -> type[datetime]:
+    """A `datetime` whose first `now()` is `hours` ahead of the real clock and every later
+    one real: a machine booted with its clock ahead, then stepped back by NTP mid-run."""
+    calls: list[int] = []
+
+    class Stepped(datetime):
+        @classmethod
+        def now(cls, tz: Any = None) -> Stepped:  # type: ignore[override]
+            real = datetime.now(tz)
+            ahead = timedelta(hours=hours) if not calls else timedelta(0)
+            calls.append(1)
+            return cls.fromtimestamp((real + ahead).timestamp(), tz)
+
+    return Stepped
+
+
+def test_a_clock_set_back_mid_run_never_ends_a_run_before_it_started(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """NTP stepped the clock back 2 h during a night (the machine booted with it ahead):
+    `cdr runs` said 'took -7139.6s' and its --json a finished_at before started_at, for the
+    night and for a lone ingest. The end is the start plus how long the run took, counted
+    on the monotonic clock, which no clock step moves."""
+    from cdr_pipeline.batch import night_record
+    from cdr_pipeline.ingest import run
+
+    monkeypatch.setattr(night_record, "datetime", _clock_set_back_after_first_read(2))
+    monkeypatch.setattr(run, "datetime", _clock_set_back_after_first_read(2))
+    settings = Settings(warehouse=tmp_path / "wh")
+    assert run_nightly(settings, _inbox(tmp_path), run_date=date(2026, 11, 3)).exit_code == 0
+    (night,) = Ledger(settings.layout).runs().iter_rows(named=True)
+    took = (night["finished_at"] - night["started_at"]).total_seconds()
+    assert 0 <= took < 600, night
+    monkeypatch.setattr(run, "datetime", _clock_set_back_after_first_read(2))
+    from cdr_pipeline.ingest import ingest_paths
+
+    ingest_paths(settings, [SAMPLES / "entitlements.csv"])
+    lone = Ledger(settings.layout).runs().row(-1, named=True)
+    assert 0 <= (lone["finished_at"] - lone["started_at"]).total_seconds() < 600, lone
