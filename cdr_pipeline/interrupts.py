@@ -41,7 +41,12 @@ EXIT_ON_SECOND_STOP = [False]
 In a library caller (a notebook) it raises KeyboardInterrupt where it lands instead."""
 
 _pending: list[int] = []
-_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+TERMINATING = (signal.SIGTERM, signal.SIGHUP)
+"""Signals that end the command as SIGTERM does. SIGHUP (the terminal or ssh session of a
+run started by hand closed) ended it by Python's default, exit 129 ("a code no table
+documents") with no log line, its run `running` and its staged files left until the next
+writer; now it stops at the next safe point, records itself interrupted and exits 130."""
 _early: list[int] = []
 
 
@@ -55,14 +60,14 @@ def catch_early() -> None:
 
 
 def _remember_early(signum: int, frame: FrameType | None) -> None:
-    if signum == signal.SIGTERM:  # one is enough, as for `_remember`
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    if signum in TERMINATING:  # one is enough, as for `_remember`
+        signal.signal(signum, signal.SIG_IGN)
     _early.append(signum)
 
 
 def terminated_early() -> bool:
     """Whether a SIGTERM came before the CLI's handlers: it stays ignored (one is enough)."""
-    return signal.SIGTERM in _early
+    return any(s in _early for s in TERMINATING)
 
 
 def take_early() -> None:
@@ -82,7 +87,7 @@ def reset() -> None:
 
 def stop_for(signum: int) -> KeyboardInterrupt:
     """The exception a stop signal raises: `Terminated` for SIGTERM, else KeyboardInterrupt."""
-    return Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+    return Terminated() if signum in TERMINATING else KeyboardInterrupt()
 
 
 def pending() -> bool:
@@ -104,8 +109,8 @@ def _remember(signum: int, frame: FrameType | None) -> None:
             raise KeyboardInterrupt
         os.write(2, b"stopped at once; the next run clears what this one left\n")
         os._exit(EXIT_AT_ONCE)  # as kill -9 would, which the warehouse survives
-    if signum == signal.SIGTERM:  # one is enough (systemd sends SIGKILL after its timeout)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    if signum in TERMINATING:  # one is enough (systemd sends SIGKILL after its timeout)
+        signal.signal(signum, signal.SIG_IGN)
     STOPPED_BY.append(signum)
     _pending.append(signum)
 

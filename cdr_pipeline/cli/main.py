@@ -37,6 +37,7 @@ from cdr_pipeline.errors import (
 from cdr_pipeline.interrupts import (
     EXIT_ON_SECOND_STOP,
     STOPPED_BY,
+    TERMINATING,
     Terminated,
     checkpoint,
     reset,
@@ -124,7 +125,7 @@ class CdrGroup(click.Group):
             if isinstance(exc, BrokenPipeError) and _stdout_closed():
                 _output_closed()
             if STOPPED_BY:  # a library made the interrupt its own error ("Query interrupted")
-                _interrupted(STOPPED_BY[0] == signal.SIGTERM)
+                _interrupted(STOPPED_BY[0] in TERMINATING)
             obj = ctx.find_object(CliContext)
             debug = obj is not None and obj.debug
             error = stdout_error(exc) or known_error(exc, _root(obj))
@@ -174,7 +175,8 @@ def _json_error(exc: click.ClickException, verbosity: int) -> click.exceptions.E
 
 
 def _interrupted(terminated: bool) -> NoReturn:
-    echo("terminated (SIGTERM)" if terminated else "interrupted", err=True)
+    name = signal.Signals(STOPPED_BY[0]).name if STOPPED_BY else "SIGTERM"
+    echo(f"terminated ({name})" if terminated else "interrupted", err=True)
     sys.exit(EXIT_INTERRUPTED)
 
 
@@ -262,7 +264,8 @@ def cli(
     4 data-quality failure, 5 another writer holds the warehouse lock,
     6 the warehouse cannot be written (disk full, read-only, permission, a build out of
     its memory: build_memory_mb, or a table's log or data file damaged),
-    130 stopped by Ctrl-C or SIGTERM (run the same command again to complete the work),
+    130 stopped by Ctrl-C, SIGTERM or SIGHUP (run the same command again to complete
+    the work),
     141 the reader of stdout closed it (| head).
     """
     verbosity = -1 if quiet else verbose
@@ -293,8 +296,8 @@ def _on_signal(signum: int, frame: object) -> None:
     clean-up can finish (SIGKILL still ends it, safely). Where raising at any bytecode is
     unsafe (an ingest starting threads), `interrupts.deferred()` takes these over."""
     STOPPED_BY.append(signum)
-    if signum == signal.SIGTERM:
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    if signum in TERMINATING:
+        signal.signal(signum, signal.SIG_IGN)
     raise stop_for(signum)
 
 
@@ -371,7 +374,8 @@ def main() -> None:
     _buffered_stdout()
     if isinstance(sys.stderr, io.TextIOWrapper):
         sys.stderr = _StderrReaderGone(sys.stderr)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN if terminated_early() else _on_signal)
+    for signum in TERMINATING:  # a SIGTERM (or SIGHUP) while cdr started stays ignored
+        signal.signal(signum, signal.SIG_IGN if terminated_early() else _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
     EXIT_ON_SECOND_STOP[0] = True
     # standalone mode: click itself prints usage errors and exits 2 (EXIT_USAGE)
