@@ -42,6 +42,13 @@ def writer_lock(
     path = layout.lock_file(name)
     check_folder(layout)
     path.parent.mkdir(parents=True, exist_ok=True)
+    if path.is_dir():  # made by hand ("cleaning" a lock): open() said IsADirectoryError, exit 1
+        raise WarehouseUnwritable(
+            f"the lock {path} is a folder, not a file: no writer can take the lock",
+            path=str(path),
+            hint=f"remove the folder (rmdir {path}); cdr makes the lock file again, and the "
+            "kernel releases a lock when its holder exits, so a lock never needs removing",
+        )
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         began = time.monotonic()

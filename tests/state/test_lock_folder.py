@@ -1,0 +1,35 @@
+"""A lock path that is a folder (made by hand, "cleaning up" a lock after a crash) is named,
+exit 6, with what to do: every writer ended "unexpected IsADirectoryError ... report it",
+exit 1, the nightly included, each night."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from cdr_pipeline.cli.main import cli
+from cdr_pipeline.errors import EXIT_ENVIRONMENT
+from tests.ingest.helpers import fixture
+
+CLEAN_ENV = {"CDR_WAREHOUSE": "", "CDR_CONFIG": "", "CDR_INBOX": ""}
+
+
+def test_a_lock_that_is_a_folder_is_named_not_a_bug(tmp_path: Path) -> None:
+    wh, inbox = tmp_path / "wh", tmp_path / "inbox"
+    inbox.mkdir()
+    (wh / "state" / "writer.lock").mkdir(parents=True)
+    ingest = ["--warehouse", str(wh), "ingest", str(fixture("overlap_a.csv"))]
+    run = CliRunner().invoke(cli, ingest, env=CLEAN_ENV)
+    assert run.exit_code == EXIT_ENVIRONMENT, run.output
+    lock = wh / "state" / "writer.lock"
+    assert f"the lock {lock} is a folder, not a file" in run.output
+    assert f"rmdir {lock}" in run.output and "unexpected" not in run.output
+    lock.rmdir()
+    (wh / "state" / "nightly.lock").mkdir()
+    night = ["--warehouse", str(wh), "nightly", "--inbox", str(inbox)]
+    run = CliRunner().invoke(cli, night, env=CLEAN_ENV)
+    assert run.exit_code == EXIT_ENVIRONMENT, run.output
+    assert "nightly.lock is a folder, not a file" in run.stdout.splitlines()[-1]
+    (wh / "state" / "nightly.lock").rmdir()
+    assert CliRunner().invoke(cli, ingest, env=CLEAN_ENV).exit_code == 0
