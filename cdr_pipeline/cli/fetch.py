@@ -19,7 +19,7 @@ from cdr_pipeline.cli.context import (
 from cdr_pipeline.cli.render import Progress, text_table
 from cdr_pipeline.config import REGIONS
 from cdr_pipeline.errors import ConfigError
-from cdr_pipeline.render import to_json
+from cdr_pipeline.render import safe_text, to_json
 from cdr_pipeline.text import iso_seconds
 
 if TYPE_CHECKING:
@@ -166,7 +166,7 @@ def _render(result: FetchResult) -> None:
         echo(f"note: {note}", err=True)
     for ingest in result.ingests:
         for f in ingest.errors:
-            echo(f"error: {f.message}", err=True)
+            echo(f"error: {safe_text(f.message)}", err=True)
 
 
 def _check_time(flag: str, text: str | None) -> datetime | None:

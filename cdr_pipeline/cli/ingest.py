@@ -26,7 +26,7 @@ from cdr_pipeline.cli.render import (
     ingest_table,
     runs_table,
 )
-from cdr_pipeline.render import text_table, to_json
+from cdr_pipeline.render import safe_text, text_table, to_json
 from cdr_pipeline.schema import SCHEMAS
 from cdr_pipeline.state.ledger import Ledger, run_record
 from cdr_pipeline.state.lock import writers_gone
@@ -76,9 +76,9 @@ def ingest(
         )
         for f in result.files:
             if f.status == "skipped" or (f.message and f.status != "failed"):
-                echo(f"note: {f.source}: {f.message}", err=True)
+                echo(f"note: {safe_text(f'{f.source}: {f.message}')}", err=True)
             if f.unknown_columns:
-                echo(f"note: {f.source}: {f.new_columns_note()}", err=True)
+                echo(f"note: {safe_text(f'{f.source}: {f.new_columns_note()}')}", err=True)
         if not result.files:  # a folder still empty, or the wrong one: say so, exit 0
             echo(
                 f"note: no file to load in {', '.join(map(str, paths))} (names starting "
@@ -86,7 +86,7 @@ def ingest(
                 err=True,
             )
         for f in result.errors:
-            echo(f"error: {f.message}", err=True, fields=file_error_fields(f))
+            echo(f"error: {safe_text(f.message)}", err=True, fields=file_error_fields(f))
         if result.errors:  # as every error ends: which warehouse, from where
             echo(f"warehouse: {settings.warehouse_text}", err=True)
     note = result.interrupted_note()

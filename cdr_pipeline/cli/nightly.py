@@ -170,7 +170,9 @@ def _print_night(summary: NightlySummary, settings: Settings, dry_run: bool, as_
     )
     if summary.ingest is not None:
         for f in summary.ingest.errors:
-            echo(f"error: {f.message}", err=True, fields=file_error_fields(f))
+            # one line each: a line break in a file name (inbox/x<LF>y.csv) cut the error line in
+            # two, the JSON error record read "error: inbox/x" and -q dropped the rest
+            echo(f"error: {safe_text(f.message)}", err=True, fields=file_error_fields(f))
         if summary.ingest.errors:  # as every error ends: which warehouse, from where
             echo(f"warehouse: {settings.warehouse_text}", err=True)
     echo(

@@ -137,3 +137,23 @@ def test_the_time_of_a_log_line_is_rfc_3339() -> None:
     stamp = json.loads(JsonFormatter().format(record))["time"]
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d", stamp), stamp
     assert abs(datetime.fromisoformat(stamp).timestamp() - record.created) < 1
+
+
+def test_a_line_break_in_a_file_name_never_cuts_its_error_line(tmp_path: Path) -> None:
+    """inbox/x<LF>y.csv that fails: its error line was cut at the line break, so the JSON
+    error record read "error: inbox/x" (`jq 'select(.level == "error")'` showed no reason)
+    and the rest came as a line of level info; with -q that rest was dropped."""
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "x\ny.csv").write_text("junk\n1\n")
+    wh = ["--warehouse", str(tmp_path / "wh")]
+    for command in (["nightly", "--inbox", str(inbox)], ["ingest", str(inbox)]):
+        proc = run_cdr("--log-json", *wh, *command)
+        assert proc.returncode == 3, proc.stderr
+        records = [json.loads(ln) for ln in proc.stderr.splitlines() if ln.strip()]
+        (error,) = [r for r in records if r["level"] == "error" and r.get("file")]
+        assert error["message"].startswith("error: ") and "\\x0ay.csv" in error["message"]
+        assert "not a recognised export" in error["message"], error
+        assert error["file"] == str(inbox / "x\ny.csv")
+    quiet = run_cdr("-q", *wh, "ingest", str(inbox))
+    assert "\\x0ay.csv line 1: not a recognised export" in quiet.stderr, quiet.stderr
