@@ -3,6 +3,7 @@ close, report, retention, vacuum and archive, under one writer lock and one run 
 
 from __future__ import annotations
 
+import errno
 import logging
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
@@ -382,8 +383,17 @@ def _archive(
                 hint=f"give the job write access to the inbox {inbox} (archiving moves "
                 f"files out of it); {later}",
             ) from exc
+        # the hint for what happened: 'free space on (or give access to)' sent the operator
+        # of a read-only archive mount to df first
+        todo = {
+            errno.ENOSPC: f"free space on the disk of {archive} (df -h {archive})",
+            errno.EDQUOT: f"free space on the disk of {archive} (df -h {archive})",
+            errno.EROFS: f"remount {archive} read-write (it is on a read-only file system)",
+            errno.EACCES: f"give the job write access to {archive} (ls -ld {archive})",
+            errno.EPERM: f"give the job write access to {archive} (ls -ld {archive})",
+        }.get(exc.errno or 0, f"free space on (or give access to) {archive}")
         raise WarehouseUnwritable(
             f"archiving stopped: {exc.strerror or exc} writing {failed}",
             path=str(failed),
-            hint=f"free space on (or give access to) {archive}; {later}",
+            hint=f"{todo}; {later}",
         ) from exc

@@ -245,3 +245,30 @@ def test_an_inbox_files_cannot_be_removed_from_is_named_not_the_archive(
 
 def _cross_device(src: object, dst: object) -> None:
     raise OSError(errno.EXDEV, "Invalid cross-device link")
+
+
+@pytest.mark.parametrize(
+    ("code", "todo"),
+    [
+        (errno.EROFS, "remount {archive} read-write"),
+        (errno.ENOSPC, "free space on the disk of {archive} (df -h {archive})"),
+        (errno.EACCES, "give the job write access to {archive} (ls -ld {archive})"),
+    ],
+)
+def test_an_archive_that_refuses_a_write_says_what_to_do_for_its_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, code: int, todo: str
+) -> None:
+    """An archive on a read-only mount said 'free space on (or give access to) ARCHIVE',
+    sending the operator to df for a disk with room: the hint now follows the error."""
+    inbox = tmp_path / "inbox"
+    path = _send(inbox, "export.csv", "rows\n")
+    archive = tmp_path / "archive"
+
+    def refused(src: object, dst: object) -> None:
+        raise OSError(code, os.strerror(code), str(dst))
+
+    monkeypatch.setattr(os, "rename", refused)
+    with pytest.raises(WarehouseUnwritable, match="archiving stopped") as caught:
+        _archive(None, inbox, archive, [path])
+    assert str(caught.value.hint).startswith(todo.format(archive=archive)), caught.value.hint
+    assert path.read_text() == "rows\n"
