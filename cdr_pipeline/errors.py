@@ -6,7 +6,7 @@ Exit codes (documented in README "Exit codes"):
     6 the warehouse cannot be written (no space, read-only file system, permission) or read
       (permission, damage), or a
       build needed more memory than `build_memory_mb` (a partition merge: `merge_memory_mb`) ·
-    130 stopped by Ctrl-C or SIGTERM · 141 the reader of stdout closed it.
+    130 stopped by Ctrl-C, SIGTERM or SIGHUP · 141 the reader of stdout closed it.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ EXIT_QUALITY = 4
 EXIT_LOCKED = 5
 EXIT_ENVIRONMENT = 6
 EXIT_INTERRUPTED = 130
-"""Ctrl-C or SIGTERM: 128 + SIGINT, as shells report an interrupted command."""
+"""Ctrl-C, SIGTERM or SIGHUP: 128 + SIGINT, as shells report an interrupted command."""
 EXIT_OUTPUT_CLOSED = 141
 """The reader of stdout closed it (`cdr runs | head`): 128 + SIGPIPE, as shells report a
 command that a closed pipe stopped."""

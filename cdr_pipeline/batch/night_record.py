@@ -73,7 +73,7 @@ class NightRecord:
         failed = [
             f"{s.name}: {s.summary}" for s in summary.stages if s.exit_code and s.name != "ingest"
         ]
-        stopped = "interrupted (Ctrl-C or SIGTERM)"
+        stopped = "interrupted (Ctrl-C, SIGTERM or SIGHUP)"
         if ending == "interrupted" and stopped not in (row.get("message") or ""):
             failed.append(stopped)  # unless its ingest, stopped, said so
         elif ending == "failed":

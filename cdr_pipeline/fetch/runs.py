@@ -84,7 +84,10 @@ def record_stopped_run(settings: Settings, result: FetchResult) -> str | None:
     nothing yet. Without it, a run stopped between windows showed as the `ok` of the windows
     it loaded, and one stopped before it loaded anything as no run at all. Best effort, as
     the stop is on its way out. Returns the run id written, if any."""
-    message = "stopped (Ctrl-C or SIGTERM) before its end; the next run resumes from the watermark"
+    message = (
+        "stopped (Ctrl-C, SIGTERM or SIGHUP) before its end; "
+        "the next run resumes from the watermark"
+    )
     try:
         if not result.ingests:
             return _write_own_row(settings, result, "interrupted", EXIT_INTERRUPTED, message)

@@ -229,7 +229,7 @@ def _run_totals(
         "message": "; ".join(failed)
         if finished_ok
         else (
-            "interrupted (Ctrl-C or SIGTERM); nothing uncommitted counts"
+            "interrupted (Ctrl-C, SIGTERM or SIGHUP); nothing uncommitted counts"
             if ending == "interrupted"
             else (failure.one_line() if failure else "unexpected error")
         ),

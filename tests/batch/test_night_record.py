@@ -207,7 +207,7 @@ def test_a_night_stopped_during_its_ingest_says_so_once(tmp_path: Path) -> None:
     record.begin()
     ledger = Ledger(settings.layout)
     (row,) = ledger.runs().to_dicts()
-    stopped = "interrupted (Ctrl-C or SIGTERM); nothing uncommitted counts"
+    stopped = "interrupted (Ctrl-C, SIGTERM or SIGHUP); nothing uncommitted counts"
     ledger.write("runs", "night-1", [row | {"message": stopped}], RUNS_SCHEMA)  # the ingest's
     record.end(NightlySummary(run_date=date(2026, 11, 3)), "interrupted")
     (row,) = ledger.runs().to_dicts()

@@ -176,5 +176,5 @@ def test_a_fetch_stopped_by_sigterm_shows_as_interrupted(tmp_path: Path, loaded:
     assert [r["command"] for r in rows] == ["cdr fetch"]
     (row,) = rows
     assert (row["status"], row["exit_code"]) == ("interrupted", 130)
-    assert "stopped (Ctrl-C or SIGTERM)" in row["message"]
+    assert "stopped (Ctrl-C, SIGTERM or SIGHUP)" in row["message"]
     assert (row["rows_loaded"] or 0) > 0 if loaded else not row["rows_loaded"]
