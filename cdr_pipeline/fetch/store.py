@@ -54,8 +54,12 @@ def fetched_dir(settings: Settings) -> Path:
 
 
 def safe_name(text: str, default: str) -> str:
-    """`text` as a folder or file name: unsafe characters replaced, at most 120 long."""
-    return re.sub(r"[^A-Za-z0-9._-]", "_", text)[:120] or default
+    """`text` as a folder or file name: unsafe characters replaced, at most 120 long; dots
+    alone (`.`, `..`: this folder, its parent) too."""
+    name = re.sub(r"[^A-Za-z0-9._-]", "_", text)[:120]
+    if not name:
+        return default
+    return name.replace(".", "_") if name.strip(".") == "" else name
 
 
 def org_folder(org_id: str) -> str:

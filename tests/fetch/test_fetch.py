@@ -415,13 +415,16 @@ def test_cli_fetch_of_nothing_is_a_run(tmp_path: Path, monkeypatch: pytest.Monke
     assert (row["files_seen"], row["files_loaded"], row["rows_loaded"]) == (1, 1, 0)
 
 
+# an org id of dots (a typo in [fetch] org_id) named the parent folder: its pages were saved
+# beside the org folders, where the replay at the start of a run never looks
+@pytest.mark.parametrize("org", ["org-1", "..", "."])
 def test_saved_pages_are_replayed_even_when_the_api_is_gone(
-    tmp_path: Path, clock: FakeClock
+    tmp_path: Path, clock: FakeClock, org: str
 ) -> None:
     import socket
 
     records = make_records(30, NOW - timedelta(hours=20), timedelta(minutes=10))
-    settings = settings_for(tmp_path, org_id="org-1")
+    settings = settings_for(tmp_path, org_id=org)
     since, until = NOW - timedelta(hours=21), NOW - timedelta(hours=12)
     with FakeWebex(TOKEN, records) as server:
         with writer_lock(settings.layout, "someone else"):
