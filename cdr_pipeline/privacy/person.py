@@ -110,16 +110,19 @@ CALLER_ID_PAIRS = (("calling_number", "calling_line_id"), ("called_number", "cal
 
 
 def caller_id_names(
-    con: duckdb.DuckDBPyConnection, snap: tables.Snapshot, numbers: set[str]
+    con: duckdb.DuckDBPyConnection, snap: tables.Snapshot, numbers: set[str], keys: set[str]
 ) -> set[str]:
-    """The caller-ID names the call legs show beside the person's `numbers` and beside no
-    other number. An outside caller has no row of their own, so no user name: their name is
-    only the `JOHN SMITH` their carrier presents beside their number, and was left beside
-    its token. A name also shown beside another number (`WIRELESS CALLER`, a company's
-    caller ID, a namesake) is not theirs alone: replacing it in every row would erase other
-    people's data, so it stays."""
+    """The caller-ID names the call legs show beside the person's `numbers` only, and
+    beside one of their `keys` (numbers of 7 digits or more, `is_key_number`) at least
+    once. An outside caller has no row of their own, so no user name: their name is only
+    the `JOHN SMITH` their carrier presents beside their number, and was left beside its
+    token. A name also shown beside another number (`WIRELESS CALLER`, a company's caller
+    ID, a namesake) is not theirs alone: replacing it in every row would erase other
+    people's data, so it stays. So does a name shown beside their extension alone: another
+    location's user with the same extension (and no phone number of their own, or calling
+    only inside their location) shows their own name beside it."""
     files = snap.all_files()
-    if not files or not numbers:
+    if not files or not keys:
         return set()
     present = present_columns(con, files)
     pairs = [
@@ -133,8 +136,9 @@ def caller_id_names(
     shown = f"select unnest([{', '.join(pairs)}]) as p from {parquet_source(files)}"
     rows = con.execute(
         f"select p.name from ({shown}) where nullif(trim(p.name), '') is not null "
-        "group by p.name having bool_and(coalesce(p.n in (select unnest(?)), false))",
-        [sorted(numbers)],
+        "group by p.name having bool_and(coalesce(p.n in (select unnest(?)), false)) "
+        "and bool_or(coalesce(p.n in (select unnest(?)), false))",
+        [sorted(numbers | keys), sorted(keys)],
     ).fetchall()
     return {str(r[0]) for r in rows}
 
@@ -148,8 +152,10 @@ def add_caller_id_names(
     """Grow `found` with `caller_id_names` beside the person's numbers, and beside their
     pseudonyms under `key` (personal retention replaced old legs' numbers and names so)."""
     numbers = set(found.get(NUMBER, ()))
+    keys = {v for v in numbers if is_key_number(v)}
     numbers |= {pseudonym(key, NUMBER, v) for v in numbers}
-    if names := caller_id_names(con, snap, numbers):
+    keys |= {pseudonym(key, NUMBER, v) for v in keys}
+    if names := caller_id_names(con, snap, numbers, keys):
         found.setdefault(NAME, set()).update(names)
 
 

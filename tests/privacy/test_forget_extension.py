@@ -94,3 +94,39 @@ def test_a_user_without_a_phone_number_is_found_by_their_uuid_alone(tmp_path: Pa
     rows = _stored(settings, "call_legs", "report_id, user_uuid, user_name")
     assert rows[2] == ("r3", carol, "Carol Tiers")
     assert rows[1][1:] != (BOB, "Bob Otherperson")
+
+
+def test_a_caller_id_name_beside_the_persons_extension_alone_is_not_theirs(
+    tmp_path: Path,
+) -> None:
+    """Bob (London, no phone number) calls with 1106, Grace's extension in Chicago, as his
+    calling number and `Bob Otherperson` as his caller ID. The caller-ID names shown beside
+    the person's numbers and no other were taken as hers, her extension counted as one of
+    those numbers: forgetting Grace tokenised Bob's name in every row, his `User` too, for
+    good. A name beside one of her numbers of 7 digits or more is still hers."""
+    legs, devices = tmp_path / "legs.csv", tmp_path / "devices.csv"
+    legs.write_text(
+        "Report ID,Report time,Start time,Direction,Correlation ID,User UUID,User number,User,"
+        "Calling number,Called number,Calling line ID,Called line ID,Location,Call type,"
+        "Duration\n"
+        "r1,2026-09-02T09:59:00Z,2026-09-02T09:00:00Z,ORIGINATING,c1,"
+        f"{GRACE},+13125550120,Grace Muller,+13125550120,+14155550111,G MULLER,,"
+        "Chicago HQ,SIP_NATIONAL,60\n"
+        "r2,2026-09-02T09:59:00Z,2026-09-02T09:10:00Z,ORIGINATING,c2,"
+        f"{BOB},1106,Bob Otherperson,1106,2101,Bob Otherperson,Dana Smith,London,"
+        "SIP_ENTERPRISE,60\n"
+        "r3,2026-09-02T09:59:00Z,2026-09-02T09:20:00Z,ORIGINATING,c3,"
+        f"{GRACE},+13125550120,Grace Muller,1106,1107,G MULLER,Ann Lee,Chicago HQ,"
+        "SIP_ENTERPRISE,60\n",
+        encoding="utf-8",
+    )
+    devices.write_text(DEVICES, encoding="utf-8")
+    settings = Settings(warehouse=tmp_path / "wh", vacuum_grace_hours=0)
+    assert ingest_paths(settings, [legs, devices]).exit_code == 0
+
+    forget(settings, email="grace.muller@example.com")
+    rows = _stored(settings, "call_legs", "report_id, user_name, calling_line_id, called_line_id")
+    assert rows[1] == ("r2", "Bob Otherperson", "Bob Otherperson", "Dana Smith")
+    # her caller ID, beside her number and her extension, went with her
+    assert rows[0][2] == rows[2][2] not in (None, "G MULLER")
+    assert rows[2][3] == "Ann Lee"
