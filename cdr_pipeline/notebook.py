@@ -227,11 +227,18 @@ class Notebook:
         raw text. A rejected row's raw text is the export's line as it arrived, with every
         personal field in clear (names, numbers, e-mails), and a detail quotes the value it
         could not parse: the analyst tier never shows personal values, so there the file
-        and line say where to look for whoever may read the rejects."""
+        and line say where to look for whoever may read the rejects, the file named as the
+        analyst tier names it (`warehouse/analyst_files.py`: an export named after a person
+        shows their pseudonym)."""
         columns: list[str | pl.Expr] = ["reason", file_name("source_file"), "source_row"]
         if self.tier == "full":
             columns[1:1] = ["detail"]
             columns.append(pl.col("raw_text").str.slice(0, 80))
+        else:
+            hidden = self.con.execute(
+                "select value, pseudonym from analyst_base.pseudonym_map where kind = 'file'"
+            ).fetchall()
+            rejects = rejects.with_columns(pl.col("source_file").replace(dict(hidden)))
         ordered = rejects.sort("rejected_at", "source_file", "source_row")
         return ordered.select(columns).head(n)
 

@@ -53,6 +53,7 @@ from cdr_pipeline.state.secret import (
     raw_values_sql,
 )
 from cdr_pipeline.text import lit, quote
+from cdr_pipeline.warehouse.analyst_files import file_or, with_files
 from cdr_pipeline.warehouse.analyst_numbers import (
     number_reading,
     reading_joins,
@@ -137,7 +138,9 @@ def pseudonym_rows(
 ) -> pa.Table:
     """The pseudonym map of the values the `main.stg_` views of `con` hold."""
     key = load_key(settings.layout)
-    return pseudonym_table(_distinct_values(con, tables), key, settings.privacy_prefix_digits)
+    values = _distinct_values(con, tables)
+    rows = pseudonym_table(values, key, settings.privacy_prefix_digits)
+    return with_files(con, rows, values, key)
 
 
 def write_pseudonym_map(
@@ -151,7 +154,8 @@ def write_pseudonym_map(
     `sources` as `_distinct_values` takes them."""
     key = load_key(settings.layout)
     values = _distinct_values(con, tables, sources)
-    table = pseudonym_table(values, key, settings.privacy_prefix_digits)
+    rows = pseudonym_table(values, key, settings.privacy_prefix_digits)
+    table = with_files(con, rows, values, key)
     build = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{secrets.token_hex(4)}"
     path = settings.layout.pseudonym_map(build)
     atomic_write_table(table, path)
@@ -206,7 +210,7 @@ def _base_staging_sql(
         elif name in dropped:
             items.append(f"    cast(NULL as {dtype}) as {col}")
         else:
-            items.append(f"    s.{col}")
+            items.append(f"    {file_or(name, dtype, f's.{col}', source)}")
     joins = f"\n{reading_joins(table)}" if reads else ""
     return "select\n" + ",\n".join(items) + f"\nfrom main.stg_{table} as s{joins}"
 
@@ -231,7 +235,7 @@ def _loaded(alias: str, columns: list[tuple[str, str]]) -> str | None:
     return f"{alias}.status = 'loaded'" if ("status", "VARCHAR") in columns else None
 
 
-def _noted_sql(columns: list[tuple[str, str]], view: str) -> str:
+def _noted_sql(columns: list[tuple[str, str]], view: str, source: str) -> str:
     """`analyst_base.<view>` of a staging view without personal columns (the ledger's): its
     messages (`ANALYST_NOTE_COLUMNS`) replaced by the note at the base, so no view over it,
     the shipped ones or a SQL folder's own (`select message as error`), shows their text."""
@@ -239,7 +243,7 @@ def _noted_sql(columns: list[tuple[str, str]], view: str) -> str:
     items = [
         f"    {_hidden_note(f's.{quote(n)}', t, shown)} as {quote(n)}"
         if t in _NOTED_TYPES and n in ANALYST_NOTE_COLUMNS
-        else f"    s.{quote(n)}"
+        else f"    {file_or(n, t, f's.{quote(n)}', source)}"
         for n, t in columns
     ]
     return "select\n" + ",\n".join(items) + f"\nfrom main.{quote(view)} as s"
@@ -293,7 +297,7 @@ def create_analyst_views(
                 reads = reads_numbers(table, main)
                 body = _base_staging_sql(main[name], table, map_source, reads)
             elif name.startswith("stg_"):  # the ledger's: its messages become the note
-                body = _noted_sql(main[name], name)
+                body = _noted_sql(main[name], name, map_source)
             elif name.startswith("cfg_"):
                 body = f"select * from main.{quote(name)}"
             else:
