@@ -184,6 +184,16 @@ def pad(text: str, width: int, *, right: bool = False) -> str:
     return fill + text if right else text + fill
 
 
+def short_id(value: Any, keep: int = 10) -> Any:
+    """A long id (a base64 Webex device id, a UUID) cut to `…` and its last `keep`
+    characters, as a readable report table shows it: the start of a Webex id is the same
+    for every device, the end tells them apart. Other values are returned as they are.
+    `cdr forget` looks for this form of an erased id too (`privacy/scrub.py`)."""
+    if not isinstance(value, str) or len(value) <= keep + 1:
+        return value
+    return "…" + value[-keep:]
+
+
 def shorten_middle(text: str, width: int) -> str:
     """`text` cut to `width` terminal columns by replacing its middle with `…` (the start
     and the end of a file name or an id say the most)."""

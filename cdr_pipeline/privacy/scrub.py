@@ -33,6 +33,7 @@ import pyarrow.parquet as pq
 from cdr_pipeline.ingest import faults
 from cdr_pipeline.ingest.sources import UTF16_BOMS
 from cdr_pipeline.privacy.arrow_text import Unsearchable, edited_column
+from cdr_pipeline.render import short_id
 from cdr_pipeline.state.files import atomic_write_bytes, file_sha256
 from cdr_pipeline.state.layout import Layout
 
@@ -42,6 +43,7 @@ _SKIPPED_SUFFIXES = (".lock",)
 SHORT = 7
 """Values shorter than this are replaced only as whole fields."""
 _FIELD_EDGE = r"[,;\t\"'\r\n\[\]{}<>|]"
+_BLANKS = re.compile(r"\s+")
 
 
 @dataclass
@@ -66,6 +68,8 @@ def spellings(value: str) -> list[str]:
         html.escape(value).replace("&#x27;", "&#39;").replace("&quot;", "&#34;"),
         value.replace('"', '""'),
     }
+    if not _BLANKS.search(value):  # an id as a report table shortens it (`…0cb097e298`)
+        forms.add(short_id(value))
     return sorted((f for f in forms if f), key=len, reverse=True)
 
 
@@ -92,9 +96,6 @@ class Replacement:
     pattern: re.Pattern[str]
     """The spelling in any case (as `text_pattern` finds it; for a short value, as a whole
     field only)."""
-
-
-_BLANKS = re.compile(r"\s+")
 
 
 def _joined(value: str) -> list[str]:

@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 
 from cdr_pipeline import render
 from cdr_pipeline.errors import EXIT_USAGE, CdrError
-from cdr_pipeline.render import plain
+from cdr_pipeline.render import plain, short_id
 from cdr_pipeline.reports.registry import REPORTS
 from cdr_pipeline.reports.run import ReportResult
 from cdr_pipeline.state.files import atomic_write_bytes, atomic_write_table
@@ -86,15 +86,6 @@ ID_COLUMNS = frozenset(
     {"device_id", "department_id", "anomaly_id", "report_id", "correlation_id", "licence_unit_id"}
 )
 """Id columns a readable table shortens (besides every `*_uuid` column)."""
-
-
-def short_id(value: Any, keep: int = 10) -> Any:
-    """A long id (a base64 Webex device id, a UUID) cut to `…` and its last `keep`
-    characters: the start of a Webex id is the same for every device, the end tells them
-    apart. Other values are returned as they are."""
-    if not isinstance(value, str) or len(value) <= keep + 1:
-        return value
-    return "…" + value[-keep:]
 
 
 MONEY_COLUMNS = frozenset({"idle_cost", "unassigned_cost", "unit_price"})

@@ -533,3 +533,33 @@ def test_a_forget_whose_build_did_not_run_rebuilds_the_views_when_run_again(
         con.close()
     assert held == []  # the kept marts no longer hold the person
     assert not settings.layout.pending_erasure.exists()
+
+
+def test_forget_reaches_an_id_as_a_report_table_shortens_it(
+    sample_wh: Settings, tmp_path: Path
+) -> None:
+    """A report saved in the table format (`cdr report top-callers --format table --out
+    reports/...`) shows a user UUID as `…` and its last 10 characters: the erasure replaced
+    the name on the line and left `…0cb097e298` beside the token, a fragment of the erased
+    person's id that still tells them apart from every other user."""
+    import pyarrow as pa
+
+    from cdr_pipeline.reports.export import write_report
+    from cdr_pipeline.reports.run import ReportResult
+
+    settings = Settings(warehouse=tmp_path / "wh")
+    shutil.copytree(sample_wh.warehouse, settings.warehouse)  # forget reads the tables, no view
+    email, values = _person(sample_wh)
+    uuid = next(v for v in values if len(v) == 36 and v.count("-") == 4)
+    path = settings.warehouse / "reports" / "top-callers.txt"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    table = pa.table({"user_uuid": [uuid, "00000000-0000-4000-8000-000000000000"], "calls": [3, 1]})
+    write_report(ReportResult("top-callers", None, table, 0.0), "table", path)
+    text = path.read_text(encoding="utf-8")
+    assert uuid not in text and f"…{uuid[-10:]}" in text  # the table's short form
+
+    done = forget(settings, email=email)
+    assert "reports/top-callers.txt" in done.other.files
+    text = path.read_text(encoding="utf-8")
+    assert uuid[-10:] not in text
+    assert "…0000000000" in text  # another user's id stays as it was
