@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from cdr_pipeline.ingest.json_lines import Record
 from cdr_pipeline.state.layout import Layout
 from cdr_pipeline.state.ledger import Ledger
 from tests.ingest.helpers import fixture, load, table
@@ -188,3 +189,25 @@ def test_columns_without_a_name_are_kept_whatever_their_place(tmp_path: Path) ->
     front.write_text("\r\n".join(rows) + "\r\n", encoding="utf-8")
     (g,) = load(wh, front).files
     assert g.status == "loaded" and g.rows_loaded == 0 and g.rows_duplicate == 6
+
+
+def test_a_json_key_named_many_times_is_numbered_in_one_pass() -> None:
+    """Each repeat of a JSON key looked for its name from `_2` up, a lookup per earlier
+    repeat: a 1 MB line naming one key 50,000 times took eight minutes before it failed
+    `max_columns`. The repeats are now named in one pass, numbered as before."""
+
+    class Counted(Record):
+        lookups = 0
+
+        def __contains__(self, key: object) -> bool:
+            Counted.lookups += 1
+            return super().__contains__(key)
+
+    record = Counted()
+    record["User_3"] = "literal"  # a key of the record itself, which a repeat passes over
+    for i in range(5_000):
+        record["User"] = f"u{i}"
+    assert record["User"] == "u0" and record["User_3"] == "literal"
+    assert (record["User_2"], record["User_4"], record["User_5001"]) == ("u1", "u2", "u4999")
+    assert len(record) == 5_001
+    assert Counted.lookups < 3 * 5_000
