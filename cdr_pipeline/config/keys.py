@@ -144,6 +144,7 @@ SETTINGS_KEYS: dict[str, Key] = {
         Key("max_json_depth", "int", minimum=4, maximum=1000),
         Key("max_json_number_digits", "int", minimum=20, maximum=4000),
         Key("max_zip_members", "int", minimum=1, maximum=1_000_000),
+        Key("max_file_days", "int", minimum=1, maximum=36_525),  # every day of 2000-2099
         # personal data at rest: permission bits of the files written (folders get x where
         # files get r)
         Key("file_mode", "mode", rule=file_mode_rule),

@@ -56,6 +56,9 @@ class Settings:
     max_json_number_digits: int = 100
     max_zip_members: int = 1000
     """Data members of one ZIP archive (each is loaded and recorded as a source of its own)."""
+    max_file_days: int = 400
+    """Days of call records (months of device snapshots) one file or ZIP member may span:
+    each is a partition staged, merged and refreshed on its own."""
     # ---- personal data at rest ------------------------------------------------------------
     file_mode: int = 0o600
     """Permission bits of the files the pipeline writes (folders get x where files get r):

@@ -31,6 +31,7 @@ class Limits:
     json_depth: int = Settings.max_json_depth
     json_number_digits: int = Settings.max_json_number_digits
     zip_members: int = Settings.max_zip_members
+    file_days: int = Settings.max_file_days
 
     @classmethod
     def of(cls, settings: Settings) -> Limits:
@@ -43,6 +44,7 @@ class Limits:
             settings.max_json_depth,
             settings.max_json_number_digits,
             settings.max_zip_members,
+            settings.max_file_days,
         )
 
 

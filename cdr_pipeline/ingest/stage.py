@@ -324,11 +324,8 @@ class SourceStage:
             if task.kind:
                 check_forced_kind(headers, schema, source.name, line)
             result.kind = schema.kind
-            stager = Stager(
-                self.folder / "rows",
-                schema,
-                max_pending_rows=PENDING_CHUNKS * self.settings.chunk_rows,
-            )
+            pending = PENDING_CHUNKS * self.settings.chunk_rows
+            stager = Stager(self.folder / "rows", schema, pending, max_values=limits.file_days)
             rejects = RejectWriter(
                 self.folder / REJECTS_FILE, task.run_id, schema.name, source.name
             )

@@ -16,6 +16,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from cdr_pipeline.ingest.chunk import BadInput
 from cdr_pipeline.ingest.rowgroups import large_strings, open_writer
 from cdr_pipeline.schema.base import TableSchema
 
@@ -58,12 +59,18 @@ class Stager:
     schema: TableSchema
     max_pending_rows: int = PENDING_CHUNKS * 25_000
     max_pending_bytes: int = PENDING_BYTES
+    max_values: int | None = None
+    """Partition values (days of calls) the file may span (`max_file_days`): each keeps a
+    writer open until close (file handles, and its encoders: about 0.3 MB) and is a partition
+    merged and refreshed on its own. 3,000 one-leg days, a 1.5 MB file, took 1.5 GB and
+    four minutes; a hundred years of days would have taken fifteen times that."""
     writers: dict[str, pq.ParquetWriter] = field(default_factory=dict)
     pending: list[tuple[Future[pa.Table], list[tuple[Piece, int, int]]]] = field(
         default_factory=list
     )
     pending_rows: int = 0
     pending_bytes: int = 0
+    seen: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
@@ -88,6 +95,7 @@ class Stager:
         # pieces by partition and, within one, by the cluster column's value
         keys = [part, *([self.schema.cluster_by] if self.schema.cluster_by else [])]
         runs = df.group_by(keys).len().sort(keys, nulls_last=True)
+        self._count_values(df, {str(v) for v in runs[part].to_list()})
         if not self.pending and runs[part].n_unique() <= ORDERED_CHUNK_PARTITIONS:
             groups = df.partition_by(keys, as_dict=True, include_key=True)
             self._put([(str(k[0]), groups[k].drop(part)) for k in sorted(groups, key=_order)])
@@ -105,6 +113,30 @@ class Stager:
             or self.pending_bytes >= self.max_pending_bytes
         ):
             self._write_cut(self._cut())
+
+    def _count_values(self, df: pl.DataFrame, values: set[str]) -> None:
+        """Add a chunk's partition values to those seen; past `max_values`, fail the file
+        naming the line of the first record of a day too many."""
+        self.seen |= values
+        limit = self.max_values
+        if limit is None or len(self.seen) <= limit:
+            return
+        part = self.schema.partition_by or ""
+        unit = "months" if part.endswith("month") else "days"
+        before = self.seen - values
+        line = None
+        for value, row in zip(df[part].to_list(), df["source_row"].to_list(), strict=True):
+            before.add(str(value))
+            if len(before) > limit:
+                line = int(row)
+                break
+        raise BadInput(
+            f"records on more than max_file_days ({limit:,}) different {unit}; one export "
+            f"covers a few months at most (each {unit[:-1]} is a partition of its own)",
+            line=line,
+            hint="check the dates of this file (Start time); split a longer history into files "
+            "of fewer days, or raise max_file_days in cdr.toml (or CDR_MAX_FILE_DAYS)",
+        )
 
     def _cut(self) -> Cut:
         """The pending chunks as one piece per partition value (and value of the cluster

@@ -7,6 +7,7 @@ from __future__ import annotations
 import gzip
 import json
 import zipfile
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -225,3 +226,39 @@ def test_limit_settings_are_range_checked(env: dict[str, str], message: str) -> 
 def test_limit_settings_come_from_the_environment() -> None:
     s = load_settings(env={"CDR_MAX_JSON_DEPTH": "200", "CDR_FILE_MODE": "0640"})
     assert (s.max_json_depth, s.file_mode) == (200, 0o640)
+
+
+def _on_days(n: int, tag: int) -> list[bytes]:
+    """`n` legs, the i-th moved i days later (each on a day of its own)."""
+    out = []
+    for i, row in enumerate(rows(n, tag)):
+        for at, cell in enumerate(row):
+            if len(cell) > 19 and cell[4] == "-" and cell[10] == "T":
+                moved = datetime.fromisoformat(cell) + timedelta(days=i)
+                row[at] = moved.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        out.append(line(row))
+    return out
+
+
+def test_a_file_spanning_too_many_days_fails_naming_the_first_day_too_many(
+    wh: Path, tmp_path: Path
+) -> None:
+    """Each day is a partition staged with a writer of its own held open, then merged and
+    refreshed on its own: 3,000 legs a day apart (a 1.5 MB file) took 1.5 GB and four
+    minutes, and a hundred years of days would take fifteen times that (or run out of file
+    handles, failing as 'cannot read file')."""
+    src, other = tmp_path / "decades.csv", tmp_path / "other.csv"
+    src.write_bytes(csv_bytes(_on_days(12, 51)))
+    other.write_bytes(csv_bytes([line(r) for r in rows(3, 52)]))
+    failed = load(wh, src, other, max_file_days=10)
+    assert failed.exit_code == 3
+    bad, good = failed.files
+    assert bad.status == "failed" and good.status == "loaded", failed.files
+    assert bad.message is not None and bad.message.startswith(
+        f"{src} line 12: records on more than max_file_days (10) different days"
+    ), bad.message
+    assert "raise max_file_days" in bad.message
+    assert table(wh).height == 3  # nothing of the failed file is published
+    loaded = load(wh, src, max_file_days=12)
+    assert loaded.exit_code == 0 and table(wh).height == 15
+    assert table(wh)["call_date"].n_unique() == 12 + 1
