@@ -178,6 +178,9 @@ class MergeOutOfMemory(CdrError):
 
 _FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 _READ_ONLY = {errno.EROFS}
+_NO_HANDLES = {errno.EMFILE, errno.ENFILE}
+"""The open files the process (`ulimit -n`) or the system allows are all in use: a file of
+many days stages one file a day, held open."""
 _DENIED = {errno.EACCES, errno.EPERM}
 _BAD_PATH = {
     errno.ENOENT,
@@ -193,6 +196,7 @@ _TEXTS = (
     ("disk quota exceeded", errno.EDQUOT),
     ("file too large", errno.EFBIG),
     ("read-only file system", errno.EROFS),
+    ("too many open files", errno.EMFILE),
     ("permission denied", errno.EACCES),
     ("operation not permitted", errno.EPERM),
 )
@@ -251,6 +255,14 @@ def environment_error(exc: BaseException, root: Path | None) -> WarehouseUnwrita
             path=where,
             hint=f"free space on the disk holding {disk} (df -h {disk}) and run again; "
             "committed data is unchanged and the run can simply be repeated",
+        )
+    if code in _NO_HANDLES:
+        return WarehouseUnwritable(
+            f"too many open files writing {where}: the job's limit of open files is reached",
+            path=where,
+            hint="raise the open-file limit of the job (ulimit -n 4096; LimitNOFILE= of a "
+            "systemd unit), or load files of fewer days (max_file_days); committed data is "
+            "unchanged and the run can simply be repeated",
         )
     if code in _READ_ONLY:
         return WarehouseUnwritable(

@@ -319,3 +319,28 @@ def test_vacuum_frees_space_on_a_disk_with_none_left(tmp_path: Path) -> None:
         assert run.returncode == 0, run.stderr
         assert "call_legs: deleted" in run.stdout
         assert len(data_files()) < len(before)
+
+
+def test_too_few_open_files_for_a_file_of_many_days_exits_6_naming_the_limit(
+    tmp_path: Path,
+) -> None:
+    """Each day of a file is staged with a file of its own held open: 150 days under a
+    limit of 100 open files ended as 'cannot read file' (the input blamed, exit 3) or, in
+    the merge, as 'unexpected IOException' (exit 1). It is the job's limit, as a full disk
+    is the machine's: exit 6, saying which limit, and nothing is committed."""
+    src, wh = tmp_path / "months.csv", tmp_path / "wh"
+    write_call_export(src, legs=600, seed=7, start=date(2026, 1, 1), days=150)
+
+    def few_files() -> None:
+        hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+        resource.setrlimit(resource.RLIMIT_NOFILE, (100, hard))
+
+    run = cdr("--warehouse", str(wh), "ingest", str(src), preexec=few_files)
+    assert run.returncode == 6, run.stderr
+    assert "too many open files" in run.stderr and "ulimit -n" in run.stderr, run.stderr
+    assert "report it" not in run.stderr and "cannot read file" not in run.stderr
+    assert committed(wh) == {}
+    again = cdr("--warehouse", str(wh), "ingest", str(src))
+    assert again.returncode == 0, again.stderr
+    legs = table(wh)
+    assert legs.height == 600 and legs["call_date"].n_unique() > 100  # more than the limit
