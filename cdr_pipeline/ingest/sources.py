@@ -20,11 +20,15 @@ from cdr_pipeline.errors import InputError, cannot_read
 from cdr_pipeline.ingest.chunk import CSV, JSON
 from cdr_pipeline.ingest.gunzip import gunzip
 from cdr_pipeline.ingest.limits import DECOMPRESS_ERRORS, Limits, Unpacked, unreadable
+from cdr_pipeline.ingest.packed import (
+    EMPTY_ZIP_MAGIC,
+    GZIP_MAGIC,
+    HEAD_BYTES,
+    ZIP_MAGIC,
+    refuse_packed,
+)
 from cdr_pipeline.render import os_text
 
-ZIP_MAGIC = b"PK\x03\x04"
-EMPTY_ZIP_MAGIC = b"PK\x05\x06"
-GZIP_MAGIC = b"\x1f\x8b"
 UTF8_BOM = b"\xef\xbb\xbf"
 UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 MISREAD_BOM = "\ufeff".encode().decode("cp1252").encode()
@@ -130,27 +134,6 @@ def _skip_bom(stream: BinaryIO) -> BinaryIO:
     return buffered
 
 
-COMPRESSED = (
-    (GZIP_MAGIC, "gzip", "gunzip FILE"),
-    (ZIP_MAGIC, "ZIP", "unzip FILE"),
-    (EMPTY_ZIP_MAGIC, "ZIP", "unzip FILE"),
-    (b"\xfd7zXZ\x00", "xz", "unxz FILE"),
-    (b"\x28\xb5\x2f\xfd", "zstd", "unzstd FILE"),
-    (b"7z\xbc\xaf\x27\x1c", "7-Zip", "7z x FILE"),
-)
-"""Magic bytes of compressed data, its name, and the command that unpacks it."""
-
-
-def _compressed(head: bytes) -> tuple[str, str] | None:
-    """(name, command) when `head` starts compressed data; bzip2 by its block magic too."""
-    if head[:3] == b"BZh" and head[4:10] == b"1AY&SY":
-        return "bzip2", "bunzip2 FILE"
-    for magic, what, command in COMPRESSED:
-        if head.startswith(magic):
-            return what, command
-    return None
-
-
 def _utf16_hint(head: bytes) -> str:
     """What to do with a UTF-16 file: a CSV is exported again; JSON (an API answer saved by
     Windows PowerShell 5.1, whose `>` and `Out-File` write UTF-16) is saved again as UTF-8."""
@@ -168,26 +151,7 @@ def _detect_format(head: bytes, name: str, inside: str = "") -> str:
     """CSV or JSON from a stream's first bytes. Compressed data that is not unpacked (bzip2,
     xz...; or any inside `inside`, what was already unpacked: "a ZIP", "a gzip stream")
     fails here, saying so: read as text it would fail as NUL bytes or a ragged header."""
-    packed = _compressed(head)
-    if packed is not None:
-        what, command = packed
-        if inside:
-            then = (
-                f"load the {what} file it holds"
-                if what in ("ZIP", "gzip")
-                else f"decompress the {what} file it holds ({command}) and load the result"
-            )
-            raise InputError(
-                f"{what} data inside {inside} is not read: one level of compression is "
-                "unpacked (a ZIP, a gzip file, or a gzipped member of a ZIP)",
-                path=name,
-                hint=f"unpack the outer archive first, then {then}",
-            )
-        raise InputError(
-            f"{what}-compressed data is not read (ZIP and gzip are)",
-            path=name,
-            hint=f"decompress it ({command}) and load the result",
-        )
+    refuse_packed(head, name, inside)
     text = head.removeprefix(UTF8_BOM).lstrip()
     if text.startswith(MISREAD_BOM):
         raise InputError(
@@ -234,11 +198,11 @@ def _sniff_member(zf: zipfile.ZipFile, member: zipfile.ZipInfo, name: str) -> tu
     """The container and format of a ZIP member: a gzipped member (`export.csv.gz`) is
     unpacked like a gzip file; a ZIP in the ZIP is not (it fails, saying so)."""
     with _opened(zf, member, name) as fh:
-        head = fh.read(64)
+        head = fh.read(HEAD_BYTES)
     if not head.startswith(GZIP_MAGIC):
         return "zip", _detect_format(head, name, "a ZIP")
     with _opened(zf, member, name) as fh:
-        inner = gunzip(fh).read(64)
+        inner = gunzip(fh).read(HEAD_BYTES)
     return "zip-gzip", _detect_format(inner, name, "a gzip stream inside a ZIP")
 
 
@@ -336,13 +300,13 @@ def sources_of(path: Path, limits: Limits | None = None) -> list[Source]:
     if magic.startswith(GZIP_MAGIC):
         try:
             with open(path, "rb") as fh:
-                head = gunzip(fh).read(64)
+                head = gunzip(fh).read(HEAD_BYTES)
         except DECOMPRESS_ERRORS as exc:
             raise unreadable(exc, name) from exc
         size = path.stat().st_size
         return [Source(path, None, "gzip", _detect_format(head, name, "a gzip file"), size)]
     with open(path, "rb") as fh:
-        head = fh.read(64)
+        head = fh.read(HEAD_BYTES)
     return [Source(path, None, "plain", _detect_format(head, name))]
 
 

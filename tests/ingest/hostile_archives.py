@@ -1,13 +1,15 @@
 """Hostile corpus, continued: compressed data inside compressed data. A gzipped ZIP member
 (`export.csv.gz`, as some tools zip a folder of gzipped exports) is unpacked within the same
 limits as a gzip file, the ratio taken against the member's bytes in the archive; a ZIP in a
-ZIP, a gzip in a gzip, or another compression (xz...) fails that stream, saying what it is."""
+ZIP, a gzip in a gzip, another compression (xz...) or a tar archive fails that stream, saying
+what it is."""
 
 from __future__ import annotations
 
 import gzip
 import io
 import lzma
+import tarfile
 import zipfile
 from pathlib import Path
 
@@ -29,6 +31,16 @@ def _csv(n: int, tag: int) -> bytes:
 
 def _gz(data: bytes) -> bytes:
     return gzip.compress(data, mtime=0)
+
+
+def _tar(members: dict[str, bytes]) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tf:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
 
 
 def _zip(members: dict[str, bytes], method: int = zipfile.ZIP_DEFLATED) -> bytes:
@@ -102,5 +114,25 @@ def archive_cases() -> list[Case]:
             "xz_file",
             _write("export.csv.xz", lzma.compress(_csv(5, 59))),
             {"": Failed("xz-compressed data is not read")},
+        ),
+        # a tar archive (a month's exports bundled with tar) was read as text and failed as
+        # 'the header holds NUL bytes: UTF-16 without a byte-order mark', hint: export the
+        # report again as UTF-8
+        Case(
+            "tar_file",
+            _write("exports.tar", _tar({"export.csv": _csv(5, 60)})),
+            {"": Failed("a tar archive is not read")},
+        ),
+        Case(
+            "gzipped_tar_file",
+            _write("exports.tar.gz", _gz(_tar({"export.csv": _csv(5, 61)}))),
+            {"": Failed("a tar archive inside a gzip file is not read")},
+        ),
+        Case(
+            "tar_inside_zip",
+            _write(
+                "outer.zip", _zip({"x.tar": _tar({"e.csv": _csv(2, 62)}), "ok.csv": _csv(2, 63)})
+            ),
+            {"x.tar": Failed("a tar archive inside a ZIP is not read"), "ok.csv": Accepted(2)},
         ),
     ]

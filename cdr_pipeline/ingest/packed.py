@@ -1,0 +1,85 @@
+"""Packed data a stream may start with and that is not read as an export: compressed data
+other than one level of ZIP or gzip, and tar archives. Each is refused by its magic bytes,
+naming what it is and the command that unpacks it; read as text it failed as a header of
+NUL bytes with the advice to export the report again as UTF-8."""
+
+from __future__ import annotations
+
+from cdr_pipeline.errors import InputError
+
+ZIP_MAGIC = b"PK\x03\x04"
+EMPTY_ZIP_MAGIC = b"PK\x05\x06"
+GZIP_MAGIC = b"\x1f\x8b"
+
+HEAD_BYTES = 512
+"""Bytes a stream's kind is told from: a tar header's first block, whose magic is at 257."""
+
+COMPRESSED = (
+    (GZIP_MAGIC, "gzip", "gunzip FILE"),
+    (ZIP_MAGIC, "ZIP", "unzip FILE"),
+    (EMPTY_ZIP_MAGIC, "ZIP", "unzip FILE"),
+    (b"\xfd7zXZ\x00", "xz", "unxz FILE"),
+    (b"\x28\xb5\x2f\xfd", "zstd", "unzstd FILE"),
+    (b"7z\xbc\xaf\x27\x1c", "7-Zip", "7z x FILE"),
+)
+"""Magic bytes of compressed data, its name, and the command that unpacks it."""
+
+
+def _compressed(head: bytes) -> tuple[str, str] | None:
+    """(name, command) when `head` starts compressed data; bzip2 by its block magic too."""
+    if head[:3] == b"BZh" and head[4:10] == b"1AY&SY":
+        return "bzip2", "bunzip2 FILE"
+    for magic, what, command in COMPRESSED:
+        if head.startswith(magic):
+            return what, command
+    return None
+
+
+def _tar_header(head: bytes) -> bool:
+    """Whether `head` starts with a tar header block: its magic (POSIX and GNU) at 257 and a
+    checksum that adds up, so a text that holds `ustar` there by chance is still read."""
+    if len(head) < 512 or head[257:262] != b"ustar":
+        return False
+    try:
+        stored = int(head[148:156].replace(b"\0", b" ").strip() or b"-1", 8)
+    except ValueError:
+        return False
+    return stored == sum(head[:148]) + 8 * ord(" ") + sum(head[156:512])
+
+
+def refuse_packed(head: bytes, name: str, inside: str = "") -> None:
+    """Raise when `head` (a stream's first `HEAD_BYTES`) starts data that is not read:
+    compressed data not unpacked (bzip2, xz...; or any inside `inside`, what was already
+    unpacked: "a ZIP", "a gzip stream"), or a tar archive (`tar cf`, `tar czf`: its members'
+    headers hold NUL bytes)."""
+    packed = _compressed(head)
+    if packed is not None:
+        what, command = packed
+        if inside:
+            then = (
+                f"load the {what} file it holds"
+                if what in ("ZIP", "gzip")
+                else f"decompress the {what} file it holds ({command}) and load the result"
+            )
+            raise InputError(
+                f"{what} data inside {inside} is not read: one level of compression is "
+                "unpacked (a ZIP, a gzip file, or a gzipped member of a ZIP)",
+                path=name,
+                hint=f"unpack the outer archive first, then {then}",
+            )
+        raise InputError(
+            f"{what}-compressed data is not read (ZIP and gzip are)",
+            path=name,
+            hint=f"decompress it ({command}) and load the result",
+        )
+    if _tar_header(head):
+        if inside in ("", "a gzip file"):
+            where, command = ("", "tar xf") if not inside else (" inside a gzip file", "tar xzf")
+            what, hint = f"a tar archive{where}", f"unpack it ({command} FILE) and load its files"
+        else:
+            what = f"a tar archive inside {inside}"
+            hint = (
+                "unpack the outer archive first, then the tar file (tar xf FILE), "
+                "and load its files"
+            )
+        raise InputError(f"{what} is not read (ZIP and gzip files are)", path=name, hint=hint)
