@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import unicodedata
 from collections.abc import Callable, Iterator, Sequence
 from typing import Protocol
 
@@ -48,14 +49,27 @@ def lacks_required(schema: TableSchema, res: HeaderResolution) -> None:
     if not lost:
         return
     names = ", ".join(f"'{c.headers[0] if c.headers else c.name}'" for c in lost)
-    unknown = [f"'{visible_text(u)}'" for u in res.unknown if u != NO_KEYS]
+    unknown = [_quoted(u) for u in res.unknown if u != NO_KEYS]
     raise BadInput(
         f"the header has no {names} column, which every record needs"
         + (f"; columns it does not know: {', '.join(unknown[:8])}" if unknown else ""),
         line=None,
-        hint="name the column as the export does (a character that does not show, or text "
-        "added to the name, makes it another column), or load the export as downloaded",
+        hint="name the column as the export does (a character that does not show, a letter "
+        "of another alphabet that looks the same, or text added to the name makes it another "
+        "column), or load the export as downloaded",
     )
+
+
+def _quoted(name: str) -> str:
+    """An unknown column's name as a message quotes it: what does not show escaped, and its
+    letters that are not ASCII named, since the export's names are all ASCII and a lookalike
+    (the Cyrillic S of 'Ѕtart time') reads as the name it is not."""
+    shown = visible_text(name)
+    others = dict.fromkeys(c for c in shown if ord(c) > 127 and c.isalpha())
+    if not others:
+        return f"'{shown}'"
+    named = ", ".join(f"U+{ord(c):04X} {unicodedata.name(c, '?')}" for c in list(others)[:3])
+    return f"'{shown}' (not ASCII: {named})"
 
 
 class DriftSink(Protocol):

@@ -346,7 +346,12 @@ def test_an_export_without_report_id_says_its_legs_count_twice_beside_one_with_i
 
 @pytest.mark.parametrize(
     ("spelled", "shown"),
-    [("\u200bStart time", "'\\u200bStart time'"), ("Start time (UTC)", "'Start time (UTC)'")],
+    [
+        ("\u200bStart time", "'\\u200bStart time'"),
+        ("Start time (UTC)", "'Start time (UTC)'"),
+        # a Cyrillic S, which reads as the Latin one: the name quoted alone looked right
+        ("\u0405tart time", "'\u0405tart time' (not ASCII: U+0405 CYRILLIC CAPITAL LETTER DZE)"),
+    ],
 )
 def test_a_header_without_a_required_column_fails_the_file_naming_it(
     wh: Path, tmp_path: Path, spelled: str, shown: str
