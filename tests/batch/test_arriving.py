@@ -126,3 +126,29 @@ def test_an_upload_read_to_its_end_mid_record_is_named_as_arriving_not_cut(
     assert "the file changed while it was read (still being written or copied?)" in only.message
     assert "delete that last line" not in only.message
     assert table(settings.warehouse).is_empty()
+
+
+def test_a_file_appended_to_without_end_is_read_only_to_its_size(tmp_path: Path) -> None:
+    """The reader followed a growing file to its end: one appended to as fast as it was
+    read (a log, `yes >> inbox/x.csv`) was never done (3 GB in 170 s and 1 GB of memory
+    before it failed). It is read to the size it had when opened, then fails as changed."""
+    head, rest, _ = _halves(tmp_path)
+    upload = tmp_path / "endless.csv"
+    upload.write_bytes(head)
+    first = len(head.splitlines()) - 1
+    read = appended = 0
+
+    def endless(event: ProgressEvent) -> None:  # more arrives each time a chunk is read
+        nonlocal read, appended
+        read = max(read, event.rows_read)
+        if event.rows_read and appended < 200:  # (bounded: the old reader would not stop)
+            with upload.open("ab") as fh:
+                fh.write(rest)
+            appended += 1
+
+    settings = Settings(warehouse=tmp_path / "wh", chunk_rows=50)  # type: ignore[call-arg]
+    (only,) = ingest_paths(settings, [upload], progress=endless).files
+    assert only.status == "failed" and "changed while it was read" in only.message
+    assert read == first, (read, first)  # none of what came after it was opened
+    assert table(settings.warehouse).is_empty()
+    assert ingest_paths(settings, [upload]).files[0].status == "loaded"  # complete now
