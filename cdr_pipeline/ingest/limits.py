@@ -107,15 +107,49 @@ def rate_out_of_reach(rejected: int, read: int, bytes_left: int, max_rate: float
     return rejected > max_rate * (read + max(bytes_left, 0) // 2 + 1)
 
 
+class ArchiveBudget:
+    """What the data members of one ZIP archive unpacked, together. The ratio limit applies
+    to each member once `RATIO_FLOOR` came out of it, and to the archive as a whole once that
+    much came out of all its members: a ZIP of 100 members, each 60 MiB of separator lines
+    packed a thousandfold (12 MB in all), stayed under each member's floor and was read to
+    the end, 6 GB in two minutes. A member read twice counts once (its most bytes)."""
+
+    def __init__(self) -> None:
+        self.unpacked = self.compressed = 0
+        self._members: dict[int, tuple[int, int]] = {}
+
+    def note(self, member: int, compressed: int, count: int) -> bool:
+        """Record that `member` (of `compressed` bytes) has yielded `count` bytes; whether
+        the archive's members together are past the ratio limit now."""
+        seen, packed = self._members.get(member, (0, 0))
+        if count > seen or compressed != packed:
+            self.unpacked += max(count - seen, 0)
+            self.compressed += compressed - packed
+            self._members[member] = (max(count, seen), compressed)
+        return self.unpacked > RATIO_FLOOR
+
+    def over(self, ratio: int) -> bool:
+        return self.unpacked > RATIO_FLOOR and self.unpacked > self.compressed * ratio
+
+
 class Unpacked(io.RawIOBase):
     """A decompressing stream that counts what it yields and fails past the limits, and that
-    turns decompression errors into `InputError` (exit 3) naming the source."""
+    turns decompression errors into `InputError` (exit 3) naming the source. A ZIP member's
+    also counts toward its archive's `budget`, as member number `member`."""
 
-    def __init__(self, raw: BinaryIO, compressed: int, limits: Limits, name: str) -> None:
+    def __init__(
+        self,
+        raw: BinaryIO,
+        compressed: int,
+        limits: Limits,
+        name: str,
+        budget: tuple[ArchiveBudget, int] | None = None,
+    ) -> None:
         self._raw, self._name = raw, name
         self._max = min(limits.unpacked_bytes, max(RATIO_FLOOR, compressed * limits.unpacked_ratio))
         self._ratio_bound = self._max < limits.unpacked_bytes
         self._limits, self._compressed = limits, compressed
+        self._budget = budget
         self.count = 0
 
     def readable(self) -> bool:
@@ -131,7 +165,23 @@ class Unpacked(io.RawIOBase):
         self.count += n or 0
         if self.count > self._max:
             raise self._too_big()
+        if self._budget is not None:
+            budget, member = self._budget
+            if budget.note(member, self._compressed, self.count) and budget.over(
+                self._limits.unpacked_ratio
+            ):
+                raise self._archive_too_big(budget)
         return n or 0
+
+    def _archive_too_big(self, budget: ArchiveBudget) -> InputError:
+        return InputError(
+            f"the members of its ZIP read so far decompress to {budget.unpacked:,} bytes, more "
+            f"than {self._limits.unpacked_ratio} times their compressed size "
+            f"({budget.compressed:,} bytes); a compression bomb spread over many members",
+            path=self._name,
+            hint="if the archive is genuine, raise max_unpacked_ratio in cdr.toml "
+            "(or CDR_MAX_UNPACKED_RATIO), or unzip it and load its files",
+        )
 
     def _too_big(self) -> InputError:
         if self._ratio_bound:

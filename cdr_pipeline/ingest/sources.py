@@ -20,7 +20,13 @@ from typing import Any, BinaryIO
 from cdr_pipeline.errors import InputError, cannot_read
 from cdr_pipeline.ingest.chunk import CSV, JSON
 from cdr_pipeline.ingest.gunzip import gunzip
-from cdr_pipeline.ingest.limits import DECOMPRESS_ERRORS, Limits, Unpacked, unreadable
+from cdr_pipeline.ingest.limits import (
+    DECOMPRESS_ERRORS,
+    ArchiveBudget,
+    Limits,
+    Unpacked,
+    unreadable,
+)
 from cdr_pipeline.ingest.packed import (
     EMPTY_ZIP_MAGIC,
     GZIP_MAGIC,
@@ -50,6 +56,8 @@ class Source:
     entry: int = -1
     """A ZIP member's position in the archive's directory: two members may have one name
     (opened by name, zipfile would give the last one twice and lose the first)."""
+    budget: ArchiveBudget | None = field(default=None, compare=False)
+    """What the archive's members unpacked together (one object for all of them)."""
 
     @property
     def name(self) -> str:
@@ -70,7 +78,8 @@ class Source:
                 yield _skip_bom(_Tee(_Capped(raw), tee))  # type: ignore[arg-type]
         elif self.container == "zip":
             with zipfile.ZipFile(self.path) as zf, _opened(zf, self._info(zf), self.name) as raw:
-                yield _skip_bom(Unpacked(raw, self.compressed, limits, self.name))  # type: ignore[arg-type]
+                unpacked = Unpacked(raw, self.compressed, limits, self.name, self._share())
+                yield _skip_bom(unpacked)  # type: ignore[arg-type]
         elif self.container == "zip-gzip":
             with self._gunzipped_member(limits) as gz:
                 yield _skip_bom(gz)
@@ -97,7 +106,10 @@ class Source:
         with zipfile.ZipFile(self.path) as zf, _opened(zf, self._info(zf), self.name) as raw:
             member = Unpacked(raw, self.compressed, limits, self.name)
             gz = gunzip(member)
-            yield Unpacked(gz, self.compressed, limits, self.name)  # type: ignore[misc]
+            yield Unpacked(gz, self.compressed, limits, self.name, self._share())  # type: ignore[misc]
+
+    def _share(self) -> tuple[ArchiveBudget, int] | None:
+        return None if self.budget is None else (self.budget, self.entry)
 
 
 class _Capped(io.RawIOBase):
@@ -231,6 +243,7 @@ def _sniff_member(zf: zipfile.ZipFile, member: zipfile.ZipInfo, name: str) -> tu
 
 def _zip_sources(path: Path, zf: zipfile.ZipFile) -> list[Source]:
     out = []
+    budget = ArchiveBudget()
     for entry, m in enumerate(zf.infolist()):
         if m.is_dir() or m.filename.startswith(SKIPPED_MEMBERS[0]):
             continue
@@ -249,7 +262,7 @@ def _zip_sources(path: Path, zf: zipfile.ZipFile) -> list[Source]:
                 error = unreadable(exc, name)
             except InputError as exc:
                 error = exc
-        out.append(Source(path, m.filename, container, fmt, m.compress_size, error, entry))
+        out.append(Source(path, m.filename, container, fmt, m.compress_size, error, entry, budget))
     return out
 
 

@@ -159,6 +159,30 @@ def test_a_zip_of_too_many_entries_fails_before_it_is_opened(wh: Path, tmp_path:
     assert load(wh, few, max_zip_members=3).exit_code == 0 and table(wh).height == 3
 
 
+def test_a_bomb_spread_over_the_members_of_a_zip_fails_once_its_floor_is_spent(
+    wh: Path, tmp_path: Path
+) -> None:
+    """Each member's ratio limit applies once 64 MiB came out of it: members of 20 MiB of
+    separator lines each (packed a thousandfold) were all read to the end, however many
+    (a hundred of them took two minutes), and loaded as files with a header and nothing
+    else. The archive's members count together: past 64 MiB of them, the rest fail."""
+    header = ",".join(HEADER).encode() + b"\r\n"
+    empty = b"," * (len(HEADER) - 1) + b"\r\n"
+    filler = header + empty * (20 * 1024 * 1024 // len(empty))
+    bomb = tmp_path / "bomb.zip"
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
+        zf.writestr("calls.csv", csv_bytes([line(r) for r in rows(5, 49)]))
+        for i in range(5):
+            zf.writestr(f"filler-{i}.csv", filler)
+    result = load(wh, bomb)
+    by_name = {f.source.rsplit("!", 1)[-1]: f for f in result.files}
+    assert by_name["calls.csv"].rows_loaded == 5 and table(wh).height == 5
+    failed = [n for n, f in by_name.items() if f.status == "failed"]
+    assert failed == ["filler-3.csv", "filler-4.csv"], by_name
+    message = by_name["filler-3.csv"].message
+    assert "more than 200 times their compressed size" in message and result.exit_code == 3
+
+
 def _zip(path: Path, entries: int, comment: bytes = b"") -> Path:
     with zipfile.ZipFile(path, "w") as zf:
         zf.comment = comment
