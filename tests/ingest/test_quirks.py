@@ -297,6 +297,37 @@ def test_keys_written_as_null_are_quarantined_not_merged(wh: Path, tmp_path: Pat
     assert set(table(wh)["calling_line_id"].to_list()) == {"NULL"}
 
 
+def test_documented_enum_values_in_another_case_are_stored_as_documented(
+    wh: Path, tmp_path: Path
+) -> None:
+    """The export that lower-cases `Direction` (a database or BI tool's) lower-cases every
+    value: `sip_inbound` and `user` were stored as given, so fct_calls, which compares the
+    documented spellings, read each inbound call as outbound and every call unanswered with
+    no talk time (exit 0, validate only warning). A documented value in any case is stored
+    as documented; other values of the open enums stay as delivered."""
+    from tests.fixtures.make_dch_fixtures import HEADERS, csv_text, row
+
+    legs = [
+        row(1, **{"Call type": "sip_inbound", "User type": "user", "Call outcome": "SUCCESS"}),
+        row(2, **{"Client type": "wxc_client", "User type": "virtualline"}),
+        row(3, **{"User type": "VirtuaLline", "Releasing party": "remote"}),
+        row(4, **{"Call type": "sip_new_kind", "User type": "NewService"}),
+    ]
+    (f,) = load(wh, _write(tmp_path / "bi.csv", csv_text(HEADERS, legs))).files
+    assert f.rows_loaded == 4
+    df = table(wh).sort("correlation_id")
+    assert df["call_type"].to_list() == [
+        "SIP_INBOUND",
+        "SIP_ENTERPRISE",
+        "SIP_ENTERPRISE",
+        "sip_new_kind",
+    ]
+    assert df["user_type"].to_list() == ["User", "VirtualLine", "VirtuaLline", "NewService"]
+    assert df["client_type"].to_list()[:2] == ["WXC_DEVICE", "WXC_CLIENT"]
+    assert df["call_outcome"].to_list()[0] == "Success"
+    assert df["releasing_party"].to_list()[2] == "Remote"
+
+
 def _write(path: Path, text: str) -> Path:
     path.write_text(text, encoding="utf-8")
     return path

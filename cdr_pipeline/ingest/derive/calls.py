@@ -79,6 +79,39 @@ def _mac_as_number(df: pl.DataFrame) -> pl.DataFrame:
     return df.with_columns(flag)
 
 
+SPELLED_ENUMS = tuple(
+    c.name for c in CALL_LEGS.input_columns if c.values and not c.closed and not c.case_blind
+)
+"""The open enumerations whose documented values are stored in their documented spelling
+when delivered in another case (`Call type`, `User type`, `Client type`, `Answer indicator`,
+`Call outcome`, `Releasing party`). `Direction` (closed) is upper-cased; `Sub client type`
+stays raw (its tag compares in any case)."""
+
+
+def _documented_spelling(df: pl.DataFrame) -> pl.DataFrame:
+    """A documented enum value in another case (`sip_inbound`, `user`: a database or BI
+    tool's export, which lower-cases `Direction` too) is stored as documented
+    (`SIP_INBOUND`, `User`): the views compare the documented spelling (`fct_calls` tells an
+    inbound call by `SIP_INBOUND` and a reached person by `User`), and such an export read
+    every call unanswered, with no talk time and its inbound calls outbound. Other values
+    stay as delivered (open enums). Only the values outside the documented ones are looked
+    at (nearly none: one `is_in` per column and chunk)."""
+    for name in SPELLED_ENUMS:
+        values = CALL_LEGS.column(name).values
+        col = df[name]
+        odd = (col.is_not_null() & ~col.is_in(values)).fill_null(False)
+        if not odd.any():
+            continue
+        # the first documented spelling of a word in any case (`VirtualLine`, not the
+        # docs' typo `VirtuaLline`, which is kept when delivered so)
+        spelled = {v.lower(): v for v in reversed(values)}
+        idx = odd.arg_true()
+        found = col.gather(idx)
+        fixed = found.str.to_lowercase().replace_strict(spelled, default=None)
+        df = df.with_columns(col.scatter(idx, fixed.fill_null(found)))
+    return df
+
+
 HEADERS = {c.name: c.headers[0] for c in CALL_LEGS.input_columns if c.headers}
 """The export's spelling of each column, for the reject details."""
 
@@ -88,7 +121,7 @@ def _synthetic_report_id(parts: str) -> str:
 
 
 def derive_calls(df: pl.DataFrame) -> tuple[pl.DataFrame, list[Check]]:
-    df = _mac_as_number(df).with_columns(
+    df = _documented_spelling(_mac_as_number(df)).with_columns(
         # trimmed by normalize (`CALL_LEGS.trimmed`), as are the ids and the MAC
         (pl.col("sub_client_type").str.to_uppercase() == WEBEX_GO_SUB_CLIENT_TYPE)
         .fill_null(False)
