@@ -152,6 +152,48 @@ def test_mobile_numbers_a_spreadsheet_rounded_are_quarantined_not_one_unit(
     )
 
 
+def test_numbers_a_dataframe_tool_wrote_as_floats_are_quarantined_not_another_number(
+    tmp_path: Path,
+) -> None:
+    """pandas reads a number column with empty cells as floats and writes `13125550111.0`
+    (`13125550111,0` for a decimal-comma spreadsheet). The dot was taken for a mark between
+    digits: stored `+131255501110`, a digit added (`3125550103.0` became the Dutch
+    `+31255501030`), the licence unit of no device and the number of no CDR, loaded without
+    a word. The leading zeros or `+` such a tool drops are lost, so the rows are quarantined
+    (`spreadsheet_float`), in snapshots and events alike, quoting the value as written."""
+    snaps = write_csv(
+        tmp_path / "in" / "snap.csv",
+        SNAPSHOT_HEADER,
+        [
+            f"2026-09-01T06:00:00Z,{ORG},M{i},{USER},,,MOBILE_OPERATOR,{n},,L,,S,ONLINE,,"
+            for i, n in enumerate(["13125550111.0", "3125550103.0", '"13125550111,0"'], 1)
+        ]
+        + [f"2026-09-01T06:00:00Z,{ORG},M4,{USER},,,MOBILE_OPERATOR,312.555.0104,,L,,S,ONLINE,,"],
+    )
+    events = write_csv(
+        tmp_path / "in" / "events.csv",
+        EVENT_HEADER,
+        [
+            f"2026-08-01T06:00:00Z,{ORG},M5,PROVISIONED,{USER},,admin,,MOBILE_OPERATOR,S,14155550105.0,"
+        ],
+    )
+    wh = tmp_path / "wh"
+    result = ingest_paths(Settings(warehouse=wh, max_reject_rate=1.0), [snaps, events])
+    assert [(f.rows_loaded, f.rows_rejected) for f in result.files] == [(1, 3), (0, 1)]
+    bad = rejects(wh).sort("detail")
+    assert set(bad["reason"]) == {"spreadsheet_float"}
+    assert [d.split(" is ")[0] for d in bad["detail"]] == [
+        "phone_number: '13125550111,0'",
+        "phone_number: '13125550111.0'",
+        "phone_number: '14155550105.0'",
+        "phone_number: '3125550103.0'",
+    ]
+    con = views(wh)
+    assert rows(con, "select device_id, phone_number from stg_device_snapshots") == [
+        ("M4", "3125550104")
+    ]
+
+
 def test_a_national_number_with_its_area_code_in_brackets_gets_no_country_code(
     tmp_path: Path,
 ) -> None:
