@@ -68,11 +68,16 @@ def _text(value: Any) -> str | None:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, Decimal):
-        # JSON 36 and 36.0 both mean 36 seconds; a huge exponent (1e999999999) stays text,
-        # never an integer of a billion digits. So does an exponent past the digits given
-        # (2.34059e9): a number rounded as a spreadsheet rounds it, whose zeros are made up
-        # (`2340590000` was loaded as a Report ID); kept as `2.34059E+9`, the checks of
-        # scientific notation quarantine it in an id or number column, as in a CSV
+        # A whole number written with its digits (36, 3.6e1) is that integer; a huge
+        # exponent (1e999999999) stays text, never an integer of a billion digits. So does
+        # an exponent past the digits given (2.34059e9): a number rounded as a spreadsheet
+        # rounds it, whose zeros are made up (`2340590000` was loaded as a Report ID); kept
+        # as `2.34059E+9`, the checks of scientific notation quarantine it in an id or
+        # number column, as in a CSV. A whole number written with a fraction (36.0, 36.000)
+        # is written `36.0`: in a number column it is 36 seconds all the same (`36.000`
+        # would be a thousands group there), and in a phone number (`13125550111.0`, a
+        # dataframe tool's float: its `+` dropped) it is quarantined as `spreadsheet_float`,
+        # as in a CSV, not loaded as `13125550111`
         exponent = value.as_tuple().exponent
         if (
             value.is_finite()
@@ -81,7 +86,7 @@ def _text(value: Any) -> str | None:
             and isinstance(exponent, int)
             and exponent <= 0
         ):
-            return str(int(value))
+            return str(int(value)) if exponent == 0 else f"{int(value)}.0"
         return str(value)
     if isinstance(value, (dict, list)):
         return json.dumps(value, default=str, ensure_ascii=False)

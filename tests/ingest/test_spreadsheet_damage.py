@@ -398,3 +398,36 @@ def test_json_numbers_with_made_up_zeros_are_quarantined_as_in_a_csv(wh: Path) -
     bad = rejects(wh)
     assert set(bad["reason"]) == {"spreadsheet_number"}
     assert bad["detail"][0].startswith("Report ID: '2.34059E+9' is a spreadsheet's scientific")
+
+
+def test_json_phone_numbers_written_as_floats_are_quarantined_as_in_a_csv(wh: Path) -> None:
+    """A page a dataframe tool wrote (pandas reads a number column with empty cells as
+    floats: `"Calling number": 13125550080.0`, its `+` dropped) loaded the number as
+    `13125550080` (exit 0), where the same value in a CSV is quarantined as
+    `spreadsheet_float` and fails the export. A whole number written with a fraction keeps
+    it; `36.0` seconds still read as 36."""
+    import json
+
+    from tests.ingest.hostile_corpus import records
+
+    page = records(200, 75)
+    page[4]["Calling number"] = "@n@"
+    page[5]["Duration"] = "@d@"
+    text = json.dumps({"items": page}).replace('"@n@"', "13125550080.0")
+    path = wh.parent / "floats.json"
+    path.write_text(text.replace('"@d@"', "36.0"), encoding="utf-8")
+    (f,) = load(wh, path, max_reject_rate=0.05).files
+    assert (f.status, f.rows_loaded, f.rows_rejected) == ("failed", 0, 1)
+    bad = rejects(wh)
+    assert bad["reason"].to_list() == ["spreadsheet_float"]
+    assert bad["detail"][0].startswith("Calling number: '13125550080.0' is a number saved as")
+
+    page[4]["Calling number"] = "+13125550080"
+    page[6]["Duration"] = "@e@"
+    text = json.dumps({"items": page}).replace('"@d@"', "36.0").replace('"@e@"', "2.000")
+    path.write_text(text, encoding="utf-8")
+    (ok,) = load(wh, path).files
+    assert (ok.rows_loaded, ok.rows_rejected) == (200, 0)
+    durations = dict(table(wh).select("report_id", "duration_seconds").iter_rows())
+    assert durations[str(page[5]["Report ID"])] == 36
+    assert durations[str(page[6]["Report ID"])] == 2  # never a thousands group: 2000
