@@ -123,6 +123,37 @@ def test_names_in_licence_usage_and_reclaim_candidates(tmp_path: Path) -> None:
     ]
 
 
+def test_a_department_uuid_in_upper_case_names_its_department(tmp_path: Path) -> None:
+    """A Department ID is a UUID, lower case in Control Hub's data. An HR or finance system's
+    directory that wrote it in upper case (as a device list typed in a spreadsheet may too)
+    was another department: the licence-usage report showed the id, no name and no cost
+    centre, for every device of it. A UUID id is stored lower case on both sides."""
+    dept = "d2ba37c1-5d6e-4f70-8a9b-0c1d2e3f4a5b"
+    w = World()
+    for dev, uid, num, shown in (
+        ("D1", U1, "+15550001", dept),
+        ("D2", U2, "+15550002", dept.upper()),
+    ):
+        w.event("2026-09-01T12:00:00Z", dev, "PROVISIONED", uid, num)
+        w.snapshot("2026-09-01T13:00:00Z", dev, uid, num, location="HQ", department=shown)
+    w.directory += [f"department,{dept.upper()},Sales,CC-100,,", "department,Dept-A,Ops,CC-1,,"]
+    con = w.build(tmp_path)
+    assert records(
+        con,
+        "select department_id, department_name, cost_centre, licences_held_peak "
+        "from rpt_licence_usage_monthly",
+    ) == [
+        {
+            "department_id": dept,
+            "department_name": "Sales",
+            "cost_centre": "CC-100",
+            "licences_held_peak": 2,
+        }
+    ]
+    ids = records(con, "select department_id from dim_departments order by 1")
+    assert ids == [{"department_id": "Dept-A"}, {"department_id": dept}]
+
+
 def test_unknown_ids_are_listed_by_a_quality_warning(tmp_path: Path) -> None:
     _two_departments(directory=True).build(tmp_path)
     report = validate_warehouse(Settings(warehouse=tmp_path / "wh"), "all")

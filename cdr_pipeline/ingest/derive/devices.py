@@ -135,11 +135,13 @@ def _user_uuid(df: pl.DataFrame, person_col: str | None) -> tuple[pl.DataFrame, 
     return df.with_columns(_uuid_lower("user_uuid"), _uuid_lower("org_uuid")), checks
 
 
-def _uuid_lower(name: str) -> pl.Expr:
+def _uuid_lower(name: str, col: pl.Expr | None = None) -> pl.Expr:
     """A UUID in lower case, as Cisco writes it and the CDRs carry it: one in upper case (a
     PowerShell [guid], a spreadsheet's UPPER) was another org, whose snapshots listed none of
-    the org's devices, or another user. Other ids keep their case."""
-    col = pl.col(name)
+    the org's devices, another user, or another department (the org directory's name and
+    cost centre of it never found). Other ids keep their case. `col` is the value (default:
+    the column `name`)."""
+    col = pl.col(name) if col is None else col
     uuid = col.str.contains(f"^{_UUID.pattern}$")
     return pl.when(uuid).then(col.str.to_lowercase()).otherwise(col).alias(name)
 
@@ -160,11 +162,12 @@ def _status_and_deployment(df: pl.DataFrame, status_col: str) -> tuple[pl.DataFr
 
 
 def derive_snapshots(df: pl.DataFrame) -> tuple[pl.DataFrame, list[Check]]:
-    """Canonical status and deployment, compact phone number, decoded user_uuid, partition
-    month."""
+    """Canonical status and deployment, compact phone number, decoded user_uuid, UUIDs in
+    lower case, partition month."""
     df, checks = _status_and_deployment(df, "status")
     df, more = _user_uuid(df, "person_id")
     df = phone_numbers(df).with_columns(
+        _uuid_lower("department_id"),
         _squeeze_upper(pl.col("activation_state")).alias("activation_state"),
         _squeeze_upper(pl.col("model_type")).alias("model_type"),
         pl.col("snapshot_time").dt.strftime("%Y-%m").alias("snapshot_month"),

@@ -1,14 +1,14 @@
 """Ingest derivation of the org directory (docs/inputs-directory.md): canonical entry type,
-trimmed ids, upper-case country. A row whose entry type is neither a department nor a
-location is quarantined; a row without a name or cost centre loads (the reports then show
-the id)."""
+trimmed ids (a UUID in lower case), upper-case country. A row whose entry type is neither a
+department nor a location is quarantined; a row without a name or cost centre loads (the
+reports then show the id)."""
 
 from __future__ import annotations
 
 import polars as pl
 
 from cdr_pipeline.ingest.derive.base import Check, conflicting_lines
-from cdr_pipeline.ingest.derive.devices import _enum_check
+from cdr_pipeline.ingest.derive.devices import _enum_check, _uuid_lower
 from cdr_pipeline.schema.directory import ENTRY_DEPARTMENT, ENTRY_LOCATION, ENTRY_TYPES
 
 ENTRY_ALIASES = {
@@ -20,14 +20,17 @@ ENTRY_ALIASES = {
 
 
 def derive_directory(df: pl.DataFrame) -> tuple[pl.DataFrame, list[Check]]:
-    """Entry type as `department` or `location`; ids and names trimmed; country upper case."""
+    """Entry type as `department` or `location`; ids and names trimmed, a UUID id in lower
+    case; country upper case."""
     squeezed = pl.col("entry_type").str.strip_chars().str.to_lowercase()
     df = df.with_columns(
         pl.col("entry_type").alias("__raw_entry_type"),
         squeezed.replace_strict(ENTRY_ALIASES, default=None, return_dtype=pl.String).alias(
             "entry_type"
         ),
-        pl.col("entry_id").str.strip_chars(),
+        # a Department ID is a UUID, which call legs and device snapshots carry in lower
+        # case: one an HR or finance export wrote in upper case named no department
+        _uuid_lower("entry_id", pl.col("entry_id").str.strip_chars()),
         pl.col("name").str.strip_chars(),
         pl.col("cost_centre").str.strip_chars(),
         pl.col("site").str.strip_chars(),
