@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 import numpy as np
 import polars as pl
@@ -17,6 +17,12 @@ from cdr_pipeline.ingest.derive import DERIVERS, Check
 from cdr_pipeline.ingest.derive.base import long_values, null_word, null_word_keys, word_detail
 from cdr_pipeline.ingest.numerals import ungroup
 from cdr_pipeline.ingest.spreadsheet import drop_flags, local_date_check, mark_local_dates
+from cdr_pipeline.ingest.timestamps import (
+    TIMESTAMP_RANGE,
+    fill_timestamps,
+    parse_iso_z,
+    parse_timestamp,
+)
 from cdr_pipeline.schema.base import (
     BOOLEAN,
     DATE,
@@ -97,55 +103,23 @@ def _as_is(expr: pl.Expr) -> pl.Expr:
     return expr
 
 
-ISO_Z = "%Y-%m-%dT%H:%M:%S%.fZ"
-"""The form the API and Control Hub write (docs/webex-dch.md#timestamps); parsed first for every
-row."""
-
-
-def parse_timestamp(s: pl.Expr) -> pl.Expr:
-    """ISO-8601 with or without `T`, `Z`, seconds, fraction, or a numeric offset -> UTC (us).
-    A time may stop at the minute (ISO-8601 allows `06:00Z`; a spreadsheet saving a snapshot
-    time in an ISO-date locale writes `2026-09-01 06:00`)."""
-    # RFC 3339 allows a lower-case `t` and `z`
-    plain = (
-        s.str.strip_chars()
-        .str.replace(r"[Zz]$", "")
-        # two literal replaces: a regex `[Tt]` cost 0.02 CPU s per column and million rows
-        .str.replace("T", " ", literal=True)
-        .str.replace("t", " ", literal=True)
-    )
-    naive = plain.str.strptime(pl.Datetime("us"), "%Y-%m-%d %H:%M:%S%.f", strict=False)
-    with_offset = plain.str.strptime(
-        pl.Datetime("us", "UTC"), "%Y-%m-%d %H:%M:%S%.f%#z", strict=False
-    )
-    minute = plain.str.strptime(pl.Datetime("us"), "%Y-%m-%d %H:%M", strict=False)
-    minute_offset = plain.str.strptime(pl.Datetime("us", "UTC"), "%Y-%m-%d %H:%M%#z", strict=False)
-    naive, minute = naive.dt.replace_time_zone("UTC"), minute.dt.replace_time_zone("UTC")
-    return pl.coalesce(naive, with_offset, minute, minute_offset)
-
-
-def _parse_iso_z(s: pl.Expr) -> pl.Expr:
-    """The fast path: only the ISO `...Z` form; `_fill_timestamps` parses what it misses."""
-    return s.str.strptime(pl.Datetime("us", "UTC"), ISO_Z, strict=False)
-
-
-TIMESTAMP_RANGE = (datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC))
-"""The instants a record's timestamp can hold (from, before). Webex Calling began long after
-2000; a year such as 0001 or 9999 is a corrupt or placeholder value, and one loaded would
-break every later refresh (a call day has a day before and after it; the calendar has not)."""
-
-
-def _fill_timestamps(df: pl.DataFrame, names: list[str]) -> pl.DataFrame:
-    """Second phase of timestamp parsing: rows the ISO `Z` form did not parse (space form,
-    offsets, padding) are parsed with every accepted form, on those rows only."""
-    for name in names:
-        typed = f"__typed_{name}"
-        missed = df[typed].is_null() & df[name].is_not_null()
+def _blank_values(df: pl.DataFrame, schema: TableSchema) -> pl.DataFrame:
+    """A typed value of blanks alone (`' '`, or `' NA '`) is empty, as its value with blanks
+    around it is that value (`' 36'` is 36): a hand edit that cleared a cell with a space, or
+    a script writing `', '` between fields, quarantined every unanswered leg as a
+    `bad_timestamp` (`Answer time: cannot parse ' '`), the file failing the reject rate.
+    Only the values that did not parse are looked at (nearly none)."""
+    for c in schema.input_columns:
+        if c.dtype == STRING or c.sensitive:
+            continue
+        raw = df[c.name]
+        missed = df[f"__typed_{c.name}"].is_null() & raw.is_not_null()
         if not missed.any():
             continue
         idx = missed.arg_true()
-        values = df[name].gather(idx).to_frame().select(parse_timestamp(pl.col(name)))
-        df = df.with_columns(df[typed].scatter(idx, values.to_series()))
+        blank = raw.gather(idx).str.strip_chars().is_in(list(NULL_MARKERS))
+        if blank.any():
+            df = df.with_columns(raw.scatter(idx.filter(blank), None))
     return df
 
 
@@ -153,7 +127,7 @@ def _parse(dtype: str, s: pl.Expr, decimal_comma: bool = False) -> pl.Expr:
     if dtype == STRING:
         return s
     if dtype == TIMESTAMP:
-        return _parse_iso_z(s)
+        return parse_iso_z(s)
     s = ungroup(s.str.strip_chars(), dtype, decimal_comma)
     if dtype in (INTEGER, SMALLINT):
         as_float = s.cast(pl.Float64, strict=False)
@@ -341,7 +315,8 @@ def normalize(
     # in-memory: on a chunk the streaming engine's threads cost more than they bring (the 1M
     # ingest benchmark runs ~0.2 s faster)
     times = [c.name for c in schema.input_columns if c.dtype == TIMESTAMP and not c.sensitive]
-    df = mark_local_dates(_fill_timestamps(lf.collect(engine="in-memory"), times), times, schema)
+    df = fill_timestamps(lf.collect(engine="in-memory"), times)
+    df = mark_local_dates(_blank_values(df, schema), times, schema)
     df = (
         drop_flags(_flag(df, checks))
         .drop([c.name for c in schema.input_columns if not c.sensitive and c.dtype != STRING])

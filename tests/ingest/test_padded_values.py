@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.ingest.helpers import load, table
+from tests.ingest.helpers import load, rejects, table
 from tests.ingest.hostile_corpus import HEADER, USER, csv_bytes, line, rows
 
 CORRELATION = HEADER.index("Correlation ID")
@@ -39,6 +39,31 @@ def test_ids_numbers_and_enumerated_values_lose_their_padding(wh: Path) -> None:
     assert "+14155550111" in legs["calling_number"].to_list()
     assert "SIP_NATIONAL" in legs["call_type"].to_list()
     assert " Smith, Ann " in legs["user_name"].to_list()
+
+
+def test_a_typed_value_of_blanks_alone_is_empty(wh: Path) -> None:
+    """Blanks around a time, number or boolean were ignored (`' 36'` is 36), but a value of
+    blanks alone (a cell cleared with a space, a script writing `", "` between fields) was a
+    bad value: every unanswered leg's `Answer time` of `' '` a `bad_timestamp`, and the file
+    failed the reject rate. It is empty, as `''` is (`' NA '` too); a required one is
+    missing."""
+    body = rows(5, 97)
+    body[0][HEADER.index("Answer time")] = " "
+    body[1][HEADER.index("Duration")] = "\t"
+    body[2][HEADER.index("Answered")] = " NA "
+    body[3][HEADER.index("Site timezone")] = "  "
+    body[4][HEADER.index("Start time")] = " "
+    path = wh.parent / "blanks.csv"
+    path.write_bytes(csv_bytes([line(r) for r in body]))
+    (f,) = load(wh, path, max_reject_rate=1.0).files
+    assert (f.rows_loaded, f.rows_rejected) == (4, 1), f.message
+    assert rejects(wh)["detail"].to_list() == ["Start time: required value is missing"]
+    ids = [row[HEADER.index("Report ID")] for row in body[:4]]
+    legs = {r["report_id"]: r for r in table(wh).iter_rows(named=True)}
+    assert legs[ids[0]]["answer_time"] is None
+    assert legs[ids[1]]["duration_seconds"] is None
+    assert legs[ids[2]]["answered"] is None
+    assert legs[ids[3]]["site_timezone_offset_minutes"] is None
 
 
 def test_an_unknown_column_is_named_as_its_key_in_extra(wh: Path) -> None:
