@@ -76,3 +76,20 @@ def test_control_hub_action_names_load_as_their_events(tmp_path: Path) -> None:
     ]
     (device,) = records(con, "select deleted_at from dim_webex_go_devices")
     assert str(device["deleted_at"]).startswith("2026-09-03 00:00:00")
+
+
+def test_the_action_that_adds_the_device_loads_as_its_provisioning(tmp_path: Path) -> None:
+    """Control Hub adds a Webex Go device with the action `Add Webex Go Device`; a history
+    kept from its menus was quarantined there as an unknown event type (the other actions
+    loaded), and the device held no licence before the first snapshot listed it."""
+    w = World()
+    w.events += [
+        _event("2026-09-01T00:00:00Z", "D1", "Add Webex Go Device"),
+        _event("2026-09-01T00:01:00Z", "D1", "Generate new activation code"),
+    ]
+    w.snapshot("2026-09-10T06:00:00Z", "D1", user(1), "+15550001", status="Pending activation")
+    con = w.build(tmp_path)  # asserts exit 0: nothing quarantined
+    kinds = records(con, "select event_type from stg_device_events order by event_time")
+    assert [k["event_type"] for k in kinds] == ["PROVISIONED", "ACTIVATION_CODE_ISSUED"]
+    (device,) = records(con, "select provisioned_at from dim_webex_go_devices")
+    assert str(device["provisioned_at"]).startswith("2026-09-01 00:00:00")

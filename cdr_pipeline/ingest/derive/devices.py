@@ -40,6 +40,10 @@ EVENT_ALIASES = {
     # its event once squeezed; these two name the action, not the event
     "GENERATE_NEW_ACTIVATION_CODE": "ACTIVATION_CODE_ISSUED",
     "DELETE": "DELETED",
+    # the action that creates the device (Users > user > Devices > Add Webex Go Device;
+    # docs/webex-dch.md#activation-codes): quarantined, its device held no licence until
+    # the first snapshot listed it
+    "ADD_WEBEX_GO_DEVICE": "PROVISIONED",
     "LICENCE_ASSIGNED": "LICENSE_ASSIGNED",
     "LICENCE_RELEASED": "LICENSE_RELEASED",
 }
