@@ -328,6 +328,29 @@ def test_documented_enum_values_in_another_case_are_stored_as_documented(
     assert df["releasing_party"].to_list()[2] == "Remote"
 
 
+def test_the_same_records_with_upper_case_uuids_are_the_same_records(
+    wh: Path, tmp_path: Path
+) -> None:
+    """A database's export of the records (SQL Server writes a uniqueidentifier in upper
+    case) loaded after Control Hub's: each Report ID in upper case was another record, so
+    every leg counted twice and every call split in two (exit 0). The UUIDs that key, group
+    or join a leg are stored lower case; an id that is no UUID keeps its case."""
+    from tests.fixtures.make_dch_fixtures import HEADERS, csv_text, row
+
+    legs = [row(1), row(2), row(3, **{"Report ID": "Hand-Made-3"})]
+    first = _write(tmp_path / "control_hub.csv", csv_text(HEADERS, legs))
+    ids = {HEADERS.index(h) for h in ("Report ID", "Correlation ID", "User UUID", "Org UUID")}
+    shouted = [[v.upper() if i in ids else v for i, v in enumerate(leg)] for leg in legs]
+    second = _write(tmp_path / "database.csv", csv_text(HEADERS, shouted))
+    a, b = load(wh, first, second).files
+    assert (a.rows_loaded, b.rows_loaded, b.rows_duplicate) == (3, 1, 2)
+    df = table(wh)
+    uuids = [leg[HEADERS.index("Report ID")] for leg in legs[:2]]
+    assert sorted(df["report_id"].to_list()) == sorted([*uuids, "Hand-Made-3", "HAND-MADE-3"])
+    assert df["correlation_id"].n_unique() == 3
+    assert set(df["org_uuid"]) == {legs[0][HEADERS.index("Org UUID")]}
+
+
 def _write(path: Path, text: str) -> Path:
     path.write_text(text, encoding="utf-8")
     return path
