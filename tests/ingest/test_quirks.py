@@ -129,6 +129,26 @@ def test_a_fraction_finer_than_milliseconds_is_kept_to_the_microsecond() -> None
     assert [t.microsecond for t in parsed] == [412000, 412345, 412345, 412345]
 
 
+def test_a_time_whose_zone_is_written_utc_is_that_instant(wh: Path, tmp_path: Path) -> None:
+    """A database's export writes the zone as `UTC` after the time (BigQuery's CSV:
+    `2026-10-01 14:05:02.118000 UTC`; Go's `... +0000 UTC`): every record was a
+    bad_timestamp and the file failed. It is the instant in UTC; `UTC` after another
+    offset (`+02:00 UTC`) contradicts it and stays a bad timestamp."""
+    from tests.fixtures.make_dch_fixtures import HEADERS, csv_text, row
+
+    legs = [
+        row(1, **{"Start time": "2026-10-01 14:05:02.118000 UTC"}),
+        row(2, **{"Start time": "2026-10-01 14:05:03.5 +0000 UTC"}),
+        row(3, **{"Start time": "2026-10-01T14:05:04.118+02:00 UTC"}),
+    ]
+    path = _write(tmp_path / "bigquery.csv", csv_text(HEADERS, legs))
+    (f,) = load(wh, path, max_reject_rate=0.5).files
+    assert (f.rows_loaded, f.rows_rejected) == (2, 1)
+    assert rejects(wh)["reason"].to_list() == ["bad_timestamp"]
+    starts = sorted(t.isoformat() for t in table(wh)["start_time"])
+    assert starts == ["2026-10-01T14:05:02.118000+00:00", "2026-10-01T14:05:03.500000+00:00"]
+
+
 def test_a_site_timezone_in_hours_is_quarantined_not_read_as_minutes(
     wh: Path, tmp_path: Path
 ) -> None:
