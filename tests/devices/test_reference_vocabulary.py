@@ -93,3 +93,32 @@ def test_the_action_that_adds_the_device_loads_as_its_provisioning(tmp_path: Pat
     assert [k["event_type"] for k in kinds] == ["PROVISIONED", "ACTIVATION_CODE_ISSUED"]
     (device,) = records(con, "select provisioned_at from dim_webex_go_devices")
     assert str(device["provisioned_at"]).startswith("2026-09-01 00:00:00")
+
+
+def test_a_licence_name_in_the_deployment_column_is_its_deployment(tmp_path: Path) -> None:
+    """A device list may name the licence each device holds, as Control Hub lists it
+    (`Webex Go (Bring Your Own Device)`), in its deployment column: every such row was
+    quarantined as an unknown deployment, and the file failed its reject rate. The licence
+    names and their short forms (as the entitlements take them) are the deployments they
+    mean."""
+    w = World()
+    w.snapshot(
+        "2026-09-01T06:00:00Z",
+        "D1",
+        user(1),
+        "+15550001",
+        deployment="Webex Go (Bring Your Own Device)",
+    )
+    w.snapshot(
+        "2026-09-01T06:00:00Z",
+        "D2",
+        user(2),
+        "+15550002",
+        deployment="Webex Go Mobile (Mobile Operator)",
+    )
+    con = w.build(tmp_path)  # asserts exit 0: nothing quarantined
+    got = records(con, "select device_id, deployment from stg_device_snapshots order by 1")
+    assert got == [
+        {"device_id": "D1", "deployment": "BYOD"},
+        {"device_id": "D2", "deployment": "MOBILE_OPERATOR"},
+    ]

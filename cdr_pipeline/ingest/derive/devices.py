@@ -60,6 +60,9 @@ LICENCE_ALIASES = {
     "webexgomobile": LICENCE_MOBILE,
     "mobileoperator": LICENCE_MOBILE,
 }
+LICENCE_DEPLOYMENTS = {LICENCE_BYOD: "BYOD", LICENCE_MOBILE: "MOBILE_OPERATOR"}
+"""The deployment a licence name means: a device list may name the licence each device holds
+(`Webex Go (Bring Your Own Device)`, as Control Hub lists it) in its deployment column."""
 REASON_BAD_ENUM = "bad_enum"
 REASON_BAD_PERSON_ID = "bad_person_id"
 REASON_MISSING = "missing_required"
@@ -156,7 +159,12 @@ def _status_and_deployment(df: pl.DataFrame, status_col: str) -> tuple[pl.DataFr
         pl.col("deployment").alias("__raw_deployment"),
     ).with_columns(
         _canonical(pl.col(status_col), STATUSES, {}).alias(status_col),
-        _canonical(pl.col("deployment"), DEPLOYMENTS, DEPLOYMENT_ALIASES).alias("deployment"),
+        pl.coalesce(
+            _canonical(pl.col("deployment"), DEPLOYMENTS, DEPLOYMENT_ALIASES),
+            _licence_name(pl.col("deployment")).replace_strict(
+                LICENCE_DEPLOYMENTS, default=None, return_dtype=pl.String
+            ),
+        ).alias("deployment"),
     )
     checks = [
         _enum_check(status_col, f"__raw_{status_col}", STATUSES),
@@ -229,14 +237,18 @@ def derive_events(df: pl.DataFrame) -> tuple[pl.DataFrame, list[Check]]:
     return df, checks + more + phone_number_checks()
 
 
+def _licence_name(expr: pl.Expr) -> pl.Expr:
+    """The Control Hub name of the licence `expr` names in any spelling (`LICENCE_ALIASES`),
+    else NULL."""
+    squeezed = expr.str.to_lowercase().str.replace_all(r"[^a-z0-9]", "")
+    return squeezed.replace_strict(LICENCE_ALIASES, default=None, return_dtype=pl.String)
+
+
 def derive_entitlements(df: pl.DataFrame) -> tuple[pl.DataFrame, list[Check]]:
     """Licence type as the Control Hub name (either spelling of licence/license accepted)."""
-    squeezed = pl.col("licence_type").str.to_lowercase().str.replace_all(r"[^a-z0-9]", "")
     df = df.with_columns(
         pl.col("licence_type").alias("__raw_licence_type"),
-        squeezed.replace_strict(LICENCE_ALIASES, default=None, return_dtype=pl.String).alias(
-            "licence_type"
-        ),
+        _licence_name(pl.col("licence_type")).alias("licence_type"),
         pl.col("currency").str.to_uppercase(),
     )
     return df, [
