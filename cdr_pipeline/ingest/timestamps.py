@@ -16,13 +16,16 @@ row."""
 
 def parse_timestamp(s: pl.Expr) -> pl.Expr:
     """ISO-8601 with or without `T`, `Z`, seconds, fraction, or a numeric offset -> UTC (us).
-    A time may stop at the minute (ISO-8601 allows `06:00Z`; a spreadsheet saving a snapshot
-    time in an ISO-date locale writes `2026-09-01 06:00`). A zone written `UTC` after the
-    time is `Z`: a database's export writes it so (BigQuery's CSV `2026-10-01
-    14:03:27.412000 UTC`, Go's `... +0000 UTC`), and each such record was a bad_timestamp."""
+    A fraction may follow a comma, as ISO 8601 allows. A time may stop at the minute
+    (ISO-8601 allows `06:00Z`; a spreadsheet saving a snapshot time in an ISO-date locale
+    writes `2026-09-01 06:00`). A zone written `UTC` after the time is `Z`: a database's
+    export writes it so (BigQuery's CSV `2026-10-01 14:03:27.412000 UTC`, Go's `... +0000
+    UTC`), and each such record was a bad_timestamp."""
     # RFC 3339 allows a lower-case `t` and `z`
     plain = (
         s.str.strip_chars()
+        # ISO 8601's other decimal sign (`14:05:02,118`: log4j's ISO8601 layout writes it)
+        .str.replace(r"(:\d{2}),(\d)", "${1}.${2}")
         .str.replace(r"(?:\s*[+-]00:?00\s*UTC|[Zz])$", "")
         # `UTC` right after the time (never after another offset: `+02:00 UTC` stays bad)
         .str.replace(r"^(.*[^+\-\d]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)\s*UTC$", "${1}")

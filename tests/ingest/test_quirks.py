@@ -149,6 +149,25 @@ def test_a_time_whose_zone_is_written_utc_is_that_instant(wh: Path, tmp_path: Pa
     assert starts == ["2026-10-01T14:05:02.118000+00:00", "2026-10-01T14:05:03.500000+00:00"]
 
 
+def test_a_fraction_of_a_second_after_a_comma_is_read(wh: Path, tmp_path: Path) -> None:
+    """ISO 8601 allows a comma before the fraction of a second (`14:05:02,118`, as log4j's
+    ISO8601 layout writes it): every such record was a bad_timestamp and the file failed.
+    A fraction of a minute (`14:05,5`) stays a bad timestamp."""
+    from tests.fixtures.make_dch_fixtures import HEADERS, csv_text, row
+
+    legs = [
+        row(1, **{"Start time": "2026-10-01T14:05:02,118Z"}),
+        row(2, **{"Start time": "2026-10-01 14:05:03,5+02:00"}),
+        row(3, **{"Start time": "2026-10-01 14:05,5Z"}),
+    ]
+    path = _write(tmp_path / "comma.csv", csv_text(HEADERS, legs))
+    (f,) = load(wh, path, max_reject_rate=0.5).files
+    assert (f.rows_loaded, f.rows_rejected) == (2, 1)
+    assert rejects(wh)["reason"].to_list() == ["bad_timestamp"]
+    starts = sorted(t.isoformat() for t in table(wh)["start_time"])
+    assert starts == ["2026-10-01T12:05:03.500000+00:00", "2026-10-01T14:05:02.118000+00:00"]
+
+
 def test_a_site_timezone_in_hours_is_quarantined_not_read_as_minutes(
     wh: Path, tmp_path: Path
 ) -> None:
