@@ -88,14 +88,23 @@ def parse_month(text: str | date | None) -> date | None:
     if text is None:
         return None
     if isinstance(text, date):
-        return date(text.year, text.month, 1)
-    match = _MONTH_RE.match(text.strip())
-    if not match:
+        year, number = text.year, text.month
+    else:
+        match = _MONTH_RE.match(text.strip())
+        if not match:
+            raise InputError(
+                f"bad month {text!r}: expected YYYY-MM",
+                hint="for example 2026-10 (October 2026)",
+            )
+        year, number = int(match.group(1)), int(match.group(2))
+    if not 1 <= year <= 9999 or (year, number) == (9999, 12):
+        # a month is cut up to the first day of the next: year 0 is no calendar year and
+        # 9999-12 ends on a day no date reaches (both ended in an unexpected error, exit 1)
         raise InputError(
-            f"bad month {text!r}: expected YYYY-MM",
+            f"bad month {text!r}: expected YYYY-MM from 0001-01 to 9999-11",
             hint="for example 2026-10 (October 2026)",
         )
-    return date(int(match.group(1)), int(match.group(2)), 1)
+    return date(year, number, 1)
 
 
 FINANCE_OUTPUTS = {

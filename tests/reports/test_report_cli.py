@@ -75,6 +75,30 @@ def test_a_bad_month_of_close_or_reopen_suggests_no_month_flag(
     assert "2026-10" in res.stderr
 
 
+@pytest.mark.parametrize("month", ["0000-01", "9999-12"])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["report", "reconciliation", "--month"],
+        ["report", "finance-summary", "--out", "x.html", "--month"],
+        ["report", "finance-pack", "--out", "x.xlsx", "--month"],
+        ["close"],
+        ["reopen", "--reason", "x"],
+    ],
+)
+def test_a_month_outside_the_calendar_is_a_bad_month(
+    sample_wh: Settings, tmp_path: Path, args: list[str], month: str
+) -> None:
+    """`cdr close 0000-01` (year 0 is no calendar year) and `cdr close 9999-12` (its month
+    ends on 10000-01-01, a day no date reaches) matched YYYY-MM and then ended in an
+    unexpected error, exit 1 "report it"; they are bad months, exit 3, as 2026-13 is."""
+    args = [a.replace("x.", f"{tmp_path}/x.") for a in args]
+    res = CliRunner().invoke(cli, ["--warehouse", str(sample_wh.warehouse), *args, month])
+    assert res.exit_code == EXIT_BAD_INPUT, res.output
+    assert f"bad month '{month}'" in res.stderr and "0001-01 to 9999-11" in res.stderr
+    assert "unexpected" not in res.stderr
+
+
 def test_usage_errors(sample_wh: Settings, tmp_path: Path) -> None:
     code, _, err = _run(sample_wh, "no-such-report")
     assert code == EXIT_USAGE and "unknown report" in err
