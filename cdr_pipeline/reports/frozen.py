@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import shutil
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -29,6 +30,7 @@ log = logging.getLogger(__name__)
 FINANCE_REPORTS = ("licence-usage", "reconciliation", "reclaim-candidates", "anomalies")
 """The reports a close freezes (names of `REPORTS`)."""
 MANIFEST = "close.json"
+_MONTH_FOLDER = re.compile(r"(\d{4})-(0[1-9]|1[0-2])")
 JOURNAL = "journal.jsonl"
 
 
@@ -136,10 +138,31 @@ def list_closed(layout: Layout) -> list[ClosedMonth]:
     for folder in sorted(layout.closed.iterdir()):
         if folder.name.startswith(".") or not (folder / MANIFEST).is_file():
             continue
-        close = read_close(layout, date(int(folder.name[:4]), int(folder.name[5:7]), 1))
+        month = _folder_month(folder.name)
+        if month is None:
+            # a copy a file manager or a backup left beside the month (`2026-09 - Copy`,
+            # `2026-09.bak`, `backup/`) is no closed month: read as one, its month's frozen
+            # rows came twice into every report of all months, and a name that is no month
+            # stopped them with an unexpected error
+            log.warning(
+                "%s is not a closed month's folder (closed/YYYY-MM): ignored; move it out of %s",
+                folder,
+                layout.closed,
+            )
+            continue
+        close = read_close(layout, month)
         if close is not None:
             out.append(close)
     return out
+
+
+def _folder_month(name: str) -> date | None:
+    """The month a folder of `closed/` is named after (`2026-09`), else None."""
+    match = _MONTH_FOLDER.fullmatch(name)
+    try:
+        return None if match is None else date(int(match[1]), int(match[2]), 1)
+    except ValueError:  # 0000-01: no calendar year
+        return None
 
 
 def remove_killed_closes(layout: Layout) -> None:

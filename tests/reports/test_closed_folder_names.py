@@ -1,0 +1,57 @@
+"""Only a folder named YYYY-MM under `closed/` is a closed month: a copy of one beside it
+(a file manager's `2026-10 - Copy`, a `2026-10.bak`) or a folder named otherwise is no
+second close of that month."""
+
+from __future__ import annotations
+
+import csv
+import io
+import shutil
+from pathlib import Path
+
+import pytest
+
+from cdr_pipeline.config import Settings
+from cdr_pipeline.reports.close import close_month
+from cdr_pipeline.reports.frozen import list_closed
+from tests.reports.finance_helpers import CLOSED_MONTH, cdr, copy_warehouse
+
+
+@pytest.fixture
+def wh(sample_wh: Settings, tmp_path: Path) -> Settings:
+    settings = copy_warehouse(sample_wh, tmp_path)
+    close_month(settings, CLOSED_MONTH)
+    return settings
+
+
+def _month_rows(settings: Settings, report: str) -> int:
+    code, out, err = cdr(settings, "report", report, "--format", "csv")
+    assert code == 0, err
+    return sum(1 for r in csv.DictReader(io.StringIO(out)) if r["month"][:7] == CLOSED_MONTH)
+
+
+@pytest.mark.parametrize("copy", [f"{CLOSED_MONTH} - Copy", f"{CLOSED_MONTH}.bak", "backup"])
+def test_a_copy_of_a_closed_month_beside_it_is_ignored_with_a_warning(
+    wh: Settings, copy: str
+) -> None:
+    """A backup copy of closed/2026-10 made beside it was read as a second close of 2026-10
+    (its manifest names the month): every report of all months listed the month's frozen
+    rows twice, exit 0, and a copy named `backup` stopped them with an unexpected error."""
+    rows = {name: _month_rows(wh, name) for name in ("reconciliation", "licence-usage")}
+    assert all(rows.values())
+    shutil.copytree(wh.layout.closed_month(CLOSED_MONTH), wh.layout.closed / copy)
+
+    assert [c.month for c in list_closed(wh.layout)] == [CLOSED_MONTH]
+    for name, count in rows.items():
+        assert _month_rows(wh, name) == count
+    code, _, err = cdr(wh, "report", "restatements")
+    assert code == 0 and "unexpected" not in err
+    assert f"{copy} is not a closed month's folder" in err and "ignored" in err
+
+
+def test_a_folder_of_no_calendar_month_is_ignored(wh: Settings) -> None:
+    for name in ("2026-13", "0000-01"):
+        shutil.copytree(wh.layout.closed_month(CLOSED_MONTH), wh.layout.closed / name)
+    assert [c.month for c in list_closed(wh.layout)] == [CLOSED_MONTH]
+    code, _, err = cdr(wh, "report", "reconciliation", "--format", "csv")
+    assert code == 0 and "unexpected" not in err, err
