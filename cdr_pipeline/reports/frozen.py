@@ -122,12 +122,21 @@ def read_close(layout: Layout, month: date) -> ClosedMonth | None:
     if not path.is_file():
         return None
     try:
-        return ClosedMonth.from_dict(json.loads(path.read_text(encoding="utf-8")))
+        close = ClosedMonth.from_dict(json.loads(path.read_text(encoding="utf-8")))
     except (ValueError, KeyError, TypeError) as exc:
         raise InputError(
             f"{path}: not a readable close manifest ({exc})",
             hint="restore it from a backup, or `cdr reopen` the month and close it again",
         ) from exc
+    if close.month != month_text(month):
+        # a folder copied or restored under another month's name: its figures are those of
+        # the month its manifest names, and were reported as this month's
+        raise InputError(
+            f"{path}: the close manifest of {close.month}, in the folder of {month_text(month)}",
+            hint=f"move the folder out of {layout.closed} (it is no close of "
+            f"{month_text(month)}), or restore that month's own folder from a backup",
+        )
+    return close
 
 
 def list_closed(layout: Layout) -> list[ClosedMonth]:

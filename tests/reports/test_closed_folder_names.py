@@ -55,3 +55,17 @@ def test_a_folder_of_no_calendar_month_is_ignored(wh: Settings) -> None:
     assert [c.month for c in list_closed(wh.layout)] == [CLOSED_MONTH]
     code, _, err = cdr(wh, "report", "reconciliation", "--format", "csv")
     assert code == 0 and "unexpected" not in err, err
+
+
+def test_a_folder_holding_another_months_close_is_refused(wh: Settings) -> None:
+    """closed/2026-11 copied from closed/2026-10 (a wrong restore) answered `cdr report
+    reconciliation --month 2026-11` with October's frozen rows, saying "2026-11: closed",
+    exit 0, and every report of all months listed October twice. It is refused, exit 3,
+    naming the manifest and both months; the month whose folder it is stays readable."""
+    shutil.copytree(wh.layout.closed_month(CLOSED_MONTH), wh.layout.closed / "2026-11")
+    for args in (["--month", "2026-11"], []):
+        code, out, err = cdr(wh, "report", "reconciliation", "--format", "csv", *args)
+        assert code == 3, out
+        assert "the close manifest of 2026-10, in the folder of 2026-11" in err
+    code, out, _ = cdr(wh, "report", "reconciliation", "--month", CLOSED_MONTH, "--format", "csv")
+    assert code == 0 and out.count(f"\n{CLOSED_MONTH}-01,") >= 1
