@@ -127,6 +127,7 @@ def close_month(
     layout = settings.layout
     with writer_lock(layout, command, settings.lock_wait_seconds):
         remove_killed_closes(layout)  # a close killed while writing its hidden folder
+        read_journal(layout)  # a journal it cannot add its line to: refused before any change
         existing = read_close(layout, first_day)
         if existing is not None:
             log.info("%s is already closed (on %s)", existing.month, existing.closed_at)
@@ -270,6 +271,7 @@ def reopen_month(
         )
     layout = settings.layout
     with writer_lock(layout, command, settings.lock_wait_seconds):
+        read_journal(layout)  # a journal it cannot add its line to: refused before any change
         close = read_close(layout, first_day)
         if close is not None and dropped_since_close(retention_drops(settings), close):
             # recomputed, the month would lose the calls retention took (idle unknown), and

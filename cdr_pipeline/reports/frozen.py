@@ -225,7 +225,25 @@ def read_journal(layout: Layout) -> list[dict[str, Any]]:
     path = layout.closed / JOURNAL
     if not path.is_file():
         return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+    entries = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            entry = json.loads(line)
+        except ValueError as exc:
+            entry = exc
+        if not isinstance(entry, dict):
+            # cdr writes every line whole (the journal is rewritten and renamed); a line of
+            # a hand edit stopped close and reopen with an unexpected error, a close after
+            # its folder was already in place
+            raise InputError(
+                f"{path} line {number}: not a journal entry (a JSON object): {line[:80]!r}",
+                hint="restore the journal from a backup, or remove or repair that line; "
+                "cdr writes every line itself, keep notes elsewhere",
+            )
+        entries.append(entry)
+    return entries
 
 
 def warn_unreconciled(close: ClosedMonth) -> None:
