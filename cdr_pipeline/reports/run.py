@@ -19,6 +19,7 @@ import pyarrow.compute as pc
 from cdr_pipeline.config import Settings
 from cdr_pipeline.errors import EXIT_USAGE, CdrError, InputError
 from cdr_pipeline.reports.frozen import FINANCE_REPORTS, list_closed, read_close, read_frozen
+from cdr_pipeline.reports.frozen_tier import frozen_for_tier
 from cdr_pipeline.reports.licence_span import licence_data, outside_text
 from cdr_pipeline.reports.registry import REPORTS, Report
 from cdr_pipeline.warehouse import connect, connect_as_of, resolve_tier
@@ -232,6 +233,9 @@ def run_report(
         close = read_close(settings.layout, first_day)
         if close is not None:
             table = read_frozen(settings.layout, close, name)
+            table = frozen_for_tier(
+                settings, table, resolve_tier(report.tier, warehouse=settings.warehouse)
+            )
             seconds = time.monotonic() - t0
             log.info(
                 "report %s for %s: frozen at the close of %s",
@@ -277,7 +281,7 @@ def run_report(
             con.close()
     frozen: tuple[str, ...] = ()
     if with_frozen:
-        table, frozen = _with_frozen_months(settings, report, table, basis)
+        table, frozen = _with_frozen_months(settings, report, table, basis, tier)
     seconds = time.monotonic() - t0
     log.info(
         "report %s%s: %d rows in %.2fs",
@@ -303,7 +307,7 @@ def figure_settings(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
 
 
 def _with_frozen_months(
-    settings: Settings, report: Report, table: pa.Table, basis: dict[str, Any]
+    settings: Settings, report: Report, table: pa.Table, basis: dict[str, Any], tier: str
 ) -> tuple[pa.Table, tuple[str, ...]]:
     """`table` (a monthly finance report of every month, computed now with the settings
     `basis`) with the rows of each closed month replaced by its frozen figures, sorted by the
@@ -328,7 +332,10 @@ def _with_frozen_months(
     closed_days = pa.array([c.first_day for c in closes], pa.date32())
     keep = pc.invert(pc.is_in(table.column("month"), value_set=closed_days))
     parts = [table.filter(pc.fill_null(keep, True))]
-    parts += [read_frozen(settings.layout, c, report.name) for c in closes]
+    parts += [
+        frozen_for_tier(settings, read_frozen(settings.layout, c, report.name), tier)
+        for c in closes
+    ]
     merged = pa.concat_tables(parts, promote_options="permissive")
     order = pc.sort_indices(merged, sort_keys=[(k, "ascending", "at_start") for k in report.key])
     return merged.take(order), tuple(c.month for c in closes)
