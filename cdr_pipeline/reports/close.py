@@ -27,7 +27,12 @@ from typing import Any
 from cdr_pipeline import __version__
 from cdr_pipeline.config import Settings
 from cdr_pipeline.errors import EXIT_BAD_INPUT, EXIT_USAGE, CdrError, InputError
-from cdr_pipeline.reports.close_hold import close_held_back, incomplete, next_month
+from cdr_pipeline.reports.close_hold import (
+    close_held_back,
+    incomplete,
+    months_text,
+    next_month,
+)
 from cdr_pipeline.reports.figures import (
     compute_figures,
     days_in,
@@ -334,7 +339,7 @@ def close_due_month(
     left = open_months_before(settings.layout, previous)
     if left:
         # never closed by a later night: say so each night, or nobody hears of it again
-        months = ", ".join(month_text(m) for m in left)
+        months = months_text(left)
         log.warning(
             "month close: %s not closed; the nightly closes only the previous month", months
         )

@@ -19,6 +19,21 @@ def next_month(first_day: date) -> date:
     return (first_day + timedelta(days=32)).replace(day=1)
 
 
+def months_text(months: Sequence[date], shown: int = 6) -> str:
+    """Months (first days, oldest first) as runs, `2025-01..2026-07, 2026-09`, the first
+    `shown` runs and how many more: a close forced by mistake years back left every month
+    since open, and each night's warning named them one by one (hundreds)."""
+    runs: list[list[date]] = []
+    for month in months:
+        if runs and next_month(runs[-1][1]) == month:
+            runs[-1][1] = month
+        else:
+            runs.append([month, month])
+    texts = [f"{a:%Y-%m}" if a == b else f"{a:%Y-%m}..{b:%Y-%m}" for a, b in runs]
+    more = f" and {len(texts) - shown} more" if len(texts) > shown else ""
+    return ", ".join(texts[:shown]) + more
+
+
 def incomplete(
     first_day: date,
     coverage: str,

@@ -23,3 +23,20 @@ def test_the_nightly_names_an_older_month_it_will_never_close(tmp_path: Path) ->
     text = close_due_month(settings, date(2026, 11, 10))
     assert "2026-10 not closed" in text
     assert "2026-09 is not closed either: the nightly closes only the previous month" in text
+
+
+def test_the_open_months_are_named_as_runs(tmp_path: Path) -> None:
+    """A close forced by mistake years back (1999-01 typed for 2026-01) left every month
+    since open, and each night's warning named all 330 of them, one by one (3,000
+    characters in the nightly's summary and log every night). Consecutive months are one
+    run, six runs at most and how many more."""
+    w = World()
+    w.held_through_september([("D1", user(1), "+15550001", "Sub-1")])
+    w.build(tmp_path).close()
+    settings = Settings(warehouse=tmp_path / "wh", close_after_days=5)
+    close_month(settings, "1999-01", force=True, reason="typo", today=date(2026, 9, 6))
+    close_month(settings, "2026-03", force=True, reason="agreed", today=date(2026, 9, 6))
+
+    text = close_due_month(settings, date(2026, 11, 10))
+    assert "1999-02..2026-02, 2026-04..2026-09 are not closed either" in text
+    assert len(text) < 400
