@@ -13,10 +13,11 @@ import pyarrow as pa
 
 from cdr_pipeline.config import Settings
 from cdr_pipeline.reports.frozen import FINANCE_REPORTS, ClosedMonth, read_close, read_frozen
+from cdr_pipeline.reports.frozen_tier import frozen_for_tier
 from cdr_pipeline.reports.licence_span import LicenceData, licence_data, outside_text
 from cdr_pipeline.reports.registry import REPORTS
 from cdr_pipeline.reports.run import figure_settings, parse_month, query_report
-from cdr_pipeline.warehouse import connect, connect_snapshots
+from cdr_pipeline.warehouse import connect, connect_snapshots, resolve_tier
 from cdr_pipeline.warehouse.damage import naming_damage, version_snapshots
 from cdr_pipeline.warehouse.snapshots import AsOfArg, resolve_time, table_snapshots
 
@@ -89,7 +90,7 @@ def days_in(first_day: date) -> int:
 
 
 def pinned_connection(
-    settings: Settings, as_of: AsOfArg | None = None
+    settings: Settings, as_of: AsOfArg | None = None, tier: str = "full"
 ) -> tuple[duckdb.DuckDBPyConnection, dict[str, int]]:
     """An in-memory DuckDB with every view over the latest version of each table (or the
     versions current `as_of`), and those versions: every query on it sees one snapshot,
@@ -97,7 +98,7 @@ def pinned_connection(
     when = resolve_time(settings, as_of) if as_of is not None else None
     snapshots = table_snapshots(settings, when)
     with naming_damage(snapshots.values, settings.layout):
-        con = connect_snapshots(settings, snapshots, when)
+        con = connect_snapshots(settings, snapshots, when, tier=tier)
     return con, {n: s.version for n, s in snapshots.items() if s.version is not None}
 
 
@@ -188,10 +189,12 @@ def org_peak(con: duckdb.DuckDBPyConnection, first_day: date) -> int:
     return int(rows[0][0]) if rows else 0
 
 
-def compute_figures(con: duckdb.DuckDBPyConnection, first_day: date) -> dict[str, pa.Table]:
-    """Every finance report of the month on `con`."""
+def compute_figures(
+    con: duckdb.DuckDBPyConnection, first_day: date, tier: str = "full"
+) -> dict[str, pa.Table]:
+    """Every finance report of the month on `con` (whose views are those of `tier`)."""
     return {
-        name: query_report(con, REPORTS[name], first_day if REPORTS[name].monthly else None)
+        name: query_report(con, REPORTS[name], first_day if REPORTS[name].monthly else None, tier)
         for name in FINANCE_REPORTS
     }
 
@@ -204,11 +207,14 @@ def month_figures(
     computed now over pinned table versions."""
     first_day = parse_month(month)
     assert first_day is not None
+    # the finance reports' tier: full, unless CDR_TIER says otherwise (as for cdr report)
+    tier = resolve_tier(REPORTS[FINANCE_REPORTS[0]].tier, warehouse=settings.warehouse)
     close = None if current or as_of is not None else read_close(settings.layout, first_day)
     if close is not None:
+        frozen = {n: read_frozen(settings.layout, close, n) for n in FINANCE_REPORTS}
         return MonthFigures(
             first_day,
-            {n: read_frozen(settings.layout, close, n) for n in FINANCE_REPORTS},
+            {n: frozen_for_tier(settings, t, tier) for n, t in frozen.items()},
             close.versions,
             close.call_coverage,
             close.covered_days,
@@ -217,11 +223,11 @@ def month_figures(
             licences_held_peak=close.licences_held_peak,
             settings=close.settings,
         )
-    con, versions = pinned_connection(settings, as_of)
+    con, versions = pinned_connection(settings, as_of, tier)
     try:
         with naming_damage(lambda: version_snapshots(settings, versions), settings.layout):
             coverage, covered = month_coverage(con, first_day)
-            tables = compute_figures(con, first_day)
+            tables = compute_figures(con, first_day, tier)
             peak = org_peak(con, first_day)
             basis = figure_settings(con)
             span = licence_data(con)

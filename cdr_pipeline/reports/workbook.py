@@ -169,7 +169,7 @@ def _definitions_sheet(
 ) -> None:
     docs = {(r, c): m for r, c, m in column_definitions(list(tables))}
     rows = [
-        {"report": name, "column": column, "meaning": docs.get((name, column), "")}
+        {"report": name, "column": column, "meaning": docs.get((name, column), _pseudo(column))}
         for name, table in tables.items()
         for column in table.column_names
     ]
@@ -177,6 +177,13 @@ def _definitions_sheet(
         book, fmts, "Columns", pa.Table.from_pylist(rows, schema=_DEFS_SCHEMA), used
     )
     sheet.set_column(2, 2, 100, fmts.wrap)
+
+
+def _pseudo(column: str) -> str:
+    """The meaning of a column of the analyst tier (`CDR_TIER=analyst`) beside a masked one."""
+    if column.endswith("_pseudonym"):
+        return f"the pseudonym of `{column.removesuffix('_pseudonym')}` (analyst tier)"
+    return ""
 
 
 _DEFS_SCHEMA = pa.schema(

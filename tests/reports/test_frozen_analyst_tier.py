@@ -6,11 +6,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import openpyxl
 import pytest
 
 from cdr_pipeline.config import Settings
 from cdr_pipeline.reports import run_report
 from cdr_pipeline.reports.close import close_month
+from cdr_pipeline.reports.figures import month_figures
+from cdr_pipeline.reports.finance import finance_pack, finance_summary
 from tests.reports.finance_helpers import CLOSED_MONTH, copy_warehouse
 
 
@@ -40,3 +43,40 @@ def test_frozen_rows_on_the_analyst_tier_are_those_it_computes(
     every = run_report(wh, name) if name == "anomalies" else frozen
     shown = {v for c in every.table.column_names for v in every.table.column(c).to_pylist()}
     assert not raw & shown
+
+
+@pytest.mark.parametrize("closed", [True, False])
+def test_the_finance_pack_and_summary_honour_the_analyst_tier(
+    sample_wh: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, closed: bool
+) -> None:
+    """`CDR_TIER` overrides the finance reports' tier (README), and `cdr report
+    reclaim-candidates` honoured it, but `finance-pack` and `finance-summary` read the full
+    tier whatever it said: their reclaim and anomaly rows named user ids, e-mails and
+    numbers. They now show what the tier shows, frozen or computed."""
+    wh = copy_warehouse(sample_wh, tmp_path)
+    if closed:
+        close_month(wh, CLOSED_MONTH)
+    full = month_figures(wh, CLOSED_MONTH)
+    raw = {
+        v
+        for name in ("anomalies", "reclaim-candidates")
+        for c in ("user_uuid", "phone_number")
+        for v in full.tables[name].column(c).to_pylist()
+        if v
+    }
+    assert raw
+
+    monkeypatch.setenv("CDR_TIER", "analyst")
+    figures = month_figures(wh, CLOSED_MONTH)
+    for name, table in figures.tables.items():
+        if name in ("anomalies", "reclaim-candidates"):
+            assert "phone_number_pseudonym" in table.column_names
+        shown = {v for c in table.column_names for v in table.column(c).to_pylist()}
+        assert not raw & shown, name
+    pack = tmp_path / "pack.xlsx"
+    finance_pack(wh, CLOSED_MONTH, pack)
+    text, _ = finance_summary(wh, CLOSED_MONTH)
+    assert not any(v in text for v in raw)
+    columns = openpyxl.load_workbook(pack)["Columns"]
+    meanings = {r[1]: r[2] for r in columns.iter_rows(values_only=True)}
+    assert meanings["phone_number_pseudonym"] == "the pseudonym of `phone_number` (analyst tier)"
