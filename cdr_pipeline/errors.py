@@ -264,6 +264,14 @@ def environment_error(exc: BaseException, root: Path | None) -> WarehouseUnwrita
             "systemd unit), or load files of fewer days (max_file_days); committed data is "
             "unchanged and the run can simply be repeated",
         )
+    blocker = _file_in_the_way(filename, root) if code == errno.ENOTDIR else None
+    if blocker is not None:
+        return WarehouseUnwritable(
+            f"cannot write {where}: {blocker} is a file where the warehouse keeps a folder",
+            path=str(blocker),
+            hint=f"move it away (mv {blocker} {blocker}.bak) and run again; "
+            "committed data is unchanged",
+        )
     if code in _READ_ONLY:
         return WarehouseUnwritable(
             f"cannot write {where}: the file system is read-only",
@@ -354,3 +362,12 @@ def _under(path: Path, root: Path) -> bool:
     except (ValueError, OSError, RuntimeError):  # RuntimeError: links that loop (Python 3.11)
         return False
     return True
+
+
+def _file_in_the_way(filename: object, root: Path | None) -> Path | None:
+    """The file under the warehouse `root` that stands where a folder of `filename`'s path
+    should be (`closed` or `state/staging` made a file by hand), if any."""
+    if not filename or root is None or not _under(Path(str(filename)), root):
+        return None
+    path = Path(str(filename))
+    return next((p for p in reversed(path.parents) if p.exists() and not p.is_dir()), None)

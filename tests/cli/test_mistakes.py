@@ -347,3 +347,29 @@ def test_a_run_date_with_a_typo_in_its_year_is_a_usage_error(tmp_path: Path, day
     assert run.stdout.splitlines()[-1].endswith("exit 2 (usage error: see cdr nightly --help)")
     assert not wh.exists()
     assert invoke(*args[:-1], "1970-01-01", "--dry-run").exit_code == 0
+
+
+@pytest.mark.parametrize(
+    ("folder", "command"),
+    [
+        ("closed", ["close", "2026-01", "--force", "--reason", "a test"]),
+        ("state/staging", ["ingest", str(FIXTURES / "quoted_fields.csv")]),
+    ],
+)
+def test_a_folder_of_the_warehouse_made_a_file_names_it(
+    folder: str, command: list[str], tmp_path: Path
+) -> None:
+    """`closed` or `state/staging` replaced by a file (a slip while tidying by hand) made
+    `cdr close` fail as a bug (exit 1, NotADirectoryError) and `cdr ingest` blame its input
+    ("cannot read file: Not a directory", exit 3): the warehouse cannot be written (exit 6),
+    and the message names the file in the way."""
+    wh = tmp_path / "wh"
+    assert invoke("--warehouse", str(wh), "ingest", str(FIXTURES / "bom_crlf.csv")).exit_code == 0
+    blocker = wh / folder
+    if blocker.is_dir():
+        blocker.rmdir()
+    blocker.write_text("not a folder\n")
+    run = invoke("--warehouse", str(wh), *command)
+    assert run.exit_code == 6, run.output
+    assert f"{blocker} is a file where the warehouse keeps a folder" in run.output
+    assert f"mv {blocker} {blocker}.bak" in run.output
