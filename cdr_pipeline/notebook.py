@@ -39,6 +39,8 @@ _MONTH = re.compile(r"(\d{4})-(\d{2})")
 # the parameters a query may name; each is bound only when the SQL uses it, because DuckDB
 # refuses a named parameter the statement does not contain
 _PARAMETER = re.compile(r"\$(month|location|department)\b")
+# a Department ID that is a UUID is stored lower case (ingest: docs/webex-dch.md)
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 
 class NotebookParameterError(ConfigError):
@@ -69,6 +71,15 @@ def parse_month(value: str | None) -> str | None:
 
 def _optional_text(value: str | None) -> str | None:
     return _text(value) or None
+
+
+def parse_department(value: str | None) -> str | None:
+    """A `department_id` as the warehouse stores it, or None (all departments): a UUID in
+    lower case, as `cdr ingest` stores every Department ID that is one, so the upper-case
+    spelling of an HR export or a database (D2BA37C1-...) selects the department instead
+    of a **No data** in every section. Another id keeps its case."""
+    text = _text(value)
+    return text.lower() if _UUID.fullmatch(text) else text or None
 
 
 def _text(value: object) -> str:
@@ -278,7 +289,7 @@ def open_notebook(
         con=con,
         month=checked,
         location=_optional_text(location),
-        department=_optional_text(department),
+        department=parse_department(department),
         tier=tier,
         opened=opened,
     )

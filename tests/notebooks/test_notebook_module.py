@@ -224,6 +224,36 @@ def test_parameters_papermill_gives_as_numbers_are_read_as_text(demo_wh: Path) -
             open_notebook(month=month, warehouse=demo_wh)  # type: ignore[arg-type]
 
 
+def test_a_department_uuid_in_upper_case_selects_its_department(demo_wh: Path) -> None:
+    """`cdr ingest` stores a Department ID that is a UUID in lower case; DEPARTMENT copied
+    from an HR or database export in upper case (D2BA37C1-...) matched no row, and every
+    section of the notebook said **No data** for a department that has calls."""
+    nb = open_notebook(warehouse=demo_wh)
+    try:
+        department = nb.query(
+            "select department_id from fct_call_legs where department_id is not null "
+            "group by all order by count(*) desc limit 1"
+        )["department_id"][0]
+        where = nb.where(department="department_id")
+        sql = f"select count(*) as n from fct_call_legs where {where}"
+        legs = nb.query(sql, department=department)["n"][0]
+    finally:
+        nb.close()
+    assert legs > 0
+    for spelled in (department.upper(), f" {department.upper()} "):
+        upper = open_notebook(department=spelled, warehouse=demo_wh)
+        try:
+            assert upper.department == department
+            assert upper.query(sql)["n"][0] == legs
+        finally:
+            upper.close()
+    other = open_notebook(department="Dept-A7", warehouse=demo_wh)  # no UUID: as given
+    try:
+        assert other.department == "Dept-A7"
+    finally:
+        other.close()
+
+
 def test_a_parameter_in_a_comment_or_a_literal_is_not_bound(demo_wh: Path) -> None:
     """A filter commented out (`-- and report_month = $month`) or a text holding `$location`
     made nb.query bind a parameter the statement does not contain, and DuckDB refused it:
