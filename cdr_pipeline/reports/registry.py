@@ -63,6 +63,14 @@ def _minutes(seconds: str) -> str:
 _MONTH = _month()
 
 
+_TIES = "count(*) desc, sum(talk_seconds) desc, min(first_start_time), min(correlation_id)"
+"""The order of a top-20 list: most calls, then most talk, then the earliest call of the
+month (a call has one caller and one called number, so its correlation_id breaks every
+tie). Never the user id or the number: on the analyst tier they are pseudonyms, which sort
+otherwise, and a tie at rank 20 listed other users or numbers there than on the full tier
+(and other ones again after `cdr keys rotate`)."""
+
+
 def _top_destinations(key: str) -> str:
     """The top-destinations query, counting numbers by `key` (the number, or its pseudonym
     in the analyst tier, where the number shown is masked)."""
@@ -76,7 +84,7 @@ def _top_destinations(key: str) -> str:
                     count(*) filter (where is_answered) as answered_calls,
                     {_minutes("sum(talk_seconds)")} as talk_minutes,
                     row_number() over (
-                        partition by report_month order by count(*) desc, {key}
+                        partition by report_month order by {_TIES}
                     ) as rank
                 from fct_calls
                 where direction_class = 'outbound' and {key} is not null
@@ -288,10 +296,7 @@ REPORTS: dict[str, Report] = {
                     count(*) as calls,
                     count(*) filter (where is_answered) as answered_calls,
                     {_minutes("sum(talk_seconds)")} as talk_minutes,
-                    row_number() over (
-                        partition by report_month
-                        order by count(*) desc, originating_user_uuid
-                    ) as rank
+                    row_number() over (partition by report_month order by {_TIES}) as rank
                 from fct_calls
                 where originating_user_uuid is not null and {_month("report_month")}
                 group by report_month, originating_user_uuid
