@@ -126,7 +126,8 @@ else:
 # ## 3. Top Webex Go users
 #
 # Users ranked by their Webex Go minutes (ties: more legs first). `answered_legs` counts the
-# legs that were answered.
+# legs that were answered. A user is named, and placed, as on their latest Webex Go leg (a
+# user renamed or moved shows the new name and location).
 
 # %%
 TOP_USERS = 15
@@ -134,8 +135,12 @@ top_users = nb.query(
     f"""
     select
         user_uuid,
-        coalesce(any_value(user_name), left(user_uuid, 8)) as user_name,
-        any_value(location_name) as location_name,
+        coalesce(
+            arg_max(user_name, (start_time, report_id)) filter (where user_name is not null),
+            left(user_uuid, 8)
+        ) as user_name,
+        arg_max(location_name, (start_time, report_id)) filter (where location_name is not null)
+            as location_name,
         count(*) as webex_go_legs,
         count(*) filter (where answered) as answered_legs,
         round(sum(coalesce(duration_seconds, 0)) / 6.0) / 10 as webex_go_minutes

@@ -12,6 +12,7 @@ and the reject reason in the data quality notebook, the filters of the parameter
 from __future__ import annotations
 
 import ast
+import csv
 import json
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,17 @@ import pytest
 from nbclient.exceptions import CellExecutionError
 from nbformat import NotebookNode
 
-from tests.notebooks.conftest import BAD_START, NB_DIR, PARAMETER_ENV, STEMS, run_notebook
+from cdr_pipeline.config import Settings
+from cdr_pipeline.ingest import ingest_paths
+from cdr_pipeline.warehouse import build_warehouse
+from tests.notebooks.conftest import (
+    BAD_START,
+    NB_DIR,
+    PARAMETER_ENV,
+    SAMPLES,
+    STEMS,
+    run_notebook,
+)
 
 pytestmark = pytest.mark.slow  # notebooks executed in a real kernel
 
@@ -232,3 +243,38 @@ def test_a_bad_month_stops_the_notebook_with_a_clear_message(demo_wh: Path) -> N
     message = str(failed.value)
     assert "NotebookParameterError" in message
     assert "YYYY-MM" in message and "e.g. 2026-10" in message and "'2026-13'" in message
+
+
+def test_top_webex_go_users_are_named_and_placed_as_on_their_latest_leg(
+    run_script: Any, tmp_path: Path
+) -> None:
+    """Notebook 01's top users took any one of a user's names and locations (`any_value`):
+    a user renamed or moved during the period showed the old name or location, whichever the
+    scan met first, as top-callers did before it named the latest call's."""
+    src = SAMPLES / "dch_export_2026-09-30_2026-10-31.csv"
+    with src.open(encoding="utf-8-sig", newline="") as fh:
+        header, *rows = list(csv.reader(fh))
+    col = {name: i for i, name in enumerate(header)}
+    go = [r for r in rows if r[col["Sub client type"]] == "MOBILE_NETWORK" and r[col["User UUID"]]]
+    user = go[0][col["User UUID"]]
+    mine = [r for r in go if r[col["User UUID"]] == user]
+    legs = sorted(mine, key=lambda r: r[col["Start time"]])
+    assert legs[0][col["Start time"]][:10] < legs[-1][col["Start time"]][:10]
+    legs[-1][col["User"]] = "Renamed Person"
+    legs[-1][col["Location"]] = "Moved Office"
+    export = tmp_path / "dch_renamed.csv"
+    with export.open("w", encoding="utf-8", newline="") as fh:
+        csv.writer(fh).writerows([header, *legs])
+    settings = Settings(warehouse=tmp_path / "warehouse")
+    assert ingest_paths(settings, [export]).exit_code == 0
+    build_warehouse(settings)
+    run = run_script("01_webex_go_adoption", settings.warehouse)
+    nb = run.namespace["nb"]
+    latest = nb.query(
+        "select user_name, location_name from fct_call_legs where is_webex_go "
+        "order by start_time desc, report_id desc limit 1"
+    ).row(0)
+    top = run.namespace["top_users"]
+    assert top.height == 1
+    assert (top["user_name"][0], top["location_name"][0]) == latest
+    assert latest[1] == "Moved Office"
