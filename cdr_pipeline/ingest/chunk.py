@@ -25,6 +25,11 @@ class RawReject:
     raw_text: str
 
 
+EOF_MARK = b"\x1a"
+"""Ctrl-Z, the end of a text file to DOS: Windows `copy` appends it to files it joins as
+text (`copy a.csv+b.csv all.csv`), after their last line break. No record."""
+
+
 def raw_str(raw: bytes) -> str:
     """The text of a record's bytes for quarantine, losing none: a byte that is not UTF-8
     becomes a lone surrogate (`surrogateescape`, 0xFC -> U+DCFC), which the rejects writer

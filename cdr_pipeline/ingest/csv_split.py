@@ -14,7 +14,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-from cdr_pipeline.ingest.chunk import BadInput, RawReject, raw_str
+from cdr_pipeline.ingest.chunk import EOF_MARK, BadInput, RawReject, raw_str
 from cdr_pipeline.ingest.limits import Limits
 
 READ_BYTES = 4 * 1024 * 1024
@@ -229,6 +229,10 @@ def _split_stream(
         buf = pending + block if pending else block
         block = b""
         if eof:
+            # the DOS end-of-file mark (Ctrl-Z) that Windows `copy` appends when it joins
+            # files (`copy a.csv+b.csv all.csv` copies as text): no record. Read as one, a
+            # whole export failed as cut short inside a record
+            buf = buf.removesuffix(EOF_MARK)
             if not buf.strip(b"\r\n"):
                 break
             if not buf.endswith(b"\n"):  # last record without a final newline

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
-from cdr_pipeline.ingest.chunk import BadInput, raw_str
+from cdr_pipeline.ingest.chunk import EOF_MARK, BadInput, raw_str
 from cdr_pipeline.ingest.limits import Limits
 
 
@@ -81,6 +81,8 @@ def json_lines(
                 line=line_no,
                 hint="raise max_record_bytes in cdr.toml if records this long are genuine",
             )
+        if not raw.endswith(b"\n"):  # the last line: Windows `copy`'s end-of-file mark after it
+            raw = raw.removesuffix(EOF_MARK)
         text = raw.strip()
         if text:
             try:

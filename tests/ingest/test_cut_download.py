@@ -70,6 +70,26 @@ def test_an_export_ending_with_its_line_break_has_no_note(wh: Path) -> None:
     assert (f.status, f.rows_loaded, f.message) == ("loaded", 50, "")
 
 
+def test_exports_joined_by_windows_copy_load_without_its_end_of_file_mark(wh: Path) -> None:
+    """`copy a.csv+b.csv all.csv` (Windows joins files as text) appends Ctrl-Z, the DOS
+    end-of-file mark, after the last line break: read as the start of a record, the whole
+    file failed as cut short inside a record (exit 3), none of either export loaded. Both
+    load, the second header quarantined as with `cat`; a last record without its line break
+    before the mark still loads with its note."""
+    path = wh.parent / "all.csv"
+    path.write_bytes(_export(40) + csv_bytes([line(r) for r in rows(30, 85)]) + b"\x1a")
+    done = run_cdr("--warehouse", str(wh), "ingest", str(path))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "cut short" not in done.stderr
+    assert table(wh).height == 70
+    assert rejects(wh)["reason"].to_list() == ["repeated_header"]
+    path = wh.parent / "unended.csv"
+    path.write_bytes(csv_bytes([line(r) for r in rows(20, 86)]).removesuffix(b"\r\n") + b"\x1a")
+    (f,) = load(wh, path).files
+    assert (f.status, f.rows_loaded, f.rows_rejected) == ("loaded", 20, 0)
+    assert "last record (line 21) has no line break after it" in f.message
+
+
 def test_a_ragged_last_line_that_ends_with_a_line_break_is_quarantined(wh: Path) -> None:
     """A short last record followed by its line break was written so: one reject, as any."""
     path = wh.parent / "short_last.csv"
@@ -96,6 +116,17 @@ def test_json_lines_cut_mid_record_fail_naming_the_line(wh: Path) -> None:
     assert "ends inside a record" in done.stderr and "line 300" in done.stderr
     assert "download or copy it again" in done.stderr
     assert not (wh / "tables" / "call_legs").exists() or table(wh).height == 0
+
+
+def test_json_lines_joined_by_windows_copy_load_without_its_end_of_file_mark(wh: Path) -> None:
+    """API pages saved as JSON lines and joined by `copy a.jsonl+b.jsonl all.jsonl`: the
+    Ctrl-Z Windows appends was read as a last line cut short, and the file failed (exit 3)."""
+    path = wh.parent / "all.jsonl"
+    path.write_bytes(_json_lines(40) + _json_lines(30, 87) + b"\x1a")
+    done = run_cdr("--warehouse", str(wh), "ingest", str(path))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "cut short" not in done.stderr
+    assert table(wh).height == 70
 
 
 def test_json_lines_whose_last_record_has_no_line_break_load(wh: Path) -> None:
