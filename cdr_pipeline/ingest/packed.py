@@ -5,6 +5,8 @@ NUL bytes with the advice to export the report again as UTF-8."""
 
 from __future__ import annotations
 
+import zipfile
+
 from cdr_pipeline.errors import InputError
 
 ZIP_MAGIC = b"PK\x03\x04"
@@ -83,3 +85,22 @@ def refuse_packed(head: bytes, name: str, inside: str = "") -> None:
                 "and load its files"
             )
         raise InputError(f"{what} is not read (ZIP and gzip files are)", path=name, hint=hint)
+
+
+APPLE_DOUBLE = b"\x00\x05\x16\x07"
+"""Magic bytes of an AppleDouble file: the Finder metadata macOS writes as `._name` beside
+`name` on a volume that cannot hold it (exFAT, FAT, a network share)."""
+
+
+def apple_double(zf: zipfile.ZipFile, member: zipfile.ZipInfo) -> bool:
+    """Whether a ZIP member is macOS's `._name` metadata file (never data): zipped from a
+    USB drive or a share, an export came with `._Calling_Detailed_Call_History.csv`, which
+    failed as a hidden member (exit 3 every run, the hint saying to rename it). Only a `._`
+    name holding AppleDouble's magic is one: any other hidden member still fails."""
+    if not member.filename.rsplit("/", 1)[-1].startswith("._"):
+        return False
+    try:
+        with zf.open(member) as fh:
+            return fh.read(len(APPLE_DOUBLE)) == APPLE_DOUBLE
+    except (zipfile.BadZipFile, NotImplementedError, RuntimeError, OSError, EOFError, ValueError):
+        return False  # judged as any other member (`sources._member_problem`)

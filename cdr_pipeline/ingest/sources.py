@@ -32,6 +32,7 @@ from cdr_pipeline.ingest.packed import (
     GZIP_MAGIC,
     HEAD_BYTES,
     ZIP_MAGIC,
+    apple_double,
     refuse_packed,
 )
 from cdr_pipeline.render import os_text
@@ -247,7 +248,7 @@ def _zip_sources(path: Path, zf: zipfile.ZipFile) -> list[Source]:
     for entry, m in enumerate(zf.infolist()):
         if m.is_dir() or m.filename.startswith(SKIPPED_MEMBERS[0]):
             continue
-        if m.filename.rsplit("/", 1)[-1] in SKIPPED_MEMBERS[1:]:
+        if m.filename.rsplit("/", 1)[-1] in SKIPPED_MEMBERS[1:] or apple_double(zf, m):
             continue
         name = f"{path}!{m.filename}"
         problem = _member_problem(m)

@@ -195,3 +195,31 @@ def test_system_files_a_windows_share_or_a_mac_adds_are_skipped_by_a_folder_walk
     result = load(wh, inbox)
     assert result.exit_code == 0, [f.message for f in result.files]
     assert table(wh).height == GOOD_ROWS
+
+
+def test_the_metadata_files_a_mac_zips_from_a_usb_drive_are_skipped_in_a_zip(
+    tmp_path: Path,
+) -> None:
+    """Zipped on a Mac from an exFAT drive or a share, an export comes with macOS's
+    AppleDouble `._name` file beside it: the member failed as hidden, exit 3 every run, the
+    hint saying to rename it (renamed, it failed as no export). It is skipped as `__MACOSX`
+    is; a hidden member of data still fails on its own."""
+    import zipfile
+
+    good = fixture("bom_crlf.csv").read_bytes()
+    path = tmp_path / "Calling_Detailed_Call_History"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("report/Calling_Detailed_Call_History.csv", good)
+        zf.writestr(
+            "report/._Calling_Detailed_Call_History.csv", b"\x00\x05\x16\x07" + b"\x00" * 78
+        )
+    wh = tmp_path / "wh"
+    result = load(wh, path)
+    assert result.exit_code == 0, [f.message for f in result.files]
+    assert [f.status for f in result.files] == ["loaded"]
+    assert table(wh).height == GOOD_ROWS
+    with zipfile.ZipFile(path, "a") as zf:
+        zf.writestr("._more.csv", good)
+    result = load(tmp_path / "wh2", path)
+    assert result.exit_code == 3
+    assert ["hidden member" in f.message for f in result.files] == [False, True]
