@@ -87,6 +87,13 @@ def fetch(
     # loads the saved page with it
     settings = obj.settings(lock_wait_seconds=lock_wait_seconds, max_reject_rate=max_reject_rate)
     names = [n.strip() for n in locations.split(",") if n.strip()] if locations else None
+    if locations is not None and not names:
+        # `--locations "$SITES"` with the variable unset: a run over every location (or
+        # [fetch] locations) ran instead, exit 0, and moved the watermark of another set
+        raise click.BadParameter(
+            f"{locations!r} names no location; to fetch every location leave --locations out",
+            param_hint="--locations",
+        )
     try:
         result = fetch_records(
             settings,

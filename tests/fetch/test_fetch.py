@@ -570,6 +570,19 @@ def test_an_empty_report_id_is_a_usage_error(tmp_path: Path) -> None:
     assert "the report id is empty" in run.output
 
 
+@pytest.mark.parametrize("names", ["", " ", ",", " , "])
+def test_locations_that_name_none_are_a_usage_error(tmp_path: Path, names: str) -> None:
+    """`cdr fetch --locations "$SITES"` with the variable unset fetched every location
+    (or those of [fetch] locations) instead, exit 0, moving that set's watermark; a list
+    of commas alone did the same. Refused before the token or the API is asked."""
+    run = CliRunner().invoke(
+        cli, ["--warehouse", str(tmp_path / "wh"), "fetch", "--locations", names]
+    )
+    assert run.exit_code == 2, run.output
+    assert "names no location" in run.output
+    assert not (tmp_path / "wh").exists()
+
+
 @pytest.mark.parametrize("url", ["http://127.0.0.1:9/?tenant=7", "https://webexapis.com/#v1"])
 def test_a_base_url_with_a_query_or_fragment_is_refused(tmp_path: Path, url: str) -> None:
     """The client appends the API's paths to the base URL: after a query they landed inside
