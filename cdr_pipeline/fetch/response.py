@@ -339,13 +339,33 @@ def web_url(url: str) -> bool:
     return parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
 
 
+_NOT_IN_URL = re.compile(r"[\x00-\x20\x7f-\U0010ffff]+")
+"""What a request target may not hold as it is (RFC 3986): controls, blanks, non-ASCII."""
+
+
 def resolve(base: str, target: str) -> str:
     """`target` (a next link, a redirect's Location) resolved against `base`; as it came
-    when it cannot be (`http://[broken`): `web_url` then refuses it, and the error names it."""
+    when it cannot be (`http://[broken`): `web_url` then refuses it, and the error names it.
+    A blank or a byte past ASCII after the host (a location name a server echoes as it is,
+    `locations=Berlin HQ`, `Zürich`) is percent-encoded, as browsers and curl send it: as it
+    was, http.client refused a blank as a 'control character' (retried as a connection error,
+    then 'cannot reach') and crashed on a byte past ASCII. Header text is read as Latin-1, so
+    its characters are its bytes (UTF-8 `ü` arrives as two, encoded as `%C3%BC`)."""
     try:
-        return urllib.parse.urljoin(base, target)
+        url = urllib.parse.urljoin(base, target)
+        parts = urllib.parse.urlsplit(url)
     except ValueError:
         return target
+    if not _NOT_IN_URL.search(url):
+        return url
+    # text past Latin-1 came from no header: its characters are not bytes, but UTF-8's
+    charset = "latin-1" if all(ord(c) <= 0xFF for c in url) else "utf-8"
+
+    def encoded(text: str) -> str:
+        return _NOT_IN_URL.sub(lambda m: urllib.parse.quote(m.group(), encoding=charset), text)
+
+    path, query, fragment = (encoded(t) for t in (parts.path, parts.query, parts.fragment))
+    return urllib.parse.urlunsplit((parts.scheme, parts.netloc, path, query, fragment))
 
 
 def not_web(shown: str) -> tuple[str, str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import socket
+import urllib.parse
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
@@ -252,6 +253,28 @@ def test_a_next_link_on_a_line_of_its_own_is_followed(clock: FakeClock) -> None:
     with RawServer(handler) as server:
         client = make_client(server.url, clock)
         assert [r.body for r in client.pages("cdr_feed", WINDOW)] == pages
+
+
+@pytest.mark.parametrize("name", ["Berlin HQ", "Zürich"])
+def test_a_next_link_with_a_blank_or_a_letter_past_ascii_is_followed(
+    name: str, clock: FakeClock
+) -> None:
+    """A server that echoes a location name in its next link as it is: a blank was refused
+    by http.client as a 'control character', retried as a connection error and reported
+    as 'cannot reach' (exit 1), and a letter past ASCII crashed the run (UnicodeEncodeError,
+    'report it'). The link is sent percent-encoded, as browsers and curl send it."""
+    pages = [json.dumps({"items": [{"Report ID": f"r{n}"}]}).encode() for n in (1, 2)]
+    encoded = "locations=" + urllib.parse.quote(name)
+
+    def handler(conn: socket.socket) -> None:
+        second = b"offset=1" in server.requests[-1]
+        link = f'Link: <{server.url}/v1/cdr_feed?locations={name}&offset=1>; rel="next"\r\n'
+        _answer("200 OK", pages[second], b"" if second else link.encode())(conn)  # type: ignore[operator]
+
+    with RawServer(handler) as server:
+        client = make_client(server.url, clock, retries=0)
+        assert [r.body for r in client.pages("cdr_feed", WINDOW)] == pages
+        assert encoded.encode() in server.requests[-1].split(b"\r\n")[0]
 
 
 def test_a_5xx_with_retry_after_waits_as_long_as_it_asks(clock: FakeClock) -> None:
