@@ -44,7 +44,8 @@ def download_report(client: WebexClient, report_id: str, dest: Path) -> dict[str
     tmp = temp_name(dest)  # hidden: never taken for a saved page to replay
     try:
         with open(tmp, "wb") as sink:
-            download = client.get(str(url), sink=sink)
+            # JSON text: a blank or a letter past ASCII in it is sent as UTF-8, percent-encoded
+            download = client.get(answers.request_url(str(url)), sink=sink)
         client.check(download, f"downloading report {report_id}")
         if tmp.stat().st_size == 0:
             # a report is a ZIP (or a CSV with its header), never nothing: installed, the

@@ -346,20 +346,28 @@ _NOT_IN_URL = re.compile(r"[\x00-\x20\x7f-\U0010ffff]+")
 def resolve(base: str, target: str) -> str:
     """`target` (a next link, a redirect's Location) resolved against `base`; as it came
     when it cannot be (`http://[broken`): `web_url` then refuses it, and the error names it.
-    A blank or a byte past ASCII after the host (a location name a server echoes as it is,
-    `locations=Berlin HQ`, `Zürich`) is percent-encoded, as browsers and curl send it: as it
-    was, http.client refused a blank as a 'control character' (retried as a connection error,
-    then 'cannot reach') and crashed on a byte past ASCII. Header text is read as Latin-1, so
-    its characters are its bytes (UTF-8 `ü` arrives as two, encoded as `%C3%BC`)."""
+    Sent as `request_url` has it, header text being read as Latin-1: its characters are its
+    bytes (UTF-8 `ü` arrives as two, encoded as `%C3%BC`)."""
     try:
         url = urllib.parse.urljoin(base, target)
-        parts = urllib.parse.urlsplit(url)
     except ValueError:
         return target
+    # text past Latin-1 came from no header: its characters are not bytes, but UTF-8's
+    return request_url(url, "latin-1" if all(ord(c) <= 0xFF for c in url) else "utf-8")
+
+
+def request_url(url: str, charset: str = "utf-8") -> str:
+    """`url` with a blank, a control or a letter past ASCII after the host percent-encoded
+    (in `charset`), as browsers and curl send it: a server echoing a location name as it is
+    (`locations=Berlin HQ`, `Zürich`) in a next link, or a report's `downloadURL` naming its
+    file so, had http.client refuse the blank as a 'control character' (retried as a
+    connection error, then 'cannot reach') and crash on a letter past ASCII."""
     if not _NOT_IN_URL.search(url):
         return url
-    # text past Latin-1 came from no header: its characters are not bytes, but UTF-8's
-    charset = "latin-1" if all(ord(c) <= 0xFF for c in url) else "utf-8"
+    try:
+        parts = urllib.parse.urlsplit(url)
+    except ValueError:
+        return url
 
     def encoded(text: str) -> str:
         return _NOT_IN_URL.sub(lambda m: urllib.parse.quote(m.group(), encoding=charset), text)

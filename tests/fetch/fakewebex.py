@@ -108,6 +108,8 @@ class FakeWebex:
         self.faults: list[Fault] = []
         self.redirect_to: str | None = None
         self.reports: dict[str, bytes] = {}
+        self.report_file = ""
+        """A file name the downloadURL ends with (`/download/<id>/<name>`), as it is."""
         self.extra_page_fields: dict[str, Any] = {}
         self.log: list[Request] = []
         self.sent_pages: list[bytes] = []
@@ -207,11 +209,12 @@ class FakeWebex:
                 "id": rid,
                 "title": "Calling Detailed Call History",
                 "status": "done",
-                "downloadURL": f"{self.url}/download/{rid}",
+                "downloadURL": f"{self.url}/download/{rid}"
+                + (f"/{self.report_file}" if self.report_file else ""),
             }
             return 200, js, json.dumps({"items": [item]}).encode()
         if path.startswith("/download/"):
-            rid = path.rsplit("/", 1)[1]
+            rid = path.split("/")[2]
             return 200, {"Content-Type": "application/octet-stream"}, self.reports[rid]
         return 404, js, b'{"message": "no such endpoint"}'
 

@@ -290,6 +290,25 @@ def test_report_download_zip_without_extension(tmp_path: Path, clock: FakeClock)
     assert set(warehouse(settings)["source_kind"].to_list()) == {"report"}
 
 
+def test_a_report_link_naming_its_file_with_blanks_and_accents_is_downloaded(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    """A downloadURL naming the report's file as it is (`Detailed Call History Zürich.zip`):
+    http.client refused the blank as a 'control character', retried as a connection error
+    and reported 'cannot reach' (exit 1), and crashed on the `ü` ('report it'). The link is
+    sent percent-encoded in UTF-8, as browsers and curl send it."""
+    records = make_records(5, NOW - timedelta(days=40), timedelta(hours=1), seed="rep")
+    settings = settings_for(tmp_path)
+    with FakeWebex(TOKEN) as server:
+        server.reports["R-42"] = report_zip(records)
+        server.report_file = "Detailed Call History Zürich.zip"
+        client = make_client(server.url, clock, retries=0)
+        result = fetch_records(settings, report_id="R-42", client=client, now=NOW)
+    assert result.error is None and result.exit_code == 0
+    assert server.log[-1].path == "/download/R-42/Detailed%20Call%20History%20Z%C3%BCrich.zip"
+    assert sorted(warehouse_ids(settings)) == sorted(r["Report ID"] for r in records)
+
+
 def test_a_report_fetched_again_accounts_for_its_records(tmp_path: Path, clock: FakeClock) -> None:
     """The same report downloaded again (its content unchanged) is skipped by the ingest
     ledger: the run said '0 records; 0 rows loaded, 0 duplicate, 0 rejected' of a report of
