@@ -249,7 +249,9 @@ class WebexClient:
             return False
         try:
             token = self.renew()
-        except CdrError:  # the file is gone or unreadable mid-rewrite: the 401 stands
+        except CdrError as exc:  # gone, unreadable or now group-readable: the 401 stands
+            log.warning("%s: HTTP 401; the token's source was read again and refused: %s",
+                        self.redact.url(url), self.redact(exc.one_line()))  # fmt: skip
             return False
         if token in self._tokens:
             return False

@@ -4,6 +4,7 @@ connection refused, rate limits, redaction."""
 from __future__ import annotations
 
 import json
+import logging
 import socket
 from collections.abc import Iterator
 from datetime import timedelta
@@ -15,6 +16,7 @@ from cdr_pipeline.config import FetchOptions
 from cdr_pipeline.errors import ConfigError
 from cdr_pipeline.fetch import FetchError, RateLimiter, Redactor
 from cdr_pipeline.fetch.runner import client_from_options
+from cdr_pipeline.fetch.token import read_token
 from tests.fetch.conftest import NOW, TOKEN, FakeClock, make_client
 from tests.fetch.fakewebex import FakeWebex, Fault, make_records
 
@@ -286,6 +288,30 @@ def test_a_token_rotated_during_a_backfill_is_read_again_on_a_401(
     server.token = "yet-another-token"  # expired again, and the file was not rewritten
     with pytest.raises(ConfigError, match="HTTP 401"):
         list(client.pages("cdr_feed", PARAMS))
+
+
+def test_a_token_file_rotated_unreadable_says_why_on_the_401(
+    server: FakeWebex, clock: FakeClock, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A refresh job that writes the new token to a temp file and renames it gets its umask's
+    mode (0644): read again on the 401, the file was refused as group-readable, silently, and
+    the run ended with the scope and role hint of a refused token, the real cause unsaid."""
+    token_file = tmp_path / "token"
+    token_file.write_text(TOKEN)
+    token_file.chmod(0o600)
+    options = FetchOptions(token_file=token_file)
+    client = make_client(server.url, clock, renew=lambda: read_token(options, env={}))
+    server.token = NEW_TOKEN
+    fresh = tmp_path / "token.new"
+    fresh.write_text(NEW_TOKEN)
+    fresh.chmod(0o644)
+    fresh.rename(token_file)
+    with caplog.at_level(logging.WARNING), pytest.raises(ConfigError, match="HTTP 401"):
+        list(client.pages("cdr_feed", PARAMS))
+    said = " ".join(r.getMessage() for r in caplog.records)
+    assert "read again and refused" in said and "accessible by group or others" in said
+    assert "chmod 600" in said
+    assert NEW_TOKEN not in said and TOKEN not in said
 
 
 def test_the_client_of_a_token_file_reads_the_file_again_when_asked(tmp_path: Path) -> None:
