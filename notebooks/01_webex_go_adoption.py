@@ -125,7 +125,8 @@ else:
 # %% [markdown]
 # ## 3. Top Webex Go users
 #
-# Users ranked by their Webex Go minutes (ties: more legs first). `answered_legs` counts the
+# Users ranked by their Webex Go minutes (ties: more legs first, then the earlier first leg;
+# nothing personal, so both tiers list the same users). `answered_legs` counts the
 # legs that were answered. A user is named, and placed, as on their latest Webex Go leg (a
 # user renamed or moved shows the new name and location).
 
@@ -147,7 +148,7 @@ top_users = nb.query(
     from fct_call_legs
     where is_webex_go and user_uuid is not null and {FILTER}
     group by user_uuid
-    order by webex_go_minutes desc, webex_go_legs desc, user_uuid
+    order by webex_go_minutes desc, webex_go_legs desc, min(start_time), min(report_id)
     limit $top
 """,
     top=TOP_USERS,

@@ -278,3 +278,45 @@ def test_top_webex_go_users_are_named_and_placed_as_on_their_latest_leg(
     assert top.height == 1
     assert (top["user_name"][0], top["location_name"][0]) == latest
     assert latest[1] == "Moved Office"
+
+
+def test_top_webex_go_users_tied_are_listed_alike_on_both_tiers(
+    run_script: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ties of minutes and legs were broken by the user id, which the analyst tier shows as
+    a pseudonym that sorts otherwise: users tied at the cut-off were listed on one tier and
+    not the other. Seven users with one Webex Go leg of the same length each: both tiers list
+    them in one order (the earlier leg first)."""
+    src = SAMPLES / "dch_export_2026-09-30_2026-10-31.csv"
+    with src.open(encoding="utf-8-sig", newline="") as fh:
+        header, *rows = list(csv.reader(fh))
+    col = {name: i for i, name in enumerate(header)}
+    go = [r for r in rows if r[col["Sub client type"]] == "MOBILE_NETWORK" and r[col["User UUID"]]]
+    firsts: dict[str, list[str]] = {}
+    for r in sorted(go, key=lambda r: r[col["Start time"]]):
+        firsts.setdefault(r[col["User UUID"]], r)
+    tied = list(firsts.values())[:7]
+    assert len(tied) == 7
+    for r in tied:
+        r[col["Duration"]] = "60"
+    export = tmp_path / "dch_tied.csv"
+    with export.open("w", encoding="utf-8", newline="") as fh:
+        csv.writer(fh).writerows([header, *tied])
+    settings = Settings(warehouse=tmp_path / "warehouse")
+    assert ingest_paths(settings, [export]).exit_code == 0
+    build_warehouse(settings)
+    listed = {}
+    for tier in ("full", "analyst"):
+        monkeypatch.setenv("CDR_TIER", tier)
+        top = run_script("01_webex_go_adoption", settings.warehouse).namespace["top_users"]
+        listed[tier] = top["user_uuid"].to_list()
+    con = duckdb.connect(str(settings.warehouse / "cdr.duckdb"), read_only=True)
+    try:
+        hidden = dict(
+            con.execute("select value, pseudonym from analyst_base.pseudonym_map").fetchall()
+        )
+    finally:
+        con.close()
+    assert len(listed["full"]) == 7
+    assert [hidden[u] for u in listed["full"]] == listed["analyst"]
+    assert listed["full"] == [r[col["User UUID"]] for r in tied]
