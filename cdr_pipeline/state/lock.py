@@ -153,7 +153,30 @@ def running_writer(layout: Layout, name: str = "writer.lock") -> str | None:
         return None
     except PermissionError:  # alive, under another user
         pass
+    if _holds_open(int(pid), layout.lock_file(name)) is False:
+        return None  # its number, another process's now (after a reboot, in a container)
     return text
+
+
+def _holds_open(pid: int, path: Path) -> bool | None:
+    """Whether process `pid` has the lock file `path` open, as its holder does from before
+    it takes the lock until after it releases it; None when this cannot be told (no
+    `/proc`, another user's process). A night killed with -9 leaves its line behind, and
+    once its pid is another process's (after a reboot the OOM killer's victim's number is
+    soon a daemon's; in a container every run is one of the first pids), that process was
+    taken for the holder: `cdr runs` showed the dead night `running` all day."""
+    try:
+        lock = path.stat()
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return None
+    for fd in fds:
+        try:
+            if os.path.samestat(os.stat(f"/proc/{pid}/fd/{fd}"), lock):
+                return True
+        except OSError:  # closed meanwhile, or a descriptor that is no file
+            continue
+    return False
 
 
 WRITER_LOCKS = ("writer.lock", "nightly.lock")

@@ -112,6 +112,35 @@ def test_a_night_killed_reads_interrupted_before_the_next_writer(tmp_path: Path)
     assert row["status"] == "running"
 
 
+def test_a_killed_night_whose_pid_is_another_process_now_reads_interrupted(
+    tmp_path: Path,
+) -> None:
+    """A night killed with -9 leaves its lock line; once its pid is another process's
+    (after a reboot a daemon's, in a container one of the first pids again), that process
+    was taken for the night: `cdr runs` showed it `running`, no exit code, until the next
+    night. A process that does not have the lock file open holds no lock."""
+    wh = tmp_path / "wh"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _HOLDER, str(wh)], stdout=subprocess.PIPE, text=True
+    )
+    assert holder.stdout is not None and holder.stdout.readline() == "holding\n"
+    holder.send_signal(signal.SIGKILL)
+    holder.wait()
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        for name in ("nightly.lock", "writer.lock"):
+            lock = Layout(wh).lock_file(name)
+            if lock.exists():  # the dead night's line, its pid now the other process's
+                text = lock.read_text()
+                lock.write_text(text.replace(f"pid {holder.pid},", f"pid {other.pid},"))
+        assert f"pid {other.pid}," in Layout(wh).lock_file("nightly.lock").read_text()
+        (row,) = json.loads(_runs(wh, "--json").output)
+        assert (row["status"], row["exit_code"]) == ("interrupted", 130)
+    finally:
+        other.kill()
+        other.wait()
+
+
 def test_a_run_that_committed_and_then_failed_says_why(tmp_path: Path) -> None:
     """An ingest stopped (SIGTERM) while refreshing the views after its commit keeps status
     `ok` (its data counts) with exit 130 and a message; the compact table showed exit 130 and

@@ -94,8 +94,12 @@ def test_a_lock_line_of_another_machine_is_not_taken_for_a_process_here(tmp_path
     layout.lock_file().parent.mkdir(parents=True)
     here = f"pid {os.getpid()}, cdr ingest, since 2026-12-05T02:30:00Z"
     layout.lock_file().write_text(f"{here}, on {socket.gethostname()}\n")
-    assert running_writer(layout) == f"{here}, on {socket.gethostname()}"
-    layout.lock_file().write_text(f"{here}, on {socket.gethostname()}-standby\n")
-    assert running_writer(layout) is None
-    layout.lock_file().write_text(f"{here}\n")  # written by a version before the host
-    assert running_writer(layout) == here
+    opened = os.open(layout.lock_file(), os.O_RDONLY)  # as its holder has it open
+    try:
+        assert running_writer(layout) == f"{here}, on {socket.gethostname()}"
+        layout.lock_file().write_text(f"{here}, on {socket.gethostname()}-standby\n")
+        assert running_writer(layout) is None
+        layout.lock_file().write_text(f"{here}\n")  # written by a version before the host
+        assert running_writer(layout) == here
+    finally:
+        os.close(opened)
