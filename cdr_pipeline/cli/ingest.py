@@ -26,6 +26,7 @@ from cdr_pipeline.cli.render import (
     ingest_table,
     runs_table,
 )
+from cdr_pipeline.errors import OutputUnwritable
 from cdr_pipeline.render import safe_text, text_table, to_json
 from cdr_pipeline.schema import SCHEMAS
 from cdr_pipeline.state.ledger import Ledger, run_record
@@ -114,6 +115,11 @@ def ingest(
 @pass_cli
 def runs(obj: CliContext, show_files: bool, limit: int, wide: bool, as_json: bool) -> None:
     """Show the ingest ledger: recent runs (erasures among them), or files with --files."""
+    if sys.stdout is None:  # `cdr runs --json >&-`: a check read exit 0 and no run as fine
+        raise OutputUnwritable(
+            "cannot write the standard output: it is closed",
+            hint="run cdr runs with stdout open (a pipe or a file); the warehouse is unchanged",
+        )
     layout = obj.existing_warehouse().layout
     ledger = Ledger(layout)
     if show_files:

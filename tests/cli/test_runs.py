@@ -257,3 +257,22 @@ def test_runs_lists_an_erasure_with_the_versions_it_committed(tmp_path: Path) ->
     for shown in (compact.output, _runs(wh, "--wide").output, json.dumps(rows)):
         assert "3125550120" not in shown and "Grace" not in shown
     assert _runs(wh, "--json", "--limit", "1").output.count("cdr forget") == 1
+
+
+def test_runs_with_stdout_closed_is_an_output_error(tmp_path: Path) -> None:
+    """`cdr runs --json >&-` (a monitoring check started with stdout closed) printed
+    nothing and exited 0: the check read success from a command that showed no run. It is
+    the output that cannot be written: exit 6, naming it, as `cdr report` does."""
+    import os
+
+    wh = tmp_path / "wh"
+    _night(Ledger(Layout(wh)), "night-1", T0, status="failed", exit_code=6, finished_at=T0)
+    done = subprocess.run(
+        [sys.executable, "-m", "cdr_pipeline", "--warehouse", str(wh), "runs", "--json"],
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **CLEAN_ENV},
+        preexec_fn=lambda: os.close(1),
+    )
+    assert done.returncode == 6, done.stderr
+    assert "error: cannot write the standard output: it is closed" in done.stderr
