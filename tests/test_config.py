@@ -6,6 +6,7 @@ name the source (file, variable or flag), the key and the bad value."""
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -411,6 +412,20 @@ def test_a_cdr_toml_that_is_no_file_is_an_error_not_the_defaults(
         load_settings(None, env={})
     with pytest.raises(ConfigError, match=r"^CDR_CONFIG: config file .* is a folder"):
         load_settings(None, env={"CDR_CONFIG": str(tmp_path)})
+
+
+def test_a_config_path_that_is_no_regular_file_is_not_called_missing(tmp_path: Path) -> None:
+    # cdr.toml a named pipe, or a link to a device (/dev/null to "switch the settings off"):
+    # the error said it "does not exist" while ls showed it there
+    os.mkfifo(tmp_path / "cdr.toml")
+    with pytest.raises(ConfigError, match=r"cdr\.toml is a named pipe, not a regular file"):
+        load_settings(None, env={"CDR_CONFIG": str(tmp_path / "cdr.toml")})
+    (tmp_path / "cdr.toml").unlink()
+    (tmp_path / "cdr.toml").symlink_to("/dev/null")
+    with pytest.raises(ConfigError, match=r"cdr\.toml is a device, not a regular file") as err:
+        load_settings(None, env={"CDR_CONFIG": str(tmp_path / "cdr.toml")})
+    assert "does not exist" not in err.value.message
+    assert "replace it with a TOML file" in (err.value.hint or "")
 
 
 def test_a_toml_syntax_error_says_how_to_write_the_line(tmp_path: Path) -> None:

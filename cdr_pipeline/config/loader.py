@@ -11,6 +11,7 @@ environment variable set to the empty string counts as unset.
 from __future__ import annotations
 
 import os
+import stat
 import tomllib
 from collections.abc import Mapping
 from dataclasses import replace
@@ -47,10 +48,32 @@ def _not_a_file(path: Path, origin: str) -> ConfigError:
             f"{origin}: config file {path} is a folder, not a file",
             hint="pass --config FILE or set CDR_CONFIG to the file, or rename the folder",
         )
+    kind = _special_kind(path)
+    if kind:  # a named pipe, a device: "does not exist" while ls shows it there
+        return ConfigError(
+            f"{origin}: config file {path} is {kind}, not a regular file",
+            hint="replace it with a TOML file (an empty one for the defaults and CDR_* "
+            "variables), or pass --config FILE or set CDR_CONFIG to one",
+        )
     return ConfigError(
         f"{origin}: config file {path} does not exist",
         hint="pass --config FILE, set CDR_CONFIG, or run where cdr.toml is",
     )
+
+
+def _special_kind(path: Path) -> str | None:
+    """What `path` is when it exists but is neither a file nor a folder, else None."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return None
+    if stat.S_ISFIFO(mode):
+        return "a named pipe"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return None
 
 
 def _read_toml(path: Path, origin: str) -> dict[str, Any]:
