@@ -59,11 +59,14 @@ def recover_dead(layout: Layout, ledger: Ledger) -> list[str]:
             & pl.col("table_name").is_in(list(versions))
         )
         text = format_versions(versions)
+        rows = int(mine["rows_loaded"].sum() or 0)
+        # "committed call_legs=0" read as no rows: the first version of a table is 0
+        done = f"table versions {text} ({mine.height} file(s), {rows:,} rows loaded)"
         row.update(
             table_versions=text,
             files_loaded=mine.height,
-            rows_loaded=int(mine["rows_loaded"].sum() or 0),
-            message=f"{row['message']}; it had committed {text}",
+            rows_loaded=rows,
+            message=f"{row['message']}; it had committed {done}",
         )
         ledger.write("runs", run_id, [row], RUNS_SCHEMA)
     return ids
