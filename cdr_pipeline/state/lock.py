@@ -12,6 +12,7 @@ import fcntl
 import logging
 import os
 import socket
+import stat
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -48,6 +49,14 @@ def writer_lock(
             path=str(path),
             hint=f"remove the folder (rmdir {path}); cdr makes the lock file again, and the "
             "kernel releases a lock when its holder exits, so a lock never needs removing",
+        )
+    kind = _special_kind(path)
+    if kind:  # a link to /dev/null, a named pipe: "unexpected OSError ... Invalid argument"
+        raise WarehouseUnwritable(
+            f"the lock {path} is {kind}, not a file: no writer can take the lock",
+            path=str(path),
+            hint=f"remove it (rm {path}); cdr makes the lock file again, and the kernel "
+            "releases a lock when its holder exits, so a lock never needs replacing",
         )
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
@@ -92,6 +101,19 @@ def writer_lock(
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)
+
+
+def _special_kind(path: Path) -> str | None:
+    """What the lock path is when it is there but no regular file or folder, else None."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return None
+    if stat.S_ISFIFO(mode):
+        return "a named pipe"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    return "a socket" if stat.S_ISSOCK(mode) else None
 
 
 _NO_LOCKS = {errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOTSUP, errno.ENOSYS}

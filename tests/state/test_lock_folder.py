@@ -33,3 +33,26 @@ def test_a_lock_that_is_a_folder_is_named_not_a_bug(tmp_path: Path) -> None:
     assert "nightly.lock is a folder, not a file" in run.stdout.splitlines()[-1]
     (wh / "state" / "nightly.lock").rmdir()
     assert CliRunner().invoke(cli, ingest, env=CLEAN_ENV).exit_code == 0
+
+
+def test_a_lock_that_is_a_pipe_or_a_device_is_named_not_a_bug(tmp_path: Path) -> None:
+    """A lock linked to /dev/null ("so it never blocks") or a named pipe in its place:
+    every writer ended "unexpected OSError: [Errno 22] Invalid argument ... report it",
+    exit 1 (the lock's line cannot be emptied on a device), or hung opening the pipe."""
+    import os
+
+    wh = tmp_path / "wh"
+    lock = wh / "state" / "writer.lock"
+    lock.parent.mkdir(parents=True)
+    ingest = ["--warehouse", str(wh), "ingest", str(fixture("overlap_a.csv"))]
+    for make, kind in (
+        (lambda: lock.symlink_to(os.devnull), "a device"),
+        (lambda: os.mkfifo(lock), "a named pipe"),
+    ):
+        make()
+        run = CliRunner().invoke(cli, ingest, env=CLEAN_ENV)
+        assert run.exit_code == EXIT_ENVIRONMENT, run.output
+        assert f"the lock {lock} is {kind}, not a file" in run.output
+        assert f"rm {lock}" in run.output and "unexpected" not in run.output
+        lock.unlink()
+    assert CliRunner().invoke(cli, ingest, env=CLEAN_ENV).exit_code == 0
