@@ -70,7 +70,7 @@ def writer_lock(
                     log.info("got the warehouse lock after %.0f s", time.monotonic() - began)
                 break
             except BlockingIOError:
-                holder = path.read_text(encoding="utf-8", errors="replace").strip()
+                holder = _line(path)
                 if time.monotonic() >= deadline:
                     raise LockBusy(
                         f"another writer holds the warehouse lock ({holder or 'unknown holder'})",
@@ -99,6 +99,20 @@ def writer_lock(
         finally:
             os.ftruncate(fd, 0)
             fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+def _line(path: Path) -> str:
+    """The holder's line of the lock file `path`; empty for a named pipe or a device in its
+    place, which no writer can take (`writer_lock` refuses it) and whose read blocked
+    forever: `cdr runs`, a monitoring check, hung on a named pipe there."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return ""
+        with os.fdopen(os.dup(fd), "rb") as file:
+            return file.read().decode("utf-8", errors="replace").strip()
     finally:
         os.close(fd)
 
@@ -159,7 +173,7 @@ def running_writer(layout: Layout, name: str = "writer.lock") -> str | None:
     moment give up); None when it is free. A holder killed with -9 leaves its line behind:
     its process is gone, so the lock counts as free."""
     try:
-        text = layout.lock_file(name).read_text(encoding="utf-8", errors="replace").strip()
+        text = _line(layout.lock_file(name))
     except OSError:
         return None
     word, _, rest = text.partition(" ")
@@ -214,7 +228,7 @@ def writers_gone(layout: Layout) -> bool:
     on another machine, or a line that cannot be read, counts as alive."""
     for name in WRITER_LOCKS:
         try:
-            text = layout.lock_file(name).read_text(encoding="utf-8", errors="replace").strip()
+            text = _line(layout.lock_file(name))
         except FileNotFoundError:
             continue
         except OSError:
@@ -239,7 +253,7 @@ def live_run(layout: Layout, name: str = "nightly.lock") -> str | None:
     holder = running_writer(layout, name) if held is None else None
     if held:
         path = layout.lock_file(name)
-        holder = path.read_text(encoding="utf-8", errors="replace").strip()
+        holder = _line(path)
     for part in (holder or "").split(", "):
         if part.startswith("run "):
             return part.removeprefix("run ")
@@ -253,7 +267,7 @@ def is_held(layout: Layout, name: str) -> bool | None:
     that tries `name` in the moment of the try and does not wait gives up (exit 5), but it
     would give up on `writer.lock` next anyway."""
     try:
-        fd = os.open(layout.lock_file(name), os.O_RDONLY)
+        fd = os.open(layout.lock_file(name), os.O_RDONLY | os.O_NONBLOCK)
     except FileNotFoundError:
         return False
     except OSError:

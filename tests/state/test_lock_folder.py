@@ -56,3 +56,27 @@ def test_a_lock_that_is_a_pipe_or_a_device_is_named_not_a_bug(tmp_path: Path) ->
         assert f"rm {lock}" in run.output and "unexpected" not in run.output
         lock.unlink()
     assert CliRunner().invoke(cli, ingest, env=CLEAN_ENV).exit_code == 0
+
+
+def test_runs_does_not_hang_on_a_lock_that_is_a_named_pipe(tmp_path: Path) -> None:
+    """`cdr runs` read the holder's line of each lock: a named pipe in the place of
+    nightly.lock blocked that read forever, so the morning's monitoring check hung."""
+    import os
+    import subprocess
+    import sys
+
+    wh = tmp_path / "wh"
+    run = CliRunner().invoke(
+        cli, ["--warehouse", str(wh), "ingest", str(fixture("overlap_a.csv"))], env=CLEAN_ENV
+    )
+    assert run.exit_code == 0, run.output
+    os.mkfifo(wh / "state" / "nightly.lock")
+    done = subprocess.run(
+        [sys.executable, "-m", "cdr_pipeline", "--warehouse", str(wh), "runs", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **CLEAN_ENV},
+    )
+    assert done.returncode == 0, done.stderr
+    assert '"status": "ok"' in done.stdout
