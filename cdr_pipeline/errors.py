@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import errno
 import os
+import stat
 from pathlib import Path
 
 EXIT_OK = 0
@@ -371,3 +372,17 @@ def _file_in_the_way(filename: object, root: Path | None) -> Path | None:
         return None
     path = Path(str(filename))
     return next((p for p in reversed(path.parents) if p.exists() and not p.is_dir()), None)
+
+
+def special_kind(path: Path) -> str | None:
+    """What `path` is when it is there but no regular file or folder (a named pipe, a
+    device, a socket: `cdr.toml` or a lock made one), else None; for the message."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return None
+    if stat.S_ISFIFO(mode):
+        return "a named pipe"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    return "a socket" if stat.S_ISSOCK(mode) else None

@@ -11,7 +11,6 @@ environment variable set to the empty string counts as unset.
 from __future__ import annotations
 
 import os
-import stat
 import tomllib
 from collections.abc import Mapping
 from dataclasses import replace
@@ -28,7 +27,7 @@ from cdr_pipeline.config.keys import (
     unknown_key,
 )
 from cdr_pipeline.config.settings import Settings
-from cdr_pipeline.errors import ConfigError
+from cdr_pipeline.errors import ConfigError, special_kind
 
 _TOP_LEVEL = [k for k in SETTINGS_KEYS if not k.startswith(PRIVACY_PREFIX)] + ["fetch", "privacy"]
 
@@ -48,7 +47,7 @@ def _not_a_file(path: Path, origin: str) -> ConfigError:
             f"{origin}: config file {path} is a folder, not a file",
             hint="pass --config FILE or set CDR_CONFIG to the file, or rename the folder",
         )
-    kind = _special_kind(path)
+    kind = special_kind(path)
     if kind:  # a named pipe, a device: "does not exist" while ls shows it there
         return ConfigError(
             f"{origin}: config file {path} is {kind}, not a regular file",
@@ -59,21 +58,6 @@ def _not_a_file(path: Path, origin: str) -> ConfigError:
         f"{origin}: config file {path} does not exist",
         hint="pass --config FILE, set CDR_CONFIG, or run where cdr.toml is",
     )
-
-
-def _special_kind(path: Path) -> str | None:
-    """What `path` is when it exists but is neither a file nor a folder, else None."""
-    try:
-        mode = path.stat().st_mode
-    except OSError:
-        return None
-    if stat.S_ISFIFO(mode):
-        return "a named pipe"
-    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-        return "a device"
-    if stat.S_ISSOCK(mode):
-        return "a socket"
-    return None
 
 
 def _read_toml(path: Path, origin: str) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from cdr_pipeline.errors import ConfigError, LockBusy, WarehouseUnwritable
+from cdr_pipeline.errors import ConfigError, LockBusy, WarehouseUnwritable, special_kind
 from cdr_pipeline.state.layout import Layout
 from cdr_pipeline.text import iso_seconds
 
@@ -50,7 +50,7 @@ def writer_lock(
             hint=f"remove the folder (rmdir {path}); cdr makes the lock file again, and the "
             "kernel releases a lock when its holder exits, so a lock never needs removing",
         )
-    kind = _special_kind(path)
+    kind = special_kind(path)
     if kind:  # a link to /dev/null, a named pipe: "unexpected OSError ... Invalid argument"
         raise WarehouseUnwritable(
             f"the lock {path} is {kind}, not a file: no writer can take the lock",
@@ -115,19 +115,6 @@ def _line(path: Path) -> str:
             return file.read().decode("utf-8", errors="replace").strip()
     finally:
         os.close(fd)
-
-
-def _special_kind(path: Path) -> str | None:
-    """What the lock path is when it is there but no regular file or folder, else None."""
-    try:
-        mode = path.stat().st_mode
-    except OSError:
-        return None
-    if stat.S_ISFIFO(mode):
-        return "a named pipe"
-    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-        return "a device"
-    return "a socket" if stat.S_ISSOCK(mode) else None
 
 
 _NO_LOCKS = {errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOTSUP, errno.ENOSYS}
