@@ -245,6 +245,16 @@ def test_a_bad_month_stops_the_notebook_with_a_clear_message(demo_wh: Path) -> N
     assert "YYYY-MM" in message and "e.g. 2026-10" in message and "'2026-13'" in message
 
 
+def _warehouse_of(export: Path, rows: list[list[str]]) -> Settings:
+    """A warehouse beside `export` holding the export of `rows` (its header first), built."""
+    with export.open("w", encoding="utf-8", newline="") as fh:
+        csv.writer(fh).writerows(rows)
+    settings = Settings(warehouse=export.parent / "warehouse")
+    assert ingest_paths(settings, [export]).exit_code == 0
+    build_warehouse(settings)
+    return settings
+
+
 def test_top_webex_go_users_are_named_and_placed_as_on_their_latest_leg(
     run_script: Any, tmp_path: Path
 ) -> None:
@@ -262,12 +272,7 @@ def test_top_webex_go_users_are_named_and_placed_as_on_their_latest_leg(
     assert legs[0][col["Start time"]][:10] < legs[-1][col["Start time"]][:10]
     legs[-1][col["User"]] = "Renamed Person"
     legs[-1][col["Location"]] = "Moved Office"
-    export = tmp_path / "dch_renamed.csv"
-    with export.open("w", encoding="utf-8", newline="") as fh:
-        csv.writer(fh).writerows([header, *legs])
-    settings = Settings(warehouse=tmp_path / "warehouse")
-    assert ingest_paths(settings, [export]).exit_code == 0
-    build_warehouse(settings)
+    settings = _warehouse_of(tmp_path / "dch_renamed.csv", [header, *legs])
     run = run_script("01_webex_go_adoption", settings.warehouse)
     nb = run.namespace["nb"]
     latest = nb.query(
@@ -299,12 +304,7 @@ def test_top_webex_go_users_tied_are_listed_alike_on_both_tiers(
     assert len(tied) == 7
     for r in tied:
         r[col["Duration"]] = "60"
-    export = tmp_path / "dch_tied.csv"
-    with export.open("w", encoding="utf-8", newline="") as fh:
-        csv.writer(fh).writerows([header, *tied])
-    settings = Settings(warehouse=tmp_path / "warehouse")
-    assert ingest_paths(settings, [export]).exit_code == 0
-    build_warehouse(settings)
+    settings = _warehouse_of(tmp_path / "dch_tied.csv", [header, *tied])
     listed = {}
     for tier in ("full", "analyst"):
         monkeypatch.setenv("CDR_TIER", tier)
