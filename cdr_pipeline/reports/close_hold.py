@@ -6,7 +6,7 @@ neither)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date, timedelta
 
 import polars as pl
@@ -19,19 +19,35 @@ def next_month(first_day: date) -> date:
     return (first_day + timedelta(days=32)).replace(day=1)
 
 
+def runs_text(
+    items: Sequence[date],
+    follows: Callable[[date, date], bool],
+    text: Callable[[date, date], str],
+    shown: int = 6,
+) -> str:
+    """`items` (oldest first) as runs of ones where each `follows` the last, each run as
+    `text(first, last)`: the first `shown` runs and how many more."""
+    runs: list[list[date]] = []
+    for item in items:
+        if runs and follows(runs[-1][1], item):
+            runs[-1][1] = item
+        else:
+            runs.append([item, item])
+    texts = [text(a, b) for a, b in runs]
+    more = f" and {len(texts) - shown} more" if len(texts) > shown else ""
+    return ", ".join(texts[:shown]) + more
+
+
 def months_text(months: Sequence[date], shown: int = 6) -> str:
     """Months (first days, oldest first) as runs, `2025-01..2026-07, 2026-09`, the first
     `shown` runs and how many more: a close forced by mistake years back left every month
     since open, and each night's warning named them one by one (hundreds)."""
-    runs: list[list[date]] = []
-    for month in months:
-        if runs and next_month(runs[-1][1]) == month:
-            runs[-1][1] = month
-        else:
-            runs.append([month, month])
-    texts = [f"{a:%Y-%m}" if a == b else f"{a:%Y-%m}..{b:%Y-%m}" for a, b in runs]
-    more = f" and {len(texts) - shown} more" if len(texts) > shown else ""
-    return ", ".join(texts[:shown]) + more
+    return runs_text(
+        months,
+        lambda last, month: next_month(last) == month,
+        lambda a, b: f"{a:%Y-%m}" if a == b else f"{a:%Y-%m}..{b:%Y-%m}",
+        shown,
+    )
 
 
 def incomplete(

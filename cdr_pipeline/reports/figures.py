@@ -12,6 +12,7 @@ import duckdb
 import pyarrow as pa
 
 from cdr_pipeline.config import Settings
+from cdr_pipeline.reports.close_hold import runs_text
 from cdr_pipeline.reports.frozen import FINANCE_REPORTS, ClosedMonth, read_close, read_frozen
 from cdr_pipeline.reports.frozen_tier import frozen_for_tier
 from cdr_pipeline.reports.licence_span import LicenceData, licence_data, outside_text
@@ -134,15 +135,12 @@ def uncovered_days(con: duckdb.DuckDBPyConnection, first_day: date) -> list[date
 def days_text(days: list[date], shown: int = 6) -> str:
     """Days as runs, `2026-09-05..09-07, 2026-09-30`, the first `shown` runs and how many
     more."""
-    runs: list[list[date]] = []
-    for day in days:
-        if runs and (day - runs[-1][1]).days == 1:
-            runs[-1][1] = day
-        else:
-            runs.append([day, day])
-    texts = [f"{a}" if a == b else f"{a}..{b:%m-%d}" for a, b in runs]
-    more = f" and {len(texts) - shown} more" if len(texts) > shown else ""
-    return ", ".join(texts[:shown]) + more
+    return runs_text(
+        days,
+        lambda last, day: (day - last).days == 1,
+        lambda a, b: f"{a}" if a == b else f"{a}..{b:%m-%d}",
+        shown,
+    )
 
 
 def licence_months(con: duckdb.DuckDBPyConnection) -> tuple[date, date] | None:
