@@ -172,13 +172,19 @@ def _skip_bom(stream: BinaryIO) -> BinaryIO:
 
 def _utf16_hint(head: bytes) -> str:
     """What to do with a UTF-16 file: a CSV is exported again; JSON (an API answer saved by
-    Windows PowerShell 5.1, whose `>` and `Out-File` write UTF-16) is saved again as UTF-8."""
+    Windows PowerShell 5.1, whose `>` and `Out-File` write UTF-16) is saved again as UTF-8;
+    a tab-separated first line is Excel's "Unicode Text", saved again as CSV UTF-8."""
     start = head if head[:2] in UTF16_BOMS else head.removeprefix(UTF8_BOM).lstrip()
     text = start.decode("utf-16", "ignore")  # its byte-order mark tells the byte order
     if text.lstrip()[:1] in ("{", "["):
         return (
             "save the JSON as UTF-8 and load that (PowerShell: Out-File -Encoding utf8, "
             "or Invoke-RestMethod -OutFile)"
+        )
+    if "\t" in text.split("\n", 1)[0]:  # Excel's Save As "Unicode Text": UTF-16, tabs
+        return (
+            "this is Excel's 'Unicode Text' (UTF-16, tab-separated): load the export as "
+            "downloaded, or in Excel use Save As > 'CSV UTF-8 (Comma delimited)'"
         )
     return "export the report as UTF-8 CSV (Control Hub's default) and load that"
 

@@ -789,6 +789,20 @@ def test_utf16_json_is_told_to_be_saved_as_utf8_not_exported_as_csv(tmp_path: Pa
     assert "UTF-8 CSV" in (caught.value.hint or "")
 
 
+def test_excel_unicode_text_is_told_to_be_saved_as_csv_utf8(tmp_path: Path) -> None:
+    """An export opened in Excel and saved as "Unicode Text" is UTF-16 with tabs: the hint
+    said to export the report as UTF-8 CSV, which the user had; it names Excel's Save As."""
+    from cdr_pipeline.errors import InputError
+    from cdr_pipeline.ingest.sources import sources_of
+
+    rows = fixture("bom_crlf.csv").read_text(encoding="utf-8-sig").splitlines()
+    src = tmp_path / "calls.txt"
+    src.write_bytes("\r\n".join(r.replace(",", "\t") for r in rows).encode("utf-16"))
+    with pytest.raises(InputError, match="UTF-16") as caught:
+        sources_of(src)
+    assert "'CSV UTF-8 (Comma delimited)'" in (caught.value.hint or "")
+
+
 def test_a_utf32_file_is_named_utf32(wh: Path) -> None:
     """Its byte order mark (FF FE 00 00) starts like UTF-16's: it was called UTF-16."""
     path = wh.parent / "utf32.csv"
