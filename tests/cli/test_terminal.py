@@ -230,7 +230,9 @@ def test_ingest_table_tells_monthly_exports_apart_at_80_columns(tmp_path: Path) 
     an operator could not tell which row was which file; the kind (a few known words) now
     gives way first."""
     inbox = tmp_path / "inbox"
-    status, lines = in_terminal(80, "-q", "samples", "--bulk", "--rows", "3000", "--out", str(inbox))
+    status, lines = in_terminal(
+        80, "-q", "samples", "--bulk", "--rows", "3000", "--out", str(inbox)
+    )
     assert status == 0, "\n".join(lines)
     status, lines = in_terminal(80, "--warehouse", str(tmp_path / "wh"), "ingest", str(inbox))
     assert status == 0, "\n".join(lines)

@@ -1,8 +1,9 @@
-"""Acceptance: every hostile input of the corpus, loaded as `cdr ingest BAD... GOOD` in a fresh
-process (one per group of cases) under an address-space limit and a timeout, ends with exit
-0 or 3; each stream of each case is either accounted for record by record or failed as a whole (none of its rows
-published); GOOD loads fully; nothing outside the warehouse is written; no raw ESC/BEL byte
-reaches the terminal; and peak memory stays within the ingest ceiling (1 GiB)."""
+"""Acceptance: every hostile input of the corpus, loaded as `cdr ingest BAD... GOOD` in a
+fresh process (one per group of cases) under an address-space limit and a timeout, ends with
+exit 0 or 3; each stream of each case is either accounted for record by record or failed as
+a whole (none of its rows published); GOOD loads fully; nothing outside the warehouse is
+written; no raw ESC/BEL byte reaches the terminal; and peak memory stays within the ingest
+ceiling (1 GiB)."""
 
 from __future__ import annotations
 
