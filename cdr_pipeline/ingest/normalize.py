@@ -123,6 +123,32 @@ def _blank_values(df: pl.DataFrame, schema: TableSchema) -> pl.DataFrame:
     return df
 
 
+MINUS_SIGN = "\u2212"
+"""Unicode's MINUS SIGN: a number formatted in a Swedish, Norwegian or Finnish locale by a
+tool on ICU (.NET 5 and later, so PowerShell 7; Excel's display in such a locale) is written
+`−300`, not `-300`."""
+
+
+def _minus_signs(df: pl.DataFrame, schema: TableSchema, decimal_comma: bool) -> pl.DataFrame:
+    """A number written with the minus sign `−` (U+2212) is that negative number: a
+    `Site timezone` of `−300` (every site west of UTC, from a tool formatting numbers in a
+    Nordic locale) was a `bad_integer` on every such leg, and the file failed the reject
+    rate. Only the values that did not parse are looked at (nearly none)."""
+    for c in schema.input_columns:
+        if c.dtype not in (INTEGER, SMALLINT, DOUBLE) or c.sensitive:
+            continue
+        typed = df[f"__typed_{c.name}"]
+        raw = df[c.name]
+        missed = (typed.is_null() & raw.str.contains(MINUS_SIGN, literal=True)).fill_null(False)
+        if not missed.any():
+            continue
+        idx = missed.arg_true()
+        found = raw.gather(idx).str.replace_all(MINUS_SIGN, "-", literal=True).to_frame()
+        values = found.select(_parse(c.dtype, pl.col(c.name), decimal_comma)).to_series()
+        df = df.with_columns(typed.scatter(idx, values.cast(typed.dtype)))
+    return df
+
+
 def _parse(dtype: str, s: pl.Expr, decimal_comma: bool = False) -> pl.Expr:
     if dtype == STRING:
         return s
@@ -316,7 +342,8 @@ def normalize(
     # ingest benchmark runs ~0.2 s faster)
     times = [c.name for c in schema.input_columns if c.dtype == TIMESTAMP and not c.sensitive]
     df = fill_timestamps(lf.collect(engine="in-memory"), times)
-    df = mark_local_dates(_blank_values(df, schema), times, schema)
+    df = _minus_signs(_blank_values(df, schema), schema, decimal_comma)
+    df = mark_local_dates(df, times, schema)
     df = (
         drop_flags(_flag(df, checks))
         .drop([c.name for c in schema.input_columns if not c.sensitive and c.dtype != STRING])

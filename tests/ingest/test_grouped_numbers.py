@@ -8,6 +8,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.ingest.helpers import load, rejects, table
+from tests.ingest.hostile_corpus import HEADER as DCH_HEADER
+from tests.ingest.hostile_corpus import csv_bytes, line, rows
 
 HEADER = "subscription_id,licence_type,units,valid_from,valid_to,unit_price,currency\n"
 
@@ -45,3 +47,22 @@ def test_a_comma_file_reads_a_price_with_both_marks(wh: Path, tmp_path: Path) ->
     prices = table(wh, "entitlements").sort("subscription_id")["unit_price"].to_list()
     assert prices == [1234.5, 12.5, 1000000.125]
     assert rejects(wh)["detail"].to_list() == ["unit_price: cannot parse '1,200' as a number"]
+
+
+def test_a_number_with_the_unicode_minus_sign_is_that_negative_number(wh: Path) -> None:
+    """A tool formatting numbers in a Swedish, Norwegian or Finnish locale on ICU (.NET 5
+    and later, so PowerShell 7) writes a negative number with the minus sign `−` (U+2212):
+    every leg of a site west of UTC (`Site timezone` `−300`) was a `bad_integer`, and the
+    file failed the reject rate. It is the negative number; a negative `Duration` so
+    written is still the impossible value it is."""
+    body = rows(3, 98)
+    body[0][DCH_HEADER.index("Site timezone")] = "\u2212300"
+    body[1][DCH_HEADER.index("Site timezone")] = "\u2212480"
+    body[2][DCH_HEADER.index("Duration")] = "\u22125"
+    path = wh.parent / "minus.csv"
+    path.write_bytes(csv_bytes([line(r) for r in body]))
+    (f,) = load(wh, path, max_reject_rate=1.0).files
+    assert (f.rows_loaded, f.rows_rejected) == (2, 1), f.message
+    offsets = table(wh)["site_timezone_offset_minutes"].to_list()
+    assert sorted(offsets) == [-480, -300]
+    assert rejects(wh)["reason"].to_list() == ["negative_duration"]
