@@ -15,7 +15,7 @@ import polars as pl
 
 from cdr_pipeline.ingest.derive import DERIVERS, Check
 from cdr_pipeline.ingest.derive.base import long_values, null_word, null_word_keys, word_detail
-from cdr_pipeline.ingest.numerals import ungroup
+from cdr_pipeline.ingest.numerals import LOCALE_MARKS, NUMBER_TYPES, respell, ungroup
 from cdr_pipeline.ingest.spreadsheet import drop_flags, local_date_check, mark_local_dates
 from cdr_pipeline.ingest.timestamps import (
     TIMESTAMP_RANGE,
@@ -123,29 +123,26 @@ def _blank_values(df: pl.DataFrame, schema: TableSchema) -> pl.DataFrame:
     return df
 
 
-MINUS_SIGN = "\u2212"
-"""Unicode's MINUS SIGN: a number formatted in a Swedish, Norwegian or Finnish locale by a
-tool on ICU (.NET 5 and later, so PowerShell 7; Excel's display in such a locale) is written
-`−300`, not `-300`."""
-
-
-def _minus_signs(df: pl.DataFrame, schema: TableSchema, decimal_comma: bool) -> pl.DataFrame:
-    """A number written with the minus sign `−` (U+2212) is that negative number: a
-    `Site timezone` of `−300` (every site west of UTC, from a tool formatting numbers in a
-    Nordic locale) was a `bad_integer` on every such leg, and the file failed the reject
-    rate. Only the values that did not parse are looked at (nearly none)."""
+def _locale_numbers(df: pl.DataFrame, schema: TableSchema, decimal_comma: bool) -> pl.DataFrame:
+    """A number written with a locale's other marks (`numerals.respell`: the minus sign `−`,
+    thousands grouped by blanks) is that number: a `Site timezone` of `−300` (every site west
+    of UTC) or a count `1 200` was a bad value, and the file failed the reject rate. Only the
+    values that did not parse are looked at (nearly none)."""
     for c in schema.input_columns:
-        if c.dtype not in (INTEGER, SMALLINT, DOUBLE) or c.sensitive:
+        if c.dtype not in NUMBER_TYPES or c.sensitive:
             continue
-        typed = df[f"__typed_{c.name}"]
-        raw = df[c.name]
-        missed = (typed.is_null() & raw.str.contains(MINUS_SIGN, literal=True)).fill_null(False)
+        typed, raw = df[f"__typed_{c.name}"], df[c.name]
+        missed = typed.is_null() & raw.is_not_null()  # no text search over every value
         if not missed.any():
             continue
         idx = missed.arg_true()
-        found = raw.gather(idx).str.replace_all(MINUS_SIGN, "-", literal=True).to_frame()
-        values = found.select(_parse(c.dtype, pl.col(c.name), decimal_comma)).to_series()
-        df = df.with_columns(typed.scatter(idx, values.cast(typed.dtype)))
+        marked = raw.gather(idx).str.contains(LOCALE_MARKS)
+        if not marked.any():
+            continue
+        idx = idx.filter(marked)
+        found = raw.gather(idx).to_frame()
+        value = _parse(c.dtype, respell(pl.col(c.name), decimal_comma), decimal_comma)
+        df = df.with_columns(typed.scatter(idx, found.select(value).to_series().cast(typed.dtype)))
     return df
 
 
@@ -342,7 +339,7 @@ def normalize(
     # ingest benchmark runs ~0.2 s faster)
     times = [c.name for c in schema.input_columns if c.dtype == TIMESTAMP and not c.sensitive]
     df = fill_timestamps(lf.collect(engine="in-memory"), times)
-    df = _minus_signs(_blank_values(df, schema), schema, decimal_comma)
+    df = _locale_numbers(_blank_values(df, schema), schema, decimal_comma)
     df = mark_local_dates(df, times, schema)
     df = (
         drop_flags(_flag(df, checks))

@@ -1,7 +1,8 @@
-"""Numbers a spreadsheet wrote with its locale's marks: thousands grouped and a decimal mark
-that is a dot or a comma. A value whose reading is beyond doubt loses its group marks; one
-that reads as two numbers a thousand apart is left as it is, so it does not parse and is
-quarantined rather than loaded a thousand times too large or too small.
+"""Numbers a spreadsheet or a tool wrote with its locale's marks: thousands grouped (by
+commas, dots or blanks), a decimal mark that is a dot or a comma, and a minus sign. A value
+whose reading is beyond doubt loses its group marks; one that reads as two numbers a thousand
+apart is left as it is, so it does not parse and is quarantined rather than loaded a thousand
+times too large or too small.
 """
 
 from __future__ import annotations
@@ -60,3 +61,27 @@ def ungroup(s: pl.Expr, dtype: str, decimal_comma: bool) -> pl.Expr:
         .then(s.str.replace_all(",", "", literal=True))
         .otherwise(s)
     )
+
+
+MINUS_SIGN = "\u2212"
+"""Unicode's MINUS SIGN: a tool formatting numbers in a Swedish, Norwegian or Finnish locale on
+ICU (.NET 5 and later, so PowerShell 7) writes -300 as `−300`."""
+
+_BLANKS = " \u00a0\u202f"
+"""The marks that group thousands in French, Swedish, Norwegian, Finnish, Russian, Polish...
+locales: a space, a no-break space, or (French on Windows 10 and later) a narrow one."""
+
+LOCALE_MARKS = f"[{MINUS_SIGN}{_BLANKS}]"
+"""A value holding one of these may be a number `respell` reads."""
+
+
+def respell(s: pl.Expr, decimal_comma: bool) -> pl.Expr:
+    """`s` (text of a number that did not parse) with a minus sign `−` written `-`, and
+    thousands grouped by blanks ungrouped where the value leaves no doubt: `1 200` and
+    `1 234,50` in a file of decimal commas (`1 234.50` in one of dots) are 1200 and 1234.50,
+    as no locale writes a blank for its decimal mark. Other text is left for the caller to
+    find unreadable."""
+    s = s.str.strip_chars().str.replace(f"^{MINUS_SIGN}", "-")
+    fraction = r"(,\d+)?" if decimal_comma else r"(\.\d+)?"
+    grouped = s.str.contains(rf"^[+-]?[1-9]\d{{0,2}}([{_BLANKS}]\d{{3}})+{fraction}$")
+    return pl.when(grouped).then(s.str.replace_all(f"[{_BLANKS}]", "")).otherwise(s)

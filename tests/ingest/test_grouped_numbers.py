@@ -66,3 +66,26 @@ def test_a_number_with_the_unicode_minus_sign_is_that_negative_number(wh: Path) 
     offsets = table(wh)["site_timezone_offset_minutes"].to_list()
     assert sorted(offsets) == [-480, -300]
     assert rejects(wh)["reason"].to_list() == ["negative_duration"]
+
+
+def test_a_semicolon_file_reads_numbers_grouped_by_blanks(wh: Path, tmp_path: Path) -> None:
+    """A spreadsheet in a French, Swedish or Polish locale groups thousands by a blank (a
+    no-break space; a narrow one in French on Windows 10 and later): `1 200` units and a
+    price `1 234,50` were a `bad_integer` and a `bad_number`. No locale writes a blank for
+    its decimal mark, so such a value leaves no doubt; `1 20` groups nothing and stays a
+    reject."""
+    header = HEADER.replace(",", ";")
+    body = "".join(
+        f"Sub-{i};Webex Go (Bring Your Own Device);{units};2026-01-01;;{price};EUR\n"
+        for i, (units, price) in enumerate(
+            [("1\u00a0200", "12,50"), ("5", "1\u202f234,50"), ("2 500", "3"), ("1 20", "3")]
+        )
+    )
+    path = tmp_path / "entitlements.csv"
+    path.write_text(header + body, encoding="utf-8")
+    (f,) = load(wh, path, max_reject_rate=1.0).files
+    assert (f.rows_loaded, f.rows_rejected) == (3, 1), f.message
+    loaded = table(wh, "entitlements").sort("subscription_id")
+    assert loaded["units"].to_list() == [1200, 5, 2500]
+    assert loaded["unit_price"].to_list() == [12.5, 1234.5, 3.0]
+    assert rejects(wh)["detail"].to_list() == ["units: cannot parse '1 20' as an integer"]
