@@ -22,6 +22,11 @@ log = logging.getLogger(__name__)
 MISSING_NOTES = {
     ("call_legs", "sub_client_type"): "no 'Sub client type' column: Webex Go legs cannot be "
     "told, every leg of this file loads as not Webex Go (is_webex_go false)",
+    ("call_legs", "answered"): "no 'Answered' column: every leg of this file loads as not "
+    "answered (answered NULL), so its calls count as unanswered and every one that rang a "
+    "person as missed",
+    ("call_legs", "duration_seconds"): "no 'Duration' column: every leg of this file loads "
+    "without its duration (NULL, not 0), so its calls add no talk time",
     ("call_legs", "report_id"): "no 'Report ID' column: each leg of this file gets a stand-in "
     "id (synth-...) from its Correlation ID, Local call ID, Direction and Start time, so the "
     "same legs loaded from a Control Hub report or the API, which carry their Report ID, are "

@@ -420,6 +420,23 @@ def test_an_export_without_sub_client_type_says_its_webex_go_legs_cannot_be_told
     assert "Sub client type" not in (g.message or "")
 
 
+def test_an_export_without_answered_or_duration_says_what_its_calls_lose(
+    wh: Path, tmp_path: Path
+) -> None:
+    """A header without `Answered` (a column deleted in a spreadsheet) loaded with exit 0 and
+    no word: every call unanswered, every one that rang a person missed; without `Duration`
+    every call without talk time. Each absence is told in the file's message."""
+    path, rows = _without_column(tmp_path / "no_answered.csv", "Answered")
+    (f,) = load(wh, path).files
+    assert (f.status, f.rows_loaded) == ("loaded", len(rows) - 1)
+    assert "no 'Answered' column: every leg of this file loads as not answered" in f.message
+    assert "Duration" not in f.message
+    path, _ = _without_column(tmp_path / "no_duration.csv", "Duration")
+    (g,) = load(wh, path).files
+    assert "no 'Duration' column: every leg of this file loads without its duration" in g.message
+    assert "Answered" not in g.message
+
+
 def test_an_export_without_report_id_says_its_legs_count_twice_beside_one_with_it(
     wh: Path, tmp_path: Path
 ) -> None:
