@@ -27,11 +27,13 @@ from cdr_pipeline.schema.base import (
     BOOLEAN,
     DATE,
     DOUBLE,
+    FALSE_WORDS,
     INTEGER,
     NULL_MARKERS,
     SMALLINT,
     STRING,
     TIMESTAMP,
+    TRUE_WORDS,
     TableSchema,
 )
 from cdr_pipeline.schema.headers import HeaderResolution, extra_key
@@ -46,8 +48,6 @@ POLARS_TYPES: dict[str, pl.DataType] = {
     DATE: pl.Date(),
 }
 
-TRUE_WORDS = ("true", "t", "yes", "y", "1")
-FALSE_WORDS = ("false", "f", "no", "n", "0")
 
 REASON_MISSING = "missing_required"
 EXPECTED = {

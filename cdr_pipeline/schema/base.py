@@ -52,6 +52,16 @@ NULL_WORDS = ("null", "(null)", "n/a", "none", "nil", "nan", "#n/a")
 """Words other tools write for an empty value (lower case): not read as empty (a text column
 may hold them as data), but named as the likely cause when a typed value is one."""
 
+EXCEL_TRUE = "WAHR VRAI VERDADERO VERO VERDADEIRO WAAR SANT SAND SANN TOSI PRAWDA PRAVDA ИСТИНА"
+EXCEL_FALSE = "FALSCH FAUX FALSO ONWAAR FALSKT FALSK USANN EPÄTOSI FAŁSZ NEPRAVDA ЛОЖЬ"
+"""TRUE and FALSE as Excel writes them in German, French, Spanish, Italian, Portuguese,
+Dutch, Swedish, Danish, Norwegian, Finnish, Polish, Czech and Russian: re-saving an export
+there (with `;` and decimal commas), it writes `Answered` as `WAHR` / `FALSCH`. No word is
+another language's opposite."""
+TRUE_WORDS = ("true", "t", "yes", "y", "1", *EXCEL_TRUE.lower().split())
+FALSE_WORDS = ("false", "f", "no", "n", "0", *EXCEL_FALSE.lower().split())
+"""The words of a boolean value, lower case (they are compared so)."""
+
 _WS = re.compile(r"\s+")
 _NOT_ALNUM = re.compile(r"[^0-9a-z]+")
 _REMARK = re.compile(r"\([^)]*\)$")

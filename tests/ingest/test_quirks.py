@@ -107,6 +107,23 @@ def test_booleans_in_any_case(wh: Path) -> None:
     assert table(wh)["answered"].to_list() == [True, False, True, False]
 
 
+def test_booleans_as_excel_writes_them_in_other_languages(wh: Path, tmp_path: Path) -> None:
+    """Excel re-saving an export in a German locale writes `Answered` as `WAHR` / `FALSCH`
+    (with `;` and decimal commas, which load): every leg was a `bad_boolean` and the file
+    failed the reject rate. French, Polish and Russian words too, in any case."""
+    text = fixture("boolean_casing.csv").read_text(encoding="utf-8-sig")
+    rows = list(csv.reader(text.splitlines()))
+    at = rows[0].index("Answered")
+    for row, word in zip(rows[1:], ["WAHR", "FALSCH", "vrai", "Fałsz"], strict=True):
+        row[at] = word
+    path = tmp_path / "excel_de.csv"
+    with path.open("w", newline="", encoding="utf-8-sig") as out:
+        csv.writer(out, delimiter=";").writerows(rows)
+    (f,) = load(wh, path).files
+    assert (f.rows_loaded, f.rows_rejected) == (4, 0), f.message
+    assert table(wh)["answered"].to_list() == [True, False, True, False]
+
+
 def test_timestamp_forms_and_site_offset(wh: Path) -> None:
     load(wh, fixture("timestamp_forms.csv"))
     df = table(wh)
