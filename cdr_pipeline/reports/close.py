@@ -153,10 +153,21 @@ def close_month(
                     "closes a month of incomplete data, never one to come",
                 )
             span = licence_months(con) if coverage == "none" else None
-            missing = days_text(uncovered_days(con, first_day)) if coverage == "partial" else ""
-            problem, hint = incomplete(first_day, coverage, (covered, days), now, span, missing)
+            short = device_data_short(con, first_day)
+            # coverage stops at the device data horizon's day: a day after it whose calls are
+            # loaded lacks device data, not call data, and the refusal says which is missing
+            calls, have_calls = coverage, covered
+            missing_days = uncovered_days(con, first_day) if coverage == "partial" else []
+            if coverage == "partial" and short is not None:
+                calls = "partial" if missing_days else "full"
+                have_calls = days - len(missing_days)
+            missing = days_text(missing_days)
+            problem, hint = incomplete(first_day, calls, (have_calls, days), now, span, missing)
+            calls_short = (
+                problem is not None and calls == "partial" and next_month(first_day) <= now
+            )
             cutoff = retention_cutoff(con)
-            if problem and coverage != "full" and cutoff is not None and cutoff >= first_day:
+            if problem and calls != "full" and cutoff is not None and cutoff >= first_day:
                 # those days are gone for good: a re-sent export is skipped as loaded, and
                 # coverage ignores the days before the cutoff
                 problem += (
@@ -167,14 +178,15 @@ def close_month(
                     "raise retain_days above close_after_days plus a month so that months "
                     "close before retention reaches them"
                 )
-            short = device_data_short(con, first_day)
-            if problem is None and short is not None:
-                problem = (
+            if short is not None and (problem is None or calls_short):
+                ends = (
                     f"device data ends at {short[0]:%Y-%m-%d %H:%M} UTC, before the month "
                     f"ends at {short[1]:%Y-%m-%d %H:%M} UTC (its month-end figures would be "
                     "those of then)"
                 )
-                hint = "load the device snapshots or events of after the month's end"
+                device_hint = "load the device snapshots or events of after the month's end"
+                problem = ends if problem is None else f"{problem}; {ends}"
+                hint = device_hint if not hint else f"{hint}; {device_hint}"
             if problem and not force:
                 raise CloseRefused(
                     f"{month_text(first_day)} is not complete: {problem}",

@@ -118,14 +118,14 @@ def month_coverage(con: duckdb.DuckDBPyConnection, first_day: date) -> tuple[str
 
 
 def uncovered_days(con: duckdb.DuckDBPyConnection, first_day: date) -> list[date]:
-    """The days of the month (reporting time zone) without call data (`int_call_coverage`),
-    those past the device data horizon's day included: the days `covered_days` lacks."""
+    """The days of the month (reporting time zone) without call data (`int_call_coverage`).
+    A day past the device data horizon's day is not among them when its calls are loaded:
+    `covered_days` leaves it out for the device data, which is what is missing then."""
     rows = con.execute(
-        """select cast(d.day as date) from cfg_settings as c cross join int_device_as_of as a,
-            unnest(generate_series($first::timestamp, ($first + interval 1 month
-                - interval 1 day)::timestamp, interval 1 day)) as d(day)
+        """select cast(d.day as date)
+        from unnest(generate_series($first::timestamp, ($first + interval 1 month
+            - interval 1 day)::timestamp, interval 1 day)) as d(day)
         where cast(d.day as date) not in (select covered_day from int_call_coverage)
-            or cast(d.day as date) > cast(timezone(c.reporting_timezone, a.as_of_time) as date)
         order by 1""",
         {"first": first_day},
     ).fetchall()

@@ -56,3 +56,41 @@ def test_the_end_the_close_checks_is_the_months_end_in_the_views(tmp_path: Path)
     (row,) = read_frozen(settings.layout, close, "reconciliation").to_pylist()
     # D1 held from September to past October's end: 1 held at month end, 2 bought
     assert (row["consumed_month_end"], row["entitled_units"], row["unassigned_units"]) == (1, 2, 1)
+
+
+def test_a_refusal_for_device_data_names_no_loaded_calls_as_missing(tmp_path: Path) -> None:
+    """D1 held from August; the latest device data is a snapshot of 2026-09-20 06:00Z, so
+    coverage stops at the 20th. With calls missing for 09-05..09-07, the refusal named
+    09-21..09-30 too ("17 of 30 days have call data"), whose calls are loaded; with those
+    three days loaded, it read "call coverage is partial (20 of 30 days have call data;
+    none for 2026-09-21..09-30)" and sent finance to load calls that were there: what is
+    missing is the device data."""
+    w = World()
+    w.event("2026-08-10T00:00:00Z", "D1", "PROVISIONED", user(1), "+15550001")
+    w.event("2026-08-10T01:00:00Z", "D1", "ACTIVATED", user(1), "+15550001")
+    w.snapshot("2026-09-20T06:00:00Z", "D1", user(1), "+15550001")
+    w.entitlements.append(f"Sub-1,{BYOD},2,2026-01-01,,10.00,USD")
+    for name in ("calls_2026-08-01_2026-09-05.csv", "calls_2026-09-08_2026-10-02.csv"):
+        w.calls[name] = []
+    settings = Settings(warehouse=tmp_path / "wh")
+    assert ingest_paths(settings, [w.write(tmp_path / "in")]).exit_code == 0
+    build_warehouse(settings)
+    today = date(2026, 10, 5)
+    with pytest.raises(CloseRefused) as refused:
+        close_month(settings, "2026-09", today=today)
+    message, hint = refused.value.message, refused.value.hint or ""
+    assert "(27 of 30 days have call data; none for 2026-09-05..09-07)" in message
+    assert "device data ends at 2026-09-20 06:00 UTC" in message
+    assert "missing call data" in hint and "device snapshots or events" in hint
+
+    gap = tmp_path / "gap" / "calls_2026-09-05_2026-09-08.csv"
+    gap.parent.mkdir()
+    gap.write_text((tmp_path / "in" / "calls_2026-08-01_2026-09-05.csv").read_text())
+    assert ingest_paths(settings, [gap]).exit_code == 0
+    build_warehouse(settings)
+    with pytest.raises(CloseRefused) as refused:
+        close_month(settings, "2026-09", today=today)
+    message, hint = refused.value.message, refused.value.hint or ""
+    assert "device data ends at 2026-09-20 06:00 UTC" in message
+    assert "call coverage" not in message and "call data" not in hint
+    assert "load the device snapshots or events" in hint
