@@ -17,6 +17,7 @@ from cdr_pipeline.cli.render import terminal_width
 from cdr_pipeline.errors import EXIT_USAGE
 
 if TYPE_CHECKING:
+    from cdr_pipeline.config import Settings
     from cdr_pipeline.reports import ReportResult
 
 FORMATS = ("csv", "json", "parquet", "table", "xlsx", "html")
@@ -151,14 +152,10 @@ def report(
         from cdr_pipeline.reports.restate import restatements
         from cdr_pipeline.reports.run import parse_month
 
-        result = restatements(settings, parse_month(month))
+        first_day = parse_month(month)
+        result = restatements(settings, first_day)
         if result.row_count == 0:
-            echo(
-                f"no restatements: {month} is not closed, or it still holds"
-                if month
-                else "no restatements: every closed month still holds (or none is closed)",
-                err=True,
-            )
+            echo(_no_restatements(settings, first_day), err=True)
     else:
         result = run_report(settings, name, month, as_of=as_of, current=current)
     _say_where_from(name, month, result)
@@ -308,3 +305,21 @@ def _finance_summary(
 
 
 COMMANDS = [report]
+
+
+def _no_restatements(settings: Settings, first_day: date | None) -> str:
+    """Why `restatements` has no row: the month asked for is not closed (the closed ones
+    named), or it still holds; "is not closed, or it still holds" left a controller who
+    asked of a month to guess whether it had been closed at all."""
+    from cdr_pipeline.reports.frozen import list_closed, month_text
+
+    closed = list_closed(settings.layout)
+    if first_day is None:
+        if not closed:
+            return "no restatements: no month is closed"
+        return "no restatements: every closed month still holds"
+    month = month_text(first_day)
+    if any(c.first_day == first_day for c in closed):
+        return f"no restatements: {month} is closed and still holds"
+    others = ", ".join(c.month for c in closed) or "none"
+    return f"no restatements: {month} is not closed (closed months: {others})"

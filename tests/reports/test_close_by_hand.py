@@ -320,6 +320,13 @@ def test_restatements_of_one_month_are_that_months_only(late: Settings) -> None:
         line for line in every.splitlines()[1:] if line.startswith("2024-03")
     ]
     code, _, err = cdr(late, "report", "restatements", "--month", "2024-01")
-    assert code == 0 and "no restatements: 2024-01 is not closed, or it still holds" in err
+    # "2024-01 is not closed, or it still holds" left the controller to guess which
+    assert code == 0 and "no restatements: 2024-01 is closed and still holds" in err
+    code, _, err = cdr(late, "report", "restatements", "--month", "2023-12")
+    assert (
+        code == 0
+        and ("no restatements: 2023-12 is not closed (closed months: 2024-01, 2024-02, 2024-03)")
+        in err
+    )
     code, _, err = cdr(late, "report", "restatements", "--month", "2024-1")
     assert code == 3 and "bad month" in err
