@@ -19,6 +19,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import IO, Any
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from cdr_pipeline import render
@@ -143,13 +144,17 @@ def _readable(value: Any, column: str, wide: bool) -> Any:
 def to_text_table(result: ReportResult, wide: bool = False, max_width: int | None = None) -> str:
     """An aligned table for a terminal: the report's compact column set (all with `wide`),
     ids shortened (full with `wide`), months as YYYY-MM, amounts with cents; within
-    `max_width` columns (a terminal's width) when given."""
+    `max_width` columns (a terminal's width) when given, where times, dates and months are
+    never shortened (columns that do not fit are left out instead)."""
     report = REPORTS.get(result.name)
     columns = result.columns
     if not wide and report is not None and report.compact:
         columns = [c for c in report.compact if c in columns]
     rows = [[_readable(row[c], _kind(row, c), wide) for c in columns] for row in result.rows()]
-    return render.text_table(columns, rows, grouped=False, max_width=max_width) + "\n"
+    # a time or a month is never shortened, as a number is not: `2026-1…17:53Z` is no time
+    types = result.table.schema
+    whole = [c for c in columns if pa.types.is_temporal(types.field(c).type)]
+    return render.text_table(columns, rows, grouped=False, max_width=max_width, whole=whole) + "\n"
 
 
 def _special(out: Path) -> bool:

@@ -10,15 +10,19 @@ import re
 import subprocess
 import sys
 import unicodedata
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pexpect
+import pyarrow as pa
 import pytest
 
 from cdr_pipeline.cli.render import Progress
 from cdr_pipeline.config import Settings
 from cdr_pipeline.ingest.results import ProgressEvent
 from cdr_pipeline.render import display_width, shorten_middle, text_table
+from cdr_pipeline.reports import ReportResult
+from cdr_pipeline.reports.export import to_text_table
 
 ROOT = Path(__file__).parents[2]
 SAMPLES = ROOT / "data" / "samples"
@@ -151,6 +155,28 @@ def test_a_number_is_never_cut_columns_that_do_not_fit_are_left_out() -> None:
         assert set(numbers) <= {"300,378", "300,377", "1,234", "1", "0", "12.5"}, lines
         assert lines[0].endswith("…")  # some columns are left out, and it says so
     assert "…" not in text_table(headers, [row], max_width=200)
+
+
+def test_a_report_table_never_cuts_a_time_or_a_month() -> None:
+    """The anomalies table at 40 to 70 columns showed `observed_at` as `2026-1…17:53Z` or
+    `2026-…7:53Z`: a time cut in the middle is no time (no day, no hour). A time, a date or
+    a month is kept whole, as a number is; the columns that do not fit are left out."""
+    table = pa.table(
+        {
+            "month": [date(2026, 10, 1)],
+            "anomaly_type": ["device_unlisted"],
+            "observed_at": [datetime(2026, 10, 5, 14, 17, 53, tzinfo=UTC)],
+            "device_id": ["Y2lzY29zcGFyazovL3VzL0RFVklDRS9mNmNkOWFjOGM"],
+            "detail": ["the device was left out of a snapshot of its org"],
+        }
+    )
+    result = ReportResult("anomalies", None, table, 0.0)
+    for width in range(30, 91, 4):
+        lines = to_text_table(result, max_width=width).splitlines()
+        assert all(len(ln) <= width for ln in lines), lines
+        values = lines[2]
+        assert values.startswith("2026-10 "), lines
+        assert "2026-10-05 14:17:53Z" in values or "observed_at" not in lines[0], lines
 
 
 @pytest.mark.parametrize("columns", [60, 80])
