@@ -227,6 +227,16 @@ def _fit(
     return widths
 
 
+def _cut_line(text: str, more: str, max_width: int | None, floor: int) -> str:
+    """A table line within `max_width`, but never shorter than `floor` (the end of its last
+    number or time column), its `more` marker kept then; text only is cut to the width."""
+    if max_width is None:
+        return (text + more).rstrip()
+    if not floor:
+        return cut_to_width((text + more).rstrip(), max_width)
+    return (cut_to_width(text, max(max_width - len(more), floor)) + more).rstrip()
+
+
 def text_table(
     headers: Sequence[str],
     rows: Sequence[Sequence[Any]],
@@ -256,7 +266,7 @@ def text_table(
             widths[i] = max(widths[i], display_width(c))
     right = [bool(rows) and all(_numeric(r[i]) or r[i] is None for r in rows)
              and any(_numeric(r[i]) for r in rows) for i in range(len(heads))]  # fmt: skip
-    shown, more = len(heads), ""
+    shown, more, floor = len(heads), "", 0
     if max_width is not None:
         keep = [right[i] or headers[i] in whole for i in range(len(heads))]
         first = [h in give_first for h in headers]
@@ -266,14 +276,18 @@ def text_table(
         if more:  # the columns left out free their room: the text shown takes it back
             n = shown
             widths[:n] = _fit(natural[:n], heads[:n], keep[:n], max_width - 3, first[:n])
+        # a terminal narrower than the first column: a line is cut to its width, but never
+        # inside a number or a time (`2026-1` for 2026-10 is another month), and keeps its
+        # `…` for the columns left out; the terminal wraps what is longer
+        kept = [i for i in range(shown) if keep[i]]
+        floor = sum(widths[: kept[-1] + 1]) + 2 * kept[-1] if kept else 0
 
     def line(values: Sequence[str]) -> str:
         text = "  ".join(
             pad(shorten_middle(v, widths[i]), widths[i], right=right[i])
             for i, v in enumerate(values[:shown])
         )
-        text = (text + more).rstrip() if more else text.rstrip()
-        return text if max_width is None else cut_to_width(text, max_width)
+        return _cut_line(text, more, max_width, floor)
 
     wrap = wrap_last and max_width is not None and not more and bool(heads) and not right[-1]
 

@@ -157,6 +157,21 @@ def test_a_number_is_never_cut_columns_that_do_not_fit_are_left_out() -> None:
     assert "…" not in text_table(headers, [row], max_width=200)
 
 
+def test_a_terminal_narrower_than_the_first_column_never_cuts_its_figure() -> None:
+    """In a pane of 6 columns `cdr report anomalies` showed its months as `2026-1` (January,
+    not October) and a count of 300,378 as `300,3`, with no `…` for the columns left out:
+    every line was cut to the width, through a number or a time. Those are kept whole (the
+    terminal wraps the line) and the `…` stays; text is still cut to the width."""
+    row = (300_378, "2026-10-05 14:17:53Z", "calls")
+    for width in (1, 4, 6, 9):
+        lines = text_table(["read", "at", "kind"], [row], max_width=width).splitlines()
+        assert lines[2].split()[0] == "300,378" and lines[2].endswith("…"), lines
+        lines = text_table(["at", "n"], [(row[1], 1)], max_width=width, whole=["at"])
+        assert "2026-10-05 14:17:53Z" in lines and lines.splitlines()[0].endswith("…"), lines
+        lines = text_table(["kind", "n"], [("dch_export.csv", 1)], max_width=width).splitlines()
+        assert all(len(ln) <= width for ln in lines), lines
+
+
 def test_a_report_table_never_cuts_a_time_or_a_month() -> None:
     """The anomalies table at 40 to 70 columns showed `observed_at` as `2026-1…17:53Z` or
     `2026-…7:53Z`: a time cut in the middle is no time (no day, no hour). A time, a date or
