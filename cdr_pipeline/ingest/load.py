@@ -41,7 +41,7 @@ from cdr_pipeline.ingest.stage import (
 )
 from cdr_pipeline.render import os_text
 from cdr_pipeline.schema import TableSchema
-from cdr_pipeline.state.files import install_file
+from cdr_pipeline.state.files import NAME_MAX, TEMP_ROOM, fit_name, install_file
 from cdr_pipeline.state.ledger import FILES_SCHEMA, Ledger, file_record_id
 
 log = logging.getLogger(__name__)
@@ -315,7 +315,10 @@ class FileLoader:
         # named as text: pyarrow cannot open a path that is not UTF-8, and DuckDB's glob
         # passes over a name with a backslash (`lat\\xe9n.csv`, or one the user chose)
         safe = os_text(staged.file_name).replace("\\", "_")
-        dest = self.settings.layout.rejects_file(schema.name, f"{name}-{safe}")
+        # cut to fit a file name, ".parquet" and a temp file's suffix (`cdr forget` rewrites
+        # it beside itself): an export named with 255 bytes failed whole, 'File name too long'
+        stem = fit_name(f"{name}-{safe}", limit=NAME_MAX - TEMP_ROOM - len(".parquet"))
+        dest = self.settings.layout.rejects_file(schema.name, stem)
         dest.parent.mkdir(parents=True, exist_ok=True)
         install_file(rejects, dest)
         return dest

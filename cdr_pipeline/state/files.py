@@ -29,9 +29,31 @@ def folder_mode(file_mode: int) -> int:
     return file_mode | ((file_mode & 0o444) >> 2)
 
 
+NAME_MAX = 255
+"""Bytes of one file name: the bound of every common file system (ext4, XFS, Btrfs, tmpfs,
+NTFS and APFS in characters); a longer name fails with `File name too long`."""
+TEMP_ROOM = 14
+"""What `temp_name` adds to a name (`.` and `.tmp-` and eight hex digits): a name this
+pipeline makes up leaves it free, so its temp file can be written beside it."""
+
+
 def temp_name(path: Path) -> Path:
     """A hidden, unique temp file beside `path`."""
     return path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:8]}")
+
+
+def fit_name(head: str, tail: str = "", limit: int = NAME_MAX) -> str:
+    """`head + tail`, `head` cut (whole characters, from its end) so that the name takes at
+    most `limit` bytes in the file system's encoding; `tail` (a number, a suffix) is kept.
+    A name made from another (a file sent to the inbox, of up to 255 bytes) plus something
+    of ours would otherwise pass the bound and fail with `File name too long`."""
+    room = limit - len(os.fsencode(tail))
+    if room < 0:
+        raise ValueError(f"{tail!r} alone is longer than {limit} bytes")
+    head = head[:room]  # a character takes at least one byte
+    while len(os.fsencode(head)) > room:
+        head = head[:-1]
+    return head + tail
 
 
 def install_file(src: Path, dest: Path) -> None:

@@ -78,3 +78,25 @@ def test_nightly_loads_and_archives_a_name_that_is_not_utf8(tmp_path: Path) -> N
     assert sorted(os.listdir(os.fsencode(archive))) == sorted([RAW, b"good.csv"])
     files = Ledger(Layout(wh)).files()
     assert sorted(files["status"].to_list()) == ["loaded", "loaded"]
+
+
+def test_an_export_named_with_255_bytes_keeps_its_quarantined_rows(tmp_path: Path) -> None:
+    """The rejects file is named by the source: `<hash>-<name>.parquet` of a file named with
+    the 255 bytes a file system allows was too long, and the export, quarantined rows and
+    all, failed as 'cannot read file: File name too long' (exit 3), at every try."""
+    wh, inbox = tmp_path / "wh", tmp_path / "in"
+    inbox.mkdir()
+    name = "Détail_" + "x" * 243 + ".csv"  # 255 bytes, 254 characters
+    assert len(os.fsencode(name)) == 255
+    shutil.copyfile(fixture("bad_rows.csv"), inbox / name)
+    env = {**ENV, "CDR_MAX_REJECT_RATE": "1"}
+
+    run = CliRunner().invoke(cli, ["--warehouse", str(wh), "ingest", "--json", str(inbox)], env=env)
+    assert run.exit_code == 0, run.output
+    (loaded,) = json.loads(run.stdout)["files"]
+    assert loaded["status"] == "loaded" and loaded["rows_rejected"] > 0
+    (rejects,) = (wh / "rejects").rglob("*.parquet")
+    assert rejects.name.startswith(f"{rejects.name[:12]}-Détail_xxx")
+    assert len(os.fsencode(rejects.name)) <= 255 - 14  # its temp file (cdr forget) fits too
+    sources = duckdb.sql(f"SELECT DISTINCT source_file FROM read_parquet('{rejects}')").fetchall()
+    assert [Path(s).name for (s,) in sources] == [name]
