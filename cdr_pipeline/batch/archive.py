@@ -14,10 +14,12 @@ from pathlib import Path
 
 from cdr_pipeline.errors import ConfigError
 from cdr_pipeline.ingest import IngestResult
+from cdr_pipeline.state.files import NAME_MAX, fit_name
 from cdr_pipeline.state.layout import Layout
 
-_PART = ".{name}.part-"
-"""The hidden name of a copy under way into the archive (another file system)."""
+_PART_RANDOM = 8
+"""Hex digits ending the hidden name of a copy under way into the archive (another file
+system): `_part_prefix` and these."""
 
 
 def archive_loaded(
@@ -55,8 +57,27 @@ def _free_name(path: Path, dest: Path) -> Path | None:
         if filecmp.cmp(path, candidate, shallow=False):
             return None
         n += 1
-        candidate = dest.with_name(f"{base}.{n}{dot}{rest}")
+        candidate = dest.with_name(_numbered(base, f".{n}", f"{dot}{rest}"))
     return candidate
+
+
+def _numbered(base: str, number: str, rest: str) -> str:
+    """`base.N.rest`, cut to fit a file name (an inbox file may take all 255 bytes): the
+    end of `base` gives way, or, when `rest` alone takes the room, the end of the name
+    before its last suffix, which the number then precedes. The number always stays, so
+    each candidate is another name."""
+    if len(os.fsencode(number + rest)) < NAME_MAX:
+        return fit_name(base, number + rest)
+    stem, suffix = os.path.splitext(base + rest)
+    if len(os.fsencode(number + suffix)) < NAME_MAX:
+        return fit_name(stem, number + suffix)
+    return fit_name(base + rest, number)
+
+
+def _part_prefix(name: str) -> str:
+    """The hidden name of a copy of `name` under way into the archive, without its random
+    end: `.NAME.part-`, NAME cut so that the whole fits a file name."""
+    return "." + fit_name(name, ".part-", limit=NAME_MAX - 1 - _PART_RANDOM)
 
 
 def _move(path: Path, dest: Path) -> None:
@@ -65,7 +86,8 @@ def _move(path: Path, dest: Path) -> None:
     the inbox file stays). An error names the archive's file, not the inbox's. The partial
     copies of `dest` a nightly killed during its copy left are removed first (one nightly
     at a time: none is being written)."""
-    for left in dest.parent.glob(f"{glob.escape(_PART.format(name=dest.name))}*"):
+    part = _part_prefix(dest.name)
+    for left in dest.parent.glob(f"{glob.escape(part)}*"):
         left.unlink(missing_ok=True)
     try:
         os.rename(path, dest)
@@ -73,7 +95,7 @@ def _move(path: Path, dest: Path) -> None:
     except OSError as exc:
         if exc.errno != errno.EXDEV:
             raise OSError(exc.errno, exc.strerror, str(dest)) from exc
-    tmp = dest.with_name(f"{_PART.format(name=dest.name)}{secrets.token_hex(4)}")
+    tmp = dest.with_name(f"{part}{secrets.token_hex(_PART_RANDOM // 2)}")
     try:
         shutil.copy2(path, tmp)
         os.replace(tmp, dest)

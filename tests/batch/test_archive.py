@@ -98,6 +98,32 @@ def test_a_resent_name_with_new_content_is_archived_beside_the_first(tmp_path: P
     assert not again.exists() and len(list((archive / "sub").iterdir())) == 3
 
 
+def test_a_resent_name_of_255_bytes_is_archived_beside_the_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An inbox file may be named with all the 255 bytes a file system allows: its second
+    archived copy, `NAME.2.csv`, and the hidden copy under way to an archive on another
+    file system, `.NAME.part-...`, were longer, and every night's archive stage stopped
+    with exit 6, 'File name too long', its hint saying to free space; the files stayed in
+    the inbox for the next night to fail the same way. The names are cut to fit."""
+    inbox, archive = tmp_path / "inbox", tmp_path / "archive"
+    name = "e" * 251 + ".csv"
+    first = _send(inbox, name, "v1\n")
+    assert archive_loaded(None, inbox, archive, [first]) == [archive / name]
+    second = _send(inbox, name, "v2\n")
+    assert archive_loaded(None, inbox, archive, [second]) == [archive / ("e" * 249 + ".2.csv")]
+    monkeypatch.setattr(os, "rename", _cross_device)  # an archive on another file system
+    third = _send(inbox, name, "v3\n")
+    assert archive_loaded(None, inbox, archive, [third]) == [archive / ("e" * 249 + ".3.csv")]
+    texts = sorted(p.read_text() for p in archive.iterdir())
+    assert texts == ["v1\n", "v2\n", "v3\n"] and not any(inbox.iterdir())
+    # a name whose part after its first dot fills it: the number precedes its last suffix
+    odd = _send(inbox, "a." + "b" * 249 + ".csv", "v1\n")
+    archive_loaded(None, inbox, archive, [odd])
+    odd = _send(inbox, odd.name, "v2\n")
+    assert archive_loaded(None, inbox, archive, [odd]) == [archive / f"a.{'b' * 247}.2.csv"]
+
+
 def test_an_archive_that_cannot_be_written_fails_the_stage_and_keeps_the_file(
     tmp_path: Path,
 ) -> None:
