@@ -67,7 +67,7 @@ class Lineage:
 
     def annotate(self, store: Any) -> None:
         """Write table, version and rows into each stored GX result before GX renders it
-        (and a column pair's values as `a / b`: one pass over the stored results)."""
+        (and its unexpected values as text safe in HTML: one pass over the stored results)."""
         for key, note in self.notes.items():
             scope = self.tables[note.table]
             result = store.get(key)
@@ -87,7 +87,7 @@ class Lineage:
             if note.batch:
                 markers |= {"cdr_batch": note.batch, "cdr_rows": _rows(note)}
             meta["batch_markers"] = {**(meta.get("batch_markers") or {}), **markers}
-            _pairs_as_text(result)
+            _values_as_text(result)
             store.set(key, result)
 
     def index_block(self) -> str:
@@ -164,15 +164,18 @@ def _version(scope: TableScope) -> str:
     return "version unknown" if scope.version is None else f"version {scope.version}"
 
 
-def _pairs_as_text(result: Any) -> None:
-    """A column pair's unexpected values as `a / b`, as `cdr validate` prints them: GX keeps
-    each as a list and its page printed the two glued into one string
-    (`2026-12-05T00:19:55.0602522031-09-30T00:01:54.184000`)."""
+def _values_as_text(result: Any) -> None:
+    """The unexpected values as the page is to show them. A column pair's as `a / b`, as
+    `cdr validate` prints them: GX keeps each as a list and its page printed the two glued
+    into one string (`2026-12-05T00:19:55.0602522031-09-30T00:01:54.184000`). And each text
+    HTML-escaped: GX writes a value into its table of unexpected values as HTML, so a value
+    of an export (`<script>...</script>` as a Call type, an `<img onerror=...>` header
+    as a new column) ran as script in the browser of whoever opened the Data Docs."""
 
     def text(value: Any) -> Any:
-        if not isinstance(value, (list, tuple)):
-            return value
-        return " / ".join("(null)" if v is None else str(v) for v in value)
+        if isinstance(value, (list, tuple)):
+            value = " / ".join("(null)" if v is None else str(v) for v in value)
+        return escape(value, quote=False) if isinstance(value, str) else value
 
     for er in result.results:
         found = er.result or {}

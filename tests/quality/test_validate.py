@@ -29,6 +29,7 @@ from tests.quality.conftest import (
 DAY_A = CALL_DAY
 DAY_B = "call_date=2026-09-03"
 ROW = 3
+HOSTILE = "<img src=x onerror=alert(1)>SIDEWAYS"
 
 
 def _set(df: pl.DataFrame, column: str, value: pl.Expr, row: int = ROW) -> pl.DataFrame:
@@ -53,7 +54,8 @@ CALL_BREAKS: dict[str, Callable[[pl.DataFrame], pl.DataFrame]] = {
     "call_legs.start_time.not_null": _null("start_time"),
     "call_legs.direction.not_null": _null("direction"),
     "call_legs.correlation_id.not_null": _null("correlation_id"),
-    "call_legs.direction.in_set": lambda df: _set(df, "direction", pl.lit("SIDEWAYS")),
+    # markup, as a hostile export's value: the Data Docs page must show it, not run it
+    "call_legs.direction.in_set": lambda df: _set(df, "direction", pl.lit(HOSTILE)),
     "call_legs.duration_seconds.min_value": lambda df: _set(
         df, "duration_seconds", pl.lit(-5, dtype=df.schema["duration_seconds"])
     ),
@@ -101,6 +103,13 @@ def test_each_call_leg_error_fails_alone(
         assert " / " in pair
         pages = report.data_docs_index.parent.glob("validations/call_legs/*/*/*.html")  # type: ignore[union-attr]
         assert any(pair in page.read_text() for page in pages)
+    if expectation == "call_legs.direction.in_set":
+        # GX writes a value into its table as HTML: the value ran as script in the browser
+        assert failed.unexpected_values == [HOSTILE]  # as it is, on the terminal and in JSON
+        pages = report.data_docs_index.parent.glob("validations/call_legs/*/*/*.html")  # type: ignore[union-attr]
+        texts = [page.read_text() for page in pages]
+        assert not any("<img src=x" in text for text in texts)
+        assert any("&lt;img src=x onerror=alert(1)&gt;SIDEWAYS" in text for text in texts)
     assert report.exit_code == 4
 
 
