@@ -15,6 +15,7 @@ from typing import Any, BinaryIO
 
 from cdr_pipeline.config import Settings
 from cdr_pipeline.errors import InputError, cannot_read
+from cdr_pipeline.ingest.gunzip import EmptyMembers
 
 RATIO_FLOOR = 64 * 1024 * 1024
 """Below this many decompressed bytes the ratio limit does not apply: a small, very regular
@@ -68,6 +69,9 @@ def unreadable(exc: BaseException, name: str) -> InputError:
     elif isinstance(exc, NotImplementedError):
         what = f"the ZIP member uses a compression method that cannot be read ({text})"
         hint = "re-create the archive with standard (deflate) compression"
+    elif isinstance(exc, EmptyMembers):
+        what = f"not an export: {text} (a gzip tool writes its data in one member or a few)"
+        hint = "compress the export again with gzip, or load it unpacked"
     elif isinstance(exc, OSError) and exc.strerror:
         return cannot_read(exc, name)
     else:

@@ -61,3 +61,27 @@ def test_concatenated_members_and_zero_padding_read_as_before(tmp_path: Path) ->
         with pytest.raises(Exception) as err, source.open() as fh:
             fh.read()
         assert "corrupt" in str(err.value) or "truncated" in str(err.value), err.value
+
+
+def test_a_gzip_of_a_million_empty_members_is_refused_at_once(tmp_path: Path) -> None:
+    """Empty members (20 bytes each) yield nothing for the input limits to count: a 20 MB
+    file of a million of them between two halves of an export took 18 s to read, 1 GB
+    minutes. More than EMPTY_MEMBERS in a row fail the file, naming what it holds; an empty
+    member at the end (bgzip's end-of-file block) and a few between members still read."""
+    from cdr_pipeline.ingest.gunzip import EMPTY_MEMBERS
+    from tests.ingest.helpers import load
+
+    data = csv_bytes([line(r) for r in rows(20, 98)])
+    head, tail = data[: len(data) // 2], data[len(data) // 2 :]
+    empty = gzip.compress(b"", mtime=0)
+    fine = tmp_path / "fine.csv.gz"
+    fine.write_bytes(gzip.compress(head) + empty * EMPTY_MEMBERS + gzip.compress(tail) + empty)
+    bomb = tmp_path / "empty.csv.gz"
+    bomb.write_bytes(gzip.compress(head) + empty * 1_000_000 + gzip.compress(tail))
+    t0 = time.monotonic()
+    result = load(tmp_path / "wh", bomb, fine)
+    assert time.monotonic() - t0 < 10
+    bad, good = result.files
+    assert (good.status, good.rows_loaded) == ("loaded", 20), good.message
+    assert bad.status == "failed" and result.exit_code == 3
+    assert "over 1,000 gzip members in a row hold no data" in bad.message, bad.message
