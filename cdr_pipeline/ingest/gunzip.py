@@ -5,7 +5,7 @@ Python: a hostile 50 MB name took 12 s to get past, so a file under 1 GB could s
 ingest for minutes. zlib reads the whole header in C. The stream reads as `gzip.GzipFile`
 does: members one after another, zero bytes after a member skipped, anything else after
 it corrupt, and a member cut short `EOFError`; a bad CRC or length is `zlib.error`. Members
-that hold no data are counted: more than `EMPTY_MEMBERS` in a row is `EmptyMembers`.
+of (nearly) no data are counted: more than `EMPTY_MEMBERS` in a row is `EmptyMembers`.
 """
 
 from __future__ import annotations
@@ -18,14 +18,16 @@ from typing import Any, BinaryIO
 GZIP_WBITS = 16 + zlib.MAX_WBITS
 READ_BYTES = 128 * 1024
 EMPTY_MEMBERS = 1000
-"""Members in a row that unpack to nothing before the stream is refused. A gzip tool writes
-one member, or (pigz, bgzip) members of data with at most one empty member at the end; a
-million empty members (20 bytes each, so 20 MB) yield no byte for the input limits to count
-and took 18 s to read past (a 1 GB file of them, minutes)."""
+"""Members in a row that unpack to under `TINY_MEMBER` bytes each before the stream is
+refused. A gzip tool writes one member, or (pigz, bgzip) members of 64 KiB or more with at
+most one empty member at the end; a million empty members (20 bytes each, so 20 MB) yield
+no byte for the input limits to count and took 18 s to read past (1 GB of them, minutes),
+and members of a byte each as long."""
+TINY_MEMBER = 1024
 
 
 class EmptyMembers(gzip.BadGzipFile):
-    """A gzip stream of more than `EMPTY_MEMBERS` members in a row that hold no data."""
+    """A gzip stream of more than `EMPTY_MEMBERS` members in a row of (nearly) no data."""
 
 
 class Gunzip(io.RawIOBase):
@@ -36,8 +38,8 @@ class Gunzip(io.RawIOBase):
         self._inflate = zlib.decompressobj(GZIP_WBITS)
         self._input = b""
         self._done = False
-        self._empty = 0  # members in a row that yielded nothing
-        self._yielded = False  # whether the current member yielded data
+        self._empty = 0  # members in a row that yielded under TINY_MEMBER bytes
+        self._yielded = 0  # bytes the current member yielded
 
     def readable(self) -> bool:
         return True
@@ -57,7 +59,7 @@ class Gunzip(io.RawIOBase):
                 data = self._inflate.decompress(self._input, out.nbytes)
                 self._input = self._inflate.unconsumed_tail
                 if data:
-                    self._yielded = True
+                    self._yielded += len(data)
                     out[: len(data)] = data
                     return len(data)
         return 0
@@ -78,10 +80,12 @@ class Gunzip(io.RawIOBase):
             rest += more
         if not rest.startswith(b"\x1f\x8b"):
             raise gzip.BadGzipFile(f"Not a gzipped file ({rest[:2]!r})")
-        self._empty = 0 if self._yielded else self._empty + 1
+        self._empty = 0 if self._yielded >= TINY_MEMBER else self._empty + 1
         if self._empty > EMPTY_MEMBERS:
-            raise EmptyMembers(f"over {EMPTY_MEMBERS:,} gzip members in a row hold no data")
-        self._inflate, self._input, self._yielded = zlib.decompressobj(GZIP_WBITS), rest, False
+            raise EmptyMembers(
+                f"over {EMPTY_MEMBERS:,} gzip members in a row hold (nearly) no data"
+            )
+        self._inflate, self._input, self._yielded = zlib.decompressobj(GZIP_WBITS), rest, 0
         return True
 
 
