@@ -226,7 +226,9 @@ def environment_error(exc: BaseException, root: Path | None) -> WarehouseUnwrita
     if found is None:
         return None
     exc, code = found
-    filename = getattr(exc, "filename", None)
+    # a copy or a rename names both files (shutil.copyfile: the source first); the write
+    # failed on the second, the one whose disk is full or read-only
+    filename = getattr(exc, "filename2", None) or getattr(exc, "filename", None)
     where = str(filename) if filename else (str(root) if root is not None else "the warehouse")
     # an error without a file name (from a library writing under the warehouse) names the
     # folder; its own words name the file, so that the operator looks in the right place
