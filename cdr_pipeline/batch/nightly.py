@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from cdr_pipeline.batch.archive import archive_loaded, refuse_a_new_warehouse_beside_an_archive
+from cdr_pipeline.batch.folders import check_inbox
 from cdr_pipeline.batch.night_record import NightRecord
 from cdr_pipeline.batch.stages import (
     InboxFile,
@@ -66,50 +67,6 @@ def scan_inbox(settings: Settings, inbox: Path) -> list[InboxFile]:
     return files
 
 
-def _check_inbox(inbox: Path, archive: Path | None, warehouse: Path) -> None:
-    from cdr_pipeline.errors import ConfigError
-    from cdr_pipeline.resources import samples_dir
-
-    if not inbox.is_dir():
-        raise ConfigError(
-            f"inbox {inbox} is not a folder",
-            hint="pass --inbox DIR or set inbox in cdr.toml / CDR_INBOX",
-        )
-    # the committed cdr.toml's inbox: archiving would move the samples `cdr demo` loads
-    if archive is not None and inbox.resolve() == samples_dir().resolve():
-        raise ConfigError(
-            f"--archive would move the bundled samples out of {inbox}",
-            hint="copy them to an inbox of your own (cp -r data/samples inbox) and pass "
-            "--inbox inbox, or run without --archive",
-        )
-    # the walk would take the warehouse's own files (cdr.duckdb, reports, rejects, Data
-    # Docs) for inputs every night, and the archive stage move those it skipped
-    held = warehouse.resolve().is_relative_to(inbox.resolve())
-    if held and not _hidden(warehouse.resolve(), inbox.resolve()):
-        raise ConfigError(
-            f"the warehouse {warehouse} is inside the inbox {inbox}: each night would "
-            "read its files as inputs",
-            hint="pass an inbox that holds only the exports (for example "
-            f"--inbox {inbox.resolve() / 'inbox'}), beside the warehouse, not above it",
-        )
-    # the walk of the inbox would find the archived files each night, as re-sent, and the
-    # archive stage move them one folder deeper (archive/archive/...), for ever
-    # (not under a hidden name: the walk skips it)
-    inside = archive is not None and archive.resolve().is_relative_to(inbox.resolve())
-    if archive is not None and inside and not _hidden(archive.resolve(), inbox.resolve()):
-        raise ConfigError(
-            f"--archive {archive} is inside the inbox {inbox}: each night would load it "
-            "again and archive what is in it one folder deeper",
-            hint="pass an archive beside the inbox, not in it (for example "
-            f"--archive {inbox.resolve().parent / 'archive'}), and move what is in it there",
-        )
-
-
-def _hidden(path: Path, under: Path) -> bool:
-    """Whether a walk of `under` skips `path`: a folder on the way has a hidden name."""
-    return any(part.startswith(".") for part in path.relative_to(under).parts)
-
-
 def run_nightly(
     settings: Settings,
     inbox: Path,
@@ -129,7 +86,7 @@ def run_nightly(
     for the whole run: a second nightly exits at once with LockBusy (exit 5). `fetcher` replaces
     `fetch_records(settings)` (tests give it a client with a fake clock)."""
     check_folder(settings.layout)  # a warehouse that is a file: said first, as such
-    _check_inbox(inbox, archive, settings.warehouse)
+    check_inbox(inbox, archive, settings.warehouse)
     refuse_a_new_warehouse_beside_an_archive(settings.layout, archive)
     from cdr_pipeline.reports.close import reporting_today
 

@@ -202,6 +202,27 @@ def test_an_inbox_holding_the_warehouse_is_refused_before_anything_runs(tmp_path
     assert run.exit_code == 0, run.output
 
 
+def test_an_inbox_inside_the_warehouse_is_refused_before_anything_runs(tmp_path: Path) -> None:
+    """`--inbox /srv/cdr/warehouse/reports`: the walk took the warehouse's reports for
+    inputs, and the archive stage moved a report of headers only (loaded as empty) out of
+    the warehouse into the archive. Refused, exit 3, before anything is read or moved."""
+    wh = tmp_path / "wh"
+    inbox = wh / "reports" / "2026-11-05"
+    _send(inbox, "anomalies_2026-11.csv", "anomaly_id,month\n")
+    archive = tmp_path / "archive"
+    for extra in ([], ["--dry-run"]):
+        args = ["--warehouse", str(wh), "nightly", "--inbox", str(inbox), *extra]
+        run = CliRunner().invoke(cli, [*args, "--archive", str(archive)], env=ENV)
+        assert run.exit_code == 3, run.output
+        assert f"the inbox {inbox} is inside the warehouse {wh}" in run.stderr
+        assert "hint: pass an inbox that holds only the exports, beside the warehouse" in (
+            run.stderr
+        )
+    assert (inbox / "anomalies_2026-11.csv").is_file()
+    assert not archive.exists()
+    assert not (wh / "state").exists()
+
+
 def test_a_partial_copy_left_by_a_killed_nightly_is_removed(tmp_path: Path) -> None:
     """An archive on another file system is written by a copy to a hidden name renamed into
     place: a nightly killed during the copy (kill -9, a power cut) left that partial copy of
