@@ -1,5 +1,6 @@
 """`cdr nightly` as library code: fetch, ingest what is new in the inbox, validate, build,
-close, report, retention, vacuum and archive, under one writer lock and one run id."""
+close, report, retention, vacuum and archive, under one run id and the nightly lock (one
+night at a time); each stage that writes takes the writer lock for its own while."""
 
 from __future__ import annotations
 
