@@ -249,8 +249,12 @@ def _fetch_windows(
         candidate = _watermark_candidate(spec.name, window, wr, late_edge, options, result)
         if candidate is None:
             advancing = False
-        elif result.watermark_after is None or candidate > result.watermark_after:
+            continue
+        if result.watermark_after is None or candidate > result.watermark_after:
             move(candidate)
+        # a late window passed up to its last Report time only may still fill after it:
+        # a later window moving the watermark on skipped the records still to come there
+        advancing = candidate > window.end
 
 
 def _start(

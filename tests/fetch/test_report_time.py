@@ -66,3 +66,26 @@ def test_a_late_window_without_a_readable_report_time_holds_the_watermark(
     assert result.exit_code == 0 and len(warehouse_ids(settings)) == len(records)
     assert result.watermark_after == result.windows[0].start
     assert any("none with a readable Report time" in w for w in result.warnings), result.notes
+
+
+def test_a_late_window_moved_to_its_last_report_time_stops_the_watermark_there(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    """Two windows inside the late-data horizon (a run whose last window is shorter than
+    `late_hours`): the first moved the watermark to its last Report time only, as records
+    may still arrive after it, but the second then moved it on to its own, past the rest of
+    the first, whose late records no run asked for again. The watermark is the first
+    instant not covered: it stops at the first window it passes only in part."""
+    early = make_records(10, NOW - timedelta(hours=13), timedelta(hours=1), seed="a")
+    late = make_records(5, NOW - timedelta(minutes=50), timedelta(minutes=6), seed="b")
+    settings = settings_for(tmp_path)
+    with FakeWebex(TOKEN, early + late) as server:
+        result = fetch_records(
+            settings, "feed", NOW - timedelta(hours=13), client=make_client(server.url, clock),
+            now=NOW,
+        )  # fmt: skip
+    assert [w.records for w in result.windows] == [10, 5]
+    assert result.windows[0].end > NOW - timedelta(hours=2)  # both inside the horizon
+    assert result.exit_code == 0 and len(warehouse_ids(settings)) == 15
+    last_early = NOW - timedelta(hours=13) + 9 * timedelta(hours=1)
+    assert result.watermark_after == last_early + timedelta(milliseconds=1)
