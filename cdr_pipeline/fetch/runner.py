@@ -41,6 +41,7 @@ from cdr_pipeline.fetch.windows import (
     lost_gap,
     parse_time,
     plan_windows,
+    resume_from,
 )
 from cdr_pipeline.ingest import IngestResult, ingest_paths
 from cdr_pipeline.ingest.limits import Limits
@@ -252,8 +253,7 @@ def _fetch_windows(
             continue
         if result.watermark_after is None or candidate > result.watermark_after:
             move(candidate)
-        # a late window passed up to its last Report time only may still fill after it:
-        # a later window moving the watermark on skipped the records still to come there
+        # passed to its last Report time only, it may still fill: no later window moves on
         advancing = candidate > window.end
 
 
@@ -264,12 +264,12 @@ def _start(
     before: datetime | None,
     now: datetime,
 ) -> datetime:
-    """`since`, else the watermark minus the overlap, else `lookback_hours` ago but no later
-    than the API serves (a shorter lookback planned no window, run after run)."""
+    """`since`, else the watermark minus the overlap (`resume_from`), else `lookback_hours`
+    ago but no later than the API serves (a shorter lookback planned no window, run after run)."""
     if since is not None:
         return parse_time(since)
     if before is not None:
-        return before - timedelta(hours=options.overlap_hours)
+        return resume_from(spec, before, timedelta(hours=options.overlap_hours), now)
     return min(now - timedelta(hours=options.lookback_hours), now - spec.min_lag)
 
 

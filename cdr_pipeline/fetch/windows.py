@@ -81,6 +81,22 @@ def parse_time(value: str | datetime | date) -> datetime:
     return floor_ms(t.astimezone(UTC))
 
 
+def horizon_start(spec: SourceSpec, now: datetime) -> datetime:
+    """The earliest instant `spec` serves at `now`, with a minute of margin, so a window at
+    the edge is not already outside the horizon when sent."""
+    return floor_ms(now) - spec.horizon + timedelta(minutes=1)
+
+
+def resume_from(
+    spec: SourceSpec, watermark: datetime, overlap: timedelta, now: datetime
+) -> datetime:
+    """Where a run from `watermark` starts: `overlap` before it, but not before the API's
+    horizon (unless the watermark itself is). The overlap past the horizon was clamped with
+    a warning that the start was older than the API serves, to use the feed or a report:
+    for a stream run 10 h after the last, records that were all fetched."""
+    return max(watermark - overlap, min(watermark, horizon_start(spec, now)))
+
+
 def plan_windows(
     spec: SourceSpec, start: datetime, end: datetime | None, now: datetime
 ) -> tuple[list[Window], list[str]]:
@@ -89,8 +105,7 @@ def plan_windows(
     without `--until` asked for nothing later, and a note on every scheduled run is noise)."""
     notes: list[str] = []
     now = floor_ms(now)
-    # a minute of margin, so a window at the edge is not already outside the horizon when sent
-    earliest = now - spec.horizon + timedelta(minutes=1)
+    earliest = horizon_start(spec, now)
     latest = now - spec.min_lag
     if start < earliest:
         notes.append(

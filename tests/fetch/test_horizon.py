@@ -83,3 +83,25 @@ def test_a_stream_range_older_than_its_horizon_says_where_older_records_are(
         )  # fmt: skip
     (clamped,) = [n for n in result.notes if "clamped" in n]
     assert "cdr_stream horizon" in clamped and "--source feed" in clamped
+
+
+def test_an_overlap_past_the_horizon_is_no_warning(tmp_path: Path, clock: FakeClock) -> None:
+    """A stream run 11 h after the last: its watermark is within the 12 h the stream keeps,
+    but the watermark minus overlap_hours (2 h) is not. The start was clamped with a warning
+    that it was older than the horizon, to fetch older records from the feed, though no
+    record was missed; `cdr nightly` logged it as one. The overlap stops at the horizon."""
+    early = make_records(4, NOW - timedelta(hours=2), timedelta(minutes=20), seed="a")
+    later = NOW + timedelta(hours=11)
+    late = make_records(4, later - timedelta(hours=3), timedelta(minutes=20), seed="b")
+    settings = settings_for(tmp_path)
+    with FakeWebex(TOKEN, early + late, inserted=_inserted(early + late)) as server:
+        first = fetch_records(
+            settings, "stream", NOW - timedelta(hours=3), client=make_client(server.url, clock),
+            now=NOW,
+        )  # fmt: skip
+        second = fetch_records(settings, "stream", client=make_client(server.url, clock), now=later)
+    assert first.watermark_after is not None
+    assert first.watermark_after > later - timedelta(hours=12)  # the watermark is served
+    assert second.exit_code == 0 and second.records == 4
+    assert second.windows[0].start == later - timedelta(hours=12, minutes=-1)
+    assert second.warnings == [] and not any("clamped" in n for n in second.notes), second.notes
