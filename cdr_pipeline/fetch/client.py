@@ -23,6 +23,7 @@ from typing import Any, BinaryIO
 from cdr_pipeline import __version__
 from cdr_pipeline.errors import EXIT_UNEXPECTED, CdrError, ConfigError
 from cdr_pipeline.fetch import response as answers
+from cdr_pipeline.fetch import transport
 from cdr_pipeline.fetch.limiter import INITIAL, OTHER, PAGE, RateLimiter, Sleep
 from cdr_pipeline.fetch.redactor import Redactor
 from cdr_pipeline.fetch.response import Response, rebase, region_from_451, retry_after
@@ -141,7 +142,7 @@ class WebexClient:
                     answers.check_whole(r, body)
                 return Response(url, r.status, answers.header_fields(r.headers.items()), body)
         except urllib.error.HTTPError as exc:
-            body = read_body(exc, ERROR_BODY_BYTES, truncate=True) if exc.fp is not None else b""
+            body = transport.error_body(exc, ERROR_BODY_BYTES) if exc.fp is not None else b""
             headers = answers.header_fields(exc.headers.items()) if exc.headers else {}
             return Response(url, exc.code, headers, body)
 

@@ -277,3 +277,13 @@ def read_body(
         else:
             parts.write(block)
     return parts.getvalue()  # the buffer itself, not a copy (nothing else refers to it)
+
+
+def error_body(response: Any, limit: int) -> bytes:
+    """The first `limit` bytes of an error answer's body (for its message); empty when it is
+    in a coding `read_body` cannot decode. Its status is what counts: a proxy's 502 page in
+    a coding not asked for (`br`) ended the run as an unreadable answer, never retried."""
+    try:
+        return read_body(response, limit, truncate=True)
+    except UnreadableEncoding:
+        return b""

@@ -167,6 +167,27 @@ def test_a_gzip_answer_is_decoded_and_one_cut_short_is_retried(clock: FakeClock)
     assert b"accept-encoding: gzip, deflate" in server.requests[0].lower()
 
 
+def test_an_error_answer_in_a_coding_not_asked_for_is_still_retried(clock: FakeClock) -> None:
+    """A proxy's 502 page compressed as `br` (not asked for): the client could not decode
+    its body and ended the run as an unreadable answer (exit 1), never retried, though the
+    status says to try again. Its message is what is lost, not the retry."""
+    page = json.dumps({"items": [{"Report ID": "r1"}]}).encode()
+    sent = {"n": 0}
+
+    def failing_once(conn: socket.socket) -> None:
+        sent["n"] += 1
+        if sent["n"] == 1:
+            body = b"\x0b\x02\x80Bad Gateway\x03"
+            head = b"HTTP/1.1 502 Bad Gateway\r\nContent-Encoding: br\r\n"
+        else:
+            body, head = page, b"HTTP/1.1 200 OK\r\n"
+        conn.sendall(head + b"Content-Length: %d\r\n\r\n" % len(body) + body)
+
+    with RawServer(failing_once) as server:
+        pages = list(make_client(server.url, clock).pages("cdr_feed", PARAMS))
+    assert [p.body for p in pages] == [page] and sent["n"] == 2
+
+
 def test_a_gzip_answer_of_several_members_is_decoded_whole(clock: FakeClock) -> None:
     """A gzip body may hold several members (RFC 1952; a compressor restarting per block,
     zero bytes of padding between): the first alone was read, half a page that failed as
