@@ -42,7 +42,8 @@ def forget(
     --email; their other values (name, numbers, e-mail, device MACs) are found from the records.
 
     The selector is compared ignoring case and, for a number, spaces, brackets, dots,
-    dashes and '+'. Exits 2 when no or several selectors are given, 3 when nothing in the
+    dashes and '+' (a number with '+' read as E.164: '+44 (0)20 7946 0011' is
+    +442079460011). Exits 2 when no or several selectors are given, 3 when nothing in the
     warehouse holds the person or their numbers or e-mail lead to other users as well (a
     number given to a new user after they left: nothing erased, see --all-holders), 5 when
     another writer holds the lock."""

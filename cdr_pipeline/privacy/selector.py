@@ -44,7 +44,24 @@ def start_selector(
             hint="name the person by --user UUID, --email ADDRESS or their number in E.164 "
             "(+14155550111)",
         )
-    return selector, {kind: {value.strip()}}
+    return selector, {kind: {_international(value) if kind == NUMBER else value.strip()}}
+
+
+def _international(value: str) -> str:
+    """A number in international notation as E.164: the trunk `0` many countries write in
+    brackets after the country code (`+44 (0)20 7946 0011`) is not dialled from abroad and
+    no export holds it; with it the selector matched a stray dialled row or two and the
+    erasure read as done, the person's own rows left. Any other text as given."""
+    text = value.strip()
+    if not text.startswith("+"):
+        return text
+    try:
+        parsed = phonenumbers.parse(text, None)
+    except phonenumbers.NumberParseException:
+        return text
+    if not phonenumbers.is_possible_number(parsed):
+        return text
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
 _NUMBER_MARKS = r"[\s().+-]"

@@ -130,6 +130,8 @@ def test_forget_needs_exactly_one_selector(sample_wh: Settings) -> None:
     ("selector", "exact", "variants"),
     [
         ("number", "+13125550116", ["+1 (312) 555-0116", " 1 312 555 0116 ", "13125550116"]),
+        # the trunk 0 in brackets, as British, German or Swiss letterheads write a number
+        ("number", "+442079460011", ["+44 (0)20 7946 0011"]),
         ("email", "grace.chen@example.com", ["Grace.Chen@Example.COM"]),
         ("user", "aec1f2ea-4e96-41a4-a1cd-2c3e3af89d4c", ["AEC1F2EA-4E96-41A4-A1CD-2C3E3AF89D4C"]),
     ],
