@@ -19,6 +19,7 @@ from typing import Any, BinaryIO
 
 from cdr_pipeline.errors import InputError, cannot_read
 from cdr_pipeline.ingest.chunk import CSV, JSON
+from cdr_pipeline.ingest.encoding import UTF8_BOM, refuse_encoding
 from cdr_pipeline.ingest.gunzip import gunzip
 from cdr_pipeline.ingest.limits import (
     DECOMPRESS_ERRORS,
@@ -37,9 +38,6 @@ from cdr_pipeline.ingest.packed import (
 )
 from cdr_pipeline.render import os_text
 
-UTF8_BOM = b"\xef\xbb\xbf"
-UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
-MISREAD_BOM = "\ufeff".encode().decode("cp1252").encode()
 """The UTF-8 BOM read as Windows-1252 (`ï»¿`) and written again as UTF-8 text."""
 
 
@@ -170,44 +168,13 @@ def _skip_bom(stream: BinaryIO) -> BinaryIO:
     return buffered
 
 
-def _utf16_hint(head: bytes) -> str:
-    """What to do with a UTF-16 file: a CSV is exported again; JSON (an API answer saved by
-    Windows PowerShell 5.1, whose `>` and `Out-File` write UTF-16) is saved again as UTF-8;
-    a tab-separated first line is Excel's "Unicode Text", saved again as CSV UTF-8."""
-    start = head if head[:2] in UTF16_BOMS else head.removeprefix(UTF8_BOM).lstrip()
-    text = start.decode("utf-16", "ignore")  # its byte-order mark tells the byte order
-    if text.lstrip()[:1] in ("{", "["):
-        return (
-            "save the JSON as UTF-8 and load that (PowerShell: Out-File -Encoding utf8, "
-            "or Invoke-RestMethod -OutFile)"
-        )
-    if "\t" in text.split("\n", 1)[0]:  # Excel's Save As "Unicode Text": UTF-16, tabs
-        return (
-            "this is Excel's 'Unicode Text' (UTF-16, tab-separated): load the export as "
-            "downloaded, or in Excel use Save As > 'CSV UTF-8 (Comma delimited)'"
-        )
-    return "export the report as UTF-8 CSV (Control Hub's default) and load that"
-
-
 def _detect_format(head: bytes, name: str, inside: str = "") -> str:
     """CSV or JSON from a stream's first bytes. Compressed data that is not unpacked (bzip2,
     xz...; or any inside `inside`, what was already unpacked: "a ZIP", "a gzip stream")
     fails here, saying so: read as text it would fail as NUL bytes or a ragged header."""
     refuse_packed(head, name, inside)
+    refuse_encoding(head, name)
     text = head.removeprefix(UTF8_BOM).lstrip()
-    if text.startswith(MISREAD_BOM):
-        raise InputError(
-            "the file's text was read in the wrong encoding and saved again: its byte order "
-            "mark became the text 'ï»¿' before the first column's name (and Müller became "
-            "MÃ¼ller)",
-            path=name,
-            line=1,
-            hint="load the file as downloaded or exported (a Control Hub report as "
-            "downloaded), or read it as UTF-8 in the tool that saved it",
-        )
-    if text[:2] in UTF16_BOMS or head[:2] in UTF16_BOMS:
-        enc = "UTF-32" if head[:4] == b"\xff\xfe\x00\x00" else "UTF-16"  # its BOM: 2 NULs more
-        raise InputError(f"file is {enc} encoded", path=name, hint=_utf16_hint(head))
     if text[:1] in (b"{", b"["):
         return JSON
     return CSV

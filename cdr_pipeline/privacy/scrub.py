@@ -31,7 +31,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from cdr_pipeline.ingest import faults
-from cdr_pipeline.ingest.sources import UTF16_BOMS
+from cdr_pipeline.ingest.encoding import UTF16_BOMS
 from cdr_pipeline.privacy.arrow_text import Unsearchable, edited_column
 from cdr_pipeline.render import short_id
 from cdr_pipeline.state.files import atomic_write_bytes, file_sha256
