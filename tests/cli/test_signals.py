@@ -102,7 +102,9 @@ def test_a_stopped_build_exits_130_not_as_a_bug(tmp_path: Path, export: Path, si
     assert not any(wh.glob(".cdr.duckdb.tmp-*"))
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+# SIGTERM alone (what `systemctl stop` sends; a whole night costs ~15 s of a worker): Ctrl-C
+# reaches DuckDB's interrupt by the same handler, which the build's test stops with both
+@pytest.mark.parametrize("signum", [signal.SIGTERM])
 def test_a_nightly_stopped_in_its_reports_reads_interrupted(tmp_path: Path, signum: int) -> None:
     """`systemctl stop` while the nightly wrote its reports (or closed a month, or built:
     DuckDB queries) exited 130, but the night's ledger row read `failed`, exit 1,
