@@ -289,13 +289,10 @@ def _plan(settings: Settings, summary: NightlySummary, retain: int | None, do_fe
     from cdr_pipeline.reports.standard import planned_report_files
 
     summary.planned_reports = planned_report_files(summary.run_date)
-    refused = None
     if retain:
-        from cdr_pipeline.ingest.retention import expired_partitions, refusal
+        from cdr_pipeline.ingest.retention import expired_partitions
 
-        day = _retention_day(settings, summary)
-        summary.retention = expired_partitions(settings, retain, day)
-        refused = refusal(summary.retention, retain, day)
+        summary.retention = expired_partitions(settings, retain, _retention_day(settings, summary))
     # the run fails them: 3
     blocked = {f.path: where for f in summary.inbox if (where := _unlisted(f.path))}
     unlisted = sorted(set(blocked.values()))
@@ -303,13 +300,12 @@ def _plan(settings: Settings, summary: NightlySummary, retain: int | None, do_fe
     summary.stages.append(
         StageOutcome(
             "plan",
-            EXIT_BAD_INPUT if unlisted or refused else EXIT_OK,
+            EXIT_BAD_INPUT if unlisted else EXIT_OK,
             0.0,
             f"{'fetch, then ' if do_fetch else ''}ingest {len(new)} new file(s) of "
             f"{len(summary.inbox) - len(blocked)}; validate; build; "
             f"{len(summary.planned_reports)} report file(s)"
             + (f"; drop {len(summary.retention.dropped)} partition(s)" if retain else "")
-            + (f"; retention refused: {refused}" if refused else "")
             + "".join(
                 f"; cannot list {p}: its files would not load (chmod u+rx)" for p in unlisted
             ),

@@ -15,7 +15,6 @@ from datetime import UTC, date, datetime, timedelta
 import pyarrow.parquet as pq
 
 from cdr_pipeline.config import Settings
-from cdr_pipeline.errors import EXIT_BAD_INPUT, CdrError
 from cdr_pipeline.schema import CALL_LEGS
 from cdr_pipeline.state import tables
 from cdr_pipeline.state.ledger import RETENTION_SCHEMA, Ledger
@@ -25,19 +24,11 @@ from cdr_pipeline.state.whole_build import mark_whole_build
 log = logging.getLogger(__name__)
 
 
-class RetentionRefused(CdrError):
-    """Retention would drop every day of call legs: most likely the clock is wrong."""
-
-    exit_code = EXIT_BAD_INPUT
-
-
 @dataclass
 class RetentionResult:
     cutoff: date
     dropped: list[tuple[str, int]] = field(default_factory=list)
     """(partition, rows) dropped, or that would be dropped in a dry run."""
-    kept: int = 0
-    """Partitions on or after the cut-off."""
 
     @property
     def rows(self) -> int:
@@ -58,29 +49,7 @@ def expired_partitions(settings: Settings, retain_days: int, today: date) -> Ret
         if day < cutoff:
             rows = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
             result.dropped.append((f"{CALL_LEGS.partition_by}={value}", rows))
-        else:
-            result.kept += 1
     return result
-
-
-def refusal(result: RetentionResult, retain_days: int, today: date) -> RetentionRefused | None:
-    """Why retention must not drop `result`'s partitions, or None. It never drops every day of
-    call legs: a machine that booted with its clock years ahead (cron, unlike the systemd
-    unit, does not wait for time sync) counted back from that day and dropped them all, for
-    good after the vacuum; the removals, stamped in the future, even outlived the vacuum's
-    grace. With the clock right it means no call data came for `retain_days` days."""
-    if not result.dropped or result.kept:
-        return None
-    newest = result.dropped[-1][0].removeprefix(f"{CALL_LEGS.partition_by}=")
-    return RetentionRefused(
-        f"retention would drop every day of call legs ({len(result.dropped)} day(s), the newest "
-        f"{newest}, all before the cut-off {result.cutoff}: {retain_days} days before "
-        f"{today}); nothing was dropped",
-        hint=f"check the machine's clock (today reads {today}; a cron job does not wait for "
-        "time sync as the systemd unit does); if it is right, no call data came for "
-        f"{retain_days} days: load it, or run without retention (--retain-days, retain_days) "
-        "while the warehouse is not fed",
-    )
 
 
 def apply_retention(
@@ -96,8 +65,6 @@ def apply_retention(
     with writer_lock(settings.layout, "cdr nightly (retention)", settings.lock_wait_seconds):
         base = settings.layout.table(CALL_LEGS.name)
         result = expired_partitions(settings, retain_days, today)
-        if (refused := refusal(result, retain_days, today)) is not None:
-            raise refused
         if dry_run or not result.dropped:
             return result
         now = datetime.now(UTC)
