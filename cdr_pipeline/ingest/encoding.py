@@ -9,6 +9,7 @@ from cdr_pipeline.errors import InputError
 UTF8_BOM = b"\xef\xbb\xbf"
 UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 MISREAD_BOM = "\ufeff".encode().decode("cp1252").encode()
+"""The UTF-8 BOM read as Windows-1252 (`ï»¿`) and written again as UTF-8 text."""
 
 
 def refuse_encoding(head: bytes, name: str) -> None:

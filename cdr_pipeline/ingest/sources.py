@@ -38,8 +38,6 @@ from cdr_pipeline.ingest.packed import (
 )
 from cdr_pipeline.render import os_text
 
-"""The UTF-8 BOM read as Windows-1252 (`ï»¿`) and written again as UTF-8 text."""
-
 
 @dataclass(frozen=True)
 class Source:

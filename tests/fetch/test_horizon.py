@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from cdr_pipeline.fetch import fetch_records
+from cdr_pipeline.fetch import FetchResult, fetch_records
 from cdr_pipeline.fetch.windows import FEED
 from tests.fetch.conftest import NOW, TOKEN, FakeClock, make_client, settings_for
 from tests.fetch.fakewebex import FakeWebex, make_records
@@ -19,23 +19,39 @@ def _inserted(records: list[dict[str, object]]) -> dict[str, datetime]:
     }
 
 
-def test_stream_watermark_older_than_the_horizon_moves_on(tmp_path: Path, clock: FakeClock) -> None:
-    # cron ran at NOW, then the machine was off for a day: the stream keeps only 12 h
-    early = make_records(6, NOW - timedelta(hours=4), timedelta(minutes=20), seed="a")
-    later = NOW + timedelta(hours=24)
-    late = make_records(6, later - timedelta(hours=6), timedelta(minutes=20), seed="b")
+def _stream_runs(
+    tmp_path: Path,
+    clock: FakeClock,
+    n: int,
+    hours: tuple[int, int, int],
+    later: datetime,
+    *more: datetime,
+) -> list[FetchResult]:
+    """Stream runs over `n` records every 20 min from NOW - `hours[1]` h and `n` from
+    `later` - `hours[2]` h: the first at NOW from NOW - `hours[0]` h, then from the
+    watermark at `later` and at each of `more`."""
+    start, early_h, late_h = hours
+    early = make_records(n, NOW - timedelta(hours=early_h), timedelta(minutes=20), seed="a")
+    late = make_records(n, later - timedelta(hours=late_h), timedelta(minutes=20), seed="b")
     settings = settings_for(tmp_path)
     with FakeWebex(TOKEN, early + late, inserted=_inserted(early + late)) as server:
+        client = make_client(server.url, clock)
         first = fetch_records(
-            settings, "stream", NOW - timedelta(hours=5), client=make_client(server.url, clock),
-            now=NOW,
-        )  # fmt: skip
-        assert first.watermark_after is not None
-        second = fetch_records(settings, "stream", client=make_client(server.url, clock), now=later)
-        third = fetch_records(
-            settings, "stream", client=make_client(server.url, clock),
-            now=later + timedelta(hours=1),
-        )  # fmt: skip
+            settings, "stream", NOW - timedelta(hours=start), client=client, now=NOW
+        )
+        return [first] + [
+            fetch_records(settings, "stream", client=make_client(server.url, clock), now=at)
+            for at in (later, *more)
+        ]
+
+
+def test_stream_watermark_older_than_the_horizon_moves_on(tmp_path: Path, clock: FakeClock) -> None:
+    # cron ran at NOW, then the machine was off for a day: the stream keeps only 12 h
+    later = NOW + timedelta(hours=24)
+    first, second, third = _stream_runs(
+        tmp_path, clock, 6, (5, 4, 6), later, later + timedelta(hours=1)
+    )
+    assert first.watermark_after is not None
     assert second.exit_code == 0
     # the hours between the old watermark and the horizon are gone from the API: said once
     assert any("no longer served" in n for n in second.notes), second.notes
@@ -90,16 +106,8 @@ def test_an_overlap_past_the_horizon_is_no_warning(tmp_path: Path, clock: FakeCl
     but the watermark minus overlap_hours (2 h) is not. The start was clamped with a warning
     that it was older than the horizon, to fetch older records from the feed, though no
     record was missed; `cdr nightly` logged it as one. The overlap stops at the horizon."""
-    early = make_records(4, NOW - timedelta(hours=2), timedelta(minutes=20), seed="a")
     later = NOW + timedelta(hours=11)
-    late = make_records(4, later - timedelta(hours=3), timedelta(minutes=20), seed="b")
-    settings = settings_for(tmp_path)
-    with FakeWebex(TOKEN, early + late, inserted=_inserted(early + late)) as server:
-        first = fetch_records(
-            settings, "stream", NOW - timedelta(hours=3), client=make_client(server.url, clock),
-            now=NOW,
-        )  # fmt: skip
-        second = fetch_records(settings, "stream", client=make_client(server.url, clock), now=later)
+    first, second = _stream_runs(tmp_path, clock, 4, (3, 2, 3), later)
     assert first.watermark_after is not None
     assert first.watermark_after > later - timedelta(hours=12)  # the watermark is served
     assert second.exit_code == 0 and second.records == 4
