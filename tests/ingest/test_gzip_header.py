@@ -93,3 +93,12 @@ def test_a_gzip_of_a_million_empty_members_is_refused_at_once(tmp_path: Path) ->
     )
     (f,) = load(tmp_path / "wh2", bytewise).files
     assert f.status == "failed" and "in a row hold (nearly) no data" in f.message, f.message
+    # a member of 1 KiB after every 999 empty ones breaks each run: past AVERAGED_MEMBERS
+    # members, their average counts
+    one_k = gzip.compress(b"\n" * 1024, mtime=0)
+    mixed = tmp_path / "mixed.csv.gz"
+    cut = data.index(b"\n", len(data) // 2) + 1  # blank lines between whole rows
+    groups = (empty * 999 + one_k) * 20
+    mixed.write_bytes(gzip.compress(data[:cut]) + groups + gzip.compress(data[cut:]))
+    (f,) = load(tmp_path / "wh3", mixed).files
+    assert f.status == "failed" and "gzip members hold (nearly) no data" in f.message, f.message
