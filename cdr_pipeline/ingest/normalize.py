@@ -19,6 +19,7 @@ from cdr_pipeline.ingest.numerals import LOCALE_MARKS, NUMBER_TYPES, respell, un
 from cdr_pipeline.ingest.spreadsheet import drop_flags, local_date_check, mark_local_dates
 from cdr_pipeline.ingest.timestamps import (
     TIMESTAMP_RANGE,
+    dash_year_first,
     fill_timestamps,
     parse_iso_z,
     parse_timestamp,
@@ -176,6 +177,8 @@ def _parse(dtype: str, s: pl.Expr, decimal_comma: bool = False) -> pl.Expr:
         # the day as written, whatever time and offset follow it: an export of local
         # midnight with its offset (2026-01-01T00:00:00+10:00) means 1 January, though the
         # instant falls on 31 December in UTC; the time must still parse
+        # a Japanese or Hungarian spreadsheet saves 2026/12/31, 2026. 12. 31.: the ISO order
+        s = dash_year_first(s)
         day = s.str.strip_chars().str.replace(r"[Tt ].*$", "")  # 2026-1-5T... too
         written = day.str.strptime(pl.Date, "%Y-%m-%d", strict=False)
         # a spreadsheet in a day-first locale (de, ru, pl...) saves 31.12.2026: day first

@@ -14,16 +14,30 @@ ISO_Z = "%Y-%m-%dT%H:%M:%S%.fZ"
 row."""
 
 
+YEAR_FIRST = r"^\s*(\d{4})(?:/|\.\s?)(\d{1,2})(?:/|\.\s?)(\d{1,2})\.?(\s|[Tt]|$)"
+"""A date written year first with slashes or dots (`2026/10/01`, `2026. 10. 01.`): the short
+date a spreadsheet in a Japanese, Chinese or Taiwanese (slashes) or Hungarian (dots) locale
+saves. Year first, the month always comes next (no locale writes year, day, month), so the
+day is not guessed as in `01/10/2026`."""
+
+
+def dash_year_first(s: pl.Expr) -> pl.Expr:
+    """`2026/10/1 6:00` -> `2026-10-1 6:00`: the ISO order with ISO's separators."""
+    return s.str.replace(YEAR_FIRST, "${1}-${2}-${3}${4}")
+
+
 def parse_timestamp(s: pl.Expr) -> pl.Expr:
     """ISO-8601 with or without `T`, `Z`, seconds, fraction, or a numeric offset -> UTC (us).
     A fraction may follow a comma, as ISO 8601 allows. A time may stop at the minute
     (ISO-8601 allows `06:00Z`; a spreadsheet saving a snapshot time in an ISO-date locale
     writes `2026-09-01 06:00`). A zone written `UTC` after the time is `Z`: a database's
     export writes it so (BigQuery's CSV `2026-10-01 14:03:27.412000 UTC`, Go's `... +0000
-    UTC`), and each such record was a bad_timestamp."""
+    UTC`), and each such record was a bad_timestamp. A date may be written year first with
+    slashes or dots (`2026/09/01 06:00`, as a spreadsheet in a Japanese locale saves a
+    snapshot time): the ISO date with other separators; it was a bad_timestamp."""
     # RFC 3339 allows a lower-case `t` and `z`
     plain = (
-        s.str.strip_chars()
+        dash_year_first(s.str.strip_chars())
         # ISO 8601's other decimal sign (`14:05:02,118`: log4j's ISO8601 layout writes it)
         .str.replace(r"(:\d{2}),(\d)", "${1}.${2}")
         .str.replace(r"(?:\s*[+-]00:?00\s*UTC|[Zz])$", "")

@@ -15,6 +15,10 @@ def test_a_time_without_seconds_is_read_to_the_minute(tmp_path: Path) -> None:
         ("D2", "2026-09-01 06:00"),
         ("D3", "2026-09-01T02:00-04:00"),
         ("D4", "2026-09-01 11:30 +05:30"),
+        # a spreadsheet in a Japanese or Hungarian locale writes the date year first
+        ("D5", "2026/09/01 06:00"),
+        ("D6", "2026/9/1 6:00"),
+        ("D7", "2026. 09. 01. 6:00"),  # Hungarian
     ]
     src = write_csv(
         tmp_path / "in" / "snap.csv",

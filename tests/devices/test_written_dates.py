@@ -69,12 +69,41 @@ def test_a_spreadsheet_saved_in_a_day_first_locale_keeps_its_dates(tmp_path: Pat
     assert got == [("Sub-1", 1000, "2026-02-01", "2026-12-31"), ("Sub-2", 5, "2026-02-01", None)]
 
 
+def test_a_spreadsheet_saved_in_a_year_first_locale_keeps_its_dates(
+    tmp_path: Path,
+) -> None:
+    """A finance sheet saved by a spreadsheet in a Japanese (or Chinese) locale writes a
+    date cell as 2026/12/31, in a Hungarian one as 2026. 12. 31.: year, month, day, as in
+    ISO, with other separators. Every such line was
+    quarantined (`bad_date`), and the sheet failed on its reject rate."""
+    path = tmp_path / "entitlements.csv"
+    path.write_text(
+        "subscription_id,licence_type,units,valid_from,valid_to\r\n"
+        "Sub-1,BYOD,5,2026/02/01,2026/12/31\r\n"
+        "Sub-2,BYOD,5,2026/2/1 0:00,\r\n"
+        "Sub-3,BYOD,5,2026. 02. 01.,2026.12.31\r\n",  # Hungarian: dots
+        encoding="utf-8",
+    )
+    ingest(tmp_path / "wh", path)
+    got = rows(
+        views(tmp_path / "wh"),
+        "select subscription_id, valid_from::varchar, valid_to::varchar "
+        "from stg_entitlements order by 1",
+    )
+    assert got == [
+        ("Sub-1", "2026-02-01", "2026-12-31"),
+        ("Sub-2", "2026-02-01", None),
+        ("Sub-3", "2026-02-01", "2026-12-31"),
+    ]
+
+
 def test_a_date_that_is_no_calendar_day_is_quarantined(tmp_path: Path) -> None:
     path = tmp_path / "entitlements.csv"
     path.write_text(
         "subscription_id;licence_type;units;valid_from\n"
-        "Sub-1;BYOD;5;31.02.2026\nSub-2;BYOD;5;12.31.2026\nSub-3;BYOD;5;01.02.26\n",
+        "Sub-1;BYOD;5;31.02.2026\nSub-2;BYOD;5;12.31.2026\nSub-3;BYOD;5;01.02.26\n"
+        "Sub-4;BYOD;5;2026/31/12\nSub-5;BYOD;5;26/12/31\n",
         encoding="utf-8",
     )
     result = ingest(tmp_path / "wh", path, max_reject_rate=1.0)
-    assert [(f.rows_loaded, f.rows_rejected) for f in result.files] == [(0, 3)]
+    assert [(f.rows_loaded, f.rows_rejected) for f in result.files] == [(0, 5)]
