@@ -274,16 +274,16 @@ def _chunks(
     return first.headers, itertools.chain([first], it), 1
 
 
-def _detect(headers: list[str], source: str, line: int) -> TableSchema:
+def _detect(headers: list[str], source: Source, line: int) -> TableSchema:
     """The kind the first chunk's header (a JSON file: its records' keys) tells."""
     if headers == [NO_KEYS]:
         raise InputError(
             "not a recognised export: its first records are empty JSON objects ({}) or no "
             "objects at all (numbers, text, arrays), with no keys to tell the kind from",
-            path=source,
+            path=source.name,
             hint="check the file is an export of the Webex APIs; force a kind with --kind",
         )
-    return detect_kind(headers, source, line)
+    return detect_kind(headers, source.name, line, keys=source.fmt != CSV)
 
 
 class SourceStage:
@@ -320,7 +320,7 @@ class SourceStage:
             if not headers:  # of a forced kind (a fetched page), the ledger names its table
                 result.status, result.message = "empty", "no header and no rows"
                 return StagedSource(result, source.path.name, task.kind)
-            schema = SCHEMAS[task.kind] if task.kind else _detect(headers, source.name, line)
+            schema = SCHEMAS[task.kind] if task.kind else _detect(headers, source, line)
             if task.kind:
                 check_forced_kind(headers, schema, source.name, line)
             result.kind = schema.kind

@@ -109,7 +109,11 @@ SHOWN_NAME = 40
 """Characters of each header name a 'not a recognised export' message quotes."""
 
 
-def detect_kind(headers: Sequence[str], source: str, line: int = 1) -> TableSchema:
+def detect_kind(
+    headers: Sequence[str], source: str, line: int = 1, *, keys: bool = False
+) -> TableSchema:
+    """The input kind a header announces. `keys`: the names are a JSON file's record keys,
+    not a CSV line, so no line of it is a record, a title or markup to delete."""
     best: tuple[int, TableSchema] | None = None
     for schema in SCHEMAS.values():
         res = resolve_headers(list(headers), schema)
@@ -121,6 +125,15 @@ def detect_kind(headers: Sequence[str], source: str, line: int = 1) -> TableSche
         # each name shortened: the first line of a file that is no CSV can be 64 KiB of text
         shown = ", ".join(shorten_middle(h, SHOWN_NAME) for h in list(headers)[:6])
         shown += " ..." if len(headers) > 6 else ""
+        if keys:  # the line diagnoses below told a JSON file to delete a line above its header
+            raise InputError(
+                f"not a recognised export: its records' keys ({shown}) match none of the input "
+                f"kinds ({', '.join(SCHEMAS)})",
+                path=source,
+                hint="load the cdr_feed / cdr_stream JSON (records keyed by the export's "
+                "column names: 'Start time', 'Direction'...) or a device/activation/entitlement "
+                "file; force a kind with --kind",
+            )
         if any(_DATA_CELL.fullmatch(h.strip()) for h in headers):
             raise _headerless(shown, source, line)
         named = [h.strip() for h in headers if h.strip()]

@@ -107,3 +107,25 @@ def test_a_web_page_saved_as_the_report_says_the_download_failed(tmp_path: Path)
         assert f.status == "failed" and f.rows_loaded == 0
         assert "line 1: not a recognised export: it is an HTML page or XML document" in f.message
         assert "download the report again" in f.message and "--kind" not in f.message
+
+
+def test_json_records_of_no_known_kind_are_not_told_to_delete_a_line(tmp_path: Path) -> None:
+    """A JSON file's kind is told from its records' keys, which went through the CSV line
+    diagnoses: a record keyed `Call notes` was 'its first line (Call notes) is one field of
+    words, a title' with the hint to delete the lines above the header, one keyed by a UUID
+    (an id-to-record map) 'a record, not a header' with a `head -1` recipe. A JSON file has
+    no such line: the message names its records' keys and what a known kind's look like."""
+    settings = Settings(warehouse=tmp_path / "wh")
+    pages = {
+        "notes.json": '{"items": [{"Call notes": "rang twice"}]}',
+        "by_id.jsonl": '{"9a581b46-53c9-4d27-90a0-d6beadbc1da4": {"Duration": 3}}\n',
+    }
+    for name, page in pages.items():
+        path = tmp_path / name
+        path.write_text(page, encoding="utf-8")
+        (f,) = ingest_paths(settings, [path]).files
+        assert f.status == "failed" and f.rows_loaded == 0
+        assert "not a recognised export: its records' keys (" in f.message
+        assert "match none of the input kinds" in f.message and "--kind" in f.message
+        assert "line" not in f.message.split("hint:")[0]
+        assert "delete the line" not in f.message and "head -1" not in f.message
