@@ -322,7 +322,7 @@ class SourceStage:
                 return StagedSource(result, source.path.name, task.kind)
             schema = SCHEMAS[task.kind] if task.kind else _detect(headers, source, line)
             if task.kind:
-                check_forced_kind(headers, schema, source.name, line)
+                check_forced_kind(headers, schema, source.name, line, keys=source.fmt != CSV)
             result.kind = schema.kind
             pending = PENDING_CHUNKS * self.settings.chunk_rows
             stager = Stager(self.folder / "rows", schema, pending, max_values=limits.file_days)

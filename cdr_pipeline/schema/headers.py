@@ -214,15 +214,33 @@ def _titled(shown: str, source: str, line: int) -> InputError:
 
 
 def check_forced_kind(
-    headers: Sequence[str], schema: TableSchema, source: str, line: int = 1
+    headers: Sequence[str],
+    schema: TableSchema,
+    source: str,
+    line: int = 1,
+    *,
+    keys: bool = False,
 ) -> None:
     """A kind forced by --kind on a header with no column of it, or with a cell that is data
     (a time stamp, an E.164 number, a UUID: a record's `User` user type names a column): the
     file has no header line (the hint of `detect_kind` suggests --kind), and its first
     record, names and numbers, would be taken for column names and kept as the ledger's
-    unknown columns, which `cdr runs`, notebook 04 and the logs show."""
+    unknown columns, which `cdr runs`, notebook 04 and the logs show. `keys`: the names are
+    a JSON file's record keys, never a record's values, so only a column of the kind counts:
+    a key spelled like a UUID or a time next to the kind's keys failed a page that loads
+    without --kind, as 'the line read as its header names no calls column'."""
+    named = any(resolve_headers(list(headers), schema).canonical)
+    if keys:
+        if named:
+            return
+        shown = ", ".join(shorten_middle(h, SHOWN_NAME) for h in list(headers)[:6])
+        raise InputError(
+            f"not a {schema.kind} export: its records' keys ({shown}) name no {schema.kind} column",
+            path=source,
+            hint="load the file without --kind, or force the kind its records are",
+        )
     data = any(_DATA_CELL.fullmatch(h.strip()) for h in headers)
-    if not data and any(resolve_headers(list(headers), schema).canonical):
+    if not data and named:
         return
     raise InputError(
         f"not a {schema.kind} export: the line read as its header names no {schema.kind} column "

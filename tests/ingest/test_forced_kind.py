@@ -129,3 +129,27 @@ def test_json_records_of_no_known_kind_are_not_told_to_delete_a_line(tmp_path: P
         assert "match none of the input kinds" in f.message and "--kind" in f.message
         assert "line" not in f.message.split("hint:")[0]
         assert "delete the line" not in f.message and "head -1" not in f.message
+
+
+def test_a_forced_kind_reads_json_keys_as_keys_not_as_a_record(tmp_path: Path) -> None:
+    """`cdr fetch` loads its saved pages with the kind forced to calls. A record key spelled
+    like a UUID or a time (a new field the API keys by an id) was taken for a data cell of a
+    headerless CSV: the page failed as 'the line read as its header names no calls column',
+    though its records name dozens and the same page loads without --kind. Such a key is
+    kept in `extra`; records naming no column of the kind still fail, named by their keys."""
+    settings = Settings(warehouse=tmp_path / "wh")
+    record = (
+        '{"Start time": "2026-09-30T00:01:32.785Z", "Direction": "ORIGINATING", '
+        '"Correlation ID": "a1dab002-83e4-4b61-93de-d0699d0e5e53", '
+        '"Report ID": "6f714a3b-5d72-4989-8e06-f38bb8d68370", '
+        '"9a581b46-53c9-4d27-90a0-d6beadbc1da4": "x", "2026-10-29T02:44:44Z": "y"}'
+    )
+    page = tmp_path / "page.json"
+    page.write_text(f'{{"items": [{record}]}}', encoding="utf-8")
+    (f,) = ingest_paths(settings, [page], kind="calls").files
+    assert (f.status, f.rows_loaded) == ("loaded", 1), f.message
+    other = tmp_path / "other.json"
+    other.write_text('{"items": [{"9a581b46-53c9-4d27-90a0-d6beadbc1da4": 1}]}', "utf-8")
+    (f,) = ingest_paths(settings, [other], kind="calls").files
+    assert f.status == "failed" and "its records' keys (9a581b46-" in f.message
+    assert "name no calls column" in f.message and "header line" not in f.message
