@@ -89,3 +89,37 @@ def test_a_priced_header_after_an_empty_price_column_still_names_the_currency(
     ingest(wh, two)
     got = _entitlements(wh).select("subscription_id", "unit_price", "currency")
     assert got.rows() == [("Sub-1", 12.5, "EUR"), ("Sub-2", 12.5, None)]
+
+
+def test_a_currency_that_is_no_iso_code_is_quarantined(tmp_path: Path) -> None:
+    """`$`, `US$` and `Dollar` loaded as currencies of their own: the costs were shown in
+    them, and a `$` top-up beside a `USD` purchase made the month `mixed_currency`, without
+    any cost. A currency is three letters (in any case, blanks around forgiven); anything
+    else is quarantined (`bad_currency`), raw text kept."""
+    src = write_csv(
+        tmp_path / "in" / "licences.csv",
+        "subscription_id,licence_type,units,valid_from,unit_price,currency",
+        [
+            "Sub-1,BYOD,10,2026-01-01,12.50, usd ",
+            "Sub-2,BYOD,4,2026-01-01,10,$",
+            "Sub-3,BYOD,2,2026-01-01,9,US$",
+            "Sub-4,BYOD,2,2026-01-01,9,Dollar",
+            "Sub-5,BYOD,2,2026-01-01,9,€",
+            "Sub-6,BYOD,2,2026-01-01,9,HRK",
+            "Sub-7,BYOD,2,2026-01-01,,",
+        ],
+    )
+    wh = tmp_path / "wh"
+    (f,) = ingest(wh, src, max_reject_rate=1.0).files
+    assert (f.rows_loaded, f.rows_rejected) == (3, 4)
+    got = _entitlements(wh).select("subscription_id", "currency")
+    assert got.rows() == [("Sub-1", "USD"), ("Sub-6", "HRK"), ("Sub-7", None)]
+    bad = pl.read_parquet(sorted((wh / "rejects").rglob("*.parquet"))).sort("source_row")
+    assert bad.select("source_row", "reason").rows() == [
+        (3, "bad_currency"),
+        (4, "bad_currency"),
+        (5, "bad_currency"),
+        (6, "bad_currency"),
+    ]
+    assert bad["raw_text"][0] == "Sub-2,BYOD,4,2026-01-01,10,$"
+    assert bad["detail"][0].startswith("currency: '$' is no ISO 4217 code")

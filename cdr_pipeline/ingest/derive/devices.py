@@ -256,8 +256,25 @@ def derive_entitlements(df: pl.DataFrame) -> tuple[pl.DataFrame, list[Check]]:
         _NEGATIVE_UNITS,
         _UNITS_OUT_OF_RANGE,
         _out_of_range("unit_price", "bad_number", "a price of one licence a month"),
+        _BAD_CURRENCY,
         _CONFLICTING_ENTITLEMENTS,
     ]
+
+
+_BAD_CURRENCY = Check(
+    "bad_currency",
+    pl.col("currency").is_not_null() & ~pl.col("currency").str.contains(r"^[A-Z]{3}$"),
+    pl.format(
+        "currency: '{}' is no ISO 4217 code (three letters, such as USD or EUR; a symbol "
+        "such as $ names several currencies)",
+        pl.col("currency").str.slice(0, 40),
+    ),
+)
+"""A currency is an ISO 4217 code. `$`, `US$` or `Dollar` loaded as currencies of their
+own: the costs were shown in them (`$ 12.50`: US, Canadian or Australian dollars?), and a
+top-up line written `$` beside a purchase written `USD` made the month `mixed_currency`,
+with no cost at all. Any three letters pass, so a code withdrawn since (`HRK`) still
+prices the months it was paid in."""
 
 
 ENTITLEMENT_BOUND = 10**12
