@@ -8,6 +8,7 @@ from typing import Any
 from cdr_pipeline.config import Settings
 from cdr_pipeline.reports.figures import org_peak
 from cdr_pipeline.reports.licence_span import licence_data, outside_text
+from cdr_pipeline.reports.summary import NO_CURRENCY
 from cdr_pipeline.warehouse import connect
 
 
@@ -17,8 +18,10 @@ def headline_figures(settings: Settings) -> dict[str, Any]:
     Keys: month (YYYY-MM or None), calls, webex_go_calls, webex_go_share (0..1 or None),
     licences_held_peak (the most held at one instant, over all subscriptions and licence
     types), licences_held_month_end, licences_bought, idle_licences, idle_cost
-    (by currency). idle_licences and a currency's idle_cost are None when the month does not
-    have call data for every day (the idle figures are unknown then). Of a month outside the
+    (by currency; the cost of rows priced without a currency under "(no currency)", as the
+    finance summary shows it). idle_licences and a currency's idle_cost are None when the
+    month does not have call data for every day (the idle figures are unknown then). Of a
+    month outside the
     device data (calls loaded past its horizon), the licence figures are None and
     licence_note says why: nothing held or bought is known then, not 0."""
     con = connect(settings, read_only=True)
@@ -31,11 +34,15 @@ def headline_figures(settings: Settings) -> dict[str, Any]:
             "group by report_month order by report_month desc limit 1"
         ).fetchall()
         month, calls, go = last_month[0] if last_month else (None, 0, 0)
+        # a row priced without a currency is costed apart, as the finance summary shows it:
+        # grouped with the rows of no currency at all (no price), its cost was dropped
         by_currency = con.execute(
-            "select currency, sum(consumed_month_end), sum(entitled_units), "
-            "sum(idle_licences), round(sum(idle_cost), 2) "
-            "from rpt_licence_reconciliation where month = $m group by currency order by currency",
-            {"m": month},
+            "select case when currency is null and unit_price is not null then $none "
+            "else currency end as money_in, "
+            "sum(consumed_month_end), sum(entitled_units), sum(idle_licences), "
+            "round(sum(idle_cost), 2) "
+            "from rpt_licence_reconciliation where month = $m group by money_in order by money_in",
+            {"m": month, "none": NO_CURRENCY},
         ).fetchall()
         # the org's peak at one instant, not the sum of the subscriptions' peaks
         peak: int | None = org_peak(con, month) if month is not None else 0

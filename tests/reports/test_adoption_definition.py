@@ -57,6 +57,9 @@ def test_headline_idle_figures_are_unknown_without_full_call_coverage(tmp_path: 
     w.event("2026-09-01T00:00:00Z", "D1", "PROVISIONED", U1, "+15550001")
     w.snapshot("2026-09-20T06:00:00Z", "D1", U1, "+15550001")
     w.entitle("Sub-1", "Webex Go (Bring Your Own Device)", 2, "10.00")
+    # priced without a currency: its cost is shown apart ("(no currency)"), as the finance
+    # summary shows it, not dropped with the rows that have no currency for want of a price
+    w.entitlements.append("Sub-2,Webex Go (Bring Your Own Device),1,2026-01-01,,9.00,")
     # calls on two days only: September is partly covered
     w.leg("calls.csv", "X1", "2026-09-03T10:00:00Z", U2, "+15550002", 30, go=False)
     w.leg("calls.csv", "X2", "2026-09-04T10:00:00Z", U2, "+15550002", 30, go=False)
@@ -66,8 +69,8 @@ def test_headline_idle_figures_are_unknown_without_full_call_coverage(tmp_path: 
     figures = headline_figures(settings)
     assert (figures["month"], figures["licences_bought"], figures["licences_held_peak"]) == (
         "2026-09",
-        2,
+        3,
         1,
     )
     assert figures["idle_licences"] is None
-    assert figures["idle_cost"] == {"USD": None}
+    assert figures["idle_cost"] == {"(no currency)": None, "USD": None}
