@@ -37,8 +37,9 @@ class MonthFigures:
     close: ClosedMonth | None = None
     """The close the figures come from (None: computed at `made_at`)."""
     recomputed: ClosedMonth | None = None
-    """The close of a closed month whose figures were recomputed (`current`): computed now,
-    they are not the frozen figures, and the month is closed all the same."""
+    """The close of a closed month whose figures were recomputed (`current`, or `as_of` a
+    moment): computed, they are not the frozen figures, and the month is closed all the
+    same."""
     licences_held_peak: int | None = None
     """Most licence units of the org held at one instant of the month
     (`rpt_licence_peak_monthly`); None for a month closed before closes recorded it."""
@@ -67,9 +68,17 @@ class MonthFigures:
     @property
     def status_text(self) -> str:
         if self.as_of is not None:
+            # of a closed month, as of a moment after its close the figures can differ
+            # from the frozen ones: without a word the page read as the month's figures
+            closed = (
+                ""
+                if self.recomputed is None
+                else f"; closed on {self.recomputed.closed_at:%Y-%m-%d %H:%M} UTC, not the "
+                "frozen figures"
+            )
             return (
                 f"as of {self.as_of:%Y-%m-%d %H:%M:%S} UTC "
-                f"(computed {self.made_at:%Y-%m-%d %H:%M} UTC)"
+                f"(computed {self.made_at:%Y-%m-%d %H:%M} UTC){closed}"
             )
         if self.close is None and self.recomputed is not None:
             # the month is closed: a page saying "open" read as if it had not been
@@ -238,7 +247,7 @@ def month_figures(
         coverage,
         covered,
         days_in(first_day),
-        recomputed=read_close(settings.layout, first_day) if as_of is None else None,
+        recomputed=read_close(settings.layout, first_day),
         licences_held_peak=peak,
         as_of=None if as_of is None else resolve_time(settings, as_of),
         settings=basis,
