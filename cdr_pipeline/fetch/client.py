@@ -24,9 +24,10 @@ from cdr_pipeline import __version__
 from cdr_pipeline.errors import EXIT_UNEXPECTED, CdrError, ConfigError
 from cdr_pipeline.fetch import response as answers
 from cdr_pipeline.fetch import transport
+from cdr_pipeline.fetch.delays import retry_after
 from cdr_pipeline.fetch.limiter import INITIAL, OTHER, PAGE, RateLimiter, Sleep
 from cdr_pipeline.fetch.redactor import Redactor
-from cdr_pipeline.fetch.response import Response, rebase, region_from_451, retry_after
+from cdr_pipeline.fetch.response import Response, rebase, region_from_451
 from cdr_pipeline.fetch.transport import ACCEPT_ENCODING, Unreadable, opener, read_body
 
 log = logging.getLogger(__name__)
@@ -89,13 +90,12 @@ class WebexClient:
         self.limiter = limiter if limiter is not None else RateLimiter()
         self.sleep = sleep
         self.retries, self.backoff, self.max_backoff = retries, backoff_seconds, max_backoff_seconds
-        self.max_throttled = max_throttled
+        self.max_throttled, self.max_region_redirects = max_throttled, max_region_redirects
         self.timeout = timeout_seconds
         # `timeout` bounds each wait for bytes; the deadline bounds a whole response, so a
         # server that trickles bytes or never ends its body cannot hold the run
         self.deadline = deadline_seconds if deadline_seconds is not None else 10 * timeout_seconds
         self.max_page_bytes, self.max_retry_after = max_page_bytes, max_retry_after
-        self.max_region_redirects = max_region_redirects
         self.rng = rng or random.Random()
         # scheme and host: a configured https host is not trusted over http, where the
         # token would travel in clear text
@@ -157,10 +157,10 @@ class WebexClient:
         self.sleep(pause)
 
     def _asked_wait(self, response: Response, shown: str, default: float) -> float:
-        """Seconds a 429's or 5xx's `Retry-After` asks to wait (`default` without one): a 503
-        for maintenance says when to come back, and retries spent before then are wasted.
-        Longer than a run waits ends the run instead of holding the fetch lock for it."""
-        pause = retry_after(response.header("Retry-After"), default)
+        """Seconds a 429's or 5xx's `Retry-After` asks (`default` without one; a date from the
+        answer's `Date`): a 503 for maintenance says when to come back. Longer than a run
+        waits ends the run instead of holding the fetch lock for it."""
+        pause = retry_after(response.header("Retry-After"), default, sent=response.header("Date"))
         if pause > self.max_retry_after:
             why = "the token's quota is used up" if response.status == 429 else "Webex is down"
             raise FetchError(

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import codecs
-import email.utils
 import http.client
 import io
 import json
@@ -12,7 +11,6 @@ import re
 import urllib.parse
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -214,32 +212,6 @@ def rebase(url: str, base: str) -> str:
     """`url` with the scheme and host of `base` (a 451 names another region)."""
     p, b = urllib.parse.urlsplit(url), urllib.parse.urlsplit(base)
     return urllib.parse.urlunsplit((b.scheme, b.netloc, p.path, p.query, ""))
-
-
-_SECONDS = re.compile(r"\d{1,9}(\.\d*)?")
-
-
-def retry_after(value: str | None, default: float, now: datetime | None = None) -> float:
-    """Seconds a 429's `Retry-After` asks to wait: a number of seconds or an HTTP date
-    (RFC 9110), `default` when absent or unreadable. Only plain digits count as seconds:
-    float() also reads `inf`, `nan` and `1e12`, which made the run sleep for ever or crash.
-    A header sent more than once arrives joined by commas: the longest of its delays."""
-    if value is None:
-        return default
-    text = value.strip()
-    if _SECONDS.fullmatch(text):
-        return float(text)
-    # the header sent twice (a proxy adding its own) comes joined: `120, 120`
-    seconds = [part.strip() for part in text.split(",")]
-    if all(_SECONDS.fullmatch(part) for part in seconds):
-        return max(float(part) for part in seconds)
-    try:
-        when = email.utils.parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
-        return default
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max((when - (now or datetime.now(UTC))).total_seconds(), 0.0)
 
 
 def origin(url: str) -> tuple[str, str, int | None]:

@@ -150,6 +150,33 @@ def test_retry_after_as_an_http_date(clock: FakeClock) -> None:
     assert 100 <= clock.sleeps[0] <= 121
 
 
+@pytest.mark.parametrize("skew", [timedelta(minutes=20), timedelta(minutes=-10)])
+def test_retry_after_date_counts_from_the_answers_own_date(
+    skew: timedelta, clock: FakeClock
+) -> None:
+    """A server whose clock is off from this machine's, asking for a minute as a date. From
+    this clock, 20 minutes ahead read as 21 minutes (past the longest wait: the run ended),
+    10 minutes behind as a date already past (1 s, then throttled again, 11 times)."""
+    server_now = datetime.now(UTC) + skew
+    dates = b"Date: %s\r\nRetry-After: %s\r\n" % tuple(
+        format_datetime(t, usegmt=True).encode()
+        for t in (server_now, server_now + timedelta(minutes=1))
+    )
+    served: list[int] = []
+
+    def handler(conn: socket.socket) -> None:
+        served.append(1)
+        status, body = (
+            ("429 Too Many Requests", b"{}") if len(served) == 1 else ("200 OK", b'{"items": []}')
+        )
+        _answer(status, body, dates)(conn)  # type: ignore[operator]
+
+    with RawServer(handler) as server:
+        pages = list(make_client(server.url, clock).pages("cdr_feed", WINDOW))
+    assert [p.status for p in pages] == [200] and len(served) == 2
+    assert clock.sleeps == [60.0]
+
+
 @pytest.mark.parametrize("value", ["0", "Thu, 01 Jan 2026 00:00:00 GMT"])
 def test_retry_after_now_still_waits_a_second(value: str, clock: FakeClock) -> None:
     """`Retry-After: 0`, or a date already past, taken literally made all 11 tries of a
