@@ -14,9 +14,9 @@ from pathlib import Path
 
 import ijson
 
-from cdr_pipeline.fetch.client import FetchError
+from cdr_pipeline.fetch.client import ERROR_BODY_BYTES, FetchError
 from cdr_pipeline.fetch.redactor import Redactor
-from cdr_pipeline.fetch.response import Response, not_json
+from cdr_pipeline.fetch.response import Response, loads, not_json
 from cdr_pipeline.fetch.results import WindowResult
 from cdr_pipeline.fetch.store import clear_window, save_page
 from cdr_pipeline.fetch.windows import api_time, parse_time
@@ -78,8 +78,33 @@ def page_records(
             hint="check --base-url: a proxy or another service may answer instead of Webex",
         ) from None
     if not lists:
-        raise FetchError(f"{redact.url(url)}: the answer has no 'items' list")
+        said = api_error(raw, redact)
+        raise FetchError(
+            f"{redact.url(url)}: the answer has no 'items' list"
+            + (f"; it is an error of the API, sent with HTTP 200: {said}" if said else ""),
+            hint="rerun later (the run resumes from the watermark); if it persists, give the "
+            "trackingId to Cisco support"
+            if said
+            else "check --base-url: a proxy or another service may answer instead of Webex",
+        )
     return records, latest
+
+
+def api_error(raw: bytes, redact: Redactor) -> str | None:
+    """The message of an answer without records that is shaped as the API's errors
+    (`message` or `errors`, and its `trackingId`): sent with HTTP 200, it was only 'the
+    answer has no items list', which said neither what the API said nor whom to ask."""
+    if len(raw) > ERROR_BODY_BYTES:
+        return None
+    try:
+        data = loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if not isinstance(data, dict) or not data.keys() & {"message", "errors"}:
+        return None
+    said = Response("", 200, {}, raw).message(redact)
+    tracking = data.get("trackingId")
+    return said + (f" (trackingId {redact(tracking)})" if isinstance(tracking, str) else "")
 
 
 class _NotRecords(Exception):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import itertools
+import json
 import tracemalloc
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -131,6 +132,29 @@ def test_a_page_whose_items_are_not_records_is_not_saved(tmp_path: Path, clock: 
     assert sorted(warehouse(settings)["report_id"].to_list()) == sorted(
         r["Report ID"] for r in records
     )
+
+
+def test_an_api_error_sent_with_http_200_is_shown_as_the_api_said_it(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    """A page answered 200 with the API's error shape said only 'the answer has no items
+    list', with no hint: not what the API said, nor the trackingId its support asks for."""
+    said = "Internal error, retry"
+    error = json.dumps(
+        {"message": said, "errors": [{"description": said}], "trackingId": "ROUTER_6F2A"}
+    ).encode()
+    records = make_records(30, NOW - timedelta(hours=20), timedelta(minutes=10))
+    settings = settings_for(tmp_path)
+    with FakeWebex(TOKEN, records) as server:
+        server.faults.append(Fault("/v1/cdr_feed", 200, error, after=1))
+        result = fetch_window(settings, server.url, clock)
+    assert result.exit_code == 1 and result.error is not None
+    assert result.error.message.endswith(
+        "no 'items' list; it is an error of the API, sent with HTTP 200: Internal error, retry "
+        "(trackingId ROUTER_6F2A)"
+    ), result.error.message
+    assert "trackingId" in (result.error.hint or "") and "offset=20" in result.error.message
+    assert result.records == 20 and stored_watermark(settings) == result.windows[0].start
 
 
 def test_pages_fetched_before_a_failure_in_their_window_are_loaded_now(
