@@ -112,7 +112,13 @@ class _NotRecords(Exception):
 
 
 def _first_line(exc: Exception) -> str:
-    text = exc.message if isinstance(exc, BadInput) else str(exc)
+    """The parser's message alone. yajl's is bytes when the text around the error is not
+    UTF-8: its str() was that bytes' repr, one line of `b'...\\n ... (right here) ------^'`."""
+    raw = exc.args[0] if exc.args else None
+    if isinstance(exc, BadInput):
+        text = exc.message
+    else:
+        text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(exc)
     return text.strip().splitlines()[0] if text.strip() else type(exc).__name__
 
 

@@ -15,6 +15,7 @@ import pytest
 from cdr_pipeline.errors import CdrError
 from cdr_pipeline.fetch import FetchError
 from cdr_pipeline.fetch.pages import page_records
+from cdr_pipeline.fetch.redactor import Redactor
 from tests.fetch.conftest import NOW, TOKEN, FakeClock, make_client
 from tests.fetch.fakewebex import FakeWebex, Fault, make_records
 from tests.fetch.rawserver import RawServer
@@ -373,6 +374,17 @@ def test_a_captive_portal_page_instead_of_a_page_of_records_is_named(clock: Fake
             client.org_id()
     for info in (page, me):
         assert "an HTML page: Guest Wi-Fi - Sign in" in str(info.value), str(info.value)
+
+
+def test_a_page_not_in_utf8_says_why_on_one_line() -> None:
+    """yajl's message is bytes when the text around the error is not UTF-8 (a page in
+    UTF-16): the error showed its repr, `b'lexical error: ...\\n   \\xff\\xfe{  (right
+    here) ------^\\n'`, escapes, pointer and all."""
+    page = json.dumps({"items": [{"Report ID": "r-1"}]}).encode("utf-16")
+    with pytest.raises(FetchError) as info:
+        page_records(page, Redactor([TOKEN]), "http://127.0.0.1:1/v1/cdr_feed")
+    message = str(info.value)
+    assert message.endswith("the answer is not JSON (lexical error: invalid char in json text.)")
 
 
 def _echoing_pages() -> list[tuple[str, bytes]]:
