@@ -179,12 +179,17 @@ def _render(result: FetchResult) -> None:
 def _check_time(flag: str, text: str | None) -> datetime | None:
     """The time given, or a usage error (exit 2) for one that is not ISO-8601, before the
     lock or the API."""
-    from cdr_pipeline.fetch.windows import parse_time
+    from cdr_pipeline.fetch.windows import OutOfRange, parse_time
 
     if text is None:
         return None
     try:
         return parse_time(text)
+    except OutOfRange:
+        raise click.BadParameter(
+            f"{text!r} is out of range: in UTC it falls before year 1 or after 9999",
+            param_hint=flag,
+        ) from None
     except ValueError:
         raise click.BadParameter(
             f"{text!r} is not an ISO-8601 time (e.g. 2026-10-01T00:00:00Z)", param_hint=flag

@@ -65,8 +65,15 @@ def compact(t: datetime) -> str:
     return stamp_ms(t.astimezone(UTC))
 
 
+class OutOfRange(ValueError):
+    """A time past what a UTC datetime holds (year 1 to 9999)."""
+
+
 def parse_time(value: str | datetime | date) -> datetime:
-    """A UTC datetime from ISO-8601 text (`Z` or offset; naive means UTC; a date is midnight)."""
+    """A UTC datetime from ISO-8601 text (`Z` or offset; naive means UTC; a date is midnight).
+    OutOfRange (a ValueError) for a time UTC cannot hold (`0001-01-01T00:00+14:00`): its
+    OverflowError went past every handler, a crash of `--since` or of a page whose Report time
+    held one."""
     if isinstance(value, datetime):
         t = value
     elif isinstance(value, date):
@@ -78,7 +85,10 @@ def parse_time(value: str | datetime | date) -> datetime:
         t = datetime.fromisoformat(text)
     if t.tzinfo is None:
         t = t.replace(tzinfo=UTC)
-    return floor_ms(t.astimezone(UTC))
+    try:
+        return floor_ms(t.astimezone(UTC))
+    except OverflowError:
+        raise OutOfRange(f"{value} is out of range in UTC") from None
 
 
 def horizon_start(spec: SourceSpec, now: datetime) -> datetime:

@@ -489,12 +489,21 @@ def test_a_token_refused_mid_run_keeps_the_windows_already_loaded(
     assert len(warehouse_ids(settings)) == result.records
 
 
-def test_cli_fetch_refuses_a_time_that_is_not_iso_8601(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("value", "why"),
+    [
+        ("yesterday", "not an ISO-8601 time"),
+        # UTC cannot hold them: an OverflowError, a crash ('report it', exit 1)
+        ("0001-01-01T00:00:00+14:00", "out of range"),
+        ("9999-12-31T23:59:59.999-14:00", "out of range"),
+    ],
+)
+def test_cli_fetch_refuses_a_time_that_is_not_iso_8601(
+    value: str, why: str, tmp_path: Path
+) -> None:
     for flag in ("--since", "--until"):
-        run = CliRunner().invoke(
-            cli, ["--warehouse", str(tmp_path / "wh"), "fetch", flag, "yesterday"]
-        )
-        assert run.exit_code == 2 and "not an ISO-8601 time" in run.output
+        run = CliRunner().invoke(cli, ["--warehouse", str(tmp_path / "wh"), "fetch", flag, value])
+        assert run.exit_code == 2 and why in run.output, run.output
         assert not (tmp_path / "wh").exists()  # refused before the lock or the API
 
 

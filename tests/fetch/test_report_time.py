@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -9,6 +10,8 @@ from typing import Any
 import pytest
 
 from cdr_pipeline.fetch import fetch_records
+from cdr_pipeline.fetch.pages import page_records
+from cdr_pipeline.fetch.redactor import Redactor
 from tests.fetch.conftest import NOW, TOKEN, FakeClock, make_client, settings_for, warehouse_ids
 from tests.fetch.fakewebex import FakeWebex, make_records
 
@@ -89,3 +92,14 @@ def test_a_late_window_moved_to_its_last_report_time_stops_the_watermark_there(
     assert result.exit_code == 0 and len(warehouse_ids(settings)) == 15
     last_early = NOW - timedelta(hours=13) + 9 * timedelta(hours=1)
     assert result.watermark_after == last_early + timedelta(milliseconds=1)
+
+
+@pytest.mark.parametrize("value", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59.999-14:00"])
+def test_a_report_time_utc_cannot_hold_is_unreadable_not_a_crash(value: str) -> None:
+    """An offset that takes a time past year 1 or 9999 in UTC raised OverflowError, which
+    went past the scan's handlers: the run crashed ('report it') on one record's value."""
+    records = make_records(3, NOW - timedelta(hours=3), timedelta(minutes=6))
+    records[2]["Report time"] = value
+    page = json.dumps({"items": records}).encode()
+    second = datetime.fromisoformat(records[1]["Report time"].replace("Z", "+00:00"))
+    assert page_records(page, Redactor([TOKEN]), "http://127.0.0.1:1/v1/cdr_feed") == (3, second)
