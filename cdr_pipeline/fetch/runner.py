@@ -332,7 +332,7 @@ def _watermark_candidate(
             f"{options.late_hours:g} h of now; the watermark stays before it"
         )
         return None
-    return min(wr.max_report_time + MS, window.end + MS)
+    return min(wr.max_report_time, window.end) + MS  # (9999-12-31T23:59:59.999 + 1 ms overflows)
 
 
 def _fetch_window(

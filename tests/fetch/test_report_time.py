@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -103,3 +104,23 @@ def test_a_report_time_utc_cannot_hold_is_unreadable_not_a_crash(value: str) -> 
     page = json.dumps({"items": records}).encode()
     second = datetime.fromisoformat(records[1]["Report time"].replace("Z", "+00:00"))
     assert page_records(page, Redactor([TOKEN]), "http://127.0.0.1:1/v1/cdr_feed") == (3, second)
+
+
+def test_a_report_time_at_the_end_of_time_stops_the_watermark_at_the_window(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    """A late window's watermark is its last Report time + 1 ms, at most its end + 1 ms:
+    the sum came first, and 9999-12-31T23:59:59.999Z + 1 ms overflowed (a crash, 'report
+    it', after the window was loaded). A loaded run lets the reject gate pass the record."""
+    records = make_records(5, NOW - timedelta(hours=1), timedelta(minutes=6))
+    records[-1]["Report time"] = "9999-12-31T23:59:59.999Z"
+    settings = dataclasses.replace(settings_for(tmp_path), max_reject_rate=1.0)
+    with FakeWebex(TOKEN, records) as server:
+        server.cdrs = lambda path, query: (200, {}, json.dumps({"items": records}).encode())  # type: ignore[method-assign]
+        result = fetch_records(
+            settings, "feed", NOW - timedelta(hours=1), client=make_client(server.url, clock),
+            now=NOW,
+        )  # fmt: skip
+    assert result.exit_code == 0, result.notes
+    (window,) = result.windows
+    assert result.watermark_after == window.end + timedelta(milliseconds=1)
