@@ -66,7 +66,13 @@ def page_records(
     whole, a page of millions of tiny items (`{}`) took 25 times its size in memory."""
     try:
         records, latest, lists = _scan(raw, limits or Limits())
-    except (ijson.JSONError, UnicodeDecodeError, ValueError, BadInput) as exc:
+    except BadInput as exc:  # past a JSON limit of the ingest (cdr.toml), which reads it
+        raise FetchError(
+            f"{redact.url(url)}: the answer is past what the ingest reads ("
+            f"{redact(_first_line(exc))})",
+            hint=exc.hint or "check --base-url: a proxy may answer instead of Webex",
+        ) from None
+    except (ijson.JSONError, UnicodeDecodeError, ValueError) as exc:
         why = not_json(raw, _first_line(exc), redact)
         raise FetchError(
             f"{redact.url(url)}: the answer is not JSON ({why})",

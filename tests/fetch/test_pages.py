@@ -18,8 +18,11 @@ from cdr_pipeline.config import Settings
 from cdr_pipeline.fetch import FetchResult, fetch_records
 from cdr_pipeline.fetch import client as client_module
 from cdr_pipeline.fetch import pages as pages_module
+from cdr_pipeline.fetch.client import FetchError
 from cdr_pipeline.fetch.pages import page_records, unaccounted
+from cdr_pipeline.fetch.redactor import Redactor
 from cdr_pipeline.fetch.store import read_watermark
+from cdr_pipeline.ingest.limits import Limits
 from cdr_pipeline.ingest.results import FileResult, IngestResult
 from cdr_pipeline.state.ledger import Ledger
 from tests.fetch.conftest import (
@@ -204,9 +207,32 @@ def test_a_page_nested_too_deep_is_an_unusable_answer(tmp_path: Path, clock: Fak
         server.faults.append(Fault("/v1/cdr_feed", 200, deep, after=1))
         result = fetch_window(settings, server.url, clock)
     assert result.exit_code == 1 and result.error is not None
-    assert "/v1/cdr_feed" in result.error.message and "not JSON" in result.error.message
+    assert "/v1/cdr_feed" in result.error.message and "max_json_depth" in result.error.message
     assert result.watermark_after == result.windows[0].start
     assert len(warehouse(settings)) == 20  # the first page of the window
+
+
+@pytest.mark.parametrize(
+    ("limits", "field", "value"),
+    [
+        (Limits(record_bytes=4096), "User", "x" * 200_000),
+        (Limits(json_number_digits=20), "Duration", 10**30),
+    ],
+)
+def test_a_page_past_a_json_limit_names_the_limit_to_raise(
+    limits: Limits, field: str, value: object
+) -> None:
+    """A page past a JSON limit of the ingest (cdr.toml, docs/limits.md) was 'not JSON',
+    with a hint to look for a captive portal at --base-url: the limit's own hint, which names
+    the setting to raise for genuine data, was dropped."""
+    records = make_records(3, NOW - timedelta(hours=20), timedelta(minutes=10))
+    records[1][field] = value
+    page = json.dumps({"items": records}).encode()
+    with pytest.raises(FetchError) as info:
+        page_records(page, Redactor([TOKEN]), "http://127.0.0.1:1/v1/cdr_feed", limits)
+    setting = {"User": "max_record_bytes", "Duration": "max_json_number_digits"}[field]
+    assert "past what the ingest reads" in info.value.message and setting in info.value.message
+    assert f"raise {setting} in cdr.toml" in (info.value.hint or "")
 
 
 def test_a_page_of_tiny_items_is_read_in_bounded_memory(clock: FakeClock) -> None:
