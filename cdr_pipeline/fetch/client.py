@@ -211,16 +211,16 @@ class WebexClient:
             except Unreadable as exc:
                 raise FetchError(f"{shown}: {exc}; not read further", hint=exc.hint) from None
             except (urllib.error.URLError, http.client.HTTPException, OSError) as exc:
-                reason = getattr(exc, "reason", exc)
+                reason = answers.failure(exc)
                 attempts += 1
                 if attempts > self.retries:
                     # a bare timeout came after the connection: the host is there, but slow
                     slow = (self.timeout, self.deadline) if isinstance(exc, TimeoutError) else None
                     message, hint = answers.unreachable(
-                        shown, attempts, self.redact(str(reason)), slow, answers.broken(exc)
+                        shown, attempts, self.redact(reason), slow, exc
                     )
                     raise FetchError(message, hint=hint) from None
-                self._back_off(shown, self.redact(str(reason)), attempts)
+                self._back_off(shown, self.redact(reason), attempts)
                 continue
             status = response.status
             if status == 401 and self._renewed(url):

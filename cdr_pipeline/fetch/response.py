@@ -262,19 +262,42 @@ def broken(exc: BaseException) -> bool:
     return isinstance(exc, (BrokenTransfer, http.client.IncompleteRead))
 
 
+def not_http(exc: BaseException) -> bool:
+    """Whether `exc` is an answer without an HTTP status line (a TLS port asked in plain
+    http answers TLS bytes; a port of another service its own protocol)."""
+    closed = isinstance(exc, http.client.RemoteDisconnected)  # a BadStatusLine too
+    return isinstance(exc, http.client.BadStatusLine) and not closed
+
+
+def failure(exc: BaseException) -> str:
+    """Why a request got no usable answer, for its log line and error. An answer that is not
+    HTTP shows none of its text: its first line (up to 64 KiB: binary, line breaks, a page's
+    records and their people) was the whole of the reason shown."""
+    if not_http(exc):
+        return "the answer has no HTTP status line"
+    return str(getattr(exc, "reason", exc))
+
+
 def unreachable(
     shown: str,
     attempts: int,
     reason: str,
     slow: tuple[float, float] | None,
-    broken: bool = False,
+    exc: BaseException | None = None,
 ) -> tuple[str, str | None]:
-    """(message, hint) for a request that failed `attempts` times on the connection. `slow`
-    (timeout, deadline in seconds) when the host took the connection and then kept the answer
-    waiting: the network hint sent the operator to look for a host that was there. `broken`
-    when the last answer came and was cut short (`cannot reach` named a host that answered)."""
+    """(message, hint) for a request that failed `attempts` times on the connection, the last
+    with `exc`. `slow` (timeout, deadline in seconds) when the host took the connection and
+    then kept the answer waiting: the network hint sent the operator to look for a host that
+    was there. An answer cut short (`broken`) or not HTTP came from a host that answered:
+    `cannot reach` it was wrong there too."""
     again = "rerunning is safe: it resumes from the watermark"
-    if broken:
+    if exc is not None and not_http(exc):
+        return (
+            f"{shown} answered something that is not HTTP at each of {attempts} attempts: {reason}",
+            "check the scheme and port of --base-url (https:// for a TLS port: asked in plain "
+            f"http, it answers TLS bytes), or what a proxy in between answers; {again}",
+        )
+    if exc is not None and broken(exc):
         if reason.startswith("IncompleteRead("):  # http.client's, of a chunked answer
             reason = "the connection closed before the end of its answer"
         return (

@@ -387,6 +387,36 @@ def test_a_page_not_in_utf8_says_why_on_one_line() -> None:
     assert message.endswith("the answer is not JSON (lexical error: invalid char in json text.)")
 
 
+@pytest.mark.parametrize(
+    "sent",
+    [
+        b"\x15\x03\x01\x00\x02\x02\x46",  # a TLS alert: an https port asked in plain http
+        json.dumps({"items": make_records(40, NOW, timedelta(minutes=1))}).encode() + b"\r\n",
+    ],
+    ids=["tls", "records"],
+)
+def test_an_answer_that_is_not_http_is_named_so_without_its_bytes(
+    sent: bytes, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An answer without an HTTP status line was 'cannot reach <url> ...: <its first line>':
+    up to 64 KiB of it in the error, the log and the run's row (TLS bytes, line breaks, or
+    a page's records with their people's names and numbers), and the host blamed for not
+    answering. It names the scheme and port of --base-url to check."""
+
+    def handler(conn: socket.socket) -> None:
+        conn.sendall(sent)
+
+    with RawServer(handler) as server:
+        client = make_client(server.url, clock, retries=1)
+        with pytest.raises(FetchError) as info:
+            list(client.pages("cdr_feed", WINDOW))
+    message = str(info.value)
+    assert "answered something that is not HTTP" in message and len(message) < 300, message
+    assert "\\x" not in message and "\r" not in message and "Test User" not in message
+    assert "https://" in (info.value.hint or "")
+    assert "Test User" not in caplog.text and "\\x15" not in caplog.text
+
+
 def _echoing_pages() -> list[tuple[str, bytes]]:
     """Error answers that echo the request's Authorization header (a debugging proxy's
     page) where the text shown is cut: at its 300 characters, and at the 16 KiB of a long
