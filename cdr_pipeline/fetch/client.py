@@ -24,7 +24,7 @@ from cdr_pipeline import __version__
 from cdr_pipeline.errors import EXIT_UNEXPECTED, CdrError, ConfigError
 from cdr_pipeline.fetch import response as answers
 from cdr_pipeline.fetch import transport
-from cdr_pipeline.fetch.delays import retry_after
+from cdr_pipeline.fetch.delays import clock_skew, retry_after
 from cdr_pipeline.fetch.limiter import INITIAL, OTHER, PAGE, RateLimiter, Sleep
 from cdr_pipeline.fetch.redactor import Redactor
 from cdr_pipeline.fetch.response import Response, rebase, region_from_451
@@ -100,8 +100,7 @@ class WebexClient:
         # scheme and host: a configured https host is not trusted over http, where the
         # token would travel in clear text
         self._trusted = {answers.origin(u) for u in (self.analytics_url, self.api_url)}
-        self._opener = opener(self.deadline)
-        self._download = opener(self.deadline, download=True)  # a report: gigabytes
+        self._opener, self._download = opener(self.deadline), opener(self.deadline, download=True)
         self.requests = 0
 
     # -- trust -------------------------------------------------------------------------------
@@ -279,7 +278,8 @@ class WebexClient:
         message = f"{what}: {shown} answered HTTP {response.status} ({said})"
         if response.status in (401, 403):
             raise ConfigError(message, hint=auth_hint)
-        raise FetchError(message, hint="check --base-url/--region and the request parameters")
+        hint = "check --base-url/--region and the request parameters"
+        raise FetchError(message, hint=hint + clock_skew(response.header("Date")))
 
     def json(self, response: Response, what: str) -> Any:
         """The JSON of a 2xx answer; an answer that is not JSON (a proxy's or captive

@@ -41,3 +41,25 @@ def _http_date(text: str) -> datetime | None:
     except (TypeError, ValueError, IndexError):
         return None
     return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+
+
+CLOCK_SKEW_SECONDS = 60.0
+"""How far this machine's clock may be off the server's before an error's hint says so."""
+
+
+def clock_skew(sent: str | None, now: datetime | None = None) -> str:
+    """A note for an error's hint when this machine's clock is off the server's (the answer's
+    `Date`) by a minute or more, else "". The windows are planned from this clock: one ahead
+    asks for an endTime the API has not reached (refused as a bad request, run after run),
+    and the error said to check --base-url and the request parameters, not the clock."""
+    server = _http_date(sent or "")
+    if server is None:
+        return ""
+    off = ((now or datetime.now(UTC)) - server).total_seconds()
+    if abs(off) < CLOCK_SKEW_SECONDS:
+        return ""
+    side = "ahead of" if off > 0 else "behind"
+    return (
+        f"; this machine's clock is {abs(off) / 60:.0f} min {side} the API's (its Date), and "
+        "the windows are planned from it: set it right (NTP)"
+    )

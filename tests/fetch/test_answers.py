@@ -417,6 +417,28 @@ def test_an_answer_that_is_not_http_is_named_so_without_its_bytes(
     assert "Test User" not in caplog.text and "\\x15" not in caplog.text
 
 
+@pytest.mark.parametrize(
+    ("skew", "side"),
+    [(timedelta(minutes=-10), "ahead of"), (timedelta(minutes=10), "behind"), (timedelta(0), "")],
+)
+def test_a_bad_request_from_a_server_whose_clock_differs_says_so(
+    skew: timedelta, side: str, clock: FakeClock
+) -> None:
+    """This machine's clock ahead of the API's asks for an endTime the API has not reached:
+    refused at every run, with a hint to check --base-url and the request parameters. The
+    answer's Date shows the clock is off, and the hint now says so (and only then)."""
+    date = format_datetime(datetime.now(UTC) + skew, usegmt=True).encode()
+    answer = _answer(
+        "400 Bad Request", b'{"message": "endTime is invalid"}', b"Date: %s\r\n" % date
+    )
+    with RawServer(answer) as server, pytest.raises(FetchError) as info:  # type: ignore[arg-type]
+        list(make_client(server.url, clock).pages("cdr_feed", WINDOW))
+    assert "HTTP 400 (endTime is invalid)" in str(info.value)
+    hint = info.value.hint or ""
+    assert hint.startswith("check --base-url/--region and the request parameters")
+    assert (f"clock is 10 min {side} the API's" in hint) if side else ("clock" not in hint)
+
+
 def _echoing_pages() -> list[tuple[str, bytes]]:
     """Error answers that echo the request's Authorization header (a debugging proxy's
     page) where the text shown is cut: at its 300 characters, and at the 16 KiB of a long
