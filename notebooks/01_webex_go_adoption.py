@@ -168,7 +168,8 @@ else:
 # %% [markdown]
 # ## 4. Call outcomes: Webex Go versus the other clients
 #
-# Only legs of person-like users (`user_type` User, Place, VirtualLine) count here, so
+# Only legs of person-like users (`user_type` User, Place, VirtualLine, also in the Cisco
+# docs' spelling VirtuaLline: `is_person_user_type`, as `fct_calls` tells a party) count here, so
 # auto attendants, hunt groups and voicemail do not blur the comparison. The client is Webex
 # Go, the Webex app (`Client type` WXC_CLIENT), a desk phone (WXC_DEVICE) or other. *Answered*
 # is the record's `Answered` flag; the outcome is its `Call outcome` (Success, Refusal,
@@ -193,7 +194,7 @@ outcomes = nb.query(f"""
             answered,
             coalesce(call_outcome, '(none)') as call_outcome
         from fct_call_legs
-        where user_type in ('User', 'Place', 'VirtualLine') and {FILTER}
+        where is_person_user_type(user_type) and {FILTER}
     )
     select client, direction, call_outcome, count(*) as legs,
         count(*) filter (where answered) as answered_legs

@@ -17,7 +17,8 @@
 # (voicemail included), unless their record says the call was answered elsewhere (by someone
 # outside the data); everything else (e.g. an outbound call the far end did not pick up) is
 # *other*. Hours are the site's local wall clock of the call's first record. *Ring time* is the
-# `ring_duration_seconds` of each TERMINATING record at a person-like user (`fct_call_legs`),
+# `ring_duration_seconds` of each TERMINATING record at a person-like user (`fct_call_legs`;
+# `is_person_user_type`: User, Place, VirtualLine, as `fct_calls` tells a party),
 # split by whether that record was answered: one call can ring several people (hunt groups,
 # simultaneous ring), and each of them counts. A *transfer* links a call to another call
 # through `Transfer related call ID` (`has_transfer`, `transfer_correlation_ids`). Exact
@@ -106,7 +107,7 @@ rings = nb.query(f"""
         ring_duration_seconds
     from fct_call_legs
     where direction = 'TERMINATING'
-        and user_type in ('User', 'Place', 'VirtualLine')
+        and is_person_user_type(user_type)
         and ring_duration_seconds is not null
         and {LEGS}
 """)

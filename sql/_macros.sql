@@ -74,6 +74,14 @@ create or replace macro cents(units, price) as cast(
 -- (privacy/selector.py).
 create or replace macro number_key(n) as nullif(regexp_replace(n, '[^0-9]', '', 'g'), '');
 
+-- A record's user is a person (or a workspace, or a virtual line), not a service (auto
+-- attendant, hunt group, voicemail, call queue...): the user types whose TERMINATING record
+-- makes a party leg of fct_calls, and the notebooks' person-like legs. `VirtuaLline` is the
+-- Cisco docs' typo of `VirtualLine`, which ingest keeps when a file delivers it so
+-- (docs/webex-dch.md#enumerations). NULL for a NULL user type.
+create or replace macro is_person_user_type(user_type) as
+    user_type in ('User', 'Place', 'VirtualLine', 'VirtuaLline');
+
 -- A call ID that names another call (Transfer related call ID, Related call ID) without the
 -- letters after its number: Cisco's field docs give a Transfer related call ID as
 -- 2340586843:0A and Local call IDs as 113104021:0 (docs/webex-dch.md#legs-and-correlation).

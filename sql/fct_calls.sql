@@ -77,8 +77,7 @@ leg_classes as (
         *,
         -- A person (or workspace / virtual line) took part, not a service: auto attendant,
         -- hunt group, voicemail, call queue... An unreached far end (PSTN) counts as a party.
-        reached_user_type is null
-        or reached_user_type in ('User', 'Place', 'VirtualLine', 'VirtuaLline') as reaches_party,
+        reached_user_type is null or is_person_user_type(reached_user_type) as reaches_party,
         reached_user_type in ('VoiceMailGroup', 'VoiceMailRetrieval') as reaches_voicemail
     from leg_level
 ),

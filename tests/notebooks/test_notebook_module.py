@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import matplotlib
 import polars as pl
 import pytest
 
+from cdr_pipeline.config import Settings
 from cdr_pipeline.errors import ConfigError
 from cdr_pipeline.notebook import (
     NotebookParameterError,
@@ -21,6 +23,7 @@ from cdr_pipeline.notebook import (
     open_notebook,
     parse_month,
 )
+from cdr_pipeline.warehouse import build_warehouse
 from tests.ingest.helpers import fixture, load, run_cdr
 from tests.notebooks.conftest import NB_DIR, REPO
 
@@ -290,3 +293,44 @@ def test_a_notebook_reads_the_settings_the_views_were_built_with(
     caplog.set_level("WARNING")
     open_notebook(warehouse=wh).close()
     assert not [r for r in caplog.records if "other settings" in r.getMessage()]
+
+
+PERSON_HEADER = (
+    "Report ID,Report time,Start time,Duration,Answered,Direction,Correlation ID,"
+    "Local call ID,Remote call ID,Location,Site timezone,User type,Call type,Client type,"
+    "User UUID,User,Ring duration,Call outcome"
+)
+WHEN = "2026-10-05T10:05:00.000Z,2026-10-05T10:00:00.000Z"
+
+
+@pytest.mark.slow  # two notebooks run in this process
+def test_a_virtual_line_in_the_docs_spelling_is_a_person_in_the_notebooks(
+    tmp_path: Path, run_script: Any
+) -> None:
+    """Cisco's docs spell the virtual line's user type `VirtuaLline` and ingest keeps it as
+    delivered; fct_calls took such a leg for a party, but notebook 01's call outcomes and
+    notebook 03's ring times listed their own person-like types without it and left the
+    virtual line's legs out: one warehouse, two answers to "who was rung"."""
+    legs = [
+        f"o,{WHEN},60,true,ORIGINATING,C1,1:0,2:0,Paris,60,User,SIP_ENTERPRISE,WXC_DEVICE,"
+        "ua,Alice,0,Success",
+        f"t,{WHEN},60,true,TERMINATING,C1,2:0,1:0,Paris,60,VirtuaLline,SIP_ENTERPRISE,"
+        "WXC_DEVICE,ub,Front desk,7,Success",
+        f"h,{WHEN},0,false,TERMINATING,C2,3:0,4:0,Paris,60,HuntGroup,SIP_ENTERPRISE,"
+        "WXC_DEVICE,uh,Sales,5,Success",
+    ]
+    export = tmp_path / "dch_2026-10-05_2026-10-06.csv"
+    export.write_text("\n".join([PERSON_HEADER, *legs]) + "\n", encoding="utf-8")
+    wh = tmp_path / "wh"
+    assert load(wh, export).exit_code == 0
+    build_warehouse(Settings(warehouse=wh))
+    nb = open_notebook(warehouse=wh)
+    try:  # fct_calls: the virtual line answered, so C1 is an answered call
+        assert nb.query("select is_answered from fct_calls where correlation_id = 'C1'").item()
+    finally:
+        nb.close()
+    outcomes = run_script("01_webex_go_adoption", wh).namespace["outcomes"]
+    assert outcomes["legs"].sum() == 2  # Alice and the virtual line, not the hunt group
+    assert outcomes["answered_legs"].sum() == 2
+    rings = run_script("03_call_flows", wh).namespace["rings"]
+    assert rings["ring_duration_seconds"].to_list() == [7]  # the virtual line rang 7 s
