@@ -36,9 +36,11 @@ from cdr_pipeline.warehouse.catalog import (
     MACROS_FILE,
     ViewError,
     ViewSpec,
+    create_view_sql,
     order_views,
     read_macros,
     read_sql_dir,
+    view_build_error,
 )
 from cdr_pipeline.warehouse.comments import comment_views
 from cdr_pipeline.warehouse.damage import naming_damage
@@ -163,12 +165,9 @@ def create_views(
     created: list[ViewSpec] = []
     for spec in specs:
         try:
-            con.execute(f"create or replace view {spec.name} as\n{spec.sql}")
+            con.execute(create_view_sql(spec))
         except duckdb.Error as exc:
-            raise ViewError(
-                f"{spec.origin}: view {spec.name} does not build: {exc}",
-                hint="fix the SQL; `cdr build` keeps the previous cdr.duckdb in place",
-            ) from exc
+            raise view_build_error(spec, exc) from exc
         created.append(spec)
         if keeper is not None:
             keeper.keep(spec)
@@ -292,7 +291,7 @@ def _refresh(
             if not {spec.name for spec in generated} <= have:
                 raise Unusable("a generated view is missing")  # no build of ours
             for spec in generated:
-                con.execute(f"create or replace view {spec.name} as\n{spec.sql}")
+                con.execute(create_view_sql(spec))
             folder = sql_dir or default_sql_dir()
             specs = materialized_specs(folder, generated)
             materialized = materialize(con, specs, snapshots, whole=False)

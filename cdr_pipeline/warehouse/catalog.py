@@ -137,13 +137,42 @@ def _statement(text: str) -> str:
     """The file's SELECT, comments kept, without the closing `;` and what follows it (only
     comments), ending with a newline: the build also reads it inside parentheses (`select *
     from (...)`), where a file ending with a `--` comment commented out the closing one and
-    a `;` ended the statement early (a Parser Error, not the exit 3 naming the file)."""
-    sql = text.strip()
+    a `;` ended the statement early (a Parser Error, not the exit 3 naming the file). Blank
+    lines before it are kept, so line n of the statement is line n of the file."""
+    sql = text.rstrip()
     while True:
         head, semicolon, tail = sql.rpartition(";")
         if not semicolon or strip_sql_noise(tail).strip():
             return sql + "\n"
         sql = head.rstrip()
+
+
+_ERROR_LINE = re.compile(r"^LINE (\d+):")
+
+
+def create_view_sql(spec: ViewSpec) -> str:
+    """The statement creating `spec`'s view, its SELECT on the `as` line itself: DuckDB's
+    `LINE n` of an error in it is then line n of the file (a line break after `as` made it
+    the line below the one at fault)."""
+    return f"create or replace view {spec.name} as {spec.sql}"
+
+
+def view_build_error(spec: ViewSpec, exc: Exception) -> ViewError:
+    """`spec`'s view failing to build, said on one line: the file and the line DuckDB points
+    at (`sql/rpt_x.sql line 3: view rpt_x does not build: Parser Error: syntax error at or
+    near "selec"`), with DuckDB's other notes (`Did you mean ...`); the line DuckDB quotes
+    and its caret, which a one-line message cannot place, are left out."""
+    where, said = spec.origin, []
+    for line in filter(None, (line.strip() for line in str(exc).splitlines())):
+        at = _ERROR_LINE.match(line)
+        if at and not spec.generated:
+            where = f"{spec.origin} line {at.group(1)}"
+        elif not at and line.strip("^"):  # not the caret under the quoted line
+            said.append(line)
+    return ViewError(
+        f"{where}: view {spec.name} does not build: {' '.join(said)}",
+        hint="fix the SQL; `cdr build` keeps the previous cdr.duckdb in place",
+    )
 
 
 MACROS_FILE = "_macros.sql"

@@ -18,6 +18,7 @@ from pathlib import Path
 from cdr_pipeline.config import Settings
 from cdr_pipeline.resources import sql_dir as default_sql_dir
 from cdr_pipeline.state.files import apply_file_mode
+from cdr_pipeline.warehouse.catalog import create_view_sql
 from cdr_pipeline.warehouse.comments import comment_views
 from cdr_pipeline.warehouse.damage import built_snapshots, naming_damage
 from cdr_pipeline.warehouse.database import Unusable, new_database, one_build_at_a_time
@@ -45,7 +46,7 @@ def refresh_ledger_views(settings: Settings, sql_dir: Path | None = None) -> boo
                 moment = datetime.now(UTC)
                 specs = [ledger_view(con, settings, t, moment, snapshots)[0] for t in LEDGER_TABLES]
                 for spec in specs:
-                    con.execute(f"create or replace view {spec.name} as\n{spec.sql}")
+                    con.execute(create_view_sql(spec))
                 comment_views(con, specs, (sql_dir or default_sql_dir()) / "README.md")
         except Unusable:
             return False

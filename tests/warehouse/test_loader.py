@@ -67,13 +67,39 @@ def test_missing_header_and_unknown_view(tmp_path: Path) -> None:
         build_warehouse(Settings(warehouse=tmp_path / "wh"), sql_dir=sql)
 
 
+def test_sql_that_does_not_build_names_its_line_of_the_file(tmp_path: Path) -> None:
+    """DuckDB's error came as `LINE 6:` of the statement the build wrapped the file in (one
+    line below the fault, and below again for each blank line before the header), over
+    three lines the CLI prints escaped (`\\x0a`, a caret out of place): the line of the
+    file, on one line, with what DuckDB said."""
+    sql = tmp_path / "sql"
+    sql.mkdir()
+    (sql / "rpt_a.sql").write_text(
+        "\n-- grain: one row\n-- key: x\nwith final as (\n    selec 1 as x\n)\n"
+        "select * from final\n"
+    )
+    with pytest.raises(ViewError) as failed:
+        build_warehouse(Settings(warehouse=tmp_path / "wh"), sql_dir=sql)
+    message = str(failed.value)
+    assert message == (
+        "sql/rpt_a.sql line 5: view rpt_a does not build: "
+        'Parser Error: syntax error at or near "selec"'
+    )
+    _write(sql, "rpt_a", "select\n    no_such_column\nfrom cfg_settings")
+    with pytest.raises(ViewError) as failed:
+        build_warehouse(Settings(warehouse=tmp_path / "wh"), sql_dir=sql)
+    message = str(failed.value)
+    assert message.startswith("sql/rpt_a.sql line 4: view rpt_a does not build: Binder Error:")
+    assert "no_such_column" in message and "Candidate bindings" in message and "\n" not in message
+
+
 def test_bad_sql_keeps_previous_database(tmp_path: Path) -> None:
     sql = tmp_path / "sql"
     settings = Settings(warehouse=tmp_path / "wh")
     _write(sql, "fct_a", "select 1 as x")
     build_warehouse(settings, sql_dir=sql)
     _write(sql, "fct_a", "select no_such_column from cfg_settings")
-    with pytest.raises(ViewError, match=r"sql/fct_a\.sql: view fct_a does not build"):
+    with pytest.raises(ViewError, match=r"sql/fct_a\.sql line 3: view fct_a does not build"):
         build_warehouse(settings, sql_dir=sql)
     con = duckdb.connect(str(settings.layout.duckdb), read_only=True)
     assert con.execute("select x from fct_a").fetchall() == [(1,)]
