@@ -105,10 +105,17 @@ def apply_rule(tree: exp.Expr, rule: Callable[[exp.Expr], exp.Expr]) -> exp.Expr
 
 
 def parse_duckdb(sql: str, origin: str) -> exp.Expr:
+    """The view's tree; SQL sqlglot cannot read fails naming the file's line and the token,
+    on one line (sqlglot's own text quotes the SQL around it over several lines, with
+    terminal escapes underlining the token, which a one-line message printed escaped)."""
     try:
         return sqlglot.parse_one(sql, read="duckdb")
     except ParseError as exc:
-        raise RewriteError(f"{origin}: sqlglot cannot parse the view: {exc}") from exc
+        first = exc.errors[0] if exc.errors else {}
+        where = f"{origin} line {first['line']}" if first.get("line") else origin
+        said = first.get("description") or str(exc).splitlines()[0]
+        near = f" at '{first['highlight']}'" if first.get("highlight") else ""
+        raise RewriteError(f"{where}: sqlglot cannot parse the view: {said}{near}") from exc
 
 
 def rewrite_for_spark(tree: exp.Expr, macros: dict[str, Macro]) -> exp.Expr:

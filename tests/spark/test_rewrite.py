@@ -255,6 +255,19 @@ def test_asof_join_becomes_left_join_bounded_by_the_next_row() -> None:
         to_spark("select * from l asof left join r on l.k = r.k and l.t = r.t", origin="sql/x.sql")
 
 
+def test_sql_sqlglot_cannot_parse_names_the_files_line_on_one_line() -> None:
+    """sqlglot's error quoted the SQL around the fault over several lines with terminal
+    underline codes, which `cdr sql` printed as `\\x0a` and `\\x1b[4m` escapes."""
+    bad = "\n-- grain: one row\n-- key: x\nwith final as (\n    selec 1 as x\n)\n"
+    bad += "select * from final\n"
+    with pytest.raises(RewriteError) as failed:
+        to_spark(bad, origin="sql/rpt_x.sql")
+    assert (
+        str(failed.value)
+        == "sql/rpt_x.sql line 5: sqlglot cannot parse the view: Expecting ) at '1'"
+    )
+
+
 def test_timezone_direction_follows_the_argument_type() -> None:
     assert "FROM_UTC_TIMESTAMP(T, 'UTC')" in to_spark("select timezone('UTC', t)").upper()
     assert "TO_UTC_TIMESTAMP(CAST(D AS TIMESTAMP_NTZ), Z)" in to_spark(
