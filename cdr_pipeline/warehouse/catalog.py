@@ -198,6 +198,11 @@ def _with_refs(spec: ViewSpec, known: set[str]) -> ViewSpec:
     refs = frozenset((tokens & known) - {spec.name})
     for target in _FROM_JOIN.findall(body):
         name = target.lower()
+        if name == spec.name and not _is_cte(body, name):  # DuckDB: 'does not exist!'
+            raise ViewError(
+                f"{spec.origin}: view {name} reads itself",
+                hint="a view cannot (indirectly) read itself",
+            )
         if name not in known and _PREFIXED.match(name) and not _is_cte(body, name):
             raise ViewError(
                 f"{spec.origin}: reads {name!r}, which is no view",

@@ -45,6 +45,12 @@ def test_cycle_is_an_error_naming_the_file(tmp_path: Path) -> None:
     _write(sql, "int_b", "select x from int_a")
     with pytest.raises(ViewError, match=r"sql/int_a\.sql: dependency cycle: int_a -> int_b"):
         build_warehouse(Settings(warehouse=tmp_path / "wh"), sql_dir=sql)
+    # a view reading itself: DuckDB's 'Table with name int_a does not exist! Did you mean
+    # "pg_index"?' did not say what was wrong
+    _write(sql, "int_b", "select 1 as x")
+    _write(sql, "int_a", "select x from int_a")
+    with pytest.raises(ViewError, match=r"sql/int_a\.sql: view int_a reads itself"):
+        build_warehouse(Settings(warehouse=tmp_path / "wh"), sql_dir=sql)
 
 
 def test_layer_violation_is_an_error(tmp_path: Path) -> None:
