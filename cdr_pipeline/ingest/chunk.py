@@ -105,11 +105,14 @@ class BadInput(Exception):
         self.message, self.line, self.hint = message, line, hint
 
 
-WHOLE_FILE_KINDS = frozenset({"entitlements", "org_directory"})
+WHOLE_FILE_KINDS = frozenset(
+    {"entitlements", "org_directory", "device_snapshots", "activation_events"}
+)
 """Kinds whose lines are compared with each other across the file (`conflicting_lines`: two
 lines of one key with other terms are quarantined together): read as one chunk, so the
 comparison never depends on `chunk_rows`. Such files are short (purchase lines, locations
-and departments), and `WHOLE_FILE_ROWS` bounds them all the same."""
+and departments, a device list or an activation log of an org's Webex Go devices), and
+`WHOLE_FILE_ROWS` bounds them all the same."""
 
 WHOLE_FILE_ROWS = 250_000
 """The most rows a whole-file chunk joins (memory stays bounded past it)."""

@@ -56,8 +56,9 @@ ADVICE = {
     "nul_bytes": "the file holds blocks of zeros where its data was lost (a crash, a failing "
     "disk, a copy or download that failed): copy or download it again and load that; ",
     "conflicting_lines": "lines of the file name one entry (a subscription and licence type "
-    "from one day, a department, a location) with other values, each rejected row naming the "
-    "others: write two purchases as one line, units added, or delete the line that is wrong; ",
+    "from one day, a department, a location, a device at one snapshot time, an event id) "
+    "with other values, each rejected row naming the others: write two purchases as one "
+    "line, units added, or delete the line that is wrong; ",
     "spreadsheet_number": "the file was re-saved by a spreadsheet, which rounded long numbers "
     "and ids to scientific notation (2.34059E+09) and dropped the leading zeros of numbers "
     "(a MAC of digits): load the file as downloaded or exported "

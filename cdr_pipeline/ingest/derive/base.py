@@ -82,19 +82,29 @@ def long_values(names: list[str], schema: TableSchema, limit: int) -> Check:
     )
 
 
-def conflicting_lines(key: tuple[str, ...], terms: tuple[str, ...], advice: str) -> Check:
+def conflicting_lines(
+    key: tuple[str, ...], terms: tuple[str, ...], advice: str, *, named: str | None = None
+) -> Check:
     """Lines of one chunk with one `key` and other `terms` (`conflicting_lines`): the table
     keeps one row of a key, the later, which is right for a later file (a correction) but
     a guess between lines of one file. All of them are quarantined, each naming the
-    others' lines; the same line twice is one row."""
+    others' lines and the terms that differ; the same line twice is one row. `named` is
+    what the detail calls the key (default: its columns)."""
     complete = pl.all_horizontal(pl.col(c).is_not_null() for c in key)
     lines = pl.col("source_row").cast(pl.String).over(list(key), mapping_strategy="join")
+    differing = pl.concat_str(
+        [pl.when(pl.col(t).n_unique().over(list(key)) > 1).then(pl.lit(t)) for t in terms],
+        separator=", ",
+        ignore_nulls=True,
+    )
+    named = named or ", ".join(key)
     return Check(
         "conflicting_lines",
         complete & (pl.struct(terms).n_unique().over(list(key)) > 1),
         pl.format(
-            f"lines {{}} name one {', '.join(key)} with other {', '.join(terms)}: {advice}",
+            f"lines {{}} name one {named} with other {{}}: {advice}",
             lines.list.join(", "),
+            differing,
         ),
     )
 

@@ -184,7 +184,26 @@ def derive_snapshots(df: pl.DataFrame) -> tuple[pl.DataFrame, list[Check]]:
         _squeeze_upper(pl.col("model_type")).alias("model_type"),
         pl.col("snapshot_time").dt.strftime("%Y-%m").alias("snapshot_month"),
     )
-    return df, checks + more + phone_number_checks()
+    return df, [*checks, *more, *phone_number_checks(), _CONFLICTING_SNAPSHOTS]
+
+
+SNAPSHOT_TERMS = (
+    "org_uuid", "user_uuid", "user_email", "deployment", "phone_number", "extension",
+    "location_name", "department_id", "subscription_id", "status", "activation_state",
+    "model_type",
+)  # fmt: skip
+"""What a snapshot line says of its device (all but the key; `person_id` is read into
+`user_uuid`, unknown columns are no terms)."""
+
+_CONFLICTING_SNAPSHOTS = conflicting_lines(
+    ("device_id", "snapshot_time"),
+    SNAPSHOT_TERMS,
+    "one read of the device list says one thing of a device: keep the line that is right "
+    "and delete the other (a later file of the same snapshot time replaces the row)",
+)
+"""One device twice in one snapshot with another status or owner (two reads of the list
+joined under one time, a line edited by hand): the key keeps one, the later line, which
+was counted as a duplicate while its status went into the history by a guess."""
 
 
 def synthetic_event_id(org_uuid: str, device_id: str, event_type: str, event_time: str) -> str:
@@ -196,9 +215,10 @@ def synthetic_event_id(org_uuid: str, device_id: str, event_type: str, event_tim
 def derive_events(df: pl.DataFrame) -> tuple[pl.DataFrame, list[Check]]:
     """Canonical event type, status and deployment; compact phone number; decoded user_uuid;
     synthetic event_id."""
-    df = df.with_columns(pl.col("event_type").alias("__raw_event_type")).with_columns(
-        _canonical(pl.col("event_type"), EVENT_TYPES, EVENT_ALIASES).alias("event_type")
-    )
+    df = df.with_columns(
+        pl.col("event_type").alias("__raw_event_type"),
+        pl.col("event_id").alias("__given_event_id"),
+    ).with_columns(_canonical(pl.col("event_type"), EVENT_TYPES, EVENT_ALIASES).alias("event_type"))
     # the reference's status vocabulary has DELETED: a STATUS_CHANGED to it is the deletion,
     # and on any event it says no more than the event does (DELETED is no status of a device
     # still listed; the lifecycle views read deletions from DELETED events)
@@ -234,7 +254,26 @@ def derive_events(df: pl.DataFrame) -> tuple[pl.DataFrame, list[Check]]:
             for row, m in zip(basis.iter_rows(), missing.to_list(), strict=True)
         ]
         df = df.with_columns(pl.coalesce(pl.col("event_id"), pl.Series(ids, dtype=pl.String)))
-    return df, checks + more + phone_number_checks()
+    return df, [*checks, *more, *phone_number_checks(), _CONFLICTING_EVENTS]
+
+
+EVENT_TERMS = (
+    "event_time", "org_uuid", "device_id", "event_type", "user_uuid", "status_after", "actor",
+    "code_expires_at", "deployment", "subscription_id", "phone_number",
+)  # fmt: skip
+"""What an event line says (all but its id; unknown columns are no terms)."""
+
+_CONFLICTING_EVENTS = conflicting_lines(
+    ("__given_event_id",),
+    EVENT_TERMS,
+    "an event id names one event: keep the line that is right and delete the other (a "
+    "later file re-sending the id replaces the row)",
+    named="event_id",
+)
+"""Two lines of one source-given `event_id` saying other things (another time, type or
+status): the key keeps the later, counted as a duplicate. Events without an id are keyed
+by their device, type and time, and two of them that differ in the rest are two events of
+one instant, of which the later line wins (docs/inputs-devices.md#lifecycle-views)."""
 
 
 def _licence_name(expr: pl.Expr) -> pl.Expr:
