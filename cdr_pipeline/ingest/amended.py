@@ -1,13 +1,13 @@
-"""Entitlement and directory rows a file replaces with other terms. A later load of a key is
-its amendment (docs/inputs-devices.md, docs/inputs-directory.md): that is what a later run
-says, and the file's result says which rows it amended, from which file, and what changed (5
-units, then 3: a correction, or a top-up bought the same day written as a line of its own?).
-Within one run, "later" is only the files' name order (`paths.expand_paths`), and
-`entitlements (1).csv` (a sheet downloaded again) or `org_directory-v2.csv` sorts before
-`entitlements.csv` / `org_directory.csv`: the original replaced its correction and both files
-read `loaded`. Lines of one file that do this are quarantined (`conflicting_lines`); between
-files of a run the later one still wins, and the note says so, so the user can load the
-terms meant again."""
+"""Entitlement, directory and device snapshot rows a file replaces with other terms. A later
+load of a key is its amendment (docs/inputs-devices.md, docs/inputs-directory.md): that is
+what a later run says, and the file's result says which rows it amended, from which file,
+and what changed (5 units, then 3: a correction, or a top-up bought the same day written as
+a line of its own?). Within one run, "later" is only the files' name order
+(`paths.expand_paths`), and `entitlements (1).csv` (a sheet downloaded again) or
+`org_directory-v2.csv` sorts before `entitlements.csv` / `org_directory.csv`: the original
+replaced its correction and both files read `loaded`. Lines of one file that do this are
+quarantined (`conflicting_lines`); between files of a run the later one still wins, and the
+note says so, so the user can load the terms meant again."""
 
 from __future__ import annotations
 
@@ -15,18 +15,24 @@ from pathlib import Path
 
 import duckdb
 
-from cdr_pipeline.ingest.derive.devices import ENTITLEMENT_TERMS
+from cdr_pipeline.ingest.derive.devices import ENTITLEMENT_TERMS, SNAPSHOT_TERMS
 from cdr_pipeline.ingest.derive.directory import DIRECTORY_TERMS
 from cdr_pipeline.ingest.pending import PendingTable
 from cdr_pipeline.schema.base import TableSchema
+from cdr_pipeline.schema.personal import PERSONAL_COLUMNS
 from cdr_pipeline.text import lit, quote
 
 TERMS = {
     "entitlements": ENTITLEMENT_TERMS,
     "org_directory": DIRECTORY_TERMS,
+    "device_snapshots": SNAPSHOT_TERMS,
 }
 """What a line says under its key, by table (those `conflicting_lines` compares in a file)."""
-WHAT = {"entitlements": "entitlement", "org_directory": "directory"}
+WHAT = {
+    "entitlements": "entitlement",
+    "org_directory": "directory",
+    "device_snapshots": "device snapshot",
+}
 SHOWN = 3
 """Keys a note names; the rest are counted."""
 
@@ -85,6 +91,8 @@ AMENDED = {
     "entitlements": "units bought on top of a purchase starting the same day belong in the "
     "same line, the units added",
     "org_directory": "check the new values are the ones meant",
+    "device_snapshots": "a snapshot time read again replaces what it said of each device; "
+    "check the new values are the ones meant",
 }
 """What an amendment by a later run asks the user to check, by table."""
 
@@ -96,8 +104,15 @@ def _listed(schema: TableSchema, rows: list[tuple[object, ...]]) -> str:
     return shown + (f" and {len(rows) - SHOWN} more" if len(rows) > SHOWN else "")
 
 
-SHOWN_TERMS = {"entitlements": ("units",), "org_directory": DIRECTORY_TERMS}
-"""The terms a note shows of an old row and its replacement, by table."""
+SHOWN_TERMS = {
+    "entitlements": ("units",),
+    "org_directory": DIRECTORY_TERMS,
+    "device_snapshots": tuple(
+        t for t in SNAPSHOT_TERMS if t not in PERSONAL_COLUMNS["device_snapshots"]
+    ),
+}
+"""The terms a note shows of an old row and its replacement, by table (no personal value:
+a note is kept in the run ledger, which `cdr forget` does not reach)."""
 
 
 def _shown(table: str) -> str:
@@ -117,4 +132,4 @@ def _line(table: str, key: tuple[object, ...], source: object, values: tuple[obj
         for term, old, new in zip(SHOWN_TERMS[table], values[::2], values[1::2], strict=True)
         if old != new
     ]
-    return f"{kind} {entry}: {', '.join(changed)}"
+    return f"{kind} {entry}: {', '.join(changed) or 'other personal values'}"

@@ -90,3 +90,29 @@ def test_one_event_id_twice_with_other_values_is_quarantined(
     assert (second.rows_loaded, second.rows_rejected) == (1, 0)
     kept = pl.read_delta(str(tmp_path / "wh2" / "tables" / "device_events"))
     assert kept["status_after"].to_list() == ["OFFLINE"]
+
+
+def test_a_snapshot_file_replacing_another_files_device_values_says_so(tmp_path: Path) -> None:
+    """`cdr ingest devices/` with a device list and the same list read again under its time
+    (`snap.csv` ONLINE, `snap (1).csv` OFFLINE): in name order the later read loaded first and
+    the earlier one replaced it, both files `loaded` with nothing said. The file that replaces
+    another file's values now says which, and a later run's amendment too (no personal value
+    is named: notes are kept in the run ledger); the same values twice say nothing."""
+    folder = tmp_path / "devices"
+    write_csv(folder / "snap.csv", SNAPSHOT_HEADER, [_snap("D1", "ONLINE"), _snap("D2", "ONLINE")])
+    write_csv(
+        folder / "snap (1).csv", SNAPSHOT_HEADER, [_snap("D1", "OFFLINE"), _snap("D2", "ONLINE")]
+    )
+    wh = tmp_path / "wh"
+    first, second = ingest(wh, folder).files
+    assert not first.message
+    assert "replaced 1 device snapshot row(s) an earlier file of this run" in second.message
+    assert f"D1 2026-09-01 06:00:00+00:00: status 'OFFLINE' in {folder / 'snap (1).csv'}, " in (
+        second.message
+    )
+    moved = _snap("D2", "ONLINE").replace("+13125550115", "+13125550199")
+    later = write_csv(tmp_path / "later" / "snap.csv", SNAPSHOT_HEADER, [moved])
+    (again,) = ingest(wh, later).files
+    assert "amended 1 device snapshot row(s) an earlier run loaded" in again.message
+    assert "D2 2026-09-01 06:00:00+00:00: other personal values" in again.message
+    assert "+1312555" not in again.message
