@@ -122,3 +122,25 @@ def test_a_licence_name_in_the_deployment_column_is_its_deployment(tmp_path: Pat
         {"device_id": "D1", "deployment": "BYOD"},
         {"device_id": "D2", "deployment": "MOBILE_OPERATOR"},
     ]
+
+
+def test_number_activation_pending_as_a_status_is_pending_activation(tmp_path: Path) -> None:
+    """A Mobile Operator number waiting for activation shows `Number activation pending`: a
+    device list and a STATUS_CHANGED event writing it as the status were quarantined as an
+    unknown status (`bad_enum`), while the NUMBER_ACTIVATION_PENDING event loaded as
+    PENDING_ACTIVATION. Both now read it so."""
+    w = World()
+    w.snapshot(
+        "2026-09-01T00:00:00Z", "D1", user(1), "+15550001", status="Number activation pending"
+    )
+    w.event("2026-08-31T00:00:00Z", "D2", "PROVISIONED", user(2), "+15550002")
+    w.events.append(
+        _event("2026-09-02T00:00:00Z", "D2", "STATUS_CHANGED", "Number Activation Pending")
+    )
+    con = w.build(tmp_path)  # asserts exit 0: nothing quarantined
+    assert records(con, "select status from stg_device_snapshots") == [
+        {"status": "PENDING_ACTIVATION"}
+    ]
+    assert records(
+        con, "select status_after from stg_device_events where event_type = 'STATUS_CHANGED'"
+    ) == [{"status_after": "PENDING_ACTIVATION"}]

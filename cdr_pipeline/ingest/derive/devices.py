@@ -47,6 +47,12 @@ EVENT_ALIASES = {
     "LICENCE_ASSIGNED": "LICENSE_ASSIGNED",
     "LICENCE_RELEASED": "LICENSE_RELEASED",
 }
+STATUS_ALIASES = {
+    # a Mobile Operator number's state on its way to activation ("Number activation
+    # pending", which Control Hub shows for about 2 hours), written as a status: what the
+    # NUMBER_ACTIVATION_PENDING event means (docs/inputs-devices.md)
+    "NUMBER_ACTIVATION_PENDING": "PENDING_ACTIVATION",
+}
 DEPLOYMENT_ALIASES = {
     "BRING_YOUR_OWN_DEVICE": "BYOD",
     "MOBILE": "MOBILE_OPERATOR",
@@ -158,7 +164,7 @@ def _status_and_deployment(df: pl.DataFrame, status_col: str) -> tuple[pl.DataFr
         pl.col(status_col).alias(f"__raw_{status_col}"),
         pl.col("deployment").alias("__raw_deployment"),
     ).with_columns(
-        _canonical(pl.col(status_col), STATUSES, {}).alias(status_col),
+        _canonical(pl.col(status_col), STATUSES, STATUS_ALIASES).alias(status_col),
         pl.coalesce(
             _canonical(pl.col("deployment"), DEPLOYMENTS, DEPLOYMENT_ALIASES),
             _licence_name(pl.col("deployment")).replace_strict(
