@@ -236,7 +236,7 @@ class FileLoader:
             run_id=self.run_id,
             file_seq=self.seq,
             table_name=schema.name if schema else None,
-            content_sha256=self.stage.digest.value() if hashed else None,
+            content_sha256=self.stage.digest.recorded(r.status == "failed") if hashed else None,
             size_bytes=size,
             loaded_at=datetime.now(UTC),
         )

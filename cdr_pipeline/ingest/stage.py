@@ -162,7 +162,8 @@ def stage_file(task: FileTask) -> StagedFile:
         if stage.known_loaded(content):
             return StagedFile(task.path, size, stage.digest.value())
         staged.extend(stage.sources(size, t0))
-        return StagedFile(task.path, size, stage.digest.value(), staged)
+        failed = all(s.result.status == "failed" for s in staged)
+        return StagedFile(task.path, size, stage.digest.recorded(failed), staged)
     except OSError as exc:
         error = stage.unreadable(exc, t0)
         return StagedFile(task.path, size, None, staged, error)
@@ -245,6 +246,7 @@ class FileStage:
             yield StagedSource(failed_result(path, str(path), exc, t0), path.name)
             return
         tee = None
+        self.digest.shared = len(sources) > 1
         if not self.digest.started():
             if len(sources) == 1 and sources[0].container == "plain":
                 tee = self.digest.feed()  # the reader's bytes: the file is read once

@@ -3,7 +3,9 @@ earlier one) is skipped; another file of the same size is not; the ledger keeps 
 
 from __future__ import annotations
 
+import gzip
 import hashlib
+import os
 import shutil
 from pathlib import Path
 
@@ -118,7 +120,7 @@ def test_a_zip_with_a_failed_member_is_tried_again_next_run(wh: Path, tmp_path: 
 
 def test_the_digest_is_right_however_the_file_was_read(wh: Path) -> None:
     """Fed by the reader (plain CSV read to the end), hashed on a thread (gzip, ZIP), or
-    hashed again because the reader stopped early (a file that is not an export)."""
+    read to its end before the file failed (a file that is not an export)."""
     names = ["null_markers.csv", "gzipped.csv.gz", "zip_without_extension", "not_dch.csv"]
     names += ["api_page.json", "api_lines.jsonl"]
     load(wh, *(fixture(n) for n in names))
@@ -141,3 +143,23 @@ def test_a_plain_file_of_a_new_size_is_read_once(wh: Path, monkeypatch: pytest.M
     assert f.status == "loaded"
     row = _ledger(wh).filter(pl.col("path") == str(SRC))
     assert row["content_sha256"].item() == hashlib.sha256(SRC.read_bytes()).hexdigest()
+
+
+def test_a_file_that_fails_is_not_read_again_to_hash_it(wh: Path, tmp_path: Path) -> None:
+    """Sparse files of 2 GiB that fail at once (a header of zeros; a gzip file of zeros after
+    its header) record no digest: hashing them whole took seconds a gigabyte, minutes for a
+    sparse file of 100 GB. A file that loads, after them, still records its digest."""
+    gig = 2 << 30
+    zeros = tmp_path / "zeros.csv"
+    zeros.touch()
+    os.truncate(zeros, gig)
+    packed = tmp_path / "zeros.csv.gz"
+    packed.write_bytes(gzip.compress(b"no export\n")[:10])  # a gzip header, then zeros
+    os.truncate(packed, gig)
+    result = load(wh, zeros, packed, SRC)
+    assert [f.status for f in result.files] == ["failed", "failed", "loaded"]
+    files = _ledger(wh)
+    digests = dict(zip(files["path"], files["content_sha256"], strict=True))
+    assert digests[str(zeros)] is None
+    assert digests[str(packed)] is None
+    assert digests[str(SRC)] == hashlib.sha256(SRC.read_bytes()).hexdigest()
