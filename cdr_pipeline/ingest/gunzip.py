@@ -3,10 +3,11 @@
 Python's gzip module reads a member header's file name and comment a byte at a time in
 Python: a hostile 50 MB name took 12 s to get past, so a file under 1 GB could stall an
 ingest for minutes. zlib reads the whole header in C. The stream reads as `gzip.GzipFile`
-does: members one after another, zero bytes after a member skipped, anything else after
-it corrupt, and a member cut short `EOFError`; a bad CRC or length is `zlib.error`. Members
-of (nearly) no data are counted: more than `EMPTY_MEMBERS` in a row, or more than
-`AVERAGED_MEMBERS` yielding under `TINY_MEMBER` bytes each on average, is `EmptyMembers`.
+does: members one after another, zero bytes after a member skipped (more than
+`ZERO_PADDING` of them are `ZeroPadding`), anything else after it corrupt, and a member cut
+short `EOFError`; a bad CRC or length is `zlib.error`. Members of (nearly) no data are
+counted: more than `EMPTY_MEMBERS` in a row, or more than `AVERAGED_MEMBERS` yielding under
+`TINY_MEMBER` bytes each on average, is `EmptyMembers`.
 """
 
 from __future__ import annotations
@@ -27,10 +28,19 @@ and members of a byte each as long. A member of 1 KiB after every 999 empty ones
 run and was read at 7 MB/s: the members' average counts too, past `AVERAGED_MEMBERS`."""
 TINY_MEMBER = 1024
 AVERAGED_MEMBERS = 10 * EMPTY_MEMBERS
+ZERO_PADDING = 1024 * 1024
+"""Zero bytes after a member before the stream is refused. A tape or block device pads a
+gzip file to its block (kilobytes); a file preallocated or grown by `truncate` and never
+filled, even a sparse one of 100 GB that takes no disk space, holds nothing but zeros after
+its data, which were skipped at 57 MB/s (2 GB: 36 s; 100 GB: half an hour, deaf to a stop)."""
 
 
 class EmptyMembers(gzip.BadGzipFile):
     """A gzip stream of more than `EMPTY_MEMBERS` members in a row of (nearly) no data."""
+
+
+class ZeroPadding(gzip.BadGzipFile):
+    """More than `ZERO_PADDING` zero bytes after a gzip member."""
 
 
 class Gunzip(io.RawIOBase):
@@ -72,8 +82,16 @@ class Gunzip(io.RawIOBase):
         """After a member: whether another one follows (zero padding is skipped)."""
         # everything after the member (zlib may also leave it in unconsumed_tail: not twice)
         rest = self._inflate.unused_data
+        zeros = 0
         while True:
-            rest = rest.lstrip(b"\x00")
+            stripped = rest.lstrip(b"\x00")
+            zeros += len(rest) - len(stripped)
+            rest = stripped
+            if zeros > ZERO_PADDING:
+                raise ZeroPadding(
+                    f"over {ZERO_PADDING:,} zero bytes after the data of gzip member "
+                    f"{self._members + 1:,}: a file preallocated, padded or damaged"
+                )
             if len(rest) >= 2:
                 break
             more = self._raw.read(READ_BYTES) or b""

@@ -15,7 +15,7 @@ from typing import Any, BinaryIO
 
 from cdr_pipeline.config import Settings
 from cdr_pipeline.errors import InputError, cannot_read
-from cdr_pipeline.ingest.gunzip import EmptyMembers
+from cdr_pipeline.ingest.gunzip import EmptyMembers, ZeroPadding
 
 RATIO_FLOOR = 64 * 1024 * 1024
 """Below this many decompressed bytes the ratio limit does not apply: a small, very regular
@@ -72,6 +72,12 @@ def unreadable(exc: BaseException, name: str) -> InputError:
     elif isinstance(exc, EmptyMembers):
         what = f"not an export: {text} (a gzip tool writes its data in one member or a few)"
         hint = "compress the export again with gzip, or load it unpacked"
+    elif isinstance(exc, ZeroPadding):
+        what = f"not an export as written: {text}"
+        hint = (
+            "download or copy it again; or unpack it (gunzip -c FILE > export.csv: gzip "
+            "warns of the trailing zeros) and load the result"
+        )
     elif isinstance(exc, OSError) and exc.strerror:
         return cannot_read(exc, name)
     else:

@@ -6,6 +6,7 @@ for many minutes. The header is now read by zlib, at the speed of memory."""
 from __future__ import annotations
 
 import gzip
+import os
 import struct
 import time
 import zipfile
@@ -102,3 +103,26 @@ def test_a_gzip_of_a_million_empty_members_is_refused_at_once(tmp_path: Path) ->
     mixed.write_bytes(gzip.compress(data[:cut]) + groups + gzip.compress(data[cut:]))
     (f,) = load(tmp_path / "wh3", mixed).files
     assert f.status == "failed" and "gzip members hold (nearly) no data" in f.message, f.message
+
+
+def test_zero_bytes_past_a_megabyte_after_the_gzip_data_fail_the_file(tmp_path: Path) -> None:
+    """A tape pads a gzip file with kilobytes of zeros; a file preallocated and never filled
+    (a sparse one of 100 GB takes no disk) was skipped through at 57 MB/s: half an hour,
+    deaf to a stop. Past ZERO_PADDING zero bytes the file fails at once, naming them."""
+    from cdr_pipeline.ingest.gunzip import ZERO_PADDING
+    from tests.ingest.helpers import load
+
+    data = gzip.compress(csv_bytes([line(r) for r in rows(20, 99)]))
+    padded = tmp_path / "padded.csv.gz"
+    padded.write_bytes(data + b"\x00" * ZERO_PADDING)
+    sparse = tmp_path / "sparse.csv.gz"
+    sparse.write_bytes(data)
+    os.truncate(sparse, 4 << 30)
+    t0 = time.monotonic()
+    result = load(tmp_path / "wh", sparse, padded)
+    assert time.monotonic() - t0 < 10
+    bad, good = result.files
+    assert (good.status, good.rows_loaded) == ("loaded", 20), good.message
+    assert bad.status == "failed" and result.exit_code == 3
+    assert "over 1,048,576 zero bytes after the data of gzip member 1" in bad.message
+    assert "gunzip -c FILE" in bad.message
