@@ -23,6 +23,12 @@ COMPRESSED = (
     (b"\xfd7zXZ\x00", "xz", "unxz FILE"),
     (b"\x28\xb5\x2f\xfd", "zstd", "unzstd FILE"),
     (b"7z\xbc\xaf\x27\x1c", "7-Zip", "7z x FILE"),
+    (b"\x04\x22\x4d\x18", "lz4", "unlz4 FILE"),
+    (b"LZIP", "lzip", "lzip -d FILE"),
+    (b"\x1f\x9d", "LZW", "uncompress FILE"),  # Unix compress, .Z files
+    # xz's predecessor (`lzma`, `xz --format=lzma`): properties 0x5D, then a dictionary
+    # size whose low bytes are zero; no text starts with NUL bytes
+    (b"\x5d\x00\x00", "lzma", "unlzma FILE"),
 )
 """Magic bytes of compressed data, its name, and the command that unpacks it."""
 

@@ -115,6 +115,28 @@ def archive_cases() -> list[Case]:
             _write("export.csv.xz", lzma.compress(_csv(5, 59))),
             {"": Failed("xz-compressed data is not read")},
         ),
+        # the other compressors' data failed as a header of NUL bytes, saying to export the
+        # report again as UTF-8 (lz4, lzma's own format) or as not UTF-8 (lzip, compress)
+        Case(
+            "packed_lzma_alone_file",
+            _write("export.csv.lzma", lzma.compress(_csv(5, 64), format=lzma.FORMAT_ALONE)),
+            {"": Failed("lzma-compressed data is not read")},
+        ),
+        Case(
+            "packed_lz4_file",
+            _write("export.csv", b"\x04\x22\x4d\x18\x64\x40\xa7" + _csv(5, 65)[:40]),
+            {"": Failed("lz4-compressed data is not read")},
+        ),
+        Case(
+            "packed_lzip_file",
+            _write("export.csv.lz", b"LZIP\x01\x0c\x00" + bytes(range(200))),
+            {"": Failed("lzip-compressed data is not read")},
+        ),
+        Case(
+            "packed_compress_file",
+            _write("export.csv.Z", b"\x1f\x9d\x90" + _csv(5, 66)[:40]),
+            {"": Failed("LZW-compressed data is not read")},
+        ),
         # a tar archive (a month's exports bundled with tar) was read as text and failed as
         # 'the header holds NUL bytes: UTF-16 without a byte-order mark', hint: export the
         # report again as UTF-8

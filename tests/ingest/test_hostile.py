@@ -76,7 +76,7 @@ def _group(case: Case) -> str:
     In one run the cases are also files that must fail alone beside each other."""
     if case.name.startswith("json"):
         return "json"
-    if case.name.startswith(("gzip", "zip", "xz")) or "tar" in case.name:
+    if case.name.startswith(("gzip", "zip", "xz", "packed")) or "tar" in case.name:
         return "archives"
     return "csv"
 
