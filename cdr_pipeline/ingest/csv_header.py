@@ -87,16 +87,7 @@ def read_header(
     many columns, an open quote, a bare CR, NUL bytes or bytes that are not UTF-8 fails the
     file."""
     limits = limits or Limits()
-    buf, searched, start = b"", 0, -1
-    while True:  # blank lines before the header count towards its limit
-        block = stream.read(64 * 1024)
-        buf += block
-        if start < 0:
-            start = _first_line(buf)
-        end = buf.find(b"\n", max(searched, start)) if start >= 0 else -1
-        searched = len(buf)
-        if end >= 0 or not block or len(buf) > limits.header_bytes:
-            break
+    buf, start, end, block = _head(stream, limits)
     start = max(start, 0)
     line = buf[:start].count(b"\n") + 1
     raw = buf[start:] if end < 0 else buf[start:end]
@@ -146,6 +137,31 @@ def _after_sep_line(stream: BinaryIO, limits: Limits, delimiter: str, line: int)
 _NOT_A_LINE = b"\r\n" + "".join(DELIMITERS).encode()
 """Bytes of the lines before the header that are not one: blank lines, and lines of
 separators only (`,,,,`: the empty rows a spreadsheet keeps), as in the body."""
+
+
+def _head(stream: BinaryIO, limits: Limits) -> tuple[bytes, int, int, bytes]:
+    """The bytes read up to the header's line break (or past `header_bytes`), where the
+    header starts and ends (-1: not found), and the last block read (empty: the end)."""
+    buf, searched, start = b"", 0, -1
+    while True:  # blank lines before the header count towards its limit
+        block = stream.read(64 * 1024)
+        buf += block
+        if start < 0:
+            start = _first_line(buf)
+        end = buf.find(b"\n", max(searched, start)) if start >= 0 else -1
+        searched = len(buf)
+        if end >= 0 or not block or len(buf) > limits.header_bytes:
+            break
+    if start < 0 and block:  # line breaks and separators only, past the limit: no header
+        lines = buf.count(b"\n", 0, limits.header_bytes)
+        raise BadInput(
+            f"no header line within the first {limits.header_bytes:,} bytes: they hold "
+            f"{lines:,} lines, blank or of separators only",
+            line=1,
+            hint="check this is the export (not a file emptied or padded); delete the blank "
+            "lines before its header, or raise max_header_bytes in cdr.toml",
+        )
+    return buf, start, end, block
 
 
 def _first_line(buf: bytes) -> int:

@@ -73,6 +73,15 @@ def test_separator_lines_before_the_header_are_skipped_like_blank_ones(tmp_path:
     only.write_bytes((empty + b"\r\n") * 3)
     (g,) = load(tmp_path / "wh", only).files
     assert (g.status, g.rows_read) == ("empty", 0)
+    # past max_header_bytes of them the file fails, saying what they are: the message
+    # said 'no line break found ... bare CR line endings?' of a megabyte of line breaks
+    far = tmp_path / "far.csv"
+    far.write_bytes(b"\n" * 600_000 + (empty + b"\r\n") * 30_000 + csv_bytes(body))
+    (h,) = load(tmp_path / "wh", far).files
+    assert (h.status, h.exit_code, h.rows_loaded) == ("failed", 3, 0)
+    assert "far.csv line 1: no header line within the first 1,048,576 bytes" in h.message
+    assert "they hold 615,468 lines, blank or of separators only" in h.message, h.message
+    assert "delete the blank lines before its header" in h.message
 
 
 @pytest.mark.parametrize("bom", [b"", b"\xef\xbb\xbf"], ids=["ascii", "utf8"])
