@@ -217,6 +217,38 @@ def test_a_zip_whose_members_overlap_is_refused_before_unpacking(tmp_path: Path)
     assert len(sources_of(tmp_path / "fine.zip")) == 3
 
 
+def _holey_zip(path: Path, hole: int) -> None:
+    """Two members, then `hole` zero bytes (sparse: no disk) before the directory."""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("a.csv", csv_bytes([line(r) for r in rows(3, 72)]))
+        zf.writestr("b.csv", csv_bytes([line(r) for r in rows(3, 73)]))
+    data = path.read_bytes()
+    end = data.rindex(b"PK\x05\x06")
+    start = struct.unpack_from("<I", data, end + 16)[0]
+    tail = bytearray(data[start:])
+    struct.pack_into("<I", tail, end - start + 16, start + hole)  # the directory moved on
+    with open(path, "wb") as fh:
+        fh.write(data[:start])
+        fh.seek(start + hole)
+        fh.write(tail)
+
+
+def test_a_zip_with_a_hole_that_belongs_to_no_member_is_refused(tmp_path: Path) -> None:
+    """Bytes no member holds are read by nothing but the digest, which hashes the whole
+    file: a sparse hole of 3 GB before the directory made two small members take 26 s to
+    load (100 GB: a quarter of an hour). Past ZIP_SLACK of them the archive fails at once."""
+    from cdr_pipeline.ingest.sources import ZIP_SLACK
+
+    holey = tmp_path / "holey.zip"
+    _holey_zip(holey, 2 << 30)
+    (f,) = load(tmp_path / "wh", holey).files
+    assert (f.status, f.exit_code) == ("failed", 3)
+    assert "bytes in a row that belong to no member" in f.message, f.message
+    padded = tmp_path / "padded.zip"  # within the slack: its members load as before
+    _holey_zip(padded, ZIP_SLACK // 2)
+    assert len(sources_of(padded)) == 2
+
+
 def test_a_blank_report_id_is_none(tmp_path: Path) -> None:
     body = rows(300, 70)
     body[0][REPORT_ID], body[1][REPORT_ID] = " ", "  "
