@@ -438,3 +438,18 @@ def test_a_toml_syntax_error_says_how_to_write_the_line(tmp_path: Path) -> None:
     assert (
         "hint: fix that line: each setting is key = value, a text or path in quotes" in run.output
     )
+
+
+def test_a_warehouse_path_the_native_libraries_would_not_find_is_exit_3(tmp_path: Path) -> None:
+    # a folder name whose bytes are not UTF-8 (copied from a Latin-1 system); under a
+    # non-UTF-8 locale (LANG=de_DE.ISO-8859-1) any non-ASCII name is the same case: Python
+    # finds it, DuckDB, Arrow and Delta Lake, which encode a path as UTF-8, do not
+    folder = tmp_path / os.fsdecode(b"entrep\xf4t")
+    export = Path(__file__).parent / "fixtures" / "dch" / "bom_crlf.csv"
+    run = CliRunner().invoke(
+        cli, ["--warehouse", str(folder), "ingest", str(export)], env={"CDR_CONFIG": ""}
+    )
+    assert run.exit_code == EXIT_BAD_INPUT, run.output
+    assert f"warehouse {tmp_path}/entrep\\xf4t (from --warehouse)" in run.output
+    assert "LC_ALL=C.UTF-8" in run.output
+    assert not folder.exists()  # refused before anything is created

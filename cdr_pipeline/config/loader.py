@@ -11,6 +11,7 @@ environment variable set to the empty string counts as unset.
 from __future__ import annotations
 
 import os
+import sys
 import tomllib
 from collections.abc import Mapping
 from dataclasses import replace
@@ -222,11 +223,42 @@ def load_settings(
         if key is None:
             raise unknown_key("flags", name, SETTINGS_KEYS)
         values[name] = coerce(key, value, key.flag)
-    return replace(
+    settings = replace(
         Settings(),
         **values,
         fetch=replace(FetchOptions(), **fetch),
         warehouse_source=source,
+    )
+    _check_native_path(settings.warehouse, source)
+    return settings
+
+
+def _check_native_path(folder: Path, source: str) -> None:
+    """Refuse a warehouse path DuckDB, Arrow and Delta Lake would open as another folder.
+
+    They take a path as text and encode it as UTF-8, while Python names the same text with
+    the locale's file-name encoding: under a non-UTF-8 locale (`LANG=de_DE.ISO-8859-1`) a
+    path with a non-ASCII letter anywhere in it (the current folder too, as they see it made
+    absolute), or under any locale a name whose bytes are not UTF-8 (a folder copied from an
+    old system), is found by Python and not by them. `cdr runs` then said "no runs recorded
+    yet" of a warehouse full of them and `cdr build` crashed with exit 1."""
+    try:
+        text = os.path.abspath(folder)
+    except OSError:  # the current folder is gone: the command's own error names it
+        text = str(folder)
+    try:
+        same = text.encode("utf-8") == os.fsencode(text)
+    except UnicodeError:
+        same = False
+    if same:
+        return
+    shown = os.fsencode(text).decode("utf-8", "backslashreplace")
+    raise ConfigError(
+        f"warehouse {shown} (from {source}): DuckDB, Arrow and Delta Lake read "
+        "a path as UTF-8, and this path's bytes are not its UTF-8 text under this locale "
+        f"(file names are {sys.getfilesystemencoding()}), so they would open another folder",
+        hint="run cdr under a UTF-8 locale (LC_ALL=C.UTF-8, or PYTHONUTF8=1 in the "
+        "environment), or rename the warehouse and the folders above it to UTF-8 or ASCII names",
     )
 
 
