@@ -22,6 +22,23 @@ from cdr_pipeline.render import safe_text, to_json
 from cdr_pipeline.state.files import apply_file_mode
 
 
+def _check_current_folder() -> None:
+    """A command started in a folder removed since (a release that replaced the service's
+    working folder, a shell left in a deleted checkout) can neither find its cdr.toml nor
+    make a relative path absolute: `os.getcwd()` fails, which was exit 1 "report it" without
+    a word of which folder or what to do."""
+    try:
+        os.getcwd()
+    except FileNotFoundError:
+        gone = os.environ.get("PWD", "")
+        raise ConfigError(
+            f"the current folder{f' {gone}' if gone else ''} no longer exists "
+            "(removed or replaced after this shell or service entered it); nothing was done",
+            hint="cd to an existing folder (for the systemd unit: its WorkingDirectory=; "
+            "for cron: the folder of its `cd`) and run the command again",
+        ) from None
+
+
 @dataclass
 class CliContext:
     warehouse: Path | None = None
@@ -36,6 +53,7 @@ class CliContext:
     def settings(self, **overrides: Any) -> Settings:
         """The command's settings; from here on, files it creates get `file_mode`."""
         merged = {"warehouse": self.warehouse, **self.overrides, **overrides}
+        _check_current_folder()
         self.resolved = load_settings(self.config, merged)
         apply_file_mode(self.resolved.file_mode)
         return self.resolved
@@ -90,6 +108,7 @@ class OutPath(click.Path):
         if isinstance(value, str) and not value.strip():
             self.fail("an empty path: name where to write.", param, ctx)
         path = super().convert(value, param, ctx)
+        _check_current_folder()  # before `absolute()` below fails without a word
         long = [p for p in Path(os.fsdecode(path)).parts if len(os.fsencode(p)) > NAME_MAX]
         if long:  # no file system makes it: the write (or a folder's test) failed as a bug
             self.fail(f"{long[0][:40]}...: a name longer than {NAME_MAX} bytes.", param, ctx)

@@ -373,3 +373,23 @@ def test_a_folder_of_the_warehouse_made_a_file_names_it(
     assert run.exit_code == 6, run.output
     assert f"{blocker} is a file where the warehouse keeps a folder" in run.output
     assert f"mv {blocker} {blocker}.bak" in run.output
+
+
+def test_a_command_in_a_removed_folder_names_it_and_says_what_to_do(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A release that replaced the service's working folder, or a shell left in a deleted
+    checkout: `os.getcwd()` failed inside the command, exit 1 "report it" with no path."""
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    monkeypatch.chdir(gone)
+    gone.rmdir()
+    wh, inbox = str(tmp_path / "wh"), str(tmp_path / "inbox")
+    env = {"PWD": str(gone)}
+    for args in (["runs"], ["sql", "--out", "views"], ["nightly", "--inbox", inbox]):
+        run = invoke("--warehouse", wh, *args, env=env)
+        assert run.exit_code == 3, (args, run.output)
+        assert f"the current folder {gone} no longer exists" in run.output
+        assert "hint: cd to an existing folder" in run.output
+    assert ": exit 3 (stopped: the current folder " in run.stdout  # the night's summary line
+    assert not (tmp_path / "wh").exists()
