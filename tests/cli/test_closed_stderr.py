@@ -1,0 +1,34 @@
+"""A command started with its stderr closed (`2>&-` in a cron line, a daemon that closed
+it) runs as with stderr on /dev/null: its log lines are dropped, its exit code is its
+work's. A real process, since the closed descriptor is the point."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from cdr_pipeline.state.layout import Layout
+from cdr_pipeline.state.ledger import Ledger
+from tests.ingest.helpers import FIXTURES, ROOT
+
+
+def test_a_closed_stderr_does_not_turn_a_run_into_exit_1(tmp_path: Path) -> None:
+    wh = tmp_path / "wh"
+    args = ["--warehouse", str(wh), "ingest", str(FIXTURES / "not_dch.csv")]
+    run = subprocess.run(
+        ["sh", "-c", 'exec "$@" 2>&-', "sh", sys.executable, "-m", "cdr_pipeline", *args],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=os.environ,
+        cwd=ROOT,
+        timeout=600,
+    )
+    # it was exit 1, "unexpected AttributeError" ('NoneType' object has no attribute
+    # 'isatty'), told to nobody, before the file was read; a file that is no export (no
+    # build to wait for) is the run's own exit 3, named in the table on stdout
+    assert run.returncode == 3, run.stdout
+    assert "not_dch.csv" in run.stdout and "failed" in run.stdout
+    runs = Ledger(Layout(wh)).runs()
+    assert [(r["status"], r["exit_code"]) for r in runs.to_dicts()] == [("failed", 3)]
