@@ -11,6 +11,7 @@ import json
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
+from typing import NamedTuple
 
 import ijson
 
@@ -60,12 +61,26 @@ SCALARS = frozenset({"string", "number", "boolean", "null", "start_array"})
 def page_records(
     raw: bytes, redact: Redactor, url: str, limits: Limits | None = None
 ) -> tuple[int, datetime | None]:
-    """(records, latest `Report time`) of a page, checking that it is a JSON object with an
-    `items` list of objects (a list of anything else is no Webex data: saved, it would fail
-    every ingest). Streamed behind the JSON limits' guard, as the ingest reads the page: parsed
-    whole, a page of millions of tiny items (`{}`) took 25 times its size in memory."""
+    """(records, latest `Report time`) of a page: `page_scan` without the Report IDs."""
+    scan = page_scan(raw, redact, url, limits)
+    return scan.records, scan.latest
+
+
+class PageScan(NamedTuple):
+    records: int
+    latest: datetime | None
+    ids: bytes | None
+    """A digest of the page's set of `Report ID`s, None when a record has none (or several)."""
+
+
+def page_scan(raw: bytes, redact: Redactor, url: str, limits: Limits | None = None) -> PageScan:
+    """(records, latest `Report time`, Report IDs' digest) of a page, checking that it is a
+    JSON object with an `items` list of objects (a list of anything else is no Webex data:
+    saved, it would fail every ingest). Streamed behind the JSON limits' guard, as the ingest
+    reads the page: parsed whole, a page of millions of tiny items (`{}`) took 25 times its
+    size in memory."""
     try:
-        records, latest, lists = _scan(raw, limits or Limits())
+        scan, lists = _scan(raw, limits or Limits())
     except BadInput as exc:  # past a JSON limit of the ingest (cdr.toml), which reads it
         raise FetchError(
             f"{redact.url(url)}: the answer is past what the ingest reads ("
@@ -93,7 +108,7 @@ def page_records(
             if said
             else "check --base-url: a proxy or another service may answer instead of Webex",
         )
-    return records, latest
+    return scan
 
 
 def api_error(raw: bytes, redact: Redactor) -> str | None:
@@ -128,37 +143,66 @@ def _first_line(exc: Exception) -> str:
     return text.strip().splitlines()[0] if text.strip() else type(exc).__name__
 
 
-def _scan(raw: bytes, limits: Limits) -> tuple[int, datetime | None, int]:
-    """(items that are objects, latest `Report time`, `items` lists) of a top-level object;
-    _NotRecords for an item that is not an object, `lists` 0 when `items` is no list."""
+class _Tally:
+    """Records, the latest `Report time` and the `Report ID`s of a page, as its events pass."""
+
+    def __init__(self) -> None:
+        self.records, self.with_id = 0, 0  # with_id: records with exactly one Report ID
+        self.latest: datetime | None = None
+        self.ids: set[str] = set()
+        self.this_id: list[str] = []
+
+    def item(self, event: str) -> None:
+        if event == "start_map":
+            self.records += 1
+            self.this_id = []
+        elif event == "end_map" and len(self.this_id) == 1:
+            self.with_id += 1
+            self.ids.add(self.this_id[0])
+        elif event in SCALARS:
+            raise _NotRecords
+
+    def field(self, prefix: str, value: str) -> None:
+        name = _field(prefix)
+        if name == "report time":
+            rt = report_time(value)
+            if rt is not None and (self.latest is None or rt > self.latest):
+                self.latest = rt
+        elif name == "report id" and value.strip():
+            self.this_id.append(value.strip())
+
+    def scan(self) -> PageScan:
+        digest = None
+        if self.records and self.with_id == self.records:
+            digest = hashlib.sha256("\n".join(sorted(self.ids)).encode()).digest()
+        return PageScan(self.records, self.latest, digest)
+
+
+def _scan(raw: bytes, limits: Limits) -> tuple[PageScan, int]:
+    """(records: items that are objects, latest `Report time`, Report IDs' digest; `items`
+    lists) of a top-level object; _NotRecords for an item that is not an object, `lists` 0
+    when `items` is no list."""
     guarded = JsonGuard(io.BytesIO(raw.removeprefix(codecs.BOM_UTF8)), limits, base=2)
     events = ijson.parse(io.BufferedReader(guarded))
-    records, latest, lists = 0, None, 0
+    tally, lists = _Tally(), 0
     for n, (prefix, event, value) in enumerate(events):
         if n == 0 and event != "start_map":
-            return 0, None, 0
+            return PageScan(0, None, None), 0
         if prefix == "items" and event != "end_array":
             if event != "start_array":
-                return 0, None, 0
+                return PageScan(0, None, None), 0
             lists += 1
         elif prefix == "items.item":
-            if event == "start_map":
-                records += 1
-            elif event in SCALARS:
-                raise _NotRecords
-        elif event == "string" and prefix.startswith("items.item.") and is_report_time(prefix):
-            rt = report_time(value)
-            if rt is not None and (latest is None or rt > latest):
-                latest = rt
-    return records, latest, lists
+            tally.item(event)
+        elif event == "string" and prefix.startswith("items.item."):
+            tally.field(prefix, value)
+    return tally.scan(), lists
 
 
 @functools.lru_cache(maxsize=256)
-def is_report_time(prefix: str) -> bool:
-    """Whether the field at `prefix` (`items.item.<key>`) is `Report time` in any spelling
-    the ingest reads (`Report Time`, `report_time`): an exact match missed the others, and
-    a late window then moved the watermark to its end, past the records still to come."""
-    return normalize_header(prefix.removeprefix("items.item.")) == "report time"
+def _field(prefix: str) -> str:
+    """The key at `prefix` (`items.item.<key>`) as the ingest reads it (trimmed, case-folded)."""
+    return normalize_header(prefix.removeprefix("items.item."))
 
 
 def report_time(value: object) -> datetime | None:
@@ -178,6 +222,8 @@ def empty_answer(wr: WindowResult) -> bytes:
     return json.dumps({"items": [], **window}).encode()
 
 
+LOOP_HINT = "the API answered inconsistently; rerun later (the run resumes from the watermark)"
+
 MAX_EMPTY_PAGES = 5
 """Pages without a record one after the other that a window may have: past them, next links
 that keep coming over empty pages are a loop (up to the page limit, hours of requests)."""
@@ -196,19 +242,22 @@ def save_window_pages(
     holds the pages it sent before. A page is read within the JSON `limits` of the ingest.
     A page that repeats an earlier one byte for byte is a paging loop under links that differ
     (a cursor that does not move): followed, it paged to the page limit, saving each copy;
-    so are more than `MAX_EMPTY_PAGES` empty pages in a row (each new, none repeating)."""
+    so is a page holding exactly the Report IDs of an earlier one (its bytes differ by a
+    `trackingId` or the order: the same records again; pages that overlap in part, as an
+    offset shifted by records arriving meanwhile makes them, go on), and more than
+    `MAX_EMPTY_PAGES` empty pages in a row (each new, none repeating)."""
     seen: dict[bytes, int] = {}
+    seen_ids: dict[bytes, int] = {}
     empty = 0
     for response in pages:
-        records, latest = page_records(response.body, redact, response.url, limits)
+        records, latest, ids = page_scan(response.body, redact, response.url, limits)
         if not records:
             empty += 1
             if empty > MAX_EMPTY_PAGES:
                 raise FetchError(
                     f"{redact.url(response.url)}: {empty} pages in a row without a record, each "
                     "naming a next page (the pages loop)",
-                    hint="the API answered inconsistently; rerun later (the run resumes from "
-                    "the watermark)",
+                    hint=LOOP_HINT,
                 )
             continue
         empty = 0
@@ -217,10 +266,17 @@ def save_window_pages(
             raise FetchError(
                 f"{redact.url(response.url)}: page {wr.pages + 1} of the window repeats page "
                 f"{seen[digest]} byte for byte (the pages loop)",
-                hint="the API answered inconsistently; rerun later (the run resumes from "
-                "the watermark)",
+                hint=LOOP_HINT,
+            )
+        if ids is not None and ids in seen_ids:
+            raise FetchError(
+                f"{redact.url(response.url)}: page {wr.pages + 1} of the window holds the "
+                f"records of page {seen_ids[ids]} again, the same Report IDs (the pages loop)",
+                hint=LOOP_HINT,
             )
         seen[digest] = wr.pages + 1
+        if ids is not None:
+            seen_ids[ids] = wr.pages + 1
         if wr.pages == 0:
             # pages of an earlier fetch of this window: superseded now that a fresh copy
             # arrives (they were ingested at the start of this run)

@@ -299,6 +299,59 @@ def test_a_page_repeating_an_earlier_one_under_another_link_is_a_loop(
     assert len(warehouse(settings)) == 30 and result.watermark_after == result.windows[0].start
 
 
+class TrackedCursorLoop(CursorLoop):
+    """A cursor loop whose bodies differ too: each page carries a trackingId of its own."""
+
+    def cdrs(self, path: str, query: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
+        status, headers, body = super().cdrs(path, query)
+        if status == 200:
+            page = json.loads(body)
+            page["trackingId"] = f"ROUTER_{next(self.turns)}"
+            body = json.dumps(page).encode()
+        return status, headers, body
+
+
+def test_a_page_of_the_same_report_ids_under_another_link_and_bytes_is_a_loop(
+    tmp_path: Path, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Next links and bodies that both change (a per-request parameter, a trackingId) hid the
+    loop from the byte-for-byte check: only the page limit ended it, some 16 hours."""
+    monkeypatch.setattr(client_module, "MAX_PAGES_PER_WINDOW", 50)
+    settings = settings_for(tmp_path, page_size=12)
+    result, requests = _fetch_looping(TrackedCursorLoop, settings, clock)
+    assert result.exit_code == 1 and result.error is not None
+    assert "page 4 of the window holds the records of page 1 again" in result.error.message
+    assert requests == 1 + 4
+    assert len(result.pages) == 3 and result.total("rows_loaded") == result.records == 30
+    assert len(warehouse(settings)) == 30 and result.watermark_after == result.windows[0].start
+
+
+class OverlappingPages(FakeWebex):
+    """Each next page starts two records before the end of the last (an offset shifted by
+    records that arrived meanwhile): pages overlap in part, and a last page may hold only
+    records read before."""
+
+    def cdrs(self, path: str, query: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
+        status, headers, body = super().cdrs(path, query)
+        if "Link" in headers:
+            offset = int(query.get("offset", "0")) + int(query["max"]) - 2
+            headers["Link"] = (
+                f'<{self.url}{path}?{urlencode({**query, "offset": offset})}>; rel="next"'
+            )
+        return status, headers, body
+
+
+def test_pages_that_overlap_in_part_load_every_record_once(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    settings = settings_for(tmp_path, page_size=12)
+    result, _ = _fetch_looping(OverlappingPages, settings, clock)
+    assert result.exit_code == 0 and result.error is None, result.error
+    assert len(result.pages) == 3 and result.records == 12 + 12 + 10
+    assert result.total("rows_loaded") == 30 and len(warehouse(settings)) == 30
+    assert result.watermark_after == result.windows[0].end + timedelta(milliseconds=1)
+
+
 def test_a_failed_page_fetched_again_since_is_not_replayed_for_ever(
     tmp_path: Path, clock: FakeClock
 ) -> None:
@@ -338,13 +391,13 @@ def test_a_window_not_accounted_for_ends_the_run_with_exit_3(
     run exited 0 when the ingest itself ended well: a cron job saw a good run."""
     records = make_records(30, NOW - timedelta(hours=20), timedelta(minutes=10))
     settings = settings_for(tmp_path)
-    real = pages_module.page_records
+    real = pages_module.page_scan
 
-    def one_more(*args: Any, **kwargs: Any) -> tuple[int, datetime | None]:
-        n, latest = real(*args, **kwargs)
-        return n + 1, latest  # the API "sent" a record the ingest did not read
+    def one_more(*args: Any, **kwargs: Any) -> pages_module.PageScan:
+        scan = real(*args, **kwargs)
+        return scan._replace(records=scan.records + 1)  # a record the ingest did not read
 
-    monkeypatch.setattr(pages_module, "page_records", one_more)
+    monkeypatch.setattr(pages_module, "page_scan", one_more)
     with FakeWebex(TOKEN, records) as server:
         result = fetch_window(settings, server.url, clock)
     assert all(i.exit_code == 0 for i in result.ingests)
