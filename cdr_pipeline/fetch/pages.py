@@ -73,7 +73,9 @@ class PageScan(NamedTuple):
     """A digest of the page's set of `Report ID`s, None when a record has none (or several)."""
 
 
-def page_scan(raw: bytes, redact: Redactor, url: str, limits: Limits | None = None) -> PageScan:
+def page_scan(
+    raw: bytes, redact: Redactor, url: str, limits: Limits | None = None, length: int | None = None
+) -> PageScan:
     """(records, latest `Report time`, Report IDs' digest) of a page, checking that it is a
     JSON object with an `items` list of objects (a list of anything else is no Webex data:
     saved, it would fail every ingest). Streamed behind the JSON limits' guard, as the ingest
@@ -88,6 +90,14 @@ def page_scan(raw: bytes, redact: Redactor, url: str, limits: Limits | None = No
             hint=exc.hint or "check --base-url: a proxy may answer instead of Webex",
         ) from None
     except (ijson.JSONError, UnicodeDecodeError, ValueError) as exc:
+        if length == len(raw) and _cut(exc):
+            raise FetchError(
+                f"{redact.url(url)}: the answer ends at its Content-Length ({length:,} bytes) "
+                "inside its JSON: the server or a proxy sent a length short of its body (the "
+                "rest was not read); not retried, as the same request gets the same length",
+                hint="rerun later (the run resumes from the watermark); if it persists, check "
+                "the proxy (--base-url) or report the API's wrong Content-Length to Cisco",
+            ) from None
         why = not_json(raw, _first_line(exc), redact)
         raise FetchError(
             f"{redact.url(url)}: the answer is not JSON ({why})",
@@ -109,6 +119,21 @@ def page_scan(raw: bytes, redact: Redactor, url: str, limits: Limits | None = No
             else "check --base-url: a proxy or another service may answer instead of Webex",
         )
     return scan
+
+
+def _cut(exc: Exception) -> bool:
+    """Whether a parser's error is JSON that stops before its end."""
+    text = _first_line(exc)
+    return isinstance(exc, ijson.IncompleteJSONError) and (
+        "premature EOF" in text or "Incomplete or empty" in text
+    )
+
+
+def content_length(response: Response) -> int | None:
+    """The Content-Length of an answer not compressed (its body is then the bytes counted)."""
+    coding = (response.header("Content-Encoding") or "identity").strip().lower()
+    value = (response.header("Content-Length") or "").strip()
+    return int(value) if coding == "identity" and value.isdigit() else None
 
 
 def api_error(raw: bytes, redact: Redactor) -> str | None:
@@ -250,7 +275,9 @@ def save_window_pages(
     seen_ids: dict[bytes, int] = {}
     empty = 0
     for response in pages:
-        records, latest, ids = page_scan(response.body, redact, response.url, limits)
+        records, latest, ids = page_scan(
+            response.body, redact, response.url, limits, content_length(response)
+        )
         if not records:
             empty += 1
             if empty > MAX_EMPTY_PAGES:

@@ -1,0 +1,49 @@
+"""Answers whose framing is wrong, from a real socket on 127.0.0.1: a Content-Length short of
+its body, and Content-Length headers that differ."""
+
+from __future__ import annotations
+
+import json
+import socket
+from pathlib import Path
+
+import pytest
+
+from cdr_pipeline.fetch import FetchError
+from cdr_pipeline.fetch.pages import save_window_pages
+from cdr_pipeline.fetch.results import WindowResult
+from tests.fetch.conftest import NOW, FakeClock, make_client
+from tests.fetch.rawserver import RawServer
+
+PARAMS = {"startTime": "2026-10-28T12:00:00.000Z", "endTime": "2026-10-28T23:59:59.999Z"}
+PAGE = json.dumps({"items": [{"Report ID": "r1", "User": "Zoë Müller"}]}, ensure_ascii=False)
+
+
+def _read_window(url: str, clock: FakeClock, tmp_path: Path) -> WindowResult:
+    client = make_client(url, clock, retries=1)
+    window = WindowResult(NOW, NOW)
+    save_window_pages(client.pages("cdr_feed", PARAMS), client.redact, tmp_path, window, {})
+    return window
+
+
+def test_a_content_length_short_of_its_body_says_so_not_a_captive_portal(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    """A server that counts the length in characters (`len(str)`) sends a body longer than
+    it: the page was cut at the length and the run said `the answer is not JSON (premature
+    EOF)` with the captive-portal hint. It names the short length and says it is not
+    retried (the same request gets the same length)."""
+    body = PAGE.encode()
+    sent: list[int] = []
+
+    def short(conn: socket.socket) -> None:
+        sent.append(1)
+        head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+        conn.sendall(head + b"Content-Length: %d\r\n\r\n" % len(PAGE) + body)
+
+    with RawServer(short) as server, pytest.raises(FetchError) as info:
+        _read_window(server.url, clock, tmp_path)
+    message, hint = str(info.value), info.value.hint or ""
+    assert f"ends at its Content-Length ({len(PAGE)} bytes) inside its JSON" in message, message
+    assert "not retried" in message and len(sent) == 1
+    assert "captive portal" not in message + hint and "--base-url" in hint
