@@ -53,6 +53,29 @@ class UnreadableEncoding(Unreadable):
         super().__init__(f"the answer is encoded as {coding!r}, which cdr fetch cannot decode")
 
 
+class ConflictingLength(Unreadable):
+    """An answer with Content-Length values that differ (RFC 9112, 6.3: an unrecoverable
+    error, as where the body ends cannot be told; http.client took the first one)."""
+
+    hint = "a proxy between this machine and Webex (--base-url) may rewrite answers; check it"
+
+    def __init__(self, values: list[str]) -> None:
+        shown = ", ".join(values[:4])
+        super().__init__(
+            f"the answer has Content-Length values that differ ({shown}): where its body ends "
+            "cannot be told (RFC 9112)"
+        )
+
+
+def check_length(headers: Any) -> None:
+    """ConflictingLength when the `Content-Length` lines of `headers` (each possibly a
+    comma-separated list) name more than one value; the same value repeated is one."""
+    lines = (headers.get_all("Content-Length") or []) if headers is not None else []
+    values = [v.strip() for line in lines for v in str(line).split(",")]
+    if len(set(values)) > 1:
+        raise ConflictingLength(list(dict.fromkeys(values)))
+
+
 class BrokenTransfer(http.client.HTTPException):
     """An answer cut short or corrupt on its way (retried like a reset connection)."""
 
@@ -232,6 +255,15 @@ def opener(deadline_seconds: float, download: bool = False) -> Any:
     )
 
 
+def _framing(response: Any, check: bool) -> Any:
+    """The decoder of a response's body (`_decoder`), after checking its Content-Length when
+    `check` (an error answer's body is read for its message: its status counts)."""
+    headers = getattr(response, "headers", None)
+    if check:
+        check_length(headers)
+    return _decoder(headers.get("Content-Encoding") if headers is not None else None)
+
+
 def read_body(
     response: Any, limit: int, sink: BinaryIO | None = None, *, truncate: bool = False
 ) -> bytes:
@@ -240,9 +272,9 @@ def read_body(
     and b"" is returned. `read1` returns whatever one read of the socket gave, so the
     deadline is checked between small reads. A gzip or deflate body (`Content-Encoding`) is
     decoded as it arrives, the limit counting decoded bytes; one cut short or corrupt is a
-    broken transfer (retried), like a body shorter than its Content-Length."""
-    headers = getattr(response, "headers", None)
-    decoder = _decoder(headers.get("Content-Encoding") if headers is not None else None)
+    broken transfer (retried), like a body shorter than its Content-Length. Content-Length
+    values that differ are refused unread (ConflictingLength)."""
+    decoder = _framing(response, check=not truncate)
     # one buffer, not a list of blocks joined at the end: the join held the page twice
     parts = io.BytesIO()
     size = 0

@@ -47,3 +47,43 @@ def test_a_content_length_short_of_its_body_says_so_not_a_captive_portal(
     assert f"ends at its Content-Length ({len(PAGE)} bytes) inside its JSON" in message, message
     assert "not retried" in message and len(sent) == 1
     assert "captive portal" not in message + hint and "--base-url" in hint
+
+
+@pytest.mark.parametrize(
+    "lengths",
+    [
+        [b"Content-Length: %d" % len(PAGE.encode()), b"Content-Length: 5"],
+        [b"Content-Length: %d, 5" % len(PAGE.encode())],
+    ],
+    ids=["two-lines", "one-list"],
+)
+def test_content_lengths_that_differ_are_refused_unread(
+    lengths: list[bytes], tmp_path: Path, clock: FakeClock
+) -> None:
+    """RFC 9112 (6.3): Content-Length values that differ are an unrecoverable error, as
+    where the body ends cannot be told (a proxy in between may read another end: request
+    smuggling). The first line was taken and the page read by it."""
+    sent: list[int] = []
+
+    def two(conn: socket.socket) -> None:
+        sent.append(1)
+        head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+        conn.sendall(head + b"\r\n".join(lengths) + b"\r\n\r\n" + PAGE.encode())
+
+    with RawServer(two) as server, pytest.raises(FetchError) as info:
+        _read_window(server.url, clock, tmp_path)
+    message = str(info.value)
+    assert "Content-Length values that differ" in message and "(RFC 9112)" in message, message
+    assert len(sent) == 1 and "--base-url" in (info.value.hint or "")
+
+
+def test_the_same_content_length_twice_is_one(tmp_path: Path, clock: FakeClock) -> None:
+    size = len(PAGE.encode())
+
+    def twice(conn: socket.socket) -> None:
+        head = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nContent-Length: %d\r\n\r\n"
+        conn.sendall(head % (size, size) + PAGE.encode())
+
+    with RawServer(twice) as server:
+        window = _read_window(server.url, clock, tmp_path)
+    assert (window.pages, window.records) == (1, 1)
