@@ -74,7 +74,13 @@ class PageScan(NamedTuple):
 
 
 def page_scan(
-    raw: bytes, redact: Redactor, url: str, limits: Limits | None = None, length: int | None = None
+    raw: bytes,
+    redact: Redactor,
+    url: str,
+    limits: Limits | None = None,
+    length: int | None = None,
+    *,
+    chunked: bool = False,
 ) -> PageScan:
     """(records, latest `Report time`, Report IDs' digest) of a page, checking that it is a
     JSON object with an `items` list of objects (a list of anything else is no Webex data:
@@ -90,14 +96,8 @@ def page_scan(
             hint=exc.hint or "check --base-url: a proxy may answer instead of Webex",
         ) from None
     except (ijson.JSONError, UnicodeDecodeError, ValueError) as exc:
-        if length == len(raw) and _cut(exc):
-            raise FetchError(
-                f"{redact.url(url)}: the answer ends at its Content-Length ({length:,} bytes) "
-                "inside its JSON: the server or a proxy sent a length short of its body (the "
-                "rest was not read); not retried, as the same request gets the same length",
-                hint="rerun later (the run resumes from the watermark); if it persists, check "
-                "the proxy (--base-url) or report the API's wrong Content-Length to Cisco",
-            ) from None
+        if _cut(exc) and (length == len(raw) or chunked):
+            raise _cut_short(redact.url(url), None if chunked else length) from None
         why = not_json(raw, _first_line(exc), redact)
         raise FetchError(
             f"{redact.url(url)}: the answer is not JSON ({why})",
@@ -127,6 +127,32 @@ def _cut(exc: Exception) -> bool:
     return isinstance(exc, ijson.IncompleteJSONError) and (
         "premature EOF" in text or "Incomplete or empty" in text
     )
+
+
+def _cut_short(shown: str, length: int | None) -> FetchError:
+    """The error of a page whose JSON stops where its framing ended it: at its Content-Length
+    (`length`), or at the last chunk of a chunked answer (None). A transfer broken on its way
+    ends otherwise (retried); this answer was whole as sent, so a retry is no use."""
+    again = "rerun later (the run resumes from the watermark)"
+    if length is None:
+        return FetchError(
+            f"{shown}: the answer's last chunk ends inside its JSON: the server ended its "
+            "answer before its JSON (no transfer broke); not retried",
+            hint=f"{again}; if it persists, give the URL and time to Cisco support",
+        )
+    return FetchError(
+        f"{shown}: the answer ends at its Content-Length ({length:,} bytes) inside its JSON: "
+        "the server or a proxy sent a length short of its body (the rest was not read); not "
+        "retried, as the same request gets the same length",
+        hint=f"{again}; if it persists, check the proxy (--base-url) or report the API's "
+        "wrong Content-Length to Cisco",
+    )
+
+
+def chunked(response: Response) -> bool:
+    """Whether an answer came in chunks (its end was the last chunk, not a length)."""
+    coding = (response.header("Transfer-Encoding") or "").lower()
+    return coding.rsplit(",", 1)[-1].strip() == "chunked"
 
 
 def content_length(response: Response) -> int | None:
@@ -276,8 +302,9 @@ def save_window_pages(
     empty = 0
     for response in pages:
         records, latest, ids = page_scan(
-            response.body, redact, response.url, limits, content_length(response)
-        )
+            response.body, redact, response.url, limits, content_length(response),
+            chunked=chunked(response),
+        )  # fmt: skip
         if not records:
             empty += 1
             if empty > MAX_EMPTY_PAGES:

@@ -87,3 +87,23 @@ def test_the_same_content_length_twice_is_one(tmp_path: Path, clock: FakeClock) 
     with RawServer(twice) as server:
         window = _read_window(server.url, clock, tmp_path)
     assert (window.pages, window.records) == (1, 1)
+
+
+def test_a_chunked_answer_whose_json_stops_at_its_last_chunk_says_so(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    """A server whose page generation failed mid-way may still end its chunked answer
+    properly: the page read as `not JSON (premature EOF)`, with the captive-portal hint. It
+    says the server ended its answer inside its JSON."""
+    half = PAGE.encode()[:30]
+
+    def cut(conn: socket.socket) -> None:
+        head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+        chunk = b"%x\r\n%s\r\n0\r\n\r\n" % (len(half), half)
+        conn.sendall(head + b"Transfer-Encoding: chunked\r\n\r\n" + chunk)
+
+    with RawServer(cut) as server, pytest.raises(FetchError) as info:
+        _read_window(server.url, clock, tmp_path)
+    message = str(info.value)
+    assert "the answer's last chunk ends inside its JSON" in message, message
+    assert "captive portal" not in message + (info.value.hint or "")
