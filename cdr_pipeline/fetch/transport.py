@@ -49,8 +49,8 @@ class BodyTooLarge(Unreadable):
 class UnreadableEncoding(Unreadable):
     """A body in a content coding this client cannot decode."""
 
-    def __init__(self, coding: str) -> None:
-        super().__init__(f"the answer is encoded as {coding!r}, which cdr fetch cannot decode")
+    def __init__(self, coding: str, how: str = "encoded") -> None:
+        super().__init__(f"the answer is {how} as {coding!r}, which cdr fetch cannot decode")
 
 
 class ConflictingLength(Unreadable):
@@ -261,6 +261,11 @@ def _framing(response: Any, check: bool) -> Any:
     headers = getattr(response, "headers", None)
     if check:
         check_length(headers)
+        coding = (headers.get("Transfer-Encoding") or "") if headers is not None else ""
+        if coding.strip().lower() not in ("", "chunked", "identity"):
+            # http.client de-chunks `chunked` alone: with another coding (`gzip, chunked`)
+            # it read the chunk sizes as the body, which failed as 'no items list'
+            raise UnreadableEncoding(coding.strip(), "transfer-coded")
     return _decoder(headers.get("Content-Encoding") if headers is not None else None)
 
 

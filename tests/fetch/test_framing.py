@@ -3,6 +3,7 @@ its body, and Content-Length headers that differ."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import socket
 from pathlib import Path
@@ -107,3 +108,20 @@ def test_a_chunked_answer_whose_json_stops_at_its_last_chunk_says_so(
     message = str(info.value)
     assert "the answer's last chunk ends inside its JSON" in message, message
     assert "captive portal" not in message + (info.value.hint or "")
+
+
+def test_a_transfer_coding_besides_chunked_is_refused_unread(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    """http.client de-chunks `Transfer-Encoding: chunked` alone: `gzip, chunked` had the
+    chunk sizes read as the body, and the run said 'the answer has no items list'."""
+    packed = gzip.compress(PAGE.encode())
+
+    def coded(conn: socket.socket) -> None:
+        head = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"
+        conn.sendall(head + b"%x\r\n%s\r\n0\r\n\r\n" % (len(packed), packed))
+
+    with RawServer(coded) as server, pytest.raises(FetchError) as info:
+        _read_window(server.url, clock, tmp_path)
+    message = str(info.value)
+    assert "transfer-coded as 'gzip, chunked', which cdr fetch cannot decode" in message, message
