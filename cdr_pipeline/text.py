@@ -5,6 +5,7 @@ A leaf module (it imports nothing of the project), so every layer can use it.
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -53,3 +54,11 @@ def parse_stamp_ms(text: str) -> datetime | None:
         return datetime.strptime(text, "%Y%m%dT%H%M%S%fZ").replace(tzinfo=UTC)
     except ValueError:
         return None
+
+
+def unicode_forms(value: str) -> set[str]:
+    """`value` with each accented letter as one character (NFC, as most text is written)
+    and as the letter and its combining mark (NFD, as macOS writes file names, and a ZIP
+    made there its members' names): `calls of Aiko Müller.csv` saved so kept her name in
+    its file name, the rows' `source_file` and the ledger after `cdr forget`."""
+    return {value, unicodedata.normalize("NFC", value), unicodedata.normalize("NFD", value)}

@@ -36,6 +36,7 @@ from cdr_pipeline.privacy.arrow_text import Unsearchable, edited_column
 from cdr_pipeline.render import short_id
 from cdr_pipeline.state.files import atomic_write_bytes, file_sha256
 from cdr_pipeline.state.layout import Layout
+from cdr_pipeline.text import unicode_forms
 
 log = logging.getLogger(__name__)
 
@@ -57,19 +58,22 @@ class ScrubResult:
 
 
 def spellings(value: str) -> list[str]:
-    """The ways `value` may be written in a text file, longest first."""
-    forms = {
-        value,
-        json.dumps(value)[1:-1],
-        json.dumps(value, ensure_ascii=False)[1:-1],
-        html.escape(value),
-        html.escape(value, quote=False),
-        # Jinja's escaping (markupsafe), which Data Docs pages are rendered with
-        html.escape(value).replace("&#x27;", "&#39;").replace("&quot;", "&#34;"),
-        value.replace('"', '""'),
-    }
-    if not _BLANKS.search(value):  # an id as a report table shortens it (`…0cb097e298`)
-        forms.add(short_id(value))
+    """The ways `value` may be written in a text file, longest first; an accented letter
+    also as one character and as a letter and its mark (`unicode_forms`)."""
+    forms: set[str] = set()
+    for form in unicode_forms(value):
+        forms |= {
+            form,
+            json.dumps(form)[1:-1],
+            json.dumps(form, ensure_ascii=False)[1:-1],
+            html.escape(form),
+            html.escape(form, quote=False),
+            # Jinja's escaping (markupsafe), which Data Docs pages are rendered with
+            html.escape(form).replace("&#x27;", "&#39;").replace("&quot;", "&#34;"),
+            form.replace('"', '""'),
+        }
+        if not _BLANKS.search(form):  # an id as a report table shortens it (`…0cb097e298`)
+            forms.add(short_id(form))
     return sorted((f for f in forms if f), key=len, reverse=True)
 
 

@@ -23,7 +23,7 @@ import pyarrow as pa
 
 from cdr_pipeline.schema.personal import EMAIL, ID, NAME, NUMBER
 from cdr_pipeline.state.secret import pseudonym
-from cdr_pipeline.text import lit, quote
+from cdr_pipeline.text import lit, quote, unicode_forms
 
 FILE_KIND = "file"
 """The map rows of file names (value: the name; pseudonym: the name without personal
@@ -39,10 +39,13 @@ _BLANKS = re.compile(r"\s+")
 
 
 def _forms(value: str) -> list[str]:
-    words = _BLANKS.split(value.strip())
-    if len(words) < 2:
-        return [value]
-    return [value, *(sep.join(words) for sep in ("_", "-"))]
+    """`value` as a file name may write it: words joined by `_` or `-`, an accented letter
+    as one character or as the letter and its combining mark (as macOS writes names)."""
+    out: list[str] = []
+    for form in sorted(unicode_forms(value)):
+        words = _BLANKS.split(form.strip())
+        out += [form, *(sep.join(words) for sep in ("_", "-"))] if len(words) > 1 else [form]
+    return out
 
 
 def _index(values: Mapping[str, set[str]], key: bytes) -> dict[str, str]:

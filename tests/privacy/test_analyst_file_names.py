@@ -5,6 +5,7 @@ the same name."""
 
 from __future__ import annotations
 
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from cdr_pipeline.config import Settings
 from cdr_pipeline.ingest import ingest_paths
 from cdr_pipeline.state.secret import load_key, pseudonym
 from cdr_pipeline.warehouse import build_warehouse, connect
-from cdr_pipeline.warehouse.analyst_files import hidden_name
+from cdr_pipeline.warehouse.analyst_files import _index, hidden_name
 
 GRACE = "11111111-1111-4111-8111-111111111111"
 LEG = (
@@ -79,6 +80,18 @@ def test_a_value_inside_a_longer_word_or_number_stays() -> None:
     assert hidden_name("run-20263125550120Z.csv", index, longest) == "run-20263125550120Z.csv"
     assert hidden_name("3125550120.csv", index, longest) == "number_x.csv"
     assert hidden_name("/in/Grace Muller/a.csv", index, longest) == "/in/name_y/a.csv"
+
+
+def test_a_name_is_found_in_a_file_name_that_spells_its_accent_as_a_mark() -> None:
+    """macOS writes a file name with an accented letter as the letter and a combining mark
+    (NFD), the export its rows with one character (NFC): `calls of Aiko Müller.csv` saved
+    so showed her name on the analyst tier beside its pseudonym. Either way is her name."""
+    index = _index({"name": {unicodedata.normalize("NFC", "Aiko Müller")}}, b"k" * 32)
+    longest = max(map(len, index))
+    for form in ("NFC", "NFD"):
+        name = unicodedata.normalize(form, "in/calls of Aiko Müller.csv")
+        shown = hidden_name(name, index, longest)
+        assert shown == f"in/calls of {pseudonym(b'k' * 32, 'name', 'Aiko Müller')}.csv", form
 
 
 def test_notebook_reject_examples_name_the_file_as_the_analyst_tier_does(

@@ -4,6 +4,7 @@ html.escape writes `&#x27;` and `&quot;`), so O'Brien on a page must be found th
 
 from __future__ import annotations
 
+import unicodedata
 from pathlib import Path
 
 import duckdb
@@ -72,6 +73,28 @@ def test_a_file_named_after_the_person_is_renamed(tmp_path: Path) -> None:
     names = [str(p.relative_to(layout.root)) for p in layout.root.rglob("*")]
     assert not [n for n in names if email in n], names
     assert done.files == ["rejects/call_legs/0a1b2c3d4e5f-calls-email_x.csv.parquet"]
+
+
+def test_a_name_spelled_with_a_combining_mark_is_replaced(tmp_path: Path) -> None:
+    """macOS writes a file name with an accented letter as the letter and a combining mark
+    (NFD), the export its rows with one character (NFC): `cdr forget` left `Aiko Müller` in
+    the name of the rejects file of `calls of Aiko Müller.csv` saved so, and in the paths
+    its rejects, the ledger and the rows (`scrubbed_name`) record, after the vacuum too."""
+    from cdr_pipeline.privacy.scrub import scrub_files, scrubbed_name
+    from cdr_pipeline.state.layout import Layout
+
+    layout = Layout(tmp_path / "wh")
+    value = unicodedata.normalize("NFC", "Aiko Müller")
+    export = unicodedata.normalize("NFD", "in/calls of Aiko Müller.csv")
+    rejects = layout.rejects_file("call_legs", f"0a1b2c3d4e5f-{export.split('/')[1]}")
+    rejects.parent.mkdir(parents=True)
+    pq.write_table(pa.table({"source_file": [export], "reason": ["bad_timestamp"]}), rejects)
+    done = scrub_files(layout, {value: "name_x"}, False)
+    assert done.files == ["rejects/call_legs/0a1b2c3d4e5f-calls of name_x.csv.parquet"]
+    assert pq.read_table(layout.root / done.files[0])["source_file"].to_pylist() == [
+        "in/calls of name_x.csv"
+    ]
+    assert scrubbed_name(export, {value: "name_x"}) == "in/calls of name_x.csv"
 
 
 def test_a_ledger_file_whose_name_holds_the_digits_keeps_its_name(tmp_path: Path) -> None:
