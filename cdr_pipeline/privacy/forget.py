@@ -47,8 +47,9 @@ from cdr_pipeline.privacy.rewrite import (
     rewrite_partitions,
     touched_predicate,
 )
-from cdr_pipeline.privacy.scrub import ScrubResult, scrub_files, scrubbed_name, text_pattern
+from cdr_pipeline.privacy.scrub import ScrubResult, scrub_files, scrubbed_name
 from cdr_pipeline.privacy.selector import add_stored_spellings, start_selector
+from cdr_pipeline.privacy.spellings import text_pattern
 from cdr_pipeline.schema import TableSchema, schemas_by_table
 from cdr_pipeline.schema.personal import (
     personal_columns,

@@ -58,7 +58,7 @@ Select = Callable[[pa.RecordBatch | pa.Table], pa.Array]
 
 
 def _naming(pattern: str) -> Select:
-    """Rows whose raw line or message matches `pattern` (RE2, as `scrub.text_pattern`)."""
+    """Rows whose raw line or message matches `pattern` (RE2, as `spellings.text_pattern`)."""
 
     def select(batch: pa.RecordBatch | pa.Table) -> pa.Array:
         held = [pc.match_substring_regex(batch[name], pattern) for name in TEXTS]
@@ -111,7 +111,7 @@ def empty_reject_texts_naming(
     layout: Layout, pattern: str | None, dry_run: bool = False
 ) -> list[ExpiredTexts]:
     """Empty `raw_text` and `detail` of every reject whose raw line or message matches
-    `pattern` (one person's values, `scrub.text_pattern`), in every rejects file; returns
+    `pattern` (one person's values, `spellings.text_pattern`), in every rejects file; returns
     the files changed."""
     if pattern is None:
         return []

@@ -2,10 +2,10 @@
 ledger, quality results and Data Docs, report outputs.
 
 These files hold values as text (a rejected row's raw line, a page's JSON, a report's CSV),
-so each value is replaced wherever it occurs, in the spellings a file may use: as it is,
-JSON-escaped, HTML-escaped and CSV-quoted, in any case (as the rows' texts are matched). A
-short value (an extension such as `1106`) is replaced only where it stands as a whole field
-or string (between separators or quotes), never inside other text or a number. The static
+so each value is replaced wherever it occurs, in the spellings a file may use
+(`spellings.py`: as it is, JSON-escaped, HTML-escaped and CSV-quoted, in any case; a short
+value such as the extension `1106` only as a whole field or string, never inside other text
+or a number). The static
 assets of the Data Docs are not data. Parquet files are read and written again (the values
 are compressed inside); gzip files are decompressed, edited and compressed again (with a
 fixed time stamp, as fetch writes them); ZIP files (an `.xlsx` workbook a report wrote) have
@@ -16,14 +16,13 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import html
 import io
 import json
 import logging
 import os
 import re
 import zipfile
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,18 +32,13 @@ import pyarrow.parquet as pq
 from cdr_pipeline.ingest import faults
 from cdr_pipeline.ingest.encoding import UTF16_BOMS
 from cdr_pipeline.privacy.arrow_text import Unsearchable, edited_column
-from cdr_pipeline.render import short_id
+from cdr_pipeline.privacy.spellings import Replacement, replace_text, replacement_pairs
 from cdr_pipeline.state.files import atomic_write_bytes, file_sha256
 from cdr_pipeline.state.layout import Layout
-from cdr_pipeline.text import unicode_forms
 
 log = logging.getLogger(__name__)
 
 _SKIPPED_SUFFIXES = (".lock",)
-SHORT = 7
-"""Values shorter than this are replaced only as whole fields."""
-_FIELD_EDGE = r"[,;\t\"'\r\n\[\]{}<>|]"
-_BLANKS = re.compile(r"\s+")
 
 
 @dataclass
@@ -55,88 +49,6 @@ class ScrubResult:
     """Files that cannot be searched (`_Unreadable`): left as they are, and said."""
     pages: list[tuple[Path, str, str]] = field(default_factory=list)
     """Saved API pages rewritten: (path, content SHA-256 before, after)."""
-
-
-def spellings(value: str) -> list[str]:
-    """The ways `value` may be written in a text file, longest first; an accented letter
-    also as one character and as a letter and its mark (`unicode_forms`)."""
-    forms: set[str] = set()
-    for form in unicode_forms(value):
-        forms |= {
-            form,
-            json.dumps(form)[1:-1],
-            json.dumps(form, ensure_ascii=False)[1:-1],
-            html.escape(form),
-            html.escape(form, quote=False),
-            # Jinja's escaping (markupsafe), which Data Docs pages are rendered with
-            html.escape(form).replace("&#x27;", "&#39;").replace("&quot;", "&#34;"),
-            form.replace('"', '""'),
-        }
-        if not _BLANKS.search(form):  # an id as a report table shortens it (`…0cb097e298`)
-            forms.add(short_id(form))
-    return sorted((f for f in forms if f), key=len, reverse=True)
-
-
-_RE2_SPECIAL = re.compile(r"([\\.^$|?*+()\[\]{}])")
-
-
-def text_pattern(values: Iterable[str]) -> str | None:
-    """A regular expression (RE2, as DuckDB reads it) matching any of `values` inside free
-    text in the spellings a JSON text may use, ignoring case (an e-mail is spelled either
-    way); a short value only as a whole field, as `_pairs` replaces it. None for none."""
-    parts: set[str] = set()
-    for value in values:
-        for form in spellings(value):
-            text = _RE2_SPECIAL.sub(r"\\\1", form)
-            parts.add(text if len(value) >= SHORT else f"(^|{_FIELD_EDGE}){text}({_FIELD_EDGE}|$)")
-    return "(?i)" + "|".join(sorted(parts)) if parts else None
-
-
-@dataclass(frozen=True)
-class Replacement:
-    old: str
-    """The spelling, case-folded (what `replace_text` looks for first)."""
-    new: str
-    pattern: re.Pattern[str]
-    """The spelling in any case (as `text_pattern` finds it; for a short value, as a whole
-    field only)."""
-
-
-def _joined(value: str) -> list[str]:
-    """`value` and, when it holds blanks (a name), its words joined as a file name joins them
-    (`grace_chen_calls.csv`, `Grace-Chen.csv`): an export or its rejects file named so kept
-    the erased person's name while `Grace Chen.csv` was renamed."""
-    words = _BLANKS.split(value.strip())
-    if len(words) < 2:
-        return [value]
-    return [value, *(sep.join(words) for sep in ("_", "-"))]
-
-
-def _pairs(replacements: Mapping[str, str]) -> list[Replacement]:
-    pairs: list[Replacement] = []
-    for value, pseudo in replacements.items():
-        forms = dict.fromkeys(f for joined in _joined(value) for f in spellings(joined))
-        for form in forms:
-            text = re.escape(form)
-            if len(value) < SHORT:
-                text = rf"(?:(?<={_FIELD_EDGE})|^){text}(?={_FIELD_EDGE}|$)"
-            pattern = re.compile(text, re.MULTILINE | re.IGNORECASE)
-            pairs.append(Replacement(form.casefold(), pseudo, pattern))
-    return sorted(pairs, key=lambda p: len(p.old), reverse=True)
-
-
-def replace_text(text: str, pairs: list[Replacement]) -> str:
-    """`text` with each spelling of `pairs` replaced, ignoring case: the selector and the
-    rows' texts compare e-mails and ids so (`text_pattern`), and a page or report spells an
-    e-mail as its source did (`Olga.Pruitt@Example.com`)."""
-    folded = text.casefold()
-    for rep in pairs:
-        if rep.old not in folded:
-            continue
-        new = rep.pattern.sub(rep.new, text)
-        if new != text:
-            text, folded = new, new.casefold()
-    return text
 
 
 def _scrub_table(table: pa.Table, pairs: list[Replacement]) -> pa.Table | None:
@@ -324,7 +236,7 @@ def _renamed_folders(layout: Layout, pairs: list[Replacement], dry_run: bool) ->
 def scrubbed_name(name: str, replacements: Mapping[str, str]) -> str:
     """`name` (a file's, or a path) with the values of `replacements` replaced, as
     `scrub_files` renames a file."""
-    return replace_text(name, _pairs(replacements))
+    return replace_text(name, replacement_pairs(replacements))
 
 
 CLOSE_MANIFEST = "close.json"
@@ -359,7 +271,7 @@ def scrub_files(
     """Replace every value of `replacements` (raw value -> pseudonym) in the files outside
     the tables; `texts` (`text_pattern` of the person) empties the ledger's quotes of a
     record naming them (`_empty_quotes`)."""
-    pairs = _pairs(replacements)
+    pairs = replacement_pairs(replacements)
     quoted = re.compile(texts) if texts else None
     result = ScrubResult()
     if not pairs:

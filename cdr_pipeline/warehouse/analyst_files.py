@@ -33,8 +33,9 @@ FILE_COLUMNS = frozenset({"source_file", "path", "source"})
 LEDGER_VIEW = "stg_ledger_files"
 _KINDS = (NAME, EMAIL, ID, NUMBER)
 _MIN_CHARS = 7
-"""A shorter value (an extension, a short name) is not looked for in file names: dates,
-times and counters there hold such digits and words by chance."""
+"""A shorter value (an extension, a short word) is not looked for in file names: dates,
+times and counters there hold such digits and words by chance; a name of several words is
+(`_words`)."""
 _BLANKS = re.compile(r"\s+")
 
 
@@ -48,12 +49,21 @@ def _forms(value: str) -> list[str]:
     return out
 
 
+def _words(value: str) -> bool:
+    """A name of several words of letters (`Li Na`): looked for in file names however short,
+    as no date, time or counter spells it by chance."""
+    words = _BLANKS.split(value.strip())
+    return len(words) > 1 and all(w.isalpha() for w in words)
+
+
 def _index(values: Mapping[str, set[str]], key: bytes) -> dict[str, str]:
     """Each personal value (and joined form), case-folded -> its pseudonym."""
     out: dict[str, str] = {}
     for kind in _KINDS:
         for value in values.get(kind, ()):
-            if len(value) < _MIN_CHARS or (kind == NUMBER and sum(map(str.isdigit, value)) < 7):
+            if (len(value) < _MIN_CHARS and not (kind == NAME and _words(value))) or (
+                kind == NUMBER and sum(map(str.isdigit, value)) < 7
+            ):
                 continue
             for form in _forms(value):
                 out.setdefault(form.casefold(), pseudonym(key, kind, value))
@@ -76,7 +86,7 @@ def hidden_name(name: str, index: Mapping[str, str], longest: int) -> str:
         found = None
         if i in starts:
             for j in reversed(edges):
-                if i + _MIN_CHARS <= j <= i + longest and folded[i:j] in index:
+                if i < j <= i + longest and folded[i:j] in index:
                     found = j
                     break
         if found is None:

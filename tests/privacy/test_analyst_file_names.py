@@ -94,6 +94,19 @@ def test_a_name_is_found_in_a_file_name_that_spells_its_accent_as_a_mark() -> No
         assert shown == f"in/calls of {pseudonym(b'k' * 32, 'name', 'Aiko Müller')}.csv", form
 
 
+def test_a_short_name_of_several_words_is_found_in_a_file_name() -> None:
+    """`calls of Li Na.csv` showed her name on the analyst tier: values under 7 characters
+    were never looked for. A name of several words is, between non-alphanumerics; a short
+    word or number is still not (a date's or counter's digits)."""
+    key = b"k" * 32
+    index = _index({"name": {"Li Na", "Ana"}, "number": {"1106"}}, key)
+    longest = max(map(len, index))
+    shown = pseudonym(key, "name", "Li Na")
+    assert hidden_name("in/calls of Li Na.csv", index, longest) == f"in/calls of {shown}.csv"
+    assert hidden_name("in/li_na-1106.csv", index, longest) == f"in/{shown}-1106.csv"
+    assert hidden_name("in/Oli Nash Ana.csv", index, longest) == "in/Oli Nash Ana.csv"
+
+
 def test_notebook_reject_examples_name_the_file_as_the_analyst_tier_does(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -12,7 +12,7 @@ import jinja2
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from cdr_pipeline.privacy.scrub import _pairs, replace_text, text_pattern
+from cdr_pipeline.privacy.spellings import replace_text, replacement_pairs, text_pattern
 
 
 def test_a_name_as_jinja_escapes_it_is_replaced() -> None:
@@ -20,7 +20,7 @@ def test_a_name_as_jinja_escapes_it_is_replaced() -> None:
     for name in ("Siobhan O'Brien", 'Ann "Nan" Lee'):
         rendered = page.render(v=name)
         assert name not in rendered  # escaped: the plain value does not find it
-        scrubbed = replace_text(rendered, _pairs({name: "person-1"}))
+        scrubbed = replace_text(rendered, replacement_pairs({name: "person-1"}))
         assert scrubbed == "<td>person-1</td>", (name, rendered)
         # the pattern that picks the rejects and texts to scrub (RE2, run by DuckDB)
         found = duckdb.execute("select regexp_matches(?, ?)", [rendered, text_pattern([name])])
@@ -97,6 +97,34 @@ def test_a_name_spelled_with_a_combining_mark_is_replaced(tmp_path: Path) -> Non
     assert scrubbed_name(export, {value: "name_x"}) == "in/calls of name_x.csv"
 
 
+def test_a_short_name_of_several_words_is_replaced_between_words(tmp_path: Path) -> None:
+    """A name shorter than 7 characters (`Li Na`) was replaced only as a whole field, as an
+    extension is: `cdr forget` left it in `calls of Li Na.csv`, its rejects file's name and
+    the paths the rejects, the ledger and the rows record. A name is found between
+    characters that are not letters or digits; an extension's digits stay whole-field."""
+    from cdr_pipeline.privacy.scrub import scrub_files, scrubbed_name
+    from cdr_pipeline.state.layout import Layout
+
+    layout = Layout(tmp_path / "wh")
+    tokens = {"Li Na": "name_x", "1106": "number_y"}
+    rejects = layout.rejects_file("call_legs", "0a1b2c3d4e5f-calls of Li Na.csv")
+    rejects.parent.mkdir(parents=True)
+    texts = ["in/calls of Li Na.csv", "Oli Nash; room 1106 x1106"]
+    pq.write_table(pa.table({"source_file": texts}), rejects)
+    done = scrub_files(layout, tokens, False)
+    assert done.files == ["rejects/call_legs/0a1b2c3d4e5f-calls of name_x.csv.parquet"]
+    got = pq.read_table(layout.root / done.files[0])["source_file"].to_pylist()
+    assert got == ["in/calls of name_x.csv", "Oli Nash; room 1106 x1106"]
+    assert scrubbed_name("in/li_na-2026.csv", tokens) == "in/name_x-2026.csv"
+    pattern = text_pattern(tokens)
+    found = duckdb.execute(
+        "select s from (values ('calls of Li Na.csv'), ('Oli Nash'), ('x1106y'), ('\"1106\"')) "
+        "as t(s) where regexp_matches(s, ?)",
+        [pattern],
+    ).fetchall()
+    assert found == [("calls of Li Na.csv",), ('"1106"',)]
+
+
 def test_a_ledger_file_whose_name_holds_the_digits_keeps_its_name(tmp_path: Path) -> None:
     """A ledger file is named `<record id>@<write time in ns>`, which readers parse (the
     latest compacted file, the next write's time); renaming files after the person made a
@@ -163,7 +191,7 @@ def test_a_value_in_another_case_is_replaced_as_the_rows_match_it(tmp_path: Path
         '{"items": [{"Escalation contact": "email_1", "n": "email_2"}]}'
     )
     # and a short value keeps standing only as a whole field, in any case
-    pairs = _pairs({"ab12": "number_1"})
+    pairs = replacement_pairs({"ab12": "number_1"})
     assert replace_text("AB12,xab12,ab12", pairs) == "number_1,xab12,number_1"
 
 

@@ -9,7 +9,8 @@ import io
 import zipfile
 from pathlib import Path
 
-from cdr_pipeline.privacy.scrub import scrub_files, text_pattern
+from cdr_pipeline.privacy.scrub import scrub_files
+from cdr_pipeline.privacy.spellings import text_pattern
 from cdr_pipeline.state.layout import Layout
 
 NUMBER = "+14155550177"
