@@ -62,3 +62,11 @@ def unicode_forms(value: str) -> set[str]:
     made there its members' names): `calls of Aiko Müller.csv` saved so kept her name in
     its file name, the rows' `source_file` and the ledger after `cdr forget`."""
     return {value, unicodedata.normalize("NFC", value), unicodedata.normalize("NFD", value)}
+
+
+def is_name_of_words(value: str) -> bool:
+    """A name of several words of letters (`Li Na`, `Lé Na`), however short: no date, time,
+    count or coordinate spells one by chance. Read in NFC, as a combining mark is no letter
+    (`Lé Na` held with `e` and its accent apart was taken for no name)."""
+    words = unicodedata.normalize("NFC", value).split()
+    return len(words) > 1 and all(w.isalpha() for w in words)

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from cdr_pipeline.render import short_id
-from cdr_pipeline.text import unicode_forms
+from cdr_pipeline.text import is_name_of_words, unicode_forms
 
 SHORT = 7
 """Values shorter than this are replaced only as whole fields."""
@@ -32,8 +32,7 @@ def is_short_name(value: str) -> bool:
     count or coordinate spells it: `calls of Li Na.csv` kept her name in its file name, the
     ledger and every row's `source_file` after `cdr forget`. An extension's digits stay
     whole-field only (they may be part of a count or a coordinate)."""
-    words = _BLANKS.split(value.strip())
-    return len(words) > 1 and all(w.isalpha() for w in words)
+    return is_name_of_words(value)
 
 
 def spellings(value: str) -> list[str]:

@@ -23,7 +23,7 @@ import pyarrow as pa
 
 from cdr_pipeline.schema.personal import EMAIL, ID, NAME, NUMBER
 from cdr_pipeline.state.secret import pseudonym
-from cdr_pipeline.text import lit, quote, unicode_forms
+from cdr_pipeline.text import is_name_of_words, lit, quote, unicode_forms
 
 FILE_KIND = "file"
 """The map rows of file names (value: the name; pseudonym: the name without personal
@@ -35,7 +35,7 @@ _KINDS = (NAME, EMAIL, ID, NUMBER)
 _MIN_CHARS = 7
 """A shorter value (an extension, a short word) is not looked for in file names: dates,
 times and counters there hold such digits and words by chance; a name of several words is
-(`_words`)."""
+(`text.is_name_of_words`)."""
 _BLANKS = re.compile(r"\s+")
 
 
@@ -49,19 +49,12 @@ def _forms(value: str) -> list[str]:
     return out
 
 
-def _words(value: str) -> bool:
-    """A name of several words of letters (`Li Na`): looked for in file names however short,
-    as no date, time or counter spells it by chance."""
-    words = _BLANKS.split(value.strip())
-    return len(words) > 1 and all(w.isalpha() for w in words)
-
-
 def _index(values: Mapping[str, set[str]], key: bytes) -> dict[str, str]:
     """Each personal value (and joined form), case-folded -> its pseudonym."""
     out: dict[str, str] = {}
     for kind in _KINDS:
         for value in values.get(kind, ()):
-            if (len(value) < _MIN_CHARS and not (kind == NAME and _words(value))) or (
+            if (len(value) < _MIN_CHARS and not (kind == NAME and is_name_of_words(value))) or (
                 kind == NUMBER and sum(map(str.isdigit, value)) < 7
             ):
                 continue

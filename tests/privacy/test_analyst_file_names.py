@@ -105,6 +105,11 @@ def test_a_short_name_of_several_words_is_found_in_a_file_name() -> None:
     assert hidden_name("in/calls of Li Na.csv", index, longest) == f"in/calls of {shown}.csv"
     assert hidden_name("in/li_na-1106.csv", index, longest) == f"in/{shown}-1106.csv"
     assert hidden_name("in/Oli Nash Ana.csv", index, longest) == "in/Oli Nash Ana.csv"
+    nfd = unicodedata.normalize("NFD", "Lé Na")  # its accent held as a mark
+    index = _index({"name": {nfd}}, key)
+    shown = pseudonym(key, "name", nfd)
+    found = hidden_name("calls of Lé Na.csv", index, max(map(len, index)))
+    assert found == f"calls of {shown}.csv"
 
 
 def test_notebook_reject_examples_name_the_file_as_the_analyst_tier_does(
