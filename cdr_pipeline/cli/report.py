@@ -158,7 +158,7 @@ def report(
             echo(_no_restatements(settings, first_day), err=True)
     else:
         result = run_report(settings, name, month, as_of=as_of, current=current)
-    _say_where_from(name, month, result)
+    _say_where_from(name, month, result, as_of)
     if out is None:
         # the compact table fits a terminal (columns that do not fit are left out, marked
         # `…`); --wide is every column, as long as it is (for `less -S` or a file)
@@ -174,13 +174,26 @@ def report(
     sys.exit(0)
 
 
-def _say_where_from(name: str, month: str | None, result: ReportResult) -> None:
+def _say_where_from(
+    name: str, month: str | None, result: ReportResult, as_of: str | None = None
+) -> None:
     """On stderr: frozen figures (of the month, or of the closed months among every month),
-    and why a licence report of a month has no row (`result.note`)."""
+    closed months computed instead (--current, --as-of), and why a licence report of a
+    month has no row (`result.note`)."""
     if result.closed_at is not None:
         echo(
             f"{name} {month}: closed on {result.closed_at:%Y-%m-%d} "
             f"({result.closed_at:%H:%M} UTC); frozen figures, --current recomputes",
+            err=True,
+        )
+    if result.computed_closes:  # --current or --as-of of closed months: not frozen figures
+        how = "recomputed now" if as_of is None else f"computed as of {as_of}"
+        closes = ", ".join(
+            f"{m} (closed on {at:%Y-%m-%d %H:%M} UTC)" for m, at in result.computed_closes.items()
+        )
+        echo(
+            f"{name}: {closes}: {how}, not the frozen figures (without --current or "
+            "--as-of: the frozen ones)",
             err=True,
         )
     if result.note:  # an empty licence report of a month outside the device data

@@ -55,6 +55,9 @@ class ReportResult:
     note: str = ""
     """Why a computed licence report of a month has no row when that is not "nothing held
     or bought": the month lies outside the device data (`licence_span.outside_text`)."""
+    computed_closes: dict[str, datetime] = field(default_factory=dict)
+    """Of a finance report computed with `current` or `as_of`: the closed months (`YYYY-MM`
+    -> when closed) it answers for whose rows are computed, not their frozen figures."""
 
     @property
     def columns(self) -> list[str]:
@@ -78,6 +81,7 @@ class ReportResult:
             "versions": self.versions,
             "frozen_months": list(self.frozen_months),
             "note": self.note,
+            "computed_closes": self.computed_closes,
             "rows": self.rows(),
         }
 
@@ -229,6 +233,7 @@ def run_report(
     report = find_report(name)
     first_day = parse_month(month)
     t0 = time.monotonic()
+    computed_closes = _computed_closes(settings, report, first_day, as_of, current)
     if first_day is not None and as_of is None and not current and name in FINANCE_REPORTS:
         close = read_close(settings.layout, first_day)
         if close is not None:
@@ -296,7 +301,36 @@ def run_report(
             "seconds": round(seconds, 3),
         },
     )
-    return ReportResult(name, first_day, table, seconds, frozen_months=frozen, note=note)
+    return ReportResult(
+        name,
+        first_day,
+        table,
+        seconds,
+        frozen_months=frozen,
+        note=note,
+        computed_closes=computed_closes,
+    )
+
+
+def _computed_closes(
+    settings: Settings,
+    report: Report,
+    first_day: date | None,
+    as_of: AsOfArg | None,
+    current: bool,
+) -> dict[str, datetime]:
+    """The closed months a finance report computed with `current` or `as_of` answers for
+    (`first_day`'s, or of a monthly report every closed month): said, its figures read as
+    the month's though they are not the frozen ones (the frozen answer says it is closed,
+    these said nothing). The reclaim list of no month is never frozen: none."""
+    if report.name not in FINANCE_REPORTS or (as_of is None and not current):
+        return {}
+    if first_day is None and not report.monthly:
+        return {}
+    if first_day is not None:
+        close = read_close(settings.layout, first_day)
+        return {} if close is None else {close.month: close.closed_at}
+    return {c.month: c.closed_at for c in list_closed(settings.layout)}
 
 
 def figure_settings(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:

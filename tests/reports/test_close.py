@@ -83,6 +83,16 @@ def test_late_data_leaves_a_closed_month_unchanged_and_restatements_show_it(
 
     code, out, err = cdr(wh, "report", "licence-usage", "--month", CLOSED_MONTH, "--format", "csv")
     assert code == 0 and "closed on " in err and "--current" in err
+    # recomputed (--current, --as-of), a closed month's figures said nothing of the close:
+    # they read as the month's, though they differ from the frozen ones
+    assert list(now.computed_closes) == [CLOSED_MONTH]
+    for flag in (["--current"], ["--as-of", "0"]):
+        code, _, err = cdr(wh, "report", "reconciliation", "--month", CLOSED_MONTH, *flag)
+        assert code == 0 and "closed on " in err and "not the frozen figures" in err, err
+    code, _, err = cdr(wh, "report", "licence-usage", "--current", "--format", "csv")
+    assert code == 0 and f"{CLOSED_MONTH} (closed on " in err and "recomputed now" in err
+    # the reclaim list of no month has no frozen figures: nothing to say
+    assert not run_report(wh, "reclaim-candidates", current=True).computed_closes
 
     code, out, _ = cdr(wh, "report", "restatements", "--format", "json")
     assert code == 0
