@@ -19,7 +19,9 @@ def headline_figures(settings: Settings) -> dict[str, Any]:
     licences_held_peak (the most held at one instant, over all subscriptions and licence
     types), licences_held_month_end, licences_bought, idle_licences, idle_cost
     (by currency; the cost of rows priced without a currency under "(no currency)", as the
-    finance summary shows it). idle_licences and a currency's idle_cost are None when the
+    finance summary shows it; cost_note says which rows no currency's total holds:
+    entitlements in force without a unit_price or in several currencies, else "").
+    idle_licences and a currency's idle_cost are None when the
     month does not have call data for every day (the idle figures are unknown then). Of a
     month outside the
     device data (calls loaded past its horizon), the licence figures are None and
@@ -43,6 +45,15 @@ def headline_figures(settings: Settings) -> dict[str, Any]:
             "round(sum(idle_cost), 2) "
             "from rpt_licence_reconciliation where month = $m group by money_in order by money_in",
             {"m": month, "none": NO_CURRENCY},
+        ).fetchall()
+        # rows whose cost no currency's total holds though units were bought: entitlements
+        # in force without a unit_price, or in several currencies (the summary's notes)
+        ((unpriced, mixed),) = con.execute(
+            "select count(*) filter (where unit_price is null and status <> 'mixed_currency' "
+            "and coalesce(entitled_units, 0) <> 0), "
+            "count(*) filter (where status = 'mixed_currency') "
+            "from rpt_licence_reconciliation where month = $m",
+            {"m": month},
         ).fetchall()
         # the org's peak at one instant, not the sum of the subscriptions' peaks
         peak: int | None = org_peak(con, month) if month is not None else 0
@@ -68,7 +79,25 @@ def headline_figures(settings: Settings) -> dict[str, Any]:
             if r[0] is not None
         },
         "licence_note": note,
+        "cost_note": _cost_note(int(unpriced), int(mixed)),
     }
+
+
+def _cost_note(unpriced: int, mixed: int) -> str:
+    """Why idle_cost leaves bought units out, as the finance summary's notes say: without
+    it a currency's total read as the month's whole idle cost."""
+    notes = []
+    if unpriced:
+        notes.append(
+            f"{unpriced:,} subscription row(s) have entitlements in force without a unit "
+            "price: their idle cost is not in idle_cost; load their unit_price"
+        )
+    if mixed:
+        notes.append(
+            f"{mixed:,} subscription row(s) have entitlements in more than one currency in "
+            "force: their idle cost is not in idle_cost; correct the entitlements"
+        )
+    return "; ".join(notes)
 
 
 def _total(values: list[Any]) -> int | None:

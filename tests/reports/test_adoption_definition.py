@@ -60,6 +60,9 @@ def test_headline_idle_figures_are_unknown_without_full_call_coverage(tmp_path: 
     # priced without a currency: its cost is shown apart ("(no currency)"), as the finance
     # summary shows it, not dropped with the rows that have no currency for want of a price
     w.entitlements.append("Sub-2,Webex Go (Bring Your Own Device),1,2026-01-01,,9.00,")
+    # bought without a unit price: no currency's idle cost holds it, and the headline said
+    # nothing (the finance summary says so)
+    w.entitlements.append("Sub-3,Webex Go (Bring Your Own Device),4,2026-01-01,,,USD")
     # calls on two days only: September is partly covered
     w.leg("calls.csv", "X1", "2026-09-03T10:00:00Z", U2, "+15550002", 30, go=False)
     w.leg("calls.csv", "X2", "2026-09-04T10:00:00Z", U2, "+15550002", 30, go=False)
@@ -69,8 +72,10 @@ def test_headline_idle_figures_are_unknown_without_full_call_coverage(tmp_path: 
     figures = headline_figures(settings)
     assert (figures["month"], figures["licences_bought"], figures["licences_held_peak"]) == (
         "2026-09",
-        3,
+        7,
         1,
     )
     assert figures["idle_licences"] is None
     assert figures["idle_cost"] == {"(no currency)": None, "USD": None}
+    assert figures["cost_note"].startswith("1 subscription row(s) have entitlements in force")
+    assert "without a unit price" in figures["cost_note"]
