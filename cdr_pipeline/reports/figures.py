@@ -20,6 +20,7 @@ from cdr_pipeline.reports.registry import REPORTS
 from cdr_pipeline.reports.run import figure_settings, parse_month, query_report
 from cdr_pipeline.warehouse import connect, connect_snapshots, resolve_tier
 from cdr_pipeline.warehouse.damage import naming_damage, version_snapshots
+from cdr_pipeline.warehouse.signature import check_views_here
 from cdr_pipeline.warehouse.snapshots import AsOfArg, resolve_time, table_snapshots
 
 
@@ -230,6 +231,8 @@ def month_figures(
             licences_held_peak=close.licences_held_peak,
             settings=close.settings,
         )
+    if as_of is None:  # as the other reports of the data now: refused in a copy until built
+        check_views_here(settings)
     con, versions = pinned_connection(settings, as_of, tier)
     try:
         with naming_damage(lambda: version_snapshots(settings, versions), settings.layout):

@@ -197,3 +197,23 @@ def check_built_here(record: dict[str, Any], settings: Settings) -> None:
             f"this one ({here}): a copied or moved warehouse",
             hint="run `cdr build` here: its views then read this folder's files",
         )
+
+
+def check_views_here(settings: Settings) -> None:
+    """`check_built_here` for a reader that computes over the tables without the views of
+    `cdr.duckdb` (the finance pack and summary): a copied or moved warehouse refuses every
+    read of its current data alike until `cdr build` has run in its new place (README,
+    "refuses reads (exit 3)"), rather than one report answering where the others refuse.
+    A missing or unreadable file is left to what reads it."""
+    path = settings.layout.duckdb
+    if not path.is_file():
+        return
+    try:
+        con = open_views(path)
+    except duckdb.Error:
+        return
+    try:
+        record = build_record(con)
+    finally:
+        con.close()
+    check_built_here(record, settings)

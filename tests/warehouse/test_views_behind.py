@@ -20,7 +20,7 @@ from cdr_pipeline.ingest import ingest_paths
 from cdr_pipeline.state.ledger import Ledger
 from cdr_pipeline.state.lock import running_writer, writer_lock
 from cdr_pipeline.warehouse import build_warehouse, connect
-from cdr_pipeline.warehouse.signature import build_record, record_build
+from cdr_pipeline.warehouse.signature import build_record, check_views_here, record_build
 
 LOGGER = "cdr_pipeline.warehouse.build"
 
@@ -150,6 +150,8 @@ def test_a_copied_warehouse_is_refused_until_built_there_not_read_from_the_origi
     import shutil
 
     from cdr_pipeline.errors import ConfigError
+    from cdr_pipeline.reports.figures import month_figures
+    from cdr_pipeline.reports.finance import finance_summary
     from cdr_pipeline.warehouse import refresh_warehouse
 
     build_warehouse(behind)
@@ -159,6 +161,11 @@ def test_a_copied_warehouse_is_refused_until_built_there_not_read_from_the_origi
         connect(copy)
     assert f"was built for the warehouse at {behind.warehouse.resolve()}" in refused.value.message
     assert "run `cdr build` here" in (refused.value.hint or "")
+    # the finance pack and summary compute over the tables, not the views, yet a copy's
+    # current data is refused alike for every report (README: "refuses reads (exit 3)")
+    for compute in (finance_summary, month_figures):
+        with pytest.raises(ConfigError, match="a copied or moved warehouse"):
+            compute(copy, "2026-09")
     shutil.rmtree(behind.warehouse)  # the original gone: the copy must stand alone
     refresh_warehouse(copy)  # what an ingest ends with: a whole build in a moved folder
     con = connect(copy)
@@ -168,6 +175,7 @@ def test_a_copied_warehouse_is_refused_until_built_there_not_read_from_the_origi
         assert con.execute("select count(*) from ingest_runs").fetchall()[0][0] == 2
     finally:
         con.close()
+    assert check_views_here(copy) is None  # built there: the finance reports answer too
 
 
 def test_a_reader_of_views_built_by_another_version_is_told_to_build(
