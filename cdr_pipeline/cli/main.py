@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib
 import io
 import logging
-import os
 import pkgutil
 import select
 import signal
@@ -27,6 +26,7 @@ from cdr_pipeline.cli.context import (
     echo,
     stdout_error,
 )
+from cdr_pipeline.cli.stderr import StderrGuard
 from cdr_pipeline.errors import (
     EXIT_INTERRUPTED,
     EXIT_OUTPUT_CLOSED,
@@ -317,63 +317,10 @@ def _buffered_stdout() -> None:
         )
 
 
-class _StderrReaderGone(io.TextIOBase):
-    """sys.stderr that its reader going away cannot fail. `cdr ... 2>&1 >/dev/null | head
-    -1` (or `| grep -q error`) exited 1, "a bug", for a usage error or a bad `--as-of`:
-    the hint after the first line raised BrokenPipeError and click ended the command with
-    1. A closed stderr now takes what is written (the reader asked for no more; it goes to
-    /dev/null, so Python's flush at exit cannot fail either) and the command keeps its own
-    exit code."""
-
-    def __init__(self, stream: io.TextIOWrapper) -> None:
-        super().__init__()
-        self._stream = stream
-
-    def write(self, text: str) -> int:
-        try:
-            return self._stream.write(text)
-        except BrokenPipeError:
-            self._discard()
-            return len(text)
-
-    def flush(self) -> None:
-        try:
-            self._stream.flush()
-        except BrokenPipeError:
-            self._discard()
-
-    def _discard(self) -> None:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, self._stream.fileno())
-        os.close(devnull)
-        self._stream.flush()  # what the pipe refused goes to /dev/null
-
-    def fileno(self) -> int:
-        return self._stream.fileno()
-
-    def isatty(self) -> bool:
-        return self._stream.isatty()
-
-    def writable(self) -> bool:
-        return True
-
-    @property
-    def encoding(self) -> str:  # type: ignore[override]
-        return self._stream.encoding
-
-    @property
-    def errors(self) -> str | None:  # type: ignore[override]
-        return self._stream.errors
-
-    @property
-    def buffer(self) -> Any:
-        return self._stream.buffer
-
-
 def main() -> None:
     _buffered_stdout()
     if isinstance(sys.stderr, io.TextIOWrapper):
-        sys.stderr = _StderrReaderGone(sys.stderr)
+        sys.stderr = StderrGuard(sys.stderr)
     for signum in TERMINATING:  # a SIGTERM (or SIGHUP) while cdr started stays ignored
         signal.signal(signum, signal.SIG_IGN if terminated_early() else _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
@@ -385,4 +332,6 @@ def main() -> None:
         # click's own answer to a closed stdout (while printing help) is a silent exit 1
         if exc.code == EXIT_UNEXPECTED and _stdout_closed():
             _output_closed()
+        if isinstance(sys.stderr, StderrGuard) and sys.stderr.failed is not None:
+            sys.exit(sys.stderr.log_lost(exc.code))
         raise

@@ -32,3 +32,29 @@ def test_a_closed_stderr_does_not_turn_a_run_into_exit_1(tmp_path: Path) -> None
     assert "not_dch.csv" in run.stdout and "failed" in run.stdout
     runs = Ledger(Layout(wh)).runs()
     assert [(r["status"], r["exit_code"]) for r in runs.to_dicts()] == [("failed", 3)]
+
+
+def test_a_stderr_that_takes_no_write_exits_6_saying_so_on_stdout(tmp_path: Path) -> None:
+    """`cdr --log-json nightly ... 2>> nightly.jsonl` with that disk full (here /dev/full,
+    which fails every write with ENOSPC) lost every log line, error lines included, and
+    exited 3 (or 0) as if they had been written. It exits 6, a write the machine did not
+    take (docs/operations.md), and its stdout (the summary log) says so and gives the
+    run's own exit code."""
+    wh = tmp_path / "wh"
+    args = ["--log-json", "--warehouse", str(wh), "ingest", str(FIXTURES / "not_dch.csv")]
+    with open("/dev/full", "w") as full:
+        run = subprocess.run(
+            [sys.executable, "-m", "cdr_pipeline", *args],
+            stdout=subprocess.PIPE,
+            stderr=full,
+            text=True,
+            env=os.environ,
+            cwd=ROOT,
+            timeout=600,
+        )
+    assert run.returncode == 6, run.stdout
+    assert "not_dch.csv" in run.stdout  # the table, written before the log was found lost
+    assert "the log (stderr) could not be written (No space left on device)" in run.stdout
+    assert "the command itself ended with exit 3" in run.stdout
+    runs = Ledger(Layout(wh)).runs()
+    assert [(r["status"], r["exit_code"]) for r in runs.to_dicts()] == [("failed", 3)]
