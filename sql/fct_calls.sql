@@ -54,13 +54,14 @@ partners as (
 
 -- One row per leg (one or two records). A leg's talk time is its records' largest
 -- duration: both records of a leg carry the same conversation, so it is counted once.
+-- NULL when none of its records has a Duration: unknown, not 0 (docs/webex-dch.md).
 leg_level as (
     select
         legs.correlation_id,
         coalesce(p.leg_id, legs.leg_id) as leg_id,
         count(*) as record_count,
         bool_or(coalesce(legs.answered, false)) as is_answered,
-        max(coalesce(legs.duration_seconds, 0)) as talk_seconds,
+        max(legs.duration_seconds) as talk_seconds,
         bool_or(legs.direction = 'TERMINATING') as has_terminating_record,
         -- Who the leg reached: the TERMINATING record's user type (NULL when the far end is
         -- outside Webex, e.g. an outbound PSTN call).
@@ -87,6 +88,8 @@ call_legs as (
         correlation_id,
         count(*) as leg_count,
         sum(talk_seconds) filter (where is_answered and reaches_party) as talk_seconds,
+        coalesce(bool_or(is_answered and reaches_party and talk_seconds is null), false)
+            as has_unknown_talk,
         coalesce(bool_or(is_answered and reaches_party), false) as is_answered,
         coalesce(bool_or(reaches_voicemail and is_answered), false) as is_voicemail,
         -- Someone was rung and nobody answered in their place: a TERMINATING record at a
@@ -235,7 +238,11 @@ final as (
         l.is_voicemail,
         l.rang_party and not l.is_answered as is_missed,
         r.has_answered_elsewhere,
-        cast(coalesce(l.talk_seconds, 0) as bigint) as talk_seconds,
+        -- 0 when no party leg was answered; NULL when none of the answered ones has a
+        -- duration (unknown, not 0); else the known ones' sum, has_unknown_talk saying
+        -- when some are left out
+        cast(case when l.is_answered then l.talk_seconds else 0 end as bigint) as talk_seconds,
+        l.has_unknown_talk,
         r.has_webex_go_leg,
         r.webex_go_record_count,
         r.is_pstn,

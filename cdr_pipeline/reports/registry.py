@@ -31,6 +31,10 @@ class Report:
     pseudonymised views (`warehouse/analyst.py`), finance and operations the full ones."""
     analyst_sql: str | None = None
     """The query in the analyst tier, where it differs (counting by a pseudonym)."""
+    talk_of: str | None = None
+    """The calls (`fct_calls` predicate) whose talk time the report's `talk_minutes` sums:
+    `run_report` notes how many of them have answered legs of unknown duration, which the
+    sums leave out (a call none of whose answered legs has one adds NULL, not 0)."""
 
     def sql_for(self, tier: str) -> str:
         return self.analyst_sql if tier == "analyst" and self.analyst_sql else self.sql
@@ -307,6 +311,7 @@ REPORTS: dict[str, Report] = {
             """,
             ("month", "rank"),
             tier="analyst",
+            talk_of="originating_user_uuid is not null",
         ),
         Report(
             "top-destinations",
@@ -316,6 +321,7 @@ REPORTS: dict[str, Report] = {
             tier="analyst",
             # masked numbers are not distinct: the analyst tier counts by pseudonym
             analyst_sql=_top_destinations("called_number_pseudonym"),
+            talk_of="direction_class = 'outbound' and called_number is not null",
         ),
         Report(
             "hourly-volume",

@@ -215,6 +215,35 @@ def query_report(
         ) from exc
 
 
+def unknown_talk_note(con: duckdb.DuckDBPyConnection, calls: str, first_day: date | None) -> str:
+    """Says how many of the calls a report's talk minutes sum (`calls`, of the month or of
+    every month) have answered legs without a Duration: the sums leave them out (unknown,
+    never 0; docs/webex-dch.md), and a reader would take them for complete."""
+    with month_scope(con, first_day, call_days=False):
+        count = con.execute(
+            f"select count(*) from fct_calls where has_unknown_talk and ({calls}) "
+            "and ($month::date is null or report_month = $month::date)",
+            {"month": first_day},
+        ).fetchone()
+    unknown = int(count[0]) if count else 0
+    if not unknown:
+        return ""
+    return (
+        f"talk_minutes leaves out {unknown:,} answered call(s) with a leg of unknown "
+        "duration (no Duration in the data): the figures are the known talk time only"
+    )
+
+
+def _note(con: duckdb.DuckDBPyConnection, report: Report, first_day: date | None, rows: int) -> str:
+    """What `cdr report` says of the result on stderr: why a licence report of a month has
+    no row, or that talk minutes leave out calls of unknown duration."""
+    if first_day is not None and rows == 0 and report.name in LICENCE_REPORTS:
+        return outside_text(first_day, licence_data(con))
+    if report.talk_of is not None:
+        return unknown_talk_note(con, report.talk_of, first_day)
+    return ""
+
+
 def run_report(
     settings: Settings,
     name: str,
@@ -279,9 +308,8 @@ def run_report(
         try:
             table = query_report(con, report, first_day, tier)
             basis = figure_settings(con) if with_frozen else {}
-            if first_day is not None and table.num_rows == 0 and name in LICENCE_REPORTS:
-                # on this connection: a second one would repeat its warnings (views behind)
-                note = outside_text(first_day, licence_data(con))
+            # on this connection: a second one would repeat its warnings (views behind)
+            note = _note(con, report, first_day, table.num_rows)
         finally:
             con.close()
     frozen: tuple[str, ...] = ()

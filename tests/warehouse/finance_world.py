@@ -93,7 +93,7 @@ class World:
         start: str,
         uid: str,
         number: str,
-        seconds: int,
+        seconds: int | None,
         *,
         go: bool = True,
         location: str = "HQ",
@@ -104,8 +104,9 @@ class World:
     ) -> None:
         sub, client = ("MOBILE_NETWORK", "SIP") if go else ("", "WXC_CLIENT")
         corr = correlation or f"corr-{rid}"
+        duration = "" if seconds is None else seconds  # no Duration: an empty cell
         self.calls.setdefault(file, []).append(
-            f"{rid},{start},{start},{start},{start},{seconds},true,{direction},SIP_NATIONAL,"
+            f"{rid},{start},{start},{start},{start},{duration},true,{direction},SIP_NATIONAL,"
             f"{client},{sub},{uid},{number},User,{ORG},{location},0,{corr},"
             f"{local_id or rid + ':0'},{remote_id or rid + ':1'},+15559999"
         )
