@@ -237,7 +237,7 @@ REPORTS: dict[str, Report] = {
             ),
             go_legs as (
                 select r.month, r.location_name, coalesce(p.leg_id, r.leg_id) as leg_id,
-                    max(coalesce(r.duration_seconds, 0)) as talk_seconds
+                    max(r.duration_seconds) as talk_seconds  -- NULL: unknown, not 0
                 from go_records as r
                 left join partners as p
                     on r.correlation_id = p.correlation_id and r.leg_id = p.own_leg_id
@@ -273,7 +273,11 @@ REPORTS: dict[str, Report] = {
                 -- half up to four decimals, as by hand (3 of 160 is 0.0188): see _minutes
                 round(c.webex_go_calls * 10000.0 / c.calls) / 10000 as webex_go_share,
                 coalesce(u.webex_go_users, 0) as webex_go_users,
-                cast(coalesce(m.webex_go_minutes, 0) as double) as webex_go_minutes,
+                -- 0 without Webex Go legs; NULL when none of them has a Duration
+                cast(
+                    case when u.webex_go_legs is null then 0 else m.webex_go_minutes end
+                    as double
+                ) as webex_go_minutes,
                 coalesce(u.webex_go_legs, 0) as webex_go_legs
             from call_counts as c
             left join go_users as u

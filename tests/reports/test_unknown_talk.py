@@ -52,3 +52,19 @@ def test_unknown_duration_stays_unknown_through_fct_calls_and_the_top_lists(
         note = unknown_talk_note(con, REPORTS[name].talk_of or "", SEPT_FIRST)
         assert note.startswith("talk_minutes leaves out 2 answered call(s)"), note
         assert unknown_talk_note(con, REPORTS[name].talk_of or "", date(2026, 8, 1)) == ""
+
+
+def test_webex_go_minutes_of_legs_without_a_duration_are_unknown(tmp_path: Path) -> None:
+    """webex-go-adoption showed 0.0 Webex Go minutes at a site whose Go legs had no Duration."""
+    w = World()
+    w.leg(SEPT, "G1", "2026-09-10T10:00:00Z", U1, "+15550001", None, location="Branch")
+    w.leg(SEPT, "G2", "2026-09-10T11:00:00Z", U2, "+15550002", 30, location="HQ")
+    w.leg(SEPT, "G3", "2026-09-10T11:30:00Z", U2, "+15550002", None, location="HQ")
+    w.leg(SEPT, "N1", "2026-09-10T12:00:00Z", U3, "+15550003", 60, go=False, location="Desk")
+    con = w.build(tmp_path)
+    rows = {r["location_name"]: r for r in _report(con, "webex-go-adoption")}
+    assert {k: (r["webex_go_legs"], r["webex_go_minutes"]) for k, r in rows.items()} == {
+        "Branch": (1, None),
+        "HQ": (2, 0.5),
+        "Desk": (0, 0.0),
+    }
