@@ -32,17 +32,23 @@ def parse_timestamp(s: pl.Expr) -> pl.Expr:
     (ISO-8601 allows `06:00Z`; a spreadsheet saving a snapshot time in an ISO-date locale
     writes `2026-09-01 06:00`). A zone written `UTC` after the time is `Z`: a database's
     export writes it so (BigQuery's CSV `2026-10-01 14:03:27.412000 UTC`, Go's `... +0000
-    UTC`), and each such record was a bad_timestamp. A date may be written year first with
-    slashes or dots (`2026/09/01 06:00`, as a spreadsheet in a Japanese locale saves a
-    snapshot time): the ISO date with other separators; it was a bad_timestamp."""
+    UTC`), and each such record was a bad_timestamp; `GMT` is the same zone (`... GMT`,
+    `... GMT+00:00`), and `GMT+05:30` (Java's `z` for an offset zone) is that offset.
+    A date may be written year first with slashes or dots (`2026/09/01 06:00`, as a
+    spreadsheet in a Japanese locale saves a snapshot time): the ISO date with other
+    separators; it was a bad_timestamp."""
     # RFC 3339 allows a lower-case `t` and `z`
     plain = (
         dash_year_first(s.str.strip_chars())
         # ISO 8601's other decimal sign (`14:05:02,118`: log4j's ISO8601 layout writes it)
         .str.replace(r"(:\d{2}),(\d)", "${1}.${2}")
-        .str.replace(r"(?:\s*[+-]00:?00\s*UTC|[Zz])$", "")
-        # `UTC` right after the time (never after another offset: `+02:00 UTC` stays bad)
-        .str.replace(r"^(.*[^+\-\d]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)\s*UTC$", "${1}")
+        .str.replace(r"(?:\s*[+-]00:?00\s*(?:UTC|GMT)|[Zz])$", "")
+        # `UTC`/`GMT` right after the time (never after another offset: `+02:00 UTC` stays
+        # bad), alone or with the offset it names (`GMT+05:30`, as Java's `z` writes it)
+        .str.replace(
+            r"^(.*[^+\-\d]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)\s*(?:UTC|GMT)([+-]\d{2}:?\d{2})?$",
+            "${1}${2}",
+        )
         # two literal replaces: a regex `[Tt]` cost 0.02 CPU s per column and million rows
         .str.replace("T", " ", literal=True)
         .str.replace("t", " ", literal=True)

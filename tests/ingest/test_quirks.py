@@ -166,6 +166,32 @@ def test_a_time_whose_zone_is_written_utc_is_that_instant(wh: Path, tmp_path: Pa
     assert starts == ["2026-10-01T14:05:02.118000+00:00", "2026-10-01T14:05:03.500000+00:00"]
 
 
+def test_a_time_whose_zone_is_written_gmt_is_that_instant(wh: Path, tmp_path: Path) -> None:
+    """`GMT` after the time is the zone `UTC` names (`... GMT`, `... GMT+00:00`): every such
+    record was a bad_timestamp while `UTC` loaded. `GMT+05:30` (Java's `z` for an offset zone)
+    is that offset; `GMT` after another offset (`+02:00 GMT`) contradicts it and stays bad."""
+    from tests.fixtures.make_dch_fixtures import HEADERS, csv_text, row
+
+    legs = [
+        row(1, **{"Start time": "2026-09-01T06:00:00 GMT"}),
+        row(2, **{"Start time": "2026-09-01T06:00:01 GMT+00:00"}),
+        row(3, **{"Start time": "2026-09-01 06:00:02.5 +0000 GMT"}),
+        row(4, **{"Start time": "2026-09-01T06:00:03 GMT+05:30"}),
+        row(5, **{"Start time": "2026-09-01T06:00:04+02:00 GMT"}),
+    ]
+    path = _write(tmp_path / "gmt.csv", csv_text(HEADERS, legs))
+    (f,) = load(wh, path, max_reject_rate=0.5).files
+    assert (f.rows_loaded, f.rows_rejected) == (4, 1), f.message
+    assert rejects(wh)["reason"].to_list() == ["bad_timestamp"]
+    starts = sorted(t.isoformat() for t in table(wh)["start_time"])
+    assert starts == [
+        "2026-09-01T00:30:03+00:00",
+        "2026-09-01T06:00:00+00:00",
+        "2026-09-01T06:00:01+00:00",
+        "2026-09-01T06:00:02.500000+00:00",
+    ]
+
+
 def test_a_fraction_of_a_second_after_a_comma_is_read(wh: Path, tmp_path: Path) -> None:
     """ISO 8601 allows a comma before the fraction of a second (`14:05:02,118`, as log4j's
     ISO8601 layout writes it): every such record was a bad_timestamp and the file failed.
