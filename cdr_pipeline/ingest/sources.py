@@ -21,6 +21,7 @@ from cdr_pipeline.errors import InputError, cannot_read
 from cdr_pipeline.ingest.chunk import CSV, JSON
 from cdr_pipeline.ingest.encoding import UTF8_BOM, refuse_encoding
 from cdr_pipeline.ingest.gunzip import gunzip
+from cdr_pipeline.ingest.json_scalar import refuse_json_scalar
 from cdr_pipeline.ingest.limits import (
     DECOMPRESS_ERRORS,
     ArchiveBudget,
@@ -172,9 +173,9 @@ def _detect_format(head: bytes, name: str, inside: str = "") -> str:
     fails here, saying so: read as text it would fail as NUL bytes or a ragged header."""
     refuse_packed(head, name, inside)
     refuse_encoding(head, name)
-    text = head.removeprefix(UTF8_BOM).lstrip()
-    if text[:1] in (b"{", b"["):
+    if head.removeprefix(UTF8_BOM).lstrip()[:1] in (b"{", b"["):
         return JSON
+    refuse_json_scalar(head, name, HEAD_BYTES)
     return CSV
 
 

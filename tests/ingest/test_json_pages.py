@@ -143,6 +143,38 @@ def test_an_array_of_pages_fails_saying_how_to_save_them(tmp_path: Path) -> None
     assert "one after another" in f.message
 
 
+@pytest.mark.parametrize(
+    ("data", "what"),
+    [
+        (b'"' + b"a" * 600 + b'"', "a string"),  # longer than the head the format is told from
+        (b'"abc"\n', "a string"),
+        (b"42", "a number"),
+        (b"\xef\xbb\xbf -1.5e3\r\n", "a number"),
+        (b"null", "null"),
+        (b"true\n", "true"),
+    ],
+)
+def test_a_json_document_of_one_scalar_fails_saying_it_holds_no_record(
+    tmp_path: Path, data: bytes, what: str
+) -> None:
+    """A `.json` file holding one JSON string, number, boolean or null (a script that saved
+    a field of the answer, not the answer) was read as a CSV and failed with 'no header line
+    ... no line break found' or 'the header (abc) matches none of the input kinds'."""
+    path = tmp_path / "answer.json"
+    path.write_bytes(data)
+    (f,) = load(tmp_path / "wh", path).files
+    assert (f.status, f.exit_code, f.rows_read) == ("failed", 3, 0)
+    assert f"a JSON document holding {what} and no record or page" in f.message, f.message
+    assert "header" not in f.message
+
+
+def test_a_csv_whose_header_starts_quoted_is_still_read_as_a_csv(tmp_path: Path) -> None:
+    path = tmp_path / "one.csv"
+    path.write_bytes(b'"' + b"x" * 30 + b'","y"\r\n"1","2"\r\n')
+    (f,) = load(tmp_path / "wh", path).files
+    assert f.exit_code == 3 and "the header (" + "x" * 30 + ", y)" in f.message, f.message
+
+
 def _camel(header: str) -> str:
     """A header as wxc_sdk's `space_separated_to_camel` writes it (`Answer time` ->
     `answerTime`, `Local SessionID` -> `localSessionid`): its CDR model dumped by alias."""
