@@ -147,16 +147,7 @@ def _iter_records(stream: BinaryIO, limits: Limits) -> Iterator[tuple[int, Any]]
             if _no_cdrs_answer(record):
                 log.info("record %d is the API's answer for a window without records: skipped", n)
                 continue
-            message = _error_message(record)
-            if message is not None:
-                raise BadInput(
-                    "an error answer of the Webex API, not records: "
-                    f"'{shorten_middle(message, 200)}'",
-                    line=n,
-                    hint="the request failed when this was saved: run it again (a 451 names "
-                    "the region's host, a 401 or 403 a missing scope or admin role), or let "
-                    "cdr fetch pull the window (docs/fetch.md)",
-                )
+            _refuse_answer(n, record)
             if isinstance(record, dict) and isinstance(record.get("items"), list):
                 if n == 1:  # the file is a page, not told from its head
                     raise BadInput(
@@ -172,6 +163,29 @@ def _iter_records(stream: BinaryIO, limits: Limits) -> Iterator[tuple[int, Any]]
                 yield from ((n, item) for item in record["items"])
                 continue
             yield n, record
+
+
+def _refuse_answer(n: int, record: Any) -> None:
+    """Fail the file on record `n` when it is an answer of the Webex APIs that holds no
+    records of an input kind: an error answer, or the devices API's answer as a whole."""
+    message = _error_message(record)
+    if message is not None:
+        raise BadInput(
+            f"an error answer of the Webex API, not records: '{shorten_middle(message, 200)}'",
+            line=n,
+            hint="the request failed when this was saved: run it again (a 451 names "
+            "the region's host, a 401 or 403 a missing scope or admin role), or let "
+            "cdr fetch pull the window (docs/fetch.md)",
+        )
+    if n == 1 and isinstance(record, dict) and isinstance(record.get("devices"), list):
+        raise BadInput(
+            'a Webex devices API answer ({"devices": [...]}): its devices are no '
+            "device snapshot records (their fields and nested owner are the API's)",
+            line=n,
+            hint="write each device as a device snapshot record (snapshot_time, "
+            "org_uuid, device_id, person_id from owner.id...: docs/inputs-devices.md) "
+            'in a JSON array, {"items": [...]} or JSON lines, or as a CSV',
+        )
 
 
 def _array_records(stream: BinaryIO, limits: Limits) -> Iterator[tuple[int, Any]]:

@@ -175,6 +175,23 @@ def test_a_csv_whose_header_starts_quoted_is_still_read_as_a_csv(tmp_path: Path)
     assert f.exit_code == 3 and "the header (" + "x" * 30 + ", y)" in f.message, f.message
 
 
+@pytest.mark.parametrize("kind", [None, "device_snapshots"])
+def test_the_person_devices_api_answer_fails_saying_how_to_write_it(
+    tmp_path: Path, kind: str | None
+) -> None:
+    """The person-devices API answer `{"devices": [...], "maxDeviceCount": 35}`, saved with
+    each device's snapshotTime and orgId added, failed as 'not a recognised export: its
+    records' keys (devices, maxDeviceCount)' with the hint to force a kind, which failed too.
+    Its devices are the API's objects (the person under owner.id), not snapshot records."""
+    device = {"id": "d1", "owner": {"id": "p1"}, "snapshotTime": "2026-09-01T06:00:00Z"}
+    path = tmp_path / "devices.json"
+    path.write_text(json.dumps({"devices": [{**device, "orgId": "o1"}], "maxDeviceCount": 35}))
+    (f,) = ingest_paths(settings(tmp_path / "wh"), [path], kind=kind).files
+    assert (f.status, f.exit_code, f.rows_loaded) == ("failed", 3, 0)
+    assert "a Webex devices API answer" in f.message, f.message
+    assert "docs/inputs-devices.md" in f.message and "--kind" not in f.message
+
+
 def _camel(header: str) -> str:
     """A header as wxc_sdk's `space_separated_to_camel` writes it (`Answer time` ->
     `answerTime`, `Local SessionID` -> `localSessionid`): its CDR model dumped by alias."""
