@@ -333,5 +333,7 @@ def main() -> None:
         if exc.code == EXIT_UNEXPECTED and _stdout_closed():
             _output_closed()
         if isinstance(sys.stderr, StderrGuard) and sys.stderr.failed is not None:
-            sys.exit(sys.stderr.log_lost(exc.code))
+            # `--json` of the sub-command, as `CdrGroup.invoke` reads it (JSON_WANTED)
+            json_out = "--json" in sys.argv[1:]
+            sys.exit(sys.stderr.log_lost(exc.code, json_out=json_out))
         raise

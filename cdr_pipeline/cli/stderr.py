@@ -58,13 +58,17 @@ class StderrGuard(io.TextIOBase):
             self.failed = exc
         self._discard()
 
-    def log_lost(self, code: int | str | None) -> int:
+    def log_lost(self, code: int | str | None, *, json_out: bool = False) -> int:
         """The exit code of a command whose log stderr did not take: 6, with a line on
         stdout (the summary log of a nightly) saying so; a stop (130), a bug (1) or a
-        closed stdout (141) keep theirs, which the monitoring reads first."""
+        closed stdout (141) keep theirs, which the monitoring reads first. With `--json`
+        (`json_out`) stdout holds one JSON document, which a line after it would make
+        unreadable to `jq`: the exit code alone says it then."""
         own = code if isinstance(code, int) else (0 if code is None else EXIT_UNEXPECTED)
         if own in (EXIT_UNEXPECTED, EXIT_INTERRUPTED, EXIT_OUTPUT_CLOSED):
             return own
+        if json_out:
+            return EXIT_ENVIRONMENT
         reason = os.strerror(self.failed.errno) if self.failed and self.failed.errno else "an error"
         with contextlib.suppress(OSError):  # stdout as well: the exit code is all that is left
             sys.stdout.write(

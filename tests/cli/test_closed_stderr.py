@@ -4,6 +4,7 @@ work's. A real process, since the closed descriptor is the point."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -58,3 +59,17 @@ def test_a_stderr_that_takes_no_write_exits_6_saying_so_on_stdout(tmp_path: Path
     assert "the command itself ended with exit 3" in run.stdout
     runs = Ledger(Layout(wh)).runs()
     assert [(r["status"], r["exit_code"]) for r in runs.to_dicts()] == [("failed", 3)]
+    # with --json, stdout is the JSON document alone (a line after it failed `jq`): the
+    # exit code says the log was lost
+    with open("/dev/full", "w") as full:
+        run = subprocess.run(
+            [sys.executable, "-m", "cdr_pipeline", *args, "--json"],
+            stdout=subprocess.PIPE,
+            stderr=full,
+            text=True,
+            env=os.environ,
+            cwd=ROOT,
+            timeout=600,
+        )
+    assert run.returncode == 6, run.stdout
+    assert json.loads(run.stdout)["files"][0]["exit_code"] == 3
