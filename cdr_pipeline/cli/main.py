@@ -27,6 +27,7 @@ from cdr_pipeline.cli.context import (
     stdout_error,
 )
 from cdr_pipeline.cli.stderr import StderrGuard
+from cdr_pipeline.cli.usage import option_named_file
 from cdr_pipeline.errors import (
     EXIT_INTERRUPTED,
     EXIT_OUTPUT_CLOSED,
@@ -58,8 +59,7 @@ class CdrGroup(click.Group):
 
     def invoke(self, ctx: click.Context) -> Any:
         # the sub-command's name: click 8.2 keeps it in _protected_args, 8.1 in protected_args
-        protected = getattr(ctx, "_protected_args", None)
-        args = [*(ctx.protected_args if protected is None else protected), *ctx.args]
+        args = _command_args(ctx)
         name = args[0] if args and args[0] in self.commands else None
         # a script that asked for --json gets a JSON document on stdout even when the
         # command fails before it prints one (a held lock, a full disk, a bad setting)
@@ -111,12 +111,13 @@ class CdrGroup(click.Group):
 
     def _invoke(self, ctx: click.Context) -> Any:
         reset()  # only this command's stops count (several may run in one process)
+        args = _command_args(ctx)  # click's Group.invoke empties them
         try:
             result = super().invoke(ctx)
             checkpoint()  # a stop the command let a commit finish before
             return result
         except click.ClickException as exc:
-            raise _usage_error(ctx, exc) from None
+            raise _usage_error(ctx, exc, args) from None
         except (click.exceptions.Exit, click.Abort, SystemExit):
             raise
         except KeyboardInterrupt as exc:
@@ -144,14 +145,24 @@ class CdrGroup(click.Group):
             sys.exit(error.exit_code)
 
 
+def _command_args(ctx: click.Context) -> list[str]:
+    """The command line after `cdr`'s own flags: the command's name and its arguments."""
+    # click 8.2 keeps the command's name in _protected_args, 8.1 in protected_args
+    protected = getattr(ctx, "_protected_args", None)
+    return [*(ctx.protected_args if protected is None else protected), *ctx.args]
+
+
 def _usage_error(
-    ctx: click.Context, exc: click.ClickException
+    ctx: click.Context, exc: click.ClickException, args: list[str]
 ) -> click.ClickException | click.exceptions.Exit:
     """What ends a command that click refused (a wrong flag, a bad value): the error as
     click shows it, or with `--log-json` a JSON line and a quiet exit."""
     # click's own messages (a bad option value) may echo text from the command line;
     # line breaks stay (the help of a group named without its command is one)
     exc.message = safe_text(exc.message, newlines=True)
+    if isinstance(exc, click.NoSuchOption) and (hint := option_named_file(args)):
+        exc.message += "\n" + safe_text(hint)
+        exc.possibilities = None  # "did you mean --help?": it was a file
     if not ctx.params.get("log_json"):
         return exc
     return _json_error(exc, -1 if ctx.params.get("quiet") else ctx.params.get("verbose") or 0)
@@ -276,7 +287,7 @@ def cli(
 
 def _register() -> None:
     for info in sorted(pkgutil.iter_modules(cli_pkg.__path__), key=lambda m: m.name):
-        if info.name in ("main", "context", "entry") or info.name.startswith("_"):
+        if info.name in ("main", "context", "entry", "usage") or info.name.startswith("_"):
             continue
         module = importlib.import_module(f"cdr_pipeline.cli.{info.name}")
         for command in getattr(module, "COMMANDS", []):

@@ -393,3 +393,23 @@ def test_a_command_in_a_removed_folder_names_it_and_says_what_to_do(
         assert "hint: cd to an existing folder" in run.output
     assert ": exit 3 (stopped: the current folder " in run.stdout  # the night's summary line
     assert not (tmp_path / "wh").exists()
+
+
+@pytest.mark.parametrize("name", ["-rf.csv", "--help.csv"])
+def test_a_file_named_like_an_option_says_how_to_name_it(
+    name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # click read `-rf.csv` as the flags -r -f and said only "No such option: -r"
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / name).write_text("a,b\n1,2\n")
+    run = invoke("--warehouse", str(tmp_path / "wh"), "ingest", name)
+    assert run.exit_code == 2, run.output
+    assert f"{name} is a file" in run.output
+    assert f"write ./{name}, or put -- before the paths (cdr ingest -- {name})" in run.output
+    assert "Did you mean" not in run.output
+    # an option that is no file keeps click's own message
+    run = invoke("--warehouse", str(tmp_path / "wh"), "ingest", "--nope", name)
+    assert run.exit_code == 2
+    assert "No such option: --nope" in run.output
+    assert "is a file" in run.output  # the file after it is still named
+    assert not (tmp_path / "wh").exists()
