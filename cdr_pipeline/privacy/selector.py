@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from email.utils import parseaddr
 
 import duckdb
 import phonenumbers
@@ -44,7 +45,24 @@ def start_selector(
             hint="name the person by --user UUID, --email ADDRESS or their number in E.164 "
             "(+14155550111)",
         )
-    return selector, {kind: {_international(value) if kind == NUMBER else value.strip()}}
+    if kind == NUMBER:
+        return selector, {kind: {_international(value)}}
+    return selector, {kind: {_address(value) if kind == EMAIL else value.strip()}}
+
+
+def _address(value: str) -> str:
+    """An e-mail selector as its address alone: a request copied from a mail client or a
+    link reads `Grace Chen <grace.chen@example.com>`, `<grace.chen@example.com>` or
+    `mailto:grace.chen@example.com`, which no record holds, so the person was found nowhere
+    and `forget` said nothing held them (exit 3). Any other text as given."""
+    text = value.strip()
+    if text[:7].lower() == "mailto:":
+        text = text[7:].split("?", 1)[0].strip()
+    if "<" in text:
+        _, address = parseaddr(text)
+        if "@" in address:
+            return address.strip()
+    return text
 
 
 def _international(value: str) -> str:
