@@ -47,7 +47,20 @@ def start_selector(
         )
     if kind == NUMBER:
         return selector, {kind: {_international(value)}}
-    return selector, {kind: {_address(value) if kind == EMAIL else value.strip()}}
+    return selector, {kind: {_address(value) if kind == EMAIL else _user_id(value)}}
+
+
+def _user_id(value: str) -> str:
+    """A user UUID selector without the wrapping a directory or registry writes around
+    it, `{aec1f2ea-…}` (Windows, Active Directory) or `urn:uuid:aec1f2ea-…`: with it the
+    UUID matched no record and `forget` said nothing held the person (exit 3). Any other
+    text (a person id) as given."""
+    text = value.strip()
+    if text[:9].lower() == "urn:uuid:":
+        text = text[9:].strip()
+    if text.startswith("{") and text.endswith("}"):
+        text = text[1:-1].strip()
+    return text
 
 
 def _address(value: str) -> str:

@@ -174,6 +174,27 @@ def test_email_selector_forms(written: str) -> None:
     )
 
 
+@pytest.mark.parametrize(
+    "written",
+    [
+        "{aec1f2ea-4e96-41a4-a1cd-2c3e3af89d4c}",
+        " { aec1f2ea-4e96-41a4-a1cd-2c3e3af89d4c } ",
+        "urn:uuid:aec1f2ea-4e96-41a4-a1cd-2c3e3af89d4c",
+        "aec1f2ea-4e96-41a4-a1cd-2c3e3af89d4c",
+    ],
+)
+def test_user_selector_forms(written: str) -> None:
+    """A UUID copied as a directory or registry writes it (in braces, as a URN) is looked up
+    as the UUID alone: wrapped, it matched no record and `forget` said nothing held the
+    person (exit 3). Case is compared later (`canonical`)."""
+    from cdr_pipeline.privacy.selector import start_selector
+
+    assert start_selector(written, None, None) == (
+        "user",
+        {"id": {"aec1f2ea-4e96-41a4-a1cd-2c3e3af89d4c"}},
+    )
+
+
 def test_forget_of_nobody_is_an_error_not_a_done_erasure(
     sample_wh: Settings, tmp_path: Path
 ) -> None:
