@@ -45,10 +45,11 @@ def forget(
     dashes and '+' (a number with '+' read as E.164: '+44 (0)20 7946 0011' is
     +442079460011; an e-mail as a mail client or link writes it, 'Grace Chen
     <grace.chen@example.com>' or 'mailto:grace.chen@example.com', is its address; a UUID
-    in braces or as 'urn:uuid:…' is the UUID). Exits 2 when no or several selectors are
-    given, 3 when nothing in the warehouse holds the person or their numbers or e-mail
-    lead to other users as well (a number given to a new user after they left: nothing
-    erased, see --all-holders), 5 when another writer holds the lock."""
+    in braces or as 'urn:uuid:…' is the UUID; a 'tel:' link is its number). Exits 2 when
+    no or several selectors are given, 3 when nothing in the warehouse holds the person
+    or their numbers or e-mail lead to other users as well (a number given to a new user
+    after they left: nothing erased, see --all-holders), 5 when another writer holds the
+    lock."""
     from cdr_pipeline.privacy import forget as forget_person
 
     if sum(v is not None for v in (user, number, email)) != 1:

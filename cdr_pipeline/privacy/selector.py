@@ -82,8 +82,12 @@ def _international(value: str) -> str:
     """A number in international notation as E.164: the trunk `0` many countries write in
     brackets after the country code (`+44 (0)20 7946 0011`) is not dialled from abroad and
     no export holds it; with it the selector matched a stray dialled row or two and the
-    erasure read as done, the person's own rows left. Any other text as given."""
+    erasure read as done, the person's own rows left. A `tel:` URI (RFC 3966, as a contact
+    card or a link gives the number) is its number, without its `;ext=` or other
+    parameters: with the scheme it matched no record. Any other text as given."""
     text = value.strip()
+    if text[:4].lower() == "tel:":
+        text = text[4:].split(";", 1)[0].strip()
     if not text.startswith("+"):
         return text
     try:

@@ -132,7 +132,7 @@ def test_forget_needs_exactly_one_selector(sample_wh: Settings) -> None:
         ("number", "+13125550116", ["+1 (312) 555-0116", " 1 312 555 0116 ", "13125550116"]),
         # the trunk 0 in brackets, as British, German or Swiss letterheads write a number
         ("number", "+442079460011", ["+44 (0)20 7946 0011"]),
-        # also as a mail client writes it (other such forms: test_email_selector_forms)
+        # also as a mail client writes it (other such forms: test_forget_selector.py)
         ("email", "grace.chen@example.com", ["Grace Chen <Grace.Chen@Example.COM>"]),
         ("user", "aec1f2ea-4e96-41a4-a1cd-2c3e3af89d4c", ["AEC1F2EA-4E96-41A4-A1CD-2C3E3AF89D4C"]),
     ],
@@ -149,50 +149,6 @@ def test_forget_finds_the_person_however_the_request_spells_them(
     for variant in variants:
         got = forget(settings, **{selector: variant}, dry_run=True)  # type: ignore[arg-type]
         assert (got.rows, got.data_files) == (want.rows, want.data_files), variant
-
-
-@pytest.mark.parametrize(
-    "written",
-    [
-        "Grace Chen <grace.chen@example.com>",
-        '"Chen, Grace" <grace.chen@example.com>',
-        " <grace.chen@example.com> ",
-        "mailto:grace.chen@example.com",
-        "MAILTO:grace.chen@example.com?subject=Erasure",
-        " grace.chen@example.com ",
-    ],
-)
-def test_email_selector_forms(written: str) -> None:
-    """An address copied from a mail client or a link is looked up as the address alone:
-    with its display name, brackets or `mailto:` it matched no record, and `forget` said
-    nothing in the warehouse held the person (exit 3)."""
-    from cdr_pipeline.privacy.selector import start_selector
-
-    assert start_selector(None, None, written) == (
-        "email",
-        {"email": {"grace.chen@example.com"}},
-    )
-
-
-@pytest.mark.parametrize(
-    "written",
-    [
-        "{aec1f2ea-4e96-41a4-a1cd-2c3e3af89d4c}",
-        " { aec1f2ea-4e96-41a4-a1cd-2c3e3af89d4c } ",
-        "urn:uuid:aec1f2ea-4e96-41a4-a1cd-2c3e3af89d4c",
-        "aec1f2ea-4e96-41a4-a1cd-2c3e3af89d4c",
-    ],
-)
-def test_user_selector_forms(written: str) -> None:
-    """A UUID copied as a directory or registry writes it (in braces, as a URN) is looked up
-    as the UUID alone: wrapped, it matched no record and `forget` said nothing held the
-    person (exit 3). Case is compared later (`canonical`)."""
-    from cdr_pipeline.privacy.selector import start_selector
-
-    assert start_selector(written, None, None) == (
-        "user",
-        {"id": {"aec1f2ea-4e96-41a4-a1cd-2c3e3af89d4c"}},
-    )
 
 
 def test_forget_of_nobody_is_an_error_not_a_done_erasure(
