@@ -87,6 +87,23 @@ def _misplaced(suite: SuiteSpec) -> list[str]:
     return [f"CASE WHEN {derived} <> {value} THEN {value} END AS {quote(schema.partition_by)}"]
 
 
+def _tags(suite: SuiteSpec, present: set[str]) -> list[str]:
+    """Per derived tag, a column reading `flag / source` where the stored flag is not the one
+    its source gives (trimmed, in any case, as ingest derives it), else NULL."""
+    out = []
+    for rule in suite.tag_rules:
+        if rule.flag_column not in present:
+            out.append(f"CAST(NULL AS VARCHAR) AS {quote(rule.mismatch)}")
+            continue
+        flag = f"t.{quote(rule.flag_column)}"
+        source = f"t.{quote(rule.source_column)}" if rule.source_column in present else "NULL"
+        value = lit(rule.value.upper())
+        tagged = f"coalesce(upper(trim({source}, {lit(BLANKS)})) = {value}, false)"
+        shown = f"{flag}::VARCHAR || ' / ' || coalesce({source}, '(null)')"
+        out.append(f"CASE WHEN {flag} <> {tagged} THEN {shown} END AS {quote(rule.mismatch)}")
+    return out
+
+
 def _select(
     schema: TableSchema,
     columns: list[str],
@@ -184,6 +201,7 @@ def row_batches(
     present = available_columns(files)
     placed = _misplaced(suite)
     cols = _select(schema, suite.row_columns(), present, "t", required_text(suite)) + placed
+    cols += _tags(suite, present)
     if suite.device_rule is not None and device_users is not None:
         rule = suite.device_rule
         con.execute(f"CREATE OR REPLACE TEMP TABLE __device_users AS {device_users}")

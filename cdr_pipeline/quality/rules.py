@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cdr_pipeline.schema.calls import SITE_OFFSET_RANGE
+from cdr_pipeline.schema.calls import SITE_OFFSET_RANGE, WEBEX_GO_SUB_CLIENT_TYPE
 
 ERROR = "error"
 WARNING = "warning"
@@ -91,10 +91,35 @@ class DirectoryRule:
         return f"{self.column}_not_in_directory"
 
 
+@dataclass(frozen=True)
+class TagRule:
+    """`flag_column` is true exactly when `source_column`, trimmed, reads `value` in any case
+    (false when it is absent), as ingest derives it: the views select by the flag, so a row
+    another writer tagged otherwise is left out of (or counted in) every figure of the tag."""
+
+    table: str
+    flag_column: str
+    source_column: str
+    value: str
+    severity: str = ERROR
+
+    @property
+    def mismatch(self) -> str:
+        """Derived batch column: `flag / source` where they disagree, else NULL."""
+        return f"{self.flag_column}_mismatch"
+
+
 DIRECTORY_TABLE = "org_directory"
 
 Rule = (
-    PairRule | MinRule | RangeRule | PresentRule | ClosedEnumRule | KnownDeviceRule | DirectoryRule
+    PairRule
+    | MinRule
+    | RangeRule
+    | PresentRule
+    | ClosedEnumRule
+    | KnownDeviceRule
+    | DirectoryRule
+    | TagRule
 )
 
 RULES: tuple[Rule, ...] = (
@@ -127,6 +152,9 @@ RULES: tuple[Rule, ...] = (
     PairRule("device_events", "ingested_at", "event_time"),
     PairRule("device_snapshots", "ingested_at", "snapshot_time"),
     PairRule("call_legs", "ingested_at", "start_time"),
+    # the Webex Go tag is Sub client type MOBILE_NETWORK in any case: another writer's leg
+    # tagged otherwise was missing from (or added to) every Webex Go figure, and passed
+    TagRule("call_legs", "is_webex_go", "sub_client_type", WEBEX_GO_SUB_CLIENT_TYPE),
     KnownDeviceRule(
         "call_legs",
         user_column="user_uuid",

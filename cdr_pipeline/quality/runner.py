@@ -51,6 +51,7 @@ from cdr_pipeline.quality.site import (
 )
 from cdr_pipeline.quality.suites import (
     BETWEEN,
+    DERIVED,
     ERROR,
     IN_SET,
     KNOWN_DEVICE,
@@ -112,7 +113,7 @@ def _expectation(spec: ExpectationSpec, known_columns: list[str]) -> Any:
     if spec.check == KNOWN_DEVICE:
         # NULL for legs that are not Webex Go: GX skips nulls in column-map expectations
         return gxe.ExpectColumnValuesToBeInSet(column=col, value_set=[True], **common)
-    if spec.check in (KNOWN_ID, PARTITION):
+    if spec.check in (KNOWN_ID, PARTITION, DERIVED):
         # the column holds the id the directory lacks (the partition a row is not in): the
         # unexpected values listed are the unknown ids (the wrong partitions) themselves
         return gxe.ExpectColumnValuesToBeNull(column=col, **common)

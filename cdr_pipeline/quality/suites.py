@@ -34,6 +34,7 @@ from cdr_pipeline.quality.rules import (
     PresentRule,
     RangeRule,
     Rule,
+    TagRule,
 )
 from cdr_pipeline.schema import SCHEMAS, TableSchema, schemas_by_table
 from cdr_pipeline.schema.base import INTEGER, SMALLINT
@@ -49,6 +50,7 @@ NEW_COLUMNS = "new_columns"
 KNOWN_DEVICE = "known_device"
 KNOWN_ID = "known_id"
 PARTITION = "partition"
+DERIVED = "derived"
 
 DURATION_SUFFIX = "_seconds"
 NEW_COLUMN = "new_column"
@@ -84,6 +86,7 @@ class SuiteSpec:
     expectations: tuple[ExpectationSpec, ...]
     device_rule: KnownDeviceRule | None = None
     directory_rules: tuple[DirectoryRule, ...] = ()
+    tag_rules: tuple[TagRule, ...] = ()
 
     @property
     def row_expectations(self) -> tuple[ExpectationSpec, ...]:
@@ -98,7 +101,7 @@ class SuiteSpec:
         every column a row expectation names. Derived batch columns are not included."""
         cols: dict[str, None] = dict.fromkeys(self.schema.key)
         for exp in self.row_expectations:
-            if exp.check not in (KNOWN_DEVICE, KNOWN_ID, PARTITION):
+            if exp.check not in (KNOWN_DEVICE, KNOWN_ID, PARTITION, DERIVED):
                 cols.update(dict.fromkeys(exp.columns))
         if self.device_rule is not None:
             cols.update(dict.fromkeys((self.device_rule.user_column, self.device_rule.flag_column)))
@@ -144,7 +147,9 @@ def build_suite(
         "no source columns unknown to the schema appeared since earlier runs",
         scope_wide=True,
     )
-    return SuiteSpec(schema.name, schema, tuple(b.specs.values()), device_rule, directory_rules)
+    tags = _tag_expectations(b, schema, rules)
+    specs = tuple(b.specs.values())
+    return SuiteSpec(schema.name, schema, specs, device_rule, directory_rules, tags)
 
 
 def _column_expectations(b: _Builder, schema: TableSchema, rules: tuple[Rule, ...]) -> None:
@@ -248,6 +253,29 @@ def _rule_expectations(
                     f"({' or '.join(d.name for d in devices)})",
                 )
     return device_rule
+
+
+def _tag_expectations(
+    b: _Builder, schema: TableSchema, rules: tuple[Rule, ...]
+) -> tuple[TagRule, ...]:
+    """The derived tags of `RULES` that apply to the table: each agrees with its source."""
+    applied = []
+    for rule in rules:
+        if (
+            isinstance(rule, TagRule)
+            and rule.table == schema.name
+            and _has(schema, rule.flag_column)
+            and _has(schema, rule.source_column)
+        ):
+            applied.append(rule)
+            b.add(
+                DERIVED,
+                (rule.mismatch,),
+                rule.severity,
+                f"{rule.flag_column} is true exactly when {rule.source_column} is "
+                f"{rule.value} in any case (listed as {rule.flag_column} / {rule.source_column})",
+            )
+    return tuple(applied)
 
 
 def _directory_expectations(

@@ -78,6 +78,11 @@ CALL_BREAKS: dict[str, Callable[[pl.DataFrame], pl.DataFrame]] = {
     # a mistyped year (2062): the leg, answered and released in order, started after it was
     # loaded; it made a partition and a report month decades ahead, and all checks passed
     "call_legs.ingested_at.start_time.pair_ge": lambda df: _later(df, 36 * 365),
+    # another writer's Webex Go leg (Sub client type MOBILE_NETWORK, any case) stored as not
+    # Webex Go: every Webex Go view, which selects by the tag, left it out, and all passed
+    "call_legs.is_webex_go_mismatch.derived": lambda df: _set(
+        _set(df, "sub_client_type", pl.lit(" mobile_network")), "is_webex_go", pl.lit(False)
+    ),
 }
 
 
@@ -103,6 +108,8 @@ def test_each_call_leg_error_fails_alone(
         assert " / " in pair
         pages = report.data_docs_index.parent.glob("validations/call_legs/*/*/*.html")  # type: ignore[union-attr]
         assert any(pair in page.read_text() for page in pages)
+    if expectation == "call_legs.is_webex_go_mismatch.derived":
+        assert failed.unexpected_values == ["false /  mobile_network"]
     if expectation == "call_legs.direction.in_set":
         # GX writes a value into its table as HTML: the value ran as script in the browser
         assert failed.unexpected_values == [HOSTILE]  # as it is, on the terminal and in JSON
@@ -271,7 +278,9 @@ def test_a_leg_longer_than_a_day_is_a_warning(tmp_path: Path, call_rows: pl.Data
 def test_webex_go_leg_without_known_device(
     tmp_path: Path, call_rows: pl.DataFrame, copy_table: Callable[[Path, str], None]
 ) -> None:
+    # a Webex Go leg as ingest tags it (the tag alone, without its source, is an error)
     legs = _set(call_rows, "is_webex_go", pl.lit(True))
+    legs = _set(legs, "sub_client_type", pl.lit("MOBILE_NETWORK"))
     legs = _set(legs, "user_uuid", pl.lit("00000000-0000-4000-8000-00000000dead"))
     write_partition(tmp_path, "call_legs", DAY_A, legs)
     settings = Settings(warehouse=tmp_path)
