@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from cdr_pipeline.ingest.derive.devices import ENTITLEMENT_BOUND, UNITS_BOUND
 from cdr_pipeline.schema.calls import SITE_OFFSET_RANGE, WEBEX_GO_SUB_CLIENT_TYPE
 
 ERROR = "error"
@@ -30,6 +31,17 @@ class MinRule:
     column: str
     min_value: float
     strict: bool = False
+    severity: str = ERROR
+
+
+@dataclass(frozen=True)
+class MaxRule:
+    """`column < max_value` (`<=` unless strict) where present: a bound the views rely on."""
+
+    table: str
+    column: str
+    max_value: float
+    strict: bool = True
     severity: str = ERROR
 
 
@@ -114,6 +126,7 @@ DIRECTORY_TABLE = "org_directory"
 Rule = (
     PairRule
     | MinRule
+    | MaxRule
     | RangeRule
     | PresentRule
     | ClosedEnumRule
@@ -142,6 +155,11 @@ RULES: tuple[Rule, ...] = (
     # negative price (a credit typed as a line) no price
     MinRule("entitlements", "units", 0),
     MinRule("entitlements", "unit_price", 0),
+    # what ingest quarantines (`bad_integer`, `bad_number`): a count or price past these made
+    # every reconciliation, finance summary and pack exit 1 while the row was in force (costs
+    # are decimals of 12 digits), so a row loaded before, or by another writer, is an error
+    MaxRule("entitlements", "units", UNITS_BOUND),
+    MaxRule("entitlements", "unit_price", ENTITLEMENT_BOUND),
     # a range ending before it starts is never in force: its units would vanish without a word
     PairRule("entitlements", "valid_to", "valid_from"),
     # a code expiring before it is issued: EXPIRED in fct_activation_codes before it began

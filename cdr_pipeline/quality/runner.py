@@ -56,6 +56,7 @@ from cdr_pipeline.quality.suites import (
     IN_SET,
     KNOWN_DEVICE,
     KNOWN_ID,
+    MAX_VALUE,
     MIN_VALUE,
     NEW_COLUMN,
     NEW_COLUMNS,
@@ -94,12 +95,13 @@ def _expectation(spec: ExpectationSpec, known_columns: list[str]) -> Any:
         return gxe.ExpectColumnValuesToNotBeNull(column=col, **common)
     if spec.check == IN_SET:
         return gxe.ExpectColumnValuesToBeInSet(column=col, value_set=list(spec.value_set), **common)
-    if spec.check in (MIN_VALUE, BETWEEN):
+    if spec.check in (MIN_VALUE, MAX_VALUE, BETWEEN):
         return gxe.ExpectColumnValuesToBeBetween(
             column=col,
             min_value=spec.min_value,
             max_value=spec.max_value,
             strict_min=spec.strict_min,
+            strict_max=spec.strict_max,
             **common,
         )
     if spec.check == PAIR_GE:

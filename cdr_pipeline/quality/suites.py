@@ -29,6 +29,7 @@ from cdr_pipeline.quality.rules import (
     ClosedEnumRule,
     DirectoryRule,
     KnownDeviceRule,
+    MaxRule,
     MinRule,
     PairRule,
     PresentRule,
@@ -43,6 +44,7 @@ from cdr_pipeline.schema.base import INTEGER, SMALLINT
 NOT_NULL = "not_null"
 IN_SET = "in_set"
 MIN_VALUE = "min_value"
+MAX_VALUE = "max_value"
 BETWEEN = "between"
 PAIR_GE = "pair_ge"
 UNIQUE = "unique"
@@ -73,6 +75,7 @@ class ExpectationSpec:
     min_value: float | None = None
     strict_min: bool = False
     max_value: float | None = None
+    strict_max: bool = False
     scope_wide: bool = False
     """Evaluated once over the whole scope (uniqueness, new columns), not per row batch."""
 
@@ -220,6 +223,15 @@ def _rule_expectations(
                 f"{rule.column} {op} {rule.min_value:g}",
                 min_value=rule.min_value,
                 strict_min=rule.strict,
+            )
+        elif isinstance(rule, MaxRule) and _has(schema, rule.column):
+            b.add(
+                MAX_VALUE,
+                (rule.column,),
+                rule.severity,
+                f"{rule.column} {'<' if rule.strict else '<='} {rule.max_value:,.0f}",
+                max_value=rule.max_value,
+                strict_max=rule.strict,
             )
         elif isinstance(rule, PresentRule) and _has(schema, rule.column):
             b.add(

@@ -173,6 +173,23 @@ def test_entitlement_units_must_not_be_negative(tmp_path: Path, clean: Validated
     assert report.result("entitlements.units.min_value").unexpected_count == 1
 
 
+@pytest.mark.parametrize(
+    ("column", "value"), [("units", 10_000_000), ("unit_price", 1e12), ("unit_price", 1e308)]
+)
+def test_an_entitlement_past_what_the_costs_hold_fails(
+    tmp_path: Path, clean: Validated, column: str, value: float
+) -> None:
+    """A count or price ingest quarantines (a purchase-order number typed there) but another
+    writer or an older release stored made every reconciliation exit 1, and passed."""
+    rows = table_frame(clean.settings, "entitlements")
+    write_partition(tmp_path, "entitlements", None, _set(rows, column, pl.lit(value), row=0))
+    report = validate_warehouse(Settings(warehouse=tmp_path), "all")
+    rule = f"entitlements.{column}.max_value"
+    assert {r.id for r in report.errors} == {rule}
+    assert report.result(rule).unexpected_count == 1
+    assert report.exit_code == 4
+
+
 def test_an_entitlement_that_ends_before_it_starts_fails(tmp_path: Path, clean: Validated) -> None:
     """Never in force, so the reconciliation would leave its units out without a word."""
     rows = table_frame(clean.settings, "entitlements")
