@@ -46,6 +46,16 @@ class MaxRule:
 
 
 @dataclass(frozen=True)
+class PatternRule:
+    """`column` matches `regex` (whole value) where present: a documented code format."""
+
+    table: str
+    column: str
+    regex: str
+    severity: str = ERROR
+
+
+@dataclass(frozen=True)
 class PresentRule:
     """A nullable column that should still be present: a NULL is flagged, not an error."""
 
@@ -127,6 +137,7 @@ Rule = (
     PairRule
     | MinRule
     | MaxRule
+    | PatternRule
     | RangeRule
     | PresentRule
     | ClosedEnumRule
@@ -160,6 +171,9 @@ RULES: tuple[Rule, ...] = (
     # are decimals of 12 digits), so a row loaded before, or by another writer, is an error
     MaxRule("entitlements", "units", UNITS_BOUND),
     MaxRule("entitlements", "unit_price", ENTITLEMENT_BOUND),
+    # an ISO 4217 code, as ingest requires (`bad_currency`): a `$` beside `USD` made the
+    # month `mixed_currency`, its costs gone from every reconciliation and finance total
+    PatternRule("entitlements", "currency", "^[A-Z]{3}$"),
     # a range ending before it starts is never in force: its units would vanish without a word
     PairRule("entitlements", "valid_to", "valid_from"),
     # a code expiring before it is issued: EXPIRED in fct_activation_codes before it began

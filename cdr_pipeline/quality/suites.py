@@ -32,6 +32,7 @@ from cdr_pipeline.quality.rules import (
     MaxRule,
     MinRule,
     PairRule,
+    PatternRule,
     PresentRule,
     RangeRule,
     Rule,
@@ -45,6 +46,7 @@ NOT_NULL = "not_null"
 IN_SET = "in_set"
 MIN_VALUE = "min_value"
 MAX_VALUE = "max_value"
+PATTERN = "pattern"
 BETWEEN = "between"
 PAIR_GE = "pair_ge"
 UNIQUE = "unique"
@@ -76,6 +78,7 @@ class ExpectationSpec:
     strict_min: bool = False
     max_value: float | None = None
     strict_max: bool = False
+    regex: str = ""
     scope_wide: bool = False
     """Evaluated once over the whole scope (uniqueness, new columns), not per row batch."""
 
@@ -191,6 +194,57 @@ def _column_expectations(b: _Builder, schema: TableSchema, rules: tuple[Rule, ..
         b.add(PARTITION, (schema.partition_by,), ERROR, text)
 
 
+ColumnRule = MinRule | MaxRule | PatternRule | PresentRule | RangeRule
+"""The rules of one column's values."""
+
+
+def _column_rule(b: _Builder, rule: ColumnRule) -> None:
+    """The expectation of a rule on one column's values."""
+    if isinstance(rule, MinRule):
+        op = ">" if rule.strict else ">="
+        b.add(
+            MIN_VALUE,
+            (rule.column,),
+            rule.severity,
+            f"{rule.column} {op} {rule.min_value:g}",
+            min_value=rule.min_value,
+            strict_min=rule.strict,
+        )
+    elif isinstance(rule, MaxRule):
+        b.add(
+            MAX_VALUE,
+            (rule.column,),
+            rule.severity,
+            f"{rule.column} {'<' if rule.strict else '<='} {rule.max_value:,.0f}",
+            max_value=rule.max_value,
+            strict_max=rule.strict,
+        )
+    elif isinstance(rule, PatternRule):
+        b.add(
+            PATTERN,
+            (rule.column,),
+            rule.severity,
+            f"{rule.column} matches {rule.regex}",
+            regex=rule.regex,
+        )
+    elif isinstance(rule, PresentRule):
+        b.add(
+            NOT_NULL,
+            (rule.column,),
+            rule.severity,
+            f"{rule.column} is present (a NULL is kept, never read as 0)",
+        )
+    elif isinstance(rule, RangeRule):
+        b.add(
+            BETWEEN,
+            (rule.column,),
+            rule.severity,
+            f"{rule.column} is between {rule.min_value:g} and {rule.max_value:g}",
+            min_value=rule.min_value,
+            max_value=rule.max_value,
+        )
+
+
 def _rule_expectations(
     b: _Builder,
     schema: TableSchema,
@@ -214,41 +268,8 @@ def _rule_expectations(
                 rule.severity,
                 f"{rule.column_a} >= {rule.column_b} where both are present",
             )
-        elif isinstance(rule, MinRule) and _has(schema, rule.column):
-            op = ">" if rule.strict else ">="
-            b.add(
-                MIN_VALUE,
-                (rule.column,),
-                rule.severity,
-                f"{rule.column} {op} {rule.min_value:g}",
-                min_value=rule.min_value,
-                strict_min=rule.strict,
-            )
-        elif isinstance(rule, MaxRule) and _has(schema, rule.column):
-            b.add(
-                MAX_VALUE,
-                (rule.column,),
-                rule.severity,
-                f"{rule.column} {'<' if rule.strict else '<='} {rule.max_value:,.0f}",
-                max_value=rule.max_value,
-                strict_max=rule.strict,
-            )
-        elif isinstance(rule, PresentRule) and _has(schema, rule.column):
-            b.add(
-                NOT_NULL,
-                (rule.column,),
-                rule.severity,
-                f"{rule.column} is present (a NULL is kept, never read as 0)",
-            )
-        elif isinstance(rule, RangeRule) and _has(schema, rule.column):
-            b.add(
-                BETWEEN,
-                (rule.column,),
-                rule.severity,
-                f"{rule.column} is between {rule.min_value:g} and {rule.max_value:g}",
-                min_value=rule.min_value,
-                max_value=rule.max_value,
-            )
+        elif isinstance(rule, ColumnRule) and _has(schema, rule.column):
+            _column_rule(b, rule)
         elif isinstance(rule, KnownDeviceRule) and _has(schema, rule.user_column):
             devices = [
                 by_table[t]

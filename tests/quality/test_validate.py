@@ -190,6 +190,20 @@ def test_an_entitlement_past_what_the_costs_hold_fails(
     assert report.exit_code == 4
 
 
+def test_an_entitlement_currency_that_is_no_iso_code_fails(
+    tmp_path: Path, clean: Validated
+) -> None:
+    """`$` (several currencies), which ingest quarantines, made the month `mixed_currency`
+    beside a `USD` row, its costs gone from every total, and passed validation."""
+    rows = table_frame(clean.settings, "entitlements")
+    write_partition(tmp_path, "entitlements", None, _set(rows, "currency", pl.lit("$"), row=0))
+    report = validate_warehouse(Settings(warehouse=tmp_path), "all")
+    rule = "entitlements.currency.pattern"
+    assert {r.id for r in report.errors} == {rule}
+    assert report.result(rule).unexpected_values == ["$"]
+    assert report.exit_code == 4
+
+
 def test_an_entitlement_that_ends_before_it_starts_fails(tmp_path: Path, clean: Validated) -> None:
     """Never in force, so the reconciliation would leave its units out without a word."""
     rows = table_frame(clean.settings, "entitlements")
