@@ -120,13 +120,15 @@ def _select(
             blank = f"trim({column}, {lit(BLANKS)}) = ''"
             out.append(f"CASE WHEN {blank} THEN NULL ELSE {column} END AS {quote(name)}")
         elif name in present and schema.column(name).case_blind:
-            # a documented value in another case is that value (`mobile_network` tags its
-            # leg as Webex Go): read as its documented spelling, it is no new value
+            # a documented value in another case, or with blanks around it, is that value
+            # (` mobile_network` tags its leg as Webex Go, as ingest derives the tag):
+            # read as its documented spelling, it is no new value
             column = f"{alias}.{quote(name)}"
             spelled = " ".join(
                 f"WHEN {lit(v.upper())} THEN {lit(v)}" for v in schema.column(name).values
             )
-            out.append(f"CASE upper({column}) {spelled} ELSE {column} END AS {quote(name)}")
+            read = f"upper(trim({column}, {lit(BLANKS)}))"
+            out.append(f"CASE {read} {spelled} ELSE {column} END AS {quote(name)}")
         elif name in present:
             # as the views read it: the table's type, whatever type a file holds it as (a
             # number another writer stored as text is checked as a number, not as text)

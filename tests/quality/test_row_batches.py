@@ -129,11 +129,18 @@ def test_webex_go_sub_client_type_in_any_case_is_a_documented_value(tmp_path: Pa
     """`is_webex_go` compares Sub client type in any case (docs/webex-dch.md#webex-go-
     detection), so a leg of `mobile_network` is tagged Webex Go; yet its set check compared
     as stored and `cdr validate` warned every night about a leg it had handled, the warning
-    that should mean "a value that leaves its leg untagged". Only the case is forgiven: a
-    value of another spelling still warns, as delivered."""
+    that should mean "a value that leaves its leg untagged". Only the case and blanks around
+    it (the tag trims them) are forgiven: another spelling still warns, as delivered."""
     folder = tmp_path / "call_date=2026-09-03"
     folder.mkdir()
-    values = ["mobile_network", "Mobile_Network", "MOBILE_NETWORK", "Mobile Network", None]
+    values = [
+        "mobile_network",
+        "Mobile_Network",
+        " MOBILE_NETWORK\u00a0",  # blanks around it: tagged Webex Go as well
+        "MOBILE_NETWORK",
+        "Mobile Network",
+        None,
+    ]
     start = pa.array([datetime(2026, 9, 3, 9, 0)] * len(values), pa.timestamp("us", tz="UTC"))
     ids = [f"r{i}" for i in range(len(values))]
     rows = {"report_id": ids, "start_time": start, "sub_client_type": values}
@@ -144,5 +151,5 @@ def test_webex_go_sub_client_type_in_any_case_is_a_documented_value(tmp_path: Pa
     con.close()
     (spec,) = [e for e in suite.expectations if e.id == "call_legs.sub_client_type.in_set"]
     read = frame["sub_client_type"].tolist()
-    assert [v in spec.value_set for v in read[:4]] == [True, True, True, False]
-    assert read[3] == "Mobile Network" and frame["sub_client_type"].isna()[4]
+    assert [v in spec.value_set for v in read[:5]] == [True, True, True, True, False]
+    assert read[4] == "Mobile Network" and frame["sub_client_type"].isna()[5]
