@@ -195,6 +195,24 @@ def open_months_before(layout: Layout, month: date) -> list[date]:
     return out
 
 
+def closes_recomputed(
+    layout: Layout, name: str, monthly: bool, first_day: date | None, recomputed: bool
+) -> dict[str, datetime]:
+    """The closed months the finance report `name`, computed with `--current` or `--as-of`
+    (`recomputed`), answers for (`first_day`'s, or of a `monthly` report every closed
+    month): said, its figures read as the month's though they are not the frozen ones (the
+    frozen answer says it is closed, these said nothing). The reclaim list of no month is
+    never frozen: none."""
+    if name not in FINANCE_REPORTS or not recomputed:
+        return {}
+    if first_day is None and not monthly:
+        return {}
+    if first_day is not None:
+        close = read_close(layout, first_day)
+        return {} if close is None else {close.month: close.closed_at}
+    return {c.month: c.closed_at for c in list_closed(layout)}
+
+
 def frozen_path(layout: Layout, month: str, name: str) -> Path:
     return layout.closed_month(month) / f"{name}.parquet"
 

@@ -18,7 +18,13 @@ import pyarrow.compute as pc
 
 from cdr_pipeline.config import Settings
 from cdr_pipeline.errors import EXIT_USAGE, CdrError, InputError
-from cdr_pipeline.reports.frozen import FINANCE_REPORTS, list_closed, read_close, read_frozen
+from cdr_pipeline.reports.frozen import (
+    FINANCE_REPORTS,
+    closes_recomputed,
+    list_closed,
+    read_close,
+    read_frozen,
+)
 from cdr_pipeline.reports.frozen_tier import frozen_for_tier
 from cdr_pipeline.reports.licence_span import licence_data, outside_text
 from cdr_pipeline.reports.registry import REPORTS, Report
@@ -262,7 +268,10 @@ def run_report(
     report = find_report(name)
     first_day = parse_month(month)
     t0 = time.monotonic()
-    computed_closes = _computed_closes(settings, report, first_day, as_of, current)
+    recomputed = as_of is not None or current
+    computed_closes = closes_recomputed(
+        settings.layout, report.name, report.monthly, first_day, recomputed
+    )
     if first_day is not None and as_of is None and not current and name in FINANCE_REPORTS:
         close = read_close(settings.layout, first_day)
         if close is not None:
@@ -338,27 +347,6 @@ def run_report(
         note=note,
         computed_closes=computed_closes,
     )
-
-
-def _computed_closes(
-    settings: Settings,
-    report: Report,
-    first_day: date | None,
-    as_of: AsOfArg | None,
-    current: bool,
-) -> dict[str, datetime]:
-    """The closed months a finance report computed with `current` or `as_of` answers for
-    (`first_day`'s, or of a monthly report every closed month): said, its figures read as
-    the month's though they are not the frozen ones (the frozen answer says it is closed,
-    these said nothing). The reclaim list of no month is never frozen: none."""
-    if report.name not in FINANCE_REPORTS or (as_of is None and not current):
-        return {}
-    if first_day is None and not report.monthly:
-        return {}
-    if first_day is not None:
-        close = read_close(settings.layout, first_day)
-        return {} if close is None else {close.month: close.closed_at}
-    return {c.month: c.closed_at for c in list_closed(settings.layout)}
 
 
 def figure_settings(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
