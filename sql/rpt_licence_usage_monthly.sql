@@ -179,7 +179,8 @@ leg_talk as (
         h.location_name,
         h.department_id,
         coalesce(p.leg_id, h.leg_id) as leg_id,
-        max(coalesce(h.duration_seconds, 0)) as talk_seconds
+        -- NULL when none of its records has a Duration: unknown, not 0 (as in fct_calls)
+        max(h.duration_seconds) as talk_seconds
     from call_hits as h
     left join hit_partners as p
         on h.correlation_id = p.correlation_id and h.leg_id = p.own_leg_id
@@ -201,8 +202,9 @@ calls as (
         count(distinct correlation_id) as webex_go_calls,
         count(*) as webex_go_legs,
         -- minutes rounded half up to one decimal: tenths = round(seconds / 6), whose ties a
-        -- double holds exactly (round(9 / 60.0, 1) rounds the double below 0.15 to 0.1)
-        round(sum(coalesce(duration_seconds, 0)) / 6.0) / 10 as webex_go_device_minutes
+        -- double holds exactly (round(9 / 60.0, 1) rounds the double below 0.15 to 0.1).
+        -- A record without a Duration is left out; NULL when none has one (unknown, not 0)
+        round(sum(duration_seconds) / 6.0) / 10 as webex_go_device_minutes
     from call_hits
     group by all
 ),
@@ -210,6 +212,7 @@ calls as (
 talk as (
     select
         month, licence_type, subscription_id, location_name, department_id,
+        count(*) as talk_legs,
         round(sum(talk_seconds) / 6.0) / 10 as webex_go_minutes
     from leg_talk
     group by all
@@ -347,14 +350,22 @@ final as (
         cast(coalesce(dc.devices_never_activated, 0) as bigint) as devices_never_activated,
         cast(coalesce(calls.webex_go_calls, 0) as bigint) as webex_go_calls,
         cast(coalesce(calls.webex_go_legs, 0) as bigint) as webex_go_legs,
-        cast(coalesce(talk.webex_go_minutes, 0) as double) as webex_go_minutes,
+        -- 0 without a leg counted in the month (none, or all counted in the month before);
+        -- NULL when none of the legs counted has a Duration
+        cast(
+            case when talk.talk_legs is null then 0 else talk.webex_go_minutes end as double
+        ) as webex_go_minutes,
         cast(coalesce(uc.licences_used, 0) as bigint) as licences_used,
         cast(
             case when mc.call_coverage = 'full' then coalesce(uc.licences_idle, 0) end
             as bigint
         ) as licences_idle,
         cast(coalesce(uc.licences_never_activated, 0) as bigint) as licences_never_activated,
-        cast(coalesce(calls.webex_go_device_minutes, 0) as double) as webex_go_device_minutes,
+        -- 0 without Webex Go records; NULL when none of them has a Duration
+        cast(
+            case when calls.webex_go_legs is null then 0 else calls.webex_go_device_minutes end
+            as double
+        ) as webex_go_device_minutes,
         mc.covered_days,
         mc.call_coverage
     from held

@@ -55,8 +55,17 @@ def test_unknown_duration_stays_unknown_through_fct_calls_and_the_top_lists(
 
 
 def test_webex_go_minutes_of_legs_without_a_duration_are_unknown(tmp_path: Path) -> None:
-    """webex-go-adoption showed 0.0 Webex Go minutes at a site whose Go legs had no Duration."""
+    """webex-go-adoption showed 0.0 Webex Go minutes at a site whose Go legs had no Duration,
+    and the licence usage report 0.0 Webex Go (device) minutes for a group whose had none."""
     w = World()
+    # a device of each user, and one held without calls, each on a subscription of its own
+    w.held_through_september(
+        [
+            ("D1", U1, "+15550001", "Sub-1"),
+            ("D2", U2, "+15550002", "Sub-2"),
+            ("D4", user(4), "+15550004", "Sub-4"),
+        ]
+    )
     w.leg(SEPT, "G1", "2026-09-10T10:00:00Z", U1, "+15550001", None, location="Branch")
     w.leg(SEPT, "G2", "2026-09-10T11:00:00Z", U2, "+15550002", 30, location="HQ")
     w.leg(SEPT, "G3", "2026-09-10T11:30:00Z", U2, "+15550002", None, location="HQ")
@@ -67,4 +76,14 @@ def test_webex_go_minutes_of_legs_without_a_duration_are_unknown(tmp_path: Path)
         "Branch": (1, None),
         "HQ": (2, 0.5),
         "Desk": (0, 0.0),
+    }
+    usage = records(
+        con,
+        "select subscription_id, webex_go_legs, webex_go_minutes, webex_go_device_minutes "
+        "from rpt_licence_usage_monthly where month = date '2026-09-01'",
+    )
+    assert {r["subscription_id"]: tuple(r.values())[1:] for r in usage} == {
+        "Sub-1": (1, None, None),  # its one leg has no Duration: unknown, not 0
+        "Sub-2": (2, 0.5, 0.5),  # the known 30 s; the leg without a Duration left out
+        "Sub-4": (0, 0.0, 0.0),  # no Webex Go leg: 0
     }
