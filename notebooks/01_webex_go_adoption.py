@@ -14,11 +14,12 @@
 # uses it most, and do calls through it end as well as calls through the other clients?
 #
 # **How to read it.** A *leg* here is one row of `fct_call_legs`: one user's (or service's) side of
-# a call leg, i.e. one CDR record. *Minutes* are that record's `duration_seconds` / 60. An internal
-# call between two of our users therefore counts once for each side: each user took part in it
-# (sections 2-4). Section 1 counts calls instead, as the adoption report does. Months are calendar
-# months in the reporting time zone (`report_month`); the weekday × hour heatmap uses each site's
-# local wall clock (UTC plus the record's *Site timezone* offset).
+# a call leg, i.e. one CDR record. *Minutes* are that record's `duration_seconds` / 60 (section 3
+# counts each leg once per user, as section 1 does). An internal call between two of our users
+# therefore counts once for each side: each user took part in it (sections 2-4). Section 1 counts
+# calls instead, as the adoption report does. Months are calendar months in the reporting time
+# zone (`report_month`); the weekday × hour heatmap uses each site's local wall clock (UTC plus
+# the record's *Site timezone* offset).
 #
 # **Inputs.** Section 1 is the `webex-go-adoption` report (over `fct_calls` and
 # `fct_webex_go_calls`); the other sections read the public view `fct_call_legs`. `CDR_WAREHOUSE`
@@ -126,29 +127,66 @@ else:
 # ## 3. Top Webex Go users
 #
 # Users ranked by their Webex Go minutes (ties: more legs first, then the earlier first leg;
-# nothing personal, so both tiers list the same users). `answered_legs` counts the
-# legs that were answered. A user is named, and placed, as on their latest Webex Go leg (a
-# user renamed or moved shows the new name and location).
+# nothing personal, so both tiers list the same users). Minutes count each Webex Go leg the
+# user took part in once, as the `webex-go-adoption` report does: a leg is paired as
+# `fct_calls` pairs its records, its conversation is the largest `Duration` of the user's
+# records of it, and a leg none of whose records has a `Duration` is left out (unknown, not
+# 0); a user all of whose legs lack one shows no minutes and ranks after the others.
+# `webex_go_legs` counts the user's Webex Go records, `answered_legs` those answered. A user is
+# named, and placed, as on their latest Webex Go leg (a user renamed or moved shows the new
+# name and location).
 
 # %%
 TOP_USERS = 15
 top_users = nb.query(
     f"""
+    with go as (
+        select * from fct_call_legs where is_webex_go and user_uuid is not null and {FILTER}
+    ),
+    -- a record without both call IDs is its leg's other record's (as in fct_calls)
+    partners as (
+        select part.correlation_id, part.leg_id as own_leg_id, min(whole.leg_id) as leg_id
+        from go as part
+        inner join go as whole
+            on part.correlation_id = whole.correlation_id
+            and (
+                whole.remote_call_id = part.local_call_id
+                or whole.local_call_id = part.remote_call_id
+                or whole.network_call_id = part.network_call_id
+            )
+        where (part.local_call_id is null or part.remote_call_id is null)
+            and whole.local_call_id is not null and whole.remote_call_id is not null
+        group by part.correlation_id, part.leg_id
+    ),
+    -- each leg once per user: its largest Duration, NULL (unknown) when none has one
+    legs as (
+        select g.user_uuid, max(g.duration_seconds) as talk_seconds
+        from go as g
+        left join partners as p on g.correlation_id = p.correlation_id and g.leg_id = p.own_leg_id
+        group by g.user_uuid, g.correlation_id, coalesce(p.leg_id, g.leg_id)
+    ),
+    minutes as (
+        select user_uuid, round(sum(talk_seconds) / 6.0) / 10 as webex_go_minutes
+        from legs
+        group by user_uuid
+    )
     select
-        user_uuid,
+        g.user_uuid,
         coalesce(
-            arg_max(user_name, (start_time, report_id)) filter (where user_name is not null),
-            left(user_uuid, 8)
+            arg_max(g.user_name, (g.start_time, g.report_id))
+                filter (where g.user_name is not null),
+            left(g.user_uuid, 8)
         ) as user_name,
-        arg_max(location_name, (start_time, report_id)) filter (where location_name is not null)
-            as location_name,
+        arg_max(g.location_name, (g.start_time, g.report_id))
+            filter (where g.location_name is not null) as location_name,
         count(*) as webex_go_legs,
-        count(*) filter (where answered) as answered_legs,
-        round(sum(coalesce(duration_seconds, 0)) / 6.0) / 10 as webex_go_minutes
-    from fct_call_legs
-    where is_webex_go and user_uuid is not null and {FILTER}
-    group by user_uuid
-    order by webex_go_minutes desc, webex_go_legs desc, min(start_time), min(report_id)
+        count(*) filter (where g.answered) as answered_legs,
+        any_value(m.webex_go_minutes) as webex_go_minutes
+    from go as g
+    inner join minutes as m on g.user_uuid = m.user_uuid
+    group by g.user_uuid
+    order by webex_go_minutes desc nulls last, webex_go_legs desc, min(g.start_time),
+        min(g.report_id)
     limit $top
 """,
     top=TOP_USERS,
@@ -157,13 +195,18 @@ if top_users.is_empty():
     display(nb.no_data("Webex Go users"))
 else:
     display(top_users)
-    fig, ax = plt.subplots(figsize=(9, 0.35 * top_users.height + 1.5))
-    ax.barh(top_users["user_name"].to_list()[::-1], top_users["webex_go_minutes"].to_list()[::-1])
-    ax.set_title(f"Top {top_users.height} Webex Go users by minutes ({nb.scope})")
-    ax.set_xlabel("Webex Go minutes (min)")
-    ax.set_ylabel("User")
-    fig.tight_layout()
-    plt.show()
+    # a user whose minutes are unknown (no leg with a Duration) has no bar, not one of 0
+    known = top_users.filter(pl.col("webex_go_minutes").is_not_null())
+    if known.is_empty():
+        display(nb.no_data("Webex Go minutes (none of the legs has a Duration)"))
+    else:
+        fig, ax = plt.subplots(figsize=(9, 0.35 * known.height + 1.5))
+        ax.barh(known["user_name"].to_list()[::-1], known["webex_go_minutes"].to_list()[::-1])
+        ax.set_title(f"Top {known.height} Webex Go users by minutes ({nb.scope})")
+        ax.set_xlabel("Webex Go minutes (min)")
+        ax.set_ylabel("User")
+        fig.tight_layout()
+        plt.show()
 
 # %% [markdown]
 # ## 4. Call outcomes: Webex Go versus the other clients

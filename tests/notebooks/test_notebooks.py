@@ -320,3 +320,52 @@ def test_top_webex_go_users_tied_are_listed_alike_on_both_tiers(
     assert len(listed["full"]) == 7
     assert [hidden[u] for u in listed["full"]] == listed["analyst"]
     assert listed["full"] == [r[col["User UUID"]] for r in tied]
+
+
+def test_top_webex_go_users_count_each_leg_once_and_unknown_minutes_as_unknown(
+    run_script: Any, tmp_path: Path
+) -> None:
+    """Notebook 01's top users summed `coalesce(duration_seconds, 0)` over every record: a leg
+    both of whose records were the user's counted twice, and a user whose legs had no
+    Duration showed 0.0 minutes, where the webex-go-adoption report (section 1) counts each
+    leg once and leaves an unknown Duration unknown. Two users at two locations: one with a
+    leg of two records (120 s each), one whose only leg has no Duration."""
+    src = SAMPLES / "dch_export_2026-09-30_2026-10-31.csv"
+    with src.open(encoding="utf-8-sig", newline="") as fh:
+        header, *rows = list(csv.reader(fh))
+    col = {name: i for i, name in enumerate(header)}
+    go = [
+        r
+        for r in rows
+        if r[col["Sub client type"]] == "MOBILE_NETWORK"
+        and r[col["User UUID"]]
+        and r[col["Local call ID"]]
+        and r[col["Remote call ID"]]
+    ]
+    first = go[0]
+    other = next(
+        r
+        for r in go
+        if r[col["User UUID"]] != first[col["User UUID"]]
+        and r[col["Location"]] != first[col["Location"]]
+    )
+    first[col["Duration"]] = "120"
+    mirror = list(first)  # the leg's other record, the same user's
+    mirror[col["Report ID"]] = "mirror-" + first[col["Report ID"]]
+    mirror[col["Local call ID"]], mirror[col["Remote call ID"]] = (
+        first[col["Remote call ID"]],
+        first[col["Local call ID"]],
+    )
+    mirror[col["Direction"]] = "TERMINATING"
+    other[col["Duration"]] = ""
+    settings = _warehouse_of(tmp_path / "dch_legs.csv", [header, first, mirror, other])
+    ns = run_script("01_webex_go_adoption", settings.warehouse).namespace
+    top = ns["top_users"]
+    assert top.select("location_name", "webex_go_legs", "webex_go_minutes").rows() == [
+        (first[col["Location"]], 2, 2.0),
+        (other[col["Location"]], 1, None),
+    ]
+    adoption = ns["adoption"]
+    assert dict(zip(top["location_name"], top["webex_go_minutes"], strict=True)) == dict(
+        zip(adoption["location_name"], adoption["webex_go_minutes"], strict=True)
+    )
