@@ -9,7 +9,7 @@ import logging
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cdr_pipeline.batch.archive import archive_loaded, refuse_a_new_warehouse_beside_an_archive
 from cdr_pipeline.batch.folders import check_inbox
@@ -40,6 +40,9 @@ from cdr_pipeline.interrupts import STOPPED_BY
 from cdr_pipeline.logfields import log_fields
 from cdr_pipeline.state.ledger import Ledger
 from cdr_pipeline.state.lock import check_folder, running_writer, writer_lock
+
+if TYPE_CHECKING:
+    from cdr_pipeline.ingest.retention import RetentionResult
 
 log = logging.getLogger(__name__)
 
@@ -305,11 +308,20 @@ def _plan(settings: Settings, summary: NightlySummary, retain: int | None, do_fe
             f"{'fetch, then ' if do_fetch else ''}ingest {len(new)} new file(s) of "
             f"{len(summary.inbox) - len(blocked)}; validate; build; "
             f"{len(summary.planned_reports)} report file(s)"
-            + (f"; drop {len(summary.retention.dropped)} partition(s)" if retain else "")
+            + (_planned_drop(summary.retention, len(new)) if summary.retention else "")
             + "".join(
                 f"; cannot list {p}: its files would not load (chmod u+rx)" for p in unlisted
             ),
         )
+    )
+
+
+def _planned_drop(retention: RetentionResult, new_files: int) -> str:
+    """Retention's part of the plan: the partitions before the cutoff now, and, with files
+    to load, that their days before it go too (retention runs after the ingest: the plan
+    said `drop 0 partition(s)` of a night that then dropped every day it had just loaded)."""
+    return f"; drop {len(retention.dropped)} partition(s) before {retention.cutoff}" + (
+        f" and any day before it in the {new_files} new file(s)" if new_files else ""
     )
 
 

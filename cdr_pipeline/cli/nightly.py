@@ -192,7 +192,9 @@ def _print_plan(summary: NightlySummary) -> None:
     echo("reports: " + ", ".join(summary.planned_reports))
     if summary.retention is not None:
         drop = ", ".join(p for p, _ in summary.retention.dropped) or "nothing"
-        echo(f"retention would drop: {drop}")
+        later = " (and any day before it in the new files, once loaded)"
+        later = later if summary.new_files else ""
+        echo(f"retention would drop before {summary.retention.cutoff}: {drop}{later}")
 
 
 def _night_of(settings: Settings | None) -> date:

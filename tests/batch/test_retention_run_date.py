@@ -4,10 +4,13 @@ the next vacuum. The close already counts from today at the latest; retention do
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
+from click.testing import CliRunner
+
 from cdr_pipeline.batch import run_nightly
+from cdr_pipeline.cli.main import cli
 from cdr_pipeline.config import Settings
 from cdr_pipeline.ingest import ingest_paths
 from cdr_pipeline.reports.close import reporting_today
@@ -28,3 +31,29 @@ def test_a_run_date_to_come_drops_no_call_leg_younger_than_retain_days(tmp_path:
     )
     assert summary.retention.cutoff == today - timedelta(days=30)
     assert summary.retention.dropped == []
+
+
+def test_a_plan_says_retention_drops_the_old_days_of_the_files_it_would_load(
+    tmp_path: Path,
+) -> None:
+    """The plan of a night whose files hold days past `--retain-days` said `drop 0
+    partition(s)` and `retention would drop: nothing` (it counted only what the warehouse
+    held); the night then loaded the files and dropped their old days. It says the cutoff
+    and that the new files' days before it go too."""
+    today = date(2026, 12, 6)
+    w = World()
+    w.leg("calls.csv", "GO1", f"{today - timedelta(days=90)}T10:00:00Z", user(1), "+15550001", 60)
+    inbox = w.write(tmp_path / "inbox")
+    wh = tmp_path / "wh"
+    args = ["--warehouse", str(wh), "nightly", "--inbox", str(inbox), "--dry-run"]
+    args += ["--run-date", str(today), "--retain-days", "30"]
+    result = CliRunner().invoke(cli, args, env={"CDR_CONFIG": "", "TZ": "UTC"})
+    assert result.exit_code == 0, result.output
+    cutoff = min(today, reporting_today(Settings(warehouse=wh))) - timedelta(days=30)
+    assert f"drop 0 partition(s) before {cutoff} and any day before it in the 1 new" in " ".join(
+        result.output.split()
+    )
+    assert f"retention would drop before {cutoff}: nothing (and any day before it in the new" in (
+        result.output
+    )
+    assert not wh.exists()
