@@ -21,6 +21,7 @@ from cdr_pipeline.batch.stages import (
     build_stage,
     close_and_report,
     ingest_summary,
+    planned_close,
     unfinished_erasure,
     validate_build,
     views_see_the_end,
@@ -306,7 +307,8 @@ def _plan(settings: Settings, summary: NightlySummary, retain: int | None, do_fe
             EXIT_BAD_INPUT if unlisted else EXIT_OK,
             0.0,
             f"{'fetch, then ' if do_fetch else ''}ingest {len(new)} new file(s) of "
-            f"{len(summary.inbox) - len(blocked)}; validate; build; "
+            f"{len(summary.inbox) - len(blocked)}; validate; build"
+            f"{planned_close(settings, summary.run_date)}; "
             f"{len(summary.planned_reports)} report file(s)"
             + (_planned_drop(summary.retention, len(new)) if summary.retention else "")
             + "".join(

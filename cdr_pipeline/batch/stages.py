@@ -8,7 +8,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -174,6 +174,21 @@ def build_stage(settings: Settings, summary: DemoSummary | NightlySummary) -> st
 
     summary.build = refresh_warehouse(settings)
     return summary.build.describe()
+
+
+def planned_close(settings: Settings, run_date: date) -> str:
+    """The plan's part for the `close` stage: the previous month when the night would try
+    to close it (`close_after_days` passed, not closed yet), else nothing. The plan said
+    nothing of it, and the night it planned froze a month's finance figures."""
+    if settings.close_after_days is None:
+        return ""
+    from cdr_pipeline.reports.frozen import month_text, read_close
+
+    first = run_date.replace(day=1)
+    previous = (first - timedelta(days=1)).replace(day=1)
+    if (run_date - first).days < settings.close_after_days or read_close(settings.layout, previous):
+        return ""
+    return f"; close {month_text(previous)} (unless its data is incomplete or held back)"
 
 
 def close_and_report(settings: Settings, summary: NightlySummary) -> None:

@@ -279,6 +279,12 @@ def test_nightly_closes_the_previous_month_after_the_configured_days(
 
     inbox = tmp_path / "inbox"
     inbox.mkdir()
+    # the plan says the night would close the month (it said nothing of a close), only
+    # once it is due, and no more once it is closed (below)
+    plan = run_nightly(settings, inbox, run_date=date(2026, 11, 4), dry_run=True)
+    assert f"build; close {CLOSED_MONTH} (unless" in plan.stages[0].summary
+    plan = run_nightly(settings, inbox, run_date=date(2026, 11, 2), dry_run=True)
+    assert "close" not in plan.stages[0].summary
     due = run_nightly(settings, inbox, run_date=date(2026, 11, 4))
     assert due.exit_code == 0, due.stages
     names = [s.name for s in due.stages]
@@ -287,6 +293,8 @@ def test_nightly_closes_the_previous_month_after_the_configured_days(
     assert stage is not None and stage.summary.startswith(f"closed {CLOSED_MONTH}")
     close = read_close(settings.layout, date(2026, 10, 1))
     assert close is not None and close.closed_by == "cdr nightly"
+    plan = run_nightly(settings, inbox, run_date=date(2026, 11, 4), dry_run=True)
+    assert "close" not in plan.stages[0].summary
     # the summary written beside the CSVs shows the closed month
     html = (settings.layout.reports / "2026-11-04" / "finance-summary_2026-10.html").read_text()
     assert "closed on" in html and "October 2026" in html
