@@ -112,6 +112,15 @@ def _names(value: tuple[str, ...]) -> str | None:
     return None
 
 
+DAYS_MAX = 36_525
+"""Any count of days (a century): date arithmetic past it overflowed (`--retain-days
+99999999999` ended in exit 1) or made a view's SQL fail (`code_expiry_days`)."""
+HOURS_MAX = 24 * DAYS_MAX
+MEMORY_MB_MAX = 2**30
+"""MiB of DuckDB memory (1 PiB): DuckDB refuses a memory_limit much past it, which a
+build met as an unexpected error."""
+
+
 SETTINGS_KEYS: dict[str, Key] = {
     k.name: k
     for k in (
@@ -119,19 +128,26 @@ SETTINGS_KEYS: dict[str, Key] = {
         Key("inbox", "path", optional=True, has_flag=True),
         Key("chunk_rows", "int", minimum=1, has_flag=True),
         Key("max_reject_rate", "float", minimum=0.0, maximum=1.0, has_flag=True),
-        Key("code_expiry_days", "int", minimum=1),
+        Key("code_expiry_days", "int", minimum=1, maximum=DAYS_MAX),
         Key("reporting_timezone", "str", rule=timezone_rule),
-        Key("retain_days", "int", minimum=1, optional=True, has_flag=True),
+        Key("retain_days", "int", minimum=1, maximum=DAYS_MAX, optional=True, has_flag=True),
         Key("lock_wait_seconds", "float", minimum=0.0, flag_name="--wait-lock", has_flag=True),
-        Key("idle_days", "int", minimum=1),
+        Key("idle_days", "int", minimum=1, maximum=DAYS_MAX),
         Key("close_after_days", "int", minimum=0, maximum=27, optional=True),  # < February
         Key("excel_csv", "bool", optional=True, has_flag=True),
         # hours a replaced data file stays on disk for readers of older table versions
-        Key("vacuum_grace_hours", "int", minimum=0, flag_name="--grace-hours", has_flag=True),
+        Key(
+            "vacuum_grace_hours",
+            "int",
+            minimum=0,
+            maximum=HOURS_MAX,
+            flag_name="--grace-hours",
+            has_flag=True,
+        ),
         # DuckDB's memory for a build, in MiB (past it, it spills to disk)
-        Key("build_memory_mb", "int", minimum=64),
+        Key("build_memory_mb", "int", minimum=64, maximum=MEMORY_MB_MAX),
         # DuckDB's memory for an ingest's partition merges, in MiB (two share it)
-        Key("merge_memory_mb", "int", minimum=64),
+        Key("merge_memory_mb", "int", minimum=64, maximum=MEMORY_MB_MAX),
         # input limits (docs/limits.md): past one, the file fails with exit 3; the upper
         # bounds keep the parsers safe (Python refuses integers of more than 4,300 digits,
         # the JSON parser recurses per nesting level)
@@ -144,7 +160,7 @@ SETTINGS_KEYS: dict[str, Key] = {
         Key("max_json_depth", "int", minimum=4, maximum=1000),
         Key("max_json_number_digits", "int", minimum=20, maximum=4000),
         Key("max_zip_members", "int", minimum=1, maximum=1_000_000),
-        Key("max_file_days", "int", minimum=1, maximum=36_525),  # every day of 2000-2099
+        Key("max_file_days", "int", minimum=1, maximum=DAYS_MAX),  # every day of 2000-2099
         # personal data at rest: permission bits of the files written (folders get x where
         # files get r)
         Key("file_mode", "mode", rule=file_mode_rule),
@@ -154,7 +170,7 @@ SETTINGS_KEYS: dict[str, Key] = {
     for k in (
         # personal data ([privacy] in cdr.toml): call legs older than this many days keep
         # pseudonyms instead of personal fields; digits of a number analysts still see
-        Key("personal_days", "int", "privacy", minimum=1, optional=True),
+        Key("personal_days", "int", "privacy", minimum=1, maximum=DAYS_MAX, optional=True),
         Key("prefix_digits", "int", "privacy", minimum=0, maximum=15),
     )
 }
@@ -173,9 +189,9 @@ FETCH_KEYS: dict[str, Key] = {
         Key("api_url", "str", "fetch", optional=True, rule=url_rule),
         Key("token_file", "path", "fetch", optional=True),
         Key("org_id", "str", "fetch", optional=True),
-        Key("overlap_hours", "float", "fetch", minimum=0.0),
-        Key("late_hours", "float", "fetch", minimum=0.0),
-        Key("lookback_hours", "float", "fetch", minimum=0.0),
+        Key("overlap_hours", "float", "fetch", minimum=0.0, maximum=HOURS_MAX),
+        Key("late_hours", "float", "fetch", minimum=0.0, maximum=HOURS_MAX),
+        Key("lookback_hours", "float", "fetch", minimum=0.0, maximum=HOURS_MAX),
         Key("page_size", "int", "fetch", minimum=1, maximum=MAX_PAGE_SIZE),
         Key("locations", "names", "fetch", rule=_names, has_flag=True),
         Key("retries", "int", "fetch", minimum=0),

@@ -57,3 +57,13 @@ def test_a_plan_says_retention_drops_the_old_days_of_the_files_it_would_load(
         result.output
     )
     assert not wh.exists()
+
+
+def test_a_retain_days_past_any_date_is_a_usage_of_exit_3_not_a_crash(tmp_path: Path) -> None:
+    """`--retain-days 99999999999` overflowed the date arithmetic: exit 1, "report it"."""
+    (tmp_path / "inbox").mkdir()
+    args = ["--warehouse", str(tmp_path / "wh"), "nightly", "--inbox", str(tmp_path / "inbox")]
+    result = CliRunner().invoke(cli, [*args, "--dry-run", "--retain-days", "99999999999"])
+    assert result.exit_code == 3, result.output
+    assert "--retain-days: bad value for 'retain_days'" in result.output
+    assert "must be between 1 and 36,525" in result.output
