@@ -238,6 +238,21 @@ def test_bad_flag_values_name_the_flag() -> None:
         load_settings(None, {"chunk_row": 3}, env={})
 
 
+def test_vacuums_grace_hours_flag_is_checked_by_the_settings_rules(tmp_path: Path) -> None:
+    """`cdr vacuum --grace-hours` bypassed the key's rules: a value past any date overflowed
+    the cutoff (exit 1, "report it"); it is checked as the variable and the file are."""
+    wh = tmp_path / "wh"
+    (wh / "state").mkdir(parents=True)
+    args = ["--warehouse", str(wh), "vacuum", "--dry-run", "--grace-hours"]
+    env = {"CDR_CONFIG": "", "CDR_VACUUM_GRACE_HOURS": "5"}
+    result = CliRunner().invoke(cli, [*args, str(10**20)], env=env)
+    assert result.exit_code == EXIT_BAD_INPUT, result.output
+    assert "--grace-hours: bad value for 'vacuum_grace_hours'" in result.output
+    # the flag still wins over the variable, which wins over the default
+    assert "more than 7 hour(s)" in CliRunner().invoke(cli, [*args, "7"], env=env).output
+    assert "more than 5 hour(s)" in CliRunner().invoke(cli, args[:-1], env=env).output
+
+
 def test_settings_built_in_code_are_checked_too() -> None:
     with pytest.raises(ConfigError, match="'chunk_rows': true"):
         Settings(chunk_rows=True)

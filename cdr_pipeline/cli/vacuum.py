@@ -35,8 +35,12 @@ def vacuum(
     another writer holds the lock."""
     from cdr_pipeline.ingest.vacuum import vacuum_tables
 
-    settings = obj.existing_warehouse(lock_wait_seconds=lock_wait_seconds)
-    result = vacuum_tables(settings, grace_hours, dry_run)
+    # the flag is a setting like the others: checked by its rules (a range past any date
+    # overflowed the cutoff: exit 1), named as the flag
+    settings = obj.existing_warehouse(
+        lock_wait_seconds=lock_wait_seconds, vacuum_grace_hours=grace_hours
+    )
+    result = vacuum_tables(settings, None, dry_run)
     if as_json:
         echo(to_json(result))
         sys.exit(0)
