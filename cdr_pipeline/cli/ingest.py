@@ -122,6 +122,8 @@ def runs(obj: CliContext, show_files: bool, limit: int, wide: bool, as_json: boo
         )
     layout = obj.existing_warehouse().layout
     ledger = Ledger(layout)
+    # an N past the ledger's length shows it all; past 2**63 the table's tail overflowed
+    limit = min(limit, 2**62)
     if show_files:
         files = ledger.files().tail(limit)
         shown = [

@@ -46,6 +46,10 @@ def test_runs_says_why_a_night_failed(tmp_path: Path) -> None:
     assert WHY in _runs(wh, "--wide").output
     rows = json.loads(_runs(wh, "--json").output)
     assert [r["message"] for r in rows] == [None, WHY]
+    # a --limit past any ledger shows it all (past 2**63 the table's tail overflowed: exit 1)
+    huge = str(10**20)
+    assert json.loads(_runs(wh, "--json", "--limit", huge).output) == rows
+    assert len(json.loads(_runs(wh, "--json", "--files", "--limit", huge).output)) == 0
 
 
 def test_a_killed_night_does_not_read_exit_0(tmp_path: Path) -> None:
