@@ -68,7 +68,7 @@ BULK_ROWS = 20_000
     type=click.IntRange(min=1),
     default=61,
     show_default=True,
-    help="Days covered from --start (at least 6 for the small set).",
+    help="Days covered from --start (at least 6 for the small set; ending by 9979-12-31).",
 )
 @click.option("--no-zip", is_flag=True, help="Do not wrap the first export in a ZIP.")
 @click.option(
@@ -106,6 +106,7 @@ def samples(
     from cdr_pipeline.samples import generate_samples
 
     assert hasattr(start, "date")
+    _check_span(start.date(), days)
     warned = _warn_future(start.date(), days)
     if bulk or (bulk is None and legs > BULK_ROWS):
         _bulk(obj, out, legs, seed, start.date(), days, labels_path, as_json, warned)
@@ -131,6 +132,22 @@ def samples(
         f"devices, {len(res.updated_report_ids)} updated records; labels in {res.labels}",
         err=True,
     )
+
+
+LAST_DAY = date(9979, 12, 31)
+"""Sets end by then: past it the dates of the set (and the bulk set's device spans, up to
+ten years on) overflowed Python's last year, 9999 (`--days 99999999999`: exit 1, "report
+it")."""
+
+
+def _check_span(start: date, days: int) -> None:
+    """A usage error (exit 2) for a window that runs past `LAST_DAY`."""
+    if days > (LAST_DAY - start).days:
+        raise click.BadParameter(
+            f"{start} plus {days:,} day(s) runs past {LAST_DAY}: give fewer days or an "
+            "earlier --start",
+            param_hint="--days",
+        )
 
 
 def _warn_future(start: date, days: int) -> bool:

@@ -275,6 +275,21 @@ def test_an_output_under_a_file_is_a_usage_error(
     assert (tmp_path / "afile").read_text() == "not a folder\n"
 
 
+@pytest.mark.parametrize(
+    "span", [["--days", "99999999999"], ["--start", "9999-12-01", "--days", "100"]]
+)
+@pytest.mark.parametrize("size", [[], ["--bulk"]])
+def test_a_samples_span_past_the_last_year_is_a_usage_error(
+    span: list[str], size: list[str], tmp_path: Path
+) -> None:
+    """`cdr samples --days 99999999999` (or a --start near the year 9999) overflowed the
+    date arithmetic: exit 1, "report it", with nothing written."""
+    run = invoke("samples", "--out", str(tmp_path / "s"), *span, *size)
+    assert run.exit_code == 2, run.output
+    assert "Invalid value for --days" in run.output and "runs past 9979-12-31" in run.output
+    assert not (tmp_path / "s").exists()
+
+
 @pytest.mark.parametrize("folder", ["exports [old]", "cdr*", "what?"])
 def test_a_warehouse_path_that_reads_as_a_file_pattern_is_refused_before_anything_is_written(
     folder: str, tmp_path: Path
