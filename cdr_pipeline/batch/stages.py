@@ -182,12 +182,15 @@ def planned_close(settings: Settings, run_date: date) -> str:
     nothing of it, and the night it planned froze a month's finance figures."""
     if settings.close_after_days is None:
         return ""
+    from cdr_pipeline.reports.close import reporting_today
     from cdr_pipeline.reports.frozen import month_text, read_close
 
     first = run_date.replace(day=1)
     previous = (first - timedelta(days=1)).replace(day=1)
     if (run_date - first).days < settings.close_after_days or read_close(settings.layout, previous):
         return ""
+    if previous > reporting_today(settings):  # a --run-date to come: the close refuses it
+        return f"; not close {month_text(previous)} (it has not begun)"
     return f"; close {month_text(previous)} (unless its data is incomplete or held back)"
 
 

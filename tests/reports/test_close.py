@@ -285,6 +285,9 @@ def test_nightly_closes_the_previous_month_after_the_configured_days(
     assert f"build; close {CLOSED_MONTH} (unless" in plan.stages[0].summary
     plan = run_nightly(settings, inbox, run_date=date(2026, 11, 2), dry_run=True)
     assert "close" not in plan.stages[0].summary
+    # a run date to come: the close refuses a month that has not begun, and the plan says so
+    plan = run_nightly(settings, inbox, run_date=date(9999, 12, 31), dry_run=True)
+    assert "not close 9999-11 (it has not begun)" in plan.stages[0].summary
     due = run_nightly(settings, inbox, run_date=date(2026, 11, 4))
     assert due.exit_code == 0, due.stages
     names = [s.name for s in due.stages]
