@@ -40,11 +40,23 @@ is a typo of its year. `--run-date 0026-12-05` ran the whole night, then its rep
 as 'bad month 26-11' (exit 3); 0001-01-01 ended as an unexpected OverflowError (exit 1)."""
 
 
+_LATEST_RUN_DATE = date(9999, 11, 30)
+"""The reports of a run date's month need the month after it, which a date can hold up to
+9999-12: `--run-date 9999-12-31` ran the whole night, then its reports failed as "bad
+month '9999-12'" (exit 3), while the plan had listed them."""
+
+
 def _in_range(value: datetime | None) -> datetime | None:
     if value is not None and value.date() < _EARLIEST_RUN_DATE:
         raise click.BadParameter(
             f"{value.date().isoformat()} is before 1970-01-01: a typo of the year? Give the "
             "date of the night as YYYY-MM-DD (2026-12-05)",
+            param_hint="--run-date",
+        )
+    if value is not None and value.date() > _LATEST_RUN_DATE:
+        raise click.BadParameter(
+            f"{value.date().isoformat()} is after {_LATEST_RUN_DATE}: a typo of the year? "
+            "Give the date of the night as YYYY-MM-DD (2026-12-05)",
             param_hint="--run-date",
         )
     return value
@@ -70,7 +82,8 @@ def _in_range(value: datetime | None) -> datetime | None:
     "--run-date",
     type=click.DateTime(["%Y-%m-%d"]),
     callback=lambda _ctx, _param, value: _in_range(value),
-    help="Date the reports are for (default today in reporting_timezone; 1970-01-01 or later).",
+    help="Date the reports are for (default today in reporting_timezone; 1970-01-01 to "
+    "9999-11-30).",
 )
 @click.option(
     "--fetch/--no-fetch",

@@ -364,6 +364,19 @@ def test_a_run_date_with_a_typo_in_its_year_is_a_usage_error(tmp_path: Path, day
     assert invoke(*args[:-1], "1970-01-01", "--dry-run").exit_code == 0
 
 
+def test_a_run_date_past_the_last_report_month_is_a_usage_error(tmp_path: Path) -> None:
+    """--run-date 9999-12-31 ran the whole night, then its reports stage failed as "bad
+    month '9999-12'" (exit 3), after a plan that listed them. Refused first, exit 2."""
+    wh, inbox = tmp_path / "wh", tmp_path / "inbox"
+    inbox.mkdir()
+    args = ["--warehouse", str(wh), "nightly", "--inbox", str(inbox), "--run-date"]
+    run = invoke(*args, "9999-12-01")
+    assert run.exit_code == 2, run.output
+    assert "9999-12-01 is after 9999-11-30: a typo of the year?" in run.output
+    assert not wh.exists()
+    assert invoke(*args, "9999-11-30", "--dry-run").exit_code == 0
+
+
 @pytest.mark.parametrize(
     ("folder", "command"),
     [
