@@ -390,9 +390,10 @@ def _close_previous(
         result = close_month(settings, previous, today=run_date, command=command)
     except CloseRefused as exc:
         log.warning("month close: %s", exc.message, extra={"month": month_text(previous)})
+        # its own hint: --force closes incomplete data, never a month to come (--run-date)
         return (
-            f"{month_text(previous)} not closed: {exc.message}; "
-            "`cdr close --force --reason TEXT` to close it"
+            f"{month_text(previous)} not closed: {exc.message}; {exc.hint} "
+            f"(`cdr close {month_text(previous)}`)"
         )
     if result.already_closed:
         return f"{result.close.month} already closed on {result.close.closed_at:%Y-%m-%d}"

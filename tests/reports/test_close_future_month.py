@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from cdr_pipeline.config import Settings
-from cdr_pipeline.reports.close import CloseRefused, close_month
+from cdr_pipeline.reports.close import CloseRefused, close_due_month, close_month
 from cdr_pipeline.reports.frozen import read_close, read_journal
 from cdr_pipeline.warehouse import build_warehouse
 from tests.reports.finance_helpers import cdr
@@ -36,6 +36,13 @@ def test_a_month_that_has_not_begun_is_refused_even_forced(wh: Settings) -> None
     code, _, err = cdr(wh, "close", "2099-01", "--force", "--reason", "x")
     assert code == 3 and "has not begun" in err
     assert not wh.layout.closed_month("2099-01").exists()
+    # a nightly of a --run-date to come said "`cdr close --force --reason TEXT` to close
+    # it", which the close refuses: it gives the refusal's own hint
+    due = Settings(warehouse=wh.warehouse, close_after_days=3)
+    text = close_due_month(due, date(2099, 2, 10))
+    assert "2099-01 not closed: 2099-01 has not begun" in text, text
+    assert "close it on 2099-02-01 or later" in text and "never one to come" in text
+    assert "--force --reason TEXT" not in text
     # a month under way can still be closed early when forced, as documented
     close = close_month(wh, "2026-11", force=True, reason="early", today=date(2026, 11, 4))
     assert close.close.forced and close.close.month == "2026-11"
