@@ -140,7 +140,7 @@ max_reject_rate_option = click.option(
     "--max-reject-rate",
     type=FiniteFloatRange(0, 1),
     help="Share of a file's rows that may be quarantined before the file is not published "
-    "(default 0.01 = 1 %).",
+    "(default: max_reject_rate in cdr.toml, else 0.01 = 1 %).",
 )
 """Shared by the commands that ingest."""
 

@@ -76,7 +76,8 @@ def _in_range(value: datetime | None) -> datetime | None:
 @click.option(
     "--retain-days",
     type=click.IntRange(min=1),
-    help="Drop call-leg partitions older than N days (recorded in the ledger).",
+    help="Drop call-leg partitions older than N days (recorded in the ledger; default: "
+    "retain_days in cdr.toml, else none).",
 )
 @click.option(
     "--run-date",

@@ -14,6 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from cdr_pipeline.cli.main import cli
+from cdr_pipeline.config import SETTINGS_KEYS
 
 ROOT = Path(__file__).parents[2]
 
@@ -125,3 +126,15 @@ def test_a_group_without_its_command_shows_its_help_on_lines() -> None:
     lines = run.output.splitlines()
     assert lines[0].startswith("Usage: ") and "keys" in lines[0]
     assert any("rotate" in ln for ln in lines[1:])
+
+
+def test_every_flag_of_a_setting_names_the_setting_that_changes_its_default() -> None:
+    """`--max-reject-rate` said "(default 0.01 = 1 %)" and `--retain-days` named no
+    default, while `max_reject_rate` and `retain_days` in cdr.toml (or their CDR_*
+    variables) apply without the flag: each flag of a setting names its key."""
+    flags = {k.flag: k.name for k in SETTINGS_KEYS.values() if k.has_flag}
+    assert "--max-reject-rate" in flags and "--retain-days" in flags
+    for command in cli.commands.values():
+        for param in command.params:
+            for flag in set(param.opts) & set(flags):
+                assert flags[flag] in (getattr(param, "help", "") or ""), (command.name, flag)
