@@ -26,15 +26,6 @@ _WORD_EDGE_RE2 = r"[^\pL\pN]"
 """A character that is neither a letter nor a digit (RE2, as DuckDB reads it)."""
 
 
-def is_short_name(value: str) -> bool:
-    """A value shorter than `SHORT` of several words of letters (`Li Na`, `Bo Li`): looked
-    for between characters that are not letters or digits, not only as a whole field, as no
-    count or coordinate spells it: `calls of Li Na.csv` kept her name in its file name, the
-    ledger and every row's `source_file` after `cdr forget`. An extension's digits stay
-    whole-field only (they may be part of a count or a coordinate)."""
-    return is_name_of_words(value)
-
-
 def spellings(value: str) -> list[str]:
     """The ways `value` may be written in a text file, longest first; an accented letter
     also as one character and as a letter and its mark (`unicode_forms`)."""
@@ -69,7 +60,7 @@ def text_pattern(values: Iterable[str]) -> str | None:
             if len(value) >= SHORT:
                 parts.add(text)
             else:
-                edge = _WORD_EDGE_RE2 if is_short_name(value) else _FIELD_EDGE
+                edge = _WORD_EDGE_RE2 if is_name_of_words(value) else _FIELD_EDGE
                 parts.add(f"(^|{edge}){text}({edge}|$)")
     return "(?i)" + "|".join(sorted(parts)) if parts else None
 
@@ -100,7 +91,7 @@ def replacement_pairs(replacements: Mapping[str, str]) -> list[Replacement]:
         forms = dict.fromkeys(f for joined in _joined(value) for f in spellings(joined))
         for form in forms:
             text = re.escape(form)
-            if len(value) < SHORT and is_short_name(value):
+            if len(value) < SHORT and is_name_of_words(value):
                 text = rf"(?<![^\W_]){text}(?![^\W_])"
             elif len(value) < SHORT:
                 text = rf"(?:(?<={_FIELD_EDGE})|^){text}(?={_FIELD_EDGE}|$)"

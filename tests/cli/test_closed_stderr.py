@@ -43,16 +43,7 @@ def test_a_stderr_that_takes_no_write_exits_6_saying_so_on_stdout(tmp_path: Path
     run's own exit code."""
     wh = tmp_path / "wh"
     args = ["--log-json", "--warehouse", str(wh), "ingest", str(FIXTURES / "not_dch.csv")]
-    with open("/dev/full", "w") as full:
-        run = subprocess.run(
-            [sys.executable, "-m", "cdr_pipeline", *args],
-            stdout=subprocess.PIPE,
-            stderr=full,
-            text=True,
-            env=os.environ,
-            cwd=ROOT,
-            timeout=600,
-        )
+    run = _with_stderr_full(args)
     assert run.returncode == 6, run.stdout
     assert "not_dch.csv" in run.stdout  # the table, written before the log was found lost
     assert "the log (stderr) could not be written (No space left on device)" in run.stdout
@@ -61,9 +52,16 @@ def test_a_stderr_that_takes_no_write_exits_6_saying_so_on_stdout(tmp_path: Path
     assert [(r["status"], r["exit_code"]) for r in runs.to_dicts()] == [("failed", 3)]
     # with --json, stdout is the JSON document alone (a line after it failed `jq`): the
     # exit code says the log was lost
+    run = _with_stderr_full([*args, "--json"])
+    assert run.returncode == 6, run.stdout
+    assert json.loads(run.stdout)["files"][0]["exit_code"] == 3
+
+
+def _with_stderr_full(args: list[str]) -> subprocess.CompletedProcess[str]:
+    """`cdr ARGS` with its stderr on /dev/full, which fails every write with ENOSPC."""
     with open("/dev/full", "w") as full:
-        run = subprocess.run(
-            [sys.executable, "-m", "cdr_pipeline", *args, "--json"],
+        return subprocess.run(
+            [sys.executable, "-m", "cdr_pipeline", *args],
             stdout=subprocess.PIPE,
             stderr=full,
             text=True,
@@ -71,5 +69,3 @@ def test_a_stderr_that_takes_no_write_exits_6_saying_so_on_stdout(tmp_path: Path
             cwd=ROOT,
             timeout=600,
         )
-    assert run.returncode == 6, run.stdout
-    assert json.loads(run.stdout)["files"][0]["exit_code"] == 3
