@@ -197,9 +197,19 @@ def test_bad_file_values_name_file_key_and_value(tmp_path: Path, key: Key, liter
         load_settings(cfg, env={})
     message = info.value.message
     assert str(cfg) in message and repr(key.label) in message
-    shown = literal.strip('"')
-    assert shown in message or shown.replace(".0", "") in message, message
+    # the value as written in the file (a mode in octal, never TOML's integer: 0o644, not 420)
+    assert f"{key.label!r}: {literal} (" in message, message
     assert info.value.exit_code == EXIT_BAD_INPUT
+
+
+def test_a_mode_written_without_0o_says_how_toml_read_it(tmp_path: Path) -> None:
+    cfg = tmp_path / "cdr.toml"
+    cfg.write_text("file_mode = 640\n")
+    with pytest.raises(ConfigError) as info:
+        load_settings(cfg, env={})
+    assert "'file_mode': 640 (TOML reads it as a decimal number, 0o1200: write 0o640)" in (
+        info.value.message
+    )
 
 
 @pytest.mark.parametrize(

@@ -339,10 +339,21 @@ def coerce(key: Key, value: Any, origin: str, *, text: bool = False) -> Any:
         problem = _problem_of_range(key, typed)
     if problem is not None:
         raise ConfigError(
-            f"{origin}: bad value for {key.label!r}: {shown(value)} ({problem})",
+            f"{origin}: bad value for {key.label!r}: {_shown_of(key, value, text)} ({problem})",
             hint=key.hint,
         )
     return typed
+
+
+def _shown_of(key: Key, value: Any, text: bool) -> str:
+    """`shown(value)`, but a permission mode read from cdr.toml in octal, as it is written
+    there (`0o644`, never TOML's integer 420), noting a mode written without its `0o`."""
+    if key.kind != "mode" or text or type(value) is not int or value < 0:
+        return shown(value)
+    digits = str(value)
+    if value > 0o777 and len(digits) == 3 and set(digits) <= set("01234567"):  # chmod's 640
+        return f"{value} (TOML reads it as a decimal number, {value:#o}: write 0o{digits})"
+    return f"{value:#o}"
 
 
 def shown(value: Any) -> str:

@@ -96,7 +96,7 @@ def _authority(text: str) -> str | None:
 def file_mode_rule(value: int) -> str | None:
     if value & ~0o770 or value & 0o600 != 0o600:
         return (
-            f"{value:#o} must give the owner read and write and nobody else more than the "
-            "group: 0o600 (owner only, the default) or 0o640 (group may read)"
+            "must give the owner read and write and nobody else more than the group: "
+            "0o600 (owner only, the default) or 0o640 (group may read)"
         )
     return None
