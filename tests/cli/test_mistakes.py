@@ -29,7 +29,18 @@ def invoke(*args: str, env: dict[str, str] | None = None) -> Result:
     "command",
     # vacuum only deletes from a warehouse: on a typo it made `state/` there and said
     # "deleted 0 file(s)", exit 0, so a cron line with the typo passed every night
-    [["validate"], ["build"], ["report", "licence-usage"], ["runs"], ["vacuum"]],
+    [
+        ["validate"],
+        ["build"],
+        ["report", "licence-usage"],
+        ["runs"],
+        ["vacuum"],
+        # README: these only change what a warehouse holds, so they refuse one too
+        ["close", "2026-10"],
+        ["reopen", "2026-10", "--reason", "typo"],
+        ["forget", "--user", "aec1f2ea-0000-4000-8000-000000000001"],
+        ["keys", "rotate"],
+    ],
 )
 def test_reading_commands_refuse_a_folder_that_is_not_a_warehouse(
     command: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
