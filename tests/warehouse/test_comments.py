@@ -45,6 +45,15 @@ def test_every_view_has_a_comment_from_its_header(catalog: duckdb.DuckDBPyConnec
     assert header.removeprefix("-- grain: ") in views["fct_calls"]
 
 
+def test_every_view_of_sql_is_named_in_its_readme() -> None:
+    """sql/README.md describes every view; `int_device_observations` was in no line of it."""
+    text = README.read_text(encoding="utf-8")
+    named = set(re.findall(r"`(\w+)`", text))
+    views = {f.stem for f in sql_dir().glob("*.sql") if not f.name.startswith("_")}
+    assert len(views) > 30
+    assert views - named == set()
+
+
 def test_every_documented_column_has_its_comment(catalog: duckdb.DuckDBPyConnection) -> None:
     docs = documented_columns(README)
     assert {"fct_call_legs", "fct_calls", "rpt_licence_usage_monthly"} <= set(docs)
