@@ -1,5 +1,6 @@
 """Packed data a stream may start with and that is not read as an export: compressed data
-other than one level of ZIP or gzip, and tar archives. Each is refused by its magic bytes,
+other than one level of ZIP or gzip, tar archives, and binary files taken for exports (an
+`.xls` workbook, a Parquet file). Each is refused by its magic bytes,
 naming what it is and the command that unpacks it; read as text it failed as a header of
 NUL bytes with the advice to export the report again as UTF-8."""
 
@@ -59,7 +60,7 @@ def refuse_packed(head: bytes, name: str, inside: str = "") -> None:
     """Raise when `head` (a stream's first `HEAD_BYTES`) starts data that is not read:
     compressed data not unpacked (bzip2, xz...; or any inside `inside`, what was already
     unpacked: "a ZIP", "a gzip stream"), or a tar archive (`tar cf`, `tar czf`: its members'
-    headers hold NUL bytes)."""
+    headers hold NUL bytes), or a binary file that is no export (`refuse_binary`)."""
     packed = _compressed(head)
     if packed is not None:
         what, command = packed
@@ -91,6 +92,36 @@ def refuse_packed(head: bytes, name: str, inside: str = "") -> None:
                 "and load its files"
             )
         raise InputError(f"{what} is not read (ZIP and gzip files are)", path=name, hint=hint)
+    refuse_binary(head, name)
+
+
+OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+"""An OLE2 compound file: Excel 97-2003's `.xls` (and Word's `.doc`, Outlook's `.msg`)."""
+
+PARQUET_MAGIC = b"PAR1"
+
+
+def refuse_binary(head: bytes, name: str) -> None:
+    """Raise when `head` starts a binary file someone may take for an export: an `.xls`
+    workbook (an export saved in Excel 97-2003 format) or a Parquet file (a table's, a
+    rejects or a report file of a warehouse). Read as text, each failed as a header of NUL
+    bytes, "UTF-16 without a byte-order mark"."""
+    if head.startswith(OLE2_MAGIC):
+        raise InputError(
+            "an Excel 97-2003 workbook (.xls) or another Office file of that format, "
+            "not a CSV export",
+            path=name,
+            hint="load the export as downloaded from Control Hub; or save the sheet as CSV "
+            "UTF-8, its number, id and time columns imported as text",
+        )
+    if head.startswith(PARQUET_MAGIC) and b"\0" in head:  # binary, never a CSV header
+        raise InputError(
+            "a Parquet file, not an export: cdr writes its tables, quarantined rows and "
+            "reports as Parquet, and loads exports",
+            path=name,
+            hint="load the export the rows came from (a Control Hub CSV, the cdr_feed JSON, "
+            "or a device, activation, entitlement or directory file)",
+        )
 
 
 APPLE_DOUBLE = b"\x00\x05\x16\x07"

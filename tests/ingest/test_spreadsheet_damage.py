@@ -11,6 +11,7 @@ import zipfile
 from pathlib import Path
 
 import openpyxl
+import polars as pl
 import pytest
 
 from tests.ingest.helpers import load, rejects, run_cdr, table
@@ -264,6 +265,23 @@ def test_an_opendocument_spreadsheet_is_refused_saying_what_it_is(wh: Path) -> N
     (f,) = load(wh, path).files
     assert (f.status, f.exit_code) == ("failed", 3)
     assert "an OpenDocument file (.ods), not a CSV export" in f.message
+
+
+def test_an_xls_workbook_and_a_parquet_file_are_refused_saying_what_they_are(wh: Path) -> None:
+    """An export saved in Excel 97-2003 format (.xls, an OLE2 file) and a Parquet file (a
+    report written with --format parquet, a warehouse's data file) both failed as "the header
+    holds NUL bytes: UTF-16 without a byte-order mark", advising a UTF-8 export."""
+    xls = wh.parent / "Calling_Detailed_Call_History.xls"
+    xls.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(504) + b"Workbook" * 64)
+    report = wh.parent / "top-callers.parquet"
+    pl.DataFrame({"user_uuid": ["u1"], "calls": [3]}).write_parquet(report)
+    by_name = {Path(f.path).name: f for f in load(wh, xls, report).files}
+    for f in by_name.values():
+        assert (f.status, f.exit_code) == ("failed", 3)
+        assert "UTF-16" not in f.message
+    assert "an Excel 97-2003 workbook (.xls)" in by_name[xls.name].message
+    assert "CSV UTF-8" in by_name[xls.name].message
+    assert "a Parquet file, not an export" in by_name[report.name].message
 
 
 def test_a_file_that_is_no_export_is_named_in_a_message_of_a_few_lines(wh: Path) -> None:
