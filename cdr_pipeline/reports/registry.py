@@ -173,8 +173,8 @@ REPORTS: dict[str, Report] = {
         ),
         Report(
             "anomalies",
-            "Webex Go legs that contradict the device lifecycle (no device, deleted, pending, "
-            "old phone after Lost/Stolen)",
+            "Webex Go legs that contradict the device lifecycle (no device, deleted, unlisted, "
+            "pending, old phone after Lost/Stolen) and device-side rule violations",
             f"select * from rpt_webex_go_anomalies where {_MONTH}",
             ("anomaly_id",),
             view="rpt_webex_go_anomalies",

@@ -36,6 +36,15 @@ def test_list_names_every_report_on_one_line(sample_wh: Settings) -> None:
     assert {"webex-go-adoption", "top-callers", "top-destinations", "hourly-volume"} <= set(REPORTS)
 
 
+def test_list_describes_both_sources_of_anomalies(sample_wh: Settings) -> None:
+    """`--list` said anomalies were Webex Go legs only; most rows of the samples' report are
+    device-side rule violations (anomaly_source `device`), as docs/warehouse.md says."""
+    sources = set(run_report(sample_wh, "anomalies").table.column("anomaly_source").to_pylist())
+    assert sources == {"call", "device"}
+    summary = REPORTS["anomalies"].summary
+    assert "Webex Go legs" in summary and "device-side rule violations" in summary
+
+
 @pytest.mark.parametrize("name", list(REPORTS))
 def test_every_report_runs_as_json(sample_wh: Settings, name: str) -> None:
     code, out, err = _run(sample_wh, name, "--format", "json")
