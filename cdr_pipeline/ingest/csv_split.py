@@ -244,8 +244,25 @@ def _split_stream(
             continue
         seg, pending, line, broken = _split_records(buf, line, sep)
         if len(seg):
+            _refuse_overlong(seg, max_record)
             yield seg
         pending, line = yield from _resync(pending, line, broken, eof, sep, max_record)
+
+
+def _refuse_overlong(seg: Segment, max_record: int) -> None:
+    """Fail on a one-line record of `seg` longer than `max_record`, as `_resync` fails one
+    still open past it: a record that ends inside one read block was never measured, so a
+    `max_record_bytes` below the block's 4 MiB held only for lines that crossed a block."""
+    if max_record >= READ_BYTES:  # the default: any longer record crosses a block
+        return
+    for i in np.flatnonzero(seg.ends - seg.starts > max_record):
+        if seg.data.find(b"\n", int(seg.starts[i]), int(seg.ends[i])) < 0:
+            raise BadInput(
+                f"a line longer than max_record_bytes ({max_record:,} bytes)",
+                line=int(seg.lines[i]),
+                hint="check this is a CSV export; raise max_record_bytes in cdr.toml if "
+                "records this long are genuine",
+            )
 
 
 def _blank_lines_only(buf: bytes) -> bool:
@@ -278,12 +295,12 @@ def _resync(
             )
         last = cut + 1 == len(pending)
         yield _broken_line(pending[pos:cut], line, broken, last, max_record)
-        pos, line, broken = yield from _split_ahead(pending, cut + 1, line + 1, sep)
+        pos, line, broken = yield from _split_ahead(pending, cut + 1, line + 1, sep, max_record)
     return pending[pos:], line
 
 
 def _split_ahead(
-    buf: bytes, pos: int, line: int, sep: int
+    buf: bytes, pos: int, line: int, sep: int, max_record: int
 ) -> Generator[Segment, None, tuple[int, int, bool]]:
     """Split `buf` from `pos` (a record boundary) as `_split_records` would, in windows that
     end at a line break and double while no broken record turns up: a stray quote on every
@@ -299,6 +316,7 @@ def _split_ahead(
             end = end or len(buf)
         seg, tail, line, broken = _split_records(buf[pos:end], line, sep)
         if len(seg):
+            _refuse_overlong(seg, max_record)
             yield seg
         # never capped: a record longer than the window (up to max_record_bytes) must fit
         pos, width = end - len(tail), width * 2

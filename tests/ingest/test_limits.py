@@ -138,6 +138,22 @@ def test_column_and_header_limits_are_settings(wh: Path, tmp_path: Path) -> None
     assert short.files[0].rows_loaded == 3
 
 
+def test_a_record_longer_than_a_lowered_max_record_bytes_fails_the_file(
+    wh: Path, tmp_path: Path
+) -> None:
+    """Only a record crossing a 4 MiB read block was measured: with max_record_bytes = 4096
+    a line of 10 KB inside the first block loaded, exit 0, while one of 5 MB failed."""
+    body = rows(30, 47)
+    body[20][USER] = "x" * 10_000
+    src = tmp_path / "export.csv"
+    src.write_bytes(csv_bytes([line(r) for r in body]))
+    lowered = load(wh, src, max_record_bytes=4096)
+    (f,) = lowered.files
+    assert (f.status, f.exit_code, f.rows_loaded) == ("failed", 3, 0)
+    assert "line 22: a line longer than max_record_bytes (4,096 bytes)" in f.message
+    assert load(wh, src).files[0].rows_loaded == 30  # the default holds it
+
+
 def test_a_zip_of_too_many_entries_fails_before_it_is_opened(wh: Path, tmp_path: Path) -> None:
     """Each member is loaded and recorded on its own (a quarter of a second apiece): 2,000
     tiny members took over ten minutes. Counted from the archive's end record, so zipfile
