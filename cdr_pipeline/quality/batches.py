@@ -8,7 +8,7 @@ key is duplicated.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -16,7 +16,6 @@ import duckdb
 import pyarrow as pa
 
 from cdr_pipeline.ingest.merge import bounded_duckdb
-from cdr_pipeline.quality.scope import table_files
 from cdr_pipeline.quality.suites import (
     DEVICE_FLAG,
     DIRECTORY_TABLE,
@@ -25,10 +24,9 @@ from cdr_pipeline.quality.suites import (
     PARTITION,
     SuiteSpec,
 )
-from cdr_pipeline.schema import schemas_by_table
 from cdr_pipeline.schema.base import DUCKDB_TYPES, STRING, TableSchema
 from cdr_pipeline.state.datafiles import check_readable, read_schema
-from cdr_pipeline.state.layout import Layout
+from cdr_pipeline.state.tables import Snapshot
 from cdr_pipeline.text import lit, quote
 from cdr_pipeline.warehouse.damage import check_file_types
 
@@ -151,20 +149,31 @@ def required_text(suite: SuiteSpec) -> frozenset[str]:
     )
 
 
-def device_users_sql(suite: SuiteSpec, layout: Layout) -> str | None:
-    """SQL listing the users that have a device, or None when no device data is stored."""
+def referenced_tables(suites: Iterable[SuiteSpec]) -> list[str]:
+    """The tables the suites' cross-table checks look rows up in."""
+    names: dict[str, None] = {}
+    for suite in suites:
+        if suite.device_rule is not None:
+            names.update(dict.fromkeys(suite.device_rule.device_tables))
+        if suite.directory_rules:
+            names[DIRECTORY_TABLE] = None
+    return list(names)
+
+
+def device_users_sql(suite: SuiteSpec, references: Mapping[str, Snapshot]) -> str | None:
+    """SQL listing the users that have a device, or None when no device data is stored.
+    `references`: the versions of the looked-up tables this validation reads."""
     rule = suite.device_rule
     if rule is None:
         return None
-    by_name = schemas_by_table()
     user = quote(rule.device_user_column)
     parts = []
     for table in rule.device_tables:
-        if table not in by_name:
+        if table not in references:
             continue
         files = [
             f
-            for f in table_files(layout, by_name[table])
+            for f in references[table].all_files()
             if rule.device_user_column in read_schema(f).names
         ]
         if files:
@@ -172,13 +181,12 @@ def device_users_sql(suite: SuiteSpec, layout: Layout) -> str | None:
     return " UNION ".join(parts) if parts else None
 
 
-def directory_sql(suite: SuiteSpec, layout: Layout) -> str | None:
+def directory_sql(suite: SuiteSpec, references: Mapping[str, Snapshot]) -> str | None:
     """SQL listing the org directory's `(entry_type, entry_id)`, or None when the suite has
     no directory rule or no directory is loaded."""
-    by_name = schemas_by_table()
-    if not suite.directory_rules or DIRECTORY_TABLE not in by_name:
+    if not suite.directory_rules or DIRECTORY_TABLE not in references:
         return None
-    files = table_files(layout, by_name[DIRECTORY_TABLE])
+    files = references[DIRECTORY_TABLE].all_files()
     if not files:
         return None
     return f"SELECT DISTINCT entry_type, entry_id FROM {_source(files)}"

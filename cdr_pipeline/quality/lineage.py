@@ -53,6 +53,8 @@ class Lineage:
     run_ids: list[str]
     warehouse: Path
     tables: dict[str, TableScope]
+    looked_up: dict[str, int] = field(default_factory=dict)
+    """Table -> the version the cross-table checks looked rows up in (devices, directory)."""
     notes: dict[Any, BatchNote] = field(default_factory=dict)
     """GX ValidationResultIdentifier -> what that result validated."""
 
@@ -99,12 +101,16 @@ class Lineage:
             for name, t in self.tables.items()
         )
         files = "".join(self._files(name, len(t.files)) for name, t in self.tables.items())
+        # the tables the cross-table checks read rows of (a leg's device, the directory)
+        named = ", ".join(f"{escape(n)} version {v}" for n, v in sorted(self.looked_up.items()))
+        looked = f'<p class="cdr-looked-up">Looked up by the cross-table checks: {named}.</p>'
+        looked = looked if named else ""
         return _block(
             f"<p>Validation <code>{escape(self.validation_id)}</code>, scope "
             f"<b>{escape(self.scope)}</b>, ingest run(s) {escape(runs)}.</p>"
             '<table class="table table-sm cdr-validated-tables"><thead><tr><th>table</th>'
             "<th>version</th><th>partitions</th><th>files</th><th>rows</th><th>batches</th>"
-            f"</tr></thead><tbody>{rows}</tbody></table>{files}"
+            f"</tr></thead><tbody>{rows}</tbody></table>{looked}{files}"
         )
 
     def page_block(self, note: BatchNote) -> str:

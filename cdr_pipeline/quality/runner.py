@@ -19,7 +19,7 @@ import logging
 import secrets
 import shutil
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,6 +31,7 @@ from cdr_pipeline.quality.batches import (
     device_users_sql,
     directory_sql,
     duplicate_keys,
+    referenced_tables,
     row_batches,
 )
 from cdr_pipeline.quality.expectations import gx_expectation
@@ -62,6 +63,7 @@ from cdr_pipeline.quality.suites import (
 )
 from cdr_pipeline.quality.values import value_text as _text
 from cdr_pipeline.state.ledger import Ledger
+from cdr_pipeline.state.tables import Snapshot
 from cdr_pipeline.text import stamp_ms
 
 if TYPE_CHECKING:
@@ -196,14 +198,14 @@ def _validate_table(
     lineage: Lineage,
     suite: SuiteSpec,
     scope: TableScope,
-    settings: Settings,
+    references: Mapping[str, Snapshot],
     batch_rows: int,
     temp_dir: Path,
 ) -> SuiteResult:
     con = connect(temp_dir)
     try:
-        devices = device_users_sql(suite, settings.layout)
-        directory = directory_sql(suite, settings.layout)
+        devices = device_users_sql(suite, references)
+        directory = directory_sql(suite, references)
         row_specs = [
             s
             for s in suite.row_expectations
@@ -271,8 +273,8 @@ def validate_warehouse(
     docs_dir = settings.layout.data_docs
     temp_dir = settings.layout.validate_temp(validation_id)  # DuckDB spill space
     check_folders(docs_dir.parent, temp_dir.parent)
-    resolved = resolve_scope(settings, scope)
     suites = build_suites()
+    resolved = resolve_scope(settings, scope, referenced_tables(suites.values()))
     suite_results: list[SuiteResult] = []
     index: Path | None = None
     todo = [(suites[n], t) for n, t in resolved.tables.items() if t.files and n in suites]
@@ -287,13 +289,16 @@ def validate_warehouse(
                 resolved.run_ids,
                 settings.layout.root,
                 {t.schema.name: t for _, t in todo},
+                {n: s.version for n, s in resolved.references.items() if s.version is not None},
             )
             staging = staging_dir(docs_dir, validation_id)
             ctx = gx_context(staging)
             ctx.data_sources.add_pandas("cdr")
             for suite, table in todo:
                 t1 = time.monotonic()
-                res = _validate_table(ctx, lineage, suite, table, settings, batch_rows, temp_dir)
+                res = _validate_table(
+                    ctx, lineage, suite, table, resolved.references, batch_rows, temp_dir
+                )
                 suite_results.append(res)
                 log.info(
                     "%s: %d rows in %d batch(es), %d failed expectation(s), %.1fs",

@@ -15,6 +15,7 @@ ledger (`files.unknown_columns`) by the runs in scope and by no earlier run.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -52,7 +53,12 @@ class Scope:
     run_ids: list[str]
     """Ingest runs whose files are in scope (empty for 'all' without a ledger)."""
     versions: dict[str, int] = field(default_factory=dict)
-    """Table -> the version whose files are checked."""
+    """Table -> the version whose files are read: those checked, and those the cross-table
+    checks look rows up in (`references`)."""
+    references: dict[str, Snapshot] = field(default_factory=dict)
+    """The tables other tables' checks look up (a Webex Go leg's device, the org directory),
+    taken with the tables in scope: every check of one validation reads one version of each
+    table, the one it names."""
 
     @property
     def file_count(self) -> int:
@@ -69,8 +75,11 @@ def table_files(layout: Layout, schema: TableSchema) -> list[Path]:
     return table_snapshot(layout, schema).all_files()
 
 
-def resolve_scope(settings: Settings, scope: ScopeArg = "last") -> Scope:
-    """Files and partitions to validate, per registered table."""
+def resolve_scope(
+    settings: Settings, scope: ScopeArg = "last", references: Iterable[str] = ()
+) -> Scope:
+    """Files and partitions to validate, per registered table, and the versions of the
+    `references` tables (those the cross-table checks read), taken at the same time."""
     ledger = Ledger(settings.layout)
     # the ledger before the tables: a run settled here has its commits in the versions read
     run_order, files = settled(ledger)
@@ -79,13 +88,23 @@ def resolve_scope(settings: Settings, scope: ScopeArg = "last") -> Scope:
         selected: pl.DataFrame | None = files.filter(pl.col("run_id").is_in(scoped_runs))
     else:
         label, scoped_runs, selected = _select(files, run_order, scope)
+    snaps: dict[str, Snapshot] = {}
     if selected is None:
-        tables = _all_tables(settings.layout)
+        tables = _all_tables(settings.layout, snaps)
     else:
-        tables = _loaded_tables(settings.layout, selected)
+        tables = _loaded_tables(settings.layout, selected, snaps)
+    # the looked-up tables now, not when a suite reads them: an ingest committing during
+    # the validation made the Webex Go device check of call_legs read a device version
+    # other than the one the device suites checked and the report named
+    by_name = schemas_by_table()
+    for name in references:
+        if name in by_name and name not in snaps:
+            snaps[name] = table_snapshot(settings.layout, by_name[name])
+    refs = {n: snaps[n] for n in references if n in snaps and snaps[n].all_files()}
     _new_columns(files, scoped_runs, run_order, tables)
     versions = {n: t.version for n, t in tables.items() if t.version is not None}
-    return Scope(label, tables, scoped_runs, versions)
+    versions |= {n: s.version for n, s in refs.items() if s.version is not None}
+    return Scope(label, tables, scoped_runs, dict(sorted(versions.items())), refs)
 
 
 def settled(ledger: Ledger, runs: pl.DataFrame | None = None) -> tuple[list[str], pl.DataFrame]:
@@ -172,10 +191,10 @@ def _select(
     )
 
 
-def _all_tables(layout: Layout) -> dict[str, TableScope]:
+def _all_tables(layout: Layout, snaps: dict[str, Snapshot]) -> dict[str, TableScope]:
     tables: dict[str, TableScope] = {}
     for schema in schemas_by_table().values():
-        snap = table_snapshot(layout, schema)
+        snap = snaps[schema.name] = table_snapshot(layout, schema)
         paths = snap.all_files()
         if paths:
             parts = [v for v in sorted(snap.files) for _ in snap.files[v]]
@@ -183,7 +202,9 @@ def _all_tables(layout: Layout) -> dict[str, TableScope]:
     return tables
 
 
-def _loaded_tables(layout: Layout, selected: pl.DataFrame) -> dict[str, TableScope]:
+def _loaded_tables(
+    layout: Layout, selected: pl.DataFrame, snaps: dict[str, Snapshot]
+) -> dict[str, TableScope]:
     """The partitions the selected ledger records loaded, per table."""
     by_name = schemas_by_table()
     tables: dict[str, TableScope] = {}
@@ -196,7 +217,7 @@ def _loaded_tables(layout: Layout, selected: pl.DataFrame) -> dict[str, TableSco
         entry.partitions.extend(v for v in row["partitions"] or [] if v not in entry.partitions)
     for entry in tables.values():
         entry.partitions.sort()
-        snap = table_snapshot(layout, entry.schema)
+        snap = snaps[entry.schema.name] = table_snapshot(layout, entry.schema)
         entry.version = snap.version
         # a partition removed since (retention) is simply gone, not an error
         entry.files = [p for v in entry.partitions for p in snap.partition_files(v)]

@@ -6,14 +6,19 @@ from __future__ import annotations
 
 import csv
 import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import polars as pl
+import pytest
 
 from cdr_pipeline.config import Settings
 from cdr_pipeline.ingest import ProgressEvent, ingest_paths
-from cdr_pipeline.quality import validate_warehouse
+from cdr_pipeline.quality import runner, validate_warehouse
 from cdr_pipeline.state.ledger import Ledger
+from cdr_pipeline.state.tables import snapshot
+from tests.quality.conftest import CALL_DAY, table_frame, write_partition
 
 
 def _exports(tmp: Path, samples: Path) -> tuple[Path, Path, Path]:
@@ -75,3 +80,54 @@ def test_a_validation_alongside_an_ingest_leaves_that_run_to_the_next(
     assert pending.ingest_run_ids == [running]
     assert pending.exit_code == 4
     assert pending.result("call_legs.direction.in_set").unexpected_values == ["SIDEWAYS"]
+
+
+GHOST = "00000000-0000-4000-8000-00000000dead"
+
+
+def test_the_device_check_reads_the_device_version_the_validation_names(
+    tmp_path: Path,
+    call_rows: pl.DataFrame,
+    copy_table: Callable[[Path, str], None],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An ingest that committed device events while `cdr validate --all` ran: the device
+    suites checked the version before it (and the report named that one), while the Webex
+    Go device check of call_legs, read later, looked the legs' users up in the new one."""
+    legs = call_rows.with_columns(
+        pl.when(pl.int_range(pl.len()) == 0)
+        .then(pl.lit(value))
+        .otherwise(pl.col(column))
+        .alias(column)
+        for column, value in [
+            ("is_webex_go", True),
+            ("sub_client_type", "MOBILE_NETWORK"),
+            ("user_uuid", GHOST),
+        ]
+    )
+    write_partition(tmp_path, "call_legs", CALL_DAY, legs)
+    copy_table(tmp_path, "device_snapshots")
+    copy_table(tmp_path, "device_events")
+    settings = Settings(warehouse=tmp_path)
+    before = snapshot(tmp_path / "tables/device_events", "device_events", None).version
+    events = table_frame(settings, "device_events")
+
+    def resolve_then_commit(*args: Any, **kwargs: Any) -> Any:
+        resolved = real(*args, **kwargs)
+        # the other writer's commit, between the versions taken and the suites' reads
+        write_partition(tmp_path, "device_events", None, _user(events.head(1), GHOST))
+        return resolved
+
+    real = runner.resolve_scope
+    monkeypatch.setattr(runner, "resolve_scope", resolve_then_commit)
+    report = validate_warehouse(settings, "all")
+
+    assert report.table_versions["device_events"] == before
+    check = report.result("call_legs.webex_go_device_known.known_device")
+    assert check.evaluated and GHOST in check.unexpected_values  # not known at `before`
+    index = report.data_docs_index.read_text()  # type: ignore[union-attr]
+    assert f"device_events version {before}" in index
+
+
+def _user(frame: pl.DataFrame, user: str) -> pl.DataFrame:
+    return frame.with_columns(pl.lit(user).alias("user_uuid"))
