@@ -160,6 +160,20 @@ def test_duplicate_key_across_partitions_and_batches(
     assert dup.sample_keys == [call_rows["report_id"][ROW]]
 
 
+def test_a_report_id_in_upper_case_is_the_same_key(tmp_path: Path, call_rows: pl.DataFrame) -> None:
+    """Another writer's copy of a leg with its Report ID in upper case (a SQL Server export)
+    passed the uniqueness check, while the leg was in the table twice: a UUID is one id in any
+    case (RFC 4122; ingest stores it lower case, the same record from two such exports was
+    every leg counted twice). A key that is no UUID keeps its case."""
+    copy = call_rows.slice(ROW, 1).with_columns(pl.col("report_id").str.to_uppercase())
+    write_partition(tmp_path, "call_legs", DAY_A, pl.concat([call_rows, copy]))
+    report = validate_warehouse(Settings(warehouse=tmp_path), "all")
+    assert {r.id for r in report.errors} == {"call_legs.report_id.unique"}
+    dup = report.result("call_legs.report_id.unique")
+    assert dup.unexpected_count == 2
+    assert dup.sample_keys == [call_rows["report_id"][ROW]]
+
+
 def test_entitlement_units_must_not_be_negative(tmp_path: Path, clean: Validated) -> None:
     """0 units is a withdrawn row (docs/inputs-devices.md); a negative count is an error."""
     rows = table_frame(clean.settings, "entitlements")
