@@ -71,15 +71,18 @@ def _source(files: list[Path], with_file: bool = False) -> str:
     return f"read_parquet([{listed}], hive_partitioning=false, union_by_name=true{named})"
 
 
-def _misplaced(suite: SuiteSpec) -> list[str]:
+def _misplaced(suite: SuiteSpec, present: set[str]) -> list[str]:
     """With a partition check, the column holding the partition of the row's file where it
     is not the one the row's timestamp gives (`partition_from`, in UTC), else NULL: the views
-    take a row's day from its folder."""
+    take a row's day from its folder. Files without the timestamp (`present`: the columns
+    any file holds) give no partition to compare: its not-null check fails them."""
     schema = suite.schema
     if not any(e.check == PARTITION for e in suite.row_expectations):
         return []
     assert schema.partition_by and schema.partition_from
     source, fmt = schema.partition_from
+    if source not in present:
+        return [f"CAST(NULL AS VARCHAR) AS {quote(schema.partition_by)}"]
     folder = lit(schema.partition_by + r"=([^/\\]+)[/\\][^/\\]+$")
     value = f"regexp_extract(t.{quote(FILE_COLUMN)}, {folder}, 1)"
     derived = f"strftime(t.{quote(source)} AT TIME ZONE 'UTC', {lit(fmt)})"
@@ -190,7 +193,10 @@ def directory_sql(suite: SuiteSpec, references: Mapping[str, Snapshot]) -> str |
     files = references[DIRECTORY_TABLE].all_files()
     if not files:
         return None
-    return f"SELECT DISTINCT entry_type, entry_id FROM {_source(files)}"
+    # a column no file holds lists nothing (its own not-null check fails those rows)
+    held = available_columns(files)
+    cols = [c if c in held else f"CAST(NULL AS VARCHAR) AS {c}" for c in ("entry_type", "entry_id")]
+    return f"SELECT DISTINCT {', '.join(cols)} FROM {_source(files)}"
 
 
 def row_batches(
@@ -210,7 +216,7 @@ def row_batches(
 
     schema = suite.schema
     present = available_columns(files)
-    placed = _misplaced(suite)
+    placed = _misplaced(suite, present)
     cols = _select(schema, suite.row_columns(), present, "t", required_text(suite)) + placed
     cols += _tags(suite, present)
     if suite.device_rule is not None and device_users is not None:
@@ -262,6 +268,11 @@ def duplicate_keys(
 ) -> tuple[int, pd.DataFrame]:
     """(rows whose key occurs more than once in the scope, a sample of those rows' keys).
     A text key holding a UUID is compared in lower case (the sample shows it so)."""
+    if not set(schema.key) <= available_columns(files):
+        import pandas as pd
+
+        # no file holds the whole key: no row has one, as its not-null check says
+        return 0, pd.DataFrame(columns=list(schema.key))
     key = ", ".join(quote(k) for k in schema.key)
     src = _source(files)
     present = " AND ".join(f"{quote(k)} IS NOT NULL" for k in schema.key)  # nulls: not_null's job

@@ -233,6 +233,33 @@ def test_an_entitlement_that_ends_before_it_starts_fails(tmp_path: Path, clean: 
     assert report.result(rule).unexpected_values == [f"{day.isoformat()} / {start.isoformat()}"]
 
 
+@pytest.mark.parametrize(
+    ("table", "partition", "column"),
+    [
+        ("entitlements", None, "valid_from"),
+        ("call_legs", CALL_DAY, "start_time"),
+        ("org_directory", None, "entry_id"),  # also what the call legs' ids are looked up in
+    ],
+)
+def test_files_without_a_key_or_timestamp_column_fail_its_not_null_check(
+    tmp_path: Path, clean: Validated, table: str, partition: str | None, column: str
+) -> None:
+    """Another writer's files without a column of the key (or the timestamp a partition is
+    taken from): the row checks read it as NULL, but the duplicate-key and partition SQL
+    named it and `cdr validate` exited 1, "report it"."""
+    rows = table_frame(clean.settings, table, partition).drop(column)
+    write_partition(tmp_path, table, partition, rows)
+    if table == "org_directory":
+        write_partition(
+            tmp_path, "call_legs", CALL_DAY, table_frame(clean.settings, "call_legs", CALL_DAY)
+        )
+    report = validate_warehouse(Settings(warehouse=tmp_path), "all")
+    rule = f"{table}.{column}.not_null"
+    assert {r.id for r in report.errors} == {rule}
+    assert report.result(rule).unexpected_count == rows.height
+    assert report.exit_code == 4
+
+
 def test_device_status_outside_its_set(tmp_path: Path, clean: Validated) -> None:
     base = clean.settings.layout.tables / "device_snapshots"
     part = sorted(p.name for p in base.glob("snapshot_month=*"))[0]
