@@ -21,6 +21,8 @@ from cdr_pipeline.quality.suites import (
     DEVICE_FLAG,
     DIRECTORY_TABLE,
     ERROR,
+    FINITE,
+    NOT_FINITE_SUFFIX,
     NOT_NULL,
     PARTITION,
     SuiteSpec,
@@ -87,6 +89,26 @@ def _misplaced(suite: SuiteSpec, present: set[str]) -> list[str]:
     value = f"regexp_extract(t.{quote(FILE_COLUMN)}, {folder}, 1)"
     derived = f"strftime(t.{quote(source)} AT TIME ZONE 'UTC', {lit(fmt)})"
     return [f"CASE WHEN {derived} <> {value} THEN {value} END AS {quote(schema.partition_by)}"]
+
+
+def _not_finite(suite: SuiteSpec, present: set[str]) -> list[str]:
+    """Per floating-point column, a column holding its value (as text) where it is NaN or
+    infinite, else NULL: GX's pandas checks take NaN for a missing value and skip it."""
+    out = []
+    for exp in suite.row_expectations:
+        if exp.check != FINITE:
+            continue
+        (flag,) = exp.columns
+        name = flag.removesuffix(NOT_FINITE_SUFFIX)
+        if name not in present:
+            out.append(f"CAST(NULL AS VARCHAR) AS {quote(flag)}")
+            continue
+        value = f"CAST(t.{quote(name)} AS DOUBLE)"
+        out.append(
+            # not `isnan`: DuckDB 2.0 answered false for the NaN a polars writer stored
+            f"CASE WHEN NOT isfinite({value}) THEN CAST({value} AS VARCHAR) END AS {quote(flag)}"
+        )
+    return out
 
 
 def _tags(suite: SuiteSpec, present: set[str]) -> list[str]:
@@ -218,7 +240,7 @@ def row_batches(
     present = available_columns(files)
     placed = _misplaced(suite, present)
     cols = _select(schema, suite.row_columns(), present, "t", required_text(suite)) + placed
-    cols += _tags(suite, present)
+    cols += _tags(suite, present) + _not_finite(suite, present)
     if suite.device_rule is not None and device_users is not None:
         rule = suite.device_rule
         con.execute(f"CREATE OR REPLACE TEMP TABLE __device_users AS {device_users}")

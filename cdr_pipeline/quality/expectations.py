@@ -9,6 +9,7 @@ from cdr_pipeline.quality.suites import (
     BETWEEN,
     DERIVED,
     ERROR,
+    FINITE,
     IN_SET,
     KNOWN_DEVICE,
     KNOWN_ID,
@@ -71,7 +72,7 @@ def gx_expectation(spec: ExpectationSpec, known_columns: list[str]) -> Any:
     if spec.check == KNOWN_DEVICE:
         # NULL for legs that are not Webex Go: GX skips nulls in column-map expectations
         return gxe.ExpectColumnValuesToBeInSet(column=col, value_set=[True], **common)
-    if spec.check in (KNOWN_ID, PARTITION, DERIVED):
+    if spec.check in (KNOWN_ID, PARTITION, DERIVED, FINITE):
         # the column holds the id the directory lacks (the partition a row is not in): the
         # unexpected values listed are the unknown ids (the wrong partitions) themselves
         return gxe.ExpectColumnValuesToBeNull(column=col, **common)

@@ -39,7 +39,7 @@ from cdr_pipeline.quality.rules import (
     TagRule,
 )
 from cdr_pipeline.schema import SCHEMAS, TableSchema, schemas_by_table
-from cdr_pipeline.schema.base import INTEGER, SMALLINT
+from cdr_pipeline.schema.base import DOUBLE, INTEGER, SMALLINT
 
 # checks (what the runner knows how to evaluate)
 NOT_NULL = "not_null"
@@ -55,6 +55,10 @@ KNOWN_DEVICE = "known_device"
 KNOWN_ID = "known_id"
 PARTITION = "partition"
 DERIVED = "derived"
+FINITE = "finite"
+NOT_FINITE_SUFFIX = "_not_finite"
+"""Derived batch column `<column>_not_finite`: a floating-point value that is NaN or infinite
+(as text), else NULL."""
 
 DURATION_SUFFIX = "_seconds"
 NEW_COLUMN = "new_column"
@@ -107,7 +111,7 @@ class SuiteSpec:
         every column a row expectation names. Derived batch columns are not included."""
         cols: dict[str, None] = dict.fromkeys(self.schema.key)
         for exp in self.row_expectations:
-            if exp.check not in (KNOWN_DEVICE, KNOWN_ID, PARTITION, DERIVED):
+            if exp.check not in (KNOWN_DEVICE, KNOWN_ID, PARTITION, DERIVED, FINITE):
                 cols.update(dict.fromkeys(exp.columns))
         if self.device_rule is not None:
             cols.update(dict.fromkeys((self.device_rule.user_column, self.device_rule.flag_column)))
@@ -188,6 +192,17 @@ def _column_expectations(b: _Builder, schema: TableSchema, rules: tuple[Rule, ..
                 ERROR,
                 f"{col.name} is a duration, never negative",
                 min_value=0,
+            )
+    for col in stored:
+        if col.dtype == DOUBLE:
+            # GX's pandas checks skip NaN as missing: another writer's NaN price passed the
+            # price checks and made the reconciliation exit 1 (it casts costs to decimals);
+            # ingest keeps no NaN or infinity (a sum over one is NaN)
+            b.add(
+                FINITE,
+                (col.name + NOT_FINITE_SUFFIX,),
+                ERROR,
+                f"{col.name} is a finite number (no NaN or infinity)",
             )
     if schema.partition_by and schema.partition_from:  # another writer's row may not be
         text = f"each row is in the partition of its {schema.partition_from[0]} (UTC)"

@@ -204,6 +204,23 @@ def test_an_entitlement_past_what_the_costs_hold_fails(
     assert report.exit_code == 4
 
 
+@pytest.mark.parametrize(("value", "shown"), [(float("nan"), "nan"), (float("-inf"), "-inf")])
+def test_an_entitlement_price_that_is_no_finite_number_fails(
+    tmp_path: Path, clean: Validated, value: float, shown: str
+) -> None:
+    """Another writer's NaN price passed every price check (GX's pandas checks skip NaN as a
+    missing value) and made the reconciliation exit 1, "report it": it casts costs to
+    decimals. Ingest keeps no NaN or infinity in a number column."""
+    rows = table_frame(clean.settings, "entitlements")
+    write_partition(tmp_path, "entitlements", None, _set(rows, "unit_price", pl.lit(value), row=0))
+    report = validate_warehouse(Settings(warehouse=tmp_path), "all")
+    rule = "entitlements.unit_price_not_finite.finite"
+    assert rule in {r.id for r in report.errors}
+    assert report.result(rule).unexpected_count == 1
+    assert report.result(rule).unexpected_values == [shown]
+    assert report.exit_code == 4
+
+
 def test_an_entitlement_currency_that_is_no_iso_code_fails(
     tmp_path: Path, clean: Validated
 ) -> None:
