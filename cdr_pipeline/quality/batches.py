@@ -203,7 +203,10 @@ def device_users_sql(suite: SuiteSpec, references: Mapping[str, Snapshot]) -> st
             if rule.device_user_column in read_schema(f).names
         ]
         if files:
-            parts.append(f"SELECT {user} AS u FROM {_source(files)} WHERE {user} IS NOT NULL")
+            # in lower case, as the views match a leg's user to a device (`lower(user_uuid)`)
+            parts.append(
+                f"SELECT lower({user}) AS u FROM {_source(files)} WHERE {user} IS NOT NULL"
+            )
     return " UNION ".join(parts) if parts else None
 
 
@@ -247,7 +250,8 @@ def row_batches(
         user = f"t.{quote(rule.user_column)}" if rule.user_column in present else "NULL"
         flag = f"t.{quote(rule.flag_column)}" if rule.flag_column in present else "NULL"
         cols.append(
-            f"CASE WHEN {flag} THEN EXISTS (SELECT 1 FROM __device_users d WHERE d.u = {user}) "
+            f"CASE WHEN {flag} THEN EXISTS (SELECT 1 FROM __device_users d "
+            f"WHERE d.u = lower({user})) "
             f"END AS {quote(DEVICE_FLAG)}"
         )
     if suite.directory_rules and directory is not None:

@@ -398,6 +398,30 @@ def test_webex_go_leg_without_known_device(
     assert report.exit_code == 0
 
 
+def test_a_webex_go_user_in_upper_case_has_the_device_of_the_lower_case_one(
+    tmp_path: Path, call_rows: pl.DataFrame, copy_table: Callable[[Path, str], None]
+) -> None:
+    """The views find a leg's device by its user in any case (`lower(user_uuid)`); the check
+    compared them as stored, and warned that another writer's leg of a known user, written
+    in upper case, had no device."""
+    copy_table(tmp_path, "device_snapshots")
+    copy_table(tmp_path, "device_events")
+    known = pl.read_delta(str(tmp_path / "tables/device_snapshots"))["user_uuid"].drop_nulls()[0]
+    legs = _set(call_rows, "is_webex_go", pl.lit(True))
+    legs = _set(legs, "sub_client_type", pl.lit("MOBILE_NETWORK"))
+    legs = _set(legs, "user_uuid", pl.lit(known.upper()))
+    others = pl.int_range(pl.len()) != ROW  # the other legs: not Webex Go
+    legs = legs.with_columns(
+        pl.when(others).then(False).otherwise(pl.col("is_webex_go")).alias("is_webex_go"),
+        pl.when(others).then(None).otherwise(pl.col("sub_client_type")).alias("sub_client_type"),
+    )
+    write_partition(tmp_path, "call_legs", DAY_A, legs)
+    report = validate_warehouse(Settings(warehouse=tmp_path), "all")
+    check = report.result("call_legs.webex_go_device_known.known_device")
+    assert check.evaluated
+    assert check.success, check.unexpected_values
+
+
 def test_clean_samples_pass(clean: Validated) -> None:
     report = clean.report
     assert report.errors == [], [(r.id, r.sample_keys, r.note) for r in report.errors]
