@@ -8,7 +8,8 @@ from datetime import date
 from pathlib import Path
 
 from cdr_pipeline.reports.registry import REPORTS
-from cdr_pipeline.reports.run import unknown_talk_note
+from cdr_pipeline.reports.run import month_scope, unknown_talk_note
+from cdr_pipeline.reports.unknown_minutes import unknown_go_note
 from tests.warehouse.finance_world import World, records, user
 
 U1, U2, U3 = user(1), user(2), user(3)
@@ -87,3 +88,14 @@ def test_webex_go_minutes_of_legs_without_a_duration_are_unknown(tmp_path: Path)
         "Sub-2": (2, 0.5, 0.5),  # the known 30 s; the leg without a Duration left out
         "Sub-4": (0, 0.0, 0.0),  # no Webex Go leg: 0
     }
+    # `cdr report` says so on stderr, as of the top lists' talk minutes: of the month (the
+    # legs it reads) and of every month; a month without such records says nothing
+    for name, records_left_out in (("licence-usage", 2), ("webex-go-adoption", 2)):
+        for first_day in (SEPT_FIRST, None):
+            with month_scope(con, first_day, call_days=name == "webex-go-adoption"):
+                note = unknown_go_note(con, name, first_day)
+            assert f"leave out {records_left_out} Webex Go record(s)" in note or (
+                f"leaves out {records_left_out} Webex Go record(s)" in note
+            ), (name, note)
+        with month_scope(con, date(2026, 8, 1), call_days=name == "webex-go-adoption"):
+            assert unknown_go_note(con, name, date(2026, 8, 1)) == ""
