@@ -8,18 +8,61 @@
 -- data for every day of the month (call_coverage 'full'); otherwise they are NULL, and the
 -- status is no_call_data when the month has no call data at all (unless more was held than
 -- bought: over needs no call).
-with usage as (
+-- Subscription ids match without regard to case: an entitlement typed `SUB-1` or `sub-1` in a
+-- finance sheet is the subscription the device data calls `Sub-1` (Cisco gives no two
+-- subscriptions ids that differ in case only), shown in the device data's spelling (the
+-- entitlements' when no device names it).
+with spellings as (
+    select
+        folded_id,
+        -- the device data's spelling first, then the entitlements'
+        coalesce(min(spelling) filter (where from_devices), min(spelling)) as subscription_id
+    from (
+        select distinct upper(subscription_id) as folded_id, subscription_id as spelling,
+            true as from_devices
+        from fct_licence_unit_months
+        union all
+        select distinct upper(subscription_id) as folded_id, subscription_id as spelling,
+            false as from_devices
+        from stg_entitlements
+    ) as ids
+    group by folded_id
+),
+
+-- one entitlement row per key without regard to the id's case: a row re-sent with the id
+-- in another case amends the earlier one (the later load wins), as a row of the same key
+-- does at ingest, rather than adding its units to it
+entitlements as (
+    select
+        sp.subscription_id, e.licence_type, e.units, e.valid_from, e.valid_to, e.unit_price,
+        e.currency
+    from stg_entitlements as e
+    inner join spellings as sp on upper(e.subscription_id) = sp.folded_id
+    qualify row_number() over (
+        partition by sp.folded_id, e.licence_type, e.valid_from
+        order by e.ingested_at desc, e.source_file desc, e.source_row desc
+    ) = 1
+),
+
+unit_pieces as (
+    select p.month, p.licence_type, sp.subscription_id, p.piece_from, p.piece_to
+    from fct_licence_unit_months as p
+    inner join spellings as sp on upper(p.subscription_id) = sp.folded_id
+),
+
+usage as (
     select
         month,
         licence_type,
-        subscription_id,
+        sp.subscription_id,
         cast(sum(licences_held_month_end) as bigint) as consumed_month_end,
         cast(sum(licence_days) as bigint) as licence_days,
         cast(sum(licences_used) as bigint) as licences_used,
         cast(sum(licences_idle) + sum(licences_never_activated) as bigint) as idle_licences,
         any_value(covered_days) as covered_days,
         any_value(call_coverage) as call_coverage
-    from fct_licence_unit_usage
+    from fct_licence_unit_usage as u
+    inner join spellings as sp on upper(u.subscription_id) = sp.folded_id
     group by all
 ),
 
@@ -34,7 +77,7 @@ as_of as (
 -- Units held at each instant per subscription (the group peaks of the usage report cannot
 -- be added up: they fall at different instants).
 pieces as (
-    select * from fct_licence_unit_months
+    select * from unit_pieces
 ),
 
 moves as (
@@ -100,7 +143,7 @@ entitled as (
         -- a row without a currency is not in the others' currency either
         count(distinct coalesce(e.currency, '')) > 1 as has_mixed_currency
     from months
-    inner join stg_entitlements as e
+    inner join entitlements as e
         on e.valid_from <= months.month_end_day
         and coalesce(e.valid_to, months.month_end_day) >= months.month_end_day
         and e.units <> 0

@@ -221,3 +221,50 @@ def test_a_month_without_call_data_still_says_more_was_held_than_bought(tmp_path
             "status": "no_call_data",
         },
     ]
+
+
+def test_an_entitlement_typed_in_another_case_is_the_subscription_of_the_devices(
+    tmp_path: Path,
+) -> None:
+    """Finance types the subscription `SUB-1` where the device data says `Sub-1` (no two
+    subscriptions differ in case only): the 2 licences bought and the 2 held were two rows,
+    2 unassigned at 25.00 beside 2 held without entitlement. A sheet re-sent with the id
+    written as the devices write it and a corrected count amends the row, not adds to it."""
+    w = World()
+    w.held_through_september(
+        [("D1", U1, "+15550001", "Sub-1"), ("D2", user(2), "+1555002", "Sub-1")]
+    )
+    w.leg("calls_2026-09-01_2026-10-01.csv", "G1", "2026-09-15T10:00:00Z", U1, "+15550001", 60)
+    w.entitlements.append(f"SUB-1,{BYOD},2,2026-01-01,,12.50,USD")
+    query = (
+        "select subscription_id, entitled_units, consumed_peak, licences_used, idle_licences, "
+        "unassigned_units, unassigned_cost, status "
+        "from rpt_licence_reconciliation where month = date '2026-09-01'"
+    )
+    con = w.build(tmp_path)
+    assert records(con, query) == [
+        {
+            "subscription_id": "Sub-1",  # as the device data spells it
+            "entitled_units": 2,
+            "consumed_peak": 2,
+            "licences_used": 1,
+            "idle_licences": 1,
+            "unassigned_units": 0,
+            "unassigned_cost": 0.0,
+            "status": "matched",
+        }
+    ]
+    resent = tmp_path / "entitlements_resent.csv"
+    resent.write_text(
+        "subscription_id,licence_type,units,valid_from,valid_to,unit_price,currency\n"
+        f"Sub-1,{BYOD},3,2026-01-01,,12.50,USD\n",
+        encoding="utf-8",
+    )
+    settings = Settings(warehouse=tmp_path / "wh")
+    assert ingest_paths(settings, [resent]).exit_code == 0
+    con = connect_snapshots(settings, table_snapshots(settings))
+    ((units, unassigned, status),) = con.execute(
+        "select entitled_units, unassigned_units, status from rpt_licence_reconciliation "
+        "where month = date '2026-09-01'"
+    ).fetchall()
+    assert (units, unassigned, status) == (3, 1, "under")  # 3 bought, not 2 + 3
