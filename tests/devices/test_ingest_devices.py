@@ -420,6 +420,9 @@ def test_two_lines_of_one_entitlement_key_with_other_units_are_quarantined(
             "Sub-3,BYOD,2,2026-01-01,,10,USD",
             "Sub-1,Webex Go (Bring Your Own Device),3,2026-01-01,,12.50,USD",
             "Sub-2,BYOD,4,2026-01-01,,10,USD",
+            # one subscription in any case (the reconciliation matches ids so): a conflict
+            "Sub-5,BYOD,2,2026-01-01,,10,USD",
+            "SUB-5,BYOD,3,2026-01-01,,10,USD",
         ],
     )
     wh = tmp_path / "wh"
@@ -427,9 +430,10 @@ def test_two_lines_of_one_entitlement_key_with_other_units_are_quarantined(
     got = _table(wh, "entitlements", ["subscription_id"])
     assert got.select("subscription_id", "units").rows() == [("Sub-2", 4), ("Sub-3", 2)]
     bad = _rejects(wh).sort("source_row")
-    assert bad["source_row"].to_list() == [2, 5]
+    assert bad["source_row"].to_list() == [2, 5, 7, 8]
     assert set(bad["reason"]) == {"conflicting_lines"}
     assert "lines 2, 5" in bad["detail"][0]
+    assert "lines 7, 8" in bad["detail"][2]
     assert bad["raw_text"].to_list()[1].startswith("Sub-1,Webex Go")
 
 
@@ -476,6 +480,13 @@ def test_a_file_of_the_run_replacing_another_files_entitlement_says_so(tmp_path:
         "Sub-3,BYOD,1,2026-01-01,,10,USD",
     ])).files  # fmt: skip
     assert again.status == "loaded" and not again.message  # the same terms: nothing to say
+    # the id typed in another case is the same subscription (the reconciliation matches ids
+    # so): its other count amends the row, and says so
+    (cased,) = ingest(wh, write_csv(tmp_path / "cased" / "e.csv", ENTITLEMENT_HEADER, [
+        "SUB-1,BYOD,15,2026-01-01,,12.50,USD",
+    ])).files  # fmt: skip
+    assert "amended 1 entitlement row(s) an earlier run loaded" in cased.message
+    assert "12 units in" in cased.message and "15 here" in cased.message
 
 
 def test_units_written_with_a_dot_before_three_digits_are_no_count(tmp_path: Path) -> None:

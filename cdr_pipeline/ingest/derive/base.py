@@ -83,24 +83,31 @@ def long_values(names: list[str], schema: TableSchema, limit: int) -> Check:
 
 
 def conflicting_lines(
-    key: tuple[str, ...], terms: tuple[str, ...], advice: str, *, named: str | None = None
+    key: tuple[str, ...],
+    terms: tuple[str, ...],
+    advice: str,
+    *,
+    named: str | None = None,
+    folded: tuple[str, ...] = (),
 ) -> Check:
     """Lines of one chunk with one `key` and other `terms` (`conflicting_lines`): the table
     keeps one row of a key, the later, which is right for a later file (a correction) but
     a guess between lines of one file. All of them are quarantined, each naming the
     others' lines and the terms that differ; the same line twice is one row. `named` is
-    what the detail calls the key (default: its columns)."""
+    what the detail calls the key (default: its columns); the key columns in `folded` are
+    one value in any case (a subscription id typed `SUB-1` and `Sub-1`)."""
     complete = pl.all_horizontal(pl.col(c).is_not_null() for c in key)
-    lines = pl.col("source_row").cast(pl.String).over(list(key), mapping_strategy="join")
+    over = [pl.col(c).str.to_uppercase() if c in folded else pl.col(c) for c in key]
+    lines = pl.col("source_row").cast(pl.String).over(over, mapping_strategy="join")
     differing = pl.concat_str(
-        [pl.when(pl.col(t).n_unique().over(list(key)) > 1).then(pl.lit(t)) for t in terms],
+        [pl.when(pl.col(t).n_unique().over(over) > 1).then(pl.lit(t)) for t in terms],
         separator=", ",
         ignore_nulls=True,
     )
     named = named or ", ".join(key)
     return Check(
         "conflicting_lines",
-        complete & (pl.struct(terms).n_unique().over(list(key)) > 1),
+        complete & (pl.struct(terms).n_unique().over(over) > 1),
         pl.format(
             f"lines {{}} name one {named} with other {{}}: {advice}",
             lines.list.join(", "),

@@ -378,6 +378,8 @@ _CONFLICTING_ENTITLEMENTS = conflicting_lines(
     ENTITLEMENT_TERMS,
     "two purchases (write them as one line, units added) or a correction (delete the line it "
     "replaces)",
+    # the reconciliation matches subscription ids in any case (`SUB-1` is `Sub-1`)
+    folded=("subscription_id",),
 )
 """Two purchases starting the same day, or a correction typed under the original: the key
 keeps one row, so either reading would lose units silently."""
