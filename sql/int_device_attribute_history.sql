@@ -9,7 +9,9 @@
 -- half-open [valid_from, valid_to), valid_to NULL = still in effect; the first starts at the
 -- device's first observation. A phone number written in national form is read in E.164 by
 -- the country of the device's location then (int_location_dialling), when the org
--- directory gives it.
+-- directory gives it. A subscription id is one subscription in any case (`SUB-1` typed in an
+-- event is the device list's `Sub-1`), spelled as the device snapshots spell it (else the
+-- events): a case alone never moves a device to another subscription.
 with snapshots as (
     select * from stg_device_snapshots
 ),
@@ -18,7 +20,7 @@ events as (
     select * from stg_device_events
 ),
 
-observations as (
+raw_observations as (
     select
         device_id,
         snapshot_time as observed_at,
@@ -48,6 +50,36 @@ observations as (
         load_seq,
         source_row
     from events
+),
+
+-- one spelling per subscription id in any case: the snapshots' (read from Cisco's list),
+-- else the events'
+spellings as (
+    select
+        upper(subscription_id) as folded_id,
+        coalesce(min(subscription_id) filter (where precedence = 1), min(subscription_id))
+            as spelling
+    from raw_observations
+    where subscription_id is not null
+    group by upper(subscription_id)
+),
+
+observations as (
+    select
+        o.device_id,
+        o.observed_at,
+        o.precedence,
+        o.org_uuid,
+        o.user_uuid,
+        o.deployment,
+        o.phone_number,
+        coalesce(sp.spelling, o.subscription_id) as subscription_id,
+        o.location_name,
+        o.department_id,
+        o.load_seq,
+        o.source_row
+    from raw_observations as o
+    left join spellings as sp on upper(o.subscription_id) = sp.folded_id
 ),
 
 -- carry each attribute forward (last non-empty value so far)

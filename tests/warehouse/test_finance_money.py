@@ -228,12 +228,20 @@ def test_an_entitlement_typed_in_another_case_is_the_subscription_of_the_devices
 ) -> None:
     """Finance types the subscription `SUB-1` where the device data says `Sub-1` (no two
     subscriptions differ in case only): the 2 licences bought and the 2 held were two rows,
-    2 unassigned at 25.00 beside 2 held without entitlement. A sheet re-sent with the id
-    written as the devices write it and a corrected count amends the row, not adds to it."""
+    2 unassigned at 25.00 beside 2 held without entitlement; an admin's events saying
+    `SUB-1` of a device the list says is on `Sub-1` moved it between two subscriptions. A
+    sheet re-sent with the id written as the devices write it and a corrected count amends
+    the row, not adds to it."""
     w = World()
-    w.held_through_september(
-        [("D1", U1, "+15550001", "Sub-1"), ("D2", user(2), "+1555002", "Sub-1")]
-    )
+    w.held_through_september([("D1", U1, "+15550001", "Sub-1")])
+    # D2's events typed by an admin in capitals, its snapshots as Cisco's list spells it
+    for time, kind in (
+        ("2026-08-15T00:00:00Z", "PROVISIONED"),
+        ("2026-08-16T00:00:00Z", "ACTIVATED"),
+    ):
+        w.event(time, "D2", kind, user(2), "+15550002", subscription="SUB-1")
+    for time in ("2026-09-15T06:00:00Z", "2026-10-01T06:00:00Z"):
+        w.snapshot(time, "D2", user(2), "+15550002", subscription="Sub-1")
     w.leg("calls_2026-09-01_2026-10-01.csv", "G1", "2026-09-15T10:00:00Z", U1, "+15550001", 60)
     w.entitlements.append(f"SUB-1,{BYOD},2,2026-01-01,,12.50,USD")
     query = (
@@ -242,6 +250,13 @@ def test_an_entitlement_typed_in_another_case_is_the_subscription_of_the_devices
         "from rpt_licence_reconciliation where month = date '2026-09-01'"
     )
     con = w.build(tmp_path)
+    # a case alone never moves a device to another subscription: one group, held all month
+    usage = records(
+        con,
+        "select subscription_id, licences_held_peak, licences_held_month_end, licence_days "
+        "from rpt_licence_usage_monthly where month = date '2026-09-01'",
+    )
+    assert [tuple(r.values()) for r in usage] == [("Sub-1", 2, 2, 60)]
     assert records(con, query) == [
         {
             "subscription_id": "Sub-1",  # as the device data spells it
