@@ -16,7 +16,7 @@ import polars as pl
 from cdr_pipeline.ingest.derive import DERIVERS, Check
 from cdr_pipeline.ingest.derive.base import long_values, null_word, null_word_keys, word_detail
 from cdr_pipeline.ingest.numerals import LOCALE_MARKS, NUMBER_TYPES, respell, ungroup
-from cdr_pipeline.ingest.spreadsheet import drop_flags, local_date_check, mark_local_dates
+from cdr_pipeline.ingest.spreadsheet import drop_flags, local_date_check, mark_local_dates, trimmed
 from cdr_pipeline.ingest.timestamps import (
     TIMESTAMP_RANGE,
     dash_year_first,
@@ -97,7 +97,7 @@ def _clean(expr: pl.Expr) -> pl.Expr:
 
 def _trimmed(expr: pl.Expr) -> pl.Expr:
     """Blanks around the value removed, then null markers -> NULL (`TableSchema.trim_text`)."""
-    return _clean(expr.str.strip_chars())
+    return _clean(trimmed(expr))
 
 
 def _as_is(expr: pl.Expr) -> pl.Expr:

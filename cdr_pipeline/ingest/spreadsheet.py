@@ -91,3 +91,14 @@ def local_date_check(name: str, spelled: str) -> Check:
 
 def drop_flags(df: pl.DataFrame) -> pl.DataFrame:
     return df.drop(pl.selectors.starts_with("__local_date_"))
+
+
+INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff"
+"""Zero-width characters (space, non-joiner, joiner, word joiner, BOM): no whitespace to
+`strip_chars`, but they ride along when an id is copied from a web page, a chat or a mail
+into a sheet (`\\u200bSub-1` was a subscription of its own, matched by no device)."""
+
+
+def trimmed(expr: pl.Expr) -> pl.Expr:
+    """A typed or pasted value without the blanks and zero-width characters around it."""
+    return expr.str.strip_chars().str.strip_chars(INVISIBLE).str.strip_chars()

@@ -354,10 +354,11 @@ def test_f13_a_call_is_made_from_the_activated_phone_not_a_pending_one(tmp_path:
 
 def test_f14_blanks_around_a_typed_id_do_not_split_a_subscription(tmp_path: Path) -> None:
     """Entitlements typed in a spreadsheet carry `"Sub-1 "`; the devices say `Sub-1`: one
-    subscription, one matched row (not a `no_entitlement` row and an `under` one)."""
+    subscription, one matched row (not a `no_entitlement` row and an `under` one). So with
+    the zero-width space or BOM an id copied from a web page or a chat carries."""
     w = World()
     w.held_through_september([("D1", U1, "+15550001", "Sub-1")])
-    w.entitlements.append(f"Sub-1 , {BYOD} ,1, 2026-01-01 ,,10.00, USD ")
+    w.entitlements.append(f"\u200b Sub-1\ufeff , {BYOD} ,1, 2026-01-01 ,,10.00, USD\u200b ")
     _september_calls(w)
     con = w.build(tmp_path)
     rows = records(
