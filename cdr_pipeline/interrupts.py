@@ -20,12 +20,13 @@ from __future__ import annotations
 import os
 import signal
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from types import FrameType
 from typing import Any
 
 EXIT_AT_ONCE = 130
+AT_ONCE = "the next run clears what this one left"
 
 
 class Terminated(KeyboardInterrupt):
@@ -41,6 +42,7 @@ EXIT_ON_SECOND_STOP = [False]
 In a library caller (a notebook) it raises KeyboardInterrupt where it lands instead."""
 
 _pending: list[int] = []
+_AT_ONCE: list[Callable[[], None]] = []
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 TERMINATING = (signal.SIGTERM, signal.SIGHUP)
 """Signals that end the command as SIGTERM does. SIGHUP (the terminal or ssh session of a
@@ -107,12 +109,35 @@ def _remember(signum: int, frame: FrameType | None) -> None:
         if not EXIT_ON_SECOND_STOP[0]:  # a notebook's kernel lives on: raise here, as before
             _pending.clear()
             raise KeyboardInterrupt
-        os.write(2, b"stopped at once; the next run clears what this one left\n")
+        _write_last_lines()
         os._exit(EXIT_AT_ONCE)  # as kill -9 would, which the warehouse survives
     if signum in TERMINATING:  # one is enough (systemd sends SIGKILL after its timeout)
         signal.signal(signum, signal.SIG_IGN)
     STOPPED_BY.append(signum)
     _pending.append(signum)
+
+
+@contextmanager
+def last_lines(write: Callable[[], None]) -> Iterator[None]:
+    """Within: a second Ctrl-C that ends `cdr` at once first calls `write`, which writes the
+    command's closing lines with `os.write` (nothing buffered: `os._exit` flushes nothing).
+    It ended the process with one plain line on stderr: a nightly's summary log (stdout) got
+    no line at all, its tail still read the night before's `exit 0`, and its JSON log a line
+    that is not JSON and no closing `"exit_code": 130`. The latest block's `write` comes
+    first."""
+    _AT_ONCE.append(write)
+    try:
+        yield
+    finally:
+        _AT_ONCE.remove(write)
+
+
+def _write_last_lines() -> None:
+    if not _AT_ONCE:
+        os.write(2, f"stopped at once; {AT_ONCE}\n".encode())
+    for write in reversed(_AT_ONCE):
+        with suppress(Exception):  # the process ends now, whatever a line met
+            write()
 
 
 @contextmanager

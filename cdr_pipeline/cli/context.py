@@ -15,6 +15,7 @@ from typing import Any
 
 import click
 
+from cdr_pipeline.cli.stderr import write_now
 from cdr_pipeline.config import Settings, load_settings
 from cdr_pipeline.errors import ConfigError, OutputUnwritable, output_error
 from cdr_pipeline.logfields import CONTEXT_FIELDS, RECORD_FIELDS, LogFieldsFilter
@@ -233,6 +234,20 @@ class _Stderr:
 
 STDERR = _Stderr()
 _CLI_LOG = logging.getLogger("cdr_pipeline.cli")
+
+
+def log_now(logger: logging.Logger, level: int, message: str, **extra: Any) -> None:
+    """One log line of `logger`, as the command's handlers format it (one JSON object with
+    `--log-json`, its fields included), written straight to stderr (`write_now`)."""
+    if not logger.isEnabledFor(level):
+        return
+    record = logger.makeRecord(logger.name, level, __file__, 0, message, (), None, extra=extra)
+    # on a line of its own, as `LineHandler` writes it: not after a progress line's 40%
+    start = "\n" if STDERR.open_line else ""
+    for handler in logging.getLogger("cdr_pipeline").handlers:
+        if handler.filter(record):
+            write_now(2, start + handler.format(record) + "\n", sys.stderr)
+            start = ""
 
 
 def _level_of(text: str) -> int:

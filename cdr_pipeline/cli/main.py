@@ -24,6 +24,7 @@ from cdr_pipeline.cli.context import (
     configure_logging,
     discard_stdout,
     echo,
+    log_now,
     stdout_error,
 )
 from cdr_pipeline.cli.stderr import StderrGuard
@@ -36,11 +37,13 @@ from cdr_pipeline.errors import (
     known_error,
 )
 from cdr_pipeline.interrupts import (
+    AT_ONCE,
     EXIT_ON_SECOND_STOP,
     STOPPED_BY,
     TERMINATING,
     Terminated,
     checkpoint,
+    last_lines,
     reset,
     stop_for,
     take_early,
@@ -68,9 +71,22 @@ class CdrGroup(click.Group):
             return self._invoke(ctx)
         t0 = time.monotonic()
         code = 0
+
+        def ended_at_once() -> None:  # a second Ctrl-C: the lines the `finally` would write
+            seconds = round(time.monotonic() - t0, 3)
+            log_now(log, logging.WARNING, "stopped at once by a second Ctrl-C: " + AT_ONCE)
+            log_now(
+                log,
+                logging.INFO,
+                f"cdr {name} finished: exit {EXIT_INTERRUPTED} in {seconds:.1f}s",
+                exit_code=EXIT_INTERRUPTED,
+                seconds=seconds,
+            )
+
         with log_session(command=f"cdr {name}", stage=name, run_id=None):
             try:
-                return self._invoke(ctx)
+                with last_lines(ended_at_once):
+                    return self._invoke(ctx)
             except SystemExit as exc:
                 code = exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 1
                 raise

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,6 +21,8 @@ from cdr_pipeline.cli.context import (
     writing_output,
 )
 from cdr_pipeline.cli.render import Progress, file_error_fields, text_table
+from cdr_pipeline.cli.stderr import write_now
+from cdr_pipeline.interrupts import AT_ONCE, EXIT_AT_ONCE, last_lines
 from cdr_pipeline.render import safe_text, to_json
 
 if TYPE_CHECKING:
@@ -129,16 +132,17 @@ def nightly(
         box = inbox or settings.inbox
         if box is None:
             raise ConfigError("no inbox given", hint="pass --inbox DIR, or set inbox in cdr.toml")
-        summary = run_nightly(
-            settings,
-            box,
-            archive=archive,
-            retain_days=retain_days,
-            dry_run=dry_run,
-            run_date=day,
-            fetch=fetch,
-            progress=Progress(obj.quiet or as_json),
-        )
+        with last_lines(_line_at_once(day or _night_of(settings), as_json)):
+            summary = run_nightly(
+                settings,
+                box,
+                archive=archive,
+                retain_days=retain_days,
+                dry_run=dry_run,
+                run_date=day,
+                fetch=fetch,
+                progress=Progress(obj.quiet or as_json),
+            )
     except (SystemExit, click.exceptions.Exit):
         raise
     except BaseException as exc:
@@ -209,6 +213,18 @@ def _print_plan(summary: NightlySummary) -> None:
         later = " (and any day before it in the new files, once loaded)"
         later = later if summary.new_files else ""
         echo(f"retention would drop before {summary.retention.cutoff}: {drop}{later}")
+
+
+def _line_at_once(night: date, as_json: bool) -> Callable[[], None]:
+    """What a second Ctrl-C, which ends the process at once, writes to the summary log: the
+    night's line, which it lacked (its tail read the night before's `exit 0`)."""
+    line = f"cdr nightly {night}: exit {EXIT_AT_ONCE} (interrupted: stopped at once; {AT_ONCE})"
+
+    def write() -> None:
+        if not as_json:  # stdout holds one JSON document or nothing
+            write_now(1, line + "\n", sys.stdout)
+
+    return write
 
 
 def _night_of(settings: Settings | None) -> date:

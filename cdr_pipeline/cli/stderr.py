@@ -107,3 +107,11 @@ class StderrGuard(io.TextIOBase):
     @property
     def buffer(self) -> Any:
         return self._stream.buffer
+
+
+def write_now(fd: int, text: str, stream: Any) -> None:
+    """`text` straight to the file descriptor `fd`, encoded as `stream` (its `sys.stdout` or
+    `sys.stderr`) encodes: the lines of a process a second Ctrl-C ends at once
+    (`interrupts.last_lines`), past a buffer the signal may have caught in mid-write and
+    that `os._exit` would not flush."""
+    os.write(fd, text.encode(getattr(stream, "encoding", None) or "utf-8", "backslashreplace"))

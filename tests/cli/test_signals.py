@@ -4,6 +4,8 @@ equals a clean run. Real processes and signals (`python -m cdr_pipeline`), no mo
 
 from __future__ import annotations
 
+import json
+import logging
 import os
 import shutil
 import signal
@@ -16,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from cdr_pipeline.cli.context import STDERR, configure_logging, log_now
 from cdr_pipeline.samples import write_call_export
 from cdr_pipeline.state.layout import Layout
 from cdr_pipeline.state.ledger import Ledger
@@ -30,9 +33,14 @@ def export(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _stop_when(
-    args: list[str], ready: Callable[[], bool], signum: int, env: dict[str, str] | None = None
+    args: list[str],
+    ready: Callable[[], bool],
+    signum: int,
+    env: dict[str, str] | None = None,
+    times: int = 1,
 ) -> subprocess.CompletedProcess[str]:
-    """Run `cdr ARGS`, send `signum` as soon as `ready()`, and wait for it to end."""
+    """Run `cdr ARGS`, send `signum` (`times` over) as soon as `ready()`, and wait for it to
+    end."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "cdr_pipeline", *args],
         stdout=subprocess.PIPE,
@@ -47,7 +55,9 @@ def _stop_when(
     while not ready() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.01)
     assert proc.poll() is None, "the command ended before the moment to stop it"
-    proc.send_signal(signum)
+    for n in range(times):
+        time.sleep(0.05 if n else 0)
+        proc.send_signal(signum)
     out, err = proc.communicate(timeout=120)
     return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
@@ -82,6 +92,45 @@ def test_a_stopped_ingest_exits_130_recorded_interrupted(
     assert not staging.exists() or not any(staging.iterdir())
     assert run_cdr(*args).returncode == 0
     assert table(wh).height == 20_000
+
+
+def test_a_nightly_stopped_at_once_still_ends_both_logs(tmp_path: Path, export: Path) -> None:
+    """A second Ctrl-C ends `cdr` at once (as kill -9 would). It wrote one plain line to
+    stderr and nothing to stdout: the summary log's tail still read the night before's
+    `exit 0`, and the JSON log got a line that is not JSON and no closing exit code."""
+    wh, inbox = tmp_path / "wh", tmp_path / "inbox"
+    inbox.mkdir()
+    shutil.copy(export, inbox / export.name)
+    staging = Layout(wh).staging
+
+    def staging_rows() -> bool:  # inside the ingest's deferred stop: the first one waits
+        return staging.is_dir() and any(p.is_file() for p in staging.rglob("*"))
+
+    args = ["--warehouse", str(wh), "--log-json", "nightly", "--inbox", str(inbox)]
+    args += ["--run-date", "2026-11-10"]
+    stopped = _stop_when(args, staging_rows, signal.SIGINT, {"CDR_CHUNK_ROWS": "500"}, times=2)
+    assert stopped.returncode == 130, stopped.stderr
+    assert stopped.stdout == (
+        "cdr nightly 2026-11-10: exit 130 (interrupted: stopped at once; the next run clears "
+        "what this one left)\n"
+    )
+    lines = [json.loads(line) for line in stopped.stderr.splitlines()]  # each one JSON
+    assert "stopped at once" in lines[-2]["message"]
+    assert lines[-1]["message"].startswith("cdr nightly finished: exit 130 in ")
+    assert lines[-1]["exit_code"] == 130
+    assert Ledger(Layout(wh)).runs_seen(writers_gone=True)["exit_code"].to_list() == [130]
+
+
+def test_a_line_written_at_once_starts_a_line_of_its_own(capfd: pytest.CaptureFixture[str]) -> None:
+    """The lines of a second Ctrl-C go straight to stderr: on a terminal, after the progress
+    line of a file (`... 12,000 rows 40%`), on a line of their own as any log line."""
+    configure_logging(0, False)
+    STDERR.open_line = True
+    try:
+        log_now(logging.getLogger("cdr_pipeline.cli"), logging.WARNING, "stopped at once")
+    finally:
+        STDERR.open_line = False
+    assert capfd.readouterr().err == "\nWARNING cdr_pipeline.cli: stopped at once\n"
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
