@@ -14,7 +14,7 @@ from pathlib import Path
 
 from cdr_pipeline.errors import ConfigError
 from cdr_pipeline.ingest import IngestResult
-from cdr_pipeline.state.files import NAME_MAX, fit_name
+from cdr_pipeline.state.files import NAME_MAX, fit_name, fsync_dir
 from cdr_pipeline.state.layout import Layout
 
 _PART_RANDOM = 8
@@ -81,11 +81,12 @@ def _part_prefix(name: str) -> str:
 
 
 def _move(path: Path, dest: Path) -> None:
-    """Move `path` to `dest`: a rename on one file system; else a copy to a temporary name
-    renamed into place, so that a full disk leaves no truncated file in the archive (and
-    the inbox file stays). An error names the archive's file, not the inbox's. The partial
-    copies of `dest` a nightly killed during its copy left are removed first (one nightly
-    at a time: none is being written)."""
+    """Move `path` to `dest`: a rename on one file system; else a copy to a temporary name,
+    made durable and renamed into place before the inbox file is removed, so that a full
+    disk leaves no truncated file in the archive (and the inbox file stays), nor a power
+    cut an empty one in the archive and none in the inbox. An error names the archive's
+    file, not the inbox's. The partial copies of `dest` a nightly killed during its copy
+    left are removed first (one nightly at a time: none is being written)."""
     part = _part_prefix(dest.name)
     for left in dest.parent.glob(f"{glob.escape(part)}*"):
         left.unlink(missing_ok=True)
@@ -98,7 +99,12 @@ def _move(path: Path, dest: Path) -> None:
     tmp = dest.with_name(f"{part}{secrets.token_hex(_PART_RANDOM // 2)}")
     try:
         shutil.copy2(path, tmp)
+        # on disk before the inbox's file goes: a power cut after the removal left the
+        # archive an empty or missing file (its data still in the page cache), the inbox none
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
         os.replace(tmp, dest)
+        fsync_dir(dest.parent)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
         raise OSError(exc.errno, exc.strerror, str(dest)) from exc

@@ -290,6 +290,38 @@ def test_an_inbox_files_cannot_be_removed_from_is_named_not_the_archive(
     assert path.read_text() == "rows\n"
 
 
+def test_an_archive_on_another_file_system_holds_the_copy_durably_before_the_inbox_loses_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An inbox on another file system (a tmpfs, another disk): the archive stage copied the
+    file, renamed the copy into place and removed the inbox's file with nothing flushed. A
+    power cut then could leave the archive an empty file and the inbox none: the file lost.
+    The copy and the archive folder's entry are on disk (fsync) before the removal."""
+    inbox, archive = tmp_path / "inbox", tmp_path / "archive"
+    path = _send(inbox, "export.csv", "rows\n")
+    events: list[tuple[str, str]] = []
+    real_fsync, real_unlink = os.fsync, Path.unlink
+
+    def fsync(fd: int) -> None:
+        events.append(("fsync", os.readlink(f"/proc/self/fd/{fd}")))
+        real_fsync(fd)
+
+    def unlink(self: Path, missing_ok: bool = False) -> None:
+        events.append(("unlink", str(self)))
+        real_unlink(self, missing_ok=missing_ok)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(Path, "unlink", unlink)
+    monkeypatch.setattr(os, "rename", _cross_device)
+    assert archive_loaded(None, inbox, archive, [path]) == [archive / "export.csv"]
+    assert (archive / "export.csv").read_text() == "rows\n" and not path.exists()
+    removed = events.index(("unlink", str(path)))
+    synced = {target for kind, target in events[:removed] if kind == "fsync"}
+    copies = [t for t in synced if Path(t).name.startswith(".export.csv.part-")]
+    assert [Path(t).parent for t in copies] == [archive], events  # before its rename
+    assert str(archive) in synced  # the folder holding its new name
+
+
 def _cross_device(src: object, dst: object) -> None:
     raise OSError(errno.EXDEV, "Invalid cross-device link")
 
