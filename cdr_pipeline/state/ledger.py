@@ -23,6 +23,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import io
+import logging
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -36,7 +37,6 @@ from cdr_pipeline.errors import (
     EXIT_OK,
     EXIT_UNEXPECTED,
     CdrError,
-    WarehouseDamaged,
     denied_reading,
 )
 from cdr_pipeline.render import os_text
@@ -44,11 +44,14 @@ from cdr_pipeline.state.files import atomic_write_table
 from cdr_pipeline.state.layout import Layout
 from cdr_pipeline.state.ledger_files import (
     COMPACTED_PREFIX,
+    damaged_record,
     live_files,
     split_names,
     stamp,
     with_supersedes,
 )
+
+log = logging.getLogger(__name__)
 
 TS = pa.timestamp("ms", tz="UTC")
 
@@ -217,18 +220,6 @@ def _plain_strings(table: pa.Table) -> pa.Table:
     return table.cast(pa.schema([(f.name, _plain_type(f.type)) for f in table.schema]))
 
 
-def _damaged_record(path: Path, exc: Exception) -> WarehouseDamaged:
-    """A ledger record that does not read: records are written atomically, so it was
-    changed outside cdr. Never set aside: the ledger is the record of every run, and its
-    `files` records say which inputs were loaded already."""
-    detail = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-    return WarehouseDamaged(
-        f"ledger record {path} cannot be read as Parquet ({detail})",
-        hint="a record of the run ledger was changed outside cdr (by hand, a disk fault): "
-        "restore it from a backup of the warehouse. No table was changed",
-    )
-
-
 class Ledger:
     def __init__(self, layout: Layout) -> None:
         self.root = layout.ledger
@@ -260,7 +251,10 @@ class Ledger:
         path = folder / f"{record_id}@{written}.parquet"
         atomic_write_table(data, path)
         if len(live) + 1 > COMPACT_AT:  # one listing per write: with the file just written
-            self.compact(table)
+            try:  # housekeeping: a disk full here failed the command, its run `running`
+                self.compact(table)
+            except OSError as exc:
+                log.warning("ledger %s not compacted (%s); the next write tries again", table, exc)
         return path
 
     def _files(self, table: str) -> list[Path]:
@@ -304,7 +298,7 @@ class Ledger:
             except PermissionError as exc:  # not damage: the user may not read it
                 raise denied_reading(f) from exc
             except (pl.exceptions.PolarsError, OSError) as exc:  # cut or overwritten
-                raise _damaged_record(f, exc) from exc
+                raise damaged_record(f, exc) from exc
         return _latest(frames) if frames else None
 
     def compact(self, table: str) -> Path | None:

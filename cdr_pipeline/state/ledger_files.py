@@ -21,6 +21,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from cdr_pipeline.errors import WarehouseDamaged
+
 COMPACTED_PREFIX = "_compacted-"
 ABANDONED_TEMP_SECONDS = 3600
 """A ledger temp file this old was left by a writer that died between writing and renaming
@@ -116,3 +118,15 @@ def abandoned_temps(folder: Path, now: float | None = None) -> list[Path]:
         except FileNotFoundError:
             continue
     return out
+
+
+def damaged_record(path: Path, exc: Exception) -> WarehouseDamaged:
+    """A ledger record that does not read: records are written atomically, so it was
+    changed outside cdr. Never set aside: the ledger is the record of every run, and its
+    `files` records say which inputs were loaded already."""
+    detail = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    return WarehouseDamaged(
+        f"ledger record {path} cannot be read as Parquet ({detail})",
+        hint="a record of the run ledger was changed outside cdr (by hand, a disk fault): "
+        "restore it from a backup of the warehouse. No table was changed",
+    )

@@ -166,3 +166,34 @@ def test_vacuum_deletes_the_temp_file_of_a_ledger_write_killed_long_ago(tmp_path
     deleted = vacuum_tables(settings).deleted["ledger"]
     assert deleted == [f"runs/{old.name}"]
     assert not old.exists() and fresh.exists() and ledger.runs().height == 1
+
+
+def test_a_compaction_the_disk_has_no_room_for_fails_no_write(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Compaction is housekeeping after the record is on disk: a disk full then failed the
+    command (exit 6) and left its run `running`. The write returns, says so, and the next
+    write compacts once there is room."""
+    import errno
+
+    monkeypatch.setattr(ledger_module, "COMPACT_AT", 4)
+    write = ledger_module.atomic_write_table
+    full = True
+
+    def no_room_to_compact(table: pa.Table, path: Path) -> None:
+        if full and path.name.startswith("_compacted-"):
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        write(table, path)
+
+    monkeypatch.setattr(ledger_module, "atomic_write_table", no_room_to_compact)
+    ledger = Ledger(Layout(tmp_path / "wh"))
+    for i in range(6):
+        ledger.write("runs", f"r{i:05d}", [_run(i, "ok")], RUNS_SCHEMA)
+    assert "ledger runs not compacted" in caplog.text and "No space left" in caplog.text
+    assert ledger.runs().height == 6
+    assert not split_names(ledger.folder("runs"))[1]  # nothing superseded yet
+    full = False
+    ledger.write("runs", "r00006", [_run(6, "ok")], RUNS_SCHEMA)
+    live = live_files(ledger.folder("runs"))
+    assert [f.name.startswith("_compacted-") for f in live] == [True]
+    assert ledger.runs().height == 7
