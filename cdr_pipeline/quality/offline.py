@@ -81,6 +81,9 @@ _SRI_ATTR = re.compile(
 _CSS_URL = re.compile(r"""url\(\s*(["']?)([^)"']*)\1\s*\)""", re.IGNORECASE)
 _CSS_IMPORT = re.compile(r"""@import\s+(["'])(.*?)\1""", re.IGNORECASE)
 _EXTERNAL = re.compile(r"^\s*(?:https?:)?//", re.IGNORECASE)
+# GX's footer on every page: a link to its newsletter with campaign tracking, which has no
+# place in a warehouse's quality report (and is no use offline)
+_NEWSLETTER = re.compile(r"<footer>\s*<p>Stay current on everything GX\b.*?</footer>\s*", re.DOTALL)
 
 
 def assets_dir() -> Path:
@@ -115,7 +118,7 @@ def make_offline(docs_dir: Path) -> list[str]:
         if path.suffix not in (".html", ".css") or vendor in path.resolve().parents:
             continue
         text = path.read_text(encoding="utf-8")
-        new = _rewrite(text, docs_dir, path.parent, remaining)
+        new = _rewrite(_NEWSLETTER.sub("", text), docs_dir, path.parent, remaining)
         if new != text:
             path.write_text(new, encoding="utf-8")
     return sorted(remaining)
