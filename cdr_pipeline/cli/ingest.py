@@ -83,7 +83,8 @@ def ingest(
         if not result.files:  # a folder still empty, or the wrong one: say so, exit 0
             echo(
                 f"note: no file to load in {', '.join(map(str, paths))} (names starting "
-                "with '.', files still being copied, are skipped, as are pipes and devices)",
+                "with '.' or '~$', files still being copied, system files such as Thumbs.db "
+                "and desktop.ini are skipped, as are pipes and devices)",
                 err=True,
             )
         for f in result.errors:

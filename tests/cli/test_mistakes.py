@@ -353,10 +353,11 @@ def test_an_ingest_that_finds_no_file_says_so(tmp_path: Path) -> None:
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     (inbox / ".export.csv.part").write_bytes((FIXTURES / "bom_crlf.csv").read_bytes())
+    (inbox / "Thumbs.db").write_bytes(b"\0" * 64)  # a Windows share's: named in the note
     run = invoke("--warehouse", str(tmp_path / "wh"), "ingest", str(inbox))
     assert run.exit_code == 0, run.output
     assert f"note: no file to load in {inbox}" in run.stderr
-    assert "names starting with '.'" in run.stderr
+    assert "names starting with '.'" in run.stderr and "Thumbs.db" in run.stderr
 
 
 @pytest.mark.parametrize("day", ["0026-12-05", "0001-01-01", "1969-12-31"])
