@@ -313,3 +313,24 @@ def test_a_number_with_an_extension_a_uri_or_a_full_width_plus_is_its_e164_numbe
         ("M5", "+13125550115"),
         ("M6", "n/a yet"),
     ]
+
+
+def test_a_number_with_a_spreadsheets_leading_apostrophe_is_its_number(tmp_path: Path) -> None:
+    """`'+13125550111`: the text marker a person types so a spreadsheet keeps the `+`, or the
+    one a tool writes before `+` against formula injection (`cdr report --format csv` does).
+    It was stored with the `'`, a licence unit apart from the same number and the number of
+    no CDR. A `'` inside or after a value, or before text, is left as it is."""
+    numbers = [
+        "'+13125550111",
+        " '+1 312 555 0112",
+        "'13125550113",
+        "'+44 (0)20 7946 0018",
+        "O'Brien desk",
+    ]
+    assert stored_numbers(tmp_path, numbers) == [
+        ("M1", "+13125550111"),
+        ("M2", "+13125550112"),
+        ("M3", "+13125550113"),
+        ("M4", "+442079460018"),
+        ("M5", "O'Brien desk"),
+    ]

@@ -110,13 +110,28 @@ def _international_numbers(series: pl.Series) -> pl.Series:
     return series.replace(mapping) if mapping else series
 
 
+_TEXT_MARK = r"^\s*'\s*([+\d\uff0b(])"
+"""A spreadsheet's text marker before a number: `'+13125550111`, typed so that the cell keeps
+its `+` (Excel would read `+1312...` as a formula or a number), or written before a value
+that starts with `+`, `=`, `-` or `@` by a tool guarding against formula injection (OWASP
+"CSV injection"; `cdr report --format csv` does so). The `'` is no part of the number."""
+
+
+def _unmarked(expr: pl.Expr) -> pl.Expr:
+    """The number without a leading `_TEXT_MARK`: kept, `'+13125550111` was text apart from
+    the same number's E.164 spelling, a second licence unit for one Webex Mobile number and
+    the number of no CDR."""
+    return expr.str.replace(_TEXT_MARK, "${1}")
+
+
 def phone_numbers(df: pl.DataFrame) -> pl.DataFrame:
-    """`phone_number` in one spelling (`_international_numbers`, then `_phone_number`), and
-    the flag `mark_floats` sets on a number written as a float (`13125550111.0`, `…,0`: a
-    dataframe tool read the column as floats, as pandas does one with empty cells), whose
-    value is kept as given: its dot is no mark between digits, and compacted it was another
-    number (`+131255501110`, a digit added; `3125550103.0` a Dutch `+31255501030`), the
-    licence unit of no device and the number of no CDR."""
+    """`phone_number` in one spelling (`_unmarked`, `_international_numbers`, then
+    `_phone_number`), and the flag `mark_floats` sets on a number written as a float
+    (`13125550111.0`, `…,0`: a dataframe tool read the column as floats, as pandas does one
+    with empty cells), whose value is kept as given: its dot is no mark between digits, and
+    compacted it was another number (`+131255501110`, a digit added; `3125550103.0` a Dutch
+    `+31255501030`), the licence unit of no device and the number of no CDR."""
+    df = df.with_columns(_unmarked(pl.col("phone_number")))
     df = mark_floats(df.with_columns(_international_numbers(df["phone_number"])), ["phone_number"])
     nanp = _nanp_national(df["phone_number"])
     number = _phone_number(pl.col("phone_number"), pl.lit(nanp))
