@@ -13,6 +13,9 @@ import re
 from dataclasses import dataclass
 from typing import BinaryIO
 
+import numpy as np
+import polars as pl
+
 from cdr_pipeline.ingest.chunk import BadInput
 from cdr_pipeline.ingest.limits import Limits
 
@@ -77,6 +80,57 @@ def is_sep_line(raw: bytes) -> bool:
     """Whether a line is a `sep=` line (BOM and line end aside): in the body it starts
     another export joined after the first with `cat`, as the header line again does."""
     return _sep_line(raw) is not None
+
+
+_SUMMARY_LINE = re.compile(
+    r"(?:grand\s+)?(?:total|sum|count)(?:\s+(?:of\s+)?(?:rows|records|calls|lines|legs))?"
+    r"|(?:rows|records|row\s+count|record\s+count)(?:\s+total)?",
+    re.IGNORECASE,
+)
+"""The words of a summary line a report tool or a person adds under the records: `Total rows:
+1234`, `Total: 1,234`, `Grand total 1234`, `Record count = 1234`, `Rows 1234`."""
+
+_SUMMARY_COUNT = re.compile(r"\s*[:=]?\s*\d[\d,.\u00a0\u202f ]*")
+
+
+def is_summary_line(text: str, delimiter: str = ",") -> bool:
+    """Whether a line is a summary of the records, no record itself: its words
+    (`_SUMMARY_LINE`) then a count, alone on the line (in quotes or not, with the empty
+    fields a spreadsheet adds to a wider selection after it: `Total rows: 1234,,,,`)."""
+    text = text.strip().rstrip(delimiter + " \t").strip()
+    if len(text) >= 2 and text[0] == text[-1] == '"':
+        text = text[1:-1].strip()
+    words = _SUMMARY_LINE.match(text)
+    return words is not None and _SUMMARY_COUNT.fullmatch(text, words.end()) is not None
+
+
+_SUMMARY_START = r"(?i)^\s*(?:grand|total|sum|count|rows?|records?)\b"
+
+
+def summary_rows(frame: pl.DataFrame) -> np.ndarray:
+    """Rows of a chunk that are a summary line padded with empty fields to the header's
+    width (`Total rows: 1234,,,,`: a spreadsheet saved the selection, or a tool wrote the
+    footer as a row): the first field is one (`is_summary_line`), every other is empty. Only
+    the rows where the column of fewest empty values is empty are looked at (an export's
+    Report ID or Correlation ID: none at all, a null count the frame keeps), and of those the
+    first fields that start with a summary word: no pattern runs over a chunk's records."""
+    if not frame.height or frame.width < 2:
+        return np.empty(0, dtype=np.int64)
+    fullest = min(frame.columns[1:], key=lambda c: frame.get_column(c).null_count())
+    empty = frame.get_column(fullest).is_null()
+    if not empty.any():
+        return np.empty(0, dtype=np.int64)
+    first = frame.get_column(frame.columns[0])
+    candidates = np.flatnonzero(
+        (empty & first.str.contains(_SUMMARY_START).fill_null(False)).to_numpy()
+    )
+    found = [
+        int(i)
+        for i in candidates
+        if is_summary_line(first[int(i)])
+        and all(v is None or not v.strip() for v in frame.row(int(i))[1:])
+    ]
+    return np.array(found, dtype=np.int64)
 
 
 def read_header(

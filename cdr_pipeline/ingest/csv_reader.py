@@ -33,7 +33,13 @@ from cdr_pipeline.ingest.chunk import (
     columns_differ,
     raw_str,
 )
-from cdr_pipeline.ingest.csv_header import Header, is_sep_line, split_fields
+from cdr_pipeline.ingest.csv_header import (
+    Header,
+    is_sep_line,
+    is_summary_line,
+    split_fields,
+    summary_rows,
+)
 from cdr_pipeline.ingest.csv_split import Segment, split_stream
 from cdr_pipeline.ingest.limits import Limits
 from cdr_pipeline.schema.base import NULL_MARKERS, normalize_header
@@ -205,18 +211,14 @@ def _parse(
                 assert frame is not None and frame.height == len(index)
     if frame is None:
         frame = pl.DataFrame(schema=dict.fromkeys(col_names, pl.String))
-    repeats = _header_lines(frame, header.names, lines)
-    if len(repeats):
+    repeats, sums = _header_lines(frame, header.names, lines), summary_rows(frame)
+    if len(repeats) or len(sums):
         rejects = rejects + [
-            RawReject(
-                int(lines[i]),
-                "repeated_header",
-                "the header line again, not a record (exports joined into one file?)",
-                raw_str(records.raw(int(index[i]))),
-            )
-            for i in repeats
+            RawReject(int(lines[i]), reason, says, raw_str(records.raw(int(index[i]))))
+            for found, reason, says in ((repeats, "repeated_header", REPEATED), (sums, *SUMMARY))
+            for i in found
         ]
-        keep_rows = np.setdiff1d(np.arange(frame.height), repeats)
+        keep_rows = np.setdiff1d(np.arange(frame.height), np.concatenate([repeats, sums]))
         frame, index, lines = frame[keep_rows], index[keep_rows], lines[keep_rows]
 
     def raw_text(i: int) -> str:
@@ -226,6 +228,14 @@ def _parse(
     return Chunk(
         header.names, frame, lines, raw_text, rejects, bytes_seen, delimiter, nulls_marked=True
     )
+
+
+REPEATED = "the header line again, not a record (exports joined into one file?)"
+SUMMARY = (
+    "summary_line",
+    "a summary line (a count or total a report tool or a person added under the records), "
+    "not a record",
+)
 
 
 def _header_lines(frame: pl.DataFrame, headers: list[str], lines: np.ndarray) -> np.ndarray:
@@ -296,6 +306,8 @@ def _ragged(raw: bytes, line: int, headers: list[str], delimiter: str = ",") -> 
             "into one file?)",
             text,
         )
+    if is_summary_line(text, delimiter):  # no record: counted as none, like a header line
+        return RawReject(line, *SUMMARY, text)
     try:
         fields = split_fields(text, delimiter)
         found = f"found {len(fields)}"

@@ -220,3 +220,38 @@ def test_header_only_exports_joined_are_an_empty_file(tmp_path: Path) -> None:
     (f,) = load(tmp_path / "wh", path).files
     assert (f.status, f.exit_code, f.rows_read, f.rows_rejected) == ("empty", 0, 2, 2)
     assert f.message == "header lines only, no rows"
+
+
+@pytest.mark.parametrize(
+    "footer",
+    [
+        b"Total rows: 60\r\n",
+        b'"Total rows: 1,060"\r\n',
+        b"Record count = 60" + b"," * (len(HEADER) - 1) + b"\r\n",
+    ],
+    ids=["plain", "quoted", "padded"],
+)
+def test_a_summary_line_under_the_records_is_no_record(tmp_path: Path, footer: bytes) -> None:
+    """A day's export of 60 legs with a count under them (a report tool's footer, or one a
+    person typed; padded to the header's width by a spreadsheet saving a wider selection):
+    the line was a `ragged_row` or, padded, a record missing its required values, 1 of 61
+    (1.6 %) over the 1 % gate, and none of the 60 records loaded. It is quarantined as a
+    `summary_line` and, like a header line again, not counted by the gate."""
+    path = tmp_path / "day.csv"
+    path.write_bytes(BOM + csv_bytes([line(r) for r in rows(60, 130)]) + footer)
+    (f,) = load(tmp_path / "wh", path).files
+    assert (f.status, f.exit_code) == ("loaded", 0), f.message
+    assert (f.rows_read, f.rows_loaded, f.rows_rejected) == (61, 60, 1)
+    (bad,) = rejects(tmp_path / "wh").to_dicts()
+    assert (bad["source_row"], bad["reason"]) == (62, "summary_line")
+    assert table(tmp_path / "wh").height == 60
+
+
+def test_a_record_starting_like_a_summary_is_still_a_record(tmp_path: Path) -> None:
+    """Only a count alone on its line is a summary: a short line whose first field is a
+    summary word followed by other fields is a ragged record, gated as one."""
+    path = tmp_path / "day.csv"
+    path.write_bytes(BOM + csv_bytes([line(r) for r in rows(60, 131)]) + b"Total,60,legs\r\n")
+    (f,) = load(tmp_path / "wh", path).files
+    assert (f.status, f.exit_code) == ("failed", 3)
+    assert rejects(tmp_path / "wh")["reason"].to_list() == ["ragged_row"]
