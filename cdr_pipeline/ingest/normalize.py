@@ -15,7 +15,7 @@ import polars as pl
 
 from cdr_pipeline.ingest.derive import DERIVERS, Check
 from cdr_pipeline.ingest.derive.base import long_values, null_word, null_word_keys, word_detail
-from cdr_pipeline.ingest.numerals import LOCALE_MARKS, NUMBER_TYPES, respell, ungroup
+from cdr_pipeline.ingest.numerals import CLOCK_MARKS, LOCALE_MARKS, NUMBER_TYPES, respell, ungroup
 from cdr_pipeline.ingest.spreadsheet import drop_flags, local_date_check, mark_local_dates, trimmed
 from cdr_pipeline.ingest.timestamps import (
     TIMESTAMP_RANGE,
@@ -137,12 +137,12 @@ def _locale_numbers(df: pl.DataFrame, schema: TableSchema, decimal_comma: bool) 
         if not missed.any():
             continue
         idx = missed.arg_true()
-        marked = raw.gather(idx).str.contains(LOCALE_MARKS)
+        marked = raw.gather(idx).str.contains(CLOCK_MARKS if c.clock else LOCALE_MARKS)
         if not marked.any():
             continue
         idx = idx.filter(marked)
         found = raw.gather(idx).to_frame()
-        value = _parse(c.dtype, respell(pl.col(c.name), decimal_comma), decimal_comma)
+        value = _parse(c.dtype, respell(pl.col(c.name), decimal_comma, c.clock), decimal_comma)
         df = df.with_columns(typed.scatter(idx, found.select(value).to_series().cast(typed.dtype)))
     return df
 

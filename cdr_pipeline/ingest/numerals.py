@@ -74,14 +74,32 @@ locales: a space, a no-break space, or (French on Windows 10 and later) a narrow
 LOCALE_MARKS = f"[{MINUS_SIGN}{_BLANKS}]"
 """A value holding one of these may be a number `respell` reads."""
 
+CLOCK_MARKS = f"[{MINUS_SIGN}{_BLANKS}:]"
+"""The same, and the colon of a clock duration, in a `Column.clock` column."""
 
-def respell(s: pl.Expr, decimal_comma: bool) -> pl.Expr:
+_CLOCK = r"^(\d{1,3}):([0-5]\d):([0-5]\d)$"
+"""Hours, minutes and seconds (`0:01:23`, `00:01:23`, `100:00:00`): how a report tool, or a
+spreadsheet formatting a duration, writes one. Minutes and seconds alone (`1:23`) are not
+read: they could be hours and minutes."""
+
+
+def respell(s: pl.Expr, decimal_comma: bool, clock: bool = False) -> pl.Expr:
     """`s` (text of a number that did not parse) with a minus sign `−` written `-`, and
     thousands grouped by blanks ungrouped where the value leaves no doubt: `1 200` and
     `1 234,50` in a file of decimal commas (`1 234.50` in one of dots) are 1200 and 1234.50,
-    as no locale writes a blank for its decimal mark. Other text is left for the caller to
-    find unreadable."""
+    as no locale writes a blank for its decimal mark. In a `clock` column a clock duration
+    (`_CLOCK`) is its seconds: `00:01:23` is 83 (it was a bad integer, the leg quarantined).
+    Other text is left for the caller to find unreadable."""
     s = s.str.strip_chars().str.replace(f"^{MINUS_SIGN}", "-")
     fraction = r"(,\d+)?" if decimal_comma else r"(\.\d+)?"
     grouped = s.str.contains(rf"^[+-]?[1-9]\d{{0,2}}([{_BLANKS}]\d{{3}})+{fraction}$")
-    return pl.when(grouped).then(s.str.replace_all(f"[{_BLANKS}]", "")).otherwise(s)
+    s = pl.when(grouped).then(s.str.replace_all(f"[{_BLANKS}]", "")).otherwise(s)
+    if not clock:
+        return s
+    part = s.str.extract_groups(_CLOCK)
+    seconds = (
+        part.struct.field("1").cast(pl.Int64) * 3600
+        + part.struct.field("2").cast(pl.Int64) * 60
+        + part.struct.field("3").cast(pl.Int64)
+    )
+    return pl.when(s.str.contains(_CLOCK)).then(seconds.cast(pl.String)).otherwise(s)

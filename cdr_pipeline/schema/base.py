@@ -133,6 +133,9 @@ class Column:
     priced_in: str | None = None
     """The column holding the currency of this amount: a header naming one (`Unit price
     (USD)`) is this column, its code the currency of rows that give none."""
+    clock: bool = False
+    """Whole seconds that a report tool or a spreadsheet may write as a clock duration,
+    `0:01:23` or `00:01:23` (83): read as those seconds (`numerals.respell`)."""
     doc: str = ""
 
 
