@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import unicodedata
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
 from typing import Protocol
 
 import numpy as np
@@ -98,6 +99,10 @@ class Drift:
         self._repeated: dict[str, str] = {}
         """Name a repeated column is kept under in `extra` -> its header."""
         self._lookup: Callable[[str], str | None] | None = None
+        self._spelled: dict[str, str] = {}
+        """Canonical column -> the source's first spelling of it: a JSON chunk whose records
+        all lack a column names it as the file does (`Correlation ID: required value is
+        missing`), not by its canonical name, so one file's rejects are one reason."""
 
     def resolve(self, headers: Sequence[str]) -> HeaderResolution:
         key = tuple(headers)
@@ -110,6 +115,10 @@ class Drift:
             if not self.per_record:  # a JSON chunk's repeats are told by `records`
                 self._repeated.update({kept: res.headers[i] for i, kept in res.repeated})
                 lacks_required(self.schema, res)
+            for name, header in res.source_header.items():
+                self._spelled.setdefault(name, header)
+        if self.per_record and self._spelled.keys() - res.source_header.keys():
+            return replace(res, source_header={**self._spelled, **res.source_header})
         return res
 
     def records(self, frame: pl.DataFrame, res: HeaderResolution) -> pl.DataFrame:

@@ -268,7 +268,7 @@ def _typed_columns(
     checks: list[Check] = []
     typed: list[pl.Expr] = []
     for c in schema.input_columns:
-        spelled = res.source_header.get(c.name, c.name)
+        spelled = res.spelling(c)
         if c.sensitive:
             continue
         if c.dtype != STRING:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from cdr_pipeline.errors import InputError
 from cdr_pipeline.render import shorten_middle
-from cdr_pipeline.schema.base import TableSchema, currency_named
+from cdr_pipeline.schema.base import Column, TableSchema, currency_named
 from cdr_pipeline.schema.registry import SCHEMAS
 
 
@@ -42,6 +42,13 @@ class HeaderResolution:
     implied: dict[str, str] = field(default_factory=dict)
     """Column -> the value a header gives every row without one: the currency a price's
     header names (`Unit price (USD)`: `{"currency": "USD"}`)."""
+
+    def spelling(self, column: Column) -> str:
+        """How messages name `column`: as the source spells it, else by its export header,
+        as a record would (a chunk of JSON records that all lack it named it by its
+        canonical name: one file's rejects split into two reasons), never by its name."""
+        spelled = self.source_header.get(column.name)
+        return spelled or (column.headers[0] if column.headers else column.name)
 
     @property
     def matched(self) -> int:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from cdr_pipeline.ingest import ingest_paths
-from tests.ingest.helpers import run_cdr, settings
+from tests.ingest.helpers import rejects, run_cdr, settings
 from tests.ingest.hostile_corpus import records
 
 
@@ -58,3 +58,17 @@ def test_the_new_columns_note_names_a_few_and_counts_the_rest(tmp_path: Path) ->
     (note,) = [x for x in run.stderr.splitlines() if "new columns kept in 'extra'" in x]
     assert "custom_0, custom_1," in note and "custom_299" not in note
     assert "and 280 more" in note and len(note) < 600, note
+
+
+def test_a_missing_value_is_named_alike_in_every_chunk(tmp_path: Path) -> None:
+    """A chunk of records that all lack a required key named it by its canonical column
+    (`correlation_id: required value is missing`), one that holds the key somewhere by the
+    file's spelling (`Correlation ID: ...`): one file's rejects split into two reasons."""
+    path = tmp_path / "mixed.jsonl"
+    good = b"".join(json.dumps(r).encode() + b"\n" for r in records(1, 93))
+    path.write_bytes(good + b"{}\n" * 3)
+    (f,) = ingest_paths(settings(tmp_path / "wh", chunk_rows=2, max_reject_rate=1.0), [path]).files
+    assert f.rows_rejected == 3
+    assert f.top_reasons == [("missing_required: Correlation ID", 3)], f.top_reasons
+    details = set(rejects(tmp_path / "wh")["detail"])
+    assert details == {"Correlation ID: required value is missing"}, details
