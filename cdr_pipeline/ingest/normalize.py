@@ -336,7 +336,7 @@ def normalize(
     lf = raw.lazy().select([*text, pl.int_range(pl.len(), dtype=pl.Int64).alias("__idx")])
     # 2. typed parsing; a value that is present but does not parse is a bad row
     typed, checks = _typed_columns(schema, res, decimal_comma)
-    checks.insert(0, long_values(lf.collect_schema().names(), schema, ctx.max_value_bytes))
+    checks.insert(0, long_values(lf.collect_schema().names(), schema, ctx.max_value_bytes, res))
     lf = lf.with_columns([e.alias(f"__typed_{e.meta.output_name()}") for e in typed])
     # in-memory: on a chunk the streaming engine's threads cost more than they bring (the 1M
     # ingest benchmark runs ~0.2 s faster)

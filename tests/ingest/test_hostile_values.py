@@ -421,6 +421,9 @@ def test_a_field_of_megabytes_is_quarantined_and_the_rest_of_the_file_loads(
     assert bad["source_row"].to_list() == [12, 22]
     assert set(bad["reason"]) == {"value_too_long"}
     assert "over max_value_bytes (65,536)" in bad["detail"][0]
+    # which field: the column as the file spells it, or the unknown ones together
+    assert bad["detail"][0].startswith("User: 200000 bytes"), bad["detail"][0]
+    assert bad["detail"][1].startswith("the unknown columns (kept in 'extra'): "), bad["detail"][1]
     assert len(bad["raw_text"][0]) > 200_000  # kept whole
     # raised for values this long that are genuine, they load
     again = load(tmp_path / "wh2", path, max_value_bytes=1024 * 1024)

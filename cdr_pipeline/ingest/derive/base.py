@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from cdr_pipeline.schema import HeaderResolution
 from cdr_pipeline.schema.base import NULL_WORDS, STRING, TableSchema
 
 
@@ -62,21 +63,29 @@ Deriver = Callable[[pl.DataFrame], tuple[pl.DataFrame, list[Check]]]
 """Typed chunk in, the chunk with derived columns and the kind's extra row checks out."""
 
 
-def long_values(names: list[str], schema: TableSchema, limit: int) -> Check:
+def long_values(names: list[str], schema: TableSchema, limit: int, res: HeaderResolution) -> Check:
     """A row with a field longer than `limit` bytes (`max_value_bytes`): no DCH or device
     value is more than a few hundred bytes, and rows of megabytes each, within
     `max_record_bytes`, took the partition merge and the build past their memory (exit 6 for
-    the whole run, every night the file stayed in the inbox)."""
-    text = [c.name for c in schema.input_columns if not c.sensitive and c.name in names]
+    the whole run, every night the file stayed in the inbox). The detail names the longest
+    field as the source spells it (it said only `a field of N bytes`: in a record of seventy
+    columns, or a JSON record, which one was left to guess)."""
+    columns = [c for c in schema.input_columns if not c.sensitive and c.name in names]
+    text = {c.name: res.spelling(c) for c in columns}
     if "extra" in names:  # the unknown columns, together
-        text.append("extra")
-    longest = pl.max_horizontal([pl.col(n).str.len_bytes() for n in text])
+        text["extra"] = "the unknown columns (kept in 'extra')"
+    lengths = {n: pl.col(n).str.len_bytes() for n in text}
+    longest = pl.max_horizontal(list(lengths.values()))
+    field = pl.coalesce(
+        [pl.when(size == longest).then(pl.lit(text[n])) for n, size in lengths.items()]
+    )
     return Check(
         "value_too_long",
         longest > limit,
         pl.format(
-            f"a field of {{}} bytes, over max_value_bytes ({limit:,}): raise it in cdr.toml "
-            "if values this long are genuine",
+            f"{{}}: {{}} bytes, over max_value_bytes ({limit:,}): raise it in cdr.toml if "
+            "values this long are genuine",
+            field,
             longest,
         ),
     )
