@@ -21,7 +21,9 @@ def expand_paths(paths: Sequence[Path]) -> list[Path]:
     `skipped_name`), in stable order.
     A folder that cannot be listed is in the list itself: the run fails it alone, naming
     it (a walk that passes over it loses its files without a word); so is a symbolic link
-    that leads nowhere, named or found. Only a path that names nothing stops the run."""
+    that leads nowhere, named or found. Only a path that names nothing stops the run.
+    A file named twice (`x.csv ./x.csv`, a folder and a file in it) is listed once: each
+    was read again, a damaged one failing as often as it was named."""
     out: list[Path] = []
     for p in paths:
         try:
@@ -39,6 +41,23 @@ def expand_paths(paths: Sequence[Path]) -> list[Path]:
             out.append(p)  # the nightly names each file of its inbox, and one stopped its run
         else:
             raise InputError("no such file or folder", path=str(p))
+    return _once(out)
+
+
+def _once(paths: list[Path]) -> list[Path]:
+    """`paths` without a repeat of one named before: the same folder and name, the folder
+    resolved (a symbolic link to a file is another path, whose content ingest skips)."""
+    seen: set[str] = set()
+    folders: dict[Path, str] = {}  # one realpath per folder: a walk lists thousands of files
+    out = []
+    for p in paths:
+        folder = folders.get(p.parent)
+        if folder is None:
+            folder = folders[p.parent] = os.path.realpath(p.parent)
+        key = os.path.join(folder, p.name)
+        if key not in seen:
+            seen.add(key)
+            out.append(p)
     return out
 
 

@@ -5,6 +5,7 @@ still opened, and archived, under its real name."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import shutil
@@ -15,9 +16,10 @@ import pytest
 from click.testing import CliRunner
 
 from cdr_pipeline.cli.main import cli
+from cdr_pipeline.ingest import ingest_paths
 from cdr_pipeline.state.layout import Layout
 from cdr_pipeline.state.ledger import Ledger
-from tests.ingest.helpers import fixture, run_cdr, table
+from tests.ingest.helpers import fixture, run_cdr, settings, table
 
 RAW = b"lat\xe9n.csv"
 SHOWN = "lat\\xe9n.csv"
@@ -100,3 +102,18 @@ def test_an_export_named_with_255_bytes_keeps_its_quarantined_rows(tmp_path: Pat
     assert len(os.fsencode(rejects.name)) <= 255 - 14  # its temp file (cdr forget) fits too
     sources = duckdb.sql(f"SELECT DISTINCT source_file FROM read_parquet('{rejects}')").fetchall()
     assert [Path(s).name for (s,) in sources] == [name]
+
+
+def test_a_file_named_twice_is_read_once(tmp_path: Path) -> None:
+    """`cdr ingest exports/*.gz exports/x.gz`, `x.gz ./x.gz`, a folder and a file in it: each
+    path was read again, a damaged file failed as often as it was named (its error printed
+    each time, `files_failed` 2 for one file) and a good one was hashed again to be skipped.
+    One spelling of a path or another, it is one file of the run."""
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    cut = folder / "cut.csv.gz"
+    cut.write_bytes(gzip.compress(fixture("bad_rows.csv").read_bytes())[:60])
+    named = [cut, cut, folder / ".." / "exports" / "cut.csv.gz", folder]
+    result = ingest_paths(settings(tmp_path / "wh"), named)
+    assert [(f.source, f.status) for f in result.files] == [(str(cut), "failed")], result.files
+    assert result.exit_code == 3
