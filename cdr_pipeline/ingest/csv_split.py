@@ -9,6 +9,7 @@ never swallows the rest of the file: see `ingest/csv_reader.py`, which parses th
 
 from __future__ import annotations
 
+import re
 from collections.abc import Generator, Iterator
 from typing import BinaryIO
 
@@ -328,12 +329,20 @@ def _broken_line(raw: bytes, line: int, stray: bool, last: bool, max_record: int
     """The reject for the first line of a record whose quoting is broken."""
     text = raw_str(raw.removesuffix(b"\r"))
     if stray:
+        # `="0123"`: the text formula some tools write so that a spreadsheet keeps a
+        # number's leading zero or `+`; CSV has no such cell
+        formula = re.search(rb'(?:^|[,;\t|])="', raw) is not None
         return RawReject(
             line,
             "stray_quote",
             "a quote where CSV does not allow one (inside an unquoted field, or text after a "
             "closing quote); the line is quarantined and reading resumes on the next line. "
-            'A quote inside a value must be written "" in a quoted field',
+            + (
+                'A cell written ="..." is a spreadsheet\'s text formula, not CSV: export the '
+                "values as plain text (the number without = and quotes)"
+                if formula
+                else 'A quote inside a value must be written "" in a quoted field'
+            ),
             text,
         )
     if last:

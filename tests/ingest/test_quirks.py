@@ -654,7 +654,12 @@ def test_unusable_file_fails_with_exit_3_and_others_still_load(
 
 @pytest.mark.parametrize(
     ("bad", "reason"),
-    [(b'Reception "5 inch', "stray_quote"), (b'"Reception 5 inch', "unbalanced_quote")],
+    [
+        (b'Reception "5 inch', "stray_quote"),
+        (b'"Reception 5 inch', "unbalanced_quote"),
+        # a spreadsheet's text formula (to keep a leading zero or +): the detail names it
+        (b'="2101"', "stray_quote"),
+    ],
 )
 def test_unbalanced_quote_mid_file_is_quarantined_and_memory_stays_bounded(
     wh: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, bad: bytes, reason: str
@@ -683,6 +688,8 @@ def test_unbalanced_quote_mid_file_is_quarantined_and_memory_stays_bounded(
     assert rj["reason"].to_list() == [reason]
     assert rj["source_row"].to_list() == [3]
     assert rj["raw_text"][0].endswith(stray.decode().split(",")[-1])
+    formula = "spreadsheet's text formula" in rj["detail"][0]
+    assert formula == bad.startswith(b"=")
 
 
 def test_semicolon_separated_export_loads_like_the_comma_one(wh: Path, tmp_path: Path) -> None:
