@@ -33,10 +33,6 @@ WHAT = {
     "org_directory": "directory",
     "device_snapshots": "device snapshot",
 }
-FOLDED = {"entitlements": ("subscription_id",)}
-"""Key columns one value in any case, by table: the reconciliation matches subscription ids
-so (`SUB-1` typed in a sheet is the devices' `Sub-1`), and a row re-sent in another case
-replaces the earlier one there."""
 SHOWN = 3
 """Keys a note names; the rest are counted."""
 
@@ -54,7 +50,7 @@ def amendment_notes(pending: PendingTable, staged: dict[str, Path], run_id: str)
         (path, held) for value, path in staged.items() if (held := pending.current_files(value))
     ]
     key = ", ".join(f"i.{quote(k)}" for k in schema.key)
-    folded = FOLDED.get(schema.name, ())
+    folded = schema.any_case  # a row re-sent in another case amends the earlier one
     match = " AND ".join(
         f"upper(i.{quote(k)}) IS NOT DISTINCT FROM upper(c.{quote(k)})"
         if k in folded

@@ -96,7 +96,7 @@ def _clean(expr: pl.Expr) -> pl.Expr:
 
 
 def _trimmed(expr: pl.Expr) -> pl.Expr:
-    """Blanks around the value removed, then null markers -> NULL (`TableSchema.trim_text`)."""
+    """Blanks and zero-width characters around removed (`trimmed`), then null markers -> NULL."""
     return _clean(trimmed(expr))
 
 

@@ -70,11 +70,6 @@ def table_snapshot(layout: Layout, schema: TableSchema) -> Snapshot:
     return snapshot(layout.table(schema.name), schema.name, schema.partition_by)
 
 
-def table_files(layout: Layout, schema: TableSchema) -> list[Path]:
-    """Every data file of the table's latest version."""
-    return table_snapshot(layout, schema).all_files()
-
-
 def resolve_scope(
     settings: Settings, scope: ScopeArg = "last", references: Iterable[str] = ()
 ) -> Scope:

@@ -189,6 +189,10 @@ class TableSchema:
     call legs' columns that key, link, join or classify a leg, which Control Hub never pads
     but a hand edit, a formula or a script writing `", "` between fields does (`" c1"` and
     `"c1"` were two calls). Names and other free text stay as delivered."""
+    any_case: tuple[str, ...] = ()
+    """Key columns one value in any case: a subscription id typed `SUB-1` in a sheet is the
+    devices' `Sub-1` (the reconciliation matches them so); ingest compares them so when it
+    finds conflicting lines and amended rows."""
     seconds_written: bool = False
     """Every time of this kind is written with its seconds (Control Hub and the APIs write
     milliseconds): one that stops at the minute (`2026-10-01 14:05`) was saved again by a

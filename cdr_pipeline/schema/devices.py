@@ -262,6 +262,7 @@ ENTITLEMENTS = TableSchema(
     trim_text=True,
     columns=ENTITLEMENT_COLUMNS,
     key=("subscription_id", "licence_type", "valid_from"),
+    any_case=("subscription_id",),
     version_by=(),
     partition_by=None,
     signature=("licence_type", "units", "valid_from", "valid_to", "unit_price", "currency"),

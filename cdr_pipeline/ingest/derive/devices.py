@@ -24,6 +24,7 @@ from cdr_pipeline.ingest.derive.base import Check, conflicting_lines
 from cdr_pipeline.ingest.derive.phones import phone_number_checks, phone_numbers
 from cdr_pipeline.schema.devices import (
     DEPLOYMENTS,
+    ENTITLEMENTS,
     EVENT_TYPES,
     LICENCE_BYOD,
     LICENCE_MOBILE,
@@ -374,12 +375,11 @@ replaced the units bought."""
 ENTITLEMENT_TERMS = ("units", "valid_to", "unit_price", "currency")  # a purchase line's terms
 
 _CONFLICTING_ENTITLEMENTS = conflicting_lines(
-    ("subscription_id", "licence_type", "valid_from"),
+    ENTITLEMENTS.key,
     ENTITLEMENT_TERMS,
     "two purchases (write them as one line, units added) or a correction (delete the line it "
     "replaces)",
-    # the reconciliation matches subscription ids in any case (`SUB-1` is `Sub-1`)
-    folded=("subscription_id",),
+    folded=ENTITLEMENTS.any_case,  # `SUB-1` is `Sub-1`, as the reconciliation matches them
 )
 """Two purchases starting the same day, or a correction typed under the original: the key
 keeps one row, so either reading would lose units silently."""
