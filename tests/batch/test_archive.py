@@ -29,17 +29,48 @@ def nightly(wh: Path, inbox: Path, archive: Path | None) -> Result:
     return CliRunner().invoke(cli, args, env=ENV)
 
 
-def test_resent_file_is_archived_and_listed_as_skipped(tmp_path: Path) -> None:
+def test_resent_file_is_archived_or_kept_and_a_vanished_warehouse_is_refused(
+    tmp_path: Path,
+) -> None:
+    """One warehouse, four nights (three load or skip, one is refused), checking:
+    - a first night starts though the archive holds a hidden folder (an empty archive, as
+      `install -d` leaves it) and moves the loaded file there, emptying the inbox;
+    - without --archive a file the ledger knows (same name, size and time) is not
+      ingested again: the night is a run of its own (`cdr nightly`, 1 file skipped, 0
+      rows read) that says "nothing new in the inbox", adds no file record, and leaves
+      the file in the inbox;
+    - with --archive, the same content again under another name in a sub-folder is
+      archived like a new file and listed as skipped (0 rows loaded) in the ledger;
+    - the warehouse that vanished (its disk not mounted): a night on an empty folder beside
+      an archive holding files is refused (exit 3), names the archived file, leaves
+      tonight's file in the inbox and creates nothing.
+    (These were three tests, each of which ran its own first night on the same file.)"""
     wh, inbox, archive = tmp_path / "wh", tmp_path / "inbox", tmp_path / "archive"
     inbox.mkdir()
     shutil.copyfile(fixture("bom_crlf.csv"), inbox / "first.csv")
+    (archive / ".hidden").mkdir(parents=True)  # an empty archive, as `install -d` leaves it
+    (archive / ".hidden" / "x.csv").write_text("not an archived file\n")
     run = nightly(wh, inbox, archive)
     assert run.exit_code == 0, run.output
     assert (archive / "first.csv").is_file() and not any(inbox.iterdir())
 
-    # the same content again, under another name and in a sub-folder
+    # without --archive: the file again, as the night found it (name, size, time: the
+    # ledger's fingerprint of it), is skipped and stays in the inbox
+    shutil.copy2(archive / "first.csv", inbox / "first.csv")
+    files = CliRunner().invoke(cli, ["--warehouse", str(wh), "runs", "--files", "--json"], env=ENV)
+    before = len(json.loads(files.output))
+    run = nightly(wh, inbox, None)
+    assert run.exit_code == 0 and "nothing new in the inbox" in run.output
+    runs = CliRunner().invoke(cli, ["--warehouse", str(wh), "runs", "--json"], env=ENV)
+    last = json.loads(runs.output)[-1]
+    assert (last["command"], last["files_skipped"], last["rows_read"]) == ("cdr nightly", 1, 0)
+    files = CliRunner().invoke(cli, ["--warehouse", str(wh), "runs", "--files", "--json"], env=ENV)
+    assert len(json.loads(files.output)) == before
+    assert (inbox / "first.csv").is_file()
+
+    # with --archive: the same content again, under another name and in a sub-folder
     (inbox / "resent").mkdir()
-    shutil.copyfile(fixture("bom_crlf.csv"), inbox / "resent" / "again.csv")
+    (inbox / "first.csv").rename(inbox / "resent" / "again.csv")
     run = nightly(wh, inbox, archive)
     assert run.exit_code == 0, run.output
     assert (archive / "resent" / "again.csv").is_file()
@@ -51,24 +82,16 @@ def test_resent_file_is_archived_and_listed_as_skipped(tmp_path: Path) -> None:
     assert [r["status"] for r in again] == ["skipped"]
     assert again[0]["rows_loaded"] == 0
 
-
-def test_without_archive_a_resent_file_is_not_ingested_again(tmp_path: Path) -> None:
-    """The night is a run of its own (every night is), which ingests nothing: the file
-    stays in the inbox, counted as skipped, and no file record is added for it."""
-    wh, inbox = tmp_path / "wh", tmp_path / "inbox"
-    inbox.mkdir()
-    shutil.copyfile(fixture("bom_crlf.csv"), inbox / "first.csv")
-    assert nightly(wh, inbox, None).exit_code == 0
-    files = CliRunner().invoke(cli, ["--warehouse", str(wh), "runs", "--files", "--json"], env=ENV)
-    before = len(json.loads(files.output))
-    run = nightly(wh, inbox, None)
-    assert run.exit_code == 0 and "nothing new in the inbox" in run.output
-    runs = CliRunner().invoke(cli, ["--warehouse", str(wh), "runs", "--json"], env=ENV)
-    last = json.loads(runs.output)[-1]
-    assert (last["command"], last["files_skipped"], last["rows_read"]) == ("cdr nightly", 1, 0)
-    files = CliRunner().invoke(cli, ["--warehouse", str(wh), "runs", "--files", "--json"], env=ENV)
-    assert len(json.loads(files.output)) == before
-    assert (inbox / "first.csv").is_file()
+    # the warehouse vanished: a new one beside the archive is not started
+    unmounted = tmp_path / "mnt"
+    unmounted.mkdir()
+    shutil.copyfile(fixture("gzipped.csv.gz"), inbox / "tonight.csv.gz")
+    run = nightly(unmounted, inbox, archive)
+    assert run.exit_code == 3, run.output
+    assert "is the warehouse's disk mounted" in run.output
+    assert str(archive / "first.csv") in run.output
+    assert (inbox / "tonight.csv.gz").is_file()
+    assert not any(unmounted.iterdir())
 
 
 def _send(inbox: Path, name: str, text: str) -> Path:
@@ -239,30 +262,6 @@ def test_a_partial_copy_left_by_a_killed_nightly_is_removed(tmp_path: Path) -> N
         ".other.csv.part-0badc0de",
         "export.csv",
     ]
-
-
-def test_a_warehouse_that_vanished_is_not_started_again_beside_its_archive(
-    tmp_path: Path,
-) -> None:
-    """The warehouse's disk not mounted one night (or CDR_WAREHOUSE changed): the nightly
-    started a new warehouse in the empty folder, loaded tonight's file into it and moved it
-    to the archive, exit 0; the real warehouse never loaded it. It is refused now, the file
-    stays in the inbox and nothing is created; a first night (empty archive) still starts."""
-    wh, inbox, archive = tmp_path / "wh", tmp_path / "inbox", tmp_path / "archive"
-    inbox.mkdir()
-    shutil.copyfile(fixture("bom_crlf.csv"), inbox / "first.csv")
-    (archive / ".hidden").mkdir(parents=True)  # an empty archive, as `install -d` leaves it
-    (archive / ".hidden" / "x.csv").write_text("not an archived file\n")
-    assert nightly(wh, inbox, archive).exit_code == 0
-    unmounted = tmp_path / "mnt"
-    unmounted.mkdir()
-    shutil.copyfile(fixture("gzipped.csv.gz"), inbox / "tonight.csv.gz")
-    run = nightly(unmounted, inbox, archive)
-    assert run.exit_code == 3, run.output
-    assert "is the warehouse's disk mounted" in run.output
-    assert str(archive / "first.csv") in run.output
-    assert (inbox / "tonight.csv.gz").is_file()
-    assert not any(unmounted.iterdir())
 
 
 def test_an_inbox_files_cannot_be_removed_from_is_named_not_the_archive(
