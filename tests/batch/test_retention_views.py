@@ -13,13 +13,18 @@ from cdr_pipeline.batch import run_nightly
 from cdr_pipeline.config import Settings
 from cdr_pipeline.warehouse.snapshots import format_versions, latest_versions
 
-SAMPLES = Path(__file__).parents[2] / "data" / "samples"
 
-
-def test_views_and_kept_marts_leave_the_days_retention_dropped(tmp_path: Path) -> None:
-    inbox = tmp_path / "inbox"
-    shutil.copytree(SAMPLES, inbox)
+def test_views_and_kept_marts_leave_the_days_retention_dropped(
+    tmp_path: Path, sample_wh: Settings
+) -> None:
+    """A night with retention over the samples' tables: a copy of the session's sample
+    warehouse (loaded once) without its `cdr.duckdb`, so the night's build is a first, whole
+    one, as a first night's over an inbox of the samples is."""
     settings = Settings(warehouse=tmp_path / "wh")
+    shutil.copytree(sample_wh.warehouse, settings.warehouse)
+    settings.layout.duckdb.unlink()
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
     summary = run_nightly(settings, inbox, run_date=date(2026, 11, 3), retain_days=40)
     assert summary.exit_code == 0, summary.stages
     assert summary.retention is not None and summary.retention.dropped
