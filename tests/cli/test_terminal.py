@@ -83,29 +83,38 @@ def test_report_table_fits_the_terminal(columns: int, sample_wh: Settings) -> No
     assert status == 0 and "unassigned_cost" in "".join(lines)
 
 
-def test_runs_wide_is_every_column_never_cut(tmp_path: Path) -> None:
-    """`cdr runs --wide` is "every column, the table versions each run committed and that
-    message among them" (README), but on a terminal it was fitted like the compact table: at
-    80 columns it showed run_id, command, status, started_at, finished_at and `…`, never the
-    versions or the message. It is now never cut, as `cdr report --wide` (for `less -S`)."""
+def test_runs_on_a_terminal_wide_or_fitted_never_cuts_a_time(tmp_path: Path) -> None:
+    """One warehouse (one ingest in a terminal) read by `cdr runs` at several widths, which
+    were three tests, each of which ran its own ingest first:
+    - `cdr runs --wide` is "every column, the table versions each run committed and that
+      message among them" (README), but on a terminal it was fitted like the compact table:
+      at 80 columns it showed run_id, command, status, started_at, finished_at and `…`,
+      never the versions or the message. It is now never cut, as `cdr report --wide`;
+    - `cdr runs` at 120 columns shows the start time and the duration;
+    - at 60 columns `cdr runs` showed its start time cut in the middle, `12-0…1:09`: no
+      time at all. The time stays whole (other columns give way) at 50, 60 and 80."""
     wh = str(tmp_path / "wh")
-    in_terminal(80, "--warehouse", wh, "ingest", str(SAMPLES / "entitlements.csv"))
+    in_terminal(120, "--warehouse", wh, "ingest", str(SAMPLES / "entitlements.csv"))
     status, lines = in_terminal(80, "--warehouse", wh, "runs", "--wide")
     assert status == 0, "\n".join(lines)
     header = next(ln for ln in lines if ln.startswith("run_id "))
     assert "table_versions" in header and header.rstrip().endswith("message"), header
     assert any("entitlements=0" in ln for ln in lines), lines
 
-
-def test_runs_shows_start_time_and_duration(tmp_path: Path) -> None:
-    wh = str(tmp_path / "wh")
-    in_terminal(120, "--warehouse", wh, "ingest", str(SAMPLES / "entitlements.csv"))
     status, lines = in_terminal(120, "--warehouse", wh, "runs")
     assert status == 0
     header = next(ln for ln in lines if ln.startswith("run "))
     assert "started" in header and "took" in header
     row = lines[lines.index(header) + 2]
     assert re.search(r" \d\d-\d\d \d\d:\d\d +\d+\.\ds ", row), row
+
+    for columns in (50, 60, 80):
+        status, lines = in_terminal(columns, "--warehouse", wh, "runs")
+        assert status == 0, "\n".join(lines)
+        header = next(ln for ln in lines if ln.startswith("run "))
+        row = lines[lines.index(header) + 2]
+        assert re.search(r" \d\d-\d\d \d\d:\d\d ", row), row
+        assert all(len(ln) <= columns for ln in lines if not ln.startswith("2026")), lines
 
 
 def test_text_cells_are_shortened_in_the_middle() -> None:
@@ -249,20 +258,6 @@ def test_a_result_column_wraps_instead_of_losing_its_middle() -> None:
         words = " ".join(ln[start:].strip() for ln in lines[2:-1]).split()
         assert words == result.split(), lines
         assert all(not ln[:start].strip() for ln in lines[3:-1])  # under the column
-
-
-def test_runs_never_cuts_a_start_time(tmp_path: Path) -> None:
-    """At 60 columns `cdr runs` showed its start time cut in the middle, `12-0…1:09`: no
-    time at all. The time stays whole (other columns give way) at any width."""
-    wh = str(tmp_path / "wh")
-    in_terminal(120, "--warehouse", wh, "ingest", str(SAMPLES / "entitlements.csv"))
-    for columns in (50, 60, 80):
-        status, lines = in_terminal(columns, "--warehouse", wh, "runs")
-        assert status == 0, "\n".join(lines)
-        header = next(ln for ln in lines if ln.startswith("run "))
-        row = lines[lines.index(header) + 2]
-        assert re.search(r" \d\d-\d\d \d\d:\d\d ", row), row
-        assert all(len(ln) <= columns for ln in lines if not ln.startswith("2026")), lines
 
 
 def test_ingest_table_tells_monthly_exports_apart_at_80_columns(tmp_path: Path) -> None:
