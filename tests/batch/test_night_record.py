@@ -1,6 +1,6 @@
 """Every night is a run in the ledger: one that loads nothing, and one killed after its ingest
-(reads `interrupted`, not the `ok` its ingest wrote), while a night still running is never
-taken for one that died."""
+(reads `interrupted`, not the `ok` its ingest wrote: checked with its next night's validation
+in test_nightly_recovery), while a night still running is never taken for one that died."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from cdr_pipeline.ingest.recover import recover_dead
 from cdr_pipeline.state.layout import Layout
 from cdr_pipeline.state.ledger import RUNS_SCHEMA, Ledger
 from cdr_pipeline.state.lock import live_run, writer_lock
-from tests.batch.helpers import cdr_here, copy_of, night_args
+from tests.batch.helpers import copy_of
 
 SAMPLES = Path(__file__).parents[2] / "data" / "samples"
 EXPORT = "dch_export_2026-09-30_2026-10-31.csv"
@@ -61,24 +61,6 @@ def test_a_night_with_nothing_new_is_a_run(tmp_path: Path) -> None:
         assert ended.fetchall() == [("ok", 0), ("ok", 0)]
     finally:
         con.close()
-
-
-def test_a_night_killed_after_its_ingest_reads_interrupted(
-    tmp_path: Path, night_killed_at_validate: tuple[Path, Path]
-) -> None:
-    """Killed between its commit and its validation: the night did not end well, so the
-    next writer marks it interrupted, keeping the version and rows it committed."""
-    wh, inbox = copy_of(night_killed_at_validate, tmp_path)
-    ledger = Ledger(Layout(wh))
-    (row,) = ledger.runs().to_dicts()
-    assert row["status"] == "running"  # until a writer looks
-    rerun = cdr_here(*night_args(wh, inbox))
-    assert rerun.exit_code == 0, rerun.output
-    runs = ledger.runs()
-    dead = runs.filter(pl.col("run_id") == row["run_id"]).row(0, named=True)
-    assert dead["status"] == "interrupted", dead
-    assert dead["table_versions"] == "call_legs=0" and dead["rows_loaded"] > 0
-    assert runs["status"].to_list()[-1] == "ok"
 
 
 def test_a_night_still_running_after_its_ingest_has_no_exit_code_yet(

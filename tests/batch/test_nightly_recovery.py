@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import polars as pl
+
 from cdr_pipeline.quality.report import VALIDATIONS_SCHEMA
 from cdr_pipeline.quality.scope import pending_runs
 from cdr_pipeline.state.layout import Layout
@@ -18,14 +20,24 @@ def test_a_nightly_killed_before_validating_is_validated_by_the_next(
 ) -> None:
     """Killed after its ingest committed, before its validation: the next nightly found
     nothing new in the inbox, said "nothing new to validate", and the loaded rows were
-    never checked (an error-severity failure in them would never have exited 4)."""
+    never checked (an error-severity failure in them would never have exited 4).
+    The same next night (one run, which was a test of test_night_record too) checks that
+    the killed night did not end well: that next writer marks it interrupted, keeping the
+    version and rows it committed, and ends `ok` itself."""
     wh, inbox = copy_of(night_killed_at_validate, tmp_path)
     args = night_args(wh, inbox)
     ledger = Ledger(Layout(wh))
-    (loaded,) = ledger.runs()["run_id"].to_list()
+    (row,) = ledger.runs().to_dicts()
+    assert row["status"] == "running"  # until a writer looks
+    loaded = row["run_id"]
     assert ledger.read("validations").is_empty()
     rerun = cdr_here(*args)
     assert rerun.exit_code == 0, rerun.output
+    runs = ledger.runs()
+    dead = runs.filter(pl.col("run_id") == loaded).row(0, named=True)
+    assert dead["status"] == "interrupted", dead
+    assert dead["table_versions"] == "call_legs=0" and dead["rows_loaded"] > 0
+    assert runs["status"].to_list()[-1] == "ok"
     assert "validate" in rerun.stdout and "nothing new to validate" not in rerun.stdout
     checked = ledger.read("validations")
     assert checked["scope"].unique().to_list() == ["pending"]
