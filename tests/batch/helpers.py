@@ -10,10 +10,11 @@ from pathlib import Path
 from click.testing import CliRunner, Result
 
 from cdr_pipeline.cli.main import cli
-from tests.ingest.helpers import ROOT, run_cdr
+from tests.ingest.helpers import ROOT, fixture, run_cdr
 
-SAMPLES = ROOT / "data" / "samples"
-EXPORT = "dch_export_2026-09-30_2026-10-31.csv"
+EXPORT = "bom_crlf.csv"
+"""A call export of a few rows: the nights these tests kill and rerun need one file to load
+and validate, not the size of the samples' October export."""
 
 
 def cdr_here(*args: str) -> Result:
@@ -28,11 +29,11 @@ def night_args(wh: Path, inbox: Path) -> list[str]:
 
 
 def kill_a_night_at_validate(tmp: Path) -> tuple[Path, Path]:
-    """An inbox with the October export and the warehouse of a `cdr nightly` over it that
-    was killed (-9) after its ingest committed, before its validation."""
+    """An inbox with a call export (`EXPORT`) and the warehouse of a `cdr nightly` over it
+    that was killed (-9) after its ingest committed, before its validation."""
     inbox = tmp / "inbox"
     inbox.mkdir()
-    shutil.copy(SAMPLES / EXPORT, inbox)
+    shutil.copy(fixture(EXPORT), inbox)
     wh = tmp / "wh"
     killed = run_cdr(*night_args(wh, inbox), env={"CDR_FAULT_KILL_AT": "validate"})
     assert killed.returncode == -9, killed.stderr

@@ -22,16 +22,17 @@ from cdr_pipeline.ingest.recover import recover_dead
 from cdr_pipeline.state.layout import Layout
 from cdr_pipeline.state.ledger import RUNS_SCHEMA, Ledger
 from cdr_pipeline.state.lock import live_run, writer_lock
-from tests.batch.helpers import copy_of
+from tests.batch.helpers import EXPORT, copy_of
+from tests.ingest.helpers import fixture
 
 SAMPLES = Path(__file__).parents[2] / "data" / "samples"
-EXPORT = "dch_export_2026-09-30_2026-10-31.csv"
 
 
 def _inbox(tmp: Path) -> Path:
+    """An inbox of one call export of a few rows (what these nights load is not the point)."""
     inbox = tmp / "inbox"
     inbox.mkdir()
-    shutil.copy(SAMPLES / EXPORT, inbox)
+    shutil.copy(fixture(EXPORT), inbox)
     return inbox
 
 
