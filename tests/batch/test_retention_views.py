@@ -14,21 +14,25 @@ from cdr_pipeline.config import Settings
 from cdr_pipeline.warehouse.snapshots import format_versions, latest_versions
 
 
-def test_views_and_kept_marts_leave_the_days_retention_dropped(
+def test_no_byte_view_or_kept_mart_of_cdr_duckdb_keeps_the_days_retention_dropped(
     tmp_path: Path, sample_wh: Settings
 ) -> None:
-    """A night with retention over the samples' tables: a copy of the session's sample
-    warehouse (loaded once) without its `cdr.duckdb`, so the night's build is a first, whole
-    one, as a first night's over an inbox of the samples is."""
-    settings = Settings(warehouse=tmp_path / "wh")
-    shutil.copytree(sample_wh.warehouse, settings.warehouse)
-    settings.layout.duckdb.unlink()
+    """One night with retention over a built copy of the samples, which were two tests of a
+    night each, checks:
+    - retention runs after the build: the views and the marts kept in `cdr.duckdb` still
+      end the night at the version retention committed (the build's table versions are the
+      latest, no leg before the cutoff, no kept call whose legs retention dropped);
+    - days past retention are gone from `cdr.duckdb` too, not only from its views: a
+      refresh edits a copy of the old file, whose freed pages still held the dropped days'
+      numbers and names."""
+    settings, old = _built(tmp_path, sample_wh)
     inbox = tmp_path / "inbox"
     inbox.mkdir()
-    summary = run_nightly(settings, inbox, run_date=date(2026, 11, 3), retain_days=40)
+    retain = (TODAY - CUTOFF).days
+    summary = run_nightly(settings, inbox, run_date=TODAY, retain_days=retain)
     assert summary.exit_code == 0, summary.stages
     assert summary.retention is not None and summary.retention.dropped
-    cutoff = summary.retention.cutoff
+    assert summary.retention.cutoff == CUTOFF
     with duckdb.connect(str(settings.layout.duckdb), read_only=True) as con:
         built = con.execute("select table_versions from cdr_meta.build").fetchall()
         first_day = con.execute("select min(call_date) from fct_call_legs").fetchall()
@@ -37,23 +41,8 @@ def test_views_and_kept_marts_leave_the_days_retention_dropped(
             "(select 1 from fct_call_legs l where l.correlation_id = c.correlation_id)"
         ).fetchall()
     assert built == [(format_versions(latest_versions(settings)),)]
-    assert first_day[0][0] >= cutoff
+    assert first_day[0][0] >= CUTOFF
     assert orphans == [(0,)]  # no call is kept whose legs retention dropped
-
-
-def test_no_byte_of_cdr_duckdb_keeps_the_days_retention_dropped(
-    tmp_path: Path, sample_wh: Settings
-) -> None:
-    """Days past retention are gone from `cdr.duckdb` too, not only from its views: a
-    refresh edits a copy of the old file, whose freed pages still held the dropped days'
-    numbers and names."""
-    settings, old = _built(tmp_path, sample_wh)
-    inbox = tmp_path / "inbox"
-    inbox.mkdir()
-    retain = (TODAY - CUTOFF).days
-    summary = run_nightly(settings, inbox, run_date=TODAY, retain_days=retain)
-    assert summary.exit_code == 0, summary.stages
-    assert summary.retention is not None and summary.retention.cutoff == CUTOFF
     assert _left_in_the_file(settings, old) == set()
 
 
