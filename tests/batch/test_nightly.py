@@ -117,7 +117,9 @@ def test_report_months() -> None:
 def test_corrupt_file_loads_the_rest_and_exits_3(tmp_path: Path) -> None:
     inbox = tmp_path / "inbox"
     inbox.mkdir()
-    shutil.copy(SAMPLES / "dch_export_2026-09-30_2026-10-31.csv", inbox)
+    # the file that loads: a call export of a few rows (no reject of its own, as the
+    # samples' October export it stands for)
+    shutil.copy(FIXTURES / "bom_crlf.csv", inbox)
     shutil.copy(FIXTURES / "bad_rows.csv", inbox / "broken_export.csv")
     shutil.copy(FIXTURES / "not_dch.csv", inbox / "stray.csv")
     archive = tmp_path / "archive"
@@ -125,24 +127,20 @@ def test_corrupt_file_loads_the_rest_and_exits_3(tmp_path: Path) -> None:
     summary = run_nightly(settings, inbox, run_date=RUN_DATE, archive=archive)
     assert summary.exit_code == 3
     by_name = {Path(f.path).name: f for f in summary.ingest.files}
-    assert by_name["dch_export_2026-09-30_2026-10-31.csv"].status == "loaded"
+    assert by_name["bom_crlf.csv"].status == "loaded"
     assert by_name["broken_export.csv"].status == "failed"
     assert "ragged_row" in by_name["broken_export.csv"].message
     # the stray CSV is one of the two failures behind exit 3, not silently passed over
     assert by_name["stray.csv"].status == "failed"
     assert "not a recognised export" in by_name["stray.csv"].message
-    assert sorted(by_name) == [
-        "broken_export.csv",
-        "dch_export_2026-09-30_2026-10-31.csv",
-        "stray.csv",
-    ]
+    assert sorted(by_name) == ["bom_crlf.csv", "broken_export.csv", "stray.csv"]
     rejects = pl.read_parquet(sorted((settings.layout.rejects).rglob("*.parquet")))
     assert rejects.height == 4
     # later stages still ran
     assert [s.name for s in summary.stages][-3:] == ["reports", "vacuum", "archive"]
     # only the committed file was archived; the failed ones stay in the inbox
     assert sorted(p.name for p in inbox.iterdir()) == ["broken_export.csv", "stray.csv"]
-    assert [p.name for p in summary.archived] == ["dch_export_2026-09-30_2026-10-31.csv"]
+    assert [p.name for p in summary.archived] == ["bom_crlf.csv"]
 
 
 def test_sigkill_mid_merge_then_rerun_equals_an_uninterrupted_run(
