@@ -60,10 +60,13 @@ def _whole_build_digest(settings: Settings) -> str:
     return _check_parity(settings)
 
 
-def _refresh(settings: Settings) -> tuple[str, int]:
-    result = refresh_warehouse(settings)
+def _mode_of(result: BuildResult) -> tuple[str, int]:
     (m,) = [m for m in result.materialized if m.name == NAME]
     return m.mode, m.days
+
+
+def _refresh(settings: Settings) -> tuple[str, int]:
+    return _mode_of(refresh_warehouse(settings))
 
 
 @pytest.fixture
@@ -74,17 +77,35 @@ def settings(tmp_path: Path) -> Settings:
 def test_refreshed_by_day_equals_computed_whole_through_a_sequence(
     settings: Settings, samples_dir: Path, tmp_path: Path
 ) -> None:
+    """One sequence checks both kinds of kept marts (they once had a test each, each
+    loading and building the same data):
+
+    - `fct_webex_go_leg_devices`, kept by day: after each load, re-delivery, move across
+      midnight, device change and retention, the refreshed table equals its SQL and a
+      whole build; only the changed days are recomputed, nothing when nothing is new, all
+      of it when device data moved;
+    - the device-level views (`DEVICE_LEVEL`), kept whole: a load of call legs leaves them
+      unchanged (and equal to what they were), device events compute them whole (other
+      rows than before) and equal to a whole build; every refresh keeps them equal to
+      their SQL, the analyst tier's kept copies to theirs."""
     assert NAME in MATERIALIZED
+    assert set(DEVICE_LEVEL) <= set(MATERIALIZED)
+    assert not any(MATERIALIZED[n].legs for n in DEVICE_LEVEL)
     september = samples_dir / "calling_detailed_call_history_2026-09-01_2026-10-01"
     assert ingest_paths(settings, [september, samples_dir / "device_snapshots.csv"]).exit_code == 0
-    build_warehouse(settings)
+    assert _modes(build_warehouse(settings)) == {"full"}
     _check_parity(settings)
+    devices_before = _device_level_parity(settings)
 
-    # new days and an overlap with days held: only the changed days are recomputed
+    # new days and an overlap with days held: only the changed days are recomputed; the
+    # device-level tables (no call legs read) stay as they were
     october = samples_dir / "dch_export_2026-09-30_2026-10-31.csv"
     assert ingest_paths(settings, [october]).exit_code == 0
-    mode, days = _refresh(settings)
+    result = refresh_warehouse(settings)
+    mode, days = _mode_of(result)
     assert mode == "days" and 28 <= days <= 33
+    assert _modes(result) == {"unchanged"}
+    assert _device_level_parity(settings) == devices_before
     refreshed = _check_parity(settings)
     assert refreshed == _whole_build_digest(settings)
 
@@ -112,10 +133,16 @@ def test_refreshed_by_day_equals_computed_whole_through_a_sequence(
     # nothing new: nothing recomputed
     assert _refresh(settings) == ("unchanged", 0)
 
-    # device data moved: every leg may match another device, so the table is computed whole
+    # device data moved: every leg may match another device, so the table is computed
+    # whole; the device-level tables too, and the same as a whole build
     assert ingest_paths(settings, [samples_dir / "activation_events.csv"]).exit_code == 0
-    assert _refresh(settings) == ("full", 0)
+    result = refresh_warehouse(settings)
+    assert _mode_of(result) == ("full", 0)
+    assert _modes(result) == {"full"}
+    devices_refreshed = _device_level_parity(settings)
+    assert devices_refreshed != devices_before  # the events moved codes, statuses, segments
     assert _check_parity(settings) == _whole_build_digest(settings)
+    assert _device_level_parity(settings) == devices_refreshed
 
     # retention drops the oldest days: their rows leave the table, by day (the refreshed
     # copy's live rows then go into a new file, tests/batch/test_retention_views.py)
@@ -189,26 +216,3 @@ def _device_level_parity(settings: Settings) -> dict[str, str]:
 
 def _modes(result: BuildResult) -> set[str]:
     return {m.mode for m in result.materialized if m.name in DEVICE_LEVEL}
-
-
-def test_device_level_views_are_kept_whole_as_tables(settings: Settings, samples_dir: Path) -> None:
-    assert set(DEVICE_LEVEL) <= set(MATERIALIZED)
-    assert not any(MATERIALIZED[n].legs for n in DEVICE_LEVEL)
-    september = samples_dir / "calling_detailed_call_history_2026-09-01_2026-10-01"
-    assert ingest_paths(settings, [september, samples_dir / "device_snapshots.csv"]).exit_code == 0
-    assert _modes(build_warehouse(settings)) == {"full"}
-    before = _device_level_parity(settings)
-
-    # call legs only: the device-level tables stay as they were
-    october = samples_dir / "dch_export_2026-09-30_2026-10-31.csv"
-    assert ingest_paths(settings, [october]).exit_code == 0
-    assert _modes(refresh_warehouse(settings)) == {"unchanged"}
-    assert _device_level_parity(settings) == before
-
-    # device events: computed whole, and the same as a whole build
-    assert ingest_paths(settings, [samples_dir / "activation_events.csv"]).exit_code == 0
-    assert _modes(refresh_warehouse(settings)) == {"full"}
-    refreshed = _device_level_parity(settings)
-    assert refreshed != before  # the events moved codes, statuses and segments
-    build_warehouse(settings)
-    assert _device_level_parity(settings) == refreshed
