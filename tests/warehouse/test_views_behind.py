@@ -21,6 +21,7 @@ from cdr_pipeline.state.ledger import Ledger
 from cdr_pipeline.state.lock import running_writer, writer_lock
 from cdr_pipeline.warehouse import build_warehouse, connect
 from cdr_pipeline.warehouse.signature import build_record, check_views_here, record_build
+from tests.warehouse.sample_warehouse import small_export
 
 LOGGER = "cdr_pipeline.warehouse.build"
 
@@ -28,12 +29,11 @@ LOGGER = "cdr_pipeline.warehouse.build"
 @pytest.fixture
 def behind(tmp_path: Path, samples_dir: Path) -> Settings:
     """A warehouse whose views read the device snapshots only, while the tables also hold
-    the September calls (loaded through the library, which leaves the refresh to its
-    caller)."""
+    a few calls (loaded through the library, which leaves the refresh to its caller)."""
     settings = Settings(warehouse=tmp_path / "wh")
     assert ingest_paths(settings, [samples_dir / "device_snapshots.csv"]).exit_code == 0
     build_warehouse(settings)
-    calls = samples_dir / "calling_detailed_call_history_2026-09-01_2026-10-01"
+    calls = small_export(tmp_path / "calls.csv")
     assert ingest_paths(settings, [calls]).exit_code == 0
     return settings
 
