@@ -18,6 +18,7 @@ from cdr_pipeline.ingest import ingest_paths
 from cdr_pipeline.warehouse import build_warehouse, refresh_warehouse
 from cdr_pipeline.warehouse.signature import BUILD_VIEW
 from cdr_pipeline.warehouse.snapshots import table_snapshots
+from tests.warehouse.sample_warehouse import small_export
 
 # the views compared: raw, ledger and call-level, in both tiers
 VIEWS = [
@@ -64,6 +65,17 @@ def loaded_once(tmp_path: Path, samples_dir: Path) -> Settings:
     return settings
 
 
+@pytest.fixture
+def loaded_small(tmp_path: Path, samples_dir: Path) -> Settings:
+    """A warehouse holding a few calls and the device snapshots, built: for the cases that
+    only need a built warehouse with calls (what is rebuilt, not from how much data)."""
+    settings = Settings(warehouse=tmp_path / "wh")
+    calls = small_export(tmp_path / "calls.csv")
+    assert ingest_paths(settings, [calls, samples_dir / "device_snapshots.csv"]).exit_code == 0
+    build_warehouse(settings)
+    return settings
+
+
 def test_refresh_after_an_ingest_equals_a_whole_build(
     loaded_once: Settings, samples_dir: Path, tmp_path: Path
 ) -> None:
@@ -91,8 +103,8 @@ def test_refresh_after_an_ingest_equals_a_whole_build(
     assert _versions(settings.layout.duckdb) == versions
 
 
-def test_refresh_builds_everything_when_sql_changed(loaded_once: Settings, tmp_path: Path) -> None:
-    settings = loaded_once
+def test_refresh_builds_everything_when_sql_changed(loaded_small: Settings, tmp_path: Path) -> None:
+    settings = loaded_small
     from cdr_pipeline.resources import sql_dir
 
     edited = tmp_path / "sql"
@@ -115,36 +127,36 @@ def test_refresh_builds_everything_when_sql_changed(loaded_once: Settings, tmp_p
     assert all(v.origin == "generated" for v in again.views)
 
 
-def test_refresh_after_a_settings_change_builds_everything(loaded_once: Settings) -> None:
-    changed = Settings(warehouse=loaded_once.warehouse, idle_days=loaded_once.idle_days + 7)
+def test_refresh_after_a_settings_change_builds_everything(loaded_small: Settings) -> None:
+    changed = Settings(warehouse=loaded_small.warehouse, idle_days=loaded_small.idle_days + 7)
     result = refresh_warehouse(changed)
     assert "fct_calls" in {v.name for v in result.views}
     con = duckdb.connect(str(changed.layout.duckdb), read_only=True)
     try:
         assert con.execute("select idle_days from cfg_settings").fetchone() == (
-            loaded_once.idle_days + 7,
+            loaded_small.idle_days + 7,
         )
     finally:
         con.close()
 
 
-def test_a_damaged_database_file_is_built_again(loaded_once: Settings) -> None:
-    loaded_once.layout.duckdb.write_bytes(b"not a duckdb file\n" * 100)
-    result = refresh_warehouse(loaded_once)
+def test_a_damaged_database_file_is_built_again(loaded_small: Settings) -> None:
+    loaded_small.layout.duckdb.write_bytes(b"not a duckdb file\n" * 100)
+    result = refresh_warehouse(loaded_small)
     assert "fct_calls" in {v.name for v in result.views}
-    assert _versions(loaded_once.layout.duckdb) == result.versions
+    assert _versions(loaded_small.layout.duckdb) == result.versions
 
 
-def test_a_damaged_database_file_is_a_clear_error_for_readers(loaded_once: Settings) -> None:
+def test_a_damaged_database_file_is_a_clear_error_for_readers(loaded_small: Settings) -> None:
     from cdr_pipeline.errors import EXIT_BAD_INPUT, ConfigError
     from cdr_pipeline.warehouse import connect
 
-    loaded_once.layout.duckdb.write_bytes(b"garbage")
+    loaded_small.layout.duckdb.write_bytes(b"garbage")
     with pytest.raises(ConfigError, match="does not open") as info:
-        connect(loaded_once)
+        connect(loaded_small)
     assert info.value.exit_code == EXIT_BAD_INPUT and "cdr build" in str(info.value.hint)
-    build_warehouse(loaded_once)
-    con = connect(loaded_once)
+    build_warehouse(loaded_small)
+    con = connect(loaded_small)
     try:
         assert con.execute("select count(*) from fct_calls").fetchone() != (0,)
     finally:
