@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 
 import duckdb
+import polars as pl
 import pytest
 
 from cdr_pipeline.config import Settings
@@ -16,7 +17,8 @@ from cdr_pipeline.resources import sql_dir
 from cdr_pipeline.warehouse import build_warehouse, refresh_warehouse
 from cdr_pipeline.warehouse.analyst import KEPT_SCHEMA
 from cdr_pipeline.warehouse.catalog import read_sql_file
-from cdr_pipeline.warehouse.materialize import DEVICE_LEVEL, SCHEMA
+from cdr_pipeline.warehouse.materialize import DEVICE_LEVEL, MATERIALIZED, SCHEMA
+from tests.warehouse.sample_warehouse import small_export
 
 
 @pytest.fixture
@@ -77,9 +79,15 @@ def test_an_own_device_level_view_reading_call_legs_follows_an_ingest_of_calls(
     ingest of calls only must recompute it, in both tiers."""
     legs = "(select count(*) from stg_call_legs as l where l.user_uuid = f.user_uuid) as legs_seen"
     own = _own_folder(tmp_path, "dim_webex_go_devices", legs)
-    september = samples_dir / "calling_detailed_call_history_2026-09-01_2026-10-01"
-    october = samples_dir / "dch_export_2026-09-30_2026-10-31.csv"
-    _build_then_refresh(settings, own, [september, samples_dir / "device_snapshots.csv"], october)
+    # a few October legs of the devices' users, then a few later ones: the counts move
+    devices = samples_dir / "device_snapshots.csv"
+    users = pl.read_csv(devices, infer_schema=False)["user_uuid"].drop_nulls().implode()
+    october = pl.read_csv(samples_dir / "dch_export_2026-09-30_2026-10-31.csv", infer_schema=False)
+    theirs = october.filter(pl.col("User UUID").is_in(users))
+    early = pl.col("Start time") < "2026-10-15"
+    theirs.filter(early).head(60).write_csv(tmp_path / "first.csv")
+    theirs.filter(~early).head(60).write_csv(tmp_path / "then.csv")
+    _build_then_refresh(settings, own, [tmp_path / "first.csv", devices], tmp_path / "then.csv")
 
 
 def test_an_own_device_level_view_reading_one_kept_later_is_computed_after_it(
@@ -88,9 +96,11 @@ def test_an_own_device_level_view_reading_one_kept_later_is_computed_after_it(
     """A status history stamped with the device data's horizon (`int_device_as_of`, which
     the shipped chain keeps after it): a refresh computes the tables in the order the
     views read each other, in both tiers, never from the table of the previous load."""
+    assert not any(MATERIALIZED[n].legs for n in DEVICE_LEVEL)  # the calls' size is no matter
     horizon = "(select as_of_time from int_device_as_of) as data_as_of"
     own = _own_folder(tmp_path, "fct_device_status_history", horizon)
-    october = samples_dir / "dch_export_2026-09-30_2026-10-31.csv"
+    # a few calls beside the devices: no device-level view reads call legs
+    calls = small_export(tmp_path / "calls.csv")
     # the events reach past the last snapshot: the horizon moves
     events = samples_dir / "activation_events.csv"
-    _build_then_refresh(settings, own, [october, samples_dir / "device_snapshots.csv"], events)
+    _build_then_refresh(settings, own, [calls, samples_dir / "device_snapshots.csv"], events)
