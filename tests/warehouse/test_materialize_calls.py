@@ -25,6 +25,7 @@ from cdr_pipeline.warehouse.by_call import steps
 from cdr_pipeline.warehouse.catalog import read_sql_file
 from cdr_pipeline.warehouse.materialize import MATERIALIZED, SCHEMA
 from cdr_pipeline.warehouse.personal_values import TABLE as VALUES
+from tests.warehouse.sample_warehouse import small_export
 
 NAME = "fct_calls"
 
@@ -153,39 +154,34 @@ def test_refreshed_by_call_equals_computed_whole_after_random_sequences(
     assert {(SMALL_STEP[0], "redeliver"), (SHIPPED_STEP[0], "redeliver")} <= sizes
 
 
-@pytest.mark.parametrize("later", [1, 10])
-def test_a_call_across_midnight_is_recomputed_whole(
-    later: int, samples_dir: Path, tmp_path: Path
+def test_a_moved_or_partial_record_is_recomputed_with_its_call(
+    samples_dir: Path, tmp_path: Path
 ) -> None:
-    """One leg of a call moves to the next UTC day (or ten days on, two refresh steps
-    away): the call's row comes from both days, once, refreshed and built whole alike."""
+    """Three re-deliveries in turn into one October warehouse (each had its own load and
+    build; they touch different calls, each refresh is checked against a whole build):
+
+    - one leg of a call moves to the next UTC day, then one leg of another call ten days
+      on (two refresh steps away): the call's row comes from both days, once, refreshed
+      and built whole alike;
+    - the TERMINATING record of a two-record leg comes again on the next UTC day without
+      its Remote call ID: the refresh pairs it with the ORIGINATING record stored on the
+      day before (one leg, its talk time once), as a whole build does."""
     settings = Settings(warehouse=tmp_path / "wh")
     october = samples_dir / "dch_export_2026-09-30_2026-10-31.csv"
     assert ingest_paths(settings, [october]).exit_code == 0
     build_warehouse(settings)
     legs = pl.read_csv(october, infer_schema=False)
     calls = legs.group_by("Correlation ID").len().filter(pl.col("len") >= 3)
-    call = calls["Correlation ID"].sort()[0]
-    mine = legs.filter(pl.col("Correlation ID") == call).sort("Start time")
-    last = mine.tail(1)
-    day = date.fromisoformat(mine["Start time"][0][:10]) + timedelta(days=later)
-    # whole, by steps of days: the call's days are in two of them
-    assert _moved_then_refreshed(settings, last, day, tmp_path / "moved.csv") >= 1
-    moved_into = f"last_release_time >= timestamptz '{day}'"
-    assert _stored(settings, f"record_count, {moved_into}", call) == [(mine.height, True)]
+    for i, later in enumerate((1, 10)):
+        call = calls["Correlation ID"].sort()[i]
+        mine = legs.filter(pl.col("Correlation ID") == call).sort("Start time")
+        last = mine.tail(1)
+        day = date.fromisoformat(mine["Start time"][0][:10]) + timedelta(days=later)
+        # whole, by steps of days: the call's days are in two of them
+        assert _moved_then_refreshed(settings, last, day, tmp_path / f"moved{later}.csv") >= 1
+        moved_into = f"last_release_time >= timestamptz '{day}'"
+        assert _stored(settings, f"record_count, {moved_into}", call) == [(mine.height, True)]
 
-
-def test_a_record_redelivered_without_its_remote_call_id_stays_in_its_leg(
-    samples_dir: Path, tmp_path: Path
-) -> None:
-    """The TERMINATING record of a two-record leg comes again on the next UTC day without
-    its Remote call ID: the refresh pairs it with the ORIGINATING record stored on the day
-    before (one leg, its talk time once), as a whole build does."""
-    settings = Settings(warehouse=tmp_path / "wh")
-    october = samples_dir / "dch_export_2026-09-30_2026-10-31.csv"
-    assert ingest_paths(settings, [october]).exit_code == 0
-    build_warehouse(settings)
-    legs = pl.read_csv(october, infer_schema=False)
     pairs = legs.filter(
         pl.col("Correlation ID").is_in(
             legs.group_by("Correlation ID")
@@ -200,7 +196,7 @@ def test_a_record_redelivered_without_its_remote_call_id_stays_in_its_leg(
     call = term["Correlation ID"][0]
     day = date.fromisoformat(term["Start time"][0][:10]) + timedelta(days=1)
     partial = term.with_columns(pl.lit(None, pl.String).alias("Remote call ID"))
-    _moved_then_refreshed(settings, partial, day, tmp_path / "moved.csv")
+    _moved_then_refreshed(settings, partial, day, tmp_path / "partial.csv")
     assert _stored(settings, "leg_count, record_count", call) == [(1, 2)]
 
 
@@ -400,9 +396,7 @@ def test_a_call_recomputed_from_its_later_day_keeps_the_link_its_earlier_day_nam
     assert y in links()
 
 
-def test_a_fct_calls_of_ones_own_is_computed_whole_and_kept_from_analysts(
-    samples_dir: Path, tmp_path: Path
-) -> None:
+def test_a_fct_calls_of_ones_own_is_computed_whole_and_kept_from_analysts(tmp_path: Path) -> None:
     """A SQL folder whose fct_calls lacks the columns a by-call refresh reads, and shows a
     personal value the shipped view does not: the table is computed whole at every refresh
     and equals its SQL; the analyst tier computes its own version from its pseudonymised
@@ -417,11 +411,11 @@ def test_a_fct_calls_of_ones_own_is_computed_whole_and_kept_from_analysts(
         encoding="utf-8",
     )
     settings = Settings(warehouse=tmp_path / "wh")
-    september = samples_dir / "calling_detailed_call_history_2026-09-01_2026-10-01"
-    assert ingest_paths(settings, [september]).exit_code == 0
+    # a few calls on two days, then a few more on the next two (new calls, new days)
+    assert ingest_paths(settings, [small_export(tmp_path / "first.csv")]).exit_code == 0
     build_warehouse(settings, own)
-    october = samples_dir / "dch_export_2026-09-30_2026-10-31.csv"
-    assert ingest_paths(settings, [october]).exit_code == 0
+    later = small_export(tmp_path / "later.csv", seed=12, start=date(2026, 9, 3))
+    assert ingest_paths(settings, [later]).exit_code == 0
     (m,) = [m for m in refresh_warehouse(settings, own).materialized if m.name == NAME]
     assert m.mode == "full"
     spec = read_sql_file(own / f"{NAME}.sql")
