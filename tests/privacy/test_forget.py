@@ -78,9 +78,63 @@ def _add_page_and_reject(settings: Settings, values: set[str], tmp: Path, sample
     assert result.files[0].rows_rejected == 1
 
 
+def _add_reports(settings: Settings, values: set[str]) -> tuple[Path, Path, str]:
+    """Two reports saved under the warehouse that name the person: a workbook (`--format
+    xlsx --out reports/...`, a ZIP of XML) of their long values, and a table-format text
+    report (`cdr report top-callers --format table`) that shows their UUID as `…` and its
+    last 10 characters, beside another user's. The workbook, the text and the UUID."""
+    import pyarrow as pa
+
+    from cdr_pipeline.reports.export import write_report
+    from cdr_pipeline.reports.run import ReportResult
+
+    long = sorted(v for v in values if len(v) >= MIN_SUBSTRING)
+    book = settings.warehouse / "reports" / "2026-12-04" / "people.xlsx"
+    book.parent.mkdir(parents=True, exist_ok=True)
+    table = pa.table({"who": long, "calls": list(range(len(long)))})
+    write_report(ReportResult("people", None, table, 0.0), "xlsx", book)
+    uuid = next(v for v in values if len(v) == 36 and v.count("-") == 4)
+    text = settings.warehouse / "reports" / "top-callers.txt"
+    table = pa.table({"user_uuid": [uuid, "00000000-0000-4000-8000-000000000000"], "calls": [3, 1]})
+    write_report(ReportResult("top-callers", None, table, 0.0), "table", text)
+    return book, text, uuid
+
+
+def _members(path: Path) -> str:
+    import zipfile
+
+    with zipfile.ZipFile(path) as z:
+        return "".join(z.read(n).decode("utf-8", "replace") for n in z.namelist())
+
+
+def _ledger_messages(settings: Settings) -> str:
+    texts = []
+    for table in ("files", "runs"):
+        for path in (settings.layout.ledger / table).glob("*.parquet"):
+            texts += [m for m in pq.read_table(path).column("message").to_pylist() if m]
+    return "\n".join(texts)
+
+
 def test_forget_leaves_no_raw_value_in_any_file(
     sample_wh: Settings, samples_dir: Path, tmp_path: Path
 ) -> None:
+    """One erasure of one person (by e-mail) on a copy of the samples, checked everywhere it
+    must reach (one test: each erasure rewrites and rebuilds the whole copy):
+
+    - the dry run counts rows, data files and other files and changes nothing; the erasure
+      counts the same rows in one commit, keeps the replaced files within the grace period;
+      after a vacuum none of the person's long values is in any file (saved page, reject)
+      nor a short one in any Parquet text cell; the finance figures are unchanged; the
+      ledger's erasure record counts the rows;
+    - a workbook a report wrote into reports/ (a ZIP of XML, once left "binary, not
+      searched") is searched, rewritten without the values, and still a workbook;
+    - a table-format report showing the person's UUID as `…` and its last 10 characters
+      loses that fragment too (once left beside the token), another user's id stays;
+    - a file without its header line fails naming its first record, and the ledger keeps
+      that message: the scrub replaced the values the tables hold and left a name they do
+      not hold in clear; like a reject's raw line, the message is now emptied whole."""
+    import openpyxl
+
     settings = Settings(warehouse=tmp_path / "wh", vacuum_grace_hours=24)
     # the copy's tables are the sample's: the person and the figures are read from its views
     # (the copy's would list the sample's files until a build of its own)
@@ -89,6 +143,14 @@ def test_forget_leaves_no_raw_value_in_any_file(
     assert len(values) >= 5  # e-mail, uuid, number, name, MAC at least
     _add_page_and_reject(settings, values, tmp_path, samples_dir)
     long = {v for v in values if len(v) >= MIN_SUBSTRING}
+    book, report, uuid = _add_reports(settings, values)
+    assert all(v in _members(book) for v in long)
+    assert uuid not in report.read_text("utf-8") and f"…{uuid[-10:]}" in report.read_text("utf-8")
+    number = next(v for v in sorted(values) if v.startswith("+"))
+    part = tmp_path / "part2.csv"
+    part.write_text(f"2026-09-30T00:01:32Z,,0,{number},+14155550178,Walter Headless\n")
+    assert ingest_paths(settings, [part]).exit_code == 3
+    assert "Walter Headless" in _ledger_messages(settings) and number in _ledger_messages(settings)
     before = scan_files(settings.warehouse, long)
     assert any(f.startswith("tables/call_legs/") for f in before)
     assert any(f.startswith("rejects/") for f in before) and any("fetched" in f for f in before)
@@ -104,6 +166,23 @@ def test_forget_leaves_no_raw_value_in_any_file(
     done = forget(settings, email=email)
     assert done.rows == dry.rows and done.values >= len(values)
     assert tables.version_at(legs) == version + 1  # one commit
+    # the workbook: searched, rewritten without the values, still a workbook
+    assert "reports/2026-12-04/people.xlsx" in done.other.files
+    assert not done.other.unreadable
+    assert not [v for v in long if v in _members(book)]
+    sheet = openpyxl.load_workbook(book).worksheets[0]
+    shown = [row[0] for row in sheet.iter_rows(min_row=2, values_only=True)]
+    assert len(shown) == len(long) and all(
+        str(c).startswith(("email_", "id_", "number_", "name_", "mac_")) for c in shown
+    )
+    # the table-format report: the shortened id is gone, another user's id stays
+    assert "reports/top-callers.txt" in done.other.files
+    assert uuid[-10:] not in report.read_text("utf-8")
+    assert "…0000000000" in report.read_text("utf-8")
+    # the ledger message quoting the header-less record is emptied whole
+    messages = _ledger_messages(settings)
+    assert "Walter Headless" not in messages and number not in messages
+    assert "emptied by cdr forget" in messages
     # within the grace period the replaced files stay, for readers of older versions
     assert any(f.startswith("tables/") for f in scan_files(settings.warehouse, long))
     vacuum_tables(settings, grace_hours=0)
@@ -200,9 +279,17 @@ def test_forget_leaves_nothing_the_warehouse_key_links_to_the_person(
 def test_forget_reaches_the_free_text_of_rows_that_are_not_theirs(
     sample_wh: Settings, samples_dir: Path, tmp_path: Path
 ) -> None:
-    """An unknown source column is kept in `extra`, where it can name anyone: another
-    user's leg ("Escalation contact") or a directory entry ("Head") holding the person's
-    e-mail, name and number must not keep them after the erasure and a vacuum."""
+    """Rows that are not the person's but name them, after one erasure and a vacuum (one
+    test: each erasure rewrites and rebuilds the whole copy):
+
+    - an unknown source column is kept in `extra`, where it can name anyone: another user's
+      leg ("Escalation contact") or a directory entry ("Head") holding the person's e-mail,
+      name and number must not keep them;
+    - an export named after the person (`calls for <e-mail>.csv`) names them in the
+      `source_file` of every row loaded from it, a colleague's too: forget renamed the
+      rejects file and edited the ledger's path, but the rows kept the name, in the tables
+      after the vacuum (and on the analyst tier, which shows `source_file`). The colleague's
+      row stays theirs; only the name of its file changes."""
     import csv
 
     settings = Settings(warehouse=tmp_path / "wh", vacuum_grace_hours=0)
@@ -226,7 +313,12 @@ def test_forget_reaches_the_free_text_of_rows_that_are_not_theirs(
         f"department,d-extra,Legal,CC-9,,,{email}\n",
         encoding="utf-8",
     )
-    loaded = ingest_paths(settings, [legs, directory])
+    colleague = list(other)
+    colleague[header.index("Report ID")] = "0b7c6a4e-9d1f-4c2a-8e7b-5f3d2a1c0e98"
+    named = tmp_path / f"calls for {email}.csv"
+    with named.open("w", encoding="utf-8", newline="") as fh:
+        csv.writer(fh).writerows([header, colleague])
+    loaded = ingest_paths(settings, [legs, directory, named])
     assert loaded.exit_code == 0, [f.message for f in loaded.errors]
     assert scan_files(settings.layout.tables, {email, number, name})
 
@@ -234,45 +326,16 @@ def test_forget_reaches_the_free_text_of_rows_that_are_not_theirs(
     vacuum_tables(settings, grace_hours=0)
     texts = {email, email.upper(), number, name}
     assert scan_files(settings.warehouse, texts) == {}
-
-
-def test_forget_renames_the_source_file_of_rows_loaded_from_an_export_named_after_them(
-    sample_wh: Settings, samples_dir: Path, tmp_path: Path
-) -> None:
-    """An export named after the person (`calls for <e-mail>.csv`) names them in the
-    `source_file` of every row loaded from it, a colleague's rows too. forget renamed the
-    rejects file and edited the ledger's path, but the rows kept the name, in the tables
-    after the vacuum (and on the analyst tier, which shows `source_file`)."""
-    import csv
-
-    settings = Settings(warehouse=tmp_path / "wh", vacuum_grace_hours=0)
-    # forget reads the tables and builds the views the end of this test reads
-    shutil.copytree(sample_wh.warehouse, settings.warehouse)
-    email, values = _person(sample_wh)  # the copy's rows
-    src = next(samples_dir.glob("dch_export_*.csv"))
-    with src.open(encoding="utf-8-sig", newline="") as fh:
-        header, *rows = list(csv.reader(fh))
-    other = next(r for r in rows if not set(r) & values)
-    other[header.index("Report ID")] = "0b7c6a4e-9d1f-4c2a-8e7b-5f3d2a1c0e98"
-    legs = tmp_path / f"calls for {email}.csv"
-    with legs.open("w", encoding="utf-8", newline="") as fh:
-        csv.writer(fh).writerows([header, other])
-    loaded = ingest_paths(settings, [legs])
-    assert loaded.exit_code == 0, [f.message for f in loaded.errors]
-
-    forget(settings, email=email)
-    vacuum_tables(settings, grace_hours=0)
-    assert scan_files(settings.warehouse, {email}) == {}
+    # forget builds the views this reads
     con = connect(settings)
     try:
         kept = con.execute(
             "select source_file, user_uuid from main.stg_call_legs where report_id = ?",
-            [other[header.index("Report ID")]],
+            [colleague[header.index("Report ID")]],
         ).fetchall()
     finally:
         con.close()
-    # the colleague's row stays theirs; only the name of the file it came from changed
-    assert kept == [(kept[0][0], other[header.index("User UUID")])]
+    assert kept == [(kept[0][0], colleague[header.index("User UUID")])]
     renamed = Path(kept[0][0]).name
     assert renamed.startswith("calls for email_") and renamed.endswith(".csv"), renamed
 
@@ -309,57 +372,31 @@ def test_forget_finds_every_spelling_of_the_values_it_finds(
     assert {t.table: t.rows for t in dry.tables}["call_legs"] == 1
 
 
-def test_forget_reaches_a_workbook_a_report_wrote_into_the_warehouse(
-    sample_wh: Settings, tmp_path: Path
-) -> None:
-    """A report written as .xlsx under the warehouse (`cdr report ... --format xlsx --out`
-    into reports/) is a ZIP of XML: it was left as "binary, not searched", so the person's
-    values stayed in the warehouse after the erasure and the vacuum."""
-    import zipfile
-
-    import openpyxl
-    import pyarrow as pa
-
-    from cdr_pipeline.reports.export import write_report
-    from cdr_pipeline.reports.run import ReportResult
-
-    settings = Settings(warehouse=tmp_path / "wh")
-    shutil.copytree(sample_wh.warehouse, settings.warehouse)  # forget reads the tables, no view
-    email, values = _person(sample_wh)  # the copy's rows
-    long = sorted(v for v in values if len(v) >= MIN_SUBSTRING)
-    book = settings.warehouse / "reports" / "2026-12-04" / "people.xlsx"
-    book.parent.mkdir(parents=True, exist_ok=True)
-    table = pa.table({"who": long, "calls": list(range(len(long)))})
-    write_report(ReportResult("people", None, table, 0.0), "xlsx", book)
-
-    def members(path: Path) -> str:
-        with zipfile.ZipFile(path) as z:
-            return "".join(z.read(n).decode("utf-8", "replace") for n in z.namelist())
-
-    assert all(v in members(book) for v in long)
-    done = forget(settings, email=email)
-    assert "reports/2026-12-04/people.xlsx" in done.other.files
-    assert not done.other.unreadable
-    assert not [v for v in long if v in members(book)]
-    sheet = openpyxl.load_workbook(book).worksheets[0]  # still a workbook
-    cells = [row[0] for row in sheet.iter_rows(min_row=2, values_only=True)]
-    assert len(cells) == len(long) and all(
-        str(c).startswith(("email_", "id_", "number_", "name_", "mac_")) for c in cells
-    )
-
-
-def _closed_september(sample_wh: Settings, tmp_path: Path) -> tuple[Settings, Path, str]:
-    """A copy of the sample warehouse with September closed: its settings, the closed
-    month's folder and a user UUID its frozen anomalies name."""
+@pytest.fixture(scope="module")
+def closed_september(
+    sample_wh: Settings, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Settings, str]:
+    """The sample warehouse copied, built and September closed, once for the module (read
+    it, don't write: a test takes a copy, `_closed_september`), and a user UUID its frozen
+    anomalies name."""
     from cdr_pipeline.reports.close import close_month
 
-    settings = Settings(warehouse=tmp_path / "wh")
+    settings = Settings(warehouse=tmp_path_factory.mktemp("closed") / "wh")
     shutil.copytree(sample_wh.warehouse, settings.warehouse)
     build_warehouse(settings)
     close_month(settings, "2026-09", force=True, reason="test")
-    folder = settings.layout.closed_month("2026-09")
-    frozen = pq.read_table(folder / "anomalies.parquet")
-    return settings, folder, next(u for u in frozen.column("user_uuid").to_pylist() if u)
+    frozen = pq.read_table(settings.layout.closed_month("2026-09") / "anomalies.parquet")
+    return settings, next(u for u in frozen.column("user_uuid").to_pylist() if u)
+
+
+def _closed_september(closed: tuple[Settings, str], tmp_path: Path) -> tuple[Settings, Path, str]:
+    """A copy of the warehouse with September closed: its settings, the closed month's
+    folder and a user UUID its frozen anomalies name. The copy's views list the shared
+    warehouse's files until a build of its own: forget reads the tables, and builds."""
+    shared, user = closed
+    settings = Settings(warehouse=tmp_path / "wh")
+    shutil.copytree(shared.warehouse, settings.warehouse)
+    return settings, settings.layout.closed_month("2026-09"), user
 
 
 def _assert_sealed_without(folder: Path, user: str) -> None:
@@ -374,19 +411,19 @@ def _assert_sealed_without(folder: Path, user: str) -> None:
 
 
 def test_forget_keeps_a_closed_month_manifest_true_to_its_files(
-    sample_wh: Settings, tmp_path: Path
+    closed_september: tuple[Settings, str], tmp_path: Path
 ) -> None:
     """A closed month's frozen anomalies name user UUIDs; the erasure rewrites the file, and
     close.json went on listing the SHA-256 of the bytes before it, so the frozen figures
     read as altered since the close."""
-    settings, folder, user = _closed_september(sample_wh, tmp_path)
+    settings, folder, user = _closed_september(closed_september, tmp_path)
     done = forget(settings, user=user)
     assert "closed/2026-09/anomalies.parquet" in done.other.files
     _assert_sealed_without(folder, user)
 
 
 def test_a_forget_killed_between_a_manifest_and_its_file_completes_when_run_again(
-    sample_wh: Settings, tmp_path: Path
+    closed_september: tuple[Settings, str], tmp_path: Path
 ) -> None:
     """The new SHA-256 goes into close.json before the rewritten file is installed: killed
     between the two, the file still holds the person, so the same forget run again finds
@@ -395,7 +432,7 @@ def test_a_forget_killed_between_a_manifest_and_its_file_completes_when_run_agai
     from tests.batch.helpers import cdr_here
     from tests.ingest.helpers import run_cdr
 
-    settings, folder, user = _closed_september(sample_wh, tmp_path)
+    settings, folder, user = _closed_september(closed_september, tmp_path)
     args = ("--warehouse", str(settings.warehouse), "forget", "--user", user)
     killed = run_cdr(*args, env={"CDR_FAULT_KILL_AT": "frozen-sealed"})
     assert killed.returncode == -9, killed.stderr
@@ -406,34 +443,6 @@ def test_a_forget_killed_between_a_manifest_and_its_file_completes_when_run_agai
         "--warehouse", str(settings.warehouse), "report", "anomalies", "--month", "2026-09"
     )
     assert report.exit_code == 0, report.output
-
-
-def test_forget_empties_a_ledger_message_that_quotes_the_persons_record(
-    sample_wh: Settings, tmp_path: Path
-) -> None:
-    """A file without its header line fails naming its first record, and the ledger keeps
-    that message. The scrub replaced the values the tables hold in it, and left the rest of
-    the record: a name the tables do not hold (retention replaced it in old legs) stayed in
-    clear next to the token. Like a reject's raw line, the message is now emptied whole."""
-    settings = Settings(warehouse=tmp_path / "wh")
-    shutil.copytree(sample_wh.warehouse, settings.warehouse)  # forget reads the tables, no view
-    email, values = _person(sample_wh)  # the copy's rows
-    number = next(v for v in sorted(values) if v.startswith("+"))
-    part = tmp_path / "part2.csv"
-    part.write_text(f"2026-09-30T00:01:32Z,,0,{number},+14155550178,Walter Headless\n")
-    assert ingest_paths(settings, [part]).exit_code == 3
-
-    def messages() -> str:
-        texts = []
-        for table in ("files", "runs"):
-            for path in (settings.layout.ledger / table).glob("*.parquet"):
-                texts += [m for m in pq.read_table(path).column("message").to_pylist() if m]
-        return "\n".join(texts)
-
-    assert "Walter Headless" in messages() and number in messages()
-    forget(settings, email=email)
-    assert "Walter Headless" not in messages() and number not in messages()
-    assert "emptied by cdr forget" in messages()
 
 
 def _owner_tokens(settings: Settings, table: str, rows: pl.DataFrame, keys: list[str]) -> set[str]:
@@ -536,33 +545,3 @@ def test_a_forget_whose_build_did_not_run_rebuilds_the_views_when_run_again(
         con.close()
     assert held == []  # the kept marts no longer hold the person
     assert not settings.layout.pending_erasure.exists()
-
-
-def test_forget_reaches_an_id_as_a_report_table_shortens_it(
-    sample_wh: Settings, tmp_path: Path
-) -> None:
-    """A report saved in the table format (`cdr report top-callers --format table --out
-    reports/...`) shows a user UUID as `…` and its last 10 characters: the erasure replaced
-    the name on the line and left `…0cb097e298` beside the token, a fragment of the erased
-    person's id that still tells them apart from every other user."""
-    import pyarrow as pa
-
-    from cdr_pipeline.reports.export import write_report
-    from cdr_pipeline.reports.run import ReportResult
-
-    settings = Settings(warehouse=tmp_path / "wh")
-    shutil.copytree(sample_wh.warehouse, settings.warehouse)  # forget reads the tables, no view
-    email, values = _person(sample_wh)
-    uuid = next(v for v in values if len(v) == 36 and v.count("-") == 4)
-    path = settings.warehouse / "reports" / "top-callers.txt"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    table = pa.table({"user_uuid": [uuid, "00000000-0000-4000-8000-000000000000"], "calls": [3, 1]})
-    write_report(ReportResult("top-callers", None, table, 0.0), "table", path)
-    text = path.read_text(encoding="utf-8")
-    assert uuid not in text and f"…{uuid[-10:]}" in text  # the table's short form
-
-    done = forget(settings, email=email)
-    assert "reports/top-callers.txt" in done.other.files
-    text = path.read_text(encoding="utf-8")
-    assert uuid[-10:] not in text
-    assert "…0000000000" in text  # another user's id stays as it was
