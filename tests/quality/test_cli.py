@@ -43,10 +43,14 @@ def test_cli_exit_4_names_failure_and_keys(tmp_path: Path, call_rows: pl.DataFra
     assert line.startswith("error") and bad_id in line and "-7" in line
 
 
-def test_cli_json_names_the_versions_and_runs_it_checked(clean: Validated) -> None:
-    """`--json` left out which table versions and ingest runs the verdict was about (the
-    report, the ledger and the Data Docs say it): a script keeping the verdict could not
-    tie it to the data."""
+def test_cli_json_names_the_versions_runs_and_suites_it_checked(clean: Validated) -> None:
+    """One `validate --all --json` of the clean samples (a full GX validation each), checked
+    for two omissions. `--json` left out which table versions and ingest runs the verdict
+    was about (the report, the ledger and the Data Docs say it): a script keeping the
+    verdict could not tie it to the data. And the table of `cdr validate` has each suite's
+    partitions; `--json` (docs/quality.md: "per suite the counts above", the ledger's,
+    partitions among them) left them and the table's name out, so a script could not tell
+    how much of a table was checked."""
     res = CliRunner().invoke(
         cli, ["--warehouse", str(clean.settings.warehouse), "validate", "--all", "--json"]
     )
@@ -59,6 +63,10 @@ def test_cli_json_names_the_versions_and_runs_it_checked(clean: Validated) -> No
         for t in ("call_legs", "device_snapshots", "entitlements")
     }
     assert {t: out["table_versions"][t] for t in versions} == versions
+    suites = {s["suite"]: s for s in out["suites"]}
+    for suite in clean.report.suites:
+        assert suites[suite.name]["partitions"] == suite.partitions > 0
+        assert suites[suite.name]["table_name"] == suite.table
 
 
 @pytest.mark.parametrize("where", ["footer", "pages"])
@@ -128,11 +136,12 @@ def test_cli_rejects_all_with_since(tmp_path: Path) -> None:
     assert res.exit_code == 2
 
 
-def _modules_after(code: str, tmp_path: Path) -> str:
-    script = textwrap.dedent(
+def _modules_after(commands: list[str], tmp_path: Path) -> list[str]:
+    """Run the `cdr` argument lists `commands` one after the other in one fresh process and
+    say after each which of GX and pandas it has imported by then (modules only accumulate:
+    none imported after a command means none imported by it)."""
+    steps = "".join(
         f"""
-        import sys
-        from cdr_pipeline.cli.main import cli
         try:
             cli.main({code}, standalone_mode=False)
         except SystemExit:
@@ -140,7 +149,12 @@ def _modules_after(code: str, tmp_path: Path) -> str:
         print("GX" if "great_expectations" in sys.modules else "NO_GX")
         print("PANDAS" if "pandas" in sys.modules else "NO_PANDAS")
         """
+        for code in commands
     )
+    script = textwrap.dedent("""
+        import sys
+        from cdr_pipeline.cli.main import cli
+        """) + textwrap.dedent(steps)
     # a script file, not `python -c`: with a `__main__` that has no file, pyspark (which GX
     # imports when it is installed) takes the process for a doctest run and exits
     path = tmp_path / "modules_after.py"
@@ -148,32 +162,23 @@ def _modules_after(code: str, tmp_path: Path) -> str:
     out = subprocess.run(
         [sys.executable, str(path)], capture_output=True, text=True, cwd=tmp_path, check=True
     )
-    gx, pandas = out.stdout.strip().splitlines()[-2:]
-    return gx if pandas == "NO_PANDAS" else f"{gx} {pandas}"
+    lines = [ln for ln in out.stdout.splitlines() if ln in {"GX", "NO_GX", "PANDAS", "NO_PANDAS"}]
+    assert len(lines) == 2 * len(commands), out.stdout
+    pairs = zip(lines[::2], lines[1::2], strict=True)
+    return [gx if pandas == "NO_PANDAS" else f"{gx} {pandas}" for gx, pandas in pairs]
 
 
 def test_help_and_ingest_do_not_import_gx(tmp_path: Path, samples_dir: Path) -> None:
-    assert _modules_after("['--help']", tmp_path) == "NO_GX"
+    """`--help`, then an ingest, then a validate, in one process (each python start with the
+    package imported cost a second): neither of the first two imports GX, nor pandas (a
+    third of a second of each process: the ingest's build kept a list of files through
+    `pa.array`, which imports it); the check itself can fail: validate does import both."""
     src = samples_dir / "entitlements.csv"
     wh = tmp_path / "wh"
-    args = f"['--warehouse', {str(wh)!r}, 'ingest', {str(src)!r}]"
-    # nor pandas (a third of a second of each process): the ingest's build kept a list of
-    # files through `pa.array`, which imports it
-    assert _modules_after(args, tmp_path) == "NO_GX"
+    commands = [
+        "['--help']",
+        f"['--warehouse', {str(wh)!r}, 'ingest', {str(src)!r}]",
+        f"['--warehouse', {str(wh)!r}, 'validate']",
+    ]
+    assert _modules_after(commands, tmp_path) == ["NO_GX", "NO_GX", "GX PANDAS"]
     assert (wh / "tables" / "entitlements").is_dir()
-    # the check itself can fail: validate does import it
-    assert _modules_after(f"['--warehouse', {str(wh)!r}, 'validate']", tmp_path) == "GX PANDAS"
-
-
-def test_cli_json_gives_each_suite_what_the_table_shows(clean: Validated) -> None:
-    """The table of `cdr validate` has each suite's partitions; `--json` (docs/quality.md:
-    "per suite the counts above", the ledger's, partitions among them) left them and the
-    table's name out, so a script could not tell how much of a table was checked."""
-    res = CliRunner().invoke(
-        cli, ["--warehouse", str(clean.settings.warehouse), "validate", "--all", "--json"]
-    )
-    assert res.exit_code == 0, res.output
-    suites = {s["suite"]: s for s in json.loads(res.output)["suites"]}
-    for suite in clean.report.suites:
-        assert suites[suite.name]["partitions"] == suite.partitions > 0
-        assert suites[suite.name]["table_name"] == suite.table
