@@ -41,19 +41,43 @@ def _legs_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **options: Any) 
     return settings
 
 
+def _assert_modes(root: Path, file_mode: int, folder_mode: int) -> None:
+    """`root` and everything under it have the warehouse's folder and file modes."""
+    paths = [root, *root.rglob("*")]
+    assert any(p.name.endswith(".parquet") for p in paths)
+    modes = {str(p.relative_to(root.parent)): stat.S_IMODE(p.stat().st_mode) for p in paths}
+    expected = {k: folder_mode if (root.parent / k).is_dir() else file_mode for k in modes}
+    assert modes == expected
+
+
+def _build_under_umask_022(spark: Any, settings: Settings, target: Path) -> build.SparkBuildResult:
+    before = os.umask(0o022)
+    try:
+        return build.build_on_spark(spark, settings, str(target), "files")
+    finally:
+        os.umask(before)
+
+
 def test_a_session_in_another_time_zone_builds_the_utc_answer(
     spark: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    settings = _legs_only(tmp_path, monkeypatch, reporting_timezone="Europe/Paris")
+    """A session in Los Angeles writing INT96 timestamps builds DuckDB's `fct_call_legs`
+    (reporting zone Europe/Paris), written as microseconds, and keeps its own settings. The
+    same build (file mode 0600, umask 022; one Spark build, not two) checks that the view
+    tables get the warehouse file mode: they hold the full tier (names and numbers in
+    clear), and Hadoop wrote them 0644 in 0755 folders, readable by every user of the
+    machine, whatever the umask."""
+    settings = _legs_only(tmp_path, monkeypatch, reporting_timezone="Europe/Paris", file_mode=0o600)
     spark.conf.set(ZONE, "America/Los_Angeles")
     spark.conf.set(STAMPS, "INT96")
     try:
-        build.build_on_spark(spark, settings, str(tmp_path / "marts"), "files")
+        _build_under_umask_022(spark, settings, tmp_path / "marts")
         assert spark.conf.get(ZONE) == "America/Los_Angeles"
         assert spark.conf.get(STAMPS) == "INT96"
     finally:
         spark.conf.set(ZONE, "UTC")
         spark.conf.set(STAMPS, "TIMESTAMP_MICROS")
+    _assert_modes(tmp_path / "marts", 0o600, 0o700)
     con = duckdb.connect()
     con.execute("set TimeZone = 'UTC'")
     create_views(con, settings)
@@ -64,35 +88,18 @@ def test_a_session_in_another_time_zone_builds_the_utc_answer(
     assert types["start_time"] == "INT64"
 
 
-@pytest.mark.parametrize(("file_mode", "folder_mode"), [(0o600, 0o700), (0o640, 0o750)])
-def test_the_view_tables_get_the_warehouse_file_mode(
-    spark: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, file_mode: int, folder_mode: int
-) -> None:
-    """The view tables hold the full tier (names and numbers in clear): Hadoop wrote them
-    0644 in 0755 folders, readable by every user of the machine, whatever the umask."""
-    settings = _legs_only(tmp_path, monkeypatch, file_mode=file_mode)
-    before = os.umask(0o022)
-    try:
-        build.build_on_spark(spark, settings, str(tmp_path / "marts"), "files")
-    finally:
-        os.umask(before)
-    root = tmp_path / "marts"
-    paths = [root, *root.rglob("*")]
-    assert any(p.name.endswith(".parquet") for p in paths)
-    modes = {str(p.relative_to(tmp_path)): stat.S_IMODE(p.stat().st_mode) for p in paths}
-    expected = {k: folder_mode if (tmp_path / k).is_dir() else file_mode for k in modes}
-    assert modes == expected
-
-
 def test_a_target_whose_path_reads_as_a_file_pattern_is_built(
     spark: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Hadoop reads `[...]`, `{...}`, `*` and `?` in a path given to `spark.read` as a file
     pattern: a `--target` under `marts [1]/` wrote `cfg_settings`, then failed re-reading
-    it (exit 1, "unexpected AnalysisException: [PATH_NOT_FOUND]")."""
-    settings = _legs_only(tmp_path, monkeypatch)
+    it (exit 1, "unexpected AnalysisException: [PATH_NOT_FOUND]"). The same build (file
+    mode 0640, umask 022; one Spark build, not two) checks that the view tables get the
+    warehouse's file mode, the group's read bit included (0640 files in 0750 folders)."""
+    settings = _legs_only(tmp_path, monkeypatch, file_mode=0o640)
     target = tmp_path / "marts [1]" / "{a,b} ü*"
-    result = build.build_on_spark(spark, settings, str(target), "files")
+    result = _build_under_umask_022(spark, settings, target)
+    _assert_modes(target, 0o640, 0o750)
     con = duckdb.connect()
     con.execute("set TimeZone = 'UTC'")
     create_views(con, settings)
