@@ -86,51 +86,68 @@ CALL_BREAKS: dict[str, Callable[[pl.DataFrame], pl.DataFrame]] = {
 }
 
 
-@pytest.mark.parametrize("expectation", sorted(CALL_BREAKS))
-def test_each_call_leg_error_fails_alone(
-    tmp_path: Path, call_rows: pl.DataFrame, expectation: str
-) -> None:
-    broken = CALL_BREAKS[expectation](call_rows)
+def test_each_call_leg_error_fails_alone(tmp_path: Path, call_rows: pl.DataFrame) -> None:
+    """One validation (batches of 7) of the 20 legs with the break of each expectation of
+    CALL_BREAKS made on a row of its own (the i-th expectation's on row i): the errors are
+    exactly these expectations, and each failed on exactly one row, its own (count 1 and its
+    row's key), so no break trips another check: what one validation per break checked, at
+    one GX run instead of 13. Per expectation: 20 rows evaluated; a missing value shown as
+    `(null)`, not `NaT`; a pair shown `a / b` in the result and on its Data Docs page; the
+    Webex Go mismatch shown as `false /  mobile_network`; the hostile direction shown as it
+    is, and escaped (never markup) on the pages. Exit 4."""
+    names = sorted(CALL_BREAKS)
+    assert len(names) < call_rows.height
+    # each break acts on row ROW of a frame: made on ROW + 1 copies of row i, kept at row i
+    broken_rows = [
+        CALL_BREAKS[name](pl.concat([call_rows.slice(i, 1)] * (ROW + 1))).slice(ROW, 1)
+        for i, name in enumerate(names)
+    ]
+    broken = pl.concat([*broken_rows, call_rows.slice(len(names))])
     write_in_place(tmp_path, "call_legs", broken, default=DAY_A)
     # several batches: results are added up across them
     report = validate_warehouse(Settings(warehouse=tmp_path), "all", batch_rows=7)
-    assert {r.id for r in report.errors} == {expectation}
-    failed = report.result(expectation)
-    assert failed.unexpected_count == 1
-    assert failed.element_count == call_rows.height
-    if expectation != "call_legs.report_id.not_null":
-        assert failed.sample_keys == [call_rows["report_id"][ROW]]
-    if expectation.endswith(".not_null"):  # a missing time was shown as pandas' `NaT`
-        assert failed.unexpected_values == ["(null)"]
-    if expectation.endswith(f".{PAIR_GE}"):
-        # the result page showed the pair glued into one string: `...00.1000002026-09-02...`
-        (pair,) = failed.unexpected_values
-        assert " / " in pair
-        pages = report.data_docs_index.parent.glob("validations/call_legs/*/*/*.html")  # type: ignore[union-attr]
-        assert any(pair in page.read_text() for page in pages)
-    if expectation == "call_legs.is_webex_go_mismatch.derived":
-        assert failed.unexpected_values == ["false /  mobile_network"]
-    if expectation == "call_legs.direction.in_set":
-        # GX writes a value into its table as HTML: the value ran as script in the browser
-        assert failed.unexpected_values == [HOSTILE]  # as it is, on the terminal and in JSON
-        pages = report.data_docs_index.parent.glob("validations/call_legs/*/*/*.html")  # type: ignore[union-attr]
-        texts = [page.read_text() for page in pages]
-        assert not any("<img src=x" in text for text in texts)
-        assert any("&lt;img src=x onerror=alert(1)&gt;SIDEWAYS" in text for text in texts)
+    assert {r.id for r in report.errors} == set(names)
+    pages = report.data_docs_index.parent.glob("validations/call_legs/*/*/*.html")  # type: ignore[union-attr]
+    texts = [page.read_text() for page in pages]
+    for i, expectation in enumerate(names):
+        failed = report.result(expectation)
+        assert failed.unexpected_count == 1, expectation
+        assert failed.element_count == call_rows.height
+        if expectation != "call_legs.report_id.not_null":
+            assert failed.sample_keys == [call_rows["report_id"][i]], expectation
+        if expectation.endswith(".not_null"):  # a missing time was shown as pandas' `NaT`
+            assert failed.unexpected_values == ["(null)"], expectation
+        if expectation.endswith(f".{PAIR_GE}"):
+            # the result page showed the pair glued into one string: `...00.1000002026-09-02...`
+            (pair,) = failed.unexpected_values
+            assert " / " in pair
+            assert any(pair in text for text in texts), expectation
+        if expectation == "call_legs.is_webex_go_mismatch.derived":
+            assert failed.unexpected_values == ["false /  mobile_network"]
+        if expectation == "call_legs.direction.in_set":
+            # GX writes a value into its table as HTML: the value ran as script in the browser
+            assert failed.unexpected_values == [HOSTILE]  # as it is, on the terminal and in JSON
+            assert not any("<img src=x" in text for text in texts)
+            assert any("&lt;img src=x onerror=alert(1)&gt;SIDEWAYS" in text for text in texts)
     assert report.exit_code == 4
 
 
-@pytest.mark.parametrize(("column", "blank"), [("report_id", ""), ("correlation_id", " \t ")])
-def test_a_blank_required_text_value_is_null(
-    tmp_path: Path, call_rows: pl.DataFrame, column: str, blank: str
-) -> None:
+def test_a_blank_required_text_value_is_null(tmp_path: Path, call_rows: pl.DataFrame) -> None:
     """Another writer's blank key or correlation id passed every check: ingest counts a value
-    of blanks only as missing, and so does the not-null check of a required text column."""
-    write_partition(tmp_path, "call_legs", DAY_A, _set(call_rows, column, pl.lit(blank)))
+    of blanks only as missing, and so does the not-null check of a required text column.
+    One validation (not two): an empty report id on row ROW, a correlation id of blanks on
+    row 5; each not-null check fails on one row, its own (the correlation id's key named)."""
+    legs = _set(call_rows, "report_id", pl.lit(""))
+    legs = _set(legs, "correlation_id", pl.lit(" \t "), row=5)
+    write_partition(tmp_path, "call_legs", DAY_A, legs)
     report = validate_warehouse(Settings(warehouse=tmp_path), "all")
-    rule = f"call_legs.{column}.not_null"
-    assert {r.id for r in report.errors} == {rule}
-    assert report.result(rule).unexpected_count == 1
+    rules = {"call_legs.report_id.not_null", "call_legs.correlation_id.not_null"}
+    assert {r.id for r in report.errors} == rules
+    for rule in rules:
+        assert report.result(rule).unexpected_count == 1, rule
+    assert report.result("call_legs.correlation_id.not_null").sample_keys == [
+        call_rows["report_id"][5]
+    ]
     assert report.exit_code == 4
 
 
@@ -187,23 +204,6 @@ def test_entitlement_units_must_not_be_negative(tmp_path: Path, clean: Validated
     assert report.result("entitlements.units.min_value").unexpected_count == 1
 
 
-@pytest.mark.parametrize(
-    ("column", "value"), [("units", 10_000_000), ("unit_price", 1e12), ("unit_price", 1e308)]
-)
-def test_an_entitlement_past_what_the_costs_hold_fails(
-    tmp_path: Path, clean: Validated, column: str, value: float
-) -> None:
-    """A count or price ingest quarantines (a purchase-order number typed there) but another
-    writer or an older release stored made every reconciliation exit 1, and passed."""
-    rows = table_frame(clean.settings, "entitlements")
-    write_partition(tmp_path, "entitlements", None, _set(rows, column, pl.lit(value), row=0))
-    report = validate_warehouse(Settings(warehouse=tmp_path), "all")
-    rule = f"entitlements.{column}.max_value"
-    assert {r.id for r in report.errors} == {rule}
-    assert report.result(rule).unexpected_count == 1
-    assert report.exit_code == 4
-
-
 @pytest.mark.parametrize(("value", "shown"), [(float("nan"), "nan"), (float("-inf"), "-inf")])
 def test_an_entitlement_price_that_is_no_finite_number_fails(
     tmp_path: Path, clean: Validated, value: float, shown: str
@@ -221,33 +221,41 @@ def test_an_entitlement_price_that_is_no_finite_number_fails(
     assert report.exit_code == 4
 
 
-def test_an_entitlement_currency_that_is_no_iso_code_fails(
-    tmp_path: Path, clean: Validated
-) -> None:
-    """`$` (several currencies), which ingest quarantines, made the month `mixed_currency`
-    beside a `USD` row, its costs gone from every total, and passed validation."""
+def test_each_entitlement_error_fails_alone(tmp_path: Path, clean: Validated) -> None:
+    """One validation of the sample entitlements with a break of its own on each row (one
+    GX run instead of five), every rule failing on exactly the rows broken for it, so no
+    break trips another check:
+    - a count (row 0) or price (rows 1 and 2: 1e12, 1e308) ingest quarantines (a
+      purchase-order number typed there) but another writer or an older release stored
+      made every reconciliation exit 1, and passed: `max_value` of each;
+    - `$` (several currencies, row 3), which ingest quarantines, made the month
+      `mixed_currency` beside a `USD` row, its costs gone from every total, and passed;
+    - an entitlement that ends before it starts (row 4), never in force, so the
+      reconciliation would leave its units out without a word; its pair is shown as a
+      reader writes it, not as Python's repr of two dates."""
     rows = table_frame(clean.settings, "entitlements")
-    write_partition(tmp_path, "entitlements", None, _set(rows, "currency", pl.lit("$"), row=0))
-    report = validate_warehouse(Settings(warehouse=tmp_path), "all")
-    rule = "entitlements.currency.pattern"
-    assert {r.id for r in report.errors} == {rule}
-    assert report.result(rule).unexpected_values == ["$"]
-    assert report.exit_code == 4
-
-
-def test_an_entitlement_that_ends_before_it_starts_fails(tmp_path: Path, clean: Validated) -> None:
-    """Never in force, so the reconciliation would leave its units out without a word."""
-    rows = table_frame(clean.settings, "entitlements")
-    day = rows["valid_from"][0] - timedelta(days=1)
-    broken = _set(rows, "valid_to", pl.lit(day, dtype=rows.schema["valid_to"]), row=0)
+    assert rows.height >= 5
+    day = rows["valid_from"][4] - timedelta(days=1)
+    broken = _set(rows, "units", pl.lit(10_000_000), row=0)
+    broken = _set(broken, "unit_price", pl.lit(1e12), row=1)
+    broken = _set(broken, "unit_price", pl.lit(1e308), row=2)
+    broken = _set(broken, "currency", pl.lit("$"), row=3)
+    broken = _set(broken, "valid_to", pl.lit(day, dtype=rows.schema["valid_to"]), row=4)
     write_partition(tmp_path, "entitlements", None, broken)
     report = validate_warehouse(Settings(warehouse=tmp_path), "all")
-    rule = f"entitlements.valid_to.valid_from.{PAIR_GE}"
-    assert {r.id for r in report.errors} == {rule}
-    assert report.result(rule).unexpected_count == 1
-    # the pair as a reader writes it, not Python's repr of two dates
-    start = rows["valid_from"][0]
-    assert report.result(rule).unexpected_values == [f"{day.isoformat()} / {start.isoformat()}"]
+    pair = f"entitlements.valid_to.valid_from.{PAIR_GE}"
+    counts = {
+        "entitlements.units.max_value": 1,
+        "entitlements.unit_price.max_value": 2,
+        "entitlements.currency.pattern": 1,
+        pair: 1,
+    }
+    assert {r.id for r in report.errors} == set(counts)
+    assert {rule: report.result(rule).unexpected_count for rule in counts} == counts
+    assert report.result("entitlements.currency.pattern").unexpected_values == ["$"]
+    start = rows["valid_from"][4]
+    assert report.result(pair).unexpected_values == [f"{day.isoformat()} / {start.isoformat()}"]
+    assert report.exit_code == 4
 
 
 @pytest.mark.parametrize(
@@ -277,64 +285,68 @@ def test_files_without_a_key_or_timestamp_column_fail_its_not_null_check(
     assert report.exit_code == 4
 
 
-def test_device_status_outside_its_set(tmp_path: Path, clean: Validated) -> None:
+def test_each_device_error_fails_alone(tmp_path: Path, clean: Validated) -> None:
+    """One validation (not three) of the device events and the first month of snapshots,
+    each rule failing on exactly the row broken for it, so no break trips another check:
+    - a status outside its set (row ROW of the snapshots), shown as it is;
+    - a device observation dated after its load (row 0 of the events and of the
+      snapshots): a typed year (2062 for 2026) put the device data horizon decades ahead,
+      every report month up to it, every device a reclaim candidate idle for years, and
+      validate said all expectations were met. Nothing can be observed after it was
+      loaded."""
+    later = pl.col("ingested_at") + pl.duration(days=36 * 365)
+    events = table_frame(clean.settings, "device_events")
+    write_in_place(tmp_path, "device_events", _set(events, "event_time", later, row=0))
     base = clean.settings.layout.tables / "device_snapshots"
     part = sorted(p.name for p in base.glob("snapshot_month=*"))[0]
-    rows = table_frame(clean.settings, "device_snapshots", part)
-    write_partition(tmp_path, "device_snapshots", part, _set(rows, "status", pl.lit("BROKEN")))
+    snapshots = table_frame(clean.settings, "device_snapshots", part)
+    broken = _set(_set(snapshots, "status", pl.lit("BROKEN")), "snapshot_time", later, row=0)
+    write_in_place(tmp_path, "device_snapshots", broken)
     report = validate_warehouse(Settings(warehouse=tmp_path), "all")
-    assert {r.id for r in report.errors} == {"device_snapshots.status.in_set"}
+    counts = {
+        "device_snapshots.status.in_set": 1,
+        f"device_events.ingested_at.event_time.{PAIR_GE}": 1,
+        f"device_snapshots.ingested_at.snapshot_time.{PAIR_GE}": 1,
+    }
+    assert {r.id for r in report.errors} == set(counts)
+    assert {rule: report.result(rule).unexpected_count for rule in counts} == counts
     assert report.result("device_snapshots.status.in_set").unexpected_values == ["BROKEN"]
-
-
-@pytest.mark.parametrize(
-    ("table", "column"), [("device_events", "event_time"), ("device_snapshots", "snapshot_time")]
-)
-def test_a_device_observation_dated_after_its_load_fails(
-    tmp_path: Path, clean: Validated, table: str, column: str
-) -> None:
-    """A typed year (2062 for 2026) put the device data horizon decades ahead: every report
-    month up to it, every device a reclaim candidate idle for years, and validate said all
-    expectations were met. Nothing can be observed after it was loaded."""
-    base = clean.settings.layout.tables / table
-    part = next(iter(sorted(p.name for p in base.glob("snapshot_month=*"))), None)
-    rows = table_frame(clean.settings, table, part)
-    later = pl.col("ingested_at") + pl.duration(days=36 * 365)
-    write_in_place(tmp_path, table, _set(rows, column, later, row=0))
-    report = validate_warehouse(Settings(warehouse=tmp_path), "all")
-    rule = f"{table}.ingested_at.{column}.{PAIR_GE}"
-    assert {r.id for r in report.errors} == {rule}
-    assert report.result(rule).unexpected_count == 1
     assert report.exit_code == 4
 
 
-def test_open_enum_value_is_a_warning_only(tmp_path: Path, call_rows: pl.DataFrame) -> None:
-    broken = _set(call_rows, "call_type", pl.lit("SIP_HOLOGRAM"))
-    write_partition(tmp_path, "call_legs", DAY_A, broken)
+def test_each_call_leg_warning_is_a_warning_only(tmp_path: Path, call_rows: pl.DataFrame) -> None:
+    """One validation (not three) of the 20 legs with each warning's break on a row of its
+    own; no error, exit 0, and each warning flags exactly its row:
+    - an open enum value (Call type `SIP_HOLOGRAM`, row 3) is a warning only;
+    - a reputation score of 7.5 (row 5): Cisco documents the score as 0.0-5.0, 7.5 is
+      another scale or a broken source; 4.5 (row 1) is in range;
+    - a leg of 200000 s (row 11): a stuck call or a broken value (4e9 s, 126 years) would
+      swamp every talk-time figure, and validation passed it; a day exactly (row 9) is
+      still a leg.
+    (A leg without a Duration has its own test: beside a NULL in its batch, GX's pandas
+    shows the 200000 as `200000.0`.)"""
+    score = call_rows.schema["caller_reputation_score"]
+    seconds = call_rows.schema["duration_seconds"]
+    legs = _set(call_rows, "call_type", pl.lit("SIP_HOLOGRAM"), row=3)
+    legs = _set(legs, "caller_reputation_score", pl.lit(4.5, dtype=score), row=1)
+    legs = _set(legs, "caller_reputation_score", pl.lit(7.5, dtype=score), row=5)
+    legs = _set(legs, "duration_seconds", pl.lit(86_400, dtype=seconds), row=9)
+    legs = _set(legs, "duration_seconds", pl.lit(200_000, dtype=seconds), row=11)
+    write_partition(tmp_path, "call_legs", DAY_A, legs)
     report = validate_warehouse(Settings(warehouse=tmp_path), "all")
+    rows = {
+        "call_legs.call_type.in_set": 3,
+        "call_legs.caller_reputation_score.between": 5,
+        "call_legs.duration_seconds.between": 11,
+    }
     assert report.errors == []
-    assert [r.id for r in report.warnings] == ["call_legs.call_type.in_set"]
+    assert sorted(r.id for r in report.warnings) == sorted(rows)
+    for rule, row in rows.items():
+        assert report.result(rule).unexpected_count == 1, rule
+        assert report.result(rule).sample_keys == [call_rows["report_id"][row]], rule
     assert report.result("call_legs.call_type.in_set").unexpected_values == ["SIP_HOLOGRAM"]
-    assert report.exit_code == 0
-
-
-def test_a_reputation_score_outside_its_range_is_a_warning(
-    tmp_path: Path, call_rows: pl.DataFrame
-) -> None:
-    """Cisco documents the score as 0.0-5.0: 7.5 is another scale or a broken source."""
-    dtype = call_rows.schema["caller_reputation_score"]
-    scores = _set(call_rows, "caller_reputation_score", pl.lit(4.5, dtype=dtype), row=1)
-    write_partition(
-        tmp_path,
-        "call_legs",
-        DAY_A,
-        _set(scores, "caller_reputation_score", pl.lit(7.5, dtype=dtype)),
-    )
-    report = validate_warehouse(Settings(warehouse=tmp_path), "all")
-    rule = "call_legs.caller_reputation_score.between"
-    assert report.errors == [] and [r.id for r in report.warnings] == [rule]
-    assert report.result(rule).unexpected_values == ["7.5"]
-    assert report.result(rule).sample_keys == [call_rows["report_id"][ROW]]
+    assert report.result("call_legs.caller_reputation_score.between").unexpected_values == ["7.5"]
+    assert report.result("call_legs.duration_seconds.between").unexpected_values == ["200000"]
     assert report.exit_code == 0
 
 
@@ -344,22 +356,6 @@ def test_a_leg_without_a_duration_is_flagged(tmp_path: Path, call_rows: pl.DataF
     report = validate_warehouse(Settings(warehouse=tmp_path), "all")
     rule = "call_legs.duration_seconds.not_null"
     assert report.errors == [] and [r.id for r in report.warnings] == [rule]
-    assert report.result(rule).sample_keys == [call_rows["report_id"][ROW]]
-    assert report.exit_code == 0
-
-
-def test_a_leg_longer_than_a_day_is_a_warning(tmp_path: Path, call_rows: pl.DataFrame) -> None:
-    """A stuck call or a broken value (4e9 s, 126 years) would swamp every talk-time figure,
-    and validation passed it. A day exactly is still a leg."""
-    dtype = call_rows.schema["duration_seconds"]
-    day = _set(call_rows, "duration_seconds", pl.lit(86_400, dtype=dtype), row=1)
-    write_partition(
-        tmp_path, "call_legs", DAY_A, _set(day, "duration_seconds", pl.lit(200_000, dtype=dtype))
-    )
-    report = validate_warehouse(Settings(warehouse=tmp_path), "all")
-    rule = "call_legs.duration_seconds.between"
-    assert report.errors == [] and [r.id for r in report.warnings] == [rule]
-    assert report.result(rule).unexpected_values == ["200000"]
     assert report.result(rule).sample_keys == [call_rows["report_id"][ROW]]
     assert report.exit_code == 0
 
