@@ -10,11 +10,12 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
+import polars as pl
 import pytest
 
 from cdr_pipeline.config import Settings
 from cdr_pipeline.quality import validate_warehouse
-from tests.quality.conftest import Validated
+from tests.quality.conftest import CALL_DAY, Validated, write_partition
 
 
 def _file_for(rel: str) -> Callable[[Path], None]:
@@ -46,9 +47,13 @@ DAMAGES: dict[str, Callable[[Path], None]] = {
 
 
 @pytest.mark.parametrize("damage", sorted(DAMAGES))
-def test_a_damaged_site_is_rebuilt_whole(tmp_path: Path, clean: Validated, damage: str) -> None:
+def test_a_damaged_site_is_rebuilt_whole(
+    tmp_path: Path, clean: Validated, call_rows: pl.DataFrame, damage: str
+) -> None:
+    """The site of the clean samples' validation, damaged, then a validation of 20 clean
+    legs (not of every sample leg: the site is the point, not the rows)."""
     warehouse = tmp_path / "wh"
-    shutil.copytree(clean.settings.layout.tables / "call_legs", warehouse / "tables" / "call_legs")
+    write_partition(warehouse, "call_legs", CALL_DAY, call_rows)
     settings = Settings(warehouse=warehouse)
     docs = settings.layout.quality / "data_docs"
     shutil.copytree(clean.settings.layout.quality / "data_docs", docs)
