@@ -5,6 +5,7 @@ outputs honour it, and a command that cannot answer as of a moment says so."""
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -26,6 +27,33 @@ from tests.ingest.helpers import fixture, load
 
 def _cdr(wh: Path, *args: str) -> Result:
     return CliRunner().invoke(cli, ["--warehouse", str(wh), *args])
+
+
+def _loaded(folder: Path, devices_first: bool) -> Path:
+    """A warehouse of the bundled call export and activation events loaded by one run (after
+    a run of device snapshots when `devices_first`)."""
+    wh, samples = folder / "wh", samples_dir()
+    if devices_first:
+        load(wh, samples / "device_snapshots.csv")
+    load(wh, samples / "dch_export_2026-09-30_2026-10-31.csv", samples / "activation_events.csv")
+    return wh
+
+
+@pytest.fixture(scope="module")
+def one_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Calls and events of one run, loaded once per module: a test copies it (its tables and
+    ledger) before it redates or adds commits."""
+    return _loaded(tmp_path_factory.mktemp("one_run"), devices_first=False)
+
+
+@pytest.fixture(scope="module")
+def devices_then_one_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Device snapshots, then calls and events of one run; loaded once, copied by a test."""
+    return _loaded(tmp_path_factory.mktemp("devices_then_one_run"), devices_first=True)
+
+
+def _copy(wh: Path, tmp_path: Path) -> Path:
+    return Path(shutil.copytree(wh, tmp_path / "wh"))
 
 
 def test_as_of_before_the_first_commit_or_in_the_future_exits_3(tmp_path: Path) -> None:
@@ -174,16 +202,13 @@ def _spread_commit(root: Path, version: int, when: datetime, step: bool = True) 
 
 @pytest.mark.parametrize("step", [True, False], ids=["steps", "before-steps"])
 def test_a_moment_inside_a_runs_commits_reads_the_state_before_the_run(
-    tmp_path: Path, step: bool
+    tmp_path: Path, step: bool, devices_then_one_run: Path
 ) -> None:
     """A run commits its tables one after the other. `--as-of` a moment between two of
     them read call_legs after the run and device_events before it, a state that never
     was: now the unfinished run counts as not yet done, and its end as done. Also in a
     warehouse written before commits named their step (read by their run, as then)."""
-    wh = tmp_path / "wh"
-    samples = samples_dir()
-    load(wh, samples / "device_snapshots.csv")
-    load(wh, samples / "dch_export_2026-09-30_2026-10-31.csv", samples / "activation_events.csv")
+    wh = _copy(devices_then_one_run, tmp_path)
     layout = Settings(warehouse=wh).layout
     legs, events = layout.table("call_legs"), layout.table("device_events")
     assert tables.version_at(legs) == 0 and tables.version_at(events) == 0
@@ -207,10 +232,8 @@ def test_a_moment_inside_a_runs_commits_reads_the_state_before_the_run(
     assert res.exit_code == 0, res.output
 
 
-def test_as_of_inside_the_first_run_names_when_it_was_done(tmp_path: Path) -> None:
-    wh = tmp_path / "wh"
-    samples = samples_dir()
-    load(wh, samples / "dch_export_2026-09-30_2026-10-31.csv", samples / "activation_events.csv")
+def test_as_of_inside_the_first_run_names_when_it_was_done(tmp_path: Path, one_run: Path) -> None:
+    wh = _copy(one_run, tmp_path)
     layout = Settings(warehouse=wh).layout
     start = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=10)
     end = start + timedelta(seconds=2)
@@ -223,13 +246,13 @@ def test_as_of_inside_the_first_run_names_when_it_was_done(tmp_path: Path) -> No
     assert _cdr(wh, "report", "hourly-volume", "--as-of", end.isoformat()).exit_code == 0
 
 
-def test_a_later_step_of_the_same_run_leaves_its_ingest_whole(tmp_path: Path) -> None:
+def test_a_later_step_of_the_same_run_leaves_its_ingest_whole(
+    tmp_path: Path, one_run: Path
+) -> None:
     """A nightly commits its ingest, then minutes later its retention, under one run id: a
     moment between the two reads the ingest done (not the state before the night), and
     `--as-of` the ingest's version reads that version."""
-    wh = tmp_path / "wh"
-    samples = samples_dir()
-    load(wh, samples / "dch_export_2026-09-30_2026-10-31.csv", samples / "activation_events.csv")
+    wh = _copy(one_run, tmp_path)
     layout = Settings(warehouse=wh).layout
     legs, events = layout.table("call_legs"), layout.table("device_events")
     run_id = tables.commit_run_id(legs, 0)
@@ -254,16 +277,14 @@ def test_a_later_step_of_the_same_run_leaves_its_ingest_whole(tmp_path: Path) ->
 
 
 def test_now_while_a_writer_is_between_its_commits_reads_the_state_before_it(
-    tmp_path: Path,
+    tmp_path: Path, one_run: Path
 ) -> None:
     """`--as-of` a moment after the last commit of a step still running (an ingest that has
     committed call_legs and not yet device_events) read call_legs after the step and the
     other tables before it: no later commit told the step unfinished yet. The commits made
     since the live writer took the lock are its own, and count as not yet done until it
     lets the lock go."""
-    wh = tmp_path / "wh"
-    samples = samples_dir()
-    load(wh, samples / "dch_export_2026-09-30_2026-10-31.csv", samples / "activation_events.csv")
+    wh = _copy(one_run, tmp_path)
     layout = Settings(warehouse=wh).layout
     legs = layout.table("call_legs")
     first_day = sorted(tables.snapshot(legs, "call_legs", "call_date").files)[0]
