@@ -13,8 +13,10 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from click.testing import CliRunner, Result
 from deltalake import DeltaTable
 
+from cdr_pipeline.cli.main import cli
 from cdr_pipeline.config import Settings
 from cdr_pipeline.ingest import ingest_paths
 from cdr_pipeline.ingest.vacuum import vacuum_tables
@@ -39,10 +41,22 @@ from tests.ingest.helpers import (
 ROOT = Path(__file__).parents[2]
 
 
-def _export(tmp_path: Path, name: str, legs: int, seed: int) -> Path:
-    out = tmp_path / name
-    write_call_export(out, legs=legs, seed=seed, start=date(2026, 9, 1), days=6)
-    return out
+@pytest.fixture(scope="module")
+def exports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Generated exports over 2026-09-01 .. 2026-09-06, written once per module (each
+    generation costs about a second whatever its size) and only read: "a" and "b" (1,500
+    legs of two seeds, so b brings new rows to every day a loaded) and "big" (3,000 legs)."""
+    folder = tmp_path_factory.mktemp("exports")
+    made = {}
+    for name, legs, seed in (("a", 1500, 1), ("b", 1500, 2), ("big", 3000, 9)):
+        made[name] = folder / f"{name}.csv"
+        write_call_export(made[name], legs=legs, seed=seed, start=date(2026, 9, 1), days=6)
+    return made
+
+
+def _cdr(*args: str) -> Result:
+    """`cdr ARGS` in this process (where the process itself is not what a test checks)."""
+    return CliRunner().invoke(cli, list(args))
 
 
 def test_each_run_is_one_commit_per_table_and_the_ledger_names_it(wh: Path) -> None:
@@ -55,9 +69,11 @@ def test_each_run_is_one_commit_per_table_and_the_ledger_names_it(wh: Path) -> N
     assert {h["cdr.run_id"] for h in history} == set(runs["run_id"].to_list())
 
 
-def test_polars_deltalake_and_duckdb_read_the_same_version(wh: Path, tmp_path: Path) -> None:
-    load(wh, _export(tmp_path, "a.csv", 1500, 1))
-    load(wh, _export(tmp_path, "b.csv", 1500, 2))
+def test_polars_deltalake_and_duckdb_read_the_same_version(
+    wh: Path, exports: dict[str, Path]
+) -> None:
+    load(wh, exports["a"])
+    load(wh, exports["b"])
     root = str(wh / "tables" / "call_legs")
     ours = table(wh, lineage=True)
     by_polars = pl.scan_delta(root).collect().sort("report_id").select(ours.columns)
@@ -74,12 +90,14 @@ def test_polars_deltalake_and_duckdb_read_the_same_version(wh: Path, tmp_path: P
     assert everything.height > ours.height
 
 
-def test_every_written_file_has_one_arrow_type_per_column(wh: Path, tmp_path: Path) -> None:
+def test_every_written_file_has_one_arrow_type_per_column(
+    wh: Path, exports: dict[str, Path]
+) -> None:
     """Staged files renamed into place and DuckDB-merged files alike: plain `string`, never
     `string_view` or `large_string`, and the table's column types exactly (DuckDB marks some
     columns required; nullability is not a type)."""
-    load(wh, _export(tmp_path, "a.csv", 1500, 3), chunk_rows=200)  # interleaved cuts
-    load(wh, _export(tmp_path, "b.csv", 1500, 4))  # merges
+    load(wh, exports["a"], chunk_rows=200)  # interleaved cuts
+    load(wh, exports["b"])  # merges
     load(wh, ROOT / "data" / "samples")
     checked = 0
     for name, schema in schemas_by_table().items():
@@ -92,14 +110,18 @@ def test_every_written_file_has_one_arrow_type_per_column(wh: Path, tmp_path: Pa
     assert checked >= 6
 
 
-def test_replaced_files_stay_until_vacuum_after_the_grace_period(wh: Path, tmp_path: Path) -> None:
+def test_replaced_files_stay_until_vacuum_after_the_grace_period(
+    wh: Path, exports: dict[str, Path]
+) -> None:
+    """The vacuum killed (-9) runs as a process; the vacuum that finishes its work and the
+    report after it run in this process."""
     settings = Settings(warehouse=wh)
-    load(wh, _export(tmp_path, "a.csv", 1200, 5))
+    load(wh, exports["a"])
     build_warehouse(settings)
     held = duckdb.connect(str(wh / "cdr.duckdb"), read_only=True)
     before = held.execute("select count(*), max(report_id) from stg_call_legs").fetchone()
     first = {v: list(f) for v, f in partition_files(wh).items()}
-    load(wh, _export(tmp_path, "b.csv", 1200, 6))  # every day gets new rows
+    load(wh, exports["b"])  # every day gets new rows
     build_warehouse(settings)
     replaced = unlisted_files(wh)
     assert sorted(replaced) == sorted(f for fs in first.values() for f in fs)
@@ -111,30 +133,33 @@ def test_replaced_files_stay_until_vacuum_after_the_grace_period(wh: Path, tmp_p
     )
     assert killed.returncode == -9, killed.stderr
     log = sorted((wh / "tables" / "call_legs" / "_delta_log").glob("*.json"))
-    done = run_cdr("--warehouse", str(wh), "vacuum", "--grace-hours", "0", "--json")
-    assert done.returncode == 0, done.stderr
+    done = _cdr("--warehouse", str(wh), "vacuum", "--grace-hours", "0", "--json")
+    assert done.exit_code == 0, done.output
     assert unlisted_files(wh) == []
     assert not any(p.exists() for p in replaced)
     assert json.loads(done.stdout)["grace_hours"] == 0
     # deleting files is no new version: none that no run made, none that the views lag
     assert sorted((wh / "tables" / "call_legs" / "_delta_log").glob("*.json")) == log
-    report = run_cdr("--warehouse", str(wh), "report", "hourly-volume", "--format", "csv")
-    assert report.returncode == 0 and "the views read" not in report.stderr, report.stderr
     # the current version is whole (the held connection is closed first: in one process
-    # DuckDB hands a new connection to an open file the same database instance)
+    # DuckDB hands a new connection to an open file the same database instance; so is the
+    # report's, run in this process)
     held.close()
+    report = _cdr("--warehouse", str(wh), "report", "hourly-volume", "--format", "csv")
+    assert report.exit_code == 0 and "the views read" not in report.stderr, report.output
     fresh = duckdb.connect(str(wh / "cdr.duckdb"), read_only=True)
     assert fresh.execute("select count(*) from stg_call_legs").fetchone() == (table(wh).height,)
 
 
 def test_report_as_of_a_version_answers_from_the_tables_as_they_were(
-    wh: Path, tmp_path: Path
+    wh: Path, tmp_path: Path, exports: dict[str, Path]
 ) -> None:
+    """`cdr` runs in this process (click's runner): its exit codes and stderr are what is
+    checked, not a process's."""
     settings = Settings(warehouse=wh)
-    a, b = _export(tmp_path, "a.csv", 1500, 7), _export(tmp_path, "b.csv", 1500, 8)
-    assert run_cdr("--warehouse", str(wh), "-q", "ingest", str(a)).returncode == 0
+    a, b = exports["a"], exports["b"]
+    assert _cdr("--warehouse", str(wh), "-q", "ingest", str(a)).exit_code == 0
     then = run_report(settings, "hourly-volume")  # ingest rebuilt the views
-    assert run_cdr("--warehouse", str(wh), "-q", "ingest", str(b)).returncode == 0
+    assert _cdr("--warehouse", str(wh), "-q", "ingest", str(b)).exit_code == 0
     now = run_report(settings, "hourly-volume")
     assert now.table != then.table
     assert run_report(settings, "hourly-volume", as_of=0).table == then.table
@@ -143,14 +168,14 @@ def test_report_as_of_a_version_answers_from_the_tables_as_they_were(
     first_commit = DeltaTable(str(wh / "tables" / "call_legs")).history()[-1]["timestamp"]
     moment = datetime.fromtimestamp((first_commit + 1) / 1000, UTC).isoformat()
     out = tmp_path / "then.csv"
-    proc = run_cdr(
+    proc = _cdr(
         "--warehouse", str(wh), "report", "hourly-volume", "--as-of", moment,
         "--format", "csv", "--out", str(out),
     )  # fmt: skip
-    assert proc.returncode == 0, proc.stderr
+    assert proc.exit_code == 0, proc.output
     assert pl.read_csv(out).height == then.row_count
-    bad = run_cdr("--warehouse", str(wh), "report", "hourly-volume", "--as-of", "99")
-    assert bad.returncode == 3 and "no version 99" in bad.stderr
+    bad = _cdr("--warehouse", str(wh), "report", "hourly-volume", "--as-of", "99")
+    assert bad.exit_code == 3 and "no version 99" in bad.stderr
     assert set(LINEAGE) <= set(table(wh, lineage=True).columns)
 
 
@@ -177,9 +202,9 @@ def test_as_of_a_version_includes_every_table_the_same_run_committed(wh: Path) -
 
 
 def test_ctrl_c_is_recorded_interrupted_and_nothing_uncommitted_counts(
-    wh: Path, tmp_path: Path
+    wh: Path, exports: dict[str, Path]
 ) -> None:
-    src = _export(tmp_path, "a.csv", 3000, 9)
+    src = exports["big"]
 
     def interrupt(event: object) -> None:
         raise KeyboardInterrupt
@@ -194,10 +219,12 @@ def test_ctrl_c_is_recorded_interrupted_and_nothing_uncommitted_counts(
     assert again.files[0].rows_loaded == 3000
 
 
-def test_validation_results_name_the_versions_they_checked(wh: Path, tmp_path: Path) -> None:
+def test_validation_results_name_the_versions_they_checked(
+    wh: Path, exports: dict[str, Path]
+) -> None:
     from cdr_pipeline.quality import validate_warehouse
 
-    load(wh, _export(tmp_path, "a.csv", 800, 10))
+    load(wh, exports["a"])
     load(wh, ROOT / "data" / "samples" / "entitlements.csv")
     report = validate_warehouse(Settings(warehouse=wh), "all")
     assert report.table_versions == {"call_legs": 0, "entitlements": 0}
@@ -206,7 +233,7 @@ def test_validation_results_name_the_versions_they_checked(wh: Path, tmp_path: P
 
 
 def test_vacuum_keeps_an_old_file_replaced_recently_and_drops_old_orphans(
-    wh: Path, tmp_path: Path
+    wh: Path, exports: dict[str, Path]
 ) -> None:
     """The grace period runs from the replacement, not from the file's age: a day's file
     written days ago and replaced a minute ago stays; a file no commit lists and older than
@@ -214,12 +241,12 @@ def test_vacuum_keeps_an_old_file_replaced_recently_and_drops_old_orphans(
     import os
     import time as clock
 
-    load(wh, _export(tmp_path, "a.csv", 600, 11))
+    load(wh, exports["a"])
     days_ago = clock.time() - 3 * 86400
     first = [f for fs in partition_files(wh).values() for f in fs]
     for f in first:
         os.utime(f, (days_ago, days_ago))
-    load(wh, _export(tmp_path, "b.csv", 600, 12))  # replaces every day's file
+    load(wh, exports["b"])  # replaces every day's file
     orphan = first[0].with_name("part-dead-run-0-000000000000.parquet")
     orphan.write_bytes(first[0].read_bytes())
     os.utime(orphan, (days_ago, days_ago))
@@ -296,7 +323,10 @@ def test_vacuum_removes_the_day_folders_retention_emptied(wh: Path, tmp_path: Pa
     from cdr_pipeline.ingest.retention import apply_retention
 
     settings = Settings(warehouse=wh)
-    load(wh, _export(tmp_path, "a.csv", 600, 3))  # 2026-09-01 .. 2026-09-06
+    a, b = tmp_path / "a.csv", tmp_path / "b.csv"
+    for seed, path in ((3, a), (4, b)):  # call dates 2026-09-01 .. 2026-09-06 alone
+        write_call_export(path, legs=600, seed=seed, start=date(2026, 9, 1), days=6)
+    load(wh, a)
     days = {p.name for p in (wh / "tables" / "call_legs").glob("call_date=*")}
     assert len(days) == 6
     dropped = apply_retention(settings, 32, "retention-run", today=date(2026, 10, 6))
@@ -310,5 +340,5 @@ def test_vacuum_removes_the_day_folders_retention_emptied(wh: Path, tmp_path: Pa
     assert left == {f"call_date={d}" for d in ("2026-09-04", "2026-09-05", "2026-09-06")}
     assert all(any(p.iterdir()) for p in (wh / "tables" / "call_legs").glob("call_date=*"))
     assert table(wh)["call_date"].n_unique() == 3
-    load(wh, _export(tmp_path, "b.csv", 600, 4))  # a day's folder is made again when needed
+    load(wh, b)  # a day's folder is made again when needed
     assert table(wh)["call_date"].n_unique() == 6
