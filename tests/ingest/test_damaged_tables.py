@@ -4,6 +4,7 @@ a version too old, 6 for damage), never DuckDB's "No files found" as an unexpect
 
 from __future__ import annotations
 
+import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -30,9 +31,22 @@ def _two_versions(wh: Path) -> None:
     build_warehouse(Settings(warehouse=wh))
 
 
-def test_as_of_a_vacuumed_version_exits_3_saying_so(tmp_path: Path) -> None:
-    wh = tmp_path / "wh"
+@pytest.fixture(scope="module")
+def two_versions(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`_two_versions` made once per module, never written: a test that damages, vacuums or
+    ingests takes a copy (`_copy`), and reads it as of a version (from the tables) or
+    ingests into it (tables and ledger), which a copy allows without a build."""
+    wh = tmp_path_factory.mktemp("two_versions") / "wh"
     _two_versions(wh)
+    return wh
+
+
+def _copy(wh: Path, tmp_path: Path) -> Path:
+    return Path(shutil.copytree(wh, tmp_path / "wh"))
+
+
+def test_as_of_a_vacuumed_version_exits_3_saying_so(tmp_path: Path, two_versions: Path) -> None:
+    wh = _copy(two_versions, tmp_path)
     assert vacuum_tables(Settings(warehouse=wh), grace_hours=0).files > 0
     old = _cdr(wh, "report", "hourly-volume", "--as-of", "0", "--format", "csv")
     assert old.exit_code == 3, old.output
@@ -104,11 +118,10 @@ def test_a_data_file_overwritten_in_place_exits_6_naming_it(tmp_path: Path, wher
     assert _cdr(wh, "report", "webex-go-adoption", "--format", "csv").exit_code == 0
 
 
-def test_a_damaged_commit_info_exits_6_for_time_travel(tmp_path: Path) -> None:
+def test_a_damaged_commit_info_exits_6_for_time_travel(tmp_path: Path, two_versions: Path) -> None:
     """`--as-of` dates versions by reading their commit info itself, before delta-rs reads
     the log: a damaged entry there is the same damaged log (exit 6), not a bug (exit 1)."""
-    wh = tmp_path / "wh"
-    _two_versions(wh)
+    wh = _copy(two_versions, tmp_path)
     entry = wh / "tables" / "call_legs" / "_delta_log" / f"{1:020d}.json"
     lines = entry.read_text(encoding="utf-8").splitlines(keepends=True)
     assert '"commitInfo"' in lines[0]
@@ -120,11 +133,12 @@ def test_a_damaged_commit_info_exits_6_for_time_travel(tmp_path: Path) -> None:
         assert "restore" in res.output and "unexpected" not in res.output
 
 
-def test_the_ledger_records_a_failed_run_with_its_exit_code_and_message(tmp_path: Path) -> None:
+def test_the_ledger_records_a_failed_run_with_its_exit_code_and_message(
+    tmp_path: Path, two_versions: Path
+) -> None:
     """A run stopped by a known error was recorded as exit 1, "unexpected error", while the
     command exited 6 naming the damaged file: `cdr runs` sent the operator after a bug."""
-    wh = tmp_path / "wh"
-    _two_versions(wh)
+    wh = _copy(two_versions, tmp_path)
     victim = next(iter(partition_files(wh).values()))[0]
     victim.unlink()
     assert _cdr(wh, "ingest", str(fixture("quoted_fields.csv"))).exit_code == 6
