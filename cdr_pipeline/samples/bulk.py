@@ -34,7 +34,7 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
-from cdr_pipeline.samples.bulk_template import NAMESPACES, TIMES, Template, csv_field
+from cdr_pipeline.samples.bulk_template import NAMESPACES, TIMES, Template, csv_field, template
 from cdr_pipeline.samples.writer import API_HEADERS, BOM, CONTROLHUB_HEADERS
 
 log = logging.getLogger(__name__)
@@ -306,7 +306,7 @@ def write_call_export(
     written as the single member of a ZIP at `path` (keep the name extension-less to mimic
     the Reports API). `progress` is called after every batch. Same arguments, same bytes.
     """
-    tpl = Template(seed, start, days, style)
+    tpl = template(seed, start, days, style)
     done = [0, 0]
     with _open(path, zip_member) as fh:
         fh.write(header_bytes(style, bom))

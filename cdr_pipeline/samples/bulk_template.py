@@ -9,6 +9,7 @@ unit is then a gather of segments plus the fresh values in between, joined into 
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
@@ -190,6 +191,14 @@ class Template:
         ok = pos >= 0
         pos = np.clip(pos, 0, None)
         return ok & (iv[pos, 0] == user) & (t < iv[pos, 2]) & (user >= 0)
+
+
+@functools.lru_cache(maxsize=8)
+def template(seed: int, start: date, days: int, style: str) -> Template:
+    """The `Template` of these arguments, built once per process. A template is only read
+    (same arguments, same bytes), and building one costs about a second whatever the size
+    of the export (its 12,000 legs): the test suite writes dozens of small exports."""
+    return Template(seed, start, days, style)
 
 
 def _joined(columns: list[list[str]], rows: int, end: str) -> list[str]:

@@ -31,7 +31,7 @@ from cdr_pipeline.samples.bulk import (
     header_bytes,
     stream_batches,
 )
-from cdr_pipeline.samples.bulk_template import Template
+from cdr_pipeline.samples.bulk_template import Template, template
 from cdr_pipeline.samples.device_files import Anomaly
 from cdr_pipeline.samples.world import build_world
 from cdr_pipeline.samples.writer import write_plain_csv
@@ -80,7 +80,7 @@ def generate_scale_samples(
     if days < 1:
         raise ValueError("days must be at least 1")
     out_dir.mkdir(parents=True, exist_ok=True)
-    tpl = Template(seed, start, days, "controlhub")
+    tpl = template(seed, start, days, "controlhub")
     sinks = _MonthFiles(out_dir, start, days)
     done = {"rows": 0, "bytes": 0, "go": 0}
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from cdr_pipeline.samples import SamplesResult, generate_samples, write_call_export
+from cdr_pipeline.samples.bulk_template import template
 from cdr_pipeline.samples.writer import API_HEADERS
 from cdr_pipeline.schema.devices import LIFECYCLE_EVENT_TYPES
 
@@ -295,6 +296,14 @@ def test_write_call_export_streams_requested_count(tmp_path: Path) -> None:
     again = tmp_path / "again.csv"
     write_call_export(again, legs=20_000, seed=5, start=date(2026, 9, 1), days=30)
     assert again.read_bytes() == path.read_bytes()
+    # the exports above shared the process's cached template (`template`); from a fresh one
+    # the bytes are the same: writing never changes a template
+    template.cache_clear()
+    fresh = tmp_path / "fresh_zip"
+    write_call_export(fresh, legs=1_000, seed=5, start=date(2026, 9, 1), days=30, zip_member=True)
+    assert template.cache_info().misses == 1
+    with zipfile.ZipFile(zpath) as used, zipfile.ZipFile(fresh) as new:
+        assert new.read(new.namelist()[0]) == used.read(used.namelist()[0])
 
 
 @pytest.mark.parametrize("days", [6, 7, 8])
