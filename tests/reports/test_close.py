@@ -1,5 +1,5 @@
 """Month close: frozen figures survive late data, restatements show the difference, reopen,
-idempotence, incomplete months, the lock, and the nightly's automatic close."""
+idempotence, incomplete months, the lock (the nightly's automatic close: test_close_nightly)."""
 
 from __future__ import annotations
 
@@ -13,22 +13,20 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 
-from cdr_pipeline.batch import run_nightly
 from cdr_pipeline.config import Settings
 from cdr_pipeline.errors import EXIT_BAD_INPUT, EXIT_LOCKED, EXIT_USAGE
 from cdr_pipeline.ingest import ingest_paths
 from cdr_pipeline.reports import close as close_module
 from cdr_pipeline.reports import run_report
-from cdr_pipeline.reports.close import CloseRefused, close_due_month, close_month
+from cdr_pipeline.reports.close import CloseRefused, close_month
 from cdr_pipeline.reports.frozen import FINANCE_REPORTS, list_closed, read_close, read_journal
 from cdr_pipeline.reports.restate import restatements
 from cdr_pipeline.state.lock import writer_lock
-from cdr_pipeline.warehouse import build_warehouse
+from cdr_pipeline.warehouse import refresh_warehouse
 from tests.reports.finance_helpers import (
     CLOSED_MONTH,
     OPEN_MONTH,
     cdr,
-    copy_warehouse,
     held_device_of,
     late_call_file,
     late_entitlement_file,
@@ -42,8 +40,9 @@ def template(sample_wh: Settings) -> Settings:
 
 
 @pytest.fixture
-def wh(template: Settings, tmp_path: Path) -> Settings:
-    return copy_warehouse(template, tmp_path)
+def wh(fresh_wh: Settings) -> Settings:
+    """A writable warehouse of the samples, ingested and built, for this test alone."""
+    return fresh_wh
 
 
 def _totals(rows: list[dict[str, Any]], column: str) -> float:
@@ -66,7 +65,7 @@ def test_late_data_leaves_a_closed_month_unchanged_and_restatements_show_it(
     device = held_device_of(wh, CLOSED_MONTH)
     late = [late_call_file(tmp_path / "late", device), late_entitlement_file(tmp_path / "late")]
     assert ingest_paths(wh, late).exit_code == 0
-    build_warehouse(wh)
+    refresh_warehouse(wh)  # the views moved to the new versions, as `cdr ingest` does
 
     usage = run_report(wh, "licence-usage", CLOSED_MONTH)
     assert usage.closed_at is not None and usage.versions["call_legs"] == 0
@@ -266,95 +265,30 @@ def test_close_waits_for_the_writer_lock(wh: Settings) -> None:
     assert not wh.layout.closed_month(CLOSED_MONTH).exists()
 
 
-def test_nightly_closes_the_previous_month_after_the_configured_days(
-    template: Settings, tmp_path: Path
+def test_a_close_killed_before_its_journal_line_writes_it_when_run_again(
+    fresh_closed_wh: Settings,
 ) -> None:
-    settings = copy_warehouse(template, tmp_path)
-    off = close_due_month(settings, date(2026, 11, 4))
-    assert "not configured" in off
-    settings = Settings(warehouse=settings.warehouse, close_after_days=3)
-    early = close_due_month(settings, date(2026, 11, 2))
-    assert "after 3 day(s)" in early and "(1 so far)" in early
-    assert read_close(settings.layout, date(2026, 10, 1)) is None
-
-    inbox = tmp_path / "inbox"
-    inbox.mkdir()
-    # the plan says the night would close the month (it said nothing of a close), only
-    # once it is due, and no more once it is closed (below)
-    plan = run_nightly(settings, inbox, run_date=date(2026, 11, 4), dry_run=True)
-    assert f"build; close {CLOSED_MONTH} (unless" in plan.stages[0].summary
-    plan = run_nightly(settings, inbox, run_date=date(2026, 11, 2), dry_run=True)
-    assert "close" not in plan.stages[0].summary
-    # a run date to come: the close refuses a month that has not begun, and the plan says so
-    plan = run_nightly(settings, inbox, run_date=date(9999, 12, 31), dry_run=True)
-    assert "not close 9999-11 (it has not begun)" in plan.stages[0].summary
-    due = run_nightly(settings, inbox, run_date=date(2026, 11, 4))
-    assert due.exit_code == 0, due.stages
-    names = [s.name for s in due.stages]
-    assert names.index("close") == names.index("reports") - 1  # frozen before reporting
-    stage = due.stage("close")
-    assert stage is not None and stage.summary.startswith(f"closed {CLOSED_MONTH}")
-    close = read_close(settings.layout, date(2026, 10, 1))
-    assert close is not None and close.closed_by == "cdr nightly"
-    plan = run_nightly(settings, inbox, run_date=date(2026, 11, 4), dry_run=True)
-    assert "close" not in plan.stages[0].summary
-    # the summary written beside the CSVs shows the closed month
-    html = (settings.layout.reports / "2026-11-04" / "finance-summary_2026-10.html").read_text()
-    assert "closed on" in html and "October 2026" in html
-
-    # an incomplete month is not closed by the nightly: it says why, the run goes on
-    later = close_due_month(settings, date(2026, 12, 10))
-    assert "2026-11 not closed" in later and "coverage is none" in later
-    assert read_close(settings.layout, date(2026, 11, 1)) is None
-
-
-def test_a_nightly_says_which_closed_months_late_data_would_restate(
-    template: Settings, tmp_path: Path
-) -> None:
-    """Late data for a closed month moves no frozen figure, so nobody sees it unless they
-    ask for the restatements: the nightly writes them beside its reports and names the
-    months they move."""
-    settings = replace(copy_warehouse(template, tmp_path), close_after_days=3)
-    inbox = tmp_path / "inbox"
-    inbox.mkdir()
-    first = run_nightly(settings, inbox, run_date=date(2026, 11, 4))
-    assert first.exit_code == 0, first.stages
-    stage = first.stage("reports")
-    assert stage is not None and "would change" not in stage.summary
-    header_only = settings.layout.reports / "2026-11-04" / "restatements.csv"
-    lines = header_only.read_text(encoding="utf-8-sig").splitlines()
-    assert lines[0].startswith("month,report") and len(lines) == 1  # every closed month holds
-
-    late_call_file(inbox, held_device_of(settings, CLOSED_MONTH))
-    second = run_nightly(settings, inbox, run_date=date(2026, 11, 5))
-    assert second.exit_code == 0, second.stages
-    stage = second.stage("reports")
-    assert stage is not None
-    assert f"closed month(s) {CLOSED_MONTH} would change if recomputed now" in stage.summary
-    written = (settings.layout.reports / "2026-11-05" / "restatements.csv").read_text("utf-8-sig")
-    assert written.count(f"{CLOSED_MONTH}-01,licence-usage") >= 1
-    # the frozen figures stay as they were
-    assert run_report(settings, "licence-usage", CLOSED_MONTH).closed_at is not None
-
-
-def test_a_close_killed_before_its_journal_line_writes_it_when_run_again(wh: Settings) -> None:
     """A close renames the month's folder into place, then appends its journal line: killed
     between the two, the month was closed, and running the close again returned at once
     ('already closed'), so journal.jsonl, the record of every close and reopen, never
     listed it. The rerun now writes the missing line, once."""
-    first = close_month(wh, CLOSED_MONTH)
+    wh = fresh_closed_wh  # October closed by close_month
+    first = read_close(wh.layout, date(2026, 10, 1))
+    assert first is not None
     (wh.layout.closed / "journal.jsonl").unlink()  # what the kill left
     assert close_month(wh, CLOSED_MONTH).already_closed
     close_month(wh, CLOSED_MONTH)
     journal = [(e["action"], e["month"], e["at"]) for e in read_journal(wh.layout)]
-    assert journal == [("close", CLOSED_MONTH, first.close.closed_at.isoformat())]
+    assert journal == [("close", CLOSED_MONTH, first.closed_at.isoformat())]
 
 
-def test_a_reopen_killed_before_its_journal_line_completes_when_run_again(wh: Settings) -> None:
+def test_a_reopen_killed_before_its_journal_line_completes_when_run_again(
+    fresh_closed_wh: Settings,
+) -> None:
     """A reopen moves the month's folder to closed/.reopened/, then appends its journal line
     with the reason: killed between the two, the month was open, and running the reopen
     again exited 3 ('not closed'), so the journal never said it was reopened, nor why."""
-    close_month(wh, CLOSED_MONTH)
+    wh = fresh_closed_wh  # October closed by close_month
     journal = wh.layout.closed / "journal.jsonl"
     closed_line = journal.read_bytes()
     close_module.reopen_month(wh, CLOSED_MONTH, "first try")
@@ -385,11 +319,14 @@ def test_a_close_with_no_entitlements_loaded_warns_how_to_redo_it(
     assert f"cdr reopen {CLOSED_MONTH} --reason" in caplog.text
 
 
-def test_a_closed_months_reclaim_list_as_of_a_version_is_computed_then(wh: Settings) -> None:
+def test_a_closed_months_reclaim_list_as_of_a_version_is_computed_then(
+    fresh_closed_wh: Settings,
+) -> None:
     """`cdr report reclaim-candidates --month M` of a closed month shows its frozen list;
     adding `--as-of 0` to see it as the tables were then exited 2 with "--month does not
     apply (except to a closed month, whose frozen list it shows)", of a month that was
     closed. `--as-of` computes, as `--current` does: the list as of that version."""
+    wh = fresh_closed_wh  # October closed by close_month: `cdr close` finds it closed
     assert cdr(wh, "close", CLOSED_MONTH)[0] == 0
     code, out, err = cdr(
         wh,

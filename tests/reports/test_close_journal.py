@@ -3,24 +3,20 @@ editor broke): close and reopen refuse before they change anything, naming the l
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from cdr_pipeline.config import Settings
 from cdr_pipeline.errors import EXIT_BAD_INPUT
-from cdr_pipeline.reports.close import close_month
 from cdr_pipeline.reports.frozen import read_close, read_journal
 from cdr_pipeline.reports.run import parse_month
-from tests.reports.finance_helpers import CLOSED_MONTH, cdr, copy_warehouse
+from tests.reports.finance_helpers import CLOSED_MONTH, cdr
 
 
 def test_a_journal_line_that_is_no_entry_refuses_close_and_reopen_unchanged(
-    sample_wh: Settings, tmp_path: Path
+    fresh_closed_wh: Settings,
 ) -> None:
     """A note typed into the journal made `cdr close` of a reopened month end with an
     unexpected error (exit 1) after its folder was already in place, and `cdr reopen`
     moved the frozen figures away and appended its line to the broken journal."""
-    wh = copy_warehouse(sample_wh, tmp_path)
-    close_month(wh, CLOSED_MONTH)
+    wh = fresh_closed_wh  # October closed by close_month
     journal = wh.layout.closed / "journal.jsonl"
     before = journal.read_text(encoding="utf-8") + "checked by AP, figures agreed\n"
     journal.write_text(before, encoding="utf-8")

@@ -7,21 +7,18 @@ from __future__ import annotations
 import csv
 import io
 import shutil
-from pathlib import Path
 
 import pytest
 
 from cdr_pipeline.config import Settings
-from cdr_pipeline.reports.close import close_month
 from cdr_pipeline.reports.frozen import list_closed
-from tests.reports.finance_helpers import CLOSED_MONTH, cdr, copy_warehouse
+from tests.reports.finance_helpers import CLOSED_MONTH, cdr
 
 
 @pytest.fixture
-def wh(sample_wh: Settings, tmp_path: Path) -> Settings:
-    settings = copy_warehouse(sample_wh, tmp_path)
-    close_month(settings, CLOSED_MONTH)
-    return settings
+def wh(fresh_closed_wh: Settings) -> Settings:
+    """A writable warehouse of the samples with October closed, for this test alone."""
+    return fresh_closed_wh
 
 
 def _month_rows(settings: Settings, report: str) -> int:

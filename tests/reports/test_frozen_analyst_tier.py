@@ -11,22 +11,20 @@ import pytest
 
 from cdr_pipeline.config import Settings
 from cdr_pipeline.reports import run_report
-from cdr_pipeline.reports.close import close_month
 from cdr_pipeline.reports.figures import month_figures
 from cdr_pipeline.reports.finance import finance_pack, finance_summary
-from tests.reports.finance_helpers import CLOSED_MONTH, copy_warehouse
+from tests.reports.finance_helpers import CLOSED_MONTH
 
 
 @pytest.mark.parametrize("name", ["anomalies", "reclaim-candidates"])
 def test_frozen_rows_on_the_analyst_tier_are_those_it_computes(
-    sample_wh: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str
+    fresh_closed_wh: Settings, monkeypatch: pytest.MonkeyPatch, name: str
 ) -> None:
     """`CDR_TIER=analyst cdr report anomalies --month 2026-10` of a closed month answered
     with the frozen rows as the close wrote them: raw user UUIDs and phone numbers (the
     reclaim list e-mails too), and without the `phone_number_pseudonym` column the months
     computed beside them have, so a shared export of the tier leaked them."""
-    wh = copy_warehouse(sample_wh, tmp_path)
-    close_month(wh, CLOSED_MONTH)
+    wh = fresh_closed_wh  # October closed by close_month
     full = run_report(wh, name, CLOSED_MONTH)
     assert full.closed_at is not None and full.table.num_rows
     raw = {v for v in full.table.column("user_uuid").to_pylist() if v}
@@ -47,15 +45,14 @@ def test_frozen_rows_on_the_analyst_tier_are_those_it_computes(
 
 @pytest.mark.parametrize("closed", [True, False])
 def test_the_finance_pack_and_summary_honour_the_analyst_tier(
-    sample_wh: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, closed: bool
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, closed: bool
 ) -> None:
     """`CDR_TIER` overrides the finance reports' tier (README), and `cdr report
     reclaim-candidates` honoured it, but `finance-pack` and `finance-summary` read the full
     tier whatever it said: their reclaim and anomaly rows named user ids, e-mails and
     numbers. They now show what the tier shows, frozen or computed."""
-    wh = copy_warehouse(sample_wh, tmp_path)
-    if closed:
-        close_month(wh, CLOSED_MONTH)
+    # a fresh warehouse of the samples, October closed by close_month or not
+    wh: Settings = request.getfixturevalue("fresh_closed_wh" if closed else "fresh_wh")
     full = month_figures(wh, CLOSED_MONTH)
     raw = {
         v
