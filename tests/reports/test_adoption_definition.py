@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from cdr_pipeline.reports.registry import REPORTS
+from tests.reports.finance_helpers import ingest_world
 from tests.warehouse.finance_world import World, records, user
 
 U1, U2, U3 = user(1), user(2), user(3)
@@ -66,7 +67,7 @@ def test_headline_idle_figures_are_unknown_without_full_call_coverage(tmp_path: 
     # calls on two days only: September is partly covered
     w.leg("calls.csv", "X1", "2026-09-03T10:00:00Z", U2, "+15550002", 30, go=False)
     w.leg("calls.csv", "X2", "2026-09-04T10:00:00Z", U2, "+15550002", 30, go=False)
-    w.build(tmp_path).close()
+    ingest_world(w, tmp_path)  # World.build without its in-memory views, closed unread
     settings = Settings(warehouse=tmp_path / "wh")
     build_warehouse(settings)
     figures = headline_figures(settings)

@@ -13,7 +13,8 @@ from cdr_pipeline.ingest import ingest_paths
 from cdr_pipeline.reports.close import close_month, reopen_month
 from cdr_pipeline.reports.export import to_csv, to_text_table
 from cdr_pipeline.reports.restate import restatements
-from cdr_pipeline.warehouse import build_warehouse
+from cdr_pipeline.warehouse import build_warehouse, refresh_warehouse
+from tests.reports.finance_helpers import ingest_world
 from tests.warehouse.finance_world import BYOD, World, user
 
 U1, U2, U3 = user(1), user(2), user(3)
@@ -31,7 +32,7 @@ def test_money_is_restated_per_currency_and_prices_are_not_totalled(tmp_path: Pa
     w.leg(
         "calls_2026-09-01_2026-10-01.csv", "DESK", "2026-09-15T10:00:00Z", U3, "+1555", 30, go=False
     )
-    w.build(tmp_path).close()
+    ingest_world(w, tmp_path)  # World.build without its in-memory views, closed unread
     settings = Settings(warehouse=tmp_path / "wh")
     build_warehouse(settings)
     # closed: Sub-1 unassigned 2 x 10 = USD 20, idle 1 x 10 = USD 10;
@@ -47,7 +48,7 @@ def test_money_is_restated_per_currency_and_prices_are_not_totalled(tmp_path: Pa
         encoding="utf-8",
     )
     assert ingest_paths(settings, [late]).exit_code == 0
-    build_warehouse(settings)
+    refresh_warehouse(settings)  # the views moved to the new versions, as `cdr ingest` does
 
     rows = [r for r in restatements(settings).table.to_pylist() if r["report"] == "reconciliation"]
     got = {(r["measure"], r["currency"]): (r["closed_total"], r["current_total"]) for r in rows}
@@ -99,7 +100,7 @@ def test_unknown_figures_are_restated_as_unknown_never_as_zero(tmp_path: Path) -
     w.leg(
         "calls_2026-09-05_2026-10-01.csv", "DESK", "2026-09-15T10:00:00Z", U3, "+1555", 30, go=False
     )
-    w.build(tmp_path).close()
+    ingest_world(w, tmp_path)  # World.build without its in-memory views, closed unread
     settings = Settings(warehouse=tmp_path / "wh")
     build_warehouse(settings)
     close_month(settings, "2026-09", force=True, reason="partial coverage, known")
@@ -112,7 +113,7 @@ def test_unknown_figures_are_restated_as_unknown_never_as_zero(tmp_path: Path) -
         encoding="utf-8",
     )
     assert ingest_paths(settings, [first_days]).exit_code == 0
-    build_warehouse(settings)
+    refresh_warehouse(settings)  # the views moved to the new versions, as `cdr ingest` does
     assert _reconciliation(settings) == {
         ("idle_licences", None): (None, 1.0, None, 1, 0),
         ("idle_cost", "USD"): (None, 10.0, None, 1, 0),
@@ -125,7 +126,7 @@ def test_unknown_figures_are_restated_as_unknown_never_as_zero(tmp_path: Path) -
     eur = tmp_path / "late" / "entitlements_eur.csv"
     eur.write_text(f"{HEADER}\nSub-1,{BYOD},1,2026-09-01,,9.00,EUR\n", encoding="utf-8")
     assert ingest_paths(settings, [eur]).exit_code == 0
-    build_warehouse(settings)
+    refresh_warehouse(settings)
     assert _reconciliation(settings) == {
         ("idle_cost", "USD"): (10.0, 0.0, -10.0, 0, 0),
         ("idle_cost", None): (0.0, None, None, 0, 1),
