@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import openpyxl
+import pytest
 
 from cdr_pipeline.config import Settings
 from cdr_pipeline.ingest import ingest_paths
@@ -37,6 +38,14 @@ def _one_device(tmp_path: Path, export: str, call_at: str) -> Settings:
     assert ingest_paths(settings, [w.write(tmp_path / "in")]).exit_code == 0
     build_warehouse(settings)
     return settings
+
+
+@pytest.fixture(scope="module")
+def april_call(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """`_one_device` with its call on 2026-04-01 (in calls_2026-04-01_2026-04-02.csv), for
+    the tests that only read it."""
+    root = tmp_path_factory.mktemp("april_call")
+    return _one_device(root, "calls_2026-04-01_2026-04-02.csv", "2026-04-01T10:00:00Z")
 
 
 def test_a_month_past_the_device_data_is_not_reported_as_nothing_bought(tmp_path: Path) -> None:
@@ -118,7 +127,7 @@ def test_an_empty_licence_report_of_a_month_outside_the_device_data_says_why(
 
 
 def test_the_summary_states_the_device_data_horizon_without_reclaim_candidates(
-    tmp_path: Path,
+    april_call: Settings, tmp_path: Path
 ) -> None:
     """D1 (BYOD) is provisioned 2026-02-01, activated an hour later, makes a Webex Go call
     on 2026-04-01 and is last seen by a snapshot of 2026-04-02T00:00Z (the horizon). Idle
@@ -126,8 +135,7 @@ def test_the_summary_states_the_device_data_horizon_without_reclaim_candidates(
     The page took "Device data up to ..." from the first reclaim candidate's as_of_time, so
     an org without any candidate had no horizon on its page; it now reads it from the views:
     "Device data up to 2026-04-02 00:00 UTC."."""
-    settings = _one_device(tmp_path, "calls_2026-04-01_2026-04-02.csv", "2026-04-01T10:00:00Z")
-    page = _summary_text(settings, tmp_path, "2026-04")
+    page = _summary_text(april_call, tmp_path, "2026-04")
     assert '<h2>Reclaim candidates</h2> <p class="note">None.</p>' in page
     assert "Device data up to 2026-04-02 00:00 UTC." in page
 
@@ -151,7 +159,7 @@ def test_an_empty_licence_report_warns_once_of_views_behind_the_tables(tmp_path:
 
 
 def test_the_headline_of_a_month_past_the_device_data_is_not_0_held_0_bought(
-    tmp_path: Path,
+    april_call: Settings, tmp_path: Path
 ) -> None:
     """The same world (D1 held from 2026-02-01, device data up to 2026-04-02, 2 units of
     Sub-1 bought from January), its one call on 2026-05-10: the last month with calls, which
@@ -171,8 +179,6 @@ def test_the_headline_of_a_month_past_the_device_data_is_not_0_held_0_bought(
     assert may["licence_note"].startswith(
         "May 2026 is outside the device data: the licence reports cover February 2026 to April 2026"
     )
-    april = headline_figures(
-        _one_device(tmp_path / "apr", "calls_2026-04-01_2026-04-02.csv", "2026-04-01T10:00:00Z")
-    )
+    april = headline_figures(april_call)
     assert (april["month"], [april[k] for k in licences]) == ("2026-04", [1, 1, 2])
     assert april["licence_note"] == ""
