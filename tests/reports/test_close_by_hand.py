@@ -47,8 +47,8 @@ from cdr_pipeline.reports import run_report
 from cdr_pipeline.reports.close import close_month
 from cdr_pipeline.reports.frozen import read_close
 from cdr_pipeline.reports.restate import restatements
-from cdr_pipeline.warehouse import build_warehouse
-from tests.reports.finance_helpers import cdr, copy_warehouse
+from cdr_pipeline.warehouse import build_warehouse, refresh_warehouse
+from tests.reports.finance_helpers import cdr, copy_warehouse, ingest_world
 from tests.warehouse.finance_world import CALL_HEADER, World, user
 
 TZ = "America/New_York"
@@ -171,7 +171,7 @@ def _by_key(rows: list[dict[str, Any]]) -> dict[tuple[str, str, str], tuple[Any,
 def closed_quarter(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     """The world loaded, built, and its three months closed."""
     root = tmp_path_factory.mktemp("quarter")
-    _world().build(root, reporting_timezone=TZ)
+    ingest_world(_world(), root, reporting_timezone=TZ)  # World.build, its views unread
     settings = Settings(warehouse=root / "wh", reporting_timezone=TZ)
     build_warehouse(settings)
     for month in CLOSED:
@@ -180,10 +180,12 @@ def closed_quarter(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     return settings
 
 
-@pytest.fixture
-def late(closed_quarter: Settings, tmp_path: Path) -> Settings:
+@pytest.fixture(scope="module")
+def late(closed_quarter: Settings, tmp_path_factory: pytest.TempPathFactory) -> Settings:
     """A copy of the closed quarter after late data for February: a 10-minute call of D2
-    (idle no more) and an amended entitlement (5 units from 02-15, not 4)."""
+    (idle no more) and an amended entitlement (5 units from 02-15, not 4). The tests that
+    take it only read it."""
+    tmp_path = tmp_path_factory.mktemp("late")
     wh = copy_warehouse(closed_quarter, tmp_path)
     wh = Settings(warehouse=wh.warehouse, reporting_timezone=TZ)
     w = World()
@@ -199,7 +201,7 @@ def late(closed_quarter: Settings, tmp_path: Path) -> Settings:
         encoding="utf-8",
     )
     assert ingest_paths(wh, [folder]).exit_code == 0
-    build_warehouse(wh)
+    refresh_warehouse(wh)  # the views moved to the new versions, as `cdr ingest` does
     return wh
 
 
@@ -213,6 +215,13 @@ def test_the_closed_quarter_says_what_was_worked_out_by_hand(closed_quarter: Set
     # the org's peak: the eight units of January to March were all held at one instant
     code, out, _ = cdr(closed_quarter, "close", "2024-02")
     assert code == 0 and "already closed" in out
+
+
+@pytest.fixture(scope="module")
+def utc(closed_quarter: Settings, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """The same tables as the closed quarter, its views rebuilt in UTC (a copy built with
+    the default settings). The tests that take it only read it."""
+    return copy_warehouse(closed_quarter, tmp_path_factory.mktemp("utc"))
 
 
 def test_a_closed_month_keeps_its_figures_in_every_report_of_all_months(late: Settings) -> None:
@@ -248,14 +257,13 @@ def test_a_closed_month_keeps_its_figures_in_every_report_of_all_months(late: Se
 
 
 def test_a_close_records_the_settings_its_figures_were_cut_with(
-    closed_quarter: Settings, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    closed_quarter: Settings, utc: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:
     close = read_close(closed_quarter.layout, date(2024, 2, 1))
     assert close is not None
     assert close.settings == {"reporting_timezone": TZ, "code_expiry_days": 90, "idle_days": 30}
     # the same tables, the views rebuilt in UTC: every closed month moves (January's
     # Jan 31 local of D2 is February in UTC), and restatements say why, not only what
-    utc = copy_warehouse(closed_quarter, tmp_path)
     with caplog.at_level(logging.WARNING):
         moved = {f"{r['month']:%Y-%m}" for r in restatements(utc).rows()}
     assert moved == set(CLOSED)
@@ -268,12 +276,11 @@ def test_a_close_records_the_settings_its_figures_were_cut_with(
 
 
 def test_every_month_of_a_report_names_the_closed_months_cut_in_another_time_zone(
-    closed_quarter: Settings, tmp_path: Path
+    closed_quarter: Settings, utc: Settings
 ) -> None:
     # the same tables, the views rebuilt in UTC, April computed: the year's export has the
     # quarter cut at New York's midnights and April at UTC's, so a day at a boundary counts
     # in two months or in none; finance must be told, not only that the rows are frozen
-    utc = copy_warehouse(closed_quarter, tmp_path)
     code, out, err = cdr(utc, "report", "reconciliation", "--format", "csv")
     assert code == 0, err
     assert "2024-04-01," in out  # a month computed now, in UTC
@@ -288,12 +295,11 @@ def test_every_month_of_a_report_names_the_closed_months_cut_in_another_time_zon
 
 
 def test_the_finance_pack_and_summary_say_which_time_zone_cuts_the_month(
-    closed_quarter: Settings, tmp_path: Path
+    utc: Settings, tmp_path: Path
 ) -> None:
     # February closed in New York ends at 2024-03-01T05:00Z: C1 at 03:00Z that day is
     # February's. Times in the pack are UTC, so the month's zone must be on the cover, and
     # it is the close's even when the views are built in another zone since
-    utc = copy_warehouse(closed_quarter, tmp_path)
     for month, zone in (("2024-02", TZ), ("2024-04", "UTC")):
         out = tmp_path / f"{month}.xlsx"
         code, _, err = cdr(utc, "report", "finance-pack", "--month", month, "--out", str(out))
