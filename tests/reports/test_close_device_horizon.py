@@ -15,7 +15,7 @@ from cdr_pipeline.config import Settings
 from cdr_pipeline.ingest import ingest_paths
 from cdr_pipeline.reports.close import CloseRefused, close_month
 from cdr_pipeline.reports.frozen import read_close, read_frozen
-from cdr_pipeline.warehouse import build_warehouse
+from cdr_pipeline.warehouse import build_warehouse, refresh_warehouse
 from tests.warehouse.finance_world import BYOD, World, user
 
 
@@ -87,7 +87,7 @@ def test_a_refusal_for_device_data_names_no_loaded_calls_as_missing(tmp_path: Pa
     gap.parent.mkdir()
     gap.write_text((tmp_path / "in" / "calls_2026-08-01_2026-09-05.csv").read_text())
     assert ingest_paths(settings, [gap]).exit_code == 0
-    build_warehouse(settings)
+    refresh_warehouse(settings)  # the views moved to the new versions, as `cdr ingest` does
     with pytest.raises(CloseRefused) as refused:
         close_month(settings, "2026-09", today=today)
     message, hint = refused.value.message, refused.value.hint or ""
