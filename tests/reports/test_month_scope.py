@@ -6,16 +6,15 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from collections.abc import Iterator
 from datetime import date, timedelta
-from pathlib import Path
 from typing import Any
 
 import duckdb
 import pytest
 
 from cdr_pipeline.config import Settings
-from cdr_pipeline.ingest import ingest_paths
 from cdr_pipeline.reports import REPORTS
 from cdr_pipeline.reports.run import (
     CALL_DAYS_VARIABLES,
@@ -144,13 +143,15 @@ def test_a_month_equals_its_rows_of_every_month(
 
 @pytest.fixture(scope="module", params=["Pacific/Kiritimati", "Pacific/Pago_Pago"])
 def far_zone_con(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, samples_dir: Path
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, sample_wh: Settings
 ) -> Iterator[duckdb.DuckDBPyConnection]:
     """The samples with a reporting time zone 14 hours ahead of UTC, or 11 behind: a
-    month's legs then start on the UTC day before it, or end on the day after."""
+    month's legs then start on the UTC day before it, or end on the day after. The tables
+    are the session's samples' (an ingest does not depend on the reporting time zone),
+    copied and built in that zone."""
     root = tmp_path_factory.mktemp("far_zone")
     settings = Settings(warehouse=root / "wh", reporting_timezone=request.param)
-    assert ingest_paths(settings, [samples_dir]).exit_code == 0
+    shutil.copytree(sample_wh.warehouse, settings.warehouse)
     build_warehouse(settings)
     con = connect(settings, read_only=True)
     yield con
