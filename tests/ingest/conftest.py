@@ -17,7 +17,7 @@ def wh(tmp_path: Path) -> Path:
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Path]:
     """`generated(legs, seed=3)`: a generated export over six days, written once per
-    module (each generation costs about a second whatever its size); tests only read it."""
+    module for the tests that read the same one; tests only read it."""
     folder = tmp_path_factory.mktemp("exports")
 
     def export(legs: int, seed: int = 3) -> Path:
