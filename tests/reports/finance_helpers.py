@@ -8,16 +8,14 @@ import io
 import shutil
 from datetime import UTC
 from pathlib import Path
-from typing import Any
 
 import duckdb
 from click.testing import CliRunner
 
 from cdr_pipeline.cli.main import cli
 from cdr_pipeline.config import Settings
-from cdr_pipeline.ingest import ingest_paths
 from cdr_pipeline.warehouse import build_warehouse, connect
-from tests.warehouse.finance_world import CALL_HEADER, World
+from tests.warehouse.finance_world import CALL_HEADER
 
 CLOSED_MONTH = "2026-10"
 """A month the samples cover with call data on every day."""
@@ -107,13 +105,3 @@ def late_entitlement_file(folder: Path) -> Path:
     path = folder / "entitlements_correction.csv"
     path.write_text(LATE_ENTITLEMENT, encoding="utf-8")
     return path
-
-
-def ingest_world(world: World, root: Path, **settings: Any) -> Settings:
-    """`world`'s input files written under `root/inputs` and ingested into `root/wh`: what
-    `World.build` does, without the in-memory database of every view it returns (most of
-    its cost), which a test that builds the warehouse itself closes unread."""
-    full = Settings(warehouse=root / "wh", **settings)
-    result = ingest_paths(full, [world.write(root / "inputs")])
-    assert result.exit_code == 0, [f.message for f in result.files]
-    return full

@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from cdr_pipeline.reports.registry import REPORTS
-from tests.reports.finance_helpers import ingest_world
 from tests.warehouse.finance_world import World, records, user
 
 U1, U2, U3 = user(1), user(2), user(3)
@@ -50,7 +49,6 @@ def test_go_users_and_minutes_follow_the_call_location(tmp_path: Path) -> None:
 
 
 def test_headline_idle_figures_are_unknown_without_full_call_coverage(tmp_path: Path) -> None:
-    from cdr_pipeline.config import Settings
     from cdr_pipeline.reports import headline_figures
     from cdr_pipeline.warehouse import build_warehouse
 
@@ -67,8 +65,7 @@ def test_headline_idle_figures_are_unknown_without_full_call_coverage(tmp_path: 
     # calls on two days only: September is partly covered
     w.leg("calls.csv", "X1", "2026-09-03T10:00:00Z", U2, "+15550002", 30, go=False)
     w.leg("calls.csv", "X2", "2026-09-04T10:00:00Z", U2, "+15550002", 30, go=False)
-    ingest_world(w, tmp_path)  # World.build without its in-memory views, closed unread
-    settings = Settings(warehouse=tmp_path / "wh")
+    settings = w.ingest(tmp_path)
     build_warehouse(settings)
     figures = headline_figures(settings)
     assert (figures["month"], figures["licences_bought"], figures["licences_held_peak"]) == (

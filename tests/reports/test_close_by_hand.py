@@ -48,7 +48,7 @@ from cdr_pipeline.reports.close import close_month
 from cdr_pipeline.reports.frozen import read_close
 from cdr_pipeline.reports.restate import restatements
 from cdr_pipeline.warehouse import build_warehouse, refresh_warehouse
-from tests.reports.finance_helpers import cdr, copy_warehouse, ingest_world
+from tests.reports.finance_helpers import cdr, copy_warehouse
 from tests.warehouse.finance_world import CALL_HEADER, World, user
 
 TZ = "America/New_York"
@@ -171,7 +171,7 @@ def _by_key(rows: list[dict[str, Any]]) -> dict[tuple[str, str, str], tuple[Any,
 def closed_quarter(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     """The world loaded, built, and its three months closed."""
     root = tmp_path_factory.mktemp("quarter")
-    ingest_world(_world(), root, reporting_timezone=TZ)  # World.build, its views unread
+    _world().ingest(root, reporting_timezone=TZ)
     settings = Settings(warehouse=root / "wh", reporting_timezone=TZ)
     build_warehouse(settings)
     for month in CLOSED:

@@ -13,7 +13,7 @@ from cdr_pipeline.config import Settings
 from cdr_pipeline.reports.close import CloseRefused, close_due_month, close_month
 from cdr_pipeline.reports.frozen import read_close, read_journal
 from cdr_pipeline.warehouse import build_warehouse
-from tests.reports.finance_helpers import cdr, ingest_world
+from tests.reports.finance_helpers import cdr
 from tests.warehouse.finance_world import World, user
 
 
@@ -21,8 +21,7 @@ from tests.warehouse.finance_world import World, user
 def wh(tmp_path: Path) -> Settings:
     w = World()
     w.held_through_september([("D1", user(1), "+15550001", "Sub-1")])
-    ingest_world(w, tmp_path)  # World.build without its in-memory views, closed unread
-    settings = Settings(warehouse=tmp_path / "wh")
+    settings = w.ingest(tmp_path)
     build_warehouse(settings)
     return settings
 

@@ -9,7 +9,6 @@ import pytest
 
 from cdr_pipeline.config import Settings
 from cdr_pipeline.reports.close import CloseRefused, close_month
-from tests.reports.finance_helpers import ingest_world
 from tests.warehouse.finance_world import World, user
 
 
@@ -23,7 +22,7 @@ def test_a_close_refused_for_partial_coverage_names_the_days_without_calls(
     w.entitle("Sub-1", "BYOD", 1, "10.00")
     for name in ("calls_2026-09-01_2026-09-05.csv", "calls_2026-09-08_2026-09-30.csv"):
         w.leg(name, name[6:16], f"{name[6:16]}T10:00:00Z", user(3), "+1", 30, go=False)
-    ingest_world(w, tmp_path)  # World.build without its in-memory views, closed unread
+    w.ingest(tmp_path)
     with pytest.raises(CloseRefused) as refused:
         close_month(Settings(warehouse=tmp_path / "wh"), "2026-09")
     assert (

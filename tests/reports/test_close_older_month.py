@@ -10,14 +10,13 @@ from pathlib import Path
 
 from cdr_pipeline.config import Settings
 from cdr_pipeline.reports.close import close_due_month, close_month
-from tests.reports.finance_helpers import ingest_world
 from tests.warehouse.finance_world import World, user
 
 
 def test_the_nightly_names_an_older_month_it_will_never_close(tmp_path: Path) -> None:
     w = World()
     w.held_through_september([("D1", user(1), "+15550001", "Sub-1")])
-    ingest_world(w, tmp_path)  # World.build without its in-memory views, closed unread
+    w.ingest(tmp_path)
     settings = Settings(warehouse=tmp_path / "wh", close_after_days=5)
     close_month(settings, "2026-08", force=True, reason="first month", today=date(2026, 9, 6))
 
@@ -33,7 +32,7 @@ def test_the_open_months_are_named_as_runs(tmp_path: Path) -> None:
     run, six runs at most and how many more."""
     w = World()
     w.held_through_september([("D1", user(1), "+15550001", "Sub-1")])
-    ingest_world(w, tmp_path)  # World.build without its in-memory views, closed unread
+    w.ingest(tmp_path)
     settings = Settings(warehouse=tmp_path / "wh", close_after_days=5)
     close_month(settings, "1999-01", force=True, reason="typo", today=date(2026, 9, 6))
     close_month(settings, "2026-03", force=True, reason="agreed", today=date(2026, 9, 6))

@@ -9,11 +9,10 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from cdr_pipeline.config import Settings
 from cdr_pipeline.errors import EXIT_BAD_INPUT
 from cdr_pipeline.reports.close import close_month
 from cdr_pipeline.warehouse import build_warehouse
-from tests.reports.finance_helpers import cdr, ingest_world
+from tests.reports.finance_helpers import cdr
 from tests.warehouse.finance_world import BYOD, World, user
 
 
@@ -27,8 +26,7 @@ def test_a_frozen_file_changed_since_the_close_is_refused(tmp_path: Path) -> Non
     w.entitle("Sub-1", BYOD, 1, "10.00")
     w.leg("calls_2026-09-01_2026-10-01.csv", "DESK", "2026-09-15T10:00:00Z", user(3), "+1", 30,
           go=False)  # fmt: skip
-    ingest_world(w, tmp_path)  # World.build without its in-memory views, closed unread
-    settings = Settings(warehouse=tmp_path / "wh")
+    settings = w.ingest(tmp_path)
     build_warehouse(settings)
     close_month(settings, "2026-09")
     month = ("--month", "2026-09", "--format", "csv")

@@ -16,7 +16,6 @@ from cdr_pipeline.reports.close import close_month
 from cdr_pipeline.reports.finance import finance_summary
 from cdr_pipeline.reports.restate import restatements
 from cdr_pipeline.warehouse import build_warehouse, refresh_warehouse
-from tests.reports.finance_helpers import ingest_world
 from tests.warehouse.finance_world import BYOD, World, records, user
 
 U1, U2, U3 = user(1), user(2), user(3)
@@ -91,8 +90,7 @@ def test_restatements_show_a_late_change_of_the_closed_headline_peak(tmp_path: P
     w.leg(
         "calls_2026-09-01_2026-10-01.csv", "DESK", "2026-09-15T10:00:00Z", U3, "+1555", 30, go=False
     )
-    ingest_world(w, tmp_path)  # World.build without its in-memory views, closed unread
-    settings = Settings(warehouse=tmp_path / "wh")
+    settings = w.ingest(tmp_path)
     build_warehouse(settings)
     assert close_month(settings, "2026-09").close.licences_held_peak == 1
 

@@ -15,7 +15,6 @@ from cdr_pipeline.reports.close import CloseRefused, close_month, reopen_month
 from cdr_pipeline.reports.frozen import read_close
 from cdr_pipeline.reports.restate import restatements
 from cdr_pipeline.warehouse import build_warehouse, refresh_warehouse
-from tests.reports.finance_helpers import ingest_world
 from tests.warehouse.finance_world import BYOD, World, user
 
 U1 = user(1)
@@ -27,8 +26,7 @@ def test_a_closed_month_retention_dropped_is_not_restated(tmp_path: Path) -> Non
     w.entitle("Sub-1", BYOD, 2, "10.00")
     w.leg("calls_2026-09-01_2026-10-01.csv", "GO1", "2026-09-15T10:00:00Z", U1, "+15550001", 60)
     w.leg("calls_2026-09-01_2026-10-01.csv", "GO2", "2026-09-25T10:00:00Z", U1, "+15550001", 90)
-    ingest_world(w, tmp_path)  # World.build without its in-memory views, closed unread
-    settings = Settings(warehouse=tmp_path / "wh")
+    settings = w.ingest(tmp_path)
     build_warehouse(settings)
     close_month(settings, "2026-09")
     assert restatements(settings).table.num_rows == 0
@@ -47,7 +45,7 @@ def _september_with_one_call(tmp_path: Path) -> Settings:
     w.held_through_september([("D1", U1, "+15550001", "Sub-1")])
     w.entitle("Sub-1", BYOD, 2, "10.00")
     w.leg("calls_2026-09-01_2026-10-01.csv", "GO1", "2026-09-15T10:00:00Z", U1, "+15550001", 60)
-    ingest_world(w, tmp_path)  # World.build without its in-memory views, closed unread
+    w.ingest(tmp_path)
     return Settings(warehouse=tmp_path / "wh")
 
 

@@ -14,7 +14,6 @@ from cdr_pipeline.reports.close import close_month, reopen_month
 from cdr_pipeline.reports.export import to_csv, to_text_table
 from cdr_pipeline.reports.restate import restatements
 from cdr_pipeline.warehouse import build_warehouse, refresh_warehouse
-from tests.reports.finance_helpers import ingest_world
 from tests.warehouse.finance_world import BYOD, World, user
 
 U1, U2, U3 = user(1), user(2), user(3)
@@ -32,8 +31,7 @@ def test_money_is_restated_per_currency_and_prices_are_not_totalled(tmp_path: Pa
     w.leg(
         "calls_2026-09-01_2026-10-01.csv", "DESK", "2026-09-15T10:00:00Z", U3, "+1555", 30, go=False
     )
-    ingest_world(w, tmp_path)  # World.build without its in-memory views, closed unread
-    settings = Settings(warehouse=tmp_path / "wh")
+    settings = w.ingest(tmp_path)
     build_warehouse(settings)
     # closed: Sub-1 unassigned 2 x 10 = USD 20, idle 1 x 10 = USD 10;
     #         Sub-2 unassigned 1 x 20 = EUR 20, idle 1 x 20 = EUR 20
@@ -100,8 +98,7 @@ def test_unknown_figures_are_restated_as_unknown_never_as_zero(tmp_path: Path) -
     w.leg(
         "calls_2026-09-05_2026-10-01.csv", "DESK", "2026-09-15T10:00:00Z", U3, "+1555", 30, go=False
     )
-    ingest_world(w, tmp_path)  # World.build without its in-memory views, closed unread
-    settings = Settings(warehouse=tmp_path / "wh")
+    settings = w.ingest(tmp_path)
     build_warehouse(settings)
     close_month(settings, "2026-09", force=True, reason="partial coverage, known")
 

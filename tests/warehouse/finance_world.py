@@ -111,11 +111,16 @@ class World:
             f"{local_id or rid + ':0'},{remote_id or rid + ':1'},+15559999"
         )
 
-    def build(self, root: Path, **settings: object) -> duckdb.DuckDBPyConnection:
-        inputs = self.write(root / "inputs")
+    def ingest(self, root: Path, **settings: object) -> Settings:
+        """The input files written under `root/inputs` and ingested into `root/wh`, no view
+        built (a test that builds or refreshes the warehouse itself)."""
         full = Settings(warehouse=root / "wh", **settings)  # type: ignore[arg-type]
-        result = ingest_paths(full, [inputs])
+        result = ingest_paths(full, [self.write(root / "inputs")])
         assert result.exit_code == 0, [f.message for f in result.files]
+        return full
+
+    def build(self, root: Path, **settings: object) -> duckdb.DuckDBPyConnection:
+        full = self.ingest(root, **settings)
         # the device-level marts kept as tables (`materialize.Keeper`), as `cdr build` and
         # every in-memory database of the library keep them: each is the view's SQL
         # computed whole; as views, every licence view bound and computed the whole
