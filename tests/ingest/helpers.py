@@ -11,7 +11,9 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from click.testing import CliRunner, Result
 
+from cdr_pipeline.cli.main import cli
 from cdr_pipeline.config import Settings
 from cdr_pipeline.ingest import IngestResult, ingest_paths
 from cdr_pipeline.schema import schemas_by_table
@@ -124,3 +126,13 @@ class Blocks(io.RawIOBase):
         buffer[:n] = self.data[:n]  # type: ignore[index]
         self.data = self.data[n:]
         return n
+
+
+def cdr_in_process(*args: str) -> Result:
+    """`cdr ARGS` in this process, where the process itself is not what a test checks."""
+    return CliRunner().invoke(cli, list(args))
+
+
+def copy_of(warehouse: Path, tmp_path: Path) -> Path:
+    """A writable copy of a module's warehouse (tests only read the original)."""
+    return Path(shutil.copytree(warehouse, tmp_path / "wh"))

@@ -4,7 +4,6 @@ a version too old, 6 for damage), never DuckDB's "No files found" as an unexpect
 
 from __future__ import annotations
 
-import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,7 +16,7 @@ from cdr_pipeline.ingest.vacuum import vacuum_tables
 from cdr_pipeline.state.layout import Layout
 from cdr_pipeline.state.ledger import Ledger
 from cdr_pipeline.warehouse import build_warehouse
-from tests.ingest.helpers import fixture, load, partition_files
+from tests.ingest.helpers import copy_of, fixture, load, partition_files
 
 
 def _cdr(wh: Path, *args: str) -> Result:
@@ -41,12 +40,8 @@ def two_versions(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return wh
 
 
-def _copy(wh: Path, tmp_path: Path) -> Path:
-    return Path(shutil.copytree(wh, tmp_path / "wh"))
-
-
 def test_as_of_a_vacuumed_version_exits_3_saying_so(tmp_path: Path, two_versions: Path) -> None:
-    wh = _copy(two_versions, tmp_path)
+    wh = copy_of(two_versions, tmp_path)
     assert vacuum_tables(Settings(warehouse=wh), grace_hours=0).files > 0
     old = _cdr(wh, "report", "hourly-volume", "--as-of", "0", "--format", "csv")
     assert old.exit_code == 3, old.output
@@ -121,7 +116,7 @@ def test_a_data_file_overwritten_in_place_exits_6_naming_it(tmp_path: Path, wher
 def test_a_damaged_commit_info_exits_6_for_time_travel(tmp_path: Path, two_versions: Path) -> None:
     """`--as-of` dates versions by reading their commit info itself, before delta-rs reads
     the log: a damaged entry there is the same damaged log (exit 6), not a bug (exit 1)."""
-    wh = _copy(two_versions, tmp_path)
+    wh = copy_of(two_versions, tmp_path)
     entry = wh / "tables" / "call_legs" / "_delta_log" / f"{1:020d}.json"
     lines = entry.read_text(encoding="utf-8").splitlines(keepends=True)
     assert '"commitInfo"' in lines[0]
@@ -138,7 +133,7 @@ def test_the_ledger_records_a_failed_run_with_its_exit_code_and_message(
 ) -> None:
     """A run stopped by a known error was recorded as exit 1, "unexpected error", while the
     command exited 6 naming the damaged file: `cdr runs` sent the operator after a bug."""
-    wh = _copy(two_versions, tmp_path)
+    wh = copy_of(two_versions, tmp_path)
     victim = next(iter(partition_files(wh).values()))[0]
     victim.unlink()
     assert _cdr(wh, "ingest", str(fixture("quoted_fields.csv"))).exit_code == 6

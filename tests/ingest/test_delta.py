@@ -13,10 +13,8 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from click.testing import CliRunner, Result
 from deltalake import DeltaTable
 
-from cdr_pipeline.cli.main import cli
 from cdr_pipeline.config import Settings
 from cdr_pipeline.ingest import ingest_paths
 from cdr_pipeline.ingest.vacuum import vacuum_tables
@@ -30,6 +28,7 @@ from cdr_pipeline.warehouse import build_warehouse
 from cdr_pipeline.warehouse.snapshots import table_snapshots
 from tests.ingest.helpers import (
     LINEAGE,
+    cdr_in_process,
     fixture,
     load,
     partition_files,
@@ -52,11 +51,6 @@ def exports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         made[name] = folder / f"{name}.csv"
         write_call_export(made[name], legs=legs, seed=seed, start=date(2026, 9, 1), days=6)
     return made
-
-
-def _cdr(*args: str) -> Result:
-    """`cdr ARGS` in this process (where the process itself is not what a test checks)."""
-    return CliRunner().invoke(cli, list(args))
 
 
 def test_each_run_is_one_commit_per_table_and_the_ledger_names_it(wh: Path) -> None:
@@ -133,7 +127,7 @@ def test_replaced_files_stay_until_vacuum_after_the_grace_period(
     )
     assert killed.returncode == -9, killed.stderr
     log = sorted((wh / "tables" / "call_legs" / "_delta_log").glob("*.json"))
-    done = _cdr("--warehouse", str(wh), "vacuum", "--grace-hours", "0", "--json")
+    done = cdr_in_process("--warehouse", str(wh), "vacuum", "--grace-hours", "0", "--json")
     assert done.exit_code == 0, done.output
     assert unlisted_files(wh) == []
     assert not any(p.exists() for p in replaced)
@@ -144,7 +138,7 @@ def test_replaced_files_stay_until_vacuum_after_the_grace_period(
     # DuckDB hands a new connection to an open file the same database instance; so is the
     # report's, run in this process)
     held.close()
-    report = _cdr("--warehouse", str(wh), "report", "hourly-volume", "--format", "csv")
+    report = cdr_in_process("--warehouse", str(wh), "report", "hourly-volume", "--format", "csv")
     assert report.exit_code == 0 and "the views read" not in report.stderr, report.output
     fresh = duckdb.connect(str(wh / "cdr.duckdb"), read_only=True)
     assert fresh.execute("select count(*) from stg_call_legs").fetchone() == (table(wh).height,)
@@ -157,9 +151,9 @@ def test_report_as_of_a_version_answers_from_the_tables_as_they_were(
     checked, not a process's."""
     settings = Settings(warehouse=wh)
     a, b = exports["a"], exports["b"]
-    assert _cdr("--warehouse", str(wh), "-q", "ingest", str(a)).exit_code == 0
+    assert cdr_in_process("--warehouse", str(wh), "-q", "ingest", str(a)).exit_code == 0
     then = run_report(settings, "hourly-volume")  # ingest rebuilt the views
-    assert _cdr("--warehouse", str(wh), "-q", "ingest", str(b)).exit_code == 0
+    assert cdr_in_process("--warehouse", str(wh), "-q", "ingest", str(b)).exit_code == 0
     now = run_report(settings, "hourly-volume")
     assert now.table != then.table
     assert run_report(settings, "hourly-volume", as_of=0).table == then.table
@@ -168,13 +162,13 @@ def test_report_as_of_a_version_answers_from_the_tables_as_they_were(
     first_commit = DeltaTable(str(wh / "tables" / "call_legs")).history()[-1]["timestamp"]
     moment = datetime.fromtimestamp((first_commit + 1) / 1000, UTC).isoformat()
     out = tmp_path / "then.csv"
-    proc = _cdr(
+    proc = cdr_in_process(
         "--warehouse", str(wh), "report", "hourly-volume", "--as-of", moment,
         "--format", "csv", "--out", str(out),
     )  # fmt: skip
     assert proc.exit_code == 0, proc.output
     assert pl.read_csv(out).height == then.row_count
-    bad = _cdr("--warehouse", str(wh), "report", "hourly-volume", "--as-of", "99")
+    bad = cdr_in_process("--warehouse", str(wh), "report", "hourly-volume", "--as-of", "99")
     assert bad.exit_code == 3 and "no version 99" in bad.stderr
     assert set(LINEAGE) <= set(table(wh, lineage=True).columns)
 

@@ -20,13 +20,11 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
 
-from cdr_pipeline.cli.main import cli
 from cdr_pipeline.samples import write_call_export
 from cdr_pipeline.state.layout import Layout
 from cdr_pipeline.state.ledger import Ledger
-from tests.ingest.helpers import ROOT, fixture, table
+from tests.ingest.helpers import ROOT, cdr_in_process, fixture, table
 
 ROOT_USER = os.geteuid() == 0
 
@@ -42,11 +40,6 @@ def cdr(*args: str, preexec: Callable[[], None] | None = None) -> subprocess.Com
         timeout=300,
         preexec_fn=preexec,
     )
-
-
-def _in_process(*args: str) -> Result:
-    """`cdr ARGS` in this process, where no limit of the environment is what is checked."""
-    return CliRunner().invoke(cli, list(args))
 
 
 @contextlib.contextmanager
@@ -284,20 +277,20 @@ def test_a_damaged_table_log_exits_6_naming_it_and_restoring_it_recovers(tmp_pat
     changed, reports still answer from cdr.duckdb, and a restored log just works. No
     limit of the environment is involved: `cdr` runs in this process (click's runner)."""
     wh = tmp_path / "wh"
-    first = _in_process("--warehouse", str(wh), "ingest", str(fixture("overlap_a.csv")))
+    first = cdr_in_process("--warehouse", str(wh), "ingest", str(fixture("overlap_a.csv")))
     assert first.exit_code == 0, first.output
     entry = wh / "tables" / "call_legs" / "_delta_log" / f"{0:020d}.json"
     good = entry.read_bytes()
     entry.write_bytes(b"garbage{" + good[:100])
-    run = _in_process("--warehouse", str(wh), "ingest", str(fixture("overlap_b.csv")))
+    run = cdr_in_process("--warehouse", str(wh), "ingest", str(fixture("overlap_b.csv")))
     assert run.exit_code == 6, run.output
     assert f"the Delta log of {wh / 'tables' / 'call_legs'} cannot be read" in run.stderr
     assert "restore" in run.stderr and "error: unexpected" not in run.stderr
     assert sorted(p.name for p in entry.parent.glob("*.json")) == [entry.name]  # no commit
-    report = _in_process("--warehouse", str(wh), "report", "hourly-volume", "--format", "csv")
+    report = cdr_in_process("--warehouse", str(wh), "report", "hourly-volume", "--format", "csv")
     assert report.exit_code == 0, report.output
     entry.write_bytes(good)
-    again = _in_process("--warehouse", str(wh), "ingest", str(fixture("overlap_b.csv")))
+    again = cdr_in_process("--warehouse", str(wh), "ingest", str(fixture("overlap_b.csv")))
     assert again.exit_code == 0, again.output
     assert table(wh).height == 7
 

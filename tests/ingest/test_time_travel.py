@@ -5,7 +5,6 @@ outputs honour it, and a command that cannot answer as of a moment says so."""
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -22,7 +21,7 @@ from cdr_pipeline.schema import schemas_by_table
 from cdr_pipeline.state import tables
 from cdr_pipeline.state.lock import writer_lock
 from cdr_pipeline.warehouse.snapshots import parse_as_of, resolve_time, table_snapshots
-from tests.ingest.helpers import fixture, load
+from tests.ingest.helpers import copy_of, fixture, load
 
 
 def _cdr(wh: Path, *args: str) -> Result:
@@ -50,10 +49,6 @@ def one_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def devices_then_one_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Device snapshots, then calls and events of one run; loaded once, copied by a test."""
     return _loaded(tmp_path_factory.mktemp("devices_then_one_run"), devices_first=True)
-
-
-def _copy(wh: Path, tmp_path: Path) -> Path:
-    return Path(shutil.copytree(wh, tmp_path / "wh"))
 
 
 def test_as_of_before_the_first_commit_or_in_the_future_exits_3(tmp_path: Path) -> None:
@@ -208,7 +203,7 @@ def test_a_moment_inside_a_runs_commits_reads_the_state_before_the_run(
     them read call_legs after the run and device_events before it, a state that never
     was: now the unfinished run counts as not yet done, and its end as done. Also in a
     warehouse written before commits named their step (read by their run, as then)."""
-    wh = _copy(devices_then_one_run, tmp_path)
+    wh = copy_of(devices_then_one_run, tmp_path)
     layout = Settings(warehouse=wh).layout
     legs, events = layout.table("call_legs"), layout.table("device_events")
     assert tables.version_at(legs) == 0 and tables.version_at(events) == 0
@@ -233,7 +228,7 @@ def test_a_moment_inside_a_runs_commits_reads_the_state_before_the_run(
 
 
 def test_as_of_inside_the_first_run_names_when_it_was_done(tmp_path: Path, one_run: Path) -> None:
-    wh = _copy(one_run, tmp_path)
+    wh = copy_of(one_run, tmp_path)
     layout = Settings(warehouse=wh).layout
     start = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=10)
     end = start + timedelta(seconds=2)
@@ -252,7 +247,7 @@ def test_a_later_step_of_the_same_run_leaves_its_ingest_whole(
     """A nightly commits its ingest, then minutes later its retention, under one run id: a
     moment between the two reads the ingest done (not the state before the night), and
     `--as-of` the ingest's version reads that version."""
-    wh = _copy(one_run, tmp_path)
+    wh = copy_of(one_run, tmp_path)
     layout = Settings(warehouse=wh).layout
     legs, events = layout.table("call_legs"), layout.table("device_events")
     run_id = tables.commit_run_id(legs, 0)
@@ -284,7 +279,7 @@ def test_now_while_a_writer_is_between_its_commits_reads_the_state_before_it(
     other tables before it: no later commit told the step unfinished yet. The commits made
     since the live writer took the lock are its own, and count as not yet done until it
     lets the lock go."""
-    wh = _copy(one_run, tmp_path)
+    wh = copy_of(one_run, tmp_path)
     layout = Settings(warehouse=wh).layout
     legs = layout.table("call_legs")
     first_day = sorted(tables.snapshot(legs, "call_legs", "call_date").files)[0]
