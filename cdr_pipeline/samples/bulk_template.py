@@ -193,11 +193,13 @@ class Template:
         return ok & (iv[pos, 0] == user) & (t < iv[pos, 2]) & (user >= 0)
 
 
-@functools.lru_cache(maxsize=8)
+@functools.lru_cache(maxsize=4)
 def template(seed: int, start: date, days: int, style: str) -> Template:
     """The `Template` of these arguments, built once per process. A template is only read
     (same arguments, same bytes), and building one costs about a second whatever the size
-    of the export (its 12,000 legs): the test suite writes dozens of small exports."""
+    of the export (its 12,000 legs): the test suite writes dozens of small exports. Each
+    kept template holds about 26 MiB, whatever the size of the exports written from it, so
+    the last four are kept."""
     return Template(seed, start, days, style)
 
 
