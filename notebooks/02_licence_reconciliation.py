@@ -13,14 +13,14 @@
 # (entitlements in force) versus **hold** (devices and mobile numbers provisioned), how many
 # held licences sat **idle** and what did they cost, and which devices should we **reclaim**?
 #
-# **How to read it.** *Bought* is `entitled_units` on the month's last day with data; *held*
-# is `consumed_peak` (the most units held at one instant of the month) and `consumed_month_end`.
-# A bar of held above bought means we use more than we pay for (`status` = `over`: expect a
-# true-up); bought well above held is money left on the table. *Idle licences* are licence
-# units (a BYOD device or a Mobile number) held in the month without a single Webex Go call
-# while held (idle or never activated); their cost is `idle_licences × unit_price` in the
-# subscription's currency, so the cost chart keeps currencies apart. Idle figures need call
-# data for every day of the month (`call_coverage` = `full`): for other months they are
+# **How to read it.** *Bought* is `entitled_units` on the month's last day with data; *held* is
+# `consumed_peak` (the most units held at one instant of the month) and `consumed_month_end`. A bar
+# of held above bought means we use more than we pay for; `status` = `over` says so at one instant
+# against that day's purchase (expect a true-up); bought well above held is money left on the table.
+# *Idle licences* are licence units (a BYOD device or a Mobile number) held in the month without a
+# single Webex Go call while held (idle or never activated); their cost is `idle_licences ×
+# unit_price` in the subscription's currency, so the cost chart keeps currencies apart. Idle figures
+# need call data for every day of the month (`call_coverage` = `full`): for other months they are
 # unknown (empty), not zero, and the totals below leave those months out. The reclaim list is
 # judged as of the latest device data (`as_of_time`), not the wall clock. Definitions:
 # `sql/README.md` (`rpt_licence_reconciliation`, `rpt_licence_usage_monthly`,

@@ -106,12 +106,20 @@ peaks as (
 ),
 
 -- every month of the licence data, also one in which no unit was held (its entitlements are
--- bought and unassigned all the same)
+-- bought and unassigned all the same); its last (data) day and the instant that day ends
 months as (
     select
         m.month,
         least(last_day(m.month), cast(timezone(c.reporting_timezone, a.as_of_time) as date))
             as month_end_day,
+        local_instant(
+            c.reporting_timezone,
+            cast(
+                least(
+                    last_day(m.month), cast(timezone(c.reporting_timezone, a.as_of_time) as date)
+                ) + interval 1 day as timestamp
+            )
+        ) as window_end,
         m.covered_days,
         m.call_coverage
     from fct_licence_months as m
@@ -119,34 +127,128 @@ months as (
     cross join as_of as a
 ),
 
--- Entitlement rows in force on the month's last (data) day; valid_to is inclusive. Several
--- rows in force add their units and take the highest price; rows in different currencies
--- have no single price or currency: both stay NULL (so do the costs) and the status says
--- mixed_currency, rather than a cost in a currency that is wrong for some of the units.
--- A row of 0 units is one taken back (its key loaded again with 0 units): it is not in
--- force, as if it had never been loaded (no units, price, currency or row of its own).
--- A row in force without a unit_price has no known cost: the month has no price either,
--- rather than its units charged at the price of the row beside it.
-entitled as (
+-- Entitlement rows in force on some day of the month up to its last (data) day, with the
+-- days of the month they cover; valid_to is inclusive. A row of 0 units is one taken back
+-- (its key loaded again with 0 units): it is not in force, as if it had never been loaded
+-- (no units, price, currency or row of its own).
+month_rows as (
     select
         months.month,
+        months.month_end_day,
         e.licence_type,
         e.subscription_id,
-        cast(sum(e.units) as bigint) as entitled_units,
-        case
-            when count(distinct coalesce(e.currency, '')) <= 1
-                and count(e.unit_price) = count(*)
-                then max(e.unit_price)
-        end as unit_price,
-        case when count(distinct coalesce(e.currency, '')) <= 1 then max(e.currency) end
-            as currency,
-        -- a row without a currency is not in the others' currency either
-        count(distinct coalesce(e.currency, '')) > 1 as has_mixed_currency
+        e.units,
+        e.unit_price,
+        e.currency,
+        greatest(e.valid_from, months.month) as from_day,
+        least(coalesce(e.valid_to, months.month_end_day), months.month_end_day) as to_day
     from months
     inner join entitlements as e
         on e.valid_from <= months.month_end_day
-        and coalesce(e.valid_to, months.month_end_day) >= months.month_end_day
+        and coalesce(e.valid_to, months.month_end_day) >= months.month
         and e.units <> 0
+),
+
+-- The day the month's entitlement is read on: its last (data) day, or, for a subscription
+-- whose rows all ended earlier in the month (it moved to another subscription), the last
+-- day one of them was in force.
+entitlement_days as (
+    select month, licence_type, subscription_id, max(to_day) as entitlement_day
+    from month_rows
+    group by all
+),
+
+-- The rows in force on that day add their units and take the highest price; rows in
+-- different currencies have no single price or currency: both stay NULL (so do the costs)
+-- and the status says mixed_currency, rather than a cost in a currency that is wrong for
+-- some of the units. A row in force without a unit_price has no known cost: the month has
+-- no price either, rather than its units charged at the price of the row beside it.
+entitled as (
+    select
+        r.month,
+        r.licence_type,
+        r.subscription_id,
+        cast(sum(r.units) as bigint) as entitled_units,
+        -- bought on the month's last day (0 when the rows ended earlier): unassigned units
+        cast(sum(r.units) filter (where d.entitlement_day = r.month_end_day) as bigint)
+            as entitled_month_end,
+        case
+            when count(distinct coalesce(r.currency, '')) <= 1
+                and count(r.unit_price) = count(*)
+                then max(r.unit_price)
+        end as unit_price,
+        case when count(distinct coalesce(r.currency, '')) <= 1 then max(r.currency) end
+            as currency,
+        -- a row without a currency is not in the others' currency either
+        count(distinct coalesce(r.currency, '')) > 1 as has_mixed_currency
+    from month_rows as r
+    inner join entitlement_days as d
+        on r.month = d.month
+        and r.licence_type = d.licence_type
+        and r.subscription_id = d.subscription_id
+        and r.from_day <= d.entitlement_day
+        and r.to_day >= d.entitlement_day
+    group by all
+),
+
+-- Over at one instant: units held then against the units in force that day (an
+-- entitlement changed in the month is compared with the holdings of its own days, not its
+-- month-end units with the month's peak). Both step at instants: a unit's piece starts and
+-- ends, a row's first day starts and the day after its last starts (local midnights). The
+-- month is cut at the end of its last (data) day.
+steps as (
+    select p.month, p.licence_type, p.subscription_id, p.piece_from as step_at,
+        0 as in_force_delta, 1 as held_delta
+    from pieces as p
+    inner join months on p.month = months.month
+    where p.piece_from < months.window_end
+    union all
+    select p.month, p.licence_type, p.subscription_id, least(p.piece_to, months.window_end),
+        0, -1
+    from pieces as p
+    inner join months on p.month = months.month
+    where p.piece_from < months.window_end
+    union all
+    select r.month, r.licence_type, r.subscription_id,
+        local_instant(c.reporting_timezone, cast(r.from_day as timestamp)), r.units, 0
+    from month_rows as r
+    cross join settings as c
+    union all
+    select r.month, r.licence_type, r.subscription_id,
+        local_instant(c.reporting_timezone, cast(r.to_day + interval 1 day as timestamp)),
+        -r.units, 0
+    from month_rows as r
+    cross join settings as c
+),
+
+step_totals as (
+    select month, licence_type, subscription_id, step_at,
+        sum(in_force_delta) as in_force_delta, sum(held_delta) as held_delta
+    from steps
+    group by all
+),
+
+levels as (
+    select
+        month,
+        licence_type,
+        subscription_id,
+        sum(in_force_delta) over (
+            partition by month, licence_type, subscription_id
+            order by step_at
+            rows between unbounded preceding and current row
+        ) as in_force,
+        sum(held_delta) over (
+            partition by month, licence_type, subscription_id
+            order by step_at
+            rows between unbounded preceding and current row
+        ) as held
+    from step_totals
+),
+
+overs as (
+    select month, licence_type, subscription_id, bool_or(held > in_force) as was_over
+    from levels
     group by all
 ),
 
@@ -164,6 +266,8 @@ joined as (
         entitled.entitled_units is not null as has_entitlement,
         coalesce(entitled.has_mixed_currency, false) as has_mixed_currency,
         coalesce(entitled.entitled_units, 0) as entitled_units,
+        coalesce(entitled.entitled_month_end, 0) as entitled_month_end,
+        coalesce(overs.was_over, false) as was_over,
         coalesce(peaks.consumed_peak, 0) as consumed_peak,
         coalesce(usage.consumed_month_end, 0) as consumed_month_end,
         coalesce(usage.licence_days, 0) as licence_days,
@@ -184,6 +288,10 @@ joined as (
         on keys.month = peaks.month
         and keys.licence_type = peaks.licence_type
         and keys.subscription_id = peaks.subscription_id
+    left join overs
+        on keys.month = overs.month
+        and keys.licence_type = overs.licence_type
+        and keys.subscription_id = overs.subscription_id
     left join usage
         on keys.month = usage.month
         and keys.licence_type = usage.licence_type
@@ -208,14 +316,15 @@ final as (
         case
             when has_mixed_currency then 'mixed_currency'
             -- more held than bought needs no call to be known
-            when has_entitlement and consumed_peak > entitled_units then 'over'
+            when has_entitlement and was_over then 'over'
             when call_coverage = 'none' then 'no_call_data'
             when not has_entitlement then 'no_entitlement'
             when consumed_peak < entitled_units then 'under'
             else 'matched'
         end as status,
-        cast(greatest(entitled_units - consumed_month_end, 0) as bigint) as unassigned_units,
-        cents(greatest(entitled_units - consumed_month_end, 0), unit_price)
+        cast(greatest(entitled_month_end - consumed_month_end, 0) as bigint)
+            as unassigned_units,
+        cents(greatest(entitled_month_end - consumed_month_end, 0), unit_price)
             as unassigned_cost,
         covered_days,
         call_coverage

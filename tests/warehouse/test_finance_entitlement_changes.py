@@ -1,0 +1,117 @@
+"""Entitlements that change inside a month, worked out by hand: a subscription that ends
+mid-month while its devices move to another, a purchase cut mid-month and a top-up bought
+mid-month. Each instant's holdings are compared with the rows in force that day, not the
+month's peak with the rows of its last day (reporting time zone UTC)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.warehouse.finance_world import BYOD, World, records, user
+
+SEPT_FILE = "calls_2026-09-01_2026-10-01.csv"
+COLUMNS = (
+    "subscription_id, entitled_units, consumed_peak, consumed_month_end, variance_units, "
+    "unassigned_units, unassigned_cost, status"
+)
+
+
+def _held(w: World, device: str, n: int, sub: str, *, moved_to: str | None = None) -> None:
+    """A device provisioned and activated in August, listed on 09-01 and 10-01; with
+    `moved_to`, listed in that subscription from 09-16 00:00 on."""
+    uid, number = user(n), f"+1555000{n}"
+    w.event("2026-08-15T00:00:00Z", device, "PROVISIONED", uid, number, subscription=sub)
+    w.event("2026-08-16T00:00:00Z", device, "ACTIVATED", uid, number, subscription=sub)
+    w.snapshot("2026-09-01T00:00:00Z", device, uid, number, subscription=sub)
+    later = moved_to or sub
+    w.snapshot("2026-09-16T00:00:00Z", device, uid, number, subscription=later)
+    w.snapshot("2026-10-01T06:00:00Z", device, uid, number, subscription=later)
+
+
+@pytest.fixture(scope="module")
+def september(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, object]]:
+    w = World()
+    # Sub-A ends on 09-15 (valid_to inclusive); its two phones move to Sub-B, bought from
+    # 09-16, at midnight between the two
+    w.entitlements.append(f"Sub-A,{BYOD},2,2026-01-01,2026-09-15,10.00,USD")
+    w.entitlements.append(f"Sub-B,{BYOD},2,2026-09-16,,10.00,USD")
+    _held(w, "D1", 1, "Sub-A", moved_to="Sub-B")
+    _held(w, "D2", 2, "Sub-A", moved_to="Sub-B")
+    # Sub-C is cut from 2 units to 1 on 09-16, after D4 was deleted on 09-10
+    w.entitlements.append(f"Sub-C,{BYOD},2,2026-01-01,2026-09-15,10.00,USD")
+    w.entitlements.append(f"Sub-C,{BYOD},1,2026-09-16,,10.00,USD")
+    _held(w, "D3", 3, "Sub-C")
+    uid4, number4 = user(4), "+15550004"
+    w.event("2026-08-15T00:00:00Z", "D4", "PROVISIONED", uid4, number4, subscription="Sub-C")
+    w.event("2026-08-16T00:00:00Z", "D4", "ACTIVATED", uid4, number4, subscription="Sub-C")
+    w.snapshot("2026-09-01T00:00:00Z", "D4", uid4, number4, subscription="Sub-C")
+    w.event("2026-09-10T00:00:00Z", "D4", "DELETED", uid4, number4, subscription="Sub-C")
+    # Sub-D holds two phones all month but bought 1 unit to 09-15 and 3 from 09-16
+    w.entitlements.append(f"Sub-D,{BYOD},1,2026-01-01,2026-09-15,10.00,USD")
+    w.entitlements.append(f"Sub-D,{BYOD},3,2026-09-16,,10.00,USD")
+    _held(w, "D5", 5, "Sub-D")
+    _held(w, "D6", 6, "Sub-D")
+    w.leg(SEPT_FILE, "DESK", "2026-09-15T10:00:00Z", user(9), "+15559", 30, go=False)
+    con = w.build(tmp_path_factory.mktemp("entitlement_changes"))
+    rows = records(
+        con,
+        f"select {COLUMNS} from rpt_licence_reconciliation where month = date '2026-09-01'",
+    )
+    return {str(r.pop("subscription_id")): r for r in rows}
+
+
+def test_a_subscription_ending_mid_month_is_read_on_its_last_day_in_force(
+    september: dict[str, dict[str, object]],
+) -> None:
+    """Sub-A bought 2 units to 09-15 and held both until then: its month is matched, with
+    the 2 units of its last day in force, nothing unassigned at month end (nothing was
+    bought then). It said `no_entitlement` with 0 units bought, as if the phones had been
+    held without licence. Sub-B, bought from 09-16, holds them from then: matched too."""
+    assert september["Sub-A"] == {
+        "entitled_units": 2,
+        "consumed_peak": 2,
+        "consumed_month_end": 0,
+        "variance_units": 0,
+        "unassigned_units": 0,
+        "unassigned_cost": 0.0,
+        "status": "matched",
+    }
+    assert september["Sub-B"] == {
+        "entitled_units": 2,
+        "consumed_peak": 2,
+        "consumed_month_end": 2,
+        "variance_units": 0,
+        "unassigned_units": 0,
+        "unassigned_cost": 0.0,
+        "status": "matched",
+    }
+
+
+def test_a_cut_after_the_peak_is_not_over(september: dict[str, dict[str, object]]) -> None:
+    """Sub-C held 2 of its 2 units until 09-10 and 1 of 1 from the cut on 09-16: never more
+    than in force. Its peak (2) against its month-end units (1) said `over`."""
+    assert september["Sub-C"] == {
+        "entitled_units": 1,
+        "consumed_peak": 2,
+        "consumed_month_end": 1,
+        "variance_units": -1,
+        "unassigned_units": 0,
+        "unassigned_cost": 0.0,
+        "status": "matched",
+    }
+
+
+def test_a_top_up_after_the_peak_leaves_the_first_half_over(
+    september: dict[str, dict[str, object]],
+) -> None:
+    """Sub-D held 2 phones against 1 unit bought until the top-up to 3 on 09-16: over for
+    15 days. Its peak (2) against its month-end units (3) said `under`."""
+    assert september["Sub-D"] == {
+        "entitled_units": 3,
+        "consumed_peak": 2,
+        "consumed_month_end": 2,
+        "variance_units": 1,
+        "unassigned_units": 1,
+        "unassigned_cost": 10.0,
+        "status": "over",
+    }
