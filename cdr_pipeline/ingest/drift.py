@@ -13,6 +13,7 @@ import numpy as np
 import polars as pl
 
 from cdr_pipeline.ingest.chunk import JOINED, NO_KEYS, BadInput, columns_differ
+from cdr_pipeline.ingest.guards import guard_note
 from cdr_pipeline.render import visible_text
 from cdr_pipeline.schema import HeaderResolution, TableSchema, resolve_headers
 from cdr_pipeline.schema.base import NULL_MARKERS
@@ -99,6 +100,8 @@ class Drift:
         self._repeated: dict[str, str] = {}
         """Name a repeated column is kept under in `extra` -> its header."""
         self._lookup: Callable[[str], str | None] | None = None
+        self._guarded: dict[str, int] = {}
+        """Column -> values read without a spreadsheet's formula guard (`guards.py`)."""
         self._spelled: dict[str, str] = {}
         """Canonical column -> the source's first spelling of it: a JSON chunk whose records
         all lack a column names it as the file does (`Correlation ID: required value is
@@ -193,6 +196,11 @@ class Drift:
             else:
                 yield idx, reason, detail
 
+    def count_guarded(self, counts: dict[str, int]) -> None:
+        """Add a chunk's values read without a formula guard (`NormalizeResult.unguarded`)."""
+        for column, n in counts.items():
+            self._guarded[column] = self._guarded.get(column, 0) + n
+
     def finish(self, result: DriftSink) -> None:
         """Columns unknown in any chunk, and columns missing from every chunk; logged here,
         once for the source (a JSON file's records may each lack other keys)."""
@@ -214,6 +222,8 @@ class Drift:
             for (table, column), note in MISSING_NOTES.items():
                 if table == self.schema.name and column in result.missing_columns:
                     result.add_note(note)
+        if self._guarded:
+            result.add_note(guard_note(self._guarded, self._spelled))
         if self._repeated:
             note = repeated_note(self._repeated)
             result.add_note(note)

@@ -15,6 +15,7 @@ import polars as pl
 
 from cdr_pipeline.ingest.derive import DERIVERS, Check
 from cdr_pipeline.ingest.derive.base import long_values, null_word, null_word_keys, word_detail
+from cdr_pipeline.ingest.guards import unguarded_numbers, unguarded_phones
 from cdr_pipeline.ingest.numerals import CLOCK_MARKS, LOCALE_MARKS, NUMBER_TYPES, respell, ungroup
 from cdr_pipeline.ingest.spreadsheet import drop_flags, local_date_check, mark_local_dates, trimmed
 from cdr_pipeline.ingest.timestamps import (
@@ -87,6 +88,7 @@ class NormalizeResult:
     """Good rows: stored columns plus the partition column."""
     rejects: pl.DataFrame
     """`__idx` (row of the chunk), `reason`, `detail`."""
+    unguarded: dict[str, int]  # column -> values read without a formula guard (guards.py)
 
 
 def _clean(expr: pl.Expr) -> pl.Expr:
@@ -98,10 +100,6 @@ def _clean(expr: pl.Expr) -> pl.Expr:
 def _trimmed(expr: pl.Expr) -> pl.Expr:
     """Blanks and zero-width characters around removed (`trimmed`), then null markers -> NULL."""
     return _clean(trimmed(expr))
-
-
-def _as_is(expr: pl.Expr) -> pl.Expr:
-    return expr
 
 
 def _blank_values(df: pl.DataFrame, schema: TableSchema) -> pl.DataFrame:
@@ -327,7 +325,7 @@ def normalize(
     `nulls_marked` says the reader already turned the null markers into NULL;
     `decimal_comma` reads `12,50` as 12.5 in number columns (a CSV separated by semicolons:
     a spreadsheet in a locale that writes decimal commas saved it)."""
-    clean: Callable[[pl.Expr], pl.Expr] = _as_is if nulls_marked else _clean
+    clean: Callable[[pl.Expr], pl.Expr] = (lambda e: e) if nulls_marked else _clean
     if schema.trim_text:
         clean = _trimmed
     # 1. canonical string columns; one lazy query for the generic part (clean, type, flag):
@@ -342,6 +340,8 @@ def normalize(
     # ingest benchmark runs ~0.2 s faster)
     times = [c.name for c in schema.input_columns if c.dtype == TIMESTAMP and not c.sensitive]
     df = fill_timestamps(lf.collect(engine="in-memory"), times)
+    df, guarded = unguarded_numbers(df, schema, lambda t, s: _parse(t, s, decimal_comma))
+    df, phones = unguarded_phones(df, schema)
     df = _locale_numbers(_blank_values(df, schema), schema, decimal_comma)
     df = mark_local_dates(df, times, schema)
     df = (
@@ -377,7 +377,7 @@ def normalize(
     if bad.height:  # filtering copies every column: only when there is something to drop
         df = df.filter(~flagged)
     good = df.select([pl.col(n).cast(POLARS_TYPES[schema.column(n).dtype]) for n in keep])
-    return NormalizeResult(good, bad)
+    return NormalizeResult(good, bad, guarded | phones)
 
 
 def _flag(df: pl.DataFrame, checks: list[Check], existing: bool = False) -> pl.DataFrame:

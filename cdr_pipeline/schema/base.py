@@ -189,6 +189,9 @@ class TableSchema:
     call legs' columns that key, link, join or classify a leg, which Control Hub never pads
     but a hand edit, a formula or a script writing `", "` between fields does (`" c1"` and
     `"c1"` were two calls). Names and other free text stay as delivered."""
+    phone_text: tuple[str, ...] = ()
+    """Text columns of phone numbers and dialled digits: one guarded by a spreadsheet's `'`
+    (`'+14155550100`) is read without it (`ingest/guards.py`)."""
     any_case: tuple[str, ...] = ()
     """Key columns one value in any case: a subscription id typed `SUB-1` in a sheet is the
     devices' `Sub-1` (the reconciliation matches them so); ingest compares them so when it

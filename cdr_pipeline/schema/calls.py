@@ -256,6 +256,17 @@ CALL_LEGS = TableSchema(
         "answered_elsewhere",
         "user_type",
     ),
+    phone_text=(
+        "calling_number",
+        "called_number",
+        "user_number",
+        "site_main_number",
+        "dialed_digits",
+        "caller_id_number",
+        "external_caller_id_number",
+        "redirecting_number",
+        "elin",
+    ),
     signature=(
         "report_id",
         "correlation_id",
