@@ -143,6 +143,7 @@ DEVICE_SNAPSHOTS = TableSchema(
     name="device_snapshots",
     kind="device_snapshots",
     trim_text=True,
+    phone_text=("extension",),  # the phone number is read by `derive/phones.py`
     columns=SNAPSHOT_COLUMNS,
     key=("device_id", "snapshot_time"),
     version_by=(),

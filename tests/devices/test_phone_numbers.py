@@ -334,3 +334,25 @@ def test_a_number_with_a_spreadsheets_leading_apostrophe_is_its_number(tmp_path:
         ("M4", "+442079460018"),
         ("M5", "O'Brien desk"),
     ]
+
+
+def test_an_extension_with_a_spreadsheets_leading_apostrophe_is_its_digits(
+    tmp_path: Path,
+) -> None:
+    """`'1105`: the text marker a sheet keeps so that the extension stays text (or a tool's
+    formula guard). It was stored with the `'` (`dim_webex_go_devices` showed it so); it is
+    the extension, and the ingest note counts it. Text after a `'` stays as it is."""
+    snaps = write_csv(
+        tmp_path / "in" / "snap.csv",
+        SNAPSHOT_HEADER,
+        [
+            f"2026-09-01T06:00:00Z,{ORG},M{i},{USER},,,BYOD,+1312555011{i},{ext},L,,S,ONLINE,,"
+            for i, ext in enumerate(["'1105", "1106", "'desk"], 1)
+        ],
+    )
+    (f,) = ingest(tmp_path / "wh", snaps).files
+    assert "formula guard" in f.message and "1 of extension" in f.message, f.message
+    stored = rows(
+        views(tmp_path / "wh"), "select device_id, extension from stg_device_snapshots order by 1"
+    )
+    assert stored == [("M1", "1105"), ("M2", "1106"), ("M3", "'desk")]
