@@ -79,6 +79,14 @@ def _quoted(name: str) -> str:
     return f"'{shown}' (not ASCII: {named})"
 
 
+def _rows(n: int) -> str:
+    return f"{n:,} row" + ("" if n == 1 else "s")
+
+
+MAX_NOTED_VALUES = 5
+"""Undocumented values of a `Column.noted` column a note names; the rest are counted."""
+
+
 class DriftSink(Protocol):
     unknown_columns: list[str]
     missing_columns: list[str]
@@ -102,6 +110,9 @@ class Drift:
         self._lookup: Callable[[str], str | None] | None = None
         self._guarded: dict[str, int] = {}
         """Column -> values read without a spreadsheet's formula guard (`guards.py`)."""
+        self._noted = [c for c in schema.input_columns if c.noted]
+        self._others: dict[str, dict[str, int]] = {}
+        """`Column.noted` column -> its undocumented values and their rows ("": the rest)."""
         self._spelled: dict[str, str] = {}
         """Canonical column -> the source's first spelling of it: a JSON chunk whose records
         all lack a column names it as the file does (`Correlation ID: required value is
@@ -196,10 +207,35 @@ class Drift:
             else:
                 yield idx, reason, detail
 
-    def count_guarded(self, counts: dict[str, int]) -> None:
-        """Add a chunk's values read without a formula guard (`NormalizeResult.unguarded`)."""
-        for column, n in counts.items():
+    def count(self, rows: pl.DataFrame, guarded: dict[str, int]) -> None:
+        """Add a chunk's values read without a formula guard (`NormalizeResult.unguarded`)
+        and the undocumented values of its `Column.noted` columns (`rows`: its good rows)."""
+        for column, n in guarded.items():
             self._guarded[column] = self._guarded.get(column, 0) + n
+        for c in self._noted:
+            values = rows[c.name].drop_nulls()
+            known = [v.upper() for v in c.values] if c.case_blind else list(c.values)
+            probe = values.str.strip_chars().str.to_uppercase() if c.case_blind else values
+            others = values.filter(~probe.is_in(known) & (probe != ""))
+            if others.len():
+                seen = self._others.setdefault(c.name, {})
+                for value, n in others.value_counts().iter_rows():
+                    if value in seen or len(seen) < MAX_NOTED_VALUES:
+                        seen[value] = seen.get(value, 0) + n
+                    else:  # more spellings than a note names: counted, not named
+                        seen[""] = seen.get("", 0) + n
+
+    def _others_note(self, name: str, seen: dict[str, int]) -> str:
+        rest = seen.pop("", 0)
+        shown = ", ".join(
+            f"'{visible_text(v)}' ({_rows(n)})"
+            for v, n in sorted(seen.items(), key=lambda vn: (-vn[1], vn[0]))
+        )
+        more = f" and {_rows(rest)} more" if rest else ""
+        return (
+            f"{self._spelled.get(name, name)} has values the Control Hub reference does not "
+            f"document: {shown}{more}; {self.schema.column(name).noted}"
+        )
 
     def finish(self, result: DriftSink) -> None:
         """Columns unknown in any chunk, and columns missing from every chunk; logged here,
@@ -224,6 +260,8 @@ class Drift:
                     result.add_note(note)
         if self._guarded:
             result.add_note(guard_note(self._guarded, self._spelled))
+        for name, seen in self._others.items():
+            result.add_note(self._others_note(name, seen))
         if self._repeated:
             note = repeated_note(self._repeated)
             result.add_note(note)

@@ -390,7 +390,7 @@ class SourceStage:
             rows, nulls, comma = chunk.source_rows, chunk.nulls_marked, chunk.delimiter == ";"
             frame = drift.records(chunk.frame, res)
             out = normalize(frame, res, schema, ctx, rows, nulls, decimal_comma=comma)
-            drift.count_guarded(out.unguarded)
+            drift.count(out.rows, out.unguarded)
             for idx, reason, detail in drift.header_rows(out.rejects, frame, res, rows):
                 quarantine(int(chunk.source_rows[idx]), reason, detail, chunk.raw_text(idx))
             stager.add(out.rows)

@@ -128,6 +128,11 @@ class Column:
     case_blind: bool = False
     """`values` match in any case, as the pipeline reads the column (`Sub client type`:
     `mobile_network` tags a Webex Go leg too), so another case is no new value."""
+    noted: str = ""
+    """What a value outside `values` means, for the file's note at ingest, which names such
+    values (not only `cdr validate`): another spelling leaves its row without a derived tag
+    (`Sub client type` `Mobile Network` is no Webex Go leg), which the views would otherwise
+    lose without a word."""
     sensitive: bool = False
     """Dropped on read and never stored (e.g. an activation code)."""
     priced_in: str | None = None

@@ -105,6 +105,9 @@ CALL_COLUMNS: tuple[Column, ...] = (
         "Sub client type",
         values=SUB_CLIENT_TYPES,
         case_blind=True,  # is_webex_go compares it in any case
+        noted="a leg is Webex Go (is_webex_go) only with MOBILE_NETWORK, in any case: these "
+        "legs are in no Webex Go view; check the export's source (cdr validate warns of them "
+        "too)",
         doc="Raw value; MOBILE_NETWORK marks Webex Go",
     ),
     Column(

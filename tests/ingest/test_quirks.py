@@ -305,6 +305,26 @@ def test_webex_go_tag_ignores_case_and_spaces(wh: Path) -> None:
     assert df["sub_client_type"].to_list()[:2] == ["MOBILE_NETWORK", "Mobile_Network"]
     assert df["device_mac"].to_list()[:3] == [None, None, None]
     assert result.files[0].webex_go_rows == 3
+    assert "does not document" not in (result.files[0].message or "")
+
+
+def test_an_undocumented_sub_client_type_is_named_at_ingest(wh: Path, tmp_path: Path) -> None:
+    """`Mobile Network` (a space, not an underscore) is no documented spelling: its legs load
+    untagged, outside every Webex Go view. Only `cdr validate` said so; an ingest (or a
+    fetch) said nothing. The file's note names the values and their rows."""
+    text = fixture("webex_go_casing.csv").read_text(encoding="utf-8-sig")
+    rows = list(csv.reader(text.splitlines()))
+    at = rows[0].index("Sub client type")
+    rows[1][at], rows[2][at], rows[4][at] = "Mobile Network", "Mobile Network", "MOBILE-NET"
+    path = tmp_path / "spelled.csv"
+    with path.open("w", newline="", encoding="utf-8") as out:
+        csv.writer(out).writerows(rows)
+    (f,) = load(wh, path).files
+    assert (f.rows_loaded, f.webex_go_rows) == (4, 1)
+    assert (
+        "Sub client type has values the Control Hub reference does not document: "
+        "'Mobile Network' (2 rows), 'MOBILE-NET' (1 row); a leg is Webex Go"
+    ) in (f.message or "")
 
 
 def test_enum_typos_are_kept_as_data(wh: Path) -> None:
