@@ -43,6 +43,7 @@ import polars as pl
 from IPython.display import Markdown, display
 
 from cdr_pipeline.notebook import count_axis, grouped_bars, legend_outside, open_notebook
+from cdr_pipeline.reports.summary import NO_CURRENCY
 
 # %% tags=["parameters"]
 # Parameters (papermill or the environment set them): empty means no filter.
@@ -126,6 +127,9 @@ else:
 # Per subscription, licence type and month: `idle_licences` (licence units held without a
 # Webex Go call) and `idle_cost` in the subscription's currency (empty when no entitlement
 # gives a price). Only months with call data for every day (`call_coverage` = `full`) count.
+# The totals per currency add up the priced rows only, as the finance summary does: idle
+# licences without a price are counted apart (their cost is unknown, not 0), and rows priced
+# without a currency are totalled under "(no currency)".
 
 # %%
 partial = recon.filter(pl.col("call_coverage") != "full").select("month", "covered_days")
@@ -151,12 +155,34 @@ if idle.is_empty():
     display(nb.no_data("idle licences", placed=False))
 else:
     display(idle)
-    display(
-        idle.group_by("currency")
-        .agg(pl.col("idle_cost").sum().round(2).alias("total_idle_cost"))
+    # as the finance summary totals them (`cdr report finance-summary`): a row without a
+    # price (no entitlement, none with a unit_price, or several currencies in force) has no
+    # cost and is named apart, not added as 0; a price without a currency is its own total
+    priced = idle.filter(pl.col("unit_price").is_not_null()).with_columns(
+        pl.col("currency").fill_null(NO_CURRENCY)
+    )
+    idle_totals = (
+        priced.group_by("currency")
+        .agg(
+            pl.col("idle_licences").sum(),
+            pl.when(pl.col("idle_cost").is_null().any())
+            .then(None)
+            .otherwise(pl.col("idle_cost").sum().round(2))
+            .alias("total_idle_cost"),
+        )
         .sort("currency")
     )
-    priced = idle.filter(pl.col("currency").is_not_null())
+    display(idle_totals)
+    unpriced = idle.filter(pl.col("unit_price").is_null())
+    if unpriced.height:
+        display(
+            Markdown(
+                f"{unpriced['idle_licences'].sum():,} idle licence(s) in {unpriced.height:,} "
+                "row(s) have no price (no entitlement in force, entitlements without a "
+                "`unit_price`, or in more than one currency: `status` `mixed_currency`): "
+                "their cost is unknown and in no total above."
+            )
+        )
     currencies = sorted(priced["currency"].unique().to_list())
     if not currencies:
         display(nb.no_data("idle licence cost (no entitlement gives a price)", placed=False))

@@ -194,3 +194,57 @@ def test_an_empty_reclaim_list_names_the_location_that_emptied_it(
     # and the notes of the bought-vs-held sections name the month, which alone filters them
     (bought,) = [n for n in notes if "No data** for licence reconciliation" in n]
     assert "licence reconciliation (month 2020-01) in" in bought, bought
+
+
+def test_idle_cost_totals_leave_unpriced_licences_out_as_the_finance_summary_does(
+    run_script: Any, samples_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A subscription with entitlements in two currencies in force has no price, so its
+    idle licences have no cost (`mixed_currency`). The notebook's totals per currency put
+    them under a NULL currency with a total of 0.0 (polars sums NULLs to 0): an unknown cost
+    shown as none. They are left out of the totals and named apart, and the totals equal
+    the finance figures of the library (`headline_figures`, as `finance-summary`)."""
+    import IPython.display
+    import polars as pl
+
+    from cdr_pipeline.config import Settings
+    from cdr_pipeline.ingest import ingest_paths
+    from cdr_pipeline.reports.headline import headline_figures
+    from cdr_pipeline.warehouse import build_warehouse
+
+    settings = Settings(warehouse=tmp_path / "warehouse")
+    assert ingest_paths(settings, [samples_dir]).exit_code == 0
+    build_warehouse(settings)
+    month = headline_figures(settings)["month"]
+    idle = (
+        duckdb.connect(settings.layout.duckdb, read_only=True)
+        .execute(
+            "select subscription_id, licence_type from rpt_licence_reconciliation "
+            "where strftime(month, '%Y-%m') = $m and idle_licences > 0 and currency = 'USD' "
+            "order by all limit 1",
+            {"m": month},
+        )
+        .fetchall()
+    )
+    assert idle, "the samples have an idle licence priced in USD"
+    subscription, licence_type = idle[0]
+    extra = tmp_path / "entitlements_eur.csv"
+    header = ["subscription_id", "licence_type", "units", "valid_from", "unit_price", "currency"]
+    with extra.open("w", newline="") as fh:
+        row = [subscription, licence_type, 1, f"{month}-02", 11, "EUR"]
+        csv.writer(fh).writerows([header, row])
+    assert ingest_paths(settings, [extra]).exit_code == 0
+    build_warehouse(settings)
+    figures = headline_figures(settings)
+    assert figures["cost_note"]  # the subscription has no price now (mixed currencies)
+
+    shown: list[object] = []
+    monkeypatch.setattr(IPython.display, "display", lambda *objs, **_: shown.extend(objs))
+    run_script(STEMS[1], settings.warehouse, CDR_NOTEBOOK_MONTH=month)
+    (totals,) = [o for o in shown if isinstance(o, pl.DataFrame) and "total_idle_cost" in o]
+    assert totals["currency"].null_count() == 0, totals
+    by_currency = dict(totals.select("currency", "total_idle_cost").iter_rows())
+    expected = {c: v for c, v in figures["idle_cost"].items() if v}
+    assert {c: v for c, v in by_currency.items() if v} == expected
+    notes = [str(getattr(obj, "data", "")) for obj in shown]
+    assert any("have no price" in n and "mixed_currency" in n for n in notes), notes
