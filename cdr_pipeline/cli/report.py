@@ -23,7 +23,16 @@ if TYPE_CHECKING:
 FORMATS = ("csv", "json", "parquet", "table", "xlsx", "html")
 # without --format, the format an --out file's extension names (the terminal table written
 # to `top.xlsx` was a text file no spreadsheet opens)
-SUFFIX_FORMATS = {".csv": "csv", ".json": "json", ".parquet": "parquet", ".xlsx": "xlsx"}
+SUFFIX_FORMATS = {
+    ".csv": "csv",
+    ".json": "json",
+    ".parquet": "parquet",
+    ".xlsx": "xlsx",
+    ".html": "html",
+}
+# the extensions the terminal table may be written to without --format (a name like
+# `top.csv.gz`, `top.tsv` or `top.html` asks for data, and got the compact table, its ids cut)
+TABLE_SUFFIXES = ("", ".txt")
 
 
 def _complete_name(
@@ -83,8 +92,9 @@ def _complete_month(
     default="table",
     show_default=True,
     help="Output format (default: the one --out's extension names, .csv .json .parquet "
-    ".xlsx, else table); csv is spreadsheet-safe (formula cells neutralised); xlsx needs "
-    "--out; html is for finance-summary.",
+    ".xlsx .html, table for .txt or none; another extension needs --format); csv is "
+    "spreadsheet-safe (formula cells neutralised); xlsx needs --out; html is for "
+    "finance-summary.",
 )
 @click.option(
     "--out",
@@ -247,6 +257,22 @@ def _check_options(name: str, fmt: str, out: Path | None, as_of: str | None) -> 
     """Usage errors (exit 2) of option combinations."""
     if fmt in ("parquet", "xlsx") and out is None and name != "finance-pack":
         _usage(f"--format {fmt} needs --out FILE")
+    if (
+        fmt == "table"
+        and out is not None
+        and not _format_chosen()
+        and out.suffix.lower() not in TABLE_SUFFIXES
+        and name not in ("finance-pack", "finance-summary")
+    ):
+        _usage(
+            f"--out {out.name}: the extension {out.suffix} names no format cdr report writes "
+            "(.csv .json .parquet .xlsx; .txt for the table); give --format to write this name"
+        )
+    if fmt == "html" and not _format_chosen() and name not in ("finance-pack", "finance-summary"):
+        _usage(
+            f"--out {out.name if out else '-'}: html is for finance-summary; this report writes "
+            "csv, json, parquet, table or xlsx (.csv .json .parquet .xlsx .txt)"
+        )
     if name == "restatements" and as_of is not None:
         # it compares each closed month with the tables now: silently ignoring the flag
         # would hand over today's comparison as if it were the one asked for

@@ -362,6 +362,35 @@ def test_out_extension_names_the_format(sample_wh: Settings, tmp_path: Path, suf
         assert data[:2] == b"PK"  # a ZIP: the workbook
 
 
+@pytest.mark.parametrize("name", ["top.csv.gz", "top.tsv", "top.jsonl", "top.html"])
+def test_an_out_extension_naming_no_format_is_refused(
+    sample_wh: Settings, tmp_path: Path, name: str
+) -> None:
+    """`--out top.csv.gz` (or .tsv, .jsonl, .html) without --format wrote the compact
+    terminal table into the file, its columns cut down and its ids shortened to `…` and
+    ten characters: a script asking for data got a lossy text table, exit 0. The extension
+    names no format this report writes: exit 2 before any work, saying which do."""
+    out = tmp_path / name
+    code, _, err = _run(sample_wh, "top-callers", "--month", "2026-10", "--out", str(out))
+    assert code == EXIT_USAGE, err
+    assert f"--out {name}" in err and ".csv .json .parquet .xlsx" in err, err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("name", ["top.txt", "top"])
+def test_the_table_is_written_to_a_text_file_or_a_name_without_extension(
+    sample_wh: Settings, tmp_path: Path, name: str
+) -> None:
+    out = tmp_path / name
+    code, _, err = _run(sample_wh, "top-callers", "--month", "2026-10", "--out", str(out))
+    assert code == 0, err
+    assert out.read_text(encoding="utf-8").startswith("month    rank")
+    other = tmp_path / "top.tsv"
+    args = ["--month", "2026-10", "--format", "table", "--out", str(other)]
+    assert _run(sample_wh, "top-callers", *args)[0] == 0  # --format writes any name
+    assert other.read_text(encoding="utf-8") == out.read_text(encoding="utf-8")
+
+
 def test_explicit_format_wins_over_the_extension(sample_wh: Settings, tmp_path: Path) -> None:
     out = tmp_path / "top.csv"
     code, _, err = _run(sample_wh, "top-callers", "--format", "table", "--out", str(out))
