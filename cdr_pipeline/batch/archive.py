@@ -3,6 +3,7 @@ never overwriting an archived file, never leaving a partial copy in use."""
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import filecmp
 import glob
@@ -85,11 +86,15 @@ def _move(path: Path, dest: Path) -> None:
     made durable and renamed into place before the inbox file is removed, so that a full
     disk leaves no truncated file in the archive (and the inbox file stays), nor a power
     cut an empty one in the archive and none in the inbox. An error names the archive's
-    file, not the inbox's. The partial copies of `dest` a nightly killed during its copy
-    left are removed first (one nightly at a time: none is being written)."""
+    file, not the inbox's nor the hidden copy's. The partial copies of `dest` a nightly
+    killed during its copy left are removed first (one nightly at a time: none is being
+    written)."""
     part = _part_prefix(dest.name)
-    for left in dest.parent.glob(f"{glob.escape(part)}*"):
-        left.unlink(missing_ok=True)
+    try:
+        for left in dest.parent.glob(f"{glob.escape(part)}*"):
+            left.unlink(missing_ok=True)
+    except OSError as exc:  # a read-only archive: the error named `.NAME.part-...`, not NAME
+        raise OSError(exc.errno, exc.strerror, str(dest)) from exc
     try:
         os.rename(path, dest)
         return
@@ -106,12 +111,21 @@ def _move(path: Path, dest: Path) -> None:
         os.replace(tmp, dest)
         fsync_dir(dest.parent)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
+        _remove_copy(tmp)
         raise OSError(exc.errno, exc.strerror, str(dest)) from exc
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        _remove_copy(tmp)
         raise
     path.unlink()
+
+
+def _remove_copy(tmp: Path) -> None:
+    """Remove the partial copy of a move that failed, keeping the move's own error: on an
+    archive that turned read-only during the copy (a disk error, `errors=remount-ro`) the
+    removal failed too, and its error, naming the hidden copy, replaced the one naming the
+    user's file. What stays is removed by the next move of that name."""
+    with contextlib.suppress(OSError):
+        tmp.unlink(missing_ok=True)
 
 
 def refuse_a_new_warehouse_beside_an_archive(layout: Layout, archive: Path | None) -> None:

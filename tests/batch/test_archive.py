@@ -350,3 +350,40 @@ def test_an_archive_that_refuses_a_write_says_what_to_do_for_its_error(
         _archive(None, inbox, archive, [path])
     assert str(caught.value.hint).startswith(todo.format(archive=archive)), caught.value.hint
     assert path.read_text() == "rows\n"
+
+
+@pytest.mark.parametrize("when", ["a copy a killed night left", "the copy of this night"])
+def test_a_read_only_archive_names_the_users_file_not_the_hidden_copy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, when: str
+) -> None:
+    """An archive on another file system that turned read-only (a disk error remounts it
+    `errors=remount-ro`): removing a partial copy failed, and the stage's error named that
+    hidden copy (`archiving stopped: Read-only file system writing ARCHIVE/.export.csv.part-
+    0badc0de`), a file the operator never made nor can find with ls, instead of the file
+    being archived."""
+    inbox, archive = tmp_path / "inbox", tmp_path / "archive"
+    path = _send(inbox, "export.csv", "rows\n")
+    archive.mkdir()
+    if when == "a copy a killed night left":
+        (archive / ".export.csv.part-0badc0de").write_text("ro", encoding="utf-8")
+    real_unlink, real_fsync = Path.unlink, os.fsync
+
+    def read_only(self: Path, missing_ok: bool = False) -> None:
+        if self.name.startswith(".export.csv.part-"):
+            raise OSError(errno.EROFS, "Read-only file system", str(self))
+        real_unlink(self, missing_ok=missing_ok)
+
+    def fsync(fd: int) -> None:  # the copy's data hits the disk error
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    monkeypatch.setattr(Path, "unlink", read_only)
+    monkeypatch.setattr(os, "rename", _cross_device)
+    monkeypatch.setattr(os, "fsync", fsync)
+    with pytest.raises(WarehouseUnwritable, match="archiving stopped") as caught:
+        _archive(None, inbox, archive, [path])
+    monkeypatch.setattr(os, "fsync", real_fsync)
+    assert caught.value.message == (
+        f"archiving stopped: Read-only file system writing {archive / 'export.csv'}"
+    )
+    assert str(caught.value.hint).startswith(f"remount {archive} read-write")
+    assert path.read_text() == "rows\n"
