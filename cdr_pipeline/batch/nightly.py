@@ -113,7 +113,7 @@ def run_nightly(
             if holder:
                 log.warning("a nightly is running (%s): files it is loading show as new", holder)
             summary.inbox = scan_inbox(settings, inbox)
-            _plan(settings, summary, retain, do_fetch)
+            _plan(settings, summary, retain, do_fetch, archive)
         return summary
     with (
         log_fields(run_id=run_id),
@@ -289,7 +289,14 @@ def _personal_retention(settings: Settings, summary: NightlySummary, run_id: str
         ]
 
 
-def _plan(settings: Settings, summary: NightlySummary, retain: int | None, do_fetch: bool) -> None:
+def _plan(
+    settings: Settings,
+    summary: NightlySummary,
+    retain: int | None,
+    do_fetch: bool,
+    archive: Path | None,
+) -> None:
+    from cdr_pipeline.ingest.vacuum import vacuum_tables
     from cdr_pipeline.reports.standard import planned_report_files
 
     summary.planned_reports = planned_report_files(summary.run_date)
@@ -301,6 +308,9 @@ def _plan(settings: Settings, summary: NightlySummary, retain: int | None, do_fe
     blocked = {f.path: where for f in summary.inbox if (where := _unlisted(f.path))}
     unlisted = sorted(set(blocked.values()))
     new = [f for f in summary.new_files if f.path not in blocked]
+    # the night's last two stages, which delete and move files: the plan named neither
+    summary.vacuum = vacuum_tables(settings, dry_run=True)
+    moves = _planned_archive(summary, archive, blocked)
     summary.stages.append(
         StageOutcome(
             "plan",
@@ -311,11 +321,30 @@ def _plan(settings: Settings, summary: NightlySummary, retain: int | None, do_fe
             f"{planned_close(settings, summary.run_date)}; "
             f"{len(summary.planned_reports)} report file(s)"
             + (_planned_drop(summary.retention, len(new)) if summary.retention else "")
+            + f"; vacuum {summary.vacuum.files} file(s) replaced more than "
+            f"{summary.vacuum.grace_hours} hour(s) ago"
+            + moves
             + "".join(
                 f"; cannot list {p}: its files would not load (chmod u+rx)" for p in unlisted
             ),
         )
     )
+
+
+def _planned_archive(
+    summary: NightlySummary, archive: Path | None, blocked: dict[Path, Path]
+) -> str:
+    """The archive stage's part of the plan: the files it would move (those the ingest
+    commits: new files that load, and files loaded before, which leave the inbox too)."""
+    if archive is None:
+        return ""
+    earlier = sum(f.status == "loaded before" for f in summary.inbox)
+    new = sum(f.status == "new" and f.path not in blocked for f in summary.inbox)
+    if not new and not earlier:
+        return ""
+    parts = [f"the {new} new file(s) that load"] if new else []
+    parts += [f"{earlier} file(s) loaded before"] if earlier else []
+    return f"; archive {' and '.join(parts)} to {archive}"
 
 
 def _planned_drop(retention: RetentionResult, new_files: int) -> str:

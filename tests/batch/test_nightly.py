@@ -418,3 +418,29 @@ def test_a_nightly_logs_the_records_its_fetch_could_not_reach(tmp_path: Path) ->
     # an empty window near now is routine, every night: no warning for it
     assert any("is empty and within" in n for n in summary.fetch.notes)
     assert not any("is empty and within" in w for w in warnings)
+
+
+def test_a_dry_run_names_what_vacuum_and_archive_would_do(tmp_path: Path) -> None:
+    """The plan of a night listed ingest, validate, build and the reports, but not its last
+    two stages, which delete (vacuum) and move (archive) files: an operator checking the
+    night before the real one saw nothing of either. It names both, and does neither."""
+    settings = Settings(warehouse=tmp_path / "wh", vacuum_grace_hours=0)
+    ingest_paths(settings, [FIXTURES / "bom_crlf.csv"])
+    table = settings.layout.table("call_legs")
+    stray = next(table.rglob("*.parquet")).with_name("left-by-a-dead-run.parquet")
+    stray.write_bytes(b"PAR1")  # a file no commit lists: vacuum deletes it
+    inbox, archive = tmp_path / "inbox", tmp_path / "archive"
+    inbox.mkdir()
+    shutil.copy(FIXTURES / "bom_crlf.csv", inbox)
+    shutil.copy(FIXTURES / "gzipped.csv.gz", inbox / "late.csv.gz")
+    plan = run_nightly(settings, inbox, archive=archive, run_date=RUN_DATE, dry_run=True)
+    (stage,) = plan.stages
+    assert "; vacuum 1 file(s) replaced more than 0 hour(s) ago" in stage.summary
+    assert (
+        f"; archive the 1 new file(s) that load and 1 file(s) loaded before to {archive}"
+        in stage.summary
+    )
+    assert stray.exists() and not archive.exists()
+    assert sorted(p.name for p in inbox.iterdir()) == ["bom_crlf.csv", "late.csv.gz"]
+    without = run_nightly(settings, inbox, run_date=RUN_DATE, dry_run=True)
+    assert "archive" not in without.stages[0].summary
