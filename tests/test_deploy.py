@@ -4,6 +4,7 @@ the cron line, the units and the logrotate example agree with each other."""
 from __future__ import annotations
 
 import configparser
+import re
 import shlex
 import shutil
 import subprocess
@@ -83,9 +84,9 @@ def test_cron_line_matches_the_unit_and_splits_its_outputs() -> None:
     assert len(lines) == 1
     fields = lines[0].split(None, 6)
     assert fields[:5] == ["30", "2", "*", "*", "*"] and fields[5] == "cdr"
-    command, alert = fields[6].split(" || ", 1)
+    command, alert = fields[6].rsplit(" || ", 1)
     assert alert.startswith("echo ")  # cron mails what it prints (see the test below)
-    args = shlex.split(command.split("&&", 1)[1])
+    args = shlex.split(command.split("} && ", 1)[1])
     stdout = next(a for a in args if a.startswith(">>"))[2:]
     stderr = next(a for a in args if a.startswith("2>>"))[3:]
     assert stdout != stderr and stderr.endswith(".jsonl")
@@ -104,24 +105,31 @@ def test_logrotate_covers_every_log_the_job_writes() -> None:
     assert "rotate " in text and "compress" in text
 
 
-@pytest.mark.parametrize("code", [0, 3])
-def test_cron_line_prints_a_line_to_mail_only_when_the_run_fails(tmp_path: Path, code: int) -> None:
-    """Both outputs go to files, so cron would mail nothing even for a failed run: the line
-    ends with an echo that it mails then, and only then. Run for real by sh, with cdr
-    replaced by a stand-in that writes to both outputs and exits `code`."""
+def cron_command(home: Path, logs: Path) -> str:
+    """The cron line's command as cron hands it to sh (`\\%` is `%`), on `home` and `logs`."""
     line = next(
         ln
         for ln in (DEPLOY / "cron" / "cdr-nightly").read_text("utf-8").splitlines()
         if ln.startswith("30 ")
     )
     command = line.split(None, 6)[6]
+    assert "%" not in command.replace("\\%", "")  # cron makes a bare % a line break
+    command = command.replace("\\%", "%")
+    return command.replace("/srv/cdr", str(home)).replace("/var/log/cdr", str(logs))
+
+
+@pytest.mark.parametrize("code", [0, 3])
+def test_cron_line_prints_a_line_to_mail_only_when_the_run_fails(tmp_path: Path, code: int) -> None:
+    """Both outputs go to files, so cron would mail nothing even for a failed run: the line
+    ends with an echo that it mails then, and only then. Run for real by sh, with cdr
+    replaced by a stand-in that writes to both outputs and exits `code`."""
     home, logs = tmp_path / "srv", tmp_path / "log"
     (home / ".venv" / "bin").mkdir(parents=True)
     logs.mkdir()
     stand_in = home / ".venv" / "bin" / "cdr"
     stand_in.write_text(f"#!/bin/sh\necho table\necho '{{}}' >&2\nexit {code}\n")
     stand_in.chmod(0o755)
-    command = command.replace("/srv/cdr", str(home)).replace("/var/log/cdr", str(logs))
+    command = cron_command(home, logs)
     proc = subprocess.run(["/bin/sh", "-c", command], capture_output=True, text=True, timeout=60)
     assert (logs / "nightly-summary.log").read_text() == "table\n"
     assert (logs / "nightly.jsonl").read_text() == "{}\n"
@@ -138,3 +146,21 @@ def test_the_alert_mails_the_jobs_own_logs() -> None:
     service = unit("cdr-nightly.service")["Service"]
     for target in (service["StandardOutput"], service["StandardError"]):
         assert f"tail -n 30 {target.removeprefix('append:')}" in alert
+
+
+def test_cron_line_ends_the_summary_log_when_its_folder_is_gone(tmp_path: Path) -> None:
+    """`cd /srv/cdr` failing (its disk not mounted, the folder moved) ran no cdr: the
+    summary log's tail still read the night before's `exit 0` line, and the mailed line
+    said exit 2 (sh's code for a failed cd, a usage error in the table). The line now ends
+    the summary log with the night's line, exit 3, and the mail says exit 3."""
+    home, logs = tmp_path / "srv", tmp_path / "log"
+    logs.mkdir()
+    (logs / "nightly-summary.log").write_text("cdr nightly 2026-12-04: exit 0\n")
+    proc = subprocess.run(
+        ["/bin/sh", "-c", cron_command(home, logs)], capture_output=True, text=True, timeout=60
+    )
+    last = (logs / "nightly-summary.log").read_text().splitlines()[-1]
+    assert re.fullmatch(r"cdr nightly \d{4}-\d\d-\d\d: exit 3 \(stopped: .*\)", last), last
+    assert f"cannot enter the working folder {home}: mount or restore it" in last
+    assert "cdr nightly failed with exit 3 on " in proc.stdout
+    assert not (logs / "nightly.jsonl").exists()  # no cdr ran: nothing of its log
