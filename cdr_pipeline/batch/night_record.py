@@ -8,13 +8,17 @@ table versions it committed (its ingest's, then those of tables only retention c
 its end. Every write carries the date the night ran for (`run_date`: `--run-date`, or
 today in the reporting zone), so that `cdr runs` tells a re-run of a past night.
 While the night runs, its lock (`nightly.lock`) names the run, so that another writer does
-not take the `running` row for a run that died (`lock.live_run`).
+not take the `running` row for a run that died (`lock.live_run`). A night refused by that
+lock (exit 5) is a run too, `locked`: a monitoring check of `cdr runs` saw no row for it
+and took the night before's `ok` for tonight's.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -22,8 +26,9 @@ import polars as pl
 
 from cdr_pipeline.batch.stages import NightlySummary
 from cdr_pipeline.config import Settings
-from cdr_pipeline.errors import CdrError
+from cdr_pipeline.errors import CdrError, LockBusy
 from cdr_pipeline.state.ledger import RUNS_SCHEMA, Ledger, run_ending, run_record
+from cdr_pipeline.state.lock import writer_lock
 from cdr_pipeline.state.tables import format_versions, parse_versions
 
 log = logging.getLogger(__name__)
@@ -102,3 +107,43 @@ class NightRecord:
         except Exception as exc:  # a damaged log must not hide how the night ended
             log.warning("the nightly's table versions are not known (%s)", exc)
         self._write(row)
+
+
+@contextmanager
+def night_lock(settings: Settings, run_id: str, run_date: date) -> Iterator[None]:
+    """Hold `nightly.lock` for the night. A night still refused after `lock_wait_seconds`
+    (another night, a long `cdr ingest`) records its row, status `locked`, exit 5, naming
+    the holder, and raises `LockBusy`; in a folder that is no warehouse yet it records
+    nothing (a typo of the warehouse must not become one). The row is a new record file,
+    as every ledger write is: it touches nothing the holder writes."""
+    started, clock = datetime.now(UTC), time.monotonic()
+    with ExitStack() as stack:
+        try:
+            stack.enter_context(
+                writer_lock(
+                    settings.layout,
+                    COMMAND,
+                    settings.lock_wait_seconds,
+                    name="nightly.lock",
+                    run_id=run_id,
+                )
+            )
+        except LockBusy as exc:
+            layout = settings.layout  # its lock made `state/`: the ledger or tables say
+            if layout.ledger.is_dir() or layout.tables.is_dir():
+                row = run_record(
+                    run_id,
+                    COMMAND,
+                    status="locked",
+                    exit_code=exc.exit_code,
+                    started_at=started,
+                    finished_at=started + timedelta(seconds=time.monotonic() - clock),
+                    run_date=run_date,
+                    message=exc.one_line(),
+                )
+                try:
+                    Ledger(layout).write("runs", run_id, [row], RUNS_SCHEMA)
+                except OSError as failed:
+                    log.warning("the ledger does not record the refused night (%s)", failed)
+            raise
+        yield

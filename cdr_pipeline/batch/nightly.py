@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from cdr_pipeline.batch.archive import archive_loaded, refuse_a_new_warehouse_beside_an_archive
 from cdr_pipeline.batch.folders import check_inbox
-from cdr_pipeline.batch.night_record import NightRecord
+from cdr_pipeline.batch.night_record import NightRecord, night_lock
 from cdr_pipeline.batch.stages import (
     InboxFile,
     NightlySummary,
@@ -40,7 +40,7 @@ from cdr_pipeline.ingest import (
 from cdr_pipeline.interrupts import STOPPED_BY
 from cdr_pipeline.logfields import log_fields
 from cdr_pipeline.state.ledger import Ledger
-from cdr_pipeline.state.lock import check_folder, running_writer, writer_lock
+from cdr_pipeline.state.lock import check_folder, running_writer
 
 if TYPE_CHECKING:
     from cdr_pipeline.ingest.retention import RetentionResult
@@ -115,16 +115,7 @@ def run_nightly(
             summary.inbox = scan_inbox(settings, inbox)
             _plan(settings, summary, retain, do_fetch, archive)
         return summary
-    with (
-        log_fields(run_id=run_id),
-        writer_lock(
-            settings.layout,
-            "cdr nightly",
-            settings.lock_wait_seconds,
-            name="nightly.lock",
-            run_id=run_id,
-        ),
-    ):
+    with log_fields(run_id=run_id), night_lock(settings, run_id, summary.run_date):
         # a run that died claimed files it never committed: not loaded
         from cdr_pipeline.ingest.recover import recover_interrupted
 

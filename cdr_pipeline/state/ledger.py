@@ -59,7 +59,7 @@ RUNS_SCHEMA = pa.schema(
     [
         ("run_id", pa.string()),
         ("command", pa.string()),
-        ("status", pa.string()),  # running | ok | failed | interrupted
+        ("status", pa.string()),  # running | ok | failed | interrupted | locked (a refused night)
         ("started_at", TS),
         ("finished_at", TS),
         ("exit_code", pa.int32()),

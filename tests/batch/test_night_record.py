@@ -18,6 +18,7 @@ from cdr_pipeline.batch import run_nightly
 from cdr_pipeline.batch.night_record import NightRecord
 from cdr_pipeline.batch.stages import NightlySummary
 from cdr_pipeline.config import Settings
+from cdr_pipeline.errors import LockBusy
 from cdr_pipeline.ingest.recover import recover_dead
 from cdr_pipeline.state.layout import Layout
 from cdr_pipeline.state.ledger import RUNS_SCHEMA, Ledger
@@ -257,3 +258,30 @@ def test_a_clock_set_back_mid_run_never_ends_a_run_before_it_started(
     ingest_paths(settings, [SAMPLES / "entitlements.csv"])
     lone = Ledger(settings.layout).runs().row(-1, named=True)
     assert 0 <= (lone["finished_at"] - lone["started_at"]).total_seconds() < 600, lone
+
+
+def test_a_night_refused_by_the_lock_is_a_run_that_says_so(tmp_path: Path) -> None:
+    """A night refused by the lock (exit 5: another night, a long `cdr ingest` past
+    `--wait-lock`) left no row: `cdr runs` and its --json, read by a monitoring check the
+    next morning, showed the night before's `ok` as the latest night. It is a run, status
+    `locked`, exit 5, naming the holder; the holder's own row stays as it was. In a folder
+    that is no warehouse yet it records nothing."""
+    inbox = _inbox(tmp_path)
+    settings = Settings(warehouse=tmp_path / "wh", lock_wait_seconds=0)
+    first = run_nightly(settings, inbox, run_date=date(2026, 11, 3))
+    assert first.exit_code == 0
+    held = writer_lock(settings.layout, "cdr ingest (by hand)", name="nightly.lock")
+    with held, pytest.raises(LockBusy):
+        run_nightly(settings, inbox, run_date=date(2026, 11, 4))
+    runs = Ledger(settings.layout).runs()
+    assert runs["status"].to_list() == ["ok", "locked"]
+    refused = runs.row(1, named=True)
+    assert refused["exit_code"] == 5 and refused["command"] == "cdr nightly"
+    assert refused["run_date"] == date(2026, 11, 4)
+    assert "another writer holds the warehouse lock" in refused["message"]
+    assert "cdr ingest (by hand)" in refused["message"]
+    assert refused["finished_at"] >= refused["started_at"]
+    nowhere = Settings(warehouse=tmp_path / "typo", lock_wait_seconds=0)
+    with writer_lock(nowhere.layout, "cdr nightly", name="nightly.lock"), pytest.raises(LockBusy):
+        run_nightly(nowhere, inbox)
+    assert not nowhere.layout.ledger.exists() and not nowhere.layout.tables.exists()
