@@ -185,6 +185,7 @@ def _stages(
                 progress=progress,
                 run_id=run_id,
                 fingerprints={f.path: f.fingerprint for f in todo if f.fingerprint},
+                run_date=summary.run_date,
             )
             out[:] = [summary.ingest.exit_code, ingest_summary(summary.ingest)]
             record.running()  # until the night ends: a kill from here is `interrupted`

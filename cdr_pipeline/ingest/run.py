@@ -14,7 +14,7 @@ import shutil
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -62,12 +62,15 @@ def ingest_paths(
     fingerprints: Mapping[Path, Fingerprint] | None = None,
     run_id: str | None = None,
     stage_files: StageFiles | None = None,
+    run_date: date | None = None,
 ) -> IngestResult:
     """Load files or folders into the warehouse. Never raises for a bad input file: the file's
     result says what went wrong and `exit_code` is 3. Raises LockBusy when another writer runs.
     `fingerprints` are digests the caller already computed (the nightly scan); one is reused
     only while the file's size and modification time are unchanged. `run_id` is the
-    caller's (the nightly's, so its log lines and ledger rows share one id), else a new one.
+    caller's (the nightly's, so its log lines and ledger rows share one id), else a new one;
+    `run_date` is the nightly's date, which the run's rows keep (a night killed during its
+    ingest read as one of no date in `cdr runs`, its `run_date` null).
     `stage_files` stages every file elsewhere (Spark tasks) before this process publishes
     them in order; by default each file is staged and published in turn."""
     files = expand_paths(paths)
@@ -76,7 +79,16 @@ def ingest_paths(
     apply_file_mode(settings.file_mode)
     try:
         return _ingest(
-            settings, files, kind, source_kind, command, progress, fingerprints, run_id, stage_files
+            settings,
+            files,
+            kind,
+            source_kind,
+            command,
+            progress,
+            fingerprints,
+            run_id,
+            run_date,
+            stage_files,
         )
     except CdrError:
         raise
@@ -96,6 +108,7 @@ def _ingest(
     progress: ProgressFn | None,
     fingerprints: Mapping[Path, Fingerprint] | None,
     run_id: str | None,
+    run_date: date | None,
     stage_files: StageFiles | None,
 ) -> IngestResult:
     t0 = time.monotonic()
@@ -112,6 +125,7 @@ def _ingest(
             "command": command,
             "status": "running",
             "started_at": started,
+            "run_date": run_date,
         }
         ledger.write("runs", run_id, [run], RUNS_SCHEMA)
         results: list[FileResult] = []

@@ -5,6 +5,7 @@ in test_nightly_recovery), while a night still running is never taken for one th
 from __future__ import annotations
 
 import errno
+import json
 import shutil
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -24,7 +25,7 @@ from cdr_pipeline.state.layout import Layout
 from cdr_pipeline.state.ledger import RUNS_SCHEMA, Ledger
 from cdr_pipeline.state.lock import live_run, writer_lock
 from tests.batch.helpers import EXPORT, copy_of
-from tests.ingest.helpers import fixture
+from tests.ingest.helpers import fixture, run_cdr
 
 SAMPLES = Path(__file__).parents[2] / "data" / "samples"
 
@@ -285,3 +286,22 @@ def test_a_night_refused_by_the_lock_is_a_run_that_says_so(tmp_path: Path) -> No
     with writer_lock(nowhere.layout, "cdr nightly", name="nightly.lock"), pytest.raises(LockBusy):
         run_nightly(nowhere, inbox)
     assert not nowhere.layout.ledger.exists() and not nowhere.layout.tables.exists()
+
+
+def test_a_night_killed_during_its_ingest_keeps_the_date_it_ran_for(tmp_path: Path) -> None:
+    """A night killed while its ingest committed (kill -9, the OOM killer) left the ingest's
+    row, written without the night's date: `cdr runs` showed `nightly` where it showed
+    `nightly 11-03` for every other night of --run-date 2026-11-03, and its --json
+    `run_date` was null, so a check looking for that night's run found none."""
+    wh = tmp_path / "wh"
+    killed = run_cdr(
+        *("--warehouse", str(wh), "nightly", "--inbox", str(_inbox(tmp_path))),
+        *("--run-date", "2026-11-03"),
+        env={"CDR_FAULT_KILL_AT": "commit"},
+    )
+    assert killed.returncode == -9, killed.stderr
+    (row,) = Ledger(Layout(wh)).runs().to_dicts()
+    assert row["status"] == "running" and row["run_date"] == date(2026, 11, 3)
+    shown = run_cdr("--warehouse", str(wh), "runs", "--json")
+    (run,) = json.loads(shown.stdout)
+    assert (run["status"], run["exit_code"], run["run_date"]) == ("interrupted", 130, "2026-11-03")
