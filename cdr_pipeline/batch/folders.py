@@ -1,5 +1,6 @@
 """The nightly's checks of its folders before anything runs: an inbox that is a folder,
-apart from the warehouse and the archive (neither inside the other)."""
+apart from the warehouse and the archive (neither inside the other), and an archive that is
+or can be made a folder."""
 
 from __future__ import annotations
 
@@ -44,6 +45,8 @@ def check_inbox(inbox: Path, archive: Path | None, warehouse: Path) -> None:
             hint="pass an inbox that holds only the exports, beside the warehouse (for "
             f"example --inbox {warehouse.resolve().parent / 'inbox'}), not in it",
         )
+    if archive is not None:
+        _check_archive_path(archive)
     # the walk of the inbox would find the archived files each night, as re-sent, and the
     # archive stage move them one folder deeper (archive/archive/...), for ever
     # (not under a hidden name: the walk skips it)
@@ -60,3 +63,19 @@ def check_inbox(inbox: Path, archive: Path | None, warehouse: Path) -> None:
 def _walk_skips(path: Path, under: Path) -> bool:
     """Whether a walk of `under` skips `path`: a folder on the way has a hidden name."""
     return any(part.startswith(".") for part in path.relative_to(under).parts)
+
+
+def _check_archive_path(archive: Path) -> None:
+    """Refuse (exit 3) an archive that no folder can be made at: a file in the place of it
+    or of a folder above it (`--archive /srv/cdr/archive.tar/2026`). The night ran its
+    stages, then its archive stage failed as a disk error (exit 6), `Not a directory`, with
+    the hint to free space on the archive's disk."""
+    existing = archive
+    while not existing.exists() and existing.parent != existing:
+        existing = existing.parent
+    if existing.exists() and not existing.is_dir():
+        raise ConfigError(
+            f"--archive {archive}: {existing} is a file, not a folder, so the archive stage "
+            "could not move anything there",
+            hint="pass --archive a folder (or the path of one to make) beside the inbox",
+        )

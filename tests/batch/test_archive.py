@@ -196,6 +196,23 @@ def test_an_archive_inside_the_inbox_is_refused_before_anything_runs(
     assert not (tmp_path / "wh").exists()
 
 
+def test_an_archive_under_a_file_is_refused_before_anything_runs(tmp_path: Path) -> None:
+    """`--archive archive.tar/2026` (a file where a folder of the path should be): the night
+    ran all its stages, then its archive stage failed as a disk error, exit 6, 'Not a
+    directory', with the hint to free space on the archive's disk. Refused, exit 3, before
+    anything is written, naming the file in the way."""
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    path = Path(shutil.copy(fixture("bom_crlf.csv"), inbox))  # an export that loads
+    (tmp_path / "archive.tar").write_text("not a folder", encoding="utf-8")
+    run = nightly(tmp_path / "wh", inbox, tmp_path / "archive.tar" / "2026" / "12")
+    assert run.exit_code == 3, run.output
+    assert f"{tmp_path / 'archive.tar'} is a file, not a folder" in run.stderr
+    assert "hint: pass --archive a folder" in run.stderr
+    assert path.read_bytes() == fixture("bom_crlf.csv").read_bytes()
+    assert not (tmp_path / "wh").exists()
+
+
 def test_an_archive_under_a_hidden_name_in_the_inbox_is_not_walked_and_works(
     tmp_path: Path,
 ) -> None:
