@@ -8,9 +8,10 @@ table versions it committed (its ingest's, then those of tables only retention c
 its end. Every write carries the date the night ran for (`run_date`: `--run-date`, or
 today in the reporting zone), so that `cdr runs` tells a re-run of a past night.
 While the night runs, its lock (`nightly.lock`) names the run, so that another writer does
-not take the `running` row for a run that died (`lock.live_run`). A night refused by that
-lock (exit 5) is a run too, `locked`: a monitoring check of `cdr runs` saw no row for it
-and took the night before's `ok` for tonight's.
+not take the `running` row for a run that died (`lock.live_run`). A night refused by a
+lock before it began (exit 5: another night, a long `cdr ingest`) is a run too, `locked`:
+a monitoring check of `cdr runs` saw no row for it and took the night before's `ok` for
+tonight's.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -111,39 +112,54 @@ class NightRecord:
 
 @contextmanager
 def night_lock(settings: Settings, run_id: str, run_date: date) -> Iterator[None]:
-    """Hold `nightly.lock` for the night. A night still refused after `lock_wait_seconds`
-    (another night, a long `cdr ingest`) records its row, status `locked`, exit 5, naming
-    the holder, and raises `LockBusy`; in a folder that is no warehouse yet it records
-    nothing (a typo of the warehouse must not become one). The row is a new record file,
-    as every ledger write is: it touches nothing the holder writes."""
+    """Hold `nightly.lock` for the night. A night refused by a lock before it wrote its row
+    (`nightly.lock`: another night; `writer.lock`, which its recovery takes first: a long
+    `cdr ingest`; still held after `lock_wait_seconds`) records one, status `locked`, exit
+    5, naming the holder, and raises `LockBusy`. The row is a new record file, as every
+    ledger write is: it touches nothing the holder writes."""
     started, clock = datetime.now(UTC), time.monotonic()
-    with ExitStack() as stack:
-        try:
-            stack.enter_context(
-                writer_lock(
-                    settings.layout,
-                    COMMAND,
-                    settings.lock_wait_seconds,
-                    name="nightly.lock",
-                    run_id=run_id,
-                )
-            )
-        except LockBusy as exc:
-            layout = settings.layout  # its lock made `state/`: the ledger or tables say
-            if layout.ledger.is_dir() or layout.tables.is_dir():
-                row = run_record(
-                    run_id,
-                    COMMAND,
-                    status="locked",
-                    exit_code=exc.exit_code,
-                    started_at=started,
-                    finished_at=started + timedelta(seconds=time.monotonic() - clock),
-                    run_date=run_date,
-                    message=exc.one_line(),
-                )
-                try:
-                    Ledger(layout).write("runs", run_id, [row], RUNS_SCHEMA)
-                except OSError as failed:
-                    log.warning("the ledger does not record the refused night (%s)", failed)
-            raise
-        yield
+    try:
+        with writer_lock(
+            settings.layout,
+            COMMAND,
+            settings.lock_wait_seconds,
+            name="nightly.lock",
+            run_id=run_id,
+        ):
+            yield
+    except LockBusy as exc:
+        ended = started + timedelta(seconds=time.monotonic() - clock)
+        _record_refused(settings, run_id, run_date, exc, (started, ended))
+        raise
+
+
+def _record_refused(
+    settings: Settings,
+    run_id: str,
+    run_date: date,
+    refused: LockBusy,
+    times: tuple[datetime, datetime],
+) -> None:
+    """The `locked` row of a night refused by a lock, unless the night has a row already
+    (a stage refused later: the night's own end recorded it), or the folder holds no ledger
+    or table yet (a typo of the warehouse must not become one; its lock made `state/`)."""
+    layout = settings.layout
+    if not (layout.ledger.is_dir() or layout.tables.is_dir()):
+        return
+    try:
+        ledger = Ledger(layout)
+        if not ledger.runs().filter(pl.col("run_id") == run_id).is_empty():
+            return
+        row = run_record(
+            run_id,
+            COMMAND,
+            status="locked",
+            exit_code=refused.exit_code,
+            started_at=times[0],
+            finished_at=times[1],
+            run_date=run_date,
+            message=refused.one_line(),
+        )
+        ledger.write("runs", run_id, [row], RUNS_SCHEMA)
+    except (OSError, CdrError) as exc:  # a full disk, a damaged record: the lock is the news
+        log.warning("the ledger does not record the refused night (%s)", exc)

@@ -22,7 +22,7 @@ from cdr_pipeline.config import Settings
 from cdr_pipeline.errors import LockBusy
 from cdr_pipeline.ingest.recover import recover_dead
 from cdr_pipeline.state.layout import Layout
-from cdr_pipeline.state.ledger import RUNS_SCHEMA, Ledger
+from cdr_pipeline.state.ledger import RUNS_SCHEMA, Ledger, run_record
 from cdr_pipeline.state.lock import live_run, writer_lock
 from tests.batch.helpers import EXPORT, copy_of
 from tests.ingest.helpers import fixture, run_cdr
@@ -261,17 +261,18 @@ def test_a_clock_set_back_mid_run_never_ends_a_run_before_it_started(
     assert 0 <= (lone["finished_at"] - lone["started_at"]).total_seconds() < 600, lone
 
 
-def test_a_night_refused_by_the_lock_is_a_run_that_says_so(tmp_path: Path) -> None:
-    """A night refused by the lock (exit 5: another night, a long `cdr ingest` past
-    `--wait-lock`) left no row: `cdr runs` and its --json, read by a monitoring check the
-    next morning, showed the night before's `ok` as the latest night. It is a run, status
-    `locked`, exit 5, naming the holder; the holder's own row stays as it was. In a folder
+@pytest.mark.parametrize("lock", ["nightly.lock", "writer.lock"])
+def test_a_night_refused_by_the_lock_is_a_run_that_says_so(tmp_path: Path, lock: str) -> None:
+    """A night refused by the lock (exit 5: another night holding nightly.lock, a long
+    `cdr ingest` holding writer.lock past `--wait-lock`) left no row: `cdr runs` and its
+    --json, read by a monitoring check the next morning, showed the night before's `ok` as
+    the latest night. It is a run, status `locked`, exit 5, naming the holder. In a folder
     that is no warehouse yet it records nothing."""
     inbox = _inbox(tmp_path)
     settings = Settings(warehouse=tmp_path / "wh", lock_wait_seconds=0)
     first = run_nightly(settings, inbox, run_date=date(2026, 11, 3))
     assert first.exit_code == 0
-    held = writer_lock(settings.layout, "cdr ingest (by hand)", name="nightly.lock")
+    held = writer_lock(settings.layout, "cdr ingest (by hand)", name=lock)
     with held, pytest.raises(LockBusy):
         run_nightly(settings, inbox, run_date=date(2026, 11, 4))
     runs = Ledger(settings.layout).runs()
@@ -283,7 +284,7 @@ def test_a_night_refused_by_the_lock_is_a_run_that_says_so(tmp_path: Path) -> No
     assert "cdr ingest (by hand)" in refused["message"]
     assert refused["finished_at"] >= refused["started_at"]
     nowhere = Settings(warehouse=tmp_path / "typo", lock_wait_seconds=0)
-    with writer_lock(nowhere.layout, "cdr nightly", name="nightly.lock"), pytest.raises(LockBusy):
+    with writer_lock(nowhere.layout, "cdr nightly", name=lock), pytest.raises(LockBusy):
         run_nightly(nowhere, inbox)
     assert not nowhere.layout.ledger.exists() and not nowhere.layout.tables.exists()
 
@@ -305,3 +306,18 @@ def test_a_night_killed_during_its_ingest_keeps_the_date_it_ran_for(tmp_path: Pa
     shown = run_cdr("--warehouse", str(wh), "runs", "--json")
     (run,) = json.loads(shown.stdout)
     assert (run["status"], run["exit_code"], run["run_date"]) == ("interrupted", 130, "2026-11-03")
+
+
+def test_a_night_refused_by_the_lock_exits_5_whatever_the_ledger_holds(tmp_path: Path) -> None:
+    """Recording a refused night reads the ledger first: a damaged record there (a file
+    truncated by hand or by a disk fault) must not turn the lock's exit 5 into the
+    ledger's 6; the night's log says why it has no row."""
+    settings = Settings(warehouse=tmp_path / "wh", lock_wait_seconds=0)
+    ledger = Ledger(settings.layout)
+    damaged = ledger.write("runs", "night-0", [run_record("night-0", "cdr nightly")], RUNS_SCHEMA)
+    damaged.write_bytes(b"not parquet")
+    with (
+        writer_lock(settings.layout, "cdr nightly", name="nightly.lock"),
+        pytest.raises(LockBusy),
+    ):
+        run_nightly(settings, _inbox(tmp_path))
