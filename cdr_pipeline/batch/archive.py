@@ -7,6 +7,7 @@ import contextlib
 import errno
 import filecmp
 import glob
+import logging
 import os
 import secrets
 import shutil
@@ -17,6 +18,8 @@ from cdr_pipeline.errors import ConfigError
 from cdr_pipeline.ingest import IngestResult
 from cdr_pipeline.state.files import NAME_MAX, fit_name, fsync_dir
 from cdr_pipeline.state.layout import Layout
+
+log = logging.getLogger(__name__)
 
 _PART_RANDOM = 8
 """Hex digits ending the hidden name of a copy under way into the archive (another file
@@ -37,15 +40,32 @@ def archive_loaded(
         if states - {"loaded", "empty", "skipped"}:
             continue
         path = Path(path_text)
+        if not os.path.lexists(path):
+            _gone(path)
+            continue
         dest = archive / path.relative_to(inbox)
         dest.parent.mkdir(parents=True, exist_ok=True)
-        free = _free_name(path, dest)
-        if free is None:  # the archive holds this very content under this name already
-            path.unlink()
+        try:
+            free = _free_name(path, dest)
+            if free is None:  # the archive holds this very content under this name already
+                path.unlink()
+                continue
+            _move(path, free)
+        except OSError:
+            if os.path.lexists(path):
+                raise
+            _gone(path)  # taken away while it was being moved
             continue
-        _move(path, free)
         moved.append(free)
     return moved
+
+
+def _gone(path: Path) -> None:
+    """A committed file that left the inbox before the archive stage moved it (someone moved
+    or deleted it during the night): there is nothing to move. It stopped the stage as a
+    disk error, exit 6, 'No such file or directory writing ARCHIVE/NAME' with the hint to
+    free space, and the files after it stayed in the inbox."""
+    log.warning("%s left the inbox during the night: not archived (it is loaded)", path)
 
 
 def _free_name(path: Path, dest: Path) -> Path | None:

@@ -404,3 +404,21 @@ def test_a_read_only_archive_names_the_users_file_not_the_hidden_copy(
     )
     assert str(caught.value.hint).startswith(f"remount {archive} read-write")
     assert path.read_text() == "rows\n"
+
+
+def test_a_file_taken_from_the_inbox_during_the_night_is_not_an_archive_error(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A loaded file that someone moved or deleted from the inbox before the archive stage
+    (an operator tidying the inbox while the night ran): the stage stopped as a disk error,
+    exit 6, 'No such file or directory writing ARCHIVE/a.csv', hinting to free space on the
+    archive, and the files after it stayed in the inbox. There is nothing to move: a
+    warning names it and the others are archived."""
+    inbox, archive = tmp_path / "inbox", tmp_path / "archive"
+    gone = _send(inbox, "a.csv", "rows\n")
+    kept = _send(inbox, "b.csv", "rows b\n")
+    gone.unlink()  # after the ingest committed it
+    with caplog.at_level("WARNING", logger="cdr_pipeline.batch.archive"):
+        assert _archive(None, inbox, archive, [gone, kept]) == [archive / "b.csv"]
+    assert f"{gone} left the inbox during the night: not archived" in caplog.text
+    assert sorted(p.name for p in archive.iterdir()) == ["b.csv"] and not kept.exists()
