@@ -120,7 +120,7 @@ def _move(path: Path, dest: Path) -> None:
         return
     except OSError as exc:
         if exc.errno != errno.EXDEV:
-            raise OSError(exc.errno, exc.strerror, str(dest)) from exc
+            raise OSError(exc.errno, exc.strerror, str(_refusing(exc, path, dest))) from exc
     tmp = dest.with_name(f"{part}{secrets.token_hex(_PART_RANDOM // 2)}")
     try:
         shutil.copy2(path, tmp)
@@ -137,6 +137,16 @@ def _move(path: Path, dest: Path) -> None:
         _remove_copy(tmp)
         raise
     path.unlink()
+
+
+def _refusing(exc: OSError, path: Path, dest: Path) -> Path:
+    """The side of a refused rename to name: it needs write access to the inbox's folder as
+    well as the archive's, and a read-only inbox (`chmod 555`, a read-only mount) was named
+    as the archive file being written, with the hint to give access to the archive."""
+    denied = exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS)
+    if denied and not os.access(path.parent, os.W_OK | os.X_OK):
+        return path
+    return dest
 
 
 def _remove_copy(tmp: Path) -> None:

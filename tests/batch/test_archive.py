@@ -17,7 +17,7 @@ from click.testing import CliRunner, Result
 from cdr_pipeline.batch.nightly import _archive, archive_loaded
 from cdr_pipeline.cli.main import cli
 from cdr_pipeline.errors import WarehouseUnwritable
-from tests.ingest.helpers import fixture
+from tests.ingest.helpers import fixture, run_unprivileged
 
 ENV = {"CDR_WAREHOUSE": "", "CDR_CONFIG": "", "CDR_INBOX": ""}
 
@@ -422,3 +422,29 @@ def test_a_file_taken_from_the_inbox_during_the_night_is_not_an_archive_error(
         assert _archive(None, inbox, archive, [gone, kept]) == [archive / "b.csv"]
     assert f"{gone} left the inbox during the night: not archived" in caplog.text
     assert sorted(p.name for p in archive.iterdir()) == ["b.csv"] and not kept.exists()
+
+
+def test_a_read_only_inbox_on_the_archives_file_system_is_named_not_the_archive(
+    tmp_path: Path,
+) -> None:
+    """An inbox the job may not write (`chmod 555`, a read-only mount) on the archive's
+    file system: the rename out of it was refused, and the stage said 'Permission denied
+    writing ARCHIVE/NAME', hint 'give the job write access to ARCHIVE', a folder it could
+    write. It names the inbox, as a copy to another file system already did. A real run
+    that file permissions apply to."""
+    inbox, archive = tmp_path / "inbox", tmp_path / "archive"
+    inbox.mkdir()
+    path = Path(shutil.copy(fixture("bom_crlf.csv"), inbox))
+    archive.mkdir()
+    inbox.chmod(0o555)
+    try:
+        run = run_unprivileged(
+            *("--warehouse", str(tmp_path / "wh"), "nightly", "--inbox", str(inbox)),
+            *("--archive", str(archive), "--run-date", "2026-11-03"),
+        )
+    finally:
+        inbox.chmod(0o755)
+    assert run.returncode == 6, run.stderr
+    assert f"Permission denied removing {path} from the inbox" in run.stderr
+    assert f"hint: give the job write access to the inbox {inbox}" in run.stderr
+    assert path.exists() and not any(archive.iterdir())
