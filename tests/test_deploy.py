@@ -86,7 +86,7 @@ def test_cron_line_matches_the_unit_and_splits_its_outputs() -> None:
     assert fields[:5] == ["30", "2", "*", "*", "*"] and fields[5] == "cdr"
     command, alert = fields[6].rsplit(" || ", 1)
     assert alert.startswith("echo ")  # cron mails what it prints (see the test below)
-    args = shlex.split(command.split("} && ", 1)[1])
+    args = shlex.split(command.rsplit("} && ", 1)[1])
     stdout = next(a for a in args if a.startswith(">>"))[2:]
     stderr = next(a for a in args if a.startswith("2>>"))[3:]
     assert stdout != stderr and stderr.endswith(".jsonl")
@@ -127,7 +127,10 @@ def test_cron_line_prints_a_line_to_mail_only_when_the_run_fails(tmp_path: Path,
     (home / ".venv" / "bin").mkdir(parents=True)
     logs.mkdir()
     stand_in = home / ".venv" / "bin" / "cdr"
-    stand_in.write_text(f"#!/bin/sh\necho table\necho '{{}}' >&2\nexit {code}\n")
+    # it starts (`cdr --version`, which the line tries first, exits 0), then writes and exits
+    stand_in.write_text(
+        f"#!/bin/sh\n[ \"$1\" = --version ] && exit 0\necho table\necho '{{}}' >&2\nexit {code}\n"
+    )
     stand_in.chmod(0o755)
     command = cron_command(home, logs)
     proc = subprocess.run(["/bin/sh", "-c", command], capture_output=True, text=True, timeout=60)
@@ -164,3 +167,27 @@ def test_cron_line_ends_the_summary_log_when_its_folder_is_gone(tmp_path: Path) 
     assert f"cannot enter the working folder {home}: mount or restore it" in last
     assert "cdr nightly failed with exit 3 on " in proc.stdout
     assert not (logs / "nightly.jsonl").exists()  # no cdr ran: nothing of its log
+
+
+def test_cron_line_ends_the_summary_log_when_cdr_does_not_start(tmp_path: Path) -> None:
+    """A virtual environment gone or broken (an upgrade of the system's Python removed the
+    interpreter it links to): sh could not start cdr, wrote 'not found' into nightly.jsonl,
+    a line that is not JSON (jq stops there: the documented search for errors failed),
+    left the summary log's tail at the night before's `exit 0`, and mailed exit 127, a code
+    no table documents. The line now ends the summary log with the night's line, exit 3."""
+    home, logs = tmp_path / "srv", tmp_path / "log"
+    (home / ".venv" / "bin").mkdir(parents=True)
+    logs.mkdir()
+    broken = home / ".venv" / "bin" / "cdr"
+    broken.write_text("#!/nonexistent/python3\n")  # the interpreter the venv linked to, gone
+    broken.chmod(0o755)
+    (logs / "nightly-summary.log").write_text("cdr nightly 2026-12-04: exit 0\n")
+    (logs / "nightly.jsonl").write_text('{"level": "info"}\n')
+    proc = subprocess.run(
+        ["/bin/sh", "-c", cron_command(home, logs)], capture_output=True, text=True, timeout=60
+    )
+    last = (logs / "nightly-summary.log").read_text().splitlines()[-1]
+    assert re.fullmatch(r"cdr nightly \d{4}-\d\d-\d\d: exit 3 \(stopped: .*\)", last), last
+    assert f"{broken} does not start: reinstall it" in last
+    assert "cdr nightly failed with exit 3 on " in proc.stdout
+    assert (logs / "nightly.jsonl").read_text() == '{"level": "info"}\n'
