@@ -84,6 +84,8 @@ def test_cron_line_matches_the_unit_and_splits_its_outputs() -> None:
     assert len(lines) == 1
     fields = lines[0].split(None, 6)
     assert fields[:5] == ["30", "2", "*", "*", "*"] and fields[5] == "cdr"
+    # Vixie cron keeps 1,000 characters of a command (MAX_COMMAND): room for longer paths
+    assert len(fields[6]) < 850, len(fields[6])
     command, alert = fields[6].rsplit(" || ", 1)
     assert alert.startswith("echo ")  # cron mails what it prints (see the test below)
     args = shlex.split(command.rsplit("} && ", 1)[1])
