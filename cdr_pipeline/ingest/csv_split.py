@@ -195,7 +195,7 @@ def split_stream(
     `unended_whole`, as a cut inside its last value looks the same."""
     unended: list[int] = []
     last: Segment | RawReject | None = None
-    for item in _split_stream(stream, rest, first_line, sep, max_record, unended):
+    for item in _split_stream(stream, rest, first_line, sep, max_record, fields, unended):
         yield item
         last = item
     if unended and fields and last is not None:
@@ -218,7 +218,13 @@ def split_stream(
 
 
 def _split_stream(
-    stream: BinaryIO, rest: bytes, first_line: int, sep: int, max_record: int, unended: list[int]
+    stream: BinaryIO,
+    rest: bytes,
+    first_line: int,
+    sep: int,
+    max_record: int,
+    fields: int,
+    unended: list[int],
 ) -> Iterator[Segment | RawReject]:
     """`split_stream`; `unended` gets an item when the stream has no line break at its end."""
     pending, line = b"", first_line
@@ -247,23 +253,42 @@ def _split_stream(
         if len(seg):
             _refuse_overlong(seg, max_record)
             yield seg
-        pending, line = yield from _resync(pending, line, broken, eof, sep, max_record)
+        pending, line = yield from _resync(pending, line, broken, eof, sep, max_record, fields)
 
 
 def _refuse_overlong(seg: Segment, max_record: int) -> None:
-    """Fail on a one-line record of `seg` longer than `max_record`, as `_resync` fails one
-    still open past it: a record that ends inside one read block was never measured, so a
-    `max_record_bytes` below the block's 4 MiB held only for lines that crossed a block."""
-    if max_record >= READ_BYTES:  # the default: any longer record crosses a block
-        return
-    for i in np.flatnonzero(seg.ends - seg.starts > max_record):
-        if seg.data.find(b"\n", int(seg.starts[i]), int(seg.ends[i])) < 0:
-            raise BadInput(
-                f"a line longer than max_record_bytes ({max_record:,} bytes)",
-                line=int(seg.lines[i]),
-                hint="check this is a CSV export; raise max_record_bytes in cdr.toml if "
-                "records this long are genuine",
+    """Fail on a record of `seg` longer than `max_record`, as `_resync` fails one still open
+    past it: a record that ends inside a read buffer was never measured, so a lowered
+    `max_record_bytes` held only for records that crossed a 4 MiB block (a quoted field of
+    many lines within one loaded), and the default let one end up to a block past it."""
+    over = np.flatnonzero(seg.ends - seg.starts > max_record)
+    if len(over):
+        s, e = int(seg.starts[over[0]]), int(seg.ends[over[0]])
+        breaks = seg.data.count(b"\n", s, e)
+        raise _too_long(max_record, int(seg.lines[over[0]]), breaks + 1 if breaks else 0)
+
+
+def _too_long(max_record: int, line: int, lines: int = 0) -> BadInput:
+    """A record past `max_record_bytes` from `line`: one line (`lines` 0), a quoted field
+    of `lines` lines that closes, or one that does not close within the limit (-1)."""
+    what = f"a line longer than max_record_bytes ({max_record:,} bytes)"
+    if lines:
+        what = (
+            f"a record longer than max_record_bytes ({max_record:,} bytes) begins on this line: "
+            + (
+                f"a quoted field opened on it runs over {lines:,} lines"
+                if lines > 0
+                else "a quoted field opened on it does not close within that many bytes, and "
+                "the line after it is no record of its own"
             )
+        )
+    return BadInput(
+        what,
+        line=line,
+        hint="if records this long are genuine, raise max_record_bytes in cdr.toml (or "
+        "CDR_MAX_RECORD_BYTES); otherwise fix the file (a closing quote is missing, or "
+        "this is no CSV export)",
+    )
 
 
 def _blank_lines_only(buf: bytes) -> bool:
@@ -277,10 +302,13 @@ def _blank_lines_only(buf: bytes) -> bool:
 
 
 def _resync(
-    pending: bytes, line: int, broken: bool, eof: bool, sep: int, max_record: int
+    pending: bytes, line: int, broken: bool, eof: bool, sep: int, max_record: int, fields: int
 ) -> Generator[Segment | RawReject, None, tuple[bytes, int]]:
     """While the unfinished tail cannot become a record (broken quoting, the end of the
     file, or longer than a record may be), quarantine its first line and split the rest.
+    A tail too long whose next line is no record of `fields` fields is one record too
+    long, not an unbalanced quote: it fails (a 100 MB quoted field of many lines was read
+    as an `unbalanced_quote` and each line after it a `ragged_row`).
     Returns what is still pending and its line."""
     pos = 0  # into pending: the tail is copied once, when it is returned
     while pos < len(pending) and (broken or eof or len(pending) - pos > max_record):
@@ -288,16 +316,21 @@ def _resync(
         if cut < 0:
             if len(pending) - pos <= max_record:
                 break  # the line is not complete yet
-            raise BadInput(
-                f"a line longer than max_record_bytes ({max_record:,} bytes) without a line break",
-                line=line,
-                hint="check this is a CSV export; raise max_record_bytes in cdr.toml if "
-                "records this long are genuine",
-            )
+            raise _too_long(max_record, line)
+        if not (broken or eof) and fields and not _a_record(pending, cut + 1, sep, fields):
+            raise _too_long(max_record, line, -1)
         last = cut + 1 == len(pending)
         yield _broken_line(pending[pos:cut], line, broken, last, max_record)
         pos, line, broken = yield from _split_ahead(pending, cut + 1, line + 1, sep, max_record)
     return pending[pos:], line
+
+
+def _a_record(buf: bytes, pos: int, sep: int, fields: int) -> bool:
+    """Whether the line at `pos` of `buf` is a record of `fields` fields on its own (blank
+    lines skipped; looked for in the next 64 KiB: a record is about 1 KB)."""
+    end = buf.rfind(b"\n", pos, pos + 65536) + 1
+    seg = _split_records(buf[pos:end], 0, sep)[0] if end else None
+    return seg is not None and len(seg) > 0 and int(seg.commas[0]) == (fields - 1) % 256
 
 
 def _split_ahead(

@@ -302,3 +302,30 @@ def test_a_file_spanning_too_many_days_fails_naming_the_first_day_too_many(
     loaded = load(wh, src, max_file_days=12)
     assert loaded.exit_code == 0 and table(wh).height == 15
     assert table(wh)["call_date"].n_unique() == 12 + 1
+
+
+@pytest.mark.parametrize("block", [4096, None], ids=["crossing_blocks", "within_a_block"])
+def test_a_quoted_field_of_many_lines_past_max_record_bytes_fails_naming_its_line(
+    wh: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, block: int | None
+) -> None:
+    """One record longer than max_record_bytes, a quoted field of many lines: crossing the
+    read blocks it was read as an `unbalanced_quote` and each line after as a `ragged_row`
+    (the file failed the reject gate with a spreadsheet's advice); within one block, it
+    loaded. Either way the file fails, naming the record's line and the setting."""
+    import cdr_pipeline.ingest.csv_split as splitter
+
+    if block:
+        monkeypatch.setattr(splitter, "READ_BYTES", block)
+    body = rows(200, 51)  # past the header reader's first 64 KiB: then read block by block
+    body[150][USER] = "note line\n" * 3000  # 30 KB over 3,001 lines
+    src = tmp_path / "export.csv"
+    src.write_bytes(csv_bytes([line(r) for r in body]))
+    (f,) = load(wh, src, max_record_bytes=16384).files
+    assert (f.status, f.exit_code, f.rows_loaded, f.rows_rejected) == ("failed", 3, 0, 0)
+    assert "line 152: a record longer than max_record_bytes (16,384 bytes) begins" in f.message
+    assert "raise max_record_bytes" in f.message and "ragged" not in f.message
+    assert rejects(wh).is_empty()
+    # a genuine record that long loads once the limit is raised
+    (ok,) = load(wh, src, max_record_bytes=65536).files
+    assert (ok.status, ok.rows_loaded) == ("loaded", 200)
+    assert table(wh).filter(user_name=body[150][USER]).height == 1

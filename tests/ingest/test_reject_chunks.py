@@ -92,7 +92,7 @@ def test_a_record_longer_than_the_read_block_after_a_broken_line_is_split_whole(
     monkeypatch.setattr(csv_split, "_split_records", counting)
     record = b'a,"' + b"x" * 1000 + (b"\n" + b"x" * 1000) * 5000 + b'",c\n'  # 5 MB
     buf = b'x"y,1,2\n' + record + b"d,e,f\n" * 1000
-    gen = csv_split._resync(buf, 2, True, False, ord(","), 16 * 1024 * 1024)
+    gen = csv_split._resync(buf, 2, True, False, ord(","), 16 * 1024 * 1024, 3)
     items = []
     with pytest.raises(StopIteration) as stop:
         while True:
