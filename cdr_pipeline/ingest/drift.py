@@ -17,6 +17,7 @@ from cdr_pipeline.ingest.guards import guard_note
 from cdr_pipeline.render import visible_text
 from cdr_pipeline.schema import HeaderResolution, TableSchema, resolve_headers
 from cdr_pipeline.schema.base import NULL_MARKERS
+from cdr_pipeline.schema.headers import extra_key
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +124,8 @@ class Drift:
         res = self._resolutions.get(key)
         if res is None:
             res = self._resolutions[key] = resolve_headers(list(headers), self.schema)
-            self._unknown.update(dict.fromkeys(u for u in res.unknown if u != NO_KEYS))
+            if not self.per_record:  # a JSON record's keys are its own: told by `kept`
+                self._unknown.update(dict.fromkeys(u for u in res.unknown if u != NO_KEYS))
             missing = set(res.missing)
             self._missing = missing if self._missing is None else self._missing & missing
             if not self.per_record:  # a JSON chunk's repeats are told by `records`
@@ -141,26 +143,47 @@ class Drift:
         where one record writes `Device MAC` and the next `Device Mac` (keys drift between API
         versions) has both spellings though no record repeats the column. So in a JSON record
         a later spelling's value moves to the column's first spelling when that holds none,
-        and is a repeat (kept in `extra`, noted) only in a record holding both."""
-        for i, kept in res.unnamed:  # named once it holds a value (`HeaderResolution.unnamed`)
-            value = frame.get_column(f"c{i}", default=None)
-            if value is not None and (value.is_not_null() & ~value.is_in(NULL_MARKERS)).any():
-                self._unknown.setdefault(kept)
+        and is a repeat (kept in `extra`, noted) only in a record holding both (`kept`)."""
         if not self.per_record or not res.repeated:
             return frame
         first: dict[str | None, str] = {}
         for i, name in enumerate(res.canonical):
             first.setdefault(name, f"c{i}")
-        for i, kept in res.repeated:
+        for i, _ in res.repeated:
             one, col = first[res.canonical[i]], f"c{i}"
             held = pl.col(one).is_not_null() & ~pl.col(one).is_in(list(NULL_MARKERS))
             frame = frame.with_columns(
                 pl.when(held).then(pl.col(one)).otherwise(pl.col(col)).alias(one),
                 pl.when(held).then(pl.col(col)).alias(col),
             )
-            if frame[col].is_not_null().any():
-                self._repeated[kept] = res.headers[i]
         return frame
+
+    def kept(self, frame: pl.DataFrame, res: HeaderResolution, rejected: pl.Series) -> None:
+        """Note the columns that hold a value in a record of `frame` (from `records`) not
+        `rejected` (indexes into it): an unnamed one, and in JSON records an unknown key or
+        a repeat. A key only a quarantined record held was named a new column kept in
+        `extra` (the note, the ledger), where no loaded row had it."""
+        names = [*res.unnamed]
+        if self.per_record:
+            unknown = enumerate(map(extra_key, res.headers))
+            names += [(i, k) for i, k in unknown if k and res.canonical[i] is None]
+            names += res.repeated
+        seen = {*self._unknown, *self._repeated, NO_KEYS}
+        names = [(i, k) for i, k in sorted(names) if k not in seen and f"c{i}" in frame.columns]
+        if not names:
+            return
+        loaded = ~pl.int_range(pl.len()).is_in(rejected.implode())
+        held = frame.select(  # one pass over the columns, in the header's order
+            (pl.col(f"c{i}").is_not_null() & ~pl.col(f"c{i}").is_in(list(NULL_MARKERS)) & loaded)
+            .any()
+            .alias(str(n))
+            for n, (i, _) in enumerate(names)
+        ).row(0)
+        for (i, kept), has in zip(names, held, strict=True):
+            if has and (i, kept) in res.repeated:
+                self._repeated[kept] = res.headers[i]
+            elif has:
+                self._unknown.setdefault(kept)
 
     def header_rows(
         self, rejects: pl.DataFrame, frame: pl.DataFrame, res: HeaderResolution, lines: np.ndarray

@@ -393,6 +393,7 @@ class SourceStage:
             drift.count(out.rows, out.unguarded)
             for idx, reason, detail in drift.header_rows(out.rejects, frame, res, rows):
                 quarantine(int(chunk.source_rows[idx]), reason, detail, chunk.raw_text(idx))
+            drift.kept(frame, res, out.rejects.get_column("__idx"))
             stager.add(out.rows)
         if self.file.progress:
             self.file.progress(

@@ -15,6 +15,7 @@ from cdr_pipeline.ingest.json_lines import Record
 from cdr_pipeline.state.layout import Layout
 from cdr_pipeline.state.ledger import Ledger
 from tests.ingest.helpers import fixture, load, table
+from tests.ingest.hostile_corpus import records
 
 
 def _with_repeats(tmp_path: Path, first: str | None, repeat: str) -> Path:
@@ -211,3 +212,24 @@ def test_a_json_key_named_many_times_is_numbered_in_one_pass() -> None:
     assert (record["User_2"], record["User_4"], record["User_5001"]) == ("u1", "u2", "u4999")
     assert len(record) == 5_001
     assert Counted.lookups < 3 * 5_000
+
+
+def test_a_key_only_quarantined_records_hold_is_no_new_column(tmp_path: Path) -> None:
+    """The note, the log and the ledger's `unknown_columns` name the columns kept in
+    `extra`: a JSON key (an unknown one, a second spelling of a column, a key `""`) that
+    only a quarantined record held was named too, though no loaded row kept it."""
+    good, bad = records(6, 71), records(1, 72)[0]
+    bad.update({"Surprise Key": "x", "Device Mac": "AABBCCDDEEFF", "": "y"})
+    bad["Start time"] = "not a time"
+    path = tmp_path / "records.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in [*good[:3], bad, *good[3:]]))
+    wh = tmp_path / "wh"
+    (f,) = load(wh, path, max_reject_rate=1.0).files
+    assert (f.status, f.rows_loaded, f.rows_rejected) == ("loaded", 6, 1)
+    assert f.unknown_columns == [] and "extra" not in (f.message or "")
+    # a loaded record holding them names them, in the order of its keys
+    good[4].update({"Surprise Key": "x", "Device Mac": "AABBCCDDEEFF", "": "y"})
+    path.write_text("".join(json.dumps(r) + "\n" for r in [*good, bad]))
+    (g,) = load(tmp_path / "wh2", path, max_reject_rate=1.0).files
+    assert g.unknown_columns == ["Surprise Key", "(no header)"]
+    assert "Device Mac" in (g.message or "")
