@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cdr_pipeline.errors import EXIT_OK
+from cdr_pipeline.render import visible_text
 from cdr_pipeline.state.ledger import FILES_SCHEMA
 
 
@@ -57,8 +58,10 @@ class FileResult:
     def new_columns_note(self) -> str:
         """The note naming the new columns kept in `extra`: the first NOTE_COLUMNS of them,
         then how many more (records each with a key of their own named 190,000 columns, a
-        note of 3.9 MB); the ledger's `unknown_columns` keeps them all."""
-        shown = ", ".join(self.unknown_columns[:NOTE_COLUMNS])
+        note of 3.9 MB); the ledger's `unknown_columns` keeps them all. A character that
+        shows as nothing is escaped: `Report\u200dID` printed as `ReportID`, a column that
+        looked like the `Report ID` the file's other note said it lacked."""
+        shown = ", ".join(map(visible_text, self.unknown_columns[:NOTE_COLUMNS]))
         more = len(self.unknown_columns) - NOTE_COLUMNS
         if more > 0:
             shown += f" and {more:,} more (ingest_files.unknown_columns lists them all)"

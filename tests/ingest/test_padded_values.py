@@ -78,3 +78,16 @@ def test_an_unknown_column_is_named_as_its_key_in_extra(wh: Path) -> None:
     assert f.unknown_columns == ["Future column X", "Future column Y"]
     assert "kept in 'extra': Future column X, Future column Y" in f.new_columns_note()
     assert set(table(wh)["extra"]) == {'{"Future column X":"x","Future column Y":"y"}'}
+
+
+def test_the_new_columns_note_shows_a_character_that_does_not_show(wh: Path) -> None:
+    """`Report\u200dID` (a zero-width joiner inside) is no `Report ID`: the file's notes
+    said it had no 'Report ID' column and a new column 'ReportID', the joiner printed as
+    nothing. The note escapes it; `extra` and the ledger keep the name as it is."""
+    header = [h if h != "Report ID" else "Report\u200dID" for h in HEADER]
+    path = wh.parent / "joiner.csv"
+    path.write_bytes(csv_bytes([line(r) for r in rows(2, 97)], line(header)))
+    (f,) = load(wh, path).files
+    assert f.unknown_columns == ["Report\u200dID"]
+    assert f.new_columns_note() == "new columns kept in 'extra': Report\\u200dID"
+    assert "no 'Report ID' column" in (f.message or "")
