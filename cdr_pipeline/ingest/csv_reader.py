@@ -375,7 +375,7 @@ def _screen(
             )
             continue
         try:
-            fields = split_fields(text, delimiter)
+            fields = _fields(text, delimiter)
         except csv.Error as exc:
             bad.append(RawReject(line, "malformed_csv", str(exc), text))
             continue
@@ -384,3 +384,16 @@ def _screen(
             continue
         keep.append(k)
     return keep, bad
+
+
+def _fields(text: str, delimiter: str) -> list[str]:
+    """The fields of `text` as the chunk's parser (polars) reads them: a CR alone inside an
+    unquoted value is part of it. Python's csv refused it (`new-line character seen in
+    unquoted field`): the record was quarantined only when a record polars cannot parse
+    (not UTF-8) shared its chunk, so the chunk size decided whether it loaded."""
+    try:
+        return split_fields(text, delimiter)
+    except csv.Error:
+        if "\r" not in text:
+            raise
+        return split_fields(text.replace("\r", "\x00"), delimiter)  # no record holds a NUL

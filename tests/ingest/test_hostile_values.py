@@ -341,6 +341,30 @@ def test_records_joined_by_a_bare_cr_say_so_in_the_reject(tmp_path: Path) -> Non
     assert "carriage return (CR) alone" in detail and "LF or CRLF" in detail
 
 
+@pytest.mark.parametrize("neighbour", [False, True], ids=["alone", "beside_bad_utf8"])
+def test_a_cr_inside_a_value_loads_whatever_its_neighbours_are(
+    tmp_path: Path, neighbour: bool
+) -> None:
+    """A CR alone inside a value of a record with all its fields loads as polars reads it;
+    beside a record that is not UTF-8 in its chunk, the chunk was screened by Python's csv,
+    which refused it (`malformed_csv`, "do you need to open the file in universal-newline
+    mode?"): the chunk size decided the record's fate."""
+    body = rows(10, 74)
+    body[2][USER] = "Front Desk"
+    raw = [line(r) for r in body]
+    raw[2] = raw[2].replace(b"Front Desk", b"Front\rDesk")  # unquoted, as a tool wrote it
+    if neighbour:
+        raw[5] = raw[5].replace(b"Reception", b"Rec\xffeption")
+    path = tmp_path / "cr_value.csv"
+    path.write_bytes(csv_bytes(raw))
+    wh = tmp_path / "wh"
+    (f,) = load(wh, path, max_reject_rate=1.0).files
+    bad = int(neighbour)
+    assert (f.rows_read, f.rows_loaded, f.rows_rejected) == (10, 10 - bad, bad)
+    assert "Front\rDesk" in table(wh)["user_name"].to_list()
+    assert rejects(wh).is_empty() or rejects(wh)["reason"].to_list() == ["invalid_utf8"]
+
+
 @pytest.mark.parametrize("layout", ["lines", "array", "page"])
 def test_json_chunks_of_long_records_end_by_bytes(layout: str) -> None:
     """As CSV chunks: 40 JSON records of 15 MiB each held 2.3 GB at once in one chunk."""
