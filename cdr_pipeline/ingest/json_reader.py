@@ -16,6 +16,7 @@ import ijson
 import numpy as np
 import polars as pl
 
+from cdr_pipeline.ingest import chunk as chunks
 from cdr_pipeline.ingest.chunk import CHUNK_BYTES, NO_KEYS, BadInput, Chunk, RawReject
 from cdr_pipeline.ingest.json_guard import JsonGuard
 from cdr_pipeline.ingest.json_lines import Broken, Record, json_lines, lines_layout
@@ -345,7 +346,8 @@ def read_json_chunks(
                     hint="check this is an export of the Webex APIs; raise max_columns in "
                     "cdr.toml if it is",
                 )
-        if len(batch) + len(rejects) >= chunk_rows:
+        # or at CHUNK_FIELDS cells, as a CSV chunk (25,000 records x 1,963 keys: 4 GB)
+        if len(batch) + len(rejects) >= chunk_rows or len(batch) * len(keys) >= chunks.CHUNK_FIELDS:
             yield _chunk(batch, rejects, end, counted.nul_seen)
             batch, rejects, keys, start = [], [], set(), end
     if batch or rejects:
