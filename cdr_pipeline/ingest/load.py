@@ -50,6 +50,10 @@ __all__ = ["FileLoader", "LoadedContent"]
 
 
 ADVICE = {
+    "repeated_header": "far more lines are the header again than there are records: this is "
+    "no export as Control Hub writes it; load each export on its own; ",
+    "summary_line": "far more lines are summary lines (a count or total) than there are "
+    "records: this is no export as Control Hub writes it; ",
     "invalid_utf8": "the file is not UTF-8 (saved as Windows-1252 or Latin-1?): export it again "
     "as UTF-8, or convert it (iconv -f WINDOWS-1252 -t UTF-8 FILE > FILE-utf8.csv) and load "
     "that; ",

@@ -247,6 +247,25 @@ def test_a_summary_line_under_the_records_is_no_record(tmp_path: Path, footer: b
     assert table(tmp_path / "wh").height == 60
 
 
+@pytest.mark.parametrize("filler", [b"Total rows: 60\r\n", line(HEADER)], ids=["sums", "headers"])
+def test_lines_that_are_no_record_by_the_thousand_fail_the_gate(
+    tmp_path: Path, filler: bytes
+) -> None:
+    """Lines that are no record are left out of the gate as far as one per record and 1,000
+    more: 20 records under 3,000 summary lines (or the header line again 3,000 times) are no
+    export. Each such line was left out: a file of millions of them was read to its end and
+    loaded, exit 0. Past that allowance each counts as a record rejected."""
+    path = tmp_path / "filler.csv"
+    path.write_bytes(BOM + csv_bytes([line(r) for r in rows(20, 132)]) + filler * 3_000)
+    (f,) = load(tmp_path / "wh", path).files
+    assert (f.status, f.exit_code, f.rows_loaded, f.rows_rejected) == ("failed", 3, 0, 3_000)
+    assert "1980 of 2000 rows rejected" in f.message and "no export" in f.message
+    # within the allowance (a summary or header line per record) the records load
+    path.write_bytes(BOM + csv_bytes([line(r) for r in rows(20, 133)]) + filler * 1_000)
+    (g,) = load(tmp_path / "wh", path).files
+    assert (g.status, g.rows_loaded, g.rows_rejected) == ("loaded", 20, 1_000)
+
+
 def test_a_record_starting_like_a_summary_is_still_a_record(tmp_path: Path) -> None:
     """Only a count alone on its line is a summary: a short line whose first field is a
     summary word followed by other fields is a ragged record, gated as one."""
