@@ -16,6 +16,7 @@ from typing import BinaryIO
 import numpy as np
 
 from cdr_pipeline.ingest.chunk import EOF_MARK, BadInput, RawReject, raw_str
+from cdr_pipeline.ingest.csv_blank import blank_lines_only, separators_only
 from cdr_pipeline.ingest.limits import Limits
 
 READ_BYTES = 4 * 1024 * 1024
@@ -72,56 +73,41 @@ def _first_stray(arr: np.ndarray, quotes: np.ndarray, sep: int) -> int:
     return int(min(opening[bad_open].min(initial=n), closing[bad_close].min(initial=n)))
 
 
-FEW_CANDIDATES = 256
-"""Up to this many records of a buffer that pass the modulo-256 count are checked one by one
-(`bytes.count`, a few microseconds in all); more, a block of separator-only lines, are
-checked in one pass over the buffer, which costs about 5 ms per 4 MB read: done for every
-buffer, it was a second of a 1M-leg ingest."""
+def _swallowing(
+    buf: bytes, nl: np.ndarray, bidx: np.ndarray, stray: int, sep: int, fields: int
+) -> int:
+    """`stray`, or the start of an earlier record of many lines whose second line is a
+    record of `fields` fields on its own: two unpaired quotes lines apart (`"Ann` and, lines
+    later, `Lee"`) paired up, and the records between them became one value of one record
+    that loaded, those records lost without a word."""
+    if not fields or not len(bidx):
+        return stray
+    prev = np.concatenate(([-1], bidx[:-1]))
+    for k in np.flatnonzero(bidx - prev > 1):
+        start = int(nl[prev[k]]) + 1 if prev[k] >= 0 else 0
+        if 0 <= stray < start:
+            break
+        second = int(nl[prev[k] + 1]) + 1
+        if _a_record(buf[: int(nl[bidx[k]]) + 1], second, sep, fields):
+            return start
+    return stray
 
 
-def _separators_only(
-    buf: bytes,
-    starts: np.ndarray,
-    ends: np.ndarray,
-    commas: np.ndarray,
-    quoted: np.ndarray,
-    sep: int,
-) -> np.ndarray:
-    """True for the records made of separators only (`,,,,,,`: the empty rows a spreadsheet
-    keeps below the data). Such a record has no quote and as many separators as bytes: that
-    compares the counts the splitter has (modulo 256, as `commas` is), and the records that
-    pass have their other bytes counted exactly: one by one when they are few (real records
-    that pass by chance), else in one pass over the buffer (record by record in Python, a
-    file of nothing but such lines was read at 17 MB/s: a gzip of them let 200 times its
-    size through, `max_unpacked_ratio`, 33 s for 2.7 MB)."""
-    out = (starts.astype(np.uint8) - ends.astype(np.uint8) + commas == 0) & ~quoted
-    out &= ends > starts
-    candidates = np.flatnonzero(out)
-    if 0 < len(candidates) <= FEW_CANDIDATES:  # real records pass by chance, 1 in 256
-        mark = bytes([sep])
-        for i in candidates:
-            s, e = int(starts[i]), int(ends[i])
-            out[i] = buf.count(mark, s, e) == e - s
-    elif len(candidates):
-        other = (np.frombuffer(buf, dtype=np.uint8) != sep).view(np.uint8)
-        bounds = np.empty(2 * len(candidates), dtype=np.int64)  # [start, end) of each
-        bounds[0::2], bounds[1::2] = starts[candidates], ends[candidates]
-        out[candidates] = np.add.reduceat(other, bounds, dtype=np.int64)[0::2] == 0
-    return out
-
-
-def _split_records(buf: bytes, first_line: int, sep: int = 44) -> tuple[Segment, bytes, int, bool]:
+def _split_records(
+    buf: bytes, first_line: int, sep: int = 44, fields: int = 0
+) -> tuple[Segment, bytes, int, bool]:
     """Split `buf` (starting at a record boundary) into complete records and the remainder.
 
     Returns the segment, the unfinished tail, the line number the tail starts on, and
-    whether the tail starts with a record that breaks the quoting rules (`_first_stray`)."""
+    whether the tail starts with a record that breaks the quoting rules (`_first_stray`, or
+    `_swallowing` given the header's `fields`)."""
     arr = np.frombuffer(buf, dtype=np.uint8)
     nl = np.flatnonzero(arr == NL)
     quotes = np.flatnonzero(arr == QUOTE) if buf.find(b'"') >= 0 else None
     broken = False
     if quotes is not None:
         bidx = np.flatnonzero((np.searchsorted(quotes, nl) & 1) == 0)
-        stray = _first_stray(arr, quotes, sep)
+        stray = _swallowing(buf, nl, bidx, _first_stray(arr, quotes, sep), sep, fields)
         if stray >= 0:  # records end before the one holding the stray quote
             broken = True
             bidx = bidx[: int(np.searchsorted(nl[bidx], stray))]
@@ -167,7 +153,7 @@ def _split_records(buf: bytes, first_line: int, sep: int = 44) -> tuple[Segment,
                 within = np.bincount(owner, weights=inside, minlength=n).astype(np.int64)
                 commas = ((commas.astype(np.int64) - within) % 256).astype(np.uint8)
     # blank lines are not records (spreadsheet exports add them), nor lines of separators only
-    nonblank = (ends_wo_cr > starts) & ~_separators_only(
+    nonblank = (ends_wo_cr > starts) & ~separators_only(
         buf, starts, ends_wo_cr, commas, quoted, sep
     )
     has_blank = not nonblank.all()
@@ -245,11 +231,11 @@ def _split_stream(
             if not buf.endswith(b"\n"):  # last record without a final newline
                 buf += b"\n"
                 unended.append(line)
-        elif _blank_lines_only(buf):  # counted, not split: megabytes of them cost nothing
+        elif blank_lines_only(buf):  # counted, not split: megabytes of them cost nothing
             line += buf.count(b"\n")
             pending = b"\r" if buf.endswith(b"\r") else b""  # maybe the CR of a CRLF
             continue
-        seg, pending, line, broken = _split_records(buf, line, sep)
+        seg, pending, line, broken = _split_records(buf, line, sep, fields)
         if len(seg):
             _refuse_overlong(seg, max_record)
             yield seg
@@ -291,16 +277,6 @@ def _too_long(max_record: int, line: int, lines: int = 0) -> BadInput:
     )
 
 
-def _blank_lines_only(buf: bytes) -> bool:
-    """Whether `buf` (from a record boundary) is nothing but empty lines (LF or CRLF; a CR
-    at its end may begin a CRLF). A hostile file of such lines, or an archive member of
-    63 MiB of them, was split at 5 MB/s; this looks at it at the speed of memory."""
-    if buf[:1] not in (b"\n", b"\r") or buf[-1:] not in (b"\n", b"\r"):
-        return False
-    body = buf[:-1] if buf.endswith(b"\r") else buf
-    return not body.replace(b"\r\n", b"\n").strip(b"\n")
-
-
 def _resync(
     pending: bytes, line: int, broken: bool, eof: bool, sep: int, max_record: int, fields: int
 ) -> Generator[Segment | RawReject, None, tuple[bytes, int]]:
@@ -321,7 +297,9 @@ def _resync(
             raise _too_long(max_record, line, -1)
         last = cut + 1 == len(pending)
         yield _broken_line(pending[pos:cut], line, broken, last, max_record)
-        pos, line, broken = yield from _split_ahead(pending, cut + 1, line + 1, sep, max_record)
+        pos, line, broken = yield from _split_ahead(
+            pending, cut + 1, line + 1, sep, max_record, fields
+        )
     return pending[pos:], line
 
 
@@ -334,7 +312,7 @@ def _a_record(buf: bytes, pos: int, sep: int, fields: int) -> bool:
 
 
 def _split_ahead(
-    buf: bytes, pos: int, line: int, sep: int, max_record: int
+    buf: bytes, pos: int, line: int, sep: int, max_record: int, fields: int
 ) -> Generator[Segment, None, tuple[int, int, bool]]:
     """Split `buf` from `pos` (a record boundary) as `_split_records` would, in windows that
     end at a line break and double while no broken record turns up: a stray quote on every
@@ -348,7 +326,7 @@ def _split_ahead(
         else:  # at a line break: the window's last, else the first after it
             end = buf.rfind(b"\n", pos, pos + width) + 1 or buf.find(b"\n", pos + width) + 1
             end = end or len(buf)
-        seg, tail, line, broken = _split_records(buf[pos:end], line, sep)
+        seg, tail, line, broken = _split_records(buf[pos:end], line, sep, fields)
         if len(seg):
             _refuse_overlong(seg, max_record)
             yield seg

@@ -36,6 +36,29 @@ def test_a_stray_quote_costs_one_record_not_the_rest_of_the_file(wh: Path, tmp_p
     assert rj["raw_text"][0].encode() + b"\r\n" == body[100]
 
 
+def test_two_unpaired_quotes_lines_apart_do_not_swallow_the_records_between(
+    wh: Path, tmp_path: Path
+) -> None:
+    """`"Ann Lee` on one line and `Ann Lee"` ten lines later, both in the User field: the
+    two quotes paired up into one value of eleven lines, a record with all its fields that
+    loaded; the nine records between them were lost, exit 0, no word. A record of many lines
+    whose second line is a record on its own is two broken lines, each quarantined."""
+    body = rows(60, 48)
+    for r in body:
+        r[USER] = "Ann Lee"
+    raw = [line(r) for r in body]
+    raw[5] = raw[5].replace(b"Ann Lee", b'"Ann Lee')
+    raw[15] = raw[15].replace(b"Ann Lee", b'Ann Lee"')
+    src = tmp_path / "pair.csv"
+    src.write_bytes(csv_bytes(raw))
+    f = load(wh, src, max_reject_rate=1.0).files[0]
+    assert (f.rows_read, f.rows_loaded, f.rows_rejected) == (60, 58, 2)
+    rj = rejects(wh)
+    assert rj["source_row"].to_list() == [7, 17]
+    assert set(rj["reason"]) == {"stray_quote"}
+    assert table(wh)["user_name"].to_list() == ["Ann Lee"] * 58
+
+
 def test_a_long_reject_keeps_its_whole_raw_text(wh: Path, tmp_path: Path) -> None:
     body = [line(r) for r in rows(5, 42)]
     body[2] = body[2].rstrip(b"\r\n") + b"," + b"x" * 300_000 + b"\r\n"  # ragged and long

@@ -46,10 +46,10 @@ def test_a_stray_quote_on_every_line_is_split_in_work_linear_in_the_file(
     split_bytes = 0
     real = csv_split._split_records
 
-    def counting(buf: bytes, first_line: int, sep: int = 44) -> Any:
+    def counting(buf: bytes, first_line: int, sep: int = 44, fields: int = 0) -> Any:
         nonlocal split_bytes
         split_bytes += len(buf)
-        return real(buf, first_line, sep)
+        return real(buf, first_line, sep, fields)
 
     monkeypatch.setattr(csv_split, "_split_records", counting)
     good = line(rows(1, 74)[0])
@@ -83,11 +83,11 @@ def test_a_record_longer_than_the_read_block_after_a_broken_line_is_split_whole(
     calls = 0
     real = csv_split._split_records
 
-    def counting(buf: bytes, first_line: int, sep: int = 44) -> Any:
+    def counting(buf: bytes, first_line: int, sep: int = 44, fields: int = 0) -> Any:
         nonlocal calls
         calls += 1
         assert calls < 100, "the window stopped growing"
-        return real(buf, first_line, sep)
+        return real(buf, first_line, sep, fields)
 
     monkeypatch.setattr(csv_split, "_split_records", counting)
     record = b'a,"' + b"x" * 1000 + (b"\n" + b"x" * 1000) * 5000 + b'",c\n'  # 5 MB
