@@ -7,7 +7,7 @@ import logging
 import unicodedata
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import polars as pl
@@ -18,6 +18,9 @@ from cdr_pipeline.render import visible_text
 from cdr_pipeline.schema import HeaderResolution, TableSchema, resolve_headers
 from cdr_pipeline.schema.base import NULL_MARKERS
 from cdr_pipeline.schema.headers import extra_key
+
+if TYPE_CHECKING:
+    from cdr_pipeline.ingest.normalize import NormalizeResult
 
 log = logging.getLogger(__name__)
 
@@ -157,6 +160,13 @@ class Drift:
                 pl.when(held).then(pl.col(col)).alias(col),
             )
         return frame
+
+    def loaded(self, frame: pl.DataFrame, res: HeaderResolution, out: NormalizeResult) -> None:
+        """What a chunk's normalized outcome `out` tells of the file: the columns its loaded
+        records hold (`kept`), its values read without a formula guard and its undocumented
+        values (`count`)."""
+        self.kept(frame, res, out.rejects.get_column("__idx"))
+        self.count(out.rows, out.unguarded)
 
     def kept(self, frame: pl.DataFrame, res: HeaderResolution, rejected: pl.Series) -> None:
         """Note the columns that hold a value in a record of `frame` (from `records`) not

@@ -390,10 +390,9 @@ class SourceStage:
             rows, nulls, comma = chunk.source_rows, chunk.nulls_marked, chunk.delimiter == ";"
             frame = drift.records(chunk.frame, res)
             out = normalize(frame, res, schema, ctx, rows, nulls, decimal_comma=comma)
-            drift.count(out.rows, out.unguarded)
             for idx, reason, detail in drift.header_rows(out.rejects, frame, res, rows):
                 quarantine(int(chunk.source_rows[idx]), reason, detail, chunk.raw_text(idx))
-            drift.kept(frame, res, out.rejects.get_column("__idx"))
+            drift.loaded(frame, res, out)
             stager.add(out.rows)
         if self.file.progress:
             self.file.progress(
