@@ -153,6 +153,18 @@ def test_the_alert_mails_the_jobs_own_logs() -> None:
         assert f"tail -n 30 {target.removeprefix('append:')}" in alert
 
 
+def _cron_night(home: Path, logs: Path) -> tuple[subprocess.CompletedProcess[str], str]:
+    """The cron line run by sh after a night that ended `exit 0`: its output, and the summary
+    log's last line, which must be a night's line stopped with exit 3."""
+    (logs / "nightly-summary.log").write_text("cdr nightly 2026-12-04: exit 0\n")
+    proc = subprocess.run(
+        ["/bin/sh", "-c", cron_command(home, logs)], capture_output=True, text=True, timeout=60
+    )
+    last = (logs / "nightly-summary.log").read_text().splitlines()[-1]
+    assert re.fullmatch(r"cdr nightly \d{4}-\d\d-\d\d: exit 3 \(stopped: .*\)", last), last
+    return proc, last
+
+
 def test_cron_line_ends_the_summary_log_when_its_folder_is_gone(tmp_path: Path) -> None:
     """`cd /srv/cdr` failing (its disk not mounted, the folder moved) ran no cdr: the
     summary log's tail still read the night before's `exit 0` line, and the mailed line
@@ -160,12 +172,7 @@ def test_cron_line_ends_the_summary_log_when_its_folder_is_gone(tmp_path: Path) 
     the summary log with the night's line, exit 3, and the mail says exit 3."""
     home, logs = tmp_path / "srv", tmp_path / "log"
     logs.mkdir()
-    (logs / "nightly-summary.log").write_text("cdr nightly 2026-12-04: exit 0\n")
-    proc = subprocess.run(
-        ["/bin/sh", "-c", cron_command(home, logs)], capture_output=True, text=True, timeout=60
-    )
-    last = (logs / "nightly-summary.log").read_text().splitlines()[-1]
-    assert re.fullmatch(r"cdr nightly \d{4}-\d\d-\d\d: exit 3 \(stopped: .*\)", last), last
+    proc, last = _cron_night(home, logs)
     assert f"cannot enter the working folder {home}: mount or restore it" in last
     assert "cdr nightly failed with exit 3 on " in proc.stdout
     assert not (logs / "nightly.jsonl").exists()  # no cdr ran: nothing of its log
@@ -183,13 +190,8 @@ def test_cron_line_ends_the_summary_log_when_cdr_does_not_start(tmp_path: Path) 
     broken = home / ".venv" / "bin" / "cdr"
     broken.write_text("#!/nonexistent/python3\n")  # the interpreter the venv linked to, gone
     broken.chmod(0o755)
-    (logs / "nightly-summary.log").write_text("cdr nightly 2026-12-04: exit 0\n")
     (logs / "nightly.jsonl").write_text('{"level": "info"}\n')
-    proc = subprocess.run(
-        ["/bin/sh", "-c", cron_command(home, logs)], capture_output=True, text=True, timeout=60
-    )
-    last = (logs / "nightly-summary.log").read_text().splitlines()[-1]
-    assert re.fullmatch(r"cdr nightly \d{4}-\d\d-\d\d: exit 3 \(stopped: .*\)", last), last
+    proc, last = _cron_night(home, logs)
     assert f"{broken} does not start: reinstall it" in last
     assert "cdr nightly failed with exit 3 on " in proc.stdout
     assert (logs / "nightly.jsonl").read_text() == '{"level": "info"}\n'

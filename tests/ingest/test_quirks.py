@@ -63,6 +63,17 @@ def test_conservation_holds_for_every_fixture(wh: Path, path: Path) -> None:
         assert sum(f.rows_read for f in result.files) == GOOD_FILES[path.name]
 
 
+def _fixture_rows(name: str) -> list[list[str]]:
+    """The rows of the fixture export `name`, its header first."""
+    return list(csv.reader(fixture(name).read_text(encoding="utf-8-sig").splitlines()))
+
+
+def _write_rows(path: Path, rows: list[list[str]]) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as out:
+        csv.writer(out).writerows(rows)
+    return path
+
+
 def test_bom_is_not_part_of_the_first_header(wh: Path) -> None:
     load(wh, fixture("bom_crlf.csv"))
     df = table(wh)
@@ -111,8 +122,7 @@ def test_booleans_as_excel_writes_them_in_other_languages(wh: Path, tmp_path: Pa
     """Excel re-saving an export in a German locale writes `Answered` as `WAHR` / `FALSCH`
     (with `;` and decimal commas, which load): every leg was a `bad_boolean` and the file
     failed the reject rate. French, Polish and Russian words too, in any case."""
-    text = fixture("boolean_casing.csv").read_text(encoding="utf-8-sig")
-    rows = list(csv.reader(text.splitlines()))
+    rows = _fixture_rows("boolean_casing.csv")
     at = rows[0].index("Answered")
     for row, word in zip(rows[1:], ["WAHR", "FALSCH", "vrai", "Fałsz"], strict=True):
         row[at] = word
@@ -218,13 +228,10 @@ def test_a_site_timezone_in_hours_is_quarantined_not_read_as_minutes(
     already) loaded -5 as five minutes: every local time of the site off by 4 h 55 min,
     and cdr validate's range (-720..840) passed it. Every zone's offset is a multiple of 15
     minutes (+5:45, -9:30 included); anything else is quarantined."""
-    text = fixture("timestamp_forms.csv").read_text(encoding="utf-8-sig")
-    rows = list(csv.reader(text.splitlines()))
+    rows = _fixture_rows("timestamp_forms.csv")
     at = rows[0].index("Site timezone")
     rows[1][at], rows[2][at], rows[3][at] = "-5", "345", "-570"
-    path = tmp_path / "hours.csv"
-    with path.open("w", newline="", encoding="utf-8") as out:
-        csv.writer(out).writerows(rows)
+    path = _write_rows(tmp_path / "hours.csv", rows)
     (f,) = load(wh, path, max_reject_rate=0.5).files
     assert (f.rows_loaded, f.rows_rejected) == (2, 1)
     (bad,) = rejects(wh).to_dicts()
@@ -241,17 +248,14 @@ def test_a_site_timezone_in_seconds_is_quarantined_not_read_as_minutes(
     month and hour wrong in every report, with only a `cdr validate` warning. The world's
     zones run from -12:00 to +14:00: -720 and 840 minutes load (the ends), -14400, 19800
     (+5:30 in seconds) and -900 (15 hours) are quarantined."""
-    text = fixture("timestamp_forms.csv").read_text(encoding="utf-8-sig")
-    rows = list(csv.reader(text.splitlines()))
+    rows = _fixture_rows("timestamp_forms.csv")
     at = rows[0].index("Site timezone")
     rows[1][at], rows[2][at], rows[3][at] = "-14400", "-720", "840"
     rows += [rows[1][:], rows[1][:]]
     rid = rows[0].index("Report ID")
     rows[4][at], rows[4][rid] = "19800", "r-seconds-2"
     rows[5][at], rows[5][rid] = "-900", "r-fifteen-hours"
-    path = tmp_path / "seconds.csv"
-    with path.open("w", newline="", encoding="utf-8") as out:
-        csv.writer(out).writerows(rows)
+    path = _write_rows(tmp_path / "seconds.csv", rows)
     (f,) = load(wh, path, max_reject_rate=0.9).files
     assert (f.rows_loaded, f.rows_rejected) == (2, 3)
     bad = rejects(wh).sort("source_row").to_dicts()
@@ -312,13 +316,10 @@ def test_an_undocumented_sub_client_type_is_named_at_ingest(wh: Path, tmp_path: 
     """`Mobile Network` (a space, not an underscore) is no documented spelling: its legs load
     untagged, outside every Webex Go view. Only `cdr validate` said so; an ingest (or a
     fetch) said nothing. The file's note names the values and their rows."""
-    text = fixture("webex_go_casing.csv").read_text(encoding="utf-8-sig")
-    rows = list(csv.reader(text.splitlines()))
+    rows = _fixture_rows("webex_go_casing.csv")
     at = rows[0].index("Sub client type")
     rows[1][at], rows[2][at], rows[4][at] = "Mobile Network", "Mobile Network", "MOBILE-NET"
-    path = tmp_path / "spelled.csv"
-    with path.open("w", newline="", encoding="utf-8") as out:
-        csv.writer(out).writerows(rows)
+    path = _write_rows(tmp_path / "spelled.csv", rows)
     (f,) = load(wh, path).files
     assert (f.rows_loaded, f.webex_go_rows) == (4, 1)
     assert (
@@ -461,12 +462,9 @@ def _write(path: Path, text: str) -> Path:
 def _without_column(path: Path, header: str) -> tuple[Path, list[list[str]]]:
     """The clean export `bom_crlf.csv` written to `path` without the column `header`, and
     its rows as read."""
-    text = fixture("bom_crlf.csv").read_text(encoding="utf-8-sig")
-    rows = list(csv.reader(text.splitlines()))
+    rows = _fixture_rows("bom_crlf.csv")
     at = rows[0].index(header)
-    with path.open("w", newline="", encoding="utf-8") as out:
-        csv.writer(out).writerows(r[:at] + r[at + 1 :] for r in rows)
-    return path, rows
+    return _write_rows(path, [r[:at] + r[at + 1 :] for r in rows]), rows
 
 
 def test_an_export_without_sub_client_type_says_its_webex_go_legs_cannot_be_told(
@@ -740,8 +738,7 @@ def test_an_export_saved_as_windows_1252_fails_saying_how_to_convert_it(
     """Accented names in Windows-1252 are not UTF-8: every row with one is quarantined, the
     file fails on the reject rate, and its message says the file is not UTF-8 and how to
     convert it. Converted as it says, the same rows load whole, names intact."""
-    text = fixture("bom_crlf.csv").read_text(encoding="utf-8-sig")
-    rows = list(csv.reader(text.splitlines()))
+    rows = _fixture_rows("bom_crlf.csv")
     user = rows[0].index("User")
     for row in rows[1:]:
         row[user] = "Lefèvre, Zoë"

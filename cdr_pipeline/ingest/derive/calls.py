@@ -22,14 +22,7 @@ DURATIONS = ("duration_seconds", "ring_duration_seconds", "hold_duration_seconds
 
 DIGIT_TEXT = (
     "report_id",
-    "calling_number",
-    "called_number",
-    "user_number",
-    "site_main_number",
-    "dialed_digits",
-    "caller_id_number",
-    "external_caller_id_number",
-    "redirecting_number",
+    *CALL_LEGS.phone_text,  # the phone numbers, ELIN included
     "local_call_id",
     "remote_call_id",
     "related_call_id",
@@ -39,7 +32,6 @@ DIGIT_TEXT = (
     "final_local_session_id",
     "final_remote_session_id",
     "authorization_code",
-    "elin",
     "pstn_vendor_org_id",
     "pstn_provider_id",
 )
