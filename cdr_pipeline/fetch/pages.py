@@ -280,6 +280,19 @@ MAX_EMPTY_PAGES = 5
 that keep coming over empty pages are a loop (up to the page limit, hours of requests)."""
 
 
+def _has_bytes(response: Response, redact: Redactor) -> None:
+    """Raise for an answer without a byte (a 204, or a 200 a gateway sends empty): it was
+    taken for JSON cut at its framing, `ends at its Content-Length (0 bytes) inside its
+    JSON: ... a length short of its body`, of a body there is none of."""
+    if not response.body.strip():
+        raise FetchError(
+            f"{redact.url(response.url)} answered HTTP {response.status} without a byte, "
+            "not a page of records (an empty window is HTTP 404 'No CDRs')",
+            hint="check --base-url: a proxy or gateway may answer instead of Webex; rerun "
+            "later (the run resumes from the watermark)",
+        )
+
+
 def save_window_pages(
     pages: Iterable[Response],
     redact: Redactor,
@@ -301,6 +314,7 @@ def save_window_pages(
     seen_ids: dict[bytes, int] = {}
     empty = 0
     for response in pages:
+        _has_bytes(response, redact)
         records, latest, ids = page_scan(
             response.body, redact, response.url, limits, content_length(response),
             chunked=chunked(response),

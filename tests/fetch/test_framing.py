@@ -125,3 +125,28 @@ def test_a_transfer_coding_besides_chunked_is_refused_unread(
         _read_window(server.url, clock, tmp_path)
     message = str(info.value)
     assert "transfer-coded as 'gzip, chunked', which cdr fetch cannot decode" in message, message
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        b"HTTP/1.1 204 No Content\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 0\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+    ],
+    ids=["204", "200-length-0", "200-chunked-empty"],
+)
+def test_an_answer_without_a_byte_says_so_not_a_short_length(
+    answer: bytes, tmp_path: Path, clock: FakeClock
+) -> None:
+    """A 204, or a 200 without a byte (a gateway's), was read as JSON cut at its framing:
+    `ends at its Content-Length (0 bytes) inside its JSON: ... a length short of its body`,
+    of a body there is none of. It says the answer had no byte, with its status."""
+    status = answer.split(b" ", 2)[1].decode()
+    with RawServer(lambda conn: conn.sendall(answer)) as server, pytest.raises(FetchError) as info:
+        _read_window(server.url, clock, tmp_path)
+    message = str(info.value)
+    assert f"answered HTTP {status} without a byte, not a page of records" in message, message
+    assert "Content-Length" not in message and "last chunk" not in message
+    assert "--base-url" in (info.value.hint or "")
+    assert not list(tmp_path.glob("page-*"))
