@@ -11,19 +11,36 @@ from cdr_pipeline.config.rules import URL_SECRETS
 
 REDACTED = "[REDACTED]"
 
+PART = 8
+"""The shortest run of a token's characters that counts as part of it (and is removed)."""
+
 
 class Redactor:
-    """Removes the literal token (and its URL-encoded form) from text shown to people."""
+    """Removes the token (and its URL-encoded form), whole or any part of it of `PART`
+    characters or more, from text shown to people."""
 
     def __init__(self, secrets: Iterable[str]) -> None:
         found = {s for s in secrets if s}
         found |= {urllib.parse.quote(s, safe="") for s in found}
         self.secrets = sorted(found, key=len, reverse=True)
+        self.pieces = {s[i : i + PART] for s in self.secrets for i in range(len(s) - PART + 1)}
 
     def __call__(self, text: str) -> str:
-        """`text` (a message, a log line) without the token."""
+        """`text` (a message, a log line) without the token or a part of it. A server or
+        proxy that echoes the request's headers may cut the token (`Bearer NzY4ZmFr...`) or
+        show it from some offset: only the token whole was removed, and the rest of such a
+        page showed all but a few of its characters."""
         for secret in self.secrets:
             text = text.replace(secret, REDACTED)
+        spans: list[list[int]] = []
+        for i in range(len(text) - PART + 1):
+            if text[i : i + PART] in self.pieces:
+                if spans and i <= spans[-1][1]:
+                    spans[-1][1] = i + PART
+                else:
+                    spans.append([i, i + PART])
+        for start, end in reversed(spans):
+            text = text[:start] + REDACTED + text[end:]
         return text
 
     def url(self, url: str) -> str:

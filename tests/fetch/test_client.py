@@ -326,3 +326,22 @@ def test_the_client_of_a_token_file_reads_the_file_again_when_asked(tmp_path: Pa
     assert client.renew is not None and client.renew() == NEW_TOKEN
     with_env = client_from_options(options, env={"WEBEX_TOKEN": TOKEN})
     assert with_env.renew is not None and with_env.renew() == TOKEN
+
+
+@pytest.mark.parametrize(
+    "shown",
+    [TOKEN[:30], TOKEN[5:], TOKEN[9:60], f"{TOKEN[:20]}...", TOKEN[-8:]],
+    ids=["head", "from-5", "middle", "cut-with-dots", "last-8"],
+)
+def test_redactor_removes_a_part_of_the_token_too(shown: str) -> None:
+    """A server or proxy that echoes the request's headers may cut the token, or show it
+    from an offset: only the whole token was removed, and `X-Token=NzY4ZmFrZS10b2tlbi1m`
+    or all of it but its first 5 characters went to the terminal and cdr runs."""
+    text = f"Internal error for the request with X-Token={shown} (see the log)"
+    out = Redactor([TOKEN])(text)
+    assert out.startswith("Internal error for the request with X-Token=[REDACTED]"), out
+    assert out.endswith(" (see the log)"), out
+    pieces = {TOKEN[i : i + 8] for i in range(len(TOKEN) - 7)}
+    assert not [p for p in pieces if p in out], out
+    # text that shares fewer characters with it stays as it is
+    assert Redactor([TOKEN])(f"id {TOKEN[:7]} ok") == f"id {TOKEN[:7]} ok"
