@@ -7,7 +7,12 @@
 --   call's day), dates taken as UTC days: Control Hub's report is in UTC and cannot be
 --   rendered in another zone, so its days are UTC days (docs/webex-dch.md);
 -- * a fetch window, from the saved page's folder `<start>_<end>` (YYYYMMDDTHHMMSSmmmZ, UTC,
---   end inclusive);
+--   end inclusive). The API files a record by when the call finished (the feed's Report
+--   time) or reached the cloud (the stream's insertion time), not by its start: a call
+--   started before a window's end may come in a later window. So fetched windows that join
+--   cover calls started up to `late_hours` (cfg_settings: the late-data horizon of
+--   `cdr fetch`, 2 h by default) before their last end: yesterday is covered once a run
+--   has fetched to 02:00 today, not at 00:01, when its late calls were still to come;
 -- * else the file's first..last start date: the UTC call dates (Hive partitions) the ingest
 --   ledger records for it, from 00:00 UTC of the first to 24:00 UTC of the last.
 -- A page fetched for some locations only (`cdr fetch --locations`, saved under
@@ -62,6 +67,7 @@ parsed as (
         f.first_call_date,
         f.last_call_date,
         s.reporting_timezone,
+        s.late_hours,
         -- try_cast: a name such as `_2026-02-30_...` (a typo, a hand-made name) declares no
         -- range, and the file covers its call dates; a cast error would break every view
         -- that reads coverage, for as long as the ledger holds the file. A copy's mark
@@ -108,6 +114,13 @@ ranges as (
                 timezone('UTC', strptime(window_to, '%Y%m%dT%H%M%S%gZ')) + interval 1 millisecond
             else timezone('UTC', cast(last_call_date + 1 as timestamp))
         end as range_to,
+        -- how far the range reaches for calls by their start: a window's end, less the
+        -- late-data horizon; a declared range or a file's call dates are by start already
+        case
+            when not is_declared and window_from <> '' then
+                to_seconds(3600 * late_hours)
+            else to_seconds(0)
+        end as settling,
         reporting_timezone
     from declared
     where is_declared or window_from <> '' or first_call_date is not null
@@ -117,6 +130,7 @@ kept as (
     select
         greatest(r.range_from, coalesce(k.retained_from, r.range_from)) as range_from,
         r.range_to,
+        r.settling,
         r.reporting_timezone
     from ranges as r
     cross join retained as k
@@ -145,7 +159,8 @@ islands as (
 merged as (
     select
         min(range_from) as covered_from,
-        max(range_to) as covered_to,
+        -- windows join on their ends; the calls they hold by start settle before them
+        max(range_to - settling) as covered_to,
         any_value(reporting_timezone) as reporting_timezone
     from islands
     group by island

@@ -285,7 +285,8 @@ def settings_view(settings: Settings) -> ViewSpec:
         "select\n"
         f"    cast({lit(settings.reporting_timezone)} as varchar) as reporting_timezone,\n"
         f"    cast({int(settings.code_expiry_days)} as integer) as code_expiry_days,\n"
-        f"    cast({int(settings.idle_days)} as integer) as idle_days"
+        f"    cast({int(settings.idle_days)} as integer) as idle_days,\n"
+        f"    cast({float(settings.fetch.late_hours)} as double) as late_hours"
     )
     return ViewSpec(
         name="cfg_settings",
@@ -293,7 +294,8 @@ def settings_view(settings: Settings) -> ViewSpec:
         grain="one row",
         key=("reporting_timezone",),
         origin="generated",
-        doc="Settings baked in at build time: reporting_timezone, code_expiry_days, idle_days.",
+        doc="Settings baked in at build time: reporting_timezone, code_expiry_days, idle_days, "
+        "late_hours.",
     )
 
 

@@ -27,7 +27,8 @@ def test_a_window_without_records_covers_its_hours(tmp_path: Path, clock: FakeCl
         for r in make_records(144, DAY + timedelta(minutes=30), timedelta(minutes=30))
         if not any(a <= parse(r["Report time"]) < b for a, b in nights)
     ]
-    settings = settings_for(tmp_path)
+    # calls taken as all in at a window's end (late_hours 0): the point is the empty windows
+    settings = settings_for(tmp_path, late_hours=0)
     with FakeWebex(TOKEN, records) as server:
         result = fetch_records(
             settings,

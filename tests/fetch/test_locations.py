@@ -58,7 +58,7 @@ def test_a_run_for_some_locations_covers_no_day_of_the_org(
     its own watermark key now and cover nothing; the run over all locations still does."""
     day = datetime(2026, 10, 20, tzinfo=UTC)
     records = make_records(144, day + timedelta(minutes=30), timedelta(minutes=30))
-    settings = settings_for(tmp_path)
+    settings = settings_for(tmp_path, late_hours=0)  # days covered to the windows' end
     with FakeWebex(TOKEN, records) as server:
         serve, every = server.cdrs, server.records
 

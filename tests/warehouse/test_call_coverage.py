@@ -17,6 +17,7 @@ def _covered(
     partitions: dict[str, list[str]] | None = None,
     cutoffs: tuple[str, ...] = (),
     skipped_copies: tuple[tuple[str, str], ...] = (),
+    late_hours: float = 2.0,
 ) -> list[date]:
     """The covered days of `files` ((path, status), of the call legs), and of
     `skipped_copies` ((path, path of the file whose content it repeats)), which the ledger
@@ -24,7 +25,10 @@ def _covered(
     con = duckdb.connect()
     con.execute("set TimeZone = 'UTC'")
     con.execute(MACROS.read_text())
-    con.execute(f"create table cfg_settings as select '{tz}' as reporting_timezone")
+    con.execute(
+        f"create table cfg_settings as select '{tz}' as reporting_timezone, "
+        f"{late_hours} as late_hours"
+    )
     con.execute("create table stg_ledger_retention (table_name varchar, cutoff date)")
     for cutoff in cutoffs:
         con.execute("insert into stg_ledger_retention values ('call_legs', ?)", [cutoff])
@@ -135,9 +139,28 @@ def test_fetch_windows_cover_only_whole_days() -> None:
 
 def test_days_are_those_of_the_reporting_time_zone() -> None:
     # a UTC window of 10-01 04:00 .. 10-03 03:59:59.999 is exactly 10-01 and 10-02 in New York
+    # (calls taken as all in at the window's end: late_hours 0)
     page = "state/fetched/feed/org/20261001T040000000Z_20261003T035959999Z/page-001.json.gz"
-    assert _covered("America/New_York", [(page, "loaded")]) == _days("2026-10-01", "2026-10-02")
-    assert _covered("UTC", [(page, "loaded")]) == _days("2026-10-02", "2026-10-02")
+    ny = _covered("America/New_York", [(page, "loaded")], late_hours=0)
+    assert ny == _days("2026-10-01", "2026-10-02")
+    assert _covered("UTC", [(page, "loaded")], late_hours=0) == _days("2026-10-02", "2026-10-02")
+
+
+def test_a_fetched_day_is_covered_once_its_late_calls_are_in() -> None:
+    """The API files a call by when it finished (the feed's Report time) or reached the
+    cloud (the stream's insertion time), not by its start: windows fetched to midnight
+    covered the day before, though a call started at 23:50 that ended at 00:10 was still to
+    come, and its phone read idle. Joined windows now cover calls started up to `late_hours`
+    (2 h by default) before their last end; a declared export is by start already."""
+    stream = "state/fetched/stream/org"
+    to_midnight = f"{stream}/20261001T000000000Z_20261002T235959999Z/page-001.json.gz"
+    assert _covered("UTC", [(to_midnight, "loaded")]) == _days("2026-10-01", "2026-10-01")
+    later = f"{stream}/20261003T000000000Z_20261003T015959999Z/page-001.json.gz"
+    pages = [(to_midnight, "loaded"), (later, "loaded")]
+    assert _covered("UTC", pages) == _days("2026-10-01", "2026-10-02")
+    assert _covered("UTC", pages, late_hours=3) == _days("2026-10-01", "2026-10-01")
+    export = ("exports/dch_2026-10-01_2026-10-03.csv", "loaded")
+    assert _covered("UTC", [export]) == _days("2026-10-01", "2026-10-02")
 
 
 def test_a_name_with_impossible_dates_covers_its_call_dates() -> None:
