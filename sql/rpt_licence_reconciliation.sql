@@ -304,6 +304,9 @@ final as (
         subscription_id,
         licence_type,
         entitled_units,
+        -- bought as the month ends (0 for rows that ended earlier in it): these add up
+        -- across subscriptions, where entitled_units counts a moved purchase twice
+        entitled_month_end,
         consumed_peak,
         consumed_month_end,
         licence_days,

@@ -17,7 +17,8 @@ def headline_figures(settings: Settings) -> dict[str, Any]:
 
     Keys: month (YYYY-MM or None), calls, webex_go_calls, webex_go_share (0..1 or None),
     licences_held_peak (the most held at one instant, over all subscriptions and licence
-    types), licences_held_month_end, licences_bought, idle_licences, idle_cost
+    types), licences_held_month_end, licences_bought (units bought as the month ends: a
+    purchase moved to another subscription mid-month counts once), idle_licences, idle_cost
     (by currency; the cost of rows priced without a currency under "(no currency)", as the
     finance summary shows it; cost_note says which rows no currency's total holds:
     entitlements in force without a unit_price or in several currencies, else "").
@@ -41,7 +42,7 @@ def headline_figures(settings: Settings) -> dict[str, Any]:
         by_currency = con.execute(
             "select case when currency is null and unit_price is not null then $none "
             "else currency end as money_in, "
-            "sum(consumed_month_end), sum(entitled_units), sum(idle_licences), "
+            "sum(consumed_month_end), sum(entitled_month_end), sum(idle_licences), "
             "round(sum(idle_cost), 2) "
             "from rpt_licence_reconciliation where month = $m group by money_in order by money_in",
             {"m": month, "none": NO_CURRENCY},

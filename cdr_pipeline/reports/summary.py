@@ -136,6 +136,16 @@ def _chart(rows: list[dict[str, Any]]) -> str:
     return "".join(parts)
 
 
+def _bought_at_month_end(recon: list[dict[str, Any]]) -> int:
+    """Units bought as the month ends, over the org: a subscription whose rows ended earlier
+    in the month (its phones moved to another) shows them as `entitled_units`, and added to
+    the successor's they were a purchase counted twice. A month closed before the report had
+    `entitled_month_end` has only `entitled_units`."""
+    new = bool(recon) and "entitled_month_end" in recon[0]
+    column = "entitled_month_end" if new else "entitled_units"
+    return sum(int(r.get(column) or 0) for r in recon)
+
+
 def _short_type(licence_type: Any) -> str:
     text = str(licence_type or "(none)")
     if "Bring Your Own Device" in text:
@@ -166,7 +176,7 @@ def render_summary(figures: MonthFigures) -> str:
     # the org's peak at one instant: the rows' peaks fall at different instants, and a unit
     # moved between subscriptions counts in both, so their sum can exceed what was ever held
     held = figures.licences_held_peak
-    bought = sum(int(r.get("entitled_units") or 0) for r in recon)
+    bought = _bought_at_month_end(recon)
     idle_cost = _money_by_currency(recon, "idle_cost")
     unassigned = _money_by_currency(recon, "unassigned_cost")
     # a subscription whose entitlements in force are in several currencies has no cost:

@@ -106,3 +106,42 @@ def test_restatements_show_a_late_change_of_the_closed_headline_peak(tmp_path: P
     assert (peak[0]["closed_total"], peak[0]["current_total"], peak[0]["change"]) == (1, 2, 1)
     # the four reports themselves do not move
     assert {r["report"] for r in rows} == {"finance-summary"}
+
+
+def test_a_purchase_moved_between_subscriptions_is_bought_once(tmp_path: Path) -> None:
+    """Sub-A bought 2 units to 09-15 and Sub-B 2 from 09-16; D1 and D2 move from one to
+    the other at midnight between. Each row reads 2 units bought (Sub-A on its last day in
+    force), but the org never bought more than 2 at once: the headline's "bought" is what
+    was bought as the month ends, 2. Adding the rows' entitled_units said 4."""
+    w = World()
+    w.entitlements.append(f"Sub-A,{BYOD},2,2026-01-01,2026-09-15,10.00,USD")
+    w.entitlements.append(f"Sub-B,{BYOD},2,2026-09-16,,10.00,USD")
+    for device, uid, number in (("D1", U1, "+15550001"), ("D2", U2, "+15550002")):
+        w.event("2026-08-15T00:00:00Z", device, "PROVISIONED", uid, number, subscription="Sub-A")
+        w.snapshot("2026-09-01T00:00:00Z", device, uid, number, subscription="Sub-A")
+        w.snapshot("2026-09-16T00:00:00Z", device, uid, number, subscription="Sub-B")
+        w.snapshot("2026-10-01T06:00:00Z", device, uid, number, subscription="Sub-B")
+    w.leg(
+        "calls_2026-09-01_2026-10-01.csv", "DESK", "2026-09-15T10:00:00Z", U3, "+1555", 30, go=False
+    )
+    con = w.build(tmp_path)
+    rows = records(
+        con,
+        "select subscription_id, entitled_units, entitled_month_end "
+        "from rpt_licence_reconciliation where month = date '2026-09-01' order by 1",
+    )
+    assert rows == [
+        {"subscription_id": "Sub-A", "entitled_units": 2, "entitled_month_end": 0},
+        {"subscription_id": "Sub-B", "entitled_units": 2, "entitled_month_end": 2},
+    ]
+    con.close()
+
+    settings = Settings(warehouse=tmp_path / "wh")
+    build_warehouse(settings)
+    headline = headline_figures(settings)
+    assert (headline["licences_held_peak"], headline["licences_bought"]) == (2, 2)
+    html, _ = finance_summary(settings, "2026-09")
+    assert "<b>2 / 2</b>" in html
+    close_month(settings, "2026-09")
+    html, figures = finance_summary(settings, "2026-09")
+    assert figures.close is not None and "<b>2 / 2</b>" in html

@@ -52,6 +52,7 @@ def test_money_is_restated_per_currency_and_prices_are_not_totalled(tmp_path: Pa
     got = {(r["measure"], r["currency"]): (r["closed_total"], r["current_total"]) for r in rows}
     assert got == {
         ("entitled_units", None): (5.0, 7.0),
+        ("entitled_month_end", None): (5.0, 7.0),
         ("variance_units", None): (3.0, 5.0),
         ("unassigned_units", None): (3.0, 5.0),
         ("unassigned_cost", "EUR"): (20.0, 30.0),
