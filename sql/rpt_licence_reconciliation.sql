@@ -130,7 +130,9 @@ months as (
 -- Entitlement rows in force on some day of the month up to its last (data) day, with the
 -- days of the month they cover; valid_to is inclusive. A row of 0 units is one taken back
 -- (its key loaded again with 0 units): it is not in force, as if it had never been loaded
--- (no units, price, currency or row of its own).
+-- (no units, price, currency or row of its own). Nor is a row whose valid_to falls before
+-- its valid_from (dates typed the wrong way round, which the quality suite fails): its
+-- days counted backwards took its units off those in force between the two dates.
 month_rows as (
     select
         months.month,
@@ -147,6 +149,7 @@ month_rows as (
         on e.valid_from <= months.month_end_day
         and coalesce(e.valid_to, months.month_end_day) >= months.month
         and e.units <> 0
+        and (e.valid_to is null or e.valid_to >= e.valid_from)
 ),
 
 -- The day the month's entitlement is read on: its last (data) day, or, for a subscription
