@@ -5,6 +5,7 @@ A leaf module (it imports nothing of the project), so every layer can use it.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from datetime import UTC, datetime
 from pathlib import Path
@@ -70,3 +71,17 @@ def is_name_of_words(value: str) -> bool:
     (`Lé Na` held with `e` and its accent apart was taken for no name)."""
     words = unicodedata.normalize("NFC", value).split()
     return len(words) > 1 and all(w.isalpha() for w in words)
+
+
+_NAME_GAPS = re.compile(r"[\s,]+")
+
+
+def file_name_joins(value: str) -> list[str]:
+    """`value` and, when it holds several words, its words as a file name joins them: by
+    `_` or `-` (`grace_chen_calls.csv`, `Grace-Chen.csv`) and by a blank. A comma parts
+    words too: a display name written `Last, First` (`Chen, Grace`) is saved as
+    `Chen_Grace.csv` or `Chen Grace.csv`, never with its comma before the `_`."""
+    words = [w for w in _NAME_GAPS.split(value.strip()) if w]
+    if len(words) < 2:
+        return [value]
+    return list(dict.fromkeys([value, *(sep.join(words) for sep in ("_", "-", " "))]))

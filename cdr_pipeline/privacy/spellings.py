@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from cdr_pipeline.render import short_id
-from cdr_pipeline.text import is_name_of_words, unicode_forms
+from cdr_pipeline.text import file_name_joins, is_name_of_words, unicode_forms
 
 SHORT = 7
 """Values shorter than this are replaced only as whole fields."""
@@ -76,13 +76,11 @@ class Replacement:
 
 
 def _joined(value: str) -> list[str]:
-    """`value` and, when it holds blanks (a name), its words joined as a file name joins them
-    (`grace_chen_calls.csv`, `Grace-Chen.csv`): an export or its rejects file named so kept
-    the erased person's name while `Grace Chen.csv` was renamed."""
-    words = _BLANKS.split(value.strip())
-    if len(words) < 2:
-        return [value]
-    return [value, *(sep.join(words) for sep in ("_", "-"))]
+    """`value` and, when it holds several words (a name), its words joined as a file name
+    joins them (`grace_chen_calls.csv`, `Grace-Chen.csv`; `Chen_Grace.csv` of `Chen,
+    Grace`): an export or its rejects file named so kept the erased person's name while
+    `Grace Chen.csv` was renamed (`text.file_name_joins`)."""
+    return file_name_joins(value)
 
 
 def replacement_pairs(replacements: Mapping[str, str]) -> list[Replacement]:

@@ -6,7 +6,7 @@ Every row records the file it was loaded from (`source_file`), and the ledger th
 request, an investigation) named them there, on the analyst tier too, beside the pseudonym
 of the same name. So the map holds, as rows of kind `file`, each such name with every
 personal value in it (a name, an e-mail, a user id, a number of 7 digits or more, in any
-case, a name also with its words joined by `_` or `-` as file names join them) replaced by
+case, a name also with its words joined by `_`, `-` or a blank as file names join them) replaced by
 its pseudonym, and the analyst tier's staging and ledger views show that. The names come
 from the ledger, which records each loaded file (`source` is the rows' `source_file`), so
 no table is scanned for them.
@@ -14,7 +14,6 @@ no table is scanned for them.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 
 import duckdb
@@ -23,7 +22,7 @@ import pyarrow as pa
 
 from cdr_pipeline.schema.personal import EMAIL, ID, NAME, NUMBER
 from cdr_pipeline.state.secret import pseudonym
-from cdr_pipeline.text import is_name_of_words, lit, quote, unicode_forms
+from cdr_pipeline.text import file_name_joins, is_name_of_words, lit, quote, unicode_forms
 
 FILE_KIND = "file"
 """The map rows of file names (value: the name; pseudonym: the name without personal
@@ -36,17 +35,13 @@ _MIN_CHARS = 7
 """A shorter value (an extension, a short word) is not looked for in file names: dates,
 times and counters there hold such digits and words by chance; a name of several words is
 (`text.is_name_of_words`)."""
-_BLANKS = re.compile(r"\s+")
 
 
 def _forms(value: str) -> list[str]:
-    """`value` as a file name may write it: words joined by `_` or `-`, an accented letter
-    as one character or as the letter and its combining mark (as macOS writes names)."""
-    out: list[str] = []
-    for form in sorted(unicode_forms(value)):
-        words = _BLANKS.split(form.strip())
-        out += [form, *(sep.join(words) for sep in ("_", "-"))] if len(words) > 1 else [form]
-    return out
+    """`value` as a file name may write it: words joined by `_`, `-` or a blank, a comma
+    between them dropped (`text.file_name_joins`), an accented letter as one character or
+    as the letter and its combining mark (as macOS writes names)."""
+    return [joined for form in sorted(unicode_forms(value)) for joined in file_name_joins(form)]
 
 
 def _index(values: Mapping[str, set[str]], key: bytes) -> dict[str, str]:

@@ -143,3 +143,18 @@ def test_notebook_reject_examples_name_the_file_as_the_analyst_tier_does(
             assert nb.reject_examples(rejects)["source_file"].to_list() == [shown]
         finally:
             nb.close()
+
+
+def test_a_last_first_name_is_found_in_a_file_name_without_its_comma() -> None:
+    """A display name `Muller, Aiko` (as Control Hub writes it) in a file name saved as
+    `muller_aiko_calls.csv` or `Muller Aiko.csv` showed on the analyst tier: its words
+    were joined with the comma kept (`Muller,_Aiko`)."""
+    key = b"k" * 32
+    index = _index({"name": {"Muller, Aiko"}}, key)
+    longest = max(map(len, index))
+    shown = pseudonym(key, "name", "Muller, Aiko")
+    for name in ("muller_aiko_calls.csv", "Muller-Aiko.csv", "Muller Aiko.csv"):
+        hidden = hidden_name(f"in/{name}", index, longest)
+        assert "muller" not in hidden.casefold(), name
+        assert shown in hidden, name
+    assert hidden_name("in/Muller, Aiko.csv", index, longest) == f"in/{shown}.csv"
