@@ -80,8 +80,14 @@ def file_name_joins(value: str) -> list[str]:
     """`value` and, when it holds several words, its words as a file name joins them: by
     `_` or `-` (`grace_chen_calls.csv`, `Grace-Chen.csv`) and by a blank. A comma parts
     words too: a display name written `Last, First` (`Chen, Grace`) is saved as
-    `Chen_Grace.csv` or `Chen Grace.csv`, never with its comma before the `_`."""
+    `Chen_Grace.csv` or `Chen Grace.csv`, never with its comma before the `_`, and as
+    the name is spoken, `grace_chen.csv`."""
     words = [w for w in _NAME_GAPS.split(value.strip()) if w]
     if len(words) < 2:
         return [value]
-    return list(dict.fromkeys([value, *(sep.join(words) for sep in ("_", "-", " "))]))
+    orders = [words]
+    last, comma, first = value.partition(",")
+    if comma and "," not in first and last.strip() and first.strip():
+        orders.append(first.split() + last.split())  # `Grace Chen.csv` of `Chen, Grace`
+    joins = [sep.join(order) for order in orders for sep in ("_", "-", " ")]
+    return list(dict.fromkeys([value, *joins]))

@@ -39,8 +39,9 @@ times and counters there hold such digits and words by chance; a name of several
 
 def _forms(value: str) -> list[str]:
     """`value` as a file name may write it: words joined by `_`, `-` or a blank, a comma
-    between them dropped (`text.file_name_joins`), an accented letter as one character or
-    as the letter and its combining mark (as macOS writes names)."""
+    between them dropped and a `Last, First` name also first-last (`text.file_name_joins`),
+    an accented letter as one character or as the letter and its combining mark (as macOS
+    writes names)."""
     return [joined for form in sorted(unicode_forms(value)) for joined in file_name_joins(form)]
 
 

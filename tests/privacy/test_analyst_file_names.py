@@ -158,3 +158,13 @@ def test_a_last_first_name_is_found_in_a_file_name_without_its_comma() -> None:
         assert "muller" not in hidden.casefold(), name
         assert shown in hidden, name
     assert hidden_name("in/Muller, Aiko.csv", index, longest) == f"in/{shown}.csv"
+
+
+def test_a_last_first_name_is_found_in_a_file_name_in_first_last_order() -> None:
+    """`Muller, Aiko` (as Control Hub writes a display name) in a file saved as the name
+    is spoken, `aiko_muller_calls.csv`, showed on the analyst tier in clear."""
+    key = b"k" * 32
+    index = _index({"name": {"Muller, Aiko"}}, key)
+    shown = pseudonym(key, "name", "Muller, Aiko")
+    found = hidden_name("in/aiko_muller_calls.csv", index, max(map(len, index)))
+    assert found == f"in/{shown}_calls.csv"

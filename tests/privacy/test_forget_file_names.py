@@ -70,3 +70,22 @@ def test_forget_renames_a_file_named_after_a_last_first_name_without_its_comma(
     names = [p.name for p in settings.warehouse.rglob("*")]
     assert not [n for n in names if joined.casefold() in n.casefold()]
     assert scan_files(settings.warehouse, {joined, joined.lower()}) == {}
+
+
+@pytest.mark.parametrize("name", ["aiko_muller_calls.csv", "Aiko Muller.csv"])
+def test_forget_renames_a_file_named_after_a_last_first_name_in_first_last_order(
+    tmp_path: Path, name: str
+) -> None:
+    """The records name her `Muller, Aiko`, as Control Hub writes a display name; a file
+    saved after her is named as the name is spoken, `aiko_muller_calls.csv`, and kept it."""
+    settings = Settings(warehouse=tmp_path / "wh", max_reject_rate=1.0)
+    export = tmp_path / name
+    export.write_text(HEADER + ROWS.replace("Aiko Muller", '"Muller, Aiko"'), encoding="utf-8")
+    assert ingest_paths(settings, [export]).exit_code == 0
+
+    forget(settings, user=AIKO)
+    vacuum_tables(settings, grace_hours=0)
+    joined = name.removesuffix(".csv").removesuffix("_calls")
+    names = [p.name for p in settings.warehouse.rglob("*")]
+    assert not [n for n in names if joined.casefold() in n.casefold()]
+    assert scan_files(settings.warehouse, {joined, joined.lower()}) == {}
