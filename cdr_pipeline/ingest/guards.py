@@ -7,7 +7,8 @@ file failing the reject rate), and a `Calling number` of `'+14155550100` was the
 no person, device or other leg.
 
 The guard is dropped only where what follows it is a valid value of the column: a number
-of a number column, a phone number or dialled digits of `TableSchema.phone_text`. Any other
+of a number column (`repaired_numbers`, with a locale's marks), a phone number or dialled
+digits of `TableSchema.phone_text` (`unguarded_phones`). Any other
 guarded value stays as delivered (a guarded formula `'=1+2` is no number and is still
 quarantined; a name stays as written). Each column's count goes into the file's note.
 """
@@ -18,8 +19,8 @@ from collections.abc import Callable
 
 import polars as pl
 
-from cdr_pipeline.ingest.numerals import NUMBER_TYPES
-from cdr_pipeline.schema.base import TableSchema
+from cdr_pipeline.ingest.numerals import CLOCK_MARKS, LOCALE_MARKS, NUMBER_TYPES
+from cdr_pipeline.schema.base import Column, TableSchema
 
 GUARD = "'"
 
@@ -28,38 +29,37 @@ PHONE_TEXT = r"^'(\+?[0-9*#]+)$"
 extension or dialled digits (`'2101`, `'*73`, `'#31#0700`)."""
 
 
-def unguarded_numbers(
-    df: pl.DataFrame, schema: TableSchema, parse: Callable[[str, pl.Expr], pl.Expr]
+def repaired_numbers(
+    df: pl.DataFrame, schema: TableSchema, read: Callable[[Column], pl.Expr]
 ) -> tuple[pl.DataFrame, dict[str, int]]:
-    """Number columns: a value that did not parse (`__typed_<name>` NULL) and is `'` then
-    a value `parse` reads is that value. Only the values that did not parse are looked at
-    (nearly none), so a chunk without a guard costs one null test per column, as in
-    `normalize._locale_numbers`."""
-    counts: dict[str, int] = {}
+    """A number written with a locale's marks (`numerals.respell`: `−300`, `1 200`) or behind
+    a spreadsheet's formula guard (`GUARD`: `'-300`), or both (`'−300`), is that
+    number: such a `Site timezone` (every site west of UTC) failed the reject rate. Only
+    values that did not parse are looked at (nearly none); `read` parses a column's text,
+    respelled. Also returns the guarded values read, per column (the file's note)."""
+    guarded_read: dict[str, int] = {}
     for c in schema.input_columns:
         if c.dtype not in NUMBER_TYPES or c.sensitive:
             continue
         typed, raw = df[f"__typed_{c.name}"], df[c.name]
-        missed = typed.is_null() & raw.is_not_null()
+        missed = typed.is_null() & raw.is_not_null()  # no text search over every value
         if not missed.any():
             continue
         idx = missed.arg_true()
         found = raw.gather(idx)
         guarded = found.str.starts_with(GUARD)
-        if not guarded.any():
+        bare = found.zip_with(~guarded, found.str.slice(1)) if guarded.any() else found
+        marked = guarded | bare.str.contains(CLOCK_MARKS if c.clock else LOCALE_MARKS)
+        if not marked.any():
             continue
-        bare = found.filter(guarded).str.slice(1)
-        value = bare.to_frame().select(parse(c.dtype, pl.col(c.name))).to_series()
-        read = value.is_not_null()
-        if not read.any():
-            continue
-        idx = idx.filter(guarded).filter(read)
-        df = df.with_columns(
-            raw.scatter(idx, bare.filter(read)),
-            typed.scatter(idx, value.filter(read).cast(typed.dtype)),
-        )
-        counts[c.name] = int(read.sum())
-    return df, counts
+        idx, bare, guarded = idx.filter(marked), bare.filter(marked), guarded.filter(marked)
+        value = bare.to_frame().select(read(c)).to_series()
+        df = df.with_columns(typed.scatter(idx, value.cast(typed.dtype)))
+        unguarded = guarded & value.is_not_null()
+        if unguarded.any():  # the guard is no part of the value, in the text either
+            df = df.with_columns(raw.scatter(idx.filter(unguarded), bare.filter(unguarded)))
+            guarded_read[c.name] = int(unguarded.sum())
+    return df, guarded_read
 
 
 def unguarded_phones(df: pl.DataFrame, schema: TableSchema) -> tuple[pl.DataFrame, dict[str, int]]:

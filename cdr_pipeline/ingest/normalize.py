@@ -15,8 +15,8 @@ import polars as pl
 
 from cdr_pipeline.ingest.derive import DERIVERS, Check
 from cdr_pipeline.ingest.derive.base import long_values, null_word, null_word_keys, word_detail
-from cdr_pipeline.ingest.guards import unguarded_numbers, unguarded_phones
-from cdr_pipeline.ingest.numerals import CLOCK_MARKS, LOCALE_MARKS, NUMBER_TYPES, respell, ungroup
+from cdr_pipeline.ingest.guards import repaired_numbers, unguarded_phones
+from cdr_pipeline.ingest.numerals import respell, ungroup
 from cdr_pipeline.ingest.spreadsheet import drop_flags, local_date_check, mark_local_dates, trimmed
 from cdr_pipeline.ingest.timestamps import (
     TIMESTAMP_RANGE,
@@ -119,29 +119,6 @@ def _blank_values(df: pl.DataFrame, schema: TableSchema) -> pl.DataFrame:
         blank = raw.gather(idx).str.strip_chars().is_in(list(NULL_MARKERS))
         if blank.any():
             df = df.with_columns(raw.scatter(idx.filter(blank), None))
-    return df
-
-
-def _locale_numbers(df: pl.DataFrame, schema: TableSchema, decimal_comma: bool) -> pl.DataFrame:
-    """A number written with a locale's other marks (`numerals.respell`: the minus sign `−`,
-    thousands grouped by blanks) is that number: a `Site timezone` of `−300` (every site west
-    of UTC) or a count `1 200` was a bad value, and the file failed the reject rate. Only the
-    values that did not parse are looked at (nearly none)."""
-    for c in schema.input_columns:
-        if c.dtype not in NUMBER_TYPES or c.sensitive:
-            continue
-        typed, raw = df[f"__typed_{c.name}"], df[c.name]
-        missed = typed.is_null() & raw.is_not_null()  # no text search over every value
-        if not missed.any():
-            continue
-        idx = missed.arg_true()
-        marked = raw.gather(idx).str.contains(CLOCK_MARKS if c.clock else LOCALE_MARKS)
-        if not marked.any():
-            continue
-        idx = idx.filter(marked)
-        found = raw.gather(idx).to_frame()
-        value = _parse(c.dtype, respell(pl.col(c.name), decimal_comma, c.clock), decimal_comma)
-        df = df.with_columns(typed.scatter(idx, found.select(value).to_series().cast(typed.dtype)))
     return df
 
 
@@ -340,9 +317,12 @@ def normalize(
     # ingest benchmark runs ~0.2 s faster)
     times = [c.name for c in schema.input_columns if c.dtype == TIMESTAMP and not c.sensitive]
     df = fill_timestamps(lf.collect(engine="in-memory"), times)
-    df, guarded = unguarded_numbers(df, schema, lambda t, s: _parse(t, s, decimal_comma))
     df, phones = unguarded_phones(df, schema)
-    df = _locale_numbers(_blank_values(df, schema), schema, decimal_comma)
+    df, guarded = repaired_numbers(
+        _blank_values(df, schema),
+        schema,
+        lambda c: _parse(c.dtype, respell(pl.col(c.name), decimal_comma, c.clock), decimal_comma),
+    )
     df = mark_local_dates(df, times, schema)
     df = (
         drop_flags(_flag(df, checks))
