@@ -87,8 +87,13 @@ def _swallowing(
         start = int(nl[prev[k]]) + 1 if prev[k] >= 0 else 0
         if 0 <= stray < start:
             break
-        second = int(nl[prev[k] + 1]) + 1
-        if _a_record(buf[: int(nl[bidx[k]]) + 1], second, sep, fields):
+        second, stop = int(nl[prev[k] + 1]) + 1, int(nl[bidx[k]]) + 1
+        eol = int(nl[prev[k] + 2])
+        # a line of fewer separators than a record has cannot be one (a value's next line:
+        # most records of many lines), and needs no parse; a blank one is looked past
+        if eol - second > 1 and buf.count(sep.to_bytes(), second, eol) < fields - 1:
+            continue
+        if _a_record(buf, second, sep, fields, stop):  # buf not copied
             return start
     return stray
 
@@ -303,10 +308,10 @@ def _resync(
     return pending[pos:], line
 
 
-def _a_record(buf: bytes, pos: int, sep: int, fields: int) -> bool:
-    """Whether the line at `pos` of `buf` is a record of `fields` fields on its own (blank
-    lines skipped; looked for in the next 64 KiB: a record is about 1 KB)."""
-    end = buf.rfind(b"\n", pos, pos + 65536) + 1
+def _a_record(buf: bytes, pos: int, sep: int, fields: int, stop: int | None = None) -> bool:
+    """Whether the line at `pos` of `buf` (up to `stop`) is a record of `fields` fields on
+    its own (blank lines skipped; looked for in the next 64 KiB: a record is about 1 KB)."""
+    end = buf.rfind(b"\n", pos, min(pos + 65536, len(buf) if stop is None else stop)) + 1
     seg = _split_records(buf[pos:end], 0, sep)[0] if end else None
     return seg is not None and len(seg) > 0 and int(seg.commas[0]) == (fields - 1) % 256
 
