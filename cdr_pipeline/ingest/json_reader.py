@@ -16,8 +16,14 @@ import ijson
 import numpy as np
 import polars as pl
 
-from cdr_pipeline.ingest import chunk as chunks
-from cdr_pipeline.ingest.chunk import CHUNK_BYTES, NO_KEYS, BadInput, Chunk, RawReject
+from cdr_pipeline.ingest.chunk import (
+    CHUNK_BYTES,
+    CHUNK_FIELDS,
+    NO_KEYS,
+    BadInput,
+    Chunk,
+    RawReject,
+)
 from cdr_pipeline.ingest.json_guard import JsonGuard
 from cdr_pipeline.ingest.json_lines import Broken, Record, json_lines, lines_layout
 from cdr_pipeline.ingest.json_screen import (
@@ -347,7 +353,7 @@ def read_json_chunks(
                     "cdr.toml if it is",
                 )
         # or at CHUNK_FIELDS cells, as a CSV chunk (25,000 records x 1,963 keys: 4 GB)
-        if len(batch) + len(rejects) >= chunk_rows or len(batch) * len(keys) >= chunks.CHUNK_FIELDS:
+        if len(batch) + len(rejects) >= chunk_rows or len(batch) * len(keys) >= CHUNK_FIELDS:
             yield _chunk(batch, rejects, end, counted.nul_seen)
             batch, rejects, keys, start = [], [], set(), end
     if batch or rejects:
