@@ -1,20 +1,28 @@
-"""The text encodings an export must not be in: UTF-16 and UTF-32 (spreadsheets' and
-PowerShell's "Unicode"), and UTF-8 read as Windows-1252 and saved again (its byte order mark
-became text). Each is refused with what to do, named by the tool that most likely wrote it."""
+"""The text encodings of an export. UTF-8 is read as it is; UTF-16 behind its byte order mark
+(Excel's "Unicode Text", PowerShell 5.1's `>`) is read through `Utf16Text`, a streaming
+transcoder to UTF-8 that keeps every line where it was. UTF-32 and UTF-8 read as
+Windows-1252 and saved again (its byte order mark became text) are refused with what to do,
+named by the tool that most likely wrote it."""
 
 from __future__ import annotations
+
+import codecs
+import io
+from typing import Any, BinaryIO
 
 from cdr_pipeline.errors import InputError
 
 UTF8_BOM = b"\xef\xbb\xbf"
 UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+UTF32_LE_BOM = b"\xff\xfe\x00\x00"
 MISREAD_BOM = "\ufeff".encode().decode("cp1252").encode()
 """The UTF-8 BOM read as Windows-1252 (`ï»¿`) and written again as UTF-8 text."""
 
 
 def refuse_encoding(head: bytes, name: str) -> None:
-    """Raise `InputError` (exit 3) when the stream `name`, starting `head`, is UTF-16 or
-    UTF-32, or UTF-8 whose byte order mark was misread and saved again as text."""
+    """Raise `InputError` (exit 3) when the stream `name`, starting `head` (a UTF-16 one
+    already as `utf8_head` gives it), is UTF-32, UTF-16 after a UTF-8 byte order mark, or
+    UTF-8 whose byte order mark was misread and saved again as text."""
     text = head.removeprefix(UTF8_BOM).lstrip()
     if text.startswith(MISREAD_BOM):
         raise InputError(
@@ -27,7 +35,7 @@ def refuse_encoding(head: bytes, name: str) -> None:
             "downloaded), or read it as UTF-8 in the tool that saved it",
         )
     if text[:2] in UTF16_BOMS or head[:2] in UTF16_BOMS:
-        enc = "UTF-32" if head[:4] == b"\xff\xfe\x00\x00" else "UTF-16"  # its BOM: 2 NULs more
+        enc = "UTF-32" if head[:4] == UTF32_LE_BOM else "UTF-16"  # its BOM: 2 NULs more
         raise InputError(f"file is {enc} encoded", path=name, hint=_utf16_hint(head))
 
 
@@ -48,3 +56,75 @@ def _utf16_hint(head: bytes) -> str:
             "downloaded, or in Excel use Save As > 'CSV UTF-8 (Comma delimited)'"
         )
     return "export the report as UTF-8 CSV (Control Hub's default) and load that"
+
+
+READ_BYTES = 64 * 1024
+"""UTF-16 bytes decoded at a time: memory stays bounded whatever the file's size."""
+NOT_TEXT = "cdr.not-utf16"
+"""The decoding error handler of `Utf16Text`: what is not UTF-16 (a lone surrogate, an odd
+byte at the end) becomes U+DCFF, written out as bytes that are not UTF-8, so the record
+holding it is quarantined as `invalid_utf8` (never silently replaced, never a crash)."""
+
+
+def _not_text(exc: UnicodeError) -> tuple[str, int]:
+    if not isinstance(exc, UnicodeDecodeError):
+        raise exc
+    return "\udcff", exc.end
+
+
+codecs.register_error(NOT_TEXT, _not_text)
+
+
+def is_utf16(head: bytes) -> bool:
+    """Whether a stream starting `head` is UTF-16 with its byte order mark (either byte
+    order); UTF-32's little-endian mark starts like it and is not."""
+    return head[:2] in UTF16_BOMS and head[:4] != UTF32_LE_BOM
+
+
+def utf8_head(head: bytes) -> bytes:
+    """The first bytes of a stream as the reader sees them: a UTF-16 one transcoded to
+    UTF-8 (its byte order mark dropped, a character cut at the end left out); any other
+    as it is."""
+    if not is_utf16(head):
+        return head
+    text = codecs.getincrementaldecoder("utf-16")(NOT_TEXT).decode(head)
+    return text.encode("utf-8", "surrogatepass")
+
+
+class Utf16Text(io.RawIOBase):
+    """The UTF-16 stream `raw` (byte order mark first) as UTF-8, decoded a block at a time.
+    Line ends are the same characters in both, so every line number a reader reports is the
+    file's; a spreadsheet's UTF-16 is also tab-separated, which the CSV header sniffs."""
+
+    def __init__(self, raw: BinaryIO) -> None:
+        self._raw = raw
+        self._decoder = codecs.getincrementaldecoder("utf-16")(NOT_TEXT)
+        self._out = memoryview(b"")
+        self._done = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while not self._out and not self._done:
+            data = self._raw.read(READ_BYTES) or b""
+            self._done = not data
+            text = self._decoder.decode(data, final=self._done)
+            self._out = memoryview(text.encode("utf-8", "surrogatepass"))
+        with memoryview(buffer) as view, view.cast("B") as out:
+            n = min(out.nbytes, self._out.nbytes)
+            out[:n] = self._out[:n]
+        self._out = self._out[n:]
+        return n
+
+
+def text_stream(stream: BinaryIO) -> BinaryIO:
+    """`stream` as UTF-8 without a byte order mark: UTF-16 (behind its mark) transcoded,
+    UTF-8 read as it is (one peek: the UTF-8 read path is unchanged)."""
+    buffered = stream if isinstance(stream, io.BufferedReader) else io.BufferedReader(stream)  # type: ignore[type-var]
+    head = buffered.peek(4)[:4]
+    if head[:3] == UTF8_BOM:
+        buffered.read(3)
+    elif is_utf16(head):
+        return io.BufferedReader(Utf16Text(buffered))
+    return buffered

@@ -19,7 +19,7 @@ from typing import Any, BinaryIO
 
 from cdr_pipeline.errors import InputError, cannot_read
 from cdr_pipeline.ingest.chunk import CSV, JSON
-from cdr_pipeline.ingest.encoding import UTF8_BOM, refuse_encoding
+from cdr_pipeline.ingest.encoding import UTF8_BOM, refuse_encoding, text_stream, utf8_head
 from cdr_pipeline.ingest.gunzip import gunzip
 from cdr_pipeline.ingest.json_scalar import refuse_json_scalar
 from cdr_pipeline.ingest.limits import (
@@ -73,22 +73,22 @@ class Source:
         limits = limits or Limits()
         if tee is not None and self.container == "plain":
             with open(self.path, "rb", buffering=0) as raw:
-                yield _skip_bom(_Tee(_Capped(raw), tee))  # type: ignore[arg-type]
+                yield text_stream(_Tee(_Capped(raw), tee))  # type: ignore[arg-type]
         elif self.container == "zip":
             with zipfile.ZipFile(self.path) as zf, _opened(zf, self._info(zf), self.name) as raw:
                 unpacked = Unpacked(raw, self.compressed, limits, self.name, self._share())
-                yield _skip_bom(unpacked)  # type: ignore[arg-type]
+                yield text_stream(unpacked)  # type: ignore[arg-type]
         elif self.container == "zip-gzip":
             with self._gunzipped_member(limits) as gz:
-                yield _skip_bom(gz)
+                yield text_stream(gz)
         elif self.container == "gzip":
             with open(self.path, "rb", buffering=0) as packed:
                 capped = io.BufferedReader(_Capped(packed))
                 unpacked = Unpacked(gunzip(capped), self.compressed, limits, self.name)
-                yield _skip_bom(unpacked)  # type: ignore[arg-type]
+                yield text_stream(unpacked)  # type: ignore[arg-type]
         else:
             with open(self.path, "rb", buffering=0) as raw:
-                yield _skip_bom(_Capped(raw))  # type: ignore[arg-type]
+                yield text_stream(_Capped(raw))  # type: ignore[arg-type]
 
     def _info(self, zf: zipfile.ZipFile) -> zipfile.ZipInfo | str:
         """The member's directory entry (by position, checked against its name)."""
@@ -159,19 +159,12 @@ def _opened(zf: zipfile.ZipFile, member: zipfile.ZipInfo | str, name: str) -> It
         yield raw  # type: ignore[misc]
 
 
-def _skip_bom(stream: BinaryIO) -> BinaryIO:
-    buffered = stream if isinstance(stream, io.BufferedReader) else io.BufferedReader(stream)  # type: ignore[type-var]
-    head = buffered.peek(3)[:3]
-    if head == UTF8_BOM:
-        buffered.read(3)
-    return buffered
-
-
 def _detect_format(head: bytes, name: str, inside: str = "") -> str:
     """CSV or JSON from a stream's first bytes. Compressed data that is not unpacked (bzip2,
     xz...; or any inside `inside`, what was already unpacked: "a ZIP", "a gzip stream")
     fails here, saying so: read as text it would fail as NUL bytes or a ragged header."""
     refuse_packed(head, name, inside)
+    head = utf8_head(head)  # UTF-16 as the reader will see it
     refuse_encoding(head, name)
     if head.removeprefix(UTF8_BOM).lstrip()[:1] in (b"{", b"["):
         return JSON

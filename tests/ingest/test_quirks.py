@@ -4,7 +4,10 @@ fixtures. Expected values are written out by hand from the fixture files."""
 from __future__ import annotations
 
 import csv
+import gzip
+import io
 import json
+import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -657,7 +660,6 @@ def test_empty_inputs_have_a_clear_outcome(wh: Path, name: str, status: str, mes
     ("name", "message"),
     [
         ("not_dch.csv", "not a recognised export"),
-        ("utf16.csv", "UTF-16"),
     ],
 )
 def test_unusable_file_fails_with_exit_3_and_others_still_load(
@@ -850,41 +852,67 @@ def test_a_blank_required_text_value_is_missing(wh: Path, tmp_path: Path) -> Non
     ]
 
 
-def test_utf16_json_is_told_to_be_saved_as_utf8_not_exported_as_csv(tmp_path: Path) -> None:
+def _unicode_text(rows: list[list[str]], codec: str = "utf-16") -> bytes:
+    """`rows` as Excel's "Unicode Text" writes them: UTF-16 (its byte order mark first),
+    tab-separated, CRLF line ends, a field quoted when it holds a tab, quote or line end."""
+    out = io.StringIO()
+    csv.writer(out, delimiter="\t", lineterminator="\r\n").writerows(rows)
+    return (out.getvalue() if codec == "utf-16" else "\ufeff" + out.getvalue()).encode(codec)
+
+
+def _packed(kind: str, name: str, data: bytes) -> bytes:
+    if kind == "gzip":
+        return gzip.compress(data, mtime=0)
+    if kind == "zip":
+        out = io.BytesIO()
+        with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
+            zf.writestr(name, data)
+        return out.getvalue()
+    return data
+
+
+@pytest.mark.parametrize(
+    ("codec", "kind"),
+    [("utf-16", "plain"), ("utf-16-be", "gzip"), ("utf-16", "zip")],
+)
+def test_utf16_csv_loads_as_its_utf8_twin(wh: Path, tmp_path: Path, codec: str, kind: str) -> None:
+    """Excel's "Unicode Text" (UTF-16 behind its byte order mark, tabs) was refused (exit 3)
+    though nothing was lost in it. It is transcoded while read: every row loads with its
+    values (a comma and an umlaut in a quoted name), and a bad record is quarantined under
+    its line number in the file, as in UTF-8. Both byte orders; gzipped and zipped too."""
+    rows = list(csv.reader(io.StringIO(fixture("bom_crlf.csv").read_text("utf-8-sig"))))
+    bad = [*rows[3][:2], "x7", *rows[3][3:]]  # line 4: a Duration that is no number
+    src = tmp_path / "calls_unicode.txt"
+    src.write_bytes(_packed(kind, "calls.txt", _unicode_text([*rows[:3], bad, *rows[4:]], codec)))
+    (f,) = load(wh, src, max_reject_rate=1.0).files
+    assert (f.status, f.rows_loaded, f.rows_rejected) == ("loaded", 5, 1), f.message
+    assert "Müller, Hans" in table(wh)["user_name"].to_list()
+    (reject,) = rejects(wh).iter_rows(named=True)
+    assert reject["source_row"] == 4
+
+
+def test_utf16_json_page_loads(wh: Path, tmp_path: Path) -> None:
     """Windows PowerShell 5.1 saves an API answer (`... | ConvertTo-Json > page.json`) as
-    UTF-16: the hint is about saving that JSON as UTF-8, not about a CSV export."""
-    from cdr_pipeline.errors import InputError
-    from cdr_pipeline.ingest.sources import sources_of
-
-    page = json.dumps({"items": [{"Report ID": "r1", "Direction": "ORIGINATING"}]}, indent=4)
-    # little-endian with its byte-order mark (PowerShell's), and big-endian
-    for label, data in (
-        ("le", page.encode("utf-16")),
-        ("be", ("\ufeff" + page).encode("utf-16-be")),
-    ):
-        src = tmp_path / f"page-{label}.json"
-        src.write_bytes(data)
-        with pytest.raises(InputError, match="UTF-16") as caught:
-            sources_of(src)
-        assert "save the JSON as UTF-8" in (caught.value.hint or "")
-    csv_src = fixture("utf16.csv")
-    with pytest.raises(InputError) as caught:
-        sources_of(csv_src)
-    assert "UTF-8 CSV" in (caught.value.hint or "")
+    UTF-16: it was refused, telling the user to save it again. It loads as its UTF-8 twin."""
+    page = json.loads(fixture("api_page.json").read_text("utf-8"))
+    src = tmp_path / "page.json"
+    src.write_bytes(json.dumps(page, indent=4, ensure_ascii=False).encode("utf-16"))
+    (f,) = load(wh, src).files
+    assert (f.status, f.rows_loaded) == ("loaded", 3), f.message
 
 
-def test_excel_unicode_text_is_told_to_be_saved_as_csv_utf8(tmp_path: Path) -> None:
-    """An export opened in Excel and saved as "Unicode Text" is UTF-16 with tabs: the hint
-    said to export the report as UTF-8 CSV, which the user had; it names Excel's Save As."""
-    from cdr_pipeline.errors import InputError
-    from cdr_pipeline.ingest.sources import sources_of
-
-    rows = fixture("bom_crlf.csv").read_text(encoding="utf-8-sig").splitlines()
+def test_utf16_that_is_not_utf16_is_quarantined_not_replaced(wh: Path, tmp_path: Path) -> None:
+    """A lone surrogate in a UTF-16 file (a character cut in half) is no text: its record is
+    quarantined as not UTF-8, never loaded with a replacement character, never a crash."""
+    rows = list(csv.reader(io.StringIO(fixture("bom_crlf.csv").read_text("utf-8-sig"))))
+    data = _unicode_text(rows).replace(
+        "Ann".encode("utf-16-le"), b"\x00\xd8nn".replace(b"n", b"n\x00"), 1
+    )
     src = tmp_path / "calls.txt"
-    src.write_bytes("\r\n".join(r.replace(",", "\t") for r in rows).encode("utf-16"))
-    with pytest.raises(InputError, match="UTF-16") as caught:
-        sources_of(src)
-    assert "'CSV UTF-8 (Comma delimited)'" in (caught.value.hint or "")
+    src.write_bytes(data)
+    (f,) = load(wh, src, max_reject_rate=1.0).files
+    assert (f.rows_loaded, f.rows_rejected) == (5, 1), f.message
+    assert rejects(wh)["reason"].to_list() == ["invalid_utf8"]
 
 
 def test_a_utf32_file_is_named_utf32(wh: Path) -> None:
