@@ -74,13 +74,21 @@ locales: a space, a no-break space, or (French on Windows 10 and later) a narrow
 LOCALE_MARKS = f"[{MINUS_SIGN}{_BLANKS}]"
 """A value holding one of these may be a number `respell` reads."""
 
-CLOCK_MARKS = f"[{MINUS_SIGN}{_BLANKS}:]"
-"""The same, and the colon of a clock duration, in a `Column.clock` column."""
+CLOCK_MARKS = f"[{MINUS_SIGN}{_BLANKS}:]|^[Pp]"
+"""The same, the colon of a clock duration and the `P` of an ISO-8601 one, in a
+`Column.clock` column."""
 
 _CLOCK = r"^(\d{1,3}):([0-5]\d):([0-5]\d)$"
 """Hours, minutes and seconds (`0:01:23`, `00:01:23`, `100:00:00`): how a report tool, or a
 spreadsheet formatting a duration, writes one. Minutes and seconds alone (`1:23`) are not
 read: they could be hours and minutes."""
+
+_ISO = r"^[Pp](?:(\d{1,5})[Dd])?(?:[Tt](?:(\d{1,6})[Hh])?(?:(\d{1,8})[Mm])?(?:(\d{1,9})[Ss])?)?$"
+"""An ISO-8601 duration of whole units (`PT36S`, `PT1M5S`, `PT1H`, `P1DT2H`, any case): how
+a tool that types the column as a time span writes it (.NET's `XmlConvert`, Java's
+`Duration`, Power Automate, a JSON serializer in between). No Webex source writes it, but it
+leaves no doubt: it is its seconds. A fraction (`PT36.5S`) stays unreadable, as `36.5` does."""
+_ISO_UNITS = (86400, 3600, 60, 1)
 
 
 def respell(s: pl.Expr, decimal_comma: bool, clock: bool = False) -> pl.Expr:
@@ -88,8 +96,9 @@ def respell(s: pl.Expr, decimal_comma: bool, clock: bool = False) -> pl.Expr:
     thousands grouped by blanks ungrouped where the value leaves no doubt: `1 200` and
     `1 234,50` in a file of decimal commas (`1 234.50` in one of dots) are 1200 and 1234.50,
     as no locale writes a blank for its decimal mark. In a `clock` column a clock duration
-    (`_CLOCK`) is its seconds: `00:01:23` is 83 (it was a bad integer, the leg quarantined).
-    Other text is left for the caller to find unreadable."""
+    (`_CLOCK`) is its seconds: `00:01:23` is 83 (it was a bad integer, the leg quarantined),
+    and so is an ISO-8601 duration (`_ISO`): `PT1M5S` is 65. Other text is left for the
+    caller to find unreadable."""
     s = s.str.strip_chars().str.replace(f"^{MINUS_SIGN}", "-")
     fraction = r"(,\d+)?" if decimal_comma else r"(\.\d+)?"
     grouped = s.str.contains(rf"^[+-]?[1-9]\d{{0,2}}([{_BLANKS}]\d{{3}})+{fraction}$")
@@ -102,4 +111,11 @@ def respell(s: pl.Expr, decimal_comma: bool, clock: bool = False) -> pl.Expr:
         + part.struct.field("2").cast(pl.Int64) * 60
         + part.struct.field("3").cast(pl.Int64)
     )
-    return pl.when(s.str.contains(_CLOCK)).then(seconds.cast(pl.String)).otherwise(s)
+    s = pl.when(s.str.contains(_CLOCK)).then(seconds.cast(pl.String)).otherwise(s)
+    iso = s.str.extract_groups(_ISO)
+    total = pl.sum_horizontal(
+        iso.struct.field(str(i + 1)).cast(pl.Int64).fill_null(0) * unit
+        for i, unit in enumerate(_ISO_UNITS)
+    )
+    whole = s.str.contains(_ISO) & s.str.contains(r"\d[DdHhMmSs]$")  # a unit, no bare `PT`
+    return pl.when(whole).then(total.cast(pl.String)).otherwise(s)

@@ -96,24 +96,33 @@ def test_a_duration_written_as_a_clock_is_its_seconds(wh: Path) -> None:
     as hours, minutes and seconds: `00:01:23`, `0:00:21`. Each such leg was a `bad_integer`
     and the file failed the reject rate. It is those seconds (83, 21, 3600). Minutes and
     seconds alone (`1:23`, or hours and minutes?), a clock past 59 minutes and a clock in a
-    column of no duration (`Site timezone`) stay unreadable, quarantined."""
-    body = rows(7, 99)
+    column of no duration (`Site timezone`) stay unreadable, quarantined. An ISO-8601
+    duration of whole units (`PT1M5S`) is its seconds too; a fraction or no unit is not."""
+    body = rows(11, 99)
     body[0][DCH_HEADER.index("Duration")] = "00:01:23"
     body[1][DCH_HEADER.index("Ring duration")] = "0:00:21"
     body[2][DCH_HEADER.index("Duration")] = "1:00:00"
     body[3][DCH_HEADER.index("Duration")] = "1:23"
     body[4][DCH_HEADER.index("Duration")] = "00:61:00"
     body[5][DCH_HEADER.index("Site timezone")] = "05:00:00"
+    # ISO-8601 durations (a tool typing the column as a time span): whole units are read
+    body[6][DCH_HEADER.index("Duration")] = "PT1M5S"
+    body[7][DCH_HEADER.index("Ring duration")] = "pt36s"
+    body[8][DCH_HEADER.index("Duration")] = "PT36.5S"
+    body[9][DCH_HEADER.index("Duration")] = "PT"
     path = wh.parent / "clock.csv"
     path.write_bytes(csv_bytes([line(r) for r in body]))
     (f,) = load(wh, path, max_reject_rate=1.0).files
-    assert (f.rows_loaded, f.rows_rejected) == (4, 3), f.message
+    assert (f.rows_loaded, f.rows_rejected) == (6, 5), f.message
     loaded = table(wh, lineage=True).sort("source_row")
     duration = int(body[1][DCH_HEADER.index("Duration")])
-    assert loaded["duration_seconds"].to_list()[:3] == [83, duration, 3600]
+    assert loaded["duration_seconds"].to_list()[:4] == [83, duration, 3600, 65]
     assert loaded["ring_duration_seconds"].to_list()[1] == 21
+    assert loaded["ring_duration_seconds"].to_list()[4] == 36
     assert rejects(wh)["detail"].to_list() == [
         "Duration: cannot parse '1:23' as an integer",
         "Duration: cannot parse '00:61:00' as an integer",
         "Site timezone: cannot parse '05:00:00' as an integer between -32768 and 32767",
+        "Duration: cannot parse 'PT36.5S' as an integer",
+        "Duration: cannot parse 'PT' as an integer",
     ]
