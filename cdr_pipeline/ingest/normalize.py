@@ -21,6 +21,7 @@ from cdr_pipeline.ingest.spreadsheet import drop_flags, local_date_check, mark_l
 from cdr_pipeline.ingest.timestamps import (
     TIMESTAMP_RANGE,
     dash_year_first,
+    fill_end_of_day,
     fill_timestamps,
     parse_iso_z,
     parse_timestamp,
@@ -317,6 +318,7 @@ def normalize(
     # ingest benchmark runs ~0.2 s faster)
     times = [c.name for c in schema.input_columns if c.dtype == TIMESTAMP and not c.sensitive]
     df = fill_timestamps(lf.collect(engine="in-memory"), times)
+    df = fill_end_of_day(df, [c.name for c in schema.input_columns if c.end_of_day])
     df, phones = unguarded_phones(df, schema)
     df, guarded = repaired_numbers(
         _blank_values(df, schema),

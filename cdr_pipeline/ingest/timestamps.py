@@ -86,3 +86,32 @@ def fill_timestamps(df: pl.DataFrame, names: list[str]) -> pl.DataFrame:
         values = df[name].gather(idx).to_frame().select(parse_timestamp(pl.col(name)))
         df = df.with_columns(df[typed].scatter(idx, values.to_series()))
     return df
+
+
+DATE_ONLY = r"^\d{4}-\d{1,2}-\d{1,2}$"
+"""A date alone, ISO order (after `dash_year_first`: `2026/12/30` too)."""
+
+
+def end_of_day(s: pl.Expr) -> pl.Expr:
+    """A date alone -> the first instant after that day, UTC (`2026-12-30` -> 2026-12-31
+    00:00Z); anything else NULL. An expiry shown as a date is valid through that day: its
+    real time, cut off by the spreadsheet, is somewhere in it, so the day's end never judges
+    a code used on its last day as used after expiry."""
+    plain = dash_year_first(s.str.strip_chars())
+    day = plain.str.strptime(pl.Date, "%Y-%m-%d", strict=False)
+    instant = day.cast(pl.Datetime("us")).dt.offset_by("1d").dt.replace_time_zone("UTC")
+    return pl.when(plain.str.contains(DATE_ONLY)).then(instant)
+
+
+def fill_end_of_day(df: pl.DataFrame, names: list[str]) -> pl.DataFrame:
+    """After `fill_timestamps`: in the `Column.end_of_day` columns `names`, a value that is
+    a date alone is the end of that day (`end_of_day`), on the rows still unparsed only."""
+    for name in names:
+        typed = f"__typed_{name}"
+        missed = df[typed].is_null() & df[name].is_not_null()
+        if not missed.any():
+            continue
+        idx = missed.arg_true()
+        values = df[name].gather(idx).to_frame().select(end_of_day(pl.col(name)))
+        df = df.with_columns(df[typed].scatter(idx, values.to_series()))
+    return df

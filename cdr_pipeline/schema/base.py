@@ -141,6 +141,11 @@ class Column:
     clock: bool = False
     """Whole seconds that a report tool or a spreadsheet may write as a clock duration,
     `0:01:23` or `00:01:23` (83): read as those seconds (`numerals.respell`)."""
+    end_of_day: bool = False
+    """A timestamp that may be written as a date alone (`2026-12-30`: an expiry a spreadsheet
+    shows as a date): the end of that day in UTC, the first instant after it (valid through
+    the day written, as a licence's `valid_to` is inclusive). Read by
+    `timestamps.fill_end_of_day`; in any other timestamp column a date alone is no time."""
     doc: str = ""
 
 

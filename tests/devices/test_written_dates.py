@@ -107,3 +107,32 @@ def test_a_date_that_is_no_calendar_day_is_quarantined(tmp_path: Path) -> None:
     )
     result = ingest(tmp_path / "wh", path, max_reject_rate=1.0)
     assert [(f.rows_loaded, f.rows_rejected) for f in result.files] == [(0, 5)]
+
+
+def test_a_code_expiry_written_as_a_date_is_the_end_of_that_day(tmp_path: Path) -> None:
+    """An activation history kept in a spreadsheet shows `Code expires at` as a date: each
+    such event was quarantined (`bad_timestamp`). A date alone is the end of that day in
+    UTC (the code is valid through it); a full time is that time, and a date alone in
+    another timestamp column (`event_time`) is still no time."""
+    path = tmp_path / "activation_events.csv"
+    head = "event_time,org_uuid,device_id,event_type,actor,code_expires_at\n"
+    lines = [
+        "2026-07-03T15:45:33Z,org-1,dev-1,ACTIVATION_CODE_ISSUED,admin,2026-10-01",
+        "2026-07-03T15:45:34Z,org-1,dev-2,ACTIVATION_CODE_ISSUED,admin, 2026/10/02 ",
+        "2026-07-03T15:45:35Z,org-1,dev-3,ACTIVATION_CODE_ISSUED,admin,2026-10-03T15:45:35Z",
+        "2026-07-03T15:45:36Z,org-1,dev-4,ACTIVATION_CODE_ISSUED,admin,2026-13-01",
+        "2026-07-03,org-1,dev-5,ACTIVATION_CODE_ISSUED,admin,2026-10-05",
+    ]
+    path.write_text(head + "\n".join(lines) + "\n", encoding="utf-8")
+    result = ingest(tmp_path / "wh", path, max_reject_rate=1.0)
+    assert [(f.rows_loaded, f.rows_rejected) for f in result.files] == [(3, 2)]
+    got = rows(
+        views(tmp_path / "wh"),
+        "select device_id, strftime(code_expires_at at time zone 'UTC', '%Y-%m-%dT%H:%M:%S') "
+        "from stg_device_events order by 1",
+    )
+    assert got == [
+        ("dev-1", "2026-10-02T00:00:00"),
+        ("dev-2", "2026-10-03T00:00:00"),
+        ("dev-3", "2026-10-03T15:45:35"),
+    ]
