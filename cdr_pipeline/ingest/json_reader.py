@@ -24,8 +24,15 @@ from cdr_pipeline.ingest.chunk import (
     Chunk,
     RawReject,
 )
+from cdr_pipeline.ingest.json_answers import no_cdrs_answer, refuse_answer
 from cdr_pipeline.ingest.json_guard import JsonGuard
-from cdr_pipeline.ingest.json_lines import Broken, Record, json_lines, lines_layout
+from cdr_pipeline.ingest.json_lines import (
+    Broken,
+    Record,
+    ambiguous_detail,
+    json_lines,
+    lines_layout,
+)
 from cdr_pipeline.ingest.json_screen import (
     HALF_CHARACTER,
     NUL_CHARACTER,
@@ -43,30 +50,6 @@ log = logging.getLogger(__name__)
 
 HEAD_BYTES = 64 * 1024
 """Bytes read ahead to tell the layout: a page's `"items"` key must begin within them."""
-
-
-ERROR_KEYS = frozenset({"message", "errors", "trackingId"})
-
-
-def _no_cdrs_answer(record: Any) -> bool:
-    """The feed's answer for a window without records (HTTP 404, docs/webex-dch.md#http-status-
-    codes): `{"message": "No CDRs for requested time range and filters", "errors": [...],
-    "trackingId": ...}` and nothing else. Saved as it came, it is a page of no records, as
-    `cdr fetch` takes it; any other error answer is no export and still fails the file."""
-    if not isinstance(record, dict) or not record.keys() <= ERROR_KEYS:
-        return False
-    message = record.get("message")
-    return isinstance(message, str) and message.strip().lower().startswith("no cdrs")
-
-
-def _error_message(record: Any) -> str | None:
-    """The message of another error answer of the APIs (`{"message": ..., "errors": [...],
-    "trackingId": ...}`: a 451 naming the region's host, a 401 or 403 a missing scope), or
-    None for anything else."""
-    if not isinstance(record, dict) or not record.keys() <= ERROR_KEYS:
-        return None
-    message = record.get("message")
-    return message if isinstance(message, str) else None
 
 
 def _text(value: Any) -> str | None:
@@ -151,10 +134,10 @@ def _iter_records(stream: BinaryIO, limits: Limits) -> Iterator[tuple[int, Any]]
             chained = io.BufferedReader(_Chain(first, lines))
             records = _streamed(chained, limits, 0, "", guard)
         for n, record in records:
-            if _no_cdrs_answer(record):
+            if no_cdrs_answer(record):
                 log.info("record %d is the API's answer for a window without records: skipped", n)
                 continue
-            _refuse_answer(n, record)
+            refuse_answer(n, record)
             if isinstance(record, dict) and isinstance(record.get("items"), list):
                 if n == 1:  # the file is a page, not told from its head
                     raise BadInput(
@@ -170,29 +153,6 @@ def _iter_records(stream: BinaryIO, limits: Limits) -> Iterator[tuple[int, Any]]
                 yield from ((n, item) for item in record["items"])
                 continue
             yield n, record
-
-
-def _refuse_answer(n: int, record: Any) -> None:
-    """Fail the file on record `n` when it is an answer of the Webex APIs that holds no
-    records of an input kind: an error answer, or the devices API's answer as a whole."""
-    message = _error_message(record)
-    if message is not None:
-        raise BadInput(
-            f"an error answer of the Webex API, not records: '{shorten_middle(message, 200)}'",
-            line=n,
-            hint="the request failed when this was saved: run it again (a 451 names "
-            "the region's host, a 401 or 403 a missing scope or admin role), or let "
-            "cdr fetch pull the window (docs/fetch.md)",
-        )
-    if n == 1 and isinstance(record, dict) and isinstance(record.get("devices"), list):
-        raise BadInput(
-            'a Webex devices API answer ({"devices": [...]}): its devices are no '
-            "device snapshot records (their fields and nested owner are the API's)",
-            line=n,
-            hint="write each device as a device snapshot record (snapshot_time, "
-            "org_uuid, device_id, person_id from owner.id...: docs/inputs-devices.md) "
-            'in a JSON array, {"items": [...]} or JSON lines, or as a CSV',
-        )
 
 
 def _array_records(stream: BinaryIO, limits: Limits) -> Iterator[tuple[int, Any]]:
@@ -342,6 +302,9 @@ def read_json_chunks(
                     json.dumps(record, default=str),
                 )
             )
+        elif isinstance(record, Record) and record.ambiguous:
+            text = json.dumps(record, default=str, ensure_ascii=False)
+            rejects.append(RawReject(n, "duplicate_key", ambiguous_detail(record), text))
         else:
             batch.append((n, record))
             keys.update(record)  # every key becomes a column of the chunk

@@ -168,17 +168,30 @@ def test_a_page_with_half_a_character_fails_whole_and_the_other_files_load(
     assert "Ann \U0001f600" in users and not any("?" in str(u) for u in users)
 
 
-def test_a_json_key_named_twice_loses_neither_value(tmp_path: Path) -> None:
-    (rec,) = records(1, 65)
-    rec["Report ID"] = "second-id"
-    text = '{"Report ID": "first-id", ' + json.dumps(rec)[1:]
-    path = tmp_path / "twice.jsonl"
-    path.write_text(text + "\n", encoding="utf-8")
-    (f,) = load(tmp_path / "wh", path).files
-    assert (f.status, f.rows_loaded) == ("loaded", 1), f.message
-    got = table(tmp_path / "wh", lineage=True)
-    assert got["report_id"].to_list() == ["first-id"]
-    assert json.loads(got["extra"][0])["Report ID_2"] == "second-id"
+@pytest.mark.parametrize("layout", ["lines", "page"])
+def test_a_json_key_given_two_values_quarantines_its_record(tmp_path: Path, layout: str) -> None:
+    """JSON leaves a key named twice undefined (parsers take the last value, or the first):
+    the record loaded under its first `Report ID`, the second kept in `extra` as `Report
+    ID_2` and named a new column. Two different values are ambiguous: the record is
+    quarantined, naming the key; the same value twice, or a null beside a value, is that
+    value (JSON lines and a page alike)."""
+    recs = records(3, 65)
+    texts = [json.dumps(r) for r in recs]
+    texts[0] = '{"Report ID": "first-id", ' + texts[0][1:]  # then its own Report ID
+    texts[1] = '{"Report ID": null, "Answered": "true", ' + texts[1][1:]
+    rid = recs[2]["Report ID"]
+    texts[2] = texts[2][:-1] + f', "Report ID": "{rid}"}}'
+    path = tmp_path / "twice.json"
+    body = "\n".join(texts) + "\n" if layout == "lines" else '{"items": [' + ",".join(texts) + "]}"
+    path.write_text(body, encoding="utf-8")
+    (f,) = load(tmp_path / "wh", path, max_reject_rate=1.0).files
+    assert (f.status, f.rows_loaded, f.rows_rejected) == ("loaded", 2, 1), f.message
+    assert "Report ID_2" not in (f.message or "") and f.unknown_columns == []
+    got = table(tmp_path / "wh")
+    assert sorted(got["report_id"].to_list()) == sorted([recs[1]["Report ID"], rid])
+    (reject,) = rejects(tmp_path / "wh").iter_rows(named=True)
+    assert reject["reason"] == "duplicate_key"
+    assert "names 'Report ID' more than once with different values" in reject["detail"]
 
 
 def test_zip_members_of_one_name_are_each_read(tmp_path: Path) -> None:
