@@ -192,6 +192,8 @@ EVENT_COLUMNS: tuple[Column, ...] = (
         "Code expires at",
         "activation_code_expires_at",
         "expiresAt",
+        # the Webex API's answer to a new activation code: {"code": ..., "expiryTime": ...}
+        "expiryTime",
         end_of_day=True,
     ),
     _s("deployment", "Deployment", values=DEPLOYMENTS, closed=True),

@@ -136,3 +136,27 @@ def test_a_code_expiry_written_as_a_date_is_the_end_of_that_day(tmp_path: Path) 
         ("dev-2", "2026-10-03T00:00:00"),
         ("dev-3", "2026-10-03T15:45:35"),
     ]
+
+
+def test_an_event_from_the_apis_activation_code_answer_keeps_its_expiry(tmp_path: Path) -> None:
+    """The Webex API answers a new activation code with `{"code": ..., "expiryTime": ...}`:
+    an event log that merges that answer had its code dropped (never stored) but its
+    expiry kept in `extra` as an unknown column, the views taking issue + 90 days instead."""
+    event = {
+        "event_time": "2026-07-03T15:45:33Z",
+        "org_uuid": "org-1",
+        "device_id": "dev-1",
+        "event_type": "ACTIVATION_CODE_ISSUED",
+        "code": "5414011256173816",
+        "expiryTime": "2026-07-10T15:45:33.215Z",
+    }
+    path = tmp_path / "activation_events.jsonl"
+    path.write_text(json.dumps(event) + "\n", encoding="utf-8")
+    (f,) = ingest(tmp_path / "wh", path).files
+    assert f.unknown_columns == [], f.message
+    got = rows(
+        views(tmp_path / "wh"),
+        "select strftime(code_expires_at at time zone 'UTC', '%Y-%m-%dT%H:%M:%S.%g'), extra "
+        "from stg_device_events",
+    )
+    assert got == [("2026-07-10T15:45:33.215", None)]
