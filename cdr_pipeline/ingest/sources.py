@@ -164,11 +164,12 @@ def _detect_format(head: bytes, name: str, inside: str = "") -> str:
     xz...; or any inside `inside`, what was already unpacked: "a ZIP", "a gzip stream")
     fails here, saying so: read as text it would fail as NUL bytes or a ragged header."""
     refuse_packed(head, name, inside)
-    head = utf8_head(head)  # UTF-16 as the reader will see it
+    whole = len(head) < HEAD_BYTES
+    head = utf8_head(head)  # UTF-16 as the reader will see it (fewer bytes: not its length)
     refuse_encoding(head, name)
     if head.removeprefix(UTF8_BOM).lstrip()[:1] in (b"{", b"["):
         return JSON
-    refuse_json_scalar(head, name, HEAD_BYTES)
+    refuse_json_scalar(head, name, HEAD_BYTES if whole else len(head))
     return CSV
 
 

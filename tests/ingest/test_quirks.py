@@ -901,6 +901,19 @@ def test_utf16_json_page_loads(wh: Path, tmp_path: Path) -> None:
     assert (f.status, f.rows_loaded) == ("loaded", 3), f.message
 
 
+def test_utf16_json_string_is_told_as_in_utf8(tmp_path: Path) -> None:
+    """Transcoded, a UTF-16 head is about half its bytes: the head of a long JSON string was
+    taken for the whole file, which then parsed as no JSON and failed as a CSV header that
+    matches no kind. It is told as its UTF-8 twin is: a JSON document holding a string."""
+    from cdr_pipeline.errors import InputError
+    from cdr_pipeline.ingest.sources import sources_of
+
+    src = tmp_path / "answer.json"
+    src.write_bytes(('"' + "x" * 600 + '"').encode("utf-16"))
+    with pytest.raises(InputError, match="a JSON document holding a string"):
+        sources_of(src)
+
+
 def test_utf16_that_is_not_utf16_is_quarantined_not_replaced(wh: Path, tmp_path: Path) -> None:
     """A lone surrogate in a UTF-16 file (a character cut in half) is no text: its record is
     quarantined as not UTF-8, never loaded with a replacement character, never a crash."""
