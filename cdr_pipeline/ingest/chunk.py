@@ -78,6 +78,13 @@ class Chunk:
     """Line of a CSV's whole last record with no line break after it (the last chunk only)."""
 
     @property
+    def decimal_comma(self) -> bool | None:
+        """The numbers' decimal mark as the separator tells it: a comma among semicolons, a
+        dot among commas (and in JSON), either among tabs (None), as Excel's "Unicode Text"
+        separates by tabs in every locale (`numerals.ungroup`)."""
+        return {";": True, "\t": None}.get(self.delimiter, False)
+
+    @property
     def rows_read(self) -> int:
         return self.frame.height + len(self.rejects)
 

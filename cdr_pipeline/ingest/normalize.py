@@ -123,7 +123,7 @@ def _blank_values(df: pl.DataFrame, schema: TableSchema) -> pl.DataFrame:
     return df
 
 
-def _parse(dtype: str, s: pl.Expr, decimal_comma: bool = False) -> pl.Expr:
+def _parse(dtype: str, s: pl.Expr, decimal_comma: bool | None = False) -> pl.Expr:
     if dtype == STRING:
         return s
     if dtype == TIMESTAMP:
@@ -237,7 +237,7 @@ def _extra_json(values: list[tuple[pl.Expr, str]]) -> pl.Expr:
 
 
 def _typed_columns(
-    schema: TableSchema, res: HeaderResolution, decimal_comma: bool = False
+    schema: TableSchema, res: HeaderResolution, decimal_comma: bool | None = False
 ) -> tuple[list[pl.Expr], list[Check]]:
     """Typed parsing of each non-text input column, and the checks that quarantine a row:
     a required value missing, a present value that does not parse."""
@@ -297,7 +297,7 @@ def normalize(
     ctx: LoadContext,
     source_rows: np.ndarray,
     nulls_marked: bool = False,
-    decimal_comma: bool = False,
+    decimal_comma: bool | None = False,
 ) -> NormalizeResult:
     """`raw` has one string column per source column, named c0..cN in source order;
     `nulls_marked` says the reader already turned the null markers into NULL;

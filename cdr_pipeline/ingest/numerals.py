@@ -22,13 +22,17 @@ def _groups(mark: str) -> str:
     return rf"[+-]?[1-9]\d{{0,2}}({re.escape(mark)}\d{{3}})+"
 
 
-def ungroup(s: pl.Expr, dtype: str, decimal_comma: bool) -> pl.Expr:
+def ungroup(s: pl.Expr, dtype: str, decimal_comma: bool | None) -> pl.Expr:
     """`s` (trimmed text of a number column of type `dtype`) with the group marks removed
     and a decimal comma turned into a dot where the value leaves no doubt: a file separated
-    by semicolons (`decimal_comma`) is saved in a locale of decimal commas, another in one
-    of decimal dots."""
+    by semicolons (`decimal_comma`) is saved in a locale of decimal commas, one separated by
+    commas in one of decimal dots; one separated by tabs (None: Excel's "Unicode Text"
+    separates by tabs in every locale) tells no locale, so only what each value's marks
+    leave beyond doubt is read (`_either_locale`)."""
     if dtype not in NUMBER_TYPES:
         return s
+    if decimal_comma is None:
+        return _either_locale(s, dtype)
     if decimal_comma:
         # there a dot groups thousands: '1.000' units are 1000, never 1.0; a price '1.000'
         # may be either (the file may write decimal dots too: '12.50'), so it is no number
@@ -63,6 +67,35 @@ def ungroup(s: pl.Expr, dtype: str, decimal_comma: bool) -> pl.Expr:
     )
 
 
+def _either_locale(s: pl.Expr, dtype: str) -> pl.Expr:
+    """`ungroup` in a file of either locale. Both marks (`1.234,50`, `1,234.50`): the last is
+    the decimal mark. A comma not followed by a group of three (`12,50`, `4,5`, `0,125`) is a
+    decimal comma: no locale groups so. One mark grouping thousands (`1.234`, `1,234`) reads
+    as two numbers a thousand apart: a price is no number; a count is as among decimal dots
+    (`1,200` is 1200 either way, `1.000` no number)."""
+    dot_last = s.str.contains(f"^{_groups(',')}\\.\\d+$")
+    comma_last = s.str.contains(f"^{_groups('.')},\\d+$")
+    grouped = s.str.contains(f"^{_groups('.')}$") | s.str.contains(f"^{_groups(',')}$")
+    comma = s.str.contains(r"^[+-]?\d*,\d+$")
+    decimal = s.str.replace(",", ".", literal=True)
+    if dtype in WHOLE_TYPES:
+        counted = ungroup(s, dtype, decimal_comma=False)
+        grouped_as = counted
+    else:
+        counted, grouped_as = s, pl.lit(None, pl.String)
+    return (
+        pl.when(dot_last)
+        .then(s.str.replace_all(",", "", literal=True))
+        .when(comma_last)
+        .then(s.str.replace_all(".", "", literal=True).str.replace(",", ".", literal=True))
+        .when(grouped)
+        .then(grouped_as)
+        .when(comma)
+        .then(decimal)
+        .otherwise(counted)
+    )
+
+
 MINUS_SIGN = "\u2212"
 """Unicode's MINUS SIGN: a tool formatting numbers in a Swedish, Norwegian or Finnish locale on
 ICU (.NET 5 and later, so PowerShell 7) writes -300 as `−300`."""
@@ -91,7 +124,7 @@ leaves no doubt: it is its seconds. A fraction (`PT36.5S`) stays unreadable, as 
 _ISO_UNITS = (86400, 3600, 60, 1)
 
 
-def respell(s: pl.Expr, decimal_comma: bool, clock: bool = False) -> pl.Expr:
+def respell(s: pl.Expr, decimal_comma: bool | None, clock: bool = False) -> pl.Expr:
     """`s` (text of a number that did not parse) with a minus sign `−` written `-`, and
     thousands grouped by blanks ungrouped where the value leaves no doubt: `1 200` and
     `1 234,50` in a file of decimal commas (`1 234.50` in one of dots) are 1200 and 1234.50,
@@ -100,7 +133,7 @@ def respell(s: pl.Expr, decimal_comma: bool, clock: bool = False) -> pl.Expr:
     and so is an ISO-8601 duration (`_ISO`): `PT1M5S` is 65. Other text is left for the
     caller to find unreadable."""
     s = s.str.strip_chars().str.replace(f"^{MINUS_SIGN}", "-")
-    fraction = r"(,\d+)?" if decimal_comma else r"(\.\d+)?"
+    fraction = {True: r"(,\d+)?", False: r"(\.\d+)?", None: r"([.,]\d+)?"}[decimal_comma]
     grouped = s.str.contains(rf"^[+-]?[1-9]\d{{0,2}}([{_BLANKS}]\d{{3}})+{fraction}$")
     s = pl.when(grouped).then(s.str.replace_all(f"[{_BLANKS}]", "")).otherwise(s)
     if not clock:

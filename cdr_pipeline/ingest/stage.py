@@ -387,7 +387,7 @@ class SourceStage:
         for rj in chunk.rejects:
             quarantine(rj.source_row, rj.reason, rj.detail, rj.raw_text)
         if chunk.frame.height:
-            rows, nulls, comma = chunk.source_rows, chunk.nulls_marked, chunk.delimiter == ";"
+            rows, nulls, comma = chunk.source_rows, chunk.nulls_marked, chunk.decimal_comma
             frame = drift.records(chunk.frame, res)
             out = normalize(frame, res, schema, ctx, rows, nulls, decimal_comma=comma)
             for idx, reason, detail in drift.header_rows(out.rejects, frame, res, rows):

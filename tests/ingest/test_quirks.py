@@ -776,6 +776,33 @@ def test_a_semicolon_file_reads_decimal_commas(wh: Path, tmp_path: Path) -> None
     assert rejects(wh)["detail"].to_list() == ["unit_price: cannot parse '1,234.50' as a number"]
 
 
+def test_a_tab_file_reads_the_numbers_its_marks_leave_beyond_doubt(
+    wh: Path, tmp_path: Path
+) -> None:
+    """Excel's "Unicode Text" (UTF-16, tabs) separates by tabs in every locale, so the tab
+    tells no decimal mark: a German sheet's `12,50` was quarantined as no number (every
+    price of the sheet), where its `;` twin loads. Each value's marks are read where they
+    leave no doubt (`12,50`, `0,125`, `1.234,50`, `1,234.50`, `12.50`); one mark grouping
+    thousands (`1.250`, `1,250`: a thousand apart) stays no number, and a count `1.000`."""
+    prices = ["12,50", "0,125", "1.234,50", "1,234.50", "12.50", "1.250", "1,250", "7"]
+    units = ["5", "5", "5", "5", "5", "5", "5", "1.000"]
+    rows = ["subscription_id\tlicence_type\tunits\tvalid_from\tunit_price\tcurrency"] + [
+        f"Sub-{i}\tWebex Go (Bring Your Own Device)\t{n}\t01.02.2026\t{p}\tEUR"
+        for i, (p, n) in enumerate(zip(prices, units, strict=True))
+    ]
+    path = tmp_path / "entitlements.txt"
+    path.write_bytes("\r\n".join(rows).encode("utf-16") + "\r\n".encode("utf-16-le"))
+    (f,) = load(wh, path, max_reject_rate=1.0).files
+    assert (f.kind, f.rows_loaded, f.rows_rejected) == ("entitlements", 5, 3), f.message
+    got = table(wh, "entitlements").sort("subscription_id")["unit_price"].to_list()
+    assert got == [12.5, 0.125, 1234.5, 1234.5, 12.5]
+    assert rejects(wh)["detail"].to_list() == [
+        "unit_price: cannot parse '1.250' as a number",
+        "unit_price: cannot parse '1,250' as a number",
+        "units: cannot parse '1.000' as an integer",
+    ]
+
+
 def test_cr_cr_lf_line_ends_load_like_crlf(wh: Path, tmp_path: Path) -> None:
     """CR CR LF: CRLF converted once more, as a CSV written in text mode on Windows comes out
     (Python's csv without newline=''). It was refused as "old Mac (CR only) line endings"."""
