@@ -90,17 +90,27 @@ def fill_timestamps(df: pl.DataFrame, names: list[str]) -> pl.DataFrame:
 
 DATE_ONLY = r"^\d{4}-\d{1,2}-\d{1,2}$"
 """A date alone, ISO order (after `dash_year_first`: `2026/12/30` too)."""
+DAY_FIRST = r"^\d{1,2}\.\d{1,2}\.\d{4}$"
+"""A date alone, day first with dots and the year last (`30.12.2026`)."""
 
 
 def end_of_day(s: pl.Expr) -> pl.Expr:
-    """A date alone -> the first instant after that day, UTC (`2026-12-30` -> 2026-12-31
-    00:00Z); anything else NULL. An expiry shown as a date is valid through that day: its
-    real time, cut off by the spreadsheet, is somewhere in it, so the day's end never judges
-    a code used on its last day as used after expiry."""
+    """A date alone (`2026-12-30`, `2026/12/30`, `30.12.2026`) -> the first instant after
+    that day, UTC (2026-12-31 00:00Z); anything else NULL. An expiry shown as a date is
+    valid through that day: its real time, cut off by the spreadsheet, is somewhere in it,
+    so the day's end never judges a code used on its last day as used after expiry."""
     plain = dash_year_first(s.str.strip_chars())
-    day = plain.str.strptime(pl.Date, "%Y-%m-%d", strict=False)
-    instant = day.cast(pl.Datetime("us")).dt.offset_by("1d").dt.replace_time_zone("UTC")
-    return pl.when(plain.str.contains(DATE_ONLY)).then(instant)
+    day = pl.coalesce(
+        pl.when(plain.str.contains(DATE_ONLY)).then(
+            plain.str.strptime(pl.Date, "%Y-%m-%d", strict=False)
+        ),
+        # a spreadsheet in a day-first locale (de, ru, pl...) saves 01.10.2026: day first,
+        # as a date column reads it
+        pl.when(plain.str.contains(DAY_FIRST)).then(
+            plain.str.strptime(pl.Date, "%d.%m.%Y", strict=False)
+        ),
+    )
+    return day.cast(pl.Datetime("us")).dt.offset_by("1d").dt.replace_time_zone("UTC")
 
 
 def fill_end_of_day(df: pl.DataFrame, names: list[str]) -> pl.DataFrame:

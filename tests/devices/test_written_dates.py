@@ -122,10 +122,11 @@ def test_a_code_expiry_written_as_a_date_is_the_end_of_that_day(tmp_path: Path) 
         "2026-07-03T15:45:35Z,org-1,dev-3,ACTIVATION_CODE_ISSUED,admin,2026-10-03T15:45:35Z",
         "2026-07-03T15:45:36Z,org-1,dev-4,ACTIVATION_CODE_ISSUED,admin,2026-13-01",
         "2026-07-03,org-1,dev-5,ACTIVATION_CODE_ISSUED,admin,2026-10-05",
+        "2026-07-03T15:45:37Z,org-1,dev-6,ACTIVATION_CODE_ISSUED,admin,06.10.2026",
     ]
     path.write_text(head + "\n".join(lines) + "\n", encoding="utf-8")
     result = ingest(tmp_path / "wh", path, max_reject_rate=1.0)
-    assert [(f.rows_loaded, f.rows_rejected) for f in result.files] == [(3, 2)]
+    assert [(f.rows_loaded, f.rows_rejected) for f in result.files] == [(4, 2)]
     got = rows(
         views(tmp_path / "wh"),
         "select device_id, strftime(code_expires_at at time zone 'UTC', '%Y-%m-%dT%H:%M:%S') "
@@ -135,6 +136,7 @@ def test_a_code_expiry_written_as_a_date_is_the_end_of_that_day(tmp_path: Path) 
         ("dev-1", "2026-10-02T00:00:00"),
         ("dev-2", "2026-10-03T00:00:00"),
         ("dev-3", "2026-10-03T15:45:35"),
+        ("dev-6", "2026-10-07T00:00:00"),
     ]
 
 
