@@ -141,6 +141,8 @@ def detect_kind(
                 "column names: 'Start time', 'Direction'...) or a device/activation/entitlement "
                 "file; force a kind with --kind",
             )
+        if (status := _HTTP_STATUS.fullmatch(",".join(headers).strip())) is not None:
+            raise _http_answer(status, source, line)
         if any(_DATA_CELL.fullmatch(h.strip()) for h in headers):
             raise _headerless(shown, source, line)
         named = [h.strip() for h in headers if h.strip()]
@@ -202,6 +204,29 @@ def _web_page(shown: str, source: str, line: int) -> InputError:
         path=source,
         line=line,
         hint="download the report again, signed in (Control Hub, Reports), or with cdr fetch",
+    )
+
+
+_HTTP_STATUS = re.compile(r"\ufeff?(HTTP/\d(?:\.\d)?) +(\d{3})\b.*")
+"""An HTTP answer's status line (`HTTP/1.1 200 OK`, `HTTP/2 200`): what `curl -i` or
+`curl -D -` writes before the headers and the body, the way to see the feed's `Link` header
+that names the next page."""
+
+
+def _http_answer(status: re.Match[str], source: str, line: int) -> InputError:
+    """The file is an API answer saved with its status line and headers: the page is the
+    body after them. It failed as 'one field of words, a title' with the hint to delete a
+    spreadsheet's caption."""
+    code = status.group(2)
+    failed = "" if code.startswith("2") else f"; HTTP {code}: the request failed"
+    return InputError(
+        f"not a recognised export: it is an HTTP answer saved with its status line and "
+        f"headers ({status.group(1)} {code}), as curl -i writes it{failed}",
+        path=source,
+        line=line,
+        hint="save the answer's body alone (curl -o page.json; the next page's link is in "
+        "the Link header: curl -D headers.txt -o page.json), or let cdr fetch follow the "
+        "pages",
     )
 
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from cdr_pipeline.config import Settings
 from cdr_pipeline.ingest import ingest_paths
 
@@ -107,6 +109,28 @@ def test_a_web_page_saved_as_the_report_says_the_download_failed(tmp_path: Path)
         assert f.status == "failed" and f.rows_loaded == 0
         assert "line 1: not a recognised export: it is an HTML page or XML document" in f.message
         assert "download the report again" in f.message and "--kind" not in f.message
+
+
+@pytest.mark.parametrize(
+    ("status", "said"),
+    [("HTTP/1.1 200 OK", "(HTTP/1.1 200), as curl -i"), ("HTTP/2 401 ", "HTTP 401: the request")],
+)
+def test_an_api_answer_saved_with_its_headers_says_so(
+    tmp_path: Path, status: str, said: str
+) -> None:
+    """The feed names its next page in the `Link` header, which `curl -i` shows by writing
+    the status line and headers before the page. Saved so, the file failed as 'one field of
+    words, a title rather than a header line', with the hint to delete a spreadsheet's
+    caption: it now says what it is and how to save the body alone."""
+    path = tmp_path / "page.json"
+    head = f'{status}\r\nLink: <https://example.invalid/v1/cdr_feed?max=500>; rel="next"\r\n\r\n'
+    path.write_text(head + (FIXTURES / "api_page.json").read_text("utf-8"), encoding="utf-8")
+    (f,) = ingest_paths(Settings(warehouse=tmp_path / "wh"), [path]).files
+    assert (f.status, f.exit_code) == ("failed", 3)
+    assert "line 1: not a recognised export: it is an HTTP answer saved with its status" in (
+        f.message or ""
+    )
+    assert said in (f.message or "") and "curl -o page.json" in (f.message or "")
 
 
 def test_json_records_of_no_known_kind_are_not_told_to_delete_a_line(tmp_path: Path) -> None:
