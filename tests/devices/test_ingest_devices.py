@@ -4,6 +4,7 @@ chunk-size independence."""
 
 from __future__ import annotations
 
+import base64
 import json
 import shutil
 from datetime import date
@@ -552,13 +553,18 @@ def test_units_or_a_price_past_what_the_costs_can_hold_are_quarantined(tmp_path:
     assert got == [(9999998, pytest.approx(999999999999.99 * 9999998, rel=1e-12))]
 
 
-def test_an_org_uuid_in_upper_case_is_the_same_org(tmp_path: Path) -> None:
+@pytest.mark.parametrize("spelling", ["upper", "api_id"])
+def test_an_org_uuid_in_upper_case_is_the_same_org(tmp_path: Path, spelling: str) -> None:
     """UUIDs are case-blind, but a device list whose tool writes them in upper case (a
     PowerShell [guid], a spreadsheet's UPPER) made another org: its snapshot was no listing
     of the org, so D2, left out of the 09-10 listing, kept its licence for ever without a
     DEVICE_UNLISTED. Org and user UUIDs are stored lower case, as Cisco writes them (and
-    the CDRs carry them); other user ids and device ids keep their case."""
-    upper_org, upper_user = ORG.upper(), USER.upper()
+    the CDRs carry them); other user ids and device ids keep their case. A list read from
+    the API names the org by its `orgId` (base64 of ciscospark://us/ORGANIZATION/<uuid>):
+    it is decoded, as a person id is, and is the same org too."""
+    api_id = base64.b64encode(f"ciscospark://us/ORGANIZATION/{ORG}".encode()).decode()
+    upper_org = ORG.upper() if spelling == "upper" else api_id.rstrip("=")
+    upper_user = USER.upper()
     rows_ = [
         f"2026-09-01T06:00:00Z,{ORG},D1,{USER},,,BYOD,,,L,,S,ONLINE,,",
         f"2026-09-01T06:00:00Z,{ORG},D2,{USER},,,BYOD,,,L,,S,ONLINE,,",

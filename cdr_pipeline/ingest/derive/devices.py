@@ -34,6 +34,7 @@ from cdr_pipeline.text import ISO_MS_STRFTIME
 
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _PEOPLE_URI = re.compile(r"ciscospark://[a-z0-9-]+/PEOPLE/(" + _UUID.pattern + r")")
+_ORG_URI = re.compile(r"ciscospark://[a-z0-9-]+/ORGANIZATION/(" + _UUID.pattern + r")")
 
 EVENT_ALIASES = {
     "ACTIVATION_CODE_REISSUED": "ACTIVATION_CODE_ISSUED",
@@ -75,10 +76,11 @@ REASON_BAD_PERSON_ID = "bad_person_id"
 REASON_MISSING = "missing_required"
 
 
-def decode_person_id(value: str) -> str | None:
+def decode_person_id(value: str, uri: re.Pattern[str] = _PEOPLE_URI) -> str | None:
     """Raw user UUID of an API person id (base64 of `ciscospark://us/PEOPLE/<uuid>`, padding
     optional, standard or URL-safe alphabet); a raw UUID is returned as it is. None when the
-    value is neither (docs/webex-dch.md#value-formats)."""
+    value is neither (docs/webex-dch.md#value-formats). `uri`: another kind of API id
+    (`_ORG_URI`: an org id, `ciscospark://us/ORGANIZATION/<uuid>`)."""
     text = value.strip()
     if _UUID.fullmatch(text):
         return text
@@ -88,15 +90,15 @@ def decode_person_id(value: str) -> str | None:
             raw = decode(padded.encode("ascii")).decode("utf-8")
         except (binascii.Error, UnicodeError, ValueError):
             continue
-        match = _PEOPLE_URI.fullmatch(raw.strip())
+        match = uri.fullmatch(raw.strip())
         if match:
             return match.group(1)
     return None
 
 
-def _decoded(series: pl.Series) -> pl.Series:
+def _decoded(series: pl.Series, uri: re.Pattern[str] = _PEOPLE_URI) -> pl.Series:
     """Decode each distinct value once (chunks repeat the same people many times)."""
-    mapping = {v: decode_person_id(v) for v in series.drop_nulls().unique().to_list()}
+    mapping = {v: decode_person_id(v, uri) for v in series.drop_nulls().unique().to_list()}
     return series.replace_strict(mapping, default=None, return_dtype=pl.String)
 
 
@@ -145,7 +147,11 @@ def _user_uuid(df: pl.DataFrame, person_col: str | None) -> tuple[pl.DataFrame, 
                 ),
             )
         )
-    df = df.with_columns(user_out.alias("user_uuid"))
+    # the API's orgId (base64 of ciscospark://us/ORGANIZATION/<uuid>, as a device list read
+    # from the API carries it) is the org's UUID: kept as given it was another org, whose
+    # listings named none of the devices a CSV of the same org listed
+    org = pl.Series("org_uuid", _decoded(df["org_uuid"], _ORG_URI)).fill_null(df["org_uuid"])
+    df = df.with_columns(user_out.alias("user_uuid"), org)
     return df.with_columns(_uuid_lower("user_uuid"), _uuid_lower("org_uuid")), checks
 
 
