@@ -57,6 +57,7 @@ class JsonGuard(io.RawIOBase):
         self._value: list[Any] = [0, 1, True]
         """Byte offset and line of the top-level value being read, whether it holds records."""
         self._object = False  # whether that value is an object
+        self._boms = NO_BLOCK.astype(np.int64)  # top-level byte order marks of the block
         self.stray: tuple[int, int] | None = None
         """Byte offset and line of the first top-level value that holds no records (a
         record after a page, anything after an array), which the parser would skip."""
@@ -70,6 +71,8 @@ class JsonGuard(io.RawIOBase):
             with memoryview(buffer) as view:
                 self._scan(np.frombuffer(view[:n], dtype=np.uint8))
                 self._arr = NO_BLOCK  # no reference kept to the reader's buffer
+                for at in self._boms:  # whitespace to the parser, as before the first value
+                    view[at : at + 3] = b"   "
                 block = bytes(view[:n])
                 if self.lone_surrogate is None:
                     self._surrogates(block, end=False)
@@ -142,6 +145,7 @@ class JsonGuard(io.RawIOBase):
         if len(brackets):
             inside = (np.searchsorted(quotes, brackets) + start_in) % 2 == 1
             brackets = brackets[~inside]
+        self._boms = self._top_level_boms(arr, quotes, start_in, brackets)
         low = -1
         if len(brackets):
             step = np.where((arr[brackets] == OPEN[0]) | (arr[brackets] == OPEN[1]), 1, -1)
@@ -194,6 +198,29 @@ class JsonGuard(io.RawIOBase):
             elif not self._value[2]:
                 self.stray = (self._value[0], self._value[1])
                 return
+
+    def _top_level_boms(
+        self, arr: np.ndarray, quotes: np.ndarray, start_in: bool, brackets: np.ndarray
+    ) -> np.ndarray:
+        """Where the block holds a UTF-8 byte order mark between top-level values: pages
+        saved one by one with a BOM each (PowerShell 5.1's `-Encoding UTF8`) and joined with
+        `cat` or `type` hold one before every page but the first, which the reader drops;
+        the parser failed the file there, 'damaged or incomplete'. One inside a string is
+        text, one inside a value no JSON (left to fail). A mark cut by a block's end is not
+        seen."""
+        lead = np.flatnonzero(arr[:-2] == 0xEF)
+        if not len(lead):
+            return lead
+        lead = lead[(arr[lead + 1] == 0xBB) & (arr[lead + 2] == 0xBF)]
+        lead = lead[(np.searchsorted(quotes, lead) + start_in) % 2 == 0]
+        if not len(lead) or not len(brackets):
+            return lead if self._depth == 0 else lead[:0]
+        kinds = arr[brackets]
+        step = np.where((kinds == OPEN[0]) | (kinds == OPEN[1]), 1, -1)
+        depth = (
+            self._depth + np.concatenate(([0], np.cumsum(step)))[np.searchsorted(brackets, lead)]
+        )
+        return lead[depth == 0]
 
     def _unescaped_quotes(self, arr: np.ndarray) -> np.ndarray:
         quotes = np.flatnonzero(arr == QUOTE)

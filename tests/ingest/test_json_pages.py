@@ -13,6 +13,8 @@ from cdr_pipeline.ingest import ingest_paths
 from tests.ingest.helpers import Blocks, load, settings, table
 from tests.ingest.hostile_corpus import records
 
+BOM = "\ufeff".encode()
+
 
 def _page(**keys: object) -> bytes:
     return json.dumps(keys).encode()
@@ -36,6 +38,12 @@ def _page(**keys: object) -> bytes:
             5,
         ),
         ("empty_page", _page(trackingId="abc", totalCount=0, items=[]), 0),
+        (
+            # pages saved with a BOM each (PowerShell 5.1's -Encoding UTF8), joined by `cat`
+            "pages_with_a_bom_each",
+            BOM + _page(items=records(3, 46)) + b"\r\n" + BOM + _page(items=records(2, 47)),
+            5,
+        ),
     ],
 )
 def test_a_page_is_read_whatever_its_other_keys(
@@ -310,3 +318,17 @@ def test_the_guard_finds_a_value_after_a_page_however_the_blocks_fall(block: int
     assert stray(page + b'{"items": []}\n' + page) is None
     assert stray(page + b'\n{"items": 5}\n') == (len(page) + 1, 3)
     assert stray(page + page + b'{"x": {"y": []}}') == (2 * len(page), 3)
+
+
+def test_the_guard_blanks_a_byte_order_mark_between_values_only() -> None:
+    """A BOM between top-level values (pages joined with `cat`, each saved with one) failed
+    the file as 'damaged or incomplete': the parser sees it as blanks. One inside a string
+    is text and stays; so does one inside a page (no JSON: the parser still fails there)."""
+    from cdr_pipeline.ingest.json_guard import JsonGuard
+    from cdr_pipeline.ingest.limits import Limits
+
+    inner = '{"items": [{"User": "Ann\ufeff"}]' + "\ufeff" + "}"
+    data = ('{"items": []}\n\ufeff' + inner + "\ufeff\n").encode()
+    guard = JsonGuard(Blocks(data, 8192), Limits(), 2)  # type: ignore[arg-type]
+    out = guard.read()
+    assert out == ('{"items": []}\n   ' + inner + "   \n").encode()
