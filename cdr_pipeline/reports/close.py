@@ -27,24 +27,9 @@ from typing import Any
 from cdr_pipeline import __version__
 from cdr_pipeline.config import Settings
 from cdr_pipeline.errors import EXIT_BAD_INPUT, EXIT_USAGE, CdrError, InputError
-from cdr_pipeline.reports.close_hold import (
-    close_held_back,
-    incomplete,
-    months_text,
-    next_month,
-)
-from cdr_pipeline.reports.figures import (
-    compute_figures,
-    days_in,
-    days_text,
-    device_data_short,
-    licence_months,
-    month_coverage,
-    org_peak,
-    pinned_connection,
-    retention_cutoff,
-    uncovered_days,
-)
+from cdr_pipeline.reports.close_check import check_month, joined_hints
+from cdr_pipeline.reports.close_hold import close_held_back, months_text, next_month
+from cdr_pipeline.reports.figures import compute_figures, org_peak, pinned_connection
 from cdr_pipeline.reports.frozen import (
     JOURNAL,
     MANIFEST,
@@ -117,9 +102,13 @@ def close_month(
     reason: str | None = None,
     today: date | None = None,
     command: str = "cdr close",
+    held: Sequence[tuple[str, str]] = (),
 ) -> CloseResult:
     """Close `month` (`YYYY-MM`): freeze its finance reports. Idempotent. Raises
-    `CloseRefused` (exit 3) for an incomplete month unless `force` with a `reason`."""
+    `CloseRefused` (exit 3) for an incomplete month unless `force` with a `reason`, naming
+    every reason at once. `held`: (why, what to do) of the nightly's reasons to hold an
+    open month back though complete (`close_hold.close_held_back`): refused with them and
+    the month's own reasons."""
     first_day = parse_month(month)
     assert first_day is not None
     reason = (reason or "").strip() or None
@@ -140,8 +129,6 @@ def close_month(
             return CloseResult(existing, already_closed=True)
         con, versions = pinned_connection(settings)
         try:
-            coverage, covered = month_coverage(con, first_day)
-            days = days_in(first_day)
             # not after today in the reporting zone (the nightly's run date is a UTC date)
             now = reporting_today(settings)
             now = now if today is None else min(today, now)
@@ -152,45 +139,27 @@ def close_month(
                     hint=f"close it on {next_month(first_day).isoformat()} or later; --force "
                     "closes a month of incomplete data, never one to come",
                 )
-            span = licence_months(con) if coverage == "none" else None
-            short = device_data_short(con, first_day)
-            # coverage stops at the device data horizon's day: a day after it whose calls are
-            # loaded lacks device data, not call data, and the refusal says which is missing
-            calls, have_calls = coverage, covered
-            missing_days = uncovered_days(con, first_day) if coverage == "partial" else []
-            if coverage == "partial" and short is not None:
-                calls = "partial" if missing_days else "full"
-                have_calls = days - len(missing_days)
-            missing = days_text(missing_days)
-            problem, hint = incomplete(first_day, calls, (have_calls, days), now, span, missing)
-            calls_short = (
-                problem is not None and calls == "partial" and next_month(first_day) <= now
+            check = check_month(con, first_day, now)
+            coverage, covered, days, problem = (
+                check.coverage,
+                check.covered,
+                check.days,
+                check.problem,
             )
-            cutoff = retention_cutoff(con)
-            if problem and calls != "full" and cutoff is not None and cutoff >= first_day:
-                # those days are gone for good: a re-sent export is skipped as loaded, and
-                # coverage ignores the days before the cutoff
-                problem += (
-                    f"; retention (retain_days) dropped its call legs before {cutoff}, which "
-                    "cannot be loaded again"
+            if held:
+                # the nightly's reasons and the month's own, all at once: one rerun fixes all
+                whys = "; ".join(why for why, _ in held)
+                hint = joined_hints([what for _, what in held] + check.hints)
+                raise CloseRefused(
+                    whys if problem is None else f"{whys}; and it is not complete: {problem}",
+                    hint=f"{hint}, and the next nightly closes it, or close it by hand"
+                    if problem is None
+                    else f'{hint}, or close it anyway with --force --reason "why"',
                 )
-                hint = (
-                    "raise retain_days above close_after_days plus a month so that months "
-                    "close before retention reaches them"
-                )
-            if short is not None and (problem is None or calls_short):
-                ends = (
-                    f"device data ends at {short[0]:%Y-%m-%d %H:%M} UTC, before the month "
-                    f"ends at {short[1]:%Y-%m-%d %H:%M} UTC (its month-end figures would be "
-                    "those of then)"
-                )
-                device_hint = "load the device snapshots or events of after the month's end"
-                problem = ends if problem is None else f"{problem}; {ends}"
-                hint = device_hint if not hint else f"{hint}; {device_hint}"
             if problem and not force:
                 raise CloseRefused(
                     f"{month_text(first_day)} is not complete: {problem}",
-                    hint=f'{hint}, or close it anyway with --force --reason "why"',
+                    hint=f'{check.hint}, or close it anyway with --force --reason "why"',
                 )
             tables = compute_figures(con, first_day)
             peak = org_peak(con, first_day)
@@ -374,20 +343,14 @@ def _close_previous(
             f"{month_text(previous)} closes after {settings.close_after_days} day(s) "
             f"of the new month ({waited} so far)"
         )
-    held = (
-        None
-        if read_close(settings.layout, previous)
-        else close_held_back(settings.layout, failed_files)
-    )
-    if held:
-        # a close is kept for good: unattended, never freeze figures over data known bad
-        log.warning("month close: %s", held[0], extra={"month": month_text(previous)})
-        return (
-            f"{month_text(previous)} not closed: {held[0]}; {held[1]}, "
-            f"or `cdr close {month_text(previous)}`"
-        )
     try:
-        result = close_month(settings, previous, today=run_date, command=command)
+        result = close_month(
+            settings,
+            previous,
+            today=run_date,
+            command=command,
+            held=close_held_back(settings.layout, failed_files),
+        )
     except CloseRefused as exc:
         log.warning("month close: %s", exc.message, extra={"month": month_text(previous)})
         # its own hint: --force closes incomplete data, never a month to come (--run-date)

@@ -105,26 +105,31 @@ def failed_validations(layout: Layout) -> list[str]:
     return [f"{n} ({e} error(s))" for n, e in bad.select("table_name", "errors_failed").rows()]
 
 
-def close_held_back(layout: Layout, failed_files: Sequence[str]) -> tuple[str, str] | None:
-    """(why, what to do) when the nightly must not close a month tonight, else None.
-    `failed_files` are the night's input files that failed to load: such a file (an
-    entitlement sheet with a negative count, past --max-reject-rate) loads none of its rows,
-    and the month would be frozen without them; it stays in the inbox and is tried again
-    each night, so the close waits until it loads or is removed."""
+def close_held_back(layout: Layout, failed_files: Sequence[str]) -> list[tuple[str, str]]:
+    """Every (why, what to do) that keeps the nightly from closing a month tonight, empty
+    when none does. `failed_files` are the night's input files that failed to load: such a
+    file (an entitlement sheet with a negative count, past --max-reject-rate) loads none of
+    its rows, and the month would be frozen without them; it stays in the inbox and is
+    tried again each night, so the close waits until it loads or is removed."""
+    held: list[tuple[str, str]] = []
     if failed_files:
         shown = ", ".join(failed_files[:3]) + (
             f" and {len(failed_files) - 3} more" if len(failed_files) > 3 else ""
         )
-        return (
-            f"a file failed to load tonight ({shown}), and its rows would be missing from the "
-            "frozen figures",
-            "correct it (cdr runs --files says why; quarantined rows under rejects/) or "
-            "remove it from the inbox, and the next nightly closes the month",
+        held.append(
+            (
+                f"a file failed to load tonight ({shown}), and its rows would be missing "
+                "from the frozen figures",
+                "correct it (cdr runs --files says why; quarantined rows under rejects/) or "
+                "remove it from the inbox",
+            )
         )
     failed = failed_validations(layout)
     if failed:
-        return (
-            f"the latest validation of {', '.join(failed)} failed",
-            "correct the data (cdr validate, Data Docs) and the next nightly closes it",
+        held.append(
+            (
+                f"the latest validation of {', '.join(failed)} failed",
+                "correct the data (cdr validate, Data Docs)",
+            )
         )
-    return None
+    return held
