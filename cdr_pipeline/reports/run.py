@@ -27,6 +27,7 @@ from cdr_pipeline.reports.frozen import (
 )
 from cdr_pipeline.reports.frozen_tier import frozen_for_tier
 from cdr_pipeline.reports.licence_span import licence_data, outside_text
+from cdr_pipeline.reports.overlaps import overlap_note
 from cdr_pipeline.reports.registry import REPORTS, Report
 from cdr_pipeline.reports.unknown_minutes import UNKNOWN_GO_RECORDS, unknown_go_note
 from cdr_pipeline.warehouse import connect, connect_as_of, resolve_tier
@@ -243,10 +244,12 @@ def unknown_talk_note(con: duckdb.DuckDBPyConnection, calls: str, first_day: dat
 
 def _note(con: duckdb.DuckDBPyConnection, report: Report, first_day: date | None, rows: int) -> str:
     """What `cdr report` says of the result on stderr: why a licence report of a month has
-    no row, or that talk or Webex Go minutes leave out calls or records of unknown
-    duration."""
+    no row, that entitlement rows overlap, or that talk or Webex Go minutes leave out calls
+    or records of unknown duration."""
     if first_day is not None and rows == 0 and report.name in LICENCE_REPORTS:
         return outside_text(first_day, licence_data(con))
+    if report.name == "reconciliation":  # entitlement rows whose units add up
+        return overlap_note(con, first_day)
     if report.name in UNKNOWN_GO_RECORDS:
         by_call = CALL_DAYS_VARIABLES[0] in UNKNOWN_GO_RECORDS[report.name]
         with month_scope(con, first_day, call_days=by_call):

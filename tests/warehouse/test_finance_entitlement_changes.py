@@ -5,8 +5,11 @@ month's peak with the rows of its last day (reporting time zone UTC)."""
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 
+from cdr_pipeline.reports.overlaps import overlap_note
 from tests.warehouse.finance_world import BYOD, World, records, user
 
 SEPT_FILE = "calls_2026-09-01_2026-10-01.csv"
@@ -29,7 +32,11 @@ def _held(w: World, device: str, n: int, sub: str, *, moved_to: str | None = Non
 
 
 @pytest.fixture(scope="module")
-def september(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, object]]:
+def september_world(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[dict[str, dict[str, object]], dict[str, str]]:
+    """The reconciliation rows of September by subscription, and the overlap notes of
+    August, September and every month."""
     w = World()
     # Sub-A ends on 09-15 (valid_to inclusive); its two phones move to Sub-B, bought from
     # 09-16, at midnight between the two
@@ -56,13 +63,30 @@ def september(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, o
     w.entitlements.append(f"Sub-H,{BYOD},1,2026-09-20,2026-09-10,10.00,USD")
     _held(w, "D7", 7, "Sub-H")
     _held(w, "D8", 8, "Sub-H")
+    # Sub-E's year purchase was renewed as a new row from 09-16 while the old one was left
+    # open: both are in force from then, and their units add up
+    w.entitlements.append(f"Sub-E,{BYOD},1,2026-01-01,,10.00,USD")
+    w.entitlements.append(f"sub-e,{BYOD},1,2026-09-16,2027-09-15,10.00,USD")
+    _held(w, "D9", 10, "Sub-E")
     w.leg(SEPT_FILE, "DESK", "2026-09-15T10:00:00Z", user(9), "+15559", 30, go=False)
     con = w.build(tmp_path_factory.mktemp("entitlement_changes"))
     rows = records(
         con,
         f"select {COLUMNS} from rpt_licence_reconciliation where month = date '2026-09-01'",
     )
-    return {str(r.pop("subscription_id")): r for r in rows}
+    notes = {
+        "2026-08": overlap_note(con, date(2026, 8, 1)),
+        "2026-09": overlap_note(con, date(2026, 9, 1)),
+        "all": overlap_note(con, None),
+    }
+    return {str(r.pop("subscription_id")): r for r in rows}, notes
+
+
+@pytest.fixture(scope="module")
+def september(
+    september_world: tuple[dict[str, dict[str, object]], dict[str, str]],
+) -> dict[str, dict[str, object]]:
+    return september_world[0]
 
 
 def test_a_subscription_ending_mid_month_is_read_on_its_last_day_in_force(
@@ -130,3 +154,26 @@ def test_a_row_ending_before_it_starts_is_never_in_force(
     the quality suite fails it: it is never in force. Its days counted backwards took its
     unit off those in force from 09-11 to 09-19, and 2 held against 1 said `over`."""
     assert september["Sub-H"] == september["Sub-B"]
+
+
+def test_overlapping_entitlement_rows_add_up_and_the_reconciliation_names_them(
+    september_world: tuple[dict[str, dict[str, object]], dict[str, str]],
+) -> None:
+    """Sub-E's renewal was loaded as a new row from 09-16 (its id typed in lower case) while
+    the year's row stayed open: September counts 2 units bought for 1 phone, as a top-up
+    would, without a word. The figures add them up (documented); the reconciliation's note
+    names the two rows, so finance can end the old one. Rows that follow each other
+    (Sub-C), a row never in force (Sub-H) and rows of other subscriptions (Sub-A, Sub-B)
+    are no overlap, nor is August, before the renewal."""
+    rows, notes = september_world
+    assert rows["Sub-E"]["entitled_units"] == 2
+    expected = (
+        f"Sub-E {BYOD}: 1 unit(s) 2026-01-01 and 1 unit(s) 2026-09-16..2027-09-15; where a "
+        "row replaces another"
+    )
+    assert expected in notes["2026-09"], notes["2026-09"]
+    assert notes["2026-09"].startswith("entitlement rows overlap, and entitled_units adds up")
+    for other in ("Sub-A", "Sub-B", "Sub-C", "Sub-D", "Sub-H"):
+        assert other not in notes["2026-09"]
+    assert notes["all"] == notes["2026-09"]
+    assert notes["2026-08"] == ""

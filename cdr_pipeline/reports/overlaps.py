@@ -1,0 +1,70 @@
+"""The note `cdr report reconciliation` prints when entitlement rows of one subscription and
+licence type overlap: their units add up on the days they share (a top-up bought on the
+15th is a row of its own beside the year's purchase), which is right for a top-up and
+twice the units for a renewal typed as a new row while the old one was left open. The
+figures cannot tell the two apart; the note names the rows so that finance can."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import duckdb
+
+SHOWN = 3
+"""Overlapping pairs the note names; it says how many more."""
+
+# the entitlement rows the reconciliation reads (rpt_licence_reconciliation: one row per key
+# without regard to the id's case, the later load winning; a row of 0 units, or whose range
+# ends before it starts, is never in force), each pair of one subscription and licence type
+# whose ranges share a day, and of the month when one is asked for
+_PAIRS = """
+with rows as (
+    select upper(subscription_id) as folded_id, subscription_id, licence_type, units,
+        valid_from, coalesce(valid_to, date '9999-12-31') as valid_to
+    from stg_entitlements
+    qualify row_number() over (
+        partition by upper(subscription_id), licence_type, valid_from
+        order by ingested_at desc, source_file desc, source_row desc
+    ) = 1
+),
+
+in_force as (
+    select * from rows where units <> 0 and valid_to >= valid_from
+)
+
+select a.subscription_id, a.licence_type, a.units, a.valid_from, a.valid_to,
+    b.units, b.valid_from, b.valid_to
+from in_force as a
+inner join in_force as b
+    on a.folded_id = b.folded_id
+    and a.licence_type = b.licence_type
+    and a.valid_from < b.valid_from
+    and b.valid_from <= a.valid_to
+where $month::date is null
+    or (b.valid_from <= last_day($month::date) and least(a.valid_to, b.valid_to) >= $month)
+order by a.folded_id, a.licence_type, a.valid_from, b.valid_from
+"""
+
+
+def _range(units: int, first: date, last: date) -> str:
+    until = "" if last == date(9999, 12, 31) else f"..{last}"
+    return f"{units} unit(s) {first}{until}"
+
+
+def overlap_note(con: duckdb.DuckDBPyConnection, first_day: date | None) -> str:
+    """Names the pairs of entitlement rows of one subscription and licence type in force on
+    a common day (of the month `first_day`, or of any month), whose units the
+    reconciliation adds up; empty when none overlap."""
+    pairs = con.execute(_PAIRS, {"month": first_day}).fetchall()
+    if not pairs:
+        return ""
+    shown = "; ".join(
+        f"{sub} {licence}: {_range(u1, f1, t1)} and {_range(u2, f2, t2)}"
+        for sub, licence, u1, f1, t1, u2, f2, t2 in pairs[:SHOWN]
+    )
+    more = f" and {len(pairs) - SHOWN} more" if len(pairs) > SHOWN else ""
+    return (
+        f"entitlement rows overlap, and entitled_units adds up their units on the days "
+        f"they share (a top-up): {shown}{more}; where a row replaces another rather than "
+        "adding to it, give the earlier one a valid_to and load it again"
+    )
