@@ -92,14 +92,17 @@ def _table(headers: list[tuple[str, bool]], rows: list[list[str]]) -> str:
 
 
 def _chart(rows: list[dict[str, Any]]) -> str:
-    """Horizontal bars per subscription and licence type: bought vs held (peak)."""
+    """Horizontal bars per subscription and licence type: bought as the month ends (what the
+    headline adds up) vs held (peak), red where the row is `over` (more held than bought at
+    some instant): a subscription whose rows ended in the month bought 0 by its end, and its
+    phones held before then are no overrun."""
     rows = rows[:MAX_SUBSCRIPTION_ROWS]
     if not rows:
         return '<p class="note">No subscription held or bought licences this month.</p>'
     top = max(
         [
             1,
-            *[int(r.get("entitled_units") or 0) for r in rows],
+            *[_bought(r) for r in rows],
             *[int(r.get("consumed_peak") or 0) for r in rows],
         ]
     )
@@ -111,7 +114,7 @@ def _chart(rows: list[dict[str, Any]]) -> str:
     ]
     for i, r in enumerate(rows):
         y = i * row_h
-        bought = int(r.get("entitled_units") or 0)
+        bought = _bought(r)
         held = int(r.get("consumed_peak") or 0)
         label = f"{r.get('subscription_id') or '(none)'} · {_short_type(r.get('licence_type'))}"
         parts.append(f'<text x="0" y="{y + 13}">{escape(label[:44])}</text>')
@@ -120,7 +123,12 @@ def _chart(rows: list[dict[str, Any]]) -> str:
         parts.append(
             f'<rect x="{label_w}" y="{y + 2}" width="{wb:.1f}" height="8" fill="#9db4d3"/>'
         )
-        colour = "#c0392b" if held > bought else "#2e6fb7"
+        # a mixed_currency row's status hides whether it was over: its peak against the
+        # units it bought then says it
+        over = r.get("status") == "over" or (
+            r.get("status") == "mixed_currency" and held > int(r.get("entitled_units") or 0)
+        )
+        colour = "#c0392b" if over else "#2e6fb7"
         parts.append(
             f'<rect x="{label_w}" y="{y + 11}" width="{wh:.1f}" height="8" fill="{colour}"/>'
         )
@@ -129,21 +137,36 @@ def _chart(rows: list[dict[str, Any]]) -> str:
         )
     y = row_h * len(rows) + 12
     parts.append(f'<rect x="{label_w}" y="{y - 7}" width="8" height="8" fill="#9db4d3"/>')
-    parts.append(f'<text x="{label_w + 11}" y="{y}">bought</text>')
-    parts.append(f'<rect x="{label_w + 60}" y="{y - 7}" width="8" height="8" fill="#2e6fb7"/>')
-    parts.append(f'<text x="{label_w + 71}" y="{y}">held (peak; red: more than bought)</text>')
+    parts.append(f'<text x="{label_w + 11}" y="{y}">bought (month end)</text>')
+    parts.append(f'<rect x="{label_w + 100}" y="{y - 7}" width="8" height="8" fill="#2e6fb7"/>')
+    parts.append(
+        f'<text x="{label_w + 111}" y="{y}">held (peak; red: over, more held than bought '
+        "at some instant)</text>"
+    )
     parts.append("</svg>")
     return "".join(parts)
 
 
+def _bought(row: dict[str, Any]) -> int:
+    """Units of the row bought as the month ends (`entitled_month_end`): a subscription
+    whose rows ended earlier in the month (its phones moved to another) has 0, where its
+    `entitled_units` hold what it had until then, and the successor's too. A month closed
+    before the report had `entitled_month_end` has only `entitled_units`."""
+    column = "entitled_month_end" if "entitled_month_end" in row else "entitled_units"
+    return int(row.get(column) or 0)
+
+
 def _bought_at_month_end(recon: list[dict[str, Any]]) -> int:
-    """Units bought as the month ends, over the org: a subscription whose rows ended earlier
-    in the month (its phones moved to another) shows them as `entitled_units`, and added to
-    the successor's they were a purchase counted twice. A month closed before the report had
-    `entitled_month_end` has only `entitled_units`."""
-    new = bool(recon) and "entitled_month_end" in recon[0]
-    column = "entitled_month_end" if new else "entitled_units"
-    return sum(int(r.get(column) or 0) for r in recon)
+    """Units bought as the month ends, over the org: the rows' `_bought` added up (their
+    `entitled_units` counted a purchase moved mid-month in both subscriptions)."""
+    return sum(_bought(r) for r in recon)
+
+
+def _bought_text(row: dict[str, Any]) -> str:
+    """The table's bought cell: as the month ends, and the units of rows that ended in the
+    month before it (`2` bought to the 15th: `0 (2 ended)`)."""
+    bought, until = _bought(row), int(row.get("entitled_units") or 0)
+    return f"{bought:,}" if until <= bought else f"{bought:,} ({until:,} ended)"
 
 
 def _short_type(licence_type: Any) -> str:
@@ -249,7 +272,7 @@ def render_summary(figures: MonthFigures) -> str:
         [
             str(r.get("subscription_id") or "(none)"),
             _short_type(r.get("licence_type")),
-            _fmt_int(r.get("entitled_units")),
+            _bought_text(r),
             _fmt_int(r.get("consumed_peak")),
             _fmt_int(r.get("consumed_month_end")),
             _fmt_int(r.get("variance_units")),
@@ -301,7 +324,7 @@ def render_summary(figures: MonthFigures) -> str:
             [
                 ("subscription", False),
                 ("type", False),
-                ("bought", True),
+                ("bought (month end)", True),
                 ("peak", True),
                 ("month end", True),
                 ("variance", True),

@@ -142,6 +142,12 @@ def test_a_purchase_moved_between_subscriptions_is_bought_once(tmp_path: Path) -
     assert (headline["licences_held_peak"], headline["licences_bought"]) == (2, 2)
     html, _ = finance_summary(settings, "2026-09")
     assert "<b>2 / 2</b>" in html
+    # the chart and the table per subscription tell the headline's story: bought as the
+    # month ends (Sub-A 0, Sub-B 2: 2 in all), Sub-A's 2 until the 15th said as ended, and
+    # neither red (matched: never more held than bought); they showed 2 and 2 bought
+    assert '">0 / 2</text>' in html and '">2 / 2</text>' in html
+    assert "#c0392b" not in html
+    assert '<td class="n">0 (2 ended)</td>' in html
     close_month(settings, "2026-09")
     html, figures = finance_summary(settings, "2026-09")
     assert figures.close is not None and "<b>2 / 2</b>" in html
