@@ -146,20 +146,33 @@ def close_month(
                 check.days,
                 check.problem,
             )
+            # no reason to refuse on its own (an org may want usage figures only), but a
+            # refusal says it too: mended for the other reasons only, the rerun would freeze
+            # every reconciliation row as no_entitlement, to be reopened
+            unreconciled = "entitlements" not in versions
+            also = (
+                "; no entitlements are loaded either: closed so, every reconciliation row "
+                "would be frozen as no_entitlement, without cost"
+                if unreconciled
+                else ""
+            )
+            also_hints = ["load finance's entitlements (cdr ingest FILE)"] if unreconciled else []
             if held:
                 # the nightly's reasons and the month's own, all at once: one rerun fixes all
                 whys = "; ".join(why for why, _ in held)
-                hint = joined_hints([what for _, what in held] + check.hints)
+                hint = joined_hints([what for _, what in held] + check.hints + also_hints)
                 raise CloseRefused(
-                    whys if problem is None else f"{whys}; and it is not complete: {problem}",
+                    (whys if problem is None else f"{whys}; and it is not complete: {problem}")
+                    + also,
                     hint=f"{hint}, and the next nightly closes it, or close it by hand"
                     if problem is None
                     else f'{hint}, or close it anyway with --force --reason "why"',
                 )
             if problem and not force:
+                hint = joined_hints(check.hints + also_hints)
                 raise CloseRefused(
-                    f"{month_text(first_day)} is not complete: {problem}",
-                    hint=f'{check.hint}, or close it anyway with --force --reason "why"',
+                    f"{month_text(first_day)} is not complete: {problem}{also}",
+                    hint=f'{hint}, or close it anyway with --force --reason "why"',
                 )
             tables = compute_figures(con, first_day)
             peak = org_peak(con, first_day)
