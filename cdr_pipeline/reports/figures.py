@@ -16,6 +16,7 @@ from cdr_pipeline.reports.close_hold import runs_text
 from cdr_pipeline.reports.frozen import FINANCE_REPORTS, ClosedMonth, read_close, read_frozen
 from cdr_pipeline.reports.frozen_tier import frozen_for_tier
 from cdr_pipeline.reports.licence_span import LicenceData, licence_data, outside_text
+from cdr_pipeline.reports.overlaps import overlap_note
 from cdr_pipeline.reports.registry import REPORTS
 from cdr_pipeline.reports.run import figure_settings, parse_month, query_report
 from cdr_pipeline.warehouse import connect, connect_snapshots, resolve_tier
@@ -53,6 +54,9 @@ class MonthFigures:
     licence_data: LicenceData | None = None
     """The months the licence reports cover and the device data horizon, when the figures
     were computed (None: frozen by a close, which had its own)."""
+    overlaps: str = ""
+    """The entitlement rows of the month whose ranges overlap, whose units the figures add
+    up (`overlaps.overlap_note`; '' when none do, or frozen by a close)."""
 
     @property
     def outside_text(self) -> str:
@@ -241,6 +245,7 @@ def month_figures(
             peak = org_peak(con, first_day)
             basis = figure_settings(con)
             span = licence_data(con)
+            overlaps = overlap_note(con, first_day)
     finally:
         con.close()
     return MonthFigures(
@@ -255,6 +260,7 @@ def month_figures(
         as_of=None if as_of is None else resolve_time(settings, as_of),
         settings=basis,
         licence_data=span,
+        overlaps=overlaps,
     )
 
 
@@ -273,6 +279,7 @@ def figures_of_tables(
         peak = org_peak(con, first_day)
         basis = figure_settings(con)
         span = licence_data(con)
+        overlaps = overlap_note(con, first_day)
     finally:
         con.close()
     return MonthFigures(
@@ -285,4 +292,5 @@ def figures_of_tables(
         licences_held_peak=peak,
         settings=basis,
         licence_data=span,
+        overlaps=overlaps,
     )

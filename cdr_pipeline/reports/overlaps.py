@@ -64,7 +64,7 @@ def overlap_note(con: duckdb.DuckDBPyConnection, first_day: date | None) -> str:
     )
     more = f" and {len(pairs) - SHOWN} more" if len(pairs) > SHOWN else ""
     return (
-        f"entitlement rows overlap, and entitled_units adds up their units on the days "
-        f"they share (a top-up): {shown}{more}; where a row replaces another rather than "
-        "adding to it, give the earlier one a valid_to and load it again"
+        f"entitlement rows overlap, and their units add up on the days they share, as a "
+        f"top-up's do: {shown}{more}; where a row replaces another rather than adding to "
+        "it, give the earlier one a valid_to and load it again"
     )

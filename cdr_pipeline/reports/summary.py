@@ -249,6 +249,9 @@ def render_summary(figures: MonthFigures) -> str:
             f"without a currency: their cost is shown apart, as {NO_CURRENCY}. Load their "
             "currency.</p>"
         )
+    if figures.overlaps:  # a renewal loaded beside the row it renews: bought twice
+        text = figures.overlaps[:1].upper() + figures.overlaps[1:]
+        notes_html += f'<p class="note warn">{escape(text)}.</p>'
     coverage_cls = "" if figures.call_coverage == "full" else ' class="warn"'
     outside = figures.outside_text
     if outside:

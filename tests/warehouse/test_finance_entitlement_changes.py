@@ -9,7 +9,9 @@ from datetime import date
 
 import pytest
 
+from cdr_pipeline.reports.figures import MonthFigures, compute_figures
 from cdr_pipeline.reports.overlaps import overlap_note
+from cdr_pipeline.reports.summary import render_summary
 from tests.warehouse.finance_world import BYOD, World, records, user
 
 SEPT_FILE = "calls_2026-09-01_2026-10-01.csv"
@@ -35,8 +37,8 @@ def _held(w: World, device: str, n: int, sub: str, *, moved_to: str | None = Non
 def september_world(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> tuple[dict[str, dict[str, object]], dict[str, str]]:
-    """The reconciliation rows of September by subscription, and the overlap notes of
-    August, September and every month."""
+    """The reconciliation rows of September by subscription, the overlap notes of August,
+    September and every month, and September's finance summary page."""
     w = World()
     # Sub-A ends on 09-15 (valid_to inclusive); its two phones move to Sub-B, bought from
     # 09-16, at midnight between the two
@@ -78,6 +80,19 @@ def september_world(
         "2026-08": overlap_note(con, date(2026, 8, 1)),
         "2026-09": overlap_note(con, date(2026, 9, 1)),
         "all": overlap_note(con, None),
+        # the finance summary's page of those figures (as `month_figures` makes them, on
+        # this connection: a pinned one of its own costs seconds)
+        "summary": render_summary(
+            MonthFigures(
+                date(2026, 9, 1),
+                compute_figures(con, date(2026, 9, 1)),
+                {},
+                "full",
+                30,
+                30,
+                overlaps=overlap_note(con, date(2026, 9, 1)),
+            )
+        ),
     }
     return {str(r.pop("subscription_id")): r for r in rows}, notes
 
@@ -172,8 +187,14 @@ def test_overlapping_entitlement_rows_add_up_and_the_reconciliation_names_them(
         "row replaces another"
     )
     assert expected in notes["2026-09"], notes["2026-09"]
-    assert notes["2026-09"].startswith("entitlement rows overlap, and entitled_units adds up")
+    assert notes["2026-09"].startswith("entitlement rows overlap, and their units add up")
     for other in ("Sub-A", "Sub-B", "Sub-C", "Sub-D", "Sub-H"):
         assert other not in notes["2026-09"]
     assert notes["all"] == notes["2026-09"]
     assert notes["2026-08"] == ""
+    # the finance summary, the page finance reads, says it too
+    assert (
+        '<p class="note warn">Entitlement rows overlap, and their units add up'
+        in (notes["summary"])
+    )
+    assert expected in notes["summary"]
