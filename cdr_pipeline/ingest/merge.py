@@ -29,7 +29,7 @@ from cdr_pipeline.ingest.held import held_rows
 from cdr_pipeline.ingest.lacking import held_lacking, with_held_values
 from cdr_pipeline.ingest.moved import STREAM_FIRST, MovedPlan, plan_moves, stream_rank
 from cdr_pipeline.ingest.pending import PendingTable
-from cdr_pipeline.ingest.rowgroups import copy_query
+from cdr_pipeline.ingest.rowgroups import copy_query, gathered
 from cdr_pipeline.schema.base import DUCKDB_TYPES, TableSchema
 from cdr_pipeline.state.datafiles import check_readable, read_files
 from cdr_pipeline.state.files import install_file
@@ -192,7 +192,7 @@ def merge_partition(
         else:
             counts.inserted = int(unique)
             whole = total == unique and not (staged_filter or counts.erased)
-            if whole and _installable(staged):
+            if whole and _installable(staged, schema):
                 # a new partition without duplicates: the staged file (zstd) is final as it is
                 counts.webex_go = int(go_rows)
                 install_file(staged, target)
@@ -255,11 +255,11 @@ def _key(schema: TableSchema) -> str:
     return ", ".join(quote(k) for k in schema.key)
 
 
-def _installable(staged: Path) -> bool:
+def _installable(staged: Path, schema: TableSchema) -> bool:
     """A staged file is final unless its rows came in tiny pieces (a sparse day of
-    interleaved input): then it is compacted by a rewrite."""
+    interleaved input) that a rewrite would gather into fewer row groups."""
     meta = pq.ParquetFile(staged).metadata
-    return meta.num_row_groups <= 1 or meta.num_rows / meta.num_row_groups >= MIN_INSTALL_ROW_GROUP
+    return meta.num_rows / meta.num_row_groups >= MIN_INSTALL_ROW_GROUP or gathered(meta, schema)
 
 
 def _rewrite(

@@ -84,6 +84,36 @@ def by_value(table: pa.Table, schema: TableSchema) -> list[tuple[bool | None, pa
     return [(value, part) for value, part in parts if part.num_rows]
 
 
+def gathered(meta: pq.FileMetaData, schema: TableSchema) -> bool:
+    """Whether a file already has as few row groups as `ClusteredWriter` writes for its
+    rows: one group, or (a table clustered by a column) one group for each value of that
+    column, none of them full. A day of a small export (its Webex Go legs in a group of
+    their own) is such a file: a rewrite would write it again as it is."""
+    if meta.num_row_groups <= 1:
+        return True
+    if schema.cluster_by is None or meta.num_rows > ROW_GROUP_ROWS:
+        return False
+    index = meta.schema.to_arrow_schema().get_field_index(schema.cluster_by)
+    if index < 0:
+        return False
+    seen: set[object] = set()
+    for i in range(meta.num_row_groups):
+        group = meta.row_group(i)
+        stats = group.column(index).statistics
+        if stats is None:
+            return False
+        if stats.null_count == group.num_rows:
+            value: object = None
+        elif stats.has_min_max and stats.null_count == 0 and stats.min == stats.max:
+            value = stats.min
+        else:
+            return False  # a group that mixes values
+        if value in seen:
+            return False
+        seen.add(value)
+    return True
+
+
 class ClusteredWriter:
     """Writes tables into one file, the rows of each `cluster_by` value (if any) gathered
     into row groups of their own, each of at most `max_rows` rows. The input need not be

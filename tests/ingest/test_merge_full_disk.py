@@ -38,8 +38,9 @@ def test_a_disk_full_during_the_merges_is_named_as_such(
     monkeypatch.setattr(merge, "copy_query", copy)
     wh = tmp_path / "wh"
     calls = samples_dir / "calling_detailed_call_history_2026-09-01_2026-10-01"
+    overlapping = samples_dir / "dch_export_2026-09-30_2026-10-31.csv"  # 09-30 is rewritten
     with pytest.raises(Exception) as failed:
-        ingest_paths(settings(wh), [calls])
+        ingest_paths(settings(wh), [calls, overlapping])
     assert installed and not installed[0].exists()  # the case: a staged file moved in
     error = known_error(failed.value, wh)
     assert error is not None and error.exit_code == EXIT_ENVIRONMENT

@@ -13,7 +13,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from cdr_pipeline.ingest.rowgroups import ClusteredWriter, by_value, copy_query
+from cdr_pipeline.ingest import merge
+from cdr_pipeline.ingest.rowgroups import ClusteredWriter, by_value, copy_query, gathered
 from cdr_pipeline.samples import write_call_export
 from cdr_pipeline.schema import SCHEMAS
 from cdr_pipeline.text import lit
@@ -135,3 +136,54 @@ def test_a_writer_fed_mixed_rows_never_mixes_values_in_a_row_group(tmp_path: Pat
     assert [meta.row_group(g).num_rows for g in range(meta.num_row_groups)] == [4, 3, 2]
     got = pq.read_table(tmp_path / "w.parquet")["is_webex_go"].to_pylist()
     assert sorted(got) == sorted(flags)
+
+
+def test_a_day_of_a_small_export_is_installed_as_staged_not_written_again(
+    tmp_path: Path, export: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A day's staged file with one row group for each flag is already what a rewrite would
+    write: it is installed as it is (a rewrite of every day of a small daily export cost
+    half of its ingest). A day staged in pieces (small chunks) is still gathered."""
+    rewrites: list[Path] = []
+    rewrite = merge._rewrite
+
+    def counted(con, schema, target, inc, cur, dedup):  # type: ignore[no-untyped-def]
+        rewrites.append(target)
+        return rewrite(con, schema, target, inc, cur, dedup)
+
+    monkeypatch.setattr(merge, "_rewrite", counted)
+    load(tmp_path / "whole", export)
+    days = partition_files(tmp_path / "whole")
+    assert len(days) >= 5 and not rewrites
+    for (f,) in days.values():
+        flags = _flags_of_row_groups(f)  # one group of each flag the day holds
+        assert len(flags) == len(set(flags))
+        assert gathered(pq.ParquetFile(f).metadata, SCHEMA)
+    load(tmp_path / "pieces", export, chunk_rows=150)
+    assert len(rewrites) >= 5  # the full days came in pieces of a few legs each
+    for (f,) in partition_files(tmp_path / "pieces").values():
+        flags = _flags_of_row_groups(f)
+        assert len(flags) == len(set(flags))
+    assert (
+        table(tmp_path / "pieces")
+        .sort("report_id")
+        .equals(table(tmp_path / "whole").sort("report_id"))
+    )
+
+
+def test_a_file_is_gathered_only_with_one_row_group_for_each_flag(tmp_path: Path) -> None:
+    stored = SCHEMA.stored_arrow_schema()
+
+    def written(*groups: list[bool | None]) -> pq.FileMetaData:
+        path = tmp_path / f"{len(list(tmp_path.iterdir()))}.parquet"
+        with pq.ParquetWriter(path, stored) as w:
+            for flags in groups:
+                data = {f.name: pa.nulls(len(flags), f.type) for f in stored}
+                data["is_webex_go"] = pa.array(flags, pa.bool_())
+                w.write_table(pa.table(data, schema=stored))
+        return pq.ParquetFile(path).metadata
+
+    assert gathered(written([True, True]), SCHEMA)
+    assert gathered(written([False, False], [True], [None, None]), SCHEMA)
+    assert not gathered(written([False], [True], [False]), SCHEMA)  # False twice
+    assert not gathered(written([False, True], [True]), SCHEMA)  # a group mixes both
