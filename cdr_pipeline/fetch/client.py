@@ -25,9 +25,9 @@ from cdr_pipeline.errors import EXIT_UNEXPECTED, CdrError, ConfigError
 from cdr_pipeline.fetch import response as answers
 from cdr_pipeline.fetch import transport
 from cdr_pipeline.fetch.delays import clock_skew, retry_after
-from cdr_pipeline.fetch.limiter import INITIAL, OTHER, PAGE, RateLimiter, Sleep
+from cdr_pipeline.fetch.limiter import OTHER, RateLimiter, Sleep
 from cdr_pipeline.fetch.redactor import Redactor
-from cdr_pipeline.fetch.response import Response, rebase, region_from_451
+from cdr_pipeline.fetch.response import Response, with_query
 from cdr_pipeline.fetch.transport import ACCEPT_ENCODING, Unreadable, opener, read_body
 
 log = logging.getLogger(__name__)
@@ -38,11 +38,6 @@ MAX_REPORT_BYTES = 16 * 1024**3
 """A report download, written to disk as it arrives."""
 MAX_RETRY_AFTER_SECONDS = 900.0
 """The longest a 429 or 5xx may make a run wait (holding the fetch lock); longer ends it."""
-EMPTY_PAGE_RETRIES = 2
-"""Times a next page answering 'No CDRs' is asked again before it ends the window."""
-MAX_PAGES_PER_WINDOW = 10_000
-"""Pages one window may have (a window is at most 12 hours; at the maximum page size that is
-millions of records): past it, next links that never end are a loop, not data."""
 ERROR_BODY_BYTES = 64 * 1024
 """What is kept of an error answer's body: enough for its message."""
 
@@ -149,7 +144,7 @@ class WebexClient:
         base = min(self.backoff * (2 ** (attempt - 1)), self.max_backoff)
         return base + self.rng.uniform(0, self.backoff)
 
-    def _back_off(self, shown: str, problem: str, attempt: int, at_least: float = 0.0) -> None:
+    def back_off(self, shown: str, problem: str, attempt: int, at_least: float = 0.0) -> None:
         """Wait before retry `attempt` (backoff with jitter, at least `at_least`), saying why."""
         pause = max(self._delay(attempt), at_least)
         log.warning("%s: %s; retry %d/%d in %.1fs", shown, problem, attempt, self.retries, pause)
@@ -192,18 +187,27 @@ class WebexClient:
                 "the watermark), check status.webex.com",
             )
         asked = self._asked_wait(response, shown, 0.0)
-        self._back_off(shown, f"HTTP {response.status}", attempts, asked)
+        self.back_off(shown, f"HTTP {response.status}", attempts, asked)
 
-    def get(self, url: str, kind: str = OTHER, sink: BinaryIO | None = None) -> Response:
+    def get(
+        self,
+        url: str,
+        kind: str = OTHER,
+        sink: BinaryIO | None = None,
+        query: Callable[[], Mapping[str, str]] | None = None,
+    ) -> Response:
         """GET with rate limit, retries (5xx, connection errors, a response that does not end
         within the deadline), 429 Retry-After and 3xx redirects (the token only goes to
         trusted hosts). Returns any final response; its body is in `sink` when one is given.
+        `query`, when given, is asked for the URL's query at every send (after the limiter's
+        and every retry's wait): a window's start is clamped to the API's horizon then.
         Raises FetchError when retries are exhausted or a body passes its size limit."""
         attempts = throttled = hops = 0
         # one limiter slot per logical request: retries are paced by the backoff and by the
         # server's Retry-After instead (a refused connection never reached the quota)
         self.limiter.acquire(kind)
         while True:
+            url = url if query is None else with_query(url, query())
             shown = self.redact.url(url)
             try:
                 response = self._send(url, self.trusted(url), sink)
@@ -219,7 +223,7 @@ class WebexClient:
                         shown, attempts, self.redact(reason), slow, exc
                     )
                     raise FetchError(message, hint=hint) from None
-                self._back_off(shown, self.redact(reason), attempts)
+                self.back_off(shown, self.redact(reason), attempts)
                 continue
             status = response.status
             if status == 401 and self._renewed(url):
@@ -235,6 +239,7 @@ class WebexClient:
             if status in (301, 302, 303, 307, 308) and response.header("Location"):
                 hops += 1
                 url = answers.resolve(url, response.header("Location") or "")
+                query = None  # the Location names its own query
                 if hops > 5 or (sink is None and not self.trusted(url)):
                     message, hint = answers.redirect_refusal(shown, self.redact.url(url), hops)
                     raise FetchError(message, hint=hint)
@@ -308,90 +313,14 @@ class WebexClient:
             )
         return str(org)
 
-    def pages(self, endpoint: str, params: Mapping[str, str]) -> Iterator[Response]:
-        """Every page of an analytics endpoint (`cdr_feed`, `cdr_stream`). Yields nothing for
-        an empty window (HTTP 404 'No CDRs for requested time range')."""
-        url: str | None = (
-            f"{self.analytics_url}/v1/{endpoint}?{urllib.parse.urlencode(dict(params))}"
-        )
-        kind = INITIAL
-        redirects = 0
-        read: set[str] = set()
-        empty_pages = 0
-        while url:
-            response = self.get(url, kind)
-            if response.status == 451:
-                redirects += 1
-                target = region_from_451(response)
-                shown = self.redact.url(url)
-                if target is None or redirects > self.max_region_redirects:
-                    raise FetchError(
-                        f"{shown} answered HTTP 451 (wrong region) "
-                        + ("and names no region" if target is None else f"{redirects} times")
-                        + f": {response.message(self.redact)}",
-                        hint="set --region (us, eu, in, au, gov) or [fetch] host to your org's "
-                        "region",
-                    )
-                if not self.trusted(target):
-                    raise FetchError(
-                        f"{shown} answered HTTP 451 naming {self.redact.url(target)}, which is not "
-                        "a Webex host; not following it with the token",
-                        hint="set --region or [fetch] host explicitly",
-                    )
-                log.warning(
-                    "%s: HTTP 451, the org's records live at %s; following (set --region or "
-                    "[fetch] host to skip this detour)",
-                    shown,
-                    target,
-                )
-                self.analytics_url = target.rstrip("/")
-                url = rebase(url, target)
-                continue
-            if response.status == 404 and "no cdrs" in response.message().lower():
-                if kind == INITIAL:  # the window is empty
-                    return
-                # a next link that leads to no records: asked again (a hiccup would lose the
-                # rest of the window), then taken as the end (a last page that was full)
-                empty_pages += 1
-                if empty_pages <= EMPTY_PAGE_RETRIES:
-                    self._back_off(self.redact.url(url), "'No CDRs' on a next page", empty_pages)
-                    continue
-                log.warning(
-                    "%s: 'No CDRs' for page %d of %s, %d times; taken as the end of the window",
-                    self.redact.url(url),
-                    len(read) + 1,
-                    endpoint,
-                    empty_pages,
-                )
-                return
-            self.check(response, f"fetching {endpoint}")
-            yield response
-            read.add(url)
-            if len(read) >= MAX_PAGES_PER_WINDOW:
-                raise FetchError(
-                    f"{endpoint} gave more than {MAX_PAGES_PER_WINDOW:,} pages for one window",
-                    hint="the API keeps naming new pages (a paging loop); rerun later (the run "
-                    "resumes from the watermark)",
-                )
-            url, kind = self._next_page(response, endpoint, read), PAGE
-            del response  # not held while the next page arrives
+    def pages(
+        self, endpoint: str, params: Mapping[str, str] | Callable[[], Mapping[str, str]]
+    ) -> Iterator[Response]:
+        """Every page of an analytics endpoint (`fetch/paging.py`). `params` may be a function:
+        the first request's query is then made at each send, after any wait."""
+        from cdr_pipeline.fetch.paging import window_pages
 
-    def _next_page(self, response: Response, endpoint: str, read: set[str]) -> str | None:
-        """The next link of a page, checked: a link off the API is not followed (the token
-        may not go there, and an answer read without it is no Webex data), and a link back
-        to a page already read in the window would page for ever."""
-        url = response.next_link()
-        if url is not None and not self.trusted(url):
-            raise FetchError(f"the next link of {endpoint} leads off the API, to "
-                             f"{self.redact.url(url)}", hint=answers.OFF_API_HINT)  # fmt: skip
-        if url in read:
-            raise FetchError(
-                f"the pages of {endpoint} loop: the next link {self.redact.url(url)} was "
-                "read before in this window",
-                hint="the API answered inconsistently; rerun later (the run resumes from "
-                "the watermark)",
-            )
-        return url
+        return window_pages(self, endpoint, params)
 
     def report_download(self, report_id: str, dest: Path) -> dict[str, Any]:
         """Download a Control Hub report to `dest` (`fetch/reports_api.py`); its metadata."""

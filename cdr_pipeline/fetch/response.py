@@ -214,6 +214,12 @@ def rebase(url: str, base: str) -> str:
     return urllib.parse.urlunsplit((b.scheme, b.netloc, p.path, p.query, ""))
 
 
+def with_query(url: str, params: Mapping[str, str]) -> str:
+    """`url` with its query made of `params` (a window's first request, asked again)."""
+    p = urllib.parse.urlsplit(url)
+    return urllib.parse.urlunsplit((p.scheme, p.netloc, p.path, urllib.parse.urlencode(params), ""))
+
+
 def origin(url: str) -> tuple[str, str, int | None]:
     """(scheme, host, port) of `url`, the port as given or the scheme's default: the token
     goes to the configured origin, not to another port of the same host."""

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from cdr_pipeline.config import FetchOptions, Settings, with_fetch_flags
-from cdr_pipeline.errors import EXIT_BAD_INPUT, EXIT_OK, CdrError, ConfigError
+from cdr_pipeline.errors import EXIT_BAD_INPUT, CdrError, ConfigError
 from cdr_pipeline.fetch.client import WebexClient
 from cdr_pipeline.fetch.limiter import RateLimiter, Sleep
 from cdr_pipeline.fetch.pages import save_window_pages, unaccounted
@@ -32,12 +32,13 @@ from cdr_pipeline.fetch.store import (
     write_watermark,
 )
 from cdr_pipeline.fetch.token import read_token
+from cdr_pipeline.fetch.watermark import joins_watermark, watermark_candidate
 from cdr_pipeline.fetch.windows import (
-    MS,
     SPECS,
     SourceSpec,
     Window,
     api_time,
+    horizon_start,
     lost_gap,
     parse_time,
     plan_windows,
@@ -227,7 +228,7 @@ def _fetch_windows(
     windows, notes = plan_windows(spec, start, end, now)
     for note in notes:  # a range clamped to what the API serves
         result.warn(note)
-    advancing = _joins_watermark(spec, start, before, windows, result)
+    advancing = joins_watermark(spec, start, before, windows, result)
     late_edge = now - timedelta(hours=options.late_hours)
     label = f"{spec.endpoint}, {len(windows)} window(s)"
 
@@ -241,13 +242,14 @@ def _fetch_windows(
         # a first run that could not pass its first window (empty and late, not loaded
         # cleanly) left no watermark: the next began after it, at now - lookback_hours
         move(windows[0].start)
+    clock = _run_clock(client, now)
     for done, window in enumerate(windows, 1):
-        wr = _fetch_window(settings, options, client, spec, key, window, result)
+        wr = _fetch_window(settings, options, client, spec, key, window, result, clock)
         if progress is not None:
             progress(ProgressEvent(label, result.records, done, len(windows), done == len(windows)))
         if not advancing:
             continue
-        candidate = _watermark_candidate(spec.name, window, wr, late_edge, options, result)
+        candidate = watermark_candidate(spec.name, window, wr, late_edge, options, result)
         if candidate is None:
             advancing = False
             continue
@@ -255,6 +257,13 @@ def _fetch_windows(
             move(candidate)
         # passed to its last Report time only, it may still fill: no later window moves on
         advancing = candidate > window.end
+
+
+def _run_clock(client: WebexClient, now: datetime) -> Callable[[], datetime]:
+    """Now as the run goes on, from `now` at its start and the client's clock (its waits
+    included: the rate limit, Retry-After, backoff): where the API's horizon is at a send."""
+    began = client.limiter.clock()
+    return lambda: now + timedelta(seconds=client.limiter.clock() - began)
 
 
 def _start(
@@ -273,68 +282,6 @@ def _start(
     return min(now - timedelta(hours=options.lookback_hours), now - spec.min_lag)
 
 
-def _joins_watermark(
-    spec: SourceSpec,
-    start: datetime,
-    before: datetime | None,
-    windows: list[Window],
-    result: FetchResult,
-) -> bool:
-    """Whether the watermark may move over `windows`: only when they join what is already
-    covered, so a gap is never skipped. A range asked from before the watermark joins it
-    even when the API's horizon clamped its start: the records in between are gone from the
-    API, and holding the watermark would clamp every later run to the horizon again,
-    re-reading all of it each time and never moving on."""
-    if before is None or not windows or windows[0].start <= before:
-        return True
-    if start <= before:
-        result.warn(lost_gap(spec, before, windows[0].start))
-        return True
-    result.notes.append(
-        f"the requested range starts after the watermark {api_time(before)}; "
-        "the watermark is left where it is (a gap would be skipped otherwise)"
-    )
-    return False
-
-
-def _watermark_candidate(
-    source: str,
-    window: Window,
-    wr: WindowResult,
-    late_edge: datetime,
-    options: FetchOptions,
-    result: FetchResult,
-) -> datetime | None:
-    """Where the watermark may move after `window`, or None when it must stay before it
-    (the window did not load cleanly, or is empty and may still fill)."""
-    span = f"window {api_time(window.start)}..{api_time(window.end)}"
-    if wr.exit_code != EXIT_OK:
-        result.warn(
-            f"{span} did not ingest cleanly (not every record is loaded, duplicate or "
-            "rejected in the ledger); the watermark stays before it"
-        )
-        return None
-    if window.end <= late_edge:
-        return window.end + MS
-    if wr.empty:
-        # as the Splunk add-on does (docs/webex-dch.md#late-and-updated-records): an empty
-        # window inside the late-data horizon may still fill; never move past it
-        result.notes.append(
-            f"{span} is empty and within {options.late_hours:g} h of now; "
-            "the watermark stays before it"
-        )
-        return None
-    if source != "feed":
-        return window.end + MS
-    if wr.max_report_time is None:  # moved to the window's end, it would skip late records
-        result.warn(
-            f"{span} has records but none with a readable Report time, and is within "
-            f"{options.late_hours:g} h of now; the watermark stays before it"
-        )
-        return None
-    return min(wr.max_report_time, window.end) + MS  # (9999-12-31T23:59:59.999 + 1 ms overflows)
-
-
 def _fetch_window(
     settings: Settings,
     options: FetchOptions,
@@ -343,6 +290,7 @@ def _fetch_window(
     org: str,
     window: Window,
     result: FetchResult,
+    clock: Callable[[], datetime],
 ) -> WindowResult:
     wr = WindowResult(window.start, window.end)
     # listed before it is fetched: a window the API fails in is one of the run's windows,
@@ -351,17 +299,25 @@ def _fetch_window(
     # a run for some locations saves under its watermark key (`<org>.locations-<digest>`):
     # its windows hold those locations' calls only, and cover no day of the org's
     folder = fetched_dir(settings) / spec.name / org / window.name
-    params = {
-        "startTime": api_time(window.start),
-        "endTime": api_time(window.end),
-        "max": str(options.page_size),
-    }
-    if options.locations:
-        params["locations"] = ",".join(options.locations)
+    asked = [window.start]
+
+    def params() -> dict[str, str]:
+        # made at each send of the window's first request: after a long wait (a 429's
+        # Retry-After, the rate limit, retries) a start clamped to the horizon when the run
+        # began is past it, and the API refuses the window
+        asked[0] = min(max(window.start, horizon_start(spec, clock())), window.end)
+        query = {"startTime": api_time(asked[0]), "endTime": api_time(window.end),
+                 "max": str(options.page_size)}  # fmt: skip
+        if options.locations:
+            query["locations"] = ",".join(options.locations)
+        return query
+
     saved: dict[Path, int] = {}
     try:
         pages = client.pages(spec.endpoint, params)
         save_window_pages(pages, client.redact, folder, wr, saved, Limits.of(settings))
+        if asked[0] > window.start:
+            result.warn(lost_gap(spec, window.start, asked[0]))
     except CdrError as exc:
         # the API failed mid-window: the pages it sent are loaded now, not left on disk
         # for a later run; the window is incomplete, so the watermark stays before it

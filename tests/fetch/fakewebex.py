@@ -10,6 +10,7 @@ import json
 import threading
 import uuid
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -111,6 +112,8 @@ class FakeWebex:
         self.report_file = ""
         """A file name the downloadURL ends with (`/download/<id>/<name>`), as it is."""
         self.extra_page_fields: dict[str, Any] = {}
+        self.now: Callable[[], datetime] | None = None
+        """The API's clock: set, a window starting before its horizon is refused (400)."""
         self.log: list[Request] = []
         self.sent_pages: list[bytes] = []
         """Bodies of the cdr_feed / cdr_stream pages served, as sent on the wire."""
@@ -225,6 +228,11 @@ class FakeWebex:
         if self.page_cap:
             size = min(size, self.page_cap)
         offset = int(query.get("offset", "0"))
+        horizon = timedelta(hours=12) if path.endswith("cdr_stream") else timedelta(days=30)
+        if self.now is not None and start < self.now() - horizon:
+            span = "12 hours" if path.endswith("cdr_stream") else "30 days"
+            said = {"message": f"startTime can't be older than {span} from the current time"}
+            return 400, js, json.dumps({**said, "trackingId": "ROUTER_3"}).encode()
 
         def when(r: dict[str, Any]) -> datetime:
             if path.endswith("cdr_stream"):

@@ -252,7 +252,7 @@ def test_a_page_that_names_no_cdrs_every_time_ends_the_window_with_a_warning(
 def test_next_links_that_never_end_stop_at_the_page_limit(
     server: FakeWebex, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from cdr_pipeline.fetch import client as module
+    from cdr_pipeline.fetch import paging as module
 
     monkeypatch.setattr(module, "MAX_PAGES_PER_WINDOW", 2)  # the window has 3 pages or more
     client = make_client(server.url, clock)

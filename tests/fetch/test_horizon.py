@@ -8,8 +8,8 @@ from pathlib import Path
 
 from cdr_pipeline.fetch import FetchResult, fetch_records
 from cdr_pipeline.fetch.windows import FEED
-from tests.fetch.conftest import NOW, TOKEN, FakeClock, make_client, settings_for
-from tests.fetch.fakewebex import FakeWebex, make_records
+from tests.fetch.conftest import NOW, TOKEN, FakeClock, make_client, settings_for, warehouse_ids
+from tests.fetch.fakewebex import FakeWebex, Fault, iso, make_records
 
 
 def _inserted(records: list[dict[str, object]]) -> dict[str, datetime]:
@@ -113,3 +113,31 @@ def test_an_overlap_past_the_horizon_is_no_warning(tmp_path: Path, clock: FakeCl
     assert second.exit_code == 0 and second.records == 4
     assert second.windows[0].start == later - timedelta(hours=12, minutes=-1)
     assert second.warnings == [] and not any("clamped" in n for n in second.notes), second.notes
+
+
+def test_a_start_at_the_horizon_is_clamped_again_after_a_wait(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    """A backfill from 31 days ago: its first window is clamped to the feed's 30 days when
+    the run starts. A 429 asked to wait 2 minutes, after which that start was past the
+    horizon, and the API refused the window (400, exit 1) until the next run. The start is
+    clamped again when the request is sent."""
+    settings = settings_for(tmp_path)
+    edge = NOW - FEED.horizon
+    # one record that the 2 minutes' wait takes past the horizon, two still served after it
+    records = make_records(3, edge + timedelta(seconds=90), timedelta(minutes=30))
+    t0 = clock.t
+    with FakeWebex(TOKEN, records) as server:
+        server.now = lambda: NOW + timedelta(seconds=clock.t - t0)
+        server.faults.append(Fault("/v1/cdr_feed", 429, headers={"Retry-After": "120"}))
+        result = fetch_records(
+            settings, "feed", NOW - timedelta(days=31), edge + timedelta(hours=3),
+            client=make_client(server.url, clock), now=NOW,
+        )  # fmt: skip
+        sent = server.windows("cdr_feed")
+    assert result.exit_code == 0, result.error
+    assert result.records == 2 and len(warehouse_ids(settings)) == 2
+    # asked again from the horizon as it was then, a minute's margin included
+    assert sent[-1][0] == iso(edge + timedelta(seconds=120, minutes=1))
+    assert any("no longer served" in n for n in result.warnings), result.notes
+    assert result.watermark_after == edge + timedelta(hours=3, milliseconds=1)

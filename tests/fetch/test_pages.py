@@ -16,8 +16,8 @@ import pytest
 
 from cdr_pipeline.config import Settings
 from cdr_pipeline.fetch import FetchResult, fetch_records
-from cdr_pipeline.fetch import client as client_module
 from cdr_pipeline.fetch import pages as pages_module
+from cdr_pipeline.fetch import paging as paging_module
 from cdr_pipeline.fetch.client import FetchError
 from cdr_pipeline.fetch.pages import page_records, unaccounted
 from cdr_pipeline.fetch.redactor import Redactor
@@ -288,7 +288,7 @@ def test_a_page_repeating_an_earlier_one_under_another_link_is_a_loop(
 ) -> None:
     # caught only by the page limit, the loop paged 10,000 times (17 h at the API's 10
     # pages a minute), saving every copy; here the limit is 50 so the old code ends too
-    monkeypatch.setattr(client_module, "MAX_PAGES_PER_WINDOW", 50)
+    monkeypatch.setattr(paging_module, "MAX_PAGES_PER_WINDOW", 50)
     settings = settings_for(tmp_path, page_size=12)
     result, requests = _fetch_looping(CursorLoop, settings, clock)
     assert result.exit_code == 1 and result.error is not None
@@ -316,7 +316,7 @@ def test_a_page_of_the_same_report_ids_under_another_link_and_bytes_is_a_loop(
 ) -> None:
     """Next links and bodies that both change (a per-request parameter, a trackingId) hid the
     loop from the byte-for-byte check: only the page limit ended it, some 16 hours."""
-    monkeypatch.setattr(client_module, "MAX_PAGES_PER_WINDOW", 50)
+    monkeypatch.setattr(paging_module, "MAX_PAGES_PER_WINDOW", 50)
     settings = settings_for(tmp_path, page_size=12)
     result, requests = _fetch_looping(TrackedCursorLoop, settings, clock)
     assert result.exit_code == 1 and result.error is not None
@@ -427,7 +427,7 @@ def test_empty_pages_under_ever_new_links_are_a_loop(
     """Empty pages are not saved, so no repeat is seen: only the page limit stopped them,
     10,000 requests (hours at the API's pace). Past a few empty pages in a row the window
     fails as a loop; the records before are loaded and the watermark stays."""
-    monkeypatch.setattr(client_module, "MAX_PAGES_PER_WINDOW", 50)
+    monkeypatch.setattr(paging_module, "MAX_PAGES_PER_WINDOW", 50)
     result, requests = _fetch_looping(
         EmptyPagesForever, settings_for(tmp_path, page_size=12), clock
     )
