@@ -76,6 +76,7 @@ class WebexClient:
     ) -> None:
         self._token = token
         self._tokens = [token]
+        self._readable: list[str] = []
         self.redact = Redactor(self._tokens)
         self.renew = renew
         """Reads the token's source again (`[fetch] token_file`, which a refresh job may
@@ -97,6 +98,12 @@ class WebexClient:
         self._trusted = {answers.origin(u) for u in (self.analytics_url, self.api_url)}
         self._opener, self._download = opener(self.deadline), opener(self.deadline, download=True)
         self.requests = 0
+
+    def keep_readable(self, *values: str) -> None:
+        """Show `values` (the run's org id and its UUID) in messages, though a token's last
+        part is the org's UUID: the rest of the token stays hidden (`Redactor`)."""
+        self._readable.extend(values)
+        self.redact = Redactor(self._tokens, self._readable)
 
     # -- trust -------------------------------------------------------------------------------
     def trusted(self, url: str) -> bool:
@@ -262,7 +269,7 @@ class WebexClient:
             return False
         self._token = token
         self._tokens.append(token)
-        self.redact = Redactor(self._tokens)
+        self.redact = Redactor(self._tokens, self._readable)
         log.warning("%s: HTTP 401; the token file holds a new token, asking again with it",
                     self.redact.url(url))  # fmt: skip
         return True

@@ -19,11 +19,17 @@ class Redactor:
     """Removes the token (and its URL-encoded form), whole or any part of it of `PART`
     characters or more, from text shown to people."""
 
-    def __init__(self, secrets: Iterable[str]) -> None:
+    def __init__(self, secrets: Iterable[str], keep: Iterable[str] = ()) -> None:
         found = {s for s in secrets if s}
         found |= {urllib.parse.quote(s, safe="") for s in found}
         self.secrets = sorted(found, key=len, reverse=True)
-        self.pieces = {s[i : i + PART] for s in self.secrets for i in range(len(s) - PART + 1)}
+        self.pieces = _pieces(self.secrets)
+        # A Webex token ends in its org's UUID (`<secret>_<cluster>_<org uuid>`): every message
+        # that quoted the org (a next link's `orgId=`, an API error naming it) showed
+        # [REDACTED] there. The pieces of a kept value (the run's org id and its UUID) that lie
+        # in a token's last `_` part are not the secret; those in the rest of it still are.
+        tails = _pieces([s.rsplit("_", 1)[1] for s in found if "_" in s])
+        self.pieces -= _pieces([k for k in keep if k]) & tails
 
     def __call__(self, text: str) -> str:
         """`text` (a message, a log line) without the token or a part of it. A server or
@@ -47,3 +53,8 @@ class Redactor:
         """A URL to show: without the token, and without the credential query parameters of
         a pre-signed link."""
         return URL_SECRETS.sub(lambda m: m.group(1) + REDACTED, self(url))
+
+
+def _pieces(texts: Iterable[str]) -> set[str]:
+    """Every run of `PART` characters of `texts`."""
+    return {t[i : i + PART] for t in texts for i in range(len(t) - PART + 1)}

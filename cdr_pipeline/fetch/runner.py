@@ -120,6 +120,7 @@ def fetch_records(
             _replay(settings, ledger, result)
             org_id = options.org_id or client.org_id()
             result.org_id = org_id
+            client.keep_readable(org_id, org_folder(org_id))
             if report_id:
                 _fetch_report(settings, client, org_id, report_id, result)
             else:

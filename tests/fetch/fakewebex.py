@@ -112,6 +112,8 @@ class FakeWebex:
         self.report_file = ""
         """A file name the downloadURL ends with (`/download/<id>/<name>`), as it is."""
         self.extra_page_fields: dict[str, Any] = {}
+        self.link_params: dict[str, str] = {}
+        """Parameters the next links carry besides the request's (the API adds `orgId`)."""
         self.now: Callable[[], datetime] | None = None
         """The API's clock: set, a window starting before its horizon is refused (400)."""
         self.log: list[Request] = []
@@ -250,7 +252,7 @@ class FakeWebex:
         page = hits[offset : offset + size]
         headers = dict(js)
         if offset + size < len(hits):
-            nxt = {**query, "offset": str(offset + size)}
+            nxt = {**query, **self.link_params, "offset": str(offset + size)}
             headers["Link"] = f'<{self.url}{path}?{urlencode(nxt)}>; rel="next"'
         body = {"items": page, **self.extra_page_fields}
         return 200, headers, json.dumps(body).encode()

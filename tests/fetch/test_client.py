@@ -14,11 +14,11 @@ import pytest
 
 from cdr_pipeline.config import FetchOptions
 from cdr_pipeline.errors import ConfigError
-from cdr_pipeline.fetch import FetchError, RateLimiter, Redactor
+from cdr_pipeline.fetch import FetchError, RateLimiter, Redactor, WebexClient, fetch_records
 from cdr_pipeline.fetch.runner import client_from_options
 from cdr_pipeline.fetch.token import read_token
-from tests.fetch.conftest import NOW, TOKEN, FakeClock, make_client
-from tests.fetch.fakewebex import FakeWebex, Fault, make_records
+from tests.fetch.conftest import NOW, TOKEN, FakeClock, make_client, settings_for
+from tests.fetch.fakewebex import ORG_ID, ORG_UUID, FakeWebex, Fault, make_records
 
 PARAMS = {
     "startTime": "2026-10-28T12:00:00.000Z",
@@ -345,3 +345,38 @@ def test_redactor_removes_a_part_of_the_token_too(shown: str) -> None:
     assert not [p for p in pieces if p in out], out
     # text that shares fewer characters with it stays as it is
     assert Redactor([TOKEN])(f"id {TOKEN[:7]} ok") == f"id {TOKEN[:7]} ok"
+
+
+# a token as Webex makes them: its last part is the UUID of its org
+ORG_TOKEN = f"NzY4ZmFrZS10b2tlbi1mb3ItdGVzdHMtb25seQ_PF84_{ORG_UUID}"
+
+
+def test_redactor_keeps_the_org_readable_and_hides_the_token() -> None:
+    r = Redactor([ORG_TOKEN], keep=[ORG_ID, ORG_UUID])
+    text = f"orgId={ORG_UUID}; X-Token={ORG_TOKEN[:30]}; Bearer {ORG_TOKEN}"
+    assert r(text) == f"orgId={ORG_UUID}; X-Token=[REDACTED]; Bearer [REDACTED]"
+    # the part of the token that is not its org stays hidden, kept values or not
+    assert Redactor([ORG_TOKEN], keep=[ORG_TOKEN])(f"t={ORG_TOKEN[5:40]}") == "t=[REDACTED]"
+
+
+def test_messages_that_quote_the_org_show_it(tmp_path: Path, clock: FakeClock) -> None:
+    """The next links of the API carry `orgId=<org uuid>`, and the token ends in that UUID:
+    the error of a failing next page showed `orgId=[REDACTED]`, as if the org were secret,
+    and the operator could not tell which org's fetch failed."""
+    settings = settings_for(tmp_path, org_id=ORG_ID, page_size=2)
+    records = make_records(3, NOW - timedelta(hours=20), timedelta(minutes=10))
+    with FakeWebex(ORG_TOKEN, records) as server:
+        server.link_params = {"orgId": ORG_UUID}
+        server.faults.append(Fault("/v1/cdr_feed", 500, times=10, after=1))
+        client = WebexClient(
+            ORG_TOKEN, analytics_url=server.url, api_url=server.url, retries=1,
+            limiter=RateLimiter(clock=clock, sleep=clock.sleep), sleep=clock.sleep,
+        )  # fmt: skip
+        result = fetch_records(
+            settings, "feed", NOW - timedelta(hours=21), NOW - timedelta(hours=12),
+            client=client, now=NOW,
+        )  # fmt: skip
+    assert result.exit_code == 1 and result.error is not None
+    shown = result.error.message
+    assert f"orgId={ORG_UUID}" in shown and "[REDACTED]" not in shown, shown
+    assert ORG_TOKEN[:8] not in shown and ORG_TOKEN[20:40] not in shown
