@@ -71,6 +71,8 @@ class PageScan(NamedTuple):
     latest: datetime | None
     ids: bytes | None
     """A digest of the page's set of `Report ID`s, None when a record has none (or several)."""
+    orgs: frozenset[str] = frozenset()
+    """The `Org UUID`s of its records, lower case."""
 
 
 def page_scan(
@@ -202,6 +204,7 @@ class _Tally:
         self.latest: datetime | None = None
         self.ids: set[str] = set()
         self.this_id: list[str] = []
+        self.orgs: set[str] = set()
 
     def item(self, event: str) -> None:
         if event == "start_map":
@@ -221,12 +224,14 @@ class _Tally:
                 self.latest = rt
         elif name == "report id" and value.strip():
             self.this_id.append(value.strip())
+        elif name == "org uuid" and value.strip():
+            self.orgs.add(value.strip().lower())
 
     def scan(self) -> PageScan:
         digest = None
         if self.records and self.with_id == self.records:
             digest = hashlib.sha256("\n".join(sorted(self.ids)).encode()).digest()
-        return PageScan(self.records, self.latest, digest)
+        return PageScan(self.records, self.latest, digest, frozenset(self.orgs))
 
 
 def _scan(raw: bytes, limits: Limits) -> tuple[PageScan, int]:
@@ -315,10 +320,11 @@ def save_window_pages(
     empty = 0
     for response in pages:
         _has_bytes(response, redact)
-        records, latest, ids = page_scan(
+        records, latest, ids, orgs = page_scan(
             response.body, redact, response.url, limits, content_length(response),
             chunked=chunked(response),
         )  # fmt: skip
+        wr.add_orgs(orgs)
         if not records:
             empty += 1
             if empty > MAX_EMPTY_PAGES:

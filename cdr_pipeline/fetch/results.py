@@ -21,10 +21,16 @@ class WindowResult:
     records: int = 0
     max_report_time: datetime | None = None
     exit_code: int = EXIT_OK
+    orgs: list[str] = field(default_factory=list)
+    """The `Org UUID`s of its records (lower case, sorted)."""
 
     @property
     def empty(self) -> bool:
         return self.records == 0
+
+    def add_orgs(self, orgs: frozenset[str]) -> None:
+        if not orgs <= set(self.orgs):
+            self.orgs = sorted(orgs.union(self.orgs))
 
 
 @dataclass

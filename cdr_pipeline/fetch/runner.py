@@ -8,6 +8,7 @@ window's pages through the same path as files, advance the watermark -> result o
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
@@ -53,6 +54,7 @@ from cdr_pipeline.state.lock import writer_lock
 log = logging.getLogger(__name__)
 
 COMMAND = "cdr fetch"
+UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 def client_from_options(
@@ -317,6 +319,7 @@ def _fetch_window(
     try:
         pages = client.pages(spec.endpoint, params)
         save_window_pages(pages, client.redact, folder, wr, saved, Limits.of(settings))
+        _other_org(options.org_id, wr, result)
         if asked[0] > window.start:
             result.warn(lost_gap(spec, window.start, asked[0]))
     except CdrError as exc:
@@ -327,6 +330,23 @@ def _fetch_window(
         raise
     _load_window(settings, spec, saved, wr, result)
     return wr
+
+
+def _other_org(org_id: str | None, wr: WindowResult, result: FetchResult) -> None:
+    """Warn (once a run) when the records carry another `Org UUID` than the configured
+    `[fetch] org_id`: the CDR API serves the token's own org (it takes no org parameter), so
+    an org_id set to a customer's org filed the token's org's records as the customer's."""
+    uuid = org_folder(org_id).lower() if org_id else ""
+    other = [o for o in wr.orgs if o != uuid]
+    if not UUID.fullmatch(uuid) or not other or any("[fetch] org_id" in n for n in result.notes):
+        return
+    result.warn(
+        f"the records of {api_time(wr.start)}..{api_time(wr.end)} are of org {other[0]}, not "
+        f"of [fetch] org_id ({uuid}); the CDR API serves the token's own org (it takes no "
+        "org parameter), and their pages and watermark are kept under the configured org: "
+        "set [fetch] org_id to the token's org or leave it unset (to fetch another org's "
+        "records, use a token of an admin of that org)"
+    )
 
 
 def _load_window(

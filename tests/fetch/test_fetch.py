@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import gzip
 import json
 import logging
@@ -23,12 +24,13 @@ from tests.fetch.conftest import (
     NOW,
     TOKEN,
     FakeClock,
+    fetch_window,
     make_client,
     settings_for,
     warehouse,
     warehouse_ids,
 )
-from tests.fetch.fakewebex import FakeWebex, Fault, make_records, report_zip
+from tests.fetch.fakewebex import ORG_UUID, FakeWebex, Fault, make_records, report_zip
 
 ISO = "%Y-%m-%dT%H:%M:%S.000Z"
 
@@ -462,6 +464,26 @@ def test_saved_pages_are_replayed_even_when_the_api_is_gone(
     assert sorted(rerun.replayed_pages) == sorted(crashed.pages)
     ids = warehouse_ids(settings)
     assert len(ids) == len(set(ids)) and set(ids) == served
+
+
+@pytest.mark.parametrize("org_uuid", ["aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee", ORG_UUID])
+def test_an_org_id_of_another_org_than_the_records_says_so(
+    tmp_path: Path, clock: FakeClock, org_uuid: str
+) -> None:
+    """docs/fetch.md said to set `[fetch] org_id` to fetch a customer's org as a partner.
+    The CDR API takes no org parameter: it serves the token's own org, whose records were
+    then filed, silently, under the customer's org (its pages and watermark)."""
+    org_id = base64.b64encode(f"ciscospark://us/ORGANIZATION/{org_uuid}".encode()).decode()
+    settings = settings_for(tmp_path, org_id=org_id.rstrip("="))
+    with FakeWebex(TOKEN, make_records(3, NOW - timedelta(hours=20), timedelta(hours=1))) as s:
+        result = fetch_window(settings, s.url, clock)
+    assert result.exit_code == 0 and result.records == 3
+    said = [w for w in result.warnings if "[fetch] org_id" in w]
+    if org_uuid == ORG_UUID:  # the records' own org: nothing to say
+        assert said == []
+    else:
+        (warning,) = said
+        assert ORG_UUID in warning and org_uuid in warning and "token's own org" in warning
 
 
 def test_a_token_refused_mid_run_keeps_the_windows_already_loaded(
