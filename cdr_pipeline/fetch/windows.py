@@ -142,6 +142,15 @@ def plan_windows(
         e = min(s + spec.max_window - MS, end)
         windows.append(Window(s, e))
         s = e + MS
+    if windows and windows[-1].start == windows[-1].end:
+        # a window of one instant, startTime equal to endTime, is refused by the API
+        # (endTime must be later): the end of a range of whole windows (`--since 00:00
+        # --until 12:00`), asked on its own after the rate limit's minute, is taken by the
+        # window before (12 h from start to end is what the API serves: its docs ask 9:51 AM
+        # to 9:51 PM); a range of one instant (a first run with `lookback_hours = 0`) starts
+        # 1 ms earlier
+        first = windows[-2].start if len(windows) > 1 else end - MS
+        windows[-2:] = [Window(first, end)]
     if not windows:
         notes.append(f"nothing to fetch: start {api_time(start)} is after end {api_time(end)}")
     return windows, notes

@@ -230,6 +230,9 @@ class FakeWebex:
         if self.page_cap:
             size = min(size, self.page_cap)
         offset = int(query.get("offset", "0"))
+        if end <= start:
+            return 400, js, b'{"message": "endTime must be later than startTime"}'
+
         horizon = timedelta(hours=12) if path.endswith("cdr_stream") else timedelta(days=30)
         if self.now is not None and start < self.now() - horizon:
             span = "12 hours" if path.endswith("cdr_stream") else "30 days"

@@ -30,7 +30,7 @@ from tests.fetch.conftest import (
     warehouse,
     warehouse_ids,
 )
-from tests.fetch.fakewebex import ORG_UUID, FakeWebex, Fault, make_records, report_zip
+from tests.fetch.fakewebex import ORG_UUID, FakeWebex, Fault, make_records, parse, report_zip
 
 ISO = "%Y-%m-%dT%H:%M:%S.000Z"
 
@@ -66,6 +66,29 @@ def test_feed_pages_are_saved_then_ingested(tmp_path: Path, clock: FakeClock) ->
     assert result.watermark_after == NOW - timedelta(hours=10) + timedelta(milliseconds=1)
     # the second window waited for the rate limit (1 initial request per minute)
     assert sum(clock.sleeps) >= 60.0 - 1e-6
+
+
+@pytest.mark.parametrize("source", ["feed", "stream"])
+def test_a_range_of_whole_windows_asks_no_window_of_one_instant(
+    tmp_path: Path, clock: FakeClock, source: str
+) -> None:
+    """`--since 06:00 --until 18:00` is 12 h, one window of the feed (2 h: the stream's):
+    it was planned as 06:00..17:59:59.999 and a window of 18:00 alone (startTime equal to
+    endTime), which the API refuses (exit 1) after the rate limit's minute. A record at
+    18:00 is still read."""
+    span = timedelta(hours=12 if source == "feed" else 2)
+    since, until = NOW - timedelta(hours=9) - span, NOW - timedelta(hours=9)
+    records = make_records(5, since, span / 4)  # the last at `until` itself
+    inserted = {r["Report ID"]: parse(r["Report time"]) for r in records}
+    settings = settings_for(tmp_path)
+    with FakeWebex(TOKEN, records, inserted=inserted) as server:
+        result = fetch_records(
+            settings, source, since, until, client=make_client(server.url, clock), now=NOW
+        )
+        asked = server.windows(f"cdr_{source}")
+    assert result.exit_code == 0, result.error
+    assert [(w.start, w.end) for w in result.windows] == [(since, until)] and len(asked) == 1
+    assert sorted(warehouse_ids(settings)) == sorted(inserted) and clock.sleeps == []
 
 
 def test_saved_page_loads_with_plain_cdr_ingest(tmp_path: Path, clock: FakeClock) -> None:
