@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import click
@@ -23,8 +24,6 @@ from cdr_pipeline.render import safe_text, to_json
 from cdr_pipeline.text import iso_seconds
 
 if TYPE_CHECKING:
-    from datetime import datetime
-
     from cdr_pipeline.fetch import FetchResult
 
 REGION_CHOICES = list(REGIONS)
@@ -80,9 +79,7 @@ def fetch(
         raise click.BadParameter("the report id is empty", param_hint="--report-id")
     if report_id and (source or since or until or locations):
         raise click.UsageError("--report-id cannot be combined with --source/--since/--until")
-    first, last = _check_time("--since", since), _check_time("--until", until)
-    if first and last and first > last:  # a typo, not an empty window to note
-        raise click.UsageError(f"--since {since} is after --until {until}: swap them?")
+    _check_range(since, until)
     # a page failing the reject gate says to raise --max-reject-rate: the rerun that does
     # loads the saved page with it
     settings = obj.settings(lock_wait_seconds=lock_wait_seconds, max_reject_rate=max_reject_rate)
@@ -174,6 +171,16 @@ def _render(result: FetchResult) -> None:
     for ingest in result.ingests:
         for f in ingest.errors:
             echo(f"error: {safe_text(f.message)}", err=True)
+
+
+def _check_range(since: str | None, until: str | None) -> None:
+    """A usage error (exit 2) for a range that is a typo, not an empty window to note (exit
+    0, which a cron job takes for a night with nothing new): swapped, or from the future."""
+    first, last = _check_time("--since", since), _check_time("--until", until)
+    if first and last and first > last:
+        raise click.UsageError(f"--since {since} is after --until {until}: swap them?")
+    if first and first > datetime.now(UTC):  # a typo of the year: nothing served from then
+        raise click.UsageError(f"--since {since} is in the future: nothing is served from then")
 
 
 def _check_time(flag: str, text: str | None) -> datetime | None:

@@ -552,12 +552,22 @@ def test_cli_fetch_refuses_a_time_that_is_not_iso_8601(
         assert not (tmp_path / "wh").exists()  # refused before the lock or the API
 
 
-def test_cli_fetch_refuses_a_since_after_its_until(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("args", "why"),
+    [
+        (["--since", "2026-10-02T00:00:00Z", "--until", "2026-10-01T00:00:00Z"], "is after"),
+        # a typo of the year, without --until: it asked the API, then noted 'nothing to fetch'
+        (["--since", "2062-10-01"], "is in the future"),
+        (["--since", "2062-10-01", "--until", "2062-10-02"], "is in the future"),
+    ],
+)
+def test_cli_fetch_refuses_a_since_after_its_until(
+    tmp_path: Path, args: list[str], why: str
+) -> None:
     """Swapped times were a run that fetched nothing and exited 0 with a note, which a cron
     job takes for a night with nothing new."""
-    args = ["--since", "2026-10-02T00:00:00Z", "--until", "2026-10-01T00:00:00Z"]
     run = CliRunner().invoke(cli, ["--warehouse", str(tmp_path / "wh"), "fetch", *args])
-    assert run.exit_code == 2 and "is after --until" in run.output
+    assert run.exit_code == 2 and why in run.output, run.output
     assert not (tmp_path / "wh").exists()  # refused before the lock or the API
 
 
