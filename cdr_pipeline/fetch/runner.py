@@ -320,8 +320,10 @@ def _fetch_window(
         pages = client.pages(spec.endpoint, params)
         save_window_pages(pages, client.redact, folder, wr, saved, Limits.of(settings))
         _other_org(options.org_id, wr, result)
-        if asked[0] > window.start:
-            result.warn(lost_gap(spec, window.start, asked[0]))
+        # what the wait took past the horizon, unless fetched before (an overlap)
+        unfetched = max(window.start, result.watermark_before or window.start)
+        if asked[0] > unfetched:
+            result.warn(lost_gap(spec, unfetched, asked[0]))
     except CdrError as exc:
         # the API failed mid-window: the pages it sent are loaded now, not left on disk
         # for a later run; the window is incomplete, so the watermark stays before it

@@ -141,3 +141,28 @@ def test_a_start_at_the_horizon_is_clamped_again_after_a_wait(
     assert sent[-1][0] == iso(edge + timedelta(seconds=120, minutes=1))
     assert any("no longer served" in n for n in result.warnings), result.notes
     assert result.watermark_after == edge + timedelta(hours=3, milliseconds=1)
+
+
+def test_an_overlap_clamped_again_after_a_wait_is_no_warning(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    """A stream run whose watermark is half an hour inside the 12 h horizon, and its overlap
+    past it, waits 2 minutes on a 429: its start is clamped again, and nothing is missed
+    (what is before the watermark was fetched by the last run): no warning to load it."""
+    early = make_records(3, NOW - timedelta(hours=4), timedelta(minutes=20), seed="a")
+    settings = settings_for(tmp_path)
+    with FakeWebex(TOKEN, early, inserted=_inserted(early)) as server:
+        first = fetch_records(settings, "stream", NOW - timedelta(hours=5),
+                              client=make_client(server.url, clock), now=NOW)  # fmt: skip
+        assert first.watermark_after is not None
+        later = first.watermark_after + timedelta(hours=11, minutes=30)
+        late = make_records(3, later - timedelta(hours=3), timedelta(minutes=20), seed="b")
+        server.records, server.inserted = late, _inserted(late)
+        t1 = clock.t
+        server.now = lambda: later + timedelta(seconds=clock.t - t1)
+        server.faults.append(Fault("/v1/cdr_stream", 429, headers={"Retry-After": "120"}))
+        second = fetch_records(settings, "stream", client=make_client(server.url, clock),
+                               now=later)  # fmt: skip
+    assert second.exit_code == 0 and second.records == 3, second.error
+    assert second.warnings == [], second.warnings
+    assert sorted(warehouse_ids(settings)) == sorted(r["Report ID"] for r in early + late)
