@@ -11,7 +11,8 @@ While the night runs, its lock (`nightly.lock`) names the run, so that another w
 not take the `running` row for a run that died (`lock.live_run`). A night refused by a
 lock before it began (exit 5: another night, a long `cdr ingest`) is a run too, `locked`:
 a monitoring check of `cdr runs` saw no row for it and took the night before's `ok` for
-tonight's.
+tonight's. So is a night stopped before it wrote its row (SIGTERM while it waits for a
+lock): `interrupted`, exit 130.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import polars as pl
 
 from cdr_pipeline.batch.stages import NightlySummary
 from cdr_pipeline.config import Settings
-from cdr_pipeline.errors import CdrError, LockBusy
+from cdr_pipeline.errors import EXIT_INTERRUPTED, CdrError, LockBusy
 from cdr_pipeline.state.ledger import RUNS_SCHEMA, Ledger, run_ending, run_record
 from cdr_pipeline.state.lock import writer_lock
 from cdr_pipeline.state.tables import format_versions, parse_versions
@@ -115,9 +116,13 @@ def night_lock(settings: Settings, run_id: str, run_date: date) -> Iterator[None
     """Hold `nightly.lock` for the night. A night refused by a lock before it wrote its row
     (`nightly.lock`: another night; `writer.lock`, which its recovery takes first: a long
     `cdr ingest`; still held after `lock_wait_seconds`) records one, status `locked`, exit
-    5, naming the holder, and raises `LockBusy`. The row is a new record file, as every
-    ledger write is: it touches nothing the holder writes."""
+    5, naming the holder, and raises `LockBusy`. A night stopped before it wrote its row
+    (SIGTERM, Ctrl-C while it waits for a lock: a `systemctl stop`, a shutdown) records one
+    too, status `interrupted`, exit 130: it had no row, so `cdr runs` showed the night
+    before's `ok` as the latest night. The row is a new record file, as every ledger write
+    is: it touches nothing the holder writes."""
     started, clock = datetime.now(UTC), time.monotonic()
+    held = False
     try:
         with writer_lock(
             settings.layout,
@@ -126,23 +131,41 @@ def night_lock(settings: Settings, run_id: str, run_date: date) -> Iterator[None
             name="nightly.lock",
             run_id=run_id,
         ):
+            held = True
             yield
     except LockBusy as exc:
         ended = started + timedelta(seconds=time.monotonic() - clock)
-        _record_refused(settings, run_id, run_date, exc, (started, ended))
+        row = {"status": "locked", "exit_code": exc.exit_code, "message": exc.one_line()}
+        _record_unstarted(settings, run_id, run_date, row, (started, ended))
+        raise
+    except KeyboardInterrupt:
+        ended = started + timedelta(seconds=time.monotonic() - clock)
+        where = (
+            "before its work began (in its recovery, or waiting for the writer lock)"
+            if held
+            else "while it waited for the warehouse lock"
+        )
+        row = {
+            "status": "interrupted",
+            "exit_code": EXIT_INTERRUPTED,
+            "message": f"interrupted (Ctrl-C, SIGTERM or SIGHUP) {where}",
+        }
+        _record_unstarted(settings, run_id, run_date, row, (started, ended))
         raise
 
 
-def _record_refused(
+def _record_unstarted(
     settings: Settings,
     run_id: str,
     run_date: date,
-    refused: LockBusy,
+    ending: dict[str, Any],
     times: tuple[datetime, datetime],
 ) -> None:
-    """The `locked` row of a night refused by a lock, unless the night has a row already
-    (a stage refused later: the night's own end recorded it), or the folder holds no ledger
-    or table yet (a typo of the warehouse must not become one; its lock made `state/`)."""
+    """The row (`ending`: status, exit code, message) of a night that ended before it wrote
+    its own (refused by a lock, stopped while it waited), unless the night has a row already
+    (a stage refused or stopped later: the night's own end recorded it), or the folder holds
+    no ledger or table yet (a typo of the warehouse must not become one; its lock made
+    `state/`)."""
     layout = settings.layout
     if not (layout.ledger.is_dir() or layout.tables.is_dir()):
         return
@@ -153,13 +176,11 @@ def _record_refused(
         row = run_record(
             run_id,
             COMMAND,
-            status="locked",
-            exit_code=refused.exit_code,
             started_at=times[0],
             finished_at=times[1],
             run_date=run_date,
-            message=refused.one_line(),
+            **ending,
         )
         ledger.write("runs", run_id, [row], RUNS_SCHEMA)
     except (OSError, CdrError) as exc:  # a full disk, a damaged record: the lock is the news
-        log.warning("the ledger does not record the refused night (%s)", exc)
+        log.warning("the ledger does not record how the night ended (%s)", exc)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import errno
 import json
 import shutil
+import signal
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from cdr_pipeline.batch.stages import NightlySummary
 from cdr_pipeline.config import Settings
 from cdr_pipeline.errors import LockBusy
 from cdr_pipeline.ingest.recover import recover_dead
+from cdr_pipeline.interrupts import Terminated
 from cdr_pipeline.state.layout import Layout
 from cdr_pipeline.state.ledger import RUNS_SCHEMA, Ledger, run_record
 from cdr_pipeline.state.lock import live_run, writer_lock
@@ -287,6 +289,37 @@ def test_a_night_refused_by_the_lock_is_a_run_that_says_so(tmp_path: Path, lock:
     with writer_lock(nowhere.layout, "cdr nightly", name=lock), pytest.raises(LockBusy):
         run_nightly(nowhere, inbox)
     assert not nowhere.layout.ledger.exists() and not nowhere.layout.tables.exists()
+
+
+def test_a_night_stopped_while_it_waits_for_the_lock_is_a_run_that_says_so(
+    tmp_path: Path,
+) -> None:
+    """A night stopped by SIGTERM (systemctl stop, a shutdown) while it waited in
+    `--wait-lock` exited 130 and left no row: `cdr runs` showed the night before's `ok` as
+    the latest night. It is a run, status `interrupted`, exit 130, saying it was waiting."""
+    settings = Settings(warehouse=tmp_path / "wh", lock_wait_seconds=60)
+    ledger = Ledger(settings.layout)
+    before = run_record("night-0", "cdr nightly", status="ok", exit_code=0)
+    ledger.write("runs", "night-0", [before], RUNS_SCHEMA)
+
+    def terminate(signum: int, frame: object) -> None:
+        raise Terminated  # what the CLI's SIGTERM handler raises
+
+    previous = signal.signal(signal.SIGALRM, terminate)
+    try:
+        with writer_lock(settings.layout, "cdr ingest (by hand)", name="nightly.lock"):
+            signal.setitimer(signal.ITIMER_REAL, 0.3)
+            with pytest.raises(Terminated):
+                run_nightly(settings, _inbox(tmp_path), run_date=date(2026, 11, 4))
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    runs = ledger.runs()
+    assert sorted(runs["status"].to_list()) == ["interrupted", "ok"]
+    stopped = runs.filter(pl.col("status") == "interrupted").row(0, named=True)
+    assert (stopped["exit_code"], stopped["run_date"]) == (130, date(2026, 11, 4))
+    assert "while it waited for the warehouse lock" in stopped["message"]
+    assert stopped["finished_at"] >= stopped["started_at"]
 
 
 def test_a_night_killed_during_its_ingest_keeps_the_date_it_ran_for(tmp_path: Path) -> None:
