@@ -84,8 +84,8 @@ def test_cron_line_matches_the_unit_and_splits_its_outputs() -> None:
     assert len(lines) == 1
     fields = lines[0].split(None, 6)
     assert fields[:5] == ["30", "2", "*", "*", "*"] and fields[5] == "cdr"
-    # Vixie cron keeps 1,000 characters of a command (MAX_COMMAND): room for longer paths
-    assert len(fields[6]) < 850, len(fields[6])
+    # Vixie cron keeps 1,000 characters of a command (MAX_COMMAND): 100 left for longer paths
+    assert len(fields[6]) < 900, len(fields[6])
     command, alert = fields[6].rsplit(" || ", 1)
     assert alert.startswith("echo ")  # cron mails what it prints (see the test below)
     args = shlex.split(command.rsplit("} && ", 1)[1])
@@ -195,3 +195,24 @@ def test_cron_line_ends_the_summary_log_when_cdr_does_not_start(tmp_path: Path) 
     assert f"{broken} does not start: reinstall it" in last
     assert "cdr nightly failed with exit 3 on " in proc.stdout
     assert (logs / "nightly.jsonl").read_text() == '{"level": "info"}\n'
+
+
+def test_cron_line_says_what_to_do_when_its_log_folder_is_missing(tmp_path: Path) -> None:
+    """/var/log/cdr missing (not made at install, or removed): sh could not open the logs,
+    ran nothing and mailed `cdr nightly failed with exit 2` (a usage error in the table)
+    pointing at two log files that did not exist. The line now stops at once with exit 6
+    (the machine cannot take a write) and mails a line naming the folder and the fix."""
+    home, logs = tmp_path / "srv", tmp_path / "log"
+    (home / ".venv" / "bin").mkdir(parents=True)
+    ran = tmp_path / "ran"
+    stand_in = home / ".venv" / "bin" / "cdr"
+    stand_in.write_text(f"#!/bin/sh\ntouch {ran}\n")
+    stand_in.chmod(0o755)
+    proc = subprocess.run(
+        ["/bin/sh", "-c", cron_command(home, logs)], capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 6
+    assert proc.stdout.startswith("cdr nightly failed with exit 6 on ")
+    assert f"cannot write to {logs} (docs/operations.md Install)" in proc.stdout
+    assert proc.stdout.count("\n") == 1  # one line to mail, not the failure line after it
+    assert not ran.exists() and not logs.exists()
