@@ -216,3 +216,58 @@ def test_cron_line_says_what_to_do_when_its_log_folder_is_missing(tmp_path: Path
     assert f"cannot write to {logs} (docs/operations.md Install)" in proc.stdout
     assert proc.stdout.count("\n") == 1  # one line to mail, not the failure line after it
     assert not ran.exists() and not logs.exists()
+
+
+def _alert_line_script(logs: Path) -> str:
+    """The alert's first command, the shell script that ends the summary log for a run that
+    wrote no line, as systemd hands it to sh for the instance of cdr-nightly.service."""
+    text = (DEPLOY / "systemd" / "cdr-alert@.service").read_text("utf-8")
+    (line,) = [ln for ln in text.splitlines() if ln.startswith("ExecStart=") and "ExecMain" in ln]
+    shell, flag, script = shlex.split(line.removeprefix("ExecStart=-"))
+    assert (shell, flag) == ("/bin/sh", "-c")
+    # systemd's escapes and specifiers: $$ is $, %% is %, %i the failed unit
+    script = script.replace("$$", "$").replace("%%", "\0").replace("%i", "cdr-nightly.service")
+    assert "%" not in script
+    return script.replace("\0", "%").replace("/var/log/cdr", str(logs))
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "line"),
+    [
+        (1, 200, "exit 3 (stopped: systemd could not start cdr-nightly.service, status 200: "),
+        (1, 203, "exit 3 (stopped: systemd could not start cdr-nightly.service, status 203: "),
+        (2, 9, "exit 130 (interrupted: killed by signal 9, kill -9 or the OOM killer: "),
+        (1, 3, None),  # cdr ran and wrote its own line
+        (1, 130, None),
+    ],
+)
+def test_the_alert_ends_the_summary_log_for_a_run_that_wrote_no_line(
+    tmp_path: Path, code: int, status: int, line: str | None
+) -> None:
+    """systemd failing the unit before cdr ran (200/CHDIR: /srv/cdr not mounted; 203/EXEC:
+    the virtual environment gone), or cdr killed by SIGKILL (the OOM killer, the stop
+    timeout), wrote no line: the summary log's tail showed the night before's `exit 0` as
+    if it were tonight's, and only the journal said why. The alert (OnFailure=) now ends the
+    log with the night's line first, in the codes the cron line and `cdr runs` use. Run by
+    sh, with a stand-in for `systemctl show` (no systemd runs in a test)."""
+    logs, bin_dir = tmp_path / "log", tmp_path / "bin"
+    logs.mkdir()
+    bin_dir.mkdir()
+    summary = logs / "nightly-summary.log"
+    summary.write_text("cdr nightly 2026-12-04: exit 0\n")
+    systemctl = bin_dir / "systemctl"
+    systemctl.write_text(
+        f'#!/bin/sh\ncase "$*" in *ExecMainCode*) echo {code};; *) echo {status};; esac\n'
+    )
+    systemctl.chmod(0o755)
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin"}
+    proc = subprocess.run(
+        ["/bin/sh", "-c", _alert_line_script(logs)], capture_output=True, text=True, env=env
+    )
+    assert proc.returncode == 0 and not proc.stderr, proc.stderr
+    last = summary.read_text().splitlines()[-1]
+    if line is None:
+        assert last == "cdr nightly 2026-12-04: exit 0"
+    else:
+        assert re.fullmatch(r"cdr nightly \d{4}-\d\d-\d\d: exit \d+ \(.*\)", last), last
+        assert line in last
