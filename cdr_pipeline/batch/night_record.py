@@ -12,7 +12,8 @@ not take the `running` row for a run that died (`lock.live_run`). A night refuse
 lock before it began (exit 5: another night, a long `cdr ingest`) is a run too, `locked`:
 a monitoring check of `cdr runs` saw no row for it and took the night before's `ok` for
 tonight's. So is a night stopped before it wrote its row (SIGTERM while it waits for a
-lock): `interrupted`, exit 130.
+lock): `interrupted`, exit 130; and one that failed there (a lock it may not write):
+`failed`, with its exit code.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import polars as pl
 
 from cdr_pipeline.batch.stages import NightlySummary
 from cdr_pipeline.config import Settings
-from cdr_pipeline.errors import EXIT_INTERRUPTED, CdrError, LockBusy
+from cdr_pipeline.errors import EXIT_INTERRUPTED, CdrError, LockBusy, known_error
 from cdr_pipeline.state.ledger import RUNS_SCHEMA, Ledger, run_ending, run_record
 from cdr_pipeline.state.lock import writer_lock
 from cdr_pipeline.state.tables import format_versions, parse_versions
@@ -119,8 +120,9 @@ def night_lock(settings: Settings, run_id: str, run_date: date) -> Iterator[None
     5, naming the holder, and raises `LockBusy`. A night stopped before it wrote its row
     (SIGTERM, Ctrl-C while it waits for a lock: a `systemctl stop`, a shutdown) records one
     too, status `interrupted`, exit 130: it had no row, so `cdr runs` showed the night
-    before's `ok` as the latest night. The row is a new record file, as every ledger write
-    is: it touches nothing the holder writes."""
+    before's `ok` as the latest night. So does a night that failed there (a lock file it
+    may not write, its recovery meeting a full disk): `failed`, with its exit code. The row
+    is a new record file, as every ledger write is: it touches nothing the holder writes."""
     started, clock = datetime.now(UTC), time.monotonic()
     held = False
     try:
@@ -150,6 +152,17 @@ def night_lock(settings: Settings, run_id: str, run_date: date) -> Iterator[None
             "exit_code": EXIT_INTERRUPTED,
             "message": f"interrupted (Ctrl-C, SIGTERM or SIGHUP) {where}",
         }
+        _record_unstarted(settings, run_id, run_date, row, (started, ended))
+        raise
+    except Exception as exc:
+        # a lock or a ledger this user may not write, a recovery that met a full disk:
+        # the night exited 6 (or 1) with no row, and `cdr runs` showed the night before's
+        # `ok` as the latest night
+        ended = started + timedelta(seconds=time.monotonic() - clock)
+        failure = known_error(exc, settings.warehouse)
+        status, code = run_ending(0, "failed", failure)
+        said = failure.one_line() if failure is not None else "unexpected error"
+        row = {"status": status, "exit_code": code, "message": said}
         _record_unstarted(settings, run_id, run_date, row, (started, ended))
         raise
 

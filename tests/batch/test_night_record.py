@@ -20,7 +20,7 @@ from cdr_pipeline.batch import run_nightly
 from cdr_pipeline.batch.night_record import NightRecord
 from cdr_pipeline.batch.stages import NightlySummary
 from cdr_pipeline.config import Settings
-from cdr_pipeline.errors import LockBusy
+from cdr_pipeline.errors import LockBusy, WarehouseUnwritable
 from cdr_pipeline.ingest.recover import recover_dead
 from cdr_pipeline.interrupts import Terminated
 from cdr_pipeline.state.layout import Layout
@@ -320,6 +320,28 @@ def test_a_night_stopped_while_it_waits_for_the_lock_is_a_run_that_says_so(
     assert (stopped["exit_code"], stopped["run_date"]) == (130, date(2026, 11, 4))
     assert "while it waited for the warehouse lock" in stopped["message"]
     assert stopped["finished_at"] >= stopped["started_at"]
+
+
+@pytest.mark.parametrize("lock", ["nightly.lock", "writer.lock"])
+def test_a_night_that_fails_before_its_work_is_a_run_that_says_so(
+    tmp_path: Path, lock: str
+) -> None:
+    """A night that failed before it wrote its row (a lock it may not write: made by hand
+    as a folder here, owned by another user in the field; its recovery meeting a full
+    disk) exited 6 with no row: `cdr runs` showed the night before's `ok` as the latest
+    night. It is a run, status `failed`, with its exit code and its error."""
+    settings = Settings(warehouse=tmp_path / "wh")
+    ledger = Ledger(settings.layout)
+    before = run_record("night-0", "cdr nightly", status="ok", exit_code=0)
+    ledger.write("runs", "night-0", [before], RUNS_SCHEMA)
+    settings.layout.lock_file(lock).mkdir(parents=True)
+    with pytest.raises(WarehouseUnwritable):
+        run_nightly(settings, _inbox(tmp_path), run_date=date(2026, 11, 4))
+    runs = ledger.runs()
+    assert sorted(runs["status"].to_list()) == ["failed", "ok"]
+    failed = runs.filter(pl.col("status") == "failed").row(0, named=True)
+    assert (failed["exit_code"], failed["run_date"]) == (6, date(2026, 11, 4))
+    assert f"the lock {settings.layout.lock_file(lock)} is a folder" in failed["message"]
 
 
 def test_a_night_killed_during_its_ingest_keeps_the_date_it_ran_for(tmp_path: Path) -> None:
