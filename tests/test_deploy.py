@@ -73,6 +73,10 @@ def test_service_runs_nightly_as_a_service_user_and_alerts_on_failure() -> None:
     # a missed run starts at boot: after the clock is set, not with the clock the machine
     # booted with
     assert "time-sync.target" in service["Unit"]["After"].split()
+    # which waits only where systemd-time-wait-sync runs (shipped disabled): the install
+    # steps enable it, and say what happens without it
+    operations = (DEPLOY.parent / "docs" / "operations.md").read_text("utf-8")
+    assert "systemctl enable systemd-time-wait-sync.service" in operations
 
 
 def test_cron_line_matches_the_unit_and_splits_its_outputs() -> None:
