@@ -218,6 +218,15 @@ def known_error(exc: BaseException, root: Path | None) -> CdrError | None:
     return exc if isinstance(exc, CdrError) else environment_error(exc, root)
 
 
+def free_space(code: int, disk: str) -> str:
+    """What to do about a full disk (`code`: ENOSPC or EDQUOT) holding `disk`. `df -h`
+    alone sent the operator of a disk out of inodes (many small files) or of a user over
+    quota to a disk that showed space left."""
+    if code == errno.EDQUOT:
+        return f"free space under {disk} or raise the disk quota of the user cdr runs as (quota -s)"
+    return f"free space on the disk holding {disk} (df -h {disk}; or file entries: df -i {disk})"
+
+
 def environment_error(exc: BaseException, root: Path | None) -> WarehouseUnwritable | None:
     """`exc` as an exit-6 error when it says the machine cannot take a write (disk full,
     read-only file system, or a permission denied under `root`, the warehouse), else None.
@@ -256,7 +265,7 @@ def environment_error(exc: BaseException, root: Path | None) -> WarehouseUnwrita
         return WarehouseUnwritable(
             f"no space left writing {where} ({os.strerror(code)})",
             path=where,
-            hint=f"free space on the disk holding {disk} (df -h {disk}) and run again; "
+            hint=f"{free_space(code, disk)} and run again; "
             "committed data is unchanged and the run can simply be repeated",
         )
     if code in _NO_HANDLES:
@@ -331,7 +340,7 @@ def output_error(exc: BaseException, out: Path | None) -> OutputUnwritable | Non
     elif code in _FULL:
         message = f"no space left writing {target} ({os.strerror(code)})"
         hint = (
-            f"free space on the disk holding {folder} (df -h {folder}) or write to another disk"
+            f"{free_space(code, folder)}, or write to another disk"
             if folder
             else "stdout goes to a file or device that is full: free space there, or pass --out"
         )

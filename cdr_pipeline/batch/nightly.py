@@ -27,7 +27,13 @@ from cdr_pipeline.batch.stages import (
     views_see_the_end,
 )
 from cdr_pipeline.config import SETTINGS_KEYS, Settings, coerce
-from cdr_pipeline.errors import EXIT_BAD_INPUT, EXIT_OK, WarehouseUnwritable, known_error
+from cdr_pipeline.errors import (
+    EXIT_BAD_INPUT,
+    EXIT_OK,
+    WarehouseUnwritable,
+    free_space,
+    known_error,
+)
 from cdr_pipeline.ingest import (
     Fingerprint,
     IngestResult,
@@ -379,8 +385,8 @@ def _archive(
         # the hint for what happened: 'free space on (or give access to)' sent the operator
         # of a read-only archive mount to df first
         todo = {
-            errno.ENOSPC: f"free space on the disk of {archive} (df -h {archive})",
-            errno.EDQUOT: f"free space on the disk of {archive} (df -h {archive})",
+            errno.ENOSPC: free_space(errno.ENOSPC, str(archive)),
+            errno.EDQUOT: free_space(errno.EDQUOT, str(archive)),
             errno.EROFS: f"remount {archive} read-write (it is on a read-only file system)",
             errno.EACCES: f"give the job write access to {archive} (ls -ld {archive})",
             errno.EPERM: f"give the job write access to {archive} (ls -ld {archive})",

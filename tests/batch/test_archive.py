@@ -346,7 +346,8 @@ def _cross_device(src: object, dst: object) -> None:
     ("code", "todo"),
     [
         (errno.EROFS, "remount {archive} read-write"),
-        (errno.ENOSPC, "free space on the disk of {archive} (df -h {archive})"),
+        (errno.ENOSPC, "free space on the disk holding {archive} (df -h {archive}; "),
+        (errno.EDQUOT, "free space under {archive} or raise the disk quota of the user"),
         (errno.EACCES, "give the job write access to {archive} (ls -ld {archive})"),
     ],
 )
