@@ -61,9 +61,11 @@ def parse_month(value: str | None) -> str | None:
     if not text:
         return None
     match = _MONTH.fullmatch(text)
-    if match is None or not 1 <= int(match.group(2)) <= 12:
+    # year 0000 is no calendar year: it passed here and `$month` failed in a later cell
+    # with Python's bare "year 0 is out of range"
+    if match is None or not 1 <= int(match.group(2)) <= 12 or int(match.group(1)) < 1:
         raise NotebookParameterError(
-            f"MONTH must be a month in the form YYYY-MM, e.g. 2026-10; got {text!r}",
+            f"MONTH must be a month in the form YYYY-MM (from 0001-01), e.g. 2026-10; got {text!r}",
             hint=f"set MONTH in the parameters cell or {MONTH_ENV}; leave it empty for all months",
         )
     return text

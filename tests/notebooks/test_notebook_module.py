@@ -40,7 +40,9 @@ def test_a_good_month_is_kept(value: str) -> None:
     assert parse_month(value) == value.strip()
 
 
-@pytest.mark.parametrize("value", ["2026-13", "2026-00", "Oct", "2026-1", "26-10", "2026-10-01"])
+@pytest.mark.parametrize(
+    "value", ["2026-13", "2026-00", "Oct", "2026-1", "26-10", "2026-10-01", "0000-05"]
+)
 def test_a_bad_month_names_the_form_and_an_example(value: str) -> None:
     with pytest.raises(NotebookParameterError) as failed:
         parse_month(value)
