@@ -103,12 +103,21 @@ class OutPath(click.Path):
     a file where one of its folders should be (`--out report.csv/x.csv`) is refused like
     any bad option value (exit 2, naming the file), not left to fail the write as a bug
     (exit 1, NotADirectoryError) after the work is done; so is a name no file system takes
-    (over `NAME_MAX` bytes)."""
+    (over `NAME_MAX` bytes), and a file path written as a folder's (`--out reports/`)."""
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         if isinstance(value, str) and not value.strip():
             self.fail("an empty path: name where to write.", param, ctx)
         path = super().convert(value, param, ctx)
+        text = os.fsdecode(value) if isinstance(value, (str, bytes)) else ""
+        if not self.dir_okay and text.endswith(tuple(s for s in (os.sep, os.altsep) if s)):
+            # a file path drops a trailing `/`: `--out reports/` wrote a file named `reports`
+            self.fail(
+                f"{text} names a folder (it ends with {text[-1]}): give the name of the file "
+                "to write, in that folder or elsewhere.",
+                param,
+                ctx,
+            )
         _check_current_folder()  # before `absolute()` below fails without a word
         long = [p for p in Path(os.fsdecode(path)).parts if len(os.fsencode(p)) > NAME_MAX]
         if long:  # no file system makes it: the write (or a folder's test) failed as a bug

@@ -287,6 +287,25 @@ def test_an_output_under_a_file_is_a_usage_error(
 
 
 @pytest.mark.parametrize(
+    ("command", "option"),
+    [
+        (["report", "top-callers", "--out", "reports/"], "--out"),
+        (["samples", "--out", "s", "--labels", "labels/"], "--labels"),
+    ],
+)
+def test_a_file_output_written_as_a_folder_is_a_usage_error(
+    command: list[str], option: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file path drops its trailing `/`: `--out reports/` wrote the report as a file
+    named `reports`, where the user meant a folder."""
+    monkeypatch.chdir(tmp_path)
+    run = invoke("--warehouse", str(tmp_path / "wh"), *command)
+    assert run.exit_code == 2, run.output
+    assert f"Invalid value for '{option}': {command[-1]} names a folder" in run.output
+    assert not (tmp_path / command[-1]).exists()
+
+
+@pytest.mark.parametrize(
     "span", [["--days", "99999999999"], ["--start", "9999-12-01", "--days", "100"]]
 )
 @pytest.mark.parametrize("size", [[], ["--bulk"]])
