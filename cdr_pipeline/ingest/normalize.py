@@ -15,6 +15,7 @@ import polars as pl
 
 from cdr_pipeline.ingest.derive import DERIVERS, Check
 from cdr_pipeline.ingest.derive.base import long_values, null_word, null_word_keys, word_detail
+from cdr_pipeline.ingest.extra import extra_json
 from cdr_pipeline.ingest.guards import repaired_numbers, unguarded_phones
 from cdr_pipeline.ingest.numerals import respell, ungroup
 from cdr_pipeline.ingest.spreadsheet import drop_flags, local_date_check, mark_local_dates, trimmed
@@ -178,18 +179,20 @@ def _source_columns(
     sources: dict[str, list[str]] = {}
     unknown_cols: list[tuple[str, str]] = []
     repeats = dict(res.repeated) | dict(res.unnamed)
+    present = set(raw.columns)
+    taken: set[str] = set()  # headers in `extra` so far (a set: thousands of JSON keys)
     for i, name in enumerate(res.canonical):
         col = f"c{i}"
-        if col not in raw.columns:
+        if col not in present:
             continue
         if name is not None:
             sources.setdefault(name, []).append(col)
             if i not in repeats:
                 continue
         header = repeats.get(i) or extra_key(res.headers[i])
-        taken = {h for _, h in unknown_cols}
         while header in taken:
             header += "_"
+        taken.add(header)
         unknown_cols.append((col, header))
     # by header, not by position: `extra` is part of a record's content (a tie of versions
     # with other content is an update, `merge.py`), and an export that only moved its columns
@@ -216,24 +219,8 @@ def _text_columns(
         else:
             text.append(pl.lit(res.implied.get(c.name), pl.String).alias(c.name))
     if any(c.name == "extra" for c in schema.lineage) and unknown_cols:
-        text.append(_extra_json([(clean(pl.col(col)), h) for col, h in unknown_cols]))
+        text.append(pl.lit(extra_json(raw, unknown_cols, clean)).alias("extra"))
     return text
-
-
-def _extra_json(values: list[tuple[pl.Expr, str]]) -> pl.Expr:
-    """`extra`: a JSON object of the unknown columns that hold a value, NULL when none does.
-    A column without a value is left out: a JSON chunk's columns are the keys of all its
-    items, and an export may hold a column empty that another lacks, so a null there would
-    make a record's content depend on its neighbours, the chunk size and the export."""
-    members = []
-    for value, header in values:
-        pair = pl.struct(value.alias(header)).struct.json_encode()  # {"header":"value"}
-        members.append(
-            pl.when(value.is_not_null()).then(pair.str.slice(1, pair.str.len_chars() - 2))
-        )
-    joined = pl.concat_str(members, separator=",", ignore_nulls=True)
-    held = pl.any_horizontal([value.is_not_null() for value, _ in values])
-    return pl.when(held).then(pl.concat_str([pl.lit("{"), joined, pl.lit("}")])).alias("extra")
 
 
 def _typed_columns(
