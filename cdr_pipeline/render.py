@@ -55,6 +55,23 @@ def visible_text(text: str) -> str:
     return _INVISIBLE_RE.sub(_escape, safe_text(text))
 
 
+SHORT_CHARS = 80
+"""A column name or value a note quotes is cut to this many characters (a DCH header or
+a documented value is under 30)."""
+
+
+def visible_short(text: str, quote: str = "") -> str:
+    """A column name or a value as a note or an error quotes it (between `quote`s):
+    `visible_text`, and text longer than `SHORT_CHARS` cut in the middle, saying how long
+    it is (a header of two names of 300,000 characters each, within `max_header_bytes`,
+    made `cdr ingest` print a note of 600 KB)."""
+    if len(text) <= SHORT_CHARS:
+        return f"{quote}{visible_text(text)}{quote}"
+    half = SHORT_CHARS // 2
+    cut = visible_text(f"{text[:half]}…{text[-half:]}")
+    return f"{quote}{cut}{quote} ({len(text):,} characters)"
+
+
 # lone surrogates: what Python makes of the bytes of a file name that are not UTF-8
 # (surrogateescape: byte 0xe9 -> '\udce9'); no UTF-8 writer (Parquet, JSON, a terminal) takes them
 _SURROGATE_RE = re.compile("[\ud800-\udfff]")

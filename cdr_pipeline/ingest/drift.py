@@ -14,7 +14,7 @@ import polars as pl
 
 from cdr_pipeline.ingest.chunk import JOINED, NO_KEYS, BadInput, columns_differ
 from cdr_pipeline.ingest.guards import guard_note
-from cdr_pipeline.render import visible_text
+from cdr_pipeline.render import visible_short, visible_text
 from cdr_pipeline.schema import HeaderResolution, TableSchema, resolve_headers
 from cdr_pipeline.schema.base import NULL_MARKERS
 from cdr_pipeline.schema.headers import extra_key
@@ -75,12 +75,12 @@ def _quoted(name: str) -> str:
     """An unknown column's name as a message quotes it: what does not show escaped, and its
     letters that are not ASCII named, since the export's names are all ASCII and a lookalike
     (the Cyrillic S of 'Ѕtart time') reads as the name it is not."""
-    shown = visible_text(name)
-    others = dict.fromkeys(c for c in shown if ord(c) > 127 and c.isalpha())
+    shown = visible_short(name, quote="'")
+    others = dict.fromkeys(c for c in visible_text(name) if ord(c) > 127 and c.isalpha())
     if not others:
-        return f"'{shown}'"
+        return shown
     named = ", ".join(f"U+{ord(c):04X} {unicodedata.name(c, '?')}" for c in list(others)[:3])
-    return f"'{shown}' (not ASCII: {named})"
+    return f"{shown} (not ASCII: {named})"
 
 
 def _rows(n: int) -> str:
@@ -330,9 +330,9 @@ def other_layout(
 def repeated_note(repeated: dict[str, str]) -> str:
     """The note of a header that names a column more than once (`repeated`: the name each
     repeat is kept under in `extra` -> its header)."""
-    headers = ", ".join(dict.fromkeys(h.strip() for h in repeated.values()))
+    headers = ", ".join(dict.fromkeys(visible_short(h.strip()) for h in repeated.values()))
     return (
         f"the header names a column more than once ({headers}): the column loads the first "
         "non-empty value from the left; the repeats' values are also kept in 'extra' as "
-        + ", ".join(repeated)
+        + ", ".join(map(visible_short, repeated))
     )

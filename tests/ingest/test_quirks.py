@@ -525,6 +525,8 @@ def test_an_export_without_report_id_says_its_legs_count_twice_beside_one_with_i
         ("Start time (UTC)", "'Start time (UTC)'"),
         # a Cyrillic S, which reads as the Latin one: the name quoted alone looked right
         ("\u0405tart time", "'\u0405tart time' (not ASCII: U+0405 CYRILLIC CAPITAL LETTER DZE)"),
+        # a name of 300,000 characters (within max_header_bytes) was quoted whole
+        ("Start time" + "x" * 300_000, f"'Start time{'x' * 30}…{'x' * 40}' (300,010 characters)"),
     ],
 )
 def test_a_header_without_a_required_column_fails_the_file_naming_it(
@@ -541,6 +543,19 @@ def test_a_header_without_a_required_column_fails_the_file_naming_it(
     assert "the header has no 'Start time' column, which every record needs" in f.message
     assert f"columns it does not know: {shown}" in f.message
     assert not (wh / "rejects").exists() or rejects(wh).height == 0
+
+
+def test_the_note_of_new_columns_cuts_a_long_name(wh: Path, tmp_path: Path) -> None:
+    """Header names of 300,000 characters, within `max_header_bytes`, were printed whole by
+    the note `cdr ingest` and `cdr fetch` print (600 KB for two); one of 10,000
+    loads (its values fit `max_value_bytes`), its note cut in the middle."""
+    text = fixture("drift_columns.csv").read_text(encoding="utf-8")
+    path = tmp_path / "long.csv"
+    path.write_text(text.replace("Future column", "F" * 10_000, 1), encoding="utf-8")
+    (f,) = load(wh, path).files
+    assert f.status == "loaded" and f.unknown_columns == ["F" * 10_000]
+    note = f"new columns kept in 'extra': {'F' * 40}…{'F' * 40} (10,000 characters)"
+    assert f.new_columns_note() == note
 
 
 def test_drift_keeps_unknown_columns_and_nulls_missing(wh: Path) -> None:
