@@ -261,7 +261,7 @@ class Drift:
     def _others_note(self, name: str, seen: dict[str, int]) -> str:
         rest = seen.pop("", 0)
         shown = ", ".join(
-            f"'{visible_text(v)}' ({_rows(n)})"
+            visible_short(v, quote="'") + f" ({_rows(n)})"
             for v, n in sorted(seen.items(), key=lambda vn: (-vn[1], vn[0]))
         )
         more = f" and {_rows(rest)} more" if rest else ""

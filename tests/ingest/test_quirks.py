@@ -331,6 +331,21 @@ def test_an_undocumented_sub_client_type_is_named_at_ingest(wh: Path, tmp_path: 
     ) in (f.message or "")
 
 
+def test_an_undocumented_value_of_thousands_of_characters_is_cut_in_the_note(
+    wh: Path, tmp_path: Path
+) -> None:
+    """Five values of 60,000 characters each (within `max_value_bytes`) made a note of
+    300 KB, printed and kept as the file's message in the ledger."""
+    rows = _fixture_rows("webex_go_casing.csv")
+    at = rows[0].index("Sub client type")
+    rows[1][at] = "A" * 60_000
+    path = _write_rows(tmp_path / "long.csv", rows)
+    (f,) = load(wh, path).files
+    assert f.rows_loaded == 4
+    assert f"document: '{'A' * 40}…{'A' * 40}' (60,000 characters) (1 row);" in f.message
+    assert len(f.message) < 1_000
+
+
 def test_enum_typos_are_kept_as_data(wh: Path) -> None:
     load(wh, fixture("enum_typos.csv"))
     df = table(wh)
