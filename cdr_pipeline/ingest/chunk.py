@@ -54,6 +54,8 @@ and the parse and the `extra` JSON of the unknown columns took the process to 2.
 NO_KEYS = "__empty__"
 """The one column of a chunk of JSON records that have no keys (empty objects `{}`): a frame
 needs a column to hold its rows. No file has it; it is never named to the user."""
+NOT_AN_OBJECT = "item is not a JSON object"
+"""The detail of a JSON record that is no object (a number, text, an array)."""
 
 
 @dataclass

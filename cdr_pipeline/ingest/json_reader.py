@@ -20,6 +20,7 @@ from cdr_pipeline.ingest.chunk import (
     CHUNK_BYTES,
     CHUNK_FIELDS,
     NO_KEYS,
+    NOT_AN_OBJECT,
     BadInput,
     Chunk,
     RawReject,
@@ -298,7 +299,7 @@ def read_json_chunks(
                 RawReject(
                     n,
                     "invalid_json",
-                    "item is not a JSON object",
+                    NOT_AN_OBJECT,
                     json.dumps(record, default=str),
                 )
             )

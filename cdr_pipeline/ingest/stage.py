@@ -21,12 +21,13 @@ from typing import BinaryIO
 from cdr_pipeline import interrupts
 from cdr_pipeline.config import Settings
 from cdr_pipeline.errors import InputError, cannot_read, environment_error
-from cdr_pipeline.ingest.chunk import CSV, NO_KEYS, BadInput, Chunk, whole_files
+from cdr_pipeline.ingest.chunk import CSV, NO_KEYS, BadInput, Chunk, RawReject, whole_files
 from cdr_pipeline.ingest.csv_header import read_header
 from cdr_pipeline.ingest.csv_reader import read_csv_body, unended_note
 from cdr_pipeline.ingest.digest import Digest, Fingerprint
 from cdr_pipeline.ingest.drift import Drift
 from cdr_pipeline.ingest.json_reader import read_json_chunks
+from cdr_pipeline.ingest.kinds import detect
 from cdr_pipeline.ingest.limits import Limits, gated, most_bytes, rate_out_of_reach, unreadable
 from cdr_pipeline.ingest.normalize import LoadContext, normalize
 from cdr_pipeline.ingest.paths import regular_file
@@ -35,7 +36,7 @@ from cdr_pipeline.ingest.rejects import RejectWriter, redact_raw_text
 from cdr_pipeline.ingest.results import FileResult, ProgressEvent, ProgressFn
 from cdr_pipeline.ingest.sources import Source, sources_of
 from cdr_pipeline.ingest.stager import PENDING_CHUNKS, Stager
-from cdr_pipeline.schema import SCHEMAS, TableSchema, check_forced_kind, detect_kind
+from cdr_pipeline.schema import SCHEMAS, TableSchema, check_forced_kind
 from cdr_pipeline.state.ledger import Ledger
 
 REJECTS_FILE = "rejects.parquet"
@@ -264,28 +265,18 @@ class FileStage:
 
 def _chunks(
     source: Source, stream: BinaryIO, chunk_rows: int, limits: Limits
-) -> tuple[list[str], Iterator[Chunk], int]:
-    if source.fmt == CSV:  # the header, the records after it, the header's line (2 after sep=)
+) -> tuple[list[str], Iterator[Chunk], int, list[RawReject]]:
+    """The header (a JSON file: the first chunk's keys), the chunks, the header's line (2
+    after sep=), and the records of a JSON file's first chunk that were quarantined."""
+    if source.fmt == CSV:
         header = read_header(stream, limits)
         body = read_csv_body(stream, header, chunk_rows, limits)
-        return header.names, body, header.next_line - 1
+        return header.names, body, header.next_line - 1, []
     it = read_json_chunks(stream, chunk_rows, limits)
     first = next(it, None)
     if first is None:
-        return [], iter(()), 1
-    return first.headers, itertools.chain([first], it), 1
-
-
-def _detect(headers: list[str], source: Source, line: int) -> TableSchema:
-    """The kind the first chunk's header (a JSON file: its records' keys) tells."""
-    if headers == [NO_KEYS]:
-        raise InputError(
-            "not a recognised export: its first records are empty JSON objects ({}) or no "
-            "objects at all (numbers, text, arrays), with no keys to tell the kind from",
-            path=source.name,
-            hint="check the file is an export of the Webex APIs; force a kind with --kind",
-        )
-    return detect_kind(headers, source.name, line, keys=source.fmt != CSV)
+        return [], iter(()), 1, []
+    return first.headers, itertools.chain([first], it), 1, first.rejects
 
 
 class SourceStage:
@@ -316,14 +307,16 @@ class SourceStage:
         limits = Limits.of(self.settings)
         with ExitStack() as stack:
             stream = stack.enter_context(source.open(tee, limits))
-            headers, body, line = _chunks(source, stream, self.settings.chunk_rows, limits)
+            headers, body, line, quarantined = _chunks(
+                source, stream, self.settings.chunk_rows, limits
+            )
             chunks = Prefetch(body)  # read and parse the next chunk while this one is staged
             stack.callback(chunks.close)  # before the stream closes
             if not headers:  # of a forced kind (a fetched page), the ledger names its table
                 result.status, result.message = "empty", "no header and no rows"
                 return StagedSource(result, source.path.name, task.kind)
-            schema = SCHEMAS[task.kind] if task.kind else _detect(headers, source, line)
-            if task.kind:
+            schema = SCHEMAS[task.kind] if task.kind else detect(headers, source, line, quarantined)
+            if task.kind and headers != [NO_KEYS]:  # no keys: each record is quarantined
                 check_forced_kind(headers, schema, source.name, line, keys=source.fmt != CSV)
             result.kind = schema.kind
             pending = PENDING_CHUNKS * self.settings.chunk_rows

@@ -23,6 +23,36 @@ def test_a_file_of_empty_objects_says_its_records_have_no_keys(tmp_path: Path) -
     assert "__" not in f.message
 
 
+def test_empty_objects_of_a_forced_kind_are_each_quarantined(tmp_path: Path) -> None:
+    """docs/limits.md: a file whose first records are all `{}` fails unless `--kind` names
+    it. With the kind named it failed as well, `its records' keys (__empty__) name no calls
+    column`: the reader's placeholder, and not one record accounted for."""
+    path = tmp_path / "empty.jsonl"
+    good = b"".join(json.dumps(r).encode() + b"\n" for r in records(3, 93))
+    path.write_bytes(b"{}\n" + good)
+    limits = settings(tmp_path / "wh", chunk_rows=1, max_reject_rate=0.5)
+    (f,) = ingest_paths(limits, [path], kind="calls").files
+    assert (f.status, f.rows_read, f.rows_loaded, f.rows_rejected) == ("loaded", 4, 3, 1)
+    assert rejects(tmp_path / "wh")["reason"].to_list() == ["missing_required"]
+
+
+def test_records_all_quarantined_before_the_kind_is_told_are_named(tmp_path: Path) -> None:
+    """Records that each name a key twice with different values (`duplicate_key`) leave the
+    first chunk no keys: the file failed saying its records were empty objects or none. It
+    names the reason and the line; with the kind forced each such record is quarantined."""
+    path = tmp_path / "twice.jsonl"
+    lines = [json.dumps(r)[:-1] + ', "K": "1", "K": "2"}' for r in records(5, 94)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (f,) = ingest_paths(settings(tmp_path / "wh"), [path]).files
+    assert (f.status, f.exit_code, f.rows_read) == ("failed", 3, 0)
+    assert "line 1: not a recognised export: its first 5 records were quarantined" in f.message
+    assert "(duplicate_key (5))" in f.message and "empty JSON objects" not in f.message
+    assert "--kind" in f.message
+    (g,) = ingest_paths(settings(tmp_path / "wh"), [path], kind="calls").files
+    assert (g.status, g.exit_code, g.rows_read, g.rows_rejected) == ("failed", 3, 5, 5)
+    assert rejects(tmp_path / "wh")["reason"].unique().to_list() == ["duplicate_key"]
+
+
 @pytest.mark.parametrize("text", [b"[1, 2]", b'["a", "b"]', b"[[1], [2]]", b'{"items": [1]}'])
 def test_records_that_are_no_objects_are_not_called_empty_objects(
     tmp_path: Path, text: bytes
