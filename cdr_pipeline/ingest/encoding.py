@@ -128,3 +128,37 @@ def text_stream(stream: BinaryIO) -> BinaryIO:
     elif is_utf16(head):
         return io.BufferedReader(Utf16Text(buffered))
     return buffered
+
+
+def stream_encoding(stream: BinaryIO) -> str:
+    """The encoding of the file behind a stream `text_stream` gave: "UTF-16" when it is
+    transcoded, "UTF-8" otherwise (what a record that is not text is told against)."""
+    return "UTF-16" if isinstance(getattr(stream, "raw", None), Utf16Text) else "UTF-8"
+
+
+BROKEN_UTF16 = (
+    "the file is UTF-16 with bytes that are no UTF-16 (a character cut in half: the file was "
+    "damaged, or cut and joined, after it was saved): save or export it again, as CSV UTF-8 "
+    "(Excel: Save As > 'CSV UTF-8 (Comma delimited)'), and load that; "
+)
+"""What to do with a UTF-16 file holding records that are not text: converting it from
+Windows-1252, the advice for a UTF-8 one, would garble every one of its characters."""
+
+
+def not_text_note(rows: int, encoding: str) -> str:
+    """The note of a CSV that loaded with `rows` that are not text in its `encoding`: the few
+    rows of a UTF-8 export saved as Windows-1252 that hold an accented name (`Müller`), the
+    rest ASCII. They stay under the reject rate, so the file loads, but its encoding is wrong,
+    not those rows: without a word, the people in them were missing from every report."""
+    told = f"{rows} row(s) are not {encoding} (quarantined as invalid_utf8): "
+    if encoding == "UTF-16":
+        return told + (
+            "the file was damaged (a character cut in half), and those rows are missing from "
+            "the tables; save or export it again as CSV UTF-8 and load that: its other rows "
+            "are duplicates, the quarantined ones load"
+        )
+    return told + (
+        "the file was most likely saved as Windows-1252 or Latin-1, and those rows are "
+        "missing from the tables; convert it (iconv -f WINDOWS-1252 -t UTF-8 FILE > "
+        "FILE-utf8.csv) and load that: its other rows are duplicates, the quarantined ones load"
+    )

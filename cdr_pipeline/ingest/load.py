@@ -26,6 +26,7 @@ from cdr_pipeline.errors import (
 )
 from cdr_pipeline.ingest.amended import amendment_notes
 from cdr_pipeline.ingest.digest import Digest, Fingerprint
+from cdr_pipeline.ingest.encoding import BROKEN_UTF16, not_text_note
 from cdr_pipeline.ingest.limits import gated, unreadable
 from cdr_pipeline.ingest.merge import MergeCounts, merge_staged
 from cdr_pipeline.ingest.pending import PendingTables
@@ -274,8 +275,9 @@ class FileLoader:
                 f"no rows of this file were published. Top reasons: {result.top_reasons_text()}"
                 + _for_example(quarantined, result.top_reasons[0][0]),
                 path=result.source,
-                hint=ADVICE.get(result.top_reasons[0][0], "") + "see the quarantined rows under "
-                "rejects/ (cdr runs shows the file); fix the export or raise --max-reject-rate",
+                hint=_advice(result.top_reasons[0][0], staged.encoding)
+                + "see the quarantined rows under rejects/ (cdr runs shows the file); fix the "
+                "export or raise --max-reject-rate",
             )
             return _refused(result, err)
         marks = {r: n for r, n in staged.reasons.items() if r.startswith("spreadsheet_")}
@@ -329,6 +331,13 @@ class FileLoader:
         return dest
 
 
+def _advice(reason: str, encoding: str) -> str:
+    """What to do about `reason`, the top reason of a file in `encoding`."""
+    if reason == "invalid_utf8" and encoding == "UTF-16":
+        return BROKEN_UTF16
+    return ADVICE.get(reason, "")
+
+
 def _for_example(quarantined: Path | None, reason: str) -> str:
     """`, for example line 7: Answer time: 'NULL' is ...`: the first row of the top reason."""
     example = first_example(quarantined, reason) if quarantined is not None else ""
@@ -353,21 +362,8 @@ def _notes(amended: list[str], counts: MergeCounts, staged: StagedSource) -> lis
         )
     not_utf8 = staged.reasons.get("invalid_utf8", 0)
     if not_utf8 and staged.result.source_kind == "csv_report":
-        notes.append(_not_utf8_note(not_utf8))
+        notes.append(not_text_note(not_utf8, staged.encoding))
     return notes
-
-
-def _not_utf8_note(rows: int) -> str:
-    """The note of a CSV that loaded with rows that are not UTF-8: the few rows of a file
-    saved as Windows-1252 that hold an accented name (`Müller`), the rest ASCII. They stay
-    under the reject rate, so the file loads, but its encoding is wrong, not those rows:
-    without a word, the people in them were missing from every report."""
-    return (
-        f"{rows} row(s) are not UTF-8 (quarantined as invalid_utf8): the file was most "
-        "likely saved as Windows-1252 or Latin-1, and those rows are missing from the tables; "
-        "convert it (iconv -f WINDOWS-1252 -t UTF-8 FILE > FILE-utf8.csv) and load that: its "
-        "other rows are duplicates, the quarantined ones load"
-    )
 
 
 def _spreadsheet_cut(result: FileResult) -> InputError:

@@ -8,7 +8,6 @@ Spark tasks staged every file (`python -m cdr_pipeline.spark ingest`, docs/spark
 
 from __future__ import annotations
 
-import itertools
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -16,22 +15,21 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import BinaryIO
 
 from cdr_pipeline import interrupts
 from cdr_pipeline.config import Settings
 from cdr_pipeline.errors import InputError, cannot_read, environment_error
-from cdr_pipeline.ingest.chunk import CSV, NO_KEYS, BadInput, Chunk, RawReject, whole_files
-from cdr_pipeline.ingest.csv_header import read_header
-from cdr_pipeline.ingest.csv_reader import read_csv_body, unended_note
+from cdr_pipeline.ingest.chunk import CSV, NO_KEYS, BadInput, Chunk, whole_files
+from cdr_pipeline.ingest.csv_reader import unended_note
 from cdr_pipeline.ingest.digest import Digest, Fingerprint
 from cdr_pipeline.ingest.drift import Drift
-from cdr_pipeline.ingest.json_reader import read_json_chunks
+from cdr_pipeline.ingest.encoding import stream_encoding
 from cdr_pipeline.ingest.kinds import detect
 from cdr_pipeline.ingest.limits import Limits, gated, most_bytes, rate_out_of_reach, unreadable
 from cdr_pipeline.ingest.normalize import LoadContext, normalize
 from cdr_pipeline.ingest.paths import regular_file
 from cdr_pipeline.ingest.prefetch import Prefetch
+from cdr_pipeline.ingest.reading import source_chunks
 from cdr_pipeline.ingest.rejects import RejectWriter, redact_raw_text
 from cdr_pipeline.ingest.results import FileResult, ProgressEvent, ProgressFn
 from cdr_pipeline.ingest.sources import Source, sources_of
@@ -86,6 +84,8 @@ class StagedSource:
     stopped_after: int | None = None
     """Records read when reading stopped early: too many were quarantined for the rest of the
     file to bring the share under `max_reject_rate` (`limits.rate_out_of_reach`)."""
+    encoding: str = "UTF-8"
+    """The encoding its records were read in (UTF-16 is transcoded): what their advice fits."""
 
     @property
     def schema(self) -> TableSchema | None:
@@ -263,22 +263,6 @@ class FileStage:
             yield staged
 
 
-def _chunks(
-    source: Source, stream: BinaryIO, chunk_rows: int, limits: Limits
-) -> tuple[list[str], Iterator[Chunk], int, list[RawReject]]:
-    """The header (a JSON file: the first chunk's keys), the chunks, the header's line (2
-    after sep=), and the records of a JSON file's first chunk that were quarantined."""
-    if source.fmt == CSV:
-        header = read_header(stream, limits)
-        body = read_csv_body(stream, header, chunk_rows, limits)
-        return header.names, body, header.next_line - 1, []
-    it = read_json_chunks(stream, chunk_rows, limits)
-    first = next(it, None)
-    if first is None:
-        return [], iter(()), 1, []
-    return first.headers, itertools.chain([first], it), 1, first.rejects
-
-
 class SourceStage:
     """One data stream of a file (a plain file, a gzip stream or one ZIP member)."""
 
@@ -307,7 +291,7 @@ class SourceStage:
         limits = Limits.of(self.settings)
         with ExitStack() as stack:
             stream = stack.enter_context(source.open(tee, limits))
-            headers, body, line, quarantined = _chunks(
+            headers, body, line, quarantined = source_chunks(
                 source, stream, self.settings.chunk_rows, limits
             )
             chunks = Prefetch(body)  # read and parse the next chunk while this one is staged
@@ -355,7 +339,14 @@ class SourceStage:
             rejects.close()
             reasons = dict(rejects.reasons)
             return StagedSource(
-                result, source.path.name, schema.kind, self.folder, staged, reasons, stopped
+                result,
+                source.path.name,
+                schema.kind,
+                self.folder,
+                staged,
+                reasons,
+                stopped,
+                stream_encoding(stream),
             )
 
     def _consume(

@@ -983,6 +983,23 @@ def test_utf16_that_is_not_utf16_is_quarantined_not_replaced(wh: Path, tmp_path:
     (f,) = load(wh, src, max_reject_rate=1.0).files
     assert (f.rows_loaded, f.rows_rejected) == (5, 1), f.message
     assert rejects(wh)["reason"].to_list() == ["invalid_utf8"]
+    # its note told to convert it from Windows-1252, which garbles every UTF-16 character
+    assert "1 row(s) are not UTF-16" in f.message and "CSV UTF-8" in f.message
+    assert "WINDOWS-1252" not in f.message
+
+
+def test_utf16_file_failing_on_broken_characters_is_told_as_utf16(wh: Path, tmp_path: Path) -> None:
+    """Past the reject rate, a UTF-16 file whose records are no UTF-16 failed advising
+    `iconv -f WINDOWS-1252`: its hint says it is UTF-16, damaged, to be saved again."""
+    from cdr_pipeline.ingest.encoding import BROKEN_UTF16
+
+    rows = list(csv.reader(io.StringIO(fixture("bom_crlf.csv").read_text("utf-8-sig"))))
+    data = _unicode_text(rows).replace("Ann".encode("utf-16-le"), b"\x00\xd8n\x00n\x00")
+    src = tmp_path / "calls.txt"
+    src.write_bytes(data)
+    (f,) = load(wh, src).files
+    assert (f.status, f.exit_code) == ("failed", 3)
+    assert BROKEN_UTF16 in f.message and "WINDOWS-1252" not in f.message
 
 
 def test_a_utf32_file_is_named_utf32(wh: Path) -> None:
