@@ -6,8 +6,10 @@ named by the tool that most likely wrote it."""
 
 from __future__ import annotations
 
+import bisect
 import codecs
 import io
+from collections.abc import Callable
 from typing import Any, BinaryIO
 
 from cdr_pipeline.errors import InputError
@@ -58,6 +60,8 @@ def _utf16_hint(head: bytes) -> str:
     return "export the report as UTF-8 CSV (Control Hub's default) and load that"
 
 
+MARKS = 64
+"""Blocks of `Utf16Text` whose ends it keeps (`Utf16Text.file_offset`)."""
 READ_BYTES = 64 * 1024
 """UTF-16 bytes decoded at a time: memory stays bounded whatever the file's size."""
 NOT_TEXT = "cdr.not-utf16"
@@ -101,6 +105,9 @@ class Utf16Text(io.RawIOBase):
         self._decoder = codecs.getincrementaldecoder("utf-16")(NOT_TEXT)
         self._out = memoryview(b"")
         self._done = False
+        self._marks = [(0, 0)]
+        """(UTF-8 bytes made, file bytes read) after each block: where the reader is in the
+        file (its progress), the UTF-8 bytes it counts being about half of them."""
 
     def readable(self) -> bool:
         return True
@@ -111,11 +118,25 @@ class Utf16Text(io.RawIOBase):
             self._done = not data
             text = self._decoder.decode(data, final=self._done)
             self._out = memoryview(text.encode("utf-8", "surrogatepass"))
+            made, read = self._marks[-1]
+            # a new list, never one changed in place: the prefetch thread reads while this
+            # one decodes; the reader lags a few chunks behind, never MARKS blocks
+            self._marks = [*self._marks[-MARKS:], (made + len(self._out), read + len(data))]
         with memoryview(buffer) as view, view.cast("B") as out:
             n = min(out.nbytes, self._out.nbytes)
             out[:n] = self._out[:n]
         self._out = self._out[n:]
         return n
+
+    def file_offset(self, made: int) -> int:
+        """About how far into the UTF-16 file its first `made` UTF-8 bytes reach (within the
+        block that holds them, in proportion)."""
+        marks = self._marks
+        i = bisect.bisect_left(marks, made, key=lambda m: m[0])
+        if i in (0, len(marks)):
+            return marks[min(i, len(marks) - 1)][1]
+        (made0, read0), (made1, read1) = marks[i - 1], marks[i]
+        return read0 + (made - made0) * (read1 - read0) // max(made1 - made0, 1)
 
 
 def text_stream(stream: BinaryIO) -> BinaryIO:
@@ -128,6 +149,14 @@ def text_stream(stream: BinaryIO) -> BinaryIO:
     elif is_utf16(head):
         return io.BufferedReader(Utf16Text(buffered))
     return buffered
+
+
+def file_offsets(stream: BinaryIO) -> Callable[[int], int]:
+    """How far into the file behind `stream` (one `text_stream` gave) its first n bytes
+    reach: a UTF-16 file's are about twice as many, so its progress, counted in UTF-8 bytes,
+    stopped near 50 %; any other file's are the same."""
+    raw = getattr(stream, "raw", None)
+    return raw.file_offset if isinstance(raw, Utf16Text) else int
 
 
 def stream_encoding(stream: BinaryIO) -> str:

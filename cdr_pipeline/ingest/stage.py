@@ -23,7 +23,7 @@ from cdr_pipeline.ingest.chunk import CSV, NO_KEYS, BadInput, Chunk, whole_files
 from cdr_pipeline.ingest.csv_reader import unended_note
 from cdr_pipeline.ingest.digest import Digest, Fingerprint
 from cdr_pipeline.ingest.drift import Drift
-from cdr_pipeline.ingest.encoding import stream_encoding
+from cdr_pipeline.ingest.encoding import file_offsets, stream_encoding
 from cdr_pipeline.ingest.kinds import detect
 from cdr_pipeline.ingest.limits import Limits, gated, most_bytes, rate_out_of_reach, unreadable
 from cdr_pipeline.ingest.normalize import LoadContext, normalize
@@ -268,6 +268,7 @@ class SourceStage:
 
     def __init__(self, file: FileStage, source: Source, folder: Path, size: int) -> None:
         self.file, self.source, self.folder, self.size = file, source, folder, size
+        self.file_offset: Callable[[int], int] = int
         self.settings = file.settings
         self.result = FileResult(str(file.path), source.name, "loaded", kind=file.task.kind)
         self.result.source_kind = file.task.source_kind or (
@@ -291,6 +292,7 @@ class SourceStage:
         limits = Limits.of(self.settings)
         with ExitStack() as stack:
             stream = stack.enter_context(source.open(tee, limits))
+            self.file_offset = file_offsets(stream)  # where in the file a chunk ends
             headers, body, line, quarantined = source_chunks(
                 source, stream, self.settings.chunk_rows, limits
             )
@@ -380,5 +382,10 @@ class SourceStage:
             stager.add(out.rows)
         if self.file.progress:
             self.file.progress(
-                ProgressEvent(self.source.name, self.result.rows_read, chunk.bytes_read, self.size)
+                ProgressEvent(
+                    self.source.name,
+                    self.result.rows_read,
+                    self.file_offset(chunk.bytes_read),
+                    self.size,
+                )
             )

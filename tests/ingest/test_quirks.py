@@ -948,6 +948,40 @@ def test_utf16_csv_loads_as_its_utf8_twin(wh: Path, tmp_path: Path, codec: str, 
     assert reject["source_row"] == 4
 
 
+def test_utf16_progress_counts_the_files_bytes(wh: Path, tmp_path: Path) -> None:
+    """Progress counted the UTF-8 bytes a UTF-16 file is transcoded to, about half of its
+    own: the last chunk of a file read to its end stood near 50 %. It counts the file's."""
+    from cdr_pipeline.ingest import ProgressEvent, ingest_paths
+    from tests.ingest.helpers import settings
+
+    rows = list(csv.reader(io.StringIO(fixture("bom_crlf.csv").read_text("utf-8-sig"))))
+    src = tmp_path / "calls_unicode.txt"
+    src.write_bytes(_unicode_text(rows))
+    events: list[ProgressEvent] = []
+    ingest_paths(settings(wh, chunk_rows=2), [src], progress=events.append)
+    read = [e.bytes_read for e in events if not e.done]
+    size = src.stat().st_size
+    assert len(read) == 3 and read == sorted(read)
+    header = len(("\t".join(rows[0]) + "\r\n").encode("utf-16-le")) + 2  # and its BOM
+    assert size - header - 8 <= read[-1] <= size, (read, size)
+
+
+def test_utf16_file_offset_over_many_blocks() -> None:
+    """Past the blocks it keeps, each UTF-8 offset still maps to its place in the file: a
+    character of 1 UTF-8 byte is 2 of UTF-16, one of 3 (€) is 2 too."""
+    from cdr_pipeline.ingest.encoding import MARKS, READ_BYTES, Utf16Text, file_offsets
+
+    line = "a" * 99 + "\n"  # 100 UTF-8 bytes, 200 of UTF-16
+    n = (MARKS + 8) * READ_BYTES // 200
+    data = ("a€\n" + line * n).encode("utf-16")
+    stream = io.BufferedReader(Utf16Text(io.BytesIO(data)))
+    to_file = file_offsets(stream)
+    assert len(stream.read()) == 5 + 100 * n
+    assert to_file(5 + 100 * n) == len(data)
+    assert to_file(5 + 100 * (n - 10)) == len(data) - 200 * 10
+    assert file_offsets(io.BufferedReader(io.BytesIO(b"x")))(7) == 7  # UTF-8: as it is
+
+
 def test_utf16_json_page_loads(wh: Path, tmp_path: Path) -> None:
     """Windows PowerShell 5.1 saves an API answer (`... | ConvertTo-Json > page.json`) as
     UTF-16: it was refused, telling the user to save it again. It loads as its UTF-8 twin."""
