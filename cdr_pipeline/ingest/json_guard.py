@@ -58,6 +58,7 @@ class JsonGuard(io.RawIOBase):
         """Byte offset and line of the top-level value being read, whether it holds records."""
         self._object = False  # whether that value is an object
         self._boms = NO_BLOCK.astype(np.int64)  # top-level byte order marks of the block
+        self._held = b""  # the start of a byte order mark a block's end cut (`_fill`)
         self.stray: tuple[int, int] | None = None
         """Byte offset and line of the first top-level value that holds no records (a
         record after a page, anything after an array), which the parser would skip."""
@@ -66,7 +67,8 @@ class JsonGuard(io.RawIOBase):
         return True
 
     def readinto(self, buffer: Any) -> int:
-        n = self._raw.readinto(buffer)  # type: ignore[attr-defined]
+        with memoryview(buffer) as whole, whole.cast("B") as bytes_view:
+            n = self._fill(bytes_view)
         if n:
             with memoryview(buffer) as view:
                 self._scan(np.frombuffer(view[:n], dtype=np.uint8))
@@ -81,6 +83,25 @@ class JsonGuard(io.RawIOBase):
         elif self.lone_surrogate is None:
             self._surrogates(b"", end=True)
         return n or 0
+
+    def _fill(self, view: memoryview) -> int:
+        """Read into `view`, after the bytes held back by the last read: its last one or two
+        when they may start a byte order mark (EF, EF BB) that the next read ends. A mark cut
+        by a block's end was not blanked, and the pages joined after it failed the file."""
+        n = min(len(self._held), len(view))
+        view[:n], self._held = self._held[:n], self._held[n:]
+        while n < len(view):
+            got = self._raw.readinto(view[n:]) or 0  # type: ignore[attr-defined]
+            if not got:
+                break
+            n += got
+            cut = 1 if view[n - 1] == 0xEF else 2 if view[n - 2 : n] == b"\xef\xbb" else 0
+            if not cut:
+                break
+            if n > cut:  # some to scan now; the rest after the next read
+                self._held = bytes(view[n - cut : n]) + self._held
+                return n - cut
+        return n
 
     def check_text(self, n: int) -> None:
         """Fail the file (records read: `n`) on an escape of half a character seen (a lone
@@ -206,8 +227,8 @@ class JsonGuard(io.RawIOBase):
         saved one by one with a BOM each (PowerShell 5.1's `-Encoding UTF8`) and joined with
         `cat` or `type` hold one before every page but the first, which the reader drops;
         the parser failed the file there, 'damaged or incomplete'. One inside a string is
-        text, one inside a value no JSON (left to fail). A mark cut by a block's end is not
-        seen."""
+        text, one inside a value no JSON (left to fail). A mark cut by a block's end is
+        whole in the next block (`_fill`)."""
         lead = np.flatnonzero(arr[:-2] == 0xEF)
         if not len(lead):
             return lead

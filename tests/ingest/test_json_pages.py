@@ -332,3 +332,20 @@ def test_the_guard_blanks_a_byte_order_mark_between_values_only() -> None:
     guard = JsonGuard(Blocks(data, 8192), Limits(), 2)  # type: ignore[arg-type]
     out = guard.read()
     assert out == ('{"items": []}\n   ' + inner + "   \n").encode()
+
+
+def test_the_guard_blanks_a_byte_order_mark_a_block_end_cuts() -> None:
+    """A BOM cut in two by the end of a read (one or two of its bytes in one block, the
+    rest in the next) was not blanked, and the pages joined after it failed the file.
+    Wherever the reads end, the parser sees the same bytes: the marks as blanks, and a
+    lead byte of one that is not a whole mark untouched (left to fail)."""
+    from cdr_pipeline.ingest.json_guard import JsonGuard
+    from cdr_pipeline.ingest.limits import Limits
+
+    data = b'{"items": []}\r\n' + BOM + b'{"items": [{"User": "\xc3\xa9"}]}' + BOM
+    stray = b'{"items": []}\xef\xbb{"items": []}'
+    for block in range(1, len(data) + 1):
+        guard = JsonGuard(Blocks(data, block), Limits(), 2)  # type: ignore[arg-type]
+        assert guard.read() == data.replace(BOM, b"   "), block
+        guard = JsonGuard(Blocks(stray, block), Limits(), 2)  # type: ignore[arg-type]
+        assert guard.read() == stray, block
