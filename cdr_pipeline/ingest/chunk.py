@@ -78,6 +78,8 @@ class Chunk:
     """The reader already turned the null markers into NULL (normalize skips that pass)."""
     unended_line: int | None = None
     """Line of a CSV's whole last record with no line break after it (the last chunk only)."""
+    json_numbers: dict[int, int] = field(default_factory=dict)
+    """JSON: column index -> values written as JSON integers, not strings (`Drift.typed`)."""
 
     @property
     def decimal_comma(self) -> bool | None:
@@ -171,4 +173,8 @@ def _joined(parts: list[Chunk]) -> Chunk:
         delimiter=parts[0].delimiter,
         nulls_marked=parts[0].nulls_marked,
         unended_line=parts[-1].unended_line,
+        json_numbers={
+            i: sum(c.json_numbers.get(i, 0) for c in parts)
+            for i in {i for c in parts for i in c.json_numbers}
+        },
     )

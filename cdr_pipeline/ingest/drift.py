@@ -117,6 +117,9 @@ class Drift:
         self._noted = [c for c in schema.input_columns if c.noted]
         self._others: dict[str, dict[str, int]] = {}
         """`Column.noted` column -> its undocumented values and their rows ("": the rest)."""
+        self._numbers: dict[str, int] = {}
+        """Phone number column -> its values written as JSON integers (`typed`)."""
+        self._phones = {*schema.phone_text, "phone_number"}
         self._spelled: dict[str, str] = {}
         """Canonical column -> the source's first spelling of it: a JSON chunk whose records
         all lack a column names it as the file does (`Correlation ID: required value is
@@ -139,6 +142,15 @@ class Drift:
         if self.per_record and self._spelled.keys() - res.source_header.keys():
             return replace(res, source_header={**self._spelled, **res.source_header})
         return res
+
+    def typed(self, numbers: dict[int, int], res: HeaderResolution) -> None:
+        """Count the phone numbers a JSON chunk wrote as integers (`numbers`: column index ->
+        values), not strings as the APIs write them: a tool that typed the column (pandas
+        reads `+15550100000` as the number 15550100000) dropped every `+` in it."""
+        for i, n in numbers.items():
+            name = res.canonical[i]
+            if name in self._phones:
+                self._numbers[name] = self._numbers.get(name, 0) + n
 
     def records(self, frame: pl.DataFrame, res: HeaderResolution) -> pl.DataFrame:
         """The chunk's columns as normalize reads them. A CSV header is every row's; JSON
@@ -293,6 +305,8 @@ class Drift:
                     result.add_note(note)
         if self._guarded:
             result.add_note(guard_note(self._guarded, self._spelled))
+        if self._numbers:
+            result.add_note(numbers_note(self._numbers, self._spelled))
         for name, seen in self._others.items():
             result.add_note(self._others_note(name, seen))
         if self._repeated:
@@ -324,6 +338,19 @@ def other_layout(
         f"a header of another export appears here, with other columns "
         f"({columns_differ(added, gone)}): the rows after it would be read into the first "
         "header's columns"
+    )
+
+
+def numbers_note(counts: dict[str, int], headers: dict[str, str]) -> str:
+    """The file's note of phone numbers written as JSON integers (`headers`: the file's
+    spelling of each column)."""
+    shown = ", ".join(f"{n:,} of {headers.get(c, c)}" for c, n in counts.items())
+    return (
+        f"phone numbers written as JSON numbers, not text ({shown}): a tool that typed the "
+        "column (pandas) wrote the file again and dropped the '+' of every international "
+        "number (+15550100000 became 15550100000), which loaded as written; load the API's "
+        "answer as it came (cdr fetch, or saved unchanged), or write those columns as text "
+        "(pandas: dtype=str)"
     )
 
 

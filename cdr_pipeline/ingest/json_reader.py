@@ -352,10 +352,16 @@ def _built(batch: Batch, rejects: list[RawReject]) -> Chunk:
     names = list(headers)
     if half_character(names):  # a key with half a character: screened like a value
         raise UnicodeEncodeError("utf-8", "", 0, 1, "a lone surrogate in a key")
-    cols = {
-        f"c{i}": pl.Series([_text(rec.get(h)) for _, rec in batch], dtype=pl.String)
-        for i, h in enumerate(names)
-    }
+    cols, numbers = {}, {}
+    for i, h in enumerate(names):
+        values = [rec.get(h) for _, rec in batch]
+        others = [v for v in values if type(v) is not str]  # most values are strings
+        cols[f"c{i}"] = pl.Series(
+            [v if type(v) is str else _text(v) for v in values] if others else values,
+            dtype=pl.String,
+        )
+        if typed := sum(type(v) is int for v in others):  # bool is no int here
+            numbers[i] = typed
     if not cols:
         names = [NO_KEYS]
         cols = {"c0": pl.Series([None] * len(batch), dtype=pl.String)}
@@ -366,4 +372,4 @@ def _built(batch: Batch, rejects: list[RawReject]) -> Chunk:
     def raw_text(i: int) -> str:
         return json.dumps(recs[i], default=str, ensure_ascii=False)
 
-    return Chunk(names, frame, rows, raw_text, list(rejects))
+    return Chunk(names, frame, rows, raw_text, list(rejects), json_numbers=numbers)

@@ -449,3 +449,32 @@ def test_json_phone_numbers_written_as_floats_are_quarantined_as_in_a_csv(wh: Pa
     durations = dict(table(wh).select("report_id", "duration_seconds").iter_rows())
     assert durations[str(page[5]["Report ID"])] == 36
     assert durations[str(page[6]["Report ID"])] == 2  # never a thousands group: 2000
+
+
+def test_json_phone_numbers_written_as_integers_are_noted(wh: Path) -> None:
+    """A page a dataframe tool wrote with its number columns typed (pandas reads
+    `+15550100000` as the integer 15550100000) loaded the numbers without their `+`, without
+    a word. They load as written (an extension `2001` is a number too), and the file's note
+    counts them per column, saying what was lost and how to load the answer as it came; a
+    number written as text, or a Duration written as a number, is not counted."""
+    import json
+
+    from tests.ingest.hostile_corpus import records
+
+    page = records(3, 76)
+    page[0]["Calling number"] = "@a@"
+    page[1]["Calling number"] = "@b@"
+    page[2]["Called number"] = 2001
+    page[0]["Duration"] = 30
+    text = json.dumps({"items": page})
+    for mark, number in (("a", "15550100000"), ("b", "15550100001")):
+        text = text.replace(f'"@{mark}@"', number)
+    path = wh.parent / "typed.json"
+    path.write_text(text, encoding="utf-8")
+    (f,) = load(wh, path).files
+    assert (f.status, f.rows_loaded) == ("loaded", 3), f.message
+    assert "phone numbers written as JSON numbers, not text (2 of Calling number, 1 of " in (
+        f.message
+    )
+    assert "Called number)" in f.message and "(pandas: dtype=str)" in f.message
+    assert "15550100000" in table(wh)["calling_number"].to_list()
