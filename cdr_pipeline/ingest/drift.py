@@ -14,7 +14,7 @@ import polars as pl
 
 from cdr_pipeline.ingest.chunk import JOINED, NO_KEYS, BadInput, columns_differ
 from cdr_pipeline.ingest.guards import guard_note
-from cdr_pipeline.render import visible_short, visible_text
+from cdr_pipeline.render import shorten_middle, visible_short, visible_text
 from cdr_pipeline.schema import HeaderResolution, TableSchema, resolve_headers
 from cdr_pipeline.schema.base import NULL_MARKERS
 from cdr_pipeline.schema.headers import extra_key
@@ -152,26 +152,36 @@ class Drift:
             if name in self._phones:
                 self._numbers[name] = self._numbers.get(name, 0) + n
 
-    def records(self, frame: pl.DataFrame, res: HeaderResolution) -> pl.DataFrame:
-        """The chunk's columns as normalize reads them. A CSV header is every row's; JSON
-        records carry their own keys, and a chunk's columns are all its records' keys: a page
-        where one record writes `Device MAC` and the next `Device Mac` (keys drift between API
-        versions) has both spellings though no record repeats the column. So in a JSON record
-        a later spelling's value moves to the column's first spelling when that holds none,
-        and is a repeat (kept in `extra`, noted) only in a record holding both (`kept`)."""
+    def records(
+        self, frame: pl.DataFrame, res: HeaderResolution
+    ) -> tuple[pl.DataFrame, list[tuple[int, str]]]:
+        """The chunk's columns as normalize reads them, and the records that name a column
+        two ways with different values (index into `frame`, the detail of their
+        `duplicate_key`). A CSV header is every row's; JSON records carry their own keys, and
+        a chunk's columns are all its records' keys: a page where one record writes `Device
+        MAC` and the next `Device Mac` (keys drift between API versions) has both spellings
+        though no record repeats the column. So in a JSON record a later spelling's value
+        moves to the column's first spelling when that holds none; a record holding both
+        with one value loads it once, and one holding two values is quarantined, as a key
+        written twice with two values is (`json_lines`): which one it holds cannot be told."""
+        conflicts: list[tuple[int, str]] = []
         if not self.per_record or not res.repeated:
-            return frame
-        first: dict[str | None, str] = {}
+            return frame, conflicts
+        first: dict[str | None, int] = {}
         for i, name in enumerate(res.canonical):
-            first.setdefault(name, f"c{i}")
+            first.setdefault(name, i)
         for i, _ in res.repeated:
-            one, col = first[res.canonical[i]], f"c{i}"
-            held = pl.col(one).is_not_null() & ~pl.col(one).is_in(list(NULL_MARKERS))
+            k = first[res.canonical[i]]
+            one, col = pl.col(f"c{k}"), pl.col(f"c{i}")
+            held = one.is_not_null() & ~one.is_in(list(NULL_MARKERS))
+            other = held & col.is_not_null() & ~col.is_in(list(NULL_MARKERS)) & (one != col)
+            detail = two_values_detail(res.headers[k], res.headers[i])
+            conflicts += [(int(j), detail) for j in frame.select(other.arg_true()).to_series()]
             frame = frame.with_columns(
-                pl.when(held).then(pl.col(one)).otherwise(pl.col(col)).alias(one),
-                pl.when(held).then(pl.col(col)).alias(col),
+                pl.when(held).then(one).otherwise(col).alias(f"c{k}"),
+                pl.when(other).then(col).alias(f"c{i}"),
             )
-        return frame
+        return frame, sorted(dict(conflicts).items())
 
     def loaded(self, frame: pl.DataFrame, res: HeaderResolution, out: NormalizeResult) -> None:
         """What a chunk's normalized outcome `out` tells of the file: the columns its loaded
@@ -351,6 +361,16 @@ def numbers_note(counts: dict[str, int], headers: dict[str, str]) -> str:
         "number (+15550100000 became 15550100000), which loaded as written; load the API's "
         "answer as it came (cdr fetch, or saved unchanged), or write those columns as text "
         "(pandas: dtype=str)"
+    )
+
+
+def two_values_detail(first: str, second: str) -> str:
+    """The detail of a JSON record that names one column two ways, with two values (never
+    the values: the column may be a sensitive one)."""
+    return (
+        f"the record names one column two ways, '{shorten_middle(first.strip(), 60)}' and "
+        f"'{shorten_middle(second.strip(), 60)}', with different values: which one it holds "
+        "cannot be told (fix the record, keeping one, and load the file again)"
     )
 
 

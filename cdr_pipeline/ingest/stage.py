@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
+
 from cdr_pipeline import interrupts
 from cdr_pipeline.config import Settings
 from cdr_pipeline.errors import InputError, cannot_read, environment_error
@@ -375,10 +377,16 @@ class SourceStage:
             quarantine(rj.source_row, rj.reason, rj.detail, rj.raw_text)
         if chunk.frame.height:
             rows, nulls, comma = chunk.source_rows, chunk.nulls_marked, chunk.decimal_comma
-            frame = drift.records(chunk.frame, res)
+            frame, conflicts = drift.records(chunk.frame, res)
+            place = np.arange(frame.height)  # of each row of `frame` in the chunk
+            for idx, detail in conflicts:  # a JSON record naming a column with two values
+                quarantine(int(rows[idx]), "duplicate_key", detail, chunk.raw_text(idx))
+            if conflicts:
+                place = np.delete(place, [idx for idx, _ in conflicts])
+                frame, rows = frame[place], rows[place]
             out = normalize(frame, res, schema, ctx, rows, nulls, decimal_comma=comma)
             for idx, reason, detail in drift.header_rows(out.rejects, frame, res, rows):
-                quarantine(int(chunk.source_rows[idx]), reason, detail, chunk.raw_text(idx))
+                quarantine(int(rows[idx]), reason, detail, chunk.raw_text(int(place[idx])))
             drift.loaded(frame, res, out)
             stager.add(out.rows)
         if self.file.progress:
