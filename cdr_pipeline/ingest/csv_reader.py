@@ -41,6 +41,7 @@ from cdr_pipeline.ingest.csv_header import (
     summary_rows,
 )
 from cdr_pipeline.ingest.csv_split import Segment, split_stream
+from cdr_pipeline.ingest.encoding import not_text_detail
 from cdr_pipeline.ingest.limits import Limits
 from cdr_pipeline.schema.base import NULL_MARKERS, normalize_header
 
@@ -365,14 +366,8 @@ def _screen(
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
-            bad.append(
-                RawReject(
-                    line,
-                    "invalid_utf8",
-                    f"byte {exc.start}: not UTF-8 (re-export the report as UTF-8)",
-                    raw_str(raw),
-                )
-            )
+            detail = not_text_detail(raw, exc.start)
+            bad.append(RawReject(line, "invalid_utf8", detail, raw_str(raw)))
             continue
         try:
             fields = _fields(text, delimiter)

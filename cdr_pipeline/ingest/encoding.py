@@ -191,3 +191,18 @@ def not_text_note(rows: int, encoding: str) -> str:
         "missing from the tables; convert it (iconv -f WINDOWS-1252 -t UTF-8 FILE > "
         "FILE-utf8.csv) and load that: its other rows are duplicates, the quarantined ones load"
     )
+
+
+HALF_CHARACTER = "\udcff".encode("utf-8", "surrogatepass")
+"""What `Utf16Text` writes for bytes of a UTF-16 file that are no UTF-16."""
+
+
+def not_text_detail(raw: bytes, at: int) -> str:
+    """The detail of a line that is not UTF-8 at byte `at`: a UTF-16 file's half character
+    (a lone surrogate) is told as one, its advice no longer a UTF-8 export's."""
+    if raw[at : at + 3] == HALF_CHARACTER:
+        return (
+            f"byte {at}: half a character (a lone UTF-16 surrogate), not text (the file was "
+            "damaged: save or export it again as CSV UTF-8)"
+        )
+    return f"byte {at}: not UTF-8 (re-export the report as UTF-8)"
