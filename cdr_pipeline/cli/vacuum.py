@@ -32,7 +32,8 @@ def vacuum(
     last build, `cdr report --as-of`) need those files: within the grace period they stay.
 
     Exits 3 for a folder that is not a warehouse (nothing is created there), 5 when
-    another writer holds the lock."""
+    another writer holds the lock, 6 when the warehouse cannot be written (a read-only
+    file system, a permission denied: nothing is deleted)."""
     from cdr_pipeline.ingest.vacuum import vacuum_tables
 
     # the flag is a setting like the others: checked by its rules (a range past any date
