@@ -164,7 +164,7 @@ def dch_rows(draw: st.DrawFn) -> list[dict[str, str]]:
 
 
 @settings(
-    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(rows=dch_rows(), crlf=st.booleans(), chunk=st.integers(min_value=1, max_value=9))
 def test_chunk_size_never_changes_the_result(
