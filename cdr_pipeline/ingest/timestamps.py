@@ -5,6 +5,7 @@ Control Hub write is parsed first for every row; the other forms only on the row
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import polars as pl
@@ -77,13 +78,21 @@ break every later refresh (a call day has a day before and after it; the calenda
 def fill_timestamps(df: pl.DataFrame, names: list[str]) -> pl.DataFrame:
     """Second phase of timestamp parsing: rows the ISO `Z` form did not parse (space form,
     offsets, padding) are parsed with every accepted form, on those rows only."""
+    return _fill_unparsed(df, names, parse_timestamp)
+
+
+def _fill_unparsed(
+    df: pl.DataFrame, names: list[str], parse: Callable[[pl.Expr], pl.Expr]
+) -> pl.DataFrame:
+    """Each column of `names` whose typed value (`__typed_<name>`) is still NULL where its
+    text is not: `parse` of the text, on those rows only."""
     for name in names:
         typed = f"__typed_{name}"
         missed = df[typed].is_null() & df[name].is_not_null()
         if not missed.any():
             continue
         idx = missed.arg_true()
-        values = df[name].gather(idx).to_frame().select(parse_timestamp(pl.col(name)))
+        values = df[name].gather(idx).to_frame().select(parse(pl.col(name)))
         df = df.with_columns(df[typed].scatter(idx, values.to_series()))
     return df
 
@@ -116,12 +125,4 @@ def end_of_day(s: pl.Expr) -> pl.Expr:
 def fill_end_of_day(df: pl.DataFrame, names: list[str]) -> pl.DataFrame:
     """After `fill_timestamps`: in the `Column.end_of_day` columns `names`, a value that is
     a date alone is the end of that day (`end_of_day`), on the rows still unparsed only."""
-    for name in names:
-        typed = f"__typed_{name}"
-        missed = df[typed].is_null() & df[name].is_not_null()
-        if not missed.any():
-            continue
-        idx = missed.arg_true()
-        values = df[name].gather(idx).to_frame().select(end_of_day(pl.col(name)))
-        df = df.with_columns(df[typed].scatter(idx, values.to_series()))
-    return df
+    return _fill_unparsed(df, names, end_of_day)
