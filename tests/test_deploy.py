@@ -15,6 +15,8 @@ import pytest
 
 DEPLOY = Path(__file__).parents[1] / "deploy"
 UNITS = ["cdr-nightly.service", "cdr-nightly.timer", "cdr-alert@.service"]
+JOB = DEPLOY / "bin" / "cdr-nightly-job"
+"""The script the cron line runs."""
 
 
 def unit(name: str) -> configparser.ConfigParser:
@@ -88,16 +90,21 @@ def test_cron_line_matches_the_unit_and_splits_its_outputs() -> None:
     assert len(lines) == 1
     fields = lines[0].split(None, 6)
     assert fields[:5] == ["30", "2", "*", "*", "*"] and fields[5] == "cdr"
-    # Vixie cron keeps 1,000 characters of a command (MAX_COMMAND): 100 left for longer paths
-    assert len(fields[6]) < 900, len(fields[6])
-    command, alert = fields[6].rsplit(" || ", 1)
-    assert alert.startswith("echo ")  # cron mails what it prints (see the test below)
-    args = shlex.split(command.rsplit("} && ", 1)[1])
+    # the job is a script outside /srv/cdr (it must run when /srv/cdr is not mounted):
+    # the line has nothing of Vixie cron's 1,000 characters (MAX_COMMAND) to run out of
+    assert fields[6] == f"/usr/local/bin/{JOB.name}"
+    assert JOB.stat().st_mode & 0o111  # installed as it is, executable
+    (run,) = [
+        ln for ln in JOB.read_text("utf-8").splitlines() if ln.startswith("./.venv/bin/cdr --log")
+    ]
+    args = shlex.split(run)
     stdout = next(a for a in args if a.startswith(">>"))[2:]
     stderr = next(a for a in args if a.startswith("2>>"))[3:]
     assert stdout != stderr and stderr.endswith(".jsonl")
     flags = [a for a in args if not a.startswith((">>", "2>>"))]
     assert flags[1:] == exec_start()[1:]  # the same job as the systemd unit
+    operations = (DEPLOY.parent / "docs" / "operations.md").read_text("utf-8")
+    assert f"install -m 755 /srv/cdr/app/deploy/bin/{JOB.name} /usr/local/bin/" in operations
 
 
 def test_logrotate_covers_every_log_the_job_writes() -> None:
@@ -112,16 +119,10 @@ def test_logrotate_covers_every_log_the_job_writes() -> None:
 
 
 def cron_command(home: Path, logs: Path) -> str:
-    """The cron line's command as cron hands it to sh (`\\%` is `%`), on `home` and `logs`."""
-    line = next(
-        ln
-        for ln in (DEPLOY / "cron" / "cdr-nightly").read_text("utf-8").splitlines()
-        if ln.startswith("30 ")
-    )
-    command = line.split(None, 6)[6]
-    assert "%" not in command.replace("\\%", "")  # cron makes a bare % a line break
-    command = command.replace("\\%", "%")
-    return command.replace("/srv/cdr", str(home)).replace("/var/log/cdr", str(logs))
+    """The cron job's script (`/usr/local/bin/cdr-nightly-job`) as sh runs it, on `home` and
+    `logs`."""
+    script = JOB.read_text("utf-8")
+    return script.replace("/srv/cdr", str(home)).replace("/var/log/cdr", str(logs))
 
 
 @pytest.mark.parametrize("code", [0, 3])
@@ -147,6 +148,40 @@ def test_cron_line_prints_a_line_to_mail_only_when_the_run_fails(tmp_path: Path,
     else:
         assert f"cdr nightly failed with exit {code} on " in proc.stdout
         assert str(logs / "nightly.jsonl") in proc.stdout
+
+
+@pytest.mark.parametrize(("signal", "name"), [(9, "SIGKILL"), (15, "SIGTERM")])
+def test_cron_job_ends_the_summary_log_for_a_run_killed_by_a_signal(
+    tmp_path: Path, signal: int, name: str
+) -> None:
+    """cdr killed by a signal it cannot catch (kill -9, the OOM killer; a SIGTERM before
+    Python ran cdr's code) writes no line: cron mailed exit 137, a code no table documented,
+    and the summary log's tail still read the night before's `exit 0`, so the morning check
+    said all was well. The job now ends the log with the night's line naming the signal.
+    Run by sh, with a stand-in for cdr that the signal kills."""
+    home, logs = tmp_path / "srv", tmp_path / "log"
+    (home / ".venv" / "bin").mkdir(parents=True)
+    logs.mkdir()
+    stand_in = home / ".venv" / "bin" / "cdr"
+    stand_in.write_text(f'#!/bin/sh\n[ "$1" = --version ] && exit 0\nkill -{signal} $$\n')
+    stand_in.chmod(0o755)
+    summary = logs / "nightly-summary.log"
+    summary.write_text("cdr nightly 2026-12-04: exit 0\n")
+    proc = subprocess.run(
+        ["/bin/sh", "-c", cron_command(home, logs)], capture_output=True, text=True, timeout=60
+    )
+    code = 128 + signal
+    assert proc.returncode == code
+    last = summary.read_text().splitlines()[-1]
+    killed = f"killed by signal {signal} ({name})"
+    assert re.fullmatch(rf"cdr nightly \d{{4}}-\d\d-\d\d: exit {code} \(interrupted: .*\)", last)
+    assert killed in last and last.endswith("run it again to complete the work)")
+    assert proc.stdout.startswith(f"cdr nightly failed with exit {code} on ")
+    assert killed in proc.stdout and proc.stdout.count("\n") == 1
+    # the code is documented wherever exit codes are listed: README's two tables, the nightly's
+    readme = (DEPLOY.parent / "README.md").read_text("utf-8")
+    operations = (DEPLOY.parent / "docs" / "operations.md").read_text("utf-8")
+    assert readme.count("\n| 137, 143 |") == 2 and operations.count("\n| 137, 143 |") == 1
 
 
 def test_the_alert_mails_the_jobs_own_logs() -> None:
