@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -33,6 +33,7 @@ from cdr_pipeline.errors import EXIT_INTERRUPTED, CdrError, LockBusy, known_erro
 from cdr_pipeline.state.ledger import RUNS_SCHEMA, Ledger, run_ending, run_record
 from cdr_pipeline.state.lock import writer_lock
 from cdr_pipeline.state.tables import format_versions, parse_versions
+from cdr_pipeline.state.waits import WaitMark
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +114,7 @@ class NightRecord:
 
 
 @contextmanager
-def night_lock(settings: Settings, run_id: str, run_date: date) -> Iterator[None]:
+def night_lock(settings: Settings, run_id: str, run_date: date) -> Iterator[Callable[[str], None]]:
     """Hold `nightly.lock` for the night. A night refused by a lock before it wrote its row
     (`nightly.lock`: another night; `writer.lock`, which its recovery takes first: a long
     `cdr ingest`; still held after `lock_wait_seconds`) records one, status `locked`, exit
@@ -122,9 +123,20 @@ def night_lock(settings: Settings, run_id: str, run_date: date) -> Iterator[None
     too, status `interrupted`, exit 130: it had no row, so `cdr runs` showed the night
     before's `ok` as the latest night. So does a night that failed there (a lock file it
     may not write, its recovery meeting a full disk): `failed`, with its exit code. The row
-    is a new record file, as every ledger write is: it touches nothing the holder writes."""
+    is a new record file, as every ledger write is: it touches nothing the holder writes.
+    A night that waits for a lock has a row from the start of its wait, `waiting`, which
+    `cdr runs` and the next writer read as `interrupted` once its process is gone (kill -9
+    in the wait: `state/waits.py`); it yields the hook that writes it for the writer lock's
+    wait of its recovery."""
     started, clock = datetime.now(UTC), time.monotonic()
     held = False
+    mark = WaitMark(settings.layout, run_id)
+
+    def waiting(holder: str) -> None:
+        if mark.fd is None and mark.take():  # once: the first lock it waits for
+            row = {"status": "waiting", "message": f"waiting for the warehouse lock ({holder})"}
+            _record_unstarted(settings, run_id, run_date, row, (started, None))
+
     try:
         with writer_lock(
             settings.layout,
@@ -132,9 +144,10 @@ def night_lock(settings: Settings, run_id: str, run_date: date) -> Iterator[None
             settings.lock_wait_seconds,
             name="nightly.lock",
             run_id=run_id,
+            on_wait=waiting,
         ):
             held = True
-            yield
+            yield waiting
     except LockBusy as exc:
         ended = started + timedelta(seconds=time.monotonic() - clock)
         row = {"status": "locked", "exit_code": exc.exit_code, "message": exc.one_line()}
@@ -165,6 +178,8 @@ def night_lock(settings: Settings, run_id: str, run_date: date) -> Iterator[None
         row = {"status": status, "exit_code": code, "message": said}
         _record_unstarted(settings, run_id, run_date, row, (started, ended))
         raise
+    finally:  # after its last row: from here a `waiting` row is a night that died
+        mark.release()
 
 
 def _record_unstarted(
@@ -172,19 +187,20 @@ def _record_unstarted(
     run_id: str,
     run_date: date,
     ending: dict[str, Any],
-    times: tuple[datetime, datetime],
+    times: tuple[datetime, datetime | None],
 ) -> None:
     """The row (`ending`: status, exit code, message) of a night that ended before it wrote
     its own (refused by a lock, stopped while it waited), unless the night has a row already
-    (a stage refused or stopped later: the night's own end recorded it), or the folder holds
-    no ledger or table yet (a typo of the warehouse must not become one; its lock made
-    `state/`)."""
+    but its `waiting` one (a stage refused or stopped later: the night's own end recorded
+    it), or the folder holds no ledger or table yet (a typo of the warehouse must not become
+    one; its lock made `state/`)."""
     layout = settings.layout
     if not (layout.ledger.is_dir() or layout.tables.is_dir()):
         return
     try:
         ledger = Ledger(layout)
-        if not ledger.runs().filter(pl.col("run_id") == run_id).is_empty():
+        found = ledger.runs().filter(pl.col("run_id") == run_id)
+        if not found.filter(pl.col("status") != "waiting").is_empty():
             return
         row = run_record(
             run_id,

@@ -121,11 +121,11 @@ def run_nightly(
             summary.inbox = scan_inbox(settings, inbox)
             _plan(settings, summary, retain, do_fetch, archive)
         return summary
-    with log_fields(run_id=run_id), night_lock(settings, run_id, summary.run_date):
+    with log_fields(run_id=run_id), night_lock(settings, run_id, summary.run_date) as waiting:
         # a run that died claimed files it never committed: not loaded
         from cdr_pipeline.ingest.recover import recover_interrupted
 
-        recover_interrupted(settings, "cdr nightly (recovery)")
+        recover_interrupted(settings, "cdr nightly (recovery)", on_wait=waiting)
         summary.inbox = scan_inbox(settings, inbox)
         record = NightRecord(settings, run_id, summary.run_date)
         record.begin()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Collection
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -31,6 +32,7 @@ from cdr_pipeline.render import safe_text, text_table, to_json
 from cdr_pipeline.schema import SCHEMAS
 from cdr_pipeline.state.ledger import Ledger, run_record
 from cdr_pipeline.state.lock import writers_gone
+from cdr_pipeline.state.waits import gone_waits
 
 
 @click.command(short_help="Load exports and other inputs.")
@@ -146,7 +148,7 @@ def runs(obj: CliContext, show_files: bool, limit: int, wide: bool, as_json: boo
         df = files.select(shown)
     else:
         df = (
-            with_erasures(ledger, writers_gone(layout))
+            with_erasures(ledger, writers_gone(layout), gone_waits(layout))
             .tail(limit)
             .select(
                 "run_id",
@@ -180,7 +182,9 @@ def runs(obj: CliContext, show_files: bool, limit: int, wide: bool, as_json: boo
         echo(files_table(df) if show_files else runs_table(df))
 
 
-def with_erasures(ledger: Ledger, no_writer: bool = False) -> pl.DataFrame:
+def with_erasures(
+    ledger: Ledger, no_writer: bool = False, gone: Collection[str] = ()
+) -> pl.DataFrame:
     """The ledger's runs and, as runs of `cdr forget`, its erasures, in start order. An
     erasure commits a new version of each table holding the person: without its line, a
     version `--as-of` can name was no run's, and a finance user comparing two versions saw
@@ -188,7 +192,7 @@ def with_erasures(ledger: Ledger, no_writer: bool = False) -> pl.DataFrame:
     and the row neither (its selector is the kind of value, `number`)."""
     from cdr_pipeline.privacy.forget import ERASURES_SCHEMA
 
-    runs = ledger.runs_seen(no_writer)
+    runs = ledger.runs_seen(no_writer, gone)
     erased = ledger.read("erasures", ERASURES_SCHEMA)
     if erased.is_empty():
         return runs

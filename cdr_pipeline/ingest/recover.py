@@ -13,7 +13,7 @@ committed are deleted.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import polars as pl
 
@@ -23,16 +23,19 @@ from cdr_pipeline.state.layout import Layout
 from cdr_pipeline.state.ledger import FILES_SCHEMA, RUNS_SCHEMA, Ledger, file_record_id
 from cdr_pipeline.state.lock import live_run, writer_lock
 from cdr_pipeline.state.tables import format_versions
+from cdr_pipeline.state.waits import forget_gone, gone_waits
 
 log = logging.getLogger(__name__)
 
 NOT_COMMITTED = "not committed: the run ended before its commit; the file loads again"
 
 
-def recover_interrupted(settings: Settings, command: str) -> list[str]:
+def recover_interrupted(
+    settings: Settings, command: str, on_wait: Callable[[str], None] | None = None
+) -> list[str]:
     """Under the writer lock: `recover_dead`. For callers that read the ledger before they
-    ingest (the nightly inbox scan)."""
-    with writer_lock(settings.layout, command, settings.lock_wait_seconds):
+    ingest (the nightly inbox scan); `on_wait` as `writer_lock`'s."""
+    with writer_lock(settings.layout, command, settings.lock_wait_seconds, on_wait=on_wait):
         return recover_dead(settings.layout, Ledger(settings.layout))
 
 
@@ -41,8 +44,10 @@ def recover_dead(layout: Layout, ledger: Ledger) -> list[str]:
     rows the versions they committed before they died and the rows those hold: otherwise
     `cdr runs` showed a committed version as no run's, and totals without its rows. Returns
     their ids."""
+    gone = gone_waits(layout)  # before the rows are read (`state/waits.py`)
     live = live_run(layout)
-    ids = ledger.mark_interrupted([live] if live else [])
+    ids = ledger.mark_interrupted([live] if live else [], gone)
+    forget_gone(layout, gone)
     _say_died(ledger, ids)
     committed = recover_runs(layout, ledger, ids)
     if not any(committed.values()):

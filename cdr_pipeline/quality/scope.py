@@ -111,7 +111,9 @@ def settled(ledger: Ledger, runs: pl.DataFrame | None = None) -> tuple[list[str]
     `pending` scope skip its rows for ever. A nightly validating its own ingest sees the
     run `running` with the versions it committed, so that one counts."""
     runs = ledger.runs() if runs is None else runs  # `runs`: the caller read them already
+    # and a night still waiting for the lock, which has loaded nothing yet
     loading = (pl.col("status") == "running") & pl.col("table_versions").is_null()
+    loading = loading | (pl.col("status") == "waiting")
     order = runs.filter(~loading)["run_id"].to_list()
     # read after the runs: a run that started since has no place in `order` either
     files = ledger.files()  # typed even when empty (the ledger has no record yet)

@@ -25,7 +25,7 @@ import hashlib
 import io
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -59,7 +59,7 @@ RUNS_SCHEMA = pa.schema(
     [
         ("run_id", pa.string()),
         ("command", pa.string()),
-        ("status", pa.string()),  # running | ok | failed | interrupted | locked (a refused night)
+        ("status", pa.string()),  # running | ok | failed | interrupted | locked | waiting
         ("started_at", TS),
         ("finished_at", TS),
         ("exit_code", pa.int32()),
@@ -356,37 +356,43 @@ class Ledger:
             row["message"] = "; ".join(m for m in (row["message"], message) if m)
             self.write("runs", row["run_id"], [row], RUNS_SCHEMA)
 
-    def mark_interrupted(self, live: Sequence[str] = ()) -> list[str]:
-        """Runs still 'running' when a new writer holds the lock died: say so. The `live`
-        ones are still going (a nightly between its stages: `lock.live_run`)."""
-        runs = self.runs()
-        stale = runs.filter((pl.col("status") == "running") & ~pl.col("run_id").is_in(live))
+    def mark_interrupted(self, live: Sequence[str] = (), gone: Collection[str] = ()) -> list[str]:
+        """Runs still 'running' when a new writer holds the lock died, but the `live` ones (a
+        nightly between stages: `lock.live_run`), and nights `waiting` whose file is `gone`."""
+        going = (pl.col("status") == "running") & ~pl.col("run_id").is_in(live)
+        stale = self.runs().filter(going | _waited(gone))
         for row in stale.iter_rows(named=True):
             self.write("runs", row["run_id"], [_interrupted(row)], RUNS_SCHEMA)
         return stale["run_id"].to_list()
 
-    def runs_seen(self, writers_gone: bool) -> pl.DataFrame:
+    def runs_seen(self, writers_gone: bool, gone: Collection[str] = ()) -> pl.DataFrame:
         """`runs()` as `cdr runs` shows them, writing nothing. With no writer alive
         (`lock.writers_gone`) a `running` run died (kill -9, the OOM killer) and reads
         `interrupted`, as the next writer records it: it read `running` all day after a
         night killed at 02:45. A run going has no exit code yet (a nightly's row holds its
-        ingest's 0 meanwhile, which --json showed while the night could still fail)."""
-        runs, going = self.runs(), pl.col("status") == "running"
-        if runs.filter(going).is_empty():
+        ingest's 0 meanwhile, which --json showed while the night could still fail); nor
+        has a night `waiting` for a lock, which died in its wait if its file is `gone`."""
+        going = pl.col("status") == "running"
+        died = (_waited(gone) | going) if writers_gone else _waited(gone)
+        runs = self.runs().with_columns(pl.when(~going).then("exit_code"))
+        flags = runs.select(died.alias("died"))["died"].to_list()
+        if not any(flags):
             return runs
-        if not writers_gone:
-            return runs.with_columns(
-                pl.when(going).then(None).otherwise("exit_code").alias("exit_code")
-            )
-        rows = [_interrupted(r) if r["status"] == "running" else r for r in runs.to_dicts()]
+        rows = [_interrupted(r) if d else r for r, d in zip(runs.to_dicts(), flags, strict=True)]
         return pl.DataFrame(rows, schema=runs.schema)
+
+
+def _waited(gone: Collection[str]) -> pl.Expr:  # a night `waiting` whose process is gone
+    return (pl.col("status") == "waiting") & pl.col("run_id").is_in(list(gone))
 
 
 def _interrupted(row: dict[str, Any]) -> dict[str, Any]:
     """A `running` row of a run that died, as `interrupted` (a run whose disk stayed full or
     read-only to its end could not write its closing record either: see its log)."""
     ended = (
-        "the process ended before the run finished (killed or crashed), or could "
+        "the process ended while it waited (killed: kill -9, the OOM killer)"
+        if row["status"] == "waiting"  # its message says for what
+        else "the process ended before the run finished (killed or crashed), or could "
         "not record its end (a disk full or read-only to the last: see its log)"
     )
     # not the 0 a nightly's row holds after its ingest: the run never ended well

@@ -14,7 +14,7 @@ import os
 import socket
 import stat
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,10 +36,12 @@ def writer_lock(
     wait_seconds: float = 0.0,
     name: str = "writer.lock",
     run_id: str | None = None,
+    on_wait: Callable[[str], None] | None = None,
 ) -> Iterator[None]:
     """Hold the lock file `state/<name>` for the block. `writer.lock` serialises writers
     of the tables; the nightly job holds `nightly.lock` for its whole run as well, naming
-    its `run_id` there (`live_run`)."""
+    its `run_id` there (`live_run`). `on_wait(holder)` is called when a wait begins (the
+    nightly's `waiting` row)."""
     path = layout.lock_file(name)
     check_folder(layout)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -83,6 +85,8 @@ def writer_lock(
                         holder or "unknown holder",
                     )
                     waited = True
+                    if on_wait is not None:
+                        on_wait(holder or "unknown holder")
                 time.sleep(0.2)
         os.ftruncate(fd, 0)
         started = iso_seconds(datetime.now(UTC))
