@@ -21,6 +21,7 @@ from cdr_pipeline.batch.stages import (
     build_stage,
     close_and_report,
     ingest_summary,
+    log_notes,
     planned_close,
     unfinished_erasure,
     validate_build,
@@ -170,8 +171,7 @@ def _stages(
                 fetcher = fetch_records
             summary.fetch = fetcher(settings)
             fetched = f"{summary.fetch.records:,} records in {len(summary.fetch.pages)} page(s)"
-            for warning in summary.fetch.warnings:  # `cdr fetch` prints them, the night logs
-                log.warning("fetch: %s", warning)
+            log_notes(fetch=summary.fetch)  # `cdr fetch` prints them, the night logs
             if summary.fetch.error is not None:  # the night's row says why, and the log
                 fetched += f"; {summary.fetch.error.message}"
                 code = {"exit_code": summary.fetch.exit_code}
@@ -194,6 +194,7 @@ def _stages(
                 run_date=summary.run_date,
             )
             out[:] = [summary.ingest.exit_code, ingest_summary(summary.ingest)]
+            log_notes(summary.ingest)  # what `cdr ingest` prints as notes
             record.running()  # until the night ends: a kill from here is `interrupted`
         else:
             out[:] = [EXIT_OK, "nothing new in the inbox"]

@@ -257,6 +257,25 @@ def unfinished_erasure(settings: Settings, summary: NightlySummary) -> None:
         out[:] = [EXIT_OK, text]
 
 
+def log_notes(ingest: IngestResult | None = None, fetch: Any = None) -> None:
+    """The `note:` lines `cdr ingest` and `cdr fetch` print, in the night's log (it prints
+    none): a file skipped as loaded before, what a file's load noted (records `cdr forget`
+    erased coming again), new columns kept in `extra`; a fetch's notes and its pages', those
+    that ask for action (`warnings`: records no run can fetch any more) as warnings."""
+    notes: list[str] = []
+    if fetch is not None:
+        for warning in fetch.warnings:
+            log.warning("fetch: %s", warning)
+        notes = [n for n in fetch.notes if n not in fetch.warnings] + fetch.page_notes()
+    for f in ingest.files if ingest is not None else []:
+        if f.status == "skipped" or (f.message and f.status != "failed"):
+            notes.append(f"{f.source}: {f.message}")
+        if f.unknown_columns:
+            notes.append(f"{f.source}: {f.new_columns_note()}")
+    for note in notes:
+        log.info("note: %s", note)
+
+
 def worst(codes: list[int]) -> int:
     """Worst exit code, in the order 0 < 3 < 4 < 6 < 1 (docs/design.md#exit-codes): an
     unexpected error outranks a write failure, which outranks a quality failure, which

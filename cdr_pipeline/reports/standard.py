@@ -5,6 +5,7 @@ under `<warehouse>/reports/<run date>/`."""
 
 from __future__ import annotations
 
+import logging
 import shutil
 from datetime import date, timedelta
 from pathlib import Path
@@ -17,8 +18,10 @@ from cdr_pipeline.reports.export import write_report
 from cdr_pipeline.reports.figures import figures_of_tables
 from cdr_pipeline.reports.frozen import FINANCE_REPORTS, list_closed
 from cdr_pipeline.reports.registry import REPORTS
-from cdr_pipeline.reports.run import run_report
+from cdr_pipeline.reports.run import ReportResult, run_report
 from cdr_pipeline.reports.summary import render_summary
+
+log = logging.getLogger(__name__)
 
 
 def report_months(run_date: date) -> list[date]:
@@ -71,9 +74,8 @@ def write_standard_reports(settings: Settings, run_date: date) -> StandardReport
     previous: dict[str, pa.Table] = {}  # the previous month's finance reports
     for name, report in REPORTS.items():
         for month in months if report.monthly else [None]:
-            result = run_report(settings, name, month.strftime("%Y-%m") if month else None)
             file_name = report_file_name(name, month)
-            write_report(result, "csv", tmp / file_name, excel_csv=settings.excel_csv)
+            result = write_one(settings, name, month, tmp / file_name)
             names.append(file_name)
             if name in FINANCE_REPORTS and month in (None, months[0]):
                 previous[name] = result.table
@@ -85,6 +87,7 @@ def write_standard_reports(settings: Settings, run_date: date) -> StandardReport
         from cdr_pipeline.reports.restate import restatements
 
         result = restatements(settings)
+        _log_note("restatements", None, result.note)
         write_report(result, "csv", tmp / RESTATEMENTS_FILE, excel_csv=settings.excel_csv)
         names.append(RESTATEMENTS_FILE)
         restated = sorted({f"{m:%Y-%m}" for m in result.table.column("month").to_pylist()})
@@ -92,3 +95,26 @@ def write_standard_reports(settings: Settings, run_date: date) -> StandardReport
         shutil.rmtree(target)
     tmp.rename(target)
     return StandardReports([target / n for n in names], restated)
+
+
+def write_one(settings: Settings, name: str, month: date | None, path: Path) -> ReportResult:
+    """Report `name` (of `month`) as CSV at `path`; its note in the log (`_log_note`)."""
+    result = run_report(settings, name, month.strftime("%Y-%m") if month else None)
+    _log_note(name, month, result.note)
+    write_report(result, "csv", path, excel_csv=settings.excel_csv)
+    return result
+
+
+def _log_note(name: str, month: date | None, note: str) -> None:
+    """What `cdr report` prints as its `note:` (entitlement rows that overlap, minutes of
+    unknown duration left out, a licence month outside the device data), in the night's
+    log: the report files hold the figures only, and the night said nothing of it."""
+    if note:
+        when = f" for {month:%Y-%m}" if month else ""
+        log.info(
+            "note: report %s%s: %s",
+            name,
+            when,
+            note,
+            extra={"report": name, "month": f"{month:%Y-%m}" if month else None},
+        )
