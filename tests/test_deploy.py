@@ -181,7 +181,9 @@ def test_cron_job_ends_the_summary_log_for_a_run_killed_by_a_signal(
     # the code is documented wherever exit codes are listed: README's two tables, the nightly's
     readme = (DEPLOY.parent / "README.md").read_text("utf-8")
     operations = (DEPLOY.parent / "docs" / "operations.md").read_text("utf-8")
+    design = (DEPLOY.parent / "docs" / "design.md").read_text("utf-8")
     assert readme.count("\n| 137, 143 |") == 2 and operations.count("\n| 137, 143 |") == 1
+    assert "\n| 137, 143 |" in design
 
 
 def test_the_alert_mails_the_jobs_own_logs() -> None:

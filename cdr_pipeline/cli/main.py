@@ -293,7 +293,8 @@ def cli(
     its memory: build_memory_mb, or a table's log or data file damaged),
     130 stopped by Ctrl-C, SIGTERM or SIGHUP (run the same command again to complete
     the work),
-    141 the reader of stdout closed it (| head).
+    141 the reader of stdout closed it (| head); a shell reports 137 (kill -9, the OOM
+    killer) or 143 (SIGTERM as cdr starts): killed before it could say anything.
     """
     verbosity = -1 if quiet else verbose
     ctx.obj = CliContext(warehouse, config, verbosity, log_json, debug)

@@ -117,7 +117,8 @@ def nightly(
     reports for the previous month and the month to date. One exit code, the worst of its
     stages: 0 ok, 3 bad input (the rest still loaded), 4 data quality, 5 when another
     writer holds the lock, 6 a disk full, read-only or denied (or a build out of memory),
-    130 stopped, 2 a wrong flag, 1 unexpected (README "Exit codes")."""
+    130 stopped, 2 a wrong flag, 1 unexpected; a shell's 137 is kill -9 or the OOM killer
+    (README "Exit codes")."""
     from cdr_pipeline.batch import run_nightly
     from cdr_pipeline.errors import ConfigError, OutputUnwritable
 
