@@ -29,19 +29,15 @@ with spellings as (
     group by folded_id
 ),
 
--- one entitlement row per key without regard to the id's case: a row re-sent with the id
--- in another case amends the earlier one (the later load wins), as a row of the same key
--- does at ingest, rather than adding its units to it
+-- the entitlement rows that can be in force (int_entitlements_in_force: one row per key
+-- without regard to the id's case, the later load winning; no row of 0 units, none whose
+-- range ends before it starts), in the subscription's spelling
 entitlements as (
     select
         sp.subscription_id, e.licence_type, e.units, e.valid_from, e.valid_to, e.unit_price,
         e.currency
-    from stg_entitlements as e
-    inner join spellings as sp on upper(e.subscription_id) = sp.folded_id
-    qualify row_number() over (
-        partition by sp.folded_id, e.licence_type, e.valid_from
-        order by e.ingested_at desc, e.source_file desc, e.source_row desc
-    ) = 1
+    from int_entitlements_in_force as e
+    inner join spellings as sp on e.subscription_key = sp.folded_id
 ),
 
 unit_pieces as (
@@ -128,11 +124,8 @@ months as (
 ),
 
 -- Entitlement rows in force on some day of the month up to its last (data) day, with the
--- days of the month they cover; valid_to is inclusive. A row of 0 units is one taken back
--- (its key loaded again with 0 units): it is not in force, as if it had never been loaded
--- (no units, price, currency or row of its own). Nor is a row whose valid_to falls before
--- its valid_from (dates typed the wrong way round, which the quality suite fails): its
--- days counted backwards took its units off those in force between the two dates.
+-- days of the month they cover; valid_to is inclusive (rows of 0 units and rows whose
+-- valid_to falls before their valid_from are never in force: int_entitlements_in_force).
 month_rows as (
     select
         months.month,
@@ -148,8 +141,6 @@ month_rows as (
     inner join entitlements as e
         on e.valid_from <= months.month_end_day
         and coalesce(e.valid_to, months.month_end_day) >= months.month
-        and e.units <> 0
-        and (e.valid_to is null or e.valid_to >= e.valid_from)
 ),
 
 -- The day the month's entitlement is read on: its last (data) day, or, for a subscription

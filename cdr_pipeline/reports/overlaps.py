@@ -13,36 +13,27 @@ import duckdb
 SHOWN = 3
 """Overlapping pairs the note names; it says how many more."""
 
-# the entitlement rows the reconciliation reads (rpt_licence_reconciliation: one row per key
-# without regard to the id's case, the later load winning; a row of 0 units, or whose range
-# ends before it starts, is never in force), each pair of one subscription and licence type
-# whose ranges share a day, and of the month when one is asked for
+# the entitlement rows the reconciliation reads (`int_entitlements_in_force`, one definition
+# for both), each pair of one subscription and licence type whose ranges share a day, and of
+# the month when one is asked for
 _PAIRS = """
-with rows as (
-    select upper(subscription_id) as folded_id, subscription_id, licence_type, units,
-        valid_from, coalesce(valid_to, date '9999-12-31') as valid_to
-    from stg_entitlements
-    qualify row_number() over (
-        partition by upper(subscription_id), licence_type, valid_from
-        order by ingested_at desc, source_file desc, source_row desc
-    ) = 1
-),
-
-in_force as (
-    select * from rows where units <> 0 and valid_to >= valid_from
+with in_force as (
+    select subscription_key, subscription_id, licence_type, units, valid_from,
+        coalesce(valid_to, date '9999-12-31') as valid_to
+    from int_entitlements_in_force
 )
 
 select a.subscription_id, a.licence_type, a.units, a.valid_from, a.valid_to,
     b.units, b.valid_from, b.valid_to
 from in_force as a
 inner join in_force as b
-    on a.folded_id = b.folded_id
+    on a.subscription_key = b.subscription_key
     and a.licence_type = b.licence_type
     and a.valid_from < b.valid_from
     and b.valid_from <= a.valid_to
 where $month::date is null
     or (b.valid_from <= last_day($month::date) and least(a.valid_to, b.valid_to) >= $month)
-order by a.folded_id, a.licence_type, a.valid_from, b.valid_from
+order by a.subscription_key, a.licence_type, a.valid_from, b.valid_from
 """
 
 

@@ -93,6 +93,13 @@ def september_world(
                 overlaps=overlap_note(con, date(2026, 9, 1)),
             )
         ),
+        "in_force": "; ".join(
+            ",".join(str(v) for v in row)
+            for row in con.execute(
+                "select subscription_key, subscription_id, units, valid_from, valid_to "
+                "from int_entitlements_in_force order by all"
+            ).fetchall()
+        ),
     }
     return {str(r.pop("subscription_id")): r for r in rows}, notes
 
@@ -198,3 +205,26 @@ def test_overlapping_entitlement_rows_add_up_and_the_reconciliation_names_them(
         in (notes["summary"])
     )
     assert expected in notes["summary"]
+
+
+def test_the_rows_in_force_are_one_view_the_reconciliation_and_its_note_read(
+    september_world: tuple[dict[str, dict[str, object]], dict[str, str]],
+) -> None:
+    """The reconciliation and its note of overlapping rows chose the rows in force each with
+    a query of its own (one row per case-folded key, the later load winning, rows of 0 units
+    and reversed ranges left out): one day they would disagree. Both read
+    `int_entitlements_in_force`: Sub-H's reversed row is not in it, Sub-E's two spellings
+    are two rows of one subscription_key (their valid_from differ), each in its own
+    spelling."""
+    _, notes = september_world
+    assert notes["in_force"].split("; ") == [
+        "SUB-A,Sub-A,2,2026-01-01,2026-09-15",
+        "SUB-B,Sub-B,2,2026-09-16,None",
+        "SUB-C,Sub-C,1,2026-09-16,None",
+        "SUB-C,Sub-C,2,2026-01-01,2026-09-15",
+        "SUB-D,Sub-D,1,2026-01-01,2026-09-15",
+        "SUB-D,Sub-D,3,2026-09-16,None",
+        "SUB-E,Sub-E,1,2026-01-01,None",
+        "SUB-E,sub-e,1,2026-09-16,2027-09-15",
+        "SUB-H,Sub-H,2,2026-01-01,None",
+    ]
