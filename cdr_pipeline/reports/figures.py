@@ -4,7 +4,7 @@ summary all read them here, so the three always agree."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -240,27 +240,32 @@ def month_figures(
     con, versions = pinned_connection(settings, as_of, tier)
     try:
         with naming_damage(lambda: version_snapshots(settings, versions), settings.layout):
-            coverage, covered = month_coverage(con, first_day)
-            tables = compute_figures(con, first_day, tier)
-            peak = org_peak(con, first_day)
-            basis = figure_settings(con)
-            span = licence_data(con)
-            overlaps = overlap_note(con, first_day)
+            figures = figures_on(con, first_day, versions, tier)
     finally:
         con.close()
+    return replace(
+        figures,
+        recomputed=read_close(settings.layout, first_day),
+        as_of=None if as_of is None else resolve_time(settings, as_of),
+    )
+
+
+def figures_on(
+    con: duckdb.DuckDBPyConnection, first_day: date, versions: dict[str, int], tier: str = "full"
+) -> MonthFigures:
+    """The month's figures computed on `con`, whose views read the table `versions` (those
+    of `tier`): what `month_figures` makes of its pinned connection, every part the
+    workbook and the summary show (the overlap note among them)."""
     return MonthFigures(
         first_day,
-        tables,
+        compute_figures(con, first_day, tier),
         versions,
-        coverage,
-        covered,
+        *month_coverage(con, first_day),
         days_in(first_day),
-        recomputed=read_close(settings.layout, first_day),
-        licences_held_peak=peak,
-        as_of=None if as_of is None else resolve_time(settings, as_of),
-        settings=basis,
-        licence_data=span,
-        overlaps=overlaps,
+        licences_held_peak=org_peak(con, first_day),
+        settings=figure_settings(con),
+        licence_data=licence_data(con),
+        overlaps=overlap_note(con, first_day),
     )
 
 

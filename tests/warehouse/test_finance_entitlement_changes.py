@@ -9,7 +9,7 @@ from datetime import date
 
 import pytest
 
-from cdr_pipeline.reports.figures import MonthFigures, compute_figures
+from cdr_pipeline.reports.figures import figures_on
 from cdr_pipeline.reports.overlaps import overlap_note
 from cdr_pipeline.reports.summary import render_summary
 from tests.warehouse.finance_world import BYOD, World, records, user
@@ -80,19 +80,10 @@ def september_world(
         "2026-08": overlap_note(con, date(2026, 8, 1)),
         "2026-09": overlap_note(con, date(2026, 9, 1)),
         "all": overlap_note(con, None),
-        # the finance summary's page of those figures (as `month_figures` makes them, on
-        # this connection: a pinned one of its own costs seconds)
-        "summary": render_summary(
-            MonthFigures(
-                date(2026, 9, 1),
-                compute_figures(con, date(2026, 9, 1)),
-                {},
-                "full",
-                30,
-                30,
-                overlaps=overlap_note(con, date(2026, 9, 1)),
-            )
-        ),
+        # the finance summary's page of September, made by the library's own wiring
+        # (`figures_on`, what `month_figures` makes of its pinned connection) on this
+        # connection: a pinned one of its own costs seconds
+        "summary": render_summary(figures_on(con, date(2026, 9, 1), {})),
         "in_force": "; ".join(
             ",".join(str(v) for v in row)
             for row in con.execute(
