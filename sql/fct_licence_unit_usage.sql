@@ -9,8 +9,9 @@
 -- pins the two to the same rows. A group exists in a month when one of its units was held at
 -- some instant of the month (fct_licence_unit_months), in a month of fct_licence_months.
 -- Definitions in sql/README.md (rpt_licence_usage_monthly): licences_held_peak,
--- licences_held_month_end, licence_days, licences_used, licences_idle (NULL unless the month
--- has call data for every day), licences_never_activated, covered_days and call_coverage.
+-- licences_held_month_end, licence_days, licences_used, licences_idle and
+-- licences_never_activated (both NULL unless the month has call data for every day),
+-- covered_days and call_coverage.
 with unit_pieces as (
     select * from fct_licence_unit_months
 ),
@@ -159,7 +160,12 @@ final as (
             case when mc.call_coverage = 'full' then coalesce(uc.licences_idle, 0) end
             as bigint
         ) as licences_idle,
-        cast(coalesce(uc.licences_never_activated, 0) as bigint) as licences_never_activated,
+        -- not used needs call data for every day, as idle does: a phone used on a day
+        -- without it, its activation unrecorded, is used, not never activated
+        cast(
+            case when mc.call_coverage = 'full' then coalesce(uc.licences_never_activated, 0) end
+            as bigint
+        ) as licences_never_activated,
         mc.covered_days,
         mc.call_coverage
     from held

@@ -6,8 +6,9 @@
 -- (fct_licence_segments): peaks and month-end counts at each instant, licence-days by the
 -- day's last held instant, calls by their start time, and a device or licence unit counted
 -- once per month in the group of its last held instant of the month. Missing location,
--- department or subscription show as '(none)'. Idle counts need call data for every day of
--- the month (fct_licence_months, up to the device data horizon): otherwise they are NULL.
+-- department or subscription show as '(none)'. Idle and never-activated counts need call
+-- data for every day of the month (fct_licence_months, up to the device data horizon):
+-- otherwise they are NULL.
 -- Names come from the org directory as loaded now (stg_org_directory): department_name is
 -- the department id when the directory does not list it; cost_centre, site and country are
 -- NULL then.
@@ -347,7 +348,12 @@ final as (
             case when mc.call_coverage = 'full' then coalesce(dc.devices_idle, 0) end
             as bigint
         ) as devices_idle,
-        cast(coalesce(dc.devices_never_activated, 0) as bigint) as devices_never_activated,
+        -- not used needs call data for every day, as idle does: a phone used on a day
+        -- without it, its activation unrecorded, is used, not never activated
+        cast(
+            case when mc.call_coverage = 'full' then coalesce(dc.devices_never_activated, 0) end
+            as bigint
+        ) as devices_never_activated,
         cast(coalesce(calls.webex_go_calls, 0) as bigint) as webex_go_calls,
         cast(coalesce(calls.webex_go_legs, 0) as bigint) as webex_go_legs,
         -- 0 without a leg counted in the month (none, or all counted in the month before);
@@ -360,7 +366,12 @@ final as (
             case when mc.call_coverage = 'full' then coalesce(uc.licences_idle, 0) end
             as bigint
         ) as licences_idle,
-        cast(coalesce(uc.licences_never_activated, 0) as bigint) as licences_never_activated,
+        -- not used needs call data for every day, as idle does: a phone used on a day
+        -- without it, its activation unrecorded, is used, not never activated
+        cast(
+            case when mc.call_coverage = 'full' then coalesce(uc.licences_never_activated, 0) end
+            as bigint
+        ) as licences_never_activated,
         -- 0 without Webex Go records; NULL when none of them has a Duration
         cast(
             case when calls.webex_go_legs is null then 0 else calls.webex_go_device_minutes end

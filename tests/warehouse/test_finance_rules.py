@@ -128,6 +128,10 @@ def test_f4_activation_is_dated_in_the_reporting_time_zone(tmp_path: Path) -> No
     # 2026-09-30 22:00 in New York
     w.event("2026-10-01T02:00:00Z", "D1", "ACTIVATED", U1, "+15550001")
     w.snapshot("2026-10-05T06:00:00Z", "D1", U1, "+15550001")
+    # every day of September in New York (to 10-01T04:00Z) has call data: a unit not
+    # activated would be known never activated, not unknown
+    w.leg("calls_2026-09-01_2026-10-02.csv", "DESK", "2026-09-15T10:00:00Z", U3, "+15550003", 30,
+          go=False)  # fmt: skip
     con = w.build(tmp_path, reporting_timezone="America/New_York")
     usage = _usage(con, "2026-09-01")
     assert (usage["devices_activated"], usage["devices_never_activated"]) == (1, 0)

@@ -186,9 +186,10 @@ def test_licence_days_across_month_boundary_with_lost_stolen(edge_wh: Settings) 
     # Lost/Stolen on 09-15 keeps the same licence: the peak stays 1, no day is doubled.
     assert days == (date(2026, 9, 10), date(2026, 10, 5), 26)
     # The call file declares no date range: it covers its first..last start day, 09-12..10-06,
-    # so neither month has call data for every day and the idle count is unknown (NULL).
-    september = (date(2026, 9, 1), 1, 1, 21, 1, 1, 1, None, 0, 4, 9.0)  # L0+L1+L2+L3 = 540 s
-    october = (date(2026, 10, 1), 1, 0, 5, 1, 1, 0, None, 0, 0, 0.0)  # deleted 10-05; L4 after
+    # so neither month has call data for every day: the idle and never-activated counts are
+    # unknown (NULL).
+    september = (date(2026, 9, 1), 1, 1, 21, 1, 1, 1, None, None, 4, 9.0)  # L0+L1+L2+L3 = 540 s
+    october = (date(2026, 10, 1), 1, 0, 5, 1, 1, 0, None, None, 0, 0.0)  # deleted 10-05; L4 after
     assert rows == [september, october]
     # June-August: Sub-1 had its entitlement in force but nothing held (D2 brings those months).
     assert rec == [
