@@ -62,6 +62,43 @@ def con(tmp_path_factory: pytest.TempPathFactory) -> duckdb.DuckDBPyConnection:
     return w.build(tmp_path_factory.mktemp("finance_dst"), reporting_timezone=ZONE)
 
 
+def _recon(con: duckdb.DuckDBPyConnection, month: date) -> dict[str, dict[str, object]]:
+    rows = records(
+        con,
+        "select subscription_id, entitled_units, consumed_peak, consumed_month_end, "
+        "licence_days, variance_units, licences_used, idle_licences, idle_cost, "
+        "unassigned_units, status, covered_days, call_coverage "
+        f"from rpt_licence_reconciliation where month = date '{month}'",
+    )
+    return {str(r.pop("subscription_id")): r for r in rows}
+
+
+def test_a_top_up_starts_at_the_local_midnight_after_the_clocks_went_back(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    """By hand: N1 and M1 are held all 30 days, N2 from 11-14 (23:30 local) to the end:
+    17 days, M2 from 11-15: 16 days. Both subscriptions end the month with 2 held of 2
+    bought (variance 0, nothing unassigned); nobody called from a phone, so all 4 units are
+    idle (N1, M1) or never activated (N2, M2): 2 idle units at 10.00 each. Sub-N held 2
+    against 1 for the half hour before 05:00Z (`over`); Sub-M never held more than it
+    had bought (`matched`)."""
+    got = _recon(con, NOV)
+    same = {
+        "entitled_units": 2,
+        "consumed_peak": 2,
+        "consumed_month_end": 2,
+        "variance_units": 0,
+        "licences_used": 0,
+        "idle_licences": 2,
+        "idle_cost": 20.0,
+        "unassigned_units": 0,
+        "covered_days": 30,
+        "call_coverage": "full",
+    }
+    assert got["Sub-N"] == {**same, "licence_days": 30 + 17, "status": "over"}
+    assert got["Sub-M"] == {**same, "licence_days": 30 + 16, "status": "matched"}
+
+
 def test_never_activated_is_unknown_where_idle_is(con: duckdb.DuckDBPyConnection) -> None:
     """P1, held from 10-20 and never activated, made no call on the 7 days of October with
     call data; of the other 24 nothing is known, and a phone used without a recorded
