@@ -1,7 +1,8 @@
 """`cdr report restatements`: for every closed month, what would change if its finance
 reports were recomputed now (late call records, device moves, new entitlements).
 
-Rows are matched on each report's key. A report of a month with a difference gets one row
+Rows are matched on each report's key (a subscription id without regard to case, as the
+views match it). A report of a month with a difference gets one row
 per numeric column whose total changed (`measure`, `closed_total`, `current_total`,
 `change`; money columns per `currency`, never added across currencies), or one row with
 `measure` NULL when only rows changed (added, removed, or a text column changed). A total
@@ -83,6 +84,20 @@ def _q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+CASE_FOLDED_KEYS = frozenset({"subscription_id"})
+"""Key columns the views match without regard to case: a subscription id in any case is one
+subscription, spelled as the device data spells it, else as the entitlements do. A spelling
+changed by later data (a row of the sheet typed `SUB-9` beside `Sub-9`, which now spells
+every month) is the same row, not one removed and one added."""
+
+
+def _same_key(column: str) -> str:
+    f, c = f"f.{_q(column)}", f"c.{_q(column)}"
+    if column in CASE_FOLDED_KEYS:
+        f, c = f"upper({f})", f"upper({c})"
+    return f"{f} is not distinct from {c}"
+
+
 def compare_tables(
     frozen: pa.Table, current: pa.Table, key: tuple[str, ...]
 ) -> tuple[dict[str, int], list[Measure]]:
@@ -95,7 +110,7 @@ def compare_tables(
     try:
         con.register("frozen_rows", frozen.select(common))
         con.register("current_rows", current.select(common))
-        on = " and ".join(f"f.{_q(k)} is not distinct from c.{_q(k)}" for k in keys) or "false"
+        on = " and ".join(_same_key(k) for k in keys) or "false"
         differs = " or ".join(f"f.{_q(c)} is distinct from c.{_q(c)}" for c in others) or "false"
         added, removed, changed = con.execute(
             f"""
