@@ -15,6 +15,7 @@ import json
 import math
 import re
 import textwrap
+import unicodedata
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -70,6 +71,27 @@ def visible_short(text: str, quote: str = "") -> str:
     half = SHORT_CHARS // 2
     cut = visible_text(f"{text[:half]}…{text[-half:]}")
     return f"{quote}{cut}{quote} ({len(text):,} characters)"
+
+
+NAMED_LETTERS = 3
+"""Characters that are not ASCII a quoted column name names (`not_ascii`)."""
+
+
+def not_ascii(name: str) -> str:
+    """What a quoted column name adds for its characters that are not ASCII and show as
+    themselves: ` (not ASCII: U+FF24 FULLWIDTH LATIN CAPITAL LETTER D, character 1)`, or
+    nothing. Every column of an export is named in ASCII, and a lookalike (the fullwidth D
+    of 'Ｄuration', the Cyrillic a of 'Locаtion') reads as the name it is not: quoted alone,
+    a familiar column kept in `extra` gave no clue why."""
+    found = [(i, c) for i, c in enumerate(name) if ord(c) > 127 and visible_text(c) == c][
+        :NAMED_LETTERS
+    ]
+    if not found:
+        return ""
+    named = ", ".join(
+        f"U+{ord(c):04X} {unicodedata.name(c, '?')}, character {i + 1}" for i, c in found
+    )
+    return f" (not ASCII: {named})"
 
 
 # lone surrogates: what Python makes of the bytes of a file name that are not UTF-8

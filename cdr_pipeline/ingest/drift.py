@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import logging
-import unicodedata
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Protocol
@@ -14,7 +13,7 @@ import polars as pl
 
 from cdr_pipeline.ingest.chunk import JOINED, NO_KEYS, BadInput, columns_differ
 from cdr_pipeline.ingest.guards import guard_note
-from cdr_pipeline.render import shorten_middle, visible_short, visible_text
+from cdr_pipeline.render import not_ascii, shorten_middle, visible_short
 from cdr_pipeline.schema import HeaderResolution, TableSchema, resolve_headers
 from cdr_pipeline.schema.base import NULL_MARKERS
 from cdr_pipeline.schema.headers import extra_key
@@ -73,14 +72,8 @@ def lacks_required(schema: TableSchema, res: HeaderResolution) -> None:
 
 def _quoted(name: str) -> str:
     """An unknown column's name as a message quotes it: what does not show escaped, and its
-    letters that are not ASCII named, since the export's names are all ASCII and a lookalike
-    (the Cyrillic S of 'Ѕtart time') reads as the name it is not."""
-    shown = visible_short(name, quote="'")
-    others = dict.fromkeys(c for c in visible_text(name) if ord(c) > 127 and c.isalpha())
-    if not others:
-        return shown
-    named = ", ".join(f"U+{ord(c):04X} {unicodedata.name(c, '?')}" for c in list(others)[:3])
-    return f"{shown} (not ASCII: {named})"
+    letters that are not ASCII named (`not_ascii`)."""
+    return visible_short(name, quote="'") + not_ascii(name)
 
 
 def _rows(n: int) -> str:

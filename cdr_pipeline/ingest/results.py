@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cdr_pipeline.errors import EXIT_OK
-from cdr_pipeline.render import visible_short
+from cdr_pipeline.render import not_ascii, visible_short
 from cdr_pipeline.state.ledger import FILES_SCHEMA
 
 
@@ -60,8 +60,12 @@ class FileResult:
         then how many more (records each with a key of their own named 190,000 columns, a
         note of 3.9 MB); the ledger's `unknown_columns` keeps them all. A character that
         shows as nothing is escaped: `Report\u200dID` printed as `ReportID`, a column that
-        looked like the `Report ID` the file's other note said it lacked."""
-        shown = ", ".join(map(visible_short, self.unknown_columns[:NOTE_COLUMNS]))
+        looked like the `Report ID` the file's other note said it lacked. A character that
+        is not ASCII is named with its place (`not_ascii`): `Ｄuration` read as the
+        `Duration` the file's other note said it lacked."""
+        shown = ", ".join(
+            visible_short(name) + not_ascii(name) for name in self.unknown_columns[:NOTE_COLUMNS]
+        )
         more = len(self.unknown_columns) - NOTE_COLUMNS
         if more > 0:
             shown += f" and {more:,} more (ingest_files.unknown_columns lists them all)"

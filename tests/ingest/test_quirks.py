@@ -539,7 +539,10 @@ def test_an_export_without_report_id_says_its_legs_count_twice_beside_one_with_i
         ("\u200bStart time", "'\\u200bStart time'"),
         ("Start time (UTC)", "'Start time (UTC)'"),
         # a Cyrillic S, which reads as the Latin one: the name quoted alone looked right
-        ("\u0405tart time", "'\u0405tart time' (not ASCII: U+0405 CYRILLIC CAPITAL LETTER DZE)"),
+        (
+            "\u0405tart time",
+            "'\u0405tart time' (not ASCII: U+0405 CYRILLIC CAPITAL LETTER DZE, character 1)",
+        ),
         # a name of 300,000 characters (within max_header_bytes) was quoted whole
         ("Start time" + "x" * 300_000, f"'Start time{'x' * 30}…{'x' * 40}' (300,010 characters)"),
     ],
@@ -571,6 +574,28 @@ def test_the_note_of_new_columns_cuts_a_long_name(wh: Path, tmp_path: Path) -> N
     assert f.status == "loaded" and f.unknown_columns == ["F" * 10_000]
     note = f"new columns kept in 'extra': {'F' * 40}…{'F' * 40} (10,000 characters)"
     assert f.new_columns_note() == note
+
+
+@pytest.mark.parametrize(
+    ("column", "spelled", "named"),
+    [
+        ("Duration", "\uff24uration", "U+FF24 FULLWIDTH LATIN CAPITAL LETTER D, character 1"),
+        ("Location", "Loc\u0430tion", "U+0430 CYRILLIC SMALL LETTER A, character 4"),
+    ],
+)
+def test_the_note_of_new_columns_names_a_lookalike_letter(
+    wh: Path, tmp_path: Path, column: str, spelled: str, named: str
+) -> None:
+    """A column that is not required, its name spelt with a lookalike letter (a fullwidth D,
+    a Cyrillic a), went to `extra` with a note quoting a name that read as the familiar
+    one (`new columns kept in 'extra': Ｄuration`, beside `no 'Duration' column`): the
+    user could not see why. The letter is named, with its place, as for a required one."""
+    text = fixture("bom_crlf.csv").read_text(encoding="utf-8-sig")
+    path = tmp_path / "lookalike.csv"
+    path.write_text(text.replace(column, spelled, 1), encoding="utf-8")
+    (f,) = load(wh, path).files
+    assert f.status == "loaded" and f.unknown_columns == [spelled]
+    assert f.new_columns_note() == f"new columns kept in 'extra': {spelled} (not ASCII: {named})"
 
 
 def test_drift_keeps_unknown_columns_and_nulls_missing(wh: Path) -> None:
