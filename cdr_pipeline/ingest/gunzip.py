@@ -15,6 +15,7 @@ from __future__ import annotations
 import gzip
 import io
 import zlib
+from collections.abc import Callable
 from typing import Any, BinaryIO
 
 GZIP_WBITS = 16 + zlib.MAX_WBITS
@@ -54,6 +55,7 @@ class Gunzip(io.RawIOBase):
         self._empty = 0  # members in a row that yielded under TINY_MEMBER bytes
         self._yielded = 0  # bytes the current member yielded
         self._members = self._total = 0  # members ended, and the bytes they yielded
+        self._read = 0  # bytes read from `raw`
 
     def readable(self) -> bool:
         return True
@@ -66,6 +68,7 @@ class Gunzip(io.RawIOBase):
                     break
                 if not self._input:
                     self._input = self._raw.read(READ_BYTES) or b""
+                    self._read += len(self._input)
                     if not self._input:
                         raise EOFError(
                             "Compressed file ended before the end-of-stream marker was reached"
@@ -95,6 +98,7 @@ class Gunzip(io.RawIOBase):
             if len(rest) >= 2:
                 break
             more = self._raw.read(READ_BYTES) or b""
+            self._read += len(more)
             if not more:
                 if rest:
                     raise gzip.BadGzipFile(f"Not a gzipped file ({rest!r})")
@@ -115,6 +119,18 @@ class Gunzip(io.RawIOBase):
             )
         self._inflate, self._input, self._yielded = zlib.decompressobj(GZIP_WBITS), rest, 0
         return True
+
+    def consumed(self) -> int:
+        """Packed bytes taken in so far: read, less those still waiting for zlib. It reads
+        128 KiB at a time, a large part of a small file (progress counted from them jumped)."""
+        return self._read - len(self._input)
+
+
+def consumed(stream: BinaryIO) -> Callable[[], int]:
+    """`Gunzip.consumed` of the stream `gunzip` gave."""
+    raw = getattr(stream, "raw", None)
+    assert isinstance(raw, Gunzip)
+    return raw.consumed
 
 
 def gunzip(raw: BinaryIO | io.RawIOBase) -> BinaryIO:

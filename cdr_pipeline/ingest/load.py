@@ -308,7 +308,8 @@ class FileLoader:
         for note in _notes(amended, counts, staged):
             result.add_note(note)
         if self.progress:
-            self.progress(ProgressEvent(result.source, result.rows_read, size, size, done=True))
+            share = staged.share or size  # a ZIP member's bytes, so that its members add up
+            self.progress(ProgressEvent(result.source, result.rows_read, share, share, done=True))
         return result
 
     def _publish_rejects(self, schema: TableSchema, staged: StagedSource) -> Path | None:

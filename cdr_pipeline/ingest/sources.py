@@ -12,15 +12,16 @@ import stat
 import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import pairwise
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from cdr_pipeline.errors import InputError, cannot_read
+from cdr_pipeline.ingest.archive import check_members, member_spans, zip_directory
 from cdr_pipeline.ingest.chunk import CSV, JSON
 from cdr_pipeline.ingest.encoding import UTF8_BOM, refuse_encoding, text_stream, utf8_head
-from cdr_pipeline.ingest.gunzip import gunzip
+from cdr_pipeline.ingest.gunzip import consumed, gunzip
 from cdr_pipeline.ingest.json_scalar import refuse_json_scalar
 from cdr_pipeline.ingest.limits import (
     DECOMPRESS_ERRORS,
@@ -56,6 +57,8 @@ class Source:
     (opened by name, zipfile would give the last one twice and lose the first)."""
     budget: ArchiveBudget | None = field(default=None, compare=False)
     """What the archive's members unpacked together (one object for all of them)."""
+    span: tuple[int, int, int] | None = field(default=None, compare=False)
+    """A ZIP member's share of the file, for progress (`shares.member_spans`)."""
 
     @property
     def name(self) -> str:
@@ -75,16 +78,20 @@ class Source:
             with open(self.path, "rb", buffering=0) as raw:
                 yield text_stream(_Tee(_Capped(raw), tee))  # type: ignore[arg-type]
         elif self.container == "zip":
-            with zipfile.ZipFile(self.path) as zf, _opened(zf, self._info(zf), self.name) as raw:
-                unpacked = Unpacked(raw, self.compressed, limits, self.name, self._share())
+            with (
+                zipfile.ZipFile(self.path) as zf,
+                _opened(zf, info := self._info(zf), self.name) as raw,
+            ):
+                size = info.file_size if isinstance(info, zipfile.ZipInfo) else 0
+                unpacked = Unpacked(raw, self.compressed, limits, self.name, self._share(), size)
                 yield text_stream(unpacked)  # type: ignore[arg-type]
         elif self.container == "zip-gzip":
             with self._gunzipped_member(limits) as gz:
                 yield text_stream(gz)
         elif self.container == "gzip":
             with open(self.path, "rb", buffering=0) as packed:
-                capped = io.BufferedReader(_Capped(packed))
-                unpacked = Unpacked(gunzip(capped), self.compressed, limits, self.name)
+                gz = gunzip(io.BufferedReader(_Capped(packed)))
+                unpacked = Unpacked(gz, self.compressed, limits, self.name, packed=consumed(gz))
                 yield text_stream(unpacked)  # type: ignore[arg-type]
         else:
             with open(self.path, "rb", buffering=0) as raw:
@@ -101,10 +108,19 @@ class Source:
     def _gunzipped_member(self, limits: Limits) -> Iterator[BinaryIO]:
         """A gzipped ZIP member, unpacked: both layers within the limits, each measured
         against the member's bytes in the archive (as a gzip file's are against its size)."""
-        with zipfile.ZipFile(self.path) as zf, _opened(zf, self._info(zf), self.name) as raw:
-            member = Unpacked(raw, self.compressed, limits, self.name)
+        with (
+            zipfile.ZipFile(self.path) as zf,
+            _opened(zf, info := self._info(zf), self.name) as raw,
+        ):
+            size = info.file_size if isinstance(info, zipfile.ZipInfo) else 0
+            member = Unpacked(raw, self.compressed, limits, self.name, packed=size)
             gz = gunzip(member)
-            yield Unpacked(gz, self.compressed, limits, self.name, self._share())  # type: ignore[misc]
+            taken = consumed(gz)
+
+            def read() -> int:  # the member's gzip bytes taken in, as its packed bytes
+                return member.packed_offset(taken())
+
+            yield Unpacked(gz, self.compressed, limits, self.name, self._share(), read)  # type: ignore[misc]
 
     def _share(self) -> tuple[ArchiveBudget, int] | None:
         return None if self.budget is None else (self.budget, self.entry)
@@ -209,7 +225,7 @@ def _sniff_member(zf: zipfile.ZipFile, member: zipfile.ZipInfo, name: str) -> tu
 
 
 def _zip_sources(path: Path, zf: zipfile.ZipFile) -> list[Source]:
-    out = []
+    out, members = [], []
     budget = ArchiveBudget()
     for entry, m in enumerate(zf.infolist()):
         if m.is_dir() or m.filename.startswith(SKIPPED_MEMBERS[0]):
@@ -230,7 +246,9 @@ def _zip_sources(path: Path, zf: zipfile.ZipFile) -> list[Source]:
             except InputError as exc:
                 error = exc
         out.append(Source(path, m.filename, container, fmt, m.compress_size, error, entry, budget))
-    return out
+        members.append(m)
+    spans = member_spans(members, path.stat().st_size)
+    return [replace(source, span=span) for source, span in zip(out, spans, strict=True)]
 
 
 def _refuse_workbook(zf: zipfile.ZipFile, name: str) -> None:
@@ -293,12 +311,12 @@ def sources_of(path: Path, limits: Limits | None = None) -> list[Source]:
     except OSError as exc:
         raise cannot_read(exc, name) from exc
     if magic.startswith(ZIP_MAGIC) or magic.startswith(EMPTY_ZIP_MAGIC):
-        _check_members(path, zip_directory(path), max_members)
+        check_members(path, zip_directory(path), max_members)
         try:
             with zipfile.ZipFile(path) as zf:
                 # the end record may understate the entries: zipfile reads the directory
                 # by its size
-                _check_members(path, (len(zf.infolist()), 0), max_members)
+                check_members(path, (len(zf.infolist()), 0), max_members)
                 if _overlapping(zf):
                     raise InputError(
                         "the ZIP archive's members overlap (entries that share their bytes, "
@@ -339,56 +357,3 @@ def sources_of(path: Path, limits: Limits | None = None) -> list[Source]:
     with open(path, "rb") as fh:
         head = fh.read(HEAD_BYTES)
     return [Source(path, None, "plain", _detect_format(head, name))]
-
-
-EOCD = b"PK\x05\x06"
-"""The end-of-central-directory record's signature: the last record of every ZIP."""
-ENTRY_BYTES = 4096
-"""Central-directory bytes allowed per permitted member: an entry is 46 bytes and its name,
-extra fields and comment (a few hundred in real archives). zipfile reads the whole
-directory, building an object per entry, before anything can be counted."""
-
-
-def _check_members(path: Path, directory: tuple[int, int] | None, max_members: int) -> None:
-    """Fail the archive when its directory (`zip_directory`) lists more than `max_members`
-    entries or is larger than that many entries can be."""
-    if directory is None:
-        return
-    entries, size = directory
-    if entries > max_members or size > max_members * ENTRY_BYTES:
-        listed = f"{entries:,} entries" if entries > max_members else f"a {size:,}-byte directory"
-        raise InputError(
-            f"the ZIP archive lists {listed}, more than max_zip_members ({max_members:,}) allows",
-            path=str(path),
-            hint="a Control Hub export holds one CSV: extract the archive and load its "
-            "files (or a folder of them), or raise max_zip_members in cdr.toml if this "
-            "archive is genuine",
-        )
-
-
-def zip_directory(path: Path) -> tuple[int, int] | None:
-    """The entries and the central directory's size that a ZIP archive's end record states
-    (ZIP64 too), read from its last 64 KiB before `zipfile` builds an object per entry;
-    None without an end record (then the archive does not open, and says so). The record
-    is the last signature whose comment ends the file; failing that, the last signature,
-    as zipfile takes it (bytes appended to a download)."""
-    size = path.stat().st_size
-    with open(path, "rb") as fh:
-        fh.seek(max(0, size - (0xFFFF + 22)))  # the record, then a comment of up to 64 KiB
-        tail = fh.read()
-        at = last = tail.rfind(EOCD, 0, len(tail) - 18)  # a whole 22-byte record fits
-        while at >= 0 and at + 22 + int.from_bytes(tail[at + 20 : at + 22], "little") != len(tail):
-            at = tail.rfind(EOCD, 0, at)
-        at = at if at >= 0 else last
-        if at < 0:
-            return None
-        entries = int.from_bytes(tail[at + 10 : at + 12], "little")
-        directory = int.from_bytes(tail[at + 12 : at + 16], "little")
-        locator = tail[at - 20 : at] if at >= 20 else b""
-        if locator.startswith(b"PK\x06\x07"):  # ZIP64: the counts are in a record of its own
-            fh.seek(int.from_bytes(locator[8:16], "little"))
-            record = fh.read(56)
-            if record.startswith(b"PK\x06\x06"):
-                entries = int.from_bytes(record[32:40], "little")
-                directory = int.from_bytes(record[40:48], "little")
-    return entries, directory

@@ -21,6 +21,7 @@ import numpy as np
 from cdr_pipeline import interrupts
 from cdr_pipeline.config import Settings
 from cdr_pipeline.errors import InputError, cannot_read, environment_error
+from cdr_pipeline.ingest.archive import share
 from cdr_pipeline.ingest.chunk import CSV, NO_KEYS, BadInput, Chunk, whole_files
 from cdr_pipeline.ingest.csv_reader import unended_note
 from cdr_pipeline.ingest.digest import Digest, Fingerprint
@@ -88,6 +89,8 @@ class StagedSource:
     file to bring the share under `max_reject_rate` (`limits.rate_out_of_reach`)."""
     encoding: str = "UTF-8"
     """The encoding its records were read in (UTF-16 is transcoded): what their advice fits."""
+    share: int = 0
+    """Bytes of the file its progress counts (a ZIP member's share; 0: the whole file)."""
 
     @property
     def schema(self) -> TableSchema | None:
@@ -351,6 +354,7 @@ class SourceStage:
                 reasons,
                 stopped,
                 stream_encoding(stream),
+                share(source.span, 0, self.size)[1],
             )
 
     def _consume(
@@ -389,12 +393,6 @@ class SourceStage:
                 quarantine(int(rows[idx]), reason, detail, chunk.raw_text(int(place[idx])))
             drift.loaded(frame, res, out)
             stager.add(out.rows)
-        if self.file.progress:
-            self.file.progress(
-                ProgressEvent(
-                    self.source.name,
-                    self.result.rows_read,
-                    self.file_offset(chunk.bytes_read),
-                    self.size,
-                )
-            )
+        if self.file.progress:  # a ZIP member's bytes are its share of the file
+            done, total = share(self.source.span, self.file_offset(chunk.bytes_read), self.size)
+            self.file.progress(ProgressEvent(self.source.name, self.result.rows_read, done, total))
