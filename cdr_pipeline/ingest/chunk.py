@@ -80,6 +80,8 @@ class Chunk:
     """Line of a CSV's whole last record with no line break after it (the last chunk only)."""
     json_numbers: dict[int, int] = field(default_factory=dict)
     """JSON: column index -> values written as JSON integers, not strings (`Drift.typed`)."""
+    secrets_doubled: int = 0
+    """JSON: records that gave a secret no table stores two values (`json_lines.Record`)."""
 
     @property
     def decimal_comma(self) -> bool | None:
@@ -177,4 +179,5 @@ def _joined(parts: list[Chunk]) -> Chunk:
             i: sum(c.json_numbers.get(i, 0) for c in parts)
             for i in {i for c in parts for i in c.json_numbers}
         },
+        secrets_doubled=sum(c.secrets_doubled for c in parts),
     )

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 import polars as pl
 
-from cdr_pipeline.ingest.chunk import JOINED, NO_KEYS, BadInput, columns_differ
+from cdr_pipeline.ingest.chunk import JOINED, NO_KEYS, BadInput, Chunk, columns_differ
 from cdr_pipeline.ingest.guards import guard_note
 from cdr_pipeline.render import not_ascii, shorten_middle, visible_short
 from cdr_pipeline.schema import HeaderResolution, TableSchema, resolve_headers
@@ -113,6 +113,8 @@ class Drift:
         self._numbers: dict[str, int] = {}
         """Phone number column -> its values written as JSON integers (`typed`)."""
         self._phones = {*schema.phone_text, "phone_number"}
+        self._secrets = 0
+        """JSON records that gave a secret two values (`secrets_note`)."""
         self._spelled: dict[str, str] = {}
         """Canonical column -> the source's first spelling of it: a JSON chunk whose records
         all lack a column names it as the file does (`Correlation ID: required value is
@@ -136,11 +138,13 @@ class Drift:
             return replace(res, source_header={**self._spelled, **res.source_header})
         return res
 
-    def typed(self, numbers: dict[int, int], res: HeaderResolution) -> None:
-        """Count the phone numbers a JSON chunk wrote as integers (`numbers`: column index ->
-        values), not strings as the APIs write them: a tool that typed the column (pandas
-        reads `+15550100000` as the number 15550100000) dropped every `+` in it."""
-        for i, n in numbers.items():
+    def typed(self, chunk: Chunk, res: HeaderResolution) -> None:
+        """Count the phone numbers a JSON chunk wrote as integers (`json_numbers`: column
+        index -> values), not strings as the APIs write them: a tool that typed the column
+        (pandas reads `+15550100000` as the number 15550100000) dropped every `+` in it; and
+        its records that gave a secret two values (`secrets_doubled`)."""
+        self._secrets += chunk.secrets_doubled
+        for i, n in chunk.json_numbers.items():
             name = res.canonical[i]
             if name in self._phones:
                 self._numbers[name] = self._numbers.get(name, 0) + n
@@ -156,7 +160,9 @@ class Drift:
         though no record repeats the column. So in a JSON record a later spelling's value
         moves to the column's first spelling when that holds none; a record holding both
         with one value loads it once, and one holding two values is quarantined, as a key
-        written twice with two values is (`json_lines`): which one it holds cannot be told."""
+        written twice with two values is (`json_lines`): which one it holds cannot be told.
+        (A secret no table stores, the activation code, is never a repeat: `resolve_headers`
+        drops its every spelling, and the record loads.)"""
         conflicts: list[tuple[int, str]] = []
         if not self.per_record or not res.repeated:
             return frame, conflicts
@@ -312,6 +318,8 @@ class Drift:
             result.add_note(numbers_note(self._numbers, self._spelled))
         for name, seen in self._others.items():
             result.add_note(self._others_note(name, seen))
+        if self._secrets:
+            result.add_note(secrets_note(self._secrets))
         if self._repeated:
             note = repeated_note(self._repeated)
             result.add_note(note)
@@ -354,6 +362,16 @@ def numbers_note(counts: dict[str, int], headers: dict[str, str]) -> str:
         "number (+15550100000 became 15550100000), which loaded as written; load the API's "
         "answer as it came (cdr fetch, or saved unchanged), or write those columns as text "
         "(pandas: dtype=str)"
+    )
+
+
+def secrets_note(records: int) -> str:
+    """The note of JSON records that gave the activation code (a secret no table stores) two
+    values, its key written twice (`json_lines.Record`)."""
+    return (
+        f"{records:,} record(s) give the activation code two different values (the key "
+        "written twice): they load, as the code is never stored (dropped on read); the tool "
+        "that wrote the file may have mixed two records' fields"
     )
 
 

@@ -13,6 +13,7 @@ from typing import Any
 from cdr_pipeline.ingest.chunk import EOF_MARK, BadInput, raw_str
 from cdr_pipeline.ingest.limits import Limits
 from cdr_pipeline.render import shorten_middle
+from cdr_pipeline.schema import secret_key
 
 
 class Record(dict[str, Any]):
@@ -23,13 +24,19 @@ class Record(dict[str, Any]):
     keys), and it is quarantined (`duplicate_key`) rather than loaded with a guess (it
     loaded under its first `Report ID`, the second kept in `extra` as `Report ID_2` and
     named a new column). One lookup per key: a record naming one key 50,000 times costs no
-    more than 50,000 keys."""
+    more than 50,000 keys. A secret no table stores (`secret_key`: the activation code)
+    given two values costs the record nothing: the key is dropped, as it would be on read,
+    and the record loads (`secrets`)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.ambiguous: dict[str, None] = {}
+        self.secrets: set[str] = set()
+        """Keys of a secret given two values, dropped."""
 
     def __setitem__(self, key: str, value: Any) -> None:
+        if key in self.secrets:
+            return
         if key not in self:
             super().__setitem__(key, value)
             return
@@ -38,6 +45,9 @@ class Record(dict[str, Any]):
             return
         if held is None:
             super().__setitem__(key, value)
+        elif secret_key(key):
+            self.secrets.add(key)
+            super().__delitem__(key)
         else:
             self.ambiguous[key] = None
 

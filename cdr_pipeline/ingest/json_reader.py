@@ -372,4 +372,8 @@ def _built(batch: Batch, rejects: list[RawReject]) -> Chunk:
     def raw_text(i: int) -> str:
         return json.dumps(recs[i], default=str, ensure_ascii=False)
 
-    return Chunk(names, frame, rows, raw_text, list(rejects), json_numbers=numbers)
+    doubled = sum(isinstance(rec, Record) and bool(rec.secrets) for _, rec in batch)
+    rejected = list(rejects)
+    return Chunk(
+        names, frame, rows, raw_text, rejected, json_numbers=numbers, secrets_doubled=doubled
+    )

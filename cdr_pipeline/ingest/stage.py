@@ -368,7 +368,7 @@ class SourceStage:
     ) -> None:
         """Normalize one chunk: good rows to the stager, bad ones to the rejects."""
         res = drift.resolve(chunk.headers)
-        drift.typed(chunk.json_numbers, res)
+        drift.typed(chunk, res)
         self.result.rows_read += chunk.rows_read
         if chunk.unended_line is not None:  # the last chunk
             self.result.add_note(unended_note(chunk.unended_line))

@@ -13,7 +13,13 @@ from cdr_pipeline.schema.headers import (
     detect_kind,
     resolve_headers,
 )
-from cdr_pipeline.schema.registry import SCHEMAS, register, schema_for_kind, schemas_by_table
+from cdr_pipeline.schema.registry import (
+    SCHEMAS,
+    register,
+    schema_for_kind,
+    schemas_by_table,
+    secret_key,
+)
 
 __all__ = [
     "CALL_LEGS",
@@ -32,4 +38,5 @@ __all__ = [
     "resolve_headers",
     "schema_for_kind",
     "schemas_by_table",
+    "secret_key",
 ]

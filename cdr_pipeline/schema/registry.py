@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from cdr_pipeline.schema.base import TableSchema
 from cdr_pipeline.schema.calls import CALL_LEGS
@@ -13,6 +13,21 @@ SCHEMAS: dict[str, TableSchema] = {
     s.kind: s for s in (CALL_LEGS, DEVICE_SNAPSHOTS, DEVICE_EVENTS, ENTITLEMENTS, ORG_DIRECTORY)
 }
 """Input kind -> schema. Other kinds register themselves here (see `register`)."""
+
+
+_LOOKUPS: dict[str, Callable[[str], str | None]] = {}
+
+
+def secret_key(key: str) -> bool:
+    """Whether `key` (a JSON key or a header) names, in any input kind, a column no table
+    stores (`Column.sensitive`: the activation code, dropped on read)."""
+    for schema in SCHEMAS.values():
+        secret = {c.name for c in schema.input_columns if c.sensitive}
+        if secret:
+            lookup = _LOOKUPS.setdefault(schema.kind, schema.header_lookup())
+            if lookup(key) in secret:
+                return True
+    return False
 
 
 def register(schema: TableSchema) -> None:

@@ -78,6 +78,31 @@ def test_a_repeated_sensitive_column_is_never_stored(tmp_path: Path) -> None:
     assert "7734" not in str(stored.rows()) and "more than once" not in f.message
 
 
+@pytest.mark.parametrize("layout", ["key twice", "two spellings"])
+def test_a_json_record_giving_the_activation_code_two_values_loads(
+    tmp_path: Path, layout: str
+) -> None:
+    """An activation event whose record writes the key `activation_code` twice with two
+    values was quarantined as `duplicate_key`, though the code is a secret never stored: a
+    conflict in a column dropped on read cost the event. It loads, neither code stored, and
+    a note says so, as a record spelling it two ways (`activationCode` beside it) loads."""
+    lines = (Path(__file__).parents[2] / "data" / "samples" / "activation_events.csv").read_text()
+    header, issued = lines.splitlines()[0].split(","), lines.splitlines()[2].split(",")
+    record = dict(zip(header, issued, strict=True))
+    assert record["event_type"] == "ACTIVATION_CODE_ISSUED" and record["activation_code"]
+    body = json.dumps(record)[:-1]
+    other = "activation_code" if layout == "key twice" else "activationCode"
+    path = tmp_path / "events.json"
+    path.write_text(f'{{"items": [{body}, "{other}": "ZZ7734ZZ"}}]}}')
+    wh = tmp_path / "wh"
+    (f,) = load(wh, path).files
+    assert (f.status, f.rows_loaded, f.rows_rejected) == ("loaded", 1, 0), f.message
+    note = "1 record(s) give the activation code two different values (the key written twice)"
+    assert note in f.message if layout == "key twice" else not f.message
+    stored = str(table(wh, "device_events", lineage=True).rows())
+    assert "ZZ7734ZZ" not in stored and record["activation_code"] not in stored
+
+
 def _record(n: int, **keys: str) -> dict[str, str]:
     return {
         "Report ID": f"r-{n}",
