@@ -8,7 +8,9 @@ Upper case (a PowerShell [guid], a spreadsheet's UPPER) gave such events another
 the same events get now, hashed from the lower-case org: a later export of them was loaded
 beside them, every event twice (two PROVISIONED, two codes issued). Read with their UUIDs in
 lower case and their synthetic id hashed from those, the held events are the events a reload
-delivers, which replace them (the later load wins).
+delivers, which replace them (the later load wins). So with the API's org id (base64 of
+`ciscospark://us/ORGANIZATION/<uuid>`), stored as given up to 8e2720b: read decoded to the
+org's UUID, as `derive.devices` now stores it, and re-keyed from that.
 """
 
 from __future__ import annotations
@@ -30,6 +32,23 @@ def _lower_uuid(column: str) -> str:
     )
 
 
+ORG_URI = f"^ciscospark://[a-z0-9-]+/ORGANIZATION/({UUID})$"
+"""What an API org id decodes to (`derive.devices._ORG_URI`)."""
+
+
+def _org_uuid(column: str) -> str:
+    """The org UUID as this release stores it: a UUID in lower case, an API org id decoded
+    (padding optional, standard or URL-safe alphabet), any other value as it is."""
+    text = f"translate({column}, '-_', '+/')"
+    padded = f"{text} || repeat('=', (4 - length({text}) % 4) % 4)"
+    decoded = f"try(decode(from_base64({padded})))"
+    uuid = f"nullif(regexp_extract(trim({decoded}), {lit(ORG_URI)}, 1), '')"
+    return (
+        f"CASE WHEN regexp_full_match({column}, {lit(UUID)}) THEN lower({column}) "
+        f"ELSE coalesce(lower({uuid}), {column}) END"
+    )
+
+
 def _synthetic_id(org: str) -> str:
     """`synthetic_event_id` in SQL: "evt-" and 32 hex digits of the SHA-256 of the basis."""
     basis = " || '|' || ".join(
@@ -42,9 +61,9 @@ def held_rows(schema: TableSchema, read: str) -> str:
     """The relation of held rows `read` (SQL), as this release would have stored them."""
     if schema.name != DEVICE_EVENTS.name:
         return read
-    org = _lower_uuid("org_uuid")
+    org = _org_uuid("org_uuid")
     rekeyed = (
-        f"CASE WHEN org_uuid <> lower(org_uuid) AND event_id = {_synthetic_id('org_uuid')} "
+        f"CASE WHEN org_uuid <> {org} AND event_id = {_synthetic_id('org_uuid')} "
         f"THEN {_synthetic_id(org)} ELSE event_id END"
     )
     return (
