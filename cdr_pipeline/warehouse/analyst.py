@@ -60,6 +60,7 @@ from cdr_pipeline.warehouse.analyst_numbers import (
     readings_sql,
     reads_numbers,
 )
+from cdr_pipeline.warehouse.binding import bound_columns, deferred
 
 log = logging.getLogger(__name__)
 
@@ -162,21 +163,6 @@ def write_pseudonym_map(
     log.info("pseudonym map: %d values under key %s", table.num_rows, key_id(key))
     prune_pseudonym_maps(settings.layout, settings.vacuum_grace_hours, keep=path)
     return path
-
-
-def _columns(con: duckdb.DuckDBPyConnection, schema: str) -> dict[str, list[tuple[str, str]]]:
-    """View -> (column, type) of every view of `schema`, as the catalog recorded them when
-    the views were created (no view is bound again)."""
-    rows = con.execute(
-        "select table_name, column_name, data_type from duckdb_columns() "
-        "where schema_name = ? and database_name = current_database() "
-        "order by table_name, column_index",
-        [schema],
-    ).fetchall()
-    out: dict[str, list[tuple[str, str]]] = {}
-    for view, column, dtype in rows:
-        out.setdefault(str(view), []).append((str(column), str(dtype)))
-    return out
 
 
 def pseudonym_sql(value: str, kind: str, source: str) -> str:
@@ -288,7 +274,8 @@ def create_analyst_views(
     con.execute(f"create schema if not exists {BASE_SCHEMA}")
     con.execute(f"create schema if not exists {ANALYST_SCHEMA}")
     personal = set(tables)
-    main = _columns(con, "main")
+    main = bound_columns(con, "main")
+    later = deferred(con)
     con.execute(f"set search_path = '{BASE_SCHEMA},main'")
     try:
         for name, sql in view_sql:
@@ -304,12 +291,13 @@ def create_analyst_views(
                 body = (marts or {}).get(name, sql)
             if name in kept:  # a table before the views that read it are bound
                 _keep(con, name, body)
-            else:
-                con.execute(f"create or replace view {BASE_SCHEMA}.{quote(name)} as\n{body}")
+            else:  # bound by the analyst view over it (below), not twice: `binding.py`
+                con.execute(f"create or replace view {BASE_SCHEMA}.{quote(name)} {later} as {body}")
     finally:
         con.execute("reset search_path")
     names: list[str] = []
-    # the base views have the columns of the main ones (the staging views keep their shape)
+    # the base views have the columns of the main ones (the staging views keep their shape);
+    # binding each analyst view binds its base view (one that does not bind fails here)
     for name, _ in view_sql:
         body = _presentation_sql(main[name], name, map_source)
         con.execute(f"create or replace view {ANALYST_SCHEMA}.{quote(name)} as\n{body}")
@@ -362,7 +350,7 @@ def comment_analyst_views(con: duckdb.DuckDBPyConnection, names: Sequence[str]) 
         "where schema_name = 'main' and comment is not null"
     ).fetchall():
         columns.setdefault(str(view), []).append((str(column), str(comment)))
-    have = _columns(con, ANALYST_SCHEMA)
+    have = bound_columns(con, ANALYST_SCHEMA)
     for name in names:
         base = f"{BASE_SCHEMA}.{quote(name)}"
         con.execute(f"comment on view {base} is 'internal to the analyst tier'")
