@@ -6,13 +6,13 @@ named by the tool that most likely wrote it."""
 
 from __future__ import annotations
 
-import bisect
 import codecs
 import io
 from collections.abc import Callable
 from typing import Any, BinaryIO
 
 from cdr_pipeline.errors import InputError
+from cdr_pipeline.ingest.offsets import Marks
 
 UTF8_BOM = b"\xef\xbb\xbf"
 UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
@@ -105,7 +105,7 @@ class Utf16Text(io.RawIOBase):
         self._decoder = codecs.getincrementaldecoder("utf-16")(NOT_TEXT)
         self._out = memoryview(b"")
         self._done = False
-        self._marks = [(0, 0)]
+        self._marks = Marks(MARKS)
         """(UTF-8 bytes made, file bytes read) after each block: where the reader is in the
         file (its progress), the UTF-8 bytes it counts being about half of them."""
 
@@ -118,10 +118,8 @@ class Utf16Text(io.RawIOBase):
             self._done = not data
             text = self._decoder.decode(data, final=self._done)
             self._out = memoryview(text.encode("utf-8", "surrogatepass"))
-            made, read = self._marks[-1]
-            # a new list, never one changed in place: the prefetch thread reads while this
-            # one decodes; the reader lags a few chunks behind, never MARKS blocks
-            self._marks = [*self._marks[-MARKS:], (made + len(self._out), read + len(data))]
+            made, read = self._marks.last  # the prefetch thread reads while this one decodes
+            self._marks.add(made + len(self._out), read + len(data))
         with memoryview(buffer) as view, view.cast("B") as out:
             n = min(out.nbytes, self._out.nbytes)
             out[:n] = self._out[:n]
@@ -131,12 +129,7 @@ class Utf16Text(io.RawIOBase):
     def file_offset(self, made: int) -> int:
         """About how far into the UTF-16 file its first `made` UTF-8 bytes reach (within the
         block that holds them, in proportion)."""
-        marks = self._marks
-        i = bisect.bisect_left(marks, made, key=lambda m: m[0])
-        if i in (0, len(marks)):
-            return marks[min(i, len(marks) - 1)][1]
-        (made0, read0), (made1, read1) = marks[i - 1], marks[i]
-        return read0 + (made - made0) * (read1 - read0) // max(made1 - made0, 1)
+        return self._marks.offset(made)
 
 
 def text_stream(stream: BinaryIO) -> BinaryIO:

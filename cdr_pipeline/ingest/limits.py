@@ -6,7 +6,6 @@ it); crossing one fails the file or ZIP member with exit 3, never the run (but f
 
 from __future__ import annotations
 
-import bisect
 import io
 import zipfile
 import zlib
@@ -17,6 +16,7 @@ from typing import Any, BinaryIO
 from cdr_pipeline.config import Settings
 from cdr_pipeline.errors import InputError, cannot_read
 from cdr_pipeline.ingest.gunzip import EmptyMembers, ZeroPadding
+from cdr_pipeline.ingest.offsets import Marks
 
 RATIO_FLOOR = 64 * 1024 * 1024
 """Below this many decompressed bytes the ratio limit does not apply: a small, very regular
@@ -185,7 +185,7 @@ class Unpacked(io.RawIOBase):
         """How far into the packed bytes the stream is: a callable giving the packed bytes
         read so far (a gzip stream), or the unpacked size a ZIP directory states (read in
         proportion); 0, not known."""
-        self._marks = [(0, 0)]
+        self._marks = Marks(MARKS)
         """(unpacked bytes, packed bytes read) every `MARK_BYTES` (`packed_offset`)."""
 
     def readable(self) -> bool:
@@ -199,10 +199,8 @@ class Unpacked(io.RawIOBase):
         except DECOMPRESS_ERRORS as exc:
             raise unreadable(exc, self._name) from exc
         self.count += n or 0
-        if callable(self._packed) and self.count - self._marks[-1][0] >= MARK_BYTES:
-            # a new list, never one changed in place: the prefetch thread reads while the
-            # stage asks where a chunk ends
-            self._marks = [*self._marks[-MARKS:], (self.count, self._packed())]
+        if callable(self._packed) and self.count - self._marks.last[0] >= MARK_BYTES:
+            self._marks.add(self.count, self._packed())  # the stage asks where a chunk ends
         if self.count > self._max:
             raise self._too_big()
         if self._budget is not None:
@@ -219,12 +217,7 @@ class Unpacked(io.RawIOBase):
         fraction of its rows (a CSV packs 10 to 20 times)."""
         if not callable(self._packed):
             return unpacked * self._compressed // self._packed if self._packed else unpacked
-        marks = [*self._marks, (self.count, self._packed())]  # and where it is now
-        i = bisect.bisect_left(marks, unpacked, key=lambda m: m[0])
-        if i in (0, len(marks)):
-            return marks[min(i, len(marks) - 1)][1]
-        (count0, read0), (count1, read1) = marks[i - 1], marks[i]
-        return read0 + (unpacked - count0) * (read1 - read0) // max(count1 - count0, 1)
+        return self._marks.offset(unpacked, (self.count, self._packed()))
 
     def _archive_too_big(self, budget: ArchiveBudget) -> InputError:
         return InputError(

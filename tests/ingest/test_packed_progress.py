@@ -94,3 +94,21 @@ def test_a_large_gzip_stream_maps_its_text_to_its_packed_bytes(tmp_path: Path) -
     size = path.stat().st_size
     assert offsets == sorted(offsets) and size - 64 <= where(text) <= size, (offsets, size)
     assert all(abs(o - i * size / 20) < size / 20 for i, o in enumerate(offsets)), offsets
+
+
+def test_marks_are_added_in_place_and_cut_only_every_keep_marks() -> None:
+    """A stream marks where it is every 64 KiB it reads: a copy of the whole list at each
+    mark cost a copy of thousands of items per read on a large gzip export."""
+    from cdr_pipeline.ingest.offsets import Marks
+
+    marks = Marks(keep=4)
+    first = marks._marks
+    for i in range(1, 8):
+        marks.add(i * 100, i * 10)
+    assert marks._marks is first  # 8 marks, twice `keep`: appended in place
+    marks.add(800, 80)
+    assert marks._marks is not first and len(marks._marks) == 4  # cut to the last `keep`
+    assert marks.last == (800, 80)
+    assert marks.offset(650) == 65  # between (600, 60) and (700, 70), in proportion
+    assert marks.offset(950, now=(1000, 100)) == 95
+    assert marks.offset(10_000) == 80  # past the last mark: the last one's
