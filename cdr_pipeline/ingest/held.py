@@ -15,12 +15,13 @@ org's UUID, as `derive.devices` now stores it, and re-keyed from that.
 
 from __future__ import annotations
 
+from cdr_pipeline.ingest.derive.devices import ORG_URI, UUID_RE
 from cdr_pipeline.schema.base import TableSchema
 from cdr_pipeline.schema.devices import DEVICE_EVENTS
 from cdr_pipeline.text import lit
 
-UUID = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
-"""A UUID in any case (`derive.devices._UUID`)."""
+UUID = UUID_RE.pattern
+"""A UUID in any case, as a regular expression for SQL."""
 
 EVENT_TIME = "strftime(timezone('UTC', event_time), '%Y-%m-%dT%H:%M:%S.%gZ')"
 """The event time as the synthetic id's basis writes it (`text.ISO_MS_STRFTIME`)."""
@@ -32,17 +33,13 @@ def _lower_uuid(column: str) -> str:
     )
 
 
-ORG_URI = f"^ciscospark://[a-z0-9-]+/ORGANIZATION/({UUID})$"
-"""What an API org id decodes to (`derive.devices._ORG_URI`)."""
-
-
 def _org_uuid(column: str) -> str:
     """The org UUID as this release stores it: a UUID in lower case, an API org id decoded
     (padding optional, standard or URL-safe alphabet), any other value as it is."""
     text = f"translate({column}, '-_', '+/')"
     padded = f"{text} || repeat('=', (4 - length({text}) % 4) % 4)"
     decoded = f"try(decode(from_base64({padded})))"
-    uuid = f"nullif(regexp_extract(trim({decoded}), {lit(ORG_URI)}, 1), '')"
+    uuid = f"nullif(regexp_extract(trim({decoded}), {lit('^' + ORG_URI.pattern + '$')}, 1), '')"
     return (
         f"CASE WHEN regexp_full_match({column}, {lit(UUID)}) THEN lower({column}) "
         f"ELSE coalesce(lower({uuid}), {column}) END"

@@ -73,7 +73,7 @@ def test_events_of_a_base64_org_id_loaded_by_an_older_release_are_not_doubled(
     org_id = base64.b64encode(f"ciscospark://us/ORGANIZATION/{ORG}".encode()).decode()
     wh = tmp_path / "wh"
     with monkeypatch.context() as m:  # the older release: the org id stored as given
-        m.setattr(derive_devices, "_ORG_URI", re.compile("(?!)"))
+        m.setattr(derive_devices, "ORG_URI", re.compile("(?!)"))
         ingest(wh, _events(tmp_path / "old.csv", org_id.rstrip("="), USER))
     assert table(wh, "device_events")["org_uuid"].unique().to_list() == [org_id.rstrip("=")]
     later = "2026-09-02T08:00:00Z,{org},D1,ACTIVATED,{user},,,,BYOD,S,,"

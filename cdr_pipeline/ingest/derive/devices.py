@@ -32,9 +32,11 @@ from cdr_pipeline.schema.devices import (
 )
 from cdr_pipeline.text import ISO_MS_STRFTIME
 
-_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
-_PEOPLE_URI = re.compile(r"ciscospark://[a-z0-9-]+/PEOPLE/(" + _UUID.pattern + r")")
-_ORG_URI = re.compile(r"ciscospark://[a-z0-9-]+/ORGANIZATION/(" + _UUID.pattern + r")")
+UUID_RE = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+"""A UUID in any case (`held.py` reads held rows with it too)."""
+_PEOPLE_URI = re.compile(r"ciscospark://[a-z0-9-]+/PEOPLE/(" + UUID_RE.pattern + r")")
+ORG_URI = re.compile(r"ciscospark://[a-z0-9-]+/ORGANIZATION/(" + UUID_RE.pattern + r")")
+"""What an API org id decodes to (`held.py` decodes held org ids with it too)."""
 
 EVENT_ALIASES = {
     "ACTIVATION_CODE_REISSUED": "ACTIVATION_CODE_ISSUED",
@@ -80,9 +82,9 @@ def decode_person_id(value: str, uri: re.Pattern[str] = _PEOPLE_URI) -> str | No
     """Raw user UUID of an API person id (base64 of `ciscospark://us/PEOPLE/<uuid>`, padding
     optional, standard or URL-safe alphabet); a raw UUID is returned as it is. None when the
     value is neither (docs/webex-dch.md#value-formats). `uri`: another kind of API id
-    (`_ORG_URI`: an org id, `ciscospark://us/ORGANIZATION/<uuid>`)."""
+    (`ORG_URI`: an org id, `ciscospark://us/ORGANIZATION/<uuid>`)."""
     text = value.strip()
-    if _UUID.fullmatch(text):
+    if UUID_RE.fullmatch(text):
         return text
     padded = text + "=" * (-len(text) % 4)
     for decode in (base64.b64decode, base64.urlsafe_b64decode):
@@ -150,7 +152,7 @@ def _user_uuid(df: pl.DataFrame, person_col: str | None) -> tuple[pl.DataFrame, 
     # the API's orgId (base64 of ciscospark://us/ORGANIZATION/<uuid>, as a device list read
     # from the API carries it) is the org's UUID: kept as given it was another org, whose
     # listings named none of the devices a CSV of the same org listed
-    org = pl.Series("org_uuid", _decoded(df["org_uuid"], _ORG_URI)).fill_null(df["org_uuid"])
+    org = pl.Series("org_uuid", _decoded(df["org_uuid"], ORG_URI)).fill_null(df["org_uuid"])
     df = df.with_columns(user_out.alias("user_uuid"), org)
     return df.with_columns(_uuid_lower("user_uuid"), _uuid_lower("org_uuid")), checks
 
@@ -162,7 +164,7 @@ def _uuid_lower(name: str, col: pl.Expr | None = None) -> pl.Expr:
     cost centre of it never found). Other ids keep their case. `col` is the value (default:
     the column `name`)."""
     col = pl.col(name) if col is None else col
-    uuid = col.str.contains(f"^{_UUID.pattern}$")
+    uuid = col.str.contains(f"^{UUID_RE.pattern}$")
     return pl.when(uuid).then(col.str.to_lowercase()).otherwise(col).alias(name)
 
 
