@@ -272,12 +272,37 @@ def _alert_line_script(logs: Path) -> str:
     return script.replace("\0", "%").replace("/var/log/cdr", str(logs))
 
 
+def _alert_night(tmp_path: Path, code: int, status: int) -> str:
+    """The alert's first command run by sh after a night that ended `exit 0`, for a unit
+    that systemd saw end with `code` (ExecMainCode: 1 exited, 2 killed, 3 dumped) and
+    `status`, with a stand-in for `systemctl show` (no systemd runs in a test): the summary
+    log's last line."""
+    logs, bin_dir = tmp_path / "log", tmp_path / "bin"
+    logs.mkdir(parents=True)
+    bin_dir.mkdir(parents=True)
+    summary = logs / "nightly-summary.log"
+    summary.write_text("cdr nightly 2026-12-04: exit 0\n")
+    systemctl = bin_dir / "systemctl"
+    systemctl.write_text(
+        f'#!/bin/sh\ncase "$*" in *ExecMainCode*) echo {code};; *) echo {status};; esac\n'
+    )
+    systemctl.chmod(0o755)
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin"}
+    proc = subprocess.run(
+        ["/bin/sh", "-c", _alert_line_script(logs)], capture_output=True, text=True, env=env
+    )
+    assert proc.returncode == 0 and not proc.stderr, proc.stderr
+    return summary.read_text().splitlines()[-1]
+
+
 @pytest.mark.parametrize(
     ("code", "status", "line"),
     [
         (1, 200, "exit 3 (stopped: systemd could not start cdr-nightly.service, status 200: "),
         (1, 203, "exit 3 (stopped: systemd could not start cdr-nightly.service, status 203: "),
-        (2, 9, "exit 130 (interrupted: killed by signal 9, kill -9 or the OOM killer: "),
+        (2, 9, "exit 137 (interrupted: killed by signal 9 (SIGKILL), kill -9 or the OOM "),
+        (2, 15, "exit 143 (interrupted: killed by signal 15 (SIGTERM), a SIGTERM as cdr "),
+        (3, 11, "exit 139 (interrupted: killed by signal 11 (SIGSEGV), a signal cdr does "),
         (1, 3, None),  # cdr ran and wrote its own line
         (1, 130, None),
     ],
@@ -291,24 +316,34 @@ def test_the_alert_ends_the_summary_log_for_a_run_that_wrote_no_line(
     if it were tonight's, and only the journal said why. The alert (OnFailure=) now ends the
     log with the night's line first, in the codes the cron line and `cdr runs` use. Run by
     sh, with a stand-in for `systemctl show` (no systemd runs in a test)."""
-    logs, bin_dir = tmp_path / "log", tmp_path / "bin"
-    logs.mkdir()
-    bin_dir.mkdir()
-    summary = logs / "nightly-summary.log"
-    summary.write_text("cdr nightly 2026-12-04: exit 0\n")
-    systemctl = bin_dir / "systemctl"
-    systemctl.write_text(
-        f'#!/bin/sh\ncase "$*" in *ExecMainCode*) echo {code};; *) echo {status};; esac\n'
-    )
-    systemctl.chmod(0o755)
-    env = {"PATH": f"{bin_dir}:/usr/bin:/bin"}
-    proc = subprocess.run(
-        ["/bin/sh", "-c", _alert_line_script(logs)], capture_output=True, text=True, env=env
-    )
-    assert proc.returncode == 0 and not proc.stderr, proc.stderr
-    last = summary.read_text().splitlines()[-1]
+    last = _alert_night(tmp_path, code, status)
     if line is None:
         assert last == "cdr nightly 2026-12-04: exit 0"
     else:
         assert re.fullmatch(r"cdr nightly \d{4}-\d\d-\d\d: exit \d+ \(.*\)", last), last
         assert line in last
+
+
+@pytest.mark.parametrize("signal", [9, 15])
+def test_the_alert_and_the_cron_job_write_one_line_for_a_killed_run(
+    tmp_path: Path, signal: int
+) -> None:
+    """cdr killed by SIGKILL: the cron job's line said `exit 137 (... signal 9 (SIGKILL)
+    ...)`, the systemd alert's `exit 130 (... signal 9 ...)`, the code `cdr runs` lists for
+    the run: an operator reading both saw two codes for one event. Both now write the code
+    the service manager or shell saw (128 + the signal), and apart from it what the ledger
+    records, in the same words. Run by sh: the cron job with a stand-in for cdr that the
+    signal kills, the alert with a stand-in for `systemctl show` saying the same."""
+    home, logs = tmp_path / "srv", tmp_path / "log"
+    (home / ".venv" / "bin").mkdir(parents=True)
+    logs.mkdir()
+    stand_in = home / ".venv" / "bin" / "cdr"
+    stand_in.write_text(f'#!/bin/sh\n[ "$1" = --version ] && exit 0\nkill -{signal} $$\n')
+    stand_in.chmod(0o755)
+    subprocess.run(["/bin/sh", "-c", cron_command(home, logs)], capture_output=True, timeout=60)
+    cron = (logs / "nightly-summary.log").read_text().splitlines()[-1]
+    alert = _alert_night(tmp_path / "systemd", 2, signal)
+    day = r"cdr nightly \d{4}-\d\d-\d\d: "
+    assert re.sub(day, "", alert) == re.sub(day, "", cron)
+    assert f"exit {128 + signal} (interrupted: killed by signal {signal} (SIG" in alert
+    assert "the ledger records it interrupted, 130 in cdr runs" in alert
