@@ -46,10 +46,12 @@ from cdr_pipeline.state.ledger_files import (
     COMPACTED_PREFIX,
     damaged_record,
     live_files,
+    plain_strings,
     split_names,
     stamp,
     with_supersedes,
 )
+from cdr_pipeline.state.waits import missing_waits
 
 log = logging.getLogger(__name__)
 
@@ -207,22 +209,9 @@ def _next_stamp(files: Sequence[Path | str]) -> int:
     return max(time.time_ns(), max(map(stamp, files), default=0) + 1)
 
 
-def _plain_type(t: pa.DataType) -> pa.DataType:
-    if pa.types.is_large_string(t) or pa.types.is_string_view(t):
-        return pa.string()
-    if pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_list_view(t):
-        return pa.list_(_plain_type(t.value_type))
-    return t
-
-
-def _plain_strings(table: pa.Table) -> pa.Table:
-    """One Arrow string type in every file: polars hands out views and large strings."""
-    return table.cast(pa.schema([(f.name, _plain_type(f.type)) for f in table.schema]))
-
-
 class Ledger:
     def __init__(self, layout: Layout) -> None:
-        self.root = layout.ledger
+        self.root, self.layout = layout.ledger, layout
 
     def folder(self, table: str) -> Path:
         return self.root / table
@@ -313,7 +302,7 @@ class Ledger:
         # named after its latest row at least: the next write must come after all it holds
         written = max(time.time_ns(), max(map(stamp, live + superseded), default=0))
         target = folder / f"{COMPACTED_PREFIX}{written}.parquet"
-        data = with_supersedes(_plain_strings(df.to_arrow()), live + superseded)
+        data = with_supersedes(plain_strings(df.to_arrow()), live + superseded)
         atomic_write_table(data, target)
         return target
 
@@ -358,9 +347,10 @@ class Ledger:
 
     def mark_interrupted(self, live: Sequence[str] = (), gone: Collection[str] = ()) -> list[str]:
         """Runs still 'running' when a new writer holds the lock died, but the `live` ones (a
-        nightly between stages: `lock.live_run`), and nights `waiting` whose file is `gone`."""
+        nightly between stages: `lock.live_run`), and nights `waiting` that are not (`_waited`)."""
         going = (pl.col("status") == "running") & ~pl.col("run_id").is_in(live)
-        stale = self.runs().filter(going | _waited(gone))
+        runs = self.runs()
+        stale = runs.filter(going | self._waited(runs, gone))
         for row in stale.iter_rows(named=True):
             self.write("runs", row["run_id"], [_interrupted(row)], RUNS_SCHEMA)
         return stale["run_id"].to_list()
@@ -371,26 +361,31 @@ class Ledger:
         `interrupted`, as the next writer records it: it read `running` all day after a
         night killed at 02:45. A run going has no exit code yet (a nightly's row holds its
         ingest's 0 meanwhile, which --json showed while the night could still fail); nor
-        has a night `waiting` for a lock, which died in its wait if its file is `gone`."""
+        has a night `waiting` for a lock, which died in its wait if `_waited` says so."""
         going = pl.col("status") == "running"
-        died = (_waited(gone) | going) if writers_gone else _waited(gone)
         runs = self.runs().with_columns(pl.when(~going).then("exit_code"))
+        waited = self._waited(runs, gone)
+        died = (waited | going) if writers_gone else waited
         flags = runs.select(died.alias("died"))["died"].to_list()
         if not any(flags):
             return runs
         rows = [_interrupted(r) if d else r for r, d in zip(runs.to_dicts(), flags, strict=True)]
         return pl.DataFrame(rows, schema=runs.schema)
 
-
-def _waited(gone: Collection[str]) -> pl.Expr:  # a night `waiting` whose process is gone
-    return (pl.col("status") == "waiting") & pl.col("run_id").is_in(list(gone))
+    def _waited(self, runs: pl.DataFrame, gone: Collection[str]) -> pl.Expr:
+        """The nights of `runs` `waiting` whose process is gone: their file found free
+        before `runs` was read (`gone`), or not there now (`waits.missing_waits`)."""
+        waiting = pl.col("status") == "waiting"
+        ids = runs.filter(waiting & ~pl.col("run_id").is_in(list(gone)))["run_id"]
+        return waiting & pl.col("run_id").is_in([*gone, *missing_waits(self.layout, ids)])
 
 
 def _interrupted(row: dict[str, Any]) -> dict[str, Any]:
     """A `running` row of a run that died, as `interrupted` (a run whose disk stayed full or
     read-only to its end could not write its closing record either: see its log)."""
     ended = (
-        "the process ended while it waited (killed: kill -9, the OOM killer)"
+        "the process ended while it waited (killed: kill -9, the OOM killer), or its file "
+        "in state/waits was removed"
         if row["status"] == "waiting"  # its message says for what
         else "the process ended before the run finished (killed or crashed), or could "
         "not record its end (a disk full or read-only to the last: see its log)"

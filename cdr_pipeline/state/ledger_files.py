@@ -83,6 +83,19 @@ def live_files(folder: Path) -> list[Path]:
     return [folder / n for n in split_names(folder)[0]]
 
 
+def _plain_type(t: pa.DataType) -> pa.DataType:
+    if pa.types.is_large_string(t) or pa.types.is_string_view(t):
+        return pa.string()
+    if pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_list_view(t):
+        return pa.list_(_plain_type(t.value_type))
+    return t
+
+
+def plain_strings(table: pa.Table) -> pa.Table:
+    """One Arrow string type in every file: polars hands out views and large strings."""
+    return table.cast(pa.schema([(f.name, _plain_type(f.type)) for f in table.schema]))
+
+
 def with_supersedes(table: pa.Table, names: list[str]) -> pa.Table:
     """`table` (a compaction's rows) naming the files `names` superseded in its metadata."""
     meta = dict(table.schema.metadata or {})

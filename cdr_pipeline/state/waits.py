@@ -7,7 +7,9 @@ kernel lock, as for the writer lock: the night holds `state/waits/<run id>.lock`
 it writes that row until after it writes its last (its end, or `running` and then its end),
 and the kernel releases it when the process dies. So a `waiting` row whose file is not
 locked is a night that died; `cdr runs` shows it `interrupted`, and the next writer records
-it so and removes the file. Nothing of this happens on a night that gets its locks at once.
+it so and removes the file. So is a `waiting` row whose file is not there (deleted by hand,
+or removed after a writer could not record the row): no night can hold it, and it read
+`waiting` for good. Nothing of this happens on a night that gets its locks at once.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import contextlib
 import fcntl
 import logging
 import os
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from pathlib import Path
 
 from cdr_pipeline.state.layout import Layout
@@ -97,6 +99,24 @@ def gone_waits(layout: Layout) -> set[str]:
         finally:
             os.close(fd)
     return gone
+
+
+def missing_waits(layout: Layout, run_ids: Iterable[str]) -> set[str]:
+    """Of the run ids of `waiting` rows already read, those whose wait file is not there
+    now. Checked after the rows were read, never from a listing made before (a night that
+    took its file after the listing and wrote its row before the read lives): a night writes
+    its `waiting` row only once its file is locked under its name, and the file stays until
+    the night has written its last row and let it go. A file that cannot be looked at (a
+    permission) is not missing."""
+    missing = set()
+    for run_id in run_ids:
+        try:
+            os.stat(_folder(layout) / f"{run_id}{SUFFIX}")
+        except FileNotFoundError:
+            missing.add(run_id)
+        except OSError:
+            continue
+    return missing
 
 
 def forget_gone(layout: Layout, run_ids: Collection[str]) -> None:

@@ -17,11 +17,16 @@ from typing import Any
 import pytest
 
 from cdr_pipeline.batch import run_nightly
+from cdr_pipeline.cli import ingest as cli_ingest
 from cdr_pipeline.config import Settings
 from cdr_pipeline.errors import LockBusy
+from cdr_pipeline.ingest import recover
 from cdr_pipeline.ingest.recover import recover_dead, recover_interrupted
+from cdr_pipeline.state import waits
+from cdr_pipeline.state.layout import Layout
 from cdr_pipeline.state.ledger import RUNS_SCHEMA, Ledger, run_record
 from cdr_pipeline.state.lock import writer_lock
+from cdr_pipeline.state.waits import WaitMark
 from tests.batch.helpers import cdr_here
 from tests.ingest.helpers import ROOT
 
@@ -118,3 +123,63 @@ def test_a_night_killed_while_it_waits_for_the_lock_is_a_run_that_says_so(
     recorded = Ledger(settings.layout).runs().row(-1, named=True)
     assert (recorded["status"], recorded["exit_code"]) == ("interrupted", 130)
     assert not list((settings.layout.state / "waits").iterdir())  # its file removed
+
+
+def _waiting_row(settings: Settings, run_id: str) -> None:
+    row = run_record(run_id, "cdr nightly", status="waiting", message="waiting for (x)")
+    Ledger(settings.layout).write("runs", run_id, [row], RUNS_SCHEMA)
+
+
+def test_a_waiting_night_whose_file_was_removed_reads_interrupted(tmp_path: Path) -> None:
+    """A `waiting` row whose file in `state/waits/` was deleted by hand (or the whole
+    folder) read `waiting` in `cdr runs` for good, and no writer ever recorded it: only a
+    file found unlocked counted as a night that died, and no process can hold a file that is
+    not there. It reads `interrupted`, exit 130, and the next writer records it so; a night
+    with a later row keeps it."""
+    settings, _ = _warehouse(tmp_path)
+    _waiting_row(settings, "night-1")
+    _waiting_row(settings, "night-2")  # its end recorded after its file was removed
+    done = run_record("night-2", "cdr nightly", status="ok", exit_code=0)
+    Ledger(settings.layout).write("runs", "night-2", [done], RUNS_SCHEMA)
+    (settings.layout.state / "waits").mkdir(parents=True)  # an empty folder, or none
+    seen = {r["run_id"]: r for r in _runs(settings)}
+    assert (seen["night-1"]["status"], seen["night-1"]["exit_code"]) == ("interrupted", 130)
+    assert "or its file in state/waits was removed" in seen["night-1"]["message"]
+    assert (seen["night-2"]["status"], seen["night-2"]["exit_code"]) == ("ok", 0)
+    assert recover_interrupted(settings, "cdr ingest") == ["night-1"]
+    recorded = {r["run_id"]: r for r in Ledger(settings.layout).runs().to_dicts()}
+    assert (recorded["night-1"]["status"], recorded["night-1"]["exit_code"]) == (
+        "interrupted",
+        130,
+    )
+    assert recorded["night-2"]["status"] == "ok"
+
+
+def test_a_live_waiter_is_never_taken_for_a_night_whose_file_is_gone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The wait files are listed before the rows are read; a night that starts its wait in
+    between (its file locked after the listing, its row written before the read) is alive:
+    neither `cdr runs` nor the next writer may call it dead because the listing missed its
+    file. Here the night takes its file and writes its row right after each listing."""
+    settings, _ = _warehouse(tmp_path)
+    marks: list[WaitMark] = []
+    listed = waits.gone_waits
+
+    def listing_then_a_night_starts(layout: Layout) -> set[str]:
+        gone = listed(layout)
+        mark = WaitMark(layout, f"night-{len(marks) + 1}")
+        assert mark.take()
+        marks.append(mark)
+        _waiting_row(settings, mark.run_id)
+        return gone
+
+    monkeypatch.setattr(recover, "gone_waits", listing_then_a_night_starts)
+    monkeypatch.setattr(cli_ingest, "gone_waits", listing_then_a_night_starts)
+    try:
+        assert [r["status"] for r in _runs(settings)] == ["ok", "waiting"]
+        assert recover_interrupted(settings, "cdr ingest") == []
+        assert [r["status"] for r in _runs(settings)] == ["ok", "waiting", "waiting", "waiting"]
+    finally:
+        for mark in marks:
+            mark.release()
