@@ -241,7 +241,9 @@ class Progress:
         pct = f" {min(done / whole, 1):.0%}" if whole else ""
         if event.done:
             self.done_bytes += event.total_bytes
-        tail = f": {event.rows_read:,} rows{speed}{pct}"
+        status = getattr(event, "status", None)  # how a source of an ingest ended
+        failed = ", failed" if status == "failed" else ""
+        tail = f": {event.rows_read:,} rows{speed}{pct}{failed}"
         if self.tty:
             width = (terminal_width(sys.stderr) or 80) - 1  # the last column would wrap
             label = shorten_middle(safe_text(file_label(str(event.source))), width - len(tail))
@@ -250,4 +252,7 @@ class Progress:
             STDERR.open_line = not event.done
         elif event.done or self.count % self.every == 0:
             text = f"{safe_text(str(event.source))}{tail}"
-            log.info(text, extra={"file": str(event.source), "rows_read": event.rows_read})
+            fields: dict[str, Any] = {"file": str(event.source), "rows_read": event.rows_read}
+            if event.done and status:  # how it ended, for a reader of the JSON lines
+                fields["status"] = status
+            log.info(text, extra=fields)

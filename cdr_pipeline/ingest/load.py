@@ -201,6 +201,12 @@ class FileLoader:
                     result, schema = failed_result(self.path, result.source, err, t0), None
             result.seconds = time.monotonic() - t0
             self._record(result, size, schema)
+            if self.progress:  # however it ended: a member that failed ends its line too
+                share = staged.share or size  # a ZIP member's bytes: its members add up
+                event = ProgressEvent(result.source, result.rows_read, share, share, done=True)
+                event.status = result.status
+                event.message = result.message if result.status == "failed" else None
+                self.progress(event)
             log.info("%s: %s", result.source, result.summary(), extra=result.log_fields())
             return result
         finally:
@@ -307,9 +313,6 @@ class FileLoader:
             )
         for note in _notes(amended, counts, staged):
             result.add_note(note)
-        if self.progress:
-            share = staged.share or size  # a ZIP member's bytes, so that its members add up
-            self.progress(ProgressEvent(result.source, result.rows_read, share, share, done=True))
         return result
 
     def _publish_rejects(self, schema: TableSchema, staged: StagedSource) -> Path | None:

@@ -15,11 +15,17 @@ from cdr_pipeline.state.ledger import FILES_SCHEMA
 
 @dataclass
 class ProgressEvent:
+    """Where a long job is. An ingest sends one with `done` as each source ends (a plain
+    file, a gzip stream, a ZIP member), however it ended: `status` says how (`loaded`,
+    `empty`, `failed`) and `message`, for a failure, why."""
+
     source: str
     rows_read: int
     bytes_read: int
     total_bytes: int
     done: bool = False
+    status: str | None = None
+    message: str | None = None
 
 
 ProgressFn = Callable[[ProgressEvent], None]

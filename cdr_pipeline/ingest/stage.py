@@ -265,6 +265,7 @@ class FileStage:
                 staged = SourceStage(self, source, self.task.folder / f"{i:03d}", size).run(tee)
             except InputError as exc:
                 staged = StagedSource(failed_result(path, source.name, exc, t0), path.name)
+                staged.share = share(source.span, 0, size)[1]  # its progress ends there too
             yield staged
 
 

@@ -14,6 +14,7 @@ import pytest
 
 from cdr_pipeline.cli.render import Progress
 from cdr_pipeline.ingest import ingest_paths
+from cdr_pipeline.ingest.results import ProgressEvent
 from tests.ingest.helpers import settings
 
 EXPORT = "dch_export_2026-09-30_2026-10-31.csv"
@@ -112,3 +113,46 @@ def test_marks_are_added_in_place_and_cut_only_every_keep_marks() -> None:
     assert marks.offset(650) == 65  # between (600, 60) and (700, 70), in proportion
     assert marks.offset(950, now=(1000, 100)) == 95
     assert marks.offset(10_000) == 80  # past the last mark: the last one's
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        pytest.param(b"foo,bar\n1,2\n", id="not-an-export"),  # refused while it is staged
+        pytest.param(b"garbage", id="spoilt-rows"),  # refused at its reject rate
+    ],
+)
+def test_a_zip_member_that_fails_sends_its_done_event_with_the_failure(
+    wh: Path, tmp_path: Path, samples_dir: Path, shown: list[str], bad: bytes
+) -> None:
+    """Only a member that loaded sent a `done` event: one that failed (not an export, most
+    of its rows rejected) never ended, so a progress line or a reader of the JSON lines
+    never saw it end, and the members' bytes stopped short of the archive's. Every member
+    now sends one, a failed one with its status and message; the line says `failed`."""
+    if bad == b"garbage":  # the export's header, each record cut to its first 10 bytes
+        header, *records = _rows(samples_dir, 1, 21).splitlines(keepends=True)
+        bad = header + b"".join(r[:10] + b"\n" for r in records)
+    path = tmp_path / "calling_detailed_call_history.zip"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("part1.csv", _rows(samples_dir, 1, 21))
+        zf.writestr("part2.csv", bad)
+    events: list[ProgressEvent] = []
+    progress = Progress(quiet=False, every=1, total_bytes=path.stat().st_size)
+    progress.tty = False
+
+    def both(event: ProgressEvent) -> None:
+        events.append(event)
+        progress(event)
+
+    result = ingest_paths(settings(wh, chunk_rows=20), [path], progress=both)
+    assert [f.status for f in result.files] == ["loaded", "failed"]
+    done = [e for e in events if e.done]
+    assert [(e.source.rpartition("!")[2], e.status) for e in done] == [
+        ("part1.csv", "loaded"),
+        ("part2.csv", "failed"),
+    ]
+    assert done[0].message is None
+    assert done[1].message == result.files[1].message and done[1].message
+    assert sum(e.total_bytes for e in done) == path.stat().st_size  # the members add up
+    (line,) = [s for s in shown if s.endswith(" 100%, failed")]  # the line ends there
+    assert line.startswith(f"{path}!part2.csv: ")
