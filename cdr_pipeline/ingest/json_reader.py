@@ -25,7 +25,7 @@ from cdr_pipeline.ingest.chunk import (
     Chunk,
     RawReject,
 )
-from cdr_pipeline.ingest.json_answers import no_cdrs_answer, refuse_answer
+from cdr_pipeline.ingest.json_answers import no_cdrs_answer, refuse_answer, refuse_other_key
 from cdr_pipeline.ingest.json_guard import JsonGuard
 from cdr_pipeline.ingest.json_lines import (
     Broken,
@@ -123,6 +123,7 @@ def _iter_records(stream: BinaryIO, limits: Limits) -> Iterator[tuple[int, Any]]
     elif head.lstrip()[:1] == b"[":
         yield from _array_records(stream, limits)
     else:
+        refuse_other_key(head, limits)
         guard = JsonGuard(stream, limits, 0)
         guarded = io.BufferedReader(guard)
         first = guarded.readline(limits.record_bytes + 1)

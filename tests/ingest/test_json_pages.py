@@ -200,6 +200,43 @@ def test_the_person_devices_api_answer_fails_saying_how_to_write_it(
     assert "docs/inputs-devices.md" in f.message and "--kind" not in f.message
 
 
+@pytest.mark.parametrize(
+    ("key", "data", "limit"),
+    [
+        ("data", _page(data=records(3, 48)), None),
+        ("records", _page(trackingId="abc", records=records(3, 49), totalCount=3), None),
+        # larger than one record may be: told from its head, not read as one record
+        ("data", _page(data=records(400, 50)), 4096),
+    ],
+)
+@pytest.mark.parametrize("kind", [None, "calls"])
+def test_a_page_with_its_records_under_another_key_says_where_they_are(
+    tmp_path: Path, key: str, data: bytes, limit: int | None, kind: str | None
+) -> None:
+    """A page a script wrapped its own way (`{"data": [...]}`) was refused, rightly, as
+    'its records' keys (data) match none of the input kinds': true of the wrapper, silent on
+    the records in it. The message says which key holds them, where the API puts them,
+    and how to rewrite the file."""
+    path = tmp_path / "wrapped.json"
+    path.write_bytes(data)
+    more = {"max_record_bytes": limit} if limit else {}
+    (f,) = ingest_paths(settings(tmp_path / "wh", **more), [path], kind=kind).files
+    assert (f.status, f.exit_code, f.rows_loaded) == ("failed", 3, 0)
+    assert f'records found under key "{key}"; the Webex API puts them under "items"' in (
+        f.message
+    ), f.message
+    assert f"jq '{{items: .[\"{key}\"]}}' FILE > page.json" in f.message, f.message
+
+
+def test_a_record_holding_an_array_of_records_is_still_a_record(tmp_path: Path) -> None:
+    """Only a value that is no record of its own is taken for a wrapper of records."""
+    first, second = records(2, 51)
+    path = tmp_path / "records.json"
+    path.write_text(json.dumps({**first, "Legs": [second]}) + "\n" + json.dumps(second) + "\n")
+    (f,) = load(tmp_path / "wh", path).files
+    assert (f.status, f.rows_loaded) == ("loaded", 2), f.message
+
+
 def _camel(header: str) -> str:
     """A header as wxc_sdk's `space_separated_to_camel` writes it (`Answer time` ->
     `answerTime`, `Local SessionID` -> `localSessionid`): its CDR model dumped by alias."""
