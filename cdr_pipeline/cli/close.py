@@ -16,7 +16,7 @@ from cdr_pipeline.render import to_json
 @click.option(
     "--force",
     is_flag=True,
-    help="Close even though the month's call coverage is not full (needs --reason).",
+    help="Close though the month is incomplete or failed validation (needs --reason).",
 )
 @click.option("--reason", metavar="TEXT", help="Why (recorded with a forced close).")
 @wait_lock_option
@@ -36,7 +36,8 @@ def close(
     answers from the frozen figures. Closing a closed month changes nothing.
 
     Exits 3 when the month is incomplete (call coverage not full, not over yet, or device
-    data ending before its end) unless --force --reason TEXT; 2 for --force without
+    data ending before its end), or while the latest validation of a table failed an
+    error-severity check, unless --force --reason TEXT; 2 for --force without
     --reason; 5 when a writer holds the lock."""
     from cdr_pipeline.reports.close import close_month
 

@@ -33,6 +33,8 @@ VALIDATIONS_SCHEMA = pa.schema(
         ("success", pa.bool_()),
         ("data_docs_index", pa.string()),
         ("table_versions", pa.string()),  # "call_legs=12,...": the versions checked
+        # the ids of the error-severity checks that failed (NULL in records written before)
+        ("errors_failed_checks", pa.list_(pa.string())),
     ]
 )
 
@@ -193,6 +195,11 @@ class ValidationReport:
                     "partitions": s.partitions,
                     "rows_validated": s.rows,
                     **c,
+                    "errors_failed_checks": sorted(
+                        r.id
+                        for r in s.results
+                        if r.evaluated and not r.success and r.severity == ERROR
+                    ),
                     "success": c["errors_failed"] == 0,
                 }
             )

@@ -28,7 +28,12 @@ from cdr_pipeline import __version__
 from cdr_pipeline.config import Settings
 from cdr_pipeline.errors import EXIT_BAD_INPUT, EXIT_USAGE, CdrError, InputError
 from cdr_pipeline.reports.close_check import check_month, joined_hints
-from cdr_pipeline.reports.close_hold import close_held_back, months_text, next_month
+from cdr_pipeline.reports.close_hold import (
+    close_held_back,
+    months_text,
+    next_month,
+    validation_hold,
+)
 from cdr_pipeline.reports.figures import compute_figures, org_peak, pinned_connection
 from cdr_pipeline.reports.frozen import (
     JOURNAL,
@@ -52,7 +57,7 @@ log = logging.getLogger(__name__)
 
 class CloseRefused(CdrError):
     """The month is not complete (call coverage not full, not over yet, or device data ending
-    before its end)."""
+    before its end), or the latest validation of a table failed."""
 
     exit_code = EXIT_BAD_INPUT
 
@@ -105,7 +110,8 @@ def close_month(
     held: Sequence[tuple[str, str]] = (),
 ) -> CloseResult:
     """Close `month` (`YYYY-MM`): freeze its finance reports. Idempotent. Raises
-    `CloseRefused` (exit 3) for an incomplete month unless `force` with a `reason`, naming
+    `CloseRefused` (exit 3) for an incomplete month, or while the latest validation of a
+    table failed (`close_hold.validation_hold`), unless `force` with a `reason`, naming
     every reason at once. `held`: (why, what to do) of the nightly's reasons to hold an
     open month back though complete (`close_hold.close_held_back`): refused with them and
     the month's own reasons."""
@@ -157,16 +163,26 @@ def close_month(
                 else ""
             )
             also_hints = ["load finance's entitlements (cdr ingest FILE)"] if unreconciled else []
-            if held:
-                # the nightly's reasons and the month's own, all at once: one rerun fixes all
-                whys = "; ".join(why for why, _ in held)
-                hint = joined_hints([what for _, what in held] + check.hints + also_hints)
+            # data known bad holds every close back, the nightly's and one by hand
+            bad = validation_hold(layout)
+            holds = [*held, *([bad] if bad and not force else [])]
+            if holds:
+                # every reason at once, the month's own among them: one rerun fixes all
+                whys = "; ".join(why for why, _ in holds)
+                hint = joined_hints([what for _, what in holds] + check.hints + also_hints)
+                by_hand = command == "cdr close"  # the nightly's summary names the month
+                lead = f"{month_text(first_day)} is not closed: " if by_hand else ""
+                then = ", and the next nightly closes it" if problem is None and not by_hand else ""
+                anyway = (
+                    ", or close it by hand"
+                    if problem is None and bad is None
+                    else ', or close it anyway with --force --reason "why"'
+                )
                 raise CloseRefused(
-                    (whys if problem is None else f"{whys}; and it is not complete: {problem}")
+                    lead
+                    + (whys if problem is None else f"{whys}; and it is not complete: {problem}")
                     + also,
-                    hint=f"{hint}, and the next nightly closes it, or close it by hand"
-                    if problem is None
-                    else f'{hint}, or close it anyway with --force --reason "why"',
+                    hint=f"{hint}{then}{anyway}",
                 )
             if problem and not force:
                 hint = joined_hints(check.hints + also_hints)
@@ -186,7 +202,7 @@ def close_month(
             call_coverage=coverage,
             covered_days=covered,
             days_in_month=days,
-            forced=bool(problem) and force,
+            forced=bool(problem or bad) and force,
             reason=reason,
             closed_by=command,
             pipeline_version=__version__,
@@ -362,7 +378,7 @@ def _close_previous(
             previous,
             today=run_date,
             command=command,
-            held=close_held_back(settings.layout, failed_files),
+            held=close_held_back(failed_files),
         )
     except CloseRefused as exc:
         log.warning("month close: %s", exc.message, extra={"month": month_text(previous)})

@@ -1,8 +1,8 @@
-"""Why a month cannot be closed without --force (`incomplete`), and why the nightly's
-unattended close holds a month back though it is complete: a close is kept for good, and
-nobody is there to look first, so it never freezes figures over data known bad (a failed
-validation) or while an input of the night failed to load (`cdr close` by hand looks at
-neither)."""
+"""Why a month cannot be closed without --force (`incomplete`), why no close freezes
+figures over data known bad (a failed validation: `validation_hold`, which a close by hand
+overrides with --force --reason), and why the nightly's unattended close holds a month back
+though it is complete: nobody is there to look first, so it never closes while an input of
+the night failed to load."""
 
 from __future__ import annotations
 
@@ -93,21 +93,52 @@ def incomplete(
 
 def failed_validations(layout: Layout) -> list[str]:
     """The tables whose latest validation (`validations` ledger table) failed an
-    error-severity check, as `entitlements (1 error(s))`: their data is known bad until a
-    later validation of the table passes (one of a correcting load, or `cdr validate --all`)."""
+    error-severity check, each as `entitlements failed check entitlements.valid_range
+    (validation v-1 of 2026-11-04 02:00 UTC)`: their data is known bad until a
+    later validation of the table passes (one of a correcting load, or `cdr validate --all`).
+    A record written before the ledger kept the checks' ids gives their count only."""
     # in the order written, not by run time: after the clock was set back (a machine booted
     # with it ahead, then NTP) the correcting validation ran "before" the failed one
     checked = Ledger(layout).read("validations", written_order=True)
     if checked.is_empty() or "errors_failed" not in checked.columns:
         return []
+    for name in ("errors_failed_checks", "run_time", "validation_id"):  # an older record's
+        if name not in checked.columns:
+            checked = checked.with_columns(pl.lit(None).alias(name))
     latest = checked.group_by("table_name", maintain_order=True).last()
     bad = latest.filter(pl.col("errors_failed") > 0).sort("table_name")
-    return [f"{n} ({e} error(s))" for n, e in bad.select("table_name", "errors_failed").rows()]
+    out = []
+    for row in bad.iter_rows(named=True):
+        checks = row["errors_failed_checks"] or []
+        what = (
+            f"check{'s' if len(checks) > 1 else ''} {', '.join(checks)}"
+            if checks
+            else f"{row['errors_failed']} error-severity check(s)"
+        )
+        when = f" of {row['run_time']:%Y-%m-%d %H:%M} UTC" if row["run_time"] else ""
+        out.append(f"{row['table_name']} failed {what} (validation {row['validation_id']}{when})")
+    return out
 
 
-def close_held_back(layout: Layout, failed_files: Sequence[str]) -> list[tuple[str, str]]:
-    """Every (why, what to do) that keeps the nightly from closing a month tonight, empty
-    when none does. `failed_files` are the night's input files that failed to load: such a
+def validation_hold(layout: Layout) -> tuple[str, str] | None:
+    """Why no month is closed while the latest validation of a table failed, and what to
+    do (None when none did): the one rule of the nightly's close and of `cdr close` by
+    hand (which `--force --reason` overrides). A close is kept for good: figures frozen
+    over data known bad would be reopened."""
+    failed = failed_validations(layout)
+    if not failed:
+        return None
+    return (
+        f"the latest validation of {'; of '.join(failed)}",
+        "correct the data (`cdr validate` and its Data Docs say which rows), load it, and "
+        "run `cdr validate --all`",
+    )
+
+
+def close_held_back(failed_files: Sequence[str]) -> list[tuple[str, str]]:
+    """What keeps the nightly, and not a close by hand, from closing a month tonight (why,
+    what to do; empty when nothing does), beside the rules of every close (`validation_hold`,
+    `close_check`). `failed_files` are the night's input files that failed to load: such a
     file (an entitlement sheet with a negative count, past --max-reject-rate) loads none of
     its rows, and the month would be frozen without them; it stays in the inbox and is
     tried again each night, so the close waits until it loads or is removed."""
@@ -122,14 +153,6 @@ def close_held_back(layout: Layout, failed_files: Sequence[str]) -> list[tuple[s
                 "from the frozen figures",
                 "correct it (cdr runs --files says why; quarantined rows under rejects/) or "
                 "remove it from the inbox",
-            )
-        )
-    failed = failed_validations(layout)
-    if failed:
-        held.append(
-            (
-                f"the latest validation of {', '.join(failed)} failed",
-                "correct the data (cdr validate, Data Docs)",
             )
         )
     return held

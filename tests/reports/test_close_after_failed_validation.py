@@ -1,5 +1,6 @@
-"""The nightly's automatic close never freezes a month over data that failed validation:
-a close is kept for good, and nobody is there to look at the Data Docs first."""
+"""No close freezes a month over data that failed validation: a close is kept for good.
+The nightly's never does (nobody is there to look at the Data Docs first); one by hand does
+only with --force --reason."""
 
 from __future__ import annotations
 
@@ -14,10 +15,12 @@ from cdr_pipeline.config import Settings
 from cdr_pipeline.errors import EXIT_BAD_INPUT, EXIT_QUALITY
 from cdr_pipeline.quality.report import VALIDATIONS_SCHEMA
 from cdr_pipeline.reports import run_report
+from cdr_pipeline.reports.close import close_month
 from cdr_pipeline.reports.close_hold import failed_validations
-from cdr_pipeline.reports.frozen import read_close
+from cdr_pipeline.reports.frozen import read_close, read_journal
 from cdr_pipeline.state.layout import Layout
 from cdr_pipeline.state.ledger import Ledger
+from tests.reports.finance_helpers import CLOSED_MONTH, cdr
 
 HEADER = "subscription_id,licence_type,units,valid_from,valid_to,unit_price,currency\n"
 TYPO = "Sub-39015,Webex Go (Bring Your Own Device),40,2026-10-01,2025-10-31,12.50,USD\n"
@@ -125,15 +128,64 @@ def test_a_validation_after_the_clock_was_set_back_is_the_latest(tmp_path: Path)
     assert failed_validations(layout) == []
     # and a failure after a pass still holds the close, as before
     _validation(layout, "v-later", now + timedelta(minutes=1), errors_failed=2)
-    assert failed_validations(layout) == ["entitlements (2 error(s))"]
+    # a record of a release that kept no check ids: their count
+    assert failed_validations(layout) == [
+        f"entitlements failed 2 error-severity check(s) (validation v-later of "
+        f"{now + timedelta(minutes=1):%Y-%m-%d %H:%M} UTC)"
+    ]
 
 
-def _validation(layout: Layout, vid: str, run_time: datetime, errors_failed: int) -> None:
+PAIR_CHECK = "entitlements.valid_to.valid_from.pair_ge"
+"""The check a row whose valid_to is before its valid_from fails (the top-up's typo)."""
+
+
+def test_a_close_by_hand_is_refused_while_the_latest_validation_failed(
+    fresh_wh: Settings,
+) -> None:
+    """The nightly would not close October over entitlements that failed validation, but a
+    `cdr close 2026-10` by hand closed it, freezing the figures of data known bad. The hand
+    close keeps the same rule: refused (exit 3) naming the table, the check and when, with
+    what to do; `--force --reason` closes it all the same, forced, its reason kept."""
+    when = datetime(2026, 11, 4, 2, 0, tzinfo=UTC)
+    _validation(fresh_wh.layout, "v-typo", when, errors_failed=1, checks=[PAIR_CHECK])
+    code, _, err = cdr(fresh_wh, "close", CLOSED_MONTH)
+    assert code == EXIT_BAD_INPUT, err
+    assert (
+        f"2026-10 is not closed: the latest validation of entitlements failed check "
+        f"{PAIR_CHECK} (validation v-typo of 2026-11-04 02:00 UTC)"
+    ) in err
+    assert "cdr validate --all" in err and '--force --reason "why"' in err
+    assert read_close(fresh_wh.layout, date(2026, 10, 1)) is None
+
+    code, out, err = cdr(fresh_wh, "close", CLOSED_MONTH, "--force", "--reason", "agreed w/ AP")
+    assert code == 0, err
+    assert "forced: agreed w/ AP" in out
+    close = read_close(fresh_wh.layout, date(2026, 10, 1))
+    assert close is not None and close.forced and close.reason == "agreed w/ AP"
+    assert read_journal(fresh_wh.layout)[-1]["forced"] is True
+
+
+def test_a_close_by_hand_goes_ahead_once_a_later_validation_passed(fresh_wh: Settings) -> None:
+    now = datetime.now(UTC)
+    _validation(fresh_wh.layout, "v-typo", now, errors_failed=1, checks=[PAIR_CHECK])
+    _validation(fresh_wh.layout, "v-fixed", now, errors_failed=0)
+    result = close_month(fresh_wh, CLOSED_MONTH)
+    assert not result.already_closed and not result.close.forced
+
+
+def _validation(
+    layout: Layout,
+    vid: str,
+    run_time: datetime,
+    errors_failed: int,
+    checks: list[str] | None = None,
+) -> None:
     row = dict.fromkeys(VALIDATIONS_SCHEMA.names) | {
         "validation_id": vid,
         "run_time": run_time,
         "scope": "pending",
         "table_name": "entitlements",
         "errors_failed": errors_failed,
+        "errors_failed_checks": checks,
     }
     Ledger(layout).write("validations", vid, [row], VALIDATIONS_SCHEMA)
