@@ -46,6 +46,7 @@ from cdr_pipeline.reports.frozen import (
     remove_killed_closes,
     warn_unreconciled,
 )
+from cdr_pipeline.reports.overlaps import overlap_note
 from cdr_pipeline.reports.restate import dropped_since_close, retention_drops
 from cdr_pipeline.reports.run import figure_settings, parse_month
 from cdr_pipeline.state.files import atomic_write_bytes, atomic_write_table, file_sha256, fsync_dir
@@ -193,6 +194,7 @@ def close_month(
             tables = compute_figures(con, first_day)
             peak = org_peak(con, first_day)
             basis = figure_settings(con)
+            overlaps = overlap_note(con, first_day)  # shown with the figures it explains
         finally:
             con.close()
         close = ClosedMonth(
@@ -208,6 +210,7 @@ def close_month(
             pipeline_version=__version__,
             licences_held_peak=peak,
             settings=basis,
+            overlaps=overlaps,
         )
         _write_close(layout, close, tables)
         _journal_close(layout, close)

@@ -54,9 +54,10 @@ class MonthFigures:
     licence_data: LicenceData | None = None
     """The months the licence reports cover and the device data horizon, when the figures
     were computed (None: frozen by a close, which had its own)."""
-    overlaps: str = ""
+    overlaps: str | None = ""
     """The entitlement rows of the month whose ranges overlap, whose units the figures add
-    up (`overlaps.overlap_note`; '' when none do, or frozen by a close)."""
+    up (`overlaps.overlap_note`; '' when none do; of a closed month, the note its close
+    stored; None: a close made before closes stored it)."""
 
     @property
     def outside_text(self) -> str:
@@ -234,6 +235,7 @@ def month_figures(
             close=close,
             licences_held_peak=close.licences_held_peak,
             settings=close.settings,
+            overlaps=close.overlaps,
         )
     if as_of is None:  # as the other reports of the data now: refused in a copy until built
         check_views_here(settings)

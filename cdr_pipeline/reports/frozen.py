@@ -59,6 +59,10 @@ class ClosedMonth:
     """The settings the figures were computed with (`cfg_settings`: reporting_timezone,
     code_expiry_days, idle_days), which move them as the data does; None: a close made
     before closes recorded them."""
+    overlaps: str | None = None
+    """The note naming the entitlement rows whose units the frozen reconciliation adds up
+    on days they share (`overlaps.overlap_note`; '' when none did); None: a close made
+    before closes recorded it."""
 
     @property
     def first_day(self) -> date:
@@ -79,6 +83,7 @@ class ClosedMonth:
             "pipeline_version": self.pipeline_version,
             "licences_held_peak": self.licences_held_peak,
             "settings": self.settings,
+            "overlaps": self.overlaps,
         }
 
     @classmethod
@@ -97,6 +102,7 @@ class ClosedMonth:
             pipeline_version=str(data.get("pipeline_version", "")),
             licences_held_peak=_int_or_none(data.get("licences_held_peak")),
             settings=data.get("settings"),
+            overlaps=_str_or_none(data.get("overlaps")),
         )
 
     def versions_text(self) -> str:
@@ -110,6 +116,10 @@ class ClosedMonth:
 
 def _int_or_none(value: Any) -> int | None:
     return None if value is None else int(value)
+
+
+def _str_or_none(value: Any) -> str | None:
+    return None if value is None else str(value)
 
 
 def month_text(month: date) -> str:

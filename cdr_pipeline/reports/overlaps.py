@@ -59,3 +59,16 @@ def overlap_note(con: duckdb.DuckDBPyConnection, first_day: date | None) -> str:
         f"top-up's do: {shown}{more}; where a row replaces another rather than adding to "
         "it, give the earlier one a valid_to and load it again"
     )
+
+
+def stored_overlap_note(note: str | None, first_day: date) -> str:
+    """What to show of the note a close stored (`ClosedMonth.overlaps`; of computed figures,
+    the note itself). A close made before closes stored it (None) gets a line saying so:
+    no note there read as "no rows overlap", which nobody checked for that month."""
+    if note is not None:
+        return note
+    return (
+        f"whether entitlement rows overlapped in {first_day:%Y-%m} was not recorded by its "
+        f"close (made by an earlier release); `cdr report reconciliation --month "
+        f"{first_day:%Y-%m} --current` names those of the data now"
+    )

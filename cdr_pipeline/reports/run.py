@@ -27,7 +27,7 @@ from cdr_pipeline.reports.frozen import (
 )
 from cdr_pipeline.reports.frozen_tier import frozen_for_tier
 from cdr_pipeline.reports.licence_span import licence_data, outside_text
-from cdr_pipeline.reports.overlaps import overlap_note
+from cdr_pipeline.reports.overlaps import overlap_note, stored_overlap_note
 from cdr_pipeline.reports.registry import REPORTS, Report
 from cdr_pipeline.reports.unknown_minutes import UNKNOWN_GO_RECORDS, unknown_go_note
 from cdr_pipeline.warehouse import connect, connect_as_of, resolve_tier
@@ -61,8 +61,8 @@ class ReportResult:
     """Of a finance report of every month: the closed months (`YYYY-MM`) whose rows are
     their frozen figures, not computed now."""
     note: str = ""
-    """Why a computed licence report of a month has no row when that is not "nothing held
-    or bought": the month lies outside the device data (`licence_span.outside_text`)."""
+    """What `cdr report` says of the result on stderr (`_note`; of a closed month's
+    reconciliation, the overlap note its close stored)."""
     computed_closes: dict[str, datetime] = field(default_factory=dict)
     """Of a finance report computed with `current` or `as_of`: the closed months (`YYYY-MM`
     -> when closed) it answers for whose rows are computed, not their frozen figures."""
@@ -284,18 +284,18 @@ def run_report(
     if first_day is not None and as_of is None and not current and name in FINANCE_REPORTS:
         close = read_close(settings.layout, first_day)
         if close is not None:
-            table = read_frozen(settings.layout, close, name)
-            table = frozen_for_tier(
-                settings, table, resolve_tier(report.tier, warehouse=settings.warehouse)
-            )
+            tier = resolve_tier(report.tier, warehouse=settings.warehouse)
+            table = frozen_for_tier(settings, read_frozen(settings.layout, close, name), tier)
             seconds = time.monotonic() - t0
-            log.info(
-                "report %s for %s: frozen at the close of %s",
-                name,
-                close.month,
-                close.closed_at.isoformat(),
+            when = close.closed_at.isoformat()
+            log.info("report %s for %s: frozen at the close of %s", name, close.month, when)
+            # the note its close stored, as the open month's is shown (rows that overlap)
+            note = (
+                stored_overlap_note(close.overlaps, first_day) if name == "reconciliation" else ""
             )
-            return ReportResult(name, first_day, table, seconds, close.closed_at, close.versions)
+            return ReportResult(
+                name, first_day, table, seconds, close.closed_at, close.versions, note=note
+            )
     if first_day is not None and not report.monthly:
         if current:
             first_day = None  # --current of a closed month's frozen list: the list now

@@ -11,6 +11,7 @@ from typing import Any
 
 from cdr_pipeline.reports.export import short_id
 from cdr_pipeline.reports.figures import MonthFigures
+from cdr_pipeline.reports.overlaps import stored_overlap_note
 
 MAX_SUBSCRIPTION_ROWS = 10
 MAX_RECLAIM_ROWS = 10
@@ -249,8 +250,9 @@ def render_summary(figures: MonthFigures) -> str:
             f"without a currency: their cost is shown apart, as {NO_CURRENCY}. Load their "
             "currency.</p>"
         )
-    if figures.overlaps:  # a renewal loaded beside the row it renews: bought twice
-        text = figures.overlaps[:1].upper() + figures.overlaps[1:]
+    overlaps = stored_overlap_note(figures.overlaps, figures.month)
+    if overlaps:  # a renewal loaded beside the row it renews: bought twice
+        text = overlaps[:1].upper() + overlaps[1:]
         notes_html += f'<p class="note warn">{escape(text)}.</p>'
     coverage_cls = "" if figures.call_coverage == "full" else ' class="warn"'
     outside = figures.outside_text
