@@ -14,44 +14,71 @@ SHOWN = 3
 """Overlapping pairs the note names; it says how many more."""
 
 # the entitlement rows the reconciliation reads (`int_entitlements_in_force`, one definition
-# for both), each pair of one subscription and licence type whose ranges share a day, and of
-# the month when one is asked for
+# for both), each pair of one subscription and licence type whose ranges share a day that the
+# figures cover: of the month when one is asked for, and from the first month of the licence
+# figures to the day of the device data horizon, on which the reconciliation reads the units
+# in force of the month it stops in (a top-up bought after it adds nothing to the figures)
 _PAIRS = """
 with in_force as (
     select subscription_key, subscription_id, licence_type, units, valid_from,
         coalesce(valid_to, date '9999-12-31') as valid_to
     from int_entitlements_in_force
+),
+
+covered as (
+    select
+        coalesce($month::date, (select min(month) from fct_licence_months)) as cover_from,
+        least(
+            coalesce(last_day($month::date), date '9999-12-31'),
+            coalesce(
+                (
+                    select cast(timezone(s.reporting_timezone, a.as_of_time) as date)
+                    from int_device_as_of as a cross join cfg_settings as s
+                ),
+                date '9999-12-31'
+            )
+        ) as cover_to
+),
+
+pairs as (
+    select a.subscription_key, a.subscription_id, a.licence_type, a.units, a.valid_from,
+        b.units as units_b, b.valid_from as valid_from_b,
+        greatest(b.valid_from, coalesce(c.cover_from, b.valid_from)) as shared_from,
+        least(a.valid_to, b.valid_to, c.cover_to) as shared_to
+    from in_force as a
+    inner join in_force as b
+        on a.subscription_key = b.subscription_key
+        and a.licence_type = b.licence_type
+        and a.valid_from < b.valid_from
+        and b.valid_from <= a.valid_to
+    cross join covered as c
 )
 
-select a.subscription_id, a.licence_type, a.units, a.valid_from, a.valid_to,
-    b.units, b.valid_from, b.valid_to
-from in_force as a
-inner join in_force as b
-    on a.subscription_key = b.subscription_key
-    and a.licence_type = b.licence_type
-    and a.valid_from < b.valid_from
-    and b.valid_from <= a.valid_to
-where $month::date is null
-    or (b.valid_from <= last_day($month::date) and least(a.valid_to, b.valid_to) >= $month)
-order by a.subscription_key, a.licence_type, a.valid_from, b.valid_from
+select subscription_id, licence_type, units, valid_from, units_b, valid_from_b, shared_from,
+    shared_to
+from pairs
+where shared_from <= shared_to
+order by subscription_key, licence_type, valid_from, valid_from_b
 """
 
 
-def _range(units: int, first: date, last: date) -> str:
-    until = "" if last == date(9999, 12, 31) else f"..{last}"
-    return f"{units} unit(s) {first}{until}"
+def _days(first: date, last: date) -> str:
+    return f"on {first}" if first == last else f"on {first}..{last}"
 
 
 def overlap_note(con: duckdb.DuckDBPyConnection, first_day: date | None) -> str:
     """Names the pairs of entitlement rows of one subscription and licence type in force on
-    a common day (of the month `first_day`, or of any month), whose units the
-    reconciliation adds up; empty when none overlap."""
+    a common day (of the month `first_day`, or of any month) that the figures cover, whose
+    units the reconciliation adds up, and those days; empty when none overlap. A row is
+    named by its key (subscription, licence type, valid_from) and units: its own range may
+    run past the days the figures cover (an open row, the month the device data stops in)."""
     pairs = con.execute(_PAIRS, {"month": first_day}).fetchall()
     if not pairs:
         return ""
     shown = "; ".join(
-        f"{sub} {licence}: {_range(u1, f1, t1)} and {_range(u2, f2, t2)}"
-        for sub, licence, u1, f1, t1, u2, f2, t2 in pairs[:SHOWN]
+        f"{sub} {licence}: {u1} unit(s) from {f1} and {u2} unit(s) from {f2}, "
+        f"in force together {_days(d1, d2)}"
+        for sub, licence, u1, f1, u2, f2, d1, d2 in pairs[:SHOWN]
     )
     more = f" and {len(pairs) - SHOWN} more" if len(pairs) > SHOWN else ""
     return (

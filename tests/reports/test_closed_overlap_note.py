@@ -18,8 +18,11 @@ from tests.reports.finance_helpers import CLOSED_MONTH, cdr
 
 HEADER = "subscription_id,licence_type,units,valid_from,valid_to,unit_price,currency\n"
 BYOD = "Webex Go (Bring Your Own Device)"
-NAMED = f"Sub-39015 {BYOD}: 8 unit(s) "
-"""How the note names the samples' year row of Sub-39015, beside which a top-up is loaded."""
+NAMED = (
+    f"Sub-39015 {BYOD}: 8 unit(s) from 2026-01-01 and 4 unit(s) from 2026-10-15, in force "
+    "together on 2026-10-15..2026-10-31"
+)
+"""The samples' year row of Sub-39015 and a top-up loaded beside it from 10-15."""
 
 
 def test_a_closed_month_shows_the_overlap_note_its_close_stored(

@@ -5,6 +5,7 @@ month's peak with the rows of its last day (reporting time zone UTC)."""
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 import pytest
@@ -70,6 +71,10 @@ def september_world(
     w.entitlements.append(f"Sub-E,{BYOD},1,2026-01-01,,10.00,USD")
     w.entitlements.append(f"sub-e,{BYOD},1,2026-09-16,2027-09-15,10.00,USD")
     _held(w, "D9", 10, "Sub-E")
+    # Sub-F bought a top-up from 10-05, after the device data stops (10-01 06:00): October's
+    # figures read the units in force on 10-01, without it
+    w.entitlements.append(f"Sub-F,{BYOD},1,2026-01-01,,10.00,USD")
+    w.entitlements.append(f"Sub-F,{BYOD},1,2026-10-05,,10.00,USD")
     w.leg(SEPT_FILE, "DESK", "2026-09-15T10:00:00Z", user(9), "+15559", 30, go=False)
     con = w.build(tmp_path_factory.mktemp("entitlement_changes"))
     rows = records(
@@ -79,6 +84,7 @@ def september_world(
     notes = {
         "2026-08": overlap_note(con, date(2026, 8, 1)),
         "2026-09": overlap_note(con, date(2026, 9, 1)),
+        "2026-10": overlap_note(con, date(2026, 10, 1)),
         "all": overlap_note(con, None),
         # the finance summary's page of September, made by the library's own wiring
         # (`figures_on`, what `month_figures` makes of its pinned connection) on this
@@ -181,14 +187,15 @@ def test_overlapping_entitlement_rows_add_up_and_the_reconciliation_names_them(
     rows, notes = september_world
     assert rows["Sub-E"]["entitled_units"] == 2
     expected = (
-        f"Sub-E {BYOD}: 1 unit(s) 2026-01-01 and 1 unit(s) 2026-09-16..2027-09-15; where a "
-        "row replaces another"
+        f"Sub-E {BYOD}: 1 unit(s) from 2026-01-01 and 1 unit(s) from 2026-09-16, in force "
+        "together on 2026-09-16..2026-09-30; where a row replaces another"
     )
     assert expected in notes["2026-09"], notes["2026-09"]
     assert notes["2026-09"].startswith("entitlement rows overlap, and their units add up")
-    for other in ("Sub-A", "Sub-B", "Sub-C", "Sub-D", "Sub-H"):
+    for other in ("Sub-A", "Sub-B", "Sub-C", "Sub-D", "Sub-H", "Sub-F"):
         assert other not in notes["2026-09"]
-    assert notes["all"] == notes["2026-09"]
+    # of every month: to the day the device data stops
+    assert notes["all"] == notes["2026-09"].replace("2026-09-30", "2026-10-01")
     assert notes["2026-08"] == ""
     # the finance summary, the page finance reads, says it too
     assert (
@@ -196,6 +203,24 @@ def test_overlapping_entitlement_rows_add_up_and_the_reconciliation_names_them(
         in (notes["summary"])
     )
     assert expected in notes["summary"]
+
+
+def test_the_overlap_note_names_only_days_the_figures_cover(
+    september_world: tuple[dict[str, dict[str, object]], dict[str, str]],
+) -> None:
+    """October is the month the device data stops in (10-01 06:00): its reconciliation reads
+    the units in force on 10-01. Its note named days past it: Sub-F's top-up from 10-05,
+    which October's figures do not add up, and Sub-E's renewal to 2027-09-15. It names the
+    rows that add up on 10-01 and that day only."""
+    _, notes = september_world
+    note = notes["2026-10"]
+    assert (
+        f"Sub-E {BYOD}: 1 unit(s) from 2026-01-01 and 1 unit(s) from 2026-09-16, in force "
+        "together on 2026-10-01;"
+    ) in note, note
+    assert "Sub-F" not in note and "Sub-F" not in notes["all"]
+    named = re.findall(r"\d{4}-\d{2}-\d{2}", note)
+    assert max(named) == "2026-10-01", note
 
 
 def test_the_rows_in_force_are_one_view_the_reconciliation_and_its_note_read(
@@ -217,5 +242,7 @@ def test_the_rows_in_force_are_one_view_the_reconciliation_and_its_note_read(
         "SUB-D,Sub-D,3,2026-09-16,None",
         "SUB-E,Sub-E,1,2026-01-01,None",
         "SUB-E,sub-e,1,2026-09-16,2027-09-15",
+        "SUB-F,Sub-F,1,2026-01-01,None",
+        "SUB-F,Sub-F,1,2026-10-05,None",
         "SUB-H,Sub-H,2,2026-01-01,None",
     ]
