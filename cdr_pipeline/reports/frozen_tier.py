@@ -5,9 +5,12 @@ the anomalies name user UUIDs, e-mails and numbers. A report read on the analyst
 (`CDR_TIER=analyst`, a group member of a shared warehouse) shows the frozen rows as the
 tier shows every row: personal values by their pseudonym, numbers masked with their
 pseudonym beside them, hidden columns left out, so a closed month's rows are neither raw
-nor shaped otherwise than the months computed beside them."""
+nor shaped otherwise than the months computed beside them; and the months computed beside
+them spell each subscription id as the closes froze it (`frozen_spellings`)."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import pyarrow as pa
 
@@ -68,3 +71,26 @@ def frozen_for_tier(settings: Settings, table: pa.Table, tier: str) -> pa.Table:
 def _is_text(dtype: pa.DataType) -> bool:
     """Text of any Arrow layout (a file written elsewhere may hold large strings)."""
     return pa.types.is_string(dtype) or pa.types.is_large_string(dtype)
+
+
+def frozen_spellings(computed: pa.Table, frozen: Sequence[pa.Table]) -> pa.Table:
+    """`computed` rows (months computed now, beside the closed months' `frozen` rows, oldest
+    first) with each subscription id spelled as the latest close that names it froze it.
+    Ids match without regard to case, and the views spell one as its rows do now (a renewal
+    typed `SUB-9` since September closed with `Sub-9`): a year's export showed one
+    subscription under two names, which a pivot or a SUMIF in Excel split in two. The frozen
+    rows are never changed; an id no close names keeps the views' spelling."""
+    if "subscription_id" not in computed.column_names:
+        return computed
+    spelled: dict[str, str] = {}
+    for table in frozen:
+        if "subscription_id" in table.column_names:
+            ids = table.column("subscription_id").to_pylist()
+            spelled |= {i.upper(): i for i in ids if i is not None}
+    at = computed.schema.get_field_index("subscription_id")
+    ids = computed.column(at).to_pylist()
+    if not spelled or all(i is None or spelled.get(i.upper(), i) == i for i in ids):
+        return computed
+    respelled = [None if i is None else spelled.get(i.upper(), i) for i in ids]
+    field = computed.schema.field(at)
+    return computed.set_column(at, field, pa.array(respelled, field.type))

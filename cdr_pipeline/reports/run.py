@@ -25,7 +25,7 @@ from cdr_pipeline.reports.frozen import (
     read_close,
     read_frozen,
 )
-from cdr_pipeline.reports.frozen_tier import frozen_for_tier
+from cdr_pipeline.reports.frozen_tier import frozen_for_tier, frozen_spellings
 from cdr_pipeline.reports.licence_span import licence_data, outside_text
 from cdr_pipeline.reports.overlaps import overlap_note, stored_overlap_note
 from cdr_pipeline.reports.registry import REPORTS, Report
@@ -390,11 +390,11 @@ def _with_frozen_months(
         )
     closed_days = pa.array([c.first_day for c in closes], pa.date32())
     keep = pc.invert(pc.is_in(table.column("month"), value_set=closed_days))
-    parts = [table.filter(pc.fill_null(keep, True))]
-    parts += [
+    frozen = [
         frozen_for_tier(settings, read_frozen(settings.layout, c, report.name), tier)
         for c in closes
     ]
-    merged = pa.concat_tables(parts, promote_options="permissive")
+    computed = frozen_spellings(table.filter(pc.fill_null(keep, True)), frozen)
+    merged = pa.concat_tables([computed, *frozen], promote_options="permissive")
     order = pc.sort_indices(merged, sort_keys=[(k, "ascending", "at_start") for k in report.key])
     return merged.take(order), tuple(c.month for c in closes)
