@@ -228,6 +228,9 @@ class Progress:
     def __call__(self, event: Any) -> None:
         if self.quiet:
             return
+        if event.done and getattr(event, "status", None) == "skipped":
+            self.done_bytes += event.total_bytes  # its bytes are done; its log line says so
+            return
         now = time.monotonic()
         if event.source != self.source:
             self.source, self.count = event.source, 0

@@ -24,9 +24,10 @@ from cdr_pipeline.errors import (
     RejectRateExceeded,
     environment_error,
 )
+from cdr_pipeline.ingest.advice import SPREADSHEET_ROWS, advice, spreadsheet_cut, spreadsheet_saved
 from cdr_pipeline.ingest.amended import amendment_notes
 from cdr_pipeline.ingest.digest import Digest, Fingerprint
-from cdr_pipeline.ingest.encoding import BROKEN_UTF16, not_text_note
+from cdr_pipeline.ingest.encoding import not_text_note
 from cdr_pipeline.ingest.limits import gated, unreadable
 from cdr_pipeline.ingest.merge import MergeCounts, merge_staged
 from cdr_pipeline.ingest.pending import PendingTables
@@ -48,50 +49,6 @@ from cdr_pipeline.state.ledger import FILES_SCHEMA, Ledger, file_record_id
 log = logging.getLogger(__name__)
 
 __all__ = ["FileLoader", "LoadedContent"]
-
-
-ADVICE = {
-    "repeated_header": "far more lines are the header again than there are records: this is "
-    "no export as Control Hub writes it; load each export on its own; ",
-    "summary_line": "far more lines are summary lines (a count or total) than there are "
-    "records: this is no export as Control Hub writes it; ",
-    "invalid_utf8": "the file is not UTF-8 (saved as Windows-1252 or Latin-1?): export it again "
-    "as UTF-8, or convert it (iconv -f WINDOWS-1252 -t UTF-8 FILE > FILE-utf8.csv) and load "
-    "that; ",
-    "nul_bytes": "the file holds blocks of zeros where its data was lost (a crash, a failing "
-    "disk, a copy or download that failed): copy or download it again and load that; ",
-    "conflicting_lines": "lines of the file name one entry (a subscription and licence type "
-    "from one day, a department, a location, a device at one snapshot time, an event id) "
-    "with other values, each rejected row naming the others: write two purchases as one "
-    "line, units added, or delete the line that is wrong; ",
-    "spreadsheet_number": "the file was re-saved by a spreadsheet, which rounded long numbers "
-    "and ids to scientific notation (2.34059E+09) and dropped the leading zeros of numbers "
-    "(a MAC of digits): load the file as downloaded or exported "
-    "(a Control Hub report as downloaded), or import those columns as text in the "
-    "spreadsheet; ",
-    "spreadsheet_encoding": "the file's text was read in the wrong encoding and saved again "
-    "as UTF-8 (Müller became MÃ¼ller), as a spreadsheet does that opens a CSV without its byte "
-    "order mark: load the file as downloaded or exported (a Control Hub report keeps its "
-    "BOM), or import it into the spreadsheet as UTF-8 before saving; ",
-    "spreadsheet_float": "the file was re-saved by a tool that read numbers as floats (2001 "
-    "written 2001.0, a number's '+' dropped: pandas does this to a column with empty cells): "
-    "load the file as downloaded or exported, or read and write every column as text "
-    "(pandas: dtype=str, keep_default_na=False); ",
-    "ragged_row": "rows have another number of fields than the header (each reject's "
-    "detail says how many): a spreadsheet that saved the file drops the separators of empty "
-    "last columns from some rows, and a file edited or joined by hand has rows cut short or "
-    "of another layout; load the export as downloaded or exported; ",
-    "spreadsheet_date": "the file was re-saved by a spreadsheet, which rewrote its times in a "
-    "local date format (12/01/2026 14:03: 1 December or 12 January?), seconds dropped "
-    "(2026-12-01 14:03): load the file as downloaded or exported, or write times as "
-    "ISO-8601 with their seconds (2026-12-01T14:03:27.412Z); ",
-}
-"""What to try first when most of a file's rows are rejected for a reason, before the
-general hint."""
-
-SPREADSHEET_ROWS = 1_048_576
-"""The rows Excel and LibreOffice Calc keep: a larger export saved again from one holds its
-header and this many records less one, the rest gone without a trace in the file."""
 
 
 class _AlreadyLoaded(Exception):
@@ -120,6 +77,7 @@ class FileLoader:
         self.task = FileTask(settings, run_id, seq, path, load_seq, kind, source_kind, folder)
         self.stage = FileStage(self.task, progress)
         self.content = LoadedContent()
+        self.reported = 0  # bytes of the file whose sources' end `progress` was told
 
     def run(self, content: LoadedContent, known: Fingerprint | None = None) -> list[FileResult]:
         """Stage and publish each source in turn (`cdr ingest`); a file this loader loads
@@ -201,17 +159,23 @@ class FileLoader:
                     result, schema = failed_result(self.path, result.source, err, t0), None
             result.seconds = time.monotonic() - t0
             self._record(result, size, schema)
-            if self.progress:  # however it ended: a member that failed ends its line too
-                share = staged.share or size  # a ZIP member's bytes: its members add up
-                event = ProgressEvent(result.source, result.rows_read, share, share, done=True)
-                event.status = result.status
-                event.message = result.message if result.status == "failed" else None
-                self.progress(event)
+            self._ended(result, staged.share or size)  # a ZIP member's bytes: they add up
             log.info("%s: %s", result.source, result.summary(), extra=result.log_fields())
             return result
         finally:
             if staged.folder is not None:  # merged, installed or not wanted: it goes
                 shutil.rmtree(staged.folder, ignore_errors=True)
+
+    def _ended(self, result: FileResult, share: int) -> None:
+        """Tell `progress` a source ended, however it ended (a failed ZIP member too), with
+        its `share` of the file's bytes; a whole-file outcome (skipped, unreadable) sends the
+        bytes its sources did not, so that the file's done bytes add up to its size."""
+        if self.progress:
+            event = ProgressEvent(result.source, result.rows_read, share, share, done=True)
+            event.status = result.status
+            event.message = result.message if result.status == "failed" else None
+            self.progress(event)
+        self.reported += share
 
     def _skipped(self, size: int) -> FileResult:
         """A re-delivery: recorded in the ledger as skipped (`cdr runs --files` lists it)."""
@@ -223,6 +187,7 @@ class FileLoader:
         path = str(self.path)
         result = FileResult(path, path, "skipped", message="already loaded (same content); skipped")
         self._record(result, size, None)
+        self._ended(result, max(size - self.reported, 0))
         return result
 
     def _unreadable(self, result: FileResult, size: int) -> FileResult:
@@ -230,6 +195,7 @@ class FileLoader:
         read error): recorded like any failed file, so `cdr runs --files` names it, without
         a digest (hashing it would read it again, or block on a pipe)."""
         self._record(result, size, None, hashed=False)
+        self._ended(result, max(size - self.reported, 0))
         log.info("%s: %s", result.source, result.summary(), extra=result.log_fields())
         return result
 
@@ -281,16 +247,16 @@ class FileLoader:
                 f"no rows of this file were published. Top reasons: {result.top_reasons_text()}"
                 + _for_example(quarantined, result.top_reasons[0][0]),
                 path=result.source,
-                hint=_advice(result.top_reasons[0][0], staged.encoding)
+                hint=advice(result.top_reasons[0][0], staged.encoding)
                 + "see the quarantined rows under rejects/ (cdr runs shows the file); fix the "
                 "export or raise --max-reject-rate",
             )
             return _refused(result, err)
         marks = {r: n for r, n in staged.reasons.items() if r.startswith("spreadsheet_")}
         if marks and schema.kind == "calls":  # Control Hub's own file: never edited
-            return _refused(result, _spreadsheet_saved(result, marks))
+            return _refused(result, spreadsheet_saved(result, marks))
         if result.source_kind == "csv_report" and result.rows_read == SPREADSHEET_ROWS - 1:
-            return _refused(result, _spreadsheet_cut(result))
+            return _refused(result, spreadsheet_cut(result))
         assert staged.folder is not None
         tag = f"{self.run_id}-{self.seq}"
         pending = self.tables.table(schema)
@@ -335,13 +301,6 @@ class FileLoader:
         return dest
 
 
-def _advice(reason: str, encoding: str) -> str:
-    """What to do about `reason`, the top reason of a file in `encoding`."""
-    if reason == "invalid_utf8" and encoding == "UTF-16":
-        return BROKEN_UTF16
-    return ADVICE.get(reason, "")
-
-
 def _for_example(quarantined: Path | None, reason: str) -> str:
     """`, for example line 7: Answer time: 'NULL' is ...`: the first row of the top reason."""
     example = first_example(quarantined, reason) if quarantined is not None else ""
@@ -368,29 +327,3 @@ def _notes(amended: list[str], counts: MergeCounts, staged: StagedSource) -> lis
     if not_utf8 and staged.result.source_kind == "csv_report":
         notes.append(not_text_note(not_utf8, staged.encoding))
     return notes
-
-
-def _spreadsheet_cut(result: FileResult) -> InputError:
-    return InputError(
-        f"{result.rows_read:,} records, exactly as many as a spreadsheet keeps under its "
-        f"header ({SPREADSHEET_ROWS:,} rows): it was most likely cut at that limit when a "
-        "spreadsheet saved it, the records after it missing; no rows of this file were "
-        "published",
-        path=result.source,
-        hint="load the export as downloaded; a file that genuinely holds this many records "
-        "loads once you split it in two",
-    )
-
-
-def _spreadsheet_saved(result: FileResult, marks: dict[str, int]) -> InputError:
-    """A call-leg source with records a spreadsheet damaged visibly: it saved every record,
-    and what it did to the others may not show."""
-    first = max(marks, key=lambda r: marks[r])
-    return InputError(
-        f"{sum(marks.values())} of {result.rows_read} rows rejected: {', '.join(sorted(marks))}, "
-        "the marks of a spreadsheet (or another tool) that saved the export again; the other "
-        "records may have been changed without a trace (a number's '+' or leading zeros "
-        "dropped, a time's seconds cut), so no rows of this file were published",
-        path=result.source,
-        hint=ADVICE[first] + "see the quarantined rows under rejects/ (cdr runs shows the file)",
-    )

@@ -9,6 +9,7 @@ import re
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
+from unittest.mock import ANY
 
 import pytest
 
@@ -156,3 +157,35 @@ def test_a_zip_member_that_fails_sends_its_done_event_with_the_failure(
     assert sum(e.total_bytes for e in done) == path.stat().st_size  # the members add up
     (line,) = [s for s in shown if s.endswith(" 100%, failed")]  # the line ends there
     assert line.startswith(f"{path}!part2.csv: ")
+
+
+def test_a_file_loaded_before_ends_its_bytes_without_a_line(
+    wh: Path, tmp_path: Path, samples_dir: Path, shown: list[str]
+) -> None:
+    """A file skipped as already loaded sent no `done` event: its bytes never counted, so a
+    folder of old and new files ended short of 100 % (half-way here). It sends one now,
+    `skipped`, which the progress counts without a line of its own (its log line says it)."""
+    folder = tmp_path / "inbox"
+    folder.mkdir()
+    old, new = folder / "a_old.csv", folder / "b_new.csv"
+    old.write_bytes(_rows(samples_dir, 1, 21))
+    new.write_bytes(_rows(samples_dir, 21, 41))
+    assert ingest_paths(settings(wh), [old]).exit_code == 0
+    shown.clear()
+    events: list[ProgressEvent] = []
+    total = old.stat().st_size + new.stat().st_size
+    progress = Progress(quiet=False, every=1, total_bytes=total)
+    progress.tty = False
+
+    def both(event: ProgressEvent) -> None:
+        events.append(event)
+        progress(event)
+
+    result = ingest_paths(settings(wh), [folder], progress=both)
+    assert [f.status for f in result.files] == ["skipped", "loaded"]
+    done = [(Path(e.source).name, e.status, e.total_bytes) for e in events if e.done]
+    assert done == [("a_old.csv", "skipped", old.stat().st_size), ("b_new.csv", "loaded", ANY)]
+    assert sum(e.total_bytes for e in events if e.done) == total
+    lines = [s for s in shown if re.search(r" \d+%$", s)]  # the progress lines
+    assert lines[-1].startswith(f"{new}: 20 rows") and lines[-1].endswith(" 100%")
+    assert not [s for s in lines if s.startswith(str(old))]
