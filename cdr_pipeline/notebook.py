@@ -25,6 +25,7 @@ import polars as pl
 from cdr_pipeline.config import Settings, load_settings
 from cdr_pipeline.errors import ConfigError
 from cdr_pipeline.state.layout import Layout
+from cdr_pipeline.text import UUID_RE
 from cdr_pipeline.warehouse import connect, resolve_tier
 from cdr_pipeline.warehouse.signature import build_record
 
@@ -39,8 +40,6 @@ _MONTH = re.compile(r"(\d{4})-(\d{2})")
 # the parameters a query may name; each is bound only when the SQL uses it, because DuckDB
 # refuses a named parameter the statement does not contain
 _PARAMETER = re.compile(r"\$(month|location|department)\b")
-# a Department ID that is a UUID is stored lower case (ingest: docs/webex-dch.md)
-_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 
 class NotebookParameterError(ConfigError):
@@ -81,7 +80,7 @@ def parse_department(value: str | None) -> str | None:
     spelling of an HR export or a database (D2BA37C1-...) selects the department instead
     of a **No data** in every section. Another id keeps its case."""
     text = _text(value)
-    return text.lower() if _UUID.fullmatch(text) else text or None
+    return text.lower() if UUID_RE.fullmatch(text) else text or None
 
 
 def _text(value: object) -> str:

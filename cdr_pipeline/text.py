@@ -15,6 +15,10 @@ ISO_MS_STRFTIME = "%Y-%m-%dT%H:%M:%S%.3fZ"
 ISO_MS_SQL = "%Y-%m-%dT%H:%M:%S.%gZ"
 """DuckDB `strftime` spelling of `iso_ms` (%g: milliseconds)."""
 
+UUID_RE = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+"""A UUID in any case, as Control Hub and the APIs write ids (lower case) and databases
+sometimes (upper case)."""
+
 
 def quote(name: str) -> str:
     """A SQL identifier."""

@@ -15,6 +15,7 @@ from cdr_pipeline.errors import InputError
 from cdr_pipeline.render import shorten_middle
 from cdr_pipeline.schema.base import Column, TableSchema, currency_named
 from cdr_pipeline.schema.registry import SCHEMAS
+from cdr_pipeline.text import UUID_RE
 
 
 @dataclass(frozen=True)
@@ -164,7 +165,7 @@ def detect_kind(
 _DATA_CELL = re.compile(
     r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}.*"  # a time stamp
     r"|\+\d{6,}"  # an E.164 number
-    r"|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"  # a UUID
+    rf"|{UUID_RE.pattern}"  # a UUID
 )
 """A cell no header names a column with: a header line holding one is a record."""
 

@@ -16,7 +16,7 @@ from cdr_pipeline.ingest.derive.base import (
     spreadsheet_numbers,
 )
 from cdr_pipeline.schema.calls import CALL_LEGS, SITE_OFFSET_RANGE, WEBEX_GO_SUB_CLIENT_TYPE
-from cdr_pipeline.text import ISO_MS_STRFTIME
+from cdr_pipeline.text import ISO_MS_STRFTIME, UUID_RE
 
 DURATIONS = ("duration_seconds", "ring_duration_seconds", "hold_duration_seconds")
 
@@ -108,7 +108,7 @@ UUID_KEYS = ("report_id", "correlation_id", "user_uuid", "org_uuid", "site_uuid"
 """The UUID columns that key, group or join a leg: Control Hub and the APIs write them lower
 case (docs/webex-dch.md#value-formats)."""
 
-_UUID = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+_UUID = f"^{UUID_RE.pattern}$"
 
 
 def _lower_uuids(df: pl.DataFrame) -> pl.DataFrame:

@@ -30,10 +30,8 @@ from cdr_pipeline.schema.devices import (
     LICENCE_MOBILE,
     STATUSES,
 )
-from cdr_pipeline.text import ISO_MS_STRFTIME
+from cdr_pipeline.text import ISO_MS_STRFTIME, UUID_RE
 
-UUID_RE = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
-"""A UUID in any case (`held.py` reads held rows with it too)."""
 _PEOPLE_URI = re.compile(r"ciscospark://[a-z0-9-]+/PEOPLE/(" + UUID_RE.pattern + r")")
 ORG_URI = re.compile(r"ciscospark://[a-z0-9-]+/ORGANIZATION/(" + UUID_RE.pattern + r")")
 """What an API org id decodes to (`held.py` decodes held org ids with it too)."""
