@@ -159,12 +159,7 @@ def test_cron_job_ends_the_summary_log_for_a_run_killed_by_a_signal(
     and the summary log's tail still read the night before's `exit 0`, so the morning check
     said all was well. The job now ends the log with the night's line naming the signal.
     Run by sh, with a stand-in for cdr that the signal kills."""
-    home, logs = tmp_path / "srv", tmp_path / "log"
-    (home / ".venv" / "bin").mkdir(parents=True)
-    logs.mkdir()
-    stand_in = home / ".venv" / "bin" / "cdr"
-    stand_in.write_text(f'#!/bin/sh\n[ "$1" = --version ] && exit 0\nkill -{signal} $$\n')
-    stand_in.chmod(0o755)
+    home, logs = _killed_cdr(tmp_path, signal)
     summary = logs / "nightly-summary.log"
     summary.write_text("cdr nightly 2026-12-04: exit 0\n")
     proc = subprocess.run(
@@ -334,12 +329,7 @@ def test_the_alert_and_the_cron_job_write_one_line_for_a_killed_run(
     the service manager or shell saw (128 + the signal), and apart from it what the ledger
     records, in the same words. Run by sh: the cron job with a stand-in for cdr that the
     signal kills, the alert with a stand-in for `systemctl show` saying the same."""
-    home, logs = tmp_path / "srv", tmp_path / "log"
-    (home / ".venv" / "bin").mkdir(parents=True)
-    logs.mkdir()
-    stand_in = home / ".venv" / "bin" / "cdr"
-    stand_in.write_text(f'#!/bin/sh\n[ "$1" = --version ] && exit 0\nkill -{signal} $$\n')
-    stand_in.chmod(0o755)
+    home, logs = _killed_cdr(tmp_path, signal)
     subprocess.run(["/bin/sh", "-c", cron_command(home, logs)], capture_output=True, timeout=60)
     cron = (logs / "nightly-summary.log").read_text().splitlines()[-1]
     alert = _alert_night(tmp_path / "systemd", 2, signal)
@@ -347,3 +337,15 @@ def test_the_alert_and_the_cron_job_write_one_line_for_a_killed_run(
     assert re.sub(day, "", alert) == re.sub(day, "", cron)
     assert f"exit {128 + signal} (interrupted: killed by signal {signal} (SIG" in alert
     assert "the ledger records it interrupted, 130 in cdr runs" in alert
+
+
+def _killed_cdr(tmp_path: Path, signal: int) -> tuple[Path, Path]:
+    """A deploy home whose `cdr` (a stand-in run by sh) is killed by `signal`, and its log
+    folder: (home, logs)."""
+    home, logs = tmp_path / "srv", tmp_path / "log"
+    (home / ".venv" / "bin").mkdir(parents=True)
+    logs.mkdir()
+    stand_in = home / ".venv" / "bin" / "cdr"
+    stand_in.write_text(f'#!/bin/sh\n[ "$1" = --version ] && exit 0\nkill -{signal} $$\n')
+    stand_in.chmod(0o755)
+    return home, logs
