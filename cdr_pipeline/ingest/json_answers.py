@@ -108,6 +108,7 @@ def refuse_other_key(head: bytes, limits: Limits) -> None:
         f'records found under key "{shown}"; the Webex API puts them under "items" '
         '({"items": [...]})',
         line=1,
-        hint=f"try: jq '{{items: .[{path}]}}' FILE > page.json, or save the records as a "
-        f"JSON array (jq '.[{path}]' FILE > records.json), and load that",
+        # the new file's name is never FILE's: `> FILE` empties it before jq reads it
+        hint=f"try: jq '{{items: .[{path}]}}' FILE > FILE.items.json, or save the records as "
+        f"a JSON array (jq '.[{path}]' FILE > FILE.records.json), and load that",
     )

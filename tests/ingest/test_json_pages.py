@@ -225,7 +225,7 @@ def test_a_page_with_its_records_under_another_key_says_where_they_are(
     assert f'records found under key "{key}"; the Webex API puts them under "items"' in (
         f.message
     ), f.message
-    assert f"jq '{{items: .[\"{key}\"]}}' FILE > page.json" in f.message, f.message
+    assert f"jq '{{items: .[\"{key}\"]}}' FILE > FILE.items.json" in f.message, f.message
 
 
 def test_a_record_holding_an_array_of_records_is_still_a_record(tmp_path: Path) -> None:
