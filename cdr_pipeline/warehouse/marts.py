@@ -49,6 +49,8 @@ DEVICE_LEVEL = (
     "fct_device_licence_segments",
     "fct_licence_segments",
     "int_device_as_of",
+    "fct_licence_device_months",
+    "fct_licence_unit_months",
     "fct_licence_days",
     "fct_activation_codes",
     "fct_licence_holdings",
@@ -58,7 +60,10 @@ DEVICE_LEVEL = (
 each other. Each is small (a row per device, segment or day held: thousands), but a report
 recomputed all of them for every view that reads them: the licence reports of one month at
 10M legs spent 0.4 of their 0.55-0.86 s there and took 0.16-0.18 s with them kept as
-tables. The analyst tier computes its own from its pseudonymised views."""
+tables. The device and licence-unit months (a licence piece in each month it touches) are
+kept too: the one-month reconciliation bound `fct_licence_unit_months` five times and
+`fct_licence_device_months` twice. The analyst tier computes its own from its
+pseudonymised views."""
 
 MATERIALIZED: dict[str, Mart] = {
     **{name: Mart(by_call=False, legs=False) for name in DEVICE_LEVEL},
