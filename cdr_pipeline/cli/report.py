@@ -206,8 +206,10 @@ def _say_where_from(
             "--as-of: the frozen ones)",
             err=True,
         )
-    if result.note:  # an empty licence report of a month outside the device data
-        echo(f"note: {result.note}", err=True)
+    # an empty licence report of a month outside the device data; a line per closed month
+    # whose overlapping entitlement rows changed since its close (restatements)
+    for line in result.note.splitlines():
+        echo(f"note: {line}", err=True)
     if result.frozen_months:
         echo(
             f"{name}: {', '.join(result.frozen_months)}: closed, frozen figures; the other "

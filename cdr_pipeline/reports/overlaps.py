@@ -99,3 +99,19 @@ def stored_overlap_note(note: str | None, first_day: date) -> str:
         f"close (made by an earlier release); `cdr report reconciliation --month "
         f"{first_day:%Y-%m} --current` names those of the data now"
     )
+
+
+def overlap_change(stored: str | None, now: str, first_day: date) -> str:
+    """What `cdr report restatements` says of a closed month whose entitlement rows overlap
+    otherwise now than its close noted (`ClosedMonth.overlaps` against `overlap_note` now):
+    a renewal loaded beside the row it renews since the close moves `entitled_units` like a
+    top-up does, and only the names tell finance which it is. Empty when the note holds, or
+    when the close recorded none (an earlier release: nothing to compare with)."""
+    if stored is None or stored == now:
+        return ""
+    month = f"{first_day:%Y-%m}"
+    if not stored:
+        return f"{month}: since its close, {now}"
+    if not now:
+        return f"{month}: the entitlement rows its close noted overlap no longer: {stored}"
+    return f"{month}: the entitlement rows that overlap changed since its close; now: {now}"

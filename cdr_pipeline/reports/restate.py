@@ -16,7 +16,9 @@ describes the devices as of the latest device data, so a recomputation always mo
 horizon; it is not a figure of the month. The org's peak of licences held at one instant,
 which the close keeps for the summary's headline, gets a row of its own (report
 `finance-summary`, measure `licences_held_peak`) when it would change: late data can move it
-without changing a row of the reports (two subscriptions' units found to overlap).
+without changing a row of the reports (two subscriptions' units found to overlap). A closed
+month whose entitlement rows overlap otherwise than its close noted (`close.json`'s
+`overlaps`) is named in the result's note, with the rows that overlap now.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from cdr_pipeline.reports.frozen import (
     list_closed,
     read_frozen,
 )
+from cdr_pipeline.reports.overlaps import overlap_change, overlap_note
 from cdr_pipeline.reports.registry import REPORTS
 from cdr_pipeline.reports.run import ReportResult, figure_settings, query_report
 from cdr_pipeline.state.ledger import RETENTION_SCHEMA, Ledger
@@ -167,6 +170,7 @@ def restatements(settings: Settings, month: date | None = None) -> ReportResult:
     totals a recomputation would change (empty when every such month still holds)."""
     t0 = time.monotonic()
     rows: list[dict[str, Any]] = []
+    notes: list[str] = []
     closes = [c for c in list_closed(settings.layout) if month in (None, c.first_day)]
     con = connect(settings, read_only=True) if closes else None
     try:
@@ -217,13 +221,19 @@ def restatements(settings: Settings, month: date | None = None) -> ReportResult:
             assert con is not None
             with naming_damage(lambda: built_snapshots(settings), settings.layout):
                 peak = _peak_row(con, close)
+                overlaps = overlap_change(
+                    close.overlaps, overlap_note(con, close.first_day), close.first_day
+                )
             if peak is not None:
                 rows.append(peak)
+            if overlaps:  # a renewal typed as a new row adds units as a top-up does
+                notes.append(overlaps)
     finally:
         if con is not None:
             con.close()
     table = pa.Table.from_pylist(rows, schema=SCHEMA)
-    return ReportResult("restatements", None, table, time.monotonic() - t0)
+    note = "\n".join(notes)  # a line per month
+    return ReportResult("restatements", None, table, time.monotonic() - t0, note=note)
 
 
 def retention_drops(settings: Settings) -> list[tuple[date, datetime]]:

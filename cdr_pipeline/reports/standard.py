@@ -109,12 +109,12 @@ def _log_note(name: str, month: date | None, note: str) -> None:
     """What `cdr report` prints as its `note:` (entitlement rows that overlap, minutes of
     unknown duration left out, a licence month outside the device data), in the night's
     log: the report files hold the figures only, and the night said nothing of it."""
-    if note:
-        when = f" for {month:%Y-%m}" if month else ""
+    when = f" for {month:%Y-%m}" if month else ""
+    for line in note.splitlines():  # restatements: a line per closed month
         log.info(
             "note: report %s%s: %s",
             name,
             when,
-            note,
+            line,
             extra={"report": name, "month": f"{month:%Y-%m}" if month else None},
         )
