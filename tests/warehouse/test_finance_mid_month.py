@@ -1,6 +1,7 @@
 """September figures a finance user worked out by hand from sql/README.md, for things that
 change in the middle of the month: a price or currency that changes with a new entitlement
-row, and a phone that calls, then moves to another subscription (reporting time zone UTC).
+row, a phone that calls, then moves to another subscription, and a deleted phone that a
+later listing still shows (reporting time zone UTC).
 
 - Sub-P bought 2 units at 12.00 USD to 09-15 and 3 at 10.00 USD from 09-16; it holds P1 and
   P2 all month and P1 calls on 09-03. The price is that of the rows read for
@@ -13,9 +14,14 @@ row, and a phone that calls, then moves to another subscription (reporting time 
   call counts in Sub-1, the group of the phone when it called; the unit, its device and its
   use count once, in Sub-2, the group of its last held instant. Sub-1 held 1 unit at peak
   and none at month end: its 1 unit bought is unassigned (10.00).
+- V in Sub-R is deleted on 09-10 at noon and still listed by the snapshots of 09-16 and
+  10-01 (a listing that lags the deletion): DELETED is final, so V holds 09-01..09-10 only
+  (10 licence-days, none at month end) and nothing in October.
 """
 
 from __future__ import annotations
+
+from datetime import date
 
 import pytest
 
@@ -46,6 +52,12 @@ def september(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[dict[s
     w.snapshot("2026-09-16T06:00:00Z", "E", e, number, subscription="Sub-2")
     w.snapshot("2026-10-01T06:00:00Z", "E", e, number, subscription="Sub-2")
     w.leg(SEPT_FILE, "LE", "2026-09-10T10:00:00Z", e, number, 120)
+    v, number = user(5), "+15550005"
+    w.event("2026-08-15T00:00:00Z", "V", "PROVISIONED", v, number, subscription="Sub-R")
+    w.snapshot("2026-09-01T06:00:00Z", "V", v, number, subscription="Sub-R")
+    w.event("2026-09-10T12:00:00Z", "V", "DELETED", v, number, subscription="Sub-R")
+    w.snapshot("2026-09-16T06:00:00Z", "V", v, number, subscription="Sub-R")
+    w.snapshot("2026-10-01T06:00:00Z", "V", v, number, subscription="Sub-R")
     w.entitlements.append(f"Sub-1,{BYOD},1,2026-01-01,,10.00,USD")
     w.entitlements.append(f"Sub-2,{BYOD},1,2026-01-01,,10.00,USD")
     con = w.build(tmp_path_factory.mktemp("mid_month"))
@@ -64,6 +76,11 @@ def september(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[dict[s
             "licences_idle from rpt_licence_usage_monthly "
             "where month = date '2026-09-01' and subscription_id in ('Sub-1', 'Sub-2') "
             "order by subscription_id",
+        ),
+        "relisted": records(
+            con,
+            "select month, licences_held_peak, licences_held_month_end, licence_days "
+            "from rpt_licence_usage_monthly where subscription_id = 'Sub-R' order by month",
         ),
     }
 
@@ -118,3 +135,14 @@ def test_a_call_before_a_move_counts_where_it_was_made_and_the_use_where_the_uni
     assert (sub1["consumed_peak"], sub1["licences_used"], sub1["status"]) == (1, 0, "matched")
     assert (sub1["unassigned_units"], sub1["unassigned_cost"]) == (1, 10.0)
     assert (sub2["licences_used"], sub2["idle_cost"], sub2["unassigned_units"]) == (1, 0.0, 0)
+
+
+def test_a_listing_after_the_deletion_starts_no_new_holding(
+    september: dict[str, list[dict[str, object]]],
+) -> None:
+    assert september["relisted"] == [
+        {"month": date(2026, 8, 1), "licences_held_peak": 1, "licences_held_month_end": 1,
+         "licence_days": 17},
+        {"month": date(2026, 9, 1), "licences_held_peak": 1, "licences_held_month_end": 0,
+         "licence_days": 10},
+    ]  # fmt: skip
