@@ -1,13 +1,11 @@
-"""`cdr build`: create `cdr.duckdb` (views, and one mart kept as a table) and connect to it.
+"""`cdr build`: create `cdr.duckdb` (views, and the marts kept as tables) and connect to it.
 
 The database is built in a temporary file in the warehouse folder and renamed into place:
 an analyst holding the old `cdr.duckdb` open read-only keeps reading the old file (and the
 table versions it names) and is never blocked, and the build never waits for them. The views
-read the files of the latest version of each table, so the file holds no data but the
-materialized marts' tables (`materialize.py`, from the same versions; `analyst_marts`), and a
-refresh after an ingest takes about a second. `connect_as_of` builds the same views, in
-memory, over the versions current at an earlier moment (time travel).
-"""
+read the files of the latest version of each table, so the file holds no data but the marts'
+tables (`materialize.py`, from the same versions; `analyst_marts`). `connect_as_of` builds
+the same views, in memory, over the versions current at an earlier moment (time travel)."""
 
 from __future__ import annotations
 
@@ -47,6 +45,7 @@ from cdr_pipeline.warehouse.damage import naming_damage
 from cdr_pipeline.warehouse.database import Unusable, new_database, one_build_at_a_time, open_views
 from cdr_pipeline.warehouse.marts import (
     DEVICE_LEVEL,
+    PER_BUILD,
     analyst_tables,
 )
 from cdr_pipeline.warehouse.materialize import (
@@ -109,10 +108,12 @@ class BuildResult:
 
     def refreshed(self) -> list[str]:
         """What a refresh did, a line each: the table versions the views moved to, then each
-        kept mart (the device-level tables together: computed whole or kept together)."""
+        kept mart (the device-level tables together: computed whole or kept together; the
+        ledger's, `PER_BUILD`, not: every refresh computes them)."""
         versions = (self.versions or "no table yet").replace(",", ", ")
         lines = [f"views moved to {versions}"]
-        lines += [m.summary() for m in self.materialized if m.name not in DEVICE_LEVEL]
+        kept = [m for m in self.materialized if m.name not in (*DEVICE_LEVEL, *PER_BUILD)]
+        lines += [m.summary() for m in kept]
         device = {m.mode for m in self.materialized if m.name in DEVICE_LEVEL}
         if device:
             state = "unchanged" if device == {"unchanged"} else "computed whole"
@@ -379,7 +380,7 @@ def connect_snapshots(
 ) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB with every view over the table versions `snapshots` (the ledger
     as it was `as_of`), read in `tier`: a database made for one question, which keeps the
-    device-level marts as tables (`materialize.Keeper`), the call-level ones as views."""
+    device-level and ledger marts as tables (`materialize.Keeper`), the call-level as views."""
     con = duckdb.connect()
     con.execute("set TimeZone = 'UTC'")
     try:
@@ -390,7 +391,7 @@ def connect_snapshots(
             snapshots,
             analyst="memory" if tier == "analyst" else None,
             as_of=as_of,
-            keeper=Keeper(con, snapshots, whole=True, only=DEVICE_LEVEL),
+            keeper=Keeper(con, snapshots, whole=True, only=(*DEVICE_LEVEL, *PER_BUILD)),
         )
         use_tier(con, tier)
     except BaseException:

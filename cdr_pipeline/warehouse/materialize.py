@@ -29,15 +29,17 @@ of the other tables the rows were computed from:
 - whole: the device-level views (`DEVICE_LEVEL`: device history, licence segments and
   days, activation codes, violations) read no call legs; each is computed whole when a
   table besides call_legs moved, and kept otherwise. A folder with a device-level view of
-  its own SQL (which may read call legs) has them computed whole at every refresh.
+  its own SQL (which may read call legs) has them computed whole at every refresh. So are
+  the views of the ingest ledger (`PER_BUILD`: call coverage and the licence reports'
+  months), at every refresh: the ledger's views are generated anew by every build.
 When another table a view reads moved (new device snapshots or events), every row may change,
 and that table is computed whole. Either way the result equals the view's SQL over the same
 table versions (the parity tests). An in-memory database made for one question (time travel,
 `connect_as_of`; a month's finance figures, `reports/figures.py`) keeps only the device-level
-marts, computed whole into its own tables (so does its analyst tier, `analyst.keep_as_tables`):
-the calls stay views, which a month's question filters. Every licence report reads the
-device-level chain: as views, a month's four finance reports on the samples took 10 s, 2 s as
-tables.
+marts and those of the ledger, computed whole into its own tables (so does its analyst tier,
+`analyst.keep_as_tables`): the calls stay views, which a month's question filters. Every
+licence report reads the device-level chain: as views, a month's four finance reports on the
+samples took 10 s, 2 s as tables.
 """
 
 from __future__ import annotations
@@ -194,7 +196,12 @@ class Keeper:
         exists = table_exists(con, SCHEMA, name)
         held = self.days if mart.legs else {}  # a device-level view: whole or unchanged
         # a device-level view of one's own may read call legs or the ledger: whole every time
-        anew = self.whole or not exists or (self.own_device_level and not mart.legs)
+        anew = (
+            self.whole
+            or not exists
+            or mart.every_build  # over the ledger, which every build reads anew
+            or (self.own_device_level and not mart.legs)
+        )
         changed = None if anew else changed_days(con, name, held, others)
         # a view of one's own SQL without the columns a by-call refresh reads: whole
         by_call = mart.by_call and _callable(con, spec, table if exists else None)
