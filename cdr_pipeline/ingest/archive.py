@@ -66,7 +66,10 @@ def zip_directory(path: Path) -> tuple[int, int] | None:
 def member_spans(members: list[zipfile.ZipInfo], size: int) -> list[tuple[int, int, int]]:
     """Each member's (start, header offset, end) in a ZIP of `size` bytes: from the end of
     the member before it in the file (the first from 0) to the start of the next (the last
-    to the file's end)."""
+    to the file's end); none for an archive without data members (an empty ZIP, or one of
+    folders and archiver metadata only), which the caller refuses by name."""
+    if not members:  # `[*starts[1:], size]` would have one end too many: exit 1, a bug
+        return []
     starts = sorted({m.header_offset for m in members})
     ends = dict(zip(starts, [*starts[1:], size], strict=True))
     firsts = dict(zip(starts, [0, *starts[1:]], strict=True))

@@ -344,7 +344,13 @@ def sources_of(path: Path, limits: Limits | None = None) -> list[Source]:
                 hint="the download may be incomplete; fetch the report again",
             ) from exc
         if not out:
-            raise InputError("ZIP archive holds no data files", path=name)
+            raise InputError(
+                "the ZIP archive holds no data files (it is empty, or holds only folders "
+                "and archiver metadata such as __MACOSX/)",
+                path=name,
+                hint="download the report again, or load the CSV it should hold; an "
+                "archive zipped by hand: zip the export file, not its folder",
+            )
         return out
     if magic.startswith(GZIP_MAGIC):
         try:
