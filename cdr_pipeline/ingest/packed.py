@@ -6,9 +6,11 @@ NUL bytes with the advice to export the report again as UTF-8."""
 
 from __future__ import annotations
 
+import lzma
 import zipfile
 
 from cdr_pipeline.errors import InputError
+from cdr_pipeline.ingest.zipmember import open_member
 
 ZIP_MAGIC = b"PK\x03\x04"
 EMPTY_ZIP_MAGIC = b"PK\x05\x06"
@@ -137,7 +139,15 @@ def apple_double(zf: zipfile.ZipFile, member: zipfile.ZipInfo) -> bool:
     if not member.filename.rsplit("/", 1)[-1].startswith("._"):
         return False
     try:
-        with zf.open(member) as fh:
+        with open_member(zf, member) as fh:
             return fh.read(len(APPLE_DOUBLE)) == APPLE_DOUBLE
-    except (zipfile.BadZipFile, NotImplementedError, RuntimeError, OSError, EOFError, ValueError):
+    except (
+        zipfile.BadZipFile,
+        NotImplementedError,
+        RuntimeError,
+        OSError,
+        EOFError,
+        ValueError,
+        lzma.LZMAError,
+    ):
         return False  # judged as any other member (`sources._member_problem`)

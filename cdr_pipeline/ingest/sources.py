@@ -38,6 +38,7 @@ from cdr_pipeline.ingest.packed import (
     apple_double,
     refuse_packed,
 )
+from cdr_pipeline.ingest.zipmember import open_member
 from cdr_pipeline.render import os_text
 
 
@@ -168,7 +169,7 @@ class _Tee(io.RawIOBase):
 def _opened(zf: zipfile.ZipFile, member: zipfile.ZipInfo | str, name: str) -> Iterator[BinaryIO]:
     """A ZIP member's stream; an encrypted or unreadable member is an InputError."""
     try:
-        raw = zf.open(member)
+        raw = open_member(zf, member)
     except DECOMPRESS_ERRORS as exc:
         raise unreadable(exc, name) from exc
     with raw:
