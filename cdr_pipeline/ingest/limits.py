@@ -7,6 +7,7 @@ it); crossing one fails the file or ZIP member with exit 3, never the run (but f
 from __future__ import annotations
 
 import io
+import lzma
 import zipfile
 import zlib
 from collections.abc import Callable, Mapping
@@ -53,6 +54,7 @@ class Limits:
 DECOMPRESS_ERRORS = (
     EOFError,  # gzip or deflate stream ends early (truncated download)
     zlib.error,  # corrupt deflate data
+    lzma.LZMAError,  # corrupt data of an LZMA ZIP member (it ended the run: exit 1)
     zipfile.BadZipFile,  # bad CRC of a member
     NotImplementedError,  # ZIP compression method Python cannot read
     RuntimeError,  # encrypted ZIP member

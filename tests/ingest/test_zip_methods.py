@@ -14,7 +14,7 @@ import pytest
 
 from cdr_pipeline.ingest.limits import Limits
 from cdr_pipeline.ingest.sources import sources_of
-from tests.ingest.helpers import fixture, load, table
+from tests.ingest.helpers import cdr_in_process, fixture, load, table
 
 GOOD_ROWS = 6
 
@@ -68,3 +68,21 @@ def test_an_lzma_member_unpacks_no_more_than_is_read(tmp_path: Path) -> None:
     finally:
         tracemalloc.stop()
     assert peak < 16 * 1024 * 1024, f"{peak:,} bytes held to read a few KiB"
+
+
+@pytest.mark.parametrize("method", [zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA], ids=["bzip2", "lzma"])
+def test_a_corrupt_bzip2_or_lzma_member_fails_alone(tmp_path: Path, method: int) -> None:
+    """Damaged data of an LZMA member raised LZMAError, which no handler took: the run ended
+    as a bug (exit 1) and the files after it were not loaded."""
+    data = bytearray(_zip(fixture("bom_crlf.csv").read_bytes(), method))
+    for i in range(200, 260):  # inside the member's compressed data
+        data[i] ^= 0x5A
+    report = tmp_path / "report_0042"
+    report.write_bytes(bytes(data))
+    good = tmp_path / "good.csv"
+    good.write_bytes(fixture("bom_crlf.csv").read_bytes())
+    run = cdr_in_process("--warehouse", str(tmp_path / "wh"), "ingest", str(report), str(good))
+    assert run.exit_code == 3, run.output
+    assert f"{report}!export.csv: compressed data is corrupt" in run.output
+    assert "download or copy it again" in run.output
+    assert table(tmp_path / "wh").height == GOOD_ROWS
