@@ -147,9 +147,14 @@ def test_a_cut_ledger_record_exits_6_naming_it(tmp_path: Path, table: str) -> No
     """A ledger record file cut short (a disk fault) ended `cdr runs`, `cdr ingest`,
     `cdr nightly` and `cdr build` as a bug (exit 1, "unexpected ComputeError", "No magic
     bytes found"). The ledger is the record of
-    every run (and of the inputs already loaded): damage to restore (exit 6), not set aside."""
+    every run (and of the inputs already loaded): damage to restore (exit 6), not set aside.
+    A report reads what the last build kept of the ledger (the call coverage, a table since
+    the build read the records): it still answers, as it did before the damage."""
     wh = tmp_path / "wh"
     _two_versions(wh)
+    report = ["report", "reconciliation", "--format", "csv"]
+    before = _cdr(wh, *report)
+    assert before.exit_code == 0, before.output
     record = sorted((wh / "state" / "ledger" / table).glob("*.parquet"))[0]
     good = record.read_bytes()
     record.write_bytes(good[:50])
@@ -160,8 +165,6 @@ def test_a_cut_ledger_record_exits_6_naming_it(tmp_path: Path, table: str) -> No
         ["nightly", "--inbox", str(inbox)],
         ["build"],  # its ledger views read the records with DuckDB: "No magic bytes found"
         ["build", "--full"],
-        # its views read them too: a month's call coverage reads the files records
-        ["report", "reconciliation", "--format", "csv"],
     ]
     if table == "runs":  # `cdr runs` reads the files records for --wide only
         commands.append(["runs"])
@@ -170,6 +173,8 @@ def test_a_cut_ledger_record_exits_6_naming_it(tmp_path: Path, table: str) -> No
         assert res.exit_code == 6, (args, res.output)
         assert f"ledger record {record} cannot be read as Parquet" in res.output, args
         assert "restore it from a backup" in res.output and "unexpected" not in res.output
+    after = _cdr(wh, *report)
+    assert (after.exit_code, after.output) == (0, before.output)
     record.write_bytes(good)
     assert _cdr(wh, "runs").exit_code == 0
 
