@@ -102,12 +102,16 @@ OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 
 PARQUET_MAGIC = b"PAR1"
 
+EXE_MAGIC = b"MZ"
+"""A Windows program (`.exe`): among others a self-extracting ZIP, whose program runs before
+the archive."""
+
 
 def refuse_binary(head: bytes, name: str) -> None:
     """Raise when `head` starts a binary file someone may take for an export: an `.xls`
-    workbook (an export saved in Excel 97-2003 format) or a Parquet file (a table's, a
-    rejects or a report file of a warehouse). Read as text, each failed as a header of NUL
-    bytes, "UTF-16 without a byte-order mark"."""
+    workbook (an export saved in Excel 97-2003 format), a Windows program (a self-extracting
+    ZIP) or a Parquet file (a table's, a rejects or a report file of a warehouse). Read as
+    text, each failed as a header of NUL bytes, "UTF-16 without a byte-order mark"."""
     if head.startswith(OLE2_MAGIC):
         raise InputError(
             "an Excel 97-2003 workbook (.xls) or another Office file of that format, "
@@ -115,6 +119,14 @@ def refuse_binary(head: bytes, name: str) -> None:
             path=name,
             hint="load the export as downloaded from Control Hub; or save the sheet as CSV "
             "UTF-8, its number, id and time columns imported as text",
+        )
+    if head.startswith(EXE_MAGIC) and b"\0" in head:  # binary, never a CSV header
+        raise InputError(
+            "a Windows program (.exe), not an export: a self-extracting archive, or a "
+            "file saved under the wrong name",
+            path=name,
+            hint="do not run it to find out; unpack an archive with `7z x FILE` or "
+            "`unzip FILE` and load the CSV it holds, or download the report again",
         )
     if head.startswith(PARQUET_MAGIC) and b"\0" in head:  # binary, never a CSV header
         raise InputError(

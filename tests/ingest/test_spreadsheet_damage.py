@@ -284,6 +284,24 @@ def test_an_xls_workbook_and_a_parquet_file_are_refused_saying_what_they_are(wh:
     assert "a Parquet file, not an export" in by_name[report.name].message
 
 
+def test_a_self_extracting_archive_is_refused_as_a_program(wh: Path) -> None:
+    """A self-extracting ZIP (a Windows program, `MZ` and its DOS header, the archive after
+    it) was refused as "the header holds NUL bytes: UTF-16 without a byte-order mark",
+    advising a UTF-8 export of a file that is a program."""
+    sfx = wh.parent / "Calling_Detailed_Call_History.exe"
+    stub = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff" + bytes(48)
+    with zipfile.ZipFile(wh.parent / "inner.zip", "w") as zf:
+        zf.writestr("export.csv", "Report ID,Start time\r\n")
+    sfx.write_bytes(
+        stub + b"This program cannot be run in DOS mode." + (wh.parent / "inner.zip").read_bytes()
+    )
+    (f,) = load(wh, sfx).files
+    assert (f.status, f.exit_code) == ("failed", 3)
+    assert "UTF-16" not in f.message
+    assert "a Windows program (.exe), not an export" in f.message
+    assert "7z x FILE" in f.message
+
+
 def test_a_file_that_is_no_export_is_named_in_a_message_of_a_few_lines(wh: Path) -> None:
     """The header of a file that is no export is quoted, each name shortened: a line of
     XML or JSON of 30 KB was quoted whole, once per file of a nightly's inbox."""
