@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import lzma
 import zipfile
+import zlib
 
 from cdr_pipeline.errors import InputError
 from cdr_pipeline.ingest.zipmember import open_member
@@ -161,5 +162,6 @@ def apple_double(zf: zipfile.ZipFile, member: zipfile.ZipInfo) -> bool:
         EOFError,
         ValueError,
         lzma.LZMAError,
+        zlib.error,  # corrupt deflate data: the run ended as a bug (exit 1)
     ):
         return False  # judged as any other member (`sources._member_problem`)
