@@ -391,5 +391,10 @@ def redirect_refusal(shown: str, target: str, hops: int) -> tuple[str, str | Non
     """(message, hint) for too many redirects, or one off the API (a report's storage link
     aside): followed without the token, what the other host answers is no Webex data."""
     if hops > 5:
-        return f"{shown}: too many redirects", None
+        return (
+            f"{shown} redirected {hops} times in a row, the last to {target}: a redirect "
+            "loop, not followed further",
+            "a proxy (--base-url) or the API redirects in a loop; check --base-url, else "
+            "rerun later (the run resumes from the watermark)",
+        )
     return f"{shown} redirects off the API, to {target}", OFF_API_HINT
