@@ -86,13 +86,15 @@ def window_pages(
         client.check(response, f"fetching {endpoint}")
         yield response
         read.add(url)
-        if len(read) >= MAX_PAGES_PER_WINDOW:
+        url, kind = _next_page(client, response, endpoint, read), PAGE
+        if url is not None and len(read) >= MAX_PAGES_PER_WINDOW:
+            # only a next page past the limit is a loop: a window of exactly as many pages
+            # ended with an error after its last one, its watermark held for ever
             raise FetchError(
                 f"{endpoint} gave more than {MAX_PAGES_PER_WINDOW:,} pages for one window",
                 hint="the API keeps naming new pages (a paging loop); rerun later (the run "
                 "resumes from the watermark)",
             )
-        url, kind = _next_page(client, response, endpoint, read), PAGE
         del response  # not held while the next page arrives
 
 
