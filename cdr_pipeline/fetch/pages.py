@@ -70,7 +70,8 @@ class PageScan(NamedTuple):
     records: int
     latest: datetime | None
     ids: bytes | None
-    """A digest of the page's set of `Report ID`s, None when a record has none (or several)."""
+    """A digest of the page's records as (`Report ID`, `Report time`) pairs, None when a
+    record has no Report ID (or several)."""
     orgs: frozenset[str] = frozenset()
     """The `Org UUID`s of its records, lower case."""
 
@@ -204,21 +205,25 @@ class _Tally:
         self.latest: datetime | None = None
         self.ids: set[str] = set()
         self.this_id: list[str] = []
+        self.this_time = ""  # the record's Report time as sent: an update changes it
         self.orgs: set[str] = set()
 
     def item(self, event: str) -> None:
         if event == "start_map":
             self.records += 1
-            self.this_id = []
+            self.this_id, self.this_time = [], ""
         elif event == "end_map" and len(self.this_id) == 1:
             self.with_id += 1
-            self.ids.add(self.this_id[0])
+            # with its Report time: a record updated while the window is paged comes again
+            # on a later page, and a page of such updates alone read as a paging loop
+            self.ids.add(f"{self.this_id[0]}\t{self.this_time}")
         elif event in SCALARS:
             raise _NotRecords
 
     def field(self, prefix: str, value: str) -> None:
         name = _field(prefix)
         if name == "report time":
+            self.this_time = value.strip()
             rt = report_time(value)
             if rt is not None and (self.latest is None or rt > self.latest):
                 self.latest = rt
@@ -311,8 +316,9 @@ def save_window_pages(
     holds the pages it sent before. A page is read within the JSON `limits` of the ingest.
     A page that repeats an earlier one byte for byte is a paging loop under links that differ
     (a cursor that does not move): followed, it paged to the page limit, saving each copy;
-    so is a page holding exactly the Report IDs of an earlier one (its bytes differ by a
-    `trackingId` or the order: the same records again; pages that overlap in part, as an
+    so is a page holding exactly the Report IDs, with the same Report times, of an earlier
+    one (its bytes differ by a `trackingId` or the order: the same records again; records
+    updated meanwhile, with a later Report time, are new; pages that overlap in part, as an
     offset shifted by records arriving meanwhile makes them, go on), and more than
     `MAX_EMPTY_PAGES` empty pages in a row (each new, none repeating)."""
     seen: dict[bytes, int] = {}
@@ -345,7 +351,8 @@ def save_window_pages(
         if ids is not None and ids in seen_ids:
             raise FetchError(
                 f"{redact.url(response.url)}: page {wr.pages + 1} of the window holds the "
-                f"records of page {seen_ids[ids]} again, the same Report IDs (the pages loop)",
+                f"records of page {seen_ids[ids]} again, the same Report IDs and times "
+                "(the pages loop)",
                 hint=LOOP_HINT,
             )
         seen[digest] = wr.pages + 1

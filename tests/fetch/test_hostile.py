@@ -1,17 +1,29 @@
 """A Webex API that misbehaves as real services do (each case on a real server on 127.0.0.1):
-redirects that loop, a window of exactly the page limit."""
+redirects that loop, a window of exactly the page limit, records updated while a window
+is paged."""
 
 from __future__ import annotations
 
+import copy
 import socket
 from datetime import timedelta
 from pathlib import Path
 
+import polars as pl
 import pytest
 
+from cdr_pipeline.fetch import fetch_records
 from cdr_pipeline.fetch import paging as paging_module
-from tests.fetch.conftest import NOW, TOKEN, FakeClock, fetch_window, settings_for, warehouse
-from tests.fetch.fakewebex import ORG_ID, FakeWebex, make_records
+from tests.fetch.conftest import (
+    NOW,
+    TOKEN,
+    FakeClock,
+    fetch_window,
+    make_client,
+    settings_for,
+    warehouse,
+)
+from tests.fetch.fakewebex import ORG_ID, FakeWebex, iso, make_records
 from tests.fetch.rawserver import RawServer
 
 
@@ -54,3 +66,62 @@ def test_a_window_of_exactly_the_page_limit_is_read_whole(
     assert result.error is None and result.exit_code == 0, result.error
     assert len(result.pages) == 3 and len(warehouse(settings)) == 3
     assert result.watermark_after == result.windows[0].end + timedelta(milliseconds=1)
+
+
+def test_records_updated_while_a_window_is_paged_are_no_loop(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    """Records updated while the window is paged (the feed files them by Report time) come
+    again on a later page with a later Report time. A page of such updates alone holds the
+    Report IDs of an earlier page: it was taken for a paging loop, the run ended (exit 1)
+    with the updates unloaded, and a rerun that met them again ended the same way."""
+    records = make_records(4, NOW - timedelta(hours=20), timedelta(minutes=10))
+    per_page = 2  # pages [r0 r1] [r2 r3] [r0' r1']: the last holds the first's Report IDs
+    updates = []
+    for record in records[:per_page]:
+        update = copy.deepcopy(record)
+        update["Report time"], update["Duration"] = iso(NOW - timedelta(hours=19)), 99
+        updates.append(update)
+    settings = settings_for(tmp_path, org_id=ORG_ID)
+    with FakeWebex(TOKEN, records + updates, page_cap=per_page) as server:
+        result = fetch_window(settings, server.url, clock)
+    assert result.error is None and result.exit_code == 0, result.error
+    assert result.records == 4 + per_page
+    assert result.total("rows_loaded") + result.total("rows_duplicate") == 4 + per_page
+    table = warehouse(settings)
+    assert table.height == 4  # each record once, its update winning
+    updated = table.filter(pl.col("report_id").is_in([r["Report ID"] for r in updates]))
+    assert updated["duration_seconds"].to_list() == [99] * per_page
+
+
+def test_the_same_records_again_under_new_bytes_are_still_a_loop(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    """The Report time in the loop key does not hide a cursor that does not move: the same
+    records (same Report IDs and times) under a body that differs are still a loop."""
+    records = make_records(2, NOW - timedelta(hours=20), timedelta(minutes=10))
+
+    class Stuck(FakeWebex):
+        turn = 0
+
+        def cdrs(self, path: str, query: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
+            status, headers, body = super().cdrs(path, {**query, "offset": "0"})
+            Stuck.turn += 1
+            body = body[:-1] + f', "trackingId": "T{Stuck.turn}"}}'.encode()
+            headers["Link"] = (
+                f'<{self.url}{path}?n={Stuck.turn}&{_window_query(query)}>; rel="next"'
+            )
+            return status, headers, body
+
+    settings = settings_for(tmp_path, org_id=ORG_ID)
+    with Stuck(TOKEN, records) as server:
+        result = fetch_records(
+            settings, "feed", NOW - timedelta(hours=21), NOW - timedelta(hours=12),
+            client=make_client(server.url, clock), now=NOW,
+        )  # fmt: skip
+    assert result.exit_code == 1 and result.error is not None
+    assert "holds the records of page 1 again" in result.error.message
+
+
+def _window_query(query: dict[str, str]) -> str:
+    return "&".join(f"{k}={query[k]}" for k in ("startTime", "endTime", "max"))
