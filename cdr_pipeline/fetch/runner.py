@@ -16,6 +16,7 @@ from pathlib import Path
 
 from cdr_pipeline.config import FetchOptions, Settings, with_fetch_flags
 from cdr_pipeline.errors import EXIT_BAD_INPUT, CdrError, ConfigError
+from cdr_pipeline.fetch.alive import fetch_alive
 from cdr_pipeline.fetch.client import WebexClient
 from cdr_pipeline.fetch.limiter import RateLimiter, Sleep
 from cdr_pipeline.fetch.pages import save_window_pages, unaccounted
@@ -45,7 +46,7 @@ from cdr_pipeline.fetch.windows import (
     plan_windows,
     resume_from,
 )
-from cdr_pipeline.ingest import IngestResult, ingest_paths
+from cdr_pipeline.ingest import IngestResult, ingest_paths, new_run_id
 from cdr_pipeline.ingest.limits import Limits
 from cdr_pipeline.ingest.results import ProgressEvent, ProgressFn
 from cdr_pipeline.state.ledger import Ledger
@@ -117,7 +118,16 @@ def fetch_records(
     result = FetchResult(source="report" if report_id else options.source, report_id=report_id)
     ledger = Ledger(settings.layout)
     # one fetch at a time: two would share the token's rate limit and race on the watermark
-    with writer_lock(settings.layout, COMMAND, settings.lock_wait_seconds, name="fetch.lock"):
+    with (
+        writer_lock(settings.layout, COMMAND, settings.lock_wait_seconds, name="fetch.lock"),
+        fetch_alive(settings, COMMAND, new_run_id(datetime.now(UTC))) as alive,
+    ):
+        # a kill -9 leaves the mark of this run: the next one records it `interrupted`
+        def heard(event: ProgressEvent) -> None:
+            alive.beat()
+            if progress is not None:
+                progress(event)
+
         try:
             _replay(settings, ledger, result)
             org_id = options.org_id or client.org_id()
@@ -127,7 +137,7 @@ def fetch_records(
                 _fetch_report(settings, client, org_id, report_id, result)
             else:
                 _fetch_windows(
-                    settings, options, client, ledger, org_id, since, until, now, result, progress
+                    settings, options, client, ledger, org_id, since, until, now, result, heard
                 )
         except KeyboardInterrupt:
             # Ctrl-C, or SIGTERM at a scheduler's time limit: `cdr runs` says so (the

@@ -5,7 +5,12 @@ is paged."""
 from __future__ import annotations
 
 import copy
+import signal
 import socket
+import subprocess
+import sys
+import threading
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -14,6 +19,8 @@ import pytest
 
 from cdr_pipeline.fetch import fetch_records
 from cdr_pipeline.fetch import paging as paging_module
+from cdr_pipeline.fetch.alive import fetch_alive
+from cdr_pipeline.state.ledger import Ledger
 from tests.fetch.conftest import (
     NOW,
     TOKEN,
@@ -125,3 +132,85 @@ def test_the_same_records_again_under_new_bytes_are_still_a_loop(
 
 def _window_query(query: dict[str, str]) -> str:
     return "&".join(f"{k}={query[k]}" for k in ("startTime", "endTime", "max"))
+
+
+_KILLED_FETCH = """
+import sys
+from datetime import timedelta
+from pathlib import Path
+from cdr_pipeline.fetch import fetch_records
+from tests.fetch.conftest import NOW, FakeClock, make_client, settings_for
+from tests.fetch.fakewebex import ORG_ID
+settings = settings_for(Path(sys.argv[1]), org_id=ORG_ID)
+fetch_records(settings, "feed", NOW - timedelta(hours=21), NOW - timedelta(hours=12),
+              client=make_client(sys.argv[2], FakeClock()), now=NOW)
+"""
+
+
+class Hanging(FakeWebex):
+    """Answers the first two pages of a window, then holds the third until released."""
+
+    release = threading.Event()
+
+    def cdrs(self, path: str, query: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
+        if int(query.get("offset", "0")) >= 2:
+            self.release.wait(30)
+        return super().cdrs(path, query)
+
+
+@pytest.mark.slow
+def test_a_fetch_killed_while_it_pages_reads_interrupted_and_loses_nothing(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    """kill -9 (the OOM killer) while a fetch pages a window: Ctrl-C and SIGTERM write the
+    run's `interrupted` row, but the killed run wrote none, and `cdr runs` showed no fetch
+    that night. The next fetch records it `interrupted`, loads the pages it saved, and no
+    record is lost or loaded twice."""
+    records = make_records(4, NOW - timedelta(hours=20), timedelta(minutes=10))
+    settings = settings_for(tmp_path, org_id=ORG_ID)
+    with Hanging(TOKEN, records, page_cap=1) as server:
+        child = subprocess.Popen(
+            [sys.executable, "-c", _KILLED_FETCH, str(tmp_path), server.url],
+            cwd=Path(__file__).parents[2],
+        )
+        try:
+            for _ in range(300):  # the second page saved: the child waits for the third
+                if any(settings.layout.fetched.rglob("page-002.json.gz")):
+                    break
+                time.sleep(0.05)
+        finally:
+            child.send_signal(signal.SIGKILL)
+            child.wait()
+        Hanging.release.set()
+        assert Ledger(settings.layout).runs().is_empty()  # the killed run wrote no row
+        rerun = fetch_window(settings, server.url, clock)
+        again = fetch_window(settings, server.url, clock)
+    assert rerun.exit_code == 0 and again.exit_code == 0
+    assert len(rerun.replayed_pages) == 2
+    runs = Ledger(settings.layout).runs()
+    died = runs.filter(pl.col("status") == "interrupted")
+    assert died.height == 1 and died["exit_code"][0] == 130
+    assert "kill -9" in died["message"][0] and "without a last word" in died["message"][0]
+    assert sorted(warehouse(settings)["report_id"]) == sorted(r["Report ID"] for r in records)
+    assert not (settings.layout.fetched / ".running").exists()
+
+
+def test_a_fetch_that_left_its_mark_is_recorded_interrupted_once(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    """The mark a fetch killed with -9 leaves (its block never left): the next fetch writes
+    that run's row `interrupted`, once, and a run that ends leaves no mark."""
+    settings = settings_for(tmp_path, org_id=ORG_ID)
+    killed = fetch_alive(settings, "cdr fetch", "killed-run")
+    killed.__enter__()  # kill -9: the block is never left (held below, not collected)
+    records = make_records(2, NOW - timedelta(hours=20), timedelta(minutes=10))
+    with FakeWebex(TOKEN, records) as server:
+        assert fetch_window(settings, server.url, clock).exit_code == 0
+        assert fetch_window(settings, server.url, clock).exit_code == 0
+    runs = Ledger(settings.layout).runs()
+    died = runs.filter(pl.col("status") == "interrupted")
+    assert died["run_id"].to_list() == ["killed-run"]
+    assert died["command"].to_list() == ["cdr fetch"] and died["exit_code"][0] == 130
+    assert "kill -9" in died["message"][0]
+    assert not (settings.layout.fetched / ".running").exists()
+    del killed
