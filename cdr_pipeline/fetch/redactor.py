@@ -4,6 +4,7 @@ that merely looks like a credential (`access_token=abc"def`) is kept as it is.""
 
 from __future__ import annotations
 
+import re
 import urllib.parse
 from collections.abc import Iterable
 
@@ -13,6 +14,10 @@ REDACTED = "[REDACTED]"
 
 PART = 8
 """The shortest run of a token's characters that counts as part of it (and is removed)."""
+CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]+")
+"""Control characters but line breaks and tabs (which `one_line` makes blanks): an answer's
+NULs or escape sequences (ESC [2J clears a terminal) reached the operator's terminal and
+the JSON log in its error message."""
 
 
 class Redactor:
@@ -32,7 +37,8 @@ class Redactor:
         self.pieces -= _pieces([k for k in keep if k]) & tails
 
     def __call__(self, text: str) -> str:
-        """`text` (a message, a log line) without the token or a part of it. A server or
+        """`text` (a message, a log line) without the token or a part of it, and its control
+        characters shown as one U+FFFD a run (see `CONTROLS`). A server or
         proxy that echoes the request's headers may cut the token (`Bearer NzY4ZmFr...`) or
         show it from some offset: only the token whole was removed, and the rest of such a
         page showed all but a few of its characters."""
@@ -47,7 +53,7 @@ class Redactor:
                     spans.append([i, i + PART])
         for start, end in reversed(spans):
             text = text[:start] + REDACTED + text[end:]
-        return text
+        return CONTROLS.sub("\ufffd", text)
 
     def url(self, url: str) -> str:
         """A URL to show: without the token, and without the credential query parameters of

@@ -214,3 +214,36 @@ def test_a_fetch_that_left_its_mark_is_recorded_interrupted_once(
     assert "kill -9" in died["message"][0]
     assert not (settings.layout.fetched / ".running").exists()
     del killed
+
+
+def _controls(text: str) -> list[str]:
+    return [c for c in text if (ord(c) < 32 and c not in "\t\n\r") or 0x7F <= ord(c) <= 0x9F]
+
+
+@pytest.mark.parametrize("how", ["error page", "api error"])
+def test_an_answer_with_control_characters_shows_none_of_them(
+    tmp_path: Path, clock: FakeClock, how: str
+) -> None:
+    """A 503 whose body is NULs and escape sequences (a gzip bomb of zeros, a hostile
+    proxy's `ESC [2J`), or an API error sent with HTTP 200 whose message and trackingId hold
+    them: the error line carried them to the operator's terminal and the JSON log."""
+    if how == "error page":
+        status, body = 503, b"\x00" * 500 + b"\x1b[2J\x1b]0;owned\x07 Service Unavailable"
+    else:
+        body = b'{"message": "\\u001b[2Jbusy\\u0000", "trackingId": "ROUTER_\\u001b[31m"}'
+        status = 200
+
+    def answer(conn: socket.socket) -> None:
+        conn.sendall(
+            f"HTTP/1.1 {status} X\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()
+            + body
+        )
+
+    settings = settings_for(tmp_path, org_id=ORG_ID, retries=0)
+    with RawServer(answer) as server:
+        result = fetch_window(settings, server.url, clock)
+    assert result.exit_code == 1 and result.error is not None
+    shown = result.error.one_line()
+    assert _controls(shown) == [], repr(shown)
+    assert ("Service Unavailable" if how == "error page" else "busy") in shown
