@@ -7,9 +7,6 @@ it); crossing one fails the file or ZIP member with exit 3, never the run (but f
 from __future__ import annotations
 
 import io
-import lzma
-import zipfile
-import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, BinaryIO
@@ -18,6 +15,7 @@ from cdr_pipeline.config import Settings
 from cdr_pipeline.errors import InputError, cannot_read
 from cdr_pipeline.ingest.gunzip import EmptyMembers, ZeroPadding
 from cdr_pipeline.ingest.offsets import Marks
+from cdr_pipeline.ingest.unpacking import DECOMPRESS_ERRORS
 
 RATIO_FLOOR = 64 * 1024 * 1024
 """Below this many decompressed bytes the ratio limit does not apply: a small, very regular
@@ -49,17 +47,6 @@ class Limits:
             settings.max_zip_members,
             settings.max_file_days,
         )
-
-
-DECOMPRESS_ERRORS = (
-    EOFError,  # gzip or deflate stream ends early (truncated download)
-    zlib.error,  # corrupt deflate data
-    lzma.LZMAError,  # corrupt data of an LZMA ZIP member (it ended the run: exit 1)
-    zipfile.BadZipFile,  # bad CRC of a member
-    NotImplementedError,  # ZIP compression method Python cannot read
-    RuntimeError,  # encrypted ZIP member
-    OSError,  # gzip.BadGzipFile (bad CRC, bad magic), I/O errors
-)
 
 
 def unreadable(exc: BaseException, name: str) -> InputError:

@@ -6,11 +6,10 @@ NUL bytes with the advice to export the report again as UTF-8."""
 
 from __future__ import annotations
 
-import lzma
 import zipfile
-import zlib
 
 from cdr_pipeline.errors import InputError
+from cdr_pipeline.ingest.unpacking import DECOMPRESS_ERRORS
 from cdr_pipeline.ingest.zipmember import open_member
 
 ZIP_MAGIC = b"PK\x03\x04"
@@ -154,14 +153,5 @@ def apple_double(zf: zipfile.ZipFile, member: zipfile.ZipInfo) -> bool:
     try:
         with open_member(zf, member) as fh:
             return fh.read(len(APPLE_DOUBLE)) == APPLE_DOUBLE
-    except (
-        zipfile.BadZipFile,
-        NotImplementedError,
-        RuntimeError,
-        OSError,
-        EOFError,
-        ValueError,
-        lzma.LZMAError,
-        zlib.error,  # corrupt deflate data: the run ended as a bug (exit 1)
-    ):
+    except (*DECOMPRESS_ERRORS, ValueError):  # ValueError: zipfile's, of a member it cannot open
         return False  # judged as any other member (`sources._member_problem`)

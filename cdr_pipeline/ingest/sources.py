@@ -24,7 +24,6 @@ from cdr_pipeline.ingest.encoding import UTF8_BOM, refuse_encoding, text_stream,
 from cdr_pipeline.ingest.gunzip import consumed, gunzip
 from cdr_pipeline.ingest.json_scalar import refuse_json_scalar
 from cdr_pipeline.ingest.limits import (
-    DECOMPRESS_ERRORS,
     ArchiveBudget,
     Limits,
     Unpacked,
@@ -38,6 +37,7 @@ from cdr_pipeline.ingest.packed import (
     apple_double,
     refuse_packed,
 )
+from cdr_pipeline.ingest.unpacking import DECOMPRESS_ERRORS
 from cdr_pipeline.ingest.zipmember import open_member
 from cdr_pipeline.render import os_text
 
