@@ -62,6 +62,10 @@ class JsonGuard(io.RawIOBase):
         self.stray: tuple[int, int] | None = None
         """Byte offset and line of the first top-level value that holds no records (a
         record after a page, anything after an array), which the parser would skip."""
+        self._lists = 0  # arrays under an "items" key of the page being read
+        self.doubled: tuple[int, int] | None = None
+        """Byte offset and line of the first page's second "items" key: the parser reads
+        both arrays, where a JSON parser keeps one (`check_text`)."""
 
     def readable(self) -> bool:
         return True
@@ -120,6 +124,17 @@ class JsonGuard(io.RawIOBase):
                 line=line,
                 hint="the file joins pages or arrays with other JSON (records as JSON lines "
                 "after a page?): save each in a file of its own, or the records as JSON lines",
+            )
+        if self.doubled is not None:
+            at, line = self.doubled
+            raise BadInput(
+                f'a page names "items" twice (line {line:,}, byte {at:,}): a JSON parser '
+                "keeps one of its lists (most the last, some the first), and no Webex API "
+                "writes two, so which records the page holds cannot be told; none of the "
+                "file's rows are published",
+                line=line,
+                hint="fetch the page again; or, when both lists are wanted, save them as two "
+                'pages ({"items": [...]}{"items": [...]}) and load that',
             )
         if self.lone_surrogate is not None:
             at, text = self.lone_surrogate
@@ -213,12 +228,26 @@ class JsonGuard(io.RawIOBase):
             if start[i]:
                 line = self._lines + int(np.count_nonzero(arr[:at] == 10)) + 1
                 self._value = [self.offset + at, line, self._base == 1 and kinds[i] == OPEN[1]]
-                self._object = kinds[i] == OPEN[0]
+                self._object, self._lists = kinds[i] == OPEN[0], 0
             elif inner[i]:
                 self._value[2] = self._value[2] or self._object
+                if self._base == 2 and self._object and self._items_key(arr, at):
+                    self._lists += 1
+                    if self._lists == 2 and self.doubled is None:
+                        line = self._lines + int(np.count_nonzero(arr[:at] == 10)) + 1
+                        self.doubled = (self.offset + at, line)
             elif not self._value[2]:
                 self.stray = (self._value[0], self._value[1])
                 return
+
+    def _items_key(self, arr: np.ndarray, at: int) -> bool:
+        """Whether the array opening at `at` is the value of an `"items"` key (the key within
+        the 64 bytes before it, the last block's tail included)."""
+        before = bytes(arr[max(at - 64, 0) : at])
+        if at < 64:
+            before = self._tail + before
+        before = before.rstrip(b" \t\r\n")
+        return before.endswith(b":") and before[:-1].rstrip(b" \t\r\n").endswith(b'"items"')
 
     def _top_level_boms(
         self, arr: np.ndarray, quotes: np.ndarray, start_in: bool, brackets: np.ndarray

@@ -149,6 +149,15 @@ def _iter_records(stream: BinaryIO, limits: Limits) -> Iterator[tuple[int, Any]]
                         hint='put "items" earlier in the object (the Webex APIs write it '
                         "first), or save the records as a JSON array",
                     )
+                if isinstance(record, Record) and "items" in record.ambiguous:
+                    # its second list was dropped without a word (the page kept the first)
+                    raise BadInput(
+                        'a page names "items" twice with different lists: which records it '
+                        "holds cannot be told; none of the file's rows are published",
+                        line=n,
+                        hint="fetch the page again; or, when both lists are wanted, put each "
+                        'in a page of its own ({"items": [...]}) on a line of its own',
+                    )
                 # a page among records (a saved page appended to JSON lines): its items are
                 # records of that line (or value), as a file of pages would give them
                 log.info("record %d is a page: its %d items are read", n, len(record["items"]))

@@ -386,3 +386,34 @@ def test_the_guard_blanks_a_byte_order_mark_a_block_end_cuts() -> None:
         assert guard.read() == data.replace(BOM, b"   "), block
         guard = JsonGuard(Blocks(stray, block), Limits(), 2)  # type: ignore[arg-type]
         assert guard.read() == stray, block
+
+
+def _two_lists(first: list[dict[str, object]], second: list[dict[str, object]]) -> bytes:
+    one, two = json.dumps(first), json.dumps(second)
+    return f'{{"trackingId": "t", "items": {one},\n "items"  :  {two}}}'.encode()
+
+
+@pytest.mark.parametrize(
+    ("name", "data"),
+    [
+        # a page: both lists were read, 5 records where a JSON parser sees 2 or 3
+        ("page", _two_lists(records(3, 51), records(2, 52))),
+        # the second key after the first page of several
+        ("second_page", _page(items=records(2, 53)) + b"\n" + _two_lists(records(1, 54), [])),
+        # a page among JSON lines: the second list was dropped without a word
+        (
+            "page_among_lines",
+            b"\n".join(
+                [json.dumps(r).encode() for r in records(2, 55)]
+                + [_two_lists(records(2, 56), records(2, 57)).replace(b"\n", b"")]
+            ),
+        ),
+    ],
+)
+def test_a_page_naming_items_twice_fails_the_file(tmp_path: Path, name: str, data: bytes) -> None:
+    path = tmp_path / f"{name}.json"
+    path.write_bytes(data)
+    (f,) = load(tmp_path / "wh", path).files
+    assert (f.status, f.exit_code) == ("failed", 3), f.message
+    assert 'names "items" twice' in f.message and "line " in f.message
+    assert "fetch the page again" in f.message
