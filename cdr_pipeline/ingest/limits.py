@@ -109,14 +109,45 @@ def gated(reasons: Mapping[str, int], read: int) -> tuple[int, int]:
     return sum(reasons.values()) - lines, read - lines
 
 
-def rate_out_of_reach(rejected: int, read: int, bytes_left: int, max_rate: float) -> bool:
+def rate_out_of_reach(
+    rejected: int, read: int, bytes_left: int, max_rate: float, record_bytes: int = 2
+) -> bool:
     """Whether a stream with `rejected` of `read` records quarantined so far is bound to
     fail `max_reject_rate` however its last `bytes_left` bytes read: each record takes at
-    least two of them (a character and a line break), so at most `bytes_left // 2 + 1`
-    records follow, and even if all of them loaded the share rejected would stay too high.
-    A file of a million tiny bad lines then fails within its first percent instead of
+    least `record_bytes` of them (`bound_to_fail`), so at most `bytes_left // record_bytes
+    + 1` records follow, and even if all of them loaded the share rejected would stay too
+    high. A file of a million tiny bad lines then fails within its first percent instead of
     quarantining every line (about 30 µs each: a 300 MB file took over five minutes)."""
-    return rejected > max_rate * (read + max(bytes_left, 0) // 2 + 1)
+    return rejected > max_rate * (read + max(bytes_left, 0) // max(record_bytes, 1) + 1)
+
+
+MOSTLY_BAD_RECORDS = 10_000
+"""Records a stream must have given before its records' length counts (`bound_to_fail`)."""
+
+
+def bound_to_fail(
+    reasons: Mapping[str, int],
+    rows_read: int,
+    bytes_read: int,
+    most: int,
+    max_rate: float,
+    columns: int = 0,
+) -> bool:
+    """Whether a stream that quarantined `reasons` of `rows_read` records in its first
+    `bytes_read` bytes (of at most `most`) is bound to fail the reject-rate gate: the early
+    stop (`rate_out_of_reach`), each record still to come taking at least two bytes (a
+    character and a line break); in a CSV of `columns` columns, that many (a record that
+    loads has all its fields: a separator between each two, and a line break). And once
+    more than half of at least `MOSTLY_BAD_RECORDS` records are quarantined, as many as
+    those read took on average: a file of mostly bad records is no export whose records
+    will turn short and good. A gzip of 1 GB of ragged rows of 950 bytes, just under
+    `max_unpacked_ratio`, was given room for 500 million more records, and read to its end
+    to fail the gate after a million quarantined rows (107 s)."""
+    rejected, read = gated(reasons, rows_read)
+    floor = max(columns, 2)
+    if read >= MOSTLY_BAD_RECORDS and 2 * rejected > read:
+        floor = max(floor, bytes_read // max(rows_read, 1))
+    return rate_out_of_reach(rejected, read, most - bytes_read, max_rate, floor)
 
 
 class ArchiveBudget:

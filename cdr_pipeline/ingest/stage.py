@@ -28,7 +28,7 @@ from cdr_pipeline.ingest.digest import Digest, Fingerprint
 from cdr_pipeline.ingest.drift import Drift
 from cdr_pipeline.ingest.encoding import file_offsets, stream_encoding
 from cdr_pipeline.ingest.kinds import detect
-from cdr_pipeline.ingest.limits import Limits, gated, most_bytes, rate_out_of_reach, unreadable
+from cdr_pipeline.ingest.limits import Limits, bound_to_fail, most_bytes, unreadable
 from cdr_pipeline.ingest.normalize import LoadContext, normalize
 from cdr_pipeline.ingest.paths import regular_file
 from cdr_pipeline.ingest.prefetch import Prefetch
@@ -327,6 +327,7 @@ class SourceStage:
                 max_value_bytes=self.settings.max_value_bytes,
             )
             most = most_bytes(source.container, source.compressed, self.size, limits)
+            columns = len(headers) if source.fmt == CSV else 0
             stopped = failing = None
             try:
                 for chunk in whole_files(chunks, schema.kind):
@@ -335,9 +336,8 @@ class SourceStage:
                         break
                     interrupts.checkpoint()  # a stop raised here leaves nothing half-started
                     self._consume(chunk, schema, drift, ctx, stager, rejects)
-                    rejected, read = gated(rejects.reasons, result.rows_read)
-                    left, rate = most - chunk.bytes_read, self.settings.max_reject_rate
-                    if rate_out_of_reach(rejected, read, left, rate):
+                    rate, done = self.settings.max_reject_rate, chunk.bytes_read
+                    if bound_to_fail(rejects.reasons, result.rows_read, done, most, rate, columns):
                         failing = result.rows_read
                 drift.finish(result)
                 staged = stager.close()

@@ -5,13 +5,14 @@ ends a chunk at `CHUNK_BYTES`, as records do."""
 
 from __future__ import annotations
 
+import gzip
 import io
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from cdr_pipeline.ingest import csv_split
+from cdr_pipeline.ingest import csv_split, limits
 from cdr_pipeline.ingest.chunk import CHUNK_BYTES, RawReject
 from cdr_pipeline.ingest.csv_header import read_header
 from cdr_pipeline.ingest.csv_reader import read_csv_body
@@ -111,3 +112,42 @@ def test_a_file_read_to_its_end_does_not_say_reading_stopped(wh: Path) -> None:
     (f,) = load(wh, path).files
     assert f.status == "failed" and f.rows_read == 60, f.message
     assert "reading stopped" not in f.message
+
+
+def _ragged_gzip(path: Path, n: int, width: int) -> Path:
+    """A gzip of `n` ragged rows (a field too many) of about `width` bytes, packed far under
+    `max_unpacked_ratio` but below its 64 MiB floor: the gate counted room for 32 million
+    records of two bytes after them."""
+    good = line(rows(1, 81)[0]).rstrip(b"\r\n")
+    bad = good + b"," + b"x" * max(width - len(good), 1) + b"\r\n"
+    path.write_bytes(gzip.compress(csv_bytes([bad] * n), compresslevel=1))
+    return path
+
+
+def test_a_compressed_file_of_long_ragged_rows_stops_early(
+    wh: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A row bomb: 5 MB of gzip unpacking to 1 GB of ragged rows of 950 bytes, under the
+    ratio limit, was read to its end to fail the gate (107 s, 1.1 million rows quarantined):
+    each record to come was counted two bytes. A record that loads has all its fields, and
+    a file of mostly bad rows has rows as long as those read."""
+    monkeypatch.setattr(limits, "MOSTLY_BAD_RECORDS", 500)  # the file, 4,000 rows, stays small
+    path = _ragged_gzip(wh.parent / "bomb.csv.gz", 4_000, 950)
+    (f,) = load(wh, path, chunk_rows=500).files
+    assert (f.status, f.exit_code) == ("failed", 3)
+    assert "reading stopped there" in f.message, f.message
+    assert f.rows_read <= 1_000 and f.rows_rejected == f.rows_read  # every row accounted for
+
+
+def test_the_early_stop_counts_a_loadable_record_by_its_separators() -> None:
+    # 35,000 ragged rows of 950 bytes of a 63-column DCH export read, 1.3 GB allowed
+    reasons, read, done, most = {"ragged_row": 35_000}, 35_000, 33_250_000, 1_340_000_000
+    assert not limits.rate_out_of_reach(35_000, read, most - done, 0.01)  # 2 bytes a record
+    assert limits.bound_to_fail(reasons, read, done, most, 0.01, columns=63)
+    # a few bad rows among good ones read on, whatever their length
+    assert not limits.bound_to_fail({"ragged_row": 300}, read, done, most, 0.01, columns=63)
+    # mostly bad, long rows, but a 2-column header and too few read to judge their length
+    assert not limits.bound_to_fail({"ragged_row": 5_000}, 5_000, 4_750_000, most, 0.01, 2)
+    # a genuine file whose first 10,000 rows are mostly bad: 6,000 of them before a million
+    # good rows of their length (0.6 %), a plain file of 950 MB, reads on
+    assert not limits.bound_to_fail({"ragged_row": 6_000}, 10_000, 9_500_000, 959_500_000, 0.01)
