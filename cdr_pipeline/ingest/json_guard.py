@@ -128,7 +128,7 @@ class JsonGuard(io.RawIOBase):
         if self.doubled is not None:
             at, line = self.doubled
             raise BadInput(
-                f'a page names "items" twice (line {line:,}, byte {at:,}): a JSON parser '
+                f'a page names "items" twice (the second at byte {at:,}): a JSON parser '
                 "keeps one of its lists (most the last, some the first), and no Webex API "
                 "writes two, so which records the page holds cannot be told; none of the "
                 "file's rows are published",
