@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Callable
 from typing import Any, BinaryIO
 
 import numpy as np
@@ -40,7 +41,9 @@ class JsonGuard(io.RawIOBase):
     """Pass `raw`'s bytes through, checking them. `base` is the nesting depth at which
     records sit (0: top-level values, 1: items of a top-level array, 2: `{"items": [...]}`)."""
 
-    def __init__(self, raw: BinaryIO, limits: Limits, base: int = 0) -> None:
+    def __init__(
+        self, raw: BinaryIO, limits: Limits, base: int = 0, per_line: bool = False
+    ) -> None:
         self._raw, self._limits, self._base = raw, limits, base
         self._depth = 0
         self._in_string = False
@@ -63,12 +66,23 @@ class JsonGuard(io.RawIOBase):
         """Byte offset and line of the first top-level value that holds no records (a
         record after a page, anything after an array), which the parser would skip."""
         self._lists = 0  # arrays under an "items" key of the page being read
+        self._per_line = per_line  # JSON lines: nesting and strings start afresh per line
         self.doubled: tuple[int, int] | None = None
         """Byte offset and line of the first page's second "items" key: the parser reads
         both arrays, where a JSON parser keeps one (`check_text`)."""
 
     def readable(self) -> bool:
         return True
+
+    def read_lines(self) -> None:
+        """The stream is JSON lines (told from its first lines): a line break ends every
+        record, since none can be inside a JSON text, so nesting and strings start afresh on
+        each line. Read as one text, a line cut short inside its object left its brace open
+        for every line after it: 64 such lines among 10,000 failed the file as nested
+        deeper than max_json_depth, and one failed it as a record longer than
+        max_record_bytes 16 MiB later (the line reader bounds each line itself)."""
+        if not self._per_line:  # told before its first read, or once the layout is known
+            self._per_line, self._depth, self._in_string, self._span = True, 0, False, 0
 
     def readinto(self, buffer: Any) -> int:
         with memoryview(buffer) as whole, whole.cast("B") as bytes_view:
@@ -172,6 +186,9 @@ class JsonGuard(io.RawIOBase):
         self._tail = data[-24:]
 
     def _scan(self, arr: np.ndarray) -> None:
+        if self._per_line:
+            self._scan_lines(arr)
+            return
         n, self._arr = len(arr), arr  # the block, for the line of a failure in it
         quotes = self._unescaped_quotes(arr)
         start_in = self._in_string
@@ -199,7 +216,7 @@ class JsonGuard(io.RawIOBase):
             lows = np.flatnonzero(depth <= self._base)
             low = int(brackets[lows[-1]]) if len(lows) else -1
         self._in_string = bool((len(quotes) + start_in) % 2)
-        self._check_digits(arr, quotes, start_in)
+        self._check_digits(arr, lambda at: (np.searchsorted(quotes, at) + start_in) % 2 == 1)
         if self._depth > self._base or self._in_string:
             self._span = n - low - 1 if low >= 0 else self._span + n
             if self._span > self._limits.record_bytes:
@@ -211,6 +228,53 @@ class JsonGuard(io.RawIOBase):
                 )
         else:
             self._span = 0
+
+    def _scan_lines(self, arr: np.ndarray) -> None:
+        """`_scan` for JSON lines: a string or a nesting ends at the line's end."""
+        self._arr, self._span = arr, 0
+        quotes, breaks = self._unescaped_quotes(arr), np.flatnonzero(arr == 10)
+        start_in, carried = self._in_string, self._depth
+
+        def line_of(at: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            """The line (0: the one the last block ended in) and line start of each byte."""
+            line = np.searchsorted(breaks, at)
+            if not len(breaks):
+                return line, np.zeros_like(at)
+            return line, np.where(line > 0, breaks[np.maximum(line - 1, 0)] + 1, 0)
+
+        def inside(at: np.ndarray) -> np.ndarray:
+            line, begins = line_of(at)
+            count = np.searchsorted(quotes, at) - np.searchsorted(quotes, begins)
+            return (count + np.where(line == 0, int(start_in), 0)) % 2 == 1
+
+        marks = (arr == OPEN[0]) | (arr == OPEN[1]) | (arr == CLOSE[0]) | (arr == CLOSE[1])
+        brackets = np.flatnonzero(marks)
+        brackets = brackets[~inside(brackets)] if len(brackets) else brackets
+        step = np.where((arr[brackets] == OPEN[0]) | (arr[brackets] == OPEN[1]), 1, -1)
+        cum = np.concatenate(([0], np.cumsum(step)))  # cum[i]: the steps before bracket i
+
+        def depth_at(at: np.ndarray) -> np.ndarray:
+            """Nesting just before each byte, counted from its line's start."""
+            line, begins = line_of(at)
+            now, then = cum[np.searchsorted(brackets, at)], cum[np.searchsorted(brackets, begins)]
+            return now - then + np.where(line == 0, carried, 0)
+
+        if len(brackets):
+            depth = depth_at(brackets) + step  # after each bracket
+            if int(depth.max()) > self._limits.json_depth:
+                at = int(brackets[int(np.argmax(depth > self._limits.json_depth))])
+                raise self._fail(
+                    f"JSON nested deeper than max_json_depth ({self._limits.json_depth})",
+                    at,
+                    "max_json_depth",
+                )
+        end = np.array([len(arr)])
+        self._depth = int(depth_at(end)[0])
+        self._in_string = bool(inside(end)[0])
+        lead = np.flatnonzero(arr[:-2] == 0xEF)  # a byte order mark between records
+        lead = lead[(arr[lead + 1] == 0xBB) & (arr[lead + 2] == 0xBF)]
+        self._boms = lead[~inside(lead) & (depth_at(lead) == 0)] if len(lead) else lead
+        self._check_digits(arr, inside)
 
     def _top_level(
         self, arr: np.ndarray, brackets: np.ndarray, step: np.ndarray, depth: np.ndarray
@@ -290,7 +354,7 @@ class JsonGuard(io.RawIOBase):
             self._backslashes = 0
         return quotes
 
-    def _check_digits(self, arr: np.ndarray, quotes: np.ndarray, start_in: bool) -> None:
+    def _check_digits(self, arr: np.ndarray, inside: Callable[[np.ndarray], np.ndarray]) -> None:
         digit = ((arr >= 48) & (arr <= 57)).view(np.int8)
         edges = np.diff(digit, prepend=np.int8(0), append=np.int8(0))
         starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
@@ -301,7 +365,7 @@ class JsonGuard(io.RawIOBase):
         long_runs = np.flatnonzero(lengths > limit)
         if len(long_runs):
             at = starts[long_runs]
-            outside = (np.searchsorted(quotes, at) + start_in) % 2 == 0
+            outside = ~inside(at)
             if outside.any():
                 raise self._fail(
                     f"a JSON number of more than max_json_number_digits ({limit}) digits",

@@ -95,6 +95,28 @@ def lines_layout(first: bytes, lines: io.BufferedReader[Any], limits: Limits) ->
         return False, second
 
 
+def lines_in_head(head: bytes) -> bool:
+    """Whether the first lines of `head` tell JSON lines as `lines_layout` does, for the
+    guard to judge each line on its own before it reads a byte: told after its first read
+    ahead, a first line cut short inside its object had held the lines after it open,
+    one record 8 KiB long for `max_record_bytes`. False when the lines run past the head
+    (the reader tells the layout, and the guard, then)."""
+    lines = head.removeprefix(b"\xef\xbb\xbf").split(b"\n", 2)
+    if len(lines) < 2:
+        return False
+    try:
+        json.loads(lines[0])
+        return True
+    except (ValueError, RecursionError):
+        pass
+    if len(lines) < 3:
+        return False
+    try:
+        return isinstance(json.loads(lines[1]), dict)
+    except (ValueError, RecursionError):
+        return False
+
+
 def json_lines(
     first: bytes, lines: io.BufferedReader[Any], limits: Limits
 ) -> Iterator[tuple[int, Any]]:

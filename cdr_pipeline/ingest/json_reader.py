@@ -32,6 +32,7 @@ from cdr_pipeline.ingest.json_lines import (
     Record,
     ambiguous_detail,
     json_lines,
+    lines_in_head,
     lines_layout,
 )
 from cdr_pipeline.ingest.json_screen import (
@@ -124,13 +125,15 @@ def _iter_records(stream: BinaryIO, limits: Limits) -> Iterator[tuple[int, Any]]
         yield from _array_records(stream, limits)
     else:
         refuse_other_key(head, limits)
-        guard = JsonGuard(stream, limits, 0)
+        # JSON lines told from the head: each line judged on its own from the first byte
+        guard = JsonGuard(stream, limits, 0, per_line=lines_in_head(head))
         guarded = io.BufferedReader(guard)
         first = guarded.readline(limits.record_bytes + 1)
         is_lines, ahead = lines_layout(first, guarded, limits)
         # the second line, when read to tell the layout, comes next
         lines = io.BufferedReader(_Chain(ahead, guarded)) if ahead else guarded
         if is_lines:
+            guard.read_lines()
             records = json_lines(first, lines, limits)
         else:
             chained = io.BufferedReader(_Chain(first, lines))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,6 +15,8 @@ from hypothesis import strategies as st
 from cdr_pipeline.ingest.chunk import BadInput
 from cdr_pipeline.ingest.json_guard import JsonGuard
 from cdr_pipeline.ingest.limits import Limits
+from tests.ingest.helpers import load
+from tests.ingest.hostile_corpus import records
 
 TRICKY = st.text(alphabet='[]{}"\\0123456789ab ,:', max_size=12)
 JSON = st.recursive(
@@ -95,3 +98,44 @@ def test_a_limit_crossed_names_its_line(step: int, bad: bytes, limit: str) -> No
     with pytest.raises(BadInput) as info:
         drain(good + b'{"v": ' + bad + b"}\n" + good, step)
     assert info.value.line == 41 and limit in (info.value.hint or "")
+
+
+def drain_lines(data: bytes, step: int, **limits: int) -> None:
+    """`drain`, the stream told to be JSON lines from its start."""
+    guard = JsonGuard(_Trickle(data, step), Limits(**limits))  # type: ignore[arg-type]
+    guard.read_lines()
+    while guard.read(4096):
+        pass
+
+
+CUT = (b'{"Report ID": "r1", "n": [1, {"a": 2', b'{"Report ID": "r1", "User": "Ann [{')
+"""Lines cut short: inside their object (and a list), or inside a string of brackets."""
+
+
+@settings(max_examples=40, deadline=None)
+@given(JSON, st.integers(1, 9), st.sampled_from(CUT))
+def test_each_json_line_is_judged_on_its_own(value: object, step: int, cut: bytes) -> None:
+    """A line cut short left its brace (or its string) open for every line after it: 64 cut
+    lines among 10,000 failed the file as nested deeper than max_json_depth."""
+    data = (cut + b"\n") * 3 + json.dumps(value).encode() + b"\n" + cut
+    d, n = depth(value), digits(value)
+    drain_lines(data, step, json_depth=max(d, 3), json_number_digits=max(n, 1), record_bytes=4096)
+    if d > 3:
+        with pytest.raises(BadInput, match="max_json_depth") as info:
+            drain_lines(data, step, json_depth=d - 1, json_number_digits=max(n, 1))
+        assert info.value.line == 4
+    if n > 1:
+        with pytest.raises(BadInput, match="max_json_number_digits"):
+            drain_lines(data, step, json_depth=max(d, 3), json_number_digits=n - 1)
+
+
+def test_json_lines_cut_short_are_quarantined_and_the_others_load(tmp_path: Path) -> None:
+    good = [json.dumps(r).encode() for r in records(200, 61)]
+    cut = [g[: g.index(b'"Start time"')] for g in good[:70]]  # each cut after a value
+    lines = [line for pair in zip(cut, good[70:140], strict=True) for line in pair]
+    path = tmp_path / "cut_lines.jsonl"
+    path.write_bytes(b"\n".join(lines + good[140:]) + b"\n")
+    (f,) = load(tmp_path / "wh", path, max_reject_rate=0.5, max_record_bytes=4096).files
+    assert (f.status, f.exit_code) == ("loaded", 0), f.message
+    assert (f.rows_read, f.rows_rejected, f.rows_loaded) == (200, 70, 130)
+    assert dict(f.top_reasons) == {"invalid_json": 70}
