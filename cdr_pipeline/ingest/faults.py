@@ -4,10 +4,11 @@
 partition merge: some partitions of a run are written, nothing is committed.
 `CDR_FAULT_KILL_AT=NAME` kills it at the named point: `commit` (right after the first table
 of the run is committed, before the others and before the ledger's closing record) or
-`vacuum` (after the first table is vacuumed) or `validate` (a nightly's, after its ingest
-committed, before it validates) or `erasure-commit` (`cdr forget`, after its first table
-commit) or `erasure-recorded` (`cdr forget`, after its ledger record, before its
-build). Unset (always, outside tests) each costs one dict lookup.
+`compact` (after the first partition a run appended to is gathered into one file, before
+any commit) or `vacuum` (after the first table is vacuumed) or `validate` (a nightly's,
+after its ingest committed, before it validates) or `erasure-commit` (`cdr forget`, after
+its first table commit) or `erasure-recorded` (`cdr forget`, after its ledger record,
+before its build). Unset (always, outside tests) each costs one dict lookup.
 """
 
 from __future__ import annotations

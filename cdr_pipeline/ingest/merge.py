@@ -13,9 +13,9 @@ follows the size of one partition, not of the input.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, fields
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
@@ -24,6 +24,7 @@ import pyarrow.parquet as pq
 from cdr_pipeline import interrupts
 from cdr_pipeline.errors import MergeOutOfMemory, environment_error
 from cdr_pipeline.ingest import faults
+from cdr_pipeline.ingest.compare import MergeCounts, compare, without_repeats
 from cdr_pipeline.ingest.erased import without_erased
 from cdr_pipeline.ingest.held import held_rows
 from cdr_pipeline.ingest.lacking import held_lacking, with_held_values
@@ -36,29 +37,6 @@ from cdr_pipeline.state.files import install_file
 from cdr_pipeline.text import lit, quote
 
 MERGE_MEMORY_LIMIT = "512MB"
-
-
-@dataclass
-class MergeCounts:
-    inserted: int = 0
-    updated: int = 0
-    redelivered: int = 0
-    stale: int = 0
-    within_file: int = 0
-    webex_go: int = 0  # Webex Go legs among the rows loaded (inserted or updated)
-    erased: int = 0  # copies of records an erasure reached: they stay erased (`erased.py`)
-
-    @property
-    def loaded(self) -> int:
-        return self.inserted + self.updated
-
-    @property
-    def duplicate(self) -> int:
-        return self.redelivered + self.stale + self.within_file + self.erased
-
-    def add(self, other: MergeCounts) -> None:
-        for f in fields(self):
-            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
 
 
 MIN_INSTALL_ROW_GROUP = 512
@@ -92,11 +70,52 @@ def merge_staged(
     """Merge a source's staged partitions, two at a time (each merge is a partition's worth of
     rows, which DuckDB handles on one thread; the other core would idle); `lacking`: the
     columns the source does not have (`ingest/lacking.py`). For a table whose key spans
-    partitions, records that moved are settled first (`moved.plan_moves`). DuckDB
-    running out of `memory_limit` raises MergeOutOfMemory (exit 6), not a bug's exit 1; a
-    held file that does not read (overwritten outside cdr) is `WarehouseDamaged` (exit 6)."""
-    try:
+    partitions, records that moved are settled first (`moved.plan_moves`). Errors: as
+    `_merge_errors` says."""
+    with _merge_errors(pending, memory_limit, staged.values()):
         return _merge_staged(pending, staged, tmp_dir, tag, memory_limit, lacking)
+
+
+def compact_appended(pending: PendingTable, tmp_dir: Path, tag: str, memory_limit: str) -> None:
+    """Gather each partition that has files of new records appended beside its content
+    (`PendingTable.append`) into one new file, two partitions at a time: a run of many
+    files touching the same days rewrites each day once, here, not once per file."""
+    if not pending.appended:
+        return
+    jobs = [(v, pending.current_files(v), pending.new_file(v, tag)) for v in pending.appended]
+    with _merge_errors(pending, memory_limit, ()):
+        con = bounded_duckdb(tmp_dir, memory_limit)
+        try:
+
+            def one(job: tuple[str, list[Path], Path]) -> tuple[str, Path]:
+                value, files, target = job
+                cur = con.cursor()
+                try:
+                    rows = f"(SELECT * FROM {_held(pending, files)})"
+                    _rewrite(cur, pending.schema, target, "", rows, dedup=False)
+                    return value, target
+                finally:
+                    cur.close()
+
+            with ThreadPoolExecutor(2, thread_name_prefix="compact") as pool:
+                for value, target in pool.map(one, sorted(jobs)):
+                    pending.replace(value, target)
+                    faults.after_merge()
+                    faults.point("compact")
+                    interrupts.checkpoint()
+        finally:
+            con.close()
+
+
+@contextmanager
+def _merge_errors(
+    pending: PendingTable, memory_limit: str, staged: Iterable[Path]
+) -> Iterator[None]:
+    """DuckDB running out of `memory_limit` raises MergeOutOfMemory (exit 6), not a bug's
+    exit 1; a held file that does not read (overwritten outside cdr) is `WarehouseDamaged`
+    (exit 6)."""
+    try:
+        yield
     except duckdb.OutOfMemoryException as exc:
         raise MergeOutOfMemory.past(f"merging {pending.schema.name}", memory_limit, exc) from exc
     except duckdb.InterruptException:
@@ -106,7 +125,7 @@ def merge_staged(
             raise  # a disk full or read-only says nothing of the files read
         held = [f for value in pending.partitions() for f in pending.current_files(value)]
         # a staged partition installed as it was is no longer where it was staged
-        check_readable([*held, *(f for f in staged.values() if f.exists())], None, exc)
+        check_readable([*held, *(f for f in staged if f.exists())], None, exc)
         raise
 
 
@@ -123,7 +142,7 @@ def _merge_staged(
     plan = MovedPlan()
     try:
         if lacking and (held := [f for v in staged for f in pending.current_files(v)]):
-            lacking = held_lacking(con, pending.schema, _held(pending.schema, held), lacking)
+            lacking = held_lacking(con, pending.schema, _held(pending, held), lacking)
         if pending.schema.key_spans_partitions and staged:  # nothing staged: nothing moves
             plan = plan_moves(con, pending, staged)
             total.within_file += plan.within_file
@@ -164,7 +183,7 @@ def merge_partition(
     current = pending.current_files(value)
     cur = ""
     if current:
-        cur = f"(SELECT * FROM {_held(schema, current)}{plan.current_filter(value, key)})"
+        cur = f"(SELECT * FROM {_held(pending, current)}{plan.current_filter(value, key)})"
     target = pending.new_file(value, tag)
     counts = MergeCounts()
     inc = ""
@@ -182,23 +201,31 @@ def merge_partition(
             f"SELECT count(*), count(DISTINCT ({_key(schema)})), {go} FROM {inc}"
         ).fetchall()[0]
         counts.within_file = int(total) - int(unique)
-        if current:
+        # the table holds none of the keys here (`plan_moves` looked them all up): all new
+        new_only = plan.held_parts is not None and value not in plan.held_parts
+        if current and not new_only:
             inc = with_held_values(con, schema, inc, cur, lacking)  # what it lacks
             repeats = f"__repeats_{hashlib.sha1(value.encode()).hexdigest()[:12]}"
-            compared = _compare(con, schema, inc, cur, repeats)
+            compared = compare(con, schema, inc, cur, repeats)
             counts.add(compared)
             if compared.redelivered:
-                inc, repeated = _without_repeats(schema, inc, repeats), repeats
+                inc, repeated = without_repeats(schema, inc, repeats), repeats
         else:
             counts.inserted = int(unique)
-            whole = total == unique and not (staged_filter or counts.erased)
-            if whole and _installable(staged, schema):
-                # a new partition without duplicates: the staged file (zstd) is final as it is
-                counts.webex_go = int(go_rows)
-                install_file(staged, target)
+        plain = counts.inserted == total and not (
+            staged_filter or counts.erased or value in plan.current_drops
+        )
+        if plain and (current or _installable(staged, schema)):
+            # only new records: a new partition's staged file (zstd) is final as it is; beside
+            # a partition's content, it is gathered with it once, at the end of the run
+            counts.webex_go = int(go_rows)
+            install_file(staged, target)
+            if current:
+                pending.append(value, target)
+            else:
                 pending.replace(value, target)
-                faults.after_merge()
-                return counts
+            faults.after_merge()
+            return counts
     _rewrite(con, schema, target, inc, cur, dedup=bool(current) or total != unique)
     if pq.ParquetFile(target).metadata.num_rows == 0:  # every record moved elsewhere
         target.unlink()
@@ -237,11 +264,12 @@ def _has_webex_go(schema: TableSchema) -> bool:
     return "is_webex_go" in {c.name for c in schema.stored_columns}
 
 
-def _held(schema: TableSchema, files: list[Path]) -> str:
+def _held(pending: PendingTable, files: list[Path]) -> str:
     """The partition's held `files` with every stored column: a file an older release wrote
     lacks the columns the schema gained since (read as NULL, as the views read them), or
-    holds values it stored otherwise (`held_rows`)."""
-    read, have = read_files([str(f) for f in files], hive=False)
+    holds values it stored otherwise (`held_rows`). Each footer is read once a run."""
+    schema = pending.schema
+    read, have = read_files([str(f) for f in files], hive=False, known=pending.footers)
     missing = [c for c in schema.stored_columns if c.name not in have]
     if missing:
         nulls = ", ".join(
@@ -310,91 +338,3 @@ def _rewrite(
         target,
         schema,
     )
-
-
-def _compare(
-    con: duckdb.DuckDBPyConnection, schema: TableSchema, inc: str, cur: str, repeats: str
-) -> MergeCounts:
-    """Classify the latest incoming version of each key against the version held; the keys
-    re-delivered with the held content go to the temp table `repeats`.
-
-    An incoming version equal to the one held (or any repeat of a key, for a table without
-    a version column, like an entitlement amendment) still replaces it, being the later
-    load: it counts as an update when its content differs (a re-export edited in a
-    spreadsheet, an amended row), as a re-delivery only when the content is the same."""
-    keys = [quote(k) for k in schema.key]
-    key = ", ".join(keys)
-    join = " AND ".join(f"i.{k} IS NOT DISTINCT FROM c.{k}" for k in keys)
-    if schema.version_by:
-        v, s = quote(schema.version_by[0]), STREAM_FIRST
-        tie = f"i.{v} IS NOT DISTINCT FROM c.{v}"
-        later = f"i.{v} > c.{v} OR (c.{v} IS NULL AND i.{v} IS NOT NULL)"
-        ranked = f"({tie} AND i.{s} > c.{s})"  # a better source's copy of the same version
-        newer = f"({later} OR {ranked})"
-        same = f"({tie} AND i.{s} = c.{s})"
-        vsel = f", {v}, {stream_rank(schema)} AS {s}"
-        vorder = f"{v} DESC NULLS LAST, {stream_rank(schema)} DESC, "
-    else:
-        newer, ranked, same, vsel, vorder = "false", "false", "true", "", ""
-
-    def latest(content: str = "") -> str:
-        return f"""i AS (
-            SELECT {key}{vsel}{content} FROM {inc}
-            QUALIFY row_number() OVER (PARTITION BY {key}
-                ORDER BY {vorder}load_seq DESC, source_row DESC) = 1
-        )"""
-
-    row = con.execute(f"""
-        WITH {latest()}, c AS (SELECT {key}{vsel}, true AS __present FROM {cur}),
-        j AS (
-            SELECT c.__present IS NOT NULL AS present,
-                   coalesce({newer}, false) AS newer, coalesce({same}, false) AS same,
-                   coalesce({ranked}, false) AS ranked
-            FROM i LEFT JOIN c ON {join}
-        )
-        SELECT count(*) FILTER (WHERE NOT present),
-               count(*) FILTER (WHERE present AND newer),
-               count(*) FILTER (WHERE present AND same),
-               count(*) FILTER (WHERE present AND NOT newer AND NOT same),
-               count(*) FILTER (WHERE present AND ranked)
-        FROM j
-    """).fetchall()[0]
-    counts = MergeCounts(inserted=row[0], updated=row[1], redelivered=row[2], stale=row[3])
-    if counts.redelivered or row[4]:  # read the content only when some versions tie
-        # the keys whose latest incoming version repeats the held one, content and all; a
-        # better source's copy of the held content is a re-delivery too, but takes the held
-        # row's place (a later copy from the source it outranks must still lose to it)
-        content = f", hash({', '.join(quote(c) for c in _content_columns(schema))}) AS __content"
-        con.execute(f"""
-            CREATE OR REPLACE TEMP TABLE {repeats} AS
-            WITH {latest(content)},
-            c AS (SELECT {key}{vsel}{content} FROM {cur})
-            SELECT {", ".join(f"i.{k}" for k in keys)}, {same} AS __same
-            FROM i JOIN c ON {join} AND ({same} OR {ranked})
-            WHERE i.__content = c.__content
-        """)
-        same_content, ranked_content = con.execute(
-            f"SELECT count(*) FILTER (WHERE __same), count(*) FILTER (WHERE NOT __same) "
-            f"FROM {repeats}"
-        ).fetchall()[0]
-        changed = counts.redelivered - int(same_content)
-        counts.redelivered += int(ranked_content) - changed
-        counts.updated += changed - int(ranked_content)
-    return counts
-
-
-def _without_repeats(schema: TableSchema, inc: str, repeats: str) -> str:
-    """The incoming rows but those of a key whose latest incoming version repeats the held
-    one (`_compare` lists them in `repeats`): the held row stays as it was loaded (its
-    file, its load order). A re-sent copy changes nothing, not even the lineage an event's
-    load order is judged by (`OUT_OF_ORDER_EVENT`)."""
-    match = " AND ".join(f"x.{quote(k)} IS NOT DISTINCT FROM r.{quote(k)}" for k in schema.key)
-    held = f"(SELECT * FROM {repeats} WHERE __same)"
-    return f"(SELECT x.* FROM {inc} AS x ANTI JOIN {held} AS r ON {match})"
-
-
-def _content_columns(schema: TableSchema) -> list[str]:
-    """The stored columns that say what a record holds: all but where and when it was
-    loaded (`extra`, the source columns the schema does not know, is content)."""
-    lineage = {c.name for c in schema.lineage} - {"extra"}
-    return [c.name for c in schema.stored_columns if c.name not in lineage]

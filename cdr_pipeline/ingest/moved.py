@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 
 from cdr_pipeline.ingest.keyindex import ensure_index
 from cdr_pipeline.ingest.pending import PendingTable
@@ -72,6 +73,9 @@ class MovedPlan:
     """Incoming rows that lost to a later row of the same file in another partition."""
     moved: int = 0
     """Incoming records that replace a version held in another partition."""
+    held_parts: set[str] | None = None
+    """Partitions holding a key (by hash) of the incoming records; None: not looked up. A
+    staged partition outside it holds none of them: its rows are all new."""
 
     def staged_filter(self, value: str, key: str) -> str:
         """A WHERE clause keeping the staged rows of partition `value` that stay."""
@@ -133,11 +137,15 @@ def plan_moves(
     """)
     located = _locate(con, pending)
     elsewhere = ""
+    plan = MovedPlan(held_parts=set())
     if located:  # where the table holds the incoming keys (their hashes), read once
         con.execute(f"""
             CREATE OR REPLACE TEMP TABLE moved_held_at AS
             SELECT x.h, x.part FROM ({located}) x WHERE x.h IN (SELECT h FROM moved_keys)
         """)
+        plan.held_parts = {
+            str(r[0]) for r in con.execute("SELECT DISTINCT part FROM moved_held_at").fetchall()
+        }
         elsewhere = (
             " UNION SELECT m.h FROM moved_keys m JOIN moved_held_at x USING (h) "
             "JOIN moved_parts n ON n.p = m.p0 WHERE x.part <> n.part"
@@ -163,7 +171,6 @@ def plan_moves(
         SELECT 's' AS side, i.part, i.k FROM moved_in i JOIN moved_win w USING (k)
         WHERE i.part <> w.part
     """)
-    plan = MovedPlan()
     if located:
         con.execute("""
             CREATE OR REPLACE TEMP TABLE moved_loc AS
@@ -188,7 +195,8 @@ def plan_moves(
 
 def _locate(con: duckdb.DuckDBPyConnection, pending: PendingTable) -> str:
     """SQL of (h, part) for every record the table holds as this run sees it: the committed
-    version's index outside the partitions this run rewrote, plus the rewritten ones."""
+    version's index outside the partitions this run rewrote, plus the rewritten ones and
+    the files of new records appended beside a partition."""
     schema = pending.schema
     selects = []
     index = ensure_index(con, pending.layout, schema, pending.snapshot)
@@ -196,13 +204,38 @@ def _locate(con: duckdb.DuckDBPyConnection, pending: PendingTable) -> str:
         selects.append(
             f"SELECT h, part FROM read_parquet({lit(index)}){_not_in(list(pending.rewritten))}"
         )
-    for value, new in sorted(pending.rewritten.items()):
-        if new is not None:
-            selects.append(
-                f"SELECT hash({quote(schema.key[0])}) AS h, {lit(value)} AS part "
-                f"FROM read_parquet({lit(new)})"
-            )
+    news = [(v, p) for v, p in pending.rewritten.items() if p is not None]
+    news += [(v, p) for v, paths in pending.appended.items() for p in paths]
+    if news:
+        con.register(RUN_KEYS, _run_keys(con, pending, news))
+        selects.append(f"SELECT h, part FROM {RUN_KEYS}")
     return " UNION ALL ".join(selects)
+
+
+RUN_KEYS = "moved_run_keys"
+
+
+def _run_keys(
+    con: duckdb.DuckDBPyConnection, pending: PendingTable, news: list[tuple[str, Path]]
+) -> pa.Table:
+    """(h, part) of every record in the files this run wrote, `news` (partition value,
+    file). Each file's key hashes are read once a run and kept (8 bytes a record): a run of
+    many files (the pages of a fetch) read every earlier file of the run again for each
+    file, which took most of a page's lookup."""
+    kept = pending.key_hashes
+    for gone in set(kept) - {path for _, path in news}:  # replaced: no longer the table's
+        del kept[gone]
+    key = quote(pending.schema.key[0])
+    parts = []
+    for value, path in news:
+        if path not in kept:
+            rows = con.sql(f"SELECT hash({key}) AS h FROM read_parquet({lit(path)})")
+            kept[path] = rows.to_arrow_table().column("h")
+        hashes = kept[path]
+        zeros = pa.nulls(len(hashes), pa.int32()).fill_null(0)
+        part = pa.DictionaryArray.from_arrays(zeros, pa.array([value]))
+        parts.append(pa.table({"h": hashes, "part": part}))
+    return pa.concat_tables(parts).combine_chunks()
 
 
 def _not_in(values: list[str]) -> str:

@@ -3,10 +3,15 @@
 Each merge writes a partition's new content to a new file (`Layout.new_data_file`); the run
 keeps, per table, the one new file of each partition it rewrote. A later file of the same
 run that touches the partition again merges into that file and replaces it (the replaced
-file was never committed: nobody can be reading it, so it is deleted at once). At the end
-of the run `commit` makes one Delta commit per table: every file the partitions had is
-removed, the new files are added. Until then readers see the previous version only; a run
-that dies leaves files no commit lists, which the next run deletes (`discard_orphans`).
+file was never committed: nobody can be reading it, so it is deleted at once). Rows that
+only add records (no key the partition holds) are not merged at once: their staged file
+goes beside the partition's content (`append`), and `ingest/compact.py` gathers each such
+partition into one file before the commit, so a run of many files touching the same days
+(the pages of a fetch, a folder of small exports) rewrites each day once, not once per
+file. At the end of the run `commit` makes one Delta commit per table: every file the
+partitions had is removed, the new files are added. Until then readers see the previous
+version only; a run that dies leaves files no commit lists, which the next run deletes
+(`discard_orphans`).
 """
 
 from __future__ import annotations
@@ -16,10 +21,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pyarrow as pa
+
 from cdr_pipeline.ingest import faults
 from cdr_pipeline.ingest.keyindex import index_connection, write_next_index
 from cdr_pipeline.schema import TableSchema, schemas_by_table
 from cdr_pipeline.state import tables
+from cdr_pipeline.state.datafiles import Columns
 from cdr_pipeline.state.layout import Layout
 
 log = logging.getLogger(__name__)
@@ -34,6 +42,13 @@ class PendingTable:
     snapshot: tables.Snapshot
     rewritten: dict[str, Path | None] = field(default_factory=dict)
     """partition value -> its new file (None: the partition becomes empty)."""
+    appended: dict[str, list[Path]] = field(default_factory=dict)
+    """partition value -> this run's files of new records beside its content (compacted
+    into `rewritten` before the commit)."""
+    key_hashes: dict[Path, pa.ChunkedArray] = field(default_factory=dict)
+    """The key hashes of the files this run wrote, by path (`moved.plan_moves`)."""
+    footers: dict[str, Columns] = field(default_factory=dict)
+    """The columns of the data files read in this run, by path (`datafiles.read_files`)."""
 
     @property
     def root(self) -> Path:
@@ -41,14 +56,15 @@ class PendingTable:
 
     def current_files(self, value: str) -> list[Path]:
         """The partition's files as this run sees them (its own changes included)."""
+        appended = self.appended.get(value, [])
         if value in self.rewritten:
             new = self.rewritten[value]
-            return [] if new is None else [new]
-        return self.snapshot.partition_files(value)
+            return appended if new is None else [new, *appended]
+        return [*self.snapshot.partition_files(value), *appended]
 
     def partitions(self) -> list[str]:
         """Every partition value with files, as this run sees the table."""
-        values = set(self.snapshot.files) | set(self.rewritten)
+        values = set(self.snapshot.files) | set(self.rewritten) | set(self.appended)
         return sorted(v for v in values if self.current_files(v))
 
     def new_file(self, value: str, tag: str) -> Path:
@@ -58,16 +74,25 @@ class PendingTable:
         return path
 
     def replace(self, value: str, new: Path | None) -> None:
-        """The partition's content is now `new`; a file this run wrote before for it goes."""
-        old = self.rewritten.get(value)
+        """The partition's content is now `new`; the files this run wrote before for it go
+        (never committed: nobody can be reading them)."""
+        old = [self.rewritten.get(value), *self.appended.pop(value, [])]
         self.rewritten[value] = new
-        if old is not None and old != new:
-            old.unlink(missing_ok=True)
+        for path in old:
+            if path is not None and path != new:
+                path.unlink(missing_ok=True)
+
+    def append(self, value: str, new: Path) -> None:
+        """`new` holds records the partition does not hold: it goes beside its content until
+        `ingest/compact.py` gathers them."""
+        self.appended.setdefault(value, []).append(new)
 
     def commit(self, run_id: str) -> int | None:
         """Commit the run's changes to this table (and write the key index of the new
         version, when the table has one); returns the new version (None if the run changed
         nothing)."""
+        if self.appended:  # a bug: `compact` gathers them first
+            raise AssertionError(f"{self.schema.name}: appended files not compacted")
         if not self.rewritten:
             return self.snapshot.version
         adds = {v: [p] for v, p in self.rewritten.items() if p is not None}

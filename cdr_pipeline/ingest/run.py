@@ -29,6 +29,7 @@ from cdr_pipeline.errors import (
 )
 from cdr_pipeline.ingest.digest import Fingerprint
 from cdr_pipeline.ingest.load import FileLoader
+from cdr_pipeline.ingest.merge import compact_appended
 from cdr_pipeline.ingest.paths import expand_paths
 from cdr_pipeline.ingest.pending import PendingTables
 from cdr_pipeline.ingest.recover import recover_dead, recover_runs
@@ -166,6 +167,7 @@ def _ingest(
                     for loader, one in zip(loaders, staged, strict=True):
                         interrupts.checkpoint()
                         results.extend(loader.publish(one, content))
+            _compact(settings, tables, run_id)
             # a stop during the commit waits for its end: the run then counts as done, and
             # stops at the checkpoint after the ledger records it
             with interrupts.deferred(raise_at_end=False):
@@ -197,6 +199,19 @@ def _ingest(
                 shutil.rmtree(layout.staging_run(run_id), ignore_errors=True)
     interrupts.checkpoint()  # a stop that came during the commit: the run is recorded
     return IngestResult(run_id, results, time.monotonic() - t0, interrupted, versions)
+
+
+def _compact(settings: Settings, tables: PendingTables, run_id: str) -> None:
+    """Gather the files of new records a run appended beside a partition into one file per
+    partition, before its commit (`merge.compact_appended`)."""
+    with interrupts.deferred():
+        for pending in tables.tables.values():
+            compact_appended(
+                pending,
+                settings.layout.staging_run(run_id) / "duckdb_tmp",
+                f"{run_id}-compact",
+                f"{settings.merge_memory_mb}MiB",
+            )
 
 
 def _committed_only(results: list[FileResult], committed: set[str]) -> list[FileResult]:
