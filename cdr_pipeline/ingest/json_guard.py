@@ -203,13 +203,7 @@ class JsonGuard(io.RawIOBase):
         if len(brackets):
             step = np.where((arr[brackets] == OPEN[0]) | (arr[brackets] == OPEN[1]), 1, -1)
             depth = self._depth + np.cumsum(step)
-            if int(depth.max()) > self._limits.json_depth:
-                at = int(brackets[int(np.argmax(depth > self._limits.json_depth))])
-                raise self._fail(
-                    f"JSON nested deeper than max_json_depth ({self._limits.json_depth})",
-                    at,
-                    "max_json_depth",
-                )
+            self._check_depth(brackets, depth)
             self._depth = int(depth[-1])
             if self._base:
                 self._top_level(arr, brackets, step, depth)
@@ -228,6 +222,16 @@ class JsonGuard(io.RawIOBase):
                 )
         else:
             self._span = 0
+
+    def _check_depth(self, brackets: np.ndarray, depth: np.ndarray) -> None:
+        """Fail at the first bracket whose nesting (`depth`, after it) passes the limit."""
+        if int(depth.max()) > self._limits.json_depth:
+            at = int(brackets[int(np.argmax(depth > self._limits.json_depth))])
+            raise self._fail(
+                f"JSON nested deeper than max_json_depth ({self._limits.json_depth})",
+                at,
+                "max_json_depth",
+            )
 
     def _scan_lines(self, arr: np.ndarray) -> None:
         """`_scan` for JSON lines: a string or a nesting ends at the line's end."""
@@ -260,14 +264,7 @@ class JsonGuard(io.RawIOBase):
             return now - then + np.where(line == 0, carried, 0)
 
         if len(brackets):
-            depth = depth_at(brackets) + step  # after each bracket
-            if int(depth.max()) > self._limits.json_depth:
-                at = int(brackets[int(np.argmax(depth > self._limits.json_depth))])
-                raise self._fail(
-                    f"JSON nested deeper than max_json_depth ({self._limits.json_depth})",
-                    at,
-                    "max_json_depth",
-                )
+            self._check_depth(brackets, depth_at(brackets) + step)  # after each bracket
         end = np.array([len(arr)])
         self._depth = int(depth_at(end)[0])
         self._in_string = bool(inside(end)[0])

@@ -219,23 +219,21 @@ def _run_keys(
     con: duckdb.DuckDBPyConnection, pending: PendingTable, news: list[tuple[str, Path]]
 ) -> pa.Table:
     """(h, part) of every record in the files this run wrote, `news` (partition value,
-    file). Each file's key hashes are read once a run and kept (8 bytes a record): a run of
-    many files (the pages of a fetch) read every earlier file of the run again for each
-    file, which took most of a page's lookup."""
+    file). Each file's rows are read once a run and kept (12 bytes a record: the hash and
+    the partition, dictionary-encoded): a run of many files (the pages of a fetch) read every
+    earlier file of the run again for each file, which took most of a page's lookup."""
     kept = pending.key_hashes
     for gone in set(kept) - {path for _, path in news}:  # replaced: no longer the table's
         del kept[gone]
     key = quote(pending.schema.key[0])
-    parts = []
     for value, path in news:
         if path not in kept:
             rows = con.sql(f"SELECT hash({key}) AS h FROM read_parquet({lit(path)})")
-            kept[path] = rows.to_arrow_table().column("h")
-        hashes = kept[path]
-        zeros = pa.nulls(len(hashes), pa.int32()).fill_null(0)
-        part = pa.DictionaryArray.from_arrays(zeros, pa.array([value]))
-        parts.append(pa.table({"h": hashes, "part": part}))
-    return pa.concat_tables(parts).combine_chunks()
+            hashes = rows.to_arrow_table().column("h")
+            zeros = pa.nulls(len(hashes), pa.int32()).fill_null(0)
+            part = pa.DictionaryArray.from_arrays(zeros, pa.array([value]))
+            kept[path] = pa.table({"h": hashes, "part": part})
+    return pa.concat_tables(kept[path] for _, path in news)
 
 
 def _not_in(values: list[str]) -> str:

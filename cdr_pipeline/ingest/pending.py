@@ -45,8 +45,9 @@ class PendingTable:
     appended: dict[str, list[Path]] = field(default_factory=dict)
     """partition value -> this run's files of new records beside its content (compacted
     into `rewritten` before the commit)."""
-    key_hashes: dict[Path, pa.ChunkedArray] = field(default_factory=dict)
-    """The key hashes of the files this run wrote, by path (`moved.plan_moves`)."""
+    key_hashes: dict[Path, pa.Table] = field(default_factory=dict)
+    """(key hash, partition) of the rows of the files this run wrote, by path
+    (`moved.plan_moves`)."""
     footers: dict[str, Columns] = field(default_factory=dict)
     """The columns of the data files read in this run, by path (`datafiles.read_files`)."""
 

@@ -99,9 +99,10 @@ def read_files(
     lacks are read and added to it."""
     known = {} if known is None else known
     unread = [f for f in files if f not in known]
-    with ThreadPoolExecutor(max_workers=2) as pool:  # pyarrow parses footers without the GIL
-        read = pool.map(lambda f: _columns(read_schema(Path(f))), unread)
-        known.update(zip(unread, read, strict=True))
+    if unread:  # no threads to start when every footer was read before
+        with ThreadPoolExecutor(max_workers=2) as pool:  # pyarrow parses footers without the GIL
+            read = pool.map(lambda f: _columns(read_schema(Path(f))), unread)
+            known.update(zip(unread, read, strict=True))
     held = [known[f] for f in files]
     groups: dict[Columns, list[str]] = {}
     for f, columns in zip(files, held, strict=True):
