@@ -84,14 +84,15 @@ def page_scan(
     length: int | None = None,
     *,
     chunked: bool = False,
+    until: datetime | None = None,
 ) -> PageScan:
-    """(records, latest `Report time`, Report IDs' digest) of a page, checking that it is a
-    JSON object with an `items` list of objects (a list of anything else is no Webex data:
-    saved, it would fail every ingest). Streamed behind the JSON limits' guard, as the ingest
-    reads the page: parsed whole, a page of millions of tiny items (`{}`) took 25 times its
-    size in memory."""
+    """(records, latest `Report time` no later than `until`, Report IDs' digest) of a page,
+    checking that it is a JSON object with an `items` list of objects (a list of anything
+    else is no Webex data: saved, it would fail every ingest). Streamed behind the JSON
+    limits' guard, as the ingest reads the page: parsed whole, a page of millions of tiny
+    items (`{}`) took 25 times its size in memory."""
     try:
-        scan, lists = _scan(raw, limits or Limits())
+        scan, lists = _scan(raw, limits or Limits(), until)
     except BadInput as exc:  # past a JSON limit of the ingest (cdr.toml), which reads it
         raise FetchError(
             f"{redact.url(url)}: the answer is past what the ingest reads ("
@@ -200,9 +201,10 @@ def _first_line(exc: Exception) -> str:
 class _Tally:
     """Records, the latest `Report time` and the `Report ID`s of a page, as its events pass."""
 
-    def __init__(self) -> None:
+    def __init__(self, until: datetime | None = None) -> None:
         self.records, self.with_id = 0, 0  # with_id: records with exactly one Report ID
         self.latest: datetime | None = None
+        self.until = until
         self.ids: set[str] = set()
         self.this_id: list[str] = []
         self.this_time = ""  # the record's Report time as sent: an update changes it
@@ -225,7 +227,11 @@ class _Tally:
         if name == "report time":
             self.this_time = value.strip()
             rt = report_time(value)
-            if rt is not None and (self.latest is None or rt > self.latest):
+            # one dated past its window (`until`) says nothing of how far the window is
+            # covered: counted, it moved a late window's watermark to the window's end
+            if rt is None or (self.until is not None and rt > self.until):
+                return
+            if self.latest is None or rt > self.latest:
                 self.latest = rt
         elif name == "report id" and value.strip():
             self.this_id.append(value.strip())
@@ -239,13 +245,13 @@ class _Tally:
         return PageScan(self.records, self.latest, digest, frozenset(self.orgs))
 
 
-def _scan(raw: bytes, limits: Limits) -> tuple[PageScan, int]:
-    """(records: items that are objects, latest `Report time`, Report IDs' digest; `items`
-    lists) of a top-level object; _NotRecords for an item that is not an object, `lists` 0
-    when `items` is no list."""
+def _scan(raw: bytes, limits: Limits, until: datetime | None) -> tuple[PageScan, int]:
+    """(records: items that are objects, latest `Report time` up to `until`, Report IDs'
+    digest; `items` lists) of a top-level object; _NotRecords for an item that is not an
+    object, `lists` 0 when `items` is no list."""
     guarded = JsonGuard(io.BytesIO(raw.removeprefix(codecs.BOM_UTF8)), limits, base=2)
     events = ijson.parse(io.BufferedReader(guarded))
-    tally, lists = _Tally(), 0
+    tally, lists = _Tally(until), 0
     for n, (prefix, event, value) in enumerate(events):
         if n == 0 and event != "start_map":
             return PageScan(0, None, None), 0
@@ -328,7 +334,7 @@ def save_window_pages(
         _has_bytes(response, redact)
         records, latest, ids, orgs = page_scan(
             response.body, redact, response.url, limits, content_length(response),
-            chunked=chunked(response),
+            chunked=chunked(response), until=wr.end,
         )  # fmt: skip
         wr.add_orgs(orgs)
         if not records:

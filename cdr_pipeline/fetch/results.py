@@ -20,6 +20,7 @@ class WindowResult:
     pages: int = 0
     records: int = 0
     max_report_time: datetime | None = None
+    """The last readable `Report time` of its records within the window (none past its end)."""
     exit_code: int = EXIT_OK
     orgs: list[str] = field(default_factory=list)
     """The `Org UUID`s of its records (lower case, sorted)."""

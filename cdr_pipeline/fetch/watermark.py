@@ -67,8 +67,10 @@ def watermark_candidate(
         return window.end + MS
     if wr.max_report_time is None:  # moved to the window's end, it would skip late records
         result.warn(
-            f"{span} has records but none with a readable Report time, and is within "
-            f"{options.late_hours:g} h of now; the watermark stays before it"
+            f"{span} has records but none with a readable Report time within it, and is "
+            f"within {options.late_hours:g} h of now; the watermark stays before it"
         )
         return None
-    return min(wr.max_report_time, window.end) + MS  # (9999-12-31T23:59:59.999 + 1 ms overflows)
+    # the last Report time within the window (the scan counts none past its end: one
+    # dated past it moved the watermark to the end, over the late records still to come)
+    return min(wr.max_report_time, window.end) + MS

@@ -106,12 +106,12 @@ def test_a_report_time_utc_cannot_hold_is_unreadable_not_a_crash(value: str) -> 
     assert page_records(page, Redactor([TOKEN]), "http://127.0.0.1:1/v1/cdr_feed") == (3, second)
 
 
-def test_a_report_time_at_the_end_of_time_stops_the_watermark_at_the_window(
-    tmp_path: Path, clock: FakeClock
-) -> None:
-    """A late window's watermark is its last Report time + 1 ms, at most its end + 1 ms:
-    the sum came first, and 9999-12-31T23:59:59.999Z + 1 ms overflowed (a crash, 'report
-    it', after the window was loaded). A loaded run lets the reject gate pass the record."""
+def test_a_report_time_at_the_end_of_time_does_not_count(tmp_path: Path, clock: FakeClock) -> None:
+    """A late window's watermark is its last Report time within the window + 1 ms: a record
+    dated past the window's end (here the end of time) does not count. It moved the
+    watermark to the window's end, over the late records still to come (and its own sum,
+    9999-12-31T23:59:59.999Z + 1 ms, once overflowed: a crash, 'report it'). A loaded run
+    lets the reject gate pass the record."""
     records = make_records(5, NOW - timedelta(hours=1), timedelta(minutes=6))
     records[-1]["Report time"] = "9999-12-31T23:59:59.999Z"
     settings = dataclasses.replace(settings_for(tmp_path), max_reject_rate=1.0)
@@ -122,5 +122,53 @@ def test_a_report_time_at_the_end_of_time_stops_the_watermark_at_the_window(
             now=NOW,
         )  # fmt: skip
     assert result.exit_code == 0, result.notes
-    (window,) = result.windows
-    assert result.watermark_after == window.end + timedelta(milliseconds=1)
+    last_within = NOW - timedelta(hours=1) + 3 * timedelta(minutes=6)
+    assert result.watermark_after == last_within + timedelta(milliseconds=1)
+
+
+def _dated(when: datetime) -> str:
+    return when.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def test_a_record_dated_past_its_window_leaves_late_records_to_the_next_run(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    """With `overlap_hours = 0`, the next run starts at the watermark. A late window whose
+    answer held a record dated past the window's end (an update re-dated it while the
+    window was asked) moved the watermark to the window's end: a record that arrived late
+    between the real last one and that end was never fetched."""
+    since = NOW - timedelta(hours=1)
+    records = make_records(4, since + timedelta(minutes=1), timedelta(minutes=6))
+    records[-1]["Report time"] = _dated(NOW + timedelta(hours=1))  # past the window's end
+    late = make_records(1, NOW - timedelta(minutes=20), timedelta(minutes=1), seed="late")
+    settings = settings_for(tmp_path, overlap_hours=0)
+    with FakeWebex(TOKEN) as server:
+        served = server.cdrs
+        server.cdrs = lambda path, query: (200, {}, json.dumps({"items": records}).encode())  # type: ignore[method-assign]
+        first = fetch_records(settings, "feed", since, client=make_client(server.url, clock),
+                              now=NOW)  # fmt: skip
+        server.cdrs = served  # type: ignore[method-assign]
+        server.records = late  # it reaches the API after the first run
+        again = fetch_records(settings, "feed", client=make_client(server.url, FakeClock()),
+                              now=NOW + timedelta(hours=3))  # fmt: skip
+    assert first.exit_code == 0 and again.exit_code == 0, first.notes + again.notes
+    last_within = since + timedelta(minutes=13)
+    assert first.watermark_after == last_within + timedelta(milliseconds=1)
+    assert late[0]["Report ID"] in warehouse_ids(settings)
+
+
+def test_a_late_window_of_records_all_past_its_end_holds_the_watermark(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    """Records all dated past the window's end tell nothing of how far it is covered: the
+    window holds the watermark, with a warning, as one without a readable Report time."""
+    since = NOW - timedelta(hours=1)
+    records = make_records(3, NOW + timedelta(hours=1), timedelta(minutes=6))
+    settings = settings_for(tmp_path)
+    with FakeWebex(TOKEN) as server:
+        server.cdrs = lambda path, query: (200, {}, json.dumps({"items": records}).encode())  # type: ignore[method-assign]
+        result = fetch_records(settings, "feed", since, client=make_client(server.url, clock),
+                               now=NOW)  # fmt: skip
+    assert result.exit_code == 0 and len(warehouse_ids(settings)) == 3, result.notes
+    assert result.watermark_after == result.windows[0].start
+    assert any("none with a readable Report time within it" in w for w in result.warnings)
