@@ -31,7 +31,7 @@ from cdr_pipeline.errors import OutputUnwritable
 from cdr_pipeline.render import safe_text, text_table, to_json
 from cdr_pipeline.schema import SCHEMAS
 from cdr_pipeline.state.ledger import Ledger, run_record
-from cdr_pipeline.state.lock import writers_gone
+from cdr_pipeline.state.seen import runs_seen
 from cdr_pipeline.state.waits import gone_waits
 
 
@@ -148,7 +148,7 @@ def runs(obj: CliContext, show_files: bool, limit: int, wide: bool, as_json: boo
         df = files.select(shown)
     else:
         df = (
-            with_erasures(ledger, writers_gone(layout), gone_waits(layout))
+            with_erasures(ledger, gone_waits(layout))
             .tail(limit)
             .select(
                 "run_id",
@@ -182,9 +182,7 @@ def runs(obj: CliContext, show_files: bool, limit: int, wide: bool, as_json: boo
         echo(files_table(df) if show_files else runs_table(df))
 
 
-def with_erasures(
-    ledger: Ledger, no_writer: bool = False, gone: Collection[str] = ()
-) -> pl.DataFrame:
+def with_erasures(ledger: Ledger, gone: Collection[str] = ()) -> pl.DataFrame:
     """The ledger's runs and, as runs of `cdr forget`, its erasures, in start order. An
     erasure commits a new version of each table holding the person: without its line, a
     version `--as-of` can name was no run's, and a finance user comparing two versions saw
@@ -192,7 +190,7 @@ def with_erasures(
     and the row neither (its selector is the kind of value, `number`)."""
     from cdr_pipeline.privacy.forget import ERASURES_SCHEMA
 
-    runs = ledger.runs_seen(no_writer, gone)
+    runs = runs_seen(ledger, gone)
     erased = ledger.read("erasures", ERASURES_SCHEMA)
     if erased.is_empty():
         return runs

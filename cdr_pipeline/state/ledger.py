@@ -347,32 +347,15 @@ class Ledger:
 
     def mark_interrupted(self, live: Sequence[str] = (), gone: Collection[str] = ()) -> list[str]:
         """Runs still 'running' when a new writer holds the lock died, but the `live` ones (a
-        nightly between stages: `lock.live_run`), and nights `waiting` that are not (`_waited`)."""
+        nightly between stages: `lock.live_run`), and nights `waiting` that are not (`waited`)."""
         going = (pl.col("status") == "running") & ~pl.col("run_id").is_in(live)
         runs = self.runs()
-        stale = runs.filter(going | self._waited(runs, gone))
+        stale = runs.filter(going | self.waited(runs, gone))
         for row in stale.iter_rows(named=True):
-            self.write("runs", row["run_id"], [_interrupted(row)], RUNS_SCHEMA)
+            self.write("runs", row["run_id"], [interrupted_row(row)], RUNS_SCHEMA)
         return stale["run_id"].to_list()
 
-    def runs_seen(self, writers_gone: bool, gone: Collection[str] = ()) -> pl.DataFrame:
-        """`runs()` as `cdr runs` shows them, writing nothing. With no writer alive
-        (`lock.writers_gone`) a `running` run died (kill -9, the OOM killer) and reads
-        `interrupted`, as the next writer records it: it read `running` all day after a
-        night killed at 02:45. A run going has no exit code yet (a nightly's row holds its
-        ingest's 0 meanwhile, which --json showed while the night could still fail); nor
-        has a night `waiting` for a lock, which died in its wait if `_waited` says so."""
-        going = pl.col("status") == "running"
-        runs = self.runs().with_columns(pl.when(~going).then("exit_code"))
-        waited = self._waited(runs, gone)
-        died = (waited | going) if writers_gone else waited
-        flags = runs.select(died.alias("died"))["died"].to_list()
-        if not any(flags):
-            return runs
-        rows = [_interrupted(r) if d else r for r, d in zip(runs.to_dicts(), flags, strict=True)]
-        return pl.DataFrame(rows, schema=runs.schema)
-
-    def _waited(self, runs: pl.DataFrame, gone: Collection[str]) -> pl.Expr:
+    def waited(self, runs: pl.DataFrame, gone: Collection[str]) -> pl.Expr:
         """The nights of `runs` `waiting` whose process is gone: their file found free
         before `runs` was read (`gone`), or not there now (`waits.missing_waits`)."""
         waiting = pl.col("status") == "waiting"
@@ -380,7 +363,7 @@ class Ledger:
         return waiting & pl.col("run_id").is_in([*gone, *missing_waits(self.layout, ids)])
 
 
-def _interrupted(row: dict[str, Any]) -> dict[str, Any]:
+def interrupted_row(row: dict[str, Any]) -> dict[str, Any]:
     """A `running` row of a run that died, as `interrupted` (a run whose disk stayed full or
     read-only to its end could not write its closing record either: see its log)."""
     ended = (

@@ -3,19 +3,27 @@ why (the ledger row's message: the stage that failed, the error, an interruption
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import subprocess
 import sys
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import polars as pl
+import pytest
 from click.testing import CliRunner, Result
 
+from cdr_pipeline.cli import ingest as cli_ingest
 from cdr_pipeline.cli.main import cli
+from cdr_pipeline.state import ledger as ledger_module
+from cdr_pipeline.state import lock
 from cdr_pipeline.state.layout import Layout
 from cdr_pipeline.state.ledger import RUNS_SCHEMA, Ledger, run_record
 from cdr_pipeline.state.lock import writer_lock
+from cdr_pipeline.state.waits import WaitMark, forget_gone, gone_waits
 
 CLEAN_ENV = {"CDR_WAREHOUSE": "", "CDR_CONFIG": "", "CDR_INBOX": ""}
 T0 = datetime(2026, 11, 3, 2, 30, tzinfo=UTC)
@@ -280,3 +288,65 @@ def test_runs_with_stdout_closed_is_an_output_error(tmp_path: Path) -> None:
     )
     assert done.returncode == 6, done.stderr
     assert "error: cannot write the standard output: it is closed" in done.stderr
+
+
+def test_a_run_that_starts_while_runs_reads_is_not_taken_for_dead(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`cdr runs` asked whether a writer lives, then spent seconds on imports, then read
+    the rows: an ingest that started in between (its lock taken, its `running` row
+    written) read `interrupted`, exit 130, while it ran (2 of 10 `cdr runs` processes
+    beside another process looping over ingests). Here the ingest starts right after the
+    question; the run that died before (no lock held) still reads `interrupted`."""
+    wh = tmp_path / "wh"
+    died = run_record("run-0", "cdr ingest", status="running", started_at=T0)
+    Ledger(Layout(wh)).write("runs", "run-0", [died], RUNS_SCHEMA)
+    asked = lock.writers_gone
+
+    with contextlib.ExitStack() as ingest:
+
+        def then_an_ingest_starts(layout: Layout) -> bool:
+            gone = asked(layout)
+            if not Ledger(layout).runs().filter(pl.col("run_id") == "run-1").height:
+                ingest.enter_context(writer_lock(layout, "cdr ingest"))
+                row = run_record("run-1", "cdr ingest", status="running", started_at=T0)
+                Ledger(layout).write("runs", "run-1", [row], RUNS_SCHEMA)
+            return gone
+
+        monkeypatch.setattr(lock, "writers_gone", then_an_ingest_starts)
+        monkeypatch.setattr(cli_ingest, "writers_gone", then_an_ingest_starts, raising=False)
+        seen = {r["run_id"]: r for r in json.loads(_runs(wh, "--json").output)}
+        again = {r["run_id"]: r for r in json.loads(_runs(wh, "--json").output)}
+    assert (seen["run-0"]["status"], seen["run-0"]["exit_code"]) == ("interrupted", 130)
+    assert seen.get("run-1", {"status": "running"})["status"] == "running"
+    assert (again["run-1"]["status"], again["run-1"]["exit_code"]) == ("running", None)
+
+
+def test_a_night_that_ends_while_runs_reads_reads_as_it_ended(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A night `waiting` for a lock when `cdr runs` read its row, which then ended (its row
+    `locked`, its wait file let go) and whose file the next writer removed before `cdr runs`
+    looked for it, read `interrupted` ('the process ended while it waited'): a row found
+    dead is read again, and a night that has ended since reads as it ended."""
+    wh = tmp_path / "wh"
+    layout = Layout(wh)
+    mark = WaitMark(layout, "night-1")
+    assert mark.take()
+    _night(Ledger(layout), "night-1", T0, status="waiting", message="waiting for (x)")
+    looked = ledger_module.missing_waits
+
+    def the_night_ends_first(layout: Layout, run_ids: Iterable[str]) -> set[str]:
+        if mark.fd is not None:
+            _night(Ledger(layout), "night-1", T0, status="locked", exit_code=5)
+            mark.release()
+            with writer_lock(layout, "cdr ingest"):
+                forget_gone(layout, gone_waits(layout))
+        return looked(layout, run_ids)
+
+    monkeypatch.setattr(ledger_module, "missing_waits", the_night_ends_first)
+    try:
+        (row,) = json.loads(_runs(wh, "--json").output)
+    finally:
+        mark.release()
+    assert (row["status"], row["exit_code"]) == ("locked", 5)

@@ -24,6 +24,7 @@ from cdr_pipeline.ingest import ingest_paths
 from cdr_pipeline.samples import write_call_export
 from cdr_pipeline.state.layout import Layout
 from cdr_pipeline.state.ledger import Ledger
+from cdr_pipeline.state.seen import runs_seen
 from tests.batch.helpers import cdr_here
 from tests.ingest.helpers import ROOT, run_cdr, table
 
@@ -133,7 +134,7 @@ def test_a_nightly_stopped_at_once_still_ends_both_logs(tmp_path: Path, export: 
     assert "stopped at once" in lines[-2]["message"]
     assert lines[-1]["message"].startswith("cdr nightly finished: exit 130 in ")
     assert lines[-1]["exit_code"] == 130
-    assert Ledger(Layout(wh)).runs_seen(writers_gone=True)["exit_code"].to_list() == [130]
+    assert runs_seen(Ledger(Layout(wh)))["exit_code"].to_list() == [130]
 
 
 def test_a_line_written_at_once_starts_a_line_of_its_own(capfd: pytest.CaptureFixture[str]) -> None:
