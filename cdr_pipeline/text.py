@@ -25,6 +25,19 @@ def quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+ASCII_LOWER = "abcdefghijklmnopqrstuvwxyz"
+ASCII_UPPER = ASCII_LOWER.upper()
+
+
+def ascii_upper_sql(expr: str) -> str:
+    """SQL of `expr` with its ASCII letters in upper case and every other character as it is
+    (`ascii_upper` of `sql/_macros.sql`): how an id in any case (a subscription id) is one
+    value wherever it is compared. Not `upper`: DuckDB's maps one character to one (`ß` to
+    `ẞ`, `ﬁ` kept), Python's, polars' and Spark's to several (`SS`, `FI`), so ingest and the
+    views, or DuckDB and Spark, took other ids for one."""
+    return f"translate({expr}, {lit(ASCII_LOWER)}, {lit(ASCII_UPPER)})"
+
+
 def lit(value: str | Path) -> str:
     """A SQL string literal (paths and settings are baked into SQL text)."""
     return "'" + str(value).replace("'", "''") + "'"

@@ -114,3 +114,10 @@ create or replace macro e164_number(n, country_code, national_prefix, internatio
             then '+' || country_code || regexp_replace(n, '^(?:' || national_prefix || ')', '')
         else '+' || country_code || n
     end;
+
+-- `s` with its ASCII letters in upper case and every other character as it is: an id in any
+-- case (a subscription id) is one value. Not `upper`: DuckDB maps `ß` to `ẞ` and keeps `ﬁ`,
+-- where Spark, Python and polars (ingest) write `SS` and `FI`, so one engine took two ids
+-- for one that the other kept apart. Ingest compares ids so too (cdr_pipeline/text.py).
+create or replace macro ascii_upper(s) as
+    translate(s, 'abcdefghijklmnopqrstuvwxyz', 'ABCDEFGHIJKLMNOPQRSTUVWXYZ');

@@ -56,12 +56,12 @@ raw_observations as (
 -- else the events'
 spellings as (
     select
-        upper(subscription_id) as folded_id,
+        ascii_upper(subscription_id) as folded_id,
         coalesce(min(subscription_id) filter (where precedence = 1), min(subscription_id))
             as spelling
     from raw_observations
     where subscription_id is not null
-    group by upper(subscription_id)
+    group by ascii_upper(subscription_id)
 ),
 
 observations as (
@@ -79,7 +79,7 @@ observations as (
         o.load_seq,
         o.source_row
     from raw_observations as o
-    left join spellings as sp on upper(o.subscription_id) = sp.folded_id
+    left join spellings as sp on ascii_upper(o.subscription_id) = sp.folded_id
 ),
 
 -- carry each attribute forward (last non-empty value so far)

@@ -4,9 +4,11 @@
 -- (rpt_licence_reconciliation, and the note of `cdr report reconciliation` and the finance
 -- summary naming rows whose ranges overlap: cdr_pipeline/reports/overlaps.py):
 -- * one row per key without regard to the subscription id's case (`subscription_key`, its
---   upper case): a row re-sent with the id in another case amends the earlier one (the
---   later load wins), as a row of the same key does at ingest, rather than adding its units
---   to it (Cisco gives no two subscriptions ids that differ in case only);
+--   ASCII letters upper-cased: `ascii_upper`, as ingest compares it; `upper` took `ß` for
+--   `ẞ` where ingest took it for `SS`): a row re-sent with the id in another case amends
+--   the earlier one (the later load wins), as a row of the same key does at ingest, rather
+--   than adding its units to it (Cisco gives no two subscriptions ids that differ in case
+--   only);
 -- * a row of 0 units is one taken back (its key loaded again with 0 units): it is not in
 --   force, as if it had never been loaded (no units, price, currency or row of its own);
 -- * nor is a row whose valid_to falls before its valid_from (dates typed the wrong way
@@ -19,7 +21,7 @@ with entitlements as (
 
 latest as (
     select
-        upper(subscription_id) as subscription_key,
+        ascii_upper(subscription_id) as subscription_key,
         subscription_id,
         licence_type,
         units,
@@ -29,7 +31,7 @@ latest as (
         currency
     from entitlements
     qualify row_number() over (
-        partition by upper(subscription_id), licence_type, valid_from
+        partition by ascii_upper(subscription_id), licence_type, valid_from
         order by ingested_at desc, source_file desc, source_row desc
     ) = 1
 ),

@@ -18,11 +18,11 @@ with spellings as (
         -- the device data's spelling first, then the entitlements'
         coalesce(min(spelling) filter (where from_devices), min(spelling)) as subscription_id
     from (
-        select distinct upper(subscription_id) as folded_id, subscription_id as spelling,
+        select distinct ascii_upper(subscription_id) as folded_id, subscription_id as spelling,
             true as from_devices
         from fct_licence_unit_months
         union all
-        select distinct upper(subscription_id) as folded_id, subscription_id as spelling,
+        select distinct ascii_upper(subscription_id) as folded_id, subscription_id as spelling,
             false as from_devices
         from stg_entitlements
     ) as ids
@@ -43,7 +43,7 @@ entitlements as (
 unit_pieces as (
     select p.month, p.licence_type, sp.subscription_id, p.piece_from, p.piece_to
     from fct_licence_unit_months as p
-    inner join spellings as sp on upper(p.subscription_id) = sp.folded_id
+    inner join spellings as sp on ascii_upper(p.subscription_id) = sp.folded_id
 ),
 
 usage as (
@@ -58,7 +58,7 @@ usage as (
         any_value(covered_days) as covered_days,
         any_value(call_coverage) as call_coverage
     from fct_licence_unit_usage as u
-    inner join spellings as sp on upper(u.subscription_id) = sp.folded_id
+    inner join spellings as sp on ascii_upper(u.subscription_id) = sp.folded_id
     group by all
 ),
 

@@ -20,7 +20,7 @@ from cdr_pipeline.ingest.derive.directory import DIRECTORY_TERMS
 from cdr_pipeline.ingest.pending import PendingTable
 from cdr_pipeline.schema.base import TableSchema
 from cdr_pipeline.schema.personal import PERSONAL_COLUMNS
-from cdr_pipeline.text import lit, quote
+from cdr_pipeline.text import ascii_upper_sql, lit, quote
 
 TERMS = {
     "entitlements": ENTITLEMENT_TERMS,
@@ -52,7 +52,8 @@ def amendment_notes(pending: PendingTable, staged: dict[str, Path], run_id: str)
     key = ", ".join(f"i.{quote(k)}" for k in schema.key)
     folded = schema.any_case  # a row re-sent in another case amends the earlier one
     match = " AND ".join(
-        f"upper(i.{quote(k)}) IS NOT DISTINCT FROM upper(c.{quote(k)})"
+        f"{ascii_upper_sql(f'i.{quote(k)}')} IS NOT DISTINCT FROM "
+        f"{ascii_upper_sql(f'c.{quote(k)}')}"
         if k in folded
         else f"i.{quote(k)} IS NOT DISTINCT FROM c.{quote(k)}"
         for k in schema.key

@@ -44,6 +44,7 @@ from cdr_pipeline.reports.overlaps import overlap_change, overlap_note
 from cdr_pipeline.reports.registry import REPORTS
 from cdr_pipeline.reports.run import ReportResult, figure_settings, query_report
 from cdr_pipeline.state.ledger import RETENTION_SCHEMA, Ledger
+from cdr_pipeline.text import ascii_upper_sql
 from cdr_pipeline.warehouse import connect
 from cdr_pipeline.warehouse.damage import built_snapshots, naming_damage
 
@@ -97,7 +98,7 @@ every month) is the same row, not one removed and one added."""
 def _same_key(column: str) -> str:
     f, c = f"f.{_q(column)}", f"c.{_q(column)}"
     if column in CASE_FOLDED_KEYS:
-        f, c = f"upper({f})", f"upper({c})"
+        f, c = ascii_upper_sql(f), ascii_upper_sql(c)
     return f"{f} is not distinct from {c}"
 
 

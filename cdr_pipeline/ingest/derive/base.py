@@ -11,6 +11,7 @@ import polars as pl
 
 from cdr_pipeline.schema import HeaderResolution
 from cdr_pipeline.schema.base import NULL_WORDS, STRING, TableSchema
+from cdr_pipeline.text import ASCII_LOWER, ASCII_UPPER
 
 
 @dataclass(frozen=True)
@@ -106,7 +107,7 @@ def conflicting_lines(
     what the detail calls the key (default: its columns); the key columns in `folded` are
     one value in any case (a subscription id typed `SUB-1` and `Sub-1`)."""
     complete = pl.all_horizontal(pl.col(c).is_not_null() for c in key)
-    over = [pl.col(c).str.to_uppercase() if c in folded else pl.col(c) for c in key]
+    over = [ascii_upper(pl.col(c)) if c in folded else pl.col(c) for c in key]
     lines = pl.col("source_row").cast(pl.String).over(over, mapping_strategy="join")
     differing = pl.concat_str(
         [pl.when(pl.col(t).n_unique().over(over) > 1).then(pl.lit(t)) for t in terms],
@@ -123,6 +124,14 @@ def conflicting_lines(
             differing,
         ),
     )
+
+
+def ascii_upper(expr: pl.Expr) -> pl.Expr:
+    """`expr` with its ASCII letters in upper case, every other character as it is: as the
+    views and the ingest's DuckDB queries compare an id in any case (`text.ascii_upper_sql`).
+    `str.to_uppercase` made `SUB-ß1` and `SUB-SS1` one id that DuckDB's `upper` keeps apart
+    (and `SUB-ẞ1` another that it merges with `SUB-ß1`)."""
+    return expr.str.replace_many(list(ASCII_LOWER), list(ASCII_UPPER))
 
 
 SCIENTIFIC = r"^[+-]?\d([.,]\d+)?[Ee][+-]\d+$"
