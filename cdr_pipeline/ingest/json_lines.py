@@ -8,6 +8,7 @@ import io
 import json
 from collections.abc import Iterator
 from decimal import Decimal
+from itertools import pairwise
 from typing import Any
 
 from cdr_pipeline.ingest.chunk import EOF_MARK, BadInput, raw_str
@@ -96,12 +97,17 @@ def lines_layout(first: bytes, lines: io.BufferedReader[Any], limits: Limits) ->
 
 
 def lines_in_head(head: bytes) -> bool:
-    """Whether the first lines of `head` tell JSON lines as `lines_layout` does, for the
-    guard to judge each line on its own before it reads a byte: told after its first read
-    ahead, a first line cut short inside its object had held the lines after it open,
-    one record 8 KiB long for `max_record_bytes`. False when the lines run past the head
-    (the reader tells the layout, and the guard, then)."""
-    lines = head.removeprefix(b"\xef\xbb\xbf").split(b"\n", 2)
+    """Whether the first lines of `head` tell JSON lines, for the guard to judge each line
+    on its own before it reads a byte: told after its first read ahead, a first line cut
+    short inside its object had held the lines after it open, one record 8 KiB long for
+    `max_record_bytes`. As `lines_layout` tells them (a first line that parses; a second
+    line that is an object on its own), or by a line that is an object on its own followed
+    by a line that does not go on with a `,`, `]` or `}`, whatever lines before them do not
+    parse: one JSON text never holds a value after a whole value without a comma between
+    them, so the lines before are broken records (a cut line, then a line of garbage), not
+    the start of one document. False when the lines run past the head (the reader tells the
+    layout, and the guard, then)."""
+    lines = head.removeprefix(b"\xef\xbb\xbf").split(b"\n")
     if len(lines) < 2:
         return False
     try:
@@ -109,10 +115,19 @@ def lines_in_head(head: bytes) -> bool:
         return True
     except (ValueError, RecursionError):
         pass
-    if len(lines) < 3:
-        return False
+    if len(lines) > 2 and _object(lines[1]):
+        return True
+    whole = [line.strip() for line in lines[1:-1] if line.strip()]  # the last may be cut
+    return any(
+        not after.startswith((b",", b"]", b"}")) and _object(line)
+        for line, after in pairwise(whole)
+    )
+
+
+def _object(line: bytes) -> bool:
+    """Whether `line` is a JSON object on its own."""
     try:
-        return isinstance(json.loads(lines[1]), dict)
+        return isinstance(json.loads(line), dict)
     except (ValueError, RecursionError):
         return False
 

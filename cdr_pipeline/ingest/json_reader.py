@@ -131,10 +131,12 @@ def _iter_records(stream: BinaryIO, limits: Limits) -> Iterator[tuple[int, Any]]
     else:
         refuse_other_key(head, limits)
         # JSON lines told from the head: each line judged on its own from the first byte
-        guard = JsonGuard(stream, limits, 0, per_line=lines_in_head(head))
+        told = lines_in_head(head)
+        guard = JsonGuard(stream, limits, 0, per_line=told)
         guarded = io.BufferedReader(guard, GUARD_BLOCK)
         first = guarded.readline(limits.record_bytes + 1)
-        is_lines, ahead = lines_layout(first, guarded, limits)
+        # the head tells more than the first two lines can (two broken lines, then records)
+        is_lines, ahead = (True, b"") if told else lines_layout(first, guarded, limits)
         # the second line, when read to tell the layout, comes next
         lines = io.BufferedReader(_Chain(ahead, guarded)) if ahead else guarded
         if is_lines:

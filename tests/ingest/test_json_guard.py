@@ -14,8 +14,9 @@ from hypothesis import strategies as st
 
 from cdr_pipeline.ingest.chunk import BadInput
 from cdr_pipeline.ingest.json_guard import JsonGuard
+from cdr_pipeline.ingest.json_lines import lines_in_head
 from cdr_pipeline.ingest.limits import Limits
-from tests.ingest.helpers import load
+from tests.ingest.helpers import load, rejects
 from tests.ingest.hostile_corpus import records
 
 TRICKY = st.text(alphabet='[]{}"\\0123456789ab ,:', max_size=12)
@@ -139,3 +140,36 @@ def test_json_lines_cut_short_are_quarantined_and_the_others_load(tmp_path: Path
     assert (f.status, f.exit_code) == ("loaded", 0), f.message
     assert (f.rows_read, f.rows_rejected, f.rows_loaded) == (200, 70, 130)
     assert dict(f.top_reasons) == {"invalid_json": 70}
+
+
+@pytest.mark.parametrize("garbage", [b"garbage here ~~", b"}{,", b"{[{[ <html>"])
+def test_json_lines_whose_first_two_lines_are_broken_are_still_lines(
+    tmp_path: Path, garbage: bytes
+) -> None:
+    """A line cut short, then a line of garbage: the head was taken for the start of one
+    JSON document, so every later cut line held its brace open, and the file failed as
+    nested deeper than max_json_depth (or at the garbage, whole). Two lines side by side
+    that are each an object tell JSON lines: the broken lines are quarantined, by line."""
+    good = [json.dumps(r).encode() for r in records(200, 68)]
+    cut = [g[: g.index(b'"Start time"')] for g in good[:70]]
+    lines = [line for pair in zip(good[70:140], cut, strict=True) for line in pair]
+    path = tmp_path / "broken_head.jsonl"
+    path.write_bytes(b"\n".join([cut[0], garbage, *lines, *good[140:]]) + b"\n")
+    (f,) = load(tmp_path / "wh", path, max_reject_rate=0.5, max_record_bytes=4096).files
+    assert (f.status, f.exit_code) == ("loaded", 0), f.message
+    assert (f.rows_read, f.rows_rejected, f.rows_loaded) == (202, 72, 130)
+    bad = rejects(tmp_path / "wh")["source_row"].sort().to_list()
+    assert bad[:3] == [1, 2, 4] and bad[-1] == 142
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        b'{"a":\n' * 100 + b"1" + b"}\n" * 100,  # one deep document over lines
+        b'{\n  "calls": [\n    {"a": 1},\n    {"a": 2}\n  ]\n}\n',  # an object alone on a line
+    ],
+)
+def test_one_document_over_lines_is_no_json_lines(text: bytes) -> None:
+    """One JSON text never holds two objects side by side: its lines are not told JSON lines
+    (a deep one still fails on max_json_depth)."""
+    assert not lines_in_head(text)
