@@ -55,6 +55,8 @@ class JsonGuard(io.RawIOBase):
         self._checked = 0  # escapes starting before this offset are checked
         self.lone_surrogate: tuple[int, str] | None = None
         """Byte offset and text of the first escape of half a character, once seen."""
+        self._lone_at = (0, 0)  # its record and line
+        self._ended, self._ends = 0, NO_BLOCK.astype(np.int64)  # records ended: before, where
         self._lines = 0  # line breaks before the block being scanned
         self._arr = NO_BLOCK
         self._value: list[Any] = [0, 1, True]
@@ -121,10 +123,10 @@ class JsonGuard(io.RawIOBase):
                 return n - cut
         return n
 
-    def check_text(self, n: int) -> None:
-        """Fail the file (records read: `n`) on an escape of half a character seen (a lone
-        `\\ud800`): the parser reads it as `?` or as another character joined with the
-        next, silently; or on a top-level value the parser would skip (`stray`)."""
+    def check_text(self) -> None:
+        """Fail the file on an escape of half a character seen (a lone `\\ud800`): the
+        parser reads it as `?` or as another character joined with the next, silently; or on
+        a top-level value the parser would skip (`stray`)."""
         if self.stray is not None:
             at, line = self.stray
             what = (
@@ -152,10 +154,12 @@ class JsonGuard(io.RawIOBase):
             )
         if self.lone_surrogate is not None:
             at, text = self.lone_surrogate
+            record, line = self._lone_at
             raise BadInput(
-                f"the JSON holds half a character (a lone {text} escape) at byte {at:,}, "
-                f"near record {n + 1}: the parser would read other text; none of the "
-                "file's rows are published",
+                f"the JSON holds half a character (a lone {text} escape) in record {record:,} "
+                f"(byte {at:,}): the parser would read other text; none of the file's rows "
+                "are published",
+                line=line,
                 hint="fetch or export the file again; a tool that rewrote it may have split "
                 "a character. As JSON lines, such a record is quarantined on its own",
             )
@@ -181,6 +185,10 @@ class JsonGuard(io.RawIOBase):
                 lone = at < 6 or not HIGH.match(data, at - 6)
             if lone:
                 self.lone_surrogate = (start + at, data[at : at + 6].decode("ascii"))
+                # the parser is a block behind: the record is told by the records ended before
+                ended = self._ended + int(np.count_nonzero(self._ends < start + at))
+                line = self._lines - self._tail.count(b"\n") + data.count(b"\n", 0, at) + 1
+                self._lone_at = (ended + 1, line)
                 return
         self._checked = max(self._checked, checked)
         self._tail = data[-24:]
@@ -205,6 +213,7 @@ class JsonGuard(io.RawIOBase):
             depth = self._depth + np.cumsum(step)
             self._check_depth(brackets, depth)
             self._depth = int(depth[-1])
+            self._note_ends(brackets[(step == -1) & (depth == self._base)])
             if self._base:
                 self._top_level(arr, brackets, step, depth)
             lows = np.flatnonzero(depth <= self._base)
@@ -222,6 +231,13 @@ class JsonGuard(io.RawIOBase):
                 )
         else:
             self._span = 0
+
+    def _note_ends(self, ends: np.ndarray) -> None:
+        """Note where records ended in the block (`ends`, offsets in it), for the record of
+        an escape of half a character: the one found may lie in the last block's tail."""
+        kept = self._ends >= self.offset - len(self._tail)
+        self._ended += int(np.count_nonzero(~kept))
+        self._ends = np.concatenate((self._ends[kept], ends.astype(np.int64) + self.offset))
 
     def _check_depth(self, brackets: np.ndarray, depth: np.ndarray) -> None:
         """Fail at the first bracket whose nesting (`depth`, after it) passes the limit."""

@@ -244,9 +244,9 @@ def _streamed(
     try:
         items = ijson.items(placed, prefix, multiple_values=True, map_type=Record)
         for n, record in enumerate(items, 1):
-            guard.check_text(n)
+            guard.check_text()
             yield n, record
-        guard.check_text(n)
+        guard.check_text()
     except UnicodeError as exc:  # a half character the parser cannot decode
         raise BadInput(
             "the JSON holds text that is not UTF-8 "

@@ -162,7 +162,7 @@ def test_a_page_with_half_a_character_fails_whole_and_the_other_files_load(
     result = load(tmp_path / "wh", bad, good)
     failed, loaded = result.files
     assert failed.status == "failed" and loaded.status == "loaded", result.files
-    assert "half a character (a lone \\ud800 escape) at byte" in (failed.message or "")
+    assert "half a character (a lone \\ud800 escape) in record 8 (byte" in (failed.message or "")
     assert loaded.rows_loaded == 50
     users = table(tmp_path / "wh")["user_name"].to_list()
     assert "Ann \U0001f600" in users and not any("?" in str(u) for u in users)
