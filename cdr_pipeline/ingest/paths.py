@@ -9,7 +9,7 @@ import stat
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from cdr_pipeline.errors import InputError
+from cdr_pipeline.errors import InputError, NotAFile
 
 _ABSENT = frozenset({errno.ENOENT, errno.ENOTDIR, errno.ELOOP})
 """What `stat` says of a path that names nothing (or links that loop), as `Path.exists` reads
@@ -169,27 +169,28 @@ def regular_file(path: Path) -> os.stat_result:
     except OSError as exc:
         if exc.errno not in _ABSENT or not path.is_symlink():
             raise
-        raise OSError(
+        raise NotAFile(
             exc.errno,
-            "a symbolic link that leads nowhere (its target is missing, or links loop): point "
-            "the link at the export, or remove it",
+            "a symbolic link that leads nowhere (its target is missing, or links loop)",
             str(path),
+            hint="point the link at the export, or remove it",
         ) from exc
     if stat.S_ISDIR(st.st_mode):  # a folder the walk could not list (`expand_paths`)
         try:
             os.scandir(path).close()
         except OSError as exc:
-            raise OSError(
+            raise NotAFile(
                 exc.errno,
-                f"a folder that cannot be listed ({exc.strerror}): none of its files were "
-                "loaded; give this user read and execute access to it (chmod u+rx) and run "
-                "again",
+                f"a folder that cannot be listed ({exc.strerror}): none of its files were loaded",
                 str(path),  # an input's, not the warehouse's: `environment_error` tells them apart
+                hint="give this user read and execute access to it (chmod u+rx) and run again",
             ) from exc
     if not stat.S_ISREG(st.st_mode):
         what = KINDS_OF_FILE.get(stat.S_IFMT(st.st_mode), "not a regular file")
-        raise OSError(
+        raise NotAFile(
             errno.EINVAL,
-            f"{what}, not a file; cdr ingest reads files: save the export to a file and load that",
+            f"{what}, not a file",
+            hint="not a regular file: give cdr the export itself, a file (a pipe or a device is "
+            "never read; save what it carries to a file and load that)",
         )
     return st

@@ -9,11 +9,14 @@ import os
 import shutil
 from pathlib import Path
 
+from cdr_pipeline.ingest import ingest_paths
+from cdr_pipeline.ingest.results import ProgressEvent
 from tests.ingest.helpers import (
     fixture,
     load,
     partition_files,
     run_unprivileged,
+    settings,
     table,
     unreadable_copy,
 )
@@ -223,3 +226,30 @@ def test_the_metadata_files_a_mac_zips_from_a_usb_drive_are_skipped_in_a_zip(
     result = load(tmp_path / "wh2", path)
     assert result.exit_code == 3
     assert ["hidden member" in f.message for f in result.files] == [False, True]
+
+
+def test_a_named_pipe_and_a_file_gone_mid_run_get_hints_that_fit(tmp_path: Path) -> None:
+    """Both said to look for a disk error in the system log. A named pipe is no file to
+    read: give the export itself. A file listed with its folder and deleted (or moved)
+    before the run read it: rerun when it is in place. Each fails alone, exit 3."""
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    shutil.copyfile(fixture("bom_crlf.csv"), inbox / "a.csv")
+    shutil.copyfile(fixture("overlap_a.csv"), inbox / "b.csv")
+    pipe = tmp_path / "pipe.csv"
+    os.mkfifo(pipe)
+
+    def tidy(_: ProgressEvent) -> None:  # the folder tidied once the run has begun
+        (inbox / "b.csv").unlink(missing_ok=True)
+
+    result = ingest_paths(settings(tmp_path / "wh"), [inbox, pipe], progress=tidy)
+    by_name = {Path(f.path).name: f for f in result.files}
+    assert by_name["a.csv"].status == "loaded"
+    for name in ("b.csv", "pipe.csv"):
+        assert (by_name[name].status, by_name[name].exit_code) == ("failed", 3)
+        assert "disk error" not in (by_name[name].message or ""), by_name[name].message
+    gone = by_name["b.csv"].message or ""
+    assert "No such file" in gone and "moved or deleted while the run read it" in gone
+    assert "rerun when it is in place" in gone
+    piped = by_name["pipe.csv"].message or ""
+    assert "a named pipe, not a file" in piped and "not a regular file: give" in piped
