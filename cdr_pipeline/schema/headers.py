@@ -235,14 +235,17 @@ def _titled(shown: str, source: str, line: int) -> InputError:
     """The first line is one field of words (`Calling Detailed Call History`, a report's
     name): a title a spreadsheet user typed above the header, or a report tool's caption.
     The message quoted it as a header and suggested --kind, which reads the title as the
-    header and every record as data of unknown columns."""
+    header and every record as data of unknown columns. The same words begin a note or a
+    readme (one in a ZIP of exports): the hint says to leave such a file out, which deleting
+    its first line would not mend."""
     return InputError(
         f"not a recognised export: its first line ({shown}) is one field of words, a title "
         "rather than a header line",
         path=source,
         line=line,
         hint="delete the line(s) above the export's header line (a title or caption added in "
-        "a spreadsheet) and load the file again",
+        "a spreadsheet) and load the file again; a file with no such header line under it (a "
+        "note or readme beside the exports, in their folder or ZIP) is no export: leave it out",
     )
 
 

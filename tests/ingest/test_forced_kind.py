@@ -177,3 +177,28 @@ def test_a_forced_kind_reads_json_keys_as_keys_not_as_a_record(tmp_path: Path) -
     (f,) = ingest_paths(settings, [other], kind="calls").files
     assert f.status == "failed" and "its records' keys (9a581b46-" in f.message
     assert "name no calls column" in f.message and "header line" not in f.message
+
+
+def test_a_readme_in_a_zip_of_exports_is_told_to_be_left_out(tmp_path: Path) -> None:
+    """A readme among the exports of a ZIP failed as a title line, with the hint to delete
+    the lines above the export's header: it has none. The hint says such a file is no
+    export, to be left out; the export beside it loads."""
+    import zipfile
+
+    path = tmp_path / "exports.zip"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.write(FIXTURES / "overlap_a.csv", "calls.csv")
+        zf.writestr(
+            "README.txt", "Exports of October\r\nPulled from Control Hub by the IT team\r\n"
+        )
+    files = {
+        f.source.rsplit("!", 1)[-1]: f
+        for f in ingest_paths(Settings(warehouse=tmp_path / "wh"), [path]).files
+    }
+    assert files["calls.csv"].status == "loaded"
+    readme = files["README.txt"]
+    assert (readme.status, readme.exit_code) == ("failed", 3)
+    assert "line 1: not a recognised export: its first line (Exports of October)" in (
+        readme.message or ""
+    )
+    assert "is no export: leave it out" in (readme.message or "")
