@@ -64,3 +64,15 @@ def test_half_a_character_in_json_lines_is_quarantined_under_its_line(block: int
         chunks = list(read_json_chunks(Blocks(data, block), chunk_rows=25_000))  # type: ignore[arg-type]
         bad = [(r.source_row, r.reason) for c in chunks for r in c.rejects]
         assert bad == [(2 * index + 2, "invalid_utf8")]
+
+
+def test_a_broken_json_line_is_placed_by_its_column_not_a_line_of_its_own() -> None:
+    """Its detail quoted json's 'line 1 column 9 (char 8)' under source_row 11: two line
+    numbers for one line. It says the column on the file's line, blanks before it counted."""
+    texts = [json.dumps(r) for r in records(12, 71)]
+    texts[10] = '  {"a": 1 "b": 2, ' + texts[10][1:]  # no comma before "b": column 11
+    data = ("\n".join(texts) + "\n").encode()
+    (chunk,) = list(read_json_chunks(Blocks(data, 1 << 16), chunk_rows=25_000))  # type: ignore[arg-type]
+    (bad,) = chunk.rejects
+    assert (bad.source_row, bad.reason) == (11, "invalid_json")
+    assert "line 1" not in bad.detail and bad.detail.endswith("at column 11"), bad.detail
