@@ -30,9 +30,10 @@ TEST_WORKERS ?= auto
 # The package compiled to bytecode first: where PYTHONDONTWRITEBYTECODE is set (CI images
 # often set it) no run writes it, and each of the ~150 `cdr` processes the tests start
 # compiled every module it imports again (0.3-0.5 s of CPU each)
+# (the 30 slowest tests listed at the end: the suite's time is kept in view)
 test: $(STAMP)
 	$(BIN)/python -m compileall -q cdr_pipeline >/dev/null
-	$(BIN)/pytest -q -n $(TEST_WORKERS)
+	$(BIN)/pytest -q -n $(TEST_WORKERS) --durations=30
 
 # the same without the end-to-end tests marked slow (a real wheel, notebooks, kill -9...)
 test-fast: $(STAMP)
