@@ -14,7 +14,13 @@ import numpy as np
 import polars as pl
 
 from cdr_pipeline.ingest.derive import DERIVERS, Check
-from cdr_pipeline.ingest.derive.base import long_values, null_word, null_word_keys, word_detail
+from cdr_pipeline.ingest.derive.base import (
+    exponent_figure,
+    long_values,
+    null_word,
+    null_word_keys,
+    word_detail,
+)
 from cdr_pipeline.ingest.extra import extra_json
 from cdr_pipeline.ingest.guards import repaired_numbers, unguarded_phones
 from cdr_pipeline.ingest.numerals import respell, ungroup
@@ -241,6 +247,8 @@ def _typed_columns(
             if c.dtype == TIMESTAMP:  # parsed, but no day a call can have
                 unusable = unusable | ~typed_col.is_between(*TIMESTAMP_RANGE, closed="left")
                 checks.append(local_date_check(c.name, spelled))
+            if c.exact:  # before the parse: `1,2346E+06` among decimal commas parses not
+                checks.append(exponent_figure(c.name, spelled))
             checks.append(
                 Check(
                     BAD_REASON[c.dtype],

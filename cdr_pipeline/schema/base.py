@@ -146,6 +146,11 @@ class Column:
     shows as a date): the end of that day in UTC, the first instant after it (valid through
     the day written, as a licence's `valid_to` is inclusive). Read by
     `timestamps.fill_end_of_day`; in any other timestamp column a date alone is no time."""
+    exact: bool = False
+    """A figure finance reads to the unit (units bought, a unit price): a value in scientific
+    notation (`1.2346E+06`, as a spreadsheet saves a number too wide for its column) is
+    quarantined (`spreadsheet_number`), never loaded as the rounded figure it shows. Exact
+    ones (`1E+03`) too: the notation says the cell was shown rounded, not what it held."""
     doc: str = ""
 
 

@@ -236,6 +236,7 @@ ENTITLEMENT_COLUMNS: tuple[Column, ...] = (
         ("Units", "totalUnits", "Quantity"),
         nullable=False,
         required=True,
+        exact=True,
         doc="Licences bought; 0 takes a row back, a negative count is quarantined",
     ),
     Column(
@@ -259,6 +260,7 @@ ENTITLEMENT_COLUMNS: tuple[Column, ...] = (
         DOUBLE,
         ("Unit price", "price"),
         priced_in="currency",
+        exact=True,
         doc="Price per licence per month (a header naming its currency, `Unit price (USD)`, "
         "gives the currency of rows without one)",
     ),

@@ -160,6 +160,29 @@ def spreadsheet_numbers(names: dict[str, str]) -> list[Check]:
     ]
 
 
+EXPONENT = r"^[+-]?(\d+([.,]\d*)?|[.,]\d+)[Ee][+-]?\d+$"
+"""Any number written with an exponent (`1.2346E+06`, `1,2346E+06`, `1e3`): what a number
+column reads as a float, so `units` `1.2346E+06` loaded as 1,234,600."""
+
+
+def exponent_figure(name: str, shown: str) -> Check:
+    """The check that quarantines a figure of the `exact` column `name` (text as read) written
+    in scientific notation (`spreadsheet_number`): a spreadsheet saves so a number too wide for
+    its column, rounded to the digits shown (1,234,567 units as `1.2346E+06`). An exact one
+    (`1E+03`) is refused too: the notation says the cell was shown rounded (`1E+03` is any
+    count from 500 to 1,499), and nothing in the file tells a rounded figure from an exact
+    one."""
+    return Check(
+        "spreadsheet_number",
+        pl.col(name).str.strip_chars().str.contains(EXPONENT),
+        pl.format(
+            f"{shown}: '{{}}' was saved in scientific notation by a spreadsheet, the exact "
+            "figure is lost: format the column as Number and export again",
+            pl.col(name).str.slice(0, 80),
+        ),
+    )
+
+
 FLOAT = r"^[+-]?\d+[.,]0$"
 """A whole number written as a float: what pandas writes for a column of numbers that has
 empty cells (`2001.0`, `13343822691.0`, the '+' dropped; `2001,0` with `decimal=","`, as a
