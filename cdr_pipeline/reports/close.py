@@ -44,6 +44,7 @@ from cdr_pipeline.reports.frozen import (
     read_close,
     read_journal,
     remove_killed_closes,
+    unreconciled_status,
     warn_unreconciled,
 )
 from cdr_pipeline.reports.overlaps import overlap_note
@@ -155,11 +156,11 @@ def close_month(
             )
             # no reason to refuse on its own (an org may want usage figures only), but a
             # refusal says it too: mended for the other reasons only, the rerun would freeze
-            # every reconciliation row as no_entitlement, to be reopened
+            # every reconciliation row as no_entitlement (no_call_data), to be reopened
             unreconciled = "entitlements" not in versions
             also = (
                 "; no entitlements are loaded either: closed so, every reconciliation row "
-                "would be frozen as no_entitlement, without cost"
+                f"would be frozen as {unreconciled_status(coverage)}, without cost"
                 if unreconciled
                 else ""
             )

@@ -274,14 +274,23 @@ def read_journal(layout: Layout) -> list[dict[str, Any]]:
     return entries
 
 
+def unreconciled_status(call_coverage: str) -> str:
+    """The status of every reconciliation row of a month with no entitlement loaded: the
+    first that applies (README, `status`): `no_call_data` in a month without any call data
+    (a forced close), else `no_entitlement` (nothing in force, so never `over`)."""
+    return "no_call_data" if call_coverage == "none" else "no_entitlement"
+
+
 def warn_unreconciled(close: ClosedMonth) -> None:
     """A month closed before any entitlement was loaded has nothing to reconcile against
-    (every row `no_entitlement`, no cost), frozen as such: a warning says how to redo it."""
+    (every row `no_entitlement`, or `no_call_data` without call data; no cost), frozen as
+    such: a warning says how to redo it."""
     if "entitlements" not in close.versions:
         log.warning(
             "%s closed with no entitlements loaded: every reconciliation row is "
-            "no_entitlement, without cost; load finance's entitlements (cdr ingest FILE), "
+            "%s, without cost; load finance's entitlements (cdr ingest FILE), "
             'then cdr reopen %s --reason "entitlements loaded" and close it again',
             close.month,
+            unreconciled_status(close.call_coverage),
             close.month,
         )
