@@ -85,3 +85,59 @@ def test_a_decimal_comma_sheet_and_a_json_file_too(tmp_path: Path) -> None:
         f"units: '1,2346E+06' {HINT}",
         f"units: '1.2346E+6' {HINT}",
     ]
+
+
+def test_ids_of_finance_inputs_in_scientific_notation_are_quarantined(tmp_path: Path) -> None:
+    """A numeric subscription id saved by a spreadsheet as `3.9015E+10` loaded as that text:
+    the device's licence was reconciled under a subscription nobody bought, and the purchase
+    under one no device held; a department id or cost centre so rounded billed the licence to
+    no department. The ids a finance figure is keyed on are quarantined in scientific
+    notation (`spreadsheet_number`), in the device list, the events, the purchase sheet and
+    the org directory; the lines beside them load."""
+    org = "00000000-0000-4000-8000-0000000000aa"
+    snapshots = write_csv(
+        tmp_path / "in" / "device_snapshots.csv",
+        "snapshot_time,org_uuid,device_id,deployment,department_id,subscription_id,status",
+        [
+            f"2026-10-01T06:00:00Z,{org},D1,BYOD,Dept-A,3.9015E+10,ONLINE",
+            f"2026-10-01T06:00:00Z,{org},D2,BYOD,4.1E+05,39015123456,ONLINE",
+            f"2026-10-01T06:00:00Z,{org},D3,BYOD,Dept-A,39015123456,ONLINE",
+        ],
+    )
+    events = write_csv(
+        tmp_path / "in" / "activation_events.csv",
+        "event_time,org_uuid,device_id,event_type,subscription_id",
+        [
+            f"2026-09-01T00:00:00Z,{org},D1,PROVISIONED,3.9015E+10",
+            f"2026-09-01T00:00:00Z,{org},D3,PROVISIONED,39015123456",
+        ],
+    )
+    purchases = write_csv(
+        tmp_path / "in" / "entitlements.csv",
+        HEADER,
+        ["3.9015E+10,BYOD,5,2026-01-01,,12.50,USD", "39015123456,BYOD,5,2026-01-01,,12.50,USD"],
+    )
+    directory = write_csv(
+        tmp_path / "in" / "org_directory.csv",
+        "entry_type,entry_id,name,cost_centre,site,country",
+        ["department,Dept-A,Sales,4.1001E+09,,", "department,Dept-B,Support,4100123456,,"],
+    )
+    wh = tmp_path / "wh"
+    files = ingest(wh, snapshots, events, purchases, directory, max_reject_rate=1.0).files
+    assert sorted((f.kind, f.rows_loaded, f.rows_rejected) for f in files) == [
+        ("activation_events", 1, 1),
+        ("device_snapshots", 1, 2),
+        ("entitlements", 1, 1),
+        ("org_directory", 1, 1),
+    ]
+    bad = rejects(wh).sort("source_file", "source_row")
+    assert set(bad["reason"]) == {"spreadsheet_number"}
+    said = "is a spreadsheet's scientific notation, its rounded-away digits are lost"
+    named = bad.select(pl.col("source_file").str.extract(r"([^/\\]+)$"), "source_row", "detail")
+    assert named.rows() == [
+        ("activation_events.csv", 2, f"subscription_id: '3.9015E+10' {said}"),
+        ("device_snapshots.csv", 2, f"subscription_id: '3.9015E+10' {said}"),
+        ("device_snapshots.csv", 3, f"department_id: '4.1E+05' {said}"),
+        ("entitlements.csv", 2, f"subscription_id: '3.9015E+10' {said}"),
+        ("org_directory.csv", 2, f"cost_centre: '4.1001E+09' {said}"),
+    ]

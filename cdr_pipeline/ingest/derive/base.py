@@ -160,6 +160,14 @@ def spreadsheet_numbers(names: dict[str, str]) -> list[Check]:
     ]
 
 
+def id_numbers(*names: str) -> list[Check]:
+    """`spreadsheet_numbers` of these id columns of a finance input, each named as it is
+    (`subscription_id`): a purchase sheet or device list saved by a spreadsheet writes a
+    numeric id too wide for its column rounded (`3.9015E+10`), and loaded so a device's
+    licence was reconciled under a subscription nobody bought, or billed to no department."""
+    return spreadsheet_numbers({name: name for name in names})
+
+
 EXPONENT = r"^[+-]?(\d+([.,]\d*)?|[.,]\d+)[Ee][+-]?\d+$"
 """Any number written with an exponent (`1.2346E+06`, `1,2346E+06`, `1e3`): what a number
 column reads as a float, so `units` `1.2346E+06` loaded as 1,234,600."""

@@ -20,7 +20,7 @@ import re
 
 import polars as pl
 
-from cdr_pipeline.ingest.derive.base import Check, conflicting_lines
+from cdr_pipeline.ingest.derive.base import Check, conflicting_lines, id_numbers
 from cdr_pipeline.ingest.derive.phones import phone_number_checks, phone_numbers
 from cdr_pipeline.schema.devices import (
     DEPLOYMENTS,
@@ -197,7 +197,8 @@ def derive_snapshots(df: pl.DataFrame) -> tuple[pl.DataFrame, list[Check]]:
         _squeeze_upper(pl.col("model_type")).alias("model_type"),
         pl.col("snapshot_time").dt.strftime("%Y-%m").alias("snapshot_month"),
     )
-    return df, [*checks, *more, *phone_number_checks(), _CONFLICTING_SNAPSHOTS]
+    ids = id_numbers("device_id", "subscription_id", "department_id")
+    return df, [*checks, *more, *phone_number_checks(), *ids, _CONFLICTING_SNAPSHOTS]
 
 
 SNAPSHOT_TERMS = (
@@ -267,7 +268,8 @@ def derive_events(df: pl.DataFrame) -> tuple[pl.DataFrame, list[Check]]:
             for row, m in zip(basis.iter_rows(), missing.to_list(), strict=True)
         ]
         df = df.with_columns(pl.coalesce(pl.col("event_id"), pl.Series(ids, dtype=pl.String)))
-    return df, [*checks, *more, *phone_number_checks(), _CONFLICTING_EVENTS]
+    rounded = id_numbers("device_id", "subscription_id")
+    return df, [*checks, *more, *phone_number_checks(), *rounded, _CONFLICTING_EVENTS]
 
 
 EVENT_TERMS = (
@@ -309,6 +311,7 @@ def derive_entitlements(df: pl.DataFrame) -> tuple[pl.DataFrame, list[Check]]:
         _UNITS_OUT_OF_RANGE,
         _out_of_range("unit_price", "bad_number", "a price of one licence a month"),
         _BAD_CURRENCY,
+        *id_numbers("subscription_id"),
         _CONFLICTING_ENTITLEMENTS,
     ]
 

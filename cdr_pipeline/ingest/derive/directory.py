@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from cdr_pipeline.ingest.derive.base import Check, conflicting_lines
+from cdr_pipeline.ingest.derive.base import Check, conflicting_lines, id_numbers
 from cdr_pipeline.ingest.derive.devices import _enum_check, _uuid_lower
 from cdr_pipeline.schema.directory import ENTRY_DEPARTMENT, ENTRY_LOCATION, ENTRY_TYPES
 
@@ -36,7 +36,8 @@ def derive_directory(df: pl.DataFrame) -> tuple[pl.DataFrame, list[Check]]:
         pl.col("site").str.strip_chars(),
         pl.col("country").str.strip_chars().str.to_uppercase(),
     )
-    return df, [_enum_check("entry_type", "__raw_entry_type", ENTRY_TYPES), _CONFLICTING]
+    ids = id_numbers("entry_id", "cost_centre")
+    return df, [_enum_check("entry_type", "__raw_entry_type", ENTRY_TYPES), *ids, _CONFLICTING]
 
 
 DIRECTORY_TERMS = ("name", "cost_centre", "site", "country")  # what a line says of its entry
