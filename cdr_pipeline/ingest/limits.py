@@ -12,10 +12,11 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 from cdr_pipeline.config import Settings
-from cdr_pipeline.errors import InputError, cannot_read
+from cdr_pipeline.errors import InputError
 from cdr_pipeline.ingest.gunzip import EmptyMembers, ZeroPadding
 from cdr_pipeline.ingest.offsets import Marks
 from cdr_pipeline.ingest.unpacking import DECOMPRESS_ERRORS
+from cdr_pipeline.ingest.unreadable import cannot_read
 
 RATIO_FLOOR = 64 * 1024 * 1024
 """Below this many decompressed bytes the ratio limit does not apply: a small, very regular

@@ -9,7 +9,8 @@ import stat
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from cdr_pipeline.errors import InputError, NotAFile
+from cdr_pipeline.errors import InputError
+from cdr_pipeline.ingest.unreadable import NotAFile
 
 _ABSENT = frozenset({errno.ENOENT, errno.ENOTDIR, errno.ELOOP})
 """What `stat` says of a path that names nothing (or links that loop), as `Path.exists` reads

@@ -17,7 +17,7 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from cdr_pipeline.errors import InputError, cannot_read
+from cdr_pipeline.errors import InputError
 from cdr_pipeline.ingest.archive import check_members, member_spans, zip_directory
 from cdr_pipeline.ingest.chunk import CSV, JSON
 from cdr_pipeline.ingest.encoding import UTF8_BOM, refuse_encoding, text_stream, utf8_head
@@ -38,6 +38,7 @@ from cdr_pipeline.ingest.packed import (
     refuse_packed,
 )
 from cdr_pipeline.ingest.unpacking import DECOMPRESS_ERRORS
+from cdr_pipeline.ingest.unreadable import cannot_read
 from cdr_pipeline.ingest.zipmember import open_member
 from cdr_pipeline.render import os_text
 

@@ -20,7 +20,7 @@ import numpy as np
 
 from cdr_pipeline import interrupts
 from cdr_pipeline.config import Settings
-from cdr_pipeline.errors import InputError, cannot_read, environment_error
+from cdr_pipeline.errors import InputError, environment_error
 from cdr_pipeline.ingest.archive import share
 from cdr_pipeline.ingest.chunk import CSV, NO_KEYS, BadInput, Chunk, whole_files
 from cdr_pipeline.ingest.csv_reader import unended_note
@@ -37,6 +37,7 @@ from cdr_pipeline.ingest.rejects import RejectWriter, redact_raw_text
 from cdr_pipeline.ingest.results import FileResult, ProgressEvent, ProgressFn
 from cdr_pipeline.ingest.sources import Source, sources_of
 from cdr_pipeline.ingest.stager import PENDING_CHUNKS, Stager
+from cdr_pipeline.ingest.unreadable import cannot_read
 from cdr_pipeline.schema import SCHEMAS, TableSchema, check_forced_kind
 from cdr_pipeline.state.ledger import Ledger
 
