@@ -9,6 +9,7 @@ import re
 import unicodedata
 from datetime import UTC, datetime
 from pathlib import Path
+from string import ascii_lowercase, ascii_uppercase
 
 ISO_MS_STRFTIME = "%Y-%m-%dT%H:%M:%S%.3fZ"
 """polars/chrono spelling of `iso_ms` (for `dt.strftime` on a UTC column)."""
@@ -25,17 +26,13 @@ def quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-ASCII_LOWER = "abcdefghijklmnopqrstuvwxyz"
-ASCII_UPPER = ASCII_LOWER.upper()
-
-
 def ascii_upper_sql(expr: str) -> str:
     """SQL of `expr` with its ASCII letters in upper case and every other character as it is
     (`ascii_upper` of `sql/_macros.sql`): how an id in any case (a subscription id) is one
     value wherever it is compared. Not `upper`: DuckDB's maps one character to one (`ß` to
     `ẞ`, `ﬁ` kept), Python's, polars' and Spark's to several (`SS`, `FI`), so ingest and the
     views, or DuckDB and Spark, took other ids for one."""
-    return f"translate({expr}, {lit(ASCII_LOWER)}, {lit(ASCII_UPPER)})"
+    return f"translate({expr}, {lit(ascii_lowercase)}, {lit(ascii_uppercase)})"
 
 
 def lit(value: str | Path) -> str:

@@ -12,7 +12,7 @@ from pathlib import Path
 import polars as pl
 
 from tests.devices.helpers import ingest, write_csv
-from tests.ingest.helpers import rejects
+from tests.ingest.helpers import rejects, table
 
 HEADER = "subscription_id,licence_type,units,valid_from,valid_to,unit_price,currency"
 HINT = (
@@ -22,8 +22,8 @@ HINT = (
 
 
 def _entitlements(warehouse: Path) -> list[tuple[object, ...]]:
-    table = pl.read_delta(str(warehouse / "tables" / "entitlements"))
-    return table.sort("subscription_id").select("subscription_id", "units", "unit_price").rows()
+    loaded = table(warehouse, "entitlements").sort("subscription_id")
+    return loaded.select("subscription_id", "units", "unit_price").rows()
 
 
 def test_units_and_prices_in_scientific_notation_are_quarantined(tmp_path: Path) -> None:

@@ -6,12 +6,12 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from string import ascii_lowercase, ascii_uppercase
 
 import polars as pl
 
 from cdr_pipeline.schema import HeaderResolution
 from cdr_pipeline.schema.base import NULL_WORDS, STRING, TableSchema
-from cdr_pipeline.text import ASCII_LOWER, ASCII_UPPER
 
 
 @dataclass(frozen=True)
@@ -131,7 +131,7 @@ def ascii_upper(expr: pl.Expr) -> pl.Expr:
     views and the ingest's DuckDB queries compare an id in any case (`text.ascii_upper_sql`).
     `str.to_uppercase` made `SUB-ß1` and `SUB-SS1` one id that DuckDB's `upper` keeps apart
     (and `SUB-ẞ1` another that it merges with `SUB-ß1`)."""
-    return expr.str.replace_many(list(ASCII_LOWER), list(ASCII_UPPER))
+    return expr.str.replace_many(list(ascii_lowercase), list(ascii_uppercase))
 
 
 SCIENTIFIC = r"^[+-]?\d([.,]\d+)?[Ee][+-]\d+$"
