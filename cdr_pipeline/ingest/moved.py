@@ -219,20 +219,23 @@ def _run_keys(
     con: duckdb.DuckDBPyConnection, pending: PendingTable, news: list[tuple[str, Path]]
 ) -> pa.Table:
     """(h, part) of every record in the files this run wrote, `news` (partition value,
-    file). Each file's rows are read once a run and kept (12 bytes a record: the hash and
+    file). Each file's rows are read once a run and kept (9 bytes a record: the hash and
     the partition, dictionary-encoded): a run of many files (the pages of a fetch) read every
-    earlier file of the run again for each file, which took most of a page's lookup."""
+    earlier file of the run again for each file, which took most of a page's lookup. DuckDB
+    gives the partition as a one-value ENUM (a dictionary column; DuckDB reads it back as
+    text): an array built by pyarrow from a Python value imports pandas, whose import took
+    1.3 s of CPU in every `cdr ingest` process (nothing else of an ingest or build needs it)."""
     kept = pending.key_hashes
     for gone in set(kept) - {path for _, path in news}:  # replaced: no longer the table's
         del kept[gone]
     key = quote(pending.schema.key[0])
     for value, path in news:
         if path not in kept:
-            rows = con.sql(f"SELECT hash({key}) AS h FROM read_parquet({lit(path)})")
-            hashes = rows.to_arrow_table().column("h")
-            zeros = pa.nulls(len(hashes), pa.int32()).fill_null(0)
-            part = pa.DictionaryArray.from_arrays(zeros, pa.array([value]))
-            kept[path] = pa.table({"h": hashes, "part": part})
+            part = f"{lit(value)}::ENUM({lit(value)})"
+            rows = con.sql(
+                f"SELECT hash({key}) AS h, {part} AS part FROM read_parquet({lit(path)})"
+            )
+            kept[path] = rows.to_arrow_table()
     return pa.concat_tables(kept[path] for _, path in news)
 
 
