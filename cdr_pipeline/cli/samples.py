@@ -278,9 +278,9 @@ def demo(
             paragraph(
                 f"{h.get('month')}: {h['licence_note']}"
                 if h.get("licence_note")
-                else f"{h.get('month')}: Webex Go licences held "
-                f"{h.get('licences_held_month_end')} at month end (peak "
-                f"{h.get('licences_held_peak')}) vs {h.get('licences_bought')} bought; "
+                else f"{h.get('month')}: Webex Go licences bought "
+                f"{h.get('licences_bought')} vs held {h.get('licences_held_peak')} (peak; "
+                f"{h.get('licences_held_month_end')} at month end); "
                 f"{h.get('idle_licences')} idle"
             )
         )

@@ -13,7 +13,7 @@ from cdr_pipeline.warehouse import connect
 
 
 def headline_figures(settings: Settings) -> dict[str, Any]:
-    """Webex Go share of calls, and licences held vs bought, for the last month with data.
+    """Webex Go share of calls, and licences bought vs held, for the last month with data.
 
     Keys: month (YYYY-MM or None), calls, webex_go_calls, webex_go_share (0..1 or None),
     licences_held_peak (the most held at one instant, over all subscriptions and licence

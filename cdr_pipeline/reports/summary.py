@@ -262,8 +262,8 @@ def render_summary(figures: MonthFigures) -> str:
         notes_html = f'<p class="note warn">{escape(outside)}</p>' + notes_html
     kpis = [
         (
-            "– / –" if outside else f"{_fmt_int(held)} / {bought:,}",
-            "licences held (peak) / bought",
+            "– / –" if outside else f"{bought:,} / {_fmt_int(held)}",
+            "licences bought / held (peak)",
         ),
         (_fmt_money(idle_cost), "idle cost (held, not used)"),
         (_fmt_money(unassigned), "unassigned cost (bought, not held)"),
@@ -322,7 +322,7 @@ def render_summary(figures: MonthFigures) -> str:
 </p>
 <div class="kpis">{kpi_html}</div>
 {notes_html}
-<h2>Held vs bought per subscription</h2>
+<h2>Bought vs held per subscription</h2>
 {"" if outside else _chart(recon)}
 {
         _table(
@@ -330,8 +330,8 @@ def render_summary(figures: MonthFigures) -> str:
                 ("subscription", False),
                 ("type", False),
                 ("bought (month end)", True),
-                ("peak", True),
-                ("month end", True),
+                ("held (peak)", True),
+                ("held (month end)", True),
                 ("variance", True),
                 ("idle", True),
                 ("idle cost", True),

@@ -65,14 +65,14 @@ def test_the_headline_peak_is_held_at_one_instant(tmp_path: Path) -> None:
 
     html, figures = finance_summary(settings, "2026-09")
     assert figures.licences_held_peak == 2
-    assert "<b>2 / 3</b>" in html
+    assert "<b>3 / 2</b>" in html
     # the close keeps the peak, and the summary of the closed month reads it from there
     close = close_month(settings, "2026-09")
     manifest = settings.layout.closed_month("2026-09") / "close.json"
     assert json.loads(manifest.read_text(encoding="utf-8"))["licences_held_peak"] == 2
     assert close.close.licences_held_peak == 2
     html, figures = finance_summary(settings, "2026-09")
-    assert figures.close is not None and "<b>2 / 3</b>" in html
+    assert figures.close is not None and "<b>3 / 2</b>" in html
 
 
 def test_restatements_show_a_late_change_of_the_closed_headline_peak(tmp_path: Path) -> None:

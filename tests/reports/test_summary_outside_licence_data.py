@@ -54,7 +54,7 @@ def test_a_month_past_the_device_data_is_not_reported_as_nothing_bought(tmp_path
     Sub-1 bought 2 units from 2026-01-01, open-ended, at 10.00 USD.
 
     April (the horizon's month) is inside: 1 held at peak, 2 bought (the rows in force on the
-    horizon's day, 04-02), so its page reads "1 / 2".
+    horizon's day, 04-02), so its page reads "2 / 1" (bought / held).
     May is past the horizon: the reconciliation has no row for it (its months end at the
     horizon's), so the page had "0 / 0 licences held (peak) / bought" and "No subscription
     held or bought licences this month", though the 2 units bought from January are still
@@ -65,7 +65,7 @@ def test_a_month_past_the_device_data_is_not_reported_as_nothing_bought(tmp_path
     settings = _one_device(tmp_path, "calls_2026-02-01_2026-03-01.csv", "2026-02-10T10:00:00Z")
 
     april = _summary_text(settings, tmp_path, "2026-04")
-    assert "<b>1 / 2</b>" in april
+    assert "<b>2 / 1</b>" in april
     assert "outside the device data" not in april
 
     for month in ("2026-05", "2026-01"):
