@@ -213,9 +213,10 @@ def render_summary(figures: MonthFigures) -> str:
         if mixed
         else ""
     )
-    # units held in a subscription nothing was bought for have no price either (in a month
-    # without call data too, whose status says no_call_data); their idle count is unknown,
-    # never 0, without full call coverage
+    # units held in a subscription nothing was bought for in the month have no price either
+    # (in a month without call data too, whose status says no_call_data); their idle count
+    # is unknown, never 0, without full call coverage. Such a subscription may have had
+    # rows that ended before the month: "none loaded" misread those
     unbought = [r for r in recon if not r.get("entitled_units") and r.get("consumed_peak")]
     if unbought:
         peak = sum(int(r.get("consumed_peak") or 0) for r in unbought)
@@ -223,9 +224,9 @@ def render_summary(figures: MonthFigures) -> str:
         idle = "idle unknown" if None in idles else f"{sum(int(i or 0) for i in idles):,} idle"
         notes_html += (
             f'<p class="note warn">{len(unbought):,} subscription row(s) hold licences with '
-            f"no entitlement loaded (no entitlement in force: {peak:,} held at peak, "
+            f"no entitlement in force on any day of the month ({peak:,} held at peak, "
             f"{idle}): without a price, their cost is not in the totals. Load their "
-            "entitlements.</p>"
+            "entitlements, or renew one that ended.</p>"
         )
     # entitlements in force loaded without a unit_price: bought, but at no known price
     unpriced = sum(

@@ -17,6 +17,7 @@ Each subscription is one case (BYOD, 10.00 USD a unit unless said otherwise):
 - Sub-A, 2 units from 09-25 (after the month's last call, 09-20): E1 held all month, calls
   09-05 (the month's first call).
 - Sub-B, 2 units to 09-04 (before the month's first call): E2 held all month, no call.
+- Sub-C, 2 units from 09-25, and Sub-D, 2 units to 09-04: no phone at all.
 - Sub-P, 3 units at 10.00 to 09-14, then 3 at 12.00 from 09-15: P1 and P2 held, no call.
 """
 
@@ -30,6 +31,8 @@ import pytest
 from click.testing import CliRunner
 
 from cdr_pipeline.cli.main import cli
+from cdr_pipeline.config import Settings
+from cdr_pipeline.reports.finance import finance_summary
 from tests.warehouse.finance_world import BYOD, World, user
 
 TZ = "America/Chicago"
@@ -71,6 +74,8 @@ def _world() -> World:
         f"Sub-L,{BYOD},1,2026-01-01,,10.00,USD",
         f"Sub-A,{BYOD},2,2026-09-25,,10.00,USD",
         f"Sub-B,{BYOD},2,2026-01-01,2026-09-04,10.00,USD",
+        f"Sub-C,{BYOD},2,2026-09-25,,10.00,USD",
+        f"Sub-D,{BYOD},2,2026-01-01,2026-09-04,10.00,USD",
         f"Sub-P,{BYOD},3,2026-01-01,2026-09-14,10.00,USD",
         f"Sub-P,{BYOD},3,2026-09-15,,12.00,USD",
     ]
@@ -225,6 +230,37 @@ def test_entitlements_starting_after_the_last_call_or_ending_before_the_first(
     assert _recon(warehouse, OCT, "Sub-B") == _figures(
         0, 0, 1, 1, 31, -1, 0, None, None, None, "no_call_data", 0, None
     )
+    # the summary's note on it: its entitlement was loaded, and ended in September
+    settings = Settings(warehouse=warehouse.parent, reporting_timezone=TZ)
+    page = " ".join(finance_summary(settings, "2026-10")[0].split())
+    assert (
+        "1 subscription row(s) hold licences with no entitlement in force on any day of the "
+        "month (1 held at peak, idle unknown)"
+    ) in page
+    assert "no entitlement loaded" not in page
+
+
+def test_entitlements_before_or_after_the_calls_without_a_phone(warehouse: Path) -> None:
+    """Sub-C bought from 09-25 and Sub-D to 09-04, neither holding a phone: nothing is ever
+    held beyond what is bought, so `under`, and no_call_data in October."""
+    # Sub-C, September: 2 bought at month end, 0 held: under; 2 unassigned x 10.00 = 20.00.
+    assert _recon(warehouse, SEPT, "Sub-C") == _figures(
+        2, 2, 0, 0, 0, 2, 0, 0, 10.0, 0.0, "under", 2, 20.0
+    )
+    assert _recon(warehouse, OCT, "Sub-C") == _figures(
+        2, 2, 0, 0, 0, 2, 0, None, 10.0, None, "no_call_data", 2, 20.0
+    )
+    # Sub-D, September: read on 09-04 (2), 0 at month end: under, and nothing unassigned at
+    # month end (bought and not held "at month end": 0 - 0); no row in October at all.
+    assert _recon(warehouse, SEPT, "Sub-D") == _figures(
+        2, 0, 0, 0, 0, 2, 0, 0, 10.0, 0.0, "under", 0, 0.0
+    )
+    october = _rows(
+        warehouse,
+        f"select 1 from rpt_licence_reconciliation where month = date '{OCT}' "
+        "and subscription_id = 'Sub-D'",
+    )
+    assert october == []
 
 
 def test_a_price_change_on_the_15th_prices_the_month_at_the_new_price(warehouse: Path) -> None:

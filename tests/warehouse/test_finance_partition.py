@@ -174,8 +174,8 @@ def test_the_summary_says_when_held_licences_have_no_entitlement(tmp_path: Path)
     w.build(tmp_path).close()
     html, _ = finance_summary(Settings(warehouse=tmp_path / "wh"), "2026-09")
     assert (
-        "1 subscription row(s) hold licences with no entitlement loaded (no entitlement in "
-        "force: 1 held at peak, 1 idle)"
+        "1 subscription row(s) hold licences with no entitlement in force on any day of the "
+        "month (1 held at peak, 1 idle)"
     ) in html
     assert "USD 10.00" in html  # Sub-1's idle licence, the one with a price
 
@@ -197,8 +197,8 @@ def test_the_summary_never_counts_unknown_idle_licences_without_entitlement_as_0
         w.build(tmp_path / name).close()
         html, _ = finance_summary(Settings(warehouse=tmp_path / name / "wh"), "2026-09")
         assert (
-            "1 subscription row(s) hold licences with no entitlement loaded (no entitlement "
-            "in force: 1 held at peak, idle unknown)"
+            "1 subscription row(s) hold licences with no entitlement in force on any day of "
+            "the month (1 held at peak, idle unknown)"
         ) in html, name
 
 
