@@ -14,8 +14,8 @@ Each subscription is one case (BYOD, 10.00 USD a unit unless said otherwise):
   2026-10-01T05:30Z, 00:30 on October 1.
 - Sub-S, 1 unit: S1 deleted 2026-09-15T17:00Z, the instant S2 is provisioned; S2 calls.
 - Sub-L, 1 unit: L1 Lost/Stolen 09-10, a new code issued, activated again 09-12; calls 09-20.
-- Sub-A, 2 units from 09-25 (after the month's last call, 09-20): E1 held all month, calls
-  09-05 (the month's first call).
+- Sub-A, 2 units from 09-25 (after its phone's last call): E1 held all month, calls 09-05
+  (the month's first call), and never again.
 - Sub-B, 2 units to 09-04 (before the month's first call): E2 held all month, no call.
 - Sub-C, 2 units from 09-25, and Sub-D, 2 units to 09-04: no phone at all.
 - Sub-P, 3 units at 10.00 to 09-14, then 3 at 12.00 from 09-15: P1 and P2 held, no call.
@@ -190,6 +190,11 @@ def test_a_phone_deleted_at_the_instant_its_replacement_is_provisioned_is_one_un
         f"select licences_held_peak from rpt_licence_peak_monthly where month = date '{SEPT}'",
     )
     assert peak == [{"licences_held_peak": 8}]
+    # the summary's headline, bought first: at September's end T 5 + S 1 + L 1 + A 2 + B 0
+    # (ended 09-04) + C 2 + D 0 + P 3 = 14 bought, against those 8 held at the peak
+    settings = Settings(warehouse=warehouse.parent, reporting_timezone=TZ)
+    page = " ".join(finance_summary(settings, "2026-09")[0].split())
+    assert "<b>14 / 8</b><span>licences bought / held (peak)</span>" in page
 
 
 def test_a_lost_phone_activated_again_with_a_new_code_keeps_one_licence(warehouse: Path) -> None:
@@ -204,12 +209,12 @@ def test_a_lost_phone_activated_again_with_a_new_code_keeps_one_licence(warehous
     assert reclaim == [{"reason": "idle"}]
 
 
-def test_entitlements_starting_after_the_last_call_or_ending_before_the_first(
+def test_entitlements_starting_after_the_calls_or_ending_before_them(
     warehouse: Path,
 ) -> None:
-    """Sub-A bought from 09-25 (after September's last call, 09-20), Sub-B to 09-04 (before
-    its first, 09-05), each holding one phone all month: the status is the first that
-    applies, and calls do not enter it."""
+    """Sub-A bought from 09-25 (after its phone's last call, 09-05), Sub-B to 09-04 (before
+    September's first call, 09-05), each holding one phone all month: the status is the
+    first that applies, and calls do not enter it."""
     # Sub-A, September: 1 held 09-01..09-24 with nothing in force those days: over (the
     # first that applies), though 2 are bought at month end (variance 2 - 1 = +1). E1's
     # call on 09-05 (10:00 in Chicago) is use while held: 0 idle. 2 - 1 = 1 unassigned.
