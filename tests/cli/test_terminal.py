@@ -23,6 +23,7 @@ from cdr_pipeline.ingest.results import ProgressEvent
 from cdr_pipeline.render import display_width, shorten_middle, text_table
 from cdr_pipeline.reports import ReportResult
 from cdr_pipeline.reports.export import to_text_table
+from cdr_pipeline.reports.headline import headline_figures
 
 ROOT = Path(__file__).parents[2]
 SAMPLES = ROOT / "data" / "samples"
@@ -305,6 +306,15 @@ def test_demo_stage_results_wrap_instead_of_losing_their_middle(tmp_path: Path) 
     words = " ".join(hints).split()
     assert {"analyst.fct_calls", "sql/README.md;", "tier:", "--list"} <= set(words), hints
     assert all(len(ln) <= 60 or " " not in ln.strip() for ln in hints), hints
+    # the licence line says bought before held, as the finance summary does (it read "held
+    # 3 at month end (peak 4) vs 5 bought"), with the warehouse's own headline figures
+    h = headline_figures(Settings(warehouse=tmp_path / "wh"))
+    said = (
+        f"{h['month']}: Webex Go licences bought {h['licences_bought']} vs held "
+        f"{h['licences_held_peak']} (peak; {h['licences_held_month_end']} at month end); "
+        f"{h['idle_licences']} idle"
+    )
+    assert said in " ".join(words), hints
 
 
 def test_wide_characters_count_two_columns_and_rows_stay_aligned() -> None:
