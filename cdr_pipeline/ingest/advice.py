@@ -15,6 +15,9 @@ ADVICE = {
     "invalid_utf8": "the file is not UTF-8 (saved as Windows-1252 or Latin-1?): export it again "
     "as UTF-8, or convert it (iconv -f WINDOWS-1252 -t UTF-8 FILE > FILE-utf8.csv) and load "
     "that; ",
+    "too_deep": "records nest deeper than max_json_depth (API records nest 3 or 4 levels): "
+    "check the file is an export of the Webex APIs, or raise max_json_depth in cdr.toml if "
+    "such records are genuine; ",
     "nul_bytes": "the file holds blocks of zeros where its data was lost (a crash, a failing "
     "disk, a copy or download that failed): copy or download it again and load that; ",
     "conflicting_lines": "lines of the file name one entry (a subscription and licence type "

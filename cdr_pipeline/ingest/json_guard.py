@@ -5,12 +5,13 @@ any nesting it is given (100,000 levels took 22 GB); a record or string of gigab
 held whole. The guard scans each block the parser reads with numpy (a few array passes, no
 Python loop per byte) and stops the file, with exit 3, before the parser sees: nesting deeper
 than `max_json_depth`, a run of more than `max_json_number_digits` digits outside a string,
-or one record (or top-level string) longer than `max_record_bytes`. It also notes the first
-text escape of half a character (a lone `\\ud800`): the C parser reads one as `?`, or joins
-it with the next character into another, so a reader of pages and arrays fails the file on
-it (`lone_surrogate`) rather than load other text. And, reading pages or an array, the first
-top-level value that holds no records (records after a page: `stray`), which the parser
-would skip without a word.
+or one record (or top-level string) longer than `max_record_bytes`. In JSON lines, which
+Python's json parses a line at a time, a line nested too deep is noted instead (`deep`), to be
+quarantined alone. It also notes the first text escape of half a character (a lone
+`\\ud800`): the C parser reads one as `?`, or joins it with the next character into another,
+so a reader of pages and arrays fails the file on it (`lone_surrogate`) rather than load
+other text. And, reading pages or an array, the first top-level value that holds no records
+(records after a page: `stray`), which the parser would skip without a word.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from cdr_pipeline.ingest.chunk import BadInput
+from cdr_pipeline.ingest.json_refusals import items_twice, lone_surrogate, stray_value
 from cdr_pipeline.ingest.limits import Limits
 
 QUOTE, BACKSLASH = 34, 92
@@ -69,6 +71,11 @@ class JsonGuard(io.RawIOBase):
         record after a page, anything after an array), which the parser would skip."""
         self._lists = 0  # arrays under an "items" key of the page being read
         self._per_line = per_line  # JSON lines: nesting and strings start afresh per line
+        self.deep: dict[int, int] = {}
+        """JSON lines: line -> the byte of that line (from 1) where it first nests deeper than
+        max_json_depth, for lines scanned and not yet read: the line reader quarantines each
+        (`json_lines`), as Python's json parses a line on its own."""
+        self._line_at = 0  # the stream offset where the line being scanned began
         self.doubled: tuple[int, int] | None = None
         """Byte offset and line of the first page's second "items" key: the parser reads
         both arrays, where a JSON parser keeps one (`check_text`)."""
@@ -99,6 +106,8 @@ class JsonGuard(io.RawIOBase):
                 if self.lone_surrogate is None:
                     self._surrogates(block, end=False)
                 self._lines += block.count(b"\n")
+                if (last := block.rfind(b"\n")) >= 0:
+                    self._line_at = self.offset + last + 1
             self.offset += n
         elif self.lone_surrogate is None:
             self._surrogates(b"", end=True)
@@ -128,41 +137,11 @@ class JsonGuard(io.RawIOBase):
         parser reads it as `?` or as another character joined with the next, silently; or on
         a top-level value the parser would skip (`stray`)."""
         if self.stray is not None:
-            at, line = self.stray
-            what = (
-                "is no page (an object with an items list) but follows a page"
-                if self._base == 2
-                else "follows the array of records"
-            )
-            raise BadInput(
-                f"a JSON value on line {line:,} (byte {at:,}) {what}: the parser would skip "
-                "it, and any record in it; none of the file's rows are published",
-                line=line,
-                hint="the file joins pages or arrays with other JSON (records as JSON lines "
-                "after a page?): save each in a file of its own, or the records as JSON lines",
-            )
+            raise stray_value(*self.stray, after_page=self._base == 2)
         if self.doubled is not None:
-            at, line = self.doubled
-            raise BadInput(
-                f'a page names "items" twice (the second at byte {at:,}): a JSON parser '
-                "keeps one of its lists (most the last, some the first), and no Webex API "
-                "writes two, so which records the page holds cannot be told; none of the "
-                "file's rows are published",
-                line=line,
-                hint="fetch the page again; or, when both lists are wanted, save them as two "
-                'pages ({"items": [...]}{"items": [...]}) and load that',
-            )
+            raise items_twice(*self.doubled)
         if self.lone_surrogate is not None:
-            at, text = self.lone_surrogate
-            record, line = self._lone_at
-            raise BadInput(
-                f"the JSON holds half a character (a lone {text} escape) in record {record:,} "
-                f"(byte {at:,}): the parser would read other text; none of the file's rows "
-                "are published",
-                line=line,
-                hint="fetch or export the file again; a tool that rewrote it may have split "
-                "a character. As JSON lines, such a record is quarantined on its own",
-            )
+            raise lone_surrogate(*self.lone_surrogate, *self._lone_at)
 
     def _surrogates(self, block: bytes, end: bool) -> None:
         """Note the first lone surrogate escape: a high one not followed by a low one, or a
@@ -279,8 +258,12 @@ class JsonGuard(io.RawIOBase):
             now, then = cum[np.searchsorted(brackets, at)], cum[np.searchsorted(brackets, begins)]
             return now - then + np.where(line == 0, carried, 0)
 
-        if len(brackets):
-            self._check_depth(brackets, depth_at(brackets) + step)  # after each bracket
+        over = brackets[depth_at(brackets) + step > self._limits.json_depth]  # after each
+        if len(over):  # noted, not failed: the line is quarantined alone
+            line, first = np.unique(np.searchsorted(breaks, over), return_index=True)
+            starts = np.concatenate(([self._line_at - self.offset], breaks + 1))[line]
+            for n, at in zip(line.tolist(), (over[first] - starts + 1).tolist(), strict=True):
+                self.deep.setdefault(self._lines + n + 1, at)  # the byte of its line, from 1
         end = np.array([len(arr)])
         self._depth = int(depth_at(end)[0])
         self._in_string = bool(inside(end)[0])

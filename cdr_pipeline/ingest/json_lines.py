@@ -133,8 +133,14 @@ def _object(line: bytes) -> bool:
 
 
 def json_lines(
-    first: bytes, lines: io.BufferedReader[Any], limits: Limits
+    first: bytes, lines: io.BufferedReader[Any], limits: Limits, deep: dict[int, int] | None = None
 ) -> Iterator[tuple[int, Any]]:
+    """(line, record) pairs of JSON lines; a line that does not parse is a `Broken` one.
+    `deep` is the guard's note of the lines nested deeper than `max_json_depth` (line -> the
+    byte of the line where it crosses it): each such line is quarantined (`too_deep`) and
+    reading goes on, as Python's json parses it on its own, within `max_record_bytes`
+    (a page among the lines fails the file still: its records would be lost as one line)."""
+    deep = {} if deep is None else deep
     line_no, raw = 1, first
     while raw:
         if len(raw) > limits.record_bytes:
@@ -147,18 +153,38 @@ def json_lines(
             raw = raw.removesuffix(EOF_MARK)
         text = raw.strip()
         if text:
+            record: Any
             try:
                 # numbers as ijson gives them (the guard already bounded their digits)
-                yield line_no, json.loads(text, parse_float=Decimal, object_pairs_hook=from_pairs)
+                record = json.loads(text, parse_float=Decimal, object_pairs_hook=from_pairs)
             except (ValueError, RecursionError) as exc:
                 # a cut one stops before its object's end; a stray comma after it is no cut
                 if not raw.endswith(b"\n") and not text.rstrip(b", ").endswith(b"}"):
                     raise _cut_short(line_no) from exc
-                yield line_no, Broken(raw_str(text), _why(exc, len(raw) - len(raw.lstrip())))
+                lead = len(raw) - len(raw.lstrip())
+                record = Broken(raw_str(text), f"not valid JSON: {_why(exc, lead)}")
+            if (at := deep.pop(line_no, None)) is not None:
+                record = _too_deep(record, raw_str(text), line_no, at, limits.json_depth)
+            yield line_no, record
         else:
             line_no += skip_blank_lines(lines)
         raw = lines.readline(limits.record_bytes + 1)
         line_no += 1
+
+
+def _too_deep(record: Any, text: str, line: int, at: int, limit: int) -> Broken:
+    """The reject of a JSON line nested deeper than `limit` from byte `at` of the line; a
+    page fails the file, as a page on lines of its own does."""
+    where = f"nested deeper than max_json_depth ({limit}) from byte {at:,} of the line"
+    if isinstance(record, dict) and isinstance(record.get("items"), list):
+        raise BadInput(
+            f"a page of records {where}: its records cannot be read",
+            line=line,
+            hint="check the file is an export of the Webex APIs; raise max_json_depth in "
+            "cdr.toml if this is genuine",
+        )
+    detail = f"{where}: raise max_json_depth in cdr.toml if records this deep are genuine"
+    return Broken(text, detail, "too_deep")
 
 
 def _why(exc: ValueError | RecursionError, lead: int) -> str:
@@ -197,7 +223,8 @@ def skip_blank_lines(lines: io.BufferedReader[Any]) -> int:
 
 
 class Broken:
-    """A JSON line that does not parse: quarantined with its text."""
+    """A JSON line that does not parse (`invalid_json`), or that nests too deep to be read
+    (`too_deep`): quarantined with its text."""
 
-    def __init__(self, text: str, error: str) -> None:
-        self.text, self.error = text, error
+    def __init__(self, text: str, detail: str, reason: str = "invalid_json") -> None:
+        self.text, self.detail, self.reason = text, detail, reason

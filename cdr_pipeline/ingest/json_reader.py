@@ -141,7 +141,7 @@ def _iter_records(stream: BinaryIO, limits: Limits) -> Iterator[tuple[int, Any]]
         lines = io.BufferedReader(_Chain(ahead, guarded)) if ahead else guarded
         if is_lines:
             guard.read_lines()
-            records = json_lines(first, lines, limits)
+            records = json_lines(first, lines, limits, guard.deep)
         else:
             chained = io.BufferedReader(_Chain(first, lines))
             records = _streamed(chained, limits, 0, "", guard)
@@ -302,9 +302,7 @@ def read_json_chunks(
             batch, rejects, keys, start = [], [], set(), end
         end = counted.count
         if isinstance(record, Broken):
-            rejects.append(
-                RawReject(n, "invalid_json", f"not valid JSON: {record.error}", record.text)
-            )
+            rejects.append(RawReject(n, record.reason, record.detail, record.text))
         elif isinstance(record, str) and record.startswith("@{"):
             raise BadInput(
                 f"an item is PowerShell's text of a record ('{shorten_middle(record, 60)}'), "

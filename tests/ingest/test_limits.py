@@ -145,8 +145,10 @@ def test_json_depth_limit_is_a_setting(wh: Path, tmp_path: Path) -> None:
     recs[1]["Nested"] = nested
     src = tmp_path / "nested.jsonl"
     src.write_text("\n".join(json.dumps(r) for r in recs) + "\n")
-    failed = load(wh, src)
+    failed = load(wh, src)  # the line is quarantined (too_deep): 1 of 3 fails the gate
     assert failed.exit_code == 3 and "max_json_depth (64)" in failed.files[0].message
+    assert dict(failed.files[0].top_reasons) == {"too_deep": 1}
+    assert "hint: records nest deeper than max_json_depth" in failed.files[0].message
     assert table(wh).is_empty()
     ok = load(wh, src, max_json_depth=100).files[0]
     assert (ok.status, ok.rows_read, ok.rows_loaded) == ("loaded", 3, 3)
