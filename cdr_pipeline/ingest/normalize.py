@@ -15,6 +15,8 @@ import polars as pl
 
 from cdr_pipeline.ingest.derive import DERIVERS, Check
 from cdr_pipeline.ingest.derive.base import (
+    AS_DOWNLOADED,
+    RESAVE,
     exponent_figure,
     long_values,
     null_word,
@@ -248,7 +250,8 @@ def _typed_columns(
                 unusable = unusable | ~typed_col.is_between(*TIMESTAMP_RANGE, closed="left")
                 checks.append(local_date_check(c.name, spelled))
             if c.exact:  # before the parse: `1,2346E+06` among decimal commas parses not
-                checks.append(exponent_figure(c.name, spelled))
+                fix = AS_DOWNLOADED if schema.kind == "calls" else RESAVE  # no sheet of theirs
+                checks.append(exponent_figure(c.name, spelled, fix))
             checks.append(
                 Check(
                     BAD_REASON[c.dtype],

@@ -340,7 +340,11 @@ def cases() -> list[Case]:
             _write("deep_page.json", b'{"items": [{"a": ' + b"[" * 5000 + b"]" * 5000 + b"}]}"),
             {"": Failed("max_json_depth")},
         ),
-        Case("json_huge_exponent", _write("exp.jsonl", _json_exponent()), {"": Accepted(4)}),
+        Case(
+            "json_huge_exponent",  # a Duration with an exponent: every figure of a leg is exact
+            _write("exp.jsonl", _json_exponent()),
+            {"": Failed("spreadsheet_number")},
+        ),
         Case(
             "json_5000_digit_number",
             _write("digits.jsonl", _json_digits(5000, "lines")),

@@ -173,19 +173,26 @@ EXPONENT = r"^[+-]?(\d+([.,]\d*)?|[.,]\d+)[Ee][+-]?\d+$"
 column reads as a float, so `units` `1.2346E+06` loaded as 1,234,600."""
 
 
-def exponent_figure(name: str, shown: str) -> Check:
+RESAVE = "format the column as Number and export again"
+"""What to do about a figure in scientific notation in a sheet people keep (entitlements)."""
+
+AS_DOWNLOADED = "load the export as downloaded"
+"""... in a file Control Hub or the APIs wrote (call legs): a spreadsheet saved it again."""
+
+
+def exponent_figure(name: str, shown: str, fix: str = RESAVE) -> Check:
     """The check that quarantines a figure of the `exact` column `name` (text as read) written
     in scientific notation (`spreadsheet_number`): a spreadsheet saves so a number too wide for
     its column, rounded to the digits shown (1,234,567 units as `1.2346E+06`). An exact one
     (`1E+03`) is refused too: the notation says the cell was shown rounded (`1E+03` is any
     count from 500 to 1,499), and nothing in the file tells a rounded figure from an exact
-    one."""
+    one. The detail ends with `fix`."""
     return Check(
         "spreadsheet_number",
         pl.col(name).str.strip_chars().str.contains(EXPONENT),
         pl.format(
             f"{shown}: '{{}}' was saved in scientific notation by a spreadsheet, the exact "
-            "figure is lost: format the column as Number and export again",
+            f"figure is lost: {fix}",
             pl.col(name).str.slice(0, 80),
         ),
     )

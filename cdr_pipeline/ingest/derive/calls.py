@@ -22,6 +22,9 @@ DURATIONS = ("duration_seconds", "ring_duration_seconds", "hold_duration_seconds
 
 DIGIT_TEXT = (
     "report_id",
+    "correlation_id",  # a UUID from Control Hub, but numeric in other tools' records
+    "interaction_id",
+    "auto_attendant_key_pressed",
     *CALL_LEGS.phone_text,  # the phone numbers, ELIN included
     "local_call_id",
     "remote_call_id",
