@@ -24,12 +24,24 @@ SECONDS_DROPPED = (
 """Year first, then a time to the minute with no zone: `2026-12-01 14:03` (sv-SE),
 `2026-12-01 2:03 PM` (en-CA), `2026/12/01 14:03` (ja-JP), `2026. 12. 01. 14:03` (hu-HU)."""
 
+SERIAL_DAY = r"^\s*(3[6-9]|[4-6]\d|7[0-3])\d{3}([.,]\d+)?\s*$"
+"""A spreadsheet's serial day number, days since 1899-12-30 with the time as a fraction
+(`45964.58681`: 2025-11-03 14:05): what it writes for a date column formatted as General or
+Number. Only the numbers of the years 2000-2099 (36526-73050), which a timestamp may hold."""
+
+MONTH_NAMED = (
+    r"^\s*(\d{1,2}[-. ]\s?\p{L}{3,9}\.?[-. ]\s?\d{2,4}|\p{L}{3,9}\.?\s\d{1,2},?\s\d{2,4})"
+    r"(\s|,|$)"
+)
+"""A date with its month's name, as a spreadsheet's date formats write it: `3-Nov-2025 14:05`,
+`03-Nov-25`, `3. Nov. 2025`, `Nov 3, 2025`."""
+
 SHORT_BYTES = 26
 """Values longer than this are no time to the minute (the export's `...T14:03:11.123Z` is
 24 bytes, padding aside): only the shorter ones are matched."""
 
 REASON = "spreadsheet_date"
-_LOCAL, _CUT = 1, 2
+_LOCAL, _CUT, _SERIAL, _NAMED = 1, 2, 3, 4
 
 
 def _flag_name(name: str) -> str:
@@ -40,10 +52,11 @@ def mark_local_dates(
     df: pl.DataFrame, names: list[str], schema: TableSchema | None = None
 ) -> pl.DataFrame:
     """A flag column per timestamp column: `_LOCAL` where the value is present, did not
-    parse, and is in a local date format; `_CUT` where, in a kind whose times carry their
-    seconds, it is a time to the minute; else 0. Only the rows that did not parse, and the
-    short values, are matched (a chunk's timestamps nearly all parse and are longer: the
-    patterns cost nothing on them)."""
+    parse, and is in a local date format (`_SERIAL`, `_NAMED`: a serial day number, a date
+    with its month's name; they were `bad_timestamp`, "cannot parse"); `_CUT` where, in a
+    kind whose times carry their seconds, it is a time to the minute; else 0. Only the rows
+    that did not parse, and the short values, are matched (a chunk's timestamps nearly all
+    parse and are longer: the patterns cost nothing on them)."""
     cut_seconds = schema is not None and schema.seconds_written
     for name in names:
         value = df[name]
@@ -51,8 +64,18 @@ def mark_local_dates(
         flag = pl.repeat(0, df.height, dtype=pl.Int8, eager=True).alias(_flag_name(name))
         if missed.any():
             idx = missed.arg_true()
-            local = value.gather(idx).str.contains(LOCAL_DATE).fill_null(False)
-            flag = flag.scatter(idx, local.cast(pl.Int8) * _LOCAL)
+            text = value.gather(idx)
+            form = pl.select(
+                pl.when(text.str.contains(LOCAL_DATE))
+                .then(_LOCAL)
+                .when(text.str.contains(SERIAL_DAY))
+                .then(_SERIAL)
+                .when(text.str.contains(MONTH_NAMED))
+                .then(_NAMED)
+                .otherwise(0)
+                .cast(pl.Int8)
+            ).to_series()
+            flag = flag.scatter(idx, form)
         if cut_seconds:
             short = (value.str.len_bytes() <= SHORT_BYTES).fill_null(False)
             if short.any():
@@ -79,6 +102,16 @@ def local_date_check(name: str, spelled: str) -> Check:
                 shown,
             )
         )
+        .when(flag == _SERIAL)
+        .then(
+            pl.format(
+                f"{spelled}: '{{}}' is a spreadsheet's serial day number (days since "
+                "1899-12-30): the column was formatted as a number",
+                shown,
+            )
+        )
+        .when(flag == _NAMED)
+        .then(pl.format(f"{spelled}: '{{}}' is a date in a spreadsheet's own format", shown))
         .otherwise(
             pl.format(
                 f"{spelled}: '{{}}' is a spreadsheet's local date format, whose order of day "

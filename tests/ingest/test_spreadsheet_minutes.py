@@ -77,3 +77,39 @@ def test_times_with_their_seconds_or_a_zone_still_load(wh: Path, value: str) -> 
     path.write_bytes(csv_bytes([line(r) for r in body]))
     (f,) = load(wh, path).files
     assert (f.status, f.rows_loaded, f.rows_rejected) == ("loaded", 20, 0)
+
+
+@pytest.mark.parametrize(
+    ("value", "says"),
+    [
+        (
+            "45964.58681",
+            "is a spreadsheet's serial day number (days since 1899-12-30): the column "
+            "was formatted as a number",
+        ),
+        (
+            "45964,58681",
+            "is a spreadsheet's serial day number (days since 1899-12-30): the column "
+            "was formatted as a number",
+        ),
+        ("3-Nov-2025 14:05", "is a date in a spreadsheet's own format"),
+        ("Nov 3, 2025 2:05 PM", "is a date in a spreadsheet's own format"),
+        ("3. Nov. 2025 14:05", "is a date in a spreadsheet's own format"),
+    ],
+)
+def test_a_serial_day_or_a_month_named_fails_the_export_as_a_spreadsheets(
+    wh: Path, value: str, says: str
+) -> None:
+    """A time column a spreadsheet formatted as General or Number (`45964.58681`, 2025-11-03
+    14:05) or as a date with its month's name (`3-Nov-2025 14:05`) was `bad_timestamp`,
+    "cannot parse": one such leg among a thousand was quarantined and the rest loaded, exit
+    0, though a spreadsheet had saved all of them. It is the spreadsheet's mark now."""
+    body = rows(1000, 94)
+    body[5][START] = value
+    path = wh.parent / "resaved.csv"
+    path.write_bytes(csv_bytes([line(r) for r in body]))
+    (f,) = load(wh, path).files
+    assert (f.status, f.exit_code, f.rows_rejected) == ("failed", 3, 1)
+    (bad,) = rejects(wh).iter_rows(named=True)
+    assert (bad["reason"], bad["source_row"]) == ("spreadsheet_date", 7)
+    assert bad["detail"] == f"Start time: '{value}' {says}"
