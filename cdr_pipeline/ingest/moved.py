@@ -223,8 +223,9 @@ def _run_keys(
     the partition, dictionary-encoded): a run of many files (the pages of a fetch) read every
     earlier file of the run again for each file, which took most of a page's lookup. DuckDB
     gives the partition as a one-value ENUM (a dictionary column; DuckDB reads it back as
-    text): an array built by pyarrow from a Python value imports pandas, whose import took
-    1.3 s of CPU in every `cdr ingest` process (nothing else of an ingest or build needs it)."""
+    text): an array built by pyarrow from a Python value imports pandas, which cost every
+    `cdr ingest` process about a second (0.4 to 1.4 s of CPU in paired runs on the samples,
+    of about 12 s); nothing else of an ingest or build needs it."""
     kept = pending.key_hashes
     for gone in set(kept) - {path for _, path in news}:  # replaced: no longer the table's
         del kept[gone]

@@ -171,8 +171,8 @@ def _modules_after(commands: list[str], tmp_path: Path) -> list[str]:
 
 def test_help_and_ingest_do_not_import_gx(tmp_path: Path, samples_dir: Path) -> None:
     """`--help`, then ingests, then a validate, in one process (each python start with the
-    package imported cost a second): none before the validate imports GX, nor pandas (1.3 s
-    of CPU in each process: pyarrow imports it for any array it builds from Python values,
+    package imported cost a second): none before the validate imports GX, nor pandas (about a
+    second of each ingest process: pyarrow imports it for any array it builds from Python values,
     as the ingest's build once did for its list of files and the call legs' key lookup for
     its partition column); the check itself can fail: validate does import both. The two
     call exports overlap, in one run: the second is looked up in the partitions the run
